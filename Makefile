@@ -1,0 +1,64 @@
+# Theater in C - the two commands of the README, and a few helpers.
+#
+#   make demo    set up (Debian packages), build, run the bundled example
+#   make test    set up, build, run the whole test suite (normal build, then
+#                ASan+UBSan build of the unit and spec tests)
+#   make build   just build (build/theater)
+#   make bench   build and run the benchmarks
+#   make tsan    TSan build of the tests that exercise threads
+#
+# Warnings are errors when CI is set (CI=true) or WERROR=1.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+GEN        := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+ifneq ($(CI),)
+WERROR ?= 1
+endif
+WERROR     ?= 0
+CMAKE_FLAGS = $(GEN) -DTHEATER_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
+
+.PHONY: all setup build demo test test-unit test-sanitize tsan bench clean format
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE sanitize-skip
+
+test-sanitize: setup
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=address -DTHEATER_GUEST=OFF $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "slow|sanitize-skip"
+
+# The whole suite: everything in the normal build, then the sanitizer run;
+# the output ends with ctest's summary of the sanitizer run.
+test: test-unit test-sanitize
+
+tsan: setup
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=thread -DTHEATER_GUEST=OFF $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(TSAN_BUILD) --output-on-failure -L threads
+
+bench: build
+	@sh scripts/bench.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

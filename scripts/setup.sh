@@ -1,0 +1,45 @@
+#!/bin/sh
+# setup.sh - install the Debian packages the project needs, if missing.
+#
+# Run as root it installs them with apt-get; otherwise it prints the exact
+# command to run and fails.  THEATER_NO_INSTALL=1 only checks.
+set -eu
+
+PACKAGES="build-essential cmake ninja-build pkg-config clang lld
+libsqlite3-dev libssl-dev libuv1-dev libjansson-dev libcurl4-openssl-dev
+libcmocka-dev wasi-libc libclang-rt-14-dev-wasm32 wabt erlang-base"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "setup: all packages present"
+    exit 0
+fi
+
+echo "setup: missing Debian packages:$missing"
+if [ "${THEATER_NO_INSTALL:-0}" = "1" ]; then
+    echo "setup: THEATER_NO_INSTALL=1, not installing; run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo"
+    else
+        echo "setup: not root; install them with:" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+        exit 1
+    fi
+else
+    SUDO=""
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
+echo "setup: installed$missing"

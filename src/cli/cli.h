@@ -1,0 +1,29 @@
+/*
+ * cli.h - the `theater` command's subcommands.  Each lives in its own
+ * cmd_<name>.c and is listed in the table in main.c.
+ *
+ * A subcommand gets argv with argv[0] = its own name, returns the process
+ * exit code, and prints its own --help.
+ */
+#ifndef THEATER_CLI_H
+#define THEATER_CLI_H
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `theater --help` */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Shared helpers (main.c). */
+/* Print "theater: " + message to stderr. */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True if argv[i] is -h or --help. */
+int cli_is_help(const char *arg);
+/* Read a whole file ("-" = stdin) into a malloc'd buffer; NULL + message on
+ * error.  The caller frees. */
+unsigned char *cli_read_file(const char *path, size_t *len /* out */);
+
+/* Subcommands (cmd_*.c). */
+int cli_cmd_wasm(int argc, char **argv);
+
+#endif

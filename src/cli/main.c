@@ -1,0 +1,101 @@
+/*
+ * main.c - entry point of the `theater` command: dispatch to subcommands.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_command commands[] = {
+    {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("theater: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+unsigned char *cli_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    unsigned char *buf = NULL, *nbuf;
+    size_t cap = 0, n = 0, got;
+
+    if (f == NULL) {
+        cli_errorf("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            nbuf = realloc(buf, cap);
+            if (nbuf == NULL) {
+                cli_errorf("out of memory reading %s", path);
+                goto fail;
+            }
+            buf = nbuf;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        cli_errorf("cannot read %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+fail:
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    size_t i;
+    fprintf(out, "usage: theater <command> [options] [args]\n\n"
+                 "Theater runs WebAssembly actors: sandboxed, supervised, and recorded in\n"
+                 "verifiable event chains.\n\ncommands:\n");
+    for (i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`theater <command> --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    cli_errorf("unknown command '%s' (see `theater --help`)", argv[1]);
+    return 2;
+}
