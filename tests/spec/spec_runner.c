@@ -675,7 +675,7 @@ static json_t *load_script(const char *jsondir, const char *stem, char *why, siz
     char *path = xrealloc(NULL, plen);
     snprintf(path, plen, "%s/%s.json", jsondir, stem);
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = json_load_file(path, JSON_ALLOW_NUL, &je);
     free(path);
     if (root == NULL) {
         snprintf(why, whylen, "%s (line %d)", je.text, je.line);
