@@ -45,8 +45,14 @@ enum {
 /* Decoded module                                                     */
 
 typedef struct wasm_functype {
-    uint32_t nparams, nresults;
-    uint8_t *types;   /* nparams + nresults valtypes, params first (owned) */
+    union {
+        struct {
+            uint32_t nparams, nresults;
+            uint8_t *types; /* nparams + nresults valtypes, params first (owned) */
+        };
+        th_wasm_functype pub; /* the same three fields, as the public type
+                                 (th_wasm_func_type returns &type->pub) */
+    };
     uint32_t canon;   /* process-wide id: equal iff structurally equal */
 } wasm_functype;
 
