@@ -29,4 +29,32 @@
 #define TH_WASM_DEFAULT_STACK_BYTES (1024u * 1024u)
 #define TH_WASM_DEFAULT_CALL_DEPTH 10000u
 
+/* ---- TOML parser (src/base/toml.c) ---- */
+#define TH_TOML_MAX_INPUT_BYTES (16u * 1024u * 1024u) /* one document */
+#define TH_TOML_MAX_DEPTH 128u /* nested tables/arrays, dotted keys included */
+
+/* ---- Actor manifests (src/runtime/manifest.c) ---- */
+#define TH_MANIFEST_MAX_BYTES (1024u * 1024u) /* manifest file or text */
+#define TH_MANIFEST_MAX_NAME_BYTES 256u       /* name, version */
+#define TH_MANIFEST_MAX_PATH_BYTES 4096u      /* component, paths after ${} */
+#define TH_MANIFEST_MAX_ALLOWED_VARS 1024u    /* environment allow-list */
+/* [limits] defaults and the largest values accepted. */
+#define TH_MANIFEST_DEFAULT_FUEL_PER_CALL 1000000000ull /* instructions */
+#define TH_MANIFEST_DEFAULT_MEMORY_BYTES (64ull * 1024u * 1024u)
+#define TH_MANIFEST_MAX_MEMORY_BYTES (4ull * 1024u * 1024u * 1024u) /* wasm32 */
+#define TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS 30000u
+#define TH_MANIFEST_MAX_CALL_TIMEOUT_MS (24u * 3600u * 1000u) /* one day */
+/* [supervision] defaults: Erlang/OTP's restart intensity (1 in 5 s). */
+#define TH_MANIFEST_DEFAULT_MAX_RESTARTS 1u
+#define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u
+
+/* ---- WASI preview1 (src/wasm/wasi.c) ---- */
+#define TH_WASI_MAX_FDS 1024u           /* open guest descriptors */
+#define TH_WASI_MAX_PATH 4096u          /* bytes of one guest path */
+#define TH_WASI_MAX_PATH_DEPTH 256u     /* directories open while resolving */
+#define TH_WASI_MAX_SYMLINKS 32u        /* symlinks expanded in one lookup */
+#define TH_WASI_MAX_IOVS 1024u          /* iovecs used per read/write call */
+#define TH_WASI_MAX_SUBSCRIPTIONS 4096u /* poll_oneoff subscriptions */
+#define TH_WASI_MAX_ARGS_BYTES (1024u * 1024u) /* args or environment, total */
+
 #endif
