@@ -57,4 +57,19 @@
 #define TH_WASI_MAX_SUBSCRIPTIONS 4096u /* poll_oneoff subscriptions */
 #define TH_WASI_MAX_ARGS_BYTES (1024u * 1024u) /* args or environment, total */
 
+/* ---- Store and event chain (src/store, src/chain) ---- */
+#define TH_STORE_DEFAULT_MAX_BLOB (64u * 1024u * 1024u) /* bytes per blob */
+#define TH_STORE_MAX_BLOB_LIMIT (1024u * 1024u * 1024u) /* highest allowed setting */
+#define TH_STORE_MAX_LABEL_BYTES 4096u      /* one label name */
+#define TH_STORE_BUSY_TIMEOUT_MS 10000      /* wait for another writer */
+#define TH_CHAIN_MAX_ACTOR_BYTES 1024u      /* one actor id */
+#define TH_CHAIN_MAX_TYPE_BYTES 1024u       /* one event type */
+#define TH_CHAIN_MAX_DESC_BYTES (64u * 1024u)   /* one description */
+#define TH_CHAIN_MAX_DATA_BYTES (64u * 1024u * 1024u) /* one event's data */
+#define TH_CHAIN_DEFAULT_BATCH_EVENTS 8192u /* events per transaction, at most */
+#define TH_CHAIN_DEFAULT_BATCH_MS 2u        /* longest wait before a commit starts */
+#define TH_CHAIN_MAX_QUEUE_BYTES (256u * 1024u * 1024u) /* appends not yet durable */
+#define TH_CHAIN_MAX_JSONL_LINE (96u * 1024u * 1024u)   /* one line of an export */
+#define TH_CHAIN_MAX_MERKLE_DEPTH 64u       /* path length in a signed head */
+
 #endif

@@ -1,0 +1,20 @@
+/*
+ * hex.h - lowercase hexadecimal encoding and decoding of byte strings
+ * (content references and event hashes are shown as lowercase hex).
+ */
+#ifndef THEATER_BASE_HEX_H
+#define THEATER_BASE_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Write 2*len lowercase hex digits and a NUL to `out` (which must hold
+ * 2*len+1 bytes).  Returns `out`. */
+char *base_hex_encode(const void *data, size_t len, char *out /* out */);
+
+/* Decode exactly 2*len hex digits (either case) of the NUL-terminated string
+ * `hex` into `out`.  Returns 0, or -1 if `hex` is not exactly 2*len hex
+ * digits long. */
+int base_hex_decode(const char *hex, uint8_t *out /* out */, size_t len);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * sha256.h - SHA-256 through OpenSSL's EVP interface, with the digest
+ * algorithm fetched once per process (EVP_MD_fetch is slow in OpenSSL 3, so
+ * hot paths must not call EVP_sha256() lookups per message).
+ *
+ * A base_sha256 context may be reused for many messages by one thread at a
+ * time; it is not shared between threads.
+ */
+#ifndef THEATER_BASE_SHA256_H
+#define THEATER_BASE_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BASE_SHA256_LEN 32
+
+typedef struct base_sha256 base_sha256;
+
+/* A new context, or NULL if out of memory.  Free with base_sha256_free. */
+base_sha256 *base_sha256_new(void);
+void base_sha256_free(base_sha256 *ctx);
+
+/* Start a message.  Returns 0 or -1 (OpenSSL failure). */
+int base_sha256_begin(base_sha256 *ctx);
+/* Add bytes.  Returns 0 or -1. */
+int base_sha256_update(base_sha256 *ctx, const void *data, size_t len);
+/* Finish the message into `out`.  Returns 0 or -1. */
+int base_sha256_end(base_sha256 *ctx, uint8_t out[BASE_SHA256_LEN] /* out */);
+
+/* One-shot digest of `len` bytes.  Returns 0 or -1. */
+int base_sha256(const void *data, size_t len, uint8_t out[BASE_SHA256_LEN] /* out */);
+
+#endif
