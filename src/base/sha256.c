@@ -8,7 +8,7 @@
 
 #include "base/sha256.h"
 
-struct base_sha256 {
+struct base_sha256_ctx {
     EVP_MD_CTX *md_ctx;
 };
 
@@ -26,9 +26,9 @@ static const EVP_MD *sha256_algorithm(void)
     return sha256_md != NULL ? sha256_md : EVP_sha256();
 }
 
-base_sha256 *base_sha256_new(void)
+base_sha256_ctx *base_sha256_new(void)
 {
-    base_sha256 *ctx = OPENSSL_zalloc(sizeof *ctx);
+    base_sha256_ctx *ctx = OPENSSL_zalloc(sizeof *ctx);
 
     if (ctx == NULL)
         return NULL;
@@ -40,7 +40,7 @@ base_sha256 *base_sha256_new(void)
     return ctx;
 }
 
-void base_sha256_free(base_sha256 *ctx)
+void base_sha256_free(base_sha256_ctx *ctx)
 {
     if (ctx == NULL)
         return;
@@ -48,19 +48,19 @@ void base_sha256_free(base_sha256 *ctx)
     OPENSSL_free(ctx);
 }
 
-int base_sha256_begin(base_sha256 *ctx)
+int base_sha256_begin(base_sha256_ctx *ctx)
 {
     return EVP_DigestInit_ex(ctx->md_ctx, sha256_algorithm(), NULL) == 1 ? 0 : -1;
 }
 
-int base_sha256_update(base_sha256 *ctx, const void *data, size_t len)
+int base_sha256_update(base_sha256_ctx *ctx, const void *data, size_t len)
 {
     if (len == 0)
         return 0;
     return EVP_DigestUpdate(ctx->md_ctx, data, len) == 1 ? 0 : -1;
 }
 
-int base_sha256_end(base_sha256 *ctx, uint8_t out[BASE_SHA256_LEN])
+int base_sha256_end(base_sha256_ctx *ctx, uint8_t out[BASE_SHA256_LEN])
 {
     unsigned int n = 0;
 

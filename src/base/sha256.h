@@ -3,7 +3,7 @@
  * algorithm fetched once per process (EVP_MD_fetch is slow in OpenSSL 3, so
  * hot paths must not call EVP_sha256() lookups per message).
  *
- * A base_sha256 context may be reused for many messages by one thread at a
+ * A base_sha256_ctx may be reused for many messages by one thread at a
  * time; it is not shared between threads.
  */
 #ifndef THEATER_BASE_SHA256_H
@@ -14,18 +14,18 @@
 
 #define BASE_SHA256_LEN 32
 
-typedef struct base_sha256 base_sha256;
+typedef struct base_sha256_ctx base_sha256_ctx;
 
 /* A new context, or NULL if out of memory.  Free with base_sha256_free. */
-base_sha256 *base_sha256_new(void);
-void base_sha256_free(base_sha256 *ctx);
+base_sha256_ctx *base_sha256_new(void);
+void base_sha256_free(base_sha256_ctx *ctx);
 
 /* Start a message.  Returns 0 or -1 (OpenSSL failure). */
-int base_sha256_begin(base_sha256 *ctx);
+int base_sha256_begin(base_sha256_ctx *ctx);
 /* Add bytes.  Returns 0 or -1. */
-int base_sha256_update(base_sha256 *ctx, const void *data, size_t len);
+int base_sha256_update(base_sha256_ctx *ctx, const void *data, size_t len);
 /* Finish the message into `out`.  Returns 0 or -1. */
-int base_sha256_end(base_sha256 *ctx, uint8_t out[BASE_SHA256_LEN] /* out */);
+int base_sha256_end(base_sha256_ctx *ctx, uint8_t out[BASE_SHA256_LEN] /* out */);
 
 /* One-shot digest of `len` bytes.  Returns 0 or -1. */
 int base_sha256(const void *data, size_t len, uint8_t out[BASE_SHA256_LEN] /* out */);

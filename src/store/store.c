@@ -1,0 +1,705 @@
+/*
+ * store.c - the content-addressed store (see theater/store.h) on
+ * theater.db's store_* tables (schema in db.c).
+ *
+ * Invariants: store_blob holds each distinct content once, keyed by its
+ * SHA-256; a store holds a reference iff store_content has (store, hash); a
+ * label's hash is always held by its store (label calls check it inside the
+ * same transaction).  Every call runs under the handle's mutex, and calls
+ * that write run in one IMMEDIATE transaction, so a crash leaves either all
+ * of a call's effects or none.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/hex.h"
+#include "base/limits.h"
+#include "base/sha256.h"
+#include "base/uuid.h"
+#include "store/store_int.h"
+#include "theater/store.h"
+
+struct th_store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+    uint64_t max_blob;
+    int read_only;
+};
+
+/* A decoded reference: 32 bytes of SHA-256. */
+typedef struct store_ref {
+    uint8_t b[BASE_SHA256_LEN];
+} store_ref;
+
+int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
+{
+    const char *env = getenv("THEATER_HOME");
+    const char *user = getenv("HOME");
+    int n;
+
+    if (home != NULL && home[0] != '\0')
+        n = snprintf(out, cap, "%s", home);
+    else if (env != NULL && env[0] != '\0')
+        n = snprintf(out, cap, "%s", env);
+    else if (user != NULL && user[0] != '\0')
+        n = snprintf(out, cap, "%s/.theater", user);
+    else
+        return th_error_set(err, TH_EINVAL, "neither THEATER_HOME nor HOME is set; use --home DIR");
+    if (n < 0 || (size_t)n >= cap)
+        return th_error_set(err, TH_ETOOBIG, "THEATER_HOME path is too long");
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return TH_OK;
+}
+
+int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
+{
+    th_store_config defaults = {0};
+    char home[4096];
+    th_store *s;
+    int rc;
+
+    *out = NULL;
+    if (cfg == NULL)
+        cfg = &defaults;
+    if (cfg->max_blob_bytes > TH_STORE_MAX_BLOB_LIMIT)
+        return th_error_set(err, TH_EINVAL, "max_blob_bytes %llu is above the limit %u",
+                            (unsigned long long)cfg->max_blob_bytes, TH_STORE_MAX_BLOB_LIMIT);
+    if ((rc = th_home_resolve(cfg->home, home, sizeof home, err)) != TH_OK)
+        return rc;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    s->max_blob = cfg->max_blob_bytes ? cfg->max_blob_bytes : TH_STORE_DEFAULT_MAX_BLOB;
+    s->read_only = cfg->read_only != 0;
+    rc = store_db_open(home, s->read_only ? STORE_DB_READONLY : 0, &s->db, err);
+    if (rc != TH_OK) {
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    *out = s;
+    return TH_OK;
+}
+
+void th_store_close(th_store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+void th_store_list_free(th_store_list *list)
+{
+    size_t i;
+
+    if (list == NULL)
+        return;
+    for (i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+/* ---- small helpers ---- */
+
+static int parse_ref(const char *ref, store_ref *out, th_error *err)
+{
+    if (ref == NULL || base_hex_decode(ref, out->b, sizeof out->b) != 0)
+        return th_error_set(err, TH_EINVAL, "bad content reference '%.80s' (want 64 hex digits)",
+                            ref ? ref : "(null)");
+    return TH_OK;
+}
+
+static void format_ref(const uint8_t *b, th_content_ref *out)
+{
+    base_hex_encode(b, BASE_SHA256_LEN, out->hash);
+}
+
+static int check_label(const char *label, th_error *err)
+{
+    size_t n;
+
+    if (label == NULL || (n = strlen(label)) == 0)
+        return th_error_set(err, TH_EINVAL, "empty label");
+    if (n > TH_STORE_MAX_LABEL_BYTES)
+        return th_error_set(err, TH_ETOOBIG, "label is %zu bytes, above the limit %u", n,
+                            TH_STORE_MAX_LABEL_BYTES);
+    return TH_OK;
+}
+
+static int check_writable(th_store *s, th_error *err)
+{
+    if (s->read_only)
+        return th_error_set(err, TH_EPERM, "store opened read-only");
+    return TH_OK;
+}
+
+/* Bind the variadic parameters described by `fmt` to st's parameters
+ * 1, 2, ...: 's' text, 'r' store_ref (32-byte blob), 'i' int64.  The values
+ * must outlive the statement's next step (SQLITE_STATIC). */
+static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int rc = SQLITE_OK, i;
+
+    for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
+        if (fmt[i] == 's')
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+        else if (fmt[i] == 'r')
+            rc = sqlite3_bind_blob(st, i + 1, va_arg(ap, const store_ref *)->b, BASE_SHA256_LEN,
+                                   SQLITE_STATIC);
+        else
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, sqlite3_int64));
+    }
+    return rc;
+}
+
+/* Prepare `sql` into *st and bind its parameters.  Returns a SQLite code;
+ * the caller finalizes *st in every case. */
+static int prep(th_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    va_start(ap, fmt);
+    rc = bind_args(*st, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Run a statement to completion (rows are ignored).  TH_OK or an error. */
+static int run(th_store *s, th_error *err, const char *what, const char *sql, const char *fmt,
+               ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        va_start(ap, fmt);
+        rc = bind_args(st, fmt, ap);
+        va_end(ap);
+    }
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? TH_OK : store_db_error(s->db, rc, err, what);
+}
+
+/* 1 if the query returns a row, 0 if not, a negative TH_E* code on error. */
+static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        va_start(ap, fmt);
+        rc = bind_args(st, fmt, ap);
+        va_end(ap);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_db_error(s->db, rc, err, "querying the store");
+}
+
+static int begin(th_store *s, th_error *err)
+{
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? TH_OK : store_db_error(s->db, rc, err, "starting a transaction");
+}
+
+/* Commit if rc is TH_OK, else roll back; returns the final code. */
+static int finish(th_store *s, int rc, th_error *err)
+{
+    int src;
+
+    if (rc == TH_OK) {
+        src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (src == SQLITE_OK)
+            return TH_OK;
+        rc = store_db_error(s->db, src, err, "committing");
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* TH_OK if the store exists, TH_ENOENT/TH_EINVAL if not. */
+static int check_store(th_store *s, const char *store_id, th_error *err)
+{
+    int rc;
+
+    if (store_id == NULL || !base_uuid_valid(store_id))
+        return th_error_set(err, TH_EINVAL, "bad store id '%.80s' (want a UUID)",
+                            store_id ? store_id : "(null)");
+    rc = has_row(s, err, "SELECT 1 FROM store WHERE id = ?", "s", store_id);
+    if (rc == 0)
+        return th_error_set(err, TH_ENOENT, "unknown store %s", store_id);
+    return rc < 0 ? rc : TH_OK;
+}
+
+/* TH_OK if the store holds ref, TH_ENOENT if not. */
+static int check_held(th_store *s, const char *store_id, const store_ref *r, th_error *err)
+{
+    char hex[2 * BASE_SHA256_LEN + 1];
+    int rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+                     store_id, r);
+
+    if (rc == 0)
+        return th_error_set(err, TH_ENOENT, "store %s holds no content %s", store_id,
+                            base_hex_encode(r->b, sizeof r->b, hex));
+    return rc < 0 ? rc : TH_OK;
+}
+
+/* Insert content into store_blob (if new) and store_content; inside a
+ * transaction. */
+static int put_locked(th_store *s, const char *store_id, const void *data, size_t len,
+                      store_ref *r, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (len > s->max_blob)
+        return th_error_set(err, TH_ETOOBIG, "content is %zu bytes, above the blob limit of %llu",
+                            len, (unsigned long long)s->max_blob);
+    if (data == NULL && len != 0)
+        return th_error_set(err, TH_EINVAL, "NULL content");
+    if (base_sha256(data != NULL ? data : "", len, r->b) != 0)
+        return th_error_set(err, TH_EIO, "SHA-256 failed");
+    rc = has_row(s, err, "SELECT 1 FROM store_blob WHERE hash = ?", "r", r);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        rc = prep(s, &st, "INSERT INTO store_blob(hash, size, data) VALUES(?, ?, ?)", "ri", r,
+                  (sqlite3_int64)len);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob64(st, 3, data != NULL ? data : "", len, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return store_db_error(s->db, rc, err, "storing content");
+    }
+    return run(s, err, "storing content",
+               "INSERT OR IGNORE INTO store_content(store, hash) VALUES(?, ?)", "sr", store_id, r);
+}
+
+static int set_label(th_store *s, const char *store_id, const char *label, const store_ref *r,
+                     th_error *err)
+{
+    return run(s, err, "setting label",
+               "INSERT INTO store_label(store, name, hash) VALUES(?, ?, ?)"
+               " ON CONFLICT(store, name) DO UPDATE SET hash = excluded.hash",
+               "ssr", store_id, label, r);
+}
+
+static int label_exists(th_store *s, const char *store_id, const char *label, th_error *err)
+{
+    int rc = has_row(s, err, "SELECT 1 FROM store_label WHERE store = ? AND name = ?", "ss",
+                     store_id, label);
+
+    if (rc == 0)
+        return th_error_set(err, TH_ENOENT, "store %s has no label '%s'", store_id, label);
+    return rc < 0 ? rc : TH_OK;
+}
+
+/* ---- the API ---- */
+
+int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1], th_error *err)
+{
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK)
+        return rc;
+    if (base_uuid_v4(id) != 0)
+        return th_error_set(err, TH_EIO, "random generator failed");
+    pthread_mutex_lock(&s->lock);
+    rc = run(s, err, "creating store", "INSERT INTO store(id, created_ms) VALUES(?, ?)", "si", id,
+             (sqlite3_int64)base_clock_wall_ms());
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Collect column 0 (text, or a 32-byte blob shown as hex) of every row. */
+static int collect(th_store *s, sqlite3_stmt *st, th_store_list *out, th_error *err)
+{
+    char **items = NULL, **n, *str;
+    size_t count = 0, cap = 0;
+    const void *p;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            n = realloc(items, cap * sizeof *items);
+            if (n == NULL)
+                goto nomem;
+            items = n;
+        }
+        if (sqlite3_column_type(st, 0) == SQLITE_BLOB &&
+            sqlite3_column_bytes(st, 0) == BASE_SHA256_LEN) {
+            p = sqlite3_column_blob(st, 0);
+            str = malloc(2 * BASE_SHA256_LEN + 1);
+            if (str != NULL && p != NULL)
+                base_hex_encode(p, BASE_SHA256_LEN, str);
+        } else {
+            p = sqlite3_column_text(st, 0);
+            str = p != NULL ? strdup(p) : NULL;
+        }
+        if (str == NULL)
+            goto nomem;
+        items[count++] = str;
+    }
+    out->items = items;
+    out->count = count;
+    if (rc != SQLITE_DONE) {
+        th_store_list_free(out);
+        return store_db_error(s->db, rc, err, "listing");
+    }
+    return TH_OK;
+nomem:
+    out->items = items;
+    out->count = count;
+    th_store_list_free(out);
+    return th_error_set(err, TH_ENOMEM, "out of memory");
+}
+
+int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    out->items = NULL;
+    out->count = 0;
+    pthread_mutex_lock(&s->lock);
+    rc = prep(s, &st, "SELECT id FROM store ORDER BY created_ms, id", "");
+    rc = rc == SQLITE_OK ? collect(s, st, out, err)
+                         : store_db_error(s->db, rc, err, "listing stores");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_put(th_store *s, const char *store_id, const void *data, size_t len,
+                 th_content_ref *ref, th_error *err)
+{
+    store_ref r;
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        rc = check_store(s, store_id, err);
+        if (rc == TH_OK)
+            rc = put_locked(s, store_id, data, len, &r, err);
+        rc = finish(s, rc, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc == TH_OK)
+        format_ref(r.b, ref);
+    return rc;
+}
+
+int th_store_get(th_store *s, const char *store_id, const char *ref, void **data, size_t *len,
+                 th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    uint8_t check[BASE_SHA256_LEN];
+    const void *p;
+    store_ref r;
+    size_t n;
+    void *buf = NULL;
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    if ((rc = parse_ref(ref, &r, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = check_store(s, store_id, err)) != TH_OK || (rc = check_held(s, store_id, &r, err)) != TH_OK)
+        goto out;
+    rc = prep(s, &st, "SELECT data FROM store_blob WHERE hash = ?", "r", &r);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref)
+                               : store_db_error(s->db, rc, err, "reading content");
+        goto out;
+    }
+    p = sqlite3_column_blob(st, 0);
+    n = (size_t)sqlite3_column_bytes(st, 0);
+    buf = malloc(n ? n : 1);
+    if (buf == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", n);
+        goto out;
+    }
+    if (n)
+        memcpy(buf, p, n);
+    if (base_sha256(buf, n, check) != 0 || memcmp(check, r.b, sizeof check) != 0) {
+        rc = th_error_set(err, TH_ECORRUPT, "content %s is damaged: its bytes no longer hash to it",
+                          ref);
+        free(buf);
+        goto out;
+    }
+    *data = buf;
+    *len = n;
+    rc = TH_OK;
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exists, th_error *err)
+{
+    store_ref r;
+    int rc;
+
+    *exists = 0;
+    if ((rc = parse_ref(ref, &r, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    rc = check_store(s, store_id, err);
+    if (rc == TH_OK) {
+        rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+                     store_id, &r);
+        if (rc >= 0) {
+            *exists = rc;
+            rc = TH_OK;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Shared body of label / replace-at-label: `must_exist` requires the label
+ * to exist already. */
+static int label_ref(th_store *s, const char *store_id, const char *label, const char *ref,
+                     int must_exist, th_error *err)
+{
+    store_ref r;
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
+        (rc = parse_ref(ref, &r, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        rc = check_store(s, store_id, err);
+        if (rc == TH_OK && must_exist)
+            rc = label_exists(s, store_id, label, err);
+        if (rc == TH_OK)
+            rc = check_held(s, store_id, &r, err);
+        if (rc == TH_OK)
+            rc = set_label(s, store_id, label, &r, err);
+        rc = finish(s, rc, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_label(th_store *s, const char *store_id, const char *label, const char *ref,
+                   th_error *err)
+{
+    return label_ref(s, store_id, label, ref, 0, err);
+}
+
+int th_store_replace_at_label(th_store *s, const char *store_id, const char *label,
+                              const char *ref, th_error *err)
+{
+    return label_ref(s, store_id, label, ref, 1, err);
+}
+
+int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
+                          th_content_ref *ref, int *found, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *found = 0;
+    if ((rc = check_label(label, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = check_store(s, store_id, err)) == TH_OK) {
+        rc = prep(s, &st, "SELECT hash FROM store_label WHERE store = ? AND name = ?", "ss",
+                  store_id, label);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == BASE_SHA256_LEN) {
+            format_ref(sqlite3_column_blob(st, 0), ref);
+            *found = 1;
+            rc = TH_OK;
+        } else if (rc == SQLITE_ROW) {
+            rc = th_error_set(err, TH_ECORRUPT, "label '%s' holds a malformed reference", label);
+        } else {
+            rc = rc == SQLITE_DONE ? TH_OK : store_db_error(s->db, rc, err, "reading label");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_remove_label(th_store *s, const char *store_id, const char *label, th_error *err)
+{
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        rc = check_store(s, store_id, err);
+        if (rc == TH_OK)
+            rc = label_exists(s, store_id, label, err);
+        if (rc == TH_OK)
+            rc = run(s, err, "removing label",
+                     "DELETE FROM store_label WHERE store = ? AND name = ?", "ss", store_id, label);
+        rc = finish(s, rc, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_remove_from_label(th_store *s, const char *store_id, const char *label,
+                               const char *ref, th_error *err)
+{
+    store_ref r;
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
+        (rc = parse_ref(ref, &r, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        rc = check_store(s, store_id, err);
+        if (rc == TH_OK)
+            rc = label_exists(s, store_id, label, err);
+        if (rc == TH_OK)
+            rc = run(s, err, "removing label",
+                     "DELETE FROM store_label WHERE store = ? AND name = ? AND hash = ?", "ssr",
+                     store_id, label, &r);
+        if (rc == TH_OK && sqlite3_changes(s->db) == 0)
+            rc = th_error_set(err, TH_ENOENT, "label '%s' does not point to %s", label, ref);
+        rc = finish(s, rc, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Shared body of store-at-label / replace-content-at-label. */
+static int put_label(th_store *s, const char *store_id, const char *label, const void *data,
+                     size_t len, int must_exist, th_content_ref *ref, th_error *err)
+{
+    store_ref r;
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK)
+        return rc;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        rc = check_store(s, store_id, err);
+        if (rc == TH_OK && must_exist)
+            rc = label_exists(s, store_id, label, err);
+        if (rc == TH_OK)
+            rc = put_locked(s, store_id, data, len, &r, err);
+        if (rc == TH_OK)
+            rc = set_label(s, store_id, label, &r, err);
+        rc = finish(s, rc, err);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc == TH_OK)
+        format_ref(r.b, ref);
+    return rc;
+}
+
+int th_store_store_at_label(th_store *s, const char *store_id, const char *label,
+                            const void *data, size_t len, th_content_ref *ref, th_error *err)
+{
+    return put_label(s, store_id, label, data, len, 0, ref, err);
+}
+
+int th_store_replace_content_at_label(th_store *s, const char *store_id, const char *label,
+                                      const void *data, size_t len, th_content_ref *ref,
+                                      th_error *err)
+{
+    return put_label(s, store_id, label, data, len, 1, ref, err);
+}
+
+/* Shared body of the two per-store listings. */
+static int list_store(th_store *s, const char *store_id, const char *sql, th_store_list *out,
+                      th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    out->items = NULL;
+    out->count = 0;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = check_store(s, store_id, err)) == TH_OK) {
+        rc = prep(s, &st, sql, "s", store_id);
+        rc = rc == SQLITE_OK ? collect(s, st, out, err) : store_db_error(s->db, rc, err, "listing");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int th_store_list_labels(th_store *s, const char *store_id, th_store_list *out, th_error *err)
+{
+    return list_store(s, store_id, "SELECT name FROM store_label WHERE store = ? ORDER BY name",
+                      out, err);
+}
+
+int th_store_list_content(th_store *s, const char *store_id, th_store_list *out, th_error *err)
+{
+    return list_store(s, store_id, "SELECT hash FROM store_content WHERE store = ? ORDER BY hash",
+                      out, err);
+}
+
+int th_store_total_size(th_store *s, const char *store_id, uint64_t *bytes, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *bytes = 0;
+    pthread_mutex_lock(&s->lock);
+    if ((rc = check_store(s, store_id, err)) == TH_OK) {
+        rc = prep(s, &st,
+                  "SELECT coalesce(sum(b.size), 0) FROM store_content c"
+                  " JOIN store_blob b ON b.hash = c.hash WHERE c.store = ?",
+                  "s", store_id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *bytes = (uint64_t)sqlite3_column_int64(st, 0);
+            rc = TH_OK;
+        } else {
+            rc = store_db_error(s->db, rc, err, "summing sizes");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}

@@ -1,0 +1,392 @@
+/*
+ * test_store_api.c - unit tests of the content store (theater/store.h):
+ * every call of the ABI's store interface, dedup, limits, bad input, schema
+ * version and damaged-file refusal.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "theater/store.h"
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ABC_SHA256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+typedef struct fixture {
+    char home[256];
+    th_store *s;
+    char id[TH_STORE_ID_LEN + 1];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    th_store_config cfg = {0};
+    th_error err;
+
+    snprintf(f->home, sizeof f->home, "/tmp/theater-store-test-XXXXXX");
+    assert_non_null(mkdtemp(f->home));
+    cfg.home = f->home;
+    cfg.max_blob_bytes = 1024 * 1024;
+    assert_int_equal(th_store_open(&cfg, &f->s, &err), TH_OK);
+    assert_int_equal(th_store_new(f->s, f->id, &err), TH_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[300];
+
+    th_store_close(f->s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->home);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static void test_new_and_list_stores(void **state)
+{
+    fixture *f = *state;
+    char id2[TH_STORE_ID_LEN + 1];
+    th_store_list l = {0};
+    th_error err;
+
+    assert_int_equal(strlen(f->id), 36);
+    assert_int_equal(f->id[14], '4'); /* version 4 */
+    assert_int_equal(th_store_new(f->s, id2, &err), TH_OK);
+    assert_string_not_equal(f->id, id2);
+    assert_int_equal(th_store_list_stores(f->s, &l, &err), TH_OK);
+    assert_int_equal(l.count, 2);
+    assert_true((strcmp(l.items[0], f->id) == 0 && strcmp(l.items[1], id2) == 0) ||
+                (strcmp(l.items[1], f->id) == 0 && strcmp(l.items[0], id2) == 0));
+    th_store_list_free(&l);
+}
+
+static void test_put_get_exists(void **state)
+{
+    fixture *f = *state;
+    th_content_ref ref, ref2;
+    th_error err;
+    void *data;
+    size_t len;
+    int ex;
+
+    assert_int_equal(th_store_put(f->s, f->id, "abc", 3, &ref, &err), TH_OK);
+    assert_string_equal(ref.hash, ABC_SHA256);
+    assert_int_equal(th_store_get(f->s, f->id, ref.hash, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "abc", 3);
+    free(data);
+    assert_int_equal(th_store_exists(f->s, f->id, ref.hash, &ex, &err), TH_OK);
+    assert_int_equal(ex, 1);
+    assert_int_equal(th_store_exists(f->s, f->id, EMPTY_SHA256, &ex, &err), TH_OK);
+    assert_int_equal(ex, 0);
+    /* Empty content is fine and has the well-known digest. */
+    assert_int_equal(th_store_put(f->s, f->id, NULL, 0, &ref2, &err), TH_OK);
+    assert_string_equal(ref2.hash, EMPTY_SHA256);
+    assert_int_equal(th_store_get(f->s, f->id, EMPTY_SHA256, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 0);
+    assert_non_null(data);
+    free(data);
+    /* Upper-case references are accepted. */
+    assert_int_equal(th_store_exists(f->s, f->id,
+                                     "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+                                     &ex, &err),
+                     TH_OK);
+    assert_int_equal(ex, 1);
+}
+
+static void test_dedup_and_size(void **state)
+{
+    fixture *f = *state;
+    char other[TH_STORE_ID_LEN + 1];
+    th_content_ref a, b;
+    th_store_list l = {0};
+    uint64_t size;
+    th_error err;
+    int ex;
+
+    assert_int_equal(th_store_put(f->s, f->id, "hello", 5, &a, &err), TH_OK);
+    assert_int_equal(th_store_put(f->s, f->id, "hello", 5, &b, &err), TH_OK);
+    assert_string_equal(a.hash, b.hash);
+    assert_int_equal(th_store_put(f->s, f->id, "world!", 6, &b, &err), TH_OK);
+    assert_int_equal(th_store_list_content(f->s, f->id, &l, &err), TH_OK);
+    assert_int_equal(l.count, 2);
+    assert_true(strcmp(l.items[0], l.items[1]) < 0);
+    th_store_list_free(&l);
+    assert_int_equal(th_store_total_size(f->s, f->id, &size, &err), TH_OK);
+    assert_int_equal(size, 11);
+
+    /* Another store does not see this store's content, but shares bytes. */
+    assert_int_equal(th_store_new(f->s, other, &err), TH_OK);
+    assert_int_equal(th_store_exists(f->s, other, a.hash, &ex, &err), TH_OK);
+    assert_int_equal(ex, 0);
+    assert_int_equal(th_store_total_size(f->s, other, &size, &err), TH_OK);
+    assert_int_equal(size, 0);
+    assert_int_equal(th_store_put(f->s, other, "hello", 5, &b, &err), TH_OK);
+    assert_string_equal(a.hash, b.hash);
+    assert_int_equal(th_store_total_size(f->s, other, &size, &err), TH_OK);
+    assert_int_equal(size, 5);
+}
+
+static void test_labels(void **state)
+{
+    fixture *f = *state;
+    th_content_ref a, b, got;
+    th_store_list l = {0};
+    th_error err;
+    int found;
+
+    assert_int_equal(th_store_put(f->s, f->id, "v1", 2, &a, &err), TH_OK);
+    assert_int_equal(th_store_put(f->s, f->id, "v2", 2, &b, &err), TH_OK);
+    assert_int_equal(th_store_label(f->s, f->id, "state", a.hash, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "state", &got, &found, &err), TH_OK);
+    assert_int_equal(found, 1);
+    assert_string_equal(got.hash, a.hash);
+    /* label moves an existing label. */
+    assert_int_equal(th_store_label(f->s, f->id, "state", b.hash, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "state", &got, &found, &err), TH_OK);
+    assert_string_equal(got.hash, b.hash);
+    /* replace-at-label needs an existing label. */
+    assert_int_equal(th_store_replace_at_label(f->s, f->id, "state", a.hash, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "state", &got, &found, &err), TH_OK);
+    assert_string_equal(got.hash, a.hash);
+    assert_int_equal(th_store_replace_at_label(f->s, f->id, "nolabel", a.hash, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "nolabel"));
+    /* store-at-label creates; replace-content-at-label moves. */
+    assert_int_equal(th_store_store_at_label(f->s, f->id, "cfg", "x=1", 3, &got, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "cfg", &a, &found, &err), TH_OK);
+    assert_string_equal(a.hash, got.hash);
+    assert_int_equal(th_store_replace_content_at_label(f->s, f->id, "cfg", "x=2", 3, &got, &err),
+                     TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "cfg", &a, &found, &err), TH_OK);
+    assert_string_equal(a.hash, got.hash);
+    assert_int_equal(th_store_replace_content_at_label(f->s, f->id, "nope", "x", 1, &got, &err),
+                     TH_ENOENT);
+    /* list-labels, sorted. */
+    assert_int_equal(th_store_list_labels(f->s, f->id, &l, &err), TH_OK);
+    assert_int_equal(l.count, 2);
+    assert_string_equal(l.items[0], "cfg");
+    assert_string_equal(l.items[1], "state");
+    th_store_list_free(&l);
+    /* remove-from-label only when it points there. */
+    assert_int_equal(th_store_remove_from_label(f->s, f->id, "cfg", b.hash, &err), TH_ENOENT);
+    assert_int_equal(th_store_remove_from_label(f->s, f->id, "cfg", a.hash, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "cfg", &got, &found, &err), TH_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(th_store_remove_from_label(f->s, f->id, "cfg", a.hash, &err), TH_ENOENT);
+    /* remove-label. */
+    assert_int_equal(th_store_remove_label(f->s, f->id, "state", &err), TH_OK);
+    assert_int_equal(th_store_remove_label(f->s, f->id, "state", &err), TH_ENOENT);
+    assert_int_equal(th_store_list_labels(f->s, f->id, &l, &err), TH_OK);
+    assert_int_equal(l.count, 0);
+    th_store_list_free(&l);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    const char *unknown = "00000000-0000-4000-8000-000000000000";
+    th_content_ref ref;
+    th_store_list l = {0};
+    uint64_t size;
+    th_error err;
+    void *data;
+    size_t len;
+    int ex, found;
+    char *big;
+
+    /* Unknown store, malformed store id. */
+    assert_int_equal(th_store_put(f->s, unknown, "a", 1, &ref, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "unknown store"));
+    assert_int_equal(th_store_put(f->s, "not-a-uuid", "a", 1, &ref, &err), TH_EINVAL);
+    assert_int_equal(th_store_put(f->s, NULL, "a", 1, &ref, &err), TH_EINVAL);
+    assert_int_equal(th_store_get(f->s, unknown, ABC_SHA256, &data, &len, &err), TH_ENOENT);
+    assert_int_equal(th_store_exists(f->s, unknown, ABC_SHA256, &ex, &err), TH_ENOENT);
+    assert_int_equal(th_store_list_labels(f->s, unknown, &l, &err), TH_ENOENT);
+    assert_int_equal(th_store_list_content(f->s, unknown, &l, &err), TH_ENOENT);
+    assert_int_equal(th_store_total_size(f->s, unknown, &size, &err), TH_ENOENT);
+    assert_int_equal(th_store_get_by_label(f->s, unknown, "x", &ref, &found, &err), TH_ENOENT);
+    /* Unknown and malformed references. */
+    assert_int_equal(th_store_get(f->s, f->id, ABC_SHA256, &data, &len, &err), TH_ENOENT);
+    assert_null(data);
+    assert_int_equal(th_store_get(f->s, f->id, "abc", &data, &len, &err), TH_EINVAL);
+    assert_int_equal(th_store_get(f->s, f->id, EMPTY_SHA256 "00", &data, &len, &err), TH_EINVAL);
+    assert_int_equal(th_store_exists(f->s, f->id,
+                                     "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                                     &ex, &err),
+                     TH_EINVAL);
+    /* Label on missing content, empty label, over-long label. */
+    assert_int_equal(th_store_label(f->s, f->id, "l", ABC_SHA256, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "holds no content"));
+    assert_int_equal(th_store_put(f->s, f->id, "abc", 3, &ref, &err), TH_OK);
+    assert_int_equal(th_store_label(f->s, f->id, "", ref.hash, &err), TH_EINVAL);
+    big = malloc(5000);
+    memset(big, 'l', 4999);
+    big[4999] = '\0';
+    assert_int_equal(th_store_label(f->s, f->id, big, ref.hash, &err), TH_ETOOBIG);
+    free(big);
+    assert_int_equal(th_store_remove_label(f->s, f->id, "missing", &err), TH_ENOENT);
+    /* Over-size blob: the limit in this fixture is 1 MiB. */
+    big = calloc(1, 1024 * 1024 + 1);
+    assert_int_equal(th_store_put(f->s, f->id, big, 1024 * 1024 + 1, &ref, &err), TH_ETOOBIG);
+    assert_non_null(strstr(err.msg, "blob limit"));
+    assert_int_equal(th_store_store_at_label(f->s, f->id, "big", big, 1024 * 1024 + 1, &ref, &err),
+                     TH_ETOOBIG);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "big", &ref, &found, &err), TH_OK);
+    assert_int_equal(found, 0); /* nothing half-done */
+    assert_int_equal(th_store_put(f->s, f->id, big, 1024 * 1024, &ref, &err), TH_OK);
+    free(big);
+}
+
+static void test_damaged_content_detected(void **state)
+{
+    fixture *f = *state;
+    char path[300];
+    th_content_ref ref;
+    th_error err;
+    sqlite3 *db;
+    void *data;
+    size_t len;
+
+    assert_int_equal(th_store_put(f->s, f->id, "precious", 8, &ref, &err), TH_OK);
+    snprintf(path, sizeof path, "%s/theater.db", f->home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE store_blob SET data = x'00'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(th_store_get(f->s, f->id, ref.hash, &data, &len, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "damaged"));
+}
+
+static void test_reopen_and_read_only(void **state)
+{
+    fixture *f = *state;
+    th_store_config cfg = {0};
+    th_content_ref ref;
+    th_store *ro;
+    th_error err;
+    void *data;
+    size_t len;
+    char id[TH_STORE_ID_LEN + 1];
+
+    assert_int_equal(th_store_put(f->s, f->id, "kept", 4, &ref, &err), TH_OK);
+    cfg.home = f->home;
+    cfg.read_only = 1;
+    assert_int_equal(th_store_open(&cfg, &ro, &err), TH_OK);
+    assert_int_equal(th_store_get(ro, f->id, ref.hash, &data, &len, &err), TH_OK);
+    assert_memory_equal(data, "kept", 4);
+    free(data);
+    assert_int_equal(th_store_new(ro, id, &err), TH_EPERM);
+    assert_int_equal(th_store_put(ro, f->id, "x", 1, &ref, &err), TH_EPERM);
+    th_store_close(ro);
+    /* Read-only on an empty directory: no database. */
+    cfg.home = "/tmp/theater-store-test-does-not-exist";
+    assert_int_equal(th_store_open(&cfg, &ro, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "no database"));
+}
+
+static void test_newer_schema_and_garbage_refused(void **state)
+{
+    char home[] = "/tmp/theater-store-ver-XXXXXX", path[300], cmd[300];
+    th_store_config cfg = {0};
+    th_store *s;
+    th_error err;
+    sqlite3 *db;
+    FILE *fp;
+
+    (void)state;
+    assert_non_null(mkdtemp(home));
+    cfg.home = home;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
+    th_store_close(s);
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_EVERSION);
+    assert_non_null(strstr(err.msg, "newer"));
+    /* Not a database at all. */
+    unlink(path);
+    snprintf(cmd, sizeof cmd, "rm -f %s/theater.db-wal %s/theater.db-shm", home, home);
+    assert_int_equal(system(cmd), 0);
+    fp = fopen(path, "wb");
+    for (int i = 0; i < 1000; i++)
+        fputs("this is not a database ", fp);
+    fclose(fp);
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "not a SQLite database"));
+    /* Another application's SQLite database. */
+    unlink(path);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA application_id=42", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "not a Theater database"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_home_resolve(void **state)
+{
+    char out[64];
+    th_error err;
+
+    (void)state;
+    assert_int_equal(th_home_resolve("/x/y/", out, sizeof out, &err), TH_OK);
+    assert_string_equal(out, "/x/y");
+    setenv("THEATER_HOME", "/env/home", 1);
+    assert_int_equal(th_home_resolve(NULL, out, sizeof out, &err), TH_OK);
+    assert_string_equal(out, "/env/home");
+    unsetenv("THEATER_HOME");
+    setenv("HOME", "/h", 1);
+    assert_int_equal(th_home_resolve(NULL, out, sizeof out, &err), TH_OK);
+    assert_string_equal(out, "/h/.theater");
+    assert_int_equal(th_home_resolve("/a/very/long/path/that/does/not/fit/in/sixty/four/bytes/at/all/not/at/all",
+                                     out, sizeof out, &err),
+                     TH_ETOOBIG);
+}
+
+static void test_open_bad_config(void **state)
+{
+    th_store_config cfg = {0};
+    th_store *s;
+    th_error err;
+
+    (void)state;
+    cfg.home = "/tmp";
+    cfg.max_blob_bytes = (uint64_t)1 << 40;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_EINVAL);
+    th_store_close(NULL);
+    th_store_list_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_new_and_list_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_exists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_and_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
+        cmocka_unit_test(test_newer_schema_and_garbage_refused),
+        cmocka_unit_test(test_home_resolve),
+        cmocka_unit_test(test_open_bad_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
