@@ -524,8 +524,13 @@ static void run_action(script *s, const json_t *act, act_result *r)
             act_error(r, ACT_ERROR, "no exported global \"%s\"", field);
             return;
         }
-        r->one = th_wasm_global_get(g);
         r->one_type = th_wasm_global_type(g);
+        if (spec_type_slots(r->one_type) != 1) {
+            act_error(r, ACT_ERROR, "global \"%s\" is %s: not readable as one value",
+                      field, spec_type_name(r->one_type));
+            return;
+        }
+        r->one = th_wasm_global_get(g);
         r->types = &r->one_type;
         r->ntypes = 1;
         r->status = ACT_OK;
