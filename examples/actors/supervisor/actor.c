@@ -1,0 +1,62 @@
+/*
+ * supervisor - spawns two workers, gives the first a job and makes the
+ * second crash. The runtime reports the crash to handle-child-error, which
+ * restarts that worker with restart-child, checks that it answers again and
+ * shuts down (stopping the workers first).
+ *
+ * Its initial state names the workers' manifest:
+ *     {"worker": "path/to/worker.toml"}
+ */
+#include "theater.h"
+
+static th_status supervisor_init(th_state *state, th_str actor_id)
+{
+    th_str manifest, first, second;
+    th_bytes answer;
+    if (!state->some || !th_json_get_str(state->val, "worker", &manifest))
+        return th_fail("supervisor: the initial state must be {\"worker\": \"<manifest>\"}");
+
+    TH_TRY(th_spawn(manifest, TH_NONE, &first));
+    TH_TRY(th_spawn(manifest, TH_NONE, &second));
+    th_logf("supervisor %.*s: spawned workers %.*s and %.*s", TH_FMT(actor_id), TH_FMT(first),
+            TH_FMT(second));
+
+    TH_TRY(th_request(first, TH_BYTES("job 1"), &answer));
+    th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(first), TH_FMT(answer));
+
+    /* The failure comes back later, as a call to handle-child-error. */
+    return th_send(second, TH_BYTES("crash"));
+}
+
+static th_status supervisor_child_error(th_state *state, th_str child_id, th_actor_error error)
+{
+    th_bytes answer;
+    th_logf("supervisor: worker %.*s failed (%s%s%.*s)", TH_FMT(child_id),
+            th_error_type_name(error.error_type), error.data.some ? ": " : "",
+            TH_FMT(error.data.val));
+
+    TH_TRY(th_restart_child(child_id));
+    th_logf("supervisor: restarted worker %.*s", TH_FMT(child_id));
+
+    TH_TRY(th_request(child_id, TH_BYTES("job 2"), &answer));
+    th_logf("supervisor: restarted worker %.*s answered \"%.*s\"", TH_FMT(child_id),
+            TH_FMT(answer));
+    return th_shutdown(TH_NONE);
+}
+
+static th_status supervisor_child_exit(th_state *state, th_str child_id, th_opt_bytes data)
+{
+    th_logf("supervisor: worker %.*s exited", TH_FMT(child_id));
+    return TH_OK;
+}
+
+static th_status supervisor_child_stop(th_state *state, th_str child_id)
+{
+    th_logf("supervisor: worker %.*s was stopped from outside", TH_FMT(child_id));
+    return TH_OK;
+}
+
+TH_ACTOR_INIT(supervisor_init)
+TH_HANDLE_CHILD_ERROR(supervisor_child_error)
+TH_HANDLE_CHILD_EXIT(supervisor_child_exit)
+TH_HANDLE_CHILD_EXTERNAL_STOP(supervisor_child_stop)

@@ -1,0 +1,790 @@
+/*
+ * theater.c - the core of the C guest SDK: the allocator and cabi_realloc,
+ * call-scoped memory, the export glue (lifting parameters, lowering results
+ * into the Canonical ABI return area) and string helpers. Compile it, with
+ * theater_text.c and theater_imports.c, into every actor (see theater.h).
+ *
+ * Heap. A first-fit allocator with boundary tags over the linear memory
+ * between __heap_base and the end of memory; it grows memory with
+ * memory.grow. Every block starts with an 8-byte header
+ *     u32 size_flags   total block size (multiple of 8) | USED | SCOPED
+ *     u32 prev_size    size of the block just below (0 for the first block)
+ * and its payload is 8-aligned. Free blocks sit in a doubly linked list whose
+ * links (offsets, u32) live in the payload, so a block is at least 16 bytes.
+ * Adjacent free blocks are merged; a free block at the top of the heap is
+ * given back to the top, so the list never holds the last block.
+ *
+ * Call scope. Blocks the host allocates through cabi_realloc (export
+ * parameters, strings and lists in import results) and blocks the SDK
+ * allocates for a handler's results are "scoped": their offsets are kept in
+ * `scope.items`. When an export returns, the entries so far belong to the
+ * finished call (`scope.done`); the export's post-return frees them, or, if
+ * the host never calls post-return, the next export does on entry (by then
+ * the host has read the results; the entries after `done` are the new
+ * call's parameters and stay).
+ *
+ * Built for wasm32 this is the real thing. Built for the host (unit tests),
+ * a static array stands in for linear memory and the imports are left out.
+ */
+#include "theater_int.h"
+
+#if defined(__wasm__)
+#define TH__EXPORTED(name) __attribute__((export_name(name), visibility("default")))
+#else
+#define TH__EXPORTED(name)
+#endif
+
+#define PAGE_SIZE 65536u
+#define HDR_SIZE 8u
+#define MIN_BLOCK 16u
+#define F_USED 1u
+#define F_SCOPED 2u
+#define F_MASK 7u
+#define MAX_ALLOC 0x7ff00000u
+
+/* ------------------------------------------------------------------------ */
+/* Linear memory access                                                     */
+/* ------------------------------------------------------------------------ */
+
+#if defined(__wasm__)
+extern unsigned char __heap_base;
+
+#define MEM_PTR(off) ((uint8_t *)(uintptr_t)(off))
+#define MEM_OFF(p) ((uint32_t)(uintptr_t)(p))
+
+static uint32_t mem_heap_start(void) { return ((uint32_t)(uintptr_t)&__heap_base + 7u) & ~7u; }
+static uint32_t mem_size(void) { return (uint32_t)__builtin_wasm_memory_size(0) * PAGE_SIZE; }
+/* Grows memory by `pages`; returns false when the host refuses. */
+static bool mem_grow(uint32_t pages) { return __builtin_wasm_memory_grow(0, pages) != (size_t)-1; }
+#else
+/* Host build: a 16 MiB array plays linear memory; offset 0 stays unused so
+ * that offset 0 can mean "none". */
+#define HOST_PAGES 256u
+static uint8_t host_mem[HOST_PAGES * PAGE_SIZE] __attribute__((aligned(16)));
+static uint32_t host_pages = 1;
+
+#define MEM_PTR(off) (host_mem + (off))
+#define MEM_OFF(p) ((uint32_t)((const uint8_t *)(p) - host_mem))
+
+static uint32_t mem_heap_start(void) { return 64; }
+static uint32_t mem_size(void) { return host_pages * PAGE_SIZE; }
+static bool mem_grow(uint32_t pages)
+{
+    if (pages > HOST_PAGES - host_pages)
+        return false;
+    host_pages += pages;
+    return true;
+}
+#endif
+
+void th_trap(void) { __builtin_trap(); }
+
+/* ------------------------------------------------------------------------ */
+/* Allocator                                                                */
+/* ------------------------------------------------------------------------ */
+
+static struct {
+    bool ready;
+    uint32_t start; /* first block */
+    uint32_t top;   /* end of the last block */
+    uint32_t last;  /* offset of the last block, 0 when the heap is empty */
+    uint32_t end;   /* end of linear memory */
+    uint32_t free_head;
+} heap;
+
+static uint32_t *word(uint32_t off) { return (uint32_t *)(void *)MEM_PTR(off); }
+static uint32_t blk_size(uint32_t b) { return *word(b) & ~F_MASK; }
+static uint32_t blk_flags(uint32_t b) { return *word(b) & F_MASK; }
+static void blk_set(uint32_t b, uint32_t size, uint32_t flags) { *word(b) = size | flags; }
+static uint32_t blk_prev_size(uint32_t b) { return *word(b + 4); }
+static void blk_set_prev_size(uint32_t b, uint32_t s) { *word(b + 4) = s; }
+static uint32_t *blk_next_free(uint32_t b) { return word(b + 8); }
+static uint32_t *blk_prev_free(uint32_t b) { return word(b + 12); }
+
+static void heap_init(void)
+{
+    heap.start = heap.top = mem_heap_start();
+    heap.last = 0;
+    heap.end = mem_size();
+    heap.free_head = 0;
+    heap.ready = true;
+}
+
+static void free_unlink(uint32_t b)
+{
+    uint32_t next = *blk_next_free(b), prev = *blk_prev_free(b);
+    if (prev)
+        *blk_next_free(prev) = next;
+    else
+        heap.free_head = next;
+    if (next)
+        *blk_prev_free(next) = prev;
+}
+
+static void free_push(uint32_t b)
+{
+    *blk_next_free(b) = heap.free_head;
+    *blk_prev_free(b) = 0;
+    if (heap.free_head)
+        *blk_prev_free(heap.free_head) = b;
+    heap.free_head = b;
+}
+
+/* Makes sure [heap.top, heap.top + need) is inside memory. */
+static bool heap_reserve(uint32_t need)
+{
+    if (need > heap.end - heap.top) {
+        uint32_t missing = need - (heap.end - heap.top);
+        uint32_t pages = (missing + PAGE_SIZE - 1) / PAGE_SIZE;
+        if (!mem_grow(pages))
+            return false;
+        heap.end = mem_size();
+    }
+    return true;
+}
+
+/* Releases block b (any flags): merges it with free neighbours and gives it
+ * to the top of the heap or to the free list. */
+static void blk_release(uint32_t b)
+{
+    uint32_t size = blk_size(b);
+    uint32_t next = b + size;
+    if (next < heap.top && !(blk_flags(next) & F_USED)) {
+        free_unlink(next);
+        size += blk_size(next);
+    }
+    uint32_t psize = blk_prev_size(b);
+    if (psize && !(blk_flags(b - psize) & F_USED)) {
+        b -= psize;
+        free_unlink(b);
+        size += psize;
+    }
+    blk_set(b, size, 0);
+    if (b + size == heap.top) {
+        heap.top = b;
+        heap.last = blk_prev_size(b) ? b - blk_prev_size(b) : 0;
+        return;
+    }
+    blk_set_prev_size(b + size, size);
+    free_push(b);
+}
+
+/* Cuts block b (size `size`, flags kept) down to `need` bytes and releases
+ * the rest when that is big enough to be a block. */
+static void blk_trim(uint32_t b, uint32_t need)
+{
+    uint32_t size = blk_size(b);
+    if (size - need < MIN_BLOCK)
+        return;
+    uint32_t rest = b + need;
+    blk_set(b, need, blk_flags(b));
+    blk_set(rest, size - need, F_USED);
+    blk_set_prev_size(rest, need);
+    if (b == heap.last)
+        heap.last = rest;
+    else
+        blk_set_prev_size(rest + size - need, size - need);
+    blk_release(rest);
+}
+
+static uint32_t block_need(size_t n)
+{
+    uint32_t need = ((uint32_t)n + HDR_SIZE + 7u) & ~7u;
+    return need < MIN_BLOCK ? MIN_BLOCK : need;
+}
+
+/* Returns the offset of a used block with room for n bytes, or 0. */
+static uint32_t blk_alloc(size_t n)
+{
+    if (!heap.ready)
+        heap_init();
+    if (n > MAX_ALLOC)
+        return 0;
+    uint32_t need = block_need(n);
+    for (uint32_t b = heap.free_head; b; b = *blk_next_free(b)) {
+        if (blk_size(b) >= need) {
+            free_unlink(b);
+            blk_set(b, blk_size(b), F_USED);
+            blk_trim(b, need);
+            return b;
+        }
+    }
+    if (!heap_reserve(need))
+        return 0;
+    uint32_t b = heap.top;
+    blk_set(b, need, F_USED);
+    blk_set_prev_size(b, heap.last ? blk_size(heap.last) : 0);
+    heap.last = b;
+    heap.top += need;
+    return b;
+}
+
+/* Returns the block of payload pointer p, or 0 when p is not in the heap. */
+static uint32_t blk_of(const void *p)
+{
+    if (!p || !heap.ready)
+        return 0;
+    uint32_t off = MEM_OFF(p);
+    if (off < heap.start + HDR_SIZE || off >= heap.top || (off & 7u))
+        return 0;
+    uint32_t b = off - HDR_SIZE;
+    if (!(blk_flags(b) & F_USED))
+        th_trap(); /* double free or a pointer into a free block */
+    return b;
+}
+
+/* Grows or shrinks block b in place to hold n bytes; returns false if it
+ * cannot (the block is then unchanged). */
+static bool blk_resize(uint32_t b, size_t n)
+{
+    uint32_t need = block_need(n), size = blk_size(b);
+    if (size >= need) {
+        blk_trim(b, need);
+        return true;
+    }
+    if (b == heap.last) {
+        if (!heap_reserve(need - size))
+            return false;
+        blk_set(b, need, blk_flags(b));
+        heap.top = b + need;
+        return true;
+    }
+    uint32_t next = b + size;
+    if (!(blk_flags(next) & F_USED) && size + blk_size(next) >= need) {
+        uint32_t merged = size + blk_size(next);
+        free_unlink(next);
+        blk_set(b, merged, blk_flags(b));
+        blk_set_prev_size(b + merged, merged); /* a free block is never last */
+        blk_trim(b, need);
+        return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Call scope                                                               */
+/* ------------------------------------------------------------------------ */
+
+static struct {
+    uint32_t *items; /* block offsets */
+    size_t len, cap;
+    size_t done; /* items[0..done) belong to a call that has returned */
+} scope;
+
+static void scope_add(uint32_t b)
+{
+    if (scope.len == scope.cap) {
+        size_t cap = scope.cap ? scope.cap * 2 : 32;
+        uint32_t nb = blk_alloc(cap * sizeof(uint32_t));
+        if (!nb)
+            th_trap();
+        uint32_t *items = (uint32_t *)(void *)MEM_PTR(nb + HDR_SIZE);
+        if (scope.len)
+            __builtin_memcpy(items, scope.items, scope.len * sizeof(uint32_t));
+        if (scope.items)
+            blk_release(MEM_OFF(scope.items) - HDR_SIZE);
+        scope.items = items;
+        scope.cap = cap;
+    }
+    blk_set(b, blk_size(b), blk_flags(b) | F_SCOPED);
+    scope.items[scope.len++] = b;
+}
+
+/* Removes block b from the scope list (it must be there). */
+static void scope_remove(uint32_t b)
+{
+    for (size_t i = scope.len; i-- > 0;) {
+        if (scope.items[i] == b) {
+            __builtin_memmove(&scope.items[i], &scope.items[i + 1],
+                              (scope.len - i - 1) * sizeof(uint32_t));
+            scope.len--;
+            if (i < scope.done)
+                scope.done--;
+            blk_set(b, blk_size(b), blk_flags(b) & ~F_SCOPED);
+            return;
+        }
+    }
+    th_trap(); /* the SCOPED flag and the list disagree: heap corruption */
+}
+
+/* Frees the blocks of the finished call. */
+static void scope_flush_done(void)
+{
+    size_t n = scope.done;
+    if (!n)
+        return;
+    for (size_t i = 0; i < n; i++)
+        blk_release(scope.items[i]);
+    __builtin_memmove(scope.items, scope.items + n, (scope.len - n) * sizeof(uint32_t));
+    scope.len -= n;
+    scope.done = 0;
+}
+
+static void call_begin(void) { scope_flush_done(); }
+static void call_end(void) { scope.done = scope.len; }
+
+void th__post_return(void *ret_area)
+{
+    (void)ret_area;
+    scope_flush_done();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public allocation API and cabi_realloc                                   */
+/* ------------------------------------------------------------------------ */
+
+void *th_alloc(size_t n)
+{
+    uint32_t b = blk_alloc(n);
+    return b ? MEM_PTR(b + HDR_SIZE) : NULL;
+}
+
+void *th_calloc(size_t n)
+{
+    void *p = th_alloc(n);
+    if (p)
+        __builtin_memset(p, 0, n);
+    return p;
+}
+
+void *th_realloc(void *p, size_t n)
+{
+    uint32_t b = blk_of(p);
+    if (!b)
+        return p ? NULL : th_alloc(n);
+    if (n > MAX_ALLOC)
+        return NULL;
+    if (blk_resize(b, n))
+        return p;
+    uint32_t nb = blk_alloc(n);
+    if (!nb)
+        return NULL;
+    uint32_t old_payload = blk_size(b) - HDR_SIZE;
+    __builtin_memcpy(MEM_PTR(nb + HDR_SIZE), p, old_payload < n ? old_payload : n);
+    if (blk_flags(b) & F_SCOPED) {
+        scope_remove(b);
+        scope_add(nb);
+    }
+    blk_release(b);
+    return MEM_PTR(nb + HDR_SIZE);
+}
+
+void th_free(void *p)
+{
+    uint32_t b = blk_of(p);
+    if (!b)
+        return;
+    if (blk_flags(b) & F_SCOPED)
+        scope_remove(b);
+    blk_release(b);
+}
+
+void *th_keep(const void *p)
+{
+    uint32_t b = blk_of(p);
+    if (b && (blk_flags(b) & F_SCOPED))
+        scope_remove(b);
+    return (void *)(uintptr_t)p;
+}
+
+void *th_scoped_alloc(size_t n)
+{
+    uint32_t b = blk_alloc(n);
+    if (!b)
+        th_trap();
+    scope_add(b);
+    return MEM_PTR(b + HDR_SIZE);
+}
+
+/*
+ * The Canonical ABI allocator the host calls to place strings and lists in
+ * guest memory: (old_ptr, old_size, align, new_size) -> ptr. Everything it
+ * hands out is call-scoped. A zero-size request gets the (non-null, aligned)
+ * address `align` without allocating. Traps on a bad alignment (the ABI
+ * never asks for more than 8) or when memory cannot grow, because the host
+ * could not use a null pointer.
+ */
+void *cabi_realloc(void *old_ptr, size_t old_size, size_t align, size_t new_size);
+TH__EXPORTED("cabi_realloc")
+void *cabi_realloc(void *old_ptr, size_t old_size, size_t align, size_t new_size)
+{
+    (void)old_size;
+    if (align == 0 || align > 8 || (align & (align - 1)))
+        th_trap();
+    uint32_t b = blk_of(old_ptr);
+    if (new_size == 0) {
+        if (b)
+            th_free(old_ptr);
+        return (void *)(uintptr_t)align;
+    }
+    if (!b)
+        return th_scoped_alloc(new_size);
+    bool scoped = blk_flags(b) & F_SCOPED;
+    void *p = th_realloc(old_ptr, new_size);
+    if (!p)
+        th_trap();
+    if (!scoped)
+        scope_add(blk_of(p));
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Freestanding C library pieces the compiler may call                      */
+/* ------------------------------------------------------------------------ */
+#if defined(__wasm__) && !defined(__wasi__)
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+__attribute__((no_builtin)) void *memcpy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+__attribute__((no_builtin)) void *memmove(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (d < s) {
+        while (n--)
+            *d++ = *s++;
+    } else {
+        while (n--)
+            d[n] = s[n];
+    }
+    return dst;
+}
+
+__attribute__((no_builtin)) void *memset(void *dst, int c, size_t n)
+{
+    uint8_t *d = dst;
+    while (n--)
+        *d++ = (uint8_t)c;
+    return dst;
+}
+
+__attribute__((no_builtin)) int memcmp(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y)
+            return *x < *y ? -1 : 1;
+    return 0;
+}
+
+__attribute__((no_builtin)) size_t strlen(const char *s)
+{
+    const char *e = s;
+    while (*e)
+        e++;
+    return (size_t)(e - s);
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Strings and bytes                                                        */
+/* ------------------------------------------------------------------------ */
+
+size_t th__c_len(const char *s) { return s ? __builtin_strlen(s) : 0; }
+
+th_str th_str_c(const char *s) { return (th_str){s, th__c_len(s)}; }
+th_bytes th_str_bytes(th_str s) { return (th_bytes){(const uint8_t *)s.ptr, s.len}; }
+th_str th_bytes_str(th_bytes b) { return (th_str){(const char *)b.ptr, b.len}; }
+
+bool th_str_eq(th_str a, th_str b)
+{
+    return a.len == b.len && (a.len == 0 || __builtin_memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool th_str_eq_c(th_str a, const char *c) { return th_str_eq(a, th_str_c(c)); }
+bool th_bytes_eq_c(th_bytes a, const char *c) { return th_str_eq(th_bytes_str(a), th_str_c(c)); }
+
+bool th_bytes_starts_with(th_bytes b, const char *prefix)
+{
+    size_t n = th__c_len(prefix);
+    return b.len >= n && (n == 0 || __builtin_memcmp(b.ptr, prefix, n) == 0);
+}
+
+bool th_parse_u64(th_bytes b, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (b.len == 0)
+        return false;
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned d = (unsigned)b.ptr[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+th_bytes th_bytes_dup(th_bytes b)
+{
+    uint8_t *p = th_alloc(b.len ? b.len : 1);
+    if (!p)
+        return (th_bytes){NULL, 0};
+    if (b.len)
+        __builtin_memcpy(p, b.ptr, b.len);
+    return (th_bytes){p, b.len};
+}
+
+th_str th_str_dup(th_str s)
+{
+    char *p = th_alloc(s.len + 1);
+    if (!p)
+        return (th_str){NULL, 0};
+    if (s.len)
+        __builtin_memcpy(p, s.ptr, s.len);
+    p[s.len] = 0;
+    return (th_str){p, s.len};
+}
+
+th_bytes th_bytes_scoped(const void *ptr, size_t len)
+{
+    uint8_t *p = th_scoped_alloc(len ? len : 1);
+    if (len)
+        __builtin_memcpy(p, ptr, len);
+    return (th_bytes){p, len};
+}
+
+th_str th_str_scoped(const char *ptr, size_t len)
+{
+    char *p = th_scoped_alloc(len + 1);
+    if (len)
+        __builtin_memcpy(p, ptr, len);
+    p[len] = 0;
+    return (th_str){p, len};
+}
+
+/* ------------------------------------------------------------------------ */
+/* Handler results                                                          */
+/* ------------------------------------------------------------------------ */
+
+th_status th_fail_str(th_str msg)
+{
+    th_str fixed = th_utf8_fix(msg);
+    if (fixed.ptr != msg.ptr)
+        return (th_status){.ok = false, .err = fixed};
+    return (th_status){.ok = false, .err = th_str_scoped(msg.ptr, msg.len)};
+}
+
+th_status th_fail(const char *msg) { return th_fail_str(th_str_c(msg)); }
+
+th_status th_failf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    th_str s = th__vformat_scoped(fmt, ap);
+    va_end(ap);
+    return (th_status){.ok = false, .err = th_utf8_fix(s)};
+}
+
+void th_opt_set(th_opt_bytes *opt, const void *data, size_t len)
+{
+    opt->some = true;
+    opt->val = th_bytes_scoped(data, len);
+}
+
+void th_state_set(th_state *state, const void *data, size_t len) { th_opt_set(state, data, len); }
+
+void th_state_clear(th_state *state) { *state = TH_NONE; }
+
+const char *th_error_type_name(th_error_type t)
+{
+    static const char *const names[] = {
+        "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
+        "type-mismatch", "internal", "serialization-error", "update-component-error", "paused",
+    };
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
+}
+
+th_opt_bytes th_some(th_bytes b) { return (th_opt_bytes){.some = true, .val = b}; }
+
+/* ------------------------------------------------------------------------ */
+/* Export glue                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* result<tuple<option<list<u8>>>, string>: 16 bytes, disc @0, payload @4. */
+typedef struct ret_state {
+    uint8_t tag;
+    union {
+        th_opt_bytes state;
+        th_str err;
+    } u;
+} ret_state;
+
+/* result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>: 28 bytes. */
+typedef struct ret_request {
+    uint8_t tag;
+    union {
+        struct {
+            th_opt_bytes state;
+            th_opt_bytes response;
+        } ok;
+        th_str err;
+    } u;
+} ret_request;
+
+/* result<tuple<option<list<u8>>, tuple<channel-accept>>, string>: 32 bytes. */
+typedef struct ret_channel_open {
+    uint8_t tag;
+    union {
+        struct {
+            th_opt_bytes state;
+            th_channel_accept accept;
+        } ok;
+        th_str err;
+    } u;
+} ret_channel_open;
+
+#if defined(__wasm32__)
+_Static_assert(sizeof(ret_state) == 16 && offsetof(ret_state, u) == 4,
+               "result<tuple<option<list<u8>>>, string>: 16, payload @4");
+_Static_assert(sizeof(ret_request) == 28 && offsetof(ret_request, u.ok.state) == 4 &&
+                   offsetof(ret_request, u.ok.response) == 16,
+               "handle-request result: 28, state @4, response @16");
+_Static_assert(sizeof(ret_channel_open) == 32 && offsetof(ret_channel_open, u.ok.state) == 4 &&
+                   offsetof(ret_channel_open, u.ok.accept) == 16,
+               "handle-channel-open result: 32, state @4, accept @16");
+#endif
+
+/* The export return area: static, since an actor runs one call at a time. */
+static union {
+    ret_state state;
+    ret_request request;
+    ret_channel_open channel_open;
+    uint64_t align;
+} ret_area;
+
+static th_opt_bytes opt_in(uint32_t some, const uint8_t *ptr, size_t len)
+{
+    return some ? (th_opt_bytes){true, {ptr, len}} : TH_NONE;
+}
+
+th_opt_bytes th__opt_out(th_opt_bytes o) { return o.some ? o : TH_NONE; }
+
+static void *finish_state(th_status r, const th_state *st)
+{
+    ret_area.state.tag = r.ok ? 0 : 1;
+    if (r.ok)
+        ret_area.state.u.state = th__opt_out(*st);
+    else
+        ret_area.state.u.err = r.err;
+    call_end();
+    return &ret_area.state;
+}
+
+void *th__call_init(th_init_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                    const char *id_ptr, size_t id_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_str){id_ptr, id_len});
+    return finish_state(r, &st);
+}
+
+void *th__call_send(th_send_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                    const uint8_t *m_ptr, size_t m_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_bytes){m_ptr, m_len});
+    return finish_state(r, &st);
+}
+
+void *th__call_request(th_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                       const char *r_ptr, size_t r_len, const uint8_t *m_ptr, size_t m_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_opt_bytes response = TH_NONE;
+    th_status r = fn(&st, (th_str){r_ptr, r_len}, (th_bytes){m_ptr, m_len}, &response);
+    ret_area.request.tag = r.ok ? 0 : 1;
+    if (r.ok) {
+        ret_area.request.u.ok.state = th__opt_out(st);
+        ret_area.request.u.ok.response = th__opt_out(response);
+    } else {
+        ret_area.request.u.err = r.err;
+    }
+    call_end();
+    return &ret_area.request;
+}
+
+void *th__call_channel_open(th_channel_open_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                            size_t s_len, const char *c_ptr, size_t c_len,
+                            const uint8_t *m_ptr, size_t m_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_channel_accept accept = {.accepted = false, .message = TH_NONE};
+    th_status r = fn(&st, (th_str){c_ptr, c_len}, (th_bytes){m_ptr, m_len}, &accept);
+    ret_area.channel_open.tag = r.ok ? 0 : 1;
+    if (r.ok) {
+        ret_area.channel_open.u.ok.state = th__opt_out(st);
+        ret_area.channel_open.u.ok.accept.accepted = accept.accepted;
+        ret_area.channel_open.u.ok.accept.message = th__opt_out(accept.message);
+    } else {
+        ret_area.channel_open.u.err = r.err;
+    }
+    call_end();
+    return &ret_area.channel_open;
+}
+
+void *th__call_channel_message(th_channel_message_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                               size_t s_len, const char *c_ptr, size_t c_len,
+                               const uint8_t *m_ptr, size_t m_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_str){c_ptr, c_len}, (th_bytes){m_ptr, m_len});
+    return finish_state(r, &st);
+}
+
+void *th__call_channel_close(th_channel_close_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                             size_t s_len, const char *c_ptr, size_t c_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_str){c_ptr, c_len});
+    return finish_state(r, &st);
+}
+
+void *th__call_child_error(th_child_error_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                           size_t s_len, const char *c_ptr, size_t c_len, uint32_t etype,
+                           uint32_t d_some, const uint8_t *d_ptr, size_t d_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_actor_error err = {.error_type = (th_error_type)etype,
+                          .data = opt_in(d_some, d_ptr, d_len)};
+    th_status r = fn(&st, (th_str){c_ptr, c_len}, err);
+    return finish_state(r, &st);
+}
+
+void *th__call_child_exit(th_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                          size_t s_len, const char *c_ptr, size_t c_len, uint32_t d_some,
+                          const uint8_t *d_ptr, size_t d_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_str){c_ptr, c_len}, opt_in(d_some, d_ptr, d_len));
+    return finish_state(r, &st);
+}
+
+void *th__call_child_stop(th_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                          size_t s_len, const char *c_ptr, size_t c_len)
+{
+    call_begin();
+    th_state st = opt_in(s_some, s_ptr, s_len);
+    th_status r = fn(&st, (th_str){c_ptr, c_len});
+    return finish_state(r, &st);
+}
+
