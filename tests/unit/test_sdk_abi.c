@@ -1,0 +1,954 @@
+/*
+ * test_sdk_abi.c - checks that the actors built with the C guest SDK have
+ * exactly the core imports and exports the actor ABI prescribes.
+ *
+ * The expected core signatures are not written down here: they are derived
+ * from the WIT of the `theater:simple` package (copied below from the ABI
+ * description) by a small WIT parser and the Canonical ABI flattening rules
+ * (flat types, variant joins, at most 16 flat params, at most 1 flat result,
+ * an export returning a pointer, an import taking a trailing retptr). The
+ * derivation is itself checked against the ABI's worked signatures.
+ *
+ * Each module listed in <build>/sdk/abi_check.txt (written by
+ * sdk/CMakeLists.txt when wasm guests are built) is read with
+ * `wasm-objdump -x`, and every import and export must be a theater:simple
+ * function with the derived signature, `cabi_realloc`, a `cabi_post_*` of an
+ * export, or `memory`. Each example must have exactly its expected set, and
+ * the SDK's probe actor must have the whole surface (all imports, all
+ * exports). Without the file (THEATER_GUEST=OFF) the module tests skip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* ------------------------------------------------------------------------ */
+/* The WIT of the ABI                                                       */
+/* ------------------------------------------------------------------------ */
+
+static const char wit_text[] =
+    "interface types {\n"
+    "  type actor-id = string;\n"
+    "  type channel-id = string;\n"
+    "  record channel-accept { accepted: bool, message: option<list<u8>> }\n"
+    "  record chain-event { hash: list<u8>, parent-hash: option<list<u8>>, event-type: string,\n"
+    "                       data: list<u8>, timestamp: u64, description: option<string> }\n"
+    "  enum wit-error-type { operation-timeout, channel-closed, shutting-down, function-not-found,\n"
+    "                        type-mismatch, internal, serialization-error, update-component-error, paused }\n"
+    "  record wit-actor-error { error-type: wit-error-type, data: option<list<u8>> }\n"
+    "}\n"
+    "interface actor {\n"
+    "  init: func(state: option<list<u8>>, params: tuple<string>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "}\n"
+    "interface message-server-client {\n"
+    "  handle-send: func(state: option<list<u8>>, params: tuple<list<u8>>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-request: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>;\n"
+    "  handle-channel-open: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<channel-accept>>, string>;\n"
+    "  handle-channel-message: func(state: option<list<u8>>, params: tuple<channel-id, list<u8>>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-channel-close: func(state: option<list<u8>>, params: tuple<channel-id>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "}\n"
+    "interface supervisor-handlers {\n"
+    "  handle-child-error: func(state: option<list<u8>>, params: tuple<string, wit-actor-error>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-child-exit: func(state: option<list<u8>>, params: tuple<string, option<list<u8>>>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-child-external-stop: func(state: option<list<u8>>, params: tuple<string>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "}\n"
+    "interface runtime {\n"
+    "  log: func(msg: string);\n"
+    "  get-chain: func() -> list<chain-event>;\n"
+    "  shutdown: func(data: option<list<u8>>) -> result<_, string>;\n"
+    "}\n"
+    "interface message-server-host {\n"
+    "  send: func(actor-id: actor-id, msg: list<u8>) -> result<_, string>;\n"
+    "  request: func(actor-id: actor-id, msg: list<u8>) -> result<list<u8>, string>;\n"
+    "  open-channel: func(actor-id: actor-id, initial-msg: list<u8>) -> result<channel-id, string>;\n"
+    "  send-on-channel: func(channel-id: channel-id, msg: list<u8>) -> result<_, string>;\n"
+    "  close-channel: func(channel-id: channel-id) -> result<_, string>;\n"
+    "  list-outstanding-requests: func() -> list<string>;\n"
+    "  respond-to-request: func(request-id: string, response: list<u8>) -> result<_, string>;\n"
+    "  cancel-request: func(request-id: string) -> result<_, string>;\n"
+    "}\n"
+    "interface supervisor {\n"
+    "  spawn: func(manifest: string, init-bytes: option<list<u8>>) -> result<string, string>;\n"
+    "  resume: func(manifest: string, init-state: option<list<u8>>) -> result<string, string>;\n"
+    "  list-children: func() -> list<string>;\n"
+    "  stop-child: func(child-id: string) -> result<_, string>;\n"
+    "  restart-child: func(child-id: string) -> result<_, string>;\n"
+    "  get-child-state: func(child-id: string) -> result<option<list<u8>>, string>;\n"
+    "  get-child-events: func(child-id: string) -> result<list<chain-event>, string>;\n"
+    "}\n"
+    "interface store {\n"
+    "  record content-ref { hash: string }\n"
+    "  new: func() -> result<string, string>;\n"
+    "  store: func(store-id: string, content: list<u8>) -> result<content-ref, string>;\n"
+    "  get: func(store-id: string, content-ref: content-ref) -> result<list<u8>, string>;\n"
+    "  exists: func(store-id: string, content-ref: content-ref) -> result<bool, string>;\n"
+    "  label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
+    "  get-by-label: func(store-id: string, label: string) -> result<option<content-ref>, string>;\n"
+    "  remove-label: func(store-id: string, label: string) -> result<_, string>;\n"
+    "  remove-from-label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
+    "  store-at-label: func(store-id: string, label: string, content: list<u8>) -> result<content-ref, string>;\n"
+    "  replace-content-at-label: func(store-id: string, label: string, content: list<u8>) -> result<content-ref, string>;\n"
+    "  replace-at-label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
+    "  list-labels: func(store-id: string) -> result<list<string>, string>;\n"
+    "  list-all-content: func(store-id: string) -> result<list<content-ref>, string>;\n"
+    "  calculate-total-size: func(store-id: string) -> result<u64, string>;\n"
+    "}\n"
+    "interface timing {\n"
+    "  now: func() -> u64;                                   // ms since the Unix epoch\n"
+    "  sleep: func(duration: u64) -> result<_, string>;      // ms\n"
+    "  deadline: func(timestamp: u64) -> result<_, string>;  // sleep until that ms timestamp\n"
+    "}\n"
+    "interface random {\n"
+    "  random-bytes: func(length: u32) -> result<list<u8>, string>;\n"
+    "  random-range: func(min: u64, max: u64) -> result<u64, string>;\n"
+    "  random-float: func() -> result<f64, string>;\n"
+    "  generate-uuid: func() -> result<string, string>;\n"
+    "}\n"
+    "interface environment {\n"
+    "  get-var: func(name: string) -> option<string>;\n"
+    "  list-vars: func() -> list<tuple<string, string>>;\n"
+    "  exists: func(name: string) -> bool;\n"
+    "}\n"
+    "interface filesystem {\n"
+    "  read-file: func(path: string) -> result<list<u8>, string>;\n"
+    "  write-file: func(path: string, content: string) -> result<_, string>;\n"
+    "  list-files: func(path: string) -> result<list<string>, string>;\n"
+    "  delete-file: func(path: string) -> result<_, string>;\n"
+    "  create-dir: func(path: string) -> result<_, string>;\n"
+    "  delete-dir: func(path: string) -> result<_, string>;\n"
+    "  path-exists: func(path: string) -> result<bool, string>;\n"
+    "}\n";
+
+/* The interfaces the guest exports; every other one is imported. */
+static const char *const export_ifaces[] = {"actor", "message-server-client",
+                                            "supervisor-handlers"};
+
+/* ------------------------------------------------------------------------ */
+/* WIT parsing                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_NODES 512
+#define MAX_FIELDS 16
+#define MAX_FUNCS 96
+#define MAX_NAMED 32
+#define NAME_LEN 64
+
+enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_NAMED, T_NONE };
+
+typedef struct tnode {
+    enum tkind kind;
+    char name[NAME_LEN]; /* T_PRIM: the primitive; T_NAMED: the reference */
+    int args[MAX_FIELDS]; /* list/option: [0]; result: [0] ok, [1] err (-1 = none); tuple/record: fields */
+    int nargs;
+} tnode;
+
+typedef struct wfunc {
+    char iface[NAME_LEN], name[NAME_LEN];
+    int params[MAX_FIELDS], nparams;
+    int result; /* -1: none */
+} wfunc;
+
+static struct {
+    tnode nodes[MAX_NODES];
+    int nnodes;
+    struct {
+        char name[NAME_LEN];
+        int node;
+    } named[MAX_NAMED];
+    int nnamed;
+    wfunc funcs[MAX_FUNCS];
+    int nfuncs;
+} wit;
+
+typedef struct lexer {
+    const char *p;
+    char tok[NAME_LEN];
+} lexer;
+
+/* Reads the next token into lx->tok: a name ([a-z0-9_-]), "->", or one
+ * punctuation character; "" at the end. Skips // comments. */
+static void lex(lexer *lx)
+{
+    for (;;) {
+        while (*lx->p == ' ' || *lx->p == '\n' || *lx->p == '\t')
+            lx->p++;
+        if (lx->p[0] == '/' && lx->p[1] == '/') {
+            while (*lx->p && *lx->p != '\n')
+                lx->p++;
+            continue;
+        }
+        break;
+    }
+    size_t n = 0;
+    if (lx->p[0] == '-' && lx->p[1] == '>') {
+        strcpy(lx->tok, "->");
+        lx->p += 2;
+        return;
+    }
+    while ((*lx->p >= 'a' && *lx->p <= 'z') || (*lx->p >= '0' && *lx->p <= '9') || *lx->p == '-' ||
+           *lx->p == '_') {
+        assert_true(n + 1 < NAME_LEN);
+        lx->tok[n++] = *lx->p++;
+    }
+    if (n == 0 && *lx->p)
+        lx->tok[n++] = *lx->p++;
+    lx->tok[n] = 0;
+}
+
+static void expect(lexer *lx, const char *tok)
+{
+    if (strcmp(lx->tok, tok) != 0)
+        fail_msg("WIT: expected '%s', got '%s' near: %.40s", tok, lx->tok, lx->p);
+    lex(lx);
+}
+
+static int new_node(enum tkind kind, const char *name)
+{
+    assert_true(wit.nnodes < MAX_NODES);
+    tnode *t = &wit.nodes[wit.nnodes];
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return wit.nnodes++;
+}
+
+static void add_arg(int node, int arg)
+{
+    assert_true(wit.nodes[node].nargs < MAX_FIELDS);
+    wit.nodes[node].args[wit.nodes[node].nargs++] = arg;
+}
+
+static int parse_type(lexer *lx);
+
+/* After "<": types separated by commas up to ">". */
+static void parse_type_args(lexer *lx, int node)
+{
+    expect(lx, "<");
+    for (;;) {
+        if (strcmp(lx->tok, "_") == 0) {
+            add_arg(node, -1);
+            lex(lx);
+        } else {
+            add_arg(node, parse_type(lx));
+        }
+        if (strcmp(lx->tok, ",") != 0)
+            break;
+        lex(lx);
+    }
+    expect(lx, ">");
+}
+
+static int parse_type(lexer *lx)
+{
+    static const char *const prims[] = {"bool", "u8", "u16", "u32", "u64", "s8", "s16",
+                                        "s32", "s64", "f32", "f64", "char", "string"};
+    char word[NAME_LEN];
+    snprintf(word, sizeof word, "%s", lx->tok);
+    lex(lx);
+    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+        if (strcmp(word, prims[i]) == 0)
+            return new_node(T_PRIM, word);
+    int node;
+    if (strcmp(word, "list") == 0)
+        node = new_node(T_LIST, word);
+    else if (strcmp(word, "option") == 0)
+        node = new_node(T_OPTION, word);
+    else if (strcmp(word, "tuple") == 0)
+        node = new_node(T_TUPLE, word);
+    else if (strcmp(word, "result") == 0)
+        node = new_node(T_RESULT, word);
+    else
+        return new_node(T_NAMED, word);
+    if (node >= 0 && wit.nodes[node].kind == T_RESULT && strcmp(lx->tok, "<") != 0) {
+        add_arg(node, -1); /* bare `result` */
+        add_arg(node, -1);
+        return node;
+    }
+    parse_type_args(lx, node);
+    if (wit.nodes[node].kind == T_RESULT && wit.nodes[node].nargs == 1)
+        add_arg(node, -1); /* result<T> */
+    return node;
+}
+
+static void define_named(const char *name, int node)
+{
+    assert_true(wit.nnamed < MAX_NAMED);
+    snprintf(wit.named[wit.nnamed].name, NAME_LEN, "%s", name);
+    wit.named[wit.nnamed++].node = node;
+}
+
+/* "{ name: type, ... }" for records, "{ a, b }" for enums. */
+static void parse_body(lexer *lx, int node, bool typed)
+{
+    expect(lx, "{");
+    while (strcmp(lx->tok, "}") != 0) {
+        lex(lx); /* field or case name */
+        if (typed) {
+            expect(lx, ":");
+            add_arg(node, parse_type(lx));
+        } else {
+            add_arg(node, -1);
+        }
+        if (strcmp(lx->tok, ",") == 0)
+            lex(lx);
+    }
+    lex(lx);
+}
+
+static void parse_func(lexer *lx, const char *iface, const char *name)
+{
+    assert_true(wit.nfuncs < MAX_FUNCS);
+    wfunc *f = &wit.funcs[wit.nfuncs++];
+    snprintf(f->iface, NAME_LEN, "%s", iface);
+    snprintf(f->name, NAME_LEN, "%s", name);
+    f->result = -1;
+    expect(lx, "func");
+    expect(lx, "(");
+    while (strcmp(lx->tok, ")") != 0) {
+        lex(lx); /* parameter name */
+        expect(lx, ":");
+        assert_true(f->nparams < MAX_FIELDS);
+        f->params[f->nparams++] = parse_type(lx);
+        if (strcmp(lx->tok, ",") == 0)
+            lex(lx);
+    }
+    lex(lx);
+    if (strcmp(lx->tok, "->") == 0) {
+        lex(lx);
+        f->result = parse_type(lx);
+    }
+    expect(lx, ";");
+}
+
+static void parse_wit(void)
+{
+    if (wit.nfuncs)
+        return;
+    lexer lx = {wit_text, ""};
+    lex(&lx);
+    while (lx.tok[0]) {
+        char iface[NAME_LEN];
+        expect(&lx, "interface");
+        snprintf(iface, sizeof iface, "%s", lx.tok);
+        lex(&lx);
+        expect(&lx, "{");
+        while (strcmp(lx.tok, "}") != 0) {
+            char name[NAME_LEN];
+            if (strcmp(lx.tok, "type") == 0) {
+                lex(&lx);
+                snprintf(name, sizeof name, "%s", lx.tok);
+                lex(&lx);
+                expect(&lx, "=");
+                define_named(name, parse_type(&lx));
+                expect(&lx, ";");
+            } else if (strcmp(lx.tok, "record") == 0 || strcmp(lx.tok, "enum") == 0) {
+                bool record = strcmp(lx.tok, "record") == 0;
+                lex(&lx);
+                snprintf(name, sizeof name, "%s", lx.tok);
+                lex(&lx);
+                int node = new_node(record ? T_RECORD : T_ENUM, name);
+                parse_body(&lx, node, record);
+                define_named(name, node);
+            } else {
+                snprintf(name, sizeof name, "%s", lx.tok);
+                lex(&lx);
+                expect(&lx, ":");
+                parse_func(&lx, iface, name);
+            }
+        }
+        lex(&lx);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Canonical ABI flattening                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Core value types as characters: 'i' i32, 'I' i64, 'f' f32, 'F' f64. */
+typedef struct flat {
+    char v[64];
+    int n;
+} flat;
+
+static void push(flat *f, char c)
+{
+    assert_true(f->n < (int)sizeof f->v);
+    f->v[f->n++] = c;
+}
+
+static int resolve(int node)
+{
+    while (node >= 0 && wit.nodes[node].kind == T_NAMED) {
+        int found = -1;
+        for (int i = 0; i < wit.nnamed; i++)
+            if (strcmp(wit.named[i].name, wit.nodes[node].name) == 0)
+                found = wit.named[i].node;
+        if (found < 0)
+            fail_msg("WIT: unknown type %s", wit.nodes[node].name);
+        node = found;
+    }
+    return node;
+}
+
+static char join(char a, char b)
+{
+    if (a == b)
+        return a;
+    if ((a == 'i' && b == 'f') || (a == 'f' && b == 'i'))
+        return 'i';
+    return 'I';
+}
+
+static void flatten(int node, flat *out);
+
+/* A variant: an i32 discriminant, then its cases' values joined. */
+static void flatten_variant(const int *cases, int ncases, flat *out)
+{
+    flat joined = {.n = 0};
+    for (int c = 0; c < ncases; c++) {
+        flat cf = {.n = 0};
+        if (cases[c] >= 0)
+            flatten(cases[c], &cf);
+        for (int i = 0; i < cf.n; i++) {
+            if (i < joined.n)
+                joined.v[i] = join(joined.v[i], cf.v[i]);
+            else
+                push(&joined, cf.v[i]);
+        }
+    }
+    push(out, 'i');
+    for (int i = 0; i < joined.n; i++)
+        push(out, joined.v[i]);
+}
+
+static void flatten(int node, flat *out)
+{
+    const tnode *t = &wit.nodes[resolve(node)];
+    switch (t->kind) {
+    case T_PRIM:
+        if (strcmp(t->name, "string") == 0) {
+            push(out, 'i');
+            push(out, 'i');
+        } else if (strcmp(t->name, "u64") == 0 || strcmp(t->name, "s64") == 0) {
+            push(out, 'I');
+        } else if (strcmp(t->name, "f32") == 0) {
+            push(out, 'f');
+        } else if (strcmp(t->name, "f64") == 0) {
+            push(out, 'F');
+        } else {
+            push(out, 'i');
+        }
+        break;
+    case T_LIST:
+        push(out, 'i');
+        push(out, 'i');
+        break;
+    case T_ENUM: push(out, 'i'); break;
+    case T_TUPLE:
+    case T_RECORD:
+        for (int i = 0; i < t->nargs; i++)
+            flatten(t->args[i], out);
+        break;
+    case T_OPTION: {
+        int cases[2] = {-1, t->args[0]};
+        flatten_variant(cases, 2, out);
+        break;
+    }
+    case T_RESULT: flatten_variant(t->args, 2, out); break;
+    default: fail_msg("WIT: cannot flatten node %d", node);
+    }
+}
+
+/* Formats a core signature the way wasm-objdump prints it:
+ * "(i32, i32) -> nil", "() -> i64", "(i32) -> i32". */
+static void sig_string(const flat *params, const flat *results, char *buf, size_t cap)
+{
+    static const char *const names[128] = {['i'] = "i32", ['I'] = "i64", ['f'] = "f32",
+                                           ['F'] = "f64"};
+    size_t n = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < params->n; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "",
+                              names[(int)params->v[i]]);
+    n += (size_t)snprintf(buf + n, cap - n, ") -> ");
+    if (results->n == 0)
+        snprintf(buf + n, cap - n, "nil");
+    else if (results->n == 1)
+        snprintf(buf + n, cap - n, "%s", names[(int)results->v[0]]);
+    else
+        fail_msg("more than one core result");
+}
+
+static bool is_export_iface(const char *iface)
+{
+    for (size_t i = 0; i < sizeof export_ifaces / sizeof export_ifaces[0]; i++)
+        if (strcmp(iface, export_ifaces[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The core signature of f lowered as an export (export=true) or an import;
+ * with post=true, the signature of the export's cabi_post_ function. */
+static void core_sig(const wfunc *f, bool post, char *buf, size_t cap)
+{
+    flat params = {.n = 0}, results = {.n = 0};
+    bool exported = is_export_iface(f->iface);
+    for (int i = 0; i < f->nparams; i++)
+        flatten(f->params[i], &params);
+    if (params.n > 16) { /* MAX_FLAT_PARAMS */
+        params.n = 0;
+        push(&params, 'i');
+    }
+    if (f->result >= 0)
+        flatten(f->result, &results);
+    if (results.n > 1) { /* MAX_FLAT_RESULTS */
+        results.n = 0;
+        if (exported) {
+            push(&results, 'i'); /* pointer to the result in guest memory */
+        } else {
+            push(&params, 'i'); /* retptr */
+        }
+    }
+    if (post) {
+        flat none = {.n = 0};
+        sig_string(&results, &none, buf, cap);
+        return;
+    }
+    sig_string(&params, &results, buf, cap);
+}
+
+static const wfunc *find_func(const char *iface, const char *name)
+{
+    for (int i = 0; i < wit.nfuncs; i++)
+        if (strcmp(wit.funcs[i].iface, iface) == 0 && strcmp(wit.funcs[i].name, name) == 0)
+            return &wit.funcs[i];
+    return NULL;
+}
+
+static void expect_sig(const char *iface, const char *name, const char *want)
+{
+    char got[256];
+    const wfunc *f = find_func(iface, name);
+    assert_non_null(f);
+    core_sig(f, false, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s#%s: derived %s, the ABI says %s", iface, name, got, want);
+}
+
+/* The derivation reproduces the worked signatures of the ABI. */
+static void test_worked_signatures(void **state)
+{
+    (void)state;
+    parse_wit();
+    expect_sig("actor", "init", "(i32, i32, i32, i32, i32) -> i32");
+    expect_sig("runtime", "log", "(i32, i32) -> nil");
+    expect_sig("message-server-host", "send", "(i32, i32, i32, i32, i32) -> nil");
+    expect_sig("timing", "now", "() -> i64");
+    expect_sig("timing", "sleep", "(i64, i32) -> nil");
+    /* and a few that exercise joins, records and enums */
+    expect_sig("supervisor-handlers", "handle-child-error",
+               "(i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
+    expect_sig("environment", "exists", "(i32, i32) -> i32");
+    expect_sig("random", "random-range", "(i64, i64, i32) -> nil");
+    expect_sig("store", "label", "(i32, i32, i32, i32, i32, i32, i32) -> nil");
+    expect_sig("supervisor", "spawn", "(i32, i32, i32, i32, i32, i32) -> nil");
+    assert_int_equal(wit.nfuncs, 49 + 9);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading a module with wasm-objdump                                       */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_ITEMS 256
+
+typedef struct item {
+    char kind[16];   /* func, memory, table, global */
+    char name[160];  /* export name, or "module.field" split into module/field */
+    char module[96];
+    char sig[256];
+} item;
+
+typedef struct module_info {
+    char types[MAX_ITEMS][256];
+    int ntypes;
+    int func_type[MAX_ITEMS * 4]; /* function index -> type index */
+    item imports[MAX_ITEMS], exports[MAX_ITEMS];
+    int nimports, nexports;
+    bool has_start;
+} module_info;
+
+static char objdump_path[512];
+
+/* Copies the text after `key` up to the next space (or the end). */
+static bool after(const char *line, const char *key, char *out, size_t cap)
+{
+    const char *p = strstr(line, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    size_t n = strcspn(p, " \n");
+    if (n >= cap)
+        return false;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return true;
+}
+
+static void parse_objdump_line(module_info *m, const char *section, const char *line)
+{
+    char buf[256];
+    if (strcmp(section, "Start") == 0) {
+        m->has_start = true;
+        return;
+    }
+    if (strncmp(line, " - ", 3) != 0)
+        return;
+    const char *body = line + 3;
+    if (strcmp(section, "Type") == 0) {
+        const char *sig = strchr(body, '(');
+        assert_non_null(sig);
+        assert_true(m->ntypes < MAX_ITEMS);
+        snprintf(m->types[m->ntypes++], 256, "%.*s", (int)strcspn(sig, "\n"), sig);
+    } else if (strcmp(section, "Function") == 0 || strcmp(section, "Import") == 0) {
+        int idx = -1, sig = -1;
+        if (sscanf(body, "func[%d] sig=%d", &idx, &sig) == 2) {
+            assert_true(idx >= 0 && idx < MAX_ITEMS * 4);
+            m->func_type[idx] = sig;
+        }
+        if (strcmp(section, "Import") == 0) {
+            assert_true(m->nimports < MAX_ITEMS);
+            item *it = &m->imports[m->nimports++];
+            snprintf(it->kind, sizeof it->kind, "%.*s", (int)strcspn(body, "["), body);
+            const char *from = strstr(body, "<- ");
+            assert_non_null(from);
+            from += 3;
+            const char *slash = strrchr(from, '/');
+            const char *dot = strchr(slash ? slash : from, '.');
+            assert_non_null(dot);
+            snprintf(it->module, sizeof it->module, "%.*s", (int)(dot - from), from);
+            snprintf(it->name, sizeof it->name, "%.*s", (int)strcspn(dot + 1, "\n"), dot + 1);
+            if (idx >= 0)
+                snprintf(it->sig, sizeof it->sig, "type %d", sig);
+        }
+    } else if (strcmp(section, "Export") == 0) {
+        assert_true(m->nexports < MAX_ITEMS);
+        item *it = &m->exports[m->nexports++];
+        snprintf(it->kind, sizeof it->kind, "%.*s", (int)strcspn(body, "["), body);
+        const char *q = strstr(body, "-> \"");
+        assert_non_null(q);
+        q += 4;
+        snprintf(it->name, sizeof it->name, "%.*s", (int)strcspn(q, "\""), q);
+        if (strcmp(it->kind, "func") == 0 && after(body, "func[", buf, sizeof buf))
+            snprintf(it->sig, sizeof it->sig, "func %d", atoi(buf));
+    }
+}
+
+/* Resolves "type N" / "func N" placeholders to signature strings. */
+static void resolve_sigs(module_info *m)
+{
+    for (int i = 0; i < m->nimports; i++) {
+        int t;
+        if (sscanf(m->imports[i].sig, "type %d", &t) == 1) {
+            assert_true(t >= 0 && t < m->ntypes);
+            snprintf(m->imports[i].sig, 256, "%s", m->types[t]);
+        }
+    }
+    for (int i = 0; i < m->nexports; i++) {
+        int f;
+        if (sscanf(m->exports[i].sig, "func %d", &f) == 1) {
+            int t = m->func_type[f];
+            assert_true(t >= 0 && t < m->ntypes);
+            snprintf(m->exports[i].sig, 256, "%s", m->types[t]);
+        }
+    }
+}
+
+static void read_module(const char *path, module_info *m)
+{
+    char cmd[1200], line[1024], section[32] = "";
+    memset(m, 0, sizeof *m);
+    memset(m->func_type, -1, sizeof m->func_type);
+    snprintf(cmd, sizeof cmd, "'%s' -x '%s' 2>&1", objdump_path, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    while (fgets(line, sizeof line, p)) {
+        if (line[0] != ' ' && strchr(line, ':') && strncmp(line, "Section", 7) != 0) {
+            snprintf(section, sizeof section, "%.*s", (int)strcspn(line, "[:"), line);
+            continue;
+        }
+        parse_objdump_line(m, section, line);
+    }
+    int rc = pclose(p);
+    if (rc != 0)
+        fail_msg("%s -x %s failed (status %d)", objdump_path, path, rc);
+    resolve_sigs(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checking a module                                                        */
+/* ------------------------------------------------------------------------ */
+
+#define IFACE_PREFIX "theater:simple/"
+#define POST_PREFIX "cabi_post_"
+
+/* Splits "theater:simple/I#F" into I and F and finds the WIT function. */
+static const wfunc *export_func(const char *name)
+{
+    char iface[NAME_LEN];
+    if (strncmp(name, IFACE_PREFIX, strlen(IFACE_PREFIX)) != 0)
+        return NULL;
+    name += strlen(IFACE_PREFIX);
+    const char *hash = strchr(name, '#');
+    if (!hash || (size_t)(hash - name) >= sizeof iface)
+        return NULL;
+    snprintf(iface, sizeof iface, "%.*s", (int)(hash - name), name);
+    const wfunc *f = find_func(iface, hash + 1);
+    return f && is_export_iface(f->iface) ? f : NULL;
+}
+
+static bool has_export(const module_info *m, const char *name)
+{
+    for (int i = 0; i < m->nexports; i++)
+        if (strcmp(m->exports[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Every import and export of m follows the ABI. */
+static void check_conformance(const char *what, const module_info *m)
+{
+    char want[256];
+    bool memory = false, realloc_seen = false;
+    assert_false(m->has_start);
+    for (int i = 0; i < m->nimports; i++) {
+        const item *it = &m->imports[i];
+        if (strcmp(it->kind, "func") != 0)
+            fail_msg("%s: imports a %s (%s.%s)", what, it->kind, it->module, it->name);
+        if (strncmp(it->module, IFACE_PREFIX, strlen(IFACE_PREFIX)) != 0)
+            fail_msg("%s: import %s.%s is outside theater:simple", what, it->module, it->name);
+        const wfunc *f = find_func(it->module + strlen(IFACE_PREFIX), it->name);
+        if (!f || is_export_iface(f->iface))
+            fail_msg("%s: import %s.%s is not a host function of the ABI", what, it->module,
+                     it->name);
+        core_sig(f, false, want, sizeof want);
+        if (strcmp(it->sig, want) != 0)
+            fail_msg("%s: import %s.%s has %s, the ABI wants %s", what, it->module, it->name,
+                     it->sig, want);
+    }
+    for (int i = 0; i < m->nexports; i++) {
+        const item *it = &m->exports[i];
+        if (strcmp(it->name, "memory") == 0 && strcmp(it->kind, "memory") == 0) {
+            memory = true;
+            continue;
+        }
+        if (strcmp(it->kind, "func") != 0)
+            fail_msg("%s: exports a %s named %s", what, it->kind, it->name);
+        if (strcmp(it->name, "cabi_realloc") == 0) {
+            realloc_seen = true;
+            if (strcmp(it->sig, "(i32, i32, i32, i32) -> i32") != 0)
+                fail_msg("%s: cabi_realloc has %s", what, it->sig);
+            continue;
+        }
+        bool post = strncmp(it->name, POST_PREFIX, strlen(POST_PREFIX)) == 0;
+        const char *fname = post ? it->name + strlen(POST_PREFIX) : it->name;
+        const wfunc *f = export_func(fname);
+        if (!f)
+            fail_msg("%s: export %s is not part of the ABI", what, it->name);
+        if (post && !has_export(m, fname))
+            fail_msg("%s: %s without its export", what, it->name);
+        if (!post) {
+            char post_name[200];
+            snprintf(post_name, sizeof post_name, POST_PREFIX "%s", fname);
+            if (!has_export(m, post_name))
+                fail_msg("%s: %s has no post-return", what, fname);
+        }
+        core_sig(f, post, want, sizeof want);
+        if (strcmp(it->sig, want) != 0)
+            fail_msg("%s: export %s has %s, the ABI wants %s", what, it->name, it->sig, want);
+    }
+    if (!memory)
+        fail_msg("%s: does not export its memory", what);
+    if (!realloc_seen)
+        fail_msg("%s: does not export cabi_realloc", what);
+}
+
+/* The exact theater:simple functions an example imports and exports,
+ * written "interface#function" / "interface.function". */
+typedef struct expected {
+    const char *name;
+    const char *exports[10];
+    const char *imports[10];
+} expected;
+
+#define INIT "actor#init"
+#define SEND "message-server-client#handle-send"
+#define REQUEST "message-server-client#handle-request"
+#define LOG "runtime.log"
+#define SHUTDOWN "runtime.shutdown"
+
+static const expected examples[] = {
+    {"counter", {INIT, SEND, REQUEST}, {LOG}},
+    {"pong", {INIT, SEND, REQUEST}, {LOG}},
+    {"worker", {INIT, SEND, REQUEST}, {LOG}},
+    {"ping",
+     {INIT},
+     {LOG, SHUTDOWN, "message-server-host.send", "message-server-host.request",
+      "supervisor.spawn"}},
+    {"echo",
+     {INIT, "message-server-client#handle-channel-open",
+      "message-server-client#handle-channel-message", "message-server-client#handle-channel-close"},
+     {LOG, "message-server-host.send-on-channel"}},
+    {"supervisor",
+     {INIT, "supervisor-handlers#handle-child-error", "supervisor-handlers#handle-child-exit",
+      "supervisor-handlers#handle-child-external-stop"},
+     {LOG, SHUTDOWN, "message-server-host.send", "message-server-host.request", "supervisor.spawn",
+      "supervisor.restart-child"}},
+    {"kv",
+     {INIT, SEND, REQUEST},
+     {LOG, "store.new", "store.get", "store.get-by-label", "store.remove-label",
+      "store.replace-content-at-label", "store.list-labels"}},
+    {"timer", {INIT}, {LOG, SHUTDOWN, "timing.now", "timing.sleep", "timing.deadline"}},
+};
+
+static int count_listed(const char *const *list)
+{
+    int n = 0;
+    while (n < 10 && list[n])
+        n++;
+    return n;
+}
+
+static bool listed(const char *const *list, const char *s)
+{
+    for (int i = 0; i < 10 && list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* m's theater:simple exports and imports are exactly those of e. */
+static void check_exact(const char *what, const module_info *m, const expected *e)
+{
+    int nexp = 0;
+    char key[256];
+    for (int i = 0; i < m->nexports; i++) {
+        const char *n = m->exports[i].name;
+        if (strncmp(n, IFACE_PREFIX, strlen(IFACE_PREFIX)) != 0)
+            continue;
+        if (!listed(e->exports, n + strlen(IFACE_PREFIX)))
+            fail_msg("%s: unexpected export %s", what, n);
+        nexp++;
+    }
+    if (nexp != count_listed(e->exports))
+        fail_msg("%s: %d theater:simple exports, expected %d", what, nexp,
+                 count_listed(e->exports));
+    for (int i = 0; i < m->nimports; i++) {
+        snprintf(key, sizeof key, "%s.%s", m->imports[i].module + strlen(IFACE_PREFIX),
+                 m->imports[i].name);
+        if (!listed(e->imports, key))
+            fail_msg("%s: unexpected import %s", what, key);
+    }
+    if (m->nimports != count_listed(e->imports))
+        fail_msg("%s: %d imports, expected %d", what, m->nimports, count_listed(e->imports));
+}
+
+/* The probe has every function of the ABI: each export interface function
+ * (with its post-return) and each host function. */
+static void check_complete(const module_info *m)
+{
+    char name[256];
+    int imports = 0, exports = 0;
+    for (int i = 0; i < wit.nfuncs; i++) {
+        const wfunc *f = &wit.funcs[i];
+        if (is_export_iface(f->iface)) {
+            snprintf(name, sizeof name, IFACE_PREFIX "%s#%s", f->iface, f->name);
+            if (!has_export(m, name))
+                fail_msg("abi_probe: missing export %s", name);
+            exports++;
+            continue;
+        }
+        bool found = false;
+        snprintf(name, sizeof name, IFACE_PREFIX "%s", f->iface);
+        for (int k = 0; k < m->nimports; k++)
+            found |= strcmp(m->imports[k].module, name) == 0 &&
+                     strcmp(m->imports[k].name, f->name) == 0;
+        if (!found)
+            fail_msg("abi_probe: missing import %s.%s", name, f->name);
+        imports++;
+    }
+    assert_int_equal(imports, 49);
+    assert_int_equal(exports, 9);
+    assert_int_equal(m->nimports, 49);
+    assert_int_equal(m->nexports, 1 + 1 + 2 * 9); /* memory, cabi_realloc, exports + posts */
+}
+
+typedef struct module_case {
+    char name[64];
+    char path[512];
+} module_case;
+
+static void test_module(void **state)
+{
+    const module_case *mc = *state;
+    static module_info m;
+    parse_wit();
+    FILE *f = fopen(mc->path, "rb");
+    if (!f)
+        fail_msg("%s: %s was not built", mc->name, mc->path);
+    fclose(f);
+    read_module(mc->path, &m);
+    check_conformance(mc->name, &m);
+    if (strcmp(mc->name, "abi_probe") == 0) {
+        check_complete(&m);
+        return;
+    }
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        if (strcmp(examples[i].name, mc->name) == 0) {
+            check_exact(mc->name, &m, &examples[i]);
+            return;
+        }
+    }
+    fail_msg("%s: no expected import/export set in this test", mc->name);
+}
+
+static void test_guests_off(void **state)
+{
+    (void)state;
+    skip(); /* no <build>/sdk/abi_check.txt: THEATER_GUEST is OFF */
+}
+
+int main(void)
+{
+    static module_case cases[64];
+    static struct CMUnitTest tests[66];
+    char path[1024], line[1024];
+    int n = 0, ncases = 0;
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_worked_signatures);
+
+    const char *bin = getenv("THEATER_BINARY_DIR");
+    snprintf(path, sizeof path, "%s/sdk/abi_check.txt", bin ? bin : ".");
+    FILE *cfg = fopen(path, "r");
+    if (!cfg) {
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_guests_off);
+    } else {
+        while (fgets(line, sizeof line, cfg) && ncases < 64) {
+            module_case *mc = &cases[ncases];
+            line[strcspn(line, "\n")] = 0;
+            if (strncmp(line, "objdump ", 8) == 0) {
+                snprintf(objdump_path, sizeof objdump_path, "%s", line + 8);
+            } else if (sscanf(line, "wasm %63s %511s", mc->name, mc->path) == 2) {
+                tests[n++] = (struct CMUnitTest){mc->name, test_module, NULL, NULL, mc};
+                ncases++;
+            }
+        }
+        fclose(cfg);
+    }
+    return _cmocka_run_group_tests("sdk_abi", tests, (size_t)n, NULL, NULL);
+}
