@@ -165,6 +165,8 @@ struct th_wasm_module {
     char *name;                /* module name or NULL */
     char **func_names;         /* nfuncs entries or NULL */
 
+    uint32_t *export_order;    /* nexports indices sorted by name (module.c) */
+
     struct wasm_code **code;   /* nfuncs - nfunc_imports, set by compile.c */
 };
 
@@ -177,6 +179,7 @@ struct th_wasm_memory {
     uint64_t max_pages;   /* from the type, or WASM_MAX_PAGES */
     uint64_t limit_bytes; /* embedder limit (instance config), 0 = none */
     size_t mapped;        /* bytes mapped (>= size) */
+    bool has_max;         /* the type declares a maximum (import matching) */
 };
 
 struct th_wasm_table {
@@ -184,6 +187,7 @@ struct th_wasm_table {
     uint32_t size, max;   /* max = UINT32_MAX if none */
     uint32_t cap;
     uint8_t reftype;
+    bool has_max;         /* the type declares a maximum (import matching) */
 };
 
 struct th_wasm_global {
@@ -230,6 +234,29 @@ struct th_wasm_instance {
  * the byte offset: "at offset 0x1f: unexpected end". */
 int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
                 th_error *err);
+/* decode.c: one instruction of a constant expression whose syntax the
+ * decoder has checked.  wasm_expr_next decodes the instruction at *pos
+ * (bytes [*pos, end) of m->bytes) and advances *pos.  Returns 1 for a
+ * constant instruction (t.const: imm = the value's bits; ref.null: imm =
+ * the reftype; ref.func, global.get: imm = the index), 0 for `end`, -1 for
+ * any other instruction (out->op says which). */
+typedef struct wasm_cinstr {
+    uint8_t op;
+    uint64_t imm;
+} wasm_cinstr;
+int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
+                   wasm_cinstr *out);
+
+/* validate.c: export indices sorted by (length, bytes) of their names, in
+ * a new array (*out, owned by the caller).  Returns 0 or TH_ENOMEM. */
+int wasm_export_order(const th_wasm_module *m, uint32_t **out);
+
+/* imports.c: the binding of (module, name), or TH_ENOENT. */
+int wasm_imports_find(const th_wasm_imports *imp, const char *module,
+                      uint32_t module_len, const char *name,
+                      uint32_t name_len, uint8_t *kind /* out */,
+                      void **ext /* out */);
+
 /* module.c: release everything a module owns (after refcount hits 0). */
 void wasm_module_destroy(th_wasm_module *m);
 

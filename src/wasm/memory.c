@@ -1,0 +1,289 @@
+/*
+ * memory.c - linear memories, tables and globals: the ones an instance
+ * owns (initialized in place with wasm_*_init) and standalone ones
+ * (th_wasm_*_new, owned by the embedder).
+ *
+ * Linear memory is an anonymous private mapping of exactly its current
+ * size (MAP_NORESERVE: pages cost nothing until touched), grown with
+ * mremap.  No guard region is reserved, so a million small memories fit in
+ * one address space; the interpreter bounds-checks every access against
+ * `size`.  A zero-size memory points at a static dummy so `data` is never
+ * NULL.  Growth failures (type maximum, 4 GiB, the embedder's byte limit,
+ * or the kernel refusing) return -1 and leave the memory unchanged.
+ *
+ * Tables are arrays of pointers (th_wasm_func * for funcref, opaque for
+ * externref; NULL is the null reference), capped at TH_WASM_MAX_TABLE_ELEMS
+ * entries.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wasm_int.h"
+
+/* Base of every zero-size memory (never written: every access traps). */
+static uint8_t empty_memory[16];
+
+/* ------------------------------------------------------------------ */
+/* Linear memories                                                    */
+
+int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages,
+                     uint64_t max_pages, uint64_t limit_bytes)
+{
+    uint64_t bytes = min_pages * WASM_PAGE_SIZE;
+
+    memset(mem, 0, sizeof *mem);
+    mem->data = empty_memory;
+    mem->max_pages = max_pages > WASM_MAX_PAGES ? WASM_MAX_PAGES : max_pages;
+    mem->has_max = max_pages < WASM_MAX_PAGES;
+    mem->limit_bytes = limit_bytes;
+    if (min_pages > mem->max_pages)
+        return TH_EINVAL;
+    if (limit_bytes != 0 && bytes > limit_bytes)
+        return TH_ETOOBIG;
+    if (bytes == 0)
+        return 0;
+    if (bytes > SIZE_MAX)
+        return TH_ENOMEM;
+    void *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return TH_ENOMEM;
+    mem->data = p;
+    mem->size = bytes;
+    mem->mapped = (size_t)bytes;
+    return 0;
+}
+
+void wasm_memory_release(th_wasm_memory *mem)
+{
+    if (mem->mapped != 0)
+        munmap(mem->data, mem->mapped);
+    mem->data = empty_memory;
+    mem->size = 0;
+    mem->mapped = 0;
+}
+
+int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta)
+{
+    uint64_t old = mem->size / WASM_PAGE_SIZE, pages = old + delta, bytes;
+    void *p;
+
+    if (delta == 0)
+        return (int64_t)old;
+    if (delta > WASM_MAX_PAGES || pages > mem->max_pages ||
+        pages > WASM_MAX_PAGES)
+        return -1;
+    bytes = pages * WASM_PAGE_SIZE;
+    if (mem->limit_bytes != 0 && bytes > mem->limit_bytes)
+        return -1;
+    if (bytes > SIZE_MAX)
+        return -1;
+    if (mem->mapped == 0)
+        p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    else
+        p = mremap(mem->data, mem->mapped, (size_t)bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        return -1;
+    mem->data = p;
+    mem->size = bytes;
+    mem->mapped = (size_t)bytes;
+    return (int64_t)old;
+}
+
+th_wasm_memory *th_wasm_memory_new(uint32_t min_pages, uint32_t max_pages)
+{
+    th_wasm_memory *mem = malloc(sizeof *mem);
+    uint64_t max = max_pages == UINT32_MAX ? WASM_MAX_PAGES : max_pages;
+
+    if (mem == NULL)
+        return NULL;
+    if (min_pages > WASM_MAX_PAGES || max > WASM_MAX_PAGES ||
+        wasm_memory_init(mem, min_pages, max, 0) < 0) {
+        free(mem);
+        return NULL;
+    }
+    mem->has_max = max_pages != UINT32_MAX;
+    return mem;
+}
+
+void th_wasm_memory_free(th_wasm_memory *mem)
+{
+    if (mem == NULL)
+        return;
+    wasm_memory_release(mem);
+    free(mem);
+}
+
+uint8_t *th_wasm_memory_data(const th_wasm_memory *mem, uint64_t *size)
+{
+    if (size != NULL)
+        *size = mem->size;
+    return mem->data;
+}
+
+int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta)
+{
+    return wasm_memory_grow(mem, delta);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                             */
+
+int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min,
+                    uint32_t max, void *init)
+{
+    memset(t, 0, sizeof *t);
+    t->reftype = reftype;
+    t->max = max;
+    t->has_max = max != UINT32_MAX;
+    if (min > max)
+        return TH_EINVAL;
+    if (min > TH_WASM_MAX_TABLE_ELEMS)
+        return TH_ETOOBIG;
+    /* At least one slot, so `elems` is never NULL. */
+    t->cap = min ? min : 1;
+    t->elems = calloc(t->cap, sizeof *t->elems);
+    if (t->elems == NULL)
+        return TH_ENOMEM;
+    if (init != NULL)
+        for (uint32_t i = 0; i < min; i++)
+            t->elems[i] = init;
+    t->size = min;
+    return 0;
+}
+
+void wasm_table_release(th_wasm_table *t)
+{
+    free(t->elems);
+    t->elems = NULL;
+    t->size = t->cap = 0;
+}
+
+int64_t wasm_table_grow(th_wasm_table *t, uint32_t delta, void *init)
+{
+    uint64_t old = t->size, n = old + delta;
+
+    if (n > t->max || n > TH_WASM_MAX_TABLE_ELEMS)
+        return -1;
+    if (n > t->cap) {
+        uint64_t cap = (uint64_t)t->cap * 2;
+        void **p;
+        if (cap < n)
+            cap = n;
+        if (cap > TH_WASM_MAX_TABLE_ELEMS)
+            cap = TH_WASM_MAX_TABLE_ELEMS;
+        if (cap > t->max)
+            cap = t->max;
+        p = realloc(t->elems, (size_t)cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        t->elems = p;
+        t->cap = (uint32_t)cap;
+    }
+    for (uint64_t i = old; i < n; i++)
+        t->elems[i] = init;
+    t->size = (uint32_t)n;
+    return (int64_t)old;
+}
+
+th_wasm_table *th_wasm_table_new(uint8_t reftype, uint32_t min, uint32_t max)
+{
+    th_wasm_table *t;
+
+    if (reftype != TH_WASM_FUNCREF && reftype != TH_WASM_EXTERNREF)
+        return NULL;
+    if ((t = malloc(sizeof *t)) == NULL)
+        return NULL;
+    if (wasm_table_init(t, reftype, min, max, NULL) < 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void th_wasm_table_free(th_wasm_table *t)
+{
+    if (t == NULL)
+        return;
+    wasm_table_release(t);
+    free(t);
+}
+
+uint32_t th_wasm_table_size(const th_wasm_table *t)
+{
+    return t->size;
+}
+
+int th_wasm_table_get(const th_wasm_table *t, uint32_t i, void **ref)
+{
+    if (i >= t->size)
+        return TH_EINVAL;
+    *ref = t->elems[i];
+    return 0;
+}
+
+int th_wasm_table_set(th_wasm_table *t, uint32_t i, void *ref)
+{
+    if (i >= t->size)
+        return TH_EINVAL;
+    t->elems[i] = ref;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Globals                                                            */
+
+/* i32 and f32 values keep their upper half zero. */
+static th_wasm_val global_clean(uint8_t type, th_wasm_val v)
+{
+    if (type == TH_WASM_I32 || type == TH_WASM_F32)
+        v.bits &= 0xffffffffu;
+    return v;
+}
+
+th_wasm_global *th_wasm_global_new(uint8_t valtype, bool mutable_,
+                                   th_wasm_val v)
+{
+    th_wasm_global *g;
+
+    switch (valtype) {
+    case TH_WASM_I32: case TH_WASM_I64: case TH_WASM_F32: case TH_WASM_F64:
+    case TH_WASM_FUNCREF: case TH_WASM_EXTERNREF:
+        break;
+    default:
+        return NULL;
+    }
+    if ((g = malloc(sizeof *g)) == NULL)
+        return NULL;
+    g->val = global_clean(valtype, v);
+    g->type = valtype;
+    g->mut = mutable_;
+    return g;
+}
+
+void th_wasm_global_free(th_wasm_global *g)
+{
+    free(g);
+}
+
+th_wasm_val th_wasm_global_get(const th_wasm_global *g)
+{
+    return g->val;
+}
+
+uint8_t th_wasm_global_type(const th_wasm_global *g)
+{
+    return g->type;
+}
+
+int th_wasm_global_set(th_wasm_global *g, th_wasm_val v)
+{
+    if (!g->mut)
+        return TH_EPERM;
+    g->val = global_clean(g->type, v);
+    return 0;
+}
