@@ -79,6 +79,7 @@
     X(COPY)             /* d a */ \
     X(SELECT)           /* d a b c: d = c ? a : b */ \
     X(GLOBAL_GET) X(GLOBAL_SET)       /* d idx / idx a */ \
+    X(GLOBAL_SET32)     /* idx a: i32/f32 global, upper half cleared */ \
     /* memory: d addr off / addr value off */ \
     X(LOAD32) X(LOAD64) X(LOAD8_S32) X(LOAD8_U32) X(LOAD16_S32) X(LOAD16_U32) \
     X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64) \
@@ -227,11 +228,21 @@ const uint8_t *wasm_interp_exit_code(void);
 int wasm_interp_run(th_wasm_exec *ex);
 
 /* Call host function `f` with its arguments at stack index `argslot`;
- * its results replace them.  `caller` is the calling instance (or NULL).
+ * its results replace them.  `caller` is the calling instance (or NULL);
+ * nested calls the host makes start at stack index `stack_top`.
  * Returns TH_OK, TH_WASM_SUSPENDED (ex->susp_* set) or TH_WASM_TRAPPED
  * (ex->trap_* set). */
 int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
-                          th_wasm_instance *caller, size_t argslot);
+                          th_wasm_instance *caller, size_t argslot,
+                          size_t stack_top);
+
+/* Zero the upper half of an i32/f32 value, so values handed to the
+ * embedder are clean whatever the slot held. */
+static inline void wasm_val_normalize(th_wasm_val *v, uint8_t type)
+{
+    if (type == TH_WASM_I32 || type == TH_WASM_F32)
+        v->bits &= 0xffffffffu;
+}
 
 /* ------------------------------------------------------------------ */
 /* exec.c                                                             */

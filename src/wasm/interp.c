@@ -1,0 +1,981 @@
+/*
+ * interp.c - the interpreter: runs the direct-threaded code that compile.c
+ * produces (format in interp.h).
+ *
+ * run() is the one giant function of the engine: each handler is a
+ * computed-goto label that decodes its operands from the instruction, works
+ * on frame slots and jumps to the next handler.  Hot state lives in locals:
+ * ip, fp (frame slots), the current frame record, the instance, its globals
+ * array and memory 0's base and size.  The memory cache is reloaded after
+ * every return, host call and memory.grow; the instance state after a call
+ * or return that crosses instances.
+ *
+ * Slow or rare work (bulk memory and table operations, host calls) lives in
+ * helpers below, so the loop stays small.  Every trap leaves through one
+ * exit that records the trap in the exec; nothing here aborts.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm/interp.h"
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------ */
+/* Numeric helpers with exact WebAssembly semantics                   */
+
+static inline uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+static inline float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double bits_f64(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* min/max: a NaN operand gives a NaN (a + b propagates it as an arithmetic
+ * NaN); -0 is below +0. */
+static inline float f32_min(float a, float b)
+{
+    if (a != a || b != b)
+        return a + b;
+    if (a == b)
+        return bits_f32(f32_bits(a) | f32_bits(b));
+    return a < b ? a : b;
+}
+
+static inline float f32_max(float a, float b)
+{
+    if (a != a || b != b)
+        return a + b;
+    if (a == b)
+        return bits_f32(f32_bits(a) & f32_bits(b));
+    return a > b ? a : b;
+}
+
+static inline double f64_min(double a, double b)
+{
+    if (a != a || b != b)
+        return a + b;
+    if (a == b)
+        return bits_f64(f64_bits(a) | f64_bits(b));
+    return a < b ? a : b;
+}
+
+static inline double f64_max(double a, double b)
+{
+    if (a != a || b != b)
+        return a + b;
+    if (a == b)
+        return bits_f64(f64_bits(a) & f64_bits(b));
+    return a > b ? a : b;
+}
+
+/* Saturating truncations (NaN -> 0, out of range -> the nearest bound). */
+static inline int32_t sat_i32_f64(double x)
+{
+    if (x != x)
+        return 0;
+    if (x <= -2147483649.0)
+        return INT32_MIN;
+    if (x >= 2147483648.0)
+        return INT32_MAX;
+    return (int32_t)x;
+}
+
+static inline uint32_t sat_u32_f64(double x)
+{
+    if (x != x || x <= -1.0)
+        return 0;
+    if (x >= 4294967296.0)
+        return UINT32_MAX;
+    return (uint32_t)x;
+}
+
+static inline int64_t sat_i64_f64(double x)
+{
+    if (x != x)
+        return 0;
+    if (x < -9223372036854775808.0)
+        return INT64_MIN;
+    if (x >= 9223372036854775808.0)
+        return INT64_MAX;
+    return (int64_t)x;
+}
+
+static inline uint64_t sat_u64_f64(double x)
+{
+    if (x != x || x <= -1.0)
+        return 0;
+    if (x >= 18446744073709551616.0)
+        return UINT64_MAX;
+    return (uint64_t)x;
+}
+
+/* ------------------------------------------------------------------ */
+/* Slow paths: bulk memory, tables                                    */
+
+/* Each returns true on success, false for an out-of-bounds trap. */
+
+static bool mem_fill(th_wasm_memory *mem, uint32_t d, uint32_t val, uint32_t n)
+{
+    if ((uint64_t)d + n > mem->size)
+        return false;
+    memset(mem->data + d, (int)(val & 0xff), n);
+    return true;
+}
+
+static bool mem_copy(th_wasm_memory *mem, uint32_t d, uint32_t s, uint32_t n)
+{
+    if ((uint64_t)d + n > mem->size || (uint64_t)s + n > mem->size)
+        return false;
+    memmove(mem->data + d, mem->data + s, n);
+    return true;
+}
+
+static bool mem_init(th_wasm_instance *inst, uint32_t seg, uint32_t d,
+                     uint32_t s, uint32_t n)
+{
+    th_wasm_memory *mem = inst->mem0;
+    const wasm_data *data = &inst->mod->datas[seg];
+    uint32_t len = inst->data_len[seg];
+
+    if ((uint64_t)s + n > len || (uint64_t)d + n > mem->size)
+        return false;
+    memcpy(mem->data + d, inst->mod->bytes + data->off + s, n);
+    return true;
+}
+
+static bool table_fill(th_wasm_table *t, uint32_t i, void *ref, uint32_t n)
+{
+    if ((uint64_t)i + n > t->size)
+        return false;
+    for (uint32_t k = 0; k < n; k++)
+        t->elems[i + k] = ref;
+    return true;
+}
+
+static bool table_copy(th_wasm_table *dt, th_wasm_table *st, uint32_t d,
+                       uint32_t s, uint32_t n)
+{
+    if ((uint64_t)d + n > dt->size || (uint64_t)s + n > st->size)
+        return false;
+    memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
+    return true;
+}
+
+static bool table_init(th_wasm_instance *inst, th_wasm_table *t, uint32_t seg,
+                       uint32_t d, uint32_t s, uint32_t n)
+{
+    const wasm_elem_inst *e = &inst->elems[seg];
+
+    if ((uint64_t)s + n > e->len || (uint64_t)d + n > t->size)
+        return false;
+    if (n > 0)
+        memcpy(t->elems + d, e->refs + s, (size_t)n * sizeof(void *));
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Host calls                                                         */
+
+#define HOST_INLINE_VALS 16
+
+int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
+                          th_wasm_instance *caller, size_t argslot,
+                          size_t stack_top)
+{
+    const wasm_functype *ft = f->type;
+    uint32_t np = ft->nparams, nr = ft->nresults;
+    th_wasm_val abuf[HOST_INLINE_VALS], rbuf[HOST_INLINE_VALS];
+    th_wasm_val *args = abuf, *res = rbuf;
+    th_wasm_call call;
+    int rc;
+
+    /* Copies: the host may call back into wasm, which may move the stack. */
+    if (np > HOST_INLINE_VALS)
+        args = malloc(np * sizeof *args);
+    if (nr > HOST_INLINE_VALS)
+        res = malloc(nr * sizeof *res);
+    if (args == NULL || res == NULL) {
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST, "out of memory calling a host function");
+        rc = TH_WASM_TRAPPED;
+        goto done;
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        args[i] = ex->stack[argslot + i];
+        wasm_val_normalize(&args[i], ft->types[i]);
+    }
+    memset(res, 0, nr * sizeof *res);
+
+    call.ex = ex;
+    call.inst = caller;
+    call.stack_top = stack_top;
+    call.trap_set = false;
+    rc = f->host(&call, f->host_ctx, args, res);
+    if (rc == TH_OK) {
+        /* A nested call may have trapped and been ignored by the host. */
+        ex->trap_kind = TH_WASM_TRAP_NONE;
+        ex->trap_msg[0] = '\0';
+        if (ex->backtrace != NULL)
+            ex->backtrace[0] = '\0';
+        memcpy(ex->stack + argslot, res, nr * sizeof *res);
+    } else if (rc == TH_WASM_SUSPENDED) {
+        if (ex->nested > 0) {
+            wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST,
+                               "host function suspended inside a nested call");
+            rc = TH_WASM_TRAPPED;
+        } else {
+            ex->susp_slot = argslot;
+            ex->susp_nresults = nr;
+        }
+    } else if (rc == TH_WASM_TRAPPED) {
+        if (!call.trap_set && ex->trap_kind == TH_WASM_TRAP_NONE)
+            wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST, "host function trapped");
+    } else {
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST,
+                           "host function returned invalid status %d", rc);
+        rc = TH_WASM_TRAPPED;
+    }
+done:
+    if (args != abuf)
+        free(args);
+    if (res != rbuf)
+        free(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The dispatch loop                                                  */
+
+enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
+
+/* Operand k of the current instruction, and the slot it names. */
+#define OP(k) WASM_OPND(ip, k)
+#define SLOT(k) fp[OP(k)]
+#define RI32(k) (SLOT(k).i32)
+#define RU32(k) ((uint32_t)SLOT(k).i32)
+#define RI64(k) (SLOT(k).i64)
+#define RU64(k) (SLOT(k).bits)
+#define RF32(k) (SLOT(k).f32)
+#define RF64(k) (SLOT(k).f64)
+/* Writes store all 8 bytes, so later 8-byte copies forward cleanly. */
+#define WU32(k, v) (SLOT(k).bits = (uint32_t)(v))
+#define WU64(k, v) (SLOT(k).bits = (uint64_t)(v))
+#define WF32(k, v) (SLOT(k).bits = f32_bits(v))
+#define WF64(k, v) (SLOT(k).bits = f64_bits(v))
+
+#define NEXT() goto *(*(void *const *)(const void *)ip)
+#define SKIP(n) do { ip += WASM_INSN_SIZE(n); NEXT(); } while (0)
+
+#define TRAP(kind, msg) do { tkind = (kind); tmsg = (msg); goto trap; } while (0)
+
+/* Spend one fuel unit; the current instruction is the resume point. */
+#define FUEL() do { \
+        if (UNLIKELY(fuel == 0)) \
+            goto out_of_fuel; \
+        fuel--; \
+    } while (0)
+
+#define SYNC_FUEL() do { if (ex->fuel_limited) ex->fuel = fuel; } while (0)
+#define LOAD_FUEL() (fuel = ex->fuel_limited ? ex->fuel : UINT64_MAX)
+
+#define LOAD_MEM() do { \
+        mem = inst->mem0; \
+        if (mem != NULL) { \
+            mbase = mem->data; \
+            msize = mem->size; \
+        } \
+    } while (0)
+
+/* Handler families. */
+#define UN_I32(name, expr) \
+    L_##name: { uint32_t a = RU32(1); WU32(0, (expr)); SKIP(2); }
+#define UN_I64(name, expr) \
+    L_##name: { uint64_t a = RU64(1); WU64(0, (expr)); SKIP(2); }
+#define BIN_I32(name, expr) \
+    L_##name: { uint32_t a = RU32(1), b = RU32(2); WU32(0, (expr)); SKIP(3); }
+#define BIN_I64(name, expr) \
+    L_##name: { uint64_t a = RU64(1), b = RU64(2); WU64(0, (expr)); SKIP(3); }
+#define CMP_I64(name, expr) \
+    L_##name: { uint64_t a = RU64(1), b = RU64(2); WU32(0, (expr)); SKIP(3); }
+#define UN_F32(name, expr) \
+    L_##name: { float a = RF32(1); WF32(0, (expr)); SKIP(2); }
+#define UN_F64(name, expr) \
+    L_##name: { double a = RF64(1); WF64(0, (expr)); SKIP(2); }
+#define BIN_F32(name, expr) \
+    L_##name: { float a = RF32(1), b = RF32(2); WF32(0, (expr)); SKIP(3); }
+#define BIN_F64(name, expr) \
+    L_##name: { double a = RF64(1), b = RF64(2); WF64(0, (expr)); SKIP(3); }
+#define CMP_F32(name, expr) \
+    L_##name: { float a = RF32(1), b = RF32(2); WU32(0, (expr)); SKIP(3); }
+#define CMP_F64(name, expr) \
+    L_##name: { double a = RF64(1), b = RF64(2); WU32(0, (expr)); SKIP(3); }
+
+/* Conditional branches: forward and back-edge (fuel) variants. */
+#define BRIF1(name, T, RD, cond) \
+    L_##name: { T a = RD(0); if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
+    L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
+#define BRIF2(name, bname, T, RD, cond) \
+    L_##name: { T a = RD(0), b = RD(1); \
+        if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname: { T a = RD(0), b = RD(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
+#define BRIF_CMPS(P, BP, T, S, RD) \
+    BRIF2(P##_EQ, BP##_EQ, T, RD, a == b) \
+    BRIF2(P##_NE, BP##_NE, T, RD, a != b) \
+    BRIF2(P##_LT_S, BP##_LT_S, T, RD, (S)a < (S)b) \
+    BRIF2(P##_LT_U, BP##_LT_U, T, RD, a < b) \
+    BRIF2(P##_GT_S, BP##_GT_S, T, RD, (S)a > (S)b) \
+    BRIF2(P##_GT_U, BP##_GT_U, T, RD, a > b) \
+    BRIF2(P##_LE_S, BP##_LE_S, T, RD, (S)a <= (S)b) \
+    BRIF2(P##_LE_U, BP##_LE_U, T, RD, a <= b) \
+    BRIF2(P##_GE_S, BP##_GE_S, T, RD, (S)a >= (S)b) \
+    BRIF2(P##_GE_U, BP##_GE_U, T, RD, a >= b)
+
+/* Loads and stores: one compare against the cached size. */
+#define LOAD(name, N, T, conv) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(1) + OP(2); \
+        T v; \
+        if (UNLIKELY(ea + (N) > msize)) \
+            goto trap_mem; \
+        memcpy(&v, mbase + ea, (N)); \
+        SLOT(0).bits = (conv); \
+        SKIP(3); \
+    }
+#define STORE(name, N, T) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(0) + OP(2); \
+        T v = (T)SLOT(1).bits; \
+        if (UNLIKELY(ea + (N) > msize)) \
+            goto trap_mem; \
+        memcpy(mbase + ea, &v, (N)); \
+        SKIP(3); \
+    }
+
+/* Trapping float-to-int truncation: lo < x < hi must hold. */
+#define TRUNC(name, FT, RD, WR, IT, lo_ok, hi) \
+    L_##name: { \
+        FT x = RD(1); \
+        if (UNLIKELY(x != x)) \
+            TRAP(TH_WASM_TRAP_BAD_CONVERSION, "invalid conversion to integer"); \
+        if (UNLIKELY(!((lo_ok) && x < (hi)))) \
+            TRAP(TH_WASM_TRAP_INT_OVERFLOW, "integer overflow"); \
+        WR(0, (IT)x); \
+        SKIP(2); \
+    }
+
+#define LABEL_ADDR(name) [WOP_##name] = &&L_##name,
+
+static int run(th_wasm_exec *ex, int mode, const void *const **out)
+{
+    static const void *const labels[WOP_COUNT_] = { WASM_OP_LIST(LABEL_ADDR) };
+    static const void *const exit_code[2] = { &&L_EXIT, NULL };
+
+    const uint8_t *ip;
+    th_wasm_val *fp;
+    struct wasm_frame *frame;
+    th_wasm_instance *inst;
+    th_wasm_global **globals;
+    th_wasm_memory *mem = NULL;
+    uint8_t *mbase = NULL;
+    uint64_t msize = 0;
+    uint64_t fuel;
+    /* call setup */
+    const struct wasm_code *cc;
+    th_wasm_instance *ci;
+    th_wasm_func *cf;
+    th_wasm_val *nfp;
+    const uint8_t *ret_ip;
+    uint32_t argoff;
+    /* traps */
+    th_wasm_trap_kind tkind;
+    const char *tmsg;
+
+    if (mode == MODE_LABELS) {
+        *out = labels;
+        return 0;
+    }
+    if (mode == MODE_EXIT) {
+        *out = exit_code;
+        return 0;
+    }
+
+    frame = ex->top;
+    ip = frame->ip;
+    fp = frame->fp;
+    inst = frame->inst;
+    globals = inst->globals;
+    LOAD_MEM();
+    LOAD_FUEL();
+    NEXT();
+
+    /* ---- control ---- */
+L_EXIT:
+    frame->ip = ip;
+    ex->top = frame;
+    SYNC_FUEL();
+    return TH_OK;
+
+L_UNREACHABLE:
+    TRAP(TH_WASM_TRAP_UNREACHABLE, "unreachable");
+
+L_BR:
+    ip += (int32_t)OP(0);
+    NEXT();
+L_BR_BACK:
+    FUEL();
+    ip += (int32_t)OP(0);
+    NEXT();
+
+    BRIF1(BR_IF_NZ, uint32_t, RU32, a != 0)
+    BRIF1(BR_IF_Z, uint32_t, RU32, a == 0)
+    BRIF1(BR_IF_I64_NZ, uint64_t, RU64, a != 0)
+    BRIF1(BR_IF_I64_Z, uint64_t, RU64, a == 0)
+    BRIF_CMPS(BR_IF_I32, BRB_IF_I32, uint32_t, int32_t, RU32)
+    BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64)
+
+L_BR_TABLE: {
+        uint32_t i = RU32(0), n = OP(1);
+        FUEL();
+        if (i > n)
+            i = n;
+        ip += (int32_t)OP(2 + i);
+        NEXT();
+    }
+
+L_RET1:
+    fp[0] = SLOT(0);
+    /* fall into RET */
+L_RET:
+    frame--;
+    ip = frame->ip;
+    fp = frame->fp;
+    if (UNLIKELY(frame->inst != inst)) {
+        inst = frame->inst;
+        globals = inst->globals;
+    }
+    LOAD_MEM();
+    NEXT();
+
+L_CALL:
+    cc = (const struct wasm_code *)WASM_OPND_PTR(ip);
+    ci = inst;
+    nfp = fp + OP(2);
+    ret_ip = ip + WASM_INSN_SIZE(3);
+    goto do_call;
+
+L_CALL_IMPORT:
+    cf = inst->funcs[OP(0)];
+    argoff = OP(1);
+    ret_ip = ip + WASM_INSN_SIZE(2);
+    goto call_func;
+
+L_CALL_INDIRECT: {
+        th_wasm_table *t = inst->tables[OP(1)];
+        uint32_t i = RU32(2);
+        if (UNLIKELY(i >= t->size))
+            TRAP(TH_WASM_TRAP_TABLE_OOB, "undefined element");
+        cf = (th_wasm_func *)t->elems[i];
+        if (UNLIKELY(cf == NULL))
+            TRAP(TH_WASM_TRAP_INDIRECT_NULL, "uninitialized element");
+        if (UNLIKELY(cf->type->canon != OP(0)))
+            TRAP(TH_WASM_TRAP_INDIRECT_TYPE, "indirect call type mismatch");
+        argoff = OP(3);
+        ret_ip = ip + WASM_INSN_SIZE(4);
+        goto call_func;
+    }
+
+call_func:
+    /* cf with arguments at fp + argoff, returning to ret_ip */
+    if (cf->host != NULL) {
+        int rc;
+        size_t fpoff = (size_t)(fp - ex->stack);
+        frame->ip = ret_ip;
+        ex->top = frame;
+        SYNC_FUEL();
+        rc = wasm_interp_call_host(ex, cf, inst, fpoff + argoff,
+                                   fpoff + frame->code->frame_slots);
+        frame = ex->top;
+        fp = frame->fp;
+        LOAD_FUEL();
+        LOAD_MEM();
+        if (LIKELY(rc == TH_OK)) {
+            ip = ret_ip;
+            NEXT();
+        }
+        return rc; /* suspended (resume at ret_ip) or trapped */
+    }
+    cc = cf->code;
+    ci = cf->inst;
+    nfp = fp + argoff;
+    /* fall into do_call */
+
+do_call:
+    /* push a frame for cc (instance ci) at nfp, returning to ret_ip */
+    FUEL();
+    if (UNLIKELY(nfp + cc->frame_slots > ex->stack_end || frame + 1 >= ex->frames_end)) {
+        size_t fpoff = (size_t)(fp - ex->stack), noff = (size_t)(nfp - ex->stack);
+        ex->top = frame;
+        if (wasm_exec_reserve(ex, noff, cc->frame_slots) != 0 ||
+            wasm_exec_reserve_frame(ex) != 0) {
+            frame = ex->top;
+            TRAP(TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+        }
+        frame = ex->top;
+        fp = ex->stack + fpoff;
+        nfp = ex->stack + noff;
+    }
+    frame->ip = ret_ip;
+    frame++;
+    frame->fp = nfp;
+    frame->code = cc;
+    frame->inst = ci;
+    {
+        th_wasm_val *dst = nfp + cc->nparam_slots;
+        const th_wasm_val *src = cc->init;
+        for (uint32_t n = cc->ninit; n != 0; n--)
+            *dst++ = *src++;
+    }
+    fp = nfp;
+    ip = cc->code;
+    if (UNLIKELY(ci != inst)) {
+        inst = ci;
+        globals = inst->globals;
+        LOAD_MEM();
+    }
+    NEXT();
+
+    /* ---- data movement ---- */
+L_COPY:
+    SLOT(0) = SLOT(1);
+    SKIP(2);
+L_SELECT:
+    SLOT(0) = RU32(3) ? SLOT(1) : SLOT(2);
+    SKIP(4);
+L_GLOBAL_GET:
+    SLOT(0) = globals[OP(1)]->val;
+    SKIP(2);
+L_GLOBAL_SET:
+    globals[OP(0)]->val = SLOT(1);
+    SKIP(2);
+L_GLOBAL_SET32:
+    globals[OP(0)]->val.bits = (uint32_t)SLOT(1).bits;
+    SKIP(2);
+
+    /* ---- memory ---- */
+    LOAD(LOAD32, 4, uint32_t, v)
+    LOAD(LOAD64, 8, uint64_t, v)
+    LOAD(LOAD8_S32, 1, int8_t, (uint32_t)(int32_t)v)
+    LOAD(LOAD8_U32, 1, uint8_t, v)
+    LOAD(LOAD16_S32, 2, int16_t, (uint32_t)(int32_t)v)
+    LOAD(LOAD16_U32, 2, uint16_t, v)
+    LOAD(LOAD8_S64, 1, int8_t, (uint64_t)(int64_t)v)
+    LOAD(LOAD16_S64, 2, int16_t, (uint64_t)(int64_t)v)
+    LOAD(LOAD32_S64, 4, int32_t, (uint64_t)(int64_t)v)
+    STORE(STORE8, 1, uint8_t)
+    STORE(STORE16, 2, uint16_t)
+    STORE(STORE32, 4, uint32_t)
+    STORE(STORE64, 8, uint64_t)
+
+L_MEMORY_SIZE:
+    WU32(0, msize / WASM_PAGE_SIZE);
+    SKIP(1);
+L_MEMORY_GROW: {
+        int64_t r = wasm_memory_grow(mem, RU32(1));
+        WU32(0, (uint32_t)r);
+        mbase = mem->data;
+        msize = mem->size;
+        SKIP(2);
+    }
+L_MEMORY_INIT:
+    if (UNLIKELY(!mem_init(inst, OP(0), RU32(1), RU32(2), RU32(3))))
+        goto trap_mem;
+    SKIP(4);
+L_DATA_DROP:
+    inst->data_len[OP(0)] = 0;
+    SKIP(1);
+L_MEMORY_COPY:
+    if (UNLIKELY(!mem_copy(mem, RU32(0), RU32(1), RU32(2))))
+        goto trap_mem;
+    SKIP(3);
+L_MEMORY_FILL:
+    if (UNLIKELY(!mem_fill(mem, RU32(0), RU32(1), RU32(2))))
+        goto trap_mem;
+    SKIP(3);
+
+    /* ---- tables and references ---- */
+L_TABLE_GET: {
+        th_wasm_table *t = inst->tables[OP(1)];
+        uint32_t i = RU32(2);
+        if (UNLIKELY(i >= t->size))
+            goto trap_table;
+        SLOT(0).bits = 0;
+        SLOT(0).ref = t->elems[i];
+        SKIP(3);
+    }
+L_TABLE_SET: {
+        th_wasm_table *t = inst->tables[OP(0)];
+        uint32_t i = RU32(1);
+        if (UNLIKELY(i >= t->size))
+            goto trap_table;
+        t->elems[i] = SLOT(2).ref;
+        SKIP(3);
+    }
+L_TABLE_SIZE:
+    WU32(0, inst->tables[OP(1)]->size);
+    SKIP(2);
+L_TABLE_GROW: {
+        int64_t r = wasm_table_grow(inst->tables[OP(1)], RU32(3), SLOT(2).ref);
+        WU32(0, (uint32_t)r);
+        SKIP(4);
+    }
+L_TABLE_FILL:
+    if (UNLIKELY(!table_fill(inst->tables[OP(0)], RU32(1), SLOT(2).ref, RU32(3))))
+        goto trap_table;
+    SKIP(4);
+L_TABLE_COPY:
+    if (UNLIKELY(!table_copy(inst->tables[OP(0)], inst->tables[OP(1)],
+                             RU32(2), RU32(3), RU32(4))))
+        goto trap_table;
+    SKIP(5);
+L_TABLE_INIT:
+    if (UNLIKELY(!table_init(inst, inst->tables[OP(0)], OP(1), RU32(2),
+                             RU32(3), RU32(4))))
+        goto trap_table;
+    SKIP(5);
+L_ELEM_DROP:
+    inst->elems[OP(0)].len = 0;
+    SKIP(1);
+L_REF_IS_NULL:
+    WU32(0, SLOT(1).ref == NULL);
+    SKIP(2);
+L_REF_FUNC:
+    SLOT(0).bits = 0;
+    SLOT(0).ref = inst->funcs[OP(1)];
+    SKIP(2);
+
+    /* ---- i32 ---- */
+    UN_I32(I32_EQZ, a == 0)
+    BIN_I32(I32_EQ, a == b)
+    BIN_I32(I32_NE, a != b)
+    BIN_I32(I32_LT_S, (int32_t)a < (int32_t)b)
+    BIN_I32(I32_LT_U, a < b)
+    BIN_I32(I32_GT_S, (int32_t)a > (int32_t)b)
+    BIN_I32(I32_GT_U, a > b)
+    BIN_I32(I32_LE_S, (int32_t)a <= (int32_t)b)
+    BIN_I32(I32_LE_U, a <= b)
+    BIN_I32(I32_GE_S, (int32_t)a >= (int32_t)b)
+    BIN_I32(I32_GE_U, a >= b)
+    UN_I32(I32_CLZ, a ? (uint32_t)__builtin_clz(a) : 32u)
+    UN_I32(I32_CTZ, a ? (uint32_t)__builtin_ctz(a) : 32u)
+    UN_I32(I32_POPCNT, (uint32_t)__builtin_popcount(a))
+    BIN_I32(I32_ADD, a + b)
+    BIN_I32(I32_SUB, a - b)
+    BIN_I32(I32_MUL, a * b)
+L_I32_DIV_S: {
+        int32_t a = RI32(1), b = RI32(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        if (UNLIKELY(a == INT32_MIN && b == -1))
+            goto trap_ovf;
+        WU32(0, a / b);
+        SKIP(3);
+    }
+L_I32_DIV_U: {
+        uint32_t a = RU32(1), b = RU32(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU32(0, a / b);
+        SKIP(3);
+    }
+L_I32_REM_S: {
+        int32_t a = RI32(1), b = RI32(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU32(0, b == -1 ? 0 : a % b);
+        SKIP(3);
+    }
+L_I32_REM_U: {
+        uint32_t a = RU32(1), b = RU32(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU32(0, a % b);
+        SKIP(3);
+    }
+    BIN_I32(I32_AND, a & b)
+    BIN_I32(I32_OR, a | b)
+    BIN_I32(I32_XOR, a ^ b)
+    BIN_I32(I32_SHL, a << (b & 31))
+    BIN_I32(I32_SHR_S, (uint32_t)((int32_t)a >> (b & 31)))
+    BIN_I32(I32_SHR_U, a >> (b & 31))
+    BIN_I32(I32_ROTL, (a << (b & 31)) | (a >> ((32 - (b & 31)) & 31)))
+    BIN_I32(I32_ROTR, (a >> (b & 31)) | (a << ((32 - (b & 31)) & 31)))
+
+    /* ---- i64 ---- */
+L_I64_EQZ:
+    WU32(0, RU64(1) == 0);
+    SKIP(2);
+    CMP_I64(I64_EQ, a == b)
+    CMP_I64(I64_NE, a != b)
+    CMP_I64(I64_LT_S, (int64_t)a < (int64_t)b)
+    CMP_I64(I64_LT_U, a < b)
+    CMP_I64(I64_GT_S, (int64_t)a > (int64_t)b)
+    CMP_I64(I64_GT_U, a > b)
+    CMP_I64(I64_LE_S, (int64_t)a <= (int64_t)b)
+    CMP_I64(I64_LE_U, a <= b)
+    CMP_I64(I64_GE_S, (int64_t)a >= (int64_t)b)
+    CMP_I64(I64_GE_U, a >= b)
+    UN_I64(I64_CLZ, a ? (uint64_t)__builtin_clzll(a) : 64u)
+    UN_I64(I64_CTZ, a ? (uint64_t)__builtin_ctzll(a) : 64u)
+    UN_I64(I64_POPCNT, (uint64_t)__builtin_popcountll(a))
+    BIN_I64(I64_ADD, a + b)
+    BIN_I64(I64_SUB, a - b)
+    BIN_I64(I64_MUL, a * b)
+L_I64_DIV_S: {
+        int64_t a = RI64(1), b = RI64(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        if (UNLIKELY(a == INT64_MIN && b == -1))
+            goto trap_ovf;
+        WU64(0, a / b);
+        SKIP(3);
+    }
+L_I64_DIV_U: {
+        uint64_t a = RU64(1), b = RU64(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU64(0, a / b);
+        SKIP(3);
+    }
+L_I64_REM_S: {
+        int64_t a = RI64(1), b = RI64(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU64(0, b == -1 ? 0 : a % b);
+        SKIP(3);
+    }
+L_I64_REM_U: {
+        uint64_t a = RU64(1), b = RU64(2);
+        if (UNLIKELY(b == 0))
+            goto trap_div;
+        WU64(0, a % b);
+        SKIP(3);
+    }
+    BIN_I64(I64_AND, a & b)
+    BIN_I64(I64_OR, a | b)
+    BIN_I64(I64_XOR, a ^ b)
+    BIN_I64(I64_SHL, a << (b & 63))
+    BIN_I64(I64_SHR_S, (uint64_t)((int64_t)a >> (b & 63)))
+    BIN_I64(I64_SHR_U, a >> (b & 63))
+    BIN_I64(I64_ROTL, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
+    BIN_I64(I64_ROTR, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
+
+    /* ---- floats ---- */
+    CMP_F32(F32_EQ, a == b)
+    CMP_F32(F32_NE, a != b)
+    CMP_F32(F32_LT, a < b)
+    CMP_F32(F32_GT, a > b)
+    CMP_F32(F32_LE, a <= b)
+    CMP_F32(F32_GE, a >= b)
+    CMP_F64(F64_EQ, a == b)
+    CMP_F64(F64_NE, a != b)
+    CMP_F64(F64_LT, a < b)
+    CMP_F64(F64_GT, a > b)
+    CMP_F64(F64_LE, a <= b)
+    CMP_F64(F64_GE, a >= b)
+
+L_F32_ABS:
+    WU32(0, RU32(1) & 0x7fffffffu);
+    SKIP(2);
+L_F32_NEG:
+    WU32(0, RU32(1) ^ 0x80000000u);
+    SKIP(2);
+    UN_F32(F32_CEIL, ceilf(a))
+    UN_F32(F32_FLOOR, floorf(a))
+    UN_F32(F32_TRUNC, truncf(a))
+    UN_F32(F32_NEAREST, rintf(a))
+    UN_F32(F32_SQRT, sqrtf(a))
+    BIN_F32(F32_ADD, a + b)
+    BIN_F32(F32_SUB, a - b)
+    BIN_F32(F32_MUL, a * b)
+    BIN_F32(F32_DIV, a / b)
+    BIN_F32(F32_MIN, f32_min(a, b))
+    BIN_F32(F32_MAX, f32_max(a, b))
+L_F32_COPYSIGN:
+    WU32(0, (RU32(1) & 0x7fffffffu) | (RU32(2) & 0x80000000u));
+    SKIP(3);
+
+L_F64_ABS:
+    WU64(0, RU64(1) & 0x7fffffffffffffffull);
+    SKIP(2);
+L_F64_NEG:
+    WU64(0, RU64(1) ^ 0x8000000000000000ull);
+    SKIP(2);
+    UN_F64(F64_CEIL, ceil(a))
+    UN_F64(F64_FLOOR, floor(a))
+    UN_F64(F64_TRUNC, trunc(a))
+    UN_F64(F64_NEAREST, rint(a))
+    UN_F64(F64_SQRT, sqrt(a))
+    BIN_F64(F64_ADD, a + b)
+    BIN_F64(F64_SUB, a - b)
+    BIN_F64(F64_MUL, a * b)
+    BIN_F64(F64_DIV, a / b)
+    BIN_F64(F64_MIN, f64_min(a, b))
+    BIN_F64(F64_MAX, f64_max(a, b))
+L_F64_COPYSIGN:
+    WU64(0, (RU64(1) & 0x7fffffffffffffffull) | (RU64(2) & 0x8000000000000000ull));
+    SKIP(3);
+
+    /* ---- conversions ---- */
+    TRUNC(I32_TRUNC_F32_S, float, RF32, WU32, int32_t, x >= -2147483648.0f, 2147483648.0f)
+    TRUNC(I32_TRUNC_F32_U, float, RF32, WU32, uint32_t, x > -1.0f, 4294967296.0f)
+    TRUNC(I32_TRUNC_F64_S, double, RF64, WU32, int32_t, x > -2147483649.0, 2147483648.0)
+    TRUNC(I32_TRUNC_F64_U, double, RF64, WU32, uint32_t, x > -1.0, 4294967296.0)
+    TRUNC(I64_TRUNC_F32_S, float, RF32, WU64, int64_t, x >= -9223372036854775808.0f,
+          9223372036854775808.0f)
+    TRUNC(I64_TRUNC_F32_U, float, RF32, WU64, uint64_t, x > -1.0f, 18446744073709551616.0f)
+    TRUNC(I64_TRUNC_F64_S, double, RF64, WU64, int64_t, x >= -9223372036854775808.0,
+          9223372036854775808.0)
+    TRUNC(I64_TRUNC_F64_U, double, RF64, WU64, uint64_t, x > -1.0, 18446744073709551616.0)
+L_I64_EXTEND_I32_S:
+    WU64(0, (int64_t)RI32(1));
+    SKIP(2);
+L_I64_EXTEND_I32_U:
+    WU64(0, RU32(1));
+    SKIP(2);
+L_F32_CONVERT_I32_S:
+    WF32(0, (float)RI32(1));
+    SKIP(2);
+L_F32_CONVERT_I32_U:
+    WF32(0, (float)RU32(1));
+    SKIP(2);
+L_F32_CONVERT_I64_S:
+    WF32(0, (float)RI64(1));
+    SKIP(2);
+L_F32_CONVERT_I64_U:
+    WF32(0, (float)RU64(1));
+    SKIP(2);
+L_F32_DEMOTE_F64:
+    WF32(0, (float)RF64(1));
+    SKIP(2);
+L_F64_CONVERT_I32_S:
+    WF64(0, (double)RI32(1));
+    SKIP(2);
+L_F64_CONVERT_I32_U:
+    WF64(0, (double)RU32(1));
+    SKIP(2);
+L_F64_CONVERT_I64_S:
+    WF64(0, (double)RI64(1));
+    SKIP(2);
+L_F64_CONVERT_I64_U:
+    WF64(0, (double)RU64(1));
+    SKIP(2);
+L_F64_PROMOTE_F32:
+    WF64(0, (double)RF32(1));
+    SKIP(2);
+L_I32_EXTEND8_S:
+    WU32(0, (int32_t)(int8_t)RU32(1));
+    SKIP(2);
+L_I32_EXTEND16_S:
+    WU32(0, (int32_t)(int16_t)RU32(1));
+    SKIP(2);
+L_I64_EXTEND8_S:
+    WU64(0, (int64_t)(int8_t)RU64(1));
+    SKIP(2);
+L_I64_EXTEND16_S:
+    WU64(0, (int64_t)(int16_t)RU64(1));
+    SKIP(2);
+L_I64_EXTEND32_S:
+    WU64(0, (int64_t)(int32_t)RU64(1));
+    SKIP(2);
+L_I32_TRUNC_SAT_F32_S:
+    WU32(0, sat_i32_f64(RF32(1)));
+    SKIP(2);
+L_I32_TRUNC_SAT_F32_U:
+    WU32(0, sat_u32_f64(RF32(1)));
+    SKIP(2);
+L_I32_TRUNC_SAT_F64_S:
+    WU32(0, sat_i32_f64(RF64(1)));
+    SKIP(2);
+L_I32_TRUNC_SAT_F64_U:
+    WU32(0, sat_u32_f64(RF64(1)));
+    SKIP(2);
+L_I64_TRUNC_SAT_F32_S:
+    WU64(0, sat_i64_f64(RF32(1)));
+    SKIP(2);
+L_I64_TRUNC_SAT_F32_U:
+    WU64(0, sat_u64_f64(RF32(1)));
+    SKIP(2);
+L_I64_TRUNC_SAT_F64_S:
+    WU64(0, sat_i64_f64(RF64(1)));
+    SKIP(2);
+L_I64_TRUNC_SAT_F64_U:
+    WU64(0, sat_u64_f64(RF64(1)));
+    SKIP(2);
+
+    /* ---- exits ---- */
+out_of_fuel:
+    frame->ip = ip;
+    ex->top = frame;
+    SYNC_FUEL();
+    return TH_WASM_OUT_OF_FUEL;
+
+trap_mem:
+    TRAP(TH_WASM_TRAP_MEMORY_OOB, "out of bounds memory access");
+trap_table:
+    TRAP(TH_WASM_TRAP_TABLE_OOB, "out of bounds table access");
+trap_div:
+    TRAP(TH_WASM_TRAP_DIV_ZERO, "integer divide by zero");
+trap_ovf:
+    TRAP(TH_WASM_TRAP_INT_OVERFLOW, "integer overflow");
+trap:
+    frame->ip = ip;
+    ex->top = frame;
+    SYNC_FUEL();
+    wasm_exec_set_trap(ex, tkind, "%s", tmsg);
+    return TH_WASM_TRAPPED;
+}
+
+const void *const *wasm_interp_labels(void)
+{
+    const void *const *labels;
+    run(NULL, MODE_LABELS, &labels);
+    return labels;
+}
+
+const uint8_t *wasm_interp_exit_code(void)
+{
+    const void *const *code;
+    run(NULL, MODE_EXIT, &code);
+    return (const uint8_t *)code;
+}
+
+int wasm_interp_run(th_wasm_exec *ex)
+{
+    return run(ex, MODE_RUN, NULL);
+}
