@@ -127,9 +127,9 @@ static int parse_dir(char *arg, th_wasi_dir *d)
 /* Fill `o` from argv; returns 0, or the exit code for usage errors/help. */
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    int i;
+    int i = 1;
 
-    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
+    while (i < argc && argv[i][0] == '-' && argv[i][1] != 0) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -173,7 +173,7 @@ static int parse_run(int argc, char **argv, run_opts *o)
             cli_errorf("wasm run: unknown option %s (see --help)", a);
             return EXIT_USAGE;
         }
-        i++;
+        i += 2;
     }
     if (i >= argc) {
         cli_errorf("wasm run: missing FILE.wasm (see --help)");
