@@ -1403,8 +1403,11 @@ static int need_table(comp *C, uint32_t x)
 
 static int need_datacount(comp *C, uint32_t x)
 {
-    if (!C->m->has_datacount)
+    if (!C->m->has_datacount) {
+        if (x >= C->m->ndatas)
+            return fail(C, "unknown data segment %u", x);
         return fail(C, "data count section required");
+    }
     if (x >= C->m->datacount)
         return fail(C, "unknown data segment %u", x);
     return 0;

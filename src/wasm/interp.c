@@ -501,8 +501,10 @@ L_CALL_INDIRECT: {
         if (UNLIKELY(i >= t->size))
             TRAP(TH_WASM_TRAP_TABLE_OOB, "undefined element");
         cf = (th_wasm_func *)t->elems[i];
-        if (UNLIKELY(cf == NULL))
-            TRAP(TH_WASM_TRAP_INDIRECT_NULL, "uninitialized element");
+        if (UNLIKELY(cf == NULL)) {
+            wasm_exec_set_trap(ex, TH_WASM_TRAP_INDIRECT_NULL, "uninitialized element %u", i);
+            goto trap_set;
+        }
         if (UNLIKELY(cf->type->canon != OP(0)))
             TRAP(TH_WASM_TRAP_INDIRECT_TYPE, "indirect call type mismatch");
         argoff = OP(3);
@@ -954,10 +956,11 @@ trap_div:
 trap_ovf:
     TRAP(TH_WASM_TRAP_INT_OVERFLOW, "integer overflow");
 trap:
+    wasm_exec_set_trap(ex, tkind, "%s", tmsg);
+trap_set:
     frame->ip = ip;
     ex->top = frame;
     SYNC_FUEL();
-    wasm_exec_set_trap(ex, tkind, "%s", tmsg);
     return TH_WASM_TRAPPED;
 }
 
