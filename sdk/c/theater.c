@@ -222,12 +222,11 @@ static uint32_t blk_alloc(size_t n)
 /* Returns the block of payload pointer p, or 0 when p is not in the heap. */
 static uint32_t blk_of(const void *p)
 {
-    if (!p || !heap.ready)
+    uintptr_t a = (uintptr_t)p;
+    if (!p || !heap.ready || a < (uintptr_t)MEM_PTR(heap.start + HDR_SIZE) ||
+        a >= (uintptr_t)MEM_PTR(heap.top) || (a & 7u))
         return 0;
-    uint32_t off = MEM_OFF(p);
-    if (off < heap.start + HDR_SIZE || off >= heap.top || (off & 7u))
-        return 0;
-    uint32_t b = off - HDR_SIZE;
+    uint32_t b = MEM_OFF(p) - HDR_SIZE;
     if (!(blk_flags(b) & F_USED))
         th_trap(); /* double free or a pointer into a free block */
     return b;
