@@ -80,6 +80,11 @@ static uint64_t hash_key(const char *key, size_t len)
     return h;
 }
 
+static bool is_digit_char(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* ------------------------------------------------------------------------
  * Growable byte buffer used while building strings.
  */
@@ -388,27 +393,62 @@ int toml_datetime_format(const toml_datetime *dt, toml_type type, char *buf, siz
     return snprintf(buf, n, "%s%s%s", date, time_, off);
 }
 
+/* Shortest significant digits that read back as `d`: the digits (no dot)
+ * into `digits` and the decimal exponent of the first one. */
+static int shortest_digits(double d, char digits[20], int *exp10)
+{
+    char tmp[40];
+    int prec, nd = 0;
+    locale_t old = g_c_locale != (locale_t)0 ? uselocale(g_c_locale) : (locale_t)0;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    if (old != (locale_t)0)
+        uselocale(old);
+    /* tmp is "[-]D[.DDD]e[+-]XX" */
+    for (const char *q = tmp; *q != 'e' && *q != '\0'; q++)
+        if (is_digit_char(*q) && nd < 19)
+            digits[nd++] = *q;
+    digits[nd] = '\0';
+    *exp10 = atoi(strchr(tmp, 'e') + 1);
+    return nd;
+}
+
 int toml_float_format(double d, char *buf, size_t n)
 {
-    char tmp[TOML_FLOAT_MAX_TEXT];
-    locale_t old;
+    char digits[20], out[TOML_FLOAT_MAX_TEXT];
+    int nd, x, len = 0;
 
     if (isnan(d))
         return snprintf(buf, n, "nan");
     if (isinf(d))
         return snprintf(buf, n, d < 0 ? "-inf" : "inf");
     pthread_once(&g_once, global_init);
-    old = g_c_locale != (locale_t)0 ? uselocale(g_c_locale) : (locale_t)0;
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
+    nd = shortest_digits(d, digits, &x);
+    if (signbit(d))
+        out[len++] = '-';
+    if (x >= 17 || x < -5) {
+        /* Scientific: D.DDDe+XX */
+        len += snprintf(out + len, sizeof out - (size_t)len, "%c%s%s%se%+d", digits[0],
+                        nd > 1 ? "." : "", digits + 1, nd > 1 ? "" : ".0", x);
+    } else if (x >= 0) {
+        /* Fixed with the point after digit x (zeros pad the integer part). */
+        for (int i = 0; i <= x; i++)
+            out[len++] = i < nd ? digits[i] : '0';
+        out[len++] = '.';
+        if (nd > x + 1)
+            for (int i = x + 1; i < nd; i++)
+                out[len++] = digits[i];
+        else
+            out[len++] = '0';
+        out[len] = '\0';
+    } else {
+        /* 0.000DDD */
+        len += snprintf(out + len, sizeof out - (size_t)len, "0.%.*s%s", -x - 1, "0000", digits);
     }
-    if (old != (locale_t)0)
-        uselocale(old);
-    if (strpbrk(tmp, ".en") == NULL)
-        strcat(tmp, ".0");
-    return snprintf(buf, n, "%s", tmp);
+    return snprintf(buf, n, "%s", out);
 }
 
 /* ------------------------------------------------------------------------
@@ -426,11 +466,14 @@ typedef struct parser {
     int lno;            /* ... and its line */
 } parser;
 
+static int line_at(parser *ps, const char *at);
+
 /* One part of a dotted key, owned by the key until stored in a table. */
 typedef struct keypart {
     char *s;
     size_t len;
     const char *at; /* where it was written */
+    int line;       /* its line (asked for in document order: see line_at) */
 } keypart;
 
 typedef struct key {
@@ -438,8 +481,9 @@ typedef struct key {
     size_t n, cap;
 } key;
 
-/* 1-based line of position `at` (positions are mostly asked for in
- * increasing order, so the cache makes this linear overall). */
+/* 1-based line of position `at`.  Positions must be asked for in
+ * increasing order (except when reporting an error), which keeps the work
+ * linear in the document's size; going back rescans from the start. */
 static int line_at(parser *ps, const char *at)
 {
     if (at < ps->lpos) {
@@ -920,7 +964,7 @@ static int key_push(parser *ps, key *k, char *s, size_t len, const char *at)
         k->parts = parts;
         k->cap = cap;
     }
-    k->parts[k->n++] = (keypart){s, len, at};
+    k->parts[k->n++] = (keypart){s, len, at, line_at(ps, at)};
     return 0;
 }
 
@@ -1371,7 +1415,7 @@ static int assign_dotted(parser *ps, toml_value *base, key *k, toml_value *val)
         toml_keyval *kv = table_find(t, kp->s, kp->len);
         toml_value *sub;
         if (kv == NULL) {
-            if ((sub = node_new(TOML_TABLE, line_at(ps, kp->at), t->depth + 1)) == NULL) {
+            if ((sub = node_new(TOML_TABLE, kp->line, t->depth + 1)) == NULL) {
                 rc = fail_nomem(ps);
                 goto fail;
             }
@@ -1410,7 +1454,7 @@ static int assign_dotted(parser *ps, toml_value *base, key *k, toml_value *val)
                          key_text(k, k->n, kt, sizeof kt), kv->line);
             goto fail;
         }
-        if (table_add(t, kp->s, kp->len, line_at(ps, kp->at), val) != 0) {
+        if (table_add(t, kp->s, kp->len, kp->line, val) != 0) {
             rc = fail_nomem(ps);
             goto fail;
         }
