@@ -417,6 +417,49 @@ static void test_size_limit(void **state)
     free(text);
 }
 
+/* The example of docs/manifest.md is a valid manifest. */
+static void test_docs_example(void **state)
+{
+    const char *src = getenv("THEATER_SOURCE_DIR");
+    char path[PATH_MAX + 64], files[PATH_MAX + 64], *doc, *start, *end;
+    rt_manifest_options opt = {.base_dir = g_dir, .name = "docs/manifest.md"};
+    rt_manifest *m = NULL;
+    th_error err = {0};
+    size_t len;
+    FILE *f;
+    (void)state;
+
+    if (src == NULL)
+        skip();
+    snprintf(path, sizeof path, "%s/docs/manifest.md", src);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    doc = calloc(1, 1 << 20);
+    assert_non_null(doc);
+    len = fread(doc, 1, (1 << 20) - 1, f);
+    fclose(f);
+    assert_true(len > 0);
+    start = strstr(doc, "```toml\n");
+    assert_non_null(start);
+    start += 8;
+    end = strstr(start, "```");
+    assert_non_null(end);
+    snprintf(files, sizeof files, "%s/files", g_dir);
+    assert_int_equal(mkdir(files, 0700), 0);
+    setenv("COUNTER_DATA", g_dir, 1);
+    if (rt_manifest_parse(start, (size_t)(end - start), &opt, &m, &err) != 0)
+        fail_msg("docs example: %s", err.msg);
+    assert_string_equal(m->name, "counter");
+    assert_int_equal(m->handlers_len, RT_MANIFEST_H_COUNT);
+    assert_int_equal(m->handler_set, (1u << RT_MANIFEST_H_COUNT) - 1);
+    assert_string_equal(m->fs_root, files);
+    assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_ONE_FOR_ONE);
+    rt_manifest_free(m);
+    unsetenv("COUNTER_DATA");
+    rmdir(files);
+    free(doc);
+}
+
 static void test_handler_names(void **state)
 {
     (void)state;
@@ -440,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_filesystem_path),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_handler_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
