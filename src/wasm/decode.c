@@ -1161,7 +1161,7 @@ static int sec_code(dec *d)
             nparams = m->types[m->func_type[fidx]].nparams;
         if ((rc = rd_locals(d, b, nparams)) < 0)
             return rc;
-        if (r->pos > end || r->pos == end || r->b[end - 1] != 0x0b) {
+        if (end > r->len || r->pos >= end || r->b[end - 1] != 0x0b) {
             /* The body does not end with `end`: decode its instructions
              * the way the reference decoder does, which reads on past
              * the body and reports what it finds there. */
@@ -1280,6 +1280,8 @@ static int parse_names(th_wasm_module *m, size_t pos, size_t end)
         if (rd_byte(&r, &id) < 0 || rd_len32(&r, &size) < 0)
             return -1;
         sub_end = r.pos + size;
+        if (sub_end > r.len)
+            return -1;
         if (id == 0) {
             if (m->name != NULL || rd_name(&r, &m->name, NULL) < 0)
                 return -1;
