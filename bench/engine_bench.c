@@ -499,6 +499,7 @@ int main(int argc, char **argv)
     bool quick = false, inst = true;
     int rounds = 3, failures;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep the report in order with progress on stderr */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
