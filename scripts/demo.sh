@@ -27,7 +27,14 @@ trap 'rm -rf "$SANDBOX"' EXIT INT TERM
 echo "The sandbox keeps a note from the host." > "$SANDBOX/note.txt"
 
 run() {
-    echo "\$ $*"
+    printf '$'
+    for a in "$@"; do
+        case $a in
+        *" "*) printf " '%s'" "$a" ;;
+        *) printf ' %s' "$a" ;;
+        esac
+    done
+    printf '\n'
     "$@"
     status=$?
     echo "-> exit status $status"

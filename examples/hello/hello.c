@@ -6,7 +6,7 @@
  *
  * It prints its arguments and the GREETING variable, reads the clocks,
  * draws random numbers, keeps a visit counter in /sandbox/visits.txt,
- * lists /sandbox, shows that paths outside /sandbox are refused, and exits
+ * reads /sandbox/note.txt if the host left one, lists /sandbox, shows that paths outside /sandbox are refused, and exits
  * with status N when given --exit N.
  */
 #include <dirent.h>
@@ -105,6 +105,21 @@ static void visit_file(void)
            visits == 1 ? "" : "s");
 }
 
+/* Show the first line of a note the host may have left in the sandbox. */
+static void read_note(void)
+{
+    char line[200];
+    FILE *f = fopen(SANDBOX "/note.txt", "r");
+
+    if (f == NULL)
+        return;
+    if (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = 0;
+        printf("file:    %s/note.txt says \"%s\"\n", SANDBOX, line);
+    }
+    fclose(f);
+}
+
 static void list_sandbox(void)
 {
     DIR *d = opendir(SANDBOX);
@@ -153,6 +168,7 @@ int main(int argc, char **argv)
     show_clocks();
     show_random();
     visit_file();
+    read_note();
     list_sandbox();
     try_escape(SANDBOX "/../etc/passwd");
     try_escape("/etc/passwd");
