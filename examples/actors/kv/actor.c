@@ -16,8 +16,8 @@
  * the rest of the line, so values may contain spaces). */
 static th_str next_word(th_str *rest, bool last)
 {
-    size_t n = 0;
-    while (!last && n < rest->len && rest->ptr[n] != ' ')
+    size_t n = last ? rest->len : 0;
+    while (n < rest->len && rest->ptr[n] != ' ')
         n++;
     th_str word = {rest->ptr, n};
     size_t skip = n < rest->len ? n + 1 : n;
