@@ -1,0 +1,231 @@
+/*
+ * chain.h - per-actor event chains: durable, verifiable records of
+ * everything an actor did.
+ *
+ * Each actor has one chain: events numbered 0, 1, 2, ... (seq).  An event's
+ * hash is SHA-256 over a canonical encoding of its parent's hash (the
+ * previous event's hash; none for event 0), type, timestamp, data and
+ * description (documented byte by byte in src/chain/hash.c and
+ * docs/chain-format.md), so changing, removing or reordering any event
+ * breaks every later link.
+ *
+ * Appending is cheap for the caller: the event is hashed in the caller's
+ * thread and queued; a writer thread stores queued events in batched SQLite
+ * transactions (group commit: at most batch_max_events per transaction, and
+ * a transaction starts at most batch_max_ms after its oldest event was
+ * appended).  In every transaction the writer also signs the new head of
+ * each chain it touched with the Ed25519 key of THEATER_HOME (chain.key,
+ * created on first use, mode 0600), so a head that is rolled back, forged or
+ * signed with another key is detected by verification.  A caller that needs
+ * an event on disk waits for its ticket (th_chain_wait_durable).
+ *
+ * Reads and verification look at the database, i.e. at durable events.
+ *
+ * All functions are thread-safe.  Only one process at a time may open a
+ * THEATER_HOME's chains for appending (others get TH_EBUSY); any number may
+ * open them read-only, also while a writer runs.
+ */
+#ifndef THEATER_CHAIN_H
+#define THEATER_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "theater/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TH_CHAIN_HASH_LEN 32
+
+typedef struct th_chain th_chain;
+
+typedef struct th_chain_config {
+    const char *home;          /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
+    unsigned batch_max_events; /* events per transaction at most; 0 = 8192 */
+    unsigned batch_max_ms;     /* max wait before a transaction starts; 0 = 2 */
+    int sync_normal;  /* 1: survive process crashes only (no fsync per commit);
+                         0 (default): every commit is fsync'ed (power-safe) */
+    int read_only;    /* 1: no appends, no writer thread, no key creation */
+} th_chain_config;
+
+/* One event.  In lists returned by the library all pointers are owned by the
+ * list; in listener callbacks they are borrowed for the call only. */
+typedef struct th_chain_event {
+    const char *actor;
+    uint64_t seq;
+    uint8_t hash[TH_CHAIN_HASH_LEN];
+    int has_parent; /* 0 only for seq 0 */
+    uint8_t parent[TH_CHAIN_HASH_LEN];
+    const char *type;
+    uint64_t timestamp_ms; /* ms since the Unix epoch */
+    const uint8_t *data;
+    size_t data_len;
+    const char *description; /* NULL if none */
+} th_chain_event;
+
+typedef struct th_chain_events {
+    th_chain_event *items;
+    size_t count;
+} th_chain_events;
+
+/* What th_chain_append tells the caller about the new event. */
+typedef struct th_chain_receipt {
+    uint64_t seq;
+    uint64_t timestamp_ms;
+    uint8_t hash[TH_CHAIN_HASH_LEN];
+    uint64_t ticket; /* pass to th_chain_wait_durable */
+} th_chain_receipt;
+
+/* The head (newest durable event) of one chain. */
+typedef struct th_chain_head {
+    uint64_t seq;   /* of the newest event */
+    uint64_t count; /* seq + 1 */
+    uint8_t hash[TH_CHAIN_HASH_LEN];
+    uint64_t signed_ms; /* when the head was signed */
+    uint8_t public_key[32]; /* the key that signed it */
+} th_chain_head;
+
+typedef struct th_chain_actor {
+    char *name;
+    th_chain_head head;
+} th_chain_actor;
+
+typedef struct th_chain_actors {
+    th_chain_actor *items;
+    size_t count;
+} th_chain_actors;
+
+/* Which events th_chain_read returns: those of `actor` with from_seq <= seq <
+ * to_seq (to_seq 0 = no upper bound), of type `type` if not NULL, oldest
+ * first; if `newest` is set, the last `limit` matching events (still oldest
+ * first); otherwise the first `limit` (0 = no limit). */
+typedef struct th_chain_query {
+    const char *actor;
+    uint64_t from_seq;
+    uint64_t to_seq;
+    const char *type;
+    size_t limit;
+    int newest;
+} th_chain_query;
+
+/* What verification found.  `problem` is TH_CHAIN_OK or the first problem,
+ * with the actor and sequence number it concerns and a sentence in
+ * `detail`. */
+enum {
+    TH_CHAIN_OK = 0,
+    TH_CHAIN_BAD_HASH,      /* stored hash differs from the event's contents */
+    TH_CHAIN_BAD_PARENT,    /* parent hash differs from the previous event's hash */
+    TH_CHAIN_MISSING_EVENT, /* a sequence number has no event */
+    TH_CHAIN_MALFORMED,     /* a stored field has the wrong size or type */
+    TH_CHAIN_BAD_HEAD,      /* the signed head names another hash than the event */
+    TH_CHAIN_UNSIGNED,      /* events beyond the signed head, or no signed head */
+    TH_CHAIN_BAD_SIGNATURE, /* the head's signature does not verify (forged or rolled back) */
+    TH_CHAIN_WRONG_KEY,     /* the head is signed by another key than this home's */
+};
+
+typedef struct th_chain_verify_result {
+    uint64_t actors;  /* chains checked */
+    uint64_t events;  /* events checked */
+    int problem;      /* TH_CHAIN_* */
+    char actor[1025]; /* actor of the problem ("" if none) */
+    uint64_t seq;     /* sequence number of the problem event */
+    char detail[512];
+} th_chain_verify_result;
+
+/* Listener: called on the writer thread, in commit order (per actor in seq
+ * order), for every event once it is durable.  It must be quick and must not
+ * call th_chain_* functions that wait for the writer (flush, wait_durable,
+ * close, unsubscribe). */
+typedef void (*th_chain_listener)(void *userdata, const th_chain_event *event);
+
+/* Open the chains of a THEATER_HOME; `cfg` may be NULL for defaults.
+ * Writable opens create the database and signing key if needed and start the
+ * writer thread.  *out owns the handle; close it with th_chain_close.
+ * Errors: TH_EBUSY (another process appends), TH_ENOENT (read-only and no
+ * database), TH_EVERSION, TH_ECORRUPT, TH_EIO, TH_EINVAL. */
+int th_chain_open(const th_chain_config *cfg, th_chain **out /* out */, th_error *err);
+
+/* Make every appended event durable, stop the writer and free everything.
+ * Accepts NULL.  Returns TH_OK, or the writer's error if it failed. */
+int th_chain_close(th_chain *c);
+
+/* Append an event to `actor`'s chain (creating the chain on first use) with
+ * the current time.  `data` may be NULL when len is 0; `description` may be
+ * NULL.  Nothing is borrowed after return.  Blocks only if more than
+ * TH_CHAIN_MAX_QUEUE_BYTES are waiting for the writer.  `receipt` may be
+ * NULL.  Errors: TH_EINVAL / TH_ETOOBIG (bad or over-size input), TH_EPERM
+ * (read-only), TH_EIO (the writer failed; no further appends). */
+int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data,
+                    size_t len, const char *description, th_chain_receipt *receipt /* out */,
+                    th_error *err);
+
+/* Wait until the event with `ticket` (and every earlier one) is durable.
+ * timeout_ms < 0 waits forever.  TH_OK, TH_ETIMEDOUT, or TH_EIO if the
+ * writer failed before storing it. */
+int th_chain_wait_durable(th_chain *c, uint64_t ticket, int timeout_ms, th_error *err);
+
+/* Wait until everything appended before the call is durable. */
+int th_chain_flush(th_chain *c, int timeout_ms, th_error *err);
+
+/* The highest ticket known durable (0 if none yet). */
+uint64_t th_chain_durable_ticket(th_chain *c);
+
+/* Register a listener; *id receives a handle for th_chain_unsubscribe. */
+int th_chain_subscribe(th_chain *c, th_chain_listener fn, void *userdata, uint64_t *id /* out */,
+                       th_error *err);
+/* Remove a listener; after return it is not running and will not be called.
+ * TH_ENOENT if unknown. */
+int th_chain_unsubscribe(th_chain *c, uint64_t id);
+
+/* Read durable events (see th_chain_query).  *out is owned by the caller:
+ * free with th_chain_events_free.  TH_ENOENT if the actor has no chain. */
+int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out /* out */,
+                  th_error *err);
+void th_chain_events_free(th_chain_events *events);
+
+/* The signed head of `actor`'s chain.  TH_ENOENT if it has none. */
+int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */,
+                      th_error *err);
+
+/* Every actor that has a chain, sorted by name. */
+int th_chain_list_actors(th_chain *c, th_chain_actors *out /* out */, th_error *err);
+void th_chain_actors_free(th_chain_actors *actors);
+
+/* Verify one chain (`actor`) or all chains (NULL): recompute every hash and
+ * link, and check each head's signature against this home's key.  Returns
+ * TH_OK if everything verifies, TH_ECORRUPT if a problem was found (details
+ * in *res and err), TH_ENOENT for an unknown actor, other codes for I/O. */
+int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res /* out */,
+                    th_error *err);
+
+/* This home's signing public key (32 bytes); TH_ENOENT if none exists yet. */
+int th_chain_public_key(th_chain *c, uint8_t key[32] /* out */, th_error *err);
+
+/* Export `actor`'s chain as JSON Lines to `out` (see docs/chain-format.md):
+ * a header line, one line per event (data base64, hashes hex), and the
+ * signed head. */
+int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err);
+
+/* Verify an exported file: every hash and link, the signed head, and that
+ * the file's last event is the signed head.  If `trusted_key` is not NULL
+ * the head must be signed by it (else TH_CHAIN_WRONG_KEY).  Returns like
+ * th_chain_verify. */
+int th_chain_verify_file(FILE *in, const uint8_t *trusted_key, th_chain_verify_result *res /* out */,
+                         th_error *err);
+
+/* Verify an exported file (trusting the key it names) and append its events,
+ * unchanged, as the chain of its actor, which must not exist yet here; the
+ * imported head is then signed with this home's key.  Returns like
+ * th_chain_verify, or TH_EEXIST. */
+int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res /* out */, th_error *err);
+
+/* Static name of a TH_CHAIN_* problem, e.g. "bad hash". */
+const char *th_chain_problem_name(int problem);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,394 @@
+/*
+ * export.c - a chain as JSON Lines, and verification / import of such a
+ * file.  Format (docs/chain-format.md), one JSON object per line:
+ *
+ *   {"kind":"chain","format":1,"actor":"<id>","public_key":"<hex>"}
+ *   {"kind":"event","seq":0,"hash":"<hex>","parent_hash":null,
+ *    "event_type":"<type>","timestamp":<ms>,"data":"<base64>",
+ *    "description":null}
+ *   ... one "event" line per event, in seq order ...
+ *   {"kind":"head","seq":N,"hash":"<hex>","commit":C,"signed_ms":T,
+ *    "leaf_index":I,"tree_size":S,"path":["<hex>",...],
+ *    "signature":"<hex>","public_key":"<hex>"}
+ *
+ * Hashes, keys and signatures are lowercase hex; data is standard base64.
+ * The file is untrusted input: every line is bounded
+ * (TH_CHAIN_MAX_JSONL_LINE), every field type- and size-checked.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/base64.h"
+#include "base/hex.h"
+#include "base/limits.h"
+#include "chain/chain_int.h"
+#include "store/store_int.h"
+
+/* ---- export ---- */
+
+static int write_line(json_t *obj, FILE *out, th_error *err)
+{
+    int rc = json_dumpf(obj, out, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 && fputc('\n', out) != EOF;
+
+    json_decref(obj);
+    return rc ? TH_OK : th_error_set(err, TH_EIO, "cannot write the export");
+}
+
+static json_t *hex_value(const uint8_t *b, size_t n)
+{
+    char buf[129];
+
+    return json_string(base_hex_encode(b, n, buf));
+}
+
+static json_t *event_json(const th_chain_event *ev)
+{
+    size_t cap = base_base64_encoded_size(ev->data_len);
+    char *b64 = malloc(cap);
+    json_t *o;
+
+    if (b64 == NULL)
+        return NULL;
+    base_base64_encode(ev->data, ev->data_len, b64);
+    o = json_pack("{s:s, s:I, s:o, s:o, s:s, s:I, s:s, s:o}", "kind", "event", "seq",
+                  (json_int_t)ev->seq, "hash", hex_value(ev->hash, 32), "parent_hash",
+                  ev->has_parent ? hex_value(ev->parent, 32) : json_null(), "event_type", ev->type,
+                  "timestamp", (json_int_t)ev->timestamp_ms, "data", b64, "description",
+                  ev->description ? json_string(ev->description) : json_null());
+    free(b64);
+    return o;
+}
+
+static json_t *head_json(const chain_signed_head *h)
+{
+    json_t *path = json_array();
+    size_t i;
+
+    for (i = 0; path != NULL && i < h->path_len; i += 32)
+        json_array_append_new(path, hex_value(h->path + i, 32));
+    return json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "kind", "head", "seq",
+                     (json_int_t)h->seq, "hash", hex_value(h->hash, 32), "commit",
+                     (json_int_t)h->commit_no, "signed_ms", (json_int_t)h->signed_ms, "leaf_index",
+                     (json_int_t)h->leaf_index, "tree_size", (json_int_t)h->tree_size, "path", path,
+                     "signature", hex_value(h->signature, 64), "public_key",
+                     hex_value(h->public_key, 32));
+}
+
+int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    chain_signed_head h;
+    th_chain_event ev;
+    json_t *o;
+    int64_t id;
+    int rc, has;
+
+    if (actor == NULL)
+        return th_error_set(err, TH_EINVAL, "NULL actor");
+    db = chain_reader_lock(c);
+    rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_db_error(db, rc, err, "starting export");
+        chain_reader_unlock(c);
+        return rc;
+    }
+    if ((rc = chain_load_head(db, actor, &id, &h, &has, err)) != TH_OK)
+        goto out;
+    if (!has) {
+        rc = th_error_set(err, TH_ECORRUPT, "the head of '%s' is malformed", actor);
+        goto out;
+    }
+    o = json_pack("{s:s, s:i, s:s, s:o}", "kind", "chain", "format", 1, "actor", actor,
+                  "public_key", hex_value(h.public_key, 32));
+    if (o == NULL || (rc = write_line(o, out, err)) != TH_OK) {
+        rc = o == NULL ? th_error_set(err, TH_ENOMEM, "out of memory") : rc;
+        goto out;
+    }
+    rc = sqlite3_prepare_v2(db, "SELECT " CHAIN_EVENT_COLUMNS " FROM chain_event WHERE actor = ?"
+                                " ORDER BY seq", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, id);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (chain_row_view(st, actor, &ev) != 0) {
+            rc = th_error_set(err, TH_ECORRUPT, "event %s/%llu is malformed", actor,
+                              (unsigned long long)ev.seq);
+            goto out;
+        }
+        o = event_json(&ev);
+        if (o == NULL) {
+            rc = th_error_set(err, TH_EINVAL, "event %s/%llu cannot be exported (invalid UTF-8?)",
+                              actor, (unsigned long long)ev.seq);
+            goto out;
+        }
+        if ((rc = write_line(o, out, err)) != TH_OK)
+            goto out;
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store_db_error(db, rc, err, "reading events");
+        goto out;
+    }
+    o = head_json(&h);
+    rc = o != NULL ? write_line(o, out, err) : th_error_set(err, TH_ENOMEM, "out of memory");
+    if (rc == TH_OK && fflush(out) != 0)
+        rc = th_error_set(err, TH_EIO, "cannot write the export");
+out:
+    sqlite3_finalize(st);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    chain_reader_unlock(c);
+    return rc;
+}
+
+/* ---- reading an export ---- */
+
+typedef struct file_reader {
+    FILE *in;
+    char *line;
+    size_t cap;
+    uint64_t lineno;
+    th_chain_verify_result *res;
+    char actor[TH_CHAIN_MAX_ACTOR_BYTES + 1];
+} file_reader;
+
+/* Next line as a JSON object: *obj NULL at end of file. */
+static int next_object(file_reader *r, json_t **obj, th_error *err)
+{
+    json_error_t jerr;
+    ssize_t n;
+
+    *obj = NULL;
+    for (;;) {
+        n = getline(&r->line, &r->cap, r->in);
+        if (n < 0)
+            return ferror(r->in) ? th_error_set(err, TH_EIO, "cannot read the file") : TH_OK;
+        r->lineno++;
+        if ((size_t)n > TH_CHAIN_MAX_JSONL_LINE)
+            return th_error_set(err, TH_ETOOBIG, "line %llu is longer than %u bytes",
+                                (unsigned long long)r->lineno, TH_CHAIN_MAX_JSONL_LINE);
+        while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r'))
+            n--;
+        if (n > 0)
+            break;
+    }
+    *obj = json_loadb(r->line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+    if (*obj == NULL || !json_is_object(*obj)) {
+        json_decref(*obj);
+        *obj = NULL;
+        return th_error_set(err, TH_EINVAL, "line %llu is not a JSON object: %s",
+                            (unsigned long long)r->lineno, jerr.text);
+    }
+    return TH_OK;
+}
+
+static int get_hex(json_t *o, const char *key, uint8_t *out, size_t n)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_string(v) && base_hex_decode(json_string_value(v), out, n) == 0 ? 0 : -1;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static const char *kind_of(json_t *o)
+{
+    json_t *k = json_object_get(o, "kind");
+
+    return json_is_string(k) ? json_string_value(k) : "";
+}
+
+static int bad_line(file_reader *r, th_error *err, const char *what)
+{
+    return chain_report(r->res, err, TH_CHAIN_MALFORMED, r->actor[0] ? r->actor : "?", 0,
+                        "line %llu: %s", (unsigned long long)r->lineno, what);
+}
+
+/* Parse an event line into ev (data decoded into *buf, which the caller
+ * frees).  TH_OK or TH_ECORRUPT via bad_line. */
+static int parse_event(file_reader *r, json_t *o, th_chain_event *ev, uint8_t **buf, th_error *err)
+{
+    json_t *t = json_object_get(o, "event_type"), *d = json_object_get(o, "data");
+    json_t *desc = json_object_get(o, "description"), *par = json_object_get(o, "parent_hash");
+    size_t dl;
+
+    memset(ev, 0, sizeof *ev);
+    *buf = NULL;
+    ev->actor = r->actor;
+    if (get_u64(o, "seq", &ev->seq) != 0 || get_hex(o, "hash", ev->hash, 32) != 0 ||
+        get_u64(o, "timestamp", &ev->timestamp_ms) != 0 || !json_is_string(t) ||
+        json_string_length(t) > TH_CHAIN_MAX_TYPE_BYTES || !json_is_string(d) ||
+        (desc != NULL && !json_is_null(desc) && !json_is_string(desc)) ||
+        (par != NULL && !json_is_null(par) && get_hex(o, "parent_hash", ev->parent, 32) != 0))
+        return bad_line(r, err, "malformed event");
+    if (strlen(json_string_value(t)) != json_string_length(t) ||
+        (json_is_string(desc) && strlen(json_string_value(desc)) != json_string_length(desc)))
+        return bad_line(r, err, "event type or description contains NUL");
+    ev->has_parent = par != NULL && !json_is_null(par);
+    ev->type = json_string_value(t);
+    ev->description = json_is_string(desc) ? json_string_value(desc) : NULL;
+    *buf = malloc(json_string_length(d) / 4 * 3 + 1);
+    if (*buf == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (base_base64_decode(json_string_value(d), json_string_length(d), *buf, &dl) != 0)
+        return bad_line(r, err, "event data is not base64");
+    ev->data = *buf;
+    ev->data_len = dl;
+    return TH_OK;
+}
+
+static int parse_head(file_reader *r, json_t *o, chain_signed_head *h, th_error *err)
+{
+    json_t *path = json_object_get(o, "path"), *p;
+    size_t i;
+
+    memset(h, 0, sizeof *h);
+    if (get_u64(o, "seq", &h->seq) != 0 || get_hex(o, "hash", h->hash, 32) != 0 ||
+        get_u64(o, "commit", &h->commit_no) != 0 || get_u64(o, "signed_ms", &h->signed_ms) != 0 ||
+        get_u64(o, "leaf_index", &h->leaf_index) != 0 ||
+        get_u64(o, "tree_size", &h->tree_size) != 0 ||
+        get_hex(o, "signature", h->signature, CHAIN_SIG_LEN) != 0 ||
+        get_hex(o, "public_key", h->public_key, CHAIN_PUBKEY_LEN) != 0 || !json_is_array(path) ||
+        json_array_size(path) > TH_CHAIN_MAX_MERKLE_DEPTH)
+        return bad_line(r, err, "malformed head");
+    json_array_foreach(path, i, p) {
+        if (!json_is_string(p) || base_hex_decode(json_string_value(p), h->path + i * 32, 32) != 0)
+            return bad_line(r, err, "malformed head path");
+    }
+    h->path_len = json_array_size(path) * 32;
+    return TH_OK;
+}
+
+/* Read a whole export: verify it, and if `into` is not NULL queue its
+ * events there (the caller has verified the file before). */
+static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
+                       th_chain_verify_result *res, th_error *err)
+{
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    file_reader r;
+    chain_walk w;
+    chain_signed_head head;
+    th_chain_event ev;
+    uint8_t *buf = NULL;
+    uint64_t ticket = 0;
+    json_t *o = NULL, *a;
+    int rc, have_head = 0;
+
+    memset(res, 0, sizeof *res);
+    memset(&r, 0, sizeof r);
+    memset(&w, 0, sizeof w);
+    r.in = in;
+    r.res = res;
+    if (ctx == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if ((rc = next_object(&r, &o, err)) != TH_OK)
+        goto out;
+    a = o ? json_object_get(o, "actor") : NULL;
+    if (o == NULL || strcmp(kind_of(o), "chain") != 0 || !json_is_string(a) ||
+        json_string_length(a) == 0 || json_string_length(a) > TH_CHAIN_MAX_ACTOR_BYTES ||
+        strlen(json_string_value(a)) != json_string_length(a)) {
+        rc = bad_line(&r, err, "the first line must be a chain header with an actor");
+        goto out;
+    }
+    snprintf(r.actor, sizeof r.actor, "%s", json_string_value(a));
+    w.actor = r.actor;
+    w.res = res;
+    w.head = &head;
+    /* The head comes last; its seq is needed while walking, so remember
+     * hashes by checking the head against w.prev when it arrives. */
+    for (;;) {
+        json_decref(o);
+        o = NULL;
+        free(buf);
+        buf = NULL;
+        if ((rc = next_object(&r, &o, err)) != TH_OK)
+            goto out;
+        if (o == NULL)
+            break;
+        if (have_head) {
+            rc = bad_line(&r, err, "lines after the head");
+            goto out;
+        }
+        if (strcmp(kind_of(o), "head") == 0) {
+            if ((rc = parse_head(&r, o, &head, err)) != TH_OK)
+                goto out;
+            have_head = 1;
+            if (w.next_seq > 0 && head.seq == w.next_seq - 1) {
+                w.head_seen = 1;
+                memcpy(w.head_event, w.prev, 32);
+            }
+            continue;
+        }
+        if (strcmp(kind_of(o), "event") != 0) {
+            rc = bad_line(&r, err, "unknown line kind");
+            goto out;
+        }
+        if ((rc = parse_event(&r, o, &ev, &buf, err)) != TH_OK)
+            goto out;
+        w.head = NULL; /* head not known yet: compared at the end */
+        if ((rc = chain_walk_event(&w, ctx, &ev, err)) != TH_OK)
+            goto out;
+        if (into != NULL && (rc = chain_import_event(into, &ev, &ticket, err)) != TH_OK)
+            goto out;
+    }
+    w.head = have_head ? &head : NULL;
+    if (!have_head) {
+        rc = chain_report(res, err, TH_CHAIN_UNSIGNED, r.actor, w.next_seq,
+                          "the file has no signed head (truncated?)");
+        goto out;
+    }
+    rc = chain_walk_finish(&w, ctx, trusted, err);
+    if (rc == TH_OK && into != NULL)
+        rc = th_chain_wait_durable(into, ticket, -1, err);
+out:
+    json_decref(o);
+    free(buf);
+    free(r.line);
+    return rc;
+}
+
+int th_chain_verify_file(FILE *in, const uint8_t *trusted, th_chain_verify_result *res,
+                         th_error *err)
+{
+    return read_export(in, trusted, NULL, res, err);
+}
+
+int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res, th_error *err)
+{
+    file_reader r;
+    json_t *o = NULL, *a;
+    long start = ftell(in);
+    int rc;
+
+    if (start < 0)
+        return th_error_set(err, TH_EINVAL, "import needs a seekable file");
+    if ((rc = read_export(in, NULL, NULL, res, err)) != TH_OK)
+        return rc;
+    /* The file verifies; refuse an actor that already has a chain. */
+    if (fseek(in, start, SEEK_SET) != 0)
+        return th_error_set(err, TH_EIO, "cannot rewind the file");
+    memset(&r, 0, sizeof r);
+    r.in = in;
+    r.res = res;
+    rc = next_object(&r, &o, err);
+    a = o ? json_object_get(o, "actor") : NULL;
+    if (rc == TH_OK && json_is_string(a) && chain_actor_known(c, json_string_value(a)))
+        rc = th_error_set(err, TH_EEXIST, "actor %s already has a chain here",
+                          json_string_value(a));
+    json_decref(o);
+    free(r.line);
+    if (rc != TH_OK)
+        return rc;
+    if (fseek(in, start, SEEK_SET) != 0)
+        return th_error_set(err, TH_EIO, "cannot rewind the file");
+    return read_export(in, NULL, c, res, err);
+}

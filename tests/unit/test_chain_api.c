@@ -1,0 +1,561 @@
+/*
+ * test_chain_api.c - unit tests of the event chain (theater/chain.h): append
+ * and durability, reads (range, type, newest, heads, actors), listeners,
+ * reopen, the signing key, export / verify-file / import, concurrency, and
+ * bad input.  Tampering and crashes are tested in tests/integration.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/sha256.h"
+#include "chain/chain_int.h"
+#include "theater/chain.h"
+
+typedef struct fixture {
+    char home[256];
+    th_chain *c;
+} fixture;
+
+static void rm_rf(const char *dir)
+{
+    char cmd[400];
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static th_chain *open_home(const char *home, int read_only)
+{
+    th_chain_config cfg = {0};
+    th_chain *c = NULL;
+    th_error err;
+
+    cfg.home = home;
+    cfg.read_only = read_only;
+    cfg.sync_normal = 1;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open %s: %s", home, err.msg);
+    return c;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+
+    snprintf(f->home, sizeof f->home, "/tmp/theater-chain-test-XXXXXX");
+    assert_non_null(mkdtemp(f->home));
+    f->c = open_home(f->home, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    rm_rf(f->home);
+    free(f);
+    return 0;
+}
+
+static void append_ok(th_chain *c, const char *actor, const char *type, const char *data,
+                      th_chain_receipt *r)
+{
+    th_error err;
+
+    if (th_chain_append(c, actor, type, data, strlen(data), NULL, r, &err) != TH_OK)
+        fail_msg("append: %s", err.msg);
+}
+
+/* The documented encoding, built independently of hash.c. */
+static void reference_hash(const uint8_t *parent, uint64_t ts, const char *type, const void *data,
+                           size_t len, const char *desc, uint8_t out[32])
+{
+    uint8_t buf[1024];
+    size_t n = 0, i;
+
+    memcpy(buf, "THEATER-EVENT-v1", 16);
+    n = 16;
+    buf[n++] = parent ? 1 : 0;
+    if (parent) {
+        memcpy(buf + n, parent, 32);
+        n += 32;
+    }
+    for (i = 0; i < 8; i++)
+        buf[n++] = (uint8_t)(ts >> (56 - 8 * i));
+    for (i = 0; i < 4; i++)
+        buf[n++] = (uint8_t)(strlen(type) >> (24 - 8 * i));
+    memcpy(buf + n, type, strlen(type));
+    n += strlen(type);
+    for (i = 0; i < 8; i++)
+        buf[n++] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    memcpy(buf + n, data, len);
+    n += len;
+    buf[n++] = desc ? 1 : 0;
+    if (desc) {
+        for (i = 0; i < 4; i++)
+            buf[n++] = (uint8_t)(strlen(desc) >> (24 - 8 * i));
+        memcpy(buf + n, desc, strlen(desc));
+        n += strlen(desc);
+    }
+    assert_int_equal(base_sha256(buf, n, out), 0);
+}
+
+static void test_append_read_and_hash(void **state)
+{
+    fixture *f = *state;
+    th_chain_receipt r0, r1;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_chain_head head;
+    uint8_t expect[32];
+    th_error err;
+
+    append_ok(f->c, "actor-a", "init", "hello", &r0);
+    assert_int_equal(th_chain_append(f->c, "actor-a", "msg", "xyz", 3, "a description", &r1, &err),
+                     TH_OK);
+    assert_int_equal(r0.seq, 0);
+    assert_int_equal(r1.seq, 1);
+    assert_true(r1.ticket > r0.ticket);
+    reference_hash(NULL, r0.timestamp_ms, "init", "hello", 5, NULL, expect);
+    assert_memory_equal(expect, r0.hash, 32);
+    reference_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, "a description", expect);
+    assert_memory_equal(expect, r1.hash, 32);
+
+    assert_int_equal(th_chain_wait_durable(f->c, r1.ticket, 5000, &err), TH_OK);
+    assert_true(th_chain_durable_ticket(f->c) >= r1.ticket);
+    q.actor = "actor-a";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 2);
+    assert_string_equal(evs.items[0].actor, "actor-a");
+    assert_string_equal(evs.items[0].type, "init");
+    assert_int_equal(evs.items[0].data_len, 5);
+    assert_memory_equal(evs.items[0].data, "hello", 5);
+    assert_int_equal(evs.items[0].has_parent, 0);
+    assert_null(evs.items[0].description);
+    assert_memory_equal(evs.items[0].hash, r0.hash, 32);
+    assert_int_equal(evs.items[1].has_parent, 1);
+    assert_memory_equal(evs.items[1].parent, r0.hash, 32);
+    assert_string_equal(evs.items[1].description, "a description");
+    assert_int_equal(evs.items[1].timestamp_ms, r1.timestamp_ms);
+    th_chain_events_free(&evs);
+
+    assert_int_equal(th_chain_head_get(f->c, "actor-a", &head, &err), TH_OK);
+    assert_int_equal(head.seq, 1);
+    assert_int_equal(head.count, 2);
+    assert_memory_equal(head.hash, r1.hash, 32);
+}
+
+static void test_queries(void **state)
+{
+    fixture *f = *state;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_error err;
+    char data[32];
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        snprintf(data, sizeof data, "event-%d", i);
+        append_ok(f->c, "q", i % 5 == 0 ? "tick" : "msg", data, NULL);
+    }
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    q.actor = "q";
+    q.from_seq = 10;
+    q.to_seq = 20;
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 10);
+    assert_int_equal(evs.items[0].seq, 10);
+    assert_int_equal(evs.items[9].seq, 19);
+    th_chain_events_free(&evs);
+
+    memset(&q, 0, sizeof q);
+    q.actor = "q";
+    q.type = "tick";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 10);
+    for (i = 0; i < 10; i++) {
+        assert_string_equal(evs.items[i].type, "tick");
+        assert_int_equal(evs.items[i].seq, (uint64_t)i * 5);
+    }
+    th_chain_events_free(&evs);
+
+    memset(&q, 0, sizeof q);
+    q.actor = "q";
+    q.newest = 1;
+    q.limit = 3;
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 3);
+    assert_int_equal(evs.items[0].seq, 47); /* oldest first */
+    assert_int_equal(evs.items[2].seq, 49);
+    assert_memory_equal(evs.items[2].data, "event-49", 8);
+    th_chain_events_free(&evs);
+
+    memset(&q, 0, sizeof q);
+    q.actor = "q";
+    q.limit = 4;
+    q.type = "msg";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 4);
+    assert_int_equal(evs.items[3].seq, 4);
+    th_chain_events_free(&evs);
+
+    q.actor = "nobody";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_ENOENT);
+    assert_int_equal(evs.count, 0);
+}
+
+static void test_actors_and_verify(void **state)
+{
+    fixture *f = *state;
+    th_chain_verify_result res;
+    th_chain_actors actors = {0};
+    th_chain_head head;
+    th_error err;
+    uint8_t key[32];
+    int i;
+
+    for (i = 0; i < 30; i++) {
+        append_ok(f->c, "b", "t", "x", NULL);
+        append_ok(f->c, "a", "t", "y", NULL);
+        append_ok(f->c, "c", "t", "z", NULL);
+    }
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    assert_int_equal(th_chain_list_actors(f->c, &actors, &err), TH_OK);
+    assert_int_equal(actors.count, 3);
+    assert_string_equal(actors.items[0].name, "a");
+    assert_string_equal(actors.items[2].name, "c");
+    assert_int_equal(actors.items[1].head.count, 30);
+    assert_int_equal(th_chain_public_key(f->c, key, &err), TH_OK);
+    assert_memory_equal(actors.items[1].head.public_key, key, 32);
+    th_chain_actors_free(&actors);
+
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+    assert_int_equal(res.problem, TH_CHAIN_OK);
+    assert_int_equal(res.actors, 3);
+    assert_int_equal(res.events, 90);
+    assert_int_equal(th_chain_verify(f->c, "b", &res, &err), TH_OK);
+    assert_int_equal(res.actors, 1);
+    assert_int_equal(res.events, 30);
+    assert_int_equal(th_chain_verify(f->c, "zzz", &res, &err), TH_ENOENT);
+    assert_int_equal(th_chain_head_get(f->c, "zzz", &head, &err), TH_ENOENT);
+    assert_string_equal(th_chain_problem_name(TH_CHAIN_BAD_HASH), "bad hash");
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    th_chain_config cfg = {0};
+    th_chain *c2;
+    th_error err;
+    char *big;
+    uint64_t id;
+
+    assert_int_equal(th_chain_append(f->c, NULL, "t", "", 0, NULL, NULL, &err), TH_EINVAL);
+    assert_int_equal(th_chain_append(f->c, "", "t", "", 0, NULL, NULL, &err), TH_EINVAL);
+    assert_int_equal(th_chain_append(f->c, "a", "", "", 0, NULL, NULL, &err), TH_EINVAL);
+    assert_int_equal(th_chain_append(f->c, "a", NULL, "", 0, NULL, NULL, &err), TH_EINVAL);
+    assert_int_equal(th_chain_append(f->c, "a", "t", NULL, 5, NULL, NULL, &err), TH_EINVAL);
+    big = calloc(1, 70000);
+    memset(big, 'x', 69999);
+    assert_int_equal(th_chain_append(f->c, "a", big, "", 0, NULL, NULL, &err), TH_ETOOBIG);
+    assert_non_null(strstr(err.msg, "event type"));
+    assert_int_equal(th_chain_append(f->c, big, "t", "", 0, NULL, NULL, &err), TH_ETOOBIG);
+    assert_int_equal(th_chain_append(f->c, "a", "t", "", 0, big, NULL, &err), TH_ETOOBIG);
+    assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)65 * 1024 * 1024, NULL, NULL, &err),
+                     TH_ETOOBIG);
+    free(big);
+    /* Empty data is allowed. */
+    assert_int_equal(th_chain_append(f->c, "a", "t", NULL, 0, NULL, NULL, &err), TH_OK);
+    assert_int_equal(th_chain_subscribe(f->c, NULL, NULL, &id, &err), TH_EINVAL);
+    assert_int_equal(th_chain_unsubscribe(f->c, 12345), TH_ENOENT);
+    /* A second writer on the same home is refused; readers are fine. */
+    cfg.home = f->home;
+    assert_int_equal(th_chain_open(&cfg, &c2, &err), TH_EBUSY);
+    assert_non_null(strstr(err.msg, "another process"));
+    cfg.batch_max_events = 2000000;
+    assert_int_equal(th_chain_open(&cfg, &c2, &err), TH_EINVAL);
+    c2 = open_home(f->home, 1);
+    assert_int_equal(th_chain_append(c2, "a", "t", "", 0, NULL, NULL, &err), TH_EPERM);
+    assert_int_equal(th_chain_close(c2), TH_OK);
+    /* Read-only on a home without a database. */
+    cfg.batch_max_events = 0;
+    cfg.read_only = 1;
+    cfg.home = "/tmp/theater-chain-test-nothing-here";
+    assert_int_equal(th_chain_open(&cfg, &c2, &err), TH_ENOENT);
+    assert_int_equal(th_chain_close(NULL), TH_OK);
+    th_chain_events_free(NULL);
+    th_chain_actors_free(NULL);
+}
+
+static void test_reopen_continues_and_key(void **state)
+{
+    fixture *f = *state;
+    th_chain_receipt r0, r1;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_chain_verify_result res;
+    uint8_t k1[32], k2[32];
+    char path[300];
+    struct stat st;
+    th_error err;
+
+    append_ok(f->c, "r", "t", "one", &r0);
+    assert_int_equal(th_chain_public_key(f->c, k1, &err), TH_OK);
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    snprintf(path, sizeof path, "%s/chain.key", f->home);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    f->c = open_home(f->home, 0);
+    assert_int_equal(th_chain_public_key(f->c, k2, &err), TH_OK);
+    assert_memory_equal(k1, k2, 32);
+    append_ok(f->c, "r", "t", "two", &r1);
+    assert_int_equal(r1.seq, 1);
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    q.actor = "r";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 2);
+    assert_memory_equal(evs.items[1].parent, r0.hash, 32);
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+}
+
+typedef struct counter {
+    pthread_mutex_t lock;
+    uint64_t n;
+    uint64_t next_seq_b;
+    int order_ok;
+} counter;
+
+static void on_event(void *ud, const th_chain_event *ev)
+{
+    counter *cn = ud;
+
+    pthread_mutex_lock(&cn->lock);
+    cn->n++;
+    if (strcmp(ev->actor, "listen-b") == 0) {
+        if (ev->seq != cn->next_seq_b)
+            cn->order_ok = 0;
+        cn->next_seq_b++;
+    }
+    pthread_mutex_unlock(&cn->lock);
+}
+
+static void test_listener(void **state)
+{
+    fixture *f = *state;
+    counter cn = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1};
+    th_error err;
+    uint64_t id;
+    int i;
+
+    assert_int_equal(th_chain_subscribe(f->c, on_event, &cn, &id, &err), TH_OK);
+    for (i = 0; i < 100; i++) {
+        append_ok(f->c, "listen-a", "t", "x", NULL);
+        append_ok(f->c, "listen-b", "t", "y", NULL);
+    }
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    assert_int_equal(cn.n, 200);
+    assert_int_equal(cn.order_ok, 1);
+    assert_int_equal(th_chain_unsubscribe(f->c, id), TH_OK);
+    append_ok(f->c, "listen-a", "t", "x", NULL);
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    assert_int_equal(cn.n, 200);
+}
+
+typedef struct worker_arg {
+    th_chain *c;
+    int index;
+    int n;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *a = p;
+    char own[32];
+    th_error err;
+    int i;
+
+    snprintf(own, sizeof own, "own-%d", a->index);
+    for (i = 0; i < a->n; i++) {
+        if (th_chain_append(a->c, "shared", "t", &i, sizeof i, NULL, NULL, &err) != TH_OK ||
+            th_chain_append(a->c, own, "t", &i, sizeof i, NULL, NULL, &err) != TH_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_concurrent_appends(void **state)
+{
+    fixture *f = *state;
+    pthread_t t[4];
+    worker_arg a[4];
+    th_chain_verify_result res;
+    th_chain_head head;
+    th_error err;
+    void *ret;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        a[i].c = f->c;
+        a[i].index = i;
+        a[i].n = 3000;
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &a[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_null(ret);
+    }
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_head_get(f->c, "shared", &head, &err), TH_OK);
+    assert_int_equal(head.count, 12000);
+    if (th_chain_verify(f->c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, 24000);
+    assert_int_equal(res.actors, 5);
+}
+
+static void test_export_verify_import(void **state)
+{
+    fixture *f = *state;
+    th_chain_verify_result res;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    char other[] = "/tmp/theater-chain-import-XXXXXX", path[300], line[4096];
+    uint8_t key[32], wrong[32];
+    th_chain *c2;
+    th_error err;
+    FILE *fp, *out;
+    int i, n;
+
+    for (i = 0; i < 20; i++)
+        assert_int_equal(th_chain_append(f->c, "exp", i % 2 ? "odd" : "even", "\x00\x01\xff", 3,
+                                         i == 3 ? "described" : NULL, NULL, &err),
+                         TH_OK);
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    snprintf(path, sizeof path, "%s/exp.jsonl", f->home);
+    fp = fopen(path, "w+");
+    assert_non_null(fp);
+    assert_int_equal(th_chain_export(f->c, "exp", fp, &err), TH_OK);
+    rewind(fp);
+    for (n = 0; fgets(line, sizeof line, fp) != NULL; n++)
+        if (n == 1)
+            assert_non_null(strstr(line, "\"data\":\"AAH/\""));
+    assert_int_equal(n, 22); /* header + 20 events + head */
+    rewind(fp);
+    assert_int_equal(th_chain_public_key(f->c, key, &err), TH_OK);
+    if (th_chain_verify_file(fp, key, &res, &err) != TH_OK)
+        fail_msg("verify-file: %s", err.msg);
+    assert_int_equal(res.events, 20);
+    rewind(fp);
+    memset(wrong, 7, sizeof wrong);
+    assert_int_equal(th_chain_verify_file(fp, wrong, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_WRONG_KEY);
+    assert_int_equal(th_chain_export(f->c, "nobody", fp, &err), TH_ENOENT);
+
+    /* Import into another home, then verify there. */
+    assert_non_null(mkdtemp(other));
+    c2 = open_home(other, 0);
+    rewind(fp);
+    if (th_chain_import(c2, fp, &res, &err) != TH_OK)
+        fail_msg("import: %s", err.msg);
+    q.actor = "exp";
+    assert_int_equal(th_chain_read(c2, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 20);
+    assert_string_equal(evs.items[3].description, "described");
+    assert_int_equal(evs.items[5].data_len, 3);
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_verify(c2, NULL, &res, &err), TH_OK);
+    rewind(fp);
+    assert_int_equal(th_chain_import(c2, fp, &res, &err), TH_EEXIST);
+    assert_int_equal(th_chain_close(c2), TH_OK);
+    rm_rf(other);
+
+    /* A file with one event's data changed names that event. */
+    rewind(fp);
+    out = tmpfile();
+    for (n = 0; fgets(line, sizeof line, fp) != NULL; n++) {
+        char *d = strstr(line, "AAH/");
+        if (n == 8 && d != NULL)
+            d[0] = 'B';
+        fputs(line, out);
+    }
+    rewind(out);
+    assert_int_equal(th_chain_verify_file(out, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_BAD_HASH);
+    assert_int_equal(res.seq, 7);
+    assert_string_equal(res.actor, "exp");
+    fclose(out);
+    /* A truncated file (no head) and garbage are refused. */
+    rewind(fp);
+    out = tmpfile();
+    for (n = 0; fgets(line, sizeof line, fp) != NULL && n < 10; n++)
+        fputs(line, out);
+    rewind(out);
+    assert_int_equal(th_chain_verify_file(out, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_UNSIGNED);
+    fclose(out);
+    out = tmpfile();
+    fputs("{\"kind\":\"chain\",\"actor\":\"x\"}\nnot json\n", out);
+    rewind(out);
+    assert_int_not_equal(th_chain_verify_file(out, NULL, &res, &err), TH_OK);
+    fclose(out);
+    fclose(fp);
+}
+
+static void test_merkle_paths(void **state)
+{
+    base_sha256_ctx *ctx = base_sha256_new();
+    uint8_t leaves[70][32], root[32], again[32];
+    uint8_t *paths = malloc(70 * TH_CHAIN_MAX_MERKLE_DEPTH * 32), depths[70];
+    size_t n, i;
+
+    (void)state;
+    for (i = 0; i < 70; i++)
+        base_sha256(&i, sizeof i, leaves[i]);
+    for (n = 1; n <= 70; n++) {
+        assert_int_equal(chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, n, root, paths, depths), 0);
+        for (i = 0; i < n; i++) {
+            assert_int_equal(chain_merkle_root(ctx, leaves[i], i, n,
+                                               paths + i * TH_CHAIN_MAX_MERKLE_DEPTH * 32,
+                                               depths[i] * 32u, again),
+                             0);
+            assert_memory_equal(root, again, 32);
+            /* The wrong index or size does not reproduce the root. */
+            if (n > 1)
+                assert_true(chain_merkle_root(ctx, leaves[i], (i + 1) % n, n,
+                                              paths + i * TH_CHAIN_MAX_MERKLE_DEPTH * 32,
+                                              depths[i] * 32u, again) != 0 ||
+                            memcmp(root, again, 32) != 0);
+        }
+    }
+    free(paths);
+    base_sha256_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_read_and_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_actors_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_continues_and_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
+        cmocka_unit_test(test_merkle_paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
