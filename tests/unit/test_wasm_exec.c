@@ -1,0 +1,572 @@
+/*
+ * test_wasm_exec.c - execution contexts (exec.c) and the interpreter
+ * (interp.c) through the public API: fuel exhaustion and resumption, abort,
+ * suspension in a host function, host traps with their backtrace, call
+ * stack exhaustion, nested calls from host functions, the memory limit,
+ * stack growth, and traps of the interpreter.
+ *
+ * Modules are written in the text format and converted with wat2wasm at
+ * test time (wabt); without it the tests are skipped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "theater/wasm.h"
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                            */
+
+/* Convert WAT to a binary with wat2wasm (names kept); NULL if wabt is
+ * missing.  The caller frees the buffer. */
+static uint8_t *wat_to_wasm(const char *wat, size_t *len)
+{
+    char dir[] = "/tmp/th_wasm_exec_XXXXXX", in[64], out[64], cmd[256];
+    uint8_t *buf = NULL;
+    FILE *f;
+    long n;
+
+    if (mkdtemp(dir) == NULL)
+        return NULL;
+    snprintf(in, sizeof in, "%s/m.wat", dir);
+    snprintf(out, sizeof out, "%s/m.wasm", dir);
+    f = fopen(in, "w");
+    assert_non_null(f);
+    fputs(wat, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "wat2wasm --debug-names %s -o %s 2>/dev/null", in, out);
+    if (system(cmd) == 0 && (f = fopen(out, "rb")) != NULL) {
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)n);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        *len = (size_t)n;
+    }
+    unlink(in);
+    unlink(out);
+    rmdir(dir);
+    return buf;
+}
+
+typedef struct fixture {
+    th_wasm_module *mod;
+    th_wasm_imports *imp;
+    th_wasm_instance *inst;
+    th_wasm_exec *ex;
+} fixture;
+
+/* Compile and instantiate `wat` with imports `imp` (taken over; may be
+ * NULL).  Skips the test when wat2wasm is unavailable. */
+static void setup_module(fixture *fx, const char *wat, th_wasm_imports *imp,
+                         const th_wasm_instance_config *cfg,
+                         const th_wasm_exec_config *ecfg)
+{
+    size_t len = 0;
+    uint8_t *bin = wat_to_wasm(wat, &len);
+    th_error err = { 0 };
+
+    memset(fx, 0, sizeof *fx);
+    fx->imp = imp ? imp : th_wasm_imports_new();
+    if (bin == NULL) {
+        th_wasm_imports_free(fx->imp);
+        skip();
+    }
+    if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    if (th_wasm_instance_new(fx->mod, fx->imp, cfg, &fx->inst, &err) != TH_OK)
+        fail_msg("instance: %s", err.msg);
+    fx->ex = th_wasm_exec_new(ecfg);
+    assert_non_null(fx->ex);
+}
+
+static void teardown_module(fixture *fx)
+{
+    th_wasm_exec_free(fx->ex);
+    th_wasm_instance_free(fx->inst);
+    th_wasm_module_free(fx->mod);
+    th_wasm_imports_free(fx->imp);
+}
+
+static th_wasm_func *func(fixture *fx, const char *name)
+{
+    th_wasm_func *f = th_wasm_instance_func(fx->inst, name);
+    assert_non_null(f);
+    return f;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fuel                                                               */
+
+static const char *loop_wat =
+    "(module\n"
+    "  (func $count (export \"count\") (param $n i32) (result i32)\n"
+    "    (local $i i32) (local $sum i32)\n"
+    "    (block $done\n"
+    "      (loop $top\n"
+    "        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))\n"
+    "        (local.set $sum (i32.add (local.get $sum) (local.get $i)))\n"
+    "        (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "        (br $top)))\n"
+    "    (local.get $sum))\n"
+    "  (func (export \"spin\") (loop $l (br $l))))\n";
+
+static void test_fuel_exhaustion_and_resume(void **state)
+{
+    fixture fx;
+    th_wasm_val arg = { .i32 = 1000 }, res = { 0 };
+    int rc, rounds = 0;
+
+    (void)state;
+    setup_module(&fx, loop_wat, NULL, NULL, NULL);
+
+    /* Unlimited by default. */
+    assert_int_equal(th_wasm_exec_fuel(fx.ex), UINT64_MAX);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 499500);
+
+    /* 1000 iterations need ~1000 fuel units: 100 at a time. */
+    th_wasm_exec_set_fuel(fx.ex, 100);
+    res.i32 = 0;
+    rc = th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1);
+    while (rc == TH_WASM_OUT_OF_FUEL) {
+        assert_true(th_wasm_exec_is_suspended(fx.ex));
+        assert_int_equal(th_wasm_exec_fuel(fx.ex), 0);
+        /* a second call while one is kept is refused */
+        assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1),
+                         TH_EBUSY);
+        th_wasm_exec_set_fuel(fx.ex, 100);
+        rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
+        rounds++;
+        assert_true(rounds < 100);
+    }
+    assert_int_equal(rc, TH_OK);
+    assert_false(th_wasm_exec_is_suspended(fx.ex));
+    assert_int_equal(res.i32, 499500);
+    assert_true(rounds >= 9 && rounds <= 11);
+
+    /* Resuming an idle exec is a state error. */
+    assert_int_equal(th_wasm_exec_resume(fx.ex, NULL, &res, 1), TH_ESTATE);
+    teardown_module(&fx);
+}
+
+static void test_fuel_zero_before_entry(void **state)
+{
+    fixture fx;
+    th_wasm_val arg = { .i32 = 10 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, loop_wat, NULL, NULL, NULL);
+    th_wasm_exec_set_fuel(fx.ex, 0);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1),
+                     TH_WASM_OUT_OF_FUEL);
+    /* still no fuel: stays out of fuel */
+    assert_int_equal(th_wasm_exec_resume(fx.ex, NULL, &res, 1), TH_WASM_OUT_OF_FUEL);
+    th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+    assert_int_equal(th_wasm_exec_resume(fx.ex, NULL, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 45);
+    teardown_module(&fx);
+}
+
+static void test_abort_runaway_loop(void **state)
+{
+    fixture fx;
+    th_wasm_val arg = { .i32 = 5 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, loop_wat, NULL, NULL, NULL);
+    th_wasm_exec_set_fuel(fx.ex, 10000);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "spin"), NULL, 0, NULL, 0),
+                     TH_WASM_OUT_OF_FUEL);
+    assert_true(th_wasm_exec_is_suspended(fx.ex));
+    th_wasm_exec_abort(fx.ex);
+    assert_false(th_wasm_exec_is_suspended(fx.ex));
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_FUEL);
+    assert_int_equal(th_wasm_exec_resume(fx.ex, NULL, NULL, 0), TH_ESTATE);
+
+    /* The exec is usable again. */
+    th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 10);
+    teardown_module(&fx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Host functions: suspension, traps, nested calls                    */
+
+static const char *host_wat =
+    "(module\n"
+    "  (import \"env\" \"ask\" (func $ask (param i32) (result i32)))\n"
+    "  (import \"env\" \"fail\" (func $fail (param i32)))\n"
+    "  (import \"env\" \"twice\" (func $twice (param i32) (result i32)))\n"
+    "  (memory (export \"mem\") 1)\n"
+    "  (func $inner (param i32) (result i32)\n"
+    "    (call $fail (local.get 0)) (i32.const 0))\n"
+    "  (func $outer (export \"outer\") (param i32) (result i32)\n"
+    "    (i32.add (call $inner (local.get 0)) (i32.const 1)))\n"
+    "  (func (export \"asks\") (param $n i32) (result i32)\n"
+    "    (local $i i32) (local $acc i32)\n"
+    "    (loop $l\n"
+    "      (local.set $acc (i32.add (local.get $acc) (call $ask (local.get $i))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (br_if $l (i32.lt_s (local.get $i) (local.get $n))))\n"
+    "    (local.get $acc))\n"
+    "  (func (export \"double\") (param i32) (result i32)\n"
+    "    (i32.store (i32.const 16) (local.get 0))\n"
+    "    (i32.mul (local.get 0) (i32.const 2)))\n"
+    "  (func $use_twice (export \"use_twice\") (param i32) (result i32)\n"
+    "    (i32.add (call $twice (local.get 0)) (i32.const 100)))\n"
+    "  (func $boom (export \"boom\") (param i32) (result i32) unreachable))\n";
+
+typedef struct host_state {
+    int asked;          /* calls of ask */
+    uint32_t last_arg;
+    bool suspend;       /* ask suspends instead of answering */
+    const char *nested; /* export twice calls back into */
+    th_wasm_instance *inst;
+    int nested_rc;
+} host_state;
+
+static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                    th_wasm_val *results)
+{
+    host_state *hs = ctx;
+    (void)call;
+    hs->asked++;
+    hs->last_arg = (uint32_t)args[0].i32;
+    if (hs->suspend)
+        return TH_WASM_SUSPENDED;
+    results[0].i32 = args[0].i32 * 10;
+    return TH_OK;
+}
+
+static int host_fail(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                     th_wasm_val *results)
+{
+    (void)ctx;
+    (void)results;
+    return th_wasm_call_trap(call, "boom %d", args[0].i32);
+}
+
+static int host_twice(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                      th_wasm_val *results)
+{
+    host_state *hs = ctx;
+    th_wasm_func *f = th_wasm_instance_func(hs->inst, hs->nested);
+    th_wasm_val r = { 0 };
+    uint64_t size = 0;
+    uint8_t *mem;
+
+    assert_non_null(f);
+    assert_ptr_equal(th_wasm_call_instance(call), hs->inst);
+    hs->nested_rc = th_wasm_call_invoke(call, f, args, &r);
+    if (hs->nested_rc != TH_OK)
+        return TH_WASM_TRAPPED;
+    /* the nested call wrote memory: fetch it again after the call */
+    mem = th_wasm_call_memory(call, &size);
+    assert_non_null(mem);
+    assert_int_equal(size, 65536);
+    assert_int_equal(mem[16], (uint8_t)args[0].i32);
+    results[0].i32 = r.i32 + 1;
+    return TH_OK;
+}
+
+static th_wasm_imports *host_imports(host_state *hs)
+{
+    th_wasm_imports *imp = th_wasm_imports_new();
+    assert_non_null(imp);
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "ask", "i>i", host_ask, hs), TH_OK);
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "fail", "i>", host_fail, hs), TH_OK);
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "twice", "i>i", host_twice, hs), TH_OK);
+    return imp;
+}
+
+static void test_host_suspend_resume(void **state)
+{
+    fixture fx;
+    host_state hs = { 0 };
+    th_wasm_val arg = { .i32 = 4 }, res = { 0 }, answer;
+    int rc;
+
+    (void)state;
+    setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
+    hs.suspend = true;
+    rc = th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(rc, TH_WASM_SUSPENDED);
+        assert_true(th_wasm_exec_is_suspended(fx.ex));
+        assert_int_equal(hs.last_arg, i);
+        answer.i32 = (int32_t)(i + 1) * 7;
+        rc = th_wasm_exec_resume(fx.ex, &answer, &res, 1);
+    }
+    assert_int_equal(rc, TH_OK);
+    assert_int_equal(hs.asked, 4);
+    assert_int_equal(res.i32, 7 + 14 + 21 + 28);
+
+    /* Without suspension the same code runs straight through. */
+    hs.suspend = false;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 0 + 10 + 20 + 30);
+    teardown_module(&fx);
+}
+
+static void test_host_suspend_abort(void **state)
+{
+    fixture fx;
+    host_state hs = { .suspend = true };
+    th_wasm_val arg = { .i32 = 3 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1),
+                     TH_WASM_SUSPENDED);
+    th_wasm_exec_abort(fx.ex);
+    assert_false(th_wasm_exec_is_suspended(fx.ex));
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_ABORTED);
+    hs.suspend = false;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 30);
+    teardown_module(&fx);
+}
+
+static void test_host_trap_backtrace(void **state)
+{
+    fixture fx;
+    host_state hs = { 0 };
+    th_wasm_val arg = { .i32 = 7 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "outer"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_HOST);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "boom 7");
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 inner\n#1 outer\n");
+    assert_false(th_wasm_exec_is_suspended(fx.ex));
+
+    /* A trap in wasm code itself. */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "boom"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_UNREACHABLE);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "unreachable");
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 boom\n");
+    teardown_module(&fx);
+}
+
+static void test_nested_invoke(void **state)
+{
+    fixture fx;
+    host_state hs = { .nested = "double" };
+    th_wasm_val arg = { .i32 = 21 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
+    hs.inst = fx.inst;
+    /* use_twice -> host twice -> (nested) double -> back */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "use_twice"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(hs.nested_rc, TH_OK);
+    assert_int_equal(res.i32, 21 * 2 + 1 + 100);
+
+    /* A nested trap: the host sees it and traps; the message survives. */
+    hs.nested = "boom";
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "use_twice"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(hs.nested_rc, TH_WASM_TRAPPED);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "unreachable");
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 boom\n#1 use_twice\n");
+
+    /* A nested call cannot suspend: that traps. */
+    hs.nested = "asks";
+    hs.suspend = true;
+    arg.i32 = 2;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "use_twice"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(hs.nested_rc, TH_WASM_TRAPPED);
+    assert_false(th_wasm_exec_is_suspended(fx.ex));
+
+    /* Fuel runs out inside the nested call: reported as a fuel trap. */
+    hs.nested = "double";
+    hs.suspend = false;
+    th_wasm_exec_set_fuel(fx.ex, 1);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "use_twice"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(hs.nested_rc, TH_WASM_OUT_OF_FUEL);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_FUEL);
+
+    /* And everything works again afterwards. */
+    th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "use_twice"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 2 * 2 + 1 + 100);
+    teardown_module(&fx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Stack limits                                                       */
+
+static const char *rec_wat =
+    "(module\n"
+    "  (func $down (export \"down\") (param $n i32) (result i32)\n"
+    "    (local i64 i64 i64 i64 f64 f64)\n"
+    "    (if (result i32) (i32.eqz (local.get $n))\n"
+    "      (then (i32.const 0))\n"
+    "      (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1)))\n"
+    "                     (i32.const 1)))))\n"
+    "  (func $forever (export \"forever\") (call $forever)))\n";
+
+static void test_call_stack_exhausted(void **state)
+{
+    fixture fx;
+    th_wasm_val arg = { .i32 = 9000 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, rec_wat, NULL, NULL, NULL);
+    /* Deep but allowed: the stacks grow (and are rebased) on demand. */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 9000);
+
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "forever"), NULL, 0, NULL, 0),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "call stack exhausted");
+    assert_non_null(strstr(th_wasm_exec_backtrace(fx.ex), "#0 forever\n"));
+    assert_non_null(strstr(th_wasm_exec_backtrace(fx.ex), "more frames"));
+
+    /* Reusable afterwards. */
+    arg.i32 = 100;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 100);
+    teardown_module(&fx);
+}
+
+static void test_small_stack_limit(void **state)
+{
+    fixture fx;
+    th_wasm_exec_config ecfg = { .max_stack_bytes = 16 * 1024, .max_call_depth = 0 };
+    th_wasm_val arg = { .i32 = 10 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, rec_wat, NULL, NULL, &ecfg);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 10);
+    /* ~12 slots a frame: 2000 frames do not fit in 16 KiB */
+    arg.i32 = 2000;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    teardown_module(&fx);
+
+    ecfg.max_stack_bytes = 0;
+    ecfg.max_call_depth = 50;
+    setup_module(&fx, rec_wat, NULL, NULL, &ecfg);
+    arg.i32 = 40;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    arg.i32 = 60;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    teardown_module(&fx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory                                                             */
+
+static const char *mem_wat =
+    "(module\n"
+    "  (memory (export \"mem\") 1 10)\n"
+    "  (func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0)))\n"
+    "  (func (export \"size\") (result i32) (memory.size))\n"
+    "  (func (export \"load\") (param i32) (result i32) (i32.load (local.get 0)))\n"
+    "  (func (export \"store\") (param i32 i32) (i32.store (local.get 0) (local.get 1)))\n"
+    "  (func (export \"div\") (param i32 i32) (result i32)\n"
+    "    (i32.div_s (local.get 0) (local.get 1))))\n";
+
+static void test_memory_limit(void **state)
+{
+    fixture fx;
+    th_wasm_instance_config cfg = { .max_memory_bytes = 3 * 65536 };
+    th_wasm_val args[2], res = { 0 };
+
+    (void)state;
+    setup_module(&fx, mem_wat, NULL, &cfg, NULL);
+    args[0].i32 = 1;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "grow"), args, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 1);
+    /* one more page fits the limit, two do not */
+    args[0].i32 = 2;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "grow"), args, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, -1);
+    args[0].i32 = 1;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "grow"), args, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 2);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "size"), NULL, 0, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 3);
+
+    /* The grown memory is usable right away, its end traps. */
+    args[0].i32 = 3 * 65536 - 4;
+    args[1].i32 = 0x12345678;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "store"), args, 2, NULL, 0), TH_OK);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "load"), args, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 0x12345678);
+    args[0].i32 = 3 * 65536 - 3;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "load"), args, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_MEMORY_OOB);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "out of bounds memory access");
+    teardown_module(&fx);
+}
+
+static void test_arithmetic_traps(void **state)
+{
+    fixture fx;
+    th_wasm_val args[2], res = { 0 };
+
+    (void)state;
+    setup_module(&fx, mem_wat, NULL, NULL, NULL);
+    args[0].i32 = 7;
+    args[1].i32 = 0;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_DIV_ZERO);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "integer divide by zero");
+    args[0].i32 = INT32_MIN;
+    args[1].i32 = -1;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_INT_OVERFLOW);
+    args[1].i32 = 2;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1), TH_OK);
+    assert_int_equal(res.i32, INT32_MIN / 2);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_NONE);
+
+    /* Misuse: wrong argument count. */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 1, &res, 1), TH_EINVAL);
+    teardown_module(&fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fuel_exhaustion_and_resume),
+        cmocka_unit_test(test_fuel_zero_before_entry),
+        cmocka_unit_test(test_abort_runaway_loop),
+        cmocka_unit_test(test_host_suspend_resume),
+        cmocka_unit_test(test_host_suspend_abort),
+        cmocka_unit_test(test_host_trap_backtrace),
+        cmocka_unit_test(test_nested_invoke),
+        cmocka_unit_test(test_call_stack_exhausted),
+        cmocka_unit_test(test_small_stack_limit),
+        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_arithmetic_traps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
