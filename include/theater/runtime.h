@@ -1,0 +1,168 @@
+/*
+ * runtime.h - the public, thread-safe embedding API of the actor runtime
+ * (src/runtime/).
+ *
+ * A th_runtime owns worker threads that run actors, one I/O thread (timers,
+ * deadlines), the content store and the event chains under a THEATER_HOME
+ * directory.  Actors are WebAssembly modules that follow ABI.md, spawned from
+ * TOML manifests.  Every function here may be called from any thread, except
+ * from inside an event callback (th_runtime_event_fn) where only the
+ * non-blocking calls (send, list, get-state) are allowed.
+ *
+ * Actor ids are UUID v4 strings (36 characters + NUL, TH_ACTOR_ID_SIZE).
+ *
+ * Ownership: buffers returned through `uint8_t **` / `char ***` outputs are
+ * malloc'd and owned by the caller (free them with free(), or
+ * th_runtime_strv_free for string vectors).
+ */
+#ifndef THEATER_RUNTIME_H
+#define THEATER_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "theater/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TH_ACTOR_ID_SIZE 37 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" + NUL */
+
+typedef struct th_runtime th_runtime;
+
+/* One chain event as seen by subscribers.  Every pointer is valid only
+ * during the callback. */
+typedef struct th_runtime_event {
+    const char *actor_id;
+    const char *type;           /* e.g. "wasm-call", "host-call", "actor-failed" */
+    const uint8_t *data;        /* event data (JSON text, see docs) */
+    size_t data_len;
+    uint64_t timestamp_ms;      /* ms since the Unix epoch */
+    const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
+} th_runtime_event;
+
+/* Called on a runtime thread for every event of a subscribed actor, in chain
+ * order.  Must be quick and must not block. */
+typedef void (*th_runtime_event_fn)(void *ud, const th_runtime_event *ev);
+
+/* Called for every `runtime.log` of any actor (NULL: log lines go to the
+ * events only). */
+typedef void (*th_runtime_log_fn)(void *ud, const char *actor_id,
+                                  const char *actor_name, const char *msg,
+                                  size_t len);
+
+typedef struct th_runtime_config {
+    const char *home;          /* THEATER_HOME; NULL: $THEATER_HOME, else ~/.theater */
+    unsigned workers;          /* worker threads; 0 = number of cores */
+    bool in_memory;            /* keep the store and chains in memory only */
+    th_runtime_log_fn log_fn;  /* optional */
+    void *log_ud;
+} th_runtime_config;
+
+/* Create a runtime: open (creating if needed) the home directory and its
+ * database, start the workers and the I/O thread.  `cfg` may be NULL. */
+int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err);
+
+/* Stop every actor (children before parents), flush every chain to the
+ * database and stop the threads.  Idempotent.  After it, only
+ * th_runtime_free is valid. */
+int th_runtime_shutdown(th_runtime *rt, th_error *err);
+
+/* Shut down if not done yet and free everything.  NULL is ok. */
+void th_runtime_free(th_runtime *rt);
+
+/* How to spawn: a manifest by path, or its TOML text (relative paths in the
+ * text resolve against `base_dir`, default the current directory), with an
+ * optional initial state that overrides the manifest's init_state. */
+typedef struct th_spawn_opts {
+    const char *manifest_path;    /* either this ... */
+    const char *manifest_text;    /* ... or this (NUL-terminated TOML) */
+    const char *base_dir;         /* for manifest_text; may be NULL */
+    const uint8_t *initial_state; /* optional (NULL = none) */
+    size_t initial_state_len;
+} th_spawn_opts;
+
+/* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
+ * once init has succeeded; on a failed init the actor is removed and the
+ * error says why (the chain stays in the database). */
+int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts,
+                     char id_out[TH_ACTOR_ID_SIZE], th_error *err);
+
+/* Send a one-way message (handle-send).  Returns once it is queued. */
+int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                    size_t len, th_error *err);
+
+/* Send a request (handle-request) and wait for the response, at most
+ * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up.  The
+ * response is malloc'd into *resp (caller frees). */
+int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                       size_t len, uint32_t timeout_ms, uint8_t **resp /* out */,
+                       size_t *resp_len /* out */, th_error *err);
+
+/* Stop an actor (its children first) and wait until it is gone.  Its
+ * parent, if any, gets handle-child-external-stop. */
+int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err);
+
+/* Copy of an actor's current state.  *has_state is false for `none`. */
+int th_runtime_get_state(th_runtime *rt, const char *actor_id,
+                         bool *has_state /* out */, uint8_t **state /* out */,
+                         size_t *len /* out */, th_error *err);
+
+/* Status of an actor by id. */
+typedef enum th_actor_status {
+    TH_ACTOR_STARTING = 0,
+    TH_ACTOR_RUNNING,
+    TH_ACTOR_FAILED,  /* waiting for its supervisor (restart or stop) */
+    TH_ACTOR_STOPPING,
+    TH_ACTOR_STOPPED,
+} th_actor_status;
+int th_runtime_actor_status(th_runtime *rt, const char *actor_id,
+                            th_actor_status *status /* out */, th_error *err);
+
+/* Ids of all live actors, or of one actor's children (in start order).
+ * *ids is a NULL-terminated malloc'd vector (th_runtime_strv_free). */
+int th_runtime_list_actors(th_runtime *rt, char ***ids /* out */, size_t *n /* out */,
+                           th_error *err);
+int th_runtime_list_children(th_runtime *rt, const char *actor_id,
+                             char ***ids /* out */, size_t *n /* out */, th_error *err);
+void th_runtime_strv_free(char **ids);
+
+/* Subscribe to an actor's events (past events are not replayed).  Returns a
+ * subscription id > 0 in *sub_id. */
+int th_runtime_subscribe(th_runtime *rt, const char *actor_id,
+                         th_runtime_event_fn fn, void *ud,
+                         uint64_t *sub_id /* out */, th_error *err);
+/* Remove a subscription; once it returns the callback is not running and
+ * will not run again. */
+int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id);
+
+/* How an actor ended (th_runtime_wait). */
+typedef struct th_actor_exit {
+    int reason;          /* TH_EXIT_* */
+    bool has_data;       /* shutdown data (TH_EXIT_SHUTDOWN) */
+    uint8_t *data;       /* malloc'd, caller frees */
+    size_t data_len;
+    char message[TH_ERROR_MSG_MAX]; /* failure description */
+} th_actor_exit;
+enum {
+    TH_EXIT_SHUTDOWN = 1, /* runtime.shutdown(data) */
+    TH_EXIT_STOPPED = 2,  /* stopped from outside or by its parent */
+    TH_EXIT_FAILED = 3,   /* failed and nobody restarted it */
+};
+
+/* Wait until the actor shuts down, is stopped or fails (a failure of an
+ * actor that has a supervising parent is not an end: it may be restarted).
+ * `timeout_ms` 0 = no limit.  `exit` may be NULL. */
+int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
+                    th_actor_exit *exit /* out */, th_error *err);
+
+/* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
+ * Async-signal-unsafe; call it from a normal thread. */
+void th_runtime_interrupt(th_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,409 @@
+/*
+ * message_server.c - the `message-server-host` interface: messages between
+ * actors.
+ *
+ *   send                one-way; queued in the target's mailbox.
+ *   request             the caller is suspended (never its worker) until
+ *                       the target's handle-request answers, or until it
+ *                       answers later with respond-to-request.
+ *   open-channel        suspended until the target's handle-channel-open
+ *                       accepts (ok(channel-id)) or rejects (err).
+ *   send-on-channel, close-channel   to the peer of an open channel.
+ *   list-outstanding-requests, respond-to-request, cancel-request
+ *                       the caller's deferred requests.
+ *
+ * Every call is recorded in the caller's chain as a "host-call" event with
+ * its input and output (for suspending calls, when the result arrives).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_int.h"
+
+#define IFACE "message-server-host"
+
+/* Input JSON {"to"/"channel"/"request": s, "msg": hex} (malloc'd or NULL). */
+static char *input_json(const char *key, const char *s, const uint8_t *msg, size_t len, bool has_msg)
+{
+    rt_buf b = {0};
+
+    rt_buf_puts(&b, "{\"");
+    rt_buf_puts(&b, key);
+    rt_buf_puts(&b, "\":");
+    rt_buf_json_str(&b, s, strlen(s));
+    if (has_msg) {
+        rt_buf_puts(&b, ",\"msg\":");
+        rt_buf_json_hex(&b, msg, len);
+    }
+    rt_buf_puts(&b, "}");
+    if (b.oom) {
+        rt_buf_release(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+/* Finish a non-suspending call returning result<_, string>: write it,
+ * record it. */
+static int finish_unit(rt_host *h, uint32_t retptr, const char *fn, char *input, const char *errmsg)
+{
+    rt_buf out = {0};
+
+    if (rt_abi_result_unit(&h->g, retptr, errmsg) != 0) {
+        free(input);
+        return rt_host_trap(h);
+    }
+    if (errmsg == NULL) {
+        rt_buf_puts(&out, "{\"ok\":null}");
+    } else {
+        rt_buf_puts(&out, "{\"err\":");
+        rt_buf_json_str(&out, errmsg, strlen(errmsg));
+        rt_buf_puts(&out, "}");
+    }
+    rt_record_host(h->a, IFACE, fn, input, out.oom ? NULL : (char *)out.data);
+    rt_buf_release(&out);
+    free(input);
+    return TH_OK;
+}
+
+/* The running actor with this id, or NULL with a message. */
+static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
+{
+    rt_actor *t = rt_registry_get(&h->a->rt->reg, id, strlen(id));
+    int st;
+
+    if (t == NULL) {
+        snprintf(why, cap, "actor %s not found", id);
+        return NULL;
+    }
+    pthread_mutex_lock(&t->lock);
+    st = t->status;
+    pthread_mutex_unlock(&t->lock);
+    if (st == TH_ACTOR_FAILED || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
+        snprintf(why, cap, "actor %s is not running", id);
+        rt_actor_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+static int h_send(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *id = NULL, why[160];
+    const uint8_t *msg;
+    rt_actor *t = NULL;
+    rt_msg *m;
+    char *in;
+    int rc;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
+        rt_host_bytes(&h, (uint32_t)args[2].i32, (uint32_t)args[3].i32, &msg) != 0) {
+        free(id);
+        return rt_host_trap(&h);
+    }
+    in = input_json("to", id, msg, (uint32_t)args[3].i32, true);
+    t = target_of(&h, id, why, sizeof why);
+    if (t == NULL) {
+        free(id);
+        return finish_unit(&h, (uint32_t)args[4].i32, "send", in, why);
+    }
+    m = rt_msg_new(RT_MSG_SEND, msg, (uint32_t)args[3].i32);
+    if (m == NULL) {
+        rt_actor_release(t);
+        free(id);
+        return finish_unit(&h, (uint32_t)args[4].i32, "send", in, "out of memory");
+    }
+    memcpy(m->a, h.a->id, sizeof m->a);
+    rt_actor_post(t, m);
+    rt_actor_release(t);
+    free(id);
+    rc = finish_unit(&h, (uint32_t)args[4].i32, "send", in, NULL);
+    return rc;
+}
+
+static int h_request(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *id = NULL, why[160];
+    const uint8_t *msg;
+    rt_actor *t;
+    rt_msg *m;
+    char *in;
+    uint32_t len = (uint32_t)args[3].i32, retptr = (uint32_t)args[4].i32;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
+        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
+        free(id);
+        return rt_host_trap(&h);
+    }
+    in = input_json("to", id, msg, len, true);
+    if (strcmp(id, h.a->id) == 0) {
+        free(id);
+        return finish_unit(&h, retptr, "request", in, "an actor cannot send a request to itself");
+    }
+    t = target_of(&h, id, why, sizeof why);
+    free(id);
+    if (t == NULL)
+        return finish_unit(&h, retptr, "request", in, why);
+    m = rt_msg_new(RT_MSG_REQUEST, msg, len);
+    if (m == NULL) {
+        rt_actor_release(t);
+        return finish_unit(&h, retptr, "request", in, "out of memory");
+    }
+    memcpy(m->a, h.a->id, sizeof m->a);
+    rt_uuid_v4(m->b);
+    /* check the result slot now, so the resume cannot fail on it */
+    {
+        uint8_t *p;
+        if (rt_abi_span(&h.g, retptr, 12, &p) != 0) {
+            rt_msg_free(m);
+            rt_actor_release(t);
+            free(in);
+            return rt_host_trap(&h);
+        }
+    }
+    rt_actor_ref(h.a);
+    m->reply.actor = h.a;
+    m->reply.token = rt_op_wait(h.a, RT_WAIT_BYTES, retptr, IFACE, "request", in);
+    rt_actor_post(t, m);
+    rt_actor_release(t);
+    return TH_WASM_SUSPENDED;
+}
+
+static int h_open_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *id = NULL, why[160];
+    const uint8_t *msg;
+    rt_actor *t;
+    rt_msg *m;
+    char *in;
+    uint8_t *p;
+    uint32_t len = (uint32_t)args[3].i32, retptr = (uint32_t)args[4].i32;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
+        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0 ||
+        rt_abi_span(&h.g, retptr, 12, &p) != 0) {
+        free(id);
+        return rt_host_trap(&h);
+    }
+    in = input_json("to", id, msg, len, true);
+    if (strcmp(id, h.a->id) == 0) {
+        free(id);
+        return finish_unit(&h, retptr, "open-channel", in, "an actor cannot open a channel to itself");
+    }
+    t = target_of(&h, id, why, sizeof why);
+    free(id);
+    if (t == NULL)
+        return finish_unit(&h, retptr, "open-channel", in, why);
+    m = rt_msg_new(RT_MSG_CHAN_OPEN, msg, len);
+    if (m == NULL || rt_channel_new(h.a->rt, h.a->id, t->id, m->b) != 0) {
+        rt_msg_free(m);
+        rt_actor_release(t);
+        return finish_unit(&h, retptr, "open-channel", in, "out of memory");
+    }
+    memcpy(m->a, h.a->id, sizeof m->a);
+    rt_actor_ref(h.a);
+    m->reply.actor = h.a;
+    m->reply.token = rt_op_wait(h.a, RT_WAIT_STRING, retptr, IFACE, "open-channel", in);
+    rt_actor_post(t, m);
+    rt_actor_release(t);
+    return TH_WASM_SUSPENDED;
+}
+
+static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *ch = NULL, peer[RT_ID_LEN + 1];
+    const uint8_t *msg;
+    rt_actor *t;
+    rt_msg *m;
+    char *in;
+    const char *errmsg = NULL;
+    uint32_t len = (uint32_t)args[3].i32;
+    int rc;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &ch) != 0 ||
+        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
+        free(ch);
+        return rt_host_trap(&h);
+    }
+    in = input_json("channel", ch, msg, len, true);
+    rc = rt_channel_peer(h.a->rt, ch, strlen(ch), h.a->id, peer);
+    if (rc == TH_ENOENT)
+        errmsg = "no such channel";
+    else if (rc == TH_EPERM)
+        errmsg = "not a participant of this channel";
+    else if (rc != 0)
+        errmsg = "channel-closed";
+    if (errmsg == NULL) {
+        t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN);
+        m = t != NULL ? rt_msg_new(RT_MSG_CHAN_MSG, msg, len) : NULL;
+        if (m == NULL) {
+            errmsg = t == NULL ? "channel-closed" : "out of memory";
+        } else {
+            memcpy(m->a, h.a->id, sizeof m->a);
+            snprintf(m->b, sizeof m->b, "%s", ch);
+            rt_actor_post(t, m);
+        }
+        rt_actor_release(t);
+    }
+    free(ch);
+    return finish_unit(&h, (uint32_t)args[4].i32, "send-on-channel", in, errmsg);
+}
+
+static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *ch = NULL, peer[RT_ID_LEN + 1];
+    rt_actor *t;
+    rt_msg *m;
+    char *in;
+    const char *errmsg = NULL;
+    int rc;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &ch) != 0)
+        return rt_host_trap(&h);
+    in = input_json("channel", ch, NULL, 0, false);
+    rc = rt_channel_close(h.a->rt, ch, h.a->id, peer);
+    if (rc == TH_ENOENT)
+        errmsg = "no such channel";
+    else if (rc == TH_EPERM)
+        errmsg = "not a participant of this channel";
+    else if (rc == 0 && (t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN)) != NULL) {
+        m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
+        if (m != NULL) {
+            memcpy(m->a, h.a->id, sizeof m->a);
+            snprintf(m->b, sizeof m->b, "%s", ch);
+            rt_actor_post(t, m);
+        }
+        rt_actor_release(t);
+    }
+    free(ch);
+    return finish_unit(&h, (uint32_t)args[2].i32, "close-channel", in, errmsg);
+}
+
+static int h_list_outstanding(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    rt_pending *p;
+    char **v = NULL;
+    size_t n = 0, i = 0;
+    rt_buf out = {0};
+    int rc;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    for (p = h.a->pending; p != NULL; p = p->next)
+        n++;
+    v = calloc(n ? n : 1, sizeof *v);
+    if (v == NULL) {
+        th_error_set(&h.err, TH_ENOMEM, "out of memory");
+        return rt_host_trap(&h);
+    }
+    rt_buf_puts(&out, "{\"ok\":[");
+    for (p = h.a->pending; p != NULL; p = p->next) {
+        v[i++] = p->id;
+        if (i > 1)
+            rt_buf_puts(&out, ",");
+        rt_buf_json_str(&out, p->id, strlen(p->id));
+    }
+    rt_buf_puts(&out, "]}");
+    rc = rt_abi_store_strings(&h.g, (uint32_t)args[0].i32, v, n);
+    free(v);
+    if (rc != 0) {
+        rt_buf_release(&out);
+        return rt_host_trap(&h);
+    }
+    rt_record_host(h.a, IFACE, "list-outstanding-requests", NULL, out.oom ? NULL : (char *)out.data);
+    rt_buf_release(&out);
+    return TH_OK;
+}
+
+/* Take the deferred request `id` out of the actor's list. */
+static rt_pending *take_pending(rt_actor *a, const char *id)
+{
+    rt_pending **pp, *p;
+
+    for (pp = &a->pending; (p = *pp) != NULL; pp = &p->next) {
+        if (strcmp(p->id, id) == 0) {
+            *pp = p->next;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static int h_respond(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *id = NULL;
+    const uint8_t *msg;
+    rt_pending *p;
+    char *in;
+    uint32_t len = (uint32_t)args[3].i32;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
+        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
+        free(id);
+        return rt_host_trap(&h);
+    }
+    in = input_json("request", id, msg, len, true);
+    p = take_pending(h.a, id);
+    free(id);
+    if (p == NULL)
+        return finish_unit(&h, (uint32_t)args[4].i32, "respond-to-request", in, "no such outstanding request");
+    rt_reply_complete(h.a->rt, &p->reply, TH_OK, true, msg, len, NULL);
+    free(p);
+    return finish_unit(&h, (uint32_t)args[4].i32, "respond-to-request", in, NULL);
+}
+
+static int h_cancel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+{
+    rt_host h;
+    char *id = NULL;
+    rt_pending *p;
+    char *in;
+
+    (void)ctx, (void)results;
+    rt_host_begin(&h, call);
+    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0)
+        return rt_host_trap(&h);
+    in = input_json("request", id, NULL, 0, false);
+    p = take_pending(h.a, id);
+    free(id);
+    if (p == NULL)
+        return finish_unit(&h, (uint32_t)args[2].i32, "cancel-request", in, "no such outstanding request");
+    rt_reply_complete(h.a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
+    free(p);
+    return finish_unit(&h, (uint32_t)args[2].i32, "cancel-request", in, NULL);
+}
+
+static const rt_hostfn fns[] = {
+    {"send", "iiiii>", h_send},
+    {"request", "iiiii>", h_request},
+    {"open-channel", "iiiii>", h_open_channel},
+    {"send-on-channel", "iiiii>", h_send_on_channel},
+    {"close-channel", "iii>", h_close_channel},
+    {"list-outstanding-requests", "i>", h_list_outstanding},
+    {"respond-to-request", "iiiii>", h_respond},
+    {"cancel-request", "iii>", h_cancel},
+};
+
+const rt_iface rt_iface_message_server = {
+    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0],
+};

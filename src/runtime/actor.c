@@ -1,0 +1,1146 @@
+/*
+ * actor.c - actor lifecycle and turns.
+ *
+ * An actor runs one operation at a time.  An operation is one call of one of
+ * its exports (init, handle-send, handle-request, channel and supervisor
+ * handlers) with its current state; the returned state replaces it.  A turn
+ * (rt_actor_turn) first serves the control queue (wakes, stop, restart),
+ * then continues a preempted operation or starts operations from the
+ * mailbox, up to RT_TURN_BUDGET steps, and then hands the actor back to the
+ * scheduler.
+ *
+ * An operation's exec (engine stack) comes from the scheduler's cache and
+ * goes back when the call ends; only a suspended (waiting or preempted)
+ * operation keeps one.  Fuel is given out in slices of RT_FUEL_SLICE: when a
+ * slice runs out the operation is preempted and the actor goes to the back
+ * of the run queue, so a loop never holds a worker; when the manifest's fuel
+ * per call is spent, or its call timeout has passed, the actor fails.
+ *
+ * Chain records per operation: "wasm-call" (export and parameters) before
+ * the call, host calls during it, "wasm-result" (result and new state)
+ * after it, or "actor-failed".
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_int.h"
+
+#define RT_TURN_BUDGET 64       /* operations (or slices) per turn */
+#define RT_FUEL_SLICE 200000u   /* fuel per slice before preemption */
+#define WIT_TIMEOUT RT_WIT_TIMEOUT
+#define WIT_INTERNAL RT_WIT_INTERNAL
+#define WIT_SERIALIZATION RT_WIT_SERIALIZATION
+
+const char *const rt_export_names[RT_EX_COUNT] = {
+    "theater:simple/actor#init",
+    "theater:simple/message-server-client#handle-send",
+    "theater:simple/message-server-client#handle-request",
+    "theater:simple/message-server-client#handle-channel-open",
+    "theater:simple/message-server-client#handle-channel-message",
+    "theater:simple/message-server-client#handle-channel-close",
+    "theater:simple/supervisor-handlers#handle-child-error",
+    "theater:simple/supervisor-handlers#handle-child-exit",
+    "theater:simple/supervisor-handlers#handle-child-external-stop",
+};
+
+static void op_finish(rt_actor *a);
+static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first);
+
+/* ------------------------------------------------------------------ */
+/* References and creation                                            */
+
+void rt_actor_ref(rt_actor *a)
+{
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+}
+
+static void drain_queue(rt_actor *a, rt_mpsc *q);
+
+void rt_actor_release(rt_actor *a)
+{
+    uint32_t i;
+
+    if (a == NULL || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    drain_queue(a, &a->ctl);
+    drain_queue(a, &a->mbox);
+    if (a->op != NULL) {
+        rt_exec_put(a->rt, a->op->exec);
+        rt_msg_free(a->op->msg);
+        free(a->op->host_input);
+        free(a->op);
+    }
+    th_wasm_instance_free(a->inst);
+    rt_spec_release(a->spec);
+    rt_handlers_free_state(a);
+    rt_record_free_subs(a);
+    for (i = 0; i < a->nchildren; i++)
+        rt_actor_release(a->children[i]);
+    free(a->children);
+    for (i = 0; i < a->nwaiters; i++)
+        rt_sync_release(a->waiters[i]);
+    free(a->waiters);
+    if (a->parent != NULL)
+        rt_actor_release(a->parent);
+    rt_sync_release(a->init_sync);
+    rt_reply_drop(&a->init_reply);
+    while (a->pending != NULL) {
+        rt_pending *p = a->pending;
+        a->pending = p->next;
+        rt_reply_drop(&p->reply);
+        free(p);
+    }
+    rt_msg_free(a->stop_msg);
+    free(a->exit.data);
+    free(a->state);
+    free(a->init_state);
+    free(a->shutdown_data);
+    free(a->restarts);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+rt_actor *rt_actor_of_call(th_wasm_call *call)
+{
+    return th_wasm_instance_user(th_wasm_call_instance(call));
+}
+
+int rt_actor_instantiate(rt_actor *a, th_error *err)
+{
+    th_wasm_instance_config cfg;
+    char name[160];
+    int i, rc;
+
+    th_wasm_instance_free(a->inst);
+    a->inst = NULL;
+    memset(a->fn, 0, sizeof a->fn);
+    memset(a->fn_post, 0, sizeof a->fn_post);
+    a->fn_realloc = NULL;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_memory_bytes = a->spec->memory_bytes;
+    cfg.start_fuel = a->spec->fuel_per_call;
+    cfg.user = a;
+    rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
+    if (rc != 0)
+        return th_error_prefix(err, "instantiating %s", a->spec->name);
+    for (i = 0; i < RT_EX_COUNT; i++) {
+        a->fn[i] = th_wasm_instance_func(a->inst, rt_export_names[i]);
+        if (a->fn[i] != NULL) {
+            snprintf(name, sizeof name, "cabi_post_%s", rt_export_names[i]);
+            a->fn_post[i] = th_wasm_instance_func(a->inst, name);
+        }
+    }
+    a->fn_realloc = th_wasm_instance_func(a->inst, "cabi_realloc");
+    return 0;
+}
+
+void rt_actor_set_state(rt_actor *a, bool has, uint8_t *data, size_t len)
+{
+    uint8_t *old;
+
+    pthread_mutex_lock(&a->lock);
+    old = a->state;
+    a->has_state = has;
+    a->state = has ? data : NULL;
+    a->state_len = has ? len : 0;
+    pthread_mutex_unlock(&a->lock);
+    free(old);
+    if (!has)
+        free(data);
+}
+
+static void record_spawn(rt_actor *a, const char *event)
+{
+    rt_buf b = {0};
+
+    rt_buf_puts(&b, "{\"id\":");
+    rt_buf_json_str(&b, a->id, RT_ID_LEN);
+    rt_buf_puts(&b, ",\"name\":");
+    rt_buf_json_str(&b, a->spec->name, strlen(a->spec->name));
+    rt_buf_puts(&b, ",\"version\":");
+    rt_buf_json_str(&b, a->spec->version, strlen(a->spec->version));
+    rt_buf_puts(&b, ",\"manifest\":");
+    if (a->spec->manifest_path != NULL)
+        rt_buf_json_str(&b, a->spec->manifest_path, strlen(a->spec->manifest_path));
+    else
+        rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, ",\"parent\":");
+    if (a->parent != NULL)
+        rt_buf_json_str(&b, a->parent->id, RT_ID_LEN);
+    else
+        rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, ",\"init_state\":");
+    if (a->has_init_state)
+        rt_buf_json_hex(&b, a->init_state, a->init_state_len);
+    else
+        rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, event, &b);
+}
+
+int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
+                    const uint8_t *state, size_t len, rt_actor **out, th_error *err)
+{
+    rt_actor *a = calloc(1, sizeof *a);
+    rt_msg *init = NULL;
+    int rc;
+
+    if (a == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
+    atomic_init(&a->refs, 1);
+    atomic_init(&a->sched, RT_SCHED_QUEUED);
+    atomic_init(&a->rq_next, NULL);
+    rt_mpsc_init(&a->mbox);
+    rt_mpsc_init(&a->ctl);
+    pthread_mutex_init(&a->lock, NULL);
+    a->rt = rt;
+    a->status = TH_ACTOR_STARTING;
+    a->next_token = 1;
+    atomic_fetch_add(&spec->refs, 1);
+    a->spec = spec;
+    rt_uuid_v4(a->id);
+    if (!has_state && spec->has_init_state) {
+        has_state = true;
+        state = spec->init_state;
+        len = spec->init_state_len;
+    }
+    if (has_state) {
+        a->has_init_state = true;
+        a->init_state = rt_memdup(state, len);
+        a->init_state_len = len;
+        a->state = rt_memdup(state, len);
+        a->state_len = len;
+        a->has_state = true;
+        if (a->init_state == NULL || a->state == NULL) {
+            rc = th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
+            goto fail;
+        }
+    }
+    init = rt_msg_new(RT_MSG_INIT, NULL, 0);
+    if (init == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
+        goto fail;
+    }
+    if ((rc = rt_actor_instantiate(a, err)) != 0)
+        goto fail;
+    if (parent != NULL) {
+        pthread_mutex_lock(&parent->lock);
+        if (parent->status == TH_ACTOR_STOPPING || parent->status == TH_ACTOR_STOPPED) {
+            pthread_mutex_unlock(&parent->lock);
+            rc = th_error_set(err, TH_ESTATE, "parent is stopping");
+            goto fail;
+        }
+        if (parent->nchildren == parent->capchildren) {
+            uint32_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
+            rt_actor **v = realloc(parent->children, cap * sizeof *v);
+            if (v == NULL) {
+                pthread_mutex_unlock(&parent->lock);
+                rc = th_error_set(err, TH_ENOMEM, "out of memory adding a child");
+                goto fail;
+            }
+            parent->children = v;
+            parent->capchildren = cap;
+        }
+        rt_actor_ref(a);
+        parent->children[parent->nchildren++] = a;
+        pthread_mutex_unlock(&parent->lock);
+        rt_actor_ref(parent);
+        a->parent = parent;
+    }
+    if ((rc = rt_registry_add(&rt->reg, a)) != 0) {
+        th_error_set(err, rc, "actor id collision");
+        goto fail;
+    }
+    record_spawn(a, "actor-spawned");
+    rt_mpsc_push(&a->ctl, &init->node);
+    *out = a;
+    return 0;
+fail:
+    rt_msg_free(init);
+    if (a->parent != NULL)
+        rt_sup_unlink(a->parent, a);
+    a->status = TH_ACTOR_STOPPED;
+    rt_actor_release(a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery                                                           */
+
+void rt_actor_post(rt_actor *a, rt_msg *m)
+{
+    rt_mpsc_push(&a->mbox, &m->node);
+    rt_sched_wake(a);
+}
+
+void rt_actor_post_ctl(rt_actor *a, rt_msg *m)
+{
+    rt_mpsc_push(&a->ctl, &m->node);
+    rt_sched_wake(a);
+}
+
+void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
+                   const uint8_t *data, size_t len, const char *text)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_WAKE, has_data ? data : NULL, has_data ? len : 0);
+
+    if (m == NULL)
+        return; /* the waiter stays suspended until its call timeout */
+    m->token = token;
+    m->code = (int16_t)status;
+    m->has_data = has_data;
+    if (text != NULL)
+        m->text = strdup(text);
+    rt_actor_post_ctl(a, m);
+}
+
+/* Answer a message that will not be handled (actor gone or failed). */
+static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
+{
+    char text[200];
+
+    snprintf(text, sizeof text, "actor %s %s", a->id, why);
+    if (m->kind == RT_MSG_STOP || (m->kind == RT_MSG_WAKE && m->token == RT_TOKEN_CHILD_GONE))
+        rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL);
+    else
+        rt_reply_complete(a->rt, &m->reply, TH_ECLOSED, false, NULL, 0, text);
+    rt_msg_free(m);
+}
+
+static void drain_queue(rt_actor *a, rt_mpsc *q)
+{
+    rt_node *n;
+
+    while ((n = rt_mpsc_pop(q)) != NULL)
+        refuse_msg(a, (rt_msg *)n, "is not running");
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                         */
+
+static int export_of(int kind)
+{
+    switch (kind) {
+    case RT_MSG_INIT: return RT_EX_INIT;
+    case RT_MSG_SEND: return RT_EX_HANDLE_SEND;
+    case RT_MSG_REQUEST: return RT_EX_HANDLE_REQUEST;
+    case RT_MSG_CHAN_OPEN: return RT_EX_CHAN_OPEN;
+    case RT_MSG_CHAN_MSG: return RT_EX_CHAN_MSG;
+    case RT_MSG_CHAN_CLOSE: return RT_EX_CHAN_CLOSE;
+    case RT_MSG_CHILD_ERROR: return RT_EX_CHILD_ERROR;
+    case RT_MSG_CHILD_EXIT: return RT_EX_CHILD_EXIT;
+    case RT_MSG_CHILD_STOP: return RT_EX_CHILD_STOP;
+    default: return -1;
+    }
+}
+
+static const char *short_name(int ex)
+{
+    const char *n = rt_export_names[ex];
+    const char *h = strchr(n, '#');
+    return h ? h + 1 : n;
+}
+
+/* The "wasm-call" record: which export, with which parameters. */
+static void record_call(rt_actor *a, rt_op *op)
+{
+    rt_msg *m = op->msg;
+    rt_buf b = {0};
+
+    rt_buf_puts(&b, "{\"function\":\"");
+    rt_buf_puts(&b, short_name(op->ex));
+    rt_buf_puts(&b, "\",\"params\":[");
+    switch (op->ex) {
+    case RT_EX_INIT:
+        rt_buf_json_str(&b, a->id, RT_ID_LEN);
+        break;
+    case RT_EX_HANDLE_SEND:
+        rt_buf_json_hex(&b, m->data, m->len);
+        break;
+    case RT_EX_HANDLE_REQUEST:
+    case RT_EX_CHAN_MSG:
+        rt_buf_json_str(&b, m->b, strlen(m->b));
+        rt_buf_puts(&b, ",");
+        rt_buf_json_hex(&b, m->data, m->len);
+        break;
+    case RT_EX_CHAN_OPEN:
+        rt_buf_json_str(&b, m->b, strlen(m->b));
+        rt_buf_puts(&b, ",");
+        rt_buf_json_hex(&b, m->data, m->len);
+        break;
+    case RT_EX_CHAN_CLOSE:
+        rt_buf_json_str(&b, m->b, strlen(m->b));
+        break;
+    case RT_EX_CHILD_ERROR:
+        rt_buf_json_str(&b, m->a, strlen(m->a));
+        rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
+        if (m->text != NULL)
+            rt_buf_json_str(&b, m->text, strlen(m->text));
+        else
+            rt_buf_puts(&b, "null");
+        rt_buf_puts(&b, "}");
+        break;
+    case RT_EX_CHILD_EXIT:
+        rt_buf_json_str(&b, m->a, strlen(m->a));
+        rt_buf_puts(&b, ",");
+        if (m->has_data)
+            rt_buf_json_hex(&b, m->data, m->len);
+        else
+            rt_buf_puts(&b, "null");
+        break;
+    case RT_EX_CHILD_STOP:
+        rt_buf_json_str(&b, m->a, strlen(m->a));
+        break;
+    }
+    rt_buf_puts(&b, "]");
+    if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
+        rt_buf_puts(&b, ",\"from\":");
+        rt_buf_json_str(&b, m->a, strlen(m->a));
+    }
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "wasm-call", &b);
+}
+
+/* Lower the state and the parameters of `op` into the guest. */
+static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nargs, th_error *err)
+{
+    rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
+    rt_msg *m = op->msg;
+    uint32_t n = 0, p;
+    const char *s = NULL;
+    int rc;
+
+#define PUT(data, len, align)                                              \
+    do {                                                                   \
+        if ((rc = rt_abi_put(&g, (data), (len), (align), &p)) != 0)        \
+            return rc;                                                     \
+        args[n++].i32 = (int32_t)p;                                        \
+        args[n++].i32 = (int32_t)(len);                                    \
+    } while (0)
+
+    args[n++].i32 = a->has_state;
+    if (a->has_state) {
+        PUT(a->state, a->state_len, 1);
+    } else {
+        args[n++].i32 = 0;
+        args[n++].i32 = 0;
+    }
+    switch (op->ex) {
+    case RT_EX_INIT:
+        PUT(a->id, (size_t)RT_ID_LEN, 1);
+        break;
+    case RT_EX_HANDLE_SEND:
+        PUT(m->data, m->len, 1);
+        break;
+    case RT_EX_HANDLE_REQUEST:
+    case RT_EX_CHAN_OPEN:
+    case RT_EX_CHAN_MSG:
+        PUT(m->b, strlen(m->b), 1);
+        PUT(m->data, m->len, 1);
+        break;
+    case RT_EX_CHAN_CLOSE:
+        PUT(m->b, strlen(m->b), 1);
+        break;
+    case RT_EX_CHILD_ERROR:
+        PUT(m->a, strlen(m->a), 1);
+        args[n++].i32 = m->code;
+        s = m->text;
+        args[n++].i32 = s != NULL;
+        if (s != NULL) {
+            PUT(s, strlen(s), 1);
+        } else {
+            args[n++].i32 = 0;
+            args[n++].i32 = 0;
+        }
+        break;
+    case RT_EX_CHILD_EXIT:
+        PUT(m->a, strlen(m->a), 1);
+        args[n++].i32 = m->has_data;
+        if (m->has_data) {
+            PUT(m->data, m->len, 1);
+        } else {
+            args[n++].i32 = 0;
+            args[n++].i32 = 0;
+        }
+        break;
+    case RT_EX_CHILD_STOP:
+        PUT(m->a, strlen(m->a), 1);
+        break;
+    }
+#undef PUT
+    *nargs = n;
+    return 0;
+}
+
+static void begin_op(rt_actor *a, rt_msg *m)
+{
+    th_wasm_val args[16];
+    uint32_t nargs = 0;
+    th_error err;
+    rt_op *op;
+    int ex = export_of(m->kind);
+
+    if (ex < 0) {
+        rt_msg_free(m);
+        return;
+    }
+    if (a->fn[ex] == NULL) {
+        /* Not exported: init and notifications are optional; requests and
+         * channel opens get an error; sends are dropped (recorded). */
+        if (ex == RT_EX_INIT) {
+            pthread_mutex_lock(&a->lock);
+            a->status = TH_ACTOR_RUNNING;
+            pthread_mutex_unlock(&a->lock);
+            rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
+            rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
+            if (a->init_sync != NULL) {
+                rt_reply r = {NULL, 0, a->init_sync};
+                a->init_sync = NULL;
+                rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
+            }
+        } else {
+            rt_buf b = {0};
+            rt_buf_puts(&b, "{\"function\":\"");
+            rt_buf_puts(&b, short_name(ex));
+            rt_buf_puts(&b, "\"}");
+            rt_record_buf(a, "message-dropped", &b);
+            rt_reply_complete(a->rt, &m->reply, TH_ENOENT, false, NULL, 0,
+                              "function-not-found: the actor does not export it");
+        }
+        rt_msg_free(m);
+        return;
+    }
+    op = calloc(1, sizeof *op);
+    if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
+        free(op);
+        rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
+        rt_msg_free(m);
+        return;
+    }
+    th_wasm_exec_set_user(op->exec, a);
+    op->ex = ex;
+    op->msg = m;
+    op->fuel_left = a->spec->fuel_per_call ? a->spec->fuel_per_call : UINT64_MAX;
+    if (a->spec->call_timeout_ms)
+        op->deadline_ns = rt_now_ns() + (uint64_t)a->spec->call_timeout_ms * 1000000u;
+    a->op = op;
+    record_call(a, op);
+    th_error_clear(&err);
+    if (lower_params(a, op, args, &nargs, &err) != 0) {
+        rt_actor_fail(a, WIT_SERIALIZATION, "passing parameters to %s: %s", short_name(ex), err.msg);
+        return;
+    }
+    op_run(a, args, nargs, true);
+}
+
+/* Classify a trap: hitting the memory limit is reported as such. */
+static void fail_trap(rt_actor *a, rt_op *op)
+{
+    th_wasm_exec *ex = op->exec;
+    const char *msg = th_wasm_exec_trap_message(ex);
+    th_wasm_memory *mem = a->inst ? th_wasm_instance_memory0(a->inst) : NULL;
+    uint64_t size = 0;
+
+    if (mem != NULL)
+        th_wasm_memory_data(mem, &size);
+    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
+        (a->spec->memory_bytes && size + 65536u > a->spec->memory_bytes))
+        rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
+                      (unsigned long long)a->spec->memory_bytes, msg, short_name(op->ex));
+    else
+        rt_actor_fail(a, WIT_INTERNAL, "trap in %s: %s", short_name(op->ex), msg);
+}
+
+/* Run (first) or resume the op's call for one slice and act on the end. */
+static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
+{
+    rt_op *op = a->op;
+    th_wasm_val res[1];
+    uint64_t slice = op->fuel_left < RT_FUEL_SLICE ? op->fuel_left : RT_FUEL_SLICE, left;
+    int rc;
+
+    th_wasm_exec_set_fuel(op->exec, slice);
+    op->fuel_set = slice;
+    res[0].i64 = 0;
+    if (first)
+        rc = th_wasm_exec_call(op->exec, a->fn[op->ex], args, nargs, res, 1);
+    else
+        rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
+    left = th_wasm_exec_fuel(op->exec);
+    if (op->fuel_left != UINT64_MAX)
+        op->fuel_left -= op->fuel_set > left ? op->fuel_set - left : 0;
+    switch (rc) {
+    case TH_OK:
+        op->result_ptr = (uint32_t)res[0].i32;
+        op_finish(a);
+        return;
+    case TH_WASM_SUSPENDED:
+        if (op->wait == 0) {
+            rt_actor_fail(a, WIT_INTERNAL, "%s suspended without a wait", short_name(op->ex));
+            return;
+        }
+        if (op->deadline_ns) {
+            uint64_t now = rt_now_ns();
+            uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
+            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
+        }
+        return;
+    case TH_WASM_OUT_OF_FUEL:
+        if (op->fuel_left == 0) {
+            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
+                          (unsigned long long)a->spec->fuel_per_call);
+            return;
+        }
+        if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {
+            rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s",
+                          a->spec->call_timeout_ms, short_name(op->ex));
+            return;
+        }
+        op->wait = RT_WAIT_YIELD;
+        return;
+    case TH_WASM_TRAPPED:
+        fail_trap(a, op);
+        return;
+    default:
+        rt_actor_fail(a, WIT_INTERNAL, "cannot call %s: %s", short_name(op->ex), th_strerror(rc));
+        return;
+    }
+}
+
+/* Free the op (after success or failure): exec back to the cache. */
+static void op_free(rt_actor *a)
+{
+    rt_op *op = a->op;
+
+    if (op == NULL)
+        return;
+    a->op = NULL;
+    if (op->timer != NULL)
+        rt_io_cancel(a->rt, op->timer);
+    rt_exec_put(a->rt, op->exec);
+    rt_msg_free(op->msg);
+    free(op->host_input);
+    free(op);
+}
+
+/* Lifted result of an operation. */
+typedef struct op_result {
+    bool has_state;
+    uint8_t *state;
+    size_t state_len;
+    bool has_resp;       /* handle-request response / channel accept message */
+    uint8_t *resp;
+    size_t resp_len;
+    bool accepted;       /* channel open */
+    char *err;           /* err(string) */
+} op_result;
+
+static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_error *err)
+{
+    rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
+    uint8_t disc, acc;
+    uint32_t sp, sl;
+    int rc;
+
+    if ((rc = rt_abi_load_u8(&g, ptr, &disc)) != 0)
+        return rc;
+    if (disc > 1)
+        return th_error_set(err, TH_ETRAP, "invalid result discriminant %u", disc);
+    if (disc == 1) {
+        if ((rc = rt_abi_load_u32(&g, ptr + 4, &sp)) != 0 || (rc = rt_abi_load_u32(&g, ptr + 8, &sl)) != 0)
+            return rc;
+        return rt_abi_string(&g, sp, sl, &r->err, NULL);
+    }
+    if ((rc = rt_abi_opt_bytes(&g, ptr + 4, &r->has_state, &r->state, &r->state_len)) != 0)
+        return rc;
+    if (op->ex == RT_EX_HANDLE_REQUEST)
+        return rt_abi_opt_bytes(&g, ptr + 16, &r->has_resp, &r->resp, &r->resp_len);
+    if (op->ex == RT_EX_CHAN_OPEN) {
+        if ((rc = rt_abi_load_u8(&g, ptr + 16, &acc)) != 0)
+            return rc;
+        r->accepted = acc != 0;
+        return rt_abi_opt_bytes(&g, ptr + 20, &r->has_resp, &r->resp, &r->resp_len);
+    }
+    return 0;
+}
+
+static void record_result(rt_actor *a, rt_op *op, const op_result *r)
+{
+    rt_buf b = {0};
+
+    rt_buf_puts(&b, "{\"function\":\"");
+    rt_buf_puts(&b, short_name(op->ex));
+    rt_buf_puts(&b, "\",\"state\":");
+    if (r->has_state)
+        rt_buf_json_hex(&b, r->state, r->state_len);
+    else
+        rt_buf_puts(&b, "null");
+    if (op->ex == RT_EX_HANDLE_REQUEST) {
+        rt_buf_puts(&b, ",\"response\":");
+        if (r->has_resp)
+            rt_buf_json_hex(&b, r->resp, r->resp_len);
+        else
+            rt_buf_puts(&b, "null");
+    } else if (op->ex == RT_EX_CHAN_OPEN) {
+        rt_buf_printf(&b, ",\"accepted\":%s,\"message\":", r->accepted ? "true" : "false");
+        if (r->has_resp)
+            rt_buf_json_hex(&b, r->resp, r->resp_len);
+        else
+            rt_buf_puts(&b, "null");
+    }
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "wasm-result", &b);
+}
+
+/* Deliver what the operation produced besides the state. */
+static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
+{
+    rt_msg *m = op->msg;
+    rt_pending *p;
+
+    switch (op->ex) {
+    case RT_EX_INIT:
+        pthread_mutex_lock(&a->lock);
+        if (a->status == TH_ACTOR_STARTING)
+            a->status = TH_ACTOR_RUNNING;
+        pthread_mutex_unlock(&a->lock);
+        rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
+        if (a->init_sync != NULL) {
+            rt_reply s = {NULL, 0, a->init_sync};
+            a->init_sync = NULL;
+            rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
+        }
+        break;
+    case RT_EX_HANDLE_REQUEST:
+        if (r->has_resp) {
+            rt_reply_complete(a->rt, &m->reply, TH_OK, true, r->resp, r->resp_len, NULL);
+        } else if (m->reply.actor != NULL || m->reply.sync != NULL) {
+            /* answered later with respond-to-request */
+            p = calloc(1, sizeof *p);
+            if (p == NULL) {
+                rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
+                break;
+            }
+            memcpy(p->id, m->b, sizeof p->id);
+            p->reply = m->reply;
+            memset(&m->reply, 0, sizeof m->reply);
+            p->next = a->pending;
+            a->pending = p;
+        }
+        break;
+    case RT_EX_CHAN_OPEN:
+        if (r->accepted) {
+            rt_channel_set_open(a->rt, m->b, true);
+            rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b), NULL);
+            if (r->has_resp) {
+                rt_actor *peer = rt_registry_get(&a->rt->reg, m->a, strlen(m->a));
+                rt_msg *cm = peer ? rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len) : NULL;
+                if (cm != NULL) {
+                    memcpy(cm->a, a->id, sizeof cm->a);
+                    memcpy(cm->b, m->b, sizeof cm->b);
+                    rt_actor_post(peer, cm);
+                }
+                rt_actor_release(peer);
+            }
+        } else {
+            char text[160];
+            rt_channel_close(a->rt, m->b, NULL, NULL);
+            snprintf(text, sizeof text, "channel rejected by %s", a->id);
+            rt_reply_complete(a->rt, &m->reply, TH_EPERM, false, NULL, 0, text);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The export returned: lift, post-return, new state, outputs, records. */
+static void op_finish(rt_actor *a)
+{
+    rt_op *op = a->op;
+    op_result r;
+    th_wasm_val args[1], res[1];
+    th_error err;
+    uint32_t ptr;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    th_error_clear(&err);
+    ptr = op->result_ptr;
+    rc = lift_result(a, op, ptr, &r, &err);
+    if (rc == 0 && a->fn_post[op->ex] != NULL) {
+        args[0].i32 = (int32_t)ptr;
+        th_wasm_exec_set_fuel(op->exec, RT_FUEL_SLICE);
+        rc = th_wasm_exec_call(op->exec, a->fn_post[op->ex], args, 1, res, 0);
+        if (rc != TH_OK) {
+            if (th_wasm_exec_is_suspended(op->exec))
+                th_wasm_exec_abort(op->exec);
+            rc = th_error_set(&err, TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
+                              rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
+        }
+    }
+    if (rc != 0) {
+        rt_actor_fail(a, WIT_SERIALIZATION, "bad result from %s: %s", short_name(op->ex), err.msg);
+        goto out;
+    }
+    if (r.err != NULL) {
+        rt_actor_fail(a, WIT_INTERNAL, "%s returned an error: %s", short_name(op->ex), r.err);
+        goto out;
+    }
+    record_result(a, op, &r);
+    rt_actor_set_state(a, r.has_state, r.state, r.state_len);
+    r.state = NULL;
+    deliver_outputs(a, op, &r);
+    op_free(a);
+    if (a->shutdown_req && a->stop_msg == NULL) {
+        rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
+        if (stop != NULL) {
+            stop->code = RT_STOP_EXIT;
+            rt_sup_begin_stop(a, stop);
+        }
+    }
+out:
+    free(r.state);
+    free(r.resp);
+    free(r.err);
+}
+
+uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, const char *fn,
+                    char *input_json)
+{
+    rt_op *op = a->op;
+
+    op->wait = kind;
+    op->retptr_wait = retptr;
+    op->token = a->next_token++;
+    op->host_iface = iface;
+    op->host_fn = fn;
+    free(op->host_input);
+    op->host_input = input_json;
+    return op->token;
+}
+
+/* A wake for the op's current wait: write the host call's result and
+ * resume. */
+static void op_wake(rt_actor *a, rt_msg *m)
+{
+    rt_op *op = a->op;
+    th_wasm_exec *tmp;
+    th_error err;
+    rt_guest g;
+    rt_buf out = {0};
+    int rc = 0;
+    const char *etext = m->text != NULL ? m->text : "failed";
+
+    if (m->code == RT_WAKE_CALL_TIMEOUT) {
+        rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s while waiting in %s",
+                      a->spec->call_timeout_ms, short_name(op->ex), op->host_fn);
+        return;
+    }
+    if (op->timer != NULL) {
+        rt_io_cancel(a->rt, op->timer);
+        op->timer = NULL;
+    }
+    th_error_clear(&err);
+    tmp = rt_exec_get(a->rt);
+    if (tmp == NULL) {
+        rt_actor_fail(a, WIT_INTERNAL, "out of memory resuming %s", op->host_fn);
+        return;
+    }
+    g = (rt_guest){a->inst, NULL, tmp, a->fn_realloc, &err};
+    switch (op->wait) {
+    case RT_WAIT_UNIT:
+        rc = rt_abi_result_unit(&g, op->retptr_wait, m->code == TH_OK ? NULL : etext);
+        break;
+    case RT_WAIT_BYTES:
+    case RT_WAIT_STRING:
+        rc = rt_abi_result_bytes(&g, op->retptr_wait, m->data, m->len, m->code == TH_OK ? NULL : etext);
+        break;
+    }
+    rt_exec_put(a->rt, tmp);
+    if (rc != 0) {
+        rt_actor_fail(a, WIT_SERIALIZATION, "returning the result of %s: %s", op->host_fn, err.msg);
+        return;
+    }
+    if (m->code == TH_OK) {
+        rt_buf_puts(&out, "{\"ok\":");
+        if (op->wait == RT_WAIT_UNIT)
+            rt_buf_puts(&out, "null");
+        else if (op->wait == RT_WAIT_STRING)
+            rt_buf_json_str(&out, (const char *)m->data, m->len);
+        else
+            rt_buf_json_hex(&out, m->data, m->len);
+    } else {
+        rt_buf_puts(&out, "{\"err\":");
+        rt_buf_json_str(&out, etext, strlen(etext));
+    }
+    rt_buf_puts(&out, "}");
+    rt_record_host(a, op->host_iface, op->host_fn, op->host_input, out.oom ? NULL : (char *)out.data);
+    rt_buf_release(&out);
+    op->wait = 0;
+    op_run(a, NULL, 0, false);
+}
+
+void rt_actor_abort_op(rt_actor *a, const char *text)
+{
+    if (a->op == NULL)
+        return;
+    if (a->op->msg != NULL)
+        rt_reply_complete(a->rt, &a->op->msg->reply, TH_ECLOSED, false, NULL, 0, text);
+    op_free(a);
+    rt_reply_complete(a->rt, &a->init_reply, TH_ECLOSED, false, NULL, 0, text);
+    if (a->init_sync != NULL) {
+        rt_reply s = {NULL, 0, a->init_sync};
+        a->init_sync = NULL;
+        rt_reply_complete(a->rt, &s, TH_ECLOSED, false, NULL, 0, text);
+    }
+}
+
+void rt_actor_fail_pending(rt_actor *a, const char *text)
+{
+    while (a->pending != NULL) {
+        rt_pending *p = a->pending;
+        a->pending = p->next;
+        rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, text);
+        free(p);
+    }
+}
+
+uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack)
+{
+    rt_actor **kids;
+    size_t n, i;
+    uint32_t asked = 0;
+    rt_msg *m;
+
+    if (rt_actor_children(a, &kids, &n) != 0)
+        return 0;
+    for (i = n; i-- > 0;) {
+        m = rt_msg_new(RT_MSG_STOP, NULL, 0);
+        if (m != NULL) {
+            m->code = (int16_t)code;
+            if (ack) {
+                rt_actor_ref(a);
+                m->reply.actor = a;
+                m->reply.token = RT_TOKEN_CHILD_GONE;
+            }
+            rt_actor_post_ctl(kids[i], m);
+            asked++;
+        }
+        rt_actor_release(kids[i]);
+    }
+    free(kids);
+    return asked;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failure                                                            */
+
+void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
+{
+    char text[TH_ERROR_MSG_MAX];
+    va_list ap;
+    rt_buf b = {0};
+    rt_op *op = a->op;
+    rt_node *n;
+    bool init_waited = a->init_reply.actor != NULL || a->init_sync != NULL;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+
+    /* 1-2: the executor detected it; record it in the chain */
+    rt_buf_printf(&b, "{\"error_type\":%d,\"message\":", wit_type);
+    rt_buf_json_str(&b, text, strlen(text));
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "actor-failed", &b);
+
+    /* whoever waits on this operation learns that it failed */
+    if (op != NULL) {
+        if (op->msg != NULL)
+            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, text);
+        op_free(a);
+    }
+    rt_reply_complete(a->rt, &a->init_reply, TH_ETRAP, false, NULL, 0, text);
+    if (a->init_sync != NULL) {
+        rt_reply s = {NULL, 0, a->init_sync};
+        a->init_sync = NULL;
+        rt_reply_complete(a->rt, &s, TH_ETRAP, false, NULL, 0, text);
+    }
+    rt_actor_fail_pending(a, text);
+    pthread_mutex_lock(&a->lock);
+    a->status = TH_ACTOR_FAILED;
+    pthread_mutex_unlock(&a->lock);
+    a->shutdown_req = false;
+    th_wasm_instance_free(a->inst);
+    a->inst = NULL;
+    memset(a->fn, 0, sizeof a->fn);
+    memset(a->fn_post, 0, sizeof a->fn_post);
+    a->fn_realloc = NULL;
+    while ((n = rt_mpsc_pop(&a->mbox)) != NULL)
+        refuse_msg(a, (rt_msg *)n, "failed");
+    rt_channel_close_all(a->rt, a->id);
+    rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
+    if (init_waited) {
+        /* a failed spawn: the spawner got the error; the actor goes away */
+        rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
+        if (stop != NULL) {
+            stop->code = RT_STOP_BY_PARENT;
+            rt_sup_begin_stop(a, stop);
+            return;
+        }
+    }
+    /* 3: notify the supervisor (or the outside, for a root) */
+    rt_sup_child_failed(a, wit_type, text);
+}
+
+/* ------------------------------------------------------------------ */
+/* Control messages and turns                                         */
+
+static void control(rt_actor *a, rt_msg *m)
+{
+    switch (m->kind) {
+    case RT_MSG_INIT:
+        if (a->status == TH_ACTOR_STARTING && a->op == NULL && a->stop_msg == NULL) {
+            begin_op(a, m);
+            return;
+        }
+        break;
+    case RT_MSG_WAKE:
+        if (m->token == RT_TOKEN_CHILD_GONE) {
+            rt_sup_child_gone(a, m);
+            break;
+        }
+        if (a->op != NULL && a->op->wait != 0 && a->op->wait != RT_WAIT_YIELD &&
+            m->token == a->op->token)
+            op_wake(a, m);
+        break;
+    case RT_MSG_STOP:
+        rt_sup_begin_stop(a, m);
+        return;
+    case RT_MSG_RESTART:
+        rt_sup_do_restart(a);
+        break;
+    case RT_MSG_CHILD_ERROR:
+    case RT_MSG_CHILD_EXIT:
+    case RT_MSG_CHILD_STOP:
+        /* supervision first (the runtime's action), then the actor's own
+         * handler as an ordinary operation */
+        if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED)
+            break;
+        if (!rt_sup_apply_strategy(a, m))
+            break;
+        if (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STARTING) {
+            rt_mpsc_push(&a->mbox, &m->node);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    rt_msg_free(m);
+}
+
+void rt_actor_turn(rt_actor *a)
+{
+    int budget = RT_TURN_BUDGET;
+    bool yield = false, mbox_ok;
+    rt_node *n;
+    int expect;
+
+    for (;;) {
+        if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {
+            if (a->status == TH_ACTOR_STOPPED)
+                refuse_msg(a, (rt_msg *)n, "is stopped");
+            else
+                control(a, (rt_msg *)n);
+            continue;
+        }
+        if (a->op != NULL) {
+            if (a->op->wait != RT_WAIT_YIELD)
+                break; /* waiting for a wake */
+            if (budget-- <= 0) {
+                yield = true;
+                break;
+            }
+            a->op->wait = 0;
+            op_run(a, NULL, 0, false);
+            continue;
+        }
+        if (a->status == TH_ACTOR_STOPPED) {
+            while ((n = rt_mpsc_pop(&a->mbox)) != NULL)
+                refuse_msg(a, (rt_msg *)n, "is stopped");
+            break;
+        }
+        if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL)
+            break;
+        if (budget-- <= 0) {
+            yield = true;
+            break;
+        }
+        if ((n = rt_mpsc_pop(&a->mbox)) == NULL)
+            break;
+        begin_op(a, (rt_msg *)n);
+    }
+    if (yield) {
+        rt_sched_push(a, true);
+        return;
+    }
+    /* go idle, then look again: a message pushed after our last pop whose
+     * sender saw us QUEUED must not be lost */
+    mbox_ok = a->op == NULL && a->stop_msg == NULL &&
+              (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STOPPED);
+    atomic_store(&a->sched, RT_SCHED_IDLE);
+    if (rt_mpsc_count(&a->ctl) > 0 || (mbox_ok && rt_mpsc_count(&a->mbox) > 0)) {
+        expect = RT_SCHED_IDLE;
+        if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
+            rt_sched_push(a, true);
+            return;
+        }
+    }
+    rt_actor_release(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                            */
+
+int rt_actor_get_state(rt_actor *a, bool *has, uint8_t **data, size_t *len)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&a->lock);
+    *has = a->has_state;
+    *data = NULL;
+    *len = 0;
+    if (a->has_state) {
+        *data = rt_memdup(a->state, a->state_len);
+        *len = a->state_len;
+        if (*data == NULL)
+            rc = TH_ENOMEM;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+int rt_actor_children(rt_actor *a, rt_actor ***out, size_t *n)
+{
+    rt_actor **v;
+    uint32_t i;
+
+    pthread_mutex_lock(&a->lock);
+    v = malloc((a->nchildren ? a->nchildren : 1) * sizeof *v);
+    if (v == NULL) {
+        pthread_mutex_unlock(&a->lock);
+        return TH_ENOMEM;
+    }
+    for (i = 0; i < a->nchildren; i++) {
+        rt_actor_ref(a->children[i]);
+        v[i] = a->children[i];
+    }
+    *n = a->nchildren;
+    pthread_mutex_unlock(&a->lock);
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * record.c - what the runtime writes into the event chains, and who hears
+ * about it.
+ *
+ * Every event of an actor goes to its chain in THEATER_HOME (th_chain: the
+ * event is hashed and linked in the calling thread, then stored by the
+ * chain's writer thread in batched transactions).  Event data is JSON text
+ * (built with rt_buf, byte strings as lowercase hex); the event types are:
+ *
+ *   actor-spawned     {id, name, version, manifest, parent, init_state}
+ *   wasm-call         {function, params[, from]}      before an export call
+ *   host-call         {interface, function, input, output}
+ *   wasm-result       {function, state[, response | accepted, message]}
+ *   actor-failed      {error_type, message}
+ *   supervisor-action {action, strategy, trigger, children}  (parent's chain)
+ *   actor-restarted   {init_state}
+ *   actor-stopped     {reason, data}
+ *   message-dropped / init-skipped   an optional export is absent
+ *
+ * Subscribers (th_runtime_subscribe) hear each event right after it is
+ * appended, on the thread that appended it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "theater/chain.h"
+#include "theater/store.h"
+#include "runtime/rt_int.h"
+
+typedef struct rt_sub {
+    struct rt_sub *next;     /* runtime list (sublock) */
+    struct rt_sub *anext;    /* actor list (subs lock) */
+    uint64_t id;
+    th_runtime_event_fn fn;
+    void *ud;
+    rt_actor *actor;         /* weak: the actor frees its subs */
+} rt_sub;
+
+typedef struct rec_subs {
+    pthread_mutex_t lock;
+    rt_sub *head;
+} rec_subs;
+
+int rt_record_start(rt_runtime *rt, th_error *err)
+{
+    th_chain_config cc;
+    th_store_config sc;
+    int rc;
+
+    memset(&cc, 0, sizeof cc);
+    cc.home = rt->home;
+    cc.sync_normal = 1; /* survive process crashes; commits are not fsync'ed */
+    rc = th_chain_open(&cc, &rt->chain, err);
+    if (rc != 0)
+        return th_error_prefix(err, "opening the event chains");
+    memset(&sc, 0, sizeof sc);
+    sc.home = rt->home;
+    rc = th_store_open(&sc, &rt->store, err);
+    if (rc != 0) {
+        th_chain_close(rt->chain);
+        rt->chain = NULL;
+        return th_error_prefix(err, "opening the store");
+    }
+    return 0;
+}
+
+int rt_record_stop(rt_runtime *rt, th_error *err)
+{
+    int rc = 0;
+
+    if (rt->chain != NULL) {
+        rc = th_chain_close(rt->chain);
+        if (rc != 0)
+            th_error_set(err, rc, "the chain writer failed: some events were not stored");
+        rt->chain = NULL;
+    }
+    th_store_close(rt->store);
+    rt->store = NULL;
+    return rc;
+}
+
+static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t len,
+                   const th_chain_receipt *r)
+{
+    rec_subs *s = atomic_load_explicit(&a->subs, memory_order_acquire);
+    th_runtime_event ev;
+    rt_sub *x;
+
+    if (s == NULL)
+        return;
+    ev.actor_id = a->id;
+    ev.type = type;
+    ev.data = data;
+    ev.data_len = len;
+    ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
+    ev.hash = r ? r->hash : NULL;
+    pthread_mutex_lock(&s->lock);
+    for (x = s->head; x != NULL; x = x->anext)
+        x->fn(x->ud, &ev);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
+{
+    th_chain_receipt r;
+    th_error err;
+    int rc;
+
+    th_error_clear(&err);
+    rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
+    if (rc != 0) {
+        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: %s", type, err.msg);
+        notify(a, type, data, len, NULL);
+        return;
+    }
+    a->last_ticket = r.ticket;
+    notify(a, type, data, len, &r);
+}
+
+void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
+{
+    if (b->oom) {
+        static const char msg[] = "{\"truncated\":true}";
+        rt_record(a, type, (const uint8_t *)msg, sizeof msg - 1);
+    } else {
+        rt_record(a, type, b->data, b->len);
+    }
+    rt_buf_release(b);
+}
+
+void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
+                    const char *output_json)
+{
+    rt_buf b = {0};
+
+    rt_buf_puts(&b, "{\"interface\":\"");
+    rt_buf_puts(&b, iface);
+    rt_buf_puts(&b, "\",\"function\":\"");
+    rt_buf_puts(&b, fn);
+    rt_buf_puts(&b, "\",\"input\":");
+    rt_buf_puts(&b, input_json ? input_json : "null");
+    rt_buf_puts(&b, ",\"output\":");
+    rt_buf_puts(&b, output_json ? output_json : "null");
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "host-call", &b);
+}
+
+int rt_record_flush(rt_actor *a, th_error *err)
+{
+    if (a->last_ticket == 0)
+        return 0;
+    return th_chain_wait_durable(a->rt->chain, a->last_ticket, -1, err);
+}
+
+int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)
+{
+    th_chain_query q;
+    th_chain_events evs;
+    size_t i;
+    int rc;
+
+    if ((rc = rt_record_flush(a, err)) != 0)
+        return rc;
+    memset(&q, 0, sizeof q);
+    q.actor = a->id;
+    rc = th_chain_read(a->rt->chain, &q, &evs, err);
+    if (rc == TH_ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    for (i = 0; i < evs.count && rc == 0; i++) {
+        th_chain_event *e = &evs.items[i];
+        rc = fn(ud, e->hash, e->has_parent ? e->parent : NULL, e->type, e->data, e->data_len,
+                e->timestamp_ms);
+    }
+    th_chain_events_free(&evs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Subscriptions                                                      */
+
+int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t *id)
+{
+    rt_runtime *rt = a->rt;
+    rec_subs *s;
+    rt_sub *x = calloc(1, sizeof *x);
+
+    if (x == NULL)
+        return TH_ENOMEM;
+    x->fn = fn;
+    x->ud = ud;
+    x->actor = a;
+    pthread_mutex_lock(&rt->sublock);
+    s = atomic_load(&a->subs);
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL) {
+            pthread_mutex_unlock(&rt->sublock);
+            free(x);
+            return TH_ENOMEM;
+        }
+        pthread_mutex_init(&s->lock, NULL);
+        atomic_store_explicit(&a->subs, s, memory_order_release);
+    }
+    x->id = ++rt->next_sub;
+    x->next = rt->subs;
+    rt->subs = x;
+    pthread_mutex_lock(&s->lock);
+    x->anext = s->head;
+    s->head = x;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&rt->sublock);
+    *id = x->id;
+    return 0;
+}
+
+int rt_record_unsubscribe(rt_runtime *rt, uint64_t id)
+{
+    rt_sub **pp, *x = NULL, **ap;
+    rec_subs *s;
+
+    pthread_mutex_lock(&rt->sublock);
+    for (pp = &rt->subs; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            x = *pp;
+            *pp = x->next;
+            break;
+        }
+    }
+    if (x != NULL) {
+        s = atomic_load(&x->actor->subs);
+        pthread_mutex_lock(&s->lock);
+        for (ap = &s->head; *ap != NULL; ap = &(*ap)->anext) {
+            if (*ap == x) {
+                *ap = x->anext;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&rt->sublock);
+    free(x);
+    return x != NULL ? 0 : TH_ENOENT;
+}
+
+void rt_record_free_subs(rt_actor *a)
+{
+    rt_runtime *rt = a->rt;
+    rec_subs *s = atomic_load(&a->subs);
+    rt_sub **pp, *x;
+
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&rt->sublock);
+    for (pp = &rt->subs; *pp != NULL;) {
+        x = *pp;
+        if (x->actor == a) {
+            *pp = x->next;
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+    pthread_mutex_unlock(&rt->sublock);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    atomic_store(&a->subs, NULL);
+}

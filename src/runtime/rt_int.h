@@ -1,0 +1,713 @@
+/*
+ * rt_int.h - internal structures of the actor runtime, shared by the files of
+ * src/runtime/ and src/handlers/.
+ *
+ * Who does what:
+ *   runtime.c     the public API (include/theater/runtime.h), runtime object
+ *   registry.c    actor ids (UUID v4) and the id -> actor map
+ *   mailbox.c     the MPSC queues (Vyukov) and message objects
+ *   sched.c       worker threads, run queues, the exec cache
+ *   actor.c       actor lifecycle and turns: one operation at a time, export
+ *                 calls with state threading, fuel slices, suspension
+ *   abi.c         Canonical ABI: guest memory access, lowering, lifting
+ *   supervise.c   parent notifications, stop cascade, restart, strategies
+ *   io.c          the libuv I/O thread: timers for sleep/deadline/timeouts
+ *   record.c      chain events (JSON data) and subscriptions
+ *   capability.c  the handler table and the spawn-time import check
+ *   src/handlers/<interface>.c  the host functions of each capability
+ *
+ * Concurrency model.  An actor is run by at most one thread at a time: the
+ * thread that won the IDLE -> QUEUED transition of `sched` owns the actor's
+ * turn (its op, exec, instance, handler state) until it sets IDLE again.
+ * Other threads only push messages (lock-free MPSC queues) and read the
+ * fields guarded by `lock` (status, state, children, exit information).
+ *
+ * Suspension.  A host function that must wait (request, sleep, spawn...)
+ * calls rt_op_wait(), which records a continuation on the actor's op and
+ * returns TH_WASM_SUSPENDED; the engine keeps the wasm stack on the op's
+ * exec and the worker moves on.  The completion arrives as an RT_MSG_WAKE
+ * control message carrying the wait token; the next turn writes the result
+ * into guest memory and resumes the exec.
+ */
+#ifndef THEATER_RT_INT_H
+#define THEATER_RT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "theater/error.h"
+#include "theater/runtime.h"
+#include "theater/wasm.h"
+#include "base/limits.h"
+
+typedef struct th_runtime rt_runtime;
+typedef struct rt_actor rt_actor;
+typedef struct rt_msg rt_msg;
+typedef struct rt_worker rt_worker;
+typedef struct rt_sync rt_sync;
+typedef struct rt_spec rt_spec;
+typedef struct rt_op rt_op;
+
+#define RT_ID_LEN 36
+
+/* ------------------------------------------------------------------ */
+/* Byte buffers                                                       */
+
+/* A growable byte buffer (malloc'd). */
+typedef struct rt_buf {
+    uint8_t *data;
+    size_t len, cap;
+    bool oom; /* an append failed; the content is incomplete */
+} rt_buf;
+
+void rt_buf_append(rt_buf *b, const void *p, size_t n);
+void rt_buf_puts(rt_buf *b, const char *s);
+void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON pieces: a string literal with escapes (invalid UTF-8 bytes become
+ * U+FFFD), bytes as a lowercase hex string, or null. */
+void rt_buf_json_str(rt_buf *b, const char *s, size_t n);
+void rt_buf_json_hex(rt_buf *b, const uint8_t *p, size_t n);
+void rt_buf_release(rt_buf *b);
+
+/* Duplicate `n` bytes (never returns NULL for n == 0 on success: returns a
+ * 1-byte allocation).  NULL on allocation failure. */
+uint8_t *rt_memdup(const void *p, size_t n);
+
+/* Monotonic and wall clocks. */
+uint64_t rt_now_ns(void);   /* CLOCK_MONOTONIC */
+uint64_t rt_wall_ms(void);  /* ms since the Unix epoch */
+
+/* ------------------------------------------------------------------ */
+/* Ids and the registry (registry.c)                                  */
+
+/* Write a fresh UUID v4 string (36 chars + NUL). */
+void rt_uuid_v4(char out[RT_ID_LEN + 1]);
+/* True if `s` (n bytes) has the shape of a UUID string. */
+bool rt_id_valid(const char *s, size_t n);
+
+#define RT_REG_SHARDS 16
+typedef struct rt_reg_shard {
+    pthread_mutex_t lock;
+    rt_actor **buckets;
+    size_t nbuckets, count;
+} rt_reg_shard;
+
+typedef struct rt_registry {
+    rt_reg_shard shards[RT_REG_SHARDS];
+    atomic_size_t count;
+} rt_registry;
+
+int rt_registry_init(rt_registry *r);
+void rt_registry_release(rt_registry *r);
+/* Insert (takes a reference).  TH_EEXIST if the id is taken. */
+int rt_registry_add(rt_registry *r, rt_actor *a);
+/* Remove (drops the registry's reference) if present. */
+void rt_registry_remove(rt_registry *r, rt_actor *a);
+/* Look up an id (n bytes); returns a new reference or NULL. */
+rt_actor *rt_registry_get(rt_registry *r, const char *id, size_t n);
+/* Snapshot of every actor (new references); *out malloc'd, caller releases
+ * each and frees the array. */
+int rt_registry_snapshot(rt_registry *r, rt_actor ***out, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Mailboxes (mailbox.c)                                              */
+
+typedef struct rt_node {
+    _Atomic(struct rt_node *) next;
+} rt_node;
+
+/* Vyukov's intrusive MPSC queue: any thread pushes, one thread pops. */
+typedef struct rt_mpsc {
+    _Atomic(rt_node *) head; /* producers swap themselves in here */
+    rt_node *tail;           /* consumer side */
+    rt_node stub;
+    atomic_size_t count;     /* pushed and not yet popped (after linking) */
+} rt_mpsc;
+
+void rt_mpsc_init(rt_mpsc *q);
+void rt_mpsc_push(rt_mpsc *q, rt_node *n);
+/* Pop the oldest node, or NULL if empty or if a push is half-done (then
+ * `count` stays > 0 and the caller comes back later).  Consumer only. */
+rt_node *rt_mpsc_pop(rt_mpsc *q);
+/* Nodes pushed and not yet popped; any thread. */
+size_t rt_mpsc_count(rt_mpsc *q);
+
+/* Where the answer to a request (or the end of a wait) goes. */
+typedef struct rt_reply {
+    rt_actor *actor;  /* a waiting actor (reference held), or NULL */
+    uint64_t token;   /* the actor's wait token */
+    rt_sync *sync;    /* an outside thread (reference held), or NULL */
+} rt_reply;
+
+/* A thread outside the runtime waiting for a result. */
+struct rt_sync {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int status;        /* TH_OK or a TH_E* code */
+    uint8_t *data;     /* result bytes (owned) */
+    size_t len;
+    bool has_data;
+    char msg[TH_ERROR_MSG_MAX];
+};
+
+rt_sync *rt_sync_new(void);
+void rt_sync_release(rt_sync *s); /* drops one reference; NULL ok */
+/* Wait until done or `timeout_ms` passes (0 = forever); returns true if done. */
+bool rt_sync_wait(rt_sync *s, uint32_t timeout_ms, rt_runtime *rt);
+
+/* Message kinds.  Mailbox (rt_actor.mbox): operations on the actor.
+ * Control (rt_actor.ctl): lifecycle and completions, served first. */
+enum {
+    RT_MSG_SEND = 1,      /* handle-send(data)                    a = sender */
+    RT_MSG_REQUEST,       /* handle-request(b, data)               a = sender, b = request id */
+    RT_MSG_CHAN_OPEN,     /* handle-channel-open(a, data)          a = opener, b = channel */
+    RT_MSG_CHAN_MSG,      /* handle-channel-message(b, data)       b = channel */
+    RT_MSG_CHAN_CLOSE,    /* handle-channel-close(b)               b = channel */
+    RT_MSG_CHILD_ERROR,   /* handle-child-error(a, err)            a = child, code, text */
+    RT_MSG_CHILD_EXIT,    /* handle-child-exit(a, data?)           a = child */
+    RT_MSG_CHILD_STOP,    /* handle-child-external-stop(a)         a = child */
+    /* control */
+    RT_MSG_INIT,          /* run init (first op after spawn/restart) */
+    RT_MSG_WAKE,          /* completion of a wait: token, status, data/text */
+    RT_MSG_STOP,          /* stop: code = RT_STOP_*, reply = done */
+    RT_MSG_CHILD_GONE,    /* a child finished stopping (cascade ack) a = child */
+    RT_MSG_RESTART,       /* restart now (from the supervisor) */
+};
+
+/* Why an actor stops (RT_MSG_STOP code). */
+enum {
+    RT_STOP_EXTERNAL = 1, /* API / outside: parent gets handle-child-external-stop */
+    RT_STOP_BY_PARENT,    /* stop-child, cascade, failed init: parent not notified */
+    RT_STOP_RUNTIME,      /* runtime shutdown: nobody is notified */
+    RT_STOP_EXIT,         /* runtime.shutdown(data): parent gets handle-child-exit */
+};
+
+struct rt_msg {
+    rt_node node;
+    uint16_t kind;
+    int16_t code;       /* RT_STOP_*, wit-error-type, wake status... */
+    bool has_data;      /* option<list<u8>> payloads: some/none */
+    uint64_t token;     /* RT_MSG_WAKE */
+    rt_reply reply;     /* REQUEST, CHAN_OPEN, STOP */
+    char a[RT_ID_LEN + 1];
+    char b[RT_ID_LEN + 1];
+    char *text;         /* error text (owned) or NULL */
+    uint8_t *data;      /* payload, stored after the struct */
+    size_t len;
+};
+
+/* New message with a copy of `len` bytes of `data` (may be NULL).  NULL on
+ * allocation failure. */
+rt_msg *rt_msg_new(int kind, const void *data, size_t len);
+/* Free a message (its text, its reply references).  NULL ok. */
+void rt_msg_free(rt_msg *m);
+/* Complete a reply target: status TH_OK with data (has_data) or an error
+ * code with text.  Consumes the references in `r` (sets them NULL). */
+void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status,
+                       bool has_data, const uint8_t *data, size_t len,
+                       const char *text);
+/* Drop a reply without completing it. */
+void rt_reply_drop(rt_reply *r);
+
+/* ------------------------------------------------------------------ */
+/* Specs: a manifest with its loaded module (shared by restarts)      */
+
+/* Handler types (bit numbers in rt_spec.handlers). */
+enum {
+    RT_H_RUNTIME = 0,
+    RT_H_MESSAGE_SERVER,
+    RT_H_SUPERVISOR,
+    RT_H_STORE,
+    RT_H_TIMING,
+    RT_H_RANDOM,
+    RT_H_ENVIRONMENT,
+    RT_H_FILESYSTEM,
+    RT_H_COUNT
+};
+
+/* Supervision strategies and child restart policies. */
+enum { RT_STRAT_NONE = 0, RT_STRAT_ONE_FOR_ONE, RT_STRAT_ONE_FOR_ALL, RT_STRAT_REST_FOR_ONE };
+enum { RT_RESTART_PERMANENT = 0, RT_RESTART_TRANSIENT, RT_RESTART_TEMPORARY };
+
+struct rt_manifest;
+struct rt_spec {
+    atomic_int refs;
+    struct rt_manifest *man;   /* owned; the strings below point into it */
+    char *name, *version;
+    char *manifest_path;  /* absolute, or NULL for inline text */
+    char *manifest_text;  /* the TOML text (kept for restarts and records) */
+    char *base_dir;       /* directory relative paths resolve against */
+    th_wasm_module *module;
+    uint32_t handlers;    /* bit set of RT_H_* */
+    bool save_chain;
+    bool has_init_state;
+    uint8_t *init_state;  /* the manifest's init_state, resolved */
+    size_t init_state_len;
+    /* limits */
+    uint64_t fuel_per_call;    /* 0 = unlimited */
+    uint64_t memory_bytes;     /* 0 = module's own max */
+    uint32_t call_timeout_ms;  /* 0 = none */
+    /* supervision of this actor's children */
+    int strategy;              /* RT_STRAT_* */
+    uint32_t max_restarts;
+    uint32_t within_seconds;
+    int restart;               /* this actor's own policy as a child: RT_RESTART_* */
+    /* handler settings */
+    bool random_seeded;
+    uint64_t random_seed;
+    char **env_allow;          /* NULL-terminated allow-list (environment) */
+    char *fs_root;             /* realpath of the filesystem handler's directory */
+};
+
+/* Build a spec from a manifest file or text (text != NULL).  Loads the
+ * module (through the runtime's module cache) and checks capabilities. */
+int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
+                 const char *base_dir, rt_spec **out, th_error *err);
+void rt_spec_release(rt_spec *s);
+
+/* One host function of an interface, and one interface (handlers). */
+typedef struct rt_hostfn {
+    const char *name;
+    const char *sig;     /* th_wasm signature string */
+    th_wasm_host_fn fn;
+} rt_hostfn;
+typedef struct rt_iface {
+    const char *module;  /* "theater:simple/<interface>" */
+    int handler;         /* RT_H_* */
+    const rt_hostfn *fns;
+    size_t nfns;
+} rt_iface;
+extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
+    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
+    rt_iface_filesystem;
+
+/* capability.c: check every import of `m` against the handler bit set;
+ * the message names the import and the missing handler. */
+int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *err);
+/* Register every host function of every handler into `imp`. */
+int rt_capability_register_all(th_wasm_imports *imp, th_error *err);
+/* Handler type by name ("message-server"...), or -1. */
+int rt_handler_type(const char *name);
+const char *rt_handler_name(int type);
+
+/* ------------------------------------------------------------------ */
+/* Actors (actor.c)                                                   */
+
+/* Cached exports of an instance. */
+enum {
+    RT_EX_INIT = 0,
+    RT_EX_HANDLE_SEND,
+    RT_EX_HANDLE_REQUEST,
+    RT_EX_CHAN_OPEN,
+    RT_EX_CHAN_MSG,
+    RT_EX_CHAN_CLOSE,
+    RT_EX_CHILD_ERROR,
+    RT_EX_CHILD_EXIT,
+    RT_EX_CHILD_STOP,
+    RT_EX_COUNT
+};
+extern const char *const rt_export_names[RT_EX_COUNT];
+
+enum { RT_SCHED_IDLE = 0, RT_SCHED_QUEUED = 1 };
+
+#define RT_WAKE_CALL_TIMEOUT 1  /* wake status: the call timeout fired */
+#define RT_TOKEN_CHILD_GONE 0   /* wake token: a child finished stopping */
+
+/* wit-error-type values (ABI.md types.wit-error-type) */
+enum { RT_WIT_TIMEOUT = 0, RT_WIT_CHANNEL_CLOSED, RT_WIT_SHUTTING_DOWN, RT_WIT_NOT_FOUND,
+       RT_WIT_TYPE_MISMATCH, RT_WIT_INTERNAL, RT_WIT_SERIALIZATION };
+
+/* Result kinds of a suspended host call (how the wake is written back). */
+enum {
+    RT_WAIT_UNIT = 1,   /* result<_, string> at retptr */
+    RT_WAIT_BYTES,      /* result<list<u8>, string> */
+    RT_WAIT_STRING,     /* result<string, string> */
+    RT_WAIT_YIELD,      /* fuel slice ended: no host result */
+};
+
+/* A deferred request this actor must still answer. */
+typedef struct rt_pending {
+    struct rt_pending *next;
+    char id[RT_ID_LEN + 1];
+    rt_reply reply;
+} rt_pending;
+
+/* The operation an actor is running (only while it runs or is suspended). */
+struct rt_op {
+    int ex;                 /* RT_EX_* being called */
+    rt_msg *msg;            /* the message being handled (owned) */
+    th_wasm_exec *exec;
+    uint64_t fuel_left;     /* UINT64_MAX = unlimited */
+    uint64_t fuel_set;      /* fuel given for the current slice */
+    uint64_t deadline_ns;   /* 0 = none */
+    /* suspension */
+    int wait;               /* RT_WAIT_* or 0 while running */
+    uint64_t token;         /* token of the current wait */
+    uint32_t retptr_wait;   /* where the suspended host call's result goes */
+    uint32_t result_ptr;    /* the export's returned pointer */
+    const char *host_iface; /* for the chain record of the suspended call */
+    const char *host_fn;
+    char *host_input;       /* JSON of the call's input (owned) */
+    void *timer;            /* io.c timer for the call timeout while waiting */
+    bool woken;             /* a wake for `token` is queued */
+};
+
+struct rt_actor {
+    _Atomic(rt_actor *) rq_next; /* run-queue link */
+    atomic_int sched;            /* RT_SCHED_* */
+    atomic_int refs;
+    rt_mpsc mbox;                /* operations */
+    rt_mpsc ctl;                 /* control and completions */
+    rt_runtime *rt;
+    rt_actor *reg_next;          /* registry bucket chain */
+    char id[RT_ID_LEN + 1];
+
+    pthread_mutex_t lock;        /* guards the fields down to `end_locked` */
+    int status;                  /* th_actor_status */
+    bool has_state;
+    uint8_t *state;              /* current state (owned) */
+    size_t state_len;
+    rt_actor *parent;            /* reference held, NULL for roots */
+    rt_actor **children;         /* references held, start order */
+    uint32_t nchildren, capchildren;
+    rt_sync **waiters;           /* th_runtime_wait callers */
+    uint32_t nwaiters;
+    bool exited;                 /* exit info valid */
+    th_actor_exit exit;          /* data owned */
+    /* end_locked */
+
+    /* Owned by the thread running the turn. */
+    rt_spec *spec;
+    th_wasm_instance *inst;
+    th_wasm_func *fn[RT_EX_COUNT];
+    th_wasm_func *fn_post[RT_EX_COUNT];
+    th_wasm_func *fn_realloc;
+    rt_op *op;
+    uint64_t next_token;
+    bool has_init_state;         /* spawn-time initial state (for restarts) */
+    uint8_t *init_state;
+    size_t init_state_len;
+    rt_pending *pending;         /* deferred requests */
+    uint32_t stop_waiting;       /* children still stopping (cascade) */
+    rt_msg *stop_msg;            /* the STOP being carried out */
+    rt_msg *stop_more;           /* further STOPs waiting for the end (via node.next) */
+    int end_reason;              /* TH_EXIT_* once decided */
+    bool shutdown_req;           /* runtime.shutdown called in this op */
+    bool shutdown_has_data;
+    uint8_t *shutdown_data;
+    size_t shutdown_len;
+    rt_sync *init_sync;          /* th_runtime_spawn waiting for init */
+    rt_reply init_reply;         /* supervisor.spawn waiting for init */
+    uint64_t *restarts;          /* supervisor: restart times (ns) ring */
+    uint32_t nrestarts;
+    uint64_t last_ticket;        /* record.c: chain ticket of the last event */
+    _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
+    void *hstate;                /* handlers: lazily allocated state */
+};
+
+/* Create an actor from a spec with an id (NULL = fresh) and an optional
+ * initial state; registered, child of `parent` (may be NULL), with INIT
+ * queued.  The returned reference is the caller's; the actor is in
+ * RT_SCHED_QUEUED owned by the caller, who must call rt_actor_turn or
+ * rt_sched_push.  */
+int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
+                    bool has_state, const uint8_t *state, size_t len,
+                    rt_actor **out, th_error *err);
+void rt_actor_ref(rt_actor *a);
+void rt_actor_release(rt_actor *a);
+
+/* Run one turn of `a` on the current thread (the caller owns the turn) and
+ * then hand the actor back (idle, or requeued if it still has work). */
+void rt_actor_turn(rt_actor *a);
+
+/* Deliver a message: push it to the mailbox (operations) or control queue
+ * and schedule the actor.  Takes ownership of `m`. */
+void rt_actor_post(rt_actor *a, rt_msg *m);
+void rt_actor_post_ctl(rt_actor *a, rt_msg *m);
+
+/* Instantiate the spec's module for `a` (drops any old instance). */
+int rt_actor_instantiate(rt_actor *a, th_error *err);
+
+/* From a host function: the calling actor. */
+rt_actor *rt_actor_of_call(th_wasm_call *call);
+
+/* Suspend the running op from a host function: returns a token for the
+ * completion (give it to rt_reply.token) and records how the result goes
+ * back (kind, retptr) and what to record.  `input_json` is owned by the
+ * op afterwards.  The host function then returns TH_WASM_SUSPENDED. */
+uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
+                    const char *fn, char *input_json);
+
+/* Post a wake for `a` with `token` (a completion from any thread). */
+void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
+                   const uint8_t *data, size_t len, const char *text);
+
+/* Fail the actor now (inside its turn): records, notifies the parent. */
+void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Inside the turn: abandon the current operation (if any), answering
+ * whoever waits on it with `text`. */
+void rt_actor_abort_op(rt_actor *a, const char *text);
+/* Inside the turn: replace the state (takes ownership of `data`). */
+void rt_actor_set_state(rt_actor *a, bool has, uint8_t *data, size_t len);
+/* Inside the turn: answer every deferred request with an error. */
+void rt_actor_fail_pending(rt_actor *a, const char *text);
+/* Ask every child to stop (no waiting); returns how many were asked.  With
+ * `ack` each child's end is reported back as a RT_TOKEN_CHILD_GONE wake. */
+uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack);
+
+/* Current state copy under the lock. */
+int rt_actor_get_state(rt_actor *a, bool *has, uint8_t **data, size_t *len);
+
+/* Snapshot of the children (new references). */
+int rt_actor_children(rt_actor *a, rt_actor ***out, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Supervision (supervise.c)                                          */
+
+/* Inside the child's turn: the child failed (status already FAILED). */
+void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text);
+/* Inside the turn of `a`: begin stopping (children first). */
+void rt_sup_begin_stop(rt_actor *a, rt_msg *stop);
+/* Inside the turn: a child finished stopping. */
+void rt_sup_child_gone(rt_actor *a, rt_msg *m);
+/* Inside the parent's turn, before calling its supervisor export: apply
+ * the declared strategy for a child event.  Returns false if the parent
+ * itself failed (intensity exceeded). */
+bool rt_sup_apply_strategy(rt_actor *parent, rt_msg *m);
+/* Ask `child` (a child of `parent`) to restart.  0 or TH_ENOENT. */
+int rt_sup_restart(rt_actor *parent, rt_actor *child, th_error *err);
+/* Inside the turn: carry out RT_MSG_RESTART. */
+void rt_sup_do_restart(rt_actor *a);
+/* Finish the end of `a` (after children are gone): record, unregister,
+ * notify parent and waiters, free the instance. */
+void rt_sup_finish(rt_actor *a);
+/* Remove `child` from the children of `parent` (locks `parent`). */
+void rt_sup_unlink(rt_actor *parent, rt_actor *child);
+
+/* ------------------------------------------------------------------ */
+/* Scheduler (sched.c)                                                */
+
+struct rt_worker {
+    rt_runtime *rt;
+    pthread_t thread;
+    unsigned idx;
+    pthread_mutex_t lock;        /* guards the local queue */
+    rt_actor *qhead, *qtail;
+    atomic_size_t qlen;
+    rt_actor *next;              /* run next (owner thread only) */
+    th_wasm_exec *cache[8];      /* idle execs */
+    unsigned ncache;
+};
+
+int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);
+void rt_sched_stop(rt_runtime *rt);
+/* Make `a` runnable (the caller won IDLE -> QUEUED and gives the run queue
+ * one reference).  `yield`: it ran out of its slice, put it at the back. */
+void rt_sched_push(rt_actor *a, bool yield);
+/* Try IDLE -> QUEUED and push; used by every message delivery. */
+void rt_sched_wake(rt_actor *a);
+/* The worker running on this thread, or NULL. */
+rt_worker *rt_sched_self(void);
+/* Exec cache: an idle exec (new if none) / give one back. */
+th_wasm_exec *rt_exec_get(rt_runtime *rt);
+void rt_exec_put(rt_runtime *rt, th_wasm_exec *ex);
+
+/* ------------------------------------------------------------------ */
+/* I/O thread (io.c)                                                  */
+
+typedef struct rt_io rt_io;
+int rt_io_start(rt_runtime *rt, th_error *err);
+void rt_io_stop(rt_runtime *rt);
+/* Arm a timer: after `delay_ms`, wake actor `id` with `token` (status
+ * `status`).  Returns a handle for rt_io_cancel, NULL on failure. */
+void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id,
+                  uint64_t token, int status);
+void rt_io_cancel(rt_runtime *rt, void *timer);
+
+/* ------------------------------------------------------------------ */
+/* Canonical ABI (abi.c)                                              */
+
+/* Access to one actor's guest: inside a host function (`call`) or from
+ * the host between calls (`exec`, an idle exec). */
+typedef struct rt_guest {
+    th_wasm_instance *inst;
+    th_wasm_call *call;
+    th_wasm_exec *exec;
+    th_wasm_func *realloc;
+    th_error *err;
+} rt_guest;
+
+/* Base and size of memory 0 (NULL/0 if none).  Valid until the next call
+ * into wasm. */
+uint8_t *rt_guest_mem(rt_guest *g, uint64_t *size);
+/* Allocate in the guest with cabi_realloc(0, 0, align, size); checks the
+ * returned range.  TH_ETRAP with a message on any misbehaviour. */
+int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr);
+/* Copy bytes into a fresh guest allocation. */
+int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align,
+               uint32_t *ptr);
+/* Bounds-checked access: pointer to [ptr, ptr+len) or TH_ETRAP. */
+int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out);
+int rt_abi_store_u8(rt_guest *g, uint32_t addr, uint8_t v);
+int rt_abi_store_u32(rt_guest *g, uint32_t addr, uint32_t v);
+int rt_abi_store_u64(rt_guest *g, uint32_t addr, uint64_t v);
+int rt_abi_load_u8(rt_guest *g, uint32_t addr, uint8_t *v);
+int rt_abi_load_u32(rt_guest *g, uint32_t addr, uint32_t *v);
+/* Lift a string (UTF-8 checked) / bytes: malloc'd NUL-terminated copy. */
+int rt_abi_string(rt_guest *g, uint32_t ptr, uint32_t len, char **out, size_t *n);
+int rt_abi_bytes(rt_guest *g, uint32_t ptr, uint32_t len, uint8_t **out);
+/* Lift option<list<u8>> stored at addr (disc @0, ptr @4, len @8). */
+int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_t *n);
+/* Store a list<u8>/string value (ptr, len) at addr, allocating it. */
+int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len);
+/* Store result<_, string> / result<list<u8>|string, string> at retptr. */
+int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg);
+int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data,
+                        size_t len, const char *errmsg);
+/* Store list<string> (ptr,len) at addr. */
+int rt_abi_store_strings(rt_guest *g, uint32_t addr, char *const *v, size_t n);
+/* State shared by the code of one host function call. */
+typedef struct rt_host {
+    th_wasm_call *call;
+    rt_actor *a;
+    rt_guest g;
+    th_error err;
+} rt_host;
+/* Start a host call: the actor, a guest view in call mode. */
+void rt_host_begin(rt_host *h, th_wasm_call *call);
+/* Trap the call with the message in h->err (returns TH_WASM_TRAPPED). */
+int rt_host_trap(rt_host *h);
+/* Lift a string argument (UTF-8 checked; malloc'd, NUL-terminated). */
+int rt_host_str(rt_host *h, uint32_t ptr, uint32_t len, char **out);
+/* Span of a list<u8> argument inside guest memory (valid until the next
+ * call into wasm). */
+int rt_host_bytes(rt_host *h, uint32_t ptr, uint32_t len, const uint8_t **out);
+
+/* Check UTF-8 (no surrogates, no overlongs). */
+bool rt_utf8_valid(const uint8_t *s, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Chain records (record.c)                                           */
+
+/* Open / close the runtime's chains and store (runtime.c calls these). */
+int rt_record_start(rt_runtime *rt, th_error *err);
+int rt_record_stop(rt_runtime *rt, th_error *err);
+/* Append an event (type, JSON data) to the actor's chain and tell the
+ * subscribers.  Failures to record are reported through the log. */
+void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+void rt_record_buf(rt_actor *a, const char *type, rt_buf *b); /* releases b */
+/* Record a host call with its JSON input and output (either may be NULL). */
+void rt_record_host(rt_actor *a, const char *iface, const char *fn,
+                    const char *input_json, const char *output_json);
+/* Subscriptions. */
+int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t *id);
+int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
+void rt_record_free_subs(rt_actor *a);
+/* Wait until the actor's events so far are durable. */
+int rt_record_flush(rt_actor *a, th_error *err);
+/* Chain events of an actor, encoded as list<chain-event> for the guest
+ * (runtime.get-chain, supervisor.get-child-events): fills `b` with the
+ * raw events via the callback per event.  Implemented with the chain. */
+typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
+                              const char *type, const uint8_t *data, size_t len,
+                              uint64_t ts);
+int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The runtime object (runtime.c)                                     */
+
+typedef struct rt_module_entry {
+    struct rt_module_entry *next;
+    char *key;                   /* path + size + mtime */
+    th_wasm_module *module;
+} rt_module_entry;
+
+typedef struct rt_channel {
+    struct rt_channel *next;
+    char id[RT_ID_LEN + 1];
+    char side[2][RT_ID_LEN + 1]; /* opener, acceptor */
+    bool open;                   /* accepted and not closed */
+} rt_channel;
+
+struct th_runtime {
+    char *home;
+    bool in_memory;
+    th_runtime_log_fn log_fn;
+    void *log_ud;
+    rt_registry reg;
+    th_wasm_imports *imports;
+
+    /* scheduler */
+    rt_worker *workers;
+    unsigned nworkers;
+    pthread_mutex_t qlock;       /* global queue + sleeping */
+    pthread_cond_t qcond;
+    rt_actor *ghead, *gtail;
+    atomic_int sleepers;
+    atomic_bool stopping;        /* workers exit */
+    pthread_mutex_t poollock;    /* exec pool for non-worker threads */
+    th_wasm_exec *pool[32];
+    unsigned npool;
+
+    rt_io *io;
+    struct th_store *store;      /* content store (store handler, init_state) */
+    struct th_chain *chain;      /* event chains (record.c) */
+    struct rt_sub *subs;         /* all subscriptions, under sublock */
+
+    pthread_mutex_t modlock;     /* module cache */
+    rt_module_entry *modules;
+
+    pthread_mutex_t chanlock;    /* channels */
+    rt_channel *channels;
+
+    pthread_mutex_t sublock;     /* subscription ids */
+    uint64_t next_sub;
+
+    atomic_bool closing;         /* shutdown started: spawns refused */
+    atomic_bool interrupted;
+    bool shut;
+};
+
+/* Log a runtime-level message (through log_fn or stderr). */
+void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Module cache: a loaded module for a file (new reference). */
+int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+
+/* Channels (runtime.c). */
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1]);
+/* The peer of `self` on an open channel; TH_ENOENT / TH_EPERM / TH_ECLOSED. */
+int rt_channel_peer(rt_runtime *rt, const char *chan, size_t n, const char *self,
+                    char peer[RT_ID_LEN + 1]);
+void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
+/* Close; returns 0 and the peer if it was open. */
+int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
+                     char peer[RT_ID_LEN + 1]);
+/* Close every channel of an actor (telling the peers). */
+void rt_channel_close_all(rt_runtime *rt, const char *self);
+
+/* Handlers' per-actor state (src/handlers/, freed with the actor). */
+typedef struct rt_hstate {
+    bool rng_ready;
+    uint64_t rng[4];     /* random: xoshiro256** state */
+} rt_hstate;
+/* The actor's handler state, allocated on first use (NULL if out of memory). */
+rt_hstate *rt_hstate_get(rt_actor *a);
+void rt_handlers_free_state(rt_actor *a);
+/* Store list<chain-event> (ptr, len) at addr with the events of `target`. */
+int rt_abi_store_events(rt_guest *g, uint32_t addr, rt_actor *target, size_t *count);
+/* Result writers shared by handlers: a result<_, string> etc. and the
+ * host-call record, for calls that return at once.  `input` is consumed. */
+int rt_host_done(rt_host *h, const char *iface, const char *fn, char *input,
+                 const char *output_json);
+/* Input JSON helpers: {"k": "v"} with a string / hex value. */
+char *rt_json_obj1(const char *key, const char *val, size_t n, bool hex);
+
+#endif

@@ -1,0 +1,605 @@
+/*
+ * runtime.c - the embedding API (include/theater/runtime.h): the runtime
+ * object, spawning, messages from outside, stop, queries, subscriptions,
+ * shutdown; also the runtime-wide channel table and logging.
+ *
+ * Calls from outside never run actor code on the caller's thread except
+ * th_runtime_spawn, which runs the new actor's first turn (its init) right
+ * there: the actor is not yet known to anyone, and skipping the hand-off to
+ * a worker is what makes a spawn cost microseconds.  Anything that init
+ * leaves unfinished (a suspension, a preempted loop) continues on the
+ * workers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "theater/chain.h"
+#include "theater/store.h"
+#include "runtime/rt_int.h"
+
+void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof msg)
+        n = sizeof msg - 1;
+    if (rt->log_fn != NULL)
+        rt->log_fn(rt->log_ud, id, name, msg, (size_t)n);
+    else
+        fprintf(stderr, "[%s %s] %s\n", name ? name : "runtime", id ? id : "-", msg);
+}
+
+int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err)
+{
+    th_runtime_config def;
+    rt_runtime *rt;
+    char home[4096];
+    long ncpu;
+    unsigned nworkers;
+    int rc;
+
+    *out = NULL;
+    if (cfg == NULL) {
+        memset(&def, 0, sizeof def);
+        cfg = &def;
+    }
+    if ((rc = th_home_resolve(cfg->home, home, sizeof home, err)) != 0)
+        return rc;
+    rt = calloc(1, sizeof *rt);
+    if (rt == NULL || (rt->home = strdup(home)) == NULL) {
+        free(rt);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    rt->in_memory = cfg->in_memory;
+    rt->log_fn = cfg->log_fn;
+    rt->log_ud = cfg->log_ud;
+    pthread_mutex_init(&rt->modlock, NULL);
+    pthread_mutex_init(&rt->chanlock, NULL);
+    pthread_mutex_init(&rt->sublock, NULL);
+    atomic_init(&rt->closing, false);
+    atomic_init(&rt->interrupted, false);
+    rt_registry_init(&rt->reg);
+    if ((rc = rt_record_start(rt, err)) != 0)
+        goto fail;
+    rt->imports = th_wasm_imports_new();
+    if (rt->imports == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = rt_capability_register_all(rt->imports, err)) != 0)
+        goto fail;
+    if ((rc = rt_io_start(rt, err)) != 0)
+        goto fail;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    nworkers = cfg->workers ? cfg->workers : (ncpu > 0 ? (unsigned)ncpu : 1);
+    if ((rc = rt_sched_start(rt, nworkers, err)) != 0)
+        goto fail;
+    *out = rt;
+    return 0;
+fail:
+    rt->shut = true;
+    th_runtime_free(rt);
+    return rc;
+}
+
+/* Stop one actor (by reference) and wait; `code` is RT_STOP_*. */
+static int stop_and_wait(rt_actor *a, int code, uint32_t timeout_ms)
+{
+    rt_sync *s = rt_sync_new();
+    rt_msg *m = rt_msg_new(RT_MSG_STOP, NULL, 0);
+    bool done;
+
+    if (s == NULL || m == NULL) {
+        rt_sync_release(s);
+        rt_msg_free(m);
+        return TH_ENOMEM;
+    }
+    m->code = (int16_t)code;
+    atomic_fetch_add(&s->refs, 1);
+    m->reply.sync = s;
+    rt_actor_post_ctl(a, m);
+    done = rt_sync_wait(s, timeout_ms, NULL);
+    rt_sync_release(s);
+    return done ? 0 : TH_ETIMEDOUT;
+}
+
+int th_runtime_shutdown(th_runtime *rt, th_error *err)
+{
+    rt_actor **all;
+    size_t n, i;
+    int rc = 0, pass;
+
+    if (rt == NULL || rt->shut)
+        return 0;
+    atomic_store(&rt->closing, true);
+    /* roots first: each stops its children before itself; then whatever
+     * is left (children whose parents are already gone) */
+    for (pass = 0; pass < 2; pass++) {
+        if (rt_registry_snapshot(&rt->reg, &all, &n) != 0)
+            break;
+        for (i = 0; i < n; i++) {
+            if (pass == 1 || all[i]->parent == NULL)
+                stop_and_wait(all[i], RT_STOP_RUNTIME, 30000);
+            rt_actor_release(all[i]);
+        }
+        free(all);
+    }
+    rt_sched_stop(rt);
+    rt_io_stop(rt);
+    rc = rt_record_stop(rt, err);
+    rt->shut = true;
+    return rc;
+}
+
+void th_runtime_free(th_runtime *rt)
+{
+    rt_module_entry *e, *next;
+    rt_channel *c, *cn;
+    struct rt_sub;
+
+    if (rt == NULL)
+        return;
+    if (!rt->shut) {
+        th_runtime_shutdown(rt, NULL);
+    } else {
+        if (rt->workers != NULL)
+            rt_sched_stop(rt);
+        rt_io_stop(rt);
+        rt_record_stop(rt, NULL);
+    }
+    rt_registry_release(&rt->reg);
+    th_wasm_imports_free(rt->imports);
+    for (e = rt->modules; e != NULL; e = next) {
+        next = e->next;
+        th_wasm_module_free(e->module);
+        free(e->key);
+        free(e);
+    }
+    for (c = rt->channels; c != NULL; c = cn) {
+        cn = c->next;
+        free(c);
+    }
+    pthread_mutex_destroy(&rt->modlock);
+    pthread_mutex_destroy(&rt->chanlock);
+    pthread_mutex_destroy(&rt->sublock);
+    free(rt->home);
+    free(rt);
+}
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                           */
+
+int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
+                     th_error *err)
+{
+    rt_spec *spec = NULL;
+    rt_actor *a = NULL;
+    rt_sync *s;
+    int rc;
+
+    if (atomic_load(&rt->closing))
+        return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
+    if (opts == NULL || (opts->manifest_path == NULL) == (opts->manifest_text == NULL))
+        return th_error_set(err, TH_EINVAL, "give either a manifest path or a manifest text");
+    rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, &spec, err);
+    if (rc != 0)
+        return rc;
+    rc = rt_actor_create(rt, spec, NULL, opts->initial_state != NULL, opts->initial_state,
+                         opts->initial_state_len, &a, err);
+    rt_spec_release(spec);
+    if (rc != 0)
+        return rc;
+    s = rt_sync_new();
+    if (s == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        rt_sched_push(a, false); /* the caller's turn goes to a worker */
+        stop_and_wait(a, RT_STOP_BY_PARENT, 0);
+        return rc;
+    }
+    atomic_fetch_add(&s->refs, 1);
+    a->init_sync = s;
+    memcpy(id_out, a->id, TH_ACTOR_ID_SIZE);
+    rt_actor_ref(a);
+    rt_actor_turn(a); /* init runs here; consumes the turn's reference */
+    rt_sync_wait(s, 0, NULL);
+    rc = s->status;
+    if (rc != 0)
+        th_error_set(err, rc, "init of %s failed: %s", id_out, s->msg);
+    rt_sync_release(s);
+    rt_actor_release(a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages from outside                                              */
+
+static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err)
+{
+    rt_actor *a = id ? rt_registry_get(&rt->reg, id, strlen(id)) : NULL;
+
+    if (a == NULL)
+        th_error_set(err, TH_ENOENT, "no actor %s", id ? id : "(null)");
+    return a;
+}
+
+int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                    th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    rt_msg *m;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    m = rt_msg_new(RT_MSG_SEND, msg, len);
+    if (m == NULL) {
+        rt_actor_release(a);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    rt_actor_post(a, m);
+    rt_actor_release(a);
+    return 0;
+}
+
+int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                       uint32_t timeout_ms, uint8_t **resp, size_t *resp_len, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    rt_sync *s;
+    rt_msg *m;
+    int rc;
+
+    *resp = NULL;
+    *resp_len = 0;
+    if (a == NULL)
+        return TH_ENOENT;
+    s = rt_sync_new();
+    m = rt_msg_new(RT_MSG_REQUEST, msg, len);
+    if (s == NULL || m == NULL) {
+        rt_sync_release(s);
+        rt_msg_free(m);
+        rt_actor_release(a);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    rt_uuid_v4(m->b);
+    atomic_fetch_add(&s->refs, 1);
+    m->reply.sync = s;
+    rt_actor_post(a, m);
+    rt_actor_release(a);
+    if (!rt_sync_wait(s, timeout_ms, rt)) {
+        rt_sync_release(s);
+        if (atomic_load(&rt->interrupted))
+            return th_error_set(err, TH_ECLOSED, "interrupted");
+        return th_error_set(err, TH_ETIMEDOUT, "no response from %s within %u ms", actor_id, timeout_ms);
+    }
+    rc = s->status;
+    if (rc == 0) {
+        *resp = s->data;
+        *resp_len = s->len;
+        s->data = NULL;
+        if (*resp == NULL)
+            *resp = calloc(1, 1);
+    } else {
+        th_error_set(err, rc, "%s", s->msg);
+    }
+    rt_sync_release(s);
+    return rc;
+}
+
+int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = stop_and_wait(a, RT_STOP_EXTERNAL, 0);
+    rt_actor_release(a);
+    if (rc != 0)
+        th_error_set(err, rc, "stopping %s failed", actor_id);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                            */
+
+int th_runtime_get_state(th_runtime *rt, const char *actor_id, bool *has_state, uint8_t **state,
+                         size_t *len, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_actor_get_state(a, has_state, state, len);
+    rt_actor_release(a);
+    if (rc != 0)
+        th_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_status *status,
+                            th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+
+    if (a == NULL)
+        return TH_ENOENT;
+    pthread_mutex_lock(&a->lock);
+    *status = (th_actor_status)a->status;
+    pthread_mutex_unlock(&a->lock);
+    rt_actor_release(a);
+    return 0;
+}
+
+static int ids_of(rt_actor **v, size_t n, char ***ids, size_t *count)
+{
+    char **out = calloc(n + 1, sizeof *out);
+    size_t i;
+
+    if (out == NULL)
+        return TH_ENOMEM;
+    for (i = 0; i < n; i++) {
+        out[i] = strdup(v[i]->id);
+        if (out[i] == NULL) {
+            th_runtime_strv_free(out);
+            return TH_ENOMEM;
+        }
+    }
+    *ids = out;
+    *count = n;
+    return 0;
+}
+
+int th_runtime_list_actors(th_runtime *rt, char ***ids, size_t *n, th_error *err)
+{
+    rt_actor **v;
+    size_t cnt, i;
+    int rc = rt_registry_snapshot(&rt->reg, &v, &cnt);
+
+    if (rc == 0) {
+        rc = ids_of(v, cnt, ids, n);
+        for (i = 0; i < cnt; i++)
+            rt_actor_release(v[i]);
+        free(v);
+    }
+    if (rc != 0)
+        th_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+int th_runtime_list_children(th_runtime *rt, const char *actor_id, char ***ids, size_t *n,
+                             th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err), **v;
+    size_t cnt, i;
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_actor_children(a, &v, &cnt);
+    rt_actor_release(a);
+    if (rc == 0) {
+        rc = ids_of(v, cnt, ids, n);
+        for (i = 0; i < cnt; i++)
+            rt_actor_release(v[i]);
+        free(v);
+    }
+    if (rc != 0)
+        th_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+void th_runtime_strv_free(char **ids)
+{
+    size_t i;
+
+    if (ids == NULL)
+        return;
+    for (i = 0; ids[i] != NULL; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+int th_runtime_subscribe(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn, void *ud,
+                         uint64_t *sub_id, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_record_subscribe(a, fn, ud, sub_id);
+    rt_actor_release(a);
+    if (rc != 0)
+        th_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id)
+{
+    return rt_record_unsubscribe(rt, sub_id);
+}
+
+int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms, th_actor_exit *ex,
+                    th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    rt_sync *s = NULL;
+    rt_sync **w;
+    bool done;
+    int rc = 0;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    pthread_mutex_lock(&a->lock);
+    if (!a->exited) {
+        s = rt_sync_new();
+        w = s ? realloc(a->waiters, (a->nwaiters + 1) * sizeof *w) : NULL;
+        if (w == NULL) {
+            pthread_mutex_unlock(&a->lock);
+            rt_sync_release(s);
+            rt_actor_release(a);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        a->waiters = w;
+        atomic_fetch_add(&s->refs, 1);
+        w[a->nwaiters++] = s;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (s != NULL) {
+        done = rt_sync_wait(s, timeout_ms, rt);
+        rt_sync_release(s);
+        if (!done) {
+            rt_actor_release(a);
+            if (atomic_load(&rt->interrupted))
+                return th_error_set(err, TH_ECLOSED, "interrupted");
+            return th_error_set(err, TH_ETIMEDOUT, "%s still running after %u ms", actor_id, timeout_ms);
+        }
+    }
+    if (ex != NULL) {
+        pthread_mutex_lock(&a->lock);
+        *ex = a->exit;
+        ex->data = a->exit.has_data ? rt_memdup(a->exit.data, a->exit.data_len) : NULL;
+        if (a->exit.has_data && ex->data == NULL)
+            rc = TH_ENOMEM;
+        pthread_mutex_unlock(&a->lock);
+    }
+    rt_actor_release(a);
+    return rc;
+}
+
+void th_runtime_interrupt(th_runtime *rt)
+{
+    atomic_store(&rt->interrupted, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* Channels                                                           */
+
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1])
+{
+    rt_channel *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return TH_ENOMEM;
+    rt_uuid_v4(c->id);
+    memcpy(c->side[0], opener, RT_ID_LEN + 1);
+    memcpy(c->side[1], target, RT_ID_LEN + 1);
+    memcpy(id, c->id, RT_ID_LEN + 1);
+    pthread_mutex_lock(&rt->chanlock);
+    c->next = rt->channels;
+    rt->channels = c;
+    pthread_mutex_unlock(&rt->chanlock);
+    return 0;
+}
+
+static rt_channel **chan_find(rt_runtime *rt, const char *id, size_t n)
+{
+    rt_channel **pp;
+
+    for (pp = &rt->channels; *pp != NULL; pp = &(*pp)->next)
+        if (n == RT_ID_LEN && memcmp((*pp)->id, id, RT_ID_LEN) == 0)
+            return pp;
+    return NULL;
+}
+
+int rt_channel_peer(rt_runtime *rt, const char *chan, size_t n, const char *self,
+                    char peer[RT_ID_LEN + 1])
+{
+    rt_channel **pp;
+    int rc = 0;
+
+    pthread_mutex_lock(&rt->chanlock);
+    pp = chan_find(rt, chan, n);
+    if (pp == NULL)
+        rc = TH_ENOENT;
+    else if (strcmp((*pp)->side[0], self) == 0)
+        memcpy(peer, (*pp)->side[1], RT_ID_LEN + 1);
+    else if (strcmp((*pp)->side[1], self) == 0)
+        memcpy(peer, (*pp)->side[0], RT_ID_LEN + 1);
+    else
+        rc = TH_EPERM;
+    if (rc == 0 && !(*pp)->open)
+        rc = TH_ECLOSED;
+    pthread_mutex_unlock(&rt->chanlock);
+    return rc;
+}
+
+void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open)
+{
+    rt_channel **pp;
+
+    pthread_mutex_lock(&rt->chanlock);
+    pp = chan_find(rt, chan, strlen(chan));
+    if (pp != NULL)
+        (*pp)->open = open;
+    pthread_mutex_unlock(&rt->chanlock);
+}
+
+int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char peer[RT_ID_LEN + 1])
+{
+    rt_channel **pp, *c = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&rt->chanlock);
+    pp = chan_find(rt, chan, strlen(chan));
+    if (pp == NULL) {
+        rc = TH_ENOENT;
+    } else if (self != NULL && strcmp((*pp)->side[0], self) != 0 && strcmp((*pp)->side[1], self) != 0) {
+        rc = TH_EPERM;
+    } else {
+        c = *pp;
+        *pp = c->next;
+        if (!c->open)
+            rc = TH_ECLOSED;
+        else if (self != NULL && peer != NULL)
+            memcpy(peer, strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0], RT_ID_LEN + 1);
+    }
+    pthread_mutex_unlock(&rt->chanlock);
+    free(c);
+    return rc;
+}
+
+void rt_channel_close_all(rt_runtime *rt, const char *self)
+{
+    rt_channel **pp, *c, *closed = NULL;
+    rt_actor *peer;
+    rt_msg *m;
+
+    pthread_mutex_lock(&rt->chanlock);
+    for (pp = &rt->channels; (c = *pp) != NULL;) {
+        if (strcmp(c->side[0], self) == 0 || strcmp(c->side[1], self) == 0) {
+            *pp = c->next;
+            c->next = closed;
+            closed = c;
+        } else {
+            pp = &c->next;
+        }
+    }
+    pthread_mutex_unlock(&rt->chanlock);
+    while ((c = closed) != NULL) {
+        closed = c->next;
+        if (c->open) {
+            const char *other = strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0];
+            peer = rt_registry_get(&rt->reg, other, RT_ID_LEN);
+            m = peer != NULL ? rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0) : NULL;
+            if (m != NULL) {
+                memcpy(m->a, self, RT_ID_LEN + 1);
+                memcpy(m->b, c->id, RT_ID_LEN + 1);
+                rt_actor_post(peer, m);
+            }
+            rt_actor_release(peer);
+        }
+        free(c);
+    }
+}

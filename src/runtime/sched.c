@@ -1,0 +1,283 @@
+/*
+ * sched.c - the M:N scheduler: worker threads that run actor turns.
+ *
+ * Every worker has a "run next" slot and a local FIFO; there is one global
+ * FIFO for actors made runnable by threads outside the pool (the embedding
+ * API, the I/O thread).  An actor made runnable by a worker goes to that
+ * worker's run-next slot (the previous occupant moves to its local queue):
+ * a request/reply or a send between two actors then continues on the same
+ * core without waking anybody, which is what keeps a round trip at a few
+ * microseconds.  An actor whose fuel slice ran out goes to the back of the
+ * local queue.  A worker without work takes from the global queue, then
+ * steals from the other workers' local queues, then sleeps on a condition
+ * variable; whoever queues work while someone sleeps signals it.
+ *
+ * A queued actor is owned by the queue (state RT_SCHED_QUEUED, one
+ * reference); rt_actor_turn hands it back.
+ *
+ * Idle execs (engine stacks) are cached per worker, so an idle actor owns
+ * none; threads outside the pool use a small shared pool.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/rt_int.h"
+
+static __thread rt_worker *tl_worker;
+
+rt_worker *rt_sched_self(void)
+{
+    return tl_worker;
+}
+
+static void q_push(rt_actor **head, rt_actor **tail, rt_actor *a)
+{
+    atomic_store_explicit(&a->rq_next, NULL, memory_order_relaxed);
+    if (*tail != NULL)
+        atomic_store_explicit(&(*tail)->rq_next, a, memory_order_relaxed);
+    else
+        *head = a;
+    *tail = a;
+}
+
+static rt_actor *q_pop(rt_actor **head, rt_actor **tail)
+{
+    rt_actor *a = *head;
+
+    if (a != NULL) {
+        *head = atomic_load_explicit(&a->rq_next, memory_order_relaxed);
+        if (*head == NULL)
+            *tail = NULL;
+    }
+    return a;
+}
+
+static void notify_sleeper(rt_runtime *rt)
+{
+    if (atomic_load(&rt->sleepers) > 0) {
+        pthread_mutex_lock(&rt->qlock);
+        pthread_cond_signal(&rt->qcond);
+        pthread_mutex_unlock(&rt->qlock);
+    }
+}
+
+static void local_push(rt_worker *w, rt_actor *a)
+{
+    pthread_mutex_lock(&w->lock);
+    q_push(&w->qhead, &w->qtail, a);
+    atomic_fetch_add(&w->qlen, 1);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static rt_actor *local_pop(rt_worker *w)
+{
+    rt_actor *a;
+
+    if (atomic_load(&w->qlen) == 0)
+        return NULL;
+    pthread_mutex_lock(&w->lock);
+    a = q_pop(&w->qhead, &w->qtail);
+    if (a != NULL)
+        atomic_fetch_sub(&w->qlen, 1);
+    pthread_mutex_unlock(&w->lock);
+    return a;
+}
+
+void rt_sched_push(rt_actor *a, bool yield)
+{
+    rt_runtime *rt = a->rt;
+    rt_worker *w = tl_worker;
+
+    if (w != NULL && w->rt == rt) {
+        if (!yield) {
+            rt_actor *old = w->next;
+            w->next = a;
+            if (old == NULL)
+                return;
+            a = old;
+        }
+        local_push(w, a);
+        notify_sleeper(rt);
+        return;
+    }
+    pthread_mutex_lock(&rt->qlock);
+    q_push(&rt->ghead, &rt->gtail, a);
+    if (atomic_load(&rt->sleepers) > 0)
+        pthread_cond_signal(&rt->qcond);
+    pthread_mutex_unlock(&rt->qlock);
+}
+
+void rt_sched_wake(rt_actor *a)
+{
+    int expect = RT_SCHED_IDLE;
+
+    if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
+        rt_actor_ref(a);
+        rt_sched_push(a, false);
+    }
+}
+
+static rt_actor *take_work(rt_worker *w)
+{
+    rt_runtime *rt = w->rt;
+    rt_actor *a;
+    unsigned i;
+
+    if ((a = w->next) != NULL) {
+        w->next = NULL;
+        return a;
+    }
+    if ((a = local_pop(w)) != NULL)
+        return a;
+    pthread_mutex_lock(&rt->qlock);
+    a = q_pop(&rt->ghead, &rt->gtail);
+    pthread_mutex_unlock(&rt->qlock);
+    if (a != NULL)
+        return a;
+    for (i = 1; i < rt->nworkers; i++) {
+        rt_worker *v = &rt->workers[(w->idx + i) % rt->nworkers];
+        if ((a = local_pop(v)) != NULL)
+            return a;
+    }
+    return NULL;
+}
+
+static bool any_work(rt_runtime *rt)
+{
+    unsigned i;
+
+    if (rt->ghead != NULL)
+        return true;
+    for (i = 0; i < rt->nworkers; i++)
+        if (atomic_load(&rt->workers[i].qlen) > 0)
+            return true;
+    return false;
+}
+
+static void *worker_main(void *arg)
+{
+    rt_worker *w = arg;
+    rt_runtime *rt = w->rt;
+    rt_actor *a;
+    struct timespec ts;
+    uint64_t t;
+
+    tl_worker = w;
+    for (;;) {
+        a = take_work(w);
+        if (a != NULL) {
+            rt_actor_turn(a);
+            continue;
+        }
+        pthread_mutex_lock(&rt->qlock);
+        if (atomic_load(&rt->stopping)) {
+            pthread_mutex_unlock(&rt->qlock);
+            break;
+        }
+        atomic_fetch_add(&rt->sleepers, 1);
+        if (!any_work(rt)) {
+            t = rt_now_ns() + 200000000u; /* re-check now and then */
+            ts.tv_sec = (time_t)(t / 1000000000u);
+            ts.tv_nsec = (long)(t % 1000000000u);
+            pthread_cond_timedwait(&rt->qcond, &rt->qlock, &ts);
+        }
+        atomic_fetch_sub(&rt->sleepers, 1);
+        pthread_mutex_unlock(&rt->qlock);
+    }
+    while (w->ncache)
+        th_wasm_exec_free(w->cache[--w->ncache]);
+    tl_worker = NULL;
+    return NULL;
+}
+
+int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err)
+{
+    pthread_condattr_t ca;
+    unsigned i;
+
+    pthread_mutex_init(&rt->qlock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->qcond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&rt->poollock, NULL);
+    atomic_init(&rt->sleepers, 0);
+    atomic_init(&rt->stopping, false);
+    rt->workers = calloc(nworkers, sizeof *rt->workers);
+    if (rt->workers == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory starting workers");
+    for (i = 0; i < nworkers; i++) {
+        rt_worker *w = &rt->workers[i];
+        w->rt = rt;
+        w->idx = i;
+        pthread_mutex_init(&w->lock, NULL);
+        atomic_init(&w->qlen, 0);
+    }
+    rt->nworkers = nworkers;
+    for (i = 0; i < nworkers; i++) {
+        if (pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]) != 0) {
+            rt->nworkers = i;
+            rt_sched_stop(rt);
+            return th_error_set(err, TH_ENOMEM, "cannot start worker thread %u", i);
+        }
+    }
+    return 0;
+}
+
+void rt_sched_stop(rt_runtime *rt)
+{
+    unsigned i;
+
+    pthread_mutex_lock(&rt->qlock);
+    atomic_store(&rt->stopping, true);
+    pthread_cond_broadcast(&rt->qcond);
+    pthread_mutex_unlock(&rt->qlock);
+    for (i = 0; i < rt->nworkers; i++)
+        pthread_join(rt->workers[i].thread, NULL);
+    for (i = 0; i < rt->nworkers; i++)
+        pthread_mutex_destroy(&rt->workers[i].lock);
+    free(rt->workers);
+    rt->workers = NULL;
+    rt->nworkers = 0;
+    while (rt->npool)
+        th_wasm_exec_free(rt->pool[--rt->npool]);
+}
+
+th_wasm_exec *rt_exec_get(rt_runtime *rt)
+{
+    rt_worker *w = tl_worker;
+    th_wasm_exec *ex = NULL;
+
+    if (w != NULL && w->rt == rt && w->ncache > 0)
+        return w->cache[--w->ncache];
+    pthread_mutex_lock(&rt->poollock);
+    if (rt->npool > 0)
+        ex = rt->pool[--rt->npool];
+    pthread_mutex_unlock(&rt->poollock);
+    if (ex == NULL)
+        ex = th_wasm_exec_new(NULL);
+    return ex;
+}
+
+void rt_exec_put(rt_runtime *rt, th_wasm_exec *ex)
+{
+    rt_worker *w = tl_worker;
+
+    if (ex == NULL)
+        return;
+    if (th_wasm_exec_is_suspended(ex))
+        th_wasm_exec_abort(ex);
+    th_wasm_exec_set_user(ex, NULL);
+    if (w != NULL && w->rt == rt && w->ncache < sizeof w->cache / sizeof w->cache[0]) {
+        w->cache[w->ncache++] = ex;
+        return;
+    }
+    pthread_mutex_lock(&rt->poollock);
+    if (rt->npool < sizeof rt->pool / sizeof rt->pool[0]) {
+        rt->pool[rt->npool++] = ex;
+        ex = NULL;
+    }
+    pthread_mutex_unlock(&rt->poollock);
+    th_wasm_exec_free(ex);
+}

@@ -1,0 +1,243 @@
+/*
+ * spec.c - from a manifest to what the runtime needs to spawn an actor: the
+ * checked manifest (rt_manifest, manifest.c), the loaded module (shared
+ * through the runtime's module cache), the initial state resolved to bytes
+ * and the capability check of the module's imports.
+ *
+ * A spec is immutable and reference-counted: every actor spawned from it,
+ * and every restart of such an actor, uses the same one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "theater/store.h"
+#include "runtime/manifest.h"
+#include "runtime/rt_int.h"
+
+/* Flat parameter counts of the exports (all i32, one i32 result). */
+static const uint32_t export_params[RT_EX_COUNT] = {5, 5, 7, 7, 7, 5, 9, 8, 5};
+
+static int read_file(const char *path, uint8_t **out, size_t *len, th_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    uint8_t *buf;
+
+    if (f == NULL)
+        return th_error_set(err, errno == ENOENT ? TH_ENOENT : TH_EIO, "cannot open %s: %s", path,
+                            strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > TH_WASM_MAX_MODULE_BYTES) {
+        fclose(f);
+        return th_error_set(err, TH_ETOOBIG, "%s is too large or unreadable", path);
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return th_error_set(err, TH_ENOMEM, "out of memory reading %s", path);
+    }
+    if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        fclose(f);
+        free(buf);
+        return th_error_set(err, TH_EIO, "cannot read %s", path);
+    }
+    fclose(f);
+    buf[st.st_size] = 0;
+    *out = buf;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err)
+{
+    struct stat st;
+    char key[4200];
+    rt_module_entry *e;
+    uint8_t *bytes;
+    size_t len;
+    int rc;
+
+    if (stat(path, &st) != 0)
+        return th_error_set(err, TH_ENOENT, "component %s: %s", path, strerror(errno));
+    snprintf(key, sizeof key, "%s|%lld|%lld.%09ld", path, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    pthread_mutex_lock(&rt->modlock);
+    for (e = rt->modules; e != NULL; e = e->next) {
+        if (strcmp(e->key, key) == 0) {
+            /* an instance keeps its module alive; the cache keeps one ref */
+            th_wasm_module *m = e->module;
+            pthread_mutex_unlock(&rt->modlock);
+            *out = m;
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&rt->modlock);
+    if ((rc = read_file(path, &bytes, &len, err)) != 0)
+        return rc;
+    rc = th_wasm_module_new(bytes, len, out, err);
+    free(bytes);
+    if (rc != 0)
+        return th_error_prefix(err, "component %s", path);
+    e = calloc(1, sizeof *e);
+    if (e != NULL && (e->key = strdup(key)) != NULL) {
+        e->module = *out;
+        pthread_mutex_lock(&rt->modlock);
+        e->next = rt->modules;
+        rt->modules = e;
+        pthread_mutex_unlock(&rt->modlock);
+    } else {
+        free(e);
+        th_wasm_module_free(*out);
+        return th_error_set(err, TH_ENOMEM, "out of memory caching %s", path);
+    }
+    return 0;
+}
+
+/* Check that the module's theater exports have their ABI signatures. */
+static int check_exports(const th_wasm_module *m, th_error *err)
+{
+    uint32_t n = th_wasm_module_export_count(m), i, k, j;
+    th_wasm_extern_desc d;
+    bool has_memory = false;
+
+    for (i = 0; i < n; i++) {
+        if (th_wasm_module_export(m, i, &d) != 0)
+            continue;
+        if (d.kind == TH_WASM_EXTERN_MEMORY && d.name_len == 6 && memcmp(d.name, "memory", 6) == 0)
+            has_memory = true;
+        if (d.kind != TH_WASM_EXTERN_FUNC)
+            continue;
+        for (k = 0; k < RT_EX_COUNT; k++) {
+            if (strlen(rt_export_names[k]) != d.name_len || memcmp(rt_export_names[k], d.name, d.name_len) != 0)
+                continue;
+            bool ok = d.functype.nparams == export_params[k] && d.functype.nresults == 1;
+            for (j = 0; ok && j < d.functype.nparams + 1; j++)
+                ok = d.functype.types[j] == TH_WASM_I32;
+            if (!ok)
+                return th_error_set(err, TH_ELINK,
+                                    "export %s has the wrong type (expected %u i32 parameters "
+                                    "and one i32 result)", rt_export_names[k], export_params[k]);
+        }
+        if (d.name_len == 12 && memcmp(d.name, "cabi_realloc", 12) == 0) {
+            bool ok = d.functype.nparams == 4 && d.functype.nresults == 1;
+            for (j = 0; ok && j < 5; j++)
+                ok = d.functype.types[j] == TH_WASM_I32;
+            if (!ok)
+                return th_error_set(err, TH_ELINK, "export cabi_realloc has the wrong type "
+                                                    "(expected (i32 i32 i32 i32) -> i32)");
+        }
+    }
+    if (!has_memory)
+        return th_error_set(err, TH_ELINK, "the module does not export its memory as \"memory\"");
+    return 0;
+}
+
+static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man, th_error *err)
+{
+    const rt_manifest_init_state *is = &man->init_state;
+    th_content_ref ref;
+    void *data;
+    size_t len;
+    int found, rc;
+
+    switch (is->kind) {
+    case RT_MANIFEST_INIT_NONE:
+        return 0;
+    case RT_MANIFEST_INIT_JSON:
+        s->init_state = rt_memdup(is->json, strlen(is->json));
+        s->init_state_len = strlen(is->json);
+        break;
+    case RT_MANIFEST_INIT_FILE:
+        if ((rc = read_file(is->path, &s->init_state, &s->init_state_len, err)) != 0)
+            return th_error_prefix(err, "init_state");
+        break;
+    case RT_MANIFEST_INIT_STORE:
+        rc = th_store_get_by_label(rt->store, is->store_id, is->label, &ref, &found, err);
+        if (rc == 0 && !found)
+            rc = th_error_set(err, TH_ENOENT, "no label %s in store %s", is->label, is->store_id);
+        if (rc == 0)
+            rc = th_store_get(rt->store, is->store_id, ref.hash, &data, &len, err);
+        if (rc != 0)
+            return th_error_prefix(err, "init_state");
+        s->init_state = data;
+        s->init_state_len = len;
+        break;
+    }
+    if (s->init_state == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    s->has_init_state = true;
+    return 0;
+}
+
+int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
+                 rt_spec **out, th_error *err)
+{
+    rt_manifest_options opt;
+    rt_manifest *man = NULL;
+    rt_spec *s;
+    int rc;
+
+    memset(&opt, 0, sizeof opt);
+    opt.base_dir = base_dir;
+    if (text != NULL)
+        rc = rt_manifest_parse(text, strlen(text), &opt, &man, err);
+    else
+        rc = rt_manifest_load(path, &opt, &man, err);
+    if (rc != 0)
+        return rc;
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        rt_manifest_free(man);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    atomic_init(&s->refs, 1);
+    s->man = man;
+    s->name = man->name;
+    s->version = man->version;
+    s->manifest_path = text == NULL ? man->source : NULL;
+    s->manifest_text = man->text;
+    s->base_dir = man->dir;
+    s->handlers = man->handler_set;
+    s->save_chain = man->save_chain;
+    s->fuel_per_call = man->limits.fuel_per_call;
+    s->memory_bytes = man->limits.memory_bytes;
+    s->call_timeout_ms = man->limits.call_timeout_ms;
+    s->strategy = (int)man->supervision.strategy;
+    s->max_restarts = man->supervision.max_restarts;
+    s->within_seconds = man->supervision.within_seconds;
+    if (s->strategy != RT_STRAT_NONE && s->max_restarts == 0 && s->within_seconds == 0) {
+        s->max_restarts = 3; /* default intensity: 3 restarts in 5 s */
+        s->within_seconds = 5;
+    }
+    s->restart = (int)man->restart;
+    s->random_seeded = man->random_seeded;
+    s->random_seed = man->random_seed;
+    s->env_allow = man->env_allow;
+    s->fs_root = man->fs_root;
+    if ((rc = rt_module_load(rt, man->component, &s->module, err)) != 0)
+        goto fail;
+    if ((rc = check_exports(s->module, err)) != 0 ||
+        (rc = rt_capability_check(s->module, s->handlers, err)) != 0) {
+        th_error_prefix(err, "actor %s (%s)", s->name, man->component);
+        goto fail;
+    }
+    if ((rc = resolve_init_state(rt, s, man, err)) != 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    s->module = NULL; /* owned by the cache */
+    rt_spec_release(s);
+    return rc;
+}
+
+void rt_spec_release(rt_spec *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    rt_manifest_free(s->man);
+    free(s->init_state);
+    free(s);
+}

@@ -1,0 +1,393 @@
+/*
+ * supervise.c - parents and children: failure notification, the stop
+ * cascade, the end of an actor, restarts and the declared strategies.
+ *
+ * The failure flow of the seed, step by step:
+ *   1. the executor reports a trap / err result / fuel / timeout (actor.c);
+ *   2. "actor-failed" is recorded in the child's chain (actor.c);
+ *   3. the parent is notified: RT_MSG_CHILD_ERROR on its control queue;
+ *   4. the supervisor decides: the strategy declared in the parent's
+ *      manifest (one-for-one, one-for-all, rest-for-one, with the child's
+ *      restart policy and the restart intensity), recorded as
+ *      "supervisor-action" in the parent's chain; then the parent's own
+ *      handle-child-error runs as an ordinary operation and may act too
+ *      (supervisor.restart-child, stop-child);
+ *   5. the runtime carries the action out (RT_MSG_RESTART to the child: a
+ *      fresh instance from the same manifest and initial state, same id and
+ *      chain);
+ *   6. "actor-restarted" is recorded in the child's chain.
+ * When restarts exceed max_restarts within within_seconds the parent itself
+ * fails (and so is reported to its own parent), as in Erlang/OTP.
+ *
+ * Stopping an actor stops its children first: each gets RT_MSG_STOP and
+ * answers with a RT_TOKEN_CHILD_GONE wake once it has ended; the parent
+ * ends when the last one has answered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_int.h"
+
+void rt_sup_unlink(rt_actor *parent, rt_actor *child)
+{
+    uint32_t i;
+    bool found = false;
+
+    pthread_mutex_lock(&parent->lock);
+    for (i = 0; i < parent->nchildren; i++) {
+        if (parent->children[i] == child) {
+            memmove(&parent->children[i], &parent->children[i + 1],
+                    (parent->nchildren - i - 1) * sizeof *parent->children);
+            parent->nchildren--;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&parent->lock);
+    if (found)
+        rt_actor_release(child);
+}
+
+/* Record the end in the actor and wake everyone waiting for it. */
+static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
+                     const char *message)
+{
+    rt_sync **w;
+    uint32_t n, i;
+
+    pthread_mutex_lock(&a->lock);
+    free(a->exit.data);
+    memset(&a->exit, 0, sizeof a->exit);
+    a->exit.reason = reason;
+    if (has_data) {
+        a->exit.data = rt_memdup(data, len);
+        a->exit.has_data = a->exit.data != NULL;
+        a->exit.data_len = a->exit.data ? len : 0;
+    }
+    if (message != NULL)
+        snprintf(a->exit.message, sizeof a->exit.message, "%s", message);
+    a->exited = true;
+    w = a->waiters;
+    n = a->nwaiters;
+    a->waiters = NULL;
+    a->nwaiters = 0;
+    pthread_mutex_unlock(&a->lock);
+    for (i = 0; i < n; i++) {
+        rt_reply r = {NULL, 0, w[i]};
+        rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
+    }
+    free(w);
+}
+
+void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text)
+{
+    rt_msg *m;
+
+    if (child->parent == NULL) {
+        set_exit(child, TH_EXIT_FAILED, false, NULL, 0, text);
+        return;
+    }
+    m = rt_msg_new(RT_MSG_CHILD_ERROR, NULL, 0);
+    if (m == NULL)
+        return;
+    memcpy(m->a, child->id, sizeof m->a);
+    m->code = (int16_t)wit_type;
+    m->text = strdup(text);
+    rt_actor_post_ctl(child->parent, m);
+}
+
+void rt_sup_begin_stop(rt_actor *a, rt_msg *stop)
+{
+    if (a->status == TH_ACTOR_STOPPED) {
+        rt_reply_complete(a->rt, &stop->reply, TH_OK, false, NULL, 0, NULL);
+        rt_msg_free(stop);
+        return;
+    }
+    if (a->stop_msg != NULL) {
+        /* already ending: answer this one at the end too */
+        atomic_store_explicit(&stop->node.next, (rt_node *)a->stop_more, memory_order_relaxed);
+        a->stop_more = stop;
+        return;
+    }
+    a->stop_msg = stop;
+    rt_actor_abort_op(a, "actor is stopping");
+    pthread_mutex_lock(&a->lock);
+    a->status = TH_ACTOR_STOPPING;
+    pthread_mutex_unlock(&a->lock);
+    a->stop_waiting = rt_actor_stop_children(a, stop->code == RT_STOP_RUNTIME ? RT_STOP_RUNTIME
+                                                                               : RT_STOP_BY_PARENT,
+                                             true);
+    if (a->stop_waiting == 0)
+        rt_sup_finish(a);
+}
+
+void rt_sup_child_gone(rt_actor *a, rt_msg *m)
+{
+    (void)m;
+    if (a->stop_msg == NULL || a->stop_waiting == 0)
+        return;
+    if (--a->stop_waiting == 0)
+        rt_sup_finish(a);
+}
+
+static void answer_stops(rt_actor *a)
+{
+    rt_msg *m = a->stop_msg, *next;
+
+    a->stop_msg = NULL;
+    rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL);
+    rt_msg_free(m);
+    for (m = a->stop_more, a->stop_more = NULL; m != NULL; m = next) {
+        next = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+        rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL);
+        rt_msg_free(m);
+    }
+}
+
+static void drop_instance(rt_actor *a)
+{
+    th_wasm_instance_free(a->inst);
+    a->inst = NULL;
+    memset(a->fn, 0, sizeof a->fn);
+    memset(a->fn_post, 0, sizeof a->fn_post);
+    a->fn_realloc = NULL;
+}
+
+void rt_sup_finish(rt_actor *a)
+{
+    int code = a->stop_msg->code;
+    rt_actor *parent = a->parent;
+    rt_buf b = {0};
+    rt_msg *note = NULL;
+    rt_node *n;
+    bool keep;
+
+    /* A permanent child that exits normally under a declared strategy is
+     * restarted like a failed one: it keeps its id, so it stays. */
+    keep = code == RT_STOP_EXIT && parent != NULL && parent->spec->strategy != RT_STRAT_NONE &&
+           a->spec->restart == RT_RESTART_PERMANENT;
+    rt_buf_puts(&b, "{\"reason\":\"");
+    rt_buf_puts(&b, code == RT_STOP_EXIT ? "shutdown" : code == RT_STOP_EXTERNAL ? "external-stop"
+                                                     : code == RT_STOP_RUNTIME   ? "runtime-shutdown"
+                                                                                 : "stopped-by-parent");
+    rt_buf_puts(&b, "\",\"data\":");
+    if (code == RT_STOP_EXIT && a->shutdown_has_data)
+        rt_buf_json_hex(&b, a->shutdown_data, a->shutdown_len);
+    else
+        rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "actor-stopped", &b);
+
+    drop_instance(a);
+    rt_actor_fail_pending(a, "actor stopped");
+    rt_channel_close_all(a->rt, a->id);
+    if (parent != NULL && (code == RT_STOP_EXIT || code == RT_STOP_EXTERNAL)) {
+        note = rt_msg_new(code == RT_STOP_EXIT ? RT_MSG_CHILD_EXIT : RT_MSG_CHILD_STOP,
+                          code == RT_STOP_EXIT && a->shutdown_has_data ? a->shutdown_data : NULL,
+                          code == RT_STOP_EXIT && a->shutdown_has_data ? a->shutdown_len : 0);
+        if (note != NULL) {
+            memcpy(note->a, a->id, sizeof note->a);
+            note->has_data = code == RT_STOP_EXIT && a->shutdown_has_data;
+        }
+    }
+    if (keep) {
+        pthread_mutex_lock(&a->lock);
+        a->status = TH_ACTOR_FAILED;
+        pthread_mutex_unlock(&a->lock);
+        a->shutdown_req = false;
+        answer_stops(a);
+        if (note != NULL)
+            rt_actor_post_ctl(parent, note);
+        return;
+    }
+    pthread_mutex_lock(&a->lock);
+    a->status = TH_ACTOR_STOPPED;
+    pthread_mutex_unlock(&a->lock);
+    while ((n = rt_mpsc_pop(&a->mbox)) != NULL) {
+        rt_msg *m = (rt_msg *)n;
+        rt_reply_complete(a->rt, &m->reply, TH_ECLOSED, false, NULL, 0, "actor stopped");
+        rt_msg_free(m);
+    }
+    rt_registry_remove(&a->rt->reg, a);
+    if (note != NULL)
+        rt_actor_post_ctl(parent, note);
+    if (parent != NULL)
+        rt_sup_unlink(parent, a);
+    answer_stops(a);
+    if (code == RT_STOP_EXIT)
+        set_exit(a, TH_EXIT_SHUTDOWN, a->shutdown_has_data, a->shutdown_data, a->shutdown_len, NULL);
+    else
+        set_exit(a, TH_EXIT_STOPPED, false, NULL, 0, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Restarts                                                           */
+
+void rt_sup_do_restart(rt_actor *a)
+{
+    th_error err;
+    rt_msg *init;
+    rt_buf b = {0};
+
+    if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED || a->stop_msg != NULL)
+        return;
+    rt_actor_abort_op(a, "actor is restarting");
+    rt_actor_fail_pending(a, "actor restarted");
+    rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
+    a->shutdown_req = false;
+    rt_actor_set_state(a, a->has_init_state, a->has_init_state ? rt_memdup(a->init_state, a->init_state_len) : NULL,
+                       a->init_state_len);
+    rt_buf_puts(&b, "{\"init_state\":");
+    if (a->has_init_state)
+        rt_buf_json_hex(&b, a->init_state, a->init_state_len);
+    else
+        rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "actor-restarted", &b);
+    th_error_clear(&err);
+    if (rt_actor_instantiate(a, &err) != 0) {
+        rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: %s", err.msg);
+        return;
+    }
+    pthread_mutex_lock(&a->lock);
+    a->status = TH_ACTOR_STARTING;
+    pthread_mutex_unlock(&a->lock);
+    init = rt_msg_new(RT_MSG_INIT, NULL, 0);
+    if (init == NULL) {
+        rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: out of memory");
+        return;
+    }
+    rt_mpsc_push(&a->ctl, &init->node); /* served later in this turn */
+}
+
+int rt_sup_restart(rt_actor *parent, rt_actor *child, th_error *err)
+{
+    rt_msg *m;
+
+    if (child->parent != parent)
+        return th_error_set(err, TH_ENOENT, "%s is not a child of %s", child->id, parent->id);
+    m = rt_msg_new(RT_MSG_RESTART, NULL, 0);
+    if (m == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    rt_actor_post_ctl(child, m);
+    return 0;
+}
+
+static const char *strategy_name(int s)
+{
+    switch (s) {
+    case RT_STRAT_ONE_FOR_ONE: return "one-for-one";
+    case RT_STRAT_ONE_FOR_ALL: return "one-for-all";
+    case RT_STRAT_REST_FOR_ONE: return "rest-for-one";
+    default: return "none";
+    }
+}
+
+/* Count a restart against the intensity; false if it is exceeded. */
+static bool intensity_ok(rt_actor *p)
+{
+    uint32_t max = p->spec->max_restarts, i, k = 0;
+    uint64_t now = rt_now_ns();
+    uint64_t window = (uint64_t)(p->spec->within_seconds ? p->spec->within_seconds : 5) * 1000000000u;
+
+    if (p->restarts == NULL) {
+        p->restarts = calloc((size_t)max + 1, sizeof *p->restarts);
+        if (p->restarts == NULL)
+            return false;
+        p->nrestarts = 0;
+    }
+    for (i = 0; i < p->nrestarts; i++)
+        if (now - p->restarts[i] < window)
+            p->restarts[k++] = p->restarts[i];
+    p->nrestarts = k;
+    if (k >= max)
+        return false;
+    p->restarts[p->nrestarts++] = now;
+    return true;
+}
+
+bool rt_sup_apply_strategy(rt_actor *p, rt_msg *m)
+{
+    rt_actor **kids = NULL, *child = NULL;
+    size_t n = 0, i, at = 0;
+    int policy, strat = p->spec->strategy;
+    bool restart;
+    rt_buf b = {0};
+
+    if (strat == RT_STRAT_NONE || m->kind == RT_MSG_CHILD_STOP)
+        return true;
+    if (rt_actor_children(p, &kids, &n) != 0)
+        return true;
+    for (i = 0; i < n; i++) {
+        if (memcmp(kids[i]->id, m->a, RT_ID_LEN) == 0) {
+            child = kids[i];
+            at = i;
+            break;
+        }
+    }
+    if (child == NULL)
+        goto out;
+    policy = child->spec->restart;
+    restart = policy == RT_RESTART_PERMANENT ||
+              (policy == RT_RESTART_TRANSIENT && m->kind == RT_MSG_CHILD_ERROR);
+    if (!restart) {
+        if (m->kind == RT_MSG_CHILD_ERROR) {
+            /* a temporary child is not restarted: it goes away */
+            rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
+            if (stop != NULL) {
+                stop->code = RT_STOP_BY_PARENT;
+                rt_actor_post_ctl(child, stop);
+            }
+        }
+        goto out;
+    }
+    if (!intensity_ok(p)) {
+        rt_buf_puts(&b, "{\"action\":\"escalate\",\"strategy\":\"");
+        rt_buf_puts(&b, strategy_name(strat));
+        rt_buf_printf(&b, "\",\"max_restarts\":%u,\"within_seconds\":%u,\"child\":",
+                      p->spec->max_restarts, p->spec->within_seconds);
+        rt_buf_json_str(&b, child->id, RT_ID_LEN);
+        rt_buf_puts(&b, "}");
+        rt_record_buf(p, "supervisor-action", &b);
+        for (i = 0; i < n; i++)
+            rt_actor_release(kids[i]);
+        free(kids);
+        rt_actor_fail(p, RT_WIT_INTERNAL,
+                      "restart intensity exceeded: more than %u restarts in %u s (child %s)",
+                      p->spec->max_restarts, p->spec->within_seconds ? p->spec->within_seconds : 5,
+                      m->a);
+        return false;
+    }
+    rt_buf_puts(&b, "{\"action\":\"restart\",\"strategy\":\"");
+    rt_buf_puts(&b, strategy_name(strat));
+    rt_buf_puts(&b, "\",\"trigger\":");
+    rt_buf_json_str(&b, child->id, RT_ID_LEN);
+    rt_buf_puts(&b, ",\"children\":[");
+    for (i = 0; i < n; i++) {
+        bool target = strat == RT_STRAT_ONE_FOR_ALL || (strat == RT_STRAT_REST_FOR_ONE && i >= at) ||
+                      kids[i] == child;
+        rt_msg *r;
+        if (!target)
+            continue;
+        if (kids[i] != child && kids[i]->spec->restart == RT_RESTART_TEMPORARY) {
+            r = rt_msg_new(RT_MSG_STOP, NULL, 0);
+            if (r != NULL)
+                r->code = RT_STOP_BY_PARENT;
+        } else {
+            r = rt_msg_new(RT_MSG_RESTART, NULL, 0);
+            if (b.len && b.data[b.len - 1] != '[')
+                rt_buf_puts(&b, ",");
+            rt_buf_json_str(&b, kids[i]->id, RT_ID_LEN);
+        }
+        if (r != NULL)
+            rt_actor_post_ctl(kids[i], r);
+    }
+    rt_buf_puts(&b, "]}");
+    rt_record_buf(p, "supervisor-action", &b);
+out:
+    for (i = 0; i < n; i++)
+        rt_actor_release(kids[i]);
+    free(kids);
+    return true;
+}
