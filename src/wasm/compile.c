@@ -943,7 +943,7 @@ static int op_end(comp *C)
             materialize(C, &C->popped[i]);
     if (c->kind == K_IF) {
         if (c->nparams != c->nresults ||
-            memcmp(c->params, c->results, c->nparams) != 0)
+            (c->nparams > 0 && memcmp(c->params, c->results, c->nparams) != 0))
             return fail(C, "type mismatch");
         if (c->else_field != NO_POS)
             patch_rel(C, c->else_field, c->else_insn, C->len);
@@ -1909,13 +1909,21 @@ static int setup_locals(comp *C, const wasm_body *body)
 
     if (n > TH_WASM_MAX_LOCALS)
         return fail(C, "too many locals");
-    if (!grow((void **)&C->ltypes, &C->caplocals, n, 1) ||
-        (n > 0 && (C->lslot = realloc(C->lslot, n * sizeof *C->lslot)) == NULL)) {
-        C->nomem = true;
-        return fail(C, "out of memory");
+    if (n + 1 > C->caplocals) {
+        uint8_t *nt = realloc(C->ltypes, n + 1);
+        uint32_t *ns = nt ? realloc(C->lslot, (n + 1) * sizeof *ns) : NULL;
+        if (nt != NULL)
+            C->ltypes = nt;
+        if (ns == NULL) {
+            C->nomem = true;
+            return fail(C, "out of memory");
+        }
+        C->lslot = ns;
+        C->caplocals = n + 1;
     }
     C->nlocals = (uint32_t)n;
-    memcpy(C->ltypes, ft->types, ft->nparams);
+    if (ft->nparams > 0)
+        memcpy(C->ltypes, ft->types, ft->nparams);
     if (body->nlocals > 0)
         memcpy(C->ltypes + ft->nparams, body->local_types, body->nlocals);
     for (uint32_t i = 0; i < C->nlocals; i++) {

@@ -144,7 +144,8 @@ static bool mem_fill(th_wasm_memory *mem, uint32_t d, uint32_t val, uint32_t n)
 {
     if ((uint64_t)d + n > mem->size)
         return false;
-    memset(mem->data + d, (int)(val & 0xff), n);
+    if (n > 0)
+        memset(mem->data + d, (int)(val & 0xff), n);
     return true;
 }
 
@@ -152,7 +153,8 @@ static bool mem_copy(th_wasm_memory *mem, uint32_t d, uint32_t s, uint32_t n)
 {
     if ((uint64_t)d + n > mem->size || (uint64_t)s + n > mem->size)
         return false;
-    memmove(mem->data + d, mem->data + s, n);
+    if (n > 0)
+        memmove(mem->data + d, mem->data + s, n);
     return true;
 }
 
@@ -165,7 +167,8 @@ static bool mem_init(th_wasm_instance *inst, uint32_t seg, uint32_t d,
 
     if ((uint64_t)s + n > len || (uint64_t)d + n > mem->size)
         return false;
-    memcpy(mem->data + d, inst->mod->bytes + data->off + s, n);
+    if (n > 0)
+        memcpy(mem->data + d, inst->mod->bytes + data->off + s, n);
     return true;
 }
 
@@ -183,7 +186,8 @@ static bool table_copy(th_wasm_table *dt, th_wasm_table *st, uint32_t d,
 {
     if ((uint64_t)d + n > dt->size || (uint64_t)s + n > st->size)
         return false;
-    memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
+    if (n > 0)
+        memmove(dt->elems + d, st->elems + s, (size_t)n * sizeof(void *));
     return true;
 }
 
@@ -242,7 +246,8 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
         ex->trap_msg[0] = '\0';
         if (ex->backtrace != NULL)
             ex->backtrace[0] = '\0';
-        memcpy(ex->stack + argslot, res, nr * sizeof *res);
+        if (nr > 0)
+            memcpy(ex->stack + argslot, res, nr * sizeof *res);
     } else if (rc == TH_WASM_SUSPENDED) {
         if (ex->nested > 0) {
             wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST,
