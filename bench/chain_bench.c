@@ -1,0 +1,424 @@
+/*
+ * chain_bench.c - benchmark of the event chain and the content store, with
+ * the original system's approach measured in the same run as a baseline.
+ *
+ *  1. Append, persistence on: P producer threads append 100-byte events to
+ *     many actors; the writer thread group-commits them into SQLite (fsync on
+ *     every commit unless --no-fsync) and signs the heads.  Measured twice:
+ *     saturated (producers as fast as they can: the maximum sustained rate)
+ *     and paced at --rate events/s (the durability delay at that load).  The
+ *     delay of every event (append -> durable, reported by a listener after
+ *     the commit) is collected; percentiles are printed.
+ *  2. Baseline append: the original's approach - SHA-1 over a JSON encoding
+ *     of each event (data as a JSON array of numbers, hashes hex) and one
+ *     file written per event - with the same producers.
+ *  3. Verification of all chains written in 1 (events/s).
+ *  4. Store: put and get of 1 KiB blobs, against one file per blob.
+ *
+ * Usage: chain_bench [--seconds S] [--actors N] [--threads P] [--rate R]
+ *                    [--dir DIR] [--no-fsync] [--quick]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "theater/chain.h"
+#include "theater/store.h"
+
+#define EVENT_BYTES 100
+#define MAX_SAMPLES (64u * 1024u * 1024u)
+
+static struct {
+    double seconds;
+    unsigned actors, threads;
+    double rate;
+    char dir[512];
+    int no_fsync;
+} opt = {4.0, 1000, 2, 300000.0, "", 0};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what, const th_error *err)
+{
+    fprintf(stderr, "chain_bench: %s: %s\n", what, err ? err->msg : strerror(errno));
+    exit(1);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[700];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "chain_bench: could not remove %s\n", dir);
+}
+
+/* ---- delay samples (filled by the listener on the writer thread) ---- */
+
+static uint32_t *samples; /* microseconds */
+static atomic_size_t nsamples;
+
+static void on_durable(void *ud, const th_chain_event *ev)
+{
+    uint64_t stamp;
+    size_t i;
+
+    (void)ud;
+    if (ev->data_len < 8)
+        return;
+    memcpy(&stamp, ev->data, 8);
+    i = atomic_fetch_add_explicit(&nsamples, 1, memory_order_relaxed);
+    if (i < MAX_SAMPLES)
+        samples[i] = (uint32_t)((now_ns() - stamp) / 1000u);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void print_delays(const char *label)
+{
+    size_t n = atomic_load(&nsamples);
+
+    if (n > MAX_SAMPLES)
+        n = MAX_SAMPLES;
+    if (n == 0)
+        return;
+    qsort(samples, n, sizeof *samples, cmp_u32);
+    printf("  %-28s delay append->durable: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+           label, samples[n / 2] / 1000.0, samples[(size_t)(n * 0.99)] / 1000.0,
+           samples[(size_t)(n * 0.999)] / 1000.0, samples[n - 1] / 1000.0);
+}
+
+/* ---- producers ---- */
+
+typedef struct producer {
+    pthread_t t;
+    unsigned index;
+    th_chain *c;          /* NULL: baseline */
+    const char *base_dir; /* baseline: where files go */
+    double rate;          /* events/s for this thread, 0 = as fast as possible */
+    uint64_t deadline;
+    uint64_t count;
+} producer;
+
+static atomic_int start_flag;
+
+static void actor_name(unsigned i, char *out)
+{
+    snprintf(out, 48, "actor-%08x-0000-4000-8000-%012u", i * 2654435761u, i);
+}
+
+static void fill_event(uint8_t *data, uint64_t seq)
+{
+    uint64_t t = now_ns();
+    size_t i;
+
+    memcpy(data, &t, 8);
+    for (i = 8; i < EVENT_BYTES; i++)
+        data[i] = (uint8_t)(seq * 31 + i);
+}
+
+static void *produce_chain(void *arg)
+{
+    producer *p = arg;
+    char names[64][48];
+    uint8_t data[EVENT_BYTES];
+    th_error err;
+    uint64_t start, due;
+    unsigned a, first = p->index, stride = opt.threads, k = 0;
+
+    while (!atomic_load(&start_flag))
+        ;
+    start = now_ns();
+    for (;;) {
+        if ((p->count & 255) == 0 && now_ns() >= p->deadline)
+            break;
+        if (p->rate > 0) {
+            due = start + (uint64_t)((double)p->count * 1e9 / p->rate);
+            while (now_ns() < due)
+                ;
+        }
+        a = first + stride * (k++ % ((opt.actors - first + stride - 1) / stride));
+        if ((p->count & 63) == 0 || 1)
+            actor_name(a, names[0]);
+        fill_event(data, p->count);
+        if (th_chain_append(p->c, names[0], "wasm-call", data, sizeof data, NULL, NULL, &err) != TH_OK)
+            die("append", &err);
+        p->count++;
+    }
+    return NULL;
+}
+
+/* The original: JSON of the event, SHA-1 of the JSON, one file per event. */
+static void *produce_baseline(void *arg)
+{
+    producer *p = arg;
+    static const char hexd[] = "0123456789abcdef";
+    char json[2048], path[700], hex[41], parent[41] = "";
+    uint8_t data[EVENT_BYTES], md[20];
+    unsigned int mdlen;
+    size_t n, i;
+    int fd;
+
+    while (!atomic_load(&start_flag))
+        ;
+    while (!((p->count & 63) == 0 && now_ns() >= p->deadline)) {
+        fill_event(data, p->count);
+        n = (size_t)snprintf(json, sizeof json,
+                             "{\"hash\":null,\"parent_hash\":%s%s%s,\"event_type\":\"wasm-call\","
+                             "\"data\":[",
+                             parent[0] ? "\"" : "", parent[0] ? parent : "null", parent[0] ? "\"" : "");
+        for (i = 0; i < sizeof data; i++)
+            n += (size_t)snprintf(json + n, sizeof json - n, "%s%u", i ? "," : "", data[i]);
+        n += (size_t)snprintf(json + n, sizeof json - n,
+                              "],\"timestamp\":%" PRIu64 ",\"description\":null}", now_ns() / 1000000u);
+        EVP_Digest(json, n, md, &mdlen, EVP_sha1(), NULL);
+        for (i = 0; i < 20; i++) {
+            hex[2 * i] = hexd[md[i] >> 4];
+            hex[2 * i + 1] = hexd[md[i] & 15];
+        }
+        hex[40] = '\0';
+        memcpy(parent, hex, sizeof parent);
+        snprintf(path, sizeof path, "%s/%s.json", p->base_dir, hex);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, json, n) != (ssize_t)n)
+            die("baseline write", NULL);
+        close(fd);
+        p->count++;
+    }
+    return NULL;
+}
+
+static double run_producers(th_chain *c, const char *base_dir, double total_rate, double seconds,
+                            uint64_t *events)
+{
+    producer *p = calloc(opt.threads, sizeof *p);
+    uint64_t t0, t1, deadline;
+    unsigned i;
+
+    atomic_store(&start_flag, 0);
+    for (i = 0; i < opt.threads; i++) {
+        p[i].index = i;
+        p[i].c = c;
+        p[i].base_dir = base_dir;
+        p[i].rate = total_rate / opt.threads;
+        pthread_create(&p[i].t, NULL, c ? produce_chain : produce_baseline, &p[i]);
+    }
+    t0 = now_ns();
+    deadline = t0 + (uint64_t)(seconds * 1e9);
+    for (i = 0; i < opt.threads; i++)
+        p[i].deadline = deadline;
+    atomic_store(&start_flag, 1);
+    *events = 0;
+    for (i = 0; i < opt.threads; i++) {
+        pthread_join(p[i].t, NULL);
+        *events += p[i].count;
+    }
+    if (c != NULL) {
+        th_error err;
+        if (th_chain_flush(c, -1, &err) != TH_OK)
+            die("flush", &err);
+    }
+    t1 = now_ns();
+    free(p);
+    return (double)(t1 - t0) / 1e9;
+}
+
+static th_chain *open_chain(const char *home)
+{
+    th_chain_config cfg = {0};
+    th_chain *c;
+    th_error err;
+    uint64_t id;
+
+    cfg.home = home;
+    cfg.sync_normal = opt.no_fsync;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        die("open", &err);
+    if (th_chain_subscribe(c, on_durable, NULL, &id, &err) != TH_OK)
+        die("subscribe", &err);
+    return c;
+}
+
+/* ---- store ---- */
+
+static void bench_store(const char *dir, unsigned n)
+{
+    char home[700], files[700], path[800], id[TH_STORE_ID_LEN + 1];
+    th_store_config cfg = {0};
+    th_content_ref *refs = malloc(n * sizeof *refs);
+    uint8_t blob[1024];
+    th_store *s;
+    th_error err;
+    uint64_t t0;
+    double put_s, get_s, bput_s, bget_s;
+    unsigned i;
+    void *data;
+    size_t len;
+    int fd;
+
+    snprintf(home, sizeof home, "%s/store-home", dir);
+    snprintf(files, sizeof files, "%s/store-files", dir);
+    mkdir(files, 0755);
+    cfg.home = home;
+    if (th_store_open(&cfg, &s, &err) != TH_OK || th_store_new(s, id, &err) != TH_OK)
+        die("store", &err);
+    t0 = now_ns();
+    for (i = 0; i < n; i++) {
+        memset(blob, (int)i, sizeof blob);
+        memcpy(blob, &i, sizeof i);
+        if (th_store_put(s, id, blob, sizeof blob, &refs[i], &err) != TH_OK)
+            die("put", &err);
+    }
+    put_s = (double)(now_ns() - t0) / 1e9;
+    t0 = now_ns();
+    for (i = 0; i < n; i++) {
+        if (th_store_get(s, id, refs[i].hash, &data, &len, &err) != TH_OK || len != 1024)
+            die("get", &err);
+        free(data);
+    }
+    get_s = (double)(now_ns() - t0) / 1e9;
+    th_store_close(s);
+    /* Baseline: one file per blob, named by its SHA-256. */
+    t0 = now_ns();
+    for (i = 0; i < n; i++) {
+        memset(blob, (int)i, sizeof blob);
+        memcpy(blob, &i, sizeof i);
+        snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, blob, sizeof blob) != (ssize_t)sizeof blob)
+            die("baseline put", NULL);
+        close(fd);
+    }
+    bput_s = (double)(now_ns() - t0) / 1e9;
+    t0 = now_ns();
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);
+        fd = open(path, O_RDONLY);
+        if (fd < 0 || read(fd, blob, sizeof blob) != (ssize_t)sizeof blob)
+            die("baseline get", NULL);
+        close(fd);
+    }
+    bget_s = (double)(now_ns() - t0) / 1e9;
+    printf("store, 1 KiB blobs (%u):\n", n);
+    printf("  put  %10.0f ops/s   (baseline file per blob %10.0f ops/s, ratio %.2fx)\n", n / put_s,
+           n / bput_s, bput_s / put_s);
+    printf("  get  %10.0f ops/s   (baseline file per blob %10.0f ops/s, ratio %.2fx)\n", n / get_s,
+           n / bget_s, bget_s / get_s);
+    free(refs);
+}
+
+int main(int argc, char **argv)
+{
+    char home[600], base[600], tmpl[600];
+    th_chain_verify_result res;
+    th_error err;
+    th_chain *c;
+    uint64_t events, bevents, t0;
+    double secs, bsecs, vsecs, sat_rate;
+    int i, quick = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            opt.seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--actors") == 0 && i + 1 < argc)
+            opt.actors = (unsigned)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            opt.threads = (unsigned)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
+            opt.rate = atof(argv[++i]);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            snprintf(opt.dir, sizeof opt.dir, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--no-fsync") == 0)
+            opt.no_fsync = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else {
+            fprintf(stderr, "usage: chain_bench [--seconds S] [--actors N] [--threads P] "
+                            "[--rate R] [--dir DIR] [--no-fsync] [--quick]\n");
+            return 2;
+        }
+    }
+    if (quick)
+        opt.seconds = 1.0;
+    if (opt.actors < opt.threads || opt.threads == 0) {
+        fprintf(stderr, "chain_bench: need at least one actor per thread\n");
+        return 2;
+    }
+    snprintf(tmpl, sizeof tmpl, "%s/theater-bench-XXXXXX", opt.dir[0] ? opt.dir : "/tmp");
+    if (mkdtemp(tmpl) == NULL)
+        die("mkdtemp", NULL);
+    samples = malloc(MAX_SAMPLES * sizeof *samples);
+    if (samples == NULL)
+        die("malloc", NULL);
+    printf("chain_bench: %u actors, %u producer threads, %d-byte events, %s, %ld cores\n",
+           opt.actors, opt.threads, EVENT_BYTES,
+           opt.no_fsync ? "synchronous=NORMAL (no fsync per commit)" : "fsync on every commit",
+           sysconf(_SC_NPROCESSORS_ONLN));
+
+    /* 1a. Saturated. */
+    snprintf(home, sizeof home, "%s/home-saturated", tmpl);
+    c = open_chain(home);
+    atomic_store(&nsamples, 0);
+    secs = run_producers(c, NULL, 0, opt.seconds, &events);
+    sat_rate = events / secs;
+    printf("append, saturated:    %10.0f events/s durable (%" PRIu64 " events in %.2f s)\n",
+           sat_rate, events, secs);
+    print_delays("(saturated, queue full)");
+
+    /* 3. Verification of everything written so far. */
+    t0 = now_ns();
+    if (th_chain_verify(c, NULL, &res, &err) != TH_OK)
+        die("verify", &err);
+    vsecs = (double)(now_ns() - t0) / 1e9;
+    if (th_chain_close(c) != TH_OK)
+        die("close", NULL);
+
+    /* 1b. Paced at the target rate. */
+    snprintf(home, sizeof home, "%s/home-paced", tmpl);
+    c = open_chain(home);
+    atomic_store(&nsamples, 0);
+    secs = run_producers(c, NULL, opt.rate, opt.seconds, &events);
+    printf("append, paced:        %10.0f events/s durable (target %.0f/s, %" PRIu64 " events)\n",
+           events / secs, opt.rate, events);
+    print_delays("(paced)");
+    th_chain_close(c);
+
+    /* 2. Baseline. */
+    snprintf(base, sizeof base, "%s/baseline-files", tmpl);
+    mkdir(base, 0755);
+    bsecs = run_producers(NULL, base, 0, opt.seconds > 2 ? 2 : opt.seconds, &bevents);
+    printf("append, baseline:     %10.0f events/s (SHA-1 over JSON + one file per event, no fsync)\n",
+           bevents / bsecs);
+    printf("  ratio saturated / baseline: %.1fx\n", sat_rate / (bevents / bsecs));
+
+    printf("verify:               %10.0f events/s (%" PRIu64 " events, %" PRIu64 " chains, %.2f s)\n",
+           res.events / vsecs, res.events, res.actors, vsecs);
+
+    /* 4. Store. */
+    bench_store(tmpl, quick ? 5000 : 20000);
+    rm_rf(tmpl);
+    free(samples);
+    return 0;
+}
