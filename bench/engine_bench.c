@@ -82,7 +82,7 @@ typedef struct kernel {
 static kernel kernels[] = {
     {.name = "fib", .native = kernel_fib, .size = 41, .quick_size = 34, .what = "recursive calls"},
     {.name = "sha256", .native = kernel_sha256, .size = 60, .quick_size = 6, .what = "32-bit ALU"},
-    {.name = "nbody", .native = kernel_nbody, .size = 2000000, .quick_size = 200000, .what = "f64 arithmetic"},
+    {.name = "nbody", .native = kernel_nbody, .size = 4000000, .quick_size = 400000, .what = "f64 arithmetic"},
     {.name = "matmul", .native = kernel_matmul, .size = 800, .quick_size = 350, .what = "i32 multiply-add, memory"},
     {.name = "interp", .native = kernel_interp, .size = 100000, .quick_size = 10000, .what = "br_table-heavy VM loop"},
     {.name = "sort", .native = kernel_sort, .size = 2000000, .quick_size = 200000, .what = "memory-bound quicksort"},

@@ -592,6 +592,60 @@ static void test_files(void **state)
     fx_free(f);
 }
 
+static void test_fd_ops(void **state)
+{
+    fx *f = fx_new();
+    uint32_t fd, fd2;
+    char path[256];
+    struct stat st;
+    (void)state;
+
+    assert_int_equal(open_at(f, "r.txt", 0, 1, R_RW, &fd), E_SUCCESS);
+    assert_int_equal(open_at(f, "s.txt", 0, 1, R_RW, &fd2), E_SUCCESS);
+    /* renumber: fd2 now refers to r.txt, fd is closed */
+    assert_int_equal(wcall(f, "fd_renumber", A(fd), A(fd2)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_close", A(fd)), E_BADF);
+    assert_int_equal(wcall(f, "fd_renumber", A(fd2), A(77)), E_BADF);
+    /* append mode via fdstat_set_flags, read back with fdstat_get */
+    assert_int_equal(wcall(f, "fd_fdstat_set_flags", A(fd2), A(1)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(fd2), A(40)), E_SUCCESS);
+    assert_int_equal(mem(f, NULL)[40], 4);              /* regular file */
+    assert_int_equal(mem(f, NULL)[42] & 1, 1);          /* APPEND */
+    assert_int_equal(rd64(f, 48) & R_RW, R_RW);         /* rights granted */
+    str_at(f, 200, "abc");
+    wr32(f, 0, 200), wr32(f, 4, 3);
+    assert_int_equal(wcall(f, "fd_write", A(fd2), A(0), A(1), A(16)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_seek", A(fd2), A(0), A(0), A(24)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_write", A(fd2), A(0), A(1), A(16)), E_SUCCESS);
+    snprintf(path, sizeof path, "%s/r.txt", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 6); /* both writes appended */
+    /* rights can be dropped, never regained */
+    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_READ), A(0)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_RW), A(0)), E_NOTCAPABLE);
+    /* allocate, advise, sync, timestamps */
+    assert_int_equal(wcall(f, "fd_allocate", A(fd2), A(0), A(100)), E_SUCCESS);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 100);
+    assert_int_equal(wcall(f, "fd_advise", A(fd2), A(0), A(0), A(1)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_advise", A(fd2), A(0), A(0), A(9)), E_INVAL);
+    assert_int_equal(wcall(f, "fd_sync", A(fd2)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_datasync", A(fd2)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0),
+                           A(1234567890ll * 1000000000ll), A(4 /* MTIM */)), E_SUCCESS);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mtim.tv_sec, 1234567890);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0), A(0), A(1 | 2)), E_INVAL);
+    str_at(f, 1000, "r.txt");
+    assert_int_equal(wcall(f, "path_filestat_set_times", A(3), A(0), A(1000), A(5),
+                           A(1000000000ll * 1000000000ll), A(0), A(1 /* ATIM */)), E_SUCCESS);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_atim.tv_sec, 1000000000);
+    assert_int_equal(st.st_mtim.tv_sec, 1234567890); /* untouched */
+    assert_int_equal(wcall(f, "fd_close", A(fd2)), E_SUCCESS);
+    fx_free(f);
+}
+
 static void test_path_escapes(void **state)
 {
     fx *f = fx_new();
@@ -750,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_stdio),
         cmocka_unit_test(test_prestat),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_fd_ops),
         cmocka_unit_test(test_path_escapes),
         cmocka_unit_test(test_no_preopens),
         cmocka_unit_test(test_proc_exit),
