@@ -23,10 +23,16 @@
  * the host has read the results; the entries after `done` are the new
  * call's parameters and stay).
  *
- * Built for wasm32 this is the real thing. Built for the host (unit tests),
- * a static array stands in for linear memory and the imports are left out.
+ * Built for wasm32 this is the real thing; with wasi-libc (__wasi__) the
+ * blocks come from libc's malloc instead, since libc owns memory growth.
+ * Built for the host (unit tests), a static array stands in for linear
+ * memory and the imports are left out.
  */
 #include "theater_int.h"
+
+#if defined(__wasi__)
+#include <stdlib.h>
+#endif
 
 #if defined(__wasm__)
 #define TH__EXPORTED(name) __attribute__((export_name(name), visibility("default")))
@@ -52,10 +58,12 @@ extern unsigned char __heap_base;
 #define MEM_PTR(off) ((uint8_t *)(uintptr_t)(off))
 #define MEM_OFF(p) ((uint32_t)(uintptr_t)(p))
 
-static uint32_t mem_heap_start(void) { return ((uint32_t)(uintptr_t)&__heap_base + 7u) & ~7u; }
 static uint32_t mem_size(void) { return (uint32_t)__builtin_wasm_memory_size(0) * PAGE_SIZE; }
+#if !defined(__wasi__)
+static uint32_t mem_heap_start(void) { return ((uint32_t)(uintptr_t)&__heap_base + 7u) & ~7u; }
 /* Grows memory by `pages`; returns false when the host refuses. */
 static bool mem_grow(uint32_t pages) { return __builtin_wasm_memory_grow(0, pages) != (size_t)-1; }
+#endif
 #else
 /* Host build: a 16 MiB array plays linear memory; offset 0 stays unused so
  * that offset 0 can mean "none". */
@@ -83,6 +91,13 @@ void th_trap(void) { __builtin_trap(); }
 /* Allocator                                                                */
 /* ------------------------------------------------------------------------ */
 
+static uint32_t *word(uint32_t off) { return (uint32_t *)(void *)MEM_PTR(off); }
+static uint32_t blk_size(uint32_t b) { return *word(b) & ~F_MASK; }
+static uint32_t blk_flags(uint32_t b) { return *word(b) & F_MASK; }
+static void blk_set(uint32_t b, uint32_t size, uint32_t flags) { *word(b) = size | flags; }
+static uint32_t blk_prev_size(uint32_t b) { return *word(b + 4); }
+static void blk_set_prev_size(uint32_t b, uint32_t s) { *word(b + 4) = s; }
+#if !defined(__wasi__)
 static struct {
     bool ready;
     uint32_t start; /* first block */
@@ -92,12 +107,6 @@ static struct {
     uint32_t free_head;
 } heap;
 
-static uint32_t *word(uint32_t off) { return (uint32_t *)(void *)MEM_PTR(off); }
-static uint32_t blk_size(uint32_t b) { return *word(b) & ~F_MASK; }
-static uint32_t blk_flags(uint32_t b) { return *word(b) & F_MASK; }
-static void blk_set(uint32_t b, uint32_t size, uint32_t flags) { *word(b) = size | flags; }
-static uint32_t blk_prev_size(uint32_t b) { return *word(b + 4); }
-static void blk_set_prev_size(uint32_t b, uint32_t s) { *word(b + 4) = s; }
 static uint32_t *blk_next_free(uint32_t b) { return word(b + 8); }
 static uint32_t *blk_prev_free(uint32_t b) { return word(b + 12); }
 
@@ -259,6 +268,56 @@ static bool blk_resize(uint32_t b, size_t n)
     }
     return false;
 }
+
+#else /* __wasi__ */
+
+/*
+ * With wasi-libc, libc's malloc owns the memory above __heap_base and its
+ * growth, so each SDK block is a malloc'd chunk with the same 8-byte header:
+ * size and flags, then a magic word that tells SDK blocks from other memory
+ * (th_free and th_keep ignore pointers without it).
+ */
+#define WASI_MAGIC 0x6b736874u /* "thsk" */
+
+static uint32_t block_need(size_t n) { return ((uint32_t)n + HDR_SIZE + 7u) & ~7u; }
+
+static uint32_t blk_alloc(size_t n)
+{
+    if (n > MAX_ALLOC)
+        return 0;
+    uint32_t need = block_need(n);
+    void *p = malloc(need); /* wasi-libc's malloc aligns to 16 */
+    if (!p)
+        return 0;
+    uint32_t b = MEM_OFF(p);
+    blk_set(b, need, F_USED);
+    blk_set_prev_size(b, WASI_MAGIC);
+    return b;
+}
+
+static void blk_release(uint32_t b)
+{
+    blk_set_prev_size(b, 0);
+    free(MEM_PTR(b));
+}
+
+static uint32_t blk_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!p || (a & 7u) || a < (uintptr_t)&__heap_base + HDR_SIZE || a >= mem_size())
+        return 0;
+    uint32_t b = MEM_OFF(p) - HDR_SIZE;
+    if (blk_prev_size(b) != WASI_MAGIC)
+        return 0;
+    if (!(blk_flags(b) & F_USED))
+        th_trap();
+    return b;
+}
+
+/* In place only when the block is already big enough. */
+static bool blk_resize(uint32_t b, size_t n) { return block_need(n) <= blk_size(b); }
+
+#endif /* __wasi__ */
 
 /* ------------------------------------------------------------------------ */
 /* Call scope                                                               */

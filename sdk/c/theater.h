@@ -515,7 +515,7 @@ th_status th_fs_path_exists(th_str path, bool *exists /* out */);
 /* ------------------------------------------------------------------------ */
 /* Layout proof: on wasm32 these types are the Canonical ABI layouts.       */
 /* ------------------------------------------------------------------------ */
-#if defined(__wasm32__)
+#if defined(__wasm32__) && !defined(__cplusplus)
 _Static_assert(sizeof(th_str) == 8 && _Alignof(th_str) == 4, "string is {ptr,len}");
 _Static_assert(sizeof(th_bytes) == 8 && _Alignof(th_bytes) == 4, "list is {ptr,len}");
 _Static_assert(sizeof(bool) == 1, "bool is a byte");
