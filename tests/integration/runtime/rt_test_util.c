@@ -1,0 +1,143 @@
+/*
+ * rt_test_util.c - see rt_test_util.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt_test_util.h"
+
+static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
+{
+    rtt_log *l = ud;
+    size_t need;
+
+    (void)id;
+    pthread_mutex_lock(&l->lock);
+    need = l->len + len + strlen(name ? name : "") + 4;
+    if (need > l->cap) {
+        l->cap = need * 2;
+        l->text = realloc(l->text, l->cap);
+    }
+    l->len += (size_t)sprintf(l->text + l->len, "%s: %.*s\n", name ? name : "", (int)len, msg);
+    pthread_mutex_unlock(&l->lock);
+    if (getenv("RTT_VERBOSE"))
+        fprintf(stderr, "log %s: %.*s\n", name ? name : "", (int)len, msg);
+}
+
+void rtt_start(rtt *t, unsigned workers)
+{
+    th_runtime_config cfg;
+    th_error err;
+
+    memset(t, 0, sizeof *t);
+    snprintf(t->home, sizeof t->home, "/tmp/theater-rtt-XXXXXX");
+    if (mkdtemp(t->home) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    pthread_mutex_init(&t->log.lock, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = t->home;
+    cfg.workers = workers;
+    cfg.log_fn = on_log;
+    cfg.log_ud = &t->log;
+    if (th_runtime_new(&cfg, &t->rt, &err) != 0) {
+        fprintf(stderr, "th_runtime_new: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+void rtt_stop(rtt *t)
+{
+    char cmd[400];
+    th_error err;
+
+    if (th_runtime_shutdown(t->rt, &err) != 0)
+        fprintf(stderr, "shutdown: %s\n", err.msg);
+    th_runtime_free(t->rt);
+    t->rt = NULL;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->home);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", t->home);
+    free(t->log.text);
+    pthread_mutex_destroy(&t->log.lock);
+}
+
+bool rtt_log_has(rtt *t, const char *needle)
+{
+    bool yes;
+
+    pthread_mutex_lock(&t->log.lock);
+    yes = t->log.text != NULL && strstr(t->log.text, needle) != NULL;
+    pthread_mutex_unlock(&t->log.lock);
+    return yes;
+}
+
+bool rtt_log_wait(rtt *t, const char *needle, unsigned ms)
+{
+    unsigned i;
+
+    for (i = 0; i <= ms / 5; i++) {
+        if (rtt_log_has(t, needle))
+            return true;
+        usleep(5000);
+    }
+    return false;
+}
+
+static const char *bindir(void)
+{
+    const char *d = getenv("THEATER_BINARY_DIR");
+    return d ? d : ".";
+}
+
+const char *rtt_example(const char *name)
+{
+    static char buf[8][512];
+    static int slot;
+    char *p = buf[slot++ % 8];
+
+    snprintf(p, 512, "%s/examples/actors/%s.toml", bindir(), name);
+    return access(p, R_OK) == 0 ? p : NULL;
+}
+
+const char *rtt_module(const char *name)
+{
+    static char buf[8][512];
+    static int slot;
+    char *p = buf[slot++ % 8];
+
+    snprintf(p, 512, "%s/tests/integration/runtime/%s.wasm", bindir(), name);
+    return p;
+}
+
+const char *rtt_manifest(rtt *t, const char *name, const char *module, const char *handlers,
+                         const char *extra)
+{
+    static char buf[8][512];
+    static int slot;
+    char *p = buf[slot++ % 8], h[64];
+    const char *s = handlers, *e;
+    FILE *f;
+
+    snprintf(p, 512, "%s/%s.toml", t->home, name);
+    f = fopen(p, "w");
+    if (f == NULL) {
+        perror(p);
+        exit(1);
+    }
+    fprintf(f, "name = \"%s\"\nversion = \"0.1.0\"\ncomponent = \"%s\"\n", name, module);
+    if (extra != NULL)
+        fprintf(f, "%s\n", extra);
+    while (s != NULL && *s) {
+        e = strchr(s, ' ');
+        snprintf(h, sizeof h, "%.*s", (int)(e ? e - s : (long)strlen(s)), s);
+        fprintf(f, "\n[[handler]]\ntype = \"%s\"\n", h);
+        s = e ? e + 1 : NULL;
+    }
+    fclose(f);
+    return p;
+}

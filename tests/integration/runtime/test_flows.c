@@ -1,0 +1,192 @@
+/*
+ * test_flows.c - the seed's flows end to end with the example actors:
+ * creation (spawn + init, recorded), message processing (send, request,
+ * deferred answers, channels), state threading, the embedding API (state,
+ * lists, subscriptions, stop), and actors talking to actors (ping/pong,
+ * supervisor/worker with a restart, timer with sleep and deadline).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "rt_test_util.h"
+
+#define NEED(path)                                                   \
+    do {                                                             \
+        if ((path) == NULL) {                                        \
+            print_message("example actor not built: skipped\n");    \
+            skip();                                                  \
+        }                                                            \
+    } while (0)
+
+static char *state_of(th_runtime *rt, const char *id)
+{
+    bool has;
+    uint8_t *st;
+    size_t len;
+    th_error err;
+    char *s;
+
+    assert_int_equal(th_runtime_get_state(rt, id, &has, &st, &len, &err), 0);
+    if (!has)
+        return NULL;
+    s = malloc(len + 1);
+    memcpy(s, st, len);
+    s[len] = 0;
+    free(st);
+    return s;
+}
+
+typedef struct evlog {
+    pthread_mutex_t lock;
+    char types[4096];
+} evlog;
+
+static void on_event(void *ud, const th_runtime_event *ev)
+{
+    evlog *l = ud;
+
+    pthread_mutex_lock(&l->lock);
+    if (strlen(l->types) + strlen(ev->type) + 2 < sizeof l->types) {
+        strcat(l->types, ev->type);
+        strcat(l->types, " ");
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void test_counter(void **unused)
+{
+    const char *man = rtt_example("counter");
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE], *s, **ids;
+    uint8_t *resp;
+    size_t len, n;
+    th_error err;
+    rtt t;
+    uint64_t sub;
+    evlog ev = {PTHREAD_MUTEX_INITIALIZER, ""};
+    int i;
+
+    (void)unused;
+    NEED(man);
+    rtt_start(&t, 2);
+    o.manifest_path = man;
+    o.initial_state = (const uint8_t *)"40";
+    o.initial_state_len = 2;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_int_equal(strlen(id), 36);
+    assert_int_equal(id[14], '4'); /* UUID v4 */
+    assert_true(rtt_log_has(&t, "starts at 40"));
+    s = state_of(t.rt, id);
+    assert_string_equal(s, "40");
+    free(s);
+
+    assert_int_equal(th_runtime_subscribe(t.rt, id, on_event, &ev, &sub, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"2", 1, &err), 0);
+    for (i = 0; i < 10; i++)
+        assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"x", 1, &err), 0);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"?", 1, 5000, &resp, &len, &err), 0);
+    assert_int_equal(len, 2);
+    assert_memory_equal(resp, "52", 2); /* messages are handled in order */
+    free(resp);
+    s = state_of(t.rt, id);
+    assert_string_equal(s, "52");
+    free(s);
+    assert_int_equal(th_runtime_unsubscribe(t.rt, sub), 0);
+    assert_non_null(strstr(ev.types, "wasm-call wasm-result"));
+
+    assert_int_equal(th_runtime_list_actors(t.rt, &ids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], id);
+    th_runtime_strv_free(ids);
+
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"1", 1, &err), TH_ENOENT);
+    rtt_stop(&t);
+}
+
+static void test_ping_pong(void **unused)
+{
+    const char *man = rtt_example("ping");
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    rtt t;
+
+    (void)unused;
+    NEED(man);
+    rtt_start(&t, 2);
+    o.manifest_path = man;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
+    free(ex.data);
+    assert_true(rtt_log_wait(&t, "pong got a message: hello from ping", 2000));
+    assert_true(rtt_log_has(&t, "ping 3 -> pong"));
+    rtt_stop(&t);
+}
+
+static void test_supervisor_restart(void **unused)
+{
+    const char *man = rtt_example("supervisor");
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    rtt t;
+
+    (void)unused;
+    NEED(man);
+    rtt_start(&t, 2);
+    o.manifest_path = man;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
+    free(ex.data);
+    assert_true(rtt_log_has(&t, "crashing on purpose"));
+    rtt_stop(&t);
+}
+
+static void test_timer(void **unused)
+{
+    const char *man = rtt_example("timer");
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    struct timespec a, b;
+    double ms;
+    rtt t;
+
+    (void)unused;
+    NEED(man);
+    rtt_start(&t, 1);
+    o.manifest_path = man;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
+    ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+    assert_true(ms >= 390);
+    assert_true(rtt_log_has(&t, "tick 3"));
+    assert_true(rtt_log_has(&t, "deadline +400 ms reached"));
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counter),
+        cmocka_unit_test(test_ping_pong),
+        cmocka_unit_test(test_supervisor_restart),
+        cmocka_unit_test(test_timer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
