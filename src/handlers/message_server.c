@@ -72,6 +72,7 @@ static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
 {
     rt_actor *t = rt_registry_get(&h->a->rt->reg, id, strlen(id));
     int st;
+    bool restarting;
 
     if (t == NULL) {
         snprintf(why, cap, "actor %s not found", id);
@@ -79,8 +80,9 @@ static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
     }
     pthread_mutex_lock(&t->lock);
     st = t->status;
+    restarting = t->restart_pending;
     pthread_mutex_unlock(&t->lock);
-    if (st == TH_ACTOR_FAILED || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
+    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
         snprintf(why, cap, "actor %s is not running", id);
         rt_actor_release(t);
         return NULL;

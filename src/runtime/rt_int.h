@@ -369,6 +369,7 @@ struct rt_actor {
 
     pthread_mutex_t lock;        /* guards the fields down to `end_locked` */
     int status;                  /* th_actor_status */
+    bool restart_pending;        /* RT_MSG_RESTART posted, not yet carried out */
     bool has_state;
     uint8_t *state;              /* current state (owned) */
     size_t state_len;
@@ -670,6 +671,10 @@ struct th_runtime {
     pthread_mutex_t sublock;     /* subscription ids */
     uint64_t next_sub;
 
+    pthread_mutex_t exitlock;    /* ends of root actors, for late waiters */
+    struct rt_exit_rec *exits;   /* newest first, at most RT_MAX_EXITS */
+    unsigned nexits;
+
     atomic_bool closing;         /* shutdown started: spawns refused */
     atomic_bool interrupted;
     bool shut;
@@ -680,6 +685,10 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 /* Module cache: a loaded module for a file (new reference). */
 int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+
+/* Remember how a root actor ended, for th_runtime_wait callers that come
+ * after it is gone (runtime.c). */
+void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex);
 
 /* Channels (runtime.c). */
 int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1]);

@@ -20,6 +20,61 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
+#define RT_MAX_EXITS 4096 /* ends of root actors remembered for late waiters */
+
+typedef struct rt_exit_rec {
+    struct rt_exit_rec *next;
+    char id[RT_ID_LEN + 1];
+    th_actor_exit exit; /* data owned */
+} rt_exit_rec;
+
+void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex)
+{
+    rt_exit_rec *r = calloc(1, sizeof *r), **pp;
+    unsigned n = 0;
+
+    if (r == NULL)
+        return;
+    memcpy(r->id, id, sizeof r->id);
+    r->exit = *ex;
+    r->exit.data = ex->has_data ? rt_memdup(ex->data, ex->data_len) : NULL;
+    if (ex->has_data && r->exit.data == NULL)
+        r->exit.has_data = false;
+    pthread_mutex_lock(&rt->exitlock);
+    r->next = rt->exits;
+    rt->exits = r;
+    for (pp = &rt->exits; *pp != NULL && ++n <= RT_MAX_EXITS; pp = &(*pp)->next)
+        ;
+    while (*pp != NULL) {
+        rt_exit_rec *old = *pp;
+        *pp = old->next;
+        free(old->exit.data);
+        free(old);
+    }
+    pthread_mutex_unlock(&rt->exitlock);
+}
+
+/* A remembered end: 0 and *ex filled (data copied), or TH_ENOENT. */
+static int exit_lookup(rt_runtime *rt, const char *id, th_actor_exit *ex)
+{
+    rt_exit_rec *r;
+    int rc = TH_ENOENT;
+
+    pthread_mutex_lock(&rt->exitlock);
+    for (r = rt->exits; r != NULL; r = r->next) {
+        if (strcmp(r->id, id) == 0) {
+            if (ex != NULL) {
+                *ex = r->exit;
+                ex->data = r->exit.has_data ? rt_memdup(r->exit.data, r->exit.data_len) : NULL;
+            }
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->exitlock);
+    return rc;
+}
+
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
 {
     char msg[1024];
@@ -66,6 +121,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);
+    pthread_mutex_init(&rt->exitlock, NULL);
     atomic_init(&rt->closing, false);
     atomic_init(&rt->interrupted, false);
     rt_registry_init(&rt->reg);
@@ -145,7 +201,6 @@ void th_runtime_free(th_runtime *rt)
 {
     rt_module_entry *e, *next;
     rt_channel *c, *cn;
-    struct rt_sub;
 
     if (rt == NULL)
         return;
@@ -169,6 +224,13 @@ void th_runtime_free(th_runtime *rt)
         cn = c->next;
         free(c);
     }
+    while (rt->exits != NULL) {
+        rt_exit_rec *r = rt->exits;
+        rt->exits = r->next;
+        free(r->exit.data);
+        free(r);
+    }
+    pthread_mutex_destroy(&rt->exitlock);
     pthread_mutex_destroy(&rt->modlock);
     pthread_mutex_destroy(&rt->chanlock);
     pthread_mutex_destroy(&rt->sublock);
@@ -433,14 +495,17 @@ int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id)
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms, th_actor_exit *ex,
                     th_error *err)
 {
-    rt_actor *a = lookup(rt, actor_id, err);
+    rt_actor *a = actor_id ? rt_registry_get(&rt->reg, actor_id, strlen(actor_id)) : NULL;
     rt_sync *s = NULL;
     rt_sync **w;
     bool done;
     int rc = 0;
 
-    if (a == NULL)
-        return TH_ENOENT;
+    if (a == NULL) {
+        if (actor_id != NULL && exit_lookup(rt, actor_id, ex) == 0)
+            return 0;
+        return th_error_set(err, TH_ENOENT, "no actor %s", actor_id ? actor_id : "(null)");
+    }
     pthread_mutex_lock(&a->lock);
     if (!a->exited) {
         s = rt_sync_new();

@@ -68,6 +68,8 @@ static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data
     if (message != NULL)
         snprintf(a->exit.message, sizeof a->exit.message, "%s", message);
     a->exited = true;
+    if (a->parent == NULL)
+        rt_exit_remember(a->rt, a->id, &a->exit);
     w = a->waiters;
     n = a->nwaiters;
     a->waiters = NULL;
@@ -224,12 +226,25 @@ void rt_sup_finish(rt_actor *a)
 /* ------------------------------------------------------------------ */
 /* Restarts                                                           */
 
+/* Post RESTART; until it is carried out, messages to the child are
+ * accepted (queued for the new instance) although it is still FAILED. */
+static void post_restart(rt_actor *child, rt_msg *m)
+{
+    pthread_mutex_lock(&child->lock);
+    child->restart_pending = true;
+    pthread_mutex_unlock(&child->lock);
+    rt_actor_post_ctl(child, m);
+}
+
 void rt_sup_do_restart(rt_actor *a)
 {
     th_error err;
     rt_msg *init;
     rt_buf b = {0};
 
+    pthread_mutex_lock(&a->lock);
+    a->restart_pending = false;
+    pthread_mutex_unlock(&a->lock);
     if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED || a->stop_msg != NULL)
         return;
     rt_actor_abort_op(a, "actor is restarting");
@@ -270,7 +285,7 @@ int rt_sup_restart(rt_actor *parent, rt_actor *child, th_error *err)
     m = rt_msg_new(RT_MSG_RESTART, NULL, 0);
     if (m == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
-    rt_actor_post_ctl(child, m);
+    post_restart(child, m);
     return 0;
 }
 
@@ -379,6 +394,10 @@ bool rt_sup_apply_strategy(rt_actor *p, rt_msg *m)
             if (b.len && b.data[b.len - 1] != '[')
                 rt_buf_puts(&b, ",");
             rt_buf_json_str(&b, kids[i]->id, RT_ID_LEN);
+            if (r != NULL) {
+                post_restart(kids[i], r);
+                continue;
+            }
         }
         if (r != NULL)
             rt_actor_post_ctl(kids[i], r);

@@ -42,6 +42,16 @@ static char *state_of(th_runtime *rt, const char *id)
     return s;
 }
 
+static void spawn_ok(th_runtime *rt, const th_spawn_opts *o, char *id)
+{
+    th_error err;
+    int rc = th_runtime_spawn(rt, o, id, &err);
+
+    if (rc != 0)
+        print_message("spawn: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
 typedef struct evlog {
     pthread_mutex_t lock;
     char types[4096];
@@ -78,7 +88,7 @@ static void test_counter(void **unused)
     o.manifest_path = man;
     o.initial_state = (const uint8_t *)"40";
     o.initial_state_len = 2;
-    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    spawn_ok(t.rt, &o, id);
     assert_int_equal(strlen(id), 36);
     assert_int_equal(id[14], '4'); /* UUID v4 */
     assert_true(rtt_log_has(&t, "starts at 40"));
@@ -123,7 +133,7 @@ static void test_ping_pong(void **unused)
     NEED(man);
     rtt_start(&t, 2);
     o.manifest_path = man;
-    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    spawn_ok(t.rt, &o, id);
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
     free(ex.data);
@@ -145,7 +155,7 @@ static void test_supervisor_restart(void **unused)
     NEED(man);
     rtt_start(&t, 2);
     o.manifest_path = man;
-    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    spawn_ok(t.rt, &o, id);
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
     free(ex.data);
@@ -169,7 +179,7 @@ static void test_timer(void **unused)
     rtt_start(&t, 1);
     o.manifest_path = man;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    spawn_ok(t.rt, &o, id);
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &b);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
