@@ -59,6 +59,8 @@ typedef struct th_runtime_config {
     bool in_memory;            /* keep the store and chains in memory only */
     th_runtime_log_fn log_fn;  /* optional */
     void *log_ud;
+    th_runtime_event_fn event_fn; /* optional: every event of every actor */
+    void *event_ud;
 } th_runtime_config;
 
 /* Create a runtime: open (creating if needed) the home directory and its
@@ -159,7 +161,7 @@ int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
- * Async-signal-unsafe; call it from a normal thread. */
+ * Only stores a flag: safe to call from a signal handler. */
 void th_runtime_interrupt(th_runtime *rt);
 
 #ifdef __cplusplus

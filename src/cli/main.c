@@ -11,6 +11,7 @@
 
 static const cli_command commands[] = {
     {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
+    {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -87,7 +87,7 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     th_runtime_event ev;
     rt_sub *x;
 
-    if (s == NULL)
+    if (s == NULL && a->rt->event_fn == NULL)
         return;
     ev.actor_id = a->id;
     ev.type = type;
@@ -95,6 +95,10 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     ev.data_len = len;
     ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
     ev.hash = r ? r->hash : NULL;
+    if (a->rt->event_fn != NULL)
+        a->rt->event_fn(a->rt->event_ud, &ev);
+    if (s == NULL)
+        return;
     pthread_mutex_lock(&s->lock);
     for (x = s->head; x != NULL; x = x->anext)
         x->fn(x->ud, &ev);

@@ -642,6 +642,8 @@ struct th_runtime {
     bool in_memory;
     th_runtime_log_fn log_fn;
     void *log_ud;
+    th_runtime_event_fn event_fn;
+    void *event_ud;
     rt_registry reg;
     th_wasm_imports *imports;
 

@@ -118,6 +118,8 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->in_memory = cfg->in_memory;
     rt->log_fn = cfg->log_fn;
     rt->log_ud = cfg->log_ud;
+    rt->event_fn = cfg->event_fn;
+    rt->event_ud = cfg->event_ud;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);

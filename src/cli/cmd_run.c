@@ -1,0 +1,176 @@
+/*
+ * cmd_run.c - `theater run`: run an actor system in this process.
+ *
+ *   theater run MANIFEST [--initial-state JSON|@FILE] [--events] [--home DIR]
+ *                        [--workers N]
+ *
+ * Spawns the root actor from MANIFEST and runs until it shuts down, fails,
+ * or Ctrl-C; prints the actors' log lines (and every chain event with
+ * --events) on stdout; shuts the runtime down, which stops every actor and
+ * flushes every chain into THEATER_HOME.
+ *
+ * Exit status: 0 when the root actor shut down normally, 1 if it failed or
+ * could not be spawned, 2 for a usage error, 130 after Ctrl-C.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "theater/runtime.h"
+
+static const char run_help[] =
+    "usage: theater run MANIFEST [OPTIONS]\n"
+    "\n"
+    "Run the actor described by MANIFEST (a TOML file) and the actors it\n"
+    "spawns, in this process, until it shuts down or Ctrl-C.\n"
+    "\n"
+    "options:\n"
+    "  --initial-state JSON   initial state of the root actor (overrides the\n"
+    "                         manifest's init_state); @FILE reads it from FILE\n"
+    "  --events               print every chain event of every actor\n"
+    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
+    "  --workers N            worker threads (default: one per core)\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "exit status: 0 when the root actor shut down, 1 if it failed or could not\n"
+    "start, 2 for a usage error, 130 after Ctrl-C.\n";
+
+static th_runtime *volatile g_rt;
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+    if (g_rt != NULL)
+        th_runtime_interrupt(g_rt);
+}
+
+static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
+{
+    (void)ud;
+    printf("[%s %.8s] %.*s\n", name ? name : "runtime", id ? id : "-", (int)len, msg);
+    fflush(stdout);
+}
+
+static void on_event(void *ud, const th_runtime_event *ev)
+{
+    (void)ud;
+    printf("event %.8s %-17s %.*s\n", ev->actor_id, ev->type, (int)(ev->data_len > 400 ? 400 : ev->data_len),
+           (const char *)ev->data);
+    fflush(stdout);
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+    const char *manifest = NULL, *state_arg = NULL, *home = NULL;
+    unsigned char *state = NULL;
+    size_t state_len = 0;
+    th_runtime_config cfg;
+    th_spawn_opts o;
+    th_actor_exit ex;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE];
+    int events = 0, i, rc, status = 1;
+    unsigned workers = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(run_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--events") == 0) {
+            events = 1;
+        } else if (strcmp(argv[i], "--initial-state") == 0 && i + 1 < argc) {
+            state_arg = argv[++i];
+        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            home = argv[++i];
+        } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+            char *end;
+            unsigned long n = strtoul(argv[++i], &end, 10);
+            if (*end || n == 0 || n > 1024) {
+                cli_errorf("run: bad --workers %s", argv[i]);
+                return 2;
+            }
+            workers = (unsigned)n;
+        } else if (argv[i][0] == '-' && argv[i][1] != 0) {
+            cli_errorf("run: unknown option %s (see `theater run --help`)", argv[i]);
+            return 2;
+        } else if (manifest == NULL) {
+            manifest = argv[i];
+        } else {
+            cli_errorf("run: more than one MANIFEST");
+            return 2;
+        }
+    }
+    if (manifest == NULL) {
+        cli_errorf("run: missing MANIFEST (see `theater run --help`)");
+        return 2;
+    }
+    if (state_arg != NULL) {
+        if (state_arg[0] == '@') {
+            state = cli_read_file(state_arg + 1, &state_len);
+            if (state == NULL)
+                return 1;
+        } else {
+            state_len = strlen(state_arg);
+            state = (unsigned char *)strdup(state_arg);
+        }
+    }
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = home;
+    cfg.workers = workers;
+    cfg.log_fn = on_log;
+    if (events)
+        cfg.event_fn = on_event;
+    th_runtime *rt;
+    if (th_runtime_new(&cfg, &rt, &err) != 0) {
+        cli_errorf("run: %s", err.msg);
+        free(state);
+        return 1;
+    }
+    g_rt = rt;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+
+    memset(&o, 0, sizeof o);
+    o.manifest_path = manifest;
+    o.initial_state = state;
+    o.initial_state_len = state_len;
+    if (th_runtime_spawn(rt, &o, id, &err) != 0) {
+        cli_errorf("run: %s", err.msg);
+        goto out;
+    }
+    printf("[runtime] started %s\n", id);
+    fflush(stdout);
+    memset(&ex, 0, sizeof ex);
+    rc = th_runtime_wait(rt, id, 0, &ex, &err);
+    if (rc == TH_ECLOSED || g_interrupted) {
+        printf("[runtime] interrupted; stopping every actor\n");
+        status = 130;
+    } else if (rc != 0) {
+        cli_errorf("run: %s", err.msg);
+    } else if (ex.reason == TH_EXIT_SHUTDOWN) {
+        printf("[runtime] %s shut down%s%.*s\n", id, ex.has_data ? " with data: " : "",
+               ex.has_data ? (int)ex.data_len : 0, ex.has_data ? (const char *)ex.data : "");
+        status = 0;
+    } else if (ex.reason == TH_EXIT_FAILED) {
+        printf("[runtime] %s failed: %s\n", id, ex.message);
+    } else {
+        printf("[runtime] %s was stopped\n", id);
+        status = 0;
+    }
+    free(ex.data);
+out:
+    if (th_runtime_shutdown(rt, &err) != 0) {
+        cli_errorf("run: shutdown: %s", err.msg);
+        if (status == 0)
+            status = 1;
+    }
+    g_rt = NULL;
+    th_runtime_free(rt);
+    free(state);
+    return status;
+}
