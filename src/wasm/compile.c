@@ -86,6 +86,7 @@ typedef struct lastinsn {
     int br_true, br_false; /* fused branches of a comparison, else -1 */
     uint32_t a, b;         /* the comparison's operands */
     uint8_t nops;
+    uint8_t slotmask;      /* which of them are slots (else immediates) */
 } lastinsn;
 
 typedef struct comp {
@@ -198,7 +199,7 @@ static int rd_u32(comp *C, uint32_t *out)
 {
     uint32_t v = 0;
     for (unsigned i = 0; i < 5; i++) {
-        uint8_t b;
+        uint8_t b = 0;
         if (rd_byte(C, &b))
             return -1;
         if (i == 4 && (b & 0x70))
@@ -218,7 +219,7 @@ static int rd_sleb(comp *C, unsigned bits, int64_t *out)
     uint64_t v = 0;
     unsigned shift = 0, maxbytes = (bits + 6) / 7;
     for (unsigned i = 0; i < maxbytes; i++) {
-        uint8_t b;
+        uint8_t b = 0;
         if (rd_byte(C, &b))
             return -1;
         if (i == maxbytes - 1) {
@@ -245,7 +246,7 @@ static int rd_sleb(comp *C, unsigned bits, int64_t *out)
 
 static int rd_zero(comp *C)
 {
-    uint8_t b;
+    uint8_t b = 0;
     if (rd_byte(C, &b))
         return -1;
     if (b != 0)
@@ -680,6 +681,8 @@ static int back_op(int op)
 {
     if (op >= WOP_BR_IF_I32_EQ && op <= WOP_BR_IF_I64_GE_U)
         return op - WOP_BR_IF_I32_EQ + WOP_BRB_IF_I32_EQ;
+    if (op >= WOP_BR_IF_I32_EQ_K && op <= WOP_BR_IF_I32_GE_U_K)
+        return op - WOP_BR_IF_I32_EQ_K + WOP_BRB_IF_I32_EQ_K;
     switch (op) {
     case WOP_BR: return WOP_BR_BACK;
     case WOP_BR_IF_NZ: return WOP_BR_IF_NZ_BACK;
@@ -790,7 +793,7 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
                                bool when_true, bool back)
 {
     uint32_t ops[3];
-    unsigned n;
+    unsigned n, slotmask;
     int op;
     size_t s;
 
@@ -799,16 +802,22 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
         ops[0] = cmp->a;
         ops[1] = cmp->b;
         n = cmp->nops;
+        slotmask = cmp->slotmask;
     } else {
         op = when_true ? WOP_BR_IF_NZ : WOP_BR_IF_Z;
         ops[0] = enc(C, cond);
         n = 1;
+        slotmask = 1;
     }
     if (back)
         op = back_op(op);
     s = emit_begin(C, op);
-    for (unsigned i = 0; i < n; i++)
-        emit_slot(C, ops[i]);
+    for (unsigned i = 0; i < n; i++) {
+        if (slotmask & (1u << i))
+            emit_slot(C, ops[i]);
+        else
+            emit_u32(C, ops[i]);
+    }
     return s; /* caller emits the rel field and emit_end */
 }
 
@@ -818,7 +827,7 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
 static int read_blocktype(comp *C, const uint8_t **params, uint32_t *np,
                           const uint8_t **results, uint32_t *nr)
 {
-    int64_t idx;
+    int64_t idx = 0;
     const wasm_functype *ft;
 
     *params = *results = NULL;
@@ -1311,7 +1320,7 @@ static int op_select(comp *C, bool typed)
 
     if (typed) {
         uint32_t n;
-        uint8_t vt;
+        uint8_t vt = 0;
         if (rd_u32(C, &n))
             return -1;
         if (n != 1)
@@ -1345,8 +1354,8 @@ static int op_select(comp *C, bool typed)
 static int op_ref(comp *C, uint8_t op)
 {
     vent a, *d;
-    uint8_t t;
-    uint32_t x;
+    uint8_t t = 0;
+    uint32_t x = 0;
 
     switch (op) {
     case 0xd0: /* ref.null t */
@@ -1657,7 +1666,7 @@ static int op_memsize(comp *C, uint8_t op)
 
 static int op_const(comp *C, uint8_t op)
 {
-    int64_t v;
+    int64_t v = 0;
     uint8_t type;
     uint64_t bits = 0;
     vent *e;
@@ -1773,12 +1782,93 @@ static const numop numops[0xc5 - 0x45] = {
  * le_s le_u ge_s ge_u): the index of its negation. */
 static const uint8_t cmp_negation[10] = { 1, 0, 8, 9, 6, 7, 4, 5, 2, 3 };
 
+/* The form of binary operator `wop` taking an immediate right operand,
+ * or -1.  *comm: a constant left operand may be swapped to the right;
+ * *neg: the immediate is negated (subtraction as addition). */
+static int kform(int wop, bool *comm, bool *neg)
+{
+    *comm = *neg = false;
+    if (wop >= WOP_I32_EQ && wop <= WOP_I32_GE_U)
+        return wop - WOP_I32_EQ + WOP_I32_EQ_K;
+    switch (wop) {
+    case WOP_I32_SUB: *neg = true; return WOP_I32_ADD_K;
+    case WOP_I64_SUB: *neg = true; return WOP_I64_ADD_K;
+    case WOP_I32_ADD: *comm = true; return WOP_I32_ADD_K;
+    case WOP_I32_MUL: *comm = true; return WOP_I32_MUL_K;
+    case WOP_I32_AND: *comm = true; return WOP_I32_AND_K;
+    case WOP_I32_OR: *comm = true; return WOP_I32_OR_K;
+    case WOP_I32_XOR: *comm = true; return WOP_I32_XOR_K;
+    case WOP_I32_SHL: return WOP_I32_SHL_K;
+    case WOP_I32_SHR_S: return WOP_I32_SHR_S_K;
+    case WOP_I32_SHR_U: return WOP_I32_SHR_U_K;
+    case WOP_I32_ROTL: return WOP_I32_ROTL_K;
+    case WOP_I32_ROTR: return WOP_I32_ROTR_K;
+    case WOP_I64_ADD: *comm = true; return WOP_I64_ADD_K;
+    case WOP_I64_MUL: *comm = true; return WOP_I64_MUL_K;
+    case WOP_I64_AND: *comm = true; return WOP_I64_AND_K;
+    case WOP_I64_OR: *comm = true; return WOP_I64_OR_K;
+    case WOP_I64_XOR: *comm = true; return WOP_I64_XOR_K;
+    case WOP_I64_SHL: return WOP_I64_SHL_K;
+    case WOP_I64_SHR_S: return WOP_I64_SHR_S_K;
+    case WOP_I64_SHR_U: return WOP_I64_SHR_U_K;
+    case WOP_I64_ROTL: return WOP_I64_ROTL_K;
+    case WOP_I64_ROTR: return WOP_I64_ROTR_K;
+    default: return -1;
+    }
+}
+
+/* The i32 comparison with its operands swapped (lt_s <-> gt_s, ...). */
+static const uint8_t cmp_mirror[10] = { 0, 1, 4, 5, 2, 3, 8, 9, 6, 7 };
+
+/* Try the immediate form of binary `n` on a and b: fills ops[0] (the slot
+ * operand) and ops[1] (the immediate) and returns the op, or -1. */
+static int try_kform(comp *C, const numop *n, const vent *a, const vent *b,
+                     uint32_t *ops)
+{
+    bool comm, neg, is64 = n->in1 == TH_WASM_I64;
+    int kop = kform(n->wop, &comm, &neg);
+    const vent *cst, *var;
+    int64_t v;
+
+    if (kop < 0)
+        return -1;
+    if (b->loc == LOC_CONST) {
+        cst = b;
+        var = a;
+    } else if (a->loc == LOC_CONST && (comm || n->kind == NK_CMP32)) {
+        cst = a;
+        var = b;
+        if (n->kind == NK_CMP32)
+            kop = WOP_I32_EQ_K + cmp_mirror[n->wop - WOP_I32_EQ];
+    } else {
+        return -1;
+    }
+    if (is64) {
+        v = (int64_t)cst->cval;
+        if (neg) {
+            if (v == INT64_MIN)
+                return -1;
+            v = -v;
+        }
+        if (v < INT32_MIN || v > INT32_MAX)
+            return -1;
+    } else {
+        v = (int32_t)(uint32_t)cst->cval;
+        if (neg)
+            v = -v; /* 2^31 wraps to INT32_MIN: the same addition mod 2^32 */
+    }
+    ops[0] = enc(C, var);
+    ops[1] = (uint32_t)v;
+    return kop;
+}
+
 static int op_numeric(comp *C, uint8_t op)
 {
     const numop *n = &numops[op - 0x45];
     vent a, b, *d;
     uint32_t ops[2];
-    unsigned nops = n->in2 ? 2 : 1;
+    unsigned nops = n->in2 ? 2 : 1, slotmask = nops == 2 ? 3 : 1;
+    int wop = n->wop, kop = -1;
 
     if (n->in2 && pop(C, n->in2, &b))
         return -1;
@@ -1798,15 +1888,23 @@ static int op_numeric(comp *C, uint8_t op)
         push(C, n->out);
         return 0;
     }
-    ops[0] = enc(C, &a);
     if (nops == 2)
-        ops[1] = enc(C, &b);
-    d = emit_result(C, n->wop, n->out, ops, nops, nops == 2 ? 3 : 1);
+        kop = try_kform(C, n, &a, &b, ops);
+    if (kop >= 0) {
+        wop = kop;
+        slotmask = 1;
+    } else {
+        ops[0] = enc(C, &a);
+        if (nops == 2)
+            ops[1] = enc(C, &b);
+    }
+    d = emit_result(C, wop, n->out, ops, nops, slotmask);
     if (d == NULL || !C->last.valid)
         return 0;
     C->last.a = ops[0];
     C->last.b = nops == 2 ? ops[1] : 0;
     C->last.nops = (uint8_t)nops;
+    C->last.slotmask = (uint8_t)slotmask;
     switch (n->kind) {
     case NK_EQZ32:
         C->last.br_true = WOP_BR_IF_Z;
@@ -1818,8 +1916,14 @@ static int op_numeric(comp *C, uint8_t op)
         break;
     case NK_CMP32:
     case NK_CMP64: {
-        int base = n->kind == NK_CMP32 ? WOP_BR_IF_I32_EQ : WOP_BR_IF_I64_EQ;
-        int k = n->wop - (n->kind == NK_CMP32 ? WOP_I32_EQ : WOP_I64_EQ);
+        int base, k;
+        if (kop >= 0) {
+            base = WOP_BR_IF_I32_EQ_K;
+            k = kop - WOP_I32_EQ_K;
+        } else {
+            base = n->kind == NK_CMP32 ? WOP_BR_IF_I32_EQ : WOP_BR_IF_I64_EQ;
+            k = n->wop - (n->kind == NK_CMP32 ? WOP_I32_EQ : WOP_I64_EQ);
+        }
         C->last.br_true = base + k;
         C->last.br_false = base + cmp_negation[k];
         break;
@@ -1836,7 +1940,7 @@ static int op_numeric(comp *C, uint8_t op)
 /* Validate and translate one instruction; returns 1 after the final end. */
 static int compile_insn(comp *C)
 {
-    uint8_t op;
+    uint8_t op = 0;
 
     C->insn_off = (size_t)(C->p - C->m->bytes);
     if (rd_byte(C, &op))

@@ -361,6 +361,31 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     BRIF2(P##_GE_S, BP##_GE_S, T, RD, (S)a >= (S)b) \
     BRIF2(P##_GE_U, BP##_GE_U, T, RD, a >= b)
 
+/* Compare-and-branch against an immediate (i32). */
+#define BRIF2K(name, bname, cond) \
+    L_##name: { uint32_t a = RU32(0), b = OP(1); \
+        if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname: { uint32_t a = RU32(0), b = OP(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
+#define BRIFK_CMPS(P, BP) \
+    BRIF2K(P##_EQ_K, BP##_EQ_K, a == b) \
+    BRIF2K(P##_NE_K, BP##_NE_K, a != b) \
+    BRIF2K(P##_LT_S_K, BP##_LT_S_K, (int32_t)a < (int32_t)b) \
+    BRIF2K(P##_LT_U_K, BP##_LT_U_K, a < b) \
+    BRIF2K(P##_GT_S_K, BP##_GT_S_K, (int32_t)a > (int32_t)b) \
+    BRIF2K(P##_GT_U_K, BP##_GT_U_K, a > b) \
+    BRIF2K(P##_LE_S_K, BP##_LE_S_K, (int32_t)a <= (int32_t)b) \
+    BRIF2K(P##_LE_U_K, BP##_LE_U_K, a <= b) \
+    BRIF2K(P##_GE_S_K, BP##_GE_S_K, (int32_t)a >= (int32_t)b) \
+    BRIF2K(P##_GE_U_K, BP##_GE_U_K, a >= b)
+
+/* Binary operators with an immediate right operand. */
+#define BIN_I32K(name, expr) \
+    L_##name: { uint32_t a = RU32(1), b = OP(2); WU32(0, (expr)); SKIP(3); }
+#define BIN_I64K(name, expr) \
+    L_##name: { uint64_t a = RU64(1), b = (uint64_t)(int64_t)(int32_t)OP(2); \
+        WU64(0, (expr)); SKIP(3); }
+
 /* Loads and stores: one compare against the cached size. */
 #define LOAD(name, N, T, conv) \
     L_##name: { \
@@ -463,6 +488,7 @@ L_BR_BACK:
     BRIF1(BR_IF_I64_Z, uint64_t, RU64, a == 0)
     BRIF_CMPS(BR_IF_I32, BRB_IF_I32, uint32_t, int32_t, RU32)
     BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64)
+    BRIFK_CMPS(BR_IF_I32, BRB_IF_I32)
 
 L_BR_TABLE: {
         uint32_t i = RU32(0), n = OP(1);
@@ -742,6 +768,26 @@ L_I32_REM_U: {
     BIN_I32(I32_SHR_U, a >> (b & 31))
     BIN_I32(I32_ROTL, (a << (b & 31)) | (a >> ((32 - (b & 31)) & 31)))
     BIN_I32(I32_ROTR, (a >> (b & 31)) | (a << ((32 - (b & 31)) & 31)))
+    BIN_I32K(I32_EQ_K, a == b)
+    BIN_I32K(I32_NE_K, a != b)
+    BIN_I32K(I32_LT_S_K, (int32_t)a < (int32_t)b)
+    BIN_I32K(I32_LT_U_K, a < b)
+    BIN_I32K(I32_GT_S_K, (int32_t)a > (int32_t)b)
+    BIN_I32K(I32_GT_U_K, a > b)
+    BIN_I32K(I32_LE_S_K, (int32_t)a <= (int32_t)b)
+    BIN_I32K(I32_LE_U_K, a <= b)
+    BIN_I32K(I32_GE_S_K, (int32_t)a >= (int32_t)b)
+    BIN_I32K(I32_GE_U_K, a >= b)
+    BIN_I32K(I32_ADD_K, a + b)
+    BIN_I32K(I32_MUL_K, a * b)
+    BIN_I32K(I32_AND_K, a & b)
+    BIN_I32K(I32_OR_K, a | b)
+    BIN_I32K(I32_XOR_K, a ^ b)
+    BIN_I32K(I32_SHL_K, a << (b & 31))
+    BIN_I32K(I32_SHR_S_K, (uint32_t)((int32_t)a >> (b & 31)))
+    BIN_I32K(I32_SHR_U_K, a >> (b & 31))
+    BIN_I32K(I32_ROTL_K, (a << (b & 31)) | (a >> ((32 - (b & 31)) & 31)))
+    BIN_I32K(I32_ROTR_K, (a >> (b & 31)) | (a << ((32 - (b & 31)) & 31)))
 
     /* ---- i64 ---- */
 L_I64_EQZ:
@@ -801,6 +847,16 @@ L_I64_REM_U: {
     BIN_I64(I64_SHR_U, a >> (b & 63))
     BIN_I64(I64_ROTL, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
     BIN_I64(I64_ROTR, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
+    BIN_I64K(I64_ADD_K, a + b)
+    BIN_I64K(I64_MUL_K, a * b)
+    BIN_I64K(I64_AND_K, a & b)
+    BIN_I64K(I64_OR_K, a | b)
+    BIN_I64K(I64_XOR_K, a ^ b)
+    BIN_I64K(I64_SHL_K, a << (b & 63))
+    BIN_I64K(I64_SHR_S_K, (uint64_t)((int64_t)a >> (b & 63)))
+    BIN_I64K(I64_SHR_U_K, a >> (b & 63))
+    BIN_I64K(I64_ROTL_K, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
+    BIN_I64K(I64_ROTR_K, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
 
     /* ---- floats ---- */
     CMP_F32(F32_EQ, a == b)

@@ -60,6 +60,17 @@
     X(P##_EQ) X(P##_NE) X(P##_LT_S) X(P##_LT_U) X(P##_GT_S) X(P##_GT_U) \
     X(P##_LE_S) X(P##_LE_U) X(P##_GE_S) X(P##_GE_U)
 
+/* The same with an immediate right operand ("_K"): a k (rel). */
+#define WASM_CMPK_OPS(X, P) \
+    X(P##_EQ_K) X(P##_NE_K) X(P##_LT_S_K) X(P##_LT_U_K) X(P##_GT_S_K) \
+    X(P##_GT_U_K) X(P##_LE_S_K) X(P##_LE_U_K) X(P##_GE_S_K) X(P##_GE_U_K)
+
+/* Binary operators with an immediate right operand: d a k (k is a signed
+ * 32-bit immediate, sign-extended for i64; subtraction uses ADD_K). */
+#define WASM_BINK_OPS(X, P) \
+    X(P##_ADD_K) X(P##_MUL_K) X(P##_AND_K) X(P##_OR_K) X(P##_XOR_K) \
+    X(P##_SHL_K) X(P##_SHR_S_K) X(P##_SHR_U_K) X(P##_ROTL_K) X(P##_ROTR_K)
+
 #define WASM_OP_LIST(X) \
     /* control */ \
     X(EXIT)             /* leave the interpreter (entry-frame return address) */ \
@@ -69,6 +80,7 @@
     X(BR_IF_I64_NZ) X(BR_IF_I64_NZ_BACK) X(BR_IF_I64_Z) X(BR_IF_I64_Z_BACK) \
     WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64)     /* a b rel */ \
     WASM_CMP_OPS(X, BRB_IF_I32) WASM_CMP_OPS(X, BRB_IF_I64)   /* back-edge variants */ \
+    WASM_CMPK_OPS(X, BR_IF_I32) WASM_CMPK_OPS(X, BRB_IF_I32)  /* a k rel */ \
     X(BR_TABLE)         /* c n rel[n+1] (last = default); spends one fuel unit */ \
     X(RET)              /* results already in slots 0.. */ \
     X(RET1)             /* a: slot 0 = a, then return */ \
@@ -94,11 +106,13 @@
     X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I32_ADD) X(I32_SUB) X(I32_MUL) \
     X(I32_DIV_S) X(I32_DIV_U) X(I32_REM_S) X(I32_REM_U) X(I32_AND) X(I32_OR) \
     X(I32_XOR) X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR) \
+    WASM_CMPK_OPS(X, I32) WASM_BINK_OPS(X, I32) \
     /* i64 */ \
     X(I64_EQZ) WASM_CMP_OPS(X, I64) \
     X(I64_CLZ) X(I64_CTZ) X(I64_POPCNT) X(I64_ADD) X(I64_SUB) X(I64_MUL) \
     X(I64_DIV_S) X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U) X(I64_AND) X(I64_OR) \
     X(I64_XOR) X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL) X(I64_ROTR) \
+    WASM_BINK_OPS(X, I64) \
     /* floats */ \
     X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE) \
     X(F64_EQ) X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE) \

@@ -1,0 +1,382 @@
+/*
+ * test_wasm_ops.c - differential tests of the translator's specialised
+ * forms (compile.c / interp.c): operators with an immediate operand (a
+ * constant on either side), comparisons fused into br_if / if / loop
+ * back-edges, local.set/tee retargeting and deferred local.get.  Each form
+ * is checked against the plain form of the same operator, whose operands
+ * come from parameters, over edge-case values.
+ *
+ * The module is generated as text and converted with wat2wasm at test
+ * time (wabt); without it the tests are skipped.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "theater/wasm.h"
+
+static uint8_t *wat_to_wasm(const char *wat, size_t *len)
+{
+    char dir[] = "/tmp/th_wasm_ops_XXXXXX", in[64], out[64], cmd[256];
+    uint8_t *buf = NULL;
+    FILE *f;
+    long n;
+
+    if (mkdtemp(dir) == NULL)
+        return NULL;
+    snprintf(in, sizeof in, "%s/m.wat", dir);
+    snprintf(out, sizeof out, "%s/m.wasm", dir);
+    f = fopen(in, "w");
+    assert_non_null(f);
+    fputs(wat, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "wat2wasm %s -o %s 2>/dev/null", in, out);
+    if (system(cmd) == 0 && (f = fopen(out, "rb")) != NULL) {
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)n);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        *len = (size_t)n;
+    }
+    unlink(in);
+    unlink(out);
+    rmdir(dir);
+    return buf;
+}
+
+static const char *binops[] = {
+    "add", "sub", "mul", "and", "or", "xor", "shl", "shr_s", "shr_u", "rotl", "rotr",
+    "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+};
+#define NBINOPS (sizeof binops / sizeof binops[0])
+#define FIRST_CMP 11
+
+static const int64_t vals32[] = {
+    0, 1, -1, 2, 5, 31, 32, 33, 63, 64, INT32_MAX, INT32_MIN, INT32_MIN + 1,
+    12345, -12345, (int32_t)0xdeadbeef,
+};
+#define NVALS32 (sizeof vals32 / sizeof vals32[0])
+
+static const int64_t vals64[] = {
+    0, 1, -1, 2, 63, 64, 65, INT32_MAX, INT32_MIN, (int64_t)INT32_MAX + 1,
+    (int64_t)INT32_MIN - 1, 0x100000000ll, INT64_MAX, INT64_MIN, INT64_MIN + 1,
+    -0x123456789abll,
+};
+#define NVALS64 (sizeof vals64 / sizeof vals64[0])
+
+typedef struct ops_fixture {
+    th_wasm_module *mod;
+    th_wasm_imports *imp;
+    th_wasm_instance *inst;
+    th_wasm_exec *ex;
+} ops_fixture;
+
+/* Generate, for type t ("i32"/"i64") and every operator:
+ *   OP_ref (a, b)         plain operator on two parameters
+ *   OP_r_K (a)            OP a, const K          (immediate on the right)
+ *   OP_l_K (a)            OP const K, a          (immediate on the left)
+ * and for comparisons, results 1/0 through control flow:
+ *   OP_if_K, OP_brif_K, OP_brv_K, OP_loop_K (a)  constant K on the right
+ *   OP_if, OP_brif, OP_loop (a, b)               two parameters       */
+static void gen_type(FILE *w, const char *t, const int64_t *vals, size_t nvals)
+{
+    for (size_t o = 0; o < NBINOPS; o++) {
+        const char *op = binops[o];
+        const char *res = o >= FIRST_CMP ? "i32" : t;
+        fprintf(w, "(func (export \"%s_%s_ref\") (param %s %s) (result %s)"
+                   " (%s.%s (local.get 0) (local.get 1)))\n", t, op, t, t, res, t, op);
+        for (size_t k = 0; k < nvals; k++) {
+            int64_t c = vals[k];
+            fprintf(w, "(func (export \"%s_%s_r_%zu\") (param %s) (result %s)"
+                       " (%s.%s (local.get 0) (%s.const %" PRId64 ")))\n",
+                    t, op, k, t, res, t, op, t, c);
+            fprintf(w, "(func (export \"%s_%s_l_%zu\") (param %s) (result %s)"
+                       " (%s.%s (%s.const %" PRId64 ") (local.get 0)))\n",
+                    t, op, k, t, res, t, op, t, c);
+            if (o < FIRST_CMP)
+                continue;
+            fprintf(w, "(func (export \"%s_%s_if_%zu\") (param %s) (result i32)"
+                       " (if (result i32) (%s.%s (local.get 0) (%s.const %" PRId64 "))"
+                       " (then (i32.const 1)) (else (i32.const 0))))\n",
+                    t, op, k, t, t, op, t, c);
+            fprintf(w, "(func (export \"%s_%s_brif_%zu\") (param %s) (result i32)"
+                       " (block $b (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
+                       " (return (i32.const 0))) (i32.const 1))\n",
+                    t, op, k, t, t, op, t, c);
+            fprintf(w, "(func (export \"%s_%s_brv_%zu\") (param %s) (result i32)"
+                       " (block $b (result i32) (i32.const 1)"
+                       " (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
+                       " (drop) (i32.const 0)))\n",
+                    t, op, k, t, t, op, t, c);
+            fprintf(w, "(func (export \"%s_%s_loop_%zu\") (param %s) (result i32)"
+                       " (local $n i32)"
+                       " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
+                       " (local.set $n (i32.const 1))"
+                       " (br_if $l (%s.%s (local.get 0) (%s.const %" PRId64 "))))"
+                       " (i32.const 0))\n",
+                    t, op, k, t, t, op, t, c);
+        }
+        if (o < FIRST_CMP)
+            continue;
+        fprintf(w, "(func (export \"%s_%s_if\") (param %s %s) (result i32)"
+                   " (if (result i32) (%s.%s (local.get 0) (local.get 1))"
+                   " (then (i32.const 1)) (else (i32.const 0))))\n", t, op, t, t, t, op);
+        fprintf(w, "(func (export \"%s_%s_brif\") (param %s %s) (result i32)"
+                   " (block $b (br_if $b (%s.%s (local.get 0) (local.get 1)))"
+                   " (return (i32.const 0))) (i32.const 1))\n", t, op, t, t, t, op);
+        fprintf(w, "(func (export \"%s_%s_loop\") (param %s %s) (result i32)"
+                   " (local $n i32)"
+                   " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
+                   " (local.set $n (i32.const 1))"
+                   " (br_if $l (%s.%s (local.get 0) (local.get 1))))"
+                   " (i32.const 0))\n", t, op, t, t, t, op);
+    }
+    /* eqz fused into branches */
+    fprintf(w, "(func (export \"%s_eqz_ref\") (param %s) (result i32) (%s.eqz (local.get 0)))\n",
+            t, t, t);
+    fprintf(w, "(func (export \"%s_eqz_if\") (param %s) (result i32)"
+               " (if (result i32) (%s.eqz (local.get 0)) (then (i32.const 1)) (else (i32.const 0))))\n",
+            t, t, t);
+    fprintf(w, "(func (export \"%s_eqz_brif\") (param %s) (result i32)"
+               " (block $b (br_if $b (%s.eqz (local.get 0))) (return (i32.const 0))) (i32.const 1))\n",
+            t, t, t);
+}
+
+static void setup_ops(ops_fixture *fx)
+{
+    char *wat = NULL;
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = { 0 };
+
+    assert_non_null(w);
+    fputs("(module\n", w);
+    gen_type(w, "i32", vals32, NVALS32);
+    gen_type(w, "i64", vals64, NVALS64);
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    memset(fx, 0, sizeof *fx);
+    if (bin == NULL)
+        skip();
+    if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx->imp = th_wasm_imports_new();
+    if (th_wasm_instance_new(fx->mod, fx->imp, NULL, &fx->inst, &err) != TH_OK)
+        fail_msg("instance: %s", err.msg);
+    fx->ex = th_wasm_exec_new(NULL);
+}
+
+static void teardown_ops(ops_fixture *fx)
+{
+    th_wasm_exec_free(fx->ex);
+    th_wasm_instance_free(fx->inst);
+    th_wasm_module_free(fx->mod);
+    th_wasm_imports_free(fx->imp);
+}
+
+/* Call export `name` with 1 or 2 arguments of type t; returns the result
+ * bits (i32 results zero-extended). */
+static uint64_t call(ops_fixture *fx, bool is64, const char *name, int nargs,
+                     int64_t a, int64_t b)
+{
+    th_wasm_func *f = th_wasm_instance_func(fx->inst, name);
+    th_wasm_val args[2], res = { 0 };
+    int rc;
+
+    if (f == NULL)
+        fail_msg("no export %s", name);
+    args[0].bits = is64 ? (uint64_t)a : (uint32_t)a;
+    args[1].bits = is64 ? (uint64_t)b : (uint32_t)b;
+    rc = th_wasm_exec_call(fx->ex, f, args, (uint32_t)nargs, &res, 1);
+    if (rc != TH_OK)
+        fail_msg("%s: rc %d (%s)", name, rc, th_wasm_exec_trap_message(fx->ex));
+    return res.bits;
+}
+
+static void check_type(ops_fixture *fx, const char *t, const int64_t *vals, size_t nvals)
+{
+    bool is64 = strcmp(t, "i64") == 0;
+    char name[64];
+
+    for (size_t o = 0; o < NBINOPS; o++) {
+        const char *op = binops[o];
+        bool cmp = o >= FIRST_CMP;
+        for (size_t k = 0; k < nvals; k++) {
+            for (size_t x = 0; x < nvals; x++) {
+                int64_t c = vals[k], v = vals[x];
+                uint64_t want_r, want_l, got;
+                snprintf(name, sizeof name, "%s_%s_ref", t, op);
+                want_r = call(fx, is64, name, 2, v, c);
+                want_l = call(fx, is64, name, 2, c, v);
+                snprintf(name, sizeof name, "%s_%s_r_%zu", t, op, k);
+                got = call(fx, is64, name, 1, v, 0);
+                if (got != want_r)
+                    fail_msg("%s(%" PRId64 ") = %" PRIx64 ", want %" PRIx64, name, v, got, want_r);
+                snprintf(name, sizeof name, "%s_%s_l_%zu", t, op, k);
+                got = call(fx, is64, name, 1, v, 0);
+                if (got != want_l)
+                    fail_msg("%s(%" PRId64 ") = %" PRIx64 ", want %" PRIx64, name, v, got, want_l);
+                if (!cmp)
+                    continue;
+                static const char *forms[] = { "if", "brif", "brv", "loop" };
+                for (size_t fi = 0; fi < 4; fi++) {
+                    snprintf(name, sizeof name, "%s_%s_%s_%zu", t, op, forms[fi], k);
+                    got = call(fx, is64, name, 1, v, 0);
+                    if (got != want_r)
+                        fail_msg("%s(%" PRId64 ") = %" PRIu64 ", want %" PRIu64, name, v, got, want_r);
+                }
+                static const char *forms2[] = { "if", "brif", "loop" };
+                for (size_t fi = 0; fi < 3; fi++) {
+                    snprintf(name, sizeof name, "%s_%s_%s", t, op, forms2[fi]);
+                    got = call(fx, is64, name, 2, v, c);
+                    if (got != want_r)
+                        fail_msg("%s(%" PRId64 ", %" PRId64 ") = %" PRIu64 ", want %" PRIu64,
+                                 name, v, c, got, want_r);
+                }
+            }
+        }
+    }
+    for (size_t x = 0; x < nvals; x++) {
+        uint64_t want, got;
+        snprintf(name, sizeof name, "%s_eqz_ref", t);
+        want = call(fx, is64, name, 1, vals[x], 0);
+        assert_int_equal(want, vals[x] == 0 || (!is64 && (uint32_t)vals[x] == 0));
+        snprintf(name, sizeof name, "%s_eqz_if", t);
+        got = call(fx, is64, name, 1, vals[x], 0);
+        assert_int_equal(got, want);
+        snprintf(name, sizeof name, "%s_eqz_brif", t);
+        got = call(fx, is64, name, 1, vals[x], 0);
+        assert_int_equal(got, want);
+    }
+}
+
+static void test_immediate_and_fused_forms(void **state)
+{
+    ops_fixture fx;
+
+    (void)state;
+    setup_ops(&fx);
+    check_type(&fx, "i32", vals32, NVALS32);
+    check_type(&fx, "i64", vals64, NVALS64);
+    teardown_ops(&fx);
+}
+
+/* Deferred local.get and retargeted local.set/tee: operands that name a
+ * local must keep the old value when the local is overwritten later. */
+static const char *locals_wat =
+    "(module\n"
+    /* (a + 1) written to a while the old a is still on the stack */
+    "  (func (export \"swap_sub\") (param $a i32) (param $b i32) (result i32)\n"
+    "    (local.get $a)\n"
+    "    (local.set $a (i32.add (local.get $a) (i32.const 1)))\n"
+    "    (local.get $a) (i32.sub))\n"
+    /* tee into a local that an older operand names */
+    "  (func (export \"tee_old\") (param $a i32) (result i32)\n"
+    "    (local.get $a)\n"
+    "    (local.tee $a (i32.mul (local.get $a) (i32.const 3)))\n"
+    "    (i32.add) (local.get $a) (i32.add))\n"
+    /* an operand naming a local crosses a block that writes the local */
+    "  (func (export \"across_block\") (param $a i32) (param $c i32) (result i32)\n"
+    "    (local.get $a)\n"
+    "    (block (br_if 0 (local.get $c)) (local.set $a (i32.const 100)))\n"
+    "    (local.get $a) (i32.sub))\n"
+    /* swap two locals through the stack */
+    "  (func (export \"swap\") (param $a i32) (param $b i32) (result i32)\n"
+    "    (local.get $a) (local.get $b) (local.set $a) (local.set $b)\n"
+    "    (i32.sub (i32.mul (local.get $a) (i32.const 10)) (local.get $b)))\n"
+    /* multi-value return of locals in swapped order */
+    "  (func $pair (param $a i32) (param $b i32) (result i32 i32)\n"
+    "    (local.get $b) (local.get $a))\n"
+    "  (func (export \"pair\") (param i32 i32) (result i32)\n"
+    "    (call $pair (local.get 0) (local.get 1)) (i32.const 10) (i32.mul) (i32.add))\n"
+    /* loop with a block parameter and a result */
+    "  (func (export \"sum_to\") (param $n i32) (result i32)\n"
+    "    (local $i i32)\n"
+    "    (i32.const 0)\n"
+    "    (loop $l (param i32) (result i32)\n"
+    "      (i32.add (local.get $i))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (br_if $l (i32.le_s (local.get $i) (local.get $n)))))\n"
+    /* br_table with values into blocks at different heights */
+    "  (func (export \"table\") (param $i i32) (result i32)\n"
+    "    (block $a (result i32)\n"
+    "      (block $b (result i32)\n"
+    "        (block $c (result i32)\n"
+    "          (i32.const 7) (local.get $i)\n"
+    "          (br_table $a $b $c (i32.and (local.get $i) (i32.const 3))))\n"
+    "        (i32.const 100) (i32.add))\n"
+    "      (i32.const 1000) (i32.add)))\n"
+    ")\n";
+
+static void test_locals_and_control(void **state)
+{
+    size_t len = 0;
+    uint8_t *bin = wat_to_wasm(locals_wat, &len);
+    th_wasm_module *m = NULL;
+    th_wasm_imports *imp = th_wasm_imports_new();
+    th_wasm_instance *inst = NULL;
+    th_wasm_exec *ex = th_wasm_exec_new(NULL);
+    th_error err = { 0 };
+    th_wasm_val a[2], r;
+
+    (void)state;
+    if (bin == NULL) {
+        th_wasm_exec_free(ex);
+        th_wasm_imports_free(imp);
+        skip();
+    }
+    if (th_wasm_module_new(bin, len, &m, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    assert_int_equal(th_wasm_instance_new(m, imp, NULL, &inst, &err), TH_OK);
+
+#define CALL2(name, x, y) \
+    (a[0].i32 = (x), a[1].i32 = (y), \
+     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 2, &r, 1), TH_OK), \
+     r.i32)
+#define CALL1(name, x) \
+    (a[0].i32 = (x), \
+     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 1, &r, 1), TH_OK), \
+     r.i32)
+    assert_int_equal(CALL2("swap_sub", 5, 0), 5 - 6);
+    assert_int_equal(CALL1("tee_old", 4), 4 + 12 + 12);
+    assert_int_equal(CALL2("across_block", 5, 1), 0);
+    assert_int_equal(CALL2("across_block", 5, 0), 5 - 100);
+    assert_int_equal(CALL2("swap", 3, 4), 4 * 10 - 3);
+    assert_int_equal(CALL2("pair", 3, 4), 4 + 30);
+    assert_int_equal(CALL1("sum_to", 10), 55);
+    assert_int_equal(CALL1("table", 0), 0);
+    assert_int_equal(CALL1("table", 1), 1 + 1000);
+    assert_int_equal(CALL1("table", 2), 2 + 100 + 1000);
+    assert_int_equal(CALL1("table", 3), 3 + 100 + 1000);
+#undef CALL1
+#undef CALL2
+    th_wasm_exec_free(ex);
+    th_wasm_instance_free(inst);
+    th_wasm_module_free(m);
+    th_wasm_imports_free(imp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_immediate_and_fused_forms),
+        cmocka_unit_test(test_locals_and_control),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
