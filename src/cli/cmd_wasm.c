@@ -268,27 +268,32 @@ static void print_value(uint8_t t, th_wasm_val v)
     }
 }
 
+/* Print the exec's wasm backtrace (if any) on stderr, indented. */
+static void print_backtrace(th_wasm_exec *ex)
+{
+    const char *line = th_wasm_exec_backtrace(ex);
+
+    if (line == NULL || *line == 0)
+        return;
+    fprintf(stderr, "wasm backtrace:\n");
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        int len = nl ? (int)(nl - line) : (int)strlen(line);
+        fprintf(stderr, "  %.*s\n", len, line);
+        line += len + (nl != NULL);
+    }
+}
+
 /* Report a trap (or proc_exit) after a call; returns the exit code. */
 static int report_trap(th_wasm_exec *ex, const th_wasi *wasi)
 {
     uint32_t code;
-    const char *bt;
 
     if (th_wasi_exit_code(wasi, &code))
         return code <= 255 ? (int)code : 1;
     fflush(stdout);
     fprintf(stderr, "trap: %s\n", th_wasm_exec_trap_message(ex));
-    bt = th_wasm_exec_backtrace(ex);
-    if (bt != NULL && *bt) {
-        const char *line = bt;
-        fprintf(stderr, "wasm backtrace:\n");
-        while (*line) {
-            const char *nl = strchr(line, '\n');
-            int len = nl ? (int)(nl - line) : (int)strlen(line);
-            fprintf(stderr, "  %.*s\n", len, line);
-            line += len + (nl != NULL);
-        }
-    }
+    print_backtrace(ex);
     return EXIT_TRAP;
 }
 
@@ -305,9 +310,11 @@ static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args
     if (rc == TH_WASM_TRAPPED)
         return report_trap(ex, wasi);
     if (rc == TH_WASM_OUT_OF_FUEL) {
-        th_wasm_exec_abort(ex);
+        th_wasm_exec_abort(ex); /* turns it into a fuel trap */
         fflush(stdout);
-        fprintf(stderr, "trap: fuel exhausted (--fuel %" PRIu64 ")\n", fuel);
+        fprintf(stderr, "trap: %s (--fuel %" PRIu64 ")\n",
+                th_wasm_exec_trap_message(ex), fuel);
+        print_backtrace(ex);
         return EXIT_TRAP;
     }
     if (rc == TH_WASM_SUSPENDED) {
