@@ -1,0 +1,90 @@
+%% runtime_bench.erl - the runtime benchmarks of bench/runtime_bench.c,
+%% written in Erlang for a side-by-side baseline (run with +S 2):
+%%   spawn + init     median time to spawn a process that runs an init
+%%                    function and reports back, in microseconds
+%%   memory           bytes per idle process over 100,000 processes
+%%   one-way          messages/s between 4 sender/receiver pairs
+%%   round trip       median over 20 batches of the mean request/reply time
+%% Output: one "name value" line per figure.
+-module(runtime_bench).
+-export([main/0, main/1]).
+
+main() -> main(["full"]).
+
+main([Mode]) ->
+    Quick = Mode =:= "quick",
+    io:format("spawn_median_us ~.3f~n", [spawn_bench(if Quick -> 2000; true -> 5000 end)]),
+    io:format("bytes_per_idle_process ~.1f~n", [memory_bench(if Quick -> 20000; true -> 100000 end)]),
+    io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, if Quick -> 50000; true -> 250000 end)]),
+    io:format("roundtrip_median_us ~.3f~n", [rtt_bench(20, 2000)]),
+    ok.
+
+now_us() -> erlang:monotonic_time(microsecond).
+
+median(L) -> lists:nth(length(L) div 2 + 1, lists:sort(L)).
+
+init_state(Parent, Ref) -> Parent ! {Ref, started}, idle().
+idle() -> receive stop -> ok; _ -> idle() end.
+
+spawn_one() ->
+    Ref = make_ref(), Self = self(),
+    T0 = erlang:monotonic_time(nanosecond),
+    Pid = spawn(fun() -> init_state(Self, Ref) end),
+    receive {Ref, started} -> ok end,
+    T1 = erlang:monotonic_time(nanosecond),
+    {Pid, (T1 - T0) / 1000}.
+
+spawn_bench(N) ->
+    Rs = [spawn_one() || _ <- lists:seq(1, N)],
+    [P ! stop || {P, _} <- Rs],
+    median([T || {_, T} <- Rs]).
+
+memory_bench(N) ->
+    erlang:garbage_collect(),
+    M0 = erlang:memory(total),
+    Ps = [element(1, spawn_one()) || _ <- lists:seq(1, N)],
+    M1 = erlang:memory(total),
+    [P ! stop || P <- Ps],
+    (M1 - M0) / N.
+
+receiver(Parent, N) when N =:= 0 -> Parent ! done;
+receiver(Parent, N) -> receive x -> receiver(Parent, N - 1) end.
+
+sender(Peer, 0) -> Peer;
+sender(Peer, N) -> Peer ! x, sender(Peer, N - 1).
+
+oneway_bench(Pairs, N) ->
+    Self = self(),
+    Rs = [spawn(fun() -> receiver(Self, N) end) || _ <- lists:seq(1, Pairs)],
+    T0 = now_us(),
+    [spawn(fun() -> sender(R, N) end) || R <- Rs],
+    [receive done -> ok end || _ <- Rs],
+    T1 = now_us(),
+    Pairs * N / ((T1 - T0) / 1.0e6).
+
+echo() -> receive {From, Ref, M} -> From ! {Ref, M}, echo(); stop -> ok end.
+
+ask(_Srv, 0) -> ok;
+ask(Srv, N) ->
+    Ref = make_ref(),
+    Srv ! {self(), Ref, q},
+    receive {Ref, _} -> ask(Srv, N - 1) end.
+
+rtt_bench(Batches, N) ->
+    Srv = spawn(fun echo/0),
+    Self = self(),
+    Client = spawn(fun() -> client(Self, Srv) end),
+    Ts = [begin
+              Client ! {go, N},
+              T0 = now_us(),
+              receive batch_done -> ok end,
+              (now_us() - T0) / N
+          end || _ <- lists:seq(1, Batches)],
+    Srv ! stop, Client ! stop,
+    median(Ts).
+
+client(Parent, Srv) ->
+    receive
+        {go, N} -> ask(Srv, N), Parent ! batch_done, client(Parent, Srv);
+        stop -> ok
+    end.
