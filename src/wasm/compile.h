@@ -1,0 +1,195 @@
+/*
+ * compile.h - private interface between the two halves of the translator:
+ * compile.c (operand and control stacks, code emission, branches, control
+ * and call instructions, the per-function driver) and compile_ops.c (the
+ * other instructions: variables, references, memory, tables, constants,
+ * numeric operators).  The design is described at the top of compile.c.
+ */
+#ifndef THEATER_WASM_COMPILE_H
+#define THEATER_WASM_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm/interp.h"
+
+#define VT_UNKNOWN 0 /* the polymorphic bottom type */
+
+enum { LOC_OWN, LOC_LOCAL, LOC_CONST };
+
+#define TAG_TEMP 0x80000000u
+#define TAG_CONST 0x40000000u
+#define TAG_MASK 0x3fffffffu
+#define MAX_FRAME_SLOTS 0x30000000u
+#define NO_POS ((size_t)-1)
+#define NO_FIX UINT32_MAX
+
+enum { K_FUNC = 0, K_BLOCK = 0x02, K_LOOP = 0x03, K_IF = 0x04, K_ELSE = 0x05 };
+
+/* An operand of the validator's stack and where its value lives. */
+typedef struct vent {
+    uint64_t cval; /* LOC_CONST: the bits */
+    uint32_t t;    /* own temporary (slots above the constants) */
+    uint32_t idx;  /* LOC_LOCAL: local index */
+    uint8_t type;
+    uint8_t loc;
+} vent;
+
+/* A forward branch waiting for its label: the rel field at `field`,
+ * relative to the instruction at `insn`. */
+typedef struct fixup {
+    size_t field, insn;
+    uint32_t next;
+} fixup;
+
+typedef struct ctrl {
+    uint8_t kind;
+    bool unreachable;
+    bool dead;        /* began inside unreachable code: emit nothing */
+    uint32_t height;  /* operand stack height below the params */
+    uint32_t base_t;  /* own slot of the first param / result */
+    uint32_t nparams, nresults;
+    const uint8_t *params, *results;
+    size_t loop_pos;  /* K_LOOP: code offset of the loop head */
+    size_t else_field, else_insn; /* K_IF: branch to the else arm */
+    uint32_t fix;     /* forward branches to the end */
+} ctrl;
+
+/* The last emitted instruction, if it produced the value on top. */
+typedef struct lastinsn {
+    bool valid;
+    size_t start, dst_pos, nrelocs;
+    uint32_t dst_t;
+    int br_true, br_false; /* fused branches of a comparison, else -1 */
+    uint32_t a, b;         /* the comparison's operands */
+    uint8_t nops;
+    uint8_t slotmask;      /* which of them are slots (else immediates) */
+} lastinsn;
+
+typedef struct comp {
+    th_wasm_module *m;
+    th_error *err;
+    const void *const *labels;
+    uint32_t fidx;
+    const wasm_functype *ft;
+    const uint8_t *p, *end;
+    size_t insn_off;
+
+    uint32_t nlocals;
+    uint8_t *ltypes;
+    uint32_t *lslot;
+    uint32_t nlocal_slots;
+    size_t caplocals;
+
+    vent *vals;
+    uint32_t nvals, capvals;
+    vent *popped; /* operands of the current instruction, bottom first */
+    uint32_t cappopped;
+    vent *scratch;
+    uint32_t capscratch;
+    ctrl *ctrls;
+    uint32_t nctrls, capctrls;
+
+    uint8_t *code;
+    size_t len, cap;
+    size_t *relocs;
+    size_t nrelocs, caprelocs;
+    fixup *fixups;
+    uint32_t nfixups, capfixups;
+    uint64_t *consts;
+    uint32_t nconsts, capconsts;
+    uint32_t *chash; /* const index + 1, 0 = empty */
+    uint32_t chcap;
+    uint32_t max_t;
+    lastinsn last;
+    bool nomem;
+
+    uint32_t *brt;
+    uint32_t capbrt;
+    uint32_t *stub_gen;
+    size_t *stub_pos;
+    uint32_t capstub, gen;
+} comp;
+
+static inline ctrl *top_ctrl(comp *C)
+{
+    return &C->ctrls[C->nctrls - 1];
+}
+
+static inline bool emitting(comp *C)
+{
+    const ctrl *c = top_ctrl(C);
+    return !c->unreachable && !c->dead;
+}
+
+static inline uint32_t nslots(uint8_t t)
+{
+    return t == TH_WASM_V128 ? 2 : 1;
+}
+
+static inline bool is_num(uint8_t t)
+{
+    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 ||
+           t == TH_WASM_F64 || t == VT_UNKNOWN;
+}
+
+static inline bool is_ref(uint8_t t)
+{
+    return t == TH_WASM_FUNCREF || t == TH_WASM_EXTERNREF || t == VT_UNKNOWN;
+}
+
+/* ---- compile.c ---- */
+
+/* Report a validation error at the current instruction ("<msg> at offset
+ * 0x.. in function N"); returns -1. */
+int wasm_cc_fail(comp *C, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Readers of the function body; each returns 0, or -1 after reporting
+ * a malformed or truncated encoding. */
+int wasm_cc_rd_byte(comp *C, uint8_t *out);
+int wasm_cc_rd_u32(comp *C, uint32_t *out);
+int wasm_cc_rd_sleb(comp *C, unsigned bits, int64_t *out); /* bits: 32, 33, 64 */
+int wasm_cc_rd_zero(comp *C);                             /* a reserved 0x00 byte */
+
+/* Static one-element type list for valtype `t`, or NULL if `t` is not a
+ * value type. */
+const uint8_t *wasm_cc_valtype_list(uint8_t t);
+
+/* Operand stack.  push returns the new operand (in its own slot), NULL
+ * when out of memory (C->nomem set); pop / pop_vals return 0 or -1 after
+ * reporting a type mismatch; pop_vals leaves the operands in C->popped. */
+vent *wasm_cc_push(comp *C, uint8_t type);
+int wasm_cc_pop(comp *C, uint8_t expect, vent *out);
+int wasm_cc_pop_vals(comp *C, const uint8_t *types, uint32_t n);
+
+/* Where an operand is read from (a slot number, tagged until relocated). */
+uint32_t wasm_cc_enc(comp *C, const vent *e);
+
+/* Emission.  emit_ops emits `op` with operands `ops` (bit i of slotmask:
+ * ops[i] is a slot) and returns the instruction's offset; produced marks
+ * the instruction at `start` as having produced own slot `dst_t` (its
+ * first operand), so local.set may retarget it and br_if fuse it. */
+size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask);
+void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src);
+void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t);
+
+/* Copy operands naming local `x` (any local if UINT32_MAX) to their own
+ * slots before the local changes. */
+void wasm_cc_materialize_locals(comp *C, uint32_t x);
+
+/* ---- compile_ops.c: one function per instruction group; each returns 0
+ * or -1 after reporting an error.  `op` is the opcode byte. ---- */
+
+int wasm_cc_op_local(comp *C, uint8_t op);    /* local.get/set/tee */
+int wasm_cc_op_global(comp *C, uint8_t op);   /* global.get/set */
+int wasm_cc_op_select(comp *C, bool typed);   /* select, select t */
+int wasm_cc_op_ref(comp *C, uint8_t op);      /* ref.null/is_null/func */
+int wasm_cc_op_memory(comp *C, uint8_t op);   /* loads and stores */
+int wasm_cc_op_memsize(comp *C, uint8_t op);  /* memory.size/grow */
+int wasm_cc_op_table(comp *C, uint8_t op);    /* table.get/set */
+int wasm_cc_op_prefixed(comp *C);             /* the 0xFC instructions */
+int wasm_cc_op_const(comp *C, uint8_t op);    /* i32/i64/f32/f64.const */
+int wasm_cc_op_numeric(comp *C, uint8_t op);  /* opcodes 0x45..0xc4 */
+
+#endif

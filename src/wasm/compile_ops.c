@@ -1,0 +1,749 @@
+/*
+ * compile_ops.c - validation and translation of the instructions other
+ * than control flow and calls: variables, parametric and reference
+ * instructions, loads and stores, bulk memory and table operations,
+ * constants and numeric operators.  Shared machinery is in compile.c; the
+ * design is described there.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm/compile.h"
+
+/* ------------------------------------------------------------------ */
+/* Variables, parametric and reference instructions                   */
+
+/* local.set / local.tee of `x` with the popped value *e. */
+static void set_local(comp *C, uint32_t x, vent *e, bool tee)
+{
+    uint32_t slot = C->lslot[x];
+
+    if (e->loc == LOC_LOCAL && e->idx == x)
+        return;
+    wasm_cc_materialize_locals(C, x);
+    if (C->last.valid && e->loc == LOC_OWN && e->t == C->last.dst_t) {
+        /* retarget the producer (it reads its operands before writing) */
+        if (!C->nomem)
+            memcpy(C->code + C->last.dst_pos, &slot, 4);
+        C->last.valid = false;
+        if (tee) {
+            e->loc = LOC_LOCAL;
+            e->idx = x;
+        }
+        return;
+    }
+    wasm_cc_emit_copy(C, slot, wasm_cc_enc(C, e));
+}
+
+int wasm_cc_op_local(comp *C, uint8_t op)
+{
+    uint32_t x;
+    vent e, *n;
+
+    if (wasm_cc_rd_u32(C, &x))
+        return -1;
+    if (x >= C->nlocals)
+        return wasm_cc_fail(C, "unknown local %u", x);
+    switch (op) {
+    case 0x20:
+        n = wasm_cc_push(C, C->ltypes[x]);
+        if (n != NULL) {
+            n->loc = LOC_LOCAL;
+            n->idx = x;
+        }
+        return 0;
+    case 0x21:
+        if (wasm_cc_pop(C, C->ltypes[x], &e))
+            return -1;
+        if (emitting(C))
+            set_local(C, x, &e, false);
+        return 0;
+    default:
+        if (wasm_cc_pop(C, C->ltypes[x], &e))
+            return -1;
+        if (emitting(C))
+            set_local(C, x, &e, true);
+        n = wasm_cc_push(C, C->ltypes[x]);
+        if (n != NULL) {
+            n->loc = e.loc;
+            n->idx = e.idx;
+            n->cval = e.cval;
+        }
+        return 0;
+    }
+}
+
+int wasm_cc_op_global(comp *C, uint8_t op)
+{
+    uint32_t x;
+    const wasm_globaltype *g;
+    vent e, *d;
+
+    if (wasm_cc_rd_u32(C, &x))
+        return -1;
+    if (x >= C->m->nglobals)
+        return wasm_cc_fail(C, "unknown global %u", x);
+    g = &C->m->globals[x];
+    if (op == 0x23) {
+        d = wasm_cc_push(C, g->valtype);
+        if (d != NULL && emitting(C)) {
+            uint32_t ops[2] = { TAG_TEMP | d->t, x };
+            size_t nrel = C->nrelocs;
+            size_t s = wasm_cc_emit_ops(C, WOP_GLOBAL_GET, ops, 2, 1);
+            wasm_cc_produced(C, s, nrel, d->t);
+        }
+        return 0;
+    }
+    if (!g->mut)
+        return wasm_cc_fail(C, "global is immutable");
+    if (wasm_cc_pop(C, g->valtype, &e))
+        return -1;
+    if (emitting(C)) {
+        uint32_t ops[2] = { x, wasm_cc_enc(C, &e) };
+        bool narrow = g->valtype == TH_WASM_I32 || g->valtype == TH_WASM_F32;
+        wasm_cc_emit_ops(C, narrow ? WOP_GLOBAL_SET32 : WOP_GLOBAL_SET, ops, 2, 2);
+    }
+    return 0;
+}
+
+/* Emit a value-producing instruction: result `type` pushed, then op with
+ * [dst, ops...]; slotmask describes ops (bit i = ops[i] is a slot). */
+static vent *emit_result(comp *C, int op, uint8_t type, const uint32_t *ops,
+                         unsigned n, unsigned slotmask)
+{
+    uint32_t all[6];
+    vent *d = wasm_cc_push(C, type);
+    size_t s, nrel;
+
+    if (d == NULL || !emitting(C))
+        return d;
+    all[0] = TAG_TEMP | d->t;
+    memcpy(all + 1, ops, n * sizeof *ops);
+    nrel = C->nrelocs;
+    s = wasm_cc_emit_ops(C, op, all, n + 1, 1u | (slotmask << 1));
+    wasm_cc_produced(C, s, nrel, d->t);
+    return d;
+}
+
+int wasm_cc_op_select(comp *C, bool typed)
+{
+    vent c, a, b;
+    uint8_t t = VT_UNKNOWN;
+
+    if (typed) {
+        uint32_t n;
+        uint8_t vt = 0;
+        if (wasm_cc_rd_u32(C, &n))
+            return -1;
+        if (n != 1)
+            return wasm_cc_fail(C, "invalid result arity");
+        if (wasm_cc_rd_byte(C, &vt))
+            return -1;
+        if (vt == TH_WASM_V128)
+            return wasm_cc_fail(C, "SIMD (v128) is not supported");
+        if (wasm_cc_valtype_list(vt) == NULL)
+            return wasm_cc_fail(C, "malformed value type");
+        t = vt;
+    }
+    if (wasm_cc_pop(C, TH_WASM_I32, &c) || wasm_cc_pop(C, t, &b) || wasm_cc_pop(C, t, &a))
+        return -1;
+    if (!typed) {
+        if (!is_num(a.type) || !is_num(b.type))
+            return wasm_cc_fail(C, "type mismatch");
+        if (a.type != b.type && a.type != VT_UNKNOWN && b.type != VT_UNKNOWN)
+            return wasm_cc_fail(C, "type mismatch");
+        t = a.type == VT_UNKNOWN ? b.type : a.type;
+    }
+    if (emitting(C)) {
+        uint32_t ops[3] = { wasm_cc_enc(C, &a), wasm_cc_enc(C, &b), wasm_cc_enc(C, &c) };
+        emit_result(C, WOP_SELECT, t, ops, 3, 7);
+    } else {
+        wasm_cc_push(C, t);
+    }
+    return 0;
+}
+
+int wasm_cc_op_ref(comp *C, uint8_t op)
+{
+    vent a, *d;
+    uint8_t t = 0;
+    uint32_t x = 0;
+
+    switch (op) {
+    case 0xd0: /* ref.null t */
+        if (wasm_cc_rd_byte(C, &t))
+            return -1;
+        if (t != TH_WASM_FUNCREF && t != TH_WASM_EXTERNREF)
+            return wasm_cc_fail(C, "malformed reference type");
+        d = wasm_cc_push(C, t);
+        if (d != NULL) {
+            d->loc = LOC_CONST;
+            d->cval = 0;
+        }
+        return 0;
+    case 0xd1: /* ref.is_null */
+        if (wasm_cc_pop(C, VT_UNKNOWN, &a))
+            return -1;
+        if (!is_ref(a.type))
+            return wasm_cc_fail(C, "type mismatch");
+        if (emitting(C)) {
+            uint32_t ops[1] = { wasm_cc_enc(C, &a) };
+            emit_result(C, WOP_REF_IS_NULL, TH_WASM_I32, ops, 1, 1);
+        } else {
+            wasm_cc_push(C, TH_WASM_I32);
+        }
+        return 0;
+    default: /* ref.func x */
+        if (wasm_cc_rd_u32(C, &x))
+            return -1;
+        if (x >= C->m->nfuncs)
+            return wasm_cc_fail(C, "unknown function %u", x);
+        if (C->m->func_declared == NULL || !C->m->func_declared[x])
+            return wasm_cc_fail(C, "undeclared function reference");
+        emit_result(C, WOP_REF_FUNC, TH_WASM_FUNCREF, &x, 1, 0);
+        return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory and table instructions                                      */
+
+static int need_memory(comp *C)
+{
+    if (C->m->nmems == 0)
+        return wasm_cc_fail(C, "unknown memory 0");
+    return 0;
+}
+
+static int need_table(comp *C, uint32_t x)
+{
+    if (x >= C->m->ntables)
+        return wasm_cc_fail(C, "unknown table %u", x);
+    return 0;
+}
+
+static int need_datacount(comp *C, uint32_t x)
+{
+    if (!C->m->has_datacount) {
+        if (x >= C->m->ndatas)
+            return wasm_cc_fail(C, "unknown data segment %u", x);
+        return wasm_cc_fail(C, "data count section required");
+    }
+    if (x >= C->m->datacount)
+        return wasm_cc_fail(C, "unknown data segment %u", x);
+    return 0;
+}
+
+/* Loads 0x28-0x35 and stores 0x36-0x3e. */
+int wasm_cc_op_memory(comp *C, uint8_t op)
+{
+    /* natural alignment (log2), value type, internal op */
+    static const struct { uint8_t align, type; uint8_t store; uint16_t wop; } mo[] = {
+        { 2, TH_WASM_I32, 0, WOP_LOAD32 },     { 3, TH_WASM_I64, 0, WOP_LOAD64 },
+        { 2, TH_WASM_F32, 0, WOP_LOAD32 },     { 3, TH_WASM_F64, 0, WOP_LOAD64 },
+        { 0, TH_WASM_I32, 0, WOP_LOAD8_S32 },  { 0, TH_WASM_I32, 0, WOP_LOAD8_U32 },
+        { 1, TH_WASM_I32, 0, WOP_LOAD16_S32 }, { 1, TH_WASM_I32, 0, WOP_LOAD16_U32 },
+        { 0, TH_WASM_I64, 0, WOP_LOAD8_S64 },  { 0, TH_WASM_I64, 0, WOP_LOAD8_U32 },
+        { 1, TH_WASM_I64, 0, WOP_LOAD16_S64 }, { 1, TH_WASM_I64, 0, WOP_LOAD16_U32 },
+        { 2, TH_WASM_I64, 0, WOP_LOAD32_S64 }, { 2, TH_WASM_I64, 0, WOP_LOAD32 },
+        { 2, TH_WASM_I32, 1, WOP_STORE32 },    { 3, TH_WASM_I64, 1, WOP_STORE64 },
+        { 2, TH_WASM_F32, 1, WOP_STORE32 },    { 3, TH_WASM_F64, 1, WOP_STORE64 },
+        { 0, TH_WASM_I32, 1, WOP_STORE8 },     { 1, TH_WASM_I32, 1, WOP_STORE16 },
+        { 0, TH_WASM_I64, 1, WOP_STORE8 },     { 1, TH_WASM_I64, 1, WOP_STORE16 },
+        { 2, TH_WASM_I64, 1, WOP_STORE32 },
+    };
+    uint32_t align, offset;
+    vent addr, val;
+    unsigned k = op - 0x28u;
+
+    if (wasm_cc_rd_u32(C, &align) || wasm_cc_rd_u32(C, &offset))
+        return -1;
+    if (align >= 32)
+        return wasm_cc_fail(C, "malformed memop flags");
+    if (need_memory(C))
+        return -1;
+    if (align > mo[k].align)
+        return wasm_cc_fail(C, "alignment must not be larger than natural");
+    if (mo[k].store) {
+        if (wasm_cc_pop(C, mo[k].type, &val) || wasm_cc_pop(C, TH_WASM_I32, &addr))
+            return -1;
+        if (emitting(C)) {
+            uint32_t ops[3] = { wasm_cc_enc(C, &addr), wasm_cc_enc(C, &val), offset };
+            wasm_cc_emit_ops(C, mo[k].wop, ops, 3, 3);
+        }
+        return 0;
+    }
+    if (wasm_cc_pop(C, TH_WASM_I32, &addr))
+        return -1;
+    if (emitting(C)) {
+        uint32_t ops[2] = { wasm_cc_enc(C, &addr), offset };
+        emit_result(C, mo[k].wop, mo[k].type, ops, 2, 1);
+    } else {
+        wasm_cc_push(C, mo[k].type);
+    }
+    return 0;
+}
+
+/* Pop n i32 operands; their encodings go to ops (bottom first). */
+static int pop_i32s(comp *C, unsigned n, uint32_t *ops)
+{
+    static const uint8_t i32s[3] = { TH_WASM_I32, TH_WASM_I32, TH_WASM_I32 };
+    if (wasm_cc_pop_vals(C, i32s, n))
+        return -1;
+    if (emitting(C))
+        for (unsigned i = 0; i < n; i++)
+            ops[i] = wasm_cc_enc(C, &C->popped[i]);
+    return 0;
+}
+
+int wasm_cc_op_table(comp *C, uint8_t op)
+{
+    uint32_t x, ops[4];
+    vent i, v;
+    uint8_t rt;
+
+    if (wasm_cc_rd_u32(C, &x) || need_table(C, x))
+        return -1;
+    rt = C->m->tables[x].reftype;
+    if (op == 0x25) { /* table.get */
+        if (wasm_cc_pop(C, TH_WASM_I32, &i))
+            return -1;
+        if (emitting(C)) {
+            ops[0] = x;
+            ops[1] = wasm_cc_enc(C, &i);
+            emit_result(C, WOP_TABLE_GET, rt, ops, 2, 2);
+        } else {
+            wasm_cc_push(C, rt);
+        }
+        return 0;
+    }
+    /* table.set */
+    if (wasm_cc_pop(C, rt, &v) || wasm_cc_pop(C, TH_WASM_I32, &i))
+        return -1;
+    if (emitting(C)) {
+        ops[0] = x;
+        ops[1] = wasm_cc_enc(C, &i);
+        ops[2] = wasm_cc_enc(C, &v);
+        wasm_cc_emit_ops(C, WOP_TABLE_SET, ops, 3, 6);
+    }
+    return 0;
+}
+
+/* 0xFC prefix: saturating truncations, bulk memory, table operations. */
+int wasm_cc_op_prefixed(comp *C)
+{
+    static const struct { uint16_t wop; uint8_t in, out; } sat[8] = {
+        { WOP_I32_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I32 },
+        { WOP_I32_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I32 },
+        { WOP_I32_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I32 },
+        { WOP_I32_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I32 },
+        { WOP_I64_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I64 },
+        { WOP_I64_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I64 },
+        { WOP_I64_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I64 },
+        { WOP_I64_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I64 },
+    };
+    const th_wasm_module *m = C->m;
+    uint32_t sub, x, y, ops[6];
+    vent a, v;
+    bool em;
+
+    if (wasm_cc_rd_u32(C, &sub))
+        return -1;
+    if (sub < 8) {
+        if (wasm_cc_pop(C, sat[sub].in, &a))
+            return -1;
+        ops[0] = emitting(C) ? wasm_cc_enc(C, &a) : 0;
+        emit_result(C, sat[sub].wop, sat[sub].out, ops, 1, 1);
+        return 0;
+    }
+    switch (sub) {
+    case 8: /* memory.init data 0 */
+        if (wasm_cc_rd_u32(C, &x) || wasm_cc_rd_zero(C) || need_memory(C) || need_datacount(C, x))
+            return -1;
+        if (pop_i32s(C, 3, ops + 1))
+            return -1;
+        ops[0] = x;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_MEMORY_INIT, ops, 4, 14);
+        return 0;
+    case 9: /* data.drop */
+        if (wasm_cc_rd_u32(C, &x) || need_datacount(C, x))
+            return -1;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_DATA_DROP, &x, 1, 0);
+        return 0;
+    case 10: /* memory.copy 0 0 */
+        if (wasm_cc_rd_zero(C) || wasm_cc_rd_zero(C) || need_memory(C) || pop_i32s(C, 3, ops))
+            return -1;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_MEMORY_COPY, ops, 3, 7);
+        return 0;
+    case 11: /* memory.fill 0 */
+        if (wasm_cc_rd_zero(C) || need_memory(C) || pop_i32s(C, 3, ops))
+            return -1;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_MEMORY_FILL, ops, 3, 7);
+        return 0;
+    case 12: /* table.init elem table */
+        if (wasm_cc_rd_u32(C, &y) || wasm_cc_rd_u32(C, &x) || need_table(C, x))
+            return -1;
+        if (y >= m->nelems)
+            return wasm_cc_fail(C, "unknown elem segment %u", y);
+        if (m->elems[y].reftype != m->tables[x].reftype)
+            return wasm_cc_fail(C, "type mismatch");
+        if (pop_i32s(C, 3, ops + 2))
+            return -1;
+        ops[0] = x;
+        ops[1] = y;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_TABLE_INIT, ops, 5, 28);
+        return 0;
+    case 13: /* elem.drop */
+        if (wasm_cc_rd_u32(C, &x))
+            return -1;
+        if (x >= m->nelems)
+            return wasm_cc_fail(C, "unknown elem segment %u", x);
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_ELEM_DROP, &x, 1, 0);
+        return 0;
+    case 14: /* table.copy dst src */
+        if (wasm_cc_rd_u32(C, &x) || wasm_cc_rd_u32(C, &y) || need_table(C, x) || need_table(C, y))
+            return -1;
+        if (m->tables[x].reftype != m->tables[y].reftype)
+            return wasm_cc_fail(C, "type mismatch");
+        if (pop_i32s(C, 3, ops + 2))
+            return -1;
+        ops[0] = x;
+        ops[1] = y;
+        if (emitting(C))
+            wasm_cc_emit_ops(C, WOP_TABLE_COPY, ops, 5, 28);
+        return 0;
+    case 15: /* table.grow: init n -> old size */
+        if (wasm_cc_rd_u32(C, &x) || need_table(C, x))
+            return -1;
+        if (wasm_cc_pop(C, TH_WASM_I32, &a) || wasm_cc_pop(C, m->tables[x].reftype, &v))
+            return -1;
+        em = emitting(C);
+        ops[0] = x;
+        ops[1] = em ? wasm_cc_enc(C, &v) : 0;
+        ops[2] = em ? wasm_cc_enc(C, &a) : 0;
+        emit_result(C, WOP_TABLE_GROW, TH_WASM_I32, ops, 3, 6);
+        return 0;
+    case 16: /* table.size */
+        if (wasm_cc_rd_u32(C, &x) || need_table(C, x))
+            return -1;
+        emit_result(C, WOP_TABLE_SIZE, TH_WASM_I32, &x, 1, 0);
+        return 0;
+    case 17: { /* table.fill: i v n */
+        vent i, n;
+        if (wasm_cc_rd_u32(C, &x) || need_table(C, x))
+            return -1;
+        if (wasm_cc_pop(C, TH_WASM_I32, &n) || wasm_cc_pop(C, m->tables[x].reftype, &v) ||
+            wasm_cc_pop(C, TH_WASM_I32, &i))
+            return -1;
+        if (emitting(C)) {
+            ops[0] = x;
+            ops[1] = wasm_cc_enc(C, &i);
+            ops[2] = wasm_cc_enc(C, &v);
+            ops[3] = wasm_cc_enc(C, &n);
+            wasm_cc_emit_ops(C, WOP_TABLE_FILL, ops, 4, 14);
+        }
+        return 0;
+    }
+    default:
+        return wasm_cc_fail(C, "illegal opcode 0xfc %u", sub);
+    }
+}
+
+int wasm_cc_op_memsize(comp *C, uint8_t op)
+{
+    vent a;
+    uint32_t ops[1];
+
+    if (wasm_cc_rd_zero(C) || need_memory(C))
+        return -1;
+    if (op == 0x3f) {
+        emit_result(C, WOP_MEMORY_SIZE, TH_WASM_I32, ops, 0, 0);
+        return 0;
+    }
+    if (wasm_cc_pop(C, TH_WASM_I32, &a))
+        return -1;
+    ops[0] = emitting(C) ? wasm_cc_enc(C, &a) : 0;
+    emit_result(C, WOP_MEMORY_GROW, TH_WASM_I32, ops, 1, 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Constants and numeric instructions                                 */
+
+int wasm_cc_op_const(comp *C, uint8_t op)
+{
+    int64_t v = 0;
+    uint8_t type;
+    uint64_t bits = 0;
+    vent *e;
+
+    switch (op) {
+    case 0x41:
+        if (wasm_cc_rd_sleb(C, 32, &v))
+            return -1;
+        type = TH_WASM_I32;
+        bits = (uint32_t)v;
+        break;
+    case 0x42:
+        if (wasm_cc_rd_sleb(C, 64, &v))
+            return -1;
+        type = TH_WASM_I64;
+        bits = (uint64_t)v;
+        break;
+    default: {
+        unsigned n = op == 0x43 ? 4 : 8;
+        if ((size_t)(C->end - C->p) < n)
+            return wasm_cc_fail(C, "unexpected end of section or function");
+        for (unsigned i = 0; i < n; i++)
+            bits |= (uint64_t)C->p[i] << (8 * i);
+        C->p += n;
+        type = op == 0x43 ? TH_WASM_F32 : TH_WASM_F64;
+        break;
+    }
+    }
+    e = wasm_cc_push(C, type);
+    if (e != NULL) {
+        e->loc = LOC_CONST;
+        e->cval = bits;
+    }
+    return 0;
+}
+
+enum { NK_OP, NK_RETYPE, NK_CMP32, NK_CMP64, NK_EQZ32, NK_EQZ64 };
+
+typedef struct numop {
+    uint16_t wop;
+    uint8_t in1, in2, out; /* in2 = 0 for unary operators */
+    uint8_t kind;
+} numop;
+
+#define I_ TH_WASM_I32
+#define L_ TH_WASM_I64
+#define F_ TH_WASM_F32
+#define D_ TH_WASM_F64
+#define UN(op, w, a, r) [(op) - 0x45] = { WOP_##w, a, 0, r, NK_OP }
+#define BI(op, w, a, r) [(op) - 0x45] = { WOP_##w, a, a, r, NK_OP }
+#define CM(op, w, a, k) [(op) - 0x45] = { WOP_##w, a, a, I_, k }
+#define RT(op, a, r) [(op) - 0x45] = { 0, a, 0, r, NK_RETYPE }
+
+/* Opcodes 0x45..0xc4. */
+static const numop numops[0xc5 - 0x45] = {
+    [0] = { WOP_I32_EQZ, I_, 0, I_, NK_EQZ32 },
+    CM(0x46, I32_EQ, I_, NK_CMP32), CM(0x47, I32_NE, I_, NK_CMP32),
+    CM(0x48, I32_LT_S, I_, NK_CMP32), CM(0x49, I32_LT_U, I_, NK_CMP32),
+    CM(0x4a, I32_GT_S, I_, NK_CMP32), CM(0x4b, I32_GT_U, I_, NK_CMP32),
+    CM(0x4c, I32_LE_S, I_, NK_CMP32), CM(0x4d, I32_LE_U, I_, NK_CMP32),
+    CM(0x4e, I32_GE_S, I_, NK_CMP32), CM(0x4f, I32_GE_U, I_, NK_CMP32),
+    [0x50 - 0x45] = { WOP_I64_EQZ, L_, 0, I_, NK_EQZ64 },
+    CM(0x51, I64_EQ, L_, NK_CMP64), CM(0x52, I64_NE, L_, NK_CMP64),
+    CM(0x53, I64_LT_S, L_, NK_CMP64), CM(0x54, I64_LT_U, L_, NK_CMP64),
+    CM(0x55, I64_GT_S, L_, NK_CMP64), CM(0x56, I64_GT_U, L_, NK_CMP64),
+    CM(0x57, I64_LE_S, L_, NK_CMP64), CM(0x58, I64_LE_U, L_, NK_CMP64),
+    CM(0x59, I64_GE_S, L_, NK_CMP64), CM(0x5a, I64_GE_U, L_, NK_CMP64),
+    CM(0x5b, F32_EQ, F_, NK_OP), CM(0x5c, F32_NE, F_, NK_OP), CM(0x5d, F32_LT, F_, NK_OP),
+    CM(0x5e, F32_GT, F_, NK_OP), CM(0x5f, F32_LE, F_, NK_OP), CM(0x60, F32_GE, F_, NK_OP),
+    CM(0x61, F64_EQ, D_, NK_OP), CM(0x62, F64_NE, D_, NK_OP), CM(0x63, F64_LT, D_, NK_OP),
+    CM(0x64, F64_GT, D_, NK_OP), CM(0x65, F64_LE, D_, NK_OP), CM(0x66, F64_GE, D_, NK_OP),
+    UN(0x67, I32_CLZ, I_, I_), UN(0x68, I32_CTZ, I_, I_), UN(0x69, I32_POPCNT, I_, I_),
+    BI(0x6a, I32_ADD, I_, I_), BI(0x6b, I32_SUB, I_, I_), BI(0x6c, I32_MUL, I_, I_),
+    BI(0x6d, I32_DIV_S, I_, I_), BI(0x6e, I32_DIV_U, I_, I_), BI(0x6f, I32_REM_S, I_, I_),
+    BI(0x70, I32_REM_U, I_, I_), BI(0x71, I32_AND, I_, I_), BI(0x72, I32_OR, I_, I_),
+    BI(0x73, I32_XOR, I_, I_), BI(0x74, I32_SHL, I_, I_), BI(0x75, I32_SHR_S, I_, I_),
+    BI(0x76, I32_SHR_U, I_, I_), BI(0x77, I32_ROTL, I_, I_), BI(0x78, I32_ROTR, I_, I_),
+    UN(0x79, I64_CLZ, L_, L_), UN(0x7a, I64_CTZ, L_, L_), UN(0x7b, I64_POPCNT, L_, L_),
+    BI(0x7c, I64_ADD, L_, L_), BI(0x7d, I64_SUB, L_, L_), BI(0x7e, I64_MUL, L_, L_),
+    BI(0x7f, I64_DIV_S, L_, L_), BI(0x80, I64_DIV_U, L_, L_), BI(0x81, I64_REM_S, L_, L_),
+    BI(0x82, I64_REM_U, L_, L_), BI(0x83, I64_AND, L_, L_), BI(0x84, I64_OR, L_, L_),
+    BI(0x85, I64_XOR, L_, L_), BI(0x86, I64_SHL, L_, L_), BI(0x87, I64_SHR_S, L_, L_),
+    BI(0x88, I64_SHR_U, L_, L_), BI(0x89, I64_ROTL, L_, L_), BI(0x8a, I64_ROTR, L_, L_),
+    UN(0x8b, F32_ABS, F_, F_), UN(0x8c, F32_NEG, F_, F_), UN(0x8d, F32_CEIL, F_, F_),
+    UN(0x8e, F32_FLOOR, F_, F_), UN(0x8f, F32_TRUNC, F_, F_), UN(0x90, F32_NEAREST, F_, F_),
+    UN(0x91, F32_SQRT, F_, F_), BI(0x92, F32_ADD, F_, F_), BI(0x93, F32_SUB, F_, F_),
+    BI(0x94, F32_MUL, F_, F_), BI(0x95, F32_DIV, F_, F_), BI(0x96, F32_MIN, F_, F_),
+    BI(0x97, F32_MAX, F_, F_), BI(0x98, F32_COPYSIGN, F_, F_),
+    UN(0x99, F64_ABS, D_, D_), UN(0x9a, F64_NEG, D_, D_), UN(0x9b, F64_CEIL, D_, D_),
+    UN(0x9c, F64_FLOOR, D_, D_), UN(0x9d, F64_TRUNC, D_, D_), UN(0x9e, F64_NEAREST, D_, D_),
+    UN(0x9f, F64_SQRT, D_, D_), BI(0xa0, F64_ADD, D_, D_), BI(0xa1, F64_SUB, D_, D_),
+    BI(0xa2, F64_MUL, D_, D_), BI(0xa3, F64_DIV, D_, D_), BI(0xa4, F64_MIN, D_, D_),
+    BI(0xa5, F64_MAX, D_, D_), BI(0xa6, F64_COPYSIGN, D_, D_),
+    RT(0xa7, L_, I_), /* i32.wrap_i64: the low half already is the result */
+    UN(0xa8, I32_TRUNC_F32_S, F_, I_), UN(0xa9, I32_TRUNC_F32_U, F_, I_),
+    UN(0xaa, I32_TRUNC_F64_S, D_, I_), UN(0xab, I32_TRUNC_F64_U, D_, I_),
+    UN(0xac, I64_EXTEND_I32_S, I_, L_), UN(0xad, I64_EXTEND_I32_U, I_, L_),
+    UN(0xae, I64_TRUNC_F32_S, F_, L_), UN(0xaf, I64_TRUNC_F32_U, F_, L_),
+    UN(0xb0, I64_TRUNC_F64_S, D_, L_), UN(0xb1, I64_TRUNC_F64_U, D_, L_),
+    UN(0xb2, F32_CONVERT_I32_S, I_, F_), UN(0xb3, F32_CONVERT_I32_U, I_, F_),
+    UN(0xb4, F32_CONVERT_I64_S, L_, F_), UN(0xb5, F32_CONVERT_I64_U, L_, F_),
+    UN(0xb6, F32_DEMOTE_F64, D_, F_),
+    UN(0xb7, F64_CONVERT_I32_S, I_, D_), UN(0xb8, F64_CONVERT_I32_U, I_, D_),
+    UN(0xb9, F64_CONVERT_I64_S, L_, D_), UN(0xba, F64_CONVERT_I64_U, L_, D_),
+    UN(0xbb, F64_PROMOTE_F32, F_, D_),
+    RT(0xbc, F_, I_), RT(0xbd, D_, L_), RT(0xbe, I_, F_), RT(0xbf, L_, D_),
+    UN(0xc0, I32_EXTEND8_S, I_, I_), UN(0xc1, I32_EXTEND16_S, I_, I_),
+    UN(0xc2, I64_EXTEND8_S, L_, L_), UN(0xc3, I64_EXTEND16_S, L_, L_),
+    UN(0xc4, I64_EXTEND32_S, L_, L_),
+};
+
+/* Branch-if-not for each i32/i64 comparison (eq ne lt_s lt_u gt_s gt_u
+ * le_s le_u ge_s ge_u): the index of its negation. */
+static const uint8_t cmp_negation[10] = { 1, 0, 8, 9, 6, 7, 4, 5, 2, 3 };
+
+/* The form of binary operator `wop` taking an immediate right operand,
+ * or -1.  *comm: a constant left operand may be swapped to the right;
+ * *neg: the immediate is negated (subtraction as addition). */
+static int kform(int wop, bool *comm, bool *neg)
+{
+    *comm = *neg = false;
+    if (wop >= WOP_I32_EQ && wop <= WOP_I32_GE_U)
+        return wop - WOP_I32_EQ + WOP_I32_EQ_K;
+    switch (wop) {
+    case WOP_I32_SUB: *neg = true; return WOP_I32_ADD_K;
+    case WOP_I64_SUB: *neg = true; return WOP_I64_ADD_K;
+    case WOP_I32_ADD: *comm = true; return WOP_I32_ADD_K;
+    case WOP_I32_MUL: *comm = true; return WOP_I32_MUL_K;
+    case WOP_I32_AND: *comm = true; return WOP_I32_AND_K;
+    case WOP_I32_OR: *comm = true; return WOP_I32_OR_K;
+    case WOP_I32_XOR: *comm = true; return WOP_I32_XOR_K;
+    case WOP_I32_SHL: return WOP_I32_SHL_K;
+    case WOP_I32_SHR_S: return WOP_I32_SHR_S_K;
+    case WOP_I32_SHR_U: return WOP_I32_SHR_U_K;
+    case WOP_I32_ROTL: return WOP_I32_ROTL_K;
+    case WOP_I32_ROTR: return WOP_I32_ROTR_K;
+    case WOP_I64_ADD: *comm = true; return WOP_I64_ADD_K;
+    case WOP_I64_MUL: *comm = true; return WOP_I64_MUL_K;
+    case WOP_I64_AND: *comm = true; return WOP_I64_AND_K;
+    case WOP_I64_OR: *comm = true; return WOP_I64_OR_K;
+    case WOP_I64_XOR: *comm = true; return WOP_I64_XOR_K;
+    case WOP_I64_SHL: return WOP_I64_SHL_K;
+    case WOP_I64_SHR_S: return WOP_I64_SHR_S_K;
+    case WOP_I64_SHR_U: return WOP_I64_SHR_U_K;
+    case WOP_I64_ROTL: return WOP_I64_ROTL_K;
+    case WOP_I64_ROTR: return WOP_I64_ROTR_K;
+    default: return -1;
+    }
+}
+
+/* The i32 comparison with its operands swapped (lt_s <-> gt_s, ...). */
+static const uint8_t cmp_mirror[10] = { 0, 1, 4, 5, 2, 3, 8, 9, 6, 7 };
+
+/* Try the immediate form of binary `n` on a and b: fills ops[0] (the slot
+ * operand) and ops[1] (the immediate) and returns the op, or -1. */
+static int try_kform(comp *C, const numop *n, const vent *a, const vent *b,
+                     uint32_t *ops)
+{
+    bool comm, neg, is64 = n->in1 == TH_WASM_I64;
+    int kop = kform(n->wop, &comm, &neg);
+    const vent *cst, *var;
+    int64_t v;
+
+    if (kop < 0)
+        return -1;
+    if (b->loc == LOC_CONST) {
+        cst = b;
+        var = a;
+    } else if (a->loc == LOC_CONST && (comm || n->kind == NK_CMP32)) {
+        cst = a;
+        var = b;
+        if (n->kind == NK_CMP32)
+            kop = WOP_I32_EQ_K + cmp_mirror[n->wop - WOP_I32_EQ];
+    } else {
+        return -1;
+    }
+    if (is64) {
+        v = (int64_t)cst->cval;
+        if (neg) {
+            if (v == INT64_MIN)
+                return -1;
+            v = -v;
+        }
+        if (v < INT32_MIN || v > INT32_MAX)
+            return -1;
+    } else {
+        v = (int32_t)(uint32_t)cst->cval;
+        if (neg)
+            v = -v; /* 2^31 wraps to INT32_MIN: the same addition mod 2^32 */
+    }
+    ops[0] = wasm_cc_enc(C, var);
+    ops[1] = (uint32_t)v;
+    return kop;
+}
+
+int wasm_cc_op_numeric(comp *C, uint8_t op)
+{
+    const numop *n = &numops[op - 0x45];
+    vent a, b, *d;
+    uint32_t ops[2];
+    unsigned nops = n->in2 ? 2 : 1, slotmask = nops == 2 ? 3 : 1;
+    int wop = n->wop, kop = -1;
+
+    if (n->in2 && wasm_cc_pop(C, n->in2, &b))
+        return -1;
+    if (wasm_cc_pop(C, n->in1, &a))
+        return -1;
+    if (n->kind == NK_RETYPE) {
+        /* same bits, new type: the operand stays where it is */
+        d = wasm_cc_push(C, n->out);
+        if (d != NULL) {
+            d->loc = a.loc;
+            d->idx = a.idx;
+            d->cval = a.cval;
+        }
+        return 0;
+    }
+    if (!emitting(C)) {
+        wasm_cc_push(C, n->out);
+        return 0;
+    }
+    if (nops == 2)
+        kop = try_kform(C, n, &a, &b, ops);
+    if (kop >= 0) {
+        wop = kop;
+        slotmask = 1;
+    } else {
+        ops[0] = wasm_cc_enc(C, &a);
+        if (nops == 2)
+            ops[1] = wasm_cc_enc(C, &b);
+    }
+    d = emit_result(C, wop, n->out, ops, nops, slotmask);
+    if (d == NULL || !C->last.valid)
+        return 0;
+    C->last.a = ops[0];
+    C->last.b = nops == 2 ? ops[1] : 0;
+    C->last.nops = (uint8_t)nops;
+    C->last.slotmask = (uint8_t)slotmask;
+    switch (n->kind) {
+    case NK_EQZ32:
+        C->last.br_true = WOP_BR_IF_Z;
+        C->last.br_false = WOP_BR_IF_NZ;
+        break;
+    case NK_EQZ64:
+        C->last.br_true = WOP_BR_IF_I64_Z;
+        C->last.br_false = WOP_BR_IF_I64_NZ;
+        break;
+    case NK_CMP32:
+    case NK_CMP64: {
+        int base, k;
+        if (kop >= 0) {
+            base = WOP_BR_IF_I32_EQ_K;
+            k = kop - WOP_I32_EQ_K;
+        } else {
+            base = n->kind == NK_CMP32 ? WOP_BR_IF_I32_EQ : WOP_BR_IF_I64_EQ;
+            k = n->wop - (n->kind == NK_CMP32 ? WOP_I32_EQ : WOP_I64_EQ);
+        }
+        C->last.br_true = base + k;
+        C->last.br_false = base + cmp_negation[k];
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
