@@ -1,0 +1,177 @@
+/*
+ * fuzz_wasm.c - fuzz harness for the WebAssembly engine: an input is a
+ * module binary; see fuzz_wasm.h.
+ *
+ * Resource bounds keep one input cheap: imported memories are created with
+ * at most FUZZ_MAX_PAGES pages, every instance's memories are limited to
+ * FUZZ_MAX_MEMORY bytes, the start function and each export get
+ * FUZZ_FUEL fuel units, and at most FUZZ_MAX_CALLS exports are called.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "theater/wasm.h"
+#include "fuzz_wasm.h"
+
+#define FUZZ_MAX_PAGES 16u
+#define FUZZ_MAX_TABLE 10000u
+#define FUZZ_MAX_MEMORY (16u * 65536u)
+#define FUZZ_FUEL 2000u
+#define FUZZ_MAX_CALLS 64u
+#define FUZZ_MAX_STACK (256u * 1024u)
+
+static int stub_trap(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                     th_wasm_val *results)
+{
+    (void)ctx, (void)args, (void)results;
+    return th_wasm_call_trap(call, "fuzz stub import");
+}
+
+static char sig_letter(uint8_t t)
+{
+    switch (t) {
+    case TH_WASM_I32: return 'i';
+    case TH_WASM_I64: return 'I';
+    case TH_WASM_F32: return 'f';
+    case TH_WASM_F64: return 'F';
+    case TH_WASM_FUNCREF: return 'r';
+    default: return 'e';
+    }
+}
+
+/* Externs the harness creates for imports, freed after the instance. */
+typedef struct owned {
+    th_wasm_memory *mems[8];
+    th_wasm_table *tables[64];
+    th_wasm_global *globals[64];
+    unsigned nmems, ntables, nglobals;
+} owned;
+
+static void owned_free(owned *o)
+{
+    for (unsigned i = 0; i < o->nmems; i++)
+        th_wasm_memory_free(o->mems[i]);
+    for (unsigned i = 0; i < o->ntables; i++)
+        th_wasm_table_free(o->tables[i]);
+    for (unsigned i = 0; i < o->nglobals; i++)
+        th_wasm_global_free(o->globals[i]);
+}
+
+/* Bind import i of m, or return -1 to skip instantiating. */
+static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d,
+                       owned *o)
+{
+    char sig[2 * 1000 + 2];
+    size_t k = 0;
+    void *ext = NULL;
+
+    /* Names with NUL bytes cannot be bound through the C-string API. */
+    if (strlen(d->module) != d->module_len || strlen(d->name) != d->name_len)
+        return -1;
+    switch (d->kind) {
+    case TH_WASM_EXTERN_FUNC:
+        if (d->functype.nparams + d->functype.nresults > 2000)
+            return -1;
+        for (uint32_t i = 0; i < d->functype.nparams; i++)
+            sig[k++] = sig_letter(d->functype.types[i]);
+        sig[k++] = '>';
+        for (uint32_t i = 0; i < d->functype.nresults; i++)
+            sig[k++] = sig_letter(d->functype.types[d->functype.nparams + i]);
+        sig[k] = '\0';
+        /* a duplicate (module, name) keeps its first binding */
+        th_wasm_imports_add_func(imp, d->module, d->name, sig, stub_trap, NULL);
+        return 0;
+    case TH_WASM_EXTERN_MEMORY:
+        if (d->min > FUZZ_MAX_PAGES || o->nmems == 8)
+            return -1;
+        ext = o->mems[o->nmems++] = th_wasm_memory_new(
+            (uint32_t)d->min, d->max == UINT64_MAX ? UINT32_MAX : (uint32_t)d->max);
+        break;
+    case TH_WASM_EXTERN_TABLE:
+        if (d->min > FUZZ_MAX_TABLE || o->ntables == 64)
+            return -1;
+        ext = o->tables[o->ntables++] = th_wasm_table_new(
+            d->valtype, (uint32_t)d->min,
+            d->max == UINT64_MAX ? UINT32_MAX : (uint32_t)d->max);
+        break;
+    default: {
+        th_wasm_val zero;
+        zero.bits = 0;
+        if (o->nglobals == 64)
+            return -1;
+        ext = o->globals[o->nglobals++] =
+            th_wasm_global_new(d->valtype, d->mutable_, zero);
+        break;
+    }
+    }
+    if (ext == NULL)
+        return -1;
+    th_wasm_imports_add_extern(imp, d->module, d->name, d->kind, ext);
+    return 0;
+}
+
+static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
+{
+    th_wasm_exec_config ecfg = {.max_stack_bytes = FUZZ_MAX_STACK,
+                                .max_call_depth = 500};
+    th_wasm_exec *ex = th_wasm_exec_new(&ecfg);
+    th_wasm_val args[1000], results[1000];
+    uint32_t calls = 0;
+
+    if (ex == NULL)
+        return;
+    memset(args, 0, sizeof args);
+    for (uint32_t i = 0; i < th_wasm_module_export_count(m) &&
+                         calls < FUZZ_MAX_CALLS; i++) {
+        th_wasm_extern_desc d;
+        th_wasm_func *f;
+
+        if (th_wasm_module_export(m, i, &d) != 0 ||
+            d.kind != TH_WASM_EXTERN_FUNC || d.functype.nparams > 1000 ||
+            d.functype.nresults > 1000 || strlen(d.name) != d.name_len)
+            continue;
+        f = th_wasm_instance_func(inst, d.name);
+        if (f == NULL)
+            continue;
+        calls++;
+        th_wasm_exec_set_fuel(ex, FUZZ_FUEL);
+        if (th_wasm_exec_call(ex, f, args, d.functype.nparams, results,
+                              d.functype.nresults) == TH_WASM_OUT_OF_FUEL)
+            th_wasm_exec_abort(ex);
+    }
+    th_wasm_exec_free(ex);
+}
+
+int fuzz_wasm_one(const uint8_t *data, size_t size)
+{
+    th_wasm_module *m = NULL;
+    th_wasm_imports *imp;
+    th_wasm_instance *inst = NULL;
+    th_wasm_instance_config cfg = {.max_memory_bytes = FUZZ_MAX_MEMORY,
+                                   .start_fuel = FUZZ_FUEL};
+    owned o;
+    th_error err;
+    bool skip = false;
+
+    if (th_wasm_module_new(data, size, &m, &err) != 0)
+        return 0;
+    memset(&o, 0, sizeof o);
+    imp = th_wasm_imports_new();
+    for (uint32_t i = 0; imp != NULL && i < th_wasm_module_import_count(m); i++) {
+        th_wasm_extern_desc d;
+        if (th_wasm_module_import(m, i, &d) != 0 ||
+            bind_import(imp, &d, &o) < 0) {
+            skip = true;
+            break;
+        }
+    }
+    if (imp != NULL && !skip &&
+        th_wasm_instance_new(m, imp, &cfg, &inst, &err) == 0) {
+        call_exports(m, inst);
+        th_wasm_instance_free(inst);
+    }
+    th_wasm_imports_free(imp);
+    owned_free(&o);
+    th_wasm_module_free(m);
+    return 1;
+}
