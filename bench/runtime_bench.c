@@ -16,7 +16,7 @@
  * runtime"): spawn <= 20 us, <= 32 KiB per idle actor, >= 300,000
  * messages/s, round trip <= 5 us; the program prints PASS/FAIL per figure.
  *
- *   runtime_bench [--quick] [--no-erlang]
+ *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -301,6 +301,7 @@ static void row(const char *what, const char *unit, double ours, double erl, dou
 int main(int argc, char **argv)
 {
     bool quick = false, erlang = true;
+    const char *only = NULL;
     double spawn_us, bytes, msgs, rtt, erl[4];
     int i;
 
@@ -309,16 +310,19 @@ int main(int argc, char **argv)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
             erlang = false;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i], erlang = false;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang]\n");
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]\n");
             return 2;
         }
     }
     printf("runtime_bench: chain recording on; 2 workers; actor %s\n", THEATER_BENCH_ACTOR);
-    spawn_us = bench_spawn(quick ? 2000 : 5000);
-    bytes = bench_memory(quick ? 20000 : 100000);
-    msgs = bench_oneway(4, quick ? 50000 : 250000);
-    rtt = bench_roundtrip(20, 2000);
+#define RUN(name) (only == NULL || strcmp(only, name) == 0)
+    spawn_us = RUN("spawn") ? bench_spawn(quick ? 2000 : 5000) : 0;
+    bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000) : 0;
+    msgs = RUN("oneway") ? bench_oneway(4, quick ? 50000 : 250000) : 0;
+    rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
     if (erlang)
         run_erlang(quick, erl);
     else

@@ -53,7 +53,7 @@ int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out)
 int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
 {
     th_wasm_val args[4], res[1];
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc;
 
     if (g->realloc == NULL)
@@ -94,7 +94,7 @@ int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
 
 int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32_t *ptr)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc;
 
     if (len > UINT32_MAX)
@@ -110,7 +110,7 @@ int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32
 
 int rt_abi_store_u8(rt_guest *g, uint32_t addr, uint8_t v)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc = rt_abi_span(g, addr, 1, &p);
 
     if (rc == 0)
@@ -120,7 +120,7 @@ int rt_abi_store_u8(rt_guest *g, uint32_t addr, uint8_t v)
 
 int rt_abi_store_u32(rt_guest *g, uint32_t addr, uint32_t v)
 {
-    uint8_t *p, b[4];
+    uint8_t *p = NULL, b[4];
     int rc = rt_abi_span(g, addr, 4, &p);
 
     if (rc == 0) {
@@ -141,7 +141,7 @@ int rt_abi_store_u64(rt_guest *g, uint32_t addr, uint64_t v)
 
 int rt_abi_load_u8(rt_guest *g, uint32_t addr, uint8_t *v)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc = rt_abi_span(g, addr, 1, &p);
 
     if (rc == 0)
@@ -151,7 +151,7 @@ int rt_abi_load_u8(rt_guest *g, uint32_t addr, uint8_t *v)
 
 int rt_abi_load_u32(rt_guest *g, uint32_t addr, uint32_t *v)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc = rt_abi_span(g, addr, 4, &p);
 
     if (rc == 0)
@@ -161,7 +161,7 @@ int rt_abi_load_u32(rt_guest *g, uint32_t addr, uint32_t *v)
 
 int rt_abi_bytes(rt_guest *g, uint32_t ptr, uint32_t len, uint8_t **out)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc = rt_abi_span(g, ptr, len, &p);
 
     if (rc != 0)
@@ -176,7 +176,7 @@ int rt_abi_bytes(rt_guest *g, uint32_t ptr, uint32_t len, uint8_t **out)
 
 int rt_abi_string(rt_guest *g, uint32_t ptr, uint32_t len, char **out, size_t *n)
 {
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc = rt_abi_span(g, ptr, len, &p);
 
     if (rc != 0)
@@ -219,7 +219,7 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
     int rc;
 
     /* check the destination first: no allocation for a bad retptr */
-    uint8_t *p;
+    uint8_t *p = NULL;
     if ((rc = rt_abi_span(g, addr, 8, &p)) != 0)
         return rc;
     if ((rc = rt_abi_put(g, data, len, 1, &ptr)) != 0)
@@ -253,7 +253,7 @@ int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t l
 int rt_abi_store_strings(rt_guest *g, uint32_t addr, char *const *v, size_t n)
 {
     uint32_t arr, i;
-    uint8_t *p;
+    uint8_t *p = NULL;
     int rc;
 
     if ((rc = rt_abi_span(g, addr, 8, &p)) != 0)

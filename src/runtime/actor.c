@@ -400,7 +400,8 @@ static void record_call(rt_actor *a, rt_op *op)
         rt_buf_json_str(&b, m->a, strlen(m->a));
     }
     rt_buf_puts(&b, "}");
-    rt_record_buf(a, "wasm-call", &b);
+    op->call_rec = b; /* recorded by rt_record before any other event, or
+                         merged with the result by record_result */
 }
 
 /* Lower the state and the parameters of `op` into the guest. */
@@ -622,6 +623,7 @@ static void op_free(rt_actor *a)
     rt_exec_put(a->rt, op->exec);
     rt_msg_free(op->msg);
     free(op->host_input);
+    rt_buf_release(&op->call_rec);
     free(op);
 }
 
@@ -669,10 +671,19 @@ static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_er
 static void record_result(rt_actor *a, rt_op *op, const op_result *r)
 {
     rt_buf b = {0};
+    bool merged = op->call_rec.data != NULL && !op->call_rec.oom;
 
-    rt_buf_puts(&b, "{\"function\":\"");
-    rt_buf_puts(&b, short_name(op->ex));
-    rt_buf_puts(&b, "\",\"state\":");
+    if (merged) {
+        /* {"function":..,"params":[..]} + ,"result":{..}} */
+        b = op->call_rec;
+        memset(&op->call_rec, 0, sizeof op->call_rec);
+        b.len--; /* the closing brace */
+        rt_buf_puts(&b, ",\"result\":{\"state\":");
+    } else {
+        rt_buf_puts(&b, "{\"function\":\"");
+        rt_buf_puts(&b, short_name(op->ex));
+        rt_buf_puts(&b, "\",\"state\":");
+    }
     if (r->has_state)
         rt_buf_json_hex(&b, r->state, r->state_len);
     else
@@ -690,8 +701,8 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
         else
             rt_buf_puts(&b, "null");
     }
-    rt_buf_puts(&b, "}");
-    rt_record_buf(a, "wasm-result", &b);
+    rt_buf_puts(&b, merged ? "}}" : "}");
+    rt_record_buf(a, merged ? "wasm-call" : "wasm-result", &b);
 }
 
 /* Deliver what the operation produced besides the state. */

@@ -111,6 +111,12 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     th_error err;
     int rc;
 
+    if (a->op != NULL && a->op->call_rec.data != NULL) {
+        /* the held-back "wasm-call" of the running op goes first */
+        rt_buf call = a->op->call_rec;
+        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
+        rt_record_buf(a, "wasm-call", &call);
+    }
     th_error_clear(&err);
     rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
     if (rc != 0) {

@@ -354,6 +354,9 @@ struct rt_op {
     const char *host_fn;
     char *host_input;       /* JSON of the call's input (owned) */
     void *timer;            /* io.c timer for the call timeout while waiting */
+    rt_buf call_rec;        /* the "wasm-call" record, held back until a host
+                               call or the result: a call without host calls
+                               is recorded as one event with its result */
     bool woken;             /* a wake for `token` is queued */
 };
 
@@ -674,7 +677,7 @@ struct th_runtime {
     uint64_t next_sub;
 
     pthread_mutex_t exitlock;    /* ends of root actors, for late waiters */
-    struct rt_exit_rec *exits;   /* newest first, at most RT_MAX_EXITS */
+    struct rt_exit_rec *exits;   /* ring of RT_MAX_EXITS records */
     unsigned nexits;
 
     atomic_bool closing;         /* shutdown started: spawns refused */

@@ -23,45 +23,40 @@
 #define RT_MAX_EXITS 4096 /* ends of root actors remembered for late waiters */
 
 typedef struct rt_exit_rec {
-    struct rt_exit_rec *next;
     char id[RT_ID_LEN + 1];
     th_actor_exit exit; /* data owned */
 } rt_exit_rec;
 
 void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex)
 {
-    rt_exit_rec *r = calloc(1, sizeof *r), **pp;
-    unsigned n = 0;
+    rt_exit_rec *r;
 
-    if (r == NULL)
+    pthread_mutex_lock(&rt->exitlock);
+    if (rt->exits == NULL && (rt->exits = calloc(RT_MAX_EXITS, sizeof *rt->exits)) == NULL) {
+        pthread_mutex_unlock(&rt->exitlock);
         return;
+    }
+    /* a ring: the oldest record makes room */
+    r = &rt->exits[rt->nexits++ % RT_MAX_EXITS];
+    free(r->exit.data);
     memcpy(r->id, id, sizeof r->id);
     r->exit = *ex;
     r->exit.data = ex->has_data ? rt_memdup(ex->data, ex->data_len) : NULL;
     if (ex->has_data && r->exit.data == NULL)
         r->exit.has_data = false;
-    pthread_mutex_lock(&rt->exitlock);
-    r->next = rt->exits;
-    rt->exits = r;
-    for (pp = &rt->exits; *pp != NULL && ++n <= RT_MAX_EXITS; pp = &(*pp)->next)
-        ;
-    while (*pp != NULL) {
-        rt_exit_rec *old = *pp;
-        *pp = old->next;
-        free(old->exit.data);
-        free(old);
-    }
     pthread_mutex_unlock(&rt->exitlock);
 }
 
 /* A remembered end: 0 and *ex filled (data copied), or TH_ENOENT. */
 static int exit_lookup(rt_runtime *rt, const char *id, th_actor_exit *ex)
 {
-    rt_exit_rec *r;
+    unsigned i, n;
     int rc = TH_ENOENT;
 
     pthread_mutex_lock(&rt->exitlock);
-    for (r = rt->exits; r != NULL; r = r->next) {
+    n = rt->nexits < RT_MAX_EXITS ? rt->nexits : RT_MAX_EXITS;
+    for (i = 0; rt->exits != NULL && i < n; i++) {
+        rt_exit_rec *r = &rt->exits[i];
         if (strcmp(r->id, id) == 0) {
             if (ex != NULL) {
                 *ex = r->exit;
@@ -226,11 +221,11 @@ void th_runtime_free(th_runtime *rt)
         cn = c->next;
         free(c);
     }
-    while (rt->exits != NULL) {
-        rt_exit_rec *r = rt->exits;
-        rt->exits = r->next;
-        free(r->exit.data);
-        free(r);
+    if (rt->exits != NULL) {
+        unsigned i;
+        for (i = 0; i < RT_MAX_EXITS; i++)
+            free(rt->exits[i].exit.data);
+        free(rt->exits);
     }
     pthread_mutex_destroy(&rt->exitlock);
     pthread_mutex_destroy(&rt->modlock);

@@ -108,7 +108,7 @@ static void test_counter(void **unused)
     assert_string_equal(s, "52");
     free(s);
     assert_int_equal(th_runtime_unsubscribe(t.rt, sub), 0);
-    assert_non_null(strstr(ev.types, "wasm-call wasm-result"));
+    assert_non_null(strstr(ev.types, "wasm-call"));
 
     assert_int_equal(th_runtime_list_actors(t.rt, &ids, &n, &err), 0);
     assert_int_equal(n, 1);
