@@ -45,7 +45,8 @@ static int rd_fail(rd *r, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return th_error_set(r->err, TH_EINVAL, "at offset 0x%zx: %s", at, msg);
+    th_error_set(r->err, TH_EINVAL, "at offset 0x%zx: %s", at, msg);
+    return TH_EINVAL;
 }
 
 static int rd_eos(rd *r)
@@ -55,12 +56,13 @@ static int rd_eos(rd *r)
 
 static int rd_nomem(rd *r)
 {
-    return th_error_set(r->err, TH_ENOMEM, "at offset 0x%zx: out of memory",
-                        r->pos);
+    th_error_set(r->err, TH_ENOMEM, "at offset 0x%zx: out of memory", r->pos);
+    return TH_ENOMEM;
 }
 
 static int rd_byte(rd *r, uint8_t *out)
 {
+    *out = 0;
     if (r->pos >= r->len)
         return rd_eos(r);
     *out = r->b[r->pos++];
@@ -75,6 +77,7 @@ static int rd_uleb(rd *r, int bits, uint64_t *out)
     unsigned shift = 0;
     int n = bits;
 
+    *out = 0;
     for (;;) {
         uint8_t b;
         if (n <= 0)
@@ -102,6 +105,7 @@ static int rd_sleb(rd *r, int bits, int64_t *out)
     unsigned shift = 0;
     int n = bits;
 
+    *out = 0;
     for (;;) {
         uint8_t b;
         if (n <= 0)
@@ -131,6 +135,7 @@ static int rd_u32(rd *r, uint32_t *out)
 {
     uint64_t v;
     int rc = rd_uleb(r, 32, &v);
+    *out = 0;
     if (rc < 0)
         return rc;
     *out = (uint32_t)v;
@@ -144,6 +149,7 @@ static int rd_len32(rd *r, uint32_t *out)
     size_t at = r->pos;
     uint64_t v;
     int rc = rd_uleb(r, 32, &v);
+    *out = 0;
     if (rc < 0)
         return rc;
     if (v > r->len - at)
@@ -155,6 +161,8 @@ static int rd_len32(rd *r, uint32_t *out)
 /* Skip n bytes; *start receives where they begin. */
 static int rd_skip(rd *r, size_t n, size_t *start)
 {
+    if (start != NULL)
+        *start = r->pos;
     if (n > r->len - r->pos)
         return rd_eos(r);
     if (start != NULL)
@@ -210,8 +218,8 @@ static bool utf8_valid(const uint8_t *s, size_t n)
  * by the caller) unless out is NULL. */
 static int rd_name(rd *r, char **out, uint32_t *out_len)
 {
-    size_t at = r->pos, start;
-    uint32_t n;
+    size_t at = r->pos, start = 0;
+    uint32_t n = 0;
     int rc;
 
     if ((rc = rd_len32(r, &n)) < 0)
@@ -248,6 +256,7 @@ static int rd_valtype(rd *r, uint8_t *out)
 {
     uint8_t t;
     int rc = rd_byte(r, &t);
+    *out = 0;
     if (rc < 0)
         return rc;
     if (t == TH_WASM_V128)
@@ -262,6 +271,7 @@ static int rd_reftype(rd *r, uint8_t *out)
 {
     uint8_t t;
     int rc = rd_byte(r, &t);
+    *out = 0;
     if (rc < 0)
         return rc;
     if (t != TH_WASM_FUNCREF && t != TH_WASM_EXTERNREF)

@@ -39,7 +39,7 @@ fail:
 
 int th_wasm_module_validate(const uint8_t *bytes, size_t len, th_error *err)
 {
-    th_wasm_module *m;
+    th_wasm_module *m = NULL;
     int rc = th_wasm_module_new(bytes, len, &m, err);
 
     if (rc == 0)
