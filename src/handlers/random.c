@@ -109,7 +109,7 @@ static int h_range(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wa
     rt_host_begin(&h, call);
     snprintf(in, sizeof in, "{\"min\":%llu,\"max\":%llu}", (unsigned long long)lo, (unsigned long long)hi);
     if (lo >= hi) {
-        if (rt_abi_result_unit(&h.g, retptr, "min must be below max") != 0)
+        if (rt_abi_result_err8(&h.g, retptr, "min must be below max") != 0)
             return rt_host_trap(&h);
         return rt_host_done(&h, IFACE, "random-range", strdup(in), "{\"err\":\"min must be below max\"}");
     }

@@ -93,7 +93,7 @@ static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
     }
     if (rc != 0) {
         const char *msg = e.msg[0] ? e.msg : th_strerror(rc);
-        if (rt_abi_result_unit(&h.g, retptr, msg) != 0)
+        if ((op == S_SIZE ? rt_abi_result_err8(&h.g, retptr, msg) : rt_abi_result_unit(&h.g, retptr, msg)) != 0)
             goto trap;
         rt_buf_puts(&out, "{\"err\":");
         rt_buf_json_str(&out, msg, strlen(msg));

@@ -238,6 +238,15 @@ int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
     return rc;
 }
 
+int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg)
+{
+    int rc = rt_abi_store_u8(g, retptr, 1);
+
+    if (rc == 0)
+        rc = rt_abi_store_list(g, retptr + 8, errmsg, strlen(errmsg));
+    return rc;
+}
+
 int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t len,
                         const char *errmsg)
 {

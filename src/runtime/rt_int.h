@@ -573,6 +573,8 @@ int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_
 int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len);
 /* Store result<_, string> / result<list<u8>|string, string> at retptr. */
 int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg);
+/* err(string) of a result whose payload is 8-aligned (result<u64|f64, string>). */
+int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg);
 int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data,
                         size_t len, const char *errmsg);
 /* Store list<string> (ptr,len) at addr. */

@@ -1,0 +1,464 @@
+/*
+ * test_handlers.c - every host function of ABI.md, with its errors, through
+ * the probe actor (probe.c): runtime, message-server (send, request,
+ * deferred answers, cancel, channels), supervisor, store, timing, random
+ * (seeded), environment (allow-list), filesystem (confinement), and the
+ * capability check at spawn.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "rt_test_util.h"
+
+static char g_man[512];
+
+/* The probe's manifest with every handler (or all but `skip`). */
+static const char *probe_manifest(rtt *t, const char *name, const char *skip, uint64_t seed)
+{
+    static const char *handlers[] = {"runtime", "message-server", "supervisor", "store",
+                                     "timing", "random", "environment", "filesystem"};
+    static char path[512];
+    char dir[400];
+    FILE *f;
+    size_t i;
+
+    snprintf(dir, sizeof dir, "%s/files", t->home);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n", name, rtt_module("probe"));
+    for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (skip != NULL && strcmp(skip, handlers[i]) == 0)
+            continue;
+        fprintf(f, "\n[[handler]]\ntype = \"%s\"\n", handlers[i]);
+        if (strcmp(handlers[i], "random") == 0 && seed)
+            fprintf(f, "seed = %llu\n", (unsigned long long)seed);
+        if (strcmp(handlers[i], "environment") == 0)
+            fprintf(f, "allowed_vars = [\"RTT_VISIBLE\", \"RTT_UNSET\"]\n");
+        if (strcmp(handlers[i], "filesystem") == 0)
+            fprintf(f, "path = \"%s\"\n", dir);
+    }
+    fclose(f);
+    return path;
+}
+
+static void spawn_probe(rtt *t, const char *man, char *id)
+{
+    th_spawn_opts o = {0};
+    th_error err;
+    int rc;
+
+    o.manifest_path = man;
+    rc = th_runtime_spawn(t->rt, &o, id, &err);
+    if (rc != 0)
+        print_message("spawn: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+/* Run a command on probe `id`; returns the malloc'd answer. */
+static char *cmd(rtt *t, const char *id, const char *fmt, ...)
+{
+    char c[1024], *s;
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(c, sizeof c, fmt, ap);
+    va_end(ap);
+    rc = th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 10000, &resp, &len, &err);
+    if (rc != 0)
+        print_message("request '%s': %s\n", c, err.msg);
+    assert_int_equal(rc, 0);
+    s = malloc(len + 1);
+    memcpy(s, resp, len);
+    s[len] = 0;
+    free(resp);
+    return s;
+}
+
+/* Run a command and check the answer starts with `prefix`; returns what follows. */
+static char *expect(rtt *t, const char *id, const char *prefix, const char *fmt, ...)
+{
+    char c[1024], *s, *rest;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c, sizeof c, fmt, ap);
+    va_end(ap);
+    s = cmd(t, id, "%s", c);
+    if (strncmp(s, prefix, strlen(prefix)) != 0) {
+        print_message("'%s' answered '%s', expected '%s...'\n", c, s, prefix);
+        fail();
+    }
+    rest = strdup(s + strlen(prefix));
+    free(s);
+    return rest;
+}
+
+#define EXPECT(t, id, prefix, ...) free(expect(t, id, prefix, __VA_ARGS__))
+
+static void test_runtime_iface(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), id);
+    EXPECT(&t, id, "ok", "log hello from the probe");
+    assert_true(rtt_log_has(&t, "hello from the probe"));
+    EXPECT(&t, id, "ok ", "chain");
+    /* first event is the spawn, the chain is linked, hashes are 32 bytes */
+    char *c = cmd(&t, id, "chain");
+    assert_non_null(strstr(c, "actor-spawned"));
+    assert_non_null(strstr(c, "root hash32 linked"));
+    free(c);
+    EXPECT(&t, id, "ok", "shutdown bye");
+    assert_int_equal(th_runtime_wait(t.rt, id, 5000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
+    assert_true(ex.has_data);
+    assert_int_equal(ex.data_len, 3);
+    assert_memory_equal(ex.data, "bye", 3);
+    free(ex.data);
+    rtt_stop(&t);
+}
+
+typedef struct bg_req {
+    rtt *t;
+    const char *id;
+    const char *msg;
+    int rc;
+    char answer[256];
+    char errmsg[TH_ERROR_MSG_MAX];
+} bg_req;
+
+static void *bg(void *arg)
+{
+    bg_req *r = arg;
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    th_error err;
+
+    r->rc = th_runtime_request(r->t->rt, r->id, (const uint8_t *)r->msg, strlen(r->msg), 10000, &resp, &len, &err);
+    if (r->rc == 0)
+        snprintf(r->answer, sizeof r->answer, "%.*s", (int)len, (const char *)resp);
+    else
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", err.msg);
+    free(resp);
+    return NULL;
+}
+
+/* Wait until probe `id` lists an outstanding request. */
+static void wait_outstanding(rtt *t, const char *id)
+{
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        char *s = cmd(t, id, "outstanding");
+        bool some = strcmp(s, "ok none") != 0;
+        free(s);
+        if (some)
+            return;
+        usleep(10000);
+    }
+    fail();
+}
+
+static void test_message_server(void **unused)
+{
+    rtt t;
+    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s;
+    pthread_t th;
+    bg_req r;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p2);
+    /* send */
+    EXPECT(&t, p1, "ok", "send %s hi there", p2);
+    assert_true(rtt_log_wait(&t, "got hi there", 5000));
+    EXPECT(&t, p1, "err actor 00000000-0000-4000-8000-000000000000 not found",
+           "send 00000000-0000-4000-8000-000000000000 x");
+    /* request: p1 asks p2 to run "now" */
+    EXPECT(&t, p1, "ok ok ", "request %s now", p2);
+    EXPECT(&t, p1, "err an actor cannot send a request to itself", "request %s now", p1);
+    EXPECT(&t, p1, "err actor nobody not found", "request nobody now");
+    /* deferred answer */
+    r = (bg_req){&t, p2, "defer", -1, "", ""};
+    pthread_create(&th, NULL, bg, &r);
+    wait_outstanding(&t, p2);
+    EXPECT(&t, p2, "ok", "respond-last the answer");
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.answer, "the answer");
+    EXPECT(&t, p2, "err no such outstanding request", "respond-last again");
+    EXPECT(&t, p2, "ok none", "outstanding");
+    /* cancelled request */
+    r = (bg_req){&t, p2, "defer", -1, "", ""};
+    pthread_create(&th, NULL, bg, &r);
+    wait_outstanding(&t, p2);
+    EXPECT(&t, p2, "ok", "cancel-last");
+    pthread_join(th, NULL);
+    assert_int_not_equal(r.rc, 0);
+    assert_non_null(strstr(r.errmsg, "request cancelled"));
+    EXPECT(&t, p2, "err no such outstanding request", "cancel bogus");
+    /* channels */
+    chan = expect(&t, p1, "ok ", "open %s hello", p2);
+    assert_int_equal(strlen(chan), 36);
+    assert_true(rtt_log_wait(&t, "chan-msg welcome", 5000)); /* the accept message */
+    EXPECT(&t, p1, "ok", "chsend %s ping", chan);
+    assert_true(rtt_log_wait(&t, "chan-msg ping", 5000));
+    EXPECT(&t, p2, "ok", "chsend %s pong", chan);
+    assert_true(rtt_log_wait(&t, "chan-msg pong", 5000));
+    EXPECT(&t, p1, "ok", "chclose %s", chan);
+    assert_true(rtt_log_wait(&t, "chan-closed", 5000));
+    EXPECT(&t, p2, "err no such channel", "chsend %s late", chan);
+    EXPECT(&t, p1, "err no such channel", "chclose %s", chan);
+    free(chan);
+    EXPECT(&t, p1, "err channel rejected", "open %s refuse", p2);
+    /* the outsider of a channel cannot use it */
+    chan = expect(&t, p1, "ok ", "open %s again", p2);
+    s = strdup(p1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p1);
+    EXPECT(&t, p1, "err not a participant", "chsend %s intruder", chan);
+    free(chan);
+    free(s);
+    rtt_stop(&t);
+}
+
+static void test_supervisor_iface(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512];
+
+    (void)unused;
+    rtt_start(&t, 2);
+    snprintf(child_man, sizeof child_man, "%s", probe_manifest(&t, "child", NULL, 0));
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    child = expect(&t, p, "ok ", "spawn %s", child_man);
+    assert_int_equal(strlen(child), 36);
+    EXPECT(&t, p, "ok ", "children"); /* lists it */
+    char *ch = cmd(&t, p, "children");
+    assert_non_null(strstr(ch, child));
+    free(ch);
+    EXPECT(&t, p, "ok none", "child-state %s", child);
+    EXPECT(&t, p, "ok 2 actor-spawned", "child-events %s", child); /* spawn + init */
+    EXPECT(&t, p, "ok", "restart-child %s", child);
+    EXPECT(&t, child, "ok", "log restarted child answers");
+    EXPECT(&t, p, "ok", "stop-child %s", child);
+    EXPECT(&t, p, "ok none", "children");
+    EXPECT(&t, p, "err ", "stop-child %s", child);
+    EXPECT(&t, p, "err ", "restart-child %s", child);
+    EXPECT(&t, p, "err ", "child-state %s", child);
+    EXPECT(&t, p, "err ", "child-events nobody");
+    EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
+    c2 = expect(&t, p, "ok ", "resume %s saved-state", child_man);
+    EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
+    /* a parent cannot touch another parent's child */
+    EXPECT(&t, c2, "err ", "stop-child %s", p);
+    free(child);
+    free(c2);
+    rtt_stop(&t);
+}
+
+static void test_store_iface(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], *s;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    s = cmd(&t, p, "store");
+    /* sha256("hello") */
+    assert_non_null(strstr(s, "store ok 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+    assert_non_null(strstr(s, "get ok hello"));
+    assert_non_null(strstr(s, "exists ok true"));
+    assert_non_null(strstr(s, "label ok\n"));
+    assert_non_null(strstr(s, "get-by-label ok 2cf24dba"));
+    assert_non_null(strstr(s, "store-at-label ok 486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"));
+    assert_non_null(strstr(s, "replace-content-at-label ok "));
+    assert_non_null(strstr(s, "replace-at-label ok\n"));
+    assert_non_null(strstr(s, "list-labels ok greeting other"));
+    assert_non_null(strstr(s, "list-all-content ok 3"));
+    assert_non_null(strstr(s, "calculate-total-size ok 16")); /* 5 + 5 + 6 */
+    assert_non_null(strstr(s, "remove-from-label-wrong err "));
+    assert_non_null(strstr(s, "remove-from-label ok\n"));
+    assert_non_null(strstr(s, "remove-label ok\n"));
+    assert_non_null(strstr(s, "remove-label-again err "));
+    assert_non_null(strstr(s, "get-missing err "));
+    assert_non_null(strstr(s, "store-bad-id err "));
+    free(s);
+    rtt_stop(&t);
+}
+
+static void test_timing_iface(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], *s;
+    struct timespec ts;
+    unsigned long long now, v;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    s = expect(&t, p, "ok ", "now");
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    v = strtoull(s, NULL, 10);
+    assert_true(v <= now && v + 5000 > now);
+    free(s);
+    s = expect(&t, p, "ok ", "sleep 50");
+    assert_true(strtoull(s, NULL, 10) >= 49);
+    free(s);
+    s = expect(&t, p, "ok ", "deadline 30");
+    assert_true(strtoull(s, NULL, 10) >= 29);
+    free(s);
+    EXPECT(&t, p, "ok 0", "sleep 0");
+    rtt_stop(&t);
+}
+
+static void test_random_iface(void **unused)
+{
+    rtt t;
+    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE], c[TH_ACTOR_ID_SIZE], *x, *y, *z;
+    unsigned long long v;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "seeded", NULL, 42), a);
+    spawn_probe(&t, probe_manifest(&t, "seeded", NULL, 42), b);
+    spawn_probe(&t, probe_manifest(&t, "unseeded", NULL, 0), c);
+    x = expect(&t, a, "ok ", "rbytes 16");
+    y = expect(&t, b, "ok ", "rbytes 16");
+    z = expect(&t, c, "ok ", "rbytes 16");
+    assert_int_equal(strlen(x), 32);
+    assert_string_equal(x, y); /* same seed, same sequence */
+    assert_string_not_equal(x, z);
+    free(x), free(y), free(z);
+    for (i = 0; i < 20; i++) {
+        x = expect(&t, a, "ok ", "rrange 5 10");
+        v = strtoull(x, NULL, 10);
+        assert_true(v >= 5 && v < 10);
+        free(x);
+    }
+    EXPECT(&t, a, "err min must be below max", "rrange 10 5");
+    EXPECT(&t, a, "ok in-range", "rfloat");
+    x = expect(&t, a, "ok ", "uuid");
+    assert_int_equal(strlen(x), 36);
+    assert_int_equal(x[14], '4');
+    free(x);
+    EXPECT(&t, a, "err length above 1 MiB", "rbytes 2000000");
+    rtt_stop(&t);
+}
+
+static void test_environment_iface(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE];
+
+    (void)unused;
+    setenv("RTT_VISIBLE", "yes", 1);
+    setenv("RTT_HIDDEN", "secret", 1);
+    unsetenv("RTT_UNSET");
+    rtt_start(&t, 1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    EXPECT(&t, p, "ok yes", "env RTT_VISIBLE");
+    EXPECT(&t, p, "ok none", "env RTT_HIDDEN");
+    EXPECT(&t, p, "ok none", "env RTT_UNSET");
+    EXPECT(&t, p, "ok RTT_VISIBLE=yes", "env-list");
+    EXPECT(&t, p, "ok true", "env-exists RTT_VISIBLE");
+    EXPECT(&t, p, "ok false", "env-exists RTT_HIDDEN");
+    rtt_stop(&t);
+}
+
+static void test_filesystem_iface(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], link[600], secret[600];
+    FILE *f;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    EXPECT(&t, p, "ok none", "fs list .");
+    EXPECT(&t, p, "ok", "fs write note.txt some words");
+    EXPECT(&t, p, "ok some words", "fs read note.txt");
+    EXPECT(&t, p, "ok true", "fs exists note.txt");
+    EXPECT(&t, p, "ok", "fs mkdir sub");
+    EXPECT(&t, p, "ok", "fs write sub/inner.txt x");
+    EXPECT(&t, p, "ok note.txt sub", "fs list .");
+    EXPECT(&t, p, "err ", "fs rmdir sub"); /* not empty */
+    EXPECT(&t, p, "ok", "fs rm sub/inner.txt");
+    EXPECT(&t, p, "ok", "fs rmdir sub");
+    EXPECT(&t, p, "ok false", "fs exists sub");
+    EXPECT(&t, p, "err ", "fs read missing.txt");
+    /* confinement */
+    snprintf(secret, sizeof secret, "%s/secret.txt", t.home);
+    f = fopen(secret, "w");
+    fputs("top secret", f);
+    fclose(f);
+    EXPECT(&t, p, "err '..' is not allowed", "fs read ../secret.txt");
+    EXPECT(&t, p, "err absolute paths are not allowed", "fs read %s", secret);
+    snprintf(link, sizeof link, "%s/files/escape", t.home);
+    assert_int_equal(symlink(secret, link), 0);
+    EXPECT(&t, p, "err path leaves the allowed directory", "fs read escape");
+    snprintf(link, sizeof link, "%s/files/up", t.home);
+    assert_int_equal(symlink(t.home, link), 0);
+    EXPECT(&t, p, "err path leaves the allowed directory", "fs write up/new.txt x");
+    EXPECT(&t, p, "err path leaves the allowed directory", "fs list up");
+    rtt_stop(&t);
+}
+
+static void test_capabilities(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    th_spawn_opts o = {0};
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    o.manifest_path = probe_manifest(&t, "nostore", "store", 0);
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), TH_EPERM);
+    assert_non_null(strstr(err.msg, "\"theater:simple/store\""));
+    assert_non_null(strstr(err.msg, "\"store\" handler"));
+    o.manifest_path = probe_manifest(&t, "nofs", "filesystem", 0);
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), TH_EPERM);
+    assert_non_null(strstr(err.msg, "\"filesystem\" handler"));
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runtime_iface),
+        cmocka_unit_test(test_message_server),
+        cmocka_unit_test(test_supervisor_iface),
+        cmocka_unit_test(test_store_iface),
+        cmocka_unit_test(test_timing_iface),
+        cmocka_unit_test(test_random_iface),
+        cmocka_unit_test(test_environment_iface),
+        cmocka_unit_test(test_filesystem_iface),
+        cmocka_unit_test(test_capabilities),
+    };
+    (void)g_man;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
