@@ -80,7 +80,7 @@ static uint64_t hash_key(const char *key, size_t len)
     return h;
 }
 
-static bool is_digit_char(char c)
+static bool is_digit(int c)
 {
     return c >= '0' && c <= '9';
 }
@@ -409,7 +409,7 @@ static int shortest_digits(double d, char digits[20], int *exp10)
         uselocale(old);
     /* tmp is "[-]D[.DDD]e[+-]XX" */
     for (const char *q = tmp; *q != 'e' && *q != '\0'; q++)
-        if (is_digit_char(*q) && nd < 19)
+        if (is_digit((unsigned char)*q) && nd < 19)
             digits[nd++] = *q;
     digits[nd] = '\0';
     *exp10 = atoi(strchr(tmp, 'e') + 1);
@@ -612,11 +612,6 @@ static void key_release(key *k)
 static bool at_eof(const parser *ps)
 {
     return ps->p >= ps->end;
-}
-
-static bool is_digit(int c)
-{
-    return c >= '0' && c <= '9';
 }
 
 static bool is_bare_key_char(int c)

@@ -331,7 +331,10 @@ static bool run_case(const char *decoder, const char *dir, const char *name, cha
     size_t out_len = 0;
     int status;
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+        snprintf(why, n, "path too long");
+        return false;
+    }
     status = run_decoder(decoder, path, &out, &out_len, &errtext);
     /* Under ASan/UBSan a memory error exits with a status too: look for
      * the sanitizers' reports so that they are never taken for a reject. */
@@ -362,7 +365,7 @@ static bool run_case(const char *decoder, const char *dir, const char *name, cha
             fclose(jf);
         }
         if (expected == NULL)
-            snprintf(why, n, "cannot read %s", jpath);
+            snprintf(why, n, "cannot read %.300s", jpath);
         else if (out == NULL)
             snprintf(why, n, "cannot read the decoder's output");
         else if ((want = load_json(expected, expected_len, why, n, "the expected JSON")) != NULL &&
