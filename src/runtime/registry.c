@@ -1,95 +1,15 @@
 /*
  * registry.c - actor ids and the id -> actor map.
  *
- * Ids are UUID v4 strings.  The random bits come from a per-thread
- * xoshiro256** generator seeded from getrandom(2): ids must be unique and
- * unpredictable enough to be names, not secrets.
- *
- * The map is split into RT_REG_SHARDS shards by the id's first hex digits
+ * Ids are UUID v4 strings (rt_uuid_v4, util.c).  The map is split into RT_REG_SHARDS shards by the id's first hex digits
  * (already uniformly random), each a chained hash table under its own
  * mutex, so lookups from many workers rarely meet on one lock.  The map
  * holds one reference on each actor.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "runtime/rt_int.h"
-
-static __thread uint64_t rng_s[4];
-static __thread bool rng_ready;
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void)
-{
-    uint64_t r, t;
-
-    if (!rng_ready) {
-        if (getrandom(rng_s, sizeof rng_s, 0) != (ssize_t)sizeof rng_s) {
-            /* no entropy source: mix time, pid and an address */
-            rng_s[0] = rt_now_ns() ^ (uint64_t)getpid() << 32;
-            rng_s[1] = (uint64_t)(uintptr_t)&rng_s ^ 0x9e3779b97f4a7c15u;
-            rng_s[2] = rt_wall_ms() * 0xbf58476d1ce4e5b9u;
-            rng_s[3] = 0x94d049bb133111ebu;
-        }
-        if ((rng_s[0] | rng_s[1] | rng_s[2] | rng_s[3]) == 0)
-            rng_s[0] = 1;
-        rng_ready = true;
-    }
-    r = rotl(rng_s[1] * 5, 7) * 9;
-    t = rng_s[1] << 17;
-    rng_s[2] ^= rng_s[0];
-    rng_s[3] ^= rng_s[1];
-    rng_s[1] ^= rng_s[2];
-    rng_s[0] ^= rng_s[3];
-    rng_s[2] ^= t;
-    rng_s[3] = rotl(rng_s[3], 45);
-    return r;
-}
-
-void rt_uuid_v4(char out[RT_ID_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    uint64_t x = rng_next(), y = rng_next();
-    int i, o = 0;
-
-    memcpy(b, &x, 8);
-    memcpy(b + 8, &y, 8);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10 */
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = 0;
-}
-
-bool rt_id_valid(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n != RT_ID_LEN)
-        return false;
-    for (i = 0; i < n; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                     (s[i] >= 'A' && s[i] <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* FNV-1a over the id: ids from outside may be chosen by anyone. */
 static uint64_t id_hash(const char *id, size_t n)

@@ -1,7 +1,10 @@
 /*
  * util.c - small helpers of the runtime: growable byte buffers with JSON
  * writers (chain event data is JSON built here, not through a DOM, because
- * it is written on every operation), byte duplication and clocks.
+ * it is written on every operation), UTF-8 checks, byte duplication, clocks
+ * and UUID v4 ids.  The random bits of ids come from a per-thread
+ * xoshiro256** generator seeded from getrandom(2): ids must be unique and
+ * unpredictable enough to be names, not secrets.
  *
  * rt_buf never fails loudly: an allocation failure sets `oom`, later appends
  * are ignored, and the owner checks `oom` once at the end.
@@ -10,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/rt_int.h"
 
@@ -222,3 +227,80 @@ uint64_t rt_wall_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* ------------------------------------------------------------------ */
+/* Ids                                                                */
+
+static __thread uint64_t rng_s[4];
+static __thread bool rng_ready;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+    uint64_t r, t;
+
+    if (!rng_ready) {
+        if (getrandom(rng_s, sizeof rng_s, 0) != (ssize_t)sizeof rng_s) {
+            /* no entropy source: mix time, pid and an address */
+            rng_s[0] = rt_now_ns() ^ (uint64_t)getpid() << 32;
+            rng_s[1] = (uint64_t)(uintptr_t)&rng_s ^ 0x9e3779b97f4a7c15u;
+            rng_s[2] = rt_wall_ms() * 0xbf58476d1ce4e5b9u;
+            rng_s[3] = 0x94d049bb133111ebu;
+        }
+        if ((rng_s[0] | rng_s[1] | rng_s[2] | rng_s[3]) == 0)
+            rng_s[0] = 1;
+        rng_ready = true;
+    }
+    r = rotl(rng_s[1] * 5, 7) * 9;
+    t = rng_s[1] << 17;
+    rng_s[2] ^= rng_s[0];
+    rng_s[3] ^= rng_s[1];
+    rng_s[1] ^= rng_s[2];
+    rng_s[0] ^= rng_s[3];
+    rng_s[2] ^= t;
+    rng_s[3] = rotl(rng_s[3], 45);
+    return r;
+}
+
+void rt_uuid_v4(char out[RT_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[16];
+    uint64_t x = rng_next(), y = rng_next();
+    int i, o = 0;
+
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10 */
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = 0;
+}
+
+bool rt_id_valid(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n != RT_ID_LEN)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                     (s[i] >= 'A' && s[i] <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+

@@ -1,0 +1,138 @@
+/*
+ * message.c - the objects that travel through mailboxes: messages (one
+ * allocation each, payload stored after the header), reply targets (where
+ * the answer to a request or the end of a wait goes: a suspended actor, or
+ * an outside thread blocked on an rt_sync), and rt_sync itself.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/rt_int.h"
+
+rt_msg *rt_msg_new(int kind, const void *data, size_t len)
+{
+    rt_msg *m;
+
+    if (len > SIZE_MAX - sizeof *m)
+        return NULL;
+    m = malloc(sizeof *m + len);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    m->kind = (uint16_t)kind;
+    m->data = (uint8_t *)(m + 1);
+    m->len = len;
+    if (len)
+        memcpy(m->data, data, len);
+    return m;
+}
+
+void rt_reply_drop(rt_reply *r)
+{
+    if (r->actor != NULL)
+        rt_actor_release(r->actor);
+    if (r->sync != NULL)
+        rt_sync_release(r->sync);
+    r->actor = NULL;
+    r->sync = NULL;
+}
+
+void rt_msg_free(rt_msg *m)
+{
+    if (m == NULL)
+        return;
+    rt_reply_drop(&m->reply);
+    free(m->text);
+    free(m);
+}
+
+void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data,
+                       const uint8_t *data, size_t len, const char *text)
+{
+    rt_sync *s = r->sync;
+
+    (void)rt;
+    if (r->actor != NULL) {
+        rt_actor_wake(r->actor, r->token, status, has_data, data, len, text);
+        rt_actor_release(r->actor);
+        r->actor = NULL;
+    }
+    if (s != NULL) {
+        pthread_mutex_lock(&s->lock);
+        if (!s->done) {
+            s->done = true;
+            s->status = status;
+            s->has_data = has_data;
+            if (has_data) {
+                s->data = rt_memdup(data, len);
+                s->len = len;
+                if (s->data == NULL) {
+                    s->status = TH_ENOMEM;
+                    s->has_data = false;
+                    s->len = 0;
+                }
+            }
+            if (text != NULL) {
+                strncpy(s->msg, text, sizeof s->msg - 1);
+                s->msg[sizeof s->msg - 1] = 0;
+            }
+            pthread_cond_broadcast(&s->cond);
+        }
+        pthread_mutex_unlock(&s->lock);
+        rt_sync_release(s);
+        r->sync = NULL;
+    }
+}
+
+rt_sync *rt_sync_new(void)
+{
+    rt_sync *s = calloc(1, sizeof *s);
+    pthread_condattr_t ca;
+
+    if (s == NULL)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return s;
+}
+
+void rt_sync_release(rt_sync *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s->data);
+    free(s);
+}
+
+bool rt_sync_wait(rt_sync *s, uint32_t timeout_ms, rt_runtime *rt)
+{
+    struct timespec ts;
+    uint64_t end = timeout_ms ? rt_now_ns() + (uint64_t)timeout_ms * 1000000u : 0, now, t;
+    bool done;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->done) {
+        if (rt != NULL && atomic_load(&rt->interrupted))
+            break;
+        now = rt_now_ns();
+        if (end && now >= end)
+            break;
+        /* wake up now and then to notice interrupts */
+        t = now + 100000000u;
+        if (end && end < t)
+            t = end;
+        ts.tv_sec = (time_t)(t / 1000000000u);
+        ts.tv_nsec = (long)(t % 1000000000u);
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    }
+    done = s->done;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
