@@ -41,7 +41,7 @@ static int wait_ms(rt_host *h, const char *fn, uint64_t ms, uint32_t retptr, cha
         return rt_host_done(h, IFACE, fn, in, "{\"ok\":null}");
     }
     token = rt_op_wait(h->a, RT_WAIT_UNIT, retptr, IFACE, fn, in);
-    if (rt_io_timer(h->a->rt, ms, h->a->id, token, TH_OK) == NULL) {
+    if (rt_io_timer(h->a->rt, ms, h->a->id, token, TH_OK, false) == NULL) {
         th_error_set(&h->err, TH_ENOMEM, "cannot arm a timer");
         return rt_host_trap(h);
     }

@@ -585,7 +585,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         if (op->deadline_ns) {
             uint64_t now = rt_now_ns();
             uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
+            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT, true);
         }
         return;
     case TH_WASM_OUT_OF_FUEL:

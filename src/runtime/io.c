@@ -188,13 +188,14 @@ void rt_io_stop(rt_runtime *rt)
     rt->io = NULL;
 }
 
-void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id, uint64_t token, int status)
+void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id, uint64_t token, int status,
+                  bool cancellable)
 {
     io_timer *t;
 
     if (rt->io == NULL || (t = calloc(1, sizeof *t)) == NULL)
         return NULL;
-    atomic_init(&t->refs, 2);
+    atomic_init(&t->refs, cancellable ? 2 : 1);
     atomic_init(&t->cancelled, false);
     t->delay_ms = delay_ms;
     t->token = token;

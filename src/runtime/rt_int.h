@@ -530,9 +530,11 @@ typedef struct rt_io rt_io;
 int rt_io_start(rt_runtime *rt, th_error *err);
 void rt_io_stop(rt_runtime *rt);
 /* Arm a timer: after `delay_ms`, wake actor `id` with `token` (status
- * `status`).  Returns a handle for rt_io_cancel, NULL on failure. */
+ * `status`).  Returns NULL on failure; if `cancellable`, a handle that must
+ * be given to rt_io_cancel exactly once, else an opaque non-NULL value
+ * that must not be used. */
 void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id,
-                  uint64_t token, int status);
+                  uint64_t token, int status, bool cancellable);
 void rt_io_cancel(rt_runtime *rt, void *timer);
 
 /* ------------------------------------------------------------------ */
