@@ -269,6 +269,8 @@ struct rt_spec {
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
                  const char *base_dir, rt_spec **out, th_error *err);
 void rt_spec_release(rt_spec *s);
+/* Free the spec cache (runtime teardown). */
+void rt_spec_cache_free(rt_runtime *rt);
 
 /* One host function of an interface, and one interface (handlers). */
 typedef struct rt_hostfn {
@@ -671,8 +673,9 @@ struct th_runtime {
     struct th_chain *chain;      /* event chains (record.c) */
     struct rt_sub *subs;         /* all subscriptions, under sublock */
 
-    pthread_mutex_t modlock;     /* module cache */
+    pthread_mutex_t modlock;     /* module and spec caches */
     rt_module_entry *modules;
+    struct spec_entry *specs;
 
     pthread_mutex_t chanlock;    /* channels */
     rt_channel *channels;

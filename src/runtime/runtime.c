@@ -210,6 +210,7 @@ void th_runtime_free(th_runtime *rt)
         rt_record_stop(rt, NULL);
     }
     rt_registry_release(&rt->reg);
+    rt_spec_cache_free(rt);
     th_wasm_imports_free(rt->imports);
     for (e = rt->modules; e != NULL; e = next) {
         next = e->next;

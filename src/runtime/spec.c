@@ -171,6 +171,92 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
     return 0;
 }
 
+/* Spec cache: manifests loaded from files, reused while neither the
+ * manifest nor its component changed on disk (size and mtime).  Specs whose
+ * init_state is read from a file or the store are not cached: that content
+ * may change on its own. */
+typedef struct spec_entry {
+    struct spec_entry *next;
+    char *path;
+    struct stat man_st, comp_st;
+    rt_spec *spec; /* one reference */
+} spec_entry;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ino == b->st_ino;
+}
+
+static rt_spec *cache_get(rt_runtime *rt, const char *path)
+{
+    struct stat ms, cs, comp;
+    spec_entry *e;
+    rt_spec *s = NULL;
+
+    if (stat(path, &ms) != 0)
+        return NULL;
+    pthread_mutex_lock(&rt->modlock);
+    for (e = rt->specs; e != NULL; e = e->next) {
+        if (strcmp(e->path, path) == 0 && same_file(&e->man_st, &ms)) {
+            s = e->spec;
+            comp = e->comp_st;
+            atomic_fetch_add(&s->refs, 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->modlock);
+    if (s != NULL && (stat(s->man->component, &cs) != 0 || !same_file(&comp, &cs))) {
+        rt_spec_release(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void cache_put(rt_runtime *rt, const char *path, rt_spec *s)
+{
+    spec_entry *e, **pp;
+
+    if (s->man->init_state.kind == RT_MANIFEST_INIT_FILE || s->man->init_state.kind == RT_MANIFEST_INIT_STORE)
+        return;
+    e = calloc(1, sizeof *e);
+    if (e == NULL || (e->path = strdup(path)) == NULL || stat(path, &e->man_st) != 0 ||
+        stat(s->man->component, &e->comp_st) != 0) {
+        if (e != NULL)
+            free(e->path);
+        free(e);
+        return;
+    }
+    atomic_fetch_add(&s->refs, 1);
+    e->spec = s;
+    pthread_mutex_lock(&rt->modlock);
+    for (pp = (spec_entry **)&rt->specs; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->path, path) == 0) { /* replace a stale entry */
+            spec_entry *old = *pp;
+            *pp = old->next;
+            rt_spec_release(old->spec);
+            free(old->path);
+            free(old);
+            break;
+        }
+    }
+    e->next = rt->specs;
+    rt->specs = e;
+    pthread_mutex_unlock(&rt->modlock);
+}
+
+void rt_spec_cache_free(rt_runtime *rt)
+{
+    spec_entry *e;
+
+    while ((e = rt->specs) != NULL) {
+        rt->specs = e->next;
+        rt_spec_release(e->spec);
+        free(e->path);
+        free(e);
+    }
+}
+
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
                  rt_spec **out, th_error *err)
 {
@@ -179,6 +265,8 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     rt_spec *s;
     int rc;
 
+    if (text == NULL && (*out = cache_get(rt, path)) != NULL)
+        return 0;
     memset(&opt, 0, sizeof opt);
     opt.base_dir = base_dir;
     if (text != NULL)
@@ -225,6 +313,8 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     }
     if ((rc = resolve_init_state(rt, s, man, err)) != 0)
         goto fail;
+    if (text == NULL)
+        cache_put(rt, path, s);
     *out = s;
     return 0;
 fail:
