@@ -21,6 +21,8 @@
 
 static char g_man[512];
 
+static const char *g_extra; /* TOML put before the handlers (limits...) */
+
 /* The probe's manifest with every handler (or all but `skip`). */
 static const char *probe_manifest(rtt *t, const char *name, const char *skip, uint64_t seed)
 {
@@ -36,7 +38,8 @@ static const char *probe_manifest(rtt *t, const char *name, const char *skip, ui
     snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
     f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n", name, rtt_module("probe"));
+    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n%s\n", name, rtt_module("probe"),
+            g_extra ? g_extra : "");
     for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (skip != NULL && strcmp(skip, handlers[i]) == 0)
             continue;
@@ -427,6 +430,37 @@ static void test_filesystem_iface(void **unused)
     rtt_stop(&t);
 }
 
+/* A call timeout also ends a call that waits (here on a request nobody
+ * answers); the waiting actor fails, the other one is unharmed. */
+static void test_timeout_while_waiting(void **unused)
+{
+    rtt t;
+    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    bg_req r;
+    pthread_t th;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "patient", NULL, 0), b);
+    g_extra = "[limits]\ncall_timeout_ms = 200";
+    spawn_probe(&t, probe_manifest(&t, "impatient", NULL, 0), a);
+    g_extra = NULL;
+    char msg[100];
+    snprintf(msg, sizeof msg, "request %s defer", b);
+    r = (bg_req){&t, a, msg, -1, "", ""};
+    pthread_create(&th, NULL, bg, &r);
+    assert_int_equal(th_runtime_wait(t.rt, a, 5000, &ex, &err), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    assert_non_null(strstr(ex.message, "call timeout of 200 ms exceeded"));
+    assert_non_null(strstr(ex.message, "while waiting in request"));
+    assert_int_not_equal(r.rc, 0); /* the outside request to `a` got an error */
+    EXPECT(&t, b, "ok ", "now");
+    rtt_stop(&t);
+}
+
 static void test_capabilities(void **unused)
 {
     rtt t;
@@ -457,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_random_iface),
         cmocka_unit_test(test_environment_iface),
         cmocka_unit_test(test_filesystem_iface),
+        cmocka_unit_test(test_timeout_while_waiting),
         cmocka_unit_test(test_capabilities),
     };
     (void)g_man;
