@@ -192,6 +192,8 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
+    atomic_init(&a->rec_done, 0);
+    atomic_init(&a->last_ticket, 0);
     rt_mpsc_init(&a->mbox);
     rt_mpsc_init(&a->ctl);
     pthread_mutex_init(&a->lock, NULL);

@@ -17,12 +17,20 @@
  *   actor-stopped     {reason, data}
  *   message-dropped / init-skipped   an optional export is absent
  *
- * Subscribers (th_runtime_subscribe) hear each event right after it is
- * appended, on the thread that appended it.
+ * Appending (hashing, linking, queueing for the chain's writer) costs a few
+ * microseconds, so it is not done on the actor's thread: rt_record copies
+ * the event into an MPSC queue and the recorder thread appends events in
+ * queue order (so each actor's events keep their order).  The recorder
+ * spins briefly before sleeping, so a busy runtime hands events over
+ * without waking anybody.  Subscribers (th_runtime_subscribe) hear each
+ * event on the recorder thread right after it is appended; rt_record_flush
+ * waits until an actor's events are appended and durable.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "theater/chain.h"
 #include "theater/store.h"
@@ -41,6 +49,137 @@ typedef struct rec_subs {
     pthread_mutex_t lock;
     rt_sub *head;
 } rec_subs;
+
+/* One queued event. */
+typedef struct rec_item {
+    rt_node node;          /* first */
+    rt_actor *a;           /* reference */
+    const char *type;      /* static */
+    uint64_t seq;          /* the actor's rec_queued for it */
+    size_t len;
+    uint8_t data[];
+} rec_item;
+
+#define REC_SPIN_NS 50000u /* poll this long before sleeping */
+
+typedef struct rt_recorder {
+    rt_runtime *rt;
+    pthread_t thread;
+    rt_mpsc q;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;    /* the recorder sleeps here */
+    pthread_cond_t done;    /* flushers wait here */
+    atomic_bool sleeping;
+    atomic_bool stop;
+    atomic_int flushers;
+    bool started;
+} rt_recorder;
+
+static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t len,
+                   const th_chain_receipt *r);
+
+static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_t len)
+{
+    th_chain_receipt r;
+    th_error err;
+    int rc;
+
+    th_error_clear(&err);
+    rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
+    if (rc != 0) {
+        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: %s", type, err.msg);
+        notify(a, type, data, len, NULL);
+        return;
+    }
+    atomic_store(&a->last_ticket, r.ticket);
+    notify(a, type, data, len, &r);
+}
+
+static void *recorder_main(void *arg)
+{
+    rt_recorder *rec = arg;
+    rt_node *n;
+    uint64_t idle_since = 0;
+
+    for (;;) {
+        if ((n = rt_mpsc_pop(&rec->q)) != NULL) {
+            rec_item *it = (rec_item *)n;
+            append_now(it->a, it->type, it->data, it->len);
+            atomic_store(&it->a->rec_done, it->seq);
+            rt_actor_release(it->a);
+            free(it);
+            idle_since = 0;
+            if (atomic_load(&rec->flushers) > 0) {
+                pthread_mutex_lock(&rec->lock);
+                pthread_cond_broadcast(&rec->done);
+                pthread_mutex_unlock(&rec->lock);
+            }
+            continue;
+        }
+        if (rt_mpsc_count(&rec->q) > 0) { /* a push is half-done */
+            sched_yield();
+            continue;
+        }
+        if (atomic_load(&rec->stop))
+            break;
+        if (idle_since == 0)
+            idle_since = rt_now_ns();
+        if (rt_now_ns() - idle_since < REC_SPIN_NS) {
+            sched_yield();
+            continue;
+        }
+        pthread_mutex_lock(&rec->lock);
+        atomic_store(&rec->sleeping, true);
+        if (rt_mpsc_count(&rec->q) == 0 && !atomic_load(&rec->stop))
+            pthread_cond_wait(&rec->wake, &rec->lock);
+        atomic_store(&rec->sleeping, false);
+        pthread_mutex_unlock(&rec->lock);
+        idle_since = 0;
+    }
+    return NULL;
+}
+
+static int recorder_start(rt_runtime *rt, th_error *err)
+{
+    rt_recorder *rec = calloc(1, sizeof *rec);
+
+    if (rec == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    rec->rt = rt;
+    rt_mpsc_init(&rec->q);
+    pthread_mutex_init(&rec->lock, NULL);
+    pthread_cond_init(&rec->wake, NULL);
+    pthread_cond_init(&rec->done, NULL);
+    atomic_init(&rec->sleeping, false);
+    atomic_init(&rec->stop, false);
+    atomic_init(&rec->flushers, 0);
+    if (pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
+        free(rec);
+        return th_error_set(err, TH_ENOMEM, "cannot start the recorder thread");
+    }
+    rec->started = true;
+    rt->recorder = rec;
+    return 0;
+}
+
+/* Append everything queued, then stop the thread. */
+static void recorder_stop(rt_runtime *rt)
+{
+    rt_recorder *rec = rt->recorder;
+
+    if (rec == NULL)
+        return;
+    pthread_mutex_lock(&rec->lock);
+    atomic_store(&rec->stop, true);
+    pthread_cond_signal(&rec->wake);
+    pthread_mutex_unlock(&rec->lock);
+    pthread_join(rec->thread, NULL);
+    pthread_mutex_destroy(&rec->lock);
+    pthread_cond_destroy(&rec->wake);
+    pthread_cond_destroy(&rec->done);
+    free(rec);
+    rt->recorder = NULL;
+}
 
 int rt_record_start(rt_runtime *rt, th_error *err)
 {
@@ -62,13 +201,20 @@ int rt_record_start(rt_runtime *rt, th_error *err)
         rt->chain = NULL;
         return th_error_prefix(err, "opening the store");
     }
-    return 0;
+    if ((rc = recorder_start(rt, err)) != 0) {
+        th_store_close(rt->store);
+        th_chain_close(rt->chain);
+        rt->store = NULL;
+        rt->chain = NULL;
+    }
+    return rc;
 }
 
 int rt_record_stop(rt_runtime *rt, th_error *err)
 {
     int rc = 0;
 
+    recorder_stop(rt);
     if (rt->chain != NULL) {
         rc = th_chain_close(rt->chain);
         if (rc != 0)
@@ -107,9 +253,8 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
 
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
-    th_chain_receipt r;
-    th_error err;
-    int rc;
+    rt_recorder *rec = a->rt->recorder;
+    rec_item *it;
 
     if (a->op != NULL && a->op->call_rec.data != NULL) {
         /* the held-back "wasm-call" of the running op goes first */
@@ -117,15 +262,28 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
         rt_record_buf(a, "wasm-call", &call);
     }
-    th_error_clear(&err);
-    rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
-    if (rc != 0) {
-        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: %s", type, err.msg);
-        notify(a, type, data, len, NULL);
+    if (rec == NULL || atomic_load(&rec->stop)) {
+        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "not recorded after shutdown: %s", type);
         return;
     }
-    a->last_ticket = r.ticket;
-    notify(a, type, data, len, &r);
+    it = malloc(sizeof *it + len);
+    if (it == NULL) {
+        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: out of memory", type);
+        return;
+    }
+    rt_actor_ref(a);
+    it->a = a;
+    it->type = type;
+    it->seq = ++a->rec_queued;
+    it->len = len;
+    if (len)
+        memcpy(it->data, data, len);
+    rt_mpsc_push(&rec->q, &it->node);
+    if (atomic_load(&rec->sleeping)) {
+        pthread_mutex_lock(&rec->lock);
+        pthread_cond_signal(&rec->wake);
+        pthread_mutex_unlock(&rec->lock);
+    }
 }
 
 void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
@@ -158,9 +316,23 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 
 int rt_record_flush(rt_actor *a, th_error *err)
 {
-    if (a->last_ticket == 0)
+    rt_recorder *rec = a->rt->recorder;
+    uint64_t target = a->rec_queued, ticket;
+
+    if (rec != NULL && atomic_load(&a->rec_done) < target) {
+        pthread_mutex_lock(&rec->lock);
+        atomic_fetch_add(&rec->flushers, 1);
+        if (atomic_load(&rec->sleeping))
+            pthread_cond_signal(&rec->wake);
+        while (atomic_load(&a->rec_done) < target)
+            pthread_cond_wait(&rec->done, &rec->lock);
+        atomic_fetch_sub(&rec->flushers, 1);
+        pthread_mutex_unlock(&rec->lock);
+    }
+    ticket = atomic_load(&a->last_ticket);
+    if (ticket == 0)
         return 0;
-    return th_chain_wait_durable(a->rt->chain, a->last_ticket, -1, err);
+    return th_chain_wait_durable(a->rt->chain, ticket, -1, err);
 }
 
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)

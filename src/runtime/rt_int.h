@@ -411,7 +411,9 @@ struct rt_actor {
     rt_reply init_reply;         /* supervisor.spawn waiting for init */
     uint64_t *restarts;          /* supervisor: restart times (ns) ring */
     uint32_t nrestarts;
-    uint64_t last_ticket;        /* record.c: chain ticket of the last event */
+    uint64_t rec_queued;         /* record.c: events handed to the recorder */
+    atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
+    atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
     void *hstate;                /* handlers: lazily allocated state */
 };
@@ -609,8 +611,10 @@ bool rt_utf8_valid(const uint8_t *s, size_t n);
 /* Open / close the runtime's chains and store (runtime.c calls these). */
 int rt_record_start(rt_runtime *rt, th_error *err);
 int rt_record_stop(rt_runtime *rt, th_error *err);
-/* Append an event (type, JSON data) to the actor's chain and tell the
- * subscribers.  Failures to record are reported through the log. */
+/* Append an event (type: a string with static storage; JSON data) to the
+ * actor's chain and tell the subscribers.  The event is queued in actor
+ * order for the recorder thread, which hashes and appends it; failures to
+ * record are reported through the log. */
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len);
 void rt_record_buf(rt_actor *a, const char *type, rt_buf *b); /* releases b */
 /* Record a host call with its JSON input and output (either may be NULL). */
@@ -671,6 +675,7 @@ struct th_runtime {
     rt_io *io;
     struct th_store *store;      /* content store (store handler, init_state) */
     struct th_chain *chain;      /* event chains (record.c) */
+    struct rt_recorder *recorder; /* record.c: the thread that appends events */
     struct rt_sub *subs;         /* all subscriptions, under sublock */
 
     pthread_mutex_t modlock;     /* module and spec caches */
