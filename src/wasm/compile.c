@@ -192,11 +192,11 @@ static void emit_u32(comp *C, uint32_t v)
     C->len += 4;
 }
 
-/* Start an instruction; returns its offset. */
-static size_t emit_begin(comp *C, int op)
+/* Start an instruction (variant `variant` of `op`); returns its offset. */
+static size_t emit_begin_v(comp *C, int op, unsigned variant)
 {
     size_t start = C->len;
-    const void *h = C->labels[op];
+    const void *h = C->labels[op * WASM_NVARIANTS + variant];
     uint8_t *w = room(C, 8);
 
     C->last.valid = false;
@@ -205,6 +205,11 @@ static size_t emit_begin(comp *C, int op)
         C->len += 8;
     }
     return start;
+}
+
+static size_t emit_begin(comp *C, int op)
+{
+    return emit_begin_v(C, op, 0);
 }
 
 static void emit_slot(comp *C, uint32_t enc)
@@ -241,9 +246,10 @@ static void emit_end(comp *C)
 
 /* Emit `op` with operands `ops`; bit i of slotmask marks operand i as a
  * slot.  Returns the instruction's offset. */
-size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask)
+size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops,
+                          unsigned n, unsigned slotmask)
 {
-    size_t start = emit_begin(C, op);
+    size_t start = emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
         if (slotmask & (1u << i))
             emit_slot(C, ops[i]);
@@ -329,7 +335,57 @@ static void materialize(comp *C, vent *e)
 
 /* Record that the instruction at `start` (destination operand first)
  * produced the value in own slot `dst_t`. */
-void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t)
+size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask)
+{
+    return wasm_cc_emit_ops_v(C, op, 0, ops, n, slotmask);
+}
+
+static bool has_variant(const comp *C, int op, unsigned variant)
+{
+    return op >= 0 && C->labels[op * WASM_NVARIANTS + variant] != NULL;
+}
+
+/* Rewrite the handler of the instruction at `pos`. */
+static void set_handler(comp *C, size_t pos, int op, unsigned variant)
+{
+    const void *h = C->labels[op * WASM_NVARIANTS + variant];
+    if (!C->nomem)
+        memcpy(C->code + pos, &h, sizeof h);
+}
+
+unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
+{
+    const lastinsn *L = &C->last;
+    unsigned v;
+
+    memset(ap, 0, sizeof *ap);
+    if (!L->valid || L->op < 0)
+        return 0;
+    if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t)
+        v = WV_B;
+    else if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t)
+        v = WV_A;
+    else
+        return 0;
+    if (!has_variant(C, op, v) || !has_variant(C, L->op, L->variant | WV_R))
+        return 0;
+    set_handler(C, L->start, L->op, L->variant | WV_R);
+    ap->variant = (uint8_t)v;
+    ap->undo = true;
+    ap->undo_pos = L->start;
+    ap->undo_op = L->op;
+    ap->undo_variant = L->variant;
+    return v;
+}
+
+void wasm_cc_acc_undo(comp *C, const accpick *ap)
+{
+    if (ap->undo)
+        set_handler(C, ap->undo_pos, ap->undo_op, ap->undo_variant);
+}
+
+void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int op,
+                      const accpick *ap)
 {
     if (C->nomem)
         return;
@@ -339,6 +395,12 @@ void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t)
     C->last.nrelocs = nrelocs;
     C->last.dst_t = dst_t;
     C->last.br_true = C->last.br_false = -1;
+    C->last.op = op;
+    if (ap != NULL)
+        C->last.acc = *ap;
+    else
+        memset(&C->last.acc, 0, sizeof C->last.acc);
+    C->last.variant = C->last.acc.variant;
 }
 
 /* ------------------------------------------------------------------ */
@@ -581,7 +643,9 @@ static void emit_return(comp *C, const vent *vals, uint32_t n)
     }
     if (n == 1 && nslots(vals[0].type) == 1) {
         uint32_t a = wasm_cc_enc(C, &vals[0]);
-        wasm_cc_emit_ops(C, WOP_RET1, &a, 1, 1);
+        accpick ap;
+        unsigned variant = wasm_cc_acc_pick(C, WOP_RET1, &vals[0], NULL, &ap);
+        wasm_cc_emit_ops_v(C, WOP_RET1, variant, &a, 1, 1);
         return;
     }
     /* Several results: into their own (consecutive) slots first, then
@@ -669,9 +733,10 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
                                bool when_true, bool back)
 {
     uint32_t ops[3];
-    unsigned n, slotmask;
+    unsigned n, slotmask, variant = 0;
     int op;
     size_t s;
+    accpick ap;
 
     if (cmp != NULL) {
         op = when_true ? cmp->br_true : cmp->br_false;
@@ -679,15 +744,24 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
         ops[1] = cmp->b;
         n = cmp->nops;
         slotmask = cmp->slotmask;
+        /* the comparison read a source from the accumulator: so can the
+         * branch, unless it is a back-edge (a possible resume point) */
+        variant = cmp->acc.variant;
+        if (variant != 0 && (back || !has_variant(C, op, variant))) {
+            wasm_cc_acc_undo(C, &cmp->acc);
+            variant = 0;
+        }
     } else {
         op = when_true ? WOP_BR_IF_NZ : WOP_BR_IF_Z;
         ops[0] = wasm_cc_enc(C, cond);
         n = 1;
         slotmask = 1;
+        if (!back)
+            variant = wasm_cc_acc_pick(C, op, cond, NULL, &ap);
     }
     if (back)
         op = back_op(op);
-    s = emit_begin(C, op);
+    s = emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
         if (slotmask & (1u << i))
             emit_slot(C, ops[i]);

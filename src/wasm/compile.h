@@ -56,6 +56,17 @@ typedef struct ctrl {
     uint32_t fix;     /* forward branches to the end */
 } ctrl;
 
+/* A choice of accumulator variant for an instruction reading the value
+ * its predecessor produced: the predecessor (at undo_pos, op undo_op) was
+ * switched from variant undo_variant to write the accumulator. */
+typedef struct accpick {
+    uint8_t variant; /* WV_A or WV_B, 0 if no source comes from acc */
+    bool undo;       /* a predecessor was switched (can be switched back) */
+    uint8_t undo_variant;
+    int undo_op;
+    size_t undo_pos;
+} accpick;
+
 /* The last emitted instruction, if it produced the value on top. */
 typedef struct lastinsn {
     bool valid;
@@ -65,6 +76,9 @@ typedef struct lastinsn {
     uint32_t a, b;         /* the comparison's operands */
     uint8_t nops;
     uint8_t slotmask;      /* which of them are slots (else immediates) */
+    int op;                /* its operation and variant */
+    uint8_t variant;
+    accpick acc;           /* how it reads the accumulator, if it does */
 } lastinsn;
 
 typedef struct comp {
@@ -171,8 +185,20 @@ uint32_t wasm_cc_enc(comp *C, const vent *e);
  * the instruction at `start` as having produced own slot `dst_t` (its
  * first operand), so local.set may retarget it and br_if fuse it. */
 size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask);
+size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops,
+                          unsigned n, unsigned slotmask);
 void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src);
-void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t);
+void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int op,
+                      const accpick *ap);
+
+/* Accumulator variants.  acc_pick, called just before emitting `op` with
+ * sources s0/s1 (entries, or NULL), returns the variant bits for `op`
+ * (WV_A / WV_B, or 0) and, when one source is the value the previous
+ * instruction produced, switches that instruction to write the
+ * accumulator; *ap records how to undo that.  acc_undo switches it back
+ * (the source is then read from its slot again). */
+unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap);
+void wasm_cc_acc_undo(comp *C, const accpick *ap);
 
 /* Copy operands naming local `x` (any local if UINT32_MAX) to their own
  * slots before the local changes. */

@@ -92,7 +92,7 @@ int wasm_cc_op_global(comp *C, uint8_t op)
             uint32_t ops[2] = { TAG_TEMP | d->t, x };
             size_t nrel = C->nrelocs;
             size_t s = wasm_cc_emit_ops(C, WOP_GLOBAL_GET, ops, 2, 1);
-            wasm_cc_produced(C, s, nrel, d->t);
+            wasm_cc_produced(C, s, nrel, d->t, WOP_GLOBAL_GET, NULL);
         }
         return 0;
     }
@@ -109,22 +109,33 @@ int wasm_cc_op_global(comp *C, uint8_t op)
 }
 
 /* Emit a value-producing instruction: result `type` pushed, then op with
- * [dst, ops...]; slotmask describes ops (bit i = ops[i] is a slot). */
-static vent *emit_result(comp *C, int op, uint8_t type, const uint32_t *ops,
-                         unsigned n, unsigned slotmask)
+ * [dst, ops...]; slotmask describes ops (bit i = ops[i] is a slot).  s0
+ * and s1 are the operands read by the first two source slots (or NULL),
+ * for the accumulator variants. */
+static vent *emit_result2(comp *C, int op, uint8_t type, const uint32_t *ops,
+                          unsigned n, unsigned slotmask, const vent *s0, const vent *s1)
 {
     uint32_t all[6];
     vent *d = wasm_cc_push(C, type);
     size_t s, nrel;
+    accpick ap;
+    unsigned v;
 
     if (d == NULL || !emitting(C))
         return d;
     all[0] = TAG_TEMP | d->t;
     memcpy(all + 1, ops, n * sizeof *ops);
     nrel = C->nrelocs;
-    s = wasm_cc_emit_ops(C, op, all, n + 1, 1u | (slotmask << 1));
-    wasm_cc_produced(C, s, nrel, d->t);
+    v = wasm_cc_acc_pick(C, op, s0, s1, &ap);
+    s = wasm_cc_emit_ops_v(C, op, v, all, n + 1, 1u | (slotmask << 1));
+    wasm_cc_produced(C, s, nrel, d->t, op, &ap);
     return d;
+}
+
+static vent *emit_result(comp *C, int op, uint8_t type, const uint32_t *ops,
+                         unsigned n, unsigned slotmask)
+{
+    return emit_result2(C, op, type, ops, n, slotmask, NULL, NULL);
 }
 
 int wasm_cc_op_select(comp *C, bool typed)
@@ -271,7 +282,9 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
             return -1;
         if (emitting(C)) {
             uint32_t ops[3] = { wasm_cc_enc(C, &addr), wasm_cc_enc(C, &val), offset };
-            wasm_cc_emit_ops(C, mo[k].wop, ops, 3, 3);
+            accpick ap;
+            unsigned v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
+            wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
         }
         return 0;
     }
@@ -279,7 +292,7 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
         return -1;
     if (emitting(C)) {
         uint32_t ops[2] = { wasm_cc_enc(C, &addr), offset };
-        emit_result(C, mo[k].wop, mo[k].type, ops, 2, 1);
+        emit_result2(C, mo[k].wop, mo[k].type, ops, 2, 1, &addr, NULL);
     } else {
         wasm_cc_push(C, mo[k].type);
     }
@@ -635,9 +648,10 @@ static int kform(int wop, bool *comm, bool *neg)
 static const uint8_t cmp_mirror[10] = { 0, 1, 4, 5, 2, 3, 8, 9, 6, 7 };
 
 /* Try the immediate form of binary `n` on a and b: fills ops[0] (the slot
- * operand) and ops[1] (the immediate) and returns the op, or -1. */
+ * operand, *varp its entry) and ops[1] (the immediate) and returns the op,
+ * or -1. */
 static int try_kform(comp *C, const numop *n, const vent *a, const vent *b,
-                     uint32_t *ops)
+                     uint32_t *ops, const vent **varp)
 {
     bool comm, neg, is64 = n->in1 == TH_WASM_I64;
     int kop = kform(n->wop, &comm, &neg);
@@ -672,6 +686,7 @@ static int try_kform(comp *C, const numop *n, const vent *a, const vent *b,
             v = -v; /* 2^31 wraps to INT32_MIN: the same addition mod 2^32 */
     }
     ops[0] = wasm_cc_enc(C, var);
+    *varp = var;
     ops[1] = (uint32_t)v;
     return kop;
 }
@@ -683,6 +698,7 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
     uint32_t ops[2];
     unsigned nops = n->in2 ? 2 : 1, slotmask = nops == 2 ? 3 : 1;
     int wop = n->wop, kop = -1;
+    const vent *s0 = NULL, *s1 = NULL;
 
     if (n->in2 && wasm_cc_pop(C, n->in2, &b))
         return -1;
@@ -703,16 +719,19 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
         return 0;
     }
     if (nops == 2)
-        kop = try_kform(C, n, &a, &b, ops);
+        kop = try_kform(C, n, &a, &b, ops, &s0);
     if (kop >= 0) {
         wop = kop;
         slotmask = 1;
     } else {
         ops[0] = wasm_cc_enc(C, &a);
-        if (nops == 2)
+        s0 = &a;
+        if (nops == 2) {
             ops[1] = wasm_cc_enc(C, &b);
+            s1 = &b;
+        }
     }
-    d = emit_result(C, wop, n->out, ops, nops, slotmask);
+    d = emit_result2(C, wop, n->out, ops, nops, slotmask, s0, s1);
     if (d == NULL || !C->last.valid)
         return 0;
     C->last.a = ops[0];

@@ -316,54 +316,101 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
         } \
     } while (0)
 
-/* Handler families. */
+/*
+ * Accumulator.  `acc` carries a value from one instruction to the very
+ * next one, sparing the store and reload of a frame slot on the hot
+ * dependency chains.  Variants (interp.h): __R writes the result to acc,
+ * _A reads the first source from acc, _B the second.
+ */
+#define A32 ((uint32_t)acc)
+#define AI32 ((int32_t)acc)
+#define A64 (acc)
+#define AI64 ((int64_t)acc)
+#define AF32 (bits_f32((uint32_t)acc))
+#define AF64 (bits_f64(acc))
+#define AW32(v) (acc = (uint32_t)(v))
+#define AW64(v) (acc = (uint64_t)(v))
+#define AWF32(v) (acc = f32_bits(v))
+#define AWF64(v) (acc = f64_bits(v))
+
+/* Binary operator "d a b" and its five accumulator variants; `body`
+ * computes r from a and b (and may trap). */
+#define VBIN(name, T, RD, AR, RT, WR, AWR, body) \
+    L_##name:        { T a = RD(1), b = RD(2); RT r; body; WR(0, r); SKIP(3); } \
+    L_##name##__R:   { T a = RD(1), b = RD(2); RT r; body; AWR(r); SKIP(3); } \
+    L_##name##_A:    { T a = AR, b = RD(2); RT r; body; WR(0, r); SKIP(3); } \
+    L_##name##_A__R: { T a = AR, b = RD(2); RT r; body; AWR(r); SKIP(3); } \
+    L_##name##_B:    { T a = RD(1), b = AR; RT r; body; WR(0, r); SKIP(3); } \
+    L_##name##_B__R: { T a = RD(1), b = AR; RT r; body; AWR(r); SKIP(3); }
+
+/* One-source operator "d a ..." of n operands and its three variants; the
+ * body may read further operands (OP(2): an immediate or offset). */
+#define VUN(name, n, T, RD, AR, RT, WR, AWR, body) \
+    L_##name:        { T a = RD(1); RT r; body; WR(0, r); SKIP(n); } \
+    L_##name##__R:   { T a = RD(1); RT r; body; AWR(r); SKIP(n); } \
+    L_##name##_A:    { T a = AR; RT r; body; WR(0, r); SKIP(n); } \
+    L_##name##_A__R: { T a = AR; RT r; body; AWR(r); SKIP(n); }
+
+#define BIN_I32(name, expr) VBIN(name, uint32_t, RU32, A32, uint32_t, WU32, AW32, r = (expr))
+#define BIN_I64(name, expr) VBIN(name, uint64_t, RU64, A64, uint64_t, WU64, AW64, r = (expr))
+#define CMP_I64(name, expr) VBIN(name, uint64_t, RU64, A64, uint32_t, WU32, AW32, r = (expr))
+#define BIN_F32(name, expr) VBIN(name, float, RF32, AF32, float, WF32, AWF32, r = (expr))
+#define CMP_F32(name, expr) VBIN(name, float, RF32, AF32, uint32_t, WU32, AW32, r = (expr))
+#define BIN_F64(name, expr) VBIN(name, double, RF64, AF64, double, WF64, AWF64, r = (expr))
+#define CMP_F64(name, expr) VBIN(name, double, RF64, AF64, uint32_t, WU32, AW32, r = (expr))
+
+/* Unary operators with variants (VUN_*) and without (UN_*). */
+#define VUN_I32(name, expr) VUN(name, 2, uint32_t, RU32, A32, uint32_t, WU32, AW32, r = (expr))
+#define VUN_I64(name, expr) VUN(name, 2, uint64_t, RU64, A64, uint64_t, WU64, AW64, r = (expr))
+#define VUN_F32(name, expr) VUN(name, 2, float, RF32, AF32, float, WF32, AWF32, r = (expr))
+#define VUN_F64(name, expr) VUN(name, 2, double, RF64, AF64, double, WF64, AWF64, r = (expr))
 #define UN_I32(name, expr) \
     L_##name: { uint32_t a = RU32(1); WU32(0, (expr)); SKIP(2); }
 #define UN_I64(name, expr) \
     L_##name: { uint64_t a = RU64(1); WU64(0, (expr)); SKIP(2); }
-#define BIN_I32(name, expr) \
-    L_##name: { uint32_t a = RU32(1), b = RU32(2); WU32(0, (expr)); SKIP(3); }
-#define BIN_I64(name, expr) \
-    L_##name: { uint64_t a = RU64(1), b = RU64(2); WU64(0, (expr)); SKIP(3); }
-#define CMP_I64(name, expr) \
-    L_##name: { uint64_t a = RU64(1), b = RU64(2); WU32(0, (expr)); SKIP(3); }
 #define UN_F32(name, expr) \
     L_##name: { float a = RF32(1); WF32(0, (expr)); SKIP(2); }
 #define UN_F64(name, expr) \
     L_##name: { double a = RF64(1); WF64(0, (expr)); SKIP(2); }
-#define BIN_F32(name, expr) \
-    L_##name: { float a = RF32(1), b = RF32(2); WF32(0, (expr)); SKIP(3); }
-#define BIN_F64(name, expr) \
-    L_##name: { double a = RF64(1), b = RF64(2); WF64(0, (expr)); SKIP(3); }
-#define CMP_F32(name, expr) \
-    L_##name: { float a = RF32(1), b = RF32(2); WU32(0, (expr)); SKIP(3); }
-#define CMP_F64(name, expr) \
-    L_##name: { double a = RF64(1), b = RF64(2); WU32(0, (expr)); SKIP(3); }
 
-/* Conditional branches: forward and back-edge (fuel) variants. */
-#define BRIF1(name, T, RD, cond) \
+/* Binary operators with an immediate right operand ("d a k"). */
+#define BIN_I32K(name, expr) \
+    VUN(name, 3, uint32_t, RU32, A32, uint32_t, WU32, AW32, uint32_t b = OP(2); r = (expr))
+#define BIN_I64K(name, expr) \
+    VUN(name, 3, uint64_t, RU64, A64, uint64_t, WU64, AW64, \
+        uint64_t b = (uint64_t)(int64_t)(int32_t)OP(2); r = (expr))
+
+/* Conditional branches "c rel" / "a b rel" / "a k rel": forward ones with
+ * accumulator variants, back-edge ones (which spend fuel, and so may be a
+ * resume point) reading slots only. */
+#define BRIF1(name, T, RD, AR, cond) \
     L_##name: { T a = RD(0); if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
+    L_##name##_A: { T a = AR; if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
     L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
-#define BRIF2(name, bname, T, RD, cond) \
+#define BRIF2(name, bname, T, RD, AR, cond) \
     L_##name: { T a = RD(0), b = RD(1); \
+        if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##name##_A: { T a = AR, b = RD(1); \
+        if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##name##_B: { T a = RD(0), b = AR; \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { T a = RD(0), b = RD(1); \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
-#define BRIF_CMPS(P, BP, T, S, RD) \
-    BRIF2(P##_EQ, BP##_EQ, T, RD, a == b) \
-    BRIF2(P##_NE, BP##_NE, T, RD, a != b) \
-    BRIF2(P##_LT_S, BP##_LT_S, T, RD, (S)a < (S)b) \
-    BRIF2(P##_LT_U, BP##_LT_U, T, RD, a < b) \
-    BRIF2(P##_GT_S, BP##_GT_S, T, RD, (S)a > (S)b) \
-    BRIF2(P##_GT_U, BP##_GT_U, T, RD, a > b) \
-    BRIF2(P##_LE_S, BP##_LE_S, T, RD, (S)a <= (S)b) \
-    BRIF2(P##_LE_U, BP##_LE_U, T, RD, a <= b) \
-    BRIF2(P##_GE_S, BP##_GE_S, T, RD, (S)a >= (S)b) \
-    BRIF2(P##_GE_U, BP##_GE_U, T, RD, a >= b)
-
-/* Compare-and-branch against an immediate (i32). */
+#define BRIF_CMPS(P, BP, T, S, RD, AR) \
+    BRIF2(P##_EQ, BP##_EQ, T, RD, AR, a == b) \
+    BRIF2(P##_NE, BP##_NE, T, RD, AR, a != b) \
+    BRIF2(P##_LT_S, BP##_LT_S, T, RD, AR, (S)a < (S)b) \
+    BRIF2(P##_LT_U, BP##_LT_U, T, RD, AR, a < b) \
+    BRIF2(P##_GT_S, BP##_GT_S, T, RD, AR, (S)a > (S)b) \
+    BRIF2(P##_GT_U, BP##_GT_U, T, RD, AR, a > b) \
+    BRIF2(P##_LE_S, BP##_LE_S, T, RD, AR, (S)a <= (S)b) \
+    BRIF2(P##_LE_U, BP##_LE_U, T, RD, AR, a <= b) \
+    BRIF2(P##_GE_S, BP##_GE_S, T, RD, AR, (S)a >= (S)b) \
+    BRIF2(P##_GE_U, BP##_GE_U, T, RD, AR, a >= b)
 #define BRIF2K(name, bname, cond) \
     L_##name: { uint32_t a = RU32(0), b = OP(1); \
+        if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##name##_A: { uint32_t a = A32, b = OP(1); \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { uint32_t a = RU32(0), b = OP(1); \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
@@ -379,33 +426,27 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     BRIF2K(P##_GE_S_K, BP##_GE_S_K, (int32_t)a >= (int32_t)b) \
     BRIF2K(P##_GE_U_K, BP##_GE_U_K, a >= b)
 
-/* Binary operators with an immediate right operand. */
-#define BIN_I32K(name, expr) \
-    L_##name: { uint32_t a = RU32(1), b = OP(2); WU32(0, (expr)); SKIP(3); }
-#define BIN_I64K(name, expr) \
-    L_##name: { uint64_t a = RU64(1), b = (uint64_t)(int64_t)(int32_t)OP(2); \
-        WU64(0, (expr)); SKIP(3); }
-
-/* Loads and stores: one compare against the cached size. */
+/* Loads "d addr off" and stores "addr value off": one compare against the
+ * cached size. */
+#define WBITS(k, v) (SLOT(k).bits = (v))
 #define LOAD(name, N, T, conv) \
+    VUN(name, 3, uint32_t, RU32, A32, uint64_t, WBITS, AW64, \
+        uint64_t ea = (uint64_t)a + OP(2); T v; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        memcpy(&v, mbase + ea, (N)); r = (conv))
+#define STORE1(name, N, T, ADDR, VAL) \
     L_##name: { \
-        uint64_t ea = (uint64_t)RU32(1) + OP(2); \
-        T v; \
-        if (UNLIKELY(ea + (N) > msize)) \
-            goto trap_mem; \
-        memcpy(&v, mbase + ea, (N)); \
-        SLOT(0).bits = (conv); \
-        SKIP(3); \
-    }
-#define STORE(name, N, T) \
-    L_##name: { \
-        uint64_t ea = (uint64_t)RU32(0) + OP(2); \
-        T v = (T)SLOT(1).bits; \
+        uint64_t ea = (uint64_t)(ADDR) + OP(2); \
+        T v = (T)(VAL); \
         if (UNLIKELY(ea + (N) > msize)) \
             goto trap_mem; \
         memcpy(mbase + ea, &v, (N)); \
         SKIP(3); \
     }
+#define STORE(name, N, T) \
+    STORE1(name, N, T, RU32(0), SLOT(1).bits) \
+    STORE1(name##_A, N, T, A32, SLOT(1).bits) \
+    STORE1(name##_B, N, T, RU32(0), acc)
 
 /* Trapping float-to-int truncation: lo < x < hi must hold. */
 #define TRUNC(name, FT, RD, WR, IT, lo_ok, hi) \
@@ -419,11 +460,55 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
         SKIP(2); \
     }
 
-#define LABEL_ADDR(name) [WOP_##name] = &&L_##name,
+/* Which operations have which accumulator variants (the label table). */
+#define ACC_BIN_LIST(X) \
+    X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) \
+    X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U) X(I32_ADD) X(I32_SUB) \
+    X(I32_MUL) X(I32_DIV_S) X(I32_DIV_U) X(I32_REM_S) X(I32_REM_U) X(I32_AND) \
+    X(I32_OR) X(I32_XOR) X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR) \
+    X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U) \
+    X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U) X(I64_ADD) X(I64_SUB) \
+    X(I64_MUL) X(I64_DIV_S) X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U) X(I64_AND) \
+    X(I64_OR) X(I64_XOR) X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL) X(I64_ROTR) \
+    X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE) X(F32_ADD) \
+    X(F32_SUB) X(F32_MUL) X(F32_DIV) X(F32_MIN) X(F32_MAX) \
+    X(F64_EQ) X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE) X(F64_ADD) \
+    X(F64_SUB) X(F64_MUL) X(F64_DIV) X(F64_MIN) X(F64_MAX)
+#define ACC_UN_LIST(X) \
+    X(I32_EQZ) X(I64_EQZ) X(I64_EXTEND_I32_S) X(I64_EXTEND_I32_U) \
+    X(I32_EXTEND8_S) X(I32_EXTEND16_S) X(I64_EXTEND8_S) X(I64_EXTEND16_S) \
+    X(I64_EXTEND32_S) X(F32_NEG) X(F32_ABS) X(F32_SQRT) X(F64_NEG) X(F64_ABS) \
+    X(F64_SQRT) X(F32_CONVERT_I32_S) X(F32_CONVERT_I32_U) X(F64_CONVERT_I32_S) \
+    X(F64_CONVERT_I32_U) X(F64_CONVERT_I64_S) X(F64_CONVERT_I64_U) \
+    X(F32_DEMOTE_F64) X(F64_PROMOTE_F32) \
+    WASM_CMPK_OPS(X, I32) WASM_BINK_OPS(X, I32) WASM_BINK_OPS(X, I64) \
+    X(LOAD32) X(LOAD64) X(LOAD8_S32) X(LOAD8_U32) X(LOAD16_S32) X(LOAD16_U32) \
+    X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64)
+#define ACC_SRC2_LIST(X) \
+    X(STORE8) X(STORE16) X(STORE32) X(STORE64) \
+    WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64)
+#define ACC_SRC1_LIST(X) \
+    X(BR_IF_NZ) X(BR_IF_Z) X(BR_IF_I64_NZ) X(BR_IF_I64_Z) \
+    WASM_CMPK_OPS(X, BR_IF_I32) X(RET1)
+
+#define NV WASM_NVARIANTS
+#define LABEL_BASE(n) [WOP_##n * NV] = &&L_##n,
+#define LABEL_BIN(n) \
+    [WOP_##n * NV + WV_R] = &&L_##n##__R, [WOP_##n * NV + WV_A] = &&L_##n##_A, \
+    [WOP_##n * NV + (WV_A | WV_R)] = &&L_##n##_A__R, [WOP_##n * NV + WV_B] = &&L_##n##_B, \
+    [WOP_##n * NV + (WV_B | WV_R)] = &&L_##n##_B__R,
+#define LABEL_UN(n) \
+    [WOP_##n * NV + WV_R] = &&L_##n##__R, [WOP_##n * NV + WV_A] = &&L_##n##_A, \
+    [WOP_##n * NV + (WV_A | WV_R)] = &&L_##n##_A__R,
+#define LABEL_SRC2(n) [WOP_##n * NV + WV_A] = &&L_##n##_A, [WOP_##n * NV + WV_B] = &&L_##n##_B,
+#define LABEL_SRC1(n) [WOP_##n * NV + WV_A] = &&L_##n##_A,
 
 static int run(th_wasm_exec *ex, int mode, const void *const **out)
 {
-    static const void *const labels[WOP_COUNT_] = { WASM_OP_LIST(LABEL_ADDR) };
+    static const void *const labels[WOP_COUNT_ * NV] = {
+        WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
+        ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1)
+    };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
 
     const uint8_t *ip;
@@ -435,6 +520,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     uint8_t *mbase = NULL;
     uint64_t msize = 0;
     uint64_t fuel;
+    uint64_t acc = 0;
     /* call setup */
     const struct wasm_code *cc;
     th_wasm_instance *ci;
@@ -482,12 +568,12 @@ L_BR_BACK:
     ip += (int32_t)OP(0);
     NEXT();
 
-    BRIF1(BR_IF_NZ, uint32_t, RU32, a != 0)
-    BRIF1(BR_IF_Z, uint32_t, RU32, a == 0)
-    BRIF1(BR_IF_I64_NZ, uint64_t, RU64, a != 0)
-    BRIF1(BR_IF_I64_Z, uint64_t, RU64, a == 0)
-    BRIF_CMPS(BR_IF_I32, BRB_IF_I32, uint32_t, int32_t, RU32)
-    BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64)
+    BRIF1(BR_IF_NZ, uint32_t, RU32, A32, a != 0)
+    BRIF1(BR_IF_Z, uint32_t, RU32, A32, a == 0)
+    BRIF1(BR_IF_I64_NZ, uint64_t, RU64, A64, a != 0)
+    BRIF1(BR_IF_I64_Z, uint64_t, RU64, A64, a == 0)
+    BRIF_CMPS(BR_IF_I32, BRB_IF_I32, uint32_t, int32_t, RU32, A32)
+    BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64, A64)
     BRIFK_CMPS(BR_IF_I32, BRB_IF_I32)
 
 L_BR_TABLE: {
@@ -499,10 +585,14 @@ L_BR_TABLE: {
         NEXT();
     }
 
+L_RET1_A:
+    fp[0].bits = acc;
+    goto do_return;
 L_RET1:
     fp[0] = SLOT(0);
     /* fall into RET */
 L_RET:
+do_return:
     frame--;
     ip = frame->ip;
     fp = frame->fp;
@@ -713,7 +803,7 @@ L_REF_FUNC:
     SKIP(2);
 
     /* ---- i32 ---- */
-    UN_I32(I32_EQZ, a == 0)
+    VUN_I32(I32_EQZ, a == 0)
     BIN_I32(I32_EQ, a == b)
     BIN_I32(I32_NE, a != b)
     BIN_I32(I32_LT_S, (int32_t)a < (int32_t)b)
@@ -730,36 +820,19 @@ L_REF_FUNC:
     BIN_I32(I32_ADD, a + b)
     BIN_I32(I32_SUB, a - b)
     BIN_I32(I32_MUL, a * b)
-L_I32_DIV_S: {
-        int32_t a = RI32(1), b = RI32(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        if (UNLIKELY(a == INT32_MIN && b == -1))
-            goto trap_ovf;
-        WU32(0, a / b);
-        SKIP(3);
-    }
-L_I32_DIV_U: {
-        uint32_t a = RU32(1), b = RU32(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU32(0, a / b);
-        SKIP(3);
-    }
-L_I32_REM_S: {
-        int32_t a = RI32(1), b = RI32(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU32(0, b == -1 ? 0 : a % b);
-        SKIP(3);
-    }
-L_I32_REM_U: {
-        uint32_t a = RU32(1), b = RU32(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU32(0, a % b);
-        SKIP(3);
-    }
+    VBIN(I32_DIV_S, int32_t, RI32, AI32, int32_t, WU32, AW32,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         if (UNLIKELY(a == INT32_MIN && b == -1)) goto trap_ovf;
+         r = a / b)
+    VBIN(I32_DIV_U, uint32_t, RU32, A32, uint32_t, WU32, AW32,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = a / b)
+    VBIN(I32_REM_S, int32_t, RI32, AI32, int32_t, WU32, AW32,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = b == -1 ? 0 : a % b)
+    VBIN(I32_REM_U, uint32_t, RU32, A32, uint32_t, WU32, AW32,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = a % b)
     BIN_I32(I32_AND, a & b)
     BIN_I32(I32_OR, a | b)
     BIN_I32(I32_XOR, a ^ b)
@@ -790,9 +863,7 @@ L_I32_REM_U: {
     BIN_I32K(I32_ROTR_K, (a >> (b & 31)) | (a << ((32 - (b & 31)) & 31)))
 
     /* ---- i64 ---- */
-L_I64_EQZ:
-    WU32(0, RU64(1) == 0);
-    SKIP(2);
+    VUN(I64_EQZ, 2, uint64_t, RU64, A64, uint32_t, WU32, AW32, r = a == 0)
     CMP_I64(I64_EQ, a == b)
     CMP_I64(I64_NE, a != b)
     CMP_I64(I64_LT_S, (int64_t)a < (int64_t)b)
@@ -809,36 +880,19 @@ L_I64_EQZ:
     BIN_I64(I64_ADD, a + b)
     BIN_I64(I64_SUB, a - b)
     BIN_I64(I64_MUL, a * b)
-L_I64_DIV_S: {
-        int64_t a = RI64(1), b = RI64(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        if (UNLIKELY(a == INT64_MIN && b == -1))
-            goto trap_ovf;
-        WU64(0, a / b);
-        SKIP(3);
-    }
-L_I64_DIV_U: {
-        uint64_t a = RU64(1), b = RU64(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU64(0, a / b);
-        SKIP(3);
-    }
-L_I64_REM_S: {
-        int64_t a = RI64(1), b = RI64(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU64(0, b == -1 ? 0 : a % b);
-        SKIP(3);
-    }
-L_I64_REM_U: {
-        uint64_t a = RU64(1), b = RU64(2);
-        if (UNLIKELY(b == 0))
-            goto trap_div;
-        WU64(0, a % b);
-        SKIP(3);
-    }
+    VBIN(I64_DIV_S, int64_t, RI64, AI64, int64_t, WU64, AW64,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         if (UNLIKELY(a == INT64_MIN && b == -1)) goto trap_ovf;
+         r = a / b)
+    VBIN(I64_DIV_U, uint64_t, RU64, A64, uint64_t, WU64, AW64,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = a / b)
+    VBIN(I64_REM_S, int64_t, RI64, AI64, int64_t, WU64, AW64,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = b == -1 ? 0 : a % b)
+    VBIN(I64_REM_U, uint64_t, RU64, A64, uint64_t, WU64, AW64,
+         if (UNLIKELY(b == 0)) goto trap_div;
+         r = a % b)
     BIN_I64(I64_AND, a & b)
     BIN_I64(I64_OR, a | b)
     BIN_I64(I64_XOR, a ^ b)
@@ -872,17 +926,13 @@ L_I64_REM_U: {
     CMP_F64(F64_LE, a <= b)
     CMP_F64(F64_GE, a >= b)
 
-L_F32_ABS:
-    WU32(0, RU32(1) & 0x7fffffffu);
-    SKIP(2);
-L_F32_NEG:
-    WU32(0, RU32(1) ^ 0x80000000u);
-    SKIP(2);
+    VUN_I32(F32_ABS, a & 0x7fffffffu)
+    VUN_I32(F32_NEG, a ^ 0x80000000u)
     UN_F32(F32_CEIL, ceilf(a))
     UN_F32(F32_FLOOR, floorf(a))
     UN_F32(F32_TRUNC, truncf(a))
     UN_F32(F32_NEAREST, rintf(a))
-    UN_F32(F32_SQRT, sqrtf(a))
+    VUN_F32(F32_SQRT, sqrtf(a))
     BIN_F32(F32_ADD, a + b)
     BIN_F32(F32_SUB, a - b)
     BIN_F32(F32_MUL, a * b)
@@ -893,17 +943,13 @@ L_F32_COPYSIGN:
     WU32(0, (RU32(1) & 0x7fffffffu) | (RU32(2) & 0x80000000u));
     SKIP(3);
 
-L_F64_ABS:
-    WU64(0, RU64(1) & 0x7fffffffffffffffull);
-    SKIP(2);
-L_F64_NEG:
-    WU64(0, RU64(1) ^ 0x8000000000000000ull);
-    SKIP(2);
+    VUN_I64(F64_ABS, a & 0x7fffffffffffffffull)
+    VUN_I64(F64_NEG, a ^ 0x8000000000000000ull)
     UN_F64(F64_CEIL, ceil(a))
     UN_F64(F64_FLOOR, floor(a))
     UN_F64(F64_TRUNC, trunc(a))
     UN_F64(F64_NEAREST, rint(a))
-    UN_F64(F64_SQRT, sqrt(a))
+    VUN_F64(F64_SQRT, sqrt(a))
     BIN_F64(F64_ADD, a + b)
     BIN_F64(F64_SUB, a - b)
     BIN_F64(F64_MUL, a * b)
@@ -925,57 +971,27 @@ L_F64_COPYSIGN:
     TRUNC(I64_TRUNC_F64_S, double, RF64, WU64, int64_t, x >= -9223372036854775808.0,
           9223372036854775808.0)
     TRUNC(I64_TRUNC_F64_U, double, RF64, WU64, uint64_t, x > -1.0, 18446744073709551616.0)
-L_I64_EXTEND_I32_S:
-    WU64(0, (int64_t)RI32(1));
-    SKIP(2);
-L_I64_EXTEND_I32_U:
-    WU64(0, RU32(1));
-    SKIP(2);
-L_F32_CONVERT_I32_S:
-    WF32(0, (float)RI32(1));
-    SKIP(2);
-L_F32_CONVERT_I32_U:
-    WF32(0, (float)RU32(1));
-    SKIP(2);
+    VUN(I64_EXTEND_I32_S, 2, int32_t, RI32, AI32, uint64_t, WU64, AW64, r = (uint64_t)(int64_t)a)
+    VUN(I64_EXTEND_I32_U, 2, uint32_t, RU32, A32, uint64_t, WU64, AW64, r = a)
+    VUN(F32_CONVERT_I32_S, 2, int32_t, RI32, AI32, float, WF32, AWF32, r = (float)a)
+    VUN(F32_CONVERT_I32_U, 2, uint32_t, RU32, A32, float, WF32, AWF32, r = (float)a)
 L_F32_CONVERT_I64_S:
     WF32(0, (float)RI64(1));
     SKIP(2);
 L_F32_CONVERT_I64_U:
     WF32(0, (float)RU64(1));
     SKIP(2);
-L_F32_DEMOTE_F64:
-    WF32(0, (float)RF64(1));
-    SKIP(2);
-L_F64_CONVERT_I32_S:
-    WF64(0, (double)RI32(1));
-    SKIP(2);
-L_F64_CONVERT_I32_U:
-    WF64(0, (double)RU32(1));
-    SKIP(2);
-L_F64_CONVERT_I64_S:
-    WF64(0, (double)RI64(1));
-    SKIP(2);
-L_F64_CONVERT_I64_U:
-    WF64(0, (double)RU64(1));
-    SKIP(2);
-L_F64_PROMOTE_F32:
-    WF64(0, (double)RF32(1));
-    SKIP(2);
-L_I32_EXTEND8_S:
-    WU32(0, (int32_t)(int8_t)RU32(1));
-    SKIP(2);
-L_I32_EXTEND16_S:
-    WU32(0, (int32_t)(int16_t)RU32(1));
-    SKIP(2);
-L_I64_EXTEND8_S:
-    WU64(0, (int64_t)(int8_t)RU64(1));
-    SKIP(2);
-L_I64_EXTEND16_S:
-    WU64(0, (int64_t)(int16_t)RU64(1));
-    SKIP(2);
-L_I64_EXTEND32_S:
-    WU64(0, (int64_t)(int32_t)RU64(1));
-    SKIP(2);
+    VUN(F32_DEMOTE_F64, 2, double, RF64, AF64, float, WF32, AWF32, r = (float)a)
+    VUN(F64_CONVERT_I32_S, 2, int32_t, RI32, AI32, double, WF64, AWF64, r = (double)a)
+    VUN(F64_CONVERT_I32_U, 2, uint32_t, RU32, A32, double, WF64, AWF64, r = (double)a)
+    VUN(F64_CONVERT_I64_S, 2, int64_t, RI64, AI64, double, WF64, AWF64, r = (double)a)
+    VUN(F64_CONVERT_I64_U, 2, uint64_t, RU64, A64, double, WF64, AWF64, r = (double)a)
+    VUN(F64_PROMOTE_F32, 2, float, RF32, AF32, double, WF64, AWF64, r = (double)a)
+    VUN_I32(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)a)
+    VUN_I32(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)a)
+    VUN_I64(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)a)
+    VUN_I64(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)a)
+    VUN_I64(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)a)
 L_I32_TRUNC_SAT_F32_S:
     WU32(0, sat_i32_f64(RF32(1)));
     SKIP(2);

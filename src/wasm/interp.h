@@ -140,6 +140,25 @@
 enum wasm_op { WASM_OP_LIST(WASM_OP_ENUM) WOP_COUNT_ };
 #undef WASM_OP_ENUM
 
+/*
+ * Accumulator variants.  Many operations also exist in variants that take
+ * a source from, or leave the result in, the interpreter's accumulator (a
+ * machine register) instead of a frame slot, used when an instruction
+ * consumes the value its predecessor just produced.  A variant has the same
+ * operand layout as its base operation (the accumulator's slot operand is
+ * simply not read).  wasm_interp_labels() is indexed by
+ * op * WASM_NVARIANTS + variant and holds NULL where a variant does not
+ * exist.  Variants never span a possible resume point: back-edge branches,
+ * calls and BR_TABLE have none.
+ */
+#define WASM_NVARIANTS 6
+enum wasm_variant {
+    WV_BASE = 0, /* slots only */
+    WV_R = 1,    /* result to the accumulator */
+    WV_A = 2,    /* first source from the accumulator */
+    WV_B = 4,    /* second source from the accumulator (A|R and B|R combine) */
+};
+
 /* Operand access inside an instruction at `ip` (const uint8_t *). */
 #define WASM_OPND(ip, k) (((const uint32_t *)(const void *)((ip) + 8))[k])
 #define WASM_OPND_PTR(ip) (*(void *const *)(const void *)((ip) + 8))
@@ -228,7 +247,8 @@ struct th_wasm_call {
 /* ------------------------------------------------------------------ */
 /* interp.c                                                           */
 
-/* Handler addresses, indexed by enum wasm_op.  Static, never NULL. */
+/* Handler addresses, indexed by op * WASM_NVARIANTS + variant (NULL for
+ * variants that do not exist).  Static. */
 const void *const *wasm_interp_labels(void);
 
 /* Code of a single EXIT instruction (return address of entry frames). */
