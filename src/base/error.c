@@ -54,6 +54,7 @@ int th_error_set(th_error *err, int code, const char *fmt, ...)
 int th_error_prefix(th_error *err, const char *fmt, ...)
 {
     char prefix[TH_ERROR_MSG_MAX], old[TH_ERROR_MSG_MAX];
+    size_t plen, olen, room;
     va_list ap;
 
     if (err == NULL)
@@ -62,7 +63,19 @@ int th_error_prefix(th_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    old[sizeof old - 1] = '\0';
+    /* "prefix: old", each part cut to fit, always NUL-terminated */
+    plen = strlen(prefix);
+    if (plen > sizeof err->msg - 3)
+        plen = sizeof err->msg - 3;
+    room = sizeof err->msg - plen - 3;
+    olen = strlen(old);
+    if (olen > room)
+        olen = room;
+    memcpy(err->msg, prefix, plen);
+    memcpy(err->msg + plen, ": ", 2);
+    memcpy(err->msg + plen + 2, old, olen);
+    err->msg[plen + 2 + olen] = '\0';
     return err->code;
 }
 
