@@ -372,11 +372,275 @@ static void test_locals_and_control(void **state)
     th_wasm_imports_free(imp);
 }
 
+/* ------------------------------------------------------------------ */
+/* Accumulator chains: a result consumed by the very next instruction   */
+
+static const char *ibinops[] = {
+    "add", "sub", "mul", "div_s", "div_u", "rem_s", "rem_u", "and", "or", "xor",
+    "shl", "shr_s", "shr_u", "rotl", "rotr", "eq", "ne", "lt_s", "lt_u", "gt_s",
+    "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+};
+static const char *fbinops[] = {
+    "add", "sub", "mul", "div", "min", "max", "eq", "ne", "lt", "gt", "le", "ge",
+};
+#define NIBIN (sizeof ibinops / sizeof ibinops[0])
+#define NFBIN (sizeof fbinops / sizeof fbinops[0])
+
+/* Unary operators: name, input type, result type. */
+static const char *unops[][3] = {
+    { "i32.eqz", "i32", "i32" }, { "i64.eqz", "i64", "i32" },
+    { "i64.extend_i32_s", "i32", "i64" }, { "i64.extend_i32_u", "i32", "i64" },
+    { "i32.extend8_s", "i32", "i32" }, { "i32.extend16_s", "i32", "i32" },
+    { "i64.extend8_s", "i64", "i64" }, { "i64.extend16_s", "i64", "i64" },
+    { "i64.extend32_s", "i64", "i64" }, { "f64.neg", "f64", "f64" },
+    { "f64.abs", "f64", "f64" }, { "f64.sqrt", "f64", "f64" },
+    { "f32.neg", "f32", "f32" }, { "f32.abs", "f32", "f32" }, { "f32.sqrt", "f32", "f32" },
+    { "f64.convert_i32_s", "i32", "f64" }, { "f64.convert_i32_u", "i32", "f64" },
+    { "f64.convert_i64_s", "i64", "f64" }, { "f64.convert_i64_u", "i64", "f64" },
+    { "f32.convert_i32_s", "i32", "f32" }, { "f32.convert_i32_u", "i32", "f32" },
+    { "f32.demote_f64", "f64", "f32" }, { "f64.promote_f32", "f32", "f64" },
+    { "i32.wrap_i64", "i64", "i32" },
+};
+#define NUNOPS (sizeof unops / sizeof unops[0])
+
+/* For a binary operator OP of type t (result r), with parameters x y z:
+ *   OP_A    OP((x + y), z)        first source from the accumulator
+ *   OP_B    OP(z, (x + y))        second source from the accumulator
+ *   OP_R    OP(x, y) + z          result to the accumulator ("+": add/xor)
+ *   OP_ref  the same through locals, no chains
+ * Traps (division) are compared too: both sides trap or neither. */
+static void gen_chain_bin(FILE *w, const char *t, const char *op, const char *r)
+{
+    const char *comb = t[0] == 'f' ? "add" : "xor";
+    fprintf(w, "(func (export \"%s.%s_A\") (param %s %s %s) (result %s)"
+               " (%s.%s (%s.%s (local.get 0) (local.get 1)) (local.get 2)))\n",
+            t, op, t, t, t, r, t, op, t, comb);
+    fprintf(w, "(func (export \"%s.%s_B\") (param %s %s %s) (result %s)"
+               " (%s.%s (local.get 2) (%s.%s (local.get 0) (local.get 1))))\n",
+            t, op, t, t, t, r, t, op, t, comb);
+    fprintf(w, "(func (export \"%s.%s_R\") (param %s %s %s) (result %s)"
+               " (%s.%s (%s.%s (local.get 0) (local.get 1)) (%s.const 1)))\n",
+            t, op, t, t, t, r, r, r[0] == 'f' ? "add" : "xor", t, op, r);
+    fprintf(w, "(func (export \"%s.%s_refA\") (param %s %s %s) (result %s) (local %s)"
+               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+               " (%s.%s (local.get 3) (local.get 2)))\n",
+            t, op, t, t, t, r, t, t, comb, t, op);
+    fprintf(w, "(func (export \"%s.%s_refB\") (param %s %s %s) (result %s) (local %s)"
+               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+               " (%s.%s (local.get 2) (local.get 3)))\n",
+            t, op, t, t, t, r, t, t, comb, t, op);
+    fprintf(w, "(func (export \"%s.%s_refR\") (param %s %s %s) (result %s) (local %s)"
+               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+               " (%s.%s (local.get 3) (%s.const 1)))\n",
+            t, op, t, t, t, r, r, t, op, r, r[0] == 'f' ? "add" : "xor", r);
+}
+
+typedef struct chain_fixture {
+    th_wasm_module *mod;
+    th_wasm_imports *imp;
+    th_wasm_instance *inst;
+    th_wasm_exec *ex;
+} chain_fixture;
+
+/* Call `name` with up to 3 raw arguments; returns the trap status in *rc. */
+static uint64_t call_raw(chain_fixture *fx, const char *name, const uint64_t *args,
+                         uint32_t nargs, int *rc)
+{
+    th_wasm_func *f = th_wasm_instance_func(fx->inst, name);
+    th_wasm_val a[3], res = { 0 };
+
+    if (f == NULL)
+        fail_msg("no export %s", name);
+    for (uint32_t i = 0; i < nargs; i++)
+        a[i].bits = args[i];
+    *rc = th_wasm_exec_call(fx->ex, f, a, nargs, &res, 1);
+    return *rc == TH_OK ? res.bits : 0;
+}
+
+static void expect_same(chain_fixture *fx, const char *got_name, const char *ref_name,
+                        const uint64_t *args, uint32_t nargs)
+{
+    int rc1, rc2;
+    uint64_t got = call_raw(fx, got_name, args, nargs, &rc1);
+    uint64_t want = call_raw(fx, ref_name, args, nargs, &rc2);
+
+    if (rc1 != rc2 || got != want)
+        fail_msg("%s(%" PRIx64 ", %" PRIx64 ", %" PRIx64 ") = %" PRIx64 " (rc %d), "
+                 "%s gives %" PRIx64 " (rc %d)", got_name, args[0],
+                 nargs > 1 ? args[1] : 0, nargs > 2 ? args[2] : 0, got, rc1,
+                 ref_name, want, rc2);
+}
+
+static const char *chain_extra_wat =
+    /* loads, stores and branches reading the accumulator */
+    "(memory 1)\n"
+    "(func (export \"mem_acc\") (param i32 i32 i32) (result i32)\n"
+    "  (i32.store (i32.and (i32.add (local.get 0) (i32.const 8)) (i32.const 0xfff0))\n"
+    "             (i32.mul (local.get 1) (local.get 2)))\n"
+    "  (i64.store8 (i32.and (local.get 1) (i32.const 0xff))\n"
+    "              (i64.extend_i32_u (i32.add (local.get 2) (i32.const 1))))\n"
+    "  (i32.add (i32.load (i32.and (i32.add (local.get 0) (i32.const 8)) (i32.const 0xfff0)))\n"
+    "           (i32.load8_u (i32.and (local.get 1) (i32.const 0xff)))))\n"
+    "(func (export \"mem_ref\") (param i32 i32 i32) (result i32) (local i32 i32 i64)\n"
+    "  (local.set 3 (i32.and (i32.add (local.get 0) (i32.const 8)) (i32.const 0xfff0)))\n"
+    "  (local.set 4 (i32.mul (local.get 1) (local.get 2)))\n"
+    "  (i32.store (local.get 3) (local.get 4))\n"
+    "  (local.set 4 (i32.and (local.get 1) (i32.const 0xff)))\n"
+    "  (local.set 5 (i64.extend_i32_u (i32.add (local.get 2) (i32.const 1))))\n"
+    "  (i64.store8 (local.get 4) (local.get 5))\n"
+    "  (local.set 4 (i32.load (local.get 3)))\n"
+    "  (local.set 3 (i32.load8_u (i32.and (local.get 1) (i32.const 0xff))))\n"
+    "  (i32.add (local.get 4) (local.get 3)))\n"
+    /* forward and backward compare-and-branch on a value in acc */
+    "(func (export \"br_acc\") (param i32 i32 i32) (result i32) (local $n i32)\n"
+    "  (block $b (br_if $b (i32.lt_s (i32.add (local.get 0) (local.get 1)) (local.get 2)))\n"
+    "    (local.set $n (i32.const 10)))\n"
+    "  (block $c (br_if $c (i32.eqz (i32.xor (local.get 0) (local.get 2))))\n"
+    "    (local.set $n (i32.add (local.get $n) (i32.const 100))))\n"
+    "  (loop $l (if (i32.ge_u (local.get $n) (i32.const 1000)) (then (return (local.get $n))))\n"
+    "    (local.set $n (i32.add (local.get $n) (i32.const 1000)))\n"
+    "    (br_if $l (i32.gt_u (i32.sub (local.get 1) (local.get 2)) (local.get 0))))\n"
+    "  (i32.add (local.get $n) (i32.const 5)))\n"
+    "(func (export \"br_ref\") (param i32 i32 i32) (result i32) (local $n i32) (local $t i32)\n"
+    "  (local.set $t (i32.add (local.get 0) (local.get 1)))\n"
+    "  (if (i32.ge_s (local.get $t) (local.get 2)) (then (local.set $n (i32.const 10))))\n"
+    "  (local.set $t (i32.xor (local.get 0) (local.get 2)))\n"
+    "  (if (local.get $t) (then (local.set $n (i32.add (local.get $n) (i32.const 100)))))\n"
+    "  (local.set $n (i32.add (local.get $n) (i32.const 1000)))\n"
+    "  (local.set $t (i32.sub (local.get 1) (local.get 2)))\n"
+    "  (if (i32.gt_u (local.get $t) (local.get 0)) (then (return (local.get $n))))\n"
+    "  (i32.add (local.get $n) (i32.const 5)))\n"
+    /* a chain ending in a return */
+    "(func (export \"ret_acc\") (param i32 i32 i32) (result i32)\n"
+    "  (return (i32.mul (i32.add (local.get 0) (local.get 1)) (local.get 2))))\n"
+    "(func (export \"ret_ref\") (param i32 i32 i32) (result i32) (local i32)\n"
+    "  (local.set 3 (i32.add (local.get 0) (local.get 1)))\n"
+    "  (local.set 3 (i32.mul (local.get 3) (local.get 2)))\n"
+    "  (local.get 3))\n";
+
+static void test_accumulator_chains(void **state)
+{
+    static const uint64_t fvals64[] = {
+        0, 0x8000000000000000ull, 0x3ff0000000000000ull /* 1 */,
+        0xbff8000000000000ull /* -1.5 */, 0x7ff0000000000000ull /* inf */,
+        0xfff0000000000000ull, 0x7ff8000000000000ull /* nan */,
+        0x7fefffffffffffffull, 0x0000000000000001ull, 0x4008000000000000ull /* 3 */,
+    };
+    static const uint64_t fvals32[] = {
+        0, 0x80000000u, 0x3f800000u, 0xbfc00000u, 0x7f800000u, 0xff800000u,
+        0x7fc00000u, 0x7f7fffffu, 0x00000001u, 0x40400000u,
+    };
+    static const char *types[] = { "i32", "i64", "f32", "f64" };
+    chain_fixture fx;
+    char *wat = NULL, name[64], ref[64];
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = { 0 };
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module\n", w);
+    for (size_t ti = 0; ti < 4; ti++) {
+        bool fl = types[ti][0] == 'f';
+        size_t n = fl ? NFBIN : NIBIN;
+        for (size_t o = 0; o < n; o++) {
+            const char *op = fl ? fbinops[o] : ibinops[o];
+            bool cmp = (fl ? o >= 6 : o >= 15);
+            gen_chain_bin(w, types[ti], op, cmp ? "i32" : types[ti]);
+        }
+    }
+    for (size_t u = 0; u < NUNOPS; u++) {
+        const char *in = unops[u][1], *out = unops[u][2];
+        const char *comb = in[0] == 'f' ? "add" : "xor";
+        fprintf(w, "(func (export \"%s_A\") (param %s %s) (result %s)"
+                   " (%s (%s.%s (local.get 0) (local.get 1))))\n",
+                unops[u][0], in, in, out, unops[u][0], in, comb);
+        fprintf(w, "(func (export \"%s_ref\") (param %s %s) (result %s) (local %s)"
+                   " (local.set 2 (%s.%s (local.get 0) (local.get 1)))"
+                   " (%s (local.get 2)))\n",
+                unops[u][0], in, in, out, in, in, comb, unops[u][0]);
+    }
+    fputs(chain_extra_wat, w);
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fx, 0, sizeof fx);
+    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
+    fx.ex = th_wasm_exec_new(NULL);
+
+    for (size_t ti = 0; ti < 4; ti++) {
+        bool fl = types[ti][0] == 'f', is64 = types[ti][1] == '6';
+        size_t n = fl ? NFBIN : NIBIN, nv;
+        uint64_t vals[NVALS64];
+        if (fl) {
+            nv = 10;
+            for (size_t i = 0; i < nv; i++)
+                vals[i] = is64 ? fvals64[i] : fvals32[i];
+        } else {
+            nv = is64 ? NVALS64 : NVALS32;
+            for (size_t i = 0; i < nv; i++)
+                vals[i] = is64 ? (uint64_t)vals64[i] : (uint32_t)vals32[i];
+        }
+        for (size_t o = 0; o < n; o++) {
+            const char *op = fl ? fbinops[o] : ibinops[o];
+            for (size_t x = 0; x < nv; x++)
+                for (size_t y = 0; y < nv; y += 3)
+                    for (size_t z = 0; z < nv; z++) {
+                        uint64_t args[3] = { vals[x], vals[y], vals[z] };
+                        static const char *forms[] = { "A", "B", "R" };
+                        for (size_t f = 0; f < 3; f++) {
+                            snprintf(name, sizeof name, "%s.%s_%s", types[ti], op, forms[f]);
+                            snprintf(ref, sizeof ref, "%s.%s_ref%s", types[ti], op, forms[f]);
+                            expect_same(&fx, name, ref, args, 3);
+                        }
+                    }
+        }
+    }
+    for (size_t u = 0; u < NUNOPS; u++) {
+        const char *in = unops[u][1];
+        bool fl = in[0] == 'f', is64 = in[1] == '6';
+        size_t nv = fl ? 10 : is64 ? NVALS64 : NVALS32;
+        for (size_t x = 0; x < nv; x++)
+            for (size_t y = 0; y < nv; y++) {
+                uint64_t args[2];
+                args[0] = fl ? (is64 ? fvals64[x] : fvals32[x])
+                             : is64 ? (uint64_t)vals64[x] : (uint32_t)vals32[x];
+                args[1] = fl ? (is64 ? fvals64[y] : fvals32[y])
+                             : is64 ? (uint64_t)vals64[y] : (uint32_t)vals32[y];
+                snprintf(name, sizeof name, "%s_A", unops[u][0]);
+                snprintf(ref, sizeof ref, "%s_ref", unops[u][0]);
+                expect_same(&fx, name, ref, args, 2);
+            }
+    }
+    for (size_t x = 0; x < NVALS32; x++)
+        for (size_t y = 0; y < NVALS32; y++)
+            for (size_t z = 0; z < NVALS32; z++) {
+                uint64_t args[3] = { (uint32_t)vals32[x], (uint32_t)vals32[y],
+                                     (uint32_t)vals32[z] };
+                expect_same(&fx, "mem_acc", "mem_ref", args, 3);
+                expect_same(&fx, "br_acc", "br_ref", args, 3);
+                expect_same(&fx, "ret_acc", "ret_ref", args, 3);
+            }
+    th_wasm_exec_free(fx.ex);
+    th_wasm_instance_free(fx.inst);
+    th_wasm_module_free(fx.mod);
+    th_wasm_imports_free(fx.imp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_immediate_and_fused_forms),
         cmocka_unit_test(test_locals_and_control),
+        cmocka_unit_test(test_accumulator_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
