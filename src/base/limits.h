@@ -72,4 +72,14 @@
 #define TH_CHAIN_MAX_JSONL_LINE (96u * 1024u * 1024u)   /* one line of an export */
 #define TH_CHAIN_MAX_MERKLE_DEPTH 64u       /* path length in a signed head */
 
+/* ---- Actor runtime (src/runtime, src/handlers) ---- */
+#define TH_RT_TURN_BUDGET 64u               /* operations or fuel slices per turn */
+#define TH_RT_FUEL_SLICE 200000u            /* fuel before an operation is preempted */
+#define TH_RT_REALLOC_FUEL 1000000u         /* fuel of one host-made cabi_realloc call */
+#define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u) /* events not yet appended; above
+                                               it, recording actors wait */
+#define TH_RT_MAX_EXITS 4096u               /* ends of root actors kept for late waiters */
+#define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u) /* random-bytes per call */
+#define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */
+
 #endif

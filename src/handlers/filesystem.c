@@ -19,7 +19,7 @@
 #include "runtime/rt_int.h"
 
 #define IFACE "filesystem"
-#define RT_FS_MAX_FILE (64u * 1024u * 1024u) /* read-file: at most 64 MiB */
+#define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
 
 static bool inside(const char *root, const char *real)
 {

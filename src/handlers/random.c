@@ -11,7 +11,7 @@
 #include "runtime/rt_int.h"
 
 #define IFACE "random"
-#define RT_RANDOM_MAX_BYTES (1u << 20) /* random-bytes: at most 1 MiB per call */
+#define RT_RANDOM_MAX_BYTES TH_RT_RANDOM_MAX_BYTES
 
 static uint64_t splitmix(uint64_t *x)
 {

@@ -19,7 +19,7 @@
 #include "runtime/rt_int.h"
 
 /* Fuel for one cabi_realloc call made from outside a host function. */
-#define RT_REALLOC_FUEL 1000000u
+#define RT_REALLOC_FUEL TH_RT_REALLOC_FUEL
 
 uint8_t *rt_guest_mem(rt_guest *g, uint64_t *size)
 {

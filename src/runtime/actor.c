@@ -27,8 +27,8 @@
 
 #include "runtime/rt_int.h"
 
-#define RT_TURN_BUDGET 64       /* operations (or slices) per turn */
-#define RT_FUEL_SLICE 200000u   /* fuel per slice before preemption */
+#define RT_TURN_BUDGET TH_RT_TURN_BUDGET
+#define RT_FUEL_SLICE TH_RT_FUEL_SLICE
 #define WIT_TIMEOUT RT_WIT_TIMEOUT
 #define WIT_INTERNAL RT_WIT_INTERNAL
 #define WIT_SERIALIZATION RT_WIT_SERIALIZATION

@@ -72,6 +72,7 @@ typedef struct rt_recorder {
     atomic_bool sleeping;
     atomic_bool stop;
     atomic_int flushers;
+    atomic_size_t bytes;    /* queued, for back-pressure */
     bool started;
 } rt_recorder;
 
@@ -106,6 +107,7 @@ static void *recorder_main(void *arg)
             rec_item *it = (rec_item *)n;
             append_now(it->a, it->type, it->data, it->len);
             atomic_store(&it->a->rec_done, it->seq);
+            atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
             rt_actor_release(it->a);
             free(it);
             idle_since = 0;
@@ -153,6 +155,7 @@ static int recorder_start(rt_runtime *rt, th_error *err)
     atomic_init(&rec->sleeping, false);
     atomic_init(&rec->stop, false);
     atomic_init(&rec->flushers, 0);
+    atomic_init(&rec->bytes, 0);
     if (pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
         free(rec);
         return th_error_set(err, TH_ENOMEM, "cannot start the recorder thread");
@@ -278,11 +281,17 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     it->len = len;
     if (len)
         memcpy(it->data, data, len);
+    atomic_fetch_add(&rec->bytes, sizeof *it + len);
     rt_mpsc_push(&rec->q, &it->node);
     if (atomic_load(&rec->sleeping)) {
         pthread_mutex_lock(&rec->lock);
         pthread_cond_signal(&rec->wake);
         pthread_mutex_unlock(&rec->lock);
+    }
+    /* back-pressure: recording may not fall behind without bound */
+    while (atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES && !atomic_load(&rec->stop)) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
     }
 }
 

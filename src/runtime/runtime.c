@@ -20,7 +20,7 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
-#define RT_MAX_EXITS 4096 /* ends of root actors remembered for late waiters */
+#define RT_MAX_EXITS TH_RT_MAX_EXITS
 
 typedef struct rt_exit_rec {
     char id[RT_ID_LEN + 1];
