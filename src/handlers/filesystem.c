@@ -20,6 +20,7 @@
 
 #define IFACE "filesystem"
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
+#define RT_FS_RECORD_MAX (8u * 1024u * 1024u) /* larger reads are recorded by size */
 
 static bool inside(const char *root, const char *real)
 {
@@ -131,12 +132,21 @@ static int h_read(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_was
         return done_unit(&h, "read-file", retptr, in, why);
     }
     rc = rt_abi_result_bytes(&h.g, retptr, buf, (size_t)got, NULL);
-    free(buf);
     if (rc != 0) {
+        free(buf);
         free(in);
         return rt_host_trap(&h);
     }
-    snprintf(out, sizeof out, "{\"ok\":{\"bytes\":%zd}}", got);
+    /* the content goes into the record (for replay) unless it is huge */
+    if ((size_t)got <= RT_FS_RECORD_MAX) {
+        char *o = rt_json_obj1("ok", (const char *)buf, (size_t)got, true);
+        free(buf);
+        rt_host_done(&h, IFACE, "read-file", in, o);
+        free(o);
+        return TH_OK;
+    }
+    free(buf);
+    snprintf(out, sizeof out, "{\"ok\":{\"bytes\":%zd,\"not_recorded\":true}}", got);
     return rt_host_done(&h, IFACE, "read-file", in, out);
 }
 
