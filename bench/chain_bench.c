@@ -16,7 +16,7 @@
  *  4. Store: put and get of 1 KiB blobs, against one file per blob.
  *
  * Usage: chain_bench [--seconds S] [--actors N] [--threads P] [--rate R]
- *                    [--dir DIR] [--no-fsync] [--quick]
+ *                    [--dir DIR] [--no-fsync] [--quick] [--append-only]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -139,10 +139,11 @@ static void fill_event(uint8_t *data, uint64_t seq)
         data[i] = (uint8_t)(seq * 31 + i);
 }
 
+static char (*names)[48]; /* actor ids, made before the clock starts */
+
 static void *produce_chain(void *arg)
 {
     producer *p = arg;
-    char names[64][48];
     uint8_t data[EVENT_BYTES];
     th_error err;
     uint64_t start, due;
@@ -154,16 +155,16 @@ static void *produce_chain(void *arg)
     for (;;) {
         if ((p->count & 255) == 0 && now_ns() >= p->deadline)
             break;
-        if (p->rate > 0) {
+        if (p->rate > 0) { /* sleep (never spin: the writer needs the core) */
             due = start + (uint64_t)((double)p->count * 1e9 / p->rate);
-            while (now_ns() < due)
-                ;
+            if (now_ns() + 50000 < due) {
+                struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            }
         }
         a = first + stride * (k++ % ((opt.actors - first + stride - 1) / stride));
-        if ((p->count & 63) == 0 || 1)
-            actor_name(a, names[0]);
         fill_event(data, p->count);
-        if (th_chain_append(p->c, names[0], "wasm-call", data, sizeof data, NULL, NULL, &err) != TH_OK)
+        if (th_chain_append(p->c, names[a], "wasm-call", data, sizeof data, NULL, NULL, &err) != TH_OK)
             die("append", &err);
         p->count++;
     }
@@ -331,13 +332,13 @@ static void bench_store(const char *dir, unsigned n)
 
 int main(int argc, char **argv)
 {
-    char home[600], base[600], tmpl[600];
+    char home[700], base[700], tmpl[600];
     th_chain_verify_result res;
     th_error err;
     th_chain *c;
     uint64_t events, bevents, t0;
     double secs, bsecs, vsecs, sat_rate;
-    int i, quick = 0;
+    int i, quick = 0, append_only = 0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -354,9 +355,11 @@ int main(int argc, char **argv)
             opt.no_fsync = 1;
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--append-only") == 0)
+            append_only = 1;
         else {
             fprintf(stderr, "usage: chain_bench [--seconds S] [--actors N] [--threads P] "
-                            "[--rate R] [--dir DIR] [--no-fsync] [--quick]\n");
+                            "[--rate R] [--dir DIR] [--no-fsync] [--quick] [--append-only]\n");
             return 2;
         }
     }
@@ -370,8 +373,11 @@ int main(int argc, char **argv)
     if (mkdtemp(tmpl) == NULL)
         die("mkdtemp", NULL);
     samples = malloc(MAX_SAMPLES * sizeof *samples);
-    if (samples == NULL)
+    names = malloc(opt.actors * sizeof *names);
+    if (samples == NULL || names == NULL)
         die("malloc", NULL);
+    for (i = 0; i < (int)opt.actors; i++)
+        actor_name((unsigned)i, names[i]);
     printf("chain_bench: %u actors, %u producer threads, %d-byte events, %s, %ld cores\n",
            opt.actors, opt.threads, EVENT_BYTES,
            opt.no_fsync ? "synchronous=NORMAL (no fsync per commit)" : "fsync on every commit",
@@ -394,6 +400,10 @@ int main(int argc, char **argv)
     vsecs = (double)(now_ns() - t0) / 1e9;
     if (th_chain_close(c) != TH_OK)
         die("close", NULL);
+    if (append_only) {
+        rm_rf(tmpl);
+        return 0;
+    }
 
     /* 1b. Paced at the target rate. */
     snprintf(home, sizeof home, "%s/home-paced", tmpl);
@@ -420,5 +430,6 @@ int main(int argc, char **argv)
     bench_store(tmpl, quick ? 5000 : 20000);
     rm_rf(tmpl);
     free(samples);
+    free(names);
     return 0;
 }

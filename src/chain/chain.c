@@ -17,6 +17,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,8 +42,13 @@ typedef struct chain_actor {
     int persisted;     /* writer: the chain_actor row exists */
     uint64_t batch_no; /* writer: last batch that touched this chain */
     uint32_t slot;     /* writer: index in that batch's touched list */
+    uint64_t batch_first; /* writer: first seq within the current batch */
     uint64_t head_seq; /* writer: head within the current batch */
     uint8_t head_hash[32];
+    int dirty;          /* writer: span/head not yet in chain_span/chain_actor */
+    uint64_t span_first, span_last; /* writer: seqs of the pending span */
+    uint64_t *segs;     /* writer: segments of the pending span */
+    size_t nsegs, capsegs;
     size_t name_len;
     char name[];
 } chain_actor;
@@ -80,12 +87,16 @@ struct th_chain {
     EVP_PKEY *key;
     uint8_t pub[32];
     int lock_fd;
-    sqlite3_stmt *ins_event, *ins_actor, *upd_head;
+    sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
     uint64_t commit_no, batch_no;
     chain_actor **touched;
     size_t cap_touched;
     uint8_t (*leaves)[32];
-    uint8_t *paths, *depths;
+    uint8_t *seg;         /* segment being encoded */
+    size_t seg_cap;
+    chain_actor **dirty;  /* chains with a pending span */
+    size_t ndirty, cap_dirty;
+    uint64_t last_flush_ns;
 
     /* Actor table. */
     pthread_rwlock_t tlock;
@@ -97,6 +108,7 @@ struct th_chain {
     pthread_mutex_t qlock;
     pthread_cond_t qcv; /* writer: work arrived or stop */
     pthread_cond_t dcv; /* waiters: durable advanced, space freed, failure */
+    pthread_cond_t ccv; /* checkpointer: stop */
     chain_pending *qhead, *qtail;
     size_t qcount, qbytes;
     uint64_t oldest_ns; /* when the oldest queued event was appended */
@@ -105,6 +117,11 @@ struct th_chain {
     char fail_msg[TH_ERROR_MSG_MAX];
     pthread_t writer;
     int writer_started;
+
+    /* Checkpointer: copies the WAL into the database off the writer thread. */
+    sqlite3 *cdb;
+    pthread_t checkpointer;
+    int checkpointer_started;
 
     /* Listeners. */
     pthread_mutex_t llock;
@@ -217,51 +234,12 @@ static void table_free(th_chain *c)
         for (a = c->buckets[i]; a != NULL; a = next) {
             next = a->hnext;
             pthread_mutex_destroy(&a->lock);
+            free(a->segs);
             free(a);
         }
     free(c->buckets);
     c->buckets = NULL;
     c->nbuckets = c->nactors = 0;
-}
-
-/* Load every chain's head from the database (writers, at open). */
-static int table_load(th_chain *c, th_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    chain_actor *a;
-    const char *name;
-    int rc, n;
-
-    rc = sqlite3_prepare_v2(c->wdb,
-                            "SELECT id, name, head_seq, head_hash FROM chain_actor", -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        name = (const char *)sqlite3_column_text(st, 1);
-        n = sqlite3_column_bytes(st, 1);
-        if (name == NULL || sqlite3_column_type(st, 2) != SQLITE_INTEGER ||
-            sqlite3_column_bytes(st, 3) != 32) {
-            sqlite3_finalize(st);
-            return th_error_set(err, TH_ECORRUPT,
-                                "chain_actor row %lld is malformed; run `theater chain verify`",
-                                (long long)sqlite3_column_int64(st, 0));
-        }
-        a = actor_new(name, (size_t)n, name_hash(name, (size_t)n));
-        if (a == NULL || table_insert(c, a) != TH_OK) {
-            free(a);
-            sqlite3_finalize(st);
-            return th_error_set(err, TH_ENOMEM, "out of memory loading chains");
-        }
-        a->id = sqlite3_column_int64(st, 0);
-        a->next_seq = (uint64_t)sqlite3_column_int64(st, 2) + 1;
-        memcpy(a->last, sqlite3_column_blob(st, 3), 32);
-        a->persisted = 1;
-        if (a->id >= c->next_actor_id)
-            c->next_actor_id = a->id + 1;
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_db_error(c->wdb, rc, err, "loading chains");
-    return TH_OK;
 }
 
 /* ---- the writer ---- */
@@ -277,28 +255,24 @@ static void set_failed(th_chain *c, const char *msg)
     pthread_mutex_unlock(&c->qlock);
 }
 
+/* Give `a` a slot in the current batch's actor table (once per batch). */
 static int touch(th_chain *c, chain_actor *a, size_t *ntouched)
 {
     chain_actor **nt;
+    void *leaves;
+    size_t cap;
 
     if (a->batch_no == c->batch_no)
         return 0;
     if (*ntouched == c->cap_touched) {
-        size_t cap = c->cap_touched ? c->cap_touched * 2 : 1024;
-        void *leaves, *paths, *depths;
+        cap = c->cap_touched ? c->cap_touched * 2 : 1024;
         nt = realloc(c->touched, cap * sizeof *nt);
         if (nt != NULL)
             c->touched = nt;
         leaves = realloc(c->leaves, cap * 32);
         if (leaves != NULL)
             c->leaves = leaves;
-        paths = realloc(c->paths, cap * TH_CHAIN_MAX_MERKLE_DEPTH * 32);
-        if (paths != NULL)
-            c->paths = paths;
-        depths = realloc(c->depths, cap);
-        if (depths != NULL)
-            c->depths = depths;
-        if (nt == NULL || leaves == NULL || paths == NULL || depths == NULL)
+        if (nt == NULL || leaves == NULL)
             return -1;
         c->cap_touched = cap;
     }
@@ -308,128 +282,273 @@ static int touch(th_chain *c, chain_actor *a, size_t *ntouched)
     return 0;
 }
 
-static int insert_event(th_chain *c, chain_pending *p)
+static uint8_t *put32(uint8_t *p, uint32_t v)
 {
-    sqlite3_stmt *st = c->ins_event;
-    const char *desc = p->has_desc ? p->buf + p->type_len + 1 : NULL;
-    const void *data = p->buf + p->type_len + 1 + (p->has_desc ? p->desc_len + 1 : 0);
-    int rc;
-
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, p->actor->id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)p->seq);
-    sqlite3_bind_blob(st, 3, p->hash, 32, SQLITE_STATIC);
-    if (p->has_parent)
-        sqlite3_bind_blob(st, 4, p->parent, 32, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 4);
-    sqlite3_bind_text(st, 5, p->buf, (int)p->type_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)p->ts);
-    sqlite3_bind_blob64(st, 7, data, p->data_len, SQLITE_STATIC);
-    if (desc != NULL)
-        sqlite3_bind_text(st, 8, desc, (int)p->desc_len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 8);
-    rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
 }
 
-static int insert_actor(th_chain *c, chain_actor *a)
+static uint8_t *put64(uint8_t *p, uint64_t v)
 {
-    int rc;
-
-    sqlite3_reset(c->ins_actor);
-    sqlite3_bind_int64(c->ins_actor, 1, a->id);
-    sqlite3_bind_text(c->ins_actor, 2, a->name, (int)a->name_len, SQLITE_STATIC);
-    rc = sqlite3_step(c->ins_actor);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
 }
 
-/* Sign the heads of the touched chains and store them. */
-static int sign_heads(th_chain *c, size_t n, th_error *err)
+static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p + n + 1;
+}
+
+/* Bytes an event takes in a segment (format in segment.c). */
+static size_t event_size(const chain_pending *p)
+{
+    return 4 + 8 + 8 + 32 + 1 + (p->has_parent ? 32 : 0) + 4 + p->type_len + 1 + 8 + p->data_len +
+           1 + (p->has_desc ? 4 + p->desc_len + 1 : 0);
+}
+
+static uint8_t *put_event(uint8_t *q, const chain_pending *p)
+{
+    const char *desc = p->buf + p->type_len + 1;
+    const char *data = desc + (p->has_desc ? p->desc_len + 1 : 0);
+
+    q = put32(q, p->actor->slot);
+    q = put64(q, p->seq);
+    q = put64(q, p->ts);
+    memcpy(q, p->hash, 32);
+    q += 32;
+    *q++ = (uint8_t)p->has_parent;
+    if (p->has_parent) {
+        memcpy(q, p->parent, 32);
+        q += 32;
+    }
+    q = put_str(put32(q, p->type_len), p->buf, p->type_len);
+    q = put64(q, p->data_len);
+    memcpy(q, data, p->data_len);
+    q += p->data_len;
+    *q++ = (uint8_t)p->has_desc;
+    if (p->has_desc)
+        q = put_str(put32(q, p->desc_len), desc, p->desc_len);
+    return q;
+}
+
+/* Encode `n` events starting at `first` as one segment in c->seg; the
+ * touched chains get their slots and batch heads.  Returns the size, or 0
+ * if out of memory. */
+static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)
+{
+    size_t i, size = 8 + 4 + 4;
+    chain_pending *p;
+    uint8_t *q, *nb;
+    chain_actor *a;
+
+    *ntouched = 0;
+    for (i = 0, p = first; i < n; i++, p = p->next) {
+        a = p->actor;
+        if (a->batch_no != c->batch_no) {
+            if (touch(c, a, ntouched) != 0)
+                return 0;
+            a->batch_first = p->seq;
+            size += 4 + a->name_len + 1;
+        }
+        a->head_seq = p->seq;
+        memcpy(a->head_hash, p->hash, 32);
+        size += event_size(p);
+    }
+    if (size > c->seg_cap) {
+        nb = realloc(c->seg, size);
+        if (nb == NULL)
+            return 0;
+        c->seg = nb;
+        c->seg_cap = size;
+    }
+    q = c->seg;
+    memcpy(q, chain_segment_magic, 8);
+    q = put32(q + 8, (uint32_t)*ntouched);
+    for (i = 0; i < *ntouched; i++)
+        q = put_str(put32(q, (uint32_t)c->touched[i]->name_len), c->touched[i]->name,
+                    c->touched[i]->name_len);
+    q = put32(q, (uint32_t)n);
+    for (i = 0, p = first; i < n; i++, p = p->next)
+        q = put_event(q, p);
+    return (size_t)(q - c->seg);
+}
+
+/* Sign the batch: Merkle root over the touched chains' new heads. */
+static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CHAIN_SIG_LEN],
+                      th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
-    uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN], sig[CHAIN_SIG_LEN];
-    uint64_t now = base_clock_wall_ms();
-    sqlite3_stmt *st = c->upd_head;
+    uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN];
     chain_actor *a;
     size_t i;
-    int rc;
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ntouched; i++) {
         a = c->touched[i];
         chain_head_leaf(ctx, a->name, a->name_len, a->head_seq, a->head_hash, c->leaves[i]);
     }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, n, root, c->paths, c->depths) != 0)
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0)
         return th_error_set(err, TH_ENOMEM, "building the head tree failed");
-    chain_batch_message(c->commit_no + 1, now, n, root, msg);
+    chain_batch_message(c->commit_no + 1, now, ntouched, root, msg);
     if (chain_key_sign(c->key, msg, sizeof msg, sig) != 0)
         return th_error_set(err, TH_EIO, "signing the chain heads failed");
-    for (i = 0; i < n; i++) {
-        a = c->touched[i];
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)a->head_seq);
-        sqlite3_bind_blob(st, 2, a->head_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)(c->commit_no + 1));
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)i);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)n);
-        sqlite3_bind_blob(st, 7, c->paths + i * TH_CHAIN_MAX_MERKLE_DEPTH * 32,
-                          c->depths[i] * 32, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 8, sig, sizeof sig, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 9, c->pub, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 10, a->id);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-            return store_db_error(c->wdb, rc, err, "storing a signed head");
+    return TH_OK;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Remember that segment `seg` holds events of `a` up to a->head_seq. */
+static int span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg)
+{
+    uint64_t *ns;
+    chain_actor **nd;
+    size_t cap;
+
+    if (!a->dirty) {
+        if (c->ndirty == c->cap_dirty) {
+            cap = c->cap_dirty ? c->cap_dirty * 2 : 1024;
+            nd = realloc(c->dirty, cap * sizeof *nd);
+            if (nd == NULL)
+                return -1;
+            c->dirty = nd;
+            c->cap_dirty = cap;
+        }
+        c->dirty[c->ndirty++] = a;
+        a->dirty = 1;
+        a->span_first = first_seq;
+        a->nsegs = 0;
+    }
+    if (a->nsegs == 0 || a->segs[a->nsegs - 1] != seg) {
+        if (a->nsegs == a->capsegs) {
+            cap = a->capsegs ? a->capsegs * 2 : 4;
+            ns = realloc(a->segs, cap * sizeof *ns);
+            if (ns == NULL)
+                return -1;
+            a->segs = ns;
+            a->capsegs = cap;
+        }
+        a->segs[a->nsegs++] = seg;
+    }
+    a->span_last = a->head_seq;
+    return 0;
+}
+
+/* Store `n` events starting at `first` as one signed segment, in one
+ * transaction together with the rows of chains seen for the first time. */
+static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
+{
+    uint8_t sig[CHAIN_SIG_LEN];
+    uint64_t now = base_clock_wall_ms();
+    size_t i, ntouched, len;
+    int rc;
+
+    c->batch_no++;
+    len = encode_segment(c, first, n, &ntouched);
+    if (len == 0)
+        return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
+    if ((rc = sign_batch(c, ntouched, now, sig, err)) != TH_OK)
+        return rc;
+    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_db_error(c->wdb, rc, err, "starting a chain transaction");
+    for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
+        if (c->touched[i]->persisted)
+            continue;
+        sqlite3_bind_int64(c->ins_actor, 1, c->touched[i]->id);
+        sqlite3_bind_text(c->ins_actor, 2, c->touched[i]->name, (int)c->touched[i]->name_len,
+                          SQLITE_STATIC);
+        rc = step_done(c->ins_actor);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)(c->commit_no + 1));
+        sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)now);
+        sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(c->ins_segment, 4, sig, sizeof sig, SQLITE_STATIC);
+        sqlite3_bind_blob64(c->ins_segment, 5, c->seg, len, SQLITE_STATIC);
+        rc = step_done(c->ins_segment);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_db_error(c->wdb, rc, err, "storing chain events");
+        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    c->commit_no++;
+    for (i = 0; i < ntouched; i++) {
+        c->touched[i]->persisted = 1;
+        if (span_add(c, c->touched[i], c->touched[i]->batch_first, c->commit_no) != 0)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     return TH_OK;
 }
 
-/* Store `n` events starting at `first` in one transaction. */
-static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
+/* Write the pending spans and head caches (one transaction) and advance
+ * indexed_upto to the last committed segment. */
+static int flush_index(th_chain *c, th_error *err)
 {
-    size_t i, ntouched = 0;
-    chain_pending *p;
+    uint8_t *blob = NULL, *nb;
+    size_t cap = 0, i, k;
+    chain_actor *a;
     int rc;
 
-    c->batch_no++;
+    c->last_flush_ns = base_clock_mono_ns();
+    if (c->ndirty == 0)
+        return TH_OK;
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return store_db_error(c->wdb, rc, err, "starting a chain transaction");
-    for (i = 0, p = first; i < n; i++, p = p->next) {
-        if (!p->actor->persisted && p->actor->batch_no != c->batch_no &&
-            (rc = insert_actor(c, p->actor)) != SQLITE_OK) {
-            rc = store_db_error(c->wdb, rc, err, "creating a chain");
-            goto fail;
+    for (i = 0; i < c->ndirty && rc == SQLITE_OK; i++) {
+        a = c->dirty[i];
+        if (a->nsegs * 8 > cap) {
+            nb = realloc(blob, a->nsegs * 8);
+            if (nb == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            blob = nb;
+            cap = a->nsegs * 8;
         }
-        if (touch(c, p->actor, &ntouched) != 0) {
-            rc = th_error_set(err, TH_ENOMEM, "out of memory");
-            goto fail;
-        }
-        p->actor->head_seq = p->seq;
-        memcpy(p->actor->head_hash, p->hash, 32);
-        if ((rc = insert_event(c, p)) != SQLITE_OK) {
-            rc = store_db_error(c->wdb, rc, err, "storing an event");
-            goto fail;
-        }
+        for (k = 0; k < a->nsegs; k++)
+            put64(blob + 8 * k, a->segs[k]);
+        sqlite3_bind_int64(c->ins_span, 1, a->id);
+        sqlite3_bind_int64(c->ins_span, 2, (sqlite3_int64)a->span_first);
+        sqlite3_bind_int64(c->ins_span, 3, (sqlite3_int64)a->span_last);
+        sqlite3_bind_blob(c->ins_span, 4, blob, (int)(a->nsegs * 8), SQLITE_STATIC);
+        rc = step_done(c->ins_span);
+        if (rc != SQLITE_OK)
+            break;
+        sqlite3_bind_int64(c->upd_head, 1, (sqlite3_int64)a->span_last);
+        sqlite3_bind_blob(c->upd_head, 2, a->head_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(c->upd_head, 3, (sqlite3_int64)a->segs[a->nsegs - 1]);
+        sqlite3_bind_int64(c->upd_head, 4, a->id);
+        rc = step_done(c->upd_head);
     }
-    if ((rc = sign_heads(c, ntouched, err)) != TH_OK)
-        goto fail;
-    rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(c->set_indexed, 1, (sqlite3_int64)c->commit_no);
+        rc = step_done(c->set_indexed);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
+    free(blob);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(c->wdb, rc, err, "committing chain events");
-        goto fail;
+        rc = store_db_error(c->wdb, rc, err, "indexing chains");
+        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
     }
-    c->commit_no++;
-    for (i = 0; i < ntouched; i++)
-        c->touched[i]->persisted = 1;
+    for (i = 0; i < c->ndirty; i++)
+        c->dirty[i]->dirty = 0;
+    c->ndirty = 0;
     return TH_OK;
-fail:
-    sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
 }
 
 static void notify(th_chain *c, chain_pending *first, size_t n)
@@ -467,20 +586,73 @@ static void deadline_after(struct timespec *ts, uint64_t mono_ns)
     ts->tv_nsec = (long)(mono_ns % 1000000000u);
 }
 
+#define CHAIN_FLUSH_NS 1000000000u /* index flush at least once a second */
+
+/* Commit a detached list in chunks of at most batch_max events. */
+static void drain(th_chain *c, chain_pending *list, int failed)
+{
+    chain_pending *p, *next, *chunk;
+    uint64_t last_ticket = 0;
+    size_t n, bytes, i;
+    th_error err;
+
+    while (list != NULL) {
+        chunk = list;
+        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max; p = p->next, n++) {
+            bytes += p->size;
+            last_ticket = p->ticket;
+        }
+        list = p;
+        if (!failed && commit_batch(c, chunk, n, &err) != TH_OK) {
+            set_failed(c, err.msg);
+            failed = 1;
+        }
+        if (!failed)
+            notify(c, chunk, n);
+        pthread_mutex_lock(&c->qlock);
+        if (!failed)
+            c->durable = last_ticket;
+        c->qbytes -= bytes;
+        pthread_cond_broadcast(&c->dcv);
+        pthread_mutex_unlock(&c->qlock);
+        for (i = 0, p = chunk; i < n; i++, p = next) {
+            next = p->next;
+            free(p);
+        }
+    }
+    if (!failed && c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= CHAIN_FLUSH_NS &&
+        flush_index(c, &err) != TH_OK)
+        set_failed(c, err.msg);
+}
+
 static void *writer_main(void *arg)
 {
     th_chain *c = arg;
-    chain_pending *list, *p, *next, *chunk;
+    chain_pending *list;
     struct timespec ts;
-    size_t n, bytes, i;
-    uint64_t last_ticket, deadline;
+    uint64_t deadline;
     th_error err;
     int failed;
 
     pthread_mutex_lock(&c->qlock);
     for (;;) {
-        while (c->qhead == NULL && !c->stopping)
-            pthread_cond_wait(&c->qcv, &c->qlock);
+        while (c->qhead == NULL && !c->stopping) {
+            if (c->ndirty == 0 || c->failed) {
+                pthread_cond_wait(&c->qcv, &c->qlock);
+                continue;
+            }
+            /* Idle with spans pending: index them within a second. */
+            deadline = c->last_flush_ns + CHAIN_FLUSH_NS;
+            if (base_clock_mono_ns() < deadline) {
+                deadline_after(&ts, deadline);
+                pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+                continue;
+            }
+            pthread_mutex_unlock(&c->qlock);
+            if (flush_index(c, &err) != TH_OK)
+                set_failed(c, err.msg);
+            pthread_mutex_lock(&c->qlock);
+        }
         if (c->qhead == NULL)
             break;
         /* Group commit: wait for a full batch or the oldest event's deadline. */
@@ -494,34 +666,120 @@ static void *writer_main(void *arg)
         c->qcount = 0;
         failed = c->failed;
         pthread_mutex_unlock(&c->qlock);
-
-        while (list != NULL) {
-            chunk = list;
-            for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max; p = p->next, n++) {
-                bytes += p->size;
-                last_ticket = p->ticket;
-            }
-            list = p;
-            if (!failed && commit_batch(c, chunk, n, &err) != TH_OK) {
-                set_failed(c, err.msg);
-                failed = 1;
-            }
-            if (!failed)
-                notify(c, chunk, n);
-            pthread_mutex_lock(&c->qlock);
-            if (!failed)
-                c->durable = last_ticket;
-            c->qbytes -= bytes;
-            pthread_cond_broadcast(&c->dcv);
-            pthread_mutex_unlock(&c->qlock);
-            for (i = 0, p = chunk; i < n; i++, p = next) {
-                next = p->next;
-                free(p);
-            }
-        }
+        drain(c, list, failed);
         pthread_mutex_lock(&c->qlock);
     }
+    failed = c->failed;
     pthread_mutex_unlock(&c->qlock);
+    if (!failed && flush_index(c, &err) != TH_OK)
+        set_failed(c, err.msg);
+    return NULL;
+}
+
+/* Load every chain from the database (writers, at open): the cached heads in
+ * chain_actor, then the segments not yet indexed (after a crash), which are
+ * indexed right away. */
+static int table_load(th_chain *c, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    chain_segment seg;
+    chain_actor *a;
+    const char *name;
+    uint64_t upto = 0, id;
+    size_t i, n;
+    int rc, created;
+
+    rc = sqlite3_prepare_v2(c->wdb, "SELECT id, name, head_seq, head_hash FROM chain_actor", -1,
+                            &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        name = (const char *)sqlite3_column_text(st, 1);
+        n = (size_t)sqlite3_column_bytes(st, 1);
+        if (name == NULL || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES) {
+            sqlite3_finalize(st);
+            return th_error_set(err, TH_ECORRUPT, "chain_actor row %lld is malformed",
+                                (long long)sqlite3_column_int64(st, 0));
+        }
+        a = actor_new(name, n, name_hash(name, n));
+        if (a == NULL || table_insert(c, a) != TH_OK) {
+            free(a);
+            sqlite3_finalize(st);
+            return th_error_set(err, TH_ENOMEM, "out of memory loading chains");
+        }
+        a->id = sqlite3_column_int64(st, 0);
+        a->persisted = 1;
+        if (sqlite3_column_type(st, 2) == SQLITE_INTEGER && sqlite3_column_bytes(st, 3) == 32) {
+            a->next_seq = (uint64_t)sqlite3_column_int64(st, 2) + 1;
+            memcpy(a->last, sqlite3_column_blob(st, 3), 32);
+        }
+        if (a->id >= c->next_actor_id)
+            c->next_actor_id = a->id + 1;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_prepare_v2(c->wdb, "SELECT coalesce((SELECT value FROM chain_meta WHERE key ="
+                                        " 'indexed_upto'), 0), coalesce(max(id), 0) FROM chain_segment",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        upto = (uint64_t)sqlite3_column_int64(st, 0);
+        c->commit_no = (uint64_t)sqlite3_column_int64(st, 1);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_db_error(c->wdb, rc, err, "loading chains");
+    /* Segments after indexed_upto: replay them into the in-memory heads. */
+    for (id = upto + 1; id <= c->commit_no; id++) {
+        if ((rc = chain_segment_load(c->wdb, id, &seg, err)) != TH_OK)
+            return th_error_prefix(err, "recovering chains (run `theater chain verify`)");
+        c->batch_no++;
+        for (i = 0; i < seg.nevents; i++) {
+            a = actor_get(c, seg.events[i].actor, strlen(seg.events[i].actor), 0, &created);
+            if (a == NULL) {
+                chain_segment_release(&seg);
+                return th_error_set(err, TH_ECORRUPT, "segment %llu names unknown actor %s",
+                                    (unsigned long long)id, seg.events[i].actor);
+            }
+            a->next_seq = seg.events[i].seq + 1;
+            memcpy(a->last, seg.events[i].hash, 32);
+            a->head_seq = seg.events[i].seq;
+            memcpy(a->head_hash, seg.events[i].hash, 32);
+            if (span_add(c, a, seg.events[i].seq, id) != 0) {
+                chain_segment_release(&seg);
+                return th_error_set(err, TH_ENOMEM, "out of memory");
+            }
+        }
+        chain_segment_release(&seg);
+    }
+    return TH_OK;
+}
+
+/* The checkpointer thread: the writer's connection has auto-checkpoints
+ * off, so its commits only append to the WAL; this thread copies committed
+ * frames into the database (PASSIVE: it never blocks the writer or readers)
+ * every CHAIN_CHECKPOINT_MS, and a final TRUNCATE checkpoint at close. */
+#define CHAIN_CHECKPOINT_MS 100
+
+static void *checkpointer_main(void *arg)
+{
+    th_chain *c = arg;
+    struct timespec ts;
+    int stop;
+
+    pthread_mutex_lock(&c->qlock);
+    for (;;) {
+        stop = c->stopping;
+        pthread_mutex_unlock(&c->qlock);
+        if (stop)
+            break;
+        sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->qlock);
+        if (c->stopping)
+            continue;
+        deadline_after(&ts, base_clock_mono_ns() + CHAIN_CHECKPOINT_MS * 1000000u);
+        pthread_cond_timedwait(&c->ccv, &c->qlock, &ts);
+    }
     return NULL;
 }
 
@@ -529,21 +787,31 @@ static void *writer_main(void *arg)
 
 static int prepare_writer(th_chain *c, th_error *err)
 {
-    int rc = sqlite3_prepare_v3(c->wdb,
-                                "INSERT INTO chain_event(actor, seq, hash, parent, type, ts, data,"
-                                " description) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                                -1, SQLITE_PREPARE_PERSISTENT, &c->ins_event, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(c->wdb, "INSERT INTO chain_actor(id, name) VALUES(?, ?)", -1,
-                                SQLITE_PREPARE_PERSISTENT, &c->ins_actor, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(c->wdb,
-                                "UPDATE chain_actor SET head_seq = ?, head_hash = ?, commit_no = ?,"
-                                " signed_ms = ?, leaf_index = ?, tree_size = ?, path = ?,"
-                                " signature = ?, public_key = ? WHERE id = ?",
-                                -1, SQLITE_PREPARE_PERSISTENT, &c->upd_head, NULL);
-    if (rc != SQLITE_OK)
-        return store_db_error(c->wdb, rc, err, "preparing chain statements");
+    static const struct {
+        size_t off;
+        const char *sql;
+    } stmts[] = {
+        {offsetof(th_chain, ins_segment),
+         "INSERT INTO chain_segment(id, signed_ms, public_key, signature, events)"
+         " VALUES(?, ?, ?, ?, ?)"},
+        {offsetof(th_chain, ins_actor), "INSERT INTO chain_actor(id, name) VALUES(?, ?)"},
+        {offsetof(th_chain, ins_span),
+         "INSERT OR REPLACE INTO chain_span(actor, first_seq, last_seq, segments)"
+         " VALUES(?, ?, ?, ?)"},
+        {offsetof(th_chain, upd_head),
+         "UPDATE chain_actor SET head_seq = ?, head_hash = ?, head_segment = ? WHERE id = ?"},
+        {offsetof(th_chain, set_indexed),
+         "INSERT OR REPLACE INTO chain_meta(key, value) VALUES('indexed_upto', ?)"},
+    };
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        rc = sqlite3_prepare_v3(c->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                (sqlite3_stmt **)((char *)c + stmts[i].off), NULL);
+        if (rc != SQLITE_OK)
+            return store_db_error(c->wdb, rc, err, "preparing chain statements");
+    }
     return TH_OK;
 }
 
@@ -585,7 +853,7 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
     if (chain_key_public(c->key, c->pub) != 0)
         return th_error_set(err, TH_EIO, "cannot read the public key");
     /* Remember the first key of this home (trust anchor if the key file is
-     * lost), and never let an auto-checkpoint stall a commit for long. */
+     * lost). */
     rc = sqlite3_prepare_v2(c->wdb, "INSERT OR IGNORE INTO chain_meta(key, value)"
                                     " VALUES('public_key', ?)", -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -593,23 +861,21 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->wdb);
     sqlite3_finalize(st);
-    st = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->wdb, "SELECT coalesce(max(commit_no), 0) FROM chain_actor", -1,
-                                &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        c->commit_no = (uint64_t)sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
     if (rc != SQLITE_OK)
         return store_db_error(c->wdb, rc, err, "opening chains");
     c->next_actor_id = 1;
-    if ((rc = table_load(c, err)) != TH_OK || (rc = prepare_writer(c, err)) != TH_OK)
+    if ((rc = prepare_writer(c, err)) != TH_OK || (rc = table_load(c, err)) != TH_OK ||
+        (rc = flush_index(c, err)) != TH_OK)
+        return rc;
+    sqlite3_wal_autocheckpoint(c->wdb, 0);
+    if ((rc = store_db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
     if (pthread_create(&c->writer, NULL, writer_main, c) != 0)
         return th_error_set(err, TH_EIO, "cannot start the chain writer thread");
     c->writer_started = 1;
+    if (pthread_create(&c->checkpointer, NULL, checkpointer_main, c) != 0)
+        return th_error_set(err, TH_EIO, "cannot start the chain checkpointer thread");
+    c->checkpointer_started = 1;
     return TH_OK;
 }
 
@@ -666,6 +932,7 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->qcv, &ca);
     pthread_cond_init(&c->dcv, &ca);
+    pthread_cond_init(&c->ccv, &ca);
     pthread_condattr_destroy(&ca);
     rc = th_home_resolve(cfg->home, c->home, sizeof c->home, err);
     if (rc == TH_OK && !c->read_only)
@@ -694,20 +961,32 @@ int th_chain_close(th_chain *c)
         pthread_mutex_unlock(&c->qlock);
         pthread_join(c->writer, NULL);
     }
+    if (c->checkpointer_started) {
+        pthread_mutex_lock(&c->qlock);
+        c->stopping = 1;
+        pthread_cond_signal(&c->ccv);
+        pthread_mutex_unlock(&c->qlock);
+        pthread_join(c->checkpointer, NULL);
+    }
+    if (c->cdb != NULL)
+        sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     rc = c->failed ? TH_EIO : TH_OK;
-    sqlite3_finalize(c->ins_event);
+    sqlite3_finalize(c->ins_segment);
     sqlite3_finalize(c->ins_actor);
+    sqlite3_finalize(c->ins_span);
     sqlite3_finalize(c->upd_head);
+    sqlite3_finalize(c->set_indexed);
     sqlite3_close_v2(c->wdb);
     sqlite3_close_v2(c->rdb);
+    sqlite3_close_v2(c->cdb);
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* releases the flock */
     EVP_PKEY_free(c->key);
     table_free(c);
     free(c->touched);
     free(c->leaves);
-    free(c->paths);
-    free(c->depths);
+    free(c->seg);
+    free(c->dirty);
     free(c->listeners);
     pthread_mutex_destroy(&c->rlock);
     pthread_mutex_destroy(&c->qlock);
@@ -715,6 +994,7 @@ int th_chain_close(th_chain *c)
     pthread_rwlock_destroy(&c->tlock);
     pthread_cond_destroy(&c->qcv);
     pthread_cond_destroy(&c->dcv);
+    pthread_cond_destroy(&c->ccv);
     free(c);
     return rc;
 }

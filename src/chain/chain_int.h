@@ -60,9 +60,10 @@ int chain_key_verify(const uint8_t pub[CHAIN_PUBKEY_LEN], const uint8_t *msg, si
 void chain_head_leaf(base_sha256_ctx *ctx, const char *actor, size_t actor_len, uint64_t seq,
                      const uint8_t hash[32], uint8_t out[32] /* out */);
 
-/* Build the Merkle tree over `n` leaves (n >= 1): writes the root and, for
- * each leaf i, its audit path (paths + i * 64 * 32, *depths[i] hashes, bottom
- * up).  Returns 0, or -1 if out of memory. */
+/* Build the Merkle tree over `n` leaves (n >= 1): writes the root and, if
+ * `paths` and `depths` are not NULL, each leaf i's audit path (paths + i *
+ * TH_CHAIN_MAX_MERKLE_DEPTH * 32, depths[i] hashes, bottom up).  Returns 0 or
+ * -1. */
 int chain_merkle_build(base_sha256_ctx *ctx, const uint8_t (*leaves)[32], size_t n,
                        uint8_t root[32] /* out */, uint8_t *paths /* out */,
                        uint8_t *depths /* out */);
@@ -97,24 +98,13 @@ int chain_head_message(base_sha256_ctx *ctx, const char *actor, const chain_sign
 
 /* ---- verify.c (shared with export.c) ---- */
 
-/* Signatures already verified in this run (many heads share a batch's
- * signature); direct-mapped, keyed by the signature's first bytes. */
-#define CHAIN_SIG_CACHE 1024
-typedef struct chain_sig_cache {
-    uint8_t msg[CHAIN_SIG_CACHE][CHAIN_BATCH_MSG_LEN];
-    uint8_t sig[CHAIN_SIG_CACHE][CHAIN_SIG_LEN];
-    uint8_t key[CHAIN_SIG_CACHE][CHAIN_PUBKEY_LEN];
-    uint8_t used[CHAIN_SIG_CACHE];
-} chain_sig_cache;
-
 /* Incremental verification of one chain's events, in seq order.  Set
- * actor, res, head (the signed head to check at the end, or NULL), cache
- * (may be NULL); zero the rest. */
+ * actor, res and head (the head to compare with at the end, or NULL); zero
+ * the rest. */
 typedef struct chain_walk {
     const char *actor;
     th_chain_verify_result *res;
     const chain_signed_head *head;
-    chain_sig_cache *cache;
     uint64_t next_seq;
     uint8_t prev[32];
     int head_seen;            /* the event at head->seq was walked */
@@ -126,8 +116,9 @@ typedef struct chain_walk {
 int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev,
                      th_error *err);
 
-/* After the last event: check w->head against the walked events and
- * `trusted` (may be NULL: any key).  Returns TH_OK or TH_ECORRUPT. */
+/* After the last event of an exported chain: check the signed head w->head
+ * (Merkle path and signature) against the walked events and `trusted` (may
+ * be NULL: any key).  Returns TH_OK or TH_ECORRUPT. */
 int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *trusted, th_error *err);
 
 /* Fill res with a problem and err with the matching message; returns
@@ -135,9 +126,72 @@ int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *truste
 int chain_report(th_chain_verify_result *res, th_error *err, int problem, const char *actor,
                  uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* ---- segment.c: the storage format (one segment per committed batch) ---- */
+
+extern const uint8_t chain_segment_magic[8];
+
+/* A decoded segment.  Event strings and data point into `blob`, which the
+ * segment owns. */
+typedef struct chain_segment {
+    uint64_t id; /* commit number */
+    uint64_t signed_ms;
+    uint8_t public_key[CHAIN_PUBKEY_LEN];
+    uint8_t signature[CHAIN_SIG_LEN];
+    uint8_t *blob;
+    size_t blob_len;
+    size_t nactors;
+    const char **actors;  /* names, in the segment's order */
+    size_t *last_event;   /* per actor: 1 + index of its last event */
+    size_t nevents;
+    th_chain_event *events;
+    uint32_t *actor_of;   /* per event: actor index */
+} chain_segment;
+
+/* Decode `blob` (ownership passes to seg, also on failure).  0 or -1. */
+int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);
+/* Free what a segment owns; accepts NULL. */
+void chain_segment_release(chain_segment *seg);
+/* Load and decode segment `id`.  TH_ENOENT if absent, TH_ECORRUPT. */
+int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, th_error *err);
+/* Decode the current row of a "SELECT signed_ms, public_key, signature,
+ * events" statement as segment `id`. */
+int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg /* out */,
+                           th_error *err);
+/* Index of `actor` in the segment, or -1. */
+int chain_segment_actor(const chain_segment *seg, const char *actor);
+/* The batch message the segment's signature must cover (leaves = each
+ * actor's last event in the segment, in segment order).  If want >= 0 and
+ * head is not NULL, also fill *head with actor `want`'s signed head and
+ * audit path.  0 or -1. */
+int chain_segment_message(base_sha256_ctx *ctx, const chain_segment *seg, int want,
+                          uint8_t msg[CHAIN_BATCH_MSG_LEN] /* out */,
+                          chain_signed_head *head /* out */);
+/* 1 if the segment's signature verifies under its public key. */
+int chain_segment_signature_ok(base_sha256_ctx *ctx, const chain_segment *seg);
+
+/* ---- read.c: finding a chain's segments ---- */
+
+/* What chain_actor caches about a chain (as of the last index flush). */
+typedef struct chain_cached_head {
+    int64_t id;
+    int valid;     /* head fields present */
+    uint64_t seq;
+    uint8_t hash[32];
+    uint64_t segment;
+} chain_cached_head;
+
+/* The ids of the segments that may hold events of `actor` with seq in
+ * [from_seq, to_seq) (to_seq 0 = unbounded), ascending: those its spans
+ * name, plus every segment not yet indexed.  *ids is malloc'd (caller
+ * frees).  TH_ENOENT if the actor has no chain.  Call inside a read
+ * transaction. */
+int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint64_t to_seq,
+                         chain_cached_head *head /* out */, uint64_t **ids /* out */,
+                         size_t *n /* out */, th_error *err);
+
 /* ---- chain.c: handle internals used by read/verify/export ---- */
 
-/* Run `fn` with the handle's read connection (serialized by a mutex). */
+/* The handle's read connection, serialized by a mutex. */
 sqlite3 *chain_reader_lock(th_chain *c);
 void chain_reader_unlock(th_chain *c);
 
@@ -145,31 +199,13 @@ void chain_reader_unlock(th_chain *c);
  * database recorded); 0 if found, -1 if none. */
 int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
 
-/* Queue an already-verified event with given hash and timestamp for a new
- * chain (import).  The actor must not exist.  Returns TH_OK, TH_EEXIST... */
+/* Queue an already-verified event with its own hash and timestamp (import).
+ * Its seq must be the chain's next and its parent the chain's last hash.
+ * Returns TH_OK, TH_EEXIST, TH_EPERM, TH_EIO. */
 int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /* out */,
                        th_error *err);
 
-/* 1 if the actor has a chain (in memory for writers, else in the db). */
+/* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);
-
-/* Columns of a signed head in chain_actor, in chain_head_from_row order. */
-#define CHAIN_HEAD_COLUMNS \
-    "head_seq, head_hash, commit_no, signed_ms, leaf_index, tree_size, path, signature, public_key"
-/* Columns of an event, in chain_row_view order. */
-#define CHAIN_EVENT_COLUMNS "actor, seq, hash, parent, type, ts, data, description"
-
-/* Parse the CHAIN_HEAD_COLUMNS starting at column `col`.  0, or -1 if a
- * field is missing or has the wrong size. */
-int chain_head_from_row(sqlite3_stmt *st, int col, chain_signed_head *h /* out */);
-
-/* A borrowed view of the current CHAIN_EVENT_COLUMNS row (valid until the
- * next step), with `actor` as its actor.  0, or -1 if malformed. */
-int chain_row_view(sqlite3_stmt *st, const char *actor, th_chain_event *ev /* out */);
-
-/* Load the signed head row of an actor (by name): *has_head = 0 if the row's
- * head fields are malformed.  TH_ENOENT if no such chain. */
-int chain_load_head(sqlite3 *db, const char *actor, int64_t *id /* out */,
-                    chain_signed_head *h /* out */, int *has_head /* out */, th_error *err);
 
 #endif

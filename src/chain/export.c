@@ -2,7 +2,7 @@
  * export.c - a chain as JSON Lines, and verification / import of such a
  * file.  Format (docs/chain-format.md), one JSON object per line:
  *
- *   {"kind":"chain","format":1,"actor":"<id>","public_key":"<hex>"}
+ *   {"kind":"chain","format":1,"actor":"<id>"}
  *   {"kind":"event","seq":0,"hash":"<hex>","parent_hash":null,
  *    "event_type":"<type>","timestamp":<ms>,"data":"<base64>",
  *    "description":null}
@@ -78,16 +78,19 @@ static json_t *head_json(const chain_signed_head *h)
 
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st = NULL;
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    uint8_t msg[CHAIN_BATCH_MSG_LEN];
+    chain_cached_head cached;
     chain_signed_head h;
-    th_chain_event ev;
+    chain_segment seg;
+    uint64_t *ids = NULL;
+    size_t n = 0, s, e;
+    int rc, idx, have_head = 0;
     json_t *o;
-    int64_t id;
-    int rc, has;
+    sqlite3 *db;
 
-    if (actor == NULL)
-        return th_error_set(err, TH_EINVAL, "NULL actor");
+    if (actor == NULL || ctx == NULL)
+        return th_error_set(err, actor ? TH_ENOMEM : TH_EINVAL, actor ? "out of memory" : "NULL actor");
     db = chain_reader_lock(c);
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -95,48 +98,44 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
         chain_reader_unlock(c);
         return rc;
     }
-    if ((rc = chain_load_head(db, actor, &id, &h, &has, err)) != TH_OK)
+    if ((rc = chain_actor_segments(db, actor, 0, 0, &cached, &ids, &n, err)) != TH_OK)
         goto out;
-    if (!has) {
-        rc = th_error_set(err, TH_ECORRUPT, "the head of '%s' is malformed", actor);
-        goto out;
-    }
-    o = json_pack("{s:s, s:i, s:s, s:o}", "kind", "chain", "format", 1, "actor", actor,
-                  "public_key", hex_value(h.public_key, 32));
+    o = json_pack("{s:s, s:i, s:s}", "kind", "chain", "format", 1, "actor", actor);
     if (o == NULL || (rc = write_line(o, out, err)) != TH_OK) {
-        rc = o == NULL ? th_error_set(err, TH_ENOMEM, "out of memory") : rc;
+        rc = o == NULL ? th_error_set(err, TH_EINVAL, "actor id is not valid UTF-8") : rc;
         goto out;
     }
-    rc = sqlite3_prepare_v2(db, "SELECT " CHAIN_EVENT_COLUMNS " FROM chain_event WHERE actor = ?"
-                                " ORDER BY seq", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 1, id);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (chain_row_view(st, actor, &ev) != 0) {
-            rc = th_error_set(err, TH_ECORRUPT, "event %s/%llu is malformed", actor,
-                              (unsigned long long)ev.seq);
-            goto out;
+    for (s = 0; s < n && rc == TH_OK; s++) {
+        if ((rc = chain_segment_load(db, ids[s], &seg, err)) != TH_OK)
+            break;
+        idx = chain_segment_actor(&seg, actor);
+        for (e = 0; idx >= 0 && e < seg.nevents && rc == TH_OK; e++) {
+            if (seg.actor_of[e] != (uint32_t)idx)
+                continue;
+            o = event_json(&seg.events[e]);
+            rc = o != NULL ? write_line(o, out, err)
+                           : th_error_set(err, TH_EINVAL, "event %s/%llu cannot be exported "
+                                                          "(invalid UTF-8?)",
+                                          actor, (unsigned long long)seg.events[e].seq);
         }
-        o = event_json(&ev);
-        if (o == NULL) {
-            rc = th_error_set(err, TH_EINVAL, "event %s/%llu cannot be exported (invalid UTF-8?)",
-                              actor, (unsigned long long)ev.seq);
-            goto out;
+        /* The signed head: the actor's leaf in the last segment holding it. */
+        if (idx >= 0 && rc == TH_OK) {
+            if (chain_segment_message(ctx, &seg, idx, msg, &h) != 0)
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+            have_head = 1;
         }
-        if ((rc = write_line(o, out, err)) != TH_OK)
-            goto out;
-        rc = SQLITE_OK;
+        chain_segment_release(&seg);
     }
-    if (rc != SQLITE_DONE) {
-        rc = store_db_error(db, rc, err, "reading events");
-        goto out;
+    if (rc == TH_OK && !have_head)
+        rc = th_error_set(err, TH_ECORRUPT, "the chain of '%s' has no events", actor);
+    if (rc == TH_OK) {
+        o = head_json(&h);
+        rc = o != NULL ? write_line(o, out, err) : th_error_set(err, TH_ENOMEM, "out of memory");
     }
-    o = head_json(&h);
-    rc = o != NULL ? write_line(o, out, err) : th_error_set(err, TH_ENOMEM, "out of memory");
     if (rc == TH_OK && fflush(out) != 0)
         rc = th_error_set(err, TH_EIO, "cannot write the export");
 out:
-    sqlite3_finalize(st);
+    free(ids);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     chain_reader_unlock(c);
     return rc;

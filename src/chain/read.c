@@ -1,8 +1,11 @@
 /*
- * read.c - reading durable events and heads from theater.db (the read
- * connection of a chain handle; safe while the writer commits, thanks to
- * WAL).  Rows come from the database and are untrusted: every field is
- * size-checked before it is copied.
+ * read.c - reading durable events and heads: a chain's events are found
+ * through its spans (chain_span: which segments hold which of its events,
+ * written by the writer's index flush) plus every segment committed since
+ * the last flush (id > indexed_upto), then decoded from those segments.
+ * Rows and blobs come from the database and are untrusted (segment.c checks
+ * every length).  Calls run in one read transaction on the handle's read
+ * connection, so a concurrent commit or index flush never shifts the view.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,40 +43,79 @@ void th_chain_actors_free(th_chain_actors *actors)
     actors->count = 0;
 }
 
-int chain_head_from_row(sqlite3_stmt *st, int col, chain_signed_head *h)
+static int begin_read(sqlite3 *db, th_error *err)
 {
-    int n = sqlite3_column_bytes(st, col + 6);
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 
-    memset(h, 0, sizeof *h);
-    if (sqlite3_column_type(st, col) != SQLITE_INTEGER || sqlite3_column_bytes(st, col + 1) != 32 ||
-        sqlite3_column_bytes(st, col + 7) != CHAIN_SIG_LEN ||
-        sqlite3_column_bytes(st, col + 8) != CHAIN_PUBKEY_LEN || n % 32 != 0 ||
-        (size_t)n > sizeof h->path)
-        return -1;
-    h->seq = (uint64_t)sqlite3_column_int64(st, col);
-    memcpy(h->hash, sqlite3_column_blob(st, col + 1), 32);
-    h->commit_no = (uint64_t)sqlite3_column_int64(st, col + 2);
-    h->signed_ms = (uint64_t)sqlite3_column_int64(st, col + 3);
-    h->leaf_index = (uint64_t)sqlite3_column_int64(st, col + 4);
-    h->tree_size = (uint64_t)sqlite3_column_int64(st, col + 5);
-    if (n > 0)
-        memcpy(h->path, sqlite3_column_blob(st, col + 6), (size_t)n);
-    h->path_len = (size_t)n;
-    memcpy(h->signature, sqlite3_column_blob(st, col + 7), CHAIN_SIG_LEN);
-    memcpy(h->public_key, sqlite3_column_blob(st, col + 8), CHAIN_PUBKEY_LEN);
+    return rc == SQLITE_OK ? TH_OK : store_db_error(db, rc, err, "starting a read");
+}
+
+static void end_read(sqlite3 *db)
+{
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+/* indexed_upto, or 0. */
+static int indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT value FROM chain_meta WHERE key = 'indexed_upto'", -1,
+                                &st, NULL);
+
+    *upto = 0;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *upto = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? TH_OK : store_db_error(db, rc, err, "reading chain metadata");
+}
+
+typedef struct id_list {
+    uint64_t *ids;
+    size_t n, cap;
+} id_list;
+
+static int id_push(id_list *l, uint64_t id)
+{
+    uint64_t *n;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        n = realloc(l->ids, l->cap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        l->ids = n;
+    }
+    l->ids[l->n++] = id;
     return 0;
 }
 
-int chain_load_head(sqlite3 *db, const char *actor, int64_t *id, chain_signed_head *h,
-                    int *has_head, th_error *err)
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint64_t to_seq,
+                         chain_cached_head *head, uint64_t **ids, size_t *n, th_error *err)
 {
     sqlite3_stmt *st = NULL;
+    id_list l = {0};
+    const uint8_t *b;
+    uint64_t upto, id;
+    size_t len, k;
     int rc;
 
-    *has_head = 0;
-    memset(h, 0, sizeof *h);
-    rc = sqlite3_prepare_v2(db, "SELECT id, " CHAIN_HEAD_COLUMNS " FROM chain_actor WHERE name = ?",
-                            -1, &st, NULL);
+    *ids = NULL;
+    *n = 0;
+    memset(head, 0, sizeof *head);
+    rc = sqlite3_prepare_v2(db, "SELECT id, head_seq, head_hash, head_segment FROM chain_actor"
+                                " WHERE name = ?", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -82,148 +124,88 @@ int chain_load_head(sqlite3 *db, const char *actor, int64_t *id, chain_signed_he
         sqlite3_finalize(st);
         return th_error_set(err, TH_ENOENT, "no chain for actor '%s'", actor);
     }
-    if (rc != SQLITE_ROW) {
-        rc = store_db_error(db, rc, err, "reading a chain head");
-        sqlite3_finalize(st);
-        return rc;
+    if (rc != SQLITE_ROW)
+        goto dberr;
+    head->id = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_bytes(st, 2) == 32) {
+        head->valid = 1;
+        head->seq = (uint64_t)sqlite3_column_int64(st, 1);
+        memcpy(head->hash, sqlite3_column_blob(st, 2), 32);
+        head->segment = (uint64_t)sqlite3_column_int64(st, 3);
     }
-    *id = sqlite3_column_int64(st, 0);
-    *has_head = chain_head_from_row(st, 1, h) == 0;
     sqlite3_finalize(st);
-    return TH_OK;
-}
-
-int chain_row_view(sqlite3_stmt *st, const char *actor, th_chain_event *ev)
-{
-    memset(ev, 0, sizeof *ev);
-    ev->actor = actor;
-    ev->seq = (uint64_t)sqlite3_column_int64(st, 1);
-    if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || sqlite3_column_bytes(st, 2) != 32 ||
-        (sqlite3_column_type(st, 3) != SQLITE_NULL && sqlite3_column_bytes(st, 3) != 32) ||
-        sqlite3_column_type(st, 4) != SQLITE_TEXT || sqlite3_column_type(st, 5) != SQLITE_INTEGER ||
-        (sqlite3_column_type(st, 7) != SQLITE_NULL && sqlite3_column_type(st, 7) != SQLITE_TEXT))
-        return -1;
-    memcpy(ev->hash, sqlite3_column_blob(st, 2), 32);
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-        ev->has_parent = 1;
-        memcpy(ev->parent, sqlite3_column_blob(st, 3), 32);
+    st = NULL;
+    if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
+        return rc;
+    rc = sqlite3_prepare_v2(db, "SELECT segments FROM chain_span WHERE actor = ?1 AND last_seq >= ?2"
+                                " AND first_seq < ?3 ORDER BY first_seq", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, head->id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)from_seq);
+        sqlite3_bind_int64(st, 3, to_seq ? (sqlite3_int64)to_seq : INT64_MAX);
     }
-    ev->type = (const char *)sqlite3_column_text(st, 4);
-    ev->timestamp_ms = (uint64_t)sqlite3_column_int64(st, 5);
-    ev->data = sqlite3_column_blob(st, 6);
-    ev->data_len = (size_t)sqlite3_column_bytes(st, 6);
-    if (ev->data == NULL)
-        ev->data = (const uint8_t *)"";
-    if (sqlite3_column_type(st, 7) == SQLITE_TEXT)
-        ev->description = (const char *)sqlite3_column_text(st, 7);
-    return ev->type != NULL ? 0 : -1;
-}
-
-static void head_public(const chain_signed_head *h, th_chain_head *out)
-{
-    out->seq = h->seq;
-    out->count = h->seq + 1;
-    memcpy(out->hash, h->hash, 32);
-    out->signed_ms = h->signed_ms;
-    memcpy(out->public_key, h->public_key, 32);
-}
-
-int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out, th_error *err)
-{
-    chain_signed_head h;
-    int64_t id;
-    int rc, has;
-
-    if (actor == NULL)
-        return th_error_set(err, TH_EINVAL, "NULL actor");
-    rc = chain_load_head(chain_reader_lock(c), actor, &id, &h, &has, err);
-    chain_reader_unlock(c);
-    if (rc == TH_OK && !has)
-        rc = th_error_set(err, TH_ECORRUPT, "the head of '%s' is malformed", actor);
-    if (rc == TH_OK)
-        head_public(&h, out);
-    return rc;
-}
-
-int th_chain_list_actors(th_chain *c, th_chain_actors *out, th_error *err)
-{
-    sqlite3 *db = chain_reader_lock(c);
-    sqlite3_stmt *st = NULL;
-    th_chain_actor *items = NULL, *n;
-    size_t count = 0, cap = 0;
-    int rc;
-
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT name, head_seq, head_hash, signed_ms, public_key FROM chain_actor"
-                            " ORDER BY name",
-                            -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 64;
-            n = realloc(items, cap * sizeof *n);
-            if (n == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            items = n;
+        b = sqlite3_column_blob(st, 0);
+        len = (size_t)sqlite3_column_bytes(st, 0);
+        if (len % 8 != 0) {
+            sqlite3_finalize(st);
+            free(l.ids);
+            return th_error_set(err, TH_ECORRUPT, "a span of '%s' is malformed", actor);
         }
-        memset(&items[count], 0, sizeof items[count]);
-        items[count].name = strdup((const char *)sqlite3_column_text(st, 0));
-        if (items[count].name == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
+        for (k = 0; k < len; k += 8) {
+            id = be64(b + k);
+            if (id <= upto && (l.n == 0 || id > l.ids[l.n - 1]) && id_push(&l, id) != 0)
+                goto nomem;
         }
-        items[count].head.seq = (uint64_t)sqlite3_column_int64(st, 1);
-        items[count].head.count = items[count].head.seq + 1;
-        if (sqlite3_column_bytes(st, 2) == 32)
-            memcpy(items[count].head.hash, sqlite3_column_blob(st, 2), 32);
-        items[count].head.signed_ms = (uint64_t)sqlite3_column_int64(st, 3);
-        if (sqlite3_column_bytes(st, 4) == 32)
-            memcpy(items[count].head.public_key, sqlite3_column_blob(st, 4), 32);
-        count++;
         rc = SQLITE_OK;
     }
+    if (rc != SQLITE_DONE)
+        goto dberr;
     sqlite3_finalize(st);
-    out->items = items;
-    out->count = count;
-    if (rc != SQLITE_DONE) {
-        rc = rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
-                                : store_db_error(db, rc, err, "listing chains");
-        th_chain_actors_free(out);
-    } else {
-        rc = TH_OK;
+    rc = sqlite3_prepare_v2(db, "SELECT id FROM chain_segment WHERE id > ? ORDER BY id", -1, &st,
+                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (id_push(&l, (uint64_t)sqlite3_column_int64(st, 0)) != 0)
+            goto nomem;
+        rc = SQLITE_OK;
     }
-    chain_reader_unlock(c);
+    if (rc != SQLITE_DONE)
+        goto dberr;
+    sqlite3_finalize(st);
+    *ids = l.ids;
+    *n = l.n;
+    return TH_OK;
+nomem:
+    sqlite3_finalize(st);
+    free(l.ids);
+    return th_error_set(err, TH_ENOMEM, "out of memory");
+dberr:
+    rc = store_db_error(db, rc, err, "finding a chain's segments");
+    sqlite3_finalize(st);
+    free(l.ids);
     return rc;
 }
 
-/* Copy the current row (columns as in CHAIN_EVENT_COLUMNS) into ev, which
- * then owns its strings and data.  TH_ECORRUPT for a malformed row. */
-static int row_to_event(sqlite3_stmt *st, const char *actor, th_chain_event *ev, th_error *err)
+/* A copy of ev that owns its strings and data. */
+static int copy_event(const th_chain_event *v, th_chain_event *ev, th_error *err)
 {
-    th_chain_event v;
-    char *a, *t, *d = NULL;
-    uint8_t *buf;
+    char *a = strdup(v->actor), *t = strdup(v->type), *d = NULL;
+    uint8_t *buf = malloc(v->data_len ? v->data_len : 1);
 
-    memset(ev, 0, sizeof *ev);
-    if (chain_row_view(st, actor, &v) != 0)
-        return th_error_set(err, TH_ECORRUPT, "event %s/%llu is malformed", actor,
-                            (unsigned long long)v.seq);
-    a = strdup(actor);
-    t = strdup(v.type);
-    buf = malloc(v.data_len ? v.data_len : 1);
-    if (v.description != NULL)
-        d = strdup(v.description);
-    if (a == NULL || t == NULL || buf == NULL || (v.description != NULL && d == NULL)) {
+    if (v->description != NULL)
+        d = strdup(v->description);
+    if (a == NULL || t == NULL || buf == NULL || (v->description != NULL && d == NULL)) {
         free(a);
         free(t);
         free(buf);
         free(d);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
-    if (v.data_len)
-        memcpy(buf, v.data, v.data_len);
-    *ev = v;
+    if (v->data_len)
+        memcpy(buf, v->data, v->data_len);
+    *ev = *v;
     ev->actor = a;
     ev->type = t;
     ev->data = buf;
@@ -231,61 +213,62 @@ static int row_to_event(sqlite3_stmt *st, const char *actor, th_chain_event *ev,
     return TH_OK;
 }
 
+static int matches(const th_chain_query *q, const th_chain_event *ev)
+{
+    return ev->seq >= q->from_seq && (q->to_seq == 0 || ev->seq < q->to_seq) &&
+           (q->type == NULL || strcmp(q->type, ev->type) == 0);
+}
+
 int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th_error *err)
 {
-    char sql[512];
+    th_chain_event *items = NULL, *nitems;
+    size_t count = 0, cap = 0, n = 0, s, e, i;
+    chain_cached_head head;
+    chain_segment seg;
+    uint64_t *ids = NULL;
     sqlite3 *db;
-    sqlite3_stmt *st = NULL;
-    th_chain_event *items = NULL, *n;
-    size_t count = 0, cap = 0, i;
-    chain_signed_head h;
-    int64_t id;
-    int rc, has, k;
+    int rc, idx, done = 0;
 
     out->items = NULL;
     out->count = 0;
     if (q == NULL || q->actor == NULL)
         return th_error_set(err, TH_EINVAL, "a query needs an actor");
-    if (q->from_seq > INT64_MAX || q->to_seq > INT64_MAX || q->limit > INT64_MAX)
-        return th_error_set(err, TH_EINVAL, "query bounds out of range");
     db = chain_reader_lock(c);
-    if ((rc = chain_load_head(db, q->actor, &id, &h, &has, err)) != TH_OK)
-        goto out;
-    snprintf(sql, sizeof sql,
-             "SELECT " CHAIN_EVENT_COLUMNS " FROM chain_event"
-             " WHERE actor = ?1 AND seq >= ?2 AND seq < ?3%s ORDER BY seq %s LIMIT ?5",
-             q->type ? " AND type = ?4" : "", q->newest ? "DESC" : "ASC");
-    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)q->from_seq);
-        sqlite3_bind_int64(st, 3, q->to_seq ? (sqlite3_int64)q->to_seq : INT64_MAX);
-        if (q->type)
-            sqlite3_bind_text(st, 4, q->type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, q->limit ? (sqlite3_int64)q->limit : -1);
+    if ((rc = begin_read(db, err)) != TH_OK) {
+        chain_reader_unlock(c);
+        return rc;
     }
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? cap * 2 : 64;
-            n = realloc(items, cap * sizeof *n);
-            if (n == NULL) {
-                rc = th_error_set(err, TH_ENOMEM, "out of memory");
-                goto out;
+    rc = chain_actor_segments(db, q->actor, q->from_seq, q->to_seq, &head, &ids, &n, err);
+    /* Oldest first, or (newest) from the last segment backwards. */
+    for (s = 0; rc == TH_OK && s < n && !done; s++) {
+        rc = chain_segment_load(db, ids[q->newest ? n - 1 - s : s], &seg, err);
+        if (rc != TH_OK)
+            break;
+        idx = chain_segment_actor(&seg, q->actor);
+        for (e = 0; idx >= 0 && e < seg.nevents && !done; e++) {
+            i = q->newest ? seg.nevents - 1 - e : e;
+            if (seg.actor_of[i] != (uint32_t)idx || !matches(q, &seg.events[i]))
+                continue;
+            if (count == cap) {
+                cap = cap ? cap * 2 : 64;
+                nitems = realloc(items, cap * sizeof *nitems);
+                if (nitems == NULL) {
+                    rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                    break;
+                }
+                items = nitems;
             }
-            items = n;
+            if ((rc = copy_event(&seg.events[i], &items[count], err)) != TH_OK)
+                break;
+            count++;
+            done = q->limit != 0 && count >= q->limit;
         }
-        if ((k = row_to_event(st, q->actor, &items[count], err)) != TH_OK) {
-            rc = k;
-            goto out;
-        }
-        count++;
-        rc = SQLITE_OK;
+        chain_segment_release(&seg);
     }
-    rc = rc == SQLITE_DONE ? TH_OK : store_db_error(db, rc, err, "reading events");
-out:
-    sqlite3_finalize(st);
+    end_read(db);
     chain_reader_unlock(c);
-    if (rc == TH_OK && q->newest) /* newest first from SQL; return oldest first */
+    free(ids);
+    if (q->newest)
         for (i = 0; i < count / 2; i++) {
             th_chain_event t = items[i];
             items[i] = items[count - 1 - i];
@@ -295,5 +278,154 @@ out:
     out->count = count;
     if (rc != TH_OK)
         th_chain_events_free(out);
+    return rc;
+}
+
+int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out, th_error *err)
+{
+    chain_cached_head head;
+    chain_segment seg;
+    const th_chain_event *ev;
+    uint64_t *ids = NULL;
+    size_t n = 0, s;
+    sqlite3 *db;
+    int rc, idx = -1;
+
+    if (actor == NULL)
+        return th_error_set(err, TH_EINVAL, "NULL actor");
+    db = chain_reader_lock(c);
+    if ((rc = begin_read(db, err)) != TH_OK) {
+        chain_reader_unlock(c);
+        return rc;
+    }
+    rc = chain_actor_segments(db, actor, 0, 0, &head, &ids, &n, err);
+    for (s = n; rc == TH_OK && s > 0; s--) {
+        if ((rc = chain_segment_load(db, ids[s - 1], &seg, err)) != TH_OK)
+            break;
+        idx = chain_segment_actor(&seg, actor);
+        if (idx >= 0) {
+            ev = &seg.events[seg.last_event[idx] - 1];
+            out->seq = ev->seq;
+            out->count = ev->seq + 1;
+            memcpy(out->hash, ev->hash, 32);
+            out->signed_ms = seg.signed_ms;
+            memcpy(out->public_key, seg.public_key, 32);
+        }
+        chain_segment_release(&seg);
+        if (idx >= 0)
+            break;
+    }
+    if (rc == TH_OK && idx < 0)
+        rc = th_error_set(err, TH_ECORRUPT, "the chain of '%s' has no events", actor);
+    end_read(db);
+    chain_reader_unlock(c);
+    free(ids);
+    return rc;
+}
+
+static int cmp_actor(const void *a, const void *b)
+{
+    return strcmp(((const th_chain_actor *)a)->name, ((const th_chain_actor *)b)->name);
+}
+
+/* Update the listed heads from segments committed after the last flush. */
+static int apply_tail(sqlite3 *db, th_chain_actors *out, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    th_chain_actor key, *hit;
+    const th_chain_event *ev;
+    chain_segment seg;
+    uint64_t upto;
+    size_t i;
+    int rc;
+
+    if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
+        return rc;
+    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events, id FROM"
+                                " chain_segment WHERE id > ? ORDER BY id", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = chain_segment_from_row(st, (uint64_t)sqlite3_column_int64(st, 4), &seg, err);
+        if (rc != TH_OK) {
+            sqlite3_finalize(st);
+            return rc;
+        }
+        for (i = 0; i < seg.nactors; i++) {
+            key.name = (char *)seg.actors[i];
+            hit = bsearch(&key, out->items, out->count, sizeof key, cmp_actor);
+            if (hit == NULL)
+                continue;
+            ev = &seg.events[seg.last_event[i] - 1];
+            hit->head.seq = ev->seq;
+            hit->head.count = ev->seq + 1;
+            memcpy(hit->head.hash, ev->hash, 32);
+            hit->head.signed_ms = seg.signed_ms;
+            memcpy(hit->head.public_key, seg.public_key, 32);
+        }
+        chain_segment_release(&seg);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? TH_OK : store_db_error(db, rc, err, "reading segments");
+}
+
+int th_chain_list_actors(th_chain *c, th_chain_actors *out, th_error *err)
+{
+    sqlite3 *db = chain_reader_lock(c);
+    sqlite3_stmt *st = NULL;
+    th_chain_actor *n, *it;
+    size_t cap = 0;
+    int rc;
+
+    out->items = NULL;
+    out->count = 0;
+    if ((rc = begin_read(db, err)) != TH_OK) {
+        chain_reader_unlock(c);
+        return rc;
+    }
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT a.name, a.head_seq, a.head_hash, s.signed_ms, s.public_key"
+                            " FROM chain_actor a LEFT JOIN chain_segment s ON s.id = a.head_segment"
+                            " ORDER BY a.name",
+                            -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 64;
+            n = realloc(out->items, cap * sizeof *n);
+            if (n == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            out->items = n;
+        }
+        it = &out->items[out->count];
+        memset(it, 0, sizeof *it);
+        it->name = strdup((const char *)sqlite3_column_text(st, 0));
+        if (it->name == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        out->count++;
+        if (sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_bytes(st, 2) == 32) {
+            it->head.seq = (uint64_t)sqlite3_column_int64(st, 1);
+            it->head.count = it->head.seq + 1;
+            memcpy(it->head.hash, sqlite3_column_blob(st, 2), 32);
+            it->head.signed_ms = (uint64_t)sqlite3_column_int64(st, 3);
+            if (sqlite3_column_bytes(st, 4) == 32)
+                memcpy(it->head.public_key, sqlite3_column_blob(st, 4), 32);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        rc = apply_tail(db, out, err);
+    else
+        rc = rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
+                                : store_db_error(db, rc, err, "listing chains");
+    end_read(db);
+    chain_reader_unlock(c);
+    if (rc != TH_OK)
+        th_chain_actors_free(out);
     return rc;
 }

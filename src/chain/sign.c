@@ -101,9 +101,9 @@ static void build(base_sha256_ctx *ctx, const uint8_t (*leaves)[32], size_t lo, 
     k = split_point(hi - lo);
     build(ctx, leaves, lo, lo + k, paths, depths, left);
     build(ctx, leaves, lo + k, hi, paths, depths, right);
-    for (i = lo; i < lo + k; i++)
+    for (i = lo; paths != NULL && i < lo + k; i++)
         memcpy(paths + (i * TH_CHAIN_MAX_MERKLE_DEPTH + depths[i]++) * 32, right, 32);
-    for (i = lo + k; i < hi; i++)
+    for (i = lo + k; paths != NULL && i < hi; i++)
         memcpy(paths + (i * TH_CHAIN_MAX_MERKLE_DEPTH + depths[i]++) * 32, left, 32);
     node_hash(ctx, left, right, out);
 }
@@ -113,7 +113,8 @@ int chain_merkle_build(base_sha256_ctx *ctx, const uint8_t (*leaves)[32], size_t
 {
     if (n == 0)
         return -1;
-    memset(depths, 0, n);
+    if (depths != NULL)
+        memset(depths, 0, n);
     build(ctx, leaves, 0, n, paths, depths, root);
     return 0;
 }

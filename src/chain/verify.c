@@ -5,9 +5,14 @@
  * it, and that it names the chain's last event).  The first problem is
  * reported with the actor, the sequence number and what is wrong.
  *
- * Checking all chains is one pass over chain_event in (actor, seq) order
- * merged with one pass over chain_actor in id order, so events of a chain
- * that has no chain_actor row are found too.
+ * In the database every segment's signature is checked (it covers the new
+ * head of each chain the segment touched), and each chain's walk is compared
+ * with the head cached in chain_actor, so removing a chain's newest events
+ * (a rolled-back head) is reported as the first missing event.  Problems
+ * that cannot name an event on their own (a signature that fails, a
+ * missing segment) are reported only if no event-level problem explains
+ * them first.  Checking all chains is one pass over the segments in commit
+ * order.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,28 +95,14 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
     return TH_OK;
 }
 
-/* 1 if the head's signature verifies (using and filling the cache). */
+/* 1 if a signed head's audit path and signature verify. */
 static int signature_ok(chain_walk *w, base_sha256_ctx *ctx, const chain_signed_head *h)
 {
     uint8_t msg[CHAIN_BATCH_MSG_LEN];
-    unsigned slot = ((unsigned)h->signature[0] | (unsigned)h->signature[1] << 8) % CHAIN_SIG_CACHE;
-    chain_sig_cache *cc = w->cache;
 
     if (chain_head_message(ctx, w->actor, h, msg) != 0)
         return 0;
-    if (cc != NULL && cc->used[slot] && memcmp(cc->sig[slot], h->signature, CHAIN_SIG_LEN) == 0 &&
-        memcmp(cc->msg[slot], msg, sizeof msg) == 0 &&
-        memcmp(cc->key[slot], h->public_key, CHAIN_PUBKEY_LEN) == 0)
-        return 1;
-    if (!chain_key_verify(h->public_key, msg, sizeof msg, h->signature))
-        return 0;
-    if (cc != NULL) {
-        memcpy(cc->sig[slot], h->signature, CHAIN_SIG_LEN);
-        memcpy(cc->msg[slot], msg, sizeof msg);
-        memcpy(cc->key[slot], h->public_key, CHAIN_PUBKEY_LEN);
-        cc->used[slot] = 1;
-    }
-    return 1;
+    return chain_key_verify(h->public_key, msg, sizeof msg, h->signature);
 }
 
 int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *trusted, th_error *err)
@@ -148,161 +139,294 @@ int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *truste
     return TH_OK;
 }
 
-/* Verify one chain given its id and head. */
-static int verify_one(sqlite3 *db, const char *actor, int64_t id, const chain_signed_head *h,
-                      const uint8_t *trusted, chain_sig_cache *cache, th_chain_verify_result *res,
+/* A problem noticed on the way that is reported only if nothing more
+ * precise is found first. */
+typedef struct deferred {
+    int problem;
+    char actor[TH_CHAIN_MAX_ACTOR_BYTES + 1];
+    uint64_t seq;
+    char detail[256];
+} deferred;
+
+static void defer(deferred *d, int problem, const char *actor, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void defer(deferred *d, int problem, const char *actor, uint64_t seq, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (d->problem != TH_CHAIN_OK)
+        return;
+    d->problem = problem;
+    snprintf(d->actor, sizeof d->actor, "%s", actor);
+    d->seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof d->detail, fmt, ap);
+    va_end(ap);
+}
+
+/* Check a segment's signature and key; problems are deferred, named by the
+ * segment's first chain head. */
+static void check_segment(base_sha256_ctx *ctx, const chain_segment *seg, const uint8_t *trusted,
+                          deferred *d)
+{
+    const th_chain_event *ev = &seg->events[seg->last_event[0] - 1];
+    char a[65], b[65];
+
+    if (!chain_segment_signature_ok(ctx, seg))
+        defer(d, TH_CHAIN_BAD_SIGNATURE, seg->actors[0], ev->seq,
+              "the signature of segment %llu (heads of %zu chains) does not verify: its events "
+              "were altered, removed or rolled back, or it was forged",
+              (unsigned long long)seg->id, seg->nactors);
+    else if (trusted != NULL && memcmp(trusted, seg->public_key, CHAIN_PUBKEY_LEN) != 0)
+        defer(d, TH_CHAIN_WRONG_KEY, seg->actors[0], ev->seq,
+              "segment %llu is signed by key %.16s..., not by this home's key %.16s...",
+              (unsigned long long)seg->id, base_hex_encode(seg->public_key, 32, a),
+              base_hex_encode(trusted, 32, b));
+}
+
+/* End of one chain in the database: compare with its cached head. */
+static int finish_db(chain_walk *w, const chain_cached_head *cached, th_error *err)
+{
+    w->res->actors++;
+    if (w->next_seq == 0)
+        return chain_report(w->res, err, TH_CHAIN_MISSING_EVENT, w->actor, 0,
+                            "the chain has no events");
+    if (!cached->valid)
+        return TH_OK;
+    if (w->next_seq <= cached->seq)
+        return chain_report(w->res, err, TH_CHAIN_MISSING_EVENT, w->actor, w->next_seq,
+                            "event %llu is missing: the chain's recorded head is event %llu "
+                            "(events were removed or the chain was rolled back)",
+                            (unsigned long long)w->next_seq, (unsigned long long)cached->seq);
+    if (!w->head_seen || memcmp(w->head_event, cached->hash, 32) != 0)
+        return chain_report(w->res, err, TH_CHAIN_BAD_HEAD, w->actor, cached->seq,
+                            "event %llu differs from the chain's recorded head",
+                            (unsigned long long)cached->seq);
+    return TH_OK;
+}
+
+static int report_deferred(th_chain_verify_result *res, th_error *err, const deferred *d)
+{
+    if (d->problem == TH_CHAIN_OK)
+        return TH_OK;
+    return chain_report(res, err, d->problem, d->actor, d->seq, "%s", d->detail);
+}
+
+static void walk_init(chain_walk *w, const char *actor, th_chain_verify_result *res,
+                      const chain_cached_head *cached, chain_signed_head *want)
+{
+    memset(w, 0, sizeof *w);
+    w->actor = actor;
+    w->res = res;
+    if (cached->valid) { /* only seq is used: head_seen/head_event record it */
+        memset(want, 0, sizeof *want);
+        want->seq = cached->seq;
+        w->head = want;
+    }
+}
+
+static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
+                      th_chain_verify_result *res, th_error *err)
+{
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    chain_cached_head cached;
+    chain_signed_head want;
+    chain_segment seg;
+    deferred d = {0};
+    chain_walk w;
+    uint64_t *ids = NULL;
+    size_t n = 0, s, e;
+    int rc, idx;
+
+    if (ctx == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if ((rc = chain_actor_segments(db, actor, 0, 0, &cached, &ids, &n, err)) != TH_OK)
+        return rc;
+    walk_init(&w, actor, res, &cached, &want);
+    for (s = 0; s < n; s++) {
+        rc = chain_segment_load(db, ids[s], &seg, err);
+        if (rc == TH_ENOENT) {
+            rc = chain_report(res, err, TH_CHAIN_MISSING_EVENT, actor, w.next_seq,
+                              "segment %llu, which holds events from %llu on, is missing",
+                              (unsigned long long)ids[s], (unsigned long long)w.next_seq);
+            goto out;
+        }
+        if (rc != TH_OK) {
+            rc = chain_report(res, err, TH_CHAIN_MALFORMED, actor, w.next_seq, "%s", err->msg);
+            goto out;
+        }
+        idx = chain_segment_actor(&seg, actor);
+        for (e = 0; idx >= 0 && e < seg.nevents && rc == TH_OK; e++)
+            if (seg.actor_of[e] == (uint32_t)idx)
+                rc = chain_walk_event(&w, ctx, &seg.events[e], err);
+        if (idx >= 0 && rc == TH_OK)
+            check_segment(ctx, &seg, trusted, &d);
+        chain_segment_release(&seg);
+        if (rc != TH_OK)
+            goto out;
+    }
+    rc = finish_db(&w, &cached, err);
+    if (rc == TH_OK)
+        rc = report_deferred(res, err, &d);
+out:
+    free(ids);
+    return rc;
+}
+
+/* Per-chain state of a full verification, sorted by name. */
+typedef struct chain_state {
+    char *name;
+    chain_cached_head cached;
+    chain_signed_head want;
+    chain_walk w;
+} chain_state;
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp(((const chain_state *)a)->name, ((const chain_state *)b)->name);
+}
+
+static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **out, size_t *n,
+                       th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    chain_state *v = NULL, *nv, *x;
+    size_t count = 0, cap = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "SELECT name, head_seq, head_hash, head_segment, id FROM chain_actor"
+                                " ORDER BY name", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 256;
+            nv = realloc(v, cap * sizeof *nv);
+            if (nv == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        x = &v[count];
+        memset(x, 0, sizeof *x);
+        x->name = strdup((const char *)sqlite3_column_text(st, 0));
+        if (x->name == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        count++;
+        x->cached.id = sqlite3_column_int64(st, 4);
+        if (sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_bytes(st, 2) == 32) {
+            x->cached.valid = 1;
+            x->cached.seq = (uint64_t)sqlite3_column_int64(st, 1);
+            memcpy(x->cached.hash, sqlite3_column_blob(st, 2), 32);
+            x->cached.segment = (uint64_t)sqlite3_column_int64(st, 3);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    *out = v;
+    *n = count;
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
+                                  : store_db_error(db, rc, err, "listing chains");
+    for (x = v; x < v + count; x++) /* after the array stopped moving */
+        walk_init(&x->w, x->name, res, &x->cached, &x->want);
+    return TH_OK;
+}
+
+static int verify_all(sqlite3 *db, const uint8_t *trusted, th_chain_verify_result *res,
                       th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
+    chain_state *states = NULL, key, **map = NULL, **nm;
     sqlite3_stmt *st = NULL;
-    th_chain_event ev;
-    chain_walk w;
+    size_t nstates = 0, i, mapcap = 0;
+    chain_segment seg;
+    deferred d = {0};
+    uint64_t expect = 1, id;
     int rc;
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
-    memset(&w, 0, sizeof w);
-    w.actor = actor;
-    w.res = res;
-    w.head = h;
-    w.cache = cache;
-    rc = sqlite3_prepare_v2(db, "SELECT " CHAIN_EVENT_COLUMNS " FROM chain_event WHERE actor = ?"
-                                " ORDER BY seq", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 1, id);
+    if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK)
+        goto out;
+    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events, id FROM"
+                                " chain_segment ORDER BY id", -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (chain_row_view(st, actor, &ev) != 0) {
-            rc = chain_report(res, err, TH_CHAIN_MALFORMED, actor, ev.seq,
-                              "a stored field has the wrong size or type");
+        id = (uint64_t)sqlite3_column_int64(st, 4);
+        if (id != expect)
+            defer(&d, TH_CHAIN_MISSING_EVENT, "?", 0, "segment %llu is missing (events were lost)",
+                  (unsigned long long)expect);
+        expect = id + 1;
+        if ((rc = chain_segment_from_row(st, id, &seg, err)) != TH_OK) {
+            rc = chain_report(res, err, TH_CHAIN_MALFORMED, "?", 0, "%s", err->msg);
             goto out;
         }
-        if ((rc = chain_walk_event(&w, ctx, &ev, err)) != TH_OK)
+        if (seg.nactors > mapcap) {
+            nm = realloc(map, seg.nactors * sizeof *nm);
+            if (nm == NULL) {
+                chain_segment_release(&seg);
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto out;
+            }
+            map = nm;
+            mapcap = seg.nactors;
+        }
+        for (i = 0; i < seg.nactors; i++) {
+            key.name = (char *)seg.actors[i];
+            map[i] = bsearch(&key, states, nstates, sizeof key, cmp_state);
+            if (map[i] == NULL) {
+                rc = chain_report(res, err, TH_CHAIN_MALFORMED, seg.actors[i], 0,
+                                  "segment %llu holds events of a chain with no chain_actor row",
+                                  (unsigned long long)id);
+                chain_segment_release(&seg);
+                goto out;
+            }
+        }
+        for (i = 0; i < seg.nevents && rc == TH_OK; i++)
+            rc = chain_walk_event(&map[seg.actor_of[i]]->w, ctx, &seg.events[i], err);
+        if (rc == TH_OK)
+            check_segment(ctx, &seg, trusted, &d);
+        chain_segment_release(&seg);
+        if (rc != TH_OK)
             goto out;
-        rc = SQLITE_OK;
     }
     if (rc != SQLITE_DONE) {
-        rc = store_db_error(db, rc, err, "reading events");
-        goto out;
-    }
-    rc = chain_walk_finish(&w, ctx, trusted, err);
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* All chains: merge chain_actor (by id) with chain_event (by actor, seq). */
-static int verify_all(sqlite3 *db, const uint8_t *trusted, chain_sig_cache *cache,
-                      th_chain_verify_result *res, th_error *err)
-{
-    base_sha256_ctx *ctx = chain_thread_sha256();
-    sqlite3_stmt *sa = NULL, *se = NULL;
-    int rc, ra, re, have_head = 0;
-    chain_signed_head head;
-    th_chain_event ev;
-    chain_walk w;
-    char name[1025] = "";
-    int64_t aid = 0, eid;
-
-    if (ctx == NULL)
-        return th_error_set(err, TH_ENOMEM, "out of memory");
-    memset(&w, 0, sizeof w);
-    rc = sqlite3_prepare_v2(db, "SELECT id, name, " CHAIN_HEAD_COLUMNS " FROM chain_actor ORDER BY id",
-                            -1, &sa, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "SELECT " CHAIN_EVENT_COLUMNS " FROM chain_event"
-                                    " ORDER BY actor, seq", -1, &se, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_db_error(db, rc, err, "verifying chains");
-        goto out;
-    }
-    ra = SQLITE_DONE;
-    re = sqlite3_step(se);
-    for (;;) {
-        /* Advance to the next chain when the current one has no more events. */
-        if (w.actor == NULL || re != SQLITE_ROW || sqlite3_column_int64(se, 0) != aid) {
-            if (w.actor != NULL && (rc = chain_walk_finish(&w, ctx, trusted, err)) != TH_OK)
-                goto out;
-            ra = sqlite3_step(sa);
-            if (ra != SQLITE_ROW)
-                break;
-            aid = sqlite3_column_int64(sa, 0);
-            snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(sa, 1));
-            have_head = chain_head_from_row(sa, 2, &head) == 0;
-            memset(&w, 0, sizeof w);
-            w.actor = name;
-            w.res = res;
-            w.head = have_head ? &head : NULL;
-            w.cache = cache;
-        }
-        while (re == SQLITE_ROW && (eid = sqlite3_column_int64(se, 0)) <= aid) {
-            if (eid < aid) {
-                rc = chain_report(res, err, TH_CHAIN_MALFORMED, "?",
-                                  (uint64_t)sqlite3_column_int64(se, 1),
-                                  "events are stored for chain id %lld, which has no chain_actor row",
-                                  (long long)eid);
-                goto out;
-            }
-            if (chain_row_view(se, name, &ev) != 0) {
-                rc = chain_report(res, err, TH_CHAIN_MALFORMED, name, ev.seq,
-                                  "a stored field has the wrong size or type");
-                goto out;
-            }
-            if ((rc = chain_walk_event(&w, ctx, &ev, err)) != TH_OK)
-                goto out;
-            re = sqlite3_step(se);
-        }
-        if (re != SQLITE_ROW && re != SQLITE_DONE)
-            break;
-    }
-    if (re != SQLITE_ROW && re != SQLITE_DONE) {
-        rc = store_db_error(db, re, err, "verifying chains");
-        goto out;
-    }
-    if (ra != SQLITE_DONE) {
-        rc = store_db_error(db, ra, err, "verifying chains");
-        goto out;
-    }
-    if (re == SQLITE_ROW) {
-        rc = chain_report(res, err, TH_CHAIN_MALFORMED, "?", (uint64_t)sqlite3_column_int64(se, 1),
-                          "events are stored for chain id %lld, which has no chain_actor row",
-                          (long long)sqlite3_column_int64(se, 0));
+        rc = store_db_error(db, rc, err, "reading segments");
         goto out;
     }
     rc = TH_OK;
+    for (i = 0; i < nstates && rc == TH_OK; i++)
+        rc = finish_db(&states[i].w, &states[i].cached, err);
+    if (rc == TH_OK)
+        rc = report_deferred(res, err, &d);
 out:
-    sqlite3_finalize(sa);
-    sqlite3_finalize(se);
+    sqlite3_finalize(st);
+    for (i = 0; i < nstates; i++)
+        free(states[i].name);
+    free(states);
+    free(map);
     return rc;
 }
 
 int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res, th_error *err)
 {
-    chain_sig_cache *cache = calloc(1, sizeof *cache);
     uint8_t trusted[32];
     const uint8_t *tk = chain_trusted_key(c, trusted) == 0 ? trusted : NULL;
-    chain_signed_head h;
     sqlite3 *db;
-    int64_t id;
-    int rc, has;
+    int rc;
 
     memset(res, 0, sizeof *res);
-    if (cache == NULL)
-        return th_error_set(err, TH_ENOMEM, "out of memory");
     db = chain_reader_lock(c);
     /* One read transaction, so the writer's commits do not shift the view. */
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = store_db_error(db, rc, err, "starting verification");
-        goto out;
+    } else {
+        rc = actor == NULL ? verify_all(db, tk, res, err) : verify_one(db, actor, tk, res, err);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
-    if (actor == NULL) {
-        rc = verify_all(db, tk, cache, res, err);
-    } else if ((rc = chain_load_head(db, actor, &id, &h, &has, err)) == TH_OK) {
-        rc = verify_one(db, actor, id, has ? &h : NULL, tk, cache, res, err);
-    }
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-out:
     chain_reader_unlock(c);
-    free(cache);
     return rc;
 }

@@ -18,15 +18,17 @@
  *   store_content(store, hash) PK(store, hash)     what each store holds
  *   store_label(store, name, hash) PK(store, name) a label -> one reference
  *
- *   chain_meta(key TEXT PK, value BLOB)            'public_key': the first
- *                                                  signing key of this home
- *   chain_actor(id INT PK, name TEXT UNIQUE,       one per chain, with its
- *     head_seq, head_hash, commit_no, signed_ms,   signed head (see
- *     leaf_index, tree_size, path, signature,      chain/sign.c)
- *     public_key)
- *   chain_event(actor INT, seq INT, hash, parent,  the events, clustered by
- *     type, ts, data, description)                 (actor, seq)
- *     PK(actor, seq) WITHOUT ROWID
+ *   chain_meta(key TEXT PK, value)                'public_key': the home's first
+ *                                                  signing key; 'indexed_upto':
+ *                                                  last segment in chain_span
+ *   chain_actor(id INT PK, name TEXT UNIQUE,       one per chain; head_* cache
+ *     head_seq, head_hash, head_segment)           its head as of indexed_upto
+ *   chain_segment(id INT PK, signed_ms,            one per committed batch:
+ *     public_key, signature, events BLOB)          the batch's events, signed
+ *                                                  (chain/segment.c)
+ *   chain_span(actor, first_seq, last_seq,         per chain: which segments
+ *     segments BLOB) PK(actor, first_seq)          hold which events
+ *     WITHOUT ROWID
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,13 +52,14 @@ static const char *const migrations[STORE_DB_VERSION] = {
     "  PRIMARY KEY(store, hash)) WITHOUT ROWID;"
     "CREATE TABLE store_label(store TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL,"
     "  PRIMARY KEY(store, name)) WITHOUT ROWID;"
-    "CREATE TABLE chain_meta(key TEXT PRIMARY KEY NOT NULL, value BLOB) WITHOUT ROWID;"
+    "CREATE TABLE chain_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
     "CREATE TABLE chain_actor(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-    "  head_seq INTEGER, head_hash BLOB, commit_no INTEGER, signed_ms INTEGER,"
-    "  leaf_index INTEGER, tree_size INTEGER, path BLOB, signature BLOB, public_key BLOB);"
-    "CREATE TABLE chain_event(actor INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    "  hash BLOB NOT NULL, parent BLOB, type TEXT NOT NULL, ts INTEGER NOT NULL,"
-    "  data BLOB NOT NULL, description TEXT, PRIMARY KEY(actor, seq)) WITHOUT ROWID;",
+    "  head_seq INTEGER, head_hash BLOB, head_segment INTEGER);"
+    "CREATE TABLE chain_segment(id INTEGER PRIMARY KEY, signed_ms INTEGER NOT NULL,"
+    "  public_key BLOB NOT NULL, signature BLOB NOT NULL, events BLOB NOT NULL);"
+    "CREATE TABLE chain_span(actor INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
+    "  WITHOUT ROWID;",
 };
 
 int store_db_error(sqlite3 *db, int rc, th_error *err, const char *what)

@@ -1,0 +1,290 @@
+/*
+ * segment.c - the storage format of the event chains: one segment per
+ * committed batch, decoded here (the writer in chain.c encodes it).
+ *
+ * A batch's events are stored together in one row of chain_segment, so a
+ * commit writes a few sequential pages however many chains it touches
+ * (rows per event, clustered by chain, would dirty a page per chain per
+ * commit).  A segment is self-contained: it names its actors and holds every
+ * field of its events, and its signature covers the new head of every chain
+ * it touches (sign.c).  Per-chain lookup goes through chain_span (chain.c).
+ *
+ * Segment blob (integers big-endian; strings are followed by one NUL byte
+ * that is not counted in their length and must be the only NUL):
+ *
+ *   offset size  field
+ *   0      8     magic, ASCII "THSEG-v1"
+ *   8      4     A = number of actors in the segment (>= 1)
+ *   12     ...   A actor entries, in order of first appearance:
+ *                  4  N = name length;  N+1  name, NUL
+ *   ...    4     E = number of events (>= 1)
+ *   ...    ...   E events, in commit order (each actor's in seq order):
+ *                  4   actor index (< A)
+ *                  8   sequence number
+ *                  8   timestamp, ms since the Unix epoch
+ *                  32  event hash (hash.c)
+ *                  1   parent flag (0 none, 1 present)
+ *                  32  parent hash (only if the flag is 1)
+ *                  4   T = type length;         T+1  type, NUL
+ *                  8   D = data length;         D    data
+ *                  1   description flag (0 none, 1 present)
+ *                  4   L = description length;  L+1  description, NUL
+ *                      (the last two only if the flag is 1)
+ *
+ * The row: chain_segment(id = commit number, consecutive from 1; signed_ms;
+ * public_key; signature; events = the blob).  The decoder treats the blob as
+ * untrusted: every length is checked against the remaining bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain/chain_int.h"
+#include "store/store_int.h"
+
+const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t left;
+} reader;
+
+static int take(reader *r, size_t n, const uint8_t **out)
+{
+    if (r->left < n)
+        return -1;
+    *out = r->p;
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+static int get_u32(reader *r, uint32_t *v)
+{
+    const uint8_t *b;
+
+    if (take(r, 4, &b) != 0)
+        return -1;
+    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+static int get_u64(reader *r, uint64_t *v)
+{
+    uint32_t hi, lo;
+
+    if (get_u32(r, &hi) != 0 || get_u32(r, &lo) != 0)
+        return -1;
+    *v = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+/* A string of `len` bytes followed by its NUL, with no NUL inside. */
+static int get_str(reader *r, uint64_t len, const char **out)
+{
+    const uint8_t *b;
+
+    if (len >= r->left || take(r, (size_t)len + 1, &b) != 0 || b[len] != 0 ||
+        memchr(b, 0, (size_t)len) != NULL)
+        return -1;
+    *out = (const char *)b;
+    return 0;
+}
+
+static int decode_event(reader *r, chain_segment *seg, size_t i)
+{
+    th_chain_event *ev = &seg->events[i];
+    const uint8_t *b;
+    uint32_t idx, tlen, dlen32;
+    uint64_t dlen;
+
+    if (get_u32(r, &idx) != 0 || idx >= seg->nactors || get_u64(r, &ev->seq) != 0 ||
+        ev->seq > INT64_MAX || get_u64(r, &ev->timestamp_ms) != 0 || take(r, 32, &b) != 0)
+        return -1;
+    seg->actor_of[i] = idx;
+    ev->actor = seg->actors[idx];
+    memcpy(ev->hash, b, 32);
+    if (take(r, 1, &b) != 0 || b[0] > 1)
+        return -1;
+    ev->has_parent = b[0];
+    if (ev->has_parent) {
+        if (take(r, 32, &b) != 0)
+            return -1;
+        memcpy(ev->parent, b, 32);
+    }
+    if (get_u32(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES || get_str(r, tlen, &ev->type) != 0)
+        return -1;
+    if (get_u64(r, &dlen) != 0 || dlen > r->left || take(r, (size_t)dlen, &b) != 0)
+        return -1;
+    ev->data = b;
+    ev->data_len = (size_t)dlen;
+    if (take(r, 1, &b) != 0 || b[0] > 1)
+        return -1;
+    ev->description = NULL;
+    if (b[0]) {
+        if (get_u32(r, &dlen32) != 0 || get_str(r, dlen32, &ev->description) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
+{
+    reader r = {blob, len};
+    const uint8_t *b;
+    uint32_t na, ne, n, i;
+
+    seg->blob = blob;
+    seg->blob_len = len;
+    if (take(&r, 8, &b) != 0 || memcmp(b, chain_segment_magic, 8) != 0 || get_u32(&r, &na) != 0 ||
+        na == 0 || na > r.left / 5)
+        return -1;
+    seg->actors = calloc(na, sizeof *seg->actors);
+    seg->last_event = calloc(na, sizeof *seg->last_event);
+    if (seg->actors == NULL || seg->last_event == NULL)
+        return -1;
+    seg->nactors = na;
+    for (i = 0; i < na; i++)
+        if (get_u32(&r, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
+            get_str(&r, n, &seg->actors[i]) != 0)
+            return -1;
+    if (get_u32(&r, &ne) != 0 || ne == 0 || ne > r.left / 60)
+        return -1;
+    seg->events = calloc(ne, sizeof *seg->events);
+    seg->actor_of = calloc(ne, sizeof *seg->actor_of);
+    if (seg->events == NULL || seg->actor_of == NULL)
+        return -1;
+    seg->nevents = ne;
+    for (i = 0; i < ne; i++) {
+        if (decode_event(&r, seg, i) != 0)
+            return -1;
+        seg->last_event[seg->actor_of[i]] = i + 1; /* 1-based; 0 = none */
+    }
+    for (i = 0; i < na; i++)
+        if (seg->last_event[i] == 0) /* an actor without events */
+            return -1;
+    return r.left == 0 ? 0 : -1;
+}
+
+void chain_segment_release(chain_segment *seg)
+{
+    if (seg == NULL)
+        return;
+    free(seg->blob);
+    free(seg->actors);
+    free(seg->last_event);
+    free(seg->events);
+    free(seg->actor_of);
+    memset(seg, 0, sizeof *seg);
+}
+
+int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    memset(seg, 0, sizeof *seg);
+    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events FROM chain_segment"
+                                " WHERE id = ?", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = chain_segment_from_row(st, id, seg, err);
+    else if (rc == SQLITE_DONE)
+        rc = th_error_set(err, TH_ENOENT, "segment %llu is missing", (unsigned long long)id);
+    else
+        rc = store_db_error(db, rc, err, "reading a segment");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th_error *err)
+{
+    size_t n = (size_t)sqlite3_column_bytes(st, 3);
+    uint8_t *blob;
+
+    memset(seg, 0, sizeof *seg);
+    seg->id = id;
+    seg->signed_ms = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) != CHAIN_PUBKEY_LEN || sqlite3_column_bytes(st, 2) != CHAIN_SIG_LEN)
+        return th_error_set(err, TH_ECORRUPT, "segment %llu has a malformed signature",
+                            (unsigned long long)id);
+    memcpy(seg->public_key, sqlite3_column_blob(st, 1), CHAIN_PUBKEY_LEN);
+    memcpy(seg->signature, sqlite3_column_blob(st, 2), CHAIN_SIG_LEN);
+    blob = malloc(n ? n : 1);
+    if (blob == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (n)
+        memcpy(blob, sqlite3_column_blob(st, 3), n);
+    if (chain_segment_decode(blob, n, seg) != 0) {
+        chain_segment_release(seg);
+        return th_error_set(err, TH_ECORRUPT, "segment %llu is malformed", (unsigned long long)id);
+    }
+    return TH_OK;
+}
+
+int chain_segment_actor(const chain_segment *seg, const char *actor)
+{
+    size_t i;
+
+    for (i = 0; i < seg->nactors; i++)
+        if (strcmp(seg->actors[i], actor) == 0)
+            return (int)i;
+    return -1;
+}
+
+int chain_segment_message(base_sha256_ctx *ctx, const chain_segment *seg, int want,
+                          uint8_t msg[CHAIN_BATCH_MSG_LEN], chain_signed_head *head)
+{
+    uint8_t(*leaves)[32] = malloc(seg->nactors * 32), root[32];
+    uint8_t *paths = NULL, *depths = NULL;
+    const th_chain_event *ev;
+    size_t i;
+    int rc = -1;
+
+    if (leaves == NULL)
+        return -1;
+    if (want >= 0) {
+        paths = malloc(seg->nactors * TH_CHAIN_MAX_MERKLE_DEPTH * 32);
+        depths = malloc(seg->nactors);
+        if (paths == NULL || depths == NULL)
+            goto out;
+    }
+    for (i = 0; i < seg->nactors; i++) {
+        ev = &seg->events[seg->last_event[i] - 1];
+        chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaves[i]);
+    }
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, paths, depths) != 0)
+        goto out;
+    chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
+    if (want >= 0 && head != NULL) {
+        ev = &seg->events[seg->last_event[want] - 1];
+        memset(head, 0, sizeof *head);
+        head->seq = ev->seq;
+        memcpy(head->hash, ev->hash, 32);
+        head->commit_no = seg->id;
+        head->signed_ms = seg->signed_ms;
+        head->leaf_index = (uint64_t)want;
+        head->tree_size = seg->nactors;
+        head->path_len = depths[want] * 32u;
+        memcpy(head->path, paths + (size_t)want * TH_CHAIN_MAX_MERKLE_DEPTH * 32, head->path_len);
+        memcpy(head->signature, seg->signature, CHAIN_SIG_LEN);
+        memcpy(head->public_key, seg->public_key, CHAIN_PUBKEY_LEN);
+    }
+    rc = 0;
+out:
+    free(leaves);
+    free(paths);
+    free(depths);
+    return rc;
+}
+
+int chain_segment_signature_ok(base_sha256_ctx *ctx, const chain_segment *seg)
+{
+    uint8_t msg[CHAIN_BATCH_MSG_LEN];
+
+    if (chain_segment_message(ctx, seg, -1, msg, NULL) != 0)
+        return 0;
+    return chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature);
+}
