@@ -318,10 +318,29 @@ uint32_t wasm_cc_enc(comp *C, const vent *e)
     }
 }
 
+static void set_handler(comp *C, size_t pos, int op, unsigned variant);
+
+size_t wasm_cc_label_here(comp *C)
+{
+    C->barrier = C->len;
+    return C->len;
+}
+
 void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
 {
     uint32_t ops[2] = { dst, src };
-    wasm_cc_emit_ops(C, WOP_COPY, ops, 2, 3);
+
+    /* two copies in a row (no branch target between) become one COPY2 */
+    if (C->last_copy != NO_POS && C->last_copy + WASM_INSN_SIZE(2) == C->len &&
+        C->barrier != C->len && !C->nomem) {
+        set_handler(C, C->last_copy, WOP_COPY2, 0);
+        emit_slot(C, dst);
+        emit_slot(C, src);
+        C->last.valid = false;
+        C->last_copy = NO_POS;
+        return;
+    }
+    C->last_copy = wasm_cc_emit_ops(C, WOP_COPY, ops, 2, 3);
 }
 
 /* Move `e` into its own slot (if elsewhere). */
@@ -610,7 +629,7 @@ static void emit_target(comp *C, size_t insn, ctrl *target)
 static void define_end(comp *C, ctrl *c)
 {
     for (uint32_t i = c->fix; i != NO_FIX; i = C->fixups[i].next)
-        patch_rel(C, C->fixups[i].field, C->fixups[i].insn, C->len);
+        patch_rel(C, C->fixups[i].field, C->fixups[i].insn, wasm_cc_label_here(C));
     c->fix = NO_FIX;
 }
 
@@ -844,7 +863,9 @@ static int op_block(comp *C, uint8_t kind)
     repush(C, np);
     C->last.valid = false;
     if (kind == K_LOOP)
-        top_ctrl(C)->loop_pos = C->len;
+        C->loop_seen = true;
+    if (kind == K_LOOP)
+        top_ctrl(C)->loop_pos = wasm_cc_label_here(C);
     if (kind == K_IF) {
         top_ctrl(C)->else_field = field;
         top_ctrl(C)->else_insn = s;
@@ -872,7 +893,7 @@ static int op_else(comp *C)
         emit_end(C);
     }
     if (c->else_field != NO_POS)
-        patch_rel(C, c->else_field, c->else_insn, C->len);
+        patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
     c->else_field = NO_POS;
     c->kind = K_ELSE;
     c->unreachable = false;
@@ -905,7 +926,7 @@ static int op_end(comp *C)
             (c->nparams > 0 && memcmp(c->params, c->results, c->nparams) != 0))
             return wasm_cc_fail(C, "type mismatch");
         if (c->else_field != NO_POS)
-            patch_rel(C, c->else_field, c->else_insn, C->len);
+            patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
     }
     define_end(C, c);
     C->nctrls--;
@@ -966,7 +987,7 @@ static int op_br_if(comp *C)
         emit_u32(C, 0);
         emit_end(C);
         emit_branch(C, target, vals, n, true);
-        patch_rel(C, field, s, C->len);
+        patch_rel(C, field, s, wasm_cc_label_here(C));
     }
     C->last.valid = false;
     return 0;
@@ -1049,7 +1070,7 @@ static int op_br_table(comp *C)
             if (branch_needs_copies(t, C->popped, arity)) {
                 if (C->stub_gen[depth] != C->gen) {
                     C->stub_gen[depth] = C->gen;
-                    C->stub_pos[depth] = C->len;
+                    C->stub_pos[depth] = wasm_cc_label_here(C);
                     /* fuel was spent by BR_TABLE itself */
                     emit_branch(C, t, C->popped, arity, false);
                 }
@@ -1229,9 +1250,12 @@ static int setup_locals(comp *C, const wasm_body *body)
         return wasm_cc_fail(C, "too many locals");
     if (n + 1 > C->caplocals) {
         uint8_t *nt = realloc(C->ltypes, n + 1);
-        uint32_t *ns = nt ? realloc(C->lslot, (n + 1) * sizeof *ns) : NULL;
+        uint8_t *nw = nt ? realloc(C->lwritten, n + 1) : NULL;
+        uint32_t *ns = nw ? realloc(C->lslot, (n + 1) * sizeof *ns) : NULL;
         if (nt != NULL)
             C->ltypes = nt;
+        if (nw != NULL)
+            C->lwritten = nw;
         if (ns == NULL) {
             C->nomem = true;
             return wasm_cc_fail(C, "out of memory");
@@ -1239,6 +1263,9 @@ static int setup_locals(comp *C, const wasm_body *body)
         C->lslot = ns;
         C->caplocals = n + 1;
     }
+    /* parameters hold arguments; declared locals start at zero */
+    memset(C->lwritten, 0, n + 1);
+    memset(C->lwritten, 1, ft->nparams);
     C->nlocals = (uint32_t)n;
     if (ft->nparams > 0)
         memcpy(C->ltypes, ft->types, ft->nparams);
@@ -1313,6 +1340,8 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->nfixups = C->nconsts = 0;
     C->max_t = 0;
     C->last.valid = false;
+    C->last_copy = C->barrier = NO_POS;
+    C->loop_seen = false;
     if (C->chash != NULL)
         memset(C->chash, 0, C->chcap * sizeof *C->chash);
 
@@ -1350,6 +1379,7 @@ static void comp_release(comp *C)
 {
     free(C->ltypes);
     free(C->lslot);
+    free(C->lwritten);
     free(C->vals);
     free(C->popped);
     free(C->scratch);

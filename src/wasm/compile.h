@@ -117,6 +117,10 @@ typedef struct comp {
     uint32_t chcap;
     uint32_t max_t;
     lastinsn last;
+    size_t last_copy;  /* offset of a trailing COPY (NO_POS if none) */
+    size_t barrier;    /* latest offset that is a branch target */
+    uint8_t *lwritten; /* per local: written by emitted code so far */
+    bool loop_seen;    /* a loop began: no more "still zero" locals */
     bool nomem;
 
     uint32_t *brt;
@@ -203,6 +207,10 @@ void wasm_cc_acc_undo(comp *C, const accpick *ap);
 /* Copy operands naming local `x` (any local if UINT32_MAX) to their own
  * slots before the local changes. */
 void wasm_cc_materialize_locals(comp *C, uint32_t x);
+
+/* Offset of the next instruction, recorded as a branch target (no
+ * instruction merging across it). */
+size_t wasm_cc_label_here(comp *C);
 
 /* ---- compile_ops.c: one function per instruction group; each returns 0
  * or -1 after reporting an error.  `op` is the opcode byte. ---- */

@@ -22,6 +22,11 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
 
     if (e->loc == LOC_LOCAL && e->idx == x)
         return;
+    /* Before any loop, a declared local nothing has written yet still
+     * holds its initial zero (code so far only branches forward). */
+    if (e->loc == LOC_CONST && e->cval == 0 && !C->loop_seen && !C->lwritten[x])
+        return;
+    C->lwritten[x] = 1;
     wasm_cc_materialize_locals(C, x);
     if (C->last.valid && e->loc == LOC_OWN && e->t == C->last.dst_t) {
         /* retarget the producer (it reads its operands before writing) */

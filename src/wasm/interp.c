@@ -697,6 +697,10 @@ do_call:
 L_COPY:
     SLOT(0) = SLOT(1);
     SKIP(2);
+L_COPY2:
+    SLOT(0) = SLOT(1);
+    SLOT(2) = SLOT(3);
+    SKIP(4);
 L_SELECT:
     SLOT(0) = RU32(3) ? SLOT(1) : SLOT(2);
     SKIP(4);

@@ -89,6 +89,7 @@
     X(CALL_INDIRECT)    /* typecanon table c argbase */ \
     /* data movement */ \
     X(COPY)             /* d a */ \
+    X(COPY2)            /* d1 a1 d2 a2: d1 = a1, then d2 = a2 */ \
     X(SELECT)           /* d a b c: d = c ? a : b */ \
     X(GLOBAL_GET) X(GLOBAL_SET)       /* d idx / idx a */ \
     X(GLOBAL_SET32)     /* idx a: i32/f32 global, upper half cleared */ \

@@ -321,6 +321,25 @@ static const char *locals_wat =
     "          (br_table $a $b $c (i32.and (local.get $i) (i32.const 3))))\n"
     "        (i32.const 100) (i32.add))\n"
     "      (i32.const 1000) (i32.add)))\n"
+    /* a zero stored into a local written on a path not taken */
+    "  (func (export \"zero_after_if\") (param $c i32) (result i32) (local $x i32)\n"
+    "    (if (local.get $c) (then (local.set $x (i32.const 5))))\n"
+    "    (local.set $x (i32.const 0)) (local.get $x))\n"
+    /* a zero stored into a local inside a loop */
+    "  (func (export \"zero_in_loop\") (param $n i32) (result i32) (local $x i32) (local $s i32)\n"
+    "    (loop $l\n"
+    "      (local.set $s (i32.add (local.get $s) (local.get $x)))\n"
+    "      (local.set $x (i32.const 0))\n"
+    "      (local.set $x (i32.add (local.get $x) (local.get $n)))\n"
+    "      (local.set $n (i32.sub (local.get $n) (i32.const 1)))\n"
+    "      (br_if $l (local.get $n)))\n"
+    "    (local.get $s))\n"
+    /* two copies with a branch target between them */
+    "  (func (export \"copies\") (param $c i32) (param $b i32) (result i32)\n"
+    "    (local $a i32) (local $d i32)\n"
+    "    (block (br_if 0 (local.get $c)) (local.set $a (local.get $b)))\n"
+    "    (local.set $d (local.get $b))\n"
+    "    (i32.add (i32.mul (local.get $a) (i32.const 10)) (local.get $d)))\n"
     ")\n";
 
 static void test_locals_and_control(void **state)
@@ -364,6 +383,11 @@ static void test_locals_and_control(void **state)
     assert_int_equal(CALL1("table", 1), 1 + 1000);
     assert_int_equal(CALL1("table", 2), 2 + 100 + 1000);
     assert_int_equal(CALL1("table", 3), 3 + 100 + 1000);
+    assert_int_equal(CALL1("zero_after_if", 1), 0);
+    assert_int_equal(CALL1("zero_after_if", 0), 0);
+    assert_int_equal(CALL1("zero_in_loop", 4), 4 + 3 + 2);
+    assert_int_equal(CALL2("copies", 1, 7), 7);
+    assert_int_equal(CALL2("copies", 0, 7), 77);
 #undef CALL1
 #undef CALL2
     th_wasm_exec_free(ex);
