@@ -45,7 +45,7 @@ typedef struct th_chain th_chain;
 typedef struct th_chain_config {
     const char *home;          /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
     unsigned batch_max_events; /* events per transaction at most; 0 = 8192 */
-    unsigned batch_max_ms;     /* max wait before a transaction starts; 0 = 2 */
+    unsigned batch_max_ms;     /* max wait before a transaction starts; 0 = 1 */
     int sync_normal;  /* 1: survive process crashes only (no fsync per commit);
                          0 (default): every commit is fsync'ed (power-safe) */
     int read_only;    /* 1: no appends, no writer thread, no key creation */

@@ -67,7 +67,7 @@
 #define TH_CHAIN_MAX_DESC_BYTES (64u * 1024u)   /* one description */
 #define TH_CHAIN_MAX_DATA_BYTES (64u * 1024u * 1024u) /* one event's data */
 #define TH_CHAIN_DEFAULT_BATCH_EVENTS 8192u /* events per transaction, at most */
-#define TH_CHAIN_DEFAULT_BATCH_MS 2u        /* longest wait before a commit starts */
+#define TH_CHAIN_DEFAULT_BATCH_MS 1u        /* longest wait before a commit starts */
 #define TH_CHAIN_MAX_QUEUE_BYTES (256u * 1024u * 1024u) /* appends not yet durable */
 #define TH_CHAIN_MAX_JSONL_LINE (96u * 1024u * 1024u)   /* one line of an export */
 #define TH_CHAIN_MAX_MERKLE_DEPTH 64u       /* path length in a signed head */

@@ -94,9 +94,13 @@ struct th_chain {
     uint8_t (*leaves)[32];
     uint8_t *seg;         /* segment being encoded */
     size_t seg_cap;
-    chain_actor **dirty;  /* chains with a pending span */
+    chain_actor **dirty;  /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;
-    uint64_t last_flush_ns;
+    chain_actor **round;  /* chains being indexed in the current round */
+    size_t nround, cap_round, round_pos;
+    uint64_t round_upto;  /* indexed_upto once the round is written */
+    int round_active;
+    uint64_t last_flush_ns; /* when the last round started */
 
     /* Actor table. */
     pthread_rwlock_t tlock;
@@ -494,47 +498,79 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     return TH_OK;
 }
 
-/* Write the pending spans and head caches (one transaction) and advance
- * indexed_upto to the last committed segment. */
-static int flush_index(th_chain *c, th_error *err)
+/* Index flush, in rounds: a round takes the chains with pending spans and
+ * writes their spans and cached heads, CHAIN_FLUSH_CHUNK chains per
+ * transaction (so a commit never waits long behind it); the last
+ * transaction also sets indexed_upto to the last segment committed when the
+ * round began.  Every chain touched by a segment <= that one is in the round,
+ * so indexed_upto never claims a span that is not written.  Span rows are
+ * keyed (actor, first_seq) and written with INSERT OR REPLACE, so a round cut
+ * short by a crash is simply redone from the segments at the next open. */
+#define CHAIN_FLUSH_CHUNK 64
+#define CHAIN_FLUSH_NS 1000000000u /* a round starts at most once a second */
+
+static int write_span(th_chain *c, chain_actor *a, uint8_t **blob, size_t *cap)
 {
-    uint8_t *blob = NULL, *nb;
-    size_t cap = 0, i, k;
-    chain_actor *a;
+    uint8_t *nb;
+    size_t k;
     int rc;
 
-    c->last_flush_ns = base_clock_mono_ns();
-    if (c->ndirty == 0)
-        return TH_OK;
-    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    for (i = 0; i < c->ndirty && rc == SQLITE_OK; i++) {
-        a = c->dirty[i];
-        if (a->nsegs * 8 > cap) {
-            nb = realloc(blob, a->nsegs * 8);
-            if (nb == NULL) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            blob = nb;
-            cap = a->nsegs * 8;
-        }
-        for (k = 0; k < a->nsegs; k++)
-            put64(blob + 8 * k, a->segs[k]);
-        sqlite3_bind_int64(c->ins_span, 1, a->id);
-        sqlite3_bind_int64(c->ins_span, 2, (sqlite3_int64)a->span_first);
-        sqlite3_bind_int64(c->ins_span, 3, (sqlite3_int64)a->span_last);
-        sqlite3_bind_blob(c->ins_span, 4, blob, (int)(a->nsegs * 8), SQLITE_STATIC);
-        rc = step_done(c->ins_span);
-        if (rc != SQLITE_OK)
-            break;
-        sqlite3_bind_int64(c->upd_head, 1, (sqlite3_int64)a->span_last);
-        sqlite3_bind_blob(c->upd_head, 2, a->head_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(c->upd_head, 3, (sqlite3_int64)a->segs[a->nsegs - 1]);
-        sqlite3_bind_int64(c->upd_head, 4, a->id);
-        rc = step_done(c->upd_head);
+    if (a->nsegs * 8 > *cap) {
+        nb = realloc(*blob, a->nsegs * 8);
+        if (nb == NULL)
+            return SQLITE_NOMEM;
+        *blob = nb;
+        *cap = a->nsegs * 8;
     }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(c->set_indexed, 1, (sqlite3_int64)c->commit_no);
+    for (k = 0; k < a->nsegs; k++)
+        put64(*blob + 8 * k, a->segs[k]);
+    sqlite3_bind_int64(c->ins_span, 1, a->id);
+    sqlite3_bind_int64(c->ins_span, 2, (sqlite3_int64)a->span_first);
+    sqlite3_bind_int64(c->ins_span, 3, (sqlite3_int64)a->span_last);
+    sqlite3_bind_blob(c->ins_span, 4, *blob, (int)(a->nsegs * 8), SQLITE_STATIC);
+    rc = step_done(c->ins_span);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(c->upd_head, 1, (sqlite3_int64)a->span_last);
+    sqlite3_bind_blob(c->upd_head, 2, a->head_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(c->upd_head, 3, (sqlite3_int64)a->segs[a->nsegs - 1]);
+    sqlite3_bind_int64(c->upd_head, 4, a->id);
+    return step_done(c->upd_head);
+}
+
+/* One step of the index flush: start a round if `start` and chains are
+ * pending, then write up to CHAIN_FLUSH_CHUNK chains of the round (all of
+ * it if `all`). */
+static int flush_step(th_chain *c, int start, int all, th_error *err)
+{
+    uint8_t *blob = NULL;
+    chain_actor **t;
+    size_t cap = 0, i, end;
+    int rc;
+
+    if (!c->round_active) {
+        if (!start || c->ndirty == 0)
+            return TH_OK;
+        t = c->round;
+        c->round = c->dirty;
+        c->nround = c->ndirty;
+        c->dirty = t;
+        i = c->cap_round;
+        c->cap_round = c->cap_dirty;
+        c->cap_dirty = i;
+        c->ndirty = 0;
+        c->round_pos = 0;
+        c->round_upto = c->commit_no;
+        c->round_active = 1;
+        c->last_flush_ns = base_clock_mono_ns();
+    }
+    end = all || c->nround - c->round_pos < CHAIN_FLUSH_CHUNK ? c->nround
+                                                               : c->round_pos + CHAIN_FLUSH_CHUNK;
+    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (i = c->round_pos; i < end && rc == SQLITE_OK; i++)
+        rc = write_span(c, c->round[i], &blob, &cap);
+    if (rc == SQLITE_OK && end == c->nround) {
+        sqlite3_bind_int64(c->set_indexed, 1, (sqlite3_int64)c->round_upto);
         rc = step_done(c->set_indexed);
     }
     if (rc == SQLITE_OK)
@@ -545,10 +581,31 @@ static int flush_index(th_chain *c, th_error *err)
         sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    for (i = 0; i < c->ndirty; i++)
-        c->dirty[i]->dirty = 0;
-    c->ndirty = 0;
+    for (i = c->round_pos; i < end; i++) {
+        c->round[i]->dirty = 0;
+        c->round[i]->nsegs = 0;
+    }
+    c->round_pos = end;
+    if (end == c->nround)
+        c->round_active = 0;
     return TH_OK;
+}
+
+/* Flush everything pending (open, close). */
+static int flush_index(th_chain *c, th_error *err)
+{
+    int rc = TH_OK;
+
+    while (rc == TH_OK && (c->round_active || c->ndirty > 0))
+        rc = flush_step(c, 1, 1, err);
+    return rc;
+}
+
+/* 1 if the writer has index work it should do now. */
+static int flush_due(th_chain *c)
+{
+    return c->round_active ||
+           (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= CHAIN_FLUSH_NS);
 }
 
 static void notify(th_chain *c, chain_pending *first, size_t n)
@@ -586,8 +643,6 @@ static void deadline_after(struct timespec *ts, uint64_t mono_ns)
     ts->tv_nsec = (long)(mono_ns % 1000000000u);
 }
 
-#define CHAIN_FLUSH_NS 1000000000u /* index flush at least once a second */
-
 /* Commit a detached list in chunks of at most batch_max events. */
 static void drain(th_chain *c, chain_pending *list, int failed)
 {
@@ -620,8 +675,7 @@ static void drain(th_chain *c, chain_pending *list, int failed)
             free(p);
         }
     }
-    if (!failed && c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= CHAIN_FLUSH_NS &&
-        flush_index(c, &err) != TH_OK)
+    if (!failed && flush_due(c) && flush_step(c, 1, 0, &err) != TH_OK)
         set_failed(c, err.msg);
 }
 
@@ -637,19 +691,18 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&c->qlock);
     for (;;) {
         while (c->qhead == NULL && !c->stopping) {
-            if (c->ndirty == 0 || c->failed) {
+            if ((c->ndirty == 0 && !c->round_active) || c->failed) {
                 pthread_cond_wait(&c->qcv, &c->qlock);
                 continue;
             }
             /* Idle with spans pending: index them within a second. */
-            deadline = c->last_flush_ns + CHAIN_FLUSH_NS;
-            if (base_clock_mono_ns() < deadline) {
-                deadline_after(&ts, deadline);
+            if (!flush_due(c)) {
+                deadline_after(&ts, c->last_flush_ns + CHAIN_FLUSH_NS);
                 pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
                 continue;
             }
             pthread_mutex_unlock(&c->qlock);
-            if (flush_index(c, &err) != TH_OK)
+            if (flush_step(c, 1, 0, &err) != TH_OK)
                 set_failed(c, err.msg);
             pthread_mutex_lock(&c->qlock);
         }
@@ -987,6 +1040,7 @@ int th_chain_close(th_chain *c)
     free(c->leaves);
     free(c->seg);
     free(c->dirty);
+    free(c->round);
     free(c->listeners);
     pthread_mutex_destroy(&c->rlock);
     pthread_mutex_destroy(&c->qlock);
