@@ -470,6 +470,10 @@ int wasm_cc_pop(comp *C, uint8_t expect, vent *out)
         return 0;
     }
     e = C->vals[--C->nvals];
+    if (e.loc == LOC_LOCAL) {
+        C->lrefs[e.idx]--;
+        C->nlrefs--;
+    }
     if (expect != VT_UNKNOWN && e.type != VT_UNKNOWN && e.type != expect)
         return wasm_cc_fail(C, "type mismatch");
     *out = e;
@@ -497,9 +501,7 @@ static void repush(comp *C, uint32_t n)
         vent *e = wasm_cc_push(C, saved.type);
         if (e == NULL)
             return;
-        e->loc = saved.loc;
-        e->idx = saved.idx;
-        e->cval = saved.cval;
+        wasm_cc_set_loc(C, e, &saved);
     }
 }
 
@@ -533,6 +535,12 @@ static int check_top(comp *C, const uint8_t *types, uint32_t n)
 static void set_unreachable(comp *C)
 {
     ctrl *c = top_ctrl(C);
+    for (uint32_t i = c->height; i < C->nvals; i++) {
+        if (C->vals[i].loc == LOC_LOCAL) {
+            C->lrefs[C->vals[i].idx]--;
+            C->nlrefs--;
+        }
+    }
     C->nvals = c->height;
     c->unreachable = true;
 }
@@ -589,10 +597,29 @@ static ctrl *label(comp *C, uint32_t l)
  * into its own slot. */
 void wasm_cc_materialize_locals(comp *C, uint32_t x)
 {
-    for (uint32_t i = 0; i < C->nvals; i++) {
+    /* counted, top down: the cost is bounded by the pushes since the
+     * operands naming x were pushed (no quadratic compile time) */
+    uint32_t want = x == UINT32_MAX ? C->nlrefs : C->lrefs[x];
+
+    for (uint32_t i = C->nvals; want > 0 && i-- > 0;) {
         vent *e = &C->vals[i];
-        if (e->loc == LOC_LOCAL && (x == UINT32_MAX || e->idx == x))
+        if (e->loc == LOC_LOCAL && (x == UINT32_MAX || e->idx == x)) {
+            C->lrefs[e->idx]--;
+            C->nlrefs--;
+            want--;
             materialize(C, e);
+        }
+    }
+}
+
+void wasm_cc_set_loc(comp *C, vent *e, const vent *src)
+{
+    e->loc = src->loc;
+    e->idx = src->idx;
+    e->cval = src->cval;
+    if (e->loc == LOC_LOCAL) {
+        C->lrefs[e->idx]++;
+        C->nlrefs++;
     }
 }
 
@@ -1251,11 +1278,14 @@ static int setup_locals(comp *C, const wasm_body *body)
     if (n + 1 > C->caplocals) {
         uint8_t *nt = realloc(C->ltypes, n + 1);
         uint8_t *nw = nt ? realloc(C->lwritten, n + 1) : NULL;
-        uint32_t *ns = nw ? realloc(C->lslot, (n + 1) * sizeof *ns) : NULL;
+        uint32_t *nr = nw ? realloc(C->lrefs, (n + 1) * sizeof *nr) : NULL;
+        uint32_t *ns = nr ? realloc(C->lslot, (n + 1) * sizeof *ns) : NULL;
         if (nt != NULL)
             C->ltypes = nt;
         if (nw != NULL)
             C->lwritten = nw;
+        if (nr != NULL)
+            C->lrefs = nr;
         if (ns == NULL) {
             C->nomem = true;
             return wasm_cc_fail(C, "out of memory");
@@ -1265,6 +1295,8 @@ static int setup_locals(comp *C, const wasm_body *body)
     }
     /* parameters hold arguments; declared locals start at zero */
     memset(C->lwritten, 0, n + 1);
+    memset(C->lrefs, 0, (n + 1) * sizeof *C->lrefs);
+    C->nlrefs = 0;
     memset(C->lwritten, 1, ft->nparams);
     C->nlocals = (uint32_t)n;
     if (ft->nparams > 0)
@@ -1380,6 +1412,7 @@ static void comp_release(comp *C)
     free(C->ltypes);
     free(C->lslot);
     free(C->lwritten);
+    free(C->lrefs);
     free(C->vals);
     free(C->popped);
     free(C->scratch);

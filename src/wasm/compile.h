@@ -120,6 +120,8 @@ typedef struct comp {
     size_t last_copy;  /* offset of a trailing COPY (NO_POS if none) */
     size_t barrier;    /* latest offset that is a branch target */
     uint8_t *lwritten; /* per local: written by emitted code so far */
+    uint32_t *lrefs;   /* per local: operands on the stack naming it */
+    uint32_t nlrefs;   /* all operands naming a local */
     bool loop_seen;    /* a loop began: no more "still zero" locals */
     bool nomem;
 
@@ -207,6 +209,10 @@ void wasm_cc_acc_undo(comp *C, const accpick *ap);
 /* Copy operands naming local `x` (any local if UINT32_MAX) to their own
  * slots before the local changes. */
 void wasm_cc_materialize_locals(comp *C, uint32_t x);
+
+/* Give the freshly pushed operand `e` the location of `src` (keeps the
+ * count of operands naming each local). */
+void wasm_cc_set_loc(comp *C, vent *e, const vent *src);
 
 /* Offset of the next instruction, recorded as a branch target (no
  * instruction merging across it). */

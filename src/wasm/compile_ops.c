@@ -55,8 +55,8 @@ int wasm_cc_op_local(comp *C, uint8_t op)
     case 0x20:
         n = wasm_cc_push(C, C->ltypes[x]);
         if (n != NULL) {
-            n->loc = LOC_LOCAL;
-            n->idx = x;
+            vent ref = { .loc = LOC_LOCAL, .idx = x };
+            wasm_cc_set_loc(C, n, &ref);
         }
         return 0;
     case 0x21:
@@ -71,11 +71,8 @@ int wasm_cc_op_local(comp *C, uint8_t op)
         if (emitting(C))
             set_local(C, x, &e, true);
         n = wasm_cc_push(C, C->ltypes[x]);
-        if (n != NULL) {
-            n->loc = e.loc;
-            n->idx = e.idx;
-            n->cval = e.cval;
-        }
+        if (n != NULL)
+            wasm_cc_set_loc(C, n, &e);
         return 0;
     }
 }
@@ -712,11 +709,8 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
     if (n->kind == NK_RETYPE) {
         /* same bits, new type: the operand stays where it is */
         d = wasm_cc_push(C, n->out);
-        if (d != NULL) {
-            d->loc = a.loc;
-            d->idx = a.idx;
-            d->cval = a.cval;
-        }
+        if (d != NULL)
+            wasm_cc_set_loc(C, d, &a);
         return 0;
     }
     if (!emitting(C)) {
