@@ -1124,7 +1124,7 @@ static int enqueue(th_chain *c, chain_pending *p, th_error *err)
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data,
                     size_t len, const char *description, th_chain_receipt *receipt, th_error *err)
 {
-    size_t alen, tlen, dlen = 0;
+    size_t alen = 0, tlen = 0, dlen = 0;
     base_sha256_ctx *ctx;
     chain_pending *p;
     chain_actor *a;

@@ -26,5 +26,7 @@ unsigned char *cli_read_file(const char *path, size_t *len /* out */);
 /* Subcommands (cmd_*.c). */
 int cli_cmd_wasm(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
+int cli_cmd_store(int argc, char **argv);
+int cli_cmd_chain(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@
 static const cli_command commands[] = {
     {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
+    {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
+    {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
