@@ -480,6 +480,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
         sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
         sqlite3_bind_blob(c->ins_segment, 4, sig, sizeof sig, SQLITE_STATIC);
         sqlite3_bind_blob64(c->ins_segment, 5, c->seg, len, SQLITE_STATIC);
+        sqlite3_bind_blob64(c->ins_segment, 6, c->leaves, ntouched * 32, SQLITE_STATIC);
         rc = step_done(c->ins_segment);
     }
     if (rc == SQLITE_OK)
@@ -845,8 +846,8 @@ static int prepare_writer(th_chain *c, th_error *err)
         const char *sql;
     } stmts[] = {
         {offsetof(th_chain, ins_segment),
-         "INSERT INTO chain_segment(id, signed_ms, public_key, signature, events)"
-         " VALUES(?, ?, ?, ?, ?)"},
+         "INSERT INTO chain_segment(id, signed_ms, public_key, signature, events, leaves)"
+         " VALUES(?, ?, ?, ?, ?, ?)"},
         {offsetof(th_chain, ins_actor), "INSERT INTO chain_actor(id, name) VALUES(?, ?)"},
         {offsetof(th_chain, ins_span),
          "INSERT OR REPLACE INTO chain_span(actor, first_seq, last_seq, segments)"

@@ -32,7 +32,11 @@
  *                      (the last two only if the flag is 1)
  *
  * The row: chain_segment(id = commit number, consecutive from 1; signed_ms;
- * public_key; signature; events = the blob).  The decoder treats the blob as
+ * public_key; signature; events = the blob; leaves = the A signed head
+ * leaves, 32 bytes each, in actor order).  The leaves are redundant (they
+ * are recomputed from the events when checking the signature); they let
+ * verification name the chain whose head was changed when a signature
+ * fails.  The decoder treats the blob as
  * untrusted: every length is checked against the remaining bytes.
  */
 #include <stdlib.h>

@@ -165,24 +165,76 @@ static void defer(deferred *d, int problem, const char *actor, uint64_t seq, con
     va_end(ap);
 }
 
-/* Check a segment's signature and key; problems are deferred, named by the
- * segment's first chain head. */
-static void check_segment(base_sha256_ctx *ctx, const chain_segment *seg, const uint8_t *trusted,
-                          deferred *d)
+/* The chain whose signed head the segment no longer matches: the stored
+ * leaves must carry the signature, and the first recomputed leaf that
+ * differs names the chain.  Returns its index, or -1 if unknown. */
+static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *seg)
 {
-    const th_chain_event *ev = &seg->events[seg->last_event[0] - 1];
-    char a[65], b[65];
+    uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN], leaf[32];
+    const th_chain_event *ev;
+    const uint8_t *leaves;
+    sqlite3_stmt *st = NULL;
+    int found = -1;
+    size_t i;
 
-    if (!chain_segment_signature_ok(ctx, seg))
-        defer(d, TH_CHAIN_BAD_SIGNATURE, seg->actors[0], ev->seq,
-              "the signature of segment %llu (heads of %zu chains) does not verify: its events "
-              "were altered, removed or rolled back, or it was forged",
-              (unsigned long long)seg->id, seg->nactors);
-    else if (trusted != NULL && memcmp(trusted, seg->public_key, CHAIN_PUBKEY_LEN) != 0)
-        defer(d, TH_CHAIN_WRONG_KEY, seg->actors[0], ev->seq,
-              "segment %llu is signed by key %.16s..., not by this home's key %.16s...",
-              (unsigned long long)seg->id, base_hex_encode(seg->public_key, 32, a),
-              base_hex_encode(trusted, 32, b));
+    if (sqlite3_prepare_v2(db, "SELECT leaves FROM chain_segment WHERE id = ?", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seg->id) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW ||
+        (size_t)sqlite3_column_bytes(st, 0) != seg->nactors * 32)
+        goto out;
+    leaves = sqlite3_column_blob(st, 0);
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) != 0)
+        goto out;
+    chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
+    if (!chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature))
+        goto out;
+    for (i = 0; i < seg->nactors && found < 0; i++) {
+        ev = &seg->events[seg->last_event[i] - 1];
+        chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaf);
+        if (memcmp(leaf, leaves + 32 * i, 32) != 0)
+            found = (int)i;
+    }
+out:
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Check a segment's signature and key; problems are deferred, named by the
+ * chain whose head changed if that can be told, else by `actor` (if not
+ * NULL and in the segment) or the segment's first chain. */
+static void check_segment(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *seg,
+                          const uint8_t *trusted, const char *actor, deferred *d)
+{
+    int idx = actor != NULL ? chain_segment_actor(seg, actor) : -1;
+    const th_chain_event *ev;
+    char a[65], b[65];
+    int bad;
+
+    if (d->problem != TH_CHAIN_OK)
+        return;
+    if (!chain_segment_signature_ok(ctx, seg)) {
+        bad = altered_head(db, ctx, seg);
+        if (bad >= 0)
+            idx = bad;
+        idx = idx < 0 ? 0 : idx;
+        ev = &seg->events[seg->last_event[idx] - 1];
+        defer(d, TH_CHAIN_BAD_SIGNATURE, seg->actors[idx], ev->seq,
+              bad >= 0 ? "event %llu is not the head that segment %llu signed for this chain "
+                         "(the chain was rolled back or its head altered)"
+                       : "the signature of segment %llu (event %llu's batch) does not verify: "
+                         "events were altered, removed or forged",
+              bad >= 0 ? (unsigned long long)ev->seq : (unsigned long long)seg->id,
+              bad >= 0 ? (unsigned long long)seg->id : (unsigned long long)ev->seq);
+    } else if (trusted != NULL && memcmp(trusted, seg->public_key, CHAIN_PUBKEY_LEN) != 0) {
+        idx = idx < 0 ? 0 : idx;
+        ev = &seg->events[seg->last_event[idx] - 1];
+        defer(d, TH_CHAIN_WRONG_KEY, seg->actors[idx], ev->seq,
+              "segment %llu (this chain's head at event %llu) is signed by key %.16s..., not by "
+              "this home's key %.16s...",
+              (unsigned long long)seg->id, (unsigned long long)ev->seq,
+              base_hex_encode(seg->public_key, 32, a), base_hex_encode(trusted, 32, b));
+    }
 }
 
 /* End of one chain in the database: compare with its cached head. */
@@ -261,7 +313,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
             if (seg.actor_of[e] == (uint32_t)idx)
                 rc = chain_walk_event(&w, ctx, &seg.events[e], err);
         if (idx >= 0 && rc == TH_OK)
-            check_segment(ctx, &seg, trusted, &d);
+            check_segment(db, ctx, &seg, trusted, actor, &d);
         chain_segment_release(&seg);
         if (rc != TH_OK)
             goto out;
@@ -387,7 +439,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, th_chain_verify_resul
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
             rc = chain_walk_event(&map[seg.actor_of[i]]->w, ctx, &seg.events[i], err);
         if (rc == TH_OK)
-            check_segment(ctx, &seg, trusted, &d);
+            check_segment(db, ctx, &seg, trusted, NULL, &d);
         chain_segment_release(&seg);
         if (rc != TH_OK)
             goto out;

@@ -24,8 +24,9 @@
  *   chain_actor(id INT PK, name TEXT UNIQUE,       one per chain; head_* cache
  *     head_seq, head_hash, head_segment)           its head as of indexed_upto
  *   chain_segment(id INT PK, signed_ms,            one per committed batch:
- *     public_key, signature, events BLOB)          the batch's events, signed
- *                                                  (chain/segment.c)
+ *     public_key, signature, events BLOB,          the batch's events, signed,
+ *     leaves BLOB)                                 and the signed head leaves
+ *                                                  (chain/segment.c, sign.c)
  *   chain_span(actor, first_seq, last_seq,         per chain: which segments
  *     segments BLOB) PK(actor, first_seq)          hold which events
  *     WITHOUT ROWID
@@ -56,7 +57,8 @@ static const char *const migrations[STORE_DB_VERSION] = {
     "CREATE TABLE chain_actor(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
     "  head_seq INTEGER, head_hash BLOB, head_segment INTEGER);"
     "CREATE TABLE chain_segment(id INTEGER PRIMARY KEY, signed_ms INTEGER NOT NULL,"
-    "  public_key BLOB NOT NULL, signature BLOB NOT NULL, events BLOB NOT NULL);"
+    "  public_key BLOB NOT NULL, signature BLOB NOT NULL, events BLOB NOT NULL,"
+    "  leaves BLOB NOT NULL);"
     "CREATE TABLE chain_span(actor INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
     "  WITHOUT ROWID;",
