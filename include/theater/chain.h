@@ -49,6 +49,7 @@ typedef struct th_chain_config {
     int sync_normal;  /* 1: survive process crashes only (no fsync per commit);
                          0 (default): every commit is fsync'ed (power-safe) */
     int read_only;    /* 1: no appends, no writer thread, no key creation */
+    unsigned index_flush_ms; /* how often per-chain spans are indexed; 0 = 1000 */
 } th_chain_config;
 
 /* One event.  In lists returned by the library all pointers are owned by the

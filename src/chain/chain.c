@@ -101,6 +101,7 @@ struct th_chain {
     uint64_t round_upto;  /* indexed_upto once the round is written */
     int round_active;
     uint64_t last_flush_ns; /* when the last round started */
+    uint64_t flush_ns;      /* interval between rounds */
 
     /* Actor table. */
     pthread_rwlock_t tlock;
@@ -508,7 +509,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
  * keyed (actor, first_seq) and written with INSERT OR REPLACE, so a round cut
  * short by a crash is simply redone from the segments at the next open. */
 #define CHAIN_FLUSH_CHUNK 64
-#define CHAIN_FLUSH_NS 1000000000u /* a round starts at most once a second */
+#define CHAIN_FLUSH_MS 1000u /* default: a round starts at most once a second */
 
 static int write_span(th_chain *c, chain_actor *a, uint8_t **blob, size_t *cap)
 {
@@ -606,7 +607,7 @@ static int flush_index(th_chain *c, th_error *err)
 static int flush_due(th_chain *c)
 {
     return c->round_active ||
-           (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= CHAIN_FLUSH_NS);
+           (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= c->flush_ns);
 }
 
 static void notify(th_chain *c, chain_pending *first, size_t n)
@@ -698,7 +699,7 @@ static void *writer_main(void *arg)
             }
             /* Idle with spans pending: index them within a second. */
             if (!flush_due(c)) {
-                deadline_after(&ts, c->last_flush_ns + CHAIN_FLUSH_NS);
+                deadline_after(&ts, c->last_flush_ns + c->flush_ns);
                 pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
                 continue;
             }
@@ -968,7 +969,8 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     *out = NULL;
     if (cfg == NULL)
         cfg = &defaults;
-    if (cfg->batch_max_events > 1000000u || cfg->batch_max_ms > 60000u)
+    if (cfg->batch_max_events > 1000000u || cfg->batch_max_ms > 60000u ||
+        cfg->index_flush_ms > 3600000u)
         return th_error_set(err, TH_EINVAL, "batch_max_events (<= 1000000) or batch_max_ms "
                                             "(<= 60000) out of range");
     c = calloc(1, sizeof *c);
@@ -978,6 +980,7 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     c->read_only = cfg->read_only != 0;
     c->batch_max = cfg->batch_max_events ? cfg->batch_max_events : TH_CHAIN_DEFAULT_BATCH_EVENTS;
     c->batch_ms = cfg->batch_max_ms ? cfg->batch_max_ms : TH_CHAIN_DEFAULT_BATCH_MS;
+    c->flush_ns = (uint64_t)(cfg->index_flush_ms ? cfg->index_flush_ms : CHAIN_FLUSH_MS) * 1000000u;
     pthread_mutex_init(&c->rlock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_mutex_init(&c->llock, NULL);
