@@ -346,6 +346,8 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
         goto out;
     }
     rc = chain_walk_finish(&w, ctx, trusted, err);
+    if (rc == TH_OK)
+        snprintf(res->actor, sizeof res->actor, "%s", r.actor);
     if (rc == TH_OK && into != NULL)
         rc = th_chain_wait_durable(into, ticket, -1, err);
 out:

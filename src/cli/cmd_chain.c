@@ -103,9 +103,11 @@ static const char *iso_time(uint64_t ms, char *buf, size_t cap)
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
 
+    size_t n;
+
     gmtime_r(&t, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+    n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
     return buf;
 }
 
