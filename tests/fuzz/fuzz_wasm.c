@@ -2,6 +2,13 @@
  * fuzz_wasm.c - fuzz harness for the WebAssembly engine: an input is a
  * module binary; see fuzz_wasm.h.
  *
+ * Two input forms: a module binary (starts with 0x00, as "\0asm" does),
+ * or, for any other first byte, a function body (the bytes after the first:
+ * locals and instructions) that the harness places in a fixed module with
+ * a memory, a table, globals, segments and an imported function, so that
+ * the translator and interpreter see far more valid code than mutating
+ * whole binaries would give them.
+ *
  * Resource bounds keep one input cheap: imported memories are created with
  * at most FUZZ_MAX_PAGES pages, every instance's memories are limited to
  * FUZZ_MAX_MEMORY bytes, the start function and each export get
@@ -142,7 +149,119 @@ static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
     th_wasm_exec_free(ex);
 }
 
+/* Byte buffer for the body-form module. */
+typedef struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+} wbuf;
+
+static int wb_put(wbuf *b, const void *src, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = (b->n + n) * 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+    return 0;
+}
+
+static int wb_leb(wbuf *b, size_t v)
+{
+    do {
+        uint8_t c = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (wb_put(b, &c, 1) < 0)
+            return -1;
+        v >>= 7;
+    } while (v != 0);
+    return 0;
+}
+
+static int wb_section(wbuf *b, uint8_t id, const void *content, size_t n)
+{
+    if (wb_put(b, &id, 1) < 0 || wb_leb(b, n) < 0)
+        return -1;
+    return wb_put(b, content, n);
+}
+
+/*
+ * The module around a fuzzed body:
+ *   type 0 (i32 i32) -> i32, type 1 () -> (), type 2 (i64 f64) -> f32
+ *   import "env" "f" : type 1 (a stub that traps)
+ *   func 1 : type 0, the fuzzed body;  func 2 : type 1, empty
+ *   table 4..16 funcref, memory 1..4, globals mut i32, i64 const, mut funcref
+ *   export "run" = func 1, elem (i32.const 0) func 1 func 2, passive elem,
+ *   data count 2, active data "wasm" at 8, passive data "abcd"
+ */
+static uint8_t *body_module(const uint8_t *body, size_t n, size_t *len)
+{
+    static const uint8_t header[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+    static const uint8_t types[] = {3, 0x60, 2, 0x7f, 0x7f, 1, 0x7f,
+                                    0x60, 0, 0, 0x60, 2, 0x7e, 0x7c, 1, 0x7d};
+    static const uint8_t imports[] = {1, 3, 'e', 'n', 'v', 1, 'f', 0, 1};
+    static const uint8_t funcs[] = {2, 0, 1};
+    static const uint8_t tables[] = {1, 0x70, 1, 4, 16};
+    static const uint8_t mems[] = {1, 1, 1, 4};
+    static const uint8_t globals[] = {3, 0x7f, 1, 0x41, 7, 0x0b,
+                                      0x7e, 0, 0x42, 0x7f, 0x0b,
+                                      0x70, 1, 0xd2, 2, 0x0b};
+    static const uint8_t exports[] = {1, 3, 'r', 'u', 'n', 0, 1};
+    static const uint8_t elems[] = {2, 0, 0x41, 0, 0x0b, 2, 1, 2,
+                                    1, 0, 1, 1};
+    static const uint8_t datacount[] = {2};
+    static const uint8_t datas[] = {2, 0, 0x41, 8, 0x0b, 4, 'w', 'a', 's', 'm',
+                                    1, 4, 'a', 'b', 'c', 'd'};
+    wbuf b = {NULL, 0, 0}, code = {NULL, 0, 0};
+    int rc = 0;
+
+    rc |= wb_put(&code, "\x02", 1);
+    rc |= wb_leb(&code, n);
+    rc |= wb_put(&code, body, n);
+    rc |= wb_put(&code, "\x02\x00\x0b", 3); /* func 2: no locals, end */
+    rc |= wb_put(&b, header, sizeof header);
+    rc |= wb_section(&b, 1, types, sizeof types);
+    rc |= wb_section(&b, 2, imports, sizeof imports);
+    rc |= wb_section(&b, 3, funcs, sizeof funcs);
+    rc |= wb_section(&b, 4, tables, sizeof tables);
+    rc |= wb_section(&b, 5, mems, sizeof mems);
+    rc |= wb_section(&b, 6, globals, sizeof globals);
+    rc |= wb_section(&b, 7, exports, sizeof exports);
+    rc |= wb_section(&b, 9, elems, sizeof elems);
+    rc |= wb_section(&b, 12, datacount, sizeof datacount);
+    if (code.p != NULL)
+        rc |= wb_section(&b, 10, code.p, code.n);
+    rc |= wb_section(&b, 11, datas, sizeof datas);
+    free(code.p);
+    if (rc != 0) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
+}
+
+static int run_module(const uint8_t *data, size_t size);
+
 int fuzz_wasm_one(const uint8_t *data, size_t size)
+{
+    uint8_t *mod;
+    size_t len;
+    int rc;
+
+    if (size == 0 || data[0] == 0x00)
+        return run_module(data, size);
+    if ((mod = body_module(data + 1, size - 1, &len)) == NULL)
+        return 0;
+    rc = run_module(mod, len);
+    free(mod);
+    return rc;
+}
+
+static int run_module(const uint8_t *data, size_t size)
 {
     th_wasm_module *m = NULL;
     th_wasm_imports *imp;
