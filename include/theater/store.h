@@ -46,6 +46,8 @@ typedef struct th_store_config {
     const char *home;        /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
     uint64_t max_blob_bytes; /* 0 = TH_STORE_DEFAULT_MAX_BLOB (64 MiB) */
     int read_only;           /* 1: never create or write; the db must exist */
+    int sync_normal;         /* 1: no fsync per write (survives process crashes,
+                                not power loss); 0 (default): fsync'ed */
 } th_store_config;
 
 /* A list of strings owned by the list; free with th_store_list_free. */

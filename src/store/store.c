@@ -23,11 +23,19 @@
 #include "store/store_int.h"
 #include "theater/store.h"
 
+#define STORE_STMT_CACHE 32
+
 struct th_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     uint64_t max_blob;
     int read_only;
+    /* Prepared statements, keyed by the address of their SQL text (all SQL
+     * here is string literals); used under `lock` only. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STORE_STMT_CACHE];
 };
 
 /* A decoded reference: 32 bytes of SHA-256. */
@@ -76,7 +84,10 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     s->max_blob = cfg->max_blob_bytes ? cfg->max_blob_bytes : TH_STORE_DEFAULT_MAX_BLOB;
     s->read_only = cfg->read_only != 0;
-    rc = store_db_open(home, s->read_only ? STORE_DB_READONLY : 0, &s->db, err);
+    rc = store_db_open(home,
+                       (s->read_only ? STORE_DB_READONLY : 0) |
+                           (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0),
+                       &s->db, err);
     if (rc != TH_OK) {
         free(s);
         return rc;
@@ -88,8 +99,12 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
 
 void th_store_close(th_store *s)
 {
+    size_t i;
+
     if (s == NULL)
         return;
+    for (i = 0; i < STORE_STMT_CACHE; i++)
+        sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -142,6 +157,42 @@ static int check_writable(th_store *s, th_error *err)
     return TH_OK;
 }
 
+/* The prepared statement for `sql` (a string literal), reset and with no
+ * bindings; prepared on first use and cached.  Release with stmt_done. */
+static int stmt_get(th_store *s, const char *sql, sqlite3_stmt **st)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < STORE_STMT_CACHE && s->cache[i].sql != NULL; i++)
+        if (s->cache[i].sql == sql) {
+            *st = s->cache[i].st;
+            return SQLITE_OK;
+        }
+    rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc == SQLITE_OK && i < STORE_STMT_CACHE) {
+        s->cache[i].sql = sql;
+        s->cache[i].st = *st;
+    }
+    return rc;
+}
+
+/* Done with a statement from stmt_get: reset it for the next use (cached
+ * ones stay; an uncached one - the cache was full - is finalized). */
+static void stmt_done(th_store *s, sqlite3_stmt *st)
+{
+    size_t i;
+
+    if (st == NULL)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (i = 0; i < STORE_STMT_CACHE; i++)
+        if (s->cache[i].st == st)
+            return;
+    sqlite3_finalize(st);
+}
+
 /* Bind the variadic parameters described by `fmt` to st's parameters
  * 1, 2, ...: 's' text, 'r' store_ref (32-byte blob), 'i' int64.  The values
  * must outlive the statement's next step (SQLITE_STATIC). */
@@ -168,7 +219,7 @@ static int prep(th_store *s, sqlite3_stmt **st, const char *sql, const char *fmt
     va_list ap;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    rc = stmt_get(s, sql, st);
     if (rc != SQLITE_OK)
         return rc;
     va_start(ap, fmt);
@@ -185,7 +236,7 @@ static int run(th_store *s, th_error *err, const char *what, const char *sql, co
     va_list ap;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    rc = stmt_get(s, sql, &st);
     if (rc == SQLITE_OK) {
         va_start(ap, fmt);
         rc = bind_args(st, fmt, ap);
@@ -197,7 +248,7 @@ static int run(th_store *s, th_error *err, const char *what, const char *sql, co
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
     }
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     return rc == SQLITE_OK ? TH_OK : store_db_error(s->db, rc, err, what);
 }
 
@@ -208,7 +259,7 @@ static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt,
     va_list ap;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    rc = stmt_get(s, sql, &st);
     if (rc == SQLITE_OK) {
         va_start(ap, fmt);
         rc = bind_args(st, fmt, ap);
@@ -216,7 +267,7 @@ static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt,
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)
@@ -297,7 +348,7 @@ static int put_locked(th_store *s, const char *store_id, const void *data, size_
             rc = sqlite3_bind_blob64(st, 3, data != NULL ? data : "", len, SQLITE_STATIC);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        stmt_done(s, st);
         if (rc != SQLITE_DONE)
             return store_db_error(s->db, rc, err, "storing content");
     }
@@ -396,7 +447,7 @@ int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
     rc = prep(s, &st, "SELECT id FROM store ORDER BY created_ms, id", "");
     rc = rc == SQLITE_OK ? collect(s, st, out, err)
                          : store_db_error(s->db, rc, err, "listing stores");
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -467,7 +518,7 @@ int th_store_get(th_store *s, const char *store_id, const char *ref, void **data
     *len = n;
     rc = TH_OK;
 out:
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -557,7 +608,7 @@ int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
             rc = rc == SQLITE_DONE ? TH_OK : store_db_error(s->db, rc, err, "reading label");
         }
     }
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -661,7 +712,7 @@ static int list_store(th_store *s, const char *store_id, const char *sql, th_sto
         rc = prep(s, &st, sql, "s", store_id);
         rc = rc == SQLITE_OK ? collect(s, st, out, err) : store_db_error(s->db, rc, err, "listing");
     }
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -699,7 +750,7 @@ int th_store_total_size(th_store *s, const char *store_id, uint64_t *bytes, th_e
             rc = store_db_error(s->db, rc, err, "summing sizes");
         }
     }
-    sqlite3_finalize(st);
+    stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
