@@ -584,7 +584,7 @@ typedef struct module_info {
     bool has_start;
 } module_info;
 
-static char objdump_path[512];
+static char objdump_path[1024];
 
 /* Copies the text after `key` up to the next space (or the end). */
 static bool after(const char *line, const char *key, char *out, size_t cap)
