@@ -1098,8 +1098,10 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
     return p;
 }
 
-/* Queue `p` (called with its chain's mutex held, so per-chain order holds). */
-static int enqueue(th_chain *c, chain_pending *p, th_error *err)
+/* Queue `p` (called with its chain's mutex held, so per-chain order holds)
+ * and write its ticket to *ticket.  From then on the writer owns p and may
+ * free it at any moment: the caller must not touch it again. */
+static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *err)
 {
     pthread_mutex_lock(&c->qlock);
     while (c->qbytes > TH_CHAIN_MAX_QUEUE_BYTES && !c->failed)
@@ -1109,7 +1111,7 @@ static int enqueue(th_chain *c, chain_pending *p, th_error *err)
         return th_error_set(err, c->failed ? TH_EIO : TH_ECLOSED, "chain writer %s: %s",
                             c->failed ? "failed" : "stopped", c->failed ? c->fail_msg : "closing");
     }
-    p->ticket = ++c->last_ticket;
+    p->ticket = *ticket = ++c->last_ticket;
     if (c->qtail != NULL) {
         c->qtail->next = p;
     } else {
@@ -1129,6 +1131,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
                     size_t len, const char *description, th_chain_receipt *receipt, th_error *err)
 {
     size_t alen = 0, tlen = 0, dlen = 0;
+    th_chain_receipt r;
     base_sha256_ctx *ctx;
     chain_pending *p;
     chain_actor *a;
@@ -1168,20 +1171,19 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
         free(p);
         return th_error_set(err, TH_EIO, "SHA-256 failed");
     }
-    rc = enqueue(c, p, err);
+    memcpy(r.hash, p->hash, 32);
+    r.seq = p->seq;
+    r.timestamp_ms = p->ts;
+    rc = enqueue(c, p, &r.ticket, err); /* p belongs to the writer now */
     if (rc == TH_OK) {
         a->next_seq++;
-        memcpy(a->last, p->hash, 32);
-        if (receipt != NULL) {
-            receipt->seq = p->seq;
-            receipt->timestamp_ms = p->ts;
-            memcpy(receipt->hash, p->hash, 32);
-            receipt->ticket = p->ticket;
-        }
+        memcpy(a->last, r.hash, 32);
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
         free(p);
+    else if (receipt != NULL)
+        *receipt = r;
     return rc;
 }
 
@@ -1214,11 +1216,10 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
     p->has_parent = ev->has_parent;
     memcpy(p->parent, ev->parent, 32);
     memcpy(p->hash, ev->hash, 32);
-    rc = enqueue(c, p, err);
+    rc = enqueue(c, p, ticket, err); /* p belongs to the writer now */
     if (rc == TH_OK) {
         a->next_seq++;
-        memcpy(a->last, p->hash, 32);
-        *ticket = p->ticket;
+        memcpy(a->last, ev->hash, 32);
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
