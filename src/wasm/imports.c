@@ -130,6 +130,7 @@ void th_wasm_imports_free(th_wasm_imports *imp)
     free(imp->tab);
     while (imp->hosts != NULL) {
         host_func *next = imp->hosts->next;
+        wasm_functype_release(imp->hosts->type.canon);
         free(imp->hosts);
         imp->hosts = next;
     }
@@ -209,6 +210,7 @@ int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module,
     rc = bind(imp, module, (uint32_t)strlen(module), name,
               (uint32_t)strlen(name), TH_WASM_EXTERN_FUNC, &h->fn, false);
     if (rc < 0) {
+        wasm_functype_release(h->type.canon);
         free(h);
         return rc;
     }

@@ -62,8 +62,10 @@ void wasm_module_destroy(th_wasm_module *m)
     if (m == NULL)
         return;
     ndef = m->nfuncs - m->nfunc_imports;
-    for (uint32_t i = 0; i < m->ntypes; i++)
+    for (uint32_t i = 0; i < m->ntypes; i++) {
+        wasm_functype_release(m->types[i].canon);
         free(m->types[i].types);
+    }
     free(m->types);
     for (uint32_t i = 0; i < m->nimports; i++) {
         free(m->imports[i].module);

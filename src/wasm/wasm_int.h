@@ -267,9 +267,13 @@ int wasm_validate_module(const th_wasm_module *m, th_error *err);
 int wasm_compile_module(th_wasm_module *m, th_error *err);
 void wasm_code_free(struct wasm_code *code);
 
-/* types.c: canonical id of a function type, thread-safe. */
+/* types.c: canonical id of a function type, thread-safe; equal types get
+ * equal ids.  Each call takes a reference on the id (0 = out of memory),
+ * which wasm_functype_release gives back; an id may be reused for another
+ * type once its last reference is gone. */
 uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams,
                              uint32_t nresults);
+void wasm_functype_release(uint32_t canon);
 
 /* memory.c */
 int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages,

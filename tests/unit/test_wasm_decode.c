@@ -469,11 +469,64 @@ static void test_type_canon(void **state)
     assert_int_equal(a->types[0].canon, b->types[0].canon);
     assert_int_not_equal(a->types[0].canon, 0);
     uint8_t t[2] = {TH_WASM_I32, TH_WASM_I64};
-    assert_int_equal(wasm_functype_canon(t, 1, 1), b->types[0].canon);
+    uint32_t id = wasm_functype_canon(t, 1, 1);
+    assert_int_equal(id, b->types[0].canon);
+    wasm_functype_release(id);
     /* (i32 i64) -> () differs from (i32) -> (i64) */
-    assert_int_not_equal(wasm_functype_canon(t, 2, 0), b->types[0].canon);
+    id = wasm_functype_canon(t, 2, 0);
+    assert_int_not_equal(id, b->types[0].canon);
+    wasm_functype_release(id);
     wasm_module_destroy(a);
     wasm_module_destroy(b);
+}
+
+static void test_type_canon_release(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    uint32_t ids[N];
+
+    /* N distinct types: (i32 x k) -> (f64) for k = 0..N-1 */
+    for (uint32_t k = 0; k < N; k++) {
+        uint8_t *ty = malloc(k + 1);
+        memset(ty, TH_WASM_I32, k);
+        ty[k] = TH_WASM_F64;
+        ids[k] = wasm_functype_canon(ty, k, 1);
+        assert_int_not_equal(ids[k], 0);
+        /* a second reference gets the same id */
+        assert_int_equal(wasm_functype_canon(ty, k, 1), ids[k]);
+        free(ty);
+    }
+    /* drop both references of every other type */
+    for (uint32_t k = 0; k < N; k += 2) {
+        wasm_functype_release(ids[k]);
+        wasm_functype_release(ids[k]);
+    }
+    /* the others keep their ids; the dropped ones come back with ids that
+     * differ from every live one */
+    for (uint32_t k = 0; k < N; k++) {
+        uint8_t *ty = malloc(k + 1);
+        memset(ty, TH_WASM_I32, k);
+        ty[k] = TH_WASM_F64;
+        uint32_t id = wasm_functype_canon(ty, k, 1);
+        if (k % 2 == 1) {
+            assert_int_equal(id, ids[k]);
+        } else {
+            for (uint32_t j = 1; j < N; j += 2)
+                assert_int_not_equal(id, ids[j]);
+            ids[k] = id;
+        }
+        free(ty);
+    }
+    /* release everything taken above */
+    for (uint32_t k = 0; k < N; k++) {
+        wasm_functype_release(ids[k]);
+        if (k % 2 == 1) {
+            wasm_functype_release(ids[k]);
+            wasm_functype_release(ids[k]);
+        }
+    }
+    wasm_functype_release(0); /* no-op */
 }
 
 static void test_truncations(void **state)
@@ -532,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_const_exprs),
         cmocka_unit_test(test_limits_and_start),
         cmocka_unit_test(test_type_canon),
+        cmocka_unit_test(test_type_canon_release),
         cmocka_unit_test(test_truncations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
