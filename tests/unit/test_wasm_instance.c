@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "wasm/wasm_int.h"
 
@@ -577,6 +578,70 @@ static void test_memory_objects(void **state)
     assert_null(th_wasm_global_new(0x40, false, v));
 }
 
+/* Threads: loading (type interning), sharing one module (reference
+ * counts) and one imports set (lookups) at the same time. */
+typedef struct thread_arg {
+    th_wasm_module *shared;
+    const th_wasm_imports *imp;
+    const uint8_t *bytes;
+    size_t len;
+    int failures;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+    thread_arg *a = p;
+    th_wasm_exec *ex = th_wasm_exec_new(NULL);
+
+    for (int i = 0; i < 200; i++) {
+        th_wasm_module *own = NULL;
+        th_wasm_instance *i1 = NULL, *i2 = NULL;
+        th_wasm_val args[2] = {{.i32 = i}, {.i32 = 1}}, res[1];
+        th_error err;
+
+        if (th_wasm_module_new(a->bytes, a->len, &own, &err) != 0 ||
+            th_wasm_instance_new(own, a->imp, NULL, &i1, &err) != 0 ||
+            th_wasm_instance_new(a->shared, a->imp, NULL, &i2, &err) != 0 ||
+            th_wasm_exec_call(ex, th_wasm_instance_func(i2, "f"), args, 2,
+                              res, 1) != TH_OK ||
+            res[0].i32 != i + 1)
+            a->failures++;
+        th_wasm_instance_free(i1);
+        th_wasm_instance_free(i2);
+        th_wasm_module_free(own);
+    }
+    th_wasm_exec_free(ex);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    static const char *hex = "01 { 01 60 02 7f 7f 01 7f }"
+                             "02 { 01 03 65 6e 76 03 61 64 64 00 00 }"
+                             "03 { 01 00 }  07 { 01 01 66 00 01 }"
+                             "0a { 01 { 00 20 00 20 01 10 00 0b } }";
+    uint8_t buf[256] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+    size_t n = 8;
+    pthread_t th[4];
+    thread_arg args[4];
+    th_wasm_imports *imp = th_wasm_imports_new();
+
+    hex_parse(hex, buf, sizeof buf, &n);
+    th_wasm_imports_add_func(imp, "env", "add", "ii>i", host_add, NULL);
+    th_wasm_module *shared = module(hex);
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thread_arg){shared, imp, buf, n, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    th_wasm_module_free(shared);
+    th_wasm_imports_free(imp);
+}
+
 /* Resident set size in bytes. */
 static long rss_bytes(void)
 {
@@ -668,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_globals_init),
         cmocka_unit_test(test_add_instance),
         cmocka_unit_test(test_memory_objects),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_many_small_instances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
