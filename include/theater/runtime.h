@@ -140,6 +140,10 @@ int th_runtime_subscribe(th_runtime *rt, const char *actor_id,
  * will not run again. */
 int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id);
 
+/* Wait until every event recorded for the actor so far is durable and has
+ * been delivered to its subscribers.  TH_ENOENT for an unknown actor. */
+int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err);
+
 /* How an actor ended (th_runtime_wait). */
 typedef struct th_actor_exit {
     int reason;          /* TH_EXIT_* */

@@ -387,6 +387,18 @@ int th_runtime_get_state(th_runtime *rt, const char *actor_id, bool *has_state, 
     return rc;
 }
 
+int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_record_flush(a, err);
+    rt_actor_release(a);
+    return rc;
+}
+
 int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_status *status,
                             th_error *err)
 {

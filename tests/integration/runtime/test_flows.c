@@ -107,6 +107,8 @@ static void test_counter(void **unused)
     s = state_of(t.rt, id);
     assert_string_equal(s, "52");
     free(s);
+    /* events reach subscribers on the recorder thread: wait for them */
+    assert_int_equal(th_runtime_flush(t.rt, id, &err), 0);
     assert_int_equal(th_runtime_unsubscribe(t.rt, sub), 0);
     assert_non_null(strstr(ev.types, "wasm-call"));
 
