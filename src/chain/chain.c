@@ -813,7 +813,8 @@ static int table_load(th_chain *c, th_error *err)
 /* The checkpointer thread: the writer's connection has auto-checkpoints
  * off, so its commits only append to the WAL; this thread copies committed
  * frames into the database (PASSIVE: it never blocks the writer or readers)
- * every CHAIN_CHECKPOINT_MS, and a final TRUNCATE checkpoint at close. */
+ * every CHAIN_CHECKPOINT_MS, and once more at close (never waiting for
+ * readers, e.g. a CLI in another process). */
 #define CHAIN_CHECKPOINT_MS 100
 
 static void *checkpointer_main(void *arg)
@@ -1026,7 +1027,7 @@ int th_chain_close(th_chain *c)
         pthread_join(c->checkpointer, NULL);
     }
     if (c->cdb != NULL)
-        sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     rc = c->failed ? TH_EIO : TH_OK;
     sqlite3_finalize(c->ins_segment);
     sqlite3_finalize(c->ins_actor);
