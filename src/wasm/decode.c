@@ -1172,13 +1172,14 @@ static int sec_code(dec *d)
         if ((rc = rd_locals(d, b, nparams)) < 0)
             return rc;
         if (end > r->len || r->pos >= end || r->b[end - 1] != 0x0b) {
-            /* The body does not end with `end`: decode its instructions
-             * the way the reference decoder does, which reads on past
-             * the body and reports what it finds there. */
+            /* The body does not end with `end` (or its locals overran
+             * it): decode its instructions the way the reference decoder
+             * does, which reads on past the body and reports what it
+             * finds there.  If that succeeds it stopped after an `end`
+             * other than the body's last byte. */
             if ((rc = skip_code(r, NULL)) < 0)
                 return rc;
-            if (r->pos != end)
-                return rd_fail(r, start, "section size mismatch");
+            return rd_fail(r, start, "section size mismatch");
         }
         b->off = (uint32_t)r->pos;
         b->len = (uint32_t)(end - r->pos);

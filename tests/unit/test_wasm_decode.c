@@ -256,6 +256,11 @@ static void test_body_end(void **state)
     expect_error("01 { 01 60 00 00 }  03 { 02 00 00 }"
                  "0a { 02 04 00 41 01 1a 05 00 41 01 1a 0b }",
                  true, NULL, "END opcode expected");
+    /* body without end, followed by a data section: its id (0b) reads
+     * as the body's `end`, one byte past the body */
+    expect_error("01 { 01 60 00 00 }  03 { 01 00 }  05 { 01 00 00 }"
+                 "0a 06 01 04 00 41 01 1a  0b 03 01 01 00",
+                 true, "at offset 0x1b: ", "section size mismatch");
     /* body without end at the end of the module */
     expect_error("01 { 01 60 00 00 }  03 { 01 00 }  0a { 01 04 00 41 01 1a }",
                  true, NULL, "unexpected end");
