@@ -58,6 +58,19 @@ static inline double bits_f64(uint64_t u)
 
 /* min/max: a NaN operand gives a NaN (a + b propagates it as an arithmetic
  * NaN); -0 is below +0. */
+/* Rounding of a NaN must give a quiet NaN (the spec's nan:arithmetic).  At
+ * -O2 gcc inlines floorf & co. as bit tricks that pass a signalling NaN
+ * through unchanged, so NaNs get their quiet bit set here. */
+static inline float f32_round(float a, float r)
+{
+    return a != a ? bits_f32(f32_bits(a) | 0x00400000u) : r;
+}
+
+static inline double f64_round(double a, double r)
+{
+    return a != a ? bits_f64(f64_bits(a) | 0x0008000000000000ull) : r;
+}
+
 static inline float f32_min(float a, float b)
 {
     if (a != a || b != b)
@@ -932,10 +945,10 @@ L_REF_FUNC:
 
     VUN_I32(F32_ABS, a & 0x7fffffffu)
     VUN_I32(F32_NEG, a ^ 0x80000000u)
-    UN_F32(F32_CEIL, ceilf(a))
-    UN_F32(F32_FLOOR, floorf(a))
-    UN_F32(F32_TRUNC, truncf(a))
-    UN_F32(F32_NEAREST, rintf(a))
+    UN_F32(F32_CEIL, f32_round(a, ceilf(a)))
+    UN_F32(F32_FLOOR, f32_round(a, floorf(a)))
+    UN_F32(F32_TRUNC, f32_round(a, truncf(a)))
+    UN_F32(F32_NEAREST, f32_round(a, rintf(a)))
     VUN_F32(F32_SQRT, sqrtf(a))
     BIN_F32(F32_ADD, a + b)
     BIN_F32(F32_SUB, a - b)
@@ -949,10 +962,10 @@ L_F32_COPYSIGN:
 
     VUN_I64(F64_ABS, a & 0x7fffffffffffffffull)
     VUN_I64(F64_NEG, a ^ 0x8000000000000000ull)
-    UN_F64(F64_CEIL, ceil(a))
-    UN_F64(F64_FLOOR, floor(a))
-    UN_F64(F64_TRUNC, trunc(a))
-    UN_F64(F64_NEAREST, rint(a))
+    UN_F64(F64_CEIL, f64_round(a, ceil(a)))
+    UN_F64(F64_FLOOR, f64_round(a, floor(a)))
+    UN_F64(F64_TRUNC, f64_round(a, trunc(a)))
+    UN_F64(F64_NEAREST, f64_round(a, rint(a)))
     VUN_F64(F64_SQRT, sqrt(a))
     BIN_F64(F64_ADD, a + b)
     BIN_F64(F64_SUB, a - b)
