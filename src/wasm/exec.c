@@ -4,9 +4,10 @@
  * backtraces; the "inside a host function" API (th_wasm_call_*).
  *
  * Stacks start empty (an idle exec is a few hundred bytes), are allocated
- * on the first call and grow on demand up to max_stack_bytes and the
- * call-depth limit; growth rebases every frame's fp.  When a call finishes
- * and the stacks grew large they are released again.
+ * when a call starts and grow on demand up to max_stack_bytes and the
+ * call-depth limit; growth rebases every frame's fp.  When the call
+ * finishes (or traps, or is aborted) they are released again; a suspended
+ * or out-of-fuel call keeps them.
  *
  * Frame stack of a running call (bottom to top):
  *   entry frame (code NULL, ip -> EXIT) | wasm frames ... | and, for each
@@ -23,8 +24,6 @@
 
 #define INITIAL_SLOTS 512u   /* 4 KiB of values */
 #define INITIAL_FRAMES 16u
-#define KEEP_SLOTS 8192u     /* release bigger stacks when the exec goes idle */
-#define KEEP_FRAMES 1024u
 #define BACKTRACE_MAX_FRAMES 64u
 
 /* ------------------------------------------------------------------ */
@@ -35,7 +34,7 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     size_t cap = (size_t)(ex->stack_end - ex->stack), need = from + slots, ncap;
     th_wasm_val *ns;
 
-    if (need <= cap)
+    if (need <= cap && ex->stack != NULL)
         return 0;
     if (need > ex->max_slots || need < from)
         return -1;
@@ -79,17 +78,15 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
     return 0;
 }
 
-/* Release oversized stacks of an idle exec. */
+/* Release the stacks of an idle exec: a process may keep a million idle
+ * execs (one per actor), so an idle one holds only its own struct; the
+ * next call allocates again (a few hundred nanoseconds). */
 static void exec_trim(th_wasm_exec *ex)
 {
-    if ((size_t)(ex->stack_end - ex->stack) > KEEP_SLOTS) {
-        free(ex->stack);
-        ex->stack = ex->stack_end = NULL;
-    }
-    if ((size_t)(ex->frames_end - ex->frames) > KEEP_FRAMES) {
-        free(ex->frames);
-        ex->frames = ex->frames_end = NULL;
-    }
+    free(ex->stack);
+    ex->stack = ex->stack_end = NULL;
+    free(ex->frames);
+    ex->frames = ex->frames_end = NULL;
 }
 
 /* Push a frame running `code` at stack index `base` (arguments already
