@@ -2,10 +2,11 @@
 #
 #   make demo    set up (Debian packages), build, run the bundled example
 #   make test    set up, build, run the whole test suite (normal build, then
-#                ASan+UBSan build of the unit and spec tests)
+#                an ASan+UBSan build of it, then a TSan build of the tests
+#                labelled `threads`)
 #   make build   just build (build/theater)
 #   make bench   build and run the benchmarks
-#   make tsan    TSan build of the tests that exercise threads
+#   make tsan    just the TSan build and run of the tests labelled `threads`
 #
 # Warnings are errors when CI is set (CI=true) or WERROR=1.
 
@@ -45,9 +46,10 @@ test-sanitize: setup
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "slow|sanitize-skip"
 
-# The whole suite: everything in the normal build, then the sanitizer run;
-# the output ends with ctest's summary of the sanitizer run.
-test: test-unit test-sanitize
+# The whole suite: everything in the normal build, then the ASan+UBSan run,
+# then the TSan run of the threaded tests; the output ends with ctest's
+# summary of the last run.
+test: test-unit test-sanitize tsan
 
 tsan: setup
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=thread $(CMAKE_FLAGS)
