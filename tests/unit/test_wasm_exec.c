@@ -553,6 +553,64 @@ static void test_arithmetic_traps(void **state)
     teardown_module(&fx);
 }
 
+/* ------------------------------------------------------------------ */
+/* Calls across instances                                             */
+
+static const char *inst_b_wat =
+    "(module\n"
+    "  (import \"env\" \"ask\" (func $ask (param i32) (result i32)))\n"
+    "  (memory (export \"mem\") 1)\n"
+    "  (func (export \"b_fn\") (param i32) (result i32)\n"
+    "    (i32.store (i32.const 0) (call $ask (local.get 0)))\n"
+    "    (drop (memory.grow (i32.const 1)))\n"
+    "    (i32.store (i32.const 70000) (i32.const 5))\n"
+    "    (i32.add (i32.load (i32.const 0)) (i32.load (i32.const 70000)))))\n";
+
+static const char *inst_a_wat =
+    "(module\n"
+    "  (import \"b\" \"b_fn\" (func $b (param i32) (result i32)))\n"
+    "  (type $t (func (param i32) (result i32)))\n"
+    "  (table 2 funcref)\n"
+    "  (elem (i32.const 1) $b)\n"
+    "  (memory 1)\n"
+    "  (func (export \"direct\") (param i32) (result i32)\n"
+    "    (i32.store (i32.const 8) (i32.const 100))\n"
+    "    (i32.add (call $b (local.get 0)) (i32.load (i32.const 8))))\n"
+    "  (func (export \"indirect\") (param i32) (result i32)\n"
+    "    (i32.store (i32.const 8) (i32.const 1000))\n"
+    "    (i32.add (call_indirect (type $t) (local.get 0) (i32.const 1))\n"
+    "             (i32.load (i32.const 8)))))\n";
+
+static void test_cross_instance_suspend(void **state)
+{
+    fixture fb, fa;
+    host_state hs = { .suspend = true };
+    th_wasm_imports *imp_b = th_wasm_imports_new(), *imp_a = th_wasm_imports_new();
+    th_wasm_val arg = { .i32 = 3 }, res = { 0 }, ans = { .i32 = 40 };
+    const char *names[2] = { "direct", "indirect" };
+    const int32_t extra[2] = { 100, 1000 };
+
+    (void)state;
+    assert_int_equal(th_wasm_imports_add_func(imp_b, "env", "ask", "i>i", host_ask, &hs), TH_OK);
+    setup_module(&fb, inst_b_wat, imp_b, NULL, NULL);
+    assert_int_equal(th_wasm_imports_add_instance(imp_a, "b", fb.inst), TH_OK);
+    setup_module(&fa, inst_a_wat, imp_a, NULL, NULL);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(th_wasm_exec_call(fa.ex, func(&fa, names[k]), &arg, 1, &res, 1),
+                         TH_WASM_SUSPENDED);
+        assert_int_equal(hs.last_arg, 3);
+        assert_int_equal(th_wasm_exec_resume(fa.ex, &ans, &res, 1), TH_OK);
+        /* b's answer + 5 (from b's grown memory) + a's own memory value */
+        assert_int_equal(res.i32, 40 + 5 + extra[k]);
+    }
+    /* b's memory grew twice (one page each call) */
+    uint64_t size = 0;
+    th_wasm_memory_data(th_wasm_instance_memory(fb.inst, "mem"), &size);
+    assert_int_equal(size, 3 * 65536);
+    teardown_module(&fa);
+    teardown_module(&fb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_small_stack_limit),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_arithmetic_traps),
+        cmocka_unit_test(test_cross_instance_suspend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
