@@ -192,18 +192,59 @@ static void emit_u32(comp *C, uint32_t v)
     C->len += 4;
 }
 
-/* Start an instruction (variant `variant` of `op`); returns its offset. */
+static void set_handler(comp *C, size_t pos, int op, unsigned variant);
+
+/* The pair instruction doing `a` (variant av) then `b` (bv), or -1. */
+static int pair_op(int a, unsigned av, int b, unsigned bv)
+{
+    if (av != 0 || bv != 0)
+        return -1;
+    if (a == WOP_I32_ADD_K) {
+        if (b == WOP_I32_ADD_K)
+            return WOP_P_ADDK_ADDK;
+        if (b == WOP_BR_BACK)
+            return WOP_P_ADDK_BR_BACK;
+        if (b == WOP_BR_IF_NZ_BACK)
+            return WOP_P_ADDK_BR_IF_NZ_BACK;
+        if (b >= WOP_BRB_IF_I32_EQ && b <= WOP_BRB_IF_I32_GE_U)
+            return WOP_P_ADDK_BRB_EQ + (b - WOP_BRB_IF_I32_EQ);
+        if (b >= WOP_BRB_IF_I32_EQ_K && b <= WOP_BRB_IF_I32_GE_U_K)
+            return WOP_P_ADDK_BRB_EQ_K + (b - WOP_BRB_IF_I32_EQ_K);
+    }
+    if (a == WOP_COPY && b == WOP_BR_BACK)
+        return WOP_P_COPY_BR_BACK;
+    if (a == WOP_COPY2 && b == WOP_BR_BACK)
+        return WOP_P_COPY2_BR_BACK;
+    return -1;
+}
+
+/* Start an instruction (variant `variant` of `op`); returns its offset.
+ * When the previous instruction and this one form a known pair, the
+ * previous one's handler becomes the pair's (both stay in the code, so
+ * branches to the second and resumption at it still work). */
 static size_t emit_begin_v(comp *C, int op, unsigned variant)
 {
     size_t start = C->len;
     const void *h = C->labels[op * WASM_NVARIANTS + variant];
     uint8_t *w = room(C, 8);
+    int pair;
 
     C->last.valid = false;
-    if (w != NULL) {
-        memcpy(w, &h, sizeof h);
-        C->len += 8;
+    if (w == NULL)
+        return start;
+    memcpy(w, &h, sizeof h);
+    C->len += 8;
+    if (C->prev.op >= 0 &&
+        (pair = pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
+        set_handler(C, C->prev.start, pair, 0);
+        C->prev.op = pair;
+        C->pair_head = C->prev.start;
+        C->pair_tail = start;
     }
+    C->prev2 = C->prev;
+    C->prev.start = start;
+    C->prev.op = op;
+    C->prev.variant = (uint8_t)variant;
     return start;
 }
 
@@ -318,8 +359,6 @@ uint32_t wasm_cc_enc(comp *C, const vent *e)
     }
 }
 
-static void set_handler(comp *C, size_t pos, int op, unsigned variant);
-
 size_t wasm_cc_label_here(comp *C)
 {
     C->barrier = C->len;
@@ -370,6 +409,14 @@ static void set_handler(comp *C, size_t pos, int op, unsigned variant)
     const void *h = C->labels[op * WASM_NVARIANTS + variant];
     if (!C->nomem)
         memcpy(C->code + pos, &h, sizeof h);
+    if (C->prev.start == pos) {
+        C->prev.op = op;
+        C->prev.variant = (uint8_t)variant;
+    }
+    if (C->prev2.start == pos) {
+        C->prev2.op = op;
+        C->prev2.variant = (uint8_t)variant;
+    }
 }
 
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
@@ -388,6 +435,11 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
         return 0;
     if (!has_variant(C, op, v) || !has_variant(C, L->op, L->variant | WV_R))
         return 0;
+    if (C->pair_tail == L->start) {
+        /* the pair before it assumed the producer writes its slot */
+        set_handler(C, C->pair_head, WOP_I32_ADD_K, 0);
+        C->pair_head = C->pair_tail = NO_POS;
+    }
     set_handler(C, L->start, L->op, L->variant | WV_R);
     ap->variant = (uint8_t)v;
     ap->undo = true;
@@ -769,6 +821,8 @@ static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
     C->len = out->start;
     C->nrelocs = out->nrelocs;
     C->last.valid = false;
+    C->prev = C->prev2; /* the instruction before the comparison */
+    C->prev2.op = -1;
     return true;
 }
 
@@ -1373,6 +1427,9 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->max_t = 0;
     C->last.valid = false;
     C->last_copy = C->barrier = NO_POS;
+    C->prev.op = C->prev2.op = -1;
+    C->prev.start = C->prev2.start = NO_POS;
+    C->pair_head = C->pair_tail = NO_POS;
     C->loop_seen = false;
     if (C->chash != NULL)
         memset(C->chash, 0, C->chcap * sizeof *C->chash);

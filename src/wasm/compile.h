@@ -118,6 +118,9 @@ typedef struct comp {
     uint32_t max_t;
     lastinsn last;
     size_t last_copy;  /* offset of a trailing COPY (NO_POS if none) */
+    /* the last two instructions emitted (op -1: none), for pairing */
+    struct { size_t start; int op; uint8_t variant; } prev, prev2;
+    size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
     size_t barrier;    /* latest offset that is a branch target */
     uint8_t *lwritten; /* per local: written by emitted code so far */
     uint32_t *lrefs;   /* per local: operands on the stack naming it */

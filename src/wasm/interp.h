@@ -88,6 +88,11 @@
     X(CALL_IMPORT)      /* funcidx argbase */ \
     X(CALL_INDIRECT)    /* typecanon table c argbase */ \
     /* data movement */ \
+    /* pairs: the first instruction's work, then straight into the second's \
+     * handler (which follows in the code, intact) without a dispatch */ \
+    X(P_ADDK_ADDK) X(P_ADDK_BR_BACK) X(P_ADDK_BR_IF_NZ_BACK) \
+    WASM_CMP_OPS(X, P_ADDK_BRB) WASM_CMPK_OPS(X, P_ADDK_BRB) \
+    X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) \
     X(COPY)             /* d a */ \
     X(COPY2)            /* d1 a1 d2 a2: d1 = a1, then d2 = a2 */ \
     X(SELECT)           /* d a b c: d = c ? a : b */ \
