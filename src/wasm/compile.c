@@ -26,7 +26,12 @@
  * callee's frame starts there), function results in slots 0...
  *
  * A comparison followed by br_if or if is fused into one compare-and-branch
- * instruction.  Branches to loops use variants that spend fuel.
+ * instruction; an integer operator with a constant operand takes it as an
+ * immediate; a value consumed by the very next instruction travels in the
+ * interpreter's accumulator (the producer is switched to its "__R" variant
+ * when the consumer is emitted); consecutive copies merge; some adjacent
+ * pairs run without a dispatch between them.  Branches to loops use
+ * variants that spend fuel.
  *
  * Slot numbers of temporaries and constants depend on the final number of
  * constants, so operands are emitted tagged (TAG_TEMP / TAG_CONST) and

@@ -39,6 +39,12 @@
  * never recurses on the C stack for wasm-to-wasm calls; an execution can be
  * suspended and resumed later on any thread.
  *
+ * Specialised forms cut the number of dispatches: comparisons fused with
+ * the branch that consumes them, operators with an immediate operand
+ * ("_K"), accumulator variants (below) and instruction pairs ("P_*": the
+ * first instruction's handler also does the second one's work and jumps
+ * straight into its handler).
+ *
  * Code is per module and shared by every instance: it holds no instance
  * pointers (functions of the same module are referenced by their struct
  * wasm_code, everything else by index into the running instance).
