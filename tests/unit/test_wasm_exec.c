@@ -210,6 +210,7 @@ static const char *host_wat =
     "  (import \"env\" \"fail\" (func $fail (param i32)))\n"
     "  (import \"env\" \"twice\" (func $twice (param i32) (result i32)))\n"
     "  (memory (export \"mem\") 1)\n"
+    "  (export \"ask_direct\" (func $ask))\n"
     "  (func $inner (param i32) (result i32)\n"
     "    (call $fail (local.get 0)) (i32.const 0))\n"
     "  (func $outer (export \"outer\") (param i32) (result i32)\n"
@@ -317,6 +318,26 @@ static void test_host_suspend_resume(void **state)
     hs.suspend = false;
     assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1), TH_OK);
     assert_int_equal(res.i32, 0 + 10 + 20 + 30);
+    teardown_module(&fx);
+}
+
+/* A host function called directly (re-exported import), suspending. */
+static void test_host_direct_call(void **state)
+{
+    fixture fx;
+    host_state hs = { .suspend = true };
+    th_wasm_val arg = { .i32 = 5 }, res = { 0 }, answer = { .i32 = 9 };
+
+    (void)state;
+    setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "ask_direct"), &arg, 1, &res, 1),
+                     TH_WASM_SUSPENDED);
+    assert_true(th_wasm_exec_is_suspended(fx.ex));
+    assert_int_equal(th_wasm_exec_resume(fx.ex, &answer, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 9);
+    hs.suspend = false;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "ask_direct"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 50);
     teardown_module(&fx);
 }
 
@@ -619,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_abort_runaway_loop),
         cmocka_unit_test(test_host_suspend_resume),
         cmocka_unit_test(test_host_suspend_abort),
+        cmocka_unit_test(test_host_direct_call),
         cmocka_unit_test(test_host_trap_backtrace),
         cmocka_unit_test(test_nested_invoke),
         cmocka_unit_test(test_call_stack_exhausted),
