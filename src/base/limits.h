@@ -28,6 +28,9 @@
 /* ---- WebAssembly engine: execution defaults ---- */
 #define TH_WASM_DEFAULT_STACK_BYTES (1024u * 1024u)
 #define TH_WASM_DEFAULT_CALL_DEPTH 10000u
+/* th_wasm_call_invoke nesting (host -> wasm -> host -> ...): each level
+ * uses the C stack, so it is bounded well below any thread's stack. */
+#define TH_WASM_MAX_NESTED_CALLS 128u
 
 /* ---- TOML parser (src/base/toml.c) ---- */
 #define TH_TOML_MAX_INPUT_BYTES (16u * 1024u * 1024u) /* one document */

@@ -530,6 +530,11 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     if ((type->nparams > 0 && args == NULL) || (type->nresults > 0 && results == NULL))
         return TH_EINVAL;
 
+    if (ex->nested >= TH_WASM_MAX_NESTED_CALLS) {
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
+                           "call stack exhausted (host calls nested too deeply)");
+        return TH_WASM_TRAPPED;
+    }
     clear_trap(ex);
     outer = (size_t)(ex->top - ex->frames);
     slots = max_size(type->nparams, type->nresults);

@@ -632,6 +632,46 @@ static void test_cross_instance_suspend(void **state)
     teardown_module(&fb);
 }
 
+/* Host -> wasm -> host -> ... recursion through th_wasm_call_invoke. */
+static const char *nest_wat =
+    "(module\n"
+    "  (import \"env\" \"rec\" (func $rec (param i32) (result i32)))\n"
+    "  (func (export \"down\") (param i32) (result i32)\n"
+    "    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))\n"
+    "      (else (i32.add (call $rec (i32.sub (local.get 0) (i32.const 1)))\n"
+    "                     (i32.const 1))))))\n";
+
+static int host_rec(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                    th_wasm_val *results)
+{
+    th_wasm_instance **inst = ctx;
+    int rc = th_wasm_call_invoke(call, th_wasm_instance_func(*inst, "down"), args, results);
+    return rc == TH_OK ? TH_OK : TH_WASM_TRAPPED;
+}
+
+static void test_nested_recursion_limit(void **state)
+{
+    fixture fx;
+    th_wasm_instance *inst = NULL;
+    th_wasm_imports *imp = th_wasm_imports_new();
+    th_wasm_val arg = { .i32 = 60 }, res = { 0 };
+
+    (void)state;
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "rec", "i>i", host_rec, &inst), TH_OK);
+    setup_module(&fx, nest_wat, imp, NULL, NULL);
+    inst = fx.inst;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 60);
+    arg.i32 = 100000;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    arg.i32 = 3;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 3);
+    teardown_module(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_arithmetic_traps),
         cmocka_unit_test(test_cross_instance_suspend),
+        cmocka_unit_test(test_nested_recursion_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
