@@ -21,39 +21,10 @@
 
 #include <cmocka.h>
 
+#include "wat_util.h"
+
 #include "theater/wasm.h"
 
-static uint8_t *wat_to_wasm(const char *wat, size_t *len)
-{
-    char dir[] = "/tmp/th_wasm_ops_XXXXXX", in[64], out[64], cmd[256];
-    uint8_t *buf = NULL;
-    FILE *f;
-    long n;
-
-    if (mkdtemp(dir) == NULL)
-        return NULL;
-    snprintf(in, sizeof in, "%s/m.wat", dir);
-    snprintf(out, sizeof out, "%s/m.wasm", dir);
-    f = fopen(in, "w");
-    assert_non_null(f);
-    fputs(wat, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "wat2wasm %s -o %s 2>/dev/null", in, out);
-    if (system(cmd) == 0 && (f = fopen(out, "rb")) != NULL) {
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc((size_t)n);
-        assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        fclose(f);
-        *len = (size_t)n;
-    }
-    unlink(in);
-    unlink(out);
-    rmdir(dir);
-    return buf;
-}
 
 static const char *binops[] = {
     "add", "sub", "mul", "and", "or", "xor", "shl", "shr_s", "shr_u", "rotl", "rotr",
