@@ -163,6 +163,15 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
                     size_t len, const char *description, th_chain_receipt *receipt /* out */,
                     th_error *err);
 
+/* The hash of one event (the canonical encoding of src/chain/hash.c), for
+ * chains kept outside a th_chain (e.g. in memory) and for independent
+ * verifiers.  `parent` is NULL for an event without a parent (seq 0);
+ * `data` may be NULL when data_len is 0; `description` may be NULL.
+ * Errors: TH_EINVAL / TH_ETOOBIG (bad or over-size input), TH_ENOMEM. */
+int th_chain_event_hash(const uint8_t *parent, uint64_t timestamp_ms, const char *type,
+                        const void *data, size_t data_len, const char *description,
+                        uint8_t out[TH_CHAIN_HASH_LEN] /* out */, th_error *err);
+
 /* Wait until the event with `ticket` (and every earlier one) is durable.
  * timeout_ms < 0 waits forever.  TH_OK, TH_ETIMEDOUT, or TH_EIO if the
  * writer failed before storing it. */

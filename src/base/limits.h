@@ -81,6 +81,8 @@
 #define TH_RT_REALLOC_FUEL 1000000u         /* fuel of one host-made cabi_realloc call */
 #define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u) /* events not yet appended; above
                                                it, recording actors wait */
+#define TH_RT_MEMORY_CHAIN_BYTES (16u * 1024u * 1024u) /* events kept per actor with
+                                               save_chain = false; oldest dropped */
 #define TH_RT_MAX_EXITS 4096u               /* ends of root actors kept for late waiters */
 #define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u) /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */

@@ -118,3 +118,30 @@ base_sha256_ctx *chain_thread_sha256(void)
     }
     return ctx;
 }
+
+int th_chain_event_hash(const uint8_t *parent, uint64_t timestamp_ms, const char *type,
+                        const void *data, size_t data_len, const char *description,
+                        uint8_t out[TH_CHAIN_HASH_LEN], th_error *err)
+{
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    size_t tlen, dlen = 0;
+
+    if (type == NULL || (data == NULL && data_len != 0) || out == NULL)
+        return th_error_set(err, TH_EINVAL, "event type, data or output is NULL");
+    tlen = strlen(type);
+    if (tlen > TH_CHAIN_MAX_TYPE_BYTES)
+        return th_error_set(err, TH_ETOOBIG, "event type is %zu bytes, above the limit %u", tlen,
+                            TH_CHAIN_MAX_TYPE_BYTES);
+    if (description != NULL && (dlen = strlen(description)) > TH_CHAIN_MAX_DESC_BYTES)
+        return th_error_set(err, TH_ETOOBIG, "description is %zu bytes, above the limit %u", dlen,
+                            TH_CHAIN_MAX_DESC_BYTES);
+    if (data_len > TH_CHAIN_MAX_DATA_BYTES)
+        return th_error_set(err, TH_ETOOBIG, "event data is %zu bytes, above the limit %u",
+                            data_len, TH_CHAIN_MAX_DATA_BYTES);
+    if (ctx == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (chain_event_hash(ctx, parent, timestamp_ms, type, tlen, data_len ? data : "", data_len,
+                         description, dlen, out) != 0)
+        return th_error_set(err, TH_ENOMEM, "SHA-256 failed");
+    return TH_OK;
+}

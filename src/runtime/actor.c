@@ -75,7 +75,7 @@ void rt_actor_release(rt_actor *a)
     th_wasm_instance_free(a->inst);
     rt_spec_release(a->spec);
     rt_handlers_free_state(a);
-    rt_record_free_subs(a);
+    rt_record_free(a);
     for (i = 0; i < a->nchildren; i++)
         rt_actor_release(a->children[i]);
     free(a->children);
@@ -194,6 +194,8 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->rq_next, NULL);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);
+    atomic_init(&a->subs, NULL);
+    atomic_init(&a->memchain, NULL);
     rt_mpsc_init(&a->mbox);
     rt_mpsc_init(&a->ctl);
     pthread_mutex_init(&a->lock, NULL);

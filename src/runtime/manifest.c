@@ -565,7 +565,7 @@ static int check_manifest(mctx *c)
     }
     if ((rc = field(c, doc, "", "save_chain", TOML_BOOL, &kv)) != 0)
         goto done;
-    m->save_chain = kv != NULL && kv->value->u.b;
+    m->save_chain = kv == NULL || kv->value->u.b; /* recorded unless asked not to */
     if ((rc = enum_field(c, doc, "", "restart", restarts, "\"permanent\", \"transient\" or \"temporary\"",
                          &restart)) != 0)
         goto done;

@@ -97,7 +97,7 @@ typedef struct rt_manifest {
     char *description; /* NULL if absent */
     char *component;   /* required; absolute path */
     rt_manifest_init_state init_state;
-    bool save_chain;             /* false if absent */
+    bool save_chain;             /* true if absent */
     rt_manifest_restart restart; /* permanent if absent */
 
     struct {

@@ -25,6 +25,13 @@
  * without waking anybody.  Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
+ *
+ * An actor whose manifest says `save_chain = false` gets the same events,
+ * hashed and linked the same way (th_chain_event_hash), but its chain is
+ * kept in memory only (rt_memchain, at most TH_RT_MEMORY_CHAIN_BYTES; the
+ * oldest events are dropped beyond that) and nothing about it is written to
+ * THEATER_HOME.  Subscribers and get-chain see it as usual; it ends with
+ * the actor.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -79,6 +86,121 @@ typedef struct rt_recorder {
 static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t len,
                    const th_chain_receipt *r);
 
+/* ------------------------------------------------------------------ */
+/* In-memory chains (save_chain = false)                              */
+
+typedef struct mem_event {
+    struct mem_event *next;
+    uint8_t hash[32];
+    uint8_t parent[32];
+    bool has_parent;
+    uint64_t ts;
+    const char *type; /* static */
+    size_t len;
+    uint8_t data[];
+} mem_event;
+
+typedef struct rt_memchain {
+    pthread_mutex_t lock; /* the list; appended by the recorder thread only */
+    mem_event *head, *tail;
+    size_t bytes;
+    uint64_t next_seq;
+    bool dropped; /* events were dropped (logged once) */
+} rt_memchain;
+
+/* The actor's in-memory chain, created on its first event (recorder
+ * thread); NULL on allocation failure. */
+static rt_memchain *memchain_get(rt_actor *a)
+{
+    rt_memchain *m = atomic_load_explicit(&a->memchain, memory_order_acquire);
+
+    if (m != NULL)
+        return m;
+    m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    atomic_store_explicit(&a->memchain, m, memory_order_release);
+    return m;
+}
+
+static int memchain_append(rt_actor *a, const char *type, const uint8_t *data, size_t len,
+                           th_chain_receipt *r, th_error *err)
+{
+    rt_memchain *m = memchain_get(a);
+    mem_event *e, *old;
+    int rc;
+
+    if (m == NULL || (e = malloc(sizeof *e + len)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    e->next = NULL;
+    e->has_parent = m->tail != NULL;
+    if (e->has_parent)
+        memcpy(e->parent, m->tail->hash, 32);
+    e->ts = rt_wall_ms();
+    e->type = type;
+    e->len = len;
+    if (len)
+        memcpy(e->data, data, len);
+    rc = th_chain_event_hash(e->has_parent ? e->parent : NULL, e->ts, type, e->data, len, NULL,
+                             e->hash, err);
+    if (rc != 0) {
+        free(e);
+        return rc;
+    }
+    pthread_mutex_lock(&m->lock);
+    if (m->tail != NULL)
+        m->tail->next = e;
+    else
+        m->head = e;
+    m->tail = e;
+    m->bytes += sizeof *e + len;
+    r->seq = m->next_seq++;
+    while (m->bytes > TH_RT_MEMORY_CHAIN_BYTES && m->head != m->tail) {
+        old = m->head;
+        m->head = old->next;
+        m->bytes -= sizeof *old + old->len;
+        free(old);
+        if (!m->dropped) {
+            m->dropped = true;
+            rt_log(a->rt, a->id, a->spec->name,
+                   "in-memory chain (save_chain = false) is over %u bytes: oldest events dropped",
+                   TH_RT_MEMORY_CHAIN_BYTES);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    r->timestamp_ms = e->ts;
+    memcpy(r->hash, e->hash, 32);
+    r->ticket = 0;
+    return 0;
+}
+
+static int memchain_each(rt_memchain *m, rt_event_visit fn, void *ud)
+{
+    mem_event *e;
+    int rc = 0;
+
+    pthread_mutex_lock(&m->lock);
+    for (e = m->head; e != NULL && rc == 0; e = e->next)
+        rc = fn(ud, e->hash, e->has_parent ? e->parent : NULL, e->type, e->data, e->len, e->ts);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static void memchain_free(rt_memchain *m)
+{
+    mem_event *e, *next;
+
+    if (m == NULL)
+        return;
+    for (e = m->head; e != NULL; e = next) {
+        next = e->next;
+        free(e);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
 static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     th_chain_receipt r;
@@ -86,13 +208,17 @@ static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_
     int rc;
 
     th_error_clear(&err);
-    rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
+    if (!a->spec->save_chain)
+        rc = memchain_append(a, type, data, len, &r, &err);
+    else
+        rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
     if (rc != 0) {
         rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: %s", type, err.msg);
         notify(a, type, data, len, NULL);
         return;
     }
-    atomic_store(&a->last_ticket, r.ticket);
+    if (r.ticket != 0)
+        atomic_store(&a->last_ticket, r.ticket);
     notify(a, type, data, len, &r);
 }
 
@@ -348,11 +474,16 @@ int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)
 {
     th_chain_query q;
     th_chain_events evs;
+    rt_memchain *m;
     size_t i;
     int rc;
 
     if ((rc = rt_record_flush(a, err)) != 0)
         return rc;
+    if (!a->spec->save_chain) {
+        m = atomic_load_explicit(&a->memchain, memory_order_acquire);
+        return m != NULL ? memchain_each(m, fn, ud) : 0;
+    }
     memset(&q, 0, sizeof q);
     q.actor = a->id;
     rc = th_chain_read(a->rt->chain, &q, &evs, err);
@@ -436,12 +567,14 @@ int rt_record_unsubscribe(rt_runtime *rt, uint64_t id)
     return x != NULL ? 0 : TH_ENOENT;
 }
 
-void rt_record_free_subs(rt_actor *a)
+void rt_record_free(rt_actor *a)
 {
     rt_runtime *rt = a->rt;
     rec_subs *s = atomic_load(&a->subs);
     rt_sub **pp, *x;
 
+    memchain_free(atomic_load(&a->memchain));
+    atomic_store(&a->memchain, NULL);
     if (s == NULL)
         return;
     pthread_mutex_lock(&rt->sublock);

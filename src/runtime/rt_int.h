@@ -415,6 +415,7 @@ struct rt_actor {
     atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
+    _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
     void *hstate;                /* handlers: lazily allocated state */
 };
 
@@ -623,12 +624,14 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn,
 /* Subscriptions. */
 int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t *id);
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
-void rt_record_free_subs(rt_actor *a);
+/* Free what record.c keeps for an actor (subscriptions, in-memory chain). */
+void rt_record_free(rt_actor *a);
 /* Wait until the actor's events so far are durable. */
 int rt_record_flush(rt_actor *a, th_error *err);
 /* Chain events of an actor, encoded as list<chain-event> for the guest
  * (runtime.get-chain, supervisor.get-child-events): fills `b` with the
- * raw events via the callback per event.  Implemented with the chain. */
+ * raw events via the callback per event, from the chain in THEATER_HOME or,
+ * for a save_chain = false actor, from memory. */
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
                               const char *type, const uint8_t *data, size_t len,
                               uint64_t ts);

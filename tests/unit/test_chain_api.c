@@ -132,6 +132,29 @@ static void test_append_read_and_hash(void **state)
     assert_memory_equal(expect, r0.hash, 32);
     reference_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, "a description", expect);
     assert_memory_equal(expect, r1.hash, 32);
+    /* the public hash function agrees with appends */
+    assert_int_equal(th_chain_event_hash(NULL, r0.timestamp_ms, "init", "hello", 5, NULL, expect,
+                                         &err), TH_OK);
+    assert_memory_equal(expect, r0.hash, 32);
+    assert_int_equal(th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3,
+                                         "a description", expect, &err), TH_OK);
+    assert_memory_equal(expect, r1.hash, 32);
+    assert_int_equal(th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, NULL, expect,
+                                         &err), TH_OK);
+    assert_memory_not_equal(expect, r1.hash, 32);
+    reference_hash(NULL, 7, "empty", "", 0, NULL, r1.hash);
+    assert_int_equal(th_chain_event_hash(NULL, 7, "empty", NULL, 0, NULL, expect, &err), TH_OK);
+    assert_memory_equal(expect, r1.hash, 32);
+    assert_int_equal(th_chain_event_hash(NULL, 7, NULL, "x", 1, NULL, expect, &err), TH_EINVAL);
+    assert_int_equal(th_chain_event_hash(NULL, 7, "t", NULL, 1, NULL, expect, &err), TH_EINVAL);
+    {
+        char big[TH_CHAIN_MAX_TYPE_BYTES + 2];
+        memset(big, 't', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        assert_int_equal(th_chain_event_hash(NULL, 7, big, "x", 1, NULL, expect, &err), TH_ETOOBIG);
+    }
+    /* r1.hash was reused above: restore it for the checks below */
+    reference_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, "a description", r1.hash);
 
     assert_int_equal(th_chain_wait_durable(f->c, r1.ticket, 5000, &err), TH_OK);
     assert_true(th_chain_durable_ticket(f->c) >= r1.ticket);

@@ -114,7 +114,7 @@ static void test_full_manifest(void **state)
                               "description = \"\"\"\nCounts.\nWith state.\"\"\"\n"
                               "component = \"${WASM_DIR}/counter.wasm\"\n"
                               "init_state = '{\"count\": 0}'\n"
-                              "save_chain = true\n"
+                              "save_chain = false\n"
                               "restart = \"transient\"\n"
                               "\n"
                               "[limits]\n"
@@ -150,7 +150,7 @@ static void test_full_manifest(void **state)
     assert_int_equal(m->init_state.kind, RT_MANIFEST_INIT_JSON);
     assert_string_equal(m->init_state.json, "{\"count\": 0}");
     assert_int_equal(m->init_state.line, 7);
-    assert_true(m->save_chain);
+    assert_false(m->save_chain);
     assert_int_equal(m->restart, RT_MANIFEST_RESTART_TRANSIENT);
     assert_int_equal(m->limits.fuel_per_call, 5000000);
     assert_int_equal(m->limits.memory_bytes, 1048576);
@@ -193,7 +193,7 @@ static void test_defaults(void **state)
     assert_string_equal(m->version, "0.0.0");
     assert_null(m->description);
     assert_int_equal(m->init_state.kind, RT_MANIFEST_INIT_NONE);
-    assert_false(m->save_chain);
+    assert_true(m->save_chain);
     assert_int_equal(m->restart, RT_MANIFEST_RESTART_PERMANENT);
     assert_true(m->limits.fuel_per_call == TH_MANIFEST_DEFAULT_FUEL_PER_CALL);
     assert_true(m->limits.memory_bytes == TH_MANIFEST_DEFAULT_MEMORY_BYTES);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "theater/chain.h"
 #include "rt_test_util.h"
 
 static char g_man[512];
@@ -461,6 +462,85 @@ static void test_timeout_while_waiting(void **unused)
     rtt_stop(&t);
 }
 
+/* Events heard by a subscriber, re-hashed: each after the first must be
+ * the hash the runtime reported, linked to the previous one. */
+typedef struct heard {
+    pthread_mutex_t lock;
+    uint8_t last[32];
+    size_t count, bad;
+} heard;
+
+static void on_event(void *ud, const th_runtime_event *ev)
+{
+    heard *h = ud;
+    uint8_t want[32];
+    th_error err;
+
+    pthread_mutex_lock(&h->lock);
+    if (ev->hash == NULL)
+        h->bad++;
+    else if (h->count == 0) /* its parent was not heard */
+        memcpy(h->last, ev->hash, 32);
+    else if (th_chain_event_hash(h->last, ev->timestamp_ms, ev->type, ev->data,
+                                 ev->data_len, NULL, want, &err) != 0 ||
+        memcmp(want, ev->hash, 32) != 0)
+        h->bad++;
+    else
+        memcpy(h->last, ev->hash, 32);
+    h->count++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* save_chain = false: the chain is kept in memory (get-chain, subscribers,
+ * same hashes) and nothing about the actor reaches THEATER_HOME, while an
+ * actor with the default keeps its chain there. */
+static void test_save_chain_false(void **unused)
+{
+    rtt t;
+    char mem_id[TH_ACTOR_ID_SIZE], disk_id[TH_ACTOR_ID_SIZE];
+    th_chain_config cc = {0};
+    th_chain_head head;
+    th_chain *c;
+    th_error err;
+    heard h = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0};
+    uint64_t sub;
+    char *s;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    g_extra = "save_chain = false";
+    spawn_probe(&t, probe_manifest(&t, "memory", NULL, 0), mem_id);
+    g_extra = NULL;
+    spawn_probe(&t, probe_manifest(&t, "disk", NULL, 0), disk_id);
+    s = cmd(&t, mem_id, "chain");
+    assert_non_null(strstr(s, "actor-spawned"));
+    assert_non_null(strstr(s, "root hash32 linked"));
+    free(s);
+    assert_int_equal(th_runtime_subscribe(t.rt, mem_id, on_event, &h, &sub, &err), 0);
+    EXPECT(&t, mem_id, "ok", "log one");
+    EXPECT(&t, mem_id, "ok", "log two");
+    s = cmd(&t, mem_id, "chain");
+    assert_non_null(strstr(s, "root hash32 linked"));
+    free(s);
+    EXPECT(&t, disk_id, "ok", "log three");
+    assert_int_equal(th_runtime_flush(t.rt, mem_id, &err), 0);
+    assert_int_equal(th_runtime_flush(t.rt, disk_id, &err), 0);
+    assert_int_equal(th_runtime_unsubscribe(t.rt, sub), 0);
+    pthread_mutex_lock(&h.lock);
+    assert_true(h.count >= 4); /* results and host calls of both logs */
+    assert_int_equal(h.bad, 0);
+    pthread_mutex_unlock(&h.lock);
+
+    cc.home = t.home;
+    cc.read_only = 1;
+    assert_int_equal(th_chain_open(&cc, &c, &err), 0);
+    assert_int_equal(th_chain_head_get(c, mem_id, &head, &err), TH_ENOENT);
+    assert_int_equal(th_chain_head_get(c, disk_id, &head, &err), 0);
+    assert_true(head.count >= 3);
+    th_chain_close(c);
+    rtt_stop(&t);
+}
+
 static void test_capabilities(void **unused)
 {
     rtt t;
@@ -493,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_filesystem_iface),
         cmocka_unit_test(test_timeout_while_waiting),
         cmocka_unit_test(test_capabilities),
+        cmocka_unit_test(test_save_chain_false),
     };
     (void)g_man;
     return cmocka_run_group_tests(tests, NULL, NULL);
