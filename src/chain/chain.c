@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/block.h"
 #include "base/clock.h"
 #include "base/hex.h"
 #include "base/limits.h"
@@ -66,6 +67,10 @@ typedef struct chain_pending {
     size_t size;  /* bytes allocated, for the queue limit */
     char buf[];   /* type NUL, description NUL (if any), data */
 } chain_pending;
+
+/* Queue entries are recycled blocks (base/block.h): allocated by appending
+ * threads, freed by the writer. */
+static void pending_free(chain_pending *p);
 
 typedef struct chain_listener_slot {
     th_chain_listener fn;
@@ -674,7 +679,7 @@ static void drain(th_chain *c, chain_pending *list, int failed)
         pthread_mutex_unlock(&c->qlock);
         for (i = 0, p = chunk; i < n; i++, p = next) {
             next = p->next;
-            free(p);
+            pending_free(p);
         }
     }
     if (!failed && flush_due(c) && flush_step(c, 1, 0, &err) != TH_OK)
@@ -1076,7 +1081,7 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
                                   const void *data, size_t len)
 {
     size_t size = sizeof(chain_pending) + tlen + 1 + (desc ? dlen + 1 : 0) + len;
-    chain_pending *p = malloc(size);
+    chain_pending *p = base_block_alloc(size);
     char *q;
 
     if (p == NULL)
@@ -1097,6 +1102,12 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
     if (len)
         memcpy(q, data, len);
     return p;
+}
+
+static void pending_free(chain_pending *p)
+{
+    if (p != NULL)
+        base_block_free(p, p->size);
 }
 
 /* Queue `p` (called with its chain's mutex held, so per-chain order holds)
@@ -1156,7 +1167,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     p = pending_new(type, tlen, description, dlen, data, len);
     a = actor_get(c, actor, alen, 1, &created);
     if (ctx == NULL || p == NULL || a == NULL) {
-        free(p);
+        pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&a->lock);
@@ -1169,7 +1180,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, p->ts, type, tlen,
                          len ? data : "", len, description, dlen, p->hash) != 0) {
         pthread_mutex_unlock(&a->lock);
-        free(p);
+        pending_free(p);
         return th_error_set(err, TH_EIO, "SHA-256 failed");
     }
     memcpy(r.hash, p->hash, 32);
@@ -1182,7 +1193,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
-        free(p);
+        pending_free(p);
     else if (receipt != NULL)
         *receipt = r;
     return rc;
@@ -1201,13 +1212,13 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
     p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len);
     a = actor_get(c, ev->actor, alen, 1, &created);
     if (p == NULL || a == NULL) {
-        free(p);
+        pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&a->lock);
     if (a->next_seq != ev->seq || (ev->seq > 0 && memcmp(a->last, ev->parent, 32) != 0)) {
         pthread_mutex_unlock(&a->lock);
-        free(p);
+        pending_free(p);
         return th_error_set(err, TH_EEXIST, "actor %s already has a chain here (at seq %llu)",
                             ev->actor, (unsigned long long)a->next_seq);
     }
@@ -1224,7 +1235,7 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
-        free(p);
+        pending_free(p);
     return rc;
 }
 

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/block.h"
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "runtime/rt_int.h"
@@ -235,7 +236,7 @@ static void *recorder_main(void *arg)
             atomic_store(&it->a->rec_done, it->seq);
             atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
             rt_actor_release(it->a);
-            free(it);
+            base_block_free(it, sizeof *it + it->len);
             idle_since = 0;
             if (atomic_load(&rec->flushers) > 0) {
                 pthread_mutex_lock(&rec->lock);
@@ -395,7 +396,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "not recorded after shutdown: %s", type);
         return;
     }
-    it = malloc(sizeof *it + len);
+    it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
     if (it == NULL) {
         rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: out of memory", type);
         return;

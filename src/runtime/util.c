@@ -31,7 +31,7 @@ static bool buf_reserve(rt_buf *b, size_t extra)
     need = b->len + extra + 1; /* keep room for a NUL */
     if (need <= b->cap)
         return true;
-    cap = b->cap ? b->cap : 128;
+    cap = b->cap ? b->cap : 512; /* most event records fit at once */
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     p = realloc(b->data, cap);
