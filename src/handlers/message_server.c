@@ -90,135 +90,118 @@ static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
     return t;
 }
 
+/* A message about to leave the calling actor (send, request, open-channel). */
+typedef struct outgoing {
+    rt_actor *t;     /* the target (a reference) */
+    rt_msg *m;       /* the message, from = the caller */
+    char *in;        /* the call's input, as recorded */
+    uint32_t retptr; /* where the result goes */
+} outgoing;
+
+/* The common start of send, request and open-channel: lift (actor-id,
+ * bytes), check the result slot before anything happens, refuse the caller
+ * itself as target if `self_msg` is set, find the target and make the
+ * message.  Returns 1 with *o filled (the caller owns its parts), or 0 with
+ * *ret = what the host function returns (a trap, or the call finished with
+ * an error result). */
+static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, int kind,
+                          const char *self_msg, outgoing *o, int *ret)
+{
+    char *id = NULL, why[160];
+    const uint8_t *msg;
+    uint8_t *slot;
+    uint32_t len = (uint32_t)args[3].i32;
+    char *in;
+
+    o->retptr = (uint32_t)args[4].i32;
+    if (rt_host_str(h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
+        rt_host_bytes(h, (uint32_t)args[2].i32, len, &msg) != 0 ||
+        rt_abi_span(&h->g, o->retptr, 12, &slot) != 0) {
+        free(id);
+        *ret = rt_host_trap(h);
+        return 0;
+    }
+    in = input_json("to", id, msg, len, true);
+    if (self_msg != NULL && strcmp(id, h->a->id) == 0) {
+        free(id);
+        *ret = finish_unit(h, o->retptr, fn, in, self_msg);
+        return 0;
+    }
+    o->t = target_of(h, id, why, sizeof why);
+    free(id);
+    if (o->t == NULL) {
+        *ret = finish_unit(h, o->retptr, fn, in, why);
+        return 0;
+    }
+    o->m = rt_msg_new(kind, msg, len);
+    if (o->m == NULL) {
+        rt_actor_release(o->t);
+        *ret = finish_unit(h, o->retptr, fn, in, "out of memory");
+        return 0;
+    }
+    memcpy(o->m->a, h->a->id, sizeof o->m->a);
+    o->in = in;
+    return 1;
+}
+
+/* Post a message whose answer resumes the caller (request, open-channel). */
+static int post_waiting(rt_host *h, outgoing *o, int wait_kind, const char *fn)
+{
+    rt_actor_ref(h->a);
+    o->m->reply.actor = h->a;
+    o->m->reply.token = rt_op_wait(h->a, wait_kind, o->retptr, IFACE, fn, o->in);
+    rt_actor_post(o->t, o->m);
+    rt_actor_release(o->t);
+    return TH_WASM_SUSPENDED;
+}
+
 static int h_send(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     rt_host h;
-    char *id = NULL, why[160];
-    const uint8_t *msg;
-    rt_actor *t = NULL;
-    rt_msg *m;
-    char *in;
+    outgoing o;
     int rc;
 
     (void)ctx, (void)results;
     rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
-        rt_host_bytes(&h, (uint32_t)args[2].i32, (uint32_t)args[3].i32, &msg) != 0) {
-        free(id);
-        return rt_host_trap(&h);
-    }
-    in = input_json("to", id, msg, (uint32_t)args[3].i32, true);
-    t = target_of(&h, id, why, sizeof why);
-    if (t == NULL) {
-        free(id);
-        return finish_unit(&h, (uint32_t)args[4].i32, "send", in, why);
-    }
-    m = rt_msg_new(RT_MSG_SEND, msg, (uint32_t)args[3].i32);
-    if (m == NULL) {
-        rt_actor_release(t);
-        free(id);
-        return finish_unit(&h, (uint32_t)args[4].i32, "send", in, "out of memory");
-    }
-    memcpy(m->a, h.a->id, sizeof m->a);
-    rt_actor_post(t, m);
-    rt_actor_release(t);
-    free(id);
-    rc = finish_unit(&h, (uint32_t)args[4].i32, "send", in, NULL);
-    return rc;
+    if (!outgoing_begin(&h, args, "send", RT_MSG_SEND, NULL, &o, &rc))
+        return rc;
+    rt_actor_post(o.t, o.m);
+    rt_actor_release(o.t);
+    return finish_unit(&h, o.retptr, "send", o.in, NULL);
 }
 
 static int h_request(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     rt_host h;
-    char *id = NULL, why[160];
-    const uint8_t *msg;
-    rt_actor *t;
-    rt_msg *m;
-    char *in;
-    uint32_t len = (uint32_t)args[3].i32, retptr = (uint32_t)args[4].i32;
+    outgoing o;
+    int rc;
 
     (void)ctx, (void)results;
     rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
-        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
-        free(id);
-        return rt_host_trap(&h);
-    }
-    in = input_json("to", id, msg, len, true);
-    if (strcmp(id, h.a->id) == 0) {
-        free(id);
-        return finish_unit(&h, retptr, "request", in, "an actor cannot send a request to itself");
-    }
-    t = target_of(&h, id, why, sizeof why);
-    free(id);
-    if (t == NULL)
-        return finish_unit(&h, retptr, "request", in, why);
-    m = rt_msg_new(RT_MSG_REQUEST, msg, len);
-    if (m == NULL) {
-        rt_actor_release(t);
-        return finish_unit(&h, retptr, "request", in, "out of memory");
-    }
-    memcpy(m->a, h.a->id, sizeof m->a);
-    rt_uuid_v4(m->b);
-    /* check the result slot now, so the resume cannot fail on it */
-    {
-        uint8_t *p;
-        if (rt_abi_span(&h.g, retptr, 12, &p) != 0) {
-            rt_msg_free(m);
-            rt_actor_release(t);
-            free(in);
-            return rt_host_trap(&h);
-        }
-    }
-    rt_actor_ref(h.a);
-    m->reply.actor = h.a;
-    m->reply.token = rt_op_wait(h.a, RT_WAIT_BYTES, retptr, IFACE, "request", in);
-    rt_actor_post(t, m);
-    rt_actor_release(t);
-    return TH_WASM_SUSPENDED;
+    if (!outgoing_begin(&h, args, "request", RT_MSG_REQUEST,
+                        "an actor cannot send a request to itself", &o, &rc))
+        return rc;
+    rt_uuid_v4(o.m->b);
+    return post_waiting(&h, &o, RT_WAIT_BYTES, "request");
 }
 
 static int h_open_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     rt_host h;
-    char *id = NULL, why[160];
-    const uint8_t *msg;
-    rt_actor *t;
-    rt_msg *m;
-    char *in;
-    uint8_t *p;
-    uint32_t len = (uint32_t)args[3].i32, retptr = (uint32_t)args[4].i32;
+    outgoing o;
+    int rc;
 
     (void)ctx, (void)results;
     rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
-        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0 ||
-        rt_abi_span(&h.g, retptr, 12, &p) != 0) {
-        free(id);
-        return rt_host_trap(&h);
+    if (!outgoing_begin(&h, args, "open-channel", RT_MSG_CHAN_OPEN,
+                        "an actor cannot open a channel to itself", &o, &rc))
+        return rc;
+    if (rt_channel_new(h.a->rt, h.a->id, o.t->id, o.m->b) != 0) {
+        rt_msg_free(o.m);
+        rt_actor_release(o.t);
+        return finish_unit(&h, o.retptr, "open-channel", o.in, "out of memory");
     }
-    in = input_json("to", id, msg, len, true);
-    if (strcmp(id, h.a->id) == 0) {
-        free(id);
-        return finish_unit(&h, retptr, "open-channel", in, "an actor cannot open a channel to itself");
-    }
-    t = target_of(&h, id, why, sizeof why);
-    free(id);
-    if (t == NULL)
-        return finish_unit(&h, retptr, "open-channel", in, why);
-    m = rt_msg_new(RT_MSG_CHAN_OPEN, msg, len);
-    if (m == NULL || rt_channel_new(h.a->rt, h.a->id, t->id, m->b) != 0) {
-        rt_msg_free(m);
-        rt_actor_release(t);
-        return finish_unit(&h, retptr, "open-channel", in, "out of memory");
-    }
-    memcpy(m->a, h.a->id, sizeof m->a);
-    rt_actor_ref(h.a);
-    m->reply.actor = h.a;
-    m->reply.token = rt_op_wait(h.a, RT_WAIT_STRING, retptr, IFACE, "open-channel", in);
-    rt_actor_post(t, m);
-    rt_actor_release(t);
-    return TH_WASM_SUSPENDED;
+    return post_waiting(&h, &o, RT_WAIT_STRING, "open-channel");
 }
 
 static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
