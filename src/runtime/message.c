@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/block.h"
 #include "runtime/rt_int.h"
 
 rt_msg *rt_msg_new(int kind, const void *data, size_t len)
@@ -16,7 +17,7 @@ rt_msg *rt_msg_new(int kind, const void *data, size_t len)
 
     if (len > SIZE_MAX - sizeof *m)
         return NULL;
-    m = malloc(sizeof *m + len);
+    m = base_block_alloc(sizeof *m + len); /* freed by the receiver's thread */
     if (m == NULL)
         return NULL;
     memset(m, 0, sizeof *m);
@@ -44,7 +45,7 @@ void rt_msg_free(rt_msg *m)
         return;
     rt_reply_drop(&m->reply);
     free(m->text);
-    free(m);
+    base_block_free(m, sizeof *m + m->len);
 }
 
 void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data,
