@@ -13,7 +13,9 @@
  *     of each event (data as a JSON array of numbers, hashes hex) and one
  *     file written per event - with the same producers.
  *  3. Verification of all chains written in 1 (events/s).
- *  4. Store: put and get of 1 KiB blobs, against one file per blob.
+ *  4. Store: put (single, and th_store_put_many in batches of 256; with and
+ *     without fsync) and get of 1 KiB blobs, against one file per blob
+ *     (fsync'ed or not, as the store row).
  *
  * Usage: chain_bench [--seconds S] [--actors N] [--threads P] [--rate R]
  *                    [--dir DIR] [--no-fsync] [--quick] [--append-only]
@@ -264,69 +266,118 @@ static th_chain *open_chain(const char *home)
 
 /* ---- store ---- */
 
-/* Put then get n distinct 1 KiB blobs; returns the two rates. */
-static void store_round(const char *home, unsigned n, int sync_normal, th_content_ref *refs,
-                        double *put_rate, double *get_rate)
+#define STORE_BATCH 256
+
+/* The i-th 1 KiB blob of a round; `tag` keeps rounds' contents distinct. */
+static void store_blob_fill(uint8_t *blob, unsigned i, unsigned tag)
+{
+    memset(blob, (int)i, 1024);
+    memcpy(blob, &i, sizeof i);
+    memcpy(blob + 8, &tag, sizeof tag);
+}
+
+/* Put n distinct 1 KiB blobs into a new store of a new home `home` - one
+ * th_store_put each (batch 0) or th_store_put_many of `batch` blobs - then
+ * get them all back (if get_rate is not NULL).  Returns the rates. */
+static void store_round(const char *home, unsigned n, int sync_normal, unsigned batch,
+                        unsigned tag, th_content_ref *refs, double *put_rate, double *get_rate)
 {
     char id[TH_STORE_ID_LEN + 1];
     th_store_config cfg = {0};
-    uint8_t blob[1024];
+    th_store_blob *blobs;
+    uint8_t *bytes;
     th_store *s;
     th_error err;
     uint64_t t0;
-    unsigned i;
+    unsigned i, k;
     void *data;
     size_t len;
 
+    bytes = malloc((size_t)n * 1024);
+    blobs = malloc(n * sizeof *blobs);
+    if (bytes == NULL || blobs == NULL)
+        die("malloc", NULL);
+    for (i = 0; i < n; i++) { /* made before the clock starts, as the baseline's */
+        store_blob_fill(bytes + (size_t)i * 1024, i, tag);
+        blobs[i].data = bytes + (size_t)i * 1024;
+        blobs[i].len = 1024;
+    }
     cfg.home = home;
     cfg.sync_normal = sync_normal;
     if (th_store_open(&cfg, &s, &err) != TH_OK || th_store_new(s, id, &err) != TH_OK)
         die("store", &err);
     t0 = now_ns();
-    for (i = 0; i < n; i++) {
-        memset(blob, (int)i, sizeof blob);
-        memcpy(blob, &i, sizeof i);
-        memcpy(blob + 8, &sync_normal, sizeof sync_normal);
-        if (th_store_put(s, id, blob, sizeof blob, &refs[i], &err) != TH_OK)
+    for (i = 0; i < n; i += k) {
+        k = batch == 0 ? 1 : (n - i < batch ? n - i : batch);
+        if (batch == 0 && th_store_put(s, id, blobs[i].data, blobs[i].len, &refs[i], &err) != TH_OK)
             die("put", &err);
+        if (batch != 0 && th_store_put_many(s, id, &blobs[i], k, &refs[i], &err) != TH_OK)
+            die("put_many", &err);
     }
     *put_rate = n / ((double)(now_ns() - t0) / 1e9);
+    if (get_rate != NULL) {
+        t0 = now_ns();
+        for (i = 0; i < n; i++) {
+            if (th_store_get(s, id, refs[i].hash, &data, &len, &err) != TH_OK || len != 1024)
+                die("get", &err);
+            free(data);
+        }
+        *get_rate = n / ((double)(now_ns() - t0) / 1e9);
+    }
+    th_store_close(s);
+    free(blobs);
+    free(bytes);
+}
+
+/* Baseline put: one file per blob, named by its SHA-256 (from `refs`),
+ * optionally fsync'ed.  Returns files/s. */
+static double files_put(const char *dir, unsigned n, int fsync_each, const th_content_ref *refs)
+{
+    char path[800];
+    uint8_t blob[1024];
+    uint64_t t0;
+    unsigned i;
+    int fd;
+
+    mkdir(dir, 0755);
     t0 = now_ns();
     for (i = 0; i < n; i++) {
-        if (th_store_get(s, id, refs[i].hash, &data, &len, &err) != TH_OK || len != 1024)
-            die("get", &err);
-        free(data);
+        memset(blob, (int)i, sizeof blob);
+        snprintf(path, sizeof path, "%s/%s", dir, refs[i].hash);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, blob, sizeof blob) != (ssize_t)sizeof blob ||
+            (fsync_each && fsync(fd) != 0))
+            die("baseline put", NULL);
+        close(fd);
     }
-    *get_rate = n / ((double)(now_ns() - t0) / 1e9);
-    th_store_close(s);
+    return n / ((double)(now_ns() - t0) / 1e9);
 }
 
 static void bench_store(const char *dir, unsigned n)
 {
     char home[700], files[700], path[800];
     th_content_ref *refs = malloc(n * sizeof *refs);
-    double put_sync, get_sync, put_fast, get_fast, bput, bget;
+    double put_sync, put_fast, bput_sync, bput, many_sync, many_fast, get, bget;
     uint8_t blob[1024];
     unsigned i, nsync = n / 10;
     uint64_t t0;
     int fd;
 
-    snprintf(home, sizeof home, "%s/store-home", dir);
+    if (refs == NULL)
+        die("malloc", NULL);
+    snprintf(home, sizeof home, "%s/store-single-fsync", dir);
+    store_round(home, nsync, 0, 0, 1, refs, &put_sync, NULL);
+    snprintf(home, sizeof home, "%s/store-batch-fsync", dir);
+    store_round(home, n, 0, STORE_BATCH, 2, refs, &many_sync, NULL);
+    snprintf(home, sizeof home, "%s/store-batch", dir);
+    store_round(home, n, 1, STORE_BATCH, 3, refs, &many_fast, NULL);
+    snprintf(home, sizeof home, "%s/store-single", dir);
+    store_round(home, n, 1, 0, 4, refs, &put_fast, &get);
+    /* Baseline: one file per blob, named by its SHA-256; fsync'ed or not. */
+    snprintf(files, sizeof files, "%s/store-files-fsync", dir);
+    bput_sync = files_put(files, nsync, 1, refs);
     snprintf(files, sizeof files, "%s/store-files", dir);
-    mkdir(files, 0755);
-    store_round(home, nsync, 0, refs, &put_sync, &get_sync);
-    store_round(home, n, 1, refs, &put_fast, &get_fast);
-    /* Baseline: one file per blob, named by its SHA-256, no fsync. */
-    t0 = now_ns();
-    for (i = 0; i < n; i++) {
-        memset(blob, (int)i, sizeof blob);
-        snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || write(fd, blob, sizeof blob) != (ssize_t)sizeof blob)
-            die("baseline put", NULL);
-        close(fd);
-    }
-    bput = n / ((double)(now_ns() - t0) / 1e9);
+    bput = files_put(files, n, 0, refs);
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);
@@ -336,13 +387,17 @@ static void bench_store(const char *dir, unsigned n)
         close(fd);
     }
     bget = n / ((double)(now_ns() - t0) / 1e9);
-    printf("store, 1 KiB blobs:\n");
-    printf("  put, fsync per put  %9.0f ops/s  (%u puts)\n", put_sync, nsync);
-    printf("  put, no fsync       %9.0f ops/s  (baseline file per blob, no fsync: %.0f ops/s; "
+    printf("store, 1 KiB blobs (baseline: one file per blob named by its SHA-256):\n");
+    printf("  put, fsync per put          %9.0f ops/s  (%u puts; baseline fsync'ed: %.0f ops/s; "
+           "ratio %.2fx)\n", put_sync, nsync, bput_sync, put_sync / bput_sync);
+    printf("  put, no fsync               %9.0f ops/s  (baseline, no fsync: %.0f ops/s; "
            "ratio %.2fx)\n", put_fast, bput, put_fast / bput);
-    printf("  get (re-hashed)     %9.0f ops/s  (baseline file per blob: %.0f ops/s; ratio %.2fx)\n",
-           get_fast, bget, get_fast / bget);
-    (void)get_sync;
+    printf("  put_many %u/batch, fsync    %9.0f ops/s  (baseline fsync'ed: %.0f ops/s; "
+           "ratio %.2fx)\n", STORE_BATCH, many_sync, bput_sync, many_sync / bput_sync);
+    printf("  put_many %u/batch, no fsync %9.0f ops/s  (baseline, no fsync: %.0f ops/s; "
+           "ratio %.2fx)\n", STORE_BATCH, many_fast, bput, many_fast / bput);
+    printf("  get (re-hashed)             %9.0f ops/s  (baseline: %.0f ops/s; ratio %.2fx)\n",
+           get, bget, get / bget);
     free(refs);
 }
 

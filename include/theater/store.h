@@ -78,6 +78,27 @@ int th_store_list_stores(th_store *s, th_store_list *out /* out */, th_error *er
  * TH_ENOENT if the store does not exist, TH_ETOOBIG above the blob limit. */
 int th_store_put(th_store *s, const char *store_id, const void *data, size_t len,
                  th_content_ref *ref /* out */, th_error *err);
+/* One blob of a batch put: `len` bytes at `data` (which may be NULL only
+ * when len is 0).  The bytes stay owned by the caller. */
+typedef struct th_store_blob {
+    const void *data;
+    size_t len;
+} th_store_blob;
+
+/* store, batched: put `n` blobs into the store in one transaction, so
+ * either all of them are stored or, on any error, none.  On success
+ * refs_out[i] receives the reference of blobs[i]; on error refs_out is left
+ * unchanged.  Each blob follows th_store_put's rules: the size limit, and
+ * dedup (content already in the store, or twice in one batch, is kept once;
+ * every copy gets the same reference).  The hashing happens before the
+ * transaction, so a large batch holds the database's write lock only to
+ * insert.  `n` = 0 stores nothing (but still reports an unknown store).
+ * Errors: TH_EINVAL (bad store id; NULL `blobs` or `refs_out` with n > 0;
+ * NULL data with len > 0), TH_ENOENT (no such store), TH_ETOOBIG (a blob
+ * above the limit; the message gives its index), TH_EPERM (read-only
+ * handle), TH_ENOMEM, TH_EBUSY / TH_EIO (database). */
+int th_store_put_many(th_store *s, const char *store_id, const th_store_blob *blobs, size_t n,
+                      th_content_ref *refs_out /* out: n refs */, th_error *err);
 /* get: the content of `ref` in a malloc'd buffer the caller frees (*data is
  * non-NULL even for empty content).  TH_ENOENT if unknown in that store. */
 int th_store_get(th_store *s, const char *store_id, const char *ref, void **data /* out */,

@@ -7,10 +7,19 @@
  * label's hash is always held by its store (label calls check it inside the
  * same transaction).  Every call runs under the handle's mutex, and calls
  * that write run in one IMMEDIATE transaction, so a crash leaves either all
- * of a call's effects or none.
+ * of a call's effects or none (th_store_put_many: all of its blobs or none).
+ *
+ * Hot paths use as few statements as the invariants allow: a put adds the
+ * store_content row with one INSERT ... SELECT that also proves the store
+ * exists, and writes the blob only if that row is new (a store that holds a
+ * reference also has its blob); a get reads the bytes with one join that
+ * also proves the store holds the reference.  Only when those statements
+ * find nothing do the slower checks run, to say why.  Hashing (put) and
+ * re-hashing (get) happen outside the mutex and the transaction.
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,25 +284,30 @@ static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt,
     return store_db_error(s->db, rc, err, "querying the store");
 }
 
+/* Transaction control through cached statements (sqlite3_exec would parse
+ * the SQL on every call). */
 static int begin(th_store *s, th_error *err)
 {
-    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? TH_OK : store_db_error(s->db, rc, err, "starting a transaction");
+    return run(s, err, "starting a transaction", "BEGIN IMMEDIATE", "");
 }
 
 /* Commit if rc is TH_OK, else roll back; returns the final code. */
 static int finish(th_store *s, int rc, th_error *err)
 {
-    int src;
-
-    if (rc == TH_OK) {
-        src = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-        if (src == SQLITE_OK)
-            return TH_OK;
-        rc = store_db_error(s->db, src, err, "committing");
-    }
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == TH_OK && (rc = run(s, err, "committing", "COMMIT", "")) == TH_OK)
+        return TH_OK;
+    if (!sqlite3_get_autocommit(s->db)) /* a failed COMMIT may have rolled back */
+        run(s, NULL, "rolling back", "ROLLBACK", "");
     return rc;
+}
+
+/* TH_OK if store_id is a well-formed store id (no database access). */
+static int check_store_id(const char *store_id, th_error *err)
+{
+    if (store_id == NULL || !base_uuid_valid(store_id))
+        return th_error_set(err, TH_EINVAL, "bad store id '%.80s' (want a UUID)",
+                            store_id ? store_id : "(null)");
+    return TH_OK;
 }
 
 /* TH_OK if the store exists, TH_ENOENT/TH_EINVAL if not. */
@@ -301,9 +315,8 @@ static int check_store(th_store *s, const char *store_id, th_error *err)
 {
     int rc;
 
-    if (store_id == NULL || !base_uuid_valid(store_id))
-        return th_error_set(err, TH_EINVAL, "bad store id '%.80s' (want a UUID)",
-                            store_id ? store_id : "(null)");
+    if ((rc = check_store_id(store_id, err)) != TH_OK)
+        return rc;
     rc = has_row(s, err, "SELECT 1 FROM store WHERE id = ?", "s", store_id);
     if (rc == 0)
         return th_error_set(err, TH_ENOENT, "unknown store %s", store_id);
@@ -323,37 +336,80 @@ static int check_held(th_store *s, const char *store_id, const store_ref *r, th_
     return rc < 0 ? rc : TH_OK;
 }
 
-/* Insert content into store_blob (if new) and store_content; inside a
- * transaction. */
-static int put_locked(th_store *s, const char *store_id, const void *data, size_t len,
-                      store_ref *r, th_error *err)
+/* Check one blob against the size limit and hash it into `r`; no database
+ * access, so callers do it before taking the mutex.  `index` names the blob
+ * of a batch in messages (-1: a single put). */
+static int hash_blob(const th_store *s, const th_store_blob *b, long index, store_ref *r,
+                     th_error *err)
+{
+    if (b->len > s->max_blob) {
+        if (index < 0)
+            return th_error_set(err, TH_ETOOBIG,
+                                "content is %zu bytes, above the blob limit of %llu", b->len,
+                                (unsigned long long)s->max_blob);
+        return th_error_set(err, TH_ETOOBIG, "blob %ld is %zu bytes, above the blob limit of %llu",
+                            index, b->len, (unsigned long long)s->max_blob);
+    }
+    if (b->data == NULL && b->len != 0)
+        return index < 0 ? th_error_set(err, TH_EINVAL, "NULL content")
+                         : th_error_set(err, TH_EINVAL, "blob %ld has NULL content", index);
+    if (base_sha256(b->data != NULL ? b->data : "", b->len, r->b) != 0)
+        return th_error_set(err, TH_EIO, "SHA-256 failed");
+    return TH_OK;
+}
+
+/* Add the blob `b`, already hashed to `r` by hash_blob, to the store; inside
+ * a write transaction.  The store_content row goes first: INSERT ... SELECT
+ * adds it only if the store exists.  If it was added, the bytes go to
+ * store_blob unless another store has them already (dedup).  If it was not,
+ * either the store already holds `r` (and so store_blob has it: nothing to
+ * do) or the store does not exist, which is checked then unless the caller
+ * has checked it in this transaction (`store_known`). */
+static int put_locked(th_store *s, const char *store_id, const th_store_blob *b,
+                      const store_ref *r, int store_known, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (len > s->max_blob)
-        return th_error_set(err, TH_ETOOBIG, "content is %zu bytes, above the blob limit of %llu",
-                            len, (unsigned long long)s->max_blob);
-    if (data == NULL && len != 0)
-        return th_error_set(err, TH_EINVAL, "NULL content");
-    if (base_sha256(data != NULL ? data : "", len, r->b) != 0)
-        return th_error_set(err, TH_EIO, "SHA-256 failed");
-    rc = has_row(s, err, "SELECT 1 FROM store_blob WHERE hash = ?", "r", r);
-    if (rc < 0)
+    rc = run(s, err, "storing content",
+             "INSERT INTO store_content(store, hash) SELECT ?1, ?2 FROM store WHERE id = ?1"
+             " ON CONFLICT(store, hash) DO NOTHING",
+             "sr", store_id, r);
+    if (rc != TH_OK)
         return rc;
-    if (rc == 0) {
-        rc = prep(s, &st, "INSERT INTO store_blob(hash, size, data) VALUES(?, ?, ?)", "ri", r,
-                  (sqlite3_int64)len);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_blob64(st, 3, data != NULL ? data : "", len, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(st);
-        stmt_done(s, st);
-        if (rc != SQLITE_DONE)
-            return store_db_error(s->db, rc, err, "storing content");
+    if (sqlite3_changes(s->db) == 0)
+        return store_known ? TH_OK : check_store(s, store_id, err);
+    rc = prep(s, &st,
+              "INSERT INTO store_blob(hash, size, data) VALUES(?, ?, ?)"
+              " ON CONFLICT(hash) DO NOTHING",
+              "ri", r, (sqlite3_int64)b->len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob64(st, 3, b->data != NULL ? b->data : "", b->len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    stmt_done(s, st);
+    return rc == SQLITE_DONE ? TH_OK : store_db_error(s->db, rc, err, "storing content");
+}
+
+/* Put blobs[0..n) (hashed to r[0..n)) into the store in one transaction.
+ * A single blob needs no separate store check (put_locked proves the store
+ * exists); a batch checks the store once. */
+static int put_blobs(th_store *s, const char *store_id, const th_store_blob *blobs,
+                     const store_ref *r, size_t n, th_error *err)
+{
+    size_t i;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    if ((rc = begin(s, err)) == TH_OK) {
+        if (n != 1)
+            rc = check_store(s, store_id, err);
+        for (i = 0; i < n && rc == TH_OK; i++)
+            rc = put_locked(s, store_id, &blobs[i], &r[i], n != 1, err);
+        rc = finish(s, rc, err);
     }
-    return run(s, err, "storing content",
-               "INSERT OR IGNORE INTO store_content(store, hash) VALUES(?, ?)", "sr", store_id, r);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 static int set_label(th_store *s, const char *store_id, const char *label, const store_ref *r,
@@ -455,24 +511,64 @@ int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
 int th_store_put(th_store *s, const char *store_id, const void *data, size_t len,
                  th_content_ref *ref, th_error *err)
 {
+    th_store_blob b = {data, len};
     store_ref r;
     int rc;
 
-    if ((rc = check_writable(s, err)) != TH_OK)
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK ||
+        (rc = hash_blob(s, &b, -1, &r, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
-    if ((rc = begin(s, err)) == TH_OK) {
-        rc = check_store(s, store_id, err);
-        if (rc == TH_OK)
-            rc = put_locked(s, store_id, data, len, &r, err);
-        rc = finish(s, rc, err);
-    }
-    pthread_mutex_unlock(&s->lock);
+    rc = put_blobs(s, store_id, &b, &r, 1, err);
     if (rc == TH_OK)
         format_ref(r.b, ref);
     return rc;
 }
 
+int th_store_put_many(th_store *s, const char *store_id, const th_store_blob *blobs, size_t n,
+                      th_content_ref *refs_out, th_error *err)
+{
+    store_ref *r;
+    size_t i;
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
+        return rc;
+    if (n == 0) { /* nothing to store; still an error for an unknown store */
+        pthread_mutex_lock(&s->lock);
+        rc = check_store(s, store_id, err);
+        pthread_mutex_unlock(&s->lock);
+        return rc;
+    }
+    if (blobs == NULL || refs_out == NULL)
+        return th_error_set(err, TH_EINVAL, "NULL %s for %zu blobs",
+                            blobs == NULL ? "blobs" : "refs_out", n);
+    if (n > SIZE_MAX / sizeof *r || (r = malloc(n * sizeof *r)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory (%zu blobs)", n);
+    rc = TH_OK;
+    for (i = 0; i < n && rc == TH_OK; i++)
+        rc = hash_blob(s, &blobs[i], (long)i, &r[i], err);
+    if (rc == TH_OK)
+        rc = put_blobs(s, store_id, blobs, r, n, err);
+    for (i = 0; i < n && rc == TH_OK; i++)
+        format_ref(r[i].b, &refs_out[i]);
+    free(r);
+    return rc;
+}
+
+/* Why a get found no row: the store is unknown, does not hold the
+ * reference, or holds it but its blob is missing (a damaged database). */
+static int get_missing(th_store *s, const char *store_id, const store_ref *r, const char *ref,
+                       th_error *err)
+{
+    int rc;
+
+    if ((rc = check_store(s, store_id, err)) != TH_OK || (rc = check_held(s, store_id, r, err)) != TH_OK)
+        return rc;
+    return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref);
+}
+
+/* One statement proves the store holds the reference and reads the bytes,
+ * which are copied out under the mutex and re-hashed after it. */
 int th_store_get(th_store *s, const char *store_id, const char *ref, void **data, size_t *len,
                  th_error *err)
 {
@@ -480,47 +576,47 @@ int th_store_get(th_store *s, const char *store_id, const char *ref, void **data
     uint8_t check[BASE_SHA256_LEN];
     const void *p;
     store_ref r;
-    size_t n;
+    size_t n = 0;
     void *buf = NULL;
     int rc;
 
     *data = NULL;
     *len = 0;
-    if ((rc = parse_ref(ref, &r, err)) != TH_OK)
+    if ((rc = parse_ref(ref, &r, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
     pthread_mutex_lock(&s->lock);
-    if ((rc = check_store(s, store_id, err)) != TH_OK || (rc = check_held(s, store_id, &r, err)) != TH_OK)
-        goto out;
-    rc = prep(s, &st, "SELECT data FROM store_blob WHERE hash = ?", "r", &r);
+    rc = prep(s, &st,
+              "SELECT b.data FROM store_content c JOIN store_blob b ON b.hash = c.hash"
+              " WHERE c.store = ?1 AND c.hash = ?2",
+              "sr", store_id, &r);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref)
-                               : store_db_error(s->db, rc, err, "reading content");
-        goto out;
+    if (rc == SQLITE_ROW) {
+        p = sqlite3_column_blob(st, 0);
+        n = (size_t)sqlite3_column_bytes(st, 0);
+        buf = malloc(n ? n : 1);
+        if (buf != NULL && n != 0)
+            memcpy(buf, p, n);
+        rc = buf != NULL ? TH_OK : th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", n);
+    } else if (rc == SQLITE_DONE) {
+        stmt_done(s, st);
+        st = NULL;
+        rc = get_missing(s, store_id, &r, ref, err);
+    } else {
+        rc = store_db_error(s->db, rc, err, "reading content");
     }
-    p = sqlite3_column_blob(st, 0);
-    n = (size_t)sqlite3_column_bytes(st, 0);
-    buf = malloc(n ? n : 1);
-    if (buf == NULL) {
-        rc = th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", n);
-        goto out;
-    }
-    if (n)
-        memcpy(buf, p, n);
+    stmt_done(s, st);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != TH_OK)
+        return rc;
     if (base_sha256(buf, n, check) != 0 || memcmp(check, r.b, sizeof check) != 0) {
-        rc = th_error_set(err, TH_ECORRUPT, "content %s is damaged: its bytes no longer hash to it",
-                          ref);
         free(buf);
-        goto out;
+        return th_error_set(err, TH_ECORRUPT,
+                            "content %s is damaged: its bytes no longer hash to it", ref);
     }
     *data = buf;
     *len = n;
-    rc = TH_OK;
-out:
-    stmt_done(s, st);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return TH_OK;
 }
 
 int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exists, th_error *err)
@@ -529,17 +625,18 @@ int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exi
     int rc;
 
     *exists = 0;
-    if ((rc = parse_ref(ref, &r, err)) != TH_OK)
+    if ((rc = parse_ref(ref, &r, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
     pthread_mutex_lock(&s->lock);
-    rc = check_store(s, store_id, err);
-    if (rc == TH_OK) {
-        rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
-                     store_id, &r);
-        if (rc >= 0) {
-            *exists = rc;
-            rc = TH_OK;
-        }
+    /* A store_content row implies the store exists; only a miss needs the
+     * store check. */
+    rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+                 store_id, &r);
+    if (rc == 0)
+        rc = check_store(s, store_id, err);
+    else if (rc == 1) {
+        *exists = 1;
+        rc = TH_OK;
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -663,10 +760,12 @@ int th_store_remove_from_label(th_store *s, const char *store_id, const char *la
 static int put_label(th_store *s, const char *store_id, const char *label, const void *data,
                      size_t len, int must_exist, th_content_ref *ref, th_error *err)
 {
+    th_store_blob b = {data, len};
     store_ref r;
     int rc;
 
-    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK)
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
+        (rc = check_store_id(store_id, err)) != TH_OK || (rc = hash_blob(s, &b, -1, &r, err)) != TH_OK)
         return rc;
     pthread_mutex_lock(&s->lock);
     if ((rc = begin(s, err)) == TH_OK) {
@@ -674,7 +773,7 @@ static int put_label(th_store *s, const char *store_id, const char *label, const
         if (rc == TH_OK && must_exist)
             rc = label_exists(s, store_id, label, err);
         if (rc == TH_OK)
-            rc = put_locked(s, store_id, data, len, &r, err);
+            rc = put_locked(s, store_id, &b, &r, 1, err);
         if (rc == TH_OK)
             rc = set_label(s, store_id, label, &r, err);
         rc = finish(s, rc, err);

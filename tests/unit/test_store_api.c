@@ -1,7 +1,7 @@
 /*
  * test_store_api.c - unit tests of the content store (theater/store.h):
- * every call of the ABI's store interface, dedup, limits, bad input, schema
- * version and damaged-file refusal.
+ * every call of the ABI's store interface, the batch put (all or nothing),
+ * dedup, limits, bad input, schema version and damaged-file refusal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +251,153 @@ static void test_bad_input(void **state)
     free(big);
 }
 
+/* Number of references the store holds (list-all-content). */
+static size_t content_count(fixture *f, const char *id)
+{
+    th_store_list l = {0};
+    th_error err;
+    size_t n;
+
+    assert_int_equal(th_store_list_content(f->s, id, &l, &err), TH_OK);
+    n = l.count;
+    th_store_list_free(&l);
+    return n;
+}
+
+static void test_put_many(void **state)
+{
+    fixture *f = *state;
+    th_store_blob blobs[4] = {{"abc", 3}, {NULL, 0}, {"xyz", 3}, {"abc", 3}};
+    char other[TH_STORE_ID_LEN + 1];
+    th_content_ref refs[4], one;
+    uint64_t size;
+    th_error err;
+    void *data;
+    size_t len;
+    int ex;
+
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 4, refs, &err), TH_OK);
+    assert_string_equal(refs[0].hash, ABC_SHA256);
+    assert_string_equal(refs[1].hash, EMPTY_SHA256);
+    /* The same content twice in one batch: one reference, stored once. */
+    assert_string_equal(refs[3].hash, ABC_SHA256);
+    assert_int_equal(content_count(f, f->id), 3);
+    assert_int_equal(th_store_total_size(f->s, f->id, &size, &err), TH_OK);
+    assert_int_equal(size, 6);
+    assert_int_equal(th_store_put(f->s, f->id, "xyz", 3, &one, &err), TH_OK);
+    assert_string_equal(one.hash, refs[2].hash);
+    assert_int_equal(th_store_get(f->s, f->id, refs[2].hash, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "xyz", 3);
+    free(data);
+    /* Content already in this store, and content of another store. */
+    assert_int_equal(th_store_new(f->s, other, &err), TH_OK);
+    assert_int_equal(th_store_put_many(f->s, other, blobs, 3, refs, &err), TH_OK);
+    assert_int_equal(content_count(f, other), 3);
+    assert_int_equal(th_store_exists(f->s, other, ABC_SHA256, &ex, &err), TH_OK);
+    assert_int_equal(ex, 1);
+    assert_int_equal(th_store_put_many(f->s, other, blobs, 4, refs, &err), TH_OK);
+    assert_int_equal(content_count(f, other), 3);
+    assert_int_equal(th_store_get(f->s, other, ABC_SHA256, &data, &len, &err), TH_OK);
+    assert_memory_equal(data, "abc", 3);
+    free(data);
+    /* n = 0 stores nothing and needs no arrays. */
+    assert_int_equal(th_store_put_many(f->s, f->id, NULL, 0, NULL, &err), TH_OK);
+    assert_int_equal(content_count(f, f->id), 3);
+}
+
+static void test_put_many_bad_input(void **state)
+{
+    fixture *f = *state;
+    const char *unknown = "00000000-0000-4000-8000-000000000000";
+    th_store_blob blobs[3] = {{"first", 5}, {NULL, 0}, {"third", 5}};
+    th_content_ref refs[3];
+    th_error err;
+    char *big;
+    int ex;
+
+    memset(refs, 'x', sizeof refs);
+    assert_int_equal(th_store_put_many(f->s, unknown, blobs, 3, refs, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "unknown store"));
+    assert_int_equal(th_store_put_many(f->s, unknown, NULL, 0, NULL, &err), TH_ENOENT);
+    assert_int_equal(th_store_put_many(f->s, "not-a-uuid", blobs, 3, refs, &err), TH_EINVAL);
+    assert_int_equal(th_store_put_many(f->s, NULL, blobs, 3, refs, &err), TH_EINVAL);
+    assert_int_equal(th_store_put_many(f->s, f->id, NULL, 3, refs, &err), TH_EINVAL);
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, NULL, &err), TH_EINVAL);
+    /* An over-size blob in the middle: an error naming it, nothing stored,
+     * refs_out untouched.  The fixture's limit is 1 MiB. */
+    big = calloc(1, 1024 * 1024 + 1);
+    assert_non_null(big);
+    blobs[1].data = big;
+    blobs[1].len = 1024 * 1024 + 1;
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, refs, &err), TH_ETOOBIG);
+    assert_non_null(strstr(err.msg, "blob 1 "));
+    assert_non_null(strstr(err.msg, "blob limit"));
+    assert_int_equal(content_count(f, f->id), 0);
+    assert_int_equal(refs[0].hash[0], 'x');
+    /* NULL content with a length, in the middle. */
+    blobs[1].data = NULL;
+    blobs[1].len = 1;
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, refs, &err), TH_EINVAL);
+    assert_int_equal(content_count(f, f->id), 0);
+    /* At the limit it fits. */
+    blobs[1].data = big;
+    blobs[1].len = 1024 * 1024;
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, refs, &err), TH_OK);
+    assert_int_equal(content_count(f, f->id), 3);
+    assert_int_equal(th_store_exists(f->s, f->id, refs[1].hash, &ex, &err), TH_OK);
+    assert_int_equal(ex, 1);
+    free(big);
+}
+
+/* Rows of store_blob, read through a separate connection. */
+static int blob_rows(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM store_blob", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A failure inside the transaction (here a trigger that aborts the third
+ * blob's insert) rolls back the blobs before it too. */
+static void test_put_many_atomic(void **state)
+{
+    fixture *f = *state;
+    th_store_blob blobs[3] = {{"one", 3}, {"two", 3}, {"fail!!!", 7}};
+    th_content_ref refs[3], ref;
+    char path[300];
+    th_error err;
+    sqlite3 *db;
+
+    snprintf(path, sizeof path, "%s/theater.db", f->home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER fail_seven BEFORE INSERT ON store_blob"
+                                  " WHEN NEW.size = 7 BEGIN SELECT RAISE(ABORT, 'injected'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, refs, &err), TH_EIO);
+    assert_non_null(strstr(err.msg, "injected"));
+    assert_int_equal(content_count(f, f->id), 0);
+    assert_int_equal(blob_rows(db), 0);
+    /* The handle keeps working after the rollback; a single put that fails
+     * inside its transaction stores nothing either. */
+    assert_int_equal(th_store_put(f->s, f->id, "one", 3, &ref, &err), TH_OK);
+    assert_int_equal(th_store_put(f->s, f->id, "fail!!!", 7, &ref, &err), TH_EIO);
+    assert_int_equal(content_count(f, f->id), 1);
+    assert_int_equal(blob_rows(db), 1);
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER fail_seven", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(th_store_put_many(f->s, f->id, blobs, 3, refs, &err), TH_OK);
+    assert_int_equal(content_count(f, f->id), 3);
+    assert_int_equal(blob_rows(db), 3);
+    sqlite3_close(db);
+}
+
 static void test_damaged_content_detected(void **state)
 {
     fixture *f = *state;
@@ -269,6 +416,13 @@ static void test_damaged_content_detected(void **state)
     sqlite3_close(db);
     assert_int_equal(th_store_get(f->s, f->id, ref.hash, &data, &len, &err), TH_ECORRUPT);
     assert_non_null(strstr(err.msg, "damaged"));
+    assert_null(data);
+    /* Listed in the store but its bytes are gone. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM store_blob", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(th_store_get(f->s, f->id, ref.hash, &data, &len, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "listed but missing"));
 }
 
 static void test_reopen_and_read_only(void **state)
@@ -291,6 +445,7 @@ static void test_reopen_and_read_only(void **state)
     free(data);
     assert_int_equal(th_store_new(ro, id, &err), TH_EPERM);
     assert_int_equal(th_store_put(ro, f->id, "x", 1, &ref, &err), TH_EPERM);
+    assert_int_equal(th_store_put_many(ro, f->id, NULL, 0, NULL, &err), TH_EPERM);
     th_store_close(ro);
     /* Read-only on an empty directory: no database. */
     cfg.home = "/tmp/theater-store-test-does-not-exist";
@@ -382,6 +537,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup_and_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_many_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_many_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
         cmocka_unit_test(test_newer_schema_and_garbage_refused),
