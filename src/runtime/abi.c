@@ -4,11 +4,12 @@
  * strings and lists into it and lifting results out of it.
  *
  * Everything the guest hands back is untrusted: every pointer and length is
- * checked against the current memory size before it is touched, every
- * string is checked to be UTF-8, every discriminant to be in range, and a
- * `cabi_realloc` that traps, loops, suspends or returns a misaligned or
- * out-of-bounds pointer is a failure of the actor (TH_ETRAP with a
- * message), never of the host.
+ * checked against the current memory size before it is touched (a result or
+ * an option as a whole, before any of its fields, as the Canonical ABI does,
+ * so no field offset can wrap past 2^32), every string is checked to be
+ * UTF-8, every discriminant to be in range, and a `cabi_realloc` that traps,
+ * loops, suspends or returns a misaligned or out-of-bounds pointer is a
+ * failure of the actor (TH_ETRAP with a message), never of the host.
  *
  * Memory pointers are fetched again after every call into wasm, since a
  * call may grow (move) the memory.
@@ -42,12 +43,23 @@ int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out)
 
     if (base == NULL)
         return th_error_set(g->err, TH_ETRAP, "actor has no memory");
-    if ((uint64_t)ptr + len > size)
+    if (len > size || ptr > size - len)
         return th_error_set(g->err, TH_ETRAP,
                             "out-of-bounds guest range [%u, +%llu) (memory is %llu bytes)",
                             ptr, (unsigned long long)len, (unsigned long long)size);
     *out = base + ptr;
     return 0;
+}
+
+/* Check that a value of `size` bytes fits at addr before touching any of it
+ * (as the Canonical ABI does for a whole result or parameter tuple): then no
+ * field offset from addr can wrap past 2^32, and a bad address leaves memory
+ * untouched. */
+static int fits(rt_guest *g, uint32_t addr, uint32_t size)
+{
+    uint8_t *p = NULL;
+
+    return rt_abi_span(g, addr, size, &p);
 }
 
 int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
@@ -132,10 +144,14 @@ int rt_abi_store_u32(rt_guest *g, uint32_t addr, uint32_t v)
 
 int rt_abi_store_u64(rt_guest *g, uint32_t addr, uint64_t v)
 {
-    int rc = rt_abi_store_u32(g, addr, (uint32_t)v);
+    uint8_t *p = NULL, b[8];
+    int rc = rt_abi_span(g, addr, 8, &p), i;
 
-    if (rc == 0)
-        rc = rt_abi_store_u32(g, addr + 4, (uint32_t)(v >> 32));
+    if (rc == 0) {
+        for (i = 0; i < 8; i++)
+            b[i] = (uint8_t)(v >> (8 * i));
+        memcpy(p, b, 8);
+    }
     return rc;
 }
 
@@ -198,6 +214,9 @@ int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_
     *out = NULL;
     *n = 0;
     *has = false;
+    /* the whole option (12 bytes) first: then addr + 8 cannot wrap */
+    if ((rc = fits(g, addr, 12)) != 0)
+        return rc;
     if ((rc = rt_abi_load_u8(g, addr, &disc)) != 0)
         return rc;
     if (disc > 1)
@@ -219,8 +238,7 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
     int rc;
 
     /* check the destination first: no allocation for a bad retptr */
-    uint8_t *p = NULL;
-    if ((rc = rt_abi_span(g, addr, 8, &p)) != 0)
+    if ((rc = fits(g, addr, 8)) != 0)
         return rc;
     if ((rc = rt_abi_put(g, data, len, 1, &ptr)) != 0)
         return rc;
@@ -231,8 +249,10 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
 
 int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
 {
-    int rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
+    int rc = fits(g, retptr, 12);
 
+    if (rc == 0)
+        rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
     if (rc == 0 && errmsg != NULL)
         rc = rt_abi_store_list(g, retptr + 4, errmsg, strlen(errmsg));
     return rc;
@@ -240,8 +260,10 @@ int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
 
 int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg)
 {
-    int rc = rt_abi_store_u8(g, retptr, 1);
+    int rc = fits(g, retptr, 16);
 
+    if (rc == 0)
+        rc = rt_abi_store_u8(g, retptr, 1);
     if (rc == 0)
         rc = rt_abi_store_list(g, retptr + 8, errmsg, strlen(errmsg));
     return rc;
@@ -250,8 +272,10 @@ int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg)
 int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t len,
                         const char *errmsg)
 {
-    int rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
+    int rc = fits(g, retptr, 12);
 
+    if (rc == 0)
+        rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
     if (rc != 0)
         return rc;
     if (errmsg != NULL)
@@ -262,10 +286,9 @@ int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t l
 int rt_abi_store_strings(rt_guest *g, uint32_t addr, char *const *v, size_t n)
 {
     uint32_t arr, i;
-    uint8_t *p = NULL;
     int rc;
 
-    if ((rc = rt_abi_span(g, addr, 8, &p)) != 0)
+    if ((rc = fits(g, addr, 8)) != 0)
         return rc;
     if (n > UINT32_MAX / 8)
         return th_error_set(g->err, TH_ETOOBIG, "list of %zu strings is too long", n);
