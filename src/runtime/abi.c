@@ -19,7 +19,8 @@
 
 #include "runtime/rt_int.h"
 
-/* Fuel for one cabi_realloc call made from outside a host function. */
+/* Fuel for one cabi_realloc call, whether made from the host between calls
+ * or from inside a host function. */
 #define RT_REALLOC_FUEL TH_RT_REALLOC_FUEL
 
 uint8_t *rt_guest_mem(rt_guest *g, uint64_t *size)
@@ -62,6 +63,56 @@ static int fits(rt_guest *g, uint32_t addr, uint32_t size)
     return rt_abi_span(g, addr, size, &p);
 }
 
+/* cabi_realloc from inside a host function, as a nested call on the
+ * caller's exec.  A nested call cannot be suspended for more fuel, so it
+ * gets its own RT_REALLOC_FUEL rather than what is left of the caller's
+ * (which may be nothing at the end of a fuel slice); what it spends is then
+ * taken from the caller's fuel (down to zero at most). */
+static int alloc_nested(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
+{
+    th_wasm_exec *ex = th_wasm_call_exec(g->call);
+    uint64_t fuel = th_wasm_exec_fuel(ex), used;
+    int rc;
+
+    th_wasm_exec_set_fuel(ex, RT_REALLOC_FUEL);
+    rc = th_wasm_call_invoke(g->call, g->realloc, args, res);
+    used = RT_REALLOC_FUEL - th_wasm_exec_fuel(ex);
+    if (fuel != UINT64_MAX)
+        fuel = fuel > used ? fuel - used : 0;
+    th_wasm_exec_set_fuel(ex, fuel);
+    if (rc == TH_OK)
+        return 0;
+    if (rc == TH_WASM_OUT_OF_FUEL)
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc ran out of fuel");
+    if (rc == TH_WASM_TRAPPED)
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc trapped: %s",
+                            th_wasm_exec_trap_message(ex));
+    return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called");
+}
+
+/* cabi_realloc from the host between calls, on an idle exec. */
+static int alloc_idle(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
+{
+    int rc;
+
+    /* an exec holding a suspended call is not ours to use (nor its fuel) */
+    if (th_wasm_exec_is_suspended(g->exec))
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called (exec busy)");
+    th_wasm_exec_set_fuel(g->exec, RT_REALLOC_FUEL);
+    rc = th_wasm_exec_call(g->exec, g->realloc, args, 4, res, 1);
+    if (rc == TH_OK)
+        return 0;
+    if (rc == TH_WASM_TRAPPED)
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc trapped: %s",
+                            th_wasm_exec_trap_message(g->exec));
+    if (rc == TH_WASM_SUSPENDED || rc == TH_WASM_OUT_OF_FUEL) {
+        th_wasm_exec_abort(g->exec);
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc %s",
+                            rc == TH_WASM_OUT_OF_FUEL ? "ran out of fuel" : "tried to suspend");
+    }
+    return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called");
+}
+
 int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
 {
     th_wasm_val args[4], res[1];
@@ -75,26 +126,9 @@ int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
     args[2].i32 = (int32_t)align;
     args[3].i32 = (int32_t)size;
     res[0].i32 = 0;
-    if (g->call != NULL) {
-        rc = th_wasm_call_invoke(g->call, g->realloc, args, res);
-        if (rc != TH_OK)
-            return th_error_set(g->err, TH_ETRAP, "cabi_realloc failed (%s)",
-                                rc == TH_WASM_OUT_OF_FUEL ? "out of fuel" : "trapped");
-    } else {
-        th_wasm_exec_set_fuel(g->exec, RT_REALLOC_FUEL);
-        rc = th_wasm_exec_call(g->exec, g->realloc, args, 4, res, 1);
-        if (rc == TH_WASM_TRAPPED)
-            return th_error_set(g->err, TH_ETRAP, "cabi_realloc trapped: %s",
-                                th_wasm_exec_trap_message(g->exec));
-        if (rc != TH_OK) {
-            if (th_wasm_exec_is_suspended(g->exec))
-                th_wasm_exec_abort(g->exec);
-            return th_error_set(g->err, TH_ETRAP, "cabi_realloc %s",
-                                rc == TH_WASM_OUT_OF_FUEL ? "ran out of fuel"
-                                : rc == TH_WASM_SUSPENDED ? "tried to suspend"
-                                                          : "could not be called");
-        }
-    }
+    rc = g->call != NULL ? alloc_nested(g, args, res) : alloc_idle(g, args, res);
+    if (rc != 0)
+        return rc;
     *ptr = (uint32_t)res[0].i32;
     if (align > 1 && (*ptr & (align - 1)) != 0)
         return th_error_set(g->err, TH_ETRAP, "cabi_realloc returned misaligned pointer 0x%x", *ptr);
