@@ -643,13 +643,32 @@ typedef struct op_result {
     char *err;           /* err(string) */
 } op_result;
 
+/* Bytes of an export's result record: result<tuple<option<list<u8>>, ...>,
+ * string> is a discriminant (padded to 4) and the larger case: the state
+ * (12), plus the response (12) for handle-request, plus accepted (4) and
+ * the message (12) for handle-channel-open. */
+static uint32_t result_size(int ex)
+{
+    if (ex == RT_EX_HANDLE_REQUEST)
+        return 28;
+    if (ex == RT_EX_CHAN_OPEN)
+        return 32;
+    return 16;
+}
+
 static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_error *err)
 {
     rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
-    uint8_t disc, acc;
+    uint8_t disc, acc, *whole;
     uint32_t sp, sl;
     int rc;
 
+    /* The whole result must be in memory and aligned (Canonical ABI: the
+     * record's alignment is 4) before any field is read. */
+    if (ptr % 4 != 0)
+        return th_error_set(err, TH_ETRAP, "misaligned result pointer %u", ptr);
+    if ((rc = rt_abi_span(&g, ptr, result_size(op->ex), &whole)) != 0)
+        return rc;
     if ((rc = rt_abi_load_u8(&g, ptr, &disc)) != 0)
         return rc;
     if (disc > 1)

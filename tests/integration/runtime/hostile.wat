@@ -5,6 +5,8 @@
 ;;   E  returns err("boom")       U  returns err with invalid UTF-8
 ;;   O  returns an out-of-bounds result pointer
 ;;   D  returns a bad result discriminant
+;;   A  returns a misaligned result pointer
+;;   S  returns a result whose first bytes are in memory and the rest past its end
 ;;   anything else: ok, and the message becomes the new state.
 ;; handle-request answers with the message and keeps the state.
 (module
@@ -70,6 +72,13 @@
       (then (return (call $err (i32.const 272) (i32.const 2)))))
     (if (i32.eq (local.get $b) (i32.const 79)) ;; O
       (then (return (i32.const 0xfffffff0))))
+    (if (i32.eq (local.get $b) (i32.const 65)) ;; A
+      (then (drop (call $ok_state (i32.const 0) (i32.const 0) (i32.const 0)))
+            (return (i32.const 65))))
+    (if (i32.eq (local.get $b) (i32.const 83)) ;; S: 2 pages; disc 0 and "none" fit, the rest not
+      (then (i32.store8 (i32.const 131064) (i32.const 0))
+            (i32.store8 (i32.const 131068) (i32.const 0))
+            (return (i32.const 131064))))
     (if (i32.eq (local.get $b) (i32.const 68)) ;; D
       (then (i32.store8 (i32.const 64) (i32.const 7)) (return (i32.const 64))))
     (call $ok_state (i32.const 1) (local.get $mp) (local.get $ml)))

@@ -66,6 +66,8 @@ static void test_bad_results(void **unused)
     expect_failure(&t, man, "U", "invalid UTF-8");
     expect_failure(&t, man, "O", "out-of-bounds");
     expect_failure(&t, man, "D", "invalid result discriminant");
+    expect_failure(&t, man, "A", "misaligned result pointer");
+    expect_failure(&t, man, "S", "out-of-bounds");
     expect_failure(&t, man, "R", "handle-send");
     rtt_stop(&t);
 }
