@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,18 +99,26 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void print_delays(const char *label)
+/* Print the delay percentiles of the samples; returns the p99 in ms. */
+static double print_delays(const char *label)
 {
     size_t n = atomic_load(&nsamples);
 
     if (n > MAX_SAMPLES)
         n = MAX_SAMPLES;
     if (n == 0)
-        return;
+        return -1;
     qsort(samples, n, sizeof *samples, cmp_u32);
     printf("  %-28s delay append->durable: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
            label, samples[n / 2] / 1000.0, samples[(size_t)(n * 0.99)] / 1000.0,
            samples[(size_t)(n * 0.999)] / 1000.0, samples[n - 1] / 1000.0);
+    return samples[(size_t)(n * 0.99)] / 1000.0;
+}
+
+static void requirement(const char *what, double value, const char *unit, bool pass,
+                        const char *rule)
+{
+    printf("  %-40s %12.2f %-9s %s %s\n", what, value, unit, pass ? "PASS" : "FAIL", rule);
 }
 
 /* ---- producers ---- */
@@ -408,7 +417,8 @@ int main(int argc, char **argv)
     th_error err;
     th_chain *c;
     uint64_t events, bevents, t0;
-    double secs, bsecs, vsecs, sat_rate;
+    double secs, bsecs, vsecs, sat_rate, paced_rate, paced_p99;
+    char what[96];
     int i, quick = 0, append_only = 0;
 
     for (i = 1; i < argc; i++) {
@@ -481,9 +491,10 @@ int main(int argc, char **argv)
     c = open_chain(home);
     atomic_store(&nsamples, 0);
     secs = run_producers(c, NULL, opt.rate, opt.seconds, &events);
+    paced_rate = events / secs;
     printf("append, paced:        %10.0f events/s durable (target %.0f/s, %" PRIu64 " events)\n",
-           events / secs, opt.rate, events);
-    print_delays("(paced)");
+           paced_rate, opt.rate, events);
+    paced_p99 = print_delays("(paced)");
     th_chain_close(c);
 
     /* 2. Baseline. */
@@ -499,6 +510,15 @@ int main(int argc, char **argv)
 
     /* 4. Store. */
     bench_store(tmpl, quick ? 5000 : 20000);
+
+    printf("requirements (%s):\n", opt.no_fsync ? "no fsync per commit" : "fsync on every commit");
+    requirement("sustained durable appends", sat_rate, "events/s", sat_rate >= 300000,
+                ">= 300000");
+    snprintf(what, sizeof what, "durability delay p99 at %.0f events/s", paced_rate);
+    requirement(what, paced_p99, "ms",
+                paced_p99 >= 0 && paced_p99 <= 10 && paced_rate >= 0.98 * 300000, "<= 10 ms at >= 300000/s");
+    requirement("verification", res.events / vsecs, "events/s", res.events / vsecs >= 1e6,
+                ">= 1000000");
     rm_rf(tmpl);
     free(samples);
     free(names);
