@@ -16,6 +16,15 @@
  * also proves the store holds the reference.  Only when those statements
  * find nothing do the slower checks run, to say why.  Hashing (put) and
  * re-hashing (get) happen outside the mutex and the transaction.
+ *
+ * Checkpoints (copying committed WAL frames into the database file, with
+ * its fsyncs) are off the callers' path: a writable handle has a
+ * checkpointer thread with its own connection, woken by the WAL hook once
+ * the WAL holds STORE_CKPT_FRAMES frames and then running at most every
+ * STORE_CKPT_PAUSE_MS.  While writes keep coming the WAL cannot restart
+ * from its beginning, so at STORE_CKPT_BACKSTOP_FRAMES the writer
+ * checkpoints itself (little is left to copy by then), as SQLite's
+ * auto-checkpoint would.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/hex.h"
@@ -33,12 +43,23 @@
 #include "theater/store.h"
 
 #define STORE_STMT_CACHE 32
+#define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
+#define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
+#define STORE_CKPT_PAUSE_MS 20          /* least time between two checkpoints */
 
 struct th_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     uint64_t max_blob;
     int read_only;
+    /* The checkpointer (writable handles): its connection and thread; the
+     * flags are guarded by ckpt_lock, taken after `lock` (in the WAL hook)
+     * or alone (the thread). */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cv;
+    int ckpt_started, ckpt_wanted, ckpt_quit;
     /* Prepared statements, keyed by the address of their SQL text (all SQL
      * here is string literals); used under `lock` only. */
     struct {
@@ -73,12 +94,92 @@ int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
     return TH_OK;
 }
 
+/* WAL hook of the handle's connection, called after each commit (under
+ * `lock`) with the WAL's size in frames. */
+static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    th_store *s = ud;
+
+    (void)name;
+    if (frames >= STORE_CKPT_BACKSTOP_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= STORE_CKPT_FRAMES) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        if (!s->ckpt_wanted) {
+            s->ckpt_wanted = 1;
+            pthread_cond_signal(&s->ckpt_cv);
+        }
+        pthread_mutex_unlock(&s->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+/* The checkpointer thread: a PASSIVE checkpoint (never blocks the writer or
+ * readers; frames still in use by a reader wait for the next round) each
+ * time the hook asks, then a pause so one round copies many frames. */
+static void *ckpt_main(void *arg)
+{
+    th_store *s = arg;
+    struct timespec ts;
+    uint64_t until;
+
+    pthread_mutex_lock(&s->ckpt_lock);
+    while (!s->ckpt_quit) {
+        if (!s->ckpt_wanted) {
+            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_lock);
+            continue;
+        }
+        s->ckpt_wanted = 0;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        until = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * 1000000u;
+        ts.tv_sec = (time_t)(until / 1000000000u);
+        ts.tv_nsec = (long)(until % 1000000000u);
+        pthread_mutex_lock(&s->ckpt_lock);
+        while (!s->ckpt_quit && pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_lock, &ts) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&s->ckpt_lock);
+    return NULL;
+}
+
+/* Open the checkpointer's connection and start its thread; then route the
+ * handle's checkpoints through ckpt_hook (which replaces SQLite's
+ * auto-checkpoint). */
+static int ckpt_start(th_store *s, const char *home, int flags, th_error *err)
+{
+    int rc;
+
+    if ((rc = store_db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
+        return rc;
+    if (pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) != 0)
+        return th_error_set(err, TH_EIO, "cannot start the store checkpointer thread");
+    s->ckpt_started = 1;
+    sqlite3_wal_hook(s->db, ckpt_hook, s);
+    return TH_OK;
+}
+
+/* Stop the thread (if started), copy what is left, close its connection. */
+static void ckpt_stop(th_store *s)
+{
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_quit = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt_thread, NULL);
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    sqlite3_close_v2(s->ckpt_db);
+}
+
 int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
 {
     th_store_config defaults = {0};
     char home[4096];
+    pthread_condattr_t ca;
     th_store *s;
-    int rc;
+    int rc, flags;
 
     *out = NULL;
     if (cfg == NULL)
@@ -93,15 +194,20 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     s->max_blob = cfg->max_blob_bytes ? cfg->max_blob_bytes : TH_STORE_DEFAULT_MAX_BLOB;
     s->read_only = cfg->read_only != 0;
-    rc = store_db_open(home,
-                       (s->read_only ? STORE_DB_READONLY : 0) |
-                           (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0),
-                       &s->db, err);
+    flags = (s->read_only ? STORE_DB_READONLY : 0) | (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->ckpt_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->ckpt_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rc = store_db_open(home, flags, &s->db, err);
+    if (rc == TH_OK && !s->read_only)
+        rc = ckpt_start(s, home, flags, err);
     if (rc != TH_OK) {
-        free(s);
+        th_store_close(s);
         return rc;
     }
-    pthread_mutex_init(&s->lock, NULL);
     *out = s;
     return TH_OK;
 }
@@ -114,7 +220,10 @@ void th_store_close(th_store *s)
         return;
     for (i = 0; i < STORE_STMT_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
-    sqlite3_close_v2(s->db);
+    sqlite3_close_v2(s->db); /* first: its hook no longer signals the thread */
+    ckpt_stop(s);
+    pthread_cond_destroy(&s->ckpt_cv);
+    pthread_mutex_destroy(&s->ckpt_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -398,6 +398,56 @@ static void test_put_many_atomic(void **state)
     sqlite3_close(db);
 }
 
+/* Size of a file of the home, 0 if missing. */
+static long long file_size(const fixture *f, const char *name)
+{
+    char path[300];
+    struct stat st;
+
+    snprintf(path, sizeof path, "%s/%s", f->home, name);
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* Put `n` distinct 1 KiB blobs, numbered from `first`. */
+static void put_numbered(th_store *s, const char *id, unsigned first, unsigned n)
+{
+    th_content_ref ref;
+    uint8_t blob[1024];
+    th_error err;
+    unsigned i;
+
+    for (i = first; i < first + n; i++) {
+        memset(blob, (int)i, sizeof blob);
+        memcpy(blob, &i, sizeof i);
+        assert_int_equal(th_store_put(s, id, blob, sizeof blob, &ref, &err), TH_OK);
+    }
+}
+
+/* Checkpoints run while a handle writes.  1000 puts (~3300 WAL frames)
+ * wake the checkpointer thread, which copies them into theater.db soon.  A
+ * steady stream of puts never lets the WAL restart by itself, but it stays
+ * bounded: the writer's backstop checkpoint near 8000 frames (~33 MB),
+ * where 5000 more puts would make ~16000. */
+static void test_checkpoints_during_writes(void **state)
+{
+    fixture *f = *state;
+    th_store_config cfg = {0};
+    th_store *s;
+    th_error err;
+    int waited;
+
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
+    put_numbered(s, f->id, 0, 1000);
+    for (waited = 0; waited < 5000 && file_size(f, "theater.db") < 1024 * 1024; waited += 10)
+        usleep(10000);
+    assert_true(file_size(f, "theater.db") >= 1024 * 1024);
+    put_numbered(s, f->id, 1000, 5000);
+    assert_true(file_size(f, "theater.db-wal") < 40ll * 1024 * 1024);
+    th_store_close(s);
+}
+
 static void test_damaged_content_detected(void **state)
 {
     fixture *f = *state;
@@ -540,6 +590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_many_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_many_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
         cmocka_unit_test(test_newer_schema_and_garbage_refused),
