@@ -19,12 +19,24 @@
  *
  * Checkpoints (copying committed WAL frames into the database file, with
  * its fsyncs) are off the callers' path: a writable handle has a
- * checkpointer thread with its own connection, woken by the WAL hook once
- * the WAL holds STORE_CKPT_FRAMES frames and then running at most every
- * STORE_CKPT_PAUSE_MS.  While writes keep coming the WAL cannot restart
- * from its beginning, so at STORE_CKPT_BACKSTOP_FRAMES the writer
+ * background thread with its own connection, woken by the WAL hook once
+ * the WAL holds STORE_CKPT_FRAMES frames and then checkpointing at most
+ * every STORE_CKPT_PAUSE_MS.  While writes keep coming the WAL cannot
+ * restart from its beginning, so at STORE_CKPT_BACKSTOP_FRAMES the writer
  * checkpoints itself (little is left to copy by then), as SQLite's
  * auto-checkpoint would.
+ *
+ * Read snapshots: starting a read transaction costs more than a get itself
+ * (WAL read-mark locks, two fcntl calls), so get and exists keep theirs
+ * open for up to STORE_SNAP_MS and reuse it.  That is sound because what
+ * they report when they find something can never stop being true: content
+ * is never removed from a store and its bytes never change.  When they find
+ * nothing in a reused snapshot they retry in a fresh one, so a put by any
+ * connection is seen as soon as it is committed.  Every other call (writes,
+ * labels, listings) ends the snapshot first and reads the latest state.
+ * The background thread ends a snapshot left open by an idle handle, so it
+ * never holds back checkpoints for long.  Read-only handles (no thread)
+ * start a read transaction per call.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,20 +58,25 @@
 #define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
 #define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
 #define STORE_CKPT_PAUSE_MS 20          /* least time between two checkpoints */
+#define STORE_SNAP_MS 10                /* longest life of a reused read snapshot */
+#define STORE_MS 1000000u               /* nanoseconds per millisecond */
 
 struct th_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     uint64_t max_blob;
     int read_only;
-    /* The checkpointer (writable handles): its connection and thread; the
-     * flags are guarded by ckpt_lock, taken after `lock` (in the WAL hook)
-     * or alone (the thread). */
+    uint64_t snap_ns; /* when the open read snapshot began; 0 = none (under `lock`) */
+    /* The background thread (writable handles): its connection for
+     * checkpoints and its requests, guarded by bg_lock, which is taken after
+     * `lock` or alone, never before it. */
     sqlite3 *ckpt_db;
-    pthread_t ckpt_thread;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cv;
-    int ckpt_started, ckpt_wanted, ckpt_quit;
+    pthread_t bg_thread;
+    pthread_mutex_t bg_lock;
+    pthread_cond_t bg_cv;
+    int bg_started, bg_quit;
+    int ckpt_wanted;   /* the WAL hook asks for a checkpoint */
+    uint64_t snap_due; /* when to look at the read snapshot again; 0 = no need */
     /* Prepared statements, keyed by the address of their SQL text (all SQL
      * here is string literals); used under `lock` only. */
     struct {
@@ -94,84 +111,8 @@ int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
     return TH_OK;
 }
 
-/* WAL hook of the handle's connection, called after each commit (under
- * `lock`) with the WAL's size in frames. */
-static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
-{
-    th_store *s = ud;
-
-    (void)name;
-    if (frames >= STORE_CKPT_BACKSTOP_FRAMES) {
-        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= STORE_CKPT_FRAMES) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        if (!s->ckpt_wanted) {
-            s->ckpt_wanted = 1;
-            pthread_cond_signal(&s->ckpt_cv);
-        }
-        pthread_mutex_unlock(&s->ckpt_lock);
-    }
-    return SQLITE_OK;
-}
-
-/* The checkpointer thread: a PASSIVE checkpoint (never blocks the writer or
- * readers; frames still in use by a reader wait for the next round) each
- * time the hook asks, then a pause so one round copies many frames. */
-static void *ckpt_main(void *arg)
-{
-    th_store *s = arg;
-    struct timespec ts;
-    uint64_t until;
-
-    pthread_mutex_lock(&s->ckpt_lock);
-    while (!s->ckpt_quit) {
-        if (!s->ckpt_wanted) {
-            pthread_cond_wait(&s->ckpt_cv, &s->ckpt_lock);
-            continue;
-        }
-        s->ckpt_wanted = 0;
-        pthread_mutex_unlock(&s->ckpt_lock);
-        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        until = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * 1000000u;
-        ts.tv_sec = (time_t)(until / 1000000000u);
-        ts.tv_nsec = (long)(until % 1000000000u);
-        pthread_mutex_lock(&s->ckpt_lock);
-        while (!s->ckpt_quit && pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_lock, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&s->ckpt_lock);
-    return NULL;
-}
-
-/* Open the checkpointer's connection and start its thread; then route the
- * handle's checkpoints through ckpt_hook (which replaces SQLite's
- * auto-checkpoint). */
-static int ckpt_start(th_store *s, const char *home, int flags, th_error *err)
-{
-    int rc;
-
-    if ((rc = store_db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
-        return rc;
-    if (pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) != 0)
-        return th_error_set(err, TH_EIO, "cannot start the store checkpointer thread");
-    s->ckpt_started = 1;
-    sqlite3_wal_hook(s->db, ckpt_hook, s);
-    return TH_OK;
-}
-
-/* Stop the thread (if started), copy what is left, close its connection. */
-static void ckpt_stop(th_store *s)
-{
-    if (s->ckpt_started) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_quit = 1;
-        pthread_cond_signal(&s->ckpt_cv);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        pthread_join(s->ckpt_thread, NULL);
-        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    }
-    sqlite3_close_v2(s->ckpt_db);
-}
+static int bg_start(th_store *s, const char *home, int flags, th_error *err);
+static void bg_stop(th_store *s);
 
 int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
 {
@@ -196,14 +137,14 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
     s->read_only = cfg->read_only != 0;
     flags = (s->read_only ? STORE_DB_READONLY : 0) | (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->ckpt_lock, NULL);
+    pthread_mutex_init(&s->bg_lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->ckpt_cv, &ca);
+    pthread_cond_init(&s->bg_cv, &ca);
     pthread_condattr_destroy(&ca);
     rc = store_db_open(home, flags, &s->db, err);
     if (rc == TH_OK && !s->read_only)
-        rc = ckpt_start(s, home, flags, err);
+        rc = bg_start(s, home, flags, err);
     if (rc != TH_OK) {
         th_store_close(s);
         return rc;
@@ -218,12 +159,15 @@ void th_store_close(th_store *s)
 
     if (s == NULL)
         return;
+    bg_stop(s); /* first: the thread uses s->db to end snapshots */
     for (i = 0; i < STORE_STMT_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
-    sqlite3_close_v2(s->db); /* first: its hook no longer signals the thread */
-    ckpt_stop(s);
-    pthread_cond_destroy(&s->ckpt_cv);
-    pthread_mutex_destroy(&s->ckpt_lock);
+    sqlite3_close_v2(s->db); /* ends an open snapshot */
+    if (s->ckpt_db != NULL) /* copy what is left */
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3_close_v2(s->ckpt_db);
+    pthread_cond_destroy(&s->bg_cv);
+    pthread_mutex_destroy(&s->bg_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -432,6 +376,161 @@ static int check_store(th_store *s, const char *store_id, th_error *err)
     return rc < 0 ? rc : TH_OK;
 }
 
+/* ---- read snapshots and the background thread ---- */
+
+/* End the read snapshot, if one is open; under `lock`. */
+static void snap_end(th_store *s)
+{
+    if (s->snap_ns == 0)
+        return;
+    s->snap_ns = 0;
+    if (!sqlite3_get_autocommit(s->db))
+        run(s, NULL, "ending a read", "COMMIT", "");
+}
+
+/* Take the handle's mutex for a call that must see the latest state. */
+static void store_lock(th_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    snap_end(s);
+}
+
+/* Under `lock`: make sure a read snapshot is open for get / exists, opening
+ * a new one if there is none or it is STORE_SNAP_MS old.  *reused = 1 if
+ * the snapshot was open before (so "not found" must be re-checked in a
+ * fresh one).  Without a background thread, nothing is kept open. */
+static int snap_use(th_store *s, int *reused, th_error *err)
+{
+    uint64_t now;
+    int rc;
+
+    *reused = 0;
+    if (!s->bg_started)
+        return TH_OK;
+    now = base_clock_mono_ns();
+    if (s->snap_ns != 0 && now - s->snap_ns < STORE_SNAP_MS * STORE_MS) {
+        *reused = 1;
+        return TH_OK;
+    }
+    snap_end(s);
+    if ((rc = run(s, err, "starting a read", "BEGIN", "")) != TH_OK)
+        return rc;
+    s->snap_ns = now;
+    pthread_mutex_lock(&s->bg_lock); /* have the thread end it if we go idle */
+    if (s->snap_due == 0) {
+        s->snap_due = now + STORE_SNAP_MS * STORE_MS;
+        pthread_cond_signal(&s->bg_cv);
+    }
+    pthread_mutex_unlock(&s->bg_lock);
+    return TH_OK;
+}
+
+/* WAL hook of the handle's connection, called after each commit (under
+ * `lock`) with the WAL's size in frames. */
+static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    th_store *s = ud;
+
+    (void)name;
+    if (frames >= STORE_CKPT_BACKSTOP_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (frames >= STORE_CKPT_FRAMES) {
+        pthread_mutex_lock(&s->bg_lock);
+        if (!s->ckpt_wanted) {
+            s->ckpt_wanted = 1;
+            pthread_cond_signal(&s->bg_cv);
+        }
+        pthread_mutex_unlock(&s->bg_lock);
+    }
+    return SQLITE_OK;
+}
+
+/* Wait on bg_cv until signalled or, if `until` is not 0, that time. */
+static void bg_wait(th_store *s, uint64_t until)
+{
+    struct timespec ts;
+
+    if (until == 0) {
+        pthread_cond_wait(&s->bg_cv, &s->bg_lock);
+        return;
+    }
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    pthread_cond_timedwait(&s->bg_cv, &s->bg_lock, &ts);
+}
+
+/* The background thread, under bg_lock except while it works: a PASSIVE
+ * checkpoint (it never blocks the writer or readers; frames a reader still
+ * uses wait for the next round) when the hook asks, at most every
+ * STORE_CKPT_PAUSE_MS so one round copies many frames; and ending a read
+ * snapshot that has outlived STORE_SNAP_MS. */
+static void *bg_main(void *arg)
+{
+    th_store *s = arg;
+    uint64_t now, ckpt_at = 0, due, until;
+
+    pthread_mutex_lock(&s->bg_lock);
+    while (!s->bg_quit) {
+        now = base_clock_mono_ns();
+        if (s->ckpt_wanted && now >= ckpt_at) {
+            s->ckpt_wanted = 0;
+            pthread_mutex_unlock(&s->bg_lock);
+            sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            ckpt_at = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * STORE_MS;
+            pthread_mutex_lock(&s->bg_lock);
+            continue;
+        }
+        if (s->snap_due != 0 && now >= s->snap_due) {
+            s->snap_due = 0;
+            pthread_mutex_unlock(&s->bg_lock); /* `lock` is never taken under bg_lock */
+            pthread_mutex_lock(&s->lock);
+            if (s->snap_ns != 0 && now - s->snap_ns >= STORE_SNAP_MS * STORE_MS)
+                snap_end(s);
+            due = s->snap_ns != 0 ? s->snap_ns + STORE_SNAP_MS * STORE_MS : 0;
+            pthread_mutex_unlock(&s->lock);
+            pthread_mutex_lock(&s->bg_lock);
+            if (due != 0 && (s->snap_due == 0 || due < s->snap_due))
+                s->snap_due = due;
+            continue;
+        }
+        until = s->ckpt_wanted ? ckpt_at : 0;
+        if (s->snap_due != 0 && (until == 0 || s->snap_due < until))
+            until = s->snap_due;
+        bg_wait(s, until);
+    }
+    pthread_mutex_unlock(&s->bg_lock);
+    return NULL;
+}
+
+/* Open the checkpoint connection and start the thread; then route the
+ * handle's checkpoints through ckpt_hook (which replaces SQLite's
+ * auto-checkpoint). */
+static int bg_start(th_store *s, const char *home, int flags, th_error *err)
+{
+    int rc;
+
+    if ((rc = store_db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
+        return rc;
+    if (pthread_create(&s->bg_thread, NULL, bg_main, s) != 0)
+        return th_error_set(err, TH_EIO, "cannot start the store's background thread");
+    s->bg_started = 1;
+    sqlite3_wal_hook(s->db, ckpt_hook, s);
+    return TH_OK;
+}
+
+/* Stop and join the thread, if started. */
+static void bg_stop(th_store *s)
+{
+    if (!s->bg_started)
+        return;
+    pthread_mutex_lock(&s->bg_lock);
+    s->bg_quit = 1;
+    pthread_cond_signal(&s->bg_cv);
+    pthread_mutex_unlock(&s->bg_lock);
+    pthread_join(s->bg_thread, NULL);
+    s->bg_started = 0;
+}
+
 /* TH_OK if the store holds ref, TH_ENOENT if not. */
 static int check_held(th_store *s, const char *store_id, const store_ref *r, th_error *err)
 {
@@ -509,7 +608,7 @@ static int put_blobs(th_store *s, const char *store_id, const th_store_blob *blo
     size_t i;
     int rc;
 
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
         if (n != 1)
             rc = check_store(s, store_id, err);
@@ -550,7 +649,7 @@ int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1], th_error *err)
         return rc;
     if (base_uuid_v4(id) != 0)
         return th_error_set(err, TH_EIO, "random generator failed");
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     rc = run(s, err, "creating store", "INSERT INTO store(id, created_ms) VALUES(?, ?)", "si", id,
              (sqlite3_int64)base_clock_wall_ms());
     pthread_mutex_unlock(&s->lock);
@@ -608,7 +707,7 @@ int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
 
     out->items = NULL;
     out->count = 0;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     rc = prep(s, &st, "SELECT id FROM store ORDER BY created_ms, id", "");
     rc = rc == SQLITE_OK ? collect(s, st, out, err)
                          : store_db_error(s->db, rc, err, "listing stores");
@@ -643,7 +742,7 @@ int th_store_put_many(th_store *s, const char *store_id, const th_store_blob *bl
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
     if (n == 0) { /* nothing to store; still an error for an unknown store */
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         rc = check_store(s, store_id, err);
         pthread_mutex_unlock(&s->lock);
         return rc;
@@ -676,52 +775,82 @@ static int get_missing(th_store *s, const char *store_id, const store_ref *r, co
     return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref);
 }
 
-/* One statement proves the store holds the reference and reads the bytes,
- * which are copied out under the mutex and re-hashed after it. */
+/* The locked part of a get: one statement, in the read snapshot, proves the
+ * store holds the reference and reads the bytes, which are copied into a
+ * malloc'd *buf.  A miss in a reused snapshot is re-checked in a fresh one;
+ * `fresh` asks for a fresh one from the start.  *reused tells whether the
+ * bytes came from a reused snapshot. */
+static int get_locked(th_store *s, const char *store_id, const store_ref *r, const char *ref,
+                      int fresh, void **buf, size_t *n, int *reused, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const void *p;
+    int rc;
+
+    *reused = fresh;
+    pthread_mutex_lock(&s->lock);
+    do {
+        stmt_done(s, st);
+        st = NULL;
+        if (*reused)
+            snap_end(s);
+        if ((rc = snap_use(s, reused, err)) != TH_OK)
+            goto out;
+        rc = prep(s, &st,
+                  "SELECT b.data FROM store_content c JOIN store_blob b ON b.hash = c.hash"
+                  " WHERE c.store = ?1 AND c.hash = ?2",
+                  "sr", store_id, r);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+    } while (rc == SQLITE_DONE && *reused);
+    if (rc == SQLITE_ROW) {
+        p = sqlite3_column_blob(st, 0);
+        *n = (size_t)sqlite3_column_bytes(st, 0);
+        *buf = malloc(*n ? *n : 1);
+        if (*buf != NULL && *n != 0)
+            memcpy(*buf, p, *n);
+        rc = *buf != NULL ? TH_OK : th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", *n);
+    } else if (rc == SQLITE_DONE) {
+        stmt_done(s, st);
+        st = NULL;
+        rc = get_missing(s, store_id, r, ref, err);
+    } else {
+        rc = store_db_error(s->db, rc, err, "reading content");
+    }
+out:
+    stmt_done(s, st);
+    if (rc != TH_OK)
+        snap_end(s);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* The bytes are re-hashed outside the mutex.  Bytes from a reused snapshot
+ * that fail the check are read again from a fresh one before the damage is
+ * reported (the database may have been repaired or changed meanwhile). */
 int th_store_get(th_store *s, const char *store_id, const char *ref, void **data, size_t *len,
                  th_error *err)
 {
-    sqlite3_stmt *st = NULL;
     uint8_t check[BASE_SHA256_LEN];
-    const void *p;
     store_ref r;
     size_t n = 0;
     void *buf = NULL;
-    int rc;
+    int rc, reused, fresh;
 
     *data = NULL;
     *len = 0;
     if ((rc = parse_ref(ref, &r, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
-    rc = prep(s, &st,
-              "SELECT b.data FROM store_content c JOIN store_blob b ON b.hash = c.hash"
-              " WHERE c.store = ?1 AND c.hash = ?2",
-              "sr", store_id, &r);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        p = sqlite3_column_blob(st, 0);
-        n = (size_t)sqlite3_column_bytes(st, 0);
-        buf = malloc(n ? n : 1);
-        if (buf != NULL && n != 0)
-            memcpy(buf, p, n);
-        rc = buf != NULL ? TH_OK : th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", n);
-    } else if (rc == SQLITE_DONE) {
-        stmt_done(s, st);
-        st = NULL;
-        rc = get_missing(s, store_id, &r, ref, err);
-    } else {
-        rc = store_db_error(s->db, rc, err, "reading content");
-    }
-    stmt_done(s, st);
-    pthread_mutex_unlock(&s->lock);
-    if (rc != TH_OK)
-        return rc;
-    if (base_sha256(buf, n, check) != 0 || memcmp(check, r.b, sizeof check) != 0) {
+    for (fresh = 0;; fresh = 1) {
+        if ((rc = get_locked(s, store_id, &r, ref, fresh, &buf, &n, &reused, err)) != TH_OK)
+            return rc;
+        if (base_sha256(buf, n, check) == 0 && memcmp(check, r.b, sizeof check) == 0)
+            break;
         free(buf);
-        return th_error_set(err, TH_ECORRUPT,
-                            "content %s is damaged: its bytes no longer hash to it", ref);
+        buf = NULL;
+        if (!reused)
+            return th_error_set(err, TH_ECORRUPT,
+                                "content %s is damaged: its bytes no longer hash to it", ref);
     }
     *data = buf;
     *len = n;
@@ -731,22 +860,30 @@ int th_store_get(th_store *s, const char *store_id, const char *ref, void **data
 int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exists, th_error *err)
 {
     store_ref r;
-    int rc;
+    int rc, reused = 0;
 
     *exists = 0;
     if ((rc = parse_ref(ref, &r, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
     pthread_mutex_lock(&s->lock);
-    /* A store_content row implies the store exists; only a miss needs the
-     * store check. */
-    rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
-                 store_id, &r);
+    /* A store_content row implies the store exists; only a miss (in a fresh
+     * snapshot) needs the store check. */
+    do {
+        if (reused)
+            snap_end(s);
+        if ((rc = snap_use(s, &reused, err)) != TH_OK)
+            break;
+        rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+                     store_id, &r);
+    } while (rc == 0 && reused);
     if (rc == 0)
         rc = check_store(s, store_id, err);
     else if (rc == 1) {
         *exists = 1;
         rc = TH_OK;
     }
+    if (rc != TH_OK)
+        snap_end(s);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -762,7 +899,7 @@ static int label_ref(th_store *s, const char *store_id, const char *label, const
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
         (rc = parse_ref(ref, &r, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
         rc = check_store(s, store_id, err);
         if (rc == TH_OK && must_exist)
@@ -798,7 +935,7 @@ int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
     *found = 0;
     if ((rc = check_label(label, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = check_store(s, store_id, err)) == TH_OK) {
         rc = prep(s, &st, "SELECT hash FROM store_label WHERE store = ? AND name = ?", "ss",
                   store_id, label);
@@ -825,7 +962,7 @@ int th_store_remove_label(th_store *s, const char *store_id, const char *label, 
 
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
         rc = check_store(s, store_id, err);
         if (rc == TH_OK)
@@ -848,7 +985,7 @@ int th_store_remove_from_label(th_store *s, const char *store_id, const char *la
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
         (rc = parse_ref(ref, &r, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
         rc = check_store(s, store_id, err);
         if (rc == TH_OK)
@@ -876,7 +1013,7 @@ static int put_label(th_store *s, const char *store_id, const char *label, const
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
         (rc = check_store_id(store_id, err)) != TH_OK || (rc = hash_blob(s, &b, -1, &r, err)) != TH_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
         rc = check_store(s, store_id, err);
         if (rc == TH_OK && must_exist)
@@ -915,7 +1052,7 @@ static int list_store(th_store *s, const char *store_id, const char *sql, th_sto
 
     out->items = NULL;
     out->count = 0;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = check_store(s, store_id, err)) == TH_OK) {
         rc = prep(s, &st, sql, "s", store_id);
         rc = rc == SQLITE_OK ? collect(s, st, out, err) : store_db_error(s->db, rc, err, "listing");
@@ -943,7 +1080,7 @@ int th_store_total_size(th_store *s, const char *store_id, uint64_t *bytes, th_e
     int rc;
 
     *bytes = 0;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if ((rc = check_store(s, store_id, err)) == TH_OK) {
         rc = prep(s, &st,
                   "SELECT coalesce(sum(b.size), 0) FROM store_content c"

@@ -448,6 +448,77 @@ static void test_checkpoints_during_writes(void **state)
     th_store_close(s);
 }
 
+/* Result columns of PRAGMA wal_checkpoint(TRUNCATE) on a new connection:
+ * returns `busy` (1 if a reader kept it from finishing). */
+static int truncate_busy(const fixture *f)
+{
+    char path[300];
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db;
+    int busy = -1;
+
+    snprintf(path, sizeof path, "%s/theater.db", f->home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        busy = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return busy;
+}
+
+/* get and exists reuse a read snapshot between calls; that must never hide
+ * what another handle committed, nor hold checkpoints back once idle. */
+static void test_read_snapshots(void **state)
+{
+    fixture *f = *state;
+    th_store_config cfg = {0};
+    th_content_ref a, b, got;
+    th_store *other;
+    th_error err;
+    void *data;
+    size_t len;
+    int ex, found;
+
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    assert_int_equal(th_store_open(&cfg, &other, &err), TH_OK);
+    assert_int_equal(th_store_put(f->s, f->id, "first", 5, &a, &err), TH_OK);
+    assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
+    free(data);
+    /* Committed by another handle right after: seen at once, by get and
+     * by exists. */
+    assert_int_equal(th_store_put(other, f->id, "second", 6, &b, &err), TH_OK);
+    assert_int_equal(th_store_get(f->s, f->id, b.hash, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 6);
+    assert_memory_equal(data, "second", 6);
+    free(data);
+    assert_int_equal(th_store_put(other, f->id, "fourth", 6, &got, &err), TH_OK);
+    assert_int_equal(th_store_exists(f->s, f->id, got.hash, &ex, &err), TH_OK);
+    assert_int_equal(ex, 1);
+    /* Labels (which move) always read the latest state. */
+    assert_int_equal(th_store_label(other, f->id, "cur", a.hash, &err), TH_OK);
+    assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
+    free(data);
+    assert_int_equal(th_store_label(other, f->id, "cur", b.hash, &err), TH_OK);
+    assert_int_equal(th_store_get_by_label(f->s, f->id, "cur", &got, &found, &err), TH_OK);
+    assert_int_equal(found, 1);
+    assert_string_equal(got.hash, b.hash);
+    /* A miss is still a miss, and an unknown store still unknown. */
+    assert_int_equal(th_store_get(f->s, f->id, ABC_SHA256, &data, &len, &err), TH_ENOENT);
+    assert_int_equal(th_store_exists(f->s, "00000000-0000-4000-8000-000000000000", a.hash, &ex,
+                                     &err),
+                     TH_ENOENT);
+    /* An idle handle lets go of its snapshot: a TRUNCATE checkpoint, which
+     * waits for no reader, completes after a while. */
+    assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
+    free(data);
+    assert_int_equal(th_store_put(other, f->id, "third", 5, &b, &err), TH_OK);
+    usleep(200000);
+    assert_int_equal(truncate_busy(f), 0);
+    th_store_close(other);
+}
+
 static void test_damaged_content_detected(void **state)
 {
     fixture *f = *state;
@@ -591,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_many_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_many_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_during_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
         cmocka_unit_test(test_newer_schema_and_garbage_refused),
