@@ -315,6 +315,7 @@ static void store_round(const char *home, unsigned n, int sync_normal, unsigned 
     cfg.sync_normal = sync_normal;
     if (th_store_open(&cfg, &s, &err) != TH_OK || th_store_new(s, id, &err) != TH_OK)
         die("store", &err);
+    sync(); /* nothing written before is left to write back while timed */
     t0 = now_ns();
     for (i = 0; i < n; i += k) {
         k = batch == 0 ? 1 : (n - i < batch ? n - i : batch);
@@ -349,6 +350,7 @@ static double files_put(const char *dir, unsigned n, int fsync_each, const th_co
     int fd;
 
     mkdir(dir, 0755);
+    sync();
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         memset(blob, (int)i, sizeof blob);
@@ -387,6 +389,7 @@ static void bench_store(const char *dir, unsigned n)
     bput_sync = files_put(files, nsync, 1, refs);
     snprintf(files, sizeof files, "%s/store-files", dir);
     bput = files_put(files, n, 0, refs);
+    sync();
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);

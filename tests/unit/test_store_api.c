@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -519,6 +520,82 @@ static void test_read_snapshots(void **state)
     th_store_close(other);
 }
 
+typedef struct worker {
+    pthread_t t;
+    th_store *s;
+    const char *id;
+    unsigned base;
+    int failures;
+} worker;
+
+/* Put numbered blobs (one by one and in batches), read each back at once,
+ * and move a label, counting anything that goes wrong. */
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    uint8_t bytes[4][64];
+    th_store_blob blobs[4];
+    th_content_ref refs[4], ref;
+    th_error err;
+    unsigned i, k;
+    void *data;
+    size_t len;
+    int ex;
+
+    for (i = 0; i < 100; i++) {
+        for (k = 0; k < 4; k++) {
+            memset(bytes[k], (int)k, sizeof bytes[k]);
+            snprintf((char *)bytes[k], sizeof bytes[k], "%u-%u-%u", w->base, i, k);
+            blobs[k].data = bytes[k];
+            blobs[k].len = sizeof bytes[k];
+        }
+        if (th_store_put(w->s, w->id, bytes[0], sizeof bytes[0], &ref, &err) != TH_OK ||
+            th_store_put_many(w->s, w->id, &blobs[1], 3, &refs[1], &err) != TH_OK)
+            w->failures++;
+        refs[0] = ref;
+        for (k = 0; k < 4; k++) {
+            if (th_store_get(w->s, w->id, refs[k].hash, &data, &len, &err) != TH_OK ||
+                len != sizeof bytes[k] || memcmp(data, bytes[k], len) != 0)
+                w->failures++;
+            free(data);
+            if (th_store_exists(w->s, w->id, refs[k].hash, &ex, &err) != TH_OK || ex != 1)
+                w->failures++;
+        }
+        if (th_store_label(w->s, w->id, "shared", refs[i % 4].hash, &err) != TH_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
+/* Threads sharing one handle, and another handle on the same home, with
+ * writes, reads and checkpoints interleaved. */
+static void test_threads(void **state)
+{
+    fixture *f = *state;
+    th_store_config cfg = {0};
+    worker w[3];
+    th_store *other;
+    th_error err;
+    int i;
+
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    assert_int_equal(th_store_open(&cfg, &other, &err), TH_OK);
+    for (i = 0; i < 3; i++) {
+        w[i].s = i == 2 ? other : f->s;
+        w[i].id = f->id;
+        w[i].base = (unsigned)i;
+        w[i].failures = 0;
+        assert_int_equal(pthread_create(&w[i].t, NULL, worker_main, &w[i]), 0);
+    }
+    for (i = 0; i < 3; i++) {
+        pthread_join(w[i].t, NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    assert_int_equal(content_count(f, f->id), 3 * 100 * 4);
+    th_store_close(other);
+}
+
 static void test_damaged_content_detected(void **state)
 {
     fixture *f = *state;
@@ -663,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_many_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
         cmocka_unit_test(test_newer_schema_and_garbage_refused),
