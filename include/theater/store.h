@@ -17,8 +17,10 @@
  *    they no longer match their reference.
  *
  * All calls are thread-safe (one SQLite connection per handle, serialized by
- * a mutex).  Several processes may use one database at once; SQLite's
- * locking orders their writes.
+ * a mutex; a writable handle also runs a background thread with a second
+ * connection that checkpoints the WAL).  Several processes may use one
+ * database at once; SQLite's locking orders their writes, and a get or
+ * exists sees every put committed before it began, whoever made it.
  */
 #ifndef THEATER_STORE_H
 #define THEATER_STORE_H
