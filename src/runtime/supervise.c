@@ -49,12 +49,12 @@ void rt_sup_unlink(rt_actor *parent, rt_actor *child)
         rt_actor_release(child);
 }
 
-/* Record the end in the actor and wake everyone waiting for it. */
-static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
-                     const char *message)
+/* Record the end in the actor (and, for a root actor, in the runtime's
+ * list of ends) and take the list of its waiters. */
+static rt_sync **exit_fill(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
+                           const char *message, uint32_t *nwaiters)
 {
     rt_sync **w;
-    uint32_t n, i;
 
     pthread_mutex_lock(&a->lock);
     free(a->exit.data);
@@ -71,15 +71,32 @@ static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data
     if (a->parent == NULL)
         rt_exit_remember(a->rt, a->id, &a->exit);
     w = a->waiters;
-    n = a->nwaiters;
+    *nwaiters = a->nwaiters;
     a->waiters = NULL;
     a->nwaiters = 0;
     pthread_mutex_unlock(&a->lock);
+    return w;
+}
+
+static void exit_wake(rt_actor *a, rt_sync **w, uint32_t n)
+{
+    uint32_t i;
+
     for (i = 0; i < n; i++) {
         rt_reply r = {NULL, 0, w[i]};
         rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
     }
     free(w);
+}
+
+/* Record the end in the actor and wake everyone waiting for it. */
+static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
+                     const char *message)
+{
+    uint32_t n;
+    rt_sync **w = exit_fill(a, reason, has_data, data, len, message, &n);
+
+    exit_wake(a, w, n);
 }
 
 void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text)
@@ -162,6 +179,8 @@ void rt_sup_finish(rt_actor *a)
     rt_actor *parent = a->parent;
     rt_buf b = {0};
     rt_msg *note = NULL;
+    rt_sync **waiters;
+    uint32_t nwaiters;
     rt_node *n;
     bool keep;
 
@@ -211,16 +230,20 @@ void rt_sup_finish(rt_actor *a)
         rt_reply_complete(a->rt, &m->reply, TH_ECLOSED, false, NULL, 0, "actor stopped");
         rt_msg_free(m);
     }
+    /* the end is on record before the actor leaves the registry, so a
+     * th_runtime_wait in between still finds one or the other */
+    if (code == RT_STOP_EXIT)
+        waiters = exit_fill(a, TH_EXIT_SHUTDOWN, a->shutdown_has_data, a->shutdown_data,
+                            a->shutdown_len, NULL, &nwaiters);
+    else
+        waiters = exit_fill(a, TH_EXIT_STOPPED, false, NULL, 0, NULL, &nwaiters);
     rt_registry_remove(&a->rt->reg, a);
     if (note != NULL)
         rt_actor_post_ctl(parent, note);
     if (parent != NULL)
         rt_sup_unlink(parent, a);
     answer_stops(a);
-    if (code == RT_STOP_EXIT)
-        set_exit(a, TH_EXIT_SHUTDOWN, a->shutdown_has_data, a->shutdown_data, a->shutdown_len, NULL);
-    else
-        set_exit(a, TH_EXIT_STOPPED, false, NULL, 0, NULL);
+    exit_wake(a, waiters, nwaiters);
 }
 
 /* ------------------------------------------------------------------ */
