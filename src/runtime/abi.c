@@ -67,18 +67,25 @@ static int fits(rt_guest *g, uint32_t addr, uint32_t size)
  * caller's exec.  A nested call cannot be suspended for more fuel, so it
  * gets its own RT_REALLOC_FUEL rather than what is left of the caller's
  * (which may be nothing at the end of a fuel slice); what it spends is then
- * taken from the caller's fuel (down to zero at most). */
+ * taken from the caller's slice, and what the slice cannot pay is added to
+ * the slice's charge, so the call's fuel limit still holds. */
 static int alloc_nested(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
 {
     th_wasm_exec *ex = th_wasm_call_exec(g->call);
     uint64_t fuel = th_wasm_exec_fuel(ex), used;
+    rt_actor *a;
     int rc;
 
     th_wasm_exec_set_fuel(ex, RT_REALLOC_FUEL);
     rc = th_wasm_call_invoke(g->call, g->realloc, args, res);
     used = RT_REALLOC_FUEL - th_wasm_exec_fuel(ex);
-    if (fuel != UINT64_MAX)
+    if (fuel != UINT64_MAX) {
+        /* what the slice could not pay still counts against the call's
+         * fuel limit (op_run charges fuel_set minus what is left) */
+        if (used > fuel && (a = rt_actor_of_call(g->call)) != NULL && a->op != NULL)
+            a->op->fuel_set += used - fuel;
         fuel = fuel > used ? fuel - used : 0;
+    }
     th_wasm_exec_set_fuel(ex, fuel);
     if (rc == TH_OK)
         return 0;

@@ -574,8 +574,19 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
     else
         rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
     left = th_wasm_exec_fuel(op->exec);
-    if (op->fuel_left != UINT64_MAX)
-        op->fuel_left -= op->fuel_set > left ? op->fuel_set - left : 0;
+    if (op->fuel_left != UINT64_MAX) {
+        /* fuel_set may exceed the slice: abi.c adds what a cabi_realloc
+         * inside a host call spent beyond it; past the limit, the call
+         * fails even if it has returned */
+        uint64_t spent = op->fuel_set > left ? op->fuel_set - left : 0;
+        if (spent > op->fuel_left) {
+            op->fuel_left = 0;
+            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
+                          (unsigned long long)a->spec->fuel_per_call);
+            return;
+        }
+        op->fuel_left -= spent;
+    }
     switch (rc) {
     case TH_OK:
         op->result_ptr = (uint32_t)res[0].i32;

@@ -168,6 +168,31 @@ static void test_forged_realloc(void **unused)
     rtt_stop(&t);
 }
 
+/* cabi_realloc called by the host inside a host call (get-chain) spends
+ * fuel beyond what the caller's slice had left: it still counts against
+ * fuel_per_call.  The same actor without the burning allocator keeps
+ * running under the same limit. */
+static void test_realloc_fuel_charged(void **unused)
+{
+    rtt t;
+    const char *man;
+    char calm[TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = rtt_manifest(&t, "burner", rtt_module("burner"), "runtime",
+                       "[limits]\nfuel_per_call = 500000");
+    assert_int_equal(spawn(&t, man, NULL, calm, &err), 0);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(th_runtime_send(t.rt, calm, (const uint8_t *)"x", 1, &err), 0);
+    expect_failure(&t, man, "B", "fuel exhausted in handle-send");
+    assert_int_equal(th_runtime_wait(t.rt, calm, 300, &ex, &err), TH_ETIMEDOUT);
+    rtt_stop(&t);
+}
+
 static void test_capability_refused(void **unused)
 {
     rtt t;
@@ -194,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_runaway_timeout),
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_forged_realloc),
+        cmocka_unit_test(test_realloc_fuel_charged),
         cmocka_unit_test(test_capability_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
