@@ -50,6 +50,9 @@ typedef struct th_chain_config {
                          0 (default): every commit is fsync'ed (power-safe) */
     int read_only;    /* 1: no appends, no writer thread, no key creation */
     unsigned index_flush_ms; /* how often per-chain spans are indexed; 0 = 1000 */
+    unsigned wal_max_mib;    /* the WAL is started over once it holds this much,
+                                pausing commits for one final checkpoint pass;
+                                0 = 256 (MiB) */
 } th_chain_config;
 
 /* One event.  In lists returned by the library all pointers are owned by the
