@@ -23,7 +23,8 @@
  * The paced runs last --paced-seconds (12 by default): long enough at 300k
  * events/s to include the pause with which the writer bounds the WAL.
  *
- * Usage: chain_bench [--seconds S] [--paced-seconds S] [--actors N] [--threads P] [--rate R]
+ * Usage: chain_bench [--seconds S] [--paced-seconds S] [--wal-mib M] [--actors N]
+ *                    [--threads P] [--rate R]
  *                    [--dir DIR] [--no-fsync] [--quick] [--append-only]
  */
 #define _GNU_SOURCE
@@ -50,11 +51,11 @@
 
 static struct {
     double seconds, paced_seconds;
-    unsigned actors, threads;
+    unsigned actors, threads, wal_mib;
     double rate;
     char dir[512];
     int no_fsync;
-} opt = {4.0, 12.0, 1000, 2, 300000.0, "", 0};
+} opt = {4.0, 12.0, 1000, 2, 0, 300000.0, "", 0};
 
 static uint64_t now_ns(void)
 {
@@ -272,6 +273,7 @@ static th_chain *open_chain(const char *home, int sync_normal)
 
     cfg.home = home;
     cfg.sync_normal = sync_normal;
+    cfg.wal_max_mib = opt.wal_mib;
     if (th_chain_open(&cfg, &c, &err) != TH_OK)
         die("open", &err);
     if (th_chain_subscribe(c, on_durable, NULL, &id, &err) != TH_OK)
@@ -435,6 +437,8 @@ int main(int argc, char **argv)
             opt.seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--paced-seconds") == 0 && i + 1 < argc)
             opt.paced_seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--wal-mib") == 0 && i + 1 < argc)
+            opt.wal_mib = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--actors") == 0 && i + 1 < argc)
             opt.actors = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
@@ -450,8 +454,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--append-only") == 0)
             append_only = 1;
         else {
-            fprintf(stderr, "usage: chain_bench [--seconds S] [--paced-seconds S] [--actors N] "
-                            "[--threads P] [--rate R] [--dir DIR] [--no-fsync] [--quick] [--append-only]\n");
+            fprintf(stderr, "usage: chain_bench [--seconds S] [--paced-seconds S] [--wal-mib M] "
+                            "[--actors N] [--threads P] [--rate R] [--dir DIR] [--no-fsync] [--quick] [--append-only]\n");
             return 2;
         }
     }
