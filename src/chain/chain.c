@@ -15,6 +15,7 @@
  *  - Only the writer thread touches the write connection, the prepared
  *    statements and the chain_actor fields marked "writer".
  */
+#define _GNU_SOURCE /* gettid */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -828,7 +830,9 @@ static int table_load(th_chain *c, th_error *err)
  * off, so its commits only append to the WAL; this thread copies committed
  * frames into the database (PASSIVE: it never blocks the writer or readers)
  * every CHAIN_CHECKPOINT_MS, and once more at close (never waiting for
- * readers, e.g. a CLI in another process).
+ * readers, e.g. a CLI in another process).  The interval is short and the
+ * thread's priority low: frequent small passes, each syncing what it wrote,
+ * keep dirty data from piling up until the kernel throttles the writer.
  *
  * SQLite starts the WAL over only when a write begins after a checkpoint
  * that copied every frame.  Under a steady stream of commits the writer
@@ -844,7 +848,8 @@ static int table_load(th_chain *c, th_error *err)
  * commits for about 1-3 ms instead of one sync of everything copied since
  * the last restart (40-180 ms measured).  At lighter loads the WAL usually
  * starts over on its own in a quiet moment. */
-#define CHAIN_CHECKPOINT_MS 100
+#define CHAIN_CHECKPOINT_MS 25
+#define CHAIN_CHECKPOINT_NICE 10 /* the checkpointer thread's nice value */
 #define CHAIN_WAL_MAX_MIB 256       /* default wal_max_mib */
 #define CHAIN_WAL_TAIL_FRAMES 64    /* left for the writer's final pass, about */
 #define CHAIN_WAL_MAX_PASSES 16
@@ -896,6 +901,10 @@ static void *checkpointer_main(void *arg)
     th_chain *c = arg;
     struct timespec ts;
     int stop, nlog, nckpt, prev, pass;
+
+    /* background work: let the writer and the appenders have the cores
+     * first (raising one's own nice value needs no privilege) */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), CHAIN_CHECKPOINT_NICE);
 
     pthread_mutex_lock(&c->qlock);
     for (;;) {
