@@ -315,6 +315,17 @@ static uint8_t *put64(uint8_t *p, uint64_t v)
     return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
 }
 
+/* An unsigned LEB128 varint (segment.c); at most 10 bytes. */
+static uint8_t *put_var(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
 static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
 {
     memcpy(p, s, n);
@@ -322,44 +333,60 @@ static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
     return p + n + 1;
 }
 
-/* Bytes an event takes in a segment (format in segment.c). */
+/* Bytes an event takes in a segment at most (format in segment.c): every
+ * varint at its longest, seq and parent explicit. */
 static size_t event_size(const chain_pending *p)
 {
-    return 4 + 8 + 8 + 32 + 1 + (p->has_parent ? 32 : 0) + 4 + p->type_len + 1 + 8 + p->data_len +
-           1 + (p->has_desc ? 4 + p->desc_len + 1 : 0);
+    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 +
+           p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
 }
 
-static uint8_t *put_event(uint8_t *q, const chain_pending *p)
+/* Encode one v2 event.  a->head_seq/head_hash hold the actor's previous
+ * event in this segment unless this is its first (seq == batch_first). */
+static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 {
     const char *desc = p->buf + p->type_len + 1;
     const char *data = desc + (p->has_desc ? p->desc_len + 1 : 0);
+    const chain_actor *a = p->actor;
+    int follows = p->seq != a->batch_first;
+    uint8_t flags = 0;
 
-    q = put32(q, p->actor->slot);
-    q = put64(q, p->seq);
-    q = put64(q, p->ts);
+    if (p->has_parent) {
+        flags |= CHAIN_SEG_HAS_PARENT;
+        if (follows && memcmp(p->parent, a->head_hash, 32) == 0)
+            flags |= CHAIN_SEG_PARENT_IMPLICIT;
+    }
+    if (follows && p->seq == a->head_seq + 1)
+        flags |= CHAIN_SEG_SEQ_IMPLICIT;
+    if (p->has_desc)
+        flags |= CHAIN_SEG_HAS_DESC;
+    *q++ = flags;
+    q = put_var(q, a->slot);
+    if (!(flags & CHAIN_SEG_SEQ_IMPLICIT))
+        q = put_var(q, p->seq);
+    q = put_var(q, p->ts - base);
     memcpy(q, p->hash, 32);
     q += 32;
-    *q++ = (uint8_t)p->has_parent;
-    if (p->has_parent) {
+    if (p->has_parent && !(flags & CHAIN_SEG_PARENT_IMPLICIT)) {
         memcpy(q, p->parent, 32);
         q += 32;
     }
-    q = put_str(put32(q, p->type_len), p->buf, p->type_len);
-    q = put64(q, p->data_len);
+    q = put_str(put_var(q, p->type_len), p->buf, p->type_len);
+    q = put_var(q, p->data_len);
     memcpy(q, data, p->data_len);
     q += p->data_len;
-    *q++ = (uint8_t)p->has_desc;
     if (p->has_desc)
-        q = put_str(put32(q, p->desc_len), desc, p->desc_len);
+        q = put_str(put_var(q, p->desc_len), desc, p->desc_len);
     return q;
 }
 
-/* Encode `n` events starting at `first` as one segment in c->seg; the
+/* Encode `n` events starting at `first` as one v2 segment in c->seg; the
  * touched chains get their slots and batch heads.  Returns the size, or 0
  * if out of memory. */
 static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)
 {
-    size_t i, size = 8 + 4 + 4;
+    size_t i, size = 8 + 10 + 10 + 10;
+    uint64_t base = UINT64_MAX;
     chain_pending *p;
     uint8_t *q, *nb;
     chain_actor *a;
@@ -371,10 +398,10 @@ static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t
             if (touch(c, a, ntouched) != 0)
                 return 0;
             a->batch_first = p->seq;
-            size += 4 + a->name_len + 1;
+            size += 10 + a->name_len + 1;
         }
-        a->head_seq = p->seq;
-        memcpy(a->head_hash, p->hash, 32);
+        if (p->ts < base)
+            base = p->ts;
         size += event_size(p);
     }
     if (size > c->seg_cap) {
@@ -386,13 +413,19 @@ static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t
     }
     q = c->seg;
     memcpy(q, chain_segment_magic, 8);
-    q = put32(q + 8, (uint32_t)*ntouched);
+    q = put_var(q + 8, *ntouched);
     for (i = 0; i < *ntouched; i++)
-        q = put_str(put32(q, (uint32_t)c->touched[i]->name_len), c->touched[i]->name,
+        q = put_str(put_var(q, c->touched[i]->name_len), c->touched[i]->name,
                     c->touched[i]->name_len);
-    q = put32(q, (uint32_t)n);
-    for (i = 0, p = first; i < n; i++, p = p->next)
-        q = put_event(q, p);
+    q = put_var(q, base);
+    q = put_var(q, n);
+    /* The heads advance event by event: put_event compares each event with
+     * its actor's previous one. */
+    for (i = 0, p = first; i < n; i++, p = p->next) {
+        q = put_event(q, p, base);
+        p->actor->head_seq = p->seq;
+        memcpy(p->actor->head_hash, p->hash, 32);
+    }
     return (size_t)(q - c->seg);
 }
 

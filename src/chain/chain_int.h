@@ -128,7 +128,13 @@ int chain_report(th_chain_verify_result *res, th_error *err, int problem, const 
 
 /* ---- segment.c: the storage format (one segment per committed batch) ---- */
 
-extern const uint8_t chain_segment_magic[8];
+extern const uint8_t chain_segment_magic[8]; /* the written format, "THSEG-v2" */
+
+/* v2 event flag bits (format in segment.c). */
+#define CHAIN_SEG_HAS_PARENT 0x01u
+#define CHAIN_SEG_PARENT_IMPLICIT 0x02u /* parent = hash of the actor's previous event */
+#define CHAIN_SEG_SEQ_IMPLICIT 0x04u    /* seq = the actor's previous event's seq + 1 */
+#define CHAIN_SEG_HAS_DESC 0x08u
 
 /* A decoded segment.  Event strings and data point into `blob`, which the
  * segment owns. */
@@ -147,7 +153,8 @@ typedef struct chain_segment {
     uint32_t *actor_of;   /* per event: actor index */
 } chain_segment;
 
-/* Decode `blob` (ownership passes to seg, also on failure).  0 or -1. */
+/* Decode `blob`, v1 or v2 (ownership passes to seg, also on failure).
+ * 0 or -1. */
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);
 /* Free what a segment owns; accepts NULL. */
 void chain_segment_release(chain_segment *seg);

@@ -9,8 +9,49 @@
  * field of its events, and its signature covers the new head of every chain
  * it touches (sign.c).  Per-chain lookup goes through chain_span (chain.c).
  *
- * Segment blob (integers big-endian; strings are followed by one NUL byte
- * that is not counted in their length and must be the only NUL):
+ * Two blob formats share one decoder; the writer produces v2 only.
+ *
+ * Segment blob v2 (written).  A varint is an unsigned LEB128 integer: 7 bits
+ * per byte, least significant group first, high bit set on every byte but
+ * the last; at most 10 bytes, minimal (no trailing 0x00 group after the
+ * first byte) and within 64 bits (a 10th byte is 0x01 at most).  Strings are
+ * followed by one NUL byte that is not counted in their length and must be
+ * the only NUL:
+ *
+ *   size  field
+ *   8     magic, ASCII "THSEG-v2"
+ *   var   A = number of actors in the segment (>= 1)
+ *   ...   A actor entries, in order of first appearance:
+ *           var  N = name length (>= 1);  N+1  name, NUL
+ *   var   B = base timestamp, ms since the Unix epoch (the minimum of the
+ *         segment's timestamps)
+ *   var   E = number of events (>= 1)
+ *   ...   E events, in commit order (each actor's in seq order):
+ *           1    flags: bit 0 has-parent, bit 1 parent-implicit,
+ *                bit 2 seq-implicit, bit 3 has-description; the other bits
+ *                are 0, and parent-implicit requires has-parent
+ *           var  actor index (< A)
+ *           var  sequence number (absent if seq-implicit: the previous
+ *                event of the same actor in this segment's seq + 1)
+ *           var  timestamp - B
+ *           32   event hash (hash.c)
+ *           32   parent hash (only if has-parent and not parent-implicit;
+ *                if parent-implicit it is the hash of the previous event of
+ *                the same actor in this segment)
+ *           var  T = type length;         T+1  type, NUL
+ *           var  D = data length;         D    data
+ *           var  L = description length;  L+1  description, NUL
+ *                (the last only if has-description)
+ *         An implicit seq or parent with no earlier event of that actor in
+ *         the segment makes the blob corrupt.  The writer sets both
+ *         implicit bits whenever they apply, so only an actor's first event
+ *         in a segment stores its seq and parent: with short lengths and a
+ *         small actor index an event takes 38 bytes + type and data, plus
+ *         the seq varint and 32 for the first (v1: 67, plus 32 with a
+ *         parent).
+ *
+ * Segment blob v1 (read, no longer written; integers big-endian, strings as
+ * above):
  *
  *   offset size  field
  *   0      8     magic, ASCII "THSEG-v1"
@@ -37,7 +78,8 @@
  * are recomputed from the events when checking the signature); they let
  * verification name the chain whose head was changed when a signature
  * fails.  The decoder treats the blob as
- * untrusted: every length is checked against the remaining bytes.
+ * untrusted: every length and varint is checked against the remaining bytes
+ * and its limits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +87,8 @@
 #include "chain/chain_int.h"
 #include "store/store_int.h"
 
-const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
+const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '2'};
+static const uint8_t segment_magic_v1[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
 
 typedef struct reader {
     const uint8_t *p;
@@ -82,6 +125,30 @@ static int get_u64(reader *r, uint64_t *v)
     return 0;
 }
 
+/* An unsigned LEB128 varint: minimal, at most 10 bytes, within 64 bits. */
+static int get_var(reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    size_t i;
+    uint8_t b;
+
+    for (i = 0; i < 10 && i < r->left; i++) {
+        b = r->p[i];
+        if (i == 9 && b > 1)
+            return -1; /* beyond 64 bits */
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            if (b == 0 && i > 0)
+                return -1; /* overlong */
+            r->p += i + 1;
+            r->left -= i + 1;
+            *v = x;
+            return 0;
+        }
+    }
+    return -1; /* truncated or too long */
+}
+
 /* A string of `len` bytes followed by its NUL, with no NUL inside. */
 static int get_str(reader *r, uint64_t len, const char **out)
 {
@@ -94,7 +161,7 @@ static int get_str(reader *r, uint64_t len, const char **out)
     return 0;
 }
 
-static int decode_event(reader *r, chain_segment *seg, size_t i)
+static int decode_event_v1(reader *r, chain_segment *seg, size_t i)
 {
     th_chain_event *ev = &seg->events[i];
     const uint8_t *b;
@@ -131,16 +198,97 @@ static int decode_event(reader *r, chain_segment *seg, size_t i)
     return 0;
 }
 
+static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t base)
+{
+    th_chain_event *ev = &seg->events[i];
+    const th_chain_event *prev = NULL;
+    const uint8_t *b;
+    uint64_t idx, delta, tlen, dlen;
+    uint8_t flags;
+
+    if (take(r, 1, &b) != 0)
+        return -1;
+    flags = b[0];
+    if ((flags & ~(CHAIN_SEG_HAS_PARENT | CHAIN_SEG_PARENT_IMPLICIT | CHAIN_SEG_SEQ_IMPLICIT |
+                   CHAIN_SEG_HAS_DESC)) != 0 ||
+        ((flags & CHAIN_SEG_PARENT_IMPLICIT) && !(flags & CHAIN_SEG_HAS_PARENT)))
+        return -1;
+    if (get_var(r, &idx) != 0 || idx >= seg->nactors)
+        return -1;
+    seg->actor_of[i] = (uint32_t)idx;
+    ev->actor = seg->actors[idx];
+    if (seg->last_event[idx] != 0)
+        prev = &seg->events[seg->last_event[idx] - 1];
+    if (flags & CHAIN_SEG_SEQ_IMPLICIT) {
+        if (prev == NULL)
+            return -1;
+        ev->seq = prev->seq + 1; /* prev->seq <= INT64_MAX: no wrap */
+    } else if (get_var(r, &ev->seq) != 0) {
+        return -1;
+    }
+    if (ev->seq > INT64_MAX || get_var(r, &delta) != 0 || delta > UINT64_MAX - base ||
+        take(r, 32, &b) != 0)
+        return -1;
+    ev->timestamp_ms = base + delta;
+    memcpy(ev->hash, b, 32);
+    ev->has_parent = (flags & CHAIN_SEG_HAS_PARENT) != 0;
+    if (flags & CHAIN_SEG_PARENT_IMPLICIT) {
+        if (prev == NULL)
+            return -1;
+        memcpy(ev->parent, prev->hash, 32);
+    } else if (ev->has_parent) {
+        if (take(r, 32, &b) != 0)
+            return -1;
+        memcpy(ev->parent, b, 32);
+    }
+    if (get_var(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
+        get_str(r, tlen, &ev->type) != 0)
+        return -1;
+    if (get_var(r, &dlen) != 0 || dlen > r->left || take(r, (size_t)dlen, &b) != 0)
+        return -1;
+    ev->data = b;
+    ev->data_len = (size_t)dlen;
+    ev->description = NULL;
+    if (flags & CHAIN_SEG_HAS_DESC) {
+        if (get_var(r, &dlen) != 0 || get_str(r, dlen, &ev->description) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A count: a u32 (v1) or a varint (v2) of at most UINT32_MAX. */
+static int get_count(reader *r, int v2, uint32_t *n)
+{
+    uint64_t v;
+
+    if (!v2)
+        return get_u32(r, n);
+    if (get_var(r, &v) != 0 || v > UINT32_MAX)
+        return -1;
+    *n = (uint32_t)v;
+    return 0;
+}
+
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
 {
     reader r = {blob, len};
     const uint8_t *b;
+    uint64_t base = 0;
     uint32_t na, ne, n, i;
+    int v2;
 
     seg->blob = blob;
     seg->blob_len = len;
-    if (take(&r, 8, &b) != 0 || memcmp(b, chain_segment_magic, 8) != 0 || get_u32(&r, &na) != 0 ||
-        na == 0 || na > r.left / 5)
+    if (take(&r, 8, &b) != 0)
+        return -1;
+    if (memcmp(b, chain_segment_magic, 8) == 0)
+        v2 = 1;
+    else if (memcmp(b, segment_magic_v1, 8) == 0)
+        v2 = 0;
+    else
+        return -1;
+    /* Smallest actor entry: 5 bytes (v1), 3 (v2). */
+    if (get_count(&r, v2, &na) != 0 || na == 0 || na > r.left / (v2 ? 3 : 5))
         return -1;
     seg->actors = calloc(na, sizeof *seg->actors);
     seg->last_event = calloc(na, sizeof *seg->last_event);
@@ -148,10 +296,14 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
         return -1;
     seg->nactors = na;
     for (i = 0; i < na; i++)
-        if (get_u32(&r, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
+        if (get_count(&r, v2, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
             get_str(&r, n, &seg->actors[i]) != 0)
             return -1;
-    if (get_u32(&r, &ne) != 0 || ne == 0 || ne > r.left / 60)
+    if (v2 && get_var(&r, &base) != 0)
+        return -1;
+    /* Smallest event: 60 bytes (v1), 38 (v2: flags, index, seq, delta,
+     * hash, type length and NUL, data length). */
+    if (get_count(&r, v2, &ne) != 0 || ne == 0 || ne > r.left / (v2 ? 38 : 60))
         return -1;
     seg->events = calloc(ne, sizeof *seg->events);
     seg->actor_of = calloc(ne, sizeof *seg->actor_of);
@@ -159,7 +311,7 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
         return -1;
     seg->nevents = ne;
     for (i = 0; i < ne; i++) {
-        if (decode_event(&r, seg, i) != 0)
+        if ((v2 ? decode_event_v2(&r, seg, i, base) : decode_event_v1(&r, seg, i)) != 0)
             return -1;
         seg->last_event[seg->actor_of[i]] = i + 1; /* 1-based; 0 = none */
     }
