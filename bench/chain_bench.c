@@ -8,8 +8,8 @@
  *     saturated (producers as fast as they can: the maximum sustained rate)
  *     and paced at --rate events/s (the durability delay at that load), and
  *     paced once more without fsync (synchronous=NORMAL: a commit survives a
- *     crash of the process, the sense of the SIGKILL crash test and the
- *     runtime's mode, but not a power loss).  The delay of every event
+ *     crash of the process, the sense of the SIGKILL crash test, but not a
+ *     power loss; the runtime fsyncs every commit).  The delay of every event
  *     (append -> durable, reported by a listener after the commit) is
  *     collected; percentiles are printed.
  *  2. Baseline append: the original's approach - SHA-1 over a JSON encoding
@@ -512,7 +512,7 @@ int main(int argc, char **argv)
     paced_p99 = print_delays("(paced)");
     th_chain_close(c);
     /* 1c. Paced again without fsync: durable = survives a crash of the
-     * process (the SIGKILL crash test's sense, and the runtime's mode). */
+     * process (the SIGKILL crash test's sense; the runtime fsyncs). */
     normal_rate = paced_rate;
     normal_p99 = paced_p99;
     if (!opt.no_fsync) {

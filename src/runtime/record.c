@@ -319,7 +319,7 @@ int rt_record_start(rt_runtime *rt, th_error *err)
 
     memset(&cc, 0, sizeof cc);
     cc.home = rt->home;
-    cc.sync_normal = 1; /* survive process crashes; commits are not fsync'ed */
+    cc.sync_normal = 0; /* every commit fsync'ed: chains survive power loss too */
     rc = th_chain_open(&cc, &rt->chain, err);
     if (rc != 0)
         return th_error_prefix(err, "opening the event chains");
