@@ -109,14 +109,13 @@ static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, i
 {
     char *id = NULL, why[160];
     const uint8_t *msg;
-    uint8_t *slot;
     uint32_t len = (uint32_t)args[3].i32;
     char *in;
 
     o->retptr = (uint32_t)args[4].i32;
     if (rt_host_str(h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
         rt_host_bytes(h, (uint32_t)args[2].i32, len, &msg) != 0 ||
-        rt_abi_span(&h->g, o->retptr, 12, &slot) != 0) {
+        rt_abi_fits(&h->g, o->retptr, 12) != 0) {
         free(id);
         *ret = rt_host_trap(h);
         return 0;

@@ -41,7 +41,6 @@ static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
     rt_spec *spec = NULL;
     rt_actor *child = NULL;
     th_error err;
-    uint8_t *p;
     bool text;
     rt_buf b = {0};
 
@@ -54,7 +53,7 @@ static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
         return rt_host_trap(&h);
     }
     if ((disc == 1 && rt_host_bytes(&h, (uint32_t)args[3].i32, slen, &state) != 0) ||
-        rt_abi_span(&h.g, retptr, 12, &p) != 0) {
+        rt_abi_fits(&h.g, retptr, 12) != 0) {
         free(man);
         return rt_host_trap(&h);
     }
@@ -181,14 +180,13 @@ static int h_stop_child(th_wasm_call *call, void *ctx, const th_wasm_val *args, 
     char *in = NULL, why[160];
     rt_actor *c;
     rt_msg *m;
-    uint8_t *p;
     int trap;
     uint32_t retptr = (uint32_t)args[2].i32;
 
     (void)ctx, (void)results;
     rt_host_begin(&h, call);
     c = child_arg(&h, args, &in, why, sizeof why, &trap);
-    if (trap || rt_abi_span(&h.g, retptr, 12, &p) != 0) {
+    if (trap || rt_abi_fits(&h.g, retptr, 12) != 0) {
         free(in);
         rt_actor_release(c);
         return rt_host_trap(&h);

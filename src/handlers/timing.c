@@ -27,9 +27,8 @@ static int h_now(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm
 static int wait_ms(rt_host *h, const char *fn, uint64_t ms, uint32_t retptr, char *in)
 {
     uint64_t token;
-    uint8_t *p;
 
-    if (rt_abi_span(&h->g, retptr, 12, &p) != 0) {
+    if (rt_abi_fits(&h->g, retptr, 12) != 0) {
         free(in);
         return rt_host_trap(h);
     }

@@ -52,11 +52,7 @@ int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out)
     return 0;
 }
 
-/* Check that a value of `size` bytes fits at addr before touching any of it
- * (as the Canonical ABI does for a whole result or parameter tuple): then no
- * field offset from addr can wrap past 2^32, and a bad address leaves memory
- * untouched. */
-static int fits(rt_guest *g, uint32_t addr, uint32_t size)
+int rt_abi_fits(rt_guest *g, uint32_t addr, uint32_t size)
 {
     uint8_t *p = NULL;
 
@@ -256,7 +252,7 @@ int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_
     *n = 0;
     *has = false;
     /* the whole option (12 bytes) first: then addr + 8 cannot wrap */
-    if ((rc = fits(g, addr, 12)) != 0)
+    if ((rc = rt_abi_fits(g, addr, 12)) != 0)
         return rc;
     if ((rc = rt_abi_load_u8(g, addr, &disc)) != 0)
         return rc;
@@ -279,7 +275,7 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
     int rc;
 
     /* check the destination first: no allocation for a bad retptr */
-    if ((rc = fits(g, addr, 8)) != 0)
+    if ((rc = rt_abi_fits(g, addr, 8)) != 0)
         return rc;
     if ((rc = rt_abi_put(g, data, len, 1, &ptr)) != 0)
         return rc;
@@ -290,7 +286,7 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
 
 int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
 {
-    int rc = fits(g, retptr, 12);
+    int rc = rt_abi_fits(g, retptr, 12);
 
     if (rc == 0)
         rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
@@ -301,7 +297,7 @@ int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
 
 int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg)
 {
-    int rc = fits(g, retptr, 16);
+    int rc = rt_abi_fits(g, retptr, 16);
 
     if (rc == 0)
         rc = rt_abi_store_u8(g, retptr, 1);
@@ -313,7 +309,7 @@ int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg)
 int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t len,
                         const char *errmsg)
 {
-    int rc = fits(g, retptr, 12);
+    int rc = rt_abi_fits(g, retptr, 12);
 
     if (rc == 0)
         rc = rt_abi_store_u8(g, retptr, errmsg != NULL);
@@ -329,7 +325,7 @@ int rt_abi_store_strings(rt_guest *g, uint32_t addr, char *const *v, size_t n)
     uint32_t arr, i;
     int rc;
 
-    if ((rc = fits(g, addr, 8)) != 0)
+    if ((rc = rt_abi_fits(g, addr, 8)) != 0)
         return rc;
     if (n > UINT32_MAX / 8)
         return th_error_set(g->err, TH_ETOOBIG, "list of %zu strings is too long", n);

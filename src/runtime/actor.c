@@ -670,7 +670,7 @@ static uint32_t result_size(int ex)
 static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_error *err)
 {
     rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
-    uint8_t disc, acc, *whole;
+    uint8_t disc, acc;
     uint32_t sp, sl;
     int rc;
 
@@ -678,7 +678,7 @@ static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_er
      * record's alignment is 4) before any field is read. */
     if (ptr % 4 != 0)
         return th_error_set(err, TH_ETRAP, "misaligned result pointer %u", ptr);
-    if ((rc = rt_abi_span(&g, ptr, result_size(op->ex), &whole)) != 0)
+    if ((rc = rt_abi_fits(&g, ptr, result_size(op->ex))) != 0)
         return rc;
     if ((rc = rt_abi_load_u8(&g, ptr, &disc)) != 0)
         return rc;

@@ -566,6 +566,11 @@ int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align,
                uint32_t *ptr);
 /* Bounds-checked access: pointer to [ptr, ptr+len) or TH_ETRAP. */
 int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out);
+/* Check that a value of `size` bytes fits at addr before touching any of it
+ * (as the Canonical ABI does for a whole result or parameter tuple): then no
+ * field offset from addr can wrap past 2^32, and a bad address leaves memory
+ * untouched.  0 or TH_ETRAP. */
+int rt_abi_fits(rt_guest *g, uint32_t addr, uint32_t size);
 int rt_abi_store_u8(rt_guest *g, uint32_t addr, uint8_t v);
 int rt_abi_store_u32(rt_guest *g, uint32_t addr, uint32_t v);
 int rt_abi_store_u64(rt_guest *g, uint32_t addr, uint64_t v);
