@@ -74,8 +74,7 @@ typedef struct chain_pending {
  * threads, freed by the writer. */
 static void pending_free(chain_pending *p);
 
-struct th_chain;
-static void wal_finish(struct th_chain *c);
+static void wal_finish(th_chain *c, int reset);
 
 typedef struct chain_listener_slot {
     th_chain_listener fn;
@@ -699,6 +698,7 @@ static void drain(th_chain *c, chain_pending *list, int failed)
     uint64_t last_ticket = 0;
     size_t n, bytes, i;
     th_error err;
+    int reset;
 
     while (list != NULL) {
         chunk = list;
@@ -717,6 +717,8 @@ static void drain(th_chain *c, chain_pending *list, int failed)
         if (!failed)
             c->durable = last_ticket;
         c->qbytes -= bytes;
+        reset = c->wal_reset;
+        c->wal_reset = 0;
         pthread_cond_broadcast(&c->dcv);
         pthread_mutex_unlock(&c->qlock);
         for (i = 0, p = chunk; i < n; i++, p = next) {
@@ -724,7 +726,7 @@ static void drain(th_chain *c, chain_pending *list, int failed)
             pending_free(p);
         }
         if (!failed)
-            wal_finish(c);
+            wal_finish(c, reset);
     }
     if (!failed && flush_due(c) && flush_step(c, 1, 0, &err) != TH_OK)
         set_failed(c, err.msg);
@@ -898,18 +900,13 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 }
 
 /* Writer, between commits: checkpoint what is left if the checkpointer
- * asked for it, or at once if the WAL has grown past CHAIN_WAL_HARD times
- * the bound (the disk cannot keep up with checkpoints: the writer then
- * slows down, and appenders with it, rather than the WAL growing on). */
-static void wal_finish(th_chain *c)
+ * asked for it (`reset`, taken from wal_reset by drain), or at once if the
+ * WAL has grown past CHAIN_WAL_HARD times the bound (the disk cannot keep
+ * up with checkpoints: the writer then slows down, and appenders with it,
+ * rather than the WAL growing on). */
+static void wal_finish(th_chain *c, int reset)
 {
-    int want;
-
-    pthread_mutex_lock(&c->qlock);
-    want = c->wal_reset || c->wal_now > CHAIN_WAL_HARD * c->wal_frames;
-    c->wal_reset = 0;
-    pthread_mutex_unlock(&c->qlock);
-    if (want) {
+    if (reset || c->wal_now > CHAIN_WAL_HARD * c->wal_frames) {
         pthread_mutex_lock(&c->ckpt_lock); /* SQLite runs one checkpoint at a time */
         sqlite3_wal_checkpoint_v2(c->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_unlock(&c->ckpt_lock);
@@ -929,11 +926,23 @@ static void db_sync(th_chain *c)
         f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
 }
 
+/* Checkpointer, holding ckpt_lock: one PASSIVE pass, then sync what it
+ * copied.  Returns the frames in the WAL. */
+static int checkpoint_pass(th_chain *c)
+{
+    int nlog = 0, nckpt = 0;
+
+    sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    if (nckpt > 0)
+        db_sync(c);
+    return nlog;
+}
+
 static void *checkpointer_main(void *arg)
 {
     th_chain *c = arg;
     struct timespec ts;
-    int stop, nlog, nckpt, prev, pass;
+    int stop, nlog, prev, pass;
 
     /* background work: let the writer and the appenders have the cores
      * first (raising one's own nice value needs no privilege) */
@@ -945,20 +954,15 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&c->qlock);
         if (stop)
             break;
-        nlog = nckpt = 0;
         pthread_mutex_lock(&c->ckpt_lock);
-        sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-        if (nckpt > 0)
-            db_sync(c);
+        nlog = checkpoint_pass(c);
         /* a long WAL: copy again until a pass finds few new frames, so
          * that the writer's own final pass (it pauses commits) is short */
         for (pass = 0, prev = 0; nlog > c->wal_frames &&
                                  nlog - prev > CHAIN_WAL_TAIL_FRAMES && pass < CHAIN_WAL_MAX_PASSES;
              pass++) {
             prev = nlog;
-            sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-            if (nckpt > 0)
-                db_sync(c);
+            nlog = checkpoint_pass(c);
         }
         pthread_mutex_unlock(&c->ckpt_lock);
         pthread_mutex_lock(&c->qlock);
