@@ -91,6 +91,16 @@ static int decode_copy(const uint8_t *b, size_t len, chain_segment *seg)
     return rc;
 }
 
+/* Every proper prefix of a valid blob is refused. */
+static void assert_prefixes_refused(const uint8_t *b, size_t len)
+{
+    chain_segment seg;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        assert_int_equal(decode_copy(b, i, &seg), -1);
+}
+
 static void test_decoder_refuses_damage(void **state)
 {
     th_chain *c = open_chain(0, 0);
@@ -109,9 +119,7 @@ static void test_decoder_refuses_damage(void **state)
     b = segment_bytes(&len);
     assert_int_equal(decode_copy(b, len, &seg), 0);
     assert_memory_equal(b, "THSEG-v2", 8); /* the writer writes v2 */
-    /* Every proper prefix is refused. */
-    for (i = 0; i < len; i++)
-        assert_int_equal(decode_copy(b, i, &seg), -1);
+    assert_prefixes_refused(b, len);
     /* One trailing byte too many is refused. */
     m = malloc(len + 1);
     memcpy(m, b, len);
@@ -348,14 +356,12 @@ static void test_v2_hand_built(void **state)
 {
     blob x;
     chain_segment seg;
-    size_t i;
 
     (void)state;
     build_v2(&x, mixed_actors, 3, mixed_events, N_MIXED);
     check_decodes_to(&x, mixed_actors, 3, mixed_events, N_MIXED);
     /* Every proper prefix, and one byte more, are refused. */
-    for (i = 0; i < x.n; i++)
-        assert_int_equal(decode_copy(x.b, i, &seg), -1);
+    assert_prefixes_refused(x.b, x.n);
     x.b[x.n++] = 0;
     assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
 }
@@ -364,13 +370,11 @@ static void test_v1_still_decodes(void **state)
 {
     blob x;
     chain_segment seg;
-    size_t i;
 
     (void)state;
     build_v1(&x, mixed_actors, 3, mixed_events, N_MIXED);
     check_decodes_to(&x, mixed_actors, 3, mixed_events, N_MIXED);
-    for (i = 0; i < x.n; i++)
-        assert_int_equal(decode_copy(x.b, i, &seg), -1);
+    assert_prefixes_refused(x.b, x.n);
     /* An unknown version is refused. */
     x.b[7] = '3';
     assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
