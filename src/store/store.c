@@ -276,16 +276,20 @@ static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
 
 /* Prepare `sql` into *st and bind its parameters.  Returns a SQLite code;
  * the caller finalizes *st in every case. */
+static int vprep(th_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, va_list ap)
+{
+    int rc = stmt_get(s, sql, st);
+
+    return rc == SQLITE_OK ? bind_args(*st, fmt, ap) : rc;
+}
+
 static int prep(th_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     int rc;
 
-    rc = stmt_get(s, sql, st);
-    if (rc != SQLITE_OK)
-        return rc;
     va_start(ap, fmt);
-    rc = bind_args(*st, fmt, ap);
+    rc = vprep(s, st, sql, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -298,12 +302,9 @@ static int run(th_store *s, th_error *err, const char *what, const char *sql, co
     va_list ap;
     int rc;
 
-    rc = stmt_get(s, sql, &st);
-    if (rc == SQLITE_OK) {
-        va_start(ap, fmt);
-        rc = bind_args(st, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    rc = vprep(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             ;
@@ -321,12 +322,9 @@ static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt,
     va_list ap;
     int rc;
 
-    rc = stmt_get(s, sql, &st);
-    if (rc == SQLITE_OK) {
-        va_start(ap, fmt);
-        rc = bind_args(st, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    rc = vprep(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     stmt_done(s, st);
