@@ -41,6 +41,8 @@ typedef struct th_runtime_event {
     size_t data_len;
     uint64_t timestamp_ms;      /* ms since the Unix epoch */
     const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
+    const uint8_t *parent_hash; /* 32-byte hash of the actor's previous event,
+                                   NULL for its first one (or if unknown) */
 } th_runtime_event;
 
 /* Called on a runtime thread for every event of a subscribed actor, in chain
@@ -84,6 +86,12 @@ typedef struct th_spawn_opts {
     const char *base_dir;         /* for manifest_text; may be NULL */
     const uint8_t *initial_state; /* optional (NULL = none) */
     size_t initial_state_len;
+    /* Optional: subscribe `event_fn` to the new actor's events before its
+     * init runs, so no event is missed; the subscription id goes to
+     * *sub_id (th_runtime_unsubscribe).  It stays even if init fails. */
+    th_runtime_event_fn event_fn;
+    void *event_ud;
+    uint64_t *sub_id; /* out; required with event_fn */
 } th_spawn_opts;
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
@@ -163,6 +171,61 @@ enum {
  * `timeout_ms` 0 = no limit.  `exit` may be NULL. */
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
+
+/* ------------------------------------------------------------------ */
+/* For management clients (src/server/): queries and outside channels. */
+
+/* What a live actor is.  Strings are malloc'd (th_actor_info_release). */
+typedef struct th_actor_info {
+    char id[TH_ACTOR_ID_SIZE];
+    char parent[TH_ACTOR_ID_SIZE]; /* "" for a root actor */
+    th_actor_status status;
+    char *name;
+    char *version;
+    char *manifest_path;  /* absolute path, or NULL when started from text */
+    char *manifest_text;  /* the TOML as started */
+    bool save_chain;
+    bool has_state;       /* current state */
+    size_t state_len;
+} th_actor_info;
+int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *info /* out */,
+                          th_error *err);
+void th_actor_info_release(th_actor_info *info); /* NULL ok */
+
+/* Every event of a live actor's chain so far, oldest first (after a flush,
+ * so every event recorded before the call is included); `fn` runs on the
+ * calling thread.  TH_ENOENT for an unknown actor. */
+int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
+                            void *ud, th_error *err);
+
+/* Restart an actor in place (same id and chain; state back to its initial
+ * state, init runs again).  Returns once the restart is queued. */
+int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err);
+
+/* A new content-store id (the store handler's `new`). */
+int th_runtime_store_new(th_runtime *rt, char store_id[TH_ACTOR_ID_SIZE] /* out */,
+                         th_error *err);
+
+/* Channels with an outside participant.  What the actor sends on the
+ * channel (its accept message, send-on-channel) and its closing arrive
+ * through `fn`, called on a runtime thread with the runtime's channel lock
+ * held: it must be quick, must not block and must not call into the
+ * runtime.  After th_runtime_channel_close (or after fn saw `closed`) fn
+ * is never called again for that channel. */
+typedef void (*th_runtime_channel_fn)(void *ud, const char *channel_id, const uint8_t *data,
+                                      size_t len, bool closed);
+/* Open a channel to an actor (its handle-channel-open gets `msg`) and
+ * wait for its answer, at most `timeout_ms` (0 = no limit): 0 with the id
+ * in `channel_id` if it accepted, TH_EPERM if it refused, TH_ETIMEDOUT. */
+int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                            size_t len, uint32_t timeout_ms, th_runtime_channel_fn fn,
+                            void *ud, char channel_id[TH_ACTOR_ID_SIZE] /* out */,
+                            th_error *err);
+/* Send on / close a channel opened with th_runtime_channel_open.
+ * TH_ENOENT no such channel, TH_EPERM not an outside channel, TH_ECLOSED. */
+int th_runtime_channel_send(th_runtime *rt, const char *channel_id, const uint8_t *msg,
+                            size_t len, th_error *err);
+int th_runtime_channel_close(th_runtime *rt, const char *channel_id, th_error *err);
 
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
  * Only stores a flag: safe to call from a signal handler. */

@@ -779,16 +779,8 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         if (r->accepted) {
             rt_channel_set_open(a->rt, m->b, true);
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b), NULL);
-            if (r->has_resp) {
-                rt_actor *peer = rt_registry_get(&a->rt->reg, m->a, strlen(m->a));
-                rt_msg *cm = peer ? rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len) : NULL;
-                if (cm != NULL) {
-                    memcpy(cm->a, a->id, sizeof cm->a);
-                    memcpy(cm->b, m->b, sizeof cm->b);
-                    rt_actor_post(peer, cm);
-                }
-                rt_actor_release(peer);
-            }
+            if (r->has_resp) /* the accept message goes to the opener */
+                rt_channel_send(a->rt, m->b, strlen(m->b), a->id, r->resp, r->resp_len);
         } else {
             char text[160];
             rt_channel_close(a->rt, m->b, NULL, NULL);

@@ -361,8 +361,17 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
 {
     rec_subs *s = atomic_load_explicit(&a->subs, memory_order_acquire);
     th_runtime_event ev;
+    uint8_t parent[32];
+    bool has_parent = a->has_last_hash;
     rt_sub *x;
 
+    /* the recorder thread alone appends: the last hash is the parent */
+    if (has_parent)
+        memcpy(parent, a->last_hash, sizeof parent);
+    if (r != NULL) {
+        memcpy(a->last_hash, r->hash, sizeof a->last_hash);
+        a->has_last_hash = true;
+    }
     if (s == NULL && a->rt->event_fn == NULL)
         return;
     ev.actor_id = a->id;
@@ -371,6 +380,7 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     ev.data_len = len;
     ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
     ev.hash = r ? r->hash : NULL;
+    ev.parent_hash = has_parent ? parent : NULL;
     if (a->rt->event_fn != NULL)
         a->rt->event_fn(a->rt->event_ud, &ev);
     if (s == NULL)

@@ -416,6 +416,8 @@ struct rt_actor {
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
     _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
+    bool has_last_hash;          /* record.c (recorder thread): hash of the */
+    uint8_t last_hash[32];       /* last event appended, the next one's parent */
     void *hstate;                /* handlers: lazily allocated state */
 };
 
@@ -656,6 +658,9 @@ typedef struct rt_channel {
     char id[RT_ID_LEN + 1];
     char side[2][RT_ID_LEN + 1]; /* opener, acceptor */
     bool open;                   /* accepted and not closed */
+    th_runtime_channel_fn out_fn; /* non-NULL: the opener is outside the
+                                     runtime (side[0] is no actor's id) */
+    void *out_ud;
 } rt_channel;
 
 struct th_runtime {
@@ -715,13 +720,24 @@ int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_er
  * after it is gone (runtime.c). */
 void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex);
 
-/* Channels (runtime.c). */
-int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1]);
+/* Channels (runtime.c).  `fn`/`ud`: NULL for an actor opener, else the
+ * outside opener's callback (th_runtime_channel_open). */
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target,
+                   th_runtime_channel_fn fn, void *ud, char id[RT_ID_LEN + 1]);
+/* Deliver `data` from participant `from` to the other side of an open
+ * channel: the peer actor's handle-channel-message, or the outside
+ * opener's callback.  0, or TH_ENOENT / TH_EPERM / TH_ECLOSED / TH_ENOMEM. */
+int rt_channel_send(rt_runtime *rt, const char *chan, size_t n, const char *from,
+                    const uint8_t *data, size_t len);
+/* The outside opener's id of channel `chan`: TH_ENOENT, or TH_EPERM if
+ * both sides are actors. */
+int rt_channel_outside(rt_runtime *rt, const char *chan, char opener[RT_ID_LEN + 1]);
 /* The peer of `self` on an open channel; TH_ENOENT / TH_EPERM / TH_ECLOSED. */
 int rt_channel_peer(rt_runtime *rt, const char *chan, size_t n, const char *self,
                     char peer[RT_ID_LEN + 1]);
 void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
-/* Close; returns 0 and the peer if it was open. */
+/* Close; returns 0 and the peer if it was open.  An outside opener is
+ * told (its callback, `closed`) unless it is the one closing. */
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
                      char peer[RT_ID_LEN + 1]);
 /* Close every channel of an actor (telling the peers). */

@@ -259,6 +259,14 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rt_spec_release(spec);
     if (rc != 0)
         return rc;
+    /* the caller owns the new actor's turn: nothing has run yet */
+    if (opts->event_fn != NULL &&
+        (rc = rt_record_subscribe(a, opts->event_fn, opts->event_ud, opts->sub_id)) != 0) {
+        th_error_set(err, rc, "out of memory");
+        rt_sched_push(a, false);
+        stop_and_wait(a, RT_STOP_BY_PARENT, 0);
+        return rc;
+    }
     s = rt_sync_new();
     if (s == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
@@ -561,7 +569,8 @@ void th_runtime_interrupt(th_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* Channels                                                           */
 
-int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1])
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target,
+                   th_runtime_channel_fn fn, void *ud, char id[RT_ID_LEN + 1])
 {
     rt_channel *c = calloc(1, sizeof *c);
 
@@ -570,6 +579,8 @@ int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char 
     rt_uuid_v4(c->id);
     memcpy(c->side[0], opener, RT_ID_LEN + 1);
     memcpy(c->side[1], target, RT_ID_LEN + 1);
+    c->out_fn = fn;
+    c->out_ud = ud;
     memcpy(id, c->id, RT_ID_LEN + 1);
     pthread_mutex_lock(&rt->chanlock);
     c->next = rt->channels;
@@ -621,6 +632,69 @@ void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open)
     pthread_mutex_unlock(&rt->chanlock);
 }
 
+int rt_channel_send(rt_runtime *rt, const char *chan, size_t n, const char *from,
+                    const uint8_t *data, size_t len)
+{
+    char peer[RT_ID_LEN + 1];
+    rt_channel **pp, *c;
+    rt_actor *t;
+    rt_msg *m;
+    int rc = 0;
+    bool done = false;
+
+    pthread_mutex_lock(&rt->chanlock);
+    pp = chan_find(rt, chan, n);
+    c = pp != NULL ? *pp : NULL;
+    if (c == NULL) {
+        rc = TH_ENOENT;
+    } else if (strcmp(c->side[0], from) != 0 && strcmp(c->side[1], from) != 0) {
+        rc = TH_EPERM;
+    } else if (!c->open) {
+        rc = TH_ECLOSED;
+    } else if (c->out_fn != NULL && strcmp(c->side[1], from) == 0) {
+        /* to the outside opener, under the lock: after a close it is
+           never called again (th_runtime_channel_fn) */
+        c->out_fn(c->out_ud, c->id, data, len, false);
+        done = true;
+    } else {
+        memcpy(peer, strcmp(c->side[0], from) == 0 ? c->side[1] : c->side[0], RT_ID_LEN + 1);
+    }
+    pthread_mutex_unlock(&rt->chanlock);
+    if (rc != 0 || done)
+        return rc;
+    t = rt_registry_get(&rt->reg, peer, RT_ID_LEN);
+    if (t == NULL)
+        return TH_ECLOSED;
+    m = rt_msg_new(RT_MSG_CHAN_MSG, data, len);
+    if (m == NULL) {
+        rt_actor_release(t);
+        return TH_ENOMEM;
+    }
+    snprintf(m->a, sizeof m->a, "%s", from);
+    memcpy(m->b, chan, RT_ID_LEN); /* chan_find matched RT_ID_LEN bytes */
+    m->b[RT_ID_LEN] = 0;
+    rt_actor_post(t, m);
+    rt_actor_release(t);
+    return 0;
+}
+
+int rt_channel_outside(rt_runtime *rt, const char *chan, char opener[RT_ID_LEN + 1])
+{
+    rt_channel **pp;
+    int rc = 0;
+
+    pthread_mutex_lock(&rt->chanlock);
+    pp = chan_find(rt, chan, strlen(chan));
+    if (pp == NULL)
+        rc = TH_ENOENT;
+    else if ((*pp)->out_fn == NULL)
+        rc = TH_EPERM;
+    else
+        memcpy(opener, (*pp)->side[0], RT_ID_LEN + 1);
+    pthread_mutex_unlock(&rt->chanlock);
+    return rc;
+}
+
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char peer[RT_ID_LEN + 1])
 {
     rt_channel **pp, *c = NULL;
@@ -635,6 +709,8 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
     } else {
         c = *pp;
         *pp = c->next;
+        if (c->open && c->out_fn != NULL && (self == NULL || strcmp(c->side[0], self) != 0))
+            c->out_fn(c->out_ud, c->id, NULL, 0, true);
         if (!c->open)
             rc = TH_ECLOSED;
         else if (self != NULL && peer != NULL)
@@ -654,6 +730,8 @@ void rt_channel_close_all(rt_runtime *rt, const char *self)
     pthread_mutex_lock(&rt->chanlock);
     for (pp = &rt->channels; (c = *pp) != NULL;) {
         if (strcmp(c->side[0], self) == 0 || strcmp(c->side[1], self) == 0) {
+            if (c->open && c->out_fn != NULL)
+                c->out_fn(c->out_ud, c->id, NULL, 0, true);
             *pp = c->next;
             c->next = closed;
             closed = c;
