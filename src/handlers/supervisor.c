@@ -86,7 +86,7 @@ static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
     if (spec != NULL) {
         /* copy the state: creating may call into nothing, but be safe */
         uint8_t *copy = disc == 1 ? rt_memdup(state, slen) : NULL;
-        rt_actor_create(h.a->rt, spec, h.a, disc == 1, copy, slen, &child, &err);
+        rt_actor_create(h.a->rt, spec, h.a, disc == 1, copy, slen, NULL, &child, &err);
         free(copy);
         rt_spec_release(spec);
     }

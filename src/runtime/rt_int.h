@@ -423,12 +423,13 @@ struct rt_actor {
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
  * initial state; registered, child of `parent` (may be NULL), with INIT
- * queued.  The returned reference is the caller's; the actor is in
+ * queued.  `sub` (may be NULL): its event_fn is subscribed before the
+ * first event ("actor-spawned").  The returned reference is the caller's; the actor is in
  * RT_SCHED_QUEUED owned by the caller, who must call rt_actor_turn or
  * rt_sched_push.  */
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
                     bool has_state, const uint8_t *state, size_t len,
-                    rt_actor **out, th_error *err);
+                    const th_spawn_opts *sub, rt_actor **out, th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 

@@ -255,18 +255,10 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     if (rc != 0)
         return rc;
     rc = rt_actor_create(rt, spec, NULL, opts->initial_state != NULL, opts->initial_state,
-                         opts->initial_state_len, &a, err);
+                         opts->initial_state_len, opts, &a, err);
     rt_spec_release(spec);
     if (rc != 0)
         return rc;
-    /* the caller owns the new actor's turn: nothing has run yet */
-    if (opts->event_fn != NULL &&
-        (rc = rt_record_subscribe(a, opts->event_fn, opts->event_ud, opts->sub_id)) != 0) {
-        th_error_set(err, rc, "out of memory");
-        rt_sched_push(a, false);
-        stop_and_wait(a, RT_STOP_BY_PARENT, 0);
-        return rc;
-    }
     s = rt_sync_new();
     if (s == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
