@@ -193,6 +193,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
+    atomic_init(&a->rec_queued, 0);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);
     atomic_init(&a->subs, NULL);

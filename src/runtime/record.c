@@ -414,7 +414,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     rt_actor_ref(a);
     it->a = a;
     it->type = type;
-    it->seq = ++a->rec_queued;
+    it->seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
     it->len = len;
     if (len)
         memcpy(it->data, data, len);
@@ -463,7 +463,7 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 int rt_record_flush(rt_actor *a, th_error *err)
 {
     rt_recorder *rec = a->rt->recorder;
-    uint64_t target = a->rec_queued, ticket;
+    uint64_t target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed), ticket;
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
         pthread_mutex_lock(&rec->lock);

@@ -411,7 +411,7 @@ struct rt_actor {
     rt_reply init_reply;         /* supervisor.spawn waiting for init */
     uint64_t *restarts;          /* supervisor: restart times (ns) ring */
     uint32_t nrestarts;
-    uint64_t rec_queued;         /* record.c: events handed to the recorder */
+    atomic_uint_fast64_t rec_queued;  /* record.c: events handed to the recorder (read by flushers on any thread) */
     atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */

@@ -341,7 +341,7 @@ static csub *sub_add(conn *c, const char *actor)
     if (s == NULL)
         return NULL;
     s->c = c;
-    memcpy(s->actor, actor, TH_ACTOR_ID_SIZE);
+    snprintf(s->actor, sizeof s->actor, "%s", actor);
     if (base_uuid_v4(s->uuid) != 0) {
         free(s);
         return NULL;
