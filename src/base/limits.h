@@ -86,5 +86,11 @@
 #define TH_RT_MAX_EXITS 4096u               /* ends of root actors kept for late waiters */
 #define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u) /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */
+#define TH_RT_MAX_INIT_STATE_BYTES (64u * 1024u * 1024u) /* an initial state read from a file */
+
+/* ---- CLI (src/cli) ---- */
+/* Any file the CLI reads whole (the largest limit of what it reads: a wasm
+ * module); each use passes its own, smaller limit where one applies. */
+#define TH_CLI_MAX_FILE_BYTES TH_WASM_MAX_MODULE_BYTES
 
 #endif

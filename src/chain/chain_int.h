@@ -19,6 +19,7 @@
 
 #define CHAIN_KEY_FILE "chain.key"
 #define CHAIN_LOCK_FILE "chain.lock"
+#define CHAIN_KEY_FILE_MAX 65536u /* bytes of chain.key (PEM) */
 #define CHAIN_PUBKEY_LEN 32
 #define CHAIN_SIG_LEN 64
 

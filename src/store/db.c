@@ -32,6 +32,7 @@
  *     WITHOUT ROWID
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,23 +203,60 @@ fail:
     return rc;
 }
 
+/* theater.db holds every actor's state and messages: owner only.  SQLite
+ * creates the -wal and -shm files with the database file's mode, so the
+ * database is created here, 0600, before SQLite opens it; when opened for
+ * writing, a database (or WAL/SHM file) left readable by others is
+ * tightened to owner-only.  Anything
+ * that is not a regular file under that name is refused (a FIFO would block
+ * SQLite's open()). */
+static int prepare_file(const char *path, int create, th_error *err)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[4200];
+    struct stat st;
+    size_t i;
+    int fd, e;
+
+    for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (create && i == 0 ? O_CREAT : 0),
+                  0600);
+        if (fd < 0) {
+            e = errno;
+            if (e == ENOENT && i > 0)
+                continue;
+            if (e == ENOENT)
+                return th_error_set(err, TH_ENOENT, "no database at %s", p);
+            return th_error_set(err, TH_EIO, "cannot open %s: %s", p, strerror(e));
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return th_error_set(err, TH_EIO, "%s is not a regular file; refusing to use it", p);
+        }
+        if (create && (st.st_mode & 077) != 0 && st.st_uid == geteuid())
+            (void)fchmod(fd, st.st_mode & 0700);
+        close(fd);
+    }
+    return TH_OK;
+}
+
 int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 {
     char path[4096];
     sqlite3 *db = NULL;
     int readonly = (flags & STORE_DB_READONLY) != 0;
     int rc, oflags;
-    struct stat st;
 
     *out = NULL;
     if ((rc = store_home_path(home, STORE_DB_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     if (readonly) {
-        if (stat(path, &st) != 0)
-            return th_error_set(err, TH_ENOENT, "no database at %s", path);
+        if ((rc = prepare_file(path, 0, err)) != TH_OK)
+            return rc;
         oflags = SQLITE_OPEN_READONLY;
     } else {
-        if ((rc = make_home(home, err)) != TH_OK)
+        if ((rc = make_home(home, err)) != TH_OK || (rc = prepare_file(path, 1, err)) != TH_OK)
             return rc;
         oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }
