@@ -49,12 +49,18 @@ static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args,
 {
     const rt_hostfn *f = ctx;
     rt_actor *a = rt_actor_of_call(call);
+    const void *impl = NULL;
     th_error err;
+    size_t i;
 
     th_error_clear(&err);
     if (a != NULL && rt_record_ready(a, &err) != 0)
         return th_wasm_call_trap(call, "host call %s not made: %s", f->name, err.msg);
-    return f->fn(call, NULL, args, results);
+    /* the handler's own context: its interface's impl table */
+    for (i = 0; i < NIFACES; i++)
+        if (f >= ifaces[i]->fns && f < ifaces[i]->fns + ifaces[i]->nfns)
+            impl = ifaces[i]->impl;
+    return f->fn(call, (void *)impl, args, results);
 }
 
 int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
