@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
     {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
     {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
+    {"new", "write a new actor project (C source, manifest, build file)", cli_cmd_new},
+    {"build", "compile an actor project to WebAssembly", cli_cmd_build},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

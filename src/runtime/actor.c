@@ -1051,7 +1051,7 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
 
 void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, va_list ap)
 {
-    char text[TH_ERROR_MSG_MAX], told[TH_ERROR_MSG_MAX];
+    char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
     rt_node *n;
     bool init_waited = a->init_reply.actor != NULL || a->init_sync != NULL;
