@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
     {"new", "write a new actor project (C source, manifest, build file)", cli_cmd_new},
     {"build", "compile an actor project to WebAssembly", cli_cmd_build},
+    {"completion", "shell completion scripts (completion bash|zsh|fish)", cli_cmd_completion},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
