@@ -192,4 +192,4 @@ static const rt_hostfn fns[] = {
     {"generate-uuid", "i>", h_uuid},
 };
 
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, fns, sizeof fns / sizeof fns[0]};
+const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, fns, sizeof fns / sizeof fns[0], NULL};

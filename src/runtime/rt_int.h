@@ -283,6 +283,8 @@ typedef struct rt_iface {
     int handler;         /* RT_H_* */
     const rt_hostfn *fns;
     size_t nfns;
+    const void *impl;    /* the wit_impl_<iface> table of generated glue (its
+                            host functions' ctx), or NULL */
 } rt_iface;
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
     rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
@@ -605,6 +607,15 @@ typedef struct rt_host {
     rt_actor *a;
     rt_guest g;
     th_error err;
+    /* Set by the generated glue (wit_glue.c) around a handler's function:
+     * where the result goes (0 when it is returned flat), the call's input
+     * as recorded (JSON, malloc'd; a suspending function takes it over for
+     * rt_op_wait and sets this to NULL), and an output record that replaces
+     * the one generated from the result (malloc'd, optional; for summaries
+     * of results too large to record). */
+    uint32_t retptr;
+    char *input;
+    char *output;
 } rt_host;
 /* Start a host call: the actor, a guest view in call mode. */
 void rt_host_begin(rt_host *h, th_wasm_call *call);
