@@ -283,6 +283,8 @@ typedef struct rt_iface {
     int handler;         /* RT_H_* */
     const rt_hostfn *fns;
     size_t nfns;
+    const void *impl;    /* the wit_impl_<iface> table of generated glue (its
+                            host functions' ctx), or NULL */
 } rt_iface;
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
     rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
@@ -416,6 +418,10 @@ struct rt_actor {
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
     _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
+    atomic_int rec_failed;       /* record.c: 2 once an event could not be recorded
+                                    (in time): the actor's host calls fail from
+                                    then on (1 while rec_error is written) */
+    char rec_error[256];         /* why (written once, before rec_failed is set) */
     bool has_last_hash;          /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];       /* last event appended, the next one's parent */
     void *hstate;                /* handlers: lazily allocated state */
@@ -459,9 +465,17 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
                    const uint8_t *data, size_t len, const char *text);
 
-/* Fail the actor now (inside its turn): records, notifies the parent. */
+/* Fail the actor now (inside its turn): records "actor-failed" (with the
+ * actor's id and name, the running export and, for failv, the wasm
+ * backtrace, which may be NULL), answers whoever waits on the running
+ * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void rt_actor_failv(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+/* Name of a wit-error-type (ABI.md), e.g. "internal"; NULL if out of
+ * range. */
+const char *rt_wit_error_name(int wit_error_type);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */
@@ -600,6 +614,15 @@ typedef struct rt_host {
     rt_actor *a;
     rt_guest g;
     th_error err;
+    /* Set by the generated glue (wit_glue.c) around a handler's function:
+     * where the result goes (0 when it is returned flat), the call's input
+     * as recorded (JSON, malloc'd; a suspending function takes it over for
+     * rt_op_wait and sets this to NULL), and an output record that replaces
+     * the one generated from the result (malloc'd, optional; for summaries
+     * of results too large to record). */
+    uint32_t retptr;
+    char *input;
+    char *output;
 } rt_host;
 /* Start a host call: the actor, a guest view in call mode. */
 void rt_host_begin(rt_host *h, th_wasm_call *call);
@@ -634,8 +657,14 @@ int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t 
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
 /* Free what record.c keeps for an actor (subscriptions, in-memory chain). */
 void rt_record_free(rt_actor *a);
-/* Wait until the actor's events so far are durable. */
+/* Wait until the actor's events so far are durable (while the chain writer
+ * is stalled, at most the runtime's record_stall_ms). */
 int rt_record_flush(rt_actor *a, th_error *err);
+/* Before an effect (every host call): 0 if the actor's events can be
+ * recorded; if the chain writer is stalled, waits for it at most
+ * record_stall_ms, then fails (message in err): the effect must then not
+ * happen.  Also fails once an event of the actor could not be recorded. */
+int rt_record_ready(rt_actor *a, th_error *err);
 /* Chain events of an actor, encoded as list<chain-event> for the guest
  * (runtime.get-chain, supervisor.get-child-events): fills `b` with the
  * raw events via the callback per event, from the chain in THEATER_HOME or,
@@ -667,6 +696,7 @@ typedef struct rt_channel {
 struct th_runtime {
     char *home;
     bool in_memory;
+    unsigned record_stall_ms;    /* how long recording actors wait for a stalled writer */
     th_runtime_log_fn log_fn;
     void *log_ud;
     th_runtime_event_fn event_fn;

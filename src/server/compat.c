@@ -192,9 +192,22 @@ static void *writer_main(void *arg)
  * ({"error_type": N, "message": "..."}). */
 static void actor_error(srv_jbuf *b, const th_runtime_event *ev)
 {
+    static const char *const names[] = {"operation-timeout", "channel-closed", "shutting-down",
+                                         "function-not-found", "type-mismatch", "internal",
+                                         "serialization-error", "update-component-error",
+                                         "paused"};
     json_t *root = json_loadb((const char *)ev->data, ev->data_len, 0, NULL);
-    json_int_t type = root ? json_integer_value(json_object_get(root, "error_type")) : -1;
+    json_t *t = root ? json_object_get(root, "error_type") : NULL;
     const char *msg = root ? json_string_value(json_object_get(root, "message")) : NULL;
+    json_int_t type = -1;
+    size_t i;
+
+    /* the wit-error-type by name (older chains: its number) */
+    if (json_is_integer(t))
+        type = json_integer_value(t);
+    for (i = 0; json_is_string(t) && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(json_string_value(t), names[i]) == 0)
+            type = (json_int_t)i;
 
     if (msg == NULL)
         msg = "";
@@ -214,6 +227,12 @@ static void actor_error(srv_jbuf *b, const th_runtime_event *ev)
         srv_jbuf_puts(b, "}");
         break;
     case 6: srv_jbuf_puts(b, "\"SerializationError\""); break;
+    case 7:
+        srv_jbuf_puts(b, "{\"UpdateComponentError\":");
+        srv_jbuf_str(b, msg, strlen(msg));
+        srv_jbuf_puts(b, "}");
+        break;
+    case 8: srv_jbuf_puts(b, "\"Paused\""); break;
     default:
         srv_jbuf_puts(b, "{\"UnexpectedError\":");
         srv_jbuf_str(b, msg, strlen(msg));
