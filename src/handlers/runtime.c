@@ -1,15 +1,16 @@
 /*
  * runtime.c (handlers) - the `runtime` interface: log, get-chain, shutdown.
  * Also the per-actor handler state shared by the other handlers, and the
- * list<chain-event> writer used by get-chain and supervisor.get-child-events.
+ * reader of an actor's chain as list<chain-event> values used by get-chain
+ * and supervisor.get-child-events.  Lifting, lowering and recording are
+ * the generated glue's (wit_glue.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/rt_int.h"
-
-#define IFACE "runtime"
+#include "wit_glue.h"
 
 rt_hstate *rt_hstate_get(rt_actor *a)
 {
@@ -22,25 +23,6 @@ void rt_handlers_free_state(rt_actor *a)
 {
     free(a->hstate);
     a->hstate = NULL;
-}
-
-static int h_log(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
-{
-    rt_host h;
-    char *msg = NULL, *in;
-    size_t n;
-    rt_runtime *rt;
-
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_abi_string(&h.g, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &msg, &n) != 0)
-        return rt_host_trap(&h);
-    rt = h.a->rt;
-    if (rt->log_fn != NULL)
-        rt->log_fn(rt->log_ud, h.a->id, h.a->spec->name, msg, n);
-    in = rt_json_obj1("msg", msg, n, false);
-    free(msg);
-    return rt_host_done(&h, IFACE, "log", in, NULL);
 }
 
 /* Layout of chain-event (size 64, align 8): hash list @0, parent-hash
@@ -139,56 +121,102 @@ int rt_abi_store_events(rt_guest *g, uint32_t addr, rt_actor *target, size_t *co
     return rc;
 }
 
-static int h_get_chain(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+/* Collects events into a list<chain-event> value. */
+typedef struct ev_sink {
+    wit_list_types_chain_event *l;
+    size_t cap;
+} ev_sink;
+
+static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *parent, const char *type,
+                            const uint8_t *data, size_t len, uint64_t ts)
 {
-    rt_host h;
-    size_t n = 0;
+    ev_sink *k = ud;
+    wit_list_types_chain_event *l = k->l;
+    wit_types_chain_event *e;
+
+    if (l->len == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        if ((e = realloc(l->ptr, cap * sizeof *e)) == NULL)
+            return TH_ENOMEM;
+        l->ptr = e;
+        k->cap = cap;
+    }
+    e = &l->ptr[l->len++]; /* from here on freed with the list */
+    memset(e, 0, sizeof *e);
+    e->hash.ptr = rt_memdup(hash, 32);
+    e->hash.len = 32;
+    e->parent_hash.some = parent != NULL;
+    if (parent != NULL) {
+        e->parent_hash.val.ptr = rt_memdup(parent, 32);
+        e->parent_hash.val.len = 32;
+    }
+    e->event_type.ptr = strdup(type);
+    e->event_type.len = strlen(type);
+    e->data.ptr = rt_memdup(data, len);
+    e->data.len = len;
+    e->timestamp = ts;
+    if (e->hash.ptr == NULL || (parent != NULL && e->parent_hash.val.ptr == NULL) || e->event_type.ptr == NULL ||
+        e->data.ptr == NULL)
+        return TH_ENOMEM;
+    return 0;
+}
+
+int rt_chain_events(rt_actor *target, struct wit_list_types_chain_event *out, th_error *err)
+{
+    ev_sink k = {out, out->len};
+    int rc = rt_record_each(target, chain_event_copy, &k, err);
+
+    if (rc == TH_ENOMEM)
+        return th_error_set(err, TH_ENOMEM, "out of memory reading the chain");
+    return rc;
+}
+
+static int r_log(rt_host *h, wit_str *msg)
+{
+    rt_runtime *rt = h->a->rt;
+
+    if (rt->log_fn != NULL)
+        rt->log_fn(rt->log_ud, h->a->id, h->a->spec->name, msg->ptr, msg->len);
+    return 0;
+}
+
+/* The chain is not recorded into itself: the output record is its length. */
+static int r_get_chain(rt_host *h, wit_list_types_chain_event *ret)
+{
+    int rc = rt_chain_events(h->a, ret, &h->err);
     char out[64];
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_abi_store_events(&h.g, (uint32_t)args[0].i32, h.a, &n) != 0)
-        return rt_host_trap(&h);
-    snprintf(out, sizeof out, "{\"events\":%zu}", n);
-    return rt_host_done(&h, IFACE, "get-chain", NULL, out);
+    if (rc != 0)
+        return rc;
+    snprintf(out, sizeof out, "{\"events\":%zu}", ret->len);
+    if ((h->output = strdup(out)) == NULL)
+        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    return 0;
 }
 
-static int h_shutdown(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int r_shutdown(rt_host *h, wit_opt_bytes *data, wit_res_unit_str *ret)
 {
-    rt_host h;
-    const uint8_t *data = NULL;
-    uint32_t disc = (uint32_t)args[0].i32, len = (uint32_t)args[2].i32;
-    char *in;
+    rt_actor *a = h->a;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (disc > 1) {
-        th_error_set(&h.err, TH_ETRAP, "invalid option discriminant %u", disc);
-        return rt_host_trap(&h);
+    (void)ret;
+    free(a->shutdown_data);
+    a->shutdown_data = NULL;
+    a->shutdown_has_data = data->some;
+    a->shutdown_len = data->some ? data->val.len : 0;
+    if (data->some) {
+        /* take the lifted bytes over (a 1-byte block for an empty list) */
+        a->shutdown_data = data->val.ptr;
+        data->val.ptr = NULL;
+        data->val.len = 0;
     }
-    if (disc == 1 && rt_host_bytes(&h, (uint32_t)args[1].i32, len, &data) != 0)
-        return rt_host_trap(&h);
-    free(h.a->shutdown_data);
-    h.a->shutdown_data = NULL;
-    h.a->shutdown_has_data = disc == 1;
-    h.a->shutdown_len = disc == 1 ? len : 0;
-    if (disc == 1 && (h.a->shutdown_data = rt_memdup(data, len)) == NULL) {
-        th_error_set(&h.err, TH_ENOMEM, "out of memory");
-        return rt_host_trap(&h);
-    }
-    h.a->shutdown_req = true;
-    in = rt_json_obj1("data", (const char *)data, len, true);
-    if (rt_abi_result_unit(&h.g, (uint32_t)args[3].i32, NULL) != 0) {
-        free(in);
-        return rt_host_trap(&h);
-    }
-    return rt_host_done(&h, IFACE, "shutdown", in, "{\"ok\":null}");
+    a->shutdown_req = true;
+    return 0;
 }
 
-static const rt_hostfn fns[] = {
-    {"log", "ii>", h_log},
-    {"get-chain", "i>", h_get_chain},
-    {"shutdown", "iiii>", h_shutdown},
+static const wit_impl_runtime impl = {
+    .log = r_log,
+    .get_chain = r_get_chain,
+    .shutdown = r_shutdown,
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime, WIT_NFNS_RUNTIME, &impl};
