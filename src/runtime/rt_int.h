@@ -458,9 +458,17 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
                    const uint8_t *data, size_t len, const char *text);
 
-/* Fail the actor now (inside its turn): records, notifies the parent. */
+/* Fail the actor now (inside its turn): records "actor-failed" (with the
+ * actor's id and name, the running export and, for failv, the wasm
+ * backtrace, which may be NULL), answers whoever waits on the running
+ * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void rt_actor_failv(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+/* Name of a wit-error-type (ABI.md), e.g. "internal"; NULL if out of
+ * range. */
+const char *rt_wit_error_name(int wit_error_type);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */
