@@ -485,8 +485,11 @@ static void sum_result(rctx *c, const json_t *d)
     put_result(c, d, NULL);
 }
 
-/* Host functions whose input (key, or "[last]" for the last array element)
- * or output `ok` is a byte string; which return actor ids. */
+/* Host functions whose input fields (`in_bytes`: space-separated keys,
+ * "[last]" for the last element of an array input) or output `ok` is a
+ * byte string, and which return actor ids.  Keys are listed both as the
+ * handlers recorded them by hand ("to", "init") and as the generated WIT
+ * glue records them (the WIT parameter names, "actor-id", "init-bytes"). */
 static const struct {
     const char *iface, *fn, *in_bytes;
     int out_bytes, out_id;
@@ -494,20 +497,34 @@ static const struct {
     {"runtime", "shutdown", "data", 0, 0},
     {"message-server-host", "send", "msg", 0, 0},
     {"message-server-host", "request", "msg", 1, 0},
-    {"message-server-host", "open-channel", "msg", 0, 0},
+    {"message-server-host", "open-channel", "msg initial-msg", 0, 0},
     {"message-server-host", "send-on-channel", "msg", 0, 0},
-    {"message-server-host", "respond-to-request", "msg", 0, 0},
-    {"supervisor", "spawn", "init", 0, 1},
-    {"supervisor", "resume", "init", 0, 1},
+    {"message-server-host", "respond-to-request", "msg response", 0, 0},
+    {"supervisor", "spawn", "init init-bytes", 0, 1},
+    {"supervisor", "resume", "init init-state", 0, 1},
     {"supervisor", "list-children", NULL, 0, 1},
     {"supervisor", "get-child-state", NULL, 1, 0},
-    {"store", "store", "[last]", 0, 0},
-    {"store", "store-at-label", "[last]", 0, 0},
-    {"store", "replace-content-at-label", "[last]", 0, 0},
+    {"store", "store", "[last] content", 0, 0},
+    {"store", "store-at-label", "[last] content", 0, 0},
+    {"store", "replace-content-at-label", "[last] content", 0, 0},
     {"store", "get", NULL, 1, 0},
     {"random", "random-bytes", NULL, 1, 0},
     {"filesystem", "read-file", NULL, 1, 0},
 };
+
+/* 1 if `key` is one of the space-separated words of `list`. */
+static int in_list(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    const char *p = list;
+
+    while (p != NULL && (p = strstr(p, key)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
 
 static int host_shape(const char *iface, const char *fn)
 {
@@ -532,7 +549,7 @@ static void put_host_input(rctx *c, int shape, const json_t *in)
         n = json_array_size(in);
         json_array_foreach((json_t *)in, i, v) {
             fputs(i ? ", " : "", c->out);
-            if (bytes_key != NULL && strcmp(bytes_key, "[last]") == 0 && i + 1 == n)
+            if (bytes_key != NULL && in_list(bytes_key, "[last]") && i + 1 == n)
                 put_hex(c, v);
             else
                 put_json(c, v);
@@ -543,11 +560,11 @@ static void put_host_input(rctx *c, int shape, const json_t *in)
             if (json_object_size(in) > 1)
                 fprintf(c->out, "%s%s ", first ? "" : ", ", key);
             first = 0;
-            if (bytes_key != NULL && strcmp(bytes_key, key) == 0)
+            if (bytes_key != NULL && in_list(bytes_key, key))
                 put_hex(c, v);
-            else if (strcmp(key, "to") == 0 || strcmp(key, "child") == 0)
+            else if (in_list("to child actor-id child-id", key))
                 put_id(c, v);
-            else if (strcmp(key, "channel") == 0 || strcmp(key, "request") == 0)
+            else if (in_list("channel request channel-id request-id", key))
                 put_other_id(c, v);
             else
                 put_json(c, v);

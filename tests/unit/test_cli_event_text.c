@@ -195,6 +195,16 @@ static void test_other_types(void **unused)
                              "\"68656c6c6f\"],\"output\":{\"ok\":\"abcd\"}}", 0);
     expect_in(s, "store.store(\"s-1\", \"hello\") -> \"abcd\"");
     free(s);
+    /* the same call as the generated WIT glue records it */
+    s = text_of("host-call", "{\"interface\":\"message-server-host\",\"function\":\"send\",\"input\":"
+                             "{\"actor-id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"msg\":\"6869\"},"
+                             "\"output\":{\"ok\":null}}", 0);
+    expect_in(s, "message-server-host.send(actor-id 2926a09d, msg \"hi\") -> ok");
+    free(s);
+    s = text_of("host-call", "{\"interface\":\"store\",\"function\":\"store\",\"input\":{\"store-id\":"
+                             "\"s\",\"content\":\"6869\"},\"output\":{\"ok\":{\"hash\":\"ab\"}}}", 0);
+    expect_in(s, "store.store(store-id \"s\", content \"hi\") -> {\"hash\":\"ab\"}");
+    free(s);
     assert_true(cli_event_type_known("actor-failed"));
     assert_false(cli_event_type_known("actor-fail"));
     assert_non_null(strstr(cli_event_types_joined(), "init-skipped"));
