@@ -117,6 +117,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->event_ud = cfg->event_ud;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
+    pthread_mutex_init(&rt->outlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);
     pthread_mutex_init(&rt->exitlock, NULL);
     atomic_init(&rt->closing, false);
@@ -222,6 +223,8 @@ void th_runtime_free(th_runtime *rt)
         cn = c->next;
         free(c);
     }
+    rt_outside_free(rt);
+    pthread_mutex_destroy(&rt->outlock);
     if (rt->exits != NULL) {
         unsigned i;
         for (i = 0; i < RT_MAX_EXITS; i++)
@@ -648,7 +651,6 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
 void rt_channel_close_all(rt_runtime *rt, const char *self)
 {
     rt_channel **pp, *c, *closed = NULL;
-    rt_actor *peer;
     rt_msg *m;
 
     pthread_mutex_lock(&rt->chanlock);
@@ -666,14 +668,12 @@ void rt_channel_close_all(rt_runtime *rt, const char *self)
         closed = c->next;
         if (c->open) {
             const char *other = strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0];
-            peer = rt_registry_get(&rt->reg, other, RT_ID_LEN);
-            m = peer != NULL ? rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0) : NULL;
+            m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
             if (m != NULL) {
                 memcpy(m->a, self, RT_ID_LEN + 1);
                 memcpy(m->b, c->id, RT_ID_LEN + 1);
-                rt_actor_post(peer, m);
+                rt_channel_deliver(rt, other, m);
             }
-            rt_actor_release(peer);
         }
         free(c);
     }
