@@ -88,6 +88,8 @@ typedef struct th_spawn_opts {
     const char *base_dir;         /* for manifest_text; may be NULL */
     const uint8_t *initial_state; /* optional (NULL = none) */
     size_t initial_state_len;
+    const char *parent_id;        /* optional: start it as a child of this
+                                     live actor (its supervisor hears of it) */
 } th_spawn_opts;
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`

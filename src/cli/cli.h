@@ -28,5 +28,16 @@ int cli_cmd_wasm(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_store(int argc, char **argv);
 int cli_cmd_chain(int argc, char **argv);
+int cli_cmd_server(int argc, char **argv);
+int cli_cmd_start(int argc, char **argv);
+int cli_cmd_list(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_state(int argc, char **argv);
+int cli_cmd_events(int argc, char **argv);
+int cli_cmd_message(int argc, char **argv);
+int cli_cmd_channel(int argc, char **argv);
+int cli_cmd_stop(int argc, char **argv);
+int cli_cmd_restart(int argc, char **argv);
+int cli_cmd_update(int argc, char **argv);
 
 #endif

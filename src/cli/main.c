@@ -14,6 +14,17 @@ static const cli_command commands[] = {
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
     {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
     {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
+    {"server", "the daemon: serve the management API on HOME/theater.sock", cli_cmd_server},
+    {"start", "start an actor in the daemon from a manifest", cli_cmd_start},
+    {"list", "the daemon's actors (--tree: the supervision tree)", cli_cmd_list},
+    {"inspect", "an actor's status, manifest, children, metrics, recent events", cli_cmd_inspect},
+    {"state", "an actor's current state", cli_cmd_state},
+    {"events", "an actor's chain events (--follow: live)", cli_cmd_events},
+    {"message", "send a message to an actor (--request: and print the reply)", cli_cmd_message},
+    {"channel", "open a channel to an actor (channel open ID [DATA])", cli_cmd_channel},
+    {"stop", "stop an actor (--force: at once)", cli_cmd_stop},
+    {"restart", "restart an actor with its manifest", cli_cmd_restart},
+    {"update", "replace an actor's code (not implemented by the daemon yet)", cli_cmd_update},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

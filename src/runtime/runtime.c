@@ -242,11 +242,13 @@ void th_runtime_free(th_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* Spawning                                                           */
 
+static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err);
+
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
                      th_error *err)
 {
     rt_spec *spec = NULL;
-    rt_actor *a = NULL;
+    rt_actor *a = NULL, *parent = NULL;
     rt_sync *s;
     int rc;
 
@@ -257,9 +259,15 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, &spec, err);
     if (rc != 0)
         return rc;
-    rc = rt_actor_create(rt, spec, NULL, opts->initial_state != NULL, opts->initial_state,
+    if (opts->parent_id != NULL && (parent = lookup(rt, opts->parent_id, err)) == NULL) {
+        rt_spec_release(spec);
+        return TH_ENOENT;
+    }
+    rc = rt_actor_create(rt, spec, parent, opts->initial_state != NULL, opts->initial_state,
                          opts->initial_state_len, &a, err);
     rt_spec_release(spec);
+    if (parent != NULL)
+        rt_actor_release(parent);
     if (rc != 0)
         return rc;
     s = rt_sync_new();
