@@ -36,6 +36,9 @@ static const char server_help[] =
     "  --client-timeout S     close connections idle for S seconds, or whose\n"
     "                         request takes longer than S seconds to arrive\n"
     "                         (default 30)\n"
+    "  --stream-buffer BYTES  unsent bytes an event stream may hold for a slow\n"
+    "                         client before it is cut off with `event: overflow`\n"
+    "                         (default 1048576)\n"
     "  --workers N            runtime worker threads (default: one per core)\n"
     "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
     "  -h, --help             show this help\n"
@@ -104,6 +107,13 @@ int cli_cmd_server(int argc, char **argv)
                 cli_errorf("server: bad --workers %s", argv[i]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--stream-buffer") == 0 && i + 1 < argc) {
+            unsigned n;
+            if (parse_uint(argv[++i], 1u << 30, &n) != 0 || n < 1024) {
+                cli_errorf("server: bad --stream-buffer %s (1024 or more)", argv[i]);
+                return 2;
+            }
+            cfg.stream_buffer = n;
         } else if (strcmp(argv[i], "--client-timeout") == 0 && i + 1 < argc) {
             if (parse_uint(argv[++i], 86400, &cfg.client_timeout_s) != 0) {
                 cli_errorf("server: bad --client-timeout %s", argv[i]);

@@ -420,25 +420,47 @@ static void on_actor_log(void *ud, const char *id, const char *name, const char 
         fprintf(stderr, "[%s %.8s] %.*s\n", name ? name : "runtime", id ? id : "-", (int)len, msg);
 }
 
+/* One log line per lifecycle event, naming the actor by name and short
+ * id.  Names are remembered from "actor-spawned" until "actor-stopped" (the
+ * actor may be gone from the runtime when its last event is heard). */
+static void log_lifecycle(th_server *s, const th_runtime_event *ev)
+{
+    static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed", "actor-restarted"};
+    static const char *const verbs[] = {"started", "stopped", "failed", "restarted"};
+    enum { STARTED, STOPPED, FAILED, RESTARTED, NKINDS };
+    json_t *d, *nm;
+    const char *name, *detail = "";
+    int k;
+
+    for (k = 0; k < NKINDS; k++)
+        if (strcmp(ev->type, types[k]) == 0)
+            break;
+    if (k == NKINDS)
+        return;
+    d = json_loadb((const char *)ev->data, ev->data_len, 0, NULL);
+    pthread_mutex_lock(&s->names_lock);
+    if (k == STARTED && json_is_string(json_object_get(d, "name")))
+        json_object_set(s->names, ev->actor_id, json_object_get(d, "name"));
+    nm = json_object_get(s->names, ev->actor_id);
+    name = nm ? json_string_value(nm) : "";
+    if (k == STOPPED && json_is_string(json_object_get(d, "reason")))
+        detail = json_string_value(json_object_get(d, "reason"));
+    if (k == FAILED && json_is_string(json_object_get(d, "message")))
+        detail = json_string_value(json_object_get(d, "message"));
+    srv_log(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO, "actor %s (%.8s) %s%s%s", name, ev->actor_id, verbs[k],
+            detail[0] ? ": " : "", detail);
+    if (k == STOPPED)
+        json_object_del(s->names, ev->actor_id);
+    pthread_mutex_unlock(&s->names_lock);
+    json_decref(d);
+}
+
 static void on_event(void *ud, const th_runtime_event *ev)
 {
     th_server *s = ud;
-    const char *what = NULL;
 
-    if (strcmp(ev->type, "actor-spawned") == 0)
-        what = "started";
-    else if (strcmp(ev->type, "actor-stopped") == 0)
-        what = "stopped";
-    else if (strcmp(ev->type, "actor-failed") == 0)
-        what = "failed";
-    else if (strcmp(ev->type, "actor-restarted") == 0)
-        what = "restarted";
-    if (what != NULL && s->log_level >= TH_LOG_INFO) {
-        th_actor_info info;
-        const char *name = th_runtime_actor_info(s->rt, ev->actor_id, &info, NULL) == 0 ? info.name : "";
-        srv_log(s, TH_LOG_INFO, "actor %s (%.8s) %s: %.*s", name, ev->actor_id, what,
-                (int)(ev->data_len > 300 ? 300 : ev->data_len), (const char *)ev->data);
-    }
+    if (ev->type[0] == 'a' && strncmp(ev->type, "actor-", 6) == 0)
+        log_lifecycle(s, ev);
     srv_stream_on_event(s, ev);
 }
 
@@ -480,6 +502,11 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_mutex_init(&s->streams_lock, NULL);
+    pthread_mutex_init(&s->names_lock, NULL);
+    if ((s->names = json_object()) == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto fail;
+    }
     snprintf(s->sock_path, sizeof s->sock_path, "%s/%s", s->home, SRV_SOCK_FILE);
     if (pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         rc = th_error_set(err, TH_EIO, "pipe: %s", strerror(errno));
@@ -645,6 +672,8 @@ void th_server_free(th_server *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->streams_lock);
+    pthread_mutex_destroy(&s->names_lock);
+    json_decref(s->names);
     free(s->home);
     free(s);
 }

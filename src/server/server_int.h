@@ -144,6 +144,9 @@ struct th_server {
     atomic_int nstreams;
     srv_chan *chans;
     unsigned nchans;
+
+    pthread_mutex_t names_lock; /* actor names for log lines */
+    json_t *names;              /* id -> name */
 };
 
 /* server.c */
