@@ -59,9 +59,6 @@ th_runtime *th_server_runtime(th_server *s);
  * negative TH_E* code. */
 int th_server_home_owner(const char *home, pid_t *pid /* out */, th_error *err);
 
-/* The version of this build. */
-#define TH_VERSION_STRING "0.1.0"
-
 #ifdef __cplusplus
 }
 #endif

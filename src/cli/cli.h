@@ -39,5 +39,8 @@ int cli_cmd_channel(int argc, char **argv);
 int cli_cmd_stop(int argc, char **argv);
 int cli_cmd_restart(int argc, char **argv);
 int cli_cmd_update(int argc, char **argv);
+int cli_cmd_new(int argc, char **argv);
+int cli_cmd_build(int argc, char **argv);
+int cli_cmd_completion(int argc, char **argv);
 
 #endif

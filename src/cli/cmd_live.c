@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/base64.h"
+#include "base/hex.h"
 #include "cli/client.h"
+#include "cli/event_text.h"
 
 #define EXIT_HELP                                                                                    \
     "\nexit status: 0 on success, 1 if the daemon refused or failed the request,\n"                   \
@@ -170,47 +171,47 @@ static int utf8_text(const unsigned char *p, size_t n)
     return 1;
 }
 
-/* Decode base64 (malloc'd bytes, *n), or NULL. */
-static unsigned char *unb64(const char *s, size_t *n)
+/* Decode hex (malloc'd bytes, *n), or NULL. */
+static unsigned char *unhex(const char *s, size_t *n)
 {
     size_t len = strlen(s);
-    unsigned char *out = malloc(len / 4 * 3 + 3);
+    unsigned char *out = malloc(len / 2 + 1);
 
-    if (out == NULL || base_base64_decode(s, len, out, n) != 0) {
+    if (out == NULL || len % 2 != 0 || base_hex_decode(s, out, len / 2) != 0) {
         free(out);
         return NULL;
     }
+    *n = len / 2;
     return out;
 }
 
-/* One event for a person: seq, time, type and its data as text. */
-static void print_event(json_t *ev)
+/* Bytes as a JSON string of lowercase hex (a new reference). */
+static json_t *hex_json(const char *p, size_t n)
 {
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    const char *data = json_string_value(json_object_get(ev, "data"));
-    const char *actor = json_string_value(json_object_get(ev, "actor"));
-    uint64_t ts = (uint64_t)json_integer_value(json_object_get(ev, "timestamp"));
-    char tbuf[32], ms[8];
-    unsigned char *raw;
-    size_t n = 0, i;
-    time_t t = (time_t)(ts / 1000);
-    struct tm tm;
+    char *h = malloc(2 * n + 1);
+    json_t *j;
 
-    localtime_r(&t, &tm);
-    strftime(tbuf, sizeof tbuf, "%H:%M:%S", &tm);
-    snprintf(ms, sizeof ms, ".%03u", (unsigned)(ts % 1000));
-    printf("%6lld  %s%s  %.8s  %-17s ", (long long)json_integer_value(json_object_get(ev, "seq")), tbuf, ms,
-           actor ? actor : "", type ? type : "?");
-    raw = data ? unb64(data, &n) : NULL;
-    if (raw != NULL && utf8_text(raw, n)) {
-        fwrite(raw, 1, n, stdout);
-    } else if (raw != NULL) {
-        for (i = 0; i < n; i++)
-            printf("%02x", raw[i]);
+    if (h == NULL)
+        return NULL;
+    base_hex_encode(p, n, h);
+    j = json_string(h);
+    free(h);
+    return j;
+}
+
+/* One event for a person (event_text.c, as `theater chain events`). */
+static void print_event(json_t *ev, unsigned flags)
+{
+    th_error err;
+    char *text = cli_event_text_from_json(ev, NULL, flags, &err);
+
+    if (text == NULL) {
+        cli_errorf("%s", err.msg);
+        return;
     }
-    free(raw);
-    fputc('\n', stdout);
+    fputs(text, stdout);
     fflush(stdout);
+    free(text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -218,6 +219,7 @@ static void print_event(json_t *ev)
 
 typedef struct follow_ctx {
     int json;
+    unsigned flags; /* event_text.h CLI_EVENT_* */
     long max;   /* stop after this many events (0 = never) */
     long seen;
 } follow_ctx;
@@ -232,16 +234,16 @@ static int on_event(void *ud, const char *event, const char *data)
         printf("%s\n", data);
         fflush(stdout);
     } else if ((ev = json_loads(data, 0, NULL)) != NULL) {
-        print_event(ev);
+        print_event(ev, f->flags);
         json_decref(ev);
     }
     return f->max > 0 && ++f->seen >= f->max;
 }
 
-static int follow_events(cli_api *api, const char *id, const char *type, int json, long max)
+static int follow_events(cli_api *api, const char *id, const char *type, int json, unsigned flags, long max)
 {
     char path[512], t[256];
-    follow_ctx f = {json, max, 0};
+    follow_ctx f = {json, flags, max, 0};
     cli_sse sse;
 
     memset(&sse, 0, sizeof sse);
@@ -257,7 +259,7 @@ static int follow_events(cli_api *api, const char *id, const char *type, int jso
 }
 
 static const char events_help[] =
-    "usage: theater events ID [--follow] [--type T] [--limit N] [--max N] [--json]\n"
+    "usage: theater events ID [--follow] [--type T] [--limit N] [--max N] [--wide] [--json]\n"
     "\n"
     "The events of actor ID's chain, oldest first (with --limit N: the newest N).\n"
     "With --follow, the stored events and then live ones as they happen, until\n"
@@ -268,12 +270,17 @@ static const char events_help[] =
     "  --follow               keep streaming live events\n"
     "  --type T               only events of type T (e.g. actor-failed)\n"
     "  --limit N              the newest N events (without --follow)\n"
-    "  --max N                with --follow: stop after N events\n" COMMON_HELP EXIT_HELP;
+    "  --max N                with --follow: stop after N events\n"
+    "  --wide                 every value whole (values are cut after 200 bytes)\n"
+    "  --json                 one JSON object per event, as `theater chain events\n"
+    "                         --json` prints them (docs/events.md)\n"
+    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
+    "  -h, --help             show this help\n" EXIT_HELP;
 
 int cli_cmd_events(int argc, char **argv)
 {
     static const char *const vals[] = {"--type", "--limit", "--max", NULL};
-    static const char *const flags[] = {"--follow", NULL};
+    static const char *const flags[] = {"--follow", "--wide", NULL};
     live_args a;
     cli_api api;
     char path[512], t[256], id[128];
@@ -296,7 +303,7 @@ int cli_cmd_events(int argc, char **argv)
         return rc;
     enc(id, sizeof id, a.pos[0]);
     if (a.flag[0]) {
-        rc = follow_events(&api, id, a.val[0], a.json, max);
+        rc = follow_events(&api, id, a.val[0], a.json, a.flag[1] ? CLI_EVENT_WIDE : 0, max);
         cli_api_close(&api);
         return rc;
     }
@@ -317,7 +324,7 @@ int cli_cmd_events(int argc, char **argv)
             json_dumpf(ev, stdout, JSON_COMPACT);
             fputc('\n', stdout);
         } else {
-            print_event(ev);
+            print_event(ev, a.flag[1] ? CLI_EVENT_WIDE : 0);
         }
     }
     json_decref(o);
@@ -382,7 +389,7 @@ int cli_cmd_start(int argc, char **argv)
             printf("%s\n", json_string_value(json_object_get(o, "id")));
         fflush(stdout);
         if (a.flag[0])
-            rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0);
+            rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0, 0);
         json_decref(o);
     }
     cli_api_close(&api);
@@ -543,7 +550,7 @@ int cli_cmd_inspect(int argc, char **argv)
             printf("  %-13s %lld\n", key, (long long)json_integer_value(v));
         printf("recent events\n");
         for (i = 0; evs && i < json_array_size(json_object_get(evs, "events")); i++)
-            print_event(json_array_get(json_object_get(evs, "events"), i));
+            print_event(json_array_get(json_object_get(evs, "events"), i), 0);
     }
     json_decref(evs);
     json_decref(o);
@@ -555,7 +562,7 @@ static const char state_help[] =
     "\n"
     "Actor ID's current state: pretty-printed when it is JSON, else the raw\n"
     "bytes; `null` when it has none.  With --json: {\"id\", \"state\"} (the JSON\n"
-    "value) or {\"id\", \"state_base64\"} for bytes that are not JSON.\n"
+    "value) or {\"id\", \"state_hex\"} for bytes that are not JSON.\n"
     "\n"
     "options:\n" COMMON_HELP EXIT_HELP;
 
@@ -596,12 +603,7 @@ int cli_cmd_state(int argc, char **argv)
         } else if (v != NULL) {
             json_object_set(o, "state", v);
         } else {
-            char *b64 = malloc(base_base64_encoded_size(r.len) + 1);
-            if (b64 != NULL) {
-                b64[base_base64_encode(r.body, r.len, b64)] = 0;
-                json_object_set_new(o, "state_base64", json_string(b64));
-            }
-            free(b64);
+            json_object_set_new(o, "state_hex", hex_json(r.body, r.len));
         }
         print_json(o);
         json_decref(o);
@@ -628,7 +630,7 @@ static const char message_help[] =
     "message (handle-send).  With --request, send it as a request\n"
     "(handle-request) and write the reply's bytes to stdout exactly as they\n"
     "are, nothing added; --json wraps the reply: {\"reply\": TEXT} when it is\n"
-    "UTF-8, else {\"reply_base64\": ...}.\n"
+    "UTF-8, else {\"reply_hex\": ...}.\n"
     "\n"
     "options:\n"
     "  --request              wait for the actor's reply\n"
@@ -694,12 +696,7 @@ int cli_cmd_message(int argc, char **argv)
         if (utf8_text((unsigned char *)r.body, r.len)) {
             json_object_set_new(o, "reply", json_stringn(r.body ? r.body : "", r.len));
         } else {
-            char *b64 = malloc(base_base64_encoded_size(r.len) + 1);
-            if (b64 != NULL) {
-                b64[base_base64_encode(r.body, r.len, b64)] = 0;
-                json_object_set_new(o, "reply_base64", json_string(b64));
-            }
-            free(b64);
+            json_object_set_new(o, "reply_hex", hex_json(r.body, r.len));
         }
         print_json(o);
         json_decref(o);
@@ -724,7 +721,7 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
 {
     chan_ctx *c = ud;
     json_t *o = json_loads(data, 0, NULL);
-    const char *b64 = json_string_value(json_object_get(o, "data"));
+    const char *hx = json_string_value(json_object_get(o, "data_hex"));
     unsigned char *raw;
     size_t n = 0;
 
@@ -732,7 +729,7 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
         printf("%s\n", data);
     } else if (strcmp(event, "closed") == 0) {
         fprintf(stderr, "theater: the actor closed the channel\n");
-    } else if (b64 != NULL && (raw = unb64(b64, &n)) != NULL) {
+    } else if (hx != NULL && (raw = unhex(hx, &n)) != NULL) {
         fwrite(raw, 1, n, stdout);
         if (n == 0 || raw[n - 1] != '\n')
             fputc('\n', stdout);

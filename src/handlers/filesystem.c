@@ -329,4 +329,4 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, fns,
-                                      sizeof fns / sizeof fns[0]};
+                                      sizeof fns / sizeof fns[0], NULL};

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/base64.h"
 #include "base/hex.h"
 #include "theater/chain.h"
 #include "theater/store.h"
@@ -138,7 +137,7 @@ static void h_health(srv_req *r, char **seg)
     }
     srv_reply_json(r, 200,
                    json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "status",
-                             atomic_load(&s->closing) ? "shutting-down" : "ok", "version", TH_VERSION_STRING,
+                             atomic_load(&s->closing) ? "shutting-down" : "ok", "version", THEATER_VERSION,
                              "pid", (json_int_t)getpid(), "home", s->home, "started",
                              (json_int_t)s->started_ms, "uptime_ms",
                              (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors",
@@ -503,18 +502,28 @@ static void h_request(srv_req *r, char **seg)
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts, const uint8_t *hash,
                        const uint8_t *parent, const uint8_t *data, size_t len)
 {
-    char h[65], p[65], *b64;
-    json_t *o;
+    char h[65], p[65], *hex;
+    json_t *o, *d;
 
-    b64 = malloc(base_base64_encoded_size(len) + 1);
-    if (b64 == NULL)
+    o = json_pack("{s:s, s:I, s:s, s:I}", "actor", actor, "seq", (json_int_t)seq, "event_type", type, "timestamp",
+                  (json_int_t)ts);
+    if (o == NULL)
         return NULL;
-    b64[base_base64_encode(data, len, b64)] = 0;
-    o = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:I, s:s}", "actor", actor, "seq", (json_int_t)seq, "hash",
-                  hash ? base_hex_encode(hash, 32, h) : NULL, "parent_hash",
-                  parent ? base_hex_encode(parent, 32, p) : NULL, "type", type, "timestamp", (json_int_t)ts,
-                  "data", b64);
-    free(b64);
+    if (hash != NULL)
+        json_object_set_new(o, "hash", json_string(base_hex_encode(hash, 32, h)));
+    if (hash != NULL || parent != NULL)
+        json_object_set_new(o, "parent_hash", parent ? json_string(base_hex_encode(parent, 32, p)) : json_null());
+    /* the data as recorded: JSON text embedded as a value, else hex */
+    d = len ? json_loadb((const char *)data, len, JSON_DECODE_ANY, NULL) : NULL;
+    if (d != NULL) {
+        json_object_set_new(o, "data", d);
+    } else if ((hex = malloc(2 * len + 1)) != NULL) {
+        json_object_set_new(o, "data_hex", json_string(base_hex_encode(data, len, hex)));
+        free(hex);
+    } else {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 

@@ -555,7 +555,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
         goto fail;
     }
     s->reaper_started = true;
-    srv_log(s, TH_LOG_INFO, "theater server %s (pid %ld) on %s%s%s", TH_VERSION_STRING, (long)getpid(),
+    srv_log(s, TH_LOG_INFO, "theater server %s (pid %ld) on %s%s%s", THEATER_VERSION, (long)getpid(),
             s->sock_path, cfg->listen ? " and tcp " : "", cfg->listen ? cfg->listen : "");
     *out = s;
     return 0;

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/base64.h"
+#include "base/hex.h"
 #include "theater/chain.h"
 #include "server/server_int.h"
 
@@ -490,24 +490,24 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
     size_t nwoken = 0, i;
     srv_buf b = {0};
     chan_msg *m;
-    char *b64;
+    char *hex;
 
-    b64 = malloc(base_base64_encoded_size(len) + 1);
-    if (b64 == NULL)
+    hex = malloc(2 * len + 1);
+    if (hex == NULL)
         return;
-    b64[base_base64_encode(data, len, b64)] = 0;
+    base_hex_encode(data, len, hex);
     pthread_mutex_lock(&s->streams_lock);
     srv_buf_addf(&b, "id: %llu\nevent: %s\ndata: {\"channel\":\"%s\",\"seq\":%llu", (unsigned long long)c->next_seq,
                  kind == TH_CHANNEL_MESSAGE ? "message" : "closed", channel, (unsigned long long)c->next_seq);
     if (kind == TH_CHANNEL_MESSAGE) {
-        srv_buf_add(&b, ",\"data\":\"", 9);
-        srv_buf_add(&b, b64, strlen(b64));
+        srv_buf_add(&b, ",\"data_hex\":\"", 13);
+        srv_buf_add(&b, hex, strlen(hex));
         srv_buf_add(&b, "\"", 1);
     } else {
         c->closed = true;
     }
     srv_buf_add(&b, "}\n\n", 3);
-    free(b64);
+    free(hex);
     if (b.oom || (m = malloc(sizeof *m + b.len)) == NULL) {
         pthread_mutex_unlock(&s->streams_lock);
         srv_buf_release(&b);
