@@ -184,7 +184,8 @@ lifecycle)
     contains "$out" "actor-spawned" "inspect recent events"
     "$THEATER" message "$short" one >/dev/null || fail "message failed"
     "$THEATER" message "$short" two >/dev/null || fail "message failed"
-    "$THEATER" message "$short" --file /dev/null >/dev/null || fail "message --file failed"
+    : >"$H/empty"
+    "$THEATER" message "$short" --file "$H/empty" >/dev/null || fail "message --file failed"
     "$THEATER" message "$short" --request x >"$H/reply" || fail "message --request failed"
     printf '3' | cmp -s - "$H/reply" || fail "the reply was '$(cat "$H/reply")', expected exactly 3"
     out=$("$THEATER" message "$short" --request x --json)
