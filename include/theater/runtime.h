@@ -32,6 +32,8 @@ extern "C" {
 #define TH_ACTOR_ID_SIZE 37 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" + NUL */
 
 typedef struct th_runtime th_runtime;
+struct th_chain;
+struct th_store;
 
 /* One chain event as seen by subscribers.  Every pointer is valid only
  * during the callback. */
@@ -42,6 +44,8 @@ typedef struct th_runtime_event {
     size_t data_len;
     uint64_t timestamp_ms;      /* ms since the Unix epoch */
     const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
+    uint64_t seq;               /* sequence number in the actor's chain
+                                   (UINT64_MAX if it could not be recorded) */
     const uint8_t *parent_hash; /* 32-byte hash of the actor's previous event,
                                    NULL for its first one (or if unknown) */
 } th_runtime_event;
@@ -98,6 +102,8 @@ typedef struct th_spawn_opts {
     const char *base_dir;         /* for manifest_text; may be NULL */
     const uint8_t *initial_state; /* optional (NULL = none) */
     size_t initial_state_len;
+    const char *parent_id;        /* optional: start it as a child of this
+                                     live actor (its supervisor hears of it) */
     /* Optional: subscribe `event_fn` to the new actor's events before its
      * init runs, so no event is missed; the subscription id goes to
      * *sub_id (th_runtime_unsubscribe).  It stays even if init fails. */
@@ -184,64 +190,106 @@ enum {
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 
-/* ------------------------------------------------------------------ */
-/* For management clients (src/server/): queries and outside channels. */
-
-/* What a live actor is.  Strings are malloc'd (th_actor_info_release). */
-typedef struct th_actor_info {
-    char id[TH_ACTOR_ID_SIZE];
-    char parent[TH_ACTOR_ID_SIZE]; /* "" for a root actor */
-    th_actor_status status;
-    char *name;
-    char *version;
-    char *manifest_path;  /* absolute path, or NULL when started from text */
-    char *manifest_text;  /* the TOML as started */
-    bool save_chain;
-    bool has_state;       /* current state */
-    size_t state_len;
-} th_actor_info;
-int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *info /* out */,
-                          th_error *err);
-void th_actor_info_release(th_actor_info *info); /* NULL ok */
-
 /* Every event of a live actor's chain so far, oldest first (after a flush,
- * so every event recorded before the call is included); `fn` runs on the
- * calling thread.  TH_ENOENT for an unknown actor. */
+ * so every event recorded before the call is included), with hash and
+ * parent hash; `fn` runs on the calling thread (src/runtime/history.c).
+ * TH_ENOENT for an unknown actor. */
 int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
                             void *ud, th_error *err);
-
-/* Restart an actor in place (same id and chain; state back to its initial
- * state, init runs again).  Returns once the restart is queued. */
-int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err);
-
-/* A new content-store id (the store handler's `new`). */
-int th_runtime_store_new(th_runtime *rt, char store_id[TH_ACTOR_ID_SIZE] /* out */,
-                         th_error *err);
-
-/* Channels with an outside participant.  What the actor sends on the
- * channel (its accept message, send-on-channel) and its closing arrive
- * through `fn`, called on a runtime thread with the runtime's channel lock
- * held: it must be quick, must not block and must not call into the
- * runtime.  After th_runtime_channel_close (or after fn saw `closed`) fn
- * is never called again for that channel. */
-typedef void (*th_runtime_channel_fn)(void *ud, const char *channel_id, const uint8_t *data,
-                                      size_t len, bool closed);
-/* Open a channel to an actor (its handle-channel-open gets `msg`) and
- * wait for its answer, at most `timeout_ms` (0 = no limit): 0 with the id
- * in `channel_id` if it accepted, TH_EPERM if it refused, TH_ETIMEDOUT. */
-int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
-                            size_t len, uint32_t timeout_ms, th_runtime_channel_fn fn,
-                            void *ud, char channel_id[TH_ACTOR_ID_SIZE] /* out */,
-                            th_error *err);
-/* Send on / close a channel opened with th_runtime_channel_open.
- * TH_ENOENT no such channel, TH_EPERM not an outside channel, TH_ECLOSED. */
-int th_runtime_channel_send(th_runtime *rt, const char *channel_id, const uint8_t *msg,
-                            size_t len, th_error *err);
-int th_runtime_channel_close(th_runtime *rt, const char *channel_id, th_error *err);
 
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
  * Only stores a flag: safe to call from a signal handler. */
 void th_runtime_interrupt(th_runtime *rt);
+
+/* ------------------------------------------------------------------ */
+/* Management (src/runtime/manage.c): what a management API needs.     */
+
+/* A snapshot of one live actor: identity, place in the tree, metrics. */
+typedef struct th_actor_info {
+    char id[TH_ACTOR_ID_SIZE];
+    char parent[TH_ACTOR_ID_SIZE]; /* "" for a root actor */
+    char name[256];
+    char version[256];
+    th_actor_status status;
+    uint64_t started_ms;           /* ms since the Unix epoch (spawn) */
+    uint32_t children;
+    bool save_chain;
+    uint64_t messages_in;          /* operations delivered to its mailbox */
+    uint64_t messages_out;         /* sends, requests, channel messages it made */
+    uint64_t calls;                /* export calls started */
+    uint64_t fuel_used;            /* instructions, over all calls */
+    uint64_t memory_bytes;         /* linear memory after its last call */
+    uint64_t events;               /* chain events recorded */
+    uint64_t restarts;             /* times it was restarted */
+} th_actor_info;
+
+/* Fill `out` for a live actor.  TH_ENOENT if there is none. */
+int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *out /* out */,
+                          th_error *err);
+
+/* The manifest an actor was started with: its TOML text (malloc'd, caller
+ * frees) and, when it came from a file, the file's absolute path (malloc'd
+ * or NULL; `path` may be NULL if not wanted). */
+int th_runtime_actor_manifest(th_runtime *rt, const char *actor_id, char **text /* out */,
+                              char **path /* out */, th_error *err);
+
+/* Restart an actor with its manifest: a fresh instance, its initial state,
+ * its id and chain kept ("actor-restarted" is recorded).  Returns once the
+ * restart is queued. */
+int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err);
+
+/* Stop an actor after the messages already in its mailbox (graceful; the
+ * parent is told as for th_runtime_stop), waiting at most `timeout_ms`
+ * (0 = no limit) before stopping it at once. */
+int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
+                             th_error *err);
+
+/* Completion of an asynchronous call: `status` 0 with the result bytes, or
+ * a TH_E* code with a message.  Called exactly once, on a runtime thread
+ * (or on the caller's thread if the call fails at once); must be quick and
+ * must not call back into the runtime. */
+typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, size_t len,
+                                    const char *msg);
+
+/* Send a request like th_runtime_request without waiting: `fn` gets the
+ * response.  Returns 0 if the request was queued (then `fn` is called
+ * later), or an error (then `fn` is not called). */
+int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                             size_t len, th_runtime_reply_fn fn, void *ud, th_error *err);
+
+/* Channels with the outside: an endpoint that is not an actor. */
+enum { TH_CHANNEL_MESSAGE = 1, TH_CHANNEL_CLOSED = 2 };
+/* What the actor sends on the channel (TH_CHANNEL_MESSAGE, with bytes) and
+ * its end (TH_CHANNEL_CLOSED).  Called on runtime threads, never after
+ * th_runtime_channel_close returned; must be quick, must not call back. */
+typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel,
+                                      const uint8_t *data, size_t len);
+
+/* Open a channel from the outside to an actor with an initial message:
+ * the actor's handle-channel-open decides.  `done` is called once with the
+ * channel id as its bytes (accepted) or an error (TH_EPERM: rejected).
+ * Messages the actor sends back go to `fn`.  The channel id is known at
+ * once (`chan_out`); release the endpoint with th_runtime_channel_close
+ * in every case (also after a rejection or a close by the actor). */
+int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                            size_t len, th_runtime_channel_fn fn, void *ud,
+                            th_runtime_reply_fn done, void *done_ud,
+                            char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
+/* Send on a channel opened with th_runtime_channel_open.  TH_ENOENT (no
+ * such channel), TH_ECLOSED (not open). */
+int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *msg, size_t len,
+                            th_error *err);
+/* Close it (the actor gets handle-channel-close if it was open) and release
+ * the endpoint: once this returns, `fn` is not running and will not run. */
+int th_runtime_channel_close(th_runtime *rt, const char *channel, th_error *err);
+
+/* The runtime's event chains and content store (borrowed; valid until
+ * th_runtime_free), for readers beside the runtime. */
+struct th_chain *th_runtime_chain(th_runtime *rt);
+struct th_store *th_runtime_store(th_runtime *rt);
+
+/* The THEATER_HOME directory the runtime uses (borrowed). */
+const char *th_runtime_home(th_runtime *rt);
 
 #ifdef __cplusplus
 }

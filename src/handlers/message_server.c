@@ -140,6 +140,7 @@ static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, i
     }
     memcpy(o->m->a, h->a->id, sizeof o->m->a);
     o->in = in;
+    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -195,7 +196,7 @@ static int h_open_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args
     if (!outgoing_begin(&h, args, "open-channel", RT_MSG_CHAN_OPEN,
                         "an actor cannot open a channel to itself", &o, &rc))
         return rc;
-    if (rt_channel_new(h.a->rt, h.a->id, o.t->id, NULL, NULL, o.m->b) != 0) {
+    if (rt_channel_new(h.a->rt, h.a->id, o.t->id, o.m->b) != 0) {
         rt_msg_free(o.m);
         rt_actor_release(o.t);
         return finish_unit(&h, o.retptr, "open-channel", o.in, "out of memory");
@@ -206,8 +207,9 @@ static int h_open_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args
 static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     rt_host h;
-    char *ch = NULL;
+    char *ch = NULL, peer[RT_ID_LEN + 1];
     const uint8_t *msg;
+    rt_msg *m;
     char *in;
     const char *errmsg = NULL;
     uint32_t len = (uint32_t)args[3].i32;
@@ -221,15 +223,26 @@ static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *a
         return rt_host_trap(&h);
     }
     in = input_json("channel", ch, msg, len, true);
-    rc = rt_channel_send(h.a->rt, ch, strlen(ch), h.a->id, msg, len);
+    rc = rt_channel_peer(h.a->rt, ch, strlen(ch), h.a->id, peer);
     if (rc == TH_ENOENT)
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
         errmsg = "not a participant of this channel";
-    else if (rc == TH_ENOMEM)
-        errmsg = "out of memory";
     else if (rc != 0)
         errmsg = "channel-closed";
+    if (errmsg == NULL) {
+        m = rt_msg_new(RT_MSG_CHAN_MSG, msg, len);
+        if (m == NULL) {
+            errmsg = "out of memory";
+        } else {
+            memcpy(m->a, h.a->id, sizeof m->a);
+            snprintf(m->b, sizeof m->b, "%s", ch);
+            if (rt_channel_deliver(h.a->rt, peer, m))
+                atomic_fetch_add_explicit(&h.a->n_out, 1, memory_order_relaxed);
+            else
+                errmsg = "channel-closed";
+        }
+    }
     free(ch);
     return finish_unit(&h, (uint32_t)args[4].i32, "send-on-channel", in, errmsg);
 }
@@ -238,7 +251,6 @@ static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *arg
 {
     rt_host h;
     char *ch = NULL, peer[RT_ID_LEN + 1];
-    rt_actor *t;
     rt_msg *m;
     char *in;
     const char *errmsg = NULL;
@@ -254,14 +266,10 @@ static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *arg
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
         errmsg = "not a participant of this channel";
-    else if (rc == 0 && (t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN)) != NULL) {
-        m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
-        if (m != NULL) {
-            memcpy(m->a, h.a->id, sizeof m->a);
-            snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
-        }
-        rt_actor_release(t);
+    else if (rc == 0 && (m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0)) != NULL) {
+        memcpy(m->a, h.a->id, sizeof m->a);
+        snprintf(m->b, sizeof m->b, "%s", ch);
+        rt_channel_deliver(h.a->rt, peer, m);
     }
     free(ch);
     return finish_unit(&h, (uint32_t)args[2].i32, "close-channel", in, errmsg);

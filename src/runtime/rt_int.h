@@ -153,6 +153,8 @@ struct rt_sync {
     size_t len;
     bool has_data;
     char msg[TH_ERROR_MSG_MAX];
+    th_runtime_reply_fn fn; /* asynchronous caller (manage.c): told once, */
+    void *fn_ud;            /* at completion or when the last reference goes */
 };
 
 rt_sync *rt_sync_new(void);
@@ -425,6 +427,9 @@ struct rt_actor {
     bool has_last_hash;          /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];       /* last event appended, the next one's parent */
     void *hstate;                /* handlers: lazily allocated state */
+    /* metrics (th_runtime_actor_info), written by the turn or by senders */
+    uint64_t started_ms;
+    atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
 };
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
@@ -688,9 +693,6 @@ typedef struct rt_channel {
     char id[RT_ID_LEN + 1];
     char side[2][RT_ID_LEN + 1]; /* opener, acceptor */
     bool open;                   /* accepted and not closed */
-    th_runtime_channel_fn out_fn; /* non-NULL: the opener is outside the
-                                     runtime (side[0] is no actor's id) */
-    void *out_ud;
 } rt_channel;
 
 struct th_runtime {
@@ -728,6 +730,8 @@ struct th_runtime {
 
     pthread_mutex_t chanlock;    /* channels */
     rt_channel *channels;
+    pthread_mutex_t outlock;     /* outside channel endpoints (manage.c) */
+    struct rt_outside *outside;
 
     pthread_mutex_t sublock;     /* subscription ids */
     uint64_t next_sub;
@@ -751,26 +755,21 @@ int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_er
  * after it is gone (runtime.c). */
 void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex);
 
-/* Channels (runtime.c).  `fn`/`ud`: NULL for an actor opener, else the
- * outside opener's callback (th_runtime_channel_open). */
-int rt_channel_new(rt_runtime *rt, const char *opener, const char *target,
-                   th_runtime_channel_fn fn, void *ud, char id[RT_ID_LEN + 1]);
-/* Deliver `data` from participant `from` to the other side of an open
- * channel: the peer actor's handle-channel-message, or the outside
- * opener's callback.  0, or TH_ENOENT / TH_EPERM / TH_ECLOSED / TH_ENOMEM. */
-int rt_channel_send(rt_runtime *rt, const char *chan, size_t n, const char *from,
-                    const uint8_t *data, size_t len);
-/* The outside opener's id of channel `chan`: TH_ENOENT, or TH_EPERM if
- * both sides are actors. */
-int rt_channel_outside(rt_runtime *rt, const char *chan, char opener[RT_ID_LEN + 1]);
+/* Channels (runtime.c). */
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1]);
 /* The peer of `self` on an open channel; TH_ENOENT / TH_EPERM / TH_ECLOSED. */
 int rt_channel_peer(rt_runtime *rt, const char *chan, size_t n, const char *self,
                     char peer[RT_ID_LEN + 1]);
 void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
-/* Close; returns 0 and the peer if it was open.  An outside opener is
- * told (its callback, `closed`) unless it is the one closing. */
+/* Close; returns 0 and the peer if it was open. */
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
                      char peer[RT_ID_LEN + 1]);
+/* Hand a channel message (RT_MSG_CHAN_MSG / RT_MSG_CHAN_CLOSE) to the
+ * peer `id`: an actor's mailbox or an outside endpoint (manage.c).  Takes
+ * ownership of `m`; false if there is no such peer (m is freed). */
+bool rt_channel_deliver(rt_runtime *rt, const char *id, rt_msg *m);
+/* Free the outside endpoints (runtime teardown). */
+void rt_outside_free(rt_runtime *rt);
 /* Close every channel of an actor (telling the peers). */
 void rt_channel_close_all(rt_runtime *rt, const char *self);
 

@@ -118,6 +118,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->record_stall_ms = cfg->record_stall_ms ? cfg->record_stall_ms : TH_RT_RECORD_STALL_MS;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
+    pthread_mutex_init(&rt->outlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);
     pthread_mutex_init(&rt->exitlock, NULL);
     atomic_init(&rt->closing, false);
@@ -230,6 +231,8 @@ void th_runtime_free(th_runtime *rt)
         cn = c->next;
         free(c);
     }
+    rt_outside_free(rt);
+    pthread_mutex_destroy(&rt->outlock);
     if (rt->exits != NULL) {
         unsigned i;
         for (i = 0; i < RT_MAX_EXITS; i++)
@@ -247,11 +250,13 @@ void th_runtime_free(th_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* Spawning                                                           */
 
+static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err);
+
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
                      th_error *err)
 {
     rt_spec *spec = NULL;
-    rt_actor *a = NULL;
+    rt_actor *a = NULL, *parent = NULL;
     rt_sync *s;
     int rc;
 
@@ -262,9 +267,15 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, &spec, err);
     if (rc != 0)
         return rc;
-    rc = rt_actor_create(rt, spec, NULL, opts->initial_state != NULL, opts->initial_state,
+    if (opts->parent_id != NULL && (parent = lookup(rt, opts->parent_id, err)) == NULL) {
+        rt_spec_release(spec);
+        return TH_ENOENT;
+    }
+    rc = rt_actor_create(rt, spec, parent, opts->initial_state != NULL, opts->initial_state,
                          opts->initial_state_len, opts, &a, err);
     rt_spec_release(spec);
+    if (parent != NULL)
+        rt_actor_release(parent);
     if (rc != 0)
         return rc;
     s = rt_sync_new();
@@ -569,8 +580,7 @@ void th_runtime_interrupt(th_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* Channels                                                           */
 
-int rt_channel_new(rt_runtime *rt, const char *opener, const char *target,
-                   th_runtime_channel_fn fn, void *ud, char id[RT_ID_LEN + 1])
+int rt_channel_new(rt_runtime *rt, const char *opener, const char *target, char id[RT_ID_LEN + 1])
 {
     rt_channel *c = calloc(1, sizeof *c);
 
@@ -579,8 +589,6 @@ int rt_channel_new(rt_runtime *rt, const char *opener, const char *target,
     rt_uuid_v4(c->id);
     memcpy(c->side[0], opener, RT_ID_LEN + 1);
     memcpy(c->side[1], target, RT_ID_LEN + 1);
-    c->out_fn = fn;
-    c->out_ud = ud;
     memcpy(id, c->id, RT_ID_LEN + 1);
     pthread_mutex_lock(&rt->chanlock);
     c->next = rt->channels;
@@ -632,69 +640,6 @@ void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open)
     pthread_mutex_unlock(&rt->chanlock);
 }
 
-int rt_channel_send(rt_runtime *rt, const char *chan, size_t n, const char *from,
-                    const uint8_t *data, size_t len)
-{
-    char peer[RT_ID_LEN + 1];
-    rt_channel **pp, *c;
-    rt_actor *t;
-    rt_msg *m;
-    int rc = 0;
-    bool done = false;
-
-    pthread_mutex_lock(&rt->chanlock);
-    pp = chan_find(rt, chan, n);
-    c = pp != NULL ? *pp : NULL;
-    if (c == NULL) {
-        rc = TH_ENOENT;
-    } else if (strcmp(c->side[0], from) != 0 && strcmp(c->side[1], from) != 0) {
-        rc = TH_EPERM;
-    } else if (!c->open) {
-        rc = TH_ECLOSED;
-    } else if (c->out_fn != NULL && strcmp(c->side[1], from) == 0) {
-        /* to the outside opener, under the lock: after a close it is
-           never called again (th_runtime_channel_fn) */
-        c->out_fn(c->out_ud, c->id, data, len, false);
-        done = true;
-    } else {
-        memcpy(peer, strcmp(c->side[0], from) == 0 ? c->side[1] : c->side[0], RT_ID_LEN + 1);
-    }
-    pthread_mutex_unlock(&rt->chanlock);
-    if (rc != 0 || done)
-        return rc;
-    t = rt_registry_get(&rt->reg, peer, RT_ID_LEN);
-    if (t == NULL)
-        return TH_ECLOSED;
-    m = rt_msg_new(RT_MSG_CHAN_MSG, data, len);
-    if (m == NULL) {
-        rt_actor_release(t);
-        return TH_ENOMEM;
-    }
-    snprintf(m->a, sizeof m->a, "%s", from);
-    memcpy(m->b, chan, RT_ID_LEN); /* chan_find matched RT_ID_LEN bytes */
-    m->b[RT_ID_LEN] = 0;
-    rt_actor_post(t, m);
-    rt_actor_release(t);
-    return 0;
-}
-
-int rt_channel_outside(rt_runtime *rt, const char *chan, char opener[RT_ID_LEN + 1])
-{
-    rt_channel **pp;
-    int rc = 0;
-
-    pthread_mutex_lock(&rt->chanlock);
-    pp = chan_find(rt, chan, strlen(chan));
-    if (pp == NULL)
-        rc = TH_ENOENT;
-    else if ((*pp)->out_fn == NULL)
-        rc = TH_EPERM;
-    else
-        memcpy(opener, (*pp)->side[0], RT_ID_LEN + 1);
-    pthread_mutex_unlock(&rt->chanlock);
-    return rc;
-}
-
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char peer[RT_ID_LEN + 1])
 {
     rt_channel **pp, *c = NULL;
@@ -709,8 +654,6 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
     } else {
         c = *pp;
         *pp = c->next;
-        if (c->open && c->out_fn != NULL && (self == NULL || strcmp(c->side[0], self) != 0))
-            c->out_fn(c->out_ud, c->id, NULL, 0, true);
         if (!c->open)
             rc = TH_ECLOSED;
         else if (self != NULL && peer != NULL)
@@ -724,14 +667,11 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
 void rt_channel_close_all(rt_runtime *rt, const char *self)
 {
     rt_channel **pp, *c, *closed = NULL;
-    rt_actor *peer;
     rt_msg *m;
 
     pthread_mutex_lock(&rt->chanlock);
     for (pp = &rt->channels; (c = *pp) != NULL;) {
         if (strcmp(c->side[0], self) == 0 || strcmp(c->side[1], self) == 0) {
-            if (c->open && c->out_fn != NULL)
-                c->out_fn(c->out_ud, c->id, NULL, 0, true);
             *pp = c->next;
             c->next = closed;
             closed = c;
@@ -744,14 +684,12 @@ void rt_channel_close_all(rt_runtime *rt, const char *self)
         closed = c->next;
         if (c->open) {
             const char *other = strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0];
-            peer = rt_registry_get(&rt->reg, other, RT_ID_LEN);
-            m = peer != NULL ? rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0) : NULL;
+            m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
             if (m != NULL) {
                 memcpy(m->a, self, RT_ID_LEN + 1);
                 memcpy(m->b, c->id, RT_ID_LEN + 1);
-                rt_actor_post(peer, m);
+                rt_channel_deliver(rt, other, m);
             }
-            rt_actor_release(peer);
         }
         free(c);
     }

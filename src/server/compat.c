@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/hex.h"
@@ -31,6 +32,7 @@
 #include "base/uuid.h"
 #include "server/compat_codec.h"
 #include "server/compat_int.h"
+#include "theater/store.h"
 
 typedef struct conn conn;
 
@@ -309,16 +311,17 @@ static void on_event(void *ud, const th_runtime_event *ev)
     srv_jbuf_release(&b);
 }
 
-/* Runs under the runtime's channel lock (th_runtime_channel_fn). */
-static void on_channel(void *ud, const char *channel_id, const uint8_t *data, size_t len,
-                       bool closed)
+/* What the actor sends on a client's channel (th_runtime_channel_fn). */
+static void on_channel(void *ud, int kind, const char *channel_id, const uint8_t *data,
+                       size_t len)
 {
     cchan *ch = ud;
     conn *c = ch->c;
     srv_jbuf b = {0};
     char wire[36];
+    bool closed = kind == TH_CHANNEL_CLOSED;
 
-    srv_compat_channel_to_wire(channel_id, wire); /* ch->wire is set after the open */
+    srv_compat_channel_to_wire(channel_id, wire);
     if (closed)
         srv_compat_channel_only(&b, "ChannelClosed", wire);
     else
@@ -338,6 +341,8 @@ static void on_channel(void *ud, const char *channel_id, const uint8_t *data, si
 
 /* ------------------------------------------------------------------ */
 /* Commands                                                           */
+
+static void chan_drop(conn *c, cchan *ch);
 
 /* The original's ManagementError for a runtime error code. */
 static void error_of(srv_jbuf *b, int rc, const char *what, const th_error *e)
@@ -435,6 +440,7 @@ static void cmd_list(conn *c, srv_jbuf *out)
     th_actor_info info;
     bool first = true;
 
+
     if (th_runtime_list_actors(c->srv->rt, &ids, &n, NULL) != 0) {
         srv_compat_error(out, SRV_E_RUNTIME_ERROR, "Failed to list actors: out of memory");
         return;
@@ -449,7 +455,6 @@ static void cmd_list(conn *c, srv_jbuf *out)
         srv_jbuf_puts(out, ",");
         srv_jbuf_str(out, info.name, strlen(info.name));
         srv_jbuf_puts(out, "]");
-        th_actor_info_release(&info);
     }
     srv_jbuf_puts(out, "]}}");
     th_runtime_strv_free(ids);
@@ -561,12 +566,73 @@ static void cmd_events(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
     srv_jbuf_release(&evs);
 }
 
+/* The answer to an OpenChannel: the actor's handle-channel-open decides,
+ * on a runtime thread; the client's reader waits for it (at most
+ * TH_COMPAT_REQUEST_TIMEOUT_MS).  Two references: the reader's and the
+ * runtime's `done` call. */
+typedef struct open_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    bool done;
+    int status;
+    char msg[TH_ERROR_MSG_MAX];
+} open_wait;
+
+static void open_wait_release(open_wait *w)
+{
+    bool last;
+
+    pthread_mutex_lock(&w->lock);
+    last = --w->refs == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (last) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+    }
+}
+
+static void on_open_done(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    open_wait *w = ud;
+
+    (void)data, (void)len;
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    w->status = status;
+    snprintf(w->msg, sizeof w->msg, "%s", msg != NULL ? msg : "");
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    open_wait_release(w);
+}
+
+/* Wait for the answer; false on timeout. */
+static bool open_wait_for(open_wait *w, int *status, char *msg, size_t n)
+{
+    struct timespec until;
+    bool done;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += TH_COMPAT_REQUEST_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&w->lock);
+    while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+        ;
+    done = w->done;
+    *status = w->status;
+    snprintf(msg, n, "%s", w->msg);
+    pthread_mutex_unlock(&w->lock);
+    return done;
+}
+
 static void cmd_open_channel(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
     cchan *ch;
+    open_wait *w;
     th_error e;
     size_t off;
-    int rc;
+    int rc, status = 0;
+    char msg[TH_ERROR_MSG_MAX];
 
     th_error_clear(&e);
     if (cmd->to_external) {
@@ -574,26 +640,47 @@ static void cmd_open_channel(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
         return;
     }
     ch = calloc(1, sizeof *ch);
-    if (ch == NULL) {
+    w = calloc(1, sizeof *w);
+    if (ch == NULL || w == NULL) {
+        free(ch);
+        free(w);
         srv_compat_error(out, SRV_E_INTERNAL_ERROR, "out of memory");
         return;
     }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->refs = 2;
     ch->c = c;
     memcpy(ch->actor, cmd->id, sizeof ch->actor);
-    rc = th_runtime_channel_open(c->srv->rt, cmd->id, cmd->data, cmd->len,
-                                 TH_COMPAT_REQUEST_TIMEOUT_MS, on_channel, ch, ch->id, &e);
+    rc = th_runtime_channel_open(c->srv->rt, cmd->id, cmd->data, cmd->len, on_channel, ch,
+                                 on_open_done, w, ch->id, &e);
     if (rc != 0) {
-        if (rc == TH_EPERM)
-            srv_compat_error(out, SRV_E_CHANNEL_REJECTED, NULL);
-        else
-            error_of(out, rc, "Error opening channel", &e);
-        srv_jbuf_release(&ch->pending);
+        w->refs = 1; /* `done` is not called */
+        open_wait_release(w);
+        error_of(out, rc, "Error opening channel", &e);
         free(ch);
         return;
     }
     srv_compat_channel_to_wire(ch->id, ch->wire);
-    ch->next = c->chans;
+    ch->next = c->chans; /* released by chan_drop in every case */
     c->chans = ch;
+    if (!open_wait_for(w, &status, msg, sizeof msg)) {
+        open_wait_release(w);
+        chan_drop(c, ch);
+        srv_compat_error(out, SRV_E_TIMEOUT, NULL);
+        return;
+    }
+    open_wait_release(w);
+    if (status != 0) {
+        chan_drop(c, ch);
+        if (status == TH_EPERM) {
+            srv_compat_error(out, SRV_E_CHANNEL_REJECTED, NULL);
+        } else {
+            snprintf(e.msg, sizeof e.msg, "%s", msg);
+            error_of(out, status, "Error opening channel", &e);
+        }
+        return;
+    }
     srv_compat_channel_opened(out, ch->wire, ch->actor);
     /* the answer, then what the actor sent before it was queued */
     pthread_mutex_lock(&c->lock);
@@ -662,22 +749,15 @@ static void cmd_channel_send(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 
 static void cmd_channel_close(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
-    char id[TH_ACTOR_ID_SIZE];
     cchan *ch = chan_find(c, cmd->text);
-    int rc;
 
     if (ch != NULL) {
         chan_drop(c, ch);
         srv_compat_channel_only(out, "ChannelClosed", cmd->text);
         return;
     }
-    /* a channel of another client, or none */
-    if (!srv_compat_channel_from_wire(cmd->text, id) ||
-        ((rc = th_runtime_channel_close(c->srv->rt, id, NULL)) != 0 && rc != TH_ECLOSED)) {
-        srv_compat_error(out, SRV_E_CHANNEL_NOT_FOUND, NULL);
-        return;
-    }
-    srv_compat_channel_only(out, "ChannelClosed", cmd->text);
+    /* none, or another client's: that one stays its owner's */
+    srv_compat_error(out, SRV_E_CHANNEL_NOT_FOUND, NULL);
 }
 
 static void simple_id(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
@@ -747,7 +827,9 @@ static void run_command(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
                          "Failed to update actor component: hot code upgrade is not supported yet");
         break;
     case SRV_C_NEW_STORE:
-        if (th_runtime_store_new(c->srv->rt, store, &e) != 0)
+        if (th_runtime_store(c->srv->rt) == NULL)
+            srv_compat_error(out, SRV_E_STORE_ERROR, "the runtime is shut down");
+        else if (th_store_new(th_runtime_store(c->srv->rt), store, &e) != 0)
             srv_compat_error(out, SRV_E_STORE_ERROR, e.msg);
         else
             srv_compat_store_created(out, store);

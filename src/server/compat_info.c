@@ -9,15 +9,17 @@
  * [[handler]], {"type": T} followed by the fields the original's config
  * struct for T has (its defaults where the TOML is silent).
  *
- * ActorMetrics is derived from the actor's chain: total_operations counts
- * export calls ("wasm-call" events), failed_operations failures
- * ("actor-failed"), start_time / last_update / uptime_secs come from the
- * first and last event.  Processing times and memory are not measured by
- * this runtime and are reported as 0 (min_processing_time null).
+ * ActorMetrics: total_operations is the runtime's count of export calls,
+ * failed_operations the failures on the actor's chain ("actor-failed"),
+ * memory_usage (and peak_memory_usage) its linear memory after its last
+ * call, start_time its spawn, last_update its last event (seconds, as the
+ * original).  Processing times and queue sizes are not measured by this
+ * runtime and are reported as 0 (min_processing_time null).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/toml.h"
 #include "server/compat_int.h"
@@ -144,17 +146,19 @@ void srv_compat_manifest(th_runtime *rt, const char *id, srv_jbuf *out)
     th_actor_info info;
     toml_value *root = NULL;
     const toml_value *hs;
+    char *text = NULL;
     th_error e;
     size_t i, n;
 
     th_error_clear(&e);
-    if (th_runtime_actor_info(rt, id, &info, &e) != 0) {
-        srv_compat_error(out, SRV_E_ACTOR_NOT_FOUND, NULL);
+    if (th_runtime_actor_info(rt, id, &info, &e) != 0 ||
+        th_runtime_actor_manifest(rt, id, &text, NULL, &e) != 0) {
+        srv_compat_error(out, e.code == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_INTERNAL_ERROR, e.msg);
         return;
     }
-    if (toml_parse(info.manifest_text, strlen(info.manifest_text), &root, &e) != 0) {
+    if (toml_parse(text, strlen(text), &root, &e) != 0) {
         srv_compat_error(out, SRV_E_INTERNAL_ERROR, e.msg);
-        th_actor_info_release(&info);
+        free(text);
         return;
     }
     srv_jbuf_puts(out, "{\"ActorManifest\":{\"id\":");
@@ -188,65 +192,64 @@ void srv_compat_manifest(th_runtime *rt, const char *id, srv_jbuf *out)
     }
     srv_jbuf_puts(out, "]}}}");
     toml_free(root);
-    th_actor_info_release(&info);
+    free(text);
 }
 
 /* ------------------------------------------------------------------ */
 /* ActorMetrics                                                       */
 
-typedef struct metrics {
-    uint64_t calls, failures;
-    uint64_t first_ms, last_ms;
+typedef struct failures {
+    uint64_t count;
+    uint64_t last_ms;
     bool any;
-} metrics;
+} failures;
 
 static void count_event(void *ud, const th_runtime_event *ev)
 {
-    metrics *m = ud;
+    failures *f = ud;
 
-    if (strcmp(ev->type, "wasm-call") == 0)
-        m->calls++;
-    else if (strcmp(ev->type, "actor-failed") == 0)
-        m->failures++;
-    if (!m->any)
-        m->first_ms = ev->timestamp_ms;
-    m->last_ms = ev->timestamp_ms;
-    m->any = true;
+    if (strcmp(ev->type, "actor-failed") == 0)
+        f->count++;
+    f->last_ms = ev->timestamp_ms;
+    f->any = true;
 }
 
 void srv_compat_metrics(th_runtime *rt, const char *id, srv_jbuf *out)
 {
-    metrics m = {0};
+    th_actor_info info;
+    failures f = {0};
     th_error e;
+    uint64_t now;
     int rc;
 
     th_error_clear(&e);
-    rc = th_runtime_actor_events(rt, id, count_event, &m, &e);
-    if (rc == TH_ENOENT) {
-        srv_compat_error(out, SRV_E_ACTOR_NOT_FOUND, NULL);
-        return;
-    }
+    if ((rc = th_runtime_actor_info(rt, id, &info, &e)) == 0)
+        rc = th_runtime_actor_events(rt, id, count_event, &f, &e);
     if (rc != 0) {
-        srv_compat_error(out, SRV_E_RUNTIME_ERROR, e.msg);
+        srv_compat_error(out, rc == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_RUNTIME_ERROR,
+                         e.msg);
         return;
     }
+    now = (uint64_t)time(NULL);
     srv_jbuf_puts(out, "{\"ActorMetrics\":{\"id\":");
     srv_jbuf_str(out, id, strlen(id));
     srv_jbuf_puts(out, ",\"metrics\":{\"operation_metrics\":{\"total_operations\":");
-    srv_jbuf_u64(out, m.calls);
+    srv_jbuf_u64(out, info.calls);
     srv_jbuf_puts(out, ",\"failed_operations\":");
-    srv_jbuf_u64(out, m.failures);
+    srv_jbuf_u64(out, f.count);
     srv_jbuf_puts(out, ",\"total_processing_time\":0,\"max_processing_time\":0,"
-                       "\"min_processing_time\":null},\"resource_metrics\":{\"memory_usage\":0,"
-                       "\"operation_queue_size\":0,\"peak_memory_usage\":0,\"peak_queue_size\":0},"
-                       "\"last_update\":");
-    if (m.any)
-        srv_jbuf_u64(out, m.last_ms / 1000);
+                       "\"min_processing_time\":null},\"resource_metrics\":{\"memory_usage\":");
+    srv_jbuf_u64(out, info.memory_bytes);
+    srv_jbuf_puts(out, ",\"operation_queue_size\":0,\"peak_memory_usage\":");
+    srv_jbuf_u64(out, info.memory_bytes);
+    srv_jbuf_puts(out, ",\"peak_queue_size\":0},\"last_update\":");
+    if (f.any)
+        srv_jbuf_u64(out, f.last_ms / 1000);
     else
         srv_jbuf_puts(out, "null");
     srv_jbuf_puts(out, ",\"uptime_secs\":");
-    srv_jbuf_u64(out, m.any ? (m.last_ms - m.first_ms) / 1000 : 0);
+    srv_jbuf_u64(out, now > info.started_ms / 1000 ? now - info.started_ms / 1000 : 0);
     srv_jbuf_puts(out, ",\"start_time\":");
-    srv_jbuf_u64(out, m.first_ms / 1000);
+    srv_jbuf_u64(out, info.started_ms / 1000);
     srv_jbuf_puts(out, "}}}");
 }
