@@ -76,6 +76,7 @@ static rt_msg *outgoing(rt_host *h, const wit_str *id, const wit_bytes *msg, int
         return NULL;
     }
     memcpy(m->a, h->a->id, sizeof m->a);
+    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
     return m;
 }
 
@@ -139,7 +140,6 @@ static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wi
 {
     char peer[RT_ID_LEN + 1];
     const char *errmsg = NULL;
-    rt_actor *t;
     rt_msg *m;
     int rc = rt_channel_peer(h->a->rt, channel_id->ptr, channel_id->len, h->a->id, peer);
 
@@ -150,16 +150,17 @@ static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wi
     else if (rc != 0)
         errmsg = "channel-closed";
     if (errmsg == NULL) {
-        t = rt_registry_get(&h->a->rt->reg, peer, RT_ID_LEN);
-        m = t != NULL ? rt_msg_new(RT_MSG_CHAN_MSG, msg->ptr, msg->len) : NULL;
+        m = rt_msg_new(RT_MSG_CHAN_MSG, msg->ptr, msg->len);
         if (m == NULL) {
-            errmsg = t == NULL ? "channel-closed" : "out of memory";
+            errmsg = "out of memory";
         } else {
             memcpy(m->a, h->a->id, sizeof m->a);
             snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
-            rt_actor_post(t, m);
+            if (rt_channel_deliver(h->a->rt, peer, m))
+                atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+            else
+                errmsg = "channel-closed";
         }
-        rt_actor_release(t);
     }
     return errmsg != NULL ? fail(h, &ret->is_err, &ret->err, errmsg) : 0;
 }
@@ -168,7 +169,6 @@ static int m_close_channel(rt_host *h, wit_str *channel_id, wit_res_unit_str *re
 {
     char peer[RT_ID_LEN + 1];
     const char *errmsg = NULL;
-    rt_actor *t;
     rt_msg *m;
     int rc = rt_channel_close(h->a->rt, channel_id->ptr, h->a->id, peer);
 
@@ -176,14 +176,10 @@ static int m_close_channel(rt_host *h, wit_str *channel_id, wit_res_unit_str *re
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
         errmsg = "not a participant of this channel";
-    else if (rc == 0 && (t = rt_registry_get(&h->a->rt->reg, peer, RT_ID_LEN)) != NULL) {
-        m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
-        if (m != NULL) {
-            memcpy(m->a, h->a->id, sizeof m->a);
-            snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
-            rt_actor_post(t, m);
-        }
-        rt_actor_release(t);
+    else if (rc == 0 && (m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0)) != NULL) {
+        memcpy(m->a, h->a->id, sizeof m->a);
+        snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
+        rt_channel_deliver(h->a->rt, peer, m);
     }
     return errmsg != NULL ? fail(h, &ret->is_err, &ret->err, errmsg) : 0;
 }
