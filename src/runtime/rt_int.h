@@ -33,6 +33,7 @@
 #define THEATER_RT_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -459,6 +460,10 @@ void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
 /* Fail the actor now (inside its turn): records, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The same with the TH_E* code its waiters (spawner, requester) get;
+ * rt_actor_fail gives them TH_ETRAP. */
+void rt_actor_failv(rt_actor *a, int code, int wit_error_type, const char *fmt, va_list ap);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */
