@@ -7,7 +7,7 @@
  *
  * DIR is the suite (holding json/) or the json folder itself; default
  * $WASM_SPEC_DIR, else TH_SPEC_DEFAULT_DIR (set by CMake).  Without STEMs
- * every script runs except simd_*, whose commands count as skipped.  Every
+ * every script runs (SIMD ones included).  Every
  * command of a script counts once: passed, failed or skipped.  Output: a
  * PASS/FAIL line per script, with -v a line per failure (and per message
  * mismatch, as a note), with -v -v also the spectest print calls; last a
@@ -734,25 +734,6 @@ static void run_script(const char *jsondir, const char *stem, int verbose, count
     json_decref(root);
 }
 
-/* A SIMD script not asked for: all of its commands count as skipped.
- * Returns that number. */
-static long skip_script(const char *jsondir, const char *stem, int verbose, counts *total)
-{
-    char why[WHY_MAX];
-    json_t *root = load_script(jsondir, stem, why, sizeof why);
-    if (root == NULL) {
-        printf("FAIL %s (cannot load %s.json: %s)\n", stem, stem, why);
-        total->failed++;
-        return 0;
-    }
-    long n = (long)json_array_size(json_object_get(root, "commands"));
-    total->skipped += n;
-    if (verbose)
-        printf("SKIP %s (%ld skipped: SIMD)\n", stem, n);
-    json_decref(root);
-    return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* Suite                                                              */
 
@@ -808,7 +789,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: spec_runner [-v [-v]] [--dir DIR] [--min-passed N] [STEM...]\n"
             "  Runs the WebAssembly spec scripts DIR/json/STEM.json (default: every\n"
-            "  non-SIMD script).  DIR defaults to $WASM_SPEC_DIR, else\n"
+            "  script).  DIR defaults to $WASM_SPEC_DIR, else\n"
             "  %s.\n"
             "  --min-passed N: fail unless at least N commands passed (a suite that ran\n"
             "  short).  A missing suite exits %d (skip), or 1 when THEATER_REQUIRE_SUITES=1.\n"
@@ -879,19 +860,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nstems; i++)
             run_script(jsondir, stems[i], verbose, &total);
     } else {
-        size_t simd = 0;
-        long simd_cmds = 0;
-        for (size_t i = 0; i < nall; i++) {
-            if (strncmp(all[i], "simd_", 5) == 0) {
-                simd_cmds += skip_script(jsondir, all[i], verbose, &total);
-                simd++;
-            } else {
-                run_script(jsondir, all[i], verbose, &total);
-            }
-        }
-        if (simd > 0)
-            printf("skipped %zu simd_* scripts (%ld commands): SIMD is not implemented\n",
-                   simd, simd_cmds);
+        for (size_t i = 0; i < nall; i++)
+            run_script(jsondir, all[i], verbose, &total);
     }
     for (size_t i = 0; i < nall; i++)
         free(all[i]);
