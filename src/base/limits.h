@@ -77,6 +77,9 @@
 
 /* ---- Actor runtime (src/runtime, src/handlers) ---- */
 #define TH_RT_TURN_BUDGET 64u               /* operations or fuel slices per turn */
+#define TH_RT_TURN_SLICE_MS 10u             /* wall time of one turn, at most (about) */
+#define TH_RT_PREEMPT_WAIT_MS 50u           /* a preempted actor waiting longer is served
+                                               ahead of woken ones */
 #define TH_RT_FUEL_SLICE 200000u            /* fuel before an operation is preempted */
 #define TH_RT_REALLOC_FUEL 1000000u         /* fuel of one host-made cabi_realloc call */
 #define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u) /* events not yet appended; above

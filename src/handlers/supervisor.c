@@ -95,7 +95,7 @@ static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
     rt_actor_ref(h.a);
     child->init_reply.actor = h.a;
     child->init_reply.token = rt_op_wait(h.a, RT_WAIT_STRING, retptr, IFACE, fn, in);
-    rt_sched_push(child, false); /* its first turn runs init; the queue takes our reference */
+    rt_sched_push(child, RT_PUSH_WAKE); /* its first turn runs init; the queue takes our reference */
     return TH_WASM_SUSPENDED;
 }
 

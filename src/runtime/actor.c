@@ -6,8 +6,9 @@
  * handlers) with its current state; the returned state replaces it.  A turn
  * (rt_actor_turn) first serves the control queue (wakes, stop, restart),
  * then continues a preempted operation or starts operations from the
- * mailbox, up to RT_TURN_BUDGET steps, and then hands the actor back to the
- * scheduler.
+ * mailbox, up to RT_TURN_BUDGET steps or TH_RT_TURN_SLICE_MS of wall time
+ * (one slice), and then hands the actor back to the scheduler (sched.c:
+ * a preempted actor waits behind the woken ones).
  *
  * An operation's exec (engine stack) comes from the scheduler's cache and
  * goes back when the call ends; only a suspended (waiting or preempted)
@@ -1091,6 +1092,7 @@ static void control(rt_actor *a, rt_msg *m)
 void rt_actor_turn(rt_actor *a)
 {
     int budget = RT_TURN_BUDGET;
+    uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
     bool yield = false, mbox_ok;
     rt_node *n;
     int expect;
@@ -1106,7 +1108,7 @@ void rt_actor_turn(rt_actor *a)
         if (a->op != NULL) {
             if (a->op->wait != RT_WAIT_YIELD)
                 break; /* waiting for a wake */
-            if (budget-- <= 0) {
+            if (budget-- <= 0 || rt_now_ns() >= end) {
                 yield = true;
                 break;
             }
@@ -1121,7 +1123,7 @@ void rt_actor_turn(rt_actor *a)
         }
         if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL)
             break;
-        if (budget-- <= 0) {
+        if (budget-- <= 0 || rt_now_ns() >= end) {
             yield = true;
             break;
         }
@@ -1130,7 +1132,7 @@ void rt_actor_turn(rt_actor *a)
         begin_op(a, (rt_msg *)n);
     }
     if (yield) {
-        rt_sched_push(a, true);
+        rt_sched_push(a, RT_PUSH_PREEMPT);
         return;
     }
     /* go idle, then look again: a message pushed after our last pop whose
@@ -1141,7 +1143,7 @@ void rt_actor_turn(rt_actor *a)
     if (rt_mpsc_count(&a->ctl) > 0 || (mbox_ok && rt_mpsc_count(&a->mbox) > 0)) {
         expect = RT_SCHED_IDLE;
         if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
-            rt_sched_push(a, true);
+            rt_sched_push(a, RT_PUSH_AGAIN);
             return;
         }
     }

@@ -364,6 +364,7 @@ struct rt_op {
 
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
+    uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
     rt_mpsc mbox;                /* operations */
@@ -511,15 +512,22 @@ struct rt_worker {
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
     rt_actor *next;              /* run next (owner thread only) */
+    bool ran_woken;              /* the last turn was of a woken actor */
     th_wasm_exec *cache[8];      /* idle execs */
     unsigned ncache;
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);
 void rt_sched_stop(rt_runtime *rt);
+/* How an actor is made runnable (rt_sched_push). */
+enum {
+    RT_PUSH_WAKE = 0, /* woken: a worker's run-next slot, or the global queue */
+    RT_PUSH_AGAIN,    /* more work came while it was going idle: local queue */
+    RT_PUSH_PREEMPT,  /* its turn was cut short (slice or budget): behind woken actors */
+};
 /* Make `a` runnable (the caller won IDLE -> QUEUED and gives the run queue
- * one reference).  `yield`: it ran out of its slice, put it at the back. */
-void rt_sched_push(rt_actor *a, bool yield);
+ * one reference); `how` is RT_PUSH_*. */
+void rt_sched_push(rt_actor *a, int how);
 /* Try IDLE -> QUEUED and push; used by every message delivery. */
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
@@ -673,7 +681,9 @@ struct th_runtime {
     unsigned nworkers;
     pthread_mutex_t qlock;       /* global queue + sleeping */
     pthread_cond_t qcond;
-    rt_actor *ghead, *gtail;
+    rt_actor *ghead, *gtail;     /* woken by threads outside the pool */
+    rt_actor *phead, *ptail;     /* preempted (sched.c) */
+    atomic_size_t npreempted;
     atomic_int sleepers;
     atomic_bool stopping;        /* workers exit */
     pthread_mutex_t poollock;    /* exec pool for non-worker threads */

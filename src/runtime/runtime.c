@@ -262,7 +262,7 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     s = rt_sync_new();
     if (s == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
-        rt_sched_push(a, false); /* the caller's turn goes to a worker */
+        rt_sched_push(a, RT_PUSH_WAKE); /* the caller's turn goes to a worker */
         stop_and_wait(a, RT_STOP_BY_PARENT, 0);
         return rc;
     }
