@@ -61,6 +61,7 @@ typedef struct th_runtime_config {
     void *log_ud;
     th_runtime_event_fn event_fn; /* optional: every event of every actor */
     void *event_ud;
+    unsigned max_actors;       /* live actors at most; 0 = TH_RT_DEFAULT_MAX_ACTORS (1,000,000) */
 } th_runtime_config;
 
 /* Create a runtime: open (creating if needed) the home directory and its
@@ -88,17 +89,23 @@ typedef struct th_spawn_opts {
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
  * once init has succeeded; on a failed init the actor is removed and the
- * error says why (the chain stays in the database). */
+ * error says why (the chain stays in the database).  The caller is the
+ * operator: the actor gets what its manifest grants (docs/security.md);
+ * TH_EPERM if the runtime already runs max_actors actors. */
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts,
                      char id_out[TH_ACTOR_ID_SIZE], th_error *err);
 
-/* Send a one-way message (handle-send).  Returns once it is queued. */
+/* Send a one-way message (handle-send).  Returns once it is queued.  Never
+ * waits: if the actor's mailbox is full (its limits.mailbox_messages or
+ * mailbox_bytes, or messages of suspended senders wait before it), returns
+ * TH_EBUSY and nothing is queued; try again later. */
 int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                     size_t len, th_error *err);
 
 /* Send a request (handle-request) and wait for the response, at most
- * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up.  The
- * response is malloc'd into *resp (caller frees). */
+ * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up; TH_EBUSY
+ * at once, as for th_runtime_send, if the mailbox is full.  The response
+ * is malloc'd into *resp (caller frees). */
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                        size_t len, uint32_t timeout_ms, uint8_t **resp /* out */,
                        size_t *resp_len /* out */, th_error *err);

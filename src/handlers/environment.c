@@ -1,7 +1,8 @@
 /*
  * environment.c - the `environment` interface: the process environment
  * seen through the manifest's allow-list (`allowed_vars`); a variable not
- * on the list does not exist for the actor.
+ * on the list does not exist for the actor.  A child's list is within its
+ * parent's (subset).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,20 @@ static int h_exists(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_w
     return rt_host_done(&h, IFACE, "exists", in, yes ? "true" : "false");
 }
 
+/* Attenuation: every variable the child may read, the parent may read. */
+static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+{
+    for (char **v = child->env_allow; v != NULL && *v != NULL; v++) {
+        char **p = parent->env_allow;
+        while (p != NULL && *p != NULL && strcmp(*p, *v) != 0)
+            p++;
+        if (p == NULL || *p == NULL)
+            return th_error_set(err, TH_EPERM, "allowed_vars lists \"%s\", which the parent may not read",
+                                *v);
+    }
+    return 0;
+}
+
 static const rt_hostfn fns[] = {
     {"get-var", "iii>", h_get},
     {"list-vars", "i>", h_list},
@@ -124,4 +139,4 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_environment = {"theater:simple/environment", RT_H_ENVIRONMENT, fns,
-                                       sizeof fns / sizeof fns[0]};
+                                       sizeof fns / sizeof fns[0], subset};

@@ -2,7 +2,10 @@
  * message_server.c - the `message-server-host` interface: messages between
  * actors.
  *
- *   send                one-way; queued in the target's mailbox.
+ *   send                one-way; queued in the target's mailbox.  A full
+ *                       mailbox (the target's limits.mailbox_*) suspends
+ *                       the caller until the message is admitted: nothing
+ *                       is dropped.
  *   request             the caller is suspended (never its worker) until
  *                       the target's handle-request answers, or until it
  *                       answers later with respond-to-request.
@@ -143,14 +146,41 @@ static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, i
     return 1;
 }
 
-/* Post a message whose answer resumes the caller (request, open-channel). */
+/* Post a message whose answer resumes the caller (request, open-channel);
+ * a full mailbox holds it until there is room (the caller waits anyway). */
 static int post_waiting(rt_host *h, outgoing *o, int wait_kind, const char *fn)
 {
     rt_actor_ref(h->a);
     o->m->reply.actor = h->a;
     o->m->reply.token = rt_op_wait(h->a, wait_kind, o->retptr, IFACE, fn, o->in);
-    rt_actor_post(o->t, o->m);
+    rt_actor_offer(o->t, o->m, true);
     rt_actor_release(o->t);
+    return TH_WASM_SUSPENDED;
+}
+
+/* Deliver a one-way message (send, send-on-channel) from the caller to `t`.
+ * Queued: the call finishes now (ok).  The target's mailbox full: the
+ * caller is suspended until the message is admitted (ok) or the target
+ * ends (err), or its own call timeout; to itself it cannot wait, so that
+ * is an error.  Consumes `m` and `in`. */
+static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, uint32_t retptr, const char *fn, char *in)
+{
+    char why[200];
+
+    if (rt_actor_offer(t, m, false) == RT_OFFER_QUEUED)
+        return finish_unit(h, retptr, fn, in, NULL);
+    if (t == h->a) {
+        rt_msg_free(m);
+        snprintf(why, sizeof why, "mailbox full: this actor's own mailbox has no room "
+                                  "(limits.mailbox_messages %u, mailbox_bytes %llu)",
+                 t->lim.mailbox_messages, (unsigned long long)t->lim.mailbox_bytes);
+        return finish_unit(h, retptr, fn, in, why);
+    }
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->ack = true;
+    m->reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, retptr, IFACE, fn, in);
+    rt_actor_offer(t, m, true);
     return TH_WASM_SUSPENDED;
 }
 
@@ -164,9 +194,9 @@ static int h_send(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_was
     rt_host_begin(&h, call);
     if (!outgoing_begin(&h, args, "send", RT_MSG_SEND, NULL, &o, &rc))
         return rc;
-    rt_actor_post(o.t, o.m);
+    rc = post_oneway(&h, o.t, o.m, o.retptr, "send", o.in);
     rt_actor_release(o.t);
-    return finish_unit(&h, o.retptr, "send", o.in, NULL);
+    return rc;
 }
 
 static int h_request(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
@@ -238,7 +268,10 @@ static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *a
         } else {
             memcpy(m->a, h.a->id, sizeof m->a);
             snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
+            free(ch);
+            rc = post_oneway(&h, t, m, (uint32_t)args[4].i32, "send-on-channel", in);
+            rt_actor_release(t);
+            return rc;
         }
         rt_actor_release(t);
     }
@@ -389,5 +422,5 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_message_server = {
-    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0],
+    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0], NULL,
 };

@@ -192,4 +192,12 @@ static const rt_hostfn fns[] = {
     {"generate-uuid", "i>", h_uuid},
 };
 
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, fns, sizeof fns / sizeof fns[0]};
+/* Attenuation: a seed only fixes the sequence; it grants nothing, so any
+ * child setting is within the parent's. */
+static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+{
+    (void)parent, (void)child, (void)err;
+    return 0;
+}
+
+const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, fns, sizeof fns / sizeof fns[0], subset};

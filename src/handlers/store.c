@@ -1,7 +1,9 @@
 /*
  * store.c - the `store` interface: the content-addressed store of
  * THEATER_HOME (theater/store.h) offered to actors, all fourteen calls.
- * A content-ref record {hash: string} flattens to one string.
+ * A content-ref record {hash: string} flattens to one string.  What an
+ * actor adds is charged against its limits.store_bytes and every
+ * ancestor's (the call fails with an error beyond them).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,22 @@ static const struct { int nstr; bool content; } shape[] = {
     [S_LIST_LABELS] = {1, false},  [S_LIST_CONTENT] = {1, false},   [S_SIZE] = {1, false},
 };
 
+/* Store bytes a call adds (limits.store_bytes, charged to the actor and
+ * its ancestors before the call): content, label names, and a fixed
+ * amount per new store or label entry.  0 for calls that add nothing. */
+static uint64_t store_charge(int op, char *const *s, uint32_t clen)
+{
+    switch (op) {
+    case S_NEW: return TH_RT_STORE_ENTRY_BYTES;
+    case S_STORE: return (uint64_t)clen + TH_RT_STORE_ENTRY_BYTES;
+    case S_LABEL:
+    case S_REPLACE_AT_LABEL: return strlen(s[1]) + TH_RT_STORE_ENTRY_BYTES;
+    case S_STORE_AT_LABEL:
+    case S_REPLACE_CONTENT: return (uint64_t)clen + strlen(s[1]) + TH_RT_STORE_ENTRY_BYTES;
+    default: return 0;
+    }
+}
+
 static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
 {
     rt_host h;
@@ -46,7 +64,7 @@ static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
     char sid[TH_STORE_ID_LEN + 1];
     void *data = NULL;
     size_t dlen = 0;
-    uint64_t total = 0;
+    uint64_t total = 0, charge = 0;
     rt_buf in = {0}, out = {0};
 
     rt_host_begin(&h, call);
@@ -75,6 +93,11 @@ static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
     rt_buf_puts(&in, "]");
 
     th_error_clear(&e);
+    charge = store_charge(op, s, clen);
+    if (charge > 0 && rt_quota_store(h.a, charge, e.msg, sizeof e.msg) != 0) {
+        rc = e.code = TH_ETOOBIG;
+        goto failed;
+    }
     switch (op) {
     case S_NEW: rc = th_store_new(st, sid, &e); break;
     case S_STORE: rc = th_store_put(st, s[0], content, clen, &ref, &e); break;
@@ -91,6 +114,9 @@ static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
     case S_LIST_CONTENT: rc = th_store_list_content(st, s[0], &list, &e); break;
     case S_SIZE: rc = th_store_total_size(st, s[0], &total, &e); break;
     }
+    if (rc != 0)
+        rt_quota_store_refund(h.a, charge);
+failed:
     if (rc != 0) {
         const char *msg = e.msg[0] ? e.msg : th_strerror(rc);
         if ((op == S_SIZE ? rt_abi_result_err8(&h.g, retptr, msg) : rt_abi_result_unit(&h.g, retptr, msg)) != 0)
@@ -211,4 +237,4 @@ static const rt_hostfn fns[] = {
     {"calculate-total-size", "iii>", h_size},
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, fns, sizeof fns / sizeof fns[0]};
+const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, fns, sizeof fns / sizeof fns[0], NULL};

@@ -5,6 +5,11 @@
  *                    parent's manifest directory, or TOML text) with an
  *                    optional initial state; the parent is suspended until
  *                    the child's init has finished: ok(child-id) or err.
+ *                    The child holds no more than the parent (attenuate.c):
+ *                    its handlers, their settings and its limits are
+ *                    checked against the parent's, and the files its
+ *                    manifest names are read through the parent's
+ *                    filesystem grant.
  *   list-children, stop-child (suspends until the child is gone),
  *   restart-child (a fresh instance, same id and chain), get-child-state,
  *   get-child-events.
@@ -73,14 +78,14 @@ static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
     if (atomic_load(&h.a->rt->closing)) {
         th_error_set(&err, TH_ECLOSED, "the runtime is shutting down");
     } else if (text) {
-        rt_spec_load(h.a->rt, NULL, man, h.a->spec->base_dir, &spec, &err);
+        rt_spec_load(h.a->rt, NULL, man, h.a->spec->base_dir, h.a->spec, &spec, &err);
     } else {
         char path[4096];
-        if (man[0] == '/')
-            snprintf(path, sizeof path, "%s", man);
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", man[0] == '/' ? "" : h.a->spec->base_dir,
+                             man[0] == '/' ? "" : "/", man) >= sizeof path)
+            th_error_set(&err, TH_EINVAL, "manifest path too long");
         else
-            snprintf(path, sizeof path, "%s/%s", h.a->spec->base_dir, man);
-        rt_spec_load(h.a->rt, path, NULL, NULL, &spec, &err);
+            rt_spec_load(h.a->rt, path, NULL, NULL, h.a->spec, &spec, &err);
     }
     free(man);
     if (spec != NULL) {
@@ -312,4 +317,4 @@ static const rt_hostfn fns[] = {
     {"get-child-events", "iii>", h_get_child_events},
 };
 
-const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, fns, sizeof fns / sizeof fns[0]};
+const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, fns, sizeof fns / sizeof fns[0], NULL};

@@ -77,4 +77,4 @@ static const rt_hostfn fns[] = {
     {"deadline", "Ii>", h_deadline},
 };
 
-const rt_iface rt_iface_timing = {"theater:simple/timing", RT_H_TIMING, fns, sizeof fns / sizeof fns[0]};
+const rt_iface rt_iface_timing = {"theater:simple/timing", RT_H_TIMING, fns, sizeof fns / sizeof fns[0], NULL};
