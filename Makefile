@@ -2,11 +2,11 @@
 #
 #   make demo    set up (Debian packages), build, run the bundled example
 #   make test    set up, build, run the whole test suite (normal build, then
-#                an ASan+UBSan build of it, then a TSan build of the tests
-#                labelled `threads`)
+#                an ASan+UBSan build of it, then a TSan build of every test
+#                not labelled `single-thread`)
 #   make build   just build (build/theater)
 #   make bench   build and run the benchmarks
-#   make tsan    just the TSan build and run of the tests labelled `threads`
+#   make tsan    just the TSan build and its run (tests not labelled `single-thread`)
 #
 # Warnings are errors when CI is set (CI=true) or WERROR=1.
 
@@ -19,7 +19,7 @@ ifneq ($(CI),)
 WERROR ?= 1
 endif
 WERROR     ?= 0
-CMAKE_FLAGS = $(GEN) -DTHEATER_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
+CMAKE_FLAGS = -DTHEATER_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF)
 
 .PHONY: all setup build demo test test-unit test-sanitize tsan bench clean format
 
@@ -28,10 +28,13 @@ all: build
 setup:
 	@sh scripts/setup.sh
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+# Every build configures again, so flags given now (WERROR under CI) replace
+# whatever an earlier configure cached; the generator is chosen only for a
+# new build directory (cmake refuses to change it).
+configure = cmake -S . -B $(1) $(if $(wildcard $(1)/CMakeCache.txt),,$(GEN)) $(CMAKE_FLAGS)
 
-build: setup $(BUILD)/CMakeCache.txt
+build: setup
+	$(call configure,$(BUILD)) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -41,7 +44,7 @@ test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE sanitize-skip
 
 test-sanitize: setup
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=address $(CMAKE_FLAGS)
+	$(call configure,$(ASAN_BUILD)) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=address
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -LE "slow|sanitize-skip"
@@ -52,9 +55,9 @@ test-sanitize: setup
 test: test-unit test-sanitize tsan
 
 tsan: setup
-	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=thread $(CMAKE_FLAGS)
+	$(call configure,$(TSAN_BUILD)) -DCMAKE_BUILD_TYPE=Debug -DTHEATER_SANITIZE=thread
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(TSAN_BUILD) --output-on-failure -L threads
+	ctest --test-dir $(TSAN_BUILD) --output-on-failure -LE "single-thread|sanitize-skip|slow"
 
 bench: build
 	@sh scripts/bench.sh $(BUILD)

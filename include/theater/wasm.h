@@ -59,7 +59,7 @@ typedef enum th_wasm_valtype {
     TH_WASM_I64 = 0x7e,
     TH_WASM_F32 = 0x7d,
     TH_WASM_F64 = 0x7c,
-    TH_WASM_V128 = 0x7b, /* reserved: SIMD is not implemented yet */
+    TH_WASM_V128 = 0x7b, /* 16 bytes in two consecutive th_wasm_val entries */
     TH_WASM_FUNCREF = 0x70,
     TH_WASM_EXTERNREF = 0x6f,
 } th_wasm_valtype;
@@ -75,8 +75,10 @@ typedef enum th_wasm_extern_kind {
 /*
  * An untyped 8-byte value; its type comes from the signature it travels
  * with.  funcref: a th_wasm_func pointer or NULL.  externref: an opaque
- * pointer chosen by the embedder, NULL is ref.null.  (When v128 arrives a
- * v128 value will occupy two consecutive th_wasm_val entries.)
+ * pointer chosen by the embedder, NULL is ref.null.  A v128 value occupies
+ * two consecutive th_wasm_val entries: its 16 bytes in order, lane 0 at the
+ * lowest address (so arrays of arguments and results count slots, not
+ * values, when v128 is involved).
  */
 typedef union th_wasm_val {
     int32_t i32;
@@ -277,7 +279,8 @@ void th_wasm_exec_set_fuel(th_wasm_exec *ex, uint64_t fuel);
 uint64_t th_wasm_exec_fuel(const th_wasm_exec *ex);
 
 /*
- * Call `fn` with `args` (per its type).  Returns TH_OK with the results in
+ * Call `fn` with `args` (per its type; nargs and nresults count slots, a
+ * v128 taking two).  Returns TH_OK with the results in
  * `results`, or TH_WASM_SUSPENDED / TH_WASM_OUT_OF_FUEL (the call is kept
  * on the exec; resume or abort it), or TH_WASM_TRAPPED (the exec is idle
  * again; the trap is described by th_wasm_exec_trap_*), or a negative TH_E*

@@ -28,5 +28,8 @@ int cli_cmd_wasm(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_store(int argc, char **argv);
 int cli_cmd_chain(int argc, char **argv);
+int cli_cmd_new(int argc, char **argv);
+int cli_cmd_build(int argc, char **argv);
+int cli_cmd_completion(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/event_text.h"
 #include "theater/runtime.h"
 
 static const char run_help[] =
@@ -55,11 +56,19 @@ static void on_log(void *ud, const char *id, const char *name, const char *msg, 
     fflush(stdout);
 }
 
+/* Each event in words (event_text.h), after "event " and the actor's
+ * short id; the line has no sequence number, which subscribers are not
+ * told. */
 static void on_event(void *ud, const th_runtime_event *ev)
 {
+    cli_event e = {ev->actor_id, 0, ev->type, ev->timestamp_ms, ev->data, ev->data_len,
+                   ev->hash, NULL, NULL};
+    char *s = cli_event_text(&e, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
+
     (void)ud;
-    printf("event %.8s %-17s %.*s\n", ev->actor_id, ev->type, (int)(ev->data_len > 400 ? 400 : ev->data_len),
-           (const char *)ev->data);
+    if (s != NULL)
+        printf("event %s", s);
+    free(s);
     fflush(stdout);
 }
 

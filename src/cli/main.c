@@ -9,11 +9,18 @@
 
 #include "cli/cli.h"
 
+#ifndef THEATER_VERSION
+#error "THEATER_VERSION comes from the CMake project version"
+#endif
+
 static const cli_command commands[] = {
     {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
     {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
     {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
+    {"new", "write a new actor project (C source, manifest, build file)", cli_cmd_new},
+    {"build", "compile an actor project to WebAssembly", cli_cmd_build},
+    {"completion", "shell completion scripts (completion bash|zsh|fish)", cli_cmd_completion},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -81,7 +88,8 @@ static void usage(FILE *out)
                  "verifiable event chains.\n\ncommands:\n");
     for (i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`theater <command> --help` describes each command.\n");
+    fprintf(out, "\n`theater <command> --help` describes each command; `theater --version`\n"
+                 "prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -94,6 +102,10 @@ int main(int argc, char **argv)
     }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("theater %s\n", THEATER_VERSION);
         return 0;
     }
     for (i = 0; i < NCOMMANDS; i++)

@@ -139,4 +139,4 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_environment = {"theater:simple/environment", RT_H_ENVIRONMENT, fns,
-                                       sizeof fns / sizeof fns[0], subset};
+                                       sizeof fns / sizeof fns[0], NULL, subset};

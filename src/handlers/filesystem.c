@@ -333,4 +333,4 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, fns,
-                                      sizeof fns / sizeof fns[0], subset};
+                                      sizeof fns / sizeof fns[0], NULL, subset};

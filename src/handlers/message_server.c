@@ -422,5 +422,5 @@ static const rt_hostfn fns[] = {
 };
 
 const rt_iface rt_iface_message_server = {
-    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0], NULL,
+    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0], NULL, NULL
 };

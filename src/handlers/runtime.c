@@ -191,4 +191,4 @@ static const rt_hostfn fns[] = {
     {"shutdown", "iiii>", h_shutdown},
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, fns, sizeof fns / sizeof fns[0], NULL, NULL};

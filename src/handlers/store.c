@@ -237,4 +237,4 @@ static const rt_hostfn fns[] = {
     {"calculate-total-size", "iii>", h_size},
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, fns, sizeof fns / sizeof fns[0], NULL, NULL};

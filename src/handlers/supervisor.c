@@ -317,4 +317,4 @@ static const rt_hostfn fns[] = {
     {"get-child-events", "iii>", h_get_child_events},
 };
 
-const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, fns, sizeof fns / sizeof fns[0], NULL, NULL};

@@ -353,6 +353,9 @@ void rt_host_begin(rt_host *h, th_wasm_call *call)
     h->g.exec = NULL;
     h->g.realloc = h->a != NULL ? h->a->fn_realloc : NULL;
     h->g.err = &h->err;
+    h->retptr = 0;
+    h->input = NULL;
+    h->output = NULL;
 }
 
 int rt_host_trap(rt_host *h)

@@ -556,7 +556,10 @@ static void record_call(rt_actor *a, rt_op *op)
         break;
     case RT_EX_CHILD_ERROR:
         rt_buf_json_str(&b, m->a, strlen(m->a));
-        rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
+        if (rt_wit_error_name(m->code) != NULL)
+            rt_buf_printf(&b, ",{\"error_type\":\"%s\",\"data\":", rt_wit_error_name(m->code));
+        else
+            rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
         if (m->text != NULL)
             rt_buf_json_str(&b, m->text, strlen(m->text));
         else
@@ -717,6 +720,18 @@ static void begin_op(rt_actor *a, rt_msg *m)
     op_run(a, args, nargs, true);
 }
 
+static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, WIT_INTERNAL, bt, fmt, ap);
+    va_end(ap);
+}
+
 /* Classify a trap: hitting the memory limit is reported as such. */
 static void fail_trap(rt_actor *a, rt_op *op)
 {
@@ -732,7 +747,7 @@ static void fail_trap(rt_actor *a, rt_op *op)
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
                       (unsigned long long)a->lim.memory_bytes, msg, short_name(op->ex));
     else
-        rt_actor_fail(a, WIT_INTERNAL, "trap in %s: %s", short_name(op->ex), msg);
+        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", short_name(op->ex), msg);
 }
 
 /* Run (first) or resume the op's call for one slice and act on the end. */
@@ -1160,28 +1175,75 @@ uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack)
 /* ------------------------------------------------------------------ */
 /* Failure                                                            */
 
+/* The "actor-failed" record: who failed, in which export, why, and where
+ * (the wasm backtrace of a trap, one "#N name" frame per line). */
+static void record_failure(rt_actor *a, int wit_type, const char *text, const char *backtrace)
+{
+    rt_buf b = {0};
+    const char *name = rt_wit_error_name(wit_type), *nl;
+    bool first = true;
+
+    rt_buf_puts(&b, "{\"error_type\":");
+    if (name != NULL)
+        rt_buf_json_str(&b, name, strlen(name));
+    else
+        rt_buf_printf(&b, "%d", wit_type);
+    rt_buf_puts(&b, ",\"message\":");
+    rt_buf_json_str(&b, text, strlen(text));
+    rt_buf_puts(&b, ",\"actor\":");
+    rt_buf_json_str(&b, a->id, RT_ID_LEN);
+    rt_buf_puts(&b, ",\"name\":");
+    rt_buf_json_str(&b, a->spec->name, strlen(a->spec->name));
+    if (a->op != NULL) {
+        rt_buf_puts(&b, ",\"function\":\"");
+        rt_buf_puts(&b, short_name(a->op->ex));
+        rt_buf_puts(&b, "\"");
+    }
+    if (backtrace != NULL && backtrace[0] != '\0') {
+        rt_buf_puts(&b, ",\"backtrace\":[");
+        for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
+            nl = strchr(backtrace, '\n');
+            if (nl == NULL)
+                nl = backtrace + strlen(backtrace);
+            if (nl == backtrace)
+                continue;
+            rt_buf_puts(&b, first ? "" : ",");
+            rt_buf_json_str(&b, backtrace, (size_t)(nl - backtrace));
+            first = false;
+        }
+        rt_buf_puts(&b, "]");
+    }
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "actor-failed", &b);
+}
+
 void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
 {
-    char text[TH_ERROR_MSG_MAX];
     va_list ap;
-    rt_buf b = {0};
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, wit_type, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, va_list ap)
+{
+    char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
     bool init_waited = a->init_reply.actor != NULL || a->init_sync != NULL;
 
-    va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
 
     /* 1-2: the executor detected it; record it in the chain */
-    rt_buf_printf(&b, "{\"error_type\":%d,\"message\":", wit_type);
-    rt_buf_json_str(&b, text, strlen(text));
-    rt_buf_puts(&b, "}");
-    rt_record_buf(a, "actor-failed", &b);
+    record_failure(a, wit_type, text, backtrace);
 
-    /* whoever waits on this operation learns that it failed */
+    /* whoever waits on this operation learns that it failed, and that it
+     * was this actor that failed (not the one asking) */
     if (op != NULL) {
-        if (op->msg != NULL)
-            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, text);
+        if (op->msg != NULL) {
+            snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
+            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, told);
+        }
         op_free(a);
     }
     rt_reply_complete(a->rt, &a->init_reply, TH_ETRAP, false, NULL, 0, text);
@@ -1190,7 +1252,8 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, TH_ETRAP, false, NULL, 0, text);
     }
-    rt_actor_fail_pending(a, text);
+    snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
+    rt_actor_fail_pending(a, told);
     pthread_mutex_lock(&a->lock);
     a->status = TH_ACTOR_FAILED;
     pthread_mutex_unlock(&a->lock);

@@ -65,7 +65,7 @@ int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
                                 handler_names[ifaces[i]->handler]);
         for (j = 0; j < ifaces[i]->nfns; j++) {
             const rt_hostfn *f = &ifaces[i]->fns[j];
-            rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, f->fn, NULL);
+            rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, f->fn, (void *)ifaces[i]->impl);
             if (rc != 0)
                 return th_error_set(err, rc, "cannot register %s.%s", ifaces[i]->module, f->name);
         }

@@ -308,6 +308,8 @@ typedef struct rt_iface {
     int handler;         /* RT_H_* */
     const rt_hostfn *fns;
     size_t nfns;
+    const void *impl;    /* the wit_impl_<iface> table of generated glue (its
+                            host functions' ctx), or NULL */
     /* NULL for a handler without settings (holding it is the whole grant);
      * required for one with settings (rt_capability_register_all checks). */
     rt_subset_fn subset;
@@ -540,9 +542,17 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
                    const uint8_t *data, size_t len, const char *text);
 
-/* Fail the actor now (inside its turn): records, notifies the parent. */
+/* Fail the actor now (inside its turn): records "actor-failed" (with the
+ * actor's id and name, the running export and, for failv, the wasm
+ * backtrace, which may be NULL), answers whoever waits on the running
+ * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void rt_actor_failv(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+/* Name of a wit-error-type (ABI.md), e.g. "internal"; NULL if out of
+ * range. */
+const char *rt_wit_error_name(int wit_error_type);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */
@@ -688,6 +698,15 @@ typedef struct rt_host {
     rt_actor *a;
     rt_guest g;
     th_error err;
+    /* Set by the generated glue (wit_glue.c) around a handler's function:
+     * where the result goes (0 when it is returned flat), the call's input
+     * as recorded (JSON, malloc'd; a suspending function takes it over for
+     * rt_op_wait and sets this to NULL), and an output record that replaces
+     * the one generated from the result (malloc'd, optional; for summaries
+     * of results too large to record). */
+    uint32_t retptr;
+    char *input;
+    char *output;
 } rt_host;
 /* Start a host call: the actor, a guest view in call mode. */
 void rt_host_begin(rt_host *h, th_wasm_call *call);

@@ -163,7 +163,8 @@ int wasm_cc_rd_zero(comp *C)
 }
 
 static const uint8_t valtypes[] = { TH_WASM_I32, TH_WASM_I64, TH_WASM_F32,
-                                    TH_WASM_F64, TH_WASM_FUNCREF, TH_WASM_EXTERNREF };
+                                    TH_WASM_F64, TH_WASM_V128, TH_WASM_FUNCREF,
+                                    TH_WASM_EXTERNREF };
 
 /* Static one-element type list for valtype `t`, or NULL if not one. */
 const uint8_t *wasm_cc_valtype_list(uint8_t t)
@@ -351,6 +352,20 @@ static uint32_t const_slot(comp *C, uint64_t v)
     return TAG_CONST | (C->nconsts - 1);
 }
 
+/* Two new consecutive constant slots holding a v128 (not shared with
+ * other constants); returns the first, tagged. */
+uint32_t wasm_cc_const_v128(comp *C, uint64_t lo, uint64_t hi)
+{
+    if (!grow32((void **)&C->consts, &C->capconsts, C->nconsts + 2, sizeof *C->consts)) {
+        C->nomem = true;
+        return TAG_CONST;
+    }
+    C->consts[C->nconsts] = lo;
+    C->consts[C->nconsts + 1] = hi;
+    C->nconsts += 2;
+    return TAG_CONST | (C->nconsts - 2);
+}
+
 /* Where operand `e` is read from. */
 uint32_t wasm_cc_enc(comp *C, const vent *e)
 {
@@ -358,6 +373,8 @@ uint32_t wasm_cc_enc(comp *C, const vent *e)
     case LOC_LOCAL:
         return C->lslot[e->idx];
     case LOC_CONST:
+        if (e->type == TH_WASM_V128)
+            return (uint32_t)e->cval; /* its slots, from wasm_cc_const_v128 */
         return const_slot(C, e->cval);
     default:
         return TAG_TEMP | e->t;
@@ -387,12 +404,22 @@ void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
     C->last_copy = wasm_cc_emit_ops(C, WOP_COPY, ops, 2, 3);
 }
 
+void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type)
+{
+    uint32_t ops[2] = { dst, src };
+
+    if (type == TH_WASM_V128)
+        wasm_cc_emit_ops(C, WOP_COPY_V128, ops, 2, 3);
+    else
+        wasm_cc_emit_copy(C, dst, src);
+}
+
 /* Move `e` into its own slot (if elsewhere). */
 static void materialize(comp *C, vent *e)
 {
     if (e->loc == LOC_OWN)
         return;
-    wasm_cc_emit_copy(C, TAG_TEMP | e->t, wasm_cc_enc(C, e));
+    wasm_cc_emit_move(C, TAG_TEMP | e->t, wasm_cc_enc(C, e), e->type);
     e->loc = LOC_OWN;
 }
 
@@ -793,7 +820,7 @@ static void emit_label_copies(comp *C, const ctrl *target, const vent *vals, uin
     for (uint32_t i = 0; i < n; i++) {
         if (vals[i].loc != LOC_OWN || vals[i].t != slot) {
             uint32_t src = wasm_cc_enc(C, &vals[i]);
-            wasm_cc_emit_copy(C, TAG_TEMP | slot, src);
+            wasm_cc_emit_move(C, TAG_TEMP | slot, src, vals[i].type);
         }
         slot += nslots(vals[i].type);
     }
@@ -893,8 +920,6 @@ static int read_blocktype(comp *C, const uint8_t **params, uint32_t *np,
         C->p++;
         return 0;
     }
-    if (*C->p == TH_WASM_V128)
-        return wasm_cc_fail(C, "SIMD (v128) is not supported");
     if (wasm_cc_valtype_list(*C->p) != NULL) {
         *results = wasm_cc_valtype_list(*C->p++);
         *nr = 1;
@@ -1315,7 +1340,7 @@ static int compile_insn(comp *C)
     case 0xfc:
         return wasm_cc_op_prefixed(C);
     case 0xfd:
-        return wasm_cc_fail(C, "SIMD (v128) is not supported");
+        return wasm_cc_op_simd(C);
     default:
         if (op >= 0x28 && op <= 0x3e)
             return wasm_cc_op_memory(C, op);
@@ -1363,8 +1388,6 @@ static int setup_locals(comp *C, const wasm_body *body)
     if (body->nlocals > 0)
         memcpy(C->ltypes + ft->nparams, body->local_types, body->nlocals);
     for (uint32_t i = 0; i < C->nlocals; i++) {
-        if (C->ltypes[i] == TH_WASM_V128)
-            return wasm_cc_fail(C, "SIMD (v128) is not supported");
         C->lslot[i] = slot;
         slot += nslots(C->ltypes[i]);
     }

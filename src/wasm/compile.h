@@ -151,10 +151,11 @@ static inline uint32_t nslots(uint8_t t)
     return t == TH_WASM_V128 ? 2 : 1;
 }
 
+/* Numeric or vector (the operand types of the untyped select). */
 static inline bool is_num(uint8_t t)
 {
     return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 ||
-           t == TH_WASM_F64 || t == VT_UNKNOWN;
+           t == TH_WASM_F64 || t == TH_WASM_V128 || t == VT_UNKNOWN;
 }
 
 static inline bool is_ref(uint8_t t)
@@ -197,6 +198,10 @@ size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsign
 size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops,
                           unsigned n, unsigned slotmask);
 void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src);
+/* Copy a value of `type` (one slot, or two for v128). */
+void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type);
+/* Two new constant slots holding a v128; the first, tagged. */
+uint32_t wasm_cc_const_v128(comp *C, uint64_t lo, uint64_t hi);
 void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int op,
                       const accpick *ap);
 
@@ -234,5 +239,9 @@ int wasm_cc_op_table(comp *C, uint8_t op);    /* table.get/set */
 int wasm_cc_op_prefixed(comp *C);             /* the 0xFC instructions */
 int wasm_cc_op_const(comp *C, uint8_t op);    /* i32/i64/f32/f64.const */
 int wasm_cc_op_numeric(comp *C, uint8_t op);  /* opcodes 0x45..0xc4 */
+
+/* ---- compile_simd.c ---- */
+
+int wasm_cc_op_simd(comp *C);                 /* the 0xFD instructions */
 
 #endif

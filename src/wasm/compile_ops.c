@@ -39,7 +39,7 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         }
         return;
     }
-    wasm_cc_emit_copy(C, slot, wasm_cc_enc(C, e));
+    wasm_cc_emit_move(C, slot, wasm_cc_enc(C, e), C->ltypes[x]);
 }
 
 int wasm_cc_op_local(comp *C, uint8_t op)
@@ -93,8 +93,9 @@ int wasm_cc_op_global(comp *C, uint8_t op)
         if (d != NULL && emitting(C)) {
             uint32_t ops[2] = { TAG_TEMP | d->t, x };
             size_t nrel = C->nrelocs;
-            size_t s = wasm_cc_emit_ops(C, WOP_GLOBAL_GET, ops, 2, 1);
-            wasm_cc_produced(C, s, nrel, d->t, WOP_GLOBAL_GET, NULL);
+            int gop = g->valtype == TH_WASM_V128 ? WOP_GLOBAL_GET_V128 : WOP_GLOBAL_GET;
+            size_t s = wasm_cc_emit_ops(C, gop, ops, 2, 1);
+            wasm_cc_produced(C, s, nrel, d->t, gop, NULL);
         }
         return 0;
     }
@@ -105,7 +106,9 @@ int wasm_cc_op_global(comp *C, uint8_t op)
     if (emitting(C)) {
         uint32_t ops[2] = { x, wasm_cc_enc(C, &e) };
         bool narrow = g->valtype == TH_WASM_I32 || g->valtype == TH_WASM_F32;
-        wasm_cc_emit_ops(C, narrow ? WOP_GLOBAL_SET32 : WOP_GLOBAL_SET, ops, 2, 2);
+        int gop = g->valtype == TH_WASM_V128 ? WOP_GLOBAL_SET_V128
+                  : narrow ? WOP_GLOBAL_SET32 : WOP_GLOBAL_SET;
+        wasm_cc_emit_ops(C, gop, ops, 2, 2);
     }
     return 0;
 }
@@ -154,8 +157,6 @@ int wasm_cc_op_select(comp *C, bool typed)
             return wasm_cc_fail(C, "invalid result arity");
         if (wasm_cc_rd_byte(C, &vt))
             return -1;
-        if (vt == TH_WASM_V128)
-            return wasm_cc_fail(C, "SIMD (v128) is not supported");
         if (wasm_cc_valtype_list(vt) == NULL)
             return wasm_cc_fail(C, "malformed value type");
         t = vt;
@@ -171,7 +172,7 @@ int wasm_cc_op_select(comp *C, bool typed)
     }
     if (emitting(C)) {
         uint32_t ops[3] = { wasm_cc_enc(C, &a), wasm_cc_enc(C, &b), wasm_cc_enc(C, &c) };
-        emit_result(C, WOP_SELECT, t, ops, 3, 7);
+        emit_result(C, t == TH_WASM_V128 ? WOP_SELECT_V128 : WOP_SELECT, t, ops, 3, 7);
     } else {
         wasm_cc_push(C, t);
     }

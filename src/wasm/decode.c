@@ -1,5 +1,5 @@
 /*
- * decode.c - the WebAssembly 2.0 binary format (without SIMD) into a
+ * decode.c - the WebAssembly 2.0 binary format into a
  * th_wasm_module.
  *
  * The decoder reads the whole binary with one bounds-checked reader (struct
@@ -249,7 +249,8 @@ static int rd_name(rd *r, char **out, uint32_t *out_len)
 static bool is_valtype(uint8_t t)
 {
     return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 ||
-           t == TH_WASM_F64 || t == TH_WASM_FUNCREF || t == TH_WASM_EXTERNREF;
+           t == TH_WASM_F64 || t == TH_WASM_V128 || t == TH_WASM_FUNCREF ||
+           t == TH_WASM_EXTERNREF;
 }
 
 static int rd_valtype(rd *r, uint8_t *out)
@@ -259,8 +260,6 @@ static int rd_valtype(rd *r, uint8_t *out)
     *out = 0;
     if (rc < 0)
         return rc;
-    if (t == TH_WASM_V128)
-        return rd_fail(r, r->pos - 1, "v128 (SIMD) is not supported");
     if (!is_valtype(t))
         return rd_fail(r, r->pos - 1, "malformed value type 0x%02x", t);
     *out = t;
@@ -332,7 +331,7 @@ static int rd_globaltype(rd *r, wasm_globaltype *out)
 enum {
     IMM_ILLEGAL = 0, IMM_NONE, IMM_BLOCK, IMM_IF, IMM_IDX, IMM_BRTABLE,
     IMM_CALLIND, IMM_SELECTT, IMM_MEMARG, IMM_ZERO, IMM_I32, IMM_I64,
-    IMM_F32, IMM_F64, IMM_REFNULL, IMM_PREFIX_FC,
+    IMM_F32, IMM_F64, IMM_REFNULL, IMM_PREFIX_FC, IMM_PREFIX_FD,
 };
 
 static const uint8_t imm_shape[256] = {
@@ -347,7 +346,7 @@ static const uint8_t imm_shape[256] = {
     [0x41] = IMM_I32, [0x42] = IMM_I64, [0x43] = IMM_F32, [0x44] = IMM_F64,
     [0x45 ... 0xc4] = IMM_NONE,
     [0xd0] = IMM_REFNULL, [0xd1] = IMM_NONE, [0xd2] = IMM_IDX,
-    [0xfc] = IMM_PREFIX_FC,
+    [0xfc] = IMM_PREFIX_FC, [0xfd] = IMM_PREFIX_FD,
 };
 
 /* Open constructs while skipping: a block/loop body, an if's then-arm
@@ -424,6 +423,34 @@ static int skip_fc(rd *r, size_t at)
     }
 }
 
+/* The immediates of a 0xfd (SIMD) instruction.  Only the immediate
+ * syntax is checked here (constant expressions); compile_simd.c decides
+ * which sub-opcodes exist. */
+static int skip_fd(rd *r, size_t at)
+{
+    uint32_t sub, x;
+    int rc;
+
+    if ((rc = rd_u32(r, &sub)) < 0)
+        return rc;
+    if (sub <= 0x0b || sub == 0x5c || sub == 0x5d || (sub >= 0x54 && sub <= 0x5b)) {
+        if ((rc = rd_u32(r, &x)) < 0)
+            return rc;
+        if (x >= 32)
+            return rd_fail(r, r->pos - 1, "malformed memop flags");
+        if ((rc = rd_u32(r, &x)) < 0)
+            return rc;
+        return sub >= 0x54 && sub <= 0x5b ? rd_skip(r, 1, NULL) : 0;
+    }
+    if (sub == 0x0c || sub == 0x0d)
+        return rd_skip(r, 16, NULL);
+    if (sub >= 0x15 && sub <= 0x22)
+        return rd_skip(r, 1, NULL);
+    if (sub > 0xff)
+        return rd_fail(r, at, "illegal opcode 0xfd %u", sub);
+    return 0;
+}
+
 /* The immediates of the instruction `op` (already read, at offset `at`). */
 static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c,
                     const refmark *mk)
@@ -492,6 +519,8 @@ static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c,
         return rd_reftype(r, &t);
     case IMM_PREFIX_FC:
         return skip_fc(r, at);
+    case IMM_PREFIX_FD:
+        return skip_fd(r, at);
     default:
         return rd_fail(r, at, "illegal opcode 0x%02x", op);
     }
@@ -558,7 +587,7 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
     if (rd_byte(&r, &op) < 0)
         return -1;
     out->op = op;
-    out->imm = 0;
+    out->imm = out->imm_hi = 0;
     switch (op) {
     case 0x0b:
         *pos = r.pos;
@@ -597,6 +626,15 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
         if (rd_u32(&r, &x) < 0)
             return -1;
         out->imm = x;
+        break;
+    case 0xfd: /* v128.const: 16 little-endian bytes */
+        if (rd_u32(&r, &x) < 0 || x != 0x0c || r.len - r.pos < 16)
+            return -1;
+        for (int i = 7; i >= 0; i--) {
+            out->imm = (out->imm << 8) | r.b[r.pos + (size_t)i];
+            out->imm_hi = (out->imm_hi << 8) | r.b[r.pos + 8 + (size_t)i];
+        }
+        r.pos += 16;
         break;
     default:
         return -1;

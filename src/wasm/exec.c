@@ -313,14 +313,22 @@ static void exec_idle(th_wasm_exec *ex)
     exec_trim(ex);
 }
 
-/* Copy the results of `type` from stack index `base`. */
+static uint32_t param_slots(const wasm_functype *type)
+{
+    return wasm_slot_count(type->types, type->nparams);
+}
+
+static uint32_t result_slots(const wasm_functype *type)
+{
+    return wasm_slot_count(type->types + type->nparams, type->nresults);
+}
+
+/* Copy the results of `type` (their slots) from stack index `base`. */
 static void copy_results(const th_wasm_exec *ex, const wasm_functype *type,
                          size_t base, th_wasm_val *results)
 {
-    for (uint32_t i = 0; i < type->nresults; i++) {
-        results[i] = ex->stack[base + i];
-        wasm_val_normalize(&results[i], type->types[type->nparams + i]);
-    }
+    memcpy(results, ex->stack + base, result_slots(type) * sizeof *results);
+    wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
 }
 
 /* Run the interpreter for the outermost call and settle the state. */
@@ -374,7 +382,7 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
     if (ex->state != WASM_EXEC_IDLE)
         return TH_EBUSY;
     type = fn->type;
-    if (nargs != type->nparams || nresults != type->nresults ||
+    if (nargs != param_slots(type) || nresults != result_slots(type) ||
         (nargs > 0 && args == NULL) || (nresults > 0 && results == NULL))
         return TH_EINVAL;
 
@@ -384,7 +392,7 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
     ex->entry_fn = fn;
     ex->pending_entry = false;
     ex->host_entry = false;
-    slots = max_size(type->nparams, type->nresults);
+    slots = max_size(nargs, nresults);
     if (push_entry_frame(ex, fn->inst, 0, slots) != 0) {
         wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
         exec_idle(ex);
@@ -431,7 +439,7 @@ int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
     if (ex->state != WASM_EXEC_SUSPENDED && ex->state != WASM_EXEC_OUT_OF_FUEL)
         return TH_ESTATE;
     type = ex->entry_fn->type;
-    if (nresults != type->nresults || (nresults > 0 && results == NULL))
+    if (nresults != result_slots(type) || (nresults > 0 && results == NULL))
         return TH_EINVAL;
     clear_trap(ex);
 
@@ -439,10 +447,8 @@ int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
         if (ex->susp_nresults > 0 && host_results == NULL)
             return TH_EINVAL;
         if (ex->host_entry) {
-            for (uint32_t i = 0; i < type->nresults; i++) {
-                results[i] = host_results[i];
-                wasm_val_normalize(&results[i], type->types[type->nparams + i]);
-            }
+            memcpy(results, host_results, nresults * sizeof *results);
+            wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
             exec_idle(ex);
             return TH_OK;
         }
@@ -537,14 +543,14 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     }
     clear_trap(ex);
     outer = (size_t)(ex->top - ex->frames);
-    slots = max_size(type->nparams, type->nresults);
+    slots = max_size(param_slots(type), result_slots(type));
     if (push_entry_frame(ex, fn->inst, base, slots) != 0) {
         wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
         ex->top = ex->frames + outer;
         return TH_WASM_TRAPPED;
     }
     if (type->nparams > 0)
-        memcpy(ex->stack + base, args, type->nparams * sizeof *args);
+        memcpy(ex->stack + base, args, param_slots(type) * sizeof *args);
 
     ex->nested++;
     if (fn->host != NULL) {

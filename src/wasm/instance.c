@@ -146,9 +146,10 @@ static int resolve_imports(th_wasm_instance *inst, const th_wasm_imports *imp,
 /* ------------------------------------------------------------------ */
 /* Own objects                                                        */
 
-/* Value of a validated constant expression (a single instruction). */
+/* Value of a validated constant expression (a single instruction); for
+ * a v128 the high 8 bytes go to *hi (when not NULL, else they are 0). */
 static th_wasm_val eval_const(const th_wasm_instance *inst,
-                              const wasm_expr *e)
+                              const wasm_expr *e, uint64_t *hi /* out */)
 {
     const th_wasm_module *m = inst->mod;
     size_t pos = e->off;
@@ -156,10 +157,14 @@ static th_wasm_val eval_const(const th_wasm_instance *inst,
     th_wasm_val v;
 
     v.bits = 0;
+    if (hi != NULL)
+        *hi = 0;
     if (wasm_expr_next(m, &pos, (size_t)e->off + e->len, &ins) != 1)
         return v; /* not reached: validate.c accepted the expression */
     switch (ins.op) {
     case 0x23:
+        if (hi != NULL)
+            *hi = inst->globals[ins.imm]->hi;
         return inst->globals[ins.imm]->val;
     case 0xd0:
         v.ref = NULL;
@@ -167,7 +172,9 @@ static th_wasm_val eval_const(const th_wasm_instance *inst,
     case 0xd2:
         v.ref = inst->funcs[ins.imm];
         return v;
-    default: /* t.const: the bits */
+    default: /* t.const and v128.const: the bits */
+        if (hi != NULL)
+            *hi = ins.imm_hi;
         v.bits = ins.imm;
         return v;
     }
@@ -242,7 +249,7 @@ static void init_globals(th_wasm_instance *inst, th_wasm_global *own)
         th_wasm_global *g = &own[i - m->nglobal_imports];
         g->type = m->globals[i].valtype;
         g->mut = m->globals[i].mut;
-        g->val = eval_const(inst, &m->global_init[i - m->nglobal_imports]);
+        g->val = eval_const(inst, &m->global_init[i - m->nglobal_imports], &g->hi);
         inst->globals[i] = g;
     }
 }
@@ -253,7 +260,7 @@ static void *elem_ref(const th_wasm_instance *inst, const wasm_elem *e,
 {
     if (e->funcs != NULL)
         return inst->funcs[e->funcs[k]];
-    return eval_const(inst, &e->exprs[k]).ref;
+    return eval_const(inst, &e->exprs[k], NULL).ref;
 }
 
 /* Element segments: passive ones are evaluated and kept, active ones
@@ -277,7 +284,7 @@ static int init_elems(th_wasm_instance *inst, bool *leaked, th_error *err)
             ei->len = e->count;
         } else if (e->mode == WASM_SEG_ACTIVE) {
             th_wasm_table *t = inst->tables[e->table];
-            uint32_t off = (uint32_t)eval_const(inst, &e->offset).i32;
+            uint32_t off = (uint32_t)eval_const(inst, &e->offset, NULL).i32;
 
             if ((uint64_t)off + e->count > t->size)
                 return th_error_set(err, TH_ETRAP,
@@ -303,7 +310,7 @@ static int init_datas(th_wasm_instance *inst, th_error *err)
             inst->data_len[i] = d->len;
         } else {
             th_wasm_memory *mem = inst->mems[d->mem];
-            uint32_t off = (uint32_t)eval_const(inst, &d->offset).i32;
+            uint32_t off = (uint32_t)eval_const(inst, &d->offset, NULL).i32;
 
             if ((uint64_t)off + d->len > mem->size)
                 return th_error_set(err, TH_ETRAP,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "wasm/interp.h"
+#include "wasm/simd.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -226,7 +227,8 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
                           size_t stack_top)
 {
     const wasm_functype *ft = f->type;
-    uint32_t np = ft->nparams, nr = ft->nresults;
+    uint32_t np = wasm_slot_count(ft->types, ft->nparams);
+    uint32_t nr = wasm_slot_count(ft->types + ft->nparams, ft->nresults);
     th_wasm_val abuf[HOST_INLINE_VALS], rbuf[HOST_INLINE_VALS];
     th_wasm_val *args = abuf, *res = rbuf;
     th_wasm_call call;
@@ -242,10 +244,8 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
         rc = TH_WASM_TRAPPED;
         goto done;
     }
-    for (uint32_t i = 0; i < np; i++) {
-        args[i] = ex->stack[argslot + i];
-        wasm_val_normalize(&args[i], ft->types[i]);
-    }
+    memcpy(args, ex->stack + argslot, np * sizeof *args);
+    wasm_vals_normalize(args, ft->types, ft->nparams);
     memset(res, 0, nr * sizeof *res);
 
     call.ex = ex;
@@ -471,6 +471,57 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
             TRAP(TH_WASM_TRAP_INT_OVERFLOW, "integer overflow"); \
         WR(0, (IT)x); \
         SKIP(2); \
+    }
+
+/* SIMD handlers (shapes in interp.h): v128 operands move with memcpy, as
+ * frame slots are only 8-aligned; the operation is simd.h's v128_FN. */
+#define VLD(k, v) memcpy(&(v), &fp[OP(k)], 16)
+#define VST(k, v) memcpy(&fp[OP(k)], &(v), 16)
+#define SIMD_HANDLER(X, name, shape, fn, n) SIMD_H_##shape(name, v128_##fn, n)
+#define SIMD_H_VUN(name, f, n) \
+    L_##name: { v128 a; VLD(1, a); a = f(a); VST(0, a); SKIP(2); }
+#define SIMD_H_VBIN(name, f, n) \
+    L_##name: { v128 a, b; VLD(1, a); VLD(2, b); a = f(a, b); VST(0, a); SKIP(3); }
+#define SIMD_H_VTER(name, f, n) \
+    L_##name: { v128 a, b, c; VLD(1, a); VLD(2, b); VLD(3, c); a = f(a, b, c); \
+                VST(0, a); SKIP(4); }
+#define SIMD_H_VSHIFT(name, f, n) \
+    L_##name: { v128 a; VLD(1, a); a = f(a, RU32(2)); VST(0, a); SKIP(3); }
+#define SIMD_H_VTEST(name, f, n) \
+    L_##name: { v128 a; VLD(1, a); WU32(0, f(a)); SKIP(2); }
+#define SIMD_H_SPLAT(name, f, n) \
+    L_##name: { v128 r = f(RU64(1)); VST(0, r); SKIP(2); }
+#define SIMD_H_EXTRACT(name, f, n) \
+    L_##name: { v128 a; VLD(1, a); WU64(0, f(a, OP(2))); SKIP(3); }
+#define SIMD_H_REPLACE(name, f, n) \
+    L_##name: { v128 a; VLD(1, a); a = f(a, RU64(2), OP(3)); VST(0, a); SKIP(4); }
+#define SIMD_H_SHUFFLE(name, f, n) \
+    L_##name: { v128 a, b; VLD(1, a); VLD(2, b); \
+                a = f(a, b, (const uint8_t *)&OP(3)); VST(0, a); SKIP(7); }
+#define SIMD_H_VLOAD(name, f, N) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(1) + OP(2); v128 r; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        r = f(mbase + ea); VST(0, r); SKIP(3); \
+    }
+#define SIMD_H_VSTORE(name, f, N) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(0) + OP(2); \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        memcpy(mbase + ea, &fp[OP(1)], (N)); SKIP(3); \
+    }
+#define SIMD_H_VLOAD_LANE(name, f, N) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(1) + OP(3); v128 r; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        VLD(2, r); memcpy(&r.u8[(OP(4) * (N)) & 15], mbase + ea, (N)); \
+        VST(0, r); SKIP(5); \
+    }
+#define SIMD_H_VSTORE_LANE(name, f, N) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(0) + OP(2); v128 v; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        VLD(1, v); memcpy(mbase + ea, &v.u8[(OP(3) * (N)) & 15], (N)); SKIP(4); \
     }
 
 /* Which operations have which accumulator variants (the label table). */
@@ -1072,6 +1123,36 @@ L_I64_TRUNC_SAT_F64_S:
 L_I64_TRUNC_SAT_F64_U:
     WU64(0, sat_u64_f64(RF64(1)));
     SKIP(2);
+
+    /* ---- v128 ---- */
+L_COPY_V128: {
+        v128 v;
+        VLD(1, v);
+        VST(0, v);
+        SKIP(2);
+    }
+L_SELECT_V128: {
+        v128 v;
+        if (RU32(3))
+            VLD(1, v);
+        else
+            VLD(2, v);
+        VST(0, v);
+        SKIP(4);
+    }
+L_GLOBAL_GET_V128: {
+        const th_wasm_global *g = globals[OP(1)];
+        SLOT(0) = g->val;
+        fp[OP(0) + 1].bits = g->hi;
+        SKIP(2);
+    }
+L_GLOBAL_SET_V128: {
+        th_wasm_global *g = globals[OP(0)];
+        g->val = SLOT(1);
+        g->hi = fp[OP(1) + 1].bits;
+        SKIP(2);
+    }
+    WASM_SIMD_LIST(_, SIMD_HANDLER)
 
     /* ---- exits ---- */
 out_of_fuel:

@@ -27,7 +27,7 @@
  * Every value of the validator's operand stack has a fixed temporary slot
  * (its height, counted in slots), but an operand may also be read directly
  * from a local or a constant slot: local.get and i32.const emit nothing.
- * A v128 value (not implemented yet) would take two consecutive slots.
+ * A v128 value takes two consecutive slots (16 bytes, lane 0 first).
  * i32/f32 values live in the low four bytes of a slot; the upper bytes are
  * unspecified, so i32 readers use only the low half.
  *
@@ -146,7 +146,164 @@
     X(I64_EXTEND8_S) X(I64_EXTEND16_S) X(I64_EXTEND32_S) \
     X(I32_TRUNC_SAT_F32_S) X(I32_TRUNC_SAT_F32_U) X(I32_TRUNC_SAT_F64_S) \
     X(I32_TRUNC_SAT_F64_U) X(I64_TRUNC_SAT_F32_S) X(I64_TRUNC_SAT_F32_U) \
-    X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U)
+    X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U) \
+    /* v128: moves (two slots) and the SIMD operations */ \
+    X(COPY_V128)        /* d a: both slots */ \
+    X(SELECT_V128)      /* d a b c */ \
+    X(GLOBAL_GET_V128) X(GLOBAL_SET_V128) /* d idx / idx a */ \
+    WASM_SIMD_LIST(X, WASM_SIMD_NAME)
+
+/*
+ * The SIMD operations: P(X, NAME, SHAPE, FN, N) with SHAPE the operand
+ * layout and handler kind, FN the simd.h function (v128_FN), N a size.
+ *   VUN d a          v128 -> v128            VBIN d a b   (v128, v128) -> v128
+ *   VTER d a b c     bitselect               VSHIFT d a s (v128, i32) -> v128
+ *   VTEST d a        v128 -> i32             SPLAT d a    scalar -> v128
+ *   EXTRACT d a l    lane l -> scalar        REPLACE d a x l
+ *   SHUFFLE d a b i0 i1 i2 i3   16 lane-index bytes in 4 operands
+ *   VLOAD d addr off             N bytes at addr + off -> v128
+ *   VLOAD_LANE d addr v off l    N bytes into lane l of v
+ *   VSTORE addr v off            VSTORE_LANE addr v off l (N bytes of lane l)
+ * Several wasm opcodes share one operation (f32x4.splat is i32x4.splat on
+ * the same bits, and so on): compile_simd.c maps opcodes to these.
+ */
+#define WASM_SIMD_NAME(X, name, shape, fn, n) X(name)
+#define WASM_SIMD_LIST(X, P) \
+    P(X, V128_LOAD, VLOAD, load, 16) \
+    P(X, V128_LOAD8X8_S, VLOAD, load8x8_s, 8) P(X, V128_LOAD8X8_U, VLOAD, load8x8_u, 8) \
+    P(X, V128_LOAD16X4_S, VLOAD, load16x4_s, 8) P(X, V128_LOAD16X4_U, VLOAD, load16x4_u, 8) \
+    P(X, V128_LOAD32X2_S, VLOAD, load32x2_s, 8) P(X, V128_LOAD32X2_U, VLOAD, load32x2_u, 8) \
+    P(X, V128_LOAD8_SPLAT, VLOAD, load8_splat, 1) P(X, V128_LOAD16_SPLAT, VLOAD, load16_splat, 2) \
+    P(X, V128_LOAD32_SPLAT, VLOAD, load32_splat, 4) P(X, V128_LOAD64_SPLAT, VLOAD, load64_splat, 8) \
+    P(X, V128_LOAD32_ZERO, VLOAD, load32_zero, 4) P(X, V128_LOAD64_ZERO, VLOAD, load64_zero, 8) \
+    P(X, V128_STORE, VSTORE, store, 16) \
+    P(X, V128_LOAD8_LANE, VLOAD_LANE, lane, 1) P(X, V128_LOAD16_LANE, VLOAD_LANE, lane, 2) \
+    P(X, V128_LOAD32_LANE, VLOAD_LANE, lane, 4) P(X, V128_LOAD64_LANE, VLOAD_LANE, lane, 8) \
+    P(X, V128_STORE8_LANE, VSTORE_LANE, lane, 1) P(X, V128_STORE16_LANE, VSTORE_LANE, lane, 2) \
+    P(X, V128_STORE32_LANE, VSTORE_LANE, lane, 4) P(X, V128_STORE64_LANE, VSTORE_LANE, lane, 8) \
+    P(X, I8X16_SHUFFLE, SHUFFLE, i8x16_shuffle, 0) \
+    P(X, I8X16_SWIZZLE, VBIN, i8x16_swizzle, 0) \
+    P(X, I8X16_SPLAT, SPLAT, i8x16_splat, 0) P(X, I16X8_SPLAT, SPLAT, i16x8_splat, 0) \
+    P(X, I32X4_SPLAT, SPLAT, i32x4_splat, 0) P(X, I64X2_SPLAT, SPLAT, i64x2_splat, 0) \
+    P(X, I8X16_EXTRACT_LANE_S, EXTRACT, i8x16_extract_lane_s, 0) \
+    P(X, I8X16_EXTRACT_LANE_U, EXTRACT, i8x16_extract_lane_u, 0) \
+    P(X, I16X8_EXTRACT_LANE_S, EXTRACT, i16x8_extract_lane_s, 0) \
+    P(X, I16X8_EXTRACT_LANE_U, EXTRACT, i16x8_extract_lane_u, 0) \
+    P(X, I32X4_EXTRACT_LANE, EXTRACT, i32x4_extract_lane, 0) \
+    P(X, I64X2_EXTRACT_LANE, EXTRACT, i64x2_extract_lane, 0) \
+    P(X, I8X16_REPLACE_LANE, REPLACE, i8x16_replace_lane, 0) \
+    P(X, I16X8_REPLACE_LANE, REPLACE, i16x8_replace_lane, 0) \
+    P(X, I32X4_REPLACE_LANE, REPLACE, i32x4_replace_lane, 0) \
+    P(X, I64X2_REPLACE_LANE, REPLACE, i64x2_replace_lane, 0) \
+    WASM_SIMD_ICMP_LIST(X, P, I8X16, i8x16) WASM_SIMD_ICMP_LIST(X, P, I16X8, i16x8) \
+    WASM_SIMD_ICMP_LIST(X, P, I32X4, i32x4) \
+    P(X, I64X2_EQ, VBIN, i64x2_eq, 0) P(X, I64X2_NE, VBIN, i64x2_ne, 0) \
+    P(X, I64X2_LT_S, VBIN, i64x2_lt_s, 0) P(X, I64X2_GT_S, VBIN, i64x2_gt_s, 0) \
+    P(X, I64X2_LE_S, VBIN, i64x2_le_s, 0) P(X, I64X2_GE_S, VBIN, i64x2_ge_s, 0) \
+    WASM_SIMD_FCMP_LIST(X, P, F32X4, f32x4) WASM_SIMD_FCMP_LIST(X, P, F64X2, f64x2) \
+    P(X, V128_NOT, VUN, v128_not, 0) P(X, V128_AND, VBIN, v128_and, 0) \
+    P(X, V128_ANDNOT, VBIN, v128_andnot, 0) P(X, V128_OR, VBIN, v128_or, 0) \
+    P(X, V128_XOR, VBIN, v128_xor, 0) P(X, V128_BITSELECT, VTER, v128_bitselect, 0) \
+    P(X, V128_ANY_TRUE, VTEST, v128_any_true, 0) \
+    P(X, F32X4_DEMOTE_F64X2_ZERO, VUN, f32x4_demote_f64x2_zero, 0) \
+    P(X, F64X2_PROMOTE_LOW_F32X4, VUN, f64x2_promote_low_f32x4, 0) \
+    P(X, I8X16_ABS, VUN, i8x16_abs, 0) P(X, I8X16_NEG, VUN, i8x16_neg, 0) \
+    P(X, I8X16_POPCNT, VUN, i8x16_popcnt, 0) P(X, I8X16_ALL_TRUE, VTEST, i8x16_all_true, 0) \
+    P(X, I8X16_BITMASK, VTEST, i8x16_bitmask, 0) \
+    P(X, I8X16_NARROW_I16X8_S, VBIN, i8x16_narrow_i16x8_s, 0) \
+    P(X, I8X16_NARROW_I16X8_U, VBIN, i8x16_narrow_i16x8_u, 0) \
+    P(X, F32X4_CEIL, VUN, f32x4_ceil, 0) P(X, F32X4_FLOOR, VUN, f32x4_floor, 0) \
+    P(X, F32X4_TRUNC, VUN, f32x4_trunc, 0) P(X, F32X4_NEAREST, VUN, f32x4_nearest, 0) \
+    P(X, I8X16_SHL, VSHIFT, i8x16_shl, 0) P(X, I8X16_SHR_S, VSHIFT, i8x16_shr_s, 0) \
+    P(X, I8X16_SHR_U, VSHIFT, i8x16_shr_u, 0) P(X, I8X16_ADD, VBIN, i8x16_add, 0) \
+    P(X, I8X16_ADD_SAT_S, VBIN, i8x16_add_sat_s, 0) P(X, I8X16_ADD_SAT_U, VBIN, i8x16_add_sat_u, 0) \
+    P(X, I8X16_SUB, VBIN, i8x16_sub, 0) \
+    P(X, I8X16_SUB_SAT_S, VBIN, i8x16_sub_sat_s, 0) P(X, I8X16_SUB_SAT_U, VBIN, i8x16_sub_sat_u, 0) \
+    P(X, F64X2_CEIL, VUN, f64x2_ceil, 0) P(X, F64X2_FLOOR, VUN, f64x2_floor, 0) \
+    P(X, I8X16_MIN_S, VBIN, i8x16_min_s, 0) P(X, I8X16_MIN_U, VBIN, i8x16_min_u, 0) \
+    P(X, I8X16_MAX_S, VBIN, i8x16_max_s, 0) P(X, I8X16_MAX_U, VBIN, i8x16_max_u, 0) \
+    P(X, F64X2_TRUNC, VUN, f64x2_trunc, 0) P(X, I8X16_AVGR_U, VBIN, i8x16_avgr_u, 0) \
+    P(X, I16X8_EXTADD_PAIRWISE_I8X16_S, VUN, i16x8_extadd_pairwise_i8x16_s, 0) \
+    P(X, I16X8_EXTADD_PAIRWISE_I8X16_U, VUN, i16x8_extadd_pairwise_i8x16_u, 0) \
+    P(X, I32X4_EXTADD_PAIRWISE_I16X8_S, VUN, i32x4_extadd_pairwise_i16x8_s, 0) \
+    P(X, I32X4_EXTADD_PAIRWISE_I16X8_U, VUN, i32x4_extadd_pairwise_i16x8_u, 0) \
+    P(X, I16X8_ABS, VUN, i16x8_abs, 0) P(X, I16X8_NEG, VUN, i16x8_neg, 0) \
+    P(X, I16X8_Q15MULR_SAT_S, VBIN, i16x8_q15mulr_sat_s, 0) \
+    P(X, I16X8_ALL_TRUE, VTEST, i16x8_all_true, 0) P(X, I16X8_BITMASK, VTEST, i16x8_bitmask, 0) \
+    P(X, I16X8_NARROW_I32X4_S, VBIN, i16x8_narrow_i32x4_s, 0) \
+    P(X, I16X8_NARROW_I32X4_U, VBIN, i16x8_narrow_i32x4_u, 0) \
+    P(X, I16X8_EXTEND_LOW_I8X16_S, VUN, i16x8_extend_low_i8x16_s, 0) \
+    P(X, I16X8_EXTEND_HIGH_I8X16_S, VUN, i16x8_extend_high_i8x16_s, 0) \
+    P(X, I16X8_EXTEND_LOW_I8X16_U, VUN, i16x8_extend_low_i8x16_u, 0) \
+    P(X, I16X8_EXTEND_HIGH_I8X16_U, VUN, i16x8_extend_high_i8x16_u, 0) \
+    P(X, I16X8_SHL, VSHIFT, i16x8_shl, 0) P(X, I16X8_SHR_S, VSHIFT, i16x8_shr_s, 0) \
+    P(X, I16X8_SHR_U, VSHIFT, i16x8_shr_u, 0) P(X, I16X8_ADD, VBIN, i16x8_add, 0) \
+    P(X, I16X8_ADD_SAT_S, VBIN, i16x8_add_sat_s, 0) P(X, I16X8_ADD_SAT_U, VBIN, i16x8_add_sat_u, 0) \
+    P(X, I16X8_SUB, VBIN, i16x8_sub, 0) \
+    P(X, I16X8_SUB_SAT_S, VBIN, i16x8_sub_sat_s, 0) P(X, I16X8_SUB_SAT_U, VBIN, i16x8_sub_sat_u, 0) \
+    P(X, F64X2_NEAREST, VUN, f64x2_nearest, 0) P(X, I16X8_MUL, VBIN, i16x8_mul, 0) \
+    P(X, I16X8_MIN_S, VBIN, i16x8_min_s, 0) P(X, I16X8_MIN_U, VBIN, i16x8_min_u, 0) \
+    P(X, I16X8_MAX_S, VBIN, i16x8_max_s, 0) P(X, I16X8_MAX_U, VBIN, i16x8_max_u, 0) \
+    P(X, I16X8_AVGR_U, VBIN, i16x8_avgr_u, 0) \
+    P(X, I16X8_EXTMUL_LOW_I8X16_S, VBIN, i16x8_extmul_low_i8x16_s, 0) \
+    P(X, I16X8_EXTMUL_HIGH_I8X16_S, VBIN, i16x8_extmul_high_i8x16_s, 0) \
+    P(X, I16X8_EXTMUL_LOW_I8X16_U, VBIN, i16x8_extmul_low_i8x16_u, 0) \
+    P(X, I16X8_EXTMUL_HIGH_I8X16_U, VBIN, i16x8_extmul_high_i8x16_u, 0) \
+    P(X, I32X4_ABS, VUN, i32x4_abs, 0) P(X, I32X4_NEG, VUN, i32x4_neg, 0) \
+    P(X, I32X4_ALL_TRUE, VTEST, i32x4_all_true, 0) P(X, I32X4_BITMASK, VTEST, i32x4_bitmask, 0) \
+    P(X, I32X4_EXTEND_LOW_I16X8_S, VUN, i32x4_extend_low_i16x8_s, 0) \
+    P(X, I32X4_EXTEND_HIGH_I16X8_S, VUN, i32x4_extend_high_i16x8_s, 0) \
+    P(X, I32X4_EXTEND_LOW_I16X8_U, VUN, i32x4_extend_low_i16x8_u, 0) \
+    P(X, I32X4_EXTEND_HIGH_I16X8_U, VUN, i32x4_extend_high_i16x8_u, 0) \
+    P(X, I32X4_SHL, VSHIFT, i32x4_shl, 0) P(X, I32X4_SHR_S, VSHIFT, i32x4_shr_s, 0) \
+    P(X, I32X4_SHR_U, VSHIFT, i32x4_shr_u, 0) P(X, I32X4_ADD, VBIN, i32x4_add, 0) \
+    P(X, I32X4_SUB, VBIN, i32x4_sub, 0) P(X, I32X4_MUL, VBIN, i32x4_mul, 0) \
+    P(X, I32X4_MIN_S, VBIN, i32x4_min_s, 0) P(X, I32X4_MIN_U, VBIN, i32x4_min_u, 0) \
+    P(X, I32X4_MAX_S, VBIN, i32x4_max_s, 0) P(X, I32X4_MAX_U, VBIN, i32x4_max_u, 0) \
+    P(X, I32X4_DOT_I16X8_S, VBIN, i32x4_dot_i16x8_s, 0) \
+    P(X, I32X4_EXTMUL_LOW_I16X8_S, VBIN, i32x4_extmul_low_i16x8_s, 0) \
+    P(X, I32X4_EXTMUL_HIGH_I16X8_S, VBIN, i32x4_extmul_high_i16x8_s, 0) \
+    P(X, I32X4_EXTMUL_LOW_I16X8_U, VBIN, i32x4_extmul_low_i16x8_u, 0) \
+    P(X, I32X4_EXTMUL_HIGH_I16X8_U, VBIN, i32x4_extmul_high_i16x8_u, 0) \
+    P(X, I64X2_ABS, VUN, i64x2_abs, 0) P(X, I64X2_NEG, VUN, i64x2_neg, 0) \
+    P(X, I64X2_ALL_TRUE, VTEST, i64x2_all_true, 0) P(X, I64X2_BITMASK, VTEST, i64x2_bitmask, 0) \
+    P(X, I64X2_EXTEND_LOW_I32X4_S, VUN, i64x2_extend_low_i32x4_s, 0) \
+    P(X, I64X2_EXTEND_HIGH_I32X4_S, VUN, i64x2_extend_high_i32x4_s, 0) \
+    P(X, I64X2_EXTEND_LOW_I32X4_U, VUN, i64x2_extend_low_i32x4_u, 0) \
+    P(X, I64X2_EXTEND_HIGH_I32X4_U, VUN, i64x2_extend_high_i32x4_u, 0) \
+    P(X, I64X2_SHL, VSHIFT, i64x2_shl, 0) P(X, I64X2_SHR_S, VSHIFT, i64x2_shr_s, 0) \
+    P(X, I64X2_SHR_U, VSHIFT, i64x2_shr_u, 0) P(X, I64X2_ADD, VBIN, i64x2_add, 0) \
+    P(X, I64X2_SUB, VBIN, i64x2_sub, 0) P(X, I64X2_MUL, VBIN, i64x2_mul, 0) \
+    P(X, I64X2_EXTMUL_LOW_I32X4_S, VBIN, i64x2_extmul_low_i32x4_s, 0) \
+    P(X, I64X2_EXTMUL_HIGH_I32X4_S, VBIN, i64x2_extmul_high_i32x4_s, 0) \
+    P(X, I64X2_EXTMUL_LOW_I32X4_U, VBIN, i64x2_extmul_low_i32x4_u, 0) \
+    P(X, I64X2_EXTMUL_HIGH_I32X4_U, VBIN, i64x2_extmul_high_i32x4_u, 0) \
+    WASM_SIMD_FARITH_LIST(X, P, F32X4, f32x4) WASM_SIMD_FARITH_LIST(X, P, F64X2, f64x2) \
+    P(X, I32X4_TRUNC_SAT_F32X4_S, VUN, i32x4_trunc_sat_f32x4_s, 0) \
+    P(X, I32X4_TRUNC_SAT_F32X4_U, VUN, i32x4_trunc_sat_f32x4_u, 0) \
+    P(X, F32X4_CONVERT_I32X4_S, VUN, f32x4_convert_i32x4_s, 0) \
+    P(X, F32X4_CONVERT_I32X4_U, VUN, f32x4_convert_i32x4_u, 0) \
+    P(X, I32X4_TRUNC_SAT_F64X2_S_ZERO, VUN, i32x4_trunc_sat_f64x2_s_zero, 0) \
+    P(X, I32X4_TRUNC_SAT_F64X2_U_ZERO, VUN, i32x4_trunc_sat_f64x2_u_zero, 0) \
+    P(X, F64X2_CONVERT_LOW_I32X4_S, VUN, f64x2_convert_low_i32x4_s, 0) \
+    P(X, F64X2_CONVERT_LOW_I32X4_U, VUN, f64x2_convert_low_i32x4_u, 0)
+#define WASM_SIMD_ICMP_LIST(X, P, S, s) \
+    P(X, S##_EQ, VBIN, s##_eq, 0) P(X, S##_NE, VBIN, s##_ne, 0) \
+    P(X, S##_LT_S, VBIN, s##_lt_s, 0) P(X, S##_LT_U, VBIN, s##_lt_u, 0) \
+    P(X, S##_GT_S, VBIN, s##_gt_s, 0) P(X, S##_GT_U, VBIN, s##_gt_u, 0) \
+    P(X, S##_LE_S, VBIN, s##_le_s, 0) P(X, S##_LE_U, VBIN, s##_le_u, 0) \
+    P(X, S##_GE_S, VBIN, s##_ge_s, 0) P(X, S##_GE_U, VBIN, s##_ge_u, 0)
+#define WASM_SIMD_FCMP_LIST(X, P, S, s) \
+    P(X, S##_EQ, VBIN, s##_eq, 0) P(X, S##_NE, VBIN, s##_ne, 0) \
+    P(X, S##_LT, VBIN, s##_lt, 0) P(X, S##_GT, VBIN, s##_gt, 0) \
+    P(X, S##_LE, VBIN, s##_le, 0) P(X, S##_GE, VBIN, s##_ge, 0)
+#define WASM_SIMD_FARITH_LIST(X, P, S, s) \
+    P(X, S##_ABS, VUN, s##_abs, 0) P(X, S##_NEG, VUN, s##_neg, 0) \
+    P(X, S##_SQRT, VUN, s##_sqrt, 0) P(X, S##_ADD, VBIN, s##_add, 0) \
+    P(X, S##_SUB, VBIN, s##_sub, 0) P(X, S##_MUL, VBIN, s##_mul, 0) \
+    P(X, S##_DIV, VBIN, s##_div, 0) P(X, S##_MIN, VBIN, s##_min, 0) \
+    P(X, S##_MAX, VBIN, s##_max, 0) P(X, S##_PMIN, VBIN, s##_pmin, 0) \
+    P(X, S##_PMAX, VBIN, s##_pmax, 0)
 
 #define WASM_OP_ENUM(name) WOP_##name,
 enum wasm_op { WASM_OP_LIST(WASM_OP_ENUM) WOP_COUNT_ };
@@ -282,12 +439,34 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
                           th_wasm_instance *caller, size_t argslot,
                           size_t stack_top);
 
+/* Slots taken by n values of `types` (v128: two each). */
+static inline uint32_t wasm_slot_count(const uint8_t *types, uint32_t n)
+{
+    uint32_t slots = 0;
+    for (uint32_t i = 0; i < n; i++)
+        slots += types[i] == TH_WASM_V128 ? 2 : 1;
+    return slots;
+}
+
+/* Normalize n values of `types` laid out in slots (v128 untouched). */
+static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
+                                       uint32_t n);
+
 /* Zero the upper half of an i32/f32 value, so values handed to the
  * embedder are clean whatever the slot held. */
 static inline void wasm_val_normalize(th_wasm_val *v, uint8_t type)
 {
     if (type == TH_WASM_I32 || type == TH_WASM_F32)
         v->bits &= 0xffffffffu;
+}
+
+static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
+                                       uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        wasm_val_normalize(slots, types[i]);
+        slots += types[i] == TH_WASM_V128 ? 2 : 1;
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -260,6 +260,7 @@ th_wasm_global *th_wasm_global_new(uint8_t valtype, bool mutable_,
     if ((g = malloc(sizeof *g)) == NULL)
         return NULL;
     g->val = global_clean(valtype, v);
+    g->hi = 0;
     g->type = valtype;
     g->mut = mutable_;
     return g;

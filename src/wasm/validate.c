@@ -88,6 +88,7 @@ static int check_const(const th_wasm_module *m, const wasm_expr *e,
         case 0x43: type = TH_WASM_F32; break;
         case 0x44: type = TH_WASM_F64; break;
         case 0xd0: type = (uint8_t)ins.imm; break;
+        case 0xfd: type = TH_WASM_V128; break;
         case 0x23: type = m->globals[ins.imm].valtype; break;
         default: /* 0xd2 ref.func */
             if (ins.imm >= m->nfuncs)

@@ -191,7 +191,8 @@ struct th_wasm_table {
 };
 
 struct th_wasm_global {
-    th_wasm_val val;
+    th_wasm_val val;      /* v128: the low 8 bytes (lanes at the lowest addresses) */
+    uint64_t hi;          /* v128: the high 8 bytes; 0 for other types */
     uint8_t type;
     bool mut;
 };
@@ -237,12 +238,14 @@ int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
 /* decode.c: one instruction of a constant expression whose syntax the
  * decoder has checked.  wasm_expr_next decodes the instruction at *pos
  * (bytes [*pos, end) of m->bytes) and advances *pos.  Returns 1 for a
- * constant instruction (t.const: imm = the value's bits; ref.null: imm =
+ * constant instruction (t.const: imm = the value's bits, v128.const also
+ * imm_hi; ref.null: imm =
  * the reftype; ref.func, global.get: imm = the index), 0 for `end`, -1 for
  * any other instruction (out->op says which). */
 typedef struct wasm_cinstr {
-    uint8_t op;
+    uint8_t op;     /* 0xfd for v128.const */
     uint64_t imm;
+    uint64_t imm_hi; /* v128.const: the high 8 bytes (imm: the low 8) */
 } wasm_cinstr;
 int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
                    wasm_cinstr *out);

@@ -7,7 +7,7 @@
  *
  * DIR is the suite (holding json/) or the json folder itself; default
  * $WASM_SPEC_DIR, else TH_SPEC_DEFAULT_DIR (set by CMake).  Without STEMs
- * every script runs except simd_*, whose commands count as skipped.  Every
+ * every script runs (SIMD ones included).  Every
  * command of a script counts once: passed, failed or skipped.  Output: a
  * PASS/FAIL line per script, with -v a line per failure (and per message
  * mismatch, as a note), with -v -v also the spectest print calls; last a
@@ -34,6 +34,7 @@
 #endif
 
 #define WHY_MAX 1024
+#define SKIP_EXIT 77 /* ctest SKIP_RETURN_CODE: the suite is absent */
 
 typedef struct counts {
     long passed, failed, skipped, notes;
@@ -733,25 +734,6 @@ static void run_script(const char *jsondir, const char *stem, int verbose, count
     json_decref(root);
 }
 
-/* A SIMD script not asked for: all of its commands count as skipped.
- * Returns that number. */
-static long skip_script(const char *jsondir, const char *stem, int verbose, counts *total)
-{
-    char why[WHY_MAX];
-    json_t *root = load_script(jsondir, stem, why, sizeof why);
-    if (root == NULL) {
-        printf("FAIL %s (cannot load %s.json: %s)\n", stem, stem, why);
-        total->failed++;
-        return 0;
-    }
-    long n = (long)json_array_size(json_object_get(root, "commands"));
-    total->skipped += n;
-    if (verbose)
-        printf("SKIP %s (%ld skipped: SIMD)\n", stem, n);
-    json_decref(root);
-    return n;
-}
-
 /* ------------------------------------------------------------------ */
 /* Suite                                                              */
 
@@ -805,17 +787,27 @@ static char *stem_of(char *arg)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: spec_runner [-v [-v]] [--dir DIR] [STEM...]\n"
+            "usage: spec_runner [-v [-v]] [--dir DIR] [--min-passed N] [STEM...]\n"
             "  Runs the WebAssembly spec scripts DIR/json/STEM.json (default: every\n"
-            "  non-SIMD script).  DIR defaults to $WASM_SPEC_DIR, else\n"
+            "  script).  DIR defaults to $WASM_SPEC_DIR, else\n"
             "  %s.\n"
+            "  --min-passed N: fail unless at least N commands passed (a suite that ran\n"
+            "  short).  A missing suite exits %d (skip), or 1 when THEATER_REQUIRE_SUITES=1.\n"
             "  -v: a line per failure and message mismatch; -v -v: also spectest prints.\n",
-            TH_SPEC_DEFAULT_DIR);
+            TH_SPEC_DEFAULT_DIR, SKIP_EXIT);
+}
+
+/* True when a missing suite is a failure, not a skip (CI sets this). */
+static bool suites_required(void)
+{
+    const char *v = getenv("THEATER_REQUIRE_SUITES");
+    return v != NULL && strcmp(v, "1") == 0;
 }
 
 int main(int argc, char **argv)
 {
     int verbose = 0;
+    long min_passed = 0;
     const char *dir = NULL;
     char **stems = xrealloc(NULL, (size_t)argc * sizeof *stems);
     size_t nstems = 0;
@@ -826,6 +818,8 @@ int main(int argc, char **argv)
             verbose += 2;
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
+        } else if (strcmp(argv[i], "--min-passed") == 0 && i + 1 < argc) {
+            min_passed = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             free(stems);
@@ -851,11 +845,14 @@ int main(int argc, char **argv)
     size_t nall = 0;
     char **all = is_dir(jsondir) ? list_scripts(jsondir, &nall) : NULL;
     if (all == NULL || nall == 0) {
-        printf("spec suite not found at %s: skipped\n", dir);
+        /* A visible skip (ctest SKIP_RETURN_CODE), or a failure where the
+         * suite is required (.ci/run sets THEATER_REQUIRE_SUITES=1). */
+        bool required = suites_required();
+        printf("spec suite not found at %s: %s\n", dir, required ? "FAILED (required)" : "skipped");
         free(all);
         free(jsondir);
         free(stems);
-        return 0;
+        return required ? 1 : SKIP_EXIT;
     }
 
     counts total = {0, 0, 0, 0};
@@ -863,19 +860,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nstems; i++)
             run_script(jsondir, stems[i], verbose, &total);
     } else {
-        size_t simd = 0;
-        long simd_cmds = 0;
-        for (size_t i = 0; i < nall; i++) {
-            if (strncmp(all[i], "simd_", 5) == 0) {
-                simd_cmds += skip_script(jsondir, all[i], verbose, &total);
-                simd++;
-            } else {
-                run_script(jsondir, all[i], verbose, &total);
-            }
-        }
-        if (simd > 0)
-            printf("skipped %zu simd_* scripts (%ld commands): SIMD is not implemented\n",
-                   simd, simd_cmds);
+        for (size_t i = 0; i < nall; i++)
+            run_script(jsondir, all[i], verbose, &total);
     }
     for (size_t i = 0; i < nall; i++)
         free(all[i]);
@@ -885,6 +871,11 @@ int main(int argc, char **argv)
     if (verbose && total.notes > 0)
         printf("%ld passed commands had an error message unlike the spec's (notes)\n",
                total.notes);
+    if (total.passed < min_passed) {
+        printf("only %ld commands passed, at least %ld expected: the suite ran short\n",
+               total.passed, min_passed);
+        total.failed += min_passed - total.passed;
+    }
     printf("%ld passed, %ld failed, %ld skipped\n", total.passed, total.failed,
            total.skipped);
     return total.failed == 0 ? 0 : 1;

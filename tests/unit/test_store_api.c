@@ -515,8 +515,10 @@ static void test_read_snapshots(void **state)
     assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
     free(data);
     assert_int_equal(th_store_put(other, f->id, "third", 5, &b, &err), TH_OK);
-    usleep(200000);
-    assert_int_equal(truncate_busy(f), 0);
+    int busy = 1;
+    for (int waited = 0; waited < 10000 && (busy = truncate_busy(f)) != 0; waited += 20)
+        usleep(20000); /* until the snapshot is let go, at most 10 s */
+    assert_int_equal(busy, 0);
     th_store_close(other);
 }
 
