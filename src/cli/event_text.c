@@ -518,6 +518,8 @@ static int in_list(const char *list, const char *key)
     size_t n = strlen(key);
     const char *p = list;
 
+    if (n == 0)
+        return 0; /* strstr finds "" everywhere: it would never advance */
     while (p != NULL && (p = strstr(p, key)) != NULL) {
         if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;
