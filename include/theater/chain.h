@@ -40,6 +40,14 @@ extern "C" {
 
 #define TH_CHAIN_HASH_LEN 32
 
+/* Events with more data than fits inline (64 MiB) are recorded by content
+ * reference: the event's description is TH_CHAIN_CONTENT_REF_DESC, its data
+ * {"content-ref":"<hex SHA-256>","size":N}, and the bytes are in the store
+ * TH_CHAIN_CONTENT_STORE of the same home (th_store_get), written in the
+ * same transaction as the event (docs/chain-format.md). */
+#define TH_CHAIN_CONTENT_REF_DESC "content-ref"
+#define TH_CHAIN_CONTENT_STORE "00000000-0000-4000-8000-000000000000"
+
 typedef struct th_chain th_chain;
 
 typedef struct th_chain_config {
@@ -128,6 +136,8 @@ enum {
     TH_CHAIN_UNSIGNED,      /* events beyond the signed head, or no signed head */
     TH_CHAIN_BAD_SIGNATURE, /* the head's signature does not verify (forged or rolled back) */
     TH_CHAIN_WRONG_KEY,     /* the head is signed by another key than this home's */
+    TH_CHAIN_BAD_CONTENT,   /* content an event references is missing or altered */
+    TH_CHAIN_UNTRUSTED,     /* intact, but signed by a key that is not trusted */
 };
 
 typedef struct th_chain_verify_result {
@@ -137,6 +147,11 @@ typedef struct th_chain_verify_result {
     char actor[1025]; /* actor of the problem ("" if none) */
     uint64_t seq;     /* sequence number of the problem event */
     char detail[512];
+    /* verify-file / import: the key that signed the file's head (valid if
+     * has_signer) and whether it is trusted (the caller's keys). */
+    int has_signer;
+    uint8_t signer[32];
+    int signer_trusted;
 } th_chain_verify_result;
 
 /* Listener: called on the writer thread, in commit order (per actor in seq
@@ -234,6 +249,32 @@ int th_chain_verify_file(FILE *in, const uint8_t *trusted_key, th_chain_verify_r
  * imported head is then signed with this home's key.  Returns like
  * th_chain_verify, or TH_EEXIST. */
 int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res /* out */, th_error *err);
+
+/* What the writer is doing.  When it cannot store events (disk full, I/O
+ * errors, a lock held elsewhere) it keeps them and retries with back-off,
+ * dropping nothing: `stalled` is set with the reason until a write
+ * succeeds.  It gives up only while closing, after TH_CHAIN_CLOSE_RETRY_MS
+ * (`failed`; th_chain_close then returns TH_EIO). */
+typedef struct th_chain_status {
+    int read_only;
+    int stalled;               /* cannot store events now; retrying */
+    int failed;                /* gave up (only while closing) */
+    uint64_t stalled_since_ms; /* wall clock; 0 if not stalled */
+    uint64_t retries;          /* failed attempts in the current stall */
+    uint64_t pending_events;   /* appended, not yet durable */
+    uint64_t pending_bytes;    /* of those still queued */
+    char message[TH_ERROR_MSG_MAX]; /* why stalled or failed; "" if healthy */
+} th_chain_status;
+
+void th_chain_status_get(th_chain *c, th_chain_status *out /* out */);
+
+/* 1 unless the writer is stalled or failed (cheap: no lock). */
+int th_chain_healthy(th_chain *c);
+
+/* 1 if `ev` is recorded by content reference (TH_CHAIN_CONTENT_REF_DESC);
+ * then *hash and *size name the content (in TH_CHAIN_CONTENT_STORE). */
+int th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN] /* out */,
+                               uint64_t *size /* out */);
 
 /* Static name of a TH_CHAIN_* problem, e.g. "bad hash". */
 const char *th_chain_problem_name(int problem);

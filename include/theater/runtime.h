@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "theater/chain.h"
 #include "theater/error.h"
 
 #ifdef __cplusplus
@@ -61,7 +62,18 @@ typedef struct th_runtime_config {
     void *log_ud;
     th_runtime_event_fn event_fn; /* optional: every event of every actor */
     void *event_ud;
+    /* While the chain writer cannot store events (e.g. the disk is full),
+     * an actor about to make a host call (an effect) waits for it at most
+     * this long, then the call fails and the actor stops: nothing happens
+     * unrecorded.  0 = TH_RT_RECORD_STALL_MS (30 s). */
+    unsigned record_stall_ms;
 } th_runtime_config;
+
+/* The state of the runtime's chain writer (th_chain_status): `stalled`
+ * means events cannot be stored right now (e.g. a full disk); recording
+ * actors then wait up to record_stall_ms and fail.  A daemon reports it
+ * (health endpoint); all zero before start or after shutdown. */
+void th_runtime_chain_status(th_runtime *rt, th_chain_status *out /* out */);
 
 /* Create a runtime: open (creating if needed) the home directory and its
  * database, start the workers and the I/O thread.  `cfg` may be NULL. */

@@ -17,6 +17,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -152,6 +153,42 @@ typedef struct file_reader {
     char actor[TH_CHAIN_MAX_ACTOR_BYTES + 1];
 } file_reader;
 
+/* Read one line (without its newline) into r->line, never holding more than
+ * TH_CHAIN_MAX_JSONL_LINE bytes however long the line is.  Returns its
+ * length, -1 at end of file, -2 if too long, -3 on a read error. */
+static ssize_t read_line(file_reader *r)
+{
+    size_t n = 0, cap;
+    char *nl;
+    int ch;
+
+    for (;;) {
+        ch = getc_unlocked(r->in); /* one reader per stream */
+        if (ch == EOF) {
+            if (ferror(r->in))
+                return -3;
+            if (n == 0)
+                return -1;
+            break;
+        }
+        if (ch == '\n')
+            break;
+        if (n >= TH_CHAIN_MAX_JSONL_LINE)
+            return -2;
+        if (n + 1 >= r->cap) {
+            cap = r->cap ? r->cap * 2 : 4096;
+            if (cap > TH_CHAIN_MAX_JSONL_LINE + 1)
+                cap = TH_CHAIN_MAX_JSONL_LINE + 1;
+            if ((nl = realloc(r->line, cap)) == NULL)
+                return -3;
+            r->line = nl;
+            r->cap = cap;
+        }
+        r->line[n++] = (char)ch;
+    }
+    return (ssize_t)n;
+}
+
 /* Next line as a JSON object: *obj NULL at end of file. */
 static int next_object(file_reader *r, json_t **obj, th_error *err)
 {
@@ -160,14 +197,18 @@ static int next_object(file_reader *r, json_t **obj, th_error *err)
 
     *obj = NULL;
     for (;;) {
-        n = getline(&r->line, &r->cap, r->in);
-        if (n < 0)
-            return ferror(r->in) ? th_error_set(err, TH_EIO, "cannot read the file") : TH_OK;
+        n = read_line(r);
         r->lineno++;
-        if ((size_t)n > TH_CHAIN_MAX_JSONL_LINE)
+        if (n == -1)
+            return TH_OK;
+        if (n == -3)
+            return th_error_set(err, ferror(r->in) ? TH_EIO : TH_ENOMEM,
+                                "cannot read line %llu of the file",
+                                (unsigned long long)r->lineno);
+        if (n == -2)
             return th_error_set(err, TH_ETOOBIG, "line %llu is longer than %u bytes",
                                 (unsigned long long)r->lineno, TH_CHAIN_MAX_JSONL_LINE);
-        while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r'))
+        while (n > 0 && r->line[n - 1] == '\r')
             n--;
         if (n > 0)
             break;

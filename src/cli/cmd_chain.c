@@ -13,11 +13,13 @@
 
 #include <jansson.h>
 
+#include "base/file.h"
 #include "base/hex.h"
 #include "cli/cli.h"
 #include "cli/event_text.h"
 #include "cli/ids.h"
 #include "theater/chain.h"
+#include "theater/store.h"
 
 static void chain_usage(FILE *out)
 {
@@ -309,8 +311,13 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
     return rc;
 }
 
+/* Set when report() printed a verification verdict, so the error is not
+ * printed twice. */
+static int g_reported;
+
 static int report(int rc, const th_chain_verify_result *res, const char *what)
 {
+    g_reported = rc == TH_OK || (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK);
     if (rc == TH_OK)
         printf("ok: %s: %" PRIu64 " chain%s, %" PRIu64 " events verified\n", what, res->actors,
                res->actors == 1 ? "" : "s", res->events);
@@ -329,9 +336,12 @@ static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
 
     if (a->key != NULL && base_hex_decode(a->key, key, sizeof key) != 0)
         return th_error_set(err, TH_EINVAL, "--key wants 64 hex digits");
-    in = strcmp(a->pos[1], "-") == 0 ? stdin : fopen(a->pos[1], "rb");
-    if (in == NULL)
-        return th_error_set(err, TH_EIO, "cannot open %s: %s", a->pos[1], strerror(errno));
+    /* a regular file only (a FIFO must not block here, holding the home's
+     * writer lock during an import); lines are bounded while reading */
+    if (strcmp(a->pos[1], "-") == 0)
+        in = stdin;
+    else if ((rc = base_file_fopen(a->pos[1], "chain file", UINT64_MAX, &in, err)) != TH_OK)
+        return rc;
     if (c != NULL)
         rc = th_chain_import(c, in, &res, err);
     else
@@ -342,6 +352,28 @@ static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
     if (rc == TH_OK && c != NULL)
         printf("imported the chain of %s\n", res.actor[0] ? res.actor : "(actor)");
     return rc;
+}
+
+/* Every failure names the file and the problem: errors about the database
+ * that do not name it get its path in front. */
+static void print_error(const char *cmd, const char *home, const th_error *err, int rc)
+{
+    char dir[4096], db[4200];
+    th_error e2;
+
+    if (err->msg[0] == '\0') {
+        cli_errorf("chain %s: %s", cmd, th_strerror(rc));
+        return;
+    }
+    if ((rc == TH_ECORRUPT || rc == TH_EIO || rc == TH_EVERSION || rc == TH_EBUSY) &&
+        th_home_resolve(home, dir, sizeof dir, &e2) == TH_OK) {
+        snprintf(db, sizeof db, "%s/theater.db", dir);
+        if (strstr(err->msg, dir) == NULL) {
+            cli_errorf("chain %s: %s: %s", cmd, db, err->msg);
+            return;
+        }
+    }
+    cli_errorf("chain %s: %s", cmd, err->msg);
 }
 
 int cli_cmd_chain(int argc, char **argv)
@@ -406,7 +438,7 @@ out:
     if (c != NULL && th_chain_close(c) != TH_OK && rc == TH_OK)
         rc = th_error_set(&err, TH_EIO, "storing the imported events failed");
     free(full);
-    if (rc != TH_OK && err.msg[0] != '\0' && rc != TH_ECORRUPT)
-        cli_errorf("chain %s: %s", cmd, err.msg);
+    if (rc != TH_OK && !g_reported)
+        print_error(cmd, a.home, &err, rc);
     return rc == TH_OK ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "cli/cli.h"
 #include "cli/event_text.h"
 #include "theater/runtime.h"
@@ -119,7 +120,8 @@ int cli_cmd_run(int argc, char **argv)
     }
     if (state_arg != NULL) {
         if (state_arg[0] == '@') {
-            state = cli_read_file(state_arg + 1, &state_len);
+            state = cli_read_file_max(state_arg + 1, "initial state", TH_RT_MAX_INIT_STATE_BYTES,
+                                      &state_len);
             if (state == NULL)
                 return 1;
         } else {

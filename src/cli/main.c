@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
+#include "base/limits.h"
 #include "cli/cli.h"
 
 #ifndef THEATER_VERSION
@@ -40,44 +42,27 @@ int cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-unsigned char *cli_read_file(const char *path, size_t *len)
+unsigned char *cli_read_file_max(const char *path, const char *what, uint64_t max, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    unsigned char *buf = NULL, *nbuf;
-    size_t cap = 0, n = 0, got;
+    uint8_t *buf = NULL;
+    th_error err;
+    int rc;
 
-    if (f == NULL) {
-        cli_errorf("cannot open %s: %s", path, strerror(errno));
+    th_error_clear(&err);
+    if (strcmp(path, "-") == 0)
+        rc = base_fd_read(0, "standard input", max, &buf, len, &err);
+    else
+        rc = base_file_read(path, what, max, &buf, len, &err);
+    if (rc != TH_OK) {
+        cli_errorf("%s", err.msg);
         return NULL;
     }
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            nbuf = realloc(buf, cap);
-            if (nbuf == NULL) {
-                cli_errorf("out of memory reading %s", path);
-                goto fail;
-            }
-            buf = nbuf;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        cli_errorf("cannot read %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
     return buf;
-fail:
-    free(buf);
-    if (f != stdin)
-        fclose(f);
-    return NULL;
+}
+
+unsigned char *cli_read_file(const char *path, size_t *len)
+{
+    return cli_read_file_max(path, "file", TH_CLI_MAX_FILE_BYTES, len);
 }
 
 static void usage(FILE *out)

@@ -418,6 +418,10 @@ struct rt_actor {
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
     _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
+    atomic_int rec_failed;       /* record.c: 2 once an event could not be recorded
+                                    (in time): the actor's host calls fail from
+                                    then on (1 while rec_error is written) */
+    char rec_error[256];         /* why (written once, before rec_failed is set) */
     void *hstate;                /* handlers: lazily allocated state */
 };
 
@@ -650,8 +654,14 @@ int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t 
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
 /* Free what record.c keeps for an actor (subscriptions, in-memory chain). */
 void rt_record_free(rt_actor *a);
-/* Wait until the actor's events so far are durable. */
+/* Wait until the actor's events so far are durable (while the chain writer
+ * is stalled, at most the runtime's record_stall_ms). */
 int rt_record_flush(rt_actor *a, th_error *err);
+/* Before an effect (every host call): 0 if the actor's events can be
+ * recorded; if the chain writer is stalled, waits for it at most
+ * record_stall_ms, then fails (message in err): the effect must then not
+ * happen.  Also fails once an event of the actor could not be recorded. */
+int rt_record_ready(rt_actor *a, th_error *err);
 /* Chain events of an actor, encoded as list<chain-event> for the guest
  * (runtime.get-chain, supervisor.get-child-events): fills `b` with the
  * raw events via the callback per event, from the chain in THEATER_HOME or,
@@ -680,6 +690,7 @@ typedef struct rt_channel {
 struct th_runtime {
     char *home;
     bool in_memory;
+    unsigned record_stall_ms;    /* how long recording actors wait for a stalled writer */
     th_runtime_log_fn log_fn;
     void *log_ud;
     th_runtime_event_fn event_fn;

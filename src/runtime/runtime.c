@@ -115,6 +115,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->log_ud = cfg->log_ud;
     rt->event_fn = cfg->event_fn;
     rt->event_ud = cfg->event_ud;
+    rt->record_stall_ms = cfg->record_stall_ms ? cfg->record_stall_ms : TH_RT_RECORD_STALL_MS;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);
@@ -164,6 +165,13 @@ static int stop_and_wait(rt_actor *a, int code, uint32_t timeout_ms)
     done = rt_sync_wait(s, timeout_ms, NULL);
     rt_sync_release(s);
     return done ? 0 : TH_ETIMEDOUT;
+}
+
+void th_runtime_chain_status(th_runtime *rt, th_chain_status *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rt->chain != NULL)
+        th_chain_status_get(rt->chain, out);
 }
 
 int th_runtime_shutdown(th_runtime *rt, th_error *err)
