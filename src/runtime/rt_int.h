@@ -765,8 +765,10 @@ typedef struct rt_hstate {
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);
 void rt_handlers_free_state(rt_actor *a);
-/* Store list<chain-event> (ptr, len) at addr with the events of `target`. */
-int rt_abi_store_events(rt_guest *g, uint32_t addr, rt_actor *target, size_t *count);
+/* The events of `target` appended to *out (a wit_glue.h list, which the
+ * caller frees with wit_free_list_types_chain_event, also on failure). */
+struct wit_list_types_chain_event;
+int rt_chain_events(rt_actor *target, struct wit_list_types_chain_event *out, th_error *err);
 /* Result writers shared by handlers: a result<_, string> etc. and the
  * host-call record, for calls that return at once.  `input` is consumed. */
 int rt_host_done(rt_host *h, const char *iface, const char *fn, char *input,
