@@ -102,4 +102,22 @@
  * module); each use passes its own, smaller limit where one applies. */
 #define TH_CLI_MAX_FILE_BYTES TH_WASM_MAX_MODULE_BYTES
 
+/* ---- Management server (src/server) ---- */
+#define TH_SERVER_MAX_BODY_BYTES (16u * 1024u * 1024u) /* request body; above: 413 */
+#define TH_SERVER_MAX_HEADER_BYTES (32u * 1024u) /* request line + headers; above: 431 */
+#define TH_SERVER_MAX_CONNECTIONS 1024u       /* open connections per listener */
+#define TH_SERVER_MAX_TCP_PER_IP 64u          /* TCP connections from one address */
+#define TH_SERVER_CLIENT_TIMEOUT_S 30u        /* idle connection, and longest time a
+                                                 request may take to arrive (slowloris) */
+#define TH_SERVER_REQUEST_TIMEOUT_MS 30000u   /* default wait of POST .../requests */
+#define TH_SERVER_MAX_REQUEST_TIMEOUT_MS (3600u * 1000u) /* largest ?timeout_ms= */
+#define TH_SERVER_STREAM_BUFFER_BYTES (1024u * 1024u) /* unsent SSE bytes per client;
+                                                 beyond: event overflow, disconnect */
+#define TH_SERVER_STREAM_PAGE 256u            /* stored events read per step */
+#define TH_SERVER_KEEPALIVE_MS 15000u         /* SSE comment line when idle */
+#define TH_SERVER_CHANNEL_HISTORY_BYTES (1024u * 1024u) /* messages kept per channel */
+#define TH_SERVER_MAX_CHANNELS 4096u          /* channels opened from outside */
+#define TH_SERVER_MAX_LIST_LIMIT 100000u      /* ?limit= of an event list */
+#define TH_SERVER_JOB_THREADS 2u              /* threads for spawn/stop (may block) */
+
 #endif

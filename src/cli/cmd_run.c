@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/event_text.h"
 #include "theater/runtime.h"
+#include "theater/server.h"
 
 static const char run_help[] =
     "usage: theater run MANIFEST [OPTIONS]\n"
@@ -130,6 +131,17 @@ int cli_cmd_run(int argc, char **argv)
         }
     }
 
+    {
+        pid_t pid;
+        th_error herr;
+        if (th_server_home_owner(home, &pid, &herr) == 1) {
+            cli_errorf("run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
+                       "`theater start %s`, or stop the server first",
+                       (long)pid, manifest);
+            free(state);
+            return 1;
+        }
+    }
     memset(&cfg, 0, sizeof cfg);
     cfg.home = home;
     cfg.workers = workers;

@@ -140,6 +140,7 @@ static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, i
     }
     memcpy(o->m->a, h->a->id, sizeof o->m->a);
     o->in = in;
+    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -208,7 +209,6 @@ static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *a
     rt_host h;
     char *ch = NULL, peer[RT_ID_LEN + 1];
     const uint8_t *msg;
-    rt_actor *t;
     rt_msg *m;
     char *in;
     const char *errmsg = NULL;
@@ -231,16 +231,17 @@ static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *a
     else if (rc != 0)
         errmsg = "channel-closed";
     if (errmsg == NULL) {
-        t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN);
-        m = t != NULL ? rt_msg_new(RT_MSG_CHAN_MSG, msg, len) : NULL;
+        m = rt_msg_new(RT_MSG_CHAN_MSG, msg, len);
         if (m == NULL) {
-            errmsg = t == NULL ? "channel-closed" : "out of memory";
+            errmsg = "out of memory";
         } else {
             memcpy(m->a, h.a->id, sizeof m->a);
             snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
+            if (rt_channel_deliver(h.a->rt, peer, m))
+                atomic_fetch_add_explicit(&h.a->n_out, 1, memory_order_relaxed);
+            else
+                errmsg = "channel-closed";
         }
-        rt_actor_release(t);
     }
     free(ch);
     return finish_unit(&h, (uint32_t)args[4].i32, "send-on-channel", in, errmsg);
@@ -250,7 +251,6 @@ static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *arg
 {
     rt_host h;
     char *ch = NULL, peer[RT_ID_LEN + 1];
-    rt_actor *t;
     rt_msg *m;
     char *in;
     const char *errmsg = NULL;
@@ -266,14 +266,10 @@ static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *arg
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
         errmsg = "not a participant of this channel";
-    else if (rc == 0 && (t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN)) != NULL) {
-        m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
-        if (m != NULL) {
-            memcpy(m->a, h.a->id, sizeof m->a);
-            snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
-        }
-        rt_actor_release(t);
+    else if (rc == 0 && (m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0)) != NULL) {
+        memcpy(m->a, h.a->id, sizeof m->a);
+        snprintf(m->b, sizeof m->b, "%s", ch);
+        rt_channel_deliver(h.a->rt, peer, m);
     }
     free(ch);
     return finish_unit(&h, (uint32_t)args[2].i32, "close-channel", in, errmsg);

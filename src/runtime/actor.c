@@ -202,6 +202,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->rt = rt;
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;
+    a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
     rt_uuid_v4(a->id);
@@ -275,6 +276,8 @@ fail:
 
 void rt_actor_post(rt_actor *a, rt_msg *m)
 {
+    if (m->kind != RT_MSG_STOP)
+        atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
     rt_mpsc_push(&a->mbox, &m->node);
     rt_sched_wake(a);
 }
@@ -534,6 +537,7 @@ static void begin_op(rt_actor *a, rt_msg *m)
     if (a->spec->call_timeout_ms)
         op->deadline_ns = rt_now_ns() + (uint64_t)a->spec->call_timeout_ms * 1000000u;
     a->op = op;
+    atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
     record_call(a, op);
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
@@ -589,6 +593,8 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
     else
         rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
     left = th_wasm_exec_fuel(op->exec);
+    atomic_fetch_add_explicit(&a->n_fuel, op->fuel_set > left ? op->fuel_set - left : 0,
+                              memory_order_relaxed);
     if (op->fuel_left != UINT64_MAX) {
         /* fuel_set may exceed the slice: abi.c adds what a cabi_realloc
          * inside a host call spent beyond it; past the limit, the call
@@ -795,14 +801,13 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
             rt_channel_set_open(a->rt, m->b, true);
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b), NULL);
             if (r->has_resp) {
-                rt_actor *peer = rt_registry_get(&a->rt->reg, m->a, strlen(m->a));
-                rt_msg *cm = peer ? rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len) : NULL;
+                rt_msg *cm = rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len);
                 if (cm != NULL) {
                     memcpy(cm->a, a->id, sizeof cm->a);
                     memcpy(cm->b, m->b, sizeof cm->b);
-                    rt_actor_post(peer, cm);
+                    atomic_fetch_add_explicit(&a->n_out, 1, memory_order_relaxed);
+                    rt_channel_deliver(a->rt, m->a, cm);
                 }
-                rt_actor_release(peer);
             }
         } else {
             char text[160];
@@ -850,6 +855,13 @@ static void op_finish(rt_actor *a)
         goto out;
     }
     record_result(a, op, &r);
+    if (a->inst != NULL) {
+        th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
+        uint64_t size = 0;
+        if (mem != NULL)
+            th_wasm_memory_data(mem, &size);
+        atomic_store_explicit(&a->n_mem, size, memory_order_relaxed);
+    }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
     deliver_outputs(a, op, &r);
@@ -1190,6 +1202,11 @@ void rt_actor_turn(rt_actor *a)
         }
         if ((n = rt_mpsc_pop(&a->mbox)) == NULL)
             break;
+        if (((rt_msg *)n)->kind == RT_MSG_STOP) {
+            /* a graceful stop, queued behind the messages before it */
+            rt_sup_begin_stop(a, (rt_msg *)n);
+            continue;
+        }
         begin_op(a, (rt_msg *)n);
     }
     if (yield) {

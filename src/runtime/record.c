@@ -435,6 +435,7 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     ev.data_len = len;
     ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
     ev.hash = r ? r->hash : NULL;
+    ev.seq = r ? r->seq : UINT64_MAX;
     if (a->rt->event_fn != NULL)
         a->rt->event_fn(a->rt->event_ud, &ev);
     if (s == NULL)

@@ -153,6 +153,8 @@ struct rt_sync {
     size_t len;
     bool has_data;
     char msg[TH_ERROR_MSG_MAX];
+    th_runtime_reply_fn fn; /* asynchronous caller (manage.c): told once, */
+    void *fn_ud;            /* at completion or when the last reference goes */
 };
 
 rt_sync *rt_sync_new(void);
@@ -423,6 +425,9 @@ struct rt_actor {
                                     then on (1 while rec_error is written) */
     char rec_error[256];         /* why (written once, before rec_failed is set) */
     void *hstate;                /* handlers: lazily allocated state */
+    /* metrics (th_runtime_actor_info), written by the turn or by senders */
+    uint64_t started_ms;
+    atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
 };
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
@@ -722,6 +727,8 @@ struct th_runtime {
 
     pthread_mutex_t chanlock;    /* channels */
     rt_channel *channels;
+    pthread_mutex_t outlock;     /* outside channel endpoints (manage.c) */
+    struct rt_outside *outside;
 
     pthread_mutex_t sublock;     /* subscription ids */
     uint64_t next_sub;
@@ -754,6 +761,12 @@ void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
 /* Close; returns 0 and the peer if it was open. */
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
                      char peer[RT_ID_LEN + 1]);
+/* Hand a channel message (RT_MSG_CHAN_MSG / RT_MSG_CHAN_CLOSE) to the
+ * peer `id`: an actor's mailbox or an outside endpoint (manage.c).  Takes
+ * ownership of `m`; false if there is no such peer (m is freed). */
+bool rt_channel_deliver(rt_runtime *rt, const char *id, rt_msg *m);
+/* Free the outside endpoints (runtime teardown). */
+void rt_outside_free(rt_runtime *rt);
 /* Close every channel of an actor (telling the peers). */
 void rt_channel_close_all(rt_runtime *rt, const char *self);
 
