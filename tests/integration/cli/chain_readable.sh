@@ -48,7 +48,7 @@ has "$tmp/sev" 'message-server-host\.request\((to|actor-id) [0-9a-f]{8,}, msg "j
 has "$tmp/head" '^name +supervisor$'
 "$theater" chain --home "$home" verify "$crashed" >"$tmp/ver" 2>&1 || fail "verify by prefix"
 "$theater" chain --home "$home" export "$crashed" -o "$tmp/x.jsonl" || fail "export by prefix"
-"$theater" chain verify-file "$tmp/x.jsonl" >/dev/null || fail "verify-file"
+"$theater" chain --home "$home" verify-file "$tmp/x.jsonl" >/dev/null || fail "verify-file"
 
 # --json: one object per line, the data embedded, error types by name
 "$theater" chain --home "$home" events "$crashed" --json >"$tmp/json" 2>&1 || fail "--json"
