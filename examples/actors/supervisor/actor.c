@@ -36,25 +36,31 @@ static th_status supervisor_init(th_state *state, th_str actor_id)
     TH_TRY(th_request(first, TH_BYTES("job 1"), &answer));
     th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(first), TH_FMT(answer));
 
-    if (live(state))
+    if (live(state)) {
+        /* remember the workers: the state becomes {"worker", "mode", "first", "second"} */
+        th_str st = th_format("{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
+                              TH_FMT(manifest), TH_FMT(first), TH_FMT(second));
+        th_state_set(state, st.ptr, st.len);
         return TH_OK;
+    }
     /* The failure comes back later, as a call to handle-child-error. */
     return th_send(second, TH_BYTES("crash"));
 }
 
 static th_status supervisor_send(th_state *state, th_bytes msg)
 {
-    th_str_list workers = th_list_children();
+    th_str first, second;
     th_bytes answer;
 
-    if (workers.len < 2)
-        return th_fail("supervisor: expected two workers");
+    if (!state->some || !th_json_get_str(state->val, "first", &first) ||
+        !th_json_get_str(state->val, "second", &second))
+        return th_fail("supervisor: messages are for the live mode only");
     if (th_bytes_eq_c(msg, "crash")) {
-        th_logf("supervisor: telling worker %.*s to crash", TH_FMT(workers.items[1]));
-        return th_send(workers.items[1], TH_BYTES("crash"));
+        th_logf("supervisor: telling worker %.*s to crash", TH_FMT(second));
+        return th_send(second, TH_BYTES("crash"));
     }
-    TH_TRY(th_request(workers.items[0], msg, &answer));
-    th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(workers.items[0]), TH_FMT(answer));
+    TH_TRY(th_request(first, msg, &answer));
+    th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(first), TH_FMT(answer));
     return TH_OK;
 }
 
