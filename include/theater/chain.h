@@ -237,18 +237,72 @@ int th_chain_public_key(th_chain *c, uint8_t key[32] /* out */, th_error *err);
  * signed head. */
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err);
 
+/* ---- trust: whose signatures count (src/chain/trust.c) ----
+ *
+ * An exported chain carries the key that signed its head, so a file that
+ * verifies proves only that the holder of that key signed it.  A home
+ * trusts its own key (chain.key) and the keys listed in
+ * THEATER_HOME/trusted_keys; verification of a file says who signed it and
+ * whether that key is trusted, and import refuses untrusted signers. */
+
+#define TH_CHAIN_FINGERPRINT_SIZE 40 /* "sha256:" + 32 hex digits + NUL */
+
+/* A key's fingerprint: "sha256:" + hex of the first 16 bytes of SHA-256
+ * over the 32-byte public key. */
+void th_chain_key_fingerprint(const uint8_t key[32], char out[TH_CHAIN_FINGERPRINT_SIZE] /* out */);
+
+/* The public key of a home's signing key (chain.key); TH_ENOENT if none
+ * was created yet (home NULL = $THEATER_HOME or ~/.theater). */
+int th_chain_home_key(const char *home, uint8_t key[32] /* out */, th_error *err);
+
+typedef struct th_chain_trusted_key {
+    uint8_t key[32];
+    int own;        /* the home's own key (always trusted, not in the file) */
+    char note[128]; /* what the user wrote when adding it */
+} th_chain_trusted_key;
+
+typedef struct th_chain_trust {
+    th_chain_trusted_key *items; /* the own key first, if it exists */
+    size_t count;
+} th_chain_trust;
+
+/* The trust set of a home.  *out is the caller's: th_chain_trust_free. */
+int th_chain_trust_load(const char *home, th_chain_trust *out /* out */, th_error *err);
+void th_chain_trust_free(th_chain_trust *t);
+/* Index of `key` in t, or -1. */
+int th_chain_trust_find(const th_chain_trust *t, const uint8_t key[32]);
+/* Add a key (with an optional note) to the home's trusted_keys; TH_EEXIST
+ * if already trusted. */
+int th_chain_trust_add(const char *home, const uint8_t key[32], const char *note, th_error *err);
+/* Remove the key given as hex or fingerprint (or a unique prefix of
+ * either); TH_ENOENT, TH_EINVAL (ambiguous), TH_EPERM (the own key). */
+int th_chain_trust_remove(const char *home, const char *key_or_fingerprint, th_error *err);
+
 /* Verify an exported file: every hash and link, the signed head, and that
- * the file's last event is the signed head.  If `trusted_key` is not NULL
- * the head must be signed by it (else TH_CHAIN_WRONG_KEY).  Returns like
- * th_chain_verify. */
+ * the file's last event is the signed head.  res->signer is the key that
+ * signed it.  If `trusted_key` is not NULL the head must be signed by it
+ * (else TH_CHAIN_WRONG_KEY); if NULL, any signer passes (integrity only;
+ * res->signer_trusted stays 0).  Returns like th_chain_verify. */
 int th_chain_verify_file(FILE *in, const uint8_t *trusted_key, th_chain_verify_result *res /* out */,
                          th_error *err);
 
-/* Verify an exported file (trusting the key it names) and append its events,
+/* Verify an exported file and check its signer against `trust`: an intact
+ * chain signed by a key not in it is TH_ECORRUPT with problem
+ * TH_CHAIN_UNTRUSTED (the signer in res->signer). */
+int th_chain_verify_file_trust(FILE *in, const th_chain_trust *trust,
+                               th_chain_verify_result *res /* out */, th_error *err);
+
+/* Let th_chain_import accept a chain signed by a key this home does not
+ * trust (integrity is still checked). */
+#define TH_CHAIN_IMPORT_ALLOW_UNTRUSTED 1u
+
+/* Verify an exported file, require its signer to be trusted by this home
+ * (unless TH_CHAIN_IMPORT_ALLOW_UNTRUSTED), and append its events,
  * unchanged, as the chain of its actor, which must not exist yet here; the
  * imported head is then signed with this home's key.  Returns like
- * th_chain_verify, or TH_EEXIST. */
-int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res /* out */, th_error *err);
+ * th_chain_verify_file_trust, or TH_EEXIST. */
+int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_result *res /* out */,
+                    th_error *err);
 
 /* What the writer is doing.  When it cannot store events (disk full, I/O
  * errors, a lock held elsewhere) it keeps them and retries with back-off,

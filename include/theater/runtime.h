@@ -46,6 +46,8 @@ typedef struct th_runtime_event {
     const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
     uint64_t seq;               /* sequence number in the actor's chain
                                    (UINT64_MAX if it could not be recorded) */
+    const uint8_t *parent_hash; /* 32-byte hash of the actor's previous event,
+                                   NULL for its first one (or if unknown) */
 } th_runtime_event;
 
 /* Called on a runtime thread for every event of a subscribed actor, in chain
@@ -102,6 +104,12 @@ typedef struct th_spawn_opts {
     size_t initial_state_len;
     const char *parent_id;        /* optional: start it as a child of this
                                      live actor (its supervisor hears of it) */
+    /* Optional: subscribe `event_fn` to the new actor's events before its
+     * init runs, so no event is missed; the subscription id goes to
+     * *sub_id (th_runtime_unsubscribe).  It stays even if init fails. */
+    th_runtime_event_fn event_fn;
+    void *event_ud;
+    uint64_t *sub_id; /* out; required with event_fn */
 } th_spawn_opts;
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
@@ -181,6 +189,13 @@ enum {
  * `timeout_ms` 0 = no limit.  `exit` may be NULL. */
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
+
+/* Every event of a live actor's chain so far, oldest first (after a flush,
+ * so every event recorded before the call is included), with hash and
+ * parent hash; `fn` runs on the calling thread (src/runtime/history.c).
+ * TH_ENOENT for an unknown actor. */
+int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
+                            void *ud, th_error *err);
 
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
  * Only stores a flag: safe to call from a signal handler. */

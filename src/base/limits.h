@@ -120,4 +120,14 @@
 #define TH_SERVER_MAX_LIST_LIMIT 100000u      /* ?limit= of an event list */
 #define TH_SERVER_JOB_THREADS 2u              /* threads for spawn/stop (may block) */
 
+/* The compatibility listener (src/server/compat.c): the original's TCP
+ * management protocol. */
+#define TH_COMPAT_MAX_FRAME_BYTES (32u * 1024u * 1024u)   /* as the original's codec */
+#define TH_COMPAT_MAX_MESSAGE_BYTES (32u * 1024u * 1024u) /* a reassembled message */
+#define TH_COMPAT_MAX_PARTIALS 8u        /* fragmented messages in flight per client */
+#define TH_COMPAT_MAX_FRAGMENTS 64u      /* fragments of one message */
+#define TH_COMPAT_MAX_CONNECTIONS 64u    /* clients at once */
+#define TH_COMPAT_MAX_QUEUED_BYTES (64u * 1024u * 1024u) /* unsent replies and events per client */
+#define TH_COMPAT_REQUEST_TIMEOUT_MS 60000u /* RequestActorMessage, OpenChannel */
+
 #endif

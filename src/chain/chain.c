@@ -1565,6 +1565,11 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
     return rc;
 }
 
+const char *chain_home(th_chain *c)
+{
+    return c->home;
+}
+
 int chain_actor_known(th_chain *c, const char *actor)
 {
     int created;

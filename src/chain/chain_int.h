@@ -233,6 +233,9 @@ int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
 int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /* out */,
                        th_error *err);
 
+/* The handle's THEATER_HOME (resolved). */
+const char *chain_home(th_chain *c);
+
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);
 

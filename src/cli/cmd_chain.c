@@ -39,9 +39,17 @@ static void chain_usage(FILE *out)
           "  verify [ACTOR]                        recompute every hash, link and signature of\n"
           "                                        ACTOR's chain or of all chains\n"
           "  export ACTOR [-o FILE]                ACTOR's chain as JSON Lines (stdout)\n"
-          "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin); with\n"
-          "                                        --key, its head must be signed by that key\n"
-          "  import FILE                           verify and add an exported chain here\n"
+          "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin) and say\n"
+          "                                        who signed it; the signer must be trusted\n"
+          "                                        here (see trust), or be --key\n"
+          "  import FILE [--allow-untrusted]       verify and add an exported chain here; its\n"
+          "                                        signer must be trusted unless allowed\n"
+          "  key                                   this home's public key and fingerprint, to\n"
+          "                                        publish to those who verify its chains\n"
+          "  trust ls                              the keys whose signatures this home trusts\n"
+          "  trust add KEY [NOTE]                  trust KEY (64 hex digits) for verify-file\n"
+          "                                        and import\n"
+          "  trust rm KEY|FINGERPRINT              stop trusting it (the home's own key stays)\n"
           "\n"
           "options:\n"
           "  --home DIR    THEATER_HOME (default: $THEATER_HOME, else ~/.theater)\n"
@@ -52,14 +60,16 @@ static void chain_usage(FILE *out)
           "init-skipped.\n"
           "\n"
           "verify, verify-file and import exit with status 1 and name the first bad\n"
-          "event (actor, sequence number, what is wrong) if verification fails.\n",
+          "event (actor, sequence number, what is wrong) if verification fails; an\n"
+          "intact file signed by an untrusted key also fails, naming the signer's\n"
+          "fingerprint (docs/security.md: what verification proves).\n",
           out);
 }
 
 typedef struct chain_args {
     const char *home, *type, *out, *key;
     size_t limit;
-    int json, wide;
+    int json, wide, allow_untrusted;
     char *pos[4];
     int npos;
 } chain_args;
@@ -86,6 +96,8 @@ static int parse(int argc, char **argv, chain_args *a)
             a->json = 1;
         } else if (strcmp(argv[i], "--wide") == 0) {
             a->wide = 1;
+        } else if (strcmp(argv[i], "--allow-untrusted") == 0) {
+            a->allow_untrusted = 1;
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             errno = 0;
             a->limit = (size_t)strtoull(argv[++i], &end, 10);
@@ -327,9 +339,28 @@ static int report(int rc, const th_chain_verify_result *res, const char *what)
     return rc;
 }
 
+/* The signer of a verified file, and why it is (not) trusted. */
+static void print_signer(const th_chain_verify_result *res, const th_chain_trust *trust,
+                         int by_key)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    int i;
+
+    if (!res->has_signer)
+        return;
+    th_chain_key_fingerprint(res->signer, fp);
+    i = trust != NULL ? th_chain_trust_find(trust, res->signer) : -1;
+    printf("signed by %s (%s): %s\n", fp, base_hex_encode(res->signer, 32, hex),
+           by_key && res->signer_trusted ? "the key given with --key"
+           : i >= 0 && trust->items[i].own ? "trusted: this home's own key"
+           : i >= 0                        ? "trusted: listed in trusted_keys"
+                                           : "NOT trusted by this home");
+}
+
 static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
 {
     th_chain_verify_result res;
+    th_chain_trust trust = {0};
     uint8_t key[32];
     FILE *in;
     int rc;
@@ -342,15 +373,31 @@ static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
         in = stdin;
     else if ((rc = base_file_fopen(a->pos[1], "chain file", UINT64_MAX, &in, err)) != TH_OK)
         return rc;
+    memset(&res, 0, sizeof res);
+    if (c == NULL && a->key == NULL && (rc = th_chain_trust_load(a->home, &trust, err)) != TH_OK) {
+        if (in != stdin)
+            fclose(in);
+        return rc;
+    }
     if (c != NULL)
-        rc = th_chain_import(c, in, &res, err);
+        rc = th_chain_import(c, in, a->allow_untrusted ? TH_CHAIN_IMPORT_ALLOW_UNTRUSTED : 0, &res,
+                             err);
+    else if (a->key != NULL)
+        rc = th_chain_verify_file(in, key, &res, err);
     else
-        rc = th_chain_verify_file(in, a->key ? key : NULL, &res, err);
+        rc = th_chain_verify_file_trust(in, &trust, &res, err);
     if (in != stdin)
         fclose(in);
     rc = report(rc, &res, a->pos[1]);
+    if (rc == TH_OK || res.problem == TH_CHAIN_UNTRUSTED || res.problem == TH_CHAIN_WRONG_KEY) {
+        if (c != NULL && th_chain_trust_load(a->home, &trust, err) != TH_OK)
+            th_error_clear(err);
+        print_signer(&res, &trust, a->key != NULL);
+    }
     if (rc == TH_OK && c != NULL)
-        printf("imported the chain of %s\n", res.actor[0] ? res.actor : "(actor)");
+        printf("imported the chain of %s%s\n", res.actor[0] ? res.actor : "(actor)",
+               res.signer_trusted ? "" : " (signer not trusted: allowed by --allow-untrusted)");
+    th_chain_trust_free(&trust);
     return rc;
 }
 
@@ -376,6 +423,70 @@ static void print_error(const char *cmd, const char *home, const th_error *err, 
     cli_errorf("chain %s: %s", cmd, err->msg);
 }
 
+/* `chain key`: the home's public key (created with the home if needed). */
+static int cmd_key(const chain_args *a, th_error *err)
+{
+    th_chain_config cfg = {0};
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    uint8_t key[32];
+    th_chain *c = NULL;
+    int rc = th_chain_home_key(a->home, key, err);
+
+    if (rc == TH_ENOENT) { /* a fresh home: create it (database and key) */
+        cfg.home = a->home;
+        if ((rc = th_chain_open(&cfg, &c, err)) != TH_OK)
+            return rc;
+        th_chain_close(c);
+        rc = th_chain_home_key(a->home, key, err);
+    }
+    if (rc != TH_OK)
+        return rc;
+    th_chain_key_fingerprint(key, fp);
+    printf("public key   %s\nfingerprint  %s\n", base_hex_encode(key, 32, hex), fp);
+    return TH_OK;
+}
+
+/* `chain trust ls|add|rm`. */
+static int cmd_trust(const chain_args *a, th_error *err)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    th_chain_trust t;
+    uint8_t key[32];
+    size_t i;
+    int rc;
+
+    if (strcmp(a->pos[1], "ls") == 0 && a->npos == 2) {
+        if ((rc = th_chain_trust_load(a->home, &t, err)) != TH_OK)
+            return rc;
+        for (i = 0; i < t.count; i++) {
+            th_chain_key_fingerprint(t.items[i].key, fp);
+            printf("%s  %s  %s\n", fp, base_hex_encode(t.items[i].key, 32, hex),
+                   t.items[i].own ? "(this home's own key)" : t.items[i].note);
+        }
+        if (t.count == 0)
+            printf("no trusted keys (this home has no key yet)\n");
+        th_chain_trust_free(&t);
+        return TH_OK;
+    }
+    if (strcmp(a->pos[1], "add") == 0 && (a->npos == 3 || a->npos == 4)) {
+        if (base_hex_decode(a->pos[2], key, sizeof key) != 0)
+            return th_error_set(err, TH_EINVAL, "KEY wants the 64 hex digits of a public key "
+                                                "(`theater chain key` prints it)");
+        if ((rc = th_chain_trust_add(a->home, key, a->npos == 4 ? a->pos[3] : NULL, err)) != TH_OK)
+            return rc;
+        th_chain_key_fingerprint(key, fp);
+        printf("trusted %s\n", fp);
+        return TH_OK;
+    }
+    if (strcmp(a->pos[1], "rm") == 0 && a->npos == 3) {
+        if ((rc = th_chain_trust_remove(a->home, a->pos[2], err)) != TH_OK)
+            return rc;
+        printf("no longer trusted: %s\n", a->pos[2]);
+        return TH_OK;
+    }
+    return th_error_set(err, TH_EINVAL, "usage: theater chain trust ls | add KEY [NOTE] | rm KEY");
+}
+
 int cli_cmd_chain(int argc, char **argv)
 {
     th_chain_config cfg = {0};
@@ -391,19 +502,27 @@ int cli_cmd_chain(int argc, char **argv)
     if ((rc = parse(argc, argv, &a)) != 0)
         return rc == 1 ? 0 : rc;
     cmd = a.pos[0];
-    want = strcmp(cmd, "ls") == 0 ? 1 : strcmp(cmd, "verify") == 0 ? -2 : 2;
+    want = strcmp(cmd, "ls") == 0 || strcmp(cmd, "key") == 0 ? 1
+           : strcmp(cmd, "verify") == 0                    ? -2
+           : strcmp(cmd, "trust") == 0                     ? -4
+                                                           : 2;
     if (strcmp(cmd, "ls") && strcmp(cmd, "head") && strcmp(cmd, "events") &&
         strcmp(cmd, "verify") && strcmp(cmd, "export") && strcmp(cmd, "verify-file") &&
-        strcmp(cmd, "import")) {
+        strcmp(cmd, "import") && strcmp(cmd, "key") && strcmp(cmd, "trust")) {
         cli_errorf("chain: unknown command '%s' (see `theater chain --help`)", cmd);
         return 2;
     }
-    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2)) {
+    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) ||
+        (want == -4 && a.npos < 2)) {
         cli_errorf("chain %s: wrong number of arguments (see `theater chain --help`)", cmd);
         return 2;
     }
     if (strcmp(cmd, "verify-file") == 0) {
         rc = cmd_file(NULL, &a, &err);
+        goto out;
+    }
+    if (strcmp(cmd, "key") == 0 || strcmp(cmd, "trust") == 0) {
+        rc = strcmp(cmd, "key") == 0 ? cmd_key(&a, &err) : cmd_trust(&a, &err);
         goto out;
     }
     cfg.home = a.home;

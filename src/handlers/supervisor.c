@@ -53,7 +53,7 @@ static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes
     }
     if (spec != NULL) {
         rt_actor_create(h->a->rt, spec, h->a, init->some, init->some ? init->val.ptr : NULL,
-                        init->some ? init->val.len : 0, &child, &err);
+                        init->some ? init->val.len : 0, NULL, &child, &err);
         rt_spec_release(spec);
     }
     if (child == NULL)

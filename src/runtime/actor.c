@@ -181,7 +181,8 @@ static void record_spawn(rt_actor *a, const char *event)
 }
 
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
-                    const uint8_t *state, size_t len, rt_actor **out, th_error *err)
+                    const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
+                    th_error *err)
 {
     rt_actor *a = calloc(1, sizeof *a);
     rt_msg *init = NULL;
@@ -192,6 +193,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
+    atomic_init(&a->rec_queued, 0);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);
     atomic_init(&a->subs, NULL);
@@ -253,6 +255,11 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         pthread_mutex_unlock(&parent->lock);
         rt_actor_ref(parent);
         a->parent = parent;
+    }
+    if (sub != NULL && sub->event_fn != NULL &&
+        (rc = rt_record_subscribe(a, sub->event_fn, sub->event_ud, sub->sub_id)) != 0) {
+        th_error_set(err, rc, "out of memory subscribing");
+        goto fail;
     }
     if ((rc = rt_registry_add(&rt->reg, a)) != 0) {
         th_error_set(err, rc, "actor id collision");

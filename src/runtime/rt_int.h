@@ -415,7 +415,7 @@ struct rt_actor {
     rt_reply init_reply;         /* supervisor.spawn waiting for init */
     uint64_t *restarts;          /* supervisor: restart times (ns) ring */
     uint32_t nrestarts;
-    uint64_t rec_queued;         /* record.c: events handed to the recorder */
+    atomic_uint_fast64_t rec_queued;  /* record.c: events handed to the recorder (read by flushers on any thread) */
     atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
@@ -424,6 +424,8 @@ struct rt_actor {
                                     (in time): the actor's host calls fail from
                                     then on (1 while rec_error is written) */
     char rec_error[256];         /* why (written once, before rec_failed is set) */
+    bool has_last_hash;          /* record.c (recorder thread): hash of the */
+    uint8_t last_hash[32];       /* last event appended, the next one's parent */
     void *hstate;                /* handlers: lazily allocated state */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
@@ -432,12 +434,13 @@ struct rt_actor {
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
  * initial state; registered, child of `parent` (may be NULL), with INIT
- * queued.  The returned reference is the caller's; the actor is in
+ * queued.  `sub` (may be NULL): its event_fn is subscribed before the
+ * first event ("actor-spawned").  The returned reference is the caller's; the actor is in
  * RT_SCHED_QUEUED owned by the caller, who must call rt_actor_turn or
  * rt_sched_push.  */
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
                     bool has_state, const uint8_t *state, size_t len,
-                    rt_actor **out, th_error *err);
+                    const th_spawn_opts *sub, rt_actor **out, th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 

@@ -272,7 +272,7 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
         return TH_ENOENT;
     }
     rc = rt_actor_create(rt, spec, parent, opts->initial_state != NULL, opts->initial_state,
-                         opts->initial_state_len, &a, err);
+                         opts->initial_state_len, opts, &a, err);
     rt_spec_release(spec);
     if (parent != NULL)
         rt_actor_release(parent);
