@@ -425,8 +425,17 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
 {
     rec_subs *s = atomic_load_explicit(&a->subs, memory_order_acquire);
     th_runtime_event ev;
+    uint8_t parent[32];
+    bool has_parent = a->has_last_hash;
     rt_sub *x;
 
+    /* the recorder thread alone appends: the last hash is the parent */
+    if (has_parent)
+        memcpy(parent, a->last_hash, sizeof parent);
+    if (r != NULL) {
+        memcpy(a->last_hash, r->hash, sizeof a->last_hash);
+        a->has_last_hash = true;
+    }
     if (s == NULL && a->rt->event_fn == NULL)
         return;
     ev.actor_id = a->id;
@@ -436,6 +445,7 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
     ev.hash = r ? r->hash : NULL;
     ev.seq = r ? r->seq : UINT64_MAX;
+    ev.parent_hash = has_parent ? parent : NULL;
     if (a->rt->event_fn != NULL)
         a->rt->event_fn(a->rt->event_ud, &ev);
     if (s == NULL)
@@ -477,7 +487,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     rt_actor_ref(a);
     it->a = a;
     it->type = type;
-    it->seq = ++a->rec_queued;
+    it->seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
     it->len = len;
     if (len)
         memcpy(it->data, data, len);
@@ -542,7 +552,7 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 int rt_record_flush(rt_actor *a, th_error *err)
 {
     rt_recorder *rec = a->rt->recorder;
-    uint64_t target = a->rec_queued, ticket;
+    uint64_t target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed), ticket;
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
         pthread_mutex_lock(&rec->lock);

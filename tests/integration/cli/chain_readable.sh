@@ -42,7 +42,7 @@ hasnt "$tmp/ev" '6372617368' # "crash" in hex
 # the supervisor saw the child's error by name, and the reply as text
 "$theater" chain --home "$home" events "$sup" >"$tmp/sev" 2>&1 || fail "events supervisor"
 has "$tmp/sev" 'handle-child-error\('"$crashed"', internal: "'
-has "$tmp/sev" 'message-server-host\.request\(to [0-9a-f]{8,}, msg "job 1"\) -> "done: job 1"'
+has "$tmp/sev" 'message-server-host\.request\(actor-id [0-9a-f]{8,}, msg "job 1"\) -> "done: job 1"'
 # every short id printed resolves back (here: the parent and the trigger)
 "$theater" chain --home "$home" head "$sup" >"$tmp/head" 2>&1 || fail "head by prefix"
 has "$tmp/head" '^name +supervisor$'
