@@ -220,13 +220,19 @@ void th_wasm_instance_free(th_wasm_instance *inst); /* NULL ok */
 void *th_wasm_instance_user(const th_wasm_instance *inst);
 th_wasm_module *th_wasm_instance_module(const th_wasm_instance *inst);
 
-/* Exports by name; NULL (or TH_ENOENT) if absent or of another kind. */
+/* Exports by name; NULL (or TH_ENOENT) if absent or of another kind.  The
+ * _n forms take the name as `len` bytes, so a name holding NUL bytes can be
+ * named; the others take a C string. */
 th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst, const char *name);
+th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst, const char *name,
+                                      size_t len);
 th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst, const char *name);
 th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst, const char *name);
 th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst, const char *name);
 int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
                             th_wasm_extern_kind *kind /* out */, void **ext /* out */);
+int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
+                              th_wasm_extern_kind *kind /* out */, void **ext /* out */);
 
 /* Memory 0 of an instance (exported or not), NULL if it has none. */
 th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst);
