@@ -327,7 +327,11 @@ static uint32_t result_slots(const wasm_functype *type)
 static void copy_results(const th_wasm_exec *ex, const wasm_functype *type,
                          size_t base, th_wasm_val *results)
 {
-    memcpy(results, ex->stack + base, result_slots(type) * sizeof *results);
+    uint32_t n = result_slots(type);
+
+    if (n == 0)
+        return;
+    memcpy(results, ex->stack + base, n * sizeof *results);
     wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
 }
 
@@ -447,7 +451,8 @@ int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
         if (ex->susp_nresults > 0 && host_results == NULL)
             return TH_EINVAL;
         if (ex->host_entry) {
-            memcpy(results, host_results, nresults * sizeof *results);
+            if (nresults > 0)
+                memcpy(results, host_results, nresults * sizeof *results);
             wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
             exec_idle(ex);
             return TH_OK;

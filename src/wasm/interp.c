@@ -244,7 +244,8 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
         rc = TH_WASM_TRAPPED;
         goto done;
     }
-    memcpy(args, ex->stack + argslot, np * sizeof *args);
+    if (np > 0)
+        memcpy(args, ex->stack + argslot, np * sizeof *args);
     wasm_vals_normalize(args, ft->types, ft->nparams);
     memset(res, 0, nr * sizeof *res);
 
