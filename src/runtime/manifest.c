@@ -41,7 +41,8 @@ static const char *const top_fields[] = {
     "name",       "version",  "description", "component", "init_state",
     "save_chain", "restart",  "limits",      "supervision", "handler", NULL,
 };
-static const char *const limits_fields[] = {"fuel_per_call", "memory_bytes", "call_timeout_ms", NULL};
+static const char *const limits_fields[] = {"fuel_per_call", "memory_bytes", "call_timeout_ms",
+                                            "stack_bytes", NULL};
 static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds", NULL};
 
 /* Work in progress: where messages go and how ${VAR} is looked up. */
@@ -379,7 +380,9 @@ static int check_limits(mctx *c, const toml_value *doc)
         (rc = uint_field(c, kv->value, "limits", "memory_bytes", 0, TH_MANIFEST_MAX_MEMORY_BYTES,
                          &c->m->limits.memory_bytes)) != 0 ||
         (rc = uint_field(c, kv->value, "limits", "call_timeout_ms", 0, TH_MANIFEST_MAX_CALL_TIMEOUT_MS,
-                         &timeout)) != 0)
+                         &timeout)) != 0 ||
+        (rc = uint_field(c, kv->value, "limits", "stack_bytes", 0, TH_MANIFEST_MAX_STACK_BYTES,
+                         &c->m->limits.stack_bytes)) != 0)
         return rc;
 done:
     c->m->limits.call_timeout_ms = (uint32_t)timeout;

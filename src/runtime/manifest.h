@@ -104,6 +104,7 @@ typedef struct rt_manifest {
         uint64_t fuel_per_call;   /* instructions per export call; 0 = unlimited */
         uint64_t memory_bytes;    /* linear memory cap; 0 = the module's own */
         uint32_t call_timeout_ms; /* wall time per export call; 0 = none */
+        uint64_t stack_bytes;     /* wasm stack limit; 0 = the engine's default */
     } limits;
 
     struct {

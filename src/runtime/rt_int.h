@@ -252,6 +252,7 @@ struct rt_spec {
     uint64_t fuel_per_call;    /* 0 = unlimited */
     uint64_t memory_bytes;     /* 0 = module's own max */
     uint32_t call_timeout_ms;  /* 0 = none */
+    size_t stack_bytes;        /* wasm stack limit; 0 = the engine's default */
     /* supervision of this actor's children */
     int strategy;              /* RT_STRAT_* */
     uint32_t max_restarts;

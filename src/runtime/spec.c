@@ -292,6 +292,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->fuel_per_call = man->limits.fuel_per_call;
     s->memory_bytes = man->limits.memory_bytes;
     s->call_timeout_ms = man->limits.call_timeout_ms;
+    s->stack_bytes = (size_t)man->limits.stack_bytes;
     s->strategy = (int)man->supervision.strategy;
     s->max_restarts = man->supervision.max_restarts;
     s->within_seconds = man->supervision.within_seconds;

@@ -768,7 +768,8 @@ do_call:
         if (wasm_exec_reserve(ex, noff, cc->frame_slots) != 0 ||
             wasm_exec_reserve_frame(ex) != 0) {
             frame = ex->top;
-            TRAP(TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+            wasm_exec_stack_trap(ex);
+            goto trap_set;
         }
         frame = ex->top;
         fp = ex->stack + fpoff;

@@ -376,13 +376,19 @@ enum wasm_exec_state {
 
 #define WASM_TRAP_MSG_MAX 256
 
+/* Why the stacks could not grow (th_wasm_exec.exhausted). */
+enum { WASM_EXHAUSTED_BYTES = 0, WASM_EXHAUSTED_DEPTH, WASM_EXHAUSTED_MEMORY };
+
 struct th_wasm_exec {
     th_wasm_val *stack;      /* value stack (grows; frames' fp are rebased) */
     th_wasm_val *stack_end;  /* stack + capacity */
-    size_t max_slots;        /* limit from max_stack_bytes */
     struct wasm_frame *frames, *frames_end;
     struct wasm_frame *top;  /* current frame (valid when not running) */
-    uint32_t max_frames;     /* call-depth limit (frame records) */
+    /* The limit: the capacities of both stacks together, in bytes (value
+     * slots and frame records); and optionally a frame count. */
+    size_t max_bytes;
+    uint32_t max_frames;     /* frame records (UINT32_MAX: bytes only) */
+    uint8_t exhausted;       /* WASM_EXHAUSTED_*: why the last growth failed */
 
     uint64_t fuel;           /* remaining fuel when fuel_limited */
     bool fuel_limited;
@@ -480,6 +486,10 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots);
 /* Make room for one more frame record above ex->top (which must be set).
  * Returns 0 or -1 at the call-depth limit / memory shortage. */
 int wasm_exec_reserve_frame(th_wasm_exec *ex);
+
+/* Set the "call stack exhausted" trap for the last failed growth, naming
+ * the limit that was hit and how to raise it. */
+void wasm_exec_stack_trap(th_wasm_exec *ex);
 
 /* Set the trap kind and message (printf-style) of the exec. */
 void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind,
