@@ -40,6 +40,14 @@ extern "C" {
 
 #define TH_CHAIN_HASH_LEN 32
 
+/* Events with more data than fits inline (64 MiB) are recorded by content
+ * reference: the event's description is TH_CHAIN_CONTENT_REF_DESC, its data
+ * {"content-ref":"<hex SHA-256>","size":N}, and the bytes are in the store
+ * TH_CHAIN_CONTENT_STORE of the same home (th_store_get), written in the
+ * same transaction as the event (docs/chain-format.md). */
+#define TH_CHAIN_CONTENT_REF_DESC "content-ref"
+#define TH_CHAIN_CONTENT_STORE "00000000-0000-4000-8000-000000000000"
+
 typedef struct th_chain th_chain;
 
 typedef struct th_chain_config {
@@ -128,6 +136,8 @@ enum {
     TH_CHAIN_UNSIGNED,      /* events beyond the signed head, or no signed head */
     TH_CHAIN_BAD_SIGNATURE, /* the head's signature does not verify (forged or rolled back) */
     TH_CHAIN_WRONG_KEY,     /* the head is signed by another key than this home's */
+    TH_CHAIN_BAD_CONTENT,   /* content an event references is missing or altered */
+    TH_CHAIN_UNTRUSTED,     /* intact, but signed by a key that is not trusted */
 };
 
 typedef struct th_chain_verify_result {
@@ -137,6 +147,11 @@ typedef struct th_chain_verify_result {
     char actor[1025]; /* actor of the problem ("" if none) */
     uint64_t seq;     /* sequence number of the problem event */
     char detail[512];
+    /* verify-file / import: the key that signed the file's head (valid if
+     * has_signer) and whether it is trusted (the caller's keys). */
+    int has_signer;
+    uint8_t signer[32];
+    int signer_trusted;
 } th_chain_verify_result;
 
 /* Listener: called on the writer thread, in commit order (per actor in seq
@@ -222,18 +237,98 @@ int th_chain_public_key(th_chain *c, uint8_t key[32] /* out */, th_error *err);
  * signed head. */
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err);
 
+/* ---- trust: whose signatures count (src/chain/trust.c) ----
+ *
+ * An exported chain carries the key that signed its head, so a file that
+ * verifies proves only that the holder of that key signed it.  A home
+ * trusts its own key (chain.key) and the keys listed in
+ * THEATER_HOME/trusted_keys; verification of a file says who signed it and
+ * whether that key is trusted, and import refuses untrusted signers. */
+
+#define TH_CHAIN_FINGERPRINT_SIZE 40 /* "sha256:" + 32 hex digits + NUL */
+
+/* A key's fingerprint: "sha256:" + hex of the first 16 bytes of SHA-256
+ * over the 32-byte public key. */
+void th_chain_key_fingerprint(const uint8_t key[32], char out[TH_CHAIN_FINGERPRINT_SIZE] /* out */);
+
+/* The public key of a home's signing key (chain.key); TH_ENOENT if none
+ * was created yet (home NULL = $THEATER_HOME or ~/.theater). */
+int th_chain_home_key(const char *home, uint8_t key[32] /* out */, th_error *err);
+
+typedef struct th_chain_trusted_key {
+    uint8_t key[32];
+    int own;        /* the home's own key (always trusted, not in the file) */
+    char note[128]; /* what the user wrote when adding it */
+} th_chain_trusted_key;
+
+typedef struct th_chain_trust {
+    th_chain_trusted_key *items; /* the own key first, if it exists */
+    size_t count;
+} th_chain_trust;
+
+/* The trust set of a home.  *out is the caller's: th_chain_trust_free. */
+int th_chain_trust_load(const char *home, th_chain_trust *out /* out */, th_error *err);
+void th_chain_trust_free(th_chain_trust *t);
+/* Index of `key` in t, or -1. */
+int th_chain_trust_find(const th_chain_trust *t, const uint8_t key[32]);
+/* Add a key (with an optional note) to the home's trusted_keys; TH_EEXIST
+ * if already trusted. */
+int th_chain_trust_add(const char *home, const uint8_t key[32], const char *note, th_error *err);
+/* Remove the key given as hex or fingerprint (or a unique prefix of
+ * either); TH_ENOENT, TH_EINVAL (ambiguous), TH_EPERM (the own key). */
+int th_chain_trust_remove(const char *home, const char *key_or_fingerprint, th_error *err);
+
 /* Verify an exported file: every hash and link, the signed head, and that
- * the file's last event is the signed head.  If `trusted_key` is not NULL
- * the head must be signed by it (else TH_CHAIN_WRONG_KEY).  Returns like
- * th_chain_verify. */
+ * the file's last event is the signed head.  res->signer is the key that
+ * signed it.  If `trusted_key` is not NULL the head must be signed by it
+ * (else TH_CHAIN_WRONG_KEY); if NULL, any signer passes (integrity only;
+ * res->signer_trusted stays 0).  Returns like th_chain_verify. */
 int th_chain_verify_file(FILE *in, const uint8_t *trusted_key, th_chain_verify_result *res /* out */,
                          th_error *err);
 
-/* Verify an exported file (trusting the key it names) and append its events,
+/* Verify an exported file and check its signer against `trust`: an intact
+ * chain signed by a key not in it is TH_ECORRUPT with problem
+ * TH_CHAIN_UNTRUSTED (the signer in res->signer). */
+int th_chain_verify_file_trust(FILE *in, const th_chain_trust *trust,
+                               th_chain_verify_result *res /* out */, th_error *err);
+
+/* Let th_chain_import accept a chain signed by a key this home does not
+ * trust (integrity is still checked). */
+#define TH_CHAIN_IMPORT_ALLOW_UNTRUSTED 1u
+
+/* Verify an exported file, require its signer to be trusted by this home
+ * (unless TH_CHAIN_IMPORT_ALLOW_UNTRUSTED), and append its events,
  * unchanged, as the chain of its actor, which must not exist yet here; the
  * imported head is then signed with this home's key.  Returns like
- * th_chain_verify, or TH_EEXIST. */
-int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res /* out */, th_error *err);
+ * th_chain_verify_file_trust, or TH_EEXIST. */
+int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_result *res /* out */,
+                    th_error *err);
+
+/* What the writer is doing.  When it cannot store events (disk full, I/O
+ * errors, a lock held elsewhere) it keeps them and retries with back-off,
+ * dropping nothing: `stalled` is set with the reason until a write
+ * succeeds.  It gives up only while closing, after TH_CHAIN_CLOSE_RETRY_MS
+ * (`failed`; th_chain_close then returns TH_EIO). */
+typedef struct th_chain_status {
+    int read_only;
+    int stalled;               /* cannot store events now; retrying */
+    int failed;                /* gave up (only while closing) */
+    uint64_t stalled_since_ms; /* wall clock; 0 if not stalled */
+    uint64_t retries;          /* failed attempts in the current stall */
+    uint64_t pending_events;   /* appended, not yet durable */
+    uint64_t pending_bytes;    /* of those still queued */
+    char message[TH_ERROR_MSG_MAX]; /* why stalled or failed; "" if healthy */
+} th_chain_status;
+
+void th_chain_status_get(th_chain *c, th_chain_status *out /* out */);
+
+/* 1 unless the writer is stalled or failed (cheap: no lock). */
+int th_chain_healthy(th_chain *c);
+
+/* 1 if `ev` is recorded by content reference (TH_CHAIN_CONTENT_REF_DESC);
+ * then *hash and *size name the content (in TH_CHAIN_CONTENT_STORE). */
+int th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN] /* out */,
+                               uint64_t *size /* out */);
 
 /* Static name of a TH_CHAIN_* problem, e.g. "bad hash". */
 const char *th_chain_problem_name(int problem);

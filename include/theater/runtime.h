@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "theater/chain.h"
 #include "theater/error.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,8 @@ extern "C" {
 #define TH_ACTOR_ID_SIZE 37 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" + NUL */
 
 typedef struct th_runtime th_runtime;
+struct th_chain;
+struct th_store;
 
 /* One chain event as seen by subscribers.  Every pointer is valid only
  * during the callback. */
@@ -41,6 +44,10 @@ typedef struct th_runtime_event {
     size_t data_len;
     uint64_t timestamp_ms;      /* ms since the Unix epoch */
     const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
+    uint64_t seq;               /* sequence number in the actor's chain
+                                   (UINT64_MAX if it could not be recorded) */
+    const uint8_t *parent_hash; /* 32-byte hash of the actor's previous event,
+                                   NULL for its first one (or if unknown) */
 } th_runtime_event;
 
 /* Called on a runtime thread for every event of a subscribed actor, in chain
@@ -61,7 +68,18 @@ typedef struct th_runtime_config {
     void *log_ud;
     th_runtime_event_fn event_fn; /* optional: every event of every actor */
     void *event_ud;
+    /* While the chain writer cannot store events (e.g. the disk is full),
+     * an actor about to make a host call (an effect) waits for it at most
+     * this long, then the call fails and the actor stops: nothing happens
+     * unrecorded.  0 = TH_RT_RECORD_STALL_MS (30 s). */
+    unsigned record_stall_ms;
 } th_runtime_config;
+
+/* The state of the runtime's chain writer (th_chain_status): `stalled`
+ * means events cannot be stored right now (e.g. a full disk); recording
+ * actors then wait up to record_stall_ms and fail.  A daemon reports it
+ * (health endpoint); all zero before start or after shutdown. */
+void th_runtime_chain_status(th_runtime *rt, th_chain_status *out /* out */);
 
 /* Create a runtime: open (creating if needed) the home directory and its
  * database, start the workers and the I/O thread.  `cfg` may be NULL. */
@@ -84,6 +102,14 @@ typedef struct th_spawn_opts {
     const char *base_dir;         /* for manifest_text; may be NULL */
     const uint8_t *initial_state; /* optional (NULL = none) */
     size_t initial_state_len;
+    const char *parent_id;        /* optional: start it as a child of this
+                                     live actor (its supervisor hears of it) */
+    /* Optional: subscribe `event_fn` to the new actor's events before its
+     * init runs, so no event is missed; the subscription id goes to
+     * *sub_id (th_runtime_unsubscribe).  It stays even if init fails. */
+    th_runtime_event_fn event_fn;
+    void *event_ud;
+    uint64_t *sub_id; /* out; required with event_fn */
 } th_spawn_opts;
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
@@ -164,9 +190,106 @@ enum {
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 
+/* Every event of a live actor's chain so far, oldest first (after a flush,
+ * so every event recorded before the call is included), with hash and
+ * parent hash; `fn` runs on the calling thread (src/runtime/history.c).
+ * TH_ENOENT for an unknown actor. */
+int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
+                            void *ud, th_error *err);
+
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
  * Only stores a flag: safe to call from a signal handler. */
 void th_runtime_interrupt(th_runtime *rt);
+
+/* ------------------------------------------------------------------ */
+/* Management (src/runtime/manage.c): what a management API needs.     */
+
+/* A snapshot of one live actor: identity, place in the tree, metrics. */
+typedef struct th_actor_info {
+    char id[TH_ACTOR_ID_SIZE];
+    char parent[TH_ACTOR_ID_SIZE]; /* "" for a root actor */
+    char name[256];
+    char version[256];
+    th_actor_status status;
+    uint64_t started_ms;           /* ms since the Unix epoch (spawn) */
+    uint32_t children;
+    bool save_chain;
+    uint64_t messages_in;          /* operations delivered to its mailbox */
+    uint64_t messages_out;         /* sends, requests, channel messages it made */
+    uint64_t calls;                /* export calls started */
+    uint64_t fuel_used;            /* instructions, over all calls */
+    uint64_t memory_bytes;         /* linear memory after its last call */
+    uint64_t events;               /* chain events recorded */
+    uint64_t restarts;             /* times it was restarted */
+} th_actor_info;
+
+/* Fill `out` for a live actor.  TH_ENOENT if there is none. */
+int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *out /* out */,
+                          th_error *err);
+
+/* The manifest an actor was started with: its TOML text (malloc'd, caller
+ * frees) and, when it came from a file, the file's absolute path (malloc'd
+ * or NULL; `path` may be NULL if not wanted). */
+int th_runtime_actor_manifest(th_runtime *rt, const char *actor_id, char **text /* out */,
+                              char **path /* out */, th_error *err);
+
+/* Restart an actor with its manifest: a fresh instance, its initial state,
+ * its id and chain kept ("actor-restarted" is recorded).  Returns once the
+ * restart is queued. */
+int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err);
+
+/* Stop an actor after the messages already in its mailbox (graceful; the
+ * parent is told as for th_runtime_stop), waiting at most `timeout_ms`
+ * (0 = no limit) before stopping it at once. */
+int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
+                             th_error *err);
+
+/* Completion of an asynchronous call: `status` 0 with the result bytes, or
+ * a TH_E* code with a message.  Called exactly once, on a runtime thread
+ * (or on the caller's thread if the call fails at once); must be quick and
+ * must not call back into the runtime. */
+typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, size_t len,
+                                    const char *msg);
+
+/* Send a request like th_runtime_request without waiting: `fn` gets the
+ * response.  Returns 0 if the request was queued (then `fn` is called
+ * later), or an error (then `fn` is not called). */
+int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                             size_t len, th_runtime_reply_fn fn, void *ud, th_error *err);
+
+/* Channels with the outside: an endpoint that is not an actor. */
+enum { TH_CHANNEL_MESSAGE = 1, TH_CHANNEL_CLOSED = 2 };
+/* What the actor sends on the channel (TH_CHANNEL_MESSAGE, with bytes) and
+ * its end (TH_CHANNEL_CLOSED).  Called on runtime threads, never after
+ * th_runtime_channel_close returned; must be quick, must not call back. */
+typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel,
+                                      const uint8_t *data, size_t len);
+
+/* Open a channel from the outside to an actor with an initial message:
+ * the actor's handle-channel-open decides.  `done` is called once with the
+ * channel id as its bytes (accepted) or an error (TH_EPERM: rejected).
+ * Messages the actor sends back go to `fn`.  The channel id is known at
+ * once (`chan_out`); release the endpoint with th_runtime_channel_close
+ * in every case (also after a rejection or a close by the actor). */
+int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
+                            size_t len, th_runtime_channel_fn fn, void *ud,
+                            th_runtime_reply_fn done, void *done_ud,
+                            char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
+/* Send on a channel opened with th_runtime_channel_open.  TH_ENOENT (no
+ * such channel), TH_ECLOSED (not open). */
+int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *msg, size_t len,
+                            th_error *err);
+/* Close it (the actor gets handle-channel-close if it was open) and release
+ * the endpoint: once this returns, `fn` is not running and will not run. */
+int th_runtime_channel_close(th_runtime *rt, const char *channel, th_error *err);
+
+/* The runtime's event chains and content store (borrowed; valid until
+ * th_runtime_free), for readers beside the runtime. */
+struct th_chain *th_runtime_chain(th_runtime *rt);
+struct th_store *th_runtime_store(th_runtime *rt);
+
+/* The THEATER_HOME directory the runtime uses (borrowed). */
+const char *th_runtime_home(th_runtime *rt);
 
 #ifdef __cplusplus
 }

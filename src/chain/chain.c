@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,7 +68,12 @@ typedef struct chain_pending {
     uint32_t type_len, desc_len;
     size_t data_len;
     size_t size;  /* bytes allocated, for the queue limit */
-    char buf[];   /* type NUL, description NUL (if any), data */
+    /* An event recorded by content reference (chain_int.h): the content
+     * itself, stored in store_blob in the event's transaction. */
+    const uint8_t *content; /* into buf, after data; NULL if none */
+    size_t content_len;
+    uint8_t content_hash[32];
+    char buf[];   /* type NUL, description NUL (if any), data, content */
 } chain_pending;
 
 /* Queue entries are recycled blocks (base/block.h): allocated by appending
@@ -97,6 +103,7 @@ struct th_chain {
     uint8_t pub[32];
     int lock_fd;
     sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
+    sqlite3_stmt *ins_blob, *ins_content, *ins_store;
     uint64_t commit_no, batch_no;
     chain_actor **touched;
     size_t cap_touched;
@@ -128,6 +135,12 @@ struct th_chain {
     uint64_t oldest_ns; /* when the oldest queued event was appended */
     uint64_t last_ticket, durable;
     int stopping, failed;
+    /* The writer could not store events (disk full, I/O error...) and
+     * retries: nothing is dropped (see the writer's comment). */
+    int stalled;
+    atomic_int unhealthy; /* stalled || failed, read without the lock */
+    uint64_t stalled_since_ms, stall_retries, stop_ns;
+    char stall_msg[TH_ERROR_MSG_MAX];
     int wal_reset; /* the checkpointer asks the writer to finish a checkpoint */
     int wal_frames; /* WAL frames (4 KiB pages) that call for a reset */
     int wal_now;    /* writer: frames in the WAL after its last commit */
@@ -269,8 +282,62 @@ static void set_failed(th_chain *c, const char *msg)
         c->failed = 1;
         snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
     }
+    atomic_store(&c->unhealthy, 1);
     pthread_cond_broadcast(&c->dcv);
     pthread_mutex_unlock(&c->qlock);
+}
+
+/* The writer could not store what it holds: note it (status, waiters). */
+static void set_stalled(th_chain *c, const char *msg)
+{
+    pthread_mutex_lock(&c->qlock);
+    if (!c->stalled) {
+        c->stalled = 1;
+        c->stalled_since_ms = base_clock_wall_ms();
+        c->stall_retries = 0;
+    }
+    c->stall_retries++;
+    snprintf(c->stall_msg, sizeof c->stall_msg, "%s", msg);
+    atomic_store(&c->unhealthy, 1);
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* A write succeeded: the writer is healthy again. */
+static void clear_stalled(th_chain *c)
+{
+    if (!atomic_load(&c->unhealthy))
+        return;
+    pthread_mutex_lock(&c->qlock);
+    c->stalled = 0;
+    c->stalled_since_ms = 0;
+    c->stall_msg[0] = '\0';
+    atomic_store(&c->unhealthy, c->failed);
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* After a failed write: wait before retrying (`delay_ms`, doubled each
+ * time up to CHAIN_RETRY_MAX_MS).  Returns 1 if the writer must give up:
+ * the handle is closing and has retried for TH_CHAIN_CLOSE_RETRY_MS. */
+#define CHAIN_RETRY_FIRST_MS 10u
+#define CHAIN_RETRY_MAX_MS 1000u
+static void deadline_after(struct timespec *ts, uint64_t mono_ns);
+static int retry_wait(th_chain *c, unsigned *delay_ms)
+{
+    struct timespec ts;
+    int give_up;
+
+    pthread_mutex_lock(&c->qlock);
+    give_up = c->stopping && base_clock_mono_ns() - c->stop_ns >=
+                                 (uint64_t)TH_CHAIN_CLOSE_RETRY_MS * 1000000u;
+    if (!give_up) {
+        deadline_after(&ts, base_clock_mono_ns() + (uint64_t)*delay_ms * 1000000u);
+        pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+    }
+    pthread_mutex_unlock(&c->qlock);
+    *delay_ms = *delay_ms * 2 > CHAIN_RETRY_MAX_MS ? CHAIN_RETRY_MAX_MS : *delay_ms * 2;
+    return give_up;
 }
 
 /* Give `a` a slot in the current batch's actor table (once per batch). */
@@ -495,6 +562,39 @@ static int span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t se
     return 0;
 }
 
+/* The content of events recorded by reference goes into the store's
+ * tables (in the store TH_CHAIN_CONTENT_STORE), in the transaction of the
+ * segment that holds the reference: an event is never durable without its
+ * content. */
+static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t now)
+{
+    chain_pending *p;
+    int rc = SQLITE_OK, store_done = 0;
+    size_t i;
+
+    for (i = 0, p = first; i < n && rc == SQLITE_OK; i++, p = p->next) {
+        if (p->content == NULL)
+            continue;
+        if (!store_done) {
+            sqlite3_bind_text(c->ins_store, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(c->ins_store, 2, (sqlite3_int64)now);
+            if ((rc = step_done(c->ins_store)) != SQLITE_OK)
+                break;
+            store_done = 1;
+        }
+        sqlite3_bind_blob(c->ins_blob, 1, p->content_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(c->ins_blob, 2, (sqlite3_int64)p->content_len);
+        sqlite3_bind_blob64(c->ins_blob, 3, p->content, p->content_len, SQLITE_STATIC);
+        rc = step_done(c->ins_blob);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(c->ins_content, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(c->ins_content, 2, p->content_hash, 32, SQLITE_STATIC);
+            rc = step_done(c->ins_content);
+        }
+    }
+    return rc;
+}
+
 /* Store `n` events starting at `first` as one signed segment, in one
  * transaction together with the rows of chains seen for the first time. */
 static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
@@ -513,6 +613,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return store_db_error(c->wdb, rc, err, "starting a chain transaction");
+    rc = store_contents(c, first, n, now);
     for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
         if (c->touched[i]->persisted)
             continue;
@@ -691,7 +792,36 @@ static void deadline_after(struct timespec *ts, uint64_t mono_ns)
     ts->tv_nsec = (long)(mono_ns % 1000000000u);
 }
 
-/* Commit a detached list in chunks of at most batch_max events. */
+/* Commit one chunk, retrying while the database cannot take it (full
+ * disk, I/O errors, another process holding the lock...): the events stay
+ * queued, appenders see the writer "stalled" (th_chain_status) and the
+ * runtime stops producing effects until it recovers.  Gives up only when
+ * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
+ * 0 if committed, -1 if given up (the writer has failed then). */
+static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
+{
+    unsigned delay = CHAIN_RETRY_FIRST_MS;
+    th_error err;
+    char msg[TH_ERROR_MSG_MAX];
+
+    th_error_clear(&err);
+    while (commit_batch(c, chunk, n, &err) != TH_OK) {
+        set_stalled(c, err.msg);
+        if (retry_wait(c, &delay)) {
+            pthread_mutex_lock(&c->qlock);
+            snprintf(msg, sizeof msg, "%llu events could not be stored: %.440s",
+                     (unsigned long long)(c->last_ticket - c->durable), err.msg);
+            pthread_mutex_unlock(&c->qlock);
+            set_failed(c, msg);
+            return -1;
+        }
+    }
+    clear_stalled(c);
+    return 0;
+}
+
+/* Commit a detached list in chunks of at most batch_max events and
+ * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least). */
 static void drain(th_chain *c, chain_pending *list, int failed)
 {
     chain_pending *p, *next, *chunk;
@@ -702,15 +832,15 @@ static void drain(th_chain *c, chain_pending *list, int failed)
 
     while (list != NULL) {
         chunk = list;
-        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max; p = p->next, n++) {
+        for (n = 0, bytes = 0, p = list;
+             p != NULL && n < c->batch_max && (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
+             p = p->next, n++) {
             bytes += p->size;
             last_ticket = p->ticket;
         }
         list = p;
-        if (!failed && commit_batch(c, chunk, n, &err) != TH_OK) {
-            set_failed(c, err.msg);
+        if (!failed && commit_retrying(c, chunk, n) != 0)
             failed = 1;
-        }
         if (!failed)
             notify(c, chunk, n);
         pthread_mutex_lock(&c->qlock);
@@ -728,8 +858,14 @@ static void drain(th_chain *c, chain_pending *list, int failed)
         if (!failed)
             wal_finish(c, reset);
     }
-    if (!failed && flush_due(c) && flush_step(c, 1, 0, &err) != TH_OK)
-        set_failed(c, err.msg);
+    /* The index is redone from the segments at the next open if it cannot
+     * be written: a failure here loses nothing, so it is retried later. */
+    if (!failed && flush_due(c)) {
+        if (flush_step(c, 1, 0, &err) != TH_OK)
+            set_stalled(c, err.msg);
+        else
+            clear_stalled(c);
+    }
 }
 
 static void *writer_main(void *arg)
@@ -755,8 +891,13 @@ static void *writer_main(void *arg)
                 continue;
             }
             pthread_mutex_unlock(&c->qlock);
-            if (flush_step(c, 1, 0, &err) != TH_OK)
-                set_failed(c, err.msg);
+            if (flush_step(c, 1, 0, &err) != TH_OK) {
+                unsigned delay = CHAIN_RETRY_MAX_MS;
+                set_stalled(c, err.msg);
+                (void)retry_wait(c, &delay);
+            } else {
+                clear_stalled(c);
+            }
             pthread_mutex_lock(&c->qlock);
         }
         if (c->qhead == NULL)
@@ -777,8 +918,10 @@ static void *writer_main(void *arg)
     }
     failed = c->failed;
     pthread_mutex_unlock(&c->qlock);
-    if (!failed && flush_index(c, &err) != TH_OK)
-        set_failed(c, err.msg);
+    /* every event is stored; an index that cannot be written now is
+     * rebuilt from the segments at the next open */
+    if (!failed)
+        (void)flush_index(c, &err);
     return NULL;
 }
 
@@ -995,6 +1138,12 @@ static int prepare_writer(th_chain *c, th_error *err)
          "UPDATE chain_actor SET head_seq = ?, head_hash = ?, head_segment = ? WHERE id = ?"},
         {offsetof(th_chain, set_indexed),
          "INSERT OR REPLACE INTO chain_meta(key, value) VALUES('indexed_upto', ?)"},
+        {offsetof(th_chain, ins_blob),
+         "INSERT OR IGNORE INTO store_blob(hash, size, data) VALUES(?, ?, ?)"},
+        {offsetof(th_chain, ins_content),
+         "INSERT OR IGNORE INTO store_content(store, hash) VALUES(?, ?)"},
+        {offsetof(th_chain, ins_store),
+         "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)"},
     };
     size_t i;
     int rc;
@@ -1162,6 +1311,7 @@ int th_chain_close(th_chain *c)
     if (c->writer_started) {
         pthread_mutex_lock(&c->qlock);
         c->stopping = 1;
+        c->stop_ns = base_clock_mono_ns();
         pthread_cond_signal(&c->qcv);
         pthread_mutex_unlock(&c->qlock);
         pthread_join(c->writer, NULL);
@@ -1181,6 +1331,9 @@ int th_chain_close(th_chain *c)
     sqlite3_finalize(c->ins_span);
     sqlite3_finalize(c->upd_head);
     sqlite3_finalize(c->set_indexed);
+    sqlite3_finalize(c->ins_blob);
+    sqlite3_finalize(c->ins_content);
+    sqlite3_finalize(c->ins_store);
     sqlite3_close_v2(c->wdb);
     sqlite3_close_v2(c->rdb);
     sqlite3_close_v2(c->cdb);
@@ -1219,11 +1372,12 @@ static int check_text(const char *what, const char *s, size_t max, size_t *len, 
     return TH_OK;
 }
 
-/* Allocate a queue entry holding copies of the inputs. */
+/* Allocate a queue entry holding copies of the inputs (and of `content`,
+ * clen bytes, for an event recorded by reference; may be NULL). */
 static chain_pending *pending_new(const char *type, size_t tlen, const char *desc, size_t dlen,
-                                  const void *data, size_t len)
+                                  const void *data, size_t len, const void *content, size_t clen)
 {
-    size_t size = sizeof(chain_pending) + tlen + 1 + (desc ? dlen + 1 : 0) + len;
+    size_t size = sizeof(chain_pending) + tlen + 1 + (desc ? dlen + 1 : 0) + len + clen;
     chain_pending *p = base_block_alloc(size);
     char *q;
 
@@ -1244,6 +1398,13 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
     }
     if (len)
         memcpy(q, data, len);
+    p->content = NULL;
+    p->content_len = 0;
+    if (content != NULL) {
+        memcpy(q + len, content, clen);
+        p->content = (const uint8_t *)q + len;
+        p->content_len = clen;
+    }
     return p;
 }
 
@@ -1285,7 +1446,10 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data,
                     size_t len, const char *description, th_chain_receipt *receipt, th_error *err)
 {
-    size_t alen = 0, tlen = 0, dlen = 0;
+    size_t alen = 0, tlen = 0, dlen = 0, clen = 0, rlen;
+    char ref[CHAIN_CONTENT_REF_MAX];
+    const void *content = NULL;
+    uint8_t chash[32];
     th_chain_receipt r;
     base_sha256_ctx *ctx;
     chain_pending *p;
@@ -1301,18 +1465,37 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
         return rc;
     if (alen == 0 || tlen == 0)
         return th_error_set(err, TH_EINVAL, "empty %s", alen == 0 ? "actor id" : "event type");
-    if (len > TH_CHAIN_MAX_DATA_BYTES)
-        return th_error_set(err, TH_ETOOBIG, "event data is %zu bytes, above the limit %u", len,
-                            TH_CHAIN_MAX_DATA_BYTES);
     if (data == NULL && len != 0)
         return th_error_set(err, TH_EINVAL, "NULL event data");
+    if (len > TH_CHAIN_MAX_DATA_BYTES) {
+        /* by content reference: the bytes go to the store, the event holds
+         * their hash (chain_int.h) */
+        if (len > TH_CHAIN_MAX_CONTENT_BYTES)
+            return th_error_set(err, TH_ETOOBIG, "event data is %zu bytes, above the limit %llu",
+                                len, (unsigned long long)TH_CHAIN_MAX_CONTENT_BYTES);
+        if (description != NULL)
+            return th_error_set(err, TH_EINVAL, "an event of more than %u bytes (recorded by "
+                                "content reference) cannot have a description",
+                                TH_CHAIN_MAX_DATA_BYTES);
+        if (base_sha256(data, len, chash) != 0)
+            return th_error_set(err, TH_ENOMEM, "SHA-256 failed");
+        rlen = chain_content_ref_encode(chash, len, ref);
+        content = data;
+        clen = len;
+        data = ref;
+        len = rlen;
+        description = TH_CHAIN_CONTENT_REF_DESC;
+        dlen = strlen(description);
+    }
     ctx = chain_thread_sha256();
-    p = pending_new(type, tlen, description, dlen, data, len);
+    p = pending_new(type, tlen, description, dlen, data, len, content, clen);
     a = actor_get(c, actor, alen, 1, &created);
     if (ctx == NULL || p == NULL || a == NULL) {
         pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
+    if (content != NULL)
+        memcpy(p->content_hash, chash, 32);
     pthread_mutex_lock(&a->lock);
     p->actor = a;
     p->seq = a->next_seq;
@@ -1352,7 +1535,7 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
 
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
-    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len);
+    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, NULL, 0);
     a = actor_get(c, ev->actor, alen, 1, &created);
     if (p == NULL || a == NULL) {
         pending_free(p);
@@ -1380,6 +1563,11 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
     if (rc != TH_OK)
         pending_free(p);
     return rc;
+}
+
+const char *chain_home(th_chain *c)
+{
+    return c->home;
 }
 
 int chain_actor_known(th_chain *c, const char *actor)
@@ -1427,6 +1615,29 @@ int th_chain_flush(th_chain *c, int timeout_ms, th_error *err)
     t = c->last_ticket;
     pthread_mutex_unlock(&c->qlock);
     return th_chain_wait_durable(c, t, timeout_ms, err);
+}
+
+void th_chain_status_get(th_chain *c, th_chain_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->read_only = c->read_only;
+    if (c->read_only)
+        return;
+    pthread_mutex_lock(&c->qlock);
+    out->stalled = c->stalled;
+    out->failed = c->failed;
+    out->stalled_since_ms = c->stalled_since_ms;
+    out->retries = c->stall_retries;
+    out->pending_events = c->last_ticket - c->durable;
+    out->pending_bytes = c->qbytes;
+    snprintf(out->message, sizeof out->message, "%s",
+             c->failed ? c->fail_msg : c->stalled ? c->stall_msg : "");
+    pthread_mutex_unlock(&c->qlock);
+}
+
+int th_chain_healthy(th_chain *c)
+{
+    return !atomic_load(&c->unhealthy);
 }
 
 uint64_t th_chain_durable_ticket(th_chain *c)

@@ -19,6 +19,7 @@
 
 #define CHAIN_KEY_FILE "chain.key"
 #define CHAIN_LOCK_FILE "chain.lock"
+#define CHAIN_KEY_FILE_MAX 65536u /* bytes of chain.key (PEM) */
 #define CHAIN_PUBKEY_LEN 32
 #define CHAIN_SIG_LEN 64
 
@@ -34,6 +35,25 @@ int chain_event_hash(base_sha256_ctx *ctx, const uint8_t *parent, uint64_t times
 /* A per-thread scratch context for chain_event_hash (freed at thread exit),
  * or NULL if out of memory. */
 base_sha256_ctx *chain_thread_sha256(void);
+
+/* ---- content.c: events recorded by content reference ---- */
+
+/* An event whose data is larger than TH_CHAIN_MAX_DATA_BYTES is recorded by
+ * reference: its description is TH_CHAIN_CONTENT_REF_DESC and its data the
+ * ASCII text {"content-ref":"<64 hex SHA-256>","size":<bytes>} (no spaces);
+ * the bytes themselves are in store_blob (and in the store
+ * TH_CHAIN_CONTENT_STORE), written in the same transaction as the event.
+ * See docs/chain-format.md. */
+#define CHAIN_CONTENT_REF_MAX 128 /* bytes of the reference text, at most */
+
+/* Write the reference text of (hash, size) to out; returns its length. */
+size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size,
+                                char out[CHAIN_CONTENT_REF_MAX] /* out */);
+
+/* Check that the content an event references is stored and intact (db:
+ * a read transaction is open).  TH_OK, TH_ENOENT (absent), TH_ECORRUPT
+ * (size or hash differs; message in err), or an I/O code. */
+int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_error *err);
 
 /* ---- key.c ---- */
 
@@ -107,6 +127,7 @@ typedef struct chain_walk {
     const chain_signed_head *head;
     uint64_t next_seq;
     uint8_t prev[32];
+    sqlite3 *db;              /* if not NULL: check referenced content here */
     int head_seen;            /* the event at head->seq was walked */
     uint8_t head_event[32];   /* its hash */
 } chain_walk;
@@ -211,6 +232,9 @@ int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
  * Returns TH_OK, TH_EEXIST, TH_EPERM, TH_EIO. */
 int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /* out */,
                        th_error *err);
+
+/* The handle's THEATER_HOME (resolved). */
+const char *chain_home(th_chain *c);
 
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);

@@ -17,6 +17,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -152,6 +153,42 @@ typedef struct file_reader {
     char actor[TH_CHAIN_MAX_ACTOR_BYTES + 1];
 } file_reader;
 
+/* Read one line (without its newline) into r->line, never holding more than
+ * TH_CHAIN_MAX_JSONL_LINE bytes however long the line is.  Returns its
+ * length, -1 at end of file, -2 if too long, -3 on a read error. */
+static ssize_t read_line(file_reader *r)
+{
+    size_t n = 0, cap;
+    char *nl;
+    int ch;
+
+    for (;;) {
+        ch = getc_unlocked(r->in); /* one reader per stream */
+        if (ch == EOF) {
+            if (ferror(r->in))
+                return -3;
+            if (n == 0)
+                return -1;
+            break;
+        }
+        if (ch == '\n')
+            break;
+        if (n >= TH_CHAIN_MAX_JSONL_LINE)
+            return -2;
+        if (n + 1 >= r->cap) {
+            cap = r->cap ? r->cap * 2 : 4096;
+            if (cap > TH_CHAIN_MAX_JSONL_LINE + 1)
+                cap = TH_CHAIN_MAX_JSONL_LINE + 1;
+            if ((nl = realloc(r->line, cap)) == NULL)
+                return -3;
+            r->line = nl;
+            r->cap = cap;
+        }
+        r->line[n++] = (char)ch;
+    }
+    return (ssize_t)n;
+}
+
 /* Next line as a JSON object: *obj NULL at end of file. */
 static int next_object(file_reader *r, json_t **obj, th_error *err)
 {
@@ -160,14 +197,18 @@ static int next_object(file_reader *r, json_t **obj, th_error *err)
 
     *obj = NULL;
     for (;;) {
-        n = getline(&r->line, &r->cap, r->in);
-        if (n < 0)
-            return ferror(r->in) ? th_error_set(err, TH_EIO, "cannot read the file") : TH_OK;
+        n = read_line(r);
         r->lineno++;
-        if ((size_t)n > TH_CHAIN_MAX_JSONL_LINE)
+        if (n == -1)
+            return TH_OK;
+        if (n == -3)
+            return th_error_set(err, ferror(r->in) ? TH_EIO : TH_ENOMEM,
+                                "cannot read line %llu of the file",
+                                (unsigned long long)r->lineno);
+        if (n == -2)
             return th_error_set(err, TH_ETOOBIG, "line %llu is longer than %u bytes",
                                 (unsigned long long)r->lineno, TH_CHAIN_MAX_JSONL_LINE);
-        while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r'))
+        while (n > 0 && r->line[n - 1] == '\r')
             n--;
         if (n > 0)
             break;
@@ -345,9 +386,14 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
                           "the file has no signed head (truncated?)");
         goto out;
     }
+    /* who signed it, whatever the outcome of the checks below */
+    res->has_signer = 1;
+    memcpy(res->signer, head.public_key, 32);
     rc = chain_walk_finish(&w, ctx, trusted, err);
     if (rc == TH_OK)
         snprintf(res->actor, sizeof res->actor, "%s", r.actor);
+    if (rc == TH_OK && trusted != NULL)
+        res->signer_trusted = 1;
     if (rc == TH_OK && into != NULL)
         rc = th_chain_wait_durable(into, ticket, -1, err);
 out:
@@ -363,17 +409,56 @@ int th_chain_verify_file(FILE *in, const uint8_t *trusted, th_chain_verify_resul
     return read_export(in, trusted, NULL, res, err);
 }
 
-int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res, th_error *err)
+/* After an intact file: is its signer in `trust`? */
+static int check_trust(const th_chain_trust *trust, th_chain_verify_result *res, th_error *err)
 {
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65], actor[sizeof res->actor];
+
+    if (th_chain_trust_find(trust, res->signer) >= 0) {
+        res->signer_trusted = 1;
+        return TH_OK;
+    }
+    res->signer_trusted = 0;
+    th_chain_key_fingerprint(res->signer, fp);
+    snprintf(actor, sizeof actor, "%s", res->actor);
+    return chain_report(res, err, TH_CHAIN_UNTRUSTED, actor, res->events ? res->events - 1 : 0,
+                        "the chain is intact but signed by key %s (%s), which this home does "
+                        "not trust: anyone can sign an edited chain with a key of their own "
+                        "(check the key with its owner, then `theater chain trust add KEY`)",
+                        fp, base_hex_encode(res->signer, 32, hex));
+}
+
+int th_chain_verify_file_trust(FILE *in, const th_chain_trust *trust, th_chain_verify_result *res,
+                               th_error *err)
+{
+    int rc = read_export(in, NULL, NULL, res, err);
+
+    return rc == TH_OK ? check_trust(trust, res, err) : rc;
+}
+
+int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_result *res,
+                    th_error *err)
+{
+    th_chain_trust trust;
     file_reader r;
     json_t *o = NULL, *a;
     long start = ftell(in);
-    int rc;
+    int rc, trusted;
 
     if (start < 0)
         return th_error_set(err, TH_EINVAL, "import needs a seekable file");
     if ((rc = read_export(in, NULL, NULL, res, err)) != TH_OK)
         return rc;
+    if ((rc = th_chain_trust_load(chain_home(c), &trust, err)) != TH_OK)
+        return rc;
+    rc = check_trust(&trust, res, err);
+    th_chain_trust_free(&trust);
+    if (rc != TH_OK && !(flags & TH_CHAIN_IMPORT_ALLOW_UNTRUSTED))
+        return rc;
+    if (rc != TH_OK) { /* allowed: the verdict stays "untrusted" in res */
+        res->problem = TH_CHAIN_OK;
+        th_error_clear(err);
+    }
     /* The file verifies; refuse an actor that already has a chain. */
     if (fseek(in, start, SEEK_SET) != 0)
         return th_error_set(err, TH_EIO, "cannot rewind the file");
@@ -391,5 +476,8 @@ int th_chain_import(th_chain *c, FILE *in, th_chain_verify_result *res, th_error
         return rc;
     if (fseek(in, start, SEEK_SET) != 0)
         return th_error_set(err, TH_EIO, "cannot rewind the file");
-    return read_export(in, NULL, c, res, err);
+    trusted = res->signer_trusted;
+    rc = read_export(in, NULL, c, res, err);
+    res->signer_trusted = trusted;
+    return rc;
 }

@@ -15,19 +15,19 @@
 
 #include <openssl/pem.h>
 
+#include "base/file.h"
 #include "chain/chain_int.h"
 #include "store/store_int.h"
 
 static int read_key(const char *path, EVP_PKEY **out, th_error *err)
 {
-    FILE *f = fopen(path, "rb");
     EVP_PKEY *key;
+    FILE *f;
+    int rc;
 
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return th_error_set(err, TH_ENOENT, "no signing key at %s", path);
-        return th_error_set(err, TH_EIO, "cannot open %s: %s", path, strerror(errno));
-    }
+    /* a regular file of PEM text only (a FIFO planted here must not block) */
+    if ((rc = base_file_fopen(path, "signing key", CHAIN_KEY_FILE_MAX, &f, err)) != TH_OK)
+        return rc == TH_ENOENT ? th_error_set(err, TH_ENOENT, "no signing key at %s", path) : rc;
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     if (key == NULL || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {

@@ -35,6 +35,8 @@ const char *th_chain_problem_name(int problem)
     case TH_CHAIN_UNSIGNED: return "unsigned";
     case TH_CHAIN_BAD_SIGNATURE: return "bad signature";
     case TH_CHAIN_WRONG_KEY: return "wrong key";
+    case TH_CHAIN_BAD_CONTENT: return "bad content";
+    case TH_CHAIN_UNTRUSTED: return "untrusted key";
     default: return "unknown problem";
     }
 }
@@ -57,6 +59,7 @@ int chain_report(th_chain_verify_result *res, th_error *err, int problem, const 
 int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev, th_error *err)
 {
     uint8_t h[32];
+    uint64_t size;
 
     if (ev->seq != w->next_seq) {
         if (ev->seq > w->next_seq)
@@ -85,6 +88,15 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
         return chain_report(w->res, err, TH_CHAIN_BAD_HASH, w->actor, ev->seq,
                             "the stored hash does not match the event's contents "
                             "(type, timestamp, data, description or parent changed)");
+    if (w->db != NULL && th_chain_event_content_ref(ev, h, &size)) {
+        th_error e2;
+        int rc = chain_content_check(w->db, h, size, &e2);
+        if (rc == TH_ENOENT || rc == TH_ECORRUPT)
+            return chain_report(w->res, err, TH_CHAIN_BAD_CONTENT, w->actor, ev->seq, "%s",
+                                e2.msg);
+        if (rc != TH_OK)
+            return th_error_set(err, rc, "%s", e2.msg);
+    }
     if (w->head != NULL && ev->seq == w->head->seq) {
         w->head_seen = 1;
         memcpy(w->head_event, ev->hash, 32);
@@ -265,10 +277,11 @@ static int report_deferred(th_chain_verify_result *res, th_error *err, const def
     return chain_report(res, err, d->problem, d->actor, d->seq, "%s", d->detail);
 }
 
-static void walk_init(chain_walk *w, const char *actor, th_chain_verify_result *res,
+static void walk_init(chain_walk *w, sqlite3 *db, const char *actor, th_chain_verify_result *res,
                       const chain_cached_head *cached, chain_signed_head *want)
 {
     memset(w, 0, sizeof *w);
+    w->db = db;
     w->actor = actor;
     w->res = res;
     if (cached->valid) { /* only seq is used: head_seen/head_event record it */
@@ -295,7 +308,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
         return th_error_set(err, TH_ENOMEM, "out of memory");
     if ((rc = chain_actor_segments(db, actor, 0, 0, &cached, &ids, &n, err)) != TH_OK)
         return rc;
-    walk_init(&w, actor, res, &cached, &want);
+    walk_init(&w, db, actor, res, &cached, &want);
     for (s = 0; s < n; s++) {
         rc = chain_segment_load(db, ids[s], &seg, err);
         if (rc == TH_ENOENT) {
@@ -383,7 +396,7 @@ static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **o
         return rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
                                   : store_db_error(db, rc, err, "listing chains");
     for (x = v; x < v + count; x++) /* after the array stopped moving */
-        walk_init(&x->w, x->name, res, &x->cached, &x->want);
+        walk_init(&x->w, db, x->name, res, &x->cached, &x->want);
     return TH_OK;
 }
 

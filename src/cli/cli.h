@@ -8,6 +8,9 @@
 #ifndef THEATER_CLI_H
 #define THEATER_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef struct cli_command {
     const char *name;
     const char *summary; /* one line for `theater --help` */
@@ -20,7 +23,12 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /* Read a whole file ("-" = stdin) into a malloc'd buffer; NULL + message on
- * error.  The caller frees. */
+ * error.  Only regular files (or stdin) of at most `max` bytes are read (a
+ * FIFO, device or directory is refused at once, see base/file.h); `what`
+ * names the file's role in messages.  The caller frees. */
+unsigned char *cli_read_file_max(const char *path, const char *what, uint64_t max,
+                                 size_t *len /* out */);
+/* cli_read_file_max with the widest limit, TH_CLI_MAX_FILE_BYTES. */
 unsigned char *cli_read_file(const char *path, size_t *len /* out */);
 
 /* Subcommands (cmd_*.c). */
@@ -28,5 +36,19 @@ int cli_cmd_wasm(int argc, char **argv);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_store(int argc, char **argv);
 int cli_cmd_chain(int argc, char **argv);
+int cli_cmd_server(int argc, char **argv);
+int cli_cmd_start(int argc, char **argv);
+int cli_cmd_list(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_state(int argc, char **argv);
+int cli_cmd_events(int argc, char **argv);
+int cli_cmd_message(int argc, char **argv);
+int cli_cmd_channel(int argc, char **argv);
+int cli_cmd_stop(int argc, char **argv);
+int cli_cmd_restart(int argc, char **argv);
+int cli_cmd_update(int argc, char **argv);
+int cli_cmd_new(int argc, char **argv);
+int cli_cmd_build(int argc, char **argv);
+int cli_cmd_completion(int argc, char **argv);
 
 #endif

@@ -13,10 +13,13 @@
 
 #include <jansson.h>
 
-#include "base/base64.h"
+#include "base/file.h"
 #include "base/hex.h"
 #include "cli/cli.h"
+#include "cli/event_text.h"
+#include "cli/ids.h"
 #include "theater/chain.h"
+#include "theater/store.h"
 
 static void chain_usage(FILE *out)
 {
@@ -26,30 +29,47 @@ static void chain_usage(FILE *out)
           "signed with this home's Ed25519 key (chain.key) whenever events are stored.\n"
           "\n"
           "commands:\n"
-          "  ls                                    actors with chains, their length and head\n"
+          "  ls [--json] [--wide]                  actors with chains: short id, name, length,\n"
+          "                                        head\n"
           "  head ACTOR                            the signed head of ACTOR's chain\n"
-          "  events ACTOR [--type T] [--limit N] [--json]\n"
-          "                                        ACTOR's events (with --limit, the newest N),\n"
-          "                                        oldest first; --json: JSON Lines\n"
+          "  events ACTOR [--type T] [--limit N] [--wide | --json]\n"
+          "                                        ACTOR's events in words (with --limit, the\n"
+          "                                        newest N), oldest first; --wide: every value\n"
+          "                                        whole; --json: JSON Lines (docs/events.md)\n"
           "  verify [ACTOR]                        recompute every hash, link and signature of\n"
           "                                        ACTOR's chain or of all chains\n"
           "  export ACTOR [-o FILE]                ACTOR's chain as JSON Lines (stdout)\n"
-          "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin); with\n"
-          "                                        --key, its head must be signed by that key\n"
-          "  import FILE                           verify and add an exported chain here\n"
+          "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin) and say\n"
+          "                                        who signed it; the signer must be trusted\n"
+          "                                        here (see trust), or be --key\n"
+          "  import FILE [--allow-untrusted]       verify and add an exported chain here; its\n"
+          "                                        signer must be trusted unless allowed\n"
+          "  key                                   this home's public key and fingerprint, to\n"
+          "                                        publish to those who verify its chains\n"
+          "  trust ls                              the keys whose signatures this home trusts\n"
+          "  trust add KEY [NOTE]                  trust KEY (64 hex digits) for verify-file\n"
+          "                                        and import\n"
+          "  trust rm KEY|FINGERPRINT              stop trusting it (the home's own key stays)\n"
           "\n"
           "options:\n"
           "  --home DIR    THEATER_HOME (default: $THEATER_HOME, else ~/.theater)\n"
           "\n"
+          "ACTOR is an actor id or any unique prefix of one (as `chain ls` prints it).\n"
+          "Event types: actor-spawned, wasm-call, wasm-result, host-call, actor-failed,\n"
+          "supervisor-action, actor-restarted, actor-stopped, message-dropped,\n"
+          "init-skipped.\n"
+          "\n"
           "verify, verify-file and import exit with status 1 and name the first bad\n"
-          "event (actor, sequence number, what is wrong) if verification fails.\n",
+          "event (actor, sequence number, what is wrong) if verification fails; an\n"
+          "intact file signed by an untrusted key also fails, naming the signer's\n"
+          "fingerprint (docs/security.md: what verification proves).\n",
           out);
 }
 
 typedef struct chain_args {
     const char *home, *type, *out, *key;
     size_t limit;
-    int json;
+    int json, wide, allow_untrusted;
     char *pos[4];
     int npos;
 } chain_args;
@@ -74,6 +94,10 @@ static int parse(int argc, char **argv, chain_args *a)
             a->key = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
+        } else if (strcmp(argv[i], "--wide") == 0) {
+            a->wide = 1;
+        } else if (strcmp(argv[i], "--allow-untrusted") == 0) {
+            a->allow_untrusted = 1;
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             errno = 0;
             a->limit = (size_t)strtoull(argv[++i], &end, 10);
@@ -95,6 +119,11 @@ static int parse(int argc, char **argv, chain_args *a)
         chain_usage(stderr);
         return 2;
     }
+    if (a->type != NULL && !cli_event_type_known(a->type)) {
+        cli_errorf("chain: unknown event type '%s'; the types are: %s", a->type,
+                   cli_event_types_joined());
+        return 2;
+    }
     return 0;
 }
 
@@ -111,108 +140,196 @@ static const char *iso_time(uint64_t ms, char *buf, size_t cap)
     return buf;
 }
 
-static int cmd_ls(th_chain *c, th_error *err)
+/* Every actor with a chain, as a set for short ids and prefixes.  *l is
+ * filled too (sorted by id); free both. */
+static int load_ids(th_chain *c, th_chain_actors *l /* out */, cli_ids *ids /* out */, th_error *err)
 {
-    th_chain_actors l = {0};
-    char hex[65], when[40];
+    const char **names;
     size_t i;
     int rc;
 
-    if ((rc = th_chain_list_actors(c, &l, err)) != TH_OK)
+    memset(ids, 0, sizeof *ids);
+    if ((rc = th_chain_list_actors(c, l, err)) != TH_OK)
         return rc;
-    for (i = 0; i < l.count; i++)
-        printf("%s  %" PRIu64 " events  head %.16s  signed %s\n", l.items[i].name,
-               l.items[i].head.count, base_hex_encode(l.items[i].head.hash, 32, hex),
-               iso_time(l.items[i].head.signed_ms, when, sizeof when));
-    th_chain_actors_free(&l);
+    names = calloc(l->count ? l->count : 1, sizeof *names);
+    if (names == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    for (i = 0; i < l->count; i++)
+        names[i] = l->items[i].name;
+    rc = cli_ids_init(ids, names, l->count);
+    free(names);
+    if (rc != TH_OK)
+        return th_error_set(err, rc, "out of memory");
     return TH_OK;
+}
+
+/* Resolve ACTOR (a full id or a unique prefix of one) against the chains
+ * here; *out is malloc'd.  `ids` (may be NULL) receives the set, which the
+ * caller then releases. */
+static int resolve_actor(th_chain *c, const char *arg, char **out /* out */, cli_ids *ids_out,
+                         th_error *err)
+{
+    th_chain_actors l = {0};
+    cli_ids ids;
+    const char *full;
+    int rc;
+
+    *out = NULL;
+    if ((rc = load_ids(c, &l, &ids, err)) == TH_OK) {
+        rc = cli_ids_resolve(&ids, arg, &full, err);
+        if (rc == TH_ENOENT)
+            th_error_set(err, TH_ENOENT, "no chain of an actor '%s' here", arg);
+        if (rc == TH_OK && (*out = strdup(full)) == NULL)
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    th_chain_actors_free(&l);
+    if (ids_out != NULL && rc == TH_OK)
+        *ids_out = ids;
+    else
+        cli_ids_release(&ids);
+    return rc;
+}
+
+/* The actor's name, from its actor-spawned event (malloc'd), or NULL. */
+static char *actor_name(th_chain *c, const char *id)
+{
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    json_t *d = NULL;
+    char *name = NULL;
+
+    q.actor = id;
+    q.to_seq = 1;
+    q.limit = 1;
+    if (th_chain_read(c, &q, &evs, NULL) != TH_OK)
+        return NULL;
+    if (evs.count == 1 && strcmp(evs.items[0].type, "actor-spawned") == 0)
+        d = json_loadb((const char *)evs.items[0].data, evs.items[0].data_len, 0, NULL);
+    if (json_is_string(json_object_get(d, "name")))
+        name = strdup(json_string_value(json_object_get(d, "name")));
+    json_decref(d);
+    th_chain_events_free(&evs);
+    return name;
+}
+
+static int cmd_ls(th_chain *c, const chain_args *a, th_error *err)
+{
+    th_chain_actors l = {0};
+    cli_ids ids;
+    char hex[65], when[40], idbuf[CLI_ID_MAX + 1], *name;
+    size_t i, w = CLI_ID_SHORT_MIN, n;
+    json_t *o;
+    int rc;
+
+    if ((rc = load_ids(c, &l, &ids, err)) != TH_OK)
+        goto out;
+    for (i = 0; i < l.count; i++)
+        if ((n = a->wide ? strlen(l.items[i].name) : cli_ids_short_len(&ids, l.items[i].name)) > w)
+            w = n;
+    if (!a->json && l.count > 0)
+        printf("%-*s  %-16s  %8s  %-16s  %s\n", (int)w, "ACTOR", "NAME", "EVENTS", "HEAD", "SIGNED");
+    for (i = 0; i < l.count; i++) {
+        th_chain_actor *x = &l.items[i];
+        name = actor_name(c, x->name);
+        base_hex_encode(x->head.hash, 32, hex);
+        iso_time(x->head.signed_ms, when, sizeof when);
+        if (a->json) {
+            o = json_pack("{s:s, s:s?, s:I, s:I, s:s, s:I}", "actor", x->name, "name", name, "events",
+                          (json_int_t)x->head.count, "head_seq", (json_int_t)x->head.seq, "head", hex,
+                          "signed_ms", (json_int_t)x->head.signed_ms);
+            if (o != NULL)
+                json_dumpf(o, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(o);
+        } else {
+            printf("%-*s  %-16s  %8" PRIu64 "  %.16s  %s\n", (int)w,
+                   a->wide ? x->name : cli_ids_short(&ids, x->name, idbuf, sizeof idbuf),
+                   name ? name : "-", x->head.count, hex, when);
+        }
+        free(name);
+    }
+out:
+    th_chain_actors_free(&l);
+    cli_ids_release(&ids);
+    return rc;
 }
 
 static int cmd_head(th_chain *c, const char *actor, th_error *err)
 {
     th_chain_head h;
-    char hex[65], when[40];
+    char hex[65], when[40], *full, *name;
     int rc;
 
-    if ((rc = th_chain_head_get(c, actor, &h, err)) != TH_OK)
+    if ((rc = resolve_actor(c, actor, &full, NULL, err)) != TH_OK)
         return rc;
-    printf("actor      %s\nevents     %" PRIu64 "\nhead seq   %" PRIu64 "\nhead hash  %s\n", actor,
-           h.count, h.seq, base_hex_encode(h.hash, 32, hex));
+    if ((rc = th_chain_head_get(c, full, &h, err)) != TH_OK) {
+        free(full);
+        return rc;
+    }
+    name = actor_name(c, full);
+    printf("actor      %s\nname       %s\nevents     %" PRIu64 "\nhead seq   %" PRIu64 "\nhead hash  %s\n",
+           full, name ? name : "-", h.count, h.seq, base_hex_encode(h.hash, 32, hex));
     printf("signed     %s\nsigner key %s\n", iso_time(h.signed_ms, when, sizeof when),
            base_hex_encode(h.public_key, 32, hex));
+    free(name);
+    free(full);
     return TH_OK;
 }
 
-static void print_json(const th_chain_event *ev)
+static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a, th_error *err)
 {
-    char *b64 = malloc(base_base64_encoded_size(ev->data_len));
-    char hash[65], parent[65];
+    cli_event ev = {e->actor, e->seq, e->type, e->timestamp_ms, e->data, e->data_len,
+                    e->hash, e->has_parent ? e->parent : NULL, e->description};
     json_t *o;
+    char *s;
+    int bad;
 
-    if (b64 == NULL)
-        return;
-    base_base64_encode(ev->data, ev->data_len, b64);
-    o = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:I, s:s, s:s?}", "actor", ev->actor, "seq",
-                  (json_int_t)ev->seq, "hash", base_hex_encode(ev->hash, 32, hash), "parent_hash",
-                  ev->has_parent ? base_hex_encode(ev->parent, 32, parent) : NULL, "event_type",
-                  ev->type, "timestamp", (json_int_t)ev->timestamp_ms, "data", b64, "description",
-                  ev->description);
-    if (o != NULL) {
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
-        fputc('\n', stdout);
+    if (a->json) {
+        if ((o = cli_event_json(&ev)) == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        bad = json_dumpf(o, stdout, JSON_COMPACT) != 0;
         json_decref(o);
+        bad |= putchar('\n') == EOF;
+    } else {
+        if ((s = cli_event_text(&ev, ids, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        bad = fputs(s, stdout) == EOF;
+        free(s);
     }
-    free(b64);
-}
-
-/* Data shown as text if printable, else as a hex prefix. */
-static void print_text(const th_chain_event *ev)
-{
-    char hex[65], when[40];
-    size_t i, n = ev->data_len < 60 ? ev->data_len : 60;
-    int printable = 1;
-
-    for (i = 0; i < n; i++)
-        if (ev->data[i] < 0x20 || ev->data[i] > 0x7e)
-            printable = 0;
-    printf("%6" PRIu64 "  %s  %.12s  %-20s %6zu B  ", ev->seq,
-           iso_time(ev->timestamp_ms, when, sizeof when), base_hex_encode(ev->hash, 32, hex),
-           ev->type, ev->data_len);
-    if (printable)
-        printf("\"%.*s\"%s", (int)n, (const char *)ev->data, n < ev->data_len ? "..." : "");
-    else
-        for (i = 0; i < n && i < 24; i++)
-            printf("%02x", ev->data[i]);
-    if (ev->description != NULL)
-        printf("  (%s)", ev->description);
-    putchar('\n');
+    return bad ? th_error_set(err, TH_EIO, "cannot write to stdout") : TH_OK;
 }
 
 static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
 {
     th_chain_events evs = {0};
     th_chain_query q = {0};
+    cli_ids ids = {0};
+    char *full = NULL;
     size_t i;
     int rc;
 
-    q.actor = a->pos[1];
+    if ((rc = resolve_actor(c, a->pos[1], &full, &ids, err)) != TH_OK)
+        return rc;
+    q.actor = full;
     q.type = a->type;
     q.limit = a->limit;
     q.newest = a->limit != 0;
-    if ((rc = th_chain_read(c, &q, &evs, err)) != TH_OK)
-        return rc;
-    for (i = 0; i < evs.count; i++) {
-        if (a->json)
-            print_json(&evs.items[i]);
-        else
-            print_text(&evs.items[i]);
-    }
+    rc = th_chain_read(c, &q, &evs, err);
+    for (i = 0; rc == TH_OK && i < evs.count; i++)
+        rc = print_event(&evs.items[i], &ids, a, err);
     th_chain_events_free(&evs);
-    return TH_OK;
+    cli_ids_release(&ids);
+    free(full);
+    return rc;
 }
+
+/* Set when report() printed a verification verdict, so the error is not
+ * printed twice. */
+static int g_reported;
 
 static int report(int rc, const th_chain_verify_result *res, const char *what)
 {
+    g_reported = rc == TH_OK || (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK);
     if (rc == TH_OK)
         printf("ok: %s: %" PRIu64 " chain%s, %" PRIu64 " events verified\n", what, res->actors,
                res->actors == 1 ? "" : "s", res->events);
@@ -222,28 +339,152 @@ static int report(int rc, const th_chain_verify_result *res, const char *what)
     return rc;
 }
 
+/* The signer of a verified file, and why it is (not) trusted. */
+static void print_signer(const th_chain_verify_result *res, const th_chain_trust *trust,
+                         int by_key)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    int i;
+
+    if (!res->has_signer)
+        return;
+    th_chain_key_fingerprint(res->signer, fp);
+    i = trust != NULL ? th_chain_trust_find(trust, res->signer) : -1;
+    printf("signed by %s (%s): %s\n", fp, base_hex_encode(res->signer, 32, hex),
+           by_key && res->signer_trusted ? "the key given with --key"
+           : i >= 0 && trust->items[i].own ? "trusted: this home's own key"
+           : i >= 0                        ? "trusted: listed in trusted_keys"
+                                           : "NOT trusted by this home");
+}
+
 static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
 {
     th_chain_verify_result res;
+    th_chain_trust trust = {0};
     uint8_t key[32];
     FILE *in;
     int rc;
 
     if (a->key != NULL && base_hex_decode(a->key, key, sizeof key) != 0)
         return th_error_set(err, TH_EINVAL, "--key wants 64 hex digits");
-    in = strcmp(a->pos[1], "-") == 0 ? stdin : fopen(a->pos[1], "rb");
-    if (in == NULL)
-        return th_error_set(err, TH_EIO, "cannot open %s: %s", a->pos[1], strerror(errno));
+    /* a regular file only (a FIFO must not block here, holding the home's
+     * writer lock during an import); lines are bounded while reading */
+    if (strcmp(a->pos[1], "-") == 0)
+        in = stdin;
+    else if ((rc = base_file_fopen(a->pos[1], "chain file", UINT64_MAX, &in, err)) != TH_OK)
+        return rc;
+    memset(&res, 0, sizeof res);
+    if (c == NULL && a->key == NULL && (rc = th_chain_trust_load(a->home, &trust, err)) != TH_OK) {
+        if (in != stdin)
+            fclose(in);
+        return rc;
+    }
     if (c != NULL)
-        rc = th_chain_import(c, in, &res, err);
+        rc = th_chain_import(c, in, a->allow_untrusted ? TH_CHAIN_IMPORT_ALLOW_UNTRUSTED : 0, &res,
+                             err);
+    else if (a->key != NULL)
+        rc = th_chain_verify_file(in, key, &res, err);
     else
-        rc = th_chain_verify_file(in, a->key ? key : NULL, &res, err);
+        rc = th_chain_verify_file_trust(in, &trust, &res, err);
     if (in != stdin)
         fclose(in);
     rc = report(rc, &res, a->pos[1]);
+    if (rc == TH_OK || res.problem == TH_CHAIN_UNTRUSTED || res.problem == TH_CHAIN_WRONG_KEY) {
+        if (c != NULL && th_chain_trust_load(a->home, &trust, err) != TH_OK)
+            th_error_clear(err);
+        print_signer(&res, &trust, a->key != NULL);
+    }
     if (rc == TH_OK && c != NULL)
-        printf("imported the chain of %s\n", res.actor[0] ? res.actor : "(actor)");
+        printf("imported the chain of %s%s\n", res.actor[0] ? res.actor : "(actor)",
+               res.signer_trusted ? "" : " (signer not trusted: allowed by --allow-untrusted)");
+    th_chain_trust_free(&trust);
     return rc;
+}
+
+/* Every failure names the file and the problem: errors about the database
+ * that do not name it get its path in front. */
+static void print_error(const char *cmd, const char *home, const th_error *err, int rc)
+{
+    char dir[4096], db[4200];
+    th_error e2;
+
+    if (err->msg[0] == '\0') {
+        cli_errorf("chain %s: %s", cmd, th_strerror(rc));
+        return;
+    }
+    if ((rc == TH_ECORRUPT || rc == TH_EIO || rc == TH_EVERSION || rc == TH_EBUSY) &&
+        th_home_resolve(home, dir, sizeof dir, &e2) == TH_OK) {
+        snprintf(db, sizeof db, "%s/theater.db", dir);
+        if (strstr(err->msg, dir) == NULL) {
+            cli_errorf("chain %s: %s: %s", cmd, db, err->msg);
+            return;
+        }
+    }
+    cli_errorf("chain %s: %s", cmd, err->msg);
+}
+
+/* `chain key`: the home's public key (created with the home if needed). */
+static int cmd_key(const chain_args *a, th_error *err)
+{
+    th_chain_config cfg = {0};
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    uint8_t key[32];
+    th_chain *c = NULL;
+    int rc = th_chain_home_key(a->home, key, err);
+
+    if (rc == TH_ENOENT) { /* a fresh home: create it (database and key) */
+        cfg.home = a->home;
+        if ((rc = th_chain_open(&cfg, &c, err)) != TH_OK)
+            return rc;
+        th_chain_close(c);
+        rc = th_chain_home_key(a->home, key, err);
+    }
+    if (rc != TH_OK)
+        return rc;
+    th_chain_key_fingerprint(key, fp);
+    printf("public key   %s\nfingerprint  %s\n", base_hex_encode(key, 32, hex), fp);
+    return TH_OK;
+}
+
+/* `chain trust ls|add|rm`. */
+static int cmd_trust(const chain_args *a, th_error *err)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    th_chain_trust t;
+    uint8_t key[32];
+    size_t i;
+    int rc;
+
+    if (strcmp(a->pos[1], "ls") == 0 && a->npos == 2) {
+        if ((rc = th_chain_trust_load(a->home, &t, err)) != TH_OK)
+            return rc;
+        for (i = 0; i < t.count; i++) {
+            th_chain_key_fingerprint(t.items[i].key, fp);
+            printf("%s  %s  %s\n", fp, base_hex_encode(t.items[i].key, 32, hex),
+                   t.items[i].own ? "(this home's own key)" : t.items[i].note);
+        }
+        if (t.count == 0)
+            printf("no trusted keys (this home has no key yet)\n");
+        th_chain_trust_free(&t);
+        return TH_OK;
+    }
+    if (strcmp(a->pos[1], "add") == 0 && (a->npos == 3 || a->npos == 4)) {
+        if (base_hex_decode(a->pos[2], key, sizeof key) != 0)
+            return th_error_set(err, TH_EINVAL, "KEY wants the 64 hex digits of a public key "
+                                                "(`theater chain key` prints it)");
+        if ((rc = th_chain_trust_add(a->home, key, a->npos == 4 ? a->pos[3] : NULL, err)) != TH_OK)
+            return rc;
+        th_chain_key_fingerprint(key, fp);
+        printf("trusted %s\n", fp);
+        return TH_OK;
+    }
+    if (strcmp(a->pos[1], "rm") == 0 && a->npos == 3) {
+        if ((rc = th_chain_trust_remove(a->home, a->pos[2], err)) != TH_OK)
+            return rc;
+        printf("no longer trusted: %s\n", a->pos[2]);
+        return TH_OK;
+    }
+    return th_error_set(err, TH_EINVAL, "usage: theater chain trust ls | add KEY [NOTE] | rm KEY");
 }
 
 int cli_cmd_chain(int argc, char **argv)
@@ -254,20 +495,25 @@ int cli_cmd_chain(int argc, char **argv)
     th_error err = {0};
     chain_args a;
     const char *cmd;
+    char *full = NULL;
     FILE *out;
     int rc, want;
 
     if ((rc = parse(argc, argv, &a)) != 0)
         return rc == 1 ? 0 : rc;
     cmd = a.pos[0];
-    want = strcmp(cmd, "ls") == 0 ? 1 : strcmp(cmd, "verify") == 0 ? -2 : 2;
+    want = strcmp(cmd, "ls") == 0 || strcmp(cmd, "key") == 0 ? 1
+           : strcmp(cmd, "verify") == 0                    ? -2
+           : strcmp(cmd, "trust") == 0                     ? -4
+                                                           : 2;
     if (strcmp(cmd, "ls") && strcmp(cmd, "head") && strcmp(cmd, "events") &&
         strcmp(cmd, "verify") && strcmp(cmd, "export") && strcmp(cmd, "verify-file") &&
-        strcmp(cmd, "import")) {
+        strcmp(cmd, "import") && strcmp(cmd, "key") && strcmp(cmd, "trust")) {
         cli_errorf("chain: unknown command '%s' (see `theater chain --help`)", cmd);
         return 2;
     }
-    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2)) {
+    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) ||
+        (want == -4 && a.npos < 2)) {
         cli_errorf("chain %s: wrong number of arguments (see `theater chain --help`)", cmd);
         return 2;
     }
@@ -275,26 +521,33 @@ int cli_cmd_chain(int argc, char **argv)
         rc = cmd_file(NULL, &a, &err);
         goto out;
     }
+    if (strcmp(cmd, "key") == 0 || strcmp(cmd, "trust") == 0) {
+        rc = strcmp(cmd, "key") == 0 ? cmd_key(&a, &err) : cmd_trust(&a, &err);
+        goto out;
+    }
     cfg.home = a.home;
     cfg.read_only = strcmp(cmd, "import") != 0;
     if ((rc = th_chain_open(&cfg, &c, &err)) != TH_OK)
         goto out;
     if (strcmp(cmd, "ls") == 0) {
-        rc = cmd_ls(c, &err);
+        rc = cmd_ls(c, &a, &err);
     } else if (strcmp(cmd, "head") == 0) {
         rc = cmd_head(c, a.pos[1], &err);
     } else if (strcmp(cmd, "events") == 0) {
         rc = cmd_events(c, &a, &err);
     } else if (strcmp(cmd, "verify") == 0) {
-        rc = report(th_chain_verify(c, a.npos > 1 ? a.pos[1] : NULL, &res, &err), &res,
-                    a.npos > 1 ? a.pos[1] : "all chains");
+        if (a.npos > 1 && (rc = resolve_actor(c, a.pos[1], &full, NULL, &err)) != TH_OK)
+            goto out;
+        rc = report(th_chain_verify(c, full, &res, &err), &res, full ? full : "all chains");
     } else if (strcmp(cmd, "export") == 0) {
+        if ((rc = resolve_actor(c, a.pos[1], &full, NULL, &err)) != TH_OK)
+            goto out;
         out = a.out ? fopen(a.out, "wb") : stdout;
         if (out == NULL) {
             rc = th_error_set(&err, TH_EIO, "cannot create %s: %s", a.out, strerror(errno));
             goto out;
         }
-        rc = th_chain_export(c, a.pos[1], out, &err);
+        rc = th_chain_export(c, full, out, &err);
         if (out != stdout && fclose(out) != 0 && rc == TH_OK)
             rc = th_error_set(&err, TH_EIO, "cannot write %s", a.out);
     } else {
@@ -303,7 +556,8 @@ int cli_cmd_chain(int argc, char **argv)
 out:
     if (c != NULL && th_chain_close(c) != TH_OK && rc == TH_OK)
         rc = th_error_set(&err, TH_EIO, "storing the imported events failed");
-    if (rc != TH_OK && err.msg[0] != '\0' && rc != TH_ECORRUPT)
-        cli_errorf("chain %s: %s", cmd, err.msg);
+    free(full);
+    if (rc != TH_OK && !g_reported)
+        print_error(cmd, a.home, &err, rc);
     return rc == TH_OK ? 0 : 1;
 }

@@ -17,8 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "cli/cli.h"
+#include "cli/event_text.h"
 #include "theater/runtime.h"
+#include "theater/server.h"
 
 static const char run_help[] =
     "usage: theater run MANIFEST [OPTIONS]\n"
@@ -55,11 +58,19 @@ static void on_log(void *ud, const char *id, const char *name, const char *msg, 
     fflush(stdout);
 }
 
+/* Each event in words (event_text.h), after "event " and the actor's
+ * short id; the line has no sequence number, which subscribers are not
+ * told. */
 static void on_event(void *ud, const th_runtime_event *ev)
 {
+    cli_event e = {ev->actor_id, 0, ev->type, ev->timestamp_ms, ev->data, ev->data_len,
+                   ev->hash, NULL, NULL};
+    char *s = cli_event_text(&e, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
+
     (void)ud;
-    printf("event %.8s %-17s %.*s\n", ev->actor_id, ev->type, (int)(ev->data_len > 400 ? 400 : ev->data_len),
-           (const char *)ev->data);
+    if (s != NULL)
+        printf("event %s", s);
+    free(s);
     fflush(stdout);
 }
 
@@ -110,7 +121,8 @@ int cli_cmd_run(int argc, char **argv)
     }
     if (state_arg != NULL) {
         if (state_arg[0] == '@') {
-            state = cli_read_file(state_arg + 1, &state_len);
+            state = cli_read_file_max(state_arg + 1, "initial state", TH_RT_MAX_INIT_STATE_BYTES,
+                                      &state_len);
             if (state == NULL)
                 return 1;
         } else {
@@ -119,6 +131,17 @@ int cli_cmd_run(int argc, char **argv)
         }
     }
 
+    {
+        pid_t pid;
+        th_error herr;
+        if (th_server_home_owner(home, &pid, &herr) == 1) {
+            cli_errorf("run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
+                       "`theater start %s`, or stop the server first",
+                       (long)pid, manifest);
+            free(state);
+            return 1;
+        }
+    }
     memset(&cfg, 0, sizeof cfg);
     cfg.home = home;
     cfg.workers = workers;

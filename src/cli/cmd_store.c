@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "cli/cli.h"
 #include "theater/store.h"
 
@@ -249,7 +250,7 @@ int cli_cmd_store(int argc, char **argv)
             rc = TH_EINVAL;
             goto out;
         }
-        data = cli_read_file(a.pos[1], &len);
+        data = cli_read_file_max(a.pos[1], "file", TH_STORE_DEFAULT_MAX_BLOB, &len);
         if (data == NULL) {
             rc = TH_EIO;
             goto out;

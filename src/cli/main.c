@@ -7,13 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
+#include "base/limits.h"
 #include "cli/cli.h"
+
+#ifndef THEATER_VERSION
+#error "THEATER_VERSION comes from the CMake project version"
+#endif
 
 static const cli_command commands[] = {
     {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
     {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
     {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)", cli_cmd_chain},
+    {"server", "the daemon: serve the management API on HOME/theater.sock", cli_cmd_server},
+    {"start", "start an actor in the daemon from a manifest", cli_cmd_start},
+    {"list", "the daemon's actors (--tree: the supervision tree)", cli_cmd_list},
+    {"inspect", "an actor's status, manifest, children, metrics, recent events", cli_cmd_inspect},
+    {"state", "an actor's current state", cli_cmd_state},
+    {"events", "an actor's chain events (--follow: live)", cli_cmd_events},
+    {"message", "send a message to an actor (--request: and print the reply)", cli_cmd_message},
+    {"channel", "open a channel to an actor (channel open ID [DATA])", cli_cmd_channel},
+    {"stop", "stop an actor (--force: at once)", cli_cmd_stop},
+    {"restart", "restart an actor with its manifest", cli_cmd_restart},
+    {"update", "replace an actor's code (not implemented by the daemon yet)", cli_cmd_update},
+    {"new", "write a new actor project (C source, manifest, build file)", cli_cmd_new},
+    {"build", "compile an actor project to WebAssembly", cli_cmd_build},
+    {"completion", "shell completion scripts (completion bash|zsh|fish)", cli_cmd_completion},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -33,44 +53,27 @@ int cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-unsigned char *cli_read_file(const char *path, size_t *len)
+unsigned char *cli_read_file_max(const char *path, const char *what, uint64_t max, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    unsigned char *buf = NULL, *nbuf;
-    size_t cap = 0, n = 0, got;
+    uint8_t *buf = NULL;
+    th_error err;
+    int rc;
 
-    if (f == NULL) {
-        cli_errorf("cannot open %s: %s", path, strerror(errno));
+    th_error_clear(&err);
+    if (strcmp(path, "-") == 0)
+        rc = base_fd_read(0, "standard input", max, &buf, len, &err);
+    else
+        rc = base_file_read(path, what, max, &buf, len, &err);
+    if (rc != TH_OK) {
+        cli_errorf("%s", err.msg);
         return NULL;
     }
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            nbuf = realloc(buf, cap);
-            if (nbuf == NULL) {
-                cli_errorf("out of memory reading %s", path);
-                goto fail;
-            }
-            buf = nbuf;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        cli_errorf("cannot read %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
     return buf;
-fail:
-    free(buf);
-    if (f != stdin)
-        fclose(f);
-    return NULL;
+}
+
+unsigned char *cli_read_file(const char *path, size_t *len)
+{
+    return cli_read_file_max(path, "file", TH_CLI_MAX_FILE_BYTES, len);
 }
 
 static void usage(FILE *out)
@@ -81,7 +84,8 @@ static void usage(FILE *out)
                  "verifiable event chains.\n\ncommands:\n");
     for (i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`theater <command> --help` describes each command.\n");
+    fprintf(out, "\n`theater <command> --help` describes each command; `theater --version`\n"
+                 "prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -94,6 +98,10 @@ int main(int argc, char **argv)
     }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("theater %s\n", THEATER_VERSION);
         return 0;
     }
     for (i = 0; i < NCOMMANDS; i++)

@@ -4,7 +4,8 @@
  * manifest is loaded).  Guest paths are relative to it; absolute paths and
  * `..` components are refused, and the real path of the target (or, for a
  * new file or directory, of its parent) must lie inside the directory, so a
- * symlink cannot lead out.
+ * symlink cannot lead out.  Lifting, lowering and recording are the
+ * generated glue's (wit_glue.h); content over 8 MiB is recorded by size.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,8 +18,8 @@
 #include <unistd.h>
 
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
-#define IFACE "filesystem"
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
 #define RT_FS_RECORD_MAX (8u * 1024u * 1024u) /* larger reads are recorded by size */
 
@@ -61,51 +62,33 @@ static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
     return inside(root, real) ? NULL : "path leaves the allowed directory";
 }
 
-/* Common prologue: lift the path, resolve it.  Returns 0 / trap (-1) /
- * refused (1 with *why). */
-static int path_arg(rt_host *h, const th_wasm_val *args, char *full, size_t cap, char **in,
-                    const char **why)
+/* err(why) into a result's error string. */
+static int fail(rt_host *h, bool *is_err, wit_str *err, const char *why)
 {
-    char *rel = NULL;
-
-    if (rt_host_str(h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &rel) != 0)
-        return -1;
-    *in = rt_json_obj1("path", rel, strlen(rel), false);
-    *why = resolve(h->a, rel, full, cap);
-    free(rel);
-    return *why ? 1 : 0;
+    *is_err = true;
+    return wit_str_set(h, err, why);
 }
 
-static int done_unit(rt_host *h, const char *fn, uint32_t retptr, char *in, const char *errmsg)
+/* A summary record {"bytes": n, "not_recorded": true} for content too large
+ * to record; `ok` wraps it as a result. */
+static char *size_record(size_t n, bool ok)
 {
-    char *out;
+    char buf[96];
 
-    if (rt_abi_result_unit(&h->g, retptr, errmsg) != 0) {
-        free(in);
-        return rt_host_trap(h);
-    }
-    out = errmsg ? rt_json_obj1("err", errmsg, strlen(errmsg), false) : strdup("{\"ok\":null}");
-    rt_host_done(h, IFACE, fn, in, out);
-    free(out);
-    return TH_OK;
+    snprintf(buf, sizeof buf, "%s{\"bytes\":%zu,\"not_recorded\":true}%s", ok ? "{\"ok\":" : "", n, ok ? "}" : "");
+    return strdup(buf);
 }
 
-static int h_read(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
 {
-    rt_host h;
-    char full[PATH_MAX], *in = NULL, out[64];
-    const char *why = NULL;
-    uint32_t retptr = (uint32_t)args[2].i32;
+    char full[PATH_MAX];
+    const char *why = resolve(h->a, path->ptr, full, sizeof full);
     uint8_t *buf = NULL;
     struct stat st;
-    int fd = -1, rc;
+    int fd = -1;
     ssize_t got = 0, r;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((rc = path_arg(&h, args, full, sizeof full, &in, &why)) < 0)
-        return rt_host_trap(&h);
-    if (rc == 0) {
+    if (why == NULL) {
         fd = open(full, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) != 0)
             why = strerror(errno);
@@ -129,204 +112,149 @@ static int h_read(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_was
     }
     if (why != NULL) {
         free(buf);
-        return done_unit(&h, "read-file", retptr, in, why);
+        return fail(h, &ret->is_err, &ret->err, why);
     }
-    rc = rt_abi_result_bytes(&h.g, retptr, buf, (size_t)got, NULL);
-    if (rc != 0) {
-        free(buf);
-        free(in);
-        return rt_host_trap(&h);
-    }
+    ret->ok.ptr = buf;
+    ret->ok.len = (size_t)got;
     /* the content goes into the record (for replay) unless it is huge */
-    if ((size_t)got <= RT_FS_RECORD_MAX) {
-        char *o = rt_json_obj1("ok", (const char *)buf, (size_t)got, true);
-        free(buf);
-        rt_host_done(&h, IFACE, "read-file", in, o);
-        free(o);
-        return TH_OK;
-    }
-    free(buf);
-    snprintf(out, sizeof out, "{\"ok\":{\"bytes\":%zd,\"not_recorded\":true}}", got);
-    return rt_host_done(&h, IFACE, "read-file", in, out);
+    if ((size_t)got > RT_FS_RECORD_MAX && (h->output = size_record((size_t)got, true)) == NULL)
+        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    return 0;
 }
 
-static int h_write(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char full[PATH_MAX], *in = NULL, *content = NULL;
-    const char *why = NULL;
-    size_t n = 0, off = 0;
-    int fd, rc;
+    char full[PATH_MAX];
+    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    size_t off = 0;
     ssize_t w;
+    int fd;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((rc = path_arg(&h, args, full, sizeof full, &in, &why)) < 0)
-        return rt_host_trap(&h);
-    if (rt_abi_string(&h.g, (uint32_t)args[2].i32, (uint32_t)args[3].i32, &content, &n) != 0) {
-        free(in);
-        return rt_host_trap(&h);
+    if (content->len > RT_FS_RECORD_MAX) {
+        /* record the path and the size, not the content */
+        rt_buf in = {0};
+        rt_buf_puts(&in, "{\"path\":");
+        rt_buf_json_str(&in, path->ptr, path->len);
+        rt_buf_printf(&in, ",\"content\":{\"bytes\":%zu,\"not_recorded\":true}}", content->len);
+        free(h->input);
+        h->input = in.oom ? NULL : (char *)in.data;
+        if (in.oom)
+            rt_buf_release(&in);
     }
-    if (rc == 0) {
+    if (why == NULL) {
         fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0) {
             why = strerror(errno);
         } else {
-            while (off < n && (w = write(fd, content + off, n - off)) > 0)
+            while (off < content->len && (w = write(fd, content->ptr + off, content->len - off)) > 0)
                 off += (size_t)w;
-            if (off < n)
+            if (off < content->len)
                 why = strerror(errno);
             close(fd);
         }
     }
-    free(content);
-    return done_unit(&h, "write-file", (uint32_t)args[4].i32, in, why);
+    return why != NULL ? fail(h, &ret->is_err, &ret->err, why) : 0;
 }
 
 static int cmp_str(const void *x, const void *y)
 {
-    return strcmp(*(char *const *)x, *(char *const *)y);
+    return strcmp(((const wit_str *)x)->ptr, ((const wit_str *)y)->ptr);
 }
 
-static int h_list(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
 {
-    rt_host h;
-    char full[PATH_MAX], *in = NULL, **names = NULL, **nv;
-    const char *why = NULL;
-    uint32_t retptr = (uint32_t)args[2].i32;
-    size_t n = 0, cap = 0, i;
+    char full[PATH_MAX];
+    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    wit_list_str *l = &ret->ok;
+    size_t cap = 0;
     struct dirent *de;
+    wit_str *nv;
     DIR *d;
-    int rc;
-    rt_buf out = {0};
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((rc = path_arg(&h, args, full, sizeof full, &in, &why)) < 0)
-        return rt_host_trap(&h);
-    if (rc == 0) {
+    if (why == NULL) {
         if ((d = opendir(full)) == NULL) {
             why = strerror(errno);
         } else {
             while ((de = readdir(d)) != NULL) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                     continue;
-                if (n == cap) {
+                if (l->len == cap) {
                     cap = cap ? cap * 2 : 16;
-                    if ((nv = realloc(names, cap * sizeof *nv)) == NULL) {
+                    if ((nv = realloc(l->ptr, cap * sizeof *nv)) == NULL) {
                         why = "out of memory";
                         break;
                     }
-                    names = nv;
+                    l->ptr = nv;
                 }
-                if ((names[n] = strdup(de->d_name)) == NULL) {
+                memset(&l->ptr[l->len], 0, sizeof l->ptr[0]);
+                l->len++;
+                if (wit_str_set(h, &l->ptr[l->len - 1], de->d_name) != 0) {
                     why = "out of memory";
                     break;
                 }
-                n++;
             }
             closedir(d);
         }
     }
-    if (why == NULL && n > 1)
-        qsort(names, n, sizeof *names, cmp_str);
-    if (why != NULL) {
-        rc = done_unit(&h, "list-files", retptr, in, why);
-    } else {
-        rc = rt_abi_store_u8(&h.g, retptr, 0);
-        if (rc == 0)
-            rc = rt_abi_store_strings(&h.g, retptr + 4, names, n);
-        if (rc != 0) {
-            free(in);
-            rc = rt_host_trap(&h);
-        } else {
-            rt_buf_puts(&out, "{\"ok\":[");
-            for (i = 0; i < n; i++) {
-                if (i)
-                    rt_buf_puts(&out, ",");
-                rt_buf_json_str(&out, names[i], strlen(names[i]));
-            }
-            rt_buf_puts(&out, "]}");
-            rc = rt_host_done(&h, IFACE, "list-files", in, out.oom ? NULL : (char *)out.data);
-            rt_buf_release(&out);
-        }
-    }
-    for (i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    if (why != NULL)
+        return fail(h, &ret->is_err, &ret->err, why);
+    if (l->len > 1)
+        qsort(l->ptr, l->len, sizeof *l->ptr, cmp_str);
+    return 0;
 }
 
 /* delete-file, create-dir, delete-dir */
-static int simple_op(th_wasm_call *call, const th_wasm_val *args, const char *fn, int op)
+static int simple_op(rt_host *h, const wit_str *path, int op, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char full[PATH_MAX], *in = NULL;
-    const char *why = NULL;
-    int rc, r;
+    char full[PATH_MAX];
+    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    int r;
 
-    rt_host_begin(&h, call);
-    if ((rc = path_arg(&h, args, full, sizeof full, &in, &why)) < 0)
-        return rt_host_trap(&h);
-    if (rc == 0) {
+    if (why == NULL) {
         r = op == 0 ? unlink(full) : op == 1 ? mkdir(full, 0755) : rmdir(full);
         if (r != 0)
             why = strerror(errno);
     }
-    return done_unit(&h, fn, (uint32_t)args[2].i32, in, why);
+    return why != NULL ? fail(h, &ret->is_err, &ret->err, why) : 0;
 }
 
-static int h_delete_file(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_delete_file(rt_host *h, wit_str *path, wit_res_unit_str *ret)
 {
-    (void)ctx, (void)results;
-    return simple_op(call, args, "delete-file", 0);
+    return simple_op(h, path, 0, ret);
 }
 
-static int h_create_dir(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_create_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
 {
-    (void)ctx, (void)results;
-    return simple_op(call, args, "create-dir", 1);
+    return simple_op(h, path, 1, ret);
 }
 
-static int h_delete_dir(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int f_delete_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
 {
-    (void)ctx, (void)results;
-    return simple_op(call, args, "delete-dir", 2);
+    return simple_op(h, path, 2, ret);
 }
 
-static int h_exists(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+/* A path under a missing directory does not exist (not an error). */
+static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
 {
-    rt_host h;
-    char full[PATH_MAX], *in = NULL;
-    const char *why = NULL;
-    uint32_t retptr = (uint32_t)args[2].i32;
+    char full[PATH_MAX];
+    const char *why = resolve(h->a, path->ptr, full, sizeof full);
     struct stat st;
-    bool yes;
-    int rc;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((rc = path_arg(&h, args, full, sizeof full, &in, &why)) < 0)
-        return rt_host_trap(&h);
-    if (rc == 1 && strcmp(why, "no such directory") != 0)
-        return done_unit(&h, "path-exists", retptr, in, why);
-    yes = rc == 0 && lstat(full, &st) == 0;
-    if (rt_abi_store_u8(&h.g, retptr, 0) != 0 || rt_abi_store_u8(&h.g, retptr + 4, yes) != 0) {
-        free(in);
-        return rt_host_trap(&h);
-    }
-    return rt_host_done(&h, IFACE, "path-exists", in, yes ? "{\"ok\":true}" : "{\"ok\":false}");
+    if (why != NULL && strcmp(why, "no such directory") != 0)
+        return fail(h, &ret->is_err, &ret->err, why);
+    ret->ok = why == NULL && lstat(full, &st) == 0;
+    return 0;
 }
 
-static const rt_hostfn fns[] = {
-    {"read-file", "iii>", h_read},
-    {"write-file", "iiiii>", h_write},
-    {"list-files", "iii>", h_list},
-    {"delete-file", "iii>", h_delete_file},
-    {"create-dir", "iii>", h_create_dir},
-    {"delete-dir", "iii>", h_delete_dir},
-    {"path-exists", "iii>", h_exists},
+static const wit_impl_filesystem impl = {
+    .read_file = f_read,
+    .write_file = f_write,
+    .list_files = f_list,
+    .delete_file = f_delete_file,
+    .create_dir = f_create_dir,
+    .delete_dir = f_delete_dir,
+    .path_exists = f_exists,
 };
 
-const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, fns,
-                                      sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, wit_fns_filesystem,
+                                      WIT_NFNS_FILESYSTEM, &impl};

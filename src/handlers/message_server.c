@@ -14,68 +14,33 @@
  *
  * Every call is recorded in the caller's chain as a "host-call" event with
  * its input and output (for suspending calls, when the result arrives).
+ * Lifting, lowering and recording are the generated glue's (wit_glue.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 #define IFACE "message-server-host"
 
-/* Input JSON {"to"/"channel"/"request": s, "msg": hex} (malloc'd or NULL). */
-static char *input_json(const char *key, const char *s, const uint8_t *msg, size_t len, bool has_msg)
+/* err(why) into a result's error string. */
+static int fail(rt_host *h, bool *is_err, wit_str *err, const char *why)
 {
-    rt_buf b = {0};
-
-    rt_buf_puts(&b, "{\"");
-    rt_buf_puts(&b, key);
-    rt_buf_puts(&b, "\":");
-    rt_buf_json_str(&b, s, strlen(s));
-    if (has_msg) {
-        rt_buf_puts(&b, ",\"msg\":");
-        rt_buf_json_hex(&b, msg, len);
-    }
-    rt_buf_puts(&b, "}");
-    if (b.oom) {
-        rt_buf_release(&b);
-        return NULL;
-    }
-    return (char *)b.data;
-}
-
-/* Finish a non-suspending call returning result<_, string>: write it,
- * record it. */
-static int finish_unit(rt_host *h, uint32_t retptr, const char *fn, char *input, const char *errmsg)
-{
-    rt_buf out = {0};
-
-    if (rt_abi_result_unit(&h->g, retptr, errmsg) != 0) {
-        free(input);
-        return rt_host_trap(h);
-    }
-    if (errmsg == NULL) {
-        rt_buf_puts(&out, "{\"ok\":null}");
-    } else {
-        rt_buf_puts(&out, "{\"err\":");
-        rt_buf_json_str(&out, errmsg, strlen(errmsg));
-        rt_buf_puts(&out, "}");
-    }
-    rt_record_host(h->a, IFACE, fn, input, out.oom ? NULL : (char *)out.data);
-    rt_buf_release(&out);
-    free(input);
-    return TH_OK;
+    *is_err = true;
+    return wit_str_set(h, err, why);
 }
 
 /* The running actor with this id, or NULL with a message. */
-static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
+static rt_actor *target_of(rt_host *h, const wit_str *id, char *why, size_t cap)
 {
-    rt_actor *t = rt_registry_get(&h->a->rt->reg, id, strlen(id));
+    rt_actor *t = rt_registry_get(&h->a->rt->reg, id->ptr, id->len);
     int st;
     bool restarting;
 
     if (t == NULL) {
-        snprintf(why, cap, "actor %s not found", id);
+        snprintf(why, cap, "actor %s not found", id->ptr);
         return NULL;
     }
     pthread_mutex_lock(&t->lock);
@@ -83,147 +48,101 @@ static rt_actor *target_of(rt_host *h, const char *id, char *why, size_t cap)
     restarting = t->restart_pending;
     pthread_mutex_unlock(&t->lock);
     if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
-        snprintf(why, cap, "actor %s is not running", id);
+        snprintf(why, cap, "actor %s is not running", id->ptr);
         rt_actor_release(t);
         return NULL;
     }
     return t;
 }
 
-/* A message about to leave the calling actor (send, request, open-channel). */
-typedef struct outgoing {
-    rt_actor *t;     /* the target (a reference) */
-    rt_msg *m;       /* the message, from = the caller */
-    char *in;        /* the call's input, as recorded */
-    uint32_t retptr; /* where the result goes */
-} outgoing;
-
-/* The common start of send, request and open-channel: lift (actor-id,
- * bytes), check the result slot before anything happens, refuse the caller
+/* The common start of send, request and open-channel: refuse the caller
  * itself as target if `self_msg` is set, find the target and make the
- * message.  Returns 1 with *o filled (the caller owns its parts), or 0 with
- * *ret = what the host function returns (a trap, or the call finished with
- * an error result). */
-static int outgoing_begin(rt_host *h, const th_wasm_val *args, const char *fn, int kind,
-                          const char *self_msg, outgoing *o, int *ret)
+ * message (from = the caller).  Returns the message with *t = the target
+ * (a reference), or NULL with *why set. */
+static rt_msg *outgoing(rt_host *h, const wit_str *id, const wit_bytes *msg, int kind, const char *self_msg,
+                        rt_actor **t, char *why, size_t cap)
 {
-    char *id = NULL, why[160];
-    const uint8_t *msg;
-    uint32_t len = (uint32_t)args[3].i32;
-    char *in;
+    rt_msg *m;
 
-    o->retptr = (uint32_t)args[4].i32;
-    if (rt_host_str(h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
-        rt_host_bytes(h, (uint32_t)args[2].i32, len, &msg) != 0 ||
-        rt_abi_fits(&h->g, o->retptr, 12) != 0) {
-        free(id);
-        *ret = rt_host_trap(h);
-        return 0;
+    if (self_msg != NULL && strcmp(id->ptr, h->a->id) == 0) {
+        snprintf(why, cap, "%s", self_msg);
+        return NULL;
     }
-    in = input_json("to", id, msg, len, true);
-    if (self_msg != NULL && strcmp(id, h->a->id) == 0) {
-        free(id);
-        *ret = finish_unit(h, o->retptr, fn, in, self_msg);
-        return 0;
+    if ((*t = target_of(h, id, why, cap)) == NULL)
+        return NULL;
+    if ((m = rt_msg_new(kind, msg->ptr, msg->len)) == NULL) {
+        rt_actor_release(*t);
+        snprintf(why, cap, "out of memory");
+        return NULL;
     }
-    o->t = target_of(h, id, why, sizeof why);
-    free(id);
-    if (o->t == NULL) {
-        *ret = finish_unit(h, o->retptr, fn, in, why);
-        return 0;
-    }
-    o->m = rt_msg_new(kind, msg, len);
-    if (o->m == NULL) {
-        rt_actor_release(o->t);
-        *ret = finish_unit(h, o->retptr, fn, in, "out of memory");
-        return 0;
-    }
-    memcpy(o->m->a, h->a->id, sizeof o->m->a);
-    o->in = in;
-    return 1;
+    memcpy(m->a, h->a->id, sizeof m->a);
+    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+    return m;
 }
 
-/* Post a message whose answer resumes the caller (request, open-channel). */
-static int post_waiting(rt_host *h, outgoing *o, int wait_kind, const char *fn)
+/* Post a message whose answer resumes the caller (request, open-channel);
+ * the wait takes the call's input record over. */
+static int post_waiting(rt_host *h, rt_actor *t, rt_msg *m, int wait_kind, const char *fn)
 {
     rt_actor_ref(h->a);
-    o->m->reply.actor = h->a;
-    o->m->reply.token = rt_op_wait(h->a, wait_kind, o->retptr, IFACE, fn, o->in);
-    rt_actor_post(o->t, o->m);
-    rt_actor_release(o->t);
+    m->reply.actor = h->a;
+    m->reply.token = rt_op_wait(h->a, wait_kind, h->retptr, IFACE, fn, h->input);
+    h->input = NULL;
+    rt_actor_post(t, m);
+    rt_actor_release(t);
     return TH_WASM_SUSPENDED;
 }
 
-static int h_send(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_str *ret)
 {
-    rt_host h;
-    outgoing o;
-    int rc;
+    char why[160];
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h, actor_id, msg, RT_MSG_SEND, NULL, &t, why, sizeof why);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (!outgoing_begin(&h, args, "send", RT_MSG_SEND, NULL, &o, &rc))
-        return rc;
-    rt_actor_post(o.t, o.m);
-    rt_actor_release(o.t);
-    return finish_unit(&h, o.retptr, "send", o.in, NULL);
+    if (m == NULL)
+        return fail(h, &ret->is_err, &ret->err, why);
+    rt_actor_post(t, m);
+    rt_actor_release(t);
+    return 0;
 }
 
-static int h_request(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_bytes_str *ret)
 {
-    rt_host h;
-    outgoing o;
-    int rc;
+    char why[160];
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h, actor_id, msg, RT_MSG_REQUEST, "an actor cannot send a request to itself", &t, why,
+                         sizeof why);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (!outgoing_begin(&h, args, "request", RT_MSG_REQUEST,
-                        "an actor cannot send a request to itself", &o, &rc))
-        return rc;
-    rt_uuid_v4(o.m->b);
-    return post_waiting(&h, &o, RT_WAIT_BYTES, "request");
+    if (m == NULL)
+        return fail(h, &ret->is_err, &ret->err, why);
+    rt_uuid_v4(m->b);
+    return post_waiting(h, t, m, RT_WAIT_BYTES, "request");
 }
 
-static int h_open_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_open_channel(rt_host *h, wit_str *actor_id, wit_bytes *initial_msg, wit_res_str_str *ret)
 {
-    rt_host h;
-    outgoing o;
-    int rc;
+    char why[160];
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h, actor_id, initial_msg, RT_MSG_CHAN_OPEN, "an actor cannot open a channel to itself", &t,
+                         why, sizeof why);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (!outgoing_begin(&h, args, "open-channel", RT_MSG_CHAN_OPEN,
-                        "an actor cannot open a channel to itself", &o, &rc))
-        return rc;
-    if (rt_channel_new(h.a->rt, h.a->id, o.t->id, o.m->b) != 0) {
-        rt_msg_free(o.m);
-        rt_actor_release(o.t);
-        return finish_unit(&h, o.retptr, "open-channel", o.in, "out of memory");
+    if (m == NULL)
+        return fail(h, &ret->is_err, &ret->err, why);
+    if (rt_channel_new(h->a->rt, h->a->id, t->id, m->b) != 0) {
+        rt_msg_free(m);
+        rt_actor_release(t);
+        return fail(h, &ret->is_err, &ret->err, "out of memory");
     }
-    return post_waiting(&h, &o, RT_WAIT_STRING, "open-channel");
+    return post_waiting(h, t, m, RT_WAIT_STRING, "open-channel");
 }
 
-static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *ch = NULL, peer[RT_ID_LEN + 1];
-    const uint8_t *msg;
-    rt_actor *t;
-    rt_msg *m;
-    char *in;
+    char peer[RT_ID_LEN + 1];
     const char *errmsg = NULL;
-    uint32_t len = (uint32_t)args[3].i32;
-    int rc;
+    rt_msg *m;
+    int rc = rt_channel_peer(h->a->rt, channel_id->ptr, channel_id->len, h->a->id, peer);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &ch) != 0 ||
-        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
-        free(ch);
-        return rt_host_trap(&h);
-    }
-    in = input_json("channel", ch, msg, len, true);
-    rc = rt_channel_peer(h.a->rt, ch, strlen(ch), h.a->id, peer);
     if (rc == TH_ENOENT)
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
@@ -231,89 +150,56 @@ static int h_send_on_channel(th_wasm_call *call, void *ctx, const th_wasm_val *a
     else if (rc != 0)
         errmsg = "channel-closed";
     if (errmsg == NULL) {
-        t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN);
-        m = t != NULL ? rt_msg_new(RT_MSG_CHAN_MSG, msg, len) : NULL;
+        m = rt_msg_new(RT_MSG_CHAN_MSG, msg->ptr, msg->len);
         if (m == NULL) {
-            errmsg = t == NULL ? "channel-closed" : "out of memory";
+            errmsg = "out of memory";
         } else {
-            memcpy(m->a, h.a->id, sizeof m->a);
-            snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
+            memcpy(m->a, h->a->id, sizeof m->a);
+            snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
+            if (rt_channel_deliver(h->a->rt, peer, m))
+                atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+            else
+                errmsg = "channel-closed";
         }
-        rt_actor_release(t);
     }
-    free(ch);
-    return finish_unit(&h, (uint32_t)args[4].i32, "send-on-channel", in, errmsg);
+    return errmsg != NULL ? fail(h, &ret->is_err, &ret->err, errmsg) : 0;
 }
 
-static int h_close_channel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_close_channel(rt_host *h, wit_str *channel_id, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *ch = NULL, peer[RT_ID_LEN + 1];
-    rt_actor *t;
-    rt_msg *m;
-    char *in;
+    char peer[RT_ID_LEN + 1];
     const char *errmsg = NULL;
-    int rc;
+    rt_msg *m;
+    int rc = rt_channel_close(h->a->rt, channel_id->ptr, h->a->id, peer);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &ch) != 0)
-        return rt_host_trap(&h);
-    in = input_json("channel", ch, NULL, 0, false);
-    rc = rt_channel_close(h.a->rt, ch, h.a->id, peer);
     if (rc == TH_ENOENT)
         errmsg = "no such channel";
     else if (rc == TH_EPERM)
         errmsg = "not a participant of this channel";
-    else if (rc == 0 && (t = rt_registry_get(&h.a->rt->reg, peer, RT_ID_LEN)) != NULL) {
-        m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
-        if (m != NULL) {
-            memcpy(m->a, h.a->id, sizeof m->a);
-            snprintf(m->b, sizeof m->b, "%s", ch);
-            rt_actor_post(t, m);
-        }
-        rt_actor_release(t);
+    else if (rc == 0 && (m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0)) != NULL) {
+        memcpy(m->a, h->a->id, sizeof m->a);
+        snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
+        rt_channel_deliver(h->a->rt, peer, m);
     }
-    free(ch);
-    return finish_unit(&h, (uint32_t)args[2].i32, "close-channel", in, errmsg);
+    return errmsg != NULL ? fail(h, &ret->is_err, &ret->err, errmsg) : 0;
 }
 
-static int h_list_outstanding(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_list_outstanding(rt_host *h, wit_list_str *ret)
 {
-    rt_host h;
     rt_pending *p;
-    char **v = NULL;
-    size_t n = 0, i = 0;
-    rt_buf out = {0};
+    size_t n = 0;
     int rc;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    for (p = h.a->pending; p != NULL; p = p->next)
+    for (p = h->a->pending; p != NULL; p = p->next)
         n++;
-    v = calloc(n ? n : 1, sizeof *v);
-    if (v == NULL) {
-        th_error_set(&h.err, TH_ENOMEM, "out of memory");
-        return rt_host_trap(&h);
+    if ((ret->ptr = calloc(n ? n : 1, sizeof *ret->ptr)) == NULL)
+        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    for (p = h->a->pending; p != NULL; p = p->next) {
+        if ((rc = wit_str_set(h, &ret->ptr[ret->len], p->id)) != 0)
+            return rc;
+        ret->len++;
     }
-    rt_buf_puts(&out, "{\"ok\":[");
-    for (p = h.a->pending; p != NULL; p = p->next) {
-        v[i++] = p->id;
-        if (i > 1)
-            rt_buf_puts(&out, ",");
-        rt_buf_json_str(&out, p->id, strlen(p->id));
-    }
-    rt_buf_puts(&out, "]}");
-    rc = rt_abi_store_strings(&h.g, (uint32_t)args[0].i32, v, n);
-    free(v);
-    if (rc != 0) {
-        rt_buf_release(&out);
-        return rt_host_trap(&h);
-    }
-    rt_record_host(h.a, IFACE, "list-outstanding-requests", NULL, out.oom ? NULL : (char *)out.data);
-    rt_buf_release(&out);
-    return TH_OK;
+    return 0;
 }
 
 /* Take the deferred request `id` out of the actor's list. */
@@ -330,64 +216,40 @@ static rt_pending *take_pending(rt_actor *a, const char *id)
     return NULL;
 }
 
-static int h_respond(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_respond(rt_host *h, wit_str *request_id, wit_bytes *response, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *id = NULL;
-    const uint8_t *msg;
-    rt_pending *p;
-    char *in;
-    uint32_t len = (uint32_t)args[3].i32;
+    rt_pending *p = take_pending(h->a, request_id->ptr);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0 ||
-        rt_host_bytes(&h, (uint32_t)args[2].i32, len, &msg) != 0) {
-        free(id);
-        return rt_host_trap(&h);
-    }
-    in = input_json("request", id, msg, len, true);
-    p = take_pending(h.a, id);
-    free(id);
     if (p == NULL)
-        return finish_unit(&h, (uint32_t)args[4].i32, "respond-to-request", in, "no such outstanding request");
-    rt_reply_complete(h.a->rt, &p->reply, TH_OK, true, msg, len, NULL);
+        return fail(h, &ret->is_err, &ret->err, "no such outstanding request");
+    rt_reply_complete(h->a->rt, &p->reply, TH_OK, true, response->ptr, response->len, NULL);
     free(p);
-    return finish_unit(&h, (uint32_t)args[4].i32, "respond-to-request", in, NULL);
+    return 0;
 }
 
-static int h_cancel(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int m_cancel(rt_host *h, wit_str *request_id, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *id = NULL;
-    rt_pending *p;
-    char *in;
+    rt_pending *p = take_pending(h->a, request_id->ptr);
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0)
-        return rt_host_trap(&h);
-    in = input_json("request", id, NULL, 0, false);
-    p = take_pending(h.a, id);
-    free(id);
     if (p == NULL)
-        return finish_unit(&h, (uint32_t)args[2].i32, "cancel-request", in, "no such outstanding request");
-    rt_reply_complete(h.a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
+        return fail(h, &ret->is_err, &ret->err, "no such outstanding request");
+    rt_reply_complete(h->a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
     free(p);
-    return finish_unit(&h, (uint32_t)args[2].i32, "cancel-request", in, NULL);
+    return 0;
 }
 
-static const rt_hostfn fns[] = {
-    {"send", "iiiii>", h_send},
-    {"request", "iiiii>", h_request},
-    {"open-channel", "iiiii>", h_open_channel},
-    {"send-on-channel", "iiiii>", h_send_on_channel},
-    {"close-channel", "iii>", h_close_channel},
-    {"list-outstanding-requests", "i>", h_list_outstanding},
-    {"respond-to-request", "iiiii>", h_respond},
-    {"cancel-request", "iii>", h_cancel},
+static const wit_impl_message_server_host impl = {
+    .send = m_send,
+    .request = m_request,
+    .open_channel = m_open_channel,
+    .send_on_channel = m_send_on_channel,
+    .close_channel = m_close_channel,
+    .list_outstanding_requests = m_list_outstanding,
+    .respond_to_request = m_respond,
+    .cancel_request = m_cancel,
 };
 
 const rt_iface rt_iface_message_server = {
-    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, fns, sizeof fns / sizeof fns[0], NULL
+    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, wit_fns_message_server_host,
+    WIT_NFNS_MESSAGE_SERVER_HOST,         &impl,
 };

@@ -2,15 +2,15 @@
  * random.c - the `random` interface.  Each actor has its own xoshiro256**
  * generator: seeded from the manifest's `seed` (through splitmix64, so a run
  * is reproducible) or else from getrandom(2).  Not for cryptographic use.
+ * Lifting, lowering and recording are the generated glue's (wit_glue.h).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
-#define IFACE "random"
 #define RT_RANDOM_MAX_BYTES TH_RT_RANDOM_MAX_BYTES
 
 static uint64_t splitmix(uint64_t *x)
@@ -56,114 +56,72 @@ static rt_hstate *rng(rt_actor *a)
 
 static int oom(rt_host *h)
 {
-    th_error_set(&h->err, TH_ENOMEM, "out of memory");
-    return rt_host_trap(h);
+    return th_error_set(&h->err, TH_ENOMEM, "out of memory");
 }
 
-static int h_bytes(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int r_bytes(rt_host *h, uint32_t length, wit_res_bytes_str *ret)
 {
-    rt_host h;
-    uint32_t n = (uint32_t)args[0].i32, retptr = (uint32_t)args[1].i32, i;
     rt_hstate *s;
-    uint8_t *buf;
-    char in[48], *out;
     uint64_t x = 0;
-    int rc;
+    uint32_t i;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    snprintf(in, sizeof in, "{\"length\":%u}", n);
-    if (n > RT_RANDOM_MAX_BYTES) {
-        if (rt_abi_result_unit(&h.g, retptr, "length above 1 MiB") != 0)
-            return rt_host_trap(&h);
-        return rt_host_done(&h, IFACE, "random-bytes", strdup(in), "{\"err\":\"length above 1 MiB\"}");
+    if (length > RT_RANDOM_MAX_BYTES) {
+        ret->is_err = true;
+        return wit_str_set(h, &ret->err, "length above 1 MiB");
     }
-    if ((s = rng(h.a)) == NULL || (buf = malloc(n ? n : 1)) == NULL)
-        return oom(&h);
-    for (i = 0; i < n; i++) {
+    if ((s = rng(h->a)) == NULL || (ret->ok.ptr = malloc(length ? length : 1)) == NULL)
+        return oom(h);
+    ret->ok.len = length;
+    for (i = 0; i < length; i++) {
         if (i % 8 == 0)
             x = next(s);
-        buf[i] = (uint8_t)(x >> (8 * (i % 8)));
+        ret->ok.ptr[i] = (uint8_t)(x >> (8 * (i % 8)));
     }
-    rc = rt_abi_result_bytes(&h.g, retptr, buf, n, NULL);
-    out = rt_json_obj1("ok", (const char *)buf, n, true);
-    free(buf);
-    if (rc != 0) {
-        free(out);
-        return rt_host_trap(&h);
-    }
-    rt_host_done(&h, IFACE, "random-bytes", strdup(in), out);
-    free(out);
-    return TH_OK;
+    return 0;
 }
 
-static int h_range(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int r_range(rt_host *h, uint64_t lo, uint64_t hi, wit_res_u64_str *ret)
 {
-    rt_host h;
-    uint64_t lo = (uint64_t)args[0].i64, hi = (uint64_t)args[1].i64, span, v, limit;
-    uint32_t retptr = (uint32_t)args[2].i32;
+    uint64_t span, v, limit;
     rt_hstate *s;
-    char in[80], out[48];
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    snprintf(in, sizeof in, "{\"min\":%llu,\"max\":%llu}", (unsigned long long)lo, (unsigned long long)hi);
     if (lo >= hi) {
-        if (rt_abi_result_err8(&h.g, retptr, "min must be below max") != 0)
-            return rt_host_trap(&h);
-        return rt_host_done(&h, IFACE, "random-range", strdup(in), "{\"err\":\"min must be below max\"}");
+        ret->is_err = true;
+        return wit_str_set(h, &ret->err, "min must be below max");
     }
-    if ((s = rng(h.a)) == NULL)
-        return oom(&h);
+    if ((s = rng(h->a)) == NULL)
+        return oom(h);
     /* uniform in [lo, hi) by rejection */
     span = hi - lo;
     limit = UINT64_MAX - UINT64_MAX % span;
     do
         v = next(s);
     while (v >= limit);
-    v = lo + v % span;
-    if (rt_abi_store_u8(&h.g, retptr, 0) != 0 || rt_abi_store_u64(&h.g, retptr + 8, v) != 0)
-        return rt_host_trap(&h);
-    snprintf(out, sizeof out, "{\"ok\":%llu}", (unsigned long long)v);
-    return rt_host_done(&h, IFACE, "random-range", strdup(in), out);
+    ret->ok = lo + v % span;
+    return 0;
 }
 
-static int h_float(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int r_float(rt_host *h, wit_res_f64_str *ret)
 {
-    rt_host h;
-    uint32_t retptr = (uint32_t)args[0].i32;
     rt_hstate *s;
-    double d;
-    uint64_t bits;
-    char out[64];
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((s = rng(h.a)) == NULL)
-        return oom(&h);
-    d = (double)(next(s) >> 11) * 0x1.0p-53; /* [0, 1) */
-    memcpy(&bits, &d, 8);
-    if (rt_abi_store_u8(&h.g, retptr, 0) != 0 || rt_abi_store_u64(&h.g, retptr + 8, bits) != 0)
-        return rt_host_trap(&h);
-    snprintf(out, sizeof out, "{\"ok\":%.17g}", d);
-    return rt_host_done(&h, IFACE, "random-float", NULL, out);
+    if ((s = rng(h->a)) == NULL)
+        return oom(h);
+    ret->ok = (double)(next(s) >> 11) * 0x1.0p-53; /* [0, 1) */
+    return 0;
 }
 
-static int h_uuid(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int r_uuid(rt_host *h, wit_res_str_str *ret)
 {
     static const char hex[] = "0123456789abcdef";
-    rt_host h;
-    uint32_t retptr = (uint32_t)args[0].i32;
     rt_hstate *s;
     uint8_t b[16];
     uint64_t x, y;
-    char id[RT_ID_LEN + 1], *out;
+    char *id;
     int i, o = 0;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if ((s = rng(h.a)) == NULL)
-        return oom(&h);
+    if ((s = rng(h->a)) == NULL || (id = malloc(RT_ID_LEN + 1)) == NULL)
+        return oom(h);
     x = next(s);
     y = next(s);
     memcpy(b, &x, 8);
@@ -177,19 +135,16 @@ static int h_uuid(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_was
         id[o++] = hex[b[i] & 15];
     }
     id[o] = 0;
-    if (rt_abi_result_bytes(&h.g, retptr, id, RT_ID_LEN, NULL) != 0)
-        return rt_host_trap(&h);
-    out = rt_json_obj1("ok", id, RT_ID_LEN, false);
-    rt_host_done(&h, IFACE, "generate-uuid", NULL, out);
-    free(out);
-    return TH_OK;
+    ret->ok.ptr = id;
+    ret->ok.len = RT_ID_LEN;
+    return 0;
 }
 
-static const rt_hostfn fns[] = {
-    {"random-bytes", "ii>", h_bytes},
-    {"random-range", "IIi>", h_range},
-    {"random-float", "i>", h_float},
-    {"generate-uuid", "i>", h_uuid},
+static const wit_impl_random impl = {
+    .random_bytes = r_bytes,
+    .random_range = r_range,
+    .random_float = r_float,
+    .generate_uuid = r_uuid,
 };
 
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random, WIT_NFNS_RANDOM, &impl};

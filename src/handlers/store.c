@@ -1,214 +1,252 @@
 /*
  * store.c - the `store` interface: the content-addressed store of
  * THEATER_HOME (theater/store.h) offered to actors, all fourteen calls.
- * A content-ref record {hash: string} flattens to one string.
+ * Lifting, lowering and recording are the generated glue's (wit_glue.h);
+ * each function here calls the store and turns its answer into the
+ * result: a store error is err(message), never a trap.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "theater/store.h"
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
-#define IFACE "store"
-
-enum {
-    S_NEW, S_STORE, S_GET, S_EXISTS, S_LABEL, S_GET_BY_LABEL, S_REMOVE_LABEL, S_REMOVE_FROM_LABEL,
-    S_STORE_AT_LABEL, S_REPLACE_CONTENT, S_REPLACE_AT_LABEL, S_LIST_LABELS, S_LIST_CONTENT, S_SIZE
-};
-
-static const char *const names[] = {
-    "new", "store", "get", "exists", "label", "get-by-label", "remove-label", "remove-from-label",
-    "store-at-label", "replace-content-at-label", "replace-at-label", "list-labels",
-    "list-all-content", "calculate-total-size",
-};
-
-/* Parameter shapes: how many strings, then whether a list<u8> follows. */
-static const struct { int nstr; bool content; } shape[] = {
-    [S_NEW] = {0, false},          [S_STORE] = {1, true},           [S_GET] = {2, false},
-    [S_EXISTS] = {2, false},       [S_LABEL] = {3, false},          [S_GET_BY_LABEL] = {2, false},
-    [S_REMOVE_LABEL] = {2, false}, [S_REMOVE_FROM_LABEL] = {3, false},
-    [S_STORE_AT_LABEL] = {2, true}, [S_REPLACE_CONTENT] = {2, true}, [S_REPLACE_AT_LABEL] = {3, false},
-    [S_LIST_LABELS] = {1, false},  [S_LIST_CONTENT] = {1, false},   [S_SIZE] = {1, false},
-};
-
-static int store_op(th_wasm_call *call, const th_wasm_val *args, int op)
+/* err(message of a failed store call) into a result's error string. */
+static int fail(rt_host *h, bool *is_err, wit_str *err, int rc, const th_error *e)
 {
-    rt_host h;
-    th_store *st;
-    char *s[3] = {NULL, NULL, NULL};
-    const uint8_t *content = NULL;
-    uint32_t clen = 0, retptr;
-    int i, na = 0, rc = 0, found = 0, ex = 0;
-    th_error e;
-    th_content_ref ref;
-    th_store_list list = {NULL, 0};
-    char sid[TH_STORE_ID_LEN + 1];
-    void *data = NULL;
-    size_t dlen = 0;
-    uint64_t total = 0;
-    rt_buf in = {0}, out = {0};
+    *is_err = true;
+    return wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc));
+}
 
-    rt_host_begin(&h, call);
-    st = h.a->rt->store;
-    for (i = 0; i < shape[op].nstr; i++, na += 2) {
-        if (rt_host_str(&h, (uint32_t)args[na].i32, (uint32_t)args[na + 1].i32, &s[i]) != 0)
-            goto trap;
-    }
-    if (shape[op].content) {
-        clen = (uint32_t)args[na + 1].i32;
-        if (rt_host_bytes(&h, (uint32_t)args[na].i32, clen, &content) != 0)
-            goto trap;
-        na += 2;
-    }
-    retptr = (uint32_t)args[na].i32;
-    rt_buf_puts(&in, "[");
-    for (i = 0; i < shape[op].nstr; i++) {
-        if (i)
-            rt_buf_puts(&in, ",");
-        rt_buf_json_str(&in, s[i], strlen(s[i]));
-    }
-    if (shape[op].content) {
-        rt_buf_puts(&in, shape[op].nstr ? "," : "");
-        rt_buf_json_hex(&in, content, clen);
-    }
-    rt_buf_puts(&in, "]");
+static th_store *store_of(rt_host *h)
+{
+    return h->a->rt->store;
+}
 
-    th_error_clear(&e);
-    switch (op) {
-    case S_NEW: rc = th_store_new(st, sid, &e); break;
-    case S_STORE: rc = th_store_put(st, s[0], content, clen, &ref, &e); break;
-    case S_GET: rc = th_store_get(st, s[0], s[1], &data, &dlen, &e); break;
-    case S_EXISTS: rc = th_store_exists(st, s[0], s[1], &ex, &e); break;
-    case S_LABEL: rc = th_store_label(st, s[0], s[1], s[2], &e); break;
-    case S_GET_BY_LABEL: rc = th_store_get_by_label(st, s[0], s[1], &ref, &found, &e); break;
-    case S_REMOVE_LABEL: rc = th_store_remove_label(st, s[0], s[1], &e); break;
-    case S_REMOVE_FROM_LABEL: rc = th_store_remove_from_label(st, s[0], s[1], s[2], &e); break;
-    case S_STORE_AT_LABEL: rc = th_store_store_at_label(st, s[0], s[1], content, clen, &ref, &e); break;
-    case S_REPLACE_CONTENT: rc = th_store_replace_content_at_label(st, s[0], s[1], content, clen, &ref, &e); break;
-    case S_REPLACE_AT_LABEL: rc = th_store_replace_at_label(st, s[0], s[1], s[2], &e); break;
-    case S_LIST_LABELS: rc = th_store_list_labels(st, s[0], &list, &e); break;
-    case S_LIST_CONTENT: rc = th_store_list_content(st, s[0], &list, &e); break;
-    case S_SIZE: rc = th_store_total_size(st, s[0], &total, &e); break;
+/* ok(content-ref) from a store reference. */
+static int ref_out(rt_host *h, wit_store_content_ref *out, const th_content_ref *ref)
+{
+    return wit_str_set(h, &out->hash, ref->hash);
+}
+
+/* A list of strings from a store list (whose strings it takes over). */
+static int strings_take(rt_host *h, th_store_list *l, wit_list_str *out)
+{
+    size_t i;
+    int rc = 0;
+
+    if ((out->ptr = calloc(l->count ? l->count : 1, sizeof *out->ptr)) == NULL)
+        rc = th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < l->count; i++) {
+        out->ptr[i].ptr = l->items[i];
+        out->ptr[i].len = strlen(l->items[i]);
+        l->items[i] = NULL;
+        out->len = i + 1;
     }
-    if (rc != 0) {
-        const char *msg = e.msg[0] ? e.msg : th_strerror(rc);
-        if ((op == S_SIZE ? rt_abi_result_err8(&h.g, retptr, msg) : rt_abi_result_unit(&h.g, retptr, msg)) != 0)
-            goto trap;
-        rt_buf_puts(&out, "{\"err\":");
-        rt_buf_json_str(&out, msg, strlen(msg));
-        rt_buf_puts(&out, "}");
-        goto record;
-    }
-    if (rt_abi_store_u8(&h.g, retptr, 0) != 0)
-        goto trap;
-    rt_buf_puts(&out, "{\"ok\":");
-    switch (op) {
-    case S_NEW:
-        if (rt_abi_store_list(&h.g, retptr + 4, sid, strlen(sid)) != 0)
-            goto trap;
-        rt_buf_json_str(&out, sid, strlen(sid));
-        break;
-    case S_STORE:
-    case S_STORE_AT_LABEL:
-    case S_REPLACE_CONTENT:
-        if (rt_abi_store_list(&h.g, retptr + 4, ref.hash, strlen(ref.hash)) != 0)
-            goto trap;
-        rt_buf_json_str(&out, ref.hash, strlen(ref.hash));
-        break;
-    case S_GET:
-        if (rt_abi_store_list(&h.g, retptr + 4, data, dlen) != 0)
-            goto trap;
-        rt_buf_json_hex(&out, data, dlen);
-        break;
-    case S_EXISTS:
-        if (rt_abi_store_u8(&h.g, retptr + 4, ex != 0) != 0)
-            goto trap;
-        rt_buf_puts(&out, ex ? "true" : "false");
-        break;
-    case S_GET_BY_LABEL:
-        if (rt_abi_store_u8(&h.g, retptr + 4, found != 0) != 0 ||
-            (found && rt_abi_store_list(&h.g, retptr + 8, ref.hash, strlen(ref.hash)) != 0))
-            goto trap;
-        if (found)
-            rt_buf_json_str(&out, ref.hash, strlen(ref.hash));
-        else
-            rt_buf_puts(&out, "null");
-        break;
-    case S_LIST_LABELS:
-    case S_LIST_CONTENT:
-        if (rt_abi_store_strings(&h.g, retptr + 4, list.items, list.count) != 0)
-            goto trap;
-        rt_buf_puts(&out, "[");
-        for (size_t k = 0; k < list.count; k++) {
-            if (k)
-                rt_buf_puts(&out, ",");
-            rt_buf_json_str(&out, list.items[k], strlen(list.items[k]));
-        }
-        rt_buf_puts(&out, "]");
-        break;
-    case S_SIZE:
-        if (rt_abi_store_u64(&h.g, retptr + 8, total) != 0)
-            goto trap;
-        rt_buf_printf(&out, "%llu", (unsigned long long)total);
-        break;
-    default:
-        rt_buf_puts(&out, "null");
-        break;
-    }
-    rt_buf_puts(&out, "}");
-record:
-    rt_record_host(h.a, IFACE, names[op], in.oom ? NULL : (char *)in.data, out.oom ? NULL : (char *)out.data);
-    rc = TH_OK;
-    goto out;
-trap:
-    rc = rt_host_trap(&h);
-out:
-    for (i = 0; i < 3; i++)
-        free(s[i]);
-    free(data);
-    th_store_list_free(&list);
-    rt_buf_release(&in);
-    rt_buf_release(&out);
+    th_store_list_free(l);
     return rc;
 }
 
-#define WRAP(fname, op)                                                                         \
-    static int fname(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *res) \
-    {                                                                                           \
-        (void)ctx, (void)res;                                                                   \
-        return store_op(call, args, op);                                                        \
-    }
-WRAP(h_new, S_NEW)
-WRAP(h_store, S_STORE)
-WRAP(h_get, S_GET)
-WRAP(h_exists, S_EXISTS)
-WRAP(h_label, S_LABEL)
-WRAP(h_get_by_label, S_GET_BY_LABEL)
-WRAP(h_remove_label, S_REMOVE_LABEL)
-WRAP(h_remove_from_label, S_REMOVE_FROM_LABEL)
-WRAP(h_store_at_label, S_STORE_AT_LABEL)
-WRAP(h_replace_content, S_REPLACE_CONTENT)
-WRAP(h_replace_at_label, S_REPLACE_AT_LABEL)
-WRAP(h_list_labels, S_LIST_LABELS)
-WRAP(h_list_content, S_LIST_CONTENT)
-WRAP(h_size, S_SIZE)
+static int s_new(rt_host *h, wit_res_str_str *ret)
+{
+    char sid[TH_STORE_ID_LEN + 1];
+    th_error e;
+    int rc;
 
-static const rt_hostfn fns[] = {
-    {"new", "i>", h_new},
-    {"store", "iiiii>", h_store},
-    {"get", "iiiii>", h_get},
-    {"exists", "iiiii>", h_exists},
-    {"label", "iiiiiii>", h_label},
-    {"get-by-label", "iiiii>", h_get_by_label},
-    {"remove-label", "iiiii>", h_remove_label},
-    {"remove-from-label", "iiiiiii>", h_remove_from_label},
-    {"store-at-label", "iiiiiii>", h_store_at_label},
-    {"replace-content-at-label", "iiiiiii>", h_replace_content},
-    {"replace-at-label", "iiiiiii>", h_replace_at_label},
-    {"list-labels", "iii>", h_list_labels},
-    {"list-all-content", "iii>", h_list_content},
-    {"calculate-total-size", "iii>", h_size},
+    th_error_clear(&e);
+    if ((rc = th_store_new(store_of(h), sid, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return wit_str_set(h, &ret->ok, sid);
+}
+
+static int s_store(rt_host *h, wit_str *store_id, wit_bytes *content, wit_res_store_content_ref_str *ret)
+{
+    th_content_ref ref;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_put(store_of(h), store_id->ptr, content->ptr, content->len, &ref, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return ref_out(h, &ret->ok, &ref);
+}
+
+static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref, wit_res_bytes_str *ret)
+{
+    void *data = NULL;
+    size_t len = 0;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_get(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    ret->ok.ptr = data; /* owned by the result now */
+    ret->ok.len = len;
+    return 0;
+}
+
+static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref, wit_res_bool_str *ret)
+{
+    th_error e;
+    int rc, ex = 0;
+
+    th_error_clear(&e);
+    if ((rc = th_store_exists(store_of(h), store_id->ptr, content_ref->hash.ptr, &ex, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    ret->ok = ex != 0;
+    return 0;
+}
+
+static int s_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
+                   wit_res_unit_str *ret)
+{
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return 0;
+}
+
+static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label, wit_res_opt_store_content_ref_str *ret)
+{
+    th_content_ref ref;
+    th_error e;
+    int rc, found = 0;
+
+    th_error_clear(&e);
+    if ((rc = th_store_get_by_label(store_of(h), store_id->ptr, label->ptr, &ref, &found, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    ret->ok.some = found != 0;
+    return found ? ref_out(h, &ret->ok.val, &ref) : 0;
+}
+
+static int s_remove_label(rt_host *h, wit_str *store_id, wit_str *label, wit_res_unit_str *ret)
+{
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_remove_label(store_of(h), store_id->ptr, label->ptr, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return 0;
+}
+
+static int s_remove_from_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
+                               wit_res_unit_str *ret)
+{
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    rc = th_store_remove_from_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e);
+    return rc != 0 ? fail(h, &ret->is_err, &ret->err, rc, &e) : 0;
+}
+
+static int s_store_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_bytes *content,
+                            wit_res_store_content_ref_str *ret)
+{
+    th_content_ref ref;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    rc = th_store_store_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len, &ref, &e);
+    if (rc != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return ref_out(h, &ret->ok, &ref);
+}
+
+static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_bytes *content,
+                                      wit_res_store_content_ref_str *ret)
+{
+    th_content_ref ref;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    rc = th_store_replace_content_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len,
+                                           &ref, &e);
+    if (rc != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return ref_out(h, &ret->ok, &ref);
+}
+
+static int s_replace_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
+                              wit_res_unit_str *ret)
+{
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    rc = th_store_replace_at_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e);
+    return rc != 0 ? fail(h, &ret->is_err, &ret->err, rc, &e) : 0;
+}
+
+static int s_list_labels(rt_host *h, wit_str *store_id, wit_res_list_str_str *ret)
+{
+    th_store_list l = {NULL, 0};
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_list_labels(store_of(h), store_id->ptr, &l, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return strings_take(h, &l, &ret->ok);
+}
+
+static int s_list_all_content(rt_host *h, wit_str *store_id, wit_res_list_store_content_ref_str *ret)
+{
+    th_store_list l = {NULL, 0};
+    wit_list_str hashes = {NULL, 0};
+    size_t i;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_list_content(store_of(h), store_id->ptr, &l, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    rc = strings_take(h, &l, &hashes);
+    if (rc == 0 && (ret->ok.ptr = calloc(hashes.len ? hashes.len : 1, sizeof *ret->ok.ptr)) == NULL)
+        rc = th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < hashes.len; i++) {
+        ret->ok.ptr[i].hash = hashes.ptr[i]; /* moved */
+        hashes.ptr[i] = (wit_str){NULL, 0};
+        ret->ok.len = i + 1;
+    }
+    wit_free_list_str(&hashes);
+    return rc;
+}
+
+static int s_calculate_total_size(rt_host *h, wit_str *store_id, wit_res_u64_str *ret)
+{
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if ((rc = th_store_total_size(store_of(h), store_id->ptr, &ret->ok, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    return 0;
+}
+
+static const wit_impl_store impl = {
+    .new_ = s_new,
+    .store = s_store,
+    .get = s_get,
+    .exists = s_exists,
+    .label = s_label,
+    .get_by_label = s_get_by_label,
+    .remove_label = s_remove_label,
+    .remove_from_label = s_remove_from_label,
+    .store_at_label = s_store_at_label,
+    .replace_content_at_label = s_replace_content_at_label,
+    .replace_at_label = s_replace_at_label,
+    .list_labels = s_list_labels,
+    .list_all_content = s_list_all_content,
+    .calculate_total_size = s_calculate_total_size,
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store, WIT_NFNS_STORE, &impl};

@@ -8,308 +8,206 @@
  *   list-children, stop-child (suspends until the child is gone),
  *   restart-child (a fresh instance, same id and chain), get-child-state,
  *   get-child-events.
+ *
+ * Lifting, lowering and recording are the generated glue's (wit_glue.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 #define IFACE "supervisor"
 
-static int finish(rt_host *h, const char *fn, char *in, int rc_write, const char *errmsg)
+/* err(msg) in a result<_, string> / result<string, string>. */
+static int fail(rt_host *h, bool *is_err, wit_str *err, const char *msg)
 {
-    char *out;
-
-    if (rc_write != 0) {
-        free(in);
-        return rt_host_trap(h);
-    }
-    out = errmsg ? rt_json_obj1("err", errmsg, strlen(errmsg), false) : strdup("{\"ok\":null}");
-    rt_host_done(h, IFACE, fn, in, out);
-    free(out);
-    return TH_OK;
+    *is_err = true;
+    return wit_str_set(h, err, msg);
 }
 
-/* spawn and resume: (manifest, option<list<u8>>, retptr). */
-static int do_spawn(th_wasm_call *call, const th_wasm_val *args, const char *fn)
+/* spawn and resume: the parent is suspended until the child's init has
+ * finished (the wake writes ok(child-id) or err and records). */
+static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes *init, wit_res_str_str *ret)
 {
-    rt_host h;
-    char *man = NULL, *in;
-    const uint8_t *state = NULL;
-    uint32_t disc = (uint32_t)args[2].i32, slen = (uint32_t)args[4].i32, retptr = (uint32_t)args[5].i32;
+    const char *man = manifest->ptr;
     rt_spec *spec = NULL;
     rt_actor *child = NULL;
     th_error err;
     bool text;
-    rt_buf b = {0};
 
-    rt_host_begin(&h, call);
-    if (rt_host_str(&h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &man) != 0)
-        return rt_host_trap(&h);
-    if (disc > 1) {
-        free(man);
-        th_error_set(&h.err, TH_ETRAP, "invalid option discriminant %u", disc);
-        return rt_host_trap(&h);
-    }
-    if ((disc == 1 && rt_host_bytes(&h, (uint32_t)args[3].i32, slen, &state) != 0) ||
-        rt_abi_fits(&h.g, retptr, 12) != 0) {
-        free(man);
-        return rt_host_trap(&h);
-    }
-    rt_buf_puts(&b, "{\"manifest\":");
-    rt_buf_json_str(&b, man, strlen(man));
-    rt_buf_puts(&b, ",\"init\":");
-    if (disc == 1)
-        rt_buf_json_hex(&b, state, slen);
-    else
-        rt_buf_puts(&b, "null");
-    rt_buf_puts(&b, "}");
-    in = b.oom ? NULL : (char *)b.data;
-    if (b.oom)
-        rt_buf_release(&b);
     th_error_clear(&err);
     text = strchr(man, '\n') != NULL || strchr(man, '=') != NULL;
-    if (atomic_load(&h.a->rt->closing)) {
+    if (atomic_load(&h->a->rt->closing)) {
         th_error_set(&err, TH_ECLOSED, "the runtime is shutting down");
     } else if (text) {
-        rt_spec_load(h.a->rt, NULL, man, h.a->spec->base_dir, &spec, &err);
+        rt_spec_load(h->a->rt, NULL, man, h->a->spec->base_dir, &spec, &err);
     } else {
         char path[4096];
         if (man[0] == '/')
             snprintf(path, sizeof path, "%s", man);
         else
-            snprintf(path, sizeof path, "%s/%s", h.a->spec->base_dir, man);
-        rt_spec_load(h.a->rt, path, NULL, NULL, &spec, &err);
+            snprintf(path, sizeof path, "%s/%s", h->a->spec->base_dir, man);
+        rt_spec_load(h->a->rt, path, NULL, NULL, &spec, &err);
     }
-    free(man);
     if (spec != NULL) {
-        /* copy the state: creating may call into nothing, but be safe */
-        uint8_t *copy = disc == 1 ? rt_memdup(state, slen) : NULL;
-        rt_actor_create(h.a->rt, spec, h.a, disc == 1, copy, slen, &child, &err);
-        free(copy);
+        rt_actor_create(h->a->rt, spec, h->a, init->some, init->some ? init->val.ptr : NULL,
+                        init->some ? init->val.len : 0, NULL, &child, &err);
         rt_spec_release(spec);
     }
     if (child == NULL)
-        return finish(&h, fn, in, rt_abi_result_unit(&h.g, retptr, err.msg), err.msg);
-    rt_actor_ref(h.a);
-    child->init_reply.actor = h.a;
-    child->init_reply.token = rt_op_wait(h.a, RT_WAIT_STRING, retptr, IFACE, fn, in);
+        return fail(h, &ret->is_err, &ret->err, err.msg);
+    rt_actor_ref(h->a);
+    child->init_reply.actor = h->a;
+    child->init_reply.token = rt_op_wait(h->a, RT_WAIT_STRING, h->retptr, IFACE, fn, h->input);
+    h->input = NULL;
     rt_sched_push(child, false); /* its first turn runs init; the queue takes our reference */
     return TH_WASM_SUSPENDED;
 }
 
-static int h_spawn(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int s_spawn(rt_host *h, wit_str *manifest, wit_opt_bytes *init_bytes, wit_res_str_str *ret)
 {
-    (void)ctx, (void)results;
-    return do_spawn(call, args, "spawn");
+    return do_spawn(h, "spawn", manifest, init_bytes, ret);
 }
 
-static int h_resume(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int s_resume(rt_host *h, wit_str *manifest, wit_opt_bytes *init_state, wit_res_str_str *ret)
 {
-    (void)ctx, (void)results;
-    return do_spawn(call, args, "resume");
+    return do_spawn(h, "resume", manifest, init_state, ret);
 }
 
-/* The child of h->a with the id at (ptr, len); *in gets the input JSON. */
-static rt_actor *child_arg(rt_host *h, const th_wasm_val *args, char **in, char *why, size_t cap, int *trap)
+/* The child of h->a with this id (a reference), or NULL with *why set. */
+static rt_actor *child_of(rt_host *h, const wit_str *id, char *why, size_t cap)
 {
-    char *id = NULL;
-    rt_actor *c;
+    rt_actor *c = rt_registry_get(&h->a->rt->reg, id->ptr, id->len);
 
-    *trap = 0;
-    if (rt_host_str(h, (uint32_t)args[0].i32, (uint32_t)args[1].i32, &id) != 0) {
-        *trap = 1;
-        return NULL;
-    }
-    *in = rt_json_obj1("child", id, strlen(id), false);
-    c = rt_registry_get(&h->a->rt->reg, id, strlen(id));
     if (c != NULL && c->parent != h->a) {
         rt_actor_release(c);
         c = NULL;
     }
     if (c == NULL)
-        snprintf(why, cap, "%s is not a child of this actor", id);
-    free(id);
+        snprintf(why, cap, "%s is not a child of this actor", id->ptr);
     return c;
 }
 
-static int h_list_children(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int s_list_children(rt_host *h, wit_list_str *ret)
 {
-    rt_host h;
     rt_actor **kids;
     size_t n, i;
-    char **ids;
-    rt_buf out = {0};
-    int rc;
+    int rc = 0;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    if (rt_actor_children(h.a, &kids, &n) != 0) {
-        th_error_set(&h.err, TH_ENOMEM, "out of memory");
-        return rt_host_trap(&h);
-    }
-    ids = calloc(n + 1, sizeof *ids);
-    rt_buf_puts(&out, "[");
+    if (rt_actor_children(h->a, &kids, &n) != 0)
+        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    if ((ret->ptr = calloc(n ? n : 1, sizeof *ret->ptr)) == NULL)
+        rc = th_error_set(&h->err, TH_ENOMEM, "out of memory");
     for (i = 0; i < n; i++) {
-        if (ids != NULL)
-            ids[i] = kids[i]->id;
-        if (i)
-            rt_buf_puts(&out, ",");
-        rt_buf_json_str(&out, kids[i]->id, RT_ID_LEN);
-    }
-    rt_buf_puts(&out, "]");
-    rc = ids ? rt_abi_store_strings(&h.g, (uint32_t)args[0].i32, ids, n)
-             : th_error_set(&h.err, TH_ENOMEM, "out of memory");
-    for (i = 0; i < n; i++)
+        if (rc == 0 && (rc = wit_str_set(h, &ret->ptr[i], kids[i]->id)) == 0)
+            ret->len = i + 1;
         rt_actor_release(kids[i]);
-    free(kids);
-    free(ids);
-    if (rc != 0) {
-        rt_buf_release(&out);
-        return rt_host_trap(&h);
     }
-    rt_host_done(&h, IFACE, "list-children", NULL, out.oom ? NULL : (char *)out.data);
-    rt_buf_release(&out);
-    return TH_OK;
+    free(kids);
+    return rc;
 }
 
-static int h_stop_child(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+/* Stopping suspends the parent until the child is gone. */
+static int s_stop_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *in = NULL, why[160];
-    rt_actor *c;
+    char why[160];
+    rt_actor *c = child_of(h, child_id, why, sizeof why);
     rt_msg *m;
-    int trap;
-    uint32_t retptr = (uint32_t)args[2].i32;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    c = child_arg(&h, args, &in, why, sizeof why, &trap);
-    if (trap || rt_abi_fits(&h.g, retptr, 12) != 0) {
-        free(in);
-        rt_actor_release(c);
-        return rt_host_trap(&h);
-    }
     if (c == NULL)
-        return finish(&h, "stop-child", in, rt_abi_result_unit(&h.g, retptr, why), why);
-    m = rt_msg_new(RT_MSG_STOP, NULL, 0);
-    if (m == NULL) {
+        return fail(h, &ret->is_err, &ret->err, why);
+    if ((m = rt_msg_new(RT_MSG_STOP, NULL, 0)) == NULL) {
         rt_actor_release(c);
-        return finish(&h, "stop-child", in, rt_abi_result_unit(&h.g, retptr, "out of memory"), "out of memory");
+        return fail(h, &ret->is_err, &ret->err, "out of memory");
     }
     m->code = RT_STOP_BY_PARENT;
-    rt_actor_ref(h.a);
-    m->reply.actor = h.a;
-    m->reply.token = rt_op_wait(h.a, RT_WAIT_UNIT, retptr, IFACE, "stop-child", in);
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, IFACE, "stop-child", h->input);
+    h->input = NULL;
     rt_actor_post_ctl(c, m);
     rt_actor_release(c);
     return TH_WASM_SUSPENDED;
 }
 
-static int h_restart_child(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int s_restart_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
 {
-    rt_host h;
-    char *in = NULL, why[160];
-    rt_actor *c;
-    int trap, rc;
+    char why[160];
+    rt_actor *c = child_of(h, child_id, why, sizeof why);
+    th_error err;
     rt_buf b = {0};
+    int rc;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    c = child_arg(&h, args, &in, why, sizeof why, &trap);
-    if (trap)
-        return rt_host_trap(&h);
     if (c == NULL)
-        return finish(&h, "restart-child", in, rt_abi_result_unit(&h.g, (uint32_t)args[2].i32, why), why);
-    rc = rt_sup_restart(h.a, c, &h.err);
+        return fail(h, &ret->is_err, &ret->err, why);
+    th_error_clear(&err);
+    rc = rt_sup_restart(h->a, c, &err);
     if (rc == 0) {
         rt_buf_puts(&b, "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
         rt_buf_json_str(&b, c->id, RT_ID_LEN);
         rt_buf_puts(&b, "]}");
-        rt_record_buf(h.a, "supervisor-action", &b);
+        rt_record_buf(h->a, "supervisor-action", &b);
     }
     rt_actor_release(c);
-    return finish(&h, "restart-child", in,
-                  rt_abi_result_unit(&h.g, (uint32_t)args[2].i32, rc ? h.err.msg : NULL), rc ? h.err.msg : NULL);
+    return rc != 0 ? fail(h, &ret->is_err, &ret->err, err.msg) : 0;
 }
 
-static int h_get_child_state(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+static int s_get_child_state(rt_host *h, wit_str *child_id, wit_res_opt_bytes_str *ret)
 {
-    rt_host h;
-    char *in = NULL, why[160], *out;
-    rt_actor *c;
-    bool has;
+    char why[160];
+    rt_actor *c = child_of(h, child_id, why, sizeof why);
     uint8_t *data = NULL;
     size_t len = 0;
-    int trap, rc;
-    uint32_t retptr = (uint32_t)args[2].i32;
+    bool has = false;
+    int rc;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    c = child_arg(&h, args, &in, why, sizeof why, &trap);
-    if (trap)
-        return rt_host_trap(&h);
     if (c == NULL)
-        return finish(&h, "get-child-state", in, rt_abi_result_unit(&h.g, retptr, why), why);
+        return fail(h, &ret->is_err, &ret->err, why);
     rc = rt_actor_get_state(c, &has, &data, &len);
     rt_actor_release(c);
     if (rc != 0)
-        return finish(&h, "get-child-state", in, rt_abi_result_unit(&h.g, retptr, "out of memory"), "out of memory");
-    /* result<option<list<u8>>, string>: disc @0, option disc @4, list @8 */
-    rc = rt_abi_store_u8(&h.g, retptr, 0);
-    if (rc == 0)
-        rc = rt_abi_store_u8(&h.g, retptr + 4, has);
-    if (rc == 0 && has)
-        rc = rt_abi_store_list(&h.g, retptr + 8, data, len);
-    out = rt_json_obj1("ok", (const char *)data, len, true);
-    free(data);
-    if (rc != 0) {
-        free(in);
-        free(out);
-        return rt_host_trap(&h);
+        return fail(h, &ret->is_err, &ret->err, "out of memory");
+    ret->ok.some = has;
+    if (has) {
+        ret->ok.val.ptr = data; /* owned by the result now */
+        ret->ok.val.len = len;
+    } else {
+        free(data);
     }
-    rt_host_done(&h, IFACE, "get-child-state", in, out);
-    free(out);
-    return TH_OK;
+    return 0;
 }
 
-static int h_get_child_events(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
+/* The events are not recorded into the parent's chain: the output record
+ * is their number. */
+static int s_get_child_events(rt_host *h, wit_str *child_id, wit_res_list_types_chain_event_str *ret)
 {
-    rt_host h;
-    char *in = NULL, why[160], out[64];
-    rt_actor *c;
-    size_t n = 0;
-    int trap, rc;
-    uint32_t retptr = (uint32_t)args[2].i32;
+    char why[160], out[64];
+    rt_actor *c = child_of(h, child_id, why, sizeof why);
+    int rc;
 
-    (void)ctx, (void)results;
-    rt_host_begin(&h, call);
-    c = child_arg(&h, args, &in, why, sizeof why, &trap);
-    if (trap)
-        return rt_host_trap(&h);
     if (c == NULL)
-        return finish(&h, "get-child-events", in, rt_abi_result_unit(&h.g, retptr, why), why);
-    rc = rt_abi_store_u8(&h.g, retptr, 0);
-    if (rc == 0)
-        rc = rt_abi_store_events(&h.g, retptr + 4, c, &n);
+        return fail(h, &ret->is_err, &ret->err, why);
+    rc = rt_chain_events(c, &ret->ok, &h->err);
     rt_actor_release(c);
-    if (rc != 0) {
-        free(in);
-        return rt_host_trap(&h);
-    }
-    snprintf(out, sizeof out, "{\"ok\":{\"events\":%zu}}", n);
-    return rt_host_done(&h, IFACE, "get-child-events", in, out);
+    if (rc != 0)
+        return rc;
+    snprintf(out, sizeof out, "{\"ok\":{\"events\":%zu}}", ret->ok.len);
+    if ((h->output = strdup(out)) == NULL)
+        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    return 0;
 }
 
-static const rt_hostfn fns[] = {
-    {"spawn", "iiiiii>", h_spawn},
-    {"resume", "iiiiii>", h_resume},
-    {"list-children", "i>", h_list_children},
-    {"stop-child", "iii>", h_stop_child},
-    {"restart-child", "iii>", h_restart_child},
-    {"get-child-state", "iii>", h_get_child_state},
-    {"get-child-events", "iii>", h_get_child_events},
+static const wit_impl_supervisor impl = {
+    .spawn = s_spawn,
+    .resume = s_resume,
+    .list_children = s_list_children,
+    .stop_child = s_stop_child,
+    .restart_child = s_restart_child,
+    .get_child_state = s_get_child_state,
+    .get_child_events = s_get_child_events,
 };
 
-const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, fns, sizeof fns / sizeof fns[0], NULL};
+const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
+                                      WIT_NFNS_SUPERVISOR, &impl};

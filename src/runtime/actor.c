@@ -181,7 +181,8 @@ static void record_spawn(rt_actor *a, const char *event)
 }
 
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
-                    const uint8_t *state, size_t len, rt_actor **out, th_error *err)
+                    const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
+                    th_error *err)
 {
     rt_actor *a = calloc(1, sizeof *a);
     rt_msg *init = NULL;
@@ -192,6 +193,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
+    atomic_init(&a->rec_queued, 0);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);
     atomic_init(&a->subs, NULL);
@@ -202,6 +204,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->rt = rt;
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;
+    a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
     rt_uuid_v4(a->id);
@@ -253,6 +256,11 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         rt_actor_ref(parent);
         a->parent = parent;
     }
+    if (sub != NULL && sub->event_fn != NULL &&
+        (rc = rt_record_subscribe(a, sub->event_fn, sub->event_ud, sub->sub_id)) != 0) {
+        th_error_set(err, rc, "out of memory subscribing");
+        goto fail;
+    }
     if ((rc = rt_registry_add(&rt->reg, a)) != 0) {
         th_error_set(err, rc, "actor id collision");
         goto fail;
@@ -275,6 +283,8 @@ fail:
 
 void rt_actor_post(rt_actor *a, rt_msg *m)
 {
+    if (m->kind != RT_MSG_STOP)
+        atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
     rt_mpsc_push(&a->mbox, &m->node);
     rt_sched_wake(a);
 }
@@ -379,7 +389,10 @@ static void record_call(rt_actor *a, rt_op *op)
         break;
     case RT_EX_CHILD_ERROR:
         rt_buf_json_str(&b, m->a, strlen(m->a));
-        rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
+        if (rt_wit_error_name(m->code) != NULL)
+            rt_buf_printf(&b, ",{\"error_type\":\"%s\",\"data\":", rt_wit_error_name(m->code));
+        else
+            rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
         if (m->text != NULL)
             rt_buf_json_str(&b, m->text, strlen(m->text));
         else
@@ -532,6 +545,7 @@ static void begin_op(rt_actor *a, rt_msg *m)
     if (a->spec->call_timeout_ms)
         op->deadline_ns = rt_now_ns() + (uint64_t)a->spec->call_timeout_ms * 1000000u;
     a->op = op;
+    atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
     record_call(a, op);
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
@@ -539,6 +553,18 @@ static void begin_op(rt_actor *a, rt_msg *m)
         return;
     }
     op_run(a, args, nargs, true);
+}
+
+static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, WIT_INTERNAL, bt, fmt, ap);
+    va_end(ap);
 }
 
 /* Classify a trap: hitting the memory limit is reported as such. */
@@ -556,7 +582,7 @@ static void fail_trap(rt_actor *a, rt_op *op)
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
                       (unsigned long long)a->spec->memory_bytes, msg, short_name(op->ex));
     else
-        rt_actor_fail(a, WIT_INTERNAL, "trap in %s: %s", short_name(op->ex), msg);
+        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", short_name(op->ex), msg);
 }
 
 /* Run (first) or resume the op's call for one slice and act on the end. */
@@ -575,6 +601,8 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
     else
         rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
     left = th_wasm_exec_fuel(op->exec);
+    atomic_fetch_add_explicit(&a->n_fuel, op->fuel_set > left ? op->fuel_set - left : 0,
+                              memory_order_relaxed);
     if (op->fuel_left != UINT64_MAX) {
         /* fuel_set may exceed the slice: abi.c adds what a cabi_realloc
          * inside a host call spent beyond it; past the limit, the call
@@ -781,14 +809,13 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
             rt_channel_set_open(a->rt, m->b, true);
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b), NULL);
             if (r->has_resp) {
-                rt_actor *peer = rt_registry_get(&a->rt->reg, m->a, strlen(m->a));
-                rt_msg *cm = peer ? rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len) : NULL;
+                rt_msg *cm = rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len);
                 if (cm != NULL) {
                     memcpy(cm->a, a->id, sizeof cm->a);
                     memcpy(cm->b, m->b, sizeof cm->b);
-                    rt_actor_post(peer, cm);
+                    atomic_fetch_add_explicit(&a->n_out, 1, memory_order_relaxed);
+                    rt_channel_deliver(a->rt, m->a, cm);
                 }
-                rt_actor_release(peer);
             }
         } else {
             char text[160];
@@ -836,6 +863,13 @@ static void op_finish(rt_actor *a)
         goto out;
     }
     record_result(a, op, &r);
+    if (a->inst != NULL) {
+        th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
+        uint64_t size = 0;
+        if (mem != NULL)
+            th_wasm_memory_data(mem, &size);
+        atomic_store_explicit(&a->n_mem, size, memory_order_relaxed);
+    }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
     deliver_outputs(a, op, &r);
@@ -984,29 +1018,76 @@ uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack)
 /* ------------------------------------------------------------------ */
 /* Failure                                                            */
 
+/* The "actor-failed" record: who failed, in which export, why, and where
+ * (the wasm backtrace of a trap, one "#N name" frame per line). */
+static void record_failure(rt_actor *a, int wit_type, const char *text, const char *backtrace)
+{
+    rt_buf b = {0};
+    const char *name = rt_wit_error_name(wit_type), *nl;
+    bool first = true;
+
+    rt_buf_puts(&b, "{\"error_type\":");
+    if (name != NULL)
+        rt_buf_json_str(&b, name, strlen(name));
+    else
+        rt_buf_printf(&b, "%d", wit_type);
+    rt_buf_puts(&b, ",\"message\":");
+    rt_buf_json_str(&b, text, strlen(text));
+    rt_buf_puts(&b, ",\"actor\":");
+    rt_buf_json_str(&b, a->id, RT_ID_LEN);
+    rt_buf_puts(&b, ",\"name\":");
+    rt_buf_json_str(&b, a->spec->name, strlen(a->spec->name));
+    if (a->op != NULL) {
+        rt_buf_puts(&b, ",\"function\":\"");
+        rt_buf_puts(&b, short_name(a->op->ex));
+        rt_buf_puts(&b, "\"");
+    }
+    if (backtrace != NULL && backtrace[0] != '\0') {
+        rt_buf_puts(&b, ",\"backtrace\":[");
+        for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
+            nl = strchr(backtrace, '\n');
+            if (nl == NULL)
+                nl = backtrace + strlen(backtrace);
+            if (nl == backtrace)
+                continue;
+            rt_buf_puts(&b, first ? "" : ",");
+            rt_buf_json_str(&b, backtrace, (size_t)(nl - backtrace));
+            first = false;
+        }
+        rt_buf_puts(&b, "]");
+    }
+    rt_buf_puts(&b, "}");
+    rt_record_buf(a, "actor-failed", &b);
+}
+
 void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
 {
-    char text[TH_ERROR_MSG_MAX];
     va_list ap;
-    rt_buf b = {0};
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, wit_type, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, va_list ap)
+{
+    char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
     rt_node *n;
     bool init_waited = a->init_reply.actor != NULL || a->init_sync != NULL;
 
-    va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
 
     /* 1-2: the executor detected it; record it in the chain */
-    rt_buf_printf(&b, "{\"error_type\":%d,\"message\":", wit_type);
-    rt_buf_json_str(&b, text, strlen(text));
-    rt_buf_puts(&b, "}");
-    rt_record_buf(a, "actor-failed", &b);
+    record_failure(a, wit_type, text, backtrace);
 
-    /* whoever waits on this operation learns that it failed */
+    /* whoever waits on this operation learns that it failed, and that it
+     * was this actor that failed (not the one asking) */
     if (op != NULL) {
-        if (op->msg != NULL)
-            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, text);
+        if (op->msg != NULL) {
+            snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
+            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, told);
+        }
         op_free(a);
     }
     rt_reply_complete(a->rt, &a->init_reply, TH_ETRAP, false, NULL, 0, text);
@@ -1015,7 +1096,8 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, TH_ETRAP, false, NULL, 0, text);
     }
-    rt_actor_fail_pending(a, text);
+    snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
+    rt_actor_fail_pending(a, told);
     pthread_mutex_lock(&a->lock);
     a->status = TH_ACTOR_FAILED;
     pthread_mutex_unlock(&a->lock);
@@ -1128,6 +1210,11 @@ void rt_actor_turn(rt_actor *a)
         }
         if ((n = rt_mpsc_pop(&a->mbox)) == NULL)
             break;
+        if (((rt_msg *)n)->kind == RT_MSG_STOP) {
+            /* a graceful stop, queued behind the messages before it */
+            rt_sup_begin_stop(a, (rt_msg *)n);
+            continue;
+        }
         begin_op(a, (rt_msg *)n);
     }
     if (yield) {

@@ -40,6 +40,29 @@ const char *rt_handler_name(int type)
     return type >= 0 && type < RT_H_COUNT ? handler_names[type] : "?";
 }
 
+/* Every host function runs behind this gate: a host call is an effect,
+ * and an effect that cannot be recorded must not happen.  While the chain
+ * writer cannot store events the caller waits (bounded, record.c); then
+ * the call traps without doing anything and the actor stops, saying why. */
+static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                      th_wasm_val *results)
+{
+    const rt_hostfn *f = ctx;
+    rt_actor *a = rt_actor_of_call(call);
+    const void *impl = NULL;
+    th_error err;
+    size_t i;
+
+    th_error_clear(&err);
+    if (a != NULL && rt_record_ready(a, &err) != 0)
+        return th_wasm_call_trap(call, "host call %s not made: %s", f->name, err.msg);
+    /* the handler's own context: its interface's impl table */
+    for (i = 0; i < NIFACES; i++)
+        if (f >= ifaces[i]->fns && f < ifaces[i]->fns + ifaces[i]->nfns)
+            impl = ifaces[i]->impl;
+    return f->fn(call, (void *)impl, args, results);
+}
+
 int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
 {
     size_t i, j;
@@ -48,7 +71,8 @@ int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
     for (i = 0; i < NIFACES; i++) {
         for (j = 0; j < ifaces[i]->nfns; j++) {
             const rt_hostfn *f = &ifaces[i]->fns[j];
-            rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, f->fn, (void *)ifaces[i]->impl);
+            rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, gated_call,
+                                          (void *)f);
             if (rc != 0)
                 return th_error_set(err, rc, "cannot register %s.%s", ifaces[i]->module, f->name);
         }

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "base/file.h"
 #include "base/limits.h"
 
 static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
@@ -659,36 +660,18 @@ int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *o
 
 int rt_manifest_load(const char *path, const rt_manifest_options *opt, rt_manifest **out, th_error *err)
 {
-    FILE *f;
-    struct stat st;
-    char *text = NULL, *full = NULL, *slash;
+    uint8_t *text = NULL;
+    char *full = NULL, *slash;
     size_t len = 0;
     int rc;
 
     *out = NULL;
     if (path == NULL)
         return th_error_set(err, TH_EINVAL, "no manifest path");
-    if ((f = fopen(path, "rb")) == NULL)
-        return th_error_set(err, errno == ENOENT ? TH_ENOENT : TH_EIO, "cannot open manifest '%s': %s", path,
-                            strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = th_error_set(err, TH_EIO, "manifest '%s' is not a regular file", path);
-        goto done;
-    }
-    if ((uint64_t)st.st_size > TH_MANIFEST_MAX_BYTES) {
-        rc = th_error_set(err, TH_ETOOBIG, "%s: manifest of %lld bytes exceeds the limit of %u", path,
-                          (long long)st.st_size, TH_MANIFEST_MAX_BYTES);
-        goto done;
-    }
-    if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = th_error_set(err, TH_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    len = fread(text, 1, (size_t)st.st_size + 1, f);
-    if (ferror(f) || len > (size_t)st.st_size) {
-        rc = th_error_set(err, TH_EIO, "%s: read error (or the file changed while read)", path);
-        goto done;
-    }
+    /* a FIFO or device is refused without blocking; the size is checked
+     * before anything is read */
+    if ((rc = base_file_read(path, "manifest", TH_MANIFEST_MAX_BYTES, &text, &len, err)) != 0)
+        return rc;
     /* Relative paths resolve against the directory holding the manifest. */
     if ((full = absolute_dir(path)) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "%s: out of memory", path);
@@ -699,9 +682,8 @@ int rt_manifest_load(const char *path, const rt_manifest_options *opt, rt_manife
         slash[1] = '\0';
     else if (slash != NULL)
         *slash = '\0';
-    rc = build(text, len, path, full, opt, out, err);
+    rc = build((const char *)text, len, path, full, opt, out, err);
 done:
-    fclose(f);
     free(text);
     free(full);
     return rc;

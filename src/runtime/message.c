@@ -79,6 +79,15 @@ void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data,
                 s->msg[sizeof s->msg - 1] = 0;
             }
             pthread_cond_broadcast(&s->cond);
+            if (s->fn != NULL) {
+                th_runtime_reply_fn fn = s->fn;
+                s->fn = NULL;
+                pthread_mutex_unlock(&s->lock);
+                fn(s->fn_ud, s->status, s->data, s->len, s->msg);
+                rt_sync_release(s);
+                r->sync = NULL;
+                return;
+            }
         }
         pthread_mutex_unlock(&s->lock);
         rt_sync_release(s);
@@ -106,6 +115,8 @@ void rt_sync_release(rt_sync *s)
 {
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    if (s->fn != NULL) /* dropped unanswered (message freed) */
+        s->fn(s->fn_ud, TH_ECLOSED, NULL, 0, "the actor went away before answering");
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     free(s->data);

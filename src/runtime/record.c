@@ -34,6 +34,7 @@
  * the actor.
  */
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,67 @@ static void memchain_free(rt_memchain *m)
     free(m);
 }
 
+/* ------------------------------------------------------------------ */
+/* Fail-stop: an effect that cannot be recorded does not happen          */
+
+/* Note that an event of `a` could not be recorded (in time): from now on
+ * every host call of the actor fails (rt_record_ready), so it stops with
+ * this error instead of acting unrecorded.  The first reason is kept. */
+static void record_failed(rt_actor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record_failed(rt_actor *a, const char *fmt, ...)
+{
+    int expected = 0;
+    va_list ap;
+
+    if (!atomic_compare_exchange_strong(&a->rec_failed, &expected, 1))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(a->rec_error, sizeof a->rec_error, fmt, ap);
+    va_end(ap);
+    atomic_store(&a->rec_failed, 2);
+    rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "%s", a->rec_error);
+}
+
+/* While the chain writer is stalled (it keeps events and retries), wait
+ * for it at most the runtime's record_stall_ms.  0 once it is healthy,
+ * else TH_EIO with the writer's reason. */
+static int stall_wait(rt_runtime *rt, th_error *err)
+{
+    uint64_t start = rt_now_ns(), limit = (uint64_t)rt->record_stall_ms * 1000000u;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    th_chain_status st;
+
+    while (!th_chain_healthy(rt->chain)) {
+        if (rt_now_ns() - start >= limit) {
+            th_chain_status_get(rt->chain, &st);
+            return th_error_set(err, TH_EIO,
+                                "events cannot be recorded: the chain writer %s (waited %u ms): %s",
+                                st.failed ? "failed" : "cannot store events", rt->record_stall_ms,
+                                st.message[0] ? st.message : "unknown error");
+        }
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* 1 if the actor's events go to the chain writer (not kept in memory). */
+static bool on_disk(const rt_actor *a)
+{
+    return a->spec != NULL && a->spec->save_chain && a->rt->chain != NULL;
+}
+
+int rt_record_ready(rt_actor *a, th_error *err)
+{
+    if (atomic_load(&a->rec_failed) == 2)
+        return th_error_set(err, TH_EIO, "%s", a->rec_error);
+    if (!on_disk(a) || th_chain_healthy(a->rt->chain))
+        return 0;
+    if (stall_wait(a->rt, err) == 0)
+        return 0;
+    record_failed(a, "%s", err->msg);
+    return TH_EIO;
+}
+
 static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     th_chain_receipt r;
@@ -214,7 +276,9 @@ static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_
     else
         rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
     if (rc != 0) {
-        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: %s", type, err.msg);
+        /* not silently: the actor stops (its host calls fail from now on) */
+        record_failed(a, "event %s (%zu bytes) could not be recorded: %s; stopping the actor",
+                      type, len, err.msg);
         notify(a, type, data, len, NULL);
         return;
     }
@@ -361,8 +425,17 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
 {
     rec_subs *s = atomic_load_explicit(&a->subs, memory_order_acquire);
     th_runtime_event ev;
+    uint8_t parent[32];
+    bool has_parent = a->has_last_hash;
     rt_sub *x;
 
+    /* the recorder thread alone appends: the last hash is the parent */
+    if (has_parent)
+        memcpy(parent, a->last_hash, sizeof parent);
+    if (r != NULL) {
+        memcpy(a->last_hash, r->hash, sizeof a->last_hash);
+        a->has_last_hash = true;
+    }
     if (s == NULL && a->rt->event_fn == NULL)
         return;
     ev.actor_id = a->id;
@@ -371,6 +444,8 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     ev.data_len = len;
     ev.timestamp_ms = r ? r->timestamp_ms : rt_wall_ms();
     ev.hash = r ? r->hash : NULL;
+    ev.seq = r ? r->seq : UINT64_MAX;
+    ev.parent_hash = has_parent ? parent : NULL;
     if (a->rt->event_fn != NULL)
         a->rt->event_fn(a->rt->event_ud, &ev);
     if (s == NULL)
@@ -393,18 +468,26 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         rt_record_buf(a, "wasm-call", &call);
     }
     if (rec == NULL || atomic_load(&rec->stop)) {
-        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "not recorded after shutdown: %s", type);
+        record_failed(a, "event %s could not be recorded: the runtime is shutting down", type);
         return;
+    }
+    /* A stalled writer: the actor waits (bounded) before handing over
+     * more; the event itself is queued whatever happens (its effect may
+     * have happened already), and is stored once the writer recovers. */
+    if (on_disk(a) && !th_chain_healthy(a->rt->chain) && atomic_load(&a->rec_failed) == 0) {
+        th_error err;
+        if (stall_wait(a->rt, &err) != 0)
+            record_failed(a, "%s; stopping the actor", err.msg);
     }
     it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
     if (it == NULL) {
-        rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "cannot record %s: out of memory", type);
+        record_failed(a, "event %s could not be recorded: out of memory", type);
         return;
     }
     rt_actor_ref(a);
     it->a = a;
     it->type = type;
-    it->seq = ++a->rec_queued;
+    it->seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
     it->len = len;
     if (len)
         memcpy(it->data, data, len);
@@ -415,9 +498,23 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         pthread_cond_signal(&rec->wake);
         pthread_mutex_unlock(&rec->lock);
     }
-    /* back-pressure: recording may not fall behind without bound */
+    /* back-pressure: recording may not fall behind without bound; behind
+     * a stalled writer the wait is bounded like stall_wait's */
+    uint64_t since = 0;
     while (atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES && !atomic_load(&rec->stop)) {
         struct timespec ts = {0, 50000};
+        if (on_disk(a) && !th_chain_healthy(a->rt->chain)) {
+            if (since == 0)
+                since = rt_now_ns();
+            else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
+                record_failed(a, "events cannot be recorded: the chain writer cannot store "
+                                 "events (waited %u ms); stopping the actor",
+                              a->rt->record_stall_ms);
+                break;
+            }
+        } else {
+            since = 0;
+        }
         nanosleep(&ts, NULL);
     }
 }
@@ -426,6 +523,8 @@ void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
 {
     if (b->oom) {
         static const char msg[] = "{\"truncated\":true}";
+        /* what happened cannot be recorded in full: stop the actor */
+        record_failed(a, "event %s could not be built (out of memory); stopping the actor", type);
         rt_record(a, type, (const uint8_t *)msg, sizeof msg - 1);
     } else {
         rt_record(a, type, b->data, b->len);
@@ -453,7 +552,7 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 int rt_record_flush(rt_actor *a, th_error *err)
 {
     rt_recorder *rec = a->rt->recorder;
-    uint64_t target = a->rec_queued, ticket;
+    uint64_t target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed), ticket;
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
         pthread_mutex_lock(&rec->lock);
@@ -468,7 +567,14 @@ int rt_record_flush(rt_actor *a, th_error *err)
     ticket = atomic_load(&a->last_ticket);
     if (ticket == 0)
         return 0;
-    return th_chain_wait_durable(a->rt->chain, ticket, -1, err);
+    /* wait in slices: behind a stalled writer, at most record_stall_ms */
+    for (;;) {
+        int rc = th_chain_wait_durable(a->rt->chain, ticket, 50, err);
+        if (rc != TH_ETIMEDOUT)
+            return rc;
+        if (!th_chain_healthy(a->rt->chain) && stall_wait(a->rt, err) != 0)
+            return TH_EIO;
+    }
 }
 
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)

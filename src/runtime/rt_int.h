@@ -153,6 +153,8 @@ struct rt_sync {
     size_t len;
     bool has_data;
     char msg[TH_ERROR_MSG_MAX];
+    th_runtime_reply_fn fn; /* asynchronous caller (manage.c): told once, */
+    void *fn_ud;            /* at completion or when the last reference goes */
 };
 
 rt_sync *rt_sync_new(void);
@@ -414,22 +416,32 @@ struct rt_actor {
     rt_reply init_reply;         /* supervisor.spawn waiting for init */
     uint64_t *restarts;          /* supervisor: restart times (ns) ring */
     uint32_t nrestarts;
-    uint64_t rec_queued;         /* record.c: events handed to the recorder */
+    atomic_uint_fast64_t rec_queued;  /* record.c: events handed to the recorder (read by flushers on any thread) */
     atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
     _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
+    atomic_int rec_failed;       /* record.c: 2 once an event could not be recorded
+                                    (in time): the actor's host calls fail from
+                                    then on (1 while rec_error is written) */
+    char rec_error[256];         /* why (written once, before rec_failed is set) */
+    bool has_last_hash;          /* record.c (recorder thread): hash of the */
+    uint8_t last_hash[32];       /* last event appended, the next one's parent */
     void *hstate;                /* handlers: lazily allocated state */
+    /* metrics (th_runtime_actor_info), written by the turn or by senders */
+    uint64_t started_ms;
+    atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
 };
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
  * initial state; registered, child of `parent` (may be NULL), with INIT
- * queued.  The returned reference is the caller's; the actor is in
+ * queued.  `sub` (may be NULL): its event_fn is subscribed before the
+ * first event ("actor-spawned").  The returned reference is the caller's; the actor is in
  * RT_SCHED_QUEUED owned by the caller, who must call rt_actor_turn or
  * rt_sched_push.  */
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
                     bool has_state, const uint8_t *state, size_t len,
-                    rt_actor **out, th_error *err);
+                    const th_spawn_opts *sub, rt_actor **out, th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 
@@ -459,9 +471,17 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
                    const uint8_t *data, size_t len, const char *text);
 
-/* Fail the actor now (inside its turn): records, notifies the parent. */
+/* Fail the actor now (inside its turn): records "actor-failed" (with the
+ * actor's id and name, the running export and, for failv, the wasm
+ * backtrace, which may be NULL), answers whoever waits on the running
+ * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void rt_actor_failv(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+/* Name of a wit-error-type (ABI.md), e.g. "internal"; NULL if out of
+ * range. */
+const char *rt_wit_error_name(int wit_error_type);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */
@@ -643,8 +663,14 @@ int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t 
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
 /* Free what record.c keeps for an actor (subscriptions, in-memory chain). */
 void rt_record_free(rt_actor *a);
-/* Wait until the actor's events so far are durable. */
+/* Wait until the actor's events so far are durable (while the chain writer
+ * is stalled, at most the runtime's record_stall_ms). */
 int rt_record_flush(rt_actor *a, th_error *err);
+/* Before an effect (every host call): 0 if the actor's events can be
+ * recorded; if the chain writer is stalled, waits for it at most
+ * record_stall_ms, then fails (message in err): the effect must then not
+ * happen.  Also fails once an event of the actor could not be recorded. */
+int rt_record_ready(rt_actor *a, th_error *err);
 /* Chain events of an actor, encoded as list<chain-event> for the guest
  * (runtime.get-chain, supervisor.get-child-events): fills `b` with the
  * raw events via the callback per event, from the chain in THEATER_HOME or,
@@ -673,6 +699,7 @@ typedef struct rt_channel {
 struct th_runtime {
     char *home;
     bool in_memory;
+    unsigned record_stall_ms;    /* how long recording actors wait for a stalled writer */
     th_runtime_log_fn log_fn;
     void *log_ud;
     th_runtime_event_fn event_fn;
@@ -704,6 +731,8 @@ struct th_runtime {
 
     pthread_mutex_t chanlock;    /* channels */
     rt_channel *channels;
+    pthread_mutex_t outlock;     /* outside channel endpoints (manage.c) */
+    struct rt_outside *outside;
 
     pthread_mutex_t sublock;     /* subscription ids */
     uint64_t next_sub;
@@ -736,6 +765,12 @@ void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
 /* Close; returns 0 and the peer if it was open. */
 int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
                      char peer[RT_ID_LEN + 1]);
+/* Hand a channel message (RT_MSG_CHAN_MSG / RT_MSG_CHAN_CLOSE) to the
+ * peer `id`: an actor's mailbox or an outside endpoint (manage.c).  Takes
+ * ownership of `m`; false if there is no such peer (m is freed). */
+bool rt_channel_deliver(rt_runtime *rt, const char *id, rt_msg *m);
+/* Free the outside endpoints (runtime teardown). */
+void rt_outside_free(rt_runtime *rt);
 /* Close every channel of an actor (telling the peers). */
 void rt_channel_close_all(rt_runtime *rt, const char *self);
 
@@ -747,8 +782,10 @@ typedef struct rt_hstate {
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);
 void rt_handlers_free_state(rt_actor *a);
-/* Store list<chain-event> (ptr, len) at addr with the events of `target`. */
-int rt_abi_store_events(rt_guest *g, uint32_t addr, rt_actor *target, size_t *count);
+/* The events of `target` appended to *out (a wit_glue.h list, which the
+ * caller frees with wit_free_list_types_chain_event, also on failure). */
+struct wit_list_types_chain_event;
+int rt_chain_events(rt_actor *target, struct wit_list_types_chain_event *out, th_error *err);
 /* Result writers shared by handlers: a result<_, string> etc. and the
  * host-call record, for calls that return at once.  `input` is consumed. */
 int rt_host_done(rt_host *h, const char *iface, const char *fn, char *input,

@@ -115,8 +115,10 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->log_ud = cfg->log_ud;
     rt->event_fn = cfg->event_fn;
     rt->event_ud = cfg->event_ud;
+    rt->record_stall_ms = cfg->record_stall_ms ? cfg->record_stall_ms : TH_RT_RECORD_STALL_MS;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
+    pthread_mutex_init(&rt->outlock, NULL);
     pthread_mutex_init(&rt->sublock, NULL);
     pthread_mutex_init(&rt->exitlock, NULL);
     atomic_init(&rt->closing, false);
@@ -164,6 +166,13 @@ static int stop_and_wait(rt_actor *a, int code, uint32_t timeout_ms)
     done = rt_sync_wait(s, timeout_ms, NULL);
     rt_sync_release(s);
     return done ? 0 : TH_ETIMEDOUT;
+}
+
+void th_runtime_chain_status(th_runtime *rt, th_chain_status *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rt->chain != NULL)
+        th_chain_status_get(rt->chain, out);
 }
 
 int th_runtime_shutdown(th_runtime *rt, th_error *err)
@@ -222,6 +231,8 @@ void th_runtime_free(th_runtime *rt)
         cn = c->next;
         free(c);
     }
+    rt_outside_free(rt);
+    pthread_mutex_destroy(&rt->outlock);
     if (rt->exits != NULL) {
         unsigned i;
         for (i = 0; i < RT_MAX_EXITS; i++)
@@ -239,11 +250,13 @@ void th_runtime_free(th_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* Spawning                                                           */
 
+static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err);
+
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
                      th_error *err)
 {
     rt_spec *spec = NULL;
-    rt_actor *a = NULL;
+    rt_actor *a = NULL, *parent = NULL;
     rt_sync *s;
     int rc;
 
@@ -254,9 +267,15 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, &spec, err);
     if (rc != 0)
         return rc;
-    rc = rt_actor_create(rt, spec, NULL, opts->initial_state != NULL, opts->initial_state,
-                         opts->initial_state_len, &a, err);
+    if (opts->parent_id != NULL && (parent = lookup(rt, opts->parent_id, err)) == NULL) {
+        rt_spec_release(spec);
+        return TH_ENOENT;
+    }
+    rc = rt_actor_create(rt, spec, parent, opts->initial_state != NULL, opts->initial_state,
+                         opts->initial_state_len, opts, &a, err);
     rt_spec_release(spec);
+    if (parent != NULL)
+        rt_actor_release(parent);
     if (rc != 0)
         return rc;
     s = rt_sync_new();
@@ -648,7 +667,6 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
 void rt_channel_close_all(rt_runtime *rt, const char *self)
 {
     rt_channel **pp, *c, *closed = NULL;
-    rt_actor *peer;
     rt_msg *m;
 
     pthread_mutex_lock(&rt->chanlock);
@@ -666,14 +684,12 @@ void rt_channel_close_all(rt_runtime *rt, const char *self)
         closed = c->next;
         if (c->open) {
             const char *other = strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0];
-            peer = rt_registry_get(&rt->reg, other, RT_ID_LEN);
-            m = peer != NULL ? rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0) : NULL;
+            m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
             if (m != NULL) {
                 memcpy(m->a, self, RT_ID_LEN + 1);
                 memcpy(m->b, c->id, RT_ID_LEN + 1);
-                rt_actor_post(peer, m);
+                rt_channel_deliver(rt, other, m);
             }
-            rt_actor_release(peer);
         }
         free(c);
     }

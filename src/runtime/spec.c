@@ -13,42 +13,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
+#include "base/limits.h"
 #include "theater/store.h"
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 
 /* Flat parameter counts of the exports (all i32, one i32 result). */
 static const uint32_t export_params[RT_EX_COUNT] = {5, 5, 7, 7, 7, 5, 9, 8, 5};
-
-static int read_file(const char *path, uint8_t **out, size_t *len, th_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    uint8_t *buf;
-
-    if (f == NULL)
-        return th_error_set(err, errno == ENOENT ? TH_ENOENT : TH_EIO, "cannot open %s: %s", path,
-                            strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > TH_WASM_MAX_MODULE_BYTES) {
-        fclose(f);
-        return th_error_set(err, TH_ETOOBIG, "%s is too large or unreadable", path);
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return th_error_set(err, TH_ENOMEM, "out of memory reading %s", path);
-    }
-    if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        fclose(f);
-        free(buf);
-        return th_error_set(err, TH_EIO, "cannot read %s", path);
-    }
-    fclose(f);
-    buf[st.st_size] = 0;
-    *out = buf;
-    *len = (size_t)st.st_size;
-    return 0;
-}
 
 int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err)
 {
@@ -74,7 +46,7 @@ int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_er
         }
     }
     pthread_mutex_unlock(&rt->modlock);
-    if ((rc = read_file(path, &bytes, &len, err)) != 0)
+    if ((rc = base_file_read(path, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, err)) != 0)
         return rc;
     rc = th_wasm_module_new(bytes, len, out, err);
     free(bytes);
@@ -150,7 +122,8 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
         s->init_state_len = strlen(is->json);
         break;
     case RT_MANIFEST_INIT_FILE:
-        if ((rc = read_file(is->path, &s->init_state, &s->init_state_len, err)) != 0)
+        if ((rc = base_file_read(is->path, "init_state file", TH_RT_MAX_INIT_STATE_BYTES,
+                                 &s->init_state, &s->init_state_len, err)) != 0)
             return th_error_prefix(err, "init_state");
         break;
     case RT_MANIFEST_INIT_STORE:

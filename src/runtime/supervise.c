@@ -271,6 +271,7 @@ void rt_sup_do_restart(rt_actor *a)
     if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED || a->stop_msg != NULL)
         return;
     rt_actor_abort_op(a, "actor is restarting");
+    atomic_fetch_add_explicit(&a->n_restarts, 1, memory_order_relaxed);
     rt_actor_fail_pending(a, "actor restarted");
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     a->shutdown_req = false;

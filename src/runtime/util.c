@@ -114,6 +114,16 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
     return len;
 }
 
+const char *rt_wit_error_name(int t)
+{
+    static const char *const names[] = {
+        "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
+        "type-mismatch", "internal", "serialization-error", "update-component-error", "paused",
+    };
+
+    return t >= 0 && (size_t)t < sizeof names / sizeof names[0] ? names[t] : NULL;
+}
+
 bool rt_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0, k;

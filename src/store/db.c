@@ -32,6 +32,7 @@
  *     WITHOUT ROWID
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,23 +203,66 @@ fail:
     return rc;
 }
 
+/* theater.db holds every actor's state and messages: owner only.  SQLite
+ * creates the -wal and -shm files with the database file's mode, so a new
+ * database is created here, 0600, before SQLite opens it; when opened for
+ * writing, a database (or WAL/SHM file) left readable by others is
+ * tightened to owner-only.  Anything that is not a regular file under
+ * that name is refused (a FIFO would block SQLite's open()).
+ *
+ * The existing files are only stat()ed and chmod()ed by name, never opened
+ * and closed here: closing any descriptor of a file drops every POSIX lock
+ * this process holds on it, i.e. the locks of other SQLite connections to
+ * the same database. */
+static int prepare_file(const char *path, int create, th_error *err)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[4200];
+    struct stat st;
+    size_t i;
+    int fd, e;
+
+    if (create && stat(path, &st) != 0 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd); /* new and empty: nobody holds locks on it yet */
+    }
+    for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        if (stat(p, &st) != 0) {
+            e = errno;
+            if (e == ENOENT && i > 0)
+                continue;
+            if (e == ENOENT)
+                return th_error_set(err, TH_ENOENT, "no database at %s", p);
+            return th_error_set(err, TH_EIO, "cannot stat %s: %s", p, strerror(e));
+        }
+        if (!S_ISREG(st.st_mode))
+            return th_error_set(err, TH_EIO, "%s is not a regular file; refusing to use it", p);
+        if (create && (st.st_mode & 077) != 0 && st.st_uid == geteuid())
+            (void)chmod(p, st.st_mode & 0700);
+    }
+    return TH_OK;
+}
+
 int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 {
     char path[4096];
     sqlite3 *db = NULL;
     int readonly = (flags & STORE_DB_READONLY) != 0;
     int rc, oflags;
-    struct stat st;
 
     *out = NULL;
     if ((rc = store_home_path(home, STORE_DB_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     if (readonly) {
-        if (stat(path, &st) != 0)
-            return th_error_set(err, TH_ENOENT, "no database at %s", path);
+        if ((rc = prepare_file(path, 0, err)) != TH_OK)
+            return rc;
         oflags = SQLITE_OPEN_READONLY;
     } else {
-        if ((rc = make_home(home, err)) != TH_OK)
+        if ((rc = make_home(home, err)) != TH_OK || (rc = prepare_file(path, 1, err)) != TH_OK)
             return rc;
         oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }

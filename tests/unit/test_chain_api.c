@@ -51,6 +51,7 @@ static th_chain *open_home(const char *home, int read_only)
 
 static int setup(void **state)
 {
+    umask(022); /* the default that used to leave theater.db 0644 */
     fixture *f = calloc(1, sizeof *f);
 
     snprintf(f->home, sizeof f->home, "/tmp/theater-chain-test-XXXXXX");
@@ -297,8 +298,13 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.msg, "event type"));
     assert_int_equal(th_chain_append(f->c, big, "t", "", 0, NULL, NULL, &err), TH_ETOOBIG);
     assert_int_equal(th_chain_append(f->c, "a", "t", "", 0, big, NULL, &err), TH_ETOOBIG);
-    assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)65 * 1024 * 1024, NULL, NULL, &err),
+    /* above 64 MiB data is recorded by content reference (test_chain_harden.c),
+     * up to TH_CHAIN_MAX_CONTENT_BYTES; the sizes are checked before reading */
+    assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)TH_CHAIN_MAX_CONTENT_BYTES + 1,
+                                     NULL, NULL, &err),
                      TH_ETOOBIG);
+    assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)65 * 1024 * 1024, "d", NULL, &err),
+                     TH_EINVAL);
     free(big);
     /* Empty data is allowed. */
     assert_int_equal(th_chain_append(f->c, "a", "t", NULL, 0, NULL, NULL, &err), TH_OK);
@@ -491,9 +497,21 @@ static void test_export_verify_import(void **state)
     /* Import into another home, then verify there. */
     assert_non_null(mkdtemp(other));
     c2 = open_home(other, 0);
+    /* the other home does not trust this home's key: refused, naming the
+     * signer, unless allowed; once the key is trusted it is accepted */
     rewind(fp);
-    if (th_chain_import(c2, fp, &res, &err) != TH_OK)
+    assert_int_equal(th_chain_import(c2, fp, 0, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_UNTRUSTED);
+    assert_true(res.has_signer);
+    assert_memory_equal(res.signer, key, 32);
+    assert_non_null(strstr(err.msg, "sha256:"));
+    assert_false(chain_actor_known(c2, "exp"));
+    assert_int_equal(th_chain_trust_add(other, key, "the test home", &err), TH_OK);
+    assert_int_equal(th_chain_trust_add(other, key, NULL, &err), TH_EEXIST);
+    rewind(fp);
+    if (th_chain_import(c2, fp, 0, &res, &err) != TH_OK)
         fail_msg("import: %s", err.msg);
+    assert_true(res.signer_trusted);
     q.actor = "exp";
     assert_int_equal(th_chain_read(c2, &q, &evs, &err), TH_OK);
     assert_int_equal(evs.count, 20);
@@ -502,7 +520,7 @@ static void test_export_verify_import(void **state)
     th_chain_events_free(&evs);
     assert_int_equal(th_chain_verify(c2, NULL, &res, &err), TH_OK);
     rewind(fp);
-    assert_int_equal(th_chain_import(c2, fp, &res, &err), TH_EEXIST);
+    assert_int_equal(th_chain_import(c2, fp, 0, &res, &err), TH_EEXIST);
     assert_int_equal(th_chain_close(c2), TH_OK);
     rm_rf(other);
 
@@ -607,6 +625,82 @@ static void test_wal_bounded(void **state)
     rm_rf(home);
 }
 
+/* Data above 64 MiB is recorded by content reference: the event holds the
+ * hash, the bytes are in the store in the same transaction, and verify
+ * checks them (an altered or missing content is "bad content").  (Such an
+ * event used to be refused: the runtime's call ran unrecorded.) */
+static void test_content_ref(void **state)
+{
+    fixture *f = *state;
+    size_t len = (size_t)TH_CHAIN_MAX_DATA_BYTES + 12345;
+    th_chain_verify_result res;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    uint8_t *big = malloc(len), hash[32], want[32];
+    uint64_t size;
+    char path[300];
+    sqlite3 *db;
+    th_error err;
+
+    assert_non_null(big);
+    memset(big, 'q', len);
+    big[7] = 'x';
+    assert_int_equal(base_sha256(big, len, want), 0);
+    append_ok(f->c, "big", "small", "1", NULL);
+    assert_int_equal(th_chain_append(f->c, "big", "host-call", big, len, NULL, NULL, &err), TH_OK);
+    append_ok(f->c, "big", "small", "2", NULL);
+    free(big);
+    assert_int_equal(th_chain_flush(f->c, 20000, &err), TH_OK);
+    q.actor = "big";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 3);
+    assert_string_equal(evs.items[1].description, TH_CHAIN_CONTENT_REF_DESC);
+    assert_true(th_chain_event_content_ref(&evs.items[1], hash, &size));
+    assert_int_equal(size, len);
+    assert_memory_equal(hash, want, 32);
+    assert_false(th_chain_event_content_ref(&evs.items[0], hash, &size));
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+    assert_int_equal(res.events, 3);
+    /* alter the stored content: verification names the event */
+    snprintf(path, sizeof path, "%s/theater.db", f->home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "UPDATE store_blob SET data = CAST(zeroblob(size) AS BLOB)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(th_chain_verify(f->c, "big", &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_BAD_CONTENT);
+    assert_int_equal(res.seq, 1);
+    assert_non_null(strstr(res.detail, "altered"));
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM store_blob", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_BAD_CONTENT);
+    assert_non_null(strstr(res.detail, "not in the store"));
+    sqlite3_close(db);
+}
+
+/* theater.db and its WAL/SHM files are the owner's only (they hold every
+ * actor's state and messages), whatever the umask. */
+static void test_db_mode(void **state)
+{
+    fixture *f = *state;
+    const char *sfx[] = {"", "-wal", "-shm"};
+    char path[300];
+    struct stat st;
+    th_error err;
+    size_t i;
+
+    append_ok(f->c, "m", "t", "x", NULL);
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/theater.db%s", f->home, sfx[i]);
+        assert_int_equal(stat(path, &st), 0);
+        if ((st.st_mode & 077) != 0)
+            fail_msg("%s has mode %o", path, (unsigned)(st.st_mode & 0777));
+    }
+}
+
 static void test_merkle_paths(void **state)
 {
     base_sha256_ctx *ctx = base_sha256_new();
@@ -649,6 +743,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
+        cmocka_unit_test_setup_teardown(test_content_ref, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_mode, setup, teardown),
         cmocka_unit_test(test_wal_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -404,7 +404,14 @@ static void test_load_file(void **state)
     assert_int_equal(rt_manifest_load(path, NULL, &m, &err), TH_ENOENT);
     assert_non_null(strstr(err.msg, "missing.toml"));
     snprintf(path, sizeof path, "%s/data", g_dir);
-    assert_int_equal(rt_manifest_load(path, NULL, &m, &err), TH_EIO);
+    assert_int_equal(rt_manifest_load(path, NULL, &m, &err), TH_EINVAL);
+    assert_non_null(strstr(err.msg, "is a directory"));
+    /* a FIFO is refused at once (opening it used to block forever) */
+    snprintf(path, sizeof path, "%s/fifo.toml", g_dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(rt_manifest_load(path, NULL, &m, &err), TH_EINVAL);
+    assert_non_null(strstr(err.msg, "fifo.toml is a FIFO"));
+    unlink(path);
 }
 
 static void test_size_limit(void **state)

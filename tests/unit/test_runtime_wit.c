@@ -129,11 +129,12 @@ static void env_close(env *e)
 
 static int in_call(env *e, scenario_fn fn)
 {
+    th_wasm_val none[1];
     int rc;
 
     e->scenario = fn;
     e->ran = 0;
-    rc = th_wasm_exec_call(e->ex, th_wasm_instance_func(e->inst, "run"), NULL, 0, NULL, 0);
+    rc = th_wasm_exec_call(e->ex, th_wasm_instance_func(e->inst, "run"), NULL, 0, none, 0);
     e->scenario = NULL;
     return rc;
 }

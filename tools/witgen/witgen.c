@@ -957,6 +957,12 @@ static const char prelude_c[] =
     "    if (a % align != 0)\n"
     "        return th_error_set(g->err, TH_ETRAP, \"misaligned pointer 0x%x (needs %u-byte alignment)\", a, align);\n"
     "    return rt_abi_fits(g, a, size);\n}\n\n"
+    "int wit_str_set(rt_host *h, wit_str *out, const char *s)\n{\n"
+    "    size_t n = strlen(s);\n\n"
+    "    free(out->ptr);\n    out->len = 0;\n"
+    "    if ((out->ptr = malloc(n + 1)) == NULL)\n"
+    "        return th_error_set(&h->err, TH_ENOMEM, \"out of memory\");\n"
+    "    memcpy(out->ptr, s, n + 1);\n    out->len = n;\n    return 0;\n}\n\n"
     "/* The elements of a list: aligned, inside memory, no overflow. */\n"
     "static WIT_UNUSED int wit_list_span(rt_guest *g, uint32_t ptr, uint32_t len, uint32_t size, uint32_t align)\n{\n"
     "    uint8_t *p = NULL;\n\n"
@@ -983,7 +989,9 @@ static int write_host(const char *hpath, const char *cpath)
     for (i = 0; i < P.ntypes; i++)
         if (used[i])
             emit_protos(i);
-    E("\n");
+    E("\n/* Set a string of a result to a copy of s (for handlers): 0, or\n"
+      " * TH_ENOMEM with h->err set. */\n"
+      "int wit_str_set(rt_host *h, wit_str *out, const char *s);\n\n");
     for (i = 0; i < P.nifaces; i++) {
         if (P.ifaces[i].role != 1 || P.ifaces[i].nfuncs == 0)
             continue;

@@ -9,7 +9,8 @@
  * and "respond-last <text>" answers it.  One-way messages "record <text>"
  * append to a log line.  Channels: every open is accepted with message
  * "welcome"; channel messages are logged as "chan-msg <text>", closes as
- * "chan-closed".
+ * "chan-closed".  "trap" traps (unreachable) two named functions deep,
+ * for the backtraces of tests/integration/runtime/test_failures.c.
  */
 #include "theater.h"
 
@@ -122,6 +123,17 @@ static th_str store_all(void)
     return out;
 }
 
+__attribute__((noinline)) static void probe_trap_here(void)
+{
+    __builtin_trap();
+}
+
+__attribute__((noinline)) static void probe_trap_caller(volatile int depth)
+{
+    if (depth > 0)
+        probe_trap_here();
+}
+
 static th_str run(th_state *state, th_str request_id, th_str cmd, bool *defer)
 {
     th_str rest = cmd, op = word(&rest, false), a, b, v = {0, 0};
@@ -129,6 +141,8 @@ static th_str run(th_state *state, th_str request_id, th_str cmd, bool *defer)
 
     if (th_str_eq_c(op, "log")) {
         th_log_str(rest);
+    } else if (th_str_eq_c(op, "trap")) {
+        probe_trap_caller(1);
     } else if (th_str_eq_c(op, "chain")) {
         th_chain_event_list l = th_get_chain();
         if (l.len == 0)

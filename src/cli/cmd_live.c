@@ -1,0 +1,937 @@
+/*
+ * cmd_live.c - the live commands, clients of the daemon's management API
+ * (docs/api.md): start, list, inspect, state, events, message, channel,
+ * stop, restart, update.
+ *
+ * Each takes --home DIR, --json (machine output) and -h/--help.  Actor ids
+ * may be any unique prefix (at least 4 characters): the daemon resolves
+ * them and names the candidates of an ambiguous one.  Exit status: 0 on
+ * success, 1 when the daemon refused or failed the request (the message
+ * says why), 2 for a usage error, 3 when no daemon runs on the home.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/hex.h"
+#include "cli/client.h"
+#include "cli/event_text.h"
+
+#define EXIT_HELP                                                                                    \
+    "\nexit status: 0 on success, 1 if the daemon refused or failed the request,\n"                   \
+    "2 for a usage error, 3 if no daemon runs on this home.\n"
+#define COMMON_HELP                                                                                  \
+    "  --json                 machine-readable output (JSON)\n"                                      \
+    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"                \
+    "  -h, --help             show this help\n"
+
+/* ------------------------------------------------------------------ */
+/* Arguments                                                          */
+
+typedef struct live_args {
+    const char *home;
+    int json;
+    const char *pos[4];
+    int npos;
+    const char *val[8]; /* values of the command's value options, by index */
+    int flag[8];        /* the command's flags, by index */
+} live_args;
+
+/* Parse argv (argv[0] = the command).  `vals` and `flags` are
+ * NULL-terminated option names.  Returns -1 after --help, 0, or 2 after a
+ * usage message. */
+static int parse_args(int argc, char **argv, const char *help, const char *const *vals,
+                      const char *const *flags, int maxpos, live_args *a)
+{
+    int i, k;
+
+    memset(a, 0, sizeof *a);
+    for (i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (cli_is_help(s)) {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (strcmp(s, "--json") == 0) {
+            a->json = 1;
+            continue;
+        }
+        if (strcmp(s, "--home") == 0) {
+            if (i + 1 >= argc)
+                goto missing;
+            a->home = argv[++i];
+            continue;
+        }
+        for (k = 0; vals != NULL && vals[k] != NULL; k++) {
+            if (strcmp(s, vals[k]) == 0) {
+                if (i + 1 >= argc)
+                    goto missing;
+                a->val[k] = argv[++i];
+                break;
+            }
+        }
+        if (vals != NULL && vals[k] != NULL)
+            continue;
+        for (k = 0; flags != NULL && flags[k] != NULL; k++)
+            if (strcmp(s, flags[k]) == 0)
+                break;
+        if (flags != NULL && flags[k] != NULL) {
+            a->flag[k] = 1;
+            continue;
+        }
+        if (s[0] == '-' && s[1] != 0) {
+            cli_errorf("%s: unknown option %s (see `theater %s --help`)", argv[0], s, argv[0]);
+            return CLI_EXIT_USAGE;
+        }
+        if (a->npos >= maxpos) {
+            cli_errorf("%s: too many arguments (see `theater %s --help`)", argv[0], argv[0]);
+            return CLI_EXIT_USAGE;
+        }
+        a->pos[a->npos++] = s;
+    }
+    return 0;
+missing:
+    cli_errorf("%s: %s needs a value", argv[0], argv[i]);
+    return CLI_EXIT_USAGE;
+}
+
+/* Percent-encode a path segment or query value. */
+static void enc(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '.') {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    out[n] = 0;
+}
+
+static void print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+}
+
+static const char *when(uint64_t ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+static void age(uint64_t ms, char *buf, size_t cap)
+{
+    struct timespec ts;
+    uint64_t now, s;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    s = now > ms ? (now - ms) / 1000 : 0;
+    if (s < 120)
+        snprintf(buf, cap, "%llus", (unsigned long long)s);
+    else if (s < 7200)
+        snprintf(buf, cap, "%llum", (unsigned long long)(s / 60));
+    else if (s < 172800)
+        snprintf(buf, cap, "%lluh", (unsigned long long)(s / 3600));
+    else
+        snprintf(buf, cap, "%llud", (unsigned long long)(s / 86400));
+}
+
+static int utf8_text(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t k, len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > n || (c < 0x20 && c != '\n' && c != '\t' && c != '\r'))
+            return 0;
+        for (k = 1; k < len; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Decode hex (malloc'd bytes, *n), or NULL. */
+static unsigned char *unhex(const char *s, size_t *n)
+{
+    size_t len = strlen(s);
+    unsigned char *out = malloc(len / 2 + 1);
+
+    if (out == NULL || len % 2 != 0 || base_hex_decode(s, out, len / 2) != 0) {
+        free(out);
+        return NULL;
+    }
+    *n = len / 2;
+    return out;
+}
+
+/* Bytes as a JSON string of lowercase hex (a new reference). */
+static json_t *hex_json(const char *p, size_t n)
+{
+    char *h = malloc(2 * n + 1);
+    json_t *j;
+
+    if (h == NULL)
+        return NULL;
+    base_hex_encode(p, n, h);
+    j = json_string(h);
+    free(h);
+    return j;
+}
+
+/* One event for a person (event_text.c, as `theater chain events`). */
+static void print_event(json_t *ev, unsigned flags)
+{
+    th_error err;
+    char *text = cli_event_text_from_json(ev, NULL, flags, &err);
+
+    if (text == NULL) {
+        cli_errorf("%s", err.msg);
+        return;
+    }
+    fputs(text, stdout);
+    fflush(stdout);
+    free(text);
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                             */
+
+typedef struct follow_ctx {
+    int json;
+    unsigned flags; /* event_text.h CLI_EVENT_* */
+    long max;   /* stop after this many events (0 = never) */
+    long seen;
+} follow_ctx;
+
+static int on_event(void *ud, const char *event, const char *data)
+{
+    follow_ctx *f = ud;
+    json_t *ev;
+
+    (void)event;
+    if (f->json) {
+        printf("%s\n", data);
+        fflush(stdout);
+    } else if ((ev = json_loads(data, 0, NULL)) != NULL) {
+        print_event(ev, f->flags);
+        json_decref(ev);
+    }
+    return f->max > 0 && ++f->seen >= f->max;
+}
+
+static int follow_events(cli_api *api, const char *id, const char *type, int json, unsigned flags, long max)
+{
+    char path[512], t[256];
+    follow_ctx f = {json, flags, max, 0};
+    cli_sse sse;
+
+    memset(&sse, 0, sizeof sse);
+    sse.fn = on_event;
+    sse.ud = &f;
+    if (type != NULL) {
+        enc(t, sizeof t, type);
+        snprintf(path, sizeof path, "/v1/actors/%s/events?follow=1&type=%s", id, t);
+    } else {
+        snprintf(path, sizeof path, "/v1/actors/%s/events?follow=1", id);
+    }
+    return cli_api_stream(api, path, &sse);
+}
+
+static const char events_help[] =
+    "usage: theater events ID [--follow] [--type T] [--limit N] [--max N] [--wide] [--json]\n"
+    "\n"
+    "The events of actor ID's chain, oldest first (with --limit N: the newest N).\n"
+    "With --follow, the stored events and then live ones as they happen, until\n"
+    "the daemon ends the stream or Ctrl-C; a dropped connection is resumed\n"
+    "after the last event received (none lost, none repeated).\n"
+    "\n"
+    "options:\n"
+    "  --follow               keep streaming live events\n"
+    "  --type T               only events of type T (e.g. actor-failed)\n"
+    "  --limit N              the newest N events (without --follow)\n"
+    "  --max N                with --follow: stop after N events\n"
+    "  --wide                 every value whole (values are cut after 200 bytes)\n"
+    "  --json                 one JSON object per event, as `theater chain events\n"
+    "                         --json` prints them (docs/events.md)\n"
+    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
+    "  -h, --help             show this help\n" EXIT_HELP;
+
+int cli_cmd_events(int argc, char **argv)
+{
+    static const char *const vals[] = {"--type", "--limit", "--max", NULL};
+    static const char *const flags[] = {"--follow", "--wide", NULL};
+    live_args a;
+    cli_api api;
+    char path[512], t[256], id[128];
+    json_t *o;
+    size_t i;
+    long limit = 0, max = 0;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, events_help, vals, flags, 1, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos != 1) {
+        cli_errorf("events: missing ID (see `theater events --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if ((a.val[1] && (limit = strtol(a.val[1], NULL, 10)) <= 0) || (a.val[2] && (max = strtol(a.val[2], NULL, 10)) <= 0)) {
+        cli_errorf("events: --limit and --max take a positive number");
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0)
+        return rc;
+    enc(id, sizeof id, a.pos[0]);
+    if (a.flag[0]) {
+        rc = follow_events(&api, id, a.val[0], a.json, a.flag[1] ? CLI_EVENT_WIDE : 0, max);
+        cli_api_close(&api);
+        return rc;
+    }
+    snprintf(path, sizeof path, "/v1/actors/%s/events?", id);
+    if (a.val[0] != NULL) {
+        enc(t, sizeof t, a.val[0]);
+        snprintf(path + strlen(path), sizeof path - strlen(path), "type=%s&", t);
+    }
+    if (limit > 0)
+        snprintf(path + strlen(path), sizeof path - strlen(path), "limit=%ld&newest=1", limit);
+    o = cli_api_json(&api, "GET", path, NULL, 200, &rc);
+    cli_api_close(&api);
+    if (o == NULL)
+        return rc;
+    for (i = 0; i < json_array_size(json_object_get(o, "events")); i++) {
+        json_t *ev = json_array_get(json_object_get(o, "events"), i);
+        if (a.json) {
+            json_dumpf(ev, stdout, JSON_COMPACT);
+            fputc('\n', stdout);
+        } else {
+            print_event(ev, a.flag[1] ? CLI_EVENT_WIDE : 0);
+        }
+    }
+    json_decref(o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* start                                                              */
+
+static const char start_help[] =
+    "usage: theater start MANIFEST [--state JSON] [--parent ID] [--follow] [--json]\n"
+    "\n"
+    "Start the actor of MANIFEST (a TOML file) in the daemon and print its id on\n"
+    "its own line; with --follow, then stream its events (as `theater events\n"
+    "--follow`).\n"
+    "\n"
+    "options:\n"
+    "  --state JSON           initial state (overrides the manifest's init_state)\n"
+    "  --parent ID            start it as a child of actor ID\n"
+    "  --follow               stream the new actor's events afterwards\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_start(int argc, char **argv)
+{
+    static const char *const vals[] = {"--state", "--parent", NULL};
+    static const char *const flags[] = {"--follow", NULL};
+    live_args a;
+    cli_api api;
+    char abs[PATH_MAX];
+    json_t *body, *o, *st = NULL;
+    json_error_t jerr;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, start_help, vals, flags, 1, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos != 1) {
+        cli_errorf("start: missing MANIFEST (see `theater start --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if (a.val[0] != NULL && (st = json_loads(a.val[0], JSON_DECODE_ANY, &jerr)) == NULL) {
+        cli_errorf("start: --state is not valid JSON: %s", jerr.text);
+        return CLI_EXIT_USAGE;
+    }
+    if (realpath(a.pos[0], abs) == NULL) {
+        cli_errorf("start: cannot open %s: %s", a.pos[0], strerror(errno));
+        json_decref(st);
+        return CLI_EXIT_ERROR;
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0) {
+        json_decref(st);
+        return rc;
+    }
+    body = json_pack("{s:s}", "manifest", abs);
+    if (st != NULL)
+        json_object_set_new(body, "init_state", st);
+    if (a.val[1] != NULL)
+        json_object_set_new(body, "parent", json_string(a.val[1]));
+    o = cli_api_json(&api, "POST", "/v1/actors", body, 201, &rc);
+    if (o != NULL) {
+        if (a.json)
+            print_json(o);
+        else
+            printf("%s\n", json_string_value(json_object_get(o, "id")));
+        fflush(stdout);
+        if (a.flag[0])
+            rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0, 0);
+        json_decref(o);
+    }
+    cli_api_close(&api);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* list                                                               */
+
+/* The shortest prefix length (>= 8) that tells every id apart. */
+static int short_len(json_t *actors)
+{
+    size_t i, j, n = json_array_size(actors);
+    int len = 8;
+
+    for (i = 0; i < n; i++) {
+        const char *x = json_string_value(json_object_get(json_array_get(actors, i), "id"));
+        for (j = i + 1; j < n; j++) {
+            const char *y = json_string_value(json_object_get(json_array_get(actors, j), "id"));
+            int k = 0;
+            while (x[k] && x[k] == y[k])
+                k++;
+            if (k + 1 > len)
+                len = k + 1;
+        }
+    }
+    return len;
+}
+
+static void list_row(json_t *ac, int idlen, int depth)
+{
+    char ago[32];
+    const char *parent = json_string_value(json_object_get(ac, "parent"));
+
+    age((uint64_t)json_integer_value(json_object_get(ac, "started")), ago, sizeof ago);
+    printf("%-*.*s  %*s%-*s %-9s %-8s %.*s\n", idlen, idlen, json_string_value(json_object_get(ac, "id")), depth * 2,
+           "", 20 - depth * 2 > 4 ? 20 - depth * 2 : 4, json_string_value(json_object_get(ac, "name")),
+           json_string_value(json_object_get(ac, "status")), ago, parent ? idlen : 1, parent ? parent : "-");
+}
+
+static void list_tree(json_t *actors, const char *parent, int idlen, int depth)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(actors); i++) {
+        json_t *ac = json_array_get(actors, i);
+        const char *p = json_string_value(json_object_get(ac, "parent"));
+        if ((parent == NULL && p == NULL) || (parent != NULL && p != NULL && strcmp(p, parent) == 0)) {
+            list_row(ac, idlen, depth);
+            if (depth < 32)
+                list_tree(actors, json_string_value(json_object_get(ac, "id")), idlen, depth + 1);
+        }
+    }
+}
+
+static const char list_help[] =
+    "usage: theater list [--tree] [--json]\n"
+    "\n"
+    "The daemon's actors: id (the shortest unique prefix of at least 8\n"
+    "characters, which every command accepts), name, status, age and parent;\n"
+    "with --tree, children are indented under their parents.\n"
+    "\n"
+    "options:\n"
+    "  --tree                 show the supervision tree\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_list(int argc, char **argv)
+{
+    static const char *const flags[] = {"--tree", NULL};
+    live_args a;
+    cli_api api;
+    json_t *o, *actors;
+    size_t i;
+    int rc, idlen;
+
+    if ((rc = parse_args(argc, argv, list_help, NULL, flags, 0, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if ((rc = cli_api_open(a.home, &api)) != 0)
+        return rc;
+    o = cli_api_json(&api, "GET", "/v1/actors", NULL, 200, &rc);
+    cli_api_close(&api);
+    if (o == NULL)
+        return rc;
+    actors = json_object_get(o, "actors");
+    if (a.json) {
+        print_json(actors);
+    } else if (json_array_size(actors) == 0) {
+        printf("no actors running\n");
+    } else {
+        idlen = short_len(actors);
+        printf("%-*s  %-20s %-9s %-8s %s\n", idlen, "ID", "NAME", "STATUS", "AGE", "PARENT");
+        if (a.flag[0])
+            list_tree(actors, NULL, idlen, 0);
+        else
+            for (i = 0; i < json_array_size(actors); i++)
+                list_row(json_array_get(actors, i), idlen, 0);
+    }
+    json_decref(o);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* inspect, state                                                     */
+
+static const char inspect_help[] =
+    "usage: theater inspect ID [--json]\n"
+    "\n"
+    "Actor ID's status, manifest, children, metrics and most recent events.\n"
+    "\n"
+    "options:\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_inspect(int argc, char **argv)
+{
+    live_args a;
+    cli_api api;
+    char path[512], id[128], buf[64];
+    json_t *o, *evs = NULL, *m, *kids;
+    const char *key;
+    json_t *v;
+    size_t i;
+    int rc, rc2;
+
+    if ((rc = parse_args(argc, argv, inspect_help, NULL, NULL, 1, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos != 1) {
+        cli_errorf("inspect: missing ID (see `theater inspect --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0)
+        return rc;
+    enc(id, sizeof id, a.pos[0]);
+    snprintf(path, sizeof path, "/v1/actors/%s", id);
+    o = cli_api_json(&api, "GET", path, NULL, 200, &rc);
+    if (o != NULL) {
+        snprintf(path, sizeof path, "/v1/actors/%s/events?limit=10&newest=1",
+                 json_string_value(json_object_get(o, "id")));
+        evs = cli_api_json(&api, "GET", path, NULL, 200, &rc2);
+    }
+    cli_api_close(&api);
+    if (o == NULL)
+        return rc;
+    if (a.json) {
+        json_object_set(o, "recent_events", evs ? json_object_get(evs, "events") : json_array());
+        print_json(o);
+    } else {
+        m = json_object_get(o, "manifest");
+        printf("id          %s\nname        %s %s\nstatus      %s\n", json_string_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "version")),
+               json_string_value(json_object_get(o, "status")));
+        printf("started     %s\n", when((uint64_t)json_integer_value(json_object_get(o, "started")), buf, sizeof buf));
+        printf("parent      %s\n", json_string_value(json_object_get(o, "parent")) ? json_string_value(json_object_get(o, "parent")) : "-");
+        printf("manifest    %s\n", json_string_value(json_object_get(m, "path")) ? json_string_value(json_object_get(m, "path")) : "(inline TOML)");
+        kids = json_object_get(o, "children");
+        printf("children    %zu\n", json_array_size(kids));
+        for (i = 0; i < json_array_size(kids); i++)
+            printf("            %s\n", json_string_value(json_array_get(kids, i)));
+        printf("metrics\n");
+        json_object_foreach(json_object_get(o, "metrics"), key, v)
+            printf("  %-13s %lld\n", key, (long long)json_integer_value(v));
+        printf("recent events\n");
+        for (i = 0; evs && i < json_array_size(json_object_get(evs, "events")); i++)
+            print_event(json_array_get(json_object_get(evs, "events"), i), 0);
+    }
+    json_decref(evs);
+    json_decref(o);
+    return 0;
+}
+
+static const char state_help[] =
+    "usage: theater state ID [--json]\n"
+    "\n"
+    "Actor ID's current state: pretty-printed when it is JSON, else the raw\n"
+    "bytes; `null` when it has none.  With --json: {\"id\", \"state\"} (the JSON\n"
+    "value) or {\"id\", \"state_hex\"} for bytes that are not JSON.\n"
+    "\n"
+    "options:\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_state(int argc, char **argv)
+{
+    live_args a;
+    cli_api api;
+    cli_resp r;
+    char path[512], id[128];
+    json_t *v = NULL;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, state_help, NULL, NULL, 1, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos != 1) {
+        cli_errorf("state: missing ID (see `theater state --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0)
+        return rc;
+    enc(id, sizeof id, a.pos[0]);
+    snprintf(path, sizeof path, "/v1/actors/%s/state", id);
+    rc = cli_api_call(&api, "GET", path, NULL, 0, NULL, &r);
+    cli_api_close(&api);
+    if (rc != 0)
+        return rc;
+    if (r.status != 200 && r.status != 204) {
+        rc = cli_api_fail(&r);
+        cli_resp_free(&r);
+        return rc;
+    }
+    if (r.status == 200)
+        v = json_loadb(r.body ? r.body : "", r.len, JSON_DECODE_ANY, NULL);
+    if (a.json) {
+        json_t *o = json_pack("{s:s}", "id", a.pos[0]);
+        if (r.status == 204) {
+            json_object_set_new(o, "state", json_null());
+        } else if (v != NULL) {
+            json_object_set(o, "state", v);
+        } else {
+            json_object_set_new(o, "state_hex", hex_json(r.body, r.len));
+        }
+        print_json(o);
+        json_decref(o);
+    } else if (r.status == 204) {
+        printf("null\n");
+    } else if (v != NULL) {
+        json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        fputc('\n', stdout);
+    } else {
+        fwrite(r.body, 1, r.len, stdout);
+    }
+    json_decref(v);
+    cli_resp_free(&r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* message                                                            */
+
+static const char message_help[] =
+    "usage: theater message ID [--request] [DATA | --file F] [--timeout-ms N] [--json]\n"
+    "\n"
+    "Send DATA (or the bytes of file F; - is stdin) to actor ID as a one-way\n"
+    "message (handle-send).  With --request, send it as a request\n"
+    "(handle-request) and write the reply's bytes to stdout exactly as they\n"
+    "are, nothing added; --json wraps the reply: {\"reply\": TEXT} when it is\n"
+    "UTF-8, else {\"reply_hex\": ...}.\n"
+    "\n"
+    "options:\n"
+    "  --request              wait for the actor's reply\n"
+    "  --file F               the message is the content of F (- = stdin)\n"
+    "  --timeout-ms N         give up on the reply after N ms (default 30000;\n"
+    "                         exit status 1)\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_message(int argc, char **argv)
+{
+    static const char *const vals[] = {"--file", "--timeout-ms", NULL};
+    static const char *const flags[] = {"--request", NULL};
+    live_args a;
+    cli_api api;
+    cli_resp r;
+    char path[512], id[128];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, message_help, vals, flags, 2, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos < 1) {
+        cli_errorf("message: missing ID (see `theater message --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if ((a.npos == 2) == (a.val[0] != NULL)) {
+        cli_errorf("message: give the message as DATA or with --file F (see `theater message --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if (a.val[1] != NULL && strspn(a.val[1], "0123456789") != strlen(a.val[1])) {
+        cli_errorf("message: bad --timeout-ms %s", a.val[1]);
+        return CLI_EXIT_USAGE;
+    }
+    if (a.val[0] != NULL) {
+        if ((data = cli_read_file(a.val[0], &len)) == NULL)
+            return CLI_EXIT_ERROR;
+    } else {
+        len = strlen(a.pos[1]);
+        data = (unsigned char *)strdup(a.pos[1]);
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0) {
+        free(data);
+        return rc;
+    }
+    enc(id, sizeof id, a.pos[0]);
+    if (a.flag[0])
+        snprintf(path, sizeof path, "/v1/actors/%s/requests%s%s", id, a.val[1] ? "?timeout_ms=" : "",
+                 a.val[1] ? a.val[1] : "");
+    else
+        snprintf(path, sizeof path, "/v1/actors/%s/messages", id);
+    rc = cli_api_call(&api, "POST", path, data ? data : (unsigned char *)"", len, "application/octet-stream", &r);
+    cli_api_close(&api);
+    free(data);
+    if (rc != 0)
+        return rc;
+    if (r.status != (a.flag[0] ? 200 : 202)) {
+        rc = cli_api_fail(&r);
+    } else if (!a.flag[0]) {
+        if (a.json)
+            fwrite(r.body, 1, r.len, stdout);
+    } else if (a.json) {
+        json_t *o = json_object();
+        if (utf8_text((unsigned char *)r.body, r.len)) {
+            json_object_set_new(o, "reply", json_stringn(r.body ? r.body : "", r.len));
+        } else {
+            json_object_set_new(o, "reply_hex", hex_json(r.body, r.len));
+        }
+        print_json(o);
+        json_decref(o);
+    } else {
+        fwrite(r.body, 1, r.len, stdout);
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* channel open                                                       */
+
+typedef struct chan_ctx {
+    cli_api api; /* its own connection */
+    char path[512];
+    int json;
+    int rc;
+} chan_ctx;
+
+static int on_chan_msg(void *ud, const char *event, const char *data)
+{
+    chan_ctx *c = ud;
+    json_t *o = json_loads(data, 0, NULL);
+    const char *hx = json_string_value(json_object_get(o, "data_hex"));
+    unsigned char *raw;
+    size_t n = 0;
+
+    if (c->json) {
+        printf("%s\n", data);
+    } else if (strcmp(event, "closed") == 0) {
+        fprintf(stderr, "theater: the actor closed the channel\n");
+    } else if (hx != NULL && (raw = unhex(hx, &n)) != NULL) {
+        fwrite(raw, 1, n, stdout);
+        if (n == 0 || raw[n - 1] != '\n')
+            fputc('\n', stdout);
+        free(raw);
+    }
+    fflush(stdout);
+    json_decref(o);
+    return 0;
+}
+
+static void *chan_reader(void *arg)
+{
+    chan_ctx *c = arg;
+    cli_sse sse;
+
+    memset(&sse, 0, sizeof sse);
+    sse.fn = on_chan_msg;
+    sse.ud = c;
+    c->rc = cli_api_stream(&c->api, c->path, &sse);
+    return NULL;
+}
+
+static const char channel_help[] =
+    "usage: theater channel open ID [DATA] [--wait-ms N] [--json]\n"
+    "\n"
+    "Open a channel to actor ID with DATA as the first message (the actor's\n"
+    "handle-channel-open accepts or refuses it), then send every line of stdin\n"
+    "on it and print what the actor sends back, one message per line (--json:\n"
+    "the events as JSON lines).  At the end of stdin, waits N ms (default 500)\n"
+    "for replies, then closes the channel; it also ends when the actor closes it.\n"
+    "\n"
+    "options:\n"
+    "  --wait-ms N            how long to wait for replies after stdin ends\n" COMMON_HELP EXIT_HELP;
+
+int cli_cmd_channel(int argc, char **argv)
+{
+    static const char *const vals[] = {"--wait-ms", NULL};
+    live_args a;
+    cli_api api;
+    cli_resp r;
+    chan_ctx c;
+    pthread_t th;
+    char path[512], id[128], chan[64], *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    json_t *o;
+    long wait_ms = 500;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, channel_help, vals, NULL, 3, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos < 2 || strcmp(a.pos[0], "open") != 0) {
+        cli_errorf("channel: expected `channel open ID [DATA]` (see `theater channel --help`)");
+        return CLI_EXIT_USAGE;
+    }
+    if (a.val[0] != NULL && (wait_ms = strtol(a.val[0], NULL, 10)) < 0) {
+        cli_errorf("channel: bad --wait-ms %s", a.val[0]);
+        return CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0)
+        return rc;
+    enc(id, sizeof id, a.pos[1]);
+    snprintf(path, sizeof path, "/v1/actors/%s/channels", id);
+    rc = cli_api_call(&api, "POST", path, a.npos > 2 ? a.pos[2] : "", a.npos > 2 ? strlen(a.pos[2]) : 0,
+                      "application/octet-stream", &r);
+    if (rc != 0) {
+        cli_api_close(&api);
+        return rc;
+    }
+    if (r.status != 201) {
+        rc = cli_api_fail(&r);
+        cli_resp_free(&r);
+        cli_api_close(&api);
+        return rc;
+    }
+    o = json_loadb(r.body, r.len, 0, NULL);
+    snprintf(chan, sizeof chan, "%s", json_string_value(json_object_get(o, "channel")) ?: "");
+    json_decref(o);
+    cli_resp_free(&r);
+    if (!a.json)
+        fprintf(stderr, "theater: channel %s open; type lines to send, Ctrl-D to close\n", chan);
+    memset(&c, 0, sizeof c);
+    c.json = a.json;
+    snprintf(c.path, sizeof c.path, "/v1/channels/%s/messages", chan);
+    if ((rc = cli_api_open(a.home, &c.api)) != 0 || pthread_create(&th, NULL, chan_reader, &c) != 0) {
+        cli_api_close(&api);
+        return rc ? rc : CLI_EXIT_ERROR;
+    }
+    snprintf(path, sizeof path, "/v1/channels/%s/messages", chan);
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        if (line[n - 1] == '\n')
+            line[--n] = 0;
+        if (cli_api_call(&api, "POST", path, line, (size_t)n, "application/octet-stream", &r) != 0)
+            break;
+        if (r.status != 202) {
+            rc = cli_api_fail(&r);
+            cli_resp_free(&r);
+            break;
+        }
+        cli_resp_free(&r);
+    }
+    free(line);
+    usleep((useconds_t)wait_ms * 1000);
+    snprintf(path, sizeof path, "/v1/channels/%s", chan);
+    if (cli_api_call(&api, "DELETE", path, NULL, 0, NULL, &r) == 0)
+        cli_resp_free(&r);
+    pthread_join(th, NULL); /* the stream ends with the channel */
+    cli_api_close(&c.api);
+    cli_api_close(&api);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* stop, restart, update                                              */
+
+static const char stop_help[] =
+    "usage: theater stop ID [--force] [--json]\n"
+    "\n"
+    "Stop actor ID (its children first; its parent hears of an external stop).\n"
+    "Without --force the messages already in its mailbox are handled first (at\n"
+    "most 10 s); --force stops it at once, abandoning the running call.\n"
+    "\n"
+    "options:\n"
+    "  --force                stop at once\n" COMMON_HELP EXIT_HELP;
+
+static const char restart_help[] =
+    "usage: theater restart ID [--json]\n"
+    "\n"
+    "Restart actor ID with its manifest: a fresh instance and its initial\n"
+    "state; id and chain are kept.\n"
+    "\n"
+    "options:\n" COMMON_HELP EXIT_HELP;
+
+static const char update_help[] =
+    "usage: theater update ID COMPONENT.wasm [--json]\n"
+    "\n"
+    "Replace actor ID's code keeping its id, state and chain (hot upgrade).\n"
+    "Not implemented by the daemon yet: it answers 501 and this exits with 1.\n"
+    "\n"
+    "options:\n" COMMON_HELP EXIT_HELP;
+
+/* stop / restart / update: one request, a one-line answer. */
+static int simple(int argc, char **argv, int which)
+{
+    static const char *const stop_flags[] = {"--force", NULL};
+    const char *help = which == 0 ? stop_help : which == 1 ? restart_help : update_help;
+    live_args a;
+    cli_api api;
+    char path[512], id[128], abs[PATH_MAX];
+    json_t *o, *body = NULL;
+    int rc;
+
+    if ((rc = parse_args(argc, argv, help, NULL, which == 0 ? stop_flags : NULL, which == 2 ? 2 : 1, &a)) != 0)
+        return rc < 0 ? 0 : rc;
+    if (a.npos != (which == 2 ? 2 : 1)) {
+        cli_errorf("%s: missing %s (see `theater %s --help`)", argv[0], which == 2 ? "ID or COMPONENT" : "ID",
+                   argv[0]);
+        return CLI_EXIT_USAGE;
+    }
+    if (which == 2) {
+        if (realpath(a.pos[1], abs) == NULL) {
+            cli_errorf("update: cannot open %s: %s", a.pos[1], strerror(errno));
+            return CLI_EXIT_ERROR;
+        }
+        body = json_pack("{s:s}", "component", abs);
+    }
+    if ((rc = cli_api_open(a.home, &api)) != 0) {
+        json_decref(body);
+        return rc;
+    }
+    enc(id, sizeof id, a.pos[0]);
+    if (which == 0)
+        snprintf(path, sizeof path, "/v1/actors/%s%s", id, a.flag[0] ? "?force=1" : "");
+    else if (which == 1)
+        snprintf(path, sizeof path, "/v1/actors/%s/restart", id);
+    else
+        snprintf(path, sizeof path, "/v1/actors/%s/component", id);
+    o = cli_api_json(&api, which == 0 ? "DELETE" : which == 1 ? "POST" : "PUT", path, body,
+                     which == 0 ? 200 : which == 1 ? 202 : 200, &rc);
+    cli_api_close(&api);
+    if (o == NULL)
+        return rc;
+    if (a.json)
+        print_json(o);
+    else
+        printf("%s %s\n", which == 0 ? "stopped" : which == 1 ? "restarting" : "updated",
+               json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    return 0;
+}
+
+int cli_cmd_stop(int argc, char **argv)
+{
+    return simple(argc, argv, 0);
+}
+
+int cli_cmd_restart(int argc, char **argv)
+{
+    return simple(argc, argv, 1);
+}
+
+int cli_cmd_update(int argc, char **argv)
+{
+    return simple(argc, argv, 2);
+}

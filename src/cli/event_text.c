@@ -1,0 +1,949 @@
+/*
+ * event_text.c - the human and JSON forms of chain events (event_text.h,
+ * docs/events.md).
+ *
+ * The human form is written into a memory stream by one summarizer per
+ * event type.  Each summarizer knows which fields of its type are byte
+ * strings (hex in the record), which are actor ids and which are error
+ * types, prints them in words, and names the fields it consumed; any field
+ * it does not know is still printed afterwards as key=value, so an event
+ * recorded by a newer runtime loses nothing.  Data that is not JSON, or an
+ * unknown type, is shown as its bytes.
+ *
+ * Invariant: nothing here trusts the data.  A field of the wrong JSON type
+ * is shown as the JSON it is; a "hex" string that is not hex is shown as
+ * the string it is.
+ */
+#define _GNU_SOURCE /* open_memstream */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/hex.h"
+#include "cli/event_text.h"
+
+const char *const cli_event_types[] = {
+    "actor-spawned",   "wasm-call",     "wasm-result",     "host-call",    "actor-failed",
+    "supervisor-action", "actor-restarted", "actor-stopped", "message-dropped", "init-skipped",
+};
+const size_t cli_event_ntypes = sizeof cli_event_types / sizeof cli_event_types[0];
+
+static const char *const error_names[] = {
+    "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
+    "type-mismatch",     "internal",       "serialization-error", "update-component-error",
+    "paused",
+};
+
+int cli_event_type_known(const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < cli_event_ntypes; i++)
+        if (strcmp(type, cli_event_types[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const char *cli_event_types_joined(void)
+{
+    static const char joined[] = "actor-spawned, wasm-call, wasm-result, host-call, actor-failed, "
+                                 "supervisor-action, actor-restarted, actor-stopped, "
+                                 "message-dropped, init-skipped";
+    return joined;
+}
+
+const char *cli_error_type_name(long code)
+{
+    if (code < 0 || (size_t)code >= sizeof error_names / sizeof error_names[0])
+        return NULL;
+    return error_names[code];
+}
+
+/* ------------------------------------------------------------------ */
+/* Values                                                             */
+
+typedef struct rctx {
+    FILE *out;
+    const cli_ids *ids;
+    unsigned flags;
+} rctx;
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const uint8_t *s, size_t n)
+{
+    uint32_t c;
+    size_t len, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, c = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, c = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, c = s[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Text a person can read: valid UTF-8 without control characters other
+ * than tab, newline and carriage return. */
+static int is_text(const uint8_t *s, size_t n)
+{
+    size_t i = 0, k;
+
+    while (i < n) {
+        if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return 0;
+        if (s[i] == 0x7f)
+            return 0;
+        if ((k = utf8_seq(s + i, n - i)) == 0)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* How many of the first `n` bytes to show: all with --wide, else at most
+ * CLI_EVENT_VALUE_MAX, cut back to a character boundary. */
+static size_t shown_len(const rctx *c, const uint8_t *s, size_t n)
+{
+    size_t k;
+
+    if ((c->flags & CLI_EVENT_WIDE) || n <= CLI_EVENT_VALUE_MAX)
+        return n;
+    k = CLI_EVENT_VALUE_MAX;
+    while (k > 0 && (s[k] & 0xc0) == 0x80)
+        k--;
+    return k;
+}
+
+static void put_cut(rctx *c, size_t shown, size_t n)
+{
+    if (shown < n)
+        fprintf(c->out, "...(+%zu bytes)", n - shown);
+}
+
+/* Text: JSON objects and arrays bare (whitespace runs as one space), other
+ * text quoted with JSON's escapes. */
+static void put_text(rctx *c, const uint8_t *s, size_t n)
+{
+    size_t k = shown_len(c, s, n), i;
+    int bare = n > 0 && (s[0] == '{' || s[0] == '[');
+    json_t *probe;
+
+    if (bare) {
+        probe = json_loadb((const char *)s, n, JSON_DECODE_ANY, NULL);
+        bare = probe != NULL;
+        json_decref(probe);
+    }
+    if (!bare)
+        fputc('"', c->out);
+    for (i = 0; i < k; i++) {
+        uint8_t ch = s[i];
+        if (bare && (ch == '\n' || ch == '\r' || ch == '\t')) {
+            while (i + 1 < k && (s[i + 1] == '\n' || s[i + 1] == '\r' || s[i + 1] == '\t' || s[i + 1] == ' '))
+                i++;
+            fputc(' ', c->out);
+        } else if (!bare && ch == '"') {
+            fputs("\\\"", c->out);
+        } else if (!bare && ch == '\\') {
+            fputs("\\\\", c->out);
+        } else if (ch == '\n') {
+            fputs("\\n", c->out);
+        } else if (ch == '\r') {
+            fputs("\\r", c->out);
+        } else if (ch == '\t') {
+            fputs("\\t", c->out);
+        } else {
+            fputc(ch, c->out);
+        }
+    }
+    if (!bare)
+        fputc('"', c->out);
+    put_cut(c, k, n);
+}
+
+/* A string shown as it is, but for control characters (escaped) and
+ * invalid UTF-8 (as \xNN); cut like any value. */
+static void put_plain(rctx *c, const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    size_t k = shown_len(c, s, n), i = 0, q;
+
+    while (i < k) {
+        if (s[i] == '\n') {
+            fputs("\\n", c->out);
+            i++;
+        } else if (s[i] < 0x20 || s[i] == 0x7f || (q = utf8_seq(s + i, n - i)) == 0) {
+            fprintf(c->out, "\\x%02x", s[i]);
+            i++;
+        } else {
+            fwrite(s + i, 1, q, c->out);
+            i += q;
+        }
+    }
+    put_cut(c, k, n);
+}
+
+/* Any JSON value: strings as text, the rest as compact JSON. */
+static void put_json(rctx *c, const json_t *v)
+{
+    char *s;
+
+    if (v == NULL || json_is_null(v)) {
+        fputs("none", c->out);
+        return;
+    }
+    if (json_is_string(v)) {
+        put_text(c, (const uint8_t *)json_string_value(v), json_string_length(v));
+        return;
+    }
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        fputs("?", c->out);
+        return;
+    }
+    put_plain(c, s, strlen(s));
+    free(s);
+}
+
+/* Bytes: as text when they are text, else hex. */
+static void put_bytes(rctx *c, const uint8_t *s, size_t n)
+{
+    size_t i, k;
+
+    if (is_text(s, n)) {
+        put_text(c, s, n);
+        return;
+    }
+    k = (c->flags & CLI_EVENT_WIDE) || n <= CLI_EVENT_VALUE_MAX / 2 ? n : CLI_EVENT_VALUE_MAX / 2;
+    fputs("0x", c->out);
+    for (i = 0; i < k; i++)
+        fprintf(c->out, "%02x", s[i]);
+    fprintf(c->out, " (%zu byte%s%s)", n, n == 1 ? "" : "s", k < n ? ", cut" : "");
+}
+
+/* A byte string recorded as hex ("none" for null). */
+static void put_hex(rctx *c, const json_t *v)
+{
+    const char *h;
+    size_t n;
+    uint8_t *b;
+
+    if (!json_is_string(v)) {
+        put_json(c, v);
+        return;
+    }
+    h = json_string_value(v);
+    n = json_string_length(v);
+    b = n % 2 == 0 ? malloc(n / 2 + 1) : NULL;
+    if (b == NULL || base_hex_decode(h, b, n / 2) != 0)
+        put_json(c, v);
+    else
+        put_bytes(c, b, n / 2);
+    free(b);
+}
+
+/* An actor id, in its short form. */
+static void put_id(rctx *c, const json_t *v)
+{
+    char buf[CLI_ID_MAX + 1];
+
+    if (!json_is_string(v) || json_string_length(v) > CLI_ID_MAX) {
+        put_json(c, v);
+        return;
+    }
+    if (c->flags & CLI_EVENT_WIDE)
+        fputs(json_string_value(v), c->out);
+    else
+        fputs(cli_ids_short(c->ids, json_string_value(v), buf, sizeof buf), c->out);
+}
+
+/* An id that is not an actor's (request, channel): 8 characters unless
+ * --wide. */
+static void put_other_id(rctx *c, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        put_json(c, v);
+        return;
+    }
+    if (c->flags & CLI_EVENT_WIDE)
+        fputs(json_string_value(v), c->out);
+    else
+        fprintf(c->out, "%.8s", json_string_value(v));
+}
+
+/* An error type: its name (also when recorded as a number). */
+static void put_error_type(rctx *c, const json_t *v)
+{
+    const char *name = json_is_integer(v) ? cli_error_type_name((long)json_integer_value(v)) : NULL;
+
+    if (name != NULL)
+        fputs(name, c->out);
+    else if (json_is_string(v))
+        fputs(json_string_value(v), c->out);
+    else
+        put_json(c, v);
+}
+
+/* The fields of `d` not named in `used` (NULL-terminated), as key=value. */
+static void put_rest(rctx *c, const json_t *d, const char *const *used)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach((json_t *)d, key, v) {
+        for (i = 0; used[i] != NULL && strcmp(used[i], key) != 0; i++)
+            ;
+        if (used[i] != NULL)
+            continue;
+        fprintf(c->out, " %s=", key);
+        put_json(c, v);
+    }
+}
+
+/* A short string that reads as a word (a name, a version, a reason):
+ * bare when it has no space or control character, else quoted. */
+static void put_word(rctx *c, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t i, n = json_string_length(v);
+
+    for (i = 0; s != NULL && i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == '"' || s[i] == 0x7f)
+            break;
+    if (s != NULL && n > 0 && i == n && n <= CLI_EVENT_VALUE_MAX)
+        fputs(s, c->out);
+    else
+        put_json(c, v);
+}
+
+static const char *str_of(const json_t *d, const char *key)
+{
+    return json_string_value(json_object_get(d, key));
+}
+
+/* ------------------------------------------------------------------ */
+/* Summaries, one per event type                                      */
+
+static void sum_spawned(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"id", "name", "version", "manifest", "parent", "init_state", NULL};
+    const json_t *parent = json_object_get(d, "parent");
+
+    fputs("started ", c->out);
+    put_word(c, json_object_get(d, "name"));
+    if (json_object_get(d, "version") != NULL) {
+        fputc(' ', c->out);
+        put_word(c, json_object_get(d, "version"));
+    }
+    if (json_is_string(json_object_get(d, "manifest"))) {
+        fputs(" from ", c->out);
+        fputs(str_of(d, "manifest"), c->out);
+    } else {
+        fputs(" from manifest text", c->out);
+    }
+    if (parent != NULL && !json_is_null(parent)) {
+        fputs(", parent ", c->out);
+        put_id(c, parent);
+    }
+    fputs(", init state ", c->out);
+    put_hex(c, json_object_get(d, "init_state"));
+    put_rest(c, d, used);
+}
+
+/* Parameter kinds of each export: i actor id, b bytes, B bytes or none,
+ * r request id, c channel id, e error record. */
+static const struct {
+    const char *fn, *params;
+} call_shapes[] = {
+    {"init", "i"},
+    {"handle-send", "b"},
+    {"handle-request", "rb"},
+    {"handle-channel-open", "cb"},
+    {"handle-channel-message", "cb"},
+    {"handle-channel-close", "c"},
+    {"handle-child-error", "ie"},
+    {"handle-child-exit", "iB"},
+    {"handle-child-external-stop", "i"},
+};
+
+static const char *call_shape(const char *fn)
+{
+    size_t i;
+
+    for (i = 0; fn != NULL && i < sizeof call_shapes / sizeof call_shapes[0]; i++)
+        if (strcmp(fn, call_shapes[i].fn) == 0)
+            return call_shapes[i].params;
+    return "";
+}
+
+static void put_error_record(rctx *c, const json_t *e)
+{
+    static const char *const used[] = {"error_type", "data", NULL};
+    const json_t *data = json_object_get(e, "data");
+
+    if (!json_is_object(e)) {
+        put_json(c, e);
+        return;
+    }
+    put_error_type(c, json_object_get(e, "error_type"));
+    if (data != NULL && !json_is_null(data)) {
+        fputs(": ", c->out);
+        put_json(c, data);
+    }
+    put_rest(c, e, used);
+}
+
+static void put_params(rctx *c, const char *fn, const json_t *params)
+{
+    const char *shape = call_shape(fn);
+    size_t i, n = shape[0] ? strlen(shape) : 0;
+    json_t *p;
+
+    fputc('(', c->out);
+    json_array_foreach((json_t *)params, i, p) {
+        if (i > 0)
+            fputs(", ", c->out);
+        switch (i < n ? shape[i] : '?') {
+        case 'i': put_id(c, p); break;
+        case 'b': case 'B': put_hex(c, p); break;
+        case 'r': fputs("request ", c->out); put_other_id(c, p); break;
+        case 'c': fputs("channel ", c->out); put_other_id(c, p); break;
+        case 'e': put_error_record(c, p); break;
+        default: put_json(c, p); break;
+        }
+    }
+    fputc(')', c->out);
+}
+
+/* What an export returned: {state[, response | accepted, message]}. */
+static void put_result(rctx *c, const json_t *r, const char *const *also_used)
+{
+    static const char *const used[] = {"function", "state", "response", "accepted", "message",
+                                       "params", "from", "result", NULL};
+    const json_t *acc = json_object_get(r, "accepted");
+
+    fputs(" -> ", c->out);
+    if (acc != NULL) {
+        fputs(json_is_true(acc) ? "accepted" : "refused", c->out);
+        fputs(", message ", c->out);
+        put_hex(c, json_object_get(r, "message"));
+        fputs(",", c->out);
+    } else if (json_object_get(r, "response") != NULL) {
+        fputs("response ", c->out);
+        put_hex(c, json_object_get(r, "response"));
+        fputs(",", c->out);
+    } else {
+        fputs("ok,", c->out);
+    }
+    fputs(" state ", c->out);
+    put_hex(c, json_object_get(r, "state"));
+    put_rest(c, r, also_used ? also_used : used);
+}
+
+static void sum_call(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"function", "params", "from", "result", NULL};
+    static const char *const rused[] = {"state", "response", "accepted", "message", NULL};
+    const char *fn = str_of(d, "function");
+    const json_t *params = json_object_get(d, "params");
+    const json_t *res = json_object_get(d, "result");
+
+    fputs(fn ? fn : "?", c->out);
+    if (json_is_array(params))
+        put_params(c, fn, params);
+    if (json_object_get(d, "from") != NULL) {
+        fputs(" from ", c->out);
+        put_id(c, json_object_get(d, "from"));
+    }
+    if (json_is_object(res))
+        put_result(c, res, rused);
+    put_rest(c, d, used);
+}
+
+static void sum_result(rctx *c, const json_t *d)
+{
+    const char *fn = str_of(d, "function");
+
+    fputs(fn ? fn : "?", c->out);
+    put_result(c, d, NULL);
+}
+
+/* Host functions whose input fields (`in_bytes`: space-separated keys,
+ * "[last]" for the last element of an array input) or output `ok` is a
+ * byte string, and which return actor ids.  Keys are listed both as the
+ * handlers recorded them by hand ("to", "init") and as the generated WIT
+ * glue records them (the WIT parameter names, "actor-id", "init-bytes"). */
+static const struct {
+    const char *iface, *fn, *in_bytes;
+    int out_bytes, out_id;
+} host_shapes[] = {
+    {"runtime", "shutdown", "data", 0, 0},
+    {"message-server-host", "send", "msg", 0, 0},
+    {"message-server-host", "request", "msg", 1, 0},
+    {"message-server-host", "open-channel", "msg initial-msg", 0, 0},
+    {"message-server-host", "send-on-channel", "msg", 0, 0},
+    {"message-server-host", "respond-to-request", "msg response", 0, 0},
+    {"supervisor", "spawn", "init init-bytes", 0, 1},
+    {"supervisor", "resume", "init init-state", 0, 1},
+    {"supervisor", "list-children", NULL, 0, 1},
+    {"supervisor", "get-child-state", NULL, 1, 0},
+    {"store", "store", "[last] content", 0, 0},
+    {"store", "store-at-label", "[last] content", 0, 0},
+    {"store", "replace-content-at-label", "[last] content", 0, 0},
+    {"store", "get", NULL, 1, 0},
+    {"random", "random-bytes", NULL, 1, 0},
+    {"filesystem", "read-file", NULL, 1, 0},
+};
+
+/* 1 if `key` is one of the space-separated words of `list`. */
+static int in_list(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    const char *p = list;
+
+    while (p != NULL && (p = strstr(p, key)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+static int host_shape(const char *iface, const char *fn)
+{
+    size_t i;
+
+    for (i = 0; iface && fn && i < sizeof host_shapes / sizeof host_shapes[0]; i++)
+        if (strcmp(iface, host_shapes[i].iface) == 0 && strcmp(fn, host_shapes[i].fn) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void put_host_input(rctx *c, int shape, const json_t *in)
+{
+    const char *bytes_key = shape >= 0 ? host_shapes[shape].in_bytes : NULL;
+    const char *key;
+    json_t *v;
+    size_t i, n;
+    int first = 1;
+
+    fputc('(', c->out);
+    if (json_is_array(in)) {
+        n = json_array_size(in);
+        json_array_foreach((json_t *)in, i, v) {
+            fputs(i ? ", " : "", c->out);
+            if (bytes_key != NULL && in_list(bytes_key, "[last]") && i + 1 == n)
+                put_hex(c, v);
+            else
+                put_json(c, v);
+        }
+    } else if (json_is_object(in)) {
+        json_object_foreach((json_t *)in, key, v) {
+            /* one argument goes without its name: log("..."), read-file("a") */
+            if (json_object_size(in) > 1)
+                fprintf(c->out, "%s%s ", first ? "" : ", ", key);
+            first = 0;
+            if (bytes_key != NULL && in_list(bytes_key, key))
+                put_hex(c, v);
+            else if (in_list("to child actor-id child-id", key))
+                put_id(c, v);
+            else if (in_list("channel request channel-id request-id", key))
+                put_other_id(c, v);
+            else
+                put_json(c, v);
+        }
+    } else if (in != NULL && !json_is_null(in)) {
+        put_json(c, in);
+    }
+    fputc(')', c->out);
+}
+
+static void put_host_value(rctx *c, int shape, const json_t *v)
+{
+    size_t i;
+    json_t *x;
+
+    if (shape >= 0 && host_shapes[shape].out_bytes) {
+        put_hex(c, v);
+    } else if (shape >= 0 && host_shapes[shape].out_id && json_is_array(v)) {
+        fputc('[', c->out);
+        json_array_foreach((json_t *)v, i, x) {
+            fputs(i ? ", " : "", c->out);
+            put_id(c, x);
+        }
+        fputc(']', c->out);
+    } else if (shape >= 0 && host_shapes[shape].out_id) {
+        put_id(c, v);
+    } else {
+        put_json(c, v);
+    }
+}
+
+static void put_host_output(rctx *c, int shape, const json_t *out)
+{
+    const json_t *ok = json_object_get(out, "ok"), *err = json_object_get(out, "err");
+
+    if (out == NULL || json_is_null(out))
+        return;
+    fputs(" -> ", c->out);
+    if (json_is_object(out) && json_object_size(out) == 1 && err != NULL) {
+        fputs("error ", c->out);
+        put_json(c, err);
+    } else if (json_is_object(out) && json_object_size(out) == 1 && ok != NULL) {
+        if (json_is_null(ok) && !(shape >= 0 && host_shapes[shape].out_bytes))
+            fputs("ok", c->out);
+        else
+            put_host_value(c, shape, ok);
+    } else {
+        put_json(c, out);
+    }
+}
+
+static void sum_host(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"interface", "function", "input", "output", NULL};
+    const char *iface = str_of(d, "interface"), *fn = str_of(d, "function");
+    int shape = host_shape(iface, fn);
+
+    fprintf(c->out, "%s.%s", iface ? iface : "?", fn ? fn : "?");
+    put_host_input(c, shape, json_object_get(d, "input"));
+    put_host_output(c, shape, json_object_get(d, "output"));
+    put_rest(c, d, used);
+}
+
+static void sum_failed(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"error_type", "message", "actor", "name", "function",
+                                       "backtrace", NULL};
+    const json_t *bt = json_object_get(d, "backtrace"), *f;
+    const char *fn = str_of(d, "function");
+    size_t i;
+
+    if (json_is_string(json_object_get(d, "name"))) {
+        fputs(str_of(d, "name"), c->out);
+        fputc(' ', c->out);
+    }
+    if (json_object_get(d, "actor") != NULL) {
+        fputc('(', c->out);
+        put_id(c, json_object_get(d, "actor"));
+        fputs(") ", c->out);
+    }
+    fputs("failed", c->out);
+    if (fn != NULL)
+        fprintf(c->out, " in %s", fn);
+    fputs(": ", c->out);
+    put_error_type(c, json_object_get(d, "error_type"));
+    fputs(": ", c->out);
+    if (json_is_string(json_object_get(d, "message")))
+        put_plain(c, str_of(d, "message"), json_string_length(json_object_get(d, "message")));
+    else
+        put_json(c, json_object_get(d, "message"));
+    put_rest(c, d, used);
+    if (json_is_array(bt)) {
+        json_array_foreach((json_t *)bt, i, f) {
+            fputs("\n            at ", c->out);
+            if (json_is_string(f))
+                put_plain(c, json_string_value(f), json_string_length(f));
+            else
+                put_json(c, f);
+        }
+    }
+}
+
+static void put_id_list(rctx *c, const json_t *v)
+{
+    size_t i;
+    json_t *x;
+
+    if (!json_is_array(v)) {
+        put_json(c, v);
+        return;
+    }
+    json_array_foreach((json_t *)v, i, x) {
+        fputs(i ? ", " : "", c->out);
+        put_id(c, x);
+    }
+}
+
+static void sum_supervisor(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"action", "strategy", "trigger", "children", "child",
+                                       "max_restarts", "within_seconds", NULL};
+    const char *action = str_of(d, "action"), *strat = str_of(d, "strategy");
+    const json_t *trigger = json_object_get(d, "trigger");
+
+    fputs(action ? action : "?", c->out);
+    if (action != NULL && strcmp(action, "escalate") == 0) {
+        fprintf(c->out, " (%s): more than ", strat ? strat : "?");
+        put_json(c, json_object_get(d, "max_restarts"));
+        fputs(" restarts within ", c->out);
+        put_json(c, json_object_get(d, "within_seconds"));
+        fputs(" s, child ", c->out);
+        put_id(c, json_object_get(d, "child"));
+    } else {
+        if (json_object_get(d, "children") != NULL) {
+            fputc(' ', c->out);
+            put_id_list(c, json_object_get(d, "children"));
+        }
+        if (strat != NULL && strcmp(strat, "actor") == 0)
+            fputs(" (asked by the actor)", c->out);
+        else if (strat != NULL)
+            fprintf(c->out, " (%s)", strat);
+        if (trigger != NULL && !json_is_null(trigger)) {
+            fputs(" after ", c->out);
+            put_id(c, trigger);
+            fputs(" failed", c->out);
+        }
+    }
+    put_rest(c, d, used);
+}
+
+static void sum_restarted(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"init_state", NULL};
+
+    fputs("restarted, init state ", c->out);
+    put_hex(c, json_object_get(d, "init_state"));
+    put_rest(c, d, used);
+}
+
+static void sum_stopped(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"reason", "data", NULL};
+    const json_t *data = json_object_get(d, "data");
+
+    fputs("stopped: ", c->out);
+    put_word(c, json_object_get(d, "reason"));
+    if (data != NULL && !json_is_null(data)) {
+        fputs(", data ", c->out);
+        put_hex(c, data);
+    }
+    put_rest(c, d, used);
+}
+
+static void sum_dropped(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"function", NULL};
+    const char *fn = str_of(d, "function");
+
+    fprintf(c->out, "%s is not exported: message dropped", fn ? fn : "?");
+    put_rest(c, d, used);
+}
+
+static void sum_skipped(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {NULL};
+
+    fputs("init is not exported: started without it", c->out);
+    put_rest(c, d, used);
+}
+
+static const struct {
+    const char *type;
+    void (*fn)(rctx *c, const json_t *d);
+} summaries[] = {
+    {"actor-spawned", sum_spawned},       {"wasm-call", sum_call},
+    {"wasm-result", sum_result},          {"host-call", sum_host},
+    {"actor-failed", sum_failed},         {"supervisor-action", sum_supervisor},
+    {"actor-restarted", sum_restarted},   {"actor-stopped", sum_stopped},
+    {"message-dropped", sum_dropped},     {"init-skipped", sum_skipped},
+};
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                              */
+
+static void put_time(FILE *out, uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[40];
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(out, "%s.%03uZ", buf, (unsigned)(ms % 1000));
+}
+
+/* Render `ev`; `data` is its data parsed (borrowed), or NULL when it is
+ * not JSON (then ev->data is shown as bytes). */
+static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids, unsigned flags)
+{
+    char *buf = NULL, idbuf[CLI_ID_MAX + 1];
+    size_t len = 0, i;
+    rctx c;
+    int done = 0;
+
+    c.out = open_memstream(&buf, &len);
+    if (c.out == NULL)
+        return NULL;
+    c.ids = ids;
+    c.flags = flags;
+    if ((flags & CLI_EVENT_ACTOR) && ev->actor != NULL)
+        fprintf(c.out, "%s  ", (flags & CLI_EVENT_WIDE) ? ev->actor
+                                                        : cli_ids_short(ids, ev->actor, idbuf, sizeof idbuf));
+    if (!(flags & CLI_EVENT_NO_SEQ))
+        fprintf(c.out, "%6" PRIu64 "  ", ev->seq);
+    put_time(c.out, ev->timestamp_ms);
+    fprintf(c.out, "  %-17s  ", ev->type);
+    for (i = 0; data != NULL && json_is_object(data) && i < sizeof summaries / sizeof summaries[0]; i++) {
+        if (strcmp(ev->type, summaries[i].type) == 0) {
+            summaries[i].fn(&c, data);
+            done = 1;
+            break;
+        }
+    }
+    if (!done && data != NULL)
+        put_json(&c, data);
+    else if (!done)
+        put_bytes(&c, ev->data, ev->data_len);
+    if (ev->description != NULL) {
+        fputs("  (", c.out);
+        put_text(&c, (const uint8_t *)ev->description, strlen(ev->description));
+        fputc(')', c.out);
+    }
+    fputc('\n', c.out);
+    if (ferror(c.out)) {
+        fclose(c.out);
+        free(buf);
+        return NULL;
+    }
+    fclose(c.out);
+    return buf;
+}
+
+static json_t *parse_data(const cli_event *ev)
+{
+    if (ev->data_len == 0 || ev->data == NULL)
+        return NULL;
+    return json_loadb((const char *)ev->data, ev->data_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                      NULL);
+}
+
+char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags)
+{
+    json_t *data = parse_data(ev);
+    char *s = render(ev, data, ids, flags);
+
+    json_decref(data);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* The JSON form                                                      */
+
+/* Error types recorded as numbers become their names. */
+static void name_error_type(json_t *obj)
+{
+    json_t *v = json_object_get(obj, "error_type");
+    const char *name;
+
+    if (json_is_integer(v) && (name = cli_error_type_name((long)json_integer_value(v))) != NULL)
+        json_object_set_new(obj, "error_type", json_string(name));
+}
+
+static json_t *hex_json(const uint8_t *b, size_t n)
+{
+    char *h = malloc(2 * n + 1);
+    json_t *v;
+
+    if (h == NULL)
+        return NULL;
+    v = json_string(base_hex_encode(b, n, h));
+    free(h);
+    return v;
+}
+
+json_t *cli_event_json(const cli_event *ev)
+{
+    json_t *o = json_object(), *data = parse_data(ev), *p;
+    int bad = o == NULL;
+
+    if (ev->actor != NULL)
+        bad |= json_object_set_new(o, "actor", json_string(ev->actor));
+    bad |= json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
+    bad |= json_object_set_new(o, "event_type", json_string(ev->type));
+    bad |= json_object_set_new(o, "timestamp", json_integer((json_int_t)ev->timestamp_ms));
+    if (ev->hash != NULL)
+        bad |= json_object_set_new(o, "hash", hex_json(ev->hash, 32));
+    if (ev->hash != NULL || ev->parent != NULL)
+        bad |= json_object_set_new(o, "parent_hash", ev->parent ? hex_json(ev->parent, 32) : json_null());
+    if (data != NULL) {
+        if (strcmp(ev->type, "actor-failed") == 0)
+            name_error_type(data);
+        if (strcmp(ev->type, "wasm-call") == 0 && json_is_array(p = json_object_get(data, "params")) &&
+            json_is_object(json_array_get(p, 1)))
+            name_error_type(json_array_get(p, 1));
+        bad |= json_object_set_new(o, "data", data);
+    } else if (ev->data_len == 0) {
+        bad |= json_object_set_new(o, "data_hex", json_string(""));
+    } else {
+        bad |= json_object_set_new(o, "data_hex", hex_json(ev->data, ev->data_len));
+    }
+    if (ev->description != NULL)
+        bad |= json_object_set_new(o, "description", json_string(ev->description));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, unsigned flags,
+                               th_error *err)
+{
+    const json_t *seq = json_object_get(event, "seq"), *ts = json_object_get(event, "timestamp");
+    const json_t *data = json_object_get(event, "data"), *hex = json_object_get(event, "data_hex");
+    cli_event ev;
+    uint8_t *raw = NULL;
+    char *s;
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = json_string_value(json_object_get(event, "event_type"));
+    ev.actor = json_string_value(json_object_get(event, "actor"));
+    ev.description = json_string_value(json_object_get(event, "description"));
+    if (!json_is_object(event) || ev.type == NULL || !json_is_integer(seq) || !json_is_integer(ts) ||
+        json_integer_value(seq) < 0 || json_integer_value(ts) < 0 ||
+        (data == NULL && !json_is_string(hex))) {
+        th_error_set(err, TH_EINVAL, "not an event: it needs event_type, seq, timestamp and data "
+                                     "or data_hex");
+        return NULL;
+    }
+    ev.seq = (uint64_t)json_integer_value(seq);
+    ev.timestamp_ms = (uint64_t)json_integer_value(ts);
+    if (data == NULL) {
+        size_t n = json_string_length(hex);
+        raw = malloc(n / 2 + 1);
+        if (raw == NULL) {
+            th_error_set(err, TH_ENOMEM, "out of memory");
+            return NULL;
+        }
+        if (n % 2 != 0 || base_hex_decode(json_string_value(hex), raw, n / 2) != 0) {
+            free(raw);
+            th_error_set(err, TH_EINVAL, "data_hex is not hex");
+            return NULL;
+        }
+        ev.data = raw;
+        ev.data_len = n / 2;
+    }
+    s = render(&ev, data, ids, flags);
+    free(raw);
+    if (s == NULL)
+        th_error_set(err, TH_ENOMEM, "out of memory");
+    return s;
+}

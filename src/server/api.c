@@ -1,0 +1,738 @@
+/*
+ * api.c - the endpoints of the management API (../shared/API.md and
+ * docs/api.md): routing by method and path, one handler per endpoint.
+ *
+ * Handlers run on libmicrohttpd's polling thread and never block: spawn and
+ * stop go to a job thread, requests wait for the actor's answer through a
+ * callback, streams are filled by the runtime's event callback (stream.c).
+ * Every failure is an HTTP status with {"error": {"code", "message"}} whose
+ * message names the problem.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/hex.h"
+#include "theater/chain.h"
+#include "theater/store.h"
+#include "server/server_int.h"
+
+#define MAX_SEGS 6
+#define MIN_PREFIX 4
+
+static const char *status_name(th_actor_status st)
+{
+    switch (st) {
+    case TH_ACTOR_STARTING: return "starting";
+    case TH_ACTOR_RUNNING: return "running";
+    case TH_ACTOR_FAILED: return "failed";
+    case TH_ACTOR_STOPPING: return "stopping";
+    case TH_ACTOR_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------ */
+/* Actor ids                                                          */
+
+static bool hexish(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || *s == '-'))
+            return false;
+    return true;
+}
+
+/* Collect the ids in `ids` (n) that start with `ref` into `match`. */
+static size_t prefix_matches(char **ids, size_t n, const char *ref, size_t rl, srv_buf *names,
+                             char out[SRV_ID_LEN + 1], size_t found)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strncmp(ids[i], ref, rl) != 0)
+            continue;
+        if (found == 0)
+            snprintf(out, SRV_ID_LEN + 1, "%s", ids[i]);
+        else if (strcmp(out, ids[i]) == 0)
+            continue; /* the same actor, live and in the chains */
+        if (found < 10)
+            srv_buf_addf(names, "%s%s", found ? ", " : "", ids[i]);
+        found++;
+    }
+    return found;
+}
+
+bool srv_resolve_actor(srv_req *r, const char *ref, bool chains, char out[SRV_ID_LEN + 1])
+{
+    th_server *s = r->srv;
+    th_actor_status st;
+    char **ids = NULL;
+    size_t n = 0, rl = strlen(ref), found = 0;
+    srv_buf names = {0};
+
+    if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, ref, &st, NULL) == 0) {
+        memcpy(out, ref, SRV_ID_LEN + 1);
+        return true;
+    }
+    if (rl == 0 || rl > SRV_ID_LEN || !hexish(ref)) {
+        srv_reply_error(r, 404, "actor-not-found", "no actor %.80s", ref);
+        return false;
+    }
+    if (rl < MIN_PREFIX && rl != SRV_ID_LEN) {
+        srv_reply_error(r, 400, "ambiguous-id", "an actor id prefix needs at least %d characters: %s",
+                        MIN_PREFIX, ref);
+        return false;
+    }
+    if (th_runtime_list_actors(s->rt, &ids, &n, NULL) == 0) {
+        found = prefix_matches(ids, n, ref, rl, &names, out, found);
+        th_runtime_strv_free(ids);
+    }
+    if (chains) {
+        th_chain_actors ca;
+        if (th_chain_list_actors(th_runtime_chain(s->rt), &ca, NULL) == 0) {
+            size_t i;
+            char **v = calloc(ca.count + 1, sizeof *v);
+            for (i = 0; v != NULL && i < ca.count; i++)
+                v[i] = ca.items[i].name;
+            if (v != NULL)
+                found = prefix_matches(v, ca.count, ref, rl, &names, out, found);
+            free(v);
+            th_chain_actors_free(&ca);
+        }
+    }
+    if (found == 1) {
+        srv_buf_release(&names);
+        return true;
+    }
+    if (found == 0)
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", ref);
+    else
+        srv_reply_error(r, 400, "ambiguous-id", "%s is ambiguous: it matches %zu actors (%s%s)", ref, found,
+                        names.data ? names.data : "", found > 10 ? ", ..." : "");
+    srv_buf_release(&names);
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Health and listing                                                 */
+
+static void h_health(srv_req *r, char **seg)
+{
+    th_server *s = r->srv;
+    char **ids = NULL;
+    size_t n = 0, i;
+    th_chain_actors ca;
+    uint64_t events = 0, chains = 0;
+
+    (void)seg;
+    if (th_runtime_list_actors(s->rt, &ids, &n, NULL) == 0)
+        th_runtime_strv_free(ids);
+    if (th_chain_list_actors(th_runtime_chain(s->rt), &ca, NULL) == 0) {
+        chains = ca.count;
+        for (i = 0; i < ca.count; i++)
+            events += ca.items[i].head.count;
+        th_chain_actors_free(&ca);
+    }
+    srv_reply_json(r, 200,
+                   json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "status",
+                             atomic_load(&s->closing) ? "shutting-down" : "ok", "version", THEATER_VERSION,
+                             "pid", (json_int_t)getpid(), "home", s->home, "started",
+                             (json_int_t)s->started_ms, "uptime_ms",
+                             (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors",
+                             (json_int_t)n, "streams", (json_int_t)atomic_load(&s->nstreams), "chains",
+                             "count", (json_int_t)chains, "events", (json_int_t)events));
+}
+
+static json_t *actor_summary(const th_actor_info *in)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:i}", "id", in->id, "name", in->name, "version",
+                     in->version, "status", status_name(in->status), "parent",
+                     in->parent[0] ? in->parent : NULL, "started", (json_int_t)in->started_ms, "children",
+                     (int)in->children);
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const th_actor_info *x = a, *y = b;
+
+    if (x->started_ms != y->started_ms)
+        return x->started_ms < y->started_ms ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void h_list(srv_req *r, char **seg)
+{
+    char **ids = NULL;
+    size_t n = 0, i, k = 0;
+    th_actor_info *v;
+    json_t *arr;
+
+    (void)seg;
+    if (th_runtime_list_actors(r->srv->rt, &ids, &n, NULL) != 0) {
+        srv_reply_error(r, 503, "out-of-memory", "out of memory listing actors");
+        return;
+    }
+    v = calloc(n ? n : 1, sizeof *v);
+    arr = json_array();
+    if (v == NULL || arr == NULL) {
+        th_runtime_strv_free(ids);
+        free(v);
+        json_decref(arr);
+        srv_reply_error(r, 503, "out-of-memory", "out of memory listing actors");
+        return;
+    }
+    for (i = 0; i < n; i++)
+        if (th_runtime_actor_info(r->srv->rt, ids[i], &v[k], NULL) == 0)
+            k++; /* gone meanwhile: skipped */
+    th_runtime_strv_free(ids);
+    qsort(v, k, sizeof *v, by_start);
+    for (i = 0; i < k; i++)
+        json_array_append_new(arr, actor_summary(&v[i]));
+    free(v);
+    srv_reply_json(r, 200, json_pack("{s:o}", "actors", arr));
+}
+
+/* ------------------------------------------------------------------ */
+/* Starting                                                           */
+
+static void job_spawn(srv_req *r)
+{
+    th_server *s = r->srv;
+    json_t *a = r->args;
+    th_spawn_opts o;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *state = NULL;
+    json_t *st = json_object_get(a, "init_state");
+    const char *code;
+    unsigned status;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.manifest_path = json_string_value(json_object_get(a, "manifest"));
+    o.manifest_text = json_string_value(json_object_get(a, "manifest_toml"));
+    o.parent_id = r->id[0] ? r->id : NULL;
+    if (st != NULL) {
+        state = json_dumps(st, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (state == NULL) {
+            srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+            return;
+        }
+        o.initial_state = (const uint8_t *)state;
+        o.initial_state_len = strlen(state);
+    }
+    th_error_clear(&err);
+    rc = th_runtime_spawn(s->rt, &o, id, &err);
+    free(state);
+    if (rc == 0) {
+        th_actor_info info;
+        const char *name = th_runtime_actor_info(s->rt, id, &info, NULL) == 0 ? info.name : "";
+        char *body = NULL;
+        json_t *resp = json_pack("{s:s, s:s}", "id", id, "name", name);
+        body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+        json_decref(resp);
+        if (body != NULL)
+            srv_req_done(r, 201, "application/json", body, strlen(body));
+        else
+            srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+        return;
+    }
+    if (rc == TH_ECLOSED) {
+        srv_req_done_error(r, 503, "shutting-down", "%s", err.msg);
+    } else if (rc == TH_ENOMEM) {
+        srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    } else if (strncmp(err.msg, "init of ", 8) == 0) {
+        /* the manifest loaded; the actor's init failed (th_runtime_spawn) */
+        srv_req_done_error(r, 409, "init-failed", "%s", err.msg);
+    } else if (rc == TH_ENOENT && o.parent_id != NULL && strstr(err.msg, o.parent_id) != NULL) {
+        srv_req_done_error(r, 404, "actor-not-found", "parent: %s", err.msg);
+    } else {
+        status = srv_status_of(rc, &code);
+        (void)status;
+        srv_req_done_error(r, 400, "bad-manifest", "%s", err.msg);
+    }
+}
+
+static void h_start(srv_req *r, char **seg)
+{
+    static const char *const allowed[] = {"manifest", "manifest_toml", "init_state", "parent", NULL};
+    json_t *a = srv_body_object(r, allowed), *m, *t, *p;
+
+    (void)seg;
+    if (a == NULL)
+        return;
+    m = json_object_get(a, "manifest");
+    t = json_object_get(a, "manifest_toml");
+    p = json_object_get(a, "parent");
+    if ((m == NULL) == (t == NULL)) {
+        srv_reply_error(r, 400, "bad-request", "give exactly one of \"manifest\" (a path) and \"manifest_toml\" (TOML text)");
+    } else if (m != NULL && !json_is_string(m)) {
+        srv_reply_error(r, 400, "bad-request", "\"manifest\" must be a string (an absolute path)");
+    } else if (m != NULL && json_string_value(m)[0] != '/') {
+        srv_reply_error(r, 400, "bad-request",
+                        "\"manifest\" must be an absolute path (the server does not share your working directory): %s",
+                        json_string_value(m));
+    } else if (t != NULL && !json_is_string(t)) {
+        srv_reply_error(r, 400, "bad-request", "\"manifest_toml\" must be a string");
+    } else if (p != NULL && !json_is_string(p)) {
+        srv_reply_error(r, 400, "bad-request", "\"parent\" must be a string (an actor id)");
+    } else if (p != NULL && !srv_resolve_actor(r, json_string_value(p), false, r->id)) {
+        /* 404 / 400 prepared */
+    } else {
+        r->args = a;
+        srv_req_wait(r);
+        srv_job_submit(r->srv, r, job_spawn);
+        return;
+    }
+    json_decref(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* One actor                                                          */
+
+static void h_info(srv_req *r, char **seg)
+{
+    th_server *s = r->srv;
+    th_actor_info in;
+    char **kids = NULL, *text = NULL, *path = NULL;
+    size_t nk = 0, i;
+    json_t *o, *children;
+    uint64_t now = srv_wall_ms();
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    if (th_runtime_actor_info(s->rt, r->id, &in, NULL) != 0) {
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
+        return;
+    }
+    children = json_array();
+    if (th_runtime_list_children(s->rt, r->id, &kids, &nk, NULL) == 0) {
+        for (i = 0; i < nk; i++)
+            json_array_append_new(children, json_string(kids[i]));
+        th_runtime_strv_free(kids);
+    }
+    th_runtime_actor_manifest(s->rt, r->id, &text, &path, NULL);
+    o = actor_summary(&in);
+    json_object_set_new(o, "children", children);
+    json_object_set_new(o, "save_chain", json_boolean(in.save_chain));
+    json_object_set_new(o, "manifest", json_pack("{s:s, s:s, s:s?}", "name", in.name, "version", in.version,
+                                                 "path", path));
+    json_object_set_new(
+        o, "metrics",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages_in", (json_int_t)in.messages_in,
+                  "messages_out", (json_int_t)in.messages_out, "calls", (json_int_t)in.calls, "fuel_used",
+                  (json_int_t)in.fuel_used, "memory_bytes", (json_int_t)in.memory_bytes, "events",
+                  (json_int_t)in.events, "uptime_ms",
+                  (json_int_t)(now > in.started_ms ? now - in.started_ms : 0), "restarts",
+                  (json_int_t)in.restarts));
+    free(text);
+    free(path);
+    srv_reply_json(r, 200, o);
+}
+
+static void h_manifest(srv_req *r, char **seg)
+{
+    char *text = NULL, *path = NULL;
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    if (th_runtime_actor_manifest(r->srv->rt, r->id, &text, &path, NULL) != 0) {
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
+        return;
+    }
+    srv_reply_json(r, 200, json_pack("{s:s, s:s?, s:s}", "id", r->id, "manifest_path", path, "manifest_toml", text));
+    free(text);
+    free(path);
+}
+
+static void h_state(srv_req *r, char **seg)
+{
+    bool has;
+    uint8_t *st = NULL;
+    size_t len = 0;
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    if (th_runtime_get_state(r->srv->rt, r->id, &has, &st, &len, NULL) != 0) {
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
+        return;
+    }
+    if (!has) {
+        free(st);
+        srv_reply(r, 204, NULL, NULL, 0);
+        return;
+    }
+    srv_reply(r, 200, "application/octet-stream", (char *)st, len);
+}
+
+static void job_stop(srv_req *r)
+{
+    th_error err;
+    int rc;
+
+    th_error_clear(&err);
+    rc = r->force ? th_runtime_stop(r->srv->rt, r->id, &err)
+                  : th_runtime_stop_graceful(r->srv->rt, r->id, 10000, &err);
+    if (rc == 0 || rc == TH_ENOENT) {
+        /* gone while we waited counts as stopped */
+        json_t *o = json_pack("{s:s, s:b}", "id", r->id, "stopped", 1);
+        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (body != NULL)
+            srv_req_done(r, 200, "application/json", body, strlen(body));
+        else
+            srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+        return;
+    }
+    srv_req_done_error(r, 500, "internal", "stopping %s: %s", r->id, err.msg);
+}
+
+static void h_stop(srv_req *r, char **seg)
+{
+    uint64_t force = 0;
+
+    if (!srv_arg_u64(r, "force", 1, &force) || !srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    r->force = force != 0;
+    srv_req_wait(r);
+    srv_job_submit(r->srv, r, job_stop);
+}
+
+static void h_restart(srv_req *r, char **seg)
+{
+    th_error err;
+    int rc;
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    rc = th_runtime_restart(r->srv->rt, r->id, &err);
+    if (rc == 0)
+        srv_reply_json(r, 202, json_pack("{s:s, s:b}", "id", r->id, "restarting", 1));
+    else if (rc == TH_ENOENT)
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else if (rc == TH_ECLOSED)
+        srv_reply_error(r, 503, "shutting-down", "%s", err.msg);
+    else
+        srv_reply_error(r, 409, "conflict", "%s", err.msg);
+}
+
+static void h_component(srv_req *r, char **seg)
+{
+    static const char *const allowed[] = {"component", NULL};
+    json_t *a = srv_body_object(r, allowed), *c;
+
+    if (a == NULL)
+        return;
+    c = json_object_get(a, "component");
+    if (c == NULL || !json_is_string(c))
+        srv_reply_error(r, 400, "bad-request", "\"component\" (a path to a .wasm file) is required");
+    else if (srv_resolve_actor(r, seg[2], false, r->id))
+        srv_reply_error(r, 501, "not-implemented",
+                        "hot code upgrade is not implemented yet; restart the actor with a new manifest instead");
+    json_decref(a);
+}
+
+static void h_message(srv_req *r, char **seg)
+{
+    th_error err;
+    int rc;
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    rc = th_runtime_send(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, &err);
+    if (rc == 0)
+        srv_reply_json(r, 202, json_pack("{s:s, s:b}", "id", r->id, "queued", 1));
+    else if (rc == TH_ENOENT)
+        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else
+        srv_reply_error(r, 503, "out-of-memory", "%s", err.msg);
+}
+
+/* The actor's answer to POST .../requests (a runtime thread). */
+static void on_reply(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    srv_req *r = ud;
+
+    if (status == 0) {
+        char *body = malloc(len ? len : 1);
+        if (body != NULL) {
+            if (len)
+                memcpy(body, data, len);
+            srv_req_done(r, 200, "application/octet-stream", body, len);
+        } else {
+            srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+        }
+    } else {
+        srv_req_done_error(r, 502, "request-failed", "actor %s did not answer: %s", r->id,
+                           msg && msg[0] ? msg : "no reason given");
+    }
+    srv_req_release(r);
+}
+
+static void h_request(srv_req *r, char **seg)
+{
+    uint64_t timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    th_error err;
+    int rc;
+
+    if (!srv_arg_u64(r, "timeout_ms", TH_SERVER_MAX_REQUEST_TIMEOUT_MS, &timeout) ||
+        !srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    if (timeout == 0)
+        timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    srv_req_wait(r);
+    srv_req_ref(r); /* the runtime's callback */
+    rc = th_runtime_request_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, on_reply, r,
+                                  &err);
+    if (rc != 0) {
+        srv_req_release(r);
+        if (rc == TH_ENOENT)
+            srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+        else
+            srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+        return;
+    }
+    srv_timeout_add(r->srv, r, (uint32_t)timeout);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                             */
+
+json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts, const uint8_t *hash,
+                       const uint8_t *parent, const uint8_t *data, size_t len)
+{
+    char h[65], p[65], *hex;
+    json_t *o, *d;
+
+    o = json_pack("{s:s, s:I, s:s, s:I}", "actor", actor, "seq", (json_int_t)seq, "event_type", type, "timestamp",
+                  (json_int_t)ts);
+    if (o == NULL)
+        return NULL;
+    if (hash != NULL)
+        json_object_set_new(o, "hash", json_string(base_hex_encode(hash, 32, h)));
+    if (hash != NULL || parent != NULL)
+        json_object_set_new(o, "parent_hash", parent ? json_string(base_hex_encode(parent, 32, p)) : json_null());
+    /* the data as recorded: JSON text embedded as a value, else hex */
+    d = len ? json_loadb((const char *)data, len, JSON_DECODE_ANY, NULL) : NULL;
+    if (d != NULL) {
+        json_object_set_new(o, "data", d);
+    } else if ((hex = malloc(2 * len + 1)) != NULL) {
+        json_object_set_new(o, "data_hex", json_string(base_hex_encode(data, len, hex)));
+        free(hex);
+    } else {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static bool wants_stream(srv_req *r)
+{
+    const char *acc = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
+    const char *f = srv_arg(r, "follow");
+
+    if (f != NULL && (strcmp(f, "1") == 0 || strcmp(f, "true") == 0))
+        return true;
+    return acc != NULL && strstr(acc, "text/event-stream") != NULL;
+}
+
+static void h_events(srv_req *r, char **seg)
+{
+    th_server *s = r->srv;
+    uint64_t after = UINT64_MAX, limit = 0, newest = 0, from;
+    const char *type = srv_arg(r, "type"), *last = srv_header(r, "Last-Event-ID");
+    th_chain_query q;
+    th_chain_events evs;
+    th_error err;
+    json_t *arr;
+    size_t i;
+    int rc;
+
+    if (!srv_arg_u64(r, "after", UINT64_MAX - 1, &after) ||
+        !srv_arg_u64(r, "limit", TH_SERVER_MAX_LIST_LIMIT, &limit) || !srv_arg_u64(r, "newest", 1, &newest) ||
+        !srv_resolve_actor(r, seg[2], true, r->id))
+        return;
+    if (last != NULL) {
+        char *end;
+        unsigned long long v = strtoull(last, &end, 10);
+        if (*last < '0' || *last > '9' || *end != 0) {
+            srv_reply_error(r, 400, "bad-request", "Last-Event-ID must be a sequence number: %.40s", last);
+            return;
+        }
+        after = v;
+    }
+    from = after == UINT64_MAX ? 0 : after + 1;
+    if (wants_stream(r)) {
+        srv_stream_events(r, r->id, type, from, true);
+        return;
+    }
+    th_runtime_flush(s->rt, r->id, NULL); /* recent events are in the database */
+    memset(&q, 0, sizeof q);
+    q.actor = r->id;
+    q.from_seq = from;
+    q.type = type;
+    q.limit = limit ? (size_t)limit : TH_SERVER_MAX_LIST_LIMIT;
+    q.newest = newest != 0;
+    th_error_clear(&err);
+    rc = th_chain_read(th_runtime_chain(s->rt), &q, &evs, &err);
+    if (rc == TH_ENOENT) {
+        srv_reply_json(r, 200, json_pack("{s:s, s:[]}", "actor", r->id, "events"));
+        return;
+    }
+    if (rc != 0) {
+        srv_reply_error(r, 500, "internal", "reading the chain of %s: %s", r->id, err.msg);
+        return;
+    }
+    arr = json_array();
+    for (i = 0; arr != NULL && i < evs.count; i++) {
+        th_chain_event *e = &evs.items[i];
+        json_array_append_new(arr, srv_event_json(e->actor, e->seq, e->type, e->timestamp_ms, e->hash,
+                                                  e->has_parent ? e->parent : NULL, e->data, e->data_len));
+    }
+    th_chain_events_free(&evs);
+    srv_reply_json(r, 200, json_pack("{s:s, s:o}", "actor", r->id, "events", arr));
+}
+
+static void h_all_events(srv_req *r, char **seg)
+{
+    (void)seg;
+    srv_stream_events(r, NULL, srv_arg(r, "type"), 0, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Channels, stores, shutdown                                         */
+
+static void h_chan_open(srv_req *r, char **seg)
+{
+    if (!srv_resolve_actor(r, seg[2], false, r->id))
+        return;
+    srv_chan_open(r, r->id, (const uint8_t *)r->body.data, r->body.len);
+}
+
+static void h_chan_send(srv_req *r, char **seg)
+{
+    srv_chan_send(r, seg[2]);
+}
+
+static void h_chan_stream(srv_req *r, char **seg)
+{
+    srv_chan_stream(r, seg[2]);
+}
+
+static void h_chan_close(srv_req *r, char **seg)
+{
+    srv_chan_close(r, seg[2]);
+}
+
+static void h_store_new(srv_req *r, char **seg)
+{
+    static const char *const none[] = {NULL};
+    char id[TH_STORE_ID_LEN + 1];
+    th_error err;
+    json_t *a = srv_body_object(r, none);
+
+    (void)seg;
+    if (a == NULL)
+        return;
+    json_decref(a);
+    if (th_store_new(th_runtime_store(r->srv->rt), id, &err) != 0) {
+        srv_reply_error(r, 500, "internal", "%s", err.msg);
+        return;
+    }
+    srv_reply_json(r, 201, json_pack("{s:s}", "id", id));
+}
+
+static void h_shutdown(srv_req *r, char **seg)
+{
+    (void)seg;
+    srv_log(r->srv, TH_LOG_INFO, "shutdown requested through the API");
+    srv_reply_json(r, 202, json_pack("{s:b}", "shutting_down", 1));
+    srv_request_stop(r->srv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                            */
+
+typedef struct route {
+    const char *pattern; /* segments; "*" matches one */
+    const char *method;
+    void (*fn)(srv_req *r, char **seg);
+} route;
+
+static const route routes[] = {
+    {"v1/health", "GET", h_health},
+    {"v1/actors", "GET", h_list},
+    {"v1/actors", "POST", h_start},
+    {"v1/actors/*", "GET", h_info},
+    {"v1/actors/*", "DELETE", h_stop},
+    {"v1/actors/*/manifest", "GET", h_manifest},
+    {"v1/actors/*/state", "GET", h_state},
+    {"v1/actors/*/restart", "POST", h_restart},
+    {"v1/actors/*/component", "PUT", h_component},
+    {"v1/actors/*/messages", "POST", h_message},
+    {"v1/actors/*/requests", "POST", h_request},
+    {"v1/actors/*/events", "GET", h_events},
+    {"v1/actors/*/channels", "POST", h_chan_open},
+    {"v1/events", "GET", h_all_events},
+    {"v1/channels/*/messages", "POST", h_chan_send},
+    {"v1/channels/*/messages", "GET", h_chan_stream},
+    {"v1/channels/*", "DELETE", h_chan_close},
+    {"v1/stores", "POST", h_store_new},
+    {"v1/shutdown", "POST", h_shutdown},
+};
+
+static bool pattern_match(const char *pattern, char **seg, size_t nseg)
+{
+    char pat[64], *save = NULL, *tok;
+    size_t i = 0;
+
+    snprintf(pat, sizeof pat, "%s", pattern);
+    for (tok = strtok_r(pat, "/", &save); tok != NULL; tok = strtok_r(NULL, "/", &save), i++) {
+        if (i >= nseg)
+            return false;
+        if (strcmp(tok, "*") != 0 && strcmp(tok, seg[i]) != 0)
+            return false;
+    }
+    return i == nseg;
+}
+
+void srv_route(srv_req *r)
+{
+    char path[1024], *seg[MAX_SEGS], *save = NULL, *tok;
+    size_t nseg = 0, i;
+    bool path_ok = false;
+    srv_buf methods = {0};
+
+    if (strlen(r->path) >= sizeof path) {
+        srv_reply_error(r, 404, "not-found", "no such endpoint");
+        return;
+    }
+    snprintf(path, sizeof path, "%s", r->path);
+    for (tok = strtok_r(path, "/", &save); tok != NULL; tok = strtok_r(NULL, "/", &save)) {
+        if (nseg == MAX_SEGS) {
+            srv_reply_error(r, 404, "not-found", "no endpoint %.200s (see docs/api.md)", r->path);
+            return;
+        }
+        seg[nseg++] = tok;
+    }
+    for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!pattern_match(routes[i].pattern, seg, nseg))
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0) {
+            srv_buf_release(&methods);
+            routes[i].fn(r, seg);
+            return;
+        }
+        path_ok = true;
+        srv_buf_addf(&methods, "%s%s", methods.len ? ", " : "", routes[i].method);
+    }
+    if (path_ok) {
+        snprintf(r->allow, sizeof r->allow, "%s", methods.data ? methods.data : "");
+        srv_reply_error(r, 405, "method-not-allowed", "%s is not allowed on %.200s (allowed: %s)", r->method,
+                        r->path, r->allow);
+    } else {
+        srv_reply_error(r, 404, "not-found", "no endpoint %.200s (see docs/api.md)", r->path);
+    }
+    srv_buf_release(&methods);
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# damaged_db.sh THEATER EXAMPLES_DIR - `theater chain ls|head|events|verify|
+# export` on a file that is not a SQLite database, and on a database whose
+# pages are damaged: each exits 1 and says on stderr which file and what is
+# wrong (they used to exit 1 printing nothing).
+set -u
+T=$1
+EX=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-damaged.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT INT TERM
+cd "$tmp" || exit 2
+fails=0
+
+check_all() { # home pattern [actor]
+    who=${3:-someone}
+    for cmd in "ls" "verify" "verify $who" "events $who" "export $who" "head $who"; do
+        timeout 20 $T chain --home "$1" $cmd >out 2>err
+        st=$?
+        if [ $st -ne 1 ] || ! grep -Eq "$2" err; then
+            echo "FAIL chain $cmd on $1: exit $st, stderr:"; cat err; fails=$((fails + 1))
+        else
+            echo "ok chain $cmd on $1: $(head -n 1 err)"
+        fi
+    done
+}
+
+mkdir garbage
+echo "this is not a database" > garbage/theater.db
+check_all garbage "garbage/theater.db: .*(not a (SQLite )?database|damaged)"
+
+# A real database with every other page overwritten.
+mkdir damaged
+if [ -f "$EX/counter.toml" ]; then
+    timeout 60 $T run --home damaged "$EX/counter.toml" >/dev/null 2>&1
+else
+    for i in 1 2 3 4 5 6 7 8; do head -c 20000 /dev/urandom > f$i; $T store --home damaged put f$i >/dev/null; done
+fi
+actor=$($T chain --home damaged ls 2>/dev/null | head -n 1 | cut -d" " -f1)
+python3 - <<'PY' || exit 2
+with open("damaged/theater.db", "r+b") as f:
+    data = bytearray(f.read())
+    for off in range(4096, len(data), 8192):
+        data[off:off + 4096] = b"\xff" * min(4096, len(data) - off)
+    f.seek(0)
+    f.write(data)
+PY
+check_all damaged "damaged/theater.db: .*(malformed|not a database|damaged)" "$actor"
+
+if [ $fails -ne 0 ]; then
+    echo "$fails failure(s)"
+    exit 1
+fi

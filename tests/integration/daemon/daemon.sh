@@ -1,0 +1,470 @@
+#!/bin/sh
+# daemon.sh - integration tests of `theater server` and its clients: each
+# case starts a real daemon on a fresh THEATER_HOME and drives it as a user
+# would, with the CLI and `curl --unix-socket` (and raw_client for clients
+# that misbehave on purpose).
+#
+#   sh daemon.sh CASE      (CMake passes THEATER, EXAMPLES, PROBE, RAW)
+#
+# Exit status: 0 pass, 1 fail (with what was expected on stderr), 77 skip.
+set -u
+
+CASE=$1
+: "${THEATER:?}" "${EXAMPLES:?}" "${RAW:?}"
+PROBE=${PROBE:-}
+H=$(mktemp -d /tmp/theater-daemon-XXXXXX)
+S=$H/theater.sock
+DPID=
+export THEATER_HOME=$H
+
+cleanup() {
+    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+        kill -KILL "$DPID" 2>/dev/null
+        wait "$DPID" 2>/dev/null
+    fi
+    rm -rf "$H"
+}
+trap cleanup EXIT
+
+# fail MESSAGE: also from a $(...) subshell, the case fails (the marker).
+fail() {
+    echo "FAIL ($CASE): $*" >&2
+    : >"$H/FAILED"
+    if [ -f "$H/server.log" ]; then
+        echo "--- server log (last 30 lines)" >&2
+        tail -30 "$H/server.log" >&2
+    fi
+    exit 1
+}
+
+# start_daemon [server options]: a daemon on $H, its pid in DPID, once it
+# answers (a stale socket may be there before it).
+start_daemon() {
+    "$THEATER" server --home "$H" "$@" 2>>"$H/server.log" &
+    DPID=$!
+    i=0
+    until curl -s -o /dev/null --unix-socket "$S" http://theater/v1/health; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && fail "the daemon did not answer on $S within 5 s"
+        kill -0 "$DPID" 2>/dev/null || fail "the daemon exited at start"
+        sleep 0.05
+    done
+}
+
+# stop_daemon: SIGTERM and wait; the exit status in RC.
+stop_daemon() {
+    kill -TERM "$DPID"
+    wait "$DPID"
+    RC=$?
+    DPID=
+}
+
+# api METHOD PATH [curl args...]: the body on stdout; the status in $H/status.
+api() {
+    m=$1
+    p=$2
+    shift 2
+    curl -s -o "$H/body" -w '%{http_code}' --unix-socket "$S" -X "$m" "$@" "http://theater$p" >"$H/status"
+    cat "$H/body"
+}
+
+# expect_status CODE METHOD PATH [curl args...]: check the status, body on stdout.
+expect_status() {
+    want=$1
+    shift
+    body=$(api "$@")
+    got=$(cat "$H/status")
+    [ "$got" = "$want" ] || fail "$1 $2: HTTP $got, expected $want: $body"
+    printf '%s' "$body"
+}
+
+# contains TEXT PATTERN WHAT
+contains() {
+    printf '%s' "$1" | grep -Eq -- "$2" || fail "$3: expected /$2/ in: $1"
+}
+
+json_get() { # json_get FIELD < JSON  (top-level string or number)
+    sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | head -1
+}
+
+start_json() { # start_json MANIFEST: POST /v1/actors, the new id
+    expect_status 201 POST /v1/actors -H 'Content-Type: application/json' \
+        -d "{\"manifest\":\"$1\"}" | json_get id
+}
+
+probe_manifest() {
+    mkdir -p "$H/files"
+    printf 'name = "probe"\nversion = "0.1.0"\ncomponent = "%s"\n' "$PROBE"
+    for h in runtime message-server supervisor store timing random environment; do
+        printf '[[handler]]\ntype = "%s"\n' $h
+    done
+    printf '[[handler]]\ntype = "filesystem"\npath = "%s"\n' "$H/files"
+}
+
+case "$CASE" in
+
+health)
+    start_daemon
+    b=$(expect_status 200 GET /v1/health)
+    contains "$b" '"status":"ok"' "health"
+    contains "$b" '"actors":0' "health"
+    contains "$b" '"version":"[0-9]' "health"
+    [ "$(stat -c %a "$S")" = 600 ] || fail "socket mode is $(stat -c %a "$S"), expected 600"
+    out=$("$THEATER" list) || fail "list failed"
+    contains "$out" "no actors running" "list"
+    [ "$("$THEATER" list --json)" = "[]" ] || fail "list --json of nothing is not []"
+    stop_daemon; [ "$RC" = 0 ] || fail "the daemon did not exit 0 on SIGTERM"
+    [ ! -e "$S" ] || fail "the socket is still there after shutdown"
+    ;;
+
+no_daemon)
+    out=$("$THEATER" list 2>&1)
+    rc=$?
+    [ $rc = 3 ] || fail "list without a daemon exited $rc, expected 3"
+    contains "$out" "no daemon running at $S; start one with \`theater server\`" "no daemon"
+    # a stale socket left by a killed daemon
+    start_daemon
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    DPID=
+    [ -S "$S" ] || fail "expected the killed daemon's socket to remain"
+    out=$("$THEATER" list 2>&1)
+    rc=$?
+    [ $rc = 3 ] || fail "list with a stale socket exited $rc, expected 3: $out"
+    contains "$out" "no daemon running" "stale socket"
+    ;;
+
+bad_requests)
+    start_daemon
+    expect_status 400 POST /v1/actors -d '{"manifest":' | grep -q '"code":"bad-json"' || fail "bad JSON"
+    b=$(expect_status 400 POST /v1/actors -d '{"manifest":"/x.toml","colour":"red"}')
+    contains "$b" 'unknown field \\"colour\\"' "unknown field"
+    b=$(expect_status 400 POST /v1/actors -d '{"manifest":5}')
+    contains "$b" 'must be a string' "wrong type"
+    b=$(expect_status 400 POST /v1/actors -d '{}')
+    contains "$b" 'exactly one of' "no manifest"
+    b=$(expect_status 400 POST /v1/actors -d '{"manifest":"relative.toml"}')
+    contains "$b" 'absolute path' "relative manifest path"
+    b=$(expect_status 400 POST /v1/actors -d '{"manifest":"/nonexistent/x.toml"}')
+    contains "$b" '"code":"bad-manifest"' "missing manifest"
+    b=$(expect_status 400 POST /v1/actors -d '{"manifest_toml":"name = \"x\"\n[[handler]]\ntype = \"nope\""}')
+    contains "$b" '"code":"bad-manifest"' "bad manifest text"
+    b=$(expect_status 400 POST /v1/actors -d '[1,2]')
+    contains "$b" 'JSON object' "not an object"
+    # a refused start leaves no actor and no chain
+    expect_status 200 GET /v1/health | grep -q '"actors":0' || fail "a refused start left an actor"
+    b=$(expect_status 200 GET /v1/health)
+    contains "$b" '"chains":\{"count":0' "a refused start left a chain"
+    expect_status 404 GET /v1/actors/0123abcd >/dev/null
+    b=$(expect_status 404 GET /v1/nothing)
+    contains "$b" '"error":\{"code":"not-found","message":' "error body shape"
+    b=$(expect_status 405 DELETE /v1/actors)
+    contains "$b" 'allowed: GET, POST' "405 names the allowed methods"
+    b=$(expect_status 400 POST '/v1/actors/0123abcd/requests?timeout_ms=soon' -d x)
+    contains "$b" 'timeout_ms' "bad query argument"
+    head -c 17000000 /dev/zero >"$H/big"
+    expect_status 413 POST /v1/actors --data-binary "@$H/big" >/dev/null
+    big=$(head -c 40000 /dev/zero | tr '\0' a)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -H "X-Big: $big" http://theater/v1/health)
+    [ "$code" = 431 ] || fail "a 40 kB header got HTTP $code, expected 431"
+    # the daemon is still fine
+    expect_status 200 GET /v1/health >/dev/null
+    ;;
+
+lifecycle)
+    start_daemon
+    id=$("$THEATER" start "$EXAMPLES/counter.toml") || fail "start failed"
+    printf '%s' "$id" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$' || fail "start printed '$id'"
+    short=$(printf '%s' "$id" | cut -c1-8)
+    out=$("$THEATER" list)
+    contains "$out" "^$short +counter +running" "list"
+    out=$("$THEATER" inspect "$short") || fail "inspect by prefix failed"
+    contains "$out" "name +counter 0.1.0" "inspect"
+    contains "$out" "calls +1" "inspect metrics"
+    contains "$out" "actor-spawned" "inspect recent events"
+    "$THEATER" message "$short" one >/dev/null || fail "message failed"
+    "$THEATER" message "$short" two >/dev/null || fail "message failed"
+    : >"$H/empty"
+    "$THEATER" message "$short" --file "$H/empty" >/dev/null || fail "message --file failed"
+    "$THEATER" message "$short" --request x >"$H/reply" || fail "message --request failed"
+    printf '3' | cmp -s - "$H/reply" || fail "the reply was '$(cat "$H/reply")', expected exactly 3"
+    out=$("$THEATER" message "$short" --request x --json)
+    contains "$out" '"reply": "3"' "message --request --json"
+    out=$("$THEATER" state "$short")
+    [ "$out" = 3 ] || fail "state is '$out', expected 3"
+    out=$("$THEATER" inspect "$id" --json)
+    contains "$out" '"messages_in": 5' "metrics count messages in"
+    out=$("$THEATER" events "$short" --type wasm-call --json)
+    [ "$(printf '%s\n' "$out" | wc -l)" -ge 5 ] || fail "events --type wasm-call: $out"
+    "$THEATER" events "$short" --type nonsense >/dev/null || fail "events --type with no match failed"
+    out=$("$THEATER" restart "$short") || fail "restart failed"
+    contains "$out" "restarting $id" "restart"
+    sleep 0.2
+    [ "$("$THEATER" state "$short")" = 0 ] || fail "state after restart is not 0"
+    "$THEATER" events "$short" --type actor-restarted | grep -q actor-restarted || fail "no actor-restarted event"
+    out=$("$THEATER" update "$short" "$EXAMPLES/counter.wasm" 2>&1)
+    [ $? = 1 ] || fail "update should exit 1 (501)"
+    contains "$out" "not implemented" "update"
+    out=$("$THEATER" stop "$short") || fail "stop failed"
+    contains "$out" "stopped $id" "stop"
+    out=$("$THEATER" state "$short" 2>&1)
+    [ $? = 1 ] || fail "state of a stopped actor should exit 1"
+    contains "$out" "no actor" "state of a stopped actor"
+    # its chain is still readable, by prefix too
+    "$THEATER" events "$short" | grep -q actor-stopped || fail "events of a stopped actor"
+    out=$("$THEATER" stop "$short" 2>&1)
+    [ $? = 1 ] || fail "stopping a stopped actor should exit 1"
+    out=$("$THEATER" start "$H/nope.toml" 2>&1)
+    [ $? = 1 ] || fail "start of a missing manifest should exit 1"
+    out=$("$THEATER" start "$EXAMPLES/counter.toml" --state '{bad' 2>&1)
+    [ $? = 2 ] || fail "start --state with bad JSON should exit 2"
+    out=$("$THEATER" frobnicate 2>&1)
+    [ $? = 2 ] || fail "an unknown command should exit 2"
+    for c in start list inspect state events message channel stop restart update server; do
+        "$THEATER" $c --help | grep -q "exit status" || fail "$c --help does not document the exit status"
+    done
+    ;;
+
+endpoints)
+    [ -n "$PROBE" ] && [ -f "$PROBE" ] || exit 77
+    start_daemon
+    id=$(start_json "$EXAMPLES/counter.toml")
+    [ -n "$id" ] || fail "no id from POST /v1/actors"
+    b=$(expect_status 200 GET /v1/actors)
+    contains "$b" "\"id\":\"$id\",\"name\":\"counter\",\"version\":\"0.1.0\",\"status\":\"running\"" "GET /v1/actors"
+    b=$(expect_status 200 GET "/v1/actors/$id")
+    contains "$b" '"metrics":\{' "GET /v1/actors/ID"
+    contains "$b" '"children":\[\]' "GET /v1/actors/ID"
+    b=$(expect_status 200 GET "/v1/actors/$id/manifest")
+    contains "$b" 'name = \\"counter\\"' "manifest"
+    contains "$b" "\"manifest_path\":\"$EXAMPLES/counter.toml\"" "manifest path"
+    [ "$(expect_status 200 GET "/v1/actors/$id/state")" = 0 ] || fail "state"
+    expect_status 202 POST "/v1/actors/$id/messages" --data-binary 'hi' | grep -q '"queued":true' || fail "messages"
+    [ "$(expect_status 200 POST "/v1/actors/$id/requests" --data-binary 'q')" = 1 ] || fail "requests"
+    expect_status 202 POST "/v1/actors/$id/restart" | grep -q '"restarting":true' || fail "restart"
+    expect_status 501 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/counter.wasm\"}" | grep -q not-implemented || fail "component"
+    expect_status 400 PUT "/v1/actors/$id/component" -d '{}' >/dev/null
+    expect_status 404 PUT "/v1/actors/ffffffff/component" -d '{"component":"/x.wasm"}' >/dev/null
+    b=$(expect_status 200 GET "/v1/actors/$id/events?limit=2")
+    [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 2 ] || fail "?limit=2: $b"
+    b=$(expect_status 200 GET "/v1/actors/$id/events?after=1&limit=1")
+    contains "$b" '"seq":2,' "?after=1"
+    b=$(expect_status 200 GET "/v1/actors/$id/events?type=actor-restarted")
+    contains "$b" '"event_type":"actor-restarted"' "?type="
+    expect_status 201 POST /v1/stores | grep -Eq '"id":"[0-9a-f-]{36}"' || fail "stores"
+    expect_status 400 POST /v1/stores -d '{"x":1}' >/dev/null
+    # a request nobody answers: 504 after ?timeout_ms
+    probe_manifest >"$H/probe.toml"
+    pid=$(start_json "$H/probe.toml")
+    t0=$(date +%s%N)
+    b=$(expect_status 504 POST "/v1/actors/$pid/requests?timeout_ms=300" --data-binary 'defer')
+    t1=$(date +%s%N)
+    contains "$b" '"code":"timeout"' "504 body"
+    [ $(((t1 - t0) / 1000000)) -ge 290 ] || fail "504 came before the timeout"
+    [ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "504 came long after the timeout"
+    # a request whose actor stops before it answers: 502
+    curl -s -o "$H/r502" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary defer \
+        "http://theater/v1/actors/$pid/requests?timeout_ms=10000" >"$H/s502" &
+    cpid=$!
+    sleep 0.3
+    expect_status 200 DELETE "/v1/actors/$pid?force=1" >/dev/null
+    wait $cpid
+    [ "$(cat "$H/s502")" = 502 ] || fail "a request to an actor stopped meanwhile: HTTP $(cat "$H/s502")"
+    grep -q request-failed "$H/r502" || fail "502 body: $(cat "$H/r502")"
+    # channels: echo accepts, counter refuses (it has no channel handler)
+    eid=$(start_json "$EXAMPLES/echo.toml")
+    b=$(expect_status 201 POST "/v1/actors/$eid/channels" --data-binary 'hello')
+    ch=$(printf '%s' "$b" | json_get channel)
+    [ -n "$ch" ] || fail "no channel id: $b"
+    expect_status 202 POST "/v1/channels/$ch/messages" --data-binary 'ping' >/dev/null
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" >"$H/chan" 2>/dev/null
+    grep -q "^event: message" "$H/chan" || fail "no message on the channel stream: $(cat "$H/chan")"
+    grep -q '"data_hex":"70696e67"' "$H/chan" || fail "the echo of ping is missing: $(cat "$H/chan")"
+    expect_status 200 DELETE "/v1/channels/$ch" | grep -q '"closed":true' || fail "close channel"
+    expect_status 404 DELETE "/v1/channels/$ch" >/dev/null
+    expect_status 404 POST "/v1/channels/$ch/messages" -d x >/dev/null
+    expect_status 404 GET "/v1/channels/$ch/messages" >/dev/null
+    cid=$(start_json "$EXAMPLES/counter.toml")
+    b=$(expect_status 409 POST "/v1/actors/$cid/channels" --data-binary 'x')
+    contains "$b" 'channel-refused' "refused channel"
+    # the CLI's channel: lines out, replies back
+    out=$(printf 'a\nb\n' | "$THEATER" channel open "$eid" first 2>/dev/null)
+    contains "$out" "^first$" "channel open: first message echoed"
+    contains "$out" "^b$" "channel open: stdin lines echoed"
+    # stop and force stop
+    expect_status 200 DELETE "/v1/actors/$cid" | grep -q '"stopped":true' || fail "DELETE"
+    expect_status 200 DELETE "/v1/actors/$eid?force=1" >/dev/null
+    expect_status 404 DELETE "/v1/actors/$eid" >/dev/null
+    expect_status 400 DELETE "/v1/actors/$id?force=maybe" >/dev/null
+    # shutdown through the API
+    expect_status 202 POST /v1/shutdown | grep -q shutting_down || fail "shutdown"
+    wait "$DPID"
+    rc=$?
+    DPID=
+    [ $rc = 0 ] || fail "the daemon exited $rc after POST /v1/shutdown"
+    [ ! -e "$S" ] || fail "socket left after shutdown"
+    "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify after shutdown"
+    ;;
+
+sse)
+    start_daemon --stream-buffer 8192
+    id=$(start_json "$EXAMPLES/counter.toml")
+    for m in a b c; do api POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
+    # stored events then live ones, ids contiguous
+    curl -s -N --max-time 2 --unix-socket "$S" -H 'Accept: text/event-stream' \
+        "http://theater/v1/actors/$id/events" >"$H/s1" 2>/dev/null &
+    cpid=$!
+    sleep 0.5
+    for m in d e; do api POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
+    wait $cpid
+    ids=$(sed -n 's/^id: //p' "$H/s1" | tr '\n' ' ')
+    n=$(sed -n 's/^id: //p' "$H/s1" | wc -l)
+    [ "$ids" = "$(seq -s ' ' 0 $((n - 1))) " ] || fail "stream ids not contiguous from 0: $ids"
+    [ "$n" -ge 9 ] || fail "the stream lacks the live events ($n events): $ids"
+    grep -q '^event: wasm-call' "$H/s1" || fail "no event: lines"
+    # resume after id 3
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 3' \
+        "http://theater/v1/actors/$id/events?follow=1" >"$H/s2" 2>/dev/null
+    first=$(sed -n 's/^id: //p' "$H/s2" | head -1)
+    [ "$first" = 4 ] || fail "resume with Last-Event-ID: 3 started at $first"
+    # every actor's events
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/events" >"$H/s3" 2>/dev/null &
+    cpid=$!
+    sleep 0.3
+    id2=$(start_json "$EXAMPLES/counter.toml")
+    wait $cpid
+    grep -q "\"actor\":\"$id2\"" "$H/s3" || fail "GET /v1/events missed the new actor"
+    # the CLI follows across an overflow (it is stopped while 1500 messages
+    # make ~500 kB of events, more than the socket buffers and the daemon's
+    # 8 kB stream buffer hold): it resumes with Last-Event-ID and misses
+    # and repeats nothing
+    "$THEATER" events "$id2" --follow --json --max 1504 >"$H/f" &
+    fpid=$!
+    sleep 0.3
+    kill -STOP $fpid
+    i=0
+    while [ $i -lt 15 ]; do
+        curl -s -o /dev/null --unix-socket "$S" -X POST --data-binary x \
+            $(seq 1 100 | sed "s|.*|http://theater/v1/actors/$id2/messages|")
+        i=$((i + 1))
+    done
+    sleep 0.5
+    kill -CONT $fpid
+    wait $fpid || fail "events --follow failed"
+    seqs=$(sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' "$H/f" | tr '\n' ' ')
+    [ "$seqs" = "$(seq -s ' ' 0 1503) " ] || fail "events --follow did not get events 0..1503 once each in order"
+    grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
+    ;;
+
+slow_client)
+    start_daemon --client-timeout 2 --stream-buffer 16384
+    id=$(start_json "$EXAMPLES/counter.toml")
+    "$RAW" slowloris "$S" 2 || fail "slowloris"
+    "$RAW" slowsse "$S" "$id" 600 || fail "slow SSE client"
+    grep -q "fell more than 16384 bytes behind" "$H/server.log" || fail "no log line for the overflow"
+    # the actor was not held up: it handled every message
+    [ "$(api GET "/v1/actors/$id/state")" = 600 ] || fail "the actor did not get every message"
+    expect_status 200 GET /v1/health >/dev/null
+    ;;
+
+sigterm_1000)
+    start_daemon
+    n=0
+    while [ $n -lt 1000 ]; do
+        curl -s -o /dev/null --unix-socket "$S" -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" \
+            $(seq 1 100 | sed 's|.*|http://theater/v1/actors|')
+        n=$((n + 100))
+    done
+    b=$(expect_status 200 GET /v1/health)
+    contains "$b" '"actors":1000' "1000 actors"
+    # an ambiguous prefix names its candidates (1000 random ids almost surely
+    # share some 4-character prefix)
+    pre=$("$THEATER" list --json | sed -n 's/.*"id": "\(....\).*/\1/p' | sort | uniq -d | head -1)
+    if [ -n "$pre" ]; then
+        out=$("$THEATER" inspect "$pre" 2>&1)
+        [ $? = 1 ] || fail "an ambiguous prefix should exit 1"
+        contains "$out" "$pre is ambiguous: it matches [0-9]+ actors \($pre" "ambiguous prefix"
+    fi
+    t0=$(date +%s%N)
+    stop_daemon; [ "$RC" = 0 ] || fail "exit status after SIGTERM"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "1000 idle actors: SIGTERM to exit in $ms ms"
+    [ $ms -le 5000 ] || fail "shutdown took $ms ms"
+    [ ! -e "$S" ] || fail "socket left"
+    out=$("$THEATER" chain verify --home "$H") || fail "chain verify: $out"
+    contains "$out" "1000 chains" "every chain verifies"
+    # each actor's stop is on its chain
+    one=$("$THEATER" chain ls --home "$H" | sed -n 2p | cut -d' ' -f1)
+    "$THEATER" chain events "$one" --home "$H" --type actor-stopped | grep -q runtime-shutdown ||
+        fail "the shutdown is not on the chain of $one"
+    ;;
+
+kill9)
+    start_daemon
+    sup=$(start_json "$EXAMPLES/counter.toml")
+    for m in a b c; do api POST "/v1/actors/$sup/messages" --data-binary $m >/dev/null; done
+    api POST "/v1/actors/$sup/requests" -d x >/dev/null
+    # reading the events flushes them: what the API showed must survive
+    "$THEATER" events "$sup" | grep -q handle-request || fail "no handle-request event"
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    DPID=
+    [ -S "$S" ] || fail "expected a stale socket after kill -9"
+    start_daemon
+    expect_status 200 GET /v1/health >/dev/null
+    grep -q "removed a stale socket" "$H/server.log" || fail "the stale socket was not reported"
+    id=$(start_json "$EXAMPLES/counter.toml")
+    [ -n "$id" ] || fail "cannot start an actor after a restart"
+    stop_daemon; [ "$RC" = 0 ] || fail "exit status"
+    "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify after kill -9 and restart"
+    "$THEATER" chain events "$sup" --home "$H" | grep -q handle-request || fail "events before kill -9 are lost"
+    ;;
+
+two_daemons)
+    start_daemon
+    id=$(start_json "$EXAMPLES/counter.toml")
+    out=$("$THEATER" server --home "$H" 2>&1)
+    [ $? = 1 ] || fail "a second server should exit 1"
+    contains "$out" "already running on $H \(pid $DPID\)" "second server"
+    [ -S "$S" ] || fail "the second server removed the first one's socket"
+    expect_status 200 GET /v1/health >/dev/null
+    out=$("$THEATER" run --home "$H" "$EXAMPLES/counter.toml" 2>&1)
+    [ $? = 1 ] || fail "run on a daemon's home should exit 1"
+    contains "$out" "theater server \(pid $DPID\) owns this THEATER_HOME" "run beside a daemon"
+    api POST "/v1/actors/$id/requests" -d x >/dev/null
+    "$THEATER" chain ls --home "$H" | grep -q "^$(printf '%s' "$id" | cut -c1-8) *counter" || fail "chain ls beside the daemon"
+    "$THEATER" chain events "$id" --home "$H" | grep -q actor-spawned || fail "chain events beside the daemon"
+    "$THEATER" store ls --home "$H" >/dev/null || fail "store ls beside the daemon"
+    ;;
+
+tcp)
+    port=$((20000 + $$ % 20000))
+    start_daemon --listen "127.0.0.1:$port"
+    [ -f "$H/token" ] || fail "no token file"
+    [ "$(stat -c %a "$H/token")" = 600 ] || fail "token mode is not 600"
+    tok=$(cat "$H/token")
+    u=http://127.0.0.1:$port
+    code=$(curl -s -o "$H/b" -w '%{http_code}' "$u/v1/health")
+    [ "$code" = 401 ] || fail "TCP without a token: $code"
+    grep -q '"code":"unauthorized"' "$H/b" || fail "401 body"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong$tok" \
+        -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
+    [ "$code" = 401 ] || fail "TCP with a wrong token: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
+    [ "$code" = 401 ] || fail "TCP start without a token: $code"
+    expect_status 200 GET /v1/health | grep -q '"actors":0' || fail "a 401 request started an actor"
+    code=$(curl -s -o "$H/b" -w '%{http_code}' -H "Authorization: Bearer $tok" "$u/v1/health")
+    [ "$code" = 200 ] || fail "TCP with the token: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+        -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
+    [ "$code" = 201 ] || fail "TCP start with the token: $code"
+    stop_daemon; [ "$RC" = 0 ] || fail "exit status"
+    ;;
+
+*)
+    echo "unknown case $CASE" >&2
+    exit 2
+    ;;
+esac
+[ -e "$H/FAILED" ] && exit 1
+exit 0

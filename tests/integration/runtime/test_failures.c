@@ -1,0 +1,195 @@
+/*
+ * test_failures.c - a failure names the actor that failed and carries the
+ * wasm backtrace: a trap in a child's handle-request, asked by its parent,
+ * is recorded as the child's failure (its id, name, export and frames, by
+ * the names of the module's name section), and the parent's request gets
+ * an error that names the child, while the parent itself goes on.
+ *
+ * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "theater/chain.h"
+#include "rt_test_util.h"
+
+/* A probe manifest named `name` granting every handler the probe imports
+ * (it links only when all are granted); returns a malloc'd path. */
+static char *probe_manifest(rtt *t, const char *name)
+{
+    const char *man = rtt_manifest(t, name, rtt_module("probe"),
+                                   "runtime message-server supervisor store timing random environment",
+                                   NULL);
+    FILE *f = fopen(man, "a");
+
+    assert_non_null(f);
+    fprintf(f, "\n[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", t->home);
+    fclose(f);
+    return strdup(man);
+}
+
+/* Spawn a probe as a root actor. */
+static void spawn(rtt *t, const char *man, char id[TH_ACTOR_ID_SIZE])
+{
+    th_spawn_opts o = {0};
+    th_error err;
+    int rc;
+
+    o.manifest_path = man;
+    rc = th_runtime_spawn(t->rt, &o, id, &err);
+    if (rc != 0)
+        print_message("spawn: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+/* Ask probe `id` to run `c`; the malloc'd answer. */
+static char *ask(rtt *t, const char *id, const char *c)
+{
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    char *s;
+    int rc = th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 10000, &resp, &len, &err);
+
+    if (rc != 0)
+        print_message("request '%s': %s\n", c, err.msg);
+    assert_int_equal(rc, 0);
+    s = malloc(len + 1);
+    assert_non_null(s);
+    memcpy(s, resp, len);
+    s[len] = 0;
+    free(resp);
+    return s;
+}
+
+/* The data of `actor`'s events of `type`, joined by newlines (malloc'd);
+ * "" if none. */
+static char *events_of(rtt *t, const char *actor, const char *type)
+{
+    th_chain_config cfg = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_chain *c;
+    th_error err;
+    size_t i, n = 1;
+    char *out;
+
+    assert_int_equal(th_runtime_flush(t->rt, actor, &err), 0);
+    cfg.home = t->home;
+    cfg.read_only = 1;
+    assert_int_equal(th_chain_open(&cfg, &c, &err), 0);
+    q.actor = actor;
+    q.type = type;
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), 0);
+    for (i = 0; i < evs.count; i++)
+        n += evs.items[i].data_len + 1;
+    out = calloc(1, n);
+    assert_non_null(out);
+    for (i = 0; i < evs.count; i++) {
+        strncat(out, (const char *)evs.items[i].data, evs.items[i].data_len);
+        strcat(out, "\n");
+    }
+    th_chain_events_free(&evs);
+    th_chain_close(c);
+    return out;
+}
+
+static void expect_in(const char *s, const char *want)
+{
+    if (strstr(s, want) == NULL)
+        fail_msg("'%s' not in '%s'", want, s);
+}
+
+static void test_child_trap_in_request(void **unused)
+{
+    rtt t;
+    th_error err;
+    char parent[TH_ACTOR_ID_SIZE], want[256], *child, *s;
+    char *pman, *cman;
+    th_actor_status st;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    cman = probe_manifest(&t, "kid");
+    pman = probe_manifest(&t, "boss");
+    spawn(&t, pman, parent);
+    {
+        char c[600];
+        snprintf(c, sizeof c, "spawn %s", cman);
+        s = ask(&t, parent, c);
+    }
+    assert_true(strncmp(s, "ok ", 3) == 0);
+    child = strdup(s + 3);
+    free(s);
+
+    /* the parent asks the child to trap in its handle-request */
+    {
+        char c[128];
+        snprintf(c, sizeof c, "request %s trap", child);
+        s = ask(&t, parent, c);
+    }
+    /* the parent's request failed with an error naming the child */
+    snprintf(want, sizeof want, "err actor kid (%s) failed: trap in handle-request", child);
+    expect_in(s, want);
+    free(s);
+
+    /* the child's chain: its failure, by id, name, export, with frames */
+    s = events_of(&t, child, "actor-failed");
+    expect_in(s, "\"error_type\":\"internal\"");
+    snprintf(want, sizeof want, "\"actor\":\"%s\",\"name\":\"kid\",\"function\":\"handle-request\"", child);
+    expect_in(s, want);
+    expect_in(s, "\"backtrace\":[\"#0 probe_trap_here\",\"#1 probe_trap_caller\"");
+    expect_in(s, "handle-request");
+    free(s);
+
+    /* the parent did not fail: no actor-failed on its chain, and it runs */
+    s = events_of(&t, parent, "actor-failed");
+    assert_string_equal(s, "");
+    free(s);
+    assert_int_equal(th_runtime_actor_status(t.rt, parent, &st, &err), 0);
+    assert_int_equal(st, TH_ACTOR_RUNNING);
+    free(child);
+    free(cman);
+    free(pman);
+    rtt_stop(&t);
+}
+
+static void test_err_result_names_actor(void **unused)
+{
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], want[256], *s, *man;
+    uint8_t *resp = NULL;
+    size_t len;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = probe_manifest(&t, "lonely");
+    spawn(&t, man, id);
+    free(man);
+    /* a request from outside: the error names the actor that failed */
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"trap", 4, 10000, &resp, &len, &err),
+                     TH_ETRAP);
+    snprintf(want, sizeof want, "actor lonely (%s) failed: trap in handle-request: unreachable", id);
+    expect_in(err.msg, want);
+    free(resp);
+    s = events_of(&t, id, "actor-failed");
+    expect_in(s, "\"backtrace\":[\"#0 probe_trap_here\"");
+    free(s);
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_child_trap_in_request),
+        cmocka_unit_test(test_err_result_names_actor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
