@@ -68,6 +68,7 @@ typedef struct th_runtime_config {
     void *log_ud;
     th_runtime_event_fn event_fn; /* optional: every event of every actor */
     void *event_ud;
+    unsigned max_actors;       /* live actors at most; 0 = TH_RT_DEFAULT_MAX_ACTORS (1,000,000) */
     /* While the chain writer cannot store events (e.g. the disk is full),
      * an actor about to make a host call (an effect) waits for it at most
      * this long, then the call fails and the actor stops: nothing happens
@@ -114,17 +115,23 @@ typedef struct th_spawn_opts {
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
  * once init has succeeded; on a failed init the actor is removed and the
- * error says why (the chain stays in the database). */
+ * error says why (the chain stays in the database).  The caller is the
+ * operator: the actor gets what its manifest grants (docs/security.md);
+ * TH_EPERM if the runtime already runs max_actors actors. */
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts,
                      char id_out[TH_ACTOR_ID_SIZE], th_error *err);
 
-/* Send a one-way message (handle-send).  Returns once it is queued. */
+/* Send a one-way message (handle-send).  Returns once it is queued.  Never
+ * waits: if the actor's mailbox is full (its limits.mailbox_messages or
+ * mailbox_bytes, or messages of suspended senders wait before it), returns
+ * TH_EBUSY and nothing is queued; try again later. */
 int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                     size_t len, th_error *err);
 
 /* Send a request (handle-request) and wait for the response, at most
- * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up.  The
- * response is malloc'd into *resp (caller frees). */
+ * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up; TH_EBUSY
+ * at once, as for th_runtime_send, if the mailbox is full.  The response
+ * is malloc'd into *resp (caller frees). */
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                        size_t len, uint32_t timeout_ms, uint8_t **resp /* out */,
                        size_t *resp_len /* out */, th_error *err);
@@ -253,7 +260,8 @@ typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, s
 
 /* Send a request like th_runtime_request without waiting: `fn` gets the
  * response.  Returns 0 if the request was queued (then `fn` is called
- * later), or an error (then `fn` is not called). */
+ * later), or an error (then `fn` is not called): TH_EBUSY if the mailbox
+ * is full, as for th_runtime_send. */
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                              size_t len, th_runtime_reply_fn fn, void *ud, th_error *err);
 
@@ -270,13 +278,16 @@ typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel,
  * channel id as its bytes (accepted) or an error (TH_EPERM: rejected).
  * Messages the actor sends back go to `fn`.  The channel id is known at
  * once (`chan_out`); release the endpoint with th_runtime_channel_close
- * in every case (also after a rejection or a close by the actor). */
+ * in every case (also after a rejection or a close by the actor).  If this
+ * returns an error (TH_EBUSY: the actor's mailbox is full) there is no
+ * endpoint and `done` is not called. */
 int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                             size_t len, th_runtime_channel_fn fn, void *ud,
                             th_runtime_reply_fn done, void *done_ud,
                             char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
 /* Send on a channel opened with th_runtime_channel_open.  TH_ENOENT (no
- * such channel), TH_ECLOSED (not open). */
+ * such channel), TH_ECLOSED (not open), TH_EBUSY (the actor's mailbox is
+ * full: nothing sent, try again). */
 int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *msg, size_t len,
                             th_error *err);
 /* Close it (the actor gets handle-channel-close if it was open) and release

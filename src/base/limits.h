@@ -50,6 +50,20 @@
 #define TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS 30000u
 #define TH_MANIFEST_MAX_STACK_BYTES (1024ull * 1024u * 1024u) /* wasm stack of one call */
 #define TH_MANIFEST_MAX_CALL_TIMEOUT_MS (24u * 3600u * 1000u) /* one day */
+/* Counts that keep a runaway actor from taking the host: its children, its
+ * descendants (at any depth), its mailbox, what it may add to the store.
+ * A child's are at most its parent's (src/runtime/attenuate.c). */
+#define TH_MANIFEST_DEFAULT_MAX_CHILDREN 1000u
+#define TH_MANIFEST_MAX_CHILDREN 1000000u
+#define TH_MANIFEST_DEFAULT_MAX_DESCENDANTS 1000u
+#define TH_MANIFEST_MAX_DESCENDANTS 10000000u
+#define TH_MANIFEST_DEFAULT_MAILBOX_MESSAGES 10000u
+#define TH_MANIFEST_MAX_MAILBOX_MESSAGES 1000000u
+#define TH_MANIFEST_DEFAULT_MAILBOX_BYTES (16ull * 1024u * 1024u)
+#define TH_MANIFEST_MIN_MAILBOX_BYTES 4096u
+#define TH_MANIFEST_MAX_MAILBOX_BYTES (1024ull * 1024u * 1024u)
+#define TH_MANIFEST_DEFAULT_STORE_BYTES (256ull * 1024u * 1024u)
+#define TH_MANIFEST_MAX_STORE_BYTES (1ull << 40)
 /* [supervision] defaults: Erlang/OTP's restart intensity (1 in 5 s). */
 #define TH_MANIFEST_DEFAULT_MAX_RESTARTS 1u
 #define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u
@@ -87,6 +101,9 @@
 
 /* ---- Actor runtime (src/runtime, src/handlers) ---- */
 #define TH_RT_TURN_BUDGET 64u               /* operations or fuel slices per turn */
+#define TH_RT_TURN_SLICE_MS 10u             /* wall time of one turn, at most (about) */
+#define TH_RT_PREEMPT_WAIT_MS 50u           /* a preempted actor waiting longer is served
+                                               ahead of woken ones */
 #define TH_RT_FUEL_SLICE 200000u            /* fuel before an operation is preempted */
 #define TH_RT_REALLOC_FUEL 1000000u         /* fuel of one host-made cabi_realloc call */
 #define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u) /* events not yet appended; above
@@ -95,6 +112,9 @@
                                                chain writer before its call fails */
 #define TH_RT_MEMORY_CHAIN_BYTES (16u * 1024u * 1024u) /* events kept per actor with
                                                save_chain = false; oldest dropped */
+#define TH_RT_DEFAULT_MAX_ACTORS 1000000u   /* live actors in one runtime (th_runtime_config) */
+#define TH_RT_STORE_ENTRY_BYTES 64u         /* store bytes charged per new store or label,
+                                               besides the content and the label's name */
 #define TH_RT_MAX_EXITS 4096u               /* ends of root actors kept for late waiters */
 #define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u) /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */

@@ -4,17 +4,20 @@
  *
  *   theater server [--listen HOST:PORT] [--foreground] [--log-level L]
  *                  [--home DIR] [--workers N] [--client-timeout S]
+ *                  [--compat-listen HOST:PORT [--compat-allow-remote]]
  *
  * Exit status: 0 after a clean shutdown (SIGTERM, SIGINT or POST
  * /v1/shutdown), 1 if the server could not start or shut down cleanly
  * (another server on the home, a bad --listen), 2 for a usage error.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "server/compat.h"
 #include "theater/server.h"
 
 static const char server_help[] =
@@ -39,6 +42,12 @@ static const char server_help[] =
     "  --stream-buffer BYTES  unsent bytes an event stream may hold for a slow\n"
     "                         client before it is cut off with `event: overflow`\n"
     "                         (default 1048576)\n"
+    "  --compat-listen HOST:PORT\n"
+    "                         also serve the original Theater system's TCP\n"
+    "                         management protocol there, for its clients\n"
+    "                         (docs/compat.md); port 0 picks a free port.\n"
+    "                         It has no authentication: loopback only unless\n"
+    "  --compat-allow-remote  is given too\n"
     "  --workers N            runtime worker threads (default: one per core)\n"
     "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
     "  -h, --help             show this help\n"
@@ -81,6 +90,9 @@ int cli_cmd_server(int argc, char **argv)
 {
     th_server_config cfg;
     th_server *srv;
+    srv_compat *compat = NULL;
+    const char *compat_addr = NULL;
+    bool compat_remote = false;
     th_error err;
     struct sigaction sa;
     int i, rc;
@@ -95,6 +107,10 @@ int cli_cmd_server(int argc, char **argv)
             /* the default */
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             cfg.listen = argv[++i];
+        } else if (strcmp(argv[i], "--compat-listen") == 0 && i + 1 < argc) {
+            compat_addr = argv[++i];
+        } else if (strcmp(argv[i], "--compat-allow-remote") == 0) {
+            compat_remote = true;
         } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
             cfg.home = argv[++i];
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
@@ -131,6 +147,15 @@ int cli_cmd_server(int argc, char **argv)
         cli_errorf("server: %s", err.msg);
         return 1;
     }
+    if (compat_addr != NULL) {
+        if (srv_compat_start(th_server_runtime(srv), compat_addr, compat_remote, &compat, &err) != 0) {
+            cli_errorf("server: --compat-listen %s: %s", compat_addr, err.msg);
+            th_server_free(srv);
+            return 1;
+        }
+        fprintf(stderr, "theater: compat listener on %s (port %u)\n", compat_addr,
+                (unsigned)srv_compat_port(compat));
+    }
     g_srv = srv;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -140,6 +165,7 @@ int cli_cmd_server(int argc, char **argv)
     rc = th_server_run(srv, &err);
     if (rc != 0)
         cli_errorf("server: %s", err.msg);
+    srv_compat_stop(compat); /* the actors are stopped: no client waits long */
     g_srv = NULL;
     th_server_free(srv);
     return rc == 0 ? 0 : 1;

@@ -1,7 +1,8 @@
 /*
  * environment.c - the `environment` interface: the process environment
  * seen through the manifest's allow-list (`allowed_vars`); a variable not
- * on the list does not exist for the actor.  Lifting, lowering and recording
+ * on the list does not exist for the actor; a child's list is within its
+ * parent's (subset).  Lifting, lowering and recording
  * are the generated glue's (wit_glue.h).
  */
 #include <stdlib.h>
@@ -67,6 +68,20 @@ static int e_exists(rt_host *h, wit_str *name, bool *ret)
     return 0;
 }
 
+/* Attenuation: every variable the child may read, the parent may read. */
+static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+{
+    for (char **v = child->env_allow; v != NULL && *v != NULL; v++) {
+        char **p = parent->env_allow;
+        while (p != NULL && *p != NULL && strcmp(*p, *v) != 0)
+            p++;
+        if (p == NULL || *p == NULL)
+            return th_error_set(err, TH_EPERM, "allowed_vars lists \"%s\", which the parent may not read",
+                                *v);
+    }
+    return 0;
+}
+
 static const wit_impl_environment impl = {
     .get_var = e_get_var,
     .list_vars = e_list_vars,
@@ -74,4 +89,4 @@ static const wit_impl_environment impl = {
 };
 
 const rt_iface rt_iface_environment = {"theater:simple/environment", RT_H_ENVIRONMENT, wit_fns_environment,
-                                       WIT_NFNS_ENVIRONMENT, &impl};
+                                       WIT_NFNS_ENVIRONMENT, &impl, subset};

@@ -4,7 +4,8 @@
  * manifest is loaded).  Guest paths are relative to it; absolute paths and
  * `..` components are refused, and the real path of the target (or, for a
  * new file or directory, of its parent) must lie inside the directory, so a
- * symlink cannot lead out.  Lifting, lowering and recording are the
+ * symlink cannot lead out.  A child's directory is its parent's or below
+ * it (subset).  Lifting, lowering and recording are the
  * generated glue's (wit_glue.h); content over 8 MiB is recorded by size.
  */
 #include <dirent.h>
@@ -22,13 +23,6 @@
 
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
 #define RT_FS_RECORD_MAX (8u * 1024u * 1024u) /* larger reads are recorded by size */
-
-static bool inside(const char *root, const char *real)
-{
-    size_t n = strlen(root);
-
-    return strncmp(root, real, n) == 0 && (real[n] == 0 || real[n] == '/' || (n == 1 && root[0] == '/'));
-}
 
 /* Resolve `rel` under the actor's root into `out`.  0, or an error text. */
 static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
@@ -52,14 +46,14 @@ static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
     if ((size_t)snprintf(out, cap, "%s/%s", root, rel) >= cap)
         return "path too long";
     if (realpath(out, real) != NULL)
-        return inside(root, real) ? NULL : "path leaves the allowed directory";
+        return rt_path_inside(root, real) ? NULL : "path leaves the allowed directory";
     if (errno != ENOENT)
         return strerror(errno);
     /* a new entry: its parent must exist inside */
     snprintf(tmp, sizeof tmp, "%s", out);
     if (realpath(dirname(tmp), real) == NULL)
         return "no such directory";
-    return inside(root, real) ? NULL : "path leaves the allowed directory";
+    return rt_path_inside(root, real) ? NULL : "path leaves the allowed directory";
 }
 
 /* err(why) into a result's error string. */
@@ -246,6 +240,16 @@ static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
     return 0;
 }
 
+/* Attenuation: the child's directory is the parent's or below it (both are
+ * real paths, resolved when the manifests were read). */
+static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+{
+    if (parent->fs_root == NULL || child->fs_root == NULL || !rt_path_inside(parent->fs_root, child->fs_root))
+        return th_error_set(err, TH_EPERM, "path '%s' is outside the parent's directory '%s'",
+                            child->fs_root ? child->fs_root : "?", parent->fs_root ? parent->fs_root : "?");
+    return 0;
+}
+
 static const wit_impl_filesystem impl = {
     .read_file = f_read,
     .write_file = f_write,
@@ -257,4 +261,4 @@ static const wit_impl_filesystem impl = {
 };
 
 const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, wit_fns_filesystem,
-                                      WIT_NFNS_FILESYSTEM, &impl};
+                                      WIT_NFNS_FILESYSTEM, &impl, subset};

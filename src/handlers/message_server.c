@@ -2,7 +2,10 @@
  * message_server.c - the `message-server-host` interface: messages between
  * actors.
  *
- *   send                one-way; queued in the target's mailbox.
+ *   send                one-way; queued in the target's mailbox.  A full
+ *                       mailbox (the target's limits.mailbox_*) suspends
+ *                       the caller until the message is admitted: nothing
+ *                       is dropped (send-on-channel alike).
  *   request             the caller is suspended (never its worker) until
  *                       the target's handle-request answers, or until it
  *                       answers later with respond-to-request.
@@ -81,15 +84,43 @@ static rt_msg *outgoing(rt_host *h, const wit_str *id, const wit_bytes *msg, int
 }
 
 /* Post a message whose answer resumes the caller (request, open-channel);
- * the wait takes the call's input record over. */
+ * the wait takes the call's input record over.  A full mailbox holds it
+ * until there is room (the caller waits anyway). */
 static int post_waiting(rt_host *h, rt_actor *t, rt_msg *m, int wait_kind, const char *fn)
 {
     rt_actor_ref(h->a);
     m->reply.actor = h->a;
     m->reply.token = rt_op_wait(h->a, wait_kind, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    rt_actor_post(t, m);
+    rt_actor_offer(t, m, true);
     rt_actor_release(t);
+    return TH_WASM_SUSPENDED;
+}
+
+/* Deliver a one-way message (send, send-on-channel) from the caller to `t`.
+ * Queued: the call returns ok now.  The target's mailbox full: the caller
+ * is suspended until the message is admitted (ok) or the target ends
+ * (err), or its own call timeout; to itself it cannot wait, so that is an
+ * error.  Consumes `m`. */
+static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *fn, wit_res_unit_str *ret)
+{
+    char why[200];
+
+    if (rt_actor_offer(t, m, false) == RT_OFFER_QUEUED)
+        return 0;
+    if (t == h->a) {
+        rt_msg_free(m);
+        snprintf(why, sizeof why, "mailbox full: this actor's own mailbox has no room "
+                                  "(limits.mailbox_messages %u, mailbox_bytes %llu)",
+                 t->lim.mailbox_messages, (unsigned long long)t->lim.mailbox_bytes);
+        return fail(h, &ret->is_err, &ret->err, why);
+    }
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->ack = true;
+    m->reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, IFACE, fn, h->input);
+    h->input = NULL;
+    rt_actor_offer(t, m, true);
     return TH_WASM_SUSPENDED;
 }
 
@@ -98,12 +129,13 @@ static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_st
     char why[160];
     rt_actor *t = NULL;
     rt_msg *m = outgoing(h, actor_id, msg, RT_MSG_SEND, NULL, &t, why, sizeof why);
+    int rc;
 
     if (m == NULL)
         return fail(h, &ret->is_err, &ret->err, why);
-    rt_actor_post(t, m);
+    rc = post_oneway(h, t, m, "send", ret);
     rt_actor_release(t);
-    return 0;
+    return rc;
 }
 
 static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_bytes_str *ret)
@@ -140,6 +172,7 @@ static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wi
 {
     char peer[RT_ID_LEN + 1];
     const char *errmsg = NULL;
+    rt_actor *t;
     rt_msg *m;
     int rc = rt_channel_peer(h->a->rt, channel_id->ptr, channel_id->len, h->a->id, peer);
 
@@ -156,6 +189,13 @@ static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wi
         } else {
             memcpy(m->a, h->a->id, sizeof m->a);
             snprintf(m->b, sizeof m->b, "%s", channel_id->ptr);
+            if ((t = rt_registry_get(&h->a->rt->reg, peer, RT_ID_LEN)) != NULL) {
+                /* an actor: its mailbox limits apply */
+                atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+                rc = post_oneway(h, t, m, "send-on-channel", ret);
+                rt_actor_release(t);
+                return rc;
+            }
             if (rt_channel_deliver(h->a->rt, peer, m))
                 atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
             else
@@ -251,5 +291,5 @@ static const wit_impl_message_server_host impl = {
 
 const rt_iface rt_iface_message_server = {
     "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, wit_fns_message_server_host,
-    WIT_NFNS_MESSAGE_SERVER_HOST,         &impl,
+    WIT_NFNS_MESSAGE_SERVER_HOST,         &impl, NULL,
 };

@@ -147,4 +147,12 @@ static const wit_impl_random impl = {
     .generate_uuid = r_uuid,
 };
 
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random, WIT_NFNS_RANDOM, &impl};
+/* Attenuation: a seed only fixes the sequence; it grants nothing, so any
+ * child setting is within the parent's. */
+static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+{
+    (void)parent, (void)child, (void)err;
+    return 0;
+}
+
+const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random, WIT_NFNS_RANDOM, &impl, subset};

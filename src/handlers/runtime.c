@@ -123,4 +123,4 @@ static const wit_impl_runtime impl = {
     .shutdown = r_shutdown,
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime, WIT_NFNS_RUNTIME, &impl};
+const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime, WIT_NFNS_RUNTIME, &impl, NULL};

@@ -3,7 +3,8 @@
  * THEATER_HOME (theater/store.h) offered to actors, all fourteen calls.
  * Lifting, lowering and recording are the generated glue's (wit_glue.h);
  * each function here calls the store and turns its answer into the
- * result: a store error is err(message), never a trap.
+ * result: a store error is err(message), never a trap.  What an actor adds
+ * is charged against its limits.store_bytes and every ancestor's (charge).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,24 @@ static int strings_take(rt_host *h, th_store_list *l, wit_list_str *out)
     return rc;
 }
 
+/* Store bytes a call adds (limits.store_bytes): charged to the actor and
+ * its ancestors before the call (0, or TH_ETOOBIG with the message in *e),
+ * given back by refund if the call fails.  What counts: the content, the
+ * label's name, and TH_RT_STORE_ENTRY_BYTES per new store or label entry. */
+static int charge(rt_host *h, uint64_t content, const wit_str *label, th_error *e)
+{
+    uint64_t n = content + (label != NULL ? label->len : 0) + TH_RT_STORE_ENTRY_BYTES;
+
+    if (rt_quota_store(h->a, n, e->msg, sizeof e->msg) != 0)
+        return e->code = TH_ETOOBIG;
+    return 0;
+}
+
+static void refund(rt_host *h, uint64_t content, const wit_str *label)
+{
+    rt_quota_store_refund(h->a, content + (label != NULL ? label->len : 0) + TH_RT_STORE_ENTRY_BYTES);
+}
+
 static int s_new(rt_host *h, wit_res_str_str *ret)
 {
     char sid[TH_STORE_ID_LEN + 1];
@@ -55,8 +74,12 @@ static int s_new(rt_host *h, wit_res_str_str *ret)
     int rc;
 
     th_error_clear(&e);
-    if ((rc = th_store_new(store_of(h), sid, &e)) != 0)
+    if ((rc = charge(h, 0, NULL, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
+    if ((rc = th_store_new(store_of(h), sid, &e)) != 0) {
+        refund(h, 0, NULL);
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    }
     return wit_str_set(h, &ret->ok, sid);
 }
 
@@ -67,8 +90,12 @@ static int s_store(rt_host *h, wit_str *store_id, wit_bytes *content, wit_res_st
     int rc;
 
     th_error_clear(&e);
-    if ((rc = th_store_put(store_of(h), store_id->ptr, content->ptr, content->len, &ref, &e)) != 0)
+    if ((rc = charge(h, content->len, NULL, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
+    if ((rc = th_store_put(store_of(h), store_id->ptr, content->ptr, content->len, &ref, &e)) != 0) {
+        refund(h, content->len, NULL);
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    }
     return ref_out(h, &ret->ok, &ref);
 }
 
@@ -106,8 +133,12 @@ static int s_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_cont
     int rc;
 
     th_error_clear(&e);
-    if ((rc = th_store_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e)) != 0)
+    if ((rc = charge(h, 0, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
+    if ((rc = th_store_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e)) != 0) {
+        refund(h, 0, label);
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    }
     return 0;
 }
 
@@ -154,9 +185,13 @@ static int s_store_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_b
     int rc;
 
     th_error_clear(&e);
-    rc = th_store_store_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len, &ref, &e);
-    if (rc != 0)
+    if ((rc = charge(h, content->len, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
+    rc = th_store_store_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len, &ref, &e);
+    if (rc != 0) {
+        refund(h, content->len, label);
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
+    }
     return ref_out(h, &ret->ok, &ref);
 }
 
@@ -168,10 +203,14 @@ static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *la
     int rc;
 
     th_error_clear(&e);
+    if ((rc = charge(h, content->len, label, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
     rc = th_store_replace_content_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len,
                                            &ref, &e);
-    if (rc != 0)
+    if (rc != 0) {
+        refund(h, content->len, label);
         return fail(h, &ret->is_err, &ret->err, rc, &e);
+    }
     return ref_out(h, &ret->ok, &ref);
 }
 
@@ -182,7 +221,11 @@ static int s_replace_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit
     int rc;
 
     th_error_clear(&e);
+    if ((rc = charge(h, 0, label, &e)) != 0)
+        return fail(h, &ret->is_err, &ret->err, rc, &e);
     rc = th_store_replace_at_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e);
+    if (rc != 0)
+        refund(h, 0, label);
     return rc != 0 ? fail(h, &ret->is_err, &ret->err, rc, &e) : 0;
 }
 
@@ -249,4 +292,4 @@ static const wit_impl_store impl = {
     .calculate_total_size = s_calculate_total_size,
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store, WIT_NFNS_STORE, &impl};
+const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store, WIT_NFNS_STORE, &impl, NULL};

@@ -5,6 +5,11 @@
  *                    parent's manifest directory, or TOML text) with an
  *                    optional initial state; the parent is suspended until
  *                    the child's init has finished: ok(child-id) or err.
+ *                    The child holds no more than the parent (attenuate.c):
+ *                    its handlers, their settings and its limits are
+ *                    checked against the parent's, and the files its
+ *                    manifest names are read through the parent's
+ *                    filesystem grant.
  *   list-children, stop-child (suspends until the child is gone),
  *   restart-child (a fresh instance, same id and chain), get-child-state,
  *   get-child-events.
@@ -42,14 +47,14 @@ static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes
     if (atomic_load(&h->a->rt->closing)) {
         th_error_set(&err, TH_ECLOSED, "the runtime is shutting down");
     } else if (text) {
-        rt_spec_load(h->a->rt, NULL, man, h->a->spec->base_dir, &spec, &err);
+        rt_spec_load(h->a->rt, NULL, man, h->a->spec->base_dir, h->a->spec, &spec, &err);
     } else {
         char path[4096];
-        if (man[0] == '/')
-            snprintf(path, sizeof path, "%s", man);
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", man[0] == '/' ? "" : h->a->spec->base_dir,
+                             man[0] == '/' ? "" : "/", man) >= sizeof path)
+            th_error_set(&err, TH_EINVAL, "manifest path too long");
         else
-            snprintf(path, sizeof path, "%s/%s", h->a->spec->base_dir, man);
-        rt_spec_load(h->a->rt, path, NULL, NULL, &spec, &err);
+            rt_spec_load(h->a->rt, path, NULL, NULL, h->a->spec, &spec, &err);
     }
     if (spec != NULL) {
         rt_actor_create(h->a->rt, spec, h->a, init->some, init->some ? init->val.ptr : NULL,
@@ -62,7 +67,7 @@ static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes
     child->init_reply.actor = h->a;
     child->init_reply.token = rt_op_wait(h->a, RT_WAIT_STRING, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    rt_sched_push(child, false); /* its first turn runs init; the queue takes our reference */
+    rt_sched_push(child, RT_PUSH_WAKE); /* its first turn runs init; the queue takes our reference */
     return TH_WASM_SUSPENDED;
 }
 
@@ -210,4 +215,4 @@ static const wit_impl_supervisor impl = {
 };
 
 const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
-                                      WIT_NFNS_SUPERVISOR, &impl};
+                                      WIT_NFNS_SUPERVISOR, &impl, NULL};

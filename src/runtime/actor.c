@@ -6,8 +6,9 @@
  * handlers) with its current state; the returned state replaces it.  A turn
  * (rt_actor_turn) first serves the control queue (wakes, stop, restart),
  * then continues a preempted operation or starts operations from the
- * mailbox, up to RT_TURN_BUDGET steps, and then hands the actor back to the
- * scheduler.
+ * mailbox, up to RT_TURN_BUDGET steps or TH_RT_TURN_SLICE_MS of wall time
+ * (one slice), and then hands the actor back to the scheduler (sched.c:
+ * a preempted actor waits behind the woken ones).
  *
  * An operation's exec (engine stack) comes from the scheduler's cache and
  * goes back when the call ends; only a suspended (waiting or preempted)
@@ -65,7 +66,7 @@ void rt_actor_release(rt_actor *a)
     if (a == NULL || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
         return;
     drain_queue(a, &a->ctl);
-    drain_queue(a, &a->mbox);
+    rt_actor_refuse_all(a, "is not running");
     if (a->op != NULL) {
         rt_exec_put(a->rt, a->op->exec);
         rt_msg_free(a->op->msg);
@@ -99,6 +100,7 @@ void rt_actor_release(rt_actor *a)
     free(a->shutdown_data);
     free(a->restarts);
     pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->blk_lock);
     free(a);
 }
 
@@ -119,8 +121,8 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
     memset(&cfg, 0, sizeof cfg);
-    cfg.max_memory_bytes = a->spec->memory_bytes;
-    cfg.start_fuel = a->spec->fuel_per_call;
+    cfg.max_memory_bytes = a->lim.memory_bytes;
+    cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
     rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
     if (rc != 0)
@@ -180,12 +182,40 @@ static void record_spawn(rt_actor *a, const char *event)
     rt_record_buf(a, event, &b);
 }
 
+/* Count the new actor `a` as a descendant of each of its ancestors, each
+ * within its limits.max_descendants: 0, or TH_EPERM (nothing counted). */
+static int count_descendant(rt_actor *a, th_error *err)
+{
+    rt_actor *p, *q;
+    unsigned was;
+
+    for (p = a->parent; p != NULL; p = p->parent) {
+        was = atomic_fetch_add(&p->ndesc, 1);
+        if (was >= p->lim.max_descendants) {
+            atomic_fetch_sub(&p->ndesc, 1);
+            for (q = a->parent; q != p; q = q->parent)
+                atomic_fetch_sub(&q->ndesc, 1);
+            return th_error_set(err, TH_EPERM, "spawn of %s refused: %s%s has %u descendants, its limit "
+                                               "(limits.max_descendants)",
+                                a->spec->name, p == a->parent ? "the parent " : "ancestor ", p->id, was);
+        }
+    }
+    return 0;
+}
+
+void rt_actor_uncount(rt_actor *a)
+{
+    for (rt_actor *p = a->parent; p != NULL; p = p->parent)
+        atomic_fetch_sub(&p->ndesc, 1);
+}
+
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
                     const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
                     th_error *err)
 {
     rt_actor *a = calloc(1, sizeof *a);
     rt_msg *init = NULL;
+    bool counted = false;
     int rc;
 
     if (a == NULL)
@@ -200,7 +230,12 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_init(&a->memchain, NULL);
     rt_mpsc_init(&a->mbox);
     rt_mpsc_init(&a->ctl);
+    atomic_init(&a->mbox_bytes, 0);
+    atomic_init(&a->nblocked, 0);
+    atomic_init(&a->ndesc, 0);
+    atomic_init(&a->store_used, 0);
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->blk_lock, NULL);
     a->rt = rt;
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;
@@ -208,6 +243,10 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
     rt_uuid_v4(a->id);
+    if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
+        th_error_prefix(err, "spawn of %s refused", spec->name);
+        goto fail;
+    }
     if (!has_state && spec->has_init_state) {
         has_state = true;
         state = spec->init_state;
@@ -239,6 +278,13 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
             rc = th_error_set(err, TH_ESTATE, "parent is stopping");
             goto fail;
         }
+        if (parent->nchildren >= parent->lim.max_children) {
+            pthread_mutex_unlock(&parent->lock);
+            rc = th_error_set(err, TH_EPERM, "spawn of %s refused: the parent has %u children, its limit "
+                                             "(limits.max_children)",
+                              spec->name, parent->nchildren);
+            goto fail;
+        }
         if (parent->nchildren == parent->capchildren) {
             uint32_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
             rt_actor **v = realloc(parent->children, cap * sizeof *v);
@@ -255,6 +301,14 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         pthread_mutex_unlock(&parent->lock);
         rt_actor_ref(parent);
         a->parent = parent;
+        if ((rc = count_descendant(a, err)) != 0)
+            goto fail;
+        counted = true;
+    }
+    if (atomic_load(&rt->reg.count) >= rt->max_actors) {
+        rc = th_error_set(err, TH_EPERM, "spawn of %s refused: the runtime runs %u actors, its limit",
+                          spec->name, rt->max_actors);
+        goto fail;
     }
     if (sub != NULL && sub->event_fn != NULL &&
         (rc = rt_record_subscribe(a, sub->event_fn, sub->event_ud, sub->sub_id)) != 0) {
@@ -271,6 +325,8 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     return 0;
 fail:
     rt_msg_free(init);
+    if (counted)
+        rt_actor_uncount(a);
     if (a->parent != NULL)
         rt_sup_unlink(a->parent, a);
     a->status = TH_ACTOR_STOPPED;
@@ -281,12 +337,115 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Delivery                                                           */
 
+static void mbox_push(rt_actor *a, rt_msg *m)
+{
+    atomic_fetch_add(&a->mbox_bytes, rt_msg_cost(m));
+    rt_mpsc_push(&a->mbox, &m->node);
+}
+
+rt_msg *rt_actor_mbox_pop(rt_actor *a)
+{
+    rt_msg *m = (rt_msg *)rt_mpsc_pop(&a->mbox);
+
+    if (m != NULL)
+        atomic_fetch_sub(&a->mbox_bytes, rt_msg_cost(m));
+    return m;
+}
+
 void rt_actor_post(rt_actor *a, rt_msg *m)
 {
     if (m->kind != RT_MSG_STOP)
         atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
-    rt_mpsc_push(&a->mbox, &m->node);
+    mbox_push(a, m);
     rt_sched_wake(a);
+}
+
+/* True if the mailbox has no room for `m` under the limits. */
+static bool mbox_full(rt_actor *a, const rt_msg *m)
+{
+    return rt_mpsc_count(&a->mbox) >= a->lim.mailbox_messages ||
+           atomic_load(&a->mbox_bytes) + rt_msg_cost(m) > a->lim.mailbox_bytes;
+}
+
+int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait)
+{
+    /* messages held before this one go first */
+    if (atomic_load(&a->nblocked) == 0 && !mbox_full(a, m)) {
+        rt_reply ack = {NULL, 0, NULL};
+        if (m->ack) { /* room after all: the sender goes on at once */
+            ack = m->reply;
+            memset(&m->reply, 0, sizeof m->reply);
+            m->ack = false;
+        }
+        rt_actor_post(a, m);
+        rt_reply_complete(a->rt, &ack, TH_OK, false, NULL, 0, NULL);
+        return RT_OFFER_QUEUED;
+    }
+    if (!wait)
+        return RT_OFFER_FULL;
+    atomic_store_explicit(&m->node.next, NULL, memory_order_relaxed);
+    pthread_mutex_lock(&a->blk_lock);
+    if (a->blk_tail != NULL)
+        atomic_store_explicit(&a->blk_tail->node.next, &m->node, memory_order_relaxed);
+    else
+        a->blk_head = m;
+    a->blk_tail = m;
+    atomic_fetch_add(&a->nblocked, 1);
+    pthread_mutex_unlock(&a->blk_lock);
+    /* the actor's turn admits it once there is room (it may have emptied
+     * its mailbox and gone idle meanwhile) */
+    rt_sched_wake(a);
+    return RT_OFFER_HELD;
+}
+
+static rt_msg *blocked_pop(rt_actor *a)
+{
+    rt_msg *m = a->blk_head;
+
+    if (m != NULL) {
+        a->blk_head = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+        if (a->blk_head == NULL)
+            a->blk_tail = NULL;
+        atomic_fetch_sub(&a->nblocked, 1);
+    }
+    return m;
+}
+
+/* Inside the turn: move held messages into the mailbox once it has drained
+ * to half its limits (so a sender that was held can then send many without
+ * being held again), and tell their senders. */
+static void admit_blocked(rt_actor *a)
+{
+    rt_msg *m, *acks = NULL;
+
+    if (atomic_load(&a->nblocked) == 0 || rt_mpsc_count(&a->mbox) > a->lim.mailbox_messages / 2 ||
+        atomic_load(&a->mbox_bytes) > a->lim.mailbox_bytes / 2)
+        return;
+    pthread_mutex_lock(&a->blk_lock);
+    while (a->blk_head != NULL && !mbox_full(a, a->blk_head)) {
+        m = blocked_pop(a);
+        if (m->ack) {
+            /* a copy carries the sender's reply, completed after the unlock */
+            rt_msg *ack = rt_msg_new(RT_MSG_WAKE, NULL, 0);
+            if (ack != NULL) {
+                ack->reply = m->reply;
+                atomic_store_explicit(&ack->node.next, (rt_node *)acks, memory_order_relaxed);
+                acks = ack;
+            } else {
+                rt_reply_drop(&m->reply);
+            }
+            memset(&m->reply, 0, sizeof m->reply);
+            m->ack = false;
+        }
+        atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
+        mbox_push(a, m);
+    }
+    pthread_mutex_unlock(&a->blk_lock);
+    while ((m = acks) != NULL) {
+        acks = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+        rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL);
+        rt_msg_free(m);
+    }
 }
 
 void rt_actor_post_ctl(rt_actor *a, rt_msg *m)
@@ -329,6 +488,25 @@ static void drain_queue(rt_actor *a, rt_mpsc *q)
 
     while ((n = rt_mpsc_pop(q)) != NULL)
         refuse_msg(a, (rt_msg *)n, "is not running");
+}
+
+void rt_actor_refuse_all(rt_actor *a, const char *why)
+{
+    rt_msg *m, *held = NULL;
+
+    while ((m = rt_actor_mbox_pop(a)) != NULL)
+        refuse_msg(a, m, why);
+    pthread_mutex_lock(&a->blk_lock);
+    while ((m = blocked_pop(a)) != NULL) {
+        atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
+        held = m;
+    }
+    pthread_mutex_unlock(&a->blk_lock);
+    /* (answered newest first: each has its own sender) */
+    while ((m = held) != NULL) {
+        held = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+        refuse_msg(a, m, why);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -541,9 +719,9 @@ static void begin_op(rt_actor *a, rt_msg *m)
     th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
     op->ex = ex;
     op->msg = m;
-    op->fuel_left = a->spec->fuel_per_call ? a->spec->fuel_per_call : UINT64_MAX;
-    if (a->spec->call_timeout_ms)
-        op->deadline_ns = rt_now_ns() + (uint64_t)a->spec->call_timeout_ms * 1000000u;
+    op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;
+    if (a->lim.call_timeout_ms)
+        op->deadline_ns = rt_now_ns() + (uint64_t)a->lim.call_timeout_ms * 1000000u;
     a->op = op;
     atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
     record_call(a, op);
@@ -578,9 +756,9 @@ static void fail_trap(rt_actor *a, rt_op *op)
     if (mem != NULL)
         th_wasm_memory_data(mem, &size);
     if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
-        (a->spec->memory_bytes && size + 65536u > a->spec->memory_bytes))
+        (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
-                      (unsigned long long)a->spec->memory_bytes, msg, short_name(op->ex));
+                      (unsigned long long)a->lim.memory_bytes, msg, short_name(op->ex));
     else
         fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", short_name(op->ex), msg);
 }
@@ -611,7 +789,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         if (spent > op->fuel_left) {
             op->fuel_left = 0;
             rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
-                          (unsigned long long)a->spec->fuel_per_call);
+                          (unsigned long long)a->lim.fuel_per_call);
             return;
         }
         op->fuel_left -= spent;
@@ -635,12 +813,12 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
     case TH_WASM_OUT_OF_FUEL:
         if (op->fuel_left == 0) {
             rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
-                          (unsigned long long)a->spec->fuel_per_call);
+                          (unsigned long long)a->lim.fuel_per_call);
             return;
         }
         if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {
             rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s",
-                          a->spec->call_timeout_ms, short_name(op->ex));
+                          a->lim.call_timeout_ms, short_name(op->ex));
             return;
         }
         op->wait = RT_WAIT_YIELD;
@@ -916,7 +1094,7 @@ static void op_wake(rt_actor *a, rt_msg *m)
 
     if (m->code == RT_WAKE_CALL_TIMEOUT) {
         rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s while waiting in %s",
-                      a->spec->call_timeout_ms, short_name(op->ex), op->host_fn);
+                      a->lim.call_timeout_ms, short_name(op->ex), op->host_fn);
         return;
     }
     if (op->timer != NULL) {
@@ -1073,7 +1251,6 @@ void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char
 {
     char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
-    rt_node *n;
     bool init_waited = a->init_reply.actor != NULL || a->init_sync != NULL;
 
     vsnprintf(text, sizeof text, fmt, ap);
@@ -1107,8 +1284,7 @@ void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char
     memset(a->fn, 0, sizeof a->fn);
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
-    while ((n = rt_mpsc_pop(&a->mbox)) != NULL)
-        refuse_msg(a, (rt_msg *)n, "failed");
+    rt_actor_refuse_all(a, "failed");
     rt_channel_close_all(a->rt, a->id);
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     if (init_waited) {
@@ -1161,7 +1337,7 @@ static void control(rt_actor *a, rt_msg *m)
         if (!rt_sup_apply_strategy(a, m))
             break;
         if (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STARTING) {
-            rt_mpsc_push(&a->mbox, &m->node);
+            mbox_push(a, m);
             return;
         }
         break;
@@ -1174,8 +1350,10 @@ static void control(rt_actor *a, rt_msg *m)
 void rt_actor_turn(rt_actor *a)
 {
     int budget = RT_TURN_BUDGET;
+    uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
     bool yield = false, mbox_ok;
     rt_node *n;
+    rt_msg *m;
     int expect;
 
     for (;;) {
@@ -1189,7 +1367,7 @@ void rt_actor_turn(rt_actor *a)
         if (a->op != NULL) {
             if (a->op->wait != RT_WAIT_YIELD)
                 break; /* waiting for a wake */
-            if (budget-- <= 0) {
+            if (budget-- <= 0 || rt_now_ns() >= end) {
                 yield = true;
                 break;
             }
@@ -1198,27 +1376,27 @@ void rt_actor_turn(rt_actor *a)
             continue;
         }
         if (a->status == TH_ACTOR_STOPPED) {
-            while ((n = rt_mpsc_pop(&a->mbox)) != NULL)
-                refuse_msg(a, (rt_msg *)n, "is stopped");
+            rt_actor_refuse_all(a, "is stopped");
             break;
         }
         if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL)
             break;
-        if (budget-- <= 0) {
+        if (budget-- <= 0 || rt_now_ns() >= end) {
             yield = true;
             break;
         }
-        if ((n = rt_mpsc_pop(&a->mbox)) == NULL)
+        admit_blocked(a);
+        if ((m = rt_actor_mbox_pop(a)) == NULL)
             break;
-        if (((rt_msg *)n)->kind == RT_MSG_STOP) {
+        if (m->kind == RT_MSG_STOP) {
             /* a graceful stop, queued behind the messages before it */
-            rt_sup_begin_stop(a, (rt_msg *)n);
+            rt_sup_begin_stop(a, m);
             continue;
         }
-        begin_op(a, (rt_msg *)n);
+        begin_op(a, m);
     }
     if (yield) {
-        rt_sched_push(a, true);
+        rt_sched_push(a, RT_PUSH_PREEMPT);
         return;
     }
     /* go idle, then look again: a message pushed after our last pop whose
@@ -1226,10 +1404,11 @@ void rt_actor_turn(rt_actor *a)
     mbox_ok = a->op == NULL && a->stop_msg == NULL &&
               (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STOPPED);
     atomic_store(&a->sched, RT_SCHED_IDLE);
-    if (rt_mpsc_count(&a->ctl) > 0 || (mbox_ok && rt_mpsc_count(&a->mbox) > 0)) {
+    if (rt_mpsc_count(&a->ctl) > 0 ||
+        (mbox_ok && (rt_mpsc_count(&a->mbox) > 0 || atomic_load(&a->nblocked) > 0))) {
         expect = RT_SCHED_IDLE;
         if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
-            rt_sched_push(a, true);
+            rt_sched_push(a, RT_PUSH_AGAIN);
             return;
         }
     }

@@ -8,10 +8,15 @@
  * handler the manifest lists, with the signature the Canonical ABI gives
  * it.  Anything else refuses the spawn with an error naming the import and
  * the missing handler.
+ *
+ * A handler that takes settings also says how a child's settings are
+ * checked against its parent's (rt_iface.subset, used by attenuate.c); a
+ * new handler with settings and no such rule fails the runtime's start.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 
 static const rt_iface *const ifaces[] = {
@@ -38,6 +43,14 @@ int rt_handler_type(const char *name)
 const char *rt_handler_name(int type)
 {
     return type >= 0 && type < RT_H_COUNT ? handler_names[type] : "?";
+}
+
+const rt_iface *rt_capability_iface(int type)
+{
+    for (size_t i = 0; i < NIFACES; i++)
+        if (ifaces[i]->handler == type)
+            return ifaces[i];
+    return NULL;
 }
 
 /* Every host function runs behind this gate: a host call is an effect,
@@ -69,6 +82,10 @@ int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
     int rc;
 
     for (i = 0; i < NIFACES; i++) {
+        /* a handler with settings must say how a child's are attenuated */
+        if (rt_manifest_handler_has_settings(ifaces[i]->handler) && ifaces[i]->subset == NULL)
+            return th_error_set(err, TH_ENOSYS, "handler \"%s\" has settings but no attenuation rule",
+                                handler_names[ifaces[i]->handler]);
         for (j = 0; j < ifaces[i]->nfns; j++) {
             const rt_hostfn *f = &ifaces[i]->fns[j];
             rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, gated_call,

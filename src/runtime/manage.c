@@ -169,6 +169,15 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
     return 0;
 }
 
+/* TH_EBUSY for a message from outside to a full mailbox (the outside is
+ * never held; runtime.h). */
+static int full(rt_actor *a, th_error *err)
+{
+    return th_error_set(err, TH_EBUSY, "the mailbox of %s is full (limits.mailbox_messages %u, "
+                                       "mailbox_bytes %llu); try again later",
+                        a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
+}
+
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                              th_runtime_reply_fn fn, void *ud, th_error *err)
 {
@@ -190,7 +199,12 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
     s->fn_ud = ud;
     rt_uuid_v4(m->b);
     m->reply.sync = s; /* the message holds the only reference */
-    rt_actor_post(a, m);
+    if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
+        rt_msg_free(m); /* and s with it: fn is not called */
+        full(a, err);
+        rt_actor_release(a);
+        return TH_EBUSY;
+    }
     rt_actor_release(a);
     return 0;
 }
@@ -271,7 +285,21 @@ int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t 
     s->fn = done;
     s->fn_ud = done_ud;
     m->reply.sync = s;
-    rt_actor_post(a, m);
+    if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
+        rt_outside **pp;
+        pthread_mutex_lock(&rt->outlock);
+        for (pp = &rt->outside; *pp != NULL && *pp != o; pp = &(*pp)->next)
+            ;
+        if (*pp != NULL)
+            *pp = o->next;
+        pthread_mutex_unlock(&rt->outlock);
+        rt_channel_close(rt, o->chan, NULL, NULL);
+        free(o);
+        rt_msg_free(m); /* and s with it: done is not called */
+        full(a, err);
+        rt_actor_release(a);
+        return TH_EBUSY;
+    }
     rt_actor_release(a);
     return 0;
 }
@@ -292,6 +320,7 @@ int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *
 {
     char self[RT_ID_LEN + 1], peer[RT_ID_LEN + 1];
     rt_outside **pp;
+    rt_actor *a;
     rt_msg *m;
     int rc;
 
@@ -311,6 +340,14 @@ int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *
     memcpy(m->a, self, sizeof m->a);
     memcpy(m->b, channel, RT_ID_LEN);
     m->b[RT_ID_LEN] = 0;
+    if ((a = rt_registry_get(&rt->reg, peer, RT_ID_LEN)) != NULL) {
+        /* an actor: its mailbox limits apply */
+        rc = rt_actor_offer(a, m, false) == RT_OFFER_QUEUED ? 0 : full(a, err);
+        if (rc != 0)
+            rt_msg_free(m);
+        rt_actor_release(a);
+        return rc;
+    }
     if (!rt_channel_deliver(rt, peer, m))
         return th_error_set(err, TH_ECLOSED, "the actor of channel %s is gone", channel);
     return 0;

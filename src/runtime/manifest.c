@@ -42,8 +42,10 @@ static const char *const top_fields[] = {
     "name",       "version",  "description", "component", "init_state",
     "save_chain", "restart",  "limits",      "supervision", "handler", NULL,
 };
-static const char *const limits_fields[] = {"fuel_per_call", "memory_bytes", "call_timeout_ms",
-                                            "stack_bytes", NULL};
+static const char *const limits_fields[] = {"fuel_per_call",    "memory_bytes",     "call_timeout_ms",
+                                           "max_children",     "max_descendants",  "mailbox_messages",
+                                           "mailbox_bytes",    "store_bytes",      "stack_bytes",
+                                           NULL};
 static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds", NULL};
 
 /* Work in progress: where messages go and how ${VAR} is looked up. */
@@ -365,29 +367,70 @@ done:
     return rc;
 }
 
-static int check_limits(mctx *c, const toml_value *doc)
+/* A [limits] integer in [min, max]: sets *out and `bit` in limits_set
+ * when present. */
+static int limit_field(mctx *c, const toml_value *t, const char *key, uint64_t min, uint64_t max,
+                       uint64_t *out, uint32_t bit)
 {
     const toml_keyval *kv;
-    uint64_t timeout = TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS;
     int rc;
 
-    c->m->limits.fuel_per_call = TH_MANIFEST_DEFAULT_FUEL_PER_CALL;
-    c->m->limits.memory_bytes = TH_MANIFEST_DEFAULT_MEMORY_BYTES;
-    if ((rc = field(c, doc, "", "limits", TOML_TABLE, &kv)) != 0 || kv == NULL)
-        goto done;
-    if ((rc = check_fields(c, kv->value, "limits", limits_fields)) != 0 ||
-        (rc = uint_field(c, kv->value, "limits", "fuel_per_call", 0, INT64_MAX,
-                         &c->m->limits.fuel_per_call)) != 0 ||
-        (rc = uint_field(c, kv->value, "limits", "memory_bytes", 0, TH_MANIFEST_MAX_MEMORY_BYTES,
-                         &c->m->limits.memory_bytes)) != 0 ||
-        (rc = uint_field(c, kv->value, "limits", "call_timeout_ms", 0, TH_MANIFEST_MAX_CALL_TIMEOUT_MS,
-                         &timeout)) != 0 ||
-        (rc = uint_field(c, kv->value, "limits", "stack_bytes", 0, TH_MANIFEST_MAX_STACK_BYTES,
-                         &c->m->limits.stack_bytes)) != 0)
+    if ((rc = field(c, t, "limits", key, TOML_INTEGER, &kv)) != 0 || kv == NULL)
         return rc;
-done:
-    c->m->limits.call_timeout_ms = (uint32_t)timeout;
-    return rc;
+    if ((rc = uint_field(c, t, "limits", key, min, max, out)) != 0)
+        return rc;
+    c->m->limits_set |= bit;
+    return 0;
+}
+
+static int check_limits(mctx *c, const toml_value *doc)
+{
+    static const struct {
+        const char *key;
+        uint64_t min, max, def;
+        uint32_t bit;
+    } spec[] = {
+        {"fuel_per_call", 0, INT64_MAX, TH_MANIFEST_DEFAULT_FUEL_PER_CALL, RT_MANIFEST_LIMIT_FUEL},
+        {"memory_bytes", 0, TH_MANIFEST_MAX_MEMORY_BYTES, TH_MANIFEST_DEFAULT_MEMORY_BYTES, RT_MANIFEST_LIMIT_MEMORY},
+        {"call_timeout_ms", 0, TH_MANIFEST_MAX_CALL_TIMEOUT_MS, TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS,
+         RT_MANIFEST_LIMIT_TIMEOUT},
+        {"max_children", 0, TH_MANIFEST_MAX_CHILDREN, TH_MANIFEST_DEFAULT_MAX_CHILDREN, RT_MANIFEST_LIMIT_CHILDREN},
+        {"max_descendants", 0, TH_MANIFEST_MAX_DESCENDANTS, TH_MANIFEST_DEFAULT_MAX_DESCENDANTS,
+         RT_MANIFEST_LIMIT_DESCENDANTS},
+        {"mailbox_messages", 1, TH_MANIFEST_MAX_MAILBOX_MESSAGES, TH_MANIFEST_DEFAULT_MAILBOX_MESSAGES,
+         RT_MANIFEST_LIMIT_MAILBOX_MESSAGES},
+        {"mailbox_bytes", TH_MANIFEST_MIN_MAILBOX_BYTES, TH_MANIFEST_MAX_MAILBOX_BYTES,
+         TH_MANIFEST_DEFAULT_MAILBOX_BYTES, RT_MANIFEST_LIMIT_MAILBOX_BYTES},
+        {"store_bytes", 0, TH_MANIFEST_MAX_STORE_BYTES, TH_MANIFEST_DEFAULT_STORE_BYTES,
+         RT_MANIFEST_LIMIT_STORE_BYTES},
+        {"stack_bytes", 0, TH_MANIFEST_MAX_STACK_BYTES, 0, RT_MANIFEST_LIMIT_STACK_BYTES},
+    };
+    uint64_t v[sizeof spec / sizeof spec[0]];
+    const toml_keyval *kv;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof spec / sizeof spec[0]; i++)
+        v[i] = spec[i].def;
+    if ((rc = field(c, doc, "", "limits", TOML_TABLE, &kv)) != 0)
+        return rc;
+    if (kv != NULL) {
+        if ((rc = check_fields(c, kv->value, "limits", limits_fields)) != 0)
+            return rc;
+        for (i = 0; i < sizeof spec / sizeof spec[0]; i++)
+            if ((rc = limit_field(c, kv->value, spec[i].key, spec[i].min, spec[i].max, &v[i], spec[i].bit)) != 0)
+                return rc;
+    }
+    c->m->limits.fuel_per_call = v[0];
+    c->m->limits.memory_bytes = v[1];
+    c->m->limits.call_timeout_ms = (uint32_t)v[2];
+    c->m->limits.max_children = (uint32_t)v[3];
+    c->m->limits.max_descendants = (uint32_t)v[4];
+    c->m->limits.mailbox_messages = (uint32_t)v[5];
+    c->m->limits.mailbox_bytes = v[6];
+    c->m->limits.store_bytes = v[7];
+    c->m->limits.stack_bytes = v[8];
+    return 0;
 }
 
 static int check_supervision(mctx *c, const toml_value *doc)
@@ -719,6 +762,11 @@ const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m, rt_mani
         if (m->handlers[i].type == type)
             return &m->handlers[i];
     return NULL;
+}
+
+bool rt_manifest_handler_has_settings(int type)
+{
+    return type >= 0 && type < RT_MANIFEST_H_COUNT && handler_fields[type][0] != NULL;
 }
 
 const char *rt_manifest_handler_name(int type)

@@ -59,6 +59,19 @@ typedef enum rt_manifest_restart {
     RT_MANIFEST_RESTART_TEMPORARY
 } rt_manifest_restart;
 
+/* One bit per [limits] field (rt_manifest.limits_set). */
+enum {
+    RT_MANIFEST_LIMIT_FUEL = 1u << 0,
+    RT_MANIFEST_LIMIT_MEMORY = 1u << 1,
+    RT_MANIFEST_LIMIT_TIMEOUT = 1u << 2,
+    RT_MANIFEST_LIMIT_CHILDREN = 1u << 3,
+    RT_MANIFEST_LIMIT_DESCENDANTS = 1u << 4,
+    RT_MANIFEST_LIMIT_MAILBOX_MESSAGES = 1u << 5,
+    RT_MANIFEST_LIMIT_MAILBOX_BYTES = 1u << 6,
+    RT_MANIFEST_LIMIT_STORE_BYTES = 1u << 7,
+    RT_MANIFEST_LIMIT_STACK_BYTES = 1u << 8,
+};
+
 /* Where the initial state comes from (a tagged value; the runtime reads
  * the file or the store when it spawns the actor). */
 typedef enum rt_manifest_init_kind {
@@ -101,11 +114,19 @@ typedef struct rt_manifest {
     rt_manifest_restart restart; /* permanent if absent */
 
     struct {
-        uint64_t fuel_per_call;   /* instructions per export call; 0 = unlimited */
-        uint64_t memory_bytes;    /* linear memory cap; 0 = the module's own */
-        uint32_t call_timeout_ms; /* wall time per export call; 0 = none */
-        uint64_t stack_bytes;     /* wasm stack limit; 0 = the engine's default */
+        uint64_t fuel_per_call;    /* instructions per export call; 0 = unlimited */
+        uint64_t memory_bytes;     /* linear memory cap; 0 = the module's own */
+        uint32_t call_timeout_ms;  /* wall time per export call; 0 = none */
+        uint32_t max_children;     /* children alive at once */
+        uint32_t max_descendants;  /* actors below this one, at any depth */
+        uint32_t mailbox_messages; /* messages waiting in the mailbox */
+        uint64_t mailbox_bytes;    /* bytes waiting in the mailbox */
+        uint64_t store_bytes;      /* bytes it (and its descendants) may add to the store */
+        uint64_t stack_bytes;      /* wasm stack of one call; 0 = the engine's default */
     } limits;
+    /* RT_MANIFEST_LIMIT_* bits of the [limits] fields the manifest sets; the
+     * others hold defaults (a child inherits its parent's value for them). */
+    uint32_t limits_set;
 
     struct {
         rt_manifest_strategy strategy;
@@ -157,6 +178,10 @@ void rt_manifest_free(rt_manifest *m);
 /* The entry for handler `type`, or NULL if the manifest does not list it. */
 const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m,
                                                    rt_manifest_handler_type type);
+
+/* True if handler `type` takes settings besides `type` (such a handler
+ * must say how a child's settings are checked against its parent's). */
+bool rt_manifest_handler_has_settings(int type);
 
 /* "runtime", "message-server", ... for a type (NULL if out of range), and
  * the type for a name (-1 if unknown). */

@@ -201,7 +201,12 @@ struct rt_msg {
     char *text;         /* error text (owned) or NULL */
     uint8_t *data;      /* payload, stored after the struct */
     size_t len;
+    bool ack;           /* held back by a full mailbox: `reply` (the suspended
+                           sender) is completed when it is admitted */
 };
+
+/* Bytes a message counts for in a mailbox (header and payload). */
+#define rt_msg_cost(m) (sizeof(rt_msg) + (m)->len)
 
 /* New message with a copy of `len` bytes of `data` (may be NULL).  NULL on
  * allocation failure. */
@@ -236,6 +241,20 @@ enum {
 enum { RT_STRAT_NONE = 0, RT_STRAT_ONE_FOR_ONE, RT_STRAT_ONE_FOR_ALL, RT_STRAT_REST_FOR_ONE };
 enum { RT_RESTART_PERMANENT = 0, RT_RESTART_TRANSIENT, RT_RESTART_TEMPORARY };
 
+/* An actor's limits (the manifest's [limits], docs/manifest.md): in the
+ * spec as written, in the actor as in force (a child inherits what its
+ * manifest leaves unset from its parent; attenuate.c). */
+typedef struct rt_limits {
+    uint64_t fuel_per_call;    /* 0 = unlimited */
+    uint64_t memory_bytes;     /* 0 = module's own max */
+    uint32_t call_timeout_ms;  /* 0 = none */
+    uint32_t max_children;
+    uint32_t max_descendants;
+    uint32_t mailbox_messages;
+    uint64_t mailbox_bytes;
+    uint64_t store_bytes;
+} rt_limits;
+
 struct rt_manifest;
 struct rt_spec {
     atomic_int refs;
@@ -250,11 +269,9 @@ struct rt_spec {
     bool has_init_state;
     uint8_t *init_state;  /* the manifest's init_state, resolved */
     size_t init_state_len;
-    /* limits */
-    uint64_t fuel_per_call;    /* 0 = unlimited */
-    uint64_t memory_bytes;     /* 0 = module's own max */
-    uint32_t call_timeout_ms;  /* 0 = none */
-    size_t stack_bytes;        /* wasm stack limit; 0 = the engine's default */
+    rt_limits limits;
+    uint32_t limits_set;       /* RT_MANIFEST_LIMIT_* the manifest gives */
+    size_t stack_bytes;        /* wasm stack of one call (not inherited); 0 = default */
     /* supervision of this actor's children */
     int strategy;              /* RT_STRAT_* */
     uint32_t max_restarts;
@@ -268,9 +285,13 @@ struct rt_spec {
 };
 
 /* Build a spec from a manifest file or text (text != NULL).  Loads the
- * module (through the runtime's module cache) and checks capabilities. */
+ * module (through the runtime's module cache) and checks capabilities.
+ * `grant` is NULL for the operator (embedding API, CLI); for a spawn by an
+ * actor it is that actor's spec, and every file the spawn reads (the
+ * manifest file, the component, an init_state file) must lie inside its
+ * filesystem grant (rt_grant_file), else TH_EPERM. */
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
-                 const char *base_dir, rt_spec **out, th_error *err);
+                 const char *base_dir, const rt_spec *grant, rt_spec **out, th_error *err);
 void rt_spec_release(rt_spec *s);
 /* Free the spec cache (runtime teardown). */
 void rt_spec_cache_free(rt_runtime *rt);
@@ -281,6 +302,10 @@ typedef struct rt_hostfn {
     const char *sig;     /* th_wasm signature string */
     th_wasm_host_fn fn;
 } rt_hostfn;
+/* Attenuation of a handler's settings: 0 if what `child` grants for this
+ * handler is within what `parent` holds, else TH_EPERM with a message
+ * naming the first excess.  Both list the handler. */
+typedef int (*rt_subset_fn)(const rt_spec *parent, const rt_spec *child, th_error *err);
 typedef struct rt_iface {
     const char *module;  /* "theater:simple/<interface>" */
     int handler;         /* RT_H_* */
@@ -288,6 +313,9 @@ typedef struct rt_iface {
     size_t nfns;
     const void *impl;    /* the wit_impl_<iface> table of generated glue (its
                             host functions' ctx), or NULL */
+    /* NULL for a handler without settings (holding it is the whole grant);
+     * required for one with settings (rt_capability_register_all checks). */
+    rt_subset_fn subset;
 } rt_iface;
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
     rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
@@ -298,9 +326,34 @@ extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_superv
 int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *err);
 /* Register every host function of every handler into `imp`. */
 int rt_capability_register_all(th_wasm_imports *imp, th_error *err);
+/* The interface table of handler `type` (RT_H_*). */
+const rt_iface *rt_capability_iface(int type);
 /* Handler type by name ("message-server"...), or -1. */
 int rt_handler_type(const char *name);
 const char *rt_handler_name(int type);
+
+/* ------------------------------------------------------------------ */
+/* Attenuation (attenuate.c): what an actor starts holds no more than it */
+
+/* Check a child's spec against its parent's (handlers, each handler's
+ * settings, limits, save_chain) and compute the child's limits in force
+ * into *lim.  `parent` NULL (the operator): the spec's own limits.  0, or
+ * TH_EPERM naming the first excess. */
+int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim /* out */,
+                 th_error *err);
+/* A file that a spawn by an actor reads: `path` (absolute) must lie inside
+ * the filesystem grant of `grant` (its realpath).  0 with the real path in
+ * *real (malloc'd, caller frees), or TH_EPERM / TH_ENOENT naming `what`
+ * and the file. */
+int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real /* out */,
+                  th_error *err);
+/* True if the real path `real` is `root` or below it. */
+bool rt_path_inside(const char *root, const char *real);
+/* Charge `n` store bytes to `a` and every ancestor (hierarchical quota):
+ * 0, or TH_ETOOBIG with a message naming the actor whose limit is hit
+ * (nothing charged then).  rt_quota_store_refund gives them back. */
+int rt_quota_store(rt_actor *a, uint64_t n, char *why, size_t cap);
+void rt_quota_store_refund(rt_actor *a, uint64_t n);
 
 /* ------------------------------------------------------------------ */
 /* Actors (actor.c)                                                   */
@@ -369,10 +422,20 @@ struct rt_op {
 
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
+    uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
     rt_mpsc mbox;                /* operations */
     rt_mpsc ctl;                 /* control and completions */
+    atomic_size_t mbox_bytes;    /* bytes of the messages in mbox (rt_msg_cost) */
+    /* Messages held back while the mailbox is full (their senders are
+     * suspended); admitted in order as it empties, by the actor's turn. */
+    pthread_mutex_t blk_lock;
+    rt_msg *blk_head, *blk_tail; /* linked through node.next */
+    atomic_size_t nblocked;
+    rt_limits lim;               /* limits in force (immutable after creation) */
+    atomic_uint ndesc;           /* live descendants (attenuate.c) */
+    atomic_uint_fast64_t store_used; /* store bytes charged to it and below */
     rt_runtime *rt;
     rt_actor *reg_next;          /* registry bucket chain */
     char id[RT_ID_LEN + 1];
@@ -444,15 +507,36 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
                     const th_spawn_opts *sub, rt_actor **out, th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
+/* The actor is gone: it no longer counts as a descendant of its ancestors. */
+void rt_actor_uncount(rt_actor *a);
 
 /* Run one turn of `a` on the current thread (the caller owns the turn) and
  * then hand the actor back (idle, or requeued if it still has work). */
 void rt_actor_turn(rt_actor *a);
 
 /* Deliver a message: push it to the mailbox (operations) or control queue
- * and schedule the actor.  Takes ownership of `m`. */
+ * and schedule the actor.  Takes ownership of `m`.  rt_actor_post ignores
+ * the mailbox limits: it is for what the runtime itself delivers (channel
+ * closes, answers to an open, supervision notices), bounded by other
+ * means; messages that actors or outside callers send go through
+ * rt_actor_offer. */
 void rt_actor_post(rt_actor *a, rt_msg *m);
 void rt_actor_post_ctl(rt_actor *a, rt_msg *m);
+/* Deliver a message subject to `a`'s mailbox limits (limits.mailbox_*).
+ * RT_OFFER_QUEUED: queued (ownership taken).  RT_OFFER_FULL: the mailbox is
+ * full (or others wait before it) and `wait` is false: nothing done, `m`
+ * is still the caller's.  RT_OFFER_HELD: full and `wait` is true: `m` is
+ * held (ownership taken) until the mailbox has room; the caller's actor
+ * must be suspended on m->reply, and with m->ack set that reply is
+ * completed (ok) when the message is admitted; if `a` ends first, it is
+ * answered with an error. */
+enum { RT_OFFER_QUEUED = 0, RT_OFFER_FULL, RT_OFFER_HELD };
+int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait);
+/* Pop from the mailbox (the turn's thread), keeping mbox_bytes. */
+rt_msg *rt_actor_mbox_pop(rt_actor *a);
+/* Inside the turn: answer every message in the mailbox and every held one
+ * with "actor <id> <why>". */
+void rt_actor_refuse_all(rt_actor *a, const char *why);
 
 /* Instantiate the spec's module for `a` (drops any old instance). */
 int rt_actor_instantiate(rt_actor *a, th_error *err);
@@ -534,15 +618,22 @@ struct rt_worker {
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
     rt_actor *next;              /* run next (owner thread only) */
+    bool ran_woken;              /* the last turn was of a woken actor */
     th_wasm_exec *cache[8];      /* idle execs */
     unsigned ncache;
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);
 void rt_sched_stop(rt_runtime *rt);
+/* How an actor is made runnable (rt_sched_push). */
+enum {
+    RT_PUSH_WAKE = 0, /* woken: a worker's run-next slot, or the global queue */
+    RT_PUSH_AGAIN,    /* more work came while it was going idle: local queue */
+    RT_PUSH_PREEMPT,  /* its turn was cut short (slice or budget): behind woken actors */
+};
 /* Make `a` runnable (the caller won IDLE -> QUEUED and gives the run queue
- * one reference).  `yield`: it ran out of its slice, put it at the back. */
-void rt_sched_push(rt_actor *a, bool yield);
+ * one reference); `how` is RT_PUSH_*. */
+void rt_sched_push(rt_actor *a, int how);
 /* Try IDLE -> QUEUED and push; used by every message delivery. */
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
@@ -712,7 +803,9 @@ struct th_runtime {
     unsigned nworkers;
     pthread_mutex_t qlock;       /* global queue + sleeping */
     pthread_cond_t qcond;
-    rt_actor *ghead, *gtail;
+    rt_actor *ghead, *gtail;     /* woken by threads outside the pool */
+    rt_actor *phead, *ptail;     /* preempted (sched.c) */
+    atomic_size_t npreempted;
     atomic_int sleepers;
     atomic_bool stopping;        /* workers exit */
     pthread_mutex_t poollock;    /* exec pool for non-worker threads */
@@ -741,6 +834,7 @@ struct th_runtime {
     struct rt_exit_rec *exits;   /* ring of RT_MAX_EXITS records */
     unsigned nexits;
 
+    unsigned max_actors;         /* live actors at most (th_runtime_config) */
     atomic_bool closing;         /* shutdown started: spawns refused */
     atomic_bool interrupted;
     bool shut;

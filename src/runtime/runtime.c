@@ -115,6 +115,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt->log_ud = cfg->log_ud;
     rt->event_fn = cfg->event_fn;
     rt->event_ud = cfg->event_ud;
+    rt->max_actors = cfg->max_actors ? cfg->max_actors : TH_RT_DEFAULT_MAX_ACTORS;
     rt->record_stall_ms = cfg->record_stall_ms ? cfg->record_stall_ms : TH_RT_RECORD_STALL_MS;
     pthread_mutex_init(&rt->modlock, NULL);
     pthread_mutex_init(&rt->chanlock, NULL);
@@ -264,7 +265,7 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
     if (opts == NULL || (opts->manifest_path == NULL) == (opts->manifest_text == NULL))
         return th_error_set(err, TH_EINVAL, "give either a manifest path or a manifest text");
-    rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, &spec, err);
+    rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, NULL, &spec, err);
     if (rc != 0)
         return rc;
     if (opts->parent_id != NULL && (parent = lookup(rt, opts->parent_id, err)) == NULL) {
@@ -281,7 +282,7 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     s = rt_sync_new();
     if (s == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
-        rt_sched_push(a, false); /* the caller's turn goes to a worker */
+        rt_sched_push(a, RT_PUSH_WAKE); /* the caller's turn goes to a worker */
         stop_and_wait(a, RT_STOP_BY_PARENT, 0);
         return rc;
     }
@@ -311,11 +312,24 @@ static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err)
     return a;
 }
 
+/* Queue a message from outside, or TH_EBUSY if the mailbox is full (an
+ * outside thread is never held: the caller decides whether to retry). */
+static int offer(rt_actor *a, rt_msg *m, th_error *err)
+{
+    if (rt_actor_offer(a, m, false) == RT_OFFER_QUEUED)
+        return 0;
+    rt_msg_free(m);
+    return th_error_set(err, TH_EBUSY, "the mailbox of %s is full (limits.mailbox_messages %u, "
+                                       "mailbox_bytes %llu); try again later",
+                        a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
+}
+
 int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                     th_error *err)
 {
     rt_actor *a = lookup(rt, actor_id, err);
     rt_msg *m;
+    int rc;
 
     if (a == NULL)
         return TH_ENOENT;
@@ -324,9 +338,9 @@ int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, si
         rt_actor_release(a);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
-    rt_actor_post(a, m);
+    rc = offer(a, m, err);
     rt_actor_release(a);
-    return 0;
+    return rc;
 }
 
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
@@ -352,8 +366,12 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
     rt_uuid_v4(m->b);
     atomic_fetch_add(&s->refs, 1);
     m->reply.sync = s;
-    rt_actor_post(a, m);
+    rc = offer(a, m, err);
     rt_actor_release(a);
+    if (rc != 0) {
+        rt_sync_release(s);
+        return rc;
+    }
     if (!rt_sync_wait(s, timeout_ms, rt)) {
         rt_sync_release(s);
         if (atomic_load(&rt->interrupted))

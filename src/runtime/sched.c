@@ -7,10 +7,21 @@
  * worker's run-next slot (the previous occupant moves to its local queue):
  * a request/reply or a send between two actors then continues on the same
  * core without waking anybody, which is what keeps a round trip at a few
- * microseconds.  An actor whose fuel slice ran out goes to the back of the
- * local queue.  A worker without work takes from the global queue, then
- * steals from the other workers' local queues, then sleeps on a condition
- * variable; whoever queues work while someone sleeps signals it.
+ * microseconds.
+ *
+ * Fairness.  A turn lasts at most one slice (TH_RT_TURN_SLICE_MS of wall
+ * time, or TH_RT_TURN_BUDGET steps; actor.c).  An actor whose turn was cut
+ * short (preempted) goes to the back of one shared "preempted" FIFO, which
+ * a worker serves only when no woken actor is waiting anywhere (run-next,
+ * its local queue, the global queue, the other workers' local queues).  So
+ * an actor woken by a message or a timer runs within one slice of becoming
+ * runnable, however many CPU-bound actors there are.  So that a steady
+ * stream of woken actors cannot starve the preempted ones in turn, a
+ * preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS is
+ * served first by the next worker that finishes a turn of a woken actor.
+ *
+ * A worker without work sleeps on a condition variable; whoever queues
+ * work while someone sleeps signals it.
  *
  * A queued actor is owned by the queue (state RT_SCHED_QUEUED, one
  * reference); rt_actor_turn hands it back.
@@ -84,13 +95,23 @@ static rt_actor *local_pop(rt_worker *w)
     return a;
 }
 
-void rt_sched_push(rt_actor *a, bool yield)
+void rt_sched_push(rt_actor *a, int how)
 {
     rt_runtime *rt = a->rt;
     rt_worker *w = tl_worker;
 
+    if (how == RT_PUSH_PREEMPT) {
+        pthread_mutex_lock(&rt->qlock);
+        a->rq_ns = rt_now_ns();
+        q_push(&rt->phead, &rt->ptail, a);
+        atomic_fetch_add(&rt->npreempted, 1);
+        if (atomic_load(&rt->sleepers) > 0)
+            pthread_cond_signal(&rt->qcond);
+        pthread_mutex_unlock(&rt->qlock);
+        return;
+    }
     if (w != NULL && w->rt == rt) {
-        if (!yield) {
+        if (how == RT_PUSH_WAKE) {
             rt_actor *old = w->next;
             w->next = a;
             if (old == NULL)
@@ -114,40 +135,69 @@ void rt_sched_wake(rt_actor *a)
 
     if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
         rt_actor_ref(a);
-        rt_sched_push(a, false);
+        rt_sched_push(a, RT_PUSH_WAKE);
     }
 }
 
+/* The oldest preempted actor; with `aged`, only if it has waited longer
+ * than TH_RT_PREEMPT_WAIT_MS. */
+static rt_actor *preempted_pop(rt_runtime *rt, bool aged)
+{
+    rt_actor *a = NULL;
+
+    if (atomic_load(&rt->npreempted) == 0)
+        return NULL;
+    pthread_mutex_lock(&rt->qlock);
+    if (rt->phead != NULL &&
+        (!aged || rt_now_ns() - rt->phead->rq_ns >= (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)) {
+        a = q_pop(&rt->phead, &rt->ptail);
+        atomic_fetch_sub(&rt->npreempted, 1);
+    }
+    pthread_mutex_unlock(&rt->qlock);
+    return a;
+}
+
+/* The next actor to run: woken ones first (see the top of the file). */
 static rt_actor *take_work(rt_worker *w)
 {
     rt_runtime *rt = w->rt;
     rt_actor *a;
     unsigned i;
 
+    if (w->ran_woken && (a = preempted_pop(rt, true)) != NULL)
+        goto preempted;
     if ((a = w->next) != NULL) {
         w->next = NULL;
-        return a;
+        goto woken;
     }
     if ((a = local_pop(w)) != NULL)
-        return a;
+        goto woken;
     pthread_mutex_lock(&rt->qlock);
     a = q_pop(&rt->ghead, &rt->gtail);
     pthread_mutex_unlock(&rt->qlock);
     if (a != NULL)
-        return a;
+        goto woken;
     for (i = 1; i < rt->nworkers; i++) {
         rt_worker *v = &rt->workers[(w->idx + i) % rt->nworkers];
         if ((a = local_pop(v)) != NULL)
-            return a;
+            goto woken;
     }
+    if ((a = preempted_pop(rt, false)) != NULL)
+        goto preempted;
     return NULL;
+woken:
+    w->ran_woken = true;
+    return a;
+preempted:
+    w->ran_woken = false;
+    return a;
 }
 
 static bool any_work(rt_runtime *rt)
 {
     unsigned i;
 
-    if (rt->ghead != NULL)
+    if (rt->ghead != NULL || rt->phead != NULL)
         return true;
     for (i = 0; i < rt->nworkers; i++)
         if (atomic_load(&rt->workers[i].qlen) > 0)
@@ -203,6 +253,7 @@ int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&rt->poollock, NULL);
     atomic_init(&rt->sleepers, 0);
+    atomic_init(&rt->npreempted, 0);
     atomic_init(&rt->stopping, false);
     rt->workers = calloc(nworkers, sizeof *rt->workers);
     if (rt->workers == NULL)

@@ -230,22 +230,77 @@ void rt_spec_cache_free(rt_runtime *rt)
     }
 }
 
+/* ${VAR} in a manifest an actor gives: only the variables its environment
+ * grant lets it read (others are "not defined"). */
+static const char *grant_getenv(void *ctx, const char *name)
+{
+    const rt_spec *g = ctx;
+
+    if (!(g->handlers & (1u << RT_H_ENVIRONMENT)))
+        return NULL;
+    for (char **v = g->env_allow; v != NULL && *v != NULL; v++)
+        if (strcmp(*v, name) == 0)
+            return getenv(name);
+    return NULL;
+}
+
+/* A spawn by an actor reads the files its manifest names only through that
+ * actor's filesystem grant; they are then read by their real paths (the
+ * ones checked). */
+static int check_grant(const rt_spec *grant, rt_manifest *man, th_error *err)
+{
+    char *real = NULL;
+    int rc;
+
+    if (grant == NULL)
+        return 0;
+    if ((rc = rt_grant_file(grant, man->component, "component", &real, err)) == 0) {
+        free(man->component);
+        man->component = real;
+        if (man->init_state.kind == RT_MANIFEST_INIT_FILE &&
+            (rc = rt_grant_file(grant, man->init_state.path, "init_state file", &real, err)) == 0) {
+            free(man->init_state.path);
+            man->init_state.path = real;
+        }
+    }
+    if (rc == 0 && man->init_state.kind == RT_MANIFEST_INIT_STORE && !(grant->handlers & (1u << RT_H_STORE)))
+        rc = th_error_set(err, TH_EPERM, "init_state from the store, but the spawning actor does not "
+                                         "hold the \"store\" handler");
+    return rc != 0 ? th_error_prefix(err, "%s", man->source) : 0;
+}
+
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
-                 rt_spec **out, th_error *err)
+                 const rt_spec *grant, rt_spec **out, th_error *err)
 {
     rt_manifest_options opt;
     rt_manifest *man = NULL;
     rt_spec *s;
+    char *real = NULL;
     int rc;
 
-    if (text == NULL && (*out = cache_get(rt, path)) != NULL)
+    *out = NULL;
+    if (text == NULL && grant != NULL) {
+        if ((rc = rt_grant_file(grant, path, "manifest", &real, err)) != 0)
+            return rc;
+        path = real;
+    }
+    /* the cache holds the operator's specs: ${VAR} there was substituted
+     * from the whole environment */
+    if (text == NULL && grant == NULL && (*out = cache_get(rt, path)) != NULL)
         return 0;
     memset(&opt, 0, sizeof opt);
     opt.base_dir = base_dir;
+    if (grant != NULL) {
+        opt.getenv = grant_getenv;
+        opt.getenv_ctx = (void *)grant;
+    }
     if (text != NULL)
         rc = rt_manifest_parse(text, strlen(text), &opt, &man, err);
     else
         rc = rt_manifest_load(path, &opt, &man, err);
+    free(real);
+    if (rc == 0 && (rc = check_grant(grant, man, err)) != 0)
+        rt_manifest_free(man);
     if (rc != 0)
         return rc;
     s = calloc(1, sizeof *s);
@@ -262,10 +317,16 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->base_dir = man->dir;
     s->handlers = man->handler_set;
     s->save_chain = man->save_chain;
-    s->fuel_per_call = man->limits.fuel_per_call;
-    s->memory_bytes = man->limits.memory_bytes;
-    s->call_timeout_ms = man->limits.call_timeout_ms;
+    s->limits.fuel_per_call = man->limits.fuel_per_call;
+    s->limits.memory_bytes = man->limits.memory_bytes;
+    s->limits.call_timeout_ms = man->limits.call_timeout_ms;
+    s->limits.max_children = man->limits.max_children;
+    s->limits.max_descendants = man->limits.max_descendants;
+    s->limits.mailbox_messages = man->limits.mailbox_messages;
+    s->limits.mailbox_bytes = man->limits.mailbox_bytes;
+    s->limits.store_bytes = man->limits.store_bytes;
     s->stack_bytes = (size_t)man->limits.stack_bytes;
+    s->limits_set = man->limits_set;
     s->strategy = (int)man->supervision.strategy;
     s->max_restarts = man->supervision.max_restarts;
     s->within_seconds = man->supervision.within_seconds;
@@ -287,7 +348,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     }
     if ((rc = resolve_init_state(rt, s, man, err)) != 0)
         goto fail;
-    if (text == NULL)
+    if (text == NULL && grant == NULL)
         cache_put(rt, path, s);
     *out = s;
     return 0;

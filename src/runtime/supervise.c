@@ -181,7 +181,6 @@ void rt_sup_finish(rt_actor *a)
     rt_msg *note = NULL;
     rt_sync **waiters;
     uint32_t nwaiters;
-    rt_node *n;
     bool keep;
 
     /* A permanent child that exits normally under a declared strategy is
@@ -225,11 +224,7 @@ void rt_sup_finish(rt_actor *a)
     pthread_mutex_lock(&a->lock);
     a->status = TH_ACTOR_STOPPED;
     pthread_mutex_unlock(&a->lock);
-    while ((n = rt_mpsc_pop(&a->mbox)) != NULL) {
-        rt_msg *m = (rt_msg *)n;
-        rt_reply_complete(a->rt, &m->reply, TH_ECLOSED, false, NULL, 0, "actor stopped");
-        rt_msg_free(m);
-    }
+    rt_actor_refuse_all(a, "stopped");
     /* the end is on record before the actor leaves the registry, so a
      * th_runtime_wait in between still finds one or the other */
     if (code == RT_STOP_EXIT)
@@ -238,6 +233,7 @@ void rt_sup_finish(rt_actor *a)
     else
         waiters = exit_fill(a, TH_EXIT_STOPPED, false, NULL, 0, NULL, &nwaiters);
     rt_registry_remove(&a->rt->reg, a);
+    rt_actor_uncount(a);
     if (note != NULL)
         rt_actor_post_ctl(parent, note);
     if (parent != NULL)

@@ -472,6 +472,42 @@ static void test_docs_example(void **state)
     free(doc);
 }
 
+/* The counts that bound an actor: defaults, values, ranges, and which
+ * ones the manifest sets (a child inherits the others from its parent). */
+static void test_bound_limits(void **state)
+{
+    (void)state;
+    rt_manifest *m = parse_ok(BASE);
+    assert_int_equal(m->limits_set, 0);
+    assert_int_equal(m->limits.max_children, TH_MANIFEST_DEFAULT_MAX_CHILDREN);
+    assert_int_equal(m->limits.max_descendants, TH_MANIFEST_DEFAULT_MAX_DESCENDANTS);
+    assert_int_equal(m->limits.mailbox_messages, TH_MANIFEST_DEFAULT_MAILBOX_MESSAGES);
+    assert_true(m->limits.mailbox_bytes == TH_MANIFEST_DEFAULT_MAILBOX_BYTES);
+    assert_true(m->limits.store_bytes == TH_MANIFEST_DEFAULT_STORE_BYTES);
+    rt_manifest_free(m);
+    m = parse_ok(BASE "[limits]\nmax_children = 0\nmax_descendants = 7\nmailbox_messages = 1\n"
+                      "mailbox_bytes = 4096\nstore_bytes = 0\nfuel_per_call = 9\n");
+    assert_int_equal(m->limits_set, RT_MANIFEST_LIMIT_CHILDREN | RT_MANIFEST_LIMIT_DESCENDANTS |
+                                        RT_MANIFEST_LIMIT_MAILBOX_MESSAGES | RT_MANIFEST_LIMIT_MAILBOX_BYTES |
+                                        RT_MANIFEST_LIMIT_STORE_BYTES | RT_MANIFEST_LIMIT_FUEL);
+    assert_int_equal(m->limits.max_children, 0);
+    assert_int_equal(m->limits.max_descendants, 7);
+    assert_int_equal(m->limits.mailbox_messages, 1);
+    assert_int_equal(m->limits.mailbox_bytes, 4096);
+    assert_int_equal(m->limits.store_bytes, 0);
+    rt_manifest_free(m);
+    parse_bad(BASE "[limits]\nmailbox_messages = 0\n", TH_EINVAL, "line 4", "'limits.mailbox_messages'", NULL);
+    parse_bad(BASE "[limits]\nmailbox_bytes = 100\n", TH_EINVAL, "line 4", "'limits.mailbox_bytes'", NULL);
+    parse_bad(BASE "[limits]\nmax_children = 1_000_001\n", TH_EINVAL, "'limits.max_children'", NULL);
+    parse_bad(BASE "[limits]\nmax_descendants = -1\n", TH_EINVAL, "'limits.max_descendants'", NULL);
+    parse_bad(BASE "[limits]\nstore_bytes = \"lots\"\n", TH_EINVAL, "must be an integer", NULL);
+    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_FILESYSTEM));
+    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_ENVIRONMENT));
+    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_RANDOM));
+    assert_false(rt_manifest_handler_has_settings(RT_MANIFEST_H_STORE));
+    assert_false(rt_manifest_handler_has_settings(-1));
+}
+
 static void test_handler_names(void **state)
 {
     (void)state;
@@ -497,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_handler_names),
+        cmocka_unit_test(test_bound_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

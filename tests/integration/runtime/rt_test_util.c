@@ -29,6 +29,24 @@ static void on_log(void *ud, const char *id, const char *name, const char *msg, 
 
 void rtt_start(rtt *t, unsigned workers)
 {
+    rtt_start_max(t, workers, 0);
+}
+
+long rtt_rss_kib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors)
+{
     th_runtime_config cfg;
     th_error err;
 
@@ -44,6 +62,7 @@ void rtt_start(rtt *t, unsigned workers)
     cfg.workers = workers;
     cfg.log_fn = on_log;
     cfg.log_ud = &t->log;
+    cfg.max_actors = max_actors;
     if (th_runtime_new(&cfg, &t->rt, &err) != 0) {
         fprintf(stderr, "th_runtime_new: %s\n", err.msg);
         exit(1);

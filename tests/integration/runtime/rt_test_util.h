@@ -27,6 +27,10 @@ typedef struct rtt {
 
 /* Start a runtime with `workers` threads over a new temporary home. */
 void rtt_start(rtt *t, unsigned workers);
+/* The same with th_runtime_config.max_actors set. */
+void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors);
+/* Resident set size of this process in KiB (/proc/self/statm). */
+long rtt_rss_kib(void);
 /* Shut down, free, remove the home. */
 void rtt_stop(rtt *t);
 /* True if some log line contains `needle`. */

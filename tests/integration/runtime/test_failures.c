@@ -29,7 +29,9 @@ static char *probe_manifest(rtt *t, const char *name)
     FILE *f = fopen(man, "a");
 
     assert_non_null(f);
-    fprintf(f, "\n[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", t->home);
+    /* the whole filesystem: a spawn by an actor reads the child's manifest
+     * (in the home) and component (in the build tree) through its grant */
+    fprintf(f, "\n[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n");
     fclose(f);
     return strdup(man);
 }

@@ -23,6 +23,7 @@
 static char g_man[512];
 
 static const char *g_extra; /* TOML put before the handlers (limits...) */
+static const char *g_component; /* component instead of the built probe */
 
 /* The probe's manifest with every handler (or all but `skip`). */
 static const char *probe_manifest(rtt *t, const char *name, const char *skip, uint64_t seed)
@@ -39,7 +40,7 @@ static const char *probe_manifest(rtt *t, const char *name, const char *skip, ui
     snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
     f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n%s\n", name, rtt_module("probe"),
+    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n%s\n", name, g_component ? g_component : rtt_module("probe"),
             g_extra ? g_extra : "");
     for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (skip != NULL && strcmp(skip, handlers[i]) == 0)
@@ -246,6 +247,40 @@ static void test_message_server(void **unused)
     rtt_stop(&t);
 }
 
+/* Copy `from` to `to` (whole file). */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+/* A child manifest for the probe inside the probe's filesystem grant
+ * (files/), with its component copied there: an actor's spawn reads files
+ * only through its grant. */
+static const char *child_manifest(rtt *t, char *out, size_t cap)
+{
+    char wasm[512], tmp[512];
+
+    snprintf(wasm, sizeof wasm, "%s/files", t->home);
+    mkdir(wasm, 0755);
+    snprintf(wasm, sizeof wasm, "%s/files/probe.wasm", t->home);
+    copy_file(rtt_module("probe"), wasm);
+    g_component = "probe.wasm";
+    snprintf(tmp, sizeof tmp, "%s", probe_manifest(t, "child", NULL, 0));
+    g_component = NULL;
+    snprintf(out, cap, "%s/files/child.toml", t->home);
+    assert_int_equal(rename(tmp, out), 0);
+    return out;
+}
+
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
@@ -253,7 +288,7 @@ static void test_supervisor_iface(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    snprintf(child_man, sizeof child_man, "%s", probe_manifest(&t, "child", NULL, 0));
+    child_manifest(&t, child_man, sizeof child_man);
     spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
     child = expect(&t, p, "ok ", "spawn %s", child_man);
     assert_int_equal(strlen(child), 36);

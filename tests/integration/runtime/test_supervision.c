@@ -32,7 +32,13 @@ typedef struct fam {
 static void family(rtt *t, const char *supervision, const char *child_extra, fam *f)
 {
     const char *kid = rtt_manifest(t, "kid", rtt_module("hostile"), "", child_extra);
-    const char *par = rtt_manifest(t, "parent", rtt_module("parent"), "runtime supervisor", supervision);
+    char extra[512];
+    const char *par;
+    /* the parent reads the kids' manifest and component through its
+     * filesystem grant */
+    snprintf(extra, sizeof extra, "%s\n[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n",
+             supervision ? supervision : "");
+    par = rtt_manifest(t, "parent", rtt_module("parent"), "runtime supervisor", extra);
     th_spawn_opts o = {0};
     th_error err;
     char **ids;

@@ -1,0 +1,188 @@
+/*
+ * attenuate.c - what an actor starts can never hold more than the actor
+ * holds (docs/security.md).
+ *
+ * Only the operator (the embedding API, the CLI) grants from scratch: a
+ * root actor gets what its manifest lists.  When an actor spawns (or
+ * resumes) a child, the child's manifest is checked against the parent's
+ * spec before anything runs:
+ *   - every handler the child lists, the parent holds;
+ *   - each handler's settings are within the parent's: the handler's own
+ *     rule (rt_iface.subset: the filesystem directory inside the parent's,
+ *     the environment allow-list within the parent's...);
+ *   - each limit is at most the parent's in force; a limit the child's
+ *     manifest leaves unset is the parent's (inherited), not the default;
+ *   - a parent whose chain is saved cannot start an unrecorded child.
+ * The first excess refuses the spawn with TH_EPERM and a message that names
+ * it.  A restart reuses the spec and the limits checked at spawn.
+ *
+ * Files a spawn by an actor reads (the manifest file, the component, an
+ * init_state file) are read only through the parent's filesystem grant:
+ * their real path must lie inside the parent's directory (rt_grant_file).
+ *
+ * Counts that grow with a subtree (descendants, store bytes) are charged to
+ * every ancestor, so a root's limit bounds everything below it whatever the
+ * children declare.
+ */
+#define _GNU_SOURCE /* realpath */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/manifest.h"
+#include "runtime/rt_int.h"
+
+bool rt_path_inside(const char *root, const char *real)
+{
+    size_t n = strlen(root);
+
+    if (n == 1 && root[0] == '/')
+        return real[0] == '/';
+    return strncmp(root, real, n) == 0 && (real[n] == 0 || real[n] == '/');
+}
+
+int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real, th_error *err)
+{
+    char *r;
+
+    *real = NULL;
+    if (grant->fs_root == NULL || !(grant->handlers & (1u << RT_H_FILESYSTEM)))
+        return th_error_set(err, TH_EPERM,
+                            "%s '%s': an actor reads files only through its filesystem grant, and "
+                            "this actor has none",
+                            what, path);
+    if ((r = realpath(path, NULL)) == NULL)
+        return th_error_set(err, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "%s '%s': %s", what, path,
+                            strerror(errno));
+    if (!rt_path_inside(grant->fs_root, r)) {
+        th_error_set(err, TH_EPERM, "%s '%s' is outside the filesystem grant '%s' of the spawning actor",
+                     what, path, grant->fs_root);
+        free(r);
+        return TH_EPERM;
+    }
+    *real = r;
+    return 0;
+}
+
+/* A limit where 0 means "none": as a number to compare. */
+static uint64_t unbounded(uint64_t v, uint64_t none)
+{
+    return v == 0 ? none : v;
+}
+
+/* One limit: the child's value in force into *out.  Unset: the parent's.
+ * Set: at most the parent's (0 = none compares as `none`). */
+static int limit(const char *name, bool set, uint64_t child, uint64_t parent, uint64_t none, uint64_t *out,
+                 th_error *err)
+{
+    if (!set) {
+        *out = parent;
+        return 0;
+    }
+    if (unbounded(child, none) > unbounded(parent, none)) {
+        if (child == 0)
+            return th_error_set(err, TH_EPERM, "limits.%s = 0 (no limit) exceeds the parent's %llu", name,
+                                (unsigned long long)parent);
+        return th_error_set(err, TH_EPERM, "limits.%s = %llu exceeds the parent's %llu", name,
+                            (unsigned long long)child, (unsigned long long)parent);
+    }
+    *out = child;
+    return 0;
+}
+
+static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error *err)
+{
+    const rt_limits *w = &c->limits;
+    uint32_t set = c->limits_set;
+    uint64_t v[8];
+    int rc;
+
+    if ((rc = limit("fuel_per_call", set & RT_MANIFEST_LIMIT_FUEL, w->fuel_per_call, p->fuel_per_call,
+                    UINT64_MAX, &v[0], err)) != 0 ||
+        (rc = limit("memory_bytes", set & RT_MANIFEST_LIMIT_MEMORY, w->memory_bytes, p->memory_bytes,
+                    TH_MANIFEST_MAX_MEMORY_BYTES, &v[1], err)) != 0 ||
+        (rc = limit("call_timeout_ms", set & RT_MANIFEST_LIMIT_TIMEOUT, w->call_timeout_ms, p->call_timeout_ms,
+                    UINT64_MAX, &v[2], err)) != 0 ||
+        (rc = limit("max_children", set & RT_MANIFEST_LIMIT_CHILDREN, w->max_children, p->max_children,
+                    UINT64_MAX, &v[3], err)) != 0 ||
+        (rc = limit("max_descendants", set & RT_MANIFEST_LIMIT_DESCENDANTS, w->max_descendants,
+                    p->max_descendants, UINT64_MAX, &v[4], err)) != 0 ||
+        (rc = limit("mailbox_messages", set & RT_MANIFEST_LIMIT_MAILBOX_MESSAGES, w->mailbox_messages,
+                    p->mailbox_messages, UINT64_MAX, &v[5], err)) != 0 ||
+        (rc = limit("mailbox_bytes", set & RT_MANIFEST_LIMIT_MAILBOX_BYTES, w->mailbox_bytes, p->mailbox_bytes,
+                    UINT64_MAX, &v[6], err)) != 0 ||
+        (rc = limit("store_bytes", set & RT_MANIFEST_LIMIT_STORE_BYTES, w->store_bytes, p->store_bytes,
+                    UINT64_MAX, &v[7], err)) != 0)
+        return rc;
+    lim->fuel_per_call = v[0];
+    lim->memory_bytes = v[1];
+    lim->call_timeout_ms = (uint32_t)v[2];
+    lim->max_children = (uint32_t)v[3];
+    lim->max_descendants = (uint32_t)v[4];
+    lim->mailbox_messages = (uint32_t)v[5];
+    lim->mailbox_bytes = v[6];
+    lim->store_bytes = v[7];
+    return 0;
+}
+
+int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim, th_error *err)
+{
+    const rt_spec *p;
+    uint32_t extra;
+    int t, rc;
+
+    if (parent == NULL) {
+        *lim = child->limits;
+        return 0;
+    }
+    p = parent->spec;
+    extra = child->handlers & ~p->handlers;
+    for (t = 0; t < RT_H_COUNT; t++)
+        if (extra & (1u << t))
+            return th_error_set(err, TH_EPERM, "the child's manifest lists the \"%s\" handler, which the "
+                                               "parent does not hold",
+                                rt_handler_name(t));
+    for (t = 0; t < RT_H_COUNT; t++) {
+        const rt_iface *f = rt_capability_iface(t);
+        if ((child->handlers & (1u << t)) && f != NULL && f->subset != NULL &&
+            (rc = f->subset(p, child, err)) != 0)
+            return th_error_prefix(err, "handler \"%s\"", rt_handler_name(t));
+    }
+    if (p->save_chain && !child->save_chain)
+        return th_error_set(err, TH_EPERM, "save_chain = false, but the parent's chain is saved (an "
+                                           "actor cannot start an unrecorded child)");
+    return limits(&parent->lim, child, lim, err);
+}
+
+int rt_quota_store(rt_actor *a, uint64_t n, char *why, size_t cap)
+{
+    rt_actor *p, *q;
+    uint64_t was;
+
+    for (p = a; p != NULL; p = p->parent) {
+        was = atomic_fetch_add(&p->store_used, n);
+        if (was + n > p->lim.store_bytes) {
+            atomic_fetch_sub(&p->store_used, n);
+            for (q = a; q != p; q = q->parent)
+                atomic_fetch_sub(&q->store_used, n);
+            if (p == a)
+                snprintf(why, cap, "store limit reached: this actor may add %llu bytes to the store "
+                                   "(limits.store_bytes), %llu used",
+                         (unsigned long long)p->lim.store_bytes, (unsigned long long)was);
+            else
+                snprintf(why, cap, "store limit reached: ancestor %s may add %llu bytes to the store "
+                                   "for itself and its descendants, %llu used",
+                         p->id, (unsigned long long)p->lim.store_bytes, (unsigned long long)was);
+            return TH_ETOOBIG;
+        }
+    }
+    return 0;
+}
+
+void rt_quota_store_refund(rt_actor *a, uint64_t n)
+{
+    for (rt_actor *p = a; p != NULL; p = p->parent)
+        atomic_fetch_sub(&p->store_used, n);
+}

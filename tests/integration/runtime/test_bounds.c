@@ -1,0 +1,309 @@
+/*
+ * test_bounds.c - nothing an actor does grows without bound: a spawn bomb
+ * stops at the root's limits.max_descendants, a message flood at the
+ * receiver's mailbox limits (the sender waits; nothing is dropped), the
+ * store at limits.store_bytes, the runtime at max_actors.  Memory is
+ * measured (resident set size) with bounds generous enough for a
+ * sanitizer build; unchecked, the bomb and the flood take gigabytes.
+ *
+ * Modules: bomb.wat (init spawns four copies of itself), flood.wat (sends
+ * n messages of 1 KiB to its peer), hostile.wat (loops on "L", so its
+ * mailbox is never served), probe (store, spawn on command).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/limits.h"
+#include "rt_test_util.h"
+
+#define FS_ALL "[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n"
+#define LOOPER "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0\n"
+
+static void spawn(rtt *t, const char *man, const char *state, char *id)
+{
+    th_spawn_opts o = {0};
+    th_error err;
+    int rc;
+
+    o.manifest_path = man;
+    if (state != NULL) {
+        o.initial_state = (const uint8_t *)state;
+        o.initial_state_len = strlen(state);
+    }
+    rc = th_runtime_spawn(t->rt, &o, id, &err);
+    if (rc != 0)
+        print_message("spawn: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+}
+
+static size_t actor_count(rtt *t)
+{
+    char **ids;
+    size_t n;
+    th_error err;
+
+    assert_int_equal(th_runtime_list_actors(t->rt, &ids, &n, &err), 0);
+    th_runtime_strv_free(ids);
+    return n;
+}
+
+/* The bomb under the default limits: the tree stops at max_descendants
+ * (1,000) below the root, and memory with it. */
+static void test_spawn_bomb(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    const char *man;
+    long before, after;
+    size_t n;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor", FS_ALL);
+    before = rtt_rss_kib();
+    spawn(&t, man, man, id); /* returns once every init below has returned */
+    n = actor_count(&t);
+    after = rtt_rss_kib();
+    print_message("spawn bomb: %zu actors, RSS %ld -> %ld MiB\n", n, before / 1024, after / 1024);
+    assert_int_equal(n, 1 + TH_MANIFEST_DEFAULT_MAX_DESCENDANTS);
+    assert_true(after - before < 512 * 1024);
+    rtt_stop(&t);
+}
+
+/* The same bomb with a smaller limit in the root's manifest, and a child
+ * that cannot raise it. */
+static void test_spawn_bomb_limit(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    const char *man;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor", "[limits]\nmax_descendants = 50\n" FS_ALL);
+    spawn(&t, man, man, id);
+    assert_int_equal(actor_count(&t), 51);
+    rtt_stop(&t);
+}
+
+/* A refused spawn is an err for the spawning actor. */
+static void test_children_limit(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE], child[600], q[700];
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s\"\n", rtt_module("hostile"));
+    spawn(&t,
+          rtt_manifest(&t, "probe", rtt_module("probe"),
+                       "runtime message-server supervisor store timing random environment",
+                       "[limits]\nmax_children = 2\n" FS_ALL),
+          NULL, id);
+    for (i = 0; i < 3; i++) {
+        snprintf(q, sizeof q, "spawn %s", child);
+        assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)q, strlen(q), 10000, &resp, &len, &err), 0);
+        if (i < 2)
+            assert_memory_equal(resp, "ok ", 3);
+        else
+            assert_non_null(strstr((char *)resp, "err spawn of kid refused: the parent has 2 children"));
+        free(resp);
+    }
+    rtt_stop(&t);
+}
+
+static void test_max_actors(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    th_spawn_opts o = {0};
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start_max(&t, 2, 3);
+    o.manifest_path = rtt_manifest(&t, "calm", rtt_module("hostile"), "", NULL);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), TH_EPERM);
+    assert_non_null(strstr(err.msg, "the runtime runs 3 actors, its limit"));
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    rtt_stop(&t);
+}
+
+/* Messages from outside: refused with TH_EBUSY once the mailbox is full
+ * (by count, then by bytes); nothing queued beyond it. */
+static void test_mailbox_external(void **unused)
+{
+    rtt t;
+    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE];
+    uint8_t kib[1024], *resp;
+    size_t len;
+    th_error err;
+    int i, ok;
+
+    (void)unused;
+    memset(kib, 'x', sizeof kib);
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "a", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL, a);
+    spawn(&t, rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"), NULL, b);
+    assert_int_equal(th_runtime_send(t.rt, a, (const uint8_t *)"L", 1, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, b, (const uint8_t *)"L", 1, &err), 0);
+    usleep(100000); /* both are looping, their mailboxes no longer served */
+    for (i = 0, ok = 0; i < 20; i++)
+        ok += th_runtime_send(t.rt, a, kib, 1, &err) == 0;
+    assert_int_equal(ok, 10);
+    assert_int_equal(th_runtime_send(t.rt, a, kib, 1, &err), TH_EBUSY);
+    assert_non_null(strstr(err.msg, "is full"));
+    assert_int_equal(th_runtime_request(t.rt, a, kib, 1, 1000, &resp, &len, &err), TH_EBUSY);
+    for (i = 0, ok = 0; i < 20; i++)
+        ok += th_runtime_send(t.rt, b, kib, sizeof kib, &err) == 0;
+    assert_true(ok >= 5 && ok <= 7);
+    rtt_stop(&t);
+}
+
+/* A flood into a mailbox that is never served: the sender is held after
+ * the limit, memory stays flat, and when the receiver goes away the held
+ * send fails (the sender hears of it: nothing is dropped silently). */
+static void test_flood_held(void **unused)
+{
+    rtt t;
+    char rx[TH_ACTOR_ID_SIZE], tx[TH_ACTOR_ID_SIZE];
+    uint8_t cmd[5] = {'F', 0, 0, 0, 0};
+    uint32_t n = 200000;
+    long before, after;
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 1000"), NULL, rx);
+    assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
+    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", "save_chain = false\n" LOOPER),
+          rx, tx);
+    before = rtt_rss_kib();
+    memcpy(cmd + 1, &n, 4);
+    assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
+    sleep(3);
+    after = rtt_rss_kib();
+    print_message("flood of %u x 1 KiB into a 1000-message mailbox: RSS %ld -> %ld MiB\n", n, before / 1024,
+                  after / 1024);
+    assert_true(after - before < 32 * 1024);
+    assert_false(rtt_log_has(&t, "flood done"));
+    assert_false(rtt_log_has(&t, "flood refused"));
+    assert_int_equal(th_runtime_stop(t.rt, rx, &err), 0);
+    assert_true(rtt_log_wait(&t, "flood refused: actor ", 5000));
+    rtt_stop(&t);
+}
+
+/* A held sender still has its call timeout. */
+static void test_flood_timeout(void **unused)
+{
+    rtt t;
+    char rx[TH_ACTOR_ID_SIZE], tx[TH_ACTOR_ID_SIZE];
+    uint8_t cmd[5] = {'F', 100, 0, 0, 0};
+    th_actor_exit ex;
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL, rx);
+    assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
+    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", "[limits]\ncall_timeout_ms = 300"),
+          rx, tx);
+    assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, tx, 10000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    assert_non_null(strstr(ex.message, "call timeout of 300 ms exceeded in handle-send while waiting in send"));
+    rtt_stop(&t);
+}
+
+static atomic_int g_handled;
+
+static void count_sends(void *ud, const th_runtime_event *ev)
+{
+    (void)ud;
+    if (strcmp(ev->type, "wasm-call") == 0 && ev->data_len > 26 &&
+        memcmp(ev->data, "{\"function\":\"handle-send\"", 25) == 0)
+        atomic_fetch_add(&g_handled, 1);
+}
+
+/* Backpressure without loss: a small mailbox served as fast as it can be;
+ * every message of the flood is handled. */
+static void test_flood_delivered(void **unused)
+{
+    rtt t;
+    char rx[TH_ACTOR_ID_SIZE], tx[TH_ACTOR_ID_SIZE];
+    uint32_t n = 5000;
+    uint8_t cmd[5] = {'F'};
+    uint64_t sub;
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_messages = 16"), NULL, rx);
+    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL), rx, tx);
+    atomic_store(&g_handled, 0);
+    assert_int_equal(th_runtime_subscribe(t.rt, rx, count_sends, NULL, &sub, &err), 0);
+    memcpy(cmd + 1, &n, 4);
+    assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
+    assert_true(rtt_log_wait(&t, "flood done", 60000));
+    for (i = 0; i < 1000 && atomic_load(&g_handled) < (int)n; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&g_handled), n);
+    th_runtime_unsubscribe(t.rt, sub);
+    rtt_stop(&t);
+}
+
+/* limits.store_bytes: what an actor adds to the store. */
+static void test_store_bytes(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    char *s;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t,
+          rtt_manifest(&t, "probe", rtt_module("probe"),
+                       "runtime message-server supervisor store timing random environment",
+                       "[limits]\nstore_bytes = 100\n" FS_ALL),
+          NULL, id);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"store", 5, 10000, &resp, &len, &err), 0);
+    s = strndup((char *)resp, len);
+    free(resp);
+    /* a new store (64) fits, "hello" in it (5 + 64) does not */
+    assert_non_null(strstr(s, "new ok"));
+    assert_non_null(strstr(s, "\nstore err store limit reached: this actor may add 100 bytes"));
+    free(s);
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spawn_bomb),       cmocka_unit_test(test_spawn_bomb_limit),
+        cmocka_unit_test(test_children_limit),   cmocka_unit_test(test_max_actors),
+        cmocka_unit_test(test_mailbox_external), cmocka_unit_test(test_flood_held),
+        cmocka_unit_test(test_flood_timeout),    cmocka_unit_test(test_flood_delivered),
+        cmocka_unit_test(test_store_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
