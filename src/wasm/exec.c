@@ -54,7 +54,7 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
                  ? (ex->max_bytes - frames_bytes(ex)) / sizeof(th_wasm_val) : 0;
     if (need > budget || need < from) {
         ex->exhausted = WASM_EXHAUSTED_BYTES;
-        return -1;
+        return 1;
     }
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
@@ -62,10 +62,8 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     if (ncap > budget)
         ncap = budget;
     ns = realloc(ex->stack, ncap * sizeof *ns);
-    if (ns == NULL) {
-        ex->exhausted = WASM_EXHAUSTED_MEMORY;
-        return -1;
-    }
+    if (ns == NULL)
+        return TH_ENOMEM;
     if (ns != ex->stack && ex->top != NULL) {
         for (struct wasm_frame *f = ex->frames; f <= ex->top; f++)
             f->fp = ns + (f->fp - ex->stack);
@@ -85,7 +83,7 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         return 0;
     if (used + 1 > ex->max_frames) {
         ex->exhausted = WASM_EXHAUSTED_DEPTH;
-        return -1;
+        return 1;
     }
     budget = ex->max_bytes > stack_bytes(ex)
                  ? (ex->max_bytes - stack_bytes(ex)) / sizeof(struct wasm_frame) : 0;
@@ -93,45 +91,19 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         budget = ex->max_frames;
     if (used + 1 > budget) {
         ex->exhausted = WASM_EXHAUSTED_BYTES;
-        return -1;
+        return 1;
     }
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
     if (ncap > budget)
         ncap = budget;
     nf = realloc(ex->frames, ncap * sizeof *nf);
-    if (nf == NULL) {
-        ex->exhausted = WASM_EXHAUSTED_MEMORY;
-        return -1;
-    }
+    if (nf == NULL)
+        return TH_ENOMEM;
     if (ex->top != NULL)
         ex->top = nf + (ex->top - ex->frames);
     ex->frames = nf;
     ex->frames_end = nf + ncap;
     return 0;
-}
-
-void wasm_exec_stack_trap(th_wasm_exec *ex)
-{
-    switch (ex->exhausted) {
-    case WASM_EXHAUSTED_DEPTH:
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
-                           "call stack exhausted: the call depth limit of %u frames was "
-                           "reached (raise the exec's max_call_depth)",
-                           ex->max_frames - 1);
-        break;
-    case WASM_EXHAUSTED_MEMORY:
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
-                           "call stack exhausted: out of memory growing the wasm stack "
-                           "beyond %zu bytes", stack_bytes(ex) + frames_bytes(ex));
-        break;
-    default:
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
-                           "call stack exhausted: the wasm stack limit of %zu bytes was "
-                           "reached (raise it with `theater wasm run --max-stack BYTES`, "
-                           "or `stack_bytes` under [limits] in an actor's manifest)",
-                           ex->max_bytes);
-        break;
-    }
 }
 
 /* Release the stacks of an idle exec: a process may keep a million idle
@@ -145,17 +117,40 @@ static void exec_trim(th_wasm_exec *ex)
     ex->frames = ex->frames_end = NULL;
 }
 
+int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots)
+{
+    int rc = wasm_exec_reserve(ex, from, slots);
+    return rc != 0 ? rc : wasm_exec_reserve_frame(ex);
+}
+
+void wasm_exec_stack_trap(th_wasm_exec *ex, int rc)
+{
+    if (rc < 0)
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_OOM, "out of memory growing the stack");
+    else if (ex->exhausted == WASM_EXHAUSTED_DEPTH)
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
+                           "call stack exhausted: the call depth limit of %u frames was "
+                           "reached (raise the exec's max_call_depth)",
+                           ex->max_frames - 1);
+    else
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
+                           "call stack exhausted: the wasm stack limit of %zu bytes was "
+                           "reached (raise it with `theater wasm run --max-stack BYTES`, "
+                           "or `stack_bytes` under [limits] in an actor's manifest)",
+                           ex->max_bytes);
+}
+
 /* Push a frame running `code` at stack index `base` (arguments already
- * there) above ex->top.  Returns 0 or -1 when the stacks are exhausted. */
+ * there) above ex->top.  Returns 0, or wasm_exec_grow's failure. */
 static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
                            th_wasm_instance *inst, size_t base)
 {
     struct wasm_frame *f;
     th_wasm_val *fp;
+    int rc;
 
-    if (wasm_exec_reserve(ex, base, code->frame_slots) != 0 ||
-        wasm_exec_reserve_frame(ex) != 0)
-        return -1;
+    if ((rc = wasm_exec_grow(ex, base, code->frame_slots)) != 0)
+        return rc;
     fp = ex->stack + base;
     for (uint32_t i = 0; i < code->ninit; i++)
         fp[code->nparam_slots + i] = code->init[i];
@@ -168,14 +163,15 @@ static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
 }
 
 /* Push an entry frame whose callee's arguments start at stack index
- * `base`.  Returns 0 or -1. */
+ * `base`.  Returns 0, or wasm_exec_grow's failure. */
 static int push_entry_frame(th_wasm_exec *ex, th_wasm_instance *inst,
                             size_t base, size_t slots)
 {
     struct wasm_frame *f;
+    int rc;
 
-    if (wasm_exec_reserve(ex, base, slots) != 0 || wasm_exec_reserve_frame(ex) != 0)
-        return -1;
+    if ((rc = wasm_exec_grow(ex, base, slots)) != 0)
+        return rc;
     f = ex->top ? ex->top + 1 : ex->frames;
     f->ip = wasm_interp_exit_code();
     f->fp = ex->stack + base;
@@ -444,7 +440,7 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
 {
     const wasm_functype *type;
     size_t slots;
-    int rc;
+    int rc, grc;
 
     if (ex == NULL || fn == NULL)
         return TH_EINVAL;
@@ -462,8 +458,8 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
     ex->pending_entry = false;
     ex->host_entry = false;
     slots = max_size(nargs, nresults);
-    if (push_entry_frame(ex, fn->inst, 0, slots) != 0) {
-        wasm_exec_stack_trap(ex);
+    if ((grc = push_entry_frame(ex, fn->inst, 0, slots)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         exec_idle(ex);
         return TH_WASM_TRAPPED;
     }
@@ -485,8 +481,8 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
         return rc;
     }
 
-    if (push_wasm_frame(ex, fn->code, fn->inst, 0) != 0) {
-        wasm_exec_stack_trap(ex);
+    if ((grc = push_wasm_frame(ex, fn->code, fn->inst, 0)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         exec_idle(ex);
         return TH_WASM_TRAPPED;
     }
@@ -575,19 +571,38 @@ uint8_t *th_wasm_call_memory(th_wasm_call *call, uint64_t *size)
     return mem->data;
 }
 
-int th_wasm_call_trap(th_wasm_call *call, const char *fmt, ...)
+static int call_trapv(th_wasm_call *call, th_wasm_trap_kind kind, const char *fmt, va_list ap)
 {
     th_wasm_exec *ex = call->ex;
-    va_list ap;
 
-    ex->trap_kind = TH_WASM_TRAP_HOST;
-    va_start(ap, fmt);
+    ex->trap_kind = kind;
     vsnprintf(ex->trap_msg, sizeof ex->trap_msg, fmt, ap);
-    va_end(ap);
     if (ex->backtrace != NULL)
         ex->backtrace[0] = '\0';
     call->trap_set = true;
     return TH_WASM_TRAPPED;
+}
+
+int th_wasm_call_trap(th_wasm_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_trapv(call, TH_WASM_TRAP_HOST, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int th_wasm_call_trap_oom(th_wasm_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_trapv(call, TH_WASM_TRAP_OOM, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
@@ -596,7 +611,7 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     th_wasm_exec *ex = call->ex;
     const wasm_functype *type;
     size_t base = call->stack_top, slots, outer;
-    int rc;
+    int rc, grc;
 
     if (fn == NULL)
         return TH_EINVAL;
@@ -614,8 +629,8 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     clear_trap(ex);
     outer = (size_t)(ex->top - ex->frames);
     slots = max_size(param_slots(type), result_slots(type));
-    if (push_entry_frame(ex, fn->inst, base, slots) != 0) {
-        wasm_exec_stack_trap(ex);
+    if ((grc = push_entry_frame(ex, fn->inst, base, slots)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         ex->top = ex->frames + outer;
         return TH_WASM_TRAPPED;
     }
@@ -625,8 +640,8 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     ex->nested++;
     if (fn->host != NULL) {
         rc = wasm_interp_call_host(ex, fn, call->inst, base, base + slots);
-    } else if (push_wasm_frame(ex, fn->code, fn->inst, base) != 0) {
-        wasm_exec_stack_trap(ex);
+    } else if ((grc = push_wasm_frame(ex, fn->code, fn->inst, base)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         rc = TH_WASM_TRAPPED;
     } else if (!spend_entry_fuel(ex)) {
         rc = TH_WASM_OUT_OF_FUEL;

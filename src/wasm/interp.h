@@ -377,7 +377,7 @@ enum wasm_exec_state {
 #define WASM_TRAP_MSG_MAX 256
 
 /* Why the stacks could not grow (th_wasm_exec.exhausted). */
-enum { WASM_EXHAUSTED_BYTES = 0, WASM_EXHAUSTED_DEPTH, WASM_EXHAUSTED_MEMORY };
+enum { WASM_EXHAUSTED_BYTES = 0, WASM_EXHAUSTED_DEPTH };
 
 struct th_wasm_exec {
     th_wasm_val *stack;      /* value stack (grows; frames' fp are rebased) */
@@ -388,7 +388,7 @@ struct th_wasm_exec {
      * slots and frame records); and optionally a frame count. */
     size_t max_bytes;
     uint32_t max_frames;     /* frame records (UINT32_MAX: bytes only) */
-    uint8_t exhausted;       /* WASM_EXHAUSTED_*: why the last growth failed */
+    uint8_t exhausted;       /* WASM_EXHAUSTED_*: which limit the last growth hit */
 
     uint64_t fuel;           /* remaining fuel when fuel_limited */
     bool fuel_limited;
@@ -479,17 +479,21 @@ static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
 /* exec.c                                                             */
 
 /* Make room for `slots` more slots above stack index `from` (grows the
- * value stack, rebasing every frame's fp).  Returns 0 or -1 when the
- * stack limit would be exceeded or memory is short. */
+ * value stack, rebasing every frame's fp).  Returns 0, 1 when the stack
+ * limit would be exceeded, or TH_ENOMEM when memory is short. */
 int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots);
 
 /* Make room for one more frame record above ex->top (which must be set).
- * Returns 0 or -1 at the call-depth limit / memory shortage. */
+ * Returns 0, 1 at the call-depth or stack byte limit, or TH_ENOMEM. */
 int wasm_exec_reserve_frame(th_wasm_exec *ex);
 
-/* Set the "call stack exhausted" trap for the last failed growth, naming
- * the limit that was hit and how to raise it. */
-void wasm_exec_stack_trap(th_wasm_exec *ex);
+/* Both of the above; returns the first failure. */
+int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots);
+
+/* Set the trap for a growth failure `rc`: TH_WASM_TRAP_OOM when memory
+ * ran short (rc < 0), else "call stack exhausted" naming the limit that
+ * was hit (ex->exhausted) and how to raise it. */
+void wasm_exec_stack_trap(th_wasm_exec *ex, int rc);
 
 /* Set the trap kind and message (printf-style) of the exec. */
 void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind,
