@@ -19,6 +19,7 @@
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "runtime/rt_int.h"
+#include "theater/home.h"
 
 #define RT_MAX_EXITS TH_RT_MAX_EXITS
 

@@ -33,6 +33,7 @@
 #include "base/hex.h"
 #include "theater/store.h"
 #include "server/server_int.h"
+#include "theater/home.h"
 
 #define SRV_TICK_MS 20
 #define SRV_LOCK_FILE "server.lock"
