@@ -474,6 +474,7 @@ struct rt_actor {
     uint8_t *init_state;
     size_t init_state_len;
     rt_pending *pending;         /* deferred requests */
+    uint32_t npending;           /* ... how many (at most lim.mailbox_messages) */
     uint32_t stop_waiting;       /* children still stopping (cascade) */
     rt_msg *stop_msg;            /* the STOP being carried out */
     rt_msg *stop_more;           /* further STOPs waiting for the end (via node.next) */
