@@ -518,6 +518,8 @@ static int in_list(const char *list, const char *key)
     size_t n = strlen(key);
     const char *p = list;
 
+    if (n == 0)
+        return 0; /* strstr finds "" everywhere: it would never advance */
     while (p != NULL && (p = strstr(p, key)) != NULL) {
         if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;
@@ -794,13 +796,23 @@ static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids,
         return NULL;
     c.ids = ids;
     c.flags = flags;
-    if ((flags & CLI_EVENT_ACTOR) && ev->actor != NULL)
-        fprintf(c.out, "%s  ", (flags & CLI_EVENT_WIDE) ? ev->actor
-                                                        : cli_ids_short(ids, ev->actor, idbuf, sizeof idbuf));
+    if ((flags & CLI_EVENT_ACTOR) && ev->actor != NULL) {
+        const char *shown = (flags & CLI_EVENT_WIDE) || strlen(ev->actor) > CLI_ID_MAX
+                                ? ev->actor
+                                : cli_ids_short(ids, ev->actor, idbuf, sizeof idbuf);
+        c.flags |= CLI_EVENT_WIDE; /* ids are whole (or short) already */
+        put_plain(&c, shown, strlen(shown));
+        c.flags = flags;
+        fputs("  ", c.out);
+    }
     if (!(flags & CLI_EVENT_NO_SEQ))
         fprintf(c.out, "%6" PRIu64 "  ", ev->seq);
     put_time(c.out, ev->timestamp_ms);
-    fprintf(c.out, "  %-17s  ", ev->type);
+    fputs("  ", c.out);
+    put_plain(&c, ev->type, strlen(ev->type));
+    for (i = strlen(ev->type); i < 17; i++)
+        fputc(' ', c.out);
+    fputs("  ", c.out);
     for (i = 0; data != NULL && json_is_object(data) && i < sizeof summaries / sizeof summaries[0]; i++) {
         if (strcmp(ev->type, summaries[i].type) == 0) {
             summaries[i].fn(&c, data);
@@ -869,15 +881,48 @@ static json_t *hex_json(const uint8_t *b, size_t n)
     return v;
 }
 
+/* A JSON string of `s`, with every byte that is not part of valid UTF-8
+ * replaced by U+FFFD (stored names need not be UTF-8; JSON must be). */
+static json_t *text_json(const char *s)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t n = strlen(s), i = 0, k, o = 0;
+    char *fixed;
+    json_t *v;
+
+    for (i = 0; i < n && (k = utf8_seq(p + i, n - i)) != 0; i += k)
+        ;
+    if (i == n)
+        return json_string(s);
+    i = 0;
+    if ((fixed = malloc(3 * n + 1)) == NULL)
+        return NULL;
+    while (i < n) {
+        if ((k = utf8_seq(p + i, n - i)) == 0) {
+            memcpy(fixed + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(fixed + o, p + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    fixed[o] = '\0';
+    v = json_string(fixed);
+    free(fixed);
+    return v;
+}
+
 json_t *cli_event_json(const cli_event *ev)
 {
     json_t *o = json_object(), *data = parse_data(ev), *p;
     int bad = o == NULL;
 
     if (ev->actor != NULL)
-        bad |= json_object_set_new(o, "actor", json_string(ev->actor));
+        bad |= json_object_set_new(o, "actor", text_json(ev->actor));
     bad |= json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
-    bad |= json_object_set_new(o, "event_type", json_string(ev->type));
+    bad |= json_object_set_new(o, "event_type", text_json(ev->type));
     bad |= json_object_set_new(o, "timestamp", json_integer((json_int_t)ev->timestamp_ms));
     if (ev->hash != NULL)
         bad |= json_object_set_new(o, "hash", hex_json(ev->hash, 32));
@@ -896,7 +941,7 @@ json_t *cli_event_json(const cli_event *ev)
         bad |= json_object_set_new(o, "data_hex", hex_json(ev->data, ev->data_len));
     }
     if (ev->description != NULL)
-        bad |= json_object_set_new(o, "description", json_string(ev->description));
+        bad |= json_object_set_new(o, "description", text_json(ev->description));
     if (bad) {
         json_decref(o);
         return NULL;

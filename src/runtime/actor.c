@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 #define RT_TURN_BUDGET TH_RT_TURN_BUDGET
 #define RT_FUEL_SLICE TH_RT_FUEL_SLICE
@@ -35,15 +36,15 @@
 #define WIT_SERIALIZATION RT_WIT_SERIALIZATION
 
 const char *const rt_export_names[RT_EX_COUNT] = {
-    "theater:simple/actor#init",
-    "theater:simple/message-server-client#handle-send",
-    "theater:simple/message-server-client#handle-request",
-    "theater:simple/message-server-client#handle-channel-open",
-    "theater:simple/message-server-client#handle-channel-message",
-    "theater:simple/message-server-client#handle-channel-close",
-    "theater:simple/supervisor-handlers#handle-child-error",
-    "theater:simple/supervisor-handlers#handle-child-exit",
-    "theater:simple/supervisor-handlers#handle-child-external-stop",
+    WIT_EXPORT_ACTOR_INIT,
+    WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_SEND,
+    WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_REQUEST,
+    WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_CHANNEL_OPEN,
+    WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_CHANNEL_MESSAGE,
+    WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_CHANNEL_CLOSE,
+    WIT_EXPORT_SUPERVISOR_HANDLERS_HANDLE_CHILD_ERROR,
+    WIT_EXPORT_SUPERVISOR_HANDLERS_HANDLE_CHILD_EXIT,
+    WIT_EXPORT_SUPERVISOR_HANDLERS_HANDLE_CHILD_EXTERNAL_STOP,
 };
 
 static void op_finish(rt_actor *a);
@@ -599,75 +600,72 @@ static void record_call(rt_actor *a, rt_op *op)
                          merged with the result by record_result */
 }
 
-/* Lower the state and the parameters of `op` into the guest. */
+/* Lower the state and the parameters of `op` into the guest (generated
+ * glue of each export, wit_glue.h; the C values borrow the actor's and the
+ * message's memory, which the lowering only reads). */
 static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nargs, th_error *err)
 {
     rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
     rt_msg *m = op->msg;
-    uint32_t n = 0, p;
-    const char *s = NULL;
-    int rc;
+    wit_opt_bytes state = {a->has_state, {a->has_state ? a->state : NULL, a->has_state ? a->state_len : 0}};
+    wit_bytes data = {m->data, m->len};
+    wit_str chan = {m->b, strlen(m->b)}, from = {m->a, strlen(m->a)};
 
-#define PUT(data, len, align)                                              \
-    do {                                                                   \
-        if ((rc = rt_abi_put(&g, (data), (len), (align), &p)) != 0)        \
-            return rc;                                                     \
-        args[n++].i32 = (int32_t)p;                                        \
-        args[n++].i32 = (int32_t)(len);                                    \
-    } while (0)
-
-    args[n++].i32 = a->has_state;
-    if (a->has_state) {
-        PUT(a->state, a->state_len, 1);
-    } else {
-        args[n++].i32 = 0;
-        args[n++].i32 = 0;
-    }
     switch (op->ex) {
-    case RT_EX_INIT:
-        PUT(a->id, (size_t)RT_ID_LEN, 1);
-        break;
-    case RT_EX_HANDLE_SEND:
-        PUT(m->data, m->len, 1);
-        break;
-    case RT_EX_HANDLE_REQUEST:
-    case RT_EX_CHAN_OPEN:
-    case RT_EX_CHAN_MSG:
-        PUT(m->b, strlen(m->b), 1);
-        PUT(m->data, m->len, 1);
-        break;
-    case RT_EX_CHAN_CLOSE:
-        PUT(m->b, strlen(m->b), 1);
-        break;
-    case RT_EX_CHILD_ERROR:
-        PUT(m->a, strlen(m->a), 1);
-        args[n++].i32 = m->code;
-        s = m->text;
-        args[n++].i32 = s != NULL;
-        if (s != NULL) {
-            PUT(s, strlen(s), 1);
-        } else {
-            args[n++].i32 = 0;
-            args[n++].i32 = 0;
-        }
-        break;
-    case RT_EX_CHILD_EXIT:
-        PUT(m->a, strlen(m->a), 1);
-        args[n++].i32 = m->has_data;
-        if (m->has_data) {
-            PUT(m->data, m->len, 1);
-        } else {
-            args[n++].i32 = 0;
-            args[n++].i32 = 0;
-        }
-        break;
-    case RT_EX_CHILD_STOP:
-        PUT(m->a, strlen(m->a), 1);
-        break;
+    case RT_EX_INIT: {
+        wit_tup1_str p = {{a->id, RT_ID_LEN}};
+        return wit_call_lower_actor_init(&g, &state, &p, args, nargs);
     }
-#undef PUT
-    *nargs = n;
-    return 0;
+    case RT_EX_HANDLE_SEND: {
+        wit_tup1_bytes p = {data};
+        return wit_call_lower_message_server_client_handle_send(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_HANDLE_REQUEST: {
+        wit_tup2_str_bytes p = {chan, data};
+        return wit_call_lower_message_server_client_handle_request(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHAN_OPEN: {
+        wit_tup2_str_bytes p = {chan, data};
+        return wit_call_lower_message_server_client_handle_channel_open(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHAN_MSG: {
+        wit_tup2_str_bytes p = {chan, data};
+        return wit_call_lower_message_server_client_handle_channel_message(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHAN_CLOSE: {
+        wit_tup1_str p = {chan};
+        return wit_call_lower_message_server_client_handle_channel_close(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHILD_ERROR: {
+        /* the error's data is its text */
+        wit_tup2_str_types_wit_actor_error p = {
+            from, {(uint32_t)m->code, {m->text != NULL, {(uint8_t *)m->text, m->text ? strlen(m->text) : 0}}}};
+        return wit_call_lower_supervisor_handlers_handle_child_error(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHILD_EXIT: {
+        wit_tup2_str_opt_bytes p = {from, {m->has_data, {m->has_data ? m->data : NULL, m->has_data ? m->len : 0}}};
+        return wit_call_lower_supervisor_handlers_handle_child_exit(&g, &state, &p, args, nargs);
+    }
+    case RT_EX_CHILD_STOP: {
+        wit_tup1_str p = {from};
+        return wit_call_lower_supervisor_handlers_handle_child_external_stop(&g, &state, &p, args, nargs);
+    }
+    default:
+        return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
+    }
+}
+
+/* rt_actor_fail with the code its waiters get (TH_ENOMEM when the host ran
+ * out of memory, not the actor). */
+static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, code, wit_type, NULL, fmt, ap);
+    va_end(ap);
 }
 
 static void begin_op(rt_actor *a, rt_msg *m)
@@ -710,9 +708,12 @@ static void begin_op(rt_actor *a, rt_msg *m)
     }
     op = calloc(1, sizeof *op);
     if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
+        /* The operation cannot run: the actor fails (never a message
+         * silently dropped, never an init that nobody answers). */
         free(op);
         rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
         rt_msg_free(m);
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory starting %s", short_name(ex));
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
@@ -726,7 +727,8 @@ static void begin_op(rt_actor *a, rt_msg *m)
     record_call(a, op);
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
-        rt_actor_fail(a, WIT_SERIALIZATION, "passing parameters to %s: %s", short_name(ex), err.msg);
+        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
+                  "passing parameters to %s: %s", short_name(ex), err.msg);
         return;
     }
     op_run(a, args, nargs, true);
@@ -740,7 +742,7 @@ static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    rt_actor_failv(a, WIT_INTERNAL, bt, fmt, ap);
+    rt_actor_failv(a, TH_ETRAP, WIT_INTERNAL, bt, fmt, ap);
     va_end(ap);
 }
 
@@ -754,8 +756,11 @@ static void fail_trap(rt_actor *a, rt_op *op)
 
     if (mem != NULL)
         th_wasm_memory_data(mem, &size);
-    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
-        (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
+    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_OOM)
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory in %s: %s", short_name(op->ex),
+                  msg);
+    else if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
+             (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
                       (unsigned long long)a->lim.memory_bytes, msg, short_name(op->ex));
     else
@@ -860,52 +865,78 @@ typedef struct op_result {
     char *err;           /* err(string) */
 } op_result;
 
-/* Bytes of an export's result record: result<tuple<option<list<u8>>, ...>,
- * string> is a discriminant (padded to 4) and the larger case: the state
- * (12), plus the response (12) for handle-request, plus accepted (4) and
- * the message (12) for handle-channel-open. */
-static uint32_t result_size(int ex)
+/* The exports whose result is result<tuple<option<list<u8>>>, string>. */
+typedef int (*state_lift_fn)(rt_guest *g, const th_wasm_val *res, wit_res_tup1_opt_bytes_str *out);
+static const state_lift_fn state_lifts[RT_EX_COUNT] = {
+    [RT_EX_INIT] = wit_call_lift_actor_init,
+    [RT_EX_HANDLE_SEND] = wit_call_lift_message_server_client_handle_send,
+    [RT_EX_CHAN_MSG] = wit_call_lift_message_server_client_handle_channel_message,
+    [RT_EX_CHAN_CLOSE] = wit_call_lift_message_server_client_handle_channel_close,
+    [RT_EX_CHILD_ERROR] = wit_call_lift_supervisor_handlers_handle_child_error,
+    [RT_EX_CHILD_EXIT] = wit_call_lift_supervisor_handlers_handle_child_exit,
+    [RT_EX_CHILD_STOP] = wit_call_lift_supervisor_handlers_handle_child_external_stop,
+};
+
+/* Move a lifted option<list<u8>> into (has, ptr, len). */
+static void take_opt(wit_opt_bytes *o, bool *has, uint8_t **p, size_t *n)
 {
-    if (ex == RT_EX_HANDLE_REQUEST)
-        return 28;
-    if (ex == RT_EX_CHAN_OPEN)
-        return 32;
-    return 16;
+    *has = o->some;
+    *p = o->val.ptr;
+    *n = o->val.len;
+    o->val.ptr = NULL;
+    o->val.len = 0;
 }
 
+/* Lift the export's result (generated glue: the whole result checked in
+ * memory and aligned before any field is read, UTF-8 and discriminants
+ * checked) and move it into r. */
 static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_error *err)
 {
     rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
-    uint8_t disc, acc;
-    uint32_t sp, sl;
+    th_wasm_val res[1];
     int rc;
 
-    /* The whole result must be in memory and aligned (Canonical ABI: the
-     * record's alignment is 4) before any field is read. */
-    if (ptr % 4 != 0)
-        return th_error_set(err, TH_ETRAP, "misaligned result pointer %u", ptr);
-    if ((rc = rt_abi_fits(&g, ptr, result_size(op->ex))) != 0)
+    res[0].i32 = (int32_t)ptr;
+    if (op->ex == RT_EX_HANDLE_REQUEST) {
+        wit_res_tup2_opt_bytes_tup1_opt_bytes_str v;
+        memset(&v, 0, sizeof v);
+        rc = wit_call_lift_message_server_client_handle_request(&g, res, &v);
+        if (rc == 0 && v.is_err) {
+            r->err = v.err.ptr, v.err.ptr = NULL;
+        } else if (rc == 0) {
+            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
+            take_opt(&v.ok.f1.f0, &r->has_resp, &r->resp, &r->resp_len);
+        }
+        wit_free_res_tup2_opt_bytes_tup1_opt_bytes_str(&v);
         return rc;
-    if ((rc = rt_abi_load_u8(&g, ptr, &disc)) != 0)
-        return rc;
-    if (disc > 1)
-        return th_error_set(err, TH_ETRAP, "invalid result discriminant %u", disc);
-    if (disc == 1) {
-        if ((rc = rt_abi_load_u32(&g, ptr + 4, &sp)) != 0 || (rc = rt_abi_load_u32(&g, ptr + 8, &sl)) != 0)
-            return rc;
-        return rt_abi_string(&g, sp, sl, &r->err, NULL);
     }
-    if ((rc = rt_abi_opt_bytes(&g, ptr + 4, &r->has_state, &r->state, &r->state_len)) != 0)
-        return rc;
-    if (op->ex == RT_EX_HANDLE_REQUEST)
-        return rt_abi_opt_bytes(&g, ptr + 16, &r->has_resp, &r->resp, &r->resp_len);
     if (op->ex == RT_EX_CHAN_OPEN) {
-        if ((rc = rt_abi_load_u8(&g, ptr + 16, &acc)) != 0)
-            return rc;
-        r->accepted = acc != 0;
-        return rt_abi_opt_bytes(&g, ptr + 20, &r->has_resp, &r->resp, &r->resp_len);
+        wit_res_tup2_opt_bytes_tup1_types_channel_accept_str v;
+        memset(&v, 0, sizeof v);
+        rc = wit_call_lift_message_server_client_handle_channel_open(&g, res, &v);
+        if (rc == 0 && v.is_err) {
+            r->err = v.err.ptr, v.err.ptr = NULL;
+        } else if (rc == 0) {
+            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
+            r->accepted = v.ok.f1.f0.accepted;
+            take_opt(&v.ok.f1.f0.message, &r->has_resp, &r->resp, &r->resp_len);
+        }
+        wit_free_res_tup2_opt_bytes_tup1_types_channel_accept_str(&v);
+        return rc;
     }
-    return 0;
+    if (op->ex < 0 || op->ex >= RT_EX_COUNT || state_lifts[op->ex] == NULL)
+        return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
+    {
+        wit_res_tup1_opt_bytes_str v;
+        memset(&v, 0, sizeof v);
+        rc = state_lifts[op->ex](&g, res, &v);
+        if (rc == 0 && v.is_err)
+            r->err = v.err.ptr, v.err.ptr = NULL;
+        else if (rc == 0)
+            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
+        wit_free_res_tup1_opt_bytes_str(&v);
+        return rc;
+    }
 }
 
 static void record_result(rt_actor *a, rt_op *op, const op_result *r)
@@ -1034,12 +1065,14 @@ static void op_finish(rt_actor *a)
         if (rc != TH_OK) {
             if (th_wasm_exec_is_suspended(op->exec))
                 th_wasm_exec_abort(op->exec);
-            rc = th_error_set(&err, TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
+            bool oom = rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
+            rc = th_error_set(&err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
                               rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
         }
     }
     if (rc != 0) {
-        rt_actor_fail(a, WIT_SERIALIZATION, "bad result from %s: %s", short_name(op->ex), err.msg);
+        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
+                  "bad result from %s: %s", short_name(op->ex), err.msg);
         goto out;
     }
     if (r.err != NULL) {
@@ -1250,11 +1283,12 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    rt_actor_failv(a, wit_type, NULL, fmt, ap);
+    rt_actor_failv(a, TH_ETRAP, wit_type, NULL, fmt, ap);
     va_end(ap);
 }
 
-void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, va_list ap)
+void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, const char *fmt,
+                    va_list ap)
 {
     char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
@@ -1270,15 +1304,15 @@ void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char
     if (op != NULL) {
         if (op->msg != NULL) {
             snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
-            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, told);
+            rt_reply_complete(a->rt, &op->msg->reply, code, false, NULL, 0, told);
         }
         op_free(a);
     }
-    rt_reply_complete(a->rt, &a->init_reply, TH_ETRAP, false, NULL, 0, text);
+    rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
     if (a->init_sync != NULL) {
         rt_reply s = {NULL, 0, a->init_sync};
         a->init_sync = NULL;
-        rt_reply_complete(a->rt, &s, TH_ETRAP, false, NULL, 0, text);
+        rt_reply_complete(a->rt, &s, code, false, NULL, 0, text);
     }
     snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
     rt_actor_fail_pending(a, told);

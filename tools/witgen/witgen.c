@@ -824,7 +824,8 @@ static void emit_host_fn(const wit_func *f)
     E("    rt_host_begin(&h, call);\n");
     if (spill) {
         E("    /* more than 16 flat parameters: a pointer to their tuple */\n");
-        E("    if ((rc = wit_region(&h.g, (uint32_t)args[0].i32, %u, %u)) != 0)\n        goto trap;\n", psize, palign);
+        E("    if ((rc = wit_region(&h.g, (uint32_t)args[0].i32, %u, %u, \"parameter\")) != 0)\n        goto trap;\n",
+          psize, palign);
         for (i = 0; i < f->nparams; i++)
             E("    if ((rc = lm_%s(&h.g, (uint32_t)args[0].i32 + %uu, &p%d)) != 0)\n        goto trap;\n",
               T(f->params[i].type)->mangle, poff[i], i);
@@ -835,8 +836,8 @@ static void emit_host_fn(const wit_func *f)
     }
     if (retptr) {
         E("    h.retptr = (uint32_t)args[%d].i32;\n", spill ? 1 : np);
-        E("    if ((rc = wit_region(&h.g, h.retptr, %u, %u)) != 0)\n        goto trap;\n", T(f->result)->size,
-          T(f->result)->align);
+        E("    if ((rc = wit_region(&h.g, h.retptr, %u, %u, \"retptr\")) != 0)\n        goto trap;\n",
+          T(f->result)->size, T(f->result)->align);
     }
     if (f->nparams == 0) {
         E("    h.input = NULL;\n");
@@ -932,8 +933,8 @@ static void emit_export(const wit_func *f)
         return;
     }
     E("    /* more than one flat result: a pointer to it in the guest's memory */\n");
-    E("    uint32_t p = (uint32_t)res[0].i32;\n    int rc = wit_region(g, p, %u, %u);\n\n", T(f->result)->size,
-      T(f->result)->align);
+    E("    uint32_t p = (uint32_t)res[0].i32;\n    int rc = wit_region(g, p, %u, %u, \"result\");\n\n",
+      T(f->result)->size, T(f->result)->align);
     E("    if (rc != 0)\n        return rc;\n    return lm_%s(g, p, out);\n}\n\n", T(f->result)->mangle);
 }
 
@@ -953,9 +954,10 @@ static const char prelude_c[] =
     "    for (i = 0; i < n; i++)\n        b[i] = (uint8_t)(v >> (8 * i));\n    memcpy(p, b, n);\n    return 0;\n}\n\n"
     "/* A value of `size` bytes at a: aligned and inside memory, checked before\n"
     " * any of it is read or written (Canonical ABI). */\n"
-    "static int wit_region(rt_guest *g, uint32_t a, uint32_t size, uint32_t align)\n{\n"
+    "static int wit_region(rt_guest *g, uint32_t a, uint32_t size, uint32_t align, const char *what)\n{\n"
     "    if (a % align != 0)\n"
-    "        return th_error_set(g->err, TH_ETRAP, \"misaligned pointer 0x%x (needs %u-byte alignment)\", a, align);\n"
+    "        return th_error_set(g->err, TH_ETRAP, \"misaligned %s pointer 0x%x (needs %u-byte alignment)\", what, a,\n"
+    "                            align);\n"
     "    return rt_abi_fits(g, a, size);\n}\n\n"
     "int wit_str_set(rt_host *h, wit_str *out, const char *s)\n{\n"
     "    size_t n = strlen(s);\n\n"
