@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
 #include "wit_glue.h"
 
 #define IFACE "message-server-host"
@@ -250,6 +250,7 @@ static rt_pending *take_pending(rt_actor *a, const char *id)
     for (pp = &a->pending; (p = *pp) != NULL; pp = &p->next) {
         if (strcmp(p->id, id) == 0) {
             *pp = p->next;
+            a->npending--;
             return p;
         }
     }

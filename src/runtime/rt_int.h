@@ -293,6 +293,14 @@ struct rt_spec {
  * filesystem grant (rt_grant_file), else TH_EPERM. */
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
                  const char *base_dir, const rt_spec *grant, rt_spec **out, th_error *err);
+/* The first half of rt_spec_load: read and check the manifest (with the
+ * grant's rules for a spawn by an actor), nothing loaded.  *out is the
+ * caller's (rt_manifest_free). */
+int rt_spec_manifest(const char *path, const char *text, const char *base_dir, const rt_spec *grant,
+                     struct rt_manifest **out /* out */, th_error *err);
+/* A spec from a checked manifest (taken over, freed on failure too),
+ * without its module or initial state. */
+int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */, th_error *err);
 void rt_spec_release(rt_spec *s);
 /* Free the spec cache (runtime teardown). */
 void rt_spec_cache_free(rt_runtime *rt);
@@ -318,17 +326,27 @@ typedef struct rt_iface {
      * required for one with settings (rt_capability_register_all checks). */
     rt_subset_fn subset;
 } rt_iface;
-extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
-    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
-    rt_iface_filesystem;
+/* The handlers a runtime offers (th_runtime_config.handlers): the runtime
+ * knows them only through this table, given by the embedder (the handlers
+ * part's th_handlers_builtin), so the runtime never links the handlers. */
+struct th_handler_set {
+    const rt_iface *const *ifaces;
+    size_t count;
+    /* frees what the handlers keep per actor (rt_actor.hstate); NULL if
+     * they keep nothing */
+    void (*free_actor_state)(rt_actor *a);
+};
 
 /* capability.c: check every import of `m` against the handler bit set;
  * the message names the import and the missing handler. */
-int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *err);
-/* Register every host function of every handler into `imp`. */
-int rt_capability_register_all(th_wasm_imports *imp, th_error *err);
-/* The interface table of handler `type` (RT_H_*). */
-const rt_iface *rt_capability_iface(int type);
+int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t handlers,
+                        th_error *err);
+/* Register every host function of the runtime's handlers into its imports
+ * (rt->imports); what the bindings need is kept in rt->bound. */
+int rt_capability_register_all(rt_runtime *rt, th_error *err);
+/* The interface table of handler `type` (RT_H_*), or NULL if the runtime
+ * offers no such handler. */
+const rt_iface *rt_capability_iface(const rt_runtime *rt, int type);
 /* Handler type by name ("message-server"...), or -1. */
 int rt_handler_type(const char *name);
 const char *rt_handler_name(int type);
@@ -468,6 +486,7 @@ struct rt_actor {
     uint8_t *init_state;
     size_t init_state_len;
     rt_pending *pending;         /* deferred requests */
+    uint32_t npending;           /* ... how many (at most lim.mailbox_messages) */
     uint32_t stop_waiting;       /* children still stopping (cascade) */
     rt_msg *stop_msg;            /* the STOP being carried out */
     rt_msg *stop_more;           /* further STOPs waiting for the end (via node.next) */
@@ -799,7 +818,9 @@ struct th_runtime {
     th_runtime_event_fn event_fn;
     void *event_ud;
     rt_registry reg;
-    th_wasm_imports *imports;
+    const th_handler_set *handlers; /* what actors may be granted (never NULL) */
+    th_wasm_imports *imports;       /* every host function of `handlers` */
+    struct rt_bound_fn *bound;      /* the imports' contexts (capability.c) */
 
     /* scheduler */
     rt_worker *workers;
@@ -878,7 +899,7 @@ typedef struct rt_hstate {
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);
-void rt_handlers_free_state(rt_actor *a);
+
 /* The events of `target` appended to *out (a wit_glue.h list, which the
  * caller frees with wit_free_list_types_chain_event, also on failure). */
 struct wit_list_types_chain_event;

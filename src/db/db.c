@@ -1,0 +1,334 @@
+/*
+ * db.c - THEATER_HOME and its database theater.db, shared by the store and
+ * the event chain (siblings above this part): resolving the home, opening,
+ * pragmas, the schema and its migrations, SQLite errors as TH_E* codes.
+ *
+ * The database is SQLite in WAL mode (readers never block the writer).  Its
+ * schema version is PRAGMA user_version; PRAGMA application_id marks the
+ * file as Theater's.  Opening for writing applies every migration from the
+ * file's version up to DB_VERSION in one IMMEDIATE transaction, so a
+ * crash mid-migration leaves the old version.  A file with a newer version,
+ * another application's id, or that SQLite does not recognise is refused
+ * with a message; it is never modified.
+ *
+ * Schema version 1:
+ *
+ *   store(id TEXT PK, created_ms INT)              one row per store (UUID)
+ *   store_blob(hash BLOB UNIQUE, size INT, data)   each distinct content once;
+ *                                                  hash = SHA-256 (32 bytes)
+ *   store_content(store, hash) PK(store, hash)     what each store holds
+ *   store_label(store, name, hash) PK(store, name) a label -> one reference
+ *
+ *   chain_meta(key TEXT PK, value)                'public_key': the home's first
+ *                                                  signing key; 'indexed_upto':
+ *                                                  last segment in chain_span
+ *   chain_actor(id INT PK, name TEXT UNIQUE,       one per chain; head_* cache
+ *     head_seq, head_hash, head_segment)           its head as of indexed_upto
+ *   chain_segment(id INT PK, signed_ms,            one per committed batch:
+ *     public_key, signature, events BLOB,          the batch's events, signed,
+ *     leaves BLOB)                                 and the signed head leaves
+ *                                                  (chain/segment.c, sign.c)
+ *   chain_span(actor, first_seq, last_seq,         per chain: which segments
+ *     segments BLOB) PK(actor, first_seq)          hold which events
+ *     WITHOUT ROWID
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+#include "db/db.h"
+#include "theater/home.h"
+
+#define DB_APPLICATION_ID 0x54485452 /* "THTR" */
+
+/* migrations[i] moves a database from version i to version i + 1. */
+static const char *const migrations[DB_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE store(id TEXT PRIMARY KEY NOT NULL, created_ms INTEGER NOT NULL)"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE store_blob(hash BLOB NOT NULL UNIQUE, size INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE store_content(store TEXT NOT NULL, hash BLOB NOT NULL,"
+    "  PRIMARY KEY(store, hash)) WITHOUT ROWID;"
+    "CREATE TABLE store_label(store TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL,"
+    "  PRIMARY KEY(store, name)) WITHOUT ROWID;"
+    "CREATE TABLE chain_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
+    "CREATE TABLE chain_actor(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  head_seq INTEGER, head_hash BLOB, head_segment INTEGER);"
+    "CREATE TABLE chain_segment(id INTEGER PRIMARY KEY, signed_ms INTEGER NOT NULL,"
+    "  public_key BLOB NOT NULL, signature BLOB NOT NULL, events BLOB NOT NULL,"
+    "  leaves BLOB NOT NULL);"
+    "CREATE TABLE chain_span(actor INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
+    "  WITHOUT ROWID;",
+};
+
+int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
+{
+    const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int code;
+
+    switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        code = TH_ECORRUPT;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = TH_EBUSY;
+        break;
+    case SQLITE_NOMEM:
+        code = TH_ENOMEM;
+        break;
+    case SQLITE_TOOBIG:
+        code = TH_ETOOBIG;
+        break;
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        code = TH_EIO;
+        break;
+    default:
+        code = TH_EIO;
+        break;
+    }
+    return th_error_set(err, code, "%s: %s", what, msg);
+}
+
+int db_home_path(const char *home, const char *name, char *out, size_t cap, th_error *err)
+{
+    int n = snprintf(out, cap, "%s/%s", home, name);
+
+    if (n < 0 || (size_t)n >= cap)
+        return th_error_set(err, TH_ETOOBIG, "path too long: %s/%s", home, name);
+    return TH_OK;
+}
+
+/* mkdir -p for the home directory (mode 0700: it holds the signing key). */
+static int make_home(const char *home, th_error *err)
+{
+    char path[4096];
+    size_t i, n = strlen(home);
+
+    if (n == 0 || n >= sizeof path)
+        return th_error_set(err, TH_EINVAL, "bad THEATER_HOME '%s'", home);
+    memcpy(path, home, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
+        path[i] = i < n ? '/' : '\0';
+    }
+    return TH_OK;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *value, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *value = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return db_error(db, rc, err, "reading theater.db");
+    return TH_OK;
+}
+
+static int exec(sqlite3 *db, const char *sql, th_error *err, const char *what)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? TH_OK : db_error(db, rc, err, what);
+}
+
+/* Check identity and version; migrate if writable.  Runs in a transaction
+ * so two processes opening a new database do not both migrate it. */
+static int check_and_migrate(sqlite3 *db, const char *path, int readonly, th_error *err)
+{
+    int version = 0, app = 0, tables = 0, rc, v;
+    char pragma[64];
+
+    if (!readonly && (rc = exec(db, "BEGIN IMMEDIATE", err, "locking theater.db")) != TH_OK)
+        return rc;
+    if ((rc = pragma_int(db, "PRAGMA user_version", &version, err)) != TH_OK ||
+        (rc = pragma_int(db, "PRAGMA application_id", &app, err)) != TH_OK ||
+        (rc = pragma_int(db, "SELECT count(*) FROM sqlite_schema", &tables, err)) != TH_OK)
+        goto fail;
+    if (app != DB_APPLICATION_ID && (app != 0 || tables != 0)) {
+        rc = th_error_set(err, TH_ECORRUPT, "%s is not a Theater database (application id %#x)",
+                          path, (unsigned)app);
+        goto fail;
+    }
+    if (version > DB_VERSION) {
+        rc = th_error_set(err, TH_EVERSION,
+                          "%s has schema version %d, newer than this theater supports (%d); "
+                          "use a newer theater",
+                          path, version, DB_VERSION);
+        goto fail;
+    }
+    if (version < DB_VERSION && readonly) {
+        rc = th_error_set(err, version == 0 ? TH_ENOENT : TH_EVERSION,
+                          "%s has schema version %d; open it for writing once to migrate", path,
+                          version);
+        goto fail;
+    }
+    for (v = version; v < DB_VERSION; v++) {
+        if ((rc = exec(db, migrations[v], err, "migrating theater.db")) != TH_OK)
+            goto fail;
+    }
+    if (!readonly && version < DB_VERSION) {
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", DB_VERSION);
+        if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
+            goto fail;
+        snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d", DB_APPLICATION_ID);
+        if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
+            goto fail;
+    }
+    if (!readonly && (rc = exec(db, "COMMIT", err, "migrating theater.db")) != TH_OK)
+        goto fail;
+    return TH_OK;
+fail:
+    if (!readonly)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* theater.db holds every actor's state and messages: owner only.  SQLite
+ * creates the -wal and -shm files with the database file's mode, so a new
+ * database is created here, 0600, before SQLite opens it; when opened for
+ * writing, a database (or WAL/SHM file) left readable by others is
+ * tightened to owner-only.  Anything that is not a regular file under
+ * that name is refused (a FIFO would block SQLite's open()).
+ *
+ * The existing files are only stat()ed and chmod()ed by name, never opened
+ * and closed here: closing any descriptor of a file drops every POSIX lock
+ * this process holds on it, i.e. the locks of other SQLite connections to
+ * the same database. */
+static int prepare_file(const char *path, int create, th_error *err)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[4200];
+    struct stat st;
+    size_t i;
+    int fd, e;
+
+    if (create && stat(path, &st) != 0 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd); /* new and empty: nobody holds locks on it yet */
+    }
+    for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        if (stat(p, &st) != 0) {
+            e = errno;
+            if (e == ENOENT && i > 0)
+                continue;
+            if (e == ENOENT)
+                return th_error_set(err, TH_ENOENT, "no database at %s", p);
+            return th_error_set(err, TH_EIO, "cannot stat %s: %s", p, strerror(e));
+        }
+        if (!S_ISREG(st.st_mode))
+            return th_error_set(err, TH_EIO, "%s is not a regular file; refusing to use it", p);
+        if (create && (st.st_mode & 077) != 0 && st.st_uid == geteuid())
+            (void)chmod(p, st.st_mode & 0700);
+    }
+    return TH_OK;
+}
+
+int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
+{
+    char path[4096];
+    sqlite3 *db = NULL;
+    int readonly = (flags & DB_READONLY) != 0;
+    int rc, oflags;
+
+    *out = NULL;
+    if ((rc = db_home_path(home, DB_FILE, path, sizeof path, err)) != TH_OK)
+        return rc;
+    if (readonly) {
+        if ((rc = prepare_file(path, 0, err)) != TH_OK)
+            return rc;
+        oflags = SQLITE_OPEN_READONLY;
+    } else {
+        if ((rc = make_home(home, err)) != TH_OK || (rc = prepare_file(path, 1, err)) != TH_OK)
+            return rc;
+        oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    }
+    rc = sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(db, rc, err, path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, TH_STORE_BUSY_TIMEOUT_MS);
+    if (!readonly) {
+        /* Also the first read of the file: a non-database fails here. */
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+                rc = th_error_set(err, TH_ECORRUPT,
+                                  "%s is not a SQLite database or is damaged; refusing to use it",
+                                  path);
+            else
+                rc = db_error(db, rc, err, path);
+            goto fail;
+        }
+    }
+    rc = sqlite3_exec(db,
+                      (flags & DB_SYNC_NORMAL) ? "PRAGMA synchronous=NORMAL"
+                                                     : "PRAGMA synchronous=FULL",
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(db, rc, err, path);
+        goto fail;
+    }
+    rc = check_and_migrate(db, path, readonly, err);
+    if (rc == TH_ECORRUPT && err != NULL && strstr(err->msg, "Theater") == NULL)
+        th_error_set(err, TH_ECORRUPT,
+                     "%s is not a SQLite database or is damaged; refusing to use it", path);
+    if (rc != TH_OK)
+        goto fail;
+    *out = db;
+    return TH_OK;
+fail:
+    sqlite3_close_v2(db);
+    return rc;
+}
+
+int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
+{
+    const char *env = getenv("THEATER_HOME");
+    const char *user = getenv("HOME");
+    int n;
+
+    if (home != NULL && home[0] != '\0')
+        n = snprintf(out, cap, "%s", home);
+    else if (env != NULL && env[0] != '\0')
+        n = snprintf(out, cap, "%s", env);
+    else if (user != NULL && user[0] != '\0')
+        n = snprintf(out, cap, "%s/.theater", user);
+    else
+        return th_error_set(err, TH_EINVAL, "neither THEATER_HOME nor HOME is set; use --home DIR");
+    if (n < 0 || (size_t)n >= cap)
+        return th_error_set(err, TH_ETOOBIG, "THEATER_HOME path is too long");
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return TH_OK;
+}
