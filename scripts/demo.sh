@@ -4,7 +4,9 @@
 # WebAssembly engine via `theater wasm run`, with a sandbox directory, an
 # environment variable and arguments.  Part 2: the supervisor example actor
 # system via `theater run`: a worker crashes and is restarted, and every
-# chain verifies.
+# chain verifies.  Part 3: the live system: `theater server`, the supervisor
+# deployed with `theater start`, listed, sent messages, its events followed
+# live through a crash and a restart, and the daemon shut down.
 #
 #   scripts/demo.sh [BUILD]      (default build/)
 set -u
@@ -120,3 +122,89 @@ if ! "$THEATER" chain verify --home "$HOME_DIR" >/dev/null; then
     exit 1
 fi
 echo "The chains stay in $HOME_DIR; explore them with: $THEATER chain --help"
+
+# ---- Part 3: the live system --------------------------------------------
+LIVE_HOME="$BUILD/demo-live-home"
+rm -rf "$LIVE_HOME"
+mkdir -p "$LIVE_HOME"
+export THEATER_HOME="$LIVE_HOME"
+WORKER="$(cd "$BUILD/examples/actors" && pwd)/worker.toml"
+
+cat <<INTRO3
+
+==== Part 3: the live system ====
+
+'theater server' is the daemon: it owns THEATER_HOME=$LIVE_HOME and serves
+the management API on $LIVE_HOME/theater.sock.  The other commands are its
+clients (so is curl: curl --unix-socket $LIVE_HOME/theater.sock http://x/v1/actors).
+Its log goes to $LIVE_HOME/server.log.
+
+INTRO3
+echo "\$ $THEATER server &"
+"$THEATER" server 2>"$LIVE_HOME/server.log" &
+SERVER=$!
+i=0
+until "$THEATER" list >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then
+        echo "demo: the daemon did not start" >&2
+        cat "$LIVE_HOME/server.log" >&2
+        exit 1
+    fi
+    sleep 0.05
+done
+echo
+
+echo "Deploy the supervisor in live mode (it waits for work instead of running"
+echo "its scenario and shutting down):"
+echo
+echo "\$ $THEATER start $SUPERVISOR --state '{\"worker\": \"$WORKER\", \"mode\": \"live\"}'"
+SUP=$("$THEATER" start "$SUPERVISOR" --state "{\"worker\": \"$WORKER\", \"mode\": \"live\"}")
+echo "$SUP"
+echo
+run "$THEATER" list --tree
+
+echo "Follow the supervisor's events live (in the background), send it a job,"
+echo "then tell it to make a worker crash:"
+echo
+echo "\$ $THEATER events $SUP --follow &"
+"$THEATER" events "$SUP" --follow >"$LIVE_HOME/follow.txt" 2>&1 &
+FOLLOW=$!
+sleep 0.3
+run "$THEATER" message "$SUP" "job 7"
+run "$THEATER" message "$SUP" crash
+sleep 0.5
+echo "What 'events --follow' printed as it happened (the supervisor's own"
+echo "messages, the worker's failure reported to handle-child-error, the"
+echo "restart and the restarted worker's answer):"
+echo
+grep -E 'handle-send|handle-child-error|supervisor-action|restart-child|job 2' "$LIVE_HOME/follow.txt" | sed 's/^/  /'
+echo
+if ! grep -q 'supervisor-action' "$LIVE_HOME/follow.txt"; then
+    echo "demo: events --follow did not show the restart" >&2
+    kill "$SERVER" 2>/dev/null
+    exit 1
+fi
+run "$THEATER" list --tree
+CRASHED=$("$THEATER" list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | while read -r a; do
+    if "$THEATER" events "$a" --type actor-restarted | grep -q actor-restarted; then echo "$a"; fi
+done | head -1)
+echo "The crashed worker's own chain records its failure and its restart:"
+echo
+run "$THEATER" events "$CRASHED" --type actor-failed
+run "$THEATER" events "$CRASHED" --type actor-restarted
+
+echo "Shut the daemon down (SIGTERM): it stops every actor, children first,"
+echo "records each stop, flushes the chains and removes its socket."
+echo
+echo "\$ kill -TERM $SERVER"
+kill -TERM "$SERVER"
+wait "$SERVER"
+echo "-> the daemon exited with status $?"
+wait "$FOLLOW" 2>/dev/null
+echo
+echo "Its log:"
+sed 's/^/  /' "$LIVE_HOME/server.log" | grep -v '^  \[' 
+echo
+run "$THEATER" chain verify --home "$LIVE_HOME"
+echo "Next: $THEATER --help, docs/api.md (the API), README.md (the commands)."

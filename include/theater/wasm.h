@@ -123,6 +123,8 @@ typedef enum th_wasm_trap_kind {
                                      the embedder turns that into a failure */
     TH_WASM_TRAP_HOST,            /* a host function trapped */
     TH_WASM_TRAP_ABORTED,         /* the embedder aborted a suspended call */
+    TH_WASM_TRAP_OOM,             /* the engine could not allocate (growing the
+                                     stack): the host, not the module, ran out */
 } th_wasm_trap_kind;
 
 /* ------------------------------------------------------------------ */
@@ -318,6 +320,10 @@ th_wasm_instance *th_wasm_call_instance(th_wasm_call *call); /* the caller's ins
 uint8_t *th_wasm_call_memory(th_wasm_call *call, uint64_t *size /* out */);
 /* Set the trap message; returns TH_WASM_TRAPPED for `return` convenience. */
 int th_wasm_call_trap(th_wasm_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The same for a host function that ran out of memory itself (kind
+ * TH_WASM_TRAP_OOM: the host failed, not the module). */
+int th_wasm_call_trap_oom(th_wasm_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Call back into wasm (e.g. the guest's cabi_realloc) on the same exec.
  * The nested call cannot suspend (a suspension there traps).  Returns TH_OK

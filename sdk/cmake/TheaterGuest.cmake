@@ -18,7 +18,8 @@ set(THEATER_SDK_DIR ${CMAKE_CURRENT_LIST_DIR}/../c)
 get_filename_component(THEATER_SDK_DIR ${THEATER_SDK_DIR} ABSOLUTE)
 set(THEATER_SDK_SOURCES ${THEATER_SDK_DIR}/theater.c ${THEATER_SDK_DIR}/theater_text.c
     ${THEATER_SDK_DIR}/theater_imports.c)
-set(THEATER_SDK_HEADERS ${THEATER_SDK_DIR}/theater.h ${THEATER_SDK_DIR}/theater_int.h)
+set(THEATER_SDK_HEADERS ${THEATER_SDK_DIR}/theater.h ${THEATER_SDK_DIR}/theater_int.h
+    ${THEATER_SDK_DIR}/theater_wit.h)
 
 set(THEATER_GUEST_OK FALSE)
 if(THEATER_GUEST)

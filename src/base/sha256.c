@@ -2,14 +2,22 @@
  * sha256.c - SHA-256 helpers over OpenSSL EVP (see sha256.h).  The EVP_MD is
  * fetched once (pthread_once) and kept for the life of the process.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "base/sha256.h"
+#include "theater/error.h"
 
 struct base_sha256_ctx {
     EVP_MD_CTX *md_ctx;
+    int ready; /* begin succeeded and end has not been called */
+    int error; /* a call failed since the last base_sha256_take_error */
 };
 
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
@@ -48,25 +56,50 @@ void base_sha256_free(base_sha256_ctx *ctx)
     OPENSSL_free(ctx);
 }
 
+/* Note a failure: the message in progress is abandoned. */
+static int sha_fail(base_sha256_ctx *ctx)
+{
+    ctx->ready = 0;
+    ctx->error = 1;
+    return -1;
+}
+
 int base_sha256_begin(base_sha256_ctx *ctx)
 {
-    return EVP_DigestInit_ex(ctx->md_ctx, sha256_algorithm(), NULL) == 1 ? 0 : -1;
+    if (EVP_DigestInit_ex(ctx->md_ctx, sha256_algorithm(), NULL) != 1)
+        return sha_fail(ctx);
+    ctx->ready = 1;
+    return 0;
 }
 
 int base_sha256_update(base_sha256_ctx *ctx, const void *data, size_t len)
 {
+    if (!ctx->ready)
+        return sha_fail(ctx);
     if (len == 0)
         return 0;
-    return EVP_DigestUpdate(ctx->md_ctx, data, len) == 1 ? 0 : -1;
+    return EVP_DigestUpdate(ctx->md_ctx, data, len) == 1 ? 0 : sha_fail(ctx);
 }
 
 int base_sha256_end(base_sha256_ctx *ctx, uint8_t out[BASE_SHA256_LEN])
 {
     unsigned int n = 0;
 
+    if (!ctx->ready) {
+        memset(out, 0, BASE_SHA256_LEN);
+        return sha_fail(ctx);
+    }
+    ctx->ready = 0;
     if (EVP_DigestFinal_ex(ctx->md_ctx, out, &n) != 1 || n != BASE_SHA256_LEN)
-        return -1;
+        return sha_fail(ctx);
     return 0;
+}
+
+int base_sha256_take_error(base_sha256_ctx *ctx)
+{
+    int e = ctx->error;
+    ctx->error = 0;
+    return e;
 }
 
 int base_sha256(const void *data, size_t len, uint8_t out[BASE_SHA256_LEN])
@@ -76,4 +109,61 @@ int base_sha256(const void *data, size_t len, uint8_t out[BASE_SHA256_LEN])
     if (EVP_Digest(data, len, out, &n, sha256_algorithm(), NULL) != 1 || n != BASE_SHA256_LEN)
         return -1;
     return 0;
+}
+
+/* OpenSSL 3.0 does not report every failed allocation in its error queue
+ * (EVP_MD_CTX_new, for one, just returns NULL, and Ed25519 verification then
+ * answers "no match"), so its allocations go through these functions, which
+ * note a failure in the calling thread.  They must be installed before
+ * OpenSSL allocates anything: a constructor does it. */
+static _Thread_local int crypto_alloc_failed;
+
+static void *crypto_malloc(size_t n, const char *file, int line)
+{
+    void *p = malloc(n);
+    (void)file;
+    (void)line;
+    if (p == NULL && n != 0)
+        crypto_alloc_failed = 1;
+    return p;
+}
+
+static void *crypto_realloc(void *old, size_t n, const char *file, int line)
+{
+    void *p = realloc(old, n);
+    (void)file;
+    (void)line;
+    if (p == NULL && n != 0)
+        crypto_alloc_failed = 1;
+    return p;
+}
+
+static void crypto_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    free(p);
+}
+
+__attribute__((constructor)) static void crypto_install_allocator(void)
+{
+    CRYPTO_set_mem_functions(crypto_malloc, crypto_realloc, crypto_free);
+}
+
+void base_crypto_clear(void)
+{
+    crypto_alloc_failed = 0;
+    errno = 0;
+    ERR_clear_error();
+}
+
+int base_crypto_error_code(void)
+{
+    unsigned long e;
+    int nomem = errno == ENOMEM || crypto_alloc_failed;
+
+    while ((e = ERR_get_error()) != 0)
+        if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+            nomem = 1;
+    return nomem ? TH_ENOMEM : TH_EIO;
 }

@@ -27,7 +27,25 @@ int base_sha256_update(base_sha256_ctx *ctx, const void *data, size_t len);
 /* Finish the message into `out`.  Returns 0 or -1. */
 int base_sha256_end(base_sha256_ctx *ctx, uint8_t out[BASE_SHA256_LEN] /* out */);
 
-/* One-shot digest of `len` bytes.  Returns 0 or -1. */
+/* Whether a begin/update/end call on `ctx` failed since the last call of
+ * this function (then resets).  A failed call abandons its message: later
+ * update/end calls of it fail too (end writes zeros), so a sequence of calls
+ * whose results are not checked one by one is checked once at its end. */
+int base_sha256_take_error(base_sha256_ctx *ctx);
+
+/* One-shot digest of `len` bytes.  Returns 0 or -1.  OpenSSL fails only
+ * for want of memory: callers report -1 as TH_ENOMEM. */
 int base_sha256(const void *data, size_t len, uint8_t out[BASE_SHA256_LEN] /* out */);
+
+/* Before OpenSSL calls whose failure is to be classified: forget earlier
+ * failures of the calling thread (errno, OpenSSL's error queue, the note of
+ * a failed allocation). */
+void base_crypto_clear(void);
+
+/* After such calls failed: TH_ENOMEM if they failed for want of memory (an
+ * OpenSSL allocation failed in this thread, its error queue says so, or
+ * errno is ENOMEM, e.g. from stdio beneath it), else TH_EIO.  Empties
+ * OpenSSL's error queue of the calling thread. */
+int base_crypto_error_code(void);
 
 #endif

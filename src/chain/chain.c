@@ -32,6 +32,7 @@
 #include "base/clock.h"
 #include "base/hex.h"
 #include "base/limits.h"
+#include "base/sha256.h"
 #include "chain/chain_int.h"
 #include "store/store_int.h"
 #include "theater/store.h"
@@ -146,6 +147,7 @@ struct th_chain {
     int wal_now;    /* writer: frames in the WAL after its last commit */
     pthread_mutex_t ckpt_lock; /* held while the writer or the checkpointer checkpoints */
     char fail_msg[TH_ERROR_MSG_MAX];
+    int fail_code; /* TH_EIO, or TH_ENOMEM when the writer ran out of memory */
     pthread_t writer;
     int writer_started;
 
@@ -275,11 +277,12 @@ static void table_free(th_chain *c)
 
 /* ---- the writer ---- */
 
-static void set_failed(th_chain *c, const char *msg)
+static void set_failed(th_chain *c, int code, const char *msg)
 {
     pthread_mutex_lock(&c->qlock);
     if (!c->failed) {
         c->failed = 1;
+        c->fail_code = code == TH_ENOMEM ? TH_ENOMEM : TH_EIO;
         snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
     }
     atomic_store(&c->unhealthy, 1);
@@ -506,15 +509,18 @@ static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CH
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    base_sha256_take_error(ctx);
     for (i = 0; i < ntouched; i++) {
         a = c->touched[i];
         chain_head_leaf(ctx, a->name, a->name_len, a->head_seq, a->head_hash, c->leaves[i]);
     }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0)
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0 ||
+        base_sha256_take_error(ctx))
         return th_error_set(err, TH_ENOMEM, "building the head tree failed");
     chain_batch_message(c->commit_no + 1, now, ntouched, root, msg);
+    base_crypto_clear();
     if (chain_key_sign(c->key, msg, sizeof msg, sig) != 0)
-        return th_error_set(err, TH_EIO, "signing the chain heads failed");
+        return th_error_set(err, base_crypto_error_code(), "signing the chain heads failed");
     return TH_OK;
 }
 
@@ -812,7 +818,7 @@ static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
             snprintf(msg, sizeof msg, "%llu events could not be stored: %.440s",
                      (unsigned long long)(c->last_ticket - c->durable), err.msg);
             pthread_mutex_unlock(&c->qlock);
-            set_failed(c, msg);
+            set_failed(c, err.code, msg);
             return -1;
         }
     }
@@ -1192,8 +1198,9 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
         rc = chain_key_load(c->home, 1, &c->key, err);
     if (rc != TH_OK)
         return rc;
+    base_crypto_clear();
     if (chain_key_public(c->key, c->pub) != 0)
-        return th_error_set(err, TH_EIO, "cannot read the public key");
+        return th_error_set(err, base_crypto_error_code(), "cannot read the public key");
     /* Remember the first key of this home (trust anchor if the key file is
      * lost). */
     rc = sqlite3_prepare_v2(c->wdb, "INSERT OR IGNORE INTO chain_meta(key, value)"
@@ -1220,10 +1227,10 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
     if ((rc = store_db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
     if (pthread_create(&c->writer, NULL, writer_main, c) != 0)
-        return th_error_set(err, TH_EIO, "cannot start the chain writer thread");
+        return th_error_set(err, TH_ENOMEM, "cannot start the chain writer thread");
     c->writer_started = 1;
     if (pthread_create(&c->checkpointer, NULL, checkpointer_main, c) != 0)
-        return th_error_set(err, TH_EIO, "cannot start the chain checkpointer thread");
+        return th_error_set(err, TH_ENOMEM, "cannot start the chain checkpointer thread");
     c->checkpointer_started = 1;
     return TH_OK;
 }
@@ -1325,7 +1332,7 @@ int th_chain_close(th_chain *c)
     }
     if (c->cdb != NULL)
         sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    rc = c->failed ? TH_EIO : TH_OK;
+    rc = c->failed ? c->fail_code : TH_OK;
     sqlite3_finalize(c->ins_segment);
     sqlite3_finalize(c->ins_actor);
     sqlite3_finalize(c->ins_span);
@@ -1424,7 +1431,7 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
         pthread_cond_wait(&c->dcv, &c->qlock);
     if (c->failed || c->stopping) {
         pthread_mutex_unlock(&c->qlock);
-        return th_error_set(err, c->failed ? TH_EIO : TH_ECLOSED, "chain writer %s: %s",
+        return th_error_set(err, c->failed ? c->fail_code : TH_ECLOSED, "chain writer %s: %s",
                             c->failed ? "failed" : "stopped", c->failed ? c->fail_msg : "closing");
     }
     p->ticket = *ticket = ++c->last_ticket;
@@ -1507,7 +1514,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
                          len ? data : "", len, description, dlen, p->hash) != 0) {
         pthread_mutex_unlock(&a->lock);
         pending_free(p);
-        return th_error_set(err, TH_EIO, "SHA-256 failed");
+        return th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
     }
     memcpy(r.hash, p->hash, 32);
     r.seq = p->seq;
@@ -1600,7 +1607,7 @@ int th_chain_wait_durable(th_chain *c, uint64_t ticket, int timeout_ms, th_error
         pthread_cond_timedwait(&c->dcv, &c->qlock, &ts);
     }
     if (rc == TH_OK && c->durable < ticket)
-        rc = th_error_set(err, TH_EIO, "chain writer failed: %s", c->fail_msg);
+        rc = th_error_set(err, c->fail_code, "chain writer failed: %s", c->fail_msg);
     pthread_mutex_unlock(&c->qlock);
     return rc;
 }

@@ -68,7 +68,8 @@ int chain_key_public(EVP_PKEY *key, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
 /* Sign `msg` with `key` into `sig`.  Returns 0 or -1. */
 int chain_key_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[CHAIN_SIG_LEN] /* out */);
 
-/* 1 if `sig` is a valid signature of `msg` under the raw public key, else 0. */
+/* 1 if `sig` is a valid signature of `msg` under the raw public key, 0 if
+ * not, TH_ENOMEM when OpenSSL ran out of memory (no verdict). */
 int chain_key_verify(const uint8_t pub[CHAIN_PUBKEY_LEN], const uint8_t *msg, size_t len,
                      const uint8_t sig[CHAIN_SIG_LEN]);
 
@@ -112,7 +113,8 @@ typedef struct chain_signed_head {
 } chain_signed_head;
 
 /* The message a signed head of `actor` claims was signed: recompute the leaf
- * and the root.  Returns 0, or -1 if the audit path is inconsistent. */
+ * and the root.  Returns 0, 1 if the audit path is inconsistent, or
+ * TH_ENOMEM (hashing failed). */
 int chain_head_message(base_sha256_ctx *ctx, const char *actor, const chain_signed_head *h,
                        uint8_t msg[CHAIN_BATCH_MSG_LEN] /* out */);
 
@@ -175,7 +177,8 @@ typedef struct chain_segment {
 } chain_segment;
 
 /* Decode `blob`, v1 or v2 (ownership passes to seg, also on failure).
- * 0 or -1. */
+ * 0, -1 if it is malformed, or CHAIN_SEG_OOM when an allocation failed. */
+#define CHAIN_SEG_OOM 1
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);
 /* Free what a segment owns; accepts NULL. */
 void chain_segment_release(chain_segment *seg);
@@ -194,7 +197,8 @@ int chain_segment_actor(const chain_segment *seg, const char *actor);
 int chain_segment_message(base_sha256_ctx *ctx, const chain_segment *seg, int want,
                           uint8_t msg[CHAIN_BATCH_MSG_LEN] /* out */,
                           chain_signed_head *head /* out */);
-/* 1 if the segment's signature verifies under its public key. */
+/* 1 if the segment's signature verifies under its public key, 0 if not,
+ * TH_ENOMEM (no verdict). */
 int chain_segment_signature_ok(base_sha256_ctx *ctx, const chain_segment *seg);
 
 /* ---- read.c: finding a chain's segments ---- */

@@ -23,6 +23,7 @@
 
 #include "base/base64.h"
 #include "base/hex.h"
+#include "base/json.h"
 #include "base/limits.h"
 #include "chain/chain_int.h"
 #include "store/store_int.h"
@@ -193,6 +194,7 @@ static ssize_t read_line(file_reader *r)
 static int next_object(file_reader *r, json_t **obj, th_error *err)
 {
     json_error_t jerr;
+    bool oom;
     ssize_t n;
 
     *obj = NULL;
@@ -213,7 +215,10 @@ static int next_object(file_reader *r, json_t **obj, th_error *err)
         if (n > 0)
             break;
     }
-    *obj = json_loadb(r->line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+    *obj = base_json_loadb(r->line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr, &oom);
+    if (oom)
+        return th_error_set(err, TH_ENOMEM, "out of memory reading line %llu",
+                            (unsigned long long)r->lineno);
     if (*obj == NULL || !json_is_object(*obj)) {
         json_decref(*obj);
         *obj = NULL;

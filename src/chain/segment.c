@@ -293,7 +293,7 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
     seg->actors = calloc(na, sizeof *seg->actors);
     seg->last_event = calloc(na, sizeof *seg->last_event);
     if (seg->actors == NULL || seg->last_event == NULL)
-        return -1;
+        return CHAIN_SEG_OOM;
     seg->nactors = na;
     for (i = 0; i < na; i++)
         if (get_count(&r, v2, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
@@ -308,7 +308,7 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
     seg->events = calloc(ne, sizeof *seg->events);
     seg->actor_of = calloc(ne, sizeof *seg->actor_of);
     if (seg->events == NULL || seg->actor_of == NULL)
-        return -1;
+        return CHAIN_SEG_OOM;
     seg->nevents = ne;
     for (i = 0; i < ne; i++) {
         if ((v2 ? decode_event_v2(&r, seg, i, base) : decode_event_v1(&r, seg, i)) != 0)
@@ -359,6 +359,7 @@ int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th
 {
     size_t n = (size_t)sqlite3_column_bytes(st, 3);
     uint8_t *blob;
+    int rc;
 
     memset(seg, 0, sizeof *seg);
     seg->id = id;
@@ -371,10 +372,20 @@ int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th
     blob = malloc(n ? n : 1);
     if (blob == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
-    if (n)
-        memcpy(blob, sqlite3_column_blob(st, 3), n);
-    if (chain_segment_decode(blob, n, seg) != 0) {
+    if (n) {
+        const void *src = sqlite3_column_blob(st, 3);
+        if (src == NULL) { /* SQLite could not allocate the value */
+            free(blob);
+            return th_error_set(err, TH_ENOMEM, "out of memory reading segment %llu",
+                                (unsigned long long)id);
+        }
+        memcpy(blob, src, n);
+    }
+    if ((rc = chain_segment_decode(blob, n, seg)) != 0) {
         chain_segment_release(seg);
+        if (rc == CHAIN_SEG_OOM)
+            return th_error_set(err, TH_ENOMEM, "out of memory decoding segment %llu",
+                                (unsigned long long)id);
         return th_error_set(err, TH_ECORRUPT, "segment %llu is malformed", (unsigned long long)id);
     }
     return TH_OK;
@@ -407,11 +418,13 @@ int chain_segment_message(base_sha256_ctx *ctx, const chain_segment *seg, int wa
         if (paths == NULL || depths == NULL)
             goto out;
     }
+    base_sha256_take_error(ctx);
     for (i = 0; i < seg->nactors; i++) {
         ev = &seg->events[seg->last_event[i] - 1];
         chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaves[i]);
     }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, paths, depths) != 0)
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, paths, depths) != 0 ||
+        base_sha256_take_error(ctx))
         goto out;
     chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
     if (want >= 0 && head != NULL) {
@@ -441,6 +454,6 @@ int chain_segment_signature_ok(base_sha256_ctx *ctx, const chain_segment *seg)
     uint8_t msg[CHAIN_BATCH_MSG_LEN];
 
     if (chain_segment_message(ctx, seg, -1, msg, NULL) != 0)
-        return 0;
+        return TH_ENOMEM; /* hashing fails only for want of memory */
     return chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature);
 }

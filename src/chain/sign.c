@@ -166,10 +166,15 @@ int chain_head_message(base_sha256_ctx *ctx, const char *actor, const chain_sign
                        uint8_t msg[CHAIN_BATCH_MSG_LEN])
 {
     uint8_t leaf[32], root[32];
+    int bad;
 
+    base_sha256_take_error(ctx);
     chain_head_leaf(ctx, actor, strlen(actor), h->seq, h->hash, leaf);
-    if (chain_merkle_root(ctx, leaf, h->leaf_index, h->tree_size, h->path, h->path_len, root) != 0)
-        return -1;
+    bad = chain_merkle_root(ctx, leaf, h->leaf_index, h->tree_size, h->path, h->path_len, root);
+    if (base_sha256_take_error(ctx))
+        return TH_ENOMEM;
+    if (bad != 0)
+        return 1;
     chain_batch_message(h->commit_no, h->signed_ms, h->tree_size, root, msg);
     return 0;
 }

@@ -15,6 +15,7 @@
  * order.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,13 +108,15 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
     return TH_OK;
 }
 
-/* 1 if a signed head's audit path and signature verify. */
+/* 1 if a signed head's audit path and signature verify, 0 if not,
+ * TH_ENOMEM (no verdict). */
 static int signature_ok(chain_walk *w, base_sha256_ctx *ctx, const chain_signed_head *h)
 {
     uint8_t msg[CHAIN_BATCH_MSG_LEN];
+    int rc = chain_head_message(ctx, w->actor, h, msg);
 
-    if (chain_head_message(ctx, w->actor, h, msg) != 0)
-        return 0;
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     return chain_key_verify(h->public_key, msg, sizeof msg, h->signature);
 }
 
@@ -121,12 +124,15 @@ int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *truste
 {
     const chain_signed_head *h = w->head;
     char a[65], b[65];
+    int ok;
 
     w->res->actors++;
     if (h == NULL)
         return chain_report(w->res, err, TH_CHAIN_UNSIGNED, w->actor, 0,
                             "the chain has no valid signed head");
-    if (!signature_ok(w, ctx, h))
+    if ((ok = signature_ok(w, ctx, h)) < 0)
+        return th_error_set(err, ok, "out of memory checking a signature");
+    if (!ok)
         return chain_report(w->res, err, TH_CHAIN_BAD_SIGNATURE, w->actor, h->seq,
                             "the signature of the head (event %llu) does not verify: the head "
                             "was rolled back, altered or forged",
@@ -154,6 +160,7 @@ int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *truste
 /* A problem noticed on the way that is reported only if nothing more
  * precise is found first. */
 typedef struct deferred {
+    bool oom; /* a check ran out of memory: no verdict */
     int problem;
     char actor[TH_CHAIN_MAX_ACTOR_BYTES + 1];
     uint64_t seq;
@@ -196,14 +203,18 @@ static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *
         (size_t)sqlite3_column_bytes(st, 0) != seg->nactors * 32)
         goto out;
     leaves = sqlite3_column_blob(st, 0);
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) != 0)
+    base_sha256_take_error(ctx);
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) != 0 ||
+        base_sha256_take_error(ctx))
         goto out;
     chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
-    if (!chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature))
+    if (chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature) != 1)
         goto out;
     for (i = 0; i < seg->nactors && found < 0; i++) {
         ev = &seg->events[seg->last_event[i] - 1];
         chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaf);
+        if (base_sha256_take_error(ctx))
+            break; /* out of memory: the chain stays unnamed */
         if (memcmp(leaf, leaves + 32 * i, 32) != 0)
             found = (int)i;
     }
@@ -223,9 +234,11 @@ static void check_segment(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment
     char a[65], b[65];
     int bad;
 
-    if (d->problem != TH_CHAIN_OK)
+    if (d->problem != TH_CHAIN_OK || d->oom)
         return;
-    if (!chain_segment_signature_ok(ctx, seg)) {
+    if ((bad = chain_segment_signature_ok(ctx, seg)) < 0) {
+        d->oom = true;
+    } else if (!bad) {
         bad = altered_head(db, ctx, seg);
         if (bad >= 0)
             idx = bad;
@@ -272,6 +285,8 @@ static int finish_db(chain_walk *w, const chain_cached_head *cached, th_error *e
 
 static int report_deferred(th_chain_verify_result *res, th_error *err, const deferred *d)
 {
+    if (d->oom)
+        return th_error_set(err, TH_ENOMEM, "out of memory checking a signature");
     if (d->problem == TH_CHAIN_OK)
         return TH_OK;
     return chain_report(res, err, d->problem, d->actor, d->seq, "%s", d->detail);
@@ -317,6 +332,8 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
                               (unsigned long long)ids[s], (unsigned long long)w.next_seq);
             goto out;
         }
+        if (rc == TH_ENOMEM) /* no verdict on the chain */
+            goto out;
         if (rc != TH_OK) {
             rc = chain_report(res, err, TH_CHAIN_MALFORMED, actor, w.next_seq, "%s", err->msg);
             goto out;
@@ -424,7 +441,9 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, th_chain_verify_resul
             defer(&d, TH_CHAIN_MISSING_EVENT, "?", 0, "segment %llu is missing (events were lost)",
                   (unsigned long long)expect);
         expect = id + 1;
-        if ((rc = chain_segment_from_row(st, id, &seg, err)) != TH_OK) {
+        if ((rc = chain_segment_from_row(st, id, &seg, err)) == TH_ENOMEM)
+            goto out; /* no verdict on the chain */
+        if (rc != TH_OK) {
             rc = chain_report(res, err, TH_CHAIN_MALFORMED, "?", 0, "%s", err->msg);
             goto out;
         }

@@ -59,6 +59,13 @@ int rt_abi_fits(rt_guest *g, uint32_t addr, uint32_t size)
     return rt_abi_span(g, addr, size, &p);
 }
 
+/* The code for a trapped cabi_realloc: TH_ENOMEM when the engine, not the
+ * guest, ran out of memory. */
+static int trap_code(const th_wasm_exec *ex)
+{
+    return th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_OOM ? TH_ENOMEM : TH_ETRAP;
+}
+
 /* cabi_realloc from inside a host function, as a nested call on the
  * caller's exec.  A nested call cannot be suspended for more fuel, so it
  * gets its own RT_REALLOC_FUEL rather than what is left of the caller's
@@ -88,7 +95,7 @@ static int alloc_nested(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
     if (rc == TH_WASM_OUT_OF_FUEL)
         return th_error_set(g->err, TH_ETRAP, "cabi_realloc ran out of fuel");
     if (rc == TH_WASM_TRAPPED)
-        return th_error_set(g->err, TH_ETRAP, "cabi_realloc trapped: %s",
+        return th_error_set(g->err, trap_code(ex), "cabi_realloc trapped: %s",
                             th_wasm_exec_trap_message(ex));
     return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called");
 }
@@ -106,7 +113,7 @@ static int alloc_idle(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
     if (rc == TH_OK)
         return 0;
     if (rc == TH_WASM_TRAPPED)
-        return th_error_set(g->err, TH_ETRAP, "cabi_realloc trapped: %s",
+        return th_error_set(g->err, trap_code(g->exec), "cabi_realloc trapped: %s",
                             th_wasm_exec_trap_message(g->exec));
     if (rc == TH_WASM_SUSPENDED || rc == TH_WASM_OUT_OF_FUEL) {
         th_wasm_exec_abort(g->exec);
@@ -360,6 +367,8 @@ void rt_host_begin(rt_host *h, th_wasm_call *call)
 
 int rt_host_trap(rt_host *h)
 {
+    if (h->err.code == TH_ENOMEM)
+        return th_wasm_call_trap_oom(h->call, "%s", h->err.msg);
     return th_wasm_call_trap(h->call, "%s", h->err.msg[0] ? h->err.msg : "host call failed");
 }
 

@@ -655,6 +655,19 @@ static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nar
     }
 }
 
+/* rt_actor_fail with the code its waiters get (TH_ENOMEM when the host ran
+ * out of memory, not the actor). */
+static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, code, wit_type, NULL, fmt, ap);
+    va_end(ap);
+}
+
 static void begin_op(rt_actor *a, rt_msg *m)
 {
     th_wasm_val args[16];
@@ -695,9 +708,12 @@ static void begin_op(rt_actor *a, rt_msg *m)
     }
     op = calloc(1, sizeof *op);
     if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
+        /* The operation cannot run: the actor fails (never a message
+         * silently dropped, never an init that nobody answers). */
         free(op);
         rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
         rt_msg_free(m);
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory starting %s", short_name(ex));
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
@@ -711,7 +727,8 @@ static void begin_op(rt_actor *a, rt_msg *m)
     record_call(a, op);
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
-        rt_actor_fail(a, WIT_SERIALIZATION, "passing parameters to %s: %s", short_name(ex), err.msg);
+        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
+                  "passing parameters to %s: %s", short_name(ex), err.msg);
         return;
     }
     op_run(a, args, nargs, true);
@@ -725,7 +742,7 @@ static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    rt_actor_failv(a, WIT_INTERNAL, bt, fmt, ap);
+    rt_actor_failv(a, TH_ETRAP, WIT_INTERNAL, bt, fmt, ap);
     va_end(ap);
 }
 
@@ -739,8 +756,11 @@ static void fail_trap(rt_actor *a, rt_op *op)
 
     if (mem != NULL)
         th_wasm_memory_data(mem, &size);
-    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
-        (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
+    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_OOM)
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory in %s: %s", short_name(op->ex),
+                  msg);
+    else if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
+             (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
                       (unsigned long long)a->lim.memory_bytes, msg, short_name(op->ex));
     else
@@ -1038,12 +1058,14 @@ static void op_finish(rt_actor *a)
         if (rc != TH_OK) {
             if (th_wasm_exec_is_suspended(op->exec))
                 th_wasm_exec_abort(op->exec);
-            rc = th_error_set(&err, TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
+            bool oom = rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
+            rc = th_error_set(&err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
                               rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
         }
     }
     if (rc != 0) {
-        rt_actor_fail(a, WIT_SERIALIZATION, "bad result from %s: %s", short_name(op->ex), err.msg);
+        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
+                  "bad result from %s: %s", short_name(op->ex), err.msg);
         goto out;
     }
     if (r.err != NULL) {
@@ -1253,11 +1275,12 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    rt_actor_failv(a, wit_type, NULL, fmt, ap);
+    rt_actor_failv(a, TH_ETRAP, wit_type, NULL, fmt, ap);
     va_end(ap);
 }
 
-void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, va_list ap)
+void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, const char *fmt,
+                    va_list ap)
 {
     char text[TH_ERROR_MSG_MAX], told[2 * TH_ERROR_MSG_MAX];
     rt_op *op = a->op;
@@ -1273,15 +1296,15 @@ void rt_actor_failv(rt_actor *a, int wit_type, const char *backtrace, const char
     if (op != NULL) {
         if (op->msg != NULL) {
             snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
-            rt_reply_complete(a->rt, &op->msg->reply, TH_ETRAP, false, NULL, 0, told);
+            rt_reply_complete(a->rt, &op->msg->reply, code, false, NULL, 0, told);
         }
         op_free(a);
     }
-    rt_reply_complete(a->rt, &a->init_reply, TH_ETRAP, false, NULL, 0, text);
+    rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
     if (a->init_sync != NULL) {
         rt_reply s = {NULL, 0, a->init_sync};
         a->init_sync = NULL;
-        rt_reply_complete(a->rt, &s, TH_ETRAP, false, NULL, 0, text);
+        rt_reply_complete(a->rt, &s, code, false, NULL, 0, text);
     }
     snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
     rt_actor_fail_pending(a, told);

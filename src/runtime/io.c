@@ -137,23 +137,27 @@ static void io_request(rt_io *io, io_timer *t, int req)
 int rt_io_start(rt_runtime *rt, th_error *err)
 {
     rt_io *io = calloc(1, sizeof *io);
+    int rc;
 
     if (io == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory starting the I/O thread");
-    if (uv_loop_init(&io->loop) != 0) {
+    if ((rc = uv_loop_init(&io->loop)) != 0) {
         free(io);
-        return th_error_set(err, TH_EIO, "cannot initialise the event loop");
+        return th_error_set(err, rc == UV_ENOMEM ? TH_ENOMEM : TH_EIO,
+                            "cannot initialise the event loop: %s", uv_strerror(rc));
     }
     pthread_mutex_init(&io->lock, NULL);
     uv_async_init(&io->loop, &io->async, on_async);
     io->async.data = io;
-    if (uv_thread_create(&io->thread, io_main, io) != 0) {
+    if ((rc = uv_thread_create(&io->thread, io_main, io)) != 0) {
         uv_close((uv_handle_t *)&io->async, NULL);
         uv_run(&io->loop, UV_RUN_DEFAULT);
         uv_loop_close(&io->loop);
         pthread_mutex_destroy(&io->lock);
         free(io);
-        return th_error_set(err, TH_EIO, "cannot start the I/O thread");
+        /* as for the workers: a thread that cannot be created is a want
+         * of resources (EAGAIN when its stack or TLS cannot be had) */
+        return th_error_set(err, TH_ENOMEM, "cannot start the I/O thread: %s", uv_strerror(rc));
     }
     io->started = true;
     rt->io = io;

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "base/limits.h"
 
 static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
@@ -347,7 +348,12 @@ static int check_init_state(mctx *c, const toml_value *doc)
         rc = is->store_id == NULL || is->label == NULL ? fail_nomem(c) : 0;
     } else if (*p == '{' || *p == '[') {
         json_error_t jerr;
-        json_t *j = json_loads(s, 0, &jerr);
+        bool oom;
+        json_t *j = base_json_loadb(s, strlen(s), 0, &jerr, &oom);
+        if (oom) {
+            rc = fail_nomem(c);
+            goto done;
+        }
         if (j == NULL) {
             rc = fail(c, line, TH_EINVAL, "field 'init_state' is not valid JSON: %s (JSON line %d, column %d)",
                       jerr.text, jerr.line, jerr.column);
@@ -490,17 +496,21 @@ static int check_allowed_vars(mctx *c, const toml_value *h, const char *prefix)
 /* filesystem: path = "directory" (must exist). */
 static int check_fs_path(mctx *c, const toml_value *h, const char *prefix)
 {
-    char *rel = NULL, *abs = NULL;
+    char *rel = NULL, *abs = NULL, real[PATH_MAX];
     struct stat st;
     int line = 0, rc;
 
     if ((rc = string_field(c, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel, &line)) != 0)
         return rc;
+    /* realpath into a buffer: with NULL, glibc reports a failed allocation
+     * as EINVAL */
     if ((abs = resolve_path(c->m, rel)) == NULL) {
         rc = fail_nomem(c);
-    } else if ((c->m->fs_root = realpath(abs, NULL)) == NULL || stat(c->m->fs_root, &st) != 0) {
+    } else if (realpath(abs, real) == NULL || stat(real, &st) != 0) {
         rc = fail(c, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "field '%s.path': directory '%s': %s",
                   prefix, abs, strerror(errno));
+    } else if ((c->m->fs_root = strdup(real)) == NULL) {
+        rc = fail_nomem(c);
     } else if (!S_ISDIR(st.st_mode)) {
         rc = fail(c, line, TH_EINVAL, "field '%s.path': '%s' is not a directory", prefix, abs);
     }
@@ -671,9 +681,9 @@ static int build(const char *text, size_t len, const char *source, const char *d
 /* Absolute form of `dir` (realpath if it exists), malloc'd. */
 static char *absolute_dir(const char *dir)
 {
-    char *p = realpath(dir, NULL), cwd[PATH_MAX];
-    if (p != NULL || errno == ENOMEM)
-        return p;
+    char real[PATH_MAX], cwd[PATH_MAX], *p;
+    if (realpath(dir, real) != NULL)
+        return strdup(real);
     if (dir[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
         return strdup(dir);
     if (asprintf(&p, "%s/%s", cwd, dir) < 0)

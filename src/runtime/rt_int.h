@@ -33,6 +33,7 @@
 #define THEATER_RT_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -560,8 +561,10 @@ void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
  * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void rt_actor_failv(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt,
-                    va_list ap) __attribute__((format(printf, 4, 0)));
+/* `code` is the TH_E* code its waiters (spawner, requester) get:
+ * rt_actor_fail gives them TH_ETRAP; TH_ENOMEM says the host ran out. */
+void rt_actor_failv(rt_actor *a, int code, int wit_error_type, const char *backtrace,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 /* Name of a wit-error-type (ABI.md), e.g. "internal"; NULL if out of
  * range. */
 const char *rt_wit_error_name(int wit_error_type);

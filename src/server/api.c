@@ -704,7 +704,7 @@ void srv_route(srv_req *r)
     bool path_ok = false;
     srv_buf methods = {0};
 
-    if (strlen(r->path) >= sizeof path) {
+    if (strlen(r->path) >= sizeof path || strstr(r->path, "//") != NULL) {
         srv_reply_error(r, 404, "not-found", "no such endpoint");
         return;
     }

@@ -502,6 +502,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_mutex_init(&s->streams_lock, NULL);
+    pthread_cond_init(&s->chan_cond, NULL);
     pthread_mutex_init(&s->names_lock, NULL);
     if ((s->names = json_object()) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
@@ -672,6 +673,7 @@ void th_server_free(th_server *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->streams_lock);
+    pthread_cond_destroy(&s->chan_cond);
     pthread_mutex_destroy(&s->names_lock);
     json_decref(s->names);
     free(s->home);

@@ -144,6 +144,7 @@ struct th_server {
     atomic_int nstreams;
     srv_chan *chans;
     unsigned nchans;
+    pthread_cond_t chan_cond; /* a channel's id is known (streams_lock) */
 
     pthread_mutex_t names_lock; /* actor names for log lines */
     json_t *names;              /* id -> name */

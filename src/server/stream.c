@@ -84,6 +84,7 @@ struct srv_chan {
     size_t bytes;
     uint64_t next_seq;
     bool closed;              /* the actor closed it (or refused it) */
+    bool id_ready;            /* `id` is filled in */
     bool released;            /* th_runtime_channel_close done */
 };
 
@@ -554,8 +555,10 @@ static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, 
     char id[SRV_ID_LEN + 1];
 
     (void)data, (void)len;
-    /* srv_chan_open filled the id in under streams_lock */
+    /* srv_chan_open fills the id in right after the runtime returns it */
     pthread_mutex_lock(&s->streams_lock);
+    while (!((srv_chan *)r->chan)->id_ready)
+        pthread_cond_wait(&s->chan_cond, &s->streams_lock);
     snprintf(id, sizeof id, "%s", ((srv_chan *)r->chan)->id);
     pthread_mutex_unlock(&s->streams_lock);
     if (status == 0) {
@@ -599,17 +602,22 @@ void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len
                         TH_SERVER_MAX_CHANNELS);
         return;
     }
-    /* listed before the runtime can call back; the id is filled in below,
-     * under the same lock, before any callback can look for it */
+    /* listed before the runtime can call back; the runtime is called
+     * without streams_lock (its callbacks take it), and the answer waits
+     * until the id is filled in (id_ready) */
     c->next = s->chans;
     s->chans = c;
     s->nchans++;
+    pthread_mutex_unlock(&s->streams_lock);
     r->chan = c;
     srv_req_wait(r);
     srv_req_ref(r); /* the runtime's answer */
     rc = th_runtime_channel_open(s->rt, actor, msg, len, chan_event, c, on_chan_open, r, id, &err);
+    pthread_mutex_lock(&s->streams_lock);
     if (rc == 0) {
         memcpy(c->id, id, sizeof c->id);
+        c->id_ready = true;
+        pthread_cond_broadcast(&s->chan_cond);
     } else {
         chan_drop_locked(s, c);
     }

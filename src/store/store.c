@@ -510,7 +510,7 @@ static int bg_start(th_store *s, const char *home, int flags, th_error *err)
     if ((rc = store_db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
         return rc;
     if (pthread_create(&s->bg_thread, NULL, bg_main, s) != 0)
-        return th_error_set(err, TH_EIO, "cannot start the store's background thread");
+        return th_error_set(err, TH_ENOMEM, "cannot start the store's background thread");
     s->bg_started = 1;
     sqlite3_wal_hook(s->db, ckpt_hook, s);
     return TH_OK;
@@ -560,7 +560,7 @@ static int hash_blob(const th_store *s, const th_store_blob *b, long index, stor
         return index < 0 ? th_error_set(err, TH_EINVAL, "NULL content")
                          : th_error_set(err, TH_EINVAL, "blob %ld has NULL content", index);
     if (base_sha256(b->data != NULL ? b->data : "", b->len, r->b) != 0)
-        return th_error_set(err, TH_EIO, "SHA-256 failed");
+        return th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
     return TH_OK;
 }
 

@@ -47,6 +47,13 @@
 /* ------------------------------------------------------------------ */
 /* Errors and buffers                                                 */
 
+int wasm_cc_oom(comp *C)
+{
+    th_error_set(C->err, TH_ENOMEM, "out of memory at offset 0x%zx in function %u", C->insn_off,
+                 C->fidx);
+    return -1;
+}
+
 int wasm_cc_fail(comp *C, const char *fmt, ...)
 {
     char msg[256];
@@ -569,7 +576,7 @@ int wasm_cc_pop_vals(comp *C, const uint8_t *types, uint32_t n)
 {
     if (!grow32((void **)&C->popped, &C->cappopped, n, sizeof *C->popped)) {
         C->nomem = true;
-        return wasm_cc_fail(C, "out of memory");
+        return wasm_cc_oom(C);
     }
     for (uint32_t i = n; i-- > 0;)
         if (wasm_cc_pop(C, types[i], &C->popped[i]))
@@ -639,7 +646,7 @@ static int push_ctrl(comp *C, uint8_t kind, const uint8_t *params, uint32_t np,
         return wasm_cc_fail(C, "blocks nested too deeply");
     if (!grow32((void **)&C->ctrls, &C->capctrls, C->nctrls + 1, sizeof *C->ctrls)) {
         C->nomem = true;
-        return wasm_cc_fail(C, "out of memory");
+        return wasm_cc_oom(C);
     }
     c = &C->ctrls[C->nctrls++];
     c->kind = kind;
@@ -1140,7 +1147,7 @@ static int op_br_table(comp *C)
         return wasm_cc_fail(C, "br_table has too many targets");
     if (!grow32((void **)&C->brt, &C->capbrt, (size_t)n + 1, sizeof *C->brt)) {
         C->nomem = true;
-        return wasm_cc_fail(C, "out of memory");
+        return wasm_cc_oom(C);
     }
     for (uint32_t i = 0; i <= n; i++) {
         if (wasm_cc_rd_u32(C, &C->brt[i]))
@@ -1172,7 +1179,7 @@ static int op_br_table(comp *C)
             emit_u32(C, 0);
         emit_end(C);
         if (C->capstub < C->nctrls && !grow_stubs(C))
-            return wasm_cc_fail(C, "out of memory");
+            return wasm_cc_oom(C);
         C->gen++;
         for (uint32_t i = 0; i <= n && !C->nomem; i++) {
             uint32_t depth = C->brt[i];
@@ -1372,7 +1379,7 @@ static int setup_locals(comp *C, const wasm_body *body)
             C->lrefs = nr;
         if (ns == NULL) {
             C->nomem = true;
-            return wasm_cc_fail(C, "out of memory");
+            return wasm_cc_oom(C);
         }
         C->lslot = ns;
         C->caplocals = n + 1;
@@ -1423,7 +1430,7 @@ static int finish(comp *C, struct wasm_code *code, uint32_t nparam_slots)
     code->init = calloc(ninit ? ninit : 1, sizeof *code->init);
     if (code->code == NULL || code->init == NULL) {
         C->nomem = true;
-        return wasm_cc_fail(C, "out of memory");
+        return wasm_cc_oom(C);
     }
     memcpy(code->code, C->code, C->len);
     code->code_len = C->len;

@@ -168,6 +168,8 @@ static inline bool is_ref(uint8_t t)
 /* Report a validation error at the current instruction ("<msg> at offset
  * 0x.. in function N"); returns -1. */
 int wasm_cc_fail(comp *C, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report an allocation failure at the current instruction (TH_ENOMEM); returns -1. */
+int wasm_cc_oom(comp *C);
 
 /* Readers of the function body; each returns 0, or -1 after reporting
  * a malformed or truncated encoding. */

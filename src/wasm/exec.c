@@ -37,7 +37,7 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     if (need <= cap && ex->stack != NULL)
         return 0;
     if (need > ex->max_slots || need < from)
-        return -1;
+        return 1;
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
         ncap = need;
@@ -45,7 +45,7 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
         ncap = ex->max_slots;
     ns = realloc(ex->stack, ncap * sizeof *ns);
     if (ns == NULL)
-        return -1;
+        return TH_ENOMEM;
     if (ns != ex->stack && ex->top != NULL) {
         for (struct wasm_frame *f = ex->frames; f <= ex->top; f++)
             f->fp = ns + (f->fp - ex->stack);
@@ -64,13 +64,13 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
     if (used + 1 <= cap)
         return 0;
     if (cap >= ex->max_frames)
-        return -1;
+        return 1;
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
     if (ncap > ex->max_frames)
         ncap = ex->max_frames;
     nf = realloc(ex->frames, ncap * sizeof *nf);
     if (nf == NULL)
-        return -1;
+        return TH_ENOMEM;
     if (ex->top != NULL)
         ex->top = nf + (ex->top - ex->frames);
     ex->frames = nf;
@@ -89,17 +89,31 @@ static void exec_trim(th_wasm_exec *ex)
     ex->frames = ex->frames_end = NULL;
 }
 
+int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots)
+{
+    int rc = wasm_exec_reserve(ex, from, slots);
+    return rc != 0 ? rc : wasm_exec_reserve_frame(ex);
+}
+
+void wasm_exec_stack_trap(th_wasm_exec *ex, int rc)
+{
+    if (rc < 0)
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_OOM, "out of memory growing the stack");
+    else
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+}
+
 /* Push a frame running `code` at stack index `base` (arguments already
- * there) above ex->top.  Returns 0 or -1 when the stacks are exhausted. */
+ * there) above ex->top.  Returns 0, or wasm_exec_grow's failure. */
 static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
                            th_wasm_instance *inst, size_t base)
 {
     struct wasm_frame *f;
     th_wasm_val *fp;
+    int rc;
 
-    if (wasm_exec_reserve(ex, base, code->frame_slots) != 0 ||
-        wasm_exec_reserve_frame(ex) != 0)
-        return -1;
+    if ((rc = wasm_exec_grow(ex, base, code->frame_slots)) != 0)
+        return rc;
     fp = ex->stack + base;
     for (uint32_t i = 0; i < code->ninit; i++)
         fp[code->nparam_slots + i] = code->init[i];
@@ -112,14 +126,15 @@ static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
 }
 
 /* Push an entry frame whose callee's arguments start at stack index
- * `base`.  Returns 0 or -1. */
+ * `base`.  Returns 0, or wasm_exec_grow's failure. */
 static int push_entry_frame(th_wasm_exec *ex, th_wasm_instance *inst,
                             size_t base, size_t slots)
 {
     struct wasm_frame *f;
+    int rc;
 
-    if (wasm_exec_reserve(ex, base, slots) != 0 || wasm_exec_reserve_frame(ex) != 0)
-        return -1;
+    if ((rc = wasm_exec_grow(ex, base, slots)) != 0)
+        return rc;
     f = ex->top ? ex->top + 1 : ex->frames;
     f->ip = wasm_interp_exit_code();
     f->fp = ex->stack + base;
@@ -375,7 +390,7 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
 {
     const wasm_functype *type;
     size_t slots;
-    int rc;
+    int rc, grc;
 
     if (ex == NULL || fn == NULL)
         return TH_EINVAL;
@@ -393,8 +408,8 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
     ex->pending_entry = false;
     ex->host_entry = false;
     slots = max_size(nargs, nresults);
-    if (push_entry_frame(ex, fn->inst, 0, slots) != 0) {
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+    if ((grc = push_entry_frame(ex, fn->inst, 0, slots)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         exec_idle(ex);
         return TH_WASM_TRAPPED;
     }
@@ -416,8 +431,8 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
         return rc;
     }
 
-    if (push_wasm_frame(ex, fn->code, fn->inst, 0) != 0) {
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+    if ((grc = push_wasm_frame(ex, fn->code, fn->inst, 0)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         exec_idle(ex);
         return TH_WASM_TRAPPED;
     }
@@ -505,19 +520,38 @@ uint8_t *th_wasm_call_memory(th_wasm_call *call, uint64_t *size)
     return mem->data;
 }
 
-int th_wasm_call_trap(th_wasm_call *call, const char *fmt, ...)
+static int call_trapv(th_wasm_call *call, th_wasm_trap_kind kind, const char *fmt, va_list ap)
 {
     th_wasm_exec *ex = call->ex;
-    va_list ap;
 
-    ex->trap_kind = TH_WASM_TRAP_HOST;
-    va_start(ap, fmt);
+    ex->trap_kind = kind;
     vsnprintf(ex->trap_msg, sizeof ex->trap_msg, fmt, ap);
-    va_end(ap);
     if (ex->backtrace != NULL)
         ex->backtrace[0] = '\0';
     call->trap_set = true;
     return TH_WASM_TRAPPED;
+}
+
+int th_wasm_call_trap(th_wasm_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_trapv(call, TH_WASM_TRAP_HOST, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int th_wasm_call_trap_oom(th_wasm_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_trapv(call, TH_WASM_TRAP_OOM, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
@@ -526,7 +560,7 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     th_wasm_exec *ex = call->ex;
     const wasm_functype *type;
     size_t base = call->stack_top, slots, outer;
-    int rc;
+    int rc, grc;
 
     if (fn == NULL)
         return TH_EINVAL;
@@ -544,8 +578,8 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     clear_trap(ex);
     outer = (size_t)(ex->top - ex->frames);
     slots = max_size(param_slots(type), result_slots(type));
-    if (push_entry_frame(ex, fn->inst, base, slots) != 0) {
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+    if ((grc = push_entry_frame(ex, fn->inst, base, slots)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         ex->top = ex->frames + outer;
         return TH_WASM_TRAPPED;
     }
@@ -555,8 +589,8 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
     ex->nested++;
     if (fn->host != NULL) {
         rc = wasm_interp_call_host(ex, fn, call->inst, base, base + slots);
-    } else if (push_wasm_frame(ex, fn->code, fn->inst, base) != 0) {
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+    } else if ((grc = push_wasm_frame(ex, fn->code, fn->inst, base)) != 0) {
+        wasm_exec_stack_trap(ex, grc);
         rc = TH_WASM_TRAPPED;
     } else if (!spend_entry_fuel(ex)) {
         rc = TH_WASM_OUT_OF_FUEL;

@@ -240,7 +240,7 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
     if (nr > HOST_INLINE_VALS)
         res = malloc(nr * sizeof *res);
     if (args == NULL || res == NULL) {
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_HOST, "out of memory calling a host function");
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_OOM, "out of memory calling a host function");
         rc = TH_WASM_TRAPPED;
         goto done;
     }
@@ -728,9 +728,11 @@ do_call:
     if (UNLIKELY(nfp + cc->frame_slots > ex->stack_end || frame + 1 >= ex->frames_end)) {
         size_t fpoff = (size_t)(fp - ex->stack), noff = (size_t)(nfp - ex->stack);
         ex->top = frame;
-        if (wasm_exec_reserve(ex, noff, cc->frame_slots) != 0 ||
-            wasm_exec_reserve_frame(ex) != 0) {
+        int grc = wasm_exec_grow(ex, noff, cc->frame_slots);
+        if (grc != 0) {
             frame = ex->top;
+            if (grc < 0)
+                TRAP(TH_WASM_TRAP_OOM, "out of memory growing the stack");
             TRAP(TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
         }
         frame = ex->top;

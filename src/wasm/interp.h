@@ -473,13 +473,20 @@ static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
 /* exec.c                                                             */
 
 /* Make room for `slots` more slots above stack index `from` (grows the
- * value stack, rebasing every frame's fp).  Returns 0 or -1 when the
- * stack limit would be exceeded or memory is short. */
+ * value stack, rebasing every frame's fp).  Returns 0, 1 when the stack
+ * limit would be exceeded, or TH_ENOMEM when memory is short. */
 int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots);
 
 /* Make room for one more frame record above ex->top (which must be set).
- * Returns 0 or -1 at the call-depth limit / memory shortage. */
+ * Returns 0, 1 at the call-depth limit, or TH_ENOMEM. */
 int wasm_exec_reserve_frame(th_wasm_exec *ex);
+
+/* Both of the above; returns the first failure. */
+int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots);
+
+/* Set the trap for a wasm_exec_grow failure `rc`: the call-depth/stack
+ * limit, or TH_WASM_TRAP_OOM. */
+void wasm_exec_stack_trap(th_wasm_exec *ex, int rc);
 
 /* Set the trap kind and message (printf-style) of the exec. */
 void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind,

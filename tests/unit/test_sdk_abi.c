@@ -806,7 +806,7 @@ static const expected examples[] = {
       "message-server-client#handle-channel-message", "message-server-client#handle-channel-close"},
      {LOG, "message-server-host.send-on-channel"}},
     {"supervisor",
-     {INIT, "supervisor-handlers#handle-child-error", "supervisor-handlers#handle-child-exit",
+     {INIT, SEND, "supervisor-handlers#handle-child-error", "supervisor-handlers#handle-child-exit",
       "supervisor-handlers#handle-child-external-stop"},
      {LOG, SHUTDOWN, "message-server-host.send", "message-server-host.request", "supervisor.spawn",
       "supervisor.restart-child"}},

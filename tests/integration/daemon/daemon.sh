@@ -199,8 +199,12 @@ lifecycle)
     "$THEATER" events "$short" --type nonsense >/dev/null || fail "events --type with no match failed"
     out=$("$THEATER" restart "$short") || fail "restart failed"
     contains "$out" "restarting $id" "restart"
-    sleep 0.2
-    [ "$("$THEATER" state "$short")" = 0 ] || fail "state after restart is not 0"
+    i=0 # the restart is queued: its init runs soon after
+    until [ "$("$THEATER" state "$short")" = 0 ]; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && fail "state after restart is not 0"
+        sleep 0.05
+    done
     "$THEATER" events "$short" --type actor-restarted | grep -q actor-restarted || fail "no actor-restarted event"
     out=$("$THEATER" update "$short" "$EXAMPLES/counter.wasm" 2>&1)
     [ $? = 1 ] || fail "update should exit 1 (501)"
@@ -344,8 +348,8 @@ sse)
     kill -STOP $fpid
     i=0
     while [ $i -lt 15 ]; do
-        curl -s -o /dev/null --unix-socket "$S" -X POST --data-binary x \
-            $(seq 1 100 | sed "s|.*|http://theater/v1/actors/$id2/messages|")
+        curl -s --unix-socket "$S" -X POST --data-binary x \
+            $(seq 1 100 | sed "s|.*|http://theater/v1/actors/$id2/messages|") >/dev/null
         i=$((i + 1))
     done
     sleep 0.5
@@ -360,10 +364,10 @@ slow_client)
     start_daemon --client-timeout 2 --stream-buffer 16384
     id=$(start_json "$EXAMPLES/counter.toml")
     "$RAW" slowloris "$S" 2 || fail "slowloris"
-    "$RAW" slowsse "$S" "$id" 600 || fail "slow SSE client"
+    "$RAW" slowsse "$S" "$id" 2000 || fail "slow SSE client"
     grep -q "fell more than 16384 bytes behind" "$H/server.log" || fail "no log line for the overflow"
     # the actor was not held up: it handled every message
-    [ "$(api GET "/v1/actors/$id/state")" = 600 ] || fail "the actor did not get every message"
+    [ "$(api GET "/v1/actors/$id/state")" = 2000 ] || fail "the actor did not get every message"
     expect_status 200 GET /v1/health >/dev/null
     ;;
 
@@ -371,12 +375,13 @@ sigterm_1000)
     start_daemon
     n=0
     while [ $n -lt 1000 ]; do
-        curl -s -o /dev/null --unix-socket "$S" -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" \
-            $(seq 1 100 | sed 's|.*|http://theater/v1/actors|')
+        curl -s --unix-socket "$S" -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" \
+            $(seq 1 100 | sed 's|.*|http://theater/v1/actors|') >/dev/null
         n=$((n + 100))
     done
     b=$(expect_status 200 GET /v1/health)
-    contains "$b" '"actors":1000' "1000 actors"
+    n=$(printf '%s' "$b" | json_get actors)
+    [ "$n" -ge 1000 ] || fail "expected 1000 actors, the daemon has $n"
     # an ambiguous prefix names its candidates (1000 random ids almost surely
     # share some 4-character prefix)
     pre=$("$THEATER" list --json | sed -n 's/.*"id": "\(....\).*/\1/p' | sort | uniq -d | head -1)
@@ -388,11 +393,11 @@ sigterm_1000)
     t0=$(date +%s%N)
     stop_daemon; [ "$RC" = 0 ] || fail "exit status after SIGTERM"
     ms=$((($(date +%s%N) - t0) / 1000000))
-    echo "1000 idle actors: SIGTERM to exit in $ms ms"
+    echo "$n idle actors: SIGTERM to exit in $ms ms"
     [ $ms -le 5000 ] || fail "shutdown took $ms ms"
     [ ! -e "$S" ] || fail "socket left"
     out=$("$THEATER" chain verify --home "$H") || fail "chain verify: $out"
-    contains "$out" "1000 chains" "every chain verifies"
+    contains "$out" "$n chains" "every chain verifies"
     # each actor's stop is on its chain
     one=$("$THEATER" chain ls --home "$H" | sed -n 2p | cut -d' ' -f1)
     "$THEATER" chain events "$one" --home "$H" --type actor-stopped | grep -q runtime-shutdown ||

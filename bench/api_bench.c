@@ -1,0 +1,402 @@
+/*
+ * api_bench.c - the daemon's management API under load, beside a baseline
+ * measured in the same run: the same client against a minimal static
+ * handler of the same HTTP library (libmicrohttpd, same threading, also on
+ * a unix socket), so the ratio shows what the daemon adds to HTTP itself.
+ *
+ * The client is libcurl multi: 16 concurrent keep-alive connections over a
+ * unix socket, each sending its next request as soon as the previous one is
+ * answered, for a fixed time per scenario:
+ *
+ *   baseline     GET of a 1-byte static body (the bare HTTP library)
+ *   state        GET /v1/actors/ID/state of a counter actor
+ *   messages     POST /v1/actors/ID/messages (one-way, 5 bytes)
+ *   SSE          one subscriber on GET /v1/actors/ID/events?follow=1 while
+ *                messages arrive every 2 ms: the delay from an event's
+ *                commit (a runtime subscription on the same actor, called
+ *                at the moment the daemon's stream hears it) to its arrival
+ *                at the subscriber
+ *
+ * Targets (issue "The daemon"): state reads >= 30,000/s with p99 <= 2 ms,
+ * one-way messages >= 20,000/s, SSE p99 <= 5 ms; PASS/FAIL is printed.
+ *
+ *   api_bench [--seconds S] [--clients N]
+ */
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "theater/runtime.h"
+#include "theater/server.h"
+
+#ifndef THEATER_BENCH_COUNTER
+#define THEATER_BENCH_COUNTER "counter.toml"
+#endif
+
+#define MAX_CLIENTS 64
+#define MAX_SAMPLES 4000000
+
+static double g_seconds = 3.0;
+static int g_clients = 16;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------------ */
+/* The baseline server                                                */
+
+static enum MHD_Result static_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                      const char *version, const char *upload, size_t *upload_size, void **ptr)
+{
+    static int first;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    (void)cls, (void)url, (void)method, (void)version, (void)upload;
+    if (*ptr == NULL) {
+        *ptr = &first;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    r = MHD_create_response_from_buffer(1, (void *)"0", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static struct MHD_Daemon *baseline_start(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return NULL;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    unlink(path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 512) != 0)
+        return NULL;
+    /* the daemon's flags (src/server/http.c) */
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+                            NULL, static_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+                            1024u, MHD_OPTION_END);
+}
+
+/* ------------------------------------------------------------------ */
+/* The load client                                                    */
+
+typedef struct load_result {
+    double per_s;
+    double p50_ms, p99_ms;
+    long errors;
+} load_result;
+
+static size_t discard(char *p, size_t s, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return s * n;
+}
+
+static void load(const char *sock, const char *url, const char *body, load_result *out)
+{
+    CURLM *m = curl_multi_init();
+    CURL *h[MAX_CLIENTS];
+    uint64_t start[MAX_CLIENTS], t0, end, *lat = malloc(MAX_SAMPLES * sizeof *lat);
+    size_t n = 0;
+    long errors = 0;
+    int i, running, q;
+    struct curl_slist *hdr = curl_slist_append(NULL, "Expect:");
+
+    for (i = 0; i < g_clients; i++) {
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_UNIX_SOCKET_PATH, sock);
+        curl_easy_setopt(h[i], CURLOPT_URL, url);
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h[i], CURLOPT_PRIVATE, (char *)NULL + i);
+        if (body != NULL) {
+            curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(h[i], CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        }
+    }
+    /* warm up: one request each opens the connections */
+    for (i = 0; i < g_clients; i++)
+        curl_easy_perform(h[i]);
+    t0 = now_ns();
+    end = t0 + (uint64_t)(g_seconds * 1e9);
+    for (i = 0; i < g_clients; i++) {
+        start[i] = now_ns();
+        curl_multi_add_handle(m, h[i]);
+    }
+    for (;;) {
+        CURLMsg *msg;
+        curl_multi_perform(m, &running);
+        while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+            char *priv;
+            long code = 0;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            i = (int)(priv - (char *)NULL);
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result != CURLE_OK || code >= 400)
+                errors++;
+            if (n < MAX_SAMPLES)
+                lat[n++] = now_ns() - start[i];
+            curl_multi_remove_handle(m, h[i]);
+            if (now_ns() < end) {
+                start[i] = now_ns();
+                curl_multi_add_handle(m, h[i]);
+            }
+        }
+        if (running == 0 && now_ns() >= end)
+            break;
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    out->per_s = n / ((now_ns() - t0) / 1e9);
+    qsort(lat, n, sizeof *lat, cmp_u64);
+    out->p50_ms = n ? lat[n / 2] / 1e6 : 0;
+    out->p99_ms = n ? lat[n * 99 / 100] / 1e6 : 0;
+    out->errors = errors;
+    for (i = 0; i < g_clients; i++)
+        curl_easy_cleanup(h[i]);
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hdr);
+    free(lat);
+}
+
+/* ------------------------------------------------------------------ */
+/* SSE delay                                                          */
+
+#define SSE_EVENTS 1000
+static _Atomic uint64_t g_commit[SSE_EVENTS + 64];
+static uint64_t g_first_seq;
+static uint64_t g_delay[SSE_EVENTS];
+static atomic_int g_ndelay;
+
+static void on_commit(void *ud, const th_runtime_event *ev)
+{
+    (void)ud;
+    if (ev->seq >= g_first_seq && ev->seq - g_first_seq < SSE_EVENTS + 64)
+        atomic_store(&g_commit[ev->seq - g_first_seq], now_ns());
+}
+
+typedef struct sse_buf {
+    char data[65536];
+    size_t len;
+} sse_buf;
+
+static size_t on_sse(char *p, size_t s, size_t n, void *ud)
+{
+    sse_buf *b = ud;
+    size_t len = s * n;
+    uint64_t t = now_ns();
+    char *line;
+
+    if (b->len + len >= sizeof b->data)
+        b->len = 0;
+    memcpy(b->data + b->len, p, len);
+    b->len += len;
+    b->data[b->len] = 0;
+    while ((line = strstr(b->data, "\n\n")) != NULL) {
+        char *id = strstr(b->data, "id: ");
+        if (id != NULL && id < line) {
+            uint64_t seq = strtoull(id + 4, NULL, 10), c;
+            if (seq >= g_first_seq && seq - g_first_seq < SSE_EVENTS) {
+                c = atomic_load(&g_commit[seq - g_first_seq]);
+                int k = atomic_fetch_add(&g_ndelay, 1);
+                if (c != 0 && k < SSE_EVENTS)
+                    g_delay[k] = t > c ? t - c : 0;
+            }
+        }
+        memmove(b->data, line + 2, b->len - (size_t)(line + 2 - b->data) + 1);
+        b->len -= (size_t)(line + 2 - b->data);
+    }
+    return len;
+}
+
+typedef struct sse_arg {
+    const char *sock;
+    char url[256];
+    char last[64];
+} sse_arg;
+
+static size_t sse_progress_stop(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)ud, (void)a, (void)b, (void)c, (void)d;
+    return atomic_load(&g_ndelay) >= SSE_EVENTS;
+}
+
+static void *sse_client(void *arg)
+{
+    sse_arg *a = arg;
+    static sse_buf b;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, a->last);
+
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, a->sock);
+    curl_easy_setopt(h, CURLOPT_URL, a->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_sse);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, sse_progress_stop);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_perform(h);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void *server_main(void *arg)
+{
+    th_server_run(arg, NULL);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    char home[] = "/tmp/theater-api-bench-XXXXXX", sock[256], bsock[256], url[256], id[64];
+    th_server_config cfg;
+    th_server *srv;
+    th_runtime *rt;
+    th_spawn_opts o;
+    th_error err;
+    pthread_t st, ct;
+    struct MHD_Daemon *base;
+    load_result rb, rs, rm;
+    sse_arg sa;
+    uint64_t sub;
+    int i, fails = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            g_seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--clients") == 0 && i + 1 < argc)
+            g_clients = atoi(argv[++i]);
+    }
+    if (g_clients < 1 || g_clients > MAX_CLIENTS || g_seconds <= 0) {
+        fprintf(stderr, "usage: api_bench [--seconds S] [--clients 1..%d]\n", MAX_CLIENTS);
+        return 2;
+    }
+    if (mkdtemp(home) == NULL)
+        return 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = home;
+    cfg.log_level = TH_LOG_ERROR;
+    if (th_server_new(&cfg, &srv, &err) != 0) {
+        fprintf(stderr, "api_bench: %s\n", err.msg);
+        return 1;
+    }
+    rt = th_server_runtime(srv);
+    pthread_create(&st, NULL, server_main, srv);
+    memset(&o, 0, sizeof o);
+    o.manifest_path = THEATER_BENCH_COUNTER;
+    if (th_runtime_spawn(rt, &o, id, &err) != 0) {
+        fprintf(stderr, "api_bench: %s\n", err.msg);
+        return 1;
+    }
+    snprintf(sock, sizeof sock, "%s/theater.sock", home);
+    snprintf(bsock, sizeof bsock, "%s/baseline.sock", home);
+    base = baseline_start(bsock);
+    if (base == NULL) {
+        fprintf(stderr, "api_bench: cannot start the baseline server\n");
+        return 1;
+    }
+    printf("api_bench: %d keep-alive clients over a unix socket, %.1f s per scenario\n", g_clients, g_seconds);
+
+    load(bsock, "http://x/static", NULL, &rb);
+    printf("  baseline  static handler    %9.0f req/s  p50 %.3f ms  p99 %.3f ms\n", rb.per_s, rb.p50_ms, rb.p99_ms);
+    snprintf(url, sizeof url, "http://theater/v1/actors/%s/state", id);
+    load(sock, url, NULL, &rs);
+    printf("  daemon    GET state         %9.0f req/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n", rs.per_s,
+           rs.p50_ms, rs.p99_ms, rs.per_s / rb.per_s, rs.errors ? "  ERRORS" : "");
+    snprintf(url, sizeof url, "http://theater/v1/actors/%s/messages", id);
+    load(sock, url, "hello", &rm);
+    printf("  daemon    POST messages     %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n", rm.per_s,
+           rm.p50_ms, rm.p99_ms, rm.per_s / rb.per_s, rm.errors ? "  ERRORS" : "");
+
+    /* SSE: subscribe after everything so far, then send paced messages */
+    {
+        th_actor_info in;
+        th_runtime_flush(rt, id, NULL);
+        th_runtime_actor_info(rt, id, &in, NULL);
+        g_first_seq = in.events; /* the next event's sequence number */
+        th_runtime_subscribe(rt, id, on_commit, NULL, &sub, NULL);
+        sa.sock = sock;
+        snprintf(sa.url, sizeof sa.url, "http://theater/v1/actors/%s/events?follow=1", id);
+        snprintf(sa.last, sizeof sa.last, "Last-Event-ID: %llu", (unsigned long long)(g_first_seq - 1));
+        pthread_create(&ct, NULL, sse_client, &sa);
+        usleep(200000);
+        for (i = 0; i < SSE_EVENTS + 10 && atomic_load(&g_ndelay) < SSE_EVENTS; i++) {
+            th_runtime_send(rt, id, (const uint8_t *)"x", 1, NULL);
+            usleep(2000);
+        }
+        pthread_join(ct, NULL);
+        th_runtime_unsubscribe(rt, sub);
+        {
+            int n = atomic_load(&g_ndelay) < SSE_EVENTS ? atomic_load(&g_ndelay) : SSE_EVENTS;
+            qsort(g_delay, (size_t)n, sizeof g_delay[0], cmp_u64);
+            printf("  daemon    SSE commit->client  %d events  p50 %.3f ms  p99 %.3f ms\n", n,
+                   n ? g_delay[n / 2] / 1e6 : 0, n ? g_delay[n * 99 / 100] / 1e6 : 0);
+            if (n < SSE_EVENTS || g_delay[n * 99 / 100] > 5000000u) {
+                printf("FAIL sse p99 <= 5 ms\n");
+                fails++;
+            } else {
+                printf("PASS sse p99 <= 5 ms\n");
+            }
+        }
+    }
+    if (rs.per_s >= 30000 && rs.p99_ms <= 2.0 && rs.errors == 0) {
+        printf("PASS state reads >= 30,000/s with p99 <= 2 ms\n");
+    } else {
+        printf("FAIL state reads >= 30,000/s with p99 <= 2 ms\n");
+        fails++;
+    }
+    if (rm.per_s >= 20000 && rm.errors == 0) {
+        printf("PASS one-way messages >= 20,000/s\n");
+    } else {
+        printf("FAIL one-way messages >= 20,000/s\n");
+        fails++;
+    }
+    MHD_stop_daemon(base);
+    th_server_stop(srv);
+    pthread_join(st, NULL);
+    th_server_free(srv);
+    {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+        if (system(cmd) != 0)
+            fprintf(stderr, "api_bench: could not remove %s\n", home);
+    }
+    curl_global_cleanup();
+    return fails ? 1 : 0;
+}
