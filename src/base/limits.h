@@ -88,6 +88,8 @@
 #define TH_CHAIN_MAX_CONTENT_BYTES (900ull * 1024u * 1024u)
 #define TH_CHAIN_MAX_SEGMENT_BYTES (64u * 1024u * 1024u) /* a batch's events, about
                                                (one event at least) */
+#define TH_CHAIN_APPEND_STALL_MS 30000u     /* an append waits this long for room in a
+                                               full queue behind a stalled writer */
 #define TH_CHAIN_CLOSE_RETRY_MS 5000u       /* at close, a writer that cannot store
                                                events retries this long, then fails */
 #define TH_CHAIN_DEFAULT_BATCH_EVENTS 8192u /* events per transaction, at most */

@@ -44,6 +44,7 @@ typedef struct chain_actor {
     pthread_mutex_t lock;      /* guards next_seq and last */
     uint64_t next_seq;
     uint8_t last[32];
+    uint64_t stored_next; /* writer: first seq not yet stored */
     int persisted;     /* writer: the chain_actor row exists */
     uint64_t batch_no; /* writer: last batch that touched this chain */
     uint32_t slot;     /* writer: index in that batch's touched list */
@@ -139,6 +140,9 @@ struct th_chain {
     /* The writer could not store events (disk full, I/O error...) and
      * retries: nothing is dropped (see the writer's comment). */
     int stalled;
+    int pending_fd;       /* chain.pending (pending.c); -1 if none */
+    int pending_dirty;    /* writer: it holds a non-empty record */
+    uint64_t pending_ns;  /* writer: when it was last written */
     atomic_int unhealthy; /* stalled || failed, read without the lock */
     uint64_t stalled_since_ms, stall_retries, stop_ns;
     char stall_msg[TH_ERROR_MSG_MAX];
@@ -647,6 +651,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     c->commit_no++;
     for (i = 0; i < ntouched; i++) {
         c->touched[i]->persisted = 1;
+        c->touched[i]->stored_next = c->touched[i]->head_seq + 1;
         if (span_add(c, c->touched[i], c->touched[i]->batch_first, c->commit_no) != 0)
             return th_error_set(err, TH_ENOMEM, "out of memory");
     }
@@ -798,6 +803,87 @@ static void deadline_after(struct timespec *ts, uint64_t mono_ns)
     ts->tv_nsec = (long)(mono_ns % 1000000000u);
 }
 
+/* Writer: record in chain.pending every chain with events accepted but not
+ * stored yet (pending.c), so that if the process ends before they are,
+ * verification says so. */
+static void pending_snapshot(th_chain *c, const char *reason)
+{
+    chain_pending_record r;
+    chain_unstored *v;
+    chain_actor *a;
+    uint64_t next;
+    size_t i, cap = 0, ncap;
+
+    if (c->pending_fd < 0)
+        return;
+    memset(&r, 0, sizeof r);
+    r.written_ms = base_clock_wall_ms();
+    snprintf(r.reason, sizeof r.reason, "%s", reason);
+    pthread_rwlock_rdlock(&c->tlock);
+    for (i = 0; i < c->nbuckets; i++)
+        for (a = c->buckets[i]; a != NULL; a = a->hnext) {
+            pthread_mutex_lock(&a->lock);
+            next = a->next_seq;
+            pthread_mutex_unlock(&a->lock);
+            if (next <= a->stored_next)
+                continue;
+            r.total++;
+            if (r.count == cap) {
+                ncap = cap ? cap * 2 : 64;
+                if (ncap > CHAIN_PENDING_BYTES / 18 ||
+                    (v = realloc(r.items, ncap * sizeof *v)) == NULL)
+                    continue; /* counted in total, not listed */
+                r.items = v;
+                cap = ncap;
+            }
+            r.items[r.count].actor = a->name; /* borrowed */
+            r.items[r.count].stored_next = a->stored_next;
+            r.items[r.count].next_seq = next;
+            r.count++;
+        }
+    pthread_rwlock_unlock(&c->tlock);
+    if (r.count > 0 && chain_pending_write(c->pending_fd, &r) == 0) {
+        c->pending_dirty = 1;
+        c->pending_ns = base_clock_mono_ns();
+    }
+    free(r.items);
+}
+
+/* Writer open: a record left by a process that ended with events unstored
+ * becomes a permanent "lost" record for each chain that ends before what
+ * was assigned (the database is the truth of what is stored), then the
+ * file is emptied. */
+static int pending_recover(th_chain *c, th_error *err)
+{
+    chain_pending_record r;
+    chain_unstored u;
+    chain_actor *a;
+    size_t i;
+    int rc, alive, created;
+
+    if ((rc = chain_pending_open(c->home, &c->pending_fd, err)) != TH_OK)
+        return rc;
+    rc = chain_pending_read(c->home, &r, &alive, err);
+    if (rc == TH_ENOENT)
+        return TH_OK;
+    if (rc != TH_OK)
+        return rc;
+    for (i = 0; i < r.count && rc == TH_OK; i++) {
+        a = actor_get(c, r.items[i].actor, strlen(r.items[i].actor), 0, &created);
+        u = r.items[i];
+        u.stored_next = a != NULL ? a->next_seq : 0;
+        if (u.stored_next < u.next_seq)
+            rc = chain_lost_record(c->wdb, &u, r.written_ms, r.reason, err);
+    }
+    chain_pending_release(&r);
+    if (rc == TH_OK) {
+        chain_pending_record empty = {0};
+        if (chain_pending_write(c->pending_fd, &empty) != 0)
+            rc = th_error_set(err, TH_EIO, "cannot empty %s/%s", c->home, CHAIN_PENDING_FILE);
+    }
+    return rc;
+}
+
 /* Commit one chunk, retrying while the database cannot take it (full
  * disk, I/O errors, another process holding the lock...): the events stay
  * queued, appenders see the writer "stalled" (th_chain_status) and the
@@ -813,16 +899,24 @@ static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
     th_error_clear(&err);
     while (commit_batch(c, chunk, n, &err) != TH_OK) {
         set_stalled(c, err.msg);
+        if (!c->pending_dirty || base_clock_mono_ns() - c->pending_ns >= 1000000000u)
+            pending_snapshot(c, err.msg);
         if (retry_wait(c, &delay)) {
             pthread_mutex_lock(&c->qlock);
             snprintf(msg, sizeof msg, "%llu events could not be stored: %.440s",
                      (unsigned long long)(c->last_ticket - c->durable), err.msg);
             pthread_mutex_unlock(&c->qlock);
+            pending_snapshot(c, err.msg); /* what verification will report lost */
             set_failed(c, err.code, msg);
             return -1;
         }
     }
     clear_stalled(c);
+    if (c->pending_dirty) {
+        chain_pending_record empty = {0};
+        if (chain_pending_write(c->pending_fd, &empty) == 0)
+            c->pending_dirty = 0;
+    }
     return 0;
 }
 
@@ -964,6 +1058,7 @@ static int table_load(th_chain *c, th_error *err)
         a->persisted = 1;
         if (sqlite3_column_type(st, 2) == SQLITE_INTEGER && sqlite3_column_bytes(st, 3) == 32) {
             a->next_seq = (uint64_t)sqlite3_column_int64(st, 2) + 1;
+            a->stored_next = a->next_seq;
             memcpy(a->last, sqlite3_column_blob(st, 3), 32);
         }
         if (a->id >= c->next_actor_id)
@@ -997,6 +1092,7 @@ static int table_load(th_chain *c, th_error *err)
                                     (unsigned long long)id, seg.events[i].actor);
             }
             a->next_seq = seg.events[i].seq + 1;
+            a->stored_next = a->next_seq;
             memcpy(a->last, seg.events[i].hash, 32);
             a->head_seq = seg.events[i].seq;
             memcpy(a->head_hash, seg.events[i].hash, 32);
@@ -1214,7 +1310,7 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
         return store_db_error(c->wdb, rc, err, "opening chains");
     c->next_actor_id = 1;
     if ((rc = prepare_writer(c, err)) != TH_OK || (rc = table_load(c, err)) != TH_OK ||
-        (rc = flush_index(c, err)) != TH_OK)
+        (rc = flush_index(c, err)) != TH_OK || (rc = pending_recover(c, err)) != TH_OK)
         return rc;
     sqlite3_wal_autocheckpoint(c->wdb, 0);
     sqlite3_wal_hook(c->wdb, wal_hook, c);
@@ -1279,6 +1375,7 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     if (c == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     c->lock_fd = -1;
+    c->pending_fd = -1;
     c->read_only = cfg->read_only != 0;
     c->batch_max = cfg->batch_max_events ? cfg->batch_max_events : TH_CHAIN_DEFAULT_BATCH_EVENTS;
     c->batch_ms = cfg->batch_max_ms ? cfg->batch_max_ms : TH_CHAIN_DEFAULT_BATCH_MS;
@@ -1344,6 +1441,8 @@ int th_chain_close(th_chain *c)
     sqlite3_close_v2(c->wdb);
     sqlite3_close_v2(c->rdb);
     sqlite3_close_v2(c->cdb);
+    if (c->pending_fd >= 0)
+        close(c->pending_fd);
     if (c->lock_fd >= 0)
         close(c->lock_fd); /* releases the flock */
     EVP_PKEY_free(c->key);
@@ -1426,9 +1525,26 @@ static void pending_free(chain_pending *p)
  * free it at any moment: the caller must not touch it again. */
 static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *err)
 {
+    uint64_t stalled_since = 0, now;
+    struct timespec ts;
+
     pthread_mutex_lock(&c->qlock);
-    while (c->qbytes > TH_CHAIN_MAX_QUEUE_BYTES && !c->failed)
-        pthread_cond_wait(&c->dcv, &c->qlock);
+    /* a full queue waits for the writer; behind a stalled writer at most
+     * TH_CHAIN_APPEND_STALL_MS (so that nobody waits forever on a full disk) */
+    while (c->qbytes > TH_CHAIN_MAX_QUEUE_BYTES && !c->failed) {
+        now = base_clock_mono_ns();
+        if (!c->stalled) {
+            stalled_since = 0;
+        } else if (stalled_since == 0) {
+            stalled_since = now;
+        } else if (now - stalled_since >= (uint64_t)TH_CHAIN_APPEND_STALL_MS * 1000000u) {
+            pthread_mutex_unlock(&c->qlock);
+            return th_error_set(err, TH_EIO, "the chain writer cannot store events and its queue "
+                                "is full (%zu bytes): %.300s", c->qbytes, c->stall_msg);
+        }
+        deadline_after(&ts, now + 100000000u);
+        pthread_cond_timedwait(&c->dcv, &c->qlock, &ts);
+    }
     if (c->failed || c->stopping) {
         pthread_mutex_unlock(&c->qlock);
         return th_error_set(err, c->failed ? c->fail_code : TH_ECLOSED, "chain writer %s: %s",
@@ -1575,6 +1691,11 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
 const char *chain_home(th_chain *c)
 {
     return c->home;
+}
+
+int chain_is_read_only(th_chain *c)
+{
+    return c->read_only;
 }
 
 int chain_actor_known(th_chain *c, const char *actor)

@@ -55,6 +55,45 @@ size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size,
  * (size or hash differs; message in err), or an I/O code. */
 int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_error *err);
 
+/* ---- pending.c: events accepted but not stored (see pending.c) ---- */
+
+#define CHAIN_PENDING_FILE "chain.pending"
+#define CHAIN_PENDING_BYTES (256u * 1024u) /* preallocated size of the file */
+
+typedef struct chain_unstored {
+    char *actor;
+    uint64_t stored_next; /* first seq not stored */
+    uint64_t next_seq;    /* first seq not assigned */
+} chain_unstored;
+
+typedef struct chain_pending_record {
+    uint64_t written_ms;
+    uint64_t total; /* chains with unstored events (>= count) */
+    char reason[512];
+    chain_unstored *items;
+    size_t count;
+} chain_pending_record;
+
+/* Open (create, 0600, preallocate) the home's chain.pending for writing. */
+int chain_pending_open(const char *home, int *fd /* out */, th_error *err);
+/* Replace the record (count 0: empty it), synced.  0 or -1.  The actor
+ * names are borrowed. */
+int chain_pending_write(int fd, const chain_pending_record *r);
+/* Read a non-empty record: TH_OK, TH_ENOENT (no file or nothing pending).
+ * *writer_alive tells whether a writer holds the home now.  Release with
+ * chain_pending_release. */
+int chain_pending_read(const char *home, chain_pending_record *out /* out */,
+                       int *writer_alive /* out */, th_error *err);
+void chain_pending_release(chain_pending_record *r);
+/* Keep a permanent record that u's events from u->stored_next on were
+ * lost (in chain_meta; the caller's transaction, if any). */
+int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms,
+                      const char *reason, th_error *err);
+/* TH_OK, or TH_ECORRUPT (missing event, reported in res) if `actor` has a
+ * lost record; `stored` = events stored. */
+int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored,
+                     th_chain_verify_result *res, th_error *err);
+
 /* ---- key.c ---- */
 
 /* Load this home's Ed25519 key from <home>/chain.key, creating it (mode
@@ -239,6 +278,8 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /
 
 /* The handle's THEATER_HOME (resolved). */
 const char *chain_home(th_chain *c);
+/* 1 if the handle was opened read-only. */
+int chain_is_read_only(th_chain *c);
 
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);

@@ -306,8 +306,35 @@ static void walk_init(chain_walk *w, sqlite3 *db, const char *actor, th_chain_ve
     }
 }
 
+/* The truth about events accepted but not stored: a lost record in the
+ * database (a process ended with them unstored), or, for a read-only
+ * verification, the live chain.pending of the home (`pend`, may be NULL):
+ * events that a stalled writer holds (alive) or that a dead one lost. */
+static int check_unstored(sqlite3 *db, const char *actor, uint64_t stored,
+                          const chain_pending_record *pend, int alive,
+                          th_chain_verify_result *res, th_error *err)
+{
+    size_t i;
+    int rc = chain_lost_check(db, actor, stored, res, err);
+
+    for (i = 0; rc == TH_OK && pend != NULL && i < pend->count; i++) {
+        const chain_unstored *u = &pend->items[i];
+        if (strcmp(u->actor, actor) != 0 || stored >= u->next_seq)
+            continue;
+        rc = chain_report(res, err, TH_CHAIN_MISSING_EVENT, actor, stored,
+                          "%llu event(s) from %llu on were appended but are not stored: %s "
+                          "(%.200s)",
+                          (unsigned long long)(u->next_seq - stored), (unsigned long long)stored,
+                          alive ? "the writer cannot store them now and keeps retrying"
+                                : "the writer could not store them and its process ended",
+                          pend->reason);
+    }
+    return rc;
+}
+
 static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
-                      th_chain_verify_result *res, th_error *err)
+                      const chain_pending_record *pend, int alive, th_chain_verify_result *res,
+                      th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
     chain_cached_head cached;
@@ -351,6 +378,8 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
     rc = finish_db(&w, &cached, err);
     if (rc == TH_OK)
         rc = report_deferred(res, err, &d);
+    if (rc == TH_OK)
+        rc = check_unstored(db, actor, w.next_seq, pend, alive, res, err);
 out:
     free(ids);
     return rc;
@@ -417,8 +446,44 @@ static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **o
     return TH_OK;
 }
 
-static int verify_all(sqlite3 *db, const uint8_t *trusted, th_chain_verify_result *res,
-                      th_error *err)
+/* Chains none of whose events are stored, but which had events accepted
+ * (lost records, chain.pending). */
+static int unstored_elsewhere(sqlite3 *db, chain_state *states, size_t n,
+                              const chain_pending_record *pend, int alive,
+                              th_chain_verify_result *res, th_error *err)
+{
+    char name[TH_CHAIN_MAX_ACTOR_BYTES + 1];
+    sqlite3_stmt *st = NULL;
+    const char *k, *colon;
+    chain_state key;
+    size_t i;
+    int rc = TH_OK, src;
+
+    for (i = 0; pend != NULL && i < pend->count && rc == TH_OK; i++) {
+        key.name = pend->items[i].actor;
+        if (bsearch(&key, states, n, sizeof key, cmp_state) == NULL)
+            rc = check_unstored(db, pend->items[i].actor, 0, pend, alive, res, err);
+    }
+    if (rc != TH_OK)
+        return rc;
+    src = sqlite3_prepare_v2(db, "SELECT key FROM chain_meta WHERE substr(key, 1, 5) = 'lost:'",
+                             -1, &st, NULL);
+    while (src == SQLITE_OK && rc == TH_OK && sqlite3_step(st) == SQLITE_ROW) {
+        k = (const char *)sqlite3_column_text(st, 0);
+        if (k == NULL || (colon = strrchr(k + 5, ':')) == NULL ||
+            (size_t)(colon - k - 5) > TH_CHAIN_MAX_ACTOR_BYTES)
+            continue;
+        snprintf(name, sizeof name, "%.*s", (int)(colon - k - 5), k + 5);
+        key.name = name;
+        if (bsearch(&key, states, n, sizeof key, cmp_state) == NULL)
+            rc = chain_lost_check(db, name, 0, res, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_record *pend,
+                      int alive, th_chain_verify_result *res, th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
     chain_state *states = NULL, key, **map = NULL, **nm;
@@ -485,6 +550,10 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, th_chain_verify_resul
         rc = finish_db(&states[i].w, &states[i].cached, err);
     if (rc == TH_OK)
         rc = report_deferred(res, err, &d);
+    for (i = 0; i < nstates && rc == TH_OK; i++)
+        rc = check_unstored(db, states[i].name, states[i].w.next_seq, pend, alive, res, err);
+    if (rc == TH_OK)
+        rc = unstored_elsewhere(db, states, nstates, pend, alive, res, err);
 out:
     sqlite3_finalize(st);
     for (i = 0; i < nstates; i++)
@@ -498,19 +567,28 @@ int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res,
 {
     uint8_t trusted[32];
     const uint8_t *tk = chain_trusted_key(c, trusted) == 0 ? trusted : NULL;
+    chain_pending_record pend;
     sqlite3 *db;
-    int rc;
+    int rc, alive = 0, have_pend = 0;
 
     memset(res, 0, sizeof *res);
+    /* another process's writer may hold events it cannot store (or its
+     * process ended with them): chain.pending says which */
+    if (chain_is_read_only(c) &&
+        chain_pending_read(chain_home(c), &pend, &alive, NULL) == TH_OK)
+        have_pend = 1;
     db = chain_reader_lock(c);
     /* One read transaction, so the writer's commits do not shift the view. */
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         rc = store_db_error(db, rc, err, "starting verification");
     } else {
-        rc = actor == NULL ? verify_all(db, tk, res, err) : verify_one(db, actor, tk, res, err);
+        rc = actor == NULL ? verify_all(db, tk, have_pend ? &pend : NULL, alive, res, err)
+                           : verify_one(db, actor, tk, have_pend ? &pend : NULL, alive, res, err);
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
     chain_reader_unlock(c);
+    if (have_pend)
+        chain_pending_release(&pend);
     return rc;
 }

@@ -123,6 +123,78 @@ static void test_chain_writer_stalls_and_recovers(void **state)
     assert_int_equal(th_chain_close(c), TH_OK);
 }
 
+static th_chain *open_chain(const char *home, int read_only)
+{
+    th_chain_config cfg = {0};
+    th_chain *c = NULL;
+    th_error err;
+
+    cfg.home = home;
+    cfg.read_only = read_only;
+    cfg.sync_normal = 1;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open %s: %s", home, err.msg);
+    return c;
+}
+
+/* A process that ends while events are unstored (its writer gave up at
+ * close on a full disk): verification does not say "ok" afterwards.  A
+ * reader sees the events pending while the writer retries, then lost; the
+ * next writer keeps a permanent record of the loss. */
+static void test_verify_tells_the_truth(void **state)
+{
+    th_chain_verify_result res;
+    th_chain_status st;
+    th_chain *c, *r;
+    th_error err;
+    char home[200], data[16384];
+    unsigned i;
+
+    (void)state;
+    snprintf(home, sizeof home, "%s/truth", g_mnt);
+    c = open_chain(home, 0);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(th_chain_append(c, "t", "before", "x", 1, NULL, NULL, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    fill(g_mnt);
+    memset(data, 'd', sizeof data);
+    for (i = 0; i < 4000; i++) {
+        th_chain_status_get(c, &st);
+        if (st.stalled)
+            break;
+        assert_int_equal(th_chain_append(c, "t", "fill", data, sizeof data, NULL, NULL, &err), TH_OK);
+        if (i % 64 == 63)
+            usleep(2000);
+    }
+    assert_true(st.stalled);
+    assert_int_equal(th_chain_append(c, "new-actor", "first", "y", 1, NULL, NULL, &err), TH_OK);
+    usleep(1200000); /* a retry later: the snapshot names the new chain too */
+    /* meanwhile a reader is told the events are pending, not "ok" */
+    r = open_chain(home, 1);
+    assert_int_equal(th_chain_verify(r, "t", &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
+    assert_non_null(strstr(res.detail, "keeps retrying"));
+    th_chain_close(r);
+    /* closing while the disk stays full: the writer gives up, says so */
+    assert_int_equal(th_chain_close(c), TH_EIO);
+    unfill(g_mnt);
+    r = open_chain(home, 1);
+    assert_int_equal(th_chain_verify(r, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
+    assert_non_null(strstr(res.detail, "process ended"));
+    th_chain_close(r);
+    /* the next writer records the loss for good; new events do not hide it */
+    c = open_chain(home, 0);
+    assert_int_equal(th_chain_append(c, "t", "after", "z", 1, NULL, NULL, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_verify(c, "t", &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
+    assert_non_null(strstr(res.detail, "never stored"));
+    assert_non_null(strstr(res.detail, "full"));
+    assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 /* Count the host-call events of the random interface, and find the
  * actor-failed event. */
 static void count_events(const char *home, const char *id, unsigned *calls, char *failed, size_t cap)
@@ -245,6 +317,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_writer_stalls_and_recovers),
         cmocka_unit_test(test_runtime_fail_stop),
+        cmocka_unit_test(test_verify_tells_the_truth),
     };
     char cmd[300];
     int rc;
