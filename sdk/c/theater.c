@@ -29,6 +29,7 @@
  * memory and the imports are left out.
  */
 #include "theater_int.h"
+#include "theater_wit.h"
 
 #if defined(__wasi__)
 #include <stdlib.h>
@@ -670,72 +671,45 @@ th_opt_bytes th_some(th_bytes b) { return (th_opt_bytes){.some = true, .val = b}
 /* Export glue                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* result<tuple<option<list<u8>>>, string>: 16 bytes, disc @0, payload @4. */
-typedef struct ret_state {
-    uint8_t tag;
-    union {
-        th_opt_bytes state;
-        th_str err;
-    } u;
-} ret_state;
-
-/* result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>: 28 bytes. */
-typedef struct ret_request {
-    uint8_t tag;
-    union {
-        struct {
-            th_opt_bytes state;
-            th_opt_bytes response;
-        } ok;
-        th_str err;
-    } u;
-} ret_request;
-
-/* result<tuple<option<list<u8>>, tuple<channel-accept>>, string>: 32 bytes. */
-typedef struct ret_channel_open {
-    uint8_t tag;
-    union {
-        struct {
-            th_opt_bytes state;
-            th_channel_accept accept;
-        } ok;
-        th_str err;
-    } u;
-} ret_channel_open;
-
-#if defined(__wasm32__)
-_Static_assert(sizeof(ret_state) == 16 && offsetof(ret_state, u) == 4,
-               "result<tuple<option<list<u8>>>, string>: 16, payload @4");
-_Static_assert(sizeof(ret_request) == 28 && offsetof(ret_request, u.ok.state) == 4 &&
-                   offsetof(ret_request, u.ok.response) == 16,
-               "handle-request result: 28, state @4, response @16");
-_Static_assert(sizeof(ret_channel_open) == 32 && offsetof(ret_channel_open, u.ok.state) == 4 &&
-                   offsetof(ret_channel_open, u.ok.accept) == 16,
-               "handle-channel-open result: 32, state @4, accept @16");
-#endif
-
-/* The export return area: static, since an actor runs one call at a time. */
+/* The export return area: the results' types generated from the WIT
+ * (theater_wit.h, layouts checked by the compiler); static, since an actor
+ * runs one call at a time. */
 static union {
-    ret_state state;
-    ret_request request;
-    ret_channel_open channel_open;
+    thw_res_tup1_opt_bytes_str state;                           /* most exports */
+    thw_res_tup2_opt_bytes_tup1_opt_bytes_str request;          /* handle-request */
+    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str channel_open; /* handle-channel-open */
     uint64_t align;
 } ret_area;
+
+/* An option for lowering: `none` carries a null pointer and length 0. */
+static thw_opt_bytes opt_low(th_opt_bytes o)
+{
+    thw_opt_bytes r = {0, {{NULL, 0}}};
+
+    if (o.some) {
+        r.some = 1;
+        r.u.val = (thw_bytes){o.val.ptr, o.val.len};
+    }
+    return r;
+}
+
+static thw_str str_low(th_str s)
+{
+    return (thw_str){s.ptr, s.len};
+}
 
 static th_opt_bytes opt_in(uint32_t some, const uint8_t *ptr, size_t len)
 {
     return some ? (th_opt_bytes){true, {ptr, len}} : TH_NONE;
 }
 
-th_opt_bytes th__opt_out(th_opt_bytes o) { return o.some ? o : TH_NONE; }
-
 static void *finish_state(th_status r, const th_state *st)
 {
-    ret_area.state.tag = r.ok ? 0 : 1;
+    ret_area.state.is_err = r.ok ? 0 : 1;
     if (r.ok)
-        ret_area.state.u.state = th__opt_out(*st);
+        ret_area.state.u.ok.f0 = opt_low(*st);
     else
-        ret_area.state.u.err = r.err;
+        ret_area.state.u.err = str_low(r.err);
     call_end();
     return &ret_area.state;
 }
@@ -765,12 +739,12 @@ void *th__call_request(th_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, 
     th_state st = opt_in(s_some, s_ptr, s_len);
     th_opt_bytes response = TH_NONE;
     th_status r = fn(&st, (th_str){r_ptr, r_len}, (th_bytes){m_ptr, m_len}, &response);
-    ret_area.request.tag = r.ok ? 0 : 1;
+    ret_area.request.is_err = r.ok ? 0 : 1;
     if (r.ok) {
-        ret_area.request.u.ok.state = th__opt_out(st);
-        ret_area.request.u.ok.response = th__opt_out(response);
+        ret_area.request.u.ok.f0 = opt_low(st);
+        ret_area.request.u.ok.f1.f0 = opt_low(response);
     } else {
-        ret_area.request.u.err = r.err;
+        ret_area.request.u.err = str_low(r.err);
     }
     call_end();
     return &ret_area.request;
@@ -784,13 +758,13 @@ void *th__call_channel_open(th_channel_open_fn fn, uint32_t s_some, const uint8_
     th_state st = opt_in(s_some, s_ptr, s_len);
     th_channel_accept accept = {.accepted = false, .message = TH_NONE};
     th_status r = fn(&st, (th_str){c_ptr, c_len}, (th_bytes){m_ptr, m_len}, &accept);
-    ret_area.channel_open.tag = r.ok ? 0 : 1;
+    ret_area.channel_open.is_err = r.ok ? 0 : 1;
     if (r.ok) {
-        ret_area.channel_open.u.ok.state = th__opt_out(st);
-        ret_area.channel_open.u.ok.accept.accepted = accept.accepted;
-        ret_area.channel_open.u.ok.accept.message = th__opt_out(accept.message);
+        ret_area.channel_open.u.ok.f0 = opt_low(st);
+        ret_area.channel_open.u.ok.f1.f0.accepted = accept.accepted;
+        ret_area.channel_open.u.ok.f1.f0.message = opt_low(accept.message);
     } else {
-        ret_area.channel_open.u.err = r.err;
+        ret_area.channel_open.u.err = str_low(r.err);
     }
     call_end();
     return &ret_area.channel_open;

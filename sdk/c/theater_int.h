@@ -11,7 +11,5 @@
 size_t th__c_len(const char *s);
 /* Formats into call-scoped memory (traps when out of memory). */
 th_str th__vformat_scoped(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-/* An option ready for lowering: `none` carries a null pointer and length 0. */
-th_opt_bytes th__opt_out(th_opt_bytes o);
 
 #endif /* THEATER_SDK_INT_H */

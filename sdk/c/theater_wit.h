@@ -16,26 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__wasm32__)
-
-typedef union thw_val {
-    int32_t i32;
-    int64_t i64;
-    float f32;
-    double f64;
-} thw_val;
-
-typedef struct thw_str {
-    const char *ptr;
-    size_t len;
-} thw_str;
-_Static_assert(sizeof(thw_str) == 8 && _Alignof(thw_str) == 4, "str layout");
-
 typedef struct thw_bytes {
     const uint8_t *ptr;
     size_t len;
 } thw_bytes;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_bytes) == 8 && _Alignof(thw_bytes) == 4, "bytes layout");
+#endif
 
 typedef struct thw_opt_bytes {
     uint8_t some;
@@ -43,8 +30,161 @@ typedef struct thw_opt_bytes {
         thw_bytes val;
     } u;
 } thw_opt_bytes;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_bytes) == 12 && _Alignof(thw_opt_bytes) == 4, "opt_bytes layout");
 _Static_assert(offsetof(thw_opt_bytes, u) == 4, "opt_bytes payload");
+#endif
+
+typedef struct thw_str {
+    const char *ptr;
+    size_t len;
+} thw_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_str) == 8 && _Alignof(thw_str) == 4, "str layout");
+#endif
+
+typedef struct thw_tup1_str {
+    thw_str f0;
+} thw_tup1_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_str) == 8 && _Alignof(thw_tup1_str) == 4, "tup1_str layout");
+_Static_assert(offsetof(thw_tup1_str, f0) == 0, "tup1_str field");
+#endif
+
+typedef struct thw_tup1_opt_bytes {
+    thw_opt_bytes f0;
+} thw_tup1_opt_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_opt_bytes) == 12 && _Alignof(thw_tup1_opt_bytes) == 4, "tup1_opt_bytes layout");
+_Static_assert(offsetof(thw_tup1_opt_bytes, f0) == 0, "tup1_opt_bytes field");
+#endif
+
+typedef struct thw_res_tup1_opt_bytes_str {
+    uint8_t is_err;
+    union {
+        thw_tup1_opt_bytes ok;
+        thw_str err;
+    } u;
+} thw_res_tup1_opt_bytes_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup1_opt_bytes_str) == 16 && _Alignof(thw_res_tup1_opt_bytes_str) == 4, "res_tup1_opt_bytes_str layout");
+_Static_assert(offsetof(thw_res_tup1_opt_bytes_str, u) == 4, "res_tup1_opt_bytes_str payload");
+#endif
+
+typedef struct thw_tup1_bytes {
+    thw_bytes f0;
+} thw_tup1_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_bytes) == 8 && _Alignof(thw_tup1_bytes) == 4, "tup1_bytes layout");
+_Static_assert(offsetof(thw_tup1_bytes, f0) == 0, "tup1_bytes field");
+#endif
+
+typedef struct thw_tup2_str_bytes {
+    thw_str f0;
+    thw_bytes f1;
+} thw_tup2_str_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_str_bytes) == 16 && _Alignof(thw_tup2_str_bytes) == 4, "tup2_str_bytes layout");
+_Static_assert(offsetof(thw_tup2_str_bytes, f0) == 0, "tup2_str_bytes field");
+_Static_assert(offsetof(thw_tup2_str_bytes, f1) == 8, "tup2_str_bytes field");
+#endif
+
+typedef struct thw_tup2_opt_bytes_tup1_opt_bytes {
+    thw_opt_bytes f0;
+    thw_tup1_opt_bytes f1;
+} thw_tup2_opt_bytes_tup1_opt_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_opt_bytes_tup1_opt_bytes) == 24 && _Alignof(thw_tup2_opt_bytes_tup1_opt_bytes) == 4, "tup2_opt_bytes_tup1_opt_bytes layout");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_opt_bytes, f0) == 0, "tup2_opt_bytes_tup1_opt_bytes field");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_opt_bytes, f1) == 12, "tup2_opt_bytes_tup1_opt_bytes field");
+#endif
+
+typedef struct thw_res_tup2_opt_bytes_tup1_opt_bytes_str {
+    uint8_t is_err;
+    union {
+        thw_tup2_opt_bytes_tup1_opt_bytes ok;
+        thw_str err;
+    } u;
+} thw_res_tup2_opt_bytes_tup1_opt_bytes_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup2_opt_bytes_tup1_opt_bytes_str) == 28 && _Alignof(thw_res_tup2_opt_bytes_tup1_opt_bytes_str) == 4, "res_tup2_opt_bytes_tup1_opt_bytes_str layout");
+_Static_assert(offsetof(thw_res_tup2_opt_bytes_tup1_opt_bytes_str, u) == 4, "res_tup2_opt_bytes_tup1_opt_bytes_str payload");
+#endif
+
+typedef struct thw_types_channel_accept {
+    bool accepted;
+    thw_opt_bytes message;
+} thw_types_channel_accept;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_types_channel_accept) == 16 && _Alignof(thw_types_channel_accept) == 4, "types_channel_accept layout");
+_Static_assert(offsetof(thw_types_channel_accept, accepted) == 0, "types_channel_accept field");
+_Static_assert(offsetof(thw_types_channel_accept, message) == 4, "types_channel_accept field");
+#endif
+
+typedef struct thw_tup1_types_channel_accept {
+    thw_types_channel_accept f0;
+} thw_tup1_types_channel_accept;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_types_channel_accept) == 16 && _Alignof(thw_tup1_types_channel_accept) == 4, "tup1_types_channel_accept layout");
+_Static_assert(offsetof(thw_tup1_types_channel_accept, f0) == 0, "tup1_types_channel_accept field");
+#endif
+
+typedef struct thw_tup2_opt_bytes_tup1_types_channel_accept {
+    thw_opt_bytes f0;
+    thw_tup1_types_channel_accept f1;
+} thw_tup2_opt_bytes_tup1_types_channel_accept;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_opt_bytes_tup1_types_channel_accept) == 28 && _Alignof(thw_tup2_opt_bytes_tup1_types_channel_accept) == 4, "tup2_opt_bytes_tup1_types_channel_accept layout");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_types_channel_accept, f0) == 0, "tup2_opt_bytes_tup1_types_channel_accept field");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_types_channel_accept, f1) == 12, "tup2_opt_bytes_tup1_types_channel_accept field");
+#endif
+
+typedef struct thw_res_tup2_opt_bytes_tup1_types_channel_accept_str {
+    uint8_t is_err;
+    union {
+        thw_tup2_opt_bytes_tup1_types_channel_accept ok;
+        thw_str err;
+    } u;
+} thw_res_tup2_opt_bytes_tup1_types_channel_accept_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup2_opt_bytes_tup1_types_channel_accept_str) == 32 && _Alignof(thw_res_tup2_opt_bytes_tup1_types_channel_accept_str) == 4, "res_tup2_opt_bytes_tup1_types_channel_accept_str layout");
+_Static_assert(offsetof(thw_res_tup2_opt_bytes_tup1_types_channel_accept_str, u) == 4, "res_tup2_opt_bytes_tup1_types_channel_accept_str payload");
+#endif
+
+typedef uint8_t thw_types_wit_error_type;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_types_wit_error_type) == 1 && _Alignof(thw_types_wit_error_type) == 1, "types_wit_error_type layout");
+#endif
+
+typedef struct thw_types_wit_actor_error {
+    thw_types_wit_error_type error_type;
+    thw_opt_bytes data;
+} thw_types_wit_actor_error;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_types_wit_actor_error) == 16 && _Alignof(thw_types_wit_actor_error) == 4, "types_wit_actor_error layout");
+_Static_assert(offsetof(thw_types_wit_actor_error, error_type) == 0, "types_wit_actor_error field");
+_Static_assert(offsetof(thw_types_wit_actor_error, data) == 4, "types_wit_actor_error field");
+#endif
+
+typedef struct thw_tup2_str_types_wit_actor_error {
+    thw_str f0;
+    thw_types_wit_actor_error f1;
+} thw_tup2_str_types_wit_actor_error;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_str_types_wit_actor_error) == 24 && _Alignof(thw_tup2_str_types_wit_actor_error) == 4, "tup2_str_types_wit_actor_error layout");
+_Static_assert(offsetof(thw_tup2_str_types_wit_actor_error, f0) == 0, "tup2_str_types_wit_actor_error field");
+_Static_assert(offsetof(thw_tup2_str_types_wit_actor_error, f1) == 8, "tup2_str_types_wit_actor_error field");
+#endif
+
+typedef struct thw_tup2_str_opt_bytes {
+    thw_str f0;
+    thw_opt_bytes f1;
+} thw_tup2_str_opt_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_str_opt_bytes) == 20 && _Alignof(thw_tup2_str_opt_bytes) == 4, "tup2_str_opt_bytes layout");
+_Static_assert(offsetof(thw_tup2_str_opt_bytes, f0) == 0, "tup2_str_opt_bytes field");
+_Static_assert(offsetof(thw_tup2_str_opt_bytes, f1) == 8, "tup2_str_opt_bytes field");
+#endif
 
 typedef struct thw_opt_str {
     uint8_t some;
@@ -52,8 +192,10 @@ typedef struct thw_opt_str {
         thw_str val;
     } u;
 } thw_opt_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_str) == 12 && _Alignof(thw_opt_str) == 4, "opt_str layout");
 _Static_assert(offsetof(thw_opt_str, u) == 4, "opt_str payload");
+#endif
 
 typedef struct thw_types_chain_event {
     thw_bytes hash;
@@ -63,6 +205,7 @@ typedef struct thw_types_chain_event {
     uint64_t timestamp;
     thw_opt_str description;
 } thw_types_chain_event;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_types_chain_event) == 64 && _Alignof(thw_types_chain_event) == 8, "types_chain_event layout");
 _Static_assert(offsetof(thw_types_chain_event, hash) == 0, "types_chain_event field");
 _Static_assert(offsetof(thw_types_chain_event, parent_hash) == 8, "types_chain_event field");
@@ -70,12 +213,15 @@ _Static_assert(offsetof(thw_types_chain_event, event_type) == 20, "types_chain_e
 _Static_assert(offsetof(thw_types_chain_event, data) == 28, "types_chain_event field");
 _Static_assert(offsetof(thw_types_chain_event, timestamp) == 40, "types_chain_event field");
 _Static_assert(offsetof(thw_types_chain_event, description) == 48, "types_chain_event field");
+#endif
 
 typedef struct thw_list_types_chain_event {
     const thw_types_chain_event *ptr;
     size_t len;
 } thw_list_types_chain_event;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_list_types_chain_event) == 8 && _Alignof(thw_list_types_chain_event) == 4, "list_types_chain_event layout");
+#endif
 
 typedef struct thw_res_unit_str {
     uint8_t is_err;
@@ -83,8 +229,10 @@ typedef struct thw_res_unit_str {
         thw_str err;
     } u;
 } thw_res_unit_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_unit_str) == 12 && _Alignof(thw_res_unit_str) == 4, "res_unit_str layout");
 _Static_assert(offsetof(thw_res_unit_str, u) == 4, "res_unit_str payload");
+#endif
 
 typedef struct thw_res_bytes_str {
     uint8_t is_err;
@@ -93,8 +241,10 @@ typedef struct thw_res_bytes_str {
         thw_str err;
     } u;
 } thw_res_bytes_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_bytes_str) == 12 && _Alignof(thw_res_bytes_str) == 4, "res_bytes_str layout");
 _Static_assert(offsetof(thw_res_bytes_str, u) == 4, "res_bytes_str payload");
+#endif
 
 typedef struct thw_res_str_str {
     uint8_t is_err;
@@ -103,14 +253,18 @@ typedef struct thw_res_str_str {
         thw_str err;
     } u;
 } thw_res_str_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_str_str) == 12 && _Alignof(thw_res_str_str) == 4, "res_str_str layout");
 _Static_assert(offsetof(thw_res_str_str, u) == 4, "res_str_str payload");
+#endif
 
 typedef struct thw_list_str {
     const thw_str *ptr;
     size_t len;
 } thw_list_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_list_str) == 8 && _Alignof(thw_list_str) == 4, "list_str layout");
+#endif
 
 typedef struct thw_res_opt_bytes_str {
     uint8_t is_err;
@@ -119,8 +273,10 @@ typedef struct thw_res_opt_bytes_str {
         thw_str err;
     } u;
 } thw_res_opt_bytes_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_opt_bytes_str) == 16 && _Alignof(thw_res_opt_bytes_str) == 4, "res_opt_bytes_str layout");
 _Static_assert(offsetof(thw_res_opt_bytes_str, u) == 4, "res_opt_bytes_str payload");
+#endif
 
 typedef struct thw_res_list_types_chain_event_str {
     uint8_t is_err;
@@ -129,14 +285,18 @@ typedef struct thw_res_list_types_chain_event_str {
         thw_str err;
     } u;
 } thw_res_list_types_chain_event_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_list_types_chain_event_str) == 12 && _Alignof(thw_res_list_types_chain_event_str) == 4, "res_list_types_chain_event_str layout");
 _Static_assert(offsetof(thw_res_list_types_chain_event_str, u) == 4, "res_list_types_chain_event_str payload");
+#endif
 
 typedef struct thw_store_content_ref {
     thw_str hash;
 } thw_store_content_ref;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_store_content_ref) == 8 && _Alignof(thw_store_content_ref) == 4, "store_content_ref layout");
 _Static_assert(offsetof(thw_store_content_ref, hash) == 0, "store_content_ref field");
+#endif
 
 typedef struct thw_res_store_content_ref_str {
     uint8_t is_err;
@@ -145,8 +305,10 @@ typedef struct thw_res_store_content_ref_str {
         thw_str err;
     } u;
 } thw_res_store_content_ref_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_store_content_ref_str) == 12 && _Alignof(thw_res_store_content_ref_str) == 4, "res_store_content_ref_str layout");
 _Static_assert(offsetof(thw_res_store_content_ref_str, u) == 4, "res_store_content_ref_str payload");
+#endif
 
 typedef struct thw_res_bool_str {
     uint8_t is_err;
@@ -155,8 +317,10 @@ typedef struct thw_res_bool_str {
         thw_str err;
     } u;
 } thw_res_bool_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_bool_str) == 12 && _Alignof(thw_res_bool_str) == 4, "res_bool_str layout");
 _Static_assert(offsetof(thw_res_bool_str, u) == 4, "res_bool_str payload");
+#endif
 
 typedef struct thw_opt_store_content_ref {
     uint8_t some;
@@ -164,8 +328,10 @@ typedef struct thw_opt_store_content_ref {
         thw_store_content_ref val;
     } u;
 } thw_opt_store_content_ref;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_store_content_ref) == 12 && _Alignof(thw_opt_store_content_ref) == 4, "opt_store_content_ref layout");
 _Static_assert(offsetof(thw_opt_store_content_ref, u) == 4, "opt_store_content_ref payload");
+#endif
 
 typedef struct thw_res_opt_store_content_ref_str {
     uint8_t is_err;
@@ -174,8 +340,10 @@ typedef struct thw_res_opt_store_content_ref_str {
         thw_str err;
     } u;
 } thw_res_opt_store_content_ref_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_opt_store_content_ref_str) == 16 && _Alignof(thw_res_opt_store_content_ref_str) == 4, "res_opt_store_content_ref_str layout");
 _Static_assert(offsetof(thw_res_opt_store_content_ref_str, u) == 4, "res_opt_store_content_ref_str payload");
+#endif
 
 typedef struct thw_res_list_str_str {
     uint8_t is_err;
@@ -184,14 +352,18 @@ typedef struct thw_res_list_str_str {
         thw_str err;
     } u;
 } thw_res_list_str_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_list_str_str) == 12 && _Alignof(thw_res_list_str_str) == 4, "res_list_str_str layout");
 _Static_assert(offsetof(thw_res_list_str_str, u) == 4, "res_list_str_str payload");
+#endif
 
 typedef struct thw_list_store_content_ref {
     const thw_store_content_ref *ptr;
     size_t len;
 } thw_list_store_content_ref;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_list_store_content_ref) == 8 && _Alignof(thw_list_store_content_ref) == 4, "list_store_content_ref layout");
+#endif
 
 typedef struct thw_res_list_store_content_ref_str {
     uint8_t is_err;
@@ -200,8 +372,10 @@ typedef struct thw_res_list_store_content_ref_str {
         thw_str err;
     } u;
 } thw_res_list_store_content_ref_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_list_store_content_ref_str) == 12 && _Alignof(thw_res_list_store_content_ref_str) == 4, "res_list_store_content_ref_str layout");
 _Static_assert(offsetof(thw_res_list_store_content_ref_str, u) == 4, "res_list_store_content_ref_str payload");
+#endif
 
 typedef struct thw_res_u64_str {
     uint8_t is_err;
@@ -210,8 +384,10 @@ typedef struct thw_res_u64_str {
         thw_str err;
     } u;
 } thw_res_u64_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_u64_str) == 16 && _Alignof(thw_res_u64_str) == 8, "res_u64_str layout");
 _Static_assert(offsetof(thw_res_u64_str, u) == 8, "res_u64_str payload");
+#endif
 
 typedef struct thw_res_f64_str {
     uint8_t is_err;
@@ -220,22 +396,28 @@ typedef struct thw_res_f64_str {
         thw_str err;
     } u;
 } thw_res_f64_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_f64_str) == 16 && _Alignof(thw_res_f64_str) == 8, "res_f64_str layout");
 _Static_assert(offsetof(thw_res_f64_str, u) == 8, "res_f64_str payload");
+#endif
 
 typedef struct thw_tup2_str_str {
     thw_str f0;
     thw_str f1;
 } thw_tup2_str_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_tup2_str_str) == 16 && _Alignof(thw_tup2_str_str) == 4, "tup2_str_str layout");
 _Static_assert(offsetof(thw_tup2_str_str, f0) == 0, "tup2_str_str field");
 _Static_assert(offsetof(thw_tup2_str_str, f1) == 8, "tup2_str_str field");
+#endif
 
 typedef struct thw_list_tup2_str_str {
     const thw_tup2_str_str *ptr;
     size_t len;
 } thw_list_tup2_str_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_list_tup2_str_str) == 8 && _Alignof(thw_list_tup2_str_str) == 4, "list_tup2_str_str layout");
+#endif
 
 typedef struct thw_http_types_http_request {
     thw_str method;
@@ -243,21 +425,25 @@ typedef struct thw_http_types_http_request {
     thw_list_tup2_str_str headers;
     thw_opt_bytes body;
 } thw_http_types_http_request;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_http_types_http_request) == 36 && _Alignof(thw_http_types_http_request) == 4, "http_types_http_request layout");
 _Static_assert(offsetof(thw_http_types_http_request, method) == 0, "http_types_http_request field");
 _Static_assert(offsetof(thw_http_types_http_request, uri) == 8, "http_types_http_request field");
 _Static_assert(offsetof(thw_http_types_http_request, headers) == 16, "http_types_http_request field");
 _Static_assert(offsetof(thw_http_types_http_request, body) == 24, "http_types_http_request field");
+#endif
 
 typedef struct thw_http_types_http_response {
     uint16_t status;
     thw_list_tup2_str_str headers;
     thw_opt_bytes body;
 } thw_http_types_http_response;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_http_types_http_response) == 24 && _Alignof(thw_http_types_http_response) == 4, "http_types_http_response layout");
 _Static_assert(offsetof(thw_http_types_http_response, status) == 0, "http_types_http_response field");
 _Static_assert(offsetof(thw_http_types_http_response, headers) == 4, "http_types_http_response field");
 _Static_assert(offsetof(thw_http_types_http_response, body) == 12, "http_types_http_response field");
+#endif
 
 typedef struct thw_res_http_types_http_response_str {
     uint8_t is_err;
@@ -266,8 +452,10 @@ typedef struct thw_res_http_types_http_response_str {
         thw_str err;
     } u;
 } thw_res_http_types_http_response_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_http_types_http_response_str) == 28 && _Alignof(thw_res_http_types_http_response_str) == 4, "res_http_types_http_response_str layout");
 _Static_assert(offsetof(thw_res_http_types_http_response_str, u) == 4, "res_http_types_http_response_str payload");
+#endif
 
 typedef struct thw_opt_u16 {
     uint8_t some;
@@ -275,16 +463,20 @@ typedef struct thw_opt_u16 {
         uint16_t val;
     } u;
 } thw_opt_u16;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_u16) == 4 && _Alignof(thw_opt_u16) == 2, "opt_u16 layout");
 _Static_assert(offsetof(thw_opt_u16, u) == 2, "opt_u16 payload");
+#endif
 
 typedef struct thw_http_types_tls_config {
     thw_str cert_path;
     thw_str key_path;
 } thw_http_types_tls_config;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_http_types_tls_config) == 16 && _Alignof(thw_http_types_tls_config) == 4, "http_types_tls_config layout");
 _Static_assert(offsetof(thw_http_types_tls_config, cert_path) == 0, "http_types_tls_config field");
 _Static_assert(offsetof(thw_http_types_tls_config, key_path) == 8, "http_types_tls_config field");
+#endif
 
 typedef struct thw_opt_http_types_tls_config {
     uint8_t some;
@@ -292,18 +484,22 @@ typedef struct thw_opt_http_types_tls_config {
         thw_http_types_tls_config val;
     } u;
 } thw_opt_http_types_tls_config;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_http_types_tls_config) == 20 && _Alignof(thw_opt_http_types_tls_config) == 4, "opt_http_types_tls_config layout");
 _Static_assert(offsetof(thw_opt_http_types_tls_config, u) == 4, "opt_http_types_tls_config payload");
+#endif
 
 typedef struct thw_http_types_server_config {
     thw_opt_u16 port;
     thw_opt_str host;
     thw_opt_http_types_tls_config tls_config;
 } thw_http_types_server_config;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_http_types_server_config) == 36 && _Alignof(thw_http_types_server_config) == 4, "http_types_server_config layout");
 _Static_assert(offsetof(thw_http_types_server_config, port) == 0, "http_types_server_config field");
 _Static_assert(offsetof(thw_http_types_server_config, host) == 4, "http_types_server_config field");
 _Static_assert(offsetof(thw_http_types_server_config, tls_config) == 16, "http_types_server_config field");
+#endif
 
 typedef struct thw_http_types_server_info {
     uint64_t id;
@@ -314,6 +510,7 @@ typedef struct thw_http_types_server_info {
     uint32_t middleware_count;
     bool websocket_enabled;
 } thw_http_types_server_info;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_http_types_server_info) == 40 && _Alignof(thw_http_types_server_info) == 8, "http_types_server_info layout");
 _Static_assert(offsetof(thw_http_types_server_info, id) == 0, "http_types_server_info field");
 _Static_assert(offsetof(thw_http_types_server_info, port) == 8, "http_types_server_info field");
@@ -322,6 +519,7 @@ _Static_assert(offsetof(thw_http_types_server_info, running) == 20, "http_types_
 _Static_assert(offsetof(thw_http_types_server_info, routes_count) == 24, "http_types_server_info field");
 _Static_assert(offsetof(thw_http_types_server_info, middleware_count) == 28, "http_types_server_info field");
 _Static_assert(offsetof(thw_http_types_server_info, websocket_enabled) == 32, "http_types_server_info field");
+#endif
 
 typedef struct thw_res_http_types_server_info_str {
     uint8_t is_err;
@@ -330,8 +528,10 @@ typedef struct thw_res_http_types_server_info_str {
         thw_str err;
     } u;
 } thw_res_http_types_server_info_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_http_types_server_info_str) == 48 && _Alignof(thw_res_http_types_server_info_str) == 8, "res_http_types_server_info_str layout");
 _Static_assert(offsetof(thw_res_http_types_server_info_str, u) == 8, "res_http_types_server_info_str payload");
+#endif
 
 typedef struct thw_res_u16_str {
     uint8_t is_err;
@@ -340,8 +540,10 @@ typedef struct thw_res_u16_str {
         thw_str err;
     } u;
 } thw_res_u16_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_u16_str) == 12 && _Alignof(thw_res_u16_str) == 4, "res_u16_str layout");
 _Static_assert(offsetof(thw_res_u16_str, u) == 4, "res_u16_str payload");
+#endif
 
 typedef struct thw_opt_u64 {
     uint8_t some;
@@ -349,8 +551,10 @@ typedef struct thw_opt_u64 {
         uint64_t val;
     } u;
 } thw_opt_u64;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_u64) == 16 && _Alignof(thw_opt_u64) == 8, "opt_u64 layout");
 _Static_assert(offsetof(thw_opt_u64, u) == 8, "opt_u64 payload");
+#endif
 
 typedef struct thw_websocket_types_message_type {
     uint8_t tag;
@@ -358,23 +562,183 @@ typedef struct thw_websocket_types_message_type {
         thw_str other;
     } u;
 } thw_websocket_types_message_type;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_websocket_types_message_type) == 12 && _Alignof(thw_websocket_types_message_type) == 4, "websocket_types_message_type layout");
 _Static_assert(offsetof(thw_websocket_types_message_type, u) == 4, "websocket_types_message_type payload");
+#endif
 
 typedef struct thw_websocket_types_websocket_message {
     thw_websocket_types_message_type ty;
     thw_opt_bytes data;
     thw_opt_str text;
 } thw_websocket_types_websocket_message;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_websocket_types_websocket_message) == 36 && _Alignof(thw_websocket_types_websocket_message) == 4, "websocket_types_websocket_message layout");
 _Static_assert(offsetof(thw_websocket_types_websocket_message, ty) == 0, "websocket_types_websocket_message field");
 _Static_assert(offsetof(thw_websocket_types_websocket_message, data) == 12, "websocket_types_websocket_message field");
 _Static_assert(offsetof(thw_websocket_types_websocket_message, text) == 24, "websocket_types_websocket_message field");
+#endif
+
+typedef struct thw_tup2_u64_http_types_http_request {
+    uint64_t f0;
+    thw_http_types_http_request f1;
+} thw_tup2_u64_http_types_http_request;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_u64_http_types_http_request) == 48 && _Alignof(thw_tup2_u64_http_types_http_request) == 8, "tup2_u64_http_types_http_request layout");
+_Static_assert(offsetof(thw_tup2_u64_http_types_http_request, f0) == 0, "tup2_u64_http_types_http_request field");
+_Static_assert(offsetof(thw_tup2_u64_http_types_http_request, f1) == 8, "tup2_u64_http_types_http_request field");
+#endif
+
+typedef struct thw_tup1_http_types_http_response {
+    thw_http_types_http_response f0;
+} thw_tup1_http_types_http_response;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_http_types_http_response) == 24 && _Alignof(thw_tup1_http_types_http_response) == 4, "tup1_http_types_http_response layout");
+_Static_assert(offsetof(thw_tup1_http_types_http_response, f0) == 0, "tup1_http_types_http_response field");
+#endif
+
+typedef struct thw_tup2_opt_bytes_tup1_http_types_http_response {
+    thw_opt_bytes f0;
+    thw_tup1_http_types_http_response f1;
+} thw_tup2_opt_bytes_tup1_http_types_http_response;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_opt_bytes_tup1_http_types_http_response) == 36 && _Alignof(thw_tup2_opt_bytes_tup1_http_types_http_response) == 4, "tup2_opt_bytes_tup1_http_types_http_response layout");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_http_types_http_response, f0) == 0, "tup2_opt_bytes_tup1_http_types_http_response field");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_http_types_http_response, f1) == 12, "tup2_opt_bytes_tup1_http_types_http_response field");
+#endif
+
+typedef struct thw_res_tup2_opt_bytes_tup1_http_types_http_response_str {
+    uint8_t is_err;
+    union {
+        thw_tup2_opt_bytes_tup1_http_types_http_response ok;
+        thw_str err;
+    } u;
+} thw_res_tup2_opt_bytes_tup1_http_types_http_response_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup2_opt_bytes_tup1_http_types_http_response_str) == 40 && _Alignof(thw_res_tup2_opt_bytes_tup1_http_types_http_response_str) == 4, "res_tup2_opt_bytes_tup1_http_types_http_response_str layout");
+_Static_assert(offsetof(thw_res_tup2_opt_bytes_tup1_http_types_http_response_str, u) == 4, "res_tup2_opt_bytes_tup1_http_types_http_response_str payload");
+#endif
+
+typedef struct thw_http_types_middleware_result {
+    bool proceed;
+    thw_http_types_http_request request;
+} thw_http_types_middleware_result;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_http_types_middleware_result) == 40 && _Alignof(thw_http_types_middleware_result) == 4, "http_types_middleware_result layout");
+_Static_assert(offsetof(thw_http_types_middleware_result, proceed) == 0, "http_types_middleware_result field");
+_Static_assert(offsetof(thw_http_types_middleware_result, request) == 4, "http_types_middleware_result field");
+#endif
+
+typedef struct thw_tup1_http_types_middleware_result {
+    thw_http_types_middleware_result f0;
+} thw_tup1_http_types_middleware_result;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_http_types_middleware_result) == 40 && _Alignof(thw_tup1_http_types_middleware_result) == 4, "tup1_http_types_middleware_result layout");
+_Static_assert(offsetof(thw_tup1_http_types_middleware_result, f0) == 0, "tup1_http_types_middleware_result field");
+#endif
+
+typedef struct thw_tup2_opt_bytes_tup1_http_types_middleware_result {
+    thw_opt_bytes f0;
+    thw_tup1_http_types_middleware_result f1;
+} thw_tup2_opt_bytes_tup1_http_types_middleware_result;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_opt_bytes_tup1_http_types_middleware_result) == 52 && _Alignof(thw_tup2_opt_bytes_tup1_http_types_middleware_result) == 4, "tup2_opt_bytes_tup1_http_types_middleware_result layout");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_http_types_middleware_result, f0) == 0, "tup2_opt_bytes_tup1_http_types_middleware_result field");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_http_types_middleware_result, f1) == 12, "tup2_opt_bytes_tup1_http_types_middleware_result field");
+#endif
+
+typedef struct thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str {
+    uint8_t is_err;
+    union {
+        thw_tup2_opt_bytes_tup1_http_types_middleware_result ok;
+        thw_str err;
+    } u;
+} thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str) == 56 && _Alignof(thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str) == 4, "res_tup2_opt_bytes_tup1_http_types_middleware_result_str layout");
+_Static_assert(offsetof(thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str, u) == 4, "res_tup2_opt_bytes_tup1_http_types_middleware_result_str payload");
+#endif
+
+typedef struct thw_tup4_u64_u64_str_opt_str {
+    uint64_t f0;
+    uint64_t f1;
+    thw_str f2;
+    thw_opt_str f3;
+} thw_tup4_u64_u64_str_opt_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup4_u64_u64_str_opt_str) == 40 && _Alignof(thw_tup4_u64_u64_str_opt_str) == 8, "tup4_u64_u64_str_opt_str layout");
+_Static_assert(offsetof(thw_tup4_u64_u64_str_opt_str, f0) == 0, "tup4_u64_u64_str_opt_str field");
+_Static_assert(offsetof(thw_tup4_u64_u64_str_opt_str, f1) == 8, "tup4_u64_u64_str_opt_str field");
+_Static_assert(offsetof(thw_tup4_u64_u64_str_opt_str, f2) == 16, "tup4_u64_u64_str_opt_str field");
+_Static_assert(offsetof(thw_tup4_u64_u64_str_opt_str, f3) == 24, "tup4_u64_u64_str_opt_str field");
+#endif
+
+typedef struct thw_tup3_u64_u64_websocket_types_websocket_message {
+    uint64_t f0;
+    uint64_t f1;
+    thw_websocket_types_websocket_message f2;
+} thw_tup3_u64_u64_websocket_types_websocket_message;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup3_u64_u64_websocket_types_websocket_message) == 56 && _Alignof(thw_tup3_u64_u64_websocket_types_websocket_message) == 8, "tup3_u64_u64_websocket_types_websocket_message layout");
+_Static_assert(offsetof(thw_tup3_u64_u64_websocket_types_websocket_message, f0) == 0, "tup3_u64_u64_websocket_types_websocket_message field");
+_Static_assert(offsetof(thw_tup3_u64_u64_websocket_types_websocket_message, f1) == 8, "tup3_u64_u64_websocket_types_websocket_message field");
+_Static_assert(offsetof(thw_tup3_u64_u64_websocket_types_websocket_message, f2) == 16, "tup3_u64_u64_websocket_types_websocket_message field");
+#endif
+
+typedef struct thw_list_websocket_types_websocket_message {
+    const thw_websocket_types_websocket_message *ptr;
+    size_t len;
+} thw_list_websocket_types_websocket_message;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_list_websocket_types_websocket_message) == 8 && _Alignof(thw_list_websocket_types_websocket_message) == 4, "list_websocket_types_websocket_message layout");
+#endif
+
+typedef struct thw_tup1_list_websocket_types_websocket_message {
+    thw_list_websocket_types_websocket_message f0;
+} thw_tup1_list_websocket_types_websocket_message;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup1_list_websocket_types_websocket_message) == 8 && _Alignof(thw_tup1_list_websocket_types_websocket_message) == 4, "tup1_list_websocket_types_websocket_message layout");
+_Static_assert(offsetof(thw_tup1_list_websocket_types_websocket_message, f0) == 0, "tup1_list_websocket_types_websocket_message field");
+#endif
+
+typedef struct thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message {
+    thw_opt_bytes f0;
+    thw_tup1_list_websocket_types_websocket_message f1;
+} thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message) == 20 && _Alignof(thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message) == 4, "tup2_opt_bytes_tup1_list_websocket_types_websocket_message layout");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message, f0) == 0, "tup2_opt_bytes_tup1_list_websocket_types_websocket_message field");
+_Static_assert(offsetof(thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message, f1) == 12, "tup2_opt_bytes_tup1_list_websocket_types_websocket_message field");
+#endif
+
+typedef struct thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str {
+    uint8_t is_err;
+    union {
+        thw_tup2_opt_bytes_tup1_list_websocket_types_websocket_message ok;
+        thw_str err;
+    } u;
+} thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str) == 24 && _Alignof(thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str) == 4, "res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str layout");
+_Static_assert(offsetof(thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str, u) == 4, "res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str payload");
+#endif
+
+typedef struct thw_tup2_u64_u64 {
+    uint64_t f0;
+    uint64_t f1;
+} thw_tup2_u64_u64;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_u64_u64) == 16 && _Alignof(thw_tup2_u64_u64) == 8, "tup2_u64_u64 layout");
+_Static_assert(offsetof(thw_tup2_u64_u64, f0) == 0, "tup2_u64_u64 field");
+_Static_assert(offsetof(thw_tup2_u64_u64, f1) == 8, "tup2_u64_u64 field");
+#endif
 
 typedef struct thw_process_output_mode {
     uint8_t tag;
 } thw_process_output_mode;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_process_output_mode) == 1 && _Alignof(thw_process_output_mode) == 1, "process_output_mode layout");
+#endif
 
 typedef struct thw_opt_u32 {
     uint8_t some;
@@ -382,8 +746,10 @@ typedef struct thw_opt_u32 {
         uint32_t val;
     } u;
 } thw_opt_u32;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_u32) == 8 && _Alignof(thw_opt_u32) == 4, "opt_u32 layout");
 _Static_assert(offsetof(thw_opt_u32, u) == 4, "opt_u32 payload");
+#endif
 
 typedef struct thw_process_process_config {
     thw_str program;
@@ -396,6 +762,7 @@ typedef struct thw_process_process_config {
     thw_opt_u32 chunk_size;
     thw_opt_u64 execution_timeout;
 } thw_process_process_config;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_process_process_config) == 72 && _Alignof(thw_process_process_config) == 8, "process_process_config layout");
 _Static_assert(offsetof(thw_process_process_config, program) == 0, "process_process_config field");
 _Static_assert(offsetof(thw_process_process_config, args) == 8, "process_process_config field");
@@ -406,6 +773,7 @@ _Static_assert(offsetof(thw_process_process_config, stdout_mode) == 40, "process
 _Static_assert(offsetof(thw_process_process_config, stderr_mode) == 41, "process_process_config field");
 _Static_assert(offsetof(thw_process_process_config, chunk_size) == 44, "process_process_config field");
 _Static_assert(offsetof(thw_process_process_config, execution_timeout) == 56, "process_process_config field");
+#endif
 
 typedef struct thw_res_u32_str {
     uint8_t is_err;
@@ -414,8 +782,10 @@ typedef struct thw_res_u32_str {
         thw_str err;
     } u;
 } thw_res_u32_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_u32_str) == 12 && _Alignof(thw_res_u32_str) == 4, "res_u32_str layout");
 _Static_assert(offsetof(thw_res_u32_str, u) == 4, "res_u32_str payload");
+#endif
 
 typedef struct thw_opt_s32 {
     uint8_t some;
@@ -423,8 +793,10 @@ typedef struct thw_opt_s32 {
         int32_t val;
     } u;
 } thw_opt_s32;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_opt_s32) == 8 && _Alignof(thw_opt_s32) == 4, "opt_s32 layout");
 _Static_assert(offsetof(thw_opt_s32, u) == 4, "opt_s32 payload");
+#endif
 
 typedef struct thw_process_process_status {
     uint64_t pid;
@@ -432,11 +804,13 @@ typedef struct thw_process_process_status {
     thw_opt_s32 exit_code;
     uint64_t start_time;
 } thw_process_process_status;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_process_process_status) == 32 && _Alignof(thw_process_process_status) == 8, "process_process_status layout");
 _Static_assert(offsetof(thw_process_process_status, pid) == 0, "process_process_status field");
 _Static_assert(offsetof(thw_process_process_status, running) == 8, "process_process_status field");
 _Static_assert(offsetof(thw_process_process_status, exit_code) == 12, "process_process_status field");
 _Static_assert(offsetof(thw_process_process_status, start_time) == 24, "process_process_status field");
+#endif
 
 typedef struct thw_res_process_process_status_str {
     uint8_t is_err;
@@ -445,8 +819,39 @@ typedef struct thw_res_process_process_status_str {
         thw_str err;
     } u;
 } thw_res_process_process_status_str;
+#if defined(__wasm32__)
 _Static_assert(sizeof(thw_res_process_process_status_str) == 40 && _Alignof(thw_res_process_process_status_str) == 8, "res_process_process_status_str layout");
 _Static_assert(offsetof(thw_res_process_process_status_str, u) == 8, "res_process_process_status_str payload");
+#endif
+
+typedef struct thw_tup2_u64_bytes {
+    uint64_t f0;
+    thw_bytes f1;
+} thw_tup2_u64_bytes;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_u64_bytes) == 16 && _Alignof(thw_tup2_u64_bytes) == 8, "tup2_u64_bytes layout");
+_Static_assert(offsetof(thw_tup2_u64_bytes, f0) == 0, "tup2_u64_bytes field");
+_Static_assert(offsetof(thw_tup2_u64_bytes, f1) == 8, "tup2_u64_bytes field");
+#endif
+
+typedef struct thw_tup2_u64_s32 {
+    uint64_t f0;
+    int32_t f1;
+} thw_tup2_u64_s32;
+#if defined(__wasm32__)
+_Static_assert(sizeof(thw_tup2_u64_s32) == 16 && _Alignof(thw_tup2_u64_s32) == 8, "tup2_u64_s32 layout");
+_Static_assert(offsetof(thw_tup2_u64_s32, f0) == 0, "tup2_u64_s32 field");
+_Static_assert(offsetof(thw_tup2_u64_s32, f1) == 8, "tup2_u64_s32 field");
+#endif
+
+#if defined(__wasm32__)
+
+typedef union thw_val {
+    int32_t i32;
+    int64_t i64;
+    float f32;
+    double f64;
+} thw_val;
 
 __attribute__((import_module("theater:simple/runtime"), import_name("log")))
 void thw_imp_runtime_log(int32_t, int32_t);

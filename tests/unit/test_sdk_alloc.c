@@ -263,12 +263,12 @@ static void test_export_call_scope(void **state)
     (void)state;
     uint8_t *st = host_lower("old");
     uint8_t *msg = host_lower("ping");
-    ret_state *r = th__call_send(send_handler, 1, st, 3, msg, 4);
+    thw_res_tup1_opt_bytes_str *r = th__call_send(send_handler, 1, st, 3, msg, 4);
     assert_true(th_str_eq_c(seen_msg, "ping"));
-    assert_int_equal(r->tag, 0);
-    assert_true(r->u.state.some);
-    assert_int_equal(r->u.state.val.len, 8);
-    assert_memory_equal(r->u.state.val.ptr, "got ping", 8);
+    assert_int_equal(r->is_err, 0);
+    assert_true(r->u.ok.f0.some);
+    assert_int_equal(r->u.ok.f0.u.val.len, 8);
+    assert_memory_equal(r->u.ok.f0.u.val.ptr, "got ping", 8);
     assert_true(live() >= 3); /* parameters and results live until post-return */
     th__post_return(r);
     assert_int_equal(live(), 0);
@@ -277,7 +277,7 @@ static void test_export_call_scope(void **state)
     /* A failure carries its message in the err case. */
     msg = host_lower("xyz");
     r = th__call_send(failing_handler, 0, NULL, 0, msg, 3);
-    assert_int_equal(r->tag, 1);
+    assert_int_equal(r->is_err, 1);
     assert_int_equal(r->u.err.len, strlen("bad message of 3 bytes"));
     assert_memory_equal(r->u.err.ptr, "bad message of 3 bytes", r->u.err.len);
     th__post_return(r);
@@ -295,9 +295,9 @@ static void test_scope_without_post_return(void **state)
     size_t first_call = scope.len;
     uint8_t *msg2 = host_lower("second");
     assert_int_equal(scope.len, first_call + 1);
-    ret_state *r = th__call_send(send_handler, 0, NULL, 0, msg2, 6);
+    thw_res_tup1_opt_bytes_str *r = th__call_send(send_handler, 0, NULL, 0, msg2, 6);
     assert_true(th_str_eq_c(seen_msg, "second")); /* msg2 survived the flush */
-    assert_memory_equal(r->u.state.val.ptr, "got second", 10);
+    assert_memory_equal(r->u.ok.f0.u.val.ptr, "got second", 10);
     th__post_return(r);
     assert_int_equal(live(), 0);
 }
@@ -364,18 +364,18 @@ static void test_request_and_channel_results(void **state)
 {
     (void)state;
     uint8_t *rid = host_lower("r1"), *msg = host_lower("answer");
-    ret_request *r = th__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
-    assert_int_equal(r->tag, 0);
-    assert_false(r->u.ok.state.some);
-    assert_null(r->u.ok.state.val.ptr); /* none is lowered without a pointer */
-    assert_true(r->u.ok.response.some);
-    assert_memory_equal(r->u.ok.response.val.ptr, "answer", 6);
+    thw_res_tup2_opt_bytes_tup1_opt_bytes_str *r = th__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
+    assert_int_equal(r->is_err, 0);
+    assert_false(r->u.ok.f0.some);
+    assert_null(r->u.ok.f0.u.val.ptr); /* none is lowered without a pointer */
+    assert_true(r->u.ok.f1.f0.some);
+    assert_memory_equal(r->u.ok.f1.f0.u.val.ptr, "answer", 6);
     th__post_return(r);
 
-    ret_channel_open *c = th__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
-    assert_int_equal(c->tag, 0);
-    assert_true(c->u.ok.accept.accepted);
-    assert_false(c->u.ok.accept.message.some);
+    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str *c = th__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
+    assert_int_equal(c->is_err, 0);
+    assert_true(c->u.ok.f1.f0.accepted);
+    assert_false(c->u.ok.f1.f0.message.some);
     th__post_return(c);
     assert_int_equal(live(), 0);
 }

@@ -1421,6 +1421,7 @@ static void gdeclare(int t)
         break;
     }
     /* the layout the Canonical ABI gives the type, checked by the compiler */
+    E("#if defined(__wasm32__)\n");
     E("_Static_assert(sizeof(%s) == %u && _Alignof(%s) == %u, \"%s layout\");\n", gtype(t), w->size, gtype(t),
       w->align, w->mangle);
     if (w->kind == W_RECORD || w->kind == W_TUPLE)
@@ -1433,7 +1434,7 @@ static void gdeclare(int t)
                 E("_Static_assert(offsetof(%s, u) == %u, \"%s payload\");\n", gtype(t), w->off[0], w->mangle);
                 break;
             }
-    E("\n");
+    E("#endif\n\n");
 }
 
 /* Flatten the guest value `x` (an lvalue expression) of type t into
@@ -1578,10 +1579,8 @@ static int write_guest(const char *hpath)
       P.package);
     E("#ifndef THEATER_WIT_GUEST_H\n#define THEATER_WIT_GUEST_H\n\n"
       "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n\n");
-    E("#if defined(__wasm32__)\n\n");
-    E("typedef union thw_val {\n    int32_t i32;\n    int64_t i64;\n    float f32;\n    double f64;\n} thw_val;\n\n");
     for (i = 0; i < P.nifaces; i++)
-        for (j = 0; P.ifaces[i].role == 1 && j < P.ifaces[i].nfuncs; j++) {
+        for (j = 0; P.ifaces[i].role != 0 && j < P.ifaces[i].nfuncs; j++) {
             wit_func *f = &P.funcs[P.ifaces[i].funcs[j]];
             int k;
             for (k = 0; k < f->nparams; k++)
@@ -1589,6 +1588,8 @@ static int write_guest(const char *hpath)
             if (f->result >= 0)
                 gdeclare(f->result);
         }
+    E("#if defined(__wasm32__)\n\n");
+    E("typedef union thw_val {\n    int32_t i32;\n    int64_t i64;\n    float f32;\n    double f64;\n} thw_val;\n\n");
     for (i = 0; i < P.nifaces; i++)
         for (j = 0; P.ifaces[i].role == 1 && j < P.ifaces[i].nfuncs; j++)
             emit_guest_import(&P.funcs[P.ifaces[i].funcs[j]]);
