@@ -644,6 +644,80 @@ static void test_store_and_update(void **state)
     client_close(&c);
 }
 
+/* StartActor with the manifest's TOML itself (save_chain = false: the
+ * chain in memory), GetActorManifest with every handler's config in the
+ * original's shape, and the end of a parented actor that shuts itself
+ * down: ActorResult Success with its data. */
+static void test_probe_manifest_and_exit(void **state)
+{
+    client c;
+    char toml[4096], dir[512], id[37], want[4096], *f;
+    json_t *cmd;
+    char *text;
+    FILE *probe;
+
+    (void)state;
+    NEED_ACTORS();
+    probe = fopen(rtt_module("probe"), "rb");
+    if (probe == NULL)
+        skip();
+    fclose(probe);
+    snprintf(dir, sizeof dir, "%s", T.home);
+    snprintf(toml, sizeof toml,
+             "name = \"probe\"\nversion = \"1.2.3\"\ncomponent = \"%s\"\nsave_chain = false\n"
+             "[[handler]]\ntype = \"runtime\"\n[[handler]]\ntype = \"message-server\"\n"
+             "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"store\"\n"
+             "[[handler]]\ntype = \"timing\"\n[[handler]]\ntype = \"random\"\nseed = 7\n"
+             "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"RTT_X\"]\n"
+             "[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n",
+             rtt_module("probe"), dir);
+    cmd = json_pack("{s:{s:s,s:n,s:b,s:b}}", "StartActor", "manifest", toml, "initial_state", "parent", 1,
+                    "subscribe", 0);
+    text = json_dumps(cmd, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(cmd);
+    client_open(&c);
+    f = ask(&c, text, "{\"ActorStarted\"");
+    free(text);
+    started_id(f, id);
+    free(f);
+
+    send_framef(&c, "{\"GetActorManifest\":{\"id\":\"%s\"}}", id);
+    snprintf(want, sizeof want,
+             "{\"ActorManifest\":{\"id\":\"%s\",\"manifest\":{\"name\":\"probe\",\"version\":\"1.2.3\","
+             "\"component\":\"%s\",\"description\":null,\"long_description\":null,\"save_chain\":false,"
+             "\"init_state\":null,\"handler\":[{\"type\":\"runtime\"},{\"type\":\"message-server\"},"
+             "{\"type\":\"supervisor\"},{\"type\":\"store\"},{\"type\":\"timing\",\"max_sleep_duration\":3600000,"
+             "\"min_sleep_duration\":1},{\"type\":\"random\",\"seed\":7,\"max_bytes\":1048576,"
+             "\"max_int\":9223372036854775807,\"allow_crypto_secure\":false},{\"type\":\"environment\","
+             "\"allowed_vars\":[\"RTT_X\"],\"denied_vars\":null,\"allow_list_all\":false,\"allowed_prefixes\":null},"
+             "{\"type\":\"filesystem\",\"path\":\"%s\",\"new_dir\":null,\"allowed_commands\":null}]}}}",
+             id, rtt_module("probe"), dir);
+    expect(&c, want);
+
+    /* the in-memory chain answers GetActorEvents too */
+    send_framef(&c, "{\"GetActorEvents\":{\"id\":\"%s\"}}", id);
+    f = next_with(&c, "{\"ActorEvents\"");
+    {
+        json_t *root = json_loads(f, 0, NULL);
+        assert_non_null(root);
+        check_events(json_object_get(json_object_get(root, "ActorEvents"), "events"), "actor-spawned");
+        json_decref(root);
+    }
+    free(f);
+
+    /* "shutdown bye": runtime.shutdown(some("bye")) */
+    send_framef(&c, "{\"RequestActorMessage\":{\"id\":\"%s\",\"data\":[115,104,117,116,100,111,119,110,32,98,121,101]}}",
+                id);
+    f = next_with(&c, "{\"ActorResult\"");
+    snprintf(want, sizeof want, "{\"ActorResult\":{\"Success\":{\"actor_id\":\"%s\",\"result\":[98,121,101]}}}", id);
+    assert_string_equal(f, want);
+    free(f);
+    f = ask(&c, "\"ListActors\"", "{\"ActorList\"");
+    assert_string_equal(f, "{\"ActorList\":{\"actors\":[]}}");
+    free(f);
+    client_close(&c);
+}
+
 /* ------------------------------------------------------------------ */
 /* The fragmenting layer                                              */
 
@@ -833,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_start_subscribed),
         cmocka_unit_test(test_channels),
         cmocka_unit_test(test_store_and_update),
+        cmocka_unit_test(test_probe_manifest_and_exit),
         cmocka_unit_test(test_fragmenting),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_concurrent_clients),
