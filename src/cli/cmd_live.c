@@ -299,6 +299,10 @@ int cli_cmd_events(int argc, char **argv)
         cli_errorf("events: --limit and --max take a positive number");
         return CLI_EXIT_USAGE;
     }
+    if (a.val[0] != NULL && !cli_event_type_known(a.val[0])) {
+        cli_errorf("events: unknown event type %s (known: %s)", a.val[0], cli_event_types_joined());
+        return CLI_EXIT_USAGE;
+    }
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     enc(id, sizeof id, a.pos[0]);

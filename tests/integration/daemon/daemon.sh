@@ -196,7 +196,10 @@ lifecycle)
     contains "$out" '"messages_in": 5' "metrics count messages in"
     out=$("$THEATER" events "$short" --type wasm-call --json)
     [ "$(printf '%s\n' "$out" | wc -l)" -ge 5 ] || fail "events --type wasm-call: $out"
-    "$THEATER" events "$short" --type nonsense >/dev/null || fail "events --type with no match failed"
+    "$THEATER" events "$short" --type init-skipped >/dev/null || fail "events --type with no match failed"
+    out=$("$THEATER" events "$short" --type nonsense 2>&1)
+    [ $? = 2 ] || fail "events --type nonsense should exit 2"
+    contains "$out" "unknown event type nonsense \(known: actor-spawned" "events --type nonsense"
     out=$("$THEATER" restart "$short") || fail "restart failed"
     contains "$out" "restarting $id" "restart"
     i=0 # the restart is queued: its init runs soon after
