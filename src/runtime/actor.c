@@ -717,6 +717,7 @@ static void begin_op(rt_actor *a, rt_msg *m)
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
+    th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
     op->ex = ex;
     op->msg = m;
     op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;

@@ -272,6 +272,7 @@ struct rt_spec {
     size_t init_state_len;
     rt_limits limits;
     uint32_t limits_set;       /* RT_MANIFEST_LIMIT_* the manifest gives */
+    size_t stack_bytes;        /* wasm stack of one call (not inherited); 0 = default */
     /* supervision of this actor's children */
     int strategy;              /* RT_STRAT_* */
     uint32_t max_restarts;

@@ -325,6 +325,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->limits.mailbox_messages = man->limits.mailbox_messages;
     s->limits.mailbox_bytes = man->limits.mailbox_bytes;
     s->limits.store_bytes = man->limits.store_bytes;
+    s->stack_bytes = (size_t)man->limits.stack_bytes;
     s->limits_set = man->limits_set;
     s->strategy = (int)man->supervision.strategy;
     s->max_restarts = man->supervision.max_restarts;
