@@ -9,7 +9,8 @@
  * then on the engine, so both see the same machine conditions; times are
  * the thread's CPU time (other load on a shared machine does not count).
  * The report gives per-kernel medians, engine/native ratios and their
- * geometric mean.
+ * geometric mean; the SIMD kernels (simd_*, wasm built with -msimd128)
+ * get their own geometric mean.
  * Checksums must agree between the two builds (exit 1 otherwise).
  *
  * Instantiation: a small module (inst.wasm: 1 page of memory, a table, a
@@ -66,12 +67,15 @@ uint64_t kernel_nbody(uint32_t n);
 uint64_t kernel_matmul(uint32_t n);
 uint64_t kernel_interp(uint32_t n);
 uint64_t kernel_sort(uint32_t n);
+uint64_t kernel_simd_img(uint32_t n);
+uint64_t kernel_simd_dot(uint32_t n);
 
 typedef struct kernel {
     const char *name;
     uint64_t (*native)(uint32_t n);
     uint32_t size, quick_size;
     const char *what;
+    bool simd; /* wasm built with -msimd128; reported apart from the geomean */
     /* filled at run time */
     th_wasm_module *mod;
     th_wasm_instance *inst;
@@ -88,6 +92,10 @@ static kernel kernels[] = {
     {.name = "matmul", .native = kernel_matmul, .size = 800, .quick_size = 350, .what = "i32 multiply-add, memory"},
     {.name = "interp", .native = kernel_interp, .size = 100000, .quick_size = 10000, .what = "br_table-heavy VM loop"},
     {.name = "sort", .native = kernel_sort, .size = 2000000, .quick_size = 200000, .what = "memory-bound quicksort"},
+    {.name = "simd_img", .native = kernel_simd_img, .size = 60, .quick_size = 6,
+     .what = "v128 u8 image filter", .simd = true},
+    {.name = "simd_dot", .native = kernel_simd_dot, .size = 600, .quick_size = 60,
+     .what = "v128 i16 dot, f32 saxpy", .simd = true},
 };
 #define NKERNELS (sizeof kernels / sizeof kernels[0])
 
@@ -229,8 +237,8 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
     th_wasi *wasi = NULL;
     th_error err = {0};
     const char *argv0 = "kernel";
-    double logsum = 0;
-    int failures = 0, measured = 0;
+    double logsum = 0, simd_logsum = 0;
+    int failures = 0, measured = 0, simd_measured = 0;
 
     th_wasi_config_init(&wc);
     wc.argv = &argv0;
@@ -296,9 +304,18 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
         printf("%-8s %-26s %9u %11.1f %11.1f %7.1fx  %016" PRIx64 "\n", k->name,
                k->what, quick ? k->quick_size : k->size, nm * 1e3, em * 1e3,
                em / nm, k->checksum);
+        if (k->simd) {
+            simd_logsum += log(em / nm);
+            simd_measured++;
+            continue;
+        }
         logsum += log(em / nm);
         measured++;
     }
+    if (simd_measured > 0)
+        printf("\nSIMD kernels (wasm -msimd128 against native -O2, both vectorized): "
+               "geometric mean %.1fx over %d\n", exp(simd_logsum / simd_measured),
+               simd_measured);
     if (measured > 0) {
         double g = exp(logsum / measured);
         printf("\ngeometric mean engine/native over %d kernel%s: %.1fx "
@@ -500,7 +517,7 @@ static void usage(FILE *out)
             "usage: engine_bench [--quick] [--rounds N] [--only KERNEL] [--no-inst] [--kernels DIR]\n"
             "  --quick        about a tenth of the default sizes\n"
             "  --rounds N     rounds of native+engine runs per kernel (default 3)\n"
-            "  --only KERNEL  one kernel (fib sha256 nbody matmul interp sort)\n"
+            "  --only KERNEL  one kernel (fib sha256 nbody matmul interp sort simd_img simd_dot)\n"
             "  --no-inst      skip the instantiation benchmark\n"
             "  --kernels DIR  where the kernels' .wasm files are (default %s)\n",
             THEATER_BENCH_KERNEL_DIR);

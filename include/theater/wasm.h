@@ -222,13 +222,19 @@ void th_wasm_instance_free(th_wasm_instance *inst); /* NULL ok */
 void *th_wasm_instance_user(const th_wasm_instance *inst);
 th_wasm_module *th_wasm_instance_module(const th_wasm_instance *inst);
 
-/* Exports by name; NULL (or TH_ENOENT) if absent or of another kind. */
+/* Exports by name; NULL (or TH_ENOENT) if absent or of another kind.  The
+ * _n forms take the name as `len` bytes, so a name holding NUL bytes can be
+ * named; the others take a C string. */
 th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst, const char *name);
+th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst, const char *name,
+                                      size_t len);
 th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst, const char *name);
 th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst, const char *name);
 th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst, const char *name);
 int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
                             th_wasm_extern_kind *kind /* out */, void **ext /* out */);
+int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
+                              th_wasm_extern_kind *kind /* out */, void **ext /* out */);
 
 /* Memory 0 of an instance (exported or not), NULL if it has none. */
 th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst);
@@ -263,12 +269,21 @@ int th_wasm_global_set(th_wasm_global *g, th_wasm_val v); /* TH_EPERM if immutab
 /* Execution                                                          */
 
 typedef struct th_wasm_exec_config {
-    size_t max_stack_bytes;  /* value + frame stack limit; 0 = default (1 MiB) */
-    uint32_t max_call_depth; /* 0 = default (10000) */
+    size_t max_stack_bytes;  /* the wasm stack (value slots + frame records), in
+                                bytes; 0 = default (8 MiB, >= 100,000 frames of
+                                a small function); at least 4 KiB */
+    uint32_t max_call_depth; /* optional limit on wasm frames; 0 = none (only bytes) */
 } th_wasm_exec_config;
 
-/* An exec starts small and grows its stack on demand up to the limit. */
+/* An exec starts small and grows its stack on demand up to the limit;
+ * an idle exec holds no stack at all.  Exceeding a limit traps with
+ * TH_WASM_TRAP_STACK_EXHAUSTED, whose message names the limit. */
 th_wasm_exec *th_wasm_exec_new(const th_wasm_exec_config *cfg /* may be NULL */);
+
+/* Change the stack byte limit (0 = default), e.g. per actor on a pooled
+ * exec; takes effect for the next growth of the stack. */
+void th_wasm_exec_set_max_stack(th_wasm_exec *ex, size_t bytes);
+size_t th_wasm_exec_max_stack(const th_wasm_exec *ex);
 void th_wasm_exec_free(th_wasm_exec *ex); /* NULL ok; aborts a suspended call */
 
 void th_wasm_exec_set_user(th_wasm_exec *ex, void *user);

@@ -26,8 +26,10 @@
 #define TH_WASM_MAX_TABLE_ELEMS 10000000u /* table entries */
 
 /* ---- WebAssembly engine: execution defaults ---- */
-#define TH_WASM_DEFAULT_STACK_BYTES (1024u * 1024u)
-#define TH_WASM_DEFAULT_CALL_DEPTH 10000u
+/* wasm stack (value slots + frame records) of one execution: grown on
+ * demand up to this; 8 MiB is >= 100,000 frames of a small function */
+#define TH_WASM_DEFAULT_STACK_BYTES (8u * 1024u * 1024u)
+#define TH_WASM_MIN_STACK_BYTES 4096u
 /* th_wasm_call_invoke nesting (host -> wasm -> host -> ...): each level
  * uses the C stack, so it is bounded well below any thread's stack. */
 #define TH_WASM_MAX_NESTED_CALLS 128u
@@ -46,6 +48,7 @@
 #define TH_MANIFEST_DEFAULT_MEMORY_BYTES (64ull * 1024u * 1024u)
 #define TH_MANIFEST_MAX_MEMORY_BYTES (4ull * 1024u * 1024u * 1024u) /* wasm32 */
 #define TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS 30000u
+#define TH_MANIFEST_MAX_STACK_BYTES (1024ull * 1024u * 1024u) /* wasm stack of one call */
 #define TH_MANIFEST_MAX_CALL_TIMEOUT_MS (24u * 3600u * 1000u) /* one day */
 /* Counts that keep a runaway actor from taking the host: its children, its
  * descendants (at any depth), its mailbox, what it may add to the store.

@@ -50,6 +50,8 @@ static const char run_help[] =
     "  --fuel N             stop the guest with a trap after N fuel units\n"
     "                       (function entries and loop iterations)\n"
     "  --max-memory BYTES   limit linear memory (suffixes K, M, G = KiB, MiB, GiB)\n"
+    "  --max-stack BYTES    limit the wasm stack (value slots and call frames;\n"
+    "                       default 8M, grown on demand; suffixes as above)\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: the guest's exit code (proc_exit; 0 when _start returns;\n"
@@ -82,6 +84,7 @@ typedef struct run_opts {
     size_t nenv;
     uint64_t fuel;       /* 0 = unlimited */
     uint64_t max_memory; /* 0 = none */
+    uint64_t max_stack;  /* 0 = the engine's default */
 } run_opts;
 
 /* Parse an unsigned decimal with an optional K/M/G (binary) suffix. */
@@ -155,6 +158,12 @@ static int parse_run(int argc, char **argv, run_opts *o)
         } else if (strcmp(a, "--max-memory") == 0) {
             if (parse_size(val, &o->max_memory) != 0 || o->max_memory == 0) {
                 cli_errorf("wasm run: bad --max-memory '%s' (bytes, e.g. 65536 or 16M)", val);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--max-stack") == 0) {
+            if (parse_size(val, &o->max_stack) != 0 || o->max_stack == 0 ||
+                o->max_stack > SIZE_MAX) {
+                cli_errorf("wasm run: bad --max-stack '%s' (bytes, e.g. 1048576 or 16M)", val);
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--dir") == 0) {
@@ -385,6 +394,7 @@ static int run_module(const run_opts *o)
     th_wasm_imports *imp = NULL;
     th_wasm_instance *inst = NULL;
     th_wasm_exec *ex = NULL;
+    th_wasm_exec_config ecfg = {0};
     th_wasi *wasi = NULL;
     th_wasi_config wc;
     th_wasm_instance_config ic = {0};
@@ -433,7 +443,8 @@ static int run_module(const run_opts *o)
         rc = err.code == TH_ETRAP ? EXIT_TRAP : EXIT_LOAD;
         goto out;
     }
-    ex = th_wasm_exec_new(NULL);
+    ecfg.max_stack_bytes = (size_t)o->max_stack;
+    ex = th_wasm_exec_new(&ecfg);
     if (ex == NULL) {
         cli_errorf("out of memory");
         goto out;

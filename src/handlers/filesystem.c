@@ -83,7 +83,9 @@ static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
     ssize_t got = 0, r;
 
     if (why == NULL) {
-        fd = open(full, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO or device must not block the open (only a
+         * regular file is read; it has no effect on those) */
+        fd = open(full, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) != 0)
             why = strerror(errno);
         else if (!S_ISREG(st.st_mode))
@@ -136,9 +138,16 @@ static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str
             rt_buf_release(&in);
     }
     if (why == NULL) {
-        fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        /* O_NONBLOCK: opening a FIFO without a reader must not block
+         * (ENXIO); only regular files are written */
+        struct stat st;
+        fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                  0644);
         if (fd < 0) {
-            why = strerror(errno);
+            why = errno == ENXIO ? "not a regular file" : strerror(errno);
+        } else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            why = "not a regular file";
+            close(fd);
         } else {
             while (off < content->len && (w = write(fd, content->ptr + off, content->len - off)) > 0)
                 off += (size_t)w;

@@ -250,6 +250,7 @@ static rt_pending *take_pending(rt_actor *a, const char *id)
     for (pp = &a->pending; (p = *pp) != NULL; pp = &p->next) {
         if (strcmp(p->id, id) == 0) {
             *pp = p->next;
+            a->npending--;
             return p;
         }
     }

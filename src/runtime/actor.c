@@ -717,6 +717,7 @@ static void begin_op(rt_actor *a, rt_msg *m)
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
+    th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
     op->ex = ex;
     op->msg = m;
     op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;
@@ -998,6 +999,12 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
     case RT_EX_HANDLE_REQUEST:
         if (r->has_resp) {
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, r->resp, r->resp_len, NULL);
+        } else if (a->npending >= a->lim.mailbox_messages) {
+            /* deferred requests are bounded like the mailbox they came from */
+            char text[160];
+            snprintf(text, sizeof text, "actor %s has %u outstanding requests, its limit "
+                                        "(limits.mailbox_messages)", a->id, a->npending);
+            rt_reply_complete(a->rt, &m->reply, TH_EBUSY, false, NULL, 0, text);
         } else if (m->reply.actor != NULL || m->reply.sync != NULL) {
             /* answered later with respond-to-request */
             p = calloc(1, sizeof *p);
@@ -1010,6 +1017,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
             memset(&m->reply, 0, sizeof m->reply);
             p->next = a->pending;
             a->pending = p;
+            a->npending++;
         }
         break;
     case RT_EX_CHAN_OPEN:
@@ -1190,6 +1198,7 @@ void rt_actor_abort_op(rt_actor *a, const char *text)
 
 void rt_actor_fail_pending(rt_actor *a, const char *text)
 {
+    a->npending = 0;
     while (a->pending != NULL) {
         rt_pending *p = a->pending;
         a->pending = p->next;

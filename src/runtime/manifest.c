@@ -45,7 +45,8 @@ static const char *const top_fields[] = {
 };
 static const char *const limits_fields[] = {"fuel_per_call",    "memory_bytes",     "call_timeout_ms",
                                            "max_children",     "max_descendants",  "mailbox_messages",
-                                           "mailbox_bytes",    "store_bytes",      NULL};
+                                           "mailbox_bytes",    "store_bytes",      "stack_bytes",
+                                           NULL};
 static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds", NULL};
 
 /* Work in progress: where messages go and how ${VAR} is looked up. */
@@ -408,6 +409,7 @@ static int check_limits(mctx *c, const toml_value *doc)
          TH_MANIFEST_DEFAULT_MAILBOX_BYTES, RT_MANIFEST_LIMIT_MAILBOX_BYTES},
         {"store_bytes", 0, TH_MANIFEST_MAX_STORE_BYTES, TH_MANIFEST_DEFAULT_STORE_BYTES,
          RT_MANIFEST_LIMIT_STORE_BYTES},
+        {"stack_bytes", 0, TH_MANIFEST_MAX_STACK_BYTES, 0, RT_MANIFEST_LIMIT_STACK_BYTES},
     };
     uint64_t v[sizeof spec / sizeof spec[0]];
     const toml_keyval *kv;
@@ -433,6 +435,7 @@ static int check_limits(mctx *c, const toml_value *doc)
     c->m->limits.mailbox_messages = (uint32_t)v[5];
     c->m->limits.mailbox_bytes = v[6];
     c->m->limits.store_bytes = v[7];
+    c->m->limits.stack_bytes = v[8];
     return 0;
 }
 

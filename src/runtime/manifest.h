@@ -69,6 +69,7 @@ enum {
     RT_MANIFEST_LIMIT_MAILBOX_MESSAGES = 1u << 5,
     RT_MANIFEST_LIMIT_MAILBOX_BYTES = 1u << 6,
     RT_MANIFEST_LIMIT_STORE_BYTES = 1u << 7,
+    RT_MANIFEST_LIMIT_STACK_BYTES = 1u << 8,
 };
 
 /* Where the initial state comes from (a tagged value; the runtime reads
@@ -121,6 +122,7 @@ typedef struct rt_manifest {
         uint32_t mailbox_messages; /* messages waiting in the mailbox */
         uint64_t mailbox_bytes;    /* bytes waiting in the mailbox */
         uint64_t store_bytes;      /* bytes it (and its descendants) may add to the store */
+        uint64_t stack_bytes;      /* wasm stack of one call; 0 = the engine's default */
     } limits;
     /* RT_MANIFEST_LIMIT_* bits of the [limits] fields the manifest sets; the
      * others hold defaults (a child inherits its parent's value for them). */

@@ -272,6 +272,7 @@ struct rt_spec {
     size_t init_state_len;
     rt_limits limits;
     uint32_t limits_set;       /* RT_MANIFEST_LIMIT_* the manifest gives */
+    size_t stack_bytes;        /* wasm stack of one call (not inherited); 0 = default */
     /* supervision of this actor's children */
     int strategy;              /* RT_STRAT_* */
     uint32_t max_restarts;
@@ -292,6 +293,14 @@ struct rt_spec {
  * filesystem grant (rt_grant_file), else TH_EPERM. */
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
                  const char *base_dir, const rt_spec *grant, rt_spec **out, th_error *err);
+/* The first half of rt_spec_load: read and check the manifest (with the
+ * grant's rules for a spawn by an actor), nothing loaded.  *out is the
+ * caller's (rt_manifest_free). */
+int rt_spec_manifest(const char *path, const char *text, const char *base_dir, const rt_spec *grant,
+                     struct rt_manifest **out /* out */, th_error *err);
+/* A spec from a checked manifest (taken over, freed on failure too),
+ * without its module or initial state. */
+int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */, th_error *err);
 void rt_spec_release(rt_spec *s);
 /* Free the spec cache (runtime teardown). */
 void rt_spec_cache_free(rt_runtime *rt);
@@ -467,6 +476,7 @@ struct rt_actor {
     uint8_t *init_state;
     size_t init_state_len;
     rt_pending *pending;         /* deferred requests */
+    uint32_t npending;           /* ... how many (at most lim.mailbox_messages) */
     uint32_t stop_waiting;       /* children still stopping (cascade) */
     rt_msg *stop_msg;            /* the STOP being carried out */
     rt_msg *stop_more;           /* further STOPs waiting for the end (via node.next) */

@@ -269,12 +269,10 @@ static int check_grant(const rt_spec *grant, rt_manifest *man, th_error *err)
     return rc != 0 ? th_error_prefix(err, "%s", man->source) : 0;
 }
 
-int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
-                 const rt_spec *grant, rt_spec **out, th_error *err)
+int rt_spec_manifest(const char *path, const char *text, const char *base_dir, const rt_spec *grant,
+                     rt_manifest **out, th_error *err)
 {
     rt_manifest_options opt;
-    rt_manifest *man = NULL;
-    rt_spec *s;
     char *real = NULL;
     int rc;
 
@@ -284,10 +282,6 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
             return rc;
         path = real;
     }
-    /* the cache holds the operator's specs: ${VAR} there was substituted
-     * from the whole environment */
-    if (text == NULL && grant == NULL && (*out = cache_get(rt, path)) != NULL)
-        return 0;
     memset(&opt, 0, sizeof opt);
     opt.base_dir = base_dir;
     if (grant != NULL) {
@@ -295,15 +289,22 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
         opt.getenv_ctx = (void *)grant;
     }
     if (text != NULL)
-        rc = rt_manifest_parse(text, strlen(text), &opt, &man, err);
+        rc = rt_manifest_parse(text, strlen(text), &opt, out, err);
     else
-        rc = rt_manifest_load(path, &opt, &man, err);
+        rc = rt_manifest_load(path, &opt, out, err);
     free(real);
-    if (rc == 0 && (rc = check_grant(grant, man, err)) != 0)
-        rt_manifest_free(man);
-    if (rc != 0)
-        return rc;
-    s = calloc(1, sizeof *s);
+    if (rc == 0 && (rc = check_grant(grant, *out, err)) != 0) {
+        rt_manifest_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int rt_spec_from_manifest(rt_manifest *man, bool from_text, rt_spec **out, th_error *err)
+{
+    rt_spec *s = calloc(1, sizeof *s);
+
+    *out = NULL;
     if (s == NULL) {
         rt_manifest_free(man);
         return th_error_set(err, TH_ENOMEM, "out of memory");
@@ -312,7 +313,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->man = man;
     s->name = man->name;
     s->version = man->version;
-    s->manifest_path = text == NULL ? man->source : NULL;
+    s->manifest_path = from_text ? NULL : man->source;
     s->manifest_text = man->text;
     s->base_dir = man->dir;
     s->handlers = man->handler_set;
@@ -325,6 +326,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->limits.mailbox_messages = man->limits.mailbox_messages;
     s->limits.mailbox_bytes = man->limits.mailbox_bytes;
     s->limits.store_bytes = man->limits.store_bytes;
+    s->stack_bytes = (size_t)man->limits.stack_bytes;
     s->limits_set = man->limits_set;
     s->strategy = (int)man->supervision.strategy;
     s->max_restarts = man->supervision.max_restarts;
@@ -338,6 +340,25 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     s->random_seed = man->random_seed;
     s->env_allow = man->env_allow;
     s->fs_root = man->fs_root;
+    *out = s;
+    return 0;
+}
+
+int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
+                 const rt_spec *grant, rt_spec **out, th_error *err)
+{
+    rt_manifest *man = NULL;
+    rt_spec *s;
+    int rc;
+
+    *out = NULL;
+    /* the cache holds the operator's specs: ${VAR} there was substituted
+     * from the whole environment */
+    if (text == NULL && grant == NULL && (*out = cache_get(rt, path)) != NULL)
+        return 0;
+    if ((rc = rt_spec_manifest(path, text, base_dir, grant, &man, err)) != 0 ||
+        (rc = rt_spec_from_manifest(man, text != NULL, &s, err)) != 0)
+        return rc;
     if ((rc = rt_module_load(rt, man->component, &s->module, err)) != 0)
         goto fail;
     if ((rc = check_exports(s->module, err)) != 0 ||
@@ -348,7 +369,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     if ((rc = resolve_init_state(rt, s, man, err)) != 0)
         goto fail;
     if (text == NULL && grant == NULL)
-        cache_put(rt, path, s);
+        cache_put(rt, s->man->source, s);
     *out = s;
     return 0;
 fail:

@@ -124,9 +124,14 @@ static void h_health(srv_req *r, char **seg)
     char **ids = NULL;
     size_t n = 0, i;
     th_chain_actors ca;
+    th_chain_status cs;
     uint64_t events = 0, chains = 0;
+    json_t *o;
 
     (void)seg;
+    /* fail-stop recording: a writer that cannot store events (full disk)
+     * makes recording actors wait, then fail; say so */
+    th_runtime_chain_status(s->rt, &cs);
     if (th_runtime_list_actors(s->rt, &ids, &n, NULL) == 0)
         th_runtime_strv_free(ids);
     if (th_chain_list_actors(th_runtime_chain(s->rt), &ca, NULL) == 0) {
@@ -135,14 +140,24 @@ static void h_health(srv_req *r, char **seg)
             events += ca.items[i].head.count;
         th_chain_actors_free(&ca);
     }
-    srv_reply_json(r, 200,
-                   json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "status",
-                             atomic_load(&s->closing) ? "shutting-down" : "ok", "version", THEATER_VERSION,
+    o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "status",
+                             atomic_load(&s->closing) ? "shutting-down"
+                             : cs.stalled || cs.failed ? "recording-stalled"
+                                                       : "ok",
+                             "version", THEATER_VERSION,
                              "pid", (json_int_t)getpid(), "home", s->home, "started",
                              (json_int_t)s->started_ms, "uptime_ms",
                              (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors",
                              (json_int_t)n, "streams", (json_int_t)atomic_load(&s->nstreams), "chains",
-                             "count", (json_int_t)chains, "events", (json_int_t)events));
+                             "count", (json_int_t)chains, "events", (json_int_t)events);
+    if (o != NULL)
+        json_object_set_new(o, "recording",
+                            json_pack("{s:b, s:b, s:I, s:I, s:I, s:s}", "stalled", cs.stalled,
+                                      "failed", cs.failed, "stalled_since_ms",
+                                      (json_int_t)cs.stalled_since_ms, "retries",
+                                      (json_int_t)cs.retries, "pending_events",
+                                      (json_int_t)cs.pending_events, "message", cs.message));
+    srv_reply_json(r, 200, o);
 }
 
 static json_t *actor_summary(const th_actor_info *in)

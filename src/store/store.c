@@ -73,6 +73,11 @@ struct th_store {
     sqlite3 *ckpt_db;
     pthread_t bg_thread;
     pthread_mutex_t bg_lock;
+    /* Held while either connection checkpoints: SQLite refuses a second
+     * concurrent checkpoint (SQLITE_BUSY) instead of waiting, so without it
+     * the writer's backstop could fail every time behind a slow background
+     * pass (a loaded disk) and the WAL would grow without bound. */
+    pthread_mutex_t ckpt_lock;
     pthread_cond_t bg_cv;
     int bg_started, bg_quit;
     int ckpt_wanted;   /* the WAL hook asks for a checkpoint */
@@ -138,6 +143,7 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
     flags = (s->read_only ? STORE_DB_READONLY : 0) | (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->bg_lock, NULL);
+    pthread_mutex_init(&s->ckpt_lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->bg_cv, &ca);
@@ -168,6 +174,7 @@ void th_store_close(th_store *s)
     sqlite3_close_v2(s->ckpt_db);
     pthread_cond_destroy(&s->bg_cv);
     pthread_mutex_destroy(&s->bg_lock);
+    pthread_mutex_destroy(&s->ckpt_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -431,7 +438,10 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
 
     (void)name;
     if (frames >= STORE_CKPT_BACKSTOP_FRAMES) {
+        /* waits for a background pass in progress, then copies the rest */
+        pthread_mutex_lock(&s->ckpt_lock);
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(&s->ckpt_lock);
     } else if (frames >= STORE_CKPT_FRAMES) {
         pthread_mutex_lock(&s->bg_lock);
         if (!s->ckpt_wanted) {
@@ -473,7 +483,9 @@ static void *bg_main(void *arg)
         if (s->ckpt_wanted && now >= ckpt_at) {
             s->ckpt_wanted = 0;
             pthread_mutex_unlock(&s->bg_lock);
+            pthread_mutex_lock(&s->ckpt_lock);
             sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            pthread_mutex_unlock(&s->ckpt_lock);
             ckpt_at = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * STORE_MS;
             pthread_mutex_lock(&s->bg_lock);
             continue;

@@ -4,8 +4,10 @@
  * backtraces; the "inside a host function" API (th_wasm_call_*).
  *
  * Stacks start empty (an idle exec is a few hundred bytes), are allocated
- * when a call starts and grow on demand up to max_stack_bytes and the
- * call-depth limit; growth rebases every frame's fp.  When the call
+ * when a call starts and grow on demand, by doubling, while the two
+ * together (value slots and frame records) stay within the byte limit
+ * (max_stack_bytes, default TH_WASM_DEFAULT_STACK_BYTES) and the optional
+ * frame-count limit; growth rebases every frame's fp.  When the call
  * finishes (or traps, or is aborted) they are released again; a suspended
  * or out-of-fuel call keeps them.
  *
@@ -29,20 +31,36 @@
 /* ------------------------------------------------------------------ */
 /* Stacks                                                             */
 
+static size_t stack_bytes(const th_wasm_exec *ex)
+{
+    return (size_t)(ex->stack_end - ex->stack) * sizeof(th_wasm_val);
+}
+
+static size_t frames_bytes(const th_wasm_exec *ex)
+{
+    return (size_t)(ex->frames_end - ex->frames) * sizeof(struct wasm_frame);
+}
+
+/* Both stacks grow by doubling, each within what the byte limit leaves
+ * after the other's capacity. */
 int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
 {
-    size_t cap = (size_t)(ex->stack_end - ex->stack), need = from + slots, ncap;
+    size_t cap = (size_t)(ex->stack_end - ex->stack), need = from + slots, ncap, budget;
     th_wasm_val *ns;
 
     if (need <= cap && ex->stack != NULL)
         return 0;
-    if (need > ex->max_slots || need < from)
+    budget = ex->max_bytes > frames_bytes(ex)
+                 ? (ex->max_bytes - frames_bytes(ex)) / sizeof(th_wasm_val) : 0;
+    if (need > budget || need < from) {
+        ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
+    }
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
         ncap = need;
-    if (ncap > ex->max_slots)
-        ncap = ex->max_slots;
+    if (ncap > budget)
+        ncap = budget;
     ns = realloc(ex->stack, ncap * sizeof *ns);
     if (ns == NULL)
         return TH_ENOMEM;
@@ -57,17 +75,27 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
 
 int wasm_exec_reserve_frame(th_wasm_exec *ex)
 {
-    size_t cap = (size_t)(ex->frames_end - ex->frames), used, ncap;
+    size_t cap = (size_t)(ex->frames_end - ex->frames), used, ncap, budget;
     struct wasm_frame *nf;
 
     used = ex->top ? (size_t)(ex->top - ex->frames) + 1 : 0;
     if (used + 1 <= cap)
         return 0;
-    if (cap >= ex->max_frames)
+    if (used + 1 > ex->max_frames) {
+        ex->exhausted = WASM_EXHAUSTED_DEPTH;
         return 1;
+    }
+    budget = ex->max_bytes > stack_bytes(ex)
+                 ? (ex->max_bytes - stack_bytes(ex)) / sizeof(struct wasm_frame) : 0;
+    if (budget > ex->max_frames)
+        budget = ex->max_frames;
+    if (used + 1 > budget) {
+        ex->exhausted = WASM_EXHAUSTED_BYTES;
+        return 1;
+    }
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
-    if (ncap > ex->max_frames)
-        ncap = ex->max_frames;
+    if (ncap > budget)
+        ncap = budget;
     nf = realloc(ex->frames, ncap * sizeof *nf);
     if (nf == NULL)
         return TH_ENOMEM;
@@ -99,8 +127,17 @@ void wasm_exec_stack_trap(th_wasm_exec *ex, int rc)
 {
     if (rc < 0)
         wasm_exec_set_trap(ex, TH_WASM_TRAP_OOM, "out of memory growing the stack");
+    else if (ex->exhausted == WASM_EXHAUSTED_DEPTH)
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
+                           "call stack exhausted: the call depth limit of %u frames was "
+                           "reached (raise the exec's max_call_depth)",
+                           ex->max_frames - 1);
     else
-        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+        wasm_exec_set_trap(ex, TH_WASM_TRAP_STACK_EXHAUSTED,
+                           "call stack exhausted: the wasm stack limit of %zu bytes was "
+                           "reached (raise it with `theater wasm run --max-stack BYTES`, "
+                           "or `stack_bytes` under [limits] in an actor's manifest)",
+                           ex->max_bytes);
 }
 
 /* Push a frame running `code` at stack index `base` (arguments already
@@ -237,18 +274,13 @@ done:
 th_wasm_exec *th_wasm_exec_new(const th_wasm_exec_config *cfg)
 {
     th_wasm_exec *ex = calloc(1, sizeof *ex);
-    size_t bytes = cfg && cfg->max_stack_bytes ? cfg->max_stack_bytes
-                                               : TH_WASM_DEFAULT_STACK_BYTES;
-    uint32_t depth = cfg && cfg->max_call_depth ? cfg->max_call_depth
-                                                : TH_WASM_DEFAULT_CALL_DEPTH;
+    uint32_t depth = cfg && cfg->max_call_depth ? cfg->max_call_depth : 0;
 
     if (ex == NULL)
         return NULL;
-    ex->max_slots = bytes / sizeof(th_wasm_val);
-    if (ex->max_slots < 16)
-        ex->max_slots = 16;
+    th_wasm_exec_set_max_stack(ex, cfg ? cfg->max_stack_bytes : 0);
     /* wasm frames plus the entry frame of the outermost call */
-    ex->max_frames = depth + 1 < depth ? depth : depth + 1;
+    ex->max_frames = depth == 0 || depth + 1 < depth ? UINT32_MAX : depth + 1;
     ex->fuel = UINT64_MAX;
     ex->fuel_limited = false;
     return ex;
@@ -262,6 +294,20 @@ void th_wasm_exec_free(th_wasm_exec *ex)
     free(ex->frames);
     free(ex->backtrace);
     free(ex);
+}
+
+void th_wasm_exec_set_max_stack(th_wasm_exec *ex, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = TH_WASM_DEFAULT_STACK_BYTES;
+    if (bytes < TH_WASM_MIN_STACK_BYTES)
+        bytes = TH_WASM_MIN_STACK_BYTES;
+    ex->max_bytes = bytes;
+}
+
+size_t th_wasm_exec_max_stack(const th_wasm_exec *ex)
+{
+    return ex->max_bytes;
 }
 
 void th_wasm_exec_set_user(th_wasm_exec *ex, void *user)
@@ -342,7 +388,11 @@ static uint32_t result_slots(const wasm_functype *type)
 static void copy_results(const th_wasm_exec *ex, const wasm_functype *type,
                          size_t base, th_wasm_val *results)
 {
-    memcpy(results, ex->stack + base, result_slots(type) * sizeof *results);
+    uint32_t n = result_slots(type);
+
+    if (n == 0)
+        return;
+    memcpy(results, ex->stack + base, n * sizeof *results);
     wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
 }
 
@@ -462,7 +512,8 @@ int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
         if (ex->susp_nresults > 0 && host_results == NULL)
             return TH_EINVAL;
         if (ex->host_entry) {
-            memcpy(results, host_results, nresults * sizeof *results);
+            if (nresults > 0)
+                memcpy(results, host_results, nresults * sizeof *results);
             wasm_vals_normalize(results, type->types + type->nparams, type->nresults);
             exec_idle(ex);
             return TH_OK;

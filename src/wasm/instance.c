@@ -429,12 +429,11 @@ th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst)
     return inst->mem0;
 }
 
-/* The export named `name` (binary search over the sorted order), or
- * NULL. */
+/* The export named by the `len` bytes at `name` (binary search over the
+ * sorted order), or NULL. */
 static const wasm_export *find_export(const th_wasm_module *m,
-                                      const char *name)
+                                      const char *name, size_t len)
 {
-    size_t len = strlen(name);
     uint32_t lo = 0, hi = m->nexports;
 
     if (m->export_order == NULL)
@@ -454,15 +453,15 @@ static const wasm_export *find_export(const th_wasm_module *m,
     return NULL;
 }
 
-int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
-                            th_wasm_extern_kind *kind, void **ext)
+int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name,
+                              size_t len, th_wasm_extern_kind *kind, void **ext)
 {
     const wasm_export *ex;
     void *p;
 
-    if (inst == NULL || name == NULL)
+    if (inst == NULL || (name == NULL && len > 0))
         return TH_EINVAL;
-    if ((ex = find_export(inst->mod, name)) == NULL)
+    if ((ex = find_export(inst->mod, name, len)) == NULL)
         return TH_ENOENT;
     switch (ex->kind) {
     case TH_WASM_EXTERN_FUNC: p = inst->funcs[ex->idx]; break;
@@ -477,37 +476,51 @@ int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
     return 0;
 }
 
+int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
+                            th_wasm_extern_kind *kind, void **ext)
+{
+    if (name == NULL)
+        return TH_EINVAL;
+    return th_wasm_instance_export_n(inst, name, strlen(name), kind, ext);
+}
+
 static void *export_of_kind(const th_wasm_instance *inst, const char *name,
-                            th_wasm_extern_kind want)
+                            size_t len, th_wasm_extern_kind want)
 {
     th_wasm_extern_kind kind;
     void *ext;
 
-    if (th_wasm_instance_export(inst, name, &kind, &ext) < 0 || kind != want)
+    if (th_wasm_instance_export_n(inst, name, len, &kind, &ext) < 0 || kind != want)
         return NULL;
     return ext;
+}
+
+th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst,
+                                      const char *name, size_t len)
+{
+    return export_of_kind(inst, name, len, TH_WASM_EXTERN_FUNC);
 }
 
 th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst,
                                     const char *name)
 {
-    return export_of_kind(inst, name, TH_WASM_EXTERN_FUNC);
+    return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_FUNC) : NULL;
 }
 
 th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst,
                                         const char *name)
 {
-    return export_of_kind(inst, name, TH_WASM_EXTERN_MEMORY);
+    return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_MEMORY) : NULL;
 }
 
 th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst,
                                       const char *name)
 {
-    return export_of_kind(inst, name, TH_WASM_EXTERN_TABLE);
+    return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_TABLE) : NULL;
 }
 
 th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst,
                                         const char *name)
 {
-    return export_of_kind(inst, name, TH_WASM_EXTERN_GLOBAL);
+    return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_GLOBAL) : NULL;
 }

@@ -244,7 +244,8 @@ int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
         rc = TH_WASM_TRAPPED;
         goto done;
     }
-    memcpy(args, ex->stack + argslot, np * sizeof *args);
+    if (np > 0)
+        memcpy(args, ex->stack + argslot, np * sizeof *args);
     wasm_vals_normalize(args, ft->types, ft->nparams);
     memset(res, 0, nr * sizeof *res);
 
@@ -475,34 +476,70 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 
 /* SIMD handlers (shapes in interp.h): v128 operands move with memcpy, as
  * frame slots are only 8-aligned; the operation is simd.h's v128_FN. */
+#ifdef TH_WASM_SIMD_DIFF
+/* Fuzz builds: every operation also runs in the scalar form, and a
+ * disagreement aborts (a crash the fuzzer reports). */
+#define SIMD_FN(name) v128s_##name
+#define SIMD_VEC 0
+#include "wasm/simd_ops.h"
+#undef SIMD_FN
+#undef SIMD_VEC
+
+static v128 simd_diff_v(const char *fn, v128 x, v128 y)
+{
+    if (!v128_same_result(fn, &x, &y)) {
+        fprintf(stderr, "SIMD %s: vector %016llx%016llx, scalar %016llx%016llx\n", fn,
+                (unsigned long long)x.u64[1], (unsigned long long)x.u64[0],
+                (unsigned long long)y.u64[1], (unsigned long long)y.u64[0]);
+        abort();
+    }
+    return x;
+}
+
+static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
+{
+    if (x != y) {
+        fprintf(stderr, "SIMD %s: vector %llx, scalar %llx\n", fn, (unsigned long long)x,
+                (unsigned long long)y);
+        abort();
+    }
+    return x;
+}
+#define SIMD_V(fn, ...) simd_diff_v(#fn, v128_##fn(__VA_ARGS__), v128s_##fn(__VA_ARGS__))
+#define SIMD_S(fn, ...) simd_diff_s(#fn, v128_##fn(__VA_ARGS__), v128s_##fn(__VA_ARGS__))
+#else
+#define SIMD_V(fn, ...) v128_##fn(__VA_ARGS__)
+#define SIMD_S(fn, ...) v128_##fn(__VA_ARGS__)
+#endif
+
 #define VLD(k, v) memcpy(&(v), &fp[OP(k)], 16)
 #define VST(k, v) memcpy(&fp[OP(k)], &(v), 16)
-#define SIMD_HANDLER(X, name, shape, fn, n) SIMD_H_##shape(name, v128_##fn, n)
+#define SIMD_HANDLER(X, name, shape, fn, n) SIMD_H_##shape(name, fn, n)
 #define SIMD_H_VUN(name, f, n) \
-    L_##name: { v128 a; VLD(1, a); a = f(a); VST(0, a); SKIP(2); }
+    L_##name: { v128 a; VLD(1, a); a = SIMD_V(f, a); VST(0, a); SKIP(2); }
 #define SIMD_H_VBIN(name, f, n) \
-    L_##name: { v128 a, b; VLD(1, a); VLD(2, b); a = f(a, b); VST(0, a); SKIP(3); }
+    L_##name: { v128 a, b; VLD(1, a); VLD(2, b); a = SIMD_V(f, a, b); VST(0, a); SKIP(3); }
 #define SIMD_H_VTER(name, f, n) \
-    L_##name: { v128 a, b, c; VLD(1, a); VLD(2, b); VLD(3, c); a = f(a, b, c); \
+    L_##name: { v128 a, b, c; VLD(1, a); VLD(2, b); VLD(3, c); a = SIMD_V(f, a, b, c); \
                 VST(0, a); SKIP(4); }
 #define SIMD_H_VSHIFT(name, f, n) \
-    L_##name: { v128 a; VLD(1, a); a = f(a, RU32(2)); VST(0, a); SKIP(3); }
+    L_##name: { v128 a; VLD(1, a); a = SIMD_V(f, a, RU32(2)); VST(0, a); SKIP(3); }
 #define SIMD_H_VTEST(name, f, n) \
-    L_##name: { v128 a; VLD(1, a); WU32(0, f(a)); SKIP(2); }
+    L_##name: { v128 a; VLD(1, a); WU32(0, SIMD_S(f, a)); SKIP(2); }
 #define SIMD_H_SPLAT(name, f, n) \
-    L_##name: { v128 r = f(RU64(1)); VST(0, r); SKIP(2); }
+    L_##name: { v128 r = SIMD_V(f, RU64(1)); VST(0, r); SKIP(2); }
 #define SIMD_H_EXTRACT(name, f, n) \
-    L_##name: { v128 a; VLD(1, a); WU64(0, f(a, OP(2))); SKIP(3); }
+    L_##name: { v128 a; VLD(1, a); WU64(0, SIMD_S(f, a, OP(2))); SKIP(3); }
 #define SIMD_H_REPLACE(name, f, n) \
-    L_##name: { v128 a; VLD(1, a); a = f(a, RU64(2), OP(3)); VST(0, a); SKIP(4); }
+    L_##name: { v128 a; VLD(1, a); a = SIMD_V(f, a, RU64(2), OP(3)); VST(0, a); SKIP(4); }
 #define SIMD_H_SHUFFLE(name, f, n) \
     L_##name: { v128 a, b; VLD(1, a); VLD(2, b); \
-                a = f(a, b, (const uint8_t *)&OP(3)); VST(0, a); SKIP(7); }
+                a = SIMD_V(f, a, b, (const uint8_t *)&OP(3)); VST(0, a); SKIP(7); }
 #define SIMD_H_VLOAD(name, f, N) \
     L_##name: { \
         uint64_t ea = (uint64_t)RU32(1) + OP(2); v128 r; \
         if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
-        r = f(mbase + ea); VST(0, r); SKIP(3); \
+        r = SIMD_V(f, mbase + ea); VST(0, r); SKIP(3); \
     }
 #define SIMD_H_VSTORE(name, f, N) \
     L_##name: { \
@@ -731,9 +768,8 @@ do_call:
         int grc = wasm_exec_grow(ex, noff, cc->frame_slots);
         if (grc != 0) {
             frame = ex->top;
-            if (grc < 0)
-                TRAP(TH_WASM_TRAP_OOM, "out of memory growing the stack");
-            TRAP(TH_WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted");
+            wasm_exec_stack_trap(ex, grc);
+            goto trap_set;
         }
         frame = ex->top;
         fp = ex->stack + fpoff;

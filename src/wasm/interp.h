@@ -376,13 +376,19 @@ enum wasm_exec_state {
 
 #define WASM_TRAP_MSG_MAX 256
 
+/* Why the stacks could not grow (th_wasm_exec.exhausted). */
+enum { WASM_EXHAUSTED_BYTES = 0, WASM_EXHAUSTED_DEPTH };
+
 struct th_wasm_exec {
     th_wasm_val *stack;      /* value stack (grows; frames' fp are rebased) */
     th_wasm_val *stack_end;  /* stack + capacity */
-    size_t max_slots;        /* limit from max_stack_bytes */
     struct wasm_frame *frames, *frames_end;
     struct wasm_frame *top;  /* current frame (valid when not running) */
-    uint32_t max_frames;     /* call-depth limit (frame records) */
+    /* The limit: the capacities of both stacks together, in bytes (value
+     * slots and frame records); and optionally a frame count. */
+    size_t max_bytes;
+    uint32_t max_frames;     /* frame records (UINT32_MAX: bytes only) */
+    uint8_t exhausted;       /* WASM_EXHAUSTED_*: which limit the last growth hit */
 
     uint64_t fuel;           /* remaining fuel when fuel_limited */
     bool fuel_limited;
@@ -478,14 +484,15 @@ static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
 int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots);
 
 /* Make room for one more frame record above ex->top (which must be set).
- * Returns 0, 1 at the call-depth limit, or TH_ENOMEM. */
+ * Returns 0, 1 at the call-depth or stack byte limit, or TH_ENOMEM. */
 int wasm_exec_reserve_frame(th_wasm_exec *ex);
 
 /* Both of the above; returns the first failure. */
 int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots);
 
-/* Set the trap for a wasm_exec_grow failure `rc`: the call-depth/stack
- * limit, or TH_WASM_TRAP_OOM. */
+/* Set the trap for a growth failure `rc`: TH_WASM_TRAP_OOM when memory
+ * ran short (rc < 0), else "call stack exhausted" naming the limit that
+ * was hit (ex->exhausted) and how to raise it. */
 void wasm_exec_stack_trap(th_wasm_exec *ex, int rc);
 
 /* Set the trap kind and message (printf-style) of the exec. */

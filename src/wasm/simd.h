@@ -85,4 +85,46 @@ typedef union v128 {
 #undef SIMD_FN
 #undef SIMD_VEC
 
+/*
+ * Comparing the two forms (the unit test, and fuzz builds with
+ * TH_WASM_SIMD_DIFF, where interp.c runs every SIMD operation in both
+ * forms).  Results of operation `fn` (its simd_ops.h name) agree when
+ * their bytes are equal, or, for an operation with float results, when
+ * every differing lane is a quiet NaN in both (the spec lets an arithmetic
+ * NaN's payload vary).
+ */
+static inline unsigned v128_float_lane_bytes(const char *fn)
+{
+    static const char *const cmps[] = { "_eq", "_ne", "_lt", "_gt", "_le", "_ge" };
+    unsigned w = strncmp(fn, "f32x4_", 6) == 0 ? 4 : strncmp(fn, "f64x2_", 6) == 0 ? 8 : 0;
+
+    for (unsigned i = 0; w != 0 && i < sizeof cmps / sizeof cmps[0]; i++)
+        if (strcmp(fn + 5, cmps[i]) == 0)
+            return 0; /* comparisons give masks */
+    return w;
+}
+
+static inline int v128_lane_quiet_nan(const uint8_t *p, unsigned w)
+{
+    uint64_t u = 0;
+    memcpy(&u, p, w);
+    return w == 4 ? (u & 0x7fc00000u) == 0x7fc00000u
+                  : (u & 0x7ff8000000000000ull) == 0x7ff8000000000000ull;
+}
+
+static inline int v128_same_result(const char *fn, const v128 *x, const v128 *y)
+{
+    unsigned w = v128_float_lane_bytes(fn);
+
+    if (memcmp(x, y, 16) == 0)
+        return 1;
+    if (w == 0)
+        return 0;
+    for (unsigned i = 0; i < 16; i += w)
+        if (memcmp(x->u8 + i, y->u8 + i, w) != 0 &&
+            !(v128_lane_quiet_nan(x->u8 + i, w) && v128_lane_quiet_nan(y->u8 + i, w)))
+            return 0;
+    return 1;
+}
+
 #endif

@@ -42,8 +42,18 @@ static char sig_letter(uint8_t t)
     case TH_WASM_F32: return 'f';
     case TH_WASM_F64: return 'F';
     case TH_WASM_FUNCREF: return 'r';
-    default: return 'e';
+    case TH_WASM_EXTERNREF: return 'e';
+    default: return 0; /* v128: host functions cannot take it */
     }
+}
+
+/* Slots of n values of `types` (a v128 takes two). */
+static uint32_t slots_of(const uint8_t *types, uint32_t n)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        k += types[i] == TH_WASM_V128 ? 2 : 1;
+    return k;
 }
 
 /* Externs the harness creates for imports, freed after the instance. */
@@ -80,10 +90,12 @@ static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d,
         if (d->functype.nparams + d->functype.nresults > 2000)
             return -1;
         for (uint32_t i = 0; i < d->functype.nparams; i++)
-            sig[k++] = sig_letter(d->functype.types[i]);
+            if ((sig[k++] = sig_letter(d->functype.types[i])) == 0)
+                return -1;
         sig[k++] = '>';
         for (uint32_t i = 0; i < d->functype.nresults; i++)
-            sig[k++] = sig_letter(d->functype.types[d->functype.nparams + i]);
+            if ((sig[k++] = sig_letter(d->functype.types[d->functype.nparams + i])) == 0)
+                return -1;
         sig[k] = '\0';
         /* a duplicate (module, name) keeps its first binding */
         th_wasm_imports_add_func(imp, d->module, d->name, sig, stub_trap, NULL);
@@ -122,7 +134,7 @@ static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
     th_wasm_exec_config ecfg = {.max_stack_bytes = FUZZ_MAX_STACK,
                                 .max_call_depth = 500};
     th_wasm_exec *ex = th_wasm_exec_new(&ecfg);
-    th_wasm_val args[1000], results[1000];
+    th_wasm_val args[2000], results[2000];
     uint32_t calls = 0;
 
     if (ex == NULL)
@@ -142,8 +154,10 @@ static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
             continue;
         calls++;
         th_wasm_exec_set_fuel(ex, FUZZ_FUEL);
-        if (th_wasm_exec_call(ex, f, args, d.functype.nparams, results,
-                              d.functype.nresults) == TH_WASM_OUT_OF_FUEL)
+        if (th_wasm_exec_call(ex, f, args, slots_of(d.functype.types, d.functype.nparams),
+                              results,
+                              slots_of(d.functype.types + d.functype.nparams,
+                                       d.functype.nresults)) == TH_WASM_OUT_OF_FUEL)
             th_wasm_exec_abort(ex);
     }
     th_wasm_exec_free(ex);

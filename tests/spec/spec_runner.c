@@ -70,7 +70,7 @@ typedef struct script {
 } script;
 
 /* Outcome of running an action. */
-enum { ACT_OK, ACT_TRAP, ACT_ERROR, ACT_SKIP };
+enum { ACT_OK, ACT_TRAP, ACT_ERROR };
 
 typedef struct act_result {
     int status;
@@ -81,7 +81,7 @@ typedef struct act_result {
     uint8_t one_type;
     th_wasm_trap_kind trap_kind;
     char trap_msg[256];
-    char why[WHY_MAX];      /* ACT_ERROR / ACT_SKIP reason */
+    char why[WHY_MAX];      /* ACT_ERROR reason */
 } act_result;
 
 /* ------------------------------------------------------------------ */
@@ -460,9 +460,9 @@ static th_wasm_val *build_args(const json_t *args, const th_wasm_functype *ft,
 }
 
 static void run_invoke(script *s, th_wasm_instance *inst, const char *field,
-                       const json_t *args, act_result *r)
+                       size_t field_len, const json_t *args, act_result *r)
 {
-    th_wasm_func *fn = th_wasm_instance_func(inst, field);
+    th_wasm_func *fn = th_wasm_instance_func_n(inst, field, field_len);
     if (fn == NULL) {
         act_error(r, ACT_ERROR, "no exported function \"%s\"", field);
         return;
@@ -507,20 +507,21 @@ static void run_action(script *s, const json_t *act, act_result *r)
         act_error(r, ACT_ERROR, "malformed action");
         return;
     }
-    if (strlen(field) != json_string_length(jfield)) {
-        /* The API looks exports up by C string. */
-        act_error(r, ACT_SKIP, "export name contains NUL");
-        return;
-    }
+    size_t field_len = json_string_length(jfield); /* names may hold NUL */
     th_wasm_instance *inst = find_instance(s, jstr(act, "module"), r->why, sizeof r->why);
     if (inst == NULL) {
         r->status = ACT_ERROR;
         return;
     }
     if (strcmp(type, "invoke") == 0) {
-        run_invoke(s, inst, field, json_object_get(act, "args"), r);
+        run_invoke(s, inst, field, field_len, json_object_get(act, "args"), r);
     } else if (strcmp(type, "get") == 0) {
-        th_wasm_global *g = th_wasm_instance_global(inst, field);
+        th_wasm_extern_kind kind;
+        void *ext = NULL;
+        th_wasm_global *g = NULL;
+        if (th_wasm_instance_export_n(inst, field, field_len, &kind, &ext) == 0 &&
+            kind == TH_WASM_EXTERN_GLOBAL)
+            g = ext;
         if (g == NULL) {
             act_error(r, ACT_ERROR, "no exported global \"%s\"", field);
             return;
@@ -554,10 +555,6 @@ static const th_wasm_val *act_vals(const act_result *r)
 /* Count a command whose action did not return or trap as it should. */
 static void fail_action(script *s, const char *cmdtype, const act_result *r)
 {
-    if (r->status == ACT_SKIP) {
-        s->c.skipped++;
-        return;
-    }
     if (r->status == ACT_TRAP)
         fail(s, "%s: trapped: %s", cmdtype, r->trap_msg);
     else

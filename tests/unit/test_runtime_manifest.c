@@ -121,6 +121,7 @@ static void test_full_manifest(void **state)
                               "fuel_per_call = 5_000_000\n"
                               "memory_bytes = 1048576\n"
                               "call_timeout_ms = 250\n"
+                              "stack_bytes = 16_777_216\n"
                               "\n"
                               "[supervision]\n"
                               "strategy = \"rest-for-one\"\n"
@@ -155,13 +156,14 @@ static void test_full_manifest(void **state)
     assert_int_equal(m->limits.fuel_per_call, 5000000);
     assert_int_equal(m->limits.memory_bytes, 1048576);
     assert_int_equal(m->limits.call_timeout_ms, 250);
+    assert_int_equal(m->limits.stack_bytes, 16777216);
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_REST_FOR_ONE);
     assert_int_equal(m->supervision.max_restarts, 3);
     assert_int_equal(m->supervision.within_seconds, 10);
 
     assert_int_equal(m->handlers_len, 5);
     assert_int_equal(m->handlers[0].type, RT_MANIFEST_H_RUNTIME);
-    assert_int_equal(m->handlers[0].line, 21);
+    assert_int_equal(m->handlers[0].line, 22);
     assert_int_equal(m->handlers[4].type, RT_MANIFEST_H_FILESYSTEM);
     assert_int_equal(m->handler_set, (1u << RT_MANIFEST_H_RUNTIME) | (1u << RT_MANIFEST_H_MESSAGE_SERVER) |
                                          (1u << RT_MANIFEST_H_RANDOM) | (1u << RT_MANIFEST_H_ENVIRONMENT) |
@@ -198,6 +200,7 @@ static void test_defaults(void **state)
     assert_true(m->limits.fuel_per_call == TH_MANIFEST_DEFAULT_FUEL_PER_CALL);
     assert_true(m->limits.memory_bytes == TH_MANIFEST_DEFAULT_MEMORY_BYTES);
     assert_int_equal(m->limits.call_timeout_ms, TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS);
+    assert_int_equal(m->limits.stack_bytes, 0); /* the engine's default */
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_NONE);
     assert_int_equal(m->supervision.max_restarts, TH_MANIFEST_DEFAULT_MAX_RESTARTS);
     assert_int_equal(m->supervision.within_seconds, TH_MANIFEST_DEFAULT_WITHIN_SECONDS);
@@ -310,6 +313,8 @@ static void test_required_and_values(void **state)
               NULL);
     parse_bad(BASE "[limits]\nfuel_per_call = -1\n", TH_EINVAL, "line 4", "'limits.fuel_per_call'", NULL);
     parse_bad(BASE "[limits]\ncall_timeout_ms = 999999999999\n", TH_EINVAL, "line 4", NULL);
+    parse_bad(BASE "[limits]\nstack_bytes = 4_000_000_000\n", TH_EINVAL, "line 4", "'limits.stack_bytes'",
+              NULL);
     parse_bad(BASE "[[handler]]\ntype = \"teleport\"\n", TH_EINVAL, "line 4", "unknown handler \"teleport\"", NULL);
     parse_bad(BASE "[[handler]]\nseed = 1\n", TH_EINVAL, "line 3", "missing required field 'handler[0].type'",
               NULL);

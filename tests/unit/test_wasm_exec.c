@@ -411,7 +411,11 @@ static const char *rec_wat =
     "      (then (i32.const 0))\n"
     "      (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1)))\n"
     "                     (i32.const 1)))))\n"
-    "  (func $forever (export \"forever\") (call $forever)))\n";
+    "  (func $forever (export \"forever\") (call $forever))\n"
+    "  (func $small (export \"small\") (param $n i32) (result i32)\n"
+    "    (if (result i32) (local.get $n)\n"
+    "      (then (i32.add (call $small (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))\n"
+    "      (else (i32.const 0)))))\n";
 
 static void test_call_stack_exhausted(void **state)
 {
@@ -427,7 +431,11 @@ static void test_call_stack_exhausted(void **state)
     assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "forever"), NULL, 0, NULL, 0),
                      TH_WASM_TRAPPED);
     assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
-    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "call stack exhausted");
+    /* the message names the limit and how to raise it */
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex),
+                        "call stack exhausted: the wasm stack limit of 8388608 bytes was "
+                        "reached (raise it with `theater wasm run --max-stack BYTES`, or "
+                        "`stack_bytes` under [limits] in an actor's manifest)");
     assert_non_null(strstr(th_wasm_exec_backtrace(fx.ex), "#0 forever\n"));
     assert_non_null(strstr(th_wasm_exec_backtrace(fx.ex), "more frames"));
 
@@ -464,6 +472,37 @@ static void test_small_stack_limit(void **state)
     assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1),
                      TH_WASM_TRAPPED);
     assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    assert_non_null(strstr(th_wasm_exec_trap_message(fx.ex), "call depth limit of 50 frames"));
+    teardown_module(&fx);
+}
+
+/* The default limit is in bytes and is enough for deep recursion of a
+ * small function (>= 100,000 frames); a smaller limit set on the exec
+ * later takes effect; the stacks are released when the call is over. */
+static void test_deep_recursion_default(void **state)
+{
+    fixture fx;
+    th_wasm_val arg = { .i32 = 100000 }, res = { 0 };
+
+    (void)state;
+    setup_module(&fx, rec_wat, NULL, NULL, NULL);
+    assert_int_equal(th_wasm_exec_max_stack(fx.ex), 8u * 1024 * 1024);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 100000);
+
+    th_wasm_exec_set_max_stack(fx.ex, 1024 * 1024);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    assert_non_null(strstr(th_wasm_exec_trap_message(fx.ex), "limit of 1048576 bytes"));
+    arg.i32 = 10000; /* 1 MiB still holds 10,000 frames */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 10000);
+
+    th_wasm_exec_set_max_stack(fx.ex, 32u * 1024 * 1024);
+    arg.i32 = 400000;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 400000);
     teardown_module(&fx);
 }
 
@@ -654,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_nested_invoke),
         cmocka_unit_test(test_call_stack_exhausted),
         cmocka_unit_test(test_small_stack_limit),
+        cmocka_unit_test(test_deep_recursion_default),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_arithmetic_traps),
         cmocka_unit_test(test_cross_instance_suspend),

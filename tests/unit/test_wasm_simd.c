@@ -7,9 +7,9 @@
  * swizzle) against fixed expected values.
  *
  * simd_ops.h is included twice here, with the prefixes vec_ and scl_.
- * Results must be equal byte for byte, except that where both forms give
- * a quiet NaN in a float lane the payloads may differ (the spec allows
- * any arithmetic NaN there).
+ * Results must agree as simd.h's v128_same_result says: equal bytes, or
+ * quiet NaNs in the same float lanes (the spec allows any arithmetic NaN
+ * there).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -92,51 +92,13 @@ static v128 random_v128(void)
     return v;
 }
 
-static int quiet_nan(const uint8_t *p, unsigned w)
-{
-    if (w == 4) {
-        uint32_t u;
-        memcpy(&u, p, 4);
-        return (u & 0x7fc00000u) == 0x7fc00000u;
-    }
-    uint64_t u;
-    memcpy(&u, p, 8);
-    return (u & 0x7ff8000000000000ull) == 0x7ff8000000000000ull;
-}
-
-/* Float lane width of an operation's result, from its name (0: none). */
-static unsigned float_width(const char *name)
-{
-    if (strncmp(name, "f32x4_", 6) == 0 && strstr(name, "_eq") == NULL &&
-        strstr(name, "_ne") == NULL && strstr(name, "_lt") == NULL &&
-        strstr(name, "_gt") == NULL && strstr(name, "_le") == NULL &&
-        strstr(name, "_ge") == NULL)
-        return 4;
-    if (strncmp(name, "f64x2_", 6) == 0 && strstr(name, "_eq") == NULL &&
-        strstr(name, "_ne") == NULL && strstr(name, "_lt") == NULL &&
-        strstr(name, "_gt") == NULL && strstr(name, "_le") == NULL &&
-        strstr(name, "_ge") == NULL)
-        return 8;
-    return 0;
-}
-
 static long compared, mismatches;
 
 static void same_v128(const char *name, v128 x, v128 y, v128 a, v128 b)
 {
-    unsigned w = float_width(name);
     compared++;
-    if (memcmp(&x, &y, 16) == 0)
+    if (v128_same_result(name, &x, &y))
         return;
-    if (w != 0) {
-        unsigned i;
-        for (i = 0; i < 16; i += w)
-            if (memcmp(x.u8 + i, y.u8 + i, w) != 0 &&
-                !(quiet_nan(x.u8 + i, w) && quiet_nan(y.u8 + i, w)))
-                break;
-        if (i == 16)
-            return;
-    }
     mismatches++;
     print_error("%s: a=%016" PRIx64 "%016" PRIx64 " b=%016" PRIx64 "%016" PRIx64
                 " vector %016" PRIx64 "%016" PRIx64 " scalar %016" PRIx64 "%016" PRIx64 "\n",
@@ -228,7 +190,7 @@ static v128 i16s(int16_t k)
         b = f32s(-0.0f, 0.0f, 1.0f, NAN); \
         r = P##f32x4_min(a, b); \
         assert_true(r.u32[0] == 0x80000000u && r.u32[1] == 0x80000000u); \
-        assert_true(quiet_nan(r.u8 + 8, 4) && quiet_nan(r.u8 + 12, 4)); \
+        assert_true(v128_lane_quiet_nan(r.u8 + 8, 4) && v128_lane_quiet_nan(r.u8 + 12, 4)); \
         r = P##f32x4_max(a, b); \
         assert_true(r.u32[0] == 0 && r.u32[1] == 0); \
         /* pmin/pmax keep the first operand unless the compare is true */ \

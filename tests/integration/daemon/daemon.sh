@@ -109,6 +109,7 @@ health)
     contains "$b" '"status":"ok"' "health"
     contains "$b" '"actors":0' "health"
     contains "$b" '"version":"[0-9]' "health"
+    contains "$b" '"recording":{"stalled":false,"failed":false' "health"
     [ "$(stat -c %a "$S")" = 600 ] || fail "socket mode is $(stat -c %a "$S"), expected 600"
     out=$("$THEATER" list) || fail "list failed"
     contains "$out" "no actors running" "list"

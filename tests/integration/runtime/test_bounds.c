@@ -296,6 +296,37 @@ static void test_store_bytes(void **unused)
     rtt_stop(&t);
 }
 
+/* Deferred requests (answered later with respond-to-request) are bounded
+ * like the mailbox: beyond it the request gets an error at once. */
+static void test_outstanding_requests(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t,
+          rtt_manifest(&t, "probe", rtt_module("probe"),
+                       "runtime message-server supervisor store timing random environment",
+                       "[limits]\nmailbox_messages = 3\n" FS_ALL),
+          NULL, id);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
+                         TH_ETIMEDOUT);
+    /* answering one makes room for one more */
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"respond-last x", 14, 5000, &resp, &len, &err), 0);
+    assert_memory_equal(resp, "ok", 2);
+    free(resp);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err), TH_ETIMEDOUT);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 5000, &resp, &len, &err), TH_EBUSY);
+    assert_non_null(strstr(err.msg, "has 3 outstanding requests, its limit"));
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,7 +334,7 @@ int main(void)
         cmocka_unit_test(test_children_limit),   cmocka_unit_test(test_max_actors),
         cmocka_unit_test(test_mailbox_external), cmocka_unit_test(test_flood_held),
         cmocka_unit_test(test_flood_timeout),    cmocka_unit_test(test_flood_delivered),
-        cmocka_unit_test(test_store_bytes),
+        cmocka_unit_test(test_store_bytes),      cmocka_unit_test(test_outstanding_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

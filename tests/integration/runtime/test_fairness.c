@@ -7,9 +7,10 @@
  * limit) as workers plus one, and the probe actor sleeping 20 ms over and
  * over: the probe measures each sleep itself (timing.now before and after),
  * so the lag is the time from the timer's expiry to the actor running
- * again.  The bound (p99 within 100 ms, with a 10 ms slice) leaves room
- * for a loaded machine; a scheduler that puts preempted actors ahead of
- * woken ones misses it by seconds.
+ * again.  The bound (p99 within 100 ms, with a 10 ms slice, beyond what the
+ * same actor sees on the same machine without the loops: the host's own
+ * load) leaves room for a loaded machine; a scheduler that puts preempted
+ * actors ahead of woken ones misses it by seconds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +26,14 @@
 
 #define SLEEP_MS 20
 #define SAMPLES 150
+/* Sanitizer builds run the interpreter several times slower (a fuel slice
+ * takes longer to reach its time check) on a machine loaded by the rest of
+ * the suite: a wider bound there, still far below starvation (seconds). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define P99_BOUND_MS 400
+#else
 #define P99_BOUND_MS 100
+#endif
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -46,12 +54,48 @@ static void spawn(rtt *t, const char *man, char *id)
     assert_int_equal(rc, 0);
 }
 
+/* p99 of the probe's lateness over SAMPLES sleeps of SLEEP_MS. */
+static uint64_t timer_p99(rtt *t, const char *probe, const char *what)
+{
+    uint64_t lag[SAMPLES], total = 0;
+    char cmd[32];
+    th_error err;
+    int i;
+
+    snprintf(cmd, sizeof cmd, "sleep %d", SLEEP_MS);
+    for (i = 0; i < SAMPLES; i++) {
+        uint8_t *resp;
+        size_t len;
+        char text[64];
+        unsigned long long got;
+
+        assert_int_equal(th_runtime_request(t->rt, probe, (const uint8_t *)cmd, strlen(cmd), 10000, &resp,
+                                            &len, &err),
+                         0);
+        snprintf(text, sizeof text, "%.*s", (int)len, (const char *)resp);
+        free(resp);
+        assert_int_equal(sscanf(text, "ok %llu", &got), 1);
+        /* libuv's loop clock is coarse (CLOCK_MONOTONIC_COARSE, a few ms):
+         * a timer may fire a little early; lag counts only lateness */
+        lag[i] = got > SLEEP_MS ? got - SLEEP_MS : 0;
+        total += lag[i];
+    }
+    qsort(lag, SAMPLES, sizeof lag[0], cmp_u64);
+    print_message("timer lag %s: p50 %llu ms, p99 %llu ms, max %llu ms, mean %.1f ms\n", what,
+                  (unsigned long long)lag[SAMPLES / 2], (unsigned long long)lag[SAMPLES * 99 / 100],
+                  (unsigned long long)lag[SAMPLES - 1], (double)total / SAMPLES);
+    return lag[SAMPLES * 99 / 100];
+}
+
+/* The lag the loops add is what the scheduler controls: the same actor's
+ * lag on the same machine without them (what the host's own load costs)
+ * is measured first and allowed on top of the bound. */
 static void test_timer_actor_not_starved(void **unused)
 {
     rtt t;
     const char *loopy, *timer;
-    char ids[3][TH_ACTOR_ID_SIZE], probe[TH_ACTOR_ID_SIZE], cmd[32];
-    uint64_t lag[SAMPLES], total = 0;
+    char ids[3][TH_ACTOR_ID_SIZE], probe[TH_ACTOR_ID_SIZE];
+    uint64_t idle, loaded;
     th_error err;
     int i;
 
@@ -63,44 +107,49 @@ static void test_timer_actor_not_starved(void **unused)
                          "runtime message-server supervisor store timing random environment",
                          "[[handler]]\ntype = \"filesystem\"\npath = \"/tmp\"");
     spawn(&t, timer, probe);
+    idle = timer_p99(&t, probe, "without load");
     for (i = 0; i < 3; i++) {
         spawn(&t, loopy, ids[i]);
         assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
     }
-    snprintf(cmd, sizeof cmd, "sleep %d", SLEEP_MS);
-    for (i = 0; i < SAMPLES; i++) {
-        uint8_t *resp;
-        size_t len;
-        char text[64];
-        unsigned long long got;
-
-        assert_int_equal(th_runtime_request(t.rt, probe, (const uint8_t *)cmd, strlen(cmd), 10000,
-                                            &resp, &len, &err),
-                         0);
-        snprintf(text, sizeof text, "%.*s", (int)len, (const char *)resp);
-        free(resp);
-        assert_int_equal(sscanf(text, "ok %llu", &got), 1);
-        /* libuv's loop clock is coarse (CLOCK_MONOTONIC_COARSE, a few ms):
-         * a timer may fire a little early; lag counts only lateness */
-        lag[i] = got > SLEEP_MS ? got - SLEEP_MS : 0;
-        total += lag[i];
-    }
-    qsort(lag, SAMPLES, sizeof lag[0], cmp_u64);
-    print_message("timer lag under CPU load: p50 %llu ms, p99 %llu ms, max %llu ms, mean %.1f ms\n",
-                  (unsigned long long)lag[SAMPLES / 2], (unsigned long long)lag[SAMPLES * 99 / 100],
-                  (unsigned long long)lag[SAMPLES - 1], (double)total / SAMPLES);
-    assert_true(lag[SAMPLES * 99 / 100] <= P99_BOUND_MS);
+    loaded = timer_p99(&t, probe, "under CPU load");
+    assert_true(loaded <= P99_BOUND_MS + idle);
     rtt_stop(&t);
 }
 
 /* A message to an idle actor is served promptly while loops hog the
  * workers (the request travels the outside-thread queue both ways). */
+/* p99 of SAMPLES request round trips to `id`, in ms. */
+static uint64_t request_p99(rtt *t, const char *id, const char *what)
+{
+    uint64_t rtts[SAMPLES], t0;
+    struct timespec ts;
+    th_error err;
+    int i;
+
+    for (i = 0; i < SAMPLES; i++) {
+        uint8_t *resp;
+        size_t len;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)"hi", 2, 10000, &resp, &len, &err), 0);
+        free(resp);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rtts[i] = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u - t0;
+    }
+    qsort(rtts, SAMPLES, sizeof rtts[0], cmp_u64);
+    print_message("request round trip %s: p50 %llu ms, p99 %llu ms\n", what,
+                  (unsigned long long)rtts[SAMPLES / 2], (unsigned long long)rtts[SAMPLES * 99 / 100]);
+    return rtts[SAMPLES * 99 / 100];
+}
+
 static void test_request_not_starved(void **unused)
 {
     rtt t;
     const char *loopy, *calm;
     char ids[3][TH_ACTOR_ID_SIZE], calm_id[TH_ACTOR_ID_SIZE];
-    uint64_t rtts[SAMPLES], t0;
+    uint64_t idle, loaded;
     th_error err;
     int i;
 
@@ -110,27 +159,13 @@ static void test_request_not_starved(void **unused)
                          "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
     calm = rtt_manifest(&t, "calm", rtt_module("hostile"), "", NULL);
     spawn(&t, calm, calm_id);
+    idle = request_p99(&t, calm_id, "without load");
     for (i = 0; i < 3; i++) {
         spawn(&t, loopy, ids[i]);
         assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
     }
-    for (i = 0; i < SAMPLES; i++) {
-        uint8_t *resp;
-        size_t len;
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        t0 = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-        assert_int_equal(th_runtime_request(t.rt, calm_id, (const uint8_t *)"hi", 2, 10000, &resp, &len, &err),
-                         0);
-        free(resp);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rtts[i] = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u - t0;
-    }
-    qsort(rtts, SAMPLES, sizeof rtts[0], cmp_u64);
-    print_message("request round trip under CPU load: p50 %llu ms, p99 %llu ms\n",
-                  (unsigned long long)rtts[SAMPLES / 2], (unsigned long long)rtts[SAMPLES * 99 / 100]);
-    assert_true(rtts[SAMPLES * 99 / 100] <= P99_BOUND_MS);
+    loaded = request_p99(&t, calm_id, "under CPU load");
+    assert_true(loaded <= P99_BOUND_MS + idle);
     rtt_stop(&t);
 }
 

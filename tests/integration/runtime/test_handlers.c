@@ -465,6 +465,12 @@ static void test_filesystem_iface(void **unused)
     assert_int_equal(symlink(t.home, link), 0);
     EXPECT(&t, p, "err path leaves the allowed directory", "fs write up/new.txt x");
     EXPECT(&t, p, "err path leaves the allowed directory", "fs list up");
+    /* a FIFO inside the granted directory is refused at once (opening it
+     * used to block the worker thread forever) */
+    snprintf(link, sizeof link, "%s/files/pipe", t.home);
+    assert_int_equal(mkfifo(link, 0600), 0);
+    EXPECT(&t, p, "err not a regular file", "fs read pipe");
+    EXPECT(&t, p, "err not a regular file", "fs write pipe x");
     rtt_stop(&t);
 }
 

@@ -1,0 +1,16 @@
+/*
+ * fuzz_manifest_main.c - libFuzzer entry point for the manifest harness
+ * (built with THEATER_FUZZ=ON and clang, see tests/fuzz/README.md).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fuzz_manifest.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_manifest_one(data, size);
+    return 0;
+}
