@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "theater/handlers.h"
 #include "theater/runtime.h"
 
 #ifndef THEATER_BENCH_ACTOR
@@ -119,6 +120,7 @@ static void bench_start(bench *b, unsigned workers)
     cfg.home = b->home;
     cfg.workers = workers;
     cfg.log_fn = on_log;
+    cfg.handlers = th_handlers_builtin();
     if (th_runtime_new(&cfg, &b->rt, &err) != 0)
         die("runtime", &err);
 }

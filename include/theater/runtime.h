@@ -60,8 +60,16 @@ typedef void (*th_runtime_log_fn)(void *ud, const char *actor_id,
                                   const char *actor_name, const char *msg,
                                   size_t len);
 
+/* The host capabilities (handlers) a runtime may grant; the built-in set is
+ * th_handlers_builtin() (theater/handlers.h). */
+typedef struct th_handler_set th_handler_set;
+
 typedef struct th_runtime_config {
     const char *home;          /* THEATER_HOME; NULL: $THEATER_HOME, else ~/.theater */
+    /* The handlers actors may be granted; NULL = none (an actor whose
+     * manifest lists a handler is refused).  Embedders pass
+     * th_handlers_builtin(). */
+    const th_handler_set *handlers;
     unsigned workers;          /* worker threads; 0 = number of cores */
     bool in_memory;            /* keep the store and chains in memory only */
     th_runtime_log_fn log_fn;  /* optional */

@@ -58,11 +58,6 @@ typedef struct th_store_list {
     size_t count;
 } th_store_list;
 
-/* Resolve the THEATER_HOME directory: `home` if not NULL, else the
- * THEATER_HOME environment variable, else $HOME/.theater.  Writes the path
- * into `out` (`cap` bytes).  Returns 0 or TH_EINVAL / TH_ETOOBIG. */
-int th_home_resolve(const char *home, char *out /* out */, size_t cap, th_error *err);
-
 /* Open (creating the home directory and database unless read_only) the
  * store of a THEATER_HOME.  `cfg` may be NULL for defaults.  On success
  * *out owns the handle: close it with th_store_close.  Errors: TH_ENOENT (no

@@ -34,8 +34,9 @@
 #include "base/limits.h"
 #include "base/sha256.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 #include "theater/store.h"
+#include "theater/home.h"
 
 typedef struct chain_actor {
     struct chain_actor *hnext; /* hash bucket chain */
@@ -622,7 +623,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
         return rc;
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return store_db_error(c->wdb, rc, err, "starting a chain transaction");
+        return db_error(c->wdb, rc, err, "starting a chain transaction");
     rc = store_contents(c, first, n, now);
     for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
         if (c->touched[i]->persisted)
@@ -644,7 +645,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(c->wdb, rc, err, "storing chain events");
+        rc = db_error(c->wdb, rc, err, "storing chain events");
         sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
@@ -737,7 +738,7 @@ static int flush_step(th_chain *c, int start, int all, th_error *err)
         rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
     free(blob);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(c->wdb, rc, err, "indexing chains");
+        rc = db_error(c->wdb, rc, err, "indexing chains");
         sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
@@ -1078,7 +1079,7 @@ static int table_load(th_chain *c, th_error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return store_db_error(c->wdb, rc, err, "loading chains");
+        return db_error(c->wdb, rc, err, "loading chains");
     /* Segments after indexed_upto: replay them into the in-memory heads. */
     for (id = upto + 1; id <= c->commit_no; id++) {
         if ((rc = chain_segment_load(c->wdb, id, &seg, err)) != TH_OK)
@@ -1254,7 +1255,7 @@ static int prepare_writer(th_chain *c, th_error *err)
         rc = sqlite3_prepare_v3(c->wdb, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
                                 (sqlite3_stmt **)((char *)c + stmts[i].off), NULL);
         if (rc != SQLITE_OK)
-            return store_db_error(c->wdb, rc, err, "preparing chain statements");
+            return db_error(c->wdb, rc, err, "preparing chain statements");
     }
     return TH_OK;
 }
@@ -1265,7 +1266,7 @@ static int take_writer_lock(th_chain *c, th_error *err)
     char path[4200];
     int rc;
 
-    if ((rc = store_home_path(c->home, CHAIN_LOCK_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(c->home, CHAIN_LOCK_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (c->lock_fd < 0)
@@ -1287,7 +1288,7 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = store_db_open(c->home, sync_normal ? STORE_DB_SYNC_NORMAL : 0, &c->wdb, err);
+    rc = db_open(c->home, sync_normal ? DB_SYNC_NORMAL : 0, &c->wdb, err);
     if (rc == TH_OK)
         rc = take_writer_lock(c, err);
     if (rc == TH_OK)
@@ -1307,7 +1308,7 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->wdb);
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return store_db_error(c->wdb, rc, err, "opening chains");
+        return db_error(c->wdb, rc, err, "opening chains");
     c->next_actor_id = 1;
     if ((rc = prepare_writer(c, err)) != TH_OK || (rc = table_load(c, err)) != TH_OK ||
         (rc = flush_index(c, err)) != TH_OK || (rc = pending_recover(c, err)) != TH_OK)
@@ -1320,7 +1321,7 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
                  (long long)c->wal_frames * 4096);
         sqlite3_exec(c->wdb, pragma, NULL, NULL, NULL);
     }
-    if ((rc = store_db_open(c->home, 0, &c->cdb, err)) != TH_OK)
+    if ((rc = db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
     if (pthread_create(&c->writer, NULL, writer_main, c) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the chain writer thread");
@@ -1396,7 +1397,7 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     if (rc == TH_OK && !c->read_only)
         rc = open_writer(c, cfg->sync_normal, err);
     if (rc == TH_OK)
-        rc = store_db_open(c->home, STORE_DB_READONLY, &c->rdb, err);
+        rc = db_open(c->home, DB_READONLY, &c->rdb, err);
     if (rc != TH_OK) {
         th_chain_close(c);
         return rc;

@@ -17,7 +17,7 @@
 
 #include "base/hex.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 #define REF_HEAD "{\"content-ref\":\""
 #define REF_MID "\",\"size\":"
@@ -79,7 +79,7 @@ int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_e
         rc = th_error_set(err, TH_ENOENT, "the content %s it references is not in the store",
                           hex);
     } else if (rc != SQLITE_ROW) {
-        rc = store_db_error(db, rc, err, "reading referenced content");
+        rc = db_error(db, rc, err, "reading referenced content");
     } else if ((uint64_t)sqlite3_column_int64(st, 0) != size ||
                (uint64_t)sqlite3_column_bytes(st, 1) != size) {
         rc = th_error_set(err, TH_ECORRUPT, "the content %s it references has %lld bytes, not "

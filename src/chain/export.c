@@ -26,7 +26,7 @@
 #include "base/json.h"
 #include "base/limits.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 /* ---- export ---- */
 
@@ -96,7 +96,7 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
     db = chain_reader_lock(c);
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(db, rc, err, "starting export");
+        rc = db_error(db, rc, err, "starting export");
         chain_reader_unlock(c);
         return rc;
     }

@@ -19,7 +19,7 @@
 #include "base/oserr.h"
 #include "base/sha256.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 static int read_key(const char *path, EVP_PKEY **out, th_error *err)
 {
@@ -92,7 +92,7 @@ int chain_key_load(const char *home, int create, EVP_PKEY **out, th_error *err)
     int rc;
 
     *out = NULL;
-    if ((rc = store_home_path(home, CHAIN_KEY_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(home, CHAIN_KEY_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     rc = read_key(path, out, err);
     if (rc != TH_ENOENT || !create)

@@ -43,7 +43,7 @@
 
 #include "base/file.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 #define MAGIC "THPEND-1"
 #define HEAD_LEN (8 + 4 + 32)
@@ -72,7 +72,7 @@ int chain_pending_open(const char *home, int *fd, th_error *err)
     int rc, f;
 
     *fd = -1;
-    if ((rc = store_home_path(home, CHAIN_PENDING_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(home, CHAIN_PENDING_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (f < 0)
@@ -186,7 +186,7 @@ int chain_pending_read(const char *home, chain_pending_record *out, int *writer_
 
     memset(out, 0, sizeof *out);
     *writer_alive = 0;
-    if ((rc = store_home_path(home, CHAIN_PENDING_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(home, CHAIN_PENDING_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     rc = base_file_read(path, "pending-events file", CHAIN_PENDING_BYTES, &buf, &len, err);
     if (rc == TH_ENOENT) {
@@ -200,7 +200,7 @@ int chain_pending_read(const char *home, chain_pending_record *out, int *writer_
     if (rc != TH_OK)
         return rc;
     /* is a writer holding the home (its events are pending, not lost)? */
-    if (store_home_path(home, CHAIN_LOCK_FILE, path, sizeof path, NULL) == TH_OK &&
+    if (db_home_path(home, CHAIN_LOCK_FILE, path, sizeof path, NULL) == TH_OK &&
         (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
         if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
             *writer_alive = 1;
@@ -227,7 +227,7 @@ int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms,
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_OK ? TH_OK : store_db_error(db, rc, err, "recording lost events");
+    return rc == SQLITE_OK ? TH_OK : db_error(db, rc, err, "recording lost events");
 }
 
 int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored, th_chain_verify_result *res,
@@ -257,7 +257,7 @@ int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored, th_chain_v
                           to - from, from, v + off, when, stored);
         found = 1;
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rc = store_db_error(db, rc, err, "reading lost-event records");
+        rc = db_error(db, rc, err, "reading lost-event records");
         found = 1;
     }
     sqlite3_finalize(st);

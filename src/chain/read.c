@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 void th_chain_events_free(th_chain_events *events)
 {
@@ -47,7 +47,7 @@ static int begin_read(sqlite3 *db, th_error *err)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 
-    return rc == SQLITE_OK ? TH_OK : store_db_error(db, rc, err, "starting a read");
+    return rc == SQLITE_OK ? TH_OK : db_error(db, rc, err, "starting a read");
 }
 
 static void end_read(sqlite3 *db)
@@ -68,7 +68,7 @@ static int indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err)
         rc = SQLITE_DONE;
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? TH_OK : store_db_error(db, rc, err, "reading chain metadata");
+    return rc == SQLITE_DONE ? TH_OK : db_error(db, rc, err, "reading chain metadata");
 }
 
 typedef struct id_list {
@@ -182,7 +182,7 @@ nomem:
     free(l.ids);
     return th_error_set(err, TH_ENOMEM, "out of memory");
 dberr:
-    rc = store_db_error(db, rc, err, "finding a chain's segments");
+    rc = db_error(db, rc, err, "finding a chain's segments");
     sqlite3_finalize(st);
     free(l.ids);
     return rc;
@@ -367,7 +367,7 @@ static int apply_tail(sqlite3 *db, th_chain_actors *out, th_error *err)
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? TH_OK : store_db_error(db, rc, err, "reading segments");
+    return rc == SQLITE_DONE ? TH_OK : db_error(db, rc, err, "reading segments");
 }
 
 int th_chain_list_actors(th_chain *c, th_chain_actors *out, th_error *err)
@@ -422,7 +422,7 @@ int th_chain_list_actors(th_chain *c, th_chain_actors *out, th_error *err)
         rc = apply_tail(db, out, err);
     else
         rc = rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
-                                : store_db_error(db, rc, err, "listing chains");
+                                : db_error(db, rc, err, "listing chains");
     end_read(db);
     chain_reader_unlock(c);
     if (rc != TH_OK)

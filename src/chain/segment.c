@@ -85,7 +85,7 @@
 #include <string.h>
 
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '2'};
 static const uint8_t segment_magic_v1[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
@@ -350,7 +350,7 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *e
     else if (rc == SQLITE_DONE)
         rc = th_error_set(err, TH_ENOENT, "segment %llu is missing", (unsigned long long)id);
     else
-        rc = store_db_error(db, rc, err, "reading a segment");
+        rc = db_error(db, rc, err, "reading a segment");
     sqlite3_finalize(st);
     return rc;
 }

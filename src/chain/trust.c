@@ -25,8 +25,9 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 #include "theater/store.h"
+#include "theater/home.h"
 
 #define TRUST_FILE "trusted_keys"
 #define TRUST_FILE_MAX (1024u * 1024u)
@@ -116,7 +117,7 @@ int th_chain_trust_load(const char *home, th_chain_trust *out, th_error *err)
         return rc;
     if (th_chain_home_key(dir, key, &e2) == TH_OK && push(out, key, 1, "this home's key", 15) != TH_OK)
         return th_error_set(err, TH_ENOMEM, "out of memory");
-    if ((rc = store_home_path(dir, TRUST_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(dir, TRUST_FILE, path, sizeof path, err)) != TH_OK)
         goto fail;
     rc = base_file_read(path, "trusted keys file", TRUST_FILE_MAX, &text, &len, err);
     if (rc == TH_ENOENT) {
@@ -162,7 +163,7 @@ static int save(const char *dir, const th_chain_trust *t, th_error *err)
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return th_error_set(err, TH_EIO, "cannot create %s: %s", dir, strerror(errno));
-    if ((rc = store_home_path(dir, TRUST_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(dir, TRUST_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -22,7 +22,7 @@
 
 #include "base/hex.h"
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 
 const char *th_chain_problem_name(int problem)
 {
@@ -440,7 +440,7 @@ static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **o
     *n = count;
     if (rc != SQLITE_DONE)
         return rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
-                                  : store_db_error(db, rc, err, "listing chains");
+                                  : db_error(db, rc, err, "listing chains");
     for (x = v; x < v + count; x++) /* after the array stopped moving */
         walk_init(&x->w, db, x->name, res, &x->cached, &x->want);
     return TH_OK;
@@ -542,7 +542,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
             goto out;
     }
     if (rc != SQLITE_DONE) {
-        rc = store_db_error(db, rc, err, "reading segments");
+        rc = db_error(db, rc, err, "reading segments");
         goto out;
     }
     rc = TH_OK;
@@ -581,7 +581,7 @@ int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res,
     /* One read transaction, so the writer's commits do not shift the view. */
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(db, rc, err, "starting verification");
+        rc = db_error(db, rc, err, "starting verification");
     } else {
         rc = actor == NULL ? verify_all(db, tk, have_pend ? &pend : NULL, alive, res, err)
                            : verify_one(db, actor, tk, have_pend ? &pend : NULL, alive, res, err);

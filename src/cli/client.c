@@ -13,6 +13,7 @@
 
 #include "cli/client.h"
 #include "theater/store.h"
+#include "theater/home.h"
 
 int cli_api_open(const char *home_arg, cli_api *api)
 {

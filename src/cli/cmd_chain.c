@@ -20,6 +20,7 @@
 #include "cli/ids.h"
 #include "theater/chain.h"
 #include "theater/store.h"
+#include "theater/home.h"
 
 static void chain_usage(FILE *out)
 {

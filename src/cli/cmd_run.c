@@ -20,6 +20,7 @@
 #include "base/limits.h"
 #include "cli/cli.h"
 #include "cli/event_text.h"
+#include "theater/handlers.h"
 #include "theater/runtime.h"
 #include "theater/server.h"
 
@@ -145,6 +146,7 @@ int cli_cmd_run(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.home = home;
     cfg.workers = workers;
+    cfg.handlers = th_handlers_builtin();
     cfg.log_fn = on_log;
     if (events)
         cfg.event_fn = on_event;

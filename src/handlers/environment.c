@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
 #include "wit_glue.h"
 
 static bool allowed(rt_actor *a, const char *name)

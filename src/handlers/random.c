@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
 #include "wit_glue.h"
 
 #define RT_RANDOM_MAX_BYTES TH_RT_RANDOM_MAX_BYTES

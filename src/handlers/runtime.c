@@ -1,6 +1,7 @@
 /*
  * runtime.c (handlers) - the `runtime` interface: log, get-chain, shutdown.
- * Also the per-actor handler state shared by the other handlers, and the
+ * Also the set of built-in handlers (th_handlers_builtin), the per-actor
+ * handler state shared by the other handlers, and the
  * reader of an actor's chain as list<chain-event> values used by get-chain
  * and supervisor.get-child-events.  Lifting, lowering and recording are
  * the generated glue's (wit_glue.h).
@@ -9,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
+#include "theater/handlers.h"
 #include "wit_glue.h"
 
 rt_hstate *rt_hstate_get(rt_actor *a)
@@ -19,10 +21,23 @@ rt_hstate *rt_hstate_get(rt_actor *a)
     return a->hstate;
 }
 
-void rt_handlers_free_state(rt_actor *a)
+static void free_actor_state(rt_actor *a)
 {
     free(a->hstate);
     a->hstate = NULL;
+}
+
+static const rt_iface *const builtin_ifaces[] = {
+    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor, &rt_iface_store,
+    &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
+};
+
+static const th_handler_set builtin = {
+    builtin_ifaces, sizeof builtin_ifaces / sizeof builtin_ifaces[0], free_actor_state};
+
+const th_handler_set *th_handlers_builtin(void)
+{
+    return &builtin;
 }
 
 /* Collects events into a list<chain-event> value. */

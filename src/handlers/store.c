@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "theater/store.h"
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
 #include "wit_glue.h"
 
 /* err(message of a failed store call) into a result's error string. */

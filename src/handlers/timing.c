@@ -4,7 +4,7 @@
  * thread, whose expiry wakes it.  Lifting, lowering and recording are the
  * generated glue's (wit_glue.h).
  */
-#include "runtime/rt_int.h"
+#include "handlers/handlers_int.h"
 #include "wit_glue.h"
 
 #define IFACE "timing"

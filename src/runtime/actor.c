@@ -76,7 +76,8 @@ void rt_actor_release(rt_actor *a)
     }
     th_wasm_instance_free(a->inst);
     rt_spec_release(a->spec);
-    rt_handlers_free_state(a);
+    if (a->rt->handlers->free_actor_state != NULL)
+        a->rt->handlers->free_actor_state(a);
     rt_record_free(a);
     for (i = 0; i < a->nchildren; i++)
         rt_actor_release(a->children[i]);

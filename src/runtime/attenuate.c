@@ -145,7 +145,7 @@ int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim, t
                                                "parent does not hold",
                                 rt_handler_name(t));
     for (t = 0; t < RT_H_COUNT; t++) {
-        const rt_iface *f = rt_capability_iface(t);
+        const rt_iface *f = rt_capability_iface(parent->rt, t);
         if ((child->handlers & (1u << t)) && f != NULL && f->subset != NULL &&
             (rc = f->subset(p, child, err)) != 0)
             return th_error_prefix(err, "handler \"%s\"", rt_handler_name(t));

@@ -2,8 +2,9 @@
  * capability.c - which host functions an actor may import.
  *
  * Each handler (src/handlers/<interface>.c) describes its interface as an
- * rt_iface table.  All host functions are bound once into the runtime's
- * shared th_wasm_imports; what makes them capabilities is the check at
+ * rt_iface table; the runtime is given the set of them at its creation
+ * (th_runtime_config.handlers) and links no handler.  All host functions
+ * are bound once into the runtime's shared th_wasm_imports; what makes them capabilities is the check at
  * spawn: every import of the module must belong to an interface whose
  * handler the manifest lists, with the signature the Canonical ABI gives
  * it.  Anything else refuses the spawn with an error naming the import and
@@ -14,16 +15,11 @@
  * new handler with settings and no such rule fails the runtime's start.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
-
-static const rt_iface *const ifaces[] = {
-    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor, &rt_iface_store,
-    &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
-};
-#define NIFACES (sizeof ifaces / sizeof ifaces[0])
 
 static const char *const handler_names[RT_H_COUNT] = {
     "runtime", "message-server", "supervisor", "store",
@@ -45,13 +41,20 @@ const char *rt_handler_name(int type)
     return type >= 0 && type < RT_H_COUNT ? handler_names[type] : "?";
 }
 
-const rt_iface *rt_capability_iface(int type)
+const rt_iface *rt_capability_iface(const rt_runtime *rt, int type)
 {
-    for (size_t i = 0; i < NIFACES; i++)
-        if (ifaces[i]->handler == type)
-            return ifaces[i];
+    for (size_t i = 0; i < rt->handlers->count; i++)
+        if (rt->handlers->ifaces[i]->handler == type)
+            return rt->handlers->ifaces[i];
     return NULL;
 }
+
+/* What a registered host function is called with: its table entry and its
+ * handler's impl table. */
+typedef struct rt_bound_fn {
+    const rt_hostfn *f;
+    const void *impl;
+} rt_bound_fn;
 
 /* Every host function runs behind this gate: a host call is an effect,
  * and an effect that cannot be recorded must not happen.  While the chain
@@ -60,38 +63,41 @@ const rt_iface *rt_capability_iface(int type)
 static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args,
                       th_wasm_val *results)
 {
-    const rt_hostfn *f = ctx;
+    const rt_bound_fn *b = ctx;
     rt_actor *a = rt_actor_of_call(call);
-    const void *impl = NULL;
     th_error err;
-    size_t i;
 
     th_error_clear(&err);
     if (a != NULL && rt_record_ready(a, &err) != 0)
-        return th_wasm_call_trap(call, "host call %s not made: %s", f->name, err.msg);
-    /* the handler's own context: its interface's impl table */
-    for (i = 0; i < NIFACES; i++)
-        if (f >= ifaces[i]->fns && f < ifaces[i]->fns + ifaces[i]->nfns)
-            impl = ifaces[i]->impl;
-    return f->fn(call, (void *)impl, args, results);
+        return th_wasm_call_trap(call, "host call %s not made: %s", b->f->name, err.msg);
+    return b->f->fn(call, (void *)b->impl, args, results);
 }
 
-int rt_capability_register_all(th_wasm_imports *imp, th_error *err)
+int rt_capability_register_all(rt_runtime *rt, th_error *err)
 {
-    size_t i, j;
+    const th_handler_set *h = rt->handlers;
+    size_t i, j, n = 0, k = 0;
     int rc;
 
-    for (i = 0; i < NIFACES; i++) {
+    for (i = 0; i < h->count; i++) {
         /* a handler with settings must say how a child's are attenuated */
-        if (rt_manifest_handler_has_settings(ifaces[i]->handler) && ifaces[i]->subset == NULL)
+        if (rt_manifest_handler_has_settings(h->ifaces[i]->handler) && h->ifaces[i]->subset == NULL)
             return th_error_set(err, TH_ENOSYS, "handler \"%s\" has settings but no attenuation rule",
-                                handler_names[ifaces[i]->handler]);
-        for (j = 0; j < ifaces[i]->nfns; j++) {
-            const rt_hostfn *f = &ifaces[i]->fns[j];
-            rc = th_wasm_imports_add_func(imp, ifaces[i]->module, f->name, f->sig, gated_call,
-                                          (void *)f);
+                                handler_names[h->ifaces[i]->handler]);
+        n += h->ifaces[i]->nfns;
+    }
+    if (n > 0 && (rt->bound = calloc(n, sizeof *rt->bound)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    for (i = 0; i < h->count; i++) {
+        for (j = 0; j < h->ifaces[i]->nfns; j++, k++) {
+            const rt_hostfn *f = &h->ifaces[i]->fns[j];
+            rt->bound[k].f = f;
+            rt->bound[k].impl = h->ifaces[i]->impl;
+            rc = th_wasm_imports_add_func(rt->imports, h->ifaces[i]->module, f->name, f->sig,
+                                          gated_call, &rt->bound[k]);
             if (rc != 0)
-                return th_error_set(err, rc, "cannot register %s.%s", ifaces[i]->module, f->name);
+                return th_error_set(err, rc, "cannot register %s.%s", h->ifaces[i]->module,
+                                    f->name);
         }
     }
     return 0;
@@ -119,7 +125,8 @@ static void sig_of(const th_wasm_functype *t, char *out, size_t cap)
     out[o] = 0;
 }
 
-int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *err)
+int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t handlers,
+                        th_error *err)
 {
     uint32_t n = th_wasm_module_import_count(m), i;
     th_wasm_extern_desc d;
@@ -131,9 +138,11 @@ int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *er
         const rt_hostfn *f = NULL;
         if (th_wasm_module_import(m, i, &d) != 0)
             return th_error_set(err, TH_EINVAL, "cannot read import %u", i);
-        for (k = 0; k < NIFACES; k++)
-            if (strlen(ifaces[k]->module) == d.module_len && memcmp(ifaces[k]->module, d.module, d.module_len) == 0)
-                iface = ifaces[k];
+        for (k = 0; k < rt->handlers->count; k++) {
+            const rt_iface *h = rt->handlers->ifaces[k];
+            if (strlen(h->module) == d.module_len && memcmp(h->module, d.module, d.module_len) == 0)
+                iface = h;
+        }
         if (iface == NULL)
             return th_error_set(err, TH_EPERM,
                                 "import \"%.*s\" \"%.*s\" is not offered by any handler",

@@ -326,17 +326,27 @@ typedef struct rt_iface {
      * required for one with settings (rt_capability_register_all checks). */
     rt_subset_fn subset;
 } rt_iface;
-extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
-    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
-    rt_iface_filesystem;
+/* The handlers a runtime offers (th_runtime_config.handlers): the runtime
+ * knows them only through this table, given by the embedder (the handlers
+ * part's th_handlers_builtin), so the runtime never links the handlers. */
+struct th_handler_set {
+    const rt_iface *const *ifaces;
+    size_t count;
+    /* frees what the handlers keep per actor (rt_actor.hstate); NULL if
+     * they keep nothing */
+    void (*free_actor_state)(rt_actor *a);
+};
 
 /* capability.c: check every import of `m` against the handler bit set;
  * the message names the import and the missing handler. */
-int rt_capability_check(const th_wasm_module *m, uint32_t handlers, th_error *err);
-/* Register every host function of every handler into `imp`. */
-int rt_capability_register_all(th_wasm_imports *imp, th_error *err);
-/* The interface table of handler `type` (RT_H_*). */
-const rt_iface *rt_capability_iface(int type);
+int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t handlers,
+                        th_error *err);
+/* Register every host function of the runtime's handlers into its imports
+ * (rt->imports); what the bindings need is kept in rt->bound. */
+int rt_capability_register_all(rt_runtime *rt, th_error *err);
+/* The interface table of handler `type` (RT_H_*), or NULL if the runtime
+ * offers no such handler. */
+const rt_iface *rt_capability_iface(const rt_runtime *rt, int type);
 /* Handler type by name ("message-server"...), or -1. */
 int rt_handler_type(const char *name);
 const char *rt_handler_name(int type);
@@ -808,7 +818,9 @@ struct th_runtime {
     th_runtime_event_fn event_fn;
     void *event_ud;
     rt_registry reg;
-    th_wasm_imports *imports;
+    const th_handler_set *handlers; /* what actors may be granted (never NULL) */
+    th_wasm_imports *imports;       /* every host function of `handlers` */
+    struct rt_bound_fn *bound;      /* the imports' contexts (capability.c) */
 
     /* scheduler */
     rt_worker *workers;
@@ -887,7 +899,7 @@ typedef struct rt_hstate {
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);
-void rt_handlers_free_state(rt_actor *a);
+
 /* The events of `target` appended to *out (a wit_glue.h list, which the
  * caller frees with wit_free_list_types_chain_event, also on failure). */
 struct wit_list_types_chain_event;

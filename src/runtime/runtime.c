@@ -19,6 +19,7 @@
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "runtime/rt_int.h"
+#include "theater/home.h"
 
 #define RT_MAX_EXITS TH_RT_MAX_EXITS
 
@@ -110,6 +111,8 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
         free(rt);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
+    static const th_handler_set no_handlers = {NULL, 0, NULL};
+    rt->handlers = cfg->handlers != NULL ? cfg->handlers : &no_handlers;
     rt->in_memory = cfg->in_memory;
     rt->log_fn = cfg->log_fn;
     rt->log_ud = cfg->log_ud;
@@ -132,7 +135,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = rt_capability_register_all(rt->imports, err)) != 0)
+    if ((rc = rt_capability_register_all(rt, err)) != 0)
         goto fail;
     if ((rc = rt_io_start(rt, err)) != 0)
         goto fail;
@@ -222,6 +225,7 @@ void th_runtime_free(th_runtime *rt)
     rt_registry_release(&rt->reg);
     rt_spec_cache_free(rt);
     th_wasm_imports_free(rt->imports);
+    free(rt->bound);
     for (e = rt->modules; e != NULL; e = next) {
         next = e->next;
         th_wasm_module_free(e->module);

@@ -362,7 +362,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     if ((rc = rt_module_load(rt, man->component, &s->module, err)) != 0)
         goto fail;
     if ((rc = check_exports(s->module, err)) != 0 ||
-        (rc = rt_capability_check(s->module, s->handlers, err)) != 0) {
+        (rc = rt_capability_check(rt, s->module, s->handlers, err)) != 0) {
         th_error_prefix(err, "actor %s (%s)", s->name, man->component);
         goto fail;
     }

@@ -33,6 +33,8 @@
 #include "base/hex.h"
 #include "theater/store.h"
 #include "server/server_int.h"
+#include "theater/home.h"
+#include "theater/handlers.h"
 
 #define SRV_TICK_MS 20
 #define SRV_LOCK_FILE "server.lock"
@@ -522,6 +524,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     rc_cfg.log_ud = s;
     rc_cfg.event_fn = on_event;
     rc_cfg.event_ud = s;
+    rc_cfg.handlers = th_handlers_builtin();
     if ((rc = th_runtime_new(&rc_cfg, &s->rt, err)) != 0) {
         if (rc == TH_EBUSY)
             th_error_prefix(err, "%s is in use by another process (a `theater run`?)", s->home);

@@ -51,7 +51,8 @@
 #include "base/limits.h"
 #include "base/sha256.h"
 #include "base/uuid.h"
-#include "store/store_int.h"
+#include "db/db.h"
+#include "theater/home.h"
 #include "theater/store.h"
 
 #define STORE_STMT_CACHE 32
@@ -95,27 +96,6 @@ typedef struct store_ref {
     uint8_t b[BASE_SHA256_LEN];
 } store_ref;
 
-int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
-{
-    const char *env = getenv("THEATER_HOME");
-    const char *user = getenv("HOME");
-    int n;
-
-    if (home != NULL && home[0] != '\0')
-        n = snprintf(out, cap, "%s", home);
-    else if (env != NULL && env[0] != '\0')
-        n = snprintf(out, cap, "%s", env);
-    else if (user != NULL && user[0] != '\0')
-        n = snprintf(out, cap, "%s/.theater", user);
-    else
-        return th_error_set(err, TH_EINVAL, "neither THEATER_HOME nor HOME is set; use --home DIR");
-    if (n < 0 || (size_t)n >= cap)
-        return th_error_set(err, TH_ETOOBIG, "THEATER_HOME path is too long");
-    while (n > 1 && out[n - 1] == '/')
-        out[--n] = '\0';
-    return TH_OK;
-}
-
 static int bg_start(th_store *s, const char *home, int flags, th_error *err);
 static void bg_stop(th_store *s);
 
@@ -140,7 +120,7 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     s->max_blob = cfg->max_blob_bytes ? cfg->max_blob_bytes : TH_STORE_DEFAULT_MAX_BLOB;
     s->read_only = cfg->read_only != 0;
-    flags = (s->read_only ? STORE_DB_READONLY : 0) | (cfg->sync_normal ? STORE_DB_SYNC_NORMAL : 0);
+    flags = (s->read_only ? DB_READONLY : 0) | (cfg->sync_normal ? DB_SYNC_NORMAL : 0);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->bg_lock, NULL);
     pthread_mutex_init(&s->ckpt_lock, NULL);
@@ -148,7 +128,7 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->bg_cv, &ca);
     pthread_condattr_destroy(&ca);
-    rc = store_db_open(home, flags, &s->db, err);
+    rc = db_open(home, flags, &s->db, err);
     if (rc == TH_OK && !s->read_only)
         rc = bg_start(s, home, flags, err);
     if (rc != TH_OK) {
@@ -319,7 +299,7 @@ static int run(th_store *s, th_error *err, const char *what, const char *sql, co
             rc = SQLITE_OK;
     }
     stmt_done(s, st);
-    return rc == SQLITE_OK ? TH_OK : store_db_error(s->db, rc, err, what);
+    return rc == SQLITE_OK ? TH_OK : db_error(s->db, rc, err, what);
 }
 
 /* 1 if the query returns a row, 0 if not, a negative TH_E* code on error. */
@@ -339,7 +319,7 @@ static int has_row(th_store *s, th_error *err, const char *sql, const char *fmt,
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    return store_db_error(s->db, rc, err, "querying the store");
+    return db_error(s->db, rc, err, "querying the store");
 }
 
 /* Transaction control through cached statements (sqlite3_exec would parse
@@ -519,7 +499,7 @@ static int bg_start(th_store *s, const char *home, int flags, th_error *err)
 {
     int rc;
 
-    if ((rc = store_db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
+    if ((rc = db_open(home, flags, &s->ckpt_db, err)) != TH_OK)
         return rc;
     if (pthread_create(&s->bg_thread, NULL, bg_main, s) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the store's background thread");
@@ -606,7 +586,7 @@ static int put_locked(th_store *s, const char *store_id, const th_store_blob *b,
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     stmt_done(s, st);
-    return rc == SQLITE_DONE ? TH_OK : store_db_error(s->db, rc, err, "storing content");
+    return rc == SQLITE_DONE ? TH_OK : db_error(s->db, rc, err, "storing content");
 }
 
 /* Put blobs[0..n) (hashed to r[0..n)) into the store in one transaction.
@@ -700,7 +680,7 @@ static int collect(th_store *s, sqlite3_stmt *st, th_store_list *out, th_error *
     out->count = count;
     if (rc != SQLITE_DONE) {
         th_store_list_free(out);
-        return store_db_error(s->db, rc, err, "listing");
+        return db_error(s->db, rc, err, "listing");
     }
     return TH_OK;
 nomem:
@@ -720,7 +700,7 @@ int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
     store_lock(s);
     rc = prep(s, &st, "SELECT id FROM store ORDER BY created_ms, id", "");
     rc = rc == SQLITE_OK ? collect(s, st, out, err)
-                         : store_db_error(s->db, rc, err, "listing stores");
+                         : db_error(s->db, rc, err, "listing stores");
     stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -825,7 +805,7 @@ static int get_locked(th_store *s, const char *store_id, const store_ref *r, con
         st = NULL;
         rc = get_missing(s, store_id, r, ref, err);
     } else {
-        rc = store_db_error(s->db, rc, err, "reading content");
+        rc = db_error(s->db, rc, err, "reading content");
     }
 out:
     stmt_done(s, st);
@@ -958,7 +938,7 @@ int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
         } else if (rc == SQLITE_ROW) {
             rc = th_error_set(err, TH_ECORRUPT, "label '%s' holds a malformed reference", label);
         } else {
-            rc = rc == SQLITE_DONE ? TH_OK : store_db_error(s->db, rc, err, "reading label");
+            rc = rc == SQLITE_DONE ? TH_OK : db_error(s->db, rc, err, "reading label");
         }
     }
     stmt_done(s, st);
@@ -1065,7 +1045,7 @@ static int list_store(th_store *s, const char *store_id, const char *sql, th_sto
     store_lock(s);
     if ((rc = check_store(s, store_id, err)) == TH_OK) {
         rc = prep(s, &st, sql, "s", store_id);
-        rc = rc == SQLITE_OK ? collect(s, st, out, err) : store_db_error(s->db, rc, err, "listing");
+        rc = rc == SQLITE_OK ? collect(s, st, out, err) : db_error(s->db, rc, err, "listing");
     }
     stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
@@ -1102,7 +1082,7 @@ int th_store_total_size(th_store *s, const char *store_id, uint64_t *bytes, th_e
             *bytes = (uint64_t)sqlite3_column_int64(st, 0);
             rc = TH_OK;
         } else {
-            rc = store_db_error(s->db, rc, err, "summing sizes");
+            rc = db_error(s->db, rc, err, "summing sizes");
         }
     }
     stmt_done(s, st);

@@ -29,6 +29,7 @@
 #include "base/limits.h"
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
+#include "theater/handlers.h"
 #include "fuzz_manifest.h"
 
 #define MAX_VARS 16
@@ -121,6 +122,9 @@ static void check_within(const rt_spec *p, const rt_limits *pl, const rt_spec *c
     }
 }
 
+/* A runtime as far as attenuation sees it: the built-in handler set. */
+static rt_runtime g_rt;
+
 int fuzz_manifest_one(const uint8_t *data, size_t size)
 {
     const uint8_t *p = data, *end = data + size, *sec[3];
@@ -134,6 +138,7 @@ int fuzz_manifest_one(const uint8_t *data, size_t size)
     int accepted = 0;
     bool verbose = getenv("FUZZ_MANIFEST_VERBOSE") != NULL; /* why each part was refused */
 
+    g_rt.handlers = th_handlers_builtin();
     while (nsec < 3 && (nsec == 0 || p < end)) {
         len[nsec] = section(&p, end, &sec[nsec], nsec == 0);
         nsec++;
@@ -157,6 +162,7 @@ int fuzz_manifest_one(const uint8_t *data, size_t size)
         goto out;
     parent->spec = ps;
     parent->lim = ps->limits;
+    parent->rt = &g_rt; /* the handlers a runtime would offer (attenuation asks them) */
     if ((text = strndup((const char *)sec[2], len[2])) == NULL)
         goto out;
     if (strlen(text) == len[2] && rt_spec_manifest(NULL, text, "/", ps, &cm, &err) == 0 &&

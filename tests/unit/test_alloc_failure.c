@@ -38,6 +38,7 @@
 #include "base/toml.h"
 #include "runtime/manifest.h"
 #include "theater/chain.h"
+#include "theater/handlers.h"
 #include "theater/runtime.h"
 #include "theater/store.h"
 #include "theater/wasm.h"
@@ -451,6 +452,7 @@ static int op_spawn(void *ud, th_error *err)
         return TH_EIO;
     cfg.home = home;
     cfg.workers = 1;
+    cfg.handlers = th_handlers_builtin();
     rc = th_runtime_new(&cfg, &rt, err);
     if (rc == 0) {
         so.manifest_path = manifest;

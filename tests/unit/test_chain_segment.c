@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "chain/chain_int.h"
-#include "store/store_int.h"
+#include "db/db.h"
 #include "theater/chain.h"
 
 static char home[64];

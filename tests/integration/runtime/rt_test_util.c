@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rt_test_util.h"
+#include "theater/handlers.h"
 
 static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
 {
@@ -63,6 +64,7 @@ void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors)
     cfg.log_fn = on_log;
     cfg.log_ud = &t->log;
     cfg.max_actors = max_actors;
+    cfg.handlers = th_handlers_builtin();
     if (th_runtime_new(&cfg, &t->rt, &err) != 0) {
         fprintf(stderr, "th_runtime_new: %s\n", err.msg);
         exit(1);

@@ -34,6 +34,7 @@
 
 #include "rt_test_util.h"
 #include "theater/chain.h"
+#include "theater/handlers.h"
 #include "theater/runtime.h"
 
 static char g_mnt[128];
@@ -270,6 +271,7 @@ static void test_runtime_fail_stop(void **state)
     cfg.home = t.home;
     cfg.workers = 2;
     cfg.record_stall_ms = 300;
+    cfg.handlers = th_handlers_builtin();
     assert_int_equal(th_runtime_new(&cfg, &t.rt, &err), 0);
     memset(&o, 0, sizeof o);
     o.manifest_path = manifest;

@@ -1,37 +1,38 @@
 /*
- * store_int.h - internals of the store part shared with the event chain:
+ * db.h - the database part (src/db/), below the store and the event chain:
  * opening THEATER_HOME/theater.db with the project's schema (one database for
  * content, labels and event chains; see db.c for the schema and its
- * versions) and mapping SQLite result codes to th_error values.
+ * versions), paths in the home, and mapping SQLite result codes to th_error
+ * values.  Internal: included by src/store/ and src/chain/ only.
  */
-#ifndef THEATER_STORE_INT_H
-#define THEATER_STORE_INT_H
+#ifndef THEATER_DB_H
+#define THEATER_DB_H
 
 #include <sqlite3.h>
 
 #include "theater/error.h"
 
-#define STORE_DB_FILE "theater.db"
-#define STORE_DB_VERSION 1 /* PRAGMA user_version this program writes */
+#define DB_FILE "theater.db"
+#define DB_VERSION 1 /* PRAGMA user_version this program writes */
 
 enum {
-    STORE_DB_READONLY = 1, /* open read-only; fail if the database is missing */
-    STORE_DB_SYNC_NORMAL = 2, /* synchronous=NORMAL instead of FULL */
+    DB_READONLY = 1, /* open read-only; fail if the database is missing */
+    DB_SYNC_NORMAL = 2, /* synchronous=NORMAL instead of FULL */
 };
 
 /* Open (and unless read-only create and migrate) theater.db in the home
  * directory `home` (already resolved, see th_home_resolve), in WAL mode with
  * a busy timeout.  On success *out is a connection the caller closes with
  * sqlite3_close_v2.  Errors: TH_ENOENT, TH_EVERSION, TH_ECORRUPT, TH_EIO. */
-int store_db_open(const char *home, int flags, sqlite3 **out /* out */, th_error *err);
+int db_open(const char *home, int flags, sqlite3 **out /* out */, th_error *err);
 
 /* Fill `err` for SQLite result `rc` on `db` while doing `what`; returns the
  * TH_E* code (TH_ECORRUPT for damaged files, TH_EBUSY for lock timeouts,
  * TH_ETOOBIG, TH_ENOMEM, else TH_EIO). */
-int store_db_error(sqlite3 *db, int rc, th_error *err, const char *what);
+int db_error(sqlite3 *db, int rc, th_error *err, const char *what);
 
 /* Build "<home>/<name>" into `out` (`cap` bytes); 0 or TH_ETOOBIG. */
-int store_home_path(const char *home, const char *name, char *out /* out */, size_t cap,
+int db_home_path(const char *home, const char *name, char *out /* out */, size_t cap,
                     th_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * test_runtime_wit.c - the glue generated from the WIT (tools/witgen,
+ * test_handlers_wit.c - the glue generated from the WIT (tools/witgen,
  * <build>/gen/wit_glue.c):
  *
  *   - every host function of every interface makes a round trip: arguments
@@ -15,7 +15,7 @@
  *     discriminants; each is a trap with a message and no call of the
  *     implementation;
  *   - the generated layouts equal the worked layouts of ABI.md;
- *   - the host tables the runtime registers (capability.c) are the WIT's:
+ *   - the host tables the built-in handler set gives the runtime are the WIT's:
  *     same functions, same core signatures.
  *
  * Modules are WAT converted with wat2wasm (wabt); without it the tests skip.
@@ -33,6 +33,7 @@
 #include "wat_util.h"
 
 #include "runtime/rt_int.h"
+#include "theater/handlers.h"
 #include "theater/wasm.h"
 #include "wit_glue.h"
 #include "wit_test.h"
@@ -471,14 +472,12 @@ static const wit_fn_desc *wit_fn(const char *module, const char *name)
 /* The tables the runtime registers against the WIT, both ways. */
 static void test_host_tables_match_wit(void **unused)
 {
-    const rt_iface *const ifaces[] = {
-        &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor, &rt_iface_store,
-        &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
-    };
+    const th_handler_set *set = th_handlers_builtin();
+    const rt_iface *const *ifaces = set->ifaces;
     size_t i, j, n;
 
     (void)unused;
-    for (i = 0; i < sizeof ifaces / sizeof ifaces[0]; i++) {
+    for (i = 0; i < set->count; i++) {
         for (j = 0; j < ifaces[i]->nfns; j++) {
             const wit_fn_desc *d = wit_fn(ifaces[i]->module, ifaces[i]->fns[j].name);
             if (d == NULL)

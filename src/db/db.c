@@ -1,11 +1,12 @@
 /*
- * db.c - THEATER_HOME/theater.db: opening, pragmas, the schema and its
- * migrations.
+ * db.c - THEATER_HOME and its database theater.db, shared by the store and
+ * the event chain (siblings above this part): resolving the home, opening,
+ * pragmas, the schema and its migrations, SQLite errors as TH_E* codes.
  *
  * The database is SQLite in WAL mode (readers never block the writer).  Its
  * schema version is PRAGMA user_version; PRAGMA application_id marks the
  * file as Theater's.  Opening for writing applies every migration from the
- * file's version up to STORE_DB_VERSION in one IMMEDIATE transaction, so a
+ * file's version up to DB_VERSION in one IMMEDIATE transaction, so a
  * crash mid-migration leaves the old version.  A file with a newer version,
  * another application's id, or that SQLite does not recognise is refused
  * with a message; it is never modified.
@@ -34,17 +35,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/limits.h"
-#include "store/store_int.h"
+#include "db/db.h"
+#include "theater/home.h"
 
-#define STORE_APPLICATION_ID 0x54485452 /* "THTR" */
+#define DB_APPLICATION_ID 0x54485452 /* "THTR" */
 
 /* migrations[i] moves a database from version i to version i + 1. */
-static const char *const migrations[STORE_DB_VERSION] = {
+static const char *const migrations[DB_VERSION] = {
     /* 0 -> 1 */
     "CREATE TABLE store(id TEXT PRIMARY KEY NOT NULL, created_ms INTEGER NOT NULL)"
     "  WITHOUT ROWID;"
@@ -65,7 +68,7 @@ static const char *const migrations[STORE_DB_VERSION] = {
     "  WITHOUT ROWID;",
 };
 
-int store_db_error(sqlite3 *db, int rc, th_error *err, const char *what)
+int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
 {
     const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     int code;
@@ -97,7 +100,7 @@ int store_db_error(sqlite3 *db, int rc, th_error *err, const char *what)
     return th_error_set(err, code, "%s: %s", what, msg);
 }
 
-int store_home_path(const char *home, const char *name, char *out, size_t cap, th_error *err)
+int db_home_path(const char *home, const char *name, char *out, size_t cap, th_error *err)
 {
     int n = snprintf(out, cap, "%s/%s", home, name);
 
@@ -140,7 +143,7 @@ static int pragma_int(sqlite3 *db, const char *sql, int *value, th_error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return store_db_error(db, rc, err, "reading theater.db");
+        return db_error(db, rc, err, "reading theater.db");
     return TH_OK;
 }
 
@@ -148,7 +151,7 @@ static int exec(sqlite3 *db, const char *sql, th_error *err, const char *what)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
-    return rc == SQLITE_OK ? TH_OK : store_db_error(db, rc, err, what);
+    return rc == SQLITE_OK ? TH_OK : db_error(db, rc, err, what);
 }
 
 /* Check identity and version; migrate if writable.  Runs in a transaction
@@ -164,33 +167,33 @@ static int check_and_migrate(sqlite3 *db, const char *path, int readonly, th_err
         (rc = pragma_int(db, "PRAGMA application_id", &app, err)) != TH_OK ||
         (rc = pragma_int(db, "SELECT count(*) FROM sqlite_schema", &tables, err)) != TH_OK)
         goto fail;
-    if (app != STORE_APPLICATION_ID && (app != 0 || tables != 0)) {
+    if (app != DB_APPLICATION_ID && (app != 0 || tables != 0)) {
         rc = th_error_set(err, TH_ECORRUPT, "%s is not a Theater database (application id %#x)",
                           path, (unsigned)app);
         goto fail;
     }
-    if (version > STORE_DB_VERSION) {
+    if (version > DB_VERSION) {
         rc = th_error_set(err, TH_EVERSION,
                           "%s has schema version %d, newer than this theater supports (%d); "
                           "use a newer theater",
-                          path, version, STORE_DB_VERSION);
+                          path, version, DB_VERSION);
         goto fail;
     }
-    if (version < STORE_DB_VERSION && readonly) {
+    if (version < DB_VERSION && readonly) {
         rc = th_error_set(err, version == 0 ? TH_ENOENT : TH_EVERSION,
                           "%s has schema version %d; open it for writing once to migrate", path,
                           version);
         goto fail;
     }
-    for (v = version; v < STORE_DB_VERSION; v++) {
+    for (v = version; v < DB_VERSION; v++) {
         if ((rc = exec(db, migrations[v], err, "migrating theater.db")) != TH_OK)
             goto fail;
     }
-    if (!readonly && version < STORE_DB_VERSION) {
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", STORE_DB_VERSION);
+    if (!readonly && version < DB_VERSION) {
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", DB_VERSION);
         if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
             goto fail;
-        snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d", STORE_APPLICATION_ID);
+        snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d", DB_APPLICATION_ID);
         if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
             goto fail;
     }
@@ -247,15 +250,15 @@ static int prepare_file(const char *path, int create, th_error *err)
     return TH_OK;
 }
 
-int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
+int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 {
     char path[4096];
     sqlite3 *db = NULL;
-    int readonly = (flags & STORE_DB_READONLY) != 0;
+    int readonly = (flags & DB_READONLY) != 0;
     int rc, oflags;
 
     *out = NULL;
-    if ((rc = store_home_path(home, STORE_DB_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(home, DB_FILE, path, sizeof path, err)) != TH_OK)
         return rc;
     if (readonly) {
         if ((rc = prepare_file(path, 0, err)) != TH_OK)
@@ -268,7 +271,7 @@ int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
     }
     rc = sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(db, rc, err, path);
+        rc = db_error(db, rc, err, path);
         goto fail;
     }
     sqlite3_extended_result_codes(db, 1);
@@ -282,18 +285,18 @@ int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
                                   "%s is not a SQLite database or is damaged; refusing to use it",
                                   path);
             else
-                rc = store_db_error(db, rc, err, path);
+                rc = db_error(db, rc, err, path);
             goto fail;
         }
     }
     rc = sqlite3_exec(db,
-                      (flags & STORE_DB_SYNC_NORMAL) ? "PRAGMA synchronous=NORMAL"
+                      (flags & DB_SYNC_NORMAL) ? "PRAGMA synchronous=NORMAL"
                                                      : "PRAGMA synchronous=FULL",
                       NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        rc = store_db_error(db, rc, err, path);
+        rc = db_error(db, rc, err, path);
         goto fail;
     }
     rc = check_and_migrate(db, path, readonly, err);
@@ -307,4 +310,25 @@ int store_db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 fail:
     sqlite3_close_v2(db);
     return rc;
+}
+
+int th_home_resolve(const char *home, char *out, size_t cap, th_error *err)
+{
+    const char *env = getenv("THEATER_HOME");
+    const char *user = getenv("HOME");
+    int n;
+
+    if (home != NULL && home[0] != '\0')
+        n = snprintf(out, cap, "%s", home);
+    else if (env != NULL && env[0] != '\0')
+        n = snprintf(out, cap, "%s", env);
+    else if (user != NULL && user[0] != '\0')
+        n = snprintf(out, cap, "%s/.theater", user);
+    else
+        return th_error_set(err, TH_EINVAL, "neither THEATER_HOME nor HOME is set; use --home DIR");
+    if (n < 0 || (size_t)n >= cap)
+        return th_error_set(err, TH_ETOOBIG, "THEATER_HOME path is too long");
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return TH_OK;
 }

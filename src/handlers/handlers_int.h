@@ -1,0 +1,14 @@
+/*
+ * handlers_int.h - what the handler files share: each one's interface table,
+ * gathered into the built-in set by runtime.c (th_handlers_builtin).
+ */
+#ifndef THEATER_HANDLERS_INT_H
+#define THEATER_HANDLERS_INT_H
+
+#include "runtime/rt_int.h"
+
+extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
+    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
+    rt_iface_filesystem;
+
+#endif
