@@ -36,9 +36,9 @@
 #endif
 
 #if defined(__wasm__)
-#define TH__EXPORTED(name) __attribute__((export_name(name), visibility("default")))
+#define TA__EXPORTED(name) __attribute__((export_name(name), visibility("default")))
 #else
-#define TH__EXPORTED(name)
+#define TA__EXPORTED(name)
 #endif
 
 #define PAGE_SIZE 65536u
@@ -86,7 +86,7 @@ static bool mem_grow(uint32_t pages)
 }
 #endif
 
-void th_trap(void) { __builtin_trap(); }
+void ta_trap(void) { __builtin_trap(); }
 
 /* ------------------------------------------------------------------------ */
 /* Allocator                                                                */
@@ -238,7 +238,7 @@ static uint32_t blk_of(const void *p)
         return 0;
     uint32_t b = MEM_OFF(p) - HDR_SIZE;
     if (!(blk_flags(b) & F_USED))
-        th_trap(); /* double free or a pointer into a free block */
+        ta_trap(); /* double free or a pointer into a free block */
     return b;
 }
 
@@ -276,7 +276,7 @@ static bool blk_resize(uint32_t b, size_t n)
  * With wasi-libc, libc's malloc owns the memory above __heap_base and its
  * growth, so each SDK block is a malloc'd chunk with the same 8-byte header:
  * size and flags, then a magic word that tells SDK blocks from other memory
- * (th_free and th_keep ignore pointers without it).
+ * (ta_free and ta_keep ignore pointers without it).
  */
 #define WASI_MAGIC 0x6b736874u /* "thsk" */
 
@@ -311,7 +311,7 @@ static uint32_t blk_of(const void *p)
     if (blk_prev_size(b) != WASI_MAGIC)
         return 0;
     if (!(blk_flags(b) & F_USED))
-        th_trap();
+        ta_trap();
     return b;
 }
 
@@ -336,7 +336,7 @@ static void scope_add(uint32_t b)
         size_t cap = scope.cap ? scope.cap * 2 : 32;
         uint32_t nb = blk_alloc(cap * sizeof(uint32_t));
         if (!nb)
-            th_trap();
+            ta_trap();
         uint32_t *items = (uint32_t *)(void *)MEM_PTR(nb + HDR_SIZE);
         if (scope.len)
             __builtin_memcpy(items, scope.items, scope.len * sizeof(uint32_t));
@@ -363,7 +363,7 @@ static void scope_remove(uint32_t b)
             return;
         }
     }
-    th_trap(); /* the SCOPED flag and the list disagree: heap corruption */
+    ta_trap(); /* the SCOPED flag and the list disagree: heap corruption */
 }
 
 /* Frees the blocks of the finished call. */
@@ -382,7 +382,7 @@ static void scope_flush_done(void)
 static void call_begin(void) { scope_flush_done(); }
 static void call_end(void) { scope.done = scope.len; }
 
-void th__post_return(void *ret_area)
+void ta__post_return(void *ret_area)
 {
     (void)ret_area;
     scope_flush_done();
@@ -392,25 +392,25 @@ void th__post_return(void *ret_area)
 /* Public allocation API and cabi_realloc                                   */
 /* ------------------------------------------------------------------------ */
 
-void *th_alloc(size_t n)
+void *ta_alloc(size_t n)
 {
     uint32_t b = blk_alloc(n);
     return b ? MEM_PTR(b + HDR_SIZE) : NULL;
 }
 
-void *th_calloc(size_t n)
+void *ta_calloc(size_t n)
 {
-    void *p = th_alloc(n);
+    void *p = ta_alloc(n);
     if (p)
         __builtin_memset(p, 0, n);
     return p;
 }
 
-void *th_realloc(void *p, size_t n)
+void *ta_realloc(void *p, size_t n)
 {
     uint32_t b = blk_of(p);
     if (!b)
-        return p ? NULL : th_alloc(n);
+        return p ? NULL : ta_alloc(n);
     if (n > MAX_ALLOC)
         return NULL;
     if (blk_resize(b, n))
@@ -428,7 +428,7 @@ void *th_realloc(void *p, size_t n)
     return MEM_PTR(nb + HDR_SIZE);
 }
 
-void th_free(void *p)
+void ta_free(void *p)
 {
     uint32_t b = blk_of(p);
     if (!b)
@@ -438,7 +438,7 @@ void th_free(void *p)
     blk_release(b);
 }
 
-void *th_keep(const void *p)
+void *ta_keep(const void *p)
 {
     uint32_t b = blk_of(p);
     if (b && (blk_flags(b) & F_SCOPED))
@@ -446,11 +446,11 @@ void *th_keep(const void *p)
     return (void *)(uintptr_t)p;
 }
 
-void *th_scoped_alloc(size_t n)
+void *ta_scoped_alloc(size_t n)
 {
     uint32_t b = blk_alloc(n);
     if (!b)
-        th_trap();
+        ta_trap();
     scope_add(b);
     return MEM_PTR(b + HDR_SIZE);
 }
@@ -464,24 +464,24 @@ void *th_scoped_alloc(size_t n)
  * could not use a null pointer.
  */
 void *cabi_realloc(void *old_ptr, size_t old_size, size_t align, size_t new_size);
-TH__EXPORTED("cabi_realloc")
+TA__EXPORTED("cabi_realloc")
 void *cabi_realloc(void *old_ptr, size_t old_size, size_t align, size_t new_size)
 {
     (void)old_size;
     if (align == 0 || align > 8 || (align & (align - 1)))
-        th_trap();
+        ta_trap();
     uint32_t b = blk_of(old_ptr);
     if (new_size == 0) {
         if (b)
-            th_free(old_ptr);
+            ta_free(old_ptr);
         return (void *)(uintptr_t)align;
     }
     if (!b)
-        return th_scoped_alloc(new_size);
+        return ta_scoped_alloc(new_size);
     bool scoped = blk_flags(b) & F_SCOPED;
-    void *p = th_realloc(old_ptr, new_size);
+    void *p = ta_realloc(old_ptr, new_size);
     if (!p)
-        th_trap();
+        ta_trap();
     if (!scoped)
         scope_add(blk_of(p));
     return p;
@@ -550,27 +550,27 @@ __attribute__((no_builtin)) size_t strlen(const char *s)
 /* Strings and bytes                                                        */
 /* ------------------------------------------------------------------------ */
 
-size_t th__c_len(const char *s) { return s ? __builtin_strlen(s) : 0; }
+size_t ta__c_len(const char *s) { return s ? __builtin_strlen(s) : 0; }
 
-th_str th_str_c(const char *s) { return (th_str){s, th__c_len(s)}; }
-th_bytes th_str_bytes(th_str s) { return (th_bytes){(const uint8_t *)s.ptr, s.len}; }
-th_str th_bytes_str(th_bytes b) { return (th_str){(const char *)b.ptr, b.len}; }
+ta_str ta_str_c(const char *s) { return (ta_str){s, ta__c_len(s)}; }
+ta_bytes ta_str_bytes(ta_str s) { return (ta_bytes){(const uint8_t *)s.ptr, s.len}; }
+ta_str ta_bytes_str(ta_bytes b) { return (ta_str){(const char *)b.ptr, b.len}; }
 
-bool th_str_eq(th_str a, th_str b)
+bool ta_str_eq(ta_str a, ta_str b)
 {
     return a.len == b.len && (a.len == 0 || __builtin_memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
-bool th_str_eq_c(th_str a, const char *c) { return th_str_eq(a, th_str_c(c)); }
-bool th_bytes_eq_c(th_bytes a, const char *c) { return th_str_eq(th_bytes_str(a), th_str_c(c)); }
+bool ta_str_eq_c(ta_str a, const char *c) { return ta_str_eq(a, ta_str_c(c)); }
+bool ta_bytes_eq_c(ta_bytes a, const char *c) { return ta_str_eq(ta_bytes_str(a), ta_str_c(c)); }
 
-bool th_bytes_starts_with(th_bytes b, const char *prefix)
+bool ta_bytes_starts_with(ta_bytes b, const char *prefix)
 {
-    size_t n = th__c_len(prefix);
+    size_t n = ta__c_len(prefix);
     return b.len >= n && (n == 0 || __builtin_memcmp(b.ptr, prefix, n) == 0);
 }
 
-bool th_parse_u64(th_bytes b, uint64_t *out)
+bool ta_parse_u64(ta_bytes b, uint64_t *out)
 {
     uint64_t v = 0;
     if (b.len == 0)
@@ -585,78 +585,78 @@ bool th_parse_u64(th_bytes b, uint64_t *out)
     return true;
 }
 
-th_bytes th_bytes_dup(th_bytes b)
+ta_bytes ta_bytes_dup(ta_bytes b)
 {
-    uint8_t *p = th_alloc(b.len ? b.len : 1);
+    uint8_t *p = ta_alloc(b.len ? b.len : 1);
     if (!p)
-        return (th_bytes){NULL, 0};
+        return (ta_bytes){NULL, 0};
     if (b.len)
         __builtin_memcpy(p, b.ptr, b.len);
-    return (th_bytes){p, b.len};
+    return (ta_bytes){p, b.len};
 }
 
-th_str th_str_dup(th_str s)
+ta_str ta_str_dup(ta_str s)
 {
-    char *p = th_alloc(s.len + 1);
+    char *p = ta_alloc(s.len + 1);
     if (!p)
-        return (th_str){NULL, 0};
+        return (ta_str){NULL, 0};
     if (s.len)
         __builtin_memcpy(p, s.ptr, s.len);
     p[s.len] = 0;
-    return (th_str){p, s.len};
+    return (ta_str){p, s.len};
 }
 
-th_bytes th_bytes_scoped(const void *ptr, size_t len)
+ta_bytes ta_bytes_scoped(const void *ptr, size_t len)
 {
-    uint8_t *p = th_scoped_alloc(len ? len : 1);
+    uint8_t *p = ta_scoped_alloc(len ? len : 1);
     if (len)
         __builtin_memcpy(p, ptr, len);
-    return (th_bytes){p, len};
+    return (ta_bytes){p, len};
 }
 
-th_str th_str_scoped(const char *ptr, size_t len)
+ta_str ta_str_scoped(const char *ptr, size_t len)
 {
-    char *p = th_scoped_alloc(len + 1);
+    char *p = ta_scoped_alloc(len + 1);
     if (len)
         __builtin_memcpy(p, ptr, len);
     p[len] = 0;
-    return (th_str){p, len};
+    return (ta_str){p, len};
 }
 
 /* ------------------------------------------------------------------------ */
 /* Handler results                                                          */
 /* ------------------------------------------------------------------------ */
 
-th_status th_fail_str(th_str msg)
+ta_status ta_fail_str(ta_str msg)
 {
-    th_str fixed = th_utf8_fix(msg);
+    ta_str fixed = ta_utf8_fix(msg);
     if (fixed.ptr != msg.ptr)
-        return (th_status){.ok = false, .err = fixed};
-    return (th_status){.ok = false, .err = th_str_scoped(msg.ptr, msg.len)};
+        return (ta_status){.ok = false, .err = fixed};
+    return (ta_status){.ok = false, .err = ta_str_scoped(msg.ptr, msg.len)};
 }
 
-th_status th_fail(const char *msg) { return th_fail_str(th_str_c(msg)); }
+ta_status ta_fail(const char *msg) { return ta_fail_str(ta_str_c(msg)); }
 
-th_status th_failf(const char *fmt, ...)
+ta_status ta_failf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    th_str s = th__vformat_scoped(fmt, ap);
+    ta_str s = ta__vformat_scoped(fmt, ap);
     va_end(ap);
-    return (th_status){.ok = false, .err = th_utf8_fix(s)};
+    return (ta_status){.ok = false, .err = ta_utf8_fix(s)};
 }
 
-void th_opt_set(th_opt_bytes *opt, const void *data, size_t len)
+void ta_opt_set(ta_opt_bytes *opt, const void *data, size_t len)
 {
     opt->some = true;
-    opt->val = th_bytes_scoped(data, len);
+    opt->val = ta_bytes_scoped(data, len);
 }
 
-void th_state_set(th_state *state, const void *data, size_t len) { th_opt_set(state, data, len); }
+void ta_state_set(ta_state *state, const void *data, size_t len) { ta_opt_set(state, data, len); }
 
-void th_state_clear(th_state *state) { *state = TH_NONE; }
+void ta_state_clear(ta_state *state) { *state = TA_NONE; }
 
-const char *th_error_type_name(th_error_type t)
+const char *ta_error_type_name(ta_error_type t)
 {
     static const char *const names[] = {
         "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
@@ -665,7 +665,7 @@ const char *th_error_type_name(th_error_type t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
-th_opt_bytes th_some(th_bytes b) { return (th_opt_bytes){.some = true, .val = b}; }
+ta_opt_bytes ta_some(ta_bytes b) { return (ta_opt_bytes){.some = true, .val = b}; }
 
 /* ------------------------------------------------------------------------ */
 /* Export glue                                                              */
@@ -682,7 +682,7 @@ static union {
 } ret_area;
 
 /* An option for lowering: `none` carries a null pointer and length 0. */
-static thw_opt_bytes opt_low(th_opt_bytes o)
+static thw_opt_bytes opt_low(ta_opt_bytes o)
 {
     thw_opt_bytes r = {0, {{NULL, 0}}};
 
@@ -693,17 +693,17 @@ static thw_opt_bytes opt_low(th_opt_bytes o)
     return r;
 }
 
-static thw_str str_low(th_str s)
+static thw_str str_low(ta_str s)
 {
     return (thw_str){s.ptr, s.len};
 }
 
-static th_opt_bytes opt_in(uint32_t some, const uint8_t *ptr, size_t len)
+static ta_opt_bytes opt_in(uint32_t some, const uint8_t *ptr, size_t len)
 {
-    return some ? (th_opt_bytes){true, {ptr, len}} : TH_NONE;
+    return some ? (ta_opt_bytes){true, {ptr, len}} : TA_NONE;
 }
 
-static void *finish_state(th_status r, const th_state *st)
+static void *finish_state(ta_status r, const ta_state *st)
 {
     ret_area.state.is_err = r.ok ? 0 : 1;
     if (r.ok)
@@ -714,31 +714,31 @@ static void *finish_state(th_status r, const th_state *st)
     return &ret_area.state;
 }
 
-void *th__call_init(th_init_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+void *ta__call_init(ta_init_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                     const char *id_ptr, size_t id_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_str){id_ptr, id_len});
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_str){id_ptr, id_len});
     return finish_state(r, &st);
 }
 
-void *th__call_send(th_send_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+void *ta__call_send(ta_send_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                     const uint8_t *m_ptr, size_t m_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_bytes){m_ptr, m_len});
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_bytes){m_ptr, m_len});
     return finish_state(r, &st);
 }
 
-void *th__call_request(th_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+void *ta__call_request(ta_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                        const char *r_ptr, size_t r_len, const uint8_t *m_ptr, size_t m_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_opt_bytes response = TH_NONE;
-    th_status r = fn(&st, (th_str){r_ptr, r_len}, (th_bytes){m_ptr, m_len}, &response);
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_opt_bytes response = TA_NONE;
+    ta_status r = fn(&st, (ta_str){r_ptr, r_len}, (ta_bytes){m_ptr, m_len}, &response);
     ret_area.request.is_err = r.ok ? 0 : 1;
     if (r.ok) {
         ret_area.request.u.ok.f0 = opt_low(st);
@@ -750,14 +750,14 @@ void *th__call_request(th_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, 
     return &ret_area.request;
 }
 
-void *th__call_channel_open(th_channel_open_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_channel_open(ta_channel_open_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                             size_t s_len, const char *c_ptr, size_t c_len,
                             const uint8_t *m_ptr, size_t m_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_channel_accept accept = {.accepted = false, .message = TH_NONE};
-    th_status r = fn(&st, (th_str){c_ptr, c_len}, (th_bytes){m_ptr, m_len}, &accept);
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_channel_accept accept = {.accepted = false, .message = TA_NONE};
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len}, (ta_bytes){m_ptr, m_len}, &accept);
     ret_area.channel_open.is_err = r.ok ? 0 : 1;
     if (r.ok) {
         ret_area.channel_open.u.ok.f0 = opt_low(st);
@@ -770,53 +770,53 @@ void *th__call_channel_open(th_channel_open_fn fn, uint32_t s_some, const uint8_
     return &ret_area.channel_open;
 }
 
-void *th__call_channel_message(th_channel_message_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_channel_message(ta_channel_message_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                                size_t s_len, const char *c_ptr, size_t c_len,
                                const uint8_t *m_ptr, size_t m_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_str){c_ptr, c_len}, (th_bytes){m_ptr, m_len});
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len}, (ta_bytes){m_ptr, m_len});
     return finish_state(r, &st);
 }
 
-void *th__call_channel_close(th_channel_close_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_channel_close(ta_channel_close_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                              size_t s_len, const char *c_ptr, size_t c_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_str){c_ptr, c_len});
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len});
     return finish_state(r, &st);
 }
 
-void *th__call_child_error(th_child_error_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_child_error(ta_child_error_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                            size_t s_len, const char *c_ptr, size_t c_len, uint32_t etype,
                            uint32_t d_some, const uint8_t *d_ptr, size_t d_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_actor_error err = {.error_type = (th_error_type)etype,
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_actor_error err = {.error_type = (ta_error_type)etype,
                           .data = opt_in(d_some, d_ptr, d_len)};
-    th_status r = fn(&st, (th_str){c_ptr, c_len}, err);
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len}, err);
     return finish_state(r, &st);
 }
 
-void *th__call_child_exit(th_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                           size_t s_len, const char *c_ptr, size_t c_len, uint32_t d_some,
                           const uint8_t *d_ptr, size_t d_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_str){c_ptr, c_len}, opt_in(d_some, d_ptr, d_len));
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len}, opt_in(d_some, d_ptr, d_len));
     return finish_state(r, &st);
 }
 
-void *th__call_child_stop(th_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                           size_t s_len, const char *c_ptr, size_t c_len)
 {
     call_begin();
-    th_state st = opt_in(s_some, s_ptr, s_len);
-    th_status r = fn(&st, (th_str){c_ptr, c_len});
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, (ta_str){c_ptr, c_len});
     return finish_state(r, &st);
 }
 

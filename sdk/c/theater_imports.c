@@ -6,7 +6,7 @@
  * lowers the arguments and passes the return area the host fills; strings
  * and lists inside it are allocated by the host through cabi_realloc, so
  * they are call-scoped).  These wrappers only convert between the SDK's
- * types and the generated ones and turn result<_, string> into th_status.
+ * types and the generated ones and turn result<_, string> into ta_status.
  * The wasm linker keeps only the imports an actor uses.  Part of the SDK
  * compiled into every actor.
  */
@@ -21,7 +21,7 @@
 #define REF(x) (&(thw_store_content_ref){{(x).hash.ptr, (x).hash.len}})
 #define U64(x) (&(uint64_t){(x)})
 
-static thw_opt_bytes opt_in(th_opt_bytes o)
+static thw_opt_bytes opt_in(ta_opt_bytes o)
 {
     thw_opt_bytes r = {0, {{NULL, 0}}};
 
@@ -32,62 +32,62 @@ static thw_opt_bytes opt_in(th_opt_bytes o)
     return r;
 }
 
-static th_str str_out(thw_str s) { return (th_str){s.ptr, s.len}; }
-static th_bytes bytes_out(thw_bytes b) { return (th_bytes){b.ptr, b.len}; }
+static ta_str str_out(thw_str s) { return (ta_str){s.ptr, s.len}; }
+static ta_bytes bytes_out(thw_bytes b) { return (ta_bytes){b.ptr, b.len}; }
 
-/* ok -> TH_OK; err -> the host's message (call-scoped). */
-static th_status status_of(uint8_t is_err, thw_str err)
+/* ok -> TA_OK; err -> the host's message (call-scoped). */
+static ta_status status_of(uint8_t is_err, thw_str err)
 {
-    return is_err == 0 ? TH_OK : (th_status){.ok = false, .err = str_out(err)};
+    return is_err == 0 ? TA_OK : (ta_status){.ok = false, .err = str_out(err)};
 }
 
 /* Lists the host wrote: the SDK's element types have the generated
  * element types' layouts (both are checked against the Canonical ABI). */
-_Static_assert(sizeof(th_chain_event) == sizeof(thw_types_chain_event), "chain-event");
-_Static_assert(sizeof(th_content_ref) == sizeof(thw_store_content_ref), "content-ref");
-_Static_assert(sizeof(th_env_var) == sizeof(thw_tup2_str_str), "tuple<string, string>");
-_Static_assert(sizeof(th_str) == sizeof(thw_str), "string");
+_Static_assert(sizeof(ta_chain_event) == sizeof(thw_types_chain_event), "chain-event");
+_Static_assert(sizeof(ta_content_ref) == sizeof(thw_store_content_ref), "content-ref");
+_Static_assert(sizeof(ta_env_var) == sizeof(thw_tup2_str_str), "tuple<string, string>");
+_Static_assert(sizeof(ta_str) == sizeof(thw_str), "string");
 
-static th_str_list str_list_out(thw_list_str l) { return (th_str_list){(th_str *)(uintptr_t)l.ptr, l.len}; }
+static ta_str_list str_list_out(thw_list_str l) { return (ta_str_list){(ta_str *)(uintptr_t)l.ptr, l.len}; }
 
 /* --- runtime --------------------------------------------------------------- */
 
-void th_log_str(th_str msg)
+void ta_log_str(ta_str msg)
 {
-    th_str fixed = th_utf8_fix(msg);
+    ta_str fixed = ta_utf8_fix(msg);
     thw_call_runtime_log(S(fixed));
     if (fixed.ptr != msg.ptr)
-        th_free((void *)(uintptr_t)fixed.ptr);
+        ta_free((void *)(uintptr_t)fixed.ptr);
 }
 
-void th_log(const char *msg) { th_log_str(th_str_c(msg)); }
+void ta_log(const char *msg) { ta_log_str(ta_str_c(msg)); }
 
-void th_logf(const char *fmt, ...)
+void ta_logf(const char *fmt, ...)
 {
     char buf[256];
     va_list ap, again;
     va_start(ap, fmt);
     va_copy(again, ap);
-    size_t n = th_vfmt(buf, sizeof buf, fmt, ap);
+    size_t n = ta_vfmt(buf, sizeof buf, fmt, ap);
     if (n < sizeof buf) {
-        th_log_str((th_str){buf, n});
+        ta_log_str((ta_str){buf, n});
     } else {
-        th_str s = th__vformat_scoped(fmt, again);
-        th_log_str(s);
-        th_free((void *)(uintptr_t)s.ptr);
+        ta_str s = ta__vformat_scoped(fmt, again);
+        ta_log_str(s);
+        ta_free((void *)(uintptr_t)s.ptr);
     }
     va_end(again);
     va_end(ap);
 }
 
-th_chain_event_list th_get_chain(void)
+ta_chain_event_list ta_get_chain(void)
 {
     thw_list_types_chain_event r;
     thw_call_runtime_get_chain(&r);
-    return (th_chain_event_list){(th_chain_event *)(uintptr_t)r.ptr, r.len};
+    return (ta_chain_event_list){(ta_chain_event *)(uintptr_t)r.ptr, r.len};
 }
 
-th_status th_shutdown(th_opt_bytes data)
+ta_status ta_shutdown(ta_opt_bytes data)
 {
     thw_opt_bytes d = opt_in(data);
     thw_res_unit_str r;
@@ -97,14 +97,14 @@ th_status th_shutdown(th_opt_bytes data)
 
 /* --- message-server-host ---------------------------------------------------- */
 
-th_status th_send(th_str actor_id, th_bytes msg)
+ta_status ta_send(ta_str actor_id, ta_bytes msg)
 {
     thw_res_unit_str r;
     thw_call_message_server_host_send(S(actor_id), B(msg), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_request(th_str actor_id, th_bytes msg, th_bytes *response)
+ta_status ta_request(ta_str actor_id, ta_bytes msg, ta_bytes *response)
 {
     thw_res_bytes_str r;
     thw_call_message_server_host_request(S(actor_id), B(msg), &r);
@@ -113,7 +113,7 @@ th_status th_request(th_str actor_id, th_bytes msg, th_bytes *response)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_open_channel(th_str actor_id, th_bytes initial_msg, th_str *channel_id)
+ta_status ta_open_channel(ta_str actor_id, ta_bytes initial_msg, ta_str *channel_id)
 {
     thw_res_str_str r;
     thw_call_message_server_host_open_channel(S(actor_id), B(initial_msg), &r);
@@ -122,35 +122,35 @@ th_status th_open_channel(th_str actor_id, th_bytes initial_msg, th_str *channel
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_send_on_channel(th_str channel_id, th_bytes msg)
+ta_status ta_send_on_channel(ta_str channel_id, ta_bytes msg)
 {
     thw_res_unit_str r;
     thw_call_message_server_host_send_on_channel(S(channel_id), B(msg), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_close_channel(th_str channel_id)
+ta_status ta_close_channel(ta_str channel_id)
 {
     thw_res_unit_str r;
     thw_call_message_server_host_close_channel(S(channel_id), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_str_list th_list_outstanding_requests(void)
+ta_str_list ta_list_outstanding_requests(void)
 {
     thw_list_str r;
     thw_call_message_server_host_list_outstanding_requests(&r);
     return str_list_out(r);
 }
 
-th_status th_respond_to_request(th_str request_id, th_bytes response)
+ta_status ta_respond_to_request(ta_str request_id, ta_bytes response)
 {
     thw_res_unit_str r;
     thw_call_message_server_host_respond_to_request(S(request_id), B(response), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_cancel_request(th_str request_id)
+ta_status ta_cancel_request(ta_str request_id)
 {
     thw_res_unit_str r;
     thw_call_message_server_host_cancel_request(S(request_id), &r);
@@ -159,7 +159,7 @@ th_status th_cancel_request(th_str request_id)
 
 /* --- supervisor --------------------------------------------------------------- */
 
-th_status th_spawn(th_str manifest, th_opt_bytes init_bytes, th_str *child_id)
+ta_status ta_spawn(ta_str manifest, ta_opt_bytes init_bytes, ta_str *child_id)
 {
     thw_opt_bytes init = opt_in(init_bytes);
     thw_res_str_str r;
@@ -169,7 +169,7 @@ th_status th_spawn(th_str manifest, th_opt_bytes init_bytes, th_str *child_id)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_resume(th_str manifest, th_opt_bytes init_state, th_str *child_id)
+ta_status ta_resume(ta_str manifest, ta_opt_bytes init_state, ta_str *child_id)
 {
     thw_opt_bytes init = opt_in(init_state);
     thw_res_str_str r;
@@ -179,52 +179,52 @@ th_status th_resume(th_str manifest, th_opt_bytes init_state, th_str *child_id)
     return status_of(r.is_err, r.u.err);
 }
 
-th_str_list th_list_children(void)
+ta_str_list ta_list_children(void)
 {
     thw_list_str r;
     thw_call_supervisor_list_children(&r);
     return str_list_out(r);
 }
 
-th_status th_stop_child(th_str child_id)
+ta_status ta_stop_child(ta_str child_id)
 {
     thw_res_unit_str r;
     thw_call_supervisor_stop_child(S(child_id), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_restart_child(th_str child_id)
+ta_status ta_restart_child(ta_str child_id)
 {
     thw_res_unit_str r;
     thw_call_supervisor_restart_child(S(child_id), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_get_child_state(th_str child_id, th_opt_bytes *state)
+ta_status ta_get_child_state(ta_str child_id, ta_opt_bytes *state)
 {
     thw_res_opt_bytes_str r;
     thw_call_supervisor_get_child_state(S(child_id), &r);
     if (!r.is_err) {
         state->some = r.u.ok.some != 0;
-        state->val = r.u.ok.some ? bytes_out(r.u.ok.u.val) : (th_bytes){NULL, 0};
+        state->val = r.u.ok.some ? bytes_out(r.u.ok.u.val) : (ta_bytes){NULL, 0};
     }
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_get_child_events(th_str child_id, th_chain_event_list *events)
+ta_status ta_get_child_events(ta_str child_id, ta_chain_event_list *events)
 {
     thw_res_list_types_chain_event_str r;
     thw_call_supervisor_get_child_events(S(child_id), &r);
     if (!r.is_err)
-        *events = (th_chain_event_list){(th_chain_event *)(uintptr_t)r.u.ok.ptr, r.u.ok.len};
+        *events = (ta_chain_event_list){(ta_chain_event *)(uintptr_t)r.u.ok.ptr, r.u.ok.len};
     return status_of(r.is_err, r.u.err);
 }
 
 /* --- store ----------------------------------------------------------------------- */
 
-static th_content_ref ref_out(thw_store_content_ref r) { return (th_content_ref){str_out(r.hash)}; }
+static ta_content_ref ref_out(thw_store_content_ref r) { return (ta_content_ref){str_out(r.hash)}; }
 
-th_status th_store_new(th_str *store_id)
+ta_status ta_store_new(ta_str *store_id)
 {
     thw_res_str_str r;
     thw_call_store_new_(&r);
@@ -233,7 +233,7 @@ th_status th_store_new(th_str *store_id)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_store(th_str store_id, th_bytes content, th_content_ref *ref)
+ta_status ta_store_store(ta_str store_id, ta_bytes content, ta_content_ref *ref)
 {
     thw_res_store_content_ref_str r;
     thw_call_store_store(S(store_id), B(content), &r);
@@ -242,7 +242,7 @@ th_status th_store_store(th_str store_id, th_bytes content, th_content_ref *ref)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_get(th_str store_id, th_content_ref ref, th_bytes *content)
+ta_status ta_store_get(ta_str store_id, ta_content_ref ref, ta_bytes *content)
 {
     thw_res_bytes_str r;
     thw_call_store_get(S(store_id), REF(ref), &r);
@@ -251,7 +251,7 @@ th_status th_store_get(th_str store_id, th_content_ref ref, th_bytes *content)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_exists(th_str store_id, th_content_ref ref, bool *exists)
+ta_status ta_store_exists(ta_str store_id, ta_content_ref ref, bool *exists)
 {
     thw_res_bool_str r;
     thw_call_store_exists(S(store_id), REF(ref), &r);
@@ -260,39 +260,39 @@ th_status th_store_exists(th_str store_id, th_content_ref ref, bool *exists)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_label(th_str store_id, th_str label, th_content_ref ref)
+ta_status ta_store_label(ta_str store_id, ta_str label, ta_content_ref ref)
 {
     thw_res_unit_str r;
     thw_call_store_label(S(store_id), S(label), REF(ref), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_get_by_label(th_str store_id, th_str label, th_opt_content_ref *ref)
+ta_status ta_store_get_by_label(ta_str store_id, ta_str label, ta_opt_content_ref *ref)
 {
     thw_res_opt_store_content_ref_str r;
     thw_call_store_get_by_label(S(store_id), S(label), &r);
     if (!r.is_err) {
         ref->some = r.u.ok.some != 0;
-        ref->val = r.u.ok.some ? ref_out(r.u.ok.u.val) : (th_content_ref){{NULL, 0}};
+        ref->val = r.u.ok.some ? ref_out(r.u.ok.u.val) : (ta_content_ref){{NULL, 0}};
     }
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_remove_label(th_str store_id, th_str label)
+ta_status ta_store_remove_label(ta_str store_id, ta_str label)
 {
     thw_res_unit_str r;
     thw_call_store_remove_label(S(store_id), S(label), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_remove_from_label(th_str store_id, th_str label, th_content_ref ref)
+ta_status ta_store_remove_from_label(ta_str store_id, ta_str label, ta_content_ref ref)
 {
     thw_res_unit_str r;
     thw_call_store_remove_from_label(S(store_id), S(label), REF(ref), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_store_at_label(th_str store_id, th_str label, th_bytes content, th_content_ref *ref)
+ta_status ta_store_store_at_label(ta_str store_id, ta_str label, ta_bytes content, ta_content_ref *ref)
 {
     thw_res_store_content_ref_str r;
     thw_call_store_store_at_label(S(store_id), S(label), B(content), &r);
@@ -301,8 +301,8 @@ th_status th_store_store_at_label(th_str store_id, th_str label, th_bytes conten
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_replace_content_at_label(th_str store_id, th_str label, th_bytes content,
-                                           th_content_ref *ref)
+ta_status ta_store_replace_content_at_label(ta_str store_id, ta_str label, ta_bytes content,
+                                           ta_content_ref *ref)
 {
     thw_res_store_content_ref_str r;
     thw_call_store_replace_content_at_label(S(store_id), S(label), B(content), &r);
@@ -311,14 +311,14 @@ th_status th_store_replace_content_at_label(th_str store_id, th_str label, th_by
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_replace_at_label(th_str store_id, th_str label, th_content_ref ref)
+ta_status ta_store_replace_at_label(ta_str store_id, ta_str label, ta_content_ref ref)
 {
     thw_res_unit_str r;
     thw_call_store_replace_at_label(S(store_id), S(label), REF(ref), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_list_labels(th_str store_id, th_str_list *labels)
+ta_status ta_store_list_labels(ta_str store_id, ta_str_list *labels)
 {
     thw_res_list_str_str r;
     thw_call_store_list_labels(S(store_id), &r);
@@ -327,16 +327,16 @@ th_status th_store_list_labels(th_str store_id, th_str_list *labels)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_list_all_content(th_str store_id, th_content_ref_list *refs)
+ta_status ta_store_list_all_content(ta_str store_id, ta_content_ref_list *refs)
 {
     thw_res_list_store_content_ref_str r;
     thw_call_store_list_all_content(S(store_id), &r);
     if (!r.is_err)
-        *refs = (th_content_ref_list){(th_content_ref *)(uintptr_t)r.u.ok.ptr, r.u.ok.len};
+        *refs = (ta_content_ref_list){(ta_content_ref *)(uintptr_t)r.u.ok.ptr, r.u.ok.len};
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_store_calculate_total_size(th_str store_id, uint64_t *size)
+ta_status ta_store_calculate_total_size(ta_str store_id, uint64_t *size)
 {
     thw_res_u64_str r;
     thw_call_store_calculate_total_size(S(store_id), &r);
@@ -347,21 +347,21 @@ th_status th_store_calculate_total_size(th_str store_id, uint64_t *size)
 
 /* --- timing -------------------------------------------------------------------- */
 
-uint64_t th_now(void)
+uint64_t ta_now(void)
 {
     uint64_t now;
     thw_call_timing_now(&now);
     return now;
 }
 
-th_status th_sleep(uint64_t duration_ms)
+ta_status ta_sleep(uint64_t duration_ms)
 {
     thw_res_unit_str r;
     thw_call_timing_sleep(U64(duration_ms), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_deadline(uint64_t timestamp_ms)
+ta_status ta_deadline(uint64_t timestamp_ms)
 {
     thw_res_unit_str r;
     thw_call_timing_deadline(U64(timestamp_ms), &r);
@@ -370,7 +370,7 @@ th_status th_deadline(uint64_t timestamp_ms)
 
 /* --- random -------------------------------------------------------------------- */
 
-th_status th_random_bytes(uint32_t length, th_bytes *bytes)
+ta_status ta_random_bytes(uint32_t length, ta_bytes *bytes)
 {
     thw_res_bytes_str r;
     thw_call_random_random_bytes(&length, &r);
@@ -379,7 +379,7 @@ th_status th_random_bytes(uint32_t length, th_bytes *bytes)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_random_range(uint64_t min, uint64_t max, uint64_t *value)
+ta_status ta_random_range(uint64_t min, uint64_t max, uint64_t *value)
 {
     thw_res_u64_str r;
     thw_call_random_random_range(&min, &max, &r);
@@ -388,7 +388,7 @@ th_status th_random_range(uint64_t min, uint64_t max, uint64_t *value)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_random_float(double *value)
+ta_status ta_random_float(double *value)
 {
     thw_res_f64_str r;
     thw_call_random_random_float(&r);
@@ -397,7 +397,7 @@ th_status th_random_float(double *value)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_generate_uuid(th_str *uuid)
+ta_status ta_generate_uuid(ta_str *uuid)
 {
     thw_res_str_str r;
     thw_call_random_generate_uuid(&r);
@@ -408,21 +408,21 @@ th_status th_generate_uuid(th_str *uuid)
 
 /* --- environment --------------------------------------------------------------- */
 
-th_opt_str th_env_get_var(th_str name)
+ta_opt_str ta_env_get_var(ta_str name)
 {
     thw_opt_str r;
     thw_call_environment_get_var(S(name), &r);
-    return r.some ? (th_opt_str){true, str_out(r.u.val)} : (th_opt_str){false, {NULL, 0}};
+    return r.some ? (ta_opt_str){true, str_out(r.u.val)} : (ta_opt_str){false, {NULL, 0}};
 }
 
-th_env_var_list th_env_list_vars(void)
+ta_env_var_list ta_env_list_vars(void)
 {
     thw_list_tup2_str_str r;
     thw_call_environment_list_vars(&r);
-    return (th_env_var_list){(th_env_var *)(uintptr_t)r.ptr, r.len};
+    return (ta_env_var_list){(ta_env_var *)(uintptr_t)r.ptr, r.len};
 }
 
-bool th_env_exists(th_str name)
+bool ta_env_exists(ta_str name)
 {
     bool yes;
     thw_call_environment_exists(S(name), &yes);
@@ -431,7 +431,7 @@ bool th_env_exists(th_str name)
 
 /* --- filesystem ---------------------------------------------------------------- */
 
-th_status th_fs_read_file(th_str path, th_bytes *content)
+ta_status ta_fs_read_file(ta_str path, ta_bytes *content)
 {
     thw_res_bytes_str r;
     thw_call_filesystem_read_file(S(path), &r);
@@ -440,14 +440,14 @@ th_status th_fs_read_file(th_str path, th_bytes *content)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_write_file(th_str path, th_str content)
+ta_status ta_fs_write_file(ta_str path, ta_str content)
 {
     thw_res_unit_str r;
     thw_call_filesystem_write_file(S(path), S(content), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_list_files(th_str path, th_str_list *names)
+ta_status ta_fs_list_files(ta_str path, ta_str_list *names)
 {
     thw_res_list_str_str r;
     thw_call_filesystem_list_files(S(path), &r);
@@ -456,28 +456,28 @@ th_status th_fs_list_files(th_str path, th_str_list *names)
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_delete_file(th_str path)
+ta_status ta_fs_delete_file(ta_str path)
 {
     thw_res_unit_str r;
     thw_call_filesystem_delete_file(S(path), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_create_dir(th_str path)
+ta_status ta_fs_create_dir(ta_str path)
 {
     thw_res_unit_str r;
     thw_call_filesystem_create_dir(S(path), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_delete_dir(th_str path)
+ta_status ta_fs_delete_dir(ta_str path)
 {
     thw_res_unit_str r;
     thw_call_filesystem_delete_dir(S(path), &r);
     return status_of(r.is_err, r.u.err);
 }
 
-th_status th_fs_path_exists(th_str path, bool *exists)
+ta_status ta_fs_path_exists(ta_str path, bool *exists)
 {
     thw_res_bool_str r;
     thw_call_filesystem_path_exists(S(path), &r);

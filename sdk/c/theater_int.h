@@ -8,8 +8,8 @@
 #include "theater.h"
 
 /* strlen that accepts NULL (0). */
-size_t th__c_len(const char *s);
+size_t ta__c_len(const char *s);
 /* Formats into call-scoped memory (traps when out of memory). */
-th_str th__vformat_scoped(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+ta_str ta__vformat_scoped(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif /* THEATER_SDK_INT_H */

@@ -34,7 +34,7 @@ static void out_pad(fmt_out *o, char c, int n)
 static void out_field(fmt_out *o, const char *prefix, const char *body, int n, int zeros,
                       int width, bool left)
 {
-    int plen = (int)th__c_len(prefix);
+    int plen = (int)ta__c_len(prefix);
     int total = plen + (zeros > n ? zeros : n);
     if (!left)
         out_pad(o, ' ', width - total);
@@ -67,7 +67,7 @@ static void out_uint(fmt_out *o, const fmt_spec *sp, unsigned long long v, unsig
         digits[sizeof digits - 1 - n++] = '0';
     int zeros = sp->prec >= 0 ? sp->prec : 0;
     if (sp->zero && !sp->left && sp->prec < 0)
-        zeros = sp->width - (int)th__c_len(prefix);
+        zeros = sp->width - (int)ta__c_len(prefix);
     out_field(o, prefix, digits + sizeof digits - n, n, zeros, sp->width, sp->left);
 }
 
@@ -185,7 +185,7 @@ static void fmt_one(fmt_out *o, const fmt_spec *sp, char len, char conv, va_list
     }
 }
 
-size_t th_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+size_t ta_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 {
     fmt_out o = {buf, cap, 0};
     va_list args;
@@ -214,31 +214,31 @@ size_t th_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
     return o.len;
 }
 
-size_t th_fmt(char *buf, size_t cap, const char *fmt, ...)
+size_t ta_fmt(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    size_t n = th_vfmt(buf, cap, fmt, ap);
+    size_t n = ta_vfmt(buf, cap, fmt, ap);
     va_end(ap);
     return n;
 }
 
-th_str th__vformat_scoped(const char *fmt, va_list ap)
+ta_str ta__vformat_scoped(const char *fmt, va_list ap)
 {
     va_list again;
     va_copy(again, ap);
-    size_t n = th_vfmt(NULL, 0, fmt, ap);
-    char *p = th_scoped_alloc(n + 1);
-    th_vfmt(p, n + 1, fmt, again);
+    size_t n = ta_vfmt(NULL, 0, fmt, ap);
+    char *p = ta_scoped_alloc(n + 1);
+    ta_vfmt(p, n + 1, fmt, again);
     va_end(again);
-    return (th_str){p, n};
+    return (ta_str){p, n};
 }
 
-th_str th_format(const char *fmt, ...)
+ta_str ta_format(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    th_str s = th__vformat_scoped(fmt, ap);
+    ta_str s = ta__vformat_scoped(fmt, ap);
     va_end(ap);
     return s;
 }
@@ -266,7 +266,7 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     return len;
 }
 
-bool th_utf8_valid(th_str s)
+bool ta_utf8_valid(ta_str s)
 {
     const uint8_t *p = (const uint8_t *)s.ptr;
     for (size_t i = 0, k; i < s.len; i += k)
@@ -275,12 +275,12 @@ bool th_utf8_valid(th_str s)
     return true;
 }
 
-th_str th_utf8_fix(th_str s)
+ta_str ta_utf8_fix(ta_str s)
 {
-    if (th_utf8_valid(s))
+    if (ta_utf8_valid(s))
         return s;
     const uint8_t *p = (const uint8_t *)s.ptr;
-    char *out = th_scoped_alloc(s.len * 3 + 1), *d = out;
+    char *out = ta_scoped_alloc(s.len * 3 + 1), *d = out;
     for (size_t i = 0; i < s.len;) {
         size_t k = utf8_seq(p + i, s.len - i);
         if (k) {
@@ -295,7 +295,7 @@ th_str th_utf8_fix(th_str s)
         }
     }
     *d = 0;
-    return (th_str){out, (size_t)(d - out)};
+    return (ta_str){out, (size_t)(d - out)};
 }
 
 /* ------------------------------------------------------------------------ */
@@ -432,9 +432,9 @@ static size_t utf8_put(char *d, uint32_t cp)
 }
 
 /* Decodes the escaped JSON string body [s, e) into call-scoped memory. */
-static bool j_decode(const uint8_t *s, const uint8_t *e, th_str *out)
+static bool j_decode(const uint8_t *s, const uint8_t *e, ta_str *out)
 {
-    char *d = th_scoped_alloc((size_t)(e - s) + 1), *start = d;
+    char *d = ta_scoped_alloc((size_t)(e - s) + 1), *start = d;
     while (s < e) {
         if (*s != '\\') {
             *d++ = (char)*s++;
@@ -470,12 +470,12 @@ static bool j_decode(const uint8_t *s, const uint8_t *e, th_str *out)
         }
     }
     *d = 0;
-    *out = (th_str){start, (size_t)(d - start)};
+    *out = (ta_str){start, (size_t)(d - start)};
     return true;
 }
 
 /* The string at c->p (an opening quote), decoded; moves past it. */
-static bool j_string(jcur *c, th_str *out)
+static bool j_string(jcur *c, ta_str *out)
 {
     const uint8_t *s = c->p + 1;
     bool esc;
@@ -483,13 +483,13 @@ static bool j_string(jcur *c, th_str *out)
         return false;
     const uint8_t *e = c->p - 1;
     if (!esc) {
-        *out = (th_str){(const char *)s, (size_t)(e - s)};
+        *out = (ta_str){(const char *)s, (size_t)(e - s)};
         return true;
     }
     return j_decode(s, e, out);
 }
 
-bool th_json_get_str(th_bytes json, const char *key, th_str *out)
+bool ta_json_get_str(ta_bytes json, const char *key, ta_str *out)
 {
     jcur c = {json.ptr, json.ptr + json.len};
     j_ws(&c);
@@ -499,7 +499,7 @@ bool th_json_get_str(th_bytes json, const char *key, th_str *out)
     if (c.p < c.end && *c.p == '}')
         return false;
     for (;;) {
-        th_str k;
+        ta_str k;
         j_ws(&c);
         if (c.p >= c.end || *c.p != '"' || !j_string(&c, &k))
             return false;
@@ -507,7 +507,7 @@ bool th_json_get_str(th_bytes json, const char *key, th_str *out)
         if (c.p >= c.end || *c.p++ != ':')
             return false;
         j_ws(&c);
-        if (th_str_eq_c(k, key))
+        if (ta_str_eq_c(k, key))
             return c.p < c.end && *c.p == '"' && j_string(&c, out);
         if (!j_skip_value(&c, 1))
             return false;

@@ -207,11 +207,14 @@ fail:
 }
 
 /* theater.db holds every actor's state and messages: owner only.  SQLite
- * creates the -wal and -shm files with the database file's mode, so a new
- * database is created here, 0600, before SQLite opens it; when opened for
- * writing, a database (or WAL/SHM file) left readable by others is
- * tightened to owner-only.  Anything that is not a regular file under
- * that name is refused (a FIFO would block SQLite's open()).
+ * creates the -wal, -shm (and -journal) files with the database file's
+ * mode, so right after SQLite has opened (or created) the database, before
+ * anything is written to it, a writable open makes it owner-only (and any
+ * WAL/SHM file left readable by others).  The database is not created here
+ * ahead of SQLite: a process killed between that and SQLite's first write
+ * left a file that read-only openers took for one with a hot journal.
+ * Anything that is not a regular file under that name is refused (a FIFO
+ * would block SQLite's open()).
  *
  * The existing files are only stat()ed and chmod()ed by name, never opened
  * and closed here: closing any descriptor of a file drops every POSIX lock
@@ -223,21 +226,14 @@ static int prepare_file(const char *path, int create, th_error *err)
     char p[4200];
     struct stat st;
     size_t i;
-    int fd, e;
+    int e;
 
-    if (create && stat(path, &st) != 0 && errno == ENOENT) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 && errno != EEXIST)
-            return th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd); /* new and empty: nobody holds locks on it yet */
-    }
     for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
         if (stat(p, &st) != 0) {
             e = errno;
-            if (e == ENOENT && i > 0)
-                continue;
+            if (e == ENOENT && (i > 0 || create))
+                continue; /* SQLite creates it */
             if (e == ENOENT)
                 return th_error_set(err, TH_ENOENT, "no database at %s", p);
             return th_error_set(err, TH_EIO, "cannot stat %s: %s", p, strerror(e));
@@ -274,6 +270,9 @@ int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
         rc = db_error(db, rc, err, path);
         goto fail;
     }
+    /* owner-only before the first write creates the WAL and SHM files */
+    if (!readonly && (rc = prepare_file(path, 1, err)) != TH_OK)
+        goto fail;
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, TH_STORE_BUSY_TIMEOUT_MS);
     if (!readonly) {

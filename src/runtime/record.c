@@ -26,6 +26,17 @@
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
  *
+ * Fail-stop: an effect that cannot be recorded does not happen.  When the
+ * chain writer cannot store events (a full disk; it keeps them and
+ * retries, th_chain_status), every host call of an actor first waits for
+ * it (rt_record_ready, called by the gate in capability.c) at most the
+ * runtime's record_stall_ms, then is refused and the actor stops with an
+ * error that says why.  An event that could not be recorded at all (out
+ * of memory, over the size limit) or not in time marks the actor
+ * (rec_failed): its next host call fails the same way.  Nothing is dropped
+ * with just a log line.  Data above 64 MiB is recorded by the chain by
+ * content reference (docs/chain-format.md).
+ *
  * An actor whose manifest says `save_chain = false` gets the same events,
  * hashed and linked the same way (th_chain_event_hash), but its chain is
  * kept in memory only (rt_memchain, at most TH_RT_MEMORY_CHAIN_BYTES; the

@@ -92,7 +92,7 @@ static int setup(void **state)
 static void test_alloc_basics(void **state)
 {
     (void)state;
-    uint8_t *a = th_alloc(1), *b = th_alloc(100), *c = th_calloc(24);
+    uint8_t *a = ta_alloc(1), *b = ta_alloc(100), *c = ta_calloc(24);
     assert_non_null(a);
     assert_non_null(b);
     assert_non_null(c);
@@ -106,21 +106,21 @@ static void test_alloc_basics(void **state)
 
     /* Freeing the top block gives it back; a hole is reused first-fit. */
     uint32_t top = heap.top;
-    th_free(c);
+    ta_free(c);
     assert_true(heap.top < top);
-    th_free(a);
+    ta_free(a);
     assert_int_equal(check_heap(), 1);
-    uint8_t *d = th_alloc(4);
+    uint8_t *d = ta_alloc(4);
     assert_ptr_equal(d, a);
-    th_free(d);
-    th_free(b);
+    ta_free(d);
+    ta_free(b);
     assert_int_equal(check_heap(), 0);
     assert_int_equal(heap.top, heap.start);
 
-    th_free(NULL);                    /* ignored */
-    th_free((void *)"static string"); /* outside the heap: ignored */
+    ta_free(NULL);                    /* ignored */
+    ta_free((void *)"static string"); /* outside the heap: ignored */
     static uint64_t outside;
-    th_free(&outside);
+    ta_free(&outside);
     assert_int_equal(check_heap(), 0);
 }
 
@@ -128,40 +128,40 @@ static void test_alloc_grows_memory(void **state)
 {
     (void)state;
     assert_int_equal(mem_size(), PAGE_SIZE);
-    void *big = th_alloc(200000);
+    void *big = ta_alloc(200000);
     assert_non_null(big);
     assert_int_equal(mem_size(), 4 * PAGE_SIZE); /* 64 + 8 + 200000 bytes need 4 pages */
     assert_true(heap.top <= heap.end);
     memset(big, 1, 200000);
-    assert_null(th_alloc((size_t)HOST_PAGES * PAGE_SIZE)); /* cannot grow that far */
-    assert_null(th_alloc((size_t)0x80000000u));
+    assert_null(ta_alloc((size_t)HOST_PAGES * PAGE_SIZE)); /* cannot grow that far */
+    assert_null(ta_alloc((size_t)0x80000000u));
     assert_int_equal(check_heap(), 1);
-    th_free(big);
+    ta_free(big);
     assert_int_equal(check_heap(), 0);
 }
 
 static void test_realloc_in_place_and_moving(void **state)
 {
     (void)state;
-    uint8_t *a = th_alloc(16);
-    uint8_t *b = th_alloc(16);
+    uint8_t *a = ta_alloc(16);
+    uint8_t *b = ta_alloc(16);
     for (int i = 0; i < 16; i++)
         a[i] = (uint8_t)i;
     /* a cannot grow in place (b follows): it moves and keeps its bytes. */
-    uint8_t *a2 = th_realloc(a, 64);
+    uint8_t *a2 = ta_realloc(a, 64);
     assert_ptr_not_equal(a2, a);
     for (int i = 0; i < 16; i++)
         assert_int_equal(a2[i], i);
     check_heap();
     /* b is now followed by a2; freeing a2 and growing b merges in place. */
-    th_free(a2);
-    assert_ptr_equal(th_realloc(b, 200), b);
+    ta_free(a2);
+    assert_ptr_equal(ta_realloc(b, 200), b);
     /* shrinking keeps the block and gives the tail back */
-    assert_ptr_equal(th_realloc(b, 8), b);
+    assert_ptr_equal(ta_realloc(b, 8), b);
     assert_int_equal(check_heap(), 1);
     assert_int_equal(blk_size(MEM_OFF(b) - HDR_SIZE), MIN_BLOCK);
-    th_free(b);
-    assert_non_null(th_realloc(NULL, 10)); /* realloc(NULL) allocates */
+    ta_free(b);
+    assert_non_null(ta_realloc(NULL, 10)); /* realloc(NULL) allocates */
     assert_int_equal(check_heap(), 1);
 }
 
@@ -185,10 +185,10 @@ static void test_alloc_random_workload(void **state)
                 assert_int_equal(slot[i].p[k], slot[i].fill);
         }
         if (slot[i].p && (rng & 1)) {
-            th_free(slot[i].p);
+            ta_free(slot[i].p);
             slot[i].p = NULL;
         } else if (slot[i].p) {
-            uint8_t *q = th_realloc(slot[i].p, n);
+            uint8_t *q = ta_realloc(slot[i].p, n);
             assert_non_null(q);
             size_t keep = n < slot[i].n ? n : slot[i].n;
             for (size_t k = 0; k < keep; k++)
@@ -197,7 +197,7 @@ static void test_alloc_random_workload(void **state)
             slot[i].n = n;
             memset(q, slot[i].fill, n);
         } else {
-            slot[i].p = th_alloc(n);
+            slot[i].p = ta_alloc(n);
             assert_non_null(slot[i].p);
             slot[i].n = n;
             slot[i].fill = (uint8_t)(rng >> 24);
@@ -207,7 +207,7 @@ static void test_alloc_random_workload(void **state)
             check_heap();
     }
     for (int i = 0; i < SLOTS; i++)
-        th_free(slot[i].p);
+        ta_free(slot[i].p);
     assert_int_equal(check_heap(), 0);
     assert_int_equal(heap.top, heap.start);
 }
@@ -233,20 +233,20 @@ static void test_cabi_realloc(void **state)
     assert_int_equal(live(), 1);
 }
 
-static th_str seen_msg;
+static ta_str seen_msg;
 
 /* A handle-send handler: remembers its message, sets a formatted state. */
-static th_status send_handler(th_state *st, th_bytes msg)
+static ta_status send_handler(ta_state *st, ta_bytes msg)
 {
-    seen_msg = th_bytes_str(msg);
-    th_str text = th_format("got %.*s", TH_FMT(msg));
-    th_state_set(st, text.ptr, text.len);
-    return TH_OK;
+    seen_msg = ta_bytes_str(msg);
+    ta_str text = ta_format("got %.*s", TA_FMT(msg));
+    ta_state_set(st, text.ptr, text.len);
+    return TA_OK;
 }
 
-static th_status failing_handler(th_state *st, th_bytes msg)
+static ta_status failing_handler(ta_state *st, ta_bytes msg)
 {
-    return th_failf("bad message of %zu bytes", msg.len);
+    return ta_failf("bad message of %zu bytes", msg.len);
 }
 
 /* Lowers bytes into the heap the way a host does: via cabi_realloc. */
@@ -263,24 +263,24 @@ static void test_export_call_scope(void **state)
     (void)state;
     uint8_t *st = host_lower("old");
     uint8_t *msg = host_lower("ping");
-    thw_res_tup1_opt_bytes_str *r = th__call_send(send_handler, 1, st, 3, msg, 4);
-    assert_true(th_str_eq_c(seen_msg, "ping"));
+    thw_res_tup1_opt_bytes_str *r = ta__call_send(send_handler, 1, st, 3, msg, 4);
+    assert_true(ta_str_eq_c(seen_msg, "ping"));
     assert_int_equal(r->is_err, 0);
     assert_true(r->u.ok.f0.some);
     assert_int_equal(r->u.ok.f0.u.val.len, 8);
     assert_memory_equal(r->u.ok.f0.u.val.ptr, "got ping", 8);
     assert_true(live() >= 3); /* parameters and results live until post-return */
-    th__post_return(r);
+    ta__post_return(r);
     assert_int_equal(live(), 0);
     assert_int_equal(scope.len, 0);
 
     /* A failure carries its message in the err case. */
     msg = host_lower("xyz");
-    r = th__call_send(failing_handler, 0, NULL, 0, msg, 3);
+    r = ta__call_send(failing_handler, 0, NULL, 0, msg, 3);
     assert_int_equal(r->is_err, 1);
     assert_int_equal(r->u.err.len, strlen("bad message of 3 bytes"));
     assert_memory_equal(r->u.err.ptr, "bad message of 3 bytes", r->u.err.len);
-    th__post_return(r);
+    ta__post_return(r);
     assert_int_equal(live(), 0);
 }
 
@@ -290,44 +290,44 @@ static void test_scope_without_post_return(void **state)
 {
     (void)state;
     uint8_t *msg = host_lower("first");
-    th__call_send(send_handler, 0, NULL, 0, msg, 5);
+    ta__call_send(send_handler, 0, NULL, 0, msg, 5);
     assert_int_equal(scope.done, scope.len);
     size_t first_call = scope.len;
     uint8_t *msg2 = host_lower("second");
     assert_int_equal(scope.len, first_call + 1);
-    thw_res_tup1_opt_bytes_str *r = th__call_send(send_handler, 0, NULL, 0, msg2, 6);
-    assert_true(th_str_eq_c(seen_msg, "second")); /* msg2 survived the flush */
+    thw_res_tup1_opt_bytes_str *r = ta__call_send(send_handler, 0, NULL, 0, msg2, 6);
+    assert_true(ta_str_eq_c(seen_msg, "second")); /* msg2 survived the flush */
     assert_memory_equal(r->u.ok.f0.u.val.ptr, "got second", 10);
-    th__post_return(r);
+    ta__post_return(r);
     assert_int_equal(live(), 0);
 }
 
-static th_bytes kept;
+static ta_bytes kept;
 
-static th_status keeping_handler(th_state *st, th_bytes msg)
+static ta_status keeping_handler(ta_state *st, ta_bytes msg)
 {
-    kept = (th_bytes){th_keep(msg.ptr), msg.len};
-    return TH_OK;
+    kept = (ta_bytes){ta_keep(msg.ptr), msg.len};
+    return TA_OK;
 }
 
 static void test_keep_and_early_free(void **state)
 {
     (void)state;
     uint8_t *msg = host_lower("keep me");
-    th__post_return(th__call_send(keeping_handler, 0, NULL, 0, msg, 7));
+    ta__post_return(ta__call_send(keeping_handler, 0, NULL, 0, msg, 7));
     assert_int_equal(live(), 1);
     assert_memory_equal(kept.ptr, "keep me", 7);
-    th_free((void *)(uintptr_t)kept.ptr);
+    ta_free((void *)(uintptr_t)kept.ptr);
     assert_int_equal(live(), 0);
 
-    /* th_free of a scoped block takes it out of the scope list */
-    void *s1 = th_scoped_alloc(10), *s2 = th_scoped_alloc(10);
+    /* ta_free of a scoped block takes it out of the scope list */
+    void *s1 = ta_scoped_alloc(10), *s2 = ta_scoped_alloc(10);
     assert_int_equal(scope.len, 2);
-    th_free(s1);
+    ta_free(s1);
     assert_int_equal(scope.len, 1);
     assert_int_equal(scope.items[0], blk_of(s2));
     call_end();
-    th__post_return(NULL);
+    ta__post_return(NULL);
     assert_int_equal(live(), 0);
 }
 
@@ -336,47 +336,47 @@ static void test_scope_many(void **state)
 {
     (void)state;
     for (int i = 0; i < 1000; i++)
-        th_str_scoped("x", 1);
+        ta_str_scoped("x", 1);
     assert_int_equal(scope.len, 1000);
     call_end();
-    th__post_return(NULL);
+    ta__post_return(NULL);
     assert_int_equal(scope.len, 0);
     assert_int_equal(live(), 0);
     assert_int_equal(check_heap(), 1); /* the scope list itself */
 }
 
-static th_status request_handler(th_state *st, th_str rid, th_bytes msg, th_opt_bytes *resp)
+static ta_status request_handler(ta_state *st, ta_str rid, ta_bytes msg, ta_opt_bytes *resp)
 {
-    *resp = th_some(msg);
-    th_state_clear(st);
-    return TH_OK;
+    *resp = ta_some(msg);
+    ta_state_clear(st);
+    return TA_OK;
 }
 
-static th_status open_handler(th_state *st, th_str ch, th_bytes msg, th_channel_accept *acc)
+static ta_status open_handler(ta_state *st, ta_str ch, ta_bytes msg, ta_channel_accept *acc)
 {
     assert_false(acc->accepted);
     assert_false(acc->message.some);
     acc->accepted = true;
-    return TH_OK;
+    return TA_OK;
 }
 
 static void test_request_and_channel_results(void **state)
 {
     (void)state;
     uint8_t *rid = host_lower("r1"), *msg = host_lower("answer");
-    thw_res_tup2_opt_bytes_tup1_opt_bytes_str *r = th__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
+    thw_res_tup2_opt_bytes_tup1_opt_bytes_str *r = ta__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
     assert_int_equal(r->is_err, 0);
     assert_false(r->u.ok.f0.some);
     assert_null(r->u.ok.f0.u.val.ptr); /* none is lowered without a pointer */
     assert_true(r->u.ok.f1.f0.some);
     assert_memory_equal(r->u.ok.f1.f0.u.val.ptr, "answer", 6);
-    th__post_return(r);
+    ta__post_return(r);
 
-    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str *c = th__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
+    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str *c = ta__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
     assert_int_equal(c->is_err, 0);
     assert_true(c->u.ok.f1.f0.accepted);
     assert_false(c->u.ok.f1.f0.message.some);
-    th__post_return(c);
+    ta__post_return(c);
     assert_int_equal(live(), 0);
 }
 
@@ -388,7 +388,7 @@ static void test_request_and_channel_results(void **state)
     do {                                                                           \
         char want[128], got[128];                                                  \
         int wn = snprintf(want, sizeof want, __VA_ARGS__);                         \
-        size_t gn = th_fmt(got, sizeof got, __VA_ARGS__);                          \
+        size_t gn = ta_fmt(got, sizeof got, __VA_ARGS__);                          \
         assert_int_equal(gn, (size_t)wn);                                          \
         assert_string_equal(got, want);                                            \
     } while (0)
@@ -411,20 +411,20 @@ static void test_fmt(void **state)
 
     /* truncation: snprintf semantics */
     char small[6];
-    assert_int_equal(th_fmt(small, sizeof small, "%s", "truncated"), 9);
+    assert_int_equal(ta_fmt(small, sizeof small, "%s", "truncated"), 9);
     assert_string_equal(small, "trunc");
-    assert_int_equal(th_fmt(NULL, 0, "%d", 12345), 5);
+    assert_int_equal(ta_fmt(NULL, 0, "%d", 12345), 5);
 
-    th_str s = th_format("%s-%d", "x", 1);
-    assert_true(th_str_eq_c(s, "x-1"));
+    ta_str s = ta_format("%s-%d", "x", 1);
+    assert_true(ta_str_eq_c(s, "x-1"));
     call_end();
-    th__post_return(NULL);
+    ta__post_return(NULL);
 }
 
 static void expect_json(const char *json, const char *key, const char *want)
 {
-    th_str out;
-    bool ok = th_json_get_str((th_bytes){(const uint8_t *)json, strlen(json)}, key, &out);
+    ta_str out;
+    bool ok = ta_json_get_str((ta_bytes){(const uint8_t *)json, strlen(json)}, key, &out);
     if (!want) {
         if (ok)
             fail_msg("%s [%s]: expected no string, got %.*s", json, key, (int)out.len, out.ptr);
@@ -455,48 +455,48 @@ static void test_json(void **state)
     expect_json("{\"a\":[[[[", "k", NULL);
     expect_json("", "k", NULL);
     call_end();
-    th__post_return(NULL);
+    ta__post_return(NULL);
     assert_int_equal(live(), 0);
 }
 
 static void test_utf8(void **state)
 {
     (void)state;
-    assert_true(th_utf8_valid(TH_STR("plain \xc3\xa9 \xf0\x9f\x98\x80")));
-    assert_false(th_utf8_valid(TH_STR("\xc0\xaf")));         /* overlong */
-    assert_false(th_utf8_valid(TH_STR("\xed\xa0\x80")));     /* surrogate */
-    assert_false(th_utf8_valid(TH_STR("\xf4\x90\x80\x80"))); /* above U+10FFFF */
-    assert_false(th_utf8_valid(TH_STR("\xe2\x82")));         /* truncated */
-    th_str ok = TH_STR("fine");
-    assert_ptr_equal(th_utf8_fix(ok).ptr, ok.ptr);
-    th_str fixed = th_utf8_fix(TH_STR("a\xff" "b"));
-    assert_true(th_str_eq_c(fixed, "a\xef\xbf\xbd" "b"));
-    th_status st = th_fail_str(TH_STR("bad \x80"));
+    assert_true(ta_utf8_valid(TA_STR("plain \xc3\xa9 \xf0\x9f\x98\x80")));
+    assert_false(ta_utf8_valid(TA_STR("\xc0\xaf")));         /* overlong */
+    assert_false(ta_utf8_valid(TA_STR("\xed\xa0\x80")));     /* surrogate */
+    assert_false(ta_utf8_valid(TA_STR("\xf4\x90\x80\x80"))); /* above U+10FFFF */
+    assert_false(ta_utf8_valid(TA_STR("\xe2\x82")));         /* truncated */
+    ta_str ok = TA_STR("fine");
+    assert_ptr_equal(ta_utf8_fix(ok).ptr, ok.ptr);
+    ta_str fixed = ta_utf8_fix(TA_STR("a\xff" "b"));
+    assert_true(ta_str_eq_c(fixed, "a\xef\xbf\xbd" "b"));
+    ta_status st = ta_fail_str(TA_STR("bad \x80"));
     assert_false(st.ok);
-    assert_true(th_utf8_valid(st.err));
+    assert_true(ta_utf8_valid(st.err));
     call_end();
-    th__post_return(NULL);
+    ta__post_return(NULL);
 }
 
 static void test_numbers_and_strings(void **state)
 {
     (void)state;
     uint64_t v = 1;
-    assert_true(th_parse_u64(TH_BYTES("18446744073709551615"), &v));
+    assert_true(ta_parse_u64(TA_BYTES("18446744073709551615"), &v));
     assert_true(v == UINT64_MAX);
-    assert_false(th_parse_u64(TH_BYTES("18446744073709551616"), &v));
-    assert_false(th_parse_u64(TH_BYTES(""), &v));
-    assert_false(th_parse_u64(TH_BYTES("1x"), &v));
-    assert_true(th_parse_u64(TH_BYTES("0"), &v) && v == 0);
-    assert_true(th_bytes_starts_with(TH_BYTES("put k v"), "put "));
-    assert_false(th_bytes_starts_with(TH_BYTES("pu"), "put"));
-    assert_true(th_str_eq(TH_STR("ab"), th_str_c("ab")));
-    assert_false(th_str_eq_c(TH_STR("ab"), "abc"));
-    assert_string_equal(th_error_type_name(TH_ERROR_PAUSED), "paused");
-    assert_string_equal(th_error_type_name((th_error_type)99), "unknown");
-    th_str d = th_str_dup(TH_STR("dup"));
+    assert_false(ta_parse_u64(TA_BYTES("18446744073709551616"), &v));
+    assert_false(ta_parse_u64(TA_BYTES(""), &v));
+    assert_false(ta_parse_u64(TA_BYTES("1x"), &v));
+    assert_true(ta_parse_u64(TA_BYTES("0"), &v) && v == 0);
+    assert_true(ta_bytes_starts_with(TA_BYTES("put k v"), "put "));
+    assert_false(ta_bytes_starts_with(TA_BYTES("pu"), "put"));
+    assert_true(ta_str_eq(TA_STR("ab"), ta_str_c("ab")));
+    assert_false(ta_str_eq_c(TA_STR("ab"), "abc"));
+    assert_string_equal(ta_error_type_name(TA_ERROR_PAUSED), "paused");
+    assert_string_equal(ta_error_type_name((ta_error_type)99), "unknown");
+    ta_str d = ta_str_dup(TA_STR("dup"));
     assert_string_equal(d.ptr, "dup"); /* owned copies are NUL-terminated */
-    th_free((void *)(uintptr_t)d.ptr);
+    ta_free((void *)(uintptr_t)d.ptr);
     assert_int_equal(check_heap(), 0);
 }
 

@@ -9,47 +9,47 @@
 #include "theater.h"
 
 /* Reads the count from the state; false if the state is not a number. */
-static bool get_count(const th_state *state, uint64_t *count)
+static bool get_count(const ta_state *state, uint64_t *count)
 {
     *count = 0;
-    return !state->some || th_parse_u64(state->val, count);
+    return !state->some || ta_parse_u64(state->val, count);
 }
 
-static void set_count(th_state *state, uint64_t count)
+static void set_count(ta_state *state, uint64_t count)
 {
-    th_str text = th_format("%llu", (unsigned long long)count);
-    th_state_set(state, text.ptr, text.len);
+    ta_str text = ta_format("%llu", (unsigned long long)count);
+    ta_state_set(state, text.ptr, text.len);
 }
 
-static th_status counter_init(th_state *state, th_str actor_id)
+static ta_status counter_init(ta_state *state, ta_str actor_id)
 {
     uint64_t count;
     if (!get_count(state, &count))
-        return th_fail("counter: the initial state must be a decimal number");
+        return ta_fail("counter: the initial state must be a decimal number");
     set_count(state, count);
-    th_logf("counter %.*s starts at %llu", TH_FMT(actor_id), (unsigned long long)count);
-    return TH_OK;
+    ta_logf("counter %.*s starts at %llu", TA_FMT(actor_id), (unsigned long long)count);
+    return TA_OK;
 }
 
-static th_status counter_send(th_state *state, th_bytes msg)
+static ta_status counter_send(ta_state *state, ta_bytes msg)
 {
     uint64_t count, add;
     if (!get_count(state, &count))
-        return th_fail("counter: corrupt state");
-    if (!th_parse_u64(msg, &add))
+        return ta_fail("counter: corrupt state");
+    if (!ta_parse_u64(msg, &add))
         add = 1;
     set_count(state, count + add);
-    return TH_OK;
+    return TA_OK;
 }
 
-static th_status counter_request(th_state *state, th_str request_id, th_bytes msg,
-                                 th_opt_bytes *response)
+static ta_status counter_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                                 ta_opt_bytes *response)
 {
     /* The state bytes live until the call returns, so they can be the answer. */
-    *response = th_some(state->val);
-    return TH_OK;
+    *response = ta_some(state->val);
+    return TA_OK;
 }
 
-TH_ACTOR_INIT(counter_init)
-TH_HANDLE_SEND(counter_send)
-TH_HANDLE_REQUEST(counter_request)
+TA_ACTOR_INIT(counter_init)
+TA_HANDLE_SEND(counter_send)
+TA_HANDLE_REQUEST(counter_request)

@@ -5,33 +5,33 @@
  */
 #include "theater.h"
 
-static th_status echo_init(th_state *state, th_str actor_id)
+static ta_status echo_init(ta_state *state, ta_str actor_id)
 {
-    th_logf("echo %.*s ready", TH_FMT(actor_id));
-    return TH_OK;
+    ta_logf("echo %.*s ready", TA_FMT(actor_id));
+    return TA_OK;
 }
 
-static th_status echo_open(th_state *state, th_str channel_id, th_bytes msg,
-                           th_channel_accept *accept)
+static ta_status echo_open(ta_state *state, ta_str channel_id, ta_bytes msg,
+                           ta_channel_accept *accept)
 {
-    th_logf("echo: channel %.*s opened", TH_FMT(channel_id));
+    ta_logf("echo: channel %.*s opened", TA_FMT(channel_id));
     accept->accepted = true;
-    accept->message = th_some(msg);
-    return TH_OK;
+    accept->message = ta_some(msg);
+    return TA_OK;
 }
 
-static th_status echo_message(th_state *state, th_str channel_id, th_bytes msg)
+static ta_status echo_message(ta_state *state, ta_str channel_id, ta_bytes msg)
 {
-    return th_send_on_channel(channel_id, msg);
+    return ta_send_on_channel(channel_id, msg);
 }
 
-static th_status echo_close(th_state *state, th_str channel_id)
+static ta_status echo_close(ta_state *state, ta_str channel_id)
 {
-    th_logf("echo: channel %.*s closed", TH_FMT(channel_id));
-    return TH_OK;
+    ta_logf("echo: channel %.*s closed", TA_FMT(channel_id));
+    return TA_OK;
 }
 
-TH_ACTOR_INIT(echo_init)
-TH_HANDLE_CHANNEL_OPEN(echo_open)
-TH_HANDLE_CHANNEL_MESSAGE(echo_message)
-TH_HANDLE_CHANNEL_CLOSE(echo_close)
+TA_ACTOR_INIT(echo_init)
+TA_HANDLE_CHANNEL_OPEN(echo_open)
+TA_HANDLE_CHANNEL_MESSAGE(echo_message)
+TA_HANDLE_CHANNEL_CLOSE(echo_close)

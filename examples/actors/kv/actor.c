@@ -14,12 +14,12 @@
 
 /* Splits off the next space-separated word of *rest (the last word takes
  * the rest of the line, so values may contain spaces). */
-static th_str next_word(th_str *rest, bool last)
+static ta_str next_word(ta_str *rest, bool last)
 {
     size_t n = last ? rest->len : 0;
     while (n < rest->len && rest->ptr[n] != ' ')
         n++;
-    th_str word = {rest->ptr, n};
+    ta_str word = {rest->ptr, n};
     size_t skip = n < rest->len ? n + 1 : n;
     rest->ptr += skip;
     rest->len -= skip;
@@ -27,72 +27,72 @@ static th_str next_word(th_str *rest, bool last)
 }
 
 /* Runs one command against store `store`; sets *answer to the reply text. */
-static th_status run(th_str store, th_bytes msg, th_str *answer)
+static ta_status run(ta_str store, ta_bytes msg, ta_str *answer)
 {
-    th_str rest = th_bytes_str(msg);
-    th_str cmd = next_word(&rest, false);
-    *answer = TH_STR("ok");
+    ta_str rest = ta_bytes_str(msg);
+    ta_str cmd = next_word(&rest, false);
+    *answer = TA_STR("ok");
 
-    if (th_str_eq_c(cmd, "put")) {
-        th_content_ref ref;
-        th_str key = next_word(&rest, false);
-        th_str value = next_word(&rest, true);
-        return th_store_replace_content_at_label(store, key, th_str_bytes(value), &ref);
+    if (ta_str_eq_c(cmd, "put")) {
+        ta_content_ref ref;
+        ta_str key = next_word(&rest, false);
+        ta_str value = next_word(&rest, true);
+        return ta_store_replace_content_at_label(store, key, ta_str_bytes(value), &ref);
     }
-    if (th_str_eq_c(cmd, "get")) {
-        th_opt_content_ref ref;
-        th_bytes value;
-        TH_TRY(th_store_get_by_label(store, next_word(&rest, true), &ref));
+    if (ta_str_eq_c(cmd, "get")) {
+        ta_opt_content_ref ref;
+        ta_bytes value;
+        TA_TRY(ta_store_get_by_label(store, next_word(&rest, true), &ref));
         if (!ref.some) {
-            *answer = TH_STR("err no such key");
-            return TH_OK;
+            *answer = TA_STR("err no such key");
+            return TA_OK;
         }
-        TH_TRY(th_store_get(store, ref.val, &value));
-        *answer = th_format("ok %.*s", TH_FMT(value));
-        return TH_OK;
+        TA_TRY(ta_store_get(store, ref.val, &value));
+        *answer = ta_format("ok %.*s", TA_FMT(value));
+        return TA_OK;
     }
-    if (th_str_eq_c(cmd, "del"))
-        return th_store_remove_label(store, next_word(&rest, true));
-    if (th_str_eq_c(cmd, "keys")) {
-        th_str_list keys;
-        TH_TRY(th_store_list_labels(store, &keys));
-        *answer = TH_STR("ok");
+    if (ta_str_eq_c(cmd, "del"))
+        return ta_store_remove_label(store, next_word(&rest, true));
+    if (ta_str_eq_c(cmd, "keys")) {
+        ta_str_list keys;
+        TA_TRY(ta_store_list_labels(store, &keys));
+        *answer = TA_STR("ok");
         for (size_t i = 0; i < keys.len; i++)
-            *answer = th_format("%.*s %.*s", TH_FMT(*answer), TH_FMT(keys.items[i]));
-        return TH_OK;
+            *answer = ta_format("%.*s %.*s", TA_FMT(*answer), TA_FMT(keys.items[i]));
+        return TA_OK;
     }
-    *answer = th_format("err unknown command: %.*s", TH_FMT(cmd));
-    return TH_OK;
+    *answer = ta_format("err unknown command: %.*s", TA_FMT(cmd));
+    return TA_OK;
 }
 
-static th_status kv_init(th_state *state, th_str actor_id)
+static ta_status kv_init(ta_state *state, ta_str actor_id)
 {
     if (!state->some) {
-        th_str store;
-        TH_TRY(th_store_new(&store));
-        th_state_set(state, store.ptr, store.len);
+        ta_str store;
+        TA_TRY(ta_store_new(&store));
+        ta_state_set(state, store.ptr, store.len);
     }
-    th_logf("kv %.*s uses store %.*s", TH_FMT(actor_id), TH_FMT(state->val));
-    return TH_OK;
+    ta_logf("kv %.*s uses store %.*s", TA_FMT(actor_id), TA_FMT(state->val));
+    return TA_OK;
 }
 
-static th_status kv_request(th_state *state, th_str request_id, th_bytes msg,
-                            th_opt_bytes *response)
+static ta_status kv_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                            ta_opt_bytes *response)
 {
-    th_str answer;
-    TH_TRY(run(th_bytes_str(state->val), msg, &answer));
-    *response = th_some(th_str_bytes(answer));
-    return TH_OK;
+    ta_str answer;
+    TA_TRY(run(ta_bytes_str(state->val), msg, &answer));
+    *response = ta_some(ta_str_bytes(answer));
+    return TA_OK;
 }
 
-static th_status kv_send(th_state *state, th_bytes msg)
+static ta_status kv_send(ta_state *state, ta_bytes msg)
 {
-    th_str answer;
-    if (!th_bytes_starts_with(msg, "put ") && !th_bytes_starts_with(msg, "del "))
-        return th_fail("kv: a one-way message must be a put or a del");
-    return run(th_bytes_str(state->val), msg, &answer);
+    ta_str answer;
+    if (!ta_bytes_starts_with(msg, "put ") && !ta_bytes_starts_with(msg, "del "))
+        return ta_fail("kv: a one-way message must be a put or a del");
+    return run(ta_bytes_str(state->val), msg, &answer);
 }
 
-TH_ACTOR_INIT(kv_init)
-TH_HANDLE_SEND(kv_send)
-TH_HANDLE_REQUEST(kv_request)
+TA_ACTOR_INIT(kv_init)
+TA_HANDLE_SEND(kv_send)
+TA_HANDLE_REQUEST(kv_request)

@@ -9,22 +9,22 @@
 
 #define ROUNDS 3
 
-static th_status ping_init(th_state *state, th_str actor_id)
+static ta_status ping_init(ta_state *state, ta_str actor_id)
 {
-    th_str pong_manifest, pong;
-    if (!state->some || !th_json_get_str(state->val, "pong", &pong_manifest))
-        return th_fail("ping: the initial state must be {\"pong\": \"<pong manifest>\"}");
+    ta_str pong_manifest, pong;
+    if (!state->some || !ta_json_get_str(state->val, "pong", &pong_manifest))
+        return ta_fail("ping: the initial state must be {\"pong\": \"<pong manifest>\"}");
 
-    TH_TRY(th_spawn(pong_manifest, TH_NONE, &pong));
-    th_logf("ping %.*s spawned pong %.*s", TH_FMT(actor_id), TH_FMT(pong));
+    TA_TRY(ta_spawn(pong_manifest, TA_NONE, &pong));
+    ta_logf("ping %.*s spawned pong %.*s", TA_FMT(actor_id), TA_FMT(pong));
 
-    TH_TRY(th_send(pong, TH_BYTES("hello from ping")));
+    TA_TRY(ta_send(pong, TA_BYTES("hello from ping")));
     for (int i = 1; i <= ROUNDS; i++) {
-        th_bytes answer;
-        TH_TRY(th_request(pong, th_str_bytes(th_format("ping %d", i)), &answer));
-        th_logf("ping %d -> %.*s", i, TH_FMT(answer));
+        ta_bytes answer;
+        TA_TRY(ta_request(pong, ta_str_bytes(ta_format("ping %d", i)), &answer));
+        ta_logf("ping %d -> %.*s", i, TA_FMT(answer));
     }
-    return th_shutdown(TH_NONE);
+    return ta_shutdown(TA_NONE);
 }
 
-TH_ACTOR_INIT(ping_init)
+TA_ACTOR_INIT(ping_init)

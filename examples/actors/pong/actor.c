@@ -4,26 +4,26 @@
  */
 #include "theater.h"
 
-static th_status pong_init(th_state *state, th_str actor_id)
+static ta_status pong_init(ta_state *state, ta_str actor_id)
 {
-    th_logf("pong %.*s ready", TH_FMT(actor_id));
-    return TH_OK;
+    ta_logf("pong %.*s ready", TA_FMT(actor_id));
+    return TA_OK;
 }
 
-static th_status pong_send(th_state *state, th_bytes msg)
+static ta_status pong_send(ta_state *state, ta_bytes msg)
 {
-    th_logf("pong got a message: %.*s", TH_FMT(msg));
-    return TH_OK;
+    ta_logf("pong got a message: %.*s", TA_FMT(msg));
+    return TA_OK;
 }
 
-static th_status pong_request(th_state *state, th_str request_id, th_bytes msg,
-                              th_opt_bytes *response)
+static ta_status pong_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                              ta_opt_bytes *response)
 {
-    th_logf("pong got a request: %.*s", TH_FMT(msg));
-    *response = th_some(TH_BYTES("pong"));
-    return TH_OK;
+    ta_logf("pong got a request: %.*s", TA_FMT(msg));
+    *response = ta_some(TA_BYTES("pong"));
+    return TA_OK;
 }
 
-TH_ACTOR_INIT(pong_init)
-TH_HANDLE_SEND(pong_send)
-TH_HANDLE_REQUEST(pong_request)
+TA_ACTOR_INIT(pong_init)
+TA_HANDLE_SEND(pong_send)
+TA_HANDLE_REQUEST(pong_request)

@@ -14,88 +14,88 @@
 #include "theater.h"
 
 /* "mode": "live" in the initial state (which stays the actor's state). */
-static bool live(th_state *state)
+static bool live(ta_state *state)
 {
-    th_str mode;
+    ta_str mode;
 
-    return state->some && th_json_get_str(state->val, "mode", &mode) && th_bytes_eq_c(th_str_bytes(mode), "live");
+    return state->some && ta_json_get_str(state->val, "mode", &mode) && ta_bytes_eq_c(ta_str_bytes(mode), "live");
 }
 
-static th_status supervisor_init(th_state *state, th_str actor_id)
+static ta_status supervisor_init(ta_state *state, ta_str actor_id)
 {
-    th_str manifest, first, second;
-    th_bytes answer;
-    if (!state->some || !th_json_get_str(state->val, "worker", &manifest))
-        return th_fail("supervisor: the initial state must be {\"worker\": \"<manifest>\"}");
+    ta_str manifest, first, second;
+    ta_bytes answer;
+    if (!state->some || !ta_json_get_str(state->val, "worker", &manifest))
+        return ta_fail("supervisor: the initial state must be {\"worker\": \"<manifest>\"}");
 
-    TH_TRY(th_spawn(manifest, TH_NONE, &first));
-    TH_TRY(th_spawn(manifest, TH_NONE, &second));
-    th_logf("supervisor %.*s: spawned workers %.*s and %.*s", TH_FMT(actor_id), TH_FMT(first),
-            TH_FMT(second));
+    TA_TRY(ta_spawn(manifest, TA_NONE, &first));
+    TA_TRY(ta_spawn(manifest, TA_NONE, &second));
+    ta_logf("supervisor %.*s: spawned workers %.*s and %.*s", TA_FMT(actor_id), TA_FMT(first),
+            TA_FMT(second));
 
-    TH_TRY(th_request(first, TH_BYTES("job 1"), &answer));
-    th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(first), TH_FMT(answer));
+    TA_TRY(ta_request(first, TA_BYTES("job 1"), &answer));
+    ta_logf("supervisor: %.*s answered \"%.*s\"", TA_FMT(first), TA_FMT(answer));
 
     if (live(state)) {
         /* remember the workers: the state becomes {"worker", "mode", "first", "second"} */
-        th_str st = th_format("{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
-                              TH_FMT(manifest), TH_FMT(first), TH_FMT(second));
-        th_state_set(state, st.ptr, st.len);
-        return TH_OK;
+        ta_str st = ta_format("{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
+                              TA_FMT(manifest), TA_FMT(first), TA_FMT(second));
+        ta_state_set(state, st.ptr, st.len);
+        return TA_OK;
     }
     /* The failure comes back later, as a call to handle-child-error. */
-    return th_send(second, TH_BYTES("crash"));
+    return ta_send(second, TA_BYTES("crash"));
 }
 
-static th_status supervisor_send(th_state *state, th_bytes msg)
+static ta_status supervisor_send(ta_state *state, ta_bytes msg)
 {
-    th_str first, second;
-    th_bytes answer;
+    ta_str first, second;
+    ta_bytes answer;
 
-    if (!state->some || !th_json_get_str(state->val, "first", &first) ||
-        !th_json_get_str(state->val, "second", &second))
-        return th_fail("supervisor: messages are for the live mode only");
-    if (th_bytes_eq_c(msg, "crash")) {
-        th_logf("supervisor: telling worker %.*s to crash", TH_FMT(second));
-        return th_send(second, TH_BYTES("crash"));
+    if (!state->some || !ta_json_get_str(state->val, "first", &first) ||
+        !ta_json_get_str(state->val, "second", &second))
+        return ta_fail("supervisor: messages are for the live mode only");
+    if (ta_bytes_eq_c(msg, "crash")) {
+        ta_logf("supervisor: telling worker %.*s to crash", TA_FMT(second));
+        return ta_send(second, TA_BYTES("crash"));
     }
-    TH_TRY(th_request(first, msg, &answer));
-    th_logf("supervisor: %.*s answered \"%.*s\"", TH_FMT(first), TH_FMT(answer));
-    return TH_OK;
+    TA_TRY(ta_request(first, msg, &answer));
+    ta_logf("supervisor: %.*s answered \"%.*s\"", TA_FMT(first), TA_FMT(answer));
+    return TA_OK;
 }
 
-static th_status supervisor_child_error(th_state *state, th_str child_id, th_actor_error error)
+static ta_status supervisor_child_error(ta_state *state, ta_str child_id, ta_actor_error error)
 {
-    th_bytes answer;
-    th_logf("supervisor: worker %.*s failed (%s%s%.*s)", TH_FMT(child_id),
-            th_error_type_name(error.error_type), error.data.some ? ": " : "",
-            TH_FMT(error.data.val));
+    ta_bytes answer;
+    ta_logf("supervisor: worker %.*s failed (%s%s%.*s)", TA_FMT(child_id),
+            ta_error_type_name(error.error_type), error.data.some ? ": " : "",
+            TA_FMT(error.data.val));
 
-    TH_TRY(th_restart_child(child_id));
-    th_logf("supervisor: restarted worker %.*s", TH_FMT(child_id));
+    TA_TRY(ta_restart_child(child_id));
+    ta_logf("supervisor: restarted worker %.*s", TA_FMT(child_id));
 
-    TH_TRY(th_request(child_id, TH_BYTES("job 2"), &answer));
-    th_logf("supervisor: restarted worker %.*s answered \"%.*s\"", TH_FMT(child_id),
-            TH_FMT(answer));
+    TA_TRY(ta_request(child_id, TA_BYTES("job 2"), &answer));
+    ta_logf("supervisor: restarted worker %.*s answered \"%.*s\"", TA_FMT(child_id),
+            TA_FMT(answer));
     if (live(state))
-        return TH_OK;
-    return th_shutdown(TH_NONE);
+        return TA_OK;
+    return ta_shutdown(TA_NONE);
 }
 
-static th_status supervisor_child_exit(th_state *state, th_str child_id, th_opt_bytes data)
+static ta_status supervisor_child_exit(ta_state *state, ta_str child_id, ta_opt_bytes data)
 {
-    th_logf("supervisor: worker %.*s exited", TH_FMT(child_id));
-    return TH_OK;
+    ta_logf("supervisor: worker %.*s exited", TA_FMT(child_id));
+    return TA_OK;
 }
 
-static th_status supervisor_child_stop(th_state *state, th_str child_id)
+static ta_status supervisor_child_stop(ta_state *state, ta_str child_id)
 {
-    th_logf("supervisor: worker %.*s was stopped from outside", TH_FMT(child_id));
-    return TH_OK;
+    ta_logf("supervisor: worker %.*s was stopped from outside", TA_FMT(child_id));
+    return TA_OK;
 }
 
-TH_ACTOR_INIT(supervisor_init)
-TH_HANDLE_SEND(supervisor_send)
-TH_HANDLE_CHILD_ERROR(supervisor_child_error)
-TH_HANDLE_CHILD_EXIT(supervisor_child_exit)
-TH_HANDLE_CHILD_EXTERNAL_STOP(supervisor_child_stop)
+TA_ACTOR_INIT(supervisor_init)
+TA_HANDLE_SEND(supervisor_send)
+TA_HANDLE_CHILD_ERROR(supervisor_child_error)
+TA_HANDLE_CHILD_EXIT(supervisor_child_exit)
+TA_HANDLE_CHILD_EXTERNAL_STOP(supervisor_child_stop)

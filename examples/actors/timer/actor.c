@@ -8,21 +8,21 @@
 #define TICKS 3
 #define INTERVAL_MS 100
 
-static th_status timer_init(th_state *state, th_str actor_id)
+static ta_status timer_init(ta_state *state, ta_str actor_id)
 {
-    uint64_t start = th_now();
-    th_logf("timer %.*s starts at %llu ms after the epoch", TH_FMT(actor_id),
+    uint64_t start = ta_now();
+    ta_logf("timer %.*s starts at %llu ms after the epoch", TA_FMT(actor_id),
             (unsigned long long)start);
 
     for (int i = 1; i <= TICKS; i++) {
-        TH_TRY(th_sleep(INTERVAL_MS));
-        th_logf("tick %d at +%llu ms", i, (unsigned long long)(th_now() - start));
+        TA_TRY(ta_sleep(INTERVAL_MS));
+        ta_logf("tick %d at +%llu ms", i, (unsigned long long)(ta_now() - start));
     }
 
-    TH_TRY(th_deadline(start + (TICKS + 1) * INTERVAL_MS));
-    th_logf("deadline +%d ms reached at +%llu ms", (TICKS + 1) * INTERVAL_MS,
-            (unsigned long long)(th_now() - start));
-    return th_shutdown(TH_NONE);
+    TA_TRY(ta_deadline(start + (TICKS + 1) * INTERVAL_MS));
+    ta_logf("deadline +%d ms reached at +%llu ms", (TICKS + 1) * INTERVAL_MS,
+            (unsigned long long)(ta_now() - start));
+    return ta_shutdown(TA_NONE);
 }
 
-TH_ACTOR_INIT(timer_init)
+TA_ACTOR_INIT(timer_init)

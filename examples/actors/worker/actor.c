@@ -4,29 +4,29 @@
  */
 #include "theater.h"
 
-static th_status worker_init(th_state *state, th_str actor_id)
+static ta_status worker_init(ta_state *state, ta_str actor_id)
 {
-    th_logf("worker %.*s started", TH_FMT(actor_id));
-    return TH_OK;
+    ta_logf("worker %.*s started", TA_FMT(actor_id));
+    return TA_OK;
 }
 
-static th_status worker_send(th_state *state, th_bytes msg)
+static ta_status worker_send(ta_state *state, ta_bytes msg)
 {
-    if (th_bytes_eq_c(msg, "crash")) {
-        th_log("worker: crashing on purpose");
-        th_trap();
+    if (ta_bytes_eq_c(msg, "crash")) {
+        ta_log("worker: crashing on purpose");
+        ta_trap();
     }
-    th_logf("worker got: %.*s", TH_FMT(msg));
-    return TH_OK;
+    ta_logf("worker got: %.*s", TA_FMT(msg));
+    return TA_OK;
 }
 
-static th_status worker_request(th_state *state, th_str request_id, th_bytes msg,
-                                th_opt_bytes *response)
+static ta_status worker_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                                ta_opt_bytes *response)
 {
-    *response = th_some(th_str_bytes(th_format("done: %.*s", TH_FMT(msg))));
-    return TH_OK;
+    *response = ta_some(ta_str_bytes(ta_format("done: %.*s", TA_FMT(msg))));
+    return TA_OK;
 }
 
-TH_ACTOR_INIT(worker_init)
-TH_HANDLE_SEND(worker_send)
-TH_HANDLE_REQUEST(worker_request)
+TA_ACTOR_INIT(worker_init)
+TA_HANDLE_SEND(worker_send)
+TA_HANDLE_REQUEST(worker_request)
