@@ -54,18 +54,18 @@ __attribute__((noinline)) static void int_ops(void)
 
 __attribute__((noinline)) static int32_t int_sum(void)
 {
-    int32_t s = 0;
+    uint32_t s = 0; /* wraps, as i32.mul/i32.add do (signed overflow is undefined in C) */
     for (int i = 0; i < N; i++)
-        s += ia[i] * ib[i];
-    return s;
+        s += (uint32_t)ia[i] * (uint32_t)ib[i];
+    return (int32_t)s;
 }
 
 __attribute__((noinline)) static int32_t widen_dot(void)
 {
-    int32_t s = 0;
+    uint32_t s = 0; /* wraps, as the wasm sum does */
     for (int i = 0; i < N; i++)
-        s += (int32_t)sa[i] * sb[i];
-    return s;
+        s += (uint32_t)((int32_t)sa[i] * sb[i]);
+    return (int32_t)s;
 }
 
 __attribute__((noinline)) static void bytes_ops(void)
