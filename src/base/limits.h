@@ -154,5 +154,6 @@
 #define TH_COMPAT_MAX_CONNECTIONS 64u    /* clients at once */
 #define TH_COMPAT_MAX_QUEUED_BYTES (64u * 1024u * 1024u) /* unsent replies and events per client */
 #define TH_COMPAT_REQUEST_TIMEOUT_MS 60000u /* RequestActorMessage, OpenChannel */
+#define TH_COMPAT_FRAME_TIMEOUT_S 30u    /* a frame begun must go on arriving within this */
 
 #endif

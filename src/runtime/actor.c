@@ -1149,33 +1149,30 @@ static void op_wake(rt_actor *a, rt_msg *m)
         return;
     }
     g = (rt_guest){a->inst, NULL, tmp, a->fn_realloc, &err};
-    switch (op->wait) {
-    case RT_WAIT_UNIT:
-        rc = rt_abi_result_unit(&g, op->retptr_wait, m->code == TH_OK ? NULL : etext);
-        break;
-    case RT_WAIT_BYTES:
-    case RT_WAIT_STRING:
-        rc = rt_abi_result_bytes(&g, op->retptr_wait, m->data, m->len, m->code == TH_OK ? NULL : etext);
-        break;
+    /* the waiting call's result: result<_, string> (RT_WAIT_UNIT),
+     * result<list<u8>, string> or result<string, string>, lowered and
+     * recorded by the generated glue */
+    if (op->wait == RT_WAIT_UNIT) {
+        wit_res_unit_str r = {m->code != TH_OK, {(char *)etext, strlen(etext)}};
+        if ((rc = wit_lower_res_unit_str(&g, op->retptr_wait, &r)) == 0)
+            wit_json_res_unit_str(&out, &r);
+    } else if (op->wait == RT_WAIT_BYTES) {
+        wit_res_bytes_str r = {m->code != TH_OK, {m->data, m->len}, {(char *)etext, strlen(etext)}};
+        if ((rc = wit_lower_res_bytes_str(&g, op->retptr_wait, &r)) == 0)
+            wit_json_res_bytes_str(&out, &r);
+    } else if (op->wait == RT_WAIT_STRING) {
+        wit_res_str_str r = {m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
+        if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
+            wit_json_res_str_str(&out, &r);
+    } else {
+        rc = th_error_set(&err, TH_EINVAL, "no result for wait %d", op->wait);
     }
     rt_exec_put(a->rt, tmp);
     if (rc != 0) {
+        rt_buf_release(&out);
         rt_actor_fail(a, WIT_SERIALIZATION, "returning the result of %s: %s", op->host_fn, err.msg);
         return;
     }
-    if (m->code == TH_OK) {
-        rt_buf_puts(&out, "{\"ok\":");
-        if (op->wait == RT_WAIT_UNIT)
-            rt_buf_puts(&out, "null");
-        else if (op->wait == RT_WAIT_STRING)
-            rt_buf_json_str(&out, (const char *)m->data, m->len);
-        else
-            rt_buf_json_hex(&out, m->data, m->len);
-    } else {
-        rt_buf_puts(&out, "{\"err\":");
-        rt_buf_json_str(&out, etext, strlen(etext));
-    }
-    rt_buf_puts(&out, "}");
     rt_record_host(a, op->host_iface, op->host_fn, op->host_input, out.oom ? NULL : (char *)out.data);
     rt_buf_release(&out);
     op->wait = 0;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -934,7 +935,10 @@ static void *reader_main(void *arg)
     conn *c = arg;
     size_t cap = 64 * 1024, len = 0;
     uint8_t *buf = malloc(cap), *nb;
+    struct timeval tv = {TH_COMPAT_FRAME_TIMEOUT_S, 0};
     ssize_t n;
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
     while (buf != NULL) {
         if (len == cap) { /* a large frame: grow up to one whole frame */
@@ -949,6 +953,13 @@ static void *reader_main(void *arg)
         n = recv(c->fd, buf + len, cap - len, 0);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* SO_RCVTIMEO: an idle client may wait for events as long as it
+               likes; one that stops in the middle of a frame is cut off */
+            if (len == 0)
+                continue;
+            break;
+        }
         if (n <= 0)
             break;
         len += (size_t)n;

@@ -1001,6 +1001,19 @@ static int write_host(const char *hpath, const char *cpath)
         E("#define WIT_NFNS_%s %d\n", upper(P.ifaces[i].name), P.ifaces[i].nfuncs);
         E("extern const rt_hostfn wit_fns_%s[WIT_NFNS_%s];\n\n", cid(P.ifaces[i].name), upper(P.ifaces[i].name));
     }
+    E("/* The results of host functions, for results written later (a suspended\n"
+      " * call's wake): lower into the guest at a retptr (checked: aligned, inside\n"
+      " * memory) and write as a record's JSON. */\n");
+    memset(declared, 0, (size_t)P.ntypes);
+    for (i = 0; i < P.nfuncs; i++) {
+        int r = P.funcs[i].result;
+        if (P.ifaces[P.funcs[i].iface].role != 1 || r < 0 || prim(r) || declared[r])
+            continue;
+        declared[r] = 1;
+        E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v);\n", T(r)->mangle, ctype(r));
+        E("void wit_json_%s(rt_buf *b, const %s *v);\n", T(r)->mangle, ctype(r));
+    }
+    E("\n");
     E("/* The caller's side of every function: lowering its arguments into the\n"
       " * callee's core values (for an import, without the trailing retptr) and\n"
       " * lifting its result (from res[0] when it is returned through memory: the\n"
@@ -1047,6 +1060,18 @@ static int write_host(const char *hpath, const char *cpath)
         }
         for (j = 0; P.ifaces[i].role != 0 && j < P.ifaces[i].nfuncs; j++)
             emit_export(&P.funcs[P.ifaces[i].funcs[j]]);
+    }
+    memset(declared, 0, (size_t)P.ntypes);
+    for (i = 0; i < P.nfuncs; i++) {
+        int r = P.funcs[i].result;
+        if (P.ifaces[P.funcs[i].iface].role != 1 || r < 0 || prim(r) || declared[r])
+            continue;
+        declared[r] = 1;
+        E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v)\n{\n", T(r)->mangle, ctype(r));
+        E("    int rc = wit_region(g, retptr, %u, %u, \"retptr\");\n\n", T(r)->size, T(r)->align);
+        E("    return rc != 0 ? rc : sm_%s(g, retptr, v);\n}\n\n", T(r)->mangle);
+        E("void wit_json_%s(rt_buf *b, const %s *v)\n{\n    js_%s(b, v);\n}\n\n", T(r)->mangle, ctype(r),
+          T(r)->mangle);
     }
     E("const wit_fn_desc wit_functions[] = {\n");
     for (fi = 0; fi < P.nfuncs; fi++) {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # new_build_run.sh THEATER - exactly what a new user does: `theater new`,
-# `theater build`, `theater run`, with no edit in between; then what goes
+# `theater build`, `theater run` (and `theater start` in a daemon), with no
+# edit in between; then what goes
 # wrong: a compile error (the old module stays), a missing compiler, a
 # missing SDK, a project that exists already.
 set -u
@@ -8,7 +9,8 @@ theater=$1
 command -v clang >/dev/null 2>&1 || { echo "skipped: no clang"; exit 77; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-new.XXXXXX") || exit 2
 pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+spid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 has() { grep -Eq -- "$2" "$1" || fail "$1 lacks /$2/:" "$(cat "$1")"; }
@@ -44,6 +46,30 @@ id=$(awk '$2 == "hello-world" {print $1}' ls.out)
 has ev.out 'host-call +runtime\.log\("hello-world [0-9a-f-]{36} is running"\)'
 has ev.out 'wasm-result +init -> ok, state "0"|wasm-call +init\([0-9a-f]{8}\) -> ok, state "0"'
 has ev.out 'actor-stopped +stopped: '
+
+# the same project, unchanged, in the daemon: start, message, request,
+# read its events by a short id, ask it to stop
+"$theater" server --home "$tmp/dh" 2>server.log &
+spid=$!
+i=0
+until "$theater" list --home "$tmp/dh" >/dev/null 2>&1 || [ $i -ge 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+id=$("$theater" start --home "$tmp/dh" hello-world/manifest.toml 2>start.err)
+echo "$id" | grep -Eqx '[0-9a-f-]{36}' || fail "start: '$id' $(cat start.err)"
+short=$(echo "$id" | cut -c1-8)
+"$theater" message --home "$tmp/dh" "$short" hi >msg.out 2>&1 || fail "message: $(cat msg.out)"
+reply=$("$theater" message --home "$tmp/dh" --request "$short" count 2>&1)
+[ "$reply" = "hello-world has seen 1 messages" ] || fail "request answered '$reply'"
+"$theater" events --home "$tmp/dh" "$short" >dev.out 2>&1 || fail "events: $(cat dev.out)"
+has dev.out 'handle-send\("hi"\)'
+has dev.out 'handle-request\(request [0-9a-f]{8}, "count"\) -> response "hello-world has seen 1 messages"'
+reply=$("$theater" message --home "$tmp/dh" --request "$short" stop 2>&1)
+[ "$reply" = "stopping" ] || fail "stop answered '$reply'"
+kill -TERM $spid
+wait $spid || fail "the daemon exited $?: $(tail -5 server.log)"
+spid=
 
 # a compile error: the message from clang, and the old module stays
 cp hello-world/hello-world.wasm old.wasm

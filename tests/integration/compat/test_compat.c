@@ -878,6 +878,44 @@ static void test_concurrent_clients(void **state)
     }
 }
 
+/* At most TH_COMPAT_MAX_CONNECTIONS clients: the next ones are closed at
+ * once; the server serves again when they go. */
+static void test_connection_limit(void **state)
+{
+    enum { N = 72 };
+    client c[N];
+    int i, refused = 0;
+    char *f;
+
+    (void)state;
+    NEED_ACTORS();
+    usleep(200000); /* clients of earlier tests finish leaving */
+    for (i = 0; i < N; i++)
+        client_open(&c[i]);
+    for (i = 0; i < N; i++) {
+        static const char lf[] = "\0\0\0\x0c\"ListActors\"";
+        if (send(c[i].fd, lf, 16, MSG_NOSIGNAL) != 16) { /* closed already */
+            refused++;
+            continue;
+        }
+        f = read_frame(&c[i], 5000);
+        if (f == NULL)
+            refused++;
+        else
+            assert_string_equal(f, "{\"ActorList\":{\"actors\":[]}}");
+        free(f);
+    }
+    assert_true(refused >= N - 64);
+    assert_true(refused < N);
+    for (i = 0; i < N; i++)
+        client_close(&c[i]);
+    usleep(200000);
+    client_open(&c[0]);
+    send_frame(&c[0], "\"ListActors\"");
+    expect(&c[0], "{\"ActorList\":{\"actors\":[]}}");
+    client_close(&c[0]);
+}
+
 /* Only loopback addresses without the explicit flag. */
 static void test_loopback_only(void **state)
 {
@@ -911,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_fragmenting),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_loopback_only),
     };
 
