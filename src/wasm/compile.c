@@ -327,7 +327,11 @@ static uint32_t const_slot(comp *C, uint64_t v)
     uint32_t mask, h;
 
     if (C->nconsts * 2 >= C->chcap) {
+        /* v128 constants add two at a time without a check here: grow
+         * until the table is at most half full again */
         uint32_t ncap = C->chcap ? C->chcap * 2 : 64;
+        while (ncap <= C->nconsts * 2)
+            ncap *= 2;
         uint32_t *nh = calloc(ncap, sizeof *nh);
         if (nh == NULL) {
             C->nomem = true;
