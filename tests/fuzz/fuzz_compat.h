@@ -1,7 +1,7 @@
 /*
  * fuzz_compat.h - the fuzz harness of the compatibility listener's codec
  * (src/server/compat_codec.c), shared by the libFuzzer target
- * (fuzz_compat_main.c) and the corpus replay test (fuzz_compat_replay.c).
+ * (fuzz_compat_main.c, also linked with replay_main.c for the corpus replay test).
  */
 #ifndef THEATER_FUZZ_COMPAT_H
 #define THEATER_FUZZ_COMPAT_H

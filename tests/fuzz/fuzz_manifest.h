@@ -2,7 +2,7 @@
  * fuzz_manifest.h - the manifest fuzz harness (manifest checking with
  * ${VAR} substitution, and attenuation of a child manifest against its
  * parent), shared by the libFuzzer target (fuzz_manifest_main.c) and the
- * corpus replay test (fuzz_manifest_replay.c).
+ * corpus replay test (fuzz_manifest_main.c with replay_main.c).
  */
 #ifndef THEATER_FUZZ_MANIFEST_H
 #define THEATER_FUZZ_MANIFEST_H
