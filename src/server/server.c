@@ -597,23 +597,18 @@ static void close_listener(srv_listener *l)
     }
 }
 
-/* Stop accepting: the listening sockets go (the unix socket's file too),
- * connections already open are still served (they get 503). */
+/* Stop accepting: MHD no longer accepts on the listening sockets (the
+ * unix socket's file goes at once), connections already open are still
+ * served (they get 503).  The sockets MHD hands back are ours, but they
+ * are closed only after MHD_stop_daemon (close_listener): one of MHD's
+ * threads may still be using them, as its documentation warns. */
 static void quiesce(th_server *s)
 {
-    if (s->unix_l.d != NULL) {
-        MHD_socket fd = MHD_quiesce_daemon(s->unix_l.d);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-        s->unix_l.fd = -1;
-    }
+    if (s->unix_l.d != NULL)
+        s->unix_l.fd = MHD_quiesce_daemon(s->unix_l.d);
     unlink(s->sock_path);
-    if (s->tcp_l.d != NULL) {
-        MHD_socket fd = MHD_quiesce_daemon(s->tcp_l.d);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-        s->tcp_l.fd = -1;
-    }
+    if (s->tcp_l.d != NULL)
+        s->tcp_l.fd = MHD_quiesce_daemon(s->tcp_l.d);
 }
 
 int th_server_run(th_server *s, th_error *err)
