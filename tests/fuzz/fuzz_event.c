@@ -11,12 +11,11 @@
  * event in the JSON form.  A crash, a sanitizer report, a leak or an
  * abort() (the two renderings differ) is a bug.
  *
- * Built two ways (tests/fuzz/CMakeLists.txt): with FUZZ_EVENT_LIBFUZZER,
- * the libFuzzer target fuzz_event (THEATER_FUZZ=ON); otherwise a program
- * that replays every file of the directories it is given (ctest
+ * Built two ways (tests/fuzz/CMakeLists.txt): with -fsanitize=fuzzer, the
+ * libFuzzer target fuzz_event (THEATER_FUZZ=ON); with replay_main.c, a
+ * program that replays every file of the directories it is given (ctest
  * fuzz.event_corpus, tests/fuzz/corpus_event).
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +87,6 @@ static void one(const uint8_t *data, size_t size)
     cli_ids_release(&ids);
 }
 
-#ifdef FUZZ_EVENT_LIBFUZZER
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -96,51 +94,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     one(data, size);
     return 0;
 }
-#else
-static int replay(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long len;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        (buf = malloc(len ? (size_t)len : 1)) == NULL || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        fprintf(stderr, "cannot read %s\n", path);
-        if (f != NULL)
-            fclose(f);
-        free(buf);
-        return -1;
-    }
-    fclose(f);
-    one(buf, (size_t)len);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    unsigned files = 0;
-    int status = 0, i;
-
-    for (i = 1; i < argc; i++) {
-        DIR *dir = opendir(argv[i]);
-        struct dirent *e;
-        char path[4096];
-        if (dir == NULL) {
-            fprintf(stderr, "cannot open %s\n", argv[i]);
-            return 1;
-        }
-        while ((e = readdir(dir)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            if (snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name) >= (int)sizeof path)
-                continue;
-            status |= replay(path) != 0;
-            files++;
-        }
-        closedir(dir);
-    }
-    printf("%u inputs replayed\n", files);
-    return files == 0 ? 1 : status;
-}
-#endif
