@@ -65,8 +65,9 @@ static int cmp_u64(const void *a, const void *b)
 /* ------------------------------------------------------------------ */
 /* The baseline server                                                */
 
-static enum MHD_Result static_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                      const char *version, const char *upload, size_t *upload_size, void **ptr)
+static enum MHD_Result static_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                      const char *method, const char *version, const char *upload,
+                                      size_t *upload_size, void **ptr)
 {
     static int first;
     struct MHD_Response *r;
@@ -102,9 +103,10 @@ static struct MHD_Daemon *baseline_start(const char *path)
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 512) != 0)
         return NULL;
     /* the daemon's flags (src/server/http.c) */
-    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
-                            NULL, static_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-                            1024u, MHD_OPTION_END);
+    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                MHD_ALLOW_SUSPEND_RESUME,
+                            0, NULL, NULL, static_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
 }
 
 /* ------------------------------------------------------------------ */
@@ -331,18 +333,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "api_bench: cannot start the baseline server\n");
         return 1;
     }
-    printf("api_bench: %d keep-alive clients over a unix socket, %.1f s per scenario\n", g_clients, g_seconds);
+    printf("api_bench: %d keep-alive clients over a unix socket, %.1f s per scenario\n", g_clients,
+           g_seconds);
 
     load(bsock, "http://x/static", NULL, &rb);
-    printf("  baseline  static handler    %9.0f req/s  p50 %.3f ms  p99 %.3f ms\n", rb.per_s, rb.p50_ms, rb.p99_ms);
+    printf("  baseline  static handler    %9.0f req/s  p50 %.3f ms  p99 %.3f ms\n", rb.per_s,
+           rb.p50_ms, rb.p99_ms);
     snprintf(url, sizeof url, "http://theater/v1/actors/%s/state", id);
     load(sock, url, NULL, &rs);
-    printf("  daemon    GET state         %9.0f req/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n", rs.per_s,
-           rs.p50_ms, rs.p99_ms, rs.per_s / rb.per_s, rs.errors ? "  ERRORS" : "");
+    printf(
+        "  daemon    GET state         %9.0f req/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n",
+        rs.per_s, rs.p50_ms, rs.p99_ms, rs.per_s / rb.per_s, rs.errors ? "  ERRORS" : "");
     snprintf(url, sizeof url, "http://theater/v1/actors/%s/messages", id);
     load(sock, url, "hello", &rm);
-    printf("  daemon    POST messages     %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n", rm.per_s,
-           rm.p50_ms, rm.p99_ms, rm.per_s / rb.per_s, rm.errors ? "  ERRORS" : "");
+    printf(
+        "  daemon    POST messages     %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n",
+        rm.per_s, rm.p50_ms, rm.p99_ms, rm.per_s / rb.per_s, rm.errors ? "  ERRORS" : "");
 
     /* SSE: subscribe after everything so far, then send paced messages */
     {
@@ -353,7 +359,8 @@ int main(int argc, char **argv)
         th_runtime_subscribe(rt, id, on_commit, NULL, &sub, NULL);
         sa.sock = sock;
         snprintf(sa.url, sizeof sa.url, "http://theater/v1/actors/%s/events?follow=1", id);
-        snprintf(sa.last, sizeof sa.last, "Last-Event-ID: %llu", (unsigned long long)(g_first_seq - 1));
+        snprintf(sa.last, sizeof sa.last, "Last-Event-ID: %llu",
+                 (unsigned long long)(g_first_seq - 1));
         pthread_create(&ct, NULL, sse_client, &sa);
         usleep(200000);
         for (i = 0; i < SSE_EVENTS + 10 && atomic_load(&g_ndelay) < SSE_EVENTS; i++) {

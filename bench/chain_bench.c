@@ -182,7 +182,8 @@ static void *produce_chain(void *arg)
         }
         a = first + stride * (k++ % ((opt.actors - first + stride - 1) / stride));
         fill_event(data, p->count);
-        if (th_chain_append(p->c, names[a], "wasm-call", data, sizeof data, NULL, NULL, &err) != TH_OK)
+        if (th_chain_append(p->c, names[a], "wasm-call", data, sizeof data, NULL, NULL, &err) !=
+            TH_OK)
             die("append", &err);
         p->count++;
     }
@@ -207,11 +208,13 @@ static void *produce_baseline(void *arg)
         n = (size_t)snprintf(json, sizeof json,
                              "{\"hash\":null,\"parent_hash\":%s%s%s,\"event_type\":\"wasm-call\","
                              "\"data\":[",
-                             parent[0] ? "\"" : "", parent[0] ? parent : "null", parent[0] ? "\"" : "");
+                             parent[0] ? "\"" : "", parent[0] ? parent : "null",
+                             parent[0] ? "\"" : "");
         for (i = 0; i < sizeof data; i++)
             n += (size_t)snprintf(json + n, sizeof json - n, "%s%u", i ? "," : "", data[i]);
         n += (size_t)snprintf(json + n, sizeof json - n,
-                              "],\"timestamp\":%" PRIu64 ",\"description\":null}", now_ns() / 1000000u);
+                              "],\"timestamp\":%" PRIu64 ",\"description\":null}",
+                              now_ns() / 1000000u);
         EVP_Digest(json, n, md, &mdlen, EVP_sha1(), NULL);
         for (i = 0; i < 20; i++) {
             hex[2 * i] = hexd[md[i] >> 4];
@@ -296,8 +299,8 @@ static void store_blob_fill(uint8_t *blob, unsigned i, unsigned tag)
 /* Put n distinct 1 KiB blobs into a new store of a new home `home` - one
  * th_store_put each (batch 0) or th_store_put_many of `batch` blobs - then
  * get them all back (if get_rate is not NULL).  Returns the rates. */
-static void store_round(const char *home, unsigned n, int sync_normal, unsigned batch,
-                        unsigned tag, th_content_ref *refs, double *put_rate, double *get_rate)
+static void store_round(const char *home, unsigned n, int sync_normal, unsigned batch, unsigned tag,
+                        th_content_ref *refs, double *put_rate, double *get_rate)
 {
     char id[TH_STORE_ID_LEN + 1];
     th_store_config cfg = {0};
@@ -409,15 +412,19 @@ static void bench_store(const char *dir, unsigned n)
     bget = n / ((double)(now_ns() - t0) / 1e9);
     printf("store, 1 KiB blobs (baseline: one file per blob named by its SHA-256):\n");
     printf("  put, fsync per put          %9.0f ops/s  (%u puts; baseline fsync'ed: %.0f ops/s; "
-           "ratio %.2fx)\n", put_sync, nsync, bput_sync, put_sync / bput_sync);
+           "ratio %.2fx)\n",
+           put_sync, nsync, bput_sync, put_sync / bput_sync);
     printf("  put, no fsync               %9.0f ops/s  (baseline, no fsync: %.0f ops/s; "
-           "ratio %.2fx)\n", put_fast, bput, put_fast / bput);
+           "ratio %.2fx)\n",
+           put_fast, bput, put_fast / bput);
     printf("  put_many %u/batch, fsync    %9.0f ops/s  (baseline fsync'ed: %.0f ops/s; "
-           "ratio %.2fx)\n", STORE_BATCH, many_sync, bput_sync, many_sync / bput_sync);
+           "ratio %.2fx)\n",
+           STORE_BATCH, many_sync, bput_sync, many_sync / bput_sync);
     printf("  put_many %u/batch, no fsync %9.0f ops/s  (baseline, no fsync: %.0f ops/s; "
-           "ratio %.2fx)\n", STORE_BATCH, many_fast, bput, many_fast / bput);
-    printf("  get (re-hashed)             %9.0f ops/s  (baseline: %.0f ops/s; ratio %.2fx)\n",
-           get, bget, get / bget);
+           "ratio %.2fx)\n",
+           STORE_BATCH, many_fast, bput, many_fast / bput);
+    printf("  get (re-hashed)             %9.0f ops/s  (baseline: %.0f ops/s; ratio %.2fx)\n", get,
+           bget, get / bget);
     free(refs);
 }
 
@@ -455,7 +462,8 @@ int main(int argc, char **argv)
             append_only = 1;
         else {
             fprintf(stderr, "usage: chain_bench [--seconds S] [--paced-seconds S] [--wal-mib M] "
-                            "[--actors N] [--threads P] [--rate R] [--dir DIR] [--no-fsync] [--quick] [--append-only]\n");
+                            "[--actors N] [--threads P] [--rate R] [--dir DIR] [--no-fsync] "
+                            "[--quick] [--append-only]\n");
             return 2;
         }
     }
@@ -522,7 +530,8 @@ int main(int argc, char **argv)
         secs = run_producers(c, NULL, opt.rate, opt.paced_seconds, &events);
         normal_rate = events / secs;
         printf("append, paced, no fsync: %7.0f events/s durable (synchronous=NORMAL: "
-               "process-crash durable)\n", normal_rate);
+               "process-crash durable)\n",
+               normal_rate);
         normal_p99 = print_delays("(paced, no fsync)");
         th_chain_close(c);
     }
@@ -531,11 +540,13 @@ int main(int argc, char **argv)
     snprintf(base, sizeof base, "%s/baseline-files", tmpl);
     mkdir(base, 0755);
     bsecs = run_producers(NULL, base, 0, opt.seconds > 2 ? 2 : opt.seconds, &bevents);
-    printf("append, baseline:     %10.0f events/s (SHA-1 over JSON + one file per event, no fsync)\n",
-           bevents / bsecs);
+    printf(
+        "append, baseline:     %10.0f events/s (SHA-1 over JSON + one file per event, no fsync)\n",
+        bevents / bsecs);
     printf("  ratio saturated / baseline: %.1fx\n", sat_rate / (bevents / bsecs));
 
-    printf("verify:               %10.0f events/s (%" PRIu64 " events, %" PRIu64 " chains, %.2f s)\n",
+    printf("verify:               %10.0f events/s (%" PRIu64 " events, %" PRIu64
+           " chains, %.2f s)\n",
            res.events / vsecs, res.events, res.actors, vsecs);
 
     /* 4. Store. */
@@ -543,8 +554,7 @@ int main(int argc, char **argv)
 
     printf("requirements (saturated run: %s):\n",
            opt.no_fsync ? "no fsync per commit" : "fsync on every commit");
-    requirement("sustained durable appends", sat_rate, "events/s", sat_rate >= 300000,
-                ">= 300000");
+    requirement("sustained durable appends", sat_rate, "events/s", sat_rate >= 300000, ">= 300000");
     if (!opt.no_fsync) {
         snprintf(what, sizeof what, "p99 delay, fsync'ed, at %.0f/s", paced_rate);
         requirement(what, paced_p99, "ms",

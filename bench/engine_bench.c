@@ -88,14 +88,38 @@ typedef struct kernel {
 static kernel kernels[] = {
     {.name = "fib", .native = kernel_fib, .size = 41, .quick_size = 34, .what = "recursive calls"},
     {.name = "sha256", .native = kernel_sha256, .size = 60, .quick_size = 6, .what = "32-bit ALU"},
-    {.name = "nbody", .native = kernel_nbody, .size = 4000000, .quick_size = 400000, .what = "f64 arithmetic"},
-    {.name = "matmul", .native = kernel_matmul, .size = 800, .quick_size = 350, .what = "i32 multiply-add, memory"},
-    {.name = "interp", .native = kernel_interp, .size = 100000, .quick_size = 10000, .what = "br_table-heavy VM loop"},
-    {.name = "sort", .native = kernel_sort, .size = 2000000, .quick_size = 200000, .what = "memory-bound quicksort"},
-    {.name = "simd_img", .native = kernel_simd_img, .size = 60, .quick_size = 6,
-     .what = "v128 u8 image filter", .simd = true},
-    {.name = "simd_dot", .native = kernel_simd_dot, .size = 600, .quick_size = 60,
-     .what = "v128 i16 dot, f32 saxpy", .simd = true},
+    {.name = "nbody",
+     .native = kernel_nbody,
+     .size = 4000000,
+     .quick_size = 400000,
+     .what = "f64 arithmetic"},
+    {.name = "matmul",
+     .native = kernel_matmul,
+     .size = 800,
+     .quick_size = 350,
+     .what = "i32 multiply-add, memory"},
+    {.name = "interp",
+     .native = kernel_interp,
+     .size = 100000,
+     .quick_size = 10000,
+     .what = "br_table-heavy VM loop"},
+    {.name = "sort",
+     .native = kernel_sort,
+     .size = 2000000,
+     .quick_size = 200000,
+     .what = "memory-bound quicksort"},
+    {.name = "simd_img",
+     .native = kernel_simd_img,
+     .size = 60,
+     .quick_size = 6,
+     .what = "v128 u8 image filter",
+     .simd = true},
+    {.name = "simd_dot",
+     .native = kernel_simd_dot,
+     .size = 600,
+     .quick_size = 60,
+     .what = "v128 i16 dot, f32 saxpy",
+     .simd = true},
 };
 #define NKERNELS (sizeof kernels / sizeof kernels[0])
 
@@ -145,8 +169,8 @@ static unsigned char *read_file(const char *path, size_t *len)
 
     if (f == NULL)
         return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
         if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
             free(buf);
             buf = NULL;
@@ -162,14 +186,13 @@ static void print_trap(th_wasm_exec *ex)
 {
     const char *bt = th_wasm_exec_backtrace(ex);
 
-    fprintf(stderr, "  trap: %s\n%s%s", th_wasm_exec_trap_message(ex),
-            bt ? bt : "", bt && *bt && bt[strlen(bt) - 1] != '\n' ? "\n" : "");
+    fprintf(stderr, "  trap: %s\n%s%s", th_wasm_exec_trap_message(ex), bt ? bt : "",
+            bt && *bt && bt[strlen(bt) - 1] != '\n' ? "\n" : "");
 }
 
 /* Load and instantiate kernel k's wasm build (WASI imports, _initialize
  * run).  Returns false with a message if it cannot. */
-static bool load_kernel(kernel *k, const char *dir, th_wasm_imports *imp,
-                        th_wasm_exec *ex)
+static bool load_kernel(kernel *k, const char *dir, th_wasm_imports *imp, th_wasm_exec *ex)
 {
     char path[4096];
     unsigned char *bytes;
@@ -180,8 +203,8 @@ static bool load_kernel(kernel *k, const char *dir, th_wasm_imports *imp,
     snprintf(path, sizeof path, "%s/%s.wasm", dir, k->name);
     bytes = read_file(path, &len);
     if (bytes == NULL) {
-        fprintf(stderr, "%s: cannot read %s: %s (built with THEATER_GUEST=ON?)\n",
-                k->name, path, strerror(errno));
+        fprintf(stderr, "%s: cannot read %s: %s (built with THEATER_GUEST=ON?)\n", k->name, path,
+                strerror(errno));
         return false;
     }
     if (th_wasm_module_new(bytes, len, &k->mod, &err) != TH_OK ||
@@ -206,8 +229,7 @@ static bool load_kernel(kernel *k, const char *dir, th_wasm_imports *imp,
 }
 
 /* One engine run of kernel k at size n; false on a trap. */
-static bool engine_run(kernel *k, th_wasm_exec *ex, uint32_t n, uint64_t *sum,
-                       double *secs)
+static bool engine_run(kernel *k, th_wasm_exec *ex, uint32_t n, uint64_t *sum, double *secs)
 {
     th_wasm_val arg, res;
     double t0;
@@ -277,8 +299,10 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
                 continue;
             }
             if (nsum != esum || (r > 0 && nsum != k->checksum)) {
-                fprintf(stderr, "CHECKSUM MISMATCH in %s (n=%u, round %d): native %016" PRIx64
-                        ", engine %016" PRIx64 "\n", k->name, n, r + 1, nsum, esum);
+                fprintf(stderr,
+                        "CHECKSUM MISMATCH in %s (n=%u, round %d): native %016" PRIx64
+                        ", engine %016" PRIx64 "\n",
+                        k->name, n, r + 1, nsum, esum);
                 k->ok = false;
                 failures++;
                 continue;
@@ -287,8 +311,8 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
         }
         fprintf(stderr, "  round %d/%d done\n", r + 1, rounds);
     }
-    printf("\n%-8s %-26s %9s %11s %11s %8s  %s\n", "kernel", "measures", "n",
-           "native ms", "engine ms", "ratio", "checksum");
+    printf("\n%-8s %-26s %9s %11s %11s %8s  %s\n", "kernel", "measures", "n", "native ms",
+           "engine ms", "ratio", "checksum");
     for (size_t i = 0; i < NKERNELS; i++) {
         kernel *k = &kernels[i];
         double nm, em;
@@ -301,9 +325,8 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
         }
         nm = median(k->native_s, rounds);
         em = median(k->engine_s, rounds);
-        printf("%-8s %-26s %9u %11.1f %11.1f %7.1fx  %016" PRIx64 "\n", k->name,
-               k->what, quick ? k->quick_size : k->size, nm * 1e3, em * 1e3,
-               em / nm, k->checksum);
+        printf("%-8s %-26s %9u %11.1f %11.1f %7.1fx  %016" PRIx64 "\n", k->name, k->what,
+               quick ? k->quick_size : k->size, nm * 1e3, em * 1e3, em / nm, k->checksum);
         if (k->simd) {
             simd_logsum += log(em / nm);
             simd_measured++;
@@ -314,13 +337,14 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
     }
     if (simd_measured > 0)
         printf("\nSIMD kernels (wasm -msimd128 against native -O2, both vectorized): "
-               "geometric mean %.1fx over %d\n", exp(simd_logsum / simd_measured),
-               simd_measured);
+               "geometric mean %.1fx over %d\n",
+               exp(simd_logsum / simd_measured), simd_measured);
     if (measured > 0) {
         double g = exp(logsum / measured);
         printf("\ngeometric mean engine/native over %d kernel%s: %.1fx "
-               "(requirement <= %.0fx: %s)\n", measured, measured == 1 ? "" : "s",
-               g, REQ_GEOMEAN, g <= REQ_GEOMEAN ? "met" : "NOT MET");
+               "(requirement <= %.0fx: %s)\n",
+               measured, measured == 1 ? "" : "s", g, REQ_GEOMEAN,
+               g <= REQ_GEOMEAN ? "met" : "NOT MET");
     }
 out:
     for (size_t i = 0; i < NKERNELS; i++) {
@@ -380,8 +404,7 @@ static void measure_instances(th_wasm_module *mod, inst_result *r)
     }
     after = rss_pages();
     r->median_us = median(us, INST_COUNT);
-    r->rss_per_kib = (double)(after - before) * (double)sysconf(_SC_PAGESIZE) /
-                     INST_COUNT / 1024.0;
+    r->rss_per_kib = (double)(after - before) * (double)sysconf(_SC_PAGESIZE) / INST_COUNT / 1024.0;
     r->ok = 1;
 }
 
@@ -413,8 +436,7 @@ static void measure_baseline(inst_result *r)
     }
     after = rss_pages();
     r->median_us = median(us, INST_COUNT);
-    r->rss_per_kib = (double)(after - before) * (double)sysconf(_SC_PAGESIZE) /
-                     INST_COUNT / 1024.0;
+    r->rss_per_kib = (double)(after - before) * (double)sysconf(_SC_PAGESIZE) / INST_COUNT / 1024.0;
     r->ok = 1;
 }
 
@@ -491,7 +513,8 @@ static int bench_instantiation(const char *dir)
     b = in_child(NULL);
     th_wasm_module_free(mod);
     printf("\ninstantiation: %d live instances of inst.wasm (1 page of memory, "
-           "a table, a data segment, 4 functions)\n", INST_COUNT);
+           "a table, a data segment, 4 functions)\n",
+           INST_COUNT);
     if (!e.ok) {
         printf("  engine:   FAILED: %s\n", e.msg);
         return 1;
@@ -513,14 +536,15 @@ static int bench_instantiation(const char *dir)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: engine_bench [--quick] [--rounds N] [--only KERNEL] [--no-inst] [--kernels DIR]\n"
-            "  --quick        about a tenth of the default sizes\n"
-            "  --rounds N     rounds of native+engine runs per kernel (default 3)\n"
-            "  --only KERNEL  one kernel (fib sha256 nbody matmul interp sort simd_img simd_dot)\n"
-            "  --no-inst      skip the instantiation benchmark\n"
-            "  --kernels DIR  where the kernels' .wasm files are (default %s)\n",
-            THEATER_BENCH_KERNEL_DIR);
+    fprintf(
+        out,
+        "usage: engine_bench [--quick] [--rounds N] [--only KERNEL] [--no-inst] [--kernels DIR]\n"
+        "  --quick        about a tenth of the default sizes\n"
+        "  --rounds N     rounds of native+engine runs per kernel (default 3)\n"
+        "  --only KERNEL  one kernel (fib sha256 nbody matmul interp sort simd_img simd_dot)\n"
+        "  --no-inst      skip the instantiation benchmark\n"
+        "  --kernels DIR  where the kernels' .wasm files are (default %s)\n",
+        THEATER_BENCH_KERNEL_DIR);
 }
 
 int main(int argc, char **argv)
@@ -555,7 +579,8 @@ int main(int argc, char **argv)
     }
     printf("engine_bench: theater's WebAssembly engine vs native code\n"
            "  engine build: %s; native kernels: %s -O2; wasm kernels: clang -O2 "
-           "--target=wasm32-wasi\n", THEATER_BENCH_BUILD_TYPE, THEATER_BENCH_NATIVE_CC);
+           "--target=wasm32-wasi\n",
+           THEATER_BENCH_BUILD_TYPE, THEATER_BENCH_NATIVE_CC);
     if (strcmp(THEATER_BENCH_BUILD_TYPE, "Release") != 0 &&
         strcmp(THEATER_BENCH_BUILD_TYPE, "RelWithDebInfo") != 0)
         printf("  note: the engine is not an optimized build; figures are not "

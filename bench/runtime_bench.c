@@ -112,8 +112,9 @@ static void bench_start(bench *b, unsigned workers)
         perror(b->manifest);
         exit(1);
     }
-    fprintf(f, "name = \"bench\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
-               "[[handler]]\ntype = \"message-server\"\n",
+    fprintf(f,
+            "name = \"bench\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
+            "[[handler]]\ntype = \"message-server\"\n",
             THEATER_BENCH_ACTOR);
     fclose(f);
     memset(&cfg, 0, sizeof cfg);
@@ -287,7 +288,8 @@ static void run_erlang(bool quick, double out[4])
     pclose(p);
 }
 
-static void row(const char *what, const char *unit, double ours, double erl, double limit, bool lower_is_better)
+static void row(const char *what, const char *unit, double ours, double erl, double limit,
+                bool lower_is_better)
 {
     bool pass = lower_is_better ? ours <= limit : ours >= limit;
     char e[32] = "-", r[32] = "-";
@@ -315,7 +317,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]\n");
+            fprintf(
+                stderr,
+                "usage: runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]\n");
             return 2;
         }
     }
@@ -330,7 +334,8 @@ int main(int argc, char **argv)
     else
         for (i = 0; i < 4; i++)
             erl[i] = -1;
-    printf("\n%-30s %14s %14s %10s   %s\n", "benchmark", "theater", "erlang", "ratio", "requirement");
+    printf("\n%-30s %14s %14s %10s   %s\n", "benchmark", "theater", "erlang", "ratio",
+           "requirement");
     row("spawn + init median (us)", "us", spawn_us, erl[0], 20, true);
     row("bytes per idle actor", "bytes", bytes, erl[1], 32768, true);
     row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[2], 300000, false);

@@ -8,7 +8,7 @@ set -eu
 PACKAGES="build-essential cmake ninja-build pkg-config clang lld
 libsqlite3-dev libssl-dev libuv1-dev libjansson-dev libcurl4-openssl-dev
 libcmocka-dev libmicrohttpd-dev curl wasi-libc libclang-rt-14-dev-wasm32 wabt erlang-base
-zsh fish python3"
+zsh fish python3 clang-format"
 
 missing=""
 for p in $PACKAGES; do

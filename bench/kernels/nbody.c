@@ -91,7 +91,10 @@ static double energy(void)
 
 static uint64_t bits(double d)
 {
-    union { double d; uint64_t u; } v = {d};
+    union {
+        double d;
+        uint64_t u;
+    } v = {d};
     return v.u;
 }
 

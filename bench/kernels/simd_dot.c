@@ -45,7 +45,10 @@ KERNEL_EXPORT uint64_t KERNEL_RUN(uint32_t n)
         saxpy(k & 1 ? 0.5f : -0.25f, fx, fy, N);
     }
     for (uint32_t i = 0; i < N; i++) {
-        union { float f; uint32_t u; } b = { fy[i] };
+        union {
+            float f;
+            uint32_t u;
+        } b = {fy[i]};
         sum = sum * 1000003u + b.u;
     }
     return sum;

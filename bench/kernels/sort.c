@@ -33,7 +33,9 @@ static void swap(uint32_t *a, uint32_t *b)
 
 static void quicksort(uint32_t *a, uint32_t n)
 {
-    struct { uint32_t lo, hi; } stack[64];
+    struct {
+        uint32_t lo, hi;
+    } stack[64];
     int sp = 0;
 
     stack[sp].lo = 0, stack[sp].hi = n, sp++;
@@ -42,14 +44,20 @@ static void quicksort(uint32_t *a, uint32_t n)
         uint32_t lo = stack[sp].lo, hi = stack[sp].hi;
         while (hi - lo > 16) {
             uint32_t mid = lo + (hi - lo) / 2, i = lo, j = hi - 1, pivot;
-            if (a[mid] < a[lo]) swap(&a[mid], &a[lo]);
-            if (a[hi - 1] < a[lo]) swap(&a[hi - 1], &a[lo]);
-            if (a[hi - 1] < a[mid]) swap(&a[hi - 1], &a[mid]);
+            if (a[mid] < a[lo])
+                swap(&a[mid], &a[lo]);
+            if (a[hi - 1] < a[lo])
+                swap(&a[hi - 1], &a[lo]);
+            if (a[hi - 1] < a[mid])
+                swap(&a[hi - 1], &a[mid]);
             pivot = a[mid];
             for (;;) {
-                while (a[i] < pivot) i++;
-                while (a[j] > pivot) j--;
-                if (i >= j) break;
+                while (a[i] < pivot)
+                    i++;
+                while (a[j] > pivot)
+                    j--;
+                if (i >= j)
+                    break;
                 swap(&a[i], &a[j]);
                 i++, j--;
             }
@@ -95,8 +103,8 @@ KERNEL_EXPORT uint64_t KERNEL_RUN(uint32_t n)
     for (uint32_t i = 0; i < n; i += 97)
         sum = sum * 31 + keys[i];
     for (uint32_t i = 0; i < n / 4; i++) {
-        uint32_t k = (i & 1) ? keys[(uint32_t)kernel_rand(&probe) % n]
-                             : (uint32_t)kernel_rand(&probe);
+        uint32_t k =
+            (i & 1) ? keys[(uint32_t)kernel_rand(&probe) % n] : (uint32_t)kernel_rand(&probe);
         sum += (uint64_t)search(keys, n, k) * (i + 1);
     }
     return sum;

@@ -6,8 +6,8 @@
  *
  * It prints its arguments and the GREETING variable, reads the clocks,
  * draws random numbers, keeps a visit counter in /sandbox/visits.txt,
- * reads /sandbox/note.txt if the host left one, lists /sandbox, shows that paths outside /sandbox are refused, and exits
- * with status N when given --exit N.
+ * reads /sandbox/note.txt if the host left one, lists /sandbox, shows that paths outside /sandbox
+ * are refused, and exits with status N when given --exit N.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,8 +22,7 @@
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
-    return (double)(b->tv_sec - a->tv_sec) * 1e3 +
-           (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
 /* A little work to time: count the primes below n. */
@@ -89,8 +88,8 @@ static void visit_file(void)
             visits = 0;
         fclose(f);
     } else if (errno != ENOENT) {
-        printf("file:    no %s (%s): run with --dir HOSTDIR::%s\n", SANDBOX,
-               strerror(errno), SANDBOX);
+        printf("file:    no %s (%s): run with --dir HOSTDIR::%s\n", SANDBOX, strerror(errno),
+               SANDBOX);
         return;
     }
     visits++;

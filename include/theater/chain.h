@@ -54,13 +54,13 @@ typedef struct th_chain_config {
     const char *home;          /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
     unsigned batch_max_events; /* events per transaction at most; 0 = 8192 */
     unsigned batch_max_ms;     /* max wait before a transaction starts; 0 = 1 */
-    int sync_normal;  /* 1: survive process crashes only (no fsync per commit);
-                         0 (default): every commit is fsync'ed (power-safe) */
-    int read_only;    /* 1: no appends, no writer thread, no key creation */
-    unsigned index_flush_ms; /* how often per-chain spans are indexed; 0 = 1000 */
-    unsigned wal_max_mib;    /* the WAL is started over once it holds this much,
-                                pausing commits for one final checkpoint pass;
-                                0 = 256 (MiB) */
+    int sync_normal;           /* 1: survive process crashes only (no fsync per commit);
+                                  0 (default): every commit is fsync'ed (power-safe) */
+    int read_only;             /* 1: no appends, no writer thread, no key creation */
+    unsigned index_flush_ms;   /* how often per-chain spans are indexed; 0 = 1000 */
+    unsigned wal_max_mib;      /* the WAL is started over once it holds this much,
+                                  pausing commits for one final checkpoint pass;
+                                  0 = 256 (MiB) */
 } th_chain_config;
 
 /* One event.  In lists returned by the library all pointers are owned by the
@@ -96,7 +96,7 @@ typedef struct th_chain_head {
     uint64_t seq;   /* of the newest event */
     uint64_t count; /* seq + 1 */
     uint8_t hash[TH_CHAIN_HASH_LEN];
-    uint64_t signed_ms; /* when the head was signed */
+    uint64_t signed_ms;     /* when the head was signed */
     uint8_t public_key[32]; /* the key that signed it */
 } th_chain_head;
 
@@ -177,9 +177,8 @@ int th_chain_close(th_chain *c);
  * TH_CHAIN_MAX_QUEUE_BYTES are waiting for the writer.  `receipt` may be
  * NULL.  Errors: TH_EINVAL / TH_ETOOBIG (bad or over-size input), TH_EPERM
  * (read-only), TH_EIO (the writer failed; no further appends). */
-int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data,
-                    size_t len, const char *description, th_chain_receipt *receipt /* out */,
-                    th_error *err);
+int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
+                    const char *description, th_chain_receipt *receipt /* out */, th_error *err);
 
 /* The hash of one event (the canonical encoding of src/chain/hash.c), for
  * chains kept outside a th_chain (e.g. in memory) and for independent
@@ -215,8 +214,7 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out /* 
 void th_chain_events_free(th_chain_events *events);
 
 /* The signed head of `actor`'s chain.  TH_ENOENT if it has none. */
-int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */,
-                      th_error *err);
+int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */, th_error *err);
 
 /* Every actor that has a chain, sorted by name. */
 int th_chain_list_actors(th_chain *c, th_chain_actors *out /* out */, th_error *err);
@@ -283,8 +281,8 @@ int th_chain_trust_remove(const char *home, const char *key_or_fingerprint, th_e
  * signed it.  If `trusted_key` is not NULL the head must be signed by it
  * (else TH_CHAIN_WRONG_KEY); if NULL, any signer passes (integrity only;
  * res->signer_trusted stays 0).  Returns like th_chain_verify. */
-int th_chain_verify_file(FILE *in, const uint8_t *trusted_key, th_chain_verify_result *res /* out */,
-                         th_error *err);
+int th_chain_verify_file(FILE *in, const uint8_t *trusted_key,
+                         th_chain_verify_result *res /* out */, th_error *err);
 
 /* Verify an exported file and check its signer against `trust`: an intact
  * chain signed by a key not in it is TH_ECORRUPT with problem
@@ -311,12 +309,12 @@ int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_resul
  * (`failed`; th_chain_close then returns TH_EIO). */
 typedef struct th_chain_status {
     int read_only;
-    int stalled;               /* cannot store events now; retrying */
-    int failed;                /* gave up (only while closing) */
-    uint64_t stalled_since_ms; /* wall clock; 0 if not stalled */
-    uint64_t retries;          /* failed attempts in the current stall */
-    uint64_t pending_events;   /* appended, not yet durable */
-    uint64_t pending_bytes;    /* of those still queued */
+    int stalled;                    /* cannot store events now; retrying */
+    int failed;                     /* gave up (only while closing) */
+    uint64_t stalled_since_ms;      /* wall clock; 0 if not stalled */
+    uint64_t retries;               /* failed attempts in the current stall */
+    uint64_t pending_events;        /* appended, not yet durable */
+    uint64_t pending_bytes;         /* of those still queued */
     char message[TH_ERROR_MSG_MAX]; /* why stalled or failed; "" if healthy */
 } th_chain_status;
 

@@ -51,8 +51,7 @@ int th_error_set(th_error *err, int code, const char *fmt, ...)
 int th_error_setv(th_error *err, int code, const char *fmt, va_list ap);
 
 /* Prepend "prefix: " to the message already in `err`; returns err->code. */
-int th_error_prefix(th_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int th_error_prefix(th_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reset to TH_OK / "". */
 void th_error_clear(th_error *err);

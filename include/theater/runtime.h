@@ -39,8 +39,8 @@ struct th_store;
  * during the callback. */
 typedef struct th_runtime_event {
     const char *actor_id;
-    const char *type;           /* e.g. "wasm-call", "host-call", "actor-failed" */
-    const uint8_t *data;        /* event data (JSON text, see docs) */
+    const char *type;    /* e.g. "wasm-call", "host-call", "actor-failed" */
+    const uint8_t *data; /* event data (JSON text, see docs) */
     size_t data_len;
     uint64_t timestamp_ms;      /* ms since the Unix epoch */
     const uint8_t *hash;        /* 32-byte event hash, NULL if not hashed */
@@ -56,27 +56,26 @@ typedef void (*th_runtime_event_fn)(void *ud, const th_runtime_event *ev);
 
 /* Called for every `runtime.log` of any actor (NULL: log lines go to the
  * events only). */
-typedef void (*th_runtime_log_fn)(void *ud, const char *actor_id,
-                                  const char *actor_name, const char *msg,
-                                  size_t len);
+typedef void (*th_runtime_log_fn)(void *ud, const char *actor_id, const char *actor_name,
+                                  const char *msg, size_t len);
 
 /* The host capabilities (handlers) a runtime may grant; the built-in set is
  * th_handlers_builtin() (theater/handlers.h). */
 typedef struct th_handler_set th_handler_set;
 
 typedef struct th_runtime_config {
-    const char *home;          /* THEATER_HOME; NULL: $THEATER_HOME, else ~/.theater */
+    const char *home; /* THEATER_HOME; NULL: $THEATER_HOME, else ~/.theater */
     /* The handlers actors may be granted; NULL = none (an actor whose
      * manifest lists a handler is refused).  Embedders pass
      * th_handlers_builtin(). */
     const th_handler_set *handlers;
-    unsigned workers;          /* worker threads; 0 = number of cores */
-    bool in_memory;            /* keep the store and chains in memory only */
-    th_runtime_log_fn log_fn;  /* optional */
+    unsigned workers;         /* worker threads; 0 = number of cores */
+    bool in_memory;           /* keep the store and chains in memory only */
+    th_runtime_log_fn log_fn; /* optional */
     void *log_ud;
     th_runtime_event_fn event_fn; /* optional: every event of every actor */
     void *event_ud;
-    unsigned max_actors;       /* live actors at most; 0 = TH_RT_DEFAULT_MAX_ACTORS (1,000,000) */
+    unsigned max_actors; /* live actors at most; 0 = TH_RT_DEFAULT_MAX_ACTORS (1,000,000) */
     /* While the chain writer cannot store events (e.g. the disk is full),
      * an actor about to make a host call (an effect) waits for it at most
      * this long, then the call fails and the actor stops: nothing happens
@@ -111,8 +110,8 @@ typedef struct th_spawn_opts {
     const char *base_dir;         /* for manifest_text; may be NULL */
     const uint8_t *initial_state; /* optional (NULL = none) */
     size_t initial_state_len;
-    const char *parent_id;        /* optional: start it as a child of this
-                                     live actor (its supervisor hears of it) */
+    const char *parent_id; /* optional: start it as a child of this
+                              live actor (its supervisor hears of it) */
     /* Optional: subscribe `event_fn` to the new actor's events before its
      * init runs, so no event is missed; the subscription id goes to
      * *sub_id (th_runtime_unsubscribe).  It stays even if init fails. */
@@ -126,56 +125,54 @@ typedef struct th_spawn_opts {
  * error says why (the chain stays in the database).  The caller is the
  * operator: the actor gets what its manifest grants (docs/security.md);
  * TH_EPERM if the runtime already runs max_actors actors. */
-int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts,
-                     char id_out[TH_ACTOR_ID_SIZE], th_error *err);
+int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
+                     th_error *err);
 
 /* Send a one-way message (handle-send).  Returns once it is queued.  Never
  * waits: if the actor's mailbox is full (its limits.mailbox_messages or
  * mailbox_bytes, or messages of suspended senders wait before it), returns
  * TH_EBUSY and nothing is queued; try again later. */
-int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg,
-                    size_t len, th_error *err);
+int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                    th_error *err);
 
 /* Send a request (handle-request) and wait for the response, at most
  * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up; TH_EBUSY
  * at once, as for th_runtime_send, if the mailbox is full.  The response
  * is malloc'd into *resp (caller frees). */
-int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
-                       size_t len, uint32_t timeout_ms, uint8_t **resp /* out */,
-                       size_t *resp_len /* out */, th_error *err);
+int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                       uint32_t timeout_ms, uint8_t **resp /* out */, size_t *resp_len /* out */,
+                       th_error *err);
 
 /* Stop an actor (its children first) and wait until it is gone.  Its
  * parent, if any, gets handle-child-external-stop. */
 int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err);
 
 /* Copy of an actor's current state.  *has_state is false for `none`. */
-int th_runtime_get_state(th_runtime *rt, const char *actor_id,
-                         bool *has_state /* out */, uint8_t **state /* out */,
-                         size_t *len /* out */, th_error *err);
+int th_runtime_get_state(th_runtime *rt, const char *actor_id, bool *has_state /* out */,
+                         uint8_t **state /* out */, size_t *len /* out */, th_error *err);
 
 /* Status of an actor by id. */
 typedef enum th_actor_status {
     TH_ACTOR_STARTING = 0,
     TH_ACTOR_RUNNING,
-    TH_ACTOR_FAILED,  /* waiting for its supervisor (restart or stop) */
+    TH_ACTOR_FAILED, /* waiting for its supervisor (restart or stop) */
     TH_ACTOR_STOPPING,
     TH_ACTOR_STOPPED,
 } th_actor_status;
-int th_runtime_actor_status(th_runtime *rt, const char *actor_id,
-                            th_actor_status *status /* out */, th_error *err);
+int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_status *status /* out */,
+                            th_error *err);
 
 /* Ids of all live actors, or of one actor's children (in start order).
  * *ids is a NULL-terminated malloc'd vector (th_runtime_strv_free). */
 int th_runtime_list_actors(th_runtime *rt, char ***ids /* out */, size_t *n /* out */,
                            th_error *err);
-int th_runtime_list_children(th_runtime *rt, const char *actor_id,
-                             char ***ids /* out */, size_t *n /* out */, th_error *err);
+int th_runtime_list_children(th_runtime *rt, const char *actor_id, char ***ids /* out */,
+                             size_t *n /* out */, th_error *err);
 void th_runtime_strv_free(char **ids);
 
 /* Subscribe to an actor's events (past events are not replayed).  Returns a
  * subscription id > 0 in *sub_id. */
-int th_runtime_subscribe(th_runtime *rt, const char *actor_id,
-                         th_runtime_event_fn fn, void *ud,
+int th_runtime_subscribe(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn, void *ud,
                          uint64_t *sub_id /* out */, th_error *err);
 /* Remove a subscription; once it returns the callback is not running and
  * will not run again. */
@@ -187,9 +184,9 @@ int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err);
 
 /* How an actor ended (th_runtime_wait). */
 typedef struct th_actor_exit {
-    int reason;          /* TH_EXIT_* */
-    bool has_data;       /* shutdown data (TH_EXIT_SHUTDOWN) */
-    uint8_t *data;       /* malloc'd, caller frees */
+    int reason;    /* TH_EXIT_* */
+    bool has_data; /* shutdown data (TH_EXIT_SHUTDOWN) */
+    uint8_t *data; /* malloc'd, caller frees */
     size_t data_len;
     char message[TH_ERROR_MSG_MAX]; /* failure description */
 } th_actor_exit;
@@ -209,8 +206,8 @@ int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
  * so every event recorded before the call is included), with hash and
  * parent hash; `fn` runs on the calling thread (src/runtime/history.c).
  * TH_ENOENT for an unknown actor. */
-int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
-                            void *ud, th_error *err);
+int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn, void *ud,
+                            th_error *err);
 
 /* Ask every wait to return early (e.g. on Ctrl-C): waits return TH_ECLOSED.
  * Only stores a flag: safe to call from a signal handler. */
@@ -226,16 +223,16 @@ typedef struct th_actor_info {
     char name[256];
     char version[256];
     th_actor_status status;
-    uint64_t started_ms;           /* ms since the Unix epoch (spawn) */
+    uint64_t started_ms; /* ms since the Unix epoch (spawn) */
     uint32_t children;
     bool save_chain;
-    uint64_t messages_in;          /* operations delivered to its mailbox */
-    uint64_t messages_out;         /* sends, requests, channel messages it made */
-    uint64_t calls;                /* export calls started */
-    uint64_t fuel_used;            /* instructions, over all calls */
-    uint64_t memory_bytes;         /* linear memory after its last call */
-    uint64_t events;               /* chain events recorded */
-    uint64_t restarts;             /* times it was restarted */
+    uint64_t messages_in;  /* operations delivered to its mailbox */
+    uint64_t messages_out; /* sends, requests, channel messages it made */
+    uint64_t calls;        /* export calls started */
+    uint64_t fuel_used;    /* instructions, over all calls */
+    uint64_t memory_bytes; /* linear memory after its last call */
+    uint64_t events;       /* chain events recorded */
+    uint64_t restarts;     /* times it was restarted */
 } th_actor_info;
 
 /* Fill `out` for a live actor.  TH_ENOENT if there is none. */
@@ -270,16 +267,16 @@ typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, s
  * response.  Returns 0 if the request was queued (then `fn` is called
  * later), or an error (then `fn` is not called): TH_EBUSY if the mailbox
  * is full, as for th_runtime_send. */
-int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg,
-                             size_t len, th_runtime_reply_fn fn, void *ud, th_error *err);
+int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                             th_runtime_reply_fn fn, void *ud, th_error *err);
 
 /* Channels with the outside: an endpoint that is not an actor. */
 enum { TH_CHANNEL_MESSAGE = 1, TH_CHANNEL_CLOSED = 2 };
 /* What the actor sends on the channel (TH_CHANNEL_MESSAGE, with bytes) and
  * its end (TH_CHANNEL_CLOSED).  Called on runtime threads, never after
  * th_runtime_channel_close returned; must be quick, must not call back. */
-typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel,
-                                      const uint8_t *data, size_t len);
+typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel, const uint8_t *data,
+                                      size_t len);
 
 /* Open a channel from the outside to an actor with an initial message:
  * the actor's handle-channel-open decides.  `done` is called once with the
@@ -289,10 +286,9 @@ typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel,
  * in every case (also after a rejection or a close by the actor).  If this
  * returns an error (TH_EBUSY: the actor's mailbox is full) there is no
  * endpoint and `done` is not called. */
-int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg,
-                            size_t len, th_runtime_channel_fn fn, void *ud,
-                            th_runtime_reply_fn done, void *done_ud,
-                            char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
+int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                            th_runtime_channel_fn fn, void *ud, th_runtime_reply_fn done,
+                            void *done_ud, char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
 /* Send on a channel opened with th_runtime_channel_open.  TH_ENOENT (no
  * such channel), TH_ECLOSED (not open), TH_EBUSY (the actor's mailbox is
  * full: nothing sent, try again). */

@@ -30,12 +30,12 @@ typedef struct th_server th_server;
 enum { TH_LOG_ERROR = 0, TH_LOG_WARN, TH_LOG_INFO, TH_LOG_DEBUG };
 
 typedef struct th_server_config {
-    const char *home;        /* NULL: $THEATER_HOME, else ~/.theater */
-    const char *listen;      /* optional TCP "HOST:PORT" (token required) */
-    int log_level;           /* TH_LOG_*; lines go to stderr */
-    unsigned workers;        /* runtime workers; 0 = one per core */
+    const char *home;          /* NULL: $THEATER_HOME, else ~/.theater */
+    const char *listen;        /* optional TCP "HOST:PORT" (token required) */
+    int log_level;             /* TH_LOG_*; lines go to stderr */
+    unsigned workers;          /* runtime workers; 0 = one per core */
     unsigned client_timeout_s; /* 0 = TH_SERVER_CLIENT_TIMEOUT_S */
-    size_t stream_buffer;    /* 0 = TH_SERVER_STREAM_BUFFER_BYTES */
+    size_t stream_buffer;      /* 0 = TH_SERVER_STREAM_BUFFER_BYTES */
 } th_server_config;
 
 /* Start a server: lock the home, open the runtime, listen.  TH_EBUSY when

@@ -118,17 +118,16 @@ int th_store_remove_label(th_store *s, const char *store_id, const char *label, 
 int th_store_remove_from_label(th_store *s, const char *store_id, const char *label,
                                const char *ref, th_error *err);
 /* store-at-label: put the content and point the label at it (create/move). */
-int th_store_store_at_label(th_store *s, const char *store_id, const char *label,
-                            const void *data, size_t len, th_content_ref *ref /* out */,
-                            th_error *err);
+int th_store_store_at_label(th_store *s, const char *store_id, const char *label, const void *data,
+                            size_t len, th_content_ref *ref /* out */, th_error *err);
 /* replace-content-at-label: put the content and move an existing label to
  * it; TH_ENOENT if the label does not exist (nothing is stored then). */
 int th_store_replace_content_at_label(th_store *s, const char *store_id, const char *label,
-                                      const void *data, size_t len,
-                                      th_content_ref *ref /* out */, th_error *err);
+                                      const void *data, size_t len, th_content_ref *ref /* out */,
+                                      th_error *err);
 /* replace-at-label: move an existing label to `ref` (held by the store). */
-int th_store_replace_at_label(th_store *s, const char *store_id, const char *label,
-                              const char *ref, th_error *err);
+int th_store_replace_at_label(th_store *s, const char *store_id, const char *label, const char *ref,
+                              th_error *err);
 /* list-labels: label names, sorted. */
 int th_store_list_labels(th_store *s, const char *store_id, th_store_list *out /* out */,
                          th_error *err);

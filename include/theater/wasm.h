@@ -133,8 +133,7 @@ typedef enum th_wasm_trap_kind {
 /* Decode, validate and translate `len` bytes (copied; the caller keeps its
  * buffer).  On error the message names the problem and the byte offset.
  * The returned module has one reference, released by th_wasm_module_free. */
-int th_wasm_module_new(const uint8_t *bytes, size_t len,
-                       th_wasm_module **out, th_error *err);
+int th_wasm_module_new(const uint8_t *bytes, size_t len, th_wasm_module **out, th_error *err);
 
 /* Decode and validate only (what `theater wasm validate` does). */
 int th_wasm_module_validate(const uint8_t *bytes, size_t len, th_error *err);
@@ -149,18 +148,16 @@ typedef struct th_wasm_extern_desc {
     const char *name;
     uint32_t module_len, name_len; /* byte lengths (names may hold NUL) */
     th_wasm_extern_kind kind;
-    th_wasm_functype functype;   /* kind == FUNC */
-    uint8_t valtype;             /* GLOBAL: value type; TABLE: reftype */
-    bool mutable_;               /* GLOBAL */
-    uint64_t min, max;           /* TABLE/MEMORY limits (max = UINT64_MAX if none) */
+    th_wasm_functype functype; /* kind == FUNC */
+    uint8_t valtype;           /* GLOBAL: value type; TABLE: reftype */
+    bool mutable_;             /* GLOBAL */
+    uint64_t min, max;         /* TABLE/MEMORY limits (max = UINT64_MAX if none) */
 } th_wasm_extern_desc;
 
 uint32_t th_wasm_module_import_count(const th_wasm_module *m);
 uint32_t th_wasm_module_export_count(const th_wasm_module *m);
-int th_wasm_module_import(const th_wasm_module *m, uint32_t i,
-                          th_wasm_extern_desc *out);
-int th_wasm_module_export(const th_wasm_module *m, uint32_t i,
-                          th_wasm_extern_desc *out);
+int th_wasm_module_import(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out);
+int th_wasm_module_export(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out);
 
 /* ------------------------------------------------------------------ */
 /* Host functions and imports                                         */
@@ -174,8 +171,8 @@ int th_wasm_module_export(const th_wasm_module *m, uint32_t i,
  *                      calls th_wasm_exec_resume() with the results;
  *   TH_WASM_TRAPPED    trap; set the message with th_wasm_call_trap().
  */
-typedef int (*th_wasm_host_fn)(th_wasm_call *call, void *ctx,
-                               const th_wasm_val *args, th_wasm_val *results);
+typedef int (*th_wasm_host_fn)(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                               th_wasm_val *results);
 
 /* Signature strings: parameter letters, '>', result letters, with
  * i = i32, I = i64, f = f32, F = f64, r = funcref, e = externref.
@@ -186,19 +183,16 @@ void th_wasm_imports_free(th_wasm_imports *imp); /* NULL ok; not the externs */
 
 /* Bind a host function.  `ctx` is passed back on every call.  Returns
  * TH_EINVAL for a bad signature string, TH_EEXIST if already bound. */
-int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module,
-                             const char *name, const char *sig,
-                             th_wasm_host_fn fn, void *ctx);
+int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module, const char *name,
+                             const char *sig, th_wasm_host_fn fn, void *ctx);
 
 /* Bind an existing extern (of another instance, or standalone). */
-int th_wasm_imports_add_extern(th_wasm_imports *imp, const char *module,
-                               const char *name, th_wasm_extern_kind kind,
-                               void *ext);
+int th_wasm_imports_add_extern(th_wasm_imports *imp, const char *module, const char *name,
+                               th_wasm_extern_kind kind, void *ext);
 
 /* Bind every export of `inst` under module name `module` (the spec
  * script's `register`). */
-int th_wasm_imports_add_instance(th_wasm_imports *imp, const char *module,
-                                 th_wasm_instance *inst);
+int th_wasm_imports_add_instance(th_wasm_imports *imp, const char *module, th_wasm_instance *inst);
 
 /* ------------------------------------------------------------------ */
 /* Instances                                                          */
@@ -215,8 +209,7 @@ typedef struct th_wasm_instance_config {
  * trap in a segment or the start function is TH_ETRAP with the trap
  * message.  `cfg` may be NULL for defaults. */
 int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
-                         const th_wasm_instance_config *cfg,
-                         th_wasm_instance **out, th_error *err);
+                         const th_wasm_instance_config *cfg, th_wasm_instance **out, th_error *err);
 void th_wasm_instance_free(th_wasm_instance *inst); /* NULL ok */
 
 void *th_wasm_instance_user(const th_wasm_instance *inst);
@@ -226,8 +219,7 @@ th_wasm_module *th_wasm_instance_module(const th_wasm_instance *inst);
  * _n forms take the name as `len` bytes, so a name holding NUL bytes can be
  * named; the others take a C string. */
 th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst, const char *name);
-th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst, const char *name,
-                                      size_t len);
+th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst, const char *name, size_t len);
 th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst, const char *name);
 th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst, const char *name);
 th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst, const char *name);
@@ -253,7 +245,8 @@ uint8_t *th_wasm_memory_data(const th_wasm_memory *mem, uint64_t *size /* out */
 /* Grow by `delta` pages; returns the old size in pages, or -1. */
 int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta);
 
-th_wasm_table *th_wasm_table_new(uint8_t reftype, uint32_t min, uint32_t max /* UINT32_MAX: none */);
+th_wasm_table *th_wasm_table_new(uint8_t reftype, uint32_t min,
+                                 uint32_t max /* UINT32_MAX: none */);
 void th_wasm_table_free(th_wasm_table *t);
 uint32_t th_wasm_table_size(const th_wasm_table *t);
 int th_wasm_table_get(const th_wasm_table *t, uint32_t i, void **ref /* out */);
@@ -303,16 +296,15 @@ uint64_t th_wasm_exec_fuel(const th_wasm_exec *ex);
  * again; the trap is described by th_wasm_exec_trap_*), or a negative TH_E*
  * code for misuse (exec busy, wrong argument count).
  */
-int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
-                      const th_wasm_val *args, uint32_t nargs,
+int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args, uint32_t nargs,
                       th_wasm_val *results, uint32_t nresults);
 
 /* Continue a suspended or out-of-fuel call.  After TH_WASM_SUSPENDED,
  * `host_results` are the suspended host function's results; after
  * TH_WASM_OUT_OF_FUEL it is ignored (set fuel first).  `results` receives
  * the call's results when it finishes.  Same returns as th_wasm_exec_call. */
-int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
-                        th_wasm_val *results, uint32_t nresults);
+int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results, th_wasm_val *results,
+                        uint32_t nresults);
 
 /* Abandon a suspended/out-of-fuel call; the exec becomes idle. */
 void th_wasm_exec_abort(th_wasm_exec *ex);
@@ -323,7 +315,8 @@ bool th_wasm_exec_is_suspended(const th_wasm_exec *ex);
 /* After TH_WASM_TRAPPED: what and where.  Strings live until the next call. */
 th_wasm_trap_kind th_wasm_exec_trap_kind(const th_wasm_exec *ex);
 const char *th_wasm_exec_trap_message(const th_wasm_exec *ex); /* e.g. "integer divide by zero" */
-const char *th_wasm_exec_backtrace(const th_wasm_exec *ex);    /* one frame per line, innermost first */
+const char *
+th_wasm_exec_backtrace(const th_wasm_exec *ex); /* one frame per line, innermost first */
 
 /* ------------------------------------------------------------------ */
 /* Inside a host function                                             */
@@ -344,8 +337,8 @@ int th_wasm_call_trap_oom(th_wasm_call *call, const char *fmt, ...)
  * The nested call cannot suspend (a suspension there traps).  Returns TH_OK
  * or TH_WASM_TRAPPED / TH_WASM_OUT_OF_FUEL; in the latter cases the host
  * function should return TH_WASM_TRAPPED. */
-int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
-                        const th_wasm_val *args, th_wasm_val *results);
+int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn, const th_wasm_val *args,
+                        th_wasm_val *results);
 
 #ifdef __cplusplus
 }

@@ -59,11 +59,20 @@ extern unsigned char __heap_base;
 #define MEM_PTR(off) ((uint8_t *)(uintptr_t)(off))
 #define MEM_OFF(p) ((uint32_t)(uintptr_t)(p))
 
-static uint32_t mem_size(void) { return (uint32_t)__builtin_wasm_memory_size(0) * PAGE_SIZE; }
+static uint32_t mem_size(void)
+{
+    return (uint32_t)__builtin_wasm_memory_size(0) * PAGE_SIZE;
+}
 #if !defined(__wasi__)
-static uint32_t mem_heap_start(void) { return ((uint32_t)(uintptr_t)&__heap_base + 7u) & ~7u; }
+static uint32_t mem_heap_start(void)
+{
+    return ((uint32_t)(uintptr_t)&__heap_base + 7u) & ~7u;
+}
 /* Grows memory by `pages`; returns false when the host refuses. */
-static bool mem_grow(uint32_t pages) { return __builtin_wasm_memory_grow(0, pages) != (size_t)-1; }
+static bool mem_grow(uint32_t pages)
+{
+    return __builtin_wasm_memory_grow(0, pages) != (size_t)-1;
+}
 #endif
 #else
 /* Host build: a 16 MiB array plays linear memory; offset 0 stays unused so
@@ -73,10 +82,16 @@ static uint8_t host_mem[HOST_PAGES * PAGE_SIZE] __attribute__((aligned(16)));
 static uint32_t host_pages = 1;
 
 #define MEM_PTR(off) (host_mem + (off))
-#define MEM_OFF(p) ((uint32_t)((const uint8_t *)(p) - host_mem))
+#define MEM_OFF(p) ((uint32_t)((const uint8_t *)(p)-host_mem))
 
-static uint32_t mem_heap_start(void) { return 64; }
-static uint32_t mem_size(void) { return host_pages * PAGE_SIZE; }
+static uint32_t mem_heap_start(void)
+{
+    return 64;
+}
+static uint32_t mem_size(void)
+{
+    return host_pages * PAGE_SIZE;
+}
 static bool mem_grow(uint32_t pages)
 {
     if (pages > HOST_PAGES - host_pages)
@@ -86,18 +101,39 @@ static bool mem_grow(uint32_t pages)
 }
 #endif
 
-void ta_trap(void) { __builtin_trap(); }
+void ta_trap(void)
+{
+    __builtin_trap();
+}
 
 /* ------------------------------------------------------------------------ */
 /* Allocator                                                                */
 /* ------------------------------------------------------------------------ */
 
-static uint32_t *word(uint32_t off) { return (uint32_t *)(void *)MEM_PTR(off); }
-static uint32_t blk_size(uint32_t b) { return *word(b) & ~F_MASK; }
-static uint32_t blk_flags(uint32_t b) { return *word(b) & F_MASK; }
-static void blk_set(uint32_t b, uint32_t size, uint32_t flags) { *word(b) = size | flags; }
-static uint32_t blk_prev_size(uint32_t b) { return *word(b + 4); }
-static void blk_set_prev_size(uint32_t b, uint32_t s) { *word(b + 4) = s; }
+static uint32_t *word(uint32_t off)
+{
+    return (uint32_t *)(void *)MEM_PTR(off);
+}
+static uint32_t blk_size(uint32_t b)
+{
+    return *word(b) & ~F_MASK;
+}
+static uint32_t blk_flags(uint32_t b)
+{
+    return *word(b) & F_MASK;
+}
+static void blk_set(uint32_t b, uint32_t size, uint32_t flags)
+{
+    *word(b) = size | flags;
+}
+static uint32_t blk_prev_size(uint32_t b)
+{
+    return *word(b + 4);
+}
+static void blk_set_prev_size(uint32_t b, uint32_t s)
+{
+    *word(b + 4) = s;
+}
 #if !defined(__wasi__)
 static struct {
     bool ready;
@@ -108,8 +144,14 @@ static struct {
     uint32_t free_head;
 } heap;
 
-static uint32_t *blk_next_free(uint32_t b) { return word(b + 8); }
-static uint32_t *blk_prev_free(uint32_t b) { return word(b + 12); }
+static uint32_t *blk_next_free(uint32_t b)
+{
+    return word(b + 8);
+}
+static uint32_t *blk_prev_free(uint32_t b)
+{
+    return word(b + 12);
+}
 
 static void heap_init(void)
 {
@@ -270,7 +312,7 @@ static bool blk_resize(uint32_t b, size_t n)
     return false;
 }
 
-#else /* __wasi__ */
+#else                          /* __wasi__ */
 
 /*
  * With wasi-libc, libc's malloc owns the memory above __heap_base and its
@@ -280,7 +322,10 @@ static bool blk_resize(uint32_t b, size_t n)
  */
 #define WASI_MAGIC 0x6b736874u /* "thsk" */
 
-static uint32_t block_need(size_t n) { return ((uint32_t)n + HDR_SIZE + 7u) & ~7u; }
+static uint32_t block_need(size_t n)
+{
+    return ((uint32_t)n + HDR_SIZE + 7u) & ~7u;
+}
 
 static uint32_t blk_alloc(size_t n)
 {
@@ -316,7 +361,10 @@ static uint32_t blk_of(const void *p)
 }
 
 /* In place only when the block is already big enough. */
-static bool blk_resize(uint32_t b, size_t n) { return block_need(n) <= blk_size(b); }
+static bool blk_resize(uint32_t b, size_t n)
+{
+    return block_need(n) <= blk_size(b);
+}
 
 #endif /* __wasi__ */
 
@@ -379,8 +427,14 @@ static void scope_flush_done(void)
     scope.done = 0;
 }
 
-static void call_begin(void) { scope_flush_done(); }
-static void call_end(void) { scope.done = scope.len; }
+static void call_begin(void)
+{
+    scope_flush_done();
+}
+static void call_end(void)
+{
+    scope.done = scope.len;
+}
 
 void ta__post_return(void *ret_area)
 {
@@ -550,19 +604,37 @@ __attribute__((no_builtin)) size_t strlen(const char *s)
 /* Strings and bytes                                                        */
 /* ------------------------------------------------------------------------ */
 
-size_t ta__c_len(const char *s) { return s ? __builtin_strlen(s) : 0; }
+size_t ta__c_len(const char *s)
+{
+    return s ? __builtin_strlen(s) : 0;
+}
 
-ta_str ta_str_c(const char *s) { return (ta_str){s, ta__c_len(s)}; }
-ta_bytes ta_str_bytes(ta_str s) { return (ta_bytes){(const uint8_t *)s.ptr, s.len}; }
-ta_str ta_bytes_str(ta_bytes b) { return (ta_str){(const char *)b.ptr, b.len}; }
+ta_str ta_str_c(const char *s)
+{
+    return (ta_str){s, ta__c_len(s)};
+}
+ta_bytes ta_str_bytes(ta_str s)
+{
+    return (ta_bytes){(const uint8_t *)s.ptr, s.len};
+}
+ta_str ta_bytes_str(ta_bytes b)
+{
+    return (ta_str){(const char *)b.ptr, b.len};
+}
 
 bool ta_str_eq(ta_str a, ta_str b)
 {
     return a.len == b.len && (a.len == 0 || __builtin_memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
-bool ta_str_eq_c(ta_str a, const char *c) { return ta_str_eq(a, ta_str_c(c)); }
-bool ta_bytes_eq_c(ta_bytes a, const char *c) { return ta_str_eq(ta_bytes_str(a), ta_str_c(c)); }
+bool ta_str_eq_c(ta_str a, const char *c)
+{
+    return ta_str_eq(a, ta_str_c(c));
+}
+bool ta_bytes_eq_c(ta_bytes a, const char *c)
+{
+    return ta_str_eq(ta_bytes_str(a), ta_str_c(c));
+}
 
 bool ta_bytes_starts_with(ta_bytes b, const char *prefix)
 {
@@ -635,7 +707,10 @@ ta_status ta_fail_str(ta_str msg)
     return (ta_status){.ok = false, .err = ta_str_scoped(msg.ptr, msg.len)};
 }
 
-ta_status ta_fail(const char *msg) { return ta_fail_str(ta_str_c(msg)); }
+ta_status ta_fail(const char *msg)
+{
+    return ta_fail_str(ta_str_c(msg));
+}
 
 ta_status ta_failf(const char *fmt, ...)
 {
@@ -652,20 +727,30 @@ void ta_opt_set(ta_opt_bytes *opt, const void *data, size_t len)
     opt->val = ta_bytes_scoped(data, len);
 }
 
-void ta_state_set(ta_state *state, const void *data, size_t len) { ta_opt_set(state, data, len); }
+void ta_state_set(ta_state *state, const void *data, size_t len)
+{
+    ta_opt_set(state, data, len);
+}
 
-void ta_state_clear(ta_state *state) { *state = TA_NONE; }
+void ta_state_clear(ta_state *state)
+{
+    *state = TA_NONE;
+}
 
 const char *ta_error_type_name(ta_error_type t)
 {
     static const char *const names[] = {
-        "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
-        "type-mismatch", "internal", "serialization-error", "update-component-error", "paused",
+        "operation-timeout",   "channel-closed",         "shutting-down",
+        "function-not-found",  "type-mismatch",          "internal",
+        "serialization-error", "update-component-error", "paused",
     };
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
-ta_opt_bytes ta_some(ta_bytes b) { return (ta_opt_bytes){.some = true, .val = b}; }
+ta_opt_bytes ta_some(ta_bytes b)
+{
+    return (ta_opt_bytes){.some = true, .val = b};
+}
 
 /* ------------------------------------------------------------------------ */
 /* Export glue                                                              */
@@ -675,8 +760,8 @@ ta_opt_bytes ta_some(ta_bytes b) { return (ta_opt_bytes){.some = true, .val = b}
  * (theater_wit.h, layouts checked by the compiler); static, since an actor
  * runs one call at a time. */
 static union {
-    thw_res_tup1_opt_bytes_str state;                           /* most exports */
-    thw_res_tup2_opt_bytes_tup1_opt_bytes_str request;          /* handle-request */
+    thw_res_tup1_opt_bytes_str state;                                  /* most exports */
+    thw_res_tup2_opt_bytes_tup1_opt_bytes_str request;                 /* handle-request */
     thw_res_tup2_opt_bytes_tup1_types_channel_accept_str channel_open; /* handle-channel-open */
     uint64_t align;
 } ret_area;
@@ -751,8 +836,8 @@ void *ta__call_request(ta_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, 
 }
 
 void *ta__call_channel_open(ta_channel_open_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                            size_t s_len, const char *c_ptr, size_t c_len,
-                            const uint8_t *m_ptr, size_t m_len)
+                            size_t s_len, const char *c_ptr, size_t c_len, const uint8_t *m_ptr,
+                            size_t m_len)
 {
     call_begin();
     ta_state st = opt_in(s_some, s_ptr, s_len);
@@ -771,8 +856,8 @@ void *ta__call_channel_open(ta_channel_open_fn fn, uint32_t s_some, const uint8_
 }
 
 void *ta__call_channel_message(ta_channel_message_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                               size_t s_len, const char *c_ptr, size_t c_len,
-                               const uint8_t *m_ptr, size_t m_len)
+                               size_t s_len, const char *c_ptr, size_t c_len, const uint8_t *m_ptr,
+                               size_t m_len)
 {
     call_begin();
     ta_state st = opt_in(s_some, s_ptr, s_len);
@@ -795,15 +880,14 @@ void *ta__call_child_error(ta_child_error_fn fn, uint32_t s_some, const uint8_t 
 {
     call_begin();
     ta_state st = opt_in(s_some, s_ptr, s_len);
-    ta_actor_error err = {.error_type = (ta_error_type)etype,
-                          .data = opt_in(d_some, d_ptr, d_len)};
+    ta_actor_error err = {.error_type = (ta_error_type)etype, .data = opt_in(d_some, d_ptr, d_len)};
     ta_status r = fn(&st, (ta_str){c_ptr, c_len}, err);
     return finish_state(r, &st);
 }
 
-void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                          size_t s_len, const char *c_ptr, size_t c_len, uint32_t d_some,
-                          const uint8_t *d_ptr, size_t d_len)
+void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          const char *c_ptr, size_t c_len, uint32_t d_some, const uint8_t *d_ptr,
+                          size_t d_len)
 {
     call_begin();
     ta_state st = opt_in(s_some, s_ptr, s_len);
@@ -811,12 +895,11 @@ void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s
     return finish_state(r, &st);
 }
 
-void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                          size_t s_len, const char *c_ptr, size_t c_len)
+void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          const char *c_ptr, size_t c_len)
 {
     call_begin();
     ta_state st = opt_in(s_some, s_ptr, s_len);
     ta_status r = fn(&st, (ta_str){c_ptr, c_len});
     return finish_state(r, &st);
 }
-

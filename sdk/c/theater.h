@@ -167,11 +167,11 @@ typedef struct ta_status {
 
 /* Evaluates a ta_status expression and returns it from the enclosing
  * handler when it failed: TA_TRY(ta_send(peer, msg)); */
-#define TA_TRY(expr)                                                               \
-    do {                                                                           \
-        ta_status ta__try = (expr);                                                \
-        if (!ta__try.ok)                                                           \
-            return ta__try;                                                        \
+#define TA_TRY(expr) \
+    do { \
+        ta_status ta__try = (expr); \
+        if (!ta__try.ok) \
+            return ta__try; \
     } while (0)
 
 /* Literal helpers. TA_STR("abc") is a ta_str over a string literal. */
@@ -235,7 +235,8 @@ bool ta_parse_u64(ta_bytes b, uint64_t *out);
  * and the conversions d i u x X o c s p %; no floating point.
  */
 size_t ta_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-size_t ta_vfmt(char *buf, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+size_t ta_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Formats into call-scoped memory. */
 ta_str ta_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -310,21 +311,21 @@ void *ta__call_send(ta_send_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t
 void *ta__call_request(ta_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                        const char *r_ptr, size_t r_len, const uint8_t *m_ptr, size_t m_len);
 void *ta__call_channel_open(ta_channel_open_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                            size_t s_len, const char *c_ptr, size_t c_len,
-                            const uint8_t *m_ptr, size_t m_len);
+                            size_t s_len, const char *c_ptr, size_t c_len, const uint8_t *m_ptr,
+                            size_t m_len);
 void *ta__call_channel_message(ta_channel_message_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                               size_t s_len, const char *c_ptr, size_t c_len,
-                               const uint8_t *m_ptr, size_t m_len);
+                               size_t s_len, const char *c_ptr, size_t c_len, const uint8_t *m_ptr,
+                               size_t m_len);
 void *ta__call_channel_close(ta_channel_close_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                              size_t s_len, const char *c_ptr, size_t c_len);
 void *ta__call_child_error(ta_child_error_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                            size_t s_len, const char *c_ptr, size_t c_len, uint32_t etype,
                            uint32_t d_some, const uint8_t *d_ptr, size_t d_len);
-void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                          size_t s_len, const char *c_ptr, size_t c_len, uint32_t d_some,
-                          const uint8_t *d_ptr, size_t d_len);
-void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr,
-                          size_t s_len, const char *c_ptr, size_t c_len);
+void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          const char *c_ptr, size_t c_len, uint32_t d_some, const uint8_t *d_ptr,
+                          size_t d_len);
+void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          const char *c_ptr, size_t c_len);
 /* Post-return: frees the finished call's scoped memory. */
 void ta__post_return(void *ret_area);
 
@@ -332,111 +333,114 @@ void ta__post_return(void *ret_area);
 #define TA__IFACE(i) "theater:simple/" i
 
 /* Defines the export `theater:simple/<iface>#<fn>` and its post-return. */
-#define TA__DEFINE_POST(sym, name)                                                 \
-    void ta__post_##sym(void *ret);                                                \
-    TA__EXPORT("cabi_post_" name) void ta__post_##sym(void *ret) { ta__post_return(ret); }
+#define TA__DEFINE_POST(sym, name) \
+    void ta__post_##sym(void *ret); \
+    TA__EXPORT("cabi_post_" name) void ta__post_##sym(void *ret) \
+    { \
+        ta__post_return(ret); \
+    }
 
 /* actor#init: (state, (actor-id,)) -> result<(state,), string>. */
-#define TA_ACTOR_INIT(fn)                                                          \
+#define TA_ACTOR_INIT(fn) \
     void *ta__export_init(uint32_t, const uint8_t *, size_t, const char *, size_t); \
-    TA__EXPORT(TA__IFACE("actor#init"))                                            \
+    TA__EXPORT(TA__IFACE("actor#init")) \
     void *ta__export_init(uint32_t ss, const uint8_t *sp, size_t sl, const char *ip, size_t il) \
-    {                                                                              \
-        return ta__call_init((fn), ss, sp, sl, ip, il);                            \
-    }                                                                              \
+    { \
+        return ta__call_init((fn), ss, sp, sl, ip, il); \
+    } \
     TA__DEFINE_POST(init, TA__IFACE("actor#init"))
 
 /* message-server-client#handle-send: (state, (msg,)). */
-#define TA_HANDLE_SEND(fn)                                                         \
+#define TA_HANDLE_SEND(fn) \
     void *ta__export_send(uint32_t, const uint8_t *, size_t, const uint8_t *, size_t); \
-    TA__EXPORT(TA__IFACE("message-server-client#handle-send"))                     \
+    TA__EXPORT(TA__IFACE("message-server-client#handle-send")) \
     void *ta__export_send(uint32_t ss, const uint8_t *sp, size_t sl, const uint8_t *mp, size_t ml) \
-    {                                                                              \
-        return ta__call_send((fn), ss, sp, sl, mp, ml);                            \
-    }                                                                              \
+    { \
+        return ta__call_send((fn), ss, sp, sl, mp, ml); \
+    } \
     TA__DEFINE_POST(send, TA__IFACE("message-server-client#handle-send"))
 
 /* message-server-client#handle-request: (state, (request-id, msg)) -> (state, (response,)). */
-#define TA_HANDLE_REQUEST(fn)                                                      \
+#define TA_HANDLE_REQUEST(fn) \
     void *ta__export_request(uint32_t, const uint8_t *, size_t, const char *, size_t, \
-                             const uint8_t *, size_t);                             \
-    TA__EXPORT(TA__IFACE("message-server-client#handle-request"))                  \
-    void *ta__export_request(uint32_t ss, const uint8_t *sp, size_t sl, const char *rp, \
-                             size_t rl, const uint8_t *mp, size_t ml)              \
-    {                                                                              \
-        return ta__call_request((fn), ss, sp, sl, rp, rl, mp, ml);                 \
-    }                                                                              \
+                             const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE("message-server-client#handle-request")) \
+    void *ta__export_request(uint32_t ss, const uint8_t *sp, size_t sl, const char *rp, size_t rl, \
+                             const uint8_t *mp, size_t ml) \
+    { \
+        return ta__call_request((fn), ss, sp, sl, rp, rl, mp, ml); \
+    } \
     TA__DEFINE_POST(request, TA__IFACE("message-server-client#handle-request"))
 
 /* message-server-client#handle-channel-open: (state, (channel-id, msg)) -> (state, (accept,)). */
-#define TA_HANDLE_CHANNEL_OPEN(fn)                                                 \
+#define TA_HANDLE_CHANNEL_OPEN(fn) \
     void *ta__export_channel_open(uint32_t, const uint8_t *, size_t, const char *, size_t, \
-                                  const uint8_t *, size_t);                        \
-    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-open"))             \
+                                  const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-open")) \
     void *ta__export_channel_open(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
-                                  size_t cl, const uint8_t *mp, size_t ml)         \
-    {                                                                              \
-        return ta__call_channel_open((fn), ss, sp, sl, cp, cl, mp, ml);            \
-    }                                                                              \
+                                  size_t cl, const uint8_t *mp, size_t ml) \
+    { \
+        return ta__call_channel_open((fn), ss, sp, sl, cp, cl, mp, ml); \
+    } \
     TA__DEFINE_POST(channel_open, TA__IFACE("message-server-client#handle-channel-open"))
 
 /* message-server-client#handle-channel-message: (state, (channel-id, msg)). */
-#define TA_HANDLE_CHANNEL_MESSAGE(fn)                                              \
+#define TA_HANDLE_CHANNEL_MESSAGE(fn) \
     void *ta__export_channel_message(uint32_t, const uint8_t *, size_t, const char *, size_t, \
-                                     const uint8_t *, size_t);                     \
-    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-message"))          \
+                                     const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-message")) \
     void *ta__export_channel_message(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
-                                     size_t cl, const uint8_t *mp, size_t ml)      \
-    {                                                                              \
-        return ta__call_channel_message((fn), ss, sp, sl, cp, cl, mp, ml);         \
-    }                                                                              \
+                                     size_t cl, const uint8_t *mp, size_t ml) \
+    { \
+        return ta__call_channel_message((fn), ss, sp, sl, cp, cl, mp, ml); \
+    } \
     TA__DEFINE_POST(channel_message, TA__IFACE("message-server-client#handle-channel-message"))
 
 /* message-server-client#handle-channel-close: (state, (channel-id,)). */
-#define TA_HANDLE_CHANNEL_CLOSE(fn)                                                \
+#define TA_HANDLE_CHANNEL_CLOSE(fn) \
     void *ta__export_channel_close(uint32_t, const uint8_t *, size_t, const char *, size_t); \
-    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-close"))            \
+    TA__EXPORT(TA__IFACE("message-server-client#handle-channel-close")) \
     void *ta__export_channel_close(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
-                                   size_t cl)                                      \
-    {                                                                              \
-        return ta__call_channel_close((fn), ss, sp, sl, cp, cl);                   \
-    }                                                                              \
+                                   size_t cl) \
+    { \
+        return ta__call_channel_close((fn), ss, sp, sl, cp, cl); \
+    } \
     TA__DEFINE_POST(channel_close, TA__IFACE("message-server-client#handle-channel-close"))
 
 /* supervisor-handlers#handle-child-error: (state, (child-id, wit-actor-error)). */
-#define TA_HANDLE_CHILD_ERROR(fn)                                                  \
+#define TA_HANDLE_CHILD_ERROR(fn) \
     void *ta__export_child_error(uint32_t, const uint8_t *, size_t, const char *, size_t, \
-                                 uint32_t, uint32_t, const uint8_t *, size_t);     \
-    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-error"))                \
+                                 uint32_t, uint32_t, const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-error")) \
     void *ta__export_child_error(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
                                  size_t cl, uint32_t et, uint32_t ds, const uint8_t *dp, \
-                                 size_t dl)                                        \
-    {                                                                              \
-        return ta__call_child_error((fn), ss, sp, sl, cp, cl, et, ds, dp, dl);     \
-    }                                                                              \
+                                 size_t dl) \
+    { \
+        return ta__call_child_error((fn), ss, sp, sl, cp, cl, et, ds, dp, dl); \
+    } \
     TA__DEFINE_POST(child_error, TA__IFACE("supervisor-handlers#handle-child-error"))
 
 /* supervisor-handlers#handle-child-exit: (state, (child-id, option<list<u8>>)). */
-#define TA_HANDLE_CHILD_EXIT(fn)                                                   \
-    void *ta__export_child_exit(uint32_t, const uint8_t *, size_t, const char *, size_t, \
-                                uint32_t, const uint8_t *, size_t);                \
-    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-exit"))                 \
+#define TA_HANDLE_CHILD_EXIT(fn) \
+    void *ta__export_child_exit(uint32_t, const uint8_t *, size_t, const char *, size_t, uint32_t, \
+                                const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-exit")) \
     void *ta__export_child_exit(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
                                 size_t cl, uint32_t ds, const uint8_t *dp, size_t dl) \
-    {                                                                              \
-        return ta__call_child_exit((fn), ss, sp, sl, cp, cl, ds, dp, dl);          \
-    }                                                                              \
+    { \
+        return ta__call_child_exit((fn), ss, sp, sl, cp, cl, ds, dp, dl); \
+    } \
     TA__DEFINE_POST(child_exit, TA__IFACE("supervisor-handlers#handle-child-exit"))
 
 /* supervisor-handlers#handle-child-external-stop: (state, (child-id,)). */
-#define TA_HANDLE_CHILD_EXTERNAL_STOP(fn)                                          \
+#define TA_HANDLE_CHILD_EXTERNAL_STOP(fn) \
     void *ta__export_child_stop(uint32_t, const uint8_t *, size_t, const char *, size_t); \
-    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-external-stop"))        \
+    TA__EXPORT(TA__IFACE("supervisor-handlers#handle-child-external-stop")) \
     void *ta__export_child_stop(uint32_t ss, const uint8_t *sp, size_t sl, const char *cp, \
-                                size_t cl)                                         \
-    {                                                                              \
-        return ta__call_child_stop((fn), ss, sp, sl, cp, cl);                      \
-    }                                                                              \
+                                size_t cl) \
+    { \
+        return ta__call_child_stop((fn), ss, sp, sl, cp, cl); \
+    } \
     TA__DEFINE_POST(child_stop, TA__IFACE("supervisor-handlers#handle-child-external-stop"))
 
 /* ------------------------------------------------------------------------ */
@@ -446,26 +450,27 @@ void ta__post_return(void *ret_area);
  * ta_status-returning wrapper leaves its out parameters untouched on error. */
 
 /* runtime */
-void ta_log(const char *msg);                     /* NUL-terminated */
+void ta_log(const char *msg); /* NUL-terminated */
 void ta_log_str(ta_str msg);
 void ta_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-ta_chain_event_list ta_get_chain(void);           /* scoped */
+ta_chain_event_list ta_get_chain(void); /* scoped */
 ta_status ta_shutdown(ta_opt_bytes data);
 
 /* message-server-host */
 ta_status ta_send(ta_str actor_id, ta_bytes msg);
 ta_status ta_request(ta_str actor_id, ta_bytes msg, ta_bytes *response /* out, scoped */);
-ta_status ta_open_channel(ta_str actor_id, ta_bytes initial_msg, ta_str *channel_id /* out, scoped */);
+ta_status ta_open_channel(ta_str actor_id, ta_bytes initial_msg,
+                          ta_str *channel_id /* out, scoped */);
 ta_status ta_send_on_channel(ta_str channel_id, ta_bytes msg);
 ta_status ta_close_channel(ta_str channel_id);
-ta_str_list ta_list_outstanding_requests(void);   /* scoped */
+ta_str_list ta_list_outstanding_requests(void); /* scoped */
 ta_status ta_respond_to_request(ta_str request_id, ta_bytes response);
 ta_status ta_cancel_request(ta_str request_id);
 
 /* supervisor */
 ta_status ta_spawn(ta_str manifest, ta_opt_bytes init_bytes, ta_str *child_id /* out, scoped */);
 ta_status ta_resume(ta_str manifest, ta_opt_bytes init_state, ta_str *child_id /* out, scoped */);
-ta_str_list ta_list_children(void);               /* scoped */
+ta_str_list ta_list_children(void); /* scoped */
 ta_status ta_stop_child(ta_str child_id);
 ta_status ta_restart_child(ta_str child_id);
 ta_status ta_get_child_state(ta_str child_id, ta_opt_bytes *state /* out, scoped */);
@@ -484,7 +489,7 @@ ta_status ta_store_remove_from_label(ta_str store_id, ta_str label, ta_content_r
 ta_status ta_store_store_at_label(ta_str store_id, ta_str label, ta_bytes content,
                                   ta_content_ref *ref /* out, scoped */);
 ta_status ta_store_replace_content_at_label(ta_str store_id, ta_str label, ta_bytes content,
-                                           ta_content_ref *ref /* out, scoped */);
+                                            ta_content_ref *ref /* out, scoped */);
 ta_status ta_store_replace_at_label(ta_str store_id, ta_str label, ta_content_ref ref);
 ta_status ta_store_list_labels(ta_str store_id, ta_str_list *labels /* out, scoped */);
 ta_status ta_store_list_all_content(ta_str store_id, ta_content_ref_list *refs /* out, scoped */);
@@ -502,8 +507,8 @@ ta_status ta_random_float(double *value /* out */);
 ta_status ta_generate_uuid(ta_str *uuid /* out, scoped */);
 
 /* environment */
-ta_opt_str ta_env_get_var(ta_str name);           /* scoped */
-ta_env_var_list ta_env_list_vars(void);           /* scoped */
+ta_opt_str ta_env_get_var(ta_str name); /* scoped */
+ta_env_var_list ta_env_list_vars(void); /* scoped */
 bool ta_env_exists(ta_str name);
 
 /* filesystem */
@@ -531,8 +536,8 @@ _Static_assert(offsetof(ta_chain_event, parent_hash) == 8 &&
                    offsetof(ta_chain_event, event_type) == 20 &&
                    offsetof(ta_chain_event, data) == 28 &&
                    offsetof(ta_chain_event, timestamp) == 40 &&
-                   offsetof(ta_chain_event, description) == 48 &&
-                   sizeof(ta_chain_event) == 64 && _Alignof(ta_chain_event) == 8,
+                   offsetof(ta_chain_event, description) == 48 && sizeof(ta_chain_event) == 64 &&
+                   _Alignof(ta_chain_event) == 8,
                "chain-event record layout");
 _Static_assert(sizeof(ta_content_ref) == 8, "content-ref {hash: string}");
 _Static_assert(sizeof(ta_opt_content_ref) == 12 && offsetof(ta_opt_content_ref, val) == 4,

@@ -32,8 +32,14 @@ static thw_opt_bytes opt_in(ta_opt_bytes o)
     return r;
 }
 
-static ta_str str_out(thw_str s) { return (ta_str){s.ptr, s.len}; }
-static ta_bytes bytes_out(thw_bytes b) { return (ta_bytes){b.ptr, b.len}; }
+static ta_str str_out(thw_str s)
+{
+    return (ta_str){s.ptr, s.len};
+}
+static ta_bytes bytes_out(thw_bytes b)
+{
+    return (ta_bytes){b.ptr, b.len};
+}
 
 /* ok -> TA_OK; err -> the host's message (call-scoped). */
 static ta_status status_of(uint8_t is_err, thw_str err)
@@ -48,7 +54,10 @@ _Static_assert(sizeof(ta_content_ref) == sizeof(thw_store_content_ref), "content
 _Static_assert(sizeof(ta_env_var) == sizeof(thw_tup2_str_str), "tuple<string, string>");
 _Static_assert(sizeof(ta_str) == sizeof(thw_str), "string");
 
-static ta_str_list str_list_out(thw_list_str l) { return (ta_str_list){(ta_str *)(uintptr_t)l.ptr, l.len}; }
+static ta_str_list str_list_out(thw_list_str l)
+{
+    return (ta_str_list){(ta_str *)(uintptr_t)l.ptr, l.len};
+}
 
 /* --- runtime --------------------------------------------------------------- */
 
@@ -60,7 +69,10 @@ void ta_log_str(ta_str msg)
         ta_free((void *)(uintptr_t)fixed.ptr);
 }
 
-void ta_log(const char *msg) { ta_log_str(ta_str_c(msg)); }
+void ta_log(const char *msg)
+{
+    ta_log_str(ta_str_c(msg));
+}
 
 void ta_logf(const char *fmt, ...)
 {
@@ -222,7 +234,10 @@ ta_status ta_get_child_events(ta_str child_id, ta_chain_event_list *events)
 
 /* --- store ----------------------------------------------------------------------- */
 
-static ta_content_ref ref_out(thw_store_content_ref r) { return (ta_content_ref){str_out(r.hash)}; }
+static ta_content_ref ref_out(thw_store_content_ref r)
+{
+    return (ta_content_ref){str_out(r.hash)};
+}
 
 ta_status ta_store_new(ta_str *store_id)
 {
@@ -292,7 +307,8 @@ ta_status ta_store_remove_from_label(ta_str store_id, ta_str label, ta_content_r
     return status_of(r.is_err, r.u.err);
 }
 
-ta_status ta_store_store_at_label(ta_str store_id, ta_str label, ta_bytes content, ta_content_ref *ref)
+ta_status ta_store_store_at_label(ta_str store_id, ta_str label, ta_bytes content,
+                                  ta_content_ref *ref)
 {
     thw_res_store_content_ref_str r;
     thw_call_store_store_at_label(S(store_id), S(label), B(content), &r);
@@ -302,7 +318,7 @@ ta_status ta_store_store_at_label(ta_str store_id, ta_str label, ta_bytes conten
 }
 
 ta_status ta_store_replace_content_at_label(ta_str store_id, ta_str label, ta_bytes content,
-                                           ta_content_ref *ref)
+                                            ta_content_ref *ref)
 {
     thw_res_store_content_ref_str r;
     thw_call_store_replace_content_at_label(S(store_id), S(label), B(content), &r);

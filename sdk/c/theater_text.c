@@ -31,8 +31,8 @@ static void out_pad(fmt_out *o, char c, int n)
 
 /* Emits `body` (n chars) with an optional sign/prefix, zero padding to
  * `zeros` digits and space padding to `width`. */
-static void out_field(fmt_out *o, const char *prefix, const char *body, int n, int zeros,
-                      int width, bool left)
+static void out_field(fmt_out *o, const char *prefix, const char *body, int n, int zeros, int width,
+                      bool left)
 {
     int plen = (int)ta__c_len(prefix);
     int total = plen + (zeros > n ? zeros : n);
@@ -443,7 +443,9 @@ static bool j_decode(const uint8_t *s, const uint8_t *e, ta_str *out)
         s++;
         uint8_t c = *s++;
         switch (c) {
-        case '"': case '\\': case '/': *d++ = (char)c; break;
+        case '"':
+        case '\\':
+        case '/': *d++ = (char)c; break;
         case 'b': *d++ = '\b'; break;
         case 'f': *d++ = '\f'; break;
         case 'n': *d++ = '\n'; break;
@@ -516,4 +518,3 @@ bool ta_json_get_str(ta_bytes json, const char *key, ta_str *out)
             return false;
     }
 }
-

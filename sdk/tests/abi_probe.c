@@ -79,12 +79,15 @@ static ta_status probe_init(ta_state *state, ta_str id)
     TA_TRY(ta_fs_delete_dir(TA_STR("d")));
     TA_TRY(ta_fs_path_exists(TA_STR("d"), &flag));
 
-    ta_logf("%zu %zu %zu %d %d %zu %d", events.len, names.len, refs.len, (int)f, var.some,
-            vars.len, flag);
+    ta_logf("%zu %zu %zu %d %d %zu %d", events.len, names.len, refs.len, (int)f, var.some, vars.len,
+            flag);
     return TA_OK;
 }
 
-static ta_status probe_send(ta_state *state, ta_bytes msg) { return TA_OK; }
+static ta_status probe_send(ta_state *state, ta_bytes msg)
+{
+    return TA_OK;
+}
 
 static ta_status probe_request(ta_state *state, ta_str rid, ta_bytes msg, ta_opt_bytes *resp)
 {
@@ -98,8 +101,14 @@ static ta_status probe_open(ta_state *state, ta_str ch, ta_bytes msg, ta_channel
     return TA_OK;
 }
 
-static ta_status probe_message(ta_state *state, ta_str ch, ta_bytes msg) { return TA_OK; }
-static ta_status probe_close(ta_state *state, ta_str ch) { return TA_OK; }
+static ta_status probe_message(ta_state *state, ta_str ch, ta_bytes msg)
+{
+    return TA_OK;
+}
+static ta_status probe_close(ta_state *state, ta_str ch)
+{
+    return TA_OK;
+}
 
 static ta_status probe_child_error(ta_state *state, ta_str child, ta_actor_error err)
 {
@@ -111,7 +120,10 @@ static ta_status probe_child_exit(ta_state *state, ta_str child, ta_opt_bytes da
     return TA_OK;
 }
 
-static ta_status probe_child_stop(ta_state *state, ta_str child) { return TA_OK; }
+static ta_status probe_child_stop(ta_state *state, ta_str child)
+{
+    return TA_OK;
+}
 
 TA_ACTOR_INIT(probe_init)
 TA_HANDLE_SEND(probe_send)

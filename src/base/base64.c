@@ -77,7 +77,8 @@ int base_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t *
             if (val[k] < 0)
                 return -1;
         }
-        v = (uint32_t)val[0] << 18 | (uint32_t)val[1] << 12 | (uint32_t)val[2] << 6 | (uint32_t)val[3];
+        v = (uint32_t)val[0] << 18 | (uint32_t)val[1] << 12 | (uint32_t)val[2] << 6 |
+            (uint32_t)val[3];
         out[o++] = (uint8_t)(v >> 16);
         if (pad < 2)
             out[o++] = (uint8_t)(v >> 8);

@@ -20,9 +20,9 @@
 
 #include <stddef.h>
 
-#define BASE_BLOCK_SIZE 512u  /* bytes in one recycled block */
-#define BASE_BLOCK_BATCH 64u  /* blocks moved between threads at once */
-#define BASE_BLOCK_KEEP 256u  /* batches kept in the shared stack at most */
+#define BASE_BLOCK_SIZE 512u /* bytes in one recycled block */
+#define BASE_BLOCK_BATCH 64u /* blocks moved between threads at once */
+#define BASE_BLOCK_KEEP 256u /* batches kept in the shared stack at most */
 
 /* A block of at least `size` bytes, or NULL if out of memory. */
 void *base_block_alloc(size_t size);

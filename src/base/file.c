@@ -51,8 +51,8 @@ int base_file_open(const char *path, const char *what, uint64_t max, int *fd, ui
     }
     if (!S_ISREG(st.st_mode)) {
         close(f);
-        return th_error_set(err, TH_EINVAL, "%s %s is %s; only regular files are read", what,
-                            path, kind_name(st.st_mode));
+        return th_error_set(err, TH_EINVAL, "%s %s is %s; only regular files are read", what, path,
+                            kind_name(st.st_mode));
     }
     if (st.st_size < 0 || (uint64_t)st.st_size > max) {
         close(f);

@@ -18,7 +18,7 @@
 #define TH_WASM_MAX_SEGMENTS 100000u
 #define TH_WASM_MAX_PARAMS 1000u
 #define TH_WASM_MAX_RESULTS 1000u
-#define TH_WASM_MAX_LOCALS 50000u     /* params + locals of one function */
+#define TH_WASM_MAX_LOCALS 50000u /* params + locals of one function */
 #define TH_WASM_MAX_FUNC_BYTES (8u * 1024u * 1024u)
 #define TH_WASM_MAX_NAME_BYTES 100000u
 #define TH_WASM_MAX_BLOCK_DEPTH 100000u
@@ -69,56 +69,56 @@
 #define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u
 
 /* ---- WASI preview1 (src/wasm/wasi.c) ---- */
-#define TH_WASI_MAX_FDS 1024u           /* open guest descriptors */
-#define TH_WASI_MAX_PATH 4096u          /* bytes of one guest path */
-#define TH_WASI_MAX_PATH_DEPTH 256u     /* directories open while resolving */
-#define TH_WASI_MAX_SYMLINKS 32u        /* symlinks expanded in one lookup */
-#define TH_WASI_MAX_IOVS 1024u          /* iovecs used per read/write call */
-#define TH_WASI_MAX_SUBSCRIPTIONS 4096u /* poll_oneoff subscriptions */
+#define TH_WASI_MAX_FDS 1024u                  /* open guest descriptors */
+#define TH_WASI_MAX_PATH 4096u                 /* bytes of one guest path */
+#define TH_WASI_MAX_PATH_DEPTH 256u            /* directories open while resolving */
+#define TH_WASI_MAX_SYMLINKS 32u               /* symlinks expanded in one lookup */
+#define TH_WASI_MAX_IOVS 1024u                 /* iovecs used per read/write call */
+#define TH_WASI_MAX_SUBSCRIPTIONS 4096u        /* poll_oneoff subscriptions */
 #define TH_WASI_MAX_ARGS_BYTES (1024u * 1024u) /* args or environment, total */
 
 /* ---- Store and event chain (src/store, src/chain) ---- */
 #define TH_STORE_DEFAULT_MAX_BLOB (64u * 1024u * 1024u) /* bytes per blob */
 #define TH_STORE_MAX_BLOB_LIMIT (1024u * 1024u * 1024u) /* highest allowed setting */
-#define TH_STORE_MAX_LABEL_BYTES 4096u      /* one label name */
-#define TH_STORE_BUSY_TIMEOUT_MS 10000      /* wait for another writer */
-#define TH_CHAIN_MAX_ACTOR_BYTES 1024u      /* one actor id */
-#define TH_CHAIN_MAX_TYPE_BYTES 1024u       /* one event type */
-#define TH_CHAIN_MAX_DESC_BYTES (64u * 1024u)   /* one description */
-#define TH_CHAIN_MAX_DATA_BYTES (64u * 1024u * 1024u) /* one event's data, inline */
+#define TH_STORE_MAX_LABEL_BYTES 4096u                  /* one label name */
+#define TH_STORE_BUSY_TIMEOUT_MS 10000                  /* wait for another writer */
+#define TH_CHAIN_MAX_ACTOR_BYTES 1024u                  /* one actor id */
+#define TH_CHAIN_MAX_TYPE_BYTES 1024u                   /* one event type */
+#define TH_CHAIN_MAX_DESC_BYTES (64u * 1024u)           /* one description */
+#define TH_CHAIN_MAX_DATA_BYTES (64u * 1024u * 1024u)   /* one event's data, inline */
 /* Larger data is recorded by content reference (bytes in the store, hash in
  * the event), up to this (below SQLite's default 1e9-byte value limit). */
 #define TH_CHAIN_MAX_CONTENT_BYTES (900ull * 1024u * 1024u)
-#define TH_CHAIN_MAX_SEGMENT_BYTES (64u * 1024u * 1024u) /* a batch's events, about
-                                               (one event at least) */
-#define TH_CHAIN_APPEND_STALL_MS 30000u     /* an append waits this long for room in a
-                                               full queue behind a stalled writer */
-#define TH_CHAIN_CLOSE_RETRY_MS 5000u       /* at close, a writer that cannot store
-                                               events retries this long, then fails */
-#define TH_CHAIN_DEFAULT_BATCH_EVENTS 8192u /* events per transaction, at most */
-#define TH_CHAIN_DEFAULT_BATCH_MS 1u        /* longest wait before a commit starts */
+/* a batch's events, about (one event at least) */
+#define TH_CHAIN_MAX_SEGMENT_BYTES (64u * 1024u * 1024u)
+/* an append waits this long for room in a full queue behind a stalled writer */
+#define TH_CHAIN_APPEND_STALL_MS 30000u
+/* at close, a writer that cannot store events retries this long, then fails */
+#define TH_CHAIN_CLOSE_RETRY_MS 5000u
+#define TH_CHAIN_DEFAULT_BATCH_EVENTS 8192u             /* events per transaction, at most */
+#define TH_CHAIN_DEFAULT_BATCH_MS 1u                    /* longest wait before a commit starts */
 #define TH_CHAIN_MAX_QUEUE_BYTES (256u * 1024u * 1024u) /* appends not yet durable */
 #define TH_CHAIN_MAX_JSONL_LINE (96u * 1024u * 1024u)   /* one line of an export */
-#define TH_CHAIN_MAX_MERKLE_DEPTH 64u       /* path length in a signed head */
+#define TH_CHAIN_MAX_MERKLE_DEPTH 64u                   /* path length in a signed head */
 
 /* ---- Actor runtime (src/runtime, src/handlers) ---- */
-#define TH_RT_TURN_BUDGET 64u               /* operations or fuel slices per turn */
-#define TH_RT_TURN_SLICE_MS 10u             /* wall time of one turn, at most (about) */
-#define TH_RT_PREEMPT_WAIT_MS 50u           /* a preempted actor waiting longer is served
-                                               ahead of woken ones */
-#define TH_RT_FUEL_SLICE 200000u            /* fuel before an operation is preempted */
-#define TH_RT_REALLOC_FUEL 1000000u         /* fuel of one host-made cabi_realloc call */
-#define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u) /* events not yet appended; above
-                                               it, recording actors wait */
-#define TH_RT_RECORD_STALL_MS 30000u      /* default wait of an actor for a stalled
-                                               chain writer before its call fails */
-#define TH_RT_MEMORY_CHAIN_BYTES (16u * 1024u * 1024u) /* events kept per actor with
-                                               save_chain = false; oldest dropped */
-#define TH_RT_DEFAULT_MAX_ACTORS 1000000u   /* live actors in one runtime (th_runtime_config) */
-#define TH_RT_STORE_ENTRY_BYTES 64u         /* store bytes charged per new store or label,
-                                               besides the content and the label's name */
-#define TH_RT_MAX_EXITS 4096u               /* ends of root actors kept for late waiters */
-#define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u) /* random-bytes per call */
+#define TH_RT_TURN_BUDGET 64u   /* operations or fuel slices per turn */
+#define TH_RT_TURN_SLICE_MS 10u /* wall time of one turn, at most (about) */
+/* a preempted actor waiting longer is served ahead of woken ones */
+#define TH_RT_PREEMPT_WAIT_MS 50u
+#define TH_RT_FUEL_SLICE 200000u    /* fuel before an operation is preempted */
+#define TH_RT_REALLOC_FUEL 1000000u /* fuel of one host-made cabi_realloc call */
+/* events not yet appended; above it, recording actors wait */
+#define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u)
+/* default wait of an actor for a stalled chain writer before its call fails */
+#define TH_RT_RECORD_STALL_MS 30000u
+/* events kept per actor with save_chain = false; oldest dropped */
+#define TH_RT_MEMORY_CHAIN_BYTES (16u * 1024u * 1024u)
+#define TH_RT_DEFAULT_MAX_ACTORS 1000000u /* live actors in one runtime (th_runtime_config) */
+/* store bytes charged per new store or label, besides the content and the label's name */
+#define TH_RT_STORE_ENTRY_BYTES 64u
+#define TH_RT_MAX_EXITS 4096u                   /* ends of root actors kept for late waiters */
+#define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u)  /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */
 #define TH_RT_MAX_INIT_STATE_BYTES (64u * 1024u * 1024u) /* an initial state read from a file */
 
@@ -129,31 +129,32 @@
 
 /* ---- Management server (src/server) ---- */
 #define TH_SERVER_MAX_BODY_BYTES (16u * 1024u * 1024u) /* request body; above: 413 */
-#define TH_SERVER_MAX_HEADER_BYTES (32u * 1024u) /* request line + headers; above: 431 */
-#define TH_SERVER_MAX_CONNECTIONS 1024u       /* open connections per listener */
-#define TH_SERVER_MAX_TCP_PER_IP 64u          /* TCP connections from one address */
-#define TH_SERVER_CLIENT_TIMEOUT_S 30u        /* idle connection, and longest time a
-                                                 request may take to arrive (slowloris) */
-#define TH_SERVER_REQUEST_TIMEOUT_MS 30000u   /* default wait of POST .../requests */
+#define TH_SERVER_MAX_HEADER_BYTES (32u * 1024u)       /* request line + headers; above: 431 */
+#define TH_SERVER_MAX_CONNECTIONS 1024u                /* open connections per listener */
+#define TH_SERVER_MAX_TCP_PER_IP 64u                   /* TCP connections from one address */
+/* idle connection, and longest time a request may take to arrive (slowloris) */
+#define TH_SERVER_CLIENT_TIMEOUT_S 30u
+#define TH_SERVER_REQUEST_TIMEOUT_MS 30000u              /* default wait of POST .../requests */
 #define TH_SERVER_MAX_REQUEST_TIMEOUT_MS (3600u * 1000u) /* largest ?timeout_ms= */
-#define TH_SERVER_STREAM_BUFFER_BYTES (1024u * 1024u) /* unsent SSE bytes per client;
-                                                 beyond: event overflow, disconnect */
-#define TH_SERVER_STREAM_PAGE 256u            /* stored events read per step */
-#define TH_SERVER_KEEPALIVE_MS 15000u         /* SSE comment line when idle */
+/* unsent SSE bytes per client; beyond: event overflow, disconnect */
+#define TH_SERVER_STREAM_BUFFER_BYTES (1024u * 1024u)
+#define TH_SERVER_STREAM_PAGE 256u                      /* stored events read per step */
+#define TH_SERVER_KEEPALIVE_MS 15000u                   /* SSE comment line when idle */
 #define TH_SERVER_CHANNEL_HISTORY_BYTES (1024u * 1024u) /* messages kept per channel */
-#define TH_SERVER_MAX_CHANNELS 4096u          /* channels opened from outside */
-#define TH_SERVER_MAX_LIST_LIMIT 100000u      /* ?limit= of an event list */
-#define TH_SERVER_JOB_THREADS 2u              /* threads for spawn/stop (may block) */
+#define TH_SERVER_MAX_CHANNELS 4096u                    /* channels opened from outside */
+#define TH_SERVER_MAX_LIST_LIMIT 100000u                /* ?limit= of an event list */
+#define TH_SERVER_JOB_THREADS 2u                        /* threads for spawn/stop (may block) */
 
 /* The compatibility listener (src/server/compat.c): the original's TCP
  * management protocol. */
 #define TH_COMPAT_MAX_FRAME_BYTES (32u * 1024u * 1024u)   /* as the original's codec */
 #define TH_COMPAT_MAX_MESSAGE_BYTES (32u * 1024u * 1024u) /* a reassembled message */
-#define TH_COMPAT_MAX_PARTIALS 8u        /* fragmented messages in flight per client */
-#define TH_COMPAT_MAX_FRAGMENTS 64u      /* fragments of one message */
-#define TH_COMPAT_MAX_CONNECTIONS 64u    /* clients at once */
-#define TH_COMPAT_MAX_QUEUED_BYTES (64u * 1024u * 1024u) /* unsent replies and events per client */
+#define TH_COMPAT_MAX_PARTIALS 8u     /* fragmented messages in flight per client */
+#define TH_COMPAT_MAX_FRAGMENTS 64u   /* fragments of one message */
+#define TH_COMPAT_MAX_CONNECTIONS 64u /* clients at once */
+/* unsent replies and events per client */
+#define TH_COMPAT_MAX_QUEUED_BYTES (64u * 1024u * 1024u)
 #define TH_COMPAT_REQUEST_TIMEOUT_MS 60000u /* RequestActorMessage, OpenChannel */
-#define TH_COMPAT_FRAME_TIMEOUT_S 30u    /* a frame begun must go on arriving within this */
+#define TH_COMPAT_FRAME_TIMEOUT_S 30u       /* a frame begun must go on arriving within this */
 
 #endif

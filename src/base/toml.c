@@ -164,9 +164,7 @@ void toml_free(toml_value *v)
     if (v == NULL)
         return;
     switch (v->type) {
-    case TOML_STRING:
-        free(v->u.s.ptr);
-        break;
+    case TOML_STRING: free(v->u.s.ptr); break;
     case TOML_ARRAY:
         for (size_t i = 0; i < v->u.a.len; i++)
             toml_free(v->u.a.items[i]);
@@ -180,8 +178,7 @@ void toml_free(toml_value *v)
         free(v->u.t.items);
         free(v->u.t.index);
         break;
-    default:
-        break;
+    default: break;
     }
     free(v);
 }
@@ -459,11 +456,11 @@ typedef struct parser {
     const char *start, *p, *end;
     th_error *err;
     toml_value *root;
-    toml_value *cur;    /* table that receives the current section's keys */
-    uint32_t section;   /* number of the section being parsed */
-    uint32_t sections;  /* sections numbered so far */
-    const char *lpos;   /* line cache: position ... */
-    int lno;            /* ... and its line */
+    toml_value *cur;   /* table that receives the current section's keys */
+    uint32_t section;  /* number of the section being parsed */
+    uint32_t sections; /* sections numbered so far */
+    const char *lpos;  /* line cache: position ... */
+    int lno;           /* ... and its line */
 } parser;
 
 static int line_at(parser *ps, const char *at);
@@ -616,8 +613,7 @@ static bool at_eof(const parser *ps)
 
 static bool is_bare_key_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '-';
 }
 
 /* Control characters other than tab are not allowed in comments and
@@ -836,7 +832,8 @@ static int string_body(parser *ps, char q, const char *open, sbuf *b)
     for (;;) {
         const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' && !is_control((unsigned char)*ps->p))
+        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
+               !is_control((unsigned char)*ps->p))
             ps->p++;
         if (ps->p > run && buf_add(b, run, (size_t)(ps->p - run)) != 0)
             return fail_nomem(ps);
@@ -855,7 +852,8 @@ static int string_body(parser *ps, char q, const char *open, sbuf *b)
                 return fail_nomem(ps);
             ps->p++;
         } else if (c == '\n' || c == '\r') {
-            return fail_at(ps, open, TH_EINVAL, "unterminated string (newline before the closing quote)");
+            return fail_at(ps, open, TH_EINVAL,
+                           "unterminated string (newline before the closing quote)");
         } else {
             return fail_at(ps, ps->p, TH_EINVAL, "control character U+%04X in string", c);
         }
@@ -870,7 +868,8 @@ static int ml_string_body(parser *ps, char q, const char *open, sbuf *b)
     for (;;) {
         const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' && !is_control((unsigned char)*ps->p))
+        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
+               !is_control((unsigned char)*ps->p))
             ps->p++;
         if (ps->p > run && buf_add(b, run, (size_t)(ps->p - run)) != 0)
             return fail_nomem(ps);
@@ -882,7 +881,8 @@ static int ml_string_body(parser *ps, char q, const char *open, sbuf *b)
             while (ps->p + n < ps->end && ps->p[n] == q)
                 n++;
             if (n > 5)
-                return fail_at(ps, ps->p, TH_EINVAL, "too many quotes at the end of a multi-line string");
+                return fail_at(ps, ps->p, TH_EINVAL,
+                               "too many quotes at the end of a multi-line string");
             if (buf_add(b, ps->p, n >= 3 ? n - 3 : n) != 0)
                 return fail_nomem(ps);
             ps->p += n;
@@ -1075,7 +1075,8 @@ static int parse_float(parser *ps, const char *tok, const char *e, toml_value *v
     if (s < e && *s == '0' && s + 1 < e && (is_digit((unsigned char)s[1]) || s[1] == '_'))
         return fail_at(ps, tok, TH_EINVAL, "leading zeros are not allowed in a float");
     if ((s = scan_digits(s, e, 10)) == NULL)
-        return fail_at(ps, tok, TH_EINVAL, "invalid float: digits expected around '.', '_' and 'e'");
+        return fail_at(ps, tok, TH_EINVAL,
+                       "invalid float: digits expected around '.', '_' and 'e'");
     if (s < e && *s == '.' && (s = scan_digits(s + 1, e, 10)) == NULL)
         return fail_at(ps, tok, TH_EINVAL, "invalid float: digits expected after '.'");
     if (s < e && (*s == 'e' || *s == 'E')) {
@@ -1108,10 +1109,14 @@ static int parse_integer(parser *ps, const char *tok, const char *e, toml_value 
     }
     if (scan_digits(s, e, base) != e)
         return fail_at(ps, tok, TH_EINVAL, "invalid %s integer '%.*s'",
-                       base == 16 ? "hexadecimal" : base == 8 ? "octal" : base == 2 ? "binary" : "decimal",
+                       base == 16  ? "hexadecimal"
+                       : base == 8 ? "octal"
+                       : base == 2 ? "binary"
+                                   : "decimal",
                        (int)(e - tok), tok);
     if (!digits_value(s, e, base, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &mag))
-        return fail_at(ps, tok, TH_EINVAL, "integer '%.*s' does not fit in 64 bits", (int)(e - tok), tok);
+        return fail_at(ps, tok, TH_EINVAL, "integer '%.*s' does not fit in 64 bits", (int)(e - tok),
+                       tok);
     v->type = TOML_INTEGER;
     if (!neg)
         v->u.i = (int64_t)mag;
@@ -1127,12 +1132,14 @@ static int parse_scalar_token(parser *ps, toml_value *v)
     size_t n;
     char b[16];
 
-    while (ps->p < ps->end && (is_bare_key_char((unsigned char)*ps->p) || *ps->p == '+' || *ps->p == '.'))
+    while (ps->p < ps->end &&
+           (is_bare_key_char((unsigned char)*ps->p) || *ps->p == '+' || *ps->p == '.'))
         ps->p++;
     e = ps->p;
     n = (size_t)(e - tok);
     if (n == 0)
-        return fail_at(ps, tok, TH_EINVAL, "expected a value, found %s", char_desc(ps, tok, b, sizeof b));
+        return fail_at(ps, tok, TH_EINVAL, "expected a value, found %s",
+                       char_desc(ps, tok, b, sizeof b));
     if ((n == 4 && memcmp(tok, "true", 4) == 0) || (n == 5 && memcmp(tok, "false", 5) == 0)) {
         v->type = TOML_BOOL;
         v->u.b = n == 4;
@@ -1147,13 +1154,15 @@ static int parse_scalar_token(parser *ps, toml_value *v)
         return 0;
     }
     if (s == e || !is_digit((unsigned char)*s))
-        return fail_at(ps, tok, TH_EINVAL, "invalid value '%.*s' (strings need quotes)", (int)n, tok);
+        return fail_at(ps, tok, TH_EINVAL, "invalid value '%.*s' (strings need quotes)", (int)n,
+                       tok);
     if (!(e - s >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) &&
         memchr(s, '.', (size_t)(e - s)) == NULL && memchr(s, 'e', (size_t)(e - s)) == NULL &&
         memchr(s, 'E', (size_t)(e - s)) == NULL)
         return parse_integer(ps, tok, e, v);
     if (s != tok && s[0] == '0' && e - s >= 2 && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'))
-        return fail_at(ps, tok, TH_EINVAL, "a sign is not allowed on a hex, octal or binary integer");
+        return fail_at(ps, tok, TH_EINVAL,
+                       "a sign is not allowed on a hex, octal or binary integer");
     if (e - s >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'))
         return parse_integer(ps, tok, e, v);
     return parse_float(ps, tok, e, v);
@@ -1280,7 +1289,8 @@ static bool looks_like_datetime(const parser *ps)
     if (left >= 5 && is_digit((unsigned char)p[0]) && is_digit((unsigned char)p[1]) &&
         is_digit((unsigned char)p[2]) && is_digit((unsigned char)p[3]) && p[4] == '-')
         return true;
-    return left >= 3 && is_digit((unsigned char)p[0]) && is_digit((unsigned char)p[1]) && p[2] == ':';
+    return left >= 3 && is_digit((unsigned char)p[0]) && is_digit((unsigned char)p[1]) &&
+           p[2] == ':';
 }
 
 /* ------------------------------------------------------------------------
@@ -1367,14 +1377,13 @@ static int parse_value(parser *ps, uint32_t depth, toml_value **out)
         return fail_at(ps, ps->p, TH_ETOOBIG, "nesting deeper than %u levels", TH_TOML_MAX_DEPTH);
     if (at_eof(ps) || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '#')
         return fail_at(ps, ps->p, TH_EINVAL, "expected a value, found %s",
-                       !at_eof(ps) && *ps->p == '#' ? "a comment" : char_desc(ps, ps->p, b, sizeof b));
+                       !at_eof(ps) && *ps->p == '#' ? "a comment"
+                                                    : char_desc(ps, ps->p, b, sizeof b));
     if ((v = node_new(TOML_STRING, line_at(ps, ps->p), depth)) == NULL)
         return fail_nomem(ps);
     switch (*ps->p) {
     case '"':
-    case '\'':
-        rc = parse_string(ps, true, &v->u.s.ptr, &v->u.s.len);
-        break;
+    case '\'': rc = parse_string(ps, true, &v->u.s.ptr, &v->u.s.len); break;
     case '[':
         v->type = TOML_ARRAY;
         rc = parse_array(ps, v);
@@ -1431,7 +1440,8 @@ static int assign_dotted(parser *ps, toml_value *base, key *k, toml_value *val)
                          key_text(k, i + 1, kt, sizeof kt), value_desc(sub), sub->line);
             goto fail;
         }
-        if (!(sub->kind == KIND_IMPLICIT || (sub->kind == KIND_DOTTED && sub->section == ps->section))) {
+        if (!(sub->kind == KIND_IMPLICIT ||
+              (sub->kind == KIND_DOTTED && sub->section == ps->section))) {
             rc = fail_at(ps, kp->at, TH_EINVAL,
                          "cannot add keys to table '%s' defined at line %d with dotted keys here",
                          key_text(k, i + 1, kt, sizeof kt), sub->line);

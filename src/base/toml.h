@@ -44,11 +44,11 @@ typedef enum toml_type {
  * offset_minutes.  Fields are range-checked by the parser (day against the
  * month and leap years; second may be 60 for a leap second). */
 typedef struct toml_datetime {
-    int year, month, day;    /* 0000-9999, 1-12, 1-31 */
+    int year, month, day;     /* 0000-9999, 1-12, 1-31 */
     int hour, minute, second; /* 0-23, 0-59, 0-60 */
-    int nanosecond;          /* 0-999999999; digits past the 9th are dropped */
-    int frac_digits;         /* fraction digits as written (0 = none), max 9 */
-    int offset_minutes;      /* east of UTC, -1439..1439; 0 for "Z" */
+    int nanosecond;           /* 0-999999999; digits past the 9th are dropped */
+    int frac_digits;          /* fraction digits as written (0 = none), max 9 */
+    int offset_minutes;       /* east of UTC, -1439..1439; 0 for "Z" */
 } toml_datetime;
 
 typedef struct toml_value toml_value;

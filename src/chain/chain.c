@@ -46,15 +46,15 @@ typedef struct chain_actor {
     uint64_t next_seq;
     uint8_t last[32];
     uint64_t stored_next; /* writer: first seq not yet stored */
-    int persisted;     /* writer: the chain_actor row exists */
-    uint64_t batch_no; /* writer: last batch that touched this chain */
-    uint32_t slot;     /* writer: index in that batch's touched list */
+    int persisted;        /* writer: the chain_actor row exists */
+    uint64_t batch_no;    /* writer: last batch that touched this chain */
+    uint32_t slot;        /* writer: index in that batch's touched list */
     uint64_t batch_first; /* writer: first seq within the current batch */
-    uint64_t head_seq; /* writer: head within the current batch */
+    uint64_t head_seq;    /* writer: head within the current batch */
     uint8_t head_hash[32];
-    int dirty;          /* writer: span/head not yet in chain_span/chain_actor */
+    int dirty;                      /* writer: span/head not yet in chain_span/chain_actor */
     uint64_t span_first, span_last; /* writer: seqs of the pending span */
-    uint64_t *segs;     /* writer: segments of the pending span */
+    uint64_t *segs;                 /* writer: segments of the pending span */
     size_t nsegs, capsegs;
     size_t name_len;
     char name[];
@@ -70,13 +70,13 @@ typedef struct chain_pending {
     int has_desc;
     uint32_t type_len, desc_len;
     size_t data_len;
-    size_t size;  /* bytes allocated, for the queue limit */
+    size_t size; /* bytes allocated, for the queue limit */
     /* An event recorded by content reference (chain_int.h): the content
      * itself, stored in store_blob in the event's transaction. */
     const uint8_t *content; /* into buf, after data; NULL if none */
     size_t content_len;
     uint8_t content_hash[32];
-    char buf[];   /* type NUL, description NUL (if any), data, content */
+    char buf[]; /* type NUL, description NUL (if any), data, content */
 } chain_pending;
 
 /* Queue entries are recycled blocks (base/block.h): allocated by appending
@@ -111,13 +111,13 @@ struct th_chain {
     chain_actor **touched;
     size_t cap_touched;
     uint8_t (*leaves)[32];
-    uint8_t *seg;         /* segment being encoded */
+    uint8_t *seg; /* segment being encoded */
     size_t seg_cap;
-    chain_actor **dirty;  /* chains with a pending span, not in the round */
+    chain_actor **dirty; /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;
-    chain_actor **round;  /* chains being indexed in the current round */
+    chain_actor **round; /* chains being indexed in the current round */
     size_t nround, cap_round, round_pos;
-    uint64_t round_upto;  /* indexed_upto once the round is written */
+    uint64_t round_upto; /* indexed_upto once the round is written */
     int round_active;
     uint64_t last_flush_ns; /* when the last round started */
     uint64_t flush_ns;      /* interval between rounds */
@@ -147,9 +147,9 @@ struct th_chain {
     atomic_int unhealthy; /* stalled || failed, read without the lock */
     uint64_t stalled_since_ms, stall_retries, stop_ns;
     char stall_msg[TH_ERROR_MSG_MAX];
-    int wal_reset; /* the checkpointer asks the writer to finish a checkpoint */
-    int wal_frames; /* WAL frames (4 KiB pages) that call for a reset */
-    int wal_now;    /* writer: frames in the WAL after its last commit */
+    int wal_reset;             /* the checkpointer asks the writer to finish a checkpoint */
+    int wal_frames;            /* WAL frames (4 KiB pages) that call for a reset */
+    int wal_now;               /* writer: frames in the WAL after its last commit */
     pthread_mutex_t ckpt_lock; /* held while the writer or the checkpointer checkpoints */
     char fail_msg[TH_ERROR_MSG_MAX];
     int fail_code; /* TH_EIO, or TH_ENOMEM when the writer ran out of memory */
@@ -337,8 +337,8 @@ static int retry_wait(th_chain *c, unsigned *delay_ms)
     int give_up;
 
     pthread_mutex_lock(&c->qlock);
-    give_up = c->stopping && base_clock_mono_ns() - c->stop_ns >=
-                                 (uint64_t)TH_CHAIN_CLOSE_RETRY_MS * 1000000u;
+    give_up = c->stopping &&
+              base_clock_mono_ns() - c->stop_ns >= (uint64_t)TH_CHAIN_CLOSE_RETRY_MS * 1000000u;
     if (!give_up) {
         deadline_after(&ts, base_clock_mono_ns() + (uint64_t)*delay_ms * 1000000u);
         pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
@@ -726,7 +726,7 @@ static int flush_step(th_chain *c, int start, int all, th_error *err)
         c->last_flush_ns = base_clock_mono_ns();
     }
     end = all || c->nround - c->round_pos < CHAIN_FLUSH_CHUNK ? c->nround
-                                                               : c->round_pos + CHAIN_FLUSH_CHUNK;
+                                                              : c->round_pos + CHAIN_FLUSH_CHUNK;
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     for (i = c->round_pos; i < end && rc == SQLITE_OK; i++)
         rc = write_span(c, c->round[i], &blob, &cap);
@@ -933,8 +933,8 @@ static void drain(th_chain *c, chain_pending *list, int failed)
 
     while (list != NULL) {
         chunk = list;
-        for (n = 0, bytes = 0, p = list;
-             p != NULL && n < c->batch_max && (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
+        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
+                                         (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
              p = p->next, n++) {
             bytes += p->size;
             last_ticket = p->ticket;
@@ -1069,8 +1069,9 @@ static int table_load(th_chain *c, th_error *err)
     sqlite3_finalize(st);
     st = NULL;
     if (rc == SQLITE_DONE)
-        rc = sqlite3_prepare_v2(c->wdb, "SELECT coalesce((SELECT value FROM chain_meta WHERE key ="
-                                        " 'indexed_upto'), 0), coalesce(max(id), 0) FROM chain_segment",
+        rc = sqlite3_prepare_v2(c->wdb,
+                                "SELECT coalesce((SELECT value FROM chain_meta WHERE key ="
+                                " 'indexed_upto'), 0), coalesce(max(id), 0) FROM chain_segment",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         upto = (uint64_t)sqlite3_column_int64(st, 0);
@@ -1131,10 +1132,10 @@ static int table_load(th_chain *c, th_error *err)
  * starts over on its own in a quiet moment. */
 #define CHAIN_CHECKPOINT_MS 25
 #define CHAIN_CHECKPOINT_NICE 10 /* the checkpointer thread's nice value */
-#define CHAIN_WAL_MAX_MIB 256       /* default wal_max_mib */
-#define CHAIN_WAL_TAIL_FRAMES 64    /* left for the writer's final pass, about */
+#define CHAIN_WAL_MAX_MIB 256    /* default wal_max_mib */
+#define CHAIN_WAL_TAIL_FRAMES 64 /* left for the writer's final pass, about */
 #define CHAIN_WAL_MAX_PASSES 16
-#define CHAIN_WAL_HARD 2            /* the writer checkpoints itself past this many bounds */
+#define CHAIN_WAL_HARD 2 /* the writer checkpoints itself past this many bounds */
 
 /* SQLite's WAL hook on the writer's connection: the WAL's size after each
  * commit (writer thread). */
@@ -1204,8 +1205,8 @@ static void *checkpointer_main(void *arg)
         nlog = checkpoint_pass(c);
         /* a long WAL: copy again until a pass finds few new frames, so
          * that the writer's own final pass (it pauses commits) is short */
-        for (pass = 0, prev = 0; nlog > c->wal_frames &&
-                                 nlog - prev > CHAIN_WAL_TAIL_FRAMES && pass < CHAIN_WAL_MAX_PASSES;
+        for (pass = 0, prev = 0; nlog > c->wal_frames && nlog - prev > CHAIN_WAL_TAIL_FRAMES &&
+                                 pass < CHAIN_WAL_MAX_PASSES;
              pass++) {
             prev = nlog;
             nlog = checkpoint_pass(c);
@@ -1245,8 +1246,7 @@ static int prepare_writer(th_chain *c, th_error *err)
          "INSERT OR IGNORE INTO store_blob(hash, size, data) VALUES(?, ?, ?)"},
         {offsetof(th_chain, ins_content),
          "INSERT OR IGNORE INTO store_content(store, hash) VALUES(?, ?)"},
-        {offsetof(th_chain, ins_store),
-         "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)"},
+        {offsetof(th_chain, ins_store), "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)"},
     };
     size_t i;
     int rc;
@@ -1300,8 +1300,10 @@ static int open_writer(th_chain *c, int sync_normal, th_error *err)
         return th_error_set(err, base_crypto_error_code(), "cannot read the public key");
     /* Remember the first key of this home (trust anchor if the key file is
      * lost). */
-    rc = sqlite3_prepare_v2(c->wdb, "INSERT OR IGNORE INTO chain_meta(key, value)"
-                                    " VALUES('public_key', ?)", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(c->wdb,
+                            "INSERT OR IGNORE INTO chain_meta(key, value)"
+                            " VALUES('public_key', ?)",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(st, 1, c->pub, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -1369,9 +1371,10 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
         cfg = &defaults;
     if (cfg->batch_max_events > 1000000u || cfg->batch_max_ms > 60000u ||
         cfg->index_flush_ms > 3600000u || cfg->wal_max_mib > 65536u)
-        return th_error_set(err, TH_EINVAL, "batch_max_events (<= 1000000), batch_max_ms "
-                                            "(<= 60000), index_flush_ms (<= 3600000) or "
-                                            "wal_max_mib (<= 65536) out of range");
+        return th_error_set(err, TH_EINVAL,
+                            "batch_max_events (<= 1000000), batch_max_ms "
+                            "(<= 60000), index_flush_ms (<= 3600000) or "
+                            "wal_max_mib (<= 65536) out of range");
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
@@ -1540,8 +1543,10 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
             stalled_since = now;
         } else if (now - stalled_since >= (uint64_t)TH_CHAIN_APPEND_STALL_MS * 1000000u) {
             pthread_mutex_unlock(&c->qlock);
-            return th_error_set(err, TH_EIO, "the chain writer cannot store events and its queue "
-                                "is full (%zu bytes): %.300s", c->qbytes, c->stall_msg);
+            return th_error_set(err, TH_EIO,
+                                "the chain writer cannot store events and its queue "
+                                "is full (%zu bytes): %.300s",
+                                c->qbytes, c->stall_msg);
         }
         deadline_after(&ts, now + 100000000u);
         pthread_cond_timedwait(&c->dcv, &c->qlock, &ts);
@@ -1567,8 +1572,8 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
     return TH_OK;
 }
 
-int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data,
-                    size_t len, const char *description, th_chain_receipt *receipt, th_error *err)
+int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
+                    const char *description, th_chain_receipt *receipt, th_error *err)
 {
     size_t alen = 0, tlen = 0, dlen = 0, clen = 0, rlen;
     char ref[CHAIN_CONTENT_REF_MAX];
@@ -1584,8 +1589,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
         return th_error_set(err, TH_EPERM, "chains opened read-only");
     if ((rc = check_text("actor id", actor, TH_CHAIN_MAX_ACTOR_BYTES, &alen, err)) != TH_OK ||
         (rc = check_text("event type", type, TH_CHAIN_MAX_TYPE_BYTES, &tlen, err)) != TH_OK ||
-        (description != NULL &&
-         (rc = check_text("description", description, TH_CHAIN_MAX_DESC_BYTES, &dlen, err)) != TH_OK))
+        (description != NULL && (rc = check_text("description", description,
+                                                 TH_CHAIN_MAX_DESC_BYTES, &dlen, err)) != TH_OK))
         return rc;
     if (alen == 0 || tlen == 0)
         return th_error_set(err, TH_EINVAL, "empty %s", alen == 0 ? "actor id" : "event type");
@@ -1598,7 +1603,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
             return th_error_set(err, TH_ETOOBIG, "event data is %zu bytes, above the limit %llu",
                                 len, (unsigned long long)TH_CHAIN_MAX_CONTENT_BYTES);
         if (description != NULL)
-            return th_error_set(err, TH_EINVAL, "an event of more than %u bytes (recorded by "
+            return th_error_set(err, TH_EINVAL,
+                                "an event of more than %u bytes (recorded by "
                                 "content reference) cannot have a description",
                                 TH_CHAIN_MAX_DATA_BYTES);
         if (base_sha256(data, len, chash) != 0)
@@ -1627,8 +1633,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     p->has_parent = p->seq > 0;
     if (p->has_parent)
         memcpy(p->parent, a->last, 32);
-    if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, p->ts, type, tlen,
-                         len ? data : "", len, description, dlen, p->hash) != 0) {
+    if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, p->ts, type, tlen, len ? data : "",
+                         len, description, dlen, p->hash) != 0) {
         pthread_mutex_unlock(&a->lock);
         pending_free(p);
         return th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
@@ -1710,7 +1716,8 @@ int chain_actor_known(th_chain *c, const char *actor)
 
 int th_chain_wait_durable(th_chain *c, uint64_t ticket, int timeout_ms, th_error *err)
 {
-    uint64_t deadline = base_clock_mono_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+    uint64_t deadline =
+        base_clock_mono_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
     struct timespec ts;
     int rc = TH_OK;
 
@@ -1760,7 +1767,9 @@ void th_chain_status_get(th_chain *c, th_chain_status *out)
     out->pending_events = c->last_ticket - c->durable;
     out->pending_bytes = c->qbytes;
     snprintf(out->message, sizeof out->message, "%s",
-             c->failed ? c->fail_msg : c->stalled ? c->stall_msg : "");
+             c->failed    ? c->fail_msg
+             : c->stalled ? c->stall_msg
+                          : "");
     pthread_mutex_unlock(&c->qlock);
 }
 

@@ -87,12 +87,12 @@ int chain_pending_read(const char *home, chain_pending_record *out /* out */,
 void chain_pending_release(chain_pending_record *r);
 /* Keep a permanent record that u's events from u->stored_next on were
  * lost (in chain_meta; the caller's transaction, if any). */
-int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms,
-                      const char *reason, th_error *err);
+int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms, const char *reason,
+                      th_error *err);
 /* TH_OK, or TH_ECORRUPT (missing event, reported in res) if `actor` has a
  * lost record; `stored` = events stored. */
-int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored,
-                     th_chain_verify_result *res, th_error *err);
+int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored, th_chain_verify_result *res,
+                     th_error *err);
 
 /* ---- key.c ---- */
 
@@ -105,7 +105,8 @@ int chain_key_load(const char *home, int create, EVP_PKEY **out /* out */, th_er
 int chain_key_public(EVP_PKEY *key, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
 
 /* Sign `msg` with `key` into `sig`.  Returns 0 or -1. */
-int chain_key_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[CHAIN_SIG_LEN] /* out */);
+int chain_key_sign(EVP_PKEY *key, const uint8_t *msg, size_t len,
+                   uint8_t sig[CHAIN_SIG_LEN] /* out */);
 
 /* 1 if `sig` is a valid signature of `msg` under the raw public key, 0 if
  * not, TH_ENOMEM when OpenSSL ran out of memory (no verdict). */
@@ -168,15 +169,14 @@ typedef struct chain_walk {
     const chain_signed_head *head;
     uint64_t next_seq;
     uint8_t prev[32];
-    sqlite3 *db;              /* if not NULL: check referenced content here */
-    int head_seen;            /* the event at head->seq was walked */
-    uint8_t head_event[32];   /* its hash */
+    sqlite3 *db;            /* if not NULL: check referenced content here */
+    int head_seen;          /* the event at head->seq was walked */
+    uint8_t head_event[32]; /* its hash */
 } chain_walk;
 
 /* Check the next event; on a problem fill walk->res and return
  * TH_ECORRUPT. */
-int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev,
-                     th_error *err);
+int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev, th_error *err);
 
 /* After the last event of an exported chain: check the signed head w->head
  * (Merkle path and signature) against the walked events and `trusted` (may
@@ -208,11 +208,11 @@ typedef struct chain_segment {
     uint8_t *blob;
     size_t blob_len;
     size_t nactors;
-    const char **actors;  /* names, in the segment's order */
-    size_t *last_event;   /* per actor: 1 + index of its last event */
+    const char **actors; /* names, in the segment's order */
+    size_t *last_event;  /* per actor: 1 + index of its last event */
     size_t nevents;
     th_chain_event *events;
-    uint32_t *actor_of;   /* per event: actor index */
+    uint32_t *actor_of; /* per event: actor index */
 } chain_segment;
 
 /* Decode `blob`, v1 or v2 (ownership passes to seg, also on failure).
@@ -245,7 +245,7 @@ int chain_segment_signature_ok(base_sha256_ctx *ctx, const chain_segment *seg);
 /* What chain_actor caches about a chain (as of the last index flush). */
 typedef struct chain_cached_head {
     int64_t id;
-    int valid;     /* head fields present */
+    int valid; /* head fields present */
     uint64_t seq;
     uint8_t hash[32];
     uint64_t segment;

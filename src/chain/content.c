@@ -22,7 +22,8 @@
 #define REF_HEAD "{\"content-ref\":\""
 #define REF_MID "\",\"size\":"
 
-size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size, char out[CHAIN_CONTENT_REF_MAX])
+size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size,
+                                char out[CHAIN_CONTENT_REF_MAX])
 {
     char hex[65];
     int n = snprintf(out, CHAIN_CONTENT_REF_MAX, REF_HEAD "%s" REF_MID "%" PRIu64 "}",
@@ -76,14 +77,15 @@ int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_e
         rc = sqlite3_step(st);
     base_hex_encode(hash, 32, hex);
     if (rc == SQLITE_DONE) {
-        rc = th_error_set(err, TH_ENOENT, "the content %s it references is not in the store",
-                          hex);
+        rc = th_error_set(err, TH_ENOENT, "the content %s it references is not in the store", hex);
     } else if (rc != SQLITE_ROW) {
         rc = db_error(db, rc, err, "reading referenced content");
     } else if ((uint64_t)sqlite3_column_int64(st, 0) != size ||
                (uint64_t)sqlite3_column_bytes(st, 1) != size) {
-        rc = th_error_set(err, TH_ECORRUPT, "the content %s it references has %lld bytes, not "
-                          "%" PRIu64, hex, (long long)sqlite3_column_bytes(st, 1), size);
+        rc = th_error_set(err, TH_ECORRUPT,
+                          "the content %s it references has %lld bytes, not "
+                          "%" PRIu64,
+                          hex, (long long)sqlite3_column_bytes(st, 1), size);
     } else if (base_sha256(sqlite3_column_blob(st, 1), (size_t)size, h) != 0) {
         rc = th_error_set(err, TH_ENOMEM, "SHA-256 failed");
     } else if (memcmp(h, hash, 32) != 0) {

@@ -92,7 +92,8 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
     sqlite3 *db;
 
     if (actor == NULL || ctx == NULL)
-        return th_error_set(err, actor ? TH_ENOMEM : TH_EINVAL, actor ? "out of memory" : "NULL actor");
+        return th_error_set(err, actor ? TH_ENOMEM : TH_EINVAL,
+                            actor ? "out of memory" : "NULL actor");
     db = chain_reader_lock(c);
     rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -116,8 +117,9 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
                 continue;
             o = event_json(&seg.events[e]);
             rc = o != NULL ? write_line(o, out, err)
-                           : th_error_set(err, TH_EINVAL, "event %s/%llu cannot be exported "
-                                                          "(invalid UTF-8?)",
+                           : th_error_set(err, TH_EINVAL,
+                                          "event %s/%llu cannot be exported "
+                                          "(invalid UTF-8?)",
                                           actor, (unsigned long long)seg.events[e].seq);
         }
         /* The signed head: the actor's leaf in the last segment holding it. */
@@ -205,8 +207,7 @@ static int next_object(file_reader *r, json_t **obj, th_error *err)
             return TH_OK;
         if (n == -3)
             return th_error_set(err, ferror(r->in) ? TH_EIO : TH_ENOMEM,
-                                "cannot read line %llu of the file",
-                                (unsigned long long)r->lineno);
+                                "cannot read line %llu of the file", (unsigned long long)r->lineno);
         if (n == -2)
             return th_error_set(err, TH_ETOOBIG, "line %llu is longer than %u bytes",
                                 (unsigned long long)r->lineno, TH_CHAIN_MAX_JSONL_LINE);
@@ -305,7 +306,8 @@ static int parse_head(file_reader *r, json_t *o, chain_signed_head *h, th_error 
         get_hex(o, "public_key", h->public_key, CHAIN_PUBKEY_LEN) != 0 || !json_is_array(path) ||
         json_array_size(path) > TH_CHAIN_MAX_MERKLE_DEPTH)
         return bad_line(r, err, "malformed head");
-    json_array_foreach(path, i, p) {
+    json_array_foreach(path, i, p)
+    {
         if (!json_is_string(p) || base_hex_decode(json_string_value(p), h->path + i * 32, 32) != 0)
             return bad_line(r, err, "malformed head path");
     }
@@ -473,8 +475,8 @@ int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_resul
     rc = next_object(&r, &o, err);
     a = o ? json_object_get(o, "actor") : NULL;
     if (rc == TH_OK && json_is_string(a) && chain_actor_known(c, json_string_value(a)))
-        rc = th_error_set(err, TH_EEXIST, "actor %s already has a chain here",
-                          json_string_value(a));
+        rc =
+            th_error_set(err, TH_EEXIST, "actor %s already has a chain here", json_string_value(a));
     json_decref(o);
     free(r.line);
     if (rc != TH_OK)

@@ -60,8 +60,8 @@ static int create_key(const char *path, th_error *err)
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
-        rc = th_error_set(err, base_errno_code(errno), "cannot create %s: %s", tmp,
-                          strerror(errno));
+        rc =
+            th_error_set(err, base_errno_code(errno), "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     fd = -1;

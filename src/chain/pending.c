@@ -209,8 +209,8 @@ int chain_pending_read(const char *home, chain_pending_record *out, int *writer_
     return TH_OK;
 }
 
-int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms,
-                      const char *reason, th_error *err)
+int chain_lost_record(sqlite3 *db, const chain_unstored *u, uint64_t written_ms, const char *reason,
+                      th_error *err)
 {
     sqlite3_stmt *st = NULL;
     char key[TH_CHAIN_MAX_ACTOR_BYTES + 64], value[1200];
@@ -240,15 +240,18 @@ int chain_lost_check(sqlite3 *db, const char *actor, uint64_t stored, th_chain_v
     int rc, off = 0, found = 0;
 
     snprintf(prefix, sizeof prefix, "lost:%s:", actor);
-    rc = sqlite3_prepare_v2(db, "SELECT value FROM chain_meta WHERE substr(key, 1, ?) = ?"
-                                " ORDER BY key LIMIT 1", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT value FROM chain_meta WHERE substr(key, 1, ?) = ?"
+                            " ORDER BY key LIMIT 1",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int(st, 1, (int)strlen(prefix));
         sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
     }
     if (rc == SQLITE_ROW && (v = (const char *)sqlite3_column_text(st, 0)) != NULL &&
-        sscanf(v, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %n", &from, &to, &ms, &off) == 3 && off > 0) {
+        sscanf(v, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %n", &from, &to, &ms, &off) == 3 &&
+        off > 0) {
         snprintf(when, sizeof when, "%" PRIu64, ms);
         rc = chain_report(res, err, TH_CHAIN_MISSING_EVENT, actor, from,
                           "%" PRIu64 " event(s) from %" PRIu64 " on were appended but never "

@@ -114,8 +114,10 @@ int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint
     *ids = NULL;
     *n = 0;
     memset(head, 0, sizeof *head);
-    rc = sqlite3_prepare_v2(db, "SELECT id, head_seq, head_hash, head_segment FROM chain_actor"
-                                " WHERE name = ?", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT id, head_seq, head_hash, head_segment FROM chain_actor"
+                            " WHERE name = ?",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
@@ -137,8 +139,10 @@ int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint
     st = NULL;
     if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
         return rc;
-    rc = sqlite3_prepare_v2(db, "SELECT segments FROM chain_span WHERE actor = ?1 AND last_seq >= ?2"
-                                " AND first_seq < ?3 ORDER BY first_seq", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT segments FROM chain_span WHERE actor = ?1 AND last_seq >= ?2"
+                            " AND first_seq < ?3 ORDER BY first_seq",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, head->id);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)from_seq);
@@ -341,8 +345,10 @@ static int apply_tail(sqlite3 *db, th_chain_actors *out, th_error *err)
 
     if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
         return rc;
-    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events, id FROM"
-                                " chain_segment WHERE id > ? ORDER BY id", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT signed_ms, public_key, signature, events, id FROM"
+                            " chain_segment WHERE id > ? ORDER BY id",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -182,7 +182,8 @@ static int decode_event_v1(reader *r, chain_segment *seg, size_t i)
             return -1;
         memcpy(ev->parent, b, 32);
     }
-    if (get_u32(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES || get_str(r, tlen, &ev->type) != 0)
+    if (get_u32(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
+        get_str(r, tlen, &ev->type) != 0)
         return -1;
     if (get_u64(r, &dlen) != 0 || dlen > r->left || take(r, (size_t)dlen, &b) != 0)
         return -1;
@@ -339,8 +340,10 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *e
     int rc;
 
     memset(seg, 0, sizeof *seg);
-    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events FROM chain_segment"
-                                " WHERE id = ?", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT signed_ms, public_key, signature, events FROM chain_segment"
+                            " WHERE id = ?",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
     if (rc == SQLITE_OK)
@@ -364,7 +367,8 @@ int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th
     memset(seg, 0, sizeof *seg);
     seg->id = id;
     seg->signed_ms = (uint64_t)sqlite3_column_int64(st, 0);
-    if (sqlite3_column_bytes(st, 1) != CHAIN_PUBKEY_LEN || sqlite3_column_bytes(st, 2) != CHAIN_SIG_LEN)
+    if (sqlite3_column_bytes(st, 1) != CHAIN_PUBKEY_LEN ||
+        sqlite3_column_bytes(st, 2) != CHAIN_SIG_LEN)
         return th_error_set(err, TH_ECORRUPT, "segment %llu has a malformed signature",
                             (unsigned long long)id);
     memcpy(seg->public_key, sqlite3_column_blob(st, 1), CHAIN_PUBKEY_LEN);
@@ -423,7 +427,8 @@ int chain_segment_message(base_sha256_ctx *ctx, const chain_segment *seg, int wa
         ev = &seg->events[seg->last_event[i] - 1];
         chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaves[i]);
     }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, paths, depths) != 0 ||
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, paths, depths) !=
+            0 ||
         base_sha256_take_error(ctx))
         goto out;
     chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);

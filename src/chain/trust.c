@@ -115,7 +115,8 @@ int th_chain_trust_load(const char *home, th_chain_trust *out, th_error *err)
     memset(out, 0, sizeof *out);
     if ((rc = th_home_resolve(home, dir, sizeof dir, err)) != TH_OK)
         return rc;
-    if (th_chain_home_key(dir, key, &e2) == TH_OK && push(out, key, 1, "this home's key", 15) != TH_OK)
+    if (th_chain_home_key(dir, key, &e2) == TH_OK &&
+        push(out, key, 1, "this home's key", 15) != TH_OK)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     if ((rc = db_home_path(dir, TRUST_FILE, path, sizeof path, err)) != TH_OK)
         goto fail;
@@ -174,7 +175,8 @@ static int save(const char *dir, const th_chain_trust *t, th_error *err)
         return rc;
     }
     fputs("# chain signing keys this THEATER_HOME trusts besides its own "
-          "(`theater chain trust add|ls|rm`)\n", f);
+          "(`theater chain trust add|ls|rm`)\n",
+          f);
     for (i = 0; i < t->count; i++)
         if (!t->items[i].own)
             fprintf(f, "%s%s%s\n", base_hex_encode(t->items[i].key, 32, hex),
@@ -244,7 +246,8 @@ int th_chain_trust_remove(const char *home, const char *which, th_error *err)
     else if (t.items[found].own)
         rc = th_error_set(err, TH_EPERM, "that is this home's own key, which is always trusted");
     if (rc == TH_OK) {
-        memmove(t.items + found, t.items + found + 1, (t.count - (size_t)found - 1) * sizeof *t.items);
+        memmove(t.items + found, t.items + found + 1,
+                (t.count - (size_t)found - 1) * sizeof *t.items);
         t.count--;
         rc = save(dir, &t, err);
     }

@@ -93,8 +93,7 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
         th_error e2;
         int rc = chain_content_check(w->db, h, size, &e2);
         if (rc == TH_ENOENT || rc == TH_ECORRUPT)
-            return chain_report(w->res, err, TH_CHAIN_BAD_CONTENT, w->actor, ev->seq, "%s",
-                                e2.msg);
+            return chain_report(w->res, err, TH_CHAIN_BAD_CONTENT, w->actor, ev->seq, "%s", e2.msg);
         if (rc != TH_OK)
             return th_error_set(err, rc, "%s", e2.msg);
     }
@@ -199,12 +198,12 @@ static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *
     if (sqlite3_prepare_v2(db, "SELECT leaves FROM chain_segment WHERE id = ?", -1, &st, NULL) !=
             SQLITE_OK ||
         sqlite3_bind_int64(st, 1, (sqlite3_int64)seg->id) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW ||
-        (size_t)sqlite3_column_bytes(st, 0) != seg->nactors * 32)
+        sqlite3_step(st) != SQLITE_ROW || (size_t)sqlite3_column_bytes(st, 0) != seg->nactors * 32)
         goto out;
     leaves = sqlite3_column_blob(st, 0);
     base_sha256_take_error(ctx);
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) != 0 ||
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) !=
+            0 ||
         base_sha256_take_error(ctx))
         goto out;
     chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
@@ -311,8 +310,8 @@ static void walk_init(chain_walk *w, sqlite3 *db, const char *actor, th_chain_ve
  * verification, the live chain.pending of the home (`pend`, may be NULL):
  * events that a stalled writer holds (alive) or that a dead one lost. */
 static int check_unstored(sqlite3 *db, const char *actor, uint64_t stored,
-                          const chain_pending_record *pend, int alive,
-                          th_chain_verify_result *res, th_error *err)
+                          const chain_pending_record *pend, int alive, th_chain_verify_result *res,
+                          th_error *err)
 {
     size_t i;
     int rc = chain_lost_check(db, actor, stored, res, err);
@@ -406,8 +405,10 @@ static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **o
     size_t count = 0, cap = 0;
     int rc;
 
-    rc = sqlite3_prepare_v2(db, "SELECT name, head_seq, head_hash, head_segment, id FROM chain_actor"
-                                " ORDER BY name", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT name, head_seq, head_hash, head_segment, id FROM chain_actor"
+                            " ORDER BY name",
+                            -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (count == cap) {
             cap = cap ? cap * 2 : 256;
@@ -466,8 +467,8 @@ static int unstored_elsewhere(sqlite3 *db, chain_state *states, size_t n,
     }
     if (rc != TH_OK)
         return rc;
-    src = sqlite3_prepare_v2(db, "SELECT key FROM chain_meta WHERE substr(key, 1, 5) = 'lost:'",
-                             -1, &st, NULL);
+    src = sqlite3_prepare_v2(db, "SELECT key FROM chain_meta WHERE substr(key, 1, 5) = 'lost:'", -1,
+                             &st, NULL);
     while (src == SQLITE_OK && rc == TH_OK && sqlite3_step(st) == SQLITE_ROW) {
         k = (const char *)sqlite3_column_text(st, 0);
         if (k == NULL || (colon = strrchr(k + 5, ':')) == NULL ||
@@ -498,8 +499,10 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
         return th_error_set(err, TH_ENOMEM, "out of memory");
     if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK)
         goto out;
-    rc = sqlite3_prepare_v2(db, "SELECT signed_ms, public_key, signature, events, id FROM"
-                                " chain_segment ORDER BY id", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT signed_ms, public_key, signature, events, id FROM"
+                            " chain_segment ORDER BY id",
+                            -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         id = (uint64_t)sqlite3_column_int64(st, 4);
         if (id != expect)
@@ -574,8 +577,7 @@ int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res,
     memset(res, 0, sizeof *res);
     /* another process's writer may hold events it cannot store (or its
      * process ended with them): chain.pending says which */
-    if (chain_is_read_only(c) &&
-        chain_pending_read(chain_home(c), &pend, &alive, NULL) == TH_OK)
+    if (chain_is_read_only(c) && chain_pending_read(chain_home(c), &pend, &alive, NULL) == TH_OK)
         have_pend = 1;
     db = chain_reader_lock(c);
     /* One read transaction, so the writer's commits do not shift the view. */

@@ -124,7 +124,8 @@ int cli_api_fail(const cli_resp *r)
     else
         cli_errorf("the daemon answered HTTP %ld", r->status);
     json_decref(o);
-    return r->status == 503 && msg != NULL && strstr(msg, "shutting down") ? CLI_EXIT_NO_DAEMON : CLI_EXIT_ERROR;
+    return r->status == 503 && msg != NULL && strstr(msg, "shutting down") ? CLI_EXIT_NO_DAEMON
+                                                                           : CLI_EXIT_ERROR;
 }
 
 json_t *cli_api_json(cli_api *api, const char *method, const char *path, json_t *body, long want,
@@ -136,7 +137,8 @@ json_t *cli_api_json(cli_api *api, const char *method, const char *path, json_t 
     int rc;
 
     json_decref(body);
-    rc = cli_api_call(api, method, path, text, text ? strlen(text) : 0, text ? "application/json" : NULL, &r);
+    rc = cli_api_call(api, method, path, text, text ? strlen(text) : 0,
+                      text ? "application/json" : NULL, &r);
     free(text);
     if (rc != 0) {
         *exit_code = rc;

@@ -14,7 +14,7 @@
 /* Exit codes of the live commands (documented in each --help). */
 enum {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_ERROR = 1,     /* the daemon refused or failed the request */
+    CLI_EXIT_ERROR = 1, /* the daemon refused or failed the request */
     CLI_EXIT_USAGE = 2,
     CLI_EXIT_NO_DAEMON = 3, /* no daemon on this home (or it went away) */
 };

@@ -161,8 +161,9 @@ static int read_spec(const char *dir, build_spec *b)
     b->stack = BUILD_DEFAULT_STACK;
     snprintf(file, sizeof file, "%s/build.toml", dir);
     if (stat(file, &st) != 0) {
-        cli_errorf("build: no build.toml in %s (is it an actor project? `theater new NAME` makes one)",
-                   dir);
+        cli_errorf(
+            "build: no build.toml in %s (is it an actor project? `theater new NAME` makes one)",
+            dir);
         return -1;
     }
     if (st.st_size > BUILD_MAX_FILE) {
@@ -181,7 +182,8 @@ static int read_spec(const char *dir, build_spec *b)
         if (strcmp(kv->key, "output") == 0) {
             if (v->type != TOML_STRING || !inside_path(v->u.s.ptr) || strlen(v->u.s.ptr) < 6 ||
                 strcmp(v->u.s.ptr + strlen(v->u.s.ptr) - 5, ".wasm") != 0) {
-                cli_errorf("build: %s: 'output' must be a path ending in .wasm inside the project", file);
+                cli_errorf("build: %s: 'output' must be a path ending in .wasm inside the project",
+                           file);
                 goto out;
             }
             if ((b->output = strdup(v->u.s.ptr)) == NULL)
@@ -200,8 +202,8 @@ static int read_spec(const char *dir, build_spec *b)
             }
             b->stack = v->u.i;
         } else {
-            cli_errorf("build: %s: unknown key '%s' (known: output, sources, flags, stack_size)", file,
-                       kv->key);
+            cli_errorf("build: %s: unknown key '%s' (known: output, sources, flags, stack_size)",
+                       file, kv->key);
             goto out;
         }
     }
@@ -273,7 +275,8 @@ static int find_tool(const char *env, const char *const *names, const char *what
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
     }
     cli_errorf("build: %s is missing: none of %s is in PATH (install the Debian package %s, "
-               "or set %s)", what, list, pkg, env);
+               "or set %s)",
+               what, list, pkg, env);
     return -1;
 }
 
@@ -299,7 +302,8 @@ static int run(char *const argv[], char *capture, size_t cap)
     posix_spawn_file_actions_destroy(&fa);
     if (capture != NULL) {
         close(pfd[1]);
-        while (rc == 0 && (got = read(pfd[0], capture + n, cap - 1 - n)) > 0 && n + (size_t)got < cap - 1)
+        while (rc == 0 && (got = read(pfd[0], capture + n, cap - 1 - n)) > 0 &&
+               n + (size_t)got < cap - 1)
             n += (size_t)got;
         capture[n] = '\0';
         close(pfd[0]);
@@ -309,7 +313,8 @@ static int run(char *const argv[], char *capture, size_t cap)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status)
+                             : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 /* out = a + b; -1 if it does not fit in cap bytes. */
@@ -403,9 +408,9 @@ static int sdk_sources(const char *sdk, char **argv, size_t *argc, size_t max)
 
 int cli_cmd_build(int argc, char **argv)
 {
-    static const char *const ccs[] = {"clang", "clang-19", "clang-18", "clang-17", "clang-16",
-                                      "clang-15", "clang-14", NULL};
-    static const char *const lds[] = {"wasm-ld", "wasm-ld-19", "wasm-ld-18", "wasm-ld-17",
+    static const char *const ccs[] = {"clang",    "clang-19", "clang-18", "clang-17",
+                                      "clang-16", "clang-15", "clang-14", NULL};
+    static const char *const lds[] = {"wasm-ld",    "wasm-ld-19", "wasm-ld-18", "wasm-ld-17",
                                       "wasm-ld-16", "wasm-ld-15", "wasm-ld-14", NULL};
     const char *dir = NULL, *sdk_opt = NULL;
     char cc[PATH_MAX], ld[PATH_MAX], sdk[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX];
@@ -446,22 +451,27 @@ int cli_cmd_build(int argc, char **argv)
     }
     if (read_spec(dir, &b) != 0)
         return 1;
-    if (find_tool("THEATER_CC", ccs, "clang (the C compiler for wasm32)", "clang", cc, sizeof cc) != 0 ||
-        find_tool("THEATER_WASM_LD", lds, "wasm-ld (the WebAssembly linker)", "lld", ld, sizeof ld) != 0 ||
+    if (find_tool("THEATER_CC", ccs, "clang (the C compiler for wasm32)", "clang", cc, sizeof cc) !=
+            0 ||
+        find_tool("THEATER_WASM_LD", lds, "wasm-ld (the WebAssembly linker)", "lld", ld,
+                  sizeof ld) != 0 ||
         find_sdk(sdk_opt, sdk, sizeof sdk) != 0)
         goto out;
     {
         char *probe[] = {cc, "-print-targets", NULL};
         if (run(probe, targets, sizeof targets) != 0 || strstr(targets, "wasm32") == NULL) {
-            cli_errorf("build: %s cannot compile to WebAssembly (its -print-targets lists no wasm32); "
-                       "use a clang with the WebAssembly backend (Debian's clang has it)", cc);
+            cli_errorf(
+                "build: %s cannot compile to WebAssembly (its -print-targets lists no wasm32); "
+                "use a clang with the WebAssembly backend (Debian's clang has it)",
+                cc);
             goto out;
         }
     }
 
     rc = snprintf(out, sizeof out, "%s/%s", dir, b.output);
     if (rc < 0 || (size_t)rc >= sizeof out ||
-        (rc = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid())) < 0 || (size_t)rc >= sizeof tmp) {
+        (rc = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid())) < 0 ||
+        (size_t)rc >= sizeof tmp) {
         cli_errorf("build: the output path is too long");
         goto out;
     }

@@ -143,7 +143,8 @@ static const char *iso_time(uint64_t ms, char *buf, size_t cap)
 
 /* Every actor with a chain, as a set for short ids and prefixes.  *l is
  * filled too (sorted by id); free both. */
-static int load_ids(th_chain *c, th_chain_actors *l /* out */, cli_ids *ids /* out */, th_error *err)
+static int load_ids(th_chain *c, th_chain_actors *l /* out */, cli_ids *ids /* out */,
+                    th_error *err)
 {
     const char **names;
     size_t i;
@@ -228,16 +229,17 @@ static int cmd_ls(th_chain *c, const chain_args *a, th_error *err)
         if ((n = a->wide ? strlen(l.items[i].name) : cli_ids_short_len(&ids, l.items[i].name)) > w)
             w = n;
     if (!a->json && l.count > 0)
-        printf("%-*s  %-16s  %8s  %-16s  %s\n", (int)w, "ACTOR", "NAME", "EVENTS", "HEAD", "SIGNED");
+        printf("%-*s  %-16s  %8s  %-16s  %s\n", (int)w, "ACTOR", "NAME", "EVENTS", "HEAD",
+               "SIGNED");
     for (i = 0; i < l.count; i++) {
         th_chain_actor *x = &l.items[i];
         name = actor_name(c, x->name);
         base_hex_encode(x->head.hash, 32, hex);
         iso_time(x->head.signed_ms, when, sizeof when);
         if (a->json) {
-            o = json_pack("{s:s, s:s?, s:I, s:I, s:s, s:I}", "actor", x->name, "name", name, "events",
-                          (json_int_t)x->head.count, "head_seq", (json_int_t)x->head.seq, "head", hex,
-                          "signed_ms", (json_int_t)x->head.signed_ms);
+            o = json_pack("{s:s, s:s?, s:I, s:I, s:s, s:I}", "actor", x->name, "name", name,
+                          "events", (json_int_t)x->head.count, "head_seq", (json_int_t)x->head.seq,
+                          "head", hex, "signed_ms", (json_int_t)x->head.signed_ms);
             if (o != NULL)
                 json_dumpf(o, stdout, JSON_COMPACT);
             putchar('\n');
@@ -268,7 +270,8 @@ static int cmd_head(th_chain *c, const char *actor, th_error *err)
         return rc;
     }
     name = actor_name(c, full);
-    printf("actor      %s\nname       %s\nevents     %" PRIu64 "\nhead seq   %" PRIu64 "\nhead hash  %s\n",
+    printf("actor      %s\nname       %s\nevents     %" PRIu64 "\nhead seq   %" PRIu64
+           "\nhead hash  %s\n",
            full, name ? name : "-", h.count, h.seq, base_hex_encode(h.hash, 32, hex));
     printf("signed     %s\nsigner key %s\n", iso_time(h.signed_ms, when, sizeof when),
            base_hex_encode(h.public_key, 32, hex));
@@ -277,10 +280,12 @@ static int cmd_head(th_chain *c, const char *actor, th_error *err)
     return TH_OK;
 }
 
-static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a, th_error *err)
+static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a,
+                       th_error *err)
 {
-    cli_event ev = {e->actor, e->seq, e->type, e->timestamp_ms, e->data, e->data_len,
-                    e->hash, e->has_parent ? e->parent : NULL, e->description};
+    cli_event ev = {e->actor,      e->seq,      e->type, e->timestamp_ms,
+                    e->data,       e->data_len, e->hash, e->has_parent ? e->parent : NULL,
+                    e->description};
     json_t *o;
     char *s;
     int bad;
@@ -341,8 +346,7 @@ static int report(int rc, const th_chain_verify_result *res, const char *what)
 }
 
 /* The signer of a verified file, and why it is (not) trusted. */
-static void print_signer(const th_chain_verify_result *res, const th_chain_trust *trust,
-                         int by_key)
+static void print_signer(const th_chain_verify_result *res, const th_chain_trust *trust, int by_key)
 {
     char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
     int i;
@@ -352,7 +356,7 @@ static void print_signer(const th_chain_verify_result *res, const th_chain_trust
     th_chain_key_fingerprint(res->signer, fp);
     i = trust != NULL ? th_chain_trust_find(trust, res->signer) : -1;
     printf("signed by %s (%s): %s\n", fp, base_hex_encode(res->signer, 32, hex),
-           by_key && res->signer_trusted ? "the key given with --key"
+           by_key && res->signer_trusted   ? "the key given with --key"
            : i >= 0 && trust->items[i].own ? "trusted: this home's own key"
            : i >= 0                        ? "trusted: listed in trusted_keys"
                                            : "NOT trusted by this home");
@@ -471,8 +475,9 @@ static int cmd_trust(const chain_args *a, th_error *err)
     }
     if (strcmp(a->pos[1], "add") == 0 && (a->npos == 3 || a->npos == 4)) {
         if (base_hex_decode(a->pos[2], key, sizeof key) != 0)
-            return th_error_set(err, TH_EINVAL, "KEY wants the 64 hex digits of a public key "
-                                                "(`theater chain key` prints it)");
+            return th_error_set(err, TH_EINVAL,
+                                "KEY wants the 64 hex digits of a public key "
+                                "(`theater chain key` prints it)");
         if ((rc = th_chain_trust_add(a->home, key, a->npos == 4 ? a->pos[3] : NULL, err)) != TH_OK)
             return rc;
         th_chain_key_fingerprint(key, fp);
@@ -504,17 +509,16 @@ int cli_cmd_chain(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     cmd = a.pos[0];
     want = strcmp(cmd, "ls") == 0 || strcmp(cmd, "key") == 0 ? 1
-           : strcmp(cmd, "verify") == 0                    ? -2
-           : strcmp(cmd, "trust") == 0                     ? -4
-                                                           : 2;
+           : strcmp(cmd, "verify") == 0                      ? -2
+           : strcmp(cmd, "trust") == 0                       ? -4
+                                                             : 2;
     if (strcmp(cmd, "ls") && strcmp(cmd, "head") && strcmp(cmd, "events") &&
         strcmp(cmd, "verify") && strcmp(cmd, "export") && strcmp(cmd, "verify-file") &&
         strcmp(cmd, "import") && strcmp(cmd, "key") && strcmp(cmd, "trust")) {
         cli_errorf("chain: unknown command '%s' (see `theater chain --help`)", cmd);
         return 2;
     }
-    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) ||
-        (want == -4 && a.npos < 2)) {
+    if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) || (want == -4 && a.npos < 2)) {
         cli_errorf("chain %s: wrong number of arguments (see `theater chain --help`)", cmd);
         return 2;
     }

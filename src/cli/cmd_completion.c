@@ -31,43 +31,62 @@ typedef struct comp_sub {
 
 typedef struct comp_cmd {
     const char *name, *help;
-    int arg;              /* kind of positional arguments (no subcommands) */
-    comp_sub subs[10];    /* subcommands, if any */
-    comp_flag flags[12];  /* besides --home, --json, -h/--help */
+    int arg;             /* kind of positional arguments (no subcommands) */
+    comp_sub subs[10];   /* subcommands, if any */
+    comp_flag flags[12]; /* besides --home, --json, -h/--help */
 } comp_cmd;
 
 static const comp_cmd cmds[] = {
-    {"server", "run the daemon for THEATER_HOME", V_NONE, {{0}},
+    {"server",
+     "run the daemon for THEATER_HOME",
+     V_NONE,
+     {{0}},
      {{"--listen", V_WORD, "also serve on TCP ADDR:PORT (bearer token)"},
       {"--foreground", V_NONE, "stay in the foreground"},
       {"--log-level", V_WORD, "error, warn, info or debug"},
       {"--compat-listen", V_WORD, "serve the original protocol on ADDR:PORT"},
       {"--compat-allow-remote", V_NONE, "let --compat-listen use a non-loopback address"}}},
-    {"start", "start an actor in the daemon", V_TOML, {{0}},
+    {"start",
+     "start an actor in the daemon",
+     V_TOML,
+     {{0}},
      {{"--state", V_WORD, "initial state (JSON)"}, {"--follow", V_NONE, "then stream its events"}}},
     {"list", "the daemon's actors", V_NONE, {{0}}, {{"--tree", V_NONE, "parents and children"}}},
     {"inspect", "an actor's status, manifest, children, metrics", V_ACTOR, {{0}}, {{0}}},
     {"state", "an actor's current state", V_ACTOR, {{0}}, {{0}}},
-    {"events", "an actor's events (live with --follow)", V_ACTOR, {{0}},
+    {"events",
+     "an actor's events (live with --follow)",
+     V_ACTOR,
+     {{0}},
      {{"--follow", V_NONE, "keep streaming new events"},
       {"--type", V_TYPE, "only events of this type"},
       {"--limit", V_WORD, "the newest N events"},
       {"--wide", V_NONE, "every value whole"}}},
-    {"message", "send a message (or a request) to an actor", V_ACTOR, {{0}},
+    {"message",
+     "send a message (or a request) to an actor",
+     V_ACTOR,
+     {{0}},
      {{"--request", V_NONE, "wait for the reply and print it"},
       {"--file", V_FILE, "the message is this file's bytes"}}},
     {"channel", "open a channel to an actor", V_NONE, {{"open", V_ACTOR}}, {{0}}},
     {"stop", "stop an actor", V_ACTOR, {{0}}, {{"--force", V_NONE, "terminate at once"}}},
     {"restart", "restart an actor", V_ACTOR, {{0}}, {{0}}},
     {"update", "replace an actor's code", V_ACTOR, {{0}}, {{0}}},
-    {"run", "run an actor system in this process", V_TOML, {{0}},
+    {"run",
+     "run an actor system in this process",
+     V_TOML,
+     {{0}},
      {{"--initial-state", V_WORD, "initial state (JSON, or @FILE)"},
       {"--events", V_NONE, "print every event"},
       {"--workers", V_WORD, "worker threads"}}},
     {"new", "write a new actor project", V_WORD, {{0}}, {{0}}},
-    {"build", "compile an actor project", V_DIR, {{0}},
+    {"build",
+     "compile an actor project",
+     V_DIR,
+     {{0}},
      {{"--sdk", V_DIR, "the guest SDK's directory"}, {"-v", V_NONE, "print the clang command"}}},
-    {"chain", "event chains",
+    {"chain",
+     "event chains",
      V_NONE,
      {{"ls", V_NONE},
       {"head", V_CHAIN_ACTOR},
@@ -81,18 +100,25 @@ static const comp_cmd cmds[] = {
       {"--wide", V_NONE, "every value whole"},
       {"-o", V_FILE, "write the export to FILE"},
       {"--key", V_WORD, "trusted public key (hex)"}}},
-    {"store", "the content store", V_FILE,
+    {"store",
+     "the content store",
+     V_FILE,
      {{"new", V_NONE}, {"put", V_FILE}, {"get", V_WORD}, {"label", V_WORD}, {"ls", V_WORD}},
      {{"--store", V_WORD, "the store id"}, {"-o", V_FILE, "write the content to FILE"}}},
-    {"wasm", "run or validate a WebAssembly module", V_WASM,
+    {"wasm",
+     "run or validate a WebAssembly module",
+     V_WASM,
      {{"run", V_WASM}, {"validate", V_WASM}},
      {{"--invoke", V_WORD, "call this export instead of _start"},
       {"--dir", V_WORD, "preopen HOST::GUEST"},
       {"--env", V_WORD, "set KEY=VALUE"},
       {"--fuel", V_WORD, "instruction budget"},
       {"--max-memory", V_WORD, "memory limit in bytes"}}},
-    {"completion", "shell completion scripts", V_NONE,
-     {{"bash", V_NONE}, {"zsh", V_NONE}, {"fish", V_NONE}}, {{0}}},
+    {"completion",
+     "shell completion scripts",
+     V_NONE,
+     {{"bash", V_NONE}, {"zsh", V_NONE}, {"fish", V_NONE}},
+     {{0}}},
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -132,7 +158,11 @@ static void bash_value(FILE *out, int kind)
     case V_FILE: fputs("COMPREPLY=($(compgen -f -- \"$cur\"))", out); break;
     case V_TOML: fputs("_theater_files toml", out); break;
     case V_WASM: fputs("_theater_files wasm", out); break;
-    case V_TYPE: fputs("COMPREPLY=($(compgen -W \"", out); put_types(out); fputs("\" -- \"$cur\"))", out); break;
+    case V_TYPE:
+        fputs("COMPREPLY=($(compgen -W \"", out);
+        put_types(out);
+        fputs("\" -- \"$cur\"))", out);
+        break;
     case V_CHAIN_ACTOR: fputs("_theater_ids chain ls", out); break;
     case V_ACTOR: fputs("_theater_ids list", out); break;
     default: fputs("COMPREPLY=()", out); break;
@@ -164,7 +194,8 @@ static void emit_bash(FILE *out)
           "# Actor ids: the first column of `theater [--home H] ARGS`, without its header.\n"
           "_theater_ids() {\n"
           "    local ids\n"
-          "    ids=$(theater \"$@\" ${home:+--home \"$home\"} 2>/dev/null | awk 'NR > 1 {print $1}')\n"
+          "    ids=$(theater \"$@\" ${home:+--home \"$home\"} 2>/dev/null | awk 'NR > 1 {print "
+          "$1}')\n"
           "    COMPREPLY=($(compgen -W \"$ids\" -- \"$cur\"))\n"
           "}\n"
           "\n"
@@ -385,7 +416,11 @@ static void fish_value(FILE *out, int kind)
     case V_FILE: fputs(" -r -F", out); break;
     case V_TOML: fputs(" -r -a '(__fish_complete_suffix .toml)'", out); break;
     case V_WASM: fputs(" -r -a '(__fish_complete_suffix .wasm)'", out); break;
-    case V_TYPE: fputs(" -x -a '", out); put_types(out); fputc('\'', out); break;
+    case V_TYPE:
+        fputs(" -x -a '", out);
+        put_types(out);
+        fputc('\'', out);
+        break;
     case V_CHAIN_ACTOR: fputs(" -x -a '(__theater_ids chain ls)'", out); break;
     case V_ACTOR: fputs(" -x -a '(__theater_ids list)'", out); break;
     case V_WORD: fputs(" -x", out); break;
@@ -454,8 +489,9 @@ static void emit_fish(FILE *out)
         for (k = 0; k < 12 && c->flags[k].name; k++)
             fish_flag(out, c->name, &c->flags[k]);
         if (c->subs[0].name != NULL) {
-            fprintf(out, "complete -c theater -n '__fish_seen_subcommand_from %s; and not "
-                         "__fish_seen_subcommand_from",
+            fprintf(out,
+                    "complete -c theater -n '__fish_seen_subcommand_from %s; and not "
+                    "__fish_seen_subcommand_from",
                     c->name);
             for (k = 0; k < 10 && c->subs[k].name; k++)
                 fprintf(out, " %s", c->subs[k].name);
@@ -466,8 +502,9 @@ static void emit_fish(FILE *out)
             for (k = 0; k < 10 && c->subs[k].name; k++) {
                 if (c->subs[k].arg == V_NONE || c->subs[k].arg == V_WORD)
                     continue;
-                fprintf(out, "complete -c theater -n '__fish_seen_subcommand_from %s; and "
-                             "__fish_seen_subcommand_from %s'",
+                fprintf(out,
+                        "complete -c theater -n '__fish_seen_subcommand_from %s; and "
+                        "__fish_seen_subcommand_from %s'",
                         c->name, c->subs[k].name);
                 fish_value(out, c->subs[k].arg);
                 fputc('\n', out);

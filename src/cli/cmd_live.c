@@ -22,12 +22,12 @@
 #include "cli/client.h"
 #include "cli/event_text.h"
 
-#define EXIT_HELP                                                                                    \
-    "\nexit status: 0 on success, 1 if the daemon refused or failed the request,\n"                   \
+#define EXIT_HELP \
+    "\nexit status: 0 on success, 1 if the daemon refused or failed the request,\n" \
     "2 for a usage error, 3 if no daemon runs on this home.\n"
-#define COMMON_HELP                                                                                  \
-    "  --json                 machine-readable output (JSON)\n"                                      \
-    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"                \
+#define COMMON_HELP \
+    "  --json                 machine-readable output (JSON)\n" \
+    "  --home DIR             THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n" \
     "  -h, --help             show this help\n"
 
 /* ------------------------------------------------------------------ */
@@ -108,8 +108,8 @@ static void enc(char *out, size_t cap, const char *s)
 
     for (; *s && n + 4 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.') {
             out[n++] = (char)c;
         } else {
             out[n++] = '%';
@@ -160,7 +160,11 @@ static int utf8_text(const unsigned char *p, size_t n)
 
     while (i < n) {
         unsigned char c = p[i];
-        size_t k, len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        size_t k, len = c < 0x80         ? 1
+                        : (c >> 5) == 6  ? 2
+                        : (c >> 4) == 14 ? 3
+                        : (c >> 3) == 30 ? 4
+                                         : 0;
         if (len == 0 || i + len > n || (c < 0x20 && c != '\n' && c != '\t' && c != '\r'))
             return 0;
         for (k = 1; k < len; k++)
@@ -220,7 +224,7 @@ static void print_event(json_t *ev, unsigned flags)
 typedef struct follow_ctx {
     int json;
     unsigned flags; /* event_text.h CLI_EVENT_* */
-    long max;   /* stop after this many events (0 = never) */
+    long max;       /* stop after this many events (0 = never) */
     long seen;
 } follow_ctx;
 
@@ -240,7 +244,8 @@ static int on_event(void *ud, const char *event, const char *data)
     return f->max > 0 && ++f->seen >= f->max;
 }
 
-static int follow_events(cli_api *api, const char *id, const char *type, int json, unsigned flags, long max)
+static int follow_events(cli_api *api, const char *id, const char *type, int json, unsigned flags,
+                         long max)
 {
     char path[512], t[256];
     follow_ctx f = {json, flags, max, 0};
@@ -295,7 +300,8 @@ int cli_cmd_events(int argc, char **argv)
         cli_errorf("events: missing ID (see `theater events --help`)");
         return CLI_EXIT_USAGE;
     }
-    if ((a.val[1] && (limit = strtol(a.val[1], NULL, 10)) <= 0) || (a.val[2] && (max = strtol(a.val[2], NULL, 10)) <= 0)) {
+    if ((a.val[1] && (limit = strtol(a.val[1], NULL, 10)) <= 0) ||
+        (a.val[2] && (max = strtol(a.val[2], NULL, 10)) <= 0)) {
         cli_errorf("events: --limit and --max take a positive number");
         return CLI_EXIT_USAGE;
     }
@@ -393,7 +399,8 @@ int cli_cmd_start(int argc, char **argv)
             printf("%s\n", json_string_value(json_object_get(o, "id")));
         fflush(stdout);
         if (a.flag[0])
-            rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0, 0);
+            rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0,
+                               0);
         json_decref(o);
     }
     cli_api_close(&api);
@@ -429,9 +436,11 @@ static void list_row(json_t *ac, int idlen, int depth)
     const char *parent = json_string_value(json_object_get(ac, "parent"));
 
     age((uint64_t)json_integer_value(json_object_get(ac, "started")), ago, sizeof ago);
-    printf("%-*.*s  %*s%-*s %-9s %-8s %.*s\n", idlen, idlen, json_string_value(json_object_get(ac, "id")), depth * 2,
-           "", 20 - depth * 2 > 4 ? 20 - depth * 2 : 4, json_string_value(json_object_get(ac, "name")),
-           json_string_value(json_object_get(ac, "status")), ago, parent ? idlen : 1, parent ? parent : "-");
+    printf("%-*.*s  %*s%-*s %-9s %-8s %.*s\n", idlen, idlen,
+           json_string_value(json_object_get(ac, "id")), depth * 2, "",
+           20 - depth * 2 > 4 ? 20 - depth * 2 : 4, json_string_value(json_object_get(ac, "name")),
+           json_string_value(json_object_get(ac, "status")), ago, parent ? idlen : 1,
+           parent ? parent : "-");
 }
 
 static void list_tree(json_t *actors, const char *parent, int idlen, int depth)
@@ -441,7 +450,8 @@ static void list_tree(json_t *actors, const char *parent, int idlen, int depth)
     for (i = 0; i < json_array_size(actors); i++) {
         json_t *ac = json_array_get(actors, i);
         const char *p = json_string_value(json_object_get(ac, "parent"));
-        if ((parent == NULL && p == NULL) || (parent != NULL && p != NULL && strcmp(p, parent) == 0)) {
+        if ((parent == NULL && p == NULL) ||
+            (parent != NULL && p != NULL && strcmp(p, parent) == 0)) {
             list_row(ac, idlen, depth);
             if (depth < 32)
                 list_tree(actors, json_string_value(json_object_get(ac, "id")), idlen, depth + 1);
@@ -539,12 +549,19 @@ int cli_cmd_inspect(int argc, char **argv)
         print_json(o);
     } else {
         m = json_object_get(o, "manifest");
-        printf("id          %s\nname        %s %s\nstatus      %s\n", json_string_value(json_object_get(o, "id")),
-               json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "version")),
+        printf("id          %s\nname        %s %s\nstatus      %s\n",
+               json_string_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "name")),
+               json_string_value(json_object_get(o, "version")),
                json_string_value(json_object_get(o, "status")));
-        printf("started     %s\n", when((uint64_t)json_integer_value(json_object_get(o, "started")), buf, sizeof buf));
-        printf("parent      %s\n", json_string_value(json_object_get(o, "parent")) ? json_string_value(json_object_get(o, "parent")) : "-");
-        printf("manifest    %s\n", json_string_value(json_object_get(m, "path")) ? json_string_value(json_object_get(m, "path")) : "(inline TOML)");
+        printf("started     %s\n",
+               when((uint64_t)json_integer_value(json_object_get(o, "started")), buf, sizeof buf));
+        printf("parent      %s\n", json_string_value(json_object_get(o, "parent"))
+                                       ? json_string_value(json_object_get(o, "parent"))
+                                       : "-");
+        printf("manifest    %s\n", json_string_value(json_object_get(m, "path"))
+                                       ? json_string_value(json_object_get(m, "path"))
+                                       : "(inline TOML)");
         kids = json_object_get(o, "children");
         printf("children    %zu\n", json_array_size(kids));
         for (i = 0; i < json_array_size(kids); i++)
@@ -661,7 +678,8 @@ int cli_cmd_message(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if ((a.npos == 2) == (a.val[0] != NULL)) {
-        cli_errorf("message: give the message as DATA or with --file F (see `theater message --help`)");
+        cli_errorf(
+            "message: give the message as DATA or with --file F (see `theater message --help`)");
         return CLI_EXIT_USAGE;
     }
     if (a.val[1] != NULL && strspn(a.val[1], "0123456789") != strlen(a.val[1])) {
@@ -681,11 +699,12 @@ int cli_cmd_message(int argc, char **argv)
     }
     enc(id, sizeof id, a.pos[0]);
     if (a.flag[0])
-        snprintf(path, sizeof path, "/v1/actors/%s/requests%s%s", id, a.val[1] ? "?timeout_ms=" : "",
-                 a.val[1] ? a.val[1] : "");
+        snprintf(path, sizeof path, "/v1/actors/%s/requests%s%s", id,
+                 a.val[1] ? "?timeout_ms=" : "", a.val[1] ? a.val[1] : "");
     else
         snprintf(path, sizeof path, "/v1/actors/%s/messages", id);
-    rc = cli_api_call(&api, "POST", path, data ? data : (unsigned char *)"", len, "application/octet-stream", &r);
+    rc = cli_api_call(&api, "POST", path, data ? data : (unsigned char *)"", len,
+                      "application/octet-stream", &r);
     cli_api_close(&api);
     free(data);
     if (rc != 0)
@@ -766,7 +785,8 @@ static const char channel_help[] =
     "for replies, then closes the channel; it also ends when the actor closes it.\n"
     "\n"
     "options:\n"
-    "  --wait-ms N            how long to wait for replies after stdin ends\n" COMMON_HELP EXIT_HELP;
+    "  --wait-ms N            how long to wait for replies after stdin ends\n" COMMON_HELP
+        EXIT_HELP;
 
 int cli_cmd_channel(int argc, char **argv)
 {
@@ -797,8 +817,8 @@ int cli_cmd_channel(int argc, char **argv)
         return rc;
     enc(id, sizeof id, a.pos[1]);
     snprintf(path, sizeof path, "/v1/actors/%s/channels", id);
-    rc = cli_api_call(&api, "POST", path, a.npos > 2 ? a.pos[2] : "", a.npos > 2 ? strlen(a.pos[2]) : 0,
-                      "application/octet-stream", &r);
+    rc = cli_api_call(&api, "POST", path, a.npos > 2 ? a.pos[2] : "",
+                      a.npos > 2 ? strlen(a.pos[2]) : 0, "application/octet-stream", &r);
     if (rc != 0) {
         cli_api_close(&api);
         return rc;
@@ -818,7 +838,8 @@ int cli_cmd_channel(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.json = a.json;
     snprintf(c.path, sizeof c.path, "/v1/channels/%s/messages", chan);
-    if ((rc = cli_api_open(a.home, &c.api)) != 0 || pthread_create(&th, NULL, chan_reader, &c) != 0) {
+    if ((rc = cli_api_open(a.home, &c.api)) != 0 ||
+        pthread_create(&th, NULL, chan_reader, &c) != 0) {
         cli_api_close(&api);
         return rc ? rc : CLI_EXIT_ERROR;
     }
@@ -886,11 +907,12 @@ static int simple(int argc, char **argv, int which)
     json_t *o, *body = NULL;
     int rc;
 
-    if ((rc = parse_args(argc, argv, help, NULL, which == 0 ? stop_flags : NULL, which == 2 ? 2 : 1, &a)) != 0)
+    if ((rc = parse_args(argc, argv, help, NULL, which == 0 ? stop_flags : NULL, which == 2 ? 2 : 1,
+                         &a)) != 0)
         return rc < 0 ? 0 : rc;
     if (a.npos != (which == 2 ? 2 : 1)) {
-        cli_errorf("%s: missing %s (see `theater %s --help`)", argv[0], which == 2 ? "ID or COMPONENT" : "ID",
-                   argv[0]);
+        cli_errorf("%s: missing %s (see `theater %s --help`)", argv[0],
+                   which == 2 ? "ID or COMPONENT" : "ID", argv[0]);
         return CLI_EXIT_USAGE;
     }
     if (which == 2) {
@@ -911,15 +933,25 @@ static int simple(int argc, char **argv, int which)
         snprintf(path, sizeof path, "/v1/actors/%s/restart", id);
     else
         snprintf(path, sizeof path, "/v1/actors/%s/component", id);
-    o = cli_api_json(&api, which == 0 ? "DELETE" : which == 1 ? "POST" : "PUT", path, body,
-                     which == 0 ? 200 : which == 1 ? 202 : 200, &rc);
+    o = cli_api_json(&api,
+                     which == 0   ? "DELETE"
+                     : which == 1 ? "POST"
+                                  : "PUT",
+                     path, body,
+                     which == 0   ? 200
+                     : which == 1 ? 202
+                                  : 200,
+                     &rc);
     cli_api_close(&api);
     if (o == NULL)
         return rc;
     if (a.json)
         print_json(o);
     else
-        printf("%s %s\n", which == 0 ? "stopped" : which == 1 ? "restarting" : "updated",
+        printf("%s %s\n",
+               which == 0   ? "stopped"
+               : which == 1 ? "restarting"
+                            : "updated",
                json_string_value(json_object_get(o, "id")));
     json_decref(o);
     return 0;

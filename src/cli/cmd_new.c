@@ -139,8 +139,8 @@ static int valid_name(const char *name)
         return 0;
     for (i = 1; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return 0;
     }
     return 1;
@@ -231,8 +231,10 @@ int cli_cmd_new(int argc, char **argv)
     slash = strrchr(target, '/');
     name = slash ? slash + 1 : target;
     if (!valid_name(name)) {
-        cli_errorf("new: '%s' is not a valid actor name: a letter, then letters, digits, '-' or '_' "
-                   "(at most %d)", name, NEW_NAME_MAX);
+        cli_errorf(
+            "new: '%s' is not a valid actor name: a letter, then letters, digits, '-' or '_' "
+            "(at most %d)",
+            name, NEW_NAME_MAX);
         return 2;
     }
     for (i = 0; name[i] != '\0'; i++)

@@ -64,8 +64,8 @@ static void on_log(void *ud, const char *id, const char *name, const char *msg, 
  * told. */
 static void on_event(void *ud, const th_runtime_event *ev)
 {
-    cli_event e = {ev->actor_id, 0, ev->type, ev->timestamp_ms, ev->data, ev->data_len,
-                   ev->hash, NULL, NULL};
+    cli_event e = {ev->actor_id, 0,    ev->type, ev->timestamp_ms, ev->data, ev->data_len,
+                   ev->hash,     NULL, NULL};
     char *s = cli_event_text(&e, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
 
     (void)ud;
@@ -136,9 +136,10 @@ int cli_cmd_run(int argc, char **argv)
         pid_t pid;
         th_error herr;
         if (th_server_home_owner(home, &pid, &herr) == 1) {
-            cli_errorf("run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
-                       "`theater start %s`, or stop the server first",
-                       (long)pid, manifest);
+            cli_errorf(
+                "run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
+                "`theater start %s`, or stop the server first",
+                (long)pid, manifest);
             free(state);
             return 1;
         }

@@ -148,7 +148,8 @@ int cli_cmd_server(int argc, char **argv)
         return 1;
     }
     if (compat_addr != NULL) {
-        if (srv_compat_start(th_server_runtime(srv), compat_addr, compat_remote, &compat, &err) != 0) {
+        if (srv_compat_start(th_server_runtime(srv), compat_addr, compat_remote, &compat, &err) !=
+            0) {
             cli_errorf("server: --compat-listen %s: %s", compat_addr, err.msg);
             th_server_free(srv);
             return 1;

@@ -73,8 +73,7 @@ static int parse(int argc, char **argv, store_args *a)
 }
 
 /* The store to use: --store, else the oldest one (created if none). */
-static int pick_store(th_store *s, const store_args *a, char id[TH_STORE_ID_LEN + 1],
-                      th_error *err)
+static int pick_store(th_store *s, const store_args *a, char id[TH_STORE_ID_LEN + 1], th_error *err)
 {
     th_store_list l = {0};
     int rc;

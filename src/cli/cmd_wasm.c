@@ -223,18 +223,11 @@ static int parse_value(const char *s, uint8_t t, th_wasm_val *v)
             v->i64 = (int64_t)uv;
         return 0;
     }
-    case TH_WASM_F32:
-        v->f32 = strtof(s, &end);
-        return end != s && *end == 0 ? 0 : -1;
-    case TH_WASM_F64:
-        v->f64 = strtod(s, &end);
-        return end != s && *end == 0 ? 0 : -1;
+    case TH_WASM_F32: v->f32 = strtof(s, &end); return end != s && *end == 0 ? 0 : -1;
+    case TH_WASM_F64: v->f64 = strtod(s, &end); return end != s && *end == 0 ? 0 : -1;
     case TH_WASM_FUNCREF:
-    case TH_WASM_EXTERNREF:
-        v->ref = NULL;
-        return strcmp(s, "null") == 0 ? 0 : -1;
-    default:
-        return -1;
+    case TH_WASM_EXTERNREF: v->ref = NULL; return strcmp(s, "null") == 0 ? 0 : -1;
+    default: return -1;
     }
 }
 
@@ -270,9 +263,7 @@ static void print_value(uint8_t t, th_wasm_val v)
             printf("%.17g\n", v.f64);
         break;
     case TH_WASM_FUNCREF:
-    case TH_WASM_EXTERNREF:
-        printf("%s\n", v.ref == NULL ? "null" : type_name(t));
-        break;
+    case TH_WASM_EXTERNREF: printf("%s\n", v.ref == NULL ? "null" : type_name(t)); break;
     default: printf("?\n"); break;
     }
 }
@@ -308,9 +299,8 @@ static int report_trap(th_wasm_exec *ex, const th_wasi *wasi)
 
 /* Call `fn`; handles fuel exhaustion (abort, report as a trap).  Returns
  * -1 on success (results filled) or an exit code. */
-static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args,
-                     uint32_t nargs, th_wasm_val *results, uint32_t nresults,
-                     const th_wasi *wasi, uint64_t fuel)
+static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args, uint32_t nargs,
+                     th_wasm_val *results, uint32_t nresults, const th_wasi *wasi, uint64_t fuel)
 {
     int rc = th_wasm_exec_call(ex, fn, args, nargs, results, nresults);
 
@@ -321,8 +311,7 @@ static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args
     if (rc == TH_WASM_OUT_OF_FUEL) {
         th_wasm_exec_abort(ex); /* turns it into a fuel trap */
         fflush(stdout);
-        fprintf(stderr, "trap: %s (--fuel %" PRIu64 ")\n",
-                th_wasm_exec_trap_message(ex), fuel);
+        fprintf(stderr, "trap: %s (--fuel %" PRIu64 ")\n", th_wasm_exec_trap_message(ex), fuel);
         print_backtrace(ex);
         return EXIT_TRAP;
     }
@@ -336,8 +325,8 @@ static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args
 }
 
 /* --invoke: parse the arguments, call the export, print its results. */
-static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex,
-                         const run_opts *o, const th_wasi *wasi)
+static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opts *o,
+                         const th_wasi *wasi)
 {
     th_wasm_func *fn = th_wasm_instance_func(inst, o->invoke);
     th_wasm_func *init = th_wasm_instance_func(inst, "_initialize");
@@ -351,8 +340,8 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex,
     }
     ft = th_wasm_func_type(fn);
     if ((uint32_t)o->nargs != ft->nparams) {
-        cli_errorf("%s: %s takes %u argument(s), %d given", o->file, o->invoke,
-                   ft->nparams, o->nargs);
+        cli_errorf("%s: %s takes %u argument(s), %d given", o->file, o->invoke, ft->nparams,
+                   o->nargs);
         return EXIT_USAGE;
     }
     vals = calloc((size_t)ft->nparams + ft->nresults + 1, sizeof *vals);
@@ -362,8 +351,8 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex,
     }
     for (uint32_t i = 0; i < ft->nparams; i++)
         if (parse_value(o->args[i], ft->types[i], &vals[i]) != 0) {
-            cli_errorf("argument %u: '%s' is not a valid %s", i + 1,
-                       o->args[i], type_name(ft->types[i]));
+            cli_errorf("argument %u: '%s' is not a valid %s", i + 1, o->args[i],
+                       type_name(ft->types[i]));
             rc = EXIT_USAGE;
             goto out;
         }
@@ -372,8 +361,7 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex,
         if (rc >= 0)
             goto out;
     }
-    rc = call_func(ex, fn, vals, ft->nparams, vals + ft->nparams, ft->nresults,
-                   wasi, o->fuel);
+    rc = call_func(ex, fn, vals, ft->nparams, vals + ft->nparams, ft->nresults, wasi, o->fuel);
     if (rc < 0) {
         for (uint32_t i = 0; i < ft->nresults; i++)
             print_value(ft->types[ft->nparams + i], vals[ft->nparams + i]);
@@ -457,7 +445,8 @@ static int run_module(const run_opts *o)
         th_wasm_func *start = th_wasm_instance_func(inst, "_start");
         if (start == NULL) {
             cli_errorf("%s: no _start export (not a WASI command module; use "
-                       "--invoke NAME to call an export)", o->file);
+                       "--invoke NAME to call an export)",
+                       o->file);
             goto out;
         }
         rc = call_func(ex, start, NULL, 0, NULL, 0, wasi, o->fuel);

@@ -25,15 +25,15 @@
 #include "cli/event_text.h"
 
 const char *const cli_event_types[] = {
-    "actor-spawned",   "wasm-call",     "wasm-result",     "host-call",    "actor-failed",
+    "actor-spawned",     "wasm-call",       "wasm-result",   "host-call",       "actor-failed",
     "supervisor-action", "actor-restarted", "actor-stopped", "message-dropped", "init-skipped",
 };
 const size_t cli_event_ntypes = sizeof cli_event_types / sizeof cli_event_types[0];
 
 static const char *const error_names[] = {
-    "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
-    "type-mismatch",     "internal",       "serialization-error", "update-component-error",
-    "paused",
+    "operation-timeout",   "channel-closed",         "shutting-down",
+    "function-not-found",  "type-mismatch",          "internal",
+    "serialization-error", "update-component-error", "paused",
 };
 
 int cli_event_type_known(const char *type)
@@ -94,7 +94,8 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
             return 0;
         c = (c << 6) | (s[i] & 0x3f);
     }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
         return 0;
     return len;
 }
@@ -155,7 +156,8 @@ static void put_text(rctx *c, const uint8_t *s, size_t n)
     for (i = 0; i < k; i++) {
         uint8_t ch = s[i];
         if (bare && (ch == '\n' || ch == '\r' || ch == '\t')) {
-            while (i + 1 < k && (s[i + 1] == '\n' || s[i + 1] == '\r' || s[i + 1] == '\t' || s[i + 1] == ' '))
+            while (i + 1 < k &&
+                   (s[i + 1] == '\n' || s[i + 1] == '\r' || s[i + 1] == '\t' || s[i + 1] == ' '))
                 i++;
             fputc(' ', c->out);
         } else if (!bare && ch == '"') {
@@ -307,7 +309,8 @@ static void put_rest(rctx *c, const json_t *d, const char *const *used)
     json_t *v;
     size_t i;
 
-    json_object_foreach((json_t *)d, key, v) {
+    json_object_foreach((json_t *)d, key, v)
+    {
         for (i = 0; used[i] != NULL && strcmp(used[i], key) != 0; i++)
             ;
         if (used[i] != NULL)
@@ -343,7 +346,8 @@ static const char *str_of(const json_t *d, const char *key)
 
 static void sum_spawned(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"id", "name", "version", "manifest", "parent", "init_state", NULL};
+    static const char *const used[] = {"id",     "name",       "version", "manifest",
+                                       "parent", "init_state", NULL};
     const json_t *parent = json_object_get(d, "parent");
 
     fputs("started ", c->out);
@@ -417,14 +421,22 @@ static void put_params(rctx *c, const char *fn, const json_t *params)
     json_t *p;
 
     fputc('(', c->out);
-    json_array_foreach((json_t *)params, i, p) {
+    json_array_foreach((json_t *)params, i, p)
+    {
         if (i > 0)
             fputs(", ", c->out);
         switch (i < n ? shape[i] : '?') {
         case 'i': put_id(c, p); break;
-        case 'b': case 'B': put_hex(c, p); break;
-        case 'r': fputs("request ", c->out); put_other_id(c, p); break;
-        case 'c': fputs("channel ", c->out); put_other_id(c, p); break;
+        case 'b':
+        case 'B': put_hex(c, p); break;
+        case 'r':
+            fputs("request ", c->out);
+            put_other_id(c, p);
+            break;
+        case 'c':
+            fputs("channel ", c->out);
+            put_other_id(c, p);
+            break;
         case 'e': put_error_record(c, p); break;
         default: put_json(c, p); break;
         }
@@ -436,7 +448,7 @@ static void put_params(rctx *c, const char *fn, const json_t *params)
 static void put_result(rctx *c, const json_t *r, const char *const *also_used)
 {
     static const char *const used[] = {"function", "state", "response", "accepted", "message",
-                                       "params", "from", "result", NULL};
+                                       "params",   "from",  "result",   NULL};
     const json_t *acc = json_object_get(r, "accepted");
 
     fputs(" -> ", c->out);
@@ -549,7 +561,8 @@ static void put_host_input(rctx *c, int shape, const json_t *in)
     fputc('(', c->out);
     if (json_is_array(in)) {
         n = json_array_size(in);
-        json_array_foreach((json_t *)in, i, v) {
+        json_array_foreach((json_t *)in, i, v)
+        {
             fputs(i ? ", " : "", c->out);
             if (bytes_key != NULL && in_list(bytes_key, "[last]") && i + 1 == n)
                 put_hex(c, v);
@@ -557,7 +570,8 @@ static void put_host_input(rctx *c, int shape, const json_t *in)
                 put_json(c, v);
         }
     } else if (json_is_object(in)) {
-        json_object_foreach((json_t *)in, key, v) {
+        json_object_foreach((json_t *)in, key, v)
+        {
             /* one argument goes without its name: log("..."), read-file("a") */
             if (json_object_size(in) > 1)
                 fprintf(c->out, "%s%s ", first ? "" : ", ", key);
@@ -586,7 +600,8 @@ static void put_host_value(rctx *c, int shape, const json_t *v)
         put_hex(c, v);
     } else if (shape >= 0 && host_shapes[shape].out_id && json_is_array(v)) {
         fputc('[', c->out);
-        json_array_foreach((json_t *)v, i, x) {
+        json_array_foreach((json_t *)v, i, x)
+        {
             fputs(i ? ", " : "", c->out);
             put_id(c, x);
         }
@@ -632,8 +647,8 @@ static void sum_host(rctx *c, const json_t *d)
 
 static void sum_failed(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"error_type", "message", "actor", "name", "function",
-                                       "backtrace", NULL};
+    static const char *const used[] = {"error_type", "message",   "actor", "name",
+                                       "function",   "backtrace", NULL};
     const json_t *bt = json_object_get(d, "backtrace"), *f;
     const char *fn = str_of(d, "function");
     size_t i;
@@ -659,7 +674,8 @@ static void sum_failed(rctx *c, const json_t *d)
         put_json(c, json_object_get(d, "message"));
     put_rest(c, d, used);
     if (json_is_array(bt)) {
-        json_array_foreach((json_t *)bt, i, f) {
+        json_array_foreach((json_t *)bt, i, f)
+        {
             fputs("\n            at ", c->out);
             if (json_is_string(f))
                 put_plain(c, json_string_value(f), json_string_length(f));
@@ -678,7 +694,8 @@ static void put_id_list(rctx *c, const json_t *v)
         put_json(c, v);
         return;
     }
-    json_array_foreach((json_t *)v, i, x) {
+    json_array_foreach((json_t *)v, i, x)
+    {
         fputs(i ? ", " : "", c->out);
         put_id(c, x);
     }
@@ -686,8 +703,8 @@ static void put_id_list(rctx *c, const json_t *v)
 
 static void sum_supervisor(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"action", "strategy", "trigger", "children", "child",
-                                       "max_restarts", "within_seconds", NULL};
+    static const char *const used[] = {"action", "strategy",     "trigger",        "children",
+                                       "child",  "max_restarts", "within_seconds", NULL};
     const char *action = str_of(d, "action"), *strat = str_of(d, "strategy");
     const json_t *trigger = json_object_get(d, "trigger");
 
@@ -761,11 +778,11 @@ static const struct {
     const char *type;
     void (*fn)(rctx *c, const json_t *d);
 } summaries[] = {
-    {"actor-spawned", sum_spawned},       {"wasm-call", sum_call},
-    {"wasm-result", sum_result},          {"host-call", sum_host},
-    {"actor-failed", sum_failed},         {"supervisor-action", sum_supervisor},
-    {"actor-restarted", sum_restarted},   {"actor-stopped", sum_stopped},
-    {"message-dropped", sum_dropped},     {"init-skipped", sum_skipped},
+    {"actor-spawned", sum_spawned},     {"wasm-call", sum_call},
+    {"wasm-result", sum_result},        {"host-call", sum_host},
+    {"actor-failed", sum_failed},       {"supervisor-action", sum_supervisor},
+    {"actor-restarted", sum_restarted}, {"actor-stopped", sum_stopped},
+    {"message-dropped", sum_dropped},   {"init-skipped", sum_skipped},
 };
 
 /* ------------------------------------------------------------------ */
@@ -813,7 +830,8 @@ static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids,
     for (i = strlen(ev->type); i < 17; i++)
         fputc(' ', c.out);
     fputs("  ", c.out);
-    for (i = 0; data != NULL && json_is_object(data) && i < sizeof summaries / sizeof summaries[0]; i++) {
+    for (i = 0; data != NULL && json_is_object(data) && i < sizeof summaries / sizeof summaries[0];
+         i++) {
         if (strcmp(ev->type, summaries[i].type) == 0) {
             summaries[i].fn(&c, data);
             done = 1;
@@ -843,8 +861,8 @@ static json_t *parse_data(const cli_event *ev)
 {
     if (ev->data_len == 0 || ev->data == NULL)
         return NULL;
-    return json_loadb((const char *)ev->data, ev->data_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                      NULL);
+    return json_loadb((const char *)ev->data, ev->data_len,
+                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 }
 
 char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags)
@@ -927,11 +945,13 @@ json_t *cli_event_json(const cli_event *ev)
     if (ev->hash != NULL)
         bad |= json_object_set_new(o, "hash", hex_json(ev->hash, 32));
     if (ev->hash != NULL || ev->parent != NULL)
-        bad |= json_object_set_new(o, "parent_hash", ev->parent ? hex_json(ev->parent, 32) : json_null());
+        bad |= json_object_set_new(o, "parent_hash",
+                                   ev->parent ? hex_json(ev->parent, 32) : json_null());
     if (data != NULL) {
         if (strcmp(ev->type, "actor-failed") == 0)
             name_error_type(data);
-        if (strcmp(ev->type, "wasm-call") == 0 && json_is_array(p = json_object_get(data, "params")) &&
+        if (strcmp(ev->type, "wasm-call") == 0 &&
+            json_is_array(p = json_object_get(data, "params")) &&
             json_is_object(json_array_get(p, 1)))
             name_error_type(json_array_get(p, 1));
         bad |= json_object_set_new(o, "data", data);
@@ -962,11 +982,12 @@ char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, unsigned
     ev.type = json_string_value(json_object_get(event, "event_type"));
     ev.actor = json_string_value(json_object_get(event, "actor"));
     ev.description = json_string_value(json_object_get(event, "description"));
-    if (!json_is_object(event) || ev.type == NULL || !json_is_integer(seq) || !json_is_integer(ts) ||
-        json_integer_value(seq) < 0 || json_integer_value(ts) < 0 ||
+    if (!json_is_object(event) || ev.type == NULL || !json_is_integer(seq) ||
+        !json_is_integer(ts) || json_integer_value(seq) < 0 || json_integer_value(ts) < 0 ||
         (data == NULL && !json_is_string(hex))) {
-        th_error_set(err, TH_EINVAL, "not an event: it needs event_type, seq, timestamp and data "
-                                     "or data_hex");
+        th_error_set(err, TH_EINVAL,
+                     "not an event: it needs event_type, seq, timestamp and data "
+                     "or data_hex");
         return NULL;
     }
     ev.seq = (uint64_t)json_integer_value(seq);

@@ -33,11 +33,11 @@
 /* One event as the CLI sees it.  Only `type` is required; pointers are
  * borrowed for the call. */
 typedef struct cli_event {
-    const char *actor;       /* full actor id, or NULL */
+    const char *actor; /* full actor id, or NULL */
     uint64_t seq;
     const char *type;
-    uint64_t timestamp_ms;   /* ms since the Unix epoch */
-    const uint8_t *data;     /* as recorded */
+    uint64_t timestamp_ms; /* ms since the Unix epoch */
+    const uint8_t *data;   /* as recorded */
     size_t data_len;
     const uint8_t *hash;     /* 32 bytes, or NULL */
     const uint8_t *parent;   /* 32 bytes, or NULL (first event, or unknown) */
@@ -45,8 +45,8 @@ typedef struct cli_event {
 } cli_event;
 
 enum {
-    CLI_EVENT_WIDE = 1 << 0,  /* every value whole */
-    CLI_EVENT_ACTOR = 1 << 1, /* begin the line with the actor's short id */
+    CLI_EVENT_WIDE = 1 << 0,   /* every value whole */
+    CLI_EVENT_ACTOR = 1 << 1,  /* begin the line with the actor's short id */
     CLI_EVENT_NO_SEQ = 1 << 2, /* leave out the sequence number (not known) */
 };
 

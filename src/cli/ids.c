@@ -102,7 +102,8 @@ int cli_ids_resolve(const cli_ids *set, const char *prefix, const char **out, th
             break;
         used += (size_t)w;
     }
-    return th_error_set(err, TH_EEXIST, "actor id '%s' is ambiguous: %zu actors start with it (%s%s); "
+    return th_error_set(err, TH_EEXIST,
+                        "actor id '%s' is ambiguous: %zu actors start with it (%s%s); "
                         "type more of it",
                         prefix, n, list, n > 5 ? ", ..." : "");
 }

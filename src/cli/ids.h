@@ -15,11 +15,11 @@
 
 #include "theater/error.h"
 
-#define CLI_ID_SHORT_MIN 8   /* characters of a short id at least */
-#define CLI_ID_MAX 1024      /* longest id (the chains' actor key) */
+#define CLI_ID_SHORT_MIN 8 /* characters of a short id at least */
+#define CLI_ID_MAX 1024    /* longest id (the chains' actor key) */
 
 typedef struct cli_ids {
-    char **ids;   /* sorted, unique, owned */
+    char **ids; /* sorted, unique, owned */
     size_t count;
 } cli_ids;
 

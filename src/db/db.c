@@ -75,27 +75,15 @@ int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
 
     switch (rc & 0xff) {
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        code = TH_ECORRUPT;
-        break;
+    case SQLITE_NOTADB: code = TH_ECORRUPT; break;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        code = TH_EBUSY;
-        break;
-    case SQLITE_NOMEM:
-        code = TH_ENOMEM;
-        break;
-    case SQLITE_TOOBIG:
-        code = TH_ETOOBIG;
-        break;
+    case SQLITE_LOCKED: code = TH_EBUSY; break;
+    case SQLITE_NOMEM: code = TH_ENOMEM; break;
+    case SQLITE_TOOBIG: code = TH_ETOOBIG; break;
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
-    case SQLITE_PERM:
-        code = TH_EIO;
-        break;
-    default:
-        code = TH_EIO;
-        break;
+    case SQLITE_PERM: code = TH_EIO; break;
+    default: code = TH_EIO; break;
     }
     return th_error_set(err, code, "%s: %s", what, msg);
 }
@@ -288,10 +276,9 @@ int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
             goto fail;
         }
     }
-    rc = sqlite3_exec(db,
-                      (flags & DB_SYNC_NORMAL) ? "PRAGMA synchronous=NORMAL"
-                                                     : "PRAGMA synchronous=FULL",
-                      NULL, NULL, NULL);
+    rc = sqlite3_exec(
+        db, (flags & DB_SYNC_NORMAL) ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+        NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {

@@ -16,7 +16,7 @@
 #define DB_VERSION 1 /* PRAGMA user_version this program writes */
 
 enum {
-    DB_READONLY = 1, /* open read-only; fail if the database is missing */
+    DB_READONLY = 1,    /* open read-only; fail if the database is missing */
     DB_SYNC_NORMAL = 2, /* synchronous=NORMAL instead of FULL */
 };
 
@@ -33,6 +33,6 @@ int db_error(sqlite3 *db, int rc, th_error *err, const char *what);
 
 /* Build "<home>/<name>" into `out` (`cap` bytes); 0 or TH_ETOOBIG. */
 int db_home_path(const char *home, const char *name, char *out /* out */, size_t cap,
-                    th_error *err);
+                 th_error *err);
 
 #endif

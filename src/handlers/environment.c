@@ -76,8 +76,8 @@ static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
         while (p != NULL && *p != NULL && strcmp(*p, *v) != 0)
             p++;
         if (p == NULL || *p == NULL)
-            return th_error_set(err, TH_EPERM, "allowed_vars lists \"%s\", which the parent may not read",
-                                *v);
+            return th_error_set(err, TH_EPERM,
+                                "allowed_vars lists \"%s\", which the parent may not read", *v);
     }
     return 0;
 }
@@ -88,5 +88,9 @@ static const wit_impl_environment impl = {
     .exists = e_exists,
 };
 
-const rt_iface rt_iface_environment = {"theater:simple/environment", RT_H_ENVIRONMENT, wit_fns_environment,
-                                       WIT_NFNS_ENVIRONMENT, &impl, subset};
+const rt_iface rt_iface_environment = {"theater:simple/environment",
+                                       RT_H_ENVIRONMENT,
+                                       wit_fns_environment,
+                                       WIT_NFNS_ENVIRONMENT,
+                                       &impl,
+                                       subset};

@@ -69,7 +69,8 @@ static char *size_record(size_t n, bool ok)
 {
     char buf[96];
 
-    snprintf(buf, sizeof buf, "%s{\"bytes\":%zu,\"not_recorded\":true}%s", ok ? "{\"ok\":" : "", n, ok ? "}" : "");
+    snprintf(buf, sizeof buf, "%s{\"bytes\":%zu,\"not_recorded\":true}%s", ok ? "{\"ok\":" : "", n,
+             ok ? "}" : "");
     return strdup(buf);
 }
 
@@ -141,7 +142,8 @@ static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str
         /* O_NONBLOCK: opening a FIFO without a reader must not block
          * (ENXIO); only regular files are written */
         struct stat st;
-        fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+        fd = open(full,
+                  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
                   0644);
         if (fd < 0) {
             why = errno == ENXIO ? "not a regular file" : strerror(errno);
@@ -149,7 +151,8 @@ static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str
             why = "not a regular file";
             close(fd);
         } else {
-            while (off < content->len && (w = write(fd, content->ptr + off, content->len - off)) > 0)
+            while (off < content->len &&
+                   (w = write(fd, content->ptr + off, content->len - off)) > 0)
                 off += (size_t)w;
             if (off < content->len)
                 why = strerror(errno);
@@ -253,9 +256,11 @@ static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
  * real paths, resolved when the manifests were read). */
 static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
 {
-    if (parent->fs_root == NULL || child->fs_root == NULL || !rt_path_inside(parent->fs_root, child->fs_root))
+    if (parent->fs_root == NULL || child->fs_root == NULL ||
+        !rt_path_inside(parent->fs_root, child->fs_root))
         return th_error_set(err, TH_EPERM, "path '%s' is outside the parent's directory '%s'",
-                            child->fs_root ? child->fs_root : "?", parent->fs_root ? parent->fs_root : "?");
+                            child->fs_root ? child->fs_root : "?",
+                            parent->fs_root ? parent->fs_root : "?");
     return 0;
 }
 
@@ -269,5 +274,6 @@ static const wit_impl_filesystem impl = {
     .path_exists = f_exists,
 };
 
-const rt_iface rt_iface_filesystem = {"theater:simple/filesystem", RT_H_FILESYSTEM, wit_fns_filesystem,
-                                      WIT_NFNS_FILESYSTEM, &impl, subset};
+const rt_iface rt_iface_filesystem = {
+    "theater:simple/filesystem", RT_H_FILESYSTEM, wit_fns_filesystem,
+    WIT_NFNS_FILESYSTEM,         &impl,           subset};

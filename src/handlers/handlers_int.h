@@ -8,7 +8,6 @@
 #include "runtime/rt_int.h"
 
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
-    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment,
-    rt_iface_filesystem;
+    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem;
 
 #endif

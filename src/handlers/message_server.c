@@ -50,7 +50,8 @@ static rt_actor *target_of(rt_host *h, const wit_str *id, char *why, size_t cap)
     st = t->status;
     restarting = t->restart_pending;
     pthread_mutex_unlock(&t->lock);
-    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
+    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
+        st == TH_ACTOR_STOPPED) {
         snprintf(why, cap, "actor %s is not running", id->ptr);
         rt_actor_release(t);
         return NULL;
@@ -62,8 +63,8 @@ static rt_actor *target_of(rt_host *h, const wit_str *id, char *why, size_t cap)
  * itself as target if `self_msg` is set, find the target and make the
  * message (from = the caller).  Returns the message with *t = the target
  * (a reference), or NULL with *why set. */
-static rt_msg *outgoing(rt_host *h, const wit_str *id, const wit_bytes *msg, int kind, const char *self_msg,
-                        rt_actor **t, char *why, size_t cap)
+static rt_msg *outgoing(rt_host *h, const wit_str *id, const wit_bytes *msg, int kind,
+                        const char *self_msg, rt_actor **t, char *why, size_t cap)
 {
     rt_msg *m;
 
@@ -110,8 +111,9 @@ static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *fn, wit_r
         return 0;
     if (t == h->a) {
         rt_msg_free(m);
-        snprintf(why, sizeof why, "mailbox full: this actor's own mailbox has no room "
-                                  "(limits.mailbox_messages %u, mailbox_bytes %llu)",
+        snprintf(why, sizeof why,
+                 "mailbox full: this actor's own mailbox has no room "
+                 "(limits.mailbox_messages %u, mailbox_bytes %llu)",
                  t->lim.mailbox_messages, (unsigned long long)t->lim.mailbox_bytes);
         return fail(h, &ret->is_err, &ret->err, why);
     }
@@ -142,8 +144,8 @@ static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_byte
 {
     char why[160];
     rt_actor *t = NULL;
-    rt_msg *m = outgoing(h, actor_id, msg, RT_MSG_REQUEST, "an actor cannot send a request to itself", &t, why,
-                         sizeof why);
+    rt_msg *m = outgoing(h, actor_id, msg, RT_MSG_REQUEST,
+                         "an actor cannot send a request to itself", &t, why, sizeof why);
 
     if (m == NULL)
         return fail(h, &ret->is_err, &ret->err, why);
@@ -151,12 +153,13 @@ static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_byte
     return post_waiting(h, t, m, RT_WAIT_BYTES, "request");
 }
 
-static int m_open_channel(rt_host *h, wit_str *actor_id, wit_bytes *initial_msg, wit_res_str_str *ret)
+static int m_open_channel(rt_host *h, wit_str *actor_id, wit_bytes *initial_msg,
+                          wit_res_str_str *ret)
 {
     char why[160];
     rt_actor *t = NULL;
-    rt_msg *m = outgoing(h, actor_id, initial_msg, RT_MSG_CHAN_OPEN, "an actor cannot open a channel to itself", &t,
-                         why, sizeof why);
+    rt_msg *m = outgoing(h, actor_id, initial_msg, RT_MSG_CHAN_OPEN,
+                         "an actor cannot open a channel to itself", &t, why, sizeof why);
 
     if (m == NULL)
         return fail(h, &ret->is_err, &ret->err, why);
@@ -291,6 +294,10 @@ static const wit_impl_message_server_host impl = {
 };
 
 const rt_iface rt_iface_message_server = {
-    "theater:simple/message-server-host", RT_H_MESSAGE_SERVER, wit_fns_message_server_host,
-    WIT_NFNS_MESSAGE_SERVER_HOST,         &impl, NULL,
+    "theater:simple/message-server-host",
+    RT_H_MESSAGE_SERVER,
+    wit_fns_message_server_host,
+    WIT_NFNS_MESSAGE_SERVER_HOST,
+    &impl,
+    NULL,
 };

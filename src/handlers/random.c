@@ -155,4 +155,5 @@ static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
     return 0;
 }
 
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random, WIT_NFNS_RANDOM, &impl, subset};
+const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random,
+                                  WIT_NFNS_RANDOM,         &impl,       subset};

@@ -28,7 +28,7 @@ static void free_actor_state(rt_actor *a)
 }
 
 static const rt_iface *const builtin_ifaces[] = {
-    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor, &rt_iface_store,
+    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
     &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
 };
 
@@ -46,8 +46,8 @@ typedef struct ev_sink {
     size_t cap;
 } ev_sink;
 
-static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *parent, const char *type,
-                            const uint8_t *data, size_t len, uint64_t ts)
+static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *parent,
+                            const char *type, const uint8_t *data, size_t len, uint64_t ts)
 {
     ev_sink *k = ud;
     wit_list_types_chain_event *l = k->l;
@@ -74,8 +74,8 @@ static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *par
     e->data.ptr = rt_memdup(data, len);
     e->data.len = len;
     e->timestamp = ts;
-    if (e->hash.ptr == NULL || (parent != NULL && e->parent_hash.val.ptr == NULL) || e->event_type.ptr == NULL ||
-        e->data.ptr == NULL)
+    if (e->hash.ptr == NULL || (parent != NULL && e->parent_hash.val.ptr == NULL) ||
+        e->event_type.ptr == NULL || e->data.ptr == NULL)
         return TH_ENOMEM;
     return 0;
 }
@@ -138,4 +138,5 @@ static const wit_impl_runtime impl = {
     .shutdown = r_shutdown,
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime, WIT_NFNS_RUNTIME, &impl, NULL};
+const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime,
+                                   WIT_NFNS_RUNTIME,         &impl,        NULL};

@@ -64,7 +64,8 @@ static int charge(rt_host *h, uint64_t content, const wit_str *label, th_error *
 
 static void refund(rt_host *h, uint64_t content, const wit_str *label)
 {
-    rt_quota_store_refund(h->a, content + (label != NULL ? label->len : 0) + TH_RT_STORE_ENTRY_BYTES);
+    rt_quota_store_refund(h->a,
+                          content + (label != NULL ? label->len : 0) + TH_RT_STORE_ENTRY_BYTES);
 }
 
 static int s_new(rt_host *h, wit_res_str_str *ret)
@@ -83,7 +84,8 @@ static int s_new(rt_host *h, wit_res_str_str *ret)
     return wit_str_set(h, &ret->ok, sid);
 }
 
-static int s_store(rt_host *h, wit_str *store_id, wit_bytes *content, wit_res_store_content_ref_str *ret)
+static int s_store(rt_host *h, wit_str *store_id, wit_bytes *content,
+                   wit_res_store_content_ref_str *ret)
 {
     th_content_ref ref;
     th_error e;
@@ -92,14 +94,16 @@ static int s_store(rt_host *h, wit_str *store_id, wit_bytes *content, wit_res_st
     th_error_clear(&e);
     if ((rc = charge(h, content->len, NULL, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
-    if ((rc = th_store_put(store_of(h), store_id->ptr, content->ptr, content->len, &ref, &e)) != 0) {
+    if ((rc = th_store_put(store_of(h), store_id->ptr, content->ptr, content->len, &ref, &e)) !=
+        0) {
         refund(h, content->len, NULL);
         return fail(h, &ret->is_err, &ret->err, rc, &e);
     }
     return ref_out(h, &ret->ok, &ref);
 }
 
-static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref, wit_res_bytes_str *ret)
+static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref,
+                 wit_res_bytes_str *ret)
 {
     void *data = NULL;
     size_t len = 0;
@@ -107,14 +111,16 @@ static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_r
     int rc;
 
     th_error_clear(&e);
-    if ((rc = th_store_get(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e)) != 0)
+    if ((rc = th_store_get(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e)) !=
+        0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
     ret->ok.ptr = data; /* owned by the result now */
     ret->ok.len = len;
     return 0;
 }
 
-static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref, wit_res_bool_str *ret)
+static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *content_ref,
+                    wit_res_bool_str *ret)
 {
     th_error e;
     int rc, ex = 0;
@@ -126,8 +132,8 @@ static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *conten
     return 0;
 }
 
-static int s_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
-                   wit_res_unit_str *ret)
+static int s_label(rt_host *h, wit_str *store_id, wit_str *label,
+                   wit_store_content_ref *content_ref, wit_res_unit_str *ret)
 {
     th_error e;
     int rc;
@@ -135,14 +141,16 @@ static int s_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_cont
     th_error_clear(&e);
     if ((rc = charge(h, 0, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
-    if ((rc = th_store_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e)) != 0) {
+    if ((rc = th_store_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e)) !=
+        0) {
         refund(h, 0, label);
         return fail(h, &ret->is_err, &ret->err, rc, &e);
     }
     return 0;
 }
 
-static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label, wit_res_opt_store_content_ref_str *ret)
+static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label,
+                          wit_res_opt_store_content_ref_str *ret)
 {
     th_content_ref ref;
     th_error e;
@@ -166,14 +174,15 @@ static int s_remove_label(rt_host *h, wit_str *store_id, wit_str *label, wit_res
     return 0;
 }
 
-static int s_remove_from_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
-                               wit_res_unit_str *ret)
+static int s_remove_from_label(rt_host *h, wit_str *store_id, wit_str *label,
+                               wit_store_content_ref *content_ref, wit_res_unit_str *ret)
 {
     th_error e;
     int rc;
 
     th_error_clear(&e);
-    rc = th_store_remove_from_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e);
+    rc = th_store_remove_from_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr,
+                                    &e);
     return rc != 0 ? fail(h, &ret->is_err, &ret->err, rc, &e) : 0;
 }
 
@@ -187,7 +196,8 @@ static int s_store_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_b
     th_error_clear(&e);
     if ((rc = charge(h, content->len, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
-    rc = th_store_store_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len, &ref, &e);
+    rc = th_store_store_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len,
+                                 &ref, &e);
     if (rc != 0) {
         refund(h, content->len, label);
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -195,8 +205,8 @@ static int s_store_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_b
     return ref_out(h, &ret->ok, &ref);
 }
 
-static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_bytes *content,
-                                      wit_res_store_content_ref_str *ret)
+static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *label,
+                                      wit_bytes *content, wit_res_store_content_ref_str *ret)
 {
     th_content_ref ref;
     th_error e;
@@ -205,8 +215,8 @@ static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *la
     th_error_clear(&e);
     if ((rc = charge(h, content->len, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
-    rc = th_store_replace_content_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr, content->len,
-                                           &ref, &e);
+    rc = th_store_replace_content_at_label(store_of(h), store_id->ptr, label->ptr, content->ptr,
+                                           content->len, &ref, &e);
     if (rc != 0) {
         refund(h, content->len, label);
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -214,8 +224,8 @@ static int s_replace_content_at_label(rt_host *h, wit_str *store_id, wit_str *la
     return ref_out(h, &ret->ok, &ref);
 }
 
-static int s_replace_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit_store_content_ref *content_ref,
-                              wit_res_unit_str *ret)
+static int s_replace_at_label(rt_host *h, wit_str *store_id, wit_str *label,
+                              wit_store_content_ref *content_ref, wit_res_unit_str *ret)
 {
     th_error e;
     int rc;
@@ -223,7 +233,8 @@ static int s_replace_at_label(rt_host *h, wit_str *store_id, wit_str *label, wit
     th_error_clear(&e);
     if ((rc = charge(h, 0, label, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
-    rc = th_store_replace_at_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr, &e);
+    rc = th_store_replace_at_label(store_of(h), store_id->ptr, label->ptr, content_ref->hash.ptr,
+                                   &e);
     if (rc != 0)
         refund(h, 0, label);
     return rc != 0 ? fail(h, &ret->is_err, &ret->err, rc, &e) : 0;
@@ -241,7 +252,8 @@ static int s_list_labels(rt_host *h, wit_str *store_id, wit_res_list_str_str *re
     return strings_take(h, &l, &ret->ok);
 }
 
-static int s_list_all_content(rt_host *h, wit_str *store_id, wit_res_list_store_content_ref_str *ret)
+static int s_list_all_content(rt_host *h, wit_str *store_id,
+                              wit_res_list_store_content_ref_str *ret)
 {
     th_store_list l = {NULL, 0};
     wit_list_str hashes = {NULL, 0};
@@ -292,4 +304,5 @@ static const wit_impl_store impl = {
     .calculate_total_size = s_calculate_total_size,
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store, WIT_NFNS_STORE, &impl, NULL};
+const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store,
+                                 WIT_NFNS_STORE,         &impl,      NULL};

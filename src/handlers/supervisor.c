@@ -34,7 +34,8 @@ static int fail(rt_host *h, bool *is_err, wit_str *err, const char *msg)
 
 /* spawn and resume: the parent is suspended until the child's init has
  * finished (the wake writes ok(child-id) or err and records). */
-static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes *init, wit_res_str_str *ret)
+static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes *init,
+                    wit_res_str_str *ret)
 {
     const char *man = manifest->ptr;
     rt_spec *spec = NULL;
@@ -67,7 +68,8 @@ static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes
     child->init_reply.actor = h->a;
     child->init_reply.token = rt_op_wait(h->a, RT_WAIT_STRING, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    rt_sched_push(child, RT_PUSH_WAKE); /* its first turn runs init; the queue takes our reference */
+    rt_sched_push(child,
+                  RT_PUSH_WAKE); /* its first turn runs init; the queue takes our reference */
     return TH_WASM_SUSPENDED;
 }
 
@@ -150,7 +152,8 @@ static int s_restart_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
     th_error_clear(&err);
     rc = rt_sup_restart(h->a, c, &err);
     if (rc == 0) {
-        rt_buf_puts(&b, "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
+        rt_buf_puts(
+            &b, "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
         rt_buf_json_str(&b, c->id, RT_ID_LEN);
         rt_buf_puts(&b, "]}");
         rt_record_buf(h->a, "supervisor-action", &b);
@@ -186,7 +189,8 @@ static int s_get_child_state(rt_host *h, wit_str *child_id, wit_res_opt_bytes_st
 
 /* The events are not recorded into the parent's chain: the output record
  * is their number. */
-static int s_get_child_events(rt_host *h, wit_str *child_id, wit_res_list_types_chain_event_str *ret)
+static int s_get_child_events(rt_host *h, wit_str *child_id,
+                              wit_res_list_types_chain_event_str *ret)
 {
     char why[160], out[64];
     rt_actor *c = child_of(h, child_id, why, sizeof why);
@@ -214,5 +218,6 @@ static const wit_impl_supervisor impl = {
     .get_child_events = s_get_child_events,
 };
 
-const rt_iface rt_iface_supervisor = {"theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
-                                      WIT_NFNS_SUPERVISOR, &impl, NULL};
+const rt_iface rt_iface_supervisor = {
+    "theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
+    WIT_NFNS_SUPERVISOR,         &impl,           NULL};

@@ -51,4 +51,5 @@ static const wit_impl_timing impl = {
     .deadline = t_deadline,
 };
 
-const rt_iface rt_iface_timing = {"theater:simple/timing", RT_H_TIMING, wit_fns_timing, WIT_NFNS_TIMING, &impl, NULL};
+const rt_iface rt_iface_timing = {"theater:simple/timing", RT_H_TIMING, wit_fns_timing,
+                                  WIT_NFNS_TIMING,         &impl,       NULL};

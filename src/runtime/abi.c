@@ -46,8 +46,8 @@ int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out)
         return th_error_set(g->err, TH_ETRAP, "actor has no memory");
     if (len > size || ptr > size - len)
         return th_error_set(g->err, TH_ETRAP,
-                            "out-of-bounds guest range [%u, +%llu) (memory is %llu bytes)",
-                            ptr, (unsigned long long)len, (unsigned long long)size);
+                            "out-of-bounds guest range [%u, +%llu) (memory is %llu bytes)", ptr,
+                            (unsigned long long)len, (unsigned long long)size);
     *out = base + ptr;
     return 0;
 }
@@ -141,7 +141,8 @@ int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
         return rc;
     *ptr = (uint32_t)res[0].i32;
     if (align > 1 && (*ptr & (align - 1)) != 0)
-        return th_error_set(g->err, TH_ETRAP, "cabi_realloc returned misaligned pointer 0x%x", *ptr);
+        return th_error_set(g->err, TH_ETRAP, "cabi_realloc returned misaligned pointer 0x%x",
+                            *ptr);
     rc = rt_abi_span(g, *ptr, size, &p);
     if (rc != 0)
         return th_error_prefix(g->err, "cabi_realloc(%u bytes)", size);
@@ -154,7 +155,8 @@ int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32
     int rc;
 
     if (len > UINT32_MAX)
-        return th_error_set(g->err, TH_ETOOBIG, "value of %zu bytes does not fit a wasm32 memory", len);
+        return th_error_set(g->err, TH_ETOOBIG, "value of %zu bytes does not fit a wasm32 memory",
+                            len);
     rc = rt_abi_alloc(g, align, (uint32_t)len, ptr);
     if (rc == 0 && len > 0) {
         rc = rt_abi_span(g, *ptr, len, &p);
@@ -180,7 +182,8 @@ int rt_abi_store_u32(rt_guest *g, uint32_t addr, uint32_t v)
     int rc = rt_abi_span(g, addr, 4, &p);
 
     if (rc == 0) {
-        b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16), b[3] = (uint8_t)(v >> 24);
+        b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16),
+        b[3] = (uint8_t)(v >> 24);
         memcpy(p, b, 4);
     }
     return rc;
@@ -242,7 +245,8 @@ int rt_abi_string(rt_guest *g, uint32_t ptr, uint32_t len, char **out, size_t *n
     if (rc != 0)
         return rc;
     if (!rt_utf8_valid(p, len))
-        return th_error_set(g->err, TH_ETRAP, "invalid UTF-8 in string at 0x%x (%u bytes)", ptr, len);
+        return th_error_set(g->err, TH_ETRAP, "invalid UTF-8 in string at 0x%x (%u bytes)", ptr,
+                            len);
     rc = rt_abi_bytes(g, ptr, len, (uint8_t **)out);
     if (rc == 0 && n != NULL)
         *n = len;
@@ -267,7 +271,8 @@ int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_
         return th_error_set(g->err, TH_ETRAP, "invalid option discriminant %u", disc);
     if (disc == 0)
         return 0;
-    if ((rc = rt_abi_load_u32(g, addr + 4, &ptr)) != 0 || (rc = rt_abi_load_u32(g, addr + 8, &len)) != 0)
+    if ((rc = rt_abi_load_u32(g, addr + 4, &ptr)) != 0 ||
+        (rc = rt_abi_load_u32(g, addr + 8, &len)) != 0)
         return rc;
     if ((rc = rt_abi_bytes(g, ptr, len, out)) != 0)
         return rc;
@@ -386,7 +391,8 @@ int rt_host_bytes(rt_host *h, uint32_t ptr, uint32_t len, const uint8_t **out)
     return rc;
 }
 
-int rt_host_done(rt_host *h, const char *iface, const char *fn, char *input, const char *output_json)
+int rt_host_done(rt_host *h, const char *iface, const char *fn, char *input,
+                 const char *output_json)
 {
     rt_record_host(h->a, iface, fn, input, output_json);
     free(input);

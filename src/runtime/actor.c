@@ -197,9 +197,11 @@ static int count_descendant(rt_actor *a, th_error *err)
             atomic_fetch_sub(&p->ndesc, 1);
             for (q = a->parent; q != p; q = q->parent)
                 atomic_fetch_sub(&q->ndesc, 1);
-            return th_error_set(err, TH_EPERM, "spawn of %s refused: %s%s has %u descendants, its limit "
-                                               "(limits.max_descendants)",
-                                a->spec->name, p == a->parent ? "the parent " : "ancestor ", p->id, was);
+            return th_error_set(err, TH_EPERM,
+                                "spawn of %s refused: %s%s has %u descendants, its limit "
+                                "(limits.max_descendants)",
+                                a->spec->name, p == a->parent ? "the parent " : "ancestor ", p->id,
+                                was);
         }
     }
     return 0;
@@ -282,8 +284,9 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         }
         if (parent->nchildren >= parent->lim.max_children) {
             pthread_mutex_unlock(&parent->lock);
-            rc = th_error_set(err, TH_EPERM, "spawn of %s refused: the parent has %u children, its limit "
-                                             "(limits.max_children)",
+            rc = th_error_set(err, TH_EPERM,
+                              "spawn of %s refused: the parent has %u children, its limit "
+                              "(limits.max_children)",
                               spec->name, parent->nchildren);
             goto fail;
         }
@@ -308,8 +311,9 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         counted = true;
     }
     if (atomic_load(&rt->reg.count) >= rt->max_actors) {
-        rc = th_error_set(err, TH_EPERM, "spawn of %s refused: the runtime runs %u actors, its limit",
-                          spec->name, rt->max_actors);
+        rc = th_error_set(err, TH_EPERM,
+                          "spawn of %s refused: the runtime runs %u actors, its limit", spec->name,
+                          rt->max_actors);
         goto fail;
     }
     if (sub != NULL && sub->event_fn != NULL &&
@@ -456,8 +460,8 @@ void rt_actor_post_ctl(rt_actor *a, rt_msg *m)
     rt_sched_wake(a);
 }
 
-void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
-                   const uint8_t *data, size_t len, const char *text)
+void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const uint8_t *data,
+                   size_t len, const char *text)
 {
     rt_msg *m = rt_msg_new(RT_MSG_WAKE, has_data ? data : NULL, has_data ? len : 0);
 
@@ -547,12 +551,8 @@ static void record_call(rt_actor *a, rt_op *op)
     rt_buf_puts(&b, short_name(op->ex));
     rt_buf_puts(&b, "\",\"params\":[");
     switch (op->ex) {
-    case RT_EX_INIT:
-        rt_buf_json_str(&b, a->id, RT_ID_LEN);
-        break;
-    case RT_EX_HANDLE_SEND:
-        rt_buf_json_hex(&b, m->data, m->len);
-        break;
+    case RT_EX_INIT: rt_buf_json_str(&b, a->id, RT_ID_LEN); break;
+    case RT_EX_HANDLE_SEND: rt_buf_json_hex(&b, m->data, m->len); break;
     case RT_EX_HANDLE_REQUEST:
     case RT_EX_CHAN_MSG:
         rt_buf_json_str(&b, m->b, strlen(m->b));
@@ -564,9 +564,7 @@ static void record_call(rt_actor *a, rt_op *op)
         rt_buf_puts(&b, ",");
         rt_buf_json_hex(&b, m->data, m->len);
         break;
-    case RT_EX_CHAN_CLOSE:
-        rt_buf_json_str(&b, m->b, strlen(m->b));
-        break;
+    case RT_EX_CHAN_CLOSE: rt_buf_json_str(&b, m->b, strlen(m->b)); break;
     case RT_EX_CHILD_ERROR:
         rt_buf_json_str(&b, m->a, strlen(m->a));
         if (rt_wit_error_name(m->code) != NULL)
@@ -587,9 +585,7 @@ static void record_call(rt_actor *a, rt_op *op)
         else
             rt_buf_puts(&b, "null");
         break;
-    case RT_EX_CHILD_STOP:
-        rt_buf_json_str(&b, m->a, strlen(m->a));
-        break;
+    case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
     }
     rt_buf_puts(&b, "]");
     if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
@@ -608,7 +604,8 @@ static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nar
 {
     rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
     rt_msg *m = op->msg;
-    wit_opt_bytes state = {a->has_state, {a->has_state ? a->state : NULL, a->has_state ? a->state_len : 0}};
+    wit_opt_bytes state = {a->has_state,
+                           {a->has_state ? a->state : NULL, a->has_state ? a->state_len : 0}};
     wit_bytes data = {m->data, m->len};
     wit_str chan = {m->b, strlen(m->b)}, from = {m->a, strlen(m->a)};
 
@@ -627,32 +624,38 @@ static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nar
     }
     case RT_EX_CHAN_OPEN: {
         wit_tup2_str_bytes p = {chan, data};
-        return wit_call_lower_message_server_client_handle_channel_open(&g, &state, &p, args, nargs);
+        return wit_call_lower_message_server_client_handle_channel_open(&g, &state, &p, args,
+                                                                        nargs);
     }
     case RT_EX_CHAN_MSG: {
         wit_tup2_str_bytes p = {chan, data};
-        return wit_call_lower_message_server_client_handle_channel_message(&g, &state, &p, args, nargs);
+        return wit_call_lower_message_server_client_handle_channel_message(&g, &state, &p, args,
+                                                                           nargs);
     }
     case RT_EX_CHAN_CLOSE: {
         wit_tup1_str p = {chan};
-        return wit_call_lower_message_server_client_handle_channel_close(&g, &state, &p, args, nargs);
+        return wit_call_lower_message_server_client_handle_channel_close(&g, &state, &p, args,
+                                                                         nargs);
     }
     case RT_EX_CHILD_ERROR: {
         /* the error's data is its text */
         wit_tup2_str_types_wit_actor_error p = {
-            from, {(uint32_t)m->code, {m->text != NULL, {(uint8_t *)m->text, m->text ? strlen(m->text) : 0}}}};
+            from,
+            {(uint32_t)m->code,
+             {m->text != NULL, {(uint8_t *)m->text, m->text ? strlen(m->text) : 0}}}};
         return wit_call_lower_supervisor_handlers_handle_child_error(&g, &state, &p, args, nargs);
     }
     case RT_EX_CHILD_EXIT: {
-        wit_tup2_str_opt_bytes p = {from, {m->has_data, {m->has_data ? m->data : NULL, m->has_data ? m->len : 0}}};
+        wit_tup2_str_opt_bytes p = {
+            from, {m->has_data, {m->has_data ? m->data : NULL, m->has_data ? m->len : 0}}};
         return wit_call_lower_supervisor_handlers_handle_child_exit(&g, &state, &p, args, nargs);
     }
     case RT_EX_CHILD_STOP: {
         wit_tup1_str p = {from};
-        return wit_call_lower_supervisor_handlers_handle_child_external_stop(&g, &state, &p, args, nargs);
+        return wit_call_lower_supervisor_handlers_handle_child_external_stop(&g, &state, &p, args,
+                                                                             nargs);
     }
-    default:
-        return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
+    default: return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
     }
 }
 
@@ -689,7 +692,8 @@ static void begin_op(rt_actor *a, rt_msg *m)
             a->status = TH_ACTOR_RUNNING;
             pthread_mutex_unlock(&a->lock);
             rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
-            rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
+            rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
+                              NULL);
             if (a->init_sync != NULL) {
                 rt_reply r = {NULL, 0, a->init_sync};
                 a->init_sync = NULL;
@@ -829,9 +833,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         }
         op->wait = RT_WAIT_YIELD;
         return;
-    case TH_WASM_TRAPPED:
-        fail_trap(a, op);
-        return;
+    case TH_WASM_TRAPPED: fail_trap(a, op); return;
     default:
         rt_actor_fail(a, WIT_INTERNAL, "cannot call %s: %s", short_name(op->ex), th_strerror(rc));
         return;
@@ -860,11 +862,11 @@ typedef struct op_result {
     bool has_state;
     uint8_t *state;
     size_t state_len;
-    bool has_resp;       /* handle-request response / channel accept message */
+    bool has_resp; /* handle-request response / channel accept message */
     uint8_t *resp;
     size_t resp_len;
-    bool accepted;       /* channel open */
-    char *err;           /* err(string) */
+    bool accepted; /* channel open */
+    char *err;     /* err(string) */
 } op_result;
 
 /* The exports whose result is result<tuple<option<list<u8>>>, string>. */
@@ -990,7 +992,8 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         if (a->status == TH_ACTOR_STARTING)
             a->status = TH_ACTOR_RUNNING;
         pthread_mutex_unlock(&a->lock);
-        rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
+        rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
+                          NULL);
         if (a->init_sync != NULL) {
             rt_reply s = {NULL, 0, a->init_sync};
             a->init_sync = NULL;
@@ -1003,8 +1006,10 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         } else if (a->npending >= a->lim.mailbox_messages) {
             /* deferred requests are bounded like the mailbox they came from */
             char text[160];
-            snprintf(text, sizeof text, "actor %s has %u outstanding requests, its limit "
-                                        "(limits.mailbox_messages)", a->id, a->npending);
+            snprintf(text, sizeof text,
+                     "actor %s has %u outstanding requests, its limit "
+                     "(limits.mailbox_messages)",
+                     a->id, a->npending);
             rt_reply_complete(a->rt, &m->reply, TH_EBUSY, false, NULL, 0, text);
         } else if (m->reply.actor != NULL || m->reply.sync != NULL) {
             /* answered later with respond-to-request */
@@ -1024,7 +1029,8 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
     case RT_EX_CHAN_OPEN:
         if (r->accepted) {
             rt_channel_set_open(a->rt, m->b, true);
-            rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b), NULL);
+            rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b),
+                              NULL);
             if (r->has_resp) {
                 rt_msg *cm = rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len);
                 if (cm != NULL) {
@@ -1041,8 +1047,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
             rt_reply_complete(a->rt, &m->reply, TH_EPERM, false, NULL, 0, text);
         }
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -1067,9 +1072,11 @@ static void op_finish(rt_actor *a)
         if (rc != TH_OK) {
             if (th_wasm_exec_is_suspended(op->exec))
                 th_wasm_exec_abort(op->exec);
-            bool oom = rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
-            rc = th_error_set(&err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
-                              rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
+            bool oom =
+                rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
+            rc = th_error_set(
+                &err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
+                rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
         }
     }
     if (rc != 0) {
@@ -1161,7 +1168,8 @@ static void op_wake(rt_actor *a, rt_msg *m)
         if ((rc = wit_lower_res_bytes_str(&g, op->retptr_wait, &r)) == 0)
             wit_json_res_bytes_str(&out, &r);
     } else if (op->wait == RT_WAIT_STRING) {
-        wit_res_str_str r = {m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
+        wit_res_str_str r = {
+            m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
         if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
             wit_json_res_str_str(&out, &r);
     } else {
@@ -1173,7 +1181,8 @@ static void op_wake(rt_actor *a, rt_msg *m)
         rt_actor_fail(a, WIT_SERIALIZATION, "returning the result of %s: %s", op->host_fn, err.msg);
         return;
     }
-    rt_record_host(a, op->host_iface, op->host_fn, op->host_input, out.oom ? NULL : (char *)out.data);
+    rt_record_host(a, op->host_iface, op->host_fn, op->host_input,
+                   out.oom ? NULL : (char *)out.data);
     rt_buf_release(&out);
     op->wait = 0;
     op_run(a, NULL, 0, false);
@@ -1361,12 +1370,8 @@ static void control(rt_actor *a, rt_msg *m)
             m->token == a->op->token)
             op_wake(a, m);
         break;
-    case RT_MSG_STOP:
-        rt_sup_begin_stop(a, m);
-        return;
-    case RT_MSG_RESTART:
-        rt_sup_do_restart(a);
-        break;
+    case RT_MSG_STOP: rt_sup_begin_stop(a, m); return;
+    case RT_MSG_RESTART: rt_sup_do_restart(a); break;
     case RT_MSG_CHILD_ERROR:
     case RT_MSG_CHILD_EXIT:
     case RT_MSG_CHILD_STOP:
@@ -1381,8 +1386,7 @@ static void control(rt_actor *a, rt_msg *m)
             return;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     rt_msg_free(m);
 }

@@ -43,7 +43,8 @@ bool rt_path_inside(const char *root, const char *real)
     return strncmp(root, real, n) == 0 && (real[n] == 0 || real[n] == '/');
 }
 
-int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real, th_error *err)
+int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real,
+                  th_error *err)
 {
     char *r;
 
@@ -57,8 +58,9 @@ int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char
         return th_error_set(err, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "%s '%s': %s", what, path,
                             strerror(errno));
     if (!rt_path_inside(grant->fs_root, r)) {
-        th_error_set(err, TH_EPERM, "%s '%s' is outside the filesystem grant '%s' of the spawning actor",
-                     what, path, grant->fs_root);
+        th_error_set(err, TH_EPERM,
+                     "%s '%s' is outside the filesystem grant '%s' of the spawning actor", what,
+                     path, grant->fs_root);
         free(r);
         return TH_EPERM;
     }
@@ -74,8 +76,8 @@ static uint64_t unbounded(uint64_t v, uint64_t none)
 
 /* One limit: the child's value in force into *out.  Unset: the parent's.
  * Set: at most the parent's (0 = none compares as `none`). */
-static int limit(const char *name, bool set, uint64_t child, uint64_t parent, uint64_t none, uint64_t *out,
-                 th_error *err)
+static int limit(const char *name, bool set, uint64_t child, uint64_t parent, uint64_t none,
+                 uint64_t *out, th_error *err)
 {
     if (!set) {
         *out = parent;
@@ -83,8 +85,8 @@ static int limit(const char *name, bool set, uint64_t child, uint64_t parent, ui
     }
     if (unbounded(child, none) > unbounded(parent, none)) {
         if (child == 0)
-            return th_error_set(err, TH_EPERM, "limits.%s = 0 (no limit) exceeds the parent's %llu", name,
-                                (unsigned long long)parent);
+            return th_error_set(err, TH_EPERM, "limits.%s = 0 (no limit) exceeds the parent's %llu",
+                                name, (unsigned long long)parent);
         return th_error_set(err, TH_EPERM, "limits.%s = %llu exceeds the parent's %llu", name,
                             (unsigned long long)child, (unsigned long long)parent);
     }
@@ -99,22 +101,22 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
     uint64_t v[8];
     int rc;
 
-    if ((rc = limit("fuel_per_call", set & RT_MANIFEST_LIMIT_FUEL, w->fuel_per_call, p->fuel_per_call,
-                    UINT64_MAX, &v[0], err)) != 0 ||
-        (rc = limit("memory_bytes", set & RT_MANIFEST_LIMIT_MEMORY, w->memory_bytes, p->memory_bytes,
-                    TH_MANIFEST_MAX_MEMORY_BYTES, &v[1], err)) != 0 ||
-        (rc = limit("call_timeout_ms", set & RT_MANIFEST_LIMIT_TIMEOUT, w->call_timeout_ms, p->call_timeout_ms,
-                    UINT64_MAX, &v[2], err)) != 0 ||
-        (rc = limit("max_children", set & RT_MANIFEST_LIMIT_CHILDREN, w->max_children, p->max_children,
-                    UINT64_MAX, &v[3], err)) != 0 ||
+    if ((rc = limit("fuel_per_call", set & RT_MANIFEST_LIMIT_FUEL, w->fuel_per_call,
+                    p->fuel_per_call, UINT64_MAX, &v[0], err)) != 0 ||
+        (rc = limit("memory_bytes", set & RT_MANIFEST_LIMIT_MEMORY, w->memory_bytes,
+                    p->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES, &v[1], err)) != 0 ||
+        (rc = limit("call_timeout_ms", set & RT_MANIFEST_LIMIT_TIMEOUT, w->call_timeout_ms,
+                    p->call_timeout_ms, UINT64_MAX, &v[2], err)) != 0 ||
+        (rc = limit("max_children", set & RT_MANIFEST_LIMIT_CHILDREN, w->max_children,
+                    p->max_children, UINT64_MAX, &v[3], err)) != 0 ||
         (rc = limit("max_descendants", set & RT_MANIFEST_LIMIT_DESCENDANTS, w->max_descendants,
                     p->max_descendants, UINT64_MAX, &v[4], err)) != 0 ||
-        (rc = limit("mailbox_messages", set & RT_MANIFEST_LIMIT_MAILBOX_MESSAGES, w->mailbox_messages,
-                    p->mailbox_messages, UINT64_MAX, &v[5], err)) != 0 ||
-        (rc = limit("mailbox_bytes", set & RT_MANIFEST_LIMIT_MAILBOX_BYTES, w->mailbox_bytes, p->mailbox_bytes,
-                    UINT64_MAX, &v[6], err)) != 0 ||
-        (rc = limit("store_bytes", set & RT_MANIFEST_LIMIT_STORE_BYTES, w->store_bytes, p->store_bytes,
-                    UINT64_MAX, &v[7], err)) != 0)
+        (rc = limit("mailbox_messages", set & RT_MANIFEST_LIMIT_MAILBOX_MESSAGES,
+                    w->mailbox_messages, p->mailbox_messages, UINT64_MAX, &v[5], err)) != 0 ||
+        (rc = limit("mailbox_bytes", set & RT_MANIFEST_LIMIT_MAILBOX_BYTES, w->mailbox_bytes,
+                    p->mailbox_bytes, UINT64_MAX, &v[6], err)) != 0 ||
+        (rc = limit("store_bytes", set & RT_MANIFEST_LIMIT_STORE_BYTES, w->store_bytes,
+                    p->store_bytes, UINT64_MAX, &v[7], err)) != 0)
         return rc;
     lim->fuel_per_call = v[0];
     lim->memory_bytes = v[1];
@@ -141,8 +143,9 @@ int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim, t
     extra = child->handlers & ~p->handlers;
     for (t = 0; t < RT_H_COUNT; t++)
         if (extra & (1u << t))
-            return th_error_set(err, TH_EPERM, "the child's manifest lists the \"%s\" handler, which the "
-                                               "parent does not hold",
+            return th_error_set(err, TH_EPERM,
+                                "the child's manifest lists the \"%s\" handler, which the "
+                                "parent does not hold",
                                 rt_handler_name(t));
     for (t = 0; t < RT_H_COUNT; t++) {
         const rt_iface *f = rt_capability_iface(parent->rt, t);
@@ -151,8 +154,9 @@ int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim, t
             return th_error_prefix(err, "handler \"%s\"", rt_handler_name(t));
     }
     if (p->save_chain && !child->save_chain)
-        return th_error_set(err, TH_EPERM, "save_chain = false, but the parent's chain is saved (an "
-                                           "actor cannot start an unrecorded child)");
+        return th_error_set(err, TH_EPERM,
+                            "save_chain = false, but the parent's chain is saved (an "
+                            "actor cannot start an unrecorded child)");
     return limits(&parent->lim, child, lim, err);
 }
 
@@ -168,12 +172,14 @@ int rt_quota_store(rt_actor *a, uint64_t n, char *why, size_t cap)
             for (q = a; q != p; q = q->parent)
                 atomic_fetch_sub(&q->store_used, n);
             if (p == a)
-                snprintf(why, cap, "store limit reached: this actor may add %llu bytes to the store "
-                                   "(limits.store_bytes), %llu used",
+                snprintf(why, cap,
+                         "store limit reached: this actor may add %llu bytes to the store "
+                         "(limits.store_bytes), %llu used",
                          (unsigned long long)p->lim.store_bytes, (unsigned long long)was);
             else
-                snprintf(why, cap, "store limit reached: ancestor %s may add %llu bytes to the store "
-                                   "for itself and its descendants, %llu used",
+                snprintf(why, cap,
+                         "store limit reached: ancestor %s may add %llu bytes to the store "
+                         "for itself and its descendants, %llu used",
                          p->id, (unsigned long long)p->lim.store_bytes, (unsigned long long)was);
             return TH_ETOOBIG;
         }

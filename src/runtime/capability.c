@@ -4,11 +4,10 @@
  * Each handler (src/handlers/<interface>.c) describes its interface as an
  * rt_iface table; the runtime is given the set of them at its creation
  * (th_runtime_config.handlers) and links no handler.  All host functions
- * are bound once into the runtime's shared th_wasm_imports; what makes them capabilities is the check at
- * spawn: every import of the module must belong to an interface whose
- * handler the manifest lists, with the signature the Canonical ABI gives
- * it.  Anything else refuses the spawn with an error naming the import and
- * the missing handler.
+ * are bound once into the runtime's shared th_wasm_imports; what makes them capabilities is the
+ * check at spawn: every import of the module must belong to an interface whose handler the manifest
+ * lists, with the signature the Canonical ABI gives it.  Anything else refuses the spawn with an
+ * error naming the import and the missing handler.
  *
  * A handler that takes settings also says how a child's settings are
  * checked against its parent's (rt_iface.subset, used by attenuate.c); a
@@ -22,7 +21,7 @@
 #include "runtime/rt_int.h"
 
 static const char *const handler_names[RT_H_COUNT] = {
-    "runtime", "message-server", "supervisor", "store",
+    "runtime", "message-server", "supervisor",  "store",
     "timing",  "random",         "environment", "filesystem",
 };
 
@@ -60,8 +59,7 @@ typedef struct rt_bound_fn {
  * and an effect that cannot be recorded must not happen.  While the chain
  * writer cannot store events the caller waits (bounded, record.c); then
  * the call traps without doing anything and the actor stops, saying why. */
-static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                      th_wasm_val *results)
+static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     const rt_bound_fn *b = ctx;
     rt_actor *a = rt_actor_of_call(call);
@@ -82,7 +80,8 @@ int rt_capability_register_all(rt_runtime *rt, th_error *err)
     for (i = 0; i < h->count; i++) {
         /* a handler with settings must say how a child's are attenuated */
         if (rt_manifest_handler_has_settings(h->ifaces[i]->handler) && h->ifaces[i]->subset == NULL)
-            return th_error_set(err, TH_ENOSYS, "handler \"%s\" has settings but no attenuation rule",
+            return th_error_set(err, TH_ENOSYS,
+                                "handler \"%s\" has settings but no attenuation rule",
                                 handler_names[h->ifaces[i]->handler]);
         n += h->ifaces[i]->nfns;
     }
@@ -148,7 +147,8 @@ int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t 
                                 "import \"%.*s\" \"%.*s\" is not offered by any handler",
                                 (int)d.module_len, d.module, (int)d.name_len, d.name);
         for (j = 0; j < iface->nfns; j++)
-            if (strlen(iface->fns[j].name) == d.name_len && memcmp(iface->fns[j].name, d.name, d.name_len) == 0)
+            if (strlen(iface->fns[j].name) == d.name_len &&
+                memcmp(iface->fns[j].name, d.name, d.name_len) == 0)
                 f = &iface->fns[j];
         if (f == NULL || d.kind != TH_WASM_EXTERN_FUNC)
             return th_error_set(err, TH_ELINK, "import \"%s\" \"%.*s\": %s has no such function",

@@ -35,8 +35,8 @@ static int visit_event(void *ud, const uint8_t hash[32], const uint8_t *parent, 
     return 0;
 }
 
-int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn,
-                            void *ud, th_error *err)
+int th_runtime_actor_events(th_runtime *rt, const char *actor_id, th_runtime_event_fn fn, void *ud,
+                            th_error *err)
 {
     rt_actor *a = actor_id != NULL ? rt_registry_get(&rt->reg, actor_id, strlen(actor_id)) : NULL;
     events_walk w = {NULL, fn, ud, 0};

@@ -20,9 +20,9 @@
 
 typedef struct io_timer {
     uv_timer_t uv;
-    struct io_timer *next_req;  /* request list link */
-    int req;                    /* IO_ARM / IO_CANCEL */
-    atomic_int refs;            /* arming thread + loop */
+    struct io_timer *next_req; /* request list link */
+    int req;                   /* IO_ARM / IO_CANCEL */
+    atomic_int refs;           /* arming thread + loop */
     atomic_bool cancelled;
     bool started;
     uint64_t delay_ms;
@@ -39,7 +39,7 @@ struct rt_io {
     uv_async_t async;
     uv_thread_t thread;
     pthread_mutex_t lock;
-    io_timer *reqs, *reqs_tail;     /* pending requests (FIFO) */
+    io_timer *reqs, *reqs_tail; /* pending requests (FIFO) */
     bool quit;
     bool started;
 };

@@ -66,4 +66,3 @@ size_t rt_mpsc_count(rt_mpsc *q)
 {
     return atomic_load_explicit(&q->count, memory_order_seq_cst);
 }
-

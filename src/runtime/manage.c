@@ -173,8 +173,9 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
  * never held; runtime.h). */
 static int full(rt_actor *a, th_error *err)
 {
-    return th_error_set(err, TH_EBUSY, "the mailbox of %s is full (limits.mailbox_messages %u, "
-                                       "mailbox_bytes %llu); try again later",
+    return th_error_set(err, TH_EBUSY,
+                        "the mailbox of %s is full (limits.mailbox_messages %u, "
+                        "mailbox_bytes %llu); try again later",
                         a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
 }
 

@@ -27,7 +27,7 @@
 #include "base/limits.h"
 
 static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
-    "runtime", "message-server", "supervisor", "store",
+    "runtime", "message-server", "supervisor",  "store",
     "timing",  "random",         "environment", "filesystem",
 };
 
@@ -40,14 +40,14 @@ static const char *const handler_fields[RT_MANIFEST_H_COUNT][3] = {
 };
 
 static const char *const top_fields[] = {
-    "name",       "version",  "description", "component", "init_state",
-    "save_chain", "restart",  "limits",      "supervision", "handler", NULL,
+    "name",    "version", "description", "component", "init_state", "save_chain",
+    "restart", "limits",  "supervision", "handler",   NULL,
 };
-static const char *const limits_fields[] = {"fuel_per_call",    "memory_bytes",     "call_timeout_ms",
-                                           "max_children",     "max_descendants",  "mailbox_messages",
-                                           "mailbox_bytes",    "store_bytes",      "stack_bytes",
-                                           NULL};
-static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds", NULL};
+static const char *const limits_fields[] = {
+    "fuel_per_call",    "memory_bytes",  "call_timeout_ms", "max_children", "max_descendants",
+    "mailbox_messages", "mailbox_bytes", "store_bytes",     "stack_bytes",  NULL};
+static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds",
+                                                 NULL};
 
 /* Work in progress: where messages go and how ${VAR} is looked up. */
 typedef struct mctx {
@@ -64,7 +64,8 @@ static const char *default_getenv(void *ctx, const char *name)
 }
 
 /* "<source>: line N: message" (or without the line when `line` is 0). */
-static int fail(mctx *c, int line, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(mctx *c, int line, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int fail(mctx *c, int line, int code, const char *fmt, ...)
 {
     char msg[TH_ERROR_MSG_MAX];
@@ -89,7 +90,9 @@ static const char *a_type(toml_type t)
     case TOML_ARRAY:
     case TOML_INTEGER:
     case TOML_DATETIME:
-        return t == TOML_ARRAY ? "an array" : t == TOML_INTEGER ? "an integer" : "an offset date-time";
+        return t == TOML_ARRAY     ? "an array"
+               : t == TOML_INTEGER ? "an integer"
+                                   : "an offset date-time";
     case TOML_TABLE: return "a table";
     case TOML_STRING: return "a string";
     case TOML_FLOAT: return "a float";
@@ -155,9 +158,11 @@ static int subst_string(mctx *c, toml_value *v, const char *path)
             const char *val;
             while (j < n && is_name_char(s[j]))
                 j++;
-            if (j == i + 2 || !is_name_start(s[i + 2]) || j >= n || s[j] != '}' || j - i - 2 >= sizeof name) {
+            if (j == i + 2 || !is_name_start(s[i + 2]) || j >= n || s[j] != '}' ||
+                j - i - 2 >= sizeof name) {
                 rc = fail(c, v->line, TH_EINVAL,
-                          "field '%s': malformed variable reference (write ${NAME}, or $${ for a literal ${)",
+                          "field '%s': malformed variable reference (write ${NAME}, or $${ for a "
+                          "literal ${)",
                           path);
                 break;
             }
@@ -165,11 +170,13 @@ static int subst_string(mctx *c, toml_value *v, const char *path)
             name[j - i - 2] = '\0';
             if ((val = c->getenv_fn(c->getenv_ctx, name)) == NULL) {
                 rc = fail(c, v->line, TH_EINVAL,
-                          "environment variable '%s' is not defined (used in field '%s')", name, path);
+                          "environment variable '%s' is not defined (used in field '%s')", name,
+                          path);
                 break;
             }
             if (len + strlen(val) > TH_MANIFEST_MAX_BYTES) {
-                rc = fail(c, v->line, TH_ETOOBIG, "field '%s' is too long after substitution", path);
+                rc =
+                    fail(c, v->line, TH_ETOOBIG, "field '%s' is too long after substitution", path);
                 break;
             }
             rc = append(&out, &len, &cap, val, strlen(val)) ? fail_nomem(c) : 0;
@@ -214,7 +221,8 @@ static int subst_tree(mctx *c, toml_value *v, const char *path)
 
 /* Every key of table `t` must be in `allowed`; `prefix` is the table's
  * path ("" for the top level). */
-static int check_fields(mctx *c, const toml_value *t, const char *prefix, const char *const *allowed)
+static int check_fields(mctx *c, const toml_value *t, const char *prefix,
+                        const char *const *allowed)
 {
     for (size_t i = 0; i < toml_table_len(t); i++) {
         const toml_keyval *kv = toml_table_entry(t, i);
@@ -222,8 +230,8 @@ static int check_fields(mctx *c, const toml_value *t, const char *prefix, const 
         for (const char *const *a = allowed; *a != NULL && !known; a++)
             known = strlen(*a) == kv->key_len && memcmp(*a, kv->key, kv->key_len) == 0;
         if (!known)
-            return fail(c, kv->line, TH_EINVAL, "unknown field '%s%s%s'", prefix, prefix[0] ? "." : "",
-                        kv->key);
+            return fail(c, kv->line, TH_EINVAL, "unknown field '%s%s%s'", prefix,
+                        prefix[0] ? "." : "", kv->key);
     }
     return 0;
 }
@@ -258,13 +266,15 @@ static int string_field(mctx *c, const toml_value *t, const char *prefix, const 
     if ((rc = field(c, t, prefix, key, TOML_STRING, &kv)) != 0)
         return rc;
     if (kv == NULL)
-        return required ? fail(c, 0, TH_EINVAL, "missing required field '%s%s%s'", prefix, sep, key) : 0;
+        return required ? fail(c, 0, TH_EINVAL, "missing required field '%s%s%s'", prefix, sep, key)
+                        : 0;
     if (line != NULL)
         *line = kv->line;
     if (kv->value->u.s.len == 0)
         return fail(c, kv->line, TH_EINVAL, "field '%s%s%s' must not be empty", prefix, sep, key);
     if (kv->value->u.s.len > max)
-        return fail(c, kv->line, TH_EINVAL, "field '%s%s%s' is longer than %zu bytes", prefix, sep, key, max);
+        return fail(c, kv->line, TH_EINVAL, "field '%s%s%s' is longer than %zu bytes", prefix, sep,
+                    key, max);
     for (size_t i = 0; i < kv->value->u.s.len; i++) {
         unsigned char ch = (unsigned char)kv->value->u.s.ptr[i];
         if (ch == 0 || (text_only && (ch < 0x20 || ch == 0x7f)))
@@ -277,8 +287,8 @@ static int string_field(mctx *c, const toml_value *t, const char *prefix, const 
 }
 
 /* An integer field in [min, max] into *out (left as is when absent). */
-static int uint_field(mctx *c, const toml_value *t, const char *prefix, const char *key, uint64_t min,
-                      uint64_t max, uint64_t *out)
+static int uint_field(mctx *c, const toml_value *t, const char *prefix, const char *key,
+                      uint64_t min, uint64_t max, uint64_t *out)
 {
     const toml_keyval *kv;
     int rc;
@@ -332,7 +342,8 @@ static int check_init_state(mctx *c, const toml_value *doc)
     int line = 0, rc;
     const char *p;
 
-    if ((rc = string_field(c, doc, "", "init_state", false, false, TH_MANIFEST_MAX_BYTES, &s, &line)) != 0 ||
+    if ((rc = string_field(c, doc, "", "init_state", false, false, TH_MANIFEST_MAX_BYTES, &s,
+                           &line)) != 0 ||
         s == NULL)
         return rc;
     is->line = line;
@@ -340,7 +351,8 @@ static int check_init_state(mctx *c, const toml_value *doc)
     if (strncmp(s, "store:", 6) == 0) {
         const char *slash = strchr(s + 6, '/');
         if (slash == NULL || slash == s + 6 || slash[1] == '\0') {
-            rc = fail(c, line, TH_EINVAL, "field 'init_state': expected store:<store-id>/<label>, not \"%s\"", s);
+            rc = fail(c, line, TH_EINVAL,
+                      "field 'init_state': expected store:<store-id>/<label>, not \"%s\"", s);
             goto done;
         }
         is->kind = RT_MANIFEST_INIT_STORE;
@@ -356,7 +368,8 @@ static int check_init_state(mctx *c, const toml_value *doc)
             goto done;
         }
         if (j == NULL) {
-            rc = fail(c, line, TH_EINVAL, "field 'init_state' is not valid JSON: %s (JSON line %d, column %d)",
+            rc = fail(c, line, TH_EINVAL,
+                      "field 'init_state' is not valid JSON: %s (JSON line %d, column %d)",
                       jerr.text, jerr.line, jerr.column);
             goto done;
         }
@@ -397,14 +410,16 @@ static int check_limits(mctx *c, const toml_value *doc)
         uint32_t bit;
     } spec[] = {
         {"fuel_per_call", 0, INT64_MAX, TH_MANIFEST_DEFAULT_FUEL_PER_CALL, RT_MANIFEST_LIMIT_FUEL},
-        {"memory_bytes", 0, TH_MANIFEST_MAX_MEMORY_BYTES, TH_MANIFEST_DEFAULT_MEMORY_BYTES, RT_MANIFEST_LIMIT_MEMORY},
+        {"memory_bytes", 0, TH_MANIFEST_MAX_MEMORY_BYTES, TH_MANIFEST_DEFAULT_MEMORY_BYTES,
+         RT_MANIFEST_LIMIT_MEMORY},
         {"call_timeout_ms", 0, TH_MANIFEST_MAX_CALL_TIMEOUT_MS, TH_MANIFEST_DEFAULT_CALL_TIMEOUT_MS,
          RT_MANIFEST_LIMIT_TIMEOUT},
-        {"max_children", 0, TH_MANIFEST_MAX_CHILDREN, TH_MANIFEST_DEFAULT_MAX_CHILDREN, RT_MANIFEST_LIMIT_CHILDREN},
+        {"max_children", 0, TH_MANIFEST_MAX_CHILDREN, TH_MANIFEST_DEFAULT_MAX_CHILDREN,
+         RT_MANIFEST_LIMIT_CHILDREN},
         {"max_descendants", 0, TH_MANIFEST_MAX_DESCENDANTS, TH_MANIFEST_DEFAULT_MAX_DESCENDANTS,
          RT_MANIFEST_LIMIT_DESCENDANTS},
-        {"mailbox_messages", 1, TH_MANIFEST_MAX_MAILBOX_MESSAGES, TH_MANIFEST_DEFAULT_MAILBOX_MESSAGES,
-         RT_MANIFEST_LIMIT_MAILBOX_MESSAGES},
+        {"mailbox_messages", 1, TH_MANIFEST_MAX_MAILBOX_MESSAGES,
+         TH_MANIFEST_DEFAULT_MAILBOX_MESSAGES, RT_MANIFEST_LIMIT_MAILBOX_MESSAGES},
         {"mailbox_bytes", TH_MANIFEST_MIN_MAILBOX_BYTES, TH_MANIFEST_MAX_MAILBOX_BYTES,
          TH_MANIFEST_DEFAULT_MAILBOX_BYTES, RT_MANIFEST_LIMIT_MAILBOX_BYTES},
         {"store_bytes", 0, TH_MANIFEST_MAX_STORE_BYTES, TH_MANIFEST_DEFAULT_STORE_BYTES,
@@ -424,7 +439,8 @@ static int check_limits(mctx *c, const toml_value *doc)
         if ((rc = check_fields(c, kv->value, "limits", limits_fields)) != 0)
             return rc;
         for (i = 0; i < sizeof spec / sizeof spec[0]; i++)
-            if ((rc = limit_field(c, kv->value, spec[i].key, spec[i].min, spec[i].max, &v[i], spec[i].bit)) != 0)
+            if ((rc = limit_field(c, kv->value, spec[i].key, spec[i].min, spec[i].max, &v[i],
+                                  spec[i].bit)) != 0)
                 return rc;
     }
     c->m->limits.fuel_per_call = v[0];
@@ -443,7 +459,8 @@ static int check_supervision(mctx *c, const toml_value *doc)
 {
     static const char *const strategies[] = {"one-for-one", "one-for-all", "rest-for-one", NULL};
     const toml_keyval *kv;
-    uint64_t max_restarts = TH_MANIFEST_DEFAULT_MAX_RESTARTS, within = TH_MANIFEST_DEFAULT_WITHIN_SECONDS;
+    uint64_t max_restarts = TH_MANIFEST_DEFAULT_MAX_RESTARTS,
+             within = TH_MANIFEST_DEFAULT_WITHIN_SECONDS;
     int strategy = -1, rc;
 
     if ((rc = field(c, doc, "", "supervision", TOML_TABLE, &kv)) != 0)
@@ -451,12 +468,16 @@ static int check_supervision(mctx *c, const toml_value *doc)
     if (kv != NULL) {
         if ((rc = check_fields(c, kv->value, "supervision", supervision_fields)) != 0 ||
             (rc = enum_field(c, kv->value, "supervision", "strategy", strategies,
-                             "\"one-for-one\", \"one-for-all\" or \"rest-for-one\"", &strategy)) != 0 ||
-            (rc = uint_field(c, kv->value, "supervision", "max_restarts", 0, UINT32_MAX, &max_restarts)) != 0 ||
-            (rc = uint_field(c, kv->value, "supervision", "within_seconds", 1, UINT32_MAX, &within)) != 0)
+                             "\"one-for-one\", \"one-for-all\" or \"rest-for-one\"", &strategy)) !=
+                0 ||
+            (rc = uint_field(c, kv->value, "supervision", "max_restarts", 0, UINT32_MAX,
+                             &max_restarts)) != 0 ||
+            (rc = uint_field(c, kv->value, "supervision", "within_seconds", 1, UINT32_MAX,
+                             &within)) != 0)
             return rc;
         if (strategy < 0)
-            return fail(c, kv->value->line, TH_EINVAL, "missing required field 'supervision.strategy'");
+            return fail(c, kv->value->line, TH_EINVAL,
+                        "missing required field 'supervision.strategy'");
     }
     c->m->supervision.strategy = (rt_manifest_strategy)(strategy + 1);
     c->m->supervision.max_restarts = (uint32_t)max_restarts;
@@ -483,12 +504,14 @@ static int check_allowed_vars(mctx *c, const toml_value *h, const char *prefix)
     for (size_t i = 0; i < n; i++) {
         const toml_value *v = toml_array_get(kv->value, i);
         if (v->type != TOML_STRING)
-            return fail(c, v->line, TH_EINVAL, "field '%s.allowed_vars[%zu]' must be a string, not %s",
-                        prefix, i, a_type(v->type));
-        if (v->u.s.len == 0 || strlen(v->u.s.ptr) != v->u.s.len || strchr(v->u.s.ptr, '=') != NULL)
             return fail(c, v->line, TH_EINVAL,
-                        "field '%s.allowed_vars[%zu]' is not a variable name (empty, or has '=' or NUL)",
-                        prefix, i);
+                        "field '%s.allowed_vars[%zu]' must be a string, not %s", prefix, i,
+                        a_type(v->type));
+        if (v->u.s.len == 0 || strlen(v->u.s.ptr) != v->u.s.len || strchr(v->u.s.ptr, '=') != NULL)
+            return fail(
+                c, v->line, TH_EINVAL,
+                "field '%s.allowed_vars[%zu]' is not a variable name (empty, or has '=' or NUL)",
+                prefix, i);
         if ((m->env_allow[i] = strdup(v->u.s.ptr)) == NULL)
             return fail_nomem(c);
         m->env_allow_len = i + 1;
@@ -503,15 +526,16 @@ static int check_fs_path(mctx *c, const toml_value *h, const char *prefix)
     struct stat st;
     int line = 0, rc;
 
-    if ((rc = string_field(c, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel, &line)) != 0)
+    if ((rc = string_field(c, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel,
+                           &line)) != 0)
         return rc;
     /* realpath into a buffer: with NULL, glibc reports a failed allocation
      * as EINVAL */
     if ((abs = resolve_path(c->m, rel)) == NULL) {
         rc = fail_nomem(c);
     } else if (realpath(abs, real) == NULL || stat(real, &st) != 0) {
-        rc = fail(c, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "field '%s.path': directory '%s': %s",
-                  prefix, abs, strerror(errno));
+        rc = fail(c, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT,
+                  "field '%s.path': directory '%s': %s", prefix, abs, strerror(errno));
     } else if ((c->m->fs_root = strdup(real)) == NULL) {
         rc = fail_nomem(c);
     } else if (!S_ISDIR(st.st_mode)) {
@@ -538,7 +562,9 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
         return rc;
     if (kv == NULL)
         return fail(c, h->line, TH_EINVAL, "missing required field '%s.type'", prefix);
-    type = strlen(kv->value->u.s.ptr) == kv->value->u.s.len ? rt_manifest_handler_lookup(kv->value->u.s.ptr) : -1;
+    type = strlen(kv->value->u.s.ptr) == kv->value->u.s.len
+               ? rt_manifest_handler_lookup(kv->value->u.s.ptr)
+               : -1;
     if (type < 0)
         return fail(c, kv->line, TH_EINVAL,
                     "field '%s.type': unknown handler \"%s\" (known: runtime, message-server, "
@@ -546,7 +572,8 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
                     prefix, kv->value->u.s.ptr);
     if (m->handler_set & (1u << type))
         return fail(c, kv->line, TH_EINVAL, "handler \"%s\" is listed twice (first at line %d)",
-                    handler_names[type], rt_manifest_handler_get(m, (rt_manifest_handler_type)type)->line);
+                    handler_names[type],
+                    rt_manifest_handler_get(m, (rt_manifest_handler_type)type)->line);
     for (k = 0; handler_fields[type][k] != NULL; k++)
         allowed[k + 1] = handler_fields[type][k];
     allowed[k + 1] = NULL;
@@ -561,18 +588,14 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
             m->random_seed = (uint64_t)kv->value->u.i;
         }
         break;
-    case RT_MANIFEST_H_ENVIRONMENT:
-        rc = check_allowed_vars(c, h, prefix);
-        break;
-    case RT_MANIFEST_H_FILESYSTEM:
-        rc = check_fs_path(c, h, prefix);
-        break;
-    default:
-        break;
+    case RT_MANIFEST_H_ENVIRONMENT: rc = check_allowed_vars(c, h, prefix); break;
+    case RT_MANIFEST_H_FILESYSTEM: rc = check_fs_path(c, h, prefix); break;
+    default: break;
     }
     if (rc != 0)
         return rc;
-    m->handlers[m->handlers_len++] = (rt_manifest_handler){(rt_manifest_handler_type)type, h->line, h};
+    m->handlers[m->handlers_len++] =
+        (rt_manifest_handler){(rt_manifest_handler_type)type, h->line, h};
     m->handler_set |= 1u << type;
     return 0;
 }
@@ -586,7 +609,8 @@ static int check_handlers(mctx *c, const toml_value *doc)
     if (kv == NULL)
         return 0;
     if (kv->value->type != TOML_ARRAY)
-        return fail(c, kv->line, TH_EINVAL, "field 'handler' must be an array of tables ([[handler]]), not %s",
+        return fail(c, kv->line, TH_EINVAL,
+                    "field 'handler' must be an array of tables ([[handler]]), not %s",
                     a_type(kv->value->type));
     n = toml_array_len(kv->value);
     if ((c->m->handlers = calloc(n > 0 ? n : 1, sizeof *c->m->handlers)) == NULL)
@@ -607,10 +631,14 @@ static int check_manifest(mctx *c)
     int restart = RT_MANIFEST_RESTART_PERMANENT, rc;
 
     if ((rc = check_fields(c, doc, "", top_fields)) != 0 ||
-        (rc = string_field(c, doc, "", "name", true, true, TH_MANIFEST_MAX_NAME_BYTES, &m->name, NULL)) != 0 ||
-        (rc = string_field(c, doc, "", "version", false, true, TH_MANIFEST_MAX_NAME_BYTES, &m->version, NULL)) != 0 ||
-        (rc = string_field(c, doc, "", "description", false, false, TH_MANIFEST_MAX_BYTES, &m->description, NULL)) != 0 ||
-        (rc = string_field(c, doc, "", "component", true, true, TH_MANIFEST_MAX_PATH_BYTES, &component, NULL)) != 0)
+        (rc = string_field(c, doc, "", "name", true, true, TH_MANIFEST_MAX_NAME_BYTES, &m->name,
+                           NULL)) != 0 ||
+        (rc = string_field(c, doc, "", "version", false, true, TH_MANIFEST_MAX_NAME_BYTES,
+                           &m->version, NULL)) != 0 ||
+        (rc = string_field(c, doc, "", "description", false, false, TH_MANIFEST_MAX_BYTES,
+                           &m->description, NULL)) != 0 ||
+        (rc = string_field(c, doc, "", "component", true, true, TH_MANIFEST_MAX_PATH_BYTES,
+                           &component, NULL)) != 0)
         goto done;
     if (m->version == NULL && (m->version = strdup("0.0.0")) == NULL) {
         rc = fail_nomem(c);
@@ -623,8 +651,8 @@ static int check_manifest(mctx *c)
     if ((rc = field(c, doc, "", "save_chain", TOML_BOOL, &kv)) != 0)
         goto done;
     m->save_chain = kv == NULL || kv->value->u.b; /* recorded unless asked not to */
-    if ((rc = enum_field(c, doc, "", "restart", restarts, "\"permanent\", \"transient\" or \"temporary\"",
-                         &restart)) != 0)
+    if ((rc = enum_field(c, doc, "", "restart", restarts,
+                         "\"permanent\", \"transient\" or \"temporary\"", &restart)) != 0)
         goto done;
     m->restart = (rt_manifest_restart)restart;
     if ((rc = check_init_state(c, doc)) != 0 || (rc = check_limits(c, doc)) != 0 ||
@@ -694,8 +722,8 @@ static char *absolute_dir(const char *dir)
     return p;
 }
 
-int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *opt, rt_manifest **out,
-                      th_error *err)
+int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *opt,
+                      rt_manifest **out, th_error *err)
 {
     const char *name = opt != NULL && opt->name != NULL ? opt->name : "<manifest>";
     char *dir = absolute_dir(opt != NULL && opt->base_dir != NULL ? opt->base_dir : ".");
@@ -711,7 +739,8 @@ int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *o
     return rc;
 }
 
-int rt_manifest_load(const char *path, const rt_manifest_options *opt, rt_manifest **out, th_error *err)
+int rt_manifest_load(const char *path, const rt_manifest_options *opt, rt_manifest **out,
+                     th_error *err)
 {
     uint8_t *text = NULL;
     char *full = NULL, *slash;
@@ -766,7 +795,8 @@ void rt_manifest_free(rt_manifest *m)
     free(m);
 }
 
-const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m, rt_manifest_handler_type type)
+const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m,
+                                                   rt_manifest_handler_type type)
 {
     for (size_t i = 0; m != NULL && i < m->handlers_len; i++)
         if (m->handlers[i].type == type)

@@ -141,9 +141,9 @@ typedef struct rt_manifest {
     /* Validated settings of the handlers that have them. */
     bool random_seeded; /* random: `seed` given */
     uint64_t random_seed;
-    char **env_allow;       /* environment: `allowed_vars`, NULL-terminated */
-    size_t env_allow_len;   /* (an empty list when the handler has none) */
-    char *fs_root;          /* filesystem: realpath of `path` (a directory) */
+    char **env_allow;     /* environment: `allowed_vars`, NULL-terminated */
+    size_t env_allow_len; /* (an empty list when the handler has none) */
+    char *fs_root;        /* filesystem: realpath of `path` (a directory) */
 
     toml_value *doc; /* the whole document, after substitution */
 } rt_manifest;
@@ -165,8 +165,8 @@ typedef struct rt_manifest_options {
  * TH_EIO (cannot read), TH_ETOOBIG (above TH_MANIFEST_MAX_BYTES), TH_EINVAL
  * (malformed: the message names the file, line and field) or TH_ENOMEM,
  * with *out NULL. */
-int rt_manifest_load(const char *path, const rt_manifest_options *opt,
-                     rt_manifest **out /* out */, th_error *err);
+int rt_manifest_load(const char *path, const rt_manifest_options *opt, rt_manifest **out /* out */,
+                     th_error *err);
 
 /* Same from `len` bytes of TOML text. */
 int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *opt,

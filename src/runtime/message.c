@@ -48,8 +48,8 @@ void rt_msg_free(rt_msg *m)
     base_block_free(m, sizeof *m + m->len);
 }
 
-void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data,
-                       const uint8_t *data, size_t len, const char *text)
+void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data, const uint8_t *data,
+                       size_t len, const char *text)
 {
     rt_sync *s = r->sync;
 

@@ -57,12 +57,12 @@
 #include "runtime/rt_int.h"
 
 typedef struct rt_sub {
-    struct rt_sub *next;     /* runtime list (sublock) */
-    struct rt_sub *anext;    /* actor list (subs lock) */
+    struct rt_sub *next;  /* runtime list (sublock) */
+    struct rt_sub *anext; /* actor list (subs lock) */
     uint64_t id;
     th_runtime_event_fn fn;
     void *ud;
-    rt_actor *actor;         /* weak: the actor frees its subs */
+    rt_actor *actor; /* weak: the actor frees its subs */
 } rt_sub;
 
 typedef struct rec_subs {
@@ -72,10 +72,10 @@ typedef struct rec_subs {
 
 /* One queued event. */
 typedef struct rec_item {
-    rt_node node;          /* first */
-    rt_actor *a;           /* reference */
-    const char *type;      /* static */
-    uint64_t seq;          /* the actor's rec_queued for it */
+    rt_node node;     /* first */
+    rt_actor *a;      /* reference */
+    const char *type; /* static */
+    uint64_t seq;     /* the actor's rec_queued for it */
     size_t len;
     uint8_t data[];
 } rec_item;
@@ -87,12 +87,12 @@ typedef struct rt_recorder {
     pthread_t thread;
     rt_mpsc q;
     pthread_mutex_t lock;
-    pthread_cond_t wake;    /* the recorder sleeps here */
-    pthread_cond_t done;    /* flushers wait here */
+    pthread_cond_t wake; /* the recorder sleeps here */
+    pthread_cond_t done; /* flushers wait here */
     atomic_bool sleeping;
     atomic_bool stop;
     atomic_int flushers;
-    atomic_size_t bytes;    /* queued, for back-pressure */
+    atomic_size_t bytes; /* queued, for back-pressure */
     bool started;
 } rt_recorder;
 
@@ -288,8 +288,8 @@ static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_
         rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
     if (rc != 0) {
         /* not silently: the actor stops (its host calls fail from now on) */
-        record_failed(a, "event %s (%zu bytes) could not be recorded: %s; stopping the actor",
-                      type, len, err.msg);
+        record_failed(a, "event %s (%zu bytes) could not be recorded: %s; stopping the actor", type,
+                      len, err.msg);
         notify(a, type, data, len, NULL);
         return;
     }
@@ -518,8 +518,9 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
             if (since == 0)
                 since = rt_now_ns();
             else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
-                record_failed(a, "events cannot be recorded: the chain writer cannot store "
-                                 "events (waited %u ms); stopping the actor",
+                record_failed(a,
+                              "events cannot be recorded: the chain writer cannot store "
+                              "events (waited %u ms); stopping the actor",
                               a->rt->record_stall_ms);
                 break;
             }

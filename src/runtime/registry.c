@@ -1,10 +1,9 @@
 /*
  * registry.c - actor ids and the id -> actor map.
  *
- * Ids are UUID v4 strings (rt_uuid_v4, util.c).  The map is split into RT_REG_SHARDS shards by the id's first hex digits
- * (already uniformly random), each a chained hash table under its own
- * mutex, so lookups from many workers rarely meet on one lock.  The map
- * holds one reference on each actor.
+ * Ids are UUID v4 strings (rt_uuid_v4, util.c).  The map is split into RT_REG_SHARDS shards by the
+ * id's first hex digits (already uniformly random), each a chained hash table under its own mutex,
+ * so lookups from many workers rarely meet on one lock.  The map holds one reference on each actor.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -78,8 +78,8 @@ void rt_buf_release(rt_buf *b);
 uint8_t *rt_memdup(const void *p, size_t n);
 
 /* Monotonic and wall clocks. */
-uint64_t rt_now_ns(void);   /* CLOCK_MONOTONIC */
-uint64_t rt_wall_ms(void);  /* ms since the Unix epoch */
+uint64_t rt_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t rt_wall_ms(void); /* ms since the Unix epoch */
 
 /* ------------------------------------------------------------------ */
 /* Ids and the registry (registry.c)                                  */
@@ -125,7 +125,7 @@ typedef struct rt_mpsc {
     _Atomic(rt_node *) head; /* producers swap themselves in here */
     rt_node *tail;           /* consumer side */
     rt_node stub;
-    atomic_size_t count;     /* pushed and not yet popped (after linking) */
+    atomic_size_t count; /* pushed and not yet popped (after linking) */
 } rt_mpsc;
 
 void rt_mpsc_init(rt_mpsc *q);
@@ -138,9 +138,9 @@ size_t rt_mpsc_count(rt_mpsc *q);
 
 /* Where the answer to a request (or the end of a wait) goes. */
 typedef struct rt_reply {
-    rt_actor *actor;  /* a waiting actor (reference held), or NULL */
-    uint64_t token;   /* the actor's wait token */
-    rt_sync *sync;    /* an outside thread (reference held), or NULL */
+    rt_actor *actor; /* a waiting actor (reference held), or NULL */
+    uint64_t token;  /* the actor's wait token */
+    rt_sync *sync;   /* an outside thread (reference held), or NULL */
 } rt_reply;
 
 /* A thread outside the runtime waiting for a result. */
@@ -149,8 +149,8 @@ struct rt_sync {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done;
-    int status;        /* TH_OK or a TH_E* code */
-    uint8_t *data;     /* result bytes (owned) */
+    int status;    /* TH_OK or a TH_E* code */
+    uint8_t *data; /* result bytes (owned) */
     size_t len;
     bool has_data;
     char msg[TH_ERROR_MSG_MAX];
@@ -166,20 +166,20 @@ bool rt_sync_wait(rt_sync *s, uint32_t timeout_ms, rt_runtime *rt);
 /* Message kinds.  Mailbox (rt_actor.mbox): operations on the actor.
  * Control (rt_actor.ctl): lifecycle and completions, served first. */
 enum {
-    RT_MSG_SEND = 1,      /* handle-send(data)                    a = sender */
-    RT_MSG_REQUEST,       /* handle-request(b, data)               a = sender, b = request id */
-    RT_MSG_CHAN_OPEN,     /* handle-channel-open(a, data)          a = opener, b = channel */
-    RT_MSG_CHAN_MSG,      /* handle-channel-message(b, data)       b = channel */
-    RT_MSG_CHAN_CLOSE,    /* handle-channel-close(b)               b = channel */
-    RT_MSG_CHILD_ERROR,   /* handle-child-error(a, err)            a = child, code, text */
-    RT_MSG_CHILD_EXIT,    /* handle-child-exit(a, data?)           a = child */
-    RT_MSG_CHILD_STOP,    /* handle-child-external-stop(a)         a = child */
+    RT_MSG_SEND = 1,    /* handle-send(data)                    a = sender */
+    RT_MSG_REQUEST,     /* handle-request(b, data)               a = sender, b = request id */
+    RT_MSG_CHAN_OPEN,   /* handle-channel-open(a, data)          a = opener, b = channel */
+    RT_MSG_CHAN_MSG,    /* handle-channel-message(b, data)       b = channel */
+    RT_MSG_CHAN_CLOSE,  /* handle-channel-close(b)               b = channel */
+    RT_MSG_CHILD_ERROR, /* handle-child-error(a, err)            a = child, code, text */
+    RT_MSG_CHILD_EXIT,  /* handle-child-exit(a, data?)           a = child */
+    RT_MSG_CHILD_STOP,  /* handle-child-external-stop(a)         a = child */
     /* control */
-    RT_MSG_INIT,          /* run init (first op after spawn/restart) */
-    RT_MSG_WAKE,          /* completion of a wait: token, status, data/text */
-    RT_MSG_STOP,          /* stop: code = RT_STOP_*, reply = done */
-    RT_MSG_CHILD_GONE,    /* a child finished stopping (cascade ack) a = child */
-    RT_MSG_RESTART,       /* restart now (from the supervisor) */
+    RT_MSG_INIT,       /* run init (first op after spawn/restart) */
+    RT_MSG_WAKE,       /* completion of a wait: token, status, data/text */
+    RT_MSG_STOP,       /* stop: code = RT_STOP_*, reply = done */
+    RT_MSG_CHILD_GONE, /* a child finished stopping (cascade ack) a = child */
+    RT_MSG_RESTART,    /* restart now (from the supervisor) */
 };
 
 /* Why an actor stops (RT_MSG_STOP code). */
@@ -193,17 +193,17 @@ enum {
 struct rt_msg {
     rt_node node;
     uint16_t kind;
-    int16_t code;       /* RT_STOP_*, wit-error-type, wake status... */
-    bool has_data;      /* option<list<u8>> payloads: some/none */
-    uint64_t token;     /* RT_MSG_WAKE */
-    rt_reply reply;     /* REQUEST, CHAN_OPEN, STOP */
+    int16_t code;   /* RT_STOP_*, wit-error-type, wake status... */
+    bool has_data;  /* option<list<u8>> payloads: some/none */
+    uint64_t token; /* RT_MSG_WAKE */
+    rt_reply reply; /* REQUEST, CHAN_OPEN, STOP */
     char a[RT_ID_LEN + 1];
     char b[RT_ID_LEN + 1];
-    char *text;         /* error text (owned) or NULL */
-    uint8_t *data;      /* payload, stored after the struct */
+    char *text;    /* error text (owned) or NULL */
+    uint8_t *data; /* payload, stored after the struct */
     size_t len;
-    bool ack;           /* held back by a full mailbox: `reply` (the suspended
-                           sender) is completed when it is admitted */
+    bool ack; /* held back by a full mailbox: `reply` (the suspended
+                 sender) is completed when it is admitted */
 };
 
 /* Bytes a message counts for in a mailbox (header and payload). */
@@ -216,9 +216,8 @@ rt_msg *rt_msg_new(int kind, const void *data, size_t len);
 void rt_msg_free(rt_msg *m);
 /* Complete a reply target: status TH_OK with data (has_data) or an error
  * code with text.  Consumes the references in `r` (sets them NULL). */
-void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status,
-                       bool has_data, const uint8_t *data, size_t len,
-                       const char *text);
+void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data, const uint8_t *data,
+                       size_t len, const char *text);
 /* Drop a reply without completing it. */
 void rt_reply_drop(rt_reply *r);
 
@@ -246,9 +245,9 @@ enum { RT_RESTART_PERMANENT = 0, RT_RESTART_TRANSIENT, RT_RESTART_TEMPORARY };
  * spec as written, in the actor as in force (a child inherits what its
  * manifest leaves unset from its parent; attenuate.c). */
 typedef struct rt_limits {
-    uint64_t fuel_per_call;    /* 0 = unlimited */
-    uint64_t memory_bytes;     /* 0 = module's own max */
-    uint32_t call_timeout_ms;  /* 0 = none */
+    uint64_t fuel_per_call;   /* 0 = unlimited */
+    uint64_t memory_bytes;    /* 0 = module's own max */
+    uint32_t call_timeout_ms; /* 0 = none */
     uint32_t max_children;
     uint32_t max_descendants;
     uint32_t mailbox_messages;
@@ -259,30 +258,30 @@ typedef struct rt_limits {
 struct rt_manifest;
 struct rt_spec {
     atomic_int refs;
-    struct rt_manifest *man;   /* owned; the strings below point into it */
+    struct rt_manifest *man; /* owned; the strings below point into it */
     char *name, *version;
-    char *manifest_path;  /* absolute, or NULL for inline text */
-    char *manifest_text;  /* the TOML text (kept for restarts and records) */
-    char *base_dir;       /* directory relative paths resolve against */
+    char *manifest_path; /* absolute, or NULL for inline text */
+    char *manifest_text; /* the TOML text (kept for restarts and records) */
+    char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
-    uint32_t handlers;    /* bit set of RT_H_* */
+    uint32_t handlers; /* bit set of RT_H_* */
     bool save_chain;
     bool has_init_state;
-    uint8_t *init_state;  /* the manifest's init_state, resolved */
+    uint8_t *init_state; /* the manifest's init_state, resolved */
     size_t init_state_len;
     rt_limits limits;
-    uint32_t limits_set;       /* RT_MANIFEST_LIMIT_* the manifest gives */
-    size_t stack_bytes;        /* wasm stack of one call (not inherited); 0 = default */
+    uint32_t limits_set; /* RT_MANIFEST_LIMIT_* the manifest gives */
+    size_t stack_bytes;  /* wasm stack of one call (not inherited); 0 = default */
     /* supervision of this actor's children */
-    int strategy;              /* RT_STRAT_* */
+    int strategy; /* RT_STRAT_* */
     uint32_t max_restarts;
     uint32_t within_seconds;
-    int restart;               /* this actor's own policy as a child: RT_RESTART_* */
+    int restart; /* this actor's own policy as a child: RT_RESTART_* */
     /* handler settings */
     bool random_seeded;
     uint64_t random_seed;
-    char **env_allow;          /* NULL-terminated allow-list (environment) */
-    char *fs_root;             /* realpath of the filesystem handler's directory */
+    char **env_allow; /* NULL-terminated allow-list (environment) */
+    char *fs_root;    /* realpath of the filesystem handler's directory */
 };
 
 /* Build a spec from a manifest file or text (text != NULL).  Loads the
@@ -291,8 +290,8 @@ struct rt_spec {
  * actor it is that actor's spec, and every file the spawn reads (the
  * manifest file, the component, an init_state file) must lie inside its
  * filesystem grant (rt_grant_file), else TH_EPERM. */
-int rt_spec_load(rt_runtime *rt, const char *path, const char *text,
-                 const char *base_dir, const rt_spec *grant, rt_spec **out, th_error *err);
+int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
+                 const rt_spec *grant, rt_spec **out, th_error *err);
 /* The first half of rt_spec_load: read and check the manifest (with the
  * grant's rules for a spawn by an actor), nothing loaded.  *out is the
  * caller's (rt_manifest_free). */
@@ -300,7 +299,8 @@ int rt_spec_manifest(const char *path, const char *text, const char *base_dir, c
                      struct rt_manifest **out /* out */, th_error *err);
 /* A spec from a checked manifest (taken over, freed on failure too),
  * without its module or initial state. */
-int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */, th_error *err);
+int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */,
+                          th_error *err);
 void rt_spec_release(rt_spec *s);
 /* Free the spec cache (runtime teardown). */
 void rt_spec_cache_free(rt_runtime *rt);
@@ -308,7 +308,7 @@ void rt_spec_cache_free(rt_runtime *rt);
 /* One host function of an interface, and one interface (handlers). */
 typedef struct rt_hostfn {
     const char *name;
-    const char *sig;     /* th_wasm signature string */
+    const char *sig; /* th_wasm signature string */
     th_wasm_host_fn fn;
 } rt_hostfn;
 /* Attenuation of a handler's settings: 0 if what `child` grants for this
@@ -316,12 +316,12 @@ typedef struct rt_hostfn {
  * naming the first excess.  Both list the handler. */
 typedef int (*rt_subset_fn)(const rt_spec *parent, const rt_spec *child, th_error *err);
 typedef struct rt_iface {
-    const char *module;  /* "theater:simple/<interface>" */
-    int handler;         /* RT_H_* */
+    const char *module; /* "theater:simple/<interface>" */
+    int handler;        /* RT_H_* */
     const rt_hostfn *fns;
     size_t nfns;
-    const void *impl;    /* the wit_impl_<iface> table of generated glue (its
-                            host functions' ctx), or NULL */
+    const void *impl; /* the wit_impl_<iface> table of generated glue (its
+                         host functions' ctx), or NULL */
     /* NULL for a handler without settings (holding it is the whole grant);
      * required for one with settings (rt_capability_register_all checks). */
     rt_subset_fn subset;
@@ -394,19 +394,26 @@ extern const char *const rt_export_names[RT_EX_COUNT];
 
 enum { RT_SCHED_IDLE = 0, RT_SCHED_QUEUED = 1 };
 
-#define RT_WAKE_CALL_TIMEOUT 1  /* wake status: the call timeout fired */
-#define RT_TOKEN_CHILD_GONE 0   /* wake token: a child finished stopping */
+#define RT_WAKE_CALL_TIMEOUT 1 /* wake status: the call timeout fired */
+#define RT_TOKEN_CHILD_GONE 0  /* wake token: a child finished stopping */
 
 /* wit-error-type values (ABI.md types.wit-error-type) */
-enum { RT_WIT_TIMEOUT = 0, RT_WIT_CHANNEL_CLOSED, RT_WIT_SHUTTING_DOWN, RT_WIT_NOT_FOUND,
-       RT_WIT_TYPE_MISMATCH, RT_WIT_INTERNAL, RT_WIT_SERIALIZATION };
+enum {
+    RT_WIT_TIMEOUT = 0,
+    RT_WIT_CHANNEL_CLOSED,
+    RT_WIT_SHUTTING_DOWN,
+    RT_WIT_NOT_FOUND,
+    RT_WIT_TYPE_MISMATCH,
+    RT_WIT_INTERNAL,
+    RT_WIT_SERIALIZATION
+};
 
 /* Result kinds of a suspended host call (how the wake is written back). */
 enum {
-    RT_WAIT_UNIT = 1,   /* result<_, string> at retptr */
-    RT_WAIT_BYTES,      /* result<list<u8>, string> */
-    RT_WAIT_STRING,     /* result<string, string> */
-    RT_WAIT_YIELD,      /* fuel slice ended: no host result */
+    RT_WAIT_UNIT = 1, /* result<_, string> at retptr */
+    RT_WAIT_BYTES,    /* result<list<u8>, string> */
+    RT_WAIT_STRING,   /* result<string, string> */
+    RT_WAIT_YIELD,    /* fuel slice ended: no host result */
 };
 
 /* A deferred request this actor must still answer. */
@@ -418,12 +425,12 @@ typedef struct rt_pending {
 
 /* The operation an actor is running (only while it runs or is suspended). */
 struct rt_op {
-    int ex;                 /* RT_EX_* being called */
-    rt_msg *msg;            /* the message being handled (owned) */
+    int ex;      /* RT_EX_* being called */
+    rt_msg *msg; /* the message being handled (owned) */
     th_wasm_exec *exec;
-    uint64_t fuel_left;     /* UINT64_MAX = unlimited */
-    uint64_t fuel_set;      /* fuel given for the current slice */
-    uint64_t deadline_ns;   /* 0 = none */
+    uint64_t fuel_left;   /* UINT64_MAX = unlimited */
+    uint64_t fuel_set;    /* fuel given for the current slice */
+    uint64_t deadline_ns; /* 0 = none */
     /* suspension */
     int wait;               /* RT_WAIT_* or 0 while running */
     uint64_t token;         /* token of the current wait */
@@ -431,12 +438,12 @@ struct rt_op {
     uint32_t result_ptr;    /* the export's returned pointer */
     const char *host_iface; /* for the chain record of the suspended call */
     const char *host_fn;
-    char *host_input;       /* JSON of the call's input (owned) */
-    void *timer;            /* io.c timer for the call timeout while waiting */
-    rt_buf call_rec;        /* the "wasm-call" record, held back until a host
-                               call or the result: a call without host calls
-                               is recorded as one event with its result */
-    bool woken;             /* a wake for `token` is queued */
+    char *host_input; /* JSON of the call's input (owned) */
+    void *timer;      /* io.c timer for the call timeout while waiting */
+    rt_buf call_rec;  /* the "wasm-call" record, held back until a host
+                         call or the result: a call without host calls
+                         is recorded as one event with its result */
+    bool woken;       /* a wake for `token` is queued */
 };
 
 struct rt_actor {
@@ -444,34 +451,34 @@ struct rt_actor {
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
-    rt_mpsc mbox;                /* operations */
-    rt_mpsc ctl;                 /* control and completions */
-    atomic_size_t mbox_bytes;    /* bytes of the messages in mbox (rt_msg_cost) */
+    rt_mpsc mbox;             /* operations */
+    rt_mpsc ctl;              /* control and completions */
+    atomic_size_t mbox_bytes; /* bytes of the messages in mbox (rt_msg_cost) */
     /* Messages held back while the mailbox is full (their senders are
      * suspended); admitted in order as it empties, by the actor's turn. */
     pthread_mutex_t blk_lock;
     rt_msg *blk_head, *blk_tail; /* linked through node.next */
     atomic_size_t nblocked;
-    rt_limits lim;               /* limits in force (immutable after creation) */
-    atomic_uint ndesc;           /* live descendants (attenuate.c) */
+    rt_limits lim;                   /* limits in force (immutable after creation) */
+    atomic_uint ndesc;               /* live descendants (attenuate.c) */
     atomic_uint_fast64_t store_used; /* store bytes charged to it and below */
     rt_runtime *rt;
-    rt_actor *reg_next;          /* registry bucket chain */
+    rt_actor *reg_next; /* registry bucket chain */
     char id[RT_ID_LEN + 1];
 
-    pthread_mutex_t lock;        /* guards the fields down to `end_locked` */
-    int status;                  /* th_actor_status */
-    bool restart_pending;        /* RT_MSG_RESTART posted, not yet carried out */
+    pthread_mutex_t lock; /* guards the fields down to `end_locked` */
+    int status;           /* th_actor_status */
+    bool restart_pending; /* RT_MSG_RESTART posted, not yet carried out */
     bool has_state;
-    uint8_t *state;              /* current state (owned) */
+    uint8_t *state; /* current state (owned) */
     size_t state_len;
-    rt_actor *parent;            /* reference held, NULL for roots */
-    rt_actor **children;         /* references held, start order */
+    rt_actor *parent;    /* reference held, NULL for roots */
+    rt_actor **children; /* references held, start order */
     uint32_t nchildren, capchildren;
-    rt_sync **waiters;           /* th_runtime_wait callers */
+    rt_sync **waiters; /* th_runtime_wait callers */
     uint32_t nwaiters;
-    bool exited;                 /* exit info valid */
-    th_actor_exit exit;          /* data owned */
+    bool exited;        /* exit info valid */
+    th_actor_exit exit; /* data owned */
     /* end_locked */
 
     /* Owned by the thread running the turn. */
@@ -482,35 +489,36 @@ struct rt_actor {
     th_wasm_func *fn_realloc;
     rt_op *op;
     uint64_t next_token;
-    bool has_init_state;         /* spawn-time initial state (for restarts) */
+    bool has_init_state; /* spawn-time initial state (for restarts) */
     uint8_t *init_state;
     size_t init_state_len;
-    rt_pending *pending;         /* deferred requests */
-    uint32_t npending;           /* ... how many (at most lim.mailbox_messages) */
-    uint32_t stop_waiting;       /* children still stopping (cascade) */
-    rt_msg *stop_msg;            /* the STOP being carried out */
-    rt_msg *stop_more;           /* further STOPs waiting for the end (via node.next) */
-    int end_reason;              /* TH_EXIT_* once decided */
-    bool shutdown_req;           /* runtime.shutdown called in this op */
+    rt_pending *pending;   /* deferred requests */
+    uint32_t npending;     /* ... how many (at most lim.mailbox_messages) */
+    uint32_t stop_waiting; /* children still stopping (cascade) */
+    rt_msg *stop_msg;      /* the STOP being carried out */
+    rt_msg *stop_more;     /* further STOPs waiting for the end (via node.next) */
+    int end_reason;        /* TH_EXIT_* once decided */
+    bool shutdown_req;     /* runtime.shutdown called in this op */
     bool shutdown_has_data;
     uint8_t *shutdown_data;
     size_t shutdown_len;
-    rt_sync *init_sync;          /* th_runtime_spawn waiting for init */
-    rt_reply init_reply;         /* supervisor.spawn waiting for init */
-    uint64_t *restarts;          /* supervisor: restart times (ns) ring */
+    rt_sync *init_sync;  /* th_runtime_spawn waiting for init */
+    rt_reply init_reply; /* supervisor.spawn waiting for init */
+    uint64_t *restarts;  /* supervisor: restart times (ns) ring */
     uint32_t nrestarts;
-    atomic_uint_fast64_t rec_queued;  /* record.c: events handed to the recorder (read by flushers on any thread) */
+    atomic_uint_fast64_t
+        rec_queued; /* record.c: events handed to the recorder (read by flushers on any thread) */
     atomic_uint_fast64_t rec_done;    /* ... of which appended to the chain */
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
-    _Atomic(void *) subs;        /* record.c: subscriptions (lazily) */
-    _Atomic(void *) memchain;    /* record.c: the chain of a save_chain = false actor */
-    atomic_int rec_failed;       /* record.c: 2 once an event could not be recorded
-                                    (in time): the actor's host calls fail from
-                                    then on (1 while rec_error is written) */
-    char rec_error[256];         /* why (written once, before rec_failed is set) */
-    bool has_last_hash;          /* record.c (recorder thread): hash of the */
-    uint8_t last_hash[32];       /* last event appended, the next one's parent */
-    void *hstate;                /* handlers: lazily allocated state */
+    _Atomic(void *) subs;             /* record.c: subscriptions (lazily) */
+    _Atomic(void *) memchain;         /* record.c: the chain of a save_chain = false actor */
+    atomic_int rec_failed;            /* record.c: 2 once an event could not be recorded
+                                         (in time): the actor's host calls fail from
+                                         then on (1 while rec_error is written) */
+    char rec_error[256];              /* why (written once, before rec_failed is set) */
+    bool has_last_hash;               /* record.c (recorder thread): hash of the */
+    uint8_t last_hash[32];            /* last event appended, the next one's parent */
+    void *hstate;                     /* handlers: lazily allocated state */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -522,9 +530,9 @@ struct rt_actor {
  * first event ("actor-spawned").  The returned reference is the caller's; the actor is in
  * RT_SCHED_QUEUED owned by the caller, who must call rt_actor_turn or
  * rt_sched_push.  */
-int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent,
-                    bool has_state, const uint8_t *state, size_t len,
-                    const th_spawn_opts *sub, rt_actor **out, th_error *err);
+int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
+                    const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
+                    th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 /* The actor is gone: it no longer counts as a descendant of its ancestors. */
@@ -568,12 +576,12 @@ rt_actor *rt_actor_of_call(th_wasm_call *call);
  * completion (give it to rt_reply.token) and records how the result goes
  * back (kind, retptr) and what to record.  `input_json` is owned by the
  * op afterwards.  The host function then returns TH_WASM_SUSPENDED. */
-uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface,
-                    const char *fn, char *input_json);
+uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, const char *fn,
+                    char *input_json);
 
 /* Post a wake for `a` with `token` (a completion from any thread). */
-void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data,
-                   const uint8_t *data, size_t len, const char *text);
+void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const uint8_t *data,
+                   size_t len, const char *text);
 
 /* Fail the actor now (inside its turn): records "actor-failed" (with the
  * actor's id and name, the running export and, for failv, the wasm
@@ -636,12 +644,12 @@ struct rt_worker {
     rt_runtime *rt;
     pthread_t thread;
     unsigned idx;
-    pthread_mutex_t lock;        /* guards the local queue */
+    pthread_mutex_t lock; /* guards the local queue */
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
-    rt_actor *next;              /* run next (owner thread only) */
-    bool ran_woken;              /* the last turn was of a woken actor */
-    th_wasm_exec *cache[8];      /* idle execs */
+    rt_actor *next;         /* run next (owner thread only) */
+    bool ran_woken;         /* the last turn was of a woken actor */
+    th_wasm_exec *cache[8]; /* idle execs */
     unsigned ncache;
 };
 
@@ -674,8 +682,8 @@ void rt_io_stop(rt_runtime *rt);
  * `status`).  Returns NULL on failure; if `cancellable`, a handle that must
  * be given to rt_io_cancel exactly once, else an opaque non-NULL value
  * that must not be used. */
-void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id,
-                  uint64_t token, int status, bool cancellable);
+void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id, uint64_t token, int status,
+                  bool cancellable);
 void rt_io_cancel(rt_runtime *rt, void *timer);
 
 /* ------------------------------------------------------------------ */
@@ -698,8 +706,7 @@ uint8_t *rt_guest_mem(rt_guest *g, uint64_t *size);
  * returned range.  TH_ETRAP with a message on any misbehaviour. */
 int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr);
 /* Copy bytes into a fresh guest allocation. */
-int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align,
-               uint32_t *ptr);
+int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32_t *ptr);
 /* Bounds-checked access: pointer to [ptr, ptr+len) or TH_ETRAP. */
 int rt_abi_span(rt_guest *g, uint32_t ptr, uint64_t len, uint8_t **out);
 /* Check that a value of `size` bytes fits at addr before touching any of it
@@ -723,8 +730,8 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len);
 int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg);
 /* err(string) of a result whose payload is 8-aligned (result<u64|f64, string>). */
 int rt_abi_result_err8(rt_guest *g, uint32_t retptr, const char *errmsg);
-int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data,
-                        size_t len, const char *errmsg);
+int rt_abi_result_bytes(rt_guest *g, uint32_t retptr, const void *data, size_t len,
+                        const char *errmsg);
 /* Store list<string> (ptr,len) at addr. */
 int rt_abi_store_strings(rt_guest *g, uint32_t addr, char *const *v, size_t n);
 /* State shared by the code of one host function call. */
@@ -769,8 +776,8 @@ int rt_record_stop(rt_runtime *rt, th_error *err);
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len);
 void rt_record_buf(rt_actor *a, const char *type, rt_buf *b); /* releases b */
 /* Record a host call with its JSON input and output (either may be NULL). */
-void rt_record_host(rt_actor *a, const char *iface, const char *fn,
-                    const char *input_json, const char *output_json);
+void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
+                    const char *output_json);
 /* Subscriptions. */
 int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t *id);
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
@@ -789,8 +796,7 @@ int rt_record_ready(rt_actor *a, th_error *err);
  * raw events via the callback per event, from the chain in THEATER_HOME or,
  * for a save_chain = false actor, from memory. */
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
-                              const char *type, const uint8_t *data, size_t len,
-                              uint64_t ts);
+                              const char *type, const uint8_t *data, size_t len, uint64_t ts);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 /* ------------------------------------------------------------------ */
@@ -798,7 +804,7 @@ int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 typedef struct rt_module_entry {
     struct rt_module_entry *next;
-    char *key;                   /* path + size + mtime */
+    char *key; /* path + size + mtime */
     th_wasm_module *module;
 } rt_module_entry;
 
@@ -812,7 +818,7 @@ typedef struct rt_channel {
 struct th_runtime {
     char *home;
     bool in_memory;
-    unsigned record_stall_ms;    /* how long recording actors wait for a stalled writer */
+    unsigned record_stall_ms; /* how long recording actors wait for a stalled writer */
     th_runtime_log_fn log_fn;
     void *log_ud;
     th_runtime_event_fn event_fn;
@@ -825,41 +831,41 @@ struct th_runtime {
     /* scheduler */
     rt_worker *workers;
     unsigned nworkers;
-    pthread_mutex_t qlock;       /* global queue + sleeping */
+    pthread_mutex_t qlock; /* global queue + sleeping */
     pthread_cond_t qcond;
-    rt_actor *ghead, *gtail;     /* woken by threads outside the pool */
-    rt_actor *phead, *ptail;     /* preempted (sched.c) */
+    rt_actor *ghead, *gtail; /* woken by threads outside the pool */
+    rt_actor *phead, *ptail; /* preempted (sched.c) */
     atomic_size_t npreempted;
     atomic_int sleepers;
-    atomic_bool stopping;        /* workers exit */
-    pthread_mutex_t poollock;    /* exec pool for non-worker threads */
+    atomic_bool stopping;     /* workers exit */
+    pthread_mutex_t poollock; /* exec pool for non-worker threads */
     th_wasm_exec *pool[32];
     unsigned npool;
 
     rt_io *io;
-    struct th_store *store;      /* content store (store handler, init_state) */
-    struct th_chain *chain;      /* event chains (record.c) */
+    struct th_store *store;       /* content store (store handler, init_state) */
+    struct th_chain *chain;       /* event chains (record.c) */
     struct rt_recorder *recorder; /* record.c: the thread that appends events */
-    struct rt_sub *subs;         /* all subscriptions, under sublock */
+    struct rt_sub *subs;          /* all subscriptions, under sublock */
 
-    pthread_mutex_t modlock;     /* module and spec caches */
+    pthread_mutex_t modlock; /* module and spec caches */
     rt_module_entry *modules;
     struct spec_entry *specs;
 
-    pthread_mutex_t chanlock;    /* channels */
+    pthread_mutex_t chanlock; /* channels */
     rt_channel *channels;
-    pthread_mutex_t outlock;     /* outside channel endpoints (manage.c) */
+    pthread_mutex_t outlock; /* outside channel endpoints (manage.c) */
     struct rt_outside *outside;
 
-    pthread_mutex_t sublock;     /* subscription ids */
+    pthread_mutex_t sublock; /* subscription ids */
     uint64_t next_sub;
 
-    pthread_mutex_t exitlock;    /* ends of root actors, for late waiters */
-    struct rt_exit_rec *exits;   /* ring of RT_MAX_EXITS records */
+    pthread_mutex_t exitlock;  /* ends of root actors, for late waiters */
+    struct rt_exit_rec *exits; /* ring of RT_MAX_EXITS records */
     unsigned nexits;
 
-    unsigned max_actors;         /* live actors at most (th_runtime_config) */
-    atomic_bool closing;         /* shutdown started: spawns refused */
+    unsigned max_actors; /* live actors at most (th_runtime_config) */
+    atomic_bool closing; /* shutdown started: spawns refused */
     atomic_bool interrupted;
     bool shut;
 };
@@ -881,8 +887,7 @@ int rt_channel_peer(rt_runtime *rt, const char *chan, size_t n, const char *self
                     char peer[RT_ID_LEN + 1]);
 void rt_channel_set_open(rt_runtime *rt, const char *chan, bool open);
 /* Close; returns 0 and the peer if it was open. */
-int rt_channel_close(rt_runtime *rt, const char *chan, const char *self,
-                     char peer[RT_ID_LEN + 1]);
+int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char peer[RT_ID_LEN + 1]);
 /* Hand a channel message (RT_MSG_CHAN_MSG / RT_MSG_CHAN_CLOSE) to the
  * peer `id`: an actor's mailbox or an outside endpoint (manage.c).  Takes
  * ownership of `m`; false if there is no such peer (m is freed). */
@@ -895,7 +900,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 /* Handlers' per-actor state (src/handlers/, freed with the actor). */
 typedef struct rt_hstate {
     bool rng_ready;
-    uint64_t rng[4];     /* random: xoshiro256** state */
+    uint64_t rng[4]; /* random: xoshiro256** state */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

@@ -269,7 +269,8 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
     if (opts == NULL || (opts->manifest_path == NULL) == (opts->manifest_text == NULL))
         return th_error_set(err, TH_EINVAL, "give either a manifest path or a manifest text");
-    rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, NULL, &spec, err);
+    rc = rt_spec_load(rt, opts->manifest_path, opts->manifest_text, opts->base_dir, NULL, &spec,
+                      err);
     if (rc != 0)
         return rc;
     if (opts->parent_id != NULL && (parent = lookup(rt, opts->parent_id, err)) == NULL) {
@@ -323,8 +324,9 @@ static int offer(rt_actor *a, rt_msg *m, th_error *err)
     if (rt_actor_offer(a, m, false) == RT_OFFER_QUEUED)
         return 0;
     rt_msg_free(m);
-    return th_error_set(err, TH_EBUSY, "the mailbox of %s is full (limits.mailbox_messages %u, "
-                                       "mailbox_bytes %llu); try again later",
+    return th_error_set(err, TH_EBUSY,
+                        "the mailbox of %s is full (limits.mailbox_messages %u, "
+                        "mailbox_bytes %llu); try again later",
                         a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
 }
 
@@ -380,7 +382,8 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
         rt_sync_release(s);
         if (atomic_load(&rt->interrupted))
             return th_error_set(err, TH_ECLOSED, "interrupted");
-        return th_error_set(err, TH_ETIMEDOUT, "no response from %s within %u ms", actor_id, timeout_ms);
+        return th_error_set(err, TH_ETIMEDOUT, "no response from %s within %u ms", actor_id,
+                            timeout_ms);
     }
     rc = s->status;
     if (rc == 0) {
@@ -579,7 +582,8 @@ int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms, t
             rt_actor_release(a);
             if (atomic_load(&rt->interrupted))
                 return th_error_set(err, TH_ECLOSED, "interrupted");
-            return th_error_set(err, TH_ETIMEDOUT, "%s still running after %u ms", actor_id, timeout_ms);
+            return th_error_set(err, TH_ETIMEDOUT, "%s still running after %u ms", actor_id,
+                                timeout_ms);
         }
     }
     if (ex != NULL) {
@@ -671,7 +675,8 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
     pp = chan_find(rt, chan, strlen(chan));
     if (pp == NULL) {
         rc = TH_ENOENT;
-    } else if (self != NULL && strcmp((*pp)->side[0], self) != 0 && strcmp((*pp)->side[1], self) != 0) {
+    } else if (self != NULL && strcmp((*pp)->side[0], self) != 0 &&
+               strcmp((*pp)->side[1], self) != 0) {
         rc = TH_EPERM;
     } else {
         c = *pp;

@@ -82,7 +82,8 @@ static int check_exports(const th_wasm_module *m, th_error *err)
         if (d.kind != TH_WASM_EXTERN_FUNC)
             continue;
         for (k = 0; k < RT_EX_COUNT; k++) {
-            if (strlen(rt_export_names[k]) != d.name_len || memcmp(rt_export_names[k], d.name, d.name_len) != 0)
+            if (strlen(rt_export_names[k]) != d.name_len ||
+                memcmp(rt_export_names[k], d.name, d.name_len) != 0)
                 continue;
             bool ok = d.functype.nparams == export_params[k] && d.functype.nresults == 1;
             for (j = 0; ok && j < d.functype.nparams + 1; j++)
@@ -90,15 +91,17 @@ static int check_exports(const th_wasm_module *m, th_error *err)
             if (!ok)
                 return th_error_set(err, TH_ELINK,
                                     "export %s has the wrong type (expected %u i32 parameters "
-                                    "and one i32 result)", rt_export_names[k], export_params[k]);
+                                    "and one i32 result)",
+                                    rt_export_names[k], export_params[k]);
         }
         if (d.name_len == 12 && memcmp(d.name, "cabi_realloc", 12) == 0) {
             bool ok = d.functype.nparams == 4 && d.functype.nresults == 1;
             for (j = 0; ok && j < 5; j++)
                 ok = d.functype.types[j] == TH_WASM_I32;
             if (!ok)
-                return th_error_set(err, TH_ELINK, "export cabi_realloc has the wrong type "
-                                                    "(expected (i32 i32 i32 i32) -> i32)");
+                return th_error_set(err, TH_ELINK,
+                                    "export cabi_realloc has the wrong type "
+                                    "(expected (i32 i32 i32 i32) -> i32)");
         }
     }
     if (!has_memory)
@@ -115,8 +118,7 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
     int found, rc;
 
     switch (is->kind) {
-    case RT_MANIFEST_INIT_NONE:
-        return 0;
+    case RT_MANIFEST_INIT_NONE: return 0;
     case RT_MANIFEST_INIT_JSON:
         s->init_state = rt_memdup(is->json, strlen(is->json));
         s->init_state_len = strlen(is->json);
@@ -190,7 +192,8 @@ static void cache_put(rt_runtime *rt, const char *path, rt_spec *s)
 {
     spec_entry *e, **pp;
 
-    if (s->man->init_state.kind == RT_MANIFEST_INIT_FILE || s->man->init_state.kind == RT_MANIFEST_INIT_STORE)
+    if (s->man->init_state.kind == RT_MANIFEST_INIT_FILE ||
+        s->man->init_state.kind == RT_MANIFEST_INIT_STORE)
         return;
     e = calloc(1, sizeof *e);
     if (e == NULL || (e->path = strdup(path)) == NULL || stat(path, &e->man_st) != 0 ||
@@ -263,9 +266,11 @@ static int check_grant(const rt_spec *grant, rt_manifest *man, th_error *err)
             man->init_state.path = real;
         }
     }
-    if (rc == 0 && man->init_state.kind == RT_MANIFEST_INIT_STORE && !(grant->handlers & (1u << RT_H_STORE)))
-        rc = th_error_set(err, TH_EPERM, "init_state from the store, but the spawning actor does not "
-                                         "hold the \"store\" handler");
+    if (rc == 0 && man->init_state.kind == RT_MANIFEST_INIT_STORE &&
+        !(grant->handlers & (1u << RT_H_STORE)))
+        rc = th_error_set(err, TH_EPERM,
+                          "init_state from the store, but the spawning actor does not "
+                          "hold the \"store\" handler");
     return rc != 0 ? th_error_prefix(err, "%s", man->source) : 0;
 }
 

@@ -134,9 +134,8 @@ void rt_sup_begin_stop(rt_actor *a, rt_msg *stop)
     pthread_mutex_lock(&a->lock);
     a->status = TH_ACTOR_STOPPING;
     pthread_mutex_unlock(&a->lock);
-    a->stop_waiting = rt_actor_stop_children(a, stop->code == RT_STOP_RUNTIME ? RT_STOP_RUNTIME
-                                                                               : RT_STOP_BY_PARENT,
-                                             true);
+    a->stop_waiting = rt_actor_stop_children(
+        a, stop->code == RT_STOP_RUNTIME ? RT_STOP_RUNTIME : RT_STOP_BY_PARENT, true);
     if (a->stop_waiting == 0)
         rt_sup_finish(a);
 }
@@ -188,9 +187,10 @@ void rt_sup_finish(rt_actor *a)
     keep = code == RT_STOP_EXIT && parent != NULL && parent->spec->strategy != RT_STRAT_NONE &&
            a->spec->restart == RT_RESTART_PERMANENT;
     rt_buf_puts(&b, "{\"reason\":\"");
-    rt_buf_puts(&b, code == RT_STOP_EXIT ? "shutdown" : code == RT_STOP_EXTERNAL ? "external-stop"
-                                                     : code == RT_STOP_RUNTIME   ? "runtime-shutdown"
-                                                                                 : "stopped-by-parent");
+    rt_buf_puts(&b, code == RT_STOP_EXIT       ? "shutdown"
+                    : code == RT_STOP_EXTERNAL ? "external-stop"
+                    : code == RT_STOP_RUNTIME  ? "runtime-shutdown"
+                                               : "stopped-by-parent");
     rt_buf_puts(&b, "\",\"data\":");
     if (code == RT_STOP_EXIT && a->shutdown_has_data)
         rt_buf_json_hex(&b, a->shutdown_data, a->shutdown_len);
@@ -271,7 +271,8 @@ void rt_sup_do_restart(rt_actor *a)
     rt_actor_fail_pending(a, "actor restarted");
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     a->shutdown_req = false;
-    rt_actor_set_state(a, a->has_init_state, a->has_init_state ? rt_memdup(a->init_state, a->init_state_len) : NULL,
+    rt_actor_set_state(a, a->has_init_state,
+                       a->has_init_state ? rt_memdup(a->init_state, a->init_state_len) : NULL,
                        a->init_state_len);
     rt_buf_puts(&b, "{\"init_state\":");
     if (a->has_init_state)
@@ -324,7 +325,8 @@ static bool intensity_ok(rt_actor *p)
 {
     uint32_t max = p->spec->max_restarts, i, k = 0;
     uint64_t now = rt_now_ns();
-    uint64_t window = (uint64_t)(p->spec->within_seconds ? p->spec->within_seconds : 5) * 1000000000u;
+    uint64_t window =
+        (uint64_t)(p->spec->within_seconds ? p->spec->within_seconds : 5) * 1000000000u;
 
     if (p->restarts == NULL) {
         p->restarts = calloc((size_t)max + 1, sizeof *p->restarts);
@@ -400,8 +402,8 @@ bool rt_sup_apply_strategy(rt_actor *p, rt_msg *m)
     rt_buf_json_str(&b, child->id, RT_ID_LEN);
     rt_buf_puts(&b, ",\"children\":[");
     for (i = 0; i < n; i++) {
-        bool target = strat == RT_STRAT_ONE_FOR_ALL || (strat == RT_STRAT_REST_FOR_ONE && i >= at) ||
-                      kids[i] == child;
+        bool target = strat == RT_STRAT_ONE_FOR_ALL ||
+                      (strat == RT_STRAT_REST_FOR_ONE && i >= at) || kids[i] == child;
         rt_msg *r;
         if (!target)
             continue;

@@ -117,8 +117,9 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
 const char *rt_wit_error_name(int t)
 {
     static const char *const names[] = {
-        "operation-timeout", "channel-closed", "shutting-down", "function-not-found",
-        "type-mismatch", "internal", "serialization-error", "update-component-error", "paused",
+        "operation-timeout",   "channel-closed",         "shutting-down",
+        "function-not-found",  "type-mismatch",          "internal",
+        "serialization-error", "update-component-error", "paused",
     };
 
     return t >= 0 && (size_t)t < sizeof names / sizeof names[0] ? names[t] : NULL;
@@ -313,4 +314,3 @@ bool rt_id_valid(const char *s, size_t n)
     }
     return true;
 }
-

@@ -81,8 +81,8 @@ bool srv_resolve_actor(srv_req *r, const char *ref, bool chains, char out[SRV_ID
         return false;
     }
     if (rl < MIN_PREFIX && rl != SRV_ID_LEN) {
-        srv_reply_error(r, 400, "ambiguous-id", "an actor id prefix needs at least %d characters: %s",
-                        MIN_PREFIX, ref);
+        srv_reply_error(r, 400, "ambiguous-id",
+                        "an actor id prefix needs at least %d characters: %s", MIN_PREFIX, ref);
         return false;
     }
     if (th_runtime_list_actors(s->rt, &ids, &n, NULL) == 0) {
@@ -109,8 +109,8 @@ bool srv_resolve_actor(srv_req *r, const char *ref, bool chains, char out[SRV_ID
     if (found == 0)
         srv_reply_error(r, 404, "actor-not-found", "no actor %s", ref);
     else
-        srv_reply_error(r, 400, "ambiguous-id", "%s is ambiguous: it matches %zu actors (%s%s)", ref, found,
-                        names.data ? names.data : "", found > 10 ? ", ..." : "");
+        srv_reply_error(r, 400, "ambiguous-id", "%s is ambiguous: it matches %zu actors (%s%s)",
+                        ref, found, names.data ? names.data : "", found > 10 ? ", ..." : "");
     srv_buf_release(&names);
     return false;
 }
@@ -141,15 +141,14 @@ static void h_health(srv_req *r, char **seg)
         th_chain_actors_free(&ca);
     }
     o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I}}", "status",
-                             atomic_load(&s->closing) ? "shutting-down"
-                             : cs.stalled || cs.failed ? "recording-stalled"
-                                                       : "ok",
-                             "version", THEATER_VERSION,
-                             "pid", (json_int_t)getpid(), "home", s->home, "started",
-                             (json_int_t)s->started_ms, "uptime_ms",
-                             (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors",
-                             (json_int_t)n, "streams", (json_int_t)atomic_load(&s->nstreams), "chains",
-                             "count", (json_int_t)chains, "events", (json_int_t)events);
+                  atomic_load(&s->closing)  ? "shutting-down"
+                  : cs.stalled || cs.failed ? "recording-stalled"
+                                            : "ok",
+                  "version", THEATER_VERSION, "pid", (json_int_t)getpid(), "home", s->home,
+                  "started", (json_int_t)s->started_ms, "uptime_ms",
+                  (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors", (json_int_t)n,
+                  "streams", (json_int_t)atomic_load(&s->nstreams), "chains", "count",
+                  (json_int_t)chains, "events", (json_int_t)events);
     if (o != NULL)
         json_object_set_new(o, "recording",
                             json_pack("{s:b, s:b, s:I, s:I, s:I, s:s}", "stalled", cs.stalled,
@@ -162,10 +161,10 @@ static void h_health(srv_req *r, char **seg)
 
 static json_t *actor_summary(const th_actor_info *in)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:i}", "id", in->id, "name", in->name, "version",
-                     in->version, "status", status_name(in->status), "parent",
-                     in->parent[0] ? in->parent : NULL, "started", (json_int_t)in->started_ms, "children",
-                     (int)in->children);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:i}", "id", in->id, "name", in->name,
+                     "version", in->version, "status", status_name(in->status), "parent",
+                     in->parent[0] ? in->parent : NULL, "started", (json_int_t)in->started_ms,
+                     "children", (int)in->children);
 }
 
 static int by_start(const void *a, const void *b)
@@ -271,7 +270,8 @@ static void job_spawn(srv_req *r)
 
 static void h_start(srv_req *r, char **seg)
 {
-    static const char *const allowed[] = {"manifest", "manifest_toml", "init_state", "parent", NULL};
+    static const char *const allowed[] = {"manifest", "manifest_toml", "init_state", "parent",
+                                          NULL};
     json_t *a = srv_body_object(r, allowed), *m, *t, *p;
 
     (void)seg;
@@ -281,12 +281,15 @@ static void h_start(srv_req *r, char **seg)
     t = json_object_get(a, "manifest_toml");
     p = json_object_get(a, "parent");
     if ((m == NULL) == (t == NULL)) {
-        srv_reply_error(r, 400, "bad-request", "give exactly one of \"manifest\" (a path) and \"manifest_toml\" (TOML text)");
+        srv_reply_error(
+            r, 400, "bad-request",
+            "give exactly one of \"manifest\" (a path) and \"manifest_toml\" (TOML text)");
     } else if (m != NULL && !json_is_string(m)) {
         srv_reply_error(r, 400, "bad-request", "\"manifest\" must be a string (an absolute path)");
     } else if (m != NULL && json_string_value(m)[0] != '/') {
         srv_reply_error(r, 400, "bad-request",
-                        "\"manifest\" must be an absolute path (the server does not share your working directory): %s",
+                        "\"manifest\" must be an absolute path (the server does not share your "
+                        "working directory): %s",
                         json_string_value(m));
     } else if (t != NULL && !json_is_string(t)) {
         srv_reply_error(r, 400, "bad-request", "\"manifest_toml\" must be a string");
@@ -331,14 +334,15 @@ static void h_info(srv_req *r, char **seg)
     o = actor_summary(&in);
     json_object_set_new(o, "children", children);
     json_object_set_new(o, "save_chain", json_boolean(in.save_chain));
-    json_object_set_new(o, "manifest", json_pack("{s:s, s:s, s:s?}", "name", in.name, "version", in.version,
-                                                 "path", path));
+    json_object_set_new(
+        o, "manifest",
+        json_pack("{s:s, s:s, s:s?}", "name", in.name, "version", in.version, "path", path));
     json_object_set_new(
         o, "metrics",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages_in", (json_int_t)in.messages_in,
-                  "messages_out", (json_int_t)in.messages_out, "calls", (json_int_t)in.calls, "fuel_used",
-                  (json_int_t)in.fuel_used, "memory_bytes", (json_int_t)in.memory_bytes, "events",
-                  (json_int_t)in.events, "uptime_ms",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "messages_in",
+                  (json_int_t)in.messages_in, "messages_out", (json_int_t)in.messages_out, "calls",
+                  (json_int_t)in.calls, "fuel_used", (json_int_t)in.fuel_used, "memory_bytes",
+                  (json_int_t)in.memory_bytes, "events", (json_int_t)in.events, "uptime_ms",
                   (json_int_t)(now > in.started_ms ? now - in.started_ms : 0), "restarts",
                   (json_int_t)in.restarts));
     free(text);
@@ -356,7 +360,9 @@ static void h_manifest(srv_req *r, char **seg)
         srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
         return;
     }
-    srv_reply_json(r, 200, json_pack("{s:s, s:s?, s:s}", "id", r->id, "manifest_path", path, "manifest_toml", text));
+    srv_reply_json(
+        r, 200,
+        json_pack("{s:s, s:s?, s:s}", "id", r->id, "manifest_path", path, "manifest_toml", text));
     free(text);
     free(path);
 }
@@ -441,10 +447,12 @@ static void h_component(srv_req *r, char **seg)
         return;
     c = json_object_get(a, "component");
     if (c == NULL || !json_is_string(c))
-        srv_reply_error(r, 400, "bad-request", "\"component\" (a path to a .wasm file) is required");
+        srv_reply_error(r, 400, "bad-request",
+                        "\"component\" (a path to a .wasm file) is required");
     else if (srv_resolve_actor(r, seg[2], false, r->id))
         srv_reply_error(r, 501, "not-implemented",
-                        "hot code upgrade is not implemented yet; restart the actor with a new manifest instead");
+                        "hot code upgrade is not implemented yet; restart the actor with a new "
+                        "manifest instead");
     json_decref(a);
 }
 
@@ -498,8 +506,8 @@ static void h_request(srv_req *r, char **seg)
         timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
     srv_req_wait(r);
     srv_req_ref(r); /* the runtime's callback */
-    rc = th_runtime_request_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, on_reply, r,
-                                  &err);
+    rc = th_runtime_request_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len,
+                                  on_reply, r, &err);
     if (rc != 0) {
         srv_req_release(r);
         if (rc == TH_ENOENT)
@@ -514,20 +522,21 @@ static void h_request(srv_req *r, char **seg)
 /* ------------------------------------------------------------------ */
 /* Events                                                             */
 
-json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts, const uint8_t *hash,
-                       const uint8_t *parent, const uint8_t *data, size_t len)
+json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len)
 {
     char h[65], p[65], *hex;
     json_t *o, *d;
 
-    o = json_pack("{s:s, s:I, s:s, s:I}", "actor", actor, "seq", (json_int_t)seq, "event_type", type, "timestamp",
-                  (json_int_t)ts);
+    o = json_pack("{s:s, s:I, s:s, s:I}", "actor", actor, "seq", (json_int_t)seq, "event_type",
+                  type, "timestamp", (json_int_t)ts);
     if (o == NULL)
         return NULL;
     if (hash != NULL)
         json_object_set_new(o, "hash", json_string(base_hex_encode(hash, 32, h)));
     if (hash != NULL || parent != NULL)
-        json_object_set_new(o, "parent_hash", parent ? json_string(base_hex_encode(parent, 32, p)) : json_null());
+        json_object_set_new(o, "parent_hash",
+                            parent ? json_string(base_hex_encode(parent, 32, p)) : json_null());
     /* the data as recorded: JSON text embedded as a value, else hex */
     d = len ? json_loadb((const char *)data, len, JSON_DECODE_ANY, NULL) : NULL;
     if (d != NULL) {
@@ -565,14 +574,15 @@ static void h_events(srv_req *r, char **seg)
     int rc;
 
     if (!srv_arg_u64(r, "after", UINT64_MAX - 1, &after) ||
-        !srv_arg_u64(r, "limit", TH_SERVER_MAX_LIST_LIMIT, &limit) || !srv_arg_u64(r, "newest", 1, &newest) ||
-        !srv_resolve_actor(r, seg[2], true, r->id))
+        !srv_arg_u64(r, "limit", TH_SERVER_MAX_LIST_LIMIT, &limit) ||
+        !srv_arg_u64(r, "newest", 1, &newest) || !srv_resolve_actor(r, seg[2], true, r->id))
         return;
     if (last != NULL) {
         char *end;
         unsigned long long v = strtoull(last, &end, 10);
         if (*last < '0' || *last > '9' || *end != 0) {
-            srv_reply_error(r, 400, "bad-request", "Last-Event-ID must be a sequence number: %.40s", last);
+            srv_reply_error(r, 400, "bad-request", "Last-Event-ID must be a sequence number: %.40s",
+                            last);
             return;
         }
         after = v;
@@ -602,8 +612,9 @@ static void h_events(srv_req *r, char **seg)
     arr = json_array();
     for (i = 0; arr != NULL && i < evs.count; i++) {
         th_chain_event *e = &evs.items[i];
-        json_array_append_new(arr, srv_event_json(e->actor, e->seq, e->type, e->timestamp_ms, e->hash,
-                                                  e->has_parent ? e->parent : NULL, e->data, e->data_len));
+        json_array_append_new(arr, srv_event_json(e->actor, e->seq, e->type, e->timestamp_ms,
+                                                  e->hash, e->has_parent ? e->parent : NULL,
+                                                  e->data, e->data_len));
     }
     th_chain_events_free(&evs);
     srv_reply_json(r, 200, json_pack("{s:s, s:o}", "actor", r->id, "events", arr));
@@ -744,8 +755,8 @@ void srv_route(srv_req *r)
     }
     if (path_ok) {
         snprintf(r->allow, sizeof r->allow, "%s", methods.data ? methods.data : "");
-        srv_reply_error(r, 405, "method-not-allowed", "%s is not allowed on %.200s (allowed: %s)", r->method,
-                        r->path, r->allow);
+        srv_reply_error(r, 405, "method-not-allowed", "%s is not allowed on %.200s (allowed: %s)",
+                        r->method, r->path, r->allow);
     } else {
         srv_reply_error(r, 404, "not-found", "no endpoint %.200s (see docs/api.md)", r->path);
     }

@@ -60,12 +60,12 @@ typedef struct csub {
 typedef struct cchan {
     struct cchan *next;
     conn *c;
-    char id[TH_ACTOR_ID_SIZE];   /* the runtime's */
-    char wire[36];               /* the client's ("ch_...") */
+    char id[TH_ACTOR_ID_SIZE]; /* the runtime's */
+    char wire[36];             /* the client's ("ch_...") */
     char actor[TH_ACTOR_ID_SIZE];
-    bool opened;                 /* ChannelOpened is queued: send directly */
-    bool closed;                 /* the actor closed it */
-    srv_jbuf pending;            /* frames the actor sent before that */
+    bool opened;      /* ChannelOpened is queued: send directly */
+    bool closed;      /* the actor closed it */
+    srv_jbuf pending; /* frames the actor sent before that */
 } cchan;
 
 struct conn {
@@ -74,16 +74,16 @@ struct conn {
     int fd;
     pthread_t reader, writer;
     bool writer_started;
-    pthread_mutex_t lock;        /* the queue, layer, channel states */
+    pthread_mutex_t lock; /* the queue, layer, channel states */
     pthread_cond_t cond;
     outq *head, *tail;
     size_t queued;
     bool closing;
-    int layer;                   /* SRV_COMPAT_*, from the client's first frame */
+    int layer; /* SRV_COMPAT_*, from the client's first frame */
     uint64_t next_frag_id;
-    srv_compat_defrag defrag;    /* reader only */
-    csub *subs;                  /* reader only */
-    cchan *chans;                /* reader only (list); states under lock */
+    srv_compat_defrag defrag; /* reader only */
+    csub *subs;               /* reader only */
+    cchan *chans;             /* reader only (list); states under lock */
 };
 
 struct srv_compat {
@@ -113,8 +113,7 @@ static void conn_send_locked(conn *c, const srv_jbuf *msg)
     if (c->closing || msg->oom)
         return;
     if (srv_compat_wrap(&f, msg->data, msg->len, c->layer, &c->next_frag_id) != 0 ||
-        c->queued + f.len > TH_COMPAT_MAX_QUEUED_BYTES ||
-        (q = malloc(sizeof *q + f.len)) == NULL) {
+        c->queued + f.len > TH_COMPAT_MAX_QUEUED_BYTES || (q = malloc(sizeof *q + f.len)) == NULL) {
         /* too slow a reader, or no memory: end this client */
         c->closing = true;
         shutdown(c->fd, SHUT_RDWR);
@@ -195,10 +194,10 @@ static void *writer_main(void *arg)
  * ({"error_type": N, "message": "..."}). */
 static void actor_error(srv_jbuf *b, const th_runtime_event *ev)
 {
-    static const char *const names[] = {"operation-timeout", "channel-closed", "shutting-down",
-                                         "function-not-found", "type-mismatch", "internal",
-                                         "serialization-error", "update-component-error",
-                                         "paused"};
+    static const char *const names[] = {
+        "operation-timeout",   "channel-closed",         "shutting-down",
+        "function-not-found",  "type-mismatch",          "internal",
+        "serialization-error", "update-component-error", "paused"};
     json_t *root = json_loadb((const char *)ev->data, ev->data_len, 0, NULL);
     json_t *t = root ? json_object_get(root, "error_type") : NULL;
     const char *msg = root ? json_string_value(json_object_get(root, "message")) : NULL;
@@ -313,8 +312,7 @@ static void on_event(void *ud, const th_runtime_event *ev)
 }
 
 /* What the actor sends on a client's channel (th_runtime_channel_fn). */
-static void on_channel(void *ud, int kind, const char *channel_id, const uint8_t *data,
-                       size_t len)
+static void on_channel(void *ud, int kind, const char *channel_id, const uint8_t *data, size_t len)
 {
     cchan *ch = ud;
     conn *c = ch->c;
@@ -440,7 +438,6 @@ static void cmd_list(conn *c, srv_jbuf *out)
     size_t n = 0, i;
     th_actor_info info;
     bool first = true;
-
 
     if (th_runtime_list_actors(c->srv->rt, &ids, &n, NULL) != 0) {
         srv_compat_error(out, SRV_E_RUNTIME_ERROR, "Failed to list actors: out of memory");
@@ -773,7 +770,10 @@ static void simple_id(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
     case SRV_C_TERMINATE_ACTOR:
         rc = th_runtime_stop(c->srv->rt, cmd->id, &e);
         if (rc != 0)
-            error_of(out, rc, cmd->kind == SRV_C_STOP_ACTOR ? "Failed to stop actor" : "Failed to terminate actor", &e);
+            error_of(out, rc,
+                     cmd->kind == SRV_C_STOP_ACTOR ? "Failed to stop actor"
+                                                   : "Failed to terminate actor",
+                     &e);
         else
             srv_compat_id_only(out, "ActorStopped", cmd->id);
         break;
@@ -798,8 +798,7 @@ static void simple_id(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
         else
             srv_compat_id_only(out, "Restarted", cmd->id);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -944,11 +943,13 @@ static void *reader_main(void *arg)
         if (len == cap) { /* a large frame: grow up to one whole frame */
             if (cap >= (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4 ||
                 (nb = realloc(buf, cap * 2 > (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4
-                                       ? (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4 : cap * 2)) == NULL)
+                                       ? (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4
+                                       : cap * 2)) == NULL)
                 break;
             buf = nb;
-            cap = cap * 2 > (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4 ? (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4
-                                                                 : cap * 2;
+            cap = cap * 2 > (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4
+                      ? (size_t)TH_COMPAT_MAX_FRAME_BYTES + 4
+                      : cap * 2;
         }
         n = recv(c->fd, buf + len, cap - len, 0);
         if (n < 0 && errno == EINTR)
@@ -1087,7 +1088,8 @@ static int listen_on(srv_compat *srv, const char *addr, bool allow_nonloopback, 
         freeaddrinfo(res);
         return th_error_set(err, TH_EPERM,
                             "%s is not a loopback address; the protocol has no authentication "
-                            "(allow it explicitly to listen there)", addr);
+                            "(allow it explicitly to listen there)",
+                            addr);
     }
     srv->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (srv->lfd < 0 || setsockopt(srv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||

@@ -201,7 +201,8 @@ static int read_bytes(const json_t *v, const char *what, uint8_t **out, size_t *
         json_int_t x;
         if (!json_is_integer(e) || (x = json_integer_value(e)) < 0 || x > 255) {
             free(p);
-            return th_error_set(err, TH_EINVAL, "invalid value in `%s` at %zu: expected u8", what, i);
+            return th_error_set(err, TH_EINVAL, "invalid value in `%s` at %zu: expected u8", what,
+                                i);
         }
         p[i] = (uint8_t)x;
     }
@@ -292,7 +293,8 @@ static int read_participant(const json_t *v, srv_compat_cmd *c, th_error *err)
         return 0;
     }
     if (json_is_object(v) && json_object_size(v) == 1) {
-        json_object_foreach((json_t *)v, key, val) {
+        json_object_foreach((json_t *)v, key, val)
+        {
             if (strcmp(key, "External") == 0 && json_is_null(val)) {
                 c->to_external = true;
                 return 0;
@@ -324,14 +326,20 @@ typedef struct variant {
 } cmd_variant;
 
 static const cmd_variant variants[] = {
-    {"StartActor", SRV_C_START_ACTOR, false,
-     {{"manifest", F_TEXT, false}, {"initial_state", F_OPT_BYTES, true},
-      {"parent", F_PARENT, true}, {"subscribe", F_SUBSCRIBE, true}}},
+    {"StartActor",
+     SRV_C_START_ACTOR,
+     false,
+     {{"manifest", F_TEXT, false},
+      {"initial_state", F_OPT_BYTES, true},
+      {"parent", F_PARENT, true},
+      {"subscribe", F_SUBSCRIBE, true}}},
     {"StopActor", SRV_C_STOP_ACTOR, false, {{"id", F_ID, false}}},
     {"TerminateActor", SRV_C_TERMINATE_ACTOR, false, {{"id", F_ID, false}}},
     {"ListActors", SRV_C_LIST_ACTORS, true, {{0}}},
     {"SubscribeToActor", SRV_C_SUBSCRIBE, false, {{"id", F_ID, false}}},
-    {"UnsubscribeFromActor", SRV_C_UNSUBSCRIBE, false,
+    {"UnsubscribeFromActor",
+     SRV_C_UNSUBSCRIBE,
+     false,
      {{"id", F_ID, false}, {"subscription_id", F_SUB, false}}},
     {"SendActorMessage", SRV_C_SEND, false, {{"id", F_ID, false}, {"data", F_BYTES, false}}},
     {"RequestActorMessage", SRV_C_REQUEST, false, {{"id", F_ID, false}, {"data", F_BYTES, false}}},
@@ -341,13 +349,21 @@ static const cmd_variant variants[] = {
     {"GetActorState", SRV_C_GET_STATE, false, {{"id", F_ID, false}}},
     {"GetActorEvents", SRV_C_GET_EVENTS, false, {{"id", F_ID, false}}},
     {"GetActorMetrics", SRV_C_GET_METRICS, false, {{"id", F_ID, false}}},
-    {"UpdateActorComponent", SRV_C_UPDATE_COMPONENT, false,
+    {"UpdateActorComponent",
+     SRV_C_UPDATE_COMPONENT,
+     false,
      {{"id", F_ID, false}, {"component", F_TEXT, false}}},
-    {"UpdateActorPackage", SRV_C_UPDATE_PACKAGE, false,
+    {"UpdateActorPackage",
+     SRV_C_UPDATE_PACKAGE,
+     false,
      {{"id", F_ID, false}, {"package", F_TEXT, false}}},
-    {"OpenChannel", SRV_C_OPEN_CHANNEL, false,
+    {"OpenChannel",
+     SRV_C_OPEN_CHANNEL,
+     false,
      {{"actor_id", F_PARTICIPANT, false}, {"initial_message", F_BYTES, false}}},
-    {"SendOnChannel", SRV_C_SEND_ON_CHANNEL, false,
+    {"SendOnChannel",
+     SRV_C_SEND_ON_CHANNEL,
+     false,
      {{"channel_id", F_TEXT, false}, {"message", F_BYTES, false}}},
     {"CloseChannel", SRV_C_CLOSE_CHANNEL, false, {{"channel_id", F_TEXT, false}}},
     {"NewStore", SRV_C_NEW_STORE, false, {{0}}},
@@ -359,9 +375,7 @@ static int read_field(const field *f, const json_t *v, srv_compat_cmd *c, th_err
     case F_ID: return read_uuid(v, f->name, c->id, err);
     case F_SUB: return read_uuid(v, f->name, c->sub_id, err);
     case F_TEXT: return read_string(v, f->name, &c->text, err);
-    case F_BYTES:
-        c->has_data = true;
-        return read_bytes(v, f->name, &c->data, &c->len, err);
+    case F_BYTES: c->has_data = true; return read_bytes(v, f->name, &c->data, &c->len, err);
     case F_OPT_BYTES:
         if (json_is_null(v))
             return 0;
@@ -396,7 +410,8 @@ static int read_struct(const cmd_variant *v, const json_t *p, srv_compat_cmd *c,
 
     if (json_is_array(p)) {
         if (json_array_size(p) != n)
-            return th_error_set(err, TH_EINVAL, "invalid length %zu, expected struct variant %s with %zu elements",
+            return th_error_set(err, TH_EINVAL,
+                                "invalid length %zu, expected struct variant %s with %zu elements",
                                 json_array_size(p), v->name, n);
         for (i = 0; i < n; i++)
             if ((rc = read_field(&v->fields[i], json_array_get(p, i), c, err)) != 0)
@@ -439,15 +454,16 @@ static int parse_value(const json_t *root, srv_compat_cmd *cmd, th_error *err)
         if (v == NULL)
             return th_error_set(err, TH_EINVAL, "unknown variant `%s`", json_string_value(root));
         if (!v->unit)
-            return th_error_set(err, TH_EINVAL, "invalid type: unit variant, expected struct variant %s",
-                                v->name);
+            return th_error_set(err, TH_EINVAL,
+                                "invalid type: unit variant, expected struct variant %s", v->name);
         cmd->kind = v->kind;
         return 0;
     }
     if (!json_is_object(root) || json_object_size(root) != 1)
         return th_error_set(err, TH_EINVAL,
                             "expected a command: \"Name\" or an object with one key");
-    json_object_foreach((json_t *)root, key, val) {
+    json_object_foreach((json_t *)root, key, val)
+    {
         name = key; /* the loop leaves `key` NULL */
         payload = val;
     }
@@ -588,14 +604,18 @@ static int defrag_add(srv_compat_defrag *d, const json_t *f, uint8_t **msg, size
 
     if (json_is_array(f) && json_array_size(f) == 4) { /* a struct as a sequence */
         if ((rc = frag_uint(json_array_get(f, 0), "message_id", UINT64_MAX, &id, err)) != 0 ||
-            (rc = frag_uint(json_array_get(f, 1), "fragment_index", UINT32_MAX, &index, err)) != 0 ||
+            (rc = frag_uint(json_array_get(f, 1), "fragment_index", UINT32_MAX, &index, err)) !=
+                0 ||
             (rc = frag_uint(json_array_get(f, 2), "total_fragments", UINT32_MAX, &total, err)) != 0)
             return rc;
         data = json_array_get(f, 3);
     } else if (json_is_object(f)) {
-        if ((rc = frag_uint(json_object_get(f, "message_id"), "message_id", UINT64_MAX, &id, err)) != 0 ||
-            (rc = frag_uint(json_object_get(f, "fragment_index"), "fragment_index", UINT32_MAX, &index, err)) != 0 ||
-            (rc = frag_uint(json_object_get(f, "total_fragments"), "total_fragments", UINT32_MAX, &total, err)) != 0)
+        if ((rc = frag_uint(json_object_get(f, "message_id"), "message_id", UINT64_MAX, &id,
+                            err)) != 0 ||
+            (rc = frag_uint(json_object_get(f, "fragment_index"), "fragment_index", UINT32_MAX,
+                            &index, err)) != 0 ||
+            (rc = frag_uint(json_object_get(f, "total_fragments"), "total_fragments", UINT32_MAX,
+                            &total, err)) != 0)
             return rc;
         data = json_object_get(f, "data");
     } else {
@@ -675,7 +695,8 @@ int srv_compat_unwrap(srv_compat_defrag *d, const uint8_t *frame, size_t n, uint
     *layer = SRV_COMPAT_PLAIN;
     root = json_loadb((const char *)frame, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (root != NULL && json_is_object(root) && json_object_size(root) == 1) {
-        json_object_foreach(root, key, val) {
+        json_object_foreach(root, key, val)
+        {
             if (strcmp(key, "Complete") == 0) {
                 *layer = SRV_COMPAT_FRAGMENTING;
                 rc = read_bytes(val, "Complete", msg, msg_len, err);
@@ -842,7 +863,7 @@ void srv_compat_requested(srv_jbuf *b, const char *id, const uint8_t *msg, size_
 
 void srv_compat_status(srv_jbuf *b, const char *id, th_actor_status st)
 {
-    const char *s = st == TH_ACTOR_FAILED                                 ? "Failed"
+    const char *s = st == TH_ACTOR_FAILED                               ? "Failed"
                     : st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED ? "Stopped"
                                                                         : "Running";
     open_variant(b, "ActorStatus");

@@ -97,15 +97,15 @@ enum {
 };
 
 typedef struct srv_compat_cmd {
-    int kind;                   /* SRV_C_* */
-    char id[TH_ACTOR_ID_SIZE];  /* actor id, lowercase hyphenated */
+    int kind;                  /* SRV_C_* */
+    char id[TH_ACTOR_ID_SIZE]; /* actor id, lowercase hyphenated */
     char sub_id[TH_ACTOR_ID_SIZE];
-    char *text;                 /* manifest, component, package or channel id (malloc'd) */
-    bool has_data;              /* initial_state (Option), or always for byte fields */
-    uint8_t *data;              /* data, initial_message, message (malloc'd) */
+    char *text;    /* manifest, component, package or channel id (malloc'd) */
+    bool has_data; /* initial_state (Option), or always for byte fields */
+    uint8_t *data; /* data, initial_message, message (malloc'd) */
     size_t len;
-    bool parent, subscribe;     /* StartActor */
-    bool to_external;           /* OpenChannel { actor_id: External } */
+    bool parent, subscribe; /* StartActor */
+    bool to_external;       /* OpenChannel { actor_id: External } */
 } srv_compat_cmd;
 
 /* Parse one message as a ManagementCommand, with serde's rules (unknown
@@ -134,7 +134,7 @@ enum {
     SRV_E_CHANNEL_CLOSED,
     SRV_E_CHANNEL_REJECTED,
     SRV_E_TIMEOUT,
-    SRV_E_ACTOR_ERROR,         /* (String) variants */
+    SRV_E_ACTOR_ERROR, /* (String) variants */
     SRV_E_STORE_ERROR,
     SRV_E_COMMUNICATION_ERROR,
     SRV_E_INVALID_REQUEST,

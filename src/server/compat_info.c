@@ -153,7 +153,8 @@ void srv_compat_manifest(th_runtime *rt, const char *id, srv_jbuf *out)
     th_error_clear(&e);
     if (th_runtime_actor_info(rt, id, &info, &e) != 0 ||
         th_runtime_actor_manifest(rt, id, &text, NULL, &e) != 0) {
-        srv_compat_error(out, e.code == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_INTERNAL_ERROR, e.msg);
+        srv_compat_error(out, e.code == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_INTERNAL_ERROR,
+                         e.msg);
         return;
     }
     if (toml_parse(text, strlen(text), &root, &e) != 0) {
@@ -226,8 +227,7 @@ void srv_compat_metrics(th_runtime *rt, const char *id, srv_jbuf *out)
     if ((rc = th_runtime_actor_info(rt, id, &info, &e)) == 0)
         rc = th_runtime_actor_events(rt, id, count_event, &f, &e);
     if (rc != 0) {
-        srv_compat_error(out, rc == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_RUNTIME_ERROR,
-                         e.msg);
+        srv_compat_error(out, rc == TH_ENOENT ? SRV_E_ACTOR_NOT_FOUND : SRV_E_RUNTIME_ERROR, e.msg);
         return;
     }
     now = (uint64_t)time(NULL);

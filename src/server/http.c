@@ -294,8 +294,8 @@ bool srv_arg_u64(srv_req *r, const char *name, uint64_t max, uint64_t *out)
     if (v == NULL)
         return true;
     if (*v < '0' || *v > '9' || (n = strtoull(v, &end, 10), *end != 0) || n > max) {
-        srv_reply_error(r, 400, "bad-request", "?%s=%s: expected a whole number from 0 to %llu", name, v,
-                        (unsigned long long)max);
+        srv_reply_error(r, 400, "bad-request", "?%s=%s: expected a whole number from 0 to %llu",
+                        name, v, (unsigned long long)max);
         return false;
     }
     *out = n;
@@ -313,8 +313,8 @@ json_t *srv_body_object(srv_req *r, const char *const *allowed)
         return json_object();
     o = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
     if (o == NULL) {
-        srv_reply_error(r, 400, "bad-json", "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                        jerr.line, jerr.column);
+        srv_reply_error(r, 400, "bad-json", "the body is not valid JSON: %s (line %d, column %d)",
+                        jerr.text, jerr.line, jerr.column);
         return NULL;
     }
     if (!json_is_object(o)) {
@@ -322,7 +322,8 @@ json_t *srv_body_object(srv_req *r, const char *const *allowed)
         json_decref(o);
         return NULL;
     }
-    json_object_foreach(o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         for (i = 0; allowed[i] != NULL; i++)
             if (strcmp(key, allowed[i]) == 0)
                 break;
@@ -346,7 +347,8 @@ json_t *srv_body_object(srv_req *r, const char *const *allowed)
 /* Constant-time comparison of the bearer token. */
 static bool token_ok(th_server *s, struct MHD_Connection *conn)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     size_t n = strlen(s->token), i;
     unsigned char diff = 0;
 
@@ -403,14 +405,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         if (l->tcp && !token_ok(l->srv, conn)) {
-            srv_reply_error(r, 401, "unauthorized",
-                            "a TCP request needs the header Authorization: Bearer <token of %s/token>",
-                            l->srv->home);
+            srv_reply_error(
+                r, 401, "unauthorized",
+                "a TCP request needs the header Authorization: Bearer <token of %s/token>",
+                l->srv->home);
             return queue(r);
         }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > TH_SERVER_MAX_BODY_BYTES) {
-            srv_reply_error(r, 413, "too-large", "the body is larger than %u bytes", TH_SERVER_MAX_BODY_BYTES);
+            srv_reply_error(r, 413, "too-large", "the body is larger than %u bytes",
+                            TH_SERVER_MAX_BODY_BYTES);
             return queue(r);
         }
         return MHD_YES;
@@ -436,7 +440,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue(r);
     /* the whole request is here */
     if (r->too_big)
-        srv_reply_error(r, 413, "too-large", "the body is larger than %u bytes", TH_SERVER_MAX_BODY_BYTES);
+        srv_reply_error(r, 413, "too-large", "the body is larger than %u bytes",
+                        TH_SERVER_MAX_BODY_BYTES);
     else if (r->body.oom)
         srv_reply_error(r, 503, "out-of-memory", "out of memory reading the body");
     else if (atomic_load(&l->srv->closing))
@@ -532,26 +537,25 @@ int srv_listen(th_server *s, srv_listener *l, int fd, bool tcp, th_error *err)
     l->fd = fd;
     l->tcp = tcp;
     if (tcp) {
-        l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-                                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
-                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_TCP_PER_IP,
-                                MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_MAX_HEADER_BYTES,
-                                MHD_OPTION_END);
+        l->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_TCP_PER_IP,
+            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)TH_SERVER_MAX_HEADER_BYTES, MHD_OPTION_END);
     } else {
-        l->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-                                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
-                                MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_MAX_HEADER_BYTES,
-                                MHD_OPTION_END);
+        l->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
+            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)TH_SERVER_MAX_HEADER_BYTES, MHD_OPTION_END);
     }
     if (l->d == NULL)
-        return th_error_set(err, TH_EIO, "cannot start the HTTP server on %s", tcp ? "TCP" : s->sock_path);
+        return th_error_set(err, TH_EIO, "cannot start the HTTP server on %s",
+                            tcp ? "TCP" : s->sock_path);
     return 0;
 }

@@ -114,7 +114,9 @@ int th_server_home_owner(const char *home_arg, pid_t *pid, th_error *err)
         return 0; /* never had a server */
     /* a shared probe fails only while a server holds its exclusive lock */
     if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-        rc = errno == EWOULDBLOCK ? 1 : th_error_set(err, TH_EIO, "cannot lock %s: %s", path, strerror(errno));
+        rc = errno == EWOULDBLOCK
+                 ? 1
+                 : th_error_set(err, TH_EIO, "cannot lock %s: %s", path, strerror(errno));
         if (rc == 1)
             *pid = read_pid(fd);
         close(fd);
@@ -162,8 +164,8 @@ static int unix_socket(th_server *s, th_error *err)
     int fd, rc;
 
     if (strlen(s->sock_path) >= sizeof sa.sun_path)
-        return th_error_set(err, TH_EINVAL, "socket path %s is too long (at most %zu bytes)", s->sock_path,
-                            sizeof sa.sun_path - 1);
+        return th_error_set(err, TH_EINVAL, "socket path %s is too long (at most %zu bytes)",
+                            s->sock_path, sizeof sa.sun_path - 1);
     /* we hold the home lock: a socket file left here is stale */
     if (unlink(s->sock_path) == 0)
         srv_log(s, TH_LOG_INFO, "removed a stale socket %s", s->sock_path);
@@ -343,7 +345,8 @@ static void reap_timeouts(th_server *s, uint64_t now)
     pthread_mutex_unlock(&s->lock);
     while ((r = due) != NULL) {
         due = r->next;
-        if (srv_req_done_error(r, 504, "timeout", "no response from actor %s within the timeout", r->id))
+        if (srv_req_done_error(r, 504, "timeout", "no response from actor %s within the timeout",
+                               r->id))
             srv_log(s, TH_LOG_WARN, "%s %s -> 504 timeout", r->method, r->path);
         srv_req_release(r);
     }
@@ -427,7 +430,8 @@ static void on_actor_log(void *ud, const char *id, const char *name, const char 
  * actor may be gone from the runtime when its last event is heard). */
 static void log_lifecycle(th_server *s, const th_runtime_event *ev)
 {
-    static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed", "actor-restarted"};
+    static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed",
+                                        "actor-restarted"};
     static const char *const verbs[] = {"started", "stopped", "failed", "restarted"};
     enum { STARTED, STOPPED, FAILED, RESTARTED, NKINDS };
     json_t *d, *nm;
@@ -449,8 +453,8 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
         detail = json_string_value(json_object_get(d, "reason"));
     if (k == FAILED && json_is_string(json_object_get(d, "message")))
         detail = json_string_value(json_object_get(d, "message"));
-    srv_log(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO, "actor %s (%.8s) %s%s%s", name, ev->actor_id, verbs[k],
-            detail[0] ? ": " : "", detail);
+    srv_log(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO, "actor %s (%.8s) %s%s%s", name,
+            ev->actor_id, verbs[k], detail[0] ? ": " : "", detail);
     if (k == STOPPED)
         json_object_del(s->names, ev->actor_id);
     pthread_mutex_unlock(&s->names_lock);
@@ -495,7 +499,8 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     s->unix_l.fd = s->tcp_l.fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     s->log_level = cfg->log_level;
-    s->client_timeout_s = cfg->client_timeout_s ? cfg->client_timeout_s : TH_SERVER_CLIENT_TIMEOUT_S;
+    s->client_timeout_s =
+        cfg->client_timeout_s ? cfg->client_timeout_s : TH_SERVER_CLIENT_TIMEOUT_S;
     s->stream_buffer = cfg->stream_buffer ? cfg->stream_buffer : TH_SERVER_STREAM_BUFFER_BYTES;
     s->started_ns = srv_now_ns();
     s->started_ms = srv_wall_ms();
@@ -559,8 +564,9 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
         goto fail;
     }
     s->reaper_started = true;
-    srv_log(s, TH_LOG_INFO, "theater server %s (pid %ld) on %s%s%s", THEATER_VERSION, (long)getpid(),
-            s->sock_path, cfg->listen ? " and tcp " : "", cfg->listen ? cfg->listen : "");
+    srv_log(s, TH_LOG_INFO, "theater server %s (pid %ld) on %s%s%s", THEATER_VERSION,
+            (long)getpid(), s->sock_path, cfg->listen ? " and tcp " : "",
+            cfg->listen ? cfg->listen : "");
     *out = s;
     return 0;
 fail:

@@ -73,13 +73,13 @@ typedef void (*srv_job_fn)(srv_req *req);
 struct srv_req {
     th_server *srv;
     struct MHD_Connection *conn;
-    srv_conn *track;          /* the connection's tracker (slow clients) */
+    srv_conn *track; /* the connection's tracker (slow clients) */
     atomic_int refs;
-    pthread_mutex_t lock;     /* state and the prepared response */
-    int state;                /* REQ_* */
+    pthread_mutex_t lock; /* state and the prepared response */
+    int state;            /* REQ_* */
     bool tcp;
-    bool queued;              /* a response went to libmicrohttpd */
-    bool suspended;           /* srv_req_wait was called */
+    bool queued;    /* a response went to libmicrohttpd */
+    bool suspended; /* srv_req_wait was called */
     char method[8];
     char *path;
     srv_buf body;
@@ -90,15 +90,15 @@ struct srv_req {
     char *resp;
     size_t resp_len;
     struct MHD_Response *response; /* a prepared stream response, or NULL */
-    char allow[64];           /* Allow header of a 405 */
+    char allow[64];                /* Allow header of a 405 */
     /* what a job or a completion needs */
-    char id[SRV_ID_LEN + 1];  /* resolved actor id */
-    json_t *args;             /* parsed body */
+    char id[SRV_ID_LEN + 1]; /* resolved actor id */
+    json_t *args;            /* parsed body */
     srv_job_fn job;
-    srv_req *next;            /* job queue / timeout list */
-    uint64_t deadline_ns;     /* REQ_WAITING: 504 after it (0 = none) */
+    srv_req *next;        /* job queue / timeout list */
+    uint64_t deadline_ns; /* REQ_WAITING: 504 after it (0 = none) */
     bool force;
-    srv_chan *chan;           /* a channel being opened */
+    srv_chan *chan; /* a channel being opened */
 };
 
 /* Tracker of one connection, for the slow-client deadline: from the
@@ -108,7 +108,7 @@ struct srv_conn {
     srv_conn *next, *prev;
     int fd;
     uint64_t since_ns;
-    bool handling;            /* a request is being handled or answered */
+    bool handling; /* a request is being handled or answered */
 };
 
 struct th_server {
@@ -121,19 +121,19 @@ struct th_server {
     th_runtime *rt;
     srv_listener unix_l, tcp_l;
     bool has_tcp;
-    char token[65];           /* hex bearer token for TCP ("" if none) */
+    char token[65]; /* hex bearer token for TCP ("" if none) */
     uint64_t started_ns;
     uint64_t started_ms;
     int stop_pipe[2];
-    atomic_bool closing;      /* shutting down: new requests get 503 */
+    atomic_bool closing; /* shutting down: new requests get 503 */
 
-    pthread_mutex_t lock;     /* jobs, timeouts, connections, streams list */
-    pthread_cond_t cond;      /* job threads and the reaper wait here */
+    pthread_mutex_t lock; /* jobs, timeouts, connections, streams list */
+    pthread_cond_t cond;  /* job threads and the reaper wait here */
     srv_req *jobs_head, *jobs_tail;
     unsigned jobs_busy;
     pthread_t job_threads[TH_SERVER_JOB_THREADS];
     unsigned njob_threads;
-    srv_req *waiting;         /* requests with a deadline */
+    srv_req *waiting; /* requests with a deadline */
     srv_conn *conns;
     pthread_t reaper;
     bool reaper_started;
@@ -215,7 +215,6 @@ void srv_streams_tick(th_server *s, uint64_t now_ns);
 /* JSON of one chain event (data as base64), as in `theater chain events
  * --json`; parent may be NULL.  Returns a new object or NULL. */
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
-                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data,
-                       size_t len);
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len);
 
 #endif

@@ -47,24 +47,24 @@ typedef struct frame {
 } frame;
 
 struct srv_stream {
-    srv_stream *next, *prev;  /* server list (streams_lock) */
+    srv_stream *next, *prev; /* server list (streams_lock) */
     th_server *srv;
     struct MHD_Connection *conn;
-    pthread_mutex_t lock;     /* everything below */
+    pthread_mutex_t lock; /* everything below */
     int kind;
-    srv_buf out;              /* bytes not yet sent */
-    bool suspended;           /* waiting for bytes (connection suspended) */
-    bool ended;               /* end of stream once `out` is sent */
+    srv_buf out;                /* bytes not yet sent */
+    bool suspended;             /* waiting for bytes (connection suspended) */
+    bool ended;                 /* end of stream once `out` is sent */
     char actor[SRV_ID_LEN + 1]; /* filter; "" = every actor */
-    char *type;               /* filter or NULL */
-    bool backlog;             /* stored events still being read */
-    uint64_t next_seq;        /* next stored event to read */
+    char *type;                 /* filter or NULL */
+    bool backlog;               /* stored events still being read */
+    uint64_t next_seq;          /* next stored event to read */
     frame *pending, *pending_tail;
     size_t pending_bytes;
     bool sent_any;
-    uint64_t last_sent;       /* seq of the last event put into `out` */
-    uint64_t last_ns;         /* when `out` last got bytes */
-    srv_chan *chan;           /* STREAM_CHANNEL; NULL once the channel is gone */
+    uint64_t last_sent; /* seq of the last event put into `out` */
+    uint64_t last_ns;   /* when `out` last got bytes */
+    srv_chan *chan;     /* STREAM_CHANNEL; NULL once the channel is gone */
 };
 
 /* A message the actor sent on an outside channel, kept for readers. */
@@ -80,12 +80,12 @@ struct srv_chan {
     th_server *srv;
     char id[SRV_ID_LEN + 1];
     char actor[SRV_ID_LEN + 1];
-    chan_msg *head, *tail;    /* history (streams_lock) */
+    chan_msg *head, *tail; /* history (streams_lock) */
     size_t bytes;
     uint64_t next_seq;
-    bool closed;              /* the actor closed it (or refused it) */
-    bool id_ready;            /* `id` is filled in */
-    bool released;            /* th_runtime_channel_close done */
+    bool closed;   /* the actor closed it (or refused it) */
+    bool id_ready; /* `id` is filled in */
+    bool released; /* th_runtime_channel_close done */
 };
 
 /* ------------------------------------------------------------------ */
@@ -94,8 +94,9 @@ struct srv_chan {
 static void stream_add_locked(srv_stream *st, const char *text, size_t len, uint64_t seq);
 
 /* The SSE frame of an event (malloc'd text, *len), or NULL. */
-static char *event_frame(const char *actor, uint64_t seq, const char *type, uint64_t ts, const uint8_t *hash,
-                         const uint8_t *parent, const uint8_t *data, size_t dlen, size_t *len)
+static char *event_frame(const char *actor, uint64_t seq, const char *type, uint64_t ts,
+                         const uint8_t *hash, const uint8_t *parent, const uint8_t *data,
+                         size_t dlen, size_t *len)
 {
     json_t *o = srv_event_json(actor, seq, type, ts, hash, parent, data, dlen);
     char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -136,7 +137,8 @@ static void overflow_locked(srv_stream *st)
         n = snprintf(msg, sizeof msg, "event: overflow\ndata: {\"last_sent\":null}\n\n");
     srv_buf_add(&st->out, msg, (size_t)n);
     st->ended = true;
-    srv_log(st->srv, TH_LOG_WARN, "a stream client fell more than %zu bytes behind: disconnected after %s %llu",
+    srv_log(st->srv, TH_LOG_WARN,
+            "a stream client fell more than %zu bytes behind: disconnected after %s %llu",
             st->srv->stream_buffer, st->sent_any ? "event" : "no event",
             (unsigned long long)(st->sent_any ? st->last_sent : 0));
 }
@@ -185,7 +187,8 @@ static bool stream_offer_locked(srv_stream *st, const char *text, size_t len, ui
         } else {
             st->ended = true;
         }
-    } else if (!st->sent_any || seq > st->last_sent || (st->kind == STREAM_EVENTS && st->actor[0] == 0)) {
+    } else if (!st->sent_any || seq > st->last_sent ||
+               (st->kind == STREAM_EVENTS && st->actor[0] == 0)) {
         stream_add_locked(st, text, len, seq);
     }
     if (st->suspended && (st->out.len > 0 || st->ended)) {
@@ -213,8 +216,8 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
             (st->type != NULL && strcmp(st->type, ev->type) != 0))
             continue;
         if (text == NULL) {
-            text = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash, NULL, ev->data,
-                               ev->data_len, &len);
+            text = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash, NULL,
+                               ev->data, ev->data_len, &len);
             if (text == NULL)
                 break;
         }
@@ -256,8 +259,8 @@ static void read_backlog(srv_stream *st)
     if (rc == 0) {
         for (i = 0; i < evs.count; i++) {
             th_chain_event *e = &evs.items[i];
-            text = event_frame(e->actor, e->seq, e->type, e->timestamp_ms, e->hash, e->has_parent ? e->parent : NULL,
-                               e->data, e->data_len, &len);
+            text = event_frame(e->actor, e->seq, e->type, e->timestamp_ms, e->hash,
+                               e->has_parent ? e->parent : NULL, e->data, e->data_len, &len);
             if (text != NULL)
                 stream_add_locked(st, text, len, e->seq);
             free(text);
@@ -417,7 +420,8 @@ void srv_streams_tick(th_server *s, uint64_t now)
     pthread_mutex_lock(&s->streams_lock);
     for (st = s->streams; st != NULL && nwoken < sizeof woken / sizeof woken[0]; st = st->next) {
         pthread_mutex_lock(&st->lock);
-        if (!st->ended && st->out.len == 0 && now - st->last_ns > (uint64_t)TH_SERVER_KEEPALIVE_MS * 1000000u) {
+        if (!st->ended && st->out.len == 0 &&
+            now - st->last_ns > (uint64_t)TH_SERVER_KEEPALIVE_MS * 1000000u) {
             srv_buf_add(&st->out, ka, sizeof ka - 1);
             st->last_ns = now;
         }
@@ -498,8 +502,9 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         return;
     base_hex_encode(data, len, hex);
     pthread_mutex_lock(&s->streams_lock);
-    srv_buf_addf(&b, "id: %llu\nevent: %s\ndata: {\"channel\":\"%s\",\"seq\":%llu", (unsigned long long)c->next_seq,
-                 kind == TH_CHANNEL_MESSAGE ? "message" : "closed", channel, (unsigned long long)c->next_seq);
+    srv_buf_addf(&b, "id: %llu\nevent: %s\ndata: {\"channel\":\"%s\",\"seq\":%llu",
+                 (unsigned long long)c->next_seq, kind == TH_CHANNEL_MESSAGE ? "message" : "closed",
+                 channel, (unsigned long long)c->next_seq);
     if (kind == TH_CHANNEL_MESSAGE) {
         srv_buf_add(&b, ",\"data_hex\":\"", 13);
         srv_buf_add(&b, hex, strlen(hex));
@@ -535,7 +540,8 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         if (st->chan != c)
             continue;
         pthread_mutex_lock(&st->lock);
-        if (stream_offer_locked(st, m->text, m->len, m->seq) && nwoken < sizeof woken / sizeof woken[0])
+        if (stream_offer_locked(st, m->text, m->len, m->seq) &&
+            nwoken < sizeof woken / sizeof woken[0])
             woken[nwoken++] = st;
         if (kind == TH_CHANNEL_CLOSED)
             st->ended = true;
@@ -636,7 +642,8 @@ void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len
 void srv_chan_send(srv_req *r, const char *chan)
 {
     th_error err;
-    int rc = th_runtime_channel_send(r->srv->rt, chan, (const uint8_t *)r->body.data, r->body.len, &err);
+    int rc =
+        th_runtime_channel_send(r->srv->rt, chan, (const uint8_t *)r->body.data, r->body.len, &err);
 
     if (rc == 0)
         srv_reply_json(r, 202, json_pack("{s:s, s:b}", "channel", chan, "queued", 1));
@@ -661,7 +668,8 @@ void srv_chan_stream(srv_req *r, const char *chan)
         char *end;
         after = strtoull(last, &end, 10);
         if (*last < '0' || *last > '9' || *end != 0) {
-            srv_reply_error(r, 400, "bad-request", "Last-Event-ID must be a sequence number: %.40s", last);
+            srv_reply_error(r, 400, "bad-request", "Last-Event-ID must be a sequence number: %.40s",
+                            last);
             return;
         }
     }

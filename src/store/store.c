@@ -149,7 +149,7 @@ void th_store_close(th_store *s)
     for (i = 0; i < STORE_STMT_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->db); /* ends an open snapshot */
-    if (s->ckpt_db != NULL) /* copy what is left */
+    if (s->ckpt_db != NULL)  /* copy what is left */
         sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     sqlite3_close_v2(s->ckpt_db);
     pthread_cond_destroy(&s->bg_cv);
@@ -282,8 +282,7 @@ static int prep(th_store *s, sqlite3_stmt **st, const char *sql, const char *fmt
 }
 
 /* Run a statement to completion (rows are ignored).  TH_OK or an error. */
-static int run(th_store *s, th_error *err, const char *what, const char *sql, const char *fmt,
-               ...)
+static int run(th_store *s, th_error *err, const char *what, const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
@@ -563,8 +562,8 @@ static int hash_blob(const th_store *s, const th_store_blob *b, long index, stor
  * either the store already holds `r` (and so store_blob has it: nothing to
  * do) or the store does not exist, which is checked then unless the caller
  * has checked it in this transaction (`store_known`). */
-static int put_locked(th_store *s, const char *store_id, const th_store_blob *b,
-                      const store_ref *r, int store_known, th_error *err)
+static int put_locked(th_store *s, const char *store_id, const th_store_blob *b, const store_ref *r,
+                      int store_known, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -699,8 +698,7 @@ int th_store_list_stores(th_store *s, th_store_list *out, th_error *err)
     out->count = 0;
     store_lock(s);
     rc = prep(s, &st, "SELECT id FROM store ORDER BY created_ms, id", "");
-    rc = rc == SQLITE_OK ? collect(s, st, out, err)
-                         : db_error(s->db, rc, err, "listing stores");
+    rc = rc == SQLITE_OK ? collect(s, st, out, err) : db_error(s->db, rc, err, "listing stores");
     stmt_done(s, st);
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -760,7 +758,8 @@ static int get_missing(th_store *s, const char *store_id, const store_ref *r, co
 {
     int rc;
 
-    if ((rc = check_store(s, store_id, err)) != TH_OK || (rc = check_held(s, store_id, r, err)) != TH_OK)
+    if ((rc = check_store(s, store_id, err)) != TH_OK ||
+        (rc = check_held(s, store_id, r, err)) != TH_OK)
         return rc;
     return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref);
 }
@@ -910,14 +909,14 @@ int th_store_label(th_store *s, const char *store_id, const char *label, const c
     return label_ref(s, store_id, label, ref, 0, err);
 }
 
-int th_store_replace_at_label(th_store *s, const char *store_id, const char *label,
-                              const char *ref, th_error *err)
+int th_store_replace_at_label(th_store *s, const char *store_id, const char *label, const char *ref,
+                              th_error *err)
 {
     return label_ref(s, store_id, label, ref, 1, err);
 }
 
-int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
-                          th_content_ref *ref, int *found, th_error *err)
+int th_store_get_by_label(th_store *s, const char *store_id, const char *label, th_content_ref *ref,
+                          int *found, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -1001,7 +1000,8 @@ static int put_label(th_store *s, const char *store_id, const char *label, const
     int rc;
 
     if ((rc = check_writable(s, err)) != TH_OK || (rc = check_label(label, err)) != TH_OK ||
-        (rc = check_store_id(store_id, err)) != TH_OK || (rc = hash_blob(s, &b, -1, &r, err)) != TH_OK)
+        (rc = check_store_id(store_id, err)) != TH_OK ||
+        (rc = hash_blob(s, &b, -1, &r, err)) != TH_OK)
         return rc;
     store_lock(s);
     if ((rc = begin(s, err)) == TH_OK) {
@@ -1020,8 +1020,8 @@ static int put_label(th_store *s, const char *store_id, const char *label, const
     return rc;
 }
 
-int th_store_store_at_label(th_store *s, const char *store_id, const char *label,
-                            const void *data, size_t len, th_content_ref *ref, th_error *err)
+int th_store_store_at_label(th_store *s, const char *store_id, const char *label, const void *data,
+                            size_t len, th_content_ref *ref, th_error *err)
 {
     return put_label(s, store_id, label, data, len, 0, ref, err);
 }

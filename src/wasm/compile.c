@@ -62,8 +62,7 @@ int wasm_cc_fail(comp *C, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    th_error_set(C->err, TH_EINVAL, "%s at offset 0x%zx in function %u", msg,
-                 C->insn_off, C->fidx);
+    th_error_set(C->err, TH_EINVAL, "%s at offset 0x%zx in function %u", msg, C->insn_off, C->fidx);
     return -1;
 }
 
@@ -118,7 +117,8 @@ int wasm_cc_rd_u32(comp *C, uint32_t *out)
         if (wasm_cc_rd_byte(C, &b))
             return -1;
         if (i == 4 && (b & 0x70))
-            return wasm_cc_fail(C, (b & 0x80) ? "integer representation too long" : "integer too large");
+            return wasm_cc_fail(C, (b & 0x80) ? "integer representation too long"
+                                              : "integer too large");
         v |= (uint32_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *out = v;
@@ -139,7 +139,7 @@ int wasm_cc_rd_sleb(comp *C, unsigned bits, int64_t *out)
             return -1;
         if (i == maxbytes - 1) {
             /* the bits beyond `bits` must be copies of the sign bit */
-            unsigned used = bits - shift; /* value bits in this byte */
+            unsigned used = bits - shift;                     /* value bits in this byte */
             uint8_t rest = (uint8_t)(b & 0x7f) >> (used - 1); /* sign + extra bits */
             uint8_t all = (uint8_t)(0x7f >> (used - 1));
             if (b & 0x80)
@@ -169,9 +169,8 @@ int wasm_cc_rd_zero(comp *C)
     return 0;
 }
 
-static const uint8_t valtypes[] = { TH_WASM_I32, TH_WASM_I64, TH_WASM_F32,
-                                    TH_WASM_F64, TH_WASM_V128, TH_WASM_FUNCREF,
-                                    TH_WASM_EXTERNREF };
+static const uint8_t valtypes[] = {TH_WASM_I32,  TH_WASM_I64,     TH_WASM_F32,      TH_WASM_F64,
+                                   TH_WASM_V128, TH_WASM_FUNCREF, TH_WASM_EXTERNREF};
 
 /* Static one-element type list for valtype `t`, or NULL if not one. */
 const uint8_t *wasm_cc_valtype_list(uint8_t t)
@@ -247,8 +246,7 @@ static size_t emit_begin_v(comp *C, int op, unsigned variant)
         return start;
     memcpy(w, &h, sizeof h);
     C->len += 8;
-    if (C->prev.op >= 0 &&
-        (pair = pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
+    if (C->prev.op >= 0 && (pair = pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
         set_handler(C, C->prev.start, pair, 0);
         C->prev.op = pair;
         C->pair_head = C->prev.start;
@@ -300,8 +298,8 @@ static void emit_end(comp *C)
 
 /* Emit `op` with operands `ops`; bit i of slotmask marks operand i as a
  * slot.  Returns the instruction's offset. */
-size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops,
-                          unsigned n, unsigned slotmask)
+size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops, unsigned n,
+                          unsigned slotmask)
 {
     size_t start = emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
@@ -381,14 +379,12 @@ uint32_t wasm_cc_const_v128(comp *C, uint64_t lo, uint64_t hi)
 uint32_t wasm_cc_enc(comp *C, const vent *e)
 {
     switch (e->loc) {
-    case LOC_LOCAL:
-        return C->lslot[e->idx];
+    case LOC_LOCAL: return C->lslot[e->idx];
     case LOC_CONST:
         if (e->type == TH_WASM_V128)
             return (uint32_t)e->cval; /* its slots, from wasm_cc_const_v128 */
         return const_slot(C, e->cval);
-    default:
-        return TAG_TEMP | e->t;
+    default: return TAG_TEMP | e->t;
     }
 }
 
@@ -400,7 +396,7 @@ size_t wasm_cc_label_here(comp *C)
 
 void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
 {
-    uint32_t ops[2] = { dst, src };
+    uint32_t ops[2] = {dst, src};
 
     /* two copies in a row (no branch target between) become one COPY2 */
     if (C->last_copy != NO_POS && C->last_copy + WASM_INSN_SIZE(2) == C->len &&
@@ -417,7 +413,7 @@ void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
 
 void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type)
 {
-    uint32_t ops[2] = { dst, src };
+    uint32_t ops[2] = {dst, src};
 
     if (type == TH_WASM_V128)
         wasm_cc_emit_ops(C, WOP_COPY_V128, ops, 2, 3);
@@ -857,8 +853,7 @@ static void emit_branch(comp *C, ctrl *target, const vent *vals, uint32_t n, boo
  * comparison, remove it and return its description in *out. */
 static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
 {
-    if (!C->last.valid || C->last.br_true < 0 || cond->loc != LOC_OWN ||
-        cond->t != C->last.dst_t)
+    if (!C->last.valid || C->last.br_true < 0 || cond->loc != LOC_OWN || cond->t != C->last.dst_t)
         return false;
     *out = C->last;
     C->len = out->start;
@@ -872,8 +867,8 @@ static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
 /* Emit a conditional branch on `cond` (when_true selects the sense),
  * using the fused comparison `cmp` if given; returns the offset of the
  * instruction, with the rel field last. */
-static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
-                               bool when_true, bool back)
+static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, bool when_true,
+                               bool back)
 {
     uint32_t ops[3];
     unsigned n, slotmask, variant = 0;
@@ -917,8 +912,8 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp,
 /* ------------------------------------------------------------------ */
 /* Control instructions                                               */
 
-static int read_blocktype(comp *C, const uint8_t **params, uint32_t *np,
-                          const uint8_t **results, uint32_t *nr)
+static int read_blocktype(comp *C, const uint8_t **params, uint32_t *np, const uint8_t **results,
+                          uint32_t *nr)
 {
     int64_t idx = 0;
     const wasm_functype *ft;
@@ -1174,7 +1169,7 @@ static int op_br_table(comp *C)
     if (wasm_cc_pop_vals(C, label_types(dt), arity))
         return -1;
     if (emitting(C)) {
-        uint32_t ops[2] = { wasm_cc_enc(C, &idx), n };
+        uint32_t ops[2] = {wasm_cc_enc(C, &idx), n};
         s = emit_begin(C, WOP_BR_TABLE);
         emit_slot(C, ops[0]);
         emit_u32(C, ops[1]);
@@ -1220,8 +1215,8 @@ static int op_return(comp *C)
 }
 
 /* call / call_indirect: arguments into consecutive own slots. */
-static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *imm,
-                     unsigned nimm, const vent *index)
+static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *imm, unsigned nimm,
+                     const vent *index)
 {
     uint32_t argbase;
 
@@ -1310,48 +1305,42 @@ static int compile_insn(comp *C)
         }
         set_unreachable(C);
         return 0;
-    case 0x01:
-        return 0;
-    case 0x02: case 0x03: case 0x04:
-        return op_block(C, op);
-    case 0x05:
-        return op_else(C);
-    case 0x0b:
-        return op_end(C);
-    case 0x0c:
-        return op_br(C);
-    case 0x0d:
-        return op_br_if(C);
-    case 0x0e:
-        return op_br_table(C);
-    case 0x0f:
-        return op_return(C);
-    case 0x10:
-        return op_call(C);
-    case 0x11:
-        return op_call_indirect(C);
+    case 0x01: return 0;
+    case 0x02:
+    case 0x03:
+    case 0x04: return op_block(C, op);
+    case 0x05: return op_else(C);
+    case 0x0b: return op_end(C);
+    case 0x0c: return op_br(C);
+    case 0x0d: return op_br_if(C);
+    case 0x0e: return op_br_table(C);
+    case 0x0f: return op_return(C);
+    case 0x10: return op_call(C);
+    case 0x11: return op_call_indirect(C);
     case 0x1a: {
         vent e;
         return wasm_cc_pop(C, VT_UNKNOWN, &e);
     }
-    case 0x1b: case 0x1c:
-        return wasm_cc_op_select(C, op == 0x1c);
-    case 0x20: case 0x21: case 0x22:
-        return wasm_cc_op_local(C, op);
-    case 0x23: case 0x24:
-        return wasm_cc_op_global(C, op);
-    case 0x25: case 0x26:
-        return wasm_cc_op_table(C, op);
-    case 0x3f: case 0x40:
-        return wasm_cc_op_memsize(C, op);
-    case 0x41: case 0x42: case 0x43: case 0x44:
-        return wasm_cc_op_const(C, op);
-    case 0xd0: case 0xd1: case 0xd2:
-        return wasm_cc_op_ref(C, op);
-    case 0xfc:
-        return wasm_cc_op_prefixed(C);
-    case 0xfd:
-        return wasm_cc_op_simd(C);
+    case 0x1b:
+    case 0x1c: return wasm_cc_op_select(C, op == 0x1c);
+    case 0x20:
+    case 0x21:
+    case 0x22: return wasm_cc_op_local(C, op);
+    case 0x23:
+    case 0x24: return wasm_cc_op_global(C, op);
+    case 0x25:
+    case 0x26: return wasm_cc_op_table(C, op);
+    case 0x3f:
+    case 0x40: return wasm_cc_op_memsize(C, op);
+    case 0x41:
+    case 0x42:
+    case 0x43:
+    case 0x44: return wasm_cc_op_const(C, op);
+    case 0xd0:
+    case 0xd1:
+    case 0xd2: return wasm_cc_op_ref(C, op);
+    case 0xfc: return wasm_cc_op_prefixed(C);
+    case 0xfd: return wasm_cc_op_simd(C);
     default:
         if (op >= 0x28 && op <= 0x3e)
             return wasm_cc_op_memory(C, op);
@@ -1482,8 +1471,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     do {
         rc = compile_insn(C);
         if (C->nomem)
-            return th_error_set(C->err, TH_ENOMEM, "out of memory compiling function %u",
-                                C->fidx);
+            return th_error_set(C->err, TH_ENOMEM, "out of memory compiling function %u", C->fidx);
         if (rc < 0)
             return -1;
     } while (rc == 0);

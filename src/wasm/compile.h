@@ -46,14 +46,14 @@ typedef struct fixup {
 typedef struct ctrl {
     uint8_t kind;
     bool unreachable;
-    bool dead;        /* began inside unreachable code: emit nothing */
-    uint32_t height;  /* operand stack height below the params */
-    uint32_t base_t;  /* own slot of the first param / result */
+    bool dead;       /* began inside unreachable code: emit nothing */
+    uint32_t height; /* operand stack height below the params */
+    uint32_t base_t; /* own slot of the first param / result */
     uint32_t nparams, nresults;
     const uint8_t *params, *results;
-    size_t loop_pos;  /* K_LOOP: code offset of the loop head */
+    size_t loop_pos;              /* K_LOOP: code offset of the loop head */
     size_t else_field, else_insn; /* K_IF: branch to the else arm */
-    uint32_t fix;     /* forward branches to the end */
+    uint32_t fix;                 /* forward branches to the end */
 } ctrl;
 
 /* A choice of accumulator variant for an instruction reading the value
@@ -75,10 +75,10 @@ typedef struct lastinsn {
     int br_true, br_false; /* fused branches of a comparison, else -1 */
     uint32_t a, b;         /* the comparison's operands */
     uint8_t nops;
-    uint8_t slotmask;      /* which of them are slots (else immediates) */
-    int op;                /* its operation and variant */
+    uint8_t slotmask; /* which of them are slots (else immediates) */
+    int op;           /* its operation and variant */
     uint8_t variant;
-    accpick acc;           /* how it reads the accumulator, if it does */
+    accpick acc; /* how it reads the accumulator, if it does */
 } lastinsn;
 
 typedef struct comp {
@@ -117,15 +117,19 @@ typedef struct comp {
     uint32_t chcap;
     uint32_t max_t;
     lastinsn last;
-    size_t last_copy;  /* offset of a trailing COPY (NO_POS if none) */
+    size_t last_copy; /* offset of a trailing COPY (NO_POS if none) */
     /* the last two instructions emitted (op -1: none), for pairing */
-    struct { size_t start; int op; uint8_t variant; } prev, prev2;
+    struct {
+        size_t start;
+        int op;
+        uint8_t variant;
+    } prev, prev2;
     size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
-    size_t barrier;    /* latest offset that is a branch target */
-    uint8_t *lwritten; /* per local: written by emitted code so far */
-    uint32_t *lrefs;   /* per local: operands on the stack naming it */
-    uint32_t nlrefs;   /* all operands naming a local */
-    bool loop_seen;    /* a loop began: no more "still zero" locals */
+    size_t barrier;              /* latest offset that is a branch target */
+    uint8_t *lwritten;           /* per local: written by emitted code so far */
+    uint32_t *lrefs;             /* per local: operands on the stack naming it */
+    uint32_t nlrefs;             /* all operands naming a local */
+    bool loop_seen;              /* a loop began: no more "still zero" locals */
     bool nomem;
 
     uint32_t *brt;
@@ -154,8 +158,8 @@ static inline uint32_t nslots(uint8_t t)
 /* Numeric or vector (the operand types of the untyped select). */
 static inline bool is_num(uint8_t t)
 {
-    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 ||
-           t == TH_WASM_F64 || t == TH_WASM_V128 || t == VT_UNKNOWN;
+    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 || t == TH_WASM_F64 ||
+           t == TH_WASM_V128 || t == VT_UNKNOWN;
 }
 
 static inline bool is_ref(uint8_t t)
@@ -176,7 +180,7 @@ int wasm_cc_oom(comp *C);
 int wasm_cc_rd_byte(comp *C, uint8_t *out);
 int wasm_cc_rd_u32(comp *C, uint32_t *out);
 int wasm_cc_rd_sleb(comp *C, unsigned bits, int64_t *out); /* bits: 32, 33, 64 */
-int wasm_cc_rd_zero(comp *C);                             /* a reserved 0x00 byte */
+int wasm_cc_rd_zero(comp *C);                              /* a reserved 0x00 byte */
 
 /* Static one-element type list for valtype `t`, or NULL if `t` is not a
  * value type. */
@@ -197,8 +201,8 @@ uint32_t wasm_cc_enc(comp *C, const vent *e);
  * the instruction at `start` as having produced own slot `dst_t` (its
  * first operand), so local.set may retarget it and br_if fuse it. */
 size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask);
-size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops,
-                          unsigned n, unsigned slotmask);
+size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops, unsigned n,
+                          unsigned slotmask);
 void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src);
 /* Copy a value of `type` (one slot, or two for v128). */
 void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type);
@@ -231,19 +235,19 @@ size_t wasm_cc_label_here(comp *C);
 /* ---- compile_ops.c: one function per instruction group; each returns 0
  * or -1 after reporting an error.  `op` is the opcode byte. ---- */
 
-int wasm_cc_op_local(comp *C, uint8_t op);    /* local.get/set/tee */
-int wasm_cc_op_global(comp *C, uint8_t op);   /* global.get/set */
-int wasm_cc_op_select(comp *C, bool typed);   /* select, select t */
-int wasm_cc_op_ref(comp *C, uint8_t op);      /* ref.null/is_null/func */
-int wasm_cc_op_memory(comp *C, uint8_t op);   /* loads and stores */
-int wasm_cc_op_memsize(comp *C, uint8_t op);  /* memory.size/grow */
-int wasm_cc_op_table(comp *C, uint8_t op);    /* table.get/set */
-int wasm_cc_op_prefixed(comp *C);             /* the 0xFC instructions */
-int wasm_cc_op_const(comp *C, uint8_t op);    /* i32/i64/f32/f64.const */
-int wasm_cc_op_numeric(comp *C, uint8_t op);  /* opcodes 0x45..0xc4 */
+int wasm_cc_op_local(comp *C, uint8_t op);   /* local.get/set/tee */
+int wasm_cc_op_global(comp *C, uint8_t op);  /* global.get/set */
+int wasm_cc_op_select(comp *C, bool typed);  /* select, select t */
+int wasm_cc_op_ref(comp *C, uint8_t op);     /* ref.null/is_null/func */
+int wasm_cc_op_memory(comp *C, uint8_t op);  /* loads and stores */
+int wasm_cc_op_memsize(comp *C, uint8_t op); /* memory.size/grow */
+int wasm_cc_op_table(comp *C, uint8_t op);   /* table.get/set */
+int wasm_cc_op_prefixed(comp *C);            /* the 0xFC instructions */
+int wasm_cc_op_const(comp *C, uint8_t op);   /* i32/i64/f32/f64.const */
+int wasm_cc_op_numeric(comp *C, uint8_t op); /* opcodes 0x45..0xc4 */
 
 /* ---- compile_simd.c ---- */
 
-int wasm_cc_op_simd(comp *C);                 /* the 0xFD instructions */
+int wasm_cc_op_simd(comp *C); /* the 0xFD instructions */
 
 #endif

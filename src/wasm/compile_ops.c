@@ -55,7 +55,7 @@ int wasm_cc_op_local(comp *C, uint8_t op)
     case 0x20:
         n = wasm_cc_push(C, C->ltypes[x]);
         if (n != NULL) {
-            vent ref = { .loc = LOC_LOCAL, .idx = x };
+            vent ref = {.loc = LOC_LOCAL, .idx = x};
             wasm_cc_set_loc(C, n, &ref);
         }
         return 0;
@@ -91,7 +91,7 @@ int wasm_cc_op_global(comp *C, uint8_t op)
     if (op == 0x23) {
         d = wasm_cc_push(C, g->valtype);
         if (d != NULL && emitting(C)) {
-            uint32_t ops[2] = { TAG_TEMP | d->t, x };
+            uint32_t ops[2] = {TAG_TEMP | d->t, x};
             size_t nrel = C->nrelocs;
             int gop = g->valtype == TH_WASM_V128 ? WOP_GLOBAL_GET_V128 : WOP_GLOBAL_GET;
             size_t s = wasm_cc_emit_ops(C, gop, ops, 2, 1);
@@ -104,10 +104,11 @@ int wasm_cc_op_global(comp *C, uint8_t op)
     if (wasm_cc_pop(C, g->valtype, &e))
         return -1;
     if (emitting(C)) {
-        uint32_t ops[2] = { x, wasm_cc_enc(C, &e) };
+        uint32_t ops[2] = {x, wasm_cc_enc(C, &e)};
         bool narrow = g->valtype == TH_WASM_I32 || g->valtype == TH_WASM_F32;
         int gop = g->valtype == TH_WASM_V128 ? WOP_GLOBAL_SET_V128
-                  : narrow ? WOP_GLOBAL_SET32 : WOP_GLOBAL_SET;
+                  : narrow                   ? WOP_GLOBAL_SET32
+                                             : WOP_GLOBAL_SET;
         wasm_cc_emit_ops(C, gop, ops, 2, 2);
     }
     return 0;
@@ -117,8 +118,8 @@ int wasm_cc_op_global(comp *C, uint8_t op)
  * [dst, ops...]; slotmask describes ops (bit i = ops[i] is a slot).  s0
  * and s1 are the operands read by the first two source slots (or NULL),
  * for the accumulator variants. */
-static vent *emit_result2(comp *C, int op, uint8_t type, const uint32_t *ops,
-                          unsigned n, unsigned slotmask, const vent *s0, const vent *s1)
+static vent *emit_result2(comp *C, int op, uint8_t type, const uint32_t *ops, unsigned n,
+                          unsigned slotmask, const vent *s0, const vent *s1)
 {
     uint32_t all[6];
     vent *d = wasm_cc_push(C, type);
@@ -137,8 +138,8 @@ static vent *emit_result2(comp *C, int op, uint8_t type, const uint32_t *ops,
     return d;
 }
 
-static vent *emit_result(comp *C, int op, uint8_t type, const uint32_t *ops,
-                         unsigned n, unsigned slotmask)
+static vent *emit_result(comp *C, int op, uint8_t type, const uint32_t *ops, unsigned n,
+                         unsigned slotmask)
 {
     return emit_result2(C, op, type, ops, n, slotmask, NULL, NULL);
 }
@@ -171,7 +172,7 @@ int wasm_cc_op_select(comp *C, bool typed)
         t = a.type == VT_UNKNOWN ? b.type : a.type;
     }
     if (emitting(C)) {
-        uint32_t ops[3] = { wasm_cc_enc(C, &a), wasm_cc_enc(C, &b), wasm_cc_enc(C, &c) };
+        uint32_t ops[3] = {wasm_cc_enc(C, &a), wasm_cc_enc(C, &b), wasm_cc_enc(C, &c)};
         emit_result(C, t == TH_WASM_V128 ? WOP_SELECT_V128 : WOP_SELECT, t, ops, 3, 7);
     } else {
         wasm_cc_push(C, t);
@@ -203,7 +204,7 @@ int wasm_cc_op_ref(comp *C, uint8_t op)
         if (!is_ref(a.type))
             return wasm_cc_fail(C, "type mismatch");
         if (emitting(C)) {
-            uint32_t ops[1] = { wasm_cc_enc(C, &a) };
+            uint32_t ops[1] = {wasm_cc_enc(C, &a)};
             emit_result(C, WOP_REF_IS_NULL, TH_WASM_I32, ops, 1, 1);
         } else {
             wasm_cc_push(C, TH_WASM_I32);
@@ -254,19 +255,23 @@ static int need_datacount(comp *C, uint32_t x)
 int wasm_cc_op_memory(comp *C, uint8_t op)
 {
     /* natural alignment (log2), value type, internal op */
-    static const struct { uint8_t align, type; uint8_t store; uint16_t wop; } mo[] = {
-        { 2, TH_WASM_I32, 0, WOP_LOAD32 },     { 3, TH_WASM_I64, 0, WOP_LOAD64 },
-        { 2, TH_WASM_F32, 0, WOP_LOAD32 },     { 3, TH_WASM_F64, 0, WOP_LOAD64 },
-        { 0, TH_WASM_I32, 0, WOP_LOAD8_S32 },  { 0, TH_WASM_I32, 0, WOP_LOAD8_U32 },
-        { 1, TH_WASM_I32, 0, WOP_LOAD16_S32 }, { 1, TH_WASM_I32, 0, WOP_LOAD16_U32 },
-        { 0, TH_WASM_I64, 0, WOP_LOAD8_S64 },  { 0, TH_WASM_I64, 0, WOP_LOAD8_U32 },
-        { 1, TH_WASM_I64, 0, WOP_LOAD16_S64 }, { 1, TH_WASM_I64, 0, WOP_LOAD16_U32 },
-        { 2, TH_WASM_I64, 0, WOP_LOAD32_S64 }, { 2, TH_WASM_I64, 0, WOP_LOAD32 },
-        { 2, TH_WASM_I32, 1, WOP_STORE32 },    { 3, TH_WASM_I64, 1, WOP_STORE64 },
-        { 2, TH_WASM_F32, 1, WOP_STORE32 },    { 3, TH_WASM_F64, 1, WOP_STORE64 },
-        { 0, TH_WASM_I32, 1, WOP_STORE8 },     { 1, TH_WASM_I32, 1, WOP_STORE16 },
-        { 0, TH_WASM_I64, 1, WOP_STORE8 },     { 1, TH_WASM_I64, 1, WOP_STORE16 },
-        { 2, TH_WASM_I64, 1, WOP_STORE32 },
+    static const struct {
+        uint8_t align, type;
+        uint8_t store;
+        uint16_t wop;
+    } mo[] = {
+        {2, TH_WASM_I32, 0, WOP_LOAD32},     {3, TH_WASM_I64, 0, WOP_LOAD64},
+        {2, TH_WASM_F32, 0, WOP_LOAD32},     {3, TH_WASM_F64, 0, WOP_LOAD64},
+        {0, TH_WASM_I32, 0, WOP_LOAD8_S32},  {0, TH_WASM_I32, 0, WOP_LOAD8_U32},
+        {1, TH_WASM_I32, 0, WOP_LOAD16_S32}, {1, TH_WASM_I32, 0, WOP_LOAD16_U32},
+        {0, TH_WASM_I64, 0, WOP_LOAD8_S64},  {0, TH_WASM_I64, 0, WOP_LOAD8_U32},
+        {1, TH_WASM_I64, 0, WOP_LOAD16_S64}, {1, TH_WASM_I64, 0, WOP_LOAD16_U32},
+        {2, TH_WASM_I64, 0, WOP_LOAD32_S64}, {2, TH_WASM_I64, 0, WOP_LOAD32},
+        {2, TH_WASM_I32, 1, WOP_STORE32},    {3, TH_WASM_I64, 1, WOP_STORE64},
+        {2, TH_WASM_F32, 1, WOP_STORE32},    {3, TH_WASM_F64, 1, WOP_STORE64},
+        {0, TH_WASM_I32, 1, WOP_STORE8},     {1, TH_WASM_I32, 1, WOP_STORE16},
+        {0, TH_WASM_I64, 1, WOP_STORE8},     {1, TH_WASM_I64, 1, WOP_STORE16},
+        {2, TH_WASM_I64, 1, WOP_STORE32},
     };
     uint32_t align, offset;
     vent addr, val;
@@ -284,7 +289,7 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
         if (wasm_cc_pop(C, mo[k].type, &val) || wasm_cc_pop(C, TH_WASM_I32, &addr))
             return -1;
         if (emitting(C)) {
-            uint32_t ops[3] = { wasm_cc_enc(C, &addr), wasm_cc_enc(C, &val), offset };
+            uint32_t ops[3] = {wasm_cc_enc(C, &addr), wasm_cc_enc(C, &val), offset};
             accpick ap;
             unsigned v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
@@ -294,7 +299,7 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
     if (wasm_cc_pop(C, TH_WASM_I32, &addr))
         return -1;
     if (emitting(C)) {
-        uint32_t ops[2] = { wasm_cc_enc(C, &addr), offset };
+        uint32_t ops[2] = {wasm_cc_enc(C, &addr), offset};
         emit_result2(C, mo[k].wop, mo[k].type, ops, 2, 1, &addr, NULL);
     } else {
         wasm_cc_push(C, mo[k].type);
@@ -305,7 +310,7 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
 /* Pop n i32 operands; their encodings go to ops (bottom first). */
 static int pop_i32s(comp *C, unsigned n, uint32_t *ops)
 {
-    static const uint8_t i32s[3] = { TH_WASM_I32, TH_WASM_I32, TH_WASM_I32 };
+    static const uint8_t i32s[3] = {TH_WASM_I32, TH_WASM_I32, TH_WASM_I32};
     if (wasm_cc_pop_vals(C, i32s, n))
         return -1;
     if (emitting(C))
@@ -350,15 +355,18 @@ int wasm_cc_op_table(comp *C, uint8_t op)
 /* 0xFC prefix: saturating truncations, bulk memory, table operations. */
 int wasm_cc_op_prefixed(comp *C)
 {
-    static const struct { uint16_t wop; uint8_t in, out; } sat[8] = {
-        { WOP_I32_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I32 },
-        { WOP_I32_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I32 },
-        { WOP_I32_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I32 },
-        { WOP_I32_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I32 },
-        { WOP_I64_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I64 },
-        { WOP_I64_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I64 },
-        { WOP_I64_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I64 },
-        { WOP_I64_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I64 },
+    static const struct {
+        uint16_t wop;
+        uint8_t in, out;
+    } sat[8] = {
+        {WOP_I32_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I32},
+        {WOP_I32_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I32},
+        {WOP_I32_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I32},
+        {WOP_I32_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I32},
+        {WOP_I64_TRUNC_SAT_F32_S, TH_WASM_F32, TH_WASM_I64},
+        {WOP_I64_TRUNC_SAT_F32_U, TH_WASM_F32, TH_WASM_I64},
+        {WOP_I64_TRUNC_SAT_F64_S, TH_WASM_F64, TH_WASM_I64},
+        {WOP_I64_TRUNC_SAT_F64_U, TH_WASM_F64, TH_WASM_I64},
     };
     const th_wasm_module *m = C->m;
     uint32_t sub, x, y, ops[6];
@@ -468,8 +476,7 @@ int wasm_cc_op_prefixed(comp *C)
         }
         return 0;
     }
-    default:
-        return wasm_cc_fail(C, "illegal opcode 0xfc %u", sub);
+    default: return wasm_cc_fail(C, "illegal opcode 0xfc %u", sub);
     }
 }
 
@@ -545,72 +552,146 @@ typedef struct numop {
 #define L_ TH_WASM_I64
 #define F_ TH_WASM_F32
 #define D_ TH_WASM_F64
-#define UN(op, w, a, r) [(op) - 0x45] = { WOP_##w, a, 0, r, NK_OP }
-#define BI(op, w, a, r) [(op) - 0x45] = { WOP_##w, a, a, r, NK_OP }
-#define CM(op, w, a, k) [(op) - 0x45] = { WOP_##w, a, a, I_, k }
-#define RT(op, a, r) [(op) - 0x45] = { 0, a, 0, r, NK_RETYPE }
+#define UN(op, w, a, r) [(op)-0x45] = {WOP_##w, a, 0, r, NK_OP}
+#define BI(op, w, a, r) [(op)-0x45] = {WOP_##w, a, a, r, NK_OP}
+#define CM(op, w, a, k) [(op)-0x45] = {WOP_##w, a, a, I_, k}
+#define RT(op, a, r) [(op)-0x45] = {0, a, 0, r, NK_RETYPE}
 
 /* Opcodes 0x45..0xc4. */
 static const numop numops[0xc5 - 0x45] = {
-    [0] = { WOP_I32_EQZ, I_, 0, I_, NK_EQZ32 },
-    CM(0x46, I32_EQ, I_, NK_CMP32), CM(0x47, I32_NE, I_, NK_CMP32),
-    CM(0x48, I32_LT_S, I_, NK_CMP32), CM(0x49, I32_LT_U, I_, NK_CMP32),
-    CM(0x4a, I32_GT_S, I_, NK_CMP32), CM(0x4b, I32_GT_U, I_, NK_CMP32),
-    CM(0x4c, I32_LE_S, I_, NK_CMP32), CM(0x4d, I32_LE_U, I_, NK_CMP32),
-    CM(0x4e, I32_GE_S, I_, NK_CMP32), CM(0x4f, I32_GE_U, I_, NK_CMP32),
-    [0x50 - 0x45] = { WOP_I64_EQZ, L_, 0, I_, NK_EQZ64 },
-    CM(0x51, I64_EQ, L_, NK_CMP64), CM(0x52, I64_NE, L_, NK_CMP64),
-    CM(0x53, I64_LT_S, L_, NK_CMP64), CM(0x54, I64_LT_U, L_, NK_CMP64),
-    CM(0x55, I64_GT_S, L_, NK_CMP64), CM(0x56, I64_GT_U, L_, NK_CMP64),
-    CM(0x57, I64_LE_S, L_, NK_CMP64), CM(0x58, I64_LE_U, L_, NK_CMP64),
-    CM(0x59, I64_GE_S, L_, NK_CMP64), CM(0x5a, I64_GE_U, L_, NK_CMP64),
-    CM(0x5b, F32_EQ, F_, NK_OP), CM(0x5c, F32_NE, F_, NK_OP), CM(0x5d, F32_LT, F_, NK_OP),
-    CM(0x5e, F32_GT, F_, NK_OP), CM(0x5f, F32_LE, F_, NK_OP), CM(0x60, F32_GE, F_, NK_OP),
-    CM(0x61, F64_EQ, D_, NK_OP), CM(0x62, F64_NE, D_, NK_OP), CM(0x63, F64_LT, D_, NK_OP),
-    CM(0x64, F64_GT, D_, NK_OP), CM(0x65, F64_LE, D_, NK_OP), CM(0x66, F64_GE, D_, NK_OP),
-    UN(0x67, I32_CLZ, I_, I_), UN(0x68, I32_CTZ, I_, I_), UN(0x69, I32_POPCNT, I_, I_),
-    BI(0x6a, I32_ADD, I_, I_), BI(0x6b, I32_SUB, I_, I_), BI(0x6c, I32_MUL, I_, I_),
-    BI(0x6d, I32_DIV_S, I_, I_), BI(0x6e, I32_DIV_U, I_, I_), BI(0x6f, I32_REM_S, I_, I_),
-    BI(0x70, I32_REM_U, I_, I_), BI(0x71, I32_AND, I_, I_), BI(0x72, I32_OR, I_, I_),
-    BI(0x73, I32_XOR, I_, I_), BI(0x74, I32_SHL, I_, I_), BI(0x75, I32_SHR_S, I_, I_),
-    BI(0x76, I32_SHR_U, I_, I_), BI(0x77, I32_ROTL, I_, I_), BI(0x78, I32_ROTR, I_, I_),
-    UN(0x79, I64_CLZ, L_, L_), UN(0x7a, I64_CTZ, L_, L_), UN(0x7b, I64_POPCNT, L_, L_),
-    BI(0x7c, I64_ADD, L_, L_), BI(0x7d, I64_SUB, L_, L_), BI(0x7e, I64_MUL, L_, L_),
-    BI(0x7f, I64_DIV_S, L_, L_), BI(0x80, I64_DIV_U, L_, L_), BI(0x81, I64_REM_S, L_, L_),
-    BI(0x82, I64_REM_U, L_, L_), BI(0x83, I64_AND, L_, L_), BI(0x84, I64_OR, L_, L_),
-    BI(0x85, I64_XOR, L_, L_), BI(0x86, I64_SHL, L_, L_), BI(0x87, I64_SHR_S, L_, L_),
-    BI(0x88, I64_SHR_U, L_, L_), BI(0x89, I64_ROTL, L_, L_), BI(0x8a, I64_ROTR, L_, L_),
-    UN(0x8b, F32_ABS, F_, F_), UN(0x8c, F32_NEG, F_, F_), UN(0x8d, F32_CEIL, F_, F_),
-    UN(0x8e, F32_FLOOR, F_, F_), UN(0x8f, F32_TRUNC, F_, F_), UN(0x90, F32_NEAREST, F_, F_),
-    UN(0x91, F32_SQRT, F_, F_), BI(0x92, F32_ADD, F_, F_), BI(0x93, F32_SUB, F_, F_),
-    BI(0x94, F32_MUL, F_, F_), BI(0x95, F32_DIV, F_, F_), BI(0x96, F32_MIN, F_, F_),
-    BI(0x97, F32_MAX, F_, F_), BI(0x98, F32_COPYSIGN, F_, F_),
-    UN(0x99, F64_ABS, D_, D_), UN(0x9a, F64_NEG, D_, D_), UN(0x9b, F64_CEIL, D_, D_),
-    UN(0x9c, F64_FLOOR, D_, D_), UN(0x9d, F64_TRUNC, D_, D_), UN(0x9e, F64_NEAREST, D_, D_),
-    UN(0x9f, F64_SQRT, D_, D_), BI(0xa0, F64_ADD, D_, D_), BI(0xa1, F64_SUB, D_, D_),
-    BI(0xa2, F64_MUL, D_, D_), BI(0xa3, F64_DIV, D_, D_), BI(0xa4, F64_MIN, D_, D_),
-    BI(0xa5, F64_MAX, D_, D_), BI(0xa6, F64_COPYSIGN, D_, D_),
+    [0] = {WOP_I32_EQZ, I_, 0, I_, NK_EQZ32},
+    CM(0x46, I32_EQ, I_, NK_CMP32),
+    CM(0x47, I32_NE, I_, NK_CMP32),
+    CM(0x48, I32_LT_S, I_, NK_CMP32),
+    CM(0x49, I32_LT_U, I_, NK_CMP32),
+    CM(0x4a, I32_GT_S, I_, NK_CMP32),
+    CM(0x4b, I32_GT_U, I_, NK_CMP32),
+    CM(0x4c, I32_LE_S, I_, NK_CMP32),
+    CM(0x4d, I32_LE_U, I_, NK_CMP32),
+    CM(0x4e, I32_GE_S, I_, NK_CMP32),
+    CM(0x4f, I32_GE_U, I_, NK_CMP32),
+    [0x50 - 0x45] = {WOP_I64_EQZ, L_, 0, I_, NK_EQZ64},
+    CM(0x51, I64_EQ, L_, NK_CMP64),
+    CM(0x52, I64_NE, L_, NK_CMP64),
+    CM(0x53, I64_LT_S, L_, NK_CMP64),
+    CM(0x54, I64_LT_U, L_, NK_CMP64),
+    CM(0x55, I64_GT_S, L_, NK_CMP64),
+    CM(0x56, I64_GT_U, L_, NK_CMP64),
+    CM(0x57, I64_LE_S, L_, NK_CMP64),
+    CM(0x58, I64_LE_U, L_, NK_CMP64),
+    CM(0x59, I64_GE_S, L_, NK_CMP64),
+    CM(0x5a, I64_GE_U, L_, NK_CMP64),
+    CM(0x5b, F32_EQ, F_, NK_OP),
+    CM(0x5c, F32_NE, F_, NK_OP),
+    CM(0x5d, F32_LT, F_, NK_OP),
+    CM(0x5e, F32_GT, F_, NK_OP),
+    CM(0x5f, F32_LE, F_, NK_OP),
+    CM(0x60, F32_GE, F_, NK_OP),
+    CM(0x61, F64_EQ, D_, NK_OP),
+    CM(0x62, F64_NE, D_, NK_OP),
+    CM(0x63, F64_LT, D_, NK_OP),
+    CM(0x64, F64_GT, D_, NK_OP),
+    CM(0x65, F64_LE, D_, NK_OP),
+    CM(0x66, F64_GE, D_, NK_OP),
+    UN(0x67, I32_CLZ, I_, I_),
+    UN(0x68, I32_CTZ, I_, I_),
+    UN(0x69, I32_POPCNT, I_, I_),
+    BI(0x6a, I32_ADD, I_, I_),
+    BI(0x6b, I32_SUB, I_, I_),
+    BI(0x6c, I32_MUL, I_, I_),
+    BI(0x6d, I32_DIV_S, I_, I_),
+    BI(0x6e, I32_DIV_U, I_, I_),
+    BI(0x6f, I32_REM_S, I_, I_),
+    BI(0x70, I32_REM_U, I_, I_),
+    BI(0x71, I32_AND, I_, I_),
+    BI(0x72, I32_OR, I_, I_),
+    BI(0x73, I32_XOR, I_, I_),
+    BI(0x74, I32_SHL, I_, I_),
+    BI(0x75, I32_SHR_S, I_, I_),
+    BI(0x76, I32_SHR_U, I_, I_),
+    BI(0x77, I32_ROTL, I_, I_),
+    BI(0x78, I32_ROTR, I_, I_),
+    UN(0x79, I64_CLZ, L_, L_),
+    UN(0x7a, I64_CTZ, L_, L_),
+    UN(0x7b, I64_POPCNT, L_, L_),
+    BI(0x7c, I64_ADD, L_, L_),
+    BI(0x7d, I64_SUB, L_, L_),
+    BI(0x7e, I64_MUL, L_, L_),
+    BI(0x7f, I64_DIV_S, L_, L_),
+    BI(0x80, I64_DIV_U, L_, L_),
+    BI(0x81, I64_REM_S, L_, L_),
+    BI(0x82, I64_REM_U, L_, L_),
+    BI(0x83, I64_AND, L_, L_),
+    BI(0x84, I64_OR, L_, L_),
+    BI(0x85, I64_XOR, L_, L_),
+    BI(0x86, I64_SHL, L_, L_),
+    BI(0x87, I64_SHR_S, L_, L_),
+    BI(0x88, I64_SHR_U, L_, L_),
+    BI(0x89, I64_ROTL, L_, L_),
+    BI(0x8a, I64_ROTR, L_, L_),
+    UN(0x8b, F32_ABS, F_, F_),
+    UN(0x8c, F32_NEG, F_, F_),
+    UN(0x8d, F32_CEIL, F_, F_),
+    UN(0x8e, F32_FLOOR, F_, F_),
+    UN(0x8f, F32_TRUNC, F_, F_),
+    UN(0x90, F32_NEAREST, F_, F_),
+    UN(0x91, F32_SQRT, F_, F_),
+    BI(0x92, F32_ADD, F_, F_),
+    BI(0x93, F32_SUB, F_, F_),
+    BI(0x94, F32_MUL, F_, F_),
+    BI(0x95, F32_DIV, F_, F_),
+    BI(0x96, F32_MIN, F_, F_),
+    BI(0x97, F32_MAX, F_, F_),
+    BI(0x98, F32_COPYSIGN, F_, F_),
+    UN(0x99, F64_ABS, D_, D_),
+    UN(0x9a, F64_NEG, D_, D_),
+    UN(0x9b, F64_CEIL, D_, D_),
+    UN(0x9c, F64_FLOOR, D_, D_),
+    UN(0x9d, F64_TRUNC, D_, D_),
+    UN(0x9e, F64_NEAREST, D_, D_),
+    UN(0x9f, F64_SQRT, D_, D_),
+    BI(0xa0, F64_ADD, D_, D_),
+    BI(0xa1, F64_SUB, D_, D_),
+    BI(0xa2, F64_MUL, D_, D_),
+    BI(0xa3, F64_DIV, D_, D_),
+    BI(0xa4, F64_MIN, D_, D_),
+    BI(0xa5, F64_MAX, D_, D_),
+    BI(0xa6, F64_COPYSIGN, D_, D_),
     RT(0xa7, L_, I_), /* i32.wrap_i64: the low half already is the result */
-    UN(0xa8, I32_TRUNC_F32_S, F_, I_), UN(0xa9, I32_TRUNC_F32_U, F_, I_),
-    UN(0xaa, I32_TRUNC_F64_S, D_, I_), UN(0xab, I32_TRUNC_F64_U, D_, I_),
-    UN(0xac, I64_EXTEND_I32_S, I_, L_), UN(0xad, I64_EXTEND_I32_U, I_, L_),
-    UN(0xae, I64_TRUNC_F32_S, F_, L_), UN(0xaf, I64_TRUNC_F32_U, F_, L_),
-    UN(0xb0, I64_TRUNC_F64_S, D_, L_), UN(0xb1, I64_TRUNC_F64_U, D_, L_),
-    UN(0xb2, F32_CONVERT_I32_S, I_, F_), UN(0xb3, F32_CONVERT_I32_U, I_, F_),
-    UN(0xb4, F32_CONVERT_I64_S, L_, F_), UN(0xb5, F32_CONVERT_I64_U, L_, F_),
+    UN(0xa8, I32_TRUNC_F32_S, F_, I_),
+    UN(0xa9, I32_TRUNC_F32_U, F_, I_),
+    UN(0xaa, I32_TRUNC_F64_S, D_, I_),
+    UN(0xab, I32_TRUNC_F64_U, D_, I_),
+    UN(0xac, I64_EXTEND_I32_S, I_, L_),
+    UN(0xad, I64_EXTEND_I32_U, I_, L_),
+    UN(0xae, I64_TRUNC_F32_S, F_, L_),
+    UN(0xaf, I64_TRUNC_F32_U, F_, L_),
+    UN(0xb0, I64_TRUNC_F64_S, D_, L_),
+    UN(0xb1, I64_TRUNC_F64_U, D_, L_),
+    UN(0xb2, F32_CONVERT_I32_S, I_, F_),
+    UN(0xb3, F32_CONVERT_I32_U, I_, F_),
+    UN(0xb4, F32_CONVERT_I64_S, L_, F_),
+    UN(0xb5, F32_CONVERT_I64_U, L_, F_),
     UN(0xb6, F32_DEMOTE_F64, D_, F_),
-    UN(0xb7, F64_CONVERT_I32_S, I_, D_), UN(0xb8, F64_CONVERT_I32_U, I_, D_),
-    UN(0xb9, F64_CONVERT_I64_S, L_, D_), UN(0xba, F64_CONVERT_I64_U, L_, D_),
+    UN(0xb7, F64_CONVERT_I32_S, I_, D_),
+    UN(0xb8, F64_CONVERT_I32_U, I_, D_),
+    UN(0xb9, F64_CONVERT_I64_S, L_, D_),
+    UN(0xba, F64_CONVERT_I64_U, L_, D_),
     UN(0xbb, F64_PROMOTE_F32, F_, D_),
-    RT(0xbc, F_, I_), RT(0xbd, D_, L_), RT(0xbe, I_, F_), RT(0xbf, L_, D_),
-    UN(0xc0, I32_EXTEND8_S, I_, I_), UN(0xc1, I32_EXTEND16_S, I_, I_),
-    UN(0xc2, I64_EXTEND8_S, L_, L_), UN(0xc3, I64_EXTEND16_S, L_, L_),
+    RT(0xbc, F_, I_),
+    RT(0xbd, D_, L_),
+    RT(0xbe, I_, F_),
+    RT(0xbf, L_, D_),
+    UN(0xc0, I32_EXTEND8_S, I_, I_),
+    UN(0xc1, I32_EXTEND16_S, I_, I_),
+    UN(0xc2, I64_EXTEND8_S, L_, L_),
+    UN(0xc3, I64_EXTEND16_S, L_, L_),
     UN(0xc4, I64_EXTEND32_S, L_, L_),
 };
 
 /* Branch-if-not for each i32/i64 comparison (eq ne lt_s lt_u gt_s gt_u
  * le_s le_u ge_s ge_u): the index of its negation. */
-static const uint8_t cmp_negation[10] = { 1, 0, 8, 9, 6, 7, 4, 5, 2, 3 };
+static const uint8_t cmp_negation[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 
 /* The form of binary operator `wop` taking an immediate right operand,
  * or -1.  *comm: a constant left operand may be swapped to the right;
@@ -648,13 +729,13 @@ static int kform(int wop, bool *comm, bool *neg)
 }
 
 /* The i32 comparison with its operands swapped (lt_s <-> gt_s, ...). */
-static const uint8_t cmp_mirror[10] = { 0, 1, 4, 5, 2, 3, 8, 9, 6, 7 };
+static const uint8_t cmp_mirror[10] = {0, 1, 4, 5, 2, 3, 8, 9, 6, 7};
 
 /* Try the immediate form of binary `n` on a and b: fills ops[0] (the slot
  * operand, *varp its entry) and ops[1] (the immediate) and returns the op,
  * or -1. */
-static int try_kform(comp *C, const numop *n, const vent *a, const vent *b,
-                     uint32_t *ops, const vent **varp)
+static int try_kform(comp *C, const numop *n, const vent *a, const vent *b, uint32_t *ops,
+                     const vent **varp)
 {
     bool comm, neg, is64 = n->in1 == TH_WASM_I64;
     int kop = kform(n->wop, &comm, &neg);
@@ -761,8 +842,7 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
         C->last.br_false = base + cmp_negation[k];
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return 0;
 }

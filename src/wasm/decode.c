@@ -34,8 +34,7 @@ typedef struct rd {
     th_error *err;    /* may be NULL (name section: errors are ignored) */
 } rd;
 
-static int rd_fail(rd *r, size_t at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int rd_fail(rd *r, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int rd_fail(rd *r, size_t at, const char *fmt, ...)
 {
@@ -248,9 +247,8 @@ static int rd_name(rd *r, char **out, uint32_t *out_len)
 
 static bool is_valtype(uint8_t t)
 {
-    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 ||
-           t == TH_WASM_F64 || t == TH_WASM_V128 || t == TH_WASM_FUNCREF ||
-           t == TH_WASM_EXTERNREF;
+    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 || t == TH_WASM_F64 ||
+           t == TH_WASM_V128 || t == TH_WASM_FUNCREF || t == TH_WASM_EXTERNREF;
 }
 
 static int rd_valtype(rd *r, uint8_t *out)
@@ -329,24 +327,54 @@ static int rd_globaltype(rd *r, wasm_globaltype *out)
 
 /* Immediate shapes of the one-byte opcodes (0 = illegal). */
 enum {
-    IMM_ILLEGAL = 0, IMM_NONE, IMM_BLOCK, IMM_IF, IMM_IDX, IMM_BRTABLE,
-    IMM_CALLIND, IMM_SELECTT, IMM_MEMARG, IMM_ZERO, IMM_I32, IMM_I64,
-    IMM_F32, IMM_F64, IMM_REFNULL, IMM_PREFIX_FC, IMM_PREFIX_FD,
+    IMM_ILLEGAL = 0,
+    IMM_NONE,
+    IMM_BLOCK,
+    IMM_IF,
+    IMM_IDX,
+    IMM_BRTABLE,
+    IMM_CALLIND,
+    IMM_SELECTT,
+    IMM_MEMARG,
+    IMM_ZERO,
+    IMM_I32,
+    IMM_I64,
+    IMM_F32,
+    IMM_F64,
+    IMM_REFNULL,
+    IMM_PREFIX_FC,
+    IMM_PREFIX_FD,
 };
 
 static const uint8_t imm_shape[256] = {
-    [0x00] = IMM_NONE, [0x01] = IMM_NONE,
-    [0x02] = IMM_BLOCK, [0x03] = IMM_BLOCK, [0x04] = IMM_IF,
-    [0x0c] = IMM_IDX, [0x0d] = IMM_IDX, [0x0e] = IMM_BRTABLE,
-    [0x0f] = IMM_NONE, [0x10] = IMM_IDX, [0x11] = IMM_CALLIND,
-    [0x1a] = IMM_NONE, [0x1b] = IMM_NONE, [0x1c] = IMM_SELECTT,
+    [0x00] = IMM_NONE,
+    [0x01] = IMM_NONE,
+    [0x02] = IMM_BLOCK,
+    [0x03] = IMM_BLOCK,
+    [0x04] = IMM_IF,
+    [0x0c] = IMM_IDX,
+    [0x0d] = IMM_IDX,
+    [0x0e] = IMM_BRTABLE,
+    [0x0f] = IMM_NONE,
+    [0x10] = IMM_IDX,
+    [0x11] = IMM_CALLIND,
+    [0x1a] = IMM_NONE,
+    [0x1b] = IMM_NONE,
+    [0x1c] = IMM_SELECTT,
     [0x20 ... 0x26] = IMM_IDX,
     [0x28 ... 0x3e] = IMM_MEMARG,
-    [0x3f] = IMM_ZERO, [0x40] = IMM_ZERO,
-    [0x41] = IMM_I32, [0x42] = IMM_I64, [0x43] = IMM_F32, [0x44] = IMM_F64,
+    [0x3f] = IMM_ZERO,
+    [0x40] = IMM_ZERO,
+    [0x41] = IMM_I32,
+    [0x42] = IMM_I64,
+    [0x43] = IMM_F32,
+    [0x44] = IMM_F64,
     [0x45 ... 0xc4] = IMM_NONE,
-    [0xd0] = IMM_REFNULL, [0xd1] = IMM_NONE, [0xd2] = IMM_IDX,
-    [0xfc] = IMM_PREFIX_FC, [0xfd] = IMM_PREFIX_FD,
+    [0xd0] = IMM_REFNULL,
+    [0xd1] = IMM_NONE,
+    [0xd2] = IMM_IDX,
+    [0xfc] = IMM_PREFIX_FC,
+    [0xfd] = IMM_PREFIX_FD,
 };
 
 /* Open constructs while skipping: a block/loop body, an if's then-arm
@@ -400,26 +428,34 @@ static int skip_fc(rd *r, size_t at)
     if ((rc = rd_u32(r, &sub)) < 0)
         return rc;
     switch (sub) {
-    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
-        return 0;
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7: return 0;
     case 8: /* memory.init dataidx 0x00 */
         if ((rc = rd_u32(r, &x)) < 0)
             return rc;
         return rd_zero(r);
-    case 9: case 13: case 15: case 16: case 17: /* one index */
-        return rd_u32(r, &x);
+    case 9:
+    case 13:
+    case 15:
+    case 16:
+    case 17: /* one index */ return rd_u32(r, &x);
     case 10: /* memory.copy 0x00 0x00 */
         if ((rc = rd_zero(r)) < 0)
             return rc;
         return rd_zero(r);
-    case 11: /* memory.fill 0x00 */
-        return rd_zero(r);
-    case 12: case 14: /* table.init, table.copy: two indices */
+    case 11: /* memory.fill 0x00 */ return rd_zero(r);
+    case 12:
+    case 14: /* table.init, table.copy: two indices */
         if ((rc = rd_u32(r, &x)) < 0)
             return rc;
         return rd_u32(r, &x);
-    default:
-        return rd_fail(r, at, "illegal opcode 0xfc %u", sub);
+    default: return rd_fail(r, at, "illegal opcode 0xfc %u", sub);
     }
 }
 
@@ -452,8 +488,7 @@ static int skip_fd(rd *r, size_t at)
 }
 
 /* The immediates of the instruction `op` (already read, at offset `at`). */
-static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c,
-                    const refmark *mk)
+static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c, const refmark *mk)
 {
     int64_t s;
     uint32_t n, x;
@@ -461,8 +496,7 @@ static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c,
     int rc = 0;
 
     switch (imm_shape[op]) {
-    case IMM_NONE:
-        return 0;
+    case IMM_NONE: return 0;
     case IMM_BLOCK:
     case IMM_IF:
         /* blocktype: 0x40, a value type, or an s33 type index */
@@ -505,24 +539,15 @@ static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c,
         if (x >= 32)
             return rd_fail(r, r->pos - 1, "malformed memop flags");
         return rd_u32(r, &x);
-    case IMM_ZERO:
-        return rd_zero(r);
-    case IMM_I32:
-        return rd_sleb(r, 32, &s);
-    case IMM_I64:
-        return rd_sleb(r, 64, &s);
-    case IMM_F32:
-        return rd_skip(r, 4, NULL);
-    case IMM_F64:
-        return rd_skip(r, 8, NULL);
-    case IMM_REFNULL:
-        return rd_reftype(r, &t);
-    case IMM_PREFIX_FC:
-        return skip_fc(r, at);
-    case IMM_PREFIX_FD:
-        return skip_fd(r, at);
-    default:
-        return rd_fail(r, at, "illegal opcode 0x%02x", op);
+    case IMM_ZERO: return rd_zero(r);
+    case IMM_I32: return rd_sleb(r, 32, &s);
+    case IMM_I64: return rd_sleb(r, 64, &s);
+    case IMM_F32: return rd_skip(r, 4, NULL);
+    case IMM_F64: return rd_skip(r, 8, NULL);
+    case IMM_REFNULL: return rd_reftype(r, &t);
+    case IMM_PREFIX_FC: return skip_fc(r, at);
+    case IMM_PREFIX_FD: return skip_fd(r, at);
+    default: return rd_fail(r, at, "illegal opcode 0x%02x", op);
     }
 }
 
@@ -576,8 +601,7 @@ static int skip_code(rd *r, const refmark *mk)
 /* ------------------------------------------------------------------ */
 /* Constant-expression instructions (shared with validate/instance)   */
 
-int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
-                   wasm_cinstr *out)
+int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end, wasm_cinstr *out)
 {
     rd r = {m->bytes, *pos, end, NULL};
     uint8_t op;
@@ -589,9 +613,7 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
     out->op = op;
     out->imm = out->imm_hi = 0;
     switch (op) {
-    case 0x0b:
-        *pos = r.pos;
-        return 0;
+    case 0x0b: *pos = r.pos; return 0;
     case 0x41:
         if (rd_sleb(&r, 32, &s) < 0)
             return -1;
@@ -636,8 +658,7 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
         }
         r.pos += 16;
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     *pos = r.pos;
     return 1;
@@ -650,8 +671,8 @@ typedef struct dec {
     rd r;
     th_wasm_module *m;
     bool funcs_built, tables_built, mems_built, globals_built;
-    uint32_t ndef_funcs;  /* function section count */
-    wasm_body *bodies;    /* code section, attached at the end */
+    uint32_t ndef_funcs; /* function section count */
+    wasm_body *bodies;   /* code section, attached at the end */
     uint32_t nbodies;
     bool has_names;
     size_t names_pos, names_end; /* "name" custom section payload */
@@ -660,8 +681,7 @@ typedef struct dec {
 
 static int too_many(dec *d, size_t at, const char *what, uint64_t max)
 {
-    th_error_set(d->r.err, TH_ETOOBIG,
-                 "at offset 0x%zx: too many %s (limit %llu)", at, what,
+    th_error_set(d->r.err, TH_ETOOBIG, "at offset 0x%zx: too many %s (limit %llu)", at, what,
                  (unsigned long long)max);
     return TH_ETOOBIG;
 }
@@ -882,8 +902,7 @@ static int sec_import(dec *d)
             rc = rd_globaltype(r, &im->u.global);
             m->nglobal_imports++;
             break;
-        default:
-            return rd_fail(r, r->pos - 1, "malformed import kind");
+        default: return rd_fail(r, r->pos - 1, "malformed import kind");
         }
         if (rc < 0)
             return rc;
@@ -1041,8 +1060,7 @@ static int rd_elem_init(dec *d, wasm_elem *e, bool exprs)
     if ((rc = rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_TABLE_ELEMS)
-        return too_many(d, r->pos, "element segment entries",
-                        TH_WASM_MAX_TABLE_ELEMS);
+        return too_many(d, r->pos, "element segment entries", TH_WASM_MAX_TABLE_ELEMS);
     if (exprs) {
         if ((e->exprs = dec_calloc(d, n, sizeof *e->exprs)) == NULL)
             return TH_ENOMEM;
@@ -1052,8 +1070,7 @@ static int rd_elem_init(dec *d, wasm_elem *e, bool exprs)
     for (uint32_t i = 0; i < n; i++) {
         if (exprs)
             rc = rd_expr(d, &e->exprs[i]);
-        else if ((rc = rd_u32(r, &e->funcs[i])) == 0 &&
-                 e->funcs[i] < d->mk.nfuncs)
+        else if ((rc = rd_u32(r, &e->funcs[i])) == 0 && e->funcs[i] < d->mk.nfuncs)
             d->mk.declared[e->funcs[i]] = 1;
         if (rc < 0)
             return rc;
@@ -1203,8 +1220,7 @@ static int sec_code(dec *d)
         start = r->pos;
         end = start + size;
         if (size > TH_WASM_MAX_FUNC_BYTES)
-            return rd_fail(r, start, "function body too large (%u bytes)",
-                           size);
+            return rd_fail(r, start, "function body too large (%u bytes)", size);
         if (fidx < m->nfuncs && m->func_type[fidx] < m->ntypes)
             nparams = m->types[m->func_type[fidx]].nparams;
         if ((rc = rd_locals(d, b, nparams)) < 0)
@@ -1364,10 +1380,10 @@ static int parse_names(th_wasm_module *m, size_t pos, size_t end)
 
 /* Position of each section id in the required order (custom: 0). */
 static const uint8_t sec_order[13] = {
-    [WASM_SEC_TYPE] = 1, [WASM_SEC_IMPORT] = 2, [WASM_SEC_FUNCTION] = 3,
-    [WASM_SEC_TABLE] = 4, [WASM_SEC_MEMORY] = 5, [WASM_SEC_GLOBAL] = 6,
-    [WASM_SEC_EXPORT] = 7, [WASM_SEC_START] = 8, [WASM_SEC_ELEMENT] = 9,
-    [WASM_SEC_DATACOUNT] = 10, [WASM_SEC_CODE] = 11, [WASM_SEC_DATA] = 12,
+    [WASM_SEC_TYPE] = 1,       [WASM_SEC_IMPORT] = 2, [WASM_SEC_FUNCTION] = 3,
+    [WASM_SEC_TABLE] = 4,      [WASM_SEC_MEMORY] = 5, [WASM_SEC_GLOBAL] = 6,
+    [WASM_SEC_EXPORT] = 7,     [WASM_SEC_START] = 8,  [WASM_SEC_ELEMENT] = 9,
+    [WASM_SEC_DATACOUNT] = 10, [WASM_SEC_CODE] = 11,  [WASM_SEC_DATA] = 12,
 };
 
 static int parse_section(dec *d, uint8_t id, size_t start, uint32_t size)
@@ -1429,8 +1445,7 @@ static int parse_module(dec *d)
             return rd_fail(r, id_at, "malformed section id");
         if (id != WASM_SEC_CUSTOM) {
             if (sec_order[id] <= last)
-                return rd_fail(r, id_at,
-                               "unexpected content after last section");
+                return rd_fail(r, id_at, "unexpected content after last section");
             last = sec_order[id];
         }
         if ((rc = rd_len32(r, &size)) < 0)
@@ -1444,16 +1459,15 @@ static int parse_module(dec *d)
     if ((rc = ensure_spaces(d, 13)) < 0)
         return rc;
     if (d->nbodies != d->ndef_funcs)
-        return rd_fail(r, r->len,
-                       "function and code section have inconsistent lengths");
+        return rd_fail(r, r->len, "function and code section have inconsistent lengths");
     if (m->has_datacount && m->datacount != m->ndatas)
-        return rd_fail(r, r->len, "data count and data section have "
-                                  "inconsistent lengths");
+        return rd_fail(r, r->len,
+                       "data count and data section have "
+                       "inconsistent lengths");
     return 0;
 }
 
-int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
-                th_error *err)
+int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out, th_error *err)
 {
     th_wasm_module *m;
     dec d;
@@ -1461,9 +1475,8 @@ int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
 
     *out = NULL;
     if (len > TH_WASM_MAX_MODULE_BYTES)
-        return th_error_set(err, TH_ETOOBIG,
-                            "module of %zu bytes is above the limit of %u",
-                            len, TH_WASM_MAX_MODULE_BYTES);
+        return th_error_set(err, TH_ETOOBIG, "module of %zu bytes is above the limit of %u", len,
+                            TH_WASM_MAX_MODULE_BYTES);
     m = calloc(1, sizeof *m);
     if (m == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");

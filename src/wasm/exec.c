@@ -24,7 +24,7 @@
 
 #include "wasm/interp.h"
 
-#define INITIAL_SLOTS 512u   /* 4 KiB of values */
+#define INITIAL_SLOTS 512u /* 4 KiB of values */
 #define INITIAL_FRAMES 16u
 #define BACKTRACE_MAX_FRAMES 64u
 
@@ -51,7 +51,8 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     if (need <= cap && ex->stack != NULL)
         return 0;
     budget = ex->max_bytes > frames_bytes(ex)
-                 ? (ex->max_bytes - frames_bytes(ex)) / sizeof(th_wasm_val) : 0;
+                 ? (ex->max_bytes - frames_bytes(ex)) / sizeof(th_wasm_val)
+                 : 0;
     if (need > budget || need < from) {
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
@@ -86,7 +87,8 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         return 1;
     }
     budget = ex->max_bytes > stack_bytes(ex)
-                 ? (ex->max_bytes - stack_bytes(ex)) / sizeof(struct wasm_frame) : 0;
+                 ? (ex->max_bytes - stack_bytes(ex)) / sizeof(struct wasm_frame)
+                 : 0;
     if (budget > ex->max_frames)
         budget = ex->max_frames;
     if (used + 1 > budget) {
@@ -142,8 +144,8 @@ void wasm_exec_stack_trap(th_wasm_exec *ex, int rc)
 
 /* Push a frame running `code` at stack index `base` (arguments already
  * there) above ex->top.  Returns 0, or wasm_exec_grow's failure. */
-static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
-                           th_wasm_instance *inst, size_t base)
+static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code, th_wasm_instance *inst,
+                           size_t base)
 {
     struct wasm_frame *f;
     th_wasm_val *fp;
@@ -164,8 +166,7 @@ static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code,
 
 /* Push an entry frame whose callee's arguments start at stack index
  * `base`.  Returns 0, or wasm_exec_grow's failure. */
-static int push_entry_frame(th_wasm_exec *ex, th_wasm_instance *inst,
-                            size_t base, size_t slots)
+static int push_entry_frame(th_wasm_exec *ex, th_wasm_instance *inst, size_t base, size_t slots)
 {
     struct wasm_frame *f;
     int rc;
@@ -184,8 +185,7 @@ static int push_entry_frame(th_wasm_exec *ex, th_wasm_instance *inst,
 /* ------------------------------------------------------------------ */
 /* Traps and backtraces                                               */
 
-void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind,
-                        const char *fmt, ...)
+void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind, const char *fmt, ...)
 {
     va_list ap;
 
@@ -385,8 +385,8 @@ static uint32_t result_slots(const wasm_functype *type)
 }
 
 /* Copy the results of `type` (their slots) from stack index `base`. */
-static void copy_results(const th_wasm_exec *ex, const wasm_functype *type,
-                         size_t base, th_wasm_val *results)
+static void copy_results(const th_wasm_exec *ex, const wasm_functype *type, size_t base,
+                         th_wasm_val *results)
 {
     uint32_t n = result_slots(type);
 
@@ -408,12 +408,8 @@ static int exec_run(th_wasm_exec *ex, th_wasm_val *results)
         copy_results(ex, ex->entry_fn->type, 0, results);
         exec_idle(ex);
         break;
-    case TH_WASM_SUSPENDED:
-        ex->state = WASM_EXEC_SUSPENDED;
-        break;
-    case TH_WASM_OUT_OF_FUEL:
-        ex->state = WASM_EXEC_OUT_OF_FUEL;
-        break;
+    case TH_WASM_SUSPENDED: ex->state = WASM_EXEC_SUSPENDED; break;
+    case TH_WASM_OUT_OF_FUEL: ex->state = WASM_EXEC_OUT_OF_FUEL; break;
     default:
         build_backtrace(ex);
         exec_idle(ex);
@@ -434,8 +430,7 @@ static bool spend_entry_fuel(th_wasm_exec *ex)
     return true;
 }
 
-int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
-                      const th_wasm_val *args, uint32_t nargs,
+int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args, uint32_t nargs,
                       th_wasm_val *results, uint32_t nresults)
 {
     const wasm_functype *type;
@@ -494,8 +489,8 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn,
     return exec_run(ex, results);
 }
 
-int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results,
-                        th_wasm_val *results, uint32_t nresults)
+int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results, th_wasm_val *results,
+                        uint32_t nresults)
 {
     const wasm_functype *type;
 
@@ -605,8 +600,8 @@ int th_wasm_call_trap_oom(th_wasm_call *call, const char *fmt, ...)
     return rc;
 }
 
-int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn,
-                        const th_wasm_val *args, th_wasm_val *results)
+int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn, const th_wasm_val *args,
+                        th_wasm_val *results)
 {
     th_wasm_exec *ex = call->ex;
     const wasm_functype *type;
@@ -676,11 +671,8 @@ int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err)
     th_wasm_exec_set_fuel(ex, fuel ? fuel : UINT64_MAX);
     rc = th_wasm_exec_call(ex, fn, NULL, 0, NULL, 0);
     switch (rc) {
-    case TH_OK:
-        break;
-    case TH_WASM_TRAPPED:
-        rc = th_error_set(err, TH_ETRAP, "%s", ex->trap_msg);
-        break;
+    case TH_OK: break;
+    case TH_WASM_TRAPPED: rc = th_error_set(err, TH_ETRAP, "%s", ex->trap_msg); break;
     case TH_WASM_OUT_OF_FUEL:
         th_wasm_exec_abort(ex);
         rc = th_error_set(err, TH_ETRAP, "fuel exhausted");
@@ -689,9 +681,7 @@ int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err)
         th_wasm_exec_abort(ex);
         rc = th_error_set(err, TH_ETRAP, "start function cannot suspend");
         break;
-    default:
-        rc = th_error_set(err, rc, "cannot run the start function");
-        break;
+    default: rc = th_error_set(err, rc, "cannot run the start function"); break;
     }
     th_wasm_exec_free(ex);
     return rc;

@@ -15,10 +15,10 @@
 #include "wasm_int.h"
 
 typedef struct imp_entry {
-    char *key;         /* module bytes then name bytes (owned), or NULL */
+    char *key; /* module bytes then name bytes (owned), or NULL */
     uint32_t mlen, nlen;
     uint32_t hash;
-    uint8_t kind;      /* th_wasm_extern_kind */
+    uint8_t kind; /* th_wasm_extern_kind */
     void *ext;
 } imp_entry;
 
@@ -36,8 +36,7 @@ struct th_wasm_imports {
     host_func *hosts;    /* owned host functions */
 };
 
-static uint32_t key_hash(const char *m, uint32_t ml, const char *n,
-                         uint32_t nl)
+static uint32_t key_hash(const char *m, uint32_t ml, const char *n, uint32_t nl)
 {
     uint32_t h = 2166136261u;
     for (uint32_t i = 0; i < ml; i++)
@@ -49,9 +48,8 @@ static uint32_t key_hash(const char *m, uint32_t ml, const char *n,
 }
 
 /* Slot of (m, n): the matching entry or the empty slot where it belongs. */
-static imp_entry *find_slot(const th_wasm_imports *imp, const char *m,
-                            uint32_t ml, const char *n, uint32_t nl,
-                            uint32_t h)
+static imp_entry *find_slot(const th_wasm_imports *imp, const char *m, uint32_t ml, const char *n,
+                            uint32_t nl, uint32_t h)
 {
     uint32_t mask = imp->cap - 1;
 
@@ -59,8 +57,8 @@ static imp_entry *find_slot(const th_wasm_imports *imp, const char *m,
         imp_entry *e = &imp->tab[k];
         if (e->key == NULL)
             return e;
-        if (e->hash == h && e->mlen == ml && e->nlen == nl &&
-            memcmp(e->key, m, ml) == 0 && memcmp(e->key + ml, n, nl) == 0)
+        if (e->hash == h && e->mlen == ml && e->nlen == nl && memcmp(e->key, m, ml) == 0 &&
+            memcmp(e->key + ml, n, nl) == 0)
             return e;
     }
 }
@@ -78,8 +76,8 @@ static int grow(th_wasm_imports *imp)
     for (uint32_t i = 0; i < ocap; i++) {
         if (old[i].key == NULL)
             continue;
-        *find_slot(imp, old[i].key, old[i].mlen, old[i].key + old[i].mlen,
-                   old[i].nlen, old[i].hash) = old[i];
+        *find_slot(imp, old[i].key, old[i].mlen, old[i].key + old[i].mlen, old[i].nlen,
+                   old[i].hash) = old[i];
     }
     free(old);
     return 0;
@@ -87,9 +85,8 @@ static int grow(th_wasm_imports *imp)
 
 /* Bind (m, n) to (kind, ext).  With replace, an existing binding is
  * overwritten; otherwise it is TH_EEXIST. */
-static int bind(th_wasm_imports *imp, const char *m, uint32_t ml,
-                const char *n, uint32_t nl, uint8_t kind, void *ext,
-                bool replace)
+static int bind(th_wasm_imports *imp, const char *m, uint32_t ml, const char *n, uint32_t nl,
+                uint8_t kind, void *ext, bool replace)
 {
     uint32_t h = key_hash(m, ml, n, nl);
     imp_entry *e;
@@ -192,23 +189,21 @@ static host_func *parse_sig(const char *sig, int *rc)
     return h;
 }
 
-int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module,
-                             const char *name, const char *sig,
-                             th_wasm_host_fn fn, void *ctx)
+int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module, const char *name,
+                             const char *sig, th_wasm_host_fn fn, void *ctx)
 {
     host_func *h;
     int rc;
 
-    if (imp == NULL || module == NULL || name == NULL || sig == NULL ||
-        fn == NULL)
+    if (imp == NULL || module == NULL || name == NULL || sig == NULL || fn == NULL)
         return TH_EINVAL;
     if ((h = parse_sig(sig, &rc)) == NULL)
         return rc;
     h->fn.type = &h->type;
     h->fn.host = fn;
     h->fn.host_ctx = ctx;
-    rc = bind(imp, module, (uint32_t)strlen(module), name,
-              (uint32_t)strlen(name), TH_WASM_EXTERN_FUNC, &h->fn, false);
+    rc = bind(imp, module, (uint32_t)strlen(module), name, (uint32_t)strlen(name),
+              TH_WASM_EXTERN_FUNC, &h->fn, false);
     if (rc < 0) {
         wasm_functype_release(h->type.canon);
         free(h);
@@ -219,19 +214,17 @@ int th_wasm_imports_add_func(th_wasm_imports *imp, const char *module,
     return 0;
 }
 
-int th_wasm_imports_add_extern(th_wasm_imports *imp, const char *module,
-                               const char *name, th_wasm_extern_kind kind,
-                               void *ext)
+int th_wasm_imports_add_extern(th_wasm_imports *imp, const char *module, const char *name,
+                               th_wasm_extern_kind kind, void *ext)
 {
     if (imp == NULL || module == NULL || name == NULL || ext == NULL ||
         (unsigned)kind > TH_WASM_EXTERN_GLOBAL)
         return TH_EINVAL;
-    return bind(imp, module, (uint32_t)strlen(module), name,
-                (uint32_t)strlen(name), (uint8_t)kind, ext, false);
+    return bind(imp, module, (uint32_t)strlen(module), name, (uint32_t)strlen(name), (uint8_t)kind,
+                ext, false);
 }
 
-int th_wasm_imports_add_instance(th_wasm_imports *imp, const char *module,
-                                 th_wasm_instance *inst)
+int th_wasm_imports_add_instance(th_wasm_imports *imp, const char *module, th_wasm_instance *inst)
 {
     const th_wasm_module *m;
     uint32_t ml;
@@ -260,9 +253,8 @@ int th_wasm_imports_add_instance(th_wasm_imports *imp, const char *module,
     return 0;
 }
 
-int wasm_imports_find(const th_wasm_imports *imp, const char *module,
-                      uint32_t module_len, const char *name,
-                      uint32_t name_len, uint8_t *kind, void **ext)
+int wasm_imports_find(const th_wasm_imports *imp, const char *module, uint32_t module_len,
+                      const char *name, uint32_t name_len, uint8_t *kind, void **ext)
 {
     const imp_entry *e;
 

@@ -79,8 +79,7 @@ static void plan(const th_wasm_module *m, layout *l)
 /* Import subtyping of limits: the provided object's current size is at
  * least the required minimum, and if a maximum is required the object has
  * one that is no larger. */
-static bool limits_match(uint64_t min, bool has_max, uint64_t max,
-                         const wasm_limits *want)
+static bool limits_match(uint64_t min, bool has_max, uint64_t max, const wasm_limits *want)
 {
     if (min < want->min)
         return false;
@@ -89,8 +88,7 @@ static bool limits_match(uint64_t min, bool has_max, uint64_t max,
     return true;
 }
 
-static bool import_matches(const th_wasm_module *m, const wasm_import *im,
-                           void *ext)
+static bool import_matches(const th_wasm_module *m, const wasm_import *im, void *ext)
 {
     switch (im->kind) {
     case TH_WASM_EXTERN_FUNC: {
@@ -104,8 +102,7 @@ static bool import_matches(const th_wasm_module *m, const wasm_import *im,
     }
     case TH_WASM_EXTERN_MEMORY: {
         const th_wasm_memory *mem = ext;
-        return limits_match(mem->size / WASM_PAGE_SIZE, mem->has_max,
-                            mem->max_pages, &im->u.mem);
+        return limits_match(mem->size / WASM_PAGE_SIZE, mem->has_max, mem->max_pages, &im->u.mem);
     }
     default: {
         const th_wasm_global *g = ext;
@@ -114,8 +111,7 @@ static bool import_matches(const th_wasm_module *m, const wasm_import *im,
     }
 }
 
-static int resolve_imports(th_wasm_instance *inst, const th_wasm_imports *imp,
-                           th_error *err)
+static int resolve_imports(th_wasm_instance *inst, const th_wasm_imports *imp, th_error *err)
 {
     const th_wasm_module *m = inst->mod;
     uint32_t nf = 0, nt = 0, nm = 0, ng = 0;
@@ -125,13 +121,12 @@ static int resolve_imports(th_wasm_instance *inst, const th_wasm_imports *imp,
         uint8_t kind;
         void *ext;
 
-        if (wasm_imports_find(imp, im->module, im->module_len, im->name,
-                              im->name_len, &kind, &ext) < 0)
-            return th_error_set(err, TH_ELINK, "unknown import \"%s\" \"%s\"",
-                                im->module, im->name);
+        if (wasm_imports_find(imp, im->module, im->module_len, im->name, im->name_len, &kind,
+                              &ext) < 0)
+            return th_error_set(err, TH_ELINK, "unknown import \"%s\" \"%s\"", im->module,
+                                im->name);
         if (kind != im->kind || !import_matches(m, im, ext))
-            return th_error_set(err, TH_ELINK,
-                                "incompatible import type for \"%s\" \"%s\"",
+            return th_error_set(err, TH_ELINK, "incompatible import type for \"%s\" \"%s\"",
                                 im->module, im->name);
         switch (kind) {
         case TH_WASM_EXTERN_FUNC: inst->funcs[nf++] = ext; break;
@@ -148,8 +143,8 @@ static int resolve_imports(th_wasm_instance *inst, const th_wasm_imports *imp,
 
 /* Value of a validated constant expression (a single instruction); for
  * a v128 the high 8 bytes go to *hi (when not NULL, else they are 0). */
-static th_wasm_val eval_const(const th_wasm_instance *inst,
-                              const wasm_expr *e, uint64_t *hi /* out */)
+static th_wasm_val eval_const(const th_wasm_instance *inst, const wasm_expr *e,
+                              uint64_t *hi /* out */)
 {
     const th_wasm_module *m = inst->mod;
     size_t pos = e->off;
@@ -166,12 +161,8 @@ static th_wasm_val eval_const(const th_wasm_instance *inst,
         if (hi != NULL)
             *hi = inst->globals[ins.imm]->hi;
         return inst->globals[ins.imm]->val;
-    case 0xd0:
-        v.ref = NULL;
-        return v;
-    case 0xd2:
-        v.ref = inst->funcs[ins.imm];
-        return v;
+    case 0xd0: v.ref = NULL; return v;
+    case 0xd2: v.ref = inst->funcs[ins.imm]; return v;
     default: /* t.const and v128.const: the bits */
         if (hi != NULL)
             *hi = ins.imm_hi;
@@ -195,8 +186,7 @@ static void init_funcs(th_wasm_instance *inst)
     }
 }
 
-static int init_tables(th_wasm_instance *inst, th_wasm_table *own,
-                       th_error *err)
+static int init_tables(th_wasm_instance *inst, th_wasm_table *own, th_error *err)
 {
     const th_wasm_module *m = inst->mod;
 
@@ -204,33 +194,28 @@ static int init_tables(th_wasm_instance *inst, th_wasm_table *own,
         const wasm_tabletype *tt = &m->tables[i];
         th_wasm_table *t = &own[i - m->ntable_imports];
         uint32_t max = tt->limits.has_max ? (uint32_t)tt->limits.max : UINT32_MAX;
-        int rc = wasm_table_init(t, tt->reftype, (uint32_t)tt->limits.min, max,
-                                 NULL);
+        int rc = wasm_table_init(t, tt->reftype, (uint32_t)tt->limits.min, max, NULL);
         inst->tables[i] = t;
         if (rc < 0)
             return th_error_set(err, rc, "table %u: %s", i,
-                                rc == TH_ETOOBIG ? "too many elements"
-                                                 : "out of memory");
+                                rc == TH_ETOOBIG ? "too many elements" : "out of memory");
         t->has_max = tt->limits.has_max;
     }
     return 0;
 }
 
-static int init_mems(th_wasm_instance *inst, th_wasm_memory *own,
-                     th_error *err)
+static int init_mems(th_wasm_instance *inst, th_wasm_memory *own, th_error *err)
 {
     const th_wasm_module *m = inst->mod;
 
     for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
         const wasm_limits *l = &m->mems[i];
         th_wasm_memory *mem = &own[i - m->nmem_imports];
-        int rc = wasm_memory_init(mem, l->min,
-                                  l->has_max ? l->max : WASM_MAX_PAGES,
+        int rc = wasm_memory_init(mem, l->min, l->has_max ? l->max : WASM_MAX_PAGES,
                                   inst->max_memory_bytes);
         inst->mems[i] = mem;
         if (rc < 0)
-            return th_error_set(err, rc == TH_EINVAL ? TH_ENOMEM : rc,
-                                "memory %u: %s", i,
+            return th_error_set(err, rc == TH_EINVAL ? TH_ENOMEM : rc, "memory %u: %s", i,
                                 rc == TH_ETOOBIG ? "initial size above the "
                                                    "instance's memory limit"
                                                  : "out of memory");
@@ -255,8 +240,7 @@ static void init_globals(th_wasm_instance *inst, th_wasm_global *own)
 }
 
 /* Reference k of element segment e. */
-static void *elem_ref(const th_wasm_instance *inst, const wasm_elem *e,
-                      uint32_t k)
+static void *elem_ref(const th_wasm_instance *inst, const wasm_elem *e, uint32_t k)
 {
     if (e->funcs != NULL)
         return inst->funcs[e->funcs[k]];
@@ -289,7 +273,8 @@ static int init_elems(th_wasm_instance *inst, bool *leaked, th_error *err)
             if ((uint64_t)off + e->count > t->size)
                 return th_error_set(err, TH_ETRAP,
                                     "out of bounds table access (element "
-                                    "segment %u)", i);
+                                    "segment %u)",
+                                    i);
             for (uint32_t k = 0; k < e->count; k++)
                 t->elems[off + k] = elem_ref(inst, e, k);
             if (e->table < m->ntable_imports && e->count > 0)
@@ -315,7 +300,8 @@ static int init_datas(th_wasm_instance *inst, th_error *err)
             if ((uint64_t)off + d->len > mem->size)
                 return th_error_set(err, TH_ETRAP,
                                     "out of bounds memory access (data "
-                                    "segment %u)", i);
+                                    "segment %u)",
+                                    i);
             if (d->len > 0)
                 memcpy(mem->data + off, m->bytes + d->off, d->len);
         }
@@ -341,8 +327,7 @@ static void release_parts(th_wasm_instance *inst)
 }
 
 int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
-                         const th_wasm_instance_config *cfg,
-                         th_wasm_instance **out, th_error *err)
+                         const th_wasm_instance_config *cfg, th_wasm_instance **out, th_error *err)
 {
     th_wasm_instance *inst;
     char *base;
@@ -374,11 +359,9 @@ int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
     if ((rc = resolve_imports(inst, imports, err)) < 0)
         goto fail;
     init_funcs(inst);
-    if ((rc = init_tables(inst, (th_wasm_table *)(void *)(base + l.own_tables),
-                          err)) < 0)
+    if ((rc = init_tables(inst, (th_wasm_table *)(void *)(base + l.own_tables), err)) < 0)
         goto fail;
-    if ((rc = init_mems(inst, (th_wasm_memory *)(void *)(base + l.own_mems),
-                        err)) < 0)
+    if ((rc = init_mems(inst, (th_wasm_memory *)(void *)(base + l.own_mems), err)) < 0)
         goto fail;
     init_globals(inst, (th_wasm_global *)(void *)(base + l.own_globals));
     if ((rc = init_elems(inst, &leaked, err)) < 0)
@@ -387,8 +370,7 @@ int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
         goto fail;
     if (m->has_start) {
         leaked = true;
-        rc = wasm_run_start(inst->funcs[m->start], cfg ? cfg->start_fuel : 0,
-                            err);
+        rc = wasm_run_start(inst->funcs[m->start], cfg ? cfg->start_fuel : 0, err);
         if (rc < 0)
             goto fail;
     }
@@ -431,8 +413,7 @@ th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst)
 
 /* The export named by the `len` bytes at `name` (binary search over the
  * sorted order), or NULL. */
-static const wasm_export *find_export(const th_wasm_module *m,
-                                      const char *name, size_t len)
+static const wasm_export *find_export(const th_wasm_module *m, const char *name, size_t len)
 {
     uint32_t lo = 0, hi = m->nexports;
 
@@ -441,8 +422,7 @@ static const wasm_export *find_export(const th_wasm_module *m,
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const wasm_export *ex = &m->exports[m->export_order[mid]];
-        int c = ex->name_len != len ? (ex->name_len < len ? -1 : 1)
-                                    : memcmp(ex->name, name, len);
+        int c = ex->name_len != len ? (ex->name_len < len ? -1 : 1) : memcmp(ex->name, name, len);
         if (c == 0)
             return ex;
         if (c < 0)
@@ -453,8 +433,8 @@ static const wasm_export *find_export(const th_wasm_module *m,
     return NULL;
 }
 
-int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name,
-                              size_t len, th_wasm_extern_kind *kind, void **ext)
+int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
+                              th_wasm_extern_kind *kind, void **ext)
 {
     const wasm_export *ex;
     void *p;
@@ -484,8 +464,8 @@ int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
     return th_wasm_instance_export_n(inst, name, strlen(name), kind, ext);
 }
 
-static void *export_of_kind(const th_wasm_instance *inst, const char *name,
-                            size_t len, th_wasm_extern_kind want)
+static void *export_of_kind(const th_wasm_instance *inst, const char *name, size_t len,
+                            th_wasm_extern_kind want)
 {
     th_wasm_extern_kind kind;
     void *ext;
@@ -495,32 +475,27 @@ static void *export_of_kind(const th_wasm_instance *inst, const char *name,
     return ext;
 }
 
-th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst,
-                                      const char *name, size_t len)
+th_wasm_func *th_wasm_instance_func_n(const th_wasm_instance *inst, const char *name, size_t len)
 {
     return export_of_kind(inst, name, len, TH_WASM_EXTERN_FUNC);
 }
 
-th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst,
-                                    const char *name)
+th_wasm_func *th_wasm_instance_func(const th_wasm_instance *inst, const char *name)
 {
     return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_FUNC) : NULL;
 }
 
-th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst,
-                                        const char *name)
+th_wasm_memory *th_wasm_instance_memory(const th_wasm_instance *inst, const char *name)
 {
     return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_MEMORY) : NULL;
 }
 
-th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst,
-                                      const char *name)
+th_wasm_table *th_wasm_instance_table(const th_wasm_instance *inst, const char *name)
 {
     return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_TABLE) : NULL;
 }
 
-th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst,
-                                        const char *name)
+th_wasm_global *th_wasm_instance_global(const th_wasm_instance *inst, const char *name)
 {
     return name ? export_of_kind(inst, name, strlen(name), TH_WASM_EXTERN_GLOBAL) : NULL;
 }

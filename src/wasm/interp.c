@@ -14,6 +14,9 @@
  * helpers below, so the loop stays small.  Every trap leaves through one
  * exit that records the trap in the exec; nothing here aborts.
  */
+/* The dispatch loop and its macros are laid out by hand (one handler per
+ * line where they fit); clang-format would fold them past reading. */
+/* clang-format off */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

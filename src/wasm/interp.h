@@ -58,6 +58,8 @@
 
 #include "wasm/wasm_int.h"
 
+/* The operation lists are laid out by hand, one group per line. */
+/* clang-format off */
 /* ------------------------------------------------------------------ */
 /* Operations of the internal code.  Operand lists: d = destination slot,
  * a/b/c = source slots, off = memory offset, rel = branch offset.        */
@@ -305,6 +307,8 @@
     P(X, S##_MAX, VBIN, s##_max, 0) P(X, S##_PMIN, VBIN, s##_pmin, 0) \
     P(X, S##_PMAX, VBIN, s##_pmax, 0)
 
+/* clang-format on */
+
 #define WASM_OP_ENUM(name) WOP_##name,
 enum wasm_op { WASM_OP_LIST(WASM_OP_ENUM) WOP_COUNT_ };
 #undef WASM_OP_ENUM
@@ -333,22 +337,22 @@ enum wasm_variant {
 #define WASM_OPND_PTR(ip) (*(void *const *)(const void *)((ip) + 8))
 
 /* Size in bytes of an instruction with `n` 32-bit operands. */
-#define WASM_INSN_SIZE(n) (8u + (((n) * 4u + 7u) & ~7u))
+#define WASM_INSN_SIZE(n) (8u + (((n)*4u + 7u) & ~7u))
 
 /* ------------------------------------------------------------------ */
 /* Translated function                                                */
 
 struct wasm_code {
-    uint8_t *code;           /* threaded code (8-aligned); entry at offset 0 */
+    uint8_t *code; /* threaded code (8-aligned); entry at offset 0 */
     size_t code_len;
-    th_wasm_val *init;       /* ninit slots copied to fp[nparam_slots..] at
-                                entry: zeros for the locals, then constants */
-    uint32_t nparam_slots;   /* slots of the parameters */
-    uint32_t nlocal_slots;   /* params + declared locals */
-    uint32_t ninit;          /* declared-local slots + constant slots */
-    uint32_t frame_slots;    /* whole frame: locals, constants, temporaries */
+    th_wasm_val *init;     /* ninit slots copied to fp[nparam_slots..] at
+                              entry: zeros for the locals, then constants */
+    uint32_t nparam_slots; /* slots of the parameters */
+    uint32_t nlocal_slots; /* params + declared locals */
+    uint32_t ninit;        /* declared-local slots + constant slots */
+    uint32_t frame_slots;  /* whole frame: locals, constants, temporaries */
     uint32_t nresult_slots;
-    uint32_t func_idx;       /* index in the module's function space */
+    uint32_t func_idx;         /* index in the module's function space */
     const th_wasm_module *mod; /* for names in backtraces (not a reference) */
     const wasm_functype *type;
 };
@@ -370,7 +374,7 @@ struct wasm_frame {
 enum wasm_exec_state {
     WASM_EXEC_IDLE = 0,
     WASM_EXEC_RUNNING,
-    WASM_EXEC_SUSPENDED,   /* a host function returned TH_WASM_SUSPENDED */
+    WASM_EXEC_SUSPENDED, /* a host function returned TH_WASM_SUSPENDED */
     WASM_EXEC_OUT_OF_FUEL,
 };
 
@@ -380,33 +384,33 @@ enum wasm_exec_state {
 enum { WASM_EXHAUSTED_BYTES = 0, WASM_EXHAUSTED_DEPTH };
 
 struct th_wasm_exec {
-    th_wasm_val *stack;      /* value stack (grows; frames' fp are rebased) */
-    th_wasm_val *stack_end;  /* stack + capacity */
+    th_wasm_val *stack;     /* value stack (grows; frames' fp are rebased) */
+    th_wasm_val *stack_end; /* stack + capacity */
     struct wasm_frame *frames, *frames_end;
-    struct wasm_frame *top;  /* current frame (valid when not running) */
+    struct wasm_frame *top; /* current frame (valid when not running) */
     /* The limit: the capacities of both stacks together, in bytes (value
      * slots and frame records); and optionally a frame count. */
     size_t max_bytes;
-    uint32_t max_frames;     /* frame records (UINT32_MAX: bytes only) */
-    uint8_t exhausted;       /* WASM_EXHAUSTED_*: which limit the last growth hit */
+    uint32_t max_frames; /* frame records (UINT32_MAX: bytes only) */
+    uint8_t exhausted;   /* WASM_EXHAUSTED_*: which limit the last growth hit */
 
-    uint64_t fuel;           /* remaining fuel when fuel_limited */
+    uint64_t fuel; /* remaining fuel when fuel_limited */
     bool fuel_limited;
-    uint8_t state;           /* enum wasm_exec_state */
-    uint32_t nested;         /* th_wasm_call_invoke depth */
+    uint8_t state;   /* enum wasm_exec_state */
+    uint32_t nested; /* th_wasm_call_invoke depth */
 
     /* the outermost call */
     th_wasm_func *entry_fn;
-    bool pending_entry;      /* out of fuel before the entry function began */
-    bool host_entry;         /* entry_fn is a host function that suspended */
+    bool pending_entry; /* out of fuel before the entry function began */
+    bool host_entry;    /* entry_fn is a host function that suspended */
     /* suspension at a host call: where its results go */
-    size_t susp_slot;        /* index into stack */
+    size_t susp_slot; /* index into stack */
     uint32_t susp_nresults;
 
     /* last trap */
     th_wasm_trap_kind trap_kind;
     char trap_msg[WASM_TRAP_MSG_MAX];
-    char *backtrace;         /* owned, "" if none */
+    char *backtrace; /* owned, "" if none */
 
     void *user;
 };
@@ -414,9 +418,9 @@ struct th_wasm_exec {
 /* The context a host function receives. */
 struct th_wasm_call {
     th_wasm_exec *ex;
-    th_wasm_instance *inst;  /* caller's instance (NULL at top level) */
-    size_t stack_top;        /* first free stack slot for nested calls */
-    bool trap_set;           /* th_wasm_call_trap was used */
+    th_wasm_instance *inst; /* caller's instance (NULL at top level) */
+    size_t stack_top;       /* first free stack slot for nested calls */
+    bool trap_set;          /* th_wasm_call_trap was used */
 };
 
 /* ------------------------------------------------------------------ */
@@ -441,9 +445,8 @@ int wasm_interp_run(th_wasm_exec *ex);
  * nested calls the host makes start at stack index `stack_top`.
  * Returns TH_OK, TH_WASM_SUSPENDED (ex->susp_* set) or TH_WASM_TRAPPED
  * (ex->trap_* set). */
-int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f,
-                          th_wasm_instance *caller, size_t argslot,
-                          size_t stack_top);
+int wasm_interp_call_host(th_wasm_exec *ex, th_wasm_func *f, th_wasm_instance *caller,
+                          size_t argslot, size_t stack_top);
 
 /* Slots taken by n values of `types` (v128: two each). */
 static inline uint32_t wasm_slot_count(const uint8_t *types, uint32_t n)
@@ -455,8 +458,7 @@ static inline uint32_t wasm_slot_count(const uint8_t *types, uint32_t n)
 }
 
 /* Normalize n values of `types` laid out in slots (v128 untouched). */
-static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
-                                       uint32_t n);
+static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types, uint32_t n);
 
 /* Zero the upper half of an i32/f32 value, so values handed to the
  * embedder are clean whatever the slot held. */
@@ -466,8 +468,7 @@ static inline void wasm_val_normalize(th_wasm_val *v, uint8_t type)
         v->bits &= 0xffffffffu;
 }
 
-static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types,
-                                       uint32_t n)
+static inline void wasm_vals_normalize(th_wasm_val *slots, const uint8_t *types, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         wasm_val_normalize(slots, types[i]);
@@ -496,8 +497,7 @@ int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots);
 void wasm_exec_stack_trap(th_wasm_exec *ex, int rc);
 
 /* Set the trap kind and message (printf-style) of the exec. */
-void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind,
-                        const char *fmt, ...)
+void wasm_exec_set_trap(th_wasm_exec *ex, th_wasm_trap_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #endif

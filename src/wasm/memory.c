@@ -29,8 +29,8 @@ static uint8_t empty_memory[16];
 /* ------------------------------------------------------------------ */
 /* Linear memories                                                    */
 
-int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages,
-                     uint64_t max_pages, uint64_t limit_bytes)
+int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
+                     uint64_t limit_bytes)
 {
     uint64_t bytes = min_pages * WASM_PAGE_SIZE;
 
@@ -73,8 +73,7 @@ int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta)
 
     if (delta == 0)
         return (int64_t)old;
-    if (delta > WASM_MAX_PAGES || pages > mem->max_pages ||
-        pages > WASM_MAX_PAGES)
+    if (delta > WASM_MAX_PAGES || pages > mem->max_pages || pages > WASM_MAX_PAGES)
         return -1;
     bytes = pages * WASM_PAGE_SIZE;
     if (mem->limit_bytes != 0 && bytes > mem->limit_bytes)
@@ -133,8 +132,7 @@ int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta)
 /* ------------------------------------------------------------------ */
 /* Tables                                                             */
 
-int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min,
-                    uint32_t max, void *init)
+int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min, uint32_t max, void *init)
 {
     memset(t, 0, sizeof *t);
     t->reftype = reftype;
@@ -245,17 +243,18 @@ static th_wasm_val global_clean(uint8_t type, th_wasm_val v)
     return v;
 }
 
-th_wasm_global *th_wasm_global_new(uint8_t valtype, bool mutable_,
-                                   th_wasm_val v)
+th_wasm_global *th_wasm_global_new(uint8_t valtype, bool mutable_, th_wasm_val v)
 {
     th_wasm_global *g;
 
     switch (valtype) {
-    case TH_WASM_I32: case TH_WASM_I64: case TH_WASM_F32: case TH_WASM_F64:
-    case TH_WASM_FUNCREF: case TH_WASM_EXTERNREF:
-        break;
-    default:
-        return NULL;
+    case TH_WASM_I32:
+    case TH_WASM_I64:
+    case TH_WASM_F32:
+    case TH_WASM_F64:
+    case TH_WASM_FUNCREF:
+    case TH_WASM_EXTERNREF: break;
+    default: return NULL;
     }
     if ((g = malloc(sizeof *g)) == NULL)
         return NULL;

@@ -11,8 +11,7 @@
 
 #include "wasm_int.h"
 
-int th_wasm_module_new(const uint8_t *bytes, size_t len, th_wasm_module **out,
-                       th_error *err)
+int th_wasm_module_new(const uint8_t *bytes, size_t len, th_wasm_module **out, th_error *err)
 {
     th_wasm_module *m;
     int rc;
@@ -125,8 +124,7 @@ static void limits_desc(const wasm_limits *l, th_wasm_extern_desc *out)
     out->max = l->has_max ? l->max : UINT64_MAX;
 }
 
-int th_wasm_module_import(const th_wasm_module *m, uint32_t i,
-                          th_wasm_extern_desc *out)
+int th_wasm_module_import(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out)
 {
     const wasm_import *im;
 
@@ -140,16 +138,12 @@ int th_wasm_module_import(const th_wasm_module *m, uint32_t i,
     out->name_len = im->name_len;
     out->kind = (th_wasm_extern_kind)im->kind;
     switch (im->kind) {
-    case TH_WASM_EXTERN_FUNC:
-        out->functype = m->types[im->u.type_idx].pub;
-        break;
+    case TH_WASM_EXTERN_FUNC: out->functype = m->types[im->u.type_idx].pub; break;
     case TH_WASM_EXTERN_TABLE:
         out->valtype = im->u.table.reftype;
         limits_desc(&im->u.table.limits, out);
         break;
-    case TH_WASM_EXTERN_MEMORY:
-        limits_desc(&im->u.mem, out);
-        break;
+    case TH_WASM_EXTERN_MEMORY: limits_desc(&im->u.mem, out); break;
     default:
         out->valtype = im->u.global.valtype;
         out->mutable_ = im->u.global.mut;
@@ -158,8 +152,7 @@ int th_wasm_module_import(const th_wasm_module *m, uint32_t i,
     return 0;
 }
 
-int th_wasm_module_export(const th_wasm_module *m, uint32_t i,
-                          th_wasm_extern_desc *out)
+int th_wasm_module_export(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out)
 {
     const wasm_export *ex;
 
@@ -171,16 +164,12 @@ int th_wasm_module_export(const th_wasm_module *m, uint32_t i,
     out->name_len = ex->name_len;
     out->kind = (th_wasm_extern_kind)ex->kind;
     switch (ex->kind) {
-    case TH_WASM_EXTERN_FUNC:
-        out->functype = m->types[m->func_type[ex->idx]].pub;
-        break;
+    case TH_WASM_EXTERN_FUNC: out->functype = m->types[m->func_type[ex->idx]].pub; break;
     case TH_WASM_EXTERN_TABLE:
         out->valtype = m->tables[ex->idx].reftype;
         limits_desc(&m->tables[ex->idx].limits, out);
         break;
-    case TH_WASM_EXTERN_MEMORY:
-        limits_desc(&m->mems[ex->idx], out);
-        break;
+    case TH_WASM_EXTERN_MEMORY: limits_desc(&m->mems[ex->idx], out); break;
     default:
         out->valtype = m->globals[ex->idx].valtype;
         out->mutable_ = m->globals[ex->idx].mut;

@@ -95,7 +95,7 @@ typedef union v128 {
  */
 static inline unsigned v128_float_lane_bytes(const char *fn)
 {
-    static const char *const cmps[] = { "_eq", "_ne", "_lt", "_gt", "_le", "_ge" };
+    static const char *const cmps[] = {"_eq", "_ne", "_lt", "_gt", "_le", "_ge"};
     unsigned w = strncmp(fn, "f32x4_", 6) == 0 ? 4 : strncmp(fn, "f64x2_", 6) == 0 ? 8 : 0;
 
     for (unsigned i = 0; w != 0 && i < sizeof cmps / sizeof cmps[0]; i++)

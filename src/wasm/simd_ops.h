@@ -208,7 +208,7 @@ static inline uint8_t SIMD_FN(popcnt8)(uint8_t v)
     static inline v128 SIMD_FN(name)(v128 a, uint32_t s) \
     { \
         v128 r; \
-        r.M = a.M op (int)(s & ((BITS) - 1)); \
+        r.M = a.M op(int)(s & ((BITS)-1)); \
         return r; \
     }
 #else
@@ -216,7 +216,7 @@ static inline uint8_t SIMD_FN(popcnt8)(uint8_t v)
     static inline v128 SIMD_FN(name)(v128 a, uint32_t s) \
     { \
         v128 r; \
-        unsigned n = s & ((BITS) - 1); \
+        unsigned n = s & ((BITS)-1); \
         for (unsigned i = 0; i < (N); i++) { \
             __typeof__(a.L[0]) x = a.L[i]; \
             r.L[i] = (__typeof__(r.L[0]))(expr); \
@@ -398,8 +398,16 @@ static inline v128 SIMD_FN(i8x16_swizzle)(v128 a, v128 b)
 /* Bitwise                                                            */
 
 #if SIMD_VEC
-static inline v128 SIMD_FN(v128_not)(v128 a) { a.vu64 = ~a.vu64; return a; }
-static inline v128 SIMD_FN(v128_andnot)(v128 a, v128 b) { a.vu64 &= ~b.vu64; return a; }
+static inline v128 SIMD_FN(v128_not)(v128 a)
+{
+    a.vu64 = ~a.vu64;
+    return a;
+}
+static inline v128 SIMD_FN(v128_andnot)(v128 a, v128 b)
+{
+    a.vu64 &= ~b.vu64;
+    return a;
+}
 static inline v128 SIMD_FN(v128_bitselect)(v128 a, v128 b, v128 c)
 {
     a.vu64 = (a.vu64 & c.vu64) | (b.vu64 & ~c.vu64);
@@ -416,7 +424,7 @@ static inline v128 SIMD_FN(v128_bitselect)(v128 a, v128 b, v128 c)
     return r;
 }
 #endif
-SIMD_BIN(v128_and, u64, 2, x & y, vu64, &)
+SIMD_BIN(v128_and, u64, 2, x &y, vu64, &)
 SIMD_BIN(v128_or, u64, 2, x | y, vu64, |)
 SIMD_BIN(v128_xor, u64, 2, x ^ y, vu64, ^)
 
@@ -469,18 +477,22 @@ SIMD_BIN(i8x16_sub, u8, 16, (uint8_t)(x - y), vu8, -)
 SIMD_BIN(i16x8_sub, u16, 8, (uint16_t)(x - y), vu16, -)
 SIMD_BIN(i32x4_sub, u32, 4, x - y, vu32, -)
 SIMD_BIN(i64x2_sub, u64, 2, x - y, vu64, -)
-SIMD_BIN(i16x8_mul, u16, 8, (uint16_t)((uint32_t)x * y), vu16, *)
-SIMD_BIN(i32x4_mul, u32, 4, x * y, vu32, *)
-SIMD_BIN(i64x2_mul, u64, 2, x * y, vu64, *)
+SIMD_BIN(i16x8_mul, u16, 8, (uint16_t)((uint32_t)x *y), vu16, *)
+SIMD_BIN(i32x4_mul, u32, 4, x *y, vu32, *)
+SIMD_BIN(i64x2_mul, u64, 2, x *y, vu64, *)
 
 #if SIMD_VEC
 #define SIMD_NEG(name, M) \
-    static inline v128 SIMD_FN(name)(v128 a) { a.M = -a.M; return a; }
+    static inline v128 SIMD_FN(name)(v128 a) \
+    { \
+        a.M = -a.M; \
+        return a; \
+    }
 /* abs: (x ^ m) - m with m = x >> (bits - 1), in unsigned lanes */
 #define SIMD_ABS(name, SM, UM, BITS) \
     static inline v128 SIMD_FN(name)(v128 a) \
     { \
-        __typeof__(a.UM) m = (__typeof__(a.UM))(a.SM >> ((BITS) - 1)); \
+        __typeof__(a.UM) m = (__typeof__(a.UM))(a.SM >> ((BITS)-1)); \
         a.UM = (a.UM ^ m) - m; \
         return a; \
     }
@@ -676,7 +688,7 @@ static inline uint32_t SIMD_FN(i64x2_bitmask)(v128 a)
     { \
         uint32_t m = 0; \
         for (unsigned i = 0; i < (N); i++) \
-            m |= (uint32_t)(a.L[i] >> ((BITS) - 1)) << i; \
+            m |= (uint32_t)(a.L[i] >> ((BITS)-1)) << i; \
         return m; \
     }
 SIMD_BITMASK(i8x16_bitmask, u8, 16, 8)
@@ -747,10 +759,26 @@ SIMD_EXTADD(i32x4_extadd_pairwise_i16x8_u, u32, uint32_t, u16, 4)
 /* Floating point                                                     */
 
 #if SIMD_VEC
-static inline v128 SIMD_FN(f32x4_abs)(v128 a) { a.vu32 &= 0x7fffffffu; return a; }
-static inline v128 SIMD_FN(f32x4_neg)(v128 a) { a.vu32 ^= 0x80000000u; return a; }
-static inline v128 SIMD_FN(f64x2_abs)(v128 a) { a.vu64 &= 0x7fffffffffffffffull; return a; }
-static inline v128 SIMD_FN(f64x2_neg)(v128 a) { a.vu64 ^= 0x8000000000000000ull; return a; }
+static inline v128 SIMD_FN(f32x4_abs)(v128 a)
+{
+    a.vu32 &= 0x7fffffffu;
+    return a;
+}
+static inline v128 SIMD_FN(f32x4_neg)(v128 a)
+{
+    a.vu32 ^= 0x80000000u;
+    return a;
+}
+static inline v128 SIMD_FN(f64x2_abs)(v128 a)
+{
+    a.vu64 &= 0x7fffffffffffffffull;
+    return a;
+}
+static inline v128 SIMD_FN(f64x2_neg)(v128 a)
+{
+    a.vu64 ^= 0x8000000000000000ull;
+    return a;
+}
 #else
 SIMD_MAP1(f32x4_abs, u32, 4, x & 0x7fffffffu)
 SIMD_MAP1(f32x4_neg, u32, 4, x ^ 0x80000000u)
@@ -760,11 +788,11 @@ SIMD_MAP1(f64x2_neg, u64, 2, x ^ 0x8000000000000000ull)
 
 SIMD_BIN(f32x4_add, f32, 4, x + y, vf32, +)
 SIMD_BIN(f32x4_sub, f32, 4, x - y, vf32, -)
-SIMD_BIN(f32x4_mul, f32, 4, x * y, vf32, *)
+SIMD_BIN(f32x4_mul, f32, 4, x *y, vf32, *)
 SIMD_BIN(f32x4_div, f32, 4, x / y, vf32, /)
 SIMD_BIN(f64x2_add, f64, 2, x + y, vf64, +)
 SIMD_BIN(f64x2_sub, f64, 2, x - y, vf64, -)
-SIMD_BIN(f64x2_mul, f64, 2, x * y, vf64, *)
+SIMD_BIN(f64x2_mul, f64, 2, x *y, vf64, *)
 SIMD_BIN(f64x2_div, f64, 2, x / y, vf64, /)
 
 #if SIMD_SSE2
@@ -846,14 +874,10 @@ SIMD_PSEL(f64x2_pmin, vf64, vu64, b.vf64 < a.vf64)
 SIMD_PSEL(f64x2_pmax, vf64, vu64, a.vf64 < b.vf64)
 #undef SIMD_PSEL
 #else
-SIMD_MAP2(f32x4_pmin, u32, 4,
-          SIMD_FN(bitsf32)(y) < SIMD_FN(bitsf32)(x) ? y : x)
-SIMD_MAP2(f32x4_pmax, u32, 4,
-          SIMD_FN(bitsf32)(x) < SIMD_FN(bitsf32)(y) ? y : x)
-SIMD_MAP2(f64x2_pmin, u64, 2,
-          SIMD_FN(bitsf64)(y) < SIMD_FN(bitsf64)(x) ? y : x)
-SIMD_MAP2(f64x2_pmax, u64, 2,
-          SIMD_FN(bitsf64)(x) < SIMD_FN(bitsf64)(y) ? y : x)
+SIMD_MAP2(f32x4_pmin, u32, 4, SIMD_FN(bitsf32)(y) < SIMD_FN(bitsf32)(x) ? y : x)
+SIMD_MAP2(f32x4_pmax, u32, 4, SIMD_FN(bitsf32)(x) < SIMD_FN(bitsf32)(y) ? y : x)
+SIMD_MAP2(f64x2_pmin, u64, 2, SIMD_FN(bitsf64)(y) < SIMD_FN(bitsf64)(x) ? y : x)
+SIMD_MAP2(f64x2_pmax, u64, 2, SIMD_FN(bitsf64)(x) < SIMD_FN(bitsf64)(y) ? y : x)
 #endif
 
 SIMD_MAP1(f32x4_ceil, f32, 4, SIMD_FN(round32)(x, ceilf(x)))

@@ -25,7 +25,7 @@
 #include "wasm_int.h"
 
 typedef struct canon_entry {
-    uint8_t *types;     /* nparams + nresults bytes (owned); NULL if free */
+    uint8_t *types; /* nparams + nresults bytes (owned); NULL if free */
     uint32_t nparams, nresults;
     uint32_t hash;
     uint32_t refs;
@@ -35,9 +35,9 @@ typedef struct canon_entry {
 static pthread_mutex_t canon_lock = PTHREAD_MUTEX_INITIALIZER;
 static canon_entry *entries;
 static uint32_t nentries, entries_cap, free_head;
-static uint32_t *slots;      /* ids, 0 = empty */
-static uint32_t slots_cap;   /* power of two, or 0 before first use */
-static uint32_t live;        /* ids in use */
+static uint32_t *slots;    /* ids, 0 = empty */
+static uint32_t slots_cap; /* power of two, or 0 before first use */
+static uint32_t live;      /* ids in use */
 
 /* FNV-1a over the counts and the type bytes. */
 static uint32_t canon_hash(const uint8_t *types, uint32_t np, uint32_t nr)
@@ -97,8 +97,7 @@ static uint32_t take_entry(void)
     return ++nentries;
 }
 
-uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams,
-                             uint32_t nresults)
+uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams, uint32_t nresults)
 {
     uint32_t h = canon_hash(types, nparams, nresults), id = 0, k, mask;
     size_t n = (size_t)nparams + nresults;

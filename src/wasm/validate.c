@@ -29,29 +29,31 @@ static const char *kind_name(uint8_t kind)
     }
 }
 
-static int check_limits(const wasm_limits *l, uint64_t bound,
-                        const char *what, uint32_t idx, th_error *err)
+static int check_limits(const wasm_limits *l, uint64_t bound, const char *what, uint32_t idx,
+                        th_error *err)
 {
     if (bound != 0 && l->min > bound)
         return th_error_set(err, TH_EINVAL,
                             "%s %u: memory size must be at most 65536 pages "
-                            "(4GiB)", what, idx);
+                            "(4GiB)",
+                            what, idx);
     if (l->has_max && bound != 0 && l->max > bound)
         return th_error_set(err, TH_EINVAL,
                             "%s %u: memory size must be at most 65536 pages "
-                            "(4GiB)", what, idx);
+                            "(4GiB)",
+                            what, idx);
     if (l->has_max && l->min > l->max)
         return th_error_set(err, TH_EINVAL,
                             "%s %u: size minimum must not be greater than "
-                            "maximum", what, idx);
+                            "maximum",
+                            what, idx);
     return 0;
 }
 
 /* Check constant expression `e` against the expected type `want` and
  * return its single instruction in *out (optional). */
-static int check_const(const th_wasm_module *m, const wasm_expr *e,
-                       uint8_t want, const char *what, uint32_t idx,
-                       th_error *err)
+static int check_const(const th_wasm_module *m, const wasm_expr *e, uint8_t want, const char *what,
+                       uint32_t idx, th_error *err)
 {
     size_t pos = e->off, end = (size_t)e->off + e->len;
     uint32_t count = 0;
@@ -64,19 +66,20 @@ static int check_const(const th_wasm_module *m, const wasm_expr *e,
         if (k < 0)
             return th_error_set(err, TH_EINVAL,
                                 "at offset 0x%zx: %s %u: constant expression "
-                                "required", pos, what, idx);
+                                "required",
+                                pos, what, idx);
         if (ins.op == 0x23) {
             if (ins.imm >= m->nglobal_imports)
                 return th_error_set(err, TH_EINVAL,
                                     "at offset 0x%x: %s %u: unknown global "
-                                    "%llu", e->off, what, idx,
-                                    (unsigned long long)ins.imm);
+                                    "%llu",
+                                    e->off, what, idx, (unsigned long long)ins.imm);
             if (m->globals[ins.imm].mut)
                 return th_error_set(err, TH_EINVAL,
                                     "at offset 0x%x: %s %u: constant "
                                     "expression required (global %llu is "
-                                    "mutable)", e->off, what, idx,
-                                    (unsigned long long)ins.imm);
+                                    "mutable)",
+                                    e->off, what, idx, (unsigned long long)ins.imm);
         }
     }
     /* Pass 2: types. */
@@ -94,17 +97,16 @@ static int check_const(const th_wasm_module *m, const wasm_expr *e,
             if (ins.imm >= m->nfuncs)
                 return th_error_set(err, TH_EINVAL,
                                     "at offset 0x%x: %s %u: unknown function "
-                                    "%llu", e->off, what, idx,
-                                    (unsigned long long)ins.imm);
+                                    "%llu",
+                                    e->off, what, idx, (unsigned long long)ins.imm);
             type = TH_WASM_FUNCREF;
             break;
         }
         count++;
     }
     if (count != 1 || type != want)
-        return th_error_set(err, TH_EINVAL,
-                            "at offset 0x%x: %s %u: type mismatch", e->off,
-                            what, idx);
+        return th_error_set(err, TH_EINVAL, "at offset 0x%x: %s %u: type mismatch", e->off, what,
+                            idx);
     return 0;
 }
 
@@ -115,8 +117,7 @@ static int check_imports_and_funcs(const th_wasm_module *m, th_error *err)
     for (uint32_t i = 0; i < m->nimports; i++) {
         const wasm_import *im = &m->imports[i];
         if (im->kind == TH_WASM_EXTERN_FUNC && im->u.type_idx >= m->ntypes)
-            return th_error_set(err, TH_EINVAL, "import %u: unknown type %u",
-                                i, im->u.type_idx);
+            return th_error_set(err, TH_EINVAL, "import %u: unknown type %u", i, im->u.type_idx);
         if (im->kind == TH_WASM_EXTERN_TABLE &&
             (rc = check_limits(&im->u.table.limits, 0, "import", i, err)) < 0)
             return rc;
@@ -126,14 +127,12 @@ static int check_imports_and_funcs(const th_wasm_module *m, th_error *err)
     }
     for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++)
         if (m->func_type[i] >= m->ntypes)
-            return th_error_set(err, TH_EINVAL, "function %u: unknown type %u",
-                                i, m->func_type[i]);
+            return th_error_set(err, TH_EINVAL, "function %u: unknown type %u", i, m->func_type[i]);
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++)
         if ((rc = check_limits(&m->tables[i].limits, 0, "table", i, err)) < 0)
             return rc;
     for (uint32_t i = m->nmem_imports; i < m->nmems; i++)
-        if ((rc = check_limits(&m->mems[i], WASM_MAX_PAGES, "memory", i,
-                               err)) < 0)
+        if ((rc = check_limits(&m->mems[i], WASM_MAX_PAGES, "memory", i, err)) < 0)
             return rc;
     return 0;
 }
@@ -141,8 +140,8 @@ static int check_imports_and_funcs(const th_wasm_module *m, th_error *err)
 static int check_globals(const th_wasm_module *m, th_error *err)
 {
     for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
-        int rc = check_const(m, &m->global_init[i - m->nglobal_imports],
-                             m->globals[i].valtype, "global", i, err);
+        int rc = check_const(m, &m->global_init[i - m->nglobal_imports], m->globals[i].valtype,
+                             "global", i, err);
         if (rc < 0)
             return rc;
     }
@@ -157,27 +156,23 @@ static int check_elems(const th_wasm_module *m, th_error *err)
 
         for (uint32_t k = 0; k < e->count; k++) {
             if (e->funcs != NULL && e->funcs[k] >= m->nfuncs)
-                return th_error_set(err, TH_EINVAL,
-                                    "element segment %u: unknown function %u",
-                                    i, e->funcs[k]);
+                return th_error_set(err, TH_EINVAL, "element segment %u: unknown function %u", i,
+                                    e->funcs[k]);
             if (e->exprs != NULL &&
-                (rc = check_const(m, &e->exprs[k], e->reftype,
-                                  "element segment", i, err)) < 0)
+                (rc = check_const(m, &e->exprs[k], e->reftype, "element segment", i, err)) < 0)
                 return rc;
         }
         if (e->mode == WASM_SEG_ACTIVE) {
             if (e->table >= m->ntables)
-                return th_error_set(err, TH_EINVAL,
-                                    "element segment %u: unknown table %u", i,
+                return th_error_set(err, TH_EINVAL, "element segment %u: unknown table %u", i,
                                     e->table);
-            if ((rc = check_const(m, &e->offset, TH_WASM_I32,
-                                  "element segment", i, err)) < 0)
+            if ((rc = check_const(m, &e->offset, TH_WASM_I32, "element segment", i, err)) < 0)
                 return rc;
             if (m->tables[e->table].reftype != e->reftype)
                 return th_error_set(err, TH_EINVAL,
                                     "element segment %u: type mismatch "
-                                    "(segment and table %u differ)", i,
-                                    e->table);
+                                    "(segment and table %u differ)",
+                                    i, e->table);
         }
     }
     return 0;
@@ -192,11 +187,8 @@ static int check_datas(const th_wasm_module *m, th_error *err)
         if (d->mode != WASM_SEG_ACTIVE)
             continue;
         if (d->mem >= m->nmems)
-            return th_error_set(err, TH_EINVAL,
-                                "data segment %u: unknown memory %u", i,
-                                d->mem);
-        if ((rc = check_const(m, &d->offset, TH_WASM_I32, "data segment", i,
-                              err)) < 0)
+            return th_error_set(err, TH_EINVAL, "data segment %u: unknown memory %u", i, d->mem);
+        if ((rc = check_const(m, &d->offset, TH_WASM_I32, "data segment", i, err)) < 0)
             return rc;
     }
     return 0;
@@ -209,21 +201,17 @@ static int check_start(const th_wasm_module *m, th_error *err)
     if (!m->has_start)
         return 0;
     if (m->start >= m->nfuncs)
-        return th_error_set(err, TH_EINVAL, "start: unknown function %u",
-                            m->start);
+        return th_error_set(err, TH_EINVAL, "start: unknown function %u", m->start);
     ft = &m->types[m->func_type[m->start]];
     if (ft->nparams != 0 || ft->nresults != 0)
-        return th_error_set(err, TH_EINVAL,
-                            "start function %u must have type [] -> []",
-                            m->start);
+        return th_error_set(err, TH_EINVAL, "start function %u must have type [] -> []", m->start);
     return 0;
 }
 
 /* Export names compare by length, then bytes (names may hold NUL).  A
  * small merge sort, as qsort's comparison could not see the module
  * without a global (and loads run concurrently). */
-static void merge_sort(const th_wasm_module *m, uint32_t *a, uint32_t *tmp,
-                       uint32_t n)
+static void merge_sort(const th_wasm_module *m, uint32_t *a, uint32_t *tmp, uint32_t n)
 {
     uint32_t h, i, j, k;
 
@@ -235,9 +223,8 @@ static void merge_sort(const th_wasm_module *m, uint32_t *a, uint32_t *tmp,
     i = 0, j = h, k = 0;
     while (i < h && j < n) {
         const wasm_export *x = &m->exports[a[i]], *y = &m->exports[a[j]];
-        int c = x->name_len != y->name_len
-                    ? (x->name_len < y->name_len ? -1 : 1)
-                    : memcmp(x->name, y->name, x->name_len);
+        int c = x->name_len != y->name_len ? (x->name_len < y->name_len ? -1 : 1)
+                                           : memcmp(x->name, y->name, x->name_len);
         tmp[k++] = c <= 0 ? a[i++] : a[j++];
     }
     while (i < h)
@@ -273,23 +260,21 @@ static int check_exports(const th_wasm_module *m, th_error *err)
 
     for (uint32_t i = 0; i < m->nexports; i++) {
         const wasm_export *ex = &m->exports[i];
-        uint32_t space = ex->kind == TH_WASM_EXTERN_FUNC ? m->nfuncs
-                       : ex->kind == TH_WASM_EXTERN_TABLE ? m->ntables
-                       : ex->kind == TH_WASM_EXTERN_MEMORY ? m->nmems
-                       : m->nglobals;
+        uint32_t space = ex->kind == TH_WASM_EXTERN_FUNC     ? m->nfuncs
+                         : ex->kind == TH_WASM_EXTERN_TABLE  ? m->ntables
+                         : ex->kind == TH_WASM_EXTERN_MEMORY ? m->nmems
+                                                             : m->nglobals;
         if (ex->idx >= space)
-            return th_error_set(err, TH_EINVAL, "export %u: unknown %s %u", i,
-                                kind_name(ex->kind), ex->idx);
+            return th_error_set(err, TH_EINVAL, "export %u: unknown %s %u", i, kind_name(ex->kind),
+                                ex->idx);
     }
     if (wasm_export_order(m, &order) < 0)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     for (uint32_t i = 1; i < m->nexports; i++) {
         const wasm_export *a = &m->exports[order[i - 1]];
         const wasm_export *b = &m->exports[order[i]];
-        if (a->name_len == b->name_len &&
-            memcmp(a->name, b->name, a->name_len) == 0) {
-            rc = th_error_set(err, TH_EINVAL, "duplicate export name \"%s\"",
-                              b->name);
+        if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0) {
+            rc = th_error_set(err, TH_EINVAL, "duplicate export name \"%s\"", b->name);
             break;
         }
     }
@@ -314,7 +299,6 @@ int wasm_validate_module(const th_wasm_module *m, th_error *err)
     if ((rc = check_exports(m, err)) < 0)
         return rc;
     if (m->nmems > TH_WASM_MAX_MEMORIES)
-        return th_error_set(err, TH_EINVAL, "multiple memories (%u)",
-                            m->nmems);
+        return th_error_set(err, TH_EINVAL, "multiple memories (%u)", m->nmems);
     return 0;
 }

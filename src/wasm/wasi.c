@@ -104,8 +104,7 @@ uint8_t wasm_wasi_filetype(mode_t mode)
 }
 
 /* Write a filestat (64 bytes) for `st` at guest address `ptr`. */
-uint16_t wasm_wasi_out_filestat(const wasi_mem *m, uint32_t ptr,
-                             const struct stat *st)
+uint16_t wasm_wasi_out_filestat(const wasi_mem *m, uint32_t ptr, const struct stat *st)
 {
     uint8_t *p;
 
@@ -173,8 +172,8 @@ uint16_t wasm_wasi_errno(int e)
 
 /* Write `count` pointers to the strings of `buf` at `vec`, and `buf` itself
  * (`len` bytes) at `bufp`. */
-static uint16_t out_strings(const wasi_mem *m, uint32_t vec, uint32_t bufp,
-                            const char *buf, uint32_t count, uint32_t len)
+static uint16_t out_strings(const wasi_mem *m, uint32_t vec, uint32_t bufp, const char *buf,
+                            uint32_t count, uint32_t len)
 {
     uint32_t off = 0;
 
@@ -191,26 +190,21 @@ static uint16_t out_strings(const wasi_mem *m, uint32_t vec, uint32_t bufp,
 
 static uint16_t wasi_args_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    return out_strings(m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, w->args,
-                       w->argc, w->args_len);
+    return out_strings(m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, w->args, w->argc, w->args_len);
 }
 
-static uint16_t wasi_args_sizes_get(th_wasi *w, const wasi_mem *m,
-                                    const th_wasm_val *a)
+static uint16_t wasi_args_sizes_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     uint16_t e = out_u32(m, (uint32_t)a[0].i32, w->argc);
     return e ? e : out_u32(m, (uint32_t)a[1].i32, w->args_len);
 }
 
-static uint16_t wasi_environ_get(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_environ_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    return out_strings(m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, w->env,
-                       w->nenv, w->env_len);
+    return out_strings(m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, w->env, w->nenv, w->env_len);
 }
 
-static uint16_t wasi_environ_sizes_get(th_wasi *w, const wasi_mem *m,
-                                       const th_wasm_val *a)
+static uint16_t wasi_environ_sizes_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     uint16_t e = out_u32(m, (uint32_t)a[0].i32, w->nenv);
     return e ? e : out_u32(m, (uint32_t)a[1].i32, w->env_len);
@@ -218,8 +212,7 @@ static uint16_t wasi_environ_sizes_get(th_wasi *w, const wasi_mem *m,
 
 static bool clock_of(uint32_t id, clockid_t *out)
 {
-    static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC,
-                                    CLOCK_PROCESS_CPUTIME_ID,
+    static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                                     CLOCK_THREAD_CPUTIME_ID};
     if (id >= sizeof ids / sizeof ids[0])
         return false;
@@ -227,8 +220,7 @@ static bool clock_of(uint32_t id, clockid_t *out)
     return true;
 }
 
-static uint16_t wasi_clock_res_get(th_wasi *w, const wasi_mem *m,
-                                   const th_wasm_val *a)
+static uint16_t wasi_clock_res_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     clockid_t c;
     struct timespec ts;
@@ -240,8 +232,7 @@ static uint16_t wasi_clock_res_get(th_wasi *w, const wasi_mem *m,
     return out_u64(m, (uint32_t)a[1].i32, ts_ns(ts));
 }
 
-static uint16_t wasi_clock_time_get(th_wasi *w, const wasi_mem *m,
-                                    const th_wasm_val *a)
+static uint16_t wasi_clock_time_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     clockid_t c;
     struct timespec ts;
@@ -253,8 +244,7 @@ static uint16_t wasi_clock_time_get(th_wasi *w, const wasi_mem *m,
     return out_u64(m, (uint32_t)a[2].i32, ts_ns(ts));
 }
 
-static uint16_t wasi_random_get(th_wasi *w, const wasi_mem *m,
-                                const th_wasm_val *a)
+static uint16_t wasi_random_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     uint32_t ptr = (uint32_t)a[0].i32, len = (uint32_t)a[1].i32, done = 0;
     ssize_t n;
@@ -273,8 +263,7 @@ static uint16_t wasi_random_get(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_sched_yield(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_sched_yield(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     sched_yield();
     return E_SUCCESS;
@@ -291,8 +280,8 @@ static uint16_t wasi_nosys(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 
 /* Translate the guest iovec array (ptr, n) into host iovecs; at most
  * TH_WASI_MAX_IOVS are used (a shorter transfer is allowed by POSIX). */
-static uint16_t gather_iovs(const wasi_mem *m, uint32_t ptr, uint32_t n,
-                            struct iovec *iov, int *cnt)
+static uint16_t gather_iovs(const wasi_mem *m, uint32_t ptr, uint32_t n, struct iovec *iov,
+                            int *cnt)
 {
     if (!mem_ok(m, ptr, (uint64_t)n * 8))
         return E_FAULT;
@@ -314,8 +303,7 @@ enum { IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE };
 
 /* fd_read / fd_write / fd_pread / fd_pwrite: args (fd, iovs, n, [offset],
  * out). */
-static uint16_t do_io(th_wasi *w, const wasi_mem *m, const th_wasm_val *a,
-                      int kind)
+static uint16_t do_io(th_wasi *w, const wasi_mem *m, const th_wasm_val *a, int kind)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     struct iovec iov[TH_WASI_MAX_IOVS];
@@ -365,8 +353,7 @@ static uint16_t wasi_fd_pread(th_wasi *w, const wasi_mem *m, const th_wasm_val *
     return do_io(w, m, a, IO_PREAD);
 }
 
-static uint16_t wasi_fd_pwrite(th_wasi *w, const wasi_mem *m,
-                               const th_wasm_val *a)
+static uint16_t wasi_fd_pwrite(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     return do_io(w, m, a, IO_PWRITE);
 }
@@ -419,8 +406,7 @@ static uint16_t wasi_fd_close(th_wasi *w, const wasi_mem *m, const th_wasm_val *
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_renumber(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_fd_renumber(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *from = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     wasi_fd *to = wasm_wasi_fd(w, (uint32_t)a[1].i32);
@@ -436,8 +422,7 @@ static uint16_t wasi_fd_renumber(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_fdstat_get(th_wasi *w, const wasi_mem *m,
-                                   const th_wasm_val *a)
+static uint16_t wasi_fd_fdstat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t outp = (uint32_t)a[1].i32;
@@ -469,8 +454,7 @@ static uint16_t wasi_fd_fdstat_get(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_fdstat_set_flags(th_wasi *w, const wasi_mem *m,
-                                         const th_wasm_val *a)
+static uint16_t wasi_fd_fdstat_set_flags(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t want = (uint32_t)a[1].i32 & 0xffff;
@@ -493,8 +477,7 @@ static uint16_t wasi_fd_fdstat_set_flags(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_fdstat_set_rights(th_wasi *w, const wasi_mem *m,
-                                          const th_wasm_val *a)
+static uint16_t wasi_fd_fdstat_set_rights(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint64_t base = (uint64_t)a[1].i64, inh = (uint64_t)a[2].i64;
@@ -508,8 +491,7 @@ static uint16_t wasi_fd_fdstat_set_rights(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_filestat_get(th_wasi *w, const wasi_mem *m,
-                                     const th_wasm_val *a)
+static uint16_t wasi_fd_filestat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     struct stat st;
@@ -521,8 +503,7 @@ static uint16_t wasi_fd_filestat_get(th_wasi *w, const wasi_mem *m,
     return wasm_wasi_out_filestat(m, (uint32_t)a[1].i32, &st);
 }
 
-static uint16_t wasi_fd_filestat_set_size(th_wasi *w, const wasi_mem *m,
-                                          const th_wasm_val *a)
+static uint16_t wasi_fd_filestat_set_size(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
 
@@ -535,12 +516,10 @@ static uint16_t wasi_fd_filestat_set_size(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_advise(th_wasi *w, const wasi_mem *m,
-                               const th_wasm_val *a)
+static uint16_t wasi_fd_advise(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    static const int advice[] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL,
-                                 POSIX_FADV_RANDOM, POSIX_FADV_WILLNEED,
-                                 POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+    static const int advice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                                 POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t adv = (uint32_t)a[3].i32;
 
@@ -548,12 +527,10 @@ static uint16_t wasi_fd_advise(th_wasi *w, const wasi_mem *m,
         return E_BADF;
     if (adv > 5 || a[1].i64 < 0 || a[2].i64 < 0)
         return E_INVAL;
-    return wasm_wasi_errno(posix_fadvise(f->host, (off_t)a[1].i64,
-                                       (off_t)a[2].i64, advice[adv]));
+    return wasm_wasi_errno(posix_fadvise(f->host, (off_t)a[1].i64, (off_t)a[2].i64, advice[adv]));
 }
 
-static uint16_t wasi_fd_allocate(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_fd_allocate(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
 
@@ -561,8 +538,7 @@ static uint16_t wasi_fd_allocate(th_wasi *w, const wasi_mem *m,
         return E_BADF;
     if (a[1].i64 < 0 || a[2].i64 <= 0)
         return E_INVAL;
-    return wasm_wasi_errno(posix_fallocate(f->host, (off_t)a[1].i64,
-                                         (off_t)a[2].i64));
+    return wasm_wasi_errno(posix_fallocate(f->host, (off_t)a[1].i64, (off_t)a[2].i64));
 }
 
 static uint16_t wasi_fd_sync(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
@@ -574,8 +550,7 @@ static uint16_t wasi_fd_sync(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
     return fsync(f->host) == 0 ? E_SUCCESS : host_errno();
 }
 
-static uint16_t wasi_fd_datasync(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_fd_datasync(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
 
@@ -584,8 +559,7 @@ static uint16_t wasi_fd_datasync(th_wasi *w, const wasi_mem *m,
     return fdatasync(f->host) == 0 ? E_SUCCESS : host_errno();
 }
 
-static uint16_t wasi_fd_prestat_get(th_wasi *w, const wasi_mem *m,
-                                    const th_wasm_val *a)
+static uint16_t wasi_fd_prestat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t outp = (uint32_t)a[1].i32;
@@ -599,8 +573,7 @@ static uint16_t wasi_fd_prestat_get(th_wasi *w, const wasi_mem *m,
     return E_SUCCESS;
 }
 
-static uint16_t wasi_fd_prestat_dir_name(th_wasi *w, const wasi_mem *m,
-                                         const th_wasm_val *a)
+static uint16_t wasi_fd_prestat_dir_name(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t ptr = (uint32_t)a[1].i32, len = (uint32_t)a[2].i32;
@@ -631,16 +604,16 @@ static uint64_t now_ns(clockid_t c)
 /* One subscription being waited on. */
 typedef struct wasi_sub {
     uint64_t userdata;
-    uint8_t type;       /* 0 clock, 1 fd_read, 2 fd_write */
-    uint16_t error;     /* set: reported at once, without waiting */
-    clockid_t clock;    /* clock subscriptions */
-    uint64_t deadline;  /* absolute, on `clock` */
-    int pfd;            /* index into the pollfd array, or -1 */
+    uint8_t type;      /* 0 clock, 1 fd_read, 2 fd_write */
+    uint16_t error;    /* set: reported at once, without waiting */
+    clockid_t clock;   /* clock subscriptions */
+    uint64_t deadline; /* absolute, on `clock` */
+    int pfd;           /* index into the pollfd array, or -1 */
 } wasi_sub;
 
 /* Decode subscription `i` at `p` into `s`, adding a pollfd if needed. */
-static void sub_decode(th_wasi *w, const uint8_t *p, wasi_sub *s,
-                       struct pollfd *pfds, nfds_t *npfds)
+static void sub_decode(th_wasi *w, const uint8_t *p, wasi_sub *s, struct pollfd *pfds,
+                       nfds_t *npfds)
 {
     memset(s, 0, sizeof *s);
     s->userdata = get_u64(p);
@@ -675,8 +648,7 @@ static void sub_decode(th_wasi *w, const uint8_t *p, wasi_sub *s,
 }
 
 /* Fill event `ev` (32 bytes) for `s`; true if the subscription fired. */
-static bool sub_event(const wasi_sub *s, const struct pollfd *pfds,
-                      uint8_t *ev)
+static bool sub_event(const wasi_sub *s, const struct pollfd *pfds, uint8_t *ev)
 {
     int avail = 0;
 
@@ -691,8 +663,7 @@ static bool sub_event(const wasi_sub *s, const struct pollfd *pfds,
     put_u16(ev + 8, s->error);
     ev[10] = s->type;
     if (s->type != 0 && s->error == 0) {
-        if (s->type == 1 && ioctl(pfds[s->pfd].fd, FIONREAD, &avail) == 0 &&
-            avail > 0)
+        if (s->type == 1 && ioctl(pfds[s->pfd].fd, FIONREAD, &avail) == 0 && avail > 0)
             put_u64(ev + 16, (uint64_t)avail);
         if (pfds[s->pfd].revents & POLLHUP)
             put_u16(ev + 24, 1); /* fd_readwrite_hangup */
@@ -705,8 +676,7 @@ static bool sub_event(const wasi_sub *s, const struct pollfd *pfds,
  * subscription fires (clocks: deadline reached; fds: poll() readiness), then
  * report every one that has.  Blocks the calling thread.
  */
-static uint16_t wasi_poll_oneoff(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+static uint16_t wasi_poll_oneoff(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     uint32_t in = (uint32_t)a[0].i32, out = (uint32_t)a[1].i32;
     uint32_t n = (uint32_t)a[2].i32, outn = (uint32_t)a[3].i32, nev = 0;
@@ -718,8 +688,8 @@ static uint16_t wasi_poll_oneoff(th_wasi *w, const wasi_mem *m,
 
     if (n == 0 || n > TH_WASI_MAX_SUBSCRIPTIONS)
         return E_INVAL;
-    if (!mem_ok(m, in, (uint64_t)n * SUB_SIZE) ||
-        !mem_ok(m, out, (uint64_t)n * EVENT_SIZE) || !mem_ok(m, outn, 4))
+    if (!mem_ok(m, in, (uint64_t)n * SUB_SIZE) || !mem_ok(m, out, (uint64_t)n * EVENT_SIZE) ||
+        !mem_ok(m, outn, 4))
         return E_FAULT;
     subs = malloc(n * sizeof *subs);
     pfds = malloc(n * sizeof *pfds);
@@ -822,8 +792,7 @@ static const wasi_spec wasi_specs[WASI_NSPECS] = {
 
 /* The host function behind every entry of wasi_specs: run the entry with
  * the caller's memory and return its errno as the i32 result. */
-static int wasi_host(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                     th_wasm_val *results)
+static int wasi_host(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     static uint8_t no_memory;
     wasi_binding *b = ctx;
@@ -839,8 +808,8 @@ static int wasi_host(th_wasm_call *call, void *ctx, const th_wasm_val *args,
 }
 
 /* proc_exit(code): record the code and unwind the call with a trap. */
-static int wasi_proc_exit(th_wasm_call *call, void *ctx,
-                          const th_wasm_val *args, th_wasm_val *results)
+static int wasi_proc_exit(th_wasm_call *call, void *ctx, const th_wasm_val *args,
+                          th_wasm_val *results)
 {
     th_wasi *w = ctx;
 
@@ -854,15 +823,12 @@ int th_wasi_add_to_imports(th_wasi *w, th_wasm_imports *imp, th_error *err)
     int rc;
 
     for (uint32_t i = 0; i < WASI_NSPECS; i++) {
-        rc = th_wasm_imports_add_func(imp, TH_WASI_MODULE, wasi_specs[i].name,
-                                      wasi_specs[i].sig, wasi_host,
-                                      &w->bindings[i]);
+        rc = th_wasm_imports_add_func(imp, TH_WASI_MODULE, wasi_specs[i].name, wasi_specs[i].sig,
+                                      wasi_host, &w->bindings[i]);
         if (rc != TH_OK)
-            return th_error_set(err, rc, "cannot bind %s.%s", TH_WASI_MODULE,
-                                wasi_specs[i].name);
+            return th_error_set(err, rc, "cannot bind %s.%s", TH_WASI_MODULE, wasi_specs[i].name);
     }
-    rc = th_wasm_imports_add_func(imp, TH_WASI_MODULE, "proc_exit", "i>",
-                                  wasi_proc_exit, w);
+    rc = th_wasm_imports_add_func(imp, TH_WASI_MODULE, "proc_exit", "i>", wasi_proc_exit, w);
     if (rc != TH_OK)
         return th_error_set(err, rc, "cannot bind %s.proc_exit", TH_WASI_MODULE);
     return TH_OK;
@@ -888,8 +854,8 @@ void th_wasi_config_init(th_wasi_config *cfg)
 }
 
 /* Pack `n` strings into one buffer of NUL-terminated strings. */
-static int pack_strings(const char *const *v, size_t n, char **buf,
-                        uint32_t *count, uint32_t *len, th_error *err)
+static int pack_strings(const char *const *v, size_t n, char **buf, uint32_t *count, uint32_t *len,
+                        th_error *err)
 {
     size_t total = 0, off = 0;
 
@@ -898,8 +864,7 @@ static int pack_strings(const char *const *v, size_t n, char **buf,
     for (size_t i = 0; i < n; i++) {
         total += strlen(v[i]) + 1;
         if (total > TH_WASI_MAX_ARGS_BYTES)
-            return th_error_set(err, TH_ETOOBIG,
-                                "arguments or environment above %u bytes",
+            return th_error_set(err, TH_ETOOBIG, "arguments or environment above %u bytes",
                                 TH_WASI_MAX_ARGS_BYTES);
     }
     *buf = malloc(total ? total : 1);
@@ -926,8 +891,8 @@ static void add_stdio(th_wasi *w, uint32_t slot, int host)
     f->host = host;
     f->borrowed = true;
     f->type = wasm_wasi_filetype(st.st_mode);
-    f->rights = R_FD_READ | R_FD_WRITE | R_FD_FDSTAT_SET_FLAGS |
-                R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
+    f->rights =
+        R_FD_READ | R_FD_WRITE | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
     /* wasi-libc's isatty(): a character device without seek rights */
     if (!isatty(host))
         f->rights |= R_FD_SEEK | R_FD_TELL;
@@ -948,8 +913,7 @@ static int add_preopen(th_wasi *w, const th_wasi_dir *d, th_error *err)
     hfd = open(d->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (hfd < 0)
         return th_error_set(err, errno == ENOENT ? TH_ENOENT : TH_EIO,
-                            "cannot open directory %s: %s", d->host,
-                            strerror(errno));
+                            "cannot open directory %s: %s", d->host, strerror(errno));
     f = &w->fds[slot];
     f->preopen = strdup(d->guest);
     if (f->preopen == NULL) {

@@ -26,9 +26,9 @@
 /* Path resolution                                                    */
 
 typedef struct wasi_path {
-    int dirfd;     /* directory holding `name` */
-    bool owned;    /* dirfd must be closed by path_done() */
-    bool slash;    /* the path ended in '/': name must be a directory */
+    int dirfd;               /* directory holding `name` */
+    bool owned;              /* dirfd must be closed by path_done() */
+    bool slash;              /* the path ended in '/': name must be a directory */
     char name[NAME_MAX + 1]; /* one component, never "..", or "." */
 } wasi_path;
 
@@ -41,8 +41,7 @@ static void path_done(wasi_path *p)
 
 /* Copy a guest string (bounds-checked, no NUL inside, at most
  * TH_WASI_MAX_PATH bytes) into a new NUL-terminated buffer. */
-static uint16_t guest_string(const wasi_mem *m, uint32_t ptr, uint32_t len,
-                             char **out)
+static uint16_t guest_string(const wasi_mem *m, uint32_t ptr, uint32_t len, char **out)
 {
     char *s;
 
@@ -64,8 +63,7 @@ static uint16_t guest_string(const wasi_mem *m, uint32_t ptr, uint32_t len,
 /* Replace `*rest` by target + ("/" if sep) + tail; `tail` may point into
  * the old `*rest`, which is freed only after the copy.  Absolute targets are
  * refused: they would leave the sandbox. */
-static uint16_t splice_link(char **rest, const char *target, const char *tail,
-                            bool sep)
+static uint16_t splice_link(char **rest, const char *target, const char *tail, bool sep)
 {
     size_t tl = strlen(target), rl = strlen(tail), pos;
     char *n;
@@ -116,8 +114,8 @@ enum { STEP_DESCENDED, STEP_EXPANDED, STEP_DONE };
  * "." or ".."), followed in the path by `tail`.  *step says what happened:
  * descended into comp, replaced wk->rest by a symlink's expansion, or
  * reached the final component (then `out->name` is set). */
-static uint16_t walk_step(wasi_walk *wk, const char *comp, const char *tail,
-                          bool last, bool follow, wasi_path *out, int *step)
+static uint16_t walk_step(wasi_walk *wk, const char *comp, const char *tail, bool last, bool follow,
+                          wasi_path *out, int *step)
 {
     int cur = wk->stack[wk->depth - 1], nfd;
     struct stat st;
@@ -167,9 +165,8 @@ static uint16_t walk_step(wasi_walk *wk, const char *comp, const char *tail,
  * `out` names the directory and final component; release with path_done().
  * `follow`: expand a symlink in the final component too.
  */
-static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd,
-                             uint32_t ptr, uint32_t len, bool follow,
-                             wasi_path *out)
+static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd, uint32_t ptr, uint32_t len,
+                             bool follow, wasi_path *out)
 {
     wasi_fd *f = wasm_wasi_fd(w, fd);
     wasi_walk wk;
@@ -223,8 +220,7 @@ static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd,
             close(wk.stack[--wk.depth]);
             step = last ? STEP_DONE : STEP_DESCENDED;
         } else {
-            e = walk_step(&wk, comp, tail, last, follow || out->slash, out,
-                          &step);
+            e = walk_step(&wk, comp, tail, last, follow || out->slash, out, &step);
             if (e != E_SUCCESS)
                 break;
         }
@@ -247,11 +243,10 @@ static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd,
 }
 
 /* Build utimensat() times from WASI (atim, mtim, fstflags). */
-static uint16_t make_times(uint64_t atim, uint64_t mtim, uint32_t fst,
-                           struct timespec ts[2])
+static uint16_t make_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2])
 {
-    if (((fst & FST_ATIM) && (fst & FST_ATIM_NOW)) ||
-        ((fst & FST_MTIM) && (fst & FST_MTIM_NOW)) || (fst & ~15u))
+    if (((fst & FST_ATIM) && (fst & FST_ATIM_NOW)) || ((fst & FST_MTIM) && (fst & FST_MTIM_NOW)) ||
+        (fst & ~15u))
         return E_INVAL;
     ts[0].tv_sec = (time_t)(atim / 1000000000ull);
     ts[0].tv_nsec = (long)(atim % 1000000000ull);
@@ -268,8 +263,7 @@ static uint16_t make_times(uint64_t atim, uint64_t mtim, uint32_t fst,
     return E_SUCCESS;
 }
 
-uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m,
-                                           const th_wasm_val *a)
+uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     struct timespec ts[2];
@@ -277,15 +271,13 @@ uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m,
 
     if (f == NULL)
         return E_BADF;
-    e = make_times((uint64_t)a[1].i64, (uint64_t)a[2].i64,
-                   (uint32_t)a[3].i32, ts);
+    e = make_times((uint64_t)a[1].i64, (uint64_t)a[2].i64, (uint32_t)a[3].i32, ts);
     if (e != E_SUCCESS)
         return e;
     if (futimens(f->host, ts) != 0)
         return host_errno();
     return E_SUCCESS;
 }
-
 
 static uint8_t dirent_type(unsigned char t)
 {
@@ -306,8 +298,7 @@ static uint8_t dirent_type(unsigned char t)
  * value), each a 24-byte dirent then the name, the last one possibly cut
  * short when the buffer fills (the guest then asks again from its cookie).
  */
-uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m,
-                                const th_wasm_val *a)
+uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
     uint32_t buf = (uint32_t)a[1].i32, len = (uint32_t)a[2].i32;
@@ -377,12 +368,10 @@ uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m,
  * the new fd gets the requested rights limited by the directory's
  * inheritable rights.
  */
-uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m,
-                               const th_wasm_val *a)
+uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     const uint64_t rd = R_FD_READ | R_FD_READDIR;
-    const uint64_t wr = R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE |
-                        R_FD_FILESTAT_SET_SIZE;
+    const uint64_t wr = R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE;
     uint32_t dirfd = (uint32_t)a[0].i32, oflags = (uint32_t)a[4].i32;
     uint64_t rights = (uint64_t)a[5].i64, inh = (uint64_t)a[6].i64;
     uint32_t fdflags = (uint32_t)a[7].i32, outp = (uint32_t)a[8].i32, slot;
@@ -450,15 +439,13 @@ out:
     return e;
 }
 
-uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m,
-                                       const th_wasm_val *a)
+uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path p;
     struct stat st;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32,
-                     (uint32_t)a[3].i32,
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
                      ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
     if (e != E_SUCCESS)
         return e;
@@ -472,19 +459,16 @@ uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m,
     return e;
 }
 
-uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m,
-                                             const th_wasm_val *a)
+uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     struct timespec ts[2];
     wasi_path p;
     uint16_t e;
 
-    e = make_times((uint64_t)a[4].i64, (uint64_t)a[5].i64,
-                   (uint32_t)a[6].i32, ts);
+    e = make_times((uint64_t)a[4].i64, (uint64_t)a[5].i64, (uint32_t)a[6].i32, ts);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32,
-                     (uint32_t)a[3].i32,
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
                      ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
     if (e != E_SUCCESS)
         return e;
@@ -494,14 +478,12 @@ uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m,
     return e;
 }
 
-uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m,
-                                           const th_wasm_val *a)
+uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path p;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32,
-                     (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (mkdirat(p.dirfd, p.name, 0777) != 0)
@@ -510,14 +492,12 @@ uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m,
     return e;
 }
 
-uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m,
-                                           const th_wasm_val *a)
+uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path p;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32,
-                     (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (unlinkat(p.dirfd, p.name, AT_REMOVEDIR) != 0)
@@ -526,39 +506,33 @@ uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m,
     return e;
 }
 
-uint16_t wasm_wasi_path_unlink_file(th_wasi *w, const wasi_mem *m,
-                                      const th_wasm_val *a)
+uint16_t wasm_wasi_path_unlink_file(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path p;
     struct stat st;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32,
-                     (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (p.slash) /* "name/" names a directory, never a file */
-        e = fstatat(p.dirfd, p.name, &st, 0) == 0 && S_ISDIR(st.st_mode)
-                ? E_ISDIR
-                : E_NOTDIR;
+        e = fstatat(p.dirfd, p.name, &st, 0) == 0 && S_ISDIR(st.st_mode) ? E_ISDIR : E_NOTDIR;
     else if (unlinkat(p.dirfd, p.name, 0) != 0)
         e = host_errno();
     path_done(&p);
     return e;
 }
 
-uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a)
+uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path from, to;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32,
-                     (uint32_t)a[2].i32, false, &from);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false,
+                     &from);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[3].i32, (uint32_t)a[4].i32,
-                     (uint32_t)a[5].i32, false, &to);
+    e = path_resolve(w, m, (uint32_t)a[3].i32, (uint32_t)a[4].i32, (uint32_t)a[5].i32, false, &to);
     if (e == E_SUCCESS) {
         if (renameat(from.dirfd, from.name, to.dirfd, to.name) != 0)
             e = host_errno();
@@ -568,19 +542,16 @@ uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m,
     return e;
 }
 
-uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m,
-                               const th_wasm_val *a)
+uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     wasi_path from, to;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32,
-                     (uint32_t)a[3].i32,
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
                      ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &from);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[4].i32, (uint32_t)a[5].i32,
-                     (uint32_t)a[6].i32, false, &to);
+    e = path_resolve(w, m, (uint32_t)a[4].i32, (uint32_t)a[5].i32, (uint32_t)a[6].i32, false, &to);
     if (e == E_SUCCESS) {
         if (linkat(from.dirfd, from.name, to.dirfd, to.name, 0) != 0)
             e = host_errno();
@@ -593,8 +564,7 @@ uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m,
 /* path_symlink(target, target_len, dirfd, path, path_len).  Absolute
  * targets are refused; relative ones can never be followed out of the
  * sandbox by path_resolve. */
-uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m,
-                                  const th_wasm_val *a)
+uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     char *target = NULL;
     wasi_path p;
@@ -607,8 +577,7 @@ uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m,
         free(target);
         return E_NOTCAPABLE;
     }
-    e = path_resolve(w, m, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
-                     (uint32_t)a[4].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[2].i32, (uint32_t)a[3].i32, (uint32_t)a[4].i32, false, &p);
     if (e == E_SUCCESS) {
         if (symlinkat(target, p.dirfd, p.name) != 0)
             e = host_errno();
@@ -620,8 +589,7 @@ uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m,
 
 /* path_readlink(dirfd, path, path_len, buf, buf_len, bufused): the link's
  * contents, truncated to buf_len. */
-uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m,
-                                   const th_wasm_val *a)
+uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     uint32_t buf = (uint32_t)a[3].i32, len = (uint32_t)a[4].i32;
     uint32_t outp = (uint32_t)a[5].i32;
@@ -632,8 +600,7 @@ uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m,
 
     if (!mem_ok(m, buf, len) || !mem_ok(m, outp, 4))
         return E_FAULT;
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32,
-                     (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     n = readlinkat(p.dirfd, p.name, target, sizeof target);

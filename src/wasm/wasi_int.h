@@ -26,20 +26,55 @@
 /* WASI constants (wasi_snapshot_preview1 witx)                       */
 
 enum {
-    E_SUCCESS = 0, E_2BIG = 1, E_ACCES = 2, E_AGAIN = 6, E_BADF = 8,
-    E_BUSY = 10, E_DQUOT = 19, E_EXIST = 20, E_FAULT = 21, E_FBIG = 22,
-    E_INTR = 27, E_INVAL = 28, E_IO = 29, E_ISDIR = 31, E_LOOP = 32,
-    E_MFILE = 33, E_MLINK = 34, E_NAMETOOLONG = 37, E_NFILE = 41,
-    E_NODEV = 43, E_NOENT = 44, E_NOMEM = 48, E_NOSPC = 51, E_NOSYS = 52,
-    E_NOTDIR = 54, E_NOTEMPTY = 55, E_NOTSUP = 58, E_NOTTY = 59,
-    E_NXIO = 60, E_OVERFLOW = 61, E_PERM = 63, E_PIPE = 64, E_RANGE = 68,
-    E_ROFS = 69, E_SPIPE = 70, E_TXTBSY = 74, E_XDEV = 75,
+    E_SUCCESS = 0,
+    E_2BIG = 1,
+    E_ACCES = 2,
+    E_AGAIN = 6,
+    E_BADF = 8,
+    E_BUSY = 10,
+    E_DQUOT = 19,
+    E_EXIST = 20,
+    E_FAULT = 21,
+    E_FBIG = 22,
+    E_INTR = 27,
+    E_INVAL = 28,
+    E_IO = 29,
+    E_ISDIR = 31,
+    E_LOOP = 32,
+    E_MFILE = 33,
+    E_MLINK = 34,
+    E_NAMETOOLONG = 37,
+    E_NFILE = 41,
+    E_NODEV = 43,
+    E_NOENT = 44,
+    E_NOMEM = 48,
+    E_NOSPC = 51,
+    E_NOSYS = 52,
+    E_NOTDIR = 54,
+    E_NOTEMPTY = 55,
+    E_NOTSUP = 58,
+    E_NOTTY = 59,
+    E_NXIO = 60,
+    E_OVERFLOW = 61,
+    E_PERM = 63,
+    E_PIPE = 64,
+    E_RANGE = 68,
+    E_ROFS = 69,
+    E_SPIPE = 70,
+    E_TXTBSY = 74,
+    E_XDEV = 75,
     E_NOTCAPABLE = 76,
 };
 
 enum {
-    FT_UNKNOWN = 0, FT_BLOCK = 1, FT_CHAR = 2, FT_DIR = 3, FT_REG = 4,
-    FT_SOCK_DGRAM = 5, FT_SOCK_STREAM = 6, FT_SYMLINK = 7,
+    FT_UNKNOWN = 0,
+    FT_BLOCK = 1,
+    FT_CHAR = 2,
+    FT_DIR = 3,
+    FT_REG = 4,
+    FT_SOCK_DGRAM = 5,
+    FT_SOCK_STREAM = 6,
+    FT_SYMLINK = 7,
 };
 
 #define R_FD_DATASYNC (1ull << 0)
@@ -82,12 +117,12 @@ enum {
 /* Context                                                            */
 
 typedef struct wasi_fd {
-    int host;          /* host descriptor; -1 = free slot */
-    uint8_t type;      /* FT_* */
-    bool borrowed;     /* stdio of the embedder: never closed by us */
-    char *preopen;     /* guest name if a preopened directory (owned) */
+    int host;      /* host descriptor; -1 = free slot */
+    uint8_t type;  /* FT_* */
+    bool borrowed; /* stdio of the embedder: never closed by us */
+    char *preopen; /* guest name if a preopened directory (owned) */
     uint64_t rights, inheriting;
-    DIR *dir;          /* fd_readdir stream on a dup of host (owned) */
+    DIR *dir; /* fd_readdir stream on a dup of host (owned) */
 } wasi_fd;
 
 typedef struct wasi_binding {
@@ -101,8 +136,7 @@ typedef struct wasi_mem {
     uint64_t size;
 } wasi_mem;
 
-typedef uint16_t (*wasi_impl)(th_wasi *w, const wasi_mem *m,
-                              const th_wasm_val *a);
+typedef uint16_t (*wasi_impl)(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
 
 typedef struct wasi_spec {
     const char *name;
@@ -113,11 +147,11 @@ typedef struct wasi_spec {
 #define WASI_NSPECS 45u
 
 struct th_wasi {
-    char *args;        /* argc NUL-terminated strings back to back (owned) */
+    char *args; /* argc NUL-terminated strings back to back (owned) */
     uint32_t argc, args_len;
-    char *env;         /* likewise for "K=V" entries (owned) */
+    char *env; /* likewise for "K=V" entries (owned) */
     uint32_t nenv, env_len;
-    wasi_fd *fds;      /* nfds slots (owned) */
+    wasi_fd *fds; /* nfds slots (owned) */
     uint32_t nfds;
     bool exited;
     uint32_t exit_code;
@@ -157,8 +191,7 @@ static inline uint16_t get_u16(const uint8_t *p)
 
 static inline uint32_t get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static inline uint64_t get_u64(const uint8_t *p)
@@ -201,8 +234,7 @@ uint16_t wasm_wasi_fd_alloc(th_wasi *w, uint32_t *out);
 void wasm_wasi_fd_release(wasi_fd *f);
 uint8_t wasm_wasi_filetype(mode_t mode);
 /* Write a filestat (64 bytes) for `st` at guest address `ptr`. */
-uint16_t wasm_wasi_out_filestat(const wasi_mem *m, uint32_t ptr,
-                                const struct stat *st);
+uint16_t wasm_wasi_out_filestat(const wasi_mem *m, uint32_t ptr, const struct stat *st);
 
 /* The WASI errno for the current host errno. */
 static inline uint16_t host_errno(void)
@@ -211,29 +243,17 @@ static inline uint16_t host_errno(void)
 }
 
 /* wasi_fs.c: implementations of the filesystem calls. */
-uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m,
-                              const th_wasm_val *a);
-uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m,
-                                         const th_wasm_val *a);
-uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m,
-                             const th_wasm_val *a);
-uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m,
-                                     const th_wasm_val *a);
-uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m,
-                                           const th_wasm_val *a);
-uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m,
-                                         const th_wasm_val *a);
-uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m,
-                                         const th_wasm_val *a);
-uint16_t wasm_wasi_path_unlink_file(th_wasi *w, const wasi_mem *m,
-                                    const th_wasm_val *a);
-uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m,
-                               const th_wasm_val *a);
-uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m,
-                             const th_wasm_val *a);
-uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m,
-                                const th_wasm_val *a);
-uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m,
-                                 const th_wasm_val *a);
+uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_unlink_file(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
+uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m, const th_wasm_val *a);
 
 #endif

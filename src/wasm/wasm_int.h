@@ -34,10 +34,18 @@
 
 /* Section ids of the binary format. */
 enum {
-    WASM_SEC_CUSTOM = 0, WASM_SEC_TYPE = 1, WASM_SEC_IMPORT = 2,
-    WASM_SEC_FUNCTION = 3, WASM_SEC_TABLE = 4, WASM_SEC_MEMORY = 5,
-    WASM_SEC_GLOBAL = 6, WASM_SEC_EXPORT = 7, WASM_SEC_START = 8,
-    WASM_SEC_ELEMENT = 9, WASM_SEC_CODE = 10, WASM_SEC_DATA = 11,
+    WASM_SEC_CUSTOM = 0,
+    WASM_SEC_TYPE = 1,
+    WASM_SEC_IMPORT = 2,
+    WASM_SEC_FUNCTION = 3,
+    WASM_SEC_TABLE = 4,
+    WASM_SEC_MEMORY = 5,
+    WASM_SEC_GLOBAL = 6,
+    WASM_SEC_EXPORT = 7,
+    WASM_SEC_START = 8,
+    WASM_SEC_ELEMENT = 9,
+    WASM_SEC_CODE = 10,
+    WASM_SEC_DATA = 11,
     WASM_SEC_DATACOUNT = 12,
 };
 
@@ -53,7 +61,7 @@ typedef struct wasm_functype {
         th_wasm_functype pub; /* the same three fields, as the public type
                                  (th_wasm_func_type returns &type->pub) */
     };
-    uint32_t canon;   /* process-wide id: equal iff structurally equal */
+    uint32_t canon; /* process-wide id: equal iff structurally equal */
 } wasm_functype;
 
 typedef struct wasm_limits {
@@ -81,7 +89,7 @@ typedef struct wasm_expr {
 typedef struct wasm_import {
     char *module, *name; /* NUL-terminated copies (owned); may contain NUL */
     uint32_t module_len, name_len;
-    uint8_t kind;        /* th_wasm_extern_kind */
+    uint8_t kind; /* th_wasm_extern_kind */
     union {
         uint32_t type_idx; /* FUNC */
         wasm_tabletype table;
@@ -100,7 +108,7 @@ typedef struct wasm_export {
 enum { WASM_SEG_ACTIVE = 0, WASM_SEG_PASSIVE = 1, WASM_SEG_DECLARATIVE = 2 };
 
 typedef struct wasm_elem {
-    uint8_t mode;     /* WASM_SEG_* */
+    uint8_t mode; /* WASM_SEG_* */
     uint8_t reftype;
     uint32_t table;   /* ACTIVE only */
     wasm_expr offset; /* ACTIVE only */
@@ -110,16 +118,16 @@ typedef struct wasm_elem {
 } wasm_elem;
 
 typedef struct wasm_data {
-    uint8_t mode;     /* ACTIVE or PASSIVE */
+    uint8_t mode; /* ACTIVE or PASSIVE */
     uint32_t mem;
-    wasm_expr offset; /* ACTIVE only */
+    wasm_expr offset;  /* ACTIVE only */
     uint32_t off, len; /* the bytes, inside module->bytes */
 } wasm_data;
 
 typedef struct wasm_body {
-    uint32_t nlocals;      /* declared locals, not counting params */
-    uint8_t *local_types;  /* nlocals valtypes (owned) */
-    uint32_t off, len;     /* instructions incl. the final end, in module->bytes */
+    uint32_t nlocals;     /* declared locals, not counting params */
+    uint8_t *local_types; /* nlocals valtypes (owned) */
+    uint32_t off, len;    /* instructions incl. the final end, in module->bytes */
 } wasm_body;
 
 struct wasm_code; /* translated function, see interp.h */
@@ -136,14 +144,14 @@ struct th_wasm_module {
 
     /* Index spaces: imported entries first, then defined ones. */
     uint32_t nfuncs, nfunc_imports;
-    uint32_t *func_type;       /* nfuncs type indices */
+    uint32_t *func_type; /* nfuncs type indices */
     uint32_t ntables, ntable_imports;
-    wasm_tabletype *tables;    /* ntables */
+    wasm_tabletype *tables; /* ntables */
     uint32_t nmems, nmem_imports;
-    wasm_limits *mems;         /* nmems */
+    wasm_limits *mems; /* nmems */
     uint32_t nglobals, nglobal_imports;
-    wasm_globaltype *globals;  /* nglobals */
-    wasm_expr *global_init;    /* nglobals - nglobal_imports */
+    wasm_globaltype *globals; /* nglobals */
+    wasm_expr *global_init;   /* nglobals - nglobal_imports */
 
     wasm_export *exports;
     uint32_t nexports;
@@ -155,19 +163,19 @@ struct th_wasm_module {
     uint32_t ndatas;
     bool has_datacount;
     uint32_t datacount;
-    wasm_body *bodies;         /* nfuncs - nfunc_imports */
+    wasm_body *bodies; /* nfuncs - nfunc_imports */
 
     /* C.refs of the validation spec: functions that ref.func may name
      * (those in element segments, exports, and global initializers). */
-    uint8_t *func_declared;    /* nfuncs flags (owned) */
+    uint8_t *func_declared; /* nfuncs flags (owned) */
 
     /* name section (optional; NULL entries when absent) */
-    char *name;                /* module name or NULL */
-    char **func_names;         /* nfuncs entries or NULL */
+    char *name;        /* module name or NULL */
+    char **func_names; /* nfuncs entries or NULL */
 
-    uint32_t *export_order;    /* nexports indices sorted by name (module.c) */
+    uint32_t *export_order; /* nexports indices sorted by name (module.c) */
 
-    struct wasm_code **code;   /* nfuncs - nfunc_imports, set by compile.c */
+    struct wasm_code **code; /* nfuncs - nfunc_imports, set by compile.c */
 };
 
 /* ------------------------------------------------------------------ */
@@ -183,27 +191,27 @@ struct th_wasm_memory {
 };
 
 struct th_wasm_table {
-    void **elems;         /* funcref: th_wasm_func*; externref: opaque; NULL = null */
-    uint32_t size, max;   /* max = UINT32_MAX if none */
+    void **elems;       /* funcref: th_wasm_func*; externref: opaque; NULL = null */
+    uint32_t size, max; /* max = UINT32_MAX if none */
     uint32_t cap;
     uint8_t reftype;
-    bool has_max;         /* the type declares a maximum (import matching) */
+    bool has_max; /* the type declares a maximum (import matching) */
 };
 
 struct th_wasm_global {
-    th_wasm_val val;      /* v128: the low 8 bytes (lanes at the lowest addresses) */
-    uint64_t hi;          /* v128: the high 8 bytes; 0 for other types */
+    th_wasm_val val; /* v128: the low 8 bytes (lanes at the lowest addresses) */
+    uint64_t hi;     /* v128: the high 8 bytes; 0 for other types */
     uint8_t type;
     bool mut;
 };
 
 struct th_wasm_func {
     const wasm_functype *type;
-    th_wasm_instance *inst;  /* defining instance; NULL for host functions */
-    struct wasm_code *code;  /* wasm functions */
-    th_wasm_host_fn host;    /* host functions */
+    th_wasm_instance *inst; /* defining instance; NULL for host functions */
+    struct wasm_code *code; /* wasm functions */
+    th_wasm_host_fn host;   /* host functions */
     void *host_ctx;
-    uint32_t idx;            /* index in the defining module (for names) */
+    uint32_t idx; /* index in the defining module (for names) */
 };
 
 /* Evaluated element segment of an instance (dropped: len = 0). */
@@ -214,14 +222,14 @@ typedef struct wasm_elem_inst {
 
 struct th_wasm_instance {
     th_wasm_module *mod;
-    th_wasm_func **funcs;      /* nfuncs: imported, then &own_funcs[i] */
+    th_wasm_func **funcs; /* nfuncs: imported, then &own_funcs[i] */
     th_wasm_func *own_funcs;
     th_wasm_table **tables;
     th_wasm_memory **mems;
     th_wasm_global **globals;
-    wasm_elem_inst *elems;     /* nelems */
-    uint32_t *data_len;        /* ndatas; 0 once dropped */
-    th_wasm_memory *mem0;      /* mems[0] or NULL */
+    wasm_elem_inst *elems; /* nelems */
+    uint32_t *data_len;    /* ndatas; 0 once dropped */
+    th_wasm_memory *mem0;  /* mems[0] or NULL */
     void *user;
     uint64_t max_memory_bytes;
     /* instance.c may add private bookkeeping (owned objects) below */
@@ -233,8 +241,7 @@ struct th_wasm_instance {
 
 /* decode.c: parse a binary into a new module (refcount 1).  Messages carry
  * the byte offset: "at offset 0x1f: unexpected end". */
-int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
-                th_error *err);
+int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out, th_error *err);
 /* decode.c: one instruction of a constant expression whose syntax the
  * decoder has checked.  wasm_expr_next decodes the instruction at *pos
  * (bytes [*pos, end) of m->bytes) and advances *pos.  Returns 1 for a
@@ -243,21 +250,19 @@ int wasm_decode(const uint8_t *bytes, size_t len, th_wasm_module **out,
  * the reftype; ref.func, global.get: imm = the index), 0 for `end`, -1 for
  * any other instruction (out->op says which). */
 typedef struct wasm_cinstr {
-    uint8_t op;     /* 0xfd for v128.const */
+    uint8_t op; /* 0xfd for v128.const */
     uint64_t imm;
     uint64_t imm_hi; /* v128.const: the high 8 bytes (imm: the low 8) */
 } wasm_cinstr;
-int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end,
-                   wasm_cinstr *out);
+int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end, wasm_cinstr *out);
 
 /* validate.c: export indices sorted by (length, bytes) of their names, in
  * a new array (*out, owned by the caller).  Returns 0 or TH_ENOMEM. */
 int wasm_export_order(const th_wasm_module *m, uint32_t **out);
 
 /* imports.c: the binding of (module, name), or TH_ENOENT. */
-int wasm_imports_find(const th_wasm_imports *imp, const char *module,
-                      uint32_t module_len, const char *name,
-                      uint32_t name_len, uint8_t *kind /* out */,
+int wasm_imports_find(const th_wasm_imports *imp, const char *module, uint32_t module_len,
+                      const char *name, uint32_t name_len, uint8_t *kind /* out */,
                       void **ext /* out */);
 
 /* module.c: release everything a module owns (after refcount hits 0). */
@@ -274,19 +279,17 @@ void wasm_code_free(struct wasm_code *code);
  * equal ids.  Each call takes a reference on the id (0 = out of memory),
  * which wasm_functype_release gives back; an id may be reused for another
  * type once its last reference is gone. */
-uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams,
-                             uint32_t nresults);
+uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams, uint32_t nresults);
 void wasm_functype_release(uint32_t canon);
 
 /* memory.c */
-int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages,
-                     uint64_t max_pages, uint64_t limit_bytes);
+int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
+                     uint64_t limit_bytes);
 void wasm_memory_release(th_wasm_memory *mem);
 /* Grow by delta pages; returns the old size in pages or -1 (limit, max,
  * or allocation failure).  Updates mem->data/size. */
 int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta);
-int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min,
-                    uint32_t max, void *init);
+int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min, uint32_t max, void *init);
 void wasm_table_release(th_wasm_table *t);
 int64_t wasm_table_grow(th_wasm_table *t, uint32_t delta, void *init);
 

@@ -173,8 +173,8 @@ int fuzz_api_one(const uint8_t *data, size_t size)
         return 0;
     if (g_srv != NULL && (atomic_load(&g_stopped) || ++g_inputs % FUZZ_API_RESTART == 0))
         stop_server();
-    if (g_srv != NULL &&
-        th_runtime_actor_status(th_server_runtime(g_srv), g_actor, &(th_actor_status){0}, NULL) != 0) {
+    if (g_srv != NULL && th_runtime_actor_status(th_server_runtime(g_srv), g_actor,
+                                                 &(th_actor_status){0}, NULL) != 0) {
         /* an input stopped the actor (a new one), or the server (restart) */
         th_spawn_opts o;
         memset(&o, 0, sizeof o);

@@ -91,15 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     switch (data[0] % 3) {
-    case 0:
-        segment(data + 1, size - 1);
-        break;
-    case 1:
-        exported(data + 1, size - 1, 0);
-        break;
-    default:
-        exported(data + 1, size - 1, 1);
-        break;
+    case 0: segment(data + 1, size - 1); break;
+    case 1: exported(data + 1, size - 1, 0); break;
+    default: exported(data + 1, size - 1, 1); break;
     }
     return 0;
 }

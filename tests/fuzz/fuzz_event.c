@@ -94,4 +94,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     one(data, size);
     return 0;
 }
-

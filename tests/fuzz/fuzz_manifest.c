@@ -59,7 +59,8 @@ static bool name_ok(const char *n)
     if (!((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || *n == '_'))
         return false;
     for (; *n; n++)
-        if (!((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+        if (!((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') ||
+              *n == '_'))
             return false;
     return true;
 }
@@ -95,15 +96,18 @@ static uint64_t un(uint64_t v, uint64_t none)
 }
 
 /* The child (accepted) holds no more than the parent. */
-static void check_within(const rt_spec *p, const rt_limits *pl, const rt_spec *c, const rt_limits *cl)
+static void check_within(const rt_spec *p, const rt_limits *pl, const rt_spec *c,
+                         const rt_limits *cl)
 {
     bool ok = (c->handlers & ~p->handlers) == 0;
 
     ok = ok && un(cl->fuel_per_call, UINT64_MAX) <= un(pl->fuel_per_call, UINT64_MAX);
-    ok = ok && un(cl->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES) <= un(pl->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES);
+    ok = ok && un(cl->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES) <=
+                   un(pl->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES);
     ok = ok && un(cl->call_timeout_ms, UINT64_MAX) <= un(pl->call_timeout_ms, UINT64_MAX);
     ok = ok && cl->max_children <= pl->max_children && cl->max_descendants <= pl->max_descendants;
-    ok = ok && cl->mailbox_messages <= pl->mailbox_messages && cl->mailbox_bytes <= pl->mailbox_bytes;
+    ok = ok && cl->mailbox_messages <= pl->mailbox_messages &&
+         cl->mailbox_bytes <= pl->mailbox_bytes;
     ok = ok && cl->store_bytes <= pl->store_bytes;
     ok = ok && (c->save_chain || !p->save_chain);
     if (ok && (c->handlers & (1u << RT_H_ENVIRONMENT))) {

@@ -27,8 +27,7 @@
 #define FUZZ_MAX_CALLS 64u
 #define FUZZ_MAX_STACK (256u * 1024u)
 
-static int stub_trap(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                     th_wasm_val *results)
+static int stub_trap(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     (void)ctx, (void)args, (void)results;
     return th_wasm_call_trap(call, "fuzz stub import");
@@ -75,8 +74,7 @@ static void owned_free(owned *o)
 }
 
 /* Bind import i of m, or return -1 to skip instantiating. */
-static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d,
-                       owned *o)
+static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d, owned *o)
 {
     char sig[2 * 1000 + 2];
     size_t k = 0;
@@ -110,16 +108,14 @@ static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d,
         if (d->min > FUZZ_MAX_TABLE || o->ntables == 64)
             return -1;
         ext = o->tables[o->ntables++] = th_wasm_table_new(
-            d->valtype, (uint32_t)d->min,
-            d->max == UINT64_MAX ? UINT32_MAX : (uint32_t)d->max);
+            d->valtype, (uint32_t)d->min, d->max == UINT64_MAX ? UINT32_MAX : (uint32_t)d->max);
         break;
     default: {
         th_wasm_val zero;
         zero.bits = 0;
         if (o->nglobals == 64)
             return -1;
-        ext = o->globals[o->nglobals++] =
-            th_wasm_global_new(d->valtype, d->mutable_, zero);
+        ext = o->globals[o->nglobals++] = th_wasm_global_new(d->valtype, d->mutable_, zero);
         break;
     }
     }
@@ -131,8 +127,7 @@ static int bind_import(th_wasm_imports *imp, const th_wasm_extern_desc *d,
 
 static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
 {
-    th_wasm_exec_config ecfg = {.max_stack_bytes = FUZZ_MAX_STACK,
-                                .max_call_depth = 500};
+    th_wasm_exec_config ecfg = {.max_stack_bytes = FUZZ_MAX_STACK, .max_call_depth = 500};
     th_wasm_exec *ex = th_wasm_exec_new(&ecfg);
     th_wasm_val args[2000], results[2000];
     uint32_t calls = 0;
@@ -140,22 +135,19 @@ static void call_exports(th_wasm_module *m, th_wasm_instance *inst)
     if (ex == NULL)
         return;
     memset(args, 0, sizeof args);
-    for (uint32_t i = 0; i < th_wasm_module_export_count(m) &&
-                         calls < FUZZ_MAX_CALLS; i++) {
+    for (uint32_t i = 0; i < th_wasm_module_export_count(m) && calls < FUZZ_MAX_CALLS; i++) {
         th_wasm_extern_desc d;
         th_wasm_func *f;
 
-        if (th_wasm_module_export(m, i, &d) != 0 ||
-            d.kind != TH_WASM_EXTERN_FUNC || d.functype.nparams > 1000 ||
-            d.functype.nresults > 1000 || strlen(d.name) != d.name_len)
+        if (th_wasm_module_export(m, i, &d) != 0 || d.kind != TH_WASM_EXTERN_FUNC ||
+            d.functype.nparams > 1000 || d.functype.nresults > 1000 || strlen(d.name) != d.name_len)
             continue;
         f = th_wasm_instance_func(inst, d.name);
         if (f == NULL)
             continue;
         calls++;
         th_wasm_exec_set_fuel(ex, FUZZ_FUEL);
-        if (th_wasm_exec_call(ex, f, args, slots_of(d.functype.types, d.functype.nparams),
-                              results,
+        if (th_wasm_exec_call(ex, f, args, slots_of(d.functype.types, d.functype.nparams), results,
                               slots_of(d.functype.types + d.functype.nparams,
                                        d.functype.nresults)) == TH_WASM_OUT_OF_FUEL)
             th_wasm_exec_abort(ex);
@@ -214,21 +206,19 @@ static int wb_section(wbuf *b, uint8_t id, const void *content, size_t n)
 static uint8_t *body_module(const uint8_t *body, size_t n, size_t *len)
 {
     static const uint8_t header[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    static const uint8_t types[] = {3, 0x60, 2, 0x7f, 0x7f, 1, 0x7f,
-                                    0x60, 0, 0, 0x60, 2, 0x7e, 0x7c, 1, 0x7d};
+    static const uint8_t types[] = {3, 0x60, 2,    0x7f, 0x7f, 1,    0x7f, 0x60,
+                                    0, 0,    0x60, 2,    0x7e, 0x7c, 1,    0x7d};
     static const uint8_t imports[] = {1, 3, 'e', 'n', 'v', 1, 'f', 0, 1};
     static const uint8_t funcs[] = {2, 0, 1};
     static const uint8_t tables[] = {1, 0x70, 1, 4, 16};
     static const uint8_t mems[] = {1, 1, 1, 4};
-    static const uint8_t globals[] = {3, 0x7f, 1, 0x41, 7, 0x0b,
-                                      0x7e, 0, 0x42, 0x7f, 0x0b,
-                                      0x70, 1, 0xd2, 2, 0x0b};
+    static const uint8_t globals[] = {3,    0x7f, 1,    0x41, 7, 0x0b, 0x7e, 0,
+                                      0x42, 0x7f, 0x0b, 0x70, 1, 0xd2, 2,    0x0b};
     static const uint8_t exports[] = {1, 3, 'r', 'u', 'n', 0, 1};
-    static const uint8_t elems[] = {2, 0, 0x41, 0, 0x0b, 2, 1, 2,
-                                    1, 0, 1, 1};
+    static const uint8_t elems[] = {2, 0, 0x41, 0, 0x0b, 2, 1, 2, 1, 0, 1, 1};
     static const uint8_t datacount[] = {2};
-    static const uint8_t datas[] = {2, 0, 0x41, 8, 0x0b, 4, 'w', 'a', 's', 'm',
-                                    1, 4, 'a', 'b', 'c', 'd'};
+    static const uint8_t datas[] = {2,   0,   0x41, 8, 0x0b, 4,   'w', 'a',
+                                    's', 'm', 1,    4, 'a',  'b', 'c', 'd'};
     wbuf b = {NULL, 0, 0}, code = {NULL, 0, 0};
     int rc = 0;
 
@@ -280,8 +270,7 @@ static int run_module(const uint8_t *data, size_t size)
     th_wasm_module *m = NULL;
     th_wasm_imports *imp;
     th_wasm_instance *inst = NULL;
-    th_wasm_instance_config cfg = {.max_memory_bytes = FUZZ_MAX_MEMORY,
-                                   .start_fuel = FUZZ_FUEL};
+    th_wasm_instance_config cfg = {.max_memory_bytes = FUZZ_MAX_MEMORY, .start_fuel = FUZZ_FUEL};
     owned o;
     th_error err;
     bool skip = false;
@@ -292,14 +281,12 @@ static int run_module(const uint8_t *data, size_t size)
     imp = th_wasm_imports_new();
     for (uint32_t i = 0; imp != NULL && i < th_wasm_module_import_count(m); i++) {
         th_wasm_extern_desc d;
-        if (th_wasm_module_import(m, i, &d) != 0 ||
-            bind_import(imp, &d, &o) < 0) {
+        if (th_wasm_module_import(m, i, &d) != 0 || bind_import(imp, &d, &o) < 0) {
             skip = true;
             break;
         }
     }
-    if (imp != NULL && !skip &&
-        th_wasm_instance_new(m, imp, &cfg, &inst, &err) == 0) {
+    if (imp != NULL && !skip && th_wasm_instance_new(m, imp, &cfg, &inst, &err) == 0) {
         call_exports(m, inst);
         th_wasm_instance_free(inst);
     }

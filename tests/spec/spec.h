@@ -22,12 +22,12 @@
 
 /* What an expected value (or one v128 lane) demands. */
 typedef enum spec_vkind {
-    SPEC_V_BITS,          /* exactly these raw bits */
-    SPEC_V_NAN_CANONICAL, /* "nan:canonical": quiet NaN, payload 0, any sign */
-    SPEC_V_NAN_ARITHMETIC,/* "nan:arithmetic": any quiet NaN */
-    SPEC_V_NULL,          /* ref.null */
-    SPEC_V_EXTERN,        /* ref.extern N (N in `bits`) */
-    SPEC_V_NONNULL,       /* a funcref that is not null (any function) */
+    SPEC_V_BITS,           /* exactly these raw bits */
+    SPEC_V_NAN_CANONICAL,  /* "nan:canonical": quiet NaN, payload 0, any sign */
+    SPEC_V_NAN_ARITHMETIC, /* "nan:arithmetic": any quiet NaN */
+    SPEC_V_NULL,           /* ref.null */
+    SPEC_V_EXTERN,         /* ref.extern N (N in `bits`) */
+    SPEC_V_NONNULL,        /* a funcref that is not null (any function) */
 } spec_vkind;
 
 #define SPEC_V128_MAX_LANES 16
@@ -36,9 +36,9 @@ typedef enum spec_vkind {
  * {"type": "externref", "value": "null"}, {"type": "v128", "lane_type":
  * "f32", "value": ["0", "nan:canonical", ...]}. */
 typedef struct spec_value {
-    uint8_t type;     /* th_wasm_valtype */
-    spec_vkind kind;  /* scalars */
-    uint64_t bits;    /* numbers: raw bits; externref: N */
+    uint8_t type;    /* th_wasm_valtype */
+    spec_vkind kind; /* scalars */
+    uint64_t bits;   /* numbers: raw bits; externref: N */
     /* v128 only */
     uint8_t lane_bits; /* 8, 16, 32 or 64 */
     bool lane_float;   /* f32 / f64 lanes */
@@ -63,8 +63,7 @@ void *spec_extern_ref(uint64_t n);
 /* Store an argument value into `slots` (spec_type_slots(v->type) of them).
  * Returns 0, or -1 with a reason when the value cannot be an argument (a
  * NaN pattern, a non-null funcref). */
-int spec_value_to_slots(const spec_value *v, th_wasm_val *slots, char *why,
-                        size_t whylen);
+int spec_value_to_slots(const spec_value *v, th_wasm_val *slots, char *why, size_t whylen);
 
 /* True if the result in `got` satisfies the expectation `want`. */
 bool spec_value_matches(const spec_value *want, const th_wasm_val *got);
@@ -72,8 +71,7 @@ bool spec_value_matches(const spec_value *want, const th_wasm_val *got);
 /* Human-readable forms for failure messages: the expectation, and a
  * result of the same type (v128 shown in the expectation's lane shape). */
 void spec_value_format(const spec_value *want, char *buf, size_t len);
-void spec_result_format(const spec_value *want, const th_wasm_val *got,
-                        char *buf, size_t len);
+void spec_result_format(const spec_value *want, const th_wasm_val *got, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* The spectest host module (spectest.c)                              */

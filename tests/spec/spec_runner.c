@@ -56,7 +56,7 @@ typedef struct script {
     const char *jsondir;
     const char *source; /* the .wast name, for messages */
     int verbose;
-    int line;           /* line of the current command */
+    int line; /* line of the current command */
     spec_spectest spectest;
     th_wasm_imports **imps; /* every set made; the last one is current */
     size_t nimps;
@@ -74,14 +74,14 @@ enum { ACT_OK, ACT_TRAP, ACT_ERROR };
 
 typedef struct act_result {
     int status;
-    uint32_t ntypes;        /* result types */
+    uint32_t ntypes; /* result types */
     const uint8_t *types;
-    th_wasm_val *vals;      /* result slots (owned; `one` for get) */
+    th_wasm_val *vals; /* result slots (owned; `one` for get) */
     th_wasm_val one;
     uint8_t one_type;
     th_wasm_trap_kind trap_kind;
     char trap_msg[256];
-    char why[WHY_MAX];      /* ACT_ERROR reason */
+    char why[WHY_MAX]; /* ACT_ERROR reason */
 } act_result;
 
 /* ------------------------------------------------------------------ */
@@ -274,8 +274,8 @@ static void script_close(script *s)
 /* Read and decode a command's module file.  Returns 0 with *out set, 1 if
  * the engine rejected it (message in err), or -1 if the file is missing
  * (reason in why). */
-static int load_module(script *s, const json_t *cmd, th_wasm_module **out,
-                       th_error *err, char *why, size_t whylen)
+static int load_module(script *s, const json_t *cmd, th_wasm_module **out, th_error *err, char *why,
+                       size_t whylen)
 {
     const char *filename = jstr(cmd, "filename");
     *out = NULL;
@@ -345,8 +345,7 @@ static void cmd_register(script *s, const json_t *cmd)
     }
     s->regs[i].inst = inst;
     /* A name registered again replaces the old binding: start a new set. */
-    int rc = again ? new_imports(s)
-                   : th_wasm_imports_add_instance(current_imports(s), as, inst);
+    int rc = again ? new_imports(s) : th_wasm_imports_add_instance(current_imports(s), as, inst);
     if (rc != 0) {
         fail(s, "register %s: %s", as, th_strerror(rc));
         return;
@@ -388,8 +387,8 @@ static void cmd_assert_no_instance(script *s, const json_t *cmd, const char *typ
         return;
     }
     if (rc > 0) {
-        fail(s, "%s: module %s rejected (%s), expected instantiation to fail with \"%s\"",
-             type, jstr(cmd, "filename"), err.msg, text);
+        fail(s, "%s: module %s rejected (%s), expected instantiation to fail with \"%s\"", type,
+             jstr(cmd, "filename"), err.msg, text);
         return;
     }
     th_error_clear(&err);
@@ -397,11 +396,10 @@ static void cmd_assert_no_instance(script *s, const json_t *cmd, const char *typ
     th_wasm_module_free(m);
     if (rc == 0) {
         add_instance(s, NULL, inst); /* freed with the script */
-        fail(s, "%s: module %s instantiated, expected \"%s\"", type,
-             jstr(cmd, "filename"), text);
+        fail(s, "%s: module %s instantiated, expected \"%s\"", type, jstr(cmd, "filename"), text);
     } else if (rc != want) {
-        fail(s, "%s: instantiation failed with %s (%s), expected %s \"%s\"", type,
-             th_strerror(rc), err.msg, th_strerror(want), text);
+        fail(s, "%s: instantiation failed with %s (%s), expected %s \"%s\"", type, th_strerror(rc),
+             err.msg, th_strerror(want), text);
     } else {
         s->c.passed++;
         check_message(s, text, err.msg);
@@ -425,8 +423,8 @@ static void act_error(act_result *r, int status, const char *fmt, ...)
 
 /* Build the argument slots of an invoke for `ft`.  Returns a malloc'ed
  * array (caller frees) with *nslots set, or NULL with r->why set. */
-static th_wasm_val *build_args(const json_t *args, const th_wasm_functype *ft,
-                               uint32_t *nslots, act_result *r)
+static th_wasm_val *build_args(const json_t *args, const th_wasm_functype *ft, uint32_t *nslots,
+                               act_result *r)
 {
     size_t n = json_array_size(args);
     if (n != ft->nparams) {
@@ -459,8 +457,8 @@ static th_wasm_val *build_args(const json_t *args, const th_wasm_functype *ft,
     return vals;
 }
 
-static void run_invoke(script *s, th_wasm_instance *inst, const char *field,
-                       size_t field_len, const json_t *args, act_result *r)
+static void run_invoke(script *s, th_wasm_instance *inst, const char *field, size_t field_len,
+                       const json_t *args, act_result *r)
 {
     th_wasm_func *fn = th_wasm_instance_func_n(inst, field, field_len);
     if (fn == NULL) {
@@ -528,8 +526,8 @@ static void run_action(script *s, const json_t *act, act_result *r)
         }
         r->one_type = th_wasm_global_type(g);
         if (spec_type_slots(r->one_type) != 1) {
-            act_error(r, ACT_ERROR, "global \"%s\" is %s: not readable as one value",
-                      field, spec_type_name(r->one_type));
+            act_error(r, ACT_ERROR, "global \"%s\" is %s: not readable as one value", field,
+                      spec_type_name(r->one_type));
             return;
         }
         r->one = th_wasm_global_get(g);
@@ -579,8 +577,8 @@ static bool check_results(script *s, const json_t *expected, const act_result *r
             return false;
         }
         if (want.type != r->types[i]) {
-            fail(s, "assert_return: result %zu is %s, expected %s", i,
-                 spec_type_name(r->types[i]), spec_type_name(want.type));
+            fail(s, "assert_return: result %zu is %s, expected %s", i, spec_type_name(r->types[i]),
+                 spec_type_name(want.type));
             return false;
         }
         if (!spec_value_matches(&want, &vals[at])) {
@@ -625,8 +623,7 @@ static void cmd_assert_trap(script *s, const json_t *cmd, const char *type)
     if (r.status == ACT_TRAP) {
         s->c.passed++;
         check_message(s, text, r.trap_msg);
-        if (strcmp(type, "assert_exhaustion") == 0 &&
-            r.trap_kind != TH_WASM_TRAP_STACK_EXHAUSTED)
+        if (strcmp(type, "assert_exhaustion") == 0 && r.trap_kind != TH_WASM_TRAP_STACK_EXHAUSTED)
             note(s, "trap kind %d, expected TH_WASM_TRAP_STACK_EXHAUSTED", (int)r.trap_kind);
     } else if (r.status == ACT_OK) {
         fail(s, "%s: returned normally, expected trap \"%s\"", type, text);
@@ -697,8 +694,8 @@ static void print_result(const char *stem, const counts *c)
     if (c->failed == 0)
         printf("PASS %s  (%ld passed, %ld skipped)\n", stem, c->passed, c->skipped);
     else
-        printf("FAIL %s (%ld passed, %ld failed, %ld skipped)\n", stem, c->passed,
-               c->failed, c->skipped);
+        printf("FAIL %s (%ld passed, %ld failed, %ld skipped)\n", stem, c->passed, c->failed,
+               c->skipped);
     fflush(stdout);
 }
 
@@ -866,14 +863,12 @@ int main(int argc, char **argv)
     free(jsondir);
     free(stems);
     if (verbose && total.notes > 0)
-        printf("%ld passed commands had an error message unlike the spec's (notes)\n",
-               total.notes);
+        printf("%ld passed commands had an error message unlike the spec's (notes)\n", total.notes);
     if (total.passed < min_passed) {
         printf("only %ld commands passed, at least %ld expected: the suite ran short\n",
                total.passed, min_passed);
         total.failed += min_passed - total.passed;
     }
-    printf("%ld passed, %ld failed, %ld skipped\n", total.passed, total.failed,
-           total.skipped);
+    printf("%ld passed, %ld failed, %ld skipped\n", total.passed, total.failed, total.skipped);
     return total.failed == 0 ? 0 : 1;
 }

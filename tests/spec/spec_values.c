@@ -61,10 +61,17 @@ const char *spec_type_name(uint8_t type)
 
 static int type_from_name(const char *s, uint8_t *out)
 {
-    static const struct { const char *name; uint8_t type; } names[] = {
-        {"i32", TH_WASM_I32}, {"i64", TH_WASM_I64}, {"f32", TH_WASM_F32},
-        {"f64", TH_WASM_F64}, {"v128", TH_WASM_V128},
-        {"funcref", TH_WASM_FUNCREF}, {"externref", TH_WASM_EXTERNREF},
+    static const struct {
+        const char *name;
+        uint8_t type;
+    } names[] = {
+        {"i32", TH_WASM_I32},
+        {"i64", TH_WASM_I64},
+        {"f32", TH_WASM_F32},
+        {"f64", TH_WASM_F64},
+        {"v128", TH_WASM_V128},
+        {"funcref", TH_WASM_FUNCREF},
+        {"externref", TH_WASM_EXTERNREF},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(s, names[i].name) == 0) {
@@ -95,8 +102,8 @@ static uint64_t width_max(unsigned bits)
 }
 
 /* One number (or NaN pattern) of `bits` width; floats accept patterns. */
-static int parse_number(const char *s, unsigned bits, bool is_float,
-                        spec_vkind *kind, uint64_t *val)
+static int parse_number(const char *s, unsigned bits, bool is_float, spec_vkind *kind,
+                        uint64_t *val)
 {
     *val = 0;
     if (is_float && s != NULL && strcmp(s, "nan:canonical") == 0) {
@@ -115,13 +122,16 @@ static int parse_v128(const json_t *j, spec_value *out, char *why, size_t whylen
 {
     const char *lt = json_string_value(json_object_get(j, "lane_type"));
     const json_t *lanes = json_object_get(j, "value");
-    static const struct { const char *name; uint8_t bits; bool is_float; } shapes[] = {
-        {"i8", 8, false}, {"i16", 16, false}, {"i32", 32, false},
-        {"i64", 64, false}, {"f32", 32, true}, {"f64", 64, true},
+    static const struct {
+        const char *name;
+        uint8_t bits;
+        bool is_float;
+    } shapes[] = {
+        {"i8", 8, false},   {"i16", 16, false}, {"i32", 32, false},
+        {"i64", 64, false}, {"f32", 32, true},  {"f64", 64, true},
     };
     size_t k = 0;
-    while (k < sizeof shapes / sizeof shapes[0] &&
-           (lt == NULL || strcmp(lt, shapes[k].name) != 0))
+    while (k < sizeof shapes / sizeof shapes[0] && (lt == NULL || strcmp(lt, shapes[k].name) != 0))
         k++;
     if (k == sizeof shapes / sizeof shapes[0]) {
         setwhy(why, whylen, "v128 with unknown lane_type '%s'", lt ? lt : "(none)");
@@ -136,8 +146,8 @@ static int parse_v128(const json_t *j, spec_value *out, char *why, size_t whylen
     }
     for (unsigned i = 0; i < out->nlanes; i++) {
         const char *s = json_string_value(json_array_get(lanes, i));
-        if (parse_number(s, out->lane_bits, out->lane_float, &out->lane_kind[i],
-                         &out->lane[i]) != 0) {
+        if (parse_number(s, out->lane_bits, out->lane_float, &out->lane_kind[i], &out->lane[i]) !=
+            0) {
             setwhy(why, whylen, "bad v128 lane %u '%s'", i, s ? s : "(none)");
             return -1;
         }
@@ -220,8 +230,7 @@ static uint64_t lane_get(const uint8_t bytes[16], unsigned bits, unsigned i)
     return v;
 }
 
-int spec_value_to_slots(const spec_value *v, th_wasm_val *slots, char *why,
-                        size_t whylen)
+int spec_value_to_slots(const spec_value *v, th_wasm_val *slots, char *why, size_t whylen)
 {
     slots[0].bits = 0;
     switch (v->type) {
@@ -273,12 +282,9 @@ static bool float_matches(spec_vkind kind, uint64_t want, uint64_t got, unsigned
     uint64_t sign = (uint64_t)1 << (width - 1);
     uint64_t quiet_exp = width == 32 ? 0x7fc00000u : 0x7ff8000000000000u;
     switch (kind) {
-    case SPEC_V_NAN_CANONICAL:
-        return (got & ~sign) == quiet_exp;
-    case SPEC_V_NAN_ARITHMETIC:
-        return (got & quiet_exp) == quiet_exp;
-    default:
-        return got == want;
+    case SPEC_V_NAN_CANONICAL: return (got & ~sign) == quiet_exp;
+    case SPEC_V_NAN_ARITHMETIC: return (got & quiet_exp) == quiet_exp;
+    default: return got == want;
     }
 }
 
@@ -313,8 +319,7 @@ bool spec_value_matches(const spec_value *want, const th_wasm_val *got)
         if (want->kind == SPEC_V_NONNULL)
             return got->ref != NULL;
         return got->ref == spec_extern_ref(want->bits);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -347,8 +352,8 @@ static double float_value(uint64_t bits, unsigned width)
 }
 
 /* Append a number of `width` bits (hex, plus decimal for integers). */
-static size_t fmt_number(char *buf, size_t len, spec_vkind kind, uint64_t bits,
-                         unsigned width, bool is_float)
+static size_t fmt_number(char *buf, size_t len, spec_vkind kind, uint64_t bits, unsigned width,
+                         bool is_float)
 {
     int n;
     if (kind == SPEC_V_NAN_CANONICAL)
@@ -363,13 +368,13 @@ static size_t fmt_number(char *buf, size_t len, spec_vkind kind, uint64_t bits,
     return n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len - 1);
 }
 
-static void fmt_lanes(char *buf, size_t len, const spec_value *shape,
-                      const spec_vkind *kinds, const uint64_t *lanes)
+static void fmt_lanes(char *buf, size_t len, const spec_value *shape, const spec_vkind *kinds,
+                      const uint64_t *lanes)
 {
     size_t off = (size_t)snprintf(buf, len, "v128 %sx%u [", lane_name(shape), shape->nlanes);
     for (unsigned i = 0; i < shape->nlanes && off + 1 < len; i++) {
-        off += fmt_number(buf + off, len - off, kinds ? kinds[i] : SPEC_V_BITS,
-                          lanes[i], shape->lane_bits, shape->lane_float);
+        off += fmt_number(buf + off, len - off, kinds ? kinds[i] : SPEC_V_BITS, lanes[i],
+                          shape->lane_bits, shape->lane_float);
         if (i + 1 < shape->nlanes && off + 1 < len)
             off += (size_t)snprintf(buf + off, len - off, ", ");
     }
@@ -380,9 +385,7 @@ static void fmt_lanes(char *buf, size_t len, const spec_value *shape,
 void spec_value_format(const spec_value *want, char *buf, size_t len)
 {
     switch (want->type) {
-    case TH_WASM_V128:
-        fmt_lanes(buf, len, want, want->lane_kind, want->lane);
-        return;
+    case TH_WASM_V128: fmt_lanes(buf, len, want, want->lane_kind, want->lane); return;
     case TH_WASM_FUNCREF:
     case TH_WASM_EXTERNREF:
         if (want->kind == SPEC_V_NULL)
@@ -403,8 +406,7 @@ void spec_value_format(const spec_value *want, char *buf, size_t len)
     }
 }
 
-void spec_result_format(const spec_value *want, const th_wasm_val *got,
-                        char *buf, size_t len)
+void spec_result_format(const spec_value *want, const th_wasm_val *got, char *buf, size_t len)
 {
     switch (want->type) {
     case TH_WASM_V128: {

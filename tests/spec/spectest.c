@@ -40,13 +40,8 @@ static const struct {
     const char *name;
     const char *sig;
 } print_funcs[SPEC_NPRINTS] = {
-    {"print", ""},
-    {"print_i32", "i>"},
-    {"print_i64", "I>"},
-    {"print_f32", "f>"},
-    {"print_f64", "F>"},
-    {"print_i32_f32", "if>"},
-    {"print_f64_f64", "FF>"},
+    {"print", ""},       {"print_i32", "i>"},      {"print_i64", "I>"},      {"print_f32", "f>"},
+    {"print_f64", "F>"}, {"print_i32_f32", "if>"}, {"print_f64_f64", "FF>"},
 };
 
 int spec_spectest_init(spec_spectest *st, FILE *log)
@@ -72,8 +67,8 @@ int spec_spectest_init(spec_spectest *st, FILE *log)
         st->prints[i].sig = print_funcs[i].sig;
         st->prints[i].log = log;
     }
-    if (!st->global_i32 || !st->global_i64 || !st->global_f32 || !st->global_f64 ||
-        !st->table || !st->memory) {
+    if (!st->global_i32 || !st->global_i64 || !st->global_f32 || !st->global_f64 || !st->table ||
+        !st->memory) {
         spec_spectest_release(st);
         return TH_ENOMEM;
     }
@@ -82,8 +77,7 @@ int spec_spectest_init(spec_spectest *st, FILE *log)
 
 void spec_spectest_release(spec_spectest *st)
 {
-    th_wasm_global *globals[4] = {st->global_i32, st->global_i64, st->global_f32,
-                                  st->global_f64};
+    th_wasm_global *globals[4] = {st->global_i32, st->global_i64, st->global_f32, st->global_f64};
     for (size_t i = 0; i < 4; i++) {
         if (globals[i] != NULL)
             th_wasm_global_free(globals[i]);
@@ -99,19 +93,24 @@ int spec_spectest_bind(spec_spectest *st, th_wasm_imports *imp)
 {
     int rc = 0;
     for (size_t i = 0; i < SPEC_NPRINTS && rc == 0; i++)
-        rc = th_wasm_imports_add_func(imp, "spectest", st->prints[i].name,
-                                      st->prints[i].sig, spectest_print, &st->prints[i]);
+        rc = th_wasm_imports_add_func(imp, "spectest", st->prints[i].name, st->prints[i].sig,
+                                      spectest_print, &st->prints[i]);
     if (rc == 0)
-        rc = th_wasm_imports_add_extern(imp, "spectest", "global_i32", TH_WASM_EXTERN_GLOBAL, st->global_i32);
+        rc = th_wasm_imports_add_extern(imp, "spectest", "global_i32", TH_WASM_EXTERN_GLOBAL,
+                                        st->global_i32);
     if (rc == 0)
-        rc = th_wasm_imports_add_extern(imp, "spectest", "global_i64", TH_WASM_EXTERN_GLOBAL, st->global_i64);
+        rc = th_wasm_imports_add_extern(imp, "spectest", "global_i64", TH_WASM_EXTERN_GLOBAL,
+                                        st->global_i64);
     if (rc == 0)
-        rc = th_wasm_imports_add_extern(imp, "spectest", "global_f32", TH_WASM_EXTERN_GLOBAL, st->global_f32);
+        rc = th_wasm_imports_add_extern(imp, "spectest", "global_f32", TH_WASM_EXTERN_GLOBAL,
+                                        st->global_f32);
     if (rc == 0)
-        rc = th_wasm_imports_add_extern(imp, "spectest", "global_f64", TH_WASM_EXTERN_GLOBAL, st->global_f64);
+        rc = th_wasm_imports_add_extern(imp, "spectest", "global_f64", TH_WASM_EXTERN_GLOBAL,
+                                        st->global_f64);
     if (rc == 0)
         rc = th_wasm_imports_add_extern(imp, "spectest", "table", TH_WASM_EXTERN_TABLE, st->table);
     if (rc == 0)
-        rc = th_wasm_imports_add_extern(imp, "spectest", "memory", TH_WASM_EXTERN_MEMORY, st->memory);
+        rc = th_wasm_imports_add_extern(imp, "spectest", "memory", TH_WASM_EXTERN_MEMORY,
+                                        st->memory);
     return rc;
 }

@@ -66,7 +66,8 @@ static void walk(const toml_value *v, unsigned depth)
         r = reparse(text);
         d = toml_table_get(r, "x")->u.f;
         check(toml_table_get(r, "x")->type == TOML_FLOAT, "float reads back as a float");
-        check((isnan(d) && isnan(v->u.f)) || memcmp(&d, &v->u.f, sizeof d) == 0, "float round trip");
+        check((isnan(d) && isnan(v->u.f)) || memcmp(&d, &v->u.f, sizeof d) == 0,
+              "float round trip");
         toml_free(r);
     } else if (v->type >= TOML_DATETIME && v->type <= TOML_TIME_LOCAL) {
         toml_value *r;
@@ -74,7 +75,8 @@ static void walk(const toml_value *v, unsigned depth)
         toml_datetime_format(&v->u.dt, v->type, text, sizeof text);
         r = reparse(text);
         x = toml_table_get(r, "x");
-        check(x->type == v->type && memcmp(&x->u.dt, &v->u.dt, sizeof x->u.dt) == 0, "date-time round trip");
+        check(x->type == v->type && memcmp(&x->u.dt, &v->u.dt, sizeof x->u.dt) == 0,
+              "date-time round trip");
         toml_free(r);
     }
 }

@@ -57,16 +57,14 @@ static json_t *to_json(const toml_value *v)
             }
         }
         return j;
-    case TOML_STRING:
-        return tagged("string", v->u.s.ptr, v->u.s.len);
+    case TOML_STRING: return tagged("string", v->u.s.ptr, v->u.s.len);
     case TOML_INTEGER:
         snprintf(text, sizeof text, "%" PRId64, v->u.i);
         return tagged("integer", text, strlen(text));
     case TOML_FLOAT:
         toml_float_format(v->u.f, text, sizeof text);
         return tagged("float", text, strlen(text));
-    case TOML_BOOL:
-        return tagged("bool", v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+    case TOML_BOOL: return tagged("bool", v->u.b ? "true" : "false", v->u.b ? 4 : 5);
     case TOML_DATETIME:
     case TOML_DATETIME_LOCAL:
     case TOML_DATE_LOCAL:

@@ -227,7 +227,8 @@ static bool scalar_equal(const char *type, const char *want, const char *have)
 static bool is_tagged(json_t *j)
 {
     return json_is_object(j) && json_object_size(j) == 2 &&
-           json_is_string(json_object_get(j, "type")) && json_is_string(json_object_get(j, "value"));
+           json_is_string(json_object_get(j, "type")) &&
+           json_is_string(json_object_get(j, "value"));
 }
 
 /* Compare; on mismatch write a description with the JSON path to `why`. */
@@ -262,7 +263,8 @@ static bool equal(json_t *want, json_t *have, const char *path, char *why, size_
                      json_object_size(have));
             return false;
         }
-        json_object_foreach(want, k, wv) {
+        json_object_foreach(want, k, wv)
+        {
             json_t *hv = json_object_get(have, k);
             snprintf(sub, sizeof sub, "%s.%s", path, k);
             if (hv == NULL) {
@@ -338,7 +340,8 @@ static bool run_case(const char *decoder, const char *dir, const char *name, cha
     status = run_decoder(decoder, path, &out, &out_len, &errtext);
     /* Under ASan/UBSan a memory error exits with a status too: look for
      * the sanitizers' reports so that they are never taken for a reject. */
-    if (errtext != NULL && (strstr(errtext, "Sanitizer") != NULL || strstr(errtext, "runtime error:") != NULL)) {
+    if (errtext != NULL &&
+        (strstr(errtext, "Sanitizer") != NULL || strstr(errtext, "runtime error:") != NULL)) {
         snprintf(why, n, "sanitizer report: %.300s", errtext);
         goto done;
     }
@@ -403,8 +406,9 @@ int main(int argc, char **argv)
         }
     }
     if (argc - ai < 2) {
-        fprintf(stderr, "usage: %s [-v] [--min-passed N] DECODER TESTS_DIR [LIST] [FILTER]\n"
-                        "  A missing suite exits 77 (skip), or 1 when THEATER_REQUIRE_SUITES=1.\n",
+        fprintf(stderr,
+                "usage: %s [-v] [--min-passed N] DECODER TESTS_DIR [LIST] [FILTER]\n"
+                "  A missing suite exits 77 (skip), or 1 when THEATER_REQUIRE_SUITES=1.\n",
                 argv[0]);
         return 2;
     }

@@ -218,8 +218,7 @@ static long sweep(const char *what, op_fn op, void *ud, long dense, long sparse)
         rc = op(ud, &err);
         if (!disarm()) {
             if (rc != 0)
-                fail_msg("%s: run %ld (no failure reached) returned %d %s", what, n, rc,
-                         err.msg);
+                fail_msg("%s: run %ld (no failure reached) returned %d %s", what, n, rc, err.msg);
             break;
         }
         tried++;
@@ -236,26 +235,27 @@ static long sweep(const char *what, op_fn op, void *ud, long dense, long sparse)
 /* ------------------------------------------------------------------ */
 /* The operations                                                     */
 
-static const char WAT[] = "(module\n"
-                          "  (memory (export \"memory\") 1 4)\n"
-                          "  (table 4 funcref)\n"
-                          "  (global $g (mut i32) (i32.const 7))\n"
-                          "  (data (i32.const 16) \"hello, world\")\n"
-                          "  (elem (i32.const 0) $fib $add)\n"
-                          "  (func $add (export \"add\") (param i32 i32) (result i32)\n"
-                          "    local.get 0 local.get 1 i32.add)\n"
-                          "  (func $fib (export \"fib\") (param i32) (result i32)\n"
-                          "    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))\n"
-                          "      (then (local.get 0))\n"
-                          "      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))\n"
-                          "                     (call $fib (i32.sub (local.get 0) (i32.const 2)))))))\n"
-                          "  (func (export \"loop\") (param i32) (result i32) (local i32)\n"
-                          "    (block (loop\n"
-                          "      (br_if 1 (i32.eqz (local.get 0)))\n"
-                          "      (local.set 1 (i32.add (local.get 1) (global.get $g)))\n"
-                          "      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))\n"
-                          "      (br 0)))\n"
-                          "    (local.get 1)))\n";
+static const char WAT[] =
+    "(module\n"
+    "  (memory (export \"memory\") 1 4)\n"
+    "  (table 4 funcref)\n"
+    "  (global $g (mut i32) (i32.const 7))\n"
+    "  (data (i32.const 16) \"hello, world\")\n"
+    "  (elem (i32.const 0) $fib $add)\n"
+    "  (func $add (export \"add\") (param i32 i32) (result i32)\n"
+    "    local.get 0 local.get 1 i32.add)\n"
+    "  (func $fib (export \"fib\") (param i32) (result i32)\n"
+    "    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))\n"
+    "      (then (local.get 0))\n"
+    "      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))\n"
+    "                     (call $fib (i32.sub (local.get 0) (i32.const 2)))))))\n"
+    "  (func (export \"loop\") (param i32) (result i32) (local i32)\n"
+    "    (block (loop\n"
+    "      (br_if 1 (i32.eqz (local.get 0)))\n"
+    "      (local.set 1 (i32.add (local.get 1) (global.get $g)))\n"
+    "      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))\n"
+    "      (br 0)))\n"
+    "    (local.get 1)))\n";
 
 typedef struct wasm_case {
     uint8_t *bytes;

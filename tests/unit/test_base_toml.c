@@ -112,7 +112,8 @@ static void test_strings(void **state)
                                 "d = '''\n''two quotes'' '''\n"
                                 "e = \"nul\\u0000inside\"\n"
                                 "f = \"\"\"\"\"\"\"\n");
-    assert_string_equal(toml_table_get(root, "a")->u.s.ptr, "tab\there \xC3\xA9 \xF0\x9F\x98\x80 \\ \"");
+    assert_string_equal(toml_table_get(root, "a")->u.s.ptr,
+                        "tab\there \xC3\xA9 \xF0\x9F\x98\x80 \\ \"");
     assert_string_equal(toml_table_get(root, "b")->u.s.ptr, "C:\\path\\n");
     assert_string_equal(toml_table_get(root, "c")->u.s.ptr, "line1\nline2 joined");
     assert_string_equal(toml_table_get(root, "d")->u.s.ptr, "''two quotes'' ");
@@ -251,10 +252,10 @@ static void test_table_rules(void **state)
     root = parse_ok("[fruit]\napple.color = 'red'\n[fruit.apple.texture]\nsmooth = true\n");
     toml_free(root);
 
-    parse_bad("[a]\nb.c = 1\n[a.b]\n", 18, TH_EINVAL);              /* defined by dotted keys */
-    parse_bad("a.b = 1\n[x]\n[a]\nb.c = 2\n", 23, TH_EINVAL);      /* other section */
-    parse_bad("a = {}\n[a.b]\n", 13, TH_EINVAL);                    /* inline tables are sealed */
-    parse_bad("a = [{}]\n[[a]]\n", 15, TH_EINVAL);                  /* static arrays too */
+    parse_bad("[a]\nb.c = 1\n[a.b]\n", 18, TH_EINVAL);        /* defined by dotted keys */
+    parse_bad("a.b = 1\n[x]\n[a]\nb.c = 2\n", 23, TH_EINVAL); /* other section */
+    parse_bad("a = {}\n[a.b]\n", 13, TH_EINVAL);              /* inline tables are sealed */
+    parse_bad("a = [{}]\n[[a]]\n", 15, TH_EINVAL);            /* static arrays too */
     parse_bad("a = {b = {}}\na.b.c = 1\n", 22, TH_EINVAL);
     parse_bad("[[a]]\n[a]\n", 10, TH_EINVAL);
     parse_bad("a = 1\n[a.b]\n", 12, TH_EINVAL);
@@ -282,7 +283,7 @@ static void test_error_positions(void **state)
     assert_non_null(strstr(msg, "UTF-8"));
     msg = parse_bad("a = 1\r\nb = 2\r\nc\r\n", 16, TH_EINVAL);
     assert_non_null(strstr(msg, "line 3"));
-    parse_bad("a = 1\rb = 2\n", 12, TH_EINVAL); /* bare CR */
+    parse_bad("a = 1\rb = 2\n", 12, TH_EINVAL);      /* bare CR */
     parse_bad("a = \"\xED\xA0\x80\"", 9, TH_EINVAL); /* encoded surrogate */
     parse_bad("a = \"\xC0\xAF\"", 8, TH_EINVAL);     /* overlong */
     parse_bad("a = \"\\uD800\"", 12, TH_EINVAL);     /* escaped surrogate */
@@ -334,7 +335,8 @@ static void test_limits(void **state)
     free(text);
 
     /* Input size: checked before anything is read. */
-    assert_non_null(strstr(parse_bad("", (size_t)TH_TOML_MAX_INPUT_BYTES + 1, TH_ETOOBIG), "limit"));
+    assert_non_null(
+        strstr(parse_bad("", (size_t)TH_TOML_MAX_INPUT_BYTES + 1, TH_ETOOBIG), "limit"));
 }
 
 /* Many keys in one table go through the hash index. */
@@ -381,8 +383,21 @@ static void test_string_set(void **state)
 static void test_float_format(void **state)
 {
     (void)state;
-    static const double cases[] = {0.1, 1.0 / 3, 1e300, 5e-324, 123456789012345680.0, -2.5, 100.0,
-                                   1e21, 0.0, 1e-5, 1e-6, 1e16, 1e17, -1.7976931348623157e308, 2.2250738585072014e-308};
+    static const double cases[] = {0.1,
+                                   1.0 / 3,
+                                   1e300,
+                                   5e-324,
+                                   123456789012345680.0,
+                                   -2.5,
+                                   100.0,
+                                   1e21,
+                                   0.0,
+                                   1e-5,
+                                   1e-6,
+                                   1e16,
+                                   1e17,
+                                   -1.7976931348623157e308,
+                                   2.2250738585072014e-308};
     char text[TOML_FLOAT_MAX_TEXT];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         toml_value *root;

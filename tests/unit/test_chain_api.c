@@ -135,14 +135,15 @@ static void test_append_read_and_hash(void **state)
     reference_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, "a description", expect);
     assert_memory_equal(expect, r1.hash, 32);
     /* the public hash function agrees with appends */
-    assert_int_equal(th_chain_event_hash(NULL, r0.timestamp_ms, "init", "hello", 5, NULL, expect,
-                                         &err), TH_OK);
+    assert_int_equal(
+        th_chain_event_hash(NULL, r0.timestamp_ms, "init", "hello", 5, NULL, expect, &err), TH_OK);
     assert_memory_equal(expect, r0.hash, 32);
-    assert_int_equal(th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3,
-                                         "a description", expect, &err), TH_OK);
+    assert_int_equal(th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, "a description",
+                                         expect, &err),
+                     TH_OK);
     assert_memory_equal(expect, r1.hash, 32);
-    assert_int_equal(th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, NULL, expect,
-                                         &err), TH_OK);
+    assert_int_equal(
+        th_chain_event_hash(r0.hash, r1.timestamp_ms, "msg", "xyz", 3, NULL, expect, &err), TH_OK);
     assert_memory_not_equal(expect, r1.hash, 32);
     reference_hash(NULL, 7, "empty", "", 0, NULL, r1.hash);
     assert_int_equal(th_chain_event_hash(NULL, 7, "empty", NULL, 0, NULL, expect, &err), TH_OK);
@@ -303,8 +304,8 @@ static void test_bad_input(void **state)
     assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)TH_CHAIN_MAX_CONTENT_BYTES + 1,
                                      NULL, NULL, &err),
                      TH_ETOOBIG);
-    assert_int_equal(th_chain_append(f->c, "a", "t", big, (size_t)65 * 1024 * 1024, "d", NULL, &err),
-                     TH_EINVAL);
+    assert_int_equal(
+        th_chain_append(f->c, "a", "t", big, (size_t)65 * 1024 * 1024, "d", NULL, &err), TH_EINVAL);
     free(big);
     /* Empty data is allowed. */
     assert_int_equal(th_chain_append(f->c, "a", "t", NULL, 0, NULL, NULL, &err), TH_OK);
@@ -712,7 +713,8 @@ static void test_merkle_paths(void **state)
     for (i = 0; i < 70; i++)
         base_sha256(&i, sizeof i, leaves[i]);
     for (n = 1; n <= 70; n++) {
-        assert_int_equal(chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, n, root, paths, depths), 0);
+        assert_int_equal(
+            chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, n, root, paths, depths), 0);
         for (i = 0; i < n; i++) {
             assert_int_equal(chain_merkle_root(ctx, leaves[i], i, n,
                                                paths + i * TH_CHAIN_MAX_MERKLE_DEPTH * 32,

@@ -67,9 +67,9 @@ static uint8_t *segment_bytes(size_t *len)
 
     snprintf(path, sizeof path, "%s/theater.db", home);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT events FROM chain_segment WHERE id = 1", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT events FROM chain_segment WHERE id = 1", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     *len = (size_t)sqlite3_column_bytes(st, 0);
     b = malloc(*len);
@@ -592,9 +592,8 @@ static void test_tail_reads_while_writing(void **state)
 
     (void)state;
     for (i = 0; i < 40; i++)
-        assert_int_equal(th_chain_append(w, i % 2 ? "odd" : "even", "t", &i, sizeof i, NULL, NULL,
-                                         &err),
-                         TH_OK);
+        assert_int_equal(
+            th_chain_append(w, i % 2 ? "odd" : "even", "t", &i, sizeof i, NULL, NULL, &err), TH_OK);
     assert_int_equal(th_chain_flush(w, 5000, &err), TH_OK);
     r = open_chain(1, 0);
     assert_int_equal(th_chain_list_actors(r, &actors, &err), TH_OK);

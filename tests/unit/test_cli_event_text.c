@@ -59,8 +59,10 @@ static void test_message_text_and_binary(void **unused)
 
     (void)unused;
     /* "crash" as text, from the short id of the sender */
-    s = text_of("wasm-call", "{\"function\":\"handle-send\",\"params\":[\"6372617368\"],\"from\":"
-                             "\"34390650-15b6-44e1-aa51-afe8ac92c6ce\"}", 0);
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-send\",\"params\":[\"6372617368\"],\"from\":"
+                "\"34390650-15b6-44e1-aa51-afe8ac92c6ce\"}",
+                0);
     expect_in(s, "     7  2025-12-03T07:56:15.834Z  wasm-call");
     expect_in(s, "handle-send(\"crash\") from 34390650\n");
     expect_not_in(s, "6372617368");
@@ -77,22 +79,30 @@ static void test_message_text_and_binary(void **unused)
     s = text_of("wasm-result", "{\"function\":\"handle-send\",\"state\":\"7b2261223a317d\"}", 0);
     expect_in(s, "handle-send -> ok, state {\"a\":1}");
     free(s);
-    s = text_of("host-call", "{\"interface\":\"runtime\",\"function\":\"log\",\"input\":{\"msg\":"
-                             "\"say \\\"hi\\\"\\nbye\"},\"output\":null}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"runtime\",\"function\":\"log\",\"input\":{\"msg\":"
+                "\"say \\\"hi\\\"\\nbye\"},\"output\":null}",
+                0);
     expect_in(s, "runtime.log(\"say \\\"hi\\\"\\nbye\")");
     free(s);
     /* a request's response; the reply of a host request */
-    s = text_of("wasm-call", "{\"function\":\"handle-request\",\"params\":[\"b50cdbef-6d6f-4c51-8\","
-                             "\"6a6f622032\"],\"result\":{\"state\":null,\"response\":\"646f6e65\"}}", 0);
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-request\",\"params\":[\"b50cdbef-6d6f-4c51-8\","
+                "\"6a6f622032\"],\"result\":{\"state\":null,\"response\":\"646f6e65\"}}",
+                0);
     expect_in(s, "handle-request(request b50cdbef, \"job 2\") -> response \"done\", state none");
     free(s);
-    s = text_of("host-call", "{\"interface\":\"message-server-host\",\"function\":\"request\",\"input\":"
-                             "{\"to\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"msg\":\"6a6f622031\"},"
-                             "\"output\":{\"ok\":\"646f6e653a206a6f622031\"}}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"message-server-host\",\"function\":\"request\",\"input\":"
+                "{\"to\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"msg\":\"6a6f622031\"},"
+                "\"output\":{\"ok\":\"646f6e653a206a6f622031\"}}",
+                0);
     expect_in(s, "message-server-host.request(to 2926a09d, msg \"job 1\") -> \"done: job 1\"");
     free(s);
-    s = text_of("host-call", "{\"interface\":\"message-server-host\",\"function\":\"send\",\"input\":"
-                             "{\"to\":\"x\",\"msg\":\"00\"},\"output\":{\"err\":\"actor x not found\"}}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"message-server-host\",\"function\":\"send\",\"input\":"
+                "{\"to\":\"x\",\"msg\":\"00\"},\"output\":{\"err\":\"actor x not found\"}}",
+                0);
     expect_in(s, "-> error \"actor x not found\"");
     free(s);
 }
@@ -132,20 +142,24 @@ static void test_errors_by_name(void **unused)
     assert_null(cli_error_type_name(9));
     assert_null(cli_error_type_name(-1));
     /* as recorded before names were: a number */
-    s = text_of("actor-failed", "{\"error_type\":5,\"message\":\"trap in handle-send: unreachable\"}", 0);
+    s = text_of("actor-failed",
+                "{\"error_type\":5,\"message\":\"trap in handle-send: unreachable\"}", 0);
     expect_in(s, "failed: internal: trap in handle-send: unreachable");
     expect_not_in(s, "error_type");
     free(s);
     /* as recorded now: who failed, where, and the backtrace */
-    s = text_of("actor-failed", "{\"error_type\":\"internal\",\"message\":\"trap: unreachable\","
-                                "\"actor\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"worker\","
-                                "\"function\":\"handle-request\",\"backtrace\":[\"#0 crash\",\"#1 handle\"]}",
+    s = text_of("actor-failed",
+                "{\"error_type\":\"internal\",\"message\":\"trap: unreachable\","
+                "\"actor\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"worker\","
+                "\"function\":\"handle-request\",\"backtrace\":[\"#0 crash\",\"#1 handle\"]}",
                 0);
     expect_in(s, "worker (2926a09d) failed in handle-request: internal: trap: unreachable\n");
     expect_in(s, "\n            at #0 crash\n            at #1 handle\n");
     free(s);
-    s = text_of("wasm-call", "{\"function\":\"handle-child-error\",\"params\":[\"2926a09d-9a8c-49a1-bfa5-"
-                             "f855c3032abd\",{\"error_type\":0,\"data\":\"too slow\"}]}", 0);
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-child-error\",\"params\":[\"2926a09d-9a8c-49a1-bfa5-"
+                "f855c3032abd\",{\"error_type\":0,\"data\":\"too slow\"}]}",
+                0);
     expect_in(s, "handle-child-error(2926a09d, operation-timeout: \"too slow\")");
     free(s);
 }
@@ -155,17 +169,23 @@ static void test_other_types(void **unused)
     char *s;
 
     (void)unused;
-    s = text_of("actor-spawned", "{\"id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"worker\","
-                                 "\"version\":\"0.1.0\",\"manifest\":\"/x/worker.toml\",\"parent\":"
-                                 "\"34390650-15b6-44e1-aa51-afe8ac92c6ce\",\"init_state\":\"7b7d\"}", 0);
+    s = text_of("actor-spawned",
+                "{\"id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"worker\","
+                "\"version\":\"0.1.0\",\"manifest\":\"/x/worker.toml\",\"parent\":"
+                "\"34390650-15b6-44e1-aa51-afe8ac92c6ce\",\"init_state\":\"7b7d\"}",
+                0);
     expect_in(s, "started worker 0.1.0 from /x/worker.toml, parent 34390650, init state {}");
     free(s);
-    s = text_of("supervisor-action", "{\"action\":\"restart\",\"strategy\":\"one-for-one\",\"trigger\":"
-                                     "\"2926a09d-9a8c\",\"children\":[\"2926a09d-9a8c\",\"34390650-1\"]}", 0);
+    s = text_of("supervisor-action",
+                "{\"action\":\"restart\",\"strategy\":\"one-for-one\",\"trigger\":"
+                "\"2926a09d-9a8c\",\"children\":[\"2926a09d-9a8c\",\"34390650-1\"]}",
+                0);
     expect_in(s, "restart 2926a09d, 34390650 (one-for-one) after 2926a09d failed");
     free(s);
-    s = text_of("supervisor-action", "{\"action\":\"escalate\",\"strategy\":\"one-for-all\","
-                                     "\"max_restarts\":3,\"within_seconds\":5,\"child\":\"abcdefgh-1\"}", 0);
+    s = text_of("supervisor-action",
+                "{\"action\":\"escalate\",\"strategy\":\"one-for-all\","
+                "\"max_restarts\":3,\"within_seconds\":5,\"child\":\"abcdefgh-1\"}",
+                0);
     expect_in(s, "escalate (one-for-all): more than 3 restarts within 5 s, child abcdefgh");
     free(s);
     s = text_of("actor-stopped", "{\"reason\":\"shutdown\",\"data\":\"627965\"}", 0);
@@ -191,18 +211,24 @@ static void test_other_types(void **unused)
     expect_in(s, "wasm-call          \"not json\"");
     free(s);
     /* host-call: store content is bytes, other arguments are strings */
-    s = text_of("host-call", "{\"interface\":\"store\",\"function\":\"store\",\"input\":[\"s-1\","
-                             "\"68656c6c6f\"],\"output\":{\"ok\":\"abcd\"}}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"store\",\"function\":\"store\",\"input\":[\"s-1\","
+                "\"68656c6c6f\"],\"output\":{\"ok\":\"abcd\"}}",
+                0);
     expect_in(s, "store.store(\"s-1\", \"hello\") -> \"abcd\"");
     free(s);
     /* the same call as the generated WIT glue records it */
-    s = text_of("host-call", "{\"interface\":\"message-server-host\",\"function\":\"send\",\"input\":"
-                             "{\"actor-id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"msg\":\"6869\"},"
-                             "\"output\":{\"ok\":null}}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"message-server-host\",\"function\":\"send\",\"input\":"
+                "{\"actor-id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"msg\":\"6869\"},"
+                "\"output\":{\"ok\":null}}",
+                0);
     expect_in(s, "message-server-host.send(actor-id 2926a09d, msg \"hi\") -> ok");
     free(s);
-    s = text_of("host-call", "{\"interface\":\"store\",\"function\":\"store\",\"input\":{\"store-id\":"
-                             "\"s\",\"content\":\"6869\"},\"output\":{\"ok\":{\"hash\":\"ab\"}}}", 0);
+    s = text_of("host-call",
+                "{\"interface\":\"store\",\"function\":\"store\",\"input\":{\"store-id\":"
+                "\"s\",\"content\":\"6869\"},\"output\":{\"ok\":{\"hash\":\"ab\"}}}",
+                0);
     expect_in(s, "store.store(store-id \"s\", content \"hi\") -> {\"hash\":\"ab\"}");
     free(s);
     assert_true(cli_event_type_known("actor-failed"));
@@ -235,10 +261,11 @@ static void test_json_form(void **unused)
     o = cli_event_json(&e);
     assert_non_null(o);
     dump = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(dump, "{\"actor\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"data\":{\"error_type\":"
-                              "\"internal\",\"message\":\"m\"},\"event_type\":\"actor-failed\",\"hash\":"
-                              "\"0102030000000000000000000000000000000000000000000000000000000000\","
-                              "\"parent_hash\":null,\"seq\":7,\"timestamp\":1764748575834}");
+    assert_string_equal(
+        dump, "{\"actor\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"data\":{\"error_type\":"
+              "\"internal\",\"message\":\"m\"},\"event_type\":\"actor-failed\",\"hash\":"
+              "\"0102030000000000000000000000000000000000000000000000000000000000\","
+              "\"parent_hash\":null,\"seq\":7,\"timestamp\":1764748575834}");
     free(dump);
     /* the human form from the JSON form is the same as from the event */
     t1 = cli_event_text(&e, NULL, 0);
@@ -253,7 +280,8 @@ static void test_json_form(void **unused)
     e = ev_of("wasm-call", "{\"function\":\"handle-send\",\"params\":[\"6372617368\"]}");
     o = cli_event_json(&e);
     dump = json_dumps(o, JSON_COMPACT);
-    assert_non_null(strstr(dump, "\"data\":{\"function\":\"handle-send\",\"params\":[\"6372617368\"]}"));
+    assert_non_null(
+        strstr(dump, "\"data\":{\"function\":\"handle-send\",\"params\":[\"6372617368\"]}"));
     assert_null(strstr(strstr(dump, "6372617368") + 1, "6372617368"));
     free(dump);
     json_decref(o);
@@ -275,15 +303,16 @@ static void test_json_form(void **unused)
     assert_null(cli_event_text_from_json(back, NULL, 0, &err));
     assert_int_equal(err.code, TH_EINVAL);
     json_decref(back);
-    back = json_pack("{s:s, s:i, s:i, s:s}", "event_type", "x", "seq", 1, "timestamp", 1, "data_hex", "0g");
+    back = json_pack("{s:s, s:i, s:i, s:s}", "event_type", "x", "seq", 1, "timestamp", 1,
+                     "data_hex", "0g");
     assert_null(cli_event_text_from_json(back, NULL, 0, &err));
     json_decref(back);
 }
 
 static void test_ids(void **unused)
 {
-    const char *list[] = {"2926a09d-9a8c", "2926a09e-0000", "2926a09d-9a8c", "abc", "abcdefghijk",
-                          "77777777-a", "77777777-b"};
+    const char *list[] = {"2926a09d-9a8c", "2926a09e-0000", "2926a09d-9a8c", "abc",
+                          "abcdefghijk",   "77777777-a",    "77777777-b"};
     cli_ids ids = {0};
     const char *out;
     char buf[64];
@@ -321,9 +350,12 @@ static void test_ids(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_message_text_and_binary), cmocka_unit_test(test_long_values),
-        cmocka_unit_test(test_errors_by_name),          cmocka_unit_test(test_other_types),
-        cmocka_unit_test(test_actor_column),            cmocka_unit_test(test_json_form),
+        cmocka_unit_test(test_message_text_and_binary),
+        cmocka_unit_test(test_long_values),
+        cmocka_unit_test(test_errors_by_name),
+        cmocka_unit_test(test_other_types),
+        cmocka_unit_test(test_actor_column),
+        cmocka_unit_test(test_json_form),
         cmocka_unit_test(test_ids),
     };
     (void)A;

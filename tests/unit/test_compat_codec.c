@@ -76,9 +76,11 @@ static void test_responses(void **state)
     srv_compat_error(&b, SRV_E_RUNTIME_ERROR, "Failed: \"x\"");
     assert_buf(&b, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed: \\\"x\\\"\"}}}");
     srv_compat_status(&b, ID, TH_ACTOR_STOPPING);
-    assert_buf(&b, "{\"ActorStatus\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c3301\",\"status\":\"Stopped\"}}");
+    assert_buf(&b, "{\"ActorStatus\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c3301\",\"status\":"
+                   "\"Stopped\"}}");
     srv_compat_state(&b, ID, false, NULL, 0);
-    assert_buf(&b, "{\"ActorState\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c3301\",\"state\":null}}");
+    assert_buf(&b,
+               "{\"ActorState\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c3301\",\"state\":null}}");
     srv_compat_channel_message(&b, "ch_1", ID, (const uint8_t *)"hi", 2);
     assert_buf(&b, "{\"ChannelMessage\":{\"channel_id\":\"ch_1\",\"sender_id\":{\"Actor\":"
                    "\"3f2504e0-4f89-41d3-9a0c-0305e82c3301\"},\"message\":[104,105]}}");
@@ -98,7 +100,9 @@ static void test_responses(void **state)
     srv_compat_actor_event(&b, &ev);
     {
         char *s = text_of(&b);
-        assert_non_null(strstr(s, "\"parent_hash\":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]"));
+        assert_non_null(strstr(
+            s,
+            "\"parent_hash\":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]"));
         assert_int_equal(strncmp(s, "{\"ActorEvent\":{\"event\":{\"hash\":[1,", 34), 0);
         free(s);
         srv_jbuf_release(&b);
@@ -116,16 +120,21 @@ static void test_parse_commands(void **state)
     assert_int_equal(c.kind, SRV_C_LIST_ACTORS);
 
     /* every UUID form the uuid crate parses, answered in one form */
-    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3F2504E0-4F89-41D3-9A0C-0305E82C3301\"}}", &c), 0);
+    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3F2504E0-4F89-41D3-9A0C-0305E82C3301\"}}", &c),
+                     0);
     assert_string_equal(c.id, ID);
     assert_int_equal(parse("{\"StopActor\":{\"id\":\"3f2504e04f8941d39a0c0305e82c3301\"}}", &c), 0);
     assert_string_equal(c.id, ID);
-    assert_int_equal(parse("{\"StopActor\":{\"id\":\"{3f2504e0-4f89-41d3-9a0c-0305e82c3301}\"}}", &c), 0);
+    assert_int_equal(
+        parse("{\"StopActor\":{\"id\":\"{3f2504e0-4f89-41d3-9a0c-0305e82c3301}\"}}", &c), 0);
     assert_string_equal(c.id, ID);
-    assert_int_equal(parse("{\"StopActor\":{\"id\":\"urn:uuid:3f2504e0-4f89-41d3-9a0c-0305e82c3301\"}}", &c), 0);
+    assert_int_equal(
+        parse("{\"StopActor\":{\"id\":\"urn:uuid:3f2504e0-4f89-41d3-9a0c-0305e82c3301\"}}", &c), 0);
     assert_string_equal(c.id, ID);
-    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c330\"}}", &c), TH_EINVAL);
-    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c33g1\"}}", &c), TH_EINVAL);
+    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c330\"}}", &c),
+                     TH_EINVAL);
+    assert_int_equal(parse("{\"StopActor\":{\"id\":\"3f2504e0-4f89-41d3-9a0c-0305e82c33g1\"}}", &c),
+                     TH_EINVAL);
 
     /* a struct as an array; Option fields may be left out */
     assert_int_equal(parse("{\"StartActor\":[\"m.toml\",[1,2],true,false]}", &c), 0);
@@ -140,13 +149,18 @@ static void test_parse_commands(void **state)
     assert_false(c.has_data);
     assert_false(c.parent);
     srv_compat_cmd_release(&c);
-    assert_int_equal(parse("{\"StartActor\":[\"m.toml\",null]}", &c), TH_EINVAL); /* seq: all fields */
+    assert_int_equal(parse("{\"StartActor\":[\"m.toml\",null]}", &c),
+                     TH_EINVAL); /* seq: all fields */
 
-    assert_int_equal(parse("{\"OpenChannel\":{\"actor_id\":\"External\",\"initial_message\":[]}}", &c), 0);
+    assert_int_equal(
+        parse("{\"OpenChannel\":{\"actor_id\":\"External\",\"initial_message\":[]}}", &c), 0);
     assert_true(c.to_external);
     srv_compat_cmd_release(&c);
-    assert_int_equal(parse("{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"3f2504e04f8941d39a0c0305e82c3301\"},"
-                           "\"initial_message\":[7]}}", &c), 0);
+    assert_int_equal(
+        parse("{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"3f2504e04f8941d39a0c0305e82c3301\"},"
+              "\"initial_message\":[7]}}",
+              &c),
+        0);
     assert_false(c.to_external);
     assert_string_equal(c.id, ID);
     assert_int_equal(c.data[0], 7);
@@ -156,17 +170,22 @@ static void test_parse_commands(void **state)
     assert_int_equal(parse("{\"NewStore\":[]}", &c), 0);
 
     /* refused: as serde refuses */
-    assert_int_equal(parse("\"StopActor\"", &c), TH_EINVAL);               /* not a unit variant */
-    assert_int_equal(parse("{\"ListActors\":{}}", &c), TH_EINVAL);         /* unit with payload */
-    assert_int_equal(parse("{\"Nope\":{}}", &c), TH_EINVAL);               /* unknown variant */
-    assert_int_equal(parse("{\"StopActor\":{}}", &c), TH_EINVAL);          /* missing field */
-    assert_int_equal(parse("{\"A\":1,\"B\":2}", &c), TH_EINVAL);           /* two variants */
+    assert_int_equal(parse("\"StopActor\"", &c), TH_EINVAL);       /* not a unit variant */
+    assert_int_equal(parse("{\"ListActors\":{}}", &c), TH_EINVAL); /* unit with payload */
+    assert_int_equal(parse("{\"Nope\":{}}", &c), TH_EINVAL);       /* unknown variant */
+    assert_int_equal(parse("{\"StopActor\":{}}", &c), TH_EINVAL);  /* missing field */
+    assert_int_equal(parse("{\"A\":1,\"B\":2}", &c), TH_EINVAL);   /* two variants */
     assert_int_equal(parse("{\"SendActorMessage\":{\"id\":\"3f2504e04f8941d39a0c0305e82c3301\","
-                           "\"data\":[1,-1]}}", &c), TH_EINVAL);
+                           "\"data\":[1,-1]}}",
+                           &c),
+                     TH_EINVAL);
     assert_int_equal(parse("{\"SendActorMessage\":{\"id\":\"3f2504e04f8941d39a0c0305e82c3301\","
-                           "\"data\":[1.0]}}", &c), TH_EINVAL);
+                           "\"data\":[1.0]}}",
+                           &c),
+                     TH_EINVAL);
     assert_int_equal(parse("{\"StartActor\":{\"manifest\":\"m\",\"parent\":1}}", &c), TH_EINVAL);
-    assert_int_equal(parse("{\"CloseChannel\":{\"channel_id\":\"a\",\"channel_id\":\"b\"}}", &c), TH_EINVAL);
+    assert_int_equal(parse("{\"CloseChannel\":{\"channel_id\":\"a\",\"channel_id\":\"b\"}}", &c),
+                     TH_EINVAL);
     assert_int_equal(parse("\"ListActors\" x", &c), TH_EINVAL);
 }
 
@@ -185,8 +204,9 @@ static void test_frames(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(used, 6);
     assert_memory_equal(p, "hi", 2);
-    assert_int_equal(srv_compat_frame_next((const uint8_t *)"\x02\x00\x00\x01", 4, &p, &n, &used, &e),
-                     TH_ETOOBIG);
+    assert_int_equal(
+        srv_compat_frame_next((const uint8_t *)"\x02\x00\x00\x01", 4, &p, &n, &used, &e),
+        TH_ETOOBIG);
 }
 
 /* Wrap a message in the fragmenting layer, unwrap it again. */
@@ -218,7 +238,8 @@ static void round_trip(size_t len)
     assert_int_equal(off, out.len);
     assert_int_equal(glen, len);
     assert_memory_equal(got, msg, len);
-    assert_int_equal(frames, len <= 12u * 1024 * 1024 ? 1 : (len + 12u * 1024 * 1024 - 1) / (12u * 1024 * 1024));
+    assert_int_equal(
+        frames, len <= 12u * 1024 * 1024 ? 1 : (len + 12u * 1024 * 1024 - 1) / (12u * 1024 * 1024));
     free(got);
     free(msg);
     srv_jbuf_release(&out);
@@ -244,7 +265,8 @@ static void test_fragmenting_layer(void **state)
     assert_memory_equal(out.data, "\x00\x00\x00\x02{}", 6);
     srv_jbuf_release(&out);
     /* a small message: one Complete frame */
-    assert_int_equal(srv_compat_wrap(&out, (const uint8_t *)"{}", 2, SRV_COMPAT_FRAGMENTING, &id), 0);
+    assert_int_equal(srv_compat_wrap(&out, (const uint8_t *)"{}", 2, SRV_COMPAT_FRAGMENTING, &id),
+                     0);
     assert_int_equal(out.len, 4 + 22);
     assert_memory_equal(out.data, "\x00\x00\x00\x16{\"Complete\":[123,125]}", 26);
     srv_jbuf_release(&out);
@@ -255,12 +277,18 @@ static void test_fragmenting_layer(void **state)
     for (i = 0; i < 3; i++) {
         base_base64_encode(parts[i], strlen(parts[i]), b64);
         snprintf(f[i], sizeof f[i],
-                 "{\"Fragment\":{\"message_id\":9,\"fragment_index\":%d,\"total_fragments\":3,\"data\":\"%s\"}}", i, b64);
+                 "{\"Fragment\":{\"message_id\":9,\"fragment_index\":%d,\"total_fragments\":3,"
+                 "\"data\":\"%s\"}}",
+                 i, b64);
     }
-    assert_int_equal(srv_compat_unwrap(&d, (uint8_t *)f[2], strlen(f[2]), &got, &glen, &layer, NULL), 0);
-    assert_int_equal(srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
-    assert_int_equal(srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
-    assert_int_equal(srv_compat_unwrap(&d, (uint8_t *)f[1], strlen(f[1]), &got, &glen, &layer, NULL), 1);
+    assert_int_equal(
+        srv_compat_unwrap(&d, (uint8_t *)f[2], strlen(f[2]), &got, &glen, &layer, NULL), 0);
+    assert_int_equal(
+        srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
+    assert_int_equal(
+        srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
+    assert_int_equal(
+        srv_compat_unwrap(&d, (uint8_t *)f[1], strlen(f[1]), &got, &glen, &layer, NULL), 1);
     assert_int_equal(glen, 12);
     assert_memory_equal(got, "\"ListActors\"", 12);
     free(got);
@@ -268,27 +296,35 @@ static void test_fragmenting_layer(void **state)
 
     /* refused: index out of range, counts that disagree, bad base64 */
     {
-        const char *range = "{\"Fragment\":{\"message_id\":1,\"fragment_index\":2,\"total_fragments\":2,\"data\":\"\"}}";
-        assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)range, strlen(range), &got, &glen, &layer, NULL),
-                         TH_EINVAL);
+        const char *range = "{\"Fragment\":{\"message_id\":1,\"fragment_index\":2,\"total_"
+                            "fragments\":2,\"data\":\"\"}}";
+        assert_int_equal(
+            srv_compat_unwrap(&d, (const uint8_t *)range, strlen(range), &got, &glen, &layer, NULL),
+            TH_EINVAL);
     }
-    assert_int_equal(srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
+    assert_int_equal(
+        srv_compat_unwrap(&d, (uint8_t *)f[0], strlen(f[0]), &got, &glen, &layer, NULL), 0);
     {
-        const char *other = "{\"Fragment\":{\"message_id\":9,\"fragment_index\":1,\"total_fragments\":4,\"data\":\"\"}}";
-        assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)other, strlen(other), &got, &glen, &layer, NULL),
-                         TH_EINVAL);
+        const char *other = "{\"Fragment\":{\"message_id\":9,\"fragment_index\":1,\"total_"
+                            "fragments\":4,\"data\":\"\"}}";
+        assert_int_equal(
+            srv_compat_unwrap(&d, (const uint8_t *)other, strlen(other), &got, &glen, &layer, NULL),
+            TH_EINVAL);
     }
     {
-        const char *bad = "{\"Fragment\":{\"message_id\":3,\"fragment_index\":0,\"total_fragments\":2,\"data\":\"!!\"}}";
-        assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)bad, strlen(bad), &got, &glen, &layer, NULL),
-                         TH_EINVAL);
+        const char *bad = "{\"Fragment\":{\"message_id\":3,\"fragment_index\":0,\"total_"
+                          "fragments\":2,\"data\":\"!!\"}}";
+        assert_int_equal(
+            srv_compat_unwrap(&d, (const uint8_t *)bad, strlen(bad), &got, &glen, &layer, NULL),
+            TH_EINVAL);
     }
     /* too many messages in reassembly at once */
     for (i = 0; i < 20; i++) {
         char one[160];
         int rc;
         snprintf(one, sizeof one,
-                 "{\"Fragment\":{\"message_id\":%d,\"fragment_index\":0,\"total_fragments\":2,\"data\":\"YQ==\"}}",
+                 "{\"Fragment\":{\"message_id\":%d,\"fragment_index\":0,\"total_fragments\":2,"
+                 "\"data\":\"YQ==\"}}",
                  100 + i);
         rc = srv_compat_unwrap(&d, (const uint8_t *)one, strlen(one), &got, &glen, &layer, NULL);
         if (rc != 0) {
@@ -300,11 +336,14 @@ static void test_fragmenting_layer(void **state)
     srv_compat_defrag_release(&d);
 
     /* anything else is a plain frame, returned as it is */
-    assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)"{\"Complete\":1,\"x\":2}", 20, &got, &glen, &layer, NULL), 1);
+    assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)"{\"Complete\":1,\"x\":2}", 20, &got,
+                                       &glen, &layer, NULL),
+                     1);
     assert_int_equal(layer, SRV_COMPAT_PLAIN);
     assert_int_equal(glen, 20);
     free(got);
-    assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)"{\"Complete\":[256]}", 18, &got, &glen, &layer, NULL),
+    assert_int_equal(srv_compat_unwrap(&d, (const uint8_t *)"{\"Complete\":[256]}", 18, &got, &glen,
+                                       &layer, NULL),
                      TH_EINVAL);
 }
 
@@ -324,8 +363,8 @@ static void test_channel_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_string_escapes),  cmocka_unit_test(test_responses),
-        cmocka_unit_test(test_parse_commands),  cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_string_escapes),    cmocka_unit_test(test_responses),
+        cmocka_unit_test(test_parse_commands),    cmocka_unit_test(test_frames),
         cmocka_unit_test(test_fragmenting_layer), cmocka_unit_test(test_channel_ids),
     };
 

@@ -48,7 +48,8 @@ static const char guest_wat[] =
     "  (func (export \"cabi_realloc\") (param $old i32) (param $osz i32) (param $align i32)\n"
     "        (param $size i32) (result i32)\n"
     "    (local $p i32) (local $end i32)\n"
-    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1)))\n"
+    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const "
+    "1)))\n"
     "                           (i32.sub (i32.const 0) (local.get $align))))\n"
     "    (local.set $end (i32.add (local.get $p) (local.get $size)))\n"
     "    (block $ok\n"
@@ -187,8 +188,9 @@ static int scenario_roundtrips(env *e, th_wasm_call *call)
                 wit_test_state.result = (wit_fill){round + 1, 1000, big != 0};
                 why = NULL;
                 if (wit_test_roundtrip(k, call, &g, &why) != 0) {
-                    print_error("%s round %llu%s: %s (%s)\n", wit_test_names[k], (unsigned long long)round,
-                                big ? " (1 MiB values)" : "", why ? why : "?", e->err.msg);
+                    print_error("%s round %llu%s: %s (%s)\n", wit_test_names[k],
+                                (unsigned long long)round, big ? " (1 MiB values)" : "",
+                                why ? why : "?", e->err.msg);
                     rounds_bad++;
                 }
             }
@@ -260,8 +262,8 @@ static size_t fn_index(const rt_hostfn *fns, size_t n, const char *name)
 }
 
 /* Call a generated host function; expect a trap whose message has `what`. */
-static void expect_trap(th_wasm_call *call, const rt_hostfn *f, const void *impl, const th_wasm_val *args,
-                        const char *what)
+static void expect_trap(th_wasm_call *call, const rt_hostfn *f, const void *impl,
+                        const th_wasm_val *args, const char *what)
 {
     th_wasm_val res[1];
     int rc;
@@ -271,7 +273,8 @@ static void expect_trap(th_wasm_call *call, const rt_hostfn *f, const void *impl
     assert_int_equal(rc, TH_WASM_TRAPPED);
     assert_int_equal(impl_calls, 0);
     if (strstr(th_wasm_exec_trap_message(th_wasm_call_exec(call)), what) == NULL)
-        fail_msg("trap \"%s\" does not mention %s", th_wasm_exec_trap_message(th_wasm_call_exec(call)), what);
+        fail_msg("trap \"%s\" does not mention %s",
+                 th_wasm_exec_trap_message(th_wasm_call_exec(call)), what);
 }
 
 static int scenario_refusals(env *e, th_wasm_call *call)
@@ -280,19 +283,21 @@ static int scenario_refusals(env *e, th_wasm_call *call)
     static const wit_impl_message_server_host ms_impl = {.send = count_send};
     static const wit_impl_random rnd_impl = {.random_range = count_range};
     const rt_hostfn *log = &wit_fns_runtime[fn_index(wit_fns_runtime, WIT_NFNS_RUNTIME, "log")];
-    const rt_hostfn *shutdown = &wit_fns_runtime[fn_index(wit_fns_runtime, WIT_NFNS_RUNTIME, "shutdown")];
-    const rt_hostfn *send =
-        &wit_fns_message_server_host[fn_index(wit_fns_message_server_host, WIT_NFNS_MESSAGE_SERVER_HOST, "send")];
-    const rt_hostfn *range = &wit_fns_random[fn_index(wit_fns_random, WIT_NFNS_RANDOM, "random-range")];
+    const rt_hostfn *shutdown =
+        &wit_fns_runtime[fn_index(wit_fns_runtime, WIT_NFNS_RUNTIME, "shutdown")];
+    const rt_hostfn *send = &wit_fns_message_server_host[fn_index(
+        wit_fns_message_server_host, WIT_NFNS_MESSAGE_SERVER_HOST, "send")];
+    const rt_hostfn *range =
+        &wit_fns_random[fn_index(wit_fns_random, WIT_NFNS_RANDOM, "random-range")];
     uint64_t size;
     uint8_t *m = mem(call, &size);
     th_wasm_val a[8], res[1];
 
     memset(a, 0, sizeof a);
     memcpy(m + 300, "ok\xc3\xa9", 4);
-    memcpy(m + 400, "\xed\xa0\x80", 3);   /* a surrogate */
-    memcpy(m + 410, "\xc3", 1);           /* truncated */
-    memcpy(m + 420, "\xc0\xaf", 2);       /* overlong */
+    memcpy(m + 400, "\xed\xa0\x80", 3); /* a surrogate */
+    memcpy(m + 410, "\xc3", 1);         /* truncated */
+    memcpy(m + 420, "\xc0\xaf", 2);     /* overlong */
 
     /* valid: the implementation runs */
     a[0].i32 = 300, a[1].i32 = 4;
@@ -376,7 +381,7 @@ static int scenario_lists(env *e, th_wasm_call *call)
     assert_non_null(strstr(e->err.msg, "misaligned"));
     wit_free_res_list_str_str(&got);
     /* a count whose byte size wraps 32 bits */
-    m[604] = 0x00, m[605] = 0x03; /* ptr 768 */
+    m[604] = 0x00, m[605] = 0x03;                               /* ptr 768 */
     m[608] = 0x00, m[609] = 0x00, m[610] = 0x00, m[611] = 0x20; /* 2^29 elements of 8 bytes */
     th_error_clear(&e->err);
     memset(&got, 0, sizeof got);
@@ -444,7 +449,8 @@ static void test_layouts_match_abi(void **unused)
     check_layout("result<tuple<option<list<u8>>>, string>", 16, 4, 1, 4u);
     check_layout("tuple<option<list<u8>>>", 12, 4, 1, 0u);
     check_layout("result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>", 28, 4, 1, 4u);
-    check_layout("tuple<option<list<u8>>, tuple<option<list<u8>>>>", 24, 4, 2, 0u, 12u); /* state @4, response @16 */
+    check_layout("tuple<option<list<u8>>, tuple<option<list<u8>>>>", 24, 4, 2, 0u,
+                 12u); /* state @4, response @16 */
     check_layout("channel-accept", 16, 4, 2, 0u, 4u);
     check_layout("result<_, string>", 12, 4, 1, 4u);
     check_layout("result<string, string>", 12, 4, 1, 4u);
@@ -464,7 +470,8 @@ static const wit_fn_desc *wit_fn(const char *module, const char *name)
     size_t i;
 
     for (i = 0; i < wit_nfunctions; i++)
-        if (strcmp(wit_functions[i].module, module) == 0 && strcmp(wit_functions[i].name, name) == 0)
+        if (strcmp(wit_functions[i].module, module) == 0 &&
+            strcmp(wit_functions[i].name, name) == 0)
             return &wit_functions[i];
     return NULL;
 }
@@ -483,14 +490,15 @@ static void test_host_tables_match_wit(void **unused)
             if (d == NULL)
                 fail_msg("%s.%s is not in the WIT", ifaces[i]->module, ifaces[i]->fns[j].name);
             if (strcmp(d->sig, ifaces[i]->fns[j].sig) != 0)
-                fail_msg("%s.%s: registered as %s, the WIT gives %s", ifaces[i]->module, ifaces[i]->fns[j].name,
-                         ifaces[i]->fns[j].sig, d->sig);
+                fail_msg("%s.%s: registered as %s, the WIT gives %s", ifaces[i]->module,
+                         ifaces[i]->fns[j].name, ifaces[i]->fns[j].sig, d->sig);
         }
         for (j = 0, n = 0; j < wit_nfunctions; j++)
             if (strcmp(wit_functions[j].module, ifaces[i]->module) == 0)
                 n++;
         if (n != ifaces[i]->nfns)
-            fail_msg("%s: %zu functions registered, the WIT has %zu", ifaces[i]->module, ifaces[i]->nfns, n);
+            fail_msg("%s: %zu functions registered, the WIT has %zu", ifaces[i]->module,
+                     ifaces[i]->nfns, n);
     }
     /* the worked signatures of ABI.md */
     assert_string_equal(wit_fn("", "theater:simple/actor#init")->sig, "iiiii>i");

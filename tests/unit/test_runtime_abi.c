@@ -60,7 +60,8 @@ static const char actor_wat[] =
     "  (global $iters (export \"iters\") (mut i32) (i32.const 0))\n"
     "  (func $bump (param $align i32) (param $size i32) (result i32)\n"
     "    (local $p i32)\n"
-    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1)))\n"
+    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const "
+    "1)))\n"
     "                           (i32.sub (i32.const 0) (local.get $align))))\n"
     "    (global.set $heap (i32.add (local.get $p) (local.get $size)))\n"
     "    (local.get $p))\n"
@@ -76,7 +77,8 @@ static const char actor_wat[] =
     "    (if (i32.eq (global.get $mode) (i32.const 1)) (then unreachable))\n"
     "    (if (i32.eq (global.get $mode) (i32.const 2)) (then (loop $l (br $l))))\n"
     "    (if (i32.eq (global.get $mode) (i32.const 3))\n"
-    "      (then (return (i32.add (call $bump (local.get $align) (local.get $size)) (i32.const 1)))))\n"
+    "      (then (return (i32.add (call $bump (local.get $align) (local.get $size)) (i32.const "
+    "1)))))\n"
     "    (if (i32.eq (global.get $mode) (i32.const 4))\n"
     "      (then (return (i32.add (i32.sub (call $end) (local.get $size)) (i32.const 1)))))\n"
     "    (if (i32.eq (global.get $mode) (i32.const 5))\n"
@@ -118,7 +120,8 @@ static const char bigmem_wat[] =
     "  (global $heap (mut i32) (i32.const 1024))\n"
     "  (func (export \"cabi_realloc\") (param i32 i32 i32 i32) (result i32)\n"
     "    (local $p i32)\n"
-    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))\n"
+    "    (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const "
+    "1)))\n"
     "                           (i32.sub (i32.const 0) (local.get 2))))\n"
     "    (global.set $heap (i32.add (local.get $p) (local.get 3)))\n"
     "    (local.get $p))\n"
@@ -250,7 +253,8 @@ static uint32_t rd32(env *e, uint32_t addr)
 static void wr32(env *e, uint32_t addr, uint32_t v)
 {
     uint8_t *p = mem(e, NULL) + addr;
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 static int32_t gget(env *e, const char *name)
@@ -273,21 +277,21 @@ static void gset(env *e, const char *name, int32_t v)
 }
 
 /* `expr` must fail with `code` and a message containing `what`. */
-#define EXPECT_FAIL(e, want, expr, what)                                            \
-    do {                                                                            \
-        th_error_clear(&(e)->err);                                                  \
-        int rc_ = (expr);                                                           \
+#define EXPECT_FAIL(e, want, expr, what) \
+    do { \
+        th_error_clear(&(e)->err); \
+        int rc_ = (expr); \
         if (rc_ != (want) || (e)->err.code != (want) || strstr((e)->err.msg, what) == NULL) \
-            fail_msg("%s: got %d \"%s\", expected %d with \"%s\"", #expr, rc_,      \
-                     (e)->err.msg, (want), what);                                   \
+            fail_msg("%s: got %d \"%s\", expected %d with \"%s\"", #expr, rc_, (e)->err.msg, \
+                     (want), what); \
     } while (0)
 #define EXPECT_TRAP(e, expr, what) EXPECT_FAIL(e, TH_ETRAP, expr, what)
-#define EXPECT_OK(e, expr)                                                          \
-    do {                                                                            \
-        th_error_clear(&(e)->err);                                                  \
-        int rc_ = (expr);                                                           \
-        if (rc_ != 0)                                                               \
-            fail_msg("%s: %d \"%s\"", #expr, rc_, (e)->err.msg);                    \
+#define EXPECT_OK(e, expr) \
+    do { \
+        th_error_clear(&(e)->err); \
+        int rc_ = (expr); \
+        if (rc_ != 0) \
+            fail_msg("%s: %d \"%s\"", #expr, rc_, (e)->err.msg); \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -307,7 +311,7 @@ static void check_spans(env *e, rt_guest *g)
     assert_ptr_equal(p, base + PAGE - 1);
     EXPECT_OK(e, rt_abi_span(g, PAGE - 16, 16, &p)); /* len up to exactly the end */
     assert_ptr_equal(p, base + PAGE - 16);
-    EXPECT_OK(e, rt_abi_span(g, PAGE, 0, &p));       /* empty at the end */
+    EXPECT_OK(e, rt_abi_span(g, PAGE, 0, &p)); /* empty at the end */
     assert_ptr_equal(p, base + PAGE);
     EXPECT_TRAP(e, rt_abi_span(g, PAGE, 1, &p), "out-of-bounds");
     EXPECT_TRAP(e, rt_abi_span(g, PAGE - 16, 17, &p), "out-of-bounds");
@@ -738,8 +742,9 @@ static void test_alloc_busy_exec(void **unused)
     (void)unused;
     env_open(&e, actor_wat);
     e.scenario = NULL; /* t.run suspends */
-    assert_int_equal(th_wasm_exec_call(e.ex, th_wasm_instance_func(e.inst, "run"), NULL, 0, NULL, 0),
-                     TH_WASM_SUSPENDED);
+    assert_int_equal(
+        th_wasm_exec_call(e.ex, th_wasm_instance_func(e.inst, "run"), NULL, 0, NULL, 0),
+        TH_WASM_SUSPENDED);
     calls = gget(&e, "calls");
     EXPECT_TRAP(&e, rt_abi_alloc(&e.g, 1, 8, &ptr), "cabi_realloc");
     EXPECT_TRAP(&e, rt_abi_store_list(&e.g, 64, "abc", 3), "cabi_realloc");
@@ -903,45 +908,45 @@ static void test_string(void **unused)
     static const utf8_case good[] = {
         {"", 0},
         {"plain", 5},
-        {"a\0b", 3},                            /* NUL is a character */
+        {"a\0b", 3}, /* NUL is a character */
         {"\x7f", 1},
-        {"caf\xc3\xa9", 5},                     /* U+00E9 */
-        {"\xc2\x80", 2},                        /* U+0080, smallest 2-byte */
-        {"\xdf\xbf", 2},                        /* U+07FF */
-        {"\xe0\xa0\x80", 3},                    /* U+0800, smallest 3-byte */
-        {"\xe2\x82\xac", 3},                    /* euro sign */
-        {"\xed\x9f\xbf", 3},                    /* U+D7FF, below the surrogates */
-        {"\xee\x80\x80", 3},                    /* U+E000, above them */
-        {"\xef\xbf\xbf", 3},                    /* U+FFFF */
-        {"\xf0\x90\x80\x80", 4},                /* U+10000, smallest 4-byte */
-        {"\xf0\x9d\x84\x9e", 4},                /* U+1D11E */
-        {"\xf4\x8f\xbf\xbf", 4},                /* U+10FFFF, the last */
+        {"caf\xc3\xa9", 5},      /* U+00E9 */
+        {"\xc2\x80", 2},         /* U+0080, smallest 2-byte */
+        {"\xdf\xbf", 2},         /* U+07FF */
+        {"\xe0\xa0\x80", 3},     /* U+0800, smallest 3-byte */
+        {"\xe2\x82\xac", 3},     /* euro sign */
+        {"\xed\x9f\xbf", 3},     /* U+D7FF, below the surrogates */
+        {"\xee\x80\x80", 3},     /* U+E000, above them */
+        {"\xef\xbf\xbf", 3},     /* U+FFFF */
+        {"\xf0\x90\x80\x80", 4}, /* U+10000, smallest 4-byte */
+        {"\xf0\x9d\x84\x9e", 4}, /* U+1D11E */
+        {"\xf4\x8f\xbf\xbf", 4}, /* U+10FFFF, the last */
         {"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80!", 15},
     };
     static const utf8_case bad[] = {
-        {"\x80", 1},                            /* lone continuation */
+        {"\x80", 1}, /* lone continuation */
         {"ok\xbf", 3},
-        {"\xc0\xaf", 2},                        /* overlong '/' */
-        {"\xc1\xbf", 2},                        /* overlong U+007F */
-        {"\xe0\x80\xaf", 3},                    /* overlong, 3 bytes */
-        {"\xe0\x9f\xbf", 3},                    /* overlong U+07FF */
-        {"\xf0\x80\x80\xaf", 4},                /* overlong, 4 bytes */
-        {"\xf0\x8f\xbf\xbf", 4},                /* overlong U+FFFF */
-        {"\xed\xa0\x80", 3},                    /* U+D800, high surrogate */
-        {"\xed\xaf\xbf", 3},                    /* U+DBFF */
-        {"\xed\xb0\x80", 3},                    /* U+DC00, low surrogate */
-        {"\xed\xbf\xbf", 3},                    /* U+DFFF */
-        {"\xed\xa0\xbd\xed\xb8\x80", 6},        /* CESU-8 surrogate pair */
-        {"\xf4\x90\x80\x80", 4},                /* U+110000 */
+        {"\xc0\xaf", 2},                 /* overlong '/' */
+        {"\xc1\xbf", 2},                 /* overlong U+007F */
+        {"\xe0\x80\xaf", 3},             /* overlong, 3 bytes */
+        {"\xe0\x9f\xbf", 3},             /* overlong U+07FF */
+        {"\xf0\x80\x80\xaf", 4},         /* overlong, 4 bytes */
+        {"\xf0\x8f\xbf\xbf", 4},         /* overlong U+FFFF */
+        {"\xed\xa0\x80", 3},             /* U+D800, high surrogate */
+        {"\xed\xaf\xbf", 3},             /* U+DBFF */
+        {"\xed\xb0\x80", 3},             /* U+DC00, low surrogate */
+        {"\xed\xbf\xbf", 3},             /* U+DFFF */
+        {"\xed\xa0\xbd\xed\xb8\x80", 6}, /* CESU-8 surrogate pair */
+        {"\xf4\x90\x80\x80", 4},         /* U+110000 */
         {"\xf5\x80\x80\x80", 4},
-        {"\xf8\x88\x80\x80\x80", 5},            /* 5-byte form */
+        {"\xf8\x88\x80\x80\x80", 5}, /* 5-byte form */
         {"\xfe", 1},
         {"\xff", 1},
-        {"\xc3", 1},                            /* truncated 2-byte */
-        {"\xe2\x82", 2},                        /* truncated 3-byte */
-        {"\xf0\x9f\x98", 3},                    /* truncated 4-byte */
+        {"\xc3", 1},         /* truncated 2-byte */
+        {"\xe2\x82", 2},     /* truncated 3-byte */
+        {"\xf0\x9f\x98", 3}, /* truncated 4-byte */
         {"ab\xe2", 3},
-        {"\xe2\x28\xa1", 3},                    /* bad continuation */
+        {"\xe2\x28\xa1", 3}, /* bad continuation */
         {"\xc3\x28", 2},
         {"\xf0\x9f\x28\x80", 4},
     };
@@ -1190,7 +1195,7 @@ static void test_results(void **unused)
     EXPECT_TRAP(&e, rt_abi_result_unit(&e.g, UINT32_MAX, "e"), "out-of-bounds");
     EXPECT_TRAP(&e, rt_abi_result_err8(&e.g, UINT32_MAX - 7, "e"), "out-of-bounds");
     assert_memory_equal(m + PAGE - 16, sentinel, 16); /* nothing written */
-    assert_int_equal(gget(&e, "calls"), calls);      /* nothing allocated */
+    assert_int_equal(gget(&e, "calls"), calls);       /* nothing allocated */
 
     /* an allocator that fails: a trap, not a partial success */
     gset(&e, "mode", 1);
@@ -1252,8 +1257,8 @@ static void test_store_strings(void **unused)
     assert_int_equal(rd32(&e, PAGE - 4), 2);
     /* too many strings for a wasm32 array (the vector is never read) */
     calls = gget(&e, "calls");
-    EXPECT_FAIL(&e, TH_ETOOBIG, rt_abi_store_strings(&e.g, 64, (char *const *)v, UINT32_MAX / 8 + 1),
-                "too long");
+    EXPECT_FAIL(&e, TH_ETOOBIG,
+                rt_abi_store_strings(&e.g, 64, (char *const *)v, UINT32_MAX / 8 + 1), "too long");
     assert_int_equal(gget(&e, "calls"), calls);
     /* an array that is not 4-aligned */
     gset(&e, "mode", 3);

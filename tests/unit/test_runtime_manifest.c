@@ -165,9 +165,10 @@ static void test_full_manifest(void **state)
     assert_int_equal(m->handlers[0].type, RT_MANIFEST_H_RUNTIME);
     assert_int_equal(m->handlers[0].line, 22);
     assert_int_equal(m->handlers[4].type, RT_MANIFEST_H_FILESYSTEM);
-    assert_int_equal(m->handler_set, (1u << RT_MANIFEST_H_RUNTIME) | (1u << RT_MANIFEST_H_MESSAGE_SERVER) |
-                                         (1u << RT_MANIFEST_H_RANDOM) | (1u << RT_MANIFEST_H_ENVIRONMENT) |
-                                         (1u << RT_MANIFEST_H_FILESYSTEM));
+    assert_int_equal(m->handler_set,
+                     (1u << RT_MANIFEST_H_RUNTIME) | (1u << RT_MANIFEST_H_MESSAGE_SERVER) |
+                         (1u << RT_MANIFEST_H_RANDOM) | (1u << RT_MANIFEST_H_ENVIRONMENT) |
+                         (1u << RT_MANIFEST_H_FILESYSTEM));
     assert_null(rt_manifest_handler_get(m, RT_MANIFEST_H_STORE));
     assert_true(m->random_seeded);
     assert_true(m->random_seed == UINT64_MAX);
@@ -212,8 +213,9 @@ static void test_defaults(void **state)
     rt_manifest_free(m);
 
     /* A table given partly keeps the other defaults; 0 means "no limit". */
-    m = parse_ok(BASE "limits = { call_timeout_ms = 0 }\n[supervision]\nstrategy = \"one-for-all\"\n"
-                      "[[handler]]\ntype = \"environment\"\n");
+    m = parse_ok(BASE
+                 "limits = { call_timeout_ms = 0 }\n[supervision]\nstrategy = \"one-for-all\"\n"
+                 "[[handler]]\ntype = \"environment\"\n");
     assert_int_equal(m->limits.call_timeout_ms, 0);
     assert_true(m->limits.fuel_per_call == TH_MANIFEST_DEFAULT_FUEL_PER_CALL);
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_ONE_FOR_ALL);
@@ -242,8 +244,8 @@ static void test_substitution(void **state)
 
     parse_bad(BASE "\n\ndescription = \"${NOPE}\"\n", TH_EINVAL, "test.toml: line 5", "'NOPE'",
               "not defined", "'description'", NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"x/${MISSING}/y\"\n", TH_EINVAL, "line 5",
-              "'MISSING'", "handler[0].path", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"x/${MISSING}/y\"\n", TH_EINVAL,
+              "line 5", "'MISSING'", "handler[0].path", NULL);
     parse_bad(BASE "description = \"${DATA\"\n", TH_EINVAL, "line 3", "malformed", NULL);
     parse_bad(BASE "description = \"${}\"\n", TH_EINVAL, "malformed", NULL);
     parse_bad(BASE "description = \"${1X}\"\n", TH_EINVAL, "malformed", NULL);
@@ -267,31 +269,34 @@ static void test_unknown_fields_and_types(void **state)
 {
     (void)state;
     parse_bad(BASE "\ncolour = \"red\"\n", TH_EINVAL, "line 4", "unknown field 'colour'", NULL);
-    parse_bad(BASE "[limits]\nfuel = 1\n", TH_EINVAL, "line 4", "unknown field 'limits.fuel'", NULL);
-    parse_bad(BASE "[supervision]\nstrategy = \"one-for-one\"\nintensity = 2\n", TH_EINVAL, "line 5",
-              "'supervision.intensity'", NULL);
+    parse_bad(BASE "[limits]\nfuel = 1\n", TH_EINVAL, "line 4", "unknown field 'limits.fuel'",
+              NULL);
+    parse_bad(BASE "[supervision]\nstrategy = \"one-for-one\"\nintensity = 2\n", TH_EINVAL,
+              "line 5", "'supervision.intensity'", NULL);
     parse_bad(BASE "[[handler]]\ntype = \"runtime\"\nseed = 1\n", TH_EINVAL, "line 5",
               "unknown field 'handler[0].seed'", NULL);
     parse_bad(BASE "[[handler]]\ntype = \"timing\"\n[[handler]]\ntype = \"random\"\npath = \"x\"\n",
               TH_EINVAL, "line 7", "'handler[1].path'", NULL);
 
-    parse_bad("name = 1\ncomponent = \"a\"\n", TH_EINVAL, "line 1", "field 'name' must be a string, not an integer",
+    parse_bad("name = 1\ncomponent = \"a\"\n", TH_EINVAL, "line 1",
+              "field 'name' must be a string, not an integer", NULL);
+    parse_bad(BASE "save_chain = \"yes\"\n", TH_EINVAL, "line 3", "'save_chain' must be a boolean",
               NULL);
-    parse_bad(BASE "save_chain = \"yes\"\n", TH_EINVAL, "line 3", "'save_chain' must be a boolean", NULL);
     parse_bad(BASE "[limits]\nfuel_per_call = \"lots\"\n", TH_EINVAL, "line 4",
               "'limits.fuel_per_call' must be an integer, not a string", NULL);
     parse_bad(BASE "limits = 3\n", TH_EINVAL, "line 3", "'limits' must be a table", NULL);
-    parse_bad(BASE "init_state = { count = 0 }\n", TH_EINVAL, "line 3", "'init_state' must be a string", NULL);
+    parse_bad(BASE "init_state = { count = 0 }\n", TH_EINVAL, "line 3",
+              "'init_state' must be a string", NULL);
     parse_bad(BASE "[handler]\ntype = \"runtime\"\n", TH_EINVAL, "line 3", "array of tables", NULL);
     parse_bad(BASE "handler = [1]\n", TH_EINVAL, "line 3", "'handler[0]' must be a table", NULL);
     parse_bad(BASE "[[handler]]\ntype = \"random\"\nseed = 1.5\n", TH_EINVAL, "line 5",
               "'handler[0].seed' must be an integer, not a float", NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = \"HOME\"\n", TH_EINVAL, "line 5",
-              "'handler[0].allowed_vars' must be an array", NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = [\n\"HOME\",\n 7]\n", TH_EINVAL,
-              "line 7", "'handler[0].allowed_vars[1]' must be a string", NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"A=B\"]\n", TH_EINVAL, "line 5",
-              "not a variable name", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = \"HOME\"\n", TH_EINVAL,
+              "line 5", "'handler[0].allowed_vars' must be an array", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = [\n\"HOME\",\n 7]\n",
+              TH_EINVAL, "line 7", "'handler[0].allowed_vars[1]' must be a string", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"A=B\"]\n", TH_EINVAL,
+              "line 5", "not a variable name", NULL);
 }
 
 static void test_required_and_values(void **state)
@@ -299,26 +304,33 @@ static void test_required_and_values(void **state)
     (void)state;
     parse_bad("component = \"a.wasm\"\n", TH_EINVAL, "missing required field 'name'", NULL);
     parse_bad("name = \"a\"\n", TH_EINVAL, "missing required field 'component'", NULL);
-    parse_bad("name = \"\"\ncomponent = \"a\"\n", TH_EINVAL, "line 1", "'name' must not be empty", NULL);
-    parse_bad("name = \"a\\nb\"\ncomponent = \"a\"\n", TH_EINVAL, "line 1", "control character", NULL);
-    parse_bad("name = \"a\"\ncomponent = \"a\\u0000b\"\n", TH_EINVAL, "line 2", "control character", NULL);
-    parse_bad(BASE "restart = \"always\"\n", TH_EINVAL, "line 3", "'restart' must be \"permanent\"", NULL);
+    parse_bad("name = \"\"\ncomponent = \"a\"\n", TH_EINVAL, "line 1", "'name' must not be empty",
+              NULL);
+    parse_bad("name = \"a\\nb\"\ncomponent = \"a\"\n", TH_EINVAL, "line 1", "control character",
+              NULL);
+    parse_bad("name = \"a\"\ncomponent = \"a\\u0000b\"\n", TH_EINVAL, "line 2", "control character",
+              NULL);
+    parse_bad(BASE "restart = \"always\"\n", TH_EINVAL, "line 3", "'restart' must be \"permanent\"",
+              NULL);
     parse_bad(BASE "[supervision]\nstrategy = \"one_for_one\"\n", TH_EINVAL, "line 4",
               "'supervision.strategy' must be", NULL);
     parse_bad(BASE "[supervision]\nmax_restarts = 1\n", TH_EINVAL, "line 3",
               "missing required field 'supervision.strategy'", NULL);
-    parse_bad(BASE "[supervision]\nstrategy = \"one-for-one\"\nwithin_seconds = 0\n", TH_EINVAL, "line 5",
-              "'supervision.within_seconds' must be between 1", NULL);
-    parse_bad(BASE "[limits]\nmemory_bytes = 5_000_000_000\n", TH_EINVAL, "line 4", "'limits.memory_bytes'",
+    parse_bad(BASE "[supervision]\nstrategy = \"one-for-one\"\nwithin_seconds = 0\n", TH_EINVAL,
+              "line 5", "'supervision.within_seconds' must be between 1", NULL);
+    parse_bad(BASE "[limits]\nmemory_bytes = 5_000_000_000\n", TH_EINVAL, "line 4",
+              "'limits.memory_bytes'", NULL);
+    parse_bad(BASE "[limits]\nfuel_per_call = -1\n", TH_EINVAL, "line 4", "'limits.fuel_per_call'",
               NULL);
-    parse_bad(BASE "[limits]\nfuel_per_call = -1\n", TH_EINVAL, "line 4", "'limits.fuel_per_call'", NULL);
     parse_bad(BASE "[limits]\ncall_timeout_ms = 999999999999\n", TH_EINVAL, "line 4", NULL);
-    parse_bad(BASE "[limits]\nstack_bytes = 4_000_000_000\n", TH_EINVAL, "line 4", "'limits.stack_bytes'",
-              NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"teleport\"\n", TH_EINVAL, "line 4", "unknown handler \"teleport\"", NULL);
-    parse_bad(BASE "[[handler]]\nseed = 1\n", TH_EINVAL, "line 3", "missing required field 'handler[0].type'",
-              NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"store\"\n[[handler]]\ntype = \"timing\"\n[[handler]]\ntype = \"store\"\n",
+    parse_bad(BASE "[limits]\nstack_bytes = 4_000_000_000\n", TH_EINVAL, "line 4",
+              "'limits.stack_bytes'", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"teleport\"\n", TH_EINVAL, "line 4",
+              "unknown handler \"teleport\"", NULL);
+    parse_bad(BASE "[[handler]]\nseed = 1\n", TH_EINVAL, "line 3",
+              "missing required field 'handler[0].type'", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"store\"\n[[handler]]\ntype = "
+                   "\"timing\"\n[[handler]]\ntype = \"store\"\n",
               TH_EINVAL, "line 8", "\"store\" is listed twice (first at line 3)", NULL);
     /* TOML errors come through with the source name and position. */
     parse_bad(BASE "name = \"b\"\n", TH_EINVAL, "test.toml: line 3", "duplicate key 'name'", NULL);
@@ -345,8 +357,10 @@ static void test_init_state(void **state)
     assert_string_equal(m->init_state.json, "  [1, 2, {\"a\": null}]");
     rt_manifest_free(m);
 
-    parse_bad(BASE "init_state = '{\"a\": }'\n", TH_EINVAL, "line 3", "'init_state' is not valid JSON", NULL);
-    parse_bad(BASE "init_state = \"store:abc\"\n", TH_EINVAL, "line 3", "store:<store-id>/<label>", NULL);
+    parse_bad(BASE "init_state = '{\"a\": }'\n", TH_EINVAL, "line 3",
+              "'init_state' is not valid JSON", NULL);
+    parse_bad(BASE "init_state = \"store:abc\"\n", TH_EINVAL, "line 3", "store:<store-id>/<label>",
+              NULL);
     parse_bad(BASE "init_state = \"store:/label\"\n", TH_EINVAL, "store:<store-id>/<label>", NULL);
     parse_bad(BASE "init_state = \"store:id/\"\n", TH_EINVAL, "store:<store-id>/<label>", NULL);
     parse_bad(BASE "init_state = \"\"\n", TH_EINVAL, "must not be empty", NULL);
@@ -355,13 +369,14 @@ static void test_init_state(void **state)
 static void test_filesystem_path(void **state)
 {
     (void)state;
-    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\n", TH_EINVAL, "missing required field 'handler[0].path'",
-              NULL);
-    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"no-such-dir\"\n", TH_ENOENT, "line 5",
-              "handler[0].path", "no-such-dir", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\n", TH_EINVAL,
+              "missing required field 'handler[0].path'", NULL);
+    parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"no-such-dir\"\n", TH_ENOENT,
+              "line 5", "handler[0].path", "no-such-dir", NULL);
     parse_bad(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"file.txt\"\n", TH_EINVAL, "line 5",
               "not a directory", NULL);
-    rt_manifest *m = parse_ok(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"data/../data/.\"\n");
+    rt_manifest *m =
+        parse_ok(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"data/../data/.\"\n");
     char want[PATH_MAX + 64];
     snprintf(want, sizeof want, "%s/data", g_dir);
     assert_string_equal(m->fs_root, want);
@@ -488,7 +503,8 @@ static void test_bound_limits(void **state)
     m = parse_ok(BASE "[limits]\nmax_children = 0\nmax_descendants = 7\nmailbox_messages = 1\n"
                       "mailbox_bytes = 4096\nstore_bytes = 0\nfuel_per_call = 9\n");
     assert_int_equal(m->limits_set, RT_MANIFEST_LIMIT_CHILDREN | RT_MANIFEST_LIMIT_DESCENDANTS |
-                                        RT_MANIFEST_LIMIT_MAILBOX_MESSAGES | RT_MANIFEST_LIMIT_MAILBOX_BYTES |
+                                        RT_MANIFEST_LIMIT_MAILBOX_MESSAGES |
+                                        RT_MANIFEST_LIMIT_MAILBOX_BYTES |
                                         RT_MANIFEST_LIMIT_STORE_BYTES | RT_MANIFEST_LIMIT_FUEL);
     assert_int_equal(m->limits.max_children, 0);
     assert_int_equal(m->limits.max_descendants, 7);
@@ -496,9 +512,12 @@ static void test_bound_limits(void **state)
     assert_int_equal(m->limits.mailbox_bytes, 4096);
     assert_int_equal(m->limits.store_bytes, 0);
     rt_manifest_free(m);
-    parse_bad(BASE "[limits]\nmailbox_messages = 0\n", TH_EINVAL, "line 4", "'limits.mailbox_messages'", NULL);
-    parse_bad(BASE "[limits]\nmailbox_bytes = 100\n", TH_EINVAL, "line 4", "'limits.mailbox_bytes'", NULL);
-    parse_bad(BASE "[limits]\nmax_children = 1_000_001\n", TH_EINVAL, "'limits.max_children'", NULL);
+    parse_bad(BASE "[limits]\nmailbox_messages = 0\n", TH_EINVAL, "line 4",
+              "'limits.mailbox_messages'", NULL);
+    parse_bad(BASE "[limits]\nmailbox_bytes = 100\n", TH_EINVAL, "line 4", "'limits.mailbox_bytes'",
+              NULL);
+    parse_bad(BASE "[limits]\nmax_children = 1_000_001\n", TH_EINVAL, "'limits.max_children'",
+              NULL);
     parse_bad(BASE "[limits]\nmax_descendants = -1\n", TH_EINVAL, "'limits.max_descendants'", NULL);
     parse_bad(BASE "[limits]\nstore_bytes = \"lots\"\n", TH_EINVAL, "must be an integer", NULL);
     assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_FILESYSTEM));
@@ -522,18 +541,12 @@ static void test_handler_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_manifest),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_substitution),
-        cmocka_unit_test(test_unknown_fields_and_types),
-        cmocka_unit_test(test_required_and_values),
-        cmocka_unit_test(test_init_state),
-        cmocka_unit_test(test_filesystem_path),
-        cmocka_unit_test(test_load_file),
-        cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_docs_example),
-        cmocka_unit_test(test_handler_names),
-        cmocka_unit_test(test_bound_limits),
+        cmocka_unit_test(test_full_manifest),       cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_substitution),        cmocka_unit_test(test_unknown_fields_and_types),
+        cmocka_unit_test(test_required_and_values), cmocka_unit_test(test_init_state),
+        cmocka_unit_test(test_filesystem_path),     cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_size_limit),          cmocka_unit_test(test_docs_example),
+        cmocka_unit_test(test_handler_names),       cmocka_unit_test(test_bound_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,17 +24,17 @@ static void test_utf8(void **unused)
     assert_true(ok("", 0));
     assert_true(ok("plain ascii", 11));
     assert_true(ok("caf\xc3\xa9", 5));
-    assert_true(ok("\xe2\x82\xac", 3));         /* euro sign */
-    assert_true(ok("\xf0\x9f\x98\x80", 4));     /* emoji */
-    assert_true(ok("a\0b", 3));                 /* NUL is a character */
+    assert_true(ok("\xe2\x82\xac", 3));     /* euro sign */
+    assert_true(ok("\xf0\x9f\x98\x80", 4)); /* emoji */
+    assert_true(ok("a\0b", 3));             /* NUL is a character */
     assert_false(ok("\xff", 1));
-    assert_false(ok("\xc3", 1));                /* truncated */
-    assert_false(ok("\xc0\xaf", 2));            /* overlong '/' */
-    assert_false(ok("\xe0\x80\xaf", 3));        /* overlong */
-    assert_false(ok("\xed\xa0\x80", 3));        /* surrogate */
-    assert_false(ok("\xf4\x90\x80\x80", 4));    /* above U+10FFFF */
-    assert_false(ok("\xe2\x28\xa1", 3));        /* bad continuation */
-    assert_false(ok("ok\x80", 3));              /* lone continuation */
+    assert_false(ok("\xc3", 1));             /* truncated */
+    assert_false(ok("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(ok("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(ok("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(ok("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+    assert_false(ok("\xe2\x28\xa1", 3));     /* bad continuation */
+    assert_false(ok("ok\x80", 3));           /* lone continuation */
 }
 
 static void test_json(void **unused)
@@ -47,7 +47,8 @@ static void test_json(void **unused)
     rt_buf_json_hex(&b, (const uint8_t *)"\x00\xab\xff", 3);
     rt_buf_printf(&b, " %d %s", 42, "x");
     assert_false(b.oom);
-    assert_string_equal((char *)b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\" \"00abff\" 42 x");
+    assert_string_equal((char *)b.data,
+                        "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\" \"00abff\" 42 x");
     rt_buf_release(&b);
     assert_null(b.data);
 }

@@ -39,26 +39,35 @@ static const char wit_text[] =
     "  record channel-accept { accepted: bool, message: option<list<u8>> }\n"
     "  record chain-event { hash: list<u8>, parent-hash: option<list<u8>>, event-type: string,\n"
     "                       data: list<u8>, timestamp: u64, description: option<string> }\n"
-    "  enum wit-error-type { operation-timeout, channel-closed, shutting-down, function-not-found,\n"
-    "                        type-mismatch, internal, serialization-error, update-component-error, paused }\n"
+    "  enum wit-error-type { operation-timeout, channel-closed, shutting-down, "
+    "function-not-found,\n"
+    "                        type-mismatch, internal, serialization-error, update-component-error, "
+    "paused }\n"
     "  record wit-actor-error { error-type: wit-error-type, data: option<list<u8>> }\n"
     "}\n"
     "interface actor {\n"
-    "  init: func(state: option<list<u8>>, params: tuple<string>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  init: func(state: option<list<u8>>, params: tuple<string>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
     "}\n"
     "interface message-server-client {\n"
-    "  handle-send: func(state: option<list<u8>>, params: tuple<list<u8>>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-send: func(state: option<list<u8>>, params: tuple<list<u8>>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
     "  handle-request: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
     "                  -> result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>;\n"
     "  handle-channel-open: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
     "                  -> result<tuple<option<list<u8>>, tuple<channel-accept>>, string>;\n"
-    "  handle-channel-message: func(state: option<list<u8>>, params: tuple<channel-id, list<u8>>) -> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-channel-close: func(state: option<list<u8>>, params: tuple<channel-id>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-channel-message: func(state: option<list<u8>>, params: tuple<channel-id, list<u8>>) "
+    "-> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-channel-close: func(state: option<list<u8>>, params: tuple<channel-id>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
     "}\n"
     "interface supervisor-handlers {\n"
-    "  handle-child-error: func(state: option<list<u8>>, params: tuple<string, wit-actor-error>) -> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-child-exit: func(state: option<list<u8>>, params: tuple<string, option<list<u8>>>) -> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-child-external-stop: func(state: option<list<u8>>, params: tuple<string>) -> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-child-error: func(state: option<list<u8>>, params: tuple<string, wit-actor-error>) "
+    "-> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-child-exit: func(state: option<list<u8>>, params: tuple<string, option<list<u8>>>) "
+    "-> result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-child-external-stop: func(state: option<list<u8>>, params: tuple<string>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
     "}\n"
     "interface runtime {\n"
     "  log: func(msg: string);\n"
@@ -68,7 +77,8 @@ static const char wit_text[] =
     "interface message-server-host {\n"
     "  send: func(actor-id: actor-id, msg: list<u8>) -> result<_, string>;\n"
     "  request: func(actor-id: actor-id, msg: list<u8>) -> result<list<u8>, string>;\n"
-    "  open-channel: func(actor-id: actor-id, initial-msg: list<u8>) -> result<channel-id, string>;\n"
+    "  open-channel: func(actor-id: actor-id, initial-msg: list<u8>) -> result<channel-id, "
+    "string>;\n"
     "  send-on-channel: func(channel-id: channel-id, msg: list<u8>) -> result<_, string>;\n"
     "  close-channel: func(channel-id: channel-id) -> result<_, string>;\n"
     "  list-outstanding-requests: func() -> list<string>;\n"
@@ -90,13 +100,19 @@ static const char wit_text[] =
     "  store: func(store-id: string, content: list<u8>) -> result<content-ref, string>;\n"
     "  get: func(store-id: string, content-ref: content-ref) -> result<list<u8>, string>;\n"
     "  exists: func(store-id: string, content-ref: content-ref) -> result<bool, string>;\n"
-    "  label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
-    "  get-by-label: func(store-id: string, label: string) -> result<option<content-ref>, string>;\n"
+    "  label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, "
+    "string>;\n"
+    "  get-by-label: func(store-id: string, label: string) -> result<option<content-ref>, "
+    "string>;\n"
     "  remove-label: func(store-id: string, label: string) -> result<_, string>;\n"
-    "  remove-from-label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
-    "  store-at-label: func(store-id: string, label: string, content: list<u8>) -> result<content-ref, string>;\n"
-    "  replace-content-at-label: func(store-id: string, label: string, content: list<u8>) -> result<content-ref, string>;\n"
-    "  replace-at-label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, string>;\n"
+    "  remove-from-label: func(store-id: string, label: string, content-ref: content-ref) -> "
+    "result<_, string>;\n"
+    "  store-at-label: func(store-id: string, label: string, content: list<u8>) -> "
+    "result<content-ref, string>;\n"
+    "  replace-content-at-label: func(store-id: string, label: string, content: list<u8>) -> "
+    "result<content-ref, string>;\n"
+    "  replace-at-label: func(store-id: string, label: string, content-ref: content-ref) -> "
+    "result<_, string>;\n"
     "  list-labels: func(store-id: string) -> result<list<string>, string>;\n"
     "  list-all-content: func(store-id: string) -> result<list<content-ref>, string>;\n"
     "  calculate-total-size: func(store-id: string) -> result<u64, string>;\n"
@@ -145,8 +161,9 @@ enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_NA
 
 typedef struct tnode {
     enum tkind kind;
-    char name[NAME_LEN]; /* T_PRIM: the primitive; T_NAMED: the reference */
-    int args[MAX_FIELDS]; /* list/option: [0]; result: [0] ok, [1] err (-1 = none); tuple/record: fields */
+    char name[NAME_LEN];  /* T_PRIM: the primitive; T_NAMED: the reference */
+    int args[MAX_FIELDS]; /* list/option: [0]; result: [0] ok, [1] err (-1 = none); tuple/record:
+                             fields */
     int nargs;
 } tnode;
 
@@ -248,8 +265,8 @@ static void parse_type_args(lexer *lx, int node)
 
 static int parse_type(lexer *lx)
 {
-    static const char *const prims[] = {"bool", "u8", "u16", "u32", "u64", "s8", "s16",
-                                        "s32", "s64", "f32", "f64", "char", "string"};
+    static const char *const prims[] = {"bool", "u8",  "u16", "u32", "u64",  "s8",    "s16",
+                                        "s32",  "s64", "f32", "f64", "char", "string"};
     char word[NAME_LEN];
     snprintf(word, sizeof word, "%s", lx->tok);
     lex(lx);
@@ -471,12 +488,11 @@ static void flatten(int node, flat *out)
  * "(i32, i32) -> nil", "() -> i64", "(i32) -> i32". */
 static void sig_string(const flat *params, const flat *results, char *buf, size_t cap)
 {
-    static const char *const names[128] = {['i'] = "i32", ['I'] = "i64", ['f'] = "f32",
-                                           ['F'] = "f64"};
+    static const char *const names[128] = {
+        ['i'] = "i32", ['I'] = "i64", ['f'] = "f32", ['F'] = "f64"};
     size_t n = (size_t)snprintf(buf, cap, "(");
     for (int i = 0; i < params->n; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "",
-                              names[(int)params->v[i]]);
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", names[(int)params->v[i]]);
     n += (size_t)snprintf(buf + n, cap - n, ") -> ");
     if (results->n == 0)
         snprintf(buf + n, cap - n, "nil");
@@ -569,8 +585,8 @@ static void test_worked_signatures(void **state)
 #define MAX_ITEMS 256
 
 typedef struct item {
-    char kind[16];   /* func, memory, table, global */
-    char name[160];  /* export name, or "module.field" split into module/field */
+    char kind[16];  /* func, memory, table, global */
+    char name[160]; /* export name, or "module.field" split into module/field */
     char module[96];
     char sig[256];
 } item;
@@ -877,8 +893,8 @@ static void check_complete(const module_info *m)
         bool found = false;
         snprintf(name, sizeof name, IFACE_PREFIX "%s", f->iface);
         for (int k = 0; k < m->nimports; k++)
-            found |= strcmp(m->imports[k].module, name) == 0 &&
-                     strcmp(m->imports[k].name, f->name) == 0;
+            found |=
+                strcmp(m->imports[k].module, name) == 0 && strcmp(m->imports[k].name, f->name) == 0;
         if (!found)
             fail_msg("abi_probe: missing import %s.%s", name, f->name);
         imports++;

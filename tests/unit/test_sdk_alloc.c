@@ -69,7 +69,10 @@ static int check_heap(void)
 }
 
 /* Used blocks other than the scope list's own array. */
-static int live(void) { return check_heap() - (scope.items ? 1 : 0); }
+static int live(void)
+{
+    return check_heap() - (scope.items ? 1 : 0);
+}
 
 static void reset_heap(void)
 {
@@ -364,7 +367,8 @@ static void test_request_and_channel_results(void **state)
 {
     (void)state;
     uint8_t *rid = host_lower("r1"), *msg = host_lower("answer");
-    thw_res_tup2_opt_bytes_tup1_opt_bytes_str *r = ta__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
+    thw_res_tup2_opt_bytes_tup1_opt_bytes_str *r =
+        ta__call_request(request_handler, 1, msg, 6, (char *)rid, 2, msg, 6);
     assert_int_equal(r->is_err, 0);
     assert_false(r->u.ok.f0.some);
     assert_null(r->u.ok.f0.u.val.ptr); /* none is lowered without a pointer */
@@ -372,7 +376,8 @@ static void test_request_and_channel_results(void **state)
     assert_memory_equal(r->u.ok.f1.f0.u.val.ptr, "answer", 6);
     ta__post_return(r);
 
-    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str *c = ta__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
+    thw_res_tup2_opt_bytes_tup1_types_channel_accept_str *c =
+        ta__call_channel_open(open_handler, 0, NULL, 0, "ch", 2, NULL, 0);
     assert_int_equal(c->is_err, 0);
     assert_true(c->u.ok.f1.f0.accepted);
     assert_false(c->u.ok.f1.f0.message.some);
@@ -384,13 +389,13 @@ static void test_request_and_channel_results(void **state)
 /* Formatting, JSON, UTF-8, numbers                                         */
 /* ------------------------------------------------------------------------ */
 
-#define SAME_AS_SNPRINTF(...)                                                      \
-    do {                                                                           \
-        char want[128], got[128];                                                  \
-        int wn = snprintf(want, sizeof want, __VA_ARGS__);                         \
-        size_t gn = ta_fmt(got, sizeof got, __VA_ARGS__);                          \
-        assert_int_equal(gn, (size_t)wn);                                          \
-        assert_string_equal(got, want);                                            \
+#define SAME_AS_SNPRINTF(...) \
+    do { \
+        char want[128], got[128]; \
+        int wn = snprintf(want, sizeof want, __VA_ARGS__); \
+        size_t gn = ta_fmt(got, sizeof got, __VA_ARGS__); \
+        assert_int_equal(gn, (size_t)wn); \
+        assert_string_equal(got, want); \
     } while (0)
 
 static void test_fmt(void **state)
@@ -400,8 +405,8 @@ static void test_fmt(void **state)
     SAME_AS_SNPRINTF("%d|%i|%u", 42, -7, 3000000000u);
     SAME_AS_SNPRINTF("[%5d][%-5d][%05d][%+d][% d]", 42, 42, -42, 5, 5);
     SAME_AS_SNPRINTF("%d %ld %lld", INT32_MIN, (long)INT64_MIN, (long long)INT64_MIN);
-    SAME_AS_SNPRINTF("%llu %zu %x %X %#x %o %#o", 18446744073709551615ull, (size_t)99, 255u,
-                     255u, 255u, 8u, 8u);
+    SAME_AS_SNPRINTF("%llu %zu %x %X %#x %o %#o", 18446744073709551615ull, (size_t)99, 255u, 255u,
+                     255u, 8u, 8u);
     SAME_AS_SNPRINTF("%hhu %hd %hhd", 300, 70000, 200);
     SAME_AS_SNPRINTF("[%.5d][%.0d][%8.3d][%-8.3x]", 42, 0, 7, 0xau);
     SAME_AS_SNPRINTF("[%s][%10s][%-10s][%.2s][%.*s]", "abc", "abc", "abc", "abc", 4, "abcdef");
@@ -443,7 +448,8 @@ static void test_json(void **state)
     expect_json(" { \"a\" : 1 , \"b\":[1,{\"c\":\"}\"}], \"k\" : \"v\" } ", "k", "v");
     expect_json("{\"a\":{\"k\":\"inner\"},\"k\":\"outer\"}", "k", "outer");
     expect_json("{\"k\":\"q\\\"\\\\\\/\\n\\t\"}", "k", "q\"\\/\n\t");
-    expect_json("{\"k\":\"\\u00e9\\u20ac\\ud83d\\ude00\"}", "k", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    expect_json("{\"k\":\"\\u00e9\\u20ac\\ud83d\\ude00\"}", "k",
+                "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     expect_json("{\"k\\u0031\":\"escaped key\"}", "k1", "escaped key");
     expect_json("{\"k\":\"\"}", "k", "");
     expect_json("{\"k\":5}", "k", NULL);
@@ -469,8 +475,10 @@ static void test_utf8(void **state)
     assert_false(ta_utf8_valid(TA_STR("\xe2\x82")));         /* truncated */
     ta_str ok = TA_STR("fine");
     assert_ptr_equal(ta_utf8_fix(ok).ptr, ok.ptr);
-    ta_str fixed = ta_utf8_fix(TA_STR("a\xff" "b"));
-    assert_true(ta_str_eq_c(fixed, "a\xef\xbf\xbd" "b"));
+    ta_str fixed = ta_utf8_fix(TA_STR("a\xff"
+                                      "b"));
+    assert_true(ta_str_eq_c(fixed, "a\xef\xbf\xbd"
+                                   "b"));
     ta_status st = ta_fail_str(TA_STR("bad \x80"));
     assert_false(st.ok);
     assert_true(ta_utf8_valid(st.err));

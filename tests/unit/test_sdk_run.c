@@ -40,13 +40,13 @@ typedef struct mock {
     th_wasm_imports *imp;
     th_wasm_exec *ex;
     th_wasm_func *realloc_fn;
-    char log[MAX_LINES][LINE];   /* runtime.log messages */
+    char log[MAX_LINES][LINE]; /* runtime.log messages */
     int nlog;
     char calls[MAX_LINES][LINE]; /* other host calls, as "name arg arg" */
     int ncalls;
-    uint64_t clock;              /* timing: ms */
+    uint64_t clock; /* timing: ms */
     int nspawn;
-    char request_answer[LINE];   /* what message-server-host.request returns */
+    char request_answer[LINE]; /* what message-server-host.request returns */
     struct {
         char label[64], value[LINE];
     } kv[16];
@@ -289,9 +289,9 @@ HOST(h_store_get_by_label)
     }
     uint64_t size;
     uint8_t *mem = th_wasm_call_memory(call, &size);
-    put_u8(mem, size, ret, 0);                    /* ok */
-    put_u8(mem, size, ret + 4, i >= 0 ? 1 : 0);   /* option disc @4 */
-    put_u32(mem, size, ret + 8, p);               /* content-ref @8 */
+    put_u8(mem, size, ret, 0);                  /* ok */
+    put_u8(mem, size, ret + 4, i >= 0 ? 1 : 0); /* option disc @4 */
+    put_u32(mem, size, ret + 8, p);             /* content-ref @8 */
     put_u32(mem, size, ret + 12, n);
     return TH_OK;
 }
@@ -443,12 +443,15 @@ static void push_opt(args *a, const char *s)
     }
 }
 
-static void push_i32(args *a, int32_t v) { a->v[a->n++].i32 = v; }
+static void push_i32(args *a, int32_t v)
+{
+    a->v[a->n++].i32 = v;
+}
 
 /* What an export returned. */
 typedef struct outcome {
-    int status;  /* TH_OK or TH_WASM_TRAPPED */
-    bool ok;     /* result: ok (true) or err */
+    int status; /* TH_OK or TH_WASM_TRAPPED */
+    bool ok;    /* result: ok (true) or err */
     char err[LINE];
     bool state_some;
     char state[LINE];
@@ -618,9 +621,13 @@ static void test_ping(void **state)
     assert_int_equal(o.status, TH_OK);
     if (!o.ok)
         fail_msg("ping init failed: %s", o.err);
-    static const char *const want[] = {
-        "spawn /x/pong.toml none", "send child-1 hello from ping", "request child-1 ping 1",
-        "request child-1 ping 2",  "request child-1 ping 3",       "shutdown none",       NULL};
+    static const char *const want[] = {"spawn /x/pong.toml none",
+                                       "send child-1 hello from ping",
+                                       "request child-1 ping 1",
+                                       "request child-1 ping 2",
+                                       "request child-1 ping 3",
+                                       "shutdown none",
+                                       NULL};
     expect_calls(want);
     assert_true(logged("ping p1 spawned pong child-1"));
     assert_true(logged("ping 3 -> pong"));
@@ -674,10 +681,10 @@ static void test_supervisor(void **state)
         fail_msg("handle-child-error failed: %s", o.err);
     assert_true(o.state_some);
     assert_string_equal(o.state, "{\"worker\": \"w.toml\"}");
-    static const char *const want[] = {
-        "spawn w.toml none",       "spawn w.toml none",  "request child-1 job 1",
-        "send child-2 crash",      "restart-child child-2", "request child-2 job 2",
-        "shutdown none",           NULL};
+    static const char *const want[] = {"spawn w.toml none",     "spawn w.toml none",
+                                       "request child-1 job 1", "send child-2 crash",
+                                       "restart-child child-2", "request child-2 job 2",
+                                       "shutdown none",         NULL};
     expect_calls(want);
     assert_true(logged("supervisor: worker child-2 failed (internal: boom)"));
     assert_true(logged("supervisor: restarted worker child-2 answered \"done: job\""));
@@ -716,9 +723,9 @@ static void test_kv(void **state)
     assert_string_equal(o.state, "store-1");
 
     static const char *const script[][2] = {
-        {"put color blue", "ok"},     {"put name ada lovelace", "ok"},
-        {"get name", "ok ada lovelace"}, {"get color", "ok blue"},
-        {"keys", "ok color name"},    {"del color", "ok"},
+        {"put color blue", "ok"},         {"put name ada lovelace", "ok"},
+        {"get name", "ok ada lovelace"},  {"get color", "ok blue"},
+        {"keys", "ok color name"},        {"del color", "ok"},
         {"get color", "err no such key"}, {"frob", "err unknown command: frob"},
     };
     for (size_t i = 0; i < sizeof script / sizeof script[0]; i++) {
@@ -739,8 +746,8 @@ static void test_timer(void **state)
     outcome o = init(NULL, "t1");
     if (!o.ok)
         fail_msg("timer init failed: %s", o.err);
-    static const char *const want[] = {"sleep 100", "sleep 100", "sleep 100", "deadline +400",
-                                       "shutdown none", NULL};
+    static const char *const want[] = {"sleep 100",     "sleep 100",     "sleep 100",
+                                       "deadline +400", "shutdown none", NULL};
     expect_calls(want);
     assert_true(logged("tick 3 at +300 ms"));
     assert_true(logged("deadline +400 ms reached at +400 ms"));
@@ -759,14 +766,10 @@ int main(void)
         snprintf(wasm_dir, sizeof wasm_dir, "%s/examples/actors", bin ? bin : ".");
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter),
-        cmocka_unit_test(test_counter_memory_is_released),
-        cmocka_unit_test(test_ping),
-        cmocka_unit_test(test_pong_and_worker),
-        cmocka_unit_test(test_supervisor),
-        cmocka_unit_test(test_echo),
-        cmocka_unit_test(test_kv),
-        cmocka_unit_test(test_timer),
+        cmocka_unit_test(test_counter),    cmocka_unit_test(test_counter_memory_is_released),
+        cmocka_unit_test(test_ping),       cmocka_unit_test(test_pong_and_worker),
+        cmocka_unit_test(test_supervisor), cmocka_unit_test(test_echo),
+        cmocka_unit_test(test_kv),         cmocka_unit_test(test_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

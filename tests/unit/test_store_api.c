@@ -103,10 +103,11 @@ static void test_put_get_exists(void **state)
     assert_non_null(data);
     free(data);
     /* Upper-case references are accepted. */
-    assert_int_equal(th_store_exists(f->s, f->id,
-                                     "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
-                                     &ex, &err),
-                     TH_OK);
+    assert_int_equal(
+        th_store_exists(f->s, f->id,
+                        "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", &ex,
+                        &err),
+        TH_OK);
     assert_int_equal(ex, 1);
 }
 
@@ -226,10 +227,11 @@ static void test_bad_input(void **state)
     assert_null(data);
     assert_int_equal(th_store_get(f->s, f->id, "abc", &data, &len, &err), TH_EINVAL);
     assert_int_equal(th_store_get(f->s, f->id, EMPTY_SHA256 "00", &data, &len, &err), TH_EINVAL);
-    assert_int_equal(th_store_exists(f->s, f->id,
-                                     "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-                                     &ex, &err),
-                     TH_EINVAL);
+    assert_int_equal(
+        th_store_exists(f->s, f->id,
+                        "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", &ex,
+                        &err),
+        TH_EINVAL);
     /* Label on missing content, empty label, over-long label. */
     assert_int_equal(th_store_label(f->s, f->id, "l", ABC_SHA256, &err), TH_ENOENT);
     assert_non_null(strstr(err.msg, "holds no content"));
@@ -508,9 +510,9 @@ static void test_read_snapshots(void **state)
     assert_string_equal(got.hash, b.hash);
     /* A miss is still a miss, and an unknown store still unknown. */
     assert_int_equal(th_store_get(f->s, f->id, ABC_SHA256, &data, &len, &err), TH_ENOENT);
-    assert_int_equal(th_store_exists(f->s, "00000000-0000-4000-8000-000000000000", a.hash, &ex,
-                                     &err),
-                     TH_ENOENT);
+    assert_int_equal(
+        th_store_exists(f->s, "00000000-0000-4000-8000-000000000000", a.hash, &ex, &err),
+        TH_ENOENT);
     /* An idle handle lets go of its snapshot: a TRUNCATE checkpoint, which
      * waits for no reader, completes after a while. */
     assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
@@ -687,8 +689,9 @@ static void test_newer_schema_and_garbage_refused(void **state)
     /* Another application's SQLite database. */
     unlink(path);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA application_id=42", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA application_id=42", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(th_store_open(&cfg, &s, &err), TH_ECORRUPT);
     assert_non_null(strstr(err.msg, "not a Theater database"));
@@ -711,9 +714,10 @@ static void test_home_resolve(void **state)
     setenv("HOME", "/h", 1);
     assert_int_equal(th_home_resolve(NULL, out, sizeof out, &err), TH_OK);
     assert_string_equal(out, "/h/.theater");
-    assert_int_equal(th_home_resolve("/a/very/long/path/that/does/not/fit/in/sixty/four/bytes/at/all/not/at/all",
-                                     out, sizeof out, &err),
-                     TH_ETOOBIG);
+    assert_int_equal(
+        th_home_resolve("/a/very/long/path/that/does/not/fit/in/sixty/four/bytes/at/all/not/at/all",
+                        out, sizeof out, &err),
+        TH_ETOOBIG);
 }
 
 static void test_open_bad_config(void **state)

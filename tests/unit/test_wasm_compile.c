@@ -76,11 +76,11 @@ static void section(buf *m, uint8_t id, const buf *content)
 /* A module with one function of type (params) -> (results), the given
  * extra locals (count of i32) and body (instructions incl. the final end);
  * the function is exported as "f".  The caller frees the returned bytes. */
-static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals,
-                         const buf *body, size_t *len)
+static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals, const buf *body,
+                         size_t *len)
 {
-    static const uint8_t hdr[8] = { 0, 'a', 's', 'm', 1, 0, 0, 0 };
-    buf m = { 0 }, s = { 0 }, code = { 0 };
+    static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+    buf m = {0}, s = {0}, code = {0};
     size_t np = strlen(params), nr = strlen(results);
 
     put(&m, hdr, 8);
@@ -134,8 +134,8 @@ static uint8_t *one_func(const char *params, const char *results, uint32_t nloca
 #define I32 "\x7f"
 
 /* Compile; returns the code and fills err. */
-static int load(const buf *body, const char *params, const char *results,
-                uint32_t nlocals, th_wasm_module **out, th_error *err)
+static int load(const buf *body, const char *params, const char *results, uint32_t nlocals,
+                th_wasm_module **out, th_error *err)
 {
     size_t len;
     uint8_t *bin = one_func(params, results, nlocals, body, &len);
@@ -145,8 +145,8 @@ static int load(const buf *body, const char *params, const char *results,
 }
 
 /* Run "f" of a loaded module with i32 arguments; returns the status. */
-static int run_f(th_wasm_module *m, const int32_t *args, uint32_t nargs,
-                 th_wasm_val *res, uint32_t nres, uint64_t fuel)
+static int run_f(th_wasm_module *m, const int32_t *args, uint32_t nargs, th_wasm_val *res,
+                 uint32_t nres, uint64_t fuel)
 {
     th_wasm_imports *imp = th_wasm_imports_new();
     th_wasm_instance *inst = NULL;
@@ -172,7 +172,7 @@ static void expect_invalid2(const buf *body, const char *params, const char *res
                             const char *msg, bool in_function)
 {
     th_wasm_module *m = NULL;
-    th_error err = { 0 };
+    th_error err = {0};
 
     assert_int_not_equal(load(body, params, results, 0, &m, &err), TH_OK);
     assert_null(m);
@@ -190,7 +190,7 @@ static void expect_invalid(const buf *body, const char *params, const char *resu
 
 static void test_error_messages(void **state)
 {
-    buf b = { 0 };
+    buf b = {0};
 
     (void)state;
     /* i32.add on one operand: the offset of the add is reported */
@@ -243,9 +243,9 @@ static void test_error_messages(void **state)
 
 static void test_nesting_and_br_table(void **state)
 {
-    buf b = { 0 };
+    buf b = {0};
     th_wasm_module *m = NULL;
-    th_error err = { 0 };
+    th_error err = {0};
     th_wasm_val res;
     int32_t arg;
     const uint32_t depth = 5000;
@@ -284,9 +284,9 @@ static void test_nesting_and_br_table(void **state)
  * deep operand stacks combined with many local.set / block entries. */
 static void test_no_quadratic_compile(void **state)
 {
-    buf b = { 0 };
+    buf b = {0};
     th_wasm_module *m = NULL;
-    th_error err = { 0 };
+    th_error err = {0};
     const uint32_t n = 200000;
 
     (void)state;
@@ -311,9 +311,9 @@ static void test_no_quadratic_compile(void **state)
 
 static void test_many_constants(void **state)
 {
-    buf b = { 0 };
+    buf b = {0};
     th_wasm_module *m = NULL;
-    th_error err = { 0 };
+    th_error err = {0};
     th_wasm_val res;
     const uint32_t n = 20000;
     uint32_t want = 0;
@@ -324,7 +324,7 @@ static void test_many_constants(void **state)
     for (uint32_t i = 0; i < n; i++) {
         put8(&b, 0x42);
         sleb(&b, ((int64_t)i << 32) | (i * 7919 + 3)); /* not an immediate */
-        put8(&b, 0x7c); /* i64.add */
+        put8(&b, 0x7c);                                /* i64.add */
         want += i * 7919 + 3;
     }
     put(&b, "\xa7\x0b", 2); /* i32.wrap_i64 */
@@ -342,19 +342,19 @@ static void test_mutations(void **state)
 {
     /* a loop with memory, calls-free arithmetic and branches */
     static const uint8_t body[] = {
-        0x02, 0x40,                   /* block */
-        0x03, 0x40,                   /*   loop */
-        0x20, 0x00, 0x45, 0x0d, 0x01, /*     br_if 1 (eqz x) */
+        0x02, 0x40,                                                 /* block */
+        0x03, 0x40,                                                 /*   loop */
+        0x20, 0x00, 0x45, 0x0d, 0x01,                               /*     br_if 1 (eqz x) */
         0x20, 0x01, 0x20, 0x00, 0x6c, 0x41, 0x03, 0x6a, 0x21, 0x01, /* y = y*x + 3 */
-        0x41, 0x10, 0x20, 0x01, 0x36, 0x02, 0x00, /* store [16] = y */
-        0x20, 0x00, 0x41, 0x01, 0x6b, 0x21, 0x00, /* x = x - 1 */
-        0x0c, 0x00,                   /*     br 0 */
-        0x0b, 0x0b,                   /* end end */
-        0x41, 0x10, 0x28, 0x02, 0x00, /* load [16] */
-        0x20, 0x01, 0x73,             /* xor y */
+        0x41, 0x10, 0x20, 0x01, 0x36, 0x02, 0x00,                   /* store [16] = y */
+        0x20, 0x00, 0x41, 0x01, 0x6b, 0x21, 0x00,                   /* x = x - 1 */
+        0x0c, 0x00,                                                 /*     br 0 */
+        0x0b, 0x0b,                                                 /* end end */
+        0x41, 0x10, 0x28, 0x02, 0x00,                               /* load [16] */
+        0x20, 0x01, 0x73,                                           /* xor y */
         0x0b,
     };
-    buf b = { 0 };
+    buf b = {0};
     size_t len;
     uint8_t *bin, *mut;
     uint32_t seed = 12345, loaded = 0;
@@ -385,12 +385,11 @@ static void test_mutations(void **state)
                 (f = th_wasm_instance_func(inst, "f")) != NULL) {
                 const th_wasm_functype *ft = th_wasm_func_type(f);
                 th_wasm_exec *ex = th_wasm_exec_new(NULL);
-                th_wasm_val a[4] = { { .i32 = arg } };
+                th_wasm_val a[4] = {{.i32 = arg}};
                 th_wasm_exec_set_fuel(ex, 10000);
                 if (ft->nparams <= 4 && ft->nresults <= 4) {
                     int rc = th_wasm_exec_call(ex, f, a, ft->nparams, res, ft->nresults);
-                    assert_true(rc == TH_OK || rc == TH_WASM_TRAPPED ||
-                                rc == TH_WASM_OUT_OF_FUEL);
+                    assert_true(rc == TH_OK || rc == TH_WASM_TRAPPED || rc == TH_WASM_OUT_OF_FUEL);
                 }
                 th_wasm_exec_free(ex);
             }

@@ -23,8 +23,7 @@
  * the size of the enclosed bytes as a LEB128 u32 before them, so section
  * and body sizes need not be counted by hand.  Returns the position after
  * the parsed text. */
-static const char *hex_parse(const char *p, uint8_t *buf, size_t cap,
-                             size_t *n)
+static const char *hex_parse(const char *p, uint8_t *buf, size_t cap, size_t *n)
 {
     while (*p != '\0' && *p != '}') {
         unsigned v;
@@ -56,8 +55,7 @@ static const char *hex_parse(const char *p, uint8_t *buf, size_t cap,
 }
 
 /* A module from hex (after the 8-byte header, if `header`). */
-static size_t hex_module(const char *hex, uint8_t *buf, size_t cap,
-                         bool header)
+static size_t hex_module(const char *hex, uint8_t *buf, size_t cap, bool header)
 {
     size_t n = 0;
     if (header) {
@@ -70,8 +68,7 @@ static size_t hex_module(const char *hex, uint8_t *buf, size_t cap,
 }
 
 /* Decode and (if that works) validate; returns the code, fills err. */
-static int load(const char *hex, bool header, th_wasm_module **out,
-                th_error *err)
+static int load(const char *hex, bool header, th_wasm_module **out, th_error *err)
 {
     uint8_t buf[4096];
     size_t n = hex_module(hex, buf, sizeof buf, header);
@@ -91,15 +88,14 @@ static int load(const char *hex, bool header, th_wasm_module **out,
 
 /* Expect failure with a message containing `want` (and the offset prefix
  * `at`, if not NULL). */
-static void expect_error(const char *hex, bool header, const char *at,
-                         const char *want)
+static void expect_error(const char *hex, bool header, const char *at, const char *want)
 {
     th_error err;
     int rc = load(hex, header, NULL, &err);
     if (rc == 0 || strstr(err.msg, want) == NULL ||
         (at != NULL && strncmp(err.msg, at, strlen(at)) != 0))
-        fail_msg("module %s: expected \"%s%s\", got rc %d \"%s\"", hex,
-                 at ? at : "", want, rc, err.msg);
+        fail_msg("module %s: expected \"%s%s\", got rc %d \"%s\"", hex, at ? at : "", want, rc,
+                 err.msg);
 }
 
 static th_wasm_module *expect_ok(const char *hex)
@@ -119,11 +115,9 @@ static void test_header(void **state)
     (void)state;
     expect_error("", false, "at offset 0x0: ", "unexpected end");
     expect_error("00 61 73", false, NULL, "unexpected end");
-    expect_error("00 41 53 4d 01 00 00 00", false, "at offset 0x0: ",
-                 "magic header not detected");
+    expect_error("00 41 53 4d 01 00 00 00", false, "at offset 0x0: ", "magic header not detected");
     expect_error("00 61 73 6d", false, "at offset 0x4: ", "unexpected end");
-    expect_error("00 61 73 6d 02 00 00 00", false, "at offset 0x4: ",
-                 "unknown binary version");
+    expect_error("00 61 73 6d 02 00 00 00", false, "at offset 0x4: ", "unknown binary version");
     th_wasm_module *m = expect_ok("");
     assert_int_equal(m->nfuncs, 0);
     assert_int_equal(m->nexports, 0);
@@ -136,20 +130,17 @@ static void test_sections(void **state)
     /* id 13 does not exist */
     expect_error("0d 00", true, "at offset 0x8: ", "malformed section id");
     /* import section after the function section */
-    expect_error("03 01 00 02 01 00", true, "at offset 0xb: ",
-                 "unexpected content after last section");
+    expect_error("03 01 00 02 01 00", true,
+                 "at offset 0xb: ", "unexpected content after last section");
     /* two type sections */
-    expect_error("01 01 00 01 01 00", true, "at offset 0xb: ",
-                 "unexpected content after last section");
+    expect_error("01 01 00 01 01 00", true,
+                 "at offset 0xb: ", "unexpected content after last section");
     /* data count (12) goes before code (10): after code it is misplaced */
-    expect_error("0a 01 00 0c 01 00", true, NULL,
-                 "unexpected content after last section");
+    expect_error("0a 01 00 0c 01 00", true, NULL, "unexpected content after last section");
     /* type section says 2 bytes, holds 1 type of 3 bytes */
-    expect_error("01 02 01 60 00 00", true, "at offset 0xa: ",
-                 "section size mismatch");
+    expect_error("01 02 01 60 00 00", true, "at offset 0xa: ", "section size mismatch");
     /* section size beyond the end of the module */
-    expect_error("01 09 01 60 00 00", true, "at offset 0x9: ",
-                 "length out of bounds");
+    expect_error("01 09 01 60 00 00", true, "at offset 0x9: ", "length out of bounds");
     /* custom sections may appear anywhere, even between ordered ones */
     th_wasm_module *m = expect_ok("00 { 01 61 62 }  01 { 01 60 00 00 }"
                                   "00 { 00 }  03 { 01 00 }  00 { 01 7a }"
@@ -188,11 +179,10 @@ static void test_names_utf8(void **state)
 {
     (void)state;
     /* import module name "\xff" */
-    expect_error("02 { 01 01 ff 01 61 00 00 }", true, "at offset 0xb: ",
-                 "malformed UTF-8 encoding");
+    expect_error("02 { 01 01 ff 01 61 00 00 }", true,
+                 "at offset 0xb: ", "malformed UTF-8 encoding");
     /* overlong encoding of '/' (c0 af) in an export name */
-    expect_error("07 { 01 02 c0 af 00 00 }", true, NULL,
-                 "malformed UTF-8 encoding");
+    expect_error("07 { 01 02 c0 af 00 00 }", true, NULL, "malformed UTF-8 encoding");
     /* surrogate U+D800 (ed a0 80) in a custom section name */
     expect_error("00 { 03 ed a0 80 }", true, NULL, "malformed UTF-8 encoding");
     /* truncated 3-byte sequence */
@@ -201,32 +191,27 @@ static void test_names_utf8(void **state)
     th_wasm_module *m = expect_ok("00 { 04 f0 9f 98 80 }");
     wasm_module_destroy(m);
     /* malformed import kind */
-    expect_error("02 { 01 00 00 04 00 }", true, "at offset 0xd: ",
-                 "malformed import kind");
+    expect_error("02 { 01 00 00 04 00 }", true, "at offset 0xd: ", "malformed import kind");
     /* malformed mutability */
-    expect_error("06 { 01 7f 02 41 00 0b }", true, "at offset 0xc: ",
-                 "malformed mutability");
+    expect_error("06 { 01 7f 02 41 00 0b }", true, "at offset 0xc: ", "malformed mutability");
     /* bad value type in a function type */
-    expect_error("01 { 01 60 01 40 00 }", true, "at offset 0xd: ",
-                 "malformed value type");
+    expect_error("01 { 01 60 01 40 00 }", true, "at offset 0xd: ", "malformed value type");
 }
 
 static void test_counts(void **state)
 {
     (void)state;
-    expect_error("01 { 01 60 00 00 }  03 { 02 00 00 }  0a { 01 { 00 0b } }",
-                 true, NULL,
+    expect_error("01 { 01 60 00 00 }  03 { 02 00 00 }  0a { 01 { 00 0b } }", true, NULL,
                  "function and code section have inconsistent lengths");
     expect_error("0a { 01 { 00 0b } }", true, NULL,
                  "function and code section have inconsistent lengths");
-    expect_error("05 { 01 00 01 }  0c { 02 }  0b { 01 00 41 00 0b 00 }", true,
-                 NULL, "data count and data section have inconsistent lengths");
+    expect_error("05 { 01 00 01 }  0c { 02 }  0b { 01 00 41 00 0b 00 }", true, NULL,
+                 "data count and data section have inconsistent lengths");
     expect_error("05 { 01 00 01 }  0c { 01 }", true, NULL,
                  "data count and data section have inconsistent lengths");
     /* 5 types declared in a section of 4 bytes: the vector count itself
      * is checked against the bytes left in the module */
-    expect_error("01 04 05 60 00 00", true, "at offset 0xa: ",
-                 "length out of bounds");
+    expect_error("01 04 05 60 00 00", true, "at offset 0xa: ", "length out of bounds");
 }
 
 static void test_locals(void **state)
@@ -262,8 +247,8 @@ static void test_body_end(void **state)
                  "0a 06 01 04 00 41 01 1a  0b 03 01 01 00",
                  true, "at offset 0x1b: ", "section size mismatch");
     /* body without end at the end of the module */
-    expect_error("01 { 01 60 00 00 }  03 { 01 00 }  0a { 01 04 00 41 01 1a }",
-                 true, NULL, "unexpected end");
+    expect_error("01 { 01 60 00 00 }  03 { 01 00 }  0a { 01 04 00 41 01 1a }", true, NULL,
+                 "unexpected end");
     /* global initializer without end: the decoder reads on into the next
      * section and meets 0x0a, which is no opcode */
     expect_error("01 { 01 60 00 00 }  03 { 01 00 }  06 { 01 7f 00 41 00 }"
@@ -274,24 +259,22 @@ static void test_body_end(void **state)
 static void test_elem_forms(void **state)
 {
     (void)state;
-    th_wasm_module *m = expect_ok(
-        "01 { 01 60 00 00 }"                      /* type () -> () */
-        "03 { 02 00 00 }"                         /* two functions */
-        "04 { 01 70 00 0a }"                      /* table 10 funcref */
-        "09 { 08"                                 /* eight segments */
-        "  00 41 01 0b 01 00"                     /* 0: active t0 funcs */
-        "  01 00 02 00 01"                        /* 1: passive funcs */
-        "  02 00 41 02 0b 00 01 01"               /* 2: active t0 funcs */
-        "  03 00 01 01"                           /* 3: declarative funcs */
-        "  04 41 03 0b 01 d2 00 0b"               /* 4: active exprs */
-        "  05 70 02 d0 70 0b d2 01 0b"            /* 5: passive exprs */
-        "  06 00 41 04 0b 70 01 d0 70 0b"         /* 6: active t0 exprs */
-        "  07 70 01 d2 00 0b }"                   /* 7: declarative exprs */
-        "0a { 02 { 00 0b } { 00 0b } }");
-    static const uint8_t modes[8] = {
-        WASM_SEG_ACTIVE, WASM_SEG_PASSIVE, WASM_SEG_ACTIVE,
-        WASM_SEG_DECLARATIVE, WASM_SEG_ACTIVE, WASM_SEG_PASSIVE,
-        WASM_SEG_ACTIVE, WASM_SEG_DECLARATIVE};
+    th_wasm_module *m = expect_ok("01 { 01 60 00 00 }"              /* type () -> () */
+                                  "03 { 02 00 00 }"                 /* two functions */
+                                  "04 { 01 70 00 0a }"              /* table 10 funcref */
+                                  "09 { 08"                         /* eight segments */
+                                  "  00 41 01 0b 01 00"             /* 0: active t0 funcs */
+                                  "  01 00 02 00 01"                /* 1: passive funcs */
+                                  "  02 00 41 02 0b 00 01 01"       /* 2: active t0 funcs */
+                                  "  03 00 01 01"                   /* 3: declarative funcs */
+                                  "  04 41 03 0b 01 d2 00 0b"       /* 4: active exprs */
+                                  "  05 70 02 d0 70 0b d2 01 0b"    /* 5: passive exprs */
+                                  "  06 00 41 04 0b 70 01 d0 70 0b" /* 6: active t0 exprs */
+                                  "  07 70 01 d2 00 0b }"           /* 7: declarative exprs */
+                                  "0a { 02 { 00 0b } { 00 0b } }");
+    static const uint8_t modes[8] = {WASM_SEG_ACTIVE,      WASM_SEG_PASSIVE,    WASM_SEG_ACTIVE,
+                                     WASM_SEG_DECLARATIVE, WASM_SEG_ACTIVE,     WASM_SEG_PASSIVE,
+                                     WASM_SEG_ACTIVE,      WASM_SEG_DECLARATIVE};
     static const uint32_t counts[8] = {1, 2, 1, 1, 1, 2, 1, 1};
 
     assert_int_equal(m->nelems, 8);
@@ -310,17 +293,14 @@ static void test_elem_forms(void **state)
     wasm_module_destroy(m);
 
     /* flag 8 does not exist */
-    expect_error("09 { 01 08 00 }", true, "at offset 0xb: ",
-                 "malformed elements segment kind");
+    expect_error("09 { 01 08 00 }", true, "at offset 0xb: ", "malformed elements segment kind");
     /* elemkind other than 0x00 */
-    expect_error("09 { 01 01 01 00 }", true, "at offset 0xc: ",
-                 "malformed element kind");
+    expect_error("09 { 01 01 01 00 }", true, "at offset 0xc: ", "malformed element kind");
     /* reference type i32 in a passive expression segment */
-    expect_error("09 { 01 05 7f 01 d2 00 0b }", true, "at offset 0xc: ",
-                 "malformed reference type");
+    expect_error("09 { 01 05 7f 01 d2 00 0b }", true,
+                 "at offset 0xc: ", "malformed reference type");
     /* an illegal opcode inside an element expression */
-    expect_error("09 { 01 05 70 01 f3 00 0b }", true, "at offset 0xe: ",
-                 "illegal opcode");
+    expect_error("09 { 01 05 70 01 f3 00 0b }", true, "at offset 0xe: ", "illegal opcode");
 }
 
 static void test_data_forms(void **state)
@@ -344,11 +324,11 @@ static void test_data_forms(void **state)
     assert_int_equal(m->datacount, 3);
     wasm_module_destroy(m);
 
-    expect_error("05 { 01 00 01 }  0b { 01 03 00 }", true, "at offset 0x10: ",
-                 "malformed data segment kind");
+    expect_error("05 { 01 00 01 }  0b { 01 03 00 }", true,
+                 "at offset 0x10: ", "malformed data segment kind");
     /* segment says 7 bytes, 6 follow before the end */
-    expect_error("05 { 01 00 01 }  0b 0c 01 00 41 03 0b 07 61 62 63 64 65 66",
-                 true, NULL, "unexpected end");
+    expect_error("05 { 01 00 01 }  0b 0c 01 00 41 03 0b 07 61 62 63 64 65 66", true, NULL,
+                 "unexpected end");
     /* data segment for a memory that does not exist */
     expect_error("0b { 01 00 41 00 0b 01 61 }", true, NULL, "unknown memory 0");
 }
@@ -398,8 +378,7 @@ static void test_refs_and_exports(void **state)
                  true, NULL, "duplicate export name");
     expect_error("07 { 01 01 61 00 00 }", true, NULL, "unknown function 0");
     expect_error("07 { 01 01 61 03 02 }", true, NULL, "unknown global 2");
-    expect_error("07 { 01 01 61 04 00 }", true, "at offset 0xd: ",
-                 "malformed export kind");
+    expect_error("07 { 01 01 61 04 00 }", true, "at offset 0xd: ", "malformed export kind");
 }
 
 static void test_const_exprs(void **state)
@@ -412,17 +391,14 @@ static void test_const_exprs(void **state)
                                   "0b { 01 00 23 00 0b 01 78 }");
     wasm_module_destroy(m);
     /* global.get of a defined global */
-    expect_error("06 { 02 7f 00 41 00 0b 7f 00 23 00 0b }", true, NULL,
-                 "unknown global 0");
+    expect_error("06 { 02 7f 00 41 00 0b 7f 00 23 00 0b }", true, NULL, "unknown global 0");
     /* global.get of an imported mutable global */
-    expect_error("02 { 01 01 6d 01 67 03 7f 01 }  06 { 01 7f 00 23 00 0b }",
-                 true, NULL, "constant expression required");
+    expect_error("02 { 01 01 6d 01 67 03 7f 01 }  06 { 01 7f 00 23 00 0b }", true, NULL,
+                 "constant expression required");
     /* i32.add is not constant in 2.0 */
-    expect_error("06 { 01 7f 00 41 01 41 02 6a 0b }", true, NULL,
-                 "constant expression required");
+    expect_error("06 { 01 7f 00 41 01 41 02 6a 0b }", true, NULL, "constant expression required");
     /* nop */
-    expect_error("06 { 01 7f 00 01 41 00 0b }", true, NULL,
-                 "constant expression required");
+    expect_error("06 { 01 7f 00 01 41 00 0b }", true, NULL, "constant expression required");
     /* wrong type, no value, two values */
     expect_error("06 { 01 7f 00 42 00 0b }", true, NULL, "type mismatch");
     expect_error("06 { 01 7f 00 0b }", true, NULL, "type mismatch");
@@ -442,8 +418,7 @@ static void test_const_exprs(void **state)
 static void test_limits_and_start(void **state)
 {
     (void)state;
-    expect_error("05 { 01 01 02 01 }", true, NULL,
-                 "size minimum must not be greater than maximum");
+    expect_error("05 { 01 01 02 01 }", true, NULL, "size minimum must not be greater than maximum");
     expect_error("04 { 01 70 01 02 01 }", true, NULL,
                  "size minimum must not be greater than maximum");
     expect_error("05 { 01 00 81 80 04 }", true, NULL,
@@ -460,8 +435,7 @@ static void test_limits_and_start(void **state)
                  true, NULL, "start function");
     expect_error("08 { 00 }", true, NULL, "unknown function 0");
     /* function with a type index out of range */
-    expect_error("03 { 01 00 }  0a { 01 { 00 0b } }", true, NULL,
-                 "unknown type");
+    expect_error("03 { 01 00 }  0a { 01 { 00 0b } }", true, NULL, "unknown type");
 }
 
 static void test_type_canon(void **state)
@@ -539,19 +513,18 @@ static void test_truncations(void **state)
     (void)state;
     /* Every proper prefix of a valid module with all kinds of sections
      * must be rejected cleanly (no crash, an error with an offset). */
-    static const char *full =
-        "01 { 02 60 01 7f 01 7f 60 00 00 }"
-        "02 { 01 01 6d 01 67 03 7f 00 }"
-        "03 { 02 00 01 }"
-        "04 { 01 70 00 02 }"
-        "05 { 01 00 01 }"
-        "06 { 01 7f 01 41 05 0b }"
-        "07 { 02 01 66 00 01 01 6d 02 00 }"
-        "09 { 01 00 41 00 0b 01 01 }"
-        "0c { 01 }"
-        "0a { 02 { 00 20 00 0b } { 01 01 7f 0b } }"
-        "0b { 01 00 41 00 0b 01 61 }"
-        "00 { 04 6e 61 6d 65 00 { 00 } }";
+    static const char *full = "01 { 02 60 01 7f 01 7f 60 00 00 }"
+                              "02 { 01 01 6d 01 67 03 7f 00 }"
+                              "03 { 02 00 01 }"
+                              "04 { 01 70 00 02 }"
+                              "05 { 01 00 01 }"
+                              "06 { 01 7f 01 41 05 0b }"
+                              "07 { 02 01 66 00 01 01 6d 02 00 }"
+                              "09 { 01 00 41 00 0b 01 01 }"
+                              "0c { 01 }"
+                              "0a { 02 { 00 20 00 0b } { 01 01 7f 0b } }"
+                              "0b { 01 00 41 00 0b 01 61 }"
+                              "00 { 04 6e 61 6d 65 00 { 00 } }";
     uint8_t buf[512];
     size_t n = hex_module(full, buf, sizeof buf, true);
     th_wasm_module *m;

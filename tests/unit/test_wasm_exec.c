@@ -26,7 +26,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-
 typedef struct fixture {
     th_wasm_module *mod;
     th_wasm_imports *imp;
@@ -37,12 +36,11 @@ typedef struct fixture {
 /* Compile and instantiate `wat` with imports `imp` (taken over; may be
  * NULL).  Skips the test when wat2wasm is unavailable. */
 static void setup_module(fixture *fx, const char *wat, th_wasm_imports *imp,
-                         const th_wasm_instance_config *cfg,
-                         const th_wasm_exec_config *ecfg)
+                         const th_wasm_instance_config *cfg, const th_wasm_exec_config *ecfg)
 {
     size_t len = 0;
     uint8_t *bin = wat_to_wasm(wat, &len);
-    th_error err = { 0 };
+    th_error err = {0};
 
     memset(fx, 0, sizeof *fx);
     fx->imp = imp ? imp : th_wasm_imports_new();
@@ -77,23 +75,22 @@ static th_wasm_func *func(fixture *fx, const char *name)
 /* ------------------------------------------------------------------ */
 /* Fuel                                                               */
 
-static const char *loop_wat =
-    "(module\n"
-    "  (func $count (export \"count\") (param $n i32) (result i32)\n"
-    "    (local $i i32) (local $sum i32)\n"
-    "    (block $done\n"
-    "      (loop $top\n"
-    "        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))\n"
-    "        (local.set $sum (i32.add (local.get $sum) (local.get $i)))\n"
-    "        (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
-    "        (br $top)))\n"
-    "    (local.get $sum))\n"
-    "  (func (export \"spin\") (loop $l (br $l))))\n";
+static const char *loop_wat = "(module\n"
+                              "  (func $count (export \"count\") (param $n i32) (result i32)\n"
+                              "    (local $i i32) (local $sum i32)\n"
+                              "    (block $done\n"
+                              "      (loop $top\n"
+                              "        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))\n"
+                              "        (local.set $sum (i32.add (local.get $sum) (local.get $i)))\n"
+                              "        (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+                              "        (br $top)))\n"
+                              "    (local.get $sum))\n"
+                              "  (func (export \"spin\") (loop $l (br $l))))\n";
 
 static void test_fuel_exhaustion_and_resume(void **state)
 {
     fixture fx;
-    th_wasm_val arg = { .i32 = 1000 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 1000}, res = {0};
     int rc, rounds = 0;
 
     (void)state;
@@ -112,8 +109,7 @@ static void test_fuel_exhaustion_and_resume(void **state)
         assert_true(th_wasm_exec_is_suspended(fx.ex));
         assert_int_equal(th_wasm_exec_fuel(fx.ex), 0);
         /* a second call while one is kept is refused */
-        assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1),
-                         TH_EBUSY);
+        assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "count"), &arg, 1, &res, 1), TH_EBUSY);
         th_wasm_exec_set_fuel(fx.ex, 100);
         rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
         rounds++;
@@ -132,7 +128,7 @@ static void test_fuel_exhaustion_and_resume(void **state)
 static void test_fuel_zero_before_entry(void **state)
 {
     fixture fx;
-    th_wasm_val arg = { .i32 = 10 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 10}, res = {0};
 
     (void)state;
     setup_module(&fx, loop_wat, NULL, NULL, NULL);
@@ -150,7 +146,7 @@ static void test_fuel_zero_before_entry(void **state)
 static void test_abort_runaway_loop(void **state)
 {
     fixture fx;
-    th_wasm_val arg = { .i32 = 5 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 5}, res = {0};
 
     (void)state;
     setup_module(&fx, loop_wat, NULL, NULL, NULL);
@@ -199,7 +195,7 @@ static const char *host_wat =
     "  (func $boom (export \"boom\") (param i32) (result i32) unreachable))\n";
 
 typedef struct host_state {
-    int asked;          /* calls of ask */
+    int asked; /* calls of ask */
     uint32_t last_arg;
     bool suspend;       /* ask suspends instead of answering */
     const char *nested; /* export twice calls back into */
@@ -207,8 +203,7 @@ typedef struct host_state {
     int nested_rc;
 } host_state;
 
-static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                    th_wasm_val *results)
+static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     host_state *hs = ctx;
     (void)call;
@@ -220,20 +215,18 @@ static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args,
     return TH_OK;
 }
 
-static int host_fail(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                     th_wasm_val *results)
+static int host_fail(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     (void)ctx;
     (void)results;
     return th_wasm_call_trap(call, "boom %d", args[0].i32);
 }
 
-static int host_twice(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                      th_wasm_val *results)
+static int host_twice(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     host_state *hs = ctx;
     th_wasm_func *f = th_wasm_instance_func(hs->inst, hs->nested);
-    th_wasm_val r = { 0 };
+    th_wasm_val r = {0};
     uint64_t size = 0;
     uint8_t *mem;
 
@@ -264,8 +257,8 @@ static th_wasm_imports *host_imports(host_state *hs)
 static void test_host_suspend_resume(void **state)
 {
     fixture fx;
-    host_state hs = { 0 };
-    th_wasm_val arg = { .i32 = 4 }, res = { 0 }, answer;
+    host_state hs = {0};
+    th_wasm_val arg = {.i32 = 4}, res = {0}, answer;
     int rc;
 
     (void)state;
@@ -294,8 +287,8 @@ static void test_host_suspend_resume(void **state)
 static void test_host_direct_call(void **state)
 {
     fixture fx;
-    host_state hs = { .suspend = true };
-    th_wasm_val arg = { .i32 = 5 }, res = { 0 }, answer = { .i32 = 9 };
+    host_state hs = {.suspend = true};
+    th_wasm_val arg = {.i32 = 5}, res = {0}, answer = {.i32 = 9};
 
     (void)state;
     setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
@@ -313,8 +306,8 @@ static void test_host_direct_call(void **state)
 static void test_host_suspend_abort(void **state)
 {
     fixture fx;
-    host_state hs = { .suspend = true };
-    th_wasm_val arg = { .i32 = 3 }, res = { 0 };
+    host_state hs = {.suspend = true};
+    th_wasm_val arg = {.i32 = 3}, res = {0};
 
     (void)state;
     setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
@@ -332,8 +325,8 @@ static void test_host_suspend_abort(void **state)
 static void test_host_trap_backtrace(void **state)
 {
     fixture fx;
-    host_state hs = { 0 };
-    th_wasm_val arg = { .i32 = 7 }, res = { 0 };
+    host_state hs = {0};
+    th_wasm_val arg = {.i32 = 7}, res = {0};
 
     (void)state;
     setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
@@ -356,8 +349,8 @@ static void test_host_trap_backtrace(void **state)
 static void test_nested_invoke(void **state)
 {
     fixture fx;
-    host_state hs = { .nested = "double" };
-    th_wasm_val arg = { .i32 = 21 }, res = { 0 };
+    host_state hs = {.nested = "double"};
+    th_wasm_val arg = {.i32 = 21}, res = {0};
 
     (void)state;
     setup_module(&fx, host_wat, host_imports(&hs), NULL, NULL);
@@ -420,7 +413,7 @@ static const char *rec_wat =
 static void test_call_stack_exhausted(void **state)
 {
     fixture fx;
-    th_wasm_val arg = { .i32 = 9000 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 9000}, res = {0};
 
     (void)state;
     setup_module(&fx, rec_wat, NULL, NULL, NULL);
@@ -449,8 +442,8 @@ static void test_call_stack_exhausted(void **state)
 static void test_small_stack_limit(void **state)
 {
     fixture fx;
-    th_wasm_exec_config ecfg = { .max_stack_bytes = 16 * 1024, .max_call_depth = 0 };
-    th_wasm_val arg = { .i32 = 10 }, res = { 0 };
+    th_wasm_exec_config ecfg = {.max_stack_bytes = 16 * 1024, .max_call_depth = 0};
+    th_wasm_val arg = {.i32 = 10}, res = {0};
 
     (void)state;
     setup_module(&fx, rec_wat, NULL, NULL, &ecfg);
@@ -482,7 +475,7 @@ static void test_small_stack_limit(void **state)
 static void test_deep_recursion_default(void **state)
 {
     fixture fx;
-    th_wasm_val arg = { .i32 = 100000 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 100000}, res = {0};
 
     (void)state;
     setup_module(&fx, rec_wat, NULL, NULL, NULL);
@@ -522,8 +515,8 @@ static const char *mem_wat =
 static void test_memory_limit(void **state)
 {
     fixture fx;
-    th_wasm_instance_config cfg = { .max_memory_bytes = 3 * 65536 };
-    th_wasm_val args[2], res = { 0 };
+    th_wasm_instance_config cfg = {.max_memory_bytes = 3 * 65536};
+    th_wasm_val args[2], res = {0};
 
     (void)state;
     setup_module(&fx, mem_wat, NULL, &cfg, NULL);
@@ -557,20 +550,18 @@ static void test_memory_limit(void **state)
 static void test_arithmetic_traps(void **state)
 {
     fixture fx;
-    th_wasm_val args[2], res = { 0 };
+    th_wasm_val args[2], res = {0};
 
     (void)state;
     setup_module(&fx, mem_wat, NULL, NULL, NULL);
     args[0].i32 = 7;
     args[1].i32 = 0;
-    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1),
-                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1), TH_WASM_TRAPPED);
     assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_DIV_ZERO);
     assert_string_equal(th_wasm_exec_trap_message(fx.ex), "integer divide by zero");
     args[0].i32 = INT32_MIN;
     args[1].i32 = -1;
-    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1),
-                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1), TH_WASM_TRAPPED);
     assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_INT_OVERFLOW);
     args[1].i32 = 2;
     assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "div"), args, 2, &res, 1), TH_OK);
@@ -613,11 +604,11 @@ static const char *inst_a_wat =
 static void test_cross_instance_suspend(void **state)
 {
     fixture fb, fa;
-    host_state hs = { .suspend = true };
+    host_state hs = {.suspend = true};
     th_wasm_imports *imp_b = th_wasm_imports_new(), *imp_a = th_wasm_imports_new();
-    th_wasm_val arg = { .i32 = 3 }, res = { 0 }, ans = { .i32 = 40 };
-    const char *names[2] = { "direct", "indirect" };
-    const int32_t extra[2] = { 100, 1000 };
+    th_wasm_val arg = {.i32 = 3}, res = {0}, ans = {.i32 = 40};
+    const char *names[2] = {"direct", "indirect"};
+    const int32_t extra[2] = {100, 1000};
 
     (void)state;
     assert_int_equal(th_wasm_imports_add_func(imp_b, "env", "ask", "i>i", host_ask, &hs), TH_OK);
@@ -649,8 +640,7 @@ static const char *nest_wat =
     "      (else (i32.add (call $rec (i32.sub (local.get 0) (i32.const 1)))\n"
     "                     (i32.const 1))))))\n";
 
-static int host_rec(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                    th_wasm_val *results)
+static int host_rec(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     th_wasm_instance **inst = ctx;
     int rc = th_wasm_call_invoke(call, th_wasm_instance_func(*inst, "down"), args, results);
@@ -662,7 +652,7 @@ static void test_nested_recursion_limit(void **state)
     fixture fx;
     th_wasm_instance *inst = NULL;
     th_wasm_imports *imp = th_wasm_imports_new();
-    th_wasm_val arg = { .i32 = 60 }, res = { 0 };
+    th_wasm_val arg = {.i32 = 60}, res = {0};
 
     (void)state;
     assert_int_equal(th_wasm_imports_add_func(imp, "env", "rec", "i>i", host_rec, &inst), TH_OK);

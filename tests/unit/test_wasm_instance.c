@@ -23,8 +23,7 @@
 
 #include "wasm/wasm_int.h"
 
-static const char *hex_parse(const char *p, uint8_t *buf, size_t cap,
-                             size_t *n)
+static const char *hex_parse(const char *p, uint8_t *buf, size_t cap, size_t *n)
 {
     while (*p != '\0' && *p != '}') {
         unsigned v;
@@ -70,21 +69,18 @@ static th_wasm_module *module(const char *hex)
 
 /* Instantiate and expect `code` with `want` in the message. */
 static void expect_inst_error(th_wasm_module *m, const th_wasm_imports *imp,
-                              const th_wasm_instance_config *cfg, int code,
-                              const char *want)
+                              const th_wasm_instance_config *cfg, int code, const char *want)
 {
     th_wasm_instance *inst = NULL;
     th_error err;
     int rc = th_wasm_instance_new(m, imp, cfg, &inst, &err);
 
     if (rc != code || strstr(err.msg, want) == NULL)
-        fail_msg("expected %d \"%s\", got %d \"%s\"", code, want, rc,
-                 rc ? err.msg : "");
+        fail_msg("expected %d \"%s\", got %d \"%s\"", code, want, rc, rc ? err.msg : "");
     assert_null(inst);
 }
 
-static th_wasm_instance *instantiate(th_wasm_module *m,
-                                     const th_wasm_imports *imp)
+static th_wasm_instance *instantiate(th_wasm_module *m, const th_wasm_imports *imp)
 {
     th_wasm_instance *inst = NULL;
     th_error err;
@@ -96,16 +92,14 @@ static th_wasm_instance *instantiate(th_wasm_module *m,
 
 /* ------------------------------------------------------------------ */
 
-static int host_add(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                    th_wasm_val *results)
+static int host_add(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     (void)call;
     results[0].i32 = args[0].i32 + args[1].i32 + (int32_t)(intptr_t)ctx;
     return TH_OK;
 }
 
-static int host_nop(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                    th_wasm_val *results)
+static int host_nop(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     (void)call, (void)ctx, (void)args, (void)results;
     return TH_OK;
@@ -123,17 +117,13 @@ static void test_host_import(void **state)
                                "07 { 01 01 66 00 01 }"
                                "0a { 01 { 00 20 00 20 01 10 00 0b } }");
     th_wasm_imports *imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_imports_add_func(imp, "env", "add", "ii>i",
-                                              host_add, (void *)(intptr_t)100),
-                     0);
-    assert_int_equal(th_wasm_imports_add_func(imp, "env", "add", "ii>i",
-                                              host_add, NULL),
+    assert_int_equal(
+        th_wasm_imports_add_func(imp, "env", "add", "ii>i", host_add, (void *)(intptr_t)100), 0);
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "add", "ii>i", host_add, NULL),
                      TH_EEXIST);
-    assert_int_equal(th_wasm_imports_add_func(imp, "env", "bad", "ix>i",
-                                              host_add, NULL),
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "bad", "ix>i", host_add, NULL),
                      TH_EINVAL);
-    assert_int_equal(th_wasm_imports_add_func(imp, "env", "bad2", "i>i>i",
-                                              host_add, NULL),
+    assert_int_equal(th_wasm_imports_add_func(imp, "env", "bad2", "i>i>i", host_add, NULL),
                      TH_EINVAL);
 
     th_wasm_instance *inst = instantiate(m, imp);
@@ -157,13 +147,12 @@ static void test_host_import(void **state)
 
 /* A module importing one of each kind from "m":
  *   f: func [] -> [], t: table funcref 2..5, m: memory 1.., g: global mut i32 */
-static const char *IMPORTER =
-    "01 { 01 60 00 00 }"
-    "02 { 04"
-    "  01 6d 01 66 00 00"
-    "  01 6d 01 74 01 70 01 02 05"
-    "  01 6d 01 6d 02 00 01"
-    "  01 6d 01 67 03 7f 01 }";
+static const char *IMPORTER = "01 { 01 60 00 00 }"
+                              "02 { 04"
+                              "  01 6d 01 66 00 00"
+                              "  01 6d 01 74 01 70 01 02 05"
+                              "  01 6d 01 6d 02 00 01"
+                              "  01 6d 01 67 03 7f 01 }";
 
 typedef struct link_set {
     th_wasm_table *t;
@@ -176,22 +165,19 @@ static th_wasm_imports *bindings(const link_set *s, const char *func_sig)
 {
     th_wasm_imports *imp = th_wasm_imports_new();
     if (func_sig != NULL)
-        assert_int_equal(th_wasm_imports_add_func(imp, "m", "f", func_sig,
-                                                  host_nop, NULL), 0);
+        assert_int_equal(th_wasm_imports_add_func(imp, "m", "f", func_sig, host_nop, NULL), 0);
     if (s->t != NULL)
-        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "t",
-                                                    TH_WASM_EXTERN_TABLE, s->t), 0);
+        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "t", TH_WASM_EXTERN_TABLE, s->t), 0);
     if (s->mem != NULL)
-        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "m",
-                                                    TH_WASM_EXTERN_MEMORY, s->mem), 0);
+        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "m", TH_WASM_EXTERN_MEMORY, s->mem),
+                         0);
     if (s->g != NULL)
-        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "g",
-                                                    TH_WASM_EXTERN_GLOBAL, s->g), 0);
+        assert_int_equal(th_wasm_imports_add_extern(imp, "m", "g", TH_WASM_EXTERN_GLOBAL, s->g), 0);
     return imp;
 }
 
-static void check_link(th_wasm_module *m, const link_set *s, const char *sig,
-                       int code, const char *want)
+static void check_link(th_wasm_module *m, const link_set *s, const char *sig, int code,
+                       const char *want)
 {
     th_wasm_imports *imp = bindings(s, sig);
     if (code == 0)
@@ -206,13 +192,12 @@ static void test_link_errors(void **state)
     (void)state;
     th_wasm_module *m = module(IMPORTER);
     th_wasm_val zero = {.i32 = 0};
-    link_set ok = {th_wasm_table_new(TH_WASM_FUNCREF, 2, 5),
-                   th_wasm_memory_new(1, UINT32_MAX),
+    link_set ok = {th_wasm_table_new(TH_WASM_FUNCREF, 2, 5), th_wasm_memory_new(1, UINT32_MAX),
                    th_wasm_global_new(TH_WASM_I32, true, zero)};
     link_set s;
 
     check_link(m, &ok, ">", 0, "");
-    check_link(m, &ok, "", 0, "");           /* no '>' at all: [] -> [] */
+    check_link(m, &ok, "", 0, ""); /* no '>' at all: [] -> [] */
     check_link(m, &ok, NULL, TH_ELINK, "unknown import");
     check_link(m, &ok, "i>", TH_ELINK, "incompatible import type");
 
@@ -323,14 +308,12 @@ static void test_introspection(void **state)
     assert_non_null(g);
     assert_int_equal(th_wasm_global_get(g).i64, 7);
     assert_int_equal(th_wasm_global_set(g, th_wasm_global_get(g)), TH_EPERM);
-    assert_ptr_equal(th_wasm_instance_memory(inst, "mem"),
-                     th_wasm_instance_memory0(inst));
+    assert_ptr_equal(th_wasm_instance_memory(inst, "mem"), th_wasm_instance_memory0(inst));
     th_wasm_extern_kind kind;
     void *ext;
     assert_int_equal(th_wasm_instance_export(inst, "run", &kind, &ext), 0);
     assert_int_equal(kind, TH_WASM_EXTERN_FUNC);
-    assert_int_equal(th_wasm_instance_export(inst, "nope", &kind, &ext),
-                     TH_ENOENT);
+    assert_int_equal(th_wasm_instance_export(inst, "nope", &kind, &ext), TH_ENOENT);
     th_wasm_instance_free(inst);
     th_wasm_module_free(m);
 }
@@ -527,8 +510,8 @@ static void test_memory_objects(void **state)
     assert_int_equal(th_wasm_memory_grow(mem, 2), 1);
     d = th_wasm_memory_data(mem, &size);
     assert_int_equal(size, 3 * 65536);
-    assert_int_equal(d[65535], 7);  /* contents survive the move */
-    assert_int_equal(d[65536], 0);  /* new pages are zero */
+    assert_int_equal(d[65535], 7);                     /* contents survive the move */
+    assert_int_equal(d[65536], 0);                     /* new pages are zero */
     assert_int_equal(th_wasm_memory_grow(mem, 1), -1); /* max 3 */
     assert_int_equal(th_wasm_memory_grow(mem, 0), 3);
     th_wasm_memory_free(mem);
@@ -602,8 +585,7 @@ static void *thread_main(void *p)
         if (th_wasm_module_new(a->bytes, a->len, &own, &err) != 0 ||
             th_wasm_instance_new(own, a->imp, NULL, &i1, &err) != 0 ||
             th_wasm_instance_new(a->shared, a->imp, NULL, &i2, &err) != 0 ||
-            th_wasm_exec_call(ex, th_wasm_instance_func(i2, "f"), args, 2,
-                              res, 1) != TH_OK ||
+            th_wasm_exec_call(ex, th_wasm_instance_func(i2, "f"), args, 2, res, 1) != TH_OK ||
             res[0].i32 != i + 1)
             a->failures++;
         th_wasm_instance_free(i1);
@@ -673,18 +655,17 @@ static void test_many_small_instances(void **state)
     (void)state;
     /* 1-page memory with a data segment, a table with two elements, two
      * globals, three functions and four exports. */
-    th_wasm_module *m = module(
-        "01 { 02 60 01 7f 01 7f 60 00 00 }"
-        "03 { 03 00 00 01 }"
-        "04 { 01 70 00 02 }"
-        "05 { 01 00 01 }"
-        "06 { 02 7f 01 41 00 0b 7e 00 42 01 0b }"
-        "07 { 04 03 6d 65 6d 02 00 03 69 6e 63 00 00 03 64 65 63 00 01"
-        "        04 69 6e 69 74 00 02 }"
-        "09 { 01 00 41 00 0b 02 00 01 }"
-        "0a { 03 { 00 20 00 41 01 6a 0b } { 00 20 00 41 01 6b 0b }"
-        "        { 00 41 00 41 01 36 02 00 0b } }"
-        "0b { 01 00 41 10 0b 05 68 65 6c 6c 6f }");
+    th_wasm_module *m = module("01 { 02 60 01 7f 01 7f 60 00 00 }"
+                               "03 { 03 00 00 01 }"
+                               "04 { 01 70 00 02 }"
+                               "05 { 01 00 01 }"
+                               "06 { 02 7f 01 41 00 0b 7e 00 42 01 0b }"
+                               "07 { 04 03 6d 65 6d 02 00 03 69 6e 63 00 00 03 64 65 63 00 01"
+                               "        04 69 6e 69 74 00 02 }"
+                               "09 { 01 00 41 00 0b 02 00 01 }"
+                               "0a { 03 { 00 20 00 41 01 6a 0b } { 00 20 00 41 01 6b 0b }"
+                               "        { 00 41 00 41 01 36 02 00 0b } }"
+                               "0b { 01 00 41 10 0b 05 68 65 6c 6c 6f }");
     enum { N = 10000 };
     th_wasm_instance **insts = calloc(N, sizeof *insts);
     uint64_t *ns = calloc(N, sizeof *ns);
@@ -706,7 +687,8 @@ static void test_many_small_instances(void **state)
     after = rss_bytes();
     qsort(ns, N, sizeof *ns, cmp_u64);
     print_message("instantiate: median %.2f us, p99 %.2f us; RSS %.2f KiB per "
-                  "live instance\n", ns[N / 2] / 1000.0, ns[N * 99 / 100] / 1000.0,
+                  "live instance\n",
+                  ns[N / 2] / 1000.0, ns[N * 99 / 100] / 1000.0,
                   (double)(after - before) / N / 1024.0);
     assert_int_equal(insts[N - 1]->mem0->data[16], 'h');
 #if !defined(__SANITIZE_ADDRESS__)
@@ -724,16 +706,11 @@ static void test_many_small_instances(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_host_import),
-        cmocka_unit_test(test_link_errors),
-        cmocka_unit_test(test_introspection),
-        cmocka_unit_test(test_segment_traps),
-        cmocka_unit_test(test_start_function),
-        cmocka_unit_test(test_passive_segments),
-        cmocka_unit_test(test_globals_init),
-        cmocka_unit_test(test_add_instance),
-        cmocka_unit_test(test_memory_objects),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_host_import),          cmocka_unit_test(test_link_errors),
+        cmocka_unit_test(test_introspection),        cmocka_unit_test(test_segment_traps),
+        cmocka_unit_test(test_start_function),       cmocka_unit_test(test_passive_segments),
+        cmocka_unit_test(test_globals_init),         cmocka_unit_test(test_add_instance),
+        cmocka_unit_test(test_memory_objects),       cmocka_unit_test(test_threads),
         cmocka_unit_test(test_many_small_instances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

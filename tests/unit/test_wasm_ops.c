@@ -25,23 +25,49 @@
 
 #include "theater/wasm.h"
 
-
 static const char *binops[] = {
-    "add", "sub", "mul", "and", "or", "xor", "shl", "shr_s", "shr_u", "rotl", "rotr",
-    "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+    "add", "sub", "mul",  "and",  "or",   "xor",  "shl",  "shr_s", "shr_u", "rotl", "rotr",
+    "eq",  "ne",  "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u",  "ge_s",  "ge_u",
 };
 #define NBINOPS (sizeof binops / sizeof binops[0])
 #define FIRST_CMP 11
 
 static const int64_t vals32[] = {
-    0, 1, -1, 2, 5, 31, 32, 33, 63, 64, INT32_MAX, INT32_MIN, INT32_MIN + 1,
-    12345, -12345, (int32_t)0xdeadbeef,
+    0,
+    1,
+    -1,
+    2,
+    5,
+    31,
+    32,
+    33,
+    63,
+    64,
+    INT32_MAX,
+    INT32_MIN,
+    INT32_MIN + 1,
+    12345,
+    -12345,
+    (int32_t)0xdeadbeef,
 };
 #define NVALS32 (sizeof vals32 / sizeof vals32[0])
 
 static const int64_t vals64[] = {
-    0, 1, -1, 2, 63, 64, 65, INT32_MAX, INT32_MIN, (int64_t)INT32_MAX + 1,
-    (int64_t)INT32_MIN - 1, 0x100000000ll, INT64_MAX, INT64_MIN, INT64_MIN + 1,
+    0,
+    1,
+    -1,
+    2,
+    63,
+    64,
+    65,
+    INT32_MAX,
+    INT32_MIN,
+    (int64_t)INT32_MAX + 1,
+    (int64_t)INT32_MIN - 1,
+    0x100000000ll,
+    INT64_MAX,
+    INT64_MIN,
+    INT64_MIN + 1,
     -0x123456789abll,
 };
 #define NVALS64 (sizeof vals64 / sizeof vals64[0])
@@ -65,62 +91,79 @@ static void gen_type(FILE *w, const char *t, const int64_t *vals, size_t nvals)
     for (size_t o = 0; o < NBINOPS; o++) {
         const char *op = binops[o];
         const char *res = o >= FIRST_CMP ? "i32" : t;
-        fprintf(w, "(func (export \"%s_%s_ref\") (param %s %s) (result %s)"
-                   " (%s.%s (local.get 0) (local.get 1)))\n", t, op, t, t, res, t, op);
+        fprintf(w,
+                "(func (export \"%s_%s_ref\") (param %s %s) (result %s)"
+                " (%s.%s (local.get 0) (local.get 1)))\n",
+                t, op, t, t, res, t, op);
         for (size_t k = 0; k < nvals; k++) {
             int64_t c = vals[k];
-            fprintf(w, "(func (export \"%s_%s_r_%zu\") (param %s) (result %s)"
-                       " (%s.%s (local.get 0) (%s.const %" PRId64 ")))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_r_%zu\") (param %s) (result %s)"
+                    " (%s.%s (local.get 0) (%s.const %" PRId64 ")))\n",
                     t, op, k, t, res, t, op, t, c);
-            fprintf(w, "(func (export \"%s_%s_l_%zu\") (param %s) (result %s)"
-                       " (%s.%s (%s.const %" PRId64 ") (local.get 0)))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_l_%zu\") (param %s) (result %s)"
+                    " (%s.%s (%s.const %" PRId64 ") (local.get 0)))\n",
                     t, op, k, t, res, t, op, t, c);
             if (o < FIRST_CMP)
                 continue;
-            fprintf(w, "(func (export \"%s_%s_if_%zu\") (param %s) (result i32)"
-                       " (if (result i32) (%s.%s (local.get 0) (%s.const %" PRId64 "))"
-                       " (then (i32.const 1)) (else (i32.const 0))))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_if_%zu\") (param %s) (result i32)"
+                    " (if (result i32) (%s.%s (local.get 0) (%s.const %" PRId64 "))"
+                    " (then (i32.const 1)) (else (i32.const 0))))\n",
                     t, op, k, t, t, op, t, c);
-            fprintf(w, "(func (export \"%s_%s_brif_%zu\") (param %s) (result i32)"
-                       " (block $b (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
-                       " (return (i32.const 0))) (i32.const 1))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_brif_%zu\") (param %s) (result i32)"
+                    " (block $b (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
+                    " (return (i32.const 0))) (i32.const 1))\n",
                     t, op, k, t, t, op, t, c);
-            fprintf(w, "(func (export \"%s_%s_brv_%zu\") (param %s) (result i32)"
-                       " (block $b (result i32) (i32.const 1)"
-                       " (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
-                       " (drop) (i32.const 0)))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_brv_%zu\") (param %s) (result i32)"
+                    " (block $b (result i32) (i32.const 1)"
+                    " (br_if $b (%s.%s (local.get 0) (%s.const %" PRId64 ")))"
+                    " (drop) (i32.const 0)))\n",
                     t, op, k, t, t, op, t, c);
-            fprintf(w, "(func (export \"%s_%s_loop_%zu\") (param %s) (result i32)"
-                       " (local $n i32)"
-                       " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
-                       " (local.set $n (i32.const 1))"
-                       " (br_if $l (%s.%s (local.get 0) (%s.const %" PRId64 "))))"
-                       " (i32.const 0))\n",
+            fprintf(w,
+                    "(func (export \"%s_%s_loop_%zu\") (param %s) (result i32)"
+                    " (local $n i32)"
+                    " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
+                    " (local.set $n (i32.const 1))"
+                    " (br_if $l (%s.%s (local.get 0) (%s.const %" PRId64 "))))"
+                    " (i32.const 0))\n",
                     t, op, k, t, t, op, t, c);
         }
         if (o < FIRST_CMP)
             continue;
-        fprintf(w, "(func (export \"%s_%s_if\") (param %s %s) (result i32)"
-                   " (if (result i32) (%s.%s (local.get 0) (local.get 1))"
-                   " (then (i32.const 1)) (else (i32.const 0))))\n", t, op, t, t, t, op);
-        fprintf(w, "(func (export \"%s_%s_brif\") (param %s %s) (result i32)"
-                   " (block $b (br_if $b (%s.%s (local.get 0) (local.get 1)))"
-                   " (return (i32.const 0))) (i32.const 1))\n", t, op, t, t, t, op);
-        fprintf(w, "(func (export \"%s_%s_loop\") (param %s %s) (result i32)"
-                   " (local $n i32)"
-                   " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
-                   " (local.set $n (i32.const 1))"
-                   " (br_if $l (%s.%s (local.get 0) (local.get 1))))"
-                   " (i32.const 0))\n", t, op, t, t, t, op);
+        fprintf(w,
+                "(func (export \"%s_%s_if\") (param %s %s) (result i32)"
+                " (if (result i32) (%s.%s (local.get 0) (local.get 1))"
+                " (then (i32.const 1)) (else (i32.const 0))))\n",
+                t, op, t, t, t, op);
+        fprintf(w,
+                "(func (export \"%s_%s_brif\") (param %s %s) (result i32)"
+                " (block $b (br_if $b (%s.%s (local.get 0) (local.get 1)))"
+                " (return (i32.const 0))) (i32.const 1))\n",
+                t, op, t, t, t, op);
+        fprintf(w,
+                "(func (export \"%s_%s_loop\") (param %s %s) (result i32)"
+                " (local $n i32)"
+                " (loop $l (if (local.get $n) (then (return (i32.const 1))))"
+                " (local.set $n (i32.const 1))"
+                " (br_if $l (%s.%s (local.get 0) (local.get 1))))"
+                " (i32.const 0))\n",
+                t, op, t, t, t, op);
     }
     /* eqz fused into branches */
-    fprintf(w, "(func (export \"%s_eqz_ref\") (param %s) (result i32) (%s.eqz (local.get 0)))\n",
-            t, t, t);
-    fprintf(w, "(func (export \"%s_eqz_if\") (param %s) (result i32)"
-               " (if (result i32) (%s.eqz (local.get 0)) (then (i32.const 1)) (else (i32.const 0))))\n",
-            t, t, t);
-    fprintf(w, "(func (export \"%s_eqz_brif\") (param %s) (result i32)"
-               " (block $b (br_if $b (%s.eqz (local.get 0))) (return (i32.const 0))) (i32.const 1))\n",
+    fprintf(w, "(func (export \"%s_eqz_ref\") (param %s) (result i32) (%s.eqz (local.get 0)))\n", t,
+            t, t);
+    fprintf(
+        w,
+        "(func (export \"%s_eqz_if\") (param %s) (result i32)"
+        " (if (result i32) (%s.eqz (local.get 0)) (then (i32.const 1)) (else (i32.const 0))))\n",
+        t, t, t);
+    fprintf(w,
+            "(func (export \"%s_eqz_brif\") (param %s) (result i32)"
+            " (block $b (br_if $b (%s.eqz (local.get 0))) (return (i32.const 0))) (i32.const 1))\n",
             t, t, t);
 }
 
@@ -130,7 +173,7 @@ static void setup_ops(ops_fixture *fx)
     size_t watlen = 0, len = 0;
     FILE *w = open_memstream(&wat, &watlen);
     uint8_t *bin;
-    th_error err = { 0 };
+    th_error err = {0};
 
     assert_non_null(w);
     fputs("(module\n", w);
@@ -162,11 +205,10 @@ static void teardown_ops(ops_fixture *fx)
 
 /* Call export `name` with 1 or 2 arguments of type t; returns the result
  * bits (i32 results zero-extended). */
-static uint64_t call(ops_fixture *fx, bool is64, const char *name, int nargs,
-                     int64_t a, int64_t b)
+static uint64_t call(ops_fixture *fx, bool is64, const char *name, int nargs, int64_t a, int64_t b)
 {
     th_wasm_func *f = th_wasm_instance_func(fx->inst, name);
-    th_wasm_val args[2], res = { 0 };
+    th_wasm_val args[2], res = {0};
     int rc;
 
     if (f == NULL)
@@ -204,20 +246,21 @@ static void check_type(ops_fixture *fx, const char *t, const int64_t *vals, size
                     fail_msg("%s(%" PRId64 ") = %" PRIx64 ", want %" PRIx64, name, v, got, want_l);
                 if (!cmp)
                     continue;
-                static const char *forms[] = { "if", "brif", "brv", "loop" };
+                static const char *forms[] = {"if", "brif", "brv", "loop"};
                 for (size_t fi = 0; fi < 4; fi++) {
                     snprintf(name, sizeof name, "%s_%s_%s_%zu", t, op, forms[fi], k);
                     got = call(fx, is64, name, 1, v, 0);
                     if (got != want_r)
-                        fail_msg("%s(%" PRId64 ") = %" PRIu64 ", want %" PRIu64, name, v, got, want_r);
+                        fail_msg("%s(%" PRId64 ") = %" PRIu64 ", want %" PRIu64, name, v, got,
+                                 want_r);
                 }
-                static const char *forms2[] = { "if", "brif", "loop" };
+                static const char *forms2[] = {"if", "brif", "loop"};
                 for (size_t fi = 0; fi < 3; fi++) {
                     snprintf(name, sizeof name, "%s_%s_%s", t, op, forms2[fi]);
                     got = call(fx, is64, name, 2, v, c);
                     if (got != want_r)
-                        fail_msg("%s(%" PRId64 ", %" PRId64 ") = %" PRIu64 ", want %" PRIu64,
-                                 name, v, c, got, want_r);
+                        fail_msg("%s(%" PRId64 ", %" PRId64 ") = %" PRIu64 ", want %" PRIu64, name,
+                                 v, c, got, want_r);
                 }
             }
         }
@@ -321,7 +364,7 @@ static void test_locals_and_control(void **state)
     th_wasm_imports *imp = th_wasm_imports_new();
     th_wasm_instance *inst = NULL;
     th_wasm_exec *ex = th_wasm_exec_new(NULL);
-    th_error err = { 0 };
+    th_error err = {0};
     th_wasm_val a[2], r;
 
     (void)state;
@@ -337,11 +380,13 @@ static void test_locals_and_control(void **state)
 
 #define CALL2(name, x, y) \
     (a[0].i32 = (x), a[1].i32 = (y), \
-     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 2, &r, 1), TH_OK), \
+     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 2, &r, 1), \
+                      TH_OK), \
      r.i32)
 #define CALL1(name, x) \
     (a[0].i32 = (x), \
-     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 1, &r, 1), TH_OK), \
+     assert_int_equal(th_wasm_exec_call(ex, th_wasm_instance_func(inst, name), a, 1, &r, 1), \
+                      TH_OK), \
      r.i32)
     assert_int_equal(CALL2("swap_sub", 5, 0), 5 - 6);
     assert_int_equal(CALL1("tee_old", 4), 4 + 12 + 12);
@@ -371,9 +416,9 @@ static void test_locals_and_control(void **state)
 /* Accumulator chains: a result consumed by the very next instruction   */
 
 static const char *ibinops[] = {
-    "add", "sub", "mul", "div_s", "div_u", "rem_s", "rem_u", "and", "or", "xor",
-    "shl", "shr_s", "shr_u", "rotl", "rotr", "eq", "ne", "lt_s", "lt_u", "gt_s",
-    "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+    "add",  "sub",  "mul",   "div_s", "div_u", "rem_s", "rem_u", "and", "or",
+    "xor",  "shl",  "shr_s", "shr_u", "rotl",  "rotr",  "eq",    "ne",  "lt_s",
+    "lt_u", "gt_s", "gt_u",  "le_s",  "le_u",  "ge_s",  "ge_u",
 };
 static const char *fbinops[] = {
     "add", "sub", "mul", "div", "min", "max", "eq", "ne", "lt", "gt", "le", "ge",
@@ -383,18 +428,18 @@ static const char *fbinops[] = {
 
 /* Unary operators: name, input type, result type. */
 static const char *unops[][3] = {
-    { "i32.eqz", "i32", "i32" }, { "i64.eqz", "i64", "i32" },
-    { "i64.extend_i32_s", "i32", "i64" }, { "i64.extend_i32_u", "i32", "i64" },
-    { "i32.extend8_s", "i32", "i32" }, { "i32.extend16_s", "i32", "i32" },
-    { "i64.extend8_s", "i64", "i64" }, { "i64.extend16_s", "i64", "i64" },
-    { "i64.extend32_s", "i64", "i64" }, { "f64.neg", "f64", "f64" },
-    { "f64.abs", "f64", "f64" }, { "f64.sqrt", "f64", "f64" },
-    { "f32.neg", "f32", "f32" }, { "f32.abs", "f32", "f32" }, { "f32.sqrt", "f32", "f32" },
-    { "f64.convert_i32_s", "i32", "f64" }, { "f64.convert_i32_u", "i32", "f64" },
-    { "f64.convert_i64_s", "i64", "f64" }, { "f64.convert_i64_u", "i64", "f64" },
-    { "f32.convert_i32_s", "i32", "f32" }, { "f32.convert_i32_u", "i32", "f32" },
-    { "f32.demote_f64", "f64", "f32" }, { "f64.promote_f32", "f32", "f64" },
-    { "i32.wrap_i64", "i64", "i32" },
+    {"i32.eqz", "i32", "i32"},           {"i64.eqz", "i64", "i32"},
+    {"i64.extend_i32_s", "i32", "i64"},  {"i64.extend_i32_u", "i32", "i64"},
+    {"i32.extend8_s", "i32", "i32"},     {"i32.extend16_s", "i32", "i32"},
+    {"i64.extend8_s", "i64", "i64"},     {"i64.extend16_s", "i64", "i64"},
+    {"i64.extend32_s", "i64", "i64"},    {"f64.neg", "f64", "f64"},
+    {"f64.abs", "f64", "f64"},           {"f64.sqrt", "f64", "f64"},
+    {"f32.neg", "f32", "f32"},           {"f32.abs", "f32", "f32"},
+    {"f32.sqrt", "f32", "f32"},          {"f64.convert_i32_s", "i32", "f64"},
+    {"f64.convert_i32_u", "i32", "f64"}, {"f64.convert_i64_s", "i64", "f64"},
+    {"f64.convert_i64_u", "i64", "f64"}, {"f32.convert_i32_s", "i32", "f32"},
+    {"f32.convert_i32_u", "i32", "f32"}, {"f32.demote_f64", "f64", "f32"},
+    {"f64.promote_f32", "f32", "f64"},   {"i32.wrap_i64", "i64", "i32"},
 };
 #define NUNOPS (sizeof unops / sizeof unops[0])
 
@@ -407,26 +452,32 @@ static const char *unops[][3] = {
 static void gen_chain_bin(FILE *w, const char *t, const char *op, const char *r)
 {
     const char *comb = t[0] == 'f' ? "add" : "xor";
-    fprintf(w, "(func (export \"%s.%s_A\") (param %s %s %s) (result %s)"
-               " (%s.%s (%s.%s (local.get 0) (local.get 1)) (local.get 2)))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_A\") (param %s %s %s) (result %s)"
+            " (%s.%s (%s.%s (local.get 0) (local.get 1)) (local.get 2)))\n",
             t, op, t, t, t, r, t, op, t, comb);
-    fprintf(w, "(func (export \"%s.%s_B\") (param %s %s %s) (result %s)"
-               " (%s.%s (local.get 2) (%s.%s (local.get 0) (local.get 1))))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_B\") (param %s %s %s) (result %s)"
+            " (%s.%s (local.get 2) (%s.%s (local.get 0) (local.get 1))))\n",
             t, op, t, t, t, r, t, op, t, comb);
-    fprintf(w, "(func (export \"%s.%s_R\") (param %s %s %s) (result %s)"
-               " (%s.%s (%s.%s (local.get 0) (local.get 1)) (%s.const 1)))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_R\") (param %s %s %s) (result %s)"
+            " (%s.%s (%s.%s (local.get 0) (local.get 1)) (%s.const 1)))\n",
             t, op, t, t, t, r, r, r[0] == 'f' ? "add" : "xor", t, op, r);
-    fprintf(w, "(func (export \"%s.%s_refA\") (param %s %s %s) (result %s) (local %s)"
-               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
-               " (%s.%s (local.get 3) (local.get 2)))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_refA\") (param %s %s %s) (result %s) (local %s)"
+            " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+            " (%s.%s (local.get 3) (local.get 2)))\n",
             t, op, t, t, t, r, t, t, comb, t, op);
-    fprintf(w, "(func (export \"%s.%s_refB\") (param %s %s %s) (result %s) (local %s)"
-               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
-               " (%s.%s (local.get 2) (local.get 3)))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_refB\") (param %s %s %s) (result %s) (local %s)"
+            " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+            " (%s.%s (local.get 2) (local.get 3)))\n",
             t, op, t, t, t, r, t, t, comb, t, op);
-    fprintf(w, "(func (export \"%s.%s_refR\") (param %s %s %s) (result %s) (local %s)"
-               " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
-               " (%s.%s (local.get 3) (%s.const 1)))\n",
+    fprintf(w,
+            "(func (export \"%s.%s_refR\") (param %s %s %s) (result %s) (local %s)"
+            " (local.set 3 (%s.%s (local.get 0) (local.get 1)))"
+            " (%s.%s (local.get 3) (%s.const 1)))\n",
             t, op, t, t, t, r, r, t, op, r, r[0] == 'f' ? "add" : "xor", r);
 }
 
@@ -438,11 +489,11 @@ typedef struct chain_fixture {
 } chain_fixture;
 
 /* Call `name` with up to 3 raw arguments; returns the trap status in *rc. */
-static uint64_t call_raw(chain_fixture *fx, const char *name, const uint64_t *args,
-                         uint32_t nargs, int *rc)
+static uint64_t call_raw(chain_fixture *fx, const char *name, const uint64_t *args, uint32_t nargs,
+                         int *rc)
 {
     th_wasm_func *f = th_wasm_instance_func(fx->inst, name);
-    th_wasm_val a[3], res = { 0 };
+    th_wasm_val a[3], res = {0};
 
     if (f == NULL)
         fail_msg("no export %s", name);
@@ -461,8 +512,8 @@ static void expect_same(chain_fixture *fx, const char *got_name, const char *ref
 
     if (rc1 != rc2 || got != want)
         fail_msg("%s(%" PRIx64 ", %" PRIx64 ", %" PRIx64 ") = %" PRIx64 " (rc %d), "
-                 "%s gives %" PRIx64 " (rc %d)", got_name, args[0],
-                 nargs > 1 ? args[1] : 0, nargs > 2 ? args[2] : 0, got, rc1,
+                 "%s gives %" PRIx64 " (rc %d)",
+                 got_name, args[0], nargs > 1 ? args[1] : 0, nargs > 2 ? args[2] : 0, got, rc1,
                  ref_name, want, rc2);
 }
 
@@ -516,22 +567,28 @@ static const char *chain_extra_wat =
 static void test_accumulator_chains(void **state)
 {
     static const uint64_t fvals64[] = {
-        0, 0x8000000000000000ull, 0x3ff0000000000000ull /* 1 */,
-        0xbff8000000000000ull /* -1.5 */, 0x7ff0000000000000ull /* inf */,
-        0xfff0000000000000ull, 0x7ff8000000000000ull /* nan */,
-        0x7fefffffffffffffull, 0x0000000000000001ull, 0x4008000000000000ull /* 3 */,
+        0,
+        0x8000000000000000ull,
+        0x3ff0000000000000ull /* 1 */,
+        0xbff8000000000000ull /* -1.5 */,
+        0x7ff0000000000000ull /* inf */,
+        0xfff0000000000000ull,
+        0x7ff8000000000000ull /* nan */,
+        0x7fefffffffffffffull,
+        0x0000000000000001ull,
+        0x4008000000000000ull /* 3 */,
     };
     static const uint64_t fvals32[] = {
-        0, 0x80000000u, 0x3f800000u, 0xbfc00000u, 0x7f800000u, 0xff800000u,
-        0x7fc00000u, 0x7f7fffffu, 0x00000001u, 0x40400000u,
+        0,           0x80000000u, 0x3f800000u, 0xbfc00000u, 0x7f800000u,
+        0xff800000u, 0x7fc00000u, 0x7f7fffffu, 0x00000001u, 0x40400000u,
     };
-    static const char *types[] = { "i32", "i64", "f32", "f64" };
+    static const char *types[] = {"i32", "i64", "f32", "f64"};
     chain_fixture fx;
     char *wat = NULL, name[64], ref[64];
     size_t watlen = 0, len = 0;
     FILE *w = open_memstream(&wat, &watlen);
     uint8_t *bin;
-    th_error err = { 0 };
+    th_error err = {0};
 
     (void)state;
     assert_non_null(w);
@@ -548,12 +605,14 @@ static void test_accumulator_chains(void **state)
     for (size_t u = 0; u < NUNOPS; u++) {
         const char *in = unops[u][1], *out = unops[u][2];
         const char *comb = in[0] == 'f' ? "add" : "xor";
-        fprintf(w, "(func (export \"%s_A\") (param %s %s) (result %s)"
-                   " (%s (%s.%s (local.get 0) (local.get 1))))\n",
+        fprintf(w,
+                "(func (export \"%s_A\") (param %s %s) (result %s)"
+                " (%s (%s.%s (local.get 0) (local.get 1))))\n",
                 unops[u][0], in, in, out, unops[u][0], in, comb);
-        fprintf(w, "(func (export \"%s_ref\") (param %s %s) (result %s) (local %s)"
-                   " (local.set 2 (%s.%s (local.get 0) (local.get 1)))"
-                   " (%s (local.get 2)))\n",
+        fprintf(w,
+                "(func (export \"%s_ref\") (param %s %s) (result %s) (local %s)"
+                " (local.set 2 (%s.%s (local.get 0) (local.get 1)))"
+                " (%s (local.get 2)))\n",
                 unops[u][0], in, in, out, in, in, comb, unops[u][0]);
     }
     fputs(chain_extra_wat, w);
@@ -589,8 +648,8 @@ static void test_accumulator_chains(void **state)
             for (size_t x = 0; x < nv; x++)
                 for (size_t y = 0; y < nv; y += 3)
                     for (size_t z = 0; z < nv; z++) {
-                        uint64_t args[3] = { vals[x], vals[y], vals[z] };
-                        static const char *forms[] = { "A", "B", "R" };
+                        uint64_t args[3] = {vals[x], vals[y], vals[z]};
+                        static const char *forms[] = {"A", "B", "R"};
                         for (size_t f = 0; f < 3; f++) {
                             snprintf(name, sizeof name, "%s.%s_%s", types[ti], op, forms[f]);
                             snprintf(ref, sizeof ref, "%s.%s_ref%s", types[ti], op, forms[f]);
@@ -606,10 +665,12 @@ static void test_accumulator_chains(void **state)
         for (size_t x = 0; x < nv; x++)
             for (size_t y = 0; y < nv; y++) {
                 uint64_t args[2];
-                args[0] = fl ? (is64 ? fvals64[x] : fvals32[x])
-                             : is64 ? (uint64_t)vals64[x] : (uint32_t)vals32[x];
-                args[1] = fl ? (is64 ? fvals64[y] : fvals32[y])
-                             : is64 ? (uint64_t)vals64[y] : (uint32_t)vals32[y];
+                args[0] = fl     ? (is64 ? fvals64[x] : fvals32[x])
+                          : is64 ? (uint64_t)vals64[x]
+                                 : (uint32_t)vals32[x];
+                args[1] = fl     ? (is64 ? fvals64[y] : fvals32[y])
+                          : is64 ? (uint64_t)vals64[y]
+                                 : (uint32_t)vals32[y];
                 snprintf(name, sizeof name, "%s_A", unops[u][0]);
                 snprintf(ref, sizeof ref, "%s_ref", unops[u][0]);
                 expect_same(&fx, name, ref, args, 2);
@@ -618,8 +679,7 @@ static void test_accumulator_chains(void **state)
     for (size_t x = 0; x < NVALS32; x++)
         for (size_t y = 0; y < NVALS32; y++)
             for (size_t z = 0; z < NVALS32; z++) {
-                uint64_t args[3] = { (uint32_t)vals32[x], (uint32_t)vals32[y],
-                                     (uint32_t)vals32[z] };
+                uint64_t args[3] = {(uint32_t)vals32[x], (uint32_t)vals32[y], (uint32_t)vals32[z]};
                 expect_same(&fx, "mem_acc", "mem_ref", args, 3);
                 expect_same(&fx, "br_acc", "br_ref", args, 3);
                 expect_same(&fx, "ret_acc", "ret_ref", args, 3);

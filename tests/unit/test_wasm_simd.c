@@ -50,20 +50,34 @@ static uint64_t rnd(void)
 
 /* Lane values worth trying: float specials, integer extremes. */
 static const uint32_t special32[] = {
-    0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000,
-    0x7fc00000, 0xffc00000, 0x7f800001, 0x7fa00000, 0x00000001, 0x807fffff,
-    0x3f000000, 0x3fc00000, 0x40200000, 0xbfc00000, 0x4f000000, 0xcf000000,
-    0x4f800000, 0x7f7fffff, 0x7fffffff, 0xffffffff, 0x00008000, 0x00007fff,
-    0x80808080, 0x7f7f7f7f, 0x01010101, 0xfffe0001,
+    0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0x7fc00000,
+    0xffc00000, 0x7f800001, 0x7fa00000, 0x00000001, 0x807fffff, 0x3f000000, 0x3fc00000,
+    0x40200000, 0xbfc00000, 0x4f000000, 0xcf000000, 0x4f800000, 0x7f7fffff, 0x7fffffff,
+    0xffffffff, 0x00008000, 0x00007fff, 0x80808080, 0x7f7f7f7f, 0x01010101, 0xfffe0001,
 };
 static const uint64_t special64[] = {
-    0, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
-    0x7ff0000000000000ull, 0xfff0000000000000ull, 0x7ff8000000000000ull,
-    0xfff8000000000000ull, 0x7ff0000000000001ull, 0x7ff4000000000000ull, 1,
-    0x3fe0000000000000ull, 0x3ff8000000000000ull, 0x4004000000000000ull,
-    0x41e0000000000000ull, 0xc1e0000000000000ull, 0x41efffffffe00000ull,
-    0x41f0000000000000ull, 0x7fefffffffffffffull, 0x7fffffffffffffffull,
-    0xffffffffffffffffull, 0x4330000000000000ull,
+    0,
+    0x8000000000000000ull,
+    0x3ff0000000000000ull,
+    0xbff0000000000000ull,
+    0x7ff0000000000000ull,
+    0xfff0000000000000ull,
+    0x7ff8000000000000ull,
+    0xfff8000000000000ull,
+    0x7ff0000000000001ull,
+    0x7ff4000000000000ull,
+    1,
+    0x3fe0000000000000ull,
+    0x3ff8000000000000ull,
+    0x4004000000000000ull,
+    0x41e0000000000000ull,
+    0xc1e0000000000000ull,
+    0x41efffffffe00000ull,
+    0x41f0000000000000ull,
+    0x7fefffffffffffffull,
+    0x7fffffffffffffffull,
+    0xffffffffffffffffull,
+    0x4330000000000000ull,
 };
 
 static v128 random_v128(void)
@@ -84,7 +98,7 @@ static v128 random_v128(void)
         break;
     default: /* small lanes near the edges of 8- and 16-bit ranges */
         for (unsigned i = 0; i < 16; i++) {
-            static const uint8_t b[] = { 0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x40 };
+            static const uint8_t b[] = {0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x40};
             v.u8[i] = b[rnd() % sizeof b];
         }
         break;
@@ -102,8 +116,8 @@ static void same_v128(const char *name, v128 x, v128 y, v128 a, v128 b)
     mismatches++;
     print_error("%s: a=%016" PRIx64 "%016" PRIx64 " b=%016" PRIx64 "%016" PRIx64
                 " vector %016" PRIx64 "%016" PRIx64 " scalar %016" PRIx64 "%016" PRIx64 "\n",
-                name, a.u64[1], a.u64[0], b.u64[1], b.u64[0], x.u64[1], x.u64[0],
-                y.u64[1], y.u64[0]);
+                name, a.u64[1], a.u64[0], b.u64[1], b.u64[0], x.u64[1], x.u64[0], y.u64[1],
+                y.u64[0]);
 }
 
 static void same_u64(const char *name, uint64_t x, uint64_t y)

@@ -23,28 +23,25 @@
 
 #include "theater/wasm.h"
 
-
 /* sum(i * ask(i)) for i < n, keeping state in locals, memory and a global
  * across the suspensions. */
-static const char *wat =
-    "(module\n"
-    "  (import \"env\" \"ask\" (func $ask (param i32) (result i32)))\n"
-    "  (memory 1)\n"
-    "  (global $calls (mut i32) (i32.const 0))\n"
-    "  (func $step (param $i i32) (result i32)\n"
-    "    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))\n"
-    "    (i32.mul (local.get $i) (call $ask (local.get $i))))\n"
-    "  (func (export \"run\") (param $n i32) (result i32)\n"
-    "    (local $i i32)\n"
-    "    (loop $l\n"
-    "      (i32.store (i32.const 0)\n"
-    "        (i32.add (i32.load (i32.const 0)) (call $step (local.get $i))))\n"
-    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
-    "      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))\n"
-    "    (i32.add (i32.load (i32.const 0)) (global.get $calls))))\n";
+static const char *wat = "(module\n"
+                         "  (import \"env\" \"ask\" (func $ask (param i32) (result i32)))\n"
+                         "  (memory 1)\n"
+                         "  (global $calls (mut i32) (i32.const 0))\n"
+                         "  (func $step (param $i i32) (result i32)\n"
+                         "    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))\n"
+                         "    (i32.mul (local.get $i) (call $ask (local.get $i))))\n"
+                         "  (func (export \"run\") (param $n i32) (result i32)\n"
+                         "    (local $i i32)\n"
+                         "    (loop $l\n"
+                         "      (i32.store (i32.const 0)\n"
+                         "        (i32.add (i32.load (i32.const 0)) (call $step (local.get $i))))\n"
+                         "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+                         "      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))\n"
+                         "    (i32.add (i32.load (i32.const 0)) (global.get $calls))))\n";
 
-static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args,
-                    th_wasm_val *results)
+static int host_ask(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)
 {
     (void)call;
     (void)results;
@@ -85,8 +82,8 @@ static void test_resume_on_other_threads(void **state)
     th_wasm_module *m = NULL;
     th_wasm_imports *imp;
     th_wasm_instance *inst = NULL;
-    th_error err = { 0 };
-    job j = { 0 };
+    th_error err = {0};
+    job j = {0};
     int steps = 0;
 
     (void)state;
@@ -137,7 +134,7 @@ static void *worker_thread(void *arg)
     th_wasm_imports *imp = th_wasm_imports_new();
     th_wasm_instance *inst = NULL;
     th_wasm_exec *ex = th_wasm_exec_new(NULL);
-    th_wasm_val a = { .i32 = 50 }, res = { 0 };
+    th_wasm_val a = {.i32 = 50}, res = {0};
     int rc;
 
     if (imp == NULL || ex == NULL ||

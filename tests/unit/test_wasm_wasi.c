@@ -30,9 +30,19 @@
 
 /* WASI errnos used below. */
 enum {
-    E_SUCCESS = 0, E_BADF = 8, E_EXIST = 20, E_FAULT = 21, E_INVAL = 28,
-    E_ISDIR = 31, E_LOOP = 32, E_NOENT = 44, E_NOSYS = 52, E_NOTDIR = 54,
-    E_NOTEMPTY = 55, E_SPIPE = 70, E_NOTCAPABLE = 76,
+    E_SUCCESS = 0,
+    E_BADF = 8,
+    E_EXIST = 20,
+    E_FAULT = 21,
+    E_INVAL = 28,
+    E_ISDIR = 31,
+    E_LOOP = 32,
+    E_NOENT = 44,
+    E_NOSYS = 52,
+    E_NOTDIR = 54,
+    E_NOTEMPTY = 55,
+    E_SPIPE = 70,
+    E_NOTCAPABLE = 76,
 };
 
 #define R_READ (1ull << 1)
@@ -43,27 +53,54 @@ enum {
 #define R_RW (R_READ | R_WRITE | R_SEEK | R_TELL)
 
 /* Every preview1 import, with wasi-libc's signatures. */
-static const struct { const char *name, *sig; } funcs[] = {
-    {"args_get", "ii>i"}, {"args_sizes_get", "ii>i"},
-    {"environ_get", "ii>i"}, {"environ_sizes_get", "ii>i"},
-    {"clock_res_get", "ii>i"}, {"clock_time_get", "iIi>i"},
-    {"fd_advise", "iIIi>i"}, {"fd_allocate", "iII>i"}, {"fd_close", "i>i"},
-    {"fd_datasync", "i>i"}, {"fd_fdstat_get", "ii>i"},
-    {"fd_fdstat_set_flags", "ii>i"}, {"fd_fdstat_set_rights", "iII>i"},
-    {"fd_filestat_get", "ii>i"}, {"fd_filestat_set_size", "iI>i"},
-    {"fd_filestat_set_times", "iIIi>i"}, {"fd_pread", "iiiIi>i"},
-    {"fd_prestat_get", "ii>i"}, {"fd_prestat_dir_name", "iii>i"},
-    {"fd_pwrite", "iiiIi>i"}, {"fd_read", "iiii>i"}, {"fd_readdir", "iiiIi>i"},
-    {"fd_renumber", "ii>i"}, {"fd_seek", "iIii>i"}, {"fd_sync", "i>i"},
-    {"fd_tell", "ii>i"}, {"fd_write", "iiii>i"},
-    {"path_create_directory", "iii>i"}, {"path_filestat_get", "iiiii>i"},
-    {"path_filestat_set_times", "iiiiIIi>i"}, {"path_link", "iiiiiii>i"},
-    {"path_open", "iiiiiIIii>i"}, {"path_readlink", "iiiiii>i"},
-    {"path_remove_directory", "iii>i"}, {"path_rename", "iiiiii>i"},
-    {"path_symlink", "iiiii>i"}, {"path_unlink_file", "iii>i"},
-    {"poll_oneoff", "iiii>i"}, {"proc_exit", "i>"}, {"proc_raise", "i>i"},
-    {"random_get", "ii>i"}, {"sched_yield", ">i"}, {"sock_accept", "iii>i"},
-    {"sock_recv", "iiiiii>i"}, {"sock_send", "iiiii>i"},
+static const struct {
+    const char *name, *sig;
+} funcs[] = {
+    {"args_get", "ii>i"},
+    {"args_sizes_get", "ii>i"},
+    {"environ_get", "ii>i"},
+    {"environ_sizes_get", "ii>i"},
+    {"clock_res_get", "ii>i"},
+    {"clock_time_get", "iIi>i"},
+    {"fd_advise", "iIIi>i"},
+    {"fd_allocate", "iII>i"},
+    {"fd_close", "i>i"},
+    {"fd_datasync", "i>i"},
+    {"fd_fdstat_get", "ii>i"},
+    {"fd_fdstat_set_flags", "ii>i"},
+    {"fd_fdstat_set_rights", "iII>i"},
+    {"fd_filestat_get", "ii>i"},
+    {"fd_filestat_set_size", "iI>i"},
+    {"fd_filestat_set_times", "iIIi>i"},
+    {"fd_pread", "iiiIi>i"},
+    {"fd_prestat_get", "ii>i"},
+    {"fd_prestat_dir_name", "iii>i"},
+    {"fd_pwrite", "iiiIi>i"},
+    {"fd_read", "iiii>i"},
+    {"fd_readdir", "iiiIi>i"},
+    {"fd_renumber", "ii>i"},
+    {"fd_seek", "iIii>i"},
+    {"fd_sync", "i>i"},
+    {"fd_tell", "ii>i"},
+    {"fd_write", "iiii>i"},
+    {"path_create_directory", "iii>i"},
+    {"path_filestat_get", "iiiii>i"},
+    {"path_filestat_set_times", "iiiiIIi>i"},
+    {"path_link", "iiiiiii>i"},
+    {"path_open", "iiiiiIIii>i"},
+    {"path_readlink", "iiiiii>i"},
+    {"path_remove_directory", "iii>i"},
+    {"path_rename", "iiiiii>i"},
+    {"path_symlink", "iiiii>i"},
+    {"path_unlink_file", "iii>i"},
+    {"poll_oneoff", "iiii>i"},
+    {"proc_exit", "i>"},
+    {"proc_raise", "i>i"},
+    {"random_get", "ii>i"},
+    {"sched_yield", ">i"},
+    {"sock_accept", "iii>i"},
+    {"sock_recv", "iiiiii>i"},
+    {"sock_send", "iiiii>i"},
     {"sock_shutdown", "ii>i"},
 };
 #define NFUNCS (sizeof funcs / sizeof funcs[0])
@@ -340,12 +377,12 @@ static uint32_t str_at(fx *f, uint32_t at, const char *s)
 }
 
 /* Open `path` under the preopen (fd 3); returns errno, fd in *fd. */
-static int32_t open_at(fx *f, const char *path, uint32_t lookup, uint32_t oflags,
-                       uint64_t rights, uint32_t *fd)
+static int32_t open_at(fx *f, const char *path, uint32_t lookup, uint32_t oflags, uint64_t rights,
+                       uint32_t *fd)
 {
     uint32_t len = str_at(f, 1000, path);
-    int32_t e = wcall(f, "path_open", A(3), A(lookup), A(1000), A(len), A(oflags),
-                      A(rights), A(rights), A(0), A(900));
+    int32_t e = wcall(f, "path_open", A(3), A(lookup), A(1000), A(len), A(oflags), A(rights),
+                      A(rights), A(0), A(900));
     if (e == 0 && fd)
         *fd = rd32(f, 900);
     return e;
@@ -397,8 +434,9 @@ static void test_bad_pointers(void **state)
     assert_int_equal(wcall(f, "fd_write", A(1), A(0), A(1), A(16)), E_FAULT);
     /* a huge iovec count */
     assert_int_equal(wcall(f, "fd_write", A(1), A(0), A(0x20000000), A(16)), E_FAULT);
-    assert_int_equal(wcall(f, "path_open", A(3), A(0), A(size - 1), A(5), A(0),
-                           A(R_READ), A(0), A(0), A(900)), E_FAULT);
+    assert_int_equal(
+        wcall(f, "path_open", A(3), A(0), A(size - 1), A(5), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_FAULT);
     assert_int_equal(wcall(f, "poll_oneoff", A(size - 10), A(0), A(1), A(8)), E_FAULT);
     fx_free(f);
 }
@@ -522,7 +560,7 @@ static void test_files(void **state)
     assert_int_equal(wcall(f, "fd_pread", A(fd), A(0), A(1), A(2), A(16)), E_SUCCESS);
     assert_memory_equal(mem(f, NULL) + 300, "234", 3);
     assert_int_equal(wcall(f, "fd_filestat_get", A(fd), A(400)), E_SUCCESS);
-    assert_int_equal(mem(f, NULL)[400 + 16], 4);  /* regular file */
+    assert_int_equal(mem(f, NULL)[400 + 16], 4); /* regular file */
     assert_int_equal(rd64(f, 400 + 32), 10);     /* size */
     assert_int_equal(wcall(f, "fd_filestat_set_size", A(fd), A(5)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_close", A(fd)), E_SUCCESS);
@@ -609,9 +647,9 @@ static void test_fd_ops(void **state)
     /* append mode via fdstat_set_flags, read back with fdstat_get */
     assert_int_equal(wcall(f, "fd_fdstat_set_flags", A(fd2), A(1)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_fdstat_get", A(fd2), A(40)), E_SUCCESS);
-    assert_int_equal(mem(f, NULL)[40], 4);              /* regular file */
-    assert_int_equal(mem(f, NULL)[42] & 1, 1);          /* APPEND */
-    assert_int_equal(rd64(f, 48) & R_RW, R_RW);         /* rights granted */
+    assert_int_equal(mem(f, NULL)[40], 4);      /* regular file */
+    assert_int_equal(mem(f, NULL)[42] & 1, 1);  /* APPEND */
+    assert_int_equal(rd64(f, 48) & R_RW, R_RW); /* rights granted */
     str_at(f, 200, "abc");
     wr32(f, 0, 200), wr32(f, 4, 3);
     assert_int_equal(wcall(f, "fd_write", A(fd2), A(0), A(1), A(16)), E_SUCCESS);
@@ -631,14 +669,16 @@ static void test_fd_ops(void **state)
     assert_int_equal(wcall(f, "fd_advise", A(fd2), A(0), A(0), A(9)), E_INVAL);
     assert_int_equal(wcall(f, "fd_sync", A(fd2)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_datasync", A(fd2)), E_SUCCESS);
-    assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0),
-                           A(1234567890ll * 1000000000ll), A(4 /* MTIM */)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0), A(1234567890ll * 1000000000ll),
+                           A(4 /* MTIM */)),
+                     E_SUCCESS);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mtim.tv_sec, 1234567890);
     assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0), A(0), A(1 | 2)), E_INVAL);
     str_at(f, 1000, "r.txt");
     assert_int_equal(wcall(f, "path_filestat_set_times", A(3), A(0), A(1000), A(5),
-                           A(1000000000ll * 1000000000ll), A(0), A(1 /* ATIM */)), E_SUCCESS);
+                           A(1000000000ll * 1000000000ll), A(0), A(1 /* ATIM */)),
+                     E_SUCCESS);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_atim.tv_sec, 1000000000);
     assert_int_equal(st.st_mtim.tv_sec, 1234567890); /* untouched */
@@ -689,7 +729,8 @@ static void test_path_escapes(void **state)
     assert_int_equal(open_at(f, "loop", 1, 0, R_READ, NULL), E_LOOP);
     /* path_readlink reads the link without following it */
     len = str_at(f, 1000, "abs");
-    assert_int_equal(wcall(f, "path_readlink", A(3), A(1000), A(len), A(1100), A(64), A(16)), E_SUCCESS);
+    assert_int_equal(wcall(f, "path_readlink", A(3), A(1000), A(len), A(1100), A(64), A(16)),
+                     E_SUCCESS);
     assert_int_equal(rd32(f, 16), 4);
     assert_memory_equal(mem(f, NULL) + 1100, "/etc", 4);
     /* the other path calls refuse escapes too */
@@ -697,23 +738,29 @@ static void test_path_escapes(void **state)
     assert_int_equal(wcall(f, "path_create_directory", A(3), A(1000), A(len)), E_NOTCAPABLE);
     assert_int_equal(wcall(f, "path_unlink_file", A(3), A(1000), A(len)), E_NOTCAPABLE);
     len = str_at(f, 1000, "abs/passwd");
-    assert_int_equal(wcall(f, "path_filestat_get", A(3), A(1), A(1000), A(len), A(400)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "path_filestat_get", A(3), A(1), A(1000), A(len), A(400)),
+                     E_NOTCAPABLE);
     str_at(f, 1100, "x");
-    assert_int_equal(wcall(f, "path_rename", A(3), A(1100), A(1), A(3), A(1000), A(len)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "path_rename", A(3), A(1100), A(1), A(3), A(1000), A(len)),
+                     E_NOTCAPABLE);
     /* symlinks with absolute targets cannot be created */
     str_at(f, 1200, "/etc/passwd");
     str_at(f, 1300, "mylink");
     assert_int_equal(wcall(f, "path_symlink", A(1200), A(11), A(3), A(1300), A(6)), E_NOTCAPABLE);
     /* NUL inside a path, empty path, bad directory fds */
     memcpy(mem(f, NULL) + 1000, "a\0b", 3);
-    assert_int_equal(wcall(f, "path_open", A(3), A(0), A(1000), A(3), A(0), A(R_READ),
-                           A(0), A(0), A(900)), E_INVAL);
-    assert_int_equal(wcall(f, "path_open", A(3), A(0), A(1000), A(0), A(0), A(R_READ),
-                           A(0), A(0), A(900)), E_NOENT);
-    assert_int_equal(wcall(f, "path_open", A(7), A(0), A(1000), A(1), A(0), A(R_READ),
-                           A(0), A(0), A(900)), E_BADF);
-    assert_int_equal(wcall(f, "path_open", A(1), A(0), A(1000), A(1), A(0), A(R_READ),
-                           A(0), A(0), A(900)), E_NOTDIR);
+    assert_int_equal(
+        wcall(f, "path_open", A(3), A(0), A(1000), A(3), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_INVAL);
+    assert_int_equal(
+        wcall(f, "path_open", A(3), A(0), A(1000), A(0), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_NOENT);
+    assert_int_equal(
+        wcall(f, "path_open", A(7), A(0), A(1000), A(1), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_BADF);
+    assert_int_equal(
+        wcall(f, "path_open", A(1), A(0), A(1000), A(1), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_NOTDIR);
     fx_free(f);
 }
 
@@ -742,8 +789,9 @@ static void test_proc_exit(void **state)
 
     assert_false(th_wasi_exit_code(f->wasi, &code));
     arg.i32 = 42;
-    assert_int_equal(th_wasm_exec_call(f->ex, th_wasm_instance_func(f->inst, "proc_exit"),
-                                       &arg, 1, NULL, 0), TH_WASM_TRAPPED);
+    assert_int_equal(
+        th_wasm_exec_call(f->ex, th_wasm_instance_func(f->inst, "proc_exit"), &arg, 1, NULL, 0),
+        TH_WASM_TRAPPED);
     assert_true(th_wasi_exit_code(f->wasi, &code));
     assert_int_equal(code, 42);
     assert_non_null(strstr(th_wasm_exec_trap_message(f->ex), "proc_exit(42)"));
@@ -797,18 +845,12 @@ static void test_nosys_and_poll(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args_env),
-        cmocka_unit_test(test_bad_pointers),
-        cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_random),
-        cmocka_unit_test(test_stdio),
-        cmocka_unit_test(test_prestat),
-        cmocka_unit_test(test_files),
-        cmocka_unit_test(test_fd_ops),
-        cmocka_unit_test(test_path_escapes),
-        cmocka_unit_test(test_no_preopens),
-        cmocka_unit_test(test_proc_exit),
-        cmocka_unit_test(test_nosys_and_poll),
+        cmocka_unit_test(test_args_env),     cmocka_unit_test(test_bad_pointers),
+        cmocka_unit_test(test_clocks),       cmocka_unit_test(test_random),
+        cmocka_unit_test(test_stdio),        cmocka_unit_test(test_prestat),
+        cmocka_unit_test(test_files),        cmocka_unit_test(test_fd_ops),
+        cmocka_unit_test(test_path_escapes), cmocka_unit_test(test_no_preopens),
+        cmocka_unit_test(test_proc_exit),    cmocka_unit_test(test_nosys_and_poll),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

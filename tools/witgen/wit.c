@@ -197,9 +197,10 @@ static const struct {
     const char *name;
     int kind;
 } prims[] = {
-    {"bool", W_BOOL}, {"u8", W_U8},   {"u16", W_U16},   {"u32", W_U32},       {"u64", W_U64},
-    {"s8", W_S8},     {"s16", W_S16}, {"s32", W_S32},   {"s64", W_S64},       {"f32", W_F32},
-    {"f64", W_F64},   {"char", W_CHAR}, {"string", W_STRING}, {"float32", W_F32}, {"float64", W_F64},
+    {"bool", W_BOOL},     {"u8", W_U8},       {"u16", W_U16},     {"u32", W_U32},
+    {"u64", W_U64},       {"s8", W_S8},       {"s16", W_S16},     {"s32", W_S32},
+    {"s64", W_S64},       {"f32", W_F32},     {"f64", W_F64},     {"char", W_CHAR},
+    {"string", W_STRING}, {"float32", W_F32}, {"float64", W_F64},
 };
 
 static int parse_type(lexer *lx, int *out);
@@ -419,8 +420,8 @@ static int parse_interface(lexer *lx)
                 return -1;
         } else if (is(lx, "type")) {
             t = new_type(lx->pkg, W_ALIAS);
-            if (next(lx) || ident(lx, &alias) || expect(lx, "=") || parse_type(lx, &lx->pkg->types[t].m[0]) ||
-                expect(lx, ";"))
+            if (next(lx) || ident(lx, &alias) || expect(lx, "=") ||
+                parse_type(lx, &lx->pkg->types[t].m[0]) || expect(lx, ";"))
                 return -1;
             lx->pkg->types[t].n = 1;
             lx->pkg->types[t].name = alias;
@@ -428,7 +429,9 @@ static int parse_interface(lexer *lx)
             if (scope_add(lx, lx->iface, xstrdup(alias), t))
                 return -1;
         } else if (is(lx, "record") || is(lx, "variant") || is(lx, "enum")) {
-            if (parse_named(lx, is(lx, "record") ? W_RECORD : is(lx, "variant") ? W_VARIANT : W_ENUM))
+            if (parse_named(lx, is(lx, "record")    ? W_RECORD
+                                : is(lx, "variant") ? W_VARIANT
+                                                    : W_ENUM))
                 return -1;
         } else if (is(lx, "flags") || is(lx, "resource")) {
             return perr(lx, "'%s' is not supported", lx->tok);
@@ -598,12 +601,13 @@ static void cname_of(const char *s, char *out, size_t cap)
 /* Layout, flattening and mangled name of canonical type t (members done). */
 static int layout(wit_pkg *pkg, int t)
 {
-    static const unsigned psize[] = {[W_BOOL] = 1, [W_U8] = 1, [W_U16] = 2, [W_U32] = 4, [W_U64] = 8,
-                                     [W_S8] = 1,   [W_S16] = 2, [W_S32] = 4, [W_S64] = 8, [W_F32] = 4,
-                                     [W_F64] = 8,  [W_CHAR] = 4};
-    static const char *const pname[] = {[W_BOOL] = "bool", [W_U8] = "u8",   [W_U16] = "u16", [W_U32] = "u32",
-                                        [W_U64] = "u64",   [W_S8] = "s8",   [W_S16] = "s16", [W_S32] = "s32",
-                                        [W_S64] = "s64",   [W_F32] = "f32", [W_F64] = "f64", [W_CHAR] = "char"};
+    static const unsigned psize[] = {
+        [W_BOOL] = 1, [W_U8] = 1,  [W_U16] = 2, [W_U32] = 4, [W_U64] = 8, [W_S8] = 1,
+        [W_S16] = 2,  [W_S32] = 4, [W_S64] = 8, [W_F32] = 4, [W_F64] = 8, [W_CHAR] = 4};
+    static const char *const pname[] = {
+        [W_BOOL] = "bool", [W_U8] = "u8",   [W_U16] = "u16", [W_U32] = "u32",
+        [W_U64] = "u64",   [W_S8] = "s8",   [W_S16] = "s16", [W_S32] = "s32",
+        [W_S64] = "s64",   [W_F32] = "f32", [W_F64] = "f64", [W_CHAR] = "char"};
     wit_type *w = &pkg->types[t];
     unsigned off = 0, maxa = 1, maxs = 0;
     char buf[256], part[256], iname[128];
@@ -750,7 +754,8 @@ static int canonicalize(wit_pkg *pkg, int t, int depth)
      * (named types have unique mangled names already) */
     for (i = 0; i < pkg->ntypes; i++) {
         if (i != t && pkg->types[i].canon == i && strcmp(pkg->types[i].mangle, w->mangle) == 0) {
-            if (w->name != NULL && (w->kind == W_RECORD || w->kind == W_VARIANT || w->kind == W_ENUM))
+            if (w->name != NULL &&
+                (w->kind == W_RECORD || w->kind == W_VARIANT || w->kind == W_ENUM))
                 return rerr("two types map to the C name %s", w->mangle);
             w->canon = i;
             return i;
@@ -791,7 +796,8 @@ bool wit_owns(const wit_pkg *pkg, int t)
 
 void wit_text(const wit_pkg *pkg, int t, char *out, size_t cap)
 {
-    static const char *const pname[] = {"bool", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "f32", "f64", "char", "string"};
+    static const char *const pname[] = {"bool", "u8",  "u16", "u32", "u64",  "s8",    "s16",
+                                        "s32",  "s64", "f32", "f64", "char", "string"};
     const wit_type *w = &pkg->types[t];
     char a[512], b[512];
     size_t o;
@@ -833,12 +839,8 @@ void wit_text(const wit_pkg *pkg, int t, char *out, size_t cap)
         return;
     case W_RECORD:
     case W_VARIANT:
-    case W_ENUM:
-        snprintf(out, cap, "%s", w->name);
-        return;
-    default:
-        snprintf(out, cap, "%s", w->kind <= W_STRING ? pname[w->kind] : "?");
-        return;
+    case W_ENUM: snprintf(out, cap, "%s", w->name); return;
+    default: snprintf(out, cap, "%s", w->kind <= W_STRING ? pname[w->kind] : "?"); return;
     }
 }
 

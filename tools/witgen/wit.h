@@ -17,8 +17,26 @@
 #include <stddef.h>
 
 enum {
-    W_BOOL, W_U8, W_U16, W_U32, W_U64, W_S8, W_S16, W_S32, W_S64, W_F32, W_F64, W_CHAR,
-    W_STRING, W_LIST, W_OPTION, W_RESULT, W_TUPLE, W_RECORD, W_VARIANT, W_ENUM,
+    W_BOOL,
+    W_U8,
+    W_U16,
+    W_U32,
+    W_U64,
+    W_S8,
+    W_S16,
+    W_S32,
+    W_S64,
+    W_F32,
+    W_F64,
+    W_CHAR,
+    W_STRING,
+    W_LIST,
+    W_OPTION,
+    W_RESULT,
+    W_TUPLE,
+    W_RECORD,
+    W_VARIANT,
+    W_ENUM,
     W_ALIAS, /* type x = T: target in m[0] */
     W_REF,   /* a name not yet resolved: name, iface */
 };
@@ -39,11 +57,12 @@ typedef struct wit_type {
     int canon;                    /* after wit_resolve: the canonical index */
     /* Canonical ABI, after wit_resolve (canonical types only) */
     unsigned size, align;
-    unsigned off[WIT_MAX_MEMBERS]; /* record/tuple: field offsets; variants: payload offset in off[0] */
-    unsigned disc;                 /* variants: discriminant bytes */
+    unsigned
+        off[WIT_MAX_MEMBERS]; /* record/tuple: field offsets; variants: payload offset in off[0] */
+    unsigned disc;            /* variants: discriminant bytes */
     int flat[WIT_MAX_FLAT];
-    int nflat;                     /* -1: too many to flatten */
-    char mangle[256];              /* C name part: "opt_bytes", "store_content_ref" */
+    int nflat;        /* -1: too many to flatten */
+    char mangle[256]; /* C name part: "opt_bytes", "store_content_ref" */
 } wit_type;
 
 typedef struct wit_param {

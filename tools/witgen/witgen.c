@@ -59,11 +59,12 @@ static wit_type *T(int t)
 /* C identifier of a WIT name ("parent-hash" -> "parent_hash"). */
 static const char *cid(const char *s)
 {
-    static const char *const kw[] = {"auto", "break", "case", "char", "const", "continue", "default", "do",
-                                     "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
-                                     "int", "long", "register", "restrict", "return", "short", "signed",
-                                     "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned",
-                                     "void", "volatile", "while", "bool", "true", "false", "new"};
+    static const char *const kw[] = {
+        "auto",     "break",  "case",   "char",     "const",    "continue", "default",  "do",
+        "double",   "else",   "enum",   "extern",   "float",    "for",      "goto",     "if",
+        "inline",   "int",    "long",   "register", "restrict", "return",   "short",    "signed",
+        "sizeof",   "static", "struct", "switch",   "typedef",  "union",    "unsigned", "void",
+        "volatile", "while",  "bool",   "true",     "false",    "new"};
     static char buf[8][128];
     static int k;
     char *o = buf[k++ % 8];
@@ -98,8 +99,9 @@ static bool prim(int t)
 
 static const char *ctype(int t)
 {
-    static const char *const pc[] = {"bool", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int8_t",
-                                     "int16_t", "int32_t", "int64_t", "float", "double", "uint32_t"};
+    static const char *const pc[] = {"bool",     "uint8_t", "uint16_t", "uint32_t",
+                                     "uint64_t", "int8_t",  "int16_t",  "int32_t",
+                                     "int64_t",  "float",   "double",   "uint32_t"};
     static char buf[8][300];
     static int k;
     char *o;
@@ -148,13 +150,16 @@ static void declare(int t)
         return;
     case W_LIST:
         if (T(w->m[0])->kind == W_U8) {
-            E("/* list<u8> */\ntypedef struct wit_bytes {\n    uint8_t *ptr;\n    size_t len;\n} wit_bytes;\n\n");
+            E("/* list<u8> */\ntypedef struct wit_bytes {\n    uint8_t *ptr;\n    size_t len;\n} "
+              "wit_bytes;\n\n");
             return;
         }
-        E("typedef struct %s {\n    %s *ptr;\n    size_t len;\n} %s;\n\n", ctype(t), ctype(w->m[0]), ctype(t));
+        E("typedef struct %s {\n    %s *ptr;\n    size_t len;\n} %s;\n\n", ctype(t), ctype(w->m[0]),
+          ctype(t));
         return;
     case W_OPTION:
-        E("typedef struct %s {\n    bool some;\n    %s val;\n} %s;\n\n", ctype(t), ctype(w->m[1]), ctype(t));
+        E("typedef struct %s {\n    bool some;\n    %s val;\n} %s;\n\n", ctype(t), ctype(w->m[1]),
+          ctype(t));
         return;
     case W_RESULT:
         E("typedef struct %s {\n    bool is_err;\n", ctype(t));
@@ -189,11 +194,11 @@ static void declare(int t)
         E("typedef struct %s {\n    uint32_t tag;\n", ctype(t));
         for (i = 0; i < w->n; i++)
             if (w->m[i] >= 0)
-                E("    %s %s; /* payload of %s */\n", ctype(w->m[i]), cid(w->names[i]), w->names[i]);
+                E("    %s %s; /* payload of %s */\n", ctype(w->m[i]), cid(w->names[i]),
+                  w->names[i]);
         E("} %s;\n\n", ctype(t));
         return;
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -287,12 +292,11 @@ static void emit_free(int t)
     E("void wit_free_%s(%s *v)\n{\n", w->mangle, ctype(t));
     E("    if (v == NULL)\n        return;\n");
     switch (w->kind) {
-    case W_STRING:
-        E("    free(v->ptr);\n    v->ptr = NULL;\n    v->len = 0;\n");
-        break;
+    case W_STRING: E("    free(v->ptr);\n    v->ptr = NULL;\n    v->len = 0;\n"); break;
     case W_LIST:
         if (!prim(w->m[0]))
-            E("    for (size_t i = 0; v->ptr != NULL && i < v->len; i++)\n        wit_free_%s(&v->ptr[i]);\n",
+            E("    for (size_t i = 0; v->ptr != NULL && i < v->len; i++)\n        "
+              "wit_free_%s(&v->ptr[i]);\n",
               T(w->m[0])->mangle);
         E("    free(v->ptr);\n    v->ptr = NULL;\n    v->len = 0;\n");
         break;
@@ -300,7 +304,8 @@ static void emit_free(int t)
     case W_TUPLE:
         for (i = 0; i < w->n; i++)
             if (!prim(w->m[i]))
-                E("    wit_free_%s(&v->%s);\n", T(w->m[i])->mangle, field_of(t, i, buf, sizeof buf));
+                E("    wit_free_%s(&v->%s);\n", T(w->m[i])->mangle,
+                  field_of(t, i, buf, sizeof buf));
         break;
     case W_OPTION:
     case W_RESULT:
@@ -309,8 +314,7 @@ static void emit_free(int t)
             if ((f = case_field(t, i, buf, sizeof buf)) != NULL && !prim(w->m[i]))
                 E("    wit_free_%s(&v->%s);\n", T(w->m[i])->mangle, f);
         break;
-    default:
-        break;
+    default: break;
     }
     E("    (void)v;\n}\n\n");
 }
@@ -320,7 +324,9 @@ static void emit_lm_prim(int t)
     static const unsigned bytes[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 4};
     int k = T(t)->kind;
 
-    E("    uint64_t x;\n    int rc = wit_ld(g, a, %u, &x);\n\n    if (rc != 0)\n        return rc;\n", bytes[k]);
+    E("    uint64_t x;\n    int rc = wit_ld(g, a, %u, &x);\n\n    if (rc != 0)\n        return "
+      "rc;\n",
+      bytes[k]);
     switch (k) {
     case W_BOOL: E("    *out = x != 0;\n"); break;
     case W_S8: E("    *out = (int8_t)(uint8_t)x;\n"); break;
@@ -331,7 +337,8 @@ static void emit_lm_prim(int t)
     case W_F64: E("    memcpy(out, &x, 8);\n"); break;
     case W_CHAR:
         E("    if (x >= 0x110000 || (x >= 0xd800 && x < 0xe000))\n");
-        E("        return th_error_set(g->err, TH_ETRAP, \"invalid char U+%%llx\", (unsigned long long)x);\n");
+        E("        return th_error_set(g->err, TH_ETRAP, \"invalid char U+%%llx\", (unsigned long "
+          "long)x);\n");
         E("    *out = (uint32_t)x;\n");
         break;
     default: E("    *out = (%s)x;\n", ctype(t)); break;
@@ -349,13 +356,15 @@ static void emit_list_lift(int t)
         E("    out->len = len;\n    return 0;\n");
         return;
     }
-    E("    if ((rc = wit_list_span(g, ptr, len, %u, %u)) != 0)\n        return rc;\n", T(e)->size, T(e)->align);
+    E("    if ((rc = wit_list_span(g, ptr, len, %u, %u)) != 0)\n        return rc;\n", T(e)->size,
+      T(e)->align);
     E("    if ((out->ptr = calloc(len ? len : 1, sizeof *out->ptr)) == NULL)\n");
-    E("        return th_error_set(g->err, TH_ENOMEM, \"out of memory lifting a list of %%u\", len);\n");
+    E("        return th_error_set(g->err, TH_ENOMEM, \"out of memory lifting a list of %%u\", "
+      "len);\n");
     E("    out->len = len;\n");
     E("    for (uint32_t i = 0; i < len; i++)\n");
-    E("        if ((rc = lm_%s(g, ptr + i * %uu, &out->ptr[i])) != 0)\n            return rc;\n", T(e)->mangle,
-      T(e)->size);
+    E("        if ((rc = lm_%s(g, ptr + i * %uu, &out->ptr[i])) != 0)\n            return rc;\n",
+      T(e)->mangle, T(e)->size);
     E("    return 0;\n");
 }
 
@@ -376,10 +385,12 @@ static void emit_lm(int t)
     case W_STRING:
     case W_LIST:
         E("    uint32_t ptr, len;\n    int rc;\n\n");
-        E("    if ((rc = rt_abi_load_u32(g, a, &ptr)) != 0 || (rc = rt_abi_load_u32(g, a + 4, &len)) != 0)\n");
+        E("    if ((rc = rt_abi_load_u32(g, a, &ptr)) != 0 || (rc = rt_abi_load_u32(g, a + 4, "
+          "&len)) != 0)\n");
         E("        return rc;\n");
         if (w->kind == W_STRING)
-            E("    if ((rc = rt_abi_string(g, ptr, len, &out->ptr, NULL)) != 0)\n        return rc;\n"
+            E("    if ((rc = rt_abi_string(g, ptr, len, &out->ptr, NULL)) != 0)\n        return "
+              "rc;\n"
               "    out->len = len;\n    return 0;\n");
         else
             emit_list_lift(t);
@@ -388,20 +399,26 @@ static void emit_lm(int t)
     case W_TUPLE:
         E("    int rc;\n\n");
         for (i = 0; i < w->n; i++)
-            E("    if ((rc = lm_%s(g, a + %uu, &out->%s)) != 0)\n        return rc;\n", T(w->m[i])->mangle,
-              w->off[i], field_of(t, i, buf, sizeof buf));
+            E("    if ((rc = lm_%s(g, a + %uu, &out->%s)) != 0)\n        return rc;\n",
+              T(w->m[i])->mangle, w->off[i], field_of(t, i, buf, sizeof buf));
         E("    return 0;\n");
         break;
     default: /* variant-like */
-        E("    uint64_t d;\n    int rc = wit_ld(g, a, %u, &d);\n\n    if (rc != 0)\n        return rc;\n", w->disc);
-        E("    if (d >= %d)\n        return th_error_set(g->err, TH_ETRAP, \"invalid %s discriminant %%llu\", "
+        E("    uint64_t d;\n    int rc = wit_ld(g, a, %u, &d);\n\n    if (rc != 0)\n        return "
+          "rc;\n",
+          w->disc);
+        E("    if (d >= %d)\n        return th_error_set(g->err, TH_ETRAP, \"invalid %s "
+          "discriminant %%llu\", "
           "(unsigned long long)d);\n",
-          w->n, w->kind == W_OPTION ? "option" : w->kind == W_RESULT ? "result" : w->name);
+          w->n,
+          w->kind == W_OPTION   ? "option"
+          : w->kind == W_RESULT ? "result"
+                                : w->name);
         emit_tag_set(t, "out", "(uint32_t)d");
         for (i = 0; i < w->n; i++)
             if ((f = case_field(t, i, buf, sizeof buf)) != NULL)
-                E("    if (d == %d)\n        return lm_%s(g, a + %uu, &out->%s);\n", i, T(w->m[i])->mangle,
-                  w->off[0], f);
+                E("    if (d == %d)\n        return lm_%s(g, a + %uu, &out->%s);\n", i,
+                  T(w->m[i])->mangle, w->off[0], f);
         E("    return 0;\n");
         break;
     }
@@ -441,12 +458,14 @@ static void emit_lf(int t)
     E("static int lf_%s(rt_guest *g, const th_wasm_val *v, %s *out)\n{\n", w->mangle, ctype(t));
     switch (w->kind) {
     case W_BOOL: E("    (void)g;\n    *out = v[0].i32 != 0;\n    return 0;\n"); break;
-    case W_U8: case W_U16: case W_U32:
+    case W_U8:
+    case W_U16:
+    case W_U32:
         E("    (void)g;\n    *out = (%s)(uint32_t)v[0].i32;\n    return 0;\n", ctype(t));
         break;
-    case W_S8: case W_S16: case W_S32:
-        E("    (void)g;\n    *out = (%s)v[0].i32;\n    return 0;\n", ctype(t));
-        break;
+    case W_S8:
+    case W_S16:
+    case W_S32: E("    (void)g;\n    *out = (%s)v[0].i32;\n    return 0;\n", ctype(t)); break;
     case W_U64: E("    (void)g;\n    *out = (uint64_t)v[0].i64;\n    return 0;\n"); break;
     case W_S64: E("    (void)g;\n    *out = v[0].i64;\n    return 0;\n"); break;
     case W_F32: E("    (void)g;\n    *out = v[0].f32;\n    return 0;\n"); break;
@@ -458,7 +477,8 @@ static void emit_lf(int t)
         E("    *out = x;\n    return 0;\n");
         break;
     case W_STRING:
-        E("    uint32_t len = (uint32_t)v[1].i32;\n    int rc = rt_abi_string(g, (uint32_t)v[0].i32, len, &out->ptr, NULL);\n\n");
+        E("    uint32_t len = (uint32_t)v[1].i32;\n    int rc = rt_abi_string(g, "
+          "(uint32_t)v[0].i32, len, &out->ptr, NULL);\n\n");
         E("    if (rc == 0)\n        out->len = len;\n    return rc;\n");
         break;
     case W_LIST:
@@ -469,14 +489,18 @@ static void emit_lf(int t)
     case W_TUPLE:
         E("    int rc;\n\n");
         for (i = 0, k = 0; i < w->n; k += T(w->m[i])->nflat, i++)
-            E("    if ((rc = lf_%s(g, v + %d, &out->%s)) != 0)\n        return rc;\n", T(w->m[i])->mangle, k,
-              field_of(t, i, buf, sizeof buf));
+            E("    if ((rc = lf_%s(g, v + %d, &out->%s)) != 0)\n        return rc;\n",
+              T(w->m[i])->mangle, k, field_of(t, i, buf, sizeof buf));
         E("    return 0;\n");
         break;
     default:
         E("    uint32_t d = (uint32_t)v[0].i32;\n\n    (void)g;\n");
-        E("    if (d >= %du)\n        return th_error_set(g->err, TH_ETRAP, \"invalid %s discriminant %%u\", d);\n",
-          w->n, w->kind == W_OPTION ? "option" : w->kind == W_RESULT ? "result" : w->name);
+        E("    if (d >= %du)\n        return th_error_set(g->err, TH_ETRAP, \"invalid %s "
+          "discriminant %%u\", d);\n",
+          w->n,
+          w->kind == W_OPTION   ? "option"
+          : w->kind == W_RESULT ? "result"
+                                : w->name);
         emit_tag_set(t, "out", "d");
         for (i = 0; i < w->n; i++) {
             wit_type *c;
@@ -525,9 +549,7 @@ static void emit_sm(int t)
         return;
     }
     switch (w->kind) {
-    case W_STRING:
-        E("    return rt_abi_store_list(g, a, in->ptr, in->len);\n");
-        break;
+    case W_STRING: E("    return rt_abi_store_list(g, a, in->ptr, in->len);\n"); break;
     case W_LIST:
         e = w->m[0];
         if (T(e)->kind == W_U8) {
@@ -537,11 +559,14 @@ static void emit_sm(int t)
         E("    uint32_t p;\n    int rc;\n\n");
         E("    if ((rc = rt_abi_fits(g, a, 8)) != 0)\n        return rc;\n");
         E("    if (in->len > UINT32_MAX / %uu)\n", T(e)->size);
-        E("        return th_error_set(g->err, TH_ETOOBIG, \"list of %%zu elements is too long\", in->len);\n");
-        E("    if ((rc = rt_abi_alloc(g, %u, (uint32_t)(in->len * %uu), &p)) != 0)\n        return rc;\n", T(e)->align,
-          T(e)->size);
+        E("        return th_error_set(g->err, TH_ETOOBIG, \"list of %%zu elements is too long\", "
+          "in->len);\n");
+        E("    if ((rc = rt_abi_alloc(g, %u, (uint32_t)(in->len * %uu), &p)) != 0)\n        return "
+          "rc;\n",
+          T(e)->align, T(e)->size);
         E("    for (size_t i = 0; i < in->len; i++)\n");
-        E("        if ((rc = sm_%s(g, p + (uint32_t)i * %uu, &in->ptr[i])) != 0)\n            return rc;\n",
+        E("        if ((rc = sm_%s(g, p + (uint32_t)i * %uu, &in->ptr[i])) != 0)\n            "
+          "return rc;\n",
           T(e)->mangle, T(e)->size);
         E("    if ((rc = rt_abi_store_u32(g, a, p)) != 0)\n        return rc;\n");
         E("    return rt_abi_store_u32(g, a + 4, (uint32_t)in->len);\n");
@@ -550,21 +575,25 @@ static void emit_sm(int t)
     case W_TUPLE:
         E("    int rc;\n\n");
         for (i = 0; i < w->n; i++)
-            E("    if ((rc = sm_%s(g, a + %uu, &in->%s)) != 0)\n        return rc;\n", T(w->m[i])->mangle, w->off[i],
-              field_of(t, i, buf, sizeof buf));
+            E("    if ((rc = sm_%s(g, a + %uu, &in->%s)) != 0)\n        return rc;\n",
+              T(w->m[i])->mangle, w->off[i], field_of(t, i, buf, sizeof buf));
         E("    return 0;\n");
         break;
     default:
         E("    uint32_t d = ");
         emit_tag_get(t, "in");
         E(";\n    int rc;\n\n");
-        E("    if (d >= %du)\n        return th_error_set(g->err, TH_EINVAL, \"invalid %s case %%u\", d);\n", w->n,
-          w->kind == W_OPTION ? "option" : w->kind == W_RESULT ? "result" : w->name);
+        E("    if (d >= %du)\n        return th_error_set(g->err, TH_EINVAL, \"invalid %s case "
+          "%%u\", d);\n",
+          w->n,
+          w->kind == W_OPTION   ? "option"
+          : w->kind == W_RESULT ? "result"
+                                : w->name);
         E("    if ((rc = wit_st(g, a, %u, d)) != 0)\n        return rc;\n", w->disc);
         for (i = 0; i < w->n; i++)
             if ((f = case_field(t, i, buf, sizeof buf)) != NULL)
-                E("    if (d == %d)\n        return sm_%s(g, a + %uu, &in->%s);\n", i, T(w->m[i])->mangle, w->off[0],
-                  f);
+                E("    if (d == %d)\n        return sm_%s(g, a + %uu, &in->%s);\n", i,
+                  T(w->m[i])->mangle, w->off[0], f);
         E("    return 0;\n");
         break;
     }
@@ -581,10 +610,13 @@ static void emit_sf(int t)
     E("static int sf_%s(rt_guest *g, const %s *in, th_wasm_val *v)\n{\n", w->mangle, ctype(t));
     switch (w->kind) {
     case W_BOOL: E("    (void)g;\n    v[0].i32 = *in ? 1 : 0;\n    return 0;\n"); break;
-    case W_U8: case W_U16: case W_U32: case W_CHAR:
-        E("    (void)g;\n    v[0].i32 = (int32_t)*in;\n    return 0;\n");
-        break;
-    case W_S8: case W_S16: case W_S32: E("    (void)g;\n    v[0].i32 = *in;\n    return 0;\n"); break;
+    case W_U8:
+    case W_U16:
+    case W_U32:
+    case W_CHAR: E("    (void)g;\n    v[0].i32 = (int32_t)*in;\n    return 0;\n"); break;
+    case W_S8:
+    case W_S16:
+    case W_S32: E("    (void)g;\n    v[0].i32 = *in;\n    return 0;\n"); break;
     case W_U64: E("    (void)g;\n    v[0].i64 = (int64_t)*in;\n    return 0;\n"); break;
     case W_S64: E("    (void)g;\n    v[0].i64 = *in;\n    return 0;\n"); break;
     case W_F32: E("    (void)g;\n    v[0].f32 = *in;\n    return 0;\n"); break;
@@ -597,10 +629,13 @@ static void emit_sf(int t)
             int e = w->m[0];
             E("    uint32_t p;\n    int rc;\n\n");
             E("    if (in->len > UINT32_MAX / %uu)\n", T(e)->size);
-            E("        return th_error_set(g->err, TH_ETOOBIG, \"list of %%zu elements is too long\", in->len);\n");
-            E("    rc = rt_abi_alloc(g, %u, (uint32_t)(in->len * %uu), &p);\n", T(e)->align, T(e)->size);
+            E("        return th_error_set(g->err, TH_ETOOBIG, \"list of %%zu elements is too "
+              "long\", in->len);\n");
+            E("    rc = rt_abi_alloc(g, %u, (uint32_t)(in->len * %uu), &p);\n", T(e)->align,
+              T(e)->size);
             E("    for (size_t i = 0; rc == 0 && i < in->len; i++)\n");
-            E("        rc = sm_%s(g, p + (uint32_t)i * %uu, &in->ptr[i]);\n", T(e)->mangle, T(e)->size);
+            E("        rc = sm_%s(g, p + (uint32_t)i * %uu, &in->ptr[i]);\n", T(e)->mangle,
+              T(e)->size);
         }
         E("    if (rc != 0)\n        return rc;\n");
         E("    v[0].i32 = (int32_t)p;\n    v[1].i32 = (int32_t)in->len;\n    return 0;\n");
@@ -609,16 +644,20 @@ static void emit_sf(int t)
     case W_TUPLE:
         E("    int rc;\n\n");
         for (i = 0, k = 0; i < w->n; k += T(w->m[i])->nflat, i++)
-            E("    if ((rc = sf_%s(g, &in->%s, v + %d)) != 0)\n        return rc;\n", T(w->m[i])->mangle,
-              field_of(t, i, buf, sizeof buf), k);
+            E("    if ((rc = sf_%s(g, &in->%s, v + %d)) != 0)\n        return rc;\n",
+              T(w->m[i])->mangle, field_of(t, i, buf, sizeof buf), k);
         E("    return 0;\n");
         break;
     default:
         E("    uint32_t d = ");
         emit_tag_get(t, "in");
         E(";\n\n");
-        E("    if (d >= %du)\n        return th_error_set(g->err, TH_EINVAL, \"invalid %s case %%u\", d);\n", w->n,
-          w->kind == W_OPTION ? "option" : w->kind == W_RESULT ? "result" : w->name);
+        E("    if (d >= %du)\n        return th_error_set(g->err, TH_EINVAL, \"invalid %s case "
+          "%%u\", d);\n",
+          w->n,
+          w->kind == W_OPTION   ? "option"
+          : w->kind == W_RESULT ? "result"
+                                : w->name);
         E("    v[0].i32 = (int32_t)d;\n");
         for (j = 1; j < w->nflat; j++)
             E("    v[%d].bits = 0;\n", j);
@@ -627,8 +666,9 @@ static void emit_sf(int t)
             if ((f = case_field(t, i, buf, sizeof buf)) == NULL)
                 continue;
             c = T(w->m[i]);
-            E("    if (d == %d) {\n        th_wasm_val c[%d];\n        int rc = sf_%s(g, &in->%s, c);\n\n", i,
-              c->nflat > 0 ? c->nflat : 1, c->mangle, f);
+            E("    if (d == %d) {\n        th_wasm_val c[%d];\n        int rc = sf_%s(g, &in->%s, "
+              "c);\n\n",
+              i, c->nflat > 0 ? c->nflat : 1, c->mangle, f);
             E("        if (rc != 0)\n            return rc;\n");
             for (j = 0; j < c->nflat; j++) {
                 char dst[32], src[32];
@@ -655,12 +695,15 @@ static void emit_js(int t)
     E("static void js_%s(rt_buf *b, const %s *in)\n{\n", w->mangle, ctype(t));
     switch (w->kind) {
     case W_BOOL: E("    rt_buf_puts(b, *in ? \"true\" : \"false\");\n"); break;
-    case W_U8: case W_U16: case W_U32: case W_U64: case W_CHAR:
-        E("    rt_buf_printf(b, \"%%llu\", (unsigned long long)*in);\n");
-        break;
-    case W_S8: case W_S16: case W_S32: case W_S64:
-        E("    rt_buf_printf(b, \"%%lld\", (long long)*in);\n");
-        break;
+    case W_U8:
+    case W_U16:
+    case W_U32:
+    case W_U64:
+    case W_CHAR: E("    rt_buf_printf(b, \"%%llu\", (unsigned long long)*in);\n"); break;
+    case W_S8:
+    case W_S16:
+    case W_S32:
+    case W_S64: E("    rt_buf_printf(b, \"%%lld\", (long long)*in);\n"); break;
     case W_F32:
     case W_F64:
         E("    if (isfinite(*in))\n        rt_buf_printf(b, \"%%.17g\", (double)*in);\n");
@@ -673,7 +716,8 @@ static void emit_js(int t)
             break;
         }
         E("    rt_buf_puts(b, \"[\");\n    for (size_t i = 0; i < in->len; i++) {\n");
-        E("        if (i)\n            rt_buf_puts(b, \",\");\n        js_%s(b, &in->ptr[i]);\n    }\n",
+        E("        if (i)\n            rt_buf_puts(b, \",\");\n        js_%s(b, &in->ptr[i]);\n    "
+          "}\n",
           T(w->m[0])->mangle);
         E("    rt_buf_puts(b, \"]\");\n");
         break;
@@ -694,7 +738,8 @@ static void emit_js(int t)
         E("    rt_buf_puts(b, \"}\");\n");
         break;
     case W_OPTION:
-        E("    if (in->some)\n        js_%s(b, &in->val);\n    else\n        rt_buf_puts(b, \"null\");\n",
+        E("    if (in->some)\n        js_%s(b, &in->val);\n    else\n        rt_buf_puts(b, "
+          "\"null\");\n",
           T(w->m[1])->mangle);
         break;
     case W_RESULT:
@@ -714,11 +759,13 @@ static void emit_js(int t)
         E(") {\n");
         for (i = 0; i < w->n; i++) {
             if ((f = case_field(t, i, buf, sizeof buf)) != NULL)
-                E("    case %d:\n        rt_buf_puts(b, \"{\\\"%s\\\":\");\n        js_%s(b, &in->%s);\n"
+                E("    case %d:\n        rt_buf_puts(b, \"{\\\"%s\\\":\");\n        js_%s(b, "
+                  "&in->%s);\n"
                   "        rt_buf_puts(b, \"}\");\n        break;\n",
                   i, w->names[i], T(w->m[i])->mangle, f);
             else
-                E("    case %d:\n        rt_buf_puts(b, \"\\\"%s\\\"\");\n        break;\n", i, w->names[i]);
+                E("    case %d:\n        rt_buf_puts(b, \"\\\"%s\\\"\");\n        break;\n", i,
+                  w->names[i]);
         }
         E("    default:\n        rt_buf_puts(b, \"null\");\n        break;\n    }\n");
         break;
@@ -808,7 +855,8 @@ static void emit_host_fn(const wit_func *f)
     unsigned psize, palign, poff[WIT_MAX_MEMBERS];
 
     wit_params_layout(&P, f, &psize, &palign, poff);
-    E("static int wit_host_%s(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val *results)\n{\n",
+    E("static int wit_host_%s(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val "
+      "*results)\n{\n",
       fn_mangle(f));
     E("    const wit_impl_%s *impl = ctx;\n    rt_host h;\n", cid(fc->name));
     for (i = 0; i < f->nparams; i++)
@@ -824,19 +872,22 @@ static void emit_host_fn(const wit_func *f)
     E("    rt_host_begin(&h, call);\n");
     if (spill) {
         E("    /* more than 16 flat parameters: a pointer to their tuple */\n");
-        E("    if ((rc = wit_region(&h.g, (uint32_t)args[0].i32, %u, %u, \"parameter\")) != 0)\n        goto trap;\n",
+        E("    if ((rc = wit_region(&h.g, (uint32_t)args[0].i32, %u, %u, \"parameter\")) != 0)\n   "
+          "     goto trap;\n",
           psize, palign);
         for (i = 0; i < f->nparams; i++)
-            E("    if ((rc = lm_%s(&h.g, (uint32_t)args[0].i32 + %uu, &p%d)) != 0)\n        goto trap;\n",
+            E("    if ((rc = lm_%s(&h.g, (uint32_t)args[0].i32 + %uu, &p%d)) != 0)\n        goto "
+              "trap;\n",
               T(f->params[i].type)->mangle, poff[i], i);
     } else {
         for (i = 0, k = 0; i < f->nparams; k += T(f->params[i].type)->nflat, i++)
-            E("    if ((rc = lf_%s(&h.g, args + %d, &p%d)) != 0)\n        goto trap;\n", T(f->params[i].type)->mangle,
-              k, i);
+            E("    if ((rc = lf_%s(&h.g, args + %d, &p%d)) != 0)\n        goto trap;\n",
+              T(f->params[i].type)->mangle, k, i);
     }
     if (retptr) {
         E("    h.retptr = (uint32_t)args[%d].i32;\n", spill ? 1 : np);
-        E("    if ((rc = wit_region(&h.g, h.retptr, %u, %u, \"retptr\")) != 0)\n        goto trap;\n",
+        E("    if ((rc = wit_region(&h.g, h.retptr, %u, %u, \"retptr\")) != 0)\n        goto "
+          "trap;\n",
           T(f->result)->size, T(f->result)->align);
     }
     if (f->nparams == 0) {
@@ -847,7 +898,8 @@ static void emit_host_fn(const wit_func *f)
             E("    js_%s(&in, &p%d);\n", T(f->params[i].type)->mangle, i);
         }
         E("    rt_buf_puts(&in, \"}\");\n");
-        E("    h.input = in.oom ? NULL : (char *)in.data;\n    if (!in.oom)\n        in = (rt_buf){0};\n");
+        E("    h.input = in.oom ? NULL : (char *)in.data;\n    if (!in.oom)\n        in = "
+          "(rt_buf){0};\n");
     }
     E("    rc = impl->%s(&h", cid(f->name));
     for (i = 0; i < f->nparams; i++)
@@ -859,11 +911,14 @@ static void emit_host_fn(const wit_func *f)
     E("    if (rc != 0)\n        goto trap;\n");
     if (f->result >= 0) {
         if (retptr)
-            E("    if ((rc = sm_%s(&h.g, h.retptr, &ret)) != 0)\n        goto trap;\n", T(f->result)->mangle);
+            E("    if ((rc = sm_%s(&h.g, h.retptr, &ret)) != 0)\n        goto trap;\n",
+              T(f->result)->mangle);
         else
-            E("    if ((rc = sf_%s(&h.g, &ret, results)) != 0)\n        goto trap;\n", T(f->result)->mangle);
+            E("    if ((rc = sf_%s(&h.g, &ret, results)) != 0)\n        goto trap;\n",
+              T(f->result)->mangle);
         E("    if (h.output == NULL) {\n        js_%s(&out, &ret);\n", T(f->result)->mangle);
-        E("        if (!out.oom)\n            h.output = (char *)out.data, out = (rt_buf){0};\n    }\n");
+        E("        if (!out.oom)\n            h.output = (char *)out.data, out = (rt_buf){0};\n    "
+          "}\n");
     }
     E("    rt_record_host(h.a, \"%s\", \"%s\", h.input, h.output);\n", fc->name, f->name);
     E("    rc = TH_OK;\n    goto done;\ntrap:\n    rc = rt_host_trap(&h);\ndone:\n");
@@ -872,7 +927,8 @@ static void emit_host_fn(const wit_func *f)
             E("    wit_free_%s(&p%d);\n", T(f->params[i].type)->mangle, i);
     if (f->result >= 0 && !prim(f->result))
         E("    wit_free_%s(&ret);\n", T(f->result)->mangle);
-    E("    free(h.input);\n    free(h.output);\n    rt_buf_release(&in);\n    rt_buf_release(&out);\n    return rc;\n}\n\n");
+    E("    free(h.input);\n    free(h.output);\n    rt_buf_release(&in);\n    "
+      "rt_buf_release(&out);\n    return rc;\n}\n\n");
 }
 
 static void emit_host_table(int iface)
@@ -884,7 +940,8 @@ static void emit_host_table(int iface)
     E("const rt_hostfn wit_fns_%s[WIT_NFNS_%s] = {\n", cid(fc->name), upper(fc->name));
     for (i = 0; i < fc->nfuncs; i++) {
         wit_func *f = &P.funcs[fc->funcs[i]];
-        E("    {\"%s\", \"%s\", wit_host_%s},\n", f->name, sig_of(f, false, sig, sizeof sig), fn_mangle(f));
+        E("    {\"%s\", \"%s\", wit_host_%s},\n", f->name, sig_of(f, false, sig, sizeof sig),
+          fn_mangle(f));
     }
     E("};\n\n");
 }
@@ -892,12 +949,14 @@ static void emit_host_table(int iface)
 static void emit_export_protos(const wit_func *f)
 {
     if (P.ifaces[f->iface].role == 2)
-        E("#define WIT_EXPORT_%s \"%s/%s#%s\"\n", upper(fn_mangle(f)), P.package, P.ifaces[f->iface].name, f->name);
+        E("#define WIT_EXPORT_%s \"%s/%s#%s\"\n", upper(fn_mangle(f)), P.package,
+          P.ifaces[f->iface].name, f->name);
     E("int wit_call_lower_%s(rt_guest *g", fn_mangle(f));
     emit_params_decl(f, true);
     E(", th_wasm_val *args, uint32_t *nargs);\n");
     if (f->result >= 0)
-        E("int wit_call_lift_%s(rt_guest *g, const th_wasm_val *res, %s *out);\n", fn_mangle(f), ctype(f->result));
+        E("int wit_call_lift_%s(rt_guest *g, const th_wasm_val *res, %s *out);\n", fn_mangle(f),
+          ctype(f->result));
     E("\n");
 }
 
@@ -909,33 +968,40 @@ static void emit_export(const wit_func *f)
     wit_params_layout(&P, f, &psize, &palign, poff);
     E("int wit_call_lower_%s(rt_guest *g", fn_mangle(f));
     emit_params_decl(f, true);
-    E(", th_wasm_val *args, uint32_t *nargs)\n{\n    int rc = 0;\n\n    (void)g, (void)args, (void)rc;\n");
+    E(", th_wasm_val *args, uint32_t *nargs)\n{\n    int rc = 0;\n\n    (void)g, (void)args, "
+      "(void)rc;\n");
     if (np < 0 || np > 16) {
-        E("    uint32_t p;\n\n    /* more than 16 flat parameters: pass a pointer to their tuple */\n");
+        E("    uint32_t p;\n\n    /* more than 16 flat parameters: pass a pointer to their tuple "
+          "*/\n");
         E("    if ((rc = rt_abi_alloc(g, %u, %u, &p)) != 0)\n        return rc;\n", palign, psize);
         for (i = 0; i < f->nparams; i++)
-            E(prim(f->params[i].type) ? "    if ((rc = sm_%s(g, p + %uu, &%s)) != 0)\n        return rc;\n"
-                                      : "    if ((rc = sm_%s(g, p + %uu, %s)) != 0)\n        return rc;\n",
+            E(prim(f->params[i].type)
+                  ? "    if ((rc = sm_%s(g, p + %uu, &%s)) != 0)\n        return rc;\n"
+                  : "    if ((rc = sm_%s(g, p + %uu, %s)) != 0)\n        return rc;\n",
               T(f->params[i].type)->mangle, poff[i], cid(f->params[i].name));
         E("    args[0].i32 = (int32_t)p;\n    *nargs = 1;\n    return 0;\n}\n\n");
     } else {
         for (i = 0, k = 0; i < f->nparams; k += T(f->params[i].type)->nflat, i++)
-            E(prim(f->params[i].type) ? "    if ((rc = sf_%s(g, &%s, args + %d)) != 0)\n        return rc;\n"
-                                      : "    if ((rc = sf_%s(g, %s, args + %d)) != 0)\n        return rc;\n",
+            E(prim(f->params[i].type)
+                  ? "    if ((rc = sf_%s(g, &%s, args + %d)) != 0)\n        return rc;\n"
+                  : "    if ((rc = sf_%s(g, %s, args + %d)) != 0)\n        return rc;\n",
               T(f->params[i].type)->mangle, cid(f->params[i].name), k);
         E("    *nargs = %d;\n    return 0;\n}\n\n", np);
     }
     if (f->result < 0)
         return;
-    E("int wit_call_lift_%s(rt_guest *g, const th_wasm_val *res, %s *out)\n{\n", fn_mangle(f), ctype(f->result));
+    E("int wit_call_lift_%s(rt_guest *g, const th_wasm_val *res, %s *out)\n{\n", fn_mangle(f),
+      ctype(f->result));
     if (nr >= 0 && nr <= 1) {
         E("    return lf_%s(g, res, out);\n}\n\n", T(f->result)->mangle);
         return;
     }
     E("    /* more than one flat result: a pointer to it in the guest's memory */\n");
-    E("    uint32_t p = (uint32_t)res[0].i32;\n    int rc = wit_region(g, p, %u, %u, \"result\");\n\n",
+    E("    uint32_t p = (uint32_t)res[0].i32;\n    int rc = wit_region(g, p, %u, %u, "
+      "\"result\");\n\n",
       T(f->result)->size, T(f->result)->align);
-    E("    if (rc != 0)\n        return rc;\n    return lm_%s(g, p, out);\n}\n\n", T(f->result)->mangle);
+    E("    if (rc != 0)\n        return rc;\n    return lm_%s(g, p, out);\n}\n\n",
+      T(f->result)->mangle);
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,12 +1017,15 @@ static const char prelude_c[] =
     "static int wit_st(rt_guest *g, uint32_t a, unsigned n, uint64_t v)\n{\n"
     "    uint8_t *p = NULL, b[8];\n    int rc = rt_abi_span(g, a, n, &p);\n    unsigned i;\n\n"
     "    if (rc != 0)\n        return rc;\n"
-    "    for (i = 0; i < n; i++)\n        b[i] = (uint8_t)(v >> (8 * i));\n    memcpy(p, b, n);\n    return 0;\n}\n\n"
+    "    for (i = 0; i < n; i++)\n        b[i] = (uint8_t)(v >> (8 * i));\n    memcpy(p, b, n);\n  "
+    "  return 0;\n}\n\n"
     "/* A value of `size` bytes at a: aligned and inside memory, checked before\n"
     " * any of it is read or written (Canonical ABI). */\n"
-    "static int wit_region(rt_guest *g, uint32_t a, uint32_t size, uint32_t align, const char *what)\n{\n"
+    "static int wit_region(rt_guest *g, uint32_t a, uint32_t size, uint32_t align, const char "
+    "*what)\n{\n"
     "    if (a % align != 0)\n"
-    "        return th_error_set(g->err, TH_ETRAP, \"misaligned %s pointer 0x%x (needs %u-byte alignment)\", what, a,\n"
+    "        return th_error_set(g->err, TH_ETRAP, \"misaligned %s pointer 0x%x (needs %u-byte "
+    "alignment)\", what, a,\n"
     "                            align);\n"
     "    return rt_abi_fits(g, a, size);\n}\n\n"
     "int wit_str_set(rt_host *h, wit_str *out, const char *s)\n{\n"
@@ -966,10 +1035,12 @@ static const char prelude_c[] =
     "        return th_error_set(&h->err, TH_ENOMEM, \"out of memory\");\n"
     "    memcpy(out->ptr, s, n + 1);\n    out->len = n;\n    return 0;\n}\n\n"
     "/* The elements of a list: aligned, inside memory, no overflow. */\n"
-    "static WIT_UNUSED int wit_list_span(rt_guest *g, uint32_t ptr, uint32_t len, uint32_t size, uint32_t align)\n{\n"
+    "static WIT_UNUSED int wit_list_span(rt_guest *g, uint32_t ptr, uint32_t len, uint32_t size, "
+    "uint32_t align)\n{\n"
     "    uint8_t *p = NULL;\n\n"
     "    if (ptr % align != 0)\n"
-    "        return th_error_set(g->err, TH_ETRAP, \"misaligned list pointer 0x%x (needs %u-byte alignment)\", ptr, align);\n"
+    "        return th_error_set(g->err, TH_ETRAP, \"misaligned list pointer 0x%x (needs %u-byte "
+    "alignment)\", ptr, align);\n"
     "    return rt_abi_span(g, ptr, (uint64_t)len * size, &p);\n}\n\n";
 
 static int write_host(const char *hpath, const char *cpath)
@@ -984,7 +1055,8 @@ static int write_host(const char *hpath, const char *cpath)
       " *\n * C types of the %s WIT types, the implementation tables of the host\n"
       " * interfaces and the glue of the guest exports (see tools/witgen/witgen.c).\n */\n",
       P.package);
-    E("#ifndef THEATER_WIT_GLUE_H\n#define THEATER_WIT_GLUE_H\n\n#include \"runtime/rt_int.h\"\n\n");
+    E("#ifndef THEATER_WIT_GLUE_H\n#define THEATER_WIT_GLUE_H\n\n#include "
+      "\"runtime/rt_int.h\"\n\n");
     for (i = 0; i < P.ntypes; i++)
         if (used[i])
             declare(i);
@@ -999,7 +1071,8 @@ static int write_host(const char *hpath, const char *cpath)
             continue;
         emit_impl_struct(i);
         E("#define WIT_NFNS_%s %d\n", upper(P.ifaces[i].name), P.ifaces[i].nfuncs);
-        E("extern const rt_hostfn wit_fns_%s[WIT_NFNS_%s];\n\n", cid(P.ifaces[i].name), upper(P.ifaces[i].name));
+        E("extern const rt_hostfn wit_fns_%s[WIT_NFNS_%s];\n\n", cid(P.ifaces[i].name),
+          upper(P.ifaces[i].name));
     }
     E("/* The results of host functions, for results written later (a suspended\n"
       " * call's wake): lower into the guest at a retptr (checked: aligned, inside\n"
@@ -1024,12 +1097,14 @@ static int write_host(const char *hpath, const char *cpath)
             emit_export_protos(&P.funcs[P.ifaces[i].funcs[j]]);
     E("/* Every function of the package with its core signature (imports:\n"
       " * module \"theater:simple/<iface>\"; exports: name \"...#<fn>\", module \"\"). */\n");
-    E("typedef struct wit_fn_desc {\n    const char *module, *name, *sig;\n    bool is_export;\n} wit_fn_desc;\n");
+    E("typedef struct wit_fn_desc {\n    const char *module, *name, *sig;\n    bool is_export;\n} "
+      "wit_fn_desc;\n");
     E("extern const wit_fn_desc wit_functions[];\nextern const size_t wit_nfunctions;\n\n");
     E("/* The Canonical ABI layout of every type the functions use. off[] holds\n"
       " * record and tuple field offsets, or a variant's payload offset. */\n");
     E("typedef struct wit_layout_desc {\n    const char *wit;\n    uint32_t size, align, noff;\n"
-      "    uint32_t off[%d];\n} wit_layout_desc;\n", WIT_MAX_MEMBERS);
+      "    uint32_t off[%d];\n} wit_layout_desc;\n",
+      WIT_MAX_MEMBERS);
     E("extern const wit_layout_desc wit_layouts[];\nextern const size_t wit_nlayouts;\n\n#endif\n");
     fclose(out);
 
@@ -1067,11 +1142,12 @@ static int write_host(const char *hpath, const char *cpath)
         if (P.ifaces[P.funcs[i].iface].role != 1 || r < 0 || prim(r) || declared[r])
             continue;
         declared[r] = 1;
-        E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v)\n{\n", T(r)->mangle, ctype(r));
+        E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v)\n{\n", T(r)->mangle,
+          ctype(r));
         E("    int rc = wit_region(g, retptr, %u, %u, \"retptr\");\n\n", T(r)->size, T(r)->align);
         E("    return rc != 0 ? rc : sm_%s(g, retptr, v);\n}\n\n", T(r)->mangle);
-        E("void wit_json_%s(rt_buf *b, const %s *v)\n{\n    js_%s(b, v);\n}\n\n", T(r)->mangle, ctype(r),
-          T(r)->mangle);
+        E("void wit_json_%s(rt_buf *b, const %s *v)\n{\n    js_%s(b, v);\n}\n\n", T(r)->mangle,
+          ctype(r), T(r)->mangle);
     }
     E("const wit_fn_desc wit_functions[] = {\n");
     for (fi = 0; fi < P.nfuncs; fi++) {
@@ -1080,11 +1156,11 @@ static int write_host(const char *hpath, const char *cpath)
         if (P.ifaces[f->iface].role == 0)
             continue;
         if (ex)
-            E("    {\"\", \"%s/%s#%s\", \"%s\", true},\n", P.package, P.ifaces[f->iface].name, f->name,
-              sig_of(f, true, sig, sizeof sig));
+            E("    {\"\", \"%s/%s#%s\", \"%s\", true},\n", P.package, P.ifaces[f->iface].name,
+              f->name, sig_of(f, true, sig, sizeof sig));
         else
-            E("    {\"%s/%s\", \"%s\", \"%s\", false},\n", P.package, P.ifaces[f->iface].name, f->name,
-              sig_of(f, false, sig, sizeof sig));
+            E("    {\"%s/%s\", \"%s\", \"%s\", false},\n", P.package, P.ifaces[f->iface].name,
+              f->name, sig_of(f, false, sig, sizeof sig));
     }
     E("};\nconst size_t wit_nfunctions = sizeof wit_functions / sizeof wit_functions[0];\n\n");
     E("const wit_layout_desc wit_layouts[] = {\n");
@@ -1123,7 +1199,8 @@ static void emit_fill(int t)
     E("static void fill_%s(wit_fill *c, %s *v)\n{\n", w->mangle, ctype(t));
     switch (w->kind) {
     case W_BOOL: E("    *v = (wit_fill_next(c) & 1) != 0;\n"); break;
-    case W_F32: case W_F64: E("    *v = (%s)((double)(int64_t)wit_fill_next(c) / 3.0);\n", ctype(t)); break;
+    case W_F32:
+    case W_F64: E("    *v = (%s)((double)(int64_t)wit_fill_next(c) / 3.0);\n", ctype(t)); break;
     case W_CHAR: E("    *v = (uint32_t)(wit_fill_next(c) %% 0xd800u);\n"); break;
     case W_STRING: E("    wit_fill_str(c, &v->ptr, &v->len);\n"); break;
     case W_LIST:
@@ -1131,8 +1208,10 @@ static void emit_fill(int t)
             E("    wit_fill_bytes(c, &v->ptr, &v->len);\n");
             break;
         }
-        E("    v->len = wit_fill_count(c);\n    v->ptr = calloc(v->len ? v->len : 1, sizeof *v->ptr);\n");
-        E("    for (size_t i = 0; v->ptr != NULL && i < v->len; i++)\n        fill_%s(c, &v->ptr[i]);\n",
+        E("    v->len = wit_fill_count(c);\n    v->ptr = calloc(v->len ? v->len : 1, sizeof "
+          "*v->ptr);\n");
+        E("    for (size_t i = 0; v->ptr != NULL && i < v->len; i++)\n        fill_%s(c, "
+          "&v->ptr[i]);\n",
           T(w->m[0])->mangle);
         break;
     case W_RECORD:
@@ -1164,14 +1243,16 @@ static void emit_eq(int t)
 
     E("static bool eq_%s(const %s *a, const %s *b)\n{\n", w->mangle, ctype(t), ctype(t));
     switch (w->kind) {
-    case W_F32: case W_F64: E("    return memcmp(a, b, sizeof *a) == 0;\n"); break;
+    case W_F32:
+    case W_F64: E("    return memcmp(a, b, sizeof *a) == 0;\n"); break;
     case W_STRING:
         E("    return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0) &&\n"
           "           b->ptr != NULL && b->ptr[b->len] == 0;\n");
         break;
     case W_LIST:
         if (T(w->m[0])->kind == W_U8) {
-            E("    return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);\n");
+            E("    return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == "
+              "0);\n");
             break;
         }
         E("    if (a->len != b->len)\n        return false;\n");
@@ -1183,7 +1264,8 @@ static void emit_eq(int t)
     case W_TUPLE:
         E("    return true");
         for (i = 0; i < w->n; i++)
-            E(" &&\n           eq_%s(&a->%s, &b->%s)", T(w->m[i])->mangle, field_of(t, i, buf, sizeof buf), buf);
+            E(" &&\n           eq_%s(&a->%s, &b->%s)", T(w->m[i])->mangle,
+              field_of(t, i, buf, sizeof buf), buf);
         E(";\n");
         break;
     default:
@@ -1219,10 +1301,10 @@ static void emit_test_impl(const wit_func *f)
     E(")\n{\n    wit_fill c = wit_test_state.params;\n\n    (void)h;\n");
     for (i = 0; i < f->nparams; i++) {
         int t = f->params[i].type;
-        E("    {\n        %s e;\n\n        memset(&e, 0, sizeof e);\n        fill_%s(&c, &e);\n", ctype(t),
-          T(t)->mangle);
-        E("        if (!eq_%s(&e, %s%s) && wit_test_state.mismatch == NULL)\n", T(t)->mangle, prim(t) ? "&" : "",
-          cid(f->params[i].name));
+        E("    {\n        %s e;\n\n        memset(&e, 0, sizeof e);\n        fill_%s(&c, &e);\n",
+          ctype(t), T(t)->mangle);
+        E("        if (!eq_%s(&e, %s%s) && wit_test_state.mismatch == NULL)\n", T(t)->mangle,
+          prim(t) ? "&" : "", cid(f->params[i].name));
         E("            wit_test_state.mismatch = \"parameter %s\";\n", f->params[i].name);
         if (!prim(t))
             E("        wit_free_%s(&e);\n", T(t)->mangle);
@@ -1239,7 +1321,8 @@ static void emit_test_driver(const wit_func *f, int index_in_iface)
     bool retptr = nr < 0 || nr > 1;
 
     E("static int td_%s(th_wasm_call *call, rt_guest *g, const char **why)\n{\n", fn_mangle(f));
-    E("    th_wasm_val args[%d], res[1];\n    uint32_t n = 0;\n    wit_fill c = wit_test_state.params;\n    int rc;\n",
+    E("    th_wasm_val args[%d], res[1];\n    uint32_t n = 0;\n    wit_fill c = "
+      "wit_test_state.params;\n    int rc;\n",
       (np < 0 || np > 16 ? 1 : np) + 1);
     for (i = 0; i < f->nparams; i++)
         E("    %s p%d;\n", ctype(f->params[i].type), i);
@@ -1247,32 +1330,40 @@ static void emit_test_driver(const wit_func *f, int index_in_iface)
         E("    %s got, want;\n", ctype(f->result));
     E("\n    memset(args, 0, sizeof args);\n    res[0].i64 = 0;\n");
     for (i = 0; i < f->nparams; i++)
-        E("    memset(&p%d, 0, sizeof p%d);\n    fill_%s(&c, &p%d);\n", i, i, T(f->params[i].type)->mangle, i);
+        E("    memset(&p%d, 0, sizeof p%d);\n    fill_%s(&c, &p%d);\n", i, i,
+          T(f->params[i].type)->mangle, i);
     if (f->result >= 0)
         E("    memset(&got, 0, sizeof got);\n    memset(&want, 0, sizeof want);\n");
     E("    rc = wit_call_lower_%s(g", fn_mangle(f));
     for (i = 0; i < f->nparams; i++)
         E(prim(f->params[i].type) ? ", p%d" : ", &p%d", i);
-    E(", args, &n);\n    if (rc != 0) {\n        *why = \"lowering the arguments\";\n        goto out;\n    }\n");
+    E(", args, &n);\n    if (rc != 0) {\n        *why = \"lowering the arguments\";\n        goto "
+      "out;\n    }\n");
     if (retptr) {
-        E("    {\n        uint32_t rp;\n\n        if ((rc = rt_abi_alloc(g, %u, %u, &rp)) != 0) {\n", T(f->result)->align,
-          T(f->result)->size);
+        E("    {\n        uint32_t rp;\n\n        if ((rc = rt_abi_alloc(g, %u, %u, &rp)) != 0) "
+          "{\n",
+          T(f->result)->align, T(f->result)->size);
         E("            *why = \"allocating the return area\";\n            goto out;\n        }\n");
         E("        args[n++].i32 = (int32_t)rp;\n        res[0].i32 = (int32_t)rp;\n    }\n");
     }
     E("    wit_test_state.calls = 0;\n    wit_test_state.mismatch = NULL;\n");
-    E("    rc = wit_fns_%s[%d].fn(call, (void *)&wit_test_impl_%s, args, %s);\n", cid(P.ifaces[f->iface].name),
-      index_in_iface, cid(P.ifaces[f->iface].name), retptr ? "NULL" : "res");
-    E("    if (rc != 0) {\n        *why = \"the host function failed\";\n        goto out;\n    }\n");
+    E("    rc = wit_fns_%s[%d].fn(call, (void *)&wit_test_impl_%s, args, %s);\n",
+      cid(P.ifaces[f->iface].name), index_in_iface, cid(P.ifaces[f->iface].name),
+      retptr ? "NULL" : "res");
+    E("    if (rc != 0) {\n        *why = \"the host function failed\";\n        goto out;\n    "
+      "}\n");
     E("    if (wit_test_state.calls != 1 || wit_test_state.mismatch != NULL) {\n");
-    E("        *why = wit_test_state.mismatch ? wit_test_state.mismatch : \"the implementation was not called\";\n");
+    E("        *why = wit_test_state.mismatch ? wit_test_state.mismatch : \"the implementation was "
+      "not called\";\n");
     E("        rc = -1;\n        goto out;\n    }\n");
     if (f->result >= 0) {
-        E("    if ((rc = wit_call_lift_%s(g, res, &got)) != 0) {\n        *why = \"lifting the result\";\n"
+        E("    if ((rc = wit_call_lift_%s(g, res, &got)) != 0) {\n        *why = \"lifting the "
+          "result\";\n"
           "        goto out;\n    }\n",
           fn_mangle(f));
         E("    c = wit_test_state.result;\n    fill_%s(&c, &want);\n", T(f->result)->mangle);
-        E("    if (!eq_%s(&want, &got)) {\n        *why = \"the result differs\";\n        rc = -1;\n    }\n",
+        E("    if (!eq_%s(&want, &got)) {\n        *why = \"the result differs\";\n        rc = "
+          "-1;\n    }\n",
           T(f->result)->mangle);
     }
     E("out:\n");
@@ -1280,7 +1371,8 @@ static void emit_test_driver(const wit_func *f, int index_in_iface)
         if (!prim(f->params[i].type))
             E("    wit_free_%s(&p%d);\n", T(f->params[i].type)->mangle, i);
     if (f->result >= 0 && !prim(f->result))
-        E("    wit_free_%s(&got);\n    wit_free_%s(&want);\n", T(f->result)->mangle, T(f->result)->mangle);
+        E("    wit_free_%s(&got);\n    wit_free_%s(&want);\n", T(f->result)->mangle,
+          T(f->result)->mangle);
     E("    return rc;\n}\n\n");
 }
 
@@ -1302,17 +1394,21 @@ static const char test_prelude[] =
     "static WIT_UNUSED void wit_fill_str(wit_fill *c, char **p, size_t *n)\n{\n"
     "    static const char mb[] = \"a\\xc3\\xa9\\xe2\\x82\\xac\\xf0\\x9f\\x98\\x80\";\n"
     "    uint64_t s = c->seq++;\n    size_t i;\n\n"
-    "    *n = c->big ? (size_t)1 << 20 : c->round == 0 ? 0 : c->round == 1 ? sizeof mb - 1 : 1 + (size_t)(s % 7);\n"
+    "    *n = c->big ? (size_t)1 << 20 : c->round == 0 ? 0 : c->round == 1 ? sizeof mb - 1 : 1 + "
+    "(size_t)(s % 7);\n"
     "    *p = malloc(*n + 1);\n    if (*p == NULL) {\n        *n = 0;\n        return;\n    }\n"
-    "    for (i = 0; i < *n; i++)\n        (*p)[i] = c->round == 1 && !c->big ? mb[i] : (char)('a' + (i + s) % 26);\n"
+    "    for (i = 0; i < *n; i++)\n        (*p)[i] = c->round == 1 && !c->big ? mb[i] : (char)('a' "
+    "+ (i + s) % 26);\n"
     "    (*p)[*n] = 0;\n}\n\n"
     "/* list<u8>: empty in round 0, 1 MiB when c->big, else a few bytes\n"
     " * (including 0x00 and 0xff). */\n"
     "static WIT_UNUSED void wit_fill_bytes(wit_fill *c, uint8_t **p, size_t *n)\n{\n"
     "    uint64_t s = c->seq++;\n    size_t i;\n\n"
     "    *n = c->big ? (size_t)1 << 20 : c->round == 0 ? 0 : 1 + (size_t)(s % 5);\n"
-    "    *p = malloc(*n ? *n : 1);\n    if (*p == NULL) {\n        *n = 0;\n        return;\n    }\n"
-    "    for (i = 0; i < *n; i++)\n        (*p)[i] = (uint8_t)(i == 0 ? 0xff : (i * 7 + s) & 0xff);\n}\n\n";
+    "    *p = malloc(*n ? *n : 1);\n    if (*p == NULL) {\n        *n = 0;\n        return;\n    "
+    "}\n"
+    "    for (i = 0; i < *n; i++)\n        (*p)[i] = (uint8_t)(i == 0 ? 0xff : (i * 7 + s) & "
+    "0xff);\n}\n\n";
 
 static int write_test(const char *hpath, const char *cpath)
 {
@@ -1327,26 +1423,32 @@ static int write_test(const char *hpath, const char *cpath)
       " * implementation, whose result (made from a second fill state) is lowered\n"
       " * by the glue and lifted and compared again on the guest's side.\n */\n");
     E("#ifndef THEATER_WIT_TEST_H\n#define THEATER_WIT_TEST_H\n\n#include \"wit_glue.h\"\n\n");
-    E("typedef struct wit_fill {\n    uint64_t round; /* which edge values */\n    uint64_t seq;   /* advanced per value */\n"
+    E("typedef struct wit_fill {\n    uint64_t round; /* which edge values */\n    uint64_t seq;   "
+      "/* advanced per value */\n"
       "    bool big;       /* strings and list<u8> of 1 MiB */\n} wit_fill;\n\n");
-    E("typedef struct wit_test_ctx {\n    wit_fill params, result;\n    int calls;\n    const char *mismatch;\n"
+    E("typedef struct wit_test_ctx {\n    wit_fill params, result;\n    int calls;\n    const char "
+      "*mismatch;\n"
       "} wit_test_ctx;\nextern wit_test_ctx wit_test_state;\n\n");
-    E("/* The host functions, in the order of wit_test_names. */\nextern const char *const wit_test_names[];\n"
+    E("/* The host functions, in the order of wit_test_names. */\nextern const char *const "
+      "wit_test_names[];\n"
       "extern const size_t wit_test_count;\n");
     E("/* Round trip of host function k with the fill states in wit_test_state;\n"
       " * 0, or nonzero with *why (and g->err when the glue refused). */\n"
-      "int wit_test_roundtrip(size_t k, th_wasm_call *call, rt_guest *g, const char **why);\n\n#endif\n");
+      "int wit_test_roundtrip(size_t k, th_wasm_call *call, rt_guest *g, const char "
+      "**why);\n\n#endif\n");
     fclose(out);
 
     if ((out = fopen(cpath, "w")) == NULL)
         return perror(cpath), -1;
     E("/*\n * wit_test.c - GENERATED by tools/witgen from the WIT in wit/; do not edit.\n */\n");
-    E("#include <stdlib.h>\n#include <string.h>\n\n#include \"wit_test.h\"\n\n#define WIT_UNUSED __attribute__((unused))\n\n");
+    E("#include <stdlib.h>\n#include <string.h>\n\n#include \"wit_test.h\"\n\n#define WIT_UNUSED "
+      "__attribute__((unused))\n\n");
     E("%s", test_prelude);
     for (i = 0; i < P.ntypes; i++)
         if (used[i]) {
             E("static void fill_%s(wit_fill *c, %s *v) WIT_UNUSED;\n", T(i)->mangle, ctype(i));
-            E("static bool eq_%s(const %s *a, const %s *b) WIT_UNUSED;\n", T(i)->mangle, ctype(i), ctype(i));
+            E("static bool eq_%s(const %s *a, const %s *b) WIT_UNUSED;\n", T(i)->mangle, ctype(i),
+              ctype(i));
         }
     E("\n");
     for (i = 0; i < P.ntypes; i++)
@@ -1372,10 +1474,12 @@ static int write_test(const char *hpath, const char *cpath)
         for (j = 0; P.ifaces[i].role == 1 && j < P.ifaces[i].nfuncs; j++)
             E("    \"%s.%s\",\n", P.ifaces[i].name, P.funcs[P.ifaces[i].funcs[j]].name);
     E("};\nconst size_t wit_test_count = sizeof wit_test_names / sizeof wit_test_names[0];\n\n");
-    E("int wit_test_roundtrip(size_t k, th_wasm_call *call, rt_guest *g, const char **why)\n{\n    switch (k) {\n");
+    E("int wit_test_roundtrip(size_t k, th_wasm_call *call, rt_guest *g, const char **why)\n{\n    "
+      "switch (k) {\n");
     for (i = 0, k = 0; i < P.nifaces; i++)
         for (j = 0; P.ifaces[i].role == 1 && j < P.ifaces[i].nfuncs; j++)
-            E("    case %d: return td_%s(call, g, why);\n", k++, fn_mangle(&P.funcs[P.ifaces[i].funcs[j]]));
+            E("    case %d: return td_%s(call, g, why);\n", k++,
+              fn_mangle(&P.funcs[P.ifaces[i].funcs[j]]));
     E("    default: *why = \"no such function\";\n        return -1;\n    }\n}\n");
     fclose(out);
     return 0;
@@ -1386,8 +1490,9 @@ static int write_test(const char *hpath, const char *cpath)
 
 static const char *gtype(int t)
 {
-    static const char *const pc[] = {"bool", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int8_t",
-                                     "int16_t", "int32_t", "int64_t", "float", "double", "uint32_t"};
+    static const char *const pc[] = {"bool",     "uint8_t", "uint16_t", "uint32_t",
+                                     "uint64_t", "int8_t",  "int16_t",  "int32_t",
+                                     "int64_t",  "float",   "double",   "uint32_t"};
     static char buf[8][300];
     static int k;
     char *o;
@@ -1417,7 +1522,8 @@ static void gdeclare(int t)
         E("typedef struct thw_str {\n    const char *ptr;\n    size_t len;\n} thw_str;\n");
         break;
     case W_LIST:
-        E("typedef struct %s {\n    const %s *ptr;\n    size_t len;\n} %s;\n", gtype(t), gtype(w->m[0]), gtype(t));
+        E("typedef struct %s {\n    const %s *ptr;\n    size_t len;\n} %s;\n", gtype(t),
+          gtype(w->m[0]), gtype(t));
         break;
     case W_RECORD:
     case W_TUPLE:
@@ -1426,12 +1532,12 @@ static void gdeclare(int t)
             E("    %s %s;\n", gtype(w->m[i]), field_of(t, i, buf, sizeof buf));
         E("} %s;\n", gtype(t));
         break;
-    case W_ENUM:
-        E("typedef uint%u_t %s;\n", w->disc * 8, gtype(t));
-        break;
+    case W_ENUM: E("typedef uint%u_t %s;\n", w->disc * 8, gtype(t)); break;
     default: /* option, result, variant: discriminant, then the payload union */
         E("typedef struct %s {\n    uint%u_t %s;\n", gtype(t), w->disc * 8,
-          w->kind == W_OPTION ? "some" : w->kind == W_RESULT ? "is_err" : "tag");
+          w->kind == W_OPTION   ? "some"
+          : w->kind == W_RESULT ? "is_err"
+                                : "tag");
         for (i = 0, f = NULL; i < w->n; i++)
             if (w->m[i] >= 0)
                 f = "u";
@@ -1447,16 +1553,17 @@ static void gdeclare(int t)
     }
     /* the layout the Canonical ABI gives the type, checked by the compiler */
     E("#if defined(__wasm32__)\n");
-    E("_Static_assert(sizeof(%s) == %u && _Alignof(%s) == %u, \"%s layout\");\n", gtype(t), w->size, gtype(t),
-      w->align, w->mangle);
+    E("_Static_assert(sizeof(%s) == %u && _Alignof(%s) == %u, \"%s layout\");\n", gtype(t), w->size,
+      gtype(t), w->align, w->mangle);
     if (w->kind == W_RECORD || w->kind == W_TUPLE)
         for (i = 0; i < w->n; i++)
-            E("_Static_assert(offsetof(%s, %s) == %u, \"%s field\");\n", gtype(t), field_of(t, i, buf, sizeof buf),
-              w->off[i], w->mangle);
+            E("_Static_assert(offsetof(%s, %s) == %u, \"%s field\");\n", gtype(t),
+              field_of(t, i, buf, sizeof buf), w->off[i], w->mangle);
     if (variantish(t) && w->kind != W_ENUM)
         for (i = 0; i < w->n; i++)
             if (w->m[i] >= 0) {
-                E("_Static_assert(offsetof(%s, u) == %u, \"%s payload\");\n", gtype(t), w->off[0], w->mangle);
+                E("_Static_assert(offsetof(%s, u) == %u, \"%s payload\");\n", gtype(t), w->off[0],
+                  w->mangle);
                 break;
             }
     E("#endif\n\n");
@@ -1472,7 +1579,8 @@ static int gflat(int t, const char *x, const char *v, int k, int depth)
     int i, j, kk;
 
     switch (w->kind) {
-    case W_U64: case W_S64: E("%*s%s[%d].i64 = (int64_t)%s;\n", depth * 4, "", v, k, x); return k + 1;
+    case W_U64:
+    case W_S64: E("%*s%s[%d].i64 = (int64_t)%s;\n", depth * 4, "", v, k, x); return k + 1;
     case W_F32: E("%*s%s[%d].f32 = %s;\n", depth * 4, "", v, k, x); return k + 1;
     case W_F64: E("%*s%s[%d].f64 = %s;\n", depth * 4, "", v, k, x); return k + 1;
     case W_STRING:
@@ -1487,14 +1595,14 @@ static int gflat(int t, const char *x, const char *v, int k, int depth)
             k = gflat(w->m[i], sub, v, k, depth);
         }
         return k;
-    case W_ENUM:
-        E("%*s%s[%d].i32 = (int32_t)%s;\n", depth * 4, "", v, k, x);
-        return k + 1;
+    case W_ENUM: E("%*s%s[%d].i32 = (int32_t)%s;\n", depth * 4, "", v, k, x); return k + 1;
     case W_OPTION:
     case W_RESULT:
     case W_VARIANT:
         E("%*s%s[%d].i32 = (int32_t)%s.%s;\n", depth * 4, "", v, k, x,
-          w->kind == W_OPTION ? "some" : w->kind == W_RESULT ? "is_err" : "tag");
+          w->kind == W_OPTION   ? "some"
+          : w->kind == W_RESULT ? "is_err"
+                                : "tag");
         for (j = 1; j < w->nflat; j++)
             E("%*s%s[%d].i64 = 0;\n", depth * 4, "", v, k + j);
         for (i = 0; i < w->n; i++) {
@@ -1504,8 +1612,10 @@ static int gflat(int t, const char *x, const char *v, int k, int depth)
             c = T(w->m[i]);
             snprintf(cv, sizeof cv, "c%d", depth);
             E("%*sif (%s.%s == %d) {\n%*s    thw_val %s[%d];\n", depth * 4, "", x,
-              w->kind == W_OPTION ? "some" : w->kind == W_RESULT ? "is_err" : "tag", i, depth * 4, "", cv,
-              c->nflat > 0 ? c->nflat : 1);
+              w->kind == W_OPTION   ? "some"
+              : w->kind == W_RESULT ? "is_err"
+                                    : "tag",
+              i, depth * 4, "", cv, c->nflat > 0 ? c->nflat : 1);
             snprintf(sub, sizeof sub, "%s.u.%s", x, f);
             kk = gflat(w->m[i], sub, cv, 0, depth + 1);
             for (j = 0; j < kk; j++) {
@@ -1542,16 +1652,20 @@ static void emit_guest_import(const wit_func *f)
     char x[64];
 
     if (np < 0 || np > 16) {
-        fprintf(stderr, "witgen: guest glue for more than 16 flat parameters (%s) is not supported\n", f->name);
+        fprintf(stderr,
+                "witgen: guest glue for more than 16 flat parameters (%s) is not supported\n",
+                f->name);
         exit(1);
     }
     if (nr == 1 && !prim(f->result)) {
-        fprintf(stderr, "witgen: guest glue for a flat non-primitive result (%s) is not supported\n", f->name);
+        fprintf(stderr,
+                "witgen: guest glue for a flat non-primitive result (%s) is not supported\n",
+                f->name);
         exit(1);
     }
     /* the core import */
-    E("__attribute__((import_module(\"%s/%s\"), import_name(\"%s\")))\n%s thw_imp_%s(", P.package, iname, f->name,
-      nr == 1 ? core_c(T(f->result)->flat[0]) : "void", fn_mangle(f));
+    E("__attribute__((import_module(\"%s/%s\"), import_name(\"%s\")))\n%s thw_imp_%s(", P.package,
+      iname, f->name, nr == 1 ? core_c(T(f->result)->flat[0]) : "void", fn_mangle(f));
     for (i = 0, k = 0; i < f->nparams; i++)
         for (j = 0; j < T(f->params[i].type)->nflat; j++, k++)
             E("%s%s", k ? ", " : "", core_c(T(f->params[i].type)->flat[j]));
@@ -1614,7 +1728,8 @@ static int write_guest(const char *hpath)
                 gdeclare(f->result);
         }
     E("#if defined(__wasm32__)\n\n");
-    E("typedef union thw_val {\n    int32_t i32;\n    int64_t i64;\n    float f32;\n    double f64;\n} thw_val;\n\n");
+    E("typedef union thw_val {\n    int32_t i32;\n    int64_t i64;\n    float f32;\n    double "
+      "f64;\n} thw_val;\n\n");
     for (i = 0; i < P.nifaces; i++)
         for (j = 0; P.ifaces[i].role == 1 && j < P.ifaces[i].nfuncs; j++)
             emit_guest_import(&P.funcs[P.ifaces[i].funcs[j]]);
@@ -1674,7 +1789,8 @@ int main(int argc, char **argv)
         }
     }
     if (P.package == NULL) {
-        fprintf(stderr, "usage: witgen --host-h FILE --host-c FILE [--test-h FILE --test-c FILE] [--guest-h FILE] WIT-FILE...\n");
+        fprintf(stderr, "usage: witgen --host-h FILE --host-c FILE [--test-h FILE --test-c FILE] "
+                        "[--guest-h FILE] WIT-FILE...\n");
         return 2;
     }
     if (wit_resolve(&P) != 0)

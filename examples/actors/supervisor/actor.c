@@ -18,7 +18,8 @@ static bool live(ta_state *state)
 {
     ta_str mode;
 
-    return state->some && ta_json_get_str(state->val, "mode", &mode) && ta_bytes_eq_c(ta_str_bytes(mode), "live");
+    return state->some && ta_json_get_str(state->val, "mode", &mode) &&
+           ta_bytes_eq_c(ta_str_bytes(mode), "live");
 }
 
 static ta_status supervisor_init(ta_state *state, ta_str actor_id)
@@ -38,8 +39,9 @@ static ta_status supervisor_init(ta_state *state, ta_str actor_id)
 
     if (live(state)) {
         /* remember the workers: the state becomes {"worker", "mode", "first", "second"} */
-        ta_str st = ta_format("{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
-                              TA_FMT(manifest), TA_FMT(first), TA_FMT(second));
+        ta_str st = ta_format(
+            "{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
+            TA_FMT(manifest), TA_FMT(first), TA_FMT(second));
         ta_state_set(state, st.ptr, st.len);
         return TA_OK;
     }

@@ -24,14 +24,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK(cond, ...) \
+    do { \
+        if (!(cond)) { \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__); \
+            fputc('\n', stderr); \
+            failures++; \
+        } \
     } while (0)
 
 static void sh(const char *cmd)
@@ -46,7 +46,8 @@ static void sh(const char *cmd)
 
 static uint8_t *w32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
     return p + 4;
 }
 
@@ -130,8 +131,10 @@ static void store_segment(sqlite3 *db, const chain_segment *seg)
     sqlite3_stmt *st;
     size_t n = encode(seg, buf);
 
-    sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ?, signature = ?, public_key = ?"
-                           " WHERE id = ?", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "UPDATE chain_segment SET events = ?, signature = ?, public_key = ?"
+                       " WHERE id = ?",
+                       -1, &st, NULL);
     sqlite3_bind_blob(st, 1, buf, (int)n, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 2, seg->signature, 64, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 3, seg->public_key, 32, SQLITE_TRANSIENT);
@@ -220,8 +223,8 @@ static void expect(const char *home, const char *actor, int problem, const char 
               actor ? actor : "all", rc, rc ? err.msg : "passed");
         CHECK(res.problem == problem, "%s: problem '%s', want '%s' (%s)", what,
               th_chain_problem_name(res.problem), th_chain_problem_name(problem), res.detail);
-        CHECK(strcmp(res.actor, who) == 0 && res.seq == seq, "%s: named %s/%llu, want %s/%llu", what,
-              res.actor, (unsigned long long)res.seq, who, (unsigned long long)seq);
+        CHECK(strcmp(res.actor, who) == 0 && res.seq == seq, "%s: named %s/%llu, want %s/%llu",
+              what, res.actor, (unsigned long long)res.seq, who, (unsigned long long)seq);
         printf("  %-34s -> %s\n", what, err.msg);
     }
     th_chain_close(c);
@@ -286,7 +289,8 @@ static void rewrite_history(sqlite3 *db, EVP_PKEY *key)
             chain_key_sign(key, msg, sizeof msg, seg.signature);
             chain_key_public(key, seg.public_key);
             store_segment(db, &seg);
-            sqlite3_prepare_v2(db, "UPDATE chain_segment SET leaves = ? WHERE id = ?", -1, &st, NULL);
+            sqlite3_prepare_v2(db, "UPDATE chain_segment SET leaves = ? WHERE id = ?", -1, &st,
+                               NULL);
             sqlite3_bind_blob(st, 1, leaves, (int)(seg.nactors * 32), SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 2, (sqlite3_int64)seg.id);
             sqlite3_step(st);
@@ -295,7 +299,8 @@ static void rewrite_history(sqlite3 *db, EVP_PKEY *key)
         }
         chain_segment_release(&seg);
     }
-    sqlite3_prepare_v2(db, "UPDATE chain_actor SET head_hash = ? WHERE name = 'bob'", -1, &st, NULL);
+    sqlite3_prepare_v2(db, "UPDATE chain_actor SET head_hash = ? WHERE name = 'bob'", -1, &st,
+                       NULL);
     sqlite3_bind_blob(st, 1, prev, 32, SQLITE_TRANSIENT);
     sqlite3_step(st);
     sqlite3_finalize(st);
@@ -377,7 +382,8 @@ int main(void)
     i = find_event(db, "bob", 28, &seg);
     {
         sqlite3_stmt *st;
-        sqlite3_prepare_v2(db, "UPDATE chain_actor SET head_seq = 28, head_hash = ? WHERE name = 'bob'",
+        sqlite3_prepare_v2(db,
+                           "UPDATE chain_actor SET head_seq = 28, head_hash = ? WHERE name = 'bob'",
                            -1, &st, NULL);
         sqlite3_bind_blob(st, 1, seg.events[i].hash, 32, SQLITE_TRANSIENT);
         sqlite3_step(st);

@@ -214,7 +214,8 @@ static void start(client *c, const char *example, const char *extra, char id[37]
     char cmd[2048];
     char *f;
 
-    snprintf(cmd, sizeof cmd, "{\"StartActor\":{\"manifest\":\"%s\",%s}}", rtt_example(example), extra);
+    snprintf(cmd, sizeof cmd, "{\"StartActor\":{\"manifest\":\"%s\",%s}}", rtt_example(example),
+             extra);
     f = ask(c, cmd, "{\"ActorStarted\"");
     started_id(f, id);
     free(f);
@@ -248,10 +249,10 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_ACTORS()                                                                      \
-    do {                                                                                   \
-        if (S == NULL)                                                                     \
-            skip();                                                                        \
+#define NEED_ACTORS() \
+    do { \
+        if (S == NULL) \
+            skip(); \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -336,13 +337,17 @@ static void test_start_errors(void **state)
     (void)state;
     NEED_ACTORS();
     client_open(&c);
-    f = ask(&c, "{\"StartActor\":{\"manifest\":\"/nonexistent/x.toml\",\"initial_state\":null,"
-                "\"parent\":false,\"subscribe\":false}}", "");
-    assert_int_equal(strncmp(f, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to start actor: ", 57), 0);
+    f = ask(&c,
+            "{\"StartActor\":{\"manifest\":\"/nonexistent/x.toml\",\"initial_state\":null,"
+            "\"parent\":false,\"subscribe\":false}}",
+            "");
+    assert_int_equal(
+        strncmp(f, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to start actor: ", 57), 0);
     assert_string_equal(f + strlen(f) - 4, "\"}}}");
     free(f);
     /* an older client leaves parent and subscribe out: accepted */
-    f = ask(&c, "{\"StartActor\":{\"manifest\":\"/nonexistent/y.toml\",\"initial_state\":null}}", "");
+    f = ask(&c, "{\"StartActor\":{\"manifest\":\"/nonexistent/y.toml\",\"initial_state\":null}}",
+            "");
     assert_int_equal(strncmp(f, "{\"Error\":{\"error\":{\"RuntimeError\":", 34), 0);
     free(f);
     send_frame(&c, "\"ListActors\"");
@@ -360,7 +365,8 @@ static size_t check_events(json_t *events, const char *want_type)
 
     for (i = 0; i < n; i++) {
         json_t *e = json_array_get(events, i);
-        const char *keys[] = {"hash", "parent_hash", "event_type", "data", "timestamp", "description"};
+        const char *keys[] = {"hash", "parent_hash", "event_type",
+                              "data", "timestamp",   "description"};
         void *it = json_object_iter(e);
         for (size_t k = 0; k < 6; k++, it = json_object_iter_next(e, it)) {
             assert_non_null(it);
@@ -371,10 +377,12 @@ static size_t check_events(json_t *events, const char *want_type)
         if (prev == NULL)
             assert_true(json_is_null(json_object_get(e, "parent_hash")));
         else
-            assert_true(json_equal(json_object_get(e, "parent_hash"), json_object_get(prev, "hash")));
+            assert_true(
+                json_equal(json_object_get(e, "parent_hash"), json_object_get(prev, "hash")));
         assert_true(json_is_integer(json_object_get(e, "timestamp")));
         assert_true(json_is_null(json_object_get(e, "description")));
-        if (want_type != NULL && strcmp(json_string_value(json_object_get(e, "event_type")), want_type) == 0)
+        if (want_type != NULL &&
+            strcmp(json_string_value(json_object_get(e, "event_type")), want_type) == 0)
             found = true;
         prev = e;
     }
@@ -402,7 +410,8 @@ static void test_events(void **state)
     assert_int_equal(strncmp(f, pre, strlen(pre)), 0);
     root = json_loads(f, 0, NULL);
     assert_non_null(root);
-    n = check_events(json_object_get(json_object_get(root, "ActorEvents"), "events"), "actor-spawned");
+    n = check_events(json_object_get(json_object_get(root, "ActorEvents"), "events"),
+                     "actor-spawned");
     assert_true(n >= 2);
     json_decref(root);
     free(f);
@@ -422,17 +431,19 @@ static void test_events(void **state)
     f = next_with(&c, "{\"ActorEvent\":{\"event\":{\"hash\":[");
     root = json_loads(f, 0, NULL);
     assert_non_null(root);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(root, "ActorEvent"),
-                                                                          "event"),
-                                                          "event_type")),
-                        "wasm-call");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(json_object_get(root, "ActorEvent"), "event"),
-                                                     "parent_hash")),
-                     32);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(root, "ActorEvent"), "event"), "event_type")),
+        "wasm-call");
+    assert_int_equal(
+        json_array_size(json_object_get(
+            json_object_get(json_object_get(root, "ActorEvent"), "event"), "parent_hash")),
+        32);
     json_decref(root);
     free(f);
 
-    send_framef(&c, "{\"UnsubscribeFromActor\":{\"id\":\"%s\",\"subscription_id\":\"%s\"}}", id, sub);
+    send_framef(&c, "{\"UnsubscribeFromActor\":{\"id\":\"%s\",\"subscription_id\":\"%s\"}}", id,
+                sub);
     f = next_with(&c, "{\"Unsubscribed\"");
     snprintf(pre, sizeof pre, "{\"Unsubscribed\":{\"id\":\"%s\"}}", id);
     assert_string_equal(f, pre);
@@ -452,7 +463,8 @@ static void test_events(void **state)
     send_framef(&c, "{\"GetActorMetrics\":{\"id\":\"%s\"}}", id);
     f = next_with(&c, "");
     snprintf(pre, sizeof pre,
-             "{\"ActorMetrics\":{\"id\":\"%s\",\"metrics\":{\"operation_metrics\":{\"total_operations\":3,"
+             "{\"ActorMetrics\":{\"id\":\"%s\",\"metrics\":{\"operation_metrics\":{\"total_"
+             "operations\":3,"
              "\"failed_operations\":0,\"total_processing_time\":0,\"max_processing_time\":0,"
              "\"min_processing_time\":null},\"resource_metrics\":{\"memory_usage\":",
              id);
@@ -461,11 +473,13 @@ static void test_events(void **state)
     assert_non_null(root);
     {
         json_t *m = json_object_get(json_object_get(root, "ActorMetrics"), "metrics");
-        const char *keys[] = {"operation_metrics", "resource_metrics", "last_update", "uptime_secs", "start_time"};
+        const char *keys[] = {"operation_metrics", "resource_metrics", "last_update", "uptime_secs",
+                              "start_time"};
         void *it = json_object_iter(m);
         for (size_t k = 0; k < 5; k++, it = json_object_iter_next(m, it))
             assert_string_equal(json_object_iter_key(it), keys[k]);
-        assert_true(json_integer_value(json_object_get(json_object_get(m, "resource_metrics"), "memory_usage")) > 0);
+        assert_true(json_integer_value(json_object_get(json_object_get(m, "resource_metrics"),
+                                                       "memory_usage")) > 0);
         assert_true(json_integer_value(json_object_get(m, "start_time")) > 1700000000);
         assert_true(json_integer_value(json_object_get(m, "last_update")) >=
                     json_integer_value(json_object_get(m, "start_time")));
@@ -475,9 +489,11 @@ static void test_events(void **state)
 
     send_framef(&c, "{\"GetActorManifest\":{\"id\":\"%s\"}}", id);
     expectf(&c,
-            "{\"ActorManifest\":{\"id\":\"%s\",\"manifest\":{\"name\":\"counter\",\"version\":\"0.1.0\","
+            "{\"ActorManifest\":{\"id\":\"%s\",\"manifest\":{\"name\":\"counter\",\"version\":\"0."
+            "1.0\","
             "\"component\":\"counter.wasm\",\"description\":\"Counts one-way messages and answers "
-            "requests with the count\",\"long_description\":null,\"save_chain\":null,\"init_state\":null,"
+            "requests with the "
+            "count\",\"long_description\":null,\"save_chain\":null,\"init_state\":null,"
             "\"handler\":[{\"type\":\"runtime\"},{\"type\":\"message-server\"}]}}}",
             id);
 
@@ -508,12 +524,12 @@ static void test_start_subscribed(void **state)
     root = json_loads(f, 0, NULL);
     assert_non_null(root);
     /* the very first event: no parent */
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(root, "ActorEvent"),
-                                                                          "event"),
-                                                          "event_type")),
-                        "actor-spawned");
-    assert_true(json_is_null(json_object_get(json_object_get(json_object_get(root, "ActorEvent"), "event"),
-                                             "parent_hash")));
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(root, "ActorEvent"), "event"), "event_type")),
+        "actor-spawned");
+    assert_true(json_is_null(json_object_get(
+        json_object_get(json_object_get(root, "ActorEvent"), "event"), "parent_hash")));
     json_decref(root);
     free(f);
     send_framef(&c, "{\"StopActor\":{\"id\":\"%s\"}}", id);
@@ -531,7 +547,9 @@ static void test_start_subscribed(void **state)
     f = next_with(&c, "{\"ActorError\":{\"error\":{\"Internal\":{\"hash\":[");
     free(f);
     f = next_with(&c, "{\"ActorResult\":{\"Error\":{\"actor_id\":");
-    snprintf(want, sizeof want, "{\"ActorResult\":{\"Error\":{\"actor_id\":\"%s\",\"error\":{\"Internal\":{\"hash\":[", id);
+    snprintf(want, sizeof want,
+             "{\"ActorResult\":{\"Error\":{\"actor_id\":\"%s\",\"error\":{\"Internal\":{\"hash\":[",
+             id);
     assert_int_equal(strncmp(f, want, strlen(want)), 0);
     assert_non_null(strstr(f, "\"event_type\":\"actor-failed\""));
     free(f);
@@ -561,17 +579,22 @@ static void test_channels(void **state)
     NEED_ACTORS();
     client_open(&c);
     start(&c, "echo", "\"initial_state\":null,\"parent\":false,\"subscribe\":false", id);
-    send_framef(&c, "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"%s\"},\"initial_message\":[104,105]}}", id);
+    send_framef(&c,
+                "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"%s\"},\"initial_message\":[104,105]}}",
+                id);
     f = next_with(&c, "");
     pre = "{\"ChannelOpened\":{\"channel_id\":\"ch_";
     assert_int_equal(strncmp(f, pre, strlen(pre)), 0);
     memcpy(ch, f + strlen(pre) - 3, 35);
     ch[35] = 0;
-    snprintf(want, sizeof want, "{\"ChannelOpened\":{\"channel_id\":\"%s\",\"actor_id\":{\"Actor\":\"%s\"}}}", ch, id);
+    snprintf(want, sizeof want,
+             "{\"ChannelOpened\":{\"channel_id\":\"%s\",\"actor_id\":{\"Actor\":\"%s\"}}}", ch, id);
     assert_string_equal(f, want);
     free(f);
     /* the accept's message comes after ChannelOpened */
-    expectf(&c, "{\"ChannelMessage\":{\"channel_id\":\"%s\",\"sender_id\":{\"Actor\":\"%s\"},\"message\":[104,105]}}",
+    expectf(&c,
+            "{\"ChannelMessage\":{\"channel_id\":\"%s\",\"sender_id\":{\"Actor\":\"%s\"},"
+            "\"message\":[104,105]}}",
             ch, id);
 
     send_framef(&c, "{\"SendOnChannel\":{\"channel_id\":\"%s\",\"message\":[111,107]}}", ch);
@@ -581,8 +604,9 @@ static void test_channels(void **state)
     free(f);
     f = next_with(&c, "{\"ChannelMessage\"");
     snprintf(want, sizeof want,
-             "{\"ChannelMessage\":{\"channel_id\":\"%s\",\"sender_id\":{\"Actor\":\"%s\"},\"message\":[111,107]}}", ch,
-             id);
+             "{\"ChannelMessage\":{\"channel_id\":\"%s\",\"sender_id\":{\"Actor\":\"%s\"},"
+             "\"message\":[111,107]}}",
+             ch, id);
     assert_string_equal(f, want);
     free(f);
 
@@ -595,13 +619,16 @@ static void test_channels(void **state)
     send_frame(&c, "{\"CloseChannel\":{\"channel_id\":\"ch_00000000000000000000000000000000\"}}");
     expect(&c, "{\"Error\":{\"error\":\"ChannelNotFound\"}}");
     send_frame(&c, "{\"OpenChannel\":{\"actor_id\":\"External\",\"initial_message\":[]}}");
-    expect(&c, "{\"Error\":{\"error\":{\"InvalidRequest\":\"a channel needs an actor at the other end\"}}}");
-    send_frame(&c, "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"00000000-0000-4000-8000-000000000000\"},"
-                   "\"initial_message\":[]}}");
+    expect(&c, "{\"Error\":{\"error\":{\"InvalidRequest\":\"a channel needs an actor at the other "
+               "end\"}}}");
+    send_frame(
+        &c, "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"00000000-0000-4000-8000-000000000000\"},"
+            "\"initial_message\":[]}}");
     expect(&c, "{\"Error\":{\"error\":\"ActorNotFound\"}}");
 
     /* the actor ends: the client hears ChannelClosed */
-    send_framef(&c, "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"%s\"},\"initial_message\":[]}}", id);
+    send_framef(&c, "{\"OpenChannel\":{\"actor_id\":{\"Actor\":\"%s\"},\"initial_message\":[]}}",
+                id);
     f = next_with(&c, "{\"ChannelOpened\"");
     memcpy(ch, f + strlen(pre) - 3, 35);
     free(f);
@@ -635,12 +662,14 @@ static void test_store_and_update(void **state)
     free(f);
     send_frame(&c, "{\"UpdateActorComponent\":{\"id\":\"00000000-0000-4000-8000-000000000000\","
                    "\"component\":\"x.wasm\"}}");
-    expect(&c, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
-               "upgrade is not supported yet\"}}}");
+    expect(&c,
+           "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
+           "upgrade is not supported yet\"}}}");
     send_frame(&c, "{\"UpdateActorPackage\":{\"id\":\"00000000-0000-4000-8000-000000000000\","
                    "\"package\":\"x\"}}");
-    expect(&c, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
-               "upgrade is not supported yet\"}}}");
+    expect(&c,
+           "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
+           "upgrade is not supported yet\"}}}");
     client_close(&c);
 }
 
@@ -671,8 +700,8 @@ static void test_probe_manifest_and_exit(void **state)
              "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"RTT_X\"]\n"
              "[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n",
              rtt_module("probe"), dir);
-    cmd = json_pack("{s:{s:s,s:n,s:b,s:b}}", "StartActor", "manifest", toml, "initial_state", "parent", 1,
-                    "subscribe", 0);
+    cmd = json_pack("{s:{s:s,s:n,s:b,s:b}}", "StartActor", "manifest", toml, "initial_state",
+                    "parent", 1, "subscribe", 0);
     text = json_dumps(cmd, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(cmd);
     client_open(&c);
@@ -682,16 +711,19 @@ static void test_probe_manifest_and_exit(void **state)
     free(f);
 
     send_framef(&c, "{\"GetActorManifest\":{\"id\":\"%s\"}}", id);
-    snprintf(want, sizeof want,
-             "{\"ActorManifest\":{\"id\":\"%s\",\"manifest\":{\"name\":\"probe\",\"version\":\"1.2.3\","
-             "\"component\":\"%s\",\"description\":null,\"long_description\":null,\"save_chain\":false,"
-             "\"init_state\":null,\"handler\":[{\"type\":\"runtime\"},{\"type\":\"message-server\"},"
-             "{\"type\":\"supervisor\"},{\"type\":\"store\"},{\"type\":\"timing\",\"max_sleep_duration\":3600000,"
-             "\"min_sleep_duration\":1},{\"type\":\"random\",\"seed\":7,\"max_bytes\":1048576,"
-             "\"max_int\":9223372036854775807,\"allow_crypto_secure\":false},{\"type\":\"environment\","
-             "\"allowed_vars\":[\"RTT_X\"],\"denied_vars\":null,\"allow_list_all\":false,\"allowed_prefixes\":null},"
-             "{\"type\":\"filesystem\",\"path\":\"%s\",\"new_dir\":null,\"allowed_commands\":null}]}}}",
-             id, rtt_module("probe"), dir);
+    snprintf(
+        want, sizeof want,
+        "{\"ActorManifest\":{\"id\":\"%s\",\"manifest\":{\"name\":\"probe\",\"version\":\"1.2.3\","
+        "\"component\":\"%s\",\"description\":null,\"long_description\":null,\"save_chain\":false,"
+        "\"init_state\":null,\"handler\":[{\"type\":\"runtime\"},{\"type\":\"message-server\"},"
+        "{\"type\":\"supervisor\"},{\"type\":\"store\"},{\"type\":\"timing\",\"max_sleep_"
+        "duration\":3600000,"
+        "\"min_sleep_duration\":1},{\"type\":\"random\",\"seed\":7,\"max_bytes\":1048576,"
+        "\"max_int\":9223372036854775807,\"allow_crypto_secure\":false},{\"type\":\"environment\","
+        "\"allowed_vars\":[\"RTT_X\"],\"denied_vars\":null,\"allow_list_all\":false,\"allowed_"
+        "prefixes\":null},"
+        "{\"type\":\"filesystem\",\"path\":\"%s\",\"new_dir\":null,\"allowed_commands\":null}]}}}",
+        id, rtt_module("probe"), dir);
     expect(&c, want);
 
     /* the in-memory chain answers GetActorEvents too */
@@ -700,16 +732,20 @@ static void test_probe_manifest_and_exit(void **state)
     {
         json_t *root = json_loads(f, 0, NULL);
         assert_non_null(root);
-        check_events(json_object_get(json_object_get(root, "ActorEvents"), "events"), "actor-spawned");
+        check_events(json_object_get(json_object_get(root, "ActorEvents"), "events"),
+                     "actor-spawned");
         json_decref(root);
     }
     free(f);
 
     /* "shutdown bye": runtime.shutdown(some("bye")) */
-    send_framef(&c, "{\"RequestActorMessage\":{\"id\":\"%s\",\"data\":[115,104,117,116,100,111,119,110,32,98,121,101]}}",
+    send_framef(&c,
+                "{\"RequestActorMessage\":{\"id\":\"%s\",\"data\":[115,104,117,116,100,111,119,110,"
+                "32,98,121,101]}}",
                 id);
     f = next_with(&c, "{\"ActorResult\"");
-    snprintf(want, sizeof want, "{\"ActorResult\":{\"Success\":{\"actor_id\":\"%s\",\"result\":[98,121,101]}}}", id);
+    snprintf(want, sizeof want,
+             "{\"ActorResult\":{\"Success\":{\"actor_id\":\"%s\",\"result\":[98,121,101]}}}", id);
     assert_string_equal(f, want);
     free(f);
     f = ask(&c, "\"ListActors\"", "{\"ActorList\"");
@@ -756,15 +792,17 @@ static void test_fragmenting(void **state)
 
     /* a command in two fragments, the second first */
     snprintf(buf, sizeof buf,
-             "{\"StartActor\":{\"manifest\":\"%s\",\"initial_state\":[57],\"parent\":false,\"subscribe\":false}}",
+             "{\"StartActor\":{\"manifest\":\"%s\",\"initial_state\":[57],\"parent\":false,"
+             "\"subscribe\":false}}",
              rtt_example("counter"));
     n = strlen(buf);
     half = n / 2;
     for (i = 0; i < 2; i++) {
         base_base64_encode(buf + (i ? half : 0), i ? n - half : half, b64);
         snprintf(frag[i], sizeof frag[i],
-                 "{\"Fragment\":{\"message_id\":42,\"fragment_index\":%d,\"total_fragments\":2,\"data\":\"%s\"}}", i,
-                 b64);
+                 "{\"Fragment\":{\"message_id\":42,\"fragment_index\":%d,\"total_fragments\":2,"
+                 "\"data\":\"%s\"}}",
+                 i, b64);
     }
     send_frame(&c, frag[1]);
     send_frame(&c, frag[0]);
@@ -793,7 +831,8 @@ static void test_fragmenting(void **state)
     free(f);
 
     /* a fragment out of range ends the connection, as the original's codec */
-    send_frame(&c, "{\"Fragment\":{\"message_id\":1,\"fragment_index\":3,\"total_fragments\":2,\"data\":\"\"}}");
+    send_frame(&c, "{\"Fragment\":{\"message_id\":1,\"fragment_index\":3,\"total_fragments\":2,"
+                   "\"data\":\"\"}}");
     assert_null(read_frame(&c, 5000));
     client_close(&c);
 }
@@ -806,13 +845,22 @@ static void test_malformed(void **state)
     client c;
     char *f;
     static const char *bad[] = {
-        "{\"StartActor\":", "[1,2,3]", "{\"Bogus\":{}}", "\"StopActor\"", "{\"ListActors\":{}}",
-        "{\"StopActor\":{\"id\":\"not-a-uuid\"}}", "{\"StopActor\":{}}",
+        "{\"StartActor\":",
+        "[1,2,3]",
+        "{\"Bogus\":{}}",
+        "\"StopActor\"",
+        "{\"ListActors\":{}}",
+        "{\"StopActor\":{\"id\":\"not-a-uuid\"}}",
+        "{\"StopActor\":{}}",
         "{\"SendActorMessage\":{\"id\":\"00000000-0000-4000-8000-000000000000\",\"data\":[256]}}",
-        "{\"SendActorMessage\":{\"id\":\"00000000-0000-4000-8000-000000000000\",\"data\":\"aGk=\"}}",
+        "{\"SendActorMessage\":{\"id\":\"00000000-0000-4000-8000-000000000000\",\"data\":\"aGk=\"}"
+        "}",
         "{\"StopActor\":{\"id\":\"00000000-0000-4000-8000-000000000000\"},\"id\":\"x\"}",
-        "{\"StopActor\":{\"id\":\"00000000-0000-4000-8000-000000000000\",\"id\":\"00000000-0000-4000-8000-000000000000\"}}",
-        "\xff\xfe", "", "{\"NewStore\":{}} trailing",
+        "{\"StopActor\":{\"id\":\"00000000-0000-4000-8000-000000000000\",\"id\":\"00000000-0000-"
+        "4000-8000-000000000000\"}}",
+        "\xff\xfe",
+        "",
+        "{\"NewStore\":{}} trailing",
     };
     size_t i;
 
@@ -862,7 +910,8 @@ static void test_concurrent_clients(void **state)
     NEED_ACTORS();
     for (i = 0; i < 4; i++) {
         client_open(&c[i]);
-        start(&c[i], "counter", "\"initial_state\":null,\"parent\":false,\"subscribe\":false", id[i]);
+        start(&c[i], "counter", "\"initial_state\":null,\"parent\":false,\"subscribe\":false",
+              id[i]);
     }
     for (k = 0; k < 20; k++)
         for (i = 0; i < 4; i++)

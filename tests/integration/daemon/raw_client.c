@@ -175,7 +175,8 @@ static int slowsse(const char *sock, const char *actor, int n)
 
     if (sse < 0)
         return fail("cannot connect to ", sock);
-    snprintf(req, sizeof req, "GET /v1/actors/%s/events?follow=1 HTTP/1.1\r\nHost: theater\r\n\r\n", actor);
+    snprintf(req, sizeof req, "GET /v1/actors/%s/events?follow=1 HTTP/1.1\r\nHost: theater\r\n\r\n",
+             actor);
     if (send_all(sse, req, strlen(req)) != 0)
         return fail("", "cannot send the stream request");
     cmd = dial(sock, 0);
@@ -184,11 +185,14 @@ static int slowsse(const char *sock, const char *actor, int n)
     t0 = now_s();
     for (i = 0; i < n; i++) {
         snprintf(req, sizeof req,
-                 "POST /v1/actors/%s/messages HTTP/1.1\r\nHost: theater\r\nContent-Length: 5\r\n\r\nhello", actor);
+                 "POST /v1/actors/%s/messages HTTP/1.1\r\nHost: theater\r\nContent-Length: "
+                 "5\r\n\r\nhello",
+                 actor);
         if (send_all(cmd, req, strlen(req)) != 0 || (st = read_response(cmd, 5.0)) != 202)
             return fail("", "a message was not accepted while the stream client was stuck");
     }
-    printf("%d messages accepted in %.0f ms while the stream client read nothing\n", n, (now_s() - t0) * 1000);
+    printf("%d messages accepted in %.0f ms while the stream client read nothing\n", n,
+           (now_s() - t0) * 1000);
     close(cmd);
     /* now drain the stream: it must end */
     for (;;) {
@@ -225,7 +229,8 @@ static int slowsse(const char *sock, const char *actor, int n)
         expect++;
     }
     if (expect - 1 != last_sent) {
-        fprintf(stderr, "raw_client: overflow names %ld but the last event sent was %ld\n", last_sent, expect - 1);
+        fprintf(stderr, "raw_client: overflow names %ld but the last event sent was %ld\n",
+                last_sent, expect - 1);
         return 1;
     }
     printf("stream ended with event: overflow after events 0..%ld\n", last_sent);

@@ -87,7 +87,8 @@ static ta_str store_all(void)
     st = ta_store_get(sid, r1, &got);
     out = ta_format("%.*s\nget %.*s", TA_FMT(out), TA_FMT(outcome(st, ta_bytes_str(got))));
     st = ta_store_exists(sid, r1, &ex);
-    out = ta_format("%.*s\nexists %.*s", TA_FMT(out), TA_FMT(outcome(st, ta_str_c(ex ? "true" : "false"))));
+    out = ta_format("%.*s\nexists %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, ta_str_c(ex ? "true" : "false"))));
     st = ta_store_label(sid, TA_STR("greeting"), r1);
     out = ta_format("%.*s\nlabel %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
     st = ta_store_get_by_label(sid, TA_STR("greeting"), &lr);
@@ -96,7 +97,8 @@ static ta_str store_all(void)
     st = ta_store_store_at_label(sid, TA_STR("other"), TA_BYTES("world"), &r2);
     out = ta_format("%.*s\nstore-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, r2.hash)));
     st = ta_store_replace_content_at_label(sid, TA_STR("other"), TA_BYTES("world!"), &r3);
-    out = ta_format("%.*s\nreplace-content-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, r3.hash)));
+    out =
+        ta_format("%.*s\nreplace-content-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, r3.hash)));
     st = ta_store_replace_at_label(sid, TA_STR("other"), r1);
     out = ta_format("%.*s\nreplace-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
     st = ta_store_list_labels(sid, &labels);
@@ -108,7 +110,8 @@ static ta_str store_all(void)
     out = ta_format("%.*s\ncalculate-total-size %.*s", TA_FMT(out),
                     TA_FMT(outcome(st, ta_format("%llu", (unsigned long long)size))));
     st = ta_store_remove_from_label(sid, TA_STR("other"), r3);
-    out = ta_format("%.*s\nremove-from-label-wrong %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    out = ta_format("%.*s\nremove-from-label-wrong %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, TA_STR(""))));
     st = ta_store_remove_from_label(sid, TA_STR("other"), r1);
     out = ta_format("%.*s\nremove-from-label %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
     st = ta_store_remove_label(sid, TA_STR("greeting"));
@@ -150,11 +153,12 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
         ta_chain_event *f = &l.items[0], *z = &l.items[l.len - 1];
         bool linked = true;
         for (size_t i = 1; i < l.len; i++)
-            linked = linked && l.items[i].parent_hash.some && l.items[i].parent_hash.val.len == 32 &&
-                     __builtin_memcmp(l.items[i].parent_hash.val.ptr, l.items[i - 1].hash.ptr, 32) == 0;
+            linked =
+                linked && l.items[i].parent_hash.some && l.items[i].parent_hash.val.len == 32 &&
+                __builtin_memcmp(l.items[i].parent_hash.val.ptr, l.items[i - 1].hash.ptr, 32) == 0;
         v = ta_format("%zu %.*s %.*s %s %s %s", l.len, TA_FMT(f->event_type), TA_FMT(z->event_type),
-                      f->parent_hash.some ? "parent" : "root", f->hash.len == 32 ? "hash32" : "badhash",
-                      linked ? "linked" : "unlinked");
+                      f->parent_hash.some ? "parent" : "root",
+                      f->hash.len == 32 ? "hash32" : "badhash", linked ? "linked" : "unlinked");
     } else if (ta_str_eq_c(op, "shutdown")) {
         st = ta_shutdown(ta_some(ta_str_bytes(rest)));
     } else if (ta_str_eq_c(op, "send")) {
@@ -258,7 +262,8 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
         ta_env_var_list l = ta_env_list_vars();
         ta_str_list names = {ta_scoped_alloc(sizeof(ta_str) * (l.len + 1)), l.len};
         for (size_t i = 0; i < l.len; i++)
-            names.items[i] = ta_format("%.*s=%.*s", TA_FMT(l.items[i].name), TA_FMT(l.items[i].value));
+            names.items[i] =
+                ta_format("%.*s=%.*s", TA_FMT(l.items[i].name), TA_FMT(l.items[i].value));
         v = join(names);
         if (v.len == 0)
             v = ta_str_c("none");
@@ -307,7 +312,8 @@ static ta_status probe_send(ta_state *state, ta_bytes msg)
     return TA_OK;
 }
 
-static ta_status probe_request(ta_state *state, ta_str request_id, ta_bytes msg, ta_opt_bytes *response)
+static ta_status probe_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                               ta_opt_bytes *response)
 {
     bool defer = false;
     ta_str out = run(state, request_id, ta_bytes_str(msg), &defer);
@@ -316,7 +322,8 @@ static ta_status probe_request(ta_state *state, ta_str request_id, ta_bytes msg,
     return TA_OK;
 }
 
-static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg, ta_channel_accept *accept)
+static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg,
+                            ta_channel_accept *accept)
 {
     accept->accepted = !ta_bytes_eq_c(msg, "refuse");
     accept->message = ta_some(TA_BYTES("welcome"));

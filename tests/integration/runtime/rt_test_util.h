@@ -15,7 +15,7 @@
 
 typedef struct rtt_log {
     pthread_mutex_t lock;
-    char *text;  /* every line, "\n"-separated */
+    char *text; /* every line, "\n"-separated */
     size_t len, cap;
 } rtt_log;
 

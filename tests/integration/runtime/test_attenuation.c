@@ -112,13 +112,15 @@ static void test_every_handler(void **unused)
     for (i = 0; i < sizeof others / sizeof others[0]; i++) {
         char why[128];
         snprintf(child, sizeof child, "[[handler]]\ntype = \"%s\"\n", others[i]);
-        snprintf(why, sizeof why, "lists the \"%s\" handler, which the parent does not hold", others[i]);
+        snprintf(why, sizeof why, "lists the \"%s\" handler, which the parent does not hold",
+                 others[i]);
         refused(&t, FS_ALL, kid(child), why);
         snprintf(extra, sizeof extra, FS_ALL "[[handler]]\ntype = \"%s\"\n", others[i]);
         accepted(&t, extra, kid(child), NULL);
     }
     /* the parent's own handlers pass on */
-    accepted(&t, FS_ALL, kid("[[handler]]\ntype = \"runtime\"\n[[handler]]\ntype = \"supervisor\"\n"), NULL);
+    accepted(&t, FS_ALL,
+             kid("[[handler]]\ntype = \"runtime\"\n[[handler]]\ntype = \"supervisor\"\n"), NULL);
     /* random: a seed grants nothing */
     accepted(&t, FS_ALL "[[handler]]\ntype = \"random\"\n",
              kid("[[handler]]\ntype = \"random\"\nseed = 7\n"), NULL);
@@ -155,28 +157,47 @@ static void test_filesystem(void **unused)
     snprintf(wasm, sizeof wasm, "cp '%s' '%s/kid.wasm'", rtt_module("hostile"), dir);
     assert_int_equal(system(wasm), 0);
     snprintf(child, sizeof child,
-             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n",
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"%s\"\n",
              dir, sub);
     accepted(&t, extra, child, NULL);
     /* the same directory is fine; a sibling, the parent directory and "/" are not */
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", dir, dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"%s\"\n",
+             dir, dir);
     accepted(&t, extra, child, NULL);
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", dir, other);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"%s\"\n",
+             dir, other);
     refused(&t, extra, child, "is outside the parent's directory");
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n", dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"/\"\n",
+             dir);
     refused(&t, extra, child, "path '/' is outside the parent's directory");
     /* ".." cannot climb out: paths are compared as real paths */
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/sub/../kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"%s/sub/..\"\n", dir, dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/sub/../kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"%s/sub/..\"\n",
+             dir, dir);
     accepted(&t, extra, child, NULL);
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = \"filesystem\"\npath = \"%s/..\"\n", dir, dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\n[[handler]]\ntype = "
+             "\"filesystem\"\npath = \"%s/..\"\n",
+             dir, dir);
     refused(&t, extra, child, "is outside the parent's directory");
     /* a symlink inside the grant that leads out is followed, then refused */
     snprintf(wasm, sizeof wasm, "ln -s /etc '%s/etc'", dir);
     assert_int_equal(system(wasm), 0);
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"%s/etc/passwd\"\n", dir, dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"%s/etc/passwd\"\n", dir,
+             dir);
     refused(&t, extra, child, "init_state file");
     /* an init_state file outside, then inside */
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"/etc/passwd\"\n", dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"/etc/passwd\"\n", dir);
     refused(&t, extra, child, "init_state file '/etc/passwd' is outside the filesystem grant");
     snprintf(state, sizeof state, "%s/state.json", dir);
     f = fopen(state, "w");
@@ -188,11 +209,14 @@ static void test_filesystem(void **unused)
     assert_non_null(f);
     fputs("{\"secret\": 1}", f);
     fclose(f);
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"state.json\"\n", dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"state.json\"\n", dir);
     /* relative paths in an actor's manifest text resolve against the
      * parent's manifest directory (the home here): outside the grant */
     refused(&t, extra, child, "is outside the filesystem grant");
-    snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"grant/state.json\"\n", dir);
+    snprintf(child, sizeof child,
+             "name = \"kid\"\ncomponent = \"%s/kid.wasm\"\ninit_state = \"grant/state.json\"\n",
+             dir);
     accepted(&t, extra, child, NULL);
     /* a manifest file named by the actor: inside the grant, or refused */
     snprintf(state, sizeof state, "%s/kid.toml", dir);
@@ -218,11 +242,16 @@ static void test_limits(void **unused)
     static const struct {
         const char *field, *parent, *child;
     } cases[] = {
-        {"fuel_per_call", "1000000", "2000000"},   {"fuel_per_call", "1000000", "0"},
-        {"memory_bytes", "1048576", "2097152"},    {"memory_bytes", "1048576", "0"},
-        {"call_timeout_ms", "1000", "2000"},       {"call_timeout_ms", "1000", "0"},
-        {"max_children", "5", "6"},                {"max_descendants", "5", "6"},
-        {"mailbox_messages", "100", "101"},        {"mailbox_bytes", "65536", "65537"},
+        {"fuel_per_call", "1000000", "2000000"},
+        {"fuel_per_call", "1000000", "0"},
+        {"memory_bytes", "1048576", "2097152"},
+        {"memory_bytes", "1048576", "0"},
+        {"call_timeout_ms", "1000", "2000"},
+        {"call_timeout_ms", "1000", "0"},
+        {"max_children", "5", "6"},
+        {"max_descendants", "5", "6"},
+        {"mailbox_messages", "100", "101"},
+        {"mailbox_bytes", "65536", "65537"},
         {"store_bytes", "1000", "1001"},
     };
     char extra[512], child[256], why[128];
@@ -232,7 +261,8 @@ static void test_limits(void **unused)
     (void)unused;
     rtt_start(&t, 2);
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(extra, sizeof extra, "[limits]\n%s = %s\n" FS_ALL, cases[i].field, cases[i].parent);
+        snprintf(extra, sizeof extra, "[limits]\n%s = %s\n" FS_ALL, cases[i].field,
+                 cases[i].parent);
         snprintf(child, sizeof child, "[limits]\n%s = %s\n", cases[i].field, cases[i].child);
         snprintf(why, sizeof why, "limits.%s = %s", cases[i].field, cases[i].child);
         refused(&t, extra, kid(child), why);
@@ -272,7 +302,8 @@ static void test_save_chain(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    refused(&t, FS_ALL, kid("save_chain = false\n"), "save_chain = false, but the parent's chain is saved");
+    refused(&t, FS_ALL, kid("save_chain = false\n"),
+            "save_chain = false, but the parent's chain is saved");
     accepted(&t, "save_chain = false\n" FS_ALL, kid("save_chain = false\n"), NULL);
     accepted(&t, "save_chain = false\n" FS_ALL, kid(""), NULL);
     rtt_stop(&t);
@@ -290,7 +321,8 @@ static void test_substitution(void **unused)
     refused(&t, FS_ALL, kid("description = \"${RTT_SECRET}\"\n"),
             "environment variable 'RTT_SECRET' is not defined");
     refused(&t, FS_ALL "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"RTT_VISIBLE\"]\n",
-            kid("description = \"${RTT_SECRET}\"\n"), "environment variable 'RTT_SECRET' is not defined");
+            kid("description = \"${RTT_SECRET}\"\n"),
+            "environment variable 'RTT_SECRET' is not defined");
     accepted(&t, FS_ALL "[[handler]]\ntype = \"environment\"\nallowed_vars = [\"RTT_VISIBLE\"]\n",
              kid("description = \"${RTT_VISIBLE}\"\n"), NULL);
     rtt_stop(&t);

@@ -89,7 +89,8 @@ static void test_spawn_bomb_limit(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor", "[limits]\nmax_descendants = 50\n" FS_ALL);
+    man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor",
+                       "[limits]\nmax_descendants = 50\n" FS_ALL);
     spawn(&t, man, man, id);
     assert_int_equal(actor_count(&t), 51);
     rtt_stop(&t);
@@ -115,11 +116,14 @@ static void test_children_limit(void **unused)
           NULL, id);
     for (i = 0; i < 3; i++) {
         snprintf(q, sizeof q, "spawn %s", child);
-        assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)q, strlen(q), 10000, &resp, &len, &err), 0);
+        assert_int_equal(
+            th_runtime_request(t.rt, id, (const uint8_t *)q, strlen(q), 10000, &resp, &len, &err),
+            0);
         if (i < 2)
             assert_memory_equal(resp, "ok ", 3);
         else
-            assert_non_null(strstr((char *)resp, "err spawn of kid refused: the parent has 2 children"));
+            assert_non_null(
+                strstr((char *)resp, "err spawn of kid refused: the parent has 2 children"));
         free(resp);
     }
     rtt_stop(&t);
@@ -159,8 +163,10 @@ static void test_mailbox_external(void **unused)
     (void)unused;
     memset(kib, 'x', sizeof kib);
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "a", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL, a);
-    spawn(&t, rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"), NULL, b);
+    spawn(&t, rtt_manifest(&t, "a", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"),
+          NULL, a);
+    spawn(&t, rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"), NULL,
+          b);
     assert_int_equal(th_runtime_send(t.rt, a, (const uint8_t *)"L", 1, &err), 0);
     assert_int_equal(th_runtime_send(t.rt, b, (const uint8_t *)"L", 1, &err), 0);
     usleep(100000); /* both are looping, their mailboxes no longer served */
@@ -190,17 +196,20 @@ static void test_flood_held(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 1000"), NULL, rx);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 1000"),
+          NULL, rx);
     assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
-    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", "save_chain = false\n" LOOPER),
+    spawn(&t,
+          rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
+                       "save_chain = false\n" LOOPER),
           rx, tx);
     before = rtt_rss_kib();
     memcpy(cmd + 1, &n, 4);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
     sleep(3);
     after = rtt_rss_kib();
-    print_message("flood of %u x 1 KiB into a 1000-message mailbox: RSS %ld -> %ld MiB\n", n, before / 1024,
-                  after / 1024);
+    print_message("flood of %u x 1 KiB into a 1000-message mailbox: RSS %ld -> %ld MiB\n", n,
+                  before / 1024, after / 1024);
     assert_true(after - before < 32 * 1024);
     assert_false(rtt_log_has(&t, "flood done"));
     assert_false(rtt_log_has(&t, "flood refused"));
@@ -220,14 +229,18 @@ static void test_flood_timeout(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL, rx);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"),
+          NULL, rx);
     assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
-    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", "[limits]\ncall_timeout_ms = 300"),
+    spawn(&t,
+          rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
+                       "[limits]\ncall_timeout_ms = 300"),
           rx, tx);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
     assert_int_equal(th_runtime_wait(t.rt, tx, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    assert_non_null(strstr(ex.message, "call timeout of 300 ms exceeded in handle-send while waiting in send"));
+    assert_non_null(
+        strstr(ex.message, "call timeout of 300 ms exceeded in handle-send while waiting in send"));
     rtt_stop(&t);
 }
 
@@ -255,7 +268,8 @@ static void test_flood_delivered(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_messages = 16"), NULL, rx);
+    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_messages = 16"),
+          NULL, rx);
     spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL), rx, tx);
     atomic_store(&g_handled, 0);
     assert_int_equal(th_runtime_subscribe(t.rt, rx, count_sends, NULL, &sub, &err), 0);
@@ -286,7 +300,8 @@ static void test_store_bytes(void **unused)
                        "runtime message-server supervisor store timing random environment",
                        "[limits]\nstore_bytes = 100\n" FS_ALL),
           NULL, id);
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"store", 5, 10000, &resp, &len, &err), 0);
+    assert_int_equal(
+        th_runtime_request(t.rt, id, (const uint8_t *)"store", 5, 10000, &resp, &len, &err), 0);
     s = strndup((char *)resp, len);
     free(resp);
     /* a new store (64) fits, "hello" in it (5 + 64) does not */
@@ -315,14 +330,21 @@ static void test_outstanding_requests(void **unused)
                        "[limits]\nmailbox_messages = 3\n" FS_ALL),
           NULL, id);
     for (i = 0; i < 3; i++)
-        assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
-                         TH_ETIMEDOUT);
+        assert_int_equal(
+            th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
+            TH_ETIMEDOUT);
     /* answering one makes room for one more */
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"respond-last x", 14, 5000, &resp, &len, &err), 0);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"respond-last x", 14, 5000,
+                                        &resp, &len, &err),
+                     0);
     assert_memory_equal(resp, "ok", 2);
     free(resp);
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err), TH_ETIMEDOUT);
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 5000, &resp, &len, &err), TH_EBUSY);
+    assert_int_equal(
+        th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
+        TH_ETIMEDOUT);
+    assert_int_equal(
+        th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 5000, &resp, &len, &err),
+        TH_EBUSY);
     assert_non_null(strstr(err.msg, "has 3 outstanding requests, its limit"));
     rtt_stop(&t);
 }

@@ -90,7 +90,8 @@ static void test_chain_writer_stalls_and_recovers(void **state)
         th_chain_status_get(c, &st);
         if (st.stalled)
             break;
-        assert_int_equal(th_chain_append(c, "a", "fill", data, sizeof data, NULL, NULL, &err), TH_OK);
+        assert_int_equal(th_chain_append(c, "a", "fill", data, sizeof data, NULL, NULL, &err),
+                         TH_OK);
         n++;
         if (i % 64 == 63)
             usleep(2000);
@@ -163,7 +164,8 @@ static void test_verify_tells_the_truth(void **state)
         th_chain_status_get(c, &st);
         if (st.stalled)
             break;
-        assert_int_equal(th_chain_append(c, "t", "fill", data, sizeof data, NULL, NULL, &err), TH_OK);
+        assert_int_equal(th_chain_append(c, "t", "fill", data, sizeof data, NULL, NULL, &err),
+                         TH_OK);
         if (i % 64 == 63)
             usleep(2000);
     }
@@ -198,7 +200,8 @@ static void test_verify_tells_the_truth(void **state)
 
 /* Count the host-call events of the random interface, and find the
  * actor-failed event. */
-static void count_events(const char *home, const char *id, unsigned *calls, char *failed, size_t cap)
+static void count_events(const char *home, const char *id, unsigned *calls, char *failed,
+                         size_t cap)
 {
     th_chain_config cfg = {0};
     th_chain_verify_result res;
@@ -239,11 +242,13 @@ static const char *probe_manifest(const char *home)
     f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "name = \"probe\"\ncomponent = \"%s\"\n", rtt_module("probe"));
-    fprintf(f, "[[handler]]\ntype = \"runtime\"\n[[handler]]\ntype = \"message-server\"\n"
-               "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"store\"\n"
-               "[[handler]]\ntype = \"timing\"\n[[handler]]\ntype = \"random\"\n"
-               "[[handler]]\ntype = \"environment\"\nallowed_vars = []\n"
-               "[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", home);
+    fprintf(f,
+            "[[handler]]\ntype = \"runtime\"\n[[handler]]\ntype = \"message-server\"\n"
+            "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"store\"\n"
+            "[[handler]]\ntype = \"timing\"\n[[handler]]\ntype = \"random\"\n"
+            "[[handler]]\ntype = \"environment\"\nallowed_vars = []\n"
+            "[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n",
+            home);
     fclose(f);
     return path;
 }

@@ -23,9 +23,9 @@
  * (it links only when all are granted); returns a malloc'd path. */
 static char *probe_manifest(rtt *t, const char *name)
 {
-    const char *man = rtt_manifest(t, name, rtt_module("probe"),
-                                   "runtime message-server supervisor store timing random environment",
-                                   NULL);
+    const char *man =
+        rtt_manifest(t, name, rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment", NULL);
     FILE *f = fopen(man, "a");
 
     assert_non_null(f);
@@ -144,7 +144,8 @@ static void test_child_trap_in_request(void **unused)
     /* the child's chain: its failure, by id, name, export, with frames */
     s = events_of(&t, child, "actor-failed");
     expect_in(s, "\"error_type\":\"internal\"");
-    snprintf(want, sizeof want, "\"actor\":\"%s\",\"name\":\"kid\",\"function\":\"handle-request\"", child);
+    snprintf(want, sizeof want, "\"actor\":\"%s\",\"name\":\"kid\",\"function\":\"handle-request\"",
+             child);
     expect_in(s, want);
     expect_in(s, "\"backtrace\":[\"#0 probe_trap_here\",\"#1 probe_trap_caller\"");
     expect_in(s, "handle-request");
@@ -176,9 +177,11 @@ static void test_err_result_names_actor(void **unused)
     spawn(&t, man, id);
     free(man);
     /* a request from outside: the error names the actor that failed */
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"trap", 4, 10000, &resp, &len, &err),
-                     TH_ETRAP);
-    snprintf(want, sizeof want, "actor lonely (%s) failed: trap in handle-request: unreachable", id);
+    assert_int_equal(
+        th_runtime_request(t.rt, id, (const uint8_t *)"trap", 4, 10000, &resp, &len, &err),
+        TH_ETRAP);
+    snprintf(want, sizeof want, "actor lonely (%s) failed: trap in handle-request: unreachable",
+             id);
     expect_in(err.msg, want);
     free(resp);
     s = events_of(&t, id, "actor-failed");

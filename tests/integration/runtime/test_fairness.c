@@ -69,8 +69,8 @@ static uint64_t timer_p99(rtt *t, const char *probe, const char *what)
         char text[64];
         unsigned long long got;
 
-        assert_int_equal(th_runtime_request(t->rt, probe, (const uint8_t *)cmd, strlen(cmd), 10000, &resp,
-                                            &len, &err),
+        assert_int_equal(th_runtime_request(t->rt, probe, (const uint8_t *)cmd, strlen(cmd), 10000,
+                                            &resp, &len, &err),
                          0);
         snprintf(text, sizeof text, "%.*s", (int)len, (const char *)resp);
         free(resp);
@@ -133,14 +133,16 @@ static uint64_t request_p99(rtt *t, const char *id, const char *what)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t0 = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-        assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)"hi", 2, 10000, &resp, &len, &err), 0);
+        assert_int_equal(
+            th_runtime_request(t->rt, id, (const uint8_t *)"hi", 2, 10000, &resp, &len, &err), 0);
         free(resp);
         clock_gettime(CLOCK_MONOTONIC, &ts);
         rtts[i] = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u - t0;
     }
     qsort(rtts, SAMPLES, sizeof rtts[0], cmp_u64);
     print_message("request round trip %s: p50 %llu ms, p99 %llu ms\n", what,
-                  (unsigned long long)rtts[SAMPLES / 2], (unsigned long long)rtts[SAMPLES * 99 / 100]);
+                  (unsigned long long)rtts[SAMPLES / 2],
+                  (unsigned long long)rtts[SAMPLES * 99 / 100]);
     return rtts[SAMPLES * 99 / 100];
 }
 

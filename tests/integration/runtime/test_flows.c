@@ -16,12 +16,12 @@
 
 #include "rt_test_util.h"
 
-#define NEED(path)                                                   \
-    do {                                                             \
-        if ((path) == NULL) {                                        \
-            print_message("example actor not built: skipped\n");    \
-            skip();                                                  \
-        }                                                            \
+#define NEED(path) \
+    do { \
+        if ((path) == NULL) { \
+            print_message("example actor not built: skipped\n"); \
+            skip(); \
+        } \
     } while (0)
 
 static char *state_of(th_runtime *rt, const char *id)
@@ -100,7 +100,8 @@ static void test_counter(void **unused)
     assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"2", 1, &err), 0);
     for (i = 0; i < 10; i++)
         assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"x", 1, &err), 0);
-    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"?", 1, 5000, &resp, &len, &err), 0);
+    assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"?", 1, 5000, &resp, &len, &err),
+                     0);
     assert_int_equal(len, 2);
     assert_memory_equal(resp, "52", 2); /* messages are handled in order */
     free(resp);

@@ -22,14 +22,14 @@
 
 static char g_man[512];
 
-static const char *g_extra; /* TOML put before the handlers (limits...) */
+static const char *g_extra;     /* TOML put before the handlers (limits...) */
 static const char *g_component; /* component instead of the built probe */
 
 /* The probe's manifest with every handler (or all but `skip`). */
 static const char *probe_manifest(rtt *t, const char *name, const char *skip, uint64_t seed)
 {
-    static const char *handlers[] = {"runtime", "message-server", "supervisor", "store",
-                                     "timing", "random", "environment", "filesystem"};
+    static const char *handlers[] = {"runtime", "message-server", "supervisor",  "store",
+                                     "timing",  "random",         "environment", "filesystem"};
     static char path[512];
     char dir[400];
     FILE *f;
@@ -40,8 +40,8 @@ static const char *probe_manifest(rtt *t, const char *name, const char *skip, ui
     snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
     f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n%s\n", name, g_component ? g_component : rtt_module("probe"),
-            g_extra ? g_extra : "");
+    fprintf(f, "name = \"%s\"\ncomponent = \"%s\"\n%s\n", name,
+            g_component ? g_component : rtt_module("probe"), g_extra ? g_extra : "");
     for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         if (skip != NULL && strcmp(skip, handlers[i]) == 0)
             continue;
@@ -159,7 +159,8 @@ static void *bg(void *arg)
     size_t len = 0;
     th_error err;
 
-    r->rc = th_runtime_request(r->t->rt, r->id, (const uint8_t *)r->msg, strlen(r->msg), 10000, &resp, &len, &err);
+    r->rc = th_runtime_request(r->t->rt, r->id, (const uint8_t *)r->msg, strlen(r->msg), 10000,
+                               &resp, &len, &err);
     if (r->rc == 0)
         snprintf(r->answer, sizeof r->answer, "%.*s", (int)len, (const char *)resp);
     else
@@ -326,12 +327,14 @@ static void test_store_iface(void **unused)
     spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
     s = cmd(&t, p, "store");
     /* sha256("hello") */
-    assert_non_null(strstr(s, "store ok 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
+    assert_non_null(
+        strstr(s, "store ok 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
     assert_non_null(strstr(s, "get ok hello"));
     assert_non_null(strstr(s, "exists ok true"));
     assert_non_null(strstr(s, "label ok\n"));
     assert_non_null(strstr(s, "get-by-label ok 2cf24dba"));
-    assert_non_null(strstr(s, "store-at-label ok 486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"));
+    assert_non_null(strstr(
+        s, "store-at-label ok 486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"));
     assert_non_null(strstr(s, "replace-content-at-label ok "));
     assert_non_null(strstr(s, "replace-at-label ok\n"));
     assert_non_null(strstr(s, "list-labels ok greeting other"));
@@ -524,9 +527,9 @@ static void on_event(void *ud, const th_runtime_event *ev)
         h->bad++;
     else if (h->count == 0) /* its parent was not heard */
         memcpy(h->last, ev->hash, 32);
-    else if (th_chain_event_hash(h->last, ev->timestamp_ms, ev->type, ev->data,
-                                 ev->data_len, NULL, want, &err) != 0 ||
-        memcmp(want, ev->hash, 32) != 0)
+    else if (th_chain_event_hash(h->last, ev->timestamp_ms, ev->type, ev->data, ev->data_len, NULL,
+                                 want, &err) != 0 ||
+             memcmp(want, ev->hash, 32) != 0)
         h->bad++;
     else
         memcpy(h->last, ev->hash, 32);
@@ -606,16 +609,11 @@ static void test_capabilities(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_runtime_iface),
-        cmocka_unit_test(test_message_server),
-        cmocka_unit_test(test_supervisor_iface),
-        cmocka_unit_test(test_store_iface),
-        cmocka_unit_test(test_timing_iface),
-        cmocka_unit_test(test_random_iface),
-        cmocka_unit_test(test_environment_iface),
-        cmocka_unit_test(test_filesystem_iface),
-        cmocka_unit_test(test_timeout_while_waiting),
-        cmocka_unit_test(test_capabilities),
+        cmocka_unit_test(test_runtime_iface),         cmocka_unit_test(test_message_server),
+        cmocka_unit_test(test_supervisor_iface),      cmocka_unit_test(test_store_iface),
+        cmocka_unit_test(test_timing_iface),          cmocka_unit_test(test_random_iface),
+        cmocka_unit_test(test_environment_iface),     cmocka_unit_test(test_filesystem_iface),
+        cmocka_unit_test(test_timeout_while_waiting), cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_save_chain_false),
     };
     (void)g_man;

@@ -79,7 +79,8 @@ static void ask(rtt *t, const char *id, const char *q)
     size_t len;
     th_error err;
 
-    assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)q, strlen(q), 5000, &resp, &len, &err), 0);
+    assert_int_equal(
+        th_runtime_request(t->rt, id, (const uint8_t *)q, strlen(q), 5000, &resp, &len, &err), 0);
     assert_int_equal(len, strlen(q));
     assert_memory_equal(resp, q, len);
     free(resp);
@@ -95,7 +96,8 @@ static void test_runaway_fuel(void **unused)
 
     (void)unused;
     rtt_start(&t, 1); /* one worker: the loop must not hold it */
-    loopy = rtt_manifest(&t, "loopy", rtt_module("hostile"), "", "[limits]\nfuel_per_call = 20000000");
+    loopy =
+        rtt_manifest(&t, "loopy", rtt_module("hostile"), "", "[limits]\nfuel_per_call = 20000000");
     calm = rtt_manifest(&t, "calm", rtt_module("hostile"), "", NULL);
     assert_int_equal(spawn(&t, calm, NULL, calm_id, &err), 0);
     assert_int_equal(spawn(&t, loopy, NULL, id, &err), 0);
@@ -214,12 +216,9 @@ static void test_capability_refused(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_results),
-        cmocka_unit_test(test_runaway_fuel),
-        cmocka_unit_test(test_runaway_timeout),
-        cmocka_unit_test(test_memory_bomb),
-        cmocka_unit_test(test_forged_realloc),
-        cmocka_unit_test(test_realloc_fuel_charged),
+        cmocka_unit_test(test_bad_results),        cmocka_unit_test(test_runaway_fuel),
+        cmocka_unit_test(test_runaway_timeout),    cmocka_unit_test(test_memory_bomb),
+        cmocka_unit_test(test_forged_realloc),     cmocka_unit_test(test_realloc_fuel_charged),
         cmocka_unit_test(test_capability_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,7 +67,8 @@ static void set_state(rtt *t, const char *id, const char *s)
     size_t len;
 
     assert_int_equal(th_runtime_send(t->rt, id, (const uint8_t *)s, strlen(s), &err), 0);
-    assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)"?", 1, 5000, &resp, &len, &err), 0);
+    assert_int_equal(
+        th_runtime_request(t->rt, id, (const uint8_t *)"?", 1, 5000, &resp, &len, &err), 0);
     free(resp);
 }
 
@@ -141,7 +142,8 @@ static void strategy(const char *name, const char *expect0, const char *expect2)
     char sup[160];
 
     rtt_start(&t, 2);
-    snprintf(sup, sizeof sup, "[supervision]\nstrategy = \"%s\"\nmax_restarts = 5\nwithin_seconds = 10", name);
+    snprintf(sup, sizeof sup,
+             "[supervision]\nstrategy = \"%s\"\nmax_restarts = 5\nwithin_seconds = 10", name);
     family(&t, sup, NULL, &f);
     set_state(&t, f.kids[0], "a");
     set_state(&t, f.kids[1], "b");
@@ -185,7 +187,8 @@ static void test_intensity(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    family(&t, "[supervision]\nstrategy = \"one-for-one\"\nmax_restarts = 2\nwithin_seconds = 60", NULL, &f);
+    family(&t, "[supervision]\nstrategy = \"one-for-one\"\nmax_restarts = 2\nwithin_seconds = 60",
+           NULL, &f);
     for (i = 0; i < 2; i++) {
         set_state(&t, f.kids[0], "x");
         crash(&t, f.kids[0]);

@@ -69,20 +69,26 @@ static void posix_files(void)
     check("pwrite", pwrite(fd, "XY", 2, 0) == 2, "pwrite");
     check("position-kept", lseek(fd, 0, SEEK_CUR) == 5, "pread/pwrite moved the offset");
     check("fstat", fstat(fd, &st) == 0 && st.st_size == 10 && S_ISREG(st.st_mode), "fstat");
-    check("ftruncate", ftruncate(fd, 4) == 0 && fstat(fd, &st) == 0 && st.st_size == 4, "ftruncate");
+    check("ftruncate", ftruncate(fd, 4) == 0 && fstat(fd, &st) == 0 && st.st_size == 4,
+          "ftruncate");
     check("fsync", fsync(fd) == 0, "fsync");
     check("close", close(fd) == 0, "close");
     check("close-twice", close(fd) == -1 && errno == EBADF, "second close");
     fd = open(SB "/b.bin", O_RDONLY);
-    check("reread", fd >= 0 && read(fd, buf, sizeof buf) == 4 && memcmp(buf, "XYcd", 4) == 0, "content");
+    check("reread", fd >= 0 && read(fd, buf, sizeof buf) == 4 && memcmp(buf, "XYcd", 4) == 0,
+          "content");
     check("readonly-write", write(fd, "z", 1) == -1, "write on O_RDONLY");
     close(fd);
     fd = open(SB "/b.bin", O_WRONLY | O_APPEND);
-    check("append", fd >= 0 && write(fd, "12", 2) == 2 && fstat(fd, &st) == 0 && st.st_size == 6, "O_APPEND");
+    check("append", fd >= 0 && write(fd, "12", 2) == 2 && fstat(fd, &st) == 0 && st.st_size == 6,
+          "O_APPEND");
     close(fd);
-    check("excl", open(SB "/b.bin", O_WRONLY | O_CREAT | O_EXCL, 0644) == -1 && errno == EEXIST, "O_EXCL");
+    check("excl", open(SB "/b.bin", O_WRONLY | O_CREAT | O_EXCL, 0644) == -1 && errno == EEXIST,
+          "O_EXCL");
     check("enoent", open(SB "/nope", O_RDONLY) == -1 && errno == ENOENT, "missing file");
-    check("truncate", truncate(SB "/b.bin", 1) == 0 && stat(SB "/b.bin", &st) == 0 && st.st_size == 1, "truncate");
+    check("truncate",
+          truncate(SB "/b.bin", 1) == 0 && stat(SB "/b.bin", &st) == 0 && st.st_size == 1,
+          "truncate");
     check("access", access(SB "/b.bin", F_OK) == 0 && access(SB "/nope", F_OK) == -1, "access");
 }
 
@@ -97,8 +103,9 @@ static void directories(void)
     check("mkdir", mkdir(SB "/dir", 0755) == 0, "mkdir");
     check("mkdir-exists", mkdir(SB "/dir", 0755) == -1 && errno == EEXIST, "mkdir twice");
     check("stat-dir", stat(SB "/dir", &st) == 0 && S_ISDIR(st.st_mode), "stat dir");
-    check("rename", rename(SB "/a.txt", SB "/dir/moved.txt") == 0 &&
-                        access(SB "/dir/moved.txt", F_OK) == 0 && access(SB "/a.txt", F_OK) == -1,
+    check("rename",
+          rename(SB "/a.txt", SB "/dir/moved.txt") == 0 && access(SB "/dir/moved.txt", F_OK) == 0 &&
+              access(SB "/a.txt", F_OK) == -1,
           "rename");
     check("rmdir-notempty", rmdir(SB "/dir") == -1 && errno == ENOTEMPTY, "rmdir non-empty");
     check("unlink", unlink(SB "/dir/moved.txt") == 0, "unlink");
@@ -106,7 +113,8 @@ static void directories(void)
     /* enough long names that readdir needs several fd_readdir calls */
     check("mkdir-many", mkdir(SB "/many", 0755) == 0, "mkdir");
     for (int i = 0; i < 60; i++) {
-        snprintf(path, sizeof path, SB "/many/entry-%02d-with-a-rather-long-name-to-fill-the-buffer-quickly", i);
+        snprintf(path, sizeof path,
+                 SB "/many/entry-%02d-with-a-rather-long-name-to-fill-the-buffer-quickly", i);
         int fd = open(path, O_WRONLY | O_CREAT, 0644);
         bad += fd < 0;
         close(fd);
@@ -135,7 +143,8 @@ static void directories(void)
     check("rewinddir", total == 62, "rewind lists again (60 + . and ..)");
     closedir(d);
     check("chdir", chdir(SB "/many") == 0, "chdir");
-    check("relative-open", access("entry-07-with-a-rather-long-name-to-fill-the-buffer-quickly", F_OK) == 0,
+    check("relative-open",
+          access("entry-07-with-a-rather-long-name-to-fill-the-buffer-quickly", F_OK) == 0,
           "relative path after chdir");
     check("chdir-back", chdir(SB) == 0, "chdir back");
 }
@@ -155,13 +164,16 @@ static void links(void)
     n = readlink(SB "/link", target, sizeof target - 1);
     check("readlink", n == 8 && strcmp(target, "real.txt") == 0, target);
     check("lstat", lstat(SB "/link", &st) == 0 && S_ISLNK(st.st_mode), "lstat sees the link");
-    check("stat-follows", stat(SB "/link", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4, "stat follows");
+    check("stat-follows", stat(SB "/link", &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4,
+          "stat follows");
     f = fopen(SB "/link", "r");
     check("open-through-link", f != NULL, "fopen through a link");
     if (f)
         fclose(f);
-    check("hardlink", link(SB "/real.txt", SB "/hard.txt") == 0 && stat(SB "/hard.txt", &st) == 0 &&
-                          st.st_nlink == 2, "link");
+    check("hardlink",
+          link(SB "/real.txt", SB "/hard.txt") == 0 && stat(SB "/hard.txt", &st) == 0 &&
+              st.st_nlink == 2,
+          "link");
     check("symlink-absolute-refused", symlink("/etc/passwd", SB "/abs") == -1, "absolute target");
     check("symlink-up", symlink("../..", SB "/up") == 0, "relative link climbing out");
     errno = 0;
@@ -170,7 +182,8 @@ static void links(void)
     errno = 0;
     check("escape-dotdot", open(SB "/../etc/passwd", O_RDONLY) == -1, "/sandbox/../etc/passwd");
     errno = 0;
-    check("escape-absolute", open("/etc/passwd", O_RDONLY) == -1 && errno == ENOTCAPABLE, "/etc/passwd");
+    check("escape-absolute", open("/etc/passwd", O_RDONLY) == -1 && errno == ENOTCAPABLE,
+          "/etc/passwd");
     errno = 0;
     check("escape-mkdir", mkdir(SB "/../outside", 0755) == -1, "mkdir outside");
 }
@@ -190,14 +203,19 @@ static void times_and_random(void)
           "at least 10 ms passed");
     check("realtime", time(NULL) > 1600000000, "wall clock after 2020");
     check("cputime", clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0, "process cputime");
-    check("getentropy", getentropy(a, sizeof a) == 0 && getentropy(b, sizeof b) == 0 &&
-                            memcmp(a, b, sizeof a) != 0, "two different draws");
+    check("getentropy",
+          getentropy(a, sizeof a) == 0 && getentropy(b, sizeof b) == 0 &&
+              memcmp(a, b, sizeof a) != 0,
+          "two different draws");
     fd = open(SB "/real.txt", O_RDWR);
-    check("futimens", fd >= 0 && futimens(fd, times) == 0 && fstat(fd, &st) == 0 &&
-                          st.st_mtim.tv_sec == 1234567890, "set mtime");
+    check("futimens",
+          fd >= 0 && futimens(fd, times) == 0 && fstat(fd, &st) == 0 &&
+              st.st_mtim.tv_sec == 1234567890,
+          "set mtime");
     close(fd);
-    check("utimensat", utimensat(AT_FDCWD, SB "/real.txt", times, 0) == 0 &&
-                           stat(SB "/real.txt", &st) == 0 && st.st_atim.tv_sec == 1000000000,
+    check("utimensat",
+          utimensat(AT_FDCWD, SB "/real.txt", times, 0) == 0 && stat(SB "/real.txt", &st) == 0 &&
+              st.st_atim.tv_sec == 1000000000,
           "set atime by path");
 }
 
