@@ -81,6 +81,11 @@ typedef struct th_runtime_config {
      * this long, then the call fails and the actor stops: nothing happens
      * unrecorded.  0 = TH_RT_RECORD_STALL_MS (30 s). */
     unsigned record_stall_ms;
+    /* Durable actors (the daemon; docs/durability.md): actors whose
+     * manifest does not say `durable = false` are recorded in theater.db
+     * so that th_runtime_restore brings them back after a restart, and
+     * every message to them is stored before it is acknowledged. */
+    bool durable;
 } th_runtime_config;
 
 /* The state of the runtime's chain writer (th_chain_status): `stalled`
@@ -269,6 +274,30 @@ typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, s
  * is full, as for th_runtime_send. */
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                              th_runtime_reply_fn fn, void *ud, th_error *err);
+
+/* Send a one-way message like th_runtime_send without waiting: `fn` is
+ * called once (with status 0, or an error) when it is queued; for a
+ * durable actor (th_runtime_config.durable) that is once it is stored and
+ * has room in the mailbox (it waits for room instead of TH_EBUSY).  `fn`
+ * may run on the calling thread before this returns.  Returns 0 if `fn`
+ * will be (or was) called, else an error (TH_ENOENT, TH_EBUSY, ...) and
+ * `fn` is not called. */
+int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                          th_runtime_reply_fn fn, void *ud, th_error *err);
+
+/* Bring back the durable actors of the home (a runtime created with
+ * th_runtime_config.durable, before anyone else uses it): every actor
+ * that was running when the last runtime on this home ended (however it
+ * ended), with its id, parent, manifest and the state after the last
+ * event committed on its chain, recorded as "actor-restored"; then the
+ * messages acknowledged to them and not yet handled, in their order.  An
+ * actor whose chain ends stopped or failed is forgotten.  `fn` (may be
+ * NULL) hears of each actor brought back (or not: status != 0 and why).
+ * *restored (may be NULL) counts them.  Errors: reading the database. */
+typedef void (*th_runtime_restore_fn)(void *ud, const char *actor_id, const char *name, int status,
+                                      const char *what);
+int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud,
+                       size_t *restored /* out */, th_error *err);
 
 /* Channels with the outside: an endpoint that is not an actor. */
 enum { TH_CHANNEL_MESSAGE = 1, TH_CHANNEL_CLOSED = 2 };

@@ -31,6 +31,19 @@
  *   chain_span(actor, first_seq, last_seq,         per chain: which segments
  *     segments BLOB) PK(actor, first_seq)          hold which events
  *     WITHOUT ROWID
+ *
+ * Schema version 2 adds the durable actors of a daemon (runtime/durable.c,
+ * docs/durability.md):
+ *
+ *   durable_actor(n INT PK, id TEXT UNIQUE,        one per live durable actor,
+ *     parent, manifest_path, manifest_text,        n = start order; what a
+ *     base_dir, has_init_state, init_state,        restart of the daemon needs
+ *     marked_seq, created_ms)                      to bring it back; marked_seq:
+ *                                                  its chain's events up to it
+ *                                                  have their messages marked
+ *   durable_msg(n INT PK, id TEXT UNIQUE, actor,   one per acknowledged message
+ *     sender, data, origin, handled)               to a durable actor (n = order);
+ *                                                  handled rows keep no data
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +79,14 @@ static const char *const migrations[DB_VERSION] = {
     "CREATE TABLE chain_span(actor INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
     "  WITHOUT ROWID;",
+    /* 1 -> 2: durable actors (src/runtime/durable.c) */
+    "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
+    "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
+    "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, actor TEXT NOT NULL,"
+    "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);",
 };
 
 int db_error(sqlite3 *db, int rc, th_error *err, const char *what)

@@ -3,7 +3,8 @@
  * opening THEATER_HOME/theater.db with the project's schema (one database for
  * content, labels and event chains; see db.c for the schema and its
  * versions), paths in the home, and mapping SQLite result codes to th_error
- * values.  Internal: included by src/store/ and src/chain/ only.
+ * values.  Internal: included by src/store/, src/chain/ and the durable
+ * records of src/runtime/ (durable.c, restore.c).
  */
 #ifndef THEATER_DB_H
 #define THEATER_DB_H
@@ -13,7 +14,7 @@
 #include "theater/error.h"
 
 #define DB_FILE "theater.db"
-#define DB_VERSION 1 /* PRAGMA user_version this program writes */
+#define DB_VERSION 2 /* PRAGMA user_version this program writes */
 
 enum {
     DB_READONLY = 1,    /* open read-only; fail if the database is missing */

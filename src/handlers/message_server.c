@@ -5,7 +5,9 @@
  *   send                one-way; queued in the target's mailbox.  A full
  *                       mailbox (the target's limits.mailbox_*) suspends
  *                       the caller until the message is admitted: nothing
- *                       is dropped (send-on-channel alike).
+ *                       is dropped (send-on-channel alike).  To a durable
+ *                       actor of a daemon the caller also waits until the
+ *                       message is stored (runtime/durable.c).
  *   request             the caller is suspended (never its worker) until
  *                       the target's handle-request answers, or until it
  *                       answers later with respond-to-request.
@@ -126,6 +128,19 @@ static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *fn, wit_r
     return TH_WASM_SUSPENDED;
 }
 
+/* A one-way message to a durable actor: the caller waits until it is
+ * stored (and admitted), then gets ok (docs/durability.md). */
+static int post_durable(rt_host *h, rt_actor *t, rt_msg *m, const char *fn)
+{
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->ack = true;
+    m->reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, IFACE, fn, h->input);
+    h->input = NULL;
+    rt_durable_post(h->a->rt, h->a, t, m);
+    return TH_WASM_SUSPENDED;
+}
+
 static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_str *ret)
 {
     char why[160];
@@ -135,7 +150,10 @@ static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_st
 
     if (m == NULL)
         return fail(h, &ret->is_err, &ret->err, why);
-    rc = post_oneway(h, t, m, "send", ret);
+    if (t->durable)
+        rc = post_durable(h, t, m, "send");
+    else
+        rc = post_oneway(h, t, m, "send", ret);
     rt_actor_release(t);
     return rc;
 }

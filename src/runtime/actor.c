@@ -217,6 +217,26 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
                     const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
                     th_error *err)
 {
+    rt_actor_new_opts o;
+
+    memset(&o, 0, sizeof o);
+    if (!has_state && spec->has_init_state) {
+        has_state = true;
+        state = spec->init_state;
+        len = spec->init_state_len;
+    }
+    o.has_init_state = o.has_state = has_state;
+    o.init_state = o.state = state;
+    o.init_state_len = o.state_len = len;
+    o.run_init = true;
+    o.sub = sub;
+    return rt_actor_new(rt, spec, parent, &o, out, err);
+}
+
+int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
+                 rt_actor **out, th_error *err)
+{
+    const th_spawn_opts *sub = o->sub;
     rt_actor *a = calloc(1, sizeof *a);
     rt_msg *init = NULL;
     bool counted = false;
@@ -246,30 +266,36 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
-    rt_uuid_v4(a->id);
+    a->durable = rt->durable != NULL && spec->durable;
+    if (o->id != NULL)
+        memcpy(a->id, o->id, sizeof a->id);
+    else
+        rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
         goto fail;
     }
-    if (!has_state && spec->has_init_state) {
-        has_state = true;
-        state = spec->init_state;
-        len = spec->init_state_len;
-    }
-    if (has_state) {
+    if (o->has_init_state) {
         a->has_init_state = true;
-        a->init_state = rt_memdup(state, len);
-        a->init_state_len = len;
-        a->state = rt_memdup(state, len);
-        a->state_len = len;
-        a->has_state = true;
-        if (a->init_state == NULL || a->state == NULL) {
+        a->init_state = rt_memdup(o->init_state, o->init_state_len);
+        a->init_state_len = o->init_state_len;
+        if (a->init_state == NULL) {
             rc = th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
             goto fail;
         }
     }
-    init = rt_msg_new(RT_MSG_INIT, NULL, 0);
-    if (init == NULL) {
+    if (o->has_state) {
+        a->state = rt_memdup(o->state, o->state_len);
+        a->state_len = o->state_len;
+        a->has_state = true;
+        if (a->state == NULL) {
+            rc = th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
+            goto fail;
+        }
+    }
+    if (!o->run_init)
+        a->status = TH_ACTOR_RUNNING; /* restored with its state */
+    else if ((init = rt_msg_new(RT_MSG_INIT, NULL, 0)) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
         goto fail;
     }
@@ -325,8 +351,12 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
         th_error_set(err, rc, "actor id collision");
         goto fail;
     }
-    record_spawn(a, "actor-spawned");
-    rt_mpsc_push(&a->ctl, &init->node);
+    if (o->event != NULL)
+        rt_record(a, o->event, o->event_data, o->event_len);
+    else
+        record_spawn(a, "actor-spawned");
+    if (init != NULL)
+        rt_mpsc_push(&a->ctl, &init->node);
     *out = a;
     return 0;
 fail:
@@ -481,6 +511,8 @@ static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
     char text[200];
 
     snprintf(text, sizeof text, "actor %s %s", a->id, why);
+    if (m->durable && !atomic_load(&a->rt->closing))
+        rt_durable_dropped(a, m); /* (a shutdown keeps it for the next start) */
     if (m->kind == RT_MSG_STOP || (m->kind == RT_MSG_WAKE && m->token == RT_TOKEN_CHILD_GONE))
         rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL);
     else
@@ -672,6 +704,20 @@ static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The init succeeded: answer the spawner (a durable actor's once its
+ * record is stored). */
+static void init_done(rt_actor *a)
+{
+    if (a->durable && rt_durable_started(a))
+        return;
+    rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
+    if (a->init_sync != NULL) {
+        rt_reply s = {NULL, 0, a->init_sync};
+        a->init_sync = NULL;
+        rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
+    }
+}
+
 static void begin_op(rt_actor *a, rt_msg *m)
 {
     th_wasm_val args[16];
@@ -684,6 +730,8 @@ static void begin_op(rt_actor *a, rt_msg *m)
         rt_msg_free(m);
         return;
     }
+    if (a->durable && m->kind == RT_MSG_REQUEST)
+        m->durable = true; /* its result names it (the reply waits for it) */
     if (a->fn[ex] == NULL) {
         /* Not exported: init and notifications are optional; requests and
          * channel opens get an error; sends are dropped (recorded). */
@@ -692,18 +740,15 @@ static void begin_op(rt_actor *a, rt_msg *m)
             a->status = TH_ACTOR_RUNNING;
             pthread_mutex_unlock(&a->lock);
             rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
-            rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
-                              NULL);
-            if (a->init_sync != NULL) {
-                rt_reply r = {NULL, 0, a->init_sync};
-                a->init_sync = NULL;
-                rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
-            }
+            init_done(a);
         } else {
             rt_buf b = {0};
             rt_buf_puts(&b, "{\"function\":\"");
             rt_buf_puts(&b, short_name(ex));
-            rt_buf_puts(&b, "\"}");
+            rt_buf_puts(&b, "\"");
+            if (m->durable)
+                rt_durable_json_id(&b, m);
+            rt_buf_puts(&b, "}");
             rt_record_buf(a, "message-dropped", &b);
             rt_reply_complete(a->rt, &m->reply, TH_ENOENT, false, NULL, 0,
                               "function-not-found: the actor does not export it");
@@ -953,11 +998,16 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
         b = op->call_rec;
         memset(&op->call_rec, 0, sizeof op->call_rec);
         b.len--; /* the closing brace */
+        if (op->msg->durable)
+            rt_durable_json_id(&b, op->msg);
         rt_buf_puts(&b, ",\"result\":{\"state\":");
     } else {
         rt_buf_puts(&b, "{\"function\":\"");
         rt_buf_puts(&b, short_name(op->ex));
-        rt_buf_puts(&b, "\",\"state\":");
+        rt_buf_puts(&b, "\"");
+        if (op->msg->durable)
+            rt_durable_json_id(&b, op->msg);
+        rt_buf_puts(&b, ",\"state\":");
     }
     if (r->has_state)
         rt_buf_json_hex(&b, r->state, r->state_len);
@@ -992,13 +1042,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         if (a->status == TH_ACTOR_STARTING)
             a->status = TH_ACTOR_RUNNING;
         pthread_mutex_unlock(&a->lock);
-        rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
-                          NULL);
-        if (a->init_sync != NULL) {
-            rt_reply s = {NULL, 0, a->init_sync};
-            a->init_sync = NULL;
-            rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
-        }
+        init_done(a);
         break;
     case RT_EX_HANDLE_REQUEST:
         if (r->has_resp) {
@@ -1088,6 +1132,8 @@ static void op_finish(rt_actor *a)
         rt_actor_fail(a, WIT_INTERNAL, "%s returned an error: %s", short_name(op->ex), r.err);
         goto out;
     }
+    if (op->msg->durable && op->ex == RT_EX_HANDLE_REQUEST && r.has_resp)
+        rt_durable_hold_reply(a, op->msg, true, r.resp, r.resp_len); /* commit point 3 */
     record_result(a, op, &r);
     if (a->inst != NULL) {
         th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
@@ -1267,6 +1313,8 @@ static void record_failure(rt_actor *a, int wit_type, const char *text, const ch
         rt_buf_puts(&b, ",\"function\":\"");
         rt_buf_puts(&b, short_name(a->op->ex));
         rt_buf_puts(&b, "\"");
+        if (a->op->msg != NULL && a->op->msg->durable)
+            rt_durable_json_id(&b, a->op->msg);
     }
     if (backtrace != NULL && backtrace[0] != '\0') {
         rt_buf_puts(&b, ",\"backtrace\":[");

@@ -40,8 +40,8 @@ static const char *const handler_fields[RT_MANIFEST_H_COUNT][3] = {
 };
 
 static const char *const top_fields[] = {
-    "name",    "version", "description", "component", "init_state", "save_chain",
-    "restart", "limits",  "supervision", "handler",   NULL,
+    "name",    "version", "description", "component",   "init_state", "save_chain",
+    "durable", "restart", "limits",      "supervision", "handler",    NULL,
 };
 static const char *const limits_fields[] = {
     "fuel_per_call",    "memory_bytes",  "call_timeout_ms", "max_children", "max_descendants",
@@ -651,6 +651,9 @@ static int check_manifest(mctx *c)
     if ((rc = field(c, doc, "", "save_chain", TOML_BOOL, &kv)) != 0)
         goto done;
     m->save_chain = kv == NULL || kv->value->u.b; /* recorded unless asked not to */
+    if ((rc = field(c, doc, "", "durable", TOML_BOOL, &kv)) != 0)
+        goto done;
+    m->durable = kv == NULL || kv->value->u.b; /* survives a daemon restart unless asked not to */
     if ((rc = enum_field(c, doc, "", "restart", restarts,
                          "\"permanent\", \"transient\" or \"temporary\"", &restart)) != 0)
         goto done;

@@ -111,6 +111,7 @@ typedef struct rt_manifest {
     char *component;   /* required; absolute path */
     rt_manifest_init_state init_state;
     bool save_chain;             /* true if absent */
+    bool durable;                /* true if absent (docs/durability.md) */
     rt_manifest_restart restart; /* permanent if absent */
 
     struct {

@@ -202,8 +202,10 @@ struct rt_msg {
     char *text;    /* error text (owned) or NULL */
     uint8_t *data; /* payload, stored after the struct */
     size_t len;
-    bool ack; /* held back by a full mailbox: `reply` (the suspended
-                 sender) is completed when it is admitted */
+    bool ack;     /* held back by a full mailbox: `reply` (the suspended
+                     sender) is completed when it is admitted */
+    bool durable; /* stored in durable_msg (durable.c): its id is `b` (SEND)
+                     or the request id (REQUEST); the result records it */
 };
 
 /* Bytes a message counts for in a mailbox (header and payload). */
@@ -266,6 +268,7 @@ struct rt_spec {
     th_wasm_module *module;
     uint32_t handlers; /* bit set of RT_H_* */
     bool save_chain;
+    bool durable; /* manifest `durable` (and save_chain): restored by a daemon */
     bool has_init_state;
     uint8_t *init_state; /* the manifest's init_state, resolved */
     size_t init_state_len;
@@ -444,6 +447,7 @@ struct rt_op {
                          call or the result: a call without host calls
                          is recorded as one event with its result */
     bool woken;       /* a wake for `token` is queued */
+    uint32_t nsent;   /* durable sends made by this op (their ids, durable.c) */
 };
 
 struct rt_actor {
@@ -465,6 +469,7 @@ struct rt_actor {
     rt_runtime *rt;
     rt_actor *reg_next; /* registry bucket chain */
     char id[RT_ID_LEN + 1];
+    bool durable; /* the runtime is durable and so is its spec (durable.c) */
 
     pthread_mutex_t lock; /* guards the fields down to `end_locked` */
     int status;           /* th_actor_status */
@@ -533,6 +538,27 @@ struct rt_actor {
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
                     const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
                     th_error *err);
+/* The general form (rt_actor_create is a spawn): `id` NULL for a fresh
+ * one; the initial state kept for restarts and the state it starts with
+ * (a restored actor's differ); `run_init` false: it starts RUNNING with
+ * that state, no init; `event` (static) with its JSON data replaces the
+ * "actor-spawned" record (NULL: that record). */
+typedef struct rt_actor_new_opts {
+    const char *id;
+    bool has_init_state;
+    const uint8_t *init_state;
+    size_t init_state_len;
+    bool has_state;
+    const uint8_t *state;
+    size_t state_len;
+    bool run_init;
+    const char *event;
+    const uint8_t *event_data;
+    size_t event_len;
+    const th_spawn_opts *sub;
+} rt_actor_new_opts;
+int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
+                 rt_actor **out, th_error *err);
 void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 /* The actor is gone: it no longer counts as a descendant of its ancestors. */
@@ -636,6 +662,38 @@ void rt_sup_do_restart(rt_actor *a);
 void rt_sup_finish(rt_actor *a);
 /* Remove `child` from the children of `parent` (locks `parent`). */
 void rt_sup_unlink(rt_actor *parent, rt_actor *child);
+
+/* ------------------------------------------------------------------ */
+/* Durable actors (durable.c, restore.c; docs/durability.md)          */
+
+typedef struct rt_durable rt_durable;
+/* Open the durable records (theater.db), start their writer thread and
+ * listen to the chain (runtime.c, when th_runtime_config.durable). */
+int rt_durable_start(rt_runtime *rt, th_error *err);
+/* Commit what is queued, stop listening and the thread (before the chain
+ * closes). */
+void rt_durable_stop(rt_runtime *rt);
+/* Deliver the one-way message `m` (RT_MSG_SEND, `reply` its
+ * acknowledgement, with `ack` set) to the durable actor `t` once it is
+ * stored: gives it an id (m->b; derived from the operation of `sender`
+ * when that operation handles a durable message, so that running it again
+ * sends the same ids), takes `m`.  The acknowledgement comes when it is
+ * stored and admitted to the mailbox, or with an error. */
+void rt_durable_post(rt_runtime *rt, rt_actor *sender, rt_actor *t, rt_msg *m);
+/* Inside the turn: the init of a durable actor succeeded.  Stores its
+ * record if it has none; true if it took over the spawn's waiters
+ * (a->init_sync, a->init_reply), answered once the record is durable. */
+bool rt_durable_started(rt_actor *a);
+/* The actor ended for good: forget its record and messages. */
+void rt_durable_ended(rt_actor *a);
+/* A durable message that will not be handled (refused): mark it. */
+void rt_durable_dropped(rt_actor *a, const rt_msg *m);
+/* Inside the turn, before the result is recorded: hold the reply of the
+ * request `m` (taken from m->reply) until the event that answers it is
+ * durable. */
+void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len);
+/* Append ,"message_id":"<m->b>" to an event's JSON. */
+void rt_durable_json_id(rt_buf *b, const rt_msg *m);
 
 /* ------------------------------------------------------------------ */
 /* Scheduler (sched.c)                                                */
@@ -863,6 +921,8 @@ struct th_runtime {
     pthread_mutex_t exitlock;  /* ends of root actors, for late waiters */
     struct rt_exit_rec *exits; /* ring of RT_MAX_EXITS records */
     unsigned nexits;
+
+    struct rt_durable *durable; /* durable.c: NULL unless th_runtime_config.durable */
 
     unsigned max_actors; /* live actors at most (th_runtime_config) */
     atomic_bool closing; /* shutdown started: spawns refused */

@@ -130,6 +130,8 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     rt_registry_init(&rt->reg);
     if ((rc = rt_record_start(rt, err)) != 0)
         goto fail;
+    if (cfg->durable && (rc = rt_durable_start(rt, err)) != 0)
+        goto fail;
     rt->imports = th_wasm_imports_new();
     if (rt->imports == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
@@ -202,6 +204,7 @@ int th_runtime_shutdown(th_runtime *rt, th_error *err)
     }
     rt_sched_stop(rt);
     rt_io_stop(rt);
+    rt_durable_stop(rt);
     rc = rt_record_stop(rt, err);
     rt->shut = true;
     return rc;
@@ -220,6 +223,7 @@ void th_runtime_free(th_runtime *rt)
         if (rt->workers != NULL)
             rt_sched_stop(rt);
         rt_io_stop(rt);
+        rt_durable_stop(rt);
         rt_record_stop(rt, NULL);
     }
     rt_registry_release(&rt->reg);
@@ -330,21 +334,81 @@ static int offer(rt_actor *a, rt_msg *m, th_error *err)
                         a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
 }
 
+/* A one-way message to a durable actor (durable.c): stored, then queued
+ * (waiting for room in its mailbox); `s` hears when it is both. */
+static int send_durable(rt_actor *a, const uint8_t *msg, size_t len, rt_sync *s, th_error *err)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_SEND, msg, len);
+
+    if (m == NULL) {
+        rt_sync_release(s);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    m->ack = true;
+    m->reply.sync = s; /* the message holds this reference */
+    rt_durable_post(a->rt, NULL, a, m);
+    return 0;
+}
+
 int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                     th_error *err)
 {
     rt_actor *a = lookup(rt, actor_id, err);
+    rt_sync *s;
     rt_msg *m;
     int rc;
 
     if (a == NULL)
         return TH_ENOENT;
+    if (a->durable) {
+        if ((s = rt_sync_new()) == NULL) {
+            rt_actor_release(a);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        atomic_fetch_add(&s->refs, 1);
+        rc = send_durable(a, msg, len, s, err);
+        rt_actor_release(a);
+        if (rc == 0) {
+            rt_sync_wait(s, 0, NULL);
+            rc = s->status;
+            if (rc != 0)
+                th_error_set(err, rc, "%s", s->msg);
+        }
+        rt_sync_release(s);
+        return rc;
+    }
     m = rt_msg_new(RT_MSG_SEND, msg, len);
     if (m == NULL) {
         rt_actor_release(a);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     rc = offer(a, m, err);
+    rt_actor_release(a);
+    return rc;
+}
+
+int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                          th_runtime_reply_fn fn, void *ud, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    rt_sync *s;
+    int rc;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    if (!a->durable) {
+        rt_actor_release(a);
+        if ((rc = th_runtime_send(rt, actor_id, msg, len, err)) == 0)
+            fn(ud, TH_OK, NULL, 0, NULL);
+        return rc;
+    }
+    if ((s = rt_sync_new()) == NULL) {
+        rt_actor_release(a);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    s->fn = fn;
+    s->fn_ud = ud;
+    rc = send_durable(a, msg, len, s, err);
     rt_actor_release(a);
     return rc;
 }

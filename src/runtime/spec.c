@@ -323,6 +323,7 @@ int rt_spec_from_manifest(rt_manifest *man, bool from_text, rt_spec **out, th_er
     s->base_dir = man->dir;
     s->handlers = man->handler_set;
     s->save_chain = man->save_chain;
+    s->durable = man->durable && man->save_chain; /* restored from its chain */
     s->limits.fuel_per_call = man->limits.fuel_per_call;
     s->limits.memory_bytes = man->limits.memory_bytes;
     s->limits.call_timeout_ms = man->limits.call_timeout_ms;

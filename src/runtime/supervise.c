@@ -104,6 +104,7 @@ void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text)
     rt_msg *m;
 
     if (child->parent == NULL) {
+        rt_durable_ended(child); /* failed for good: not brought back */
         set_exit(child, TH_EXIT_FAILED, false, NULL, 0, text);
         return;
     }
@@ -224,6 +225,8 @@ void rt_sup_finish(rt_actor *a)
     pthread_mutex_lock(&a->lock);
     a->status = TH_ACTOR_STOPPED;
     pthread_mutex_unlock(&a->lock);
+    if (code != RT_STOP_RUNTIME)
+        rt_durable_ended(a); /* a runtime shutdown keeps it for the next start */
     rt_actor_refuse_all(a, "stopped");
     /* the end is on record before the actor leaves the registry, so a
      * th_runtime_wait in between still finds one or the other */

@@ -456,6 +456,29 @@ static void h_component(srv_req *r, char **seg)
     json_decref(a);
 }
 
+/* The message is queued (for a durable actor: stored first); a runtime
+ * thread, or this one. */
+static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    srv_req *r = ud;
+    size_t cap = strlen(r->id) + 32;
+    char *body;
+
+    (void)data;
+    (void)len;
+    if (status != 0) {
+        srv_req_done_error(r, 503, status == TH_EBUSY ? "busy" : "out-of-memory", "%s",
+                           msg && msg[0] ? msg : "the message was not queued");
+    } else if ((body = malloc(cap)) == NULL) {
+        srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+    } else {
+        /* as srv_reply_json writes it (ids are UUIDs: nothing to escape) */
+        snprintf(body, cap, "{\"id\":\"%s\",\"queued\":true}\n", r->id);
+        srv_req_done(r, 202, "application/json", body, strlen(body));
+    }
+    srv_req_release(r);
+}
+
 static void h_message(srv_req *r, char **seg)
 {
     th_error err;
@@ -463,13 +486,17 @@ static void h_message(srv_req *r, char **seg)
 
     if (!srv_resolve_actor(r, seg[2], false, r->id))
         return;
-    rc = th_runtime_send(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, &err);
-    if (rc == 0)
-        srv_reply_json(r, 202, json_pack("{s:s, s:b}", "id", r->id, "queued", 1));
-    else if (rc == TH_ENOENT)
-        srv_reply_error(r, 404, "actor-not-found", "no actor %s", r->id);
-    else
-        srv_reply_error(r, 503, "out-of-memory", "%s", err.msg);
+    srv_req_wait(r);
+    srv_req_ref(r); /* the runtime's callback */
+    rc = th_runtime_send_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len,
+                               on_queued, r, &err);
+    if (rc != 0) {
+        srv_req_release(r);
+        if (rc == TH_ENOENT)
+            srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+        else
+            srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    }
 }
 
 /* The actor's answer to POST .../requests (a runtime thread). */

@@ -431,9 +431,9 @@ static void on_actor_log(void *ud, const char *id, const char *name, const char 
 static void log_lifecycle(th_server *s, const th_runtime_event *ev)
 {
     static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed",
-                                        "actor-restarted"};
-    static const char *const verbs[] = {"started", "stopped", "failed", "restarted"};
-    enum { STARTED, STOPPED, FAILED, RESTARTED, NKINDS };
+                                        "actor-restarted", "actor-restored"};
+    static const char *const verbs[] = {"started", "stopped", "failed", "restarted", "restored"};
+    enum { STARTED, STOPPED, FAILED, RESTARTED, RESTORED, NKINDS };
     json_t *d, *nm;
     const char *name, *detail = "";
     int k;
@@ -445,8 +445,13 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
         return;
     d = json_loadb((const char *)ev->data, ev->data_len, 0, NULL);
     pthread_mutex_lock(&s->names_lock);
-    if (k == STARTED && json_is_string(json_object_get(d, "name")))
+    if ((k == STARTED || k == RESTORED) && json_is_string(json_object_get(d, "name")))
         json_object_set(s->names, ev->actor_id, json_object_get(d, "name"));
+    if (k == RESTORED) { /* logged by on_restored, with what it got back */
+        pthread_mutex_unlock(&s->names_lock);
+        json_decref(d);
+        return;
+    }
     nm = json_object_get(s->names, ev->actor_id);
     name = nm ? json_string_value(nm) : "";
     if (k == STOPPED && json_is_string(json_object_get(d, "reason")))
@@ -470,6 +475,17 @@ static void on_event(void *ud, const th_runtime_event *ev)
     srv_stream_on_event(s, ev);
 }
 
+/* One line per durable actor the restore brought back, or did not. */
+static void on_restored(void *ud, const char *id, const char *name, int status, const char *what)
+{
+    th_server *s = ud;
+
+    if (status == 0)
+        srv_log(s, TH_LOG_INFO, "restored actor %s (%.8s): %s", name, id, what);
+    else
+        srv_log(s, TH_LOG_WARN, "actor %.8s not brought back: %s", id, what);
+}
+
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                         */
 
@@ -479,6 +495,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     th_runtime_config rc_cfg;
     th_server *s;
     char home[4096];
+    size_t restored = 0;
     int rc, fd;
     unsigned i;
 
@@ -530,11 +547,17 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     rc_cfg.event_fn = on_event;
     rc_cfg.event_ud = s;
     rc_cfg.handlers = th_handlers_builtin();
+    rc_cfg.durable = true;
     if ((rc = th_runtime_new(&rc_cfg, &s->rt, err)) != 0) {
         if (rc == TH_EBUSY)
             th_error_prefix(err, "%s is in use by another process (a `theater run`?)", s->home);
         goto fail;
     }
+    /* the actors of the last server come back before anyone can ask */
+    if ((rc = th_runtime_restore(s->rt, on_restored, s, &restored, err)) != 0)
+        goto fail;
+    if (restored > 0)
+        srv_log(s, TH_LOG_INFO, "restored %zu durable actor%s", restored, restored == 1 ? "" : "s");
     if ((fd = unix_socket(s, err)) < 0) {
         rc = fd;
         goto fail;

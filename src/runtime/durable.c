@@ -1,0 +1,650 @@
+/*
+ * durable.c - durable actors: what a daemon needs to bring its actors back
+ * after SIGTERM, kill -9 or a power cut, and the commit points that make
+ * every acknowledged message handled exactly once (docs/durability.md).
+ *
+ * Only a runtime created with th_runtime_config.durable (the daemon) has
+ * this part; `theater run` and embedders pay one branch per message.
+ *
+ * Storage: two tables of theater.db (schema version 2, db.c), written by
+ * one thread with its own connection in batched transactions (group
+ * commit; synchronous = FULL like the chains):
+ *
+ *   durable_actor   one row per live durable actor: id, parent, manifest
+ *                   (text, path, base directory), initial state, start order
+ *                   (n), and marked_seq (below).  Inserted once its first
+ *                   init succeeded, before the spawn is answered; deleted
+ *                   when it ends for good (stopped, exited, a root that
+ *                   failed).  A runtime shutdown keeps it.
+ *   durable_msg     one row per one-way message to a durable actor, inserted
+ *                   before the message is acknowledged (the API's 202, an
+ *                   actor's `send` returning ok) and before it enters the
+ *                   mailbox; `handled` once the event that handled it is
+ *                   durable; handled rows keep no data.
+ *
+ * Commit points:
+ *   1. a message is durable (its durable_msg row committed) before it is
+ *      acknowledged and before the receiver can see it;
+ *   2. the event that ends its handling ("wasm-call" with its result,
+ *      "wasm-result", "actor-failed" or "message-dropped") carries
+ *      "message_id": the new state and the fact that the message was
+ *      handled are one chain event, so they commit together;
+ *   3. a request's reply is given only once that event is durable.
+ * The chain listener marks rows handled once their event is durable
+ * (marked_seq: every event of the actor's chain up to it has had its rows
+ * marked); after a crash the restore reads the chain after marked_seq, so
+ * a row whose event committed but whose mark did not is not delivered
+ * twice.
+ *
+ * Exactly once across re-execution: an operation interrupted by a crash
+ * runs again after the restart (its message was not handled), and sends
+ * again what it sent the first time.  Such a send gets an id derived from
+ * the message being handled and its position in the operation (origin,
+ * nsent); its second insert finds the row and is acknowledged without a
+ * second delivery.  A handled row is kept (without data) until its origin
+ * is handled, then garbage-collected.
+ *
+ * Threads: the turn that owns an actor queues jobs (rt_durable_*); the
+ * writer thread commits them and then delivers (messages), answers
+ * (spawns) or forgets; the chain's writer thread calls the listener.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "base/json.h"
+#include "base/sha256.h"
+#include "db/db.h"
+#include "theater/chain.h"
+#include "runtime/rt_int.h"
+
+#define DUR_GC_MS 1000u   /* handled rows are collected about this often */
+#define DUR_SCAN_PAGE 512 /* events read at a time by the restore */
+
+enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED };
+
+typedef struct dur_job {
+    struct dur_job *next;
+    int kind;
+    rt_actor *target;              /* DJ_MSG, DJ_ACTOR_ADD: reference */
+    rt_msg *m;                     /* DJ_MSG: the message (owned) */
+    char origin[RT_ID_LEN + 1];    /* DJ_MSG: "" or the message whose handling sent it */
+    char id[RT_ID_LEN + 1];        /* DJ_HANDLED: message; DJ_ACTOR_DEL: actor */
+    char actor[RT_ID_LEN + 1];     /* DJ_HANDLED: the actor whose chain handled it */
+    uint64_t seq;                  /* DJ_HANDLED: the event; UINT64_MAX if none */
+    char parent[RT_ID_LEN + 1];    /* DJ_ACTOR_ADD */
+    char *manifest_path, *manifest_text, *base_dir;
+    bool has_init;
+    uint8_t *init;
+    size_t init_len;
+    rt_sync *init_sync;            /* DJ_ACTOR_ADD: answered once stored */
+    rt_reply init_reply;
+    bool inserted;
+    int status;
+    char msg[TH_ERROR_MSG_MAX];
+} dur_job;
+
+/* A request's reply held until the event that answered it is durable. */
+typedef struct dur_held {
+    struct dur_held *next;
+    char id[RT_ID_LEN + 1];
+    rt_reply reply;
+    bool has_resp;
+    uint8_t *resp;
+    size_t len;
+} dur_held;
+
+struct rt_durable {
+    rt_runtime *rt;
+    sqlite3 *db;
+    sqlite3_stmt *ins_msg, *ins_actor, *del_actor, *del_msgs, *mark, *mark_seq, *gc;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock; /* the job queue and `stop` */
+    pthread_cond_t cond;
+    dur_job *head, *tail;
+    bool stop;
+    pthread_mutex_t hlock; /* held replies */
+    dur_held *held;
+    uint64_t listener;
+    bool subscribed;
+    uint64_t last_gc_ns;
+};
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                               */
+
+static void job_free(dur_job *j)
+{
+    if (j == NULL)
+        return;
+    if (j->target != NULL)
+        rt_actor_release(j->target);
+    rt_msg_free(j->m);
+    free(j->manifest_path);
+    free(j->manifest_text);
+    free(j->base_dir);
+    free(j->init);
+    rt_sync_release(j->init_sync);
+    rt_reply_drop(&j->init_reply);
+    free(j);
+}
+
+static void job_push(rt_durable *d, dur_job *j)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->tail != NULL)
+        d->tail->next = j;
+    else
+        d->head = j;
+    d->tail = j;
+    pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s != NULL ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* Run one job's statements inside the open transaction. */
+static int job_exec(rt_durable *d, dur_job *j)
+{
+    sqlite3_stmt *st;
+    int rc = SQLITE_DONE;
+
+    switch (j->kind) {
+    case DJ_MSG:
+        st = d->ins_msg;
+        bind_text(st, 1, j->m->b);
+        bind_text(st, 2, j->target->id);
+        bind_text(st, 3, j->m->a[0] ? j->m->a : NULL);
+        sqlite3_bind_blob(st, 4, j->m->len ? j->m->data : (const void *)"", (int)j->m->len,
+                          SQLITE_STATIC);
+        bind_text(st, 5, j->origin[0] ? j->origin : NULL);
+        rc = sqlite3_step(st);
+        j->inserted = rc == SQLITE_DONE && sqlite3_changes(d->db) > 0;
+        sqlite3_reset(st);
+        break;
+    case DJ_ACTOR_ADD:
+        st = d->ins_actor;
+        bind_text(st, 1, j->target->id);
+        bind_text(st, 2, j->parent[0] ? j->parent : NULL);
+        bind_text(st, 3, j->manifest_path);
+        bind_text(st, 4, j->manifest_text);
+        bind_text(st, 5, j->base_dir);
+        sqlite3_bind_int(st, 6, j->has_init);
+        if (j->has_init)
+            sqlite3_bind_blob(st, 7, j->init_len ? (const void *)j->init : "", (int)j->init_len,
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 7);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)rt_wall_ms());
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        break;
+    case DJ_ACTOR_DEL:
+        bind_text(d->del_actor, 1, j->id);
+        rc = sqlite3_step(d->del_actor);
+        sqlite3_reset(d->del_actor);
+        if (rc == SQLITE_DONE) {
+            bind_text(d->del_msgs, 1, j->id);
+            rc = sqlite3_step(d->del_msgs);
+            sqlite3_reset(d->del_msgs);
+        }
+        break;
+    case DJ_HANDLED:
+        bind_text(d->mark, 1, j->id);
+        bind_text(d->mark, 2, j->actor);
+        rc = sqlite3_step(d->mark);
+        sqlite3_reset(d->mark);
+        if (rc == SQLITE_DONE && j->seq != UINT64_MAX) {
+            sqlite3_bind_int64(d->mark_seq, 1, (sqlite3_int64)j->seq);
+            bind_text(d->mark_seq, 2, j->actor);
+            rc = sqlite3_step(d->mark_seq);
+            sqlite3_reset(d->mark_seq);
+        }
+        break;
+    default: break;
+    }
+    return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* After the commit (status 0) or its failure: deliver, answer, free. */
+static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
+{
+    rt_runtime *rt = d->rt;
+    rt_msg *m;
+
+    switch (j->kind) {
+    case DJ_MSG:
+        m = j->m;
+        j->m = NULL;
+        if (status != 0) {
+            char text[TH_ERROR_MSG_MAX + 64];
+            snprintf(text, sizeof text, "the message could not be stored: %s", why);
+            rt_reply_complete(rt, &m->reply, TH_EIO, false, NULL, 0, text);
+            rt_msg_free(m);
+        } else if (!j->inserted || atomic_load(&rt->closing)) {
+            /* closing: stored, so it is delivered after the next start */
+            /* sent again by an operation that ran again: already queued or
+             * handled (exactly once) */
+            rt_reply_complete(rt, &m->reply, TH_OK, false, NULL, 0, NULL);
+            rt_msg_free(m);
+        } else if (strcmp(m->a, j->target->id) == 0) {
+            /* to itself: it cannot wait for room while it waits for this */
+            rt_reply r = m->reply;
+            memset(&m->reply, 0, sizeof m->reply);
+            m->ack = false;
+            rt_actor_post(j->target, m);
+            rt_reply_complete(rt, &r, TH_OK, false, NULL, 0, NULL);
+        } else {
+            rt_actor_offer(j->target, m, true);
+        }
+        break;
+    case DJ_ACTOR_ADD:
+        if (status != 0)
+            rt_log(rt, j->target->id, NULL,
+                   "the actor could not be made durable (it will not survive a restart): %s",
+                   why);
+        rt_reply_complete(rt, &j->init_reply, TH_OK, true, (const uint8_t *)j->target->id,
+                          RT_ID_LEN, NULL);
+        if (j->init_sync != NULL) {
+            rt_reply s = {NULL, 0, j->init_sync};
+            j->init_sync = NULL;
+            rt_reply_complete(rt, &s, TH_OK, false, NULL, 0, NULL);
+        }
+        break;
+    case DJ_ACTOR_DEL:
+    case DJ_HANDLED:
+        if (status != 0)
+            rt_log(rt, j->kind == DJ_HANDLED ? j->actor : j->id, NULL,
+                   "durable record not updated (repaired at the next restart): %s", why);
+        break;
+    default: break;
+    }
+    job_free(j);
+}
+
+static void collect_garbage(rt_durable *d)
+{
+    uint64_t now = rt_now_ns();
+
+    if (now - d->last_gc_ns < (uint64_t)DUR_GC_MS * 1000000u)
+        return;
+    d->last_gc_ns = now;
+    sqlite3_step(d->gc);
+    sqlite3_reset(d->gc);
+}
+
+/* Commit a batch of jobs in one transaction, then finish each. */
+static void run_batch(rt_durable *d, dur_job *list)
+{
+    th_error err;
+    dur_job *j, *next;
+    int rc;
+
+    th_error_clear(&err);
+    rc = sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (j = list; rc == SQLITE_OK && j != NULL; j = j->next)
+        rc = job_exec(d, j) == 0 ? SQLITE_OK : sqlite3_errcode(d->db);
+    if (rc == SQLITE_OK) {
+        collect_garbage(d);
+        rc = sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        db_error(d->db, rc, &err, "storing durable records");
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    for (j = list; j != NULL; j = next) {
+        next = j->next;
+        job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    rt_durable *d = arg;
+    dur_job *list;
+    struct timespec ts;
+
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        while (d->head == NULL && !d->stop) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0)
+                break;
+        }
+        list = d->head;
+        d->head = d->tail = NULL;
+        if (list == NULL && d->stop) {
+            pthread_mutex_unlock(&d->lock);
+            break;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (list != NULL)
+            run_batch(d, list);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Message ids in events                                              */
+
+#define MSGID_KEY "\"message_id\":\""
+
+/* The message id an event marks as handled, or false. */
+static bool event_message_id(const char *type, const uint8_t *data, size_t len,
+                             char id[RT_ID_LEN + 1])
+{
+    const uint8_t *p;
+    size_t k = sizeof MSGID_KEY - 1;
+
+    if (strcmp(type, "wasm-result") != 0 && strcmp(type, "actor-failed") != 0 &&
+        strcmp(type, "message-dropped") != 0 &&
+        (strcmp(type, "wasm-call") != 0 ||
+         memmem(data, len, "\"result\":{", 10) == NULL))
+        return false;
+    p = memmem(data, len, MSGID_KEY, k);
+    if (p == NULL || (size_t)(data + len - p) < k + RT_ID_LEN + 1 || p[k + RT_ID_LEN] != '"')
+        return false;
+    memcpy(id, p + k, RT_ID_LEN);
+    id[RT_ID_LEN] = 0;
+    return true;
+}
+
+void rt_durable_json_id(rt_buf *b, const rt_msg *m)
+{
+    rt_buf_puts(b, ",\"message_id\":");
+    rt_buf_json_str(b, m->b, strnlen(m->b, RT_ID_LEN));
+}
+
+/* Chain writer thread: an event is durable. */
+static void on_durable_event(void *ud, const th_chain_event *ev)
+{
+    rt_durable *d = ud;
+    char id[RT_ID_LEN + 1];
+    dur_held **pp, *h = NULL;
+    dur_job *j;
+
+    if (!event_message_id(ev->type, ev->data, ev->data_len, id))
+        return;
+    pthread_mutex_lock(&d->hlock);
+    for (pp = &d->held; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            h = *pp;
+            *pp = h->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&d->hlock);
+    if (h != NULL) {
+        rt_reply_complete(d->rt, &h->reply, TH_OK, h->has_resp, h->resp, h->len, NULL);
+        free(h->resp);
+        free(h);
+    }
+    if ((j = calloc(1, sizeof *j)) == NULL)
+        return; /* repaired by the restore: it reads the chain after marked_seq */
+    j->kind = DJ_HANDLED;
+    memcpy(j->id, id, sizeof j->id);
+    snprintf(j->actor, sizeof j->actor, "%s", ev->actor);
+    j->seq = ev->seq;
+    job_push(d, j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start and stop                                                     */
+
+static int prepare(rt_durable *d, th_error *err)
+{
+    static const char *const sql[] = {
+        "INSERT INTO durable_msg(id, actor, sender, data, origin) VALUES(?,?,?,?,?)"
+        " ON CONFLICT(id) DO NOTHING",
+        "INSERT INTO durable_actor(id, parent, manifest_path, manifest_text, base_dir,"
+        " has_init_state, init_state, created_ms) VALUES(?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(id) DO NOTHING",
+        "DELETE FROM durable_actor WHERE id = ?",
+        "DELETE FROM durable_msg WHERE actor = ?",
+        "UPDATE durable_msg SET handled = 1, data = NULL WHERE id = ? AND actor = ?",
+        "UPDATE durable_actor SET marked_seq = max(marked_seq, ?) WHERE id = ?",
+        "DELETE FROM durable_msg WHERE handled = 1 AND (origin IS NULL OR NOT EXISTS"
+        " (SELECT 1 FROM durable_msg o WHERE o.id = durable_msg.origin AND o.handled = 0))",
+    };
+    sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor, &d->del_actor, &d->del_msgs,
+                            &d->mark,    &d->mark_seq,  &d->gc};
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        rc = sqlite3_prepare_v3(d->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, out[i], NULL);
+        if (rc != SQLITE_OK)
+            return db_error(d->db, rc, err, "preparing the durable records");
+    }
+    return 0;
+}
+
+static void durable_free(rt_durable *d)
+{
+    dur_held *h;
+
+    if (d == NULL)
+        return;
+    sqlite3_finalize(d->ins_msg);
+    sqlite3_finalize(d->ins_actor);
+    sqlite3_finalize(d->del_actor);
+    sqlite3_finalize(d->del_msgs);
+    sqlite3_finalize(d->mark);
+    sqlite3_finalize(d->mark_seq);
+    sqlite3_finalize(d->gc);
+    sqlite3_close_v2(d->db);
+    while ((h = d->held) != NULL) {
+        d->held = h->next;
+        rt_reply_complete(d->rt, &h->reply, TH_ECLOSED, false, NULL, 0,
+                          "the runtime stopped before the answer was stored");
+        free(h->resp);
+        free(h);
+    }
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+    pthread_mutex_destroy(&d->hlock);
+    free(d);
+}
+
+int rt_durable_start(rt_runtime *rt, th_error *err)
+{
+    rt_durable *d;
+    int rc;
+
+    if (rt->chain == NULL)
+        return th_error_set(err, TH_EINVAL, "durable actors need the chains in THEATER_HOME");
+    if ((d = calloc(1, sizeof *d)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    d->rt = rt;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    pthread_mutex_init(&d->hlock, NULL);
+    if ((rc = db_open(rt->home, 0, &d->db, err)) != 0 || (rc = prepare(d, err)) != 0)
+        goto fail;
+    if ((rc = th_chain_subscribe(rt->chain, on_durable_event, d, &d->listener, err)) != 0)
+        goto fail;
+    d->subscribed = true;
+    if (pthread_create(&d->thread, NULL, writer_main, d) != 0) {
+        rc = th_error_set(err, TH_ENOMEM, "cannot start the durable records thread");
+        goto fail;
+    }
+    d->started = true;
+    rt->durable = d;
+    return 0;
+fail:
+    if (d->subscribed)
+        th_chain_unsubscribe(rt->chain, d->listener);
+    durable_free(d);
+    return th_error_prefix(err, "durable actors");
+}
+
+void rt_durable_stop(rt_runtime *rt)
+{
+    rt_durable *d = rt->durable;
+
+    if (d == NULL)
+        return;
+    if (d->subscribed && rt->chain != NULL)
+        th_chain_unsubscribe(rt->chain, d->listener);
+    d->subscribed = false;
+    if (d->started) {
+        pthread_mutex_lock(&d->lock);
+        d->stop = true;
+        pthread_cond_signal(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        pthread_join(d->thread, NULL);
+    }
+    rt->durable = NULL;
+    durable_free(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* What the runtime tells this part                                   */
+
+/* A fresh message id: derived from the message being handled and the
+ * number of sends before it in the operation (the same when the
+ * operation runs again after a crash), else random. */
+static void message_id(rt_actor *sender, char id[RT_ID_LEN + 1], char origin[RT_ID_LEN + 1])
+{
+    static const char hexd[] = "0123456789abcdef";
+    rt_msg *cur = sender != NULL && sender->op != NULL ? sender->op->msg : NULL;
+    uint8_t h[BASE_SHA256_LEN], in[96];
+    size_t n, i, k = 0;
+    uint32_t nsent;
+
+    origin[0] = 0;
+    if (cur == NULL || !cur->durable || cur->kind != RT_MSG_SEND) {
+        rt_uuid_v4(id);
+        return;
+    }
+    nsent = sender->op->nsent++;
+    memcpy(origin, cur->b, RT_ID_LEN + 1);
+    n = (size_t)snprintf((char *)in, sizeof in, "theater-msg:%s:%u", origin, nsent);
+    if (base_sha256(in, n, h) != 0) {
+        rt_uuid_v4(id);
+        origin[0] = 0;
+        return;
+    }
+    h[6] = (uint8_t)((h[6] & 0x0f) | 0x50); /* the shape of a UUID (name-based) */
+    h[8] = (uint8_t)((h[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            id[k++] = '-';
+        id[k++] = hexd[h[i] >> 4];
+        id[k++] = hexd[h[i] & 15];
+    }
+    id[k] = 0;
+}
+
+void rt_durable_post(rt_runtime *rt, rt_actor *sender, rt_actor *t, rt_msg *m)
+{
+    dur_job *j = calloc(1, sizeof *j);
+
+    if (j == NULL) {
+        rt_reply_complete(rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
+        rt_msg_free(m);
+        return;
+    }
+    j->kind = DJ_MSG;
+    message_id(sender, m->b, j->origin);
+    m->durable = true;
+    rt_actor_ref(t);
+    j->target = t;
+    j->m = m;
+    job_push(rt->durable, j);
+}
+
+bool rt_durable_started(rt_actor *a)
+{
+    rt_durable *d = a->rt->durable;
+    dur_job *j;
+
+    if (d == NULL || !a->durable)
+        return false;
+    j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        rt_log(a->rt, a->id, a->spec->name,
+               "out of memory: the actor will not survive a restart of the daemon");
+        return false;
+    }
+    j->kind = DJ_ACTOR_ADD;
+    rt_actor_ref(a);
+    j->target = a;
+    if (a->parent != NULL)
+        memcpy(j->parent, a->parent->id, sizeof j->parent);
+    j->manifest_path = a->spec->manifest_path ? strdup(a->spec->manifest_path) : NULL;
+    j->manifest_text = strdup(a->spec->manifest_text ? a->spec->manifest_text : "");
+    j->base_dir = a->spec->base_dir ? strdup(a->spec->base_dir) : NULL;
+    j->has_init = a->has_init_state;
+    j->init = a->has_init_state ? rt_memdup(a->init_state, a->init_state_len) : NULL;
+    j->init_len = a->init_state_len;
+    if (j->manifest_text == NULL || (a->spec->manifest_path && !j->manifest_path) ||
+        (a->spec->base_dir && !j->base_dir) || (j->has_init && j->init == NULL)) {
+        job_free(j);
+        rt_log(a->rt, a->id, a->spec->name,
+               "out of memory: the actor will not survive a restart of the daemon");
+        return false;
+    }
+    /* the spawner hears of it once the record is durable */
+    j->init_sync = a->init_sync;
+    a->init_sync = NULL;
+    j->init_reply = a->init_reply;
+    memset(&a->init_reply, 0, sizeof a->init_reply);
+    job_push(d, j);
+    return true;
+}
+
+void rt_durable_ended(rt_actor *a)
+{
+    rt_durable *d = a->rt->durable;
+    dur_job *j;
+
+    if (d == NULL || !a->durable || (j = calloc(1, sizeof *j)) == NULL)
+        return; /* the restore sees the end on the chain */
+    j->kind = DJ_ACTOR_DEL;
+    memcpy(j->id, a->id, sizeof j->id);
+    job_push(d, j);
+}
+
+void rt_durable_dropped(rt_actor *a, const rt_msg *m)
+{
+    rt_durable *d = a->rt->durable;
+    dur_job *j;
+
+    if (d == NULL || !m->durable || m->kind != RT_MSG_SEND || (j = calloc(1, sizeof *j)) == NULL)
+        return;
+    j->kind = DJ_HANDLED;
+    memcpy(j->id, m->b, sizeof j->id);
+    memcpy(j->actor, a->id, sizeof j->actor);
+    j->seq = UINT64_MAX;
+    job_push(d, j);
+}
+
+void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len)
+{
+    rt_durable *d = a->rt->durable;
+    dur_held *h = calloc(1, sizeof *h);
+
+    if (h == NULL || (has_resp && (h->resp = rt_memdup(resp, len)) == NULL)) {
+        free(h);
+        return; /* answered at once by deliver_outputs */
+    }
+    memcpy(h->id, m->b, sizeof h->id);
+    h->reply = m->reply;
+    memset(&m->reply, 0, sizeof m->reply);
+    h->has_resp = has_resp;
+    h->len = len;
+    pthread_mutex_lock(&d->hlock);
+    h->next = d->held;
+    d->held = h;
+    pthread_mutex_unlock(&d->hlock);
+}

@@ -1,0 +1,632 @@
+/*
+ * restore.c - th_runtime_restore: bringing the durable actors of a home
+ * back when a daemon starts (docs/durability.md; the records are written
+ * by durable.c).
+ *
+ * For each durable_actor row, in start order (so a parent comes before
+ * its children), the actor's chain decides:
+ *   - the base is its last event that sets the state: a result ("wasm-call"
+ *     with its result, "wasm-result": the state it returned),
+ *     "actor-spawned" / "actor-restarted" (the initial state; init still to
+ *     run) or "actor-restored" (what the last restore gave it);
+ *   - after the base, "init-skipped" means init is done, "actor-failed"
+ *     that it failed for good (a supervisor's restart would be a later
+ *     base), "actor-stopped" other than by a runtime shutdown that it
+ *     ended; such an actor is forgotten.  An operation that had begun and
+ *     not returned (its "wasm-call" and host calls, no result) is not
+ *     part of the state: its message is handled again.
+ * The actor is created with its id, its parent (restored before it), its
+ * manifest (the text it started with) and that state, and "actor-restored"
+ * {id, name, version, manifest, parent, state, init, after_seq} is recorded;
+ * with init still to run (init true), init runs first.
+ *
+ * Then the messages: every durable_msg row of the actor not yet handled,
+ * in order, except those whose handling event is on the chain after
+ * marked_seq (committed, but marked only now).  Everything is created
+ * before any actor runs, so an actor may send to any other at once.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "base/hex.h"
+#include "base/json.h"
+#include "db/db.h"
+#include "theater/chain.h"
+#include "runtime/manifest.h"
+#include "runtime/rt_int.h"
+
+#define RS_PAGE 512 /* chain events read at a time, newest first */
+
+typedef struct rs_row {
+    char id[RT_ID_LEN + 1];
+    char parent[RT_ID_LEN + 1];
+    char *mpath, *mtext, *base;
+    bool has_init;
+    uint8_t *init;
+    size_t init_len;
+    int64_t marked;
+} rs_row;
+
+/* What the chain says about one actor. */
+typedef struct rs_plan {
+    int verdict; /* RS_RESTORE, RS_ENDED, RS_FAILED */
+    bool has_state;
+    uint8_t *state;
+    size_t state_len;
+    bool need_init;
+    bool has_chain;
+    uint64_t head;  /* seq of its last event (has_chain) */
+    char **handled; /* message ids handled after marked_seq */
+    size_t nhandled, caphandled;
+} rs_plan;
+
+enum { RS_RESTORE = 0, RS_ENDED, RS_FAILED };
+
+static void plan_release(rs_plan *p)
+{
+    size_t i;
+
+    free(p->state);
+    for (i = 0; i < p->nhandled; i++)
+        free(p->handled[i]);
+    free(p->handled);
+    memset(p, 0, sizeof *p);
+}
+
+static void row_release(rs_row *r)
+{
+    free(r->mpath);
+    free(r->mtext);
+    free(r->base);
+    free(r->init);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+/* Every row of durable_actor, in start order. */
+static int load_rows(sqlite3 *db, rs_row **out, size_t *n, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    rs_row *v = NULL, *x;
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT id, parent, manifest_path, manifest_text, base_dir,"
+                            " has_init_state, init_state, marked_seq FROM durable_actor ORDER BY n",
+                            -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *id = sqlite3_column_text(st, 0), *par = sqlite3_column_text(st, 1);
+        if (id == NULL || strlen((const char *)id) != RT_ID_LEN ||
+            (par != NULL && strlen((const char *)par) != RT_ID_LEN)) {
+            rc = SQLITE_OK; /* a damaged row: not an actor */
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            if ((x = realloc(v, cap * sizeof *v)) == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = x;
+        }
+        x = &v[(*n)++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->id, id, RT_ID_LEN + 1);
+        if (par != NULL)
+            memcpy(x->parent, par, RT_ID_LEN + 1);
+        x->mpath = col_dup(st, 2);
+        x->mtext = col_dup(st, 3);
+        x->base = col_dup(st, 4);
+        x->has_init = sqlite3_column_int(st, 5) != 0;
+        x->init_len = (size_t)sqlite3_column_bytes(st, 6);
+        x->init = rt_memdup(sqlite3_column_blob(st, 6), x->init_len);
+        x->marked = sqlite3_column_int64(st, 7);
+        rc = SQLITE_OK;
+        if (x->mtext == NULL || x->init == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    *out = v;
+    if (rc != SQLITE_OK)
+        return db_error(db, rc, err, "reading the durable actors");
+    return 0;
+}
+
+/* A byte string of an event's JSON: hex text or null. */
+static int json_bytes(json_t *v, bool *has, uint8_t **out, size_t *len)
+{
+    const char *hex;
+    size_t n;
+
+    free(*out);
+    *out = NULL;
+    *len = 0;
+    *has = false;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || ((n = strlen(hex = json_string_value(v))) & 1) != 0)
+        return TH_ECORRUPT;
+    if ((*out = malloc(n / 2 + 1)) == NULL)
+        return TH_ENOMEM;
+    if (base_hex_decode(hex, *out, n / 2) != 0)
+        return TH_ECORRUPT;
+    *len = n / 2;
+    *has = true;
+    return 0;
+}
+
+/* The kinds of event that set the state (a base), 0 for others. */
+enum { B_NONE = 0, B_RESULT, B_START, B_RESTORED };
+
+static int base_kind(const th_chain_event *e)
+{
+    if (strcmp(e->type, "wasm-result") == 0)
+        return B_RESULT;
+    if (strcmp(e->type, "wasm-call") == 0)
+        return memmem(e->data, e->data_len, "\"result\":{", 10) != NULL ? B_RESULT : B_NONE;
+    if (strcmp(e->type, "actor-spawned") == 0 || strcmp(e->type, "actor-restarted") == 0)
+        return B_START;
+    if (strcmp(e->type, "actor-restored") == 0)
+        return B_RESTORED;
+    return B_NONE;
+}
+
+/* Apply the base event: the state (and whether init must run). */
+static int apply_base(const th_chain_event *e, int kind, rs_plan *p, th_error *err)
+{
+    json_t *d = base_json_loadb((const char *)e->data, e->data_len, 0, NULL, NULL), *v = NULL;
+    int rc;
+
+    if (d == NULL || !json_is_object(d)) {
+        json_decref(d);
+        return th_error_set(err, TH_ECORRUPT, "event %llu (%s) is not the JSON it should be",
+                            (unsigned long long)e->seq, e->type);
+    }
+    if (kind == B_RESULT) {
+        json_t *r = json_object_get(d, "result");
+        v = json_object_get(r != NULL ? r : d, "state");
+        p->need_init = false;
+    } else if (kind == B_START) {
+        v = json_object_get(d, "init_state");
+        p->need_init = true;
+    } else {
+        v = json_object_get(d, "state");
+        p->need_init = json_is_true(json_object_get(d, "init"));
+    }
+    rc = json_bytes(v, &p->has_state, &p->state, &p->state_len);
+    json_decref(d);
+    if (rc != 0)
+        return th_error_set(err, rc, "event %llu (%s): bad state", (unsigned long long)e->seq,
+                            e->type);
+    return 0;
+}
+
+static int add_handled(rs_plan *p, const th_chain_event *e)
+{
+    static const char key[] = "\"message_id\":\"";
+    const uint8_t *at;
+    char **v;
+
+    if (strcmp(e->type, "wasm-call") != 0 && strcmp(e->type, "wasm-result") != 0 &&
+        strcmp(e->type, "actor-failed") != 0 && strcmp(e->type, "message-dropped") != 0)
+        return 0;
+    if ((at = memmem(e->data, e->data_len, key, sizeof key - 1)) == NULL ||
+        (size_t)(e->data + e->data_len - at) < sizeof key + RT_ID_LEN)
+        return 0;
+    if (p->nhandled == p->caphandled) {
+        size_t cap = p->caphandled ? 2 * p->caphandled : 16;
+        if ((v = realloc(p->handled, cap * sizeof *v)) == NULL)
+            return TH_ENOMEM;
+        p->handled = v;
+        p->caphandled = cap;
+    }
+    if ((p->handled[p->nhandled] = strndup((const char *)at + sizeof key - 1, RT_ID_LEN)) == NULL)
+        return TH_ENOMEM;
+    p->nhandled++;
+    return 0;
+}
+
+/* After the base: what happened to the actor since. */
+static void apply_after(const th_chain_event *e, rs_plan *p)
+{
+    if (strcmp(e->type, "init-skipped") == 0) {
+        p->need_init = false;
+    } else if (strcmp(e->type, "actor-failed") == 0) {
+        p->verdict = RS_FAILED;
+    } else if (strcmp(e->type, "actor-stopped") == 0) {
+        if (memmem(e->data, e->data_len, "\"runtime-shutdown\"", 18) == NULL)
+            p->verdict = RS_ENDED;
+    }
+}
+
+/* Read the actor's chain from its end back to its last base and to
+ * marked_seq, and make the plan. */
+static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
+{
+    th_chain_events *pages = NULL, *x;
+    size_t npages = 0, i, k, base_page = 0, base_at = 0;
+    uint64_t to = 0, need_from = row->marked >= 0 ? (uint64_t)row->marked + 1 : 0;
+    bool found = false;
+    th_chain_query q;
+    int rc = 0;
+
+    memset(p, 0, sizeof *p);
+    for (;;) {
+        if ((x = realloc(pages, (npages + 1) * sizeof *pages)) == NULL) {
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+            goto out;
+        }
+        pages = x;
+        memset(&q, 0, sizeof q);
+        q.actor = row->id;
+        q.to_seq = to;
+        q.limit = RS_PAGE;
+        q.newest = 1;
+        rc = th_chain_read(rt->chain, &q, &pages[npages], err);
+        if (rc == TH_ENOENT) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            goto out;
+        x = &pages[npages++];
+        if (x->count == 0)
+            break;
+        if (npages == 1) {
+            p->has_chain = true;
+            p->head = x->items[x->count - 1].seq;
+        }
+        for (k = x->count; !found && k-- > 0;) {
+            if (base_kind(&x->items[k]) != B_NONE) {
+                found = true;
+                base_page = npages - 1;
+                base_at = k;
+            }
+        }
+        to = x->items[0].seq;
+        if (to == 0 || x->count < RS_PAGE || (found && to <= need_from))
+            break;
+    }
+    p->verdict = RS_RESTORE;
+    if (!found) {
+        /* no chain (or none of it stored): start it again from its record */
+        p->need_init = true;
+        p->has_state = row->has_init;
+        if (row->has_init && (p->state = rt_memdup(row->init, row->init_len)) == NULL)
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        p->state_len = row->init_len;
+    } else {
+        th_chain_event *b = &pages[base_page].items[base_at];
+        rc = apply_base(b, base_kind(b), p, err);
+    }
+    /* pages are newest first: walk them oldest first */
+    for (i = npages; rc == 0 && i-- > 0;) {
+        for (k = 0; rc == 0 && k < pages[i].count; k++) {
+            th_chain_event *e = &pages[i].items[k];
+            if (e->seq >= need_from)
+                rc = add_handled(p, e) != 0 ? th_error_set(err, TH_ENOMEM, "out of memory") : 0;
+            if (found && (i < base_page || (i == base_page && k > base_at)))
+                apply_after(e, p);
+        }
+    }
+out:
+    for (i = 0; i < npages; i++)
+        th_chain_events_free(&pages[i]);
+    free(pages);
+    return rc;
+}
+
+static bool plan_handled(const rs_plan *p, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < p->nhandled; i++)
+        if (strcmp(p->handled[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* The "actor-restored" record. */
+static void restored_event(const rs_row *row, const rt_spec *s, const rs_plan *p, rt_buf *b)
+{
+    rt_buf_puts(b, "{\"id\":");
+    rt_buf_json_str(b, row->id, RT_ID_LEN);
+    rt_buf_puts(b, ",\"name\":");
+    rt_buf_json_str(b, s->name, strlen(s->name));
+    rt_buf_puts(b, ",\"version\":");
+    rt_buf_json_str(b, s->version, strlen(s->version));
+    rt_buf_puts(b, ",\"manifest\":");
+    if (row->mpath != NULL)
+        rt_buf_json_str(b, row->mpath, strlen(row->mpath));
+    else
+        rt_buf_puts(b, "null");
+    rt_buf_puts(b, ",\"parent\":");
+    if (row->parent[0])
+        rt_buf_json_str(b, row->parent, RT_ID_LEN);
+    else
+        rt_buf_puts(b, "null");
+    rt_buf_puts(b, ",\"state\":");
+    if (p->has_state)
+        rt_buf_json_hex(b, p->state, p->state_len);
+    else
+        rt_buf_puts(b, "null");
+    rt_buf_printf(b, ",\"init\":%s,\"after_seq\":", p->need_init ? "true" : "false");
+    if (p->has_chain)
+        rt_buf_printf(b, "%llu}", (unsigned long long)p->head);
+    else
+        rt_buf_puts(b, "null}");
+}
+
+/* The spec of a row: its manifest text, relative paths against its
+ * directory, reported under the path it was started from. */
+static int row_spec(rt_runtime *rt, const rs_row *row, rt_spec **out, th_error *err)
+{
+    rt_spec *s;
+    char *path;
+    int rc = rt_spec_load(rt, NULL, row->mtext, row->base, NULL, &s, err);
+
+    if (rc != 0)
+        return rc;
+    if (row->mpath != NULL) {
+        if ((path = strdup(row->mpath)) == NULL) {
+            rt_spec_release(s);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        free(s->man->source);
+        s->man->source = path;
+        s->manifest_path = path;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Create one actor from its row and plan (not yet runnable: the caller
+ * owns its turn). */
+static int restore_one(rt_runtime *rt, const rs_row *row, const rs_plan *p, rt_actor *parent,
+                       rt_actor **out, th_error *err)
+{
+    rt_actor_new_opts o;
+    rt_spec *spec = NULL;
+    rt_buf ev = {0};
+    int rc;
+
+    if ((rc = row_spec(rt, row, &spec, err)) != 0)
+        return rc;
+    restored_event(row, spec, p, &ev);
+    if (ev.oom) {
+        rt_spec_release(spec);
+        rt_buf_release(&ev);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    memset(&o, 0, sizeof o);
+    o.id = row->id;
+    o.has_init_state = row->has_init;
+    o.init_state = row->init;
+    o.init_state_len = row->init_len;
+    o.has_state = p->has_state;
+    o.state = p->state;
+    o.state_len = p->state_len;
+    o.run_init = p->need_init;
+    o.event = p->has_chain ? "actor-restored" : NULL; /* no chain: spawned again */
+    o.event_data = ev.data;
+    o.event_len = ev.len;
+    rc = rt_actor_new(rt, spec, parent, &o, out, err);
+    rt_spec_release(spec);
+    rt_buf_release(&ev);
+    return rc;
+}
+
+static int exec_id(sqlite3 *db, const char *sql, const char *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Queue the actor's messages not yet handled, in order; mark those its
+ * chain shows handled.  Returns how many were queued, or -1. */
+static long queue_messages(sqlite3 *db, rt_actor *a, const rs_plan *p)
+{
+    sqlite3_stmt *st = NULL, *mark = NULL;
+    long n = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT id, sender, data FROM durable_msg WHERE actor = ? AND"
+                            " handled = 0 ORDER BY n",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "UPDATE durable_msg SET handled = 1, data = NULL WHERE id = ?",
+                                -1, &mark, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *from = (const char *)sqlite3_column_text(st, 1);
+        rt_msg *m;
+        rc = SQLITE_OK;
+        if (id == NULL || strlen(id) != RT_ID_LEN)
+            continue;
+        if (plan_handled(p, id)) {
+            sqlite3_bind_text(mark, 1, id, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(mark) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(mark);
+            continue;
+        }
+        m = rt_msg_new(RT_MSG_SEND, sqlite3_column_blob(st, 2),
+                       (size_t)sqlite3_column_bytes(st, 2));
+        if (m == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        m->durable = true;
+        memcpy(m->b, id, RT_ID_LEN + 1);
+        if (from != NULL && strlen(from) == RT_ID_LEN)
+            memcpy(m->a, from, RT_ID_LEN + 1);
+        rt_actor_post(a, m); /* its turn is ours: nothing runs yet */
+        n++;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    sqlite3_finalize(mark);
+    if (rc == SQLITE_OK && p->has_chain) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE durable_actor SET marked_seq = %llu WHERE id = ?",
+                 (unsigned long long)p->head);
+        rc = exec_id(db, sql, a->id);
+    }
+    return rc == SQLITE_OK ? n : -1;
+}
+
+static rt_actor *find_created(rt_actor **v, size_t n, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (v[i] != NULL && strcmp(v[i]->id, id) == 0)
+            return v[i];
+    return NULL;
+}
+
+static bool in_list(char (*v)[RT_ID_LEN + 1], size_t n, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(v[i], id) == 0)
+            return true;
+    return false;
+}
+
+int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_t *restored,
+                       th_error *err)
+{
+    sqlite3 *db = NULL;
+    rs_row *rows = NULL;
+    rt_actor **made = NULL;
+    rs_plan *plans = NULL;
+    char(*kept)[RT_ID_LEN + 1] = NULL; /* not brought back now, kept for later */
+    size_t nrows = 0, nkept = 0, i, count = 0;
+    char what[TH_ERROR_MSG_MAX + 64];
+    th_error e;
+    int rc;
+
+    if (restored != NULL)
+        *restored = 0;
+    if (rt->durable == NULL)
+        return th_error_set(err, TH_EINVAL, "the runtime was not created durable");
+    if ((rc = db_open(rt->home, 0, &db, err)) != 0)
+        return th_error_prefix(err, "restoring the durable actors");
+    if ((rc = load_rows(db, &rows, &nrows, err)) != 0)
+        goto out;
+    made = calloc(nrows + 1, sizeof *made);
+    plans = calloc(nrows + 1, sizeof *plans);
+    kept = calloc(nrows + 1, sizeof *kept);
+    if (made == NULL || plans == NULL || kept == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory restoring the durable actors");
+        goto out;
+    }
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(db, sqlite3_errcode(db), err, "restoring the durable actors");
+        goto out;
+    }
+    for (i = 0; i < nrows; i++) {
+        rs_row *r = &rows[i];
+        rt_actor *parent = r->parent[0] ? find_created(made, i, r->parent) : NULL;
+        bool forget = true;
+
+        th_error_clear(&e);
+        if (r->parent[0] && parent == NULL) {
+            forget = !in_list(kept, nkept, r->parent);
+            snprintf(what, sizeof what, "its parent %.8s was not brought back", r->parent);
+            rc = TH_ENOENT;
+        } else if ((rc = analyze(rt, r, &plans[i], &e)) != 0) {
+            forget = false;
+            snprintf(what, sizeof what, "its chain cannot be read: %s", e.msg);
+        } else if (plans[i].verdict != RS_RESTORE) {
+            snprintf(what, sizeof what, "%s",
+                     plans[i].verdict == RS_FAILED ? "it had failed" : "it had stopped");
+            rc = TH_ENOENT;
+        } else if ((rc = restore_one(rt, r, &plans[i], parent, &made[i], &e)) != 0) {
+            forget = false;
+            snprintf(what, sizeof what, "%s", e.msg);
+        }
+        if (rc == 0)
+            continue;
+        made[i] = NULL;
+        if (forget) {
+            exec_id(db, "DELETE FROM durable_actor WHERE id = ?", r->id);
+        } else {
+            memcpy(kept[nkept++], r->id, RT_ID_LEN + 1);
+        }
+        if (fn != NULL)
+            fn(ud, r->id, NULL, rc, what);
+    }
+    for (i = 0; i < nrows; i++) {
+        long n;
+        if (made[i] == NULL)
+            continue;
+        if ((n = queue_messages(db, made[i], &plans[i])) < 0) {
+            rt_log(rt, made[i]->id, made[i]->spec->name, "its messages cannot be read: %s",
+                   sqlite3_errmsg(db));
+            n = 0;
+        }
+        count++;
+        if (fn != NULL) {
+            snprintf(what, sizeof what, "state %s%zu bytes, %ld message%s to handle%s",
+                     plans[i].has_state ? "" : "none, ", plans[i].state_len, n, n == 1 ? "" : "s",
+                     plans[i].need_init ? ", init to run" : "");
+            fn(ud, made[i]->id, made[i]->spec->name, 0, what);
+        }
+    }
+    exec_id(db,
+            "DELETE FROM durable_msg WHERE actor NOT IN (SELECT id FROM durable_actor)"
+            " AND actor <> ?",
+            "");
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rt_log(rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    /* everyone exists: now they may run */
+    for (i = 0; i < nrows; i++)
+        if (made[i] != NULL)
+            rt_sched_push(made[i], RT_PUSH_WAKE);
+    rc = 0;
+out:
+    for (i = 0; i < nrows; i++) {
+        row_release(&rows[i]);
+        if (plans != NULL)
+            plan_release(&plans[i]);
+    }
+    free(rows);
+    free(plans);
+    free(made);
+    free(kept);
+    sqlite3_close_v2(db);
+    if (restored != NULL)
+        *restored = count;
+    return rc;
+}
