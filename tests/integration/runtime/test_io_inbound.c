@@ -98,9 +98,12 @@ static void ev_done(rt_inbound *in, int status, const char *text)
 }
 
 static const rt_inbound_ops ev_ops = {
-    "process-handlers", WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDOUT,
-    ev_lower,           ev_lift,
-    ev_params,          NULL,
+    "process-handlers",
+    WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDOUT,
+    ev_lower,
+    ev_lift,
+    ev_params,
+    NULL,
     ev_done,
 };
 
@@ -303,8 +306,8 @@ static void test_refusals(void **state)
     verify_chain(&t, tgt);
 
     e = ev_new(&o, "y");
-    assert_int_equal(rt_inbound_deliver(t.rt, "00000000-0000-4000-8000-000000000000", &e->in, false),
-                     TH_ENOENT);
+    assert_int_equal(
+        rt_inbound_deliver(t.rt, "00000000-0000-4000-8000-000000000000", &e->in, false), TH_ENOENT);
     free(e);
     rtt_stop(&t);
 }
