@@ -70,18 +70,18 @@ enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED };
 typedef struct dur_job {
     struct dur_job *next;
     int kind;
-    rt_actor *target;              /* DJ_MSG, DJ_ACTOR_ADD: reference */
-    rt_msg *m;                     /* DJ_MSG: the message (owned) */
-    char origin[RT_ID_LEN + 1];    /* DJ_MSG: "" or the message whose handling sent it */
-    char id[RT_ID_LEN + 1];        /* DJ_HANDLED: message; DJ_ACTOR_DEL: actor */
-    char actor[RT_ID_LEN + 1];     /* DJ_HANDLED: the actor whose chain handled it */
-    uint64_t seq;                  /* DJ_HANDLED: the event; UINT64_MAX if none */
-    char parent[RT_ID_LEN + 1];    /* DJ_ACTOR_ADD */
+    rt_actor *target;           /* DJ_MSG, DJ_ACTOR_ADD: reference */
+    rt_msg *m;                  /* DJ_MSG: the message (owned) */
+    char origin[RT_ID_LEN + 1]; /* DJ_MSG: "" or the message whose handling sent it */
+    char id[RT_ID_LEN + 1];     /* DJ_HANDLED: message; DJ_ACTOR_DEL: actor */
+    char actor[RT_ID_LEN + 1];  /* DJ_HANDLED: the actor whose chain handled it */
+    uint64_t seq;               /* DJ_HANDLED: the event; UINT64_MAX if none */
+    char parent[RT_ID_LEN + 1]; /* DJ_ACTOR_ADD */
     char *manifest_path, *manifest_text, *base_dir;
     bool has_init;
     uint8_t *init;
     size_t init_len;
-    rt_sync *init_sync;            /* DJ_ACTOR_ADD: answered once stored */
+    rt_sync *init_sync; /* DJ_ACTOR_ADD: answered once stored */
     rt_reply init_reply;
     bool inserted;
     int status;
@@ -249,12 +249,11 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
     case DJ_ACTOR_ADD:
         if (status != 0)
             rt_log(rt, j->target->id, NULL,
-                   "the actor could not be made durable (it will not survive a restart): %s",
-                   why);
+                   "the actor could not be made durable (it will not survive a restart): %s", why);
         rt_reply_complete(rt, &j->init_reply, TH_OK, true, (const uint8_t *)j->target->id,
                           RT_ID_LEN, NULL);
         if (j->init_sync != NULL) {
-            rt_reply s = {NULL, 0, j->init_sync};
+            rt_reply s = {NULL, 0, j->init_sync, NULL};
             j->init_sync = NULL;
             rt_reply_complete(rt, &s, TH_OK, false, NULL, 0, NULL);
         }
@@ -347,8 +346,7 @@ static bool event_message_id(const char *type, const uint8_t *data, size_t len,
 
     if (strcmp(type, "wasm-result") != 0 && strcmp(type, "actor-failed") != 0 &&
         strcmp(type, "message-dropped") != 0 &&
-        (strcmp(type, "wasm-call") != 0 ||
-         memmem(data, len, "\"result\":{", 10) == NULL))
+        (strcmp(type, "wasm-call") != 0 || memmem(data, len, "\"result\":{", 10) == NULL))
         return false;
     p = memmem(data, len, MSGID_KEY, k);
     if (p == NULL || (size_t)(data + len - p) < k + RT_ID_LEN + 1 || p[k + RT_ID_LEN] != '"')

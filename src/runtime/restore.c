@@ -457,8 +457,7 @@ static long queue_messages(sqlite3 *db, rt_actor *a, const rs_plan *p)
                             " handled = 0 ORDER BY n",
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "UPDATE durable_msg SET handled = 1, data = NULL WHERE id = ?",
+        rc = sqlite3_prepare_v2(db, "UPDATE durable_msg SET handled = 1, data = NULL WHERE id = ?",
                                 -1, &mark, NULL);
     if (rc == SQLITE_OK)
         sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
