@@ -10,7 +10,10 @@
  *
  *   baseline     GET of a 1-byte static body (the bare HTTP library)
  *   state        GET /v1/actors/ID/state of a counter actor
- *   messages     POST /v1/actors/ID/messages (one-way, 5 bytes)
+ *   messages     POST /v1/actors/ID/messages (one-way, 5 bytes) to a durable
+ *                actor (the default: each message is stored before its
+ *                202, docs/durability.md), and the same to a counter with
+ *                `durable = false` (the cost of durability, same run)
  *   SSE          one subscriber on GET /v1/actors/ID/events?follow=1 while
  *                messages arrive every 2 ms: the delay from an event's
  *                commit (a runtime subscription on the same actor, called
@@ -293,7 +296,8 @@ int main(int argc, char **argv)
     th_error err;
     pthread_t st, ct;
     struct MHD_Daemon *base;
-    load_result rb, rs, rm;
+    load_result rb, rs, rm, rn;
+    char id2[64], *text = NULL, dir[512];
     sse_arg sa;
     uint64_t sub;
     int i, fails = 0;
@@ -326,6 +330,33 @@ int main(int argc, char **argv)
         fprintf(stderr, "api_bench: %s\n", err.msg);
         return 1;
     }
+    {
+        /* the same counter, not durable */
+        FILE *f = fopen(THEATER_BENCH_COUNTER, "rb");
+        long n = -1;
+        char *slash;
+        if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+            fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 32)) != NULL) {
+            strcpy(text, "durable = false\n");
+            n = (long)fread(text + 16, 1, (size_t)n, f);
+            text[16 + n] = 0;
+        }
+        if (f != NULL)
+            fclose(f);
+        snprintf(dir, sizeof dir, "%s", THEATER_BENCH_COUNTER);
+        if ((slash = strrchr(dir, '/')) != NULL)
+            *slash = 0;
+        else
+            strcpy(dir, ".");
+        memset(&o, 0, sizeof o);
+        o.manifest_text = text;
+        o.base_dir = dir;
+        if (text == NULL || th_runtime_spawn(rt, &o, id2, &err) != 0) {
+            fprintf(stderr, "api_bench: %s\n", text ? err.msg : "cannot read the counter");
+            return 1;
+        }
+        free(text);
+    }
     snprintf(sock, sizeof sock, "%s/theater.sock", home);
     snprintf(bsock, sizeof bsock, "%s/baseline.sock", home);
     base = baseline_start(bsock);
@@ -349,6 +380,12 @@ int main(int argc, char **argv)
     printf(
         "  daemon    POST messages     %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  (%.2fx baseline)%s\n",
         rm.per_s, rm.p50_ms, rm.p99_ms, rm.per_s / rb.per_s, rm.errors ? "  ERRORS" : "");
+    snprintf(url, sizeof url, "http://theater/v1/actors/%s/messages", id2);
+    load(sock, url, "hello", &rn);
+    printf("  daemon    POST messages, durable = false  %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  "
+           "(%.2fx baseline; durable: %.2fx of this)%s\n",
+           rn.per_s, rn.p50_ms, rn.p99_ms, rn.per_s / rb.per_s, rm.per_s / rn.per_s,
+           rn.errors ? "  ERRORS" : "");
 
     /* SSE: subscribe after everything so far, then send paced messages */
     {

@@ -58,7 +58,7 @@ static void chain_usage(FILE *out)
           "ACTOR is an actor id or any unique prefix of one (as `chain ls` prints it).\n"
           "Event types: actor-spawned, wasm-call, wasm-result, host-call, actor-failed,\n"
           "supervisor-action, actor-restarted, actor-stopped, message-dropped,\n"
-          "init-skipped.\n"
+          "init-skipped, actor-restored.\n"
           "\n"
           "verify, verify-file and import exit with status 1 and name the first bad\n"
           "event (actor, sequence number, what is wrong) if verification fails; an\n"

@@ -25,8 +25,9 @@
 #include "cli/event_text.h"
 
 const char *const cli_event_types[] = {
-    "actor-spawned",     "wasm-call",       "wasm-result",   "host-call",       "actor-failed",
-    "supervisor-action", "actor-restarted", "actor-stopped", "message-dropped", "init-skipped",
+    "actor-spawned",   "wasm-call",         "wasm-result",     "host-call",
+    "actor-failed",    "supervisor-action", "actor-restarted", "actor-stopped",
+    "message-dropped", "init-skipped",      "actor-restored",
 };
 const size_t cli_event_ntypes = sizeof cli_event_types / sizeof cli_event_types[0];
 
@@ -50,7 +51,7 @@ const char *cli_event_types_joined(void)
 {
     static const char joined[] = "actor-spawned, wasm-call, wasm-result, host-call, actor-failed, "
                                  "supervisor-action, actor-restarted, actor-stopped, "
-                                 "message-dropped, init-skipped";
+                                 "message-dropped, init-skipped, actor-restored";
     return joined;
 }
 
@@ -743,6 +744,28 @@ static void sum_restarted(rctx *c, const json_t *d)
     put_rest(c, d, used);
 }
 
+/* "actor-restored" (docs/durability.md): brought back by a new daemon. */
+static void sum_restored(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"id",    "name", "version",   "manifest", "parent",
+                                       "state", "init", "after_seq", NULL};
+    const json_t *parent = json_object_get(d, "parent"), *after = json_object_get(d, "after_seq");
+
+    fputs("restored ", c->out);
+    put_word(c, json_object_get(d, "name"));
+    if (json_is_integer(after))
+        fprintf(c->out, " after event %lld", (long long)json_integer_value(after));
+    if (parent != NULL && !json_is_null(parent)) {
+        fputs(", parent ", c->out);
+        put_id(c, parent);
+    }
+    fputs(", state ", c->out);
+    put_hex(c, json_object_get(d, "state"));
+    if (json_is_true(json_object_get(d, "init")))
+        fputs(", init runs again", c->out);
+    put_rest(c, d, used);
+}
+
 static void sum_stopped(rctx *c, const json_t *d)
 {
     static const char *const used[] = {"reason", "data", NULL};
@@ -783,6 +806,7 @@ static const struct {
     {"actor-failed", sum_failed},       {"supervisor-action", sum_supervisor},
     {"actor-restarted", sum_restarted}, {"actor-stopped", sum_stopped},
     {"message-dropped", sum_dropped},   {"init-skipped", sum_skipped},
+    {"actor-restored", sum_restored},
 };
 
 /* ------------------------------------------------------------------ */

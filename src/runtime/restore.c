@@ -292,6 +292,17 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
             p->head = x->items[x->count - 1].seq;
         }
         for (k = x->count; !found && k-- > 0;) {
+            uint8_t h[TH_CHAIN_HASH_LEN];
+            uint64_t size;
+            if (th_chain_event_content_ref(&x->items[k], h, &size) &&
+                (strcmp(x->items[k].type, "wasm-call") == 0 ||
+                 strcmp(x->items[k].type, "wasm-result") == 0)) {
+                rc = th_error_set(err, TH_ETOOBIG,
+                                  "event %llu holds %llu bytes (recorded by content reference): "
+                                  "restoring a state from it is not supported",
+                                  (unsigned long long)x->items[k].seq, (unsigned long long)size);
+                goto out;
+            }
             if (base_kind(&x->items[k]) != B_NONE) {
                 found = true;
                 base_page = npages - 1;

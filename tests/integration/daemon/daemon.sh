@@ -441,6 +441,49 @@ kill9)
     "$THEATER" chain events "$sup" --home "$H" | grep -q handle-request || fail "events before kill -9 are lost"
     ;;
 
+durable)
+    # docs/durability.md: what comes back after kill -9 and SIGTERM, and what not
+    start_daemon
+    parent=$(start_json "$EXAMPLES/counter.toml")
+    child=$(expect_status 201 POST /v1/actors -H 'Content-Type: application/json' \
+        -d "{\"manifest\":\"$EXAMPLES/counter.toml\",\"parent\":\"$parent\"}" | json_get id)
+    sed 's/^name = .*/name = "ephemeral"\ndurable = false/' "$EXAMPLES/counter.toml" >"$H/eph.toml"
+    sed -i "s|^component = \"|component = \"$EXAMPLES/|" "$H/eph.toml"
+    eph=$(start_json "$H/eph.toml")
+    gone=$(start_json "$EXAMPLES/counter.toml")
+    [ -n "$child" ] && [ -n "$eph" ] && [ -n "$gone" ] || fail "cannot start the actors"
+    expect_status 200 DELETE "/v1/actors/$gone" >/dev/null
+    for m in 5 5 5; do expect_status 202 POST "/v1/actors/$parent/messages" --data-binary $m >/dev/null; done
+    expect_status 202 POST "/v1/actors/$child/messages" --data-binary 7 >/dev/null
+    [ "$(api POST "/v1/actors/$parent/requests" -d x)" = 15 ] || fail "parent's count before the crash"
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    DPID=
+    start_daemon
+    grep -q "restored actor counter ($(printf %s "$parent" | cut -c1-8)): state 2 bytes" "$H/server.log" ||
+        fail "no log line for the restored parent"
+    list=$(api GET /v1/actors)
+    "$THEATER" list --home "$H" | grep -q "^$(printf %s "$child" | cut -c1-8) .*running" || fail "theater list"
+    contains "$list" "\"id\":\"$parent\"" "the parent is back"
+    contains "$list" "\"id\":\"$child\",[^}]*\"parent\":\"$parent\"" "the child is back, with its parent"
+    printf '%s' "$list" | grep -q "$eph" && fail "an actor with durable = false came back"
+    printf '%s' "$list" | grep -q "$gone" && fail "a stopped actor came back"
+    [ "$(api GET "/v1/actors/$parent/state")" = 15 ] || fail "the parent's state after kill -9"
+    [ "$(api GET "/v1/actors/$child/state")" = 7 ] || fail "the child's state after kill -9"
+    "$THEATER" events "$parent" --type actor-restored | grep -q "restored counter" ||
+        fail "no actor-restored event"
+    expect_status 202 POST "/v1/actors/$parent/messages" --data-binary 1 >/dev/null
+    stop_daemon; [ "$RC" = 0 ] || fail "exit status"
+    start_daemon
+    [ "$(api POST "/v1/actors/$parent/requests" -d x)" = 16 ] || fail "the parent's state after SIGTERM"
+    expect_status 200 DELETE "/v1/actors/$parent" >/dev/null
+    stop_daemon
+    start_daemon
+    [ "$(api GET /v1/actors)" = '{"actors":[]}' ] || fail "a stopped parent (or its child) came back: $(api GET /v1/actors)"
+    stop_daemon
+    "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify"
+    ;;
+
 two_daemons)
     start_daemon
     id=$(start_json "$EXAMPLES/counter.toml")
