@@ -678,6 +678,8 @@ static void record_call(rt_actor *a, rt_op *op)
         rt_buf_puts(&b, ",\"from\":");
         rt_buf_json_str(&b, m->a, strlen(m->a));
     }
+    if (m->durable)
+        rt_durable_json_id(&b, m); /* which stored message (a replay sees it here) */
     rt_buf_puts(&b, "}");
     op->call_rec = b; /* recorded by rt_record before any other event, or
                          merged with the result by record_result */
@@ -1102,8 +1104,6 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
         b = op->call_rec;
         memset(&op->call_rec, 0, sizeof op->call_rec);
         b.len--; /* the closing brace */
-        if (op->msg->durable)
-            rt_durable_json_id(&b, op->msg);
         rt_buf_puts(&b, ",\"result\":{\"state\":");
     } else {
         rt_buf_puts(&b, "{\"function\":\"");

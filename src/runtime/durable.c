@@ -337,9 +337,8 @@ static void *writer_main(void *arg)
 
 #define MSGID_KEY "\"message_id\":\""
 
-/* The message id an event marks as handled, or false. */
-static bool event_message_id(const char *type, const uint8_t *data, size_t len,
-                             char id[RT_ID_LEN + 1])
+bool rt_durable_event_handled(const char *type, const uint8_t *data, size_t len,
+                              char id[RT_ID_LEN + 1])
 {
     const uint8_t *p;
     size_t k = sizeof MSGID_KEY - 1;
@@ -370,7 +369,7 @@ static void on_durable_event(void *ud, const th_chain_event *ev)
     dur_held **pp, *h = NULL;
     dur_job *j;
 
-    if (!event_message_id(ev->type, ev->data, ev->data_len, id))
+    if (!rt_durable_event_handled(ev->type, ev->data, ev->data_len, id))
         return;
     pthread_mutex_lock(&d->hlock);
     for (pp = &d->held; *pp != NULL; pp = &(*pp)->next) {

@@ -218,15 +218,10 @@ static int apply_base(const th_chain_event *e, int kind, rs_plan *p, th_error *e
 
 static int add_handled(rs_plan *p, const th_chain_event *e)
 {
-    static const char key[] = "\"message_id\":\"";
-    const uint8_t *at;
+    char id[RT_ID_LEN + 1];
     char **v;
 
-    if (strcmp(e->type, "wasm-call") != 0 && strcmp(e->type, "wasm-result") != 0 &&
-        strcmp(e->type, "actor-failed") != 0 && strcmp(e->type, "message-dropped") != 0)
-        return 0;
-    if ((at = memmem(e->data, e->data_len, key, sizeof key - 1)) == NULL ||
-        (size_t)(e->data + e->data_len - at) < sizeof key + RT_ID_LEN)
+    if (!rt_durable_event_handled(e->type, e->data, e->data_len, id))
         return 0;
     if (p->nhandled == p->caphandled) {
         size_t cap = p->caphandled ? 2 * p->caphandled : 16;
@@ -235,7 +230,7 @@ static int add_handled(rs_plan *p, const th_chain_event *e)
         p->handled = v;
         p->caphandled = cap;
     }
-    if ((p->handled[p->nhandled] = strndup((const char *)at + sizeof key - 1, RT_ID_LEN)) == NULL)
+    if ((p->handled[p->nhandled] = strdup(id)) == NULL)
         return TH_ENOMEM;
     p->nhandled++;
     return 0;
@@ -539,7 +534,8 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
     rt_actor **made = NULL;
     rs_plan *plans = NULL;
     char(*kept)[RT_ID_LEN + 1] = NULL; /* not brought back now, kept for later */
-    size_t nrows = 0, nkept = 0, i, count = 0;
+    char(*gone)[RT_ID_LEN + 1] = NULL; /* forgotten */
+    size_t nrows = 0, nkept = 0, ngone = 0, i, count = 0;
     char what[TH_ERROR_MSG_MAX + 64];
     th_error e;
     int rc;
@@ -555,12 +551,9 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
     made = calloc(nrows + 1, sizeof *made);
     plans = calloc(nrows + 1, sizeof *plans);
     kept = calloc(nrows + 1, sizeof *kept);
-    if (made == NULL || plans == NULL || kept == NULL) {
+    gone = calloc(nrows + 1, sizeof *gone);
+    if (made == NULL || plans == NULL || kept == NULL || gone == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory restoring the durable actors");
-        goto out;
-    }
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_error(db, sqlite3_errcode(db), err, "restoring the durable actors");
         goto out;
     }
     for (i = 0; i < nrows; i++) {
@@ -588,13 +581,19 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
             continue;
         made[i] = NULL;
         if (forget) {
-            exec_id(db, "DELETE FROM durable_actor WHERE id = ?", r->id);
+            memcpy(gone[ngone++], r->id, RT_ID_LEN + 1);
         } else {
             memcpy(kept[nkept++], r->id, RT_ID_LEN + 1);
         }
         if (fn != NULL)
             fn(ud, r->id, NULL, rc, what);
     }
+    /* the records, in one short transaction (the chain's writer is
+     * storing the actor-restored events meanwhile) */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        rt_log(rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
+    for (i = 0; i < ngone; i++)
+        exec_id(db, "DELETE FROM durable_actor WHERE id = ?", gone[i]);
     for (i = 0; i < nrows; i++) {
         long n;
         if (made[i] == NULL)
@@ -635,6 +634,7 @@ out:
     free(plans);
     free(made);
     free(kept);
+    free(gone);
     sqlite3_close_v2(db);
     if (restored != NULL)
         *restored = count;

@@ -717,6 +717,11 @@ void rt_durable_dropped(rt_actor *a, const rt_msg *m);
  * request `m` (taken from m->reply) until the event that answers it is
  * durable. */
 void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len);
+/* True if the event (type, JSON data) ends the handling of a stored
+ * message: a result ("wasm-call" with its result, "wasm-result"),
+ * "actor-failed" or "message-dropped" with "message_id"; its id in `id`. */
+bool rt_durable_event_handled(const char *type, const uint8_t *data, size_t len,
+                              char id[RT_ID_LEN + 1]);
 /* Append ,"message_id":"<m->b>" to an event's JSON. */
 void rt_durable_json_id(rt_buf *b, const rt_msg *m);
 

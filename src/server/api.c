@@ -482,6 +482,7 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
 static void h_message(srv_req *r, char **seg)
 {
     th_error err;
+    bool waiting;
     int rc;
 
     if (!srv_resolve_actor(r, seg[2], false, r->id))
@@ -496,7 +497,15 @@ static void h_message(srv_req *r, char **seg)
             srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
         else
             srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+        return;
     }
+    /* not answered yet (a durable actor's message is being stored, or waits
+     * for room in a full mailbox): at most the request timeout */
+    pthread_mutex_lock(&r->lock);
+    waiting = r->state == REQ_WAITING;
+    pthread_mutex_unlock(&r->lock);
+    if (waiting)
+        srv_timeout_add(r->srv, r, TH_SERVER_REQUEST_TIMEOUT_MS);
 }
 
 /* The actor's answer to POST .../requests (a runtime thread). */
