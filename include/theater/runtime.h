@@ -303,6 +303,29 @@ int th_runtime_channel_close(th_runtime *rt, const char *channel, th_error *err)
 struct th_chain *th_runtime_chain(th_runtime *rt);
 struct th_store *th_runtime_store(th_runtime *rt);
 
+/* ------------------------------------------------------------------ */
+/* Components (src/runtime/component.c)                               */
+
+/* An actor's component is part of its record: actor-spawned,
+ * actor-restarted and component-updated events name the SHA-256 of its
+ * bytes ("component", docs/events.md) and the bytes are in the content
+ * store TH_CHAIN_CONTENT_STORE of the home. */
+
+/* The bytes of the component `hash` (64 lowercase hex digits) from the
+ * store `s`, checked against the hash.  *bytes is malloc'd (caller frees).
+ * TH_ENOENT if the store does not have it, TH_ECORRUPT if the stored bytes
+ * do not match. */
+int th_runtime_component_read(struct th_store *s, const char *hash, uint8_t **bytes /* out */,
+                              size_t *len /* out */, th_error *err);
+
+/* The component an actor ran right after event `upto` of its chain `evs`
+ * (events oldest first, evs->items[i].seq == i; SIZE_MAX: after the last):
+ * the hash named by the last actor-spawned, actor-restarted or
+ * component-updated event up to it, into `hash` (65 bytes).  TH_ENOENT if
+ * no such event names one (a chain recorded before components were). */
+int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *hash /* out */,
+                               th_error *err);
+
 /* The THEATER_HOME directory the runtime uses (borrowed). */
 const char *th_runtime_home(th_runtime *rt);
 

@@ -39,7 +39,10 @@ static void chain_usage(FILE *out)
           "                                        whole; --json: JSON Lines (docs/events.md)\n"
           "  verify [ACTOR]                        recompute every hash, link and signature of\n"
           "                                        ACTOR's chain or of all chains\n"
-          "  export ACTOR [-o FILE]                ACTOR's chain as JSON Lines (stdout)\n"
+          "  export ACTOR [-o FILE] [--with-components]\n"
+          "                                        ACTOR's chain as JSON Lines (stdout); with\n"
+          "                                        --with-components also the code it ran, so\n"
+          "                                        the file alone can be replayed\n"
           "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin) and say\n"
           "                                        who signed it; the signer must be trusted\n"
           "                                        here (see trust), or be --key\n"
@@ -58,7 +61,7 @@ static void chain_usage(FILE *out)
           "ACTOR is an actor id or any unique prefix of one (as `chain ls` prints it).\n"
           "Event types: actor-spawned, wasm-call, wasm-result, host-call, actor-failed,\n"
           "supervisor-action, actor-restarted, actor-stopped, message-dropped,\n"
-          "init-skipped.\n"
+          "init-skipped, component-updated.\n"
           "\n"
           "verify, verify-file and import exit with status 1 and name the first bad\n"
           "event (actor, sequence number, what is wrong) if verification fails; an\n"
@@ -70,7 +73,7 @@ static void chain_usage(FILE *out)
 typedef struct chain_args {
     const char *home, *type, *out, *key;
     size_t limit;
-    int json, wide, allow_untrusted;
+    int json, wide, allow_untrusted, with_components, state;
     char *pos[4];
     int npos;
 } chain_args;
@@ -99,6 +102,8 @@ static int parse(int argc, char **argv, chain_args *a)
             a->wide = 1;
         } else if (strcmp(argv[i], "--allow-untrusted") == 0) {
             a->allow_untrusted = 1;
+        } else if (strcmp(argv[i], "--with-components") == 0) {
+            a->with_components = 1;
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             errno = 0;
             a->limit = (size_t)strtoull(argv[++i], &end, 10);
@@ -552,7 +557,8 @@ int cli_cmd_chain(int argc, char **argv)
             rc = th_error_set(&err, TH_EIO, "cannot create %s: %s", a.out, strerror(errno));
             goto out;
         }
-        rc = th_chain_export(c, full, out, &err);
+        rc = th_chain_export_with(c, full, a.with_components ? TH_CHAIN_EXPORT_COMPONENTS : 0, out,
+                                  &err);
         if (out != stdout && fclose(out) != 0 && rc == TH_OK)
             rc = th_error_set(&err, TH_EIO, "cannot write %s", a.out);
     } else {

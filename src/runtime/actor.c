@@ -75,6 +75,7 @@ void rt_actor_release(rt_actor *a)
         free(a->op);
     }
     th_wasm_instance_free(a->inst);
+    th_wasm_module_free(a->module);
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -126,7 +127,8 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     cfg.max_memory_bytes = a->lim.memory_bytes;
     cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
-    rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
+    rc = th_wasm_instance_new(a->module != NULL ? a->module : a->spec->module, a->rt->imports, &cfg,
+                              &a->inst, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
     for (i = 0; i < RT_EX_COUNT; i++) {
@@ -180,7 +182,9 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
-    rt_buf_puts(&b, "}");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    rt_buf_puts(&b, "\"}");
     rt_record_buf(a, event, &b);
 }
 
@@ -246,6 +250,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
+    memcpy(a->component, spec->component, sizeof a->component);
     rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);

@@ -53,6 +53,7 @@ typedef struct rt_spec rt_spec;
 typedef struct rt_op rt_op;
 
 #define RT_ID_LEN 36
+#define RT_HASH_HEX 64 /* a SHA-256 as lowercase hex */
 
 /* ------------------------------------------------------------------ */
 /* Byte buffers                                                       */
@@ -264,7 +265,8 @@ struct rt_spec {
     char *manifest_text; /* the TOML text (kept for restarts and records) */
     char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
-    uint32_t handlers; /* bit set of RT_H_* */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of the module's bytes */
+    uint32_t handlers;               /* bit set of RT_H_* */
     bool save_chain;
     bool has_init_state;
     uint8_t *init_state; /* the manifest's init_state, resolved */
@@ -483,6 +485,9 @@ struct rt_actor {
 
     /* Owned by the thread running the turn. */
     rt_spec *spec;
+    th_wasm_module *module;          /* the code it runs: the spec's, or after an
+                                        upgrade its own (reference held) */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of that code's bytes */
     th_wasm_instance *inst;
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
@@ -804,8 +809,10 @@ int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 typedef struct rt_module_entry {
     struct rt_module_entry *next;
-    char *key; /* path + size + mtime */
+    char *key; /* path + size + mtime, or "sha256:" + hash */
     th_wasm_module *module;
+    char hash[RT_HASH_HEX + 1]; /* SHA-256 of the component's bytes */
+    bool stored;                /* the bytes are in the content store */
 } rt_module_entry;
 
 typedef struct rt_channel {
@@ -873,8 +880,36 @@ struct th_runtime {
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Module cache: a loaded module for a file (new reference). */
-int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+/* Module cache: the loaded module of a component file (owned by the
+ * cache: an instance takes its own reference) and the SHA-256 of its bytes
+ * (lowercase hex).  With `keep` the bytes are also put in the content
+ * store (component.c), so that the chain events naming the hash can be
+ * replayed. */
+int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module **out /* out */,
+                   char hash[RT_HASH_HEX + 1] /* out */, th_error *err);
+
+/* Components (component.c).  An actor's component is part of its record:
+ * the chain events that start code (actor-spawned, actor-restarted,
+ * component-updated) name the SHA-256 of its bytes, and the bytes are in
+ * the content store TH_CHAIN_CONTENT_STORE. */
+
+/* Validate and compile `len` bytes (checked: exports with their ABI
+ * signatures are left to the caller), hashing them into `hash`; with
+ * `keep`, put them in the content store first.  *out is a new reference
+ * (th_wasm_module_free). */
+int rt_module_from_bytes(rt_runtime *rt, const uint8_t *bytes, size_t len, bool keep,
+                         th_wasm_module **out /* out */, char hash[RT_HASH_HEX + 1] /* out */,
+                         th_error *err);
+/* Add a module to the cache under `key` (taking over the reference in
+ * `m`, also on failure).  0 or TH_ENOMEM. */
+int rt_module_cache_put(rt_runtime *rt, const char *key, th_wasm_module *m,
+                        const char hash[RT_HASH_HEX + 1], bool stored, th_error *err);
+/* The module of the component whose SHA-256 is `hash` (64 hex digits),
+ * from the cache or the runtime's content store (the bytes are checked
+ * against the hash).  The module is owned by the cache.  TH_ENOENT if the
+ * store does not have it. */
+int rt_component_module(rt_runtime *rt, const char *hash, th_wasm_module **out /* out */,
+                        th_error *err);
 
 /* Remember how a root actor ended, for th_runtime_wait callers that come
  * after it is gone (runtime.c). */
