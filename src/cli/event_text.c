@@ -360,8 +360,8 @@ static void put_component(rctx *c, const json_t *v)
 
 static void sum_spawned(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"id",     "name",       "version",   "manifest",
-                                       "parent", "init_state", "component", NULL};
+    static const char *const used[] = {"id",         "name",      "version", "manifest", "parent",
+                                       "init_state", "component", "limits",  NULL};
     const json_t *parent = json_object_get(d, "parent");
 
     fputs("started ", c->out);

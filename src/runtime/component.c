@@ -162,8 +162,7 @@ static bool event_component(const th_chain_event *ev, char hash[RT_HASH_HEX + 1]
     return ok;
 }
 
-int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *hash,
-                               th_error *err)
+int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *hash, th_error *err)
 {
     size_t i, n = upto < evs->count ? upto + 1 : evs->count;
 
