@@ -326,6 +326,51 @@ int th_runtime_component_read(struct th_store *s, const char *hash, uint8_t **by
 int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *hash /* out */,
                                th_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Replay (src/runtime/replay.c)                                      */
+
+/* Called after each replayed operation (and each start of code) with the
+ * sequence number of its last event and the actor's state right after it
+ * (borrowed for the call). */
+typedef void (*th_replay_state_fn)(void *ud, uint64_t seq, bool has_state, const uint8_t *state,
+                                   size_t len);
+
+typedef struct th_replay_opts {
+    const th_chain_events *events;  /* the recorded chain, seq 0, 1, ... */
+    struct th_store *store;         /* the components by hash (may be NULL
+                                       with `component`) */
+    const th_handler_set *handlers; /* th_handlers_builtin(): the imports */
+    const uint8_t *component;       /* optional: replay this code instead */
+    size_t component_len;
+    uint64_t until;              /* replay the events up to this seq (UINT64_MAX: all);
+                                    an operation that ends after it is not run */
+    th_replay_state_fn state_fn; /* optional */
+    void *state_ud;
+} th_replay_opts;
+
+typedef struct th_replay_result {
+    uint64_t events;                   /* recorded events replayed, each matched */
+    bool diverged;                     /* the first difference: */
+    uint64_t seq;                      /* the recorded event where it is */
+    char type[64];                     /* ... its type */
+    char recorded[512], replayed[512]; /* both sides, "TYPE DATA" (cut) */
+    bool has_state;                    /* the state at the end (malloc'd) */
+    uint8_t *state;
+    size_t state_len;
+    char component[65]; /* the code replayed last (SHA-256 hex) */
+} th_replay_result;
+
+/* Re-run an actor from its chain: instantiate its recorded component (from
+ * `store` by the hash its events name, or `component`), call its exports
+ * with the recorded parameters in the recorded order (same limits), answer
+ * every host call with its recorded output (nothing reaches the world) and
+ * compare every event it produces with the recorded one.  Returns 0 when
+ * the replay ran: res->diverged says whether it matched (th_replay_result_release
+ * frees the state); an error when it could not (no component, a record it
+ * cannot read). */
+int th_replay_run(const th_replay_opts *opts, th_replay_result *res /* out */, th_error *err);
+void th_replay_result_release(th_replay_result *res);
+
 /* The THEATER_HOME directory the runtime uses (borrowed). */
 const char *th_runtime_home(th_runtime *rt);
 

@@ -184,7 +184,12 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, ",\"component\":\"");
     rt_buf_puts(&b, a->component);
-    rt_buf_puts(&b, "\"}");
+    /* what decides how far its code may run: a replay uses the same */
+    rt_buf_printf(
+        &b, "\",\"limits\":{\"fuel_per_call\":%llu,\"memory_bytes\":%llu,\"stack_bytes\":%zu}",
+        (unsigned long long)a->lim.fuel_per_call, (unsigned long long)a->lim.memory_bytes,
+        a->spec->stack_bytes);
+    rt_buf_puts(&b, "}");
     rt_record_buf(a, event, &b);
 }
 
@@ -1103,7 +1108,8 @@ static void op_finish(rt_actor *a)
     }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
-    deliver_outputs(a, op, &r);
+    if (a->replay == NULL) /* a replay touches nothing outside the actor */
+        deliver_outputs(a, op, &r);
     op_free(a);
     if (a->shutdown_req && a->stop_msg == NULL) {
         rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
@@ -1338,6 +1344,8 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     memset(a->fn, 0, sizeof a->fn);
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
+    if (a->replay != NULL)
+        return; /* nobody to tell: the record says what came next */
     rt_actor_refuse_all(a, "failed");
     rt_channel_close_all(a->rt, a->id);
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
@@ -1352,6 +1360,17 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     /* 3: notify the supervisor (or the outside, for a root) */
     rt_sup_child_failed(a, wit_type, text);
+}
+
+void rt_actor_run_op(rt_actor *a, rt_msg *m)
+{
+    begin_op(a, m);
+    while (a->op != NULL && a->op->wait == RT_WAIT_YIELD) {
+        a->op->wait = 0;
+        op_run(a, NULL, 0, false);
+    }
+    if (a->op != NULL) /* waiting: a replay's host calls never do */
+        rt_actor_abort_op(a, "replay: the operation waits for a host call");
 }
 
 /* ------------------------------------------------------------------ */

@@ -524,6 +524,9 @@ struct rt_actor {
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */
+    struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
+                                         host calls answered from the record, its events
+                                         compared with it); NULL otherwise */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -803,6 +806,24 @@ int rt_record_ready(rt_actor *a, th_error *err);
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
                               const char *type, const uint8_t *data, size_t len, uint64_t ts);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Replay (replay.c)                                                  */
+
+struct json_t;
+/* Inside a host function of a replayed actor (h->a->replay set), in place
+ * of the handler: the call must be the next recorded event (same
+ * interface, function and input); *out is the recorded output (borrowed
+ * until the next call).  Otherwise the replay has diverged: an error (the
+ * call traps) with h->err set. */
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, const struct json_t **out);
+/* rt_record for a replayed actor: compare the event with the next
+ * recorded one. */
+void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* Run one operation of a replayed actor to its end (actor.c): the export
+ * that `m` calls, with fuel slices but no suspension (its host calls
+ * answer at once). Takes `m`. */
+void rt_actor_run_op(rt_actor *a, rt_msg *m);
 
 /* ------------------------------------------------------------------ */
 /* The runtime object (runtime.c)                                     */
