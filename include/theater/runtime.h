@@ -340,7 +340,13 @@ typedef struct th_replay_opts {
     struct th_store *store;         /* the components by hash (may be NULL
                                        with `component`) */
     const th_handler_set *handlers; /* th_handlers_builtin(): the imports */
-    const uint8_t *component;       /* optional: replay this code instead */
+    /* optional: where components come from instead of `store` (e.g. an
+     * export file's component lines): the bytes of `hash` (malloc'd), or
+     * TH_ENOENT */
+    int (*component_fn)(void *ud, const char *hash, uint8_t **bytes /* out */,
+                        size_t *len /* out */, th_error *err);
+    void *component_ud;
+    const uint8_t *component; /* optional: replay this code instead */
     size_t component_len;
     uint64_t until;              /* replay the events up to this seq (UINT64_MAX: all);
                                     an operation that ends after it is not run */

@@ -316,6 +316,34 @@ static uint64_t get_u64(const json_t *o, const char *key)
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
 }
 
+/* The module of `hash` from the caller's component_fn (cached). */
+static int fn_module(replay_ctx *c, const char *hash, th_wasm_module **out, th_error *err)
+{
+    char got[RT_HASH_HEX + 1];
+    rt_module_entry *e;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc;
+
+    for (e = c->rt->modules; e != NULL; e = e->next) {
+        if (strcmp(e->hash, hash) == 0) {
+            *out = e->module;
+            return 0;
+        }
+    }
+    if ((rc = c->opts->component_fn(c->opts->component_ud, hash, &bytes, &len, err)) != 0)
+        return rc;
+    rc = rt_module_from_bytes(c->rt, bytes, len, false, out, got, err);
+    free(bytes);
+    if (rc != 0)
+        return th_error_prefix(err, "component %s", hash);
+    if (strcmp(got, hash) != 0) {
+        th_wasm_module_free(*out);
+        return th_error_set(err, TH_ECORRUPT, "component %s: its bytes have another hash", hash);
+    }
+    return rt_module_cache_put(c->rt, hash, *out, got, false, err);
+}
+
 /* Instantiate the code an event names (or the --component code) with the
  * state `v` (recorded bytes). */
 static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, const json_t *state,
@@ -338,7 +366,11 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
                                 "event %llu (%s) does not name its component (recorded before "
                                 "components were); give the code with --component",
                                 (unsigned long long)e->seq, e->type);
-        if ((rc = rt_component_module(c->rt, json_string_value(comp), &m, err)) != 0)
+        if (c->opts->component_fn != NULL)
+            rc = fn_module(c, json_string_value(comp), &m, err);
+        else
+            rc = rt_component_module(c->rt, json_string_value(comp), &m, err);
+        if (rc != 0)
             return th_error_prefix(err, "event %llu (%s)", (unsigned long long)e->seq, e->type);
         snprintf(a->component, sizeof a->component, "%s", json_string_value(comp));
     }
@@ -419,10 +451,10 @@ static rt_msg *call_msg(const json_t *d)
             return NULL;
         m->has_data = has;
     }
-#define COPY_ID(dst, v)                                                                            \
-    do {                                                                                           \
-        if (json_is_string(v))                                                                     \
-            snprintf(dst, sizeof dst, "%s", json_string_value(v));                                 \
+#define COPY_ID(dst, v) \
+    do { \
+        if (json_is_string(v)) \
+            snprintf(dst, sizeof dst, "%s", json_string_value(v)); \
     } while (0)
     switch (kind) {
     case RT_MSG_SEND: COPY_ID(m->a, from); break;
