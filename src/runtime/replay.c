@@ -530,7 +530,14 @@ static int step(replay_ctx *c, th_error *err)
     }
     if (strcmp(e->type, "wasm-call") == 0) {
         rt_msg *m = call_msg(d);
-        if (m == NULL) {
+        if (m == NULL && json_is_string(json_object_get(d, "interface"))) {
+            rc = th_error_set(err, TH_ENOSYS,
+                              "event %llu: a call of %s#%s from its handler (an inbound "
+                              "event) cannot be replayed yet",
+                              (unsigned long long)e->seq,
+                              json_string_value(json_object_get(d, "interface")),
+                              json_string_value(json_object_get(d, "function")));
+        } else if (m == NULL) {
             rc = th_error_set(err, TH_ECORRUPT, "event %llu: a wasm-call the replay cannot read",
                               (unsigned long long)e->seq);
         } else if (rp->rec->items[op_end(rp->rec, rp->next, d)].seq > rp->until) {
