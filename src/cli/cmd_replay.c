@@ -61,7 +61,7 @@ typedef struct rec_src {
         char hash[65];
         uint8_t *bytes;
         size_t len;
-    } *comps;
+    } * comps;
     size_t ncomps;
     /* from a file, the events' strings and data are owned here */
     char **strs;
@@ -404,8 +404,8 @@ int cli_cmd_replay(int argc, char **argv)
         fputc('\n', stdout);
         json_decref(o);
     } else if (res.diverged) {
-        printf("diverged at event %" PRIu64 " (%s): recorded %s, replayed %s\n", res.seq,
-               res.type, res.recorded, res.replayed);
+        printf("diverged at event %" PRIu64 " (%s): recorded %s, replayed %s\n", res.seq, res.type,
+               res.recorded, res.replayed);
     } else {
         printf("replayed %" PRIu64 " events: identical\n", res.events);
     }

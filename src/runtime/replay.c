@@ -209,7 +209,7 @@ static void replay_rt_free(rt_runtime *rt)
 static int replay_rt_new(const th_handler_set *handlers, struct th_store *store, rt_runtime **out,
                          th_error *err)
 {
-    static const th_handler_set none = {NULL, 0, NULL};
+    static const th_handler_set none;
     rt_runtime *rt = calloc(1, sizeof *rt);
     int rc;
 
