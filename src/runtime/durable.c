@@ -629,8 +629,11 @@ void rt_durable_dropped(rt_actor *a, const rt_msg *m)
 void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len)
 {
     rt_durable *d = a->rt->durable;
-    dur_held *h = calloc(1, sizeof *h);
+    dur_held *h;
 
+    if (d == NULL)
+        return; /* not a daemon (a replay): answered at once */
+    h = calloc(1, sizeof *h);
     if (h == NULL || (has_resp && (h->resp = rt_memdup(resp, len)) == NULL)) {
         free(h);
         return; /* answered at once by deliver_outputs */

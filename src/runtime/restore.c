@@ -59,8 +59,10 @@ typedef struct rs_plan {
     size_t state_len;
     bool need_init;
     bool has_chain;
-    uint64_t head;  /* seq of its last event (has_chain) */
-    char **handled; /* message ids handled after marked_seq */
+    uint64_t head; /* seq of its last event (has_chain) */
+    bool has_component;
+    char component[RT_HASH_HEX + 1]; /* the code it last ran (SHA-256) */
+    char **handled;                  /* message ids handled after marked_seq */
     size_t nhandled, caphandled;
 } rs_plan;
 
@@ -236,6 +238,31 @@ static int add_handled(rs_plan *p, const th_chain_event *e)
     return 0;
 }
 
+/* The code an event starts ("component" of actor-spawned, -restarted,
+ * -restored, component-updated), if it names one. */
+static bool event_component(const th_chain_event *e, char hash[RT_HASH_HEX + 1])
+{
+    static const char key[] = "\"component\":\"";
+    const uint8_t *at;
+    size_t i;
+
+    if (strcmp(e->type, "actor-spawned") != 0 && strcmp(e->type, "actor-restarted") != 0 &&
+        strcmp(e->type, "actor-restored") != 0 && strcmp(e->type, "component-updated") != 0)
+        return false;
+    if ((at = memmem(e->data, e->data_len, key, sizeof key - 1)) == NULL ||
+        (size_t)(e->data + e->data_len - at) < sizeof key + RT_HASH_HEX)
+        return false;
+    at += sizeof key - 1;
+    for (i = 0; i < RT_HASH_HEX; i++)
+        if (!((at[i] >= '0' && at[i] <= '9') || (at[i] >= 'a' && at[i] <= 'f')))
+            return false;
+    if (at[RT_HASH_HEX] != '"')
+        return false;
+    memcpy(hash, at, RT_HASH_HEX);
+    hash[RT_HASH_HEX] = 0;
+    return true;
+}
+
 /* After the base: what happened to the actor since. */
 static void apply_after(const th_chain_event *e, rs_plan *p)
 {
@@ -304,8 +331,10 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
                 base_at = k;
             }
         }
+        for (k = x->count; !p->has_component && k-- > 0;)
+            p->has_component = event_component(&x->items[k], p->component);
         to = x->items[0].seq;
-        if (to == 0 || x->count < RS_PAGE || (found && to <= need_from))
+        if (to == 0 || x->count < RS_PAGE || (found && to <= need_from && p->has_component))
             break;
     }
     p->verdict = RS_RESTORE;
@@ -371,6 +400,8 @@ static void restored_event(const rs_row *row, const rt_spec *s, const rs_plan *p
         rt_buf_json_hex(b, p->state, p->state_len);
     else
         rt_buf_puts(b, "null");
+    rt_buf_puts(b, ",\"component\":");
+    rt_buf_json_str(b, s->component, strlen(s->component));
     rt_buf_printf(b, ",\"init\":%s,\"after_seq\":", p->need_init ? "true" : "false");
     if (p->has_chain)
         rt_buf_printf(b, "%llu}", (unsigned long long)p->head);
@@ -379,12 +410,17 @@ static void restored_event(const rs_row *row, const rt_spec *s, const rs_plan *p
 }
 
 /* The spec of a row: its manifest text, relative paths against its
- * directory, reported under the path it was started from. */
-static int row_spec(rt_runtime *rt, const rs_row *row, rt_spec **out, th_error *err)
+ * directory, reported under the path it was started from; its code the
+ * component its chain last named (from the content store), else (a chain
+ * from before components were recorded) the file the manifest names. */
+static int row_spec(rt_runtime *rt, const rs_row *row, const rs_plan *p, rt_spec **out,
+                    th_error *err)
 {
     rt_spec *s;
     char *path;
-    int rc = rt_spec_load(rt, NULL, row->mtext, row->base, NULL, &s, err);
+    int rc = p->has_component
+                 ? rt_spec_load_recorded(rt, row->mtext, row->base, p->component, &s, err)
+                 : rt_spec_load(rt, NULL, row->mtext, row->base, NULL, &s, err);
 
     if (rc != 0)
         return rc;
@@ -411,7 +447,7 @@ static int restore_one(rt_runtime *rt, const rs_row *row, const rs_plan *p, rt_a
     rt_buf ev = {0};
     int rc;
 
-    if ((rc = row_spec(rt, row, &spec, err)) != 0)
+    if ((rc = row_spec(rt, row, p, &spec, err)) != 0)
         return rc;
     restored_event(row, spec, p, &ev);
     if (ev.oom) {

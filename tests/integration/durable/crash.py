@@ -12,7 +12,9 @@ The next daemon must bring every actor back (same id, same parent) before it
 answers.  After the last round the load is drained, the daemon stopped with
 SIGTERM and brought back once more (the clean path), and then:
 
-  - every chain verifies (`theater chain verify`);
+  - every chain verifies (`theater chain verify`) and replays identically
+    (`theater replay`: the recorded code re-run on the recorded inputs
+    produces every recorded event, across the interrupted operations);
   - every actor's state (GET .../state) equals the state its own chain
     ends with, and equals the number of messages its chain shows handled
     (each handled message adds one: the chain replays to that count);
@@ -37,6 +39,7 @@ import threading
 import time
 
 THEATER = os.environ["THEATER"]
+CUT = [0]
 TALLY = os.environ["TALLY"]
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 CLIENTS = 4
@@ -197,8 +200,11 @@ def handled(evs):
                 tags.append(call)
             state = d["state"]
             call = None
-        elif t == "actor-restored":
-            state = d["state"]
+        elif t in ("actor-restored", "actor-stopped"):
+            if call is not None:
+                CUT[0] += 1  # an operation the daemon's end interrupted
+            if t == "actor-restored":
+                state = d["state"]
             call = None
         elif t in ("actor-spawned", "actor-restarted"):
             state = d["init_state"]
@@ -216,6 +222,7 @@ def main():
         f.write('name = "tally"\nversion = "1.0.0"\ncomponent = "tally.wasm"\n'
                 '[[handler]]\ntype = "runtime"\n[[handler]]\ntype = "message-server"\n')
     FORWARD, RECEIVER, ACKED, LOCK = {}, {}, set(), threading.Lock()
+    CUT[0] = 0
     t_start = time.time()
     start_daemon()
     sinks = [spawn(), spawn()]
@@ -260,6 +267,13 @@ def main():
                          text=True)
     if out.returncode != 0:
         fail("chain verify: %s%s" % (out.stdout, out.stderr))
+    for aid in ALL:
+        # the state its chain replays to: every event reproduced by
+        # re-running the recorded code (docs/replay.md)
+        out = subprocess.run([THEATER, "replay", aid, "--home", HOME], capture_output=True,
+                             text=True)
+        if out.returncode != 0 or "identical" not in out.stdout:
+            fail("replay of %s: %s%s" % (aid, out.stdout, out.stderr))
     seen = {}
     total = 0
     for aid in ALL:
@@ -291,8 +305,9 @@ def main():
                      % (tag, RECEIVER[tag], sink, seen[tag].count(sink)))
     restart_times.sort()
     print("crash test: %d rounds of kill -9, %d messages acknowledged, %d handled "
-          "(%d forwarded between actors), restart median %.0f ms max %.0f ms, %.1f s "
-          "(seed %d)" % (ROUNDS, len(ACKED), total, forwarded,
+          "(%d forwarded between actors), %d operations interrupted and run again, restart "
+          "median %.0f ms max %.0f ms, %.1f s (seed %d)" % (ROUNDS, len(ACKED), total, forwarded,
+                                                             CUT[0],
                          1000 * restart_times[len(restart_times) // 2],
                          1000 * restart_times[-1], time.time() - t_start, SEED))
     shutil.rmtree(HOME)
