@@ -8,6 +8,11 @@
 #include "runtime/rt_int.h"
 
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
-    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem;
+    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem,
+    rt_iface_http_client;
+
+/* What each outside-world handler ends when an actor's instance ends
+ * (th_handler_set.actor_ended): its transfers, its processes. */
+void rt_http_client_ended(rt_actor *a);
 
 #endif
