@@ -60,8 +60,8 @@ typedef struct hc_xfer {
     size_t cap_headers;
     rt_buf rbody;
     size_t header_bytes;
-    bool too_big;          /* the body passed max_body */
-    char abort_why[160];   /* why a callback stopped the transfer, or "" */
+    bool too_big;        /* the body passed max_body */
+    char abort_why[160]; /* why a callback stopped the transfer, or "" */
     char errbuf[CURL_ERROR_SIZE];
 } hc_xfer;
 
@@ -795,6 +795,9 @@ static const wit_impl_http_client impl = {
     .send_http = hc_send_http,
 };
 
-const rt_iface rt_iface_http_client = {"theater:simple/http-client", RT_H_HTTP_CLIENT,
-                                       wit_fns_http_client,          WIT_NFNS_HTTP_CLIENT,
-                                       &impl,                        subset};
+const rt_iface rt_iface_http_client = {"theater:simple/http-client",
+                                       RT_H_HTTP_CLIENT,
+                                       wit_fns_http_client,
+                                       WIT_NFNS_HTTP_CLIENT,
+                                       &impl,
+                                       subset};

@@ -656,6 +656,8 @@ static void record_call(rt_actor *a, rt_op *op)
     case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
     }
     rt_buf_puts(&b, "]");
+    if (op->ex == RT_EX_INBOUND && m->reply.in->ops->call_json != NULL)
+        m->reply.in->ops->call_json(m->reply.in, &b);
     if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
         rt_buf_puts(&b, ",\"from\":");
         rt_buf_json_str(&b, m->a, strlen(m->a));

@@ -791,6 +791,9 @@ typedef struct rt_inbound_ops {
                 size_t *len, char **err);
     /* The params as JSON array members (no brackets) for the record. */
     void (*params_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the call record after "params" (a comma first,
+     * e.g. ,"cut":12), or NULL. */
+    void (*call_json)(rt_inbound *in, rt_buf *b);
     /* Extra members of the result record (",\"response\":..."), or NULL. */
     void (*result_json)(rt_inbound *in, rt_buf *b);
     /* The outcome (see above); takes `in` over. */
@@ -1023,6 +1026,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 typedef struct rt_hstate {
     bool rng_ready;
     uint64_t rng[4]; /* random: xoshiro256** state */
+    void *procs;     /* process: the actor's processes (process.c) */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

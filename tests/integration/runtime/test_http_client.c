@@ -227,8 +227,7 @@ static char *fetch(rtt *t, const char *id, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c, sizeof c, fmt, ap);
     va_end(ap);
-    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 20000, &resp, &len, &err) !=
-        0)
+    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 20000, &resp, &len, &err) != 0)
         fail_msg("request '%s': %s", c, err.msg);
     s = malloc(len + 1);
     memcpy(s, resp, len);
@@ -341,8 +340,7 @@ static void test_failures(void **state)
     /* still fine after all that */
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
     /* refusals before anything is sent */
-    expect_has(fetch(&t, id, "GET http://localhost:%u/hello", g_port),
-               "host localhost port");
+    expect_has(fetch(&t, id, "GET http://localhost:%u/hello", g_port), "host localhost port");
     expect_has(fetch(&t, id, "GET http://127.0.0.2:%u/hello", g_port), "not in this actor's");
     expect_has(fetch(&t, id, "GET ftp://127.0.0.1/x"), "err");
     expect_has(fetch(&t, id, "GET file:///etc/passwd"), "err");
@@ -378,10 +376,14 @@ static void test_grants(void **state)
 static void test_manifest_checks(void **state)
 {
     static const char *const bad[] = {
-        "allowed_hosts = [\"exa mple.com\"]", "allowed_hosts = [\"a.com:0\"]",
-        "allowed_hosts = [\"a.com:99999\"]",  "allowed_hosts = [\"*a.com\"]",
-        "allowed_hosts = \"a.com\"",          "timeout_ms = 0",
-        "max_response_bytes = -1",            "allowed_host = [\"a.com\"]",
+        "allowed_hosts = [\"exa mple.com\"]",
+        "allowed_hosts = [\"a.com:0\"]",
+        "allowed_hosts = [\"a.com:99999\"]",
+        "allowed_hosts = [\"*a.com\"]",
+        "allowed_hosts = \"a.com\"",
+        "timeout_ms = 0",
+        "max_response_bytes = -1",
+        "allowed_host = [\"a.com\"]",
     };
     rtt t;
     char path[512];
@@ -454,14 +456,16 @@ static void test_subset(void **state)
     (void)state;
     rtt_start(&t, 2);
     accepted(&t, "allowed_hosts = [\"*\"]", "allowed_hosts = [\"a.com\", \"*.b.org:443\"]");
-    accepted(&t, "allowed_hosts = [\"*.b.org\"]", "allowed_hosts = [\"x.b.org:8080\", \"*.c.b.org\"]");
+    accepted(&t, "allowed_hosts = [\"*.b.org\"]",
+             "allowed_hosts = [\"x.b.org:8080\", \"*.c.b.org\"]");
     accepted(&t, "allowed_hosts = [\"a.com\"]", "");
     refused(&t, "allowed_hosts = [\"a.com\"]", "allowed_hosts = [\"*\"]",
             "allowed_hosts lists \"*\", which the parent's allowed_hosts do not cover");
     refused(&t, "allowed_hosts = [\"*.b.org\"]", "allowed_hosts = [\"b.org\"]", "\"b.org\"");
     refused(&t, "allowed_hosts = [\"a.com:80\"]", "allowed_hosts = [\"a.com\"]", "\"a.com\"");
     refused(&t, "", "allowed_hosts = [\"a.com\"]", "\"a.com\"");
-    refused(&t, "timeout_ms = 100", "timeout_ms = 200", "timeout_ms = 200 exceeds the parent's 100");
+    refused(&t, "timeout_ms = 100", "timeout_ms = 200",
+            "timeout_ms = 200 exceeds the parent's 100");
     refused(&t, "max_response_bytes = 10", "",
             "max_response_bytes = 16777216 exceeds the parent's 10");
     rtt_stop(&t);
@@ -517,9 +521,9 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_answers),  cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_grants),   cmocka_unit_test(test_manifest_checks),
-        cmocka_unit_test(test_subset),   cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_answers), cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_grants),  cmocka_unit_test(test_manifest_checks),
+        cmocka_unit_test(test_subset),  cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);
 }

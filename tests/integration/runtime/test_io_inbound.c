@@ -104,6 +104,7 @@ static const rt_inbound_ops ev_ops = {
     ev_lift,
     ev_params,
     NULL,
+    NULL,
     ev_done,
 };
 
