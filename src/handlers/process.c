@@ -67,10 +67,10 @@ typedef struct pr_stream {
     int which; /* OUT_STDOUT / OUT_STDERR */
     int mode;  /* WIT_PROCESS_OUTPUT_MODE_* */
     bool open;
-    rt_buf pend;           /* a line or chunk being gathered */
-    bool pend_cut;         /* the line in pend was cut: skip to its end */
+    rt_buf pend;                    /* a line or chunk being gathered */
+    bool pend_cut;                  /* the line in pend was cut: skip to its end */
     atomic_uint_least64_t inflight; /* bytes delivered, not yet handled */
-    uint64_t cut, invalid; /* bytes cut, JSON lines refused: not yet recorded */
+    uint64_t cut, invalid;          /* bytes cut, JSON lines refused: not yet recorded */
     uint64_t cut_total;
 } pr_stream;
 
@@ -97,11 +97,11 @@ struct pr_proc {
     uv_pipe_t in;
     pr_stream out[2];
     uv_timer_t kill_timer, linger;
-    int handles;     /* open handles */
-    bool proc_open;  /* proc handle open (closed after the exit) */
+    int handles;    /* open handles */
+    bool proc_open; /* proc handle open (closed after the exit) */
     bool in_open;
-    bool ended;      /* its actor ended: nothing more is delivered */
-    bool term_sent;  /* SIGTERM sent; SIGKILL when kill_timer fires */
+    bool ended;     /* its actor ended: nothing more is delivered */
+    bool term_sent; /* SIGTERM sent; SIGKILL when kill_timer fires */
     bool exit_seen, exit_told;
     int64_t status;
     int term_signal;
@@ -199,8 +199,8 @@ typedef struct pr_event {
     int kind;   /* OUT_STDOUT, OUT_STDERR, EV_EXIT */
     uint64_t pid;
     int32_t code;
-    uint64_t cut, invalid;       /* before this event (output), or in all (exit) */
-    uint64_t cut_out, cut_err;   /* exit: bytes cut per stream over the whole run */
+    uint64_t cut, invalid;     /* before this event (output), or in all (exit) */
+    uint64_t cut_out, cut_err; /* exit: bytes cut per stream over the whole run */
     size_t len;
     uint8_t data[];
 } pr_event;
@@ -287,22 +287,34 @@ static void ev_done(rt_inbound *in, int status, const char *text)
 }
 
 static const rt_inbound_ops stdout_ops = {
-    "process-handlers", WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDOUT,
-    ev_lower,           ev_lift,
-    ev_params,          ev_call_json,
-    NULL,               ev_done,
+    "process-handlers",
+    WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDOUT,
+    ev_lower,
+    ev_lift,
+    ev_params,
+    ev_call_json,
+    NULL,
+    ev_done,
 };
 static const rt_inbound_ops stderr_ops = {
-    "process-handlers", WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDERR,
-    ev_lower,           ev_lift,
-    ev_params,          ev_call_json,
-    NULL,               ev_done,
+    "process-handlers",
+    WIT_EXPORT_PROCESS_HANDLERS_HANDLE_STDERR,
+    ev_lower,
+    ev_lift,
+    ev_params,
+    ev_call_json,
+    NULL,
+    ev_done,
 };
 static const rt_inbound_ops exit_ops = {
-    "process-handlers", WIT_EXPORT_PROCESS_HANDLERS_HANDLE_EXIT,
-    ev_lower,           ev_lift,
-    ev_params,          ev_call_json,
-    NULL,               ev_done,
+    "process-handlers",
+    WIT_EXPORT_PROCESS_HANDLERS_HANDLE_EXIT,
+    ev_lower,
+    ev_lift,
+    ev_params,
+    ev_call_json,
+    NULL,
+    ev_done,
 };
 
 /* Hand an event to the actor (loop thread); false if it cannot be. */
@@ -1008,11 +1020,10 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
         p->read_size = (uint32_t)p->max_output;
     if (p->chunk > p->max_output)
         p->chunk = (uint32_t)p->max_output;
-    p->timeout_ms = c->execution_timeout.some
-                        ? (c->execution_timeout.val > UINT64_MAX / 1000
-                               ? UINT64_MAX
-                               : c->execution_timeout.val * 1000)
-                        : 0;
+    p->timeout_ms = c->execution_timeout.some ? (c->execution_timeout.val > UINT64_MAX / 1000
+                                                     ? UINT64_MAX
+                                                     : c->execution_timeout.val * 1000)
+                                              : 0;
     p->out[0].mode = (int)c->stdout_mode.tag;
     p->out[1].mode = (int)c->stderr_mode.tag;
     return NULL;
@@ -1128,8 +1139,7 @@ static int pr_write_stdin(rt_host *h, uint64_t pid, wit_bytes *data, wit_res_u32
     pthread_mutex_unlock(&p->lock);
     if (why != NULL) {
         proc_unref(p);
-        return refuse(h, &ret->is_err, &ret->err, "process %llu: %s", (unsigned long long)pid,
-                      why);
+        return refuse(h, &ret->is_err, &ret->err, "process %llu: %s", (unsigned long long)pid, why);
     }
     if ((w = malloc(sizeof *w + data->len)) == NULL) {
         pthread_mutex_lock(&p->lock);

@@ -83,7 +83,8 @@ static ta_status on_exit(ta_state *state, uint64_t pid, int32_t code)
 
 static ta_status reply(ta_opt_bytes *response, ta_status st, ta_str value)
 {
-    ta_str out = !st.ok ? ta_format("err %.*s", TA_FMT(st.err)) : ta_format("ok %.*s", TA_FMT(value));
+    ta_str out =
+        !st.ok ? ta_format("err %.*s", TA_FMT(st.err)) : ta_format("ok %.*s", TA_FMT(value));
     ta_opt_set(response, out.ptr, out.len);
     return TA_OK;
 }

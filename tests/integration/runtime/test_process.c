@@ -265,7 +265,8 @@ static void test_modes(void **state)
     long p1, p2, p3, p4;
 
     spawn_runner(e, "modes", "-", id);
-    p1 = spawn(e, id, "spawn line line - - - - printf 'a\\nbb\\nccc'; printf 'e1\\ne2\\n' >&2; exit 3");
+    p1 = spawn(e, id,
+               "spawn line line - - - - printf 'a\\nbb\\nccc'; printf 'e1\\ne2\\n' >&2; exit 3");
     snprintf(want, sizeof want, "exit %ld |3|", p1);
     log = wait_log(e, id, want);
     /* each line, in order, and the exit after the last output */
@@ -291,8 +292,8 @@ static void test_modes(void **state)
                "spawn json raw - - - - printf '{\"a\": 1}\\nnot json\\n[2]\\n\\n\"s\"\\n{\"b\":'");
     snprintf(want, sizeof want, "exit %ld |0|", p3);
     log = wait_log(e, id, want);
-    snprintf(want, sizeof want, "out %ld |{\"a\": 1}|\nout %ld |[2]|\nout %ld |\"s\"|\nexit", p3, p3,
-             p3);
+    snprintf(want, sizeof want, "out %ld |{\"a\": 1}|\nout %ld |[2]|\nout %ld |\"s\"|\nexit", p3,
+             p3, p3);
     if (strstr(log, want) == NULL)
         fail_msg("json: %s", log);
     free(log);
@@ -343,7 +344,8 @@ static void test_signals_timeout(void **state)
     long p, q;
 
     spawn_runner(e, "sig", "-", id);
-    p = spawn(e, id, "spawn line line - - - - trap '' TERM; echo ready; while :; do sleep 0.05; done");
+    p = spawn(e, id,
+              "spawn line line - - - - trap '' TERM; echo ready; while :; do sleep 0.05; done");
     snprintf(want, sizeof want, "out %ld |ready|", p);
     free(wait_log(e, id, want));
     expect(cmd(e, id, "signal %ld 15", p), "ok");
@@ -370,8 +372,7 @@ static void test_cut(void **state)
     char id[TH_ACTOR_ID_SIZE], want[256], xs[128], *evs;
     long p;
 
-    spawn_runner(e, "cut",
-                 "allowed_programs = [\"/bin/sh\"]\nmax_output_buffer = 100", id);
+    spawn_runner(e, "cut", "allowed_programs = [\"/bin/sh\"]\nmax_output_buffer = 100", id);
     p = spawn(e, id,
               "spawn line line - - - - head -c 300 /dev/zero | tr '\\0' x; echo; echo short");
     memset(xs, 'x', 100);
@@ -400,7 +401,8 @@ static void test_grants(void **state)
     long p;
 
     spawn_runner(e, "grants", "-", id);
-    expect(cmd(e, id, "run /bin/ls"), "err program \"/bin/ls\" is not in this actor's allowed_programs");
+    expect(cmd(e, id, "run /bin/ls"),
+           "err program \"/bin/ls\" is not in this actor's allowed_programs");
     expect(cmd(e, id, "run sh"), "not in this actor's allowed_programs");
     expect(cmd(e, id, "spawn line line - - / - pwd"), "not inside this actor's allowed_paths");
     expect(cmd(e, id, "spawn line line - - /nonexistent - pwd"), "err cwd");
@@ -512,9 +514,8 @@ static void test_subset(void **state)
 static void test_manifest_checks(void **state)
 {
     static const char *const bad[] = {
-        "allowed_programs = [\"sh\"]", "allowed_paths = [\"/nonexistent\"]",
-        "max_processes = -1",         "max_output_buffer = 0",
-        "allowed_programs = \"/bin/sh\"",
+        "allowed_programs = [\"sh\"]", "allowed_paths = [\"/nonexistent\"]", "max_processes = -1",
+        "max_output_buffer = 0",       "allowed_programs = \"/bin/sh\"",
     };
     env *e = *state;
     char path[512], id[TH_ACTOR_ID_SIZE];
