@@ -69,12 +69,14 @@ void rt_actor_release(rt_actor *a)
     drain_queue(a, &a->ctl);
     rt_actor_refuse_all(a, "is not running");
     if (a->op != NULL) {
+        rt_timer_cancel(a->rt, &a->op->timer);
         rt_exec_put(a->rt, a->op->exec);
         rt_msg_free(a->op->msg);
         free(a->op->host_input);
         free(a->op);
     }
     th_wasm_instance_free(a->inst);
+    th_wasm_module_free(a->module);
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -126,7 +128,8 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     cfg.max_memory_bytes = a->lim.memory_bytes;
     cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
-    rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
+    rc = th_wasm_instance_new(a->module != NULL ? a->module : a->spec->module, a->rt->imports, &cfg,
+                              &a->inst, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
     for (i = 0; i < RT_EX_COUNT; i++) {
@@ -181,6 +184,13 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    /* what decides how far its code may run: a replay uses the same */
+    rt_buf_printf(
+        &b, "\",\"limits\":{\"fuel_per_call\":%llu,\"memory_bytes\":%llu,\"stack_bytes\":%zu}",
+        (unsigned long long)a->lim.fuel_per_call, (unsigned long long)a->lim.memory_bytes,
+        a->spec->stack_bytes);
     rt_buf_puts(&b, "}");
     rt_record_buf(a, event, &b);
 }
@@ -247,6 +257,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
+    memcpy(a->component, spec->component, sizeof a->component);
     rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
@@ -934,7 +945,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         if (op->deadline_ns) {
             uint64_t now = rt_now_ns();
             uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT, true);
+            rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
         }
         return;
     case TH_WASM_OUT_OF_FUEL:
@@ -965,8 +976,7 @@ static void op_free(rt_actor *a)
     if (op == NULL)
         return;
     a->op = NULL;
-    if (op->timer != NULL)
-        rt_io_cancel(a->rt, op->timer);
+    rt_timer_cancel(a->rt, &op->timer);
     rt_exec_put(a->rt, op->exec);
     rt_msg_free(op->msg);
     free(op->host_input);
@@ -1224,7 +1234,8 @@ static void op_finish(rt_actor *a)
     }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
-    deliver_outputs(a, op, &r);
+    if (a->replay == NULL) /* a replay touches nothing outside the actor */
+        deliver_outputs(a, op, &r);
     op_free(a);
     if (a->shutdown_req && a->stop_msg == NULL) {
         rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
@@ -1271,10 +1282,7 @@ static void op_wake(rt_actor *a, rt_msg *m)
                       a->lim.call_timeout_ms, op_short(op), op->host_fn);
         return;
     }
-    if (op->timer != NULL) {
-        rt_io_cancel(a->rt, op->timer);
-        op->timer = NULL;
-    }
+    rt_timer_cancel(a->rt, &op->timer);
     th_error_clear(&err);
     tmp = rt_exec_get(a->rt);
     if (tmp == NULL) {
@@ -1462,6 +1470,8 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
     a->nfn_dyn = 0;
+    if (a->replay != NULL)
+        return; /* nobody to tell: the record says what came next */
     rt_actor_ended(a);
     rt_actor_refuse_all(a, "failed");
     rt_channel_close_all(a->rt, a->id);
@@ -1477,6 +1487,17 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     /* 3: notify the supervisor (or the outside, for a root) */
     rt_sup_child_failed(a, wit_type, text);
+}
+
+void rt_actor_run_op(rt_actor *a, rt_msg *m)
+{
+    begin_op(a, m);
+    while (a->op != NULL && a->op->wait == RT_WAIT_YIELD) {
+        a->op->wait = 0;
+        op_run(a, NULL, 0, false);
+    }
+    if (a->op != NULL) /* waiting: a replay's host calls never do */
+        rt_actor_abort_op(a, "replay: the operation waits for a host call");
 }
 
 /* ------------------------------------------------------------------ */

@@ -11,7 +11,8 @@
  *                 calls with state threading, fuel slices, suspension
  *   abi.c         Canonical ABI: guest memory access, lowering, lifting
  *   supervise.c   parent notifications, stop cascade, restart, strategies
- *   io.c          the libuv I/O thread: timers for sleep/deadline/timeouts
+ *   io.c          the libuv I/O thread: timers for sleep/deadline
+ *   timer.c       call timeouts in a timer wheel run by the workers
  *   record.c      chain events (JSON data) and subscriptions
  *   capability.c  the handler table and the spawn-time import check
  *   src/handlers/<interface>.c  the host functions of each capability
@@ -55,6 +56,27 @@ typedef struct rt_guest rt_guest;
 struct wit_opt_bytes; /* wit_glue.h */
 
 #define RT_ID_LEN 36
+#define RT_HASH_HEX 64 /* a SHA-256 as lowercase hex */
+
+/* A call-timeout timer (timer.c), embedded in the operation it guards. */
+typedef struct rt_timer {
+    struct rt_timer *prev, *next; /* wheel slot list (wheel lock) */
+    uint64_t due_ms;              /* monotonic ms */
+    uint64_t token;               /* wake token */
+    const char *id;               /* the actor's id (lives longer than the node) */
+    int status;                   /* wake status */
+    atomic_bool armed;            /* linked in the wheel */
+} rt_timer;
+
+#define RT_WHEEL_SLOTS 1024u /* 1 ms each; power of two */
+
+typedef struct rt_wheel {
+    pthread_mutex_t lock;
+    rt_timer *slot[RT_WHEEL_SLOTS];
+    uint64_t cur_ms;          /* slots before this ms have been visited */
+    size_t count;             /* armed timers */
+    _Atomic uint64_t next_ms; /* <= the earliest due time; UINT64_MAX: none */
+} rt_wheel;
 
 /* ------------------------------------------------------------------ */
 /* Byte buffers                                                       */
@@ -274,7 +296,8 @@ struct rt_spec {
     char *manifest_text; /* the TOML text (kept for restarts and records) */
     char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
-    uint32_t handlers; /* bit set of RT_H_* */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of the module's bytes */
+    uint32_t handlers;               /* bit set of RT_H_* */
     bool save_chain;
     bool has_init_state;
     uint8_t *init_state; /* the manifest's init_state, resolved */
@@ -469,7 +492,7 @@ struct rt_op {
     const char *host_iface; /* for the chain record of the suspended call */
     const char *host_fn;
     char *host_input; /* JSON of the call's input (owned) */
-    void *timer;      /* io.c timer for the call timeout while waiting */
+    rt_timer timer;   /* the call timeout while waiting (timer.c) */
     rt_buf call_rec;  /* the "wasm-call" record, held back until a host
                          call or the result: a call without host calls
                          is recorded as one event with its result */
@@ -513,6 +536,9 @@ struct rt_actor {
 
     /* Owned by the thread running the turn. */
     rt_spec *spec;
+    th_wasm_module *module;          /* the code it runs: the spec's, or after an
+                                        upgrade its own (reference held) */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of that code's bytes */
     th_wasm_instance *inst;
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
@@ -554,6 +580,9 @@ struct rt_actor {
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */
+    struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
+                                         host calls answered from the record, its events
+                                         compared with it); NULL otherwise */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -710,6 +739,8 @@ void rt_sched_push(rt_actor *a, int how);
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
 rt_worker *rt_sched_self(void);
+/* Wake a sleeping worker, if any (so it sees new timers). */
+void rt_sched_poke(rt_runtime *rt);
 /* Exec cache: an idle exec (new if none) / give one back. */
 th_wasm_exec *rt_exec_get(rt_runtime *rt);
 void rt_exec_put(rt_runtime *rt, th_wasm_exec *ex);
@@ -810,6 +841,23 @@ struct rt_inbound {
  * (it is stopping or stopped), TH_EBUSY or TH_ENOMEM: nothing done, `in`
  * is still the caller's. */
 int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded);
+
+/* ------------------------------------------------------------------ */
+/* Call timeouts (timer.c)                                            */
+
+void rt_wheel_init(rt_wheel *w);
+void rt_wheel_release(rt_wheel *w);
+/* Arm `t` (re-arming cancels first): after `delay_ms`, wake actor `id`
+ * (a string that outlives the armed node) with `token` and `status`.  No
+ * allocation, no system call; the node must be cancelled before its memory
+ * goes. */
+void rt_timer_arm(rt_runtime *rt, rt_timer *t, uint64_t delay_ms, const char *id, uint64_t token,
+                  int status);
+/* Unlink `t` if armed (a timer that fired is no longer armed). */
+void rt_timer_cancel(rt_runtime *rt, rt_timer *t);
+/* Workers: fire the due timers (at most a batch per call).  Returns a
+ * lower bound of the next due time (monotonic ms), UINT64_MAX if none. */
+uint64_t rt_wheel_run(rt_runtime *rt);
 
 /* ------------------------------------------------------------------ */
 /* Canonical ABI (abi.c)                                              */
@@ -925,12 +973,32 @@ typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *p
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Replay (replay.c)                                                  */
+
+struct json_t;
+/* Inside a host function of a replayed actor (h->a->replay set), in place
+ * of the handler: the call must be the next recorded event (same
+ * interface, function and input); *out is the recorded output (borrowed
+ * until the next call).  Otherwise the replay has diverged: an error (the
+ * call traps) with h->err set. */
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, const struct json_t **out);
+/* rt_record for a replayed actor: compare the event with the next
+ * recorded one. */
+void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* Run one operation of a replayed actor to its end (actor.c): the export
+ * that `m` calls, with fuel slices but no suspension (its host calls
+ * answer at once). Takes `m`. */
+void rt_actor_run_op(rt_actor *a, rt_msg *m);
+
+/* ------------------------------------------------------------------ */
 /* The runtime object (runtime.c)                                     */
 
 typedef struct rt_module_entry {
     struct rt_module_entry *next;
-    char *key; /* path + size + mtime */
+    char *key; /* path + size + mtime, or "sha256:" + hash */
     th_wasm_module *module;
+    char hash[RT_HASH_HEX + 1]; /* SHA-256 of the component's bytes */
+    bool stored;                /* the bytes are in the content store */
 } rt_module_entry;
 
 typedef struct rt_channel {
@@ -968,6 +1036,7 @@ struct th_runtime {
     unsigned npool;
 
     rt_io *io;
+    rt_wheel wheel;               /* call timeouts (timer.c) */
     struct th_store *store;       /* content store (store handler, init_state) */
     struct th_chain *chain;       /* event chains (record.c) */
     struct rt_recorder *recorder; /* record.c: the thread that appends events */
@@ -998,8 +1067,36 @@ struct th_runtime {
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Module cache: a loaded module for a file (new reference). */
-int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+/* Module cache: the loaded module of a component file (owned by the
+ * cache: an instance takes its own reference) and the SHA-256 of its bytes
+ * (lowercase hex).  With `keep` the bytes are also put in the content
+ * store (component.c), so that the chain events naming the hash can be
+ * replayed. */
+int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module **out /* out */,
+                   char hash[RT_HASH_HEX + 1] /* out */, th_error *err);
+
+/* Components (component.c).  An actor's component is part of its record:
+ * the chain events that start code (actor-spawned, actor-restarted,
+ * component-updated) name the SHA-256 of its bytes, and the bytes are in
+ * the content store TH_CHAIN_CONTENT_STORE. */
+
+/* Validate and compile `len` bytes (checked: exports with their ABI
+ * signatures are left to the caller), hashing them into `hash`; with
+ * `keep`, put them in the content store first.  *out is a new reference
+ * (th_wasm_module_free). */
+int rt_module_from_bytes(rt_runtime *rt, const uint8_t *bytes, size_t len, bool keep,
+                         th_wasm_module **out /* out */, char hash[RT_HASH_HEX + 1] /* out */,
+                         th_error *err);
+/* Add a module to the cache under `key` (taking over the reference in
+ * `m`, also on failure).  0 or TH_ENOMEM. */
+int rt_module_cache_put(rt_runtime *rt, const char *key, th_wasm_module *m,
+                        const char hash[RT_HASH_HEX + 1], bool stored, th_error *err);
+/* The module of the component whose SHA-256 is `hash` (64 hex digits),
+ * from the cache or the runtime's content store (the bytes are checked
+ * against the hash).  The module is owned by the cache.  TH_ENOENT if the
+ * store does not have it. */
+int rt_component_module(rt_runtime *rt, const char *hash, th_wasm_module **out /* out */,
+                        th_error *err);
 
 /* Remember how a root actor ended, for th_runtime_wait callers that come
  * after it is gone (runtime.c). */
