@@ -360,7 +360,9 @@ static void reap_slow(th_server *s, uint64_t now)
 
     pthread_mutex_lock(&s->lock);
     for (c = s->conns; c != NULL; c = c->next) {
-        if (!c->handling && c->fd >= 0 && now - c->since_ns > limit) {
+        /* (since_ns may be later than `now`, taken before the lock: a
+         * request that completed meanwhile) */
+        if (!c->handling && c->fd >= 0 && now > c->since_ns && now - c->since_ns > limit) {
             srv_log(s, TH_LOG_WARN, "closing a connection whose request did not arrive within %u s",
                     s->client_timeout_s);
             shutdown(c->fd, SHUT_RDWR);
