@@ -8,6 +8,12 @@
 #include "runtime/rt_int.h"
 
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
-    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem;
+    rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem,
+    rt_iface_http_framework;
+
+/* http-framework: the actor ended, failed or restarts: close its servers
+ * and drop its object (http_framework.c; NULL ok). */
+struct hf_actor;
+void hf_actor_end(struct hf_actor *a);
 
 #endif

@@ -23,6 +23,10 @@ rt_hstate *rt_hstate_get(rt_actor *a)
 
 static void free_actor_state(rt_actor *a)
 {
+    rt_hstate *s = a->hstate;
+
+    if (s != NULL)
+        hf_actor_end(s->http); /* (normally done already by actor_ended) */
     free(a->hstate);
     a->hstate = NULL;
 }
@@ -30,6 +34,7 @@ static void free_actor_state(rt_actor *a)
 static const rt_iface *const builtin_ifaces[] = {
     &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
     &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
+    &rt_iface_http_framework,
 };
 
 static const th_handler_set builtin = {
