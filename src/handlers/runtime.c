@@ -38,7 +38,7 @@ static const rt_iface *const builtin_ifaces[] = {
 };
 
 static const th_handler_set builtin = {
-    builtin_ifaces, sizeof builtin_ifaces / sizeof builtin_ifaces[0], free_actor_state};
+    builtin_ifaces, sizeof builtin_ifaces / sizeof builtin_ifaces[0], free_actor_state, NULL};
 
 const th_handler_set *th_handlers_builtin(void)
 {

@@ -27,8 +27,8 @@
 #include "base/limits.h"
 
 static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
-    "runtime", "message-server", "supervisor",  "store",
-    "timing",  "random",         "environment", "filesystem",
+    "runtime",     "message-server", "supervisor",  "store",          "timing",  "random",
+    "environment", "filesystem",     "http-client", "http-framework", "process",
 };
 
 /* Fields each handler accepts besides `type` (NULL-terminated).  A new
@@ -643,7 +643,8 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
     if (type < 0)
         return fail(c, kv->line, TH_EINVAL,
                     "field '%s.type': unknown handler \"%s\" (known: runtime, message-server, "
-                    "supervisor, store, timing, random, environment, filesystem)",
+                    "supervisor, store, timing, random, environment, filesystem, http-client, "
+                    "http-framework, process)",
                     prefix, kv->value->u.s.ptr);
     if (m->handler_set & (1u << type))
         return fail(c, kv->line, TH_EINVAL, "handler \"%s\" is listed twice (first at line %d)",

@@ -37,6 +37,9 @@ typedef enum rt_manifest_handler_type {
     RT_MANIFEST_H_RANDOM,
     RT_MANIFEST_H_ENVIRONMENT,
     RT_MANIFEST_H_FILESYSTEM,
+    RT_MANIFEST_H_HTTP_CLIENT,
+    RT_MANIFEST_H_HTTP_FRAMEWORK,
+    RT_MANIFEST_H_PROCESS,
     RT_MANIFEST_H_COUNT
 } rt_manifest_handler_type;
 

@@ -51,6 +51,8 @@ typedef struct rt_worker rt_worker;
 typedef struct rt_sync rt_sync;
 typedef struct rt_spec rt_spec;
 typedef struct rt_op rt_op;
+typedef struct rt_guest rt_guest;
+struct wit_opt_bytes; /* wit_glue.h */
 
 #define RT_ID_LEN 36
 
@@ -137,10 +139,13 @@ rt_node *rt_mpsc_pop(rt_mpsc *q);
 size_t rt_mpsc_count(rt_mpsc *q);
 
 /* Where the answer to a request (or the end of a wait) goes. */
+struct rt_inbound;
 typedef struct rt_reply {
-    rt_actor *actor; /* a waiting actor (reference held), or NULL */
-    uint64_t token;  /* the actor's wait token */
-    rt_sync *sync;   /* an outside thread (reference held), or NULL */
+    rt_actor *actor;       /* a waiting actor (reference held), or NULL */
+    uint64_t token;        /* the actor's wait token */
+    rt_sync *sync;         /* an outside thread (reference held), or NULL */
+    struct rt_inbound *in; /* an inbound event's handler (owned: its `done`
+                              is called on completion or drop), or NULL */
 } rt_reply;
 
 /* A thread outside the runtime waiting for a result. */
@@ -174,6 +179,7 @@ enum {
     RT_MSG_CHILD_ERROR, /* handle-child-error(a, err)            a = child, code, text */
     RT_MSG_CHILD_EXIT,  /* handle-child-exit(a, data?)           a = child */
     RT_MSG_CHILD_STOP,  /* handle-child-external-stop(a)         a = child */
+    RT_MSG_INBOUND,     /* an inbound event: reply.in (rt_inbound_deliver) */
     /* control */
     RT_MSG_INIT,       /* run init (first op after spawn/restart) */
     RT_MSG_WAKE,       /* completion of a wait: token, status, data/text */
@@ -234,6 +240,9 @@ enum {
     RT_H_RANDOM,
     RT_H_ENVIRONMENT,
     RT_H_FILESYSTEM,
+    RT_H_HTTP_CLIENT,
+    RT_H_HTTP_FRAMEWORK,
+    RT_H_PROCESS,
     RT_H_COUNT
 };
 
@@ -336,6 +345,10 @@ struct th_handler_set {
     /* frees what the handlers keep per actor (rt_actor.hstate); NULL if
      * they keep nothing */
     void (*free_actor_state)(rt_actor *a);
+    /* the actor's instance has ended (it failed, stopped, or restarts):
+     * the handlers end what they run for it outside (processes, servers);
+     * called in the actor's turn; NULL if they run nothing */
+    void (*actor_ended)(rt_actor *a);
 };
 
 /* capability.c: check every import of `m` against the handler bit set;
@@ -389,7 +402,8 @@ enum {
     RT_EX_CHILD_ERROR,
     RT_EX_CHILD_EXIT,
     RT_EX_CHILD_STOP,
-    RT_EX_COUNT
+    RT_EX_COUNT,
+    RT_EX_INBOUND = RT_EX_COUNT /* an inbound event's export (rt_op.fn) */
 };
 extern const char *const rt_export_names[RT_EX_COUNT];
 
@@ -426,8 +440,10 @@ typedef struct rt_pending {
 
 /* The operation an actor is running (only while it runs or is suspended). */
 struct rt_op {
-    int ex;      /* RT_EX_* being called */
-    rt_msg *msg; /* the message being handled (owned) */
+    int ex;                  /* RT_EX_* being called */
+    th_wasm_func *fn, *post; /* the export and its post-return (or NULL) */
+    const char *name;        /* the export's core name */
+    rt_msg *msg;             /* the message being handled (owned) */
     th_wasm_exec *exec;
     uint64_t fuel_left;   /* UINT64_MAX = unlimited */
     uint64_t fuel_set;    /* fuel given for the current slice */
@@ -488,6 +504,11 @@ struct rt_actor {
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
     th_wasm_func *fn_realloc;
+    struct {
+        const char *name; /* an inbound event's export (static storage) */
+        th_wasm_func *fn, *post;
+    } fn_dyn[8]; /* exports looked up for inbound events (cache) */
+    unsigned nfn_dyn;
     rt_op *op;
     uint64_t next_token;
     bool has_init_state; /* spawn-time initial state (for restarts) */
@@ -566,6 +587,10 @@ rt_msg *rt_actor_mbox_pop(rt_actor *a);
 /* Inside the turn: answer every message in the mailbox and every held one
  * with "actor <id> <why>". */
 void rt_actor_refuse_all(rt_actor *a, const char *why);
+
+/* Inside the turn: the actor's instance has ended (failure, stop,
+ * restart); tells the handlers (th_handler_set.actor_ended). */
+void rt_actor_ended(rt_actor *a);
 
 /* Instantiate the spec's module for `a` (drops any old instance). */
 int rt_actor_instantiate(rt_actor *a, th_error *err);
@@ -687,18 +712,98 @@ void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id, uint64_t to
                   bool cancellable);
 void rt_io_cancel(rt_runtime *rt, void *timer);
 
+/* Work of the handlers on the I/O thread's libuv loop (struct uv_loop_s is
+ * libuv's uv_loop_t; only files that include <uv.h> use it).
+ *
+ * rt_io_post: run fn(loop, ud) on the I/O thread, after the functions
+ * posted before it.  0, or TH_ENOMEM / TH_ESTATE (the runtime is stopping:
+ * the loop takes no more work) with fn not called and ud still the
+ * caller's.  Once accepted, fn is called exactly once: with the loop, or,
+ * if the loop quits before running it, with loop == NULL (on the thread
+ * that stops the runtime), to release ud without touching the loop. */
+struct uv_loop_s;
+typedef void (*rt_io_fn)(struct uv_loop_s *loop, void *ud);
+int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud);
+/* What a handler keeps on the loop (loop thread only): one slot per
+ * handler type (RT_H_*).  When the runtime stops, the loop calls each
+ * slot's `quit` (on the loop thread, after the work posted before the
+ * stop) before it closes the remaining handles: the handler closes its
+ * handles and ends what it started (a process handle is closed by its
+ * owner once the child has exited: the loop runs until then).
+ * rt_io_slot returns NULL once the quit has begun. */
+#define RT_IO_SLOTS 16
+typedef struct rt_io_slot_t {
+    void *ud;
+    void (*quit)(struct uv_loop_s *loop, void *ud);
+} rt_io_slot_t;
+rt_io_slot_t *rt_io_slot(struct uv_loop_s *loop, int slot);
+/* The runtime whose I/O thread runs `loop`. */
+rt_runtime *rt_io_runtime(struct uv_loop_s *loop);
+
+/* Inbound events: an export call on an actor that comes from outside the
+ * actors (output of a child process, an HTTP request...), delivered from
+ * any thread (typically the I/O thread) into the actor's mailbox and run
+ * in its turn like any operation: one at a time, with its state, fuel and
+ * call timeout, recorded on its chain ("wasm-call" with the interface,
+ * function, params and result), a trap or err(string) being an actor
+ * failure.  The handler describes the call with rt_inbound_ops (the
+ * generated glue does the lowering and lifting) and learns the outcome
+ * through `done`:
+ *   - TH_OK: the export returned ok; what `lift` kept (a response) is in
+ *     the handler's object;
+ *   - TH_ENOENT: the actor does not export the function (the call is
+ *     recorded as "message-dropped");
+ *   - any other code with a text: the actor failed in the call, stopped,
+ *     restarted, or went away before running it.
+ * `done` is called exactly once, on whichever thread settles it (a worker
+ * running the actor's turn, or a thread that drops the actor's messages);
+ * it owns `in` from then on and frees it.  To touch the loop from `done`,
+ * use rt_io_post. */
+typedef struct rt_inbound rt_inbound;
+typedef struct rt_inbound_ops {
+    const char *iface;  /* "process-handlers" (for the record) */
+    const char *export; /* the core export name, "theater:simple/I#F"
+                           (static storage: compared by address first) */
+    /* Lower (state, params) into args (at most 16; th_wasm_val args[16]).
+     * In the turn; g is the actor's guest.  0 or an error in g->err. */
+    int (*lower)(rt_inbound *in, rt_guest *g, const struct wit_opt_bytes *state, th_wasm_val *args,
+                 uint32_t *nargs);
+    /* Lift the export's result (res[0]): the new state into *has, *state,
+     * *len (malloc'd, the caller's), or an err(string) into *err
+     * (malloc'd); keep anything else in `in`.  0 or an error in g->err. */
+    int (*lift)(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state,
+                size_t *len, char **err);
+    /* The params as JSON array members (no brackets) for the record. */
+    void (*params_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the result record (",\"response\":..."), or NULL. */
+    void (*result_json)(rt_inbound *in, rt_buf *b);
+    /* The outcome (see above); takes `in` over. */
+    void (*done)(rt_inbound *in, int status, const char *text);
+} rt_inbound_ops;
+struct rt_inbound {
+    const rt_inbound_ops *ops;
+};
+/* Queue `in` as an operation of actor `id` (RT_ID_LEN chars).  With
+ * `bounded` the actor's mailbox limits apply (TH_EBUSY when it is full:
+ * an HTTP server answers 503), else it is queued whatever the mailbox
+ * holds (bounded by other means, e.g. a pipe not read meanwhile).
+ * 0: queued, `done` will be called.  TH_ENOENT (no such actor), TH_ESTATE
+ * (it is stopping or stopped), TH_EBUSY or TH_ENOMEM: nothing done, `in`
+ * is still the caller's. */
+int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded);
+
 /* ------------------------------------------------------------------ */
 /* Canonical ABI (abi.c)                                              */
 
 /* Access to one actor's guest: inside a host function (`call`) or from
  * the host between calls (`exec`, an idle exec). */
-typedef struct rt_guest {
+struct rt_guest {
     th_wasm_instance *inst;
     th_wasm_call *call;
     th_wasm_exec *exec;
     th_wasm_func *realloc;
     th_error *err;
-} rt_guest;
+};
 
 /* Base and size of memory 0 (NULL/0 if none).  Valid until the next call
  * into wasm. */

@@ -111,7 +111,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
         free(rt);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
-    static const th_handler_set no_handlers = {NULL, 0, NULL};
+    static const th_handler_set no_handlers = {NULL, 0, NULL, NULL};
     rt->handlers = cfg->handlers != NULL ? cfg->handlers : &no_handlers;
     rt->in_memory = cfg->in_memory;
     rt->log_fn = cfg->log_fn;
