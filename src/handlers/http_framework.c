@@ -169,8 +169,8 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
     if (a == NULL)
         return oom(h);
     host = config->host.some ? config->host.val.ptr : a->host;
-    if (strcmp(host, a->host) != 0 && !(strcmp(host, "localhost") == 0 &&
-                                        strcmp(a->host, "127.0.0.1") == 0))
+    if (strcmp(host, a->host) != 0 &&
+        !(strcmp(host, "localhost") == 0 && strcmp(a->host, "127.0.0.1") == 0))
         return REFUSE(ret, "host %s is not granted (the manifest allows %s)", host, a->host);
     if (config->port.some && config->port.val != 0) {
         bool ok = false;

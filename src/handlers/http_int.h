@@ -122,6 +122,8 @@ enum {
 };
 typedef struct hf_call hf_call;
 struct hf_call {
+    rt_inbound in; /* first: the runtime's view of the call */
+    rt_runtime *rt;
     int kind;
     uint64_t handler, conn;
     wit_http_types_http_request req; /* REQUEST, MIDDLEWARE */
@@ -142,10 +144,10 @@ void hf_call_free(hf_call *c); /* NULL ok */
 /* Queue `c` (taken over) for the actor; `done` runs on the I/O thread when
  * it has been carried out or refused. */
 void hf_call_post(hf_actor *a, hf_call *c);
-/* Run `fn(ud)` on the I/O thread; TH_ENOMEM or TH_ECLOSED if it cannot. */
-int hf_io_run(rt_runtime *rt, void (*fn)(void *ud), void *ud);
-/* The I/O thread's loop (valid on that thread only). */
-uv_loop_t *hf_io_loop(rt_runtime *rt);
+/* The I/O thread quits (runtime shutdown): close what is still open
+ * (http_server.c; the slot's quit function). */
+void hf_io_quit(uv_loop_t *loop, void *ud);
+/* Register a started instance with the loop's slot (http_server.c). */
 
 /* The wslay opcode of a message an actor sends and its payload (text or
  * data); -1 for a type that cannot be sent (connect, other, a control

@@ -191,7 +191,8 @@ typedef struct hf_h2o_handler {
 } hf_h2o_handler;
 
 struct hf_io {
-    hf_server *srv; /* reference held */
+    hf_io *prev, *next; /* the loop's instances (the slot's list) */
+    hf_server *srv;     /* reference held */
     uv_tcp_t listener;
     bool listening;
     h2o_globalconf_t conf;
@@ -203,12 +204,15 @@ struct hf_io {
     hf_req *reqs; /* requests waiting for the actor */
     hf_ws *ws;    /* WebSocket connections */
     bool stopping;
+    bool disposed; /* the h2o context is gone (runtime shutdown) */
+    int hold;      /* > 0: being worked on, not to be freed yet */
 };
 
 /* An accepted connection: the uv handle h2o's socket wraps. */
 struct hf_conn {
     uv_tcp_t tcp; /* first: h2o's close callback gets its address */
     hf_io *io;
+    h2o_socket_t *sock;
     hf_conn *prev, *next;
 };
 
@@ -219,8 +223,8 @@ struct hf_req {
     h2o_req_t *req; /* NULL once h2o has freed it (client gone) */
     hf_req **slot;  /* in h2o's pool: its dispose callback clears req */
     uv_timer_t *timer;
-    bool answered;   /* a response (or 504) went out */
-    bool in_call;    /* an export call is queued or running */
+    bool answered; /* a response (or 504) went out */
+    bool in_call;  /* an export call is queued or running */
     wit_http_types_http_request wreq;
     uint64_t *mw; /* middleware handler ids in order */
     size_t nmw, imw;
@@ -238,26 +242,27 @@ struct hf_ws {
     uint64_t disconnect;
     int calls; /* export calls in flight that refer to it */
     bool closing;
+    uv_timer_t *close_wait; /* a close waiting for the queued messages */
 };
 
 static void io_maybe_free(hf_io *io);
 
-#define LINK(head, x)                                                                              \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if ((head) != NULL)                                                                        \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
+#define LINK(head, x) \
+    do { \
+        (x)->prev = NULL; \
+        (x)->next = (head); \
+        if ((head) != NULL) \
+            (head)->prev = (x); \
+        (head) = (x); \
     } while (0)
-#define UNLINK(head, x)                                                                            \
-    do {                                                                                           \
-        if ((x)->prev != NULL)                                                                     \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next != NULL)                                                                     \
-            (x)->next->prev = (x)->prev;                                                           \
+#define UNLINK(head, x) \
+    do { \
+        if ((x)->prev != NULL) \
+            (x)->prev->next = (x)->next; \
+        else \
+            (head) = (x)->next; \
+        if ((x)->next != NULL) \
+            (x)->next->prev = (x)->prev; \
     } while (0)
 
 /* ---- answers ---- */
@@ -271,8 +276,7 @@ static bool token_char(unsigned char c)
  * NUL, and not one that h2o frames itself. */
 static bool header_ok(const wit_tup2_str_str *h)
 {
-    static const char *const framed[] = {"content-length", "transfer-encoding", "connection",
-                                         NULL};
+    static const char *const framed[] = {"content-length", "transfer-encoding", "connection", NULL};
     if (h->f0.len == 0)
         return false;
     for (size_t i = 0; i < h->f0.len; i++)
@@ -288,6 +292,48 @@ static bool header_ok(const wit_tup2_str_str *h)
 }
 
 static void req_finish(hf_req *r);
+
+/* The reason phrase of a status (HTTP/1.1 sends one; clients ignore it). */
+static const char *reason_of(int status)
+{
+    static const struct {
+        int status;
+        const char *reason;
+    } t[] = {{100, "Continue"},
+             {101, "Switching Protocols"},
+             {200, "OK"},
+             {201, "Created"},
+             {202, "Accepted"},
+             {204, "No Content"},
+             {206, "Partial Content"},
+             {301, "Moved Permanently"},
+             {302, "Found"},
+             {303, "See Other"},
+             {304, "Not Modified"},
+             {307, "Temporary Redirect"},
+             {308, "Permanent Redirect"},
+             {400, "Bad Request"},
+             {401, "Unauthorized"},
+             {403, "Forbidden"},
+             {404, "Not Found"},
+             {405, "Method Not Allowed"},
+             {409, "Conflict"},
+             {410, "Gone"},
+             {413, "Payload Too Large"},
+             {415, "Unsupported Media Type"},
+             {422, "Unprocessable Content"},
+             {429, "Too Many Requests"},
+             {500, "Internal Server Error"},
+             {501, "Not Implemented"},
+             {502, "Bad Gateway"},
+             {503, "Service Unavailable"},
+             {504, "Gateway Timeout"}};
+
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].status == status)
+            return t[i].reason;
+    return "";
+}
 
 /* Send a plain answer (status, text body). */
 static void send_plain(hf_req *r, int status, const char *reason, const char *body)
@@ -329,7 +375,7 @@ static void send_response(hf_req *r, const wit_http_types_http_response *resp)
         }
     r->answered = true;
     req->res.status = resp->status;
-    req->res.reason = "";
+    req->res.reason = reason_of(resp->status);
     for (size_t i = 0; i < resp->headers.len; i++) {
         const wit_tup2_str_str *h = &resp->headers.ptr[i];
         char *name = h2o_mem_alloc_pool(&req->pool, h->f0.len + 1);
@@ -409,6 +455,8 @@ static void on_call_done(hf_call *c)
     io->srv->owner->queued--;
     if (r->answered || r->req == NULL) {
         /* timed out or the client went away meanwhile */
+    } else if (c->status == TH_EBUSY) {
+        send_plain(r, 503, "Service Unavailable", "the actor's mailbox is full\n");
     } else if (c->status != 0) {
         send_plain(r, 500, "Internal Server Error", "the actor failed to answer\n");
     } else if (c->kind == HF_CALL_MIDDLEWARE) {
@@ -623,10 +671,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if ((status = route(io, r)) != 200) {
-        send_plain(r, status, status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
-                                                                          : "Internal Server Error",
-                   status == 404 ? "no route\n" : status == 405 ? "method not allowed\n"
-                                                                : "out of memory\n");
+        send_plain(r, status,
+                   status == 404   ? "Not Found"
+                   : status == 405 ? "Method Not Allowed"
+                                   : "Internal Server Error",
+                   status == 404   ? "no route\n"
+                   : status == 405 ? "method not allowed\n"
+                                   : "out of memory\n");
         req_finish(r);
         return 0;
     }
@@ -652,11 +703,31 @@ static void ws_maybe_free(hf_ws *w)
 {
     hf_io *io = w->io;
 
+    if (w->conn == NULL && w->close_wait != NULL) {
+        uv_close((uv_handle_t *)w->close_wait, on_timer_closed);
+        w->close_wait = NULL;
+    }
     if (w->conn != NULL || w->calls > 0)
         return;
     UNLINK(io->ws, w);
     free(w);
     io_maybe_free(io);
+}
+
+/* wslay sends control frames before queued messages, so a close the
+ * actor asks for waits until what it sent before has gone out. */
+static void on_close_wait(uv_timer_t *t)
+{
+    hf_ws *w = t->data;
+
+    if (w->conn == NULL || wslay_event_want_write(w->conn->ws_ctx) ||
+        (w->conn->sock != NULL && h2o_socket_is_writing(w->conn->sock)))
+        return; /* not yet */
+    uv_close((uv_handle_t *)t, on_timer_closed);
+    w->close_wait = NULL;
+    wslay_event_queue_close(w->conn->ws_ctx, 1000, NULL, 0);
+    if (w->conn->sock != NULL)
+        h2o_websocket_proceed(w->conn);
 }
 
 /* Queue one frame on a connection and let h2o write it. */
@@ -668,7 +739,14 @@ static void ws_queue(hf_ws *w, int opcode, const uint8_t *data, size_t len)
         return;
     if (opcode == WSLAY_CONNECTION_CLOSE) {
         w->closing = true;
-        wslay_event_queue_close(w->conn->ws_ctx, 1000, NULL, 0);
+        if ((w->close_wait = malloc(sizeof *w->close_wait)) == NULL) {
+            wslay_event_queue_close(w->conn->ws_ctx, 1000, NULL, 0);
+        } else {
+            uv_timer_init(w->io->ctx.loop, w->close_wait);
+            w->close_wait->data = w;
+            uv_timer_start(w->close_wait, on_close_wait, 0, 2);
+            return;
+        }
     } else {
         wslay_event_queue_msg(w->conn->ws_ctx, &m);
     }
@@ -754,7 +832,8 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
         if (w->has_disconnect && (c = calloc(1, sizeof *c)) != NULL) {
             c->kind = HF_CALL_WS_DISCONNECT;
             c->handler = w->disconnect;
-            ws_call(w, c);
+            ws_call(w, c); /* its end frees w */
+            return;
         }
         ws_maybe_free(w);
         return;
@@ -850,7 +929,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
             h2o_send_error_generic(req, 400, "Bad Request", "bad path\n", 0);
             return 1;
         }
-        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_SEC_WEBSOCKET_PROTOCOL, -1);
+        ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("sec-websocket-protocol"), -1);
         if (i >= 0) {
             h2o_iovec_t v = req->headers.entries[i].value;
             if (rt_utf8_valid((const uint8_t *)v.base, v.len)) {
@@ -912,6 +991,7 @@ static void on_accept(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
+    c->sock = sock;
     h2o_accept(&io->actx, sock);
 }
 
@@ -923,16 +1003,53 @@ static void on_listener_closed(uv_handle_t *h)
     io_maybe_free(io);
 }
 
+/* The loop's running instances, kept in the handler's slot so that a
+ * runtime shutdown closes what is still open (hf_io_quit). */
+typedef struct hf_slot {
+    hf_io *list;
+} hf_slot;
+
+static hf_slot *slot_get(uv_loop_t *loop, bool make)
+{
+    rt_io_slot_t *sl = rt_io_slot(loop, RT_H_HTTP_FRAMEWORK);
+
+    if (sl == NULL)
+        return NULL;
+    if (sl->ud == NULL && make) {
+        if ((sl->ud = calloc(1, sizeof(hf_slot))) == NULL)
+            return NULL;
+        sl->quit = hf_io_quit;
+    }
+    return sl->ud;
+}
+
+static void slot_unlink(hf_io *io)
+{
+    hf_slot *sl = slot_get(io->ctx.loop, false);
+
+    if (sl != NULL && (io->prev != NULL || sl->list == io))
+        UNLINK(sl->list, io);
+    io->prev = io->next = NULL;
+}
+
 /* Free a stopped server's instance once nothing refers to it. */
 static void io_maybe_free(hf_io *io)
 {
     hf_server *s;
 
-    if (!io->stopping || io->listening || io->conns != NULL || io->reqs != NULL || io->ws != NULL)
+    if (io->hold > 0 || !io->stopping || io->listening || io->conns != NULL || io->reqs != NULL ||
+        io->ws != NULL)
         return;
+    io->hold = 1; /* freed here, whatever the loop runs meanwhile */
     s = io->srv;
-    h2o_context_dispose(&io->ctx);
-    h2o_config_dispose(&io->conf);
+    slot_unlink(io);
+    if (!io->disposed) {
+        /* (h2o_context_dispose runs the loop once: callbacks of other
+         * objects may come in meanwhile, never again this io's) */
+        io->disposed = true;
+        h2o_context_dispose(&io->ctx);
+        h2o_config_dispose(&io->conf);
+    }
     if (io->ssl != NULL)
         SSL_CTX_free(io->ssl);
     if (s->io == io)
@@ -971,6 +1088,7 @@ static SSL_CTX *tls_context(hf_server *s)
     if (ctx == NULL)
         return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols); /* h2, http/1.1 */
     if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_path) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, s->key_path, SSL_FILETYPE_PEM) != 1) {
         ERR_clear_error();
@@ -985,18 +1103,19 @@ typedef struct start_req {
     int fd;
 } start_req;
 
-static void do_start(void *ud)
+static void do_start(uv_loop_t *loop, void *ud)
 {
     start_req *q = ud;
     hf_server *s = q->srv;
     hf_actor *a = s->owner;
-    hf_io *io = calloc(1, sizeof *io);
+    hf_io *io = NULL;
     h2o_hostconf_t *host;
     h2o_pathconf_t *path;
     hf_h2o_handler *h;
-    uv_loop_t *loop = hf_io_loop(a->rt);
+    hf_slot *sl;
 
-    if (io == NULL || s->io != NULL)
+    if (loop == NULL || s->io != NULL || (sl = slot_get(loop, true)) == NULL ||
+        (io = calloc(1, sizeof *io)) == NULL)
         goto fail;
     if (s->cert_path != NULL && (io->ssl = tls_context(s)) == NULL)
         goto fail;
@@ -1024,6 +1143,7 @@ static void do_start(void *ud)
         return;
     }
     s->io = io;
+    LINK(sl->list, io);
     free(q);
     return;
 fail:
@@ -1047,7 +1167,7 @@ int hf_io_start(hf_server *s, int fd)
     atomic_fetch_add(&s->refs, 1); /* the instance's, or dropped by do_start */
     q->srv = s;
     q->fd = fd;
-    if ((rc = hf_io_run(s->owner->rt, do_start, q)) != 0) {
+    if ((rc = rt_io_post(s->owner->rt, do_start, q)) != 0) {
         close(fd);
         hf_server_release(s);
         free(q);
@@ -1055,11 +1175,11 @@ int hf_io_start(hf_server *s, int fd)
     return rc;
 }
 
-static void do_stop(void *ud)
+static void do_stop(uv_loop_t *loop, void *ud)
 {
     hf_server *s = ud;
 
-    if (s->io != NULL) {
+    if (loop != NULL && s->io != NULL) {
         hf_io *io = s->io;
         s->io = NULL;
         io_stop(io);
@@ -1073,7 +1193,7 @@ int hf_io_stop(hf_server *s)
     int rc;
 
     atomic_fetch_add(&s->refs, 1);
-    if ((rc = hf_io_run(s->owner->rt, do_stop, s)) != 0)
+    if ((rc = rt_io_post(s->owner->rt, do_stop, s)) != 0)
         hf_server_release(s);
     return rc;
 }
@@ -1086,10 +1206,10 @@ typedef struct ws_req {
     uint8_t data[];
 } ws_req;
 
-static void do_ws(void *ud)
+static void do_ws(uv_loop_t *loop, void *ud)
 {
     ws_req *q = ud;
-    hf_io *io = q->srv->io;
+    hf_io *io = loop != NULL ? q->srv->io : NULL;
 
     for (hf_ws *w = io != NULL ? io->ws : NULL; w != NULL; w = w->next)
         if (w->id == q->conn) {
@@ -1114,7 +1234,7 @@ static int ws_post(hf_server *s, uint64_t conn, int opcode, const uint8_t *data,
     q->len = len;
     if (len)
         memcpy(q->data, data, len);
-    if ((rc = hf_io_run(s->owner->rt, do_ws, q)) != 0) {
+    if ((rc = rt_io_post(s->owner->rt, do_ws, q)) != 0) {
         hf_server_release(s);
         free(q);
     }
@@ -1129,4 +1249,51 @@ int hf_io_ws_send(hf_server *s, uint64_t conn, int opcode, const uint8_t *data, 
 int hf_io_ws_close(hf_server *s, uint64_t conn)
 {
     return ws_post(s, conn, -1, NULL, 0);
+}
+
+/* The runtime stops: every instance still running stops now, and what is
+ * still open after that (connections h2o has not yet closed) is closed
+ * under it: the loop runs no more h2o callbacks after the quit, only the
+ * close callbacks, which free our objects. */
+void hf_io_quit(uv_loop_t *loop, void *ud)
+{
+    hf_slot *sl = ud;
+
+    (void)loop;
+    while (sl->list != NULL) {
+        hf_io *io = sl->list;
+        UNLINK(sl->list, io);
+        io->prev = io->next = NULL;
+        if (io->srv->io == io)
+            io->srv->io = NULL;
+        io->hold++;
+        io_stop(io);
+        /* our timers go with our callbacks (the loop would close them
+         * without, and then we would again) */
+        for (hf_req *r = io->reqs; r != NULL; r = r->next)
+            if (r->timer != NULL) {
+                uv_close((uv_handle_t *)r->timer, on_timer_closed);
+                r->timer = NULL;
+            }
+        for (hf_ws *w = io->ws; w != NULL; w = w->next)
+            if (w->close_wait != NULL) {
+                uv_close((uv_handle_t *)w->close_wait, on_timer_closed);
+                w->close_wait = NULL;
+            }
+        for (hf_conn *c = io->conns; c != NULL; c = c->next)
+            if (!uv_is_closing((uv_handle_t *)&c->tcp))
+                uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        /* h2o's own handles go now, before the loop closes the rest (its
+         * dispose runs the loop once: our close callbacks may come) */
+        if (!io->disposed) {
+            io->disposed = true;
+            h2o_context_dispose(&io->ctx);
+            h2o_config_dispose(&io->conf);
+        }
+        io->hold--;
+        io_maybe_free(io);
+        /* requests and WebSocket connections end with their connections:
+         * their export calls, if any, settle through rt_io_post (loop NULL) */
+    }
+    free(sl);
 }

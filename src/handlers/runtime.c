@@ -31,14 +31,27 @@ static void free_actor_state(rt_actor *a)
     a->hstate = NULL;
 }
 
+/* The actor's instance ended (failed, stopped, restarts): what the
+ * handlers run for it outside ends too. */
+static void actor_ended(rt_actor *a)
+{
+    rt_hstate *s = a->hstate;
+
+    if (s != NULL && s->http != NULL) {
+        hf_actor_end(s->http); /* its servers close */
+        s->http = NULL;
+    }
+}
+
 static const rt_iface *const builtin_ifaces[] = {
-    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
-    &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
-    &rt_iface_http_framework,
+    &rt_iface_runtime,     &rt_iface_message_server, &rt_iface_supervisor,
+    &rt_iface_store,       &rt_iface_timing,         &rt_iface_random,
+    &rt_iface_environment, &rt_iface_filesystem,     &rt_iface_http_framework,
 };
 
-static const th_handler_set builtin = {
-    builtin_ifaces, sizeof builtin_ifaces / sizeof builtin_ifaces[0], free_actor_state, NULL};
+static const th_handler_set builtin = {builtin_ifaces,
+                                       sizeof builtin_ifaces / sizeof builtin_ifaces[0],
+                                       free_actor_state, actor_ended};
 
 const th_handler_set *th_handlers_builtin(void)
 {
