@@ -93,7 +93,7 @@ typedef struct chain_listener_slot {
 
 struct th_chain {
     char home[4096];
-    int read_only;
+    bool read_only;
     unsigned batch_max, batch_ms;
     sqlite3 *rdb; /* read connection (reads, verification) */
     pthread_mutex_t rlock;
@@ -1283,7 +1283,7 @@ static int take_writer_lock(th_chain *c, th_error *err)
 }
 
 /* Writer set-up: lock, database, key, chains, statements, thread. */
-static int open_writer(th_chain *c, int sync_normal, th_error *err)
+static int open_writer(th_chain *c, bool sync_normal, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -1700,7 +1700,7 @@ const char *chain_home(th_chain *c)
     return c->home;
 }
 
-int chain_is_read_only(th_chain *c)
+bool chain_is_read_only(th_chain *c)
 {
     return c->read_only;
 }
@@ -1773,7 +1773,7 @@ void th_chain_status_get(th_chain *c, th_chain_status *out)
     pthread_mutex_unlock(&c->qlock);
 }
 
-int th_chain_healthy(th_chain *c)
+bool th_chain_healthy(th_chain *c)
 {
     return !atomic_load(&c->unhealthy);
 }

@@ -279,7 +279,7 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /
 /* The handle's THEATER_HOME (resolved). */
 const char *chain_home(th_chain *c);
 /* 1 if the handle was opened read-only. */
-int chain_is_read_only(th_chain *c);
+bool chain_is_read_only(th_chain *c);
 
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);

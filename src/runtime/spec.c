@@ -115,7 +115,8 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
     th_content_ref ref;
     void *data;
     size_t len;
-    int found, rc;
+    bool found;
+    int rc;
 
     switch (is->kind) {
     case RT_MANIFEST_INIT_NONE: return 0;
