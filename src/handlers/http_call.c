@@ -32,8 +32,8 @@ void hf_call_free(hf_call *c)
 
 /* ---- lowering (in the actor's turn) ---- */
 
-static int lower(rt_inbound *in, rt_guest *g, const struct wit_opt_bytes *state,
-                 th_wasm_val *args, uint32_t *nargs)
+static int lower(rt_inbound *in, rt_guest *g, const struct wit_opt_bytes *state, th_wasm_val *args,
+                 uint32_t *nargs)
 {
     hf_call *c = (hf_call *)in;
 
@@ -56,8 +56,7 @@ static int lower(rt_inbound *in, rt_guest *g, const struct wit_opt_bytes *state,
     }
     default: {
         wit_tup2_u64_u64 p = {c->handler, c->conn};
-        return wit_call_lower_http_handlers_handle_websocket_disconnect(g, state, &p, args,
-                                                                         nargs);
+        return wit_call_lower_http_handlers_handle_websocket_disconnect(g, state, &p, args, nargs);
     }
     }
 }
@@ -279,8 +278,10 @@ static void done(rt_inbound *in, int status, const char *text)
         hf_call_free(c); /* the loop is gone: nothing waits any more */
 }
 
-#define OPS(name, exp)                                                                             \
-    {"http-handlers", exp, lower, lift, params_json, result_json, done}
+#define OPS(name, exp) \
+    { \
+        "http-handlers", exp, lower, lift, params_json, result_json, done \
+    }
 static const rt_inbound_ops ops_request = OPS(request, WIT_EXPORT_HTTP_HANDLERS_HANDLE_REQUEST);
 static const rt_inbound_ops ops_middleware =
     OPS(middleware, WIT_EXPORT_HTTP_HANDLERS_HANDLE_MIDDLEWARE);

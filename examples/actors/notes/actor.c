@@ -158,8 +158,8 @@ static ta_status list_notes(notes *n, thw_http_types_http_response *resp)
         while (sp < l.len && l.ptr[sp] != ' ')
             sp++;
         ta_str text = sp < l.len ? (ta_str){l.ptr + sp + 1, l.len - sp - 1} : TA_STR("");
-        out = ta_format("%.*s%s{\"id\":%.*s,\"text\":%.*s}", TA_FMT(out), count ? "," : "",
-                        (int)sp, l.ptr, TA_FMT(json_str(text)));
+        out = ta_format("%.*s%s{\"id\":%.*s,\"text\":%.*s}", TA_FMT(out), count ? "," : "", (int)sp,
+                        l.ptr, TA_FMT(json_str(text)));
         count++;
     }
     *resp = answer(200, ta_format("{\"count\":%zu,\"notes\":[%.*s]}", count, TA_FMT(out)), true);
@@ -191,8 +191,8 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
             return TA_OK;
         }
         uint64_t id = n.next++;
-        n.body = ta_format("%.*s%llu %.*s\n", TA_FMT(n.body), (unsigned long long)id,
-                           (int)body.len, (const char *)body.ptr);
+        n.body = ta_format("%.*s%llu %.*s\n", TA_FMT(n.body), (unsigned long long)id, (int)body.len,
+                           (const char *)body.ptr);
         save(st, &n);
         *resp = answer(201, ta_format("{\"id\":%llu}", (unsigned long long)id), true);
         return TA_OK;
@@ -204,8 +204,8 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
         if (!find_note(&n, id, &s, &e, &text)) {
             *resp = answer(404, TA_STR("{\"error\":\"no such note\"}"), true);
         } else if (ta_str_eq_c(m, "DELETE")) {
-            n.body = ta_format("%.*s%.*s", (int)s, n.body.ptr, (int)(n.body.len - e),
-                               n.body.ptr + e);
+            n.body =
+                ta_format("%.*s%.*s", (int)s, n.body.ptr, (int)(n.body.len - e), n.body.ptr + e);
             save(st, &n);
             *resp = answer(204, TA_STR(""), false);
         } else {
@@ -298,7 +298,8 @@ static ta_status notes_init(ta_state *state, ta_str actor_id)
     if (state->some && state->val.len > 0 && state->val.ptr[0] == '{') {
         if (ta_json_get_str(state->val, "port", &port))
             n.port = parse_num(port);
-        if (ta_json_get_str(state->val, "cert", &cert) && ta_json_get_str(state->val, "key", &key)) {
+        if (ta_json_get_str(state->val, "cert", &cert) &&
+            ta_json_get_str(state->val, "key", &key)) {
             cfg.tls_config.some = 1;
             cfg.tls_config.u.val.cert_path = (thw_str){cert.ptr, cert.len};
             cfg.tls_config.u.val.key_path = (thw_str){key.ptr, key.len};
@@ -404,13 +405,13 @@ TA__DEFINE_POST(http_request, TA__IFACE("http-handlers#handle-request"))
 
 void *notes_handle_middleware(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid,
                               const char *mp, size_t ml, const char *up, size_t ul,
-                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs,
-                              const uint8_t *bp, size_t bl);
+                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs, const uint8_t *bp,
+                              size_t bl);
 TA__EXPORT(TA__IFACE("http-handlers#handle-middleware"))
 void *notes_handle_middleware(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid,
                               const char *mp, size_t ml, const char *up, size_t ul,
-                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs,
-                              const uint8_t *bp, size_t bl)
+                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs, const uint8_t *bp,
+                              size_t bl)
 {
     ta_export_begin();
     ta_state st = state_in(ss, sp, sl);
@@ -447,8 +448,8 @@ void *notes_ws_connect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, 
 {
     ta_export_begin();
     ta_str hello = ta_format("welcome %llu", (unsigned long long)conn);
-    thw_websocket_types_websocket_message m = {{0, {{0, 0}}}, {0, {{0, 0}}}, {1, {{hello.ptr,
-                                                                                 hello.len}}}};
+    thw_websocket_types_websocket_message m = {
+        {0, {{0, 0}}}, {0, {{0, 0}}}, {1, {{hello.ptr, hello.len}}}};
     thw_res_unit_str r;
     thw_call_http_framework_send_websocket_message(&server_id, &conn, &m, &r);
     out.state_only.is_err = r.is_err;

@@ -274,8 +274,8 @@ static void test_bodies_keepalive(void **state)
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", NULL))
         skip();
-    out = sh(&st, CURL "-v http://127.0.0.1:%u/notes http://127.0.0.1:%u/notes 2>&1", s.port,
-             s.port);
+    out =
+        sh(&st, CURL "-v http://127.0.0.1:%u/notes http://127.0.0.1:%u/notes 2>&1", s.port, s.port);
     expect_has(out, "Re-using existing connection");
     free(out);
     out = sh(&st,
@@ -387,14 +387,15 @@ static void test_grants(void **state)
         skip();
     memset(&s, 0, sizeof s);
     rtt_start(&s.t, 2);
-    o.manifest_path =
-        notes_manifest(&s, "notes1", "{\"port\": \"9000\"}", "allowed_ports = [8000, \"8100-8200\"]");
+    o.manifest_path = notes_manifest(&s, "notes1", "{\"port\": \"9000\"}",
+                                     "allowed_ports = [8000, \"8100-8200\"]");
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "port 9000 is not in the actor's allowed_ports");
     o.manifest_path = notes_manifest(&s, "notes2", "{\"port\": \"80\"}", NULL);
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "port 80 is not in the actor's allowed_ports");
-    o.manifest_path = notes_manifest(&s, "notes3", "{\"port\": \"0\"}", "allowed_ports = [\"9-2\"]");
+    o.manifest_path =
+        notes_manifest(&s, "notes3", "{\"port\": \"0\"}", "allowed_ports = [\"9-2\"]");
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "allowed_ports[0]");
     /* port 0 picks from the granted set */
@@ -469,18 +470,19 @@ static void test_websocket(void **state)
     snprintf(js, sizeof js, "%s/ws.js", s.t.home);
     f = fopen(js, "w");
     assert_non_null(f);
-    fputs("const WebSocket = require('ws');\n"
-          "const ws = new WebSocket('ws://127.0.0.1:' + process.argv[2] + '/ws');\n"
-          "const got = []; let pong = '';\n"
-          "ws.on('open', () => { ws.send('hi'); ws.send(Buffer.from([0, 255, 7]));\n"
-          "  ws.ping('p'); ws.send('frag1', {fin: false}); ws.send('frag2', {fin: true});\n"
-          "  ws.send('bye'); });\n"
-          "ws.on('message', (d, bin) => got.push(bin ? 'bin:' + d.toString('hex') : d.toString()));\n"
-          "ws.on('pong', d => pong = d.toString());\n"
-          "ws.on('close', (c) => { got.push('close:' + c); got.push('pong:' + pong);\n"
-          "  console.log(JSON.stringify(got)); });\n"
-          "ws.on('error', (e) => console.log('error ' + e));\n",
-          f);
+    fputs(
+        "const WebSocket = require('ws');\n"
+        "const ws = new WebSocket('ws://127.0.0.1:' + process.argv[2] + '/ws');\n"
+        "const got = []; let pong = '';\n"
+        "ws.on('open', () => { ws.send('hi'); ws.send(Buffer.from([0, 255, 7]));\n"
+        "  ws.ping('p'); ws.send('frag1', {fin: false}); ws.send('frag2', {fin: true});\n"
+        "  ws.send('bye'); });\n"
+        "ws.on('message', (d, bin) => got.push(bin ? 'bin:' + d.toString('hex') : d.toString()));\n"
+        "ws.on('pong', d => pong = d.toString());\n"
+        "ws.on('close', (c) => { got.push('close:' + c); got.push('pong:' + pong);\n"
+        "  console.log(JSON.stringify(got)); });\n"
+        "ws.on('error', (e) => console.log('error ' + e));\n",
+        f);
     fclose(f);
     out = sh(&st, "NODE_PATH=$(npm root -g) timeout 10 node %s %u 2>&1", js, s.port);
     /* replies in order; the pong (a control frame) may come among them */
@@ -525,16 +527,19 @@ static void test_tls(void **state)
              dir, dir);
     assert_int_equal(st, 0);
     free(out);
-    snprintf(init, sizeof init, "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}",
-             dir, dir);
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
     if (!start(&s, init, NULL))
         skip();
-    out = sh(&st, CURL "--cacert %s/cert.pem -X POST --data 'secret note' https://127.0.0.1:%u/notes",
-             dir, s.port);
+    out =
+        sh(&st, CURL "--cacert %s/cert.pem -X POST --data 'secret note' https://127.0.0.1:%u/notes",
+           dir, s.port);
     assert_string_equal(out, "{\"id\":1}");
     free(out);
-    out = sh(&st, CURL "--http2 --cacert %s/cert.pem -w ' %%{http_version}' https://127.0.0.1:%u/notes/1",
-             dir, s.port);
+    out =
+        sh(&st,
+           CURL "--http2 --cacert %s/cert.pem -w ' %%{http_version}' https://127.0.0.1:%u/notes/1",
+           dir, s.port);
     assert_string_equal(out, "{\"id\":1,\"text\":\"secret note\"} 2");
     free(out);
     /* plain HTTP on the TLS port does not get through */
@@ -542,8 +547,8 @@ static void test_tls(void **state)
     assert_string_not_equal(out, "200");
     free(out);
     /* a key that is not the certificate's */
-    snprintf(init, sizeof init, "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/cert.pem\"}",
-             dir, dir);
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/cert.pem\"}", dir, dir);
     o.manifest_path = notes_manifest(&s, "badtls", init, NULL);
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "tls-config: cannot load the private key");
@@ -555,10 +560,14 @@ static void test_tls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routes),         cmocka_unit_test(test_middleware),
-        cmocka_unit_test(test_bodies_keepalive), cmocka_unit_test(test_bad_and_slow),
-        cmocka_unit_test(test_timeout_and_full), cmocka_unit_test(test_grants),
-        cmocka_unit_test(test_lifecycle),      cmocka_unit_test(test_websocket),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_middleware),
+        cmocka_unit_test(test_bodies_keepalive),
+        cmocka_unit_test(test_bad_and_slow),
+        cmocka_unit_test(test_timeout_and_full),
+        cmocka_unit_test(test_grants),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
