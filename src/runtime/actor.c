@@ -69,6 +69,7 @@ void rt_actor_release(rt_actor *a)
     drain_queue(a, &a->ctl);
     rt_actor_refuse_all(a, "is not running");
     if (a->op != NULL) {
+        rt_timer_cancel(a->rt, &a->op->timer);
         rt_exec_put(a->rt, a->op->exec);
         rt_msg_free(a->op->msg);
         free(a->op->host_input);
@@ -918,7 +919,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         if (op->deadline_ns) {
             uint64_t now = rt_now_ns();
             uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT, true);
+            rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
         }
         return;
     case TH_WASM_OUT_OF_FUEL:
@@ -949,8 +950,7 @@ static void op_free(rt_actor *a)
     if (op == NULL)
         return;
     a->op = NULL;
-    if (op->timer != NULL)
-        rt_io_cancel(a->rt, op->timer);
+    rt_timer_cancel(a->rt, &op->timer);
     rt_exec_put(a->rt, op->exec);
     rt_msg_free(op->msg);
     free(op->host_input);
@@ -1255,10 +1255,7 @@ static void op_wake(rt_actor *a, rt_msg *m)
                       a->lim.call_timeout_ms, op_short(op), op->host_fn);
         return;
     }
-    if (op->timer != NULL) {
-        rt_io_cancel(a->rt, op->timer);
-        op->timer = NULL;
-    }
+    rt_timer_cancel(a->rt, &op->timer);
     th_error_clear(&err);
     tmp = rt_exec_get(a->rt);
     if (tmp == NULL) {

@@ -1,7 +1,8 @@
 /*
  * io.c - the runtime's I/O thread: one libuv loop that runs the timers of
- * timing.sleep/deadline and of call timeouts, and hands each expiry to its
- * actor as a wake on the control queue.
+ * timing.sleep/deadline, and hands each expiry to its actor as a wake on
+ * the control queue.  (Call timeouts are the workers' timer wheel,
+ * timer.c: they are armed and cancelled on nearly every request.)
  *
  * Other threads never touch the loop: they append requests (arm, cancel) to
  * a mutex-protected list and poke the loop with uv_async_send, which

@@ -11,7 +11,8 @@
  *                 calls with state threading, fuel slices, suspension
  *   abi.c         Canonical ABI: guest memory access, lowering, lifting
  *   supervise.c   parent notifications, stop cascade, restart, strategies
- *   io.c          the libuv I/O thread: timers for sleep/deadline/timeouts
+ *   io.c          the libuv I/O thread: timers for sleep/deadline
+ *   timer.c       call timeouts in a timer wheel run by the workers
  *   record.c      chain events (JSON data) and subscriptions
  *   capability.c  the handler table and the spawn-time import check
  *   src/handlers/<interface>.c  the host functions of each capability
@@ -55,6 +56,26 @@ typedef struct rt_guest rt_guest;
 struct wit_opt_bytes; /* wit_glue.h */
 
 #define RT_ID_LEN 36
+
+/* A call-timeout timer (timer.c), embedded in the operation it guards. */
+typedef struct rt_timer {
+    struct rt_timer *prev, *next; /* wheel slot list (wheel lock) */
+    uint64_t due_ms;              /* monotonic ms */
+    uint64_t token;               /* wake token */
+    const char *id;               /* the actor's id (lives longer than the node) */
+    int status;                   /* wake status */
+    atomic_bool armed;            /* linked in the wheel */
+} rt_timer;
+
+#define RT_WHEEL_SLOTS 1024u /* 1 ms each; power of two */
+
+typedef struct rt_wheel {
+    pthread_mutex_t lock;
+    rt_timer *slot[RT_WHEEL_SLOTS];
+    uint64_t cur_ms;          /* slots before this ms have been visited */
+    size_t count;             /* armed timers */
+    _Atomic uint64_t next_ms; /* <= the earliest due time; UINT64_MAX: none */
+} rt_wheel;
 
 /* ------------------------------------------------------------------ */
 /* Byte buffers                                                       */
@@ -456,7 +477,7 @@ struct rt_op {
     const char *host_iface; /* for the chain record of the suspended call */
     const char *host_fn;
     char *host_input; /* JSON of the call's input (owned) */
-    void *timer;      /* io.c timer for the call timeout while waiting */
+    rt_timer timer;   /* the call timeout while waiting (timer.c) */
     rt_buf call_rec;  /* the "wasm-call" record, held back until a host
                          call or the result: a call without host calls
                          is recorded as one event with its result */
@@ -694,6 +715,8 @@ void rt_sched_push(rt_actor *a, int how);
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
 rt_worker *rt_sched_self(void);
+/* Wake a sleeping worker, if any (so it sees new timers). */
+void rt_sched_poke(rt_runtime *rt);
 /* Exec cache: an idle exec (new if none) / give one back. */
 th_wasm_exec *rt_exec_get(rt_runtime *rt);
 void rt_exec_put(rt_runtime *rt, th_wasm_exec *ex);
@@ -791,6 +814,23 @@ struct rt_inbound {
  * (it is stopping or stopped), TH_EBUSY or TH_ENOMEM: nothing done, `in`
  * is still the caller's. */
 int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded);
+
+/* ------------------------------------------------------------------ */
+/* Call timeouts (timer.c)                                            */
+
+void rt_wheel_init(rt_wheel *w);
+void rt_wheel_release(rt_wheel *w);
+/* Arm `t` (re-arming cancels first): after `delay_ms`, wake actor `id`
+ * (a string that outlives the armed node) with `token` and `status`.  No
+ * allocation, no system call; the node must be cancelled before its memory
+ * goes. */
+void rt_timer_arm(rt_runtime *rt, rt_timer *t, uint64_t delay_ms, const char *id, uint64_t token,
+                  int status);
+/* Unlink `t` if armed (a timer that fired is no longer armed). */
+void rt_timer_cancel(rt_runtime *rt, rt_timer *t);
+/* Workers: fire the due timers (at most a batch per call).  Returns a
+ * lower bound of the next due time (monotonic ms), UINT64_MAX if none. */
+uint64_t rt_wheel_run(rt_runtime *rt);
 
 /* ------------------------------------------------------------------ */
 /* Canonical ABI (abi.c)                                              */
@@ -949,6 +989,7 @@ struct th_runtime {
     unsigned npool;
 
     rt_io *io;
+    rt_wheel wheel;               /* call timeouts (timer.c) */
     struct th_store *store;       /* content store (store handler, init_state) */
     struct th_chain *chain;       /* event chains (record.c) */
     struct rt_recorder *recorder; /* record.c: the thread that appends events */
