@@ -43,6 +43,24 @@
 #define TH_MANIFEST_MAX_NAME_BYTES 256u       /* name, version */
 #define TH_MANIFEST_MAX_PATH_BYTES 4096u      /* component, paths after ${} */
 #define TH_MANIFEST_MAX_ALLOWED_VARS 1024u    /* environment allow-list */
+#define TH_MANIFEST_MAX_LIST 1024u            /* allowed_hosts, programs, paths */
+/* http-client grants (src/handlers/http_client.c). */
+#define TH_HTTP_DEFAULT_TIMEOUT_MS 30000u
+#define TH_HTTP_MAX_TIMEOUT_MS (3600u * 1000u)
+#define TH_HTTP_DEFAULT_MAX_RESPONSE (16ull * 1024u * 1024u)
+#define TH_HTTP_MAX_MAX_RESPONSE (1024ull * 1024u * 1024u)
+#define TH_HTTP_MAX_URL_BYTES 65536u    /* a request's uri */
+#define TH_HTTP_MAX_HEADERS 256u        /* headers of a request or response */
+#define TH_HTTP_MAX_HEADER_BYTES 65536u /* headers of a response, together */
+/* process grants (src/handlers/process.c). */
+#define TH_PROC_DEFAULT_MAX_PROCESSES 16u
+#define TH_PROC_MAX_MAX_PROCESSES 4096u
+#define TH_PROC_DEFAULT_MAX_OUTPUT (1024ull * 1024u)
+#define TH_PROC_MAX_MAX_OUTPUT (1024ull * 1024u * 1024u)
+#define TH_PROC_MAX_ARGS 4096u      /* args and env entries of a config */
+#define TH_PROC_KILL_GRACE_MS 2000u /* SIGTERM, then SIGKILL after this */
+#define TH_PROC_DEFAULT_CHUNK 4096u /* chunked mode, raw read size */
+#define TH_PROC_MAX_EXITED 64u      /* ended processes os-status remembers */
 /* [limits] defaults and the largest values accepted. */
 #define TH_MANIFEST_DEFAULT_FUEL_PER_CALL 1000000000ull /* instructions */
 #define TH_MANIFEST_DEFAULT_MEMORY_BYTES (64ull * 1024u * 1024u)
@@ -65,17 +83,17 @@
 #define TH_MANIFEST_DEFAULT_STORE_BYTES (256ull * 1024u * 1024u)
 #define TH_MANIFEST_MAX_STORE_BYTES (1ull << 40)
 /* http-framework grant (src/runtime/manifest.c, src/handlers/http_*.c). */
-#define TH_HTTP_MAX_PORT_RANGES 1024u                    /* allowed_ports entries */
-#define TH_HTTP_DEFAULT_MAX_BODY (16ull * 1024u * 1024u) /* request body */
-#define TH_HTTP_MAX_BODY_BYTES (1024ull * 1024u * 1024u) /* largest grant */
-#define TH_HTTP_DEFAULT_MAX_CONNECTIONS 1024u            /* per server */
-#define TH_HTTP_MAX_CONNECTIONS 65536u
-#define TH_HTTP_DEFAULT_MAX_QUEUED 1024u /* requests waiting for the actor */
-#define TH_HTTP_MAX_QUEUED 1000000u
-#define TH_HTTP_DEFAULT_TIMEOUT_MS 30000u              /* for the actor's answer */
-#define TH_HTTP_MAX_SERVERS 64u                        /* servers of one actor */
-#define TH_HTTP_MAX_ROUTES 4096u                       /* routes + middleware of one actor */
-#define TH_HTTP_MAX_WS_MESSAGE (16ull * 1024u * 1024u) /* inbound WebSocket message */
+#define TH_HTTPD_MAX_PORT_RANGES 1024u                    /* allowed_ports entries */
+#define TH_HTTPD_DEFAULT_MAX_BODY (16ull * 1024u * 1024u) /* request body */
+#define TH_HTTPD_MAX_BODY_BYTES (1024ull * 1024u * 1024u) /* largest grant */
+#define TH_HTTPD_DEFAULT_MAX_CONNECTIONS 1024u            /* per server */
+#define TH_HTTPD_MAX_CONNECTIONS 65536u
+#define TH_HTTPD_DEFAULT_MAX_QUEUED 1024u /* requests waiting for the actor */
+#define TH_HTTPD_MAX_QUEUED 1000000u
+#define TH_HTTPD_DEFAULT_TIMEOUT_MS 30000u              /* for the actor's answer */
+#define TH_HTTPD_MAX_SERVERS 64u                        /* servers of one actor */
+#define TH_HTTPD_MAX_ROUTES 4096u                       /* routes + middleware of one actor */
+#define TH_HTTPD_MAX_WS_MESSAGE (16ull * 1024u * 1024u) /* inbound WebSocket message */
 /* [supervision] defaults: Erlang/OTP's restart intensity (1 in 5 s). */
 #define TH_MANIFEST_DEFAULT_MAX_RESTARTS 1u
 #define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u

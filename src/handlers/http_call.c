@@ -280,7 +280,8 @@ static void done(rt_inbound *in, int status, const char *text)
 
 #define OPS(name, exp) \
     { \
-        "http-handlers", exp, lower, lift, params_json, result_json, done \
+        .iface = "http-handlers", .export = exp, .lower = lower, .lift = lift, \
+        .params_json = params_json, .result_json = result_json, .done = done \
     }
 static const rt_inbound_ops ops_request = OPS(request, WIT_EXPORT_HTTP_HANDLERS_HANDLE_REQUEST);
 static const rt_inbound_ops ops_middleware =

@@ -202,12 +202,12 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
         }
     }
     pthread_mutex_lock(&a->lock);
-    if (a->nservers >= TH_HTTP_MAX_SERVERS) {
+    if (a->nservers >= TH_HTTPD_MAX_SERVERS) {
         pthread_mutex_unlock(&a->lock);
         free(s->cert_path);
         free(s->key_path);
         free(s);
-        return REFUSE(ret, "the actor has %u servers, the most it may have", TH_HTTP_MAX_SERVERS);
+        return REFUSE(ret, "the actor has %u servers, the most it may have", TH_HTTPD_MAX_SERVERS);
     }
     atomic_fetch_add(&a->refs, 1);
     s->owner = a;
@@ -333,11 +333,11 @@ static int f_register_handler(rt_host *h, wit_str *handler_name, wit_res_u64_str
     if (a == NULL || (x = calloc(1, sizeof *x)) == NULL)
         return oom(h);
     pthread_mutex_lock(&a->lock);
-    if (a->nroutes >= TH_HTTP_MAX_ROUTES) {
+    if (a->nroutes >= TH_HTTPD_MAX_ROUTES) {
         pthread_mutex_unlock(&a->lock);
         free(x);
         return REFUSE(ret, "the actor has %u handlers, routes and middleware, the most it may",
-                      TH_HTTP_MAX_ROUTES);
+                      TH_HTTPD_MAX_ROUTES);
     }
     x->name = handler_name->ptr; /* taken over */
     handler_name->ptr = NULL;
@@ -388,15 +388,15 @@ static int add_entry(rt_host *h, uint64_t sid, wit_str *path, wit_str *method, u
         return oom(h);
     pthread_mutex_lock(&a->lock);
     s = find_server(a, sid);
-    if (s == NULL || !handler_known(a, handler) || a->nroutes >= TH_HTTP_MAX_ROUTES) {
-        bool full = a->nroutes >= TH_HTTP_MAX_ROUTES;
+    if (s == NULL || !handler_known(a, handler) || a->nroutes >= TH_HTTPD_MAX_ROUTES) {
+        bool full = a->nroutes >= TH_HTTPD_MAX_ROUTES;
         pthread_mutex_unlock(&a->lock);
         free(r);
         if (s == NULL)
             return REFUSE(ret, "no server %llu", (unsigned long long)sid);
         if (full)
             return REFUSE(ret, "the actor has %u handlers, routes and middleware, the most it may",
-                          TH_HTTP_MAX_ROUTES);
+                          TH_HTTPD_MAX_ROUTES);
         return REFUSE(ret, "no handler %llu (register-handler gives one)",
                       (unsigned long long)handler);
     }

@@ -944,7 +944,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
     LINK(io->ws, w);
     w->conn = h2o_upgrade_to_websocket(req, key, w, on_ws_msg);
     wslay_event_config_set_max_recv_msg_length(w->conn->ws_ctx,
-                                               a->max_body ? a->max_body : TH_HTTP_MAX_WS_MESSAGE);
+                                               a->max_body ? a->max_body : TH_HTTPD_MAX_WS_MESSAGE);
     if (c != NULL)
         ws_call(w, c);
     return 1;

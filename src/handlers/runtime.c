@@ -27,6 +27,7 @@ static void free_actor_state(rt_actor *a)
 
     if (s != NULL)
         hf_actor_end(s->http); /* (normally done already by actor_ended) */
+    rt_process_free_state(a);
     free(a->hstate);
     a->hstate = NULL;
 }
@@ -37,6 +38,8 @@ static void actor_ended(rt_actor *a)
 {
     rt_hstate *s = a->hstate;
 
+    rt_http_client_ended(a);
+    rt_process_ended(a);
     if (s != NULL && s->http != NULL) {
         hf_actor_end(s->http); /* its servers close */
         s->http = NULL;
@@ -44,9 +47,9 @@ static void actor_ended(rt_actor *a)
 }
 
 static const rt_iface *const builtin_ifaces[] = {
-    &rt_iface_runtime,     &rt_iface_message_server, &rt_iface_supervisor,
-    &rt_iface_store,       &rt_iface_timing,         &rt_iface_random,
-    &rt_iface_environment, &rt_iface_filesystem,     &rt_iface_http_framework,
+    &rt_iface_runtime,     &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
+    &rt_iface_timing,      &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
+    &rt_iface_http_client, &rt_iface_http_framework, &rt_iface_process,
 };
 
 static const th_handler_set builtin = {builtin_ifaces,
