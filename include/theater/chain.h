@@ -236,6 +236,14 @@ int th_chain_public_key(th_chain *c, uint8_t key[32] /* out */, th_error *err);
  * signed head. */
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err);
 
+/* th_chain_export with options: TH_CHAIN_EXPORT_COMPONENTS also writes the
+ * bytes of every component the chain's events name (from the store
+ * TH_CHAIN_CONTENT_STORE; TH_ENOENT if one is missing), so that the file
+ * alone can be replayed; verify-file then checks them and import stores
+ * them. */
+#define TH_CHAIN_EXPORT_COMPONENTS 1u
+int th_chain_export_with(th_chain *c, const char *actor, unsigned flags, FILE *out, th_error *err);
+
 /* ---- trust: whose signatures count (src/chain/trust.c) ----
  *
  * An exported chain carries the key that signed its head, so a file that

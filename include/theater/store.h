@@ -69,6 +69,10 @@ void th_store_close(th_store *s);
 
 /* new: create a store; writes its UUID v4 id (NUL-ended) to `id`. */
 int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1] /* out */, th_error *err);
+/* Create the store `store_id` (a UUID) unless it exists already (for
+ * well-known stores such as TH_CHAIN_CONTENT_STORE).  TH_EINVAL for a bad
+ * id, TH_EPERM on a read-only handle. */
+int th_store_create(th_store *s, const char *store_id, th_error *err);
 /* All store ids, oldest first. */
 int th_store_list_stores(th_store *s, th_store_list *out /* out */, th_error *err);
 

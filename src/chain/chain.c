@@ -1655,7 +1655,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     return rc;
 }
 
-int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, th_error *err)
+int chain_import_event(th_chain *c, const th_chain_event *ev, const void *content, size_t clen,
+                       const uint8_t *chash, uint64_t *ticket, th_error *err)
 {
     size_t alen = strlen(ev->actor), tlen = strlen(ev->type);
     size_t dlen = ev->description ? strlen(ev->description) : 0;
@@ -1665,12 +1666,14 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
 
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
-    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, NULL, 0);
+    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, content, clen);
     a = actor_get(c, ev->actor, alen, 1, &created);
     if (p == NULL || a == NULL) {
         pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
+    if (content != NULL)
+        memcpy(p->content_hash, chash, 32);
     pthread_mutex_lock(&a->lock);
     if (a->next_seq != ev->seq || (ev->seq > 0 && memcmp(a->last, ev->parent, 32) != 0)) {
         pthread_mutex_unlock(&a->lock);

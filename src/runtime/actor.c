@@ -76,6 +76,7 @@ void rt_actor_release(rt_actor *a)
         free(a->op);
     }
     th_wasm_instance_free(a->inst);
+    th_wasm_module_free(a->module);
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -127,7 +128,8 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     cfg.max_memory_bytes = a->lim.memory_bytes;
     cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
-    rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
+    rc = th_wasm_instance_new(a->module != NULL ? a->module : a->spec->module, a->rt->imports, &cfg,
+                              &a->inst, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
     for (i = 0; i < RT_EX_COUNT; i++) {
@@ -182,6 +184,13 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    /* what decides how far its code may run: a replay uses the same */
+    rt_buf_printf(
+        &b, "\",\"limits\":{\"fuel_per_call\":%llu,\"memory_bytes\":%llu,\"stack_bytes\":%zu}",
+        (unsigned long long)a->lim.fuel_per_call, (unsigned long long)a->lim.memory_bytes,
+        a->spec->stack_bytes);
     rt_buf_puts(&b, "}");
     rt_record_buf(a, event, &b);
 }
@@ -248,6 +257,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
+    memcpy(a->component, spec->component, sizeof a->component);
     rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
@@ -518,6 +528,20 @@ void rt_actor_ended(rt_actor *a)
         a->rt->handlers->actor_ended(a);
 }
 
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_WAKE, NULL, 0);
+
+    if (m == NULL) {
+        r->free(r); /* the waiter stays suspended until its call timeout */
+        return;
+    }
+    m->token = token;
+    m->code = TH_OK;
+    m->res = r;
+    rt_actor_post_ctl(a, m);
+}
+
 /* Answer a message that will not be handled (actor gone or failed). */
 static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
 {
@@ -643,6 +667,8 @@ static void record_call(rt_actor *a, rt_op *op)
     case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
     }
     rt_buf_puts(&b, "]");
+    if (op->ex == RT_EX_INBOUND && m->reply.in->ops->call_json != NULL)
+        m->reply.in->ops->call_json(m->reply.in, &b);
     if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
         rt_buf_puts(&b, ",\"from\":");
         rt_buf_json_str(&b, m->a, strlen(m->a));
@@ -1208,7 +1234,8 @@ static void op_finish(rt_actor *a)
     }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
-    deliver_outputs(a, op, &r);
+    if (a->replay == NULL) /* a replay touches nothing outside the actor */
+        deliver_outputs(a, op, &r);
     op_free(a);
     if (a->shutdown_req && a->stop_msg == NULL) {
         rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
@@ -1279,6 +1306,8 @@ static void op_wake(rt_actor *a, rt_msg *m)
             m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
         if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
             wit_json_res_str_str(&out, &r);
+    } else if (op->wait == RT_WAIT_RESULT && m->res != NULL) {
+        rc = m->res->lower(m->res, &g, op->retptr_wait, &out);
     } else {
         rc = th_error_set(&err, TH_EINVAL, "no result for wait %d", op->wait);
     }
@@ -1441,6 +1470,8 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
     a->nfn_dyn = 0;
+    if (a->replay != NULL)
+        return; /* nobody to tell: the record says what came next */
     rt_actor_ended(a);
     rt_actor_refuse_all(a, "failed");
     rt_channel_close_all(a->rt, a->id);
@@ -1456,6 +1487,17 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     /* 3: notify the supervisor (or the outside, for a root) */
     rt_sup_child_failed(a, wit_type, text);
+}
+
+void rt_actor_run_op(rt_actor *a, rt_msg *m)
+{
+    begin_op(a, m);
+    while (a->op != NULL && a->op->wait == RT_WAIT_YIELD) {
+        a->op->wait = 0;
+        op_run(a, NULL, 0, false);
+    }
+    if (a->op != NULL) /* waiting: a replay's host calls never do */
+        rt_actor_abort_op(a, "replay: the operation waits for a host call");
 }
 
 /* ------------------------------------------------------------------ */

@@ -273,6 +273,8 @@ static bool on_disk(const rt_actor *a)
 
 int rt_record_ready(rt_actor *a, th_error *err)
 {
+    if (a->replay != NULL)
+        return 0;
     if (atomic_load(&a->rec_failed) == 2)
         return th_error_set(err, TH_EIO, "%s", a->rec_error);
     if (!on_disk(a) || th_chain_healthy(a->rt->chain))
@@ -510,6 +512,10 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         rt_buf call = a->op->call_rec;
         memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
         rt_record_buf(a, "wasm-call", &call);
+    }
+    if (a->replay != NULL) {
+        rt_replay_event(a, type, data, len);
+        return;
     }
     if (rec == NULL || atomic_load(&rec->stop)) {
         record_failed(a, "event %s could not be recorded: the runtime is shutting down", type);

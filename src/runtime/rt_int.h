@@ -56,6 +56,7 @@ typedef struct rt_guest rt_guest;
 struct wit_opt_bytes; /* wit_glue.h */
 
 #define RT_ID_LEN 36
+#define RT_HASH_HEX 64 /* a SHA-256 as lowercase hex */
 
 /* A call-timeout timer (timer.c), embedded in the operation it guards. */
 typedef struct rt_timer {
@@ -226,8 +227,9 @@ struct rt_msg {
     rt_reply reply; /* REQUEST, CHAN_OPEN, STOP */
     char a[RT_ID_LEN + 1];
     char b[RT_ID_LEN + 1];
-    char *text;    /* error text (owned) or NULL */
-    uint8_t *data; /* payload, stored after the struct */
+    char *text;            /* error text (owned) or NULL */
+    struct rt_result *res; /* RT_MSG_WAKE of an RT_WAIT_RESULT (owned) or NULL */
+    uint8_t *data;         /* payload, stored after the struct */
     size_t len;
     bool ack; /* held back by a full mailbox: `reply` (the suspended
                  sender) is completed when it is admitted */
@@ -294,7 +296,8 @@ struct rt_spec {
     char *manifest_text; /* the TOML text (kept for restarts and records) */
     char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
-    uint32_t handlers; /* bit set of RT_H_* */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of the module's bytes */
+    uint32_t handlers;               /* bit set of RT_H_* */
     bool save_chain;
     bool has_init_state;
     uint8_t *init_state; /* the manifest's init_state, resolved */
@@ -449,6 +452,19 @@ enum {
     RT_WAIT_BYTES,    /* result<list<u8>, string> */
     RT_WAIT_STRING,   /* result<string, string> */
     RT_WAIT_YIELD,    /* fuel slice ended: no host result */
+    RT_WAIT_RESULT,   /* any result type: the wake carries an rt_result */
+};
+
+/* The result of a suspended host call whose type is the handler's own
+ * (RT_WAIT_RESULT): carried by the wake (rt_actor_wake_result), written
+ * into the guest by `lower` (the result at retptr, its JSON record
+ * appended to *json: the generated wit_lower_* / wit_json_*), released by
+ * `free`, which is called exactly once (after lowering, or when the wake
+ * is dropped). */
+typedef struct rt_result rt_result;
+struct rt_result {
+    int (*lower)(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf *json);
+    void (*free)(rt_result *r);
 };
 
 /* A deferred request this actor must still answer. */
@@ -520,6 +536,9 @@ struct rt_actor {
 
     /* Owned by the thread running the turn. */
     rt_spec *spec;
+    th_wasm_module *module;          /* the code it runs: the spec's, or after an
+                                        upgrade its own (reference held) */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of that code's bytes */
     th_wasm_instance *inst;
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
@@ -561,6 +580,9 @@ struct rt_actor {
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */
+    struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
+                                         host calls answered from the record, its events
+                                         compared with it); NULL otherwise */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -628,6 +650,9 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, c
 /* Post a wake for `a` with `token` (a completion from any thread). */
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const uint8_t *data,
                    size_t len, const char *text);
+/* The same for an RT_WAIT_RESULT wait: takes `r` over (freed if the wake
+ * cannot be posted or is not used). */
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r);
 
 /* Fail the actor now (inside its turn): records "actor-failed" (with the
  * actor's id and name, the running export and, for failv, the wasm
@@ -797,6 +822,9 @@ typedef struct rt_inbound_ops {
                 size_t *len, char **err);
     /* The params as JSON array members (no brackets) for the record. */
     void (*params_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the call record after "params" (a comma first,
+     * e.g. ,"cut":12), or NULL. */
+    void (*call_json)(rt_inbound *in, rt_buf *b);
     /* Extra members of the result record (",\"response\":..."), or NULL. */
     void (*result_json)(rt_inbound *in, rt_buf *b);
     /* The outcome (see above); takes `in` over. */
@@ -945,12 +973,32 @@ typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *p
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Replay (replay.c)                                                  */
+
+struct json_t;
+/* Inside a host function of a replayed actor (h->a->replay set), in place
+ * of the handler: the call must be the next recorded event (same
+ * interface, function and input); *out is the recorded output (borrowed
+ * until the next call).  Otherwise the replay has diverged: an error (the
+ * call traps) with h->err set. */
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, const struct json_t **out);
+/* rt_record for a replayed actor: compare the event with the next
+ * recorded one. */
+void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* Run one operation of a replayed actor to its end (actor.c): the export
+ * that `m` calls, with fuel slices but no suspension (its host calls
+ * answer at once). Takes `m`. */
+void rt_actor_run_op(rt_actor *a, rt_msg *m);
+
+/* ------------------------------------------------------------------ */
 /* The runtime object (runtime.c)                                     */
 
 typedef struct rt_module_entry {
     struct rt_module_entry *next;
-    char *key; /* path + size + mtime */
+    char *key; /* path + size + mtime, or "sha256:" + hash */
     th_wasm_module *module;
+    char hash[RT_HASH_HEX + 1]; /* SHA-256 of the component's bytes */
+    bool stored;                /* the bytes are in the content store */
 } rt_module_entry;
 
 typedef struct rt_channel {
@@ -1019,8 +1067,36 @@ struct th_runtime {
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Module cache: a loaded module for a file (new reference). */
-int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+/* Module cache: the loaded module of a component file (owned by the
+ * cache: an instance takes its own reference) and the SHA-256 of its bytes
+ * (lowercase hex).  With `keep` the bytes are also put in the content
+ * store (component.c), so that the chain events naming the hash can be
+ * replayed. */
+int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module **out /* out */,
+                   char hash[RT_HASH_HEX + 1] /* out */, th_error *err);
+
+/* Components (component.c).  An actor's component is part of its record:
+ * the chain events that start code (actor-spawned, actor-restarted,
+ * component-updated) name the SHA-256 of its bytes, and the bytes are in
+ * the content store TH_CHAIN_CONTENT_STORE. */
+
+/* Validate and compile `len` bytes (checked: exports with their ABI
+ * signatures are left to the caller), hashing them into `hash`; with
+ * `keep`, put them in the content store first.  *out is a new reference
+ * (th_wasm_module_free). */
+int rt_module_from_bytes(rt_runtime *rt, const uint8_t *bytes, size_t len, bool keep,
+                         th_wasm_module **out /* out */, char hash[RT_HASH_HEX + 1] /* out */,
+                         th_error *err);
+/* Add a module to the cache under `key` (taking over the reference in
+ * `m`, also on failure).  0 or TH_ENOMEM. */
+int rt_module_cache_put(rt_runtime *rt, const char *key, th_wasm_module *m,
+                        const char hash[RT_HASH_HEX + 1], bool stored, th_error *err);
+/* The module of the component whose SHA-256 is `hash` (64 hex digits),
+ * from the cache or the runtime's content store (the bytes are checked
+ * against the hash).  The module is owned by the cache.  TH_ENOENT if the
+ * store does not have it. */
+int rt_component_module(rt_runtime *rt, const char *hash, th_wasm_module **out /* out */,
+                        th_error *err);
 
 /* Remember how a root actor ended, for th_runtime_wait callers that come
  * after it is gone (runtime.c). */
@@ -1047,6 +1123,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 typedef struct rt_hstate {
     bool rng_ready;
     uint64_t rng[4]; /* random: xoshiro256** state */
+    void *procs;     /* process: the actor's processes (process.c) */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

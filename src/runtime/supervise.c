@@ -282,7 +282,9 @@ void rt_sup_do_restart(rt_actor *a)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
-    rt_buf_puts(&b, "}");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    rt_buf_puts(&b, "\"}");
     rt_record_buf(a, "actor-restarted", &b);
     th_error_clear(&err);
     if (rt_actor_instantiate(a, &err) != 0) {

@@ -645,6 +645,19 @@ int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1], th_error *err)
     return rc;
 }
 
+int th_store_create(th_store *s, const char *store_id, th_error *err)
+{
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
+        return rc;
+    store_lock(s);
+    rc = run(s, err, "creating store", "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)",
+             "si", store_id, (sqlite3_int64)base_clock_wall_ms());
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* Collect column 0 (text, or a 32-byte blob shown as hex) of every row. */
 static int collect(th_store *s, sqlite3_stmt *st, th_store_list *out, th_error *err)
 {

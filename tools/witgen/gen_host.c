@@ -86,6 +86,7 @@ static void emit_static_protos(int t)
     E("static int sm_%s(rt_guest *g, uint32_t a, const %s *in) WIT_UNUSED;\n", m, c);
     E("static int sf_%s(rt_guest *g, const %s *in, th_wasm_val *v) WIT_UNUSED;\n", m, c);
     E("static void js_%s(rt_buf *b, const %s *in) WIT_UNUSED;\n", m, c);
+    E("static int jp_%s(rt_guest *g, const json_t *j, %s *out) WIT_UNUSED;\n", m, c);
 }
 
 static void emit_free(int t)
@@ -581,6 +582,150 @@ static void emit_js(int t)
     E("}\n\n");
 }
 
+/* jp_T: the inverse of js_T, for replay (replay.c): a recorded value (a
+ * jansson value) back into the C value, checked by type and range.  On
+ * failure g->err says what did not fit; *out may be partly filled (the
+ * caller frees it with wit_free_T as usual). */
+static void emit_jp(int t)
+{
+    static const char *const umax[] = {"1", "UINT8_MAX", "UINT16_MAX", "UINT32_MAX", "INT64_MAX"};
+    static const char *const smin[] = {"INT8_MIN", "INT16_MIN", "INT32_MIN", "INT64_MIN"};
+    static const char *const smax[] = {"INT8_MAX", "INT16_MAX", "INT32_MAX", "INT64_MAX"};
+    wit_type *w = T(t);
+    char buf[128];
+    const char *f;
+    int i, k = w->kind;
+
+    E("static int jp_%s(rt_guest *g, const json_t *j, %s *out)\n{\n", w->mangle, ctype(t));
+    switch (k) {
+    case W_BOOL:
+        E("    if (!json_is_boolean(j))\n        return wit_jp_bad(g, \"bool\");\n");
+        E("    *out = json_is_true(j);\n    return 0;\n");
+        break;
+    case W_U8:
+    case W_U16:
+    case W_U32:
+    case W_U64:
+    case W_CHAR:
+        E("    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > "
+          "%s)\n",
+          k == W_CHAR ? "0x10FFFF" : umax[k]);
+        E("        return wit_jp_bad(g, \"%s\");\n", k == W_CHAR ? "char" : "unsigned integer");
+        E("    *out = (%s)json_integer_value(j);\n    return 0;\n", ctype(t));
+        break;
+    case W_S8:
+    case W_S16:
+    case W_S32:
+    case W_S64:
+        E("    if (!json_is_integer(j) || json_integer_value(j) < %s || json_integer_value(j) > "
+          "%s)\n",
+          smin[k - W_S8], smax[k - W_S8]);
+        E("        return wit_jp_bad(g, \"signed integer\");\n");
+        E("    *out = (%s)json_integer_value(j);\n    return 0;\n", ctype(t));
+        break;
+    case W_F32:
+    case W_F64:
+        E("    if (json_is_null(j)) {\n        *out = (%s)NAN;\n        return 0;\n    }\n",
+          ctype(t));
+        E("    if (!json_is_number(j))\n        return wit_jp_bad(g, \"number\");\n");
+        E("    *out = (%s)json_number_value(j);\n    return 0;\n", ctype(t));
+        break;
+    case W_STRING:
+        E("    if (!json_is_string(j))\n        return wit_jp_bad(g, \"string\");\n");
+        E("    out->len = json_string_length(j);\n");
+        E("    if ((out->ptr = malloc(out->len + 1)) == NULL)\n        return "
+          "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
+        E("    memcpy(out->ptr, json_string_value(j), out->len + 1);\n    return 0;\n");
+        break;
+    case W_LIST:
+        if (T(w->m[0])->kind == W_U8) {
+            E("    size_t n = json_is_string(j) ? json_string_length(j) : 1;\n\n");
+            E("    if (!json_is_string(j) || n %% 2 != 0)\n        return wit_jp_bad(g, \"hex "
+              "bytes\");\n");
+            E("    if ((out->ptr = malloc(n / 2 + 1)) == NULL)\n        return "
+              "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
+            E("    out->len = n / 2;\n");
+            E("    if (base_hex_decode(json_string_value(j), out->ptr, n / 2) != 0)\n        "
+              "return wit_jp_bad(g, \"hex bytes\");\n    return 0;\n");
+            break;
+        }
+        E("    size_t i, n = json_is_array(j) ? json_array_size(j) : 0;\n    int rc;\n\n");
+        E("    if (!json_is_array(j))\n        return wit_jp_bad(g, \"array\");\n");
+        E("    if ((out->ptr = calloc(n ? n : 1, sizeof *out->ptr)) == NULL)\n        return "
+          "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
+        E("    out->len = n;\n    for (i = 0; i < n; i++)\n");
+        E("        if ((rc = jp_%s(g, json_array_get(j, i), &out->ptr[i])) != 0)\n            "
+          "return rc;\n    return 0;\n",
+          T(w->m[0])->mangle);
+        break;
+    case W_TUPLE:
+        E("    int rc;\n\n    if (!json_is_array(j) || json_array_size(j) != %d)\n        return "
+          "wit_jp_bad(g, \"tuple\");\n",
+          w->n);
+        for (i = 0; i < w->n; i++)
+            E("    if ((rc = jp_%s(g, json_array_get(j, %d), &out->f%d)) != 0)\n        return "
+              "rc;\n",
+              T(w->m[i])->mangle, i, i);
+        E("    return 0;\n");
+        break;
+    case W_RECORD:
+        E("    int rc;\n\n    if (!json_is_object(j))\n        return wit_jp_bad(g, \"record "
+          "%s\");\n",
+          w->name);
+        for (i = 0; i < w->n; i++)
+            E("    if ((rc = jp_%s(g, json_object_get(j, \"%s\"), &out->%s)) != 0)\n        return "
+              "rc;\n",
+              T(w->m[i])->mangle, w->names[i], cid(w->names[i]));
+        E("    return 0;\n");
+        break;
+    case W_OPTION:
+        E("    out->some = !json_is_null(j);\n");
+        E("    return out->some ? jp_%s(g, j, &out->val) : 0;\n", T(w->m[1])->mangle);
+        break;
+    case W_RESULT:
+        E("    const json_t *ok = json_object_get(j, \"ok\"), *er = json_object_get(j, "
+          "\"err\");\n\n");
+        E("    if (!json_is_object(j) || json_object_size(j) != 1 || (ok == NULL && er == NULL))\n"
+          "        return wit_jp_bad(g, \"result\");\n");
+        E("    out->is_err = er != NULL;\n");
+        for (i = 0; i < 2; i++) {
+            E("    if (%sout->is_err)\n        ", i ? "" : "!");
+            if (w->m[i] >= 0)
+                E("return jp_%s(g, %s, &out->%s);\n", T(w->m[i])->mangle, i ? "er" : "ok",
+                  i ? "err" : "ok");
+            else
+                E("return json_is_null(%s) ? 0 : wit_jp_bad(g, \"null\");\n", i ? "er" : "ok");
+        }
+        E("    return 0;\n");
+        break;
+    case W_ENUM:
+    case W_VARIANT:
+        E("    const char *key = json_is_string(j) ? json_string_value(j) : NULL;\n");
+        E("    const json_t *pay = NULL;\n\n");
+        E("    if (json_is_object(j) && json_object_size(j) == 1) {\n");
+        E("        key = json_object_iter_key(json_object_iter((json_t *)j));\n");
+        E("        pay = json_object_iter_value(json_object_iter((json_t *)j));\n    }\n");
+        E("    if (key == NULL)\n        return wit_jp_bad(g, \"%s\");\n", w->name);
+        for (i = 0; i < w->n; i++) {
+            E("    if (strcmp(key, \"%s\") == 0) {\n        ", w->names[i]);
+            char num[16];
+            snprintf(num, sizeof num, "%d", i);
+            emit_tag_set(t, "out", num);
+            if (k == W_VARIANT && (f = case_field(t, i, buf, sizeof buf)) != NULL)
+                E("        return pay != NULL ? jp_%s(g, pay, &out->%s) : wit_jp_bad(g, "
+                  "\"payload\");\n",
+                  T(w->m[i])->mangle, f);
+            else
+                E("        return pay == NULL ? 0 : wit_jp_bad(g, \"case without payload\");\n");
+            E("    }\n");
+        }
+        E("    return wit_jp_bad(g, \"%s case\");\n", w->name);
+        break;
+    default: E("    (void)j, (void)out;\n    return wit_jp_bad(g, \"value\");\n"); break;
+    }
+    E("}\n\n");
+}
+
 /* ------------------------------------------------------------------ */
 /* Functions                                                          */
 
@@ -709,12 +854,19 @@ static void emit_host_fn(const wit_func *f)
         E("    h.input = in.oom ? NULL : (char *)in.data;\n    if (!in.oom)\n        in = "
           "(rt_buf){0};\n");
     }
-    E("    rc = impl->%s(&h", cid(f->name));
+    E("    if (h.a != NULL && h.a->replay != NULL) {\n");
+    E("        /* a replay: the recorded output, nothing done (replay.c) */\n");
+    E("        const json_t *rec = NULL;\n\n");
+    E("        rc = rt_replay_host(&h, \"%s\", \"%s\", &rec);\n", fc->name, f->name);
+    if (f->result >= 0)
+        E("        if (rc == 0)\n            rc = jp_%s(&h.g, rec, &ret);\n", T(f->result)->mangle);
+    E("    } else {\n");
+    E("        rc = impl->%s(&h", cid(f->name));
     for (i = 0; i < f->nparams; i++)
         E(prim(f->params[i].type) ? ", p%d" : ", &p%d", i);
     if (f->result >= 0)
         E(", &ret");
-    E(");\n");
+    E(");\n    }\n");
     E("    if (rc == TH_WASM_SUSPENDED)\n        goto done;\n");
     E("    if (rc != 0)\n        goto trap;\n");
     if (f->result >= 0) {
@@ -842,6 +994,9 @@ static const char prelude_c[] =
     "    if ((out->ptr = malloc(n + 1)) == NULL)\n"
     "        return th_error_set(&h->err, TH_ENOMEM, \"out of memory\");\n"
     "    memcpy(out->ptr, s, n + 1);\n    out->len = n;\n    return 0;\n}\n\n"
+    "/* A recorded value that does not have the type it should (replay). */\n"
+    "static WIT_UNUSED int wit_jp_bad(rt_guest *g, const char *what)\n{\n"
+    "    return th_error_set(g->err, TH_EINVAL, \"the recorded output is not a %s\", what);\n}\n\n"
     "/* The elements of a list: aligned, inside memory, no overflow. */\n"
     "static WIT_UNUSED int wit_list_span(rt_guest *g, uint32_t ptr, uint32_t len, uint32_t size, "
     "uint32_t align)\n{\n"
@@ -919,7 +1074,8 @@ int write_host(const char *hpath, const char *cpath)
     if ((out = fopen(cpath, "w")) == NULL)
         return perror(cpath), -1;
     E("/*\n * wit_glue.c - GENERATED by tools/witgen from the WIT in wit/; do not edit.\n */\n");
-    E("#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n#include \"wit_glue.h\"\n\n");
+    E("#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
+      "#include <jansson.h>\n\n#include \"base/hex.h\"\n#include \"wit_glue.h\"\n\n");
     E("%s", prelude_c);
     for (i = 0; i < P.ntypes; i++)
         if (used[i])
@@ -934,6 +1090,7 @@ int write_host(const char *hpath, const char *cpath)
         emit_sm(i);
         emit_sf(i);
         emit_js(i);
+        emit_jp(i);
     }
     for (i = 0; i < P.nifaces; i++) {
         if (P.ifaces[i].role == 1 && P.ifaces[i].nfuncs > 0) {
