@@ -528,6 +528,20 @@ void rt_actor_ended(rt_actor *a)
         a->rt->handlers->actor_ended(a);
 }
 
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_WAKE, NULL, 0);
+
+    if (m == NULL) {
+        r->free(r); /* the waiter stays suspended until its call timeout */
+        return;
+    }
+    m->token = token;
+    m->code = TH_OK;
+    m->res = r;
+    rt_actor_post_ctl(a, m);
+}
+
 /* Answer a message that will not be handled (actor gone or failed). */
 static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
 {
@@ -653,6 +667,8 @@ static void record_call(rt_actor *a, rt_op *op)
     case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
     }
     rt_buf_puts(&b, "]");
+    if (op->ex == RT_EX_INBOUND && m->reply.in->ops->call_json != NULL)
+        m->reply.in->ops->call_json(m->reply.in, &b);
     if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
         rt_buf_puts(&b, ",\"from\":");
         rt_buf_json_str(&b, m->a, strlen(m->a));
@@ -1290,6 +1306,8 @@ static void op_wake(rt_actor *a, rt_msg *m)
             m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
         if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
             wit_json_res_str_str(&out, &r);
+    } else if (op->wait == RT_WAIT_RESULT && m->res != NULL) {
+        rc = m->res->lower(m->res, &g, op->retptr_wait, &out);
     } else {
         rc = th_error_set(&err, TH_EINVAL, "no result for wait %d", op->wait);
     }

@@ -21,6 +21,7 @@
  * closed by the loop itself: its owner closes it once the child is reaped,
  * so no child is left a zombie.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,10 @@
 
 typedef struct io_timer {
     uv_timer_t uv;
-    struct io_timer *next_req; /* request list link */
-    int req;                   /* IO_ARM / IO_CANCEL */
-    atomic_int refs;           /* arming thread + loop */
+    struct io_timer *next_req;      /* request list link */
+    struct io_timer *lprev, *lnext; /* started, not closing (loop thread) */
+    int req;                        /* IO_ARM / IO_CANCEL */
+    atomic_int refs;                /* arming thread + loop */
     atomic_bool cancelled;
     bool started;
     uint64_t delay_ms;
@@ -62,6 +64,7 @@ struct rt_io {
     bool quitting; /* loop thread: the quit has been carried out */
     bool started;
     rt_runtime *rt;
+    io_timer *timers;                /* started timers (loop thread) */
     rt_io_slot_t slots[RT_IO_SLOTS]; /* loop thread only */
 };
 
@@ -76,6 +79,22 @@ static void on_timer_closed(uv_handle_t *h)
     timer_unref((io_timer *)h->data);
 }
 
+/* Close a started timer (loop thread): off the list, then closed. */
+static void timer_close(io_timer *t)
+{
+    rt_io *io = t->uv.loop->data;
+
+    if (t->lprev != NULL)
+        t->lprev->lnext = t->lnext;
+    else if (io->timers == t)
+        io->timers = t->lnext;
+    if (t->lnext != NULL)
+        t->lnext->lprev = t->lprev;
+    t->lprev = t->lnext = NULL;
+    uv_timer_stop(&t->uv);
+    uv_close((uv_handle_t *)&t->uv, on_timer_closed);
+}
+
 static void on_timer(uv_timer_t *h)
 {
     io_timer *t = h->data;
@@ -88,15 +107,18 @@ static void on_timer(uv_timer_t *h)
             rt_actor_release(a);
         }
     }
-    uv_close((uv_handle_t *)&t->uv, on_timer_closed);
+    timer_close(t);
 }
 
+/* After the quit: what is still open is closed so that the loop ends.
+ * Every handler closes its own handles in its slot's quit; this closes
+ * none of theirs unless one was forgotten (then without a callback).  A
+ * child's handle stays until it is reaped (its owner closes it). */
 static void on_walk_close(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    /* a child's handle stays until it is reaped (its owner closes it) */
     if (!uv_is_closing(h) && h->type != UV_PROCESS)
-        uv_close(h, h->type == UV_TIMER ? on_timer_closed : NULL);
+        uv_close(h, NULL);
 }
 
 /* Run posted functions (loop thread); after the quit, with loop NULL. */
@@ -149,13 +171,15 @@ static void on_async(uv_async_t *h)
             uv_timer_init(&io->loop, &t->uv);
             t->uv.data = t;
             t->started = true;
+            t->lnext = io->timers;
+            if (io->timers != NULL)
+                io->timers->lprev = t;
+            io->timers = t;
             uv_timer_start(&t->uv, on_timer, t->delay_ms, 0);
         } else {
             io_timer *target = t->uv.data;
-            if (target->started && !uv_is_closing((uv_handle_t *)&target->uv)) {
-                uv_timer_stop(&target->uv);
-                uv_close((uv_handle_t *)&target->uv, on_timer_closed);
-            }
+            if (target->started && !uv_is_closing((uv_handle_t *)&target->uv))
+                timer_close(target);
             timer_unref(target); /* the arming thread's reference */
             free(t);
         }
@@ -163,6 +187,9 @@ static void on_async(uv_async_t *h)
     if (quit && !io->quitting) {
         io->quitting = true;
         quit_slots(io);
+        while (io->timers != NULL)
+            timer_close(io->timers);
+        uv_close((uv_handle_t *)&io->async, NULL);
         uv_walk(&io->loop, on_walk_close, NULL);
     }
 }
@@ -170,12 +197,21 @@ static void on_async(uv_async_t *h)
 static void io_main(void *arg)
 {
     rt_io *io = arg;
+    sigset_t set;
+
+    /* a write to a pipe or socket whose reader is gone (a child's stdin)
+     * fails with EPIPE here instead of killing the process */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     uv_run(&io->loop, UV_RUN_DEFAULT);
 }
 
 static void io_request(rt_io *io, io_timer *t, int req)
 {
+    bool quit;
+
     pthread_mutex_lock(&io->lock);
     t->req = req;
     t->next_req = NULL;
@@ -184,8 +220,12 @@ static void io_request(rt_io *io, io_timer *t, int req)
     else
         io->reqs = t;
     io->reqs_tail = t;
+    quit = io->quit;
     pthread_mutex_unlock(&io->lock);
-    uv_async_send(&io->async);
+    /* after the quit the async handle may be closed: rt_io_stop drains
+     * what is left */
+    if (!quit)
+        uv_async_send(&io->async);
 }
 
 int rt_io_start(rt_runtime *rt, th_error *err)

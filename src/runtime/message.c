@@ -50,6 +50,8 @@ void rt_msg_free(rt_msg *m)
         return;
     rt_reply_drop(&m->reply);
     free(m->text);
+    if (m->res != NULL)
+        m->res->free(m->res);
     base_block_free(m, sizeof *m + m->len);
 }
 

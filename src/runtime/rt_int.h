@@ -227,8 +227,9 @@ struct rt_msg {
     rt_reply reply; /* REQUEST, CHAN_OPEN, STOP */
     char a[RT_ID_LEN + 1];
     char b[RT_ID_LEN + 1];
-    char *text;    /* error text (owned) or NULL */
-    uint8_t *data; /* payload, stored after the struct */
+    char *text;            /* error text (owned) or NULL */
+    struct rt_result *res; /* RT_MSG_WAKE of an RT_WAIT_RESULT (owned) or NULL */
+    uint8_t *data;         /* payload, stored after the struct */
     size_t len;
     bool ack; /* held back by a full mailbox: `reply` (the suspended
                  sender) is completed when it is admitted */
@@ -451,6 +452,19 @@ enum {
     RT_WAIT_BYTES,    /* result<list<u8>, string> */
     RT_WAIT_STRING,   /* result<string, string> */
     RT_WAIT_YIELD,    /* fuel slice ended: no host result */
+    RT_WAIT_RESULT,   /* any result type: the wake carries an rt_result */
+};
+
+/* The result of a suspended host call whose type is the handler's own
+ * (RT_WAIT_RESULT): carried by the wake (rt_actor_wake_result), written
+ * into the guest by `lower` (the result at retptr, its JSON record
+ * appended to *json: the generated wit_lower_* / wit_json_*), released by
+ * `free`, which is called exactly once (after lowering, or when the wake
+ * is dropped). */
+typedef struct rt_result rt_result;
+struct rt_result {
+    int (*lower)(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf *json);
+    void (*free)(rt_result *r);
 };
 
 /* A deferred request this actor must still answer. */
@@ -636,6 +650,9 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, c
 /* Post a wake for `a` with `token` (a completion from any thread). */
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const uint8_t *data,
                    size_t len, const char *text);
+/* The same for an RT_WAIT_RESULT wait: takes `r` over (freed if the wake
+ * cannot be posted or is not used). */
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r);
 
 /* Fail the actor now (inside its turn): records "actor-failed" (with the
  * actor's id and name, the running export and, for failv, the wasm
@@ -805,6 +822,9 @@ typedef struct rt_inbound_ops {
                 size_t *len, char **err);
     /* The params as JSON array members (no brackets) for the record. */
     void (*params_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the call record after "params" (a comma first,
+     * e.g. ,"cut":12), or NULL. */
+    void (*call_json)(rt_inbound *in, rt_buf *b);
     /* Extra members of the result record (",\"response\":..."), or NULL. */
     void (*result_json)(rt_inbound *in, rt_buf *b);
     /* The outcome (see above); takes `in` over. */
@@ -1103,6 +1123,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 typedef struct rt_hstate {
     bool rng_ready;
     uint64_t rng[4]; /* random: xoshiro256** state */
+    void *procs;     /* process: the actor's processes (process.c) */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

@@ -104,6 +104,7 @@ static const rt_inbound_ops ev_ops = {
     ev_lift,
     ev_params,
     NULL,
+    NULL,
     ev_done,
 };
 
@@ -151,8 +152,33 @@ typedef struct post_probe {
     int deliver_rc;
     bool ran_with_loop, ran_on_loop_thread, runtime_ok;
     pthread_t test_thread;
-    uv_sem_t sem;
+    pthread_mutex_t lock; /* (not uv_sem_t: libuv is not instrumented for TSan) */
+    pthread_cond_t cond;
+    bool posted;
 } post_probe;
+
+static void probe_init(post_probe *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+}
+
+static void probe_post(post_probe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->posted = true;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void probe_wait(post_probe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (!p->posted)
+        pthread_cond_wait(&p->cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
 
 static void on_loop(struct uv_loop_s *loop, void *ud)
 {
@@ -168,7 +194,7 @@ static void on_loop(struct uv_loop_s *loop, void *ud)
         if (p->deliver_rc != 0)
             free(e);
     }
-    uv_sem_post(&p->sem);
+    probe_post(p);
 }
 
 static void spawn(rtt *t, const char *man, char id[TH_ACTOR_ID_SIZE])
@@ -234,15 +260,14 @@ static void test_post_and_deliver(void **state)
     rtt_start(&t, 2);
     outcome_init(&o);
     spawn(&t, rtt_manifest(&t, "inbound", rtt_module("inbound"), "runtime timing", NULL), id);
-    memset(&p, 0, sizeof p);
+    probe_init(&p);
     p.rt = t.rt;
     p.id = id;
     p.o = &o;
     p.data = "hello";
     p.test_thread = pthread_self();
-    uv_sem_init(&p.sem, 0);
     assert_int_equal(rt_io_post(t.rt, on_loop, &p), 0);
-    uv_sem_wait(&p.sem);
+    probe_wait(&p);
     assert_true(p.ran_with_loop);
     assert_true(p.ran_on_loop_thread);
     assert_true(p.runtime_ok);
@@ -260,7 +285,6 @@ static void test_post_and_deliver(void **state)
                                 "\"params\":[4242,\"68656c6c6f\"]"));
     free(evs);
     verify_chain(&t, id);
-    uv_sem_destroy(&p.sem);
     rtt_stop(&t);
 }
 
@@ -375,7 +399,7 @@ static void set_slot(struct uv_loop_s *loop, void *ud)
     s->ud = &g_quit_calls;
     s->quit = slot_quit;
     assert_null(rt_io_slot(loop, RT_IO_SLOTS));
-    uv_sem_post(&p->sem);
+    probe_post(p);
 }
 
 static void never(struct uv_loop_s *loop, void *ud)
@@ -393,16 +417,14 @@ static void test_slot_quit(void **state)
 
     (void)state;
     rtt_start(&t, 1);
-    memset(&p, 0, sizeof p);
-    uv_sem_init(&p.sem, 0);
+    probe_init(&p);
     assert_int_equal(rt_io_post(t.rt, set_slot, &p), 0);
-    uv_sem_wait(&p.sem);
+    probe_wait(&p);
     assert_int_equal(g_quit_calls, 0);
     assert_int_equal(th_runtime_shutdown(t.rt, &err), 0);
     assert_int_equal(g_quit_calls, 1);
     assert_true(g_quit_with_loop);
     assert_int_equal(rt_io_post(t.rt, never, NULL), TH_ESTATE);
-    uv_sem_destroy(&p.sem);
     rtt_stop(&t);
 }
 
