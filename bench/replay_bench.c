@@ -170,7 +170,8 @@ static int replay(const char *home, const char *id, double *ms, double *cpu, uin
     if (rc != 0)
         fprintf(stderr, "replay_bench: replay: %s\n", err.msg);
     else if (res.diverged)
-        fprintf(stderr, "replay_bench: replay diverged at event %llu (%s): recorded %s, replayed %s\n",
+        fprintf(stderr,
+                "replay_bench: replay diverged at event %llu (%s): recorded %s, replayed %s\n",
                 (unsigned long long)res.seq, res.type, res.recorded, res.replayed);
     if (rc == 0 && res.diverged)
         rc = TH_ECORRUPT;
@@ -198,8 +199,8 @@ int main(int argc, char **argv)
     printf("replay_bench: the original run (runtime, every event fsync'ed) against its replay\n");
     printf("(run: wall time of the original run; replay: wall time of the replay, reading\n"
            " the chain included, and its CPU time: the replay runs on one thread)\n");
-    printf("%-8s %7s %7s %9s %10s %10s %7s %7s\n", "actor", "msgs", "events", "run ms",
-           "replay ms", "(cpu ms)", "ratio", "(cpu)");
+    printf("%-8s %7s %7s %9s %10s %10s %7s %7s\n", "actor", "msgs", "events", "run ms", "replay ms",
+           "(cpu ms)", "ratio", "(cpu)");
     for (w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
         snprintf(home, sizeof home, "%s/%s", tmpl, workloads[w]);
         if (original(home, workloads[w], n, id, &run_ms) != 0 ||
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
         printf("%-8s %7d %7llu %9.1f %10.1f %10.1f %6.1fx %6.1fx %s\n", workloads[w], n,
                (unsigned long long)events, run_ms, rep_ms, rep_cpu, run_ms / rep_ms,
                run_ms / rep_cpu,
-               w != 0                ? ""
+               w != 0                 ? ""
                : run_ms / rep_ms >= 5 ? "PASS (>= 5x)"
                                       : "FAIL (< 5x)");
         if (w == 0 && run_ms / rep_ms < 5)
