@@ -18,7 +18,8 @@ static ta_status runner_init(ta_state *state, ta_str actor_id)
     if (state->some)
         ta_json_get_str(state->val, "command", &command);
     ta_str args[] = {TA_STR("-c"), command};
-    ta_env_var env[] = {{TA_STR("GREETING"), TA_STR("hello")}, {TA_STR("PATH"), TA_STR("/usr/bin:/bin")}};
+    ta_env_var env[] = {{TA_STR("GREETING"), TA_STR("hello")},
+                        {TA_STR("PATH"), TA_STR("/usr/bin:/bin")}};
     ta_process_config cfg = {
         .program = TA_STR("/bin/sh"),
         .args = {args, 2},
@@ -48,14 +49,16 @@ static void count_line(ta_state *state)
 
 static ta_status runner_stdout(ta_state *state, uint64_t pid, ta_bytes line)
 {
-    ta_logf("[%llu] stdout: %.*s", (unsigned long long)pid, TA_FMT(ta_utf8_fix(ta_bytes_str(line))));
+    ta_logf("[%llu] stdout: %.*s", (unsigned long long)pid,
+            TA_FMT(ta_utf8_fix(ta_bytes_str(line))));
     count_line(state);
     return TA_OK;
 }
 
 static ta_status runner_stderr(ta_state *state, uint64_t pid, ta_bytes line)
 {
-    ta_logf("[%llu] stderr: %.*s", (unsigned long long)pid, TA_FMT(ta_utf8_fix(ta_bytes_str(line))));
+    ta_logf("[%llu] stderr: %.*s", (unsigned long long)pid,
+            TA_FMT(ta_utf8_fix(ta_bytes_str(line))));
     count_line(state);
     return TA_OK;
 }
