@@ -166,6 +166,34 @@ static unsigned closed_port(void)
     return ntohs(a.sin_port);
 }
 
+/* A server that is not TLS: accepts one connection, writes a line of
+ * plain text and closes it (a TLS handshake with it fails at once). */
+static void *plain_once(void *ud)
+{
+    int fd = *(int *)ud, c = accept(fd, NULL, NULL);
+
+    if (c >= 0) {
+        if (write(c, "not tls at all\r\n", 16) < 0)
+            perror("write");
+        close(c);
+    }
+    close(fd);
+    return NULL;
+}
+
+static unsigned plain_server(pthread_t *th, int *fd)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(*fd, 1), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &n), 0);
+    pthread_create(th, NULL, plain_once, fd);
+    return ntohs(a.sin_port);
+}
+
 /* ------------------------------------------------------------------ */
 /* Actors                                                             */
 
@@ -340,7 +368,13 @@ static void test_failures(void **state)
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", dead), "Couldn't connect");
     expect_has(fetch(&t, id, "GET http://no-such-host.invalid/"), "resolve");
     /* TLS to a server that does not speak it: the handshake fails */
-    expect_has(fetch(&t, id, "GET https://127.0.0.1:%u/hello", g_port), "SSL");
+    {
+        pthread_t th;
+        int sfd;
+        unsigned plain = plain_server(&th, &sfd);
+        expect_has(fetch(&t, id, "GET https://127.0.0.1:%u/hello", plain), "SSL");
+        pthread_join(th, NULL);
+    }
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/slow", g_port), "timed out after 500 ms");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/big", g_port),
                "larger than max_response_bytes (100000 bytes)");
