@@ -114,14 +114,26 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
     rp->res->events++;
 }
 
+/* Match `s` at data[*off] and move past it. */
+static bool eat(const th_chain_event *e, size_t *off, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (e->data_len - *off < n || memcmp(e->data + *off, s, n) != 0)
+        return false;
+    *off += n;
+    return true;
+}
+
 int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t **out)
 {
     rt_actor *a = h->a;
     rt_replay *rp = a->replay;
     const th_chain_event *e;
     char want[REPLAY_SHOW_BYTES + 128], theirs[REPLAY_SHOW_BYTES + 128];
-    rt_buf b = {0};
+    const char *input = h->input != NULL ? h->input : "null";
     json_error_t jerr;
+    size_t off = 0;
     json_t *o;
 
     *out = NULL;
@@ -139,38 +151,31 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t *
         rp->stop = true;
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
     }
-    /* the recorded event must start with this call and its input */
-    rt_buf_puts(&b, "{\"interface\":\"");
-    rt_buf_puts(&b, iface);
-    rt_buf_puts(&b, "\",\"function\":\"");
-    rt_buf_puts(&b, fn);
-    rt_buf_puts(&b, "\",\"input\":");
-    rt_buf_puts(&b, h->input != NULL ? h->input : "null");
-    rt_buf_puts(&b, ",\"output\":");
-    if (b.oom) {
-        rt_buf_release(&b);
-        return th_error_set(&h->err, TH_ENOMEM, "out of memory");
-    }
-    if (e == NULL || strcmp(e->type, "host-call") != 0 || e->data_len < b.len ||
-        memcmp(e->data, b.data, b.len) != 0) {
-        show(want, sizeof want, "host-call", b.data, b.len - strlen(",\"output\":"));
+    /* the recorded event must be this call with this input (the text
+     * rt_record_host writes), followed by its output and "}" */
+    if (e == NULL || strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
+        !eat(e, &off, iface) || !eat(e, &off, "\",\"function\":\"") || !eat(e, &off, fn) ||
+        !eat(e, &off, "\",\"input\":") || !eat(e, &off, input) || !eat(e, &off, ",\"output\":") ||
+        off >= e->data_len || e->data[e->data_len - 1] != '}') {
+        snprintf(want, sizeof want,
+                 "host-call {\"interface\":\"%s\",\"function\":\"%s\",\"input\":%.*s%s}", iface, fn,
+                 REPLAY_SHOW_BYTES, input, strlen(input) > REPLAY_SHOW_BYTES ? "..." : "");
         if (e != NULL)
             show(theirs, sizeof theirs, e->type, e->data, e->data_len);
         diverge(rp, e != NULL ? e->seq : rp->rec->count, e != NULL ? e->type : "host-call",
                 e != NULL ? theirs : "nothing (the record ends)", want);
-        rt_buf_release(&b);
         return th_error_set(&h->err, TH_ECLOSED, "replay diverged");
     }
-    rt_buf_release(&b);
-    o = base_json_loadb((const char *)e->data, e->data_len, 0, &jerr, NULL);
-    if (o == NULL || json_object_get(o, "output") == NULL) {
-        json_decref(o);
-        return th_error_set(&h->err, TH_EINVAL, "recorded host-call %llu is not readable",
+    o = base_json_loadb((const char *)e->data + off, e->data_len - 1 - off, JSON_DECODE_ANY, &jerr,
+                        NULL);
+    if (o == NULL)
+        return th_error_set(&h->err, TH_EINVAL,
+                            "the output of recorded host-call %llu is not "
+                            "readable",
                             (unsigned long long)e->seq);
-    }
     json_decref(rp->answer);
     rp->answer = o;
-    *out = json_object_get(o, "output");
+    *out = o;
     return 0;
 }
 
