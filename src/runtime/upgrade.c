@@ -215,8 +215,7 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
         if (u.version[0] != '\0')
             snprintf(a->version, sizeof a->version, "%s", u.version);
         record_update(a, from, from_version, migrated);
-        rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)from, RT_HASH_HEX,
-                          NULL);
+        rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)from, RT_HASH_HEX, NULL);
     } else {
         rt_log(a->rt, a->id, a->spec->name, "upgrade refused: %s", err.msg);
         rt_reply_complete(a->rt, &m->reply, rc, false, NULL, 0, err.msg);
