@@ -326,10 +326,10 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define LOAD_FUEL() (fuel = ex->fuel_limited ? ex->fuel : UINT64_MAX)
 
 #define LOAD_MEM() do { \
-        mem = inst->mem0; \
-        if (mem != NULL) { \
-            mbase = mem->data; \
-            msize = mem->size; \
+        const th_wasm_memory *mem_ = inst->mem0; \
+        if (mem_ != NULL) { \
+            mbase = mem_->data; \
+            msize = mem_->size; \
         } \
     } while (0)
 
@@ -619,8 +619,6 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     th_wasm_val *fp;
     struct wasm_frame *frame;
     th_wasm_instance *inst;
-    th_wasm_global **globals;
-    th_wasm_memory *mem = NULL;
     uint8_t *mbase = NULL;
     uint64_t msize = 0;
     uint64_t fuel;
@@ -649,7 +647,6 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     ip = frame->ip;
     fp = frame->fp;
     inst = frame->inst;
-    globals = inst->globals;
     LOAD_MEM();
     LOAD_FUEL();
     NEXT();
@@ -697,22 +694,44 @@ L_RET1:
     /* fall into RET */
 L_RET:
 do_return:
+    /* The memory cache stays valid within an instance: whatever grew its
+     * memory meanwhile (memory.grow, a host call) reloaded it. */
     frame--;
     ip = frame->ip;
     fp = frame->fp;
     if (UNLIKELY(frame->inst != inst)) {
         inst = frame->inst;
-        globals = inst->globals;
+        LOAD_MEM();
     }
-    LOAD_MEM();
     NEXT();
 
-L_CALL:
-    cc = (const struct wasm_code *)WASM_OPND_PTR(ip);
-    ci = inst;
-    nfp = fp + OP(2);
-    ret_ip = ip + WASM_INSN_SIZE(3);
-    goto do_call;
+L_CALL: {
+        /* the fast path: same instance, room on both stacks */
+        const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip);
+        th_wasm_val *nf = fp + OP(2);
+        FUEL();
+        if (UNLIKELY((nf + c->frame_slots > ex->stack_end) | (frame + 1 >= ex->frames_end))) {
+            cc = c;
+            ci = inst;
+            nfp = nf;
+            ret_ip = ip + WASM_INSN_SIZE(3);
+            goto do_call_grow;
+        }
+        frame->ip = ip + WASM_INSN_SIZE(3);
+        frame++;
+        frame->fp = nf;
+        frame->code = c;
+        frame->inst = inst;
+        {
+            th_wasm_val *dst = nf + c->nparam_slots;
+            const th_wasm_val *src = c->init;
+            for (uint32_t n = c->ninit; n != 0; n--)
+                *dst++ = *src++;
+        }
+        fp = nf;
+        ip = c->code;
+        NEXT();
+    }
 
 L_CALL_IMPORT:
     cf = inst->funcs[OP(0)];
@@ -762,10 +781,11 @@ call_func:
     nfp = fp + argoff;
     /* fall into do_call */
 
-do_call:
+    /* do_call: */
     /* push a frame for cc (instance ci) at nfp, returning to ret_ip */
     FUEL();
     if (UNLIKELY(nfp + cc->frame_slots > ex->stack_end || frame + 1 >= ex->frames_end)) {
+do_call_grow:;
         size_t fpoff = (size_t)(fp - ex->stack), noff = (size_t)(nfp - ex->stack);
         ex->top = frame;
         int grc = wasm_exec_grow(ex, noff, cc->frame_slots);
@@ -793,7 +813,6 @@ do_call:
     ip = cc->code;
     if (UNLIKELY(ci != inst)) {
         inst = ci;
-        globals = inst->globals;
         LOAD_MEM();
     }
     NEXT();
@@ -849,13 +868,13 @@ L_SELECT:
     SLOT(0) = RU32(3) ? SLOT(1) : SLOT(2);
     SKIP(4);
 L_GLOBAL_GET:
-    SLOT(0) = globals[OP(1)]->val;
+    SLOT(0) = inst->globals[OP(1)]->val;
     SKIP(2);
 L_GLOBAL_SET:
-    globals[OP(0)]->val = SLOT(1);
+    inst->globals[OP(0)]->val = SLOT(1);
     SKIP(2);
 L_GLOBAL_SET32:
-    globals[OP(0)]->val.bits = (uint32_t)SLOT(1).bits;
+    inst->globals[OP(0)]->val.bits = (uint32_t)SLOT(1).bits;
     SKIP(2);
 
     /* ---- memory ---- */
@@ -877,10 +896,9 @@ L_MEMORY_SIZE:
     WU32(0, msize / WASM_PAGE_SIZE);
     SKIP(1);
 L_MEMORY_GROW: {
-        int64_t r = wasm_memory_grow(mem, RU32(1));
+        int64_t r = wasm_memory_grow(inst->mem0, RU32(1));
         WU32(0, (uint32_t)r);
-        mbase = mem->data;
-        msize = mem->size;
+        LOAD_MEM();
         SKIP(2);
     }
 L_MEMORY_INIT:
@@ -891,11 +909,11 @@ L_DATA_DROP:
     inst->data_len[OP(0)] = 0;
     SKIP(1);
 L_MEMORY_COPY:
-    if (UNLIKELY(!mem_copy(mem, RU32(0), RU32(1), RU32(2))))
+    if (UNLIKELY(!mem_copy(inst->mem0, RU32(0), RU32(1), RU32(2))))
         goto trap_mem;
     SKIP(3);
 L_MEMORY_FILL:
-    if (UNLIKELY(!mem_fill(mem, RU32(0), RU32(1), RU32(2))))
+    if (UNLIKELY(!mem_fill(inst->mem0, RU32(0), RU32(1), RU32(2))))
         goto trap_mem;
     SKIP(3);
 
@@ -1182,13 +1200,13 @@ L_SELECT_V128: {
         SKIP(4);
     }
 L_GLOBAL_GET_V128: {
-        const th_wasm_global *g = globals[OP(1)];
+        const th_wasm_global *g = inst->globals[OP(1)];
         SLOT(0) = g->val;
         fp[OP(0) + 1].bits = g->hi;
         SKIP(2);
     }
 L_GLOBAL_SET_V128: {
-        th_wasm_global *g = globals[OP(0)];
+        th_wasm_global *g = inst->globals[OP(0)];
         g->val = SLOT(1);
         g->hi = fp[OP(1) + 1].bits;
         SKIP(2);
