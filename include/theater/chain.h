@@ -28,6 +28,7 @@
 #ifndef THEATER_CHAIN_H
 #define THEATER_CHAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,9 +55,9 @@ typedef struct th_chain_config {
     const char *home;          /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
     unsigned batch_max_events; /* events per transaction at most; 0 = 8192 */
     unsigned batch_max_ms;     /* max wait before a transaction starts; 0 = 1 */
-    int sync_normal;           /* 1: survive process crashes only (no fsync per commit);
-                                  0 (default): every commit is fsync'ed (power-safe) */
-    int read_only;             /* 1: no appends, no writer thread, no key creation */
+    bool sync_normal;          /* true: survive process crashes only (no fsync per commit);
+                                  false (default): every commit is fsync'ed (power-safe) */
+    bool read_only;            /* true: no appends, no writer thread, no key creation */
     unsigned index_flush_ms;   /* how often per-chain spans are indexed; 0 = 1000 */
     unsigned wal_max_mib;      /* the WAL is started over once it holds this much,
                                   pausing commits for one final checkpoint pass;
@@ -69,7 +70,7 @@ typedef struct th_chain_event {
     const char *actor;
     uint64_t seq;
     uint8_t hash[TH_CHAIN_HASH_LEN];
-    int has_parent; /* 0 only for seq 0 */
+    bool has_parent; /* false only for seq 0 */
     uint8_t parent[TH_CHAIN_HASH_LEN];
     const char *type;
     uint64_t timestamp_ms; /* ms since the Unix epoch */
@@ -120,7 +121,7 @@ typedef struct th_chain_query {
     uint64_t to_seq;
     const char *type;
     size_t limit;
-    int newest;
+    bool newest;
 } th_chain_query;
 
 /* What verification found.  `problem` is TH_CHAIN_OK or the first problem,
@@ -149,9 +150,9 @@ typedef struct th_chain_verify_result {
     char detail[512];
     /* verify-file / import: the key that signed the file's head (valid if
      * has_signer) and whether it is trusted (the caller's keys). */
-    int has_signer;
+    bool has_signer;
     uint8_t signer[32];
-    int signer_trusted;
+    bool signer_trusted;
 } th_chain_verify_result;
 
 /* Listener: called on the writer thread, in commit order (per actor in seq
@@ -235,6 +236,14 @@ int th_chain_public_key(th_chain *c, uint8_t key[32] /* out */, th_error *err);
  * signed head. */
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err);
 
+/* th_chain_export with options: TH_CHAIN_EXPORT_COMPONENTS also writes the
+ * bytes of every component the chain's events name (from the store
+ * TH_CHAIN_CONTENT_STORE; TH_ENOENT if one is missing), so that the file
+ * alone can be replayed; verify-file then checks them and import stores
+ * them. */
+#define TH_CHAIN_EXPORT_COMPONENTS 1u
+int th_chain_export_with(th_chain *c, const char *actor, unsigned flags, FILE *out, th_error *err);
+
 /* ---- trust: whose signatures count (src/chain/trust.c) ----
  *
  * An exported chain carries the key that signed its head, so a file that
@@ -255,7 +264,7 @@ int th_chain_home_key(const char *home, uint8_t key[32] /* out */, th_error *err
 
 typedef struct th_chain_trusted_key {
     uint8_t key[32];
-    int own;        /* the home's own key (always trusted, not in the file) */
+    bool own;       /* the home's own key (always trusted, not in the file) */
     char note[128]; /* what the user wrote when adding it */
 } th_chain_trusted_key;
 
@@ -308,9 +317,9 @@ int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_resul
  * succeeds.  It gives up only while closing, after TH_CHAIN_CLOSE_RETRY_MS
  * (`failed`; th_chain_close then returns TH_EIO). */
 typedef struct th_chain_status {
-    int read_only;
-    int stalled;                    /* cannot store events now; retrying */
-    int failed;                     /* gave up (only while closing) */
+    bool read_only;
+    bool stalled;                   /* cannot store events now; retrying */
+    bool failed;                    /* gave up (only while closing) */
     uint64_t stalled_since_ms;      /* wall clock; 0 if not stalled */
     uint64_t retries;               /* failed attempts in the current stall */
     uint64_t pending_events;        /* appended, not yet durable */
@@ -320,13 +329,13 @@ typedef struct th_chain_status {
 
 void th_chain_status_get(th_chain *c, th_chain_status *out /* out */);
 
-/* 1 unless the writer is stalled or failed (cheap: no lock). */
-int th_chain_healthy(th_chain *c);
+/* True unless the writer is stalled or failed (cheap: no lock). */
+bool th_chain_healthy(th_chain *c);
 
-/* 1 if `ev` is recorded by content reference (TH_CHAIN_CONTENT_REF_DESC);
+/* True if `ev` is recorded by content reference (TH_CHAIN_CONTENT_REF_DESC);
  * then *hash and *size name the content (in TH_CHAIN_CONTENT_STORE). */
-int th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN] /* out */,
-                               uint64_t *size /* out */);
+bool th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN] /* out */,
+                                uint64_t *size /* out */);
 
 /* Static name of a TH_CHAIN_* problem, e.g. "bad hash". */
 const char *th_chain_problem_name(int problem);

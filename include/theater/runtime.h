@@ -303,6 +303,80 @@ int th_runtime_channel_close(th_runtime *rt, const char *channel, th_error *err)
 struct th_chain *th_runtime_chain(th_runtime *rt);
 struct th_store *th_runtime_store(th_runtime *rt);
 
+/* ------------------------------------------------------------------ */
+/* Components (src/runtime/component.c)                               */
+
+/* An actor's component is part of its record: actor-spawned,
+ * actor-restarted and component-updated events name the SHA-256 of its
+ * bytes ("component", docs/events.md) and the bytes are in the content
+ * store TH_CHAIN_CONTENT_STORE of the home. */
+
+/* The bytes of the component `hash` (64 lowercase hex digits) from the
+ * store `s`, checked against the hash.  *bytes is malloc'd (caller frees).
+ * TH_ENOENT if the store does not have it, TH_ECORRUPT if the stored bytes
+ * do not match. */
+int th_runtime_component_read(struct th_store *s, const char *hash, uint8_t **bytes /* out */,
+                              size_t *len /* out */, th_error *err);
+
+/* The component an actor ran right after event `upto` of its chain `evs`
+ * (events oldest first, evs->items[i].seq == i; SIZE_MAX: after the last):
+ * the hash named by the last actor-spawned, actor-restarted or
+ * component-updated event up to it, into `hash` (65 bytes).  TH_ENOENT if
+ * no such event names one (a chain recorded before components were). */
+int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *hash /* out */,
+                               th_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Replay (src/runtime/replay.c)                                      */
+
+/* Called after each replayed operation (and each start of code) with the
+ * sequence number of its last event and the actor's state right after it
+ * (borrowed for the call). */
+typedef void (*th_replay_state_fn)(void *ud, uint64_t seq, bool has_state, const uint8_t *state,
+                                   size_t len);
+
+typedef struct th_replay_opts {
+    const th_chain_events *events;  /* the recorded chain, seq 0, 1, ... */
+    struct th_store *store;         /* the components by hash (may be NULL
+                                       with `component`) */
+    const th_handler_set *handlers; /* th_handlers_builtin(): the imports */
+    /* optional: where components come from instead of `store` (e.g. an
+     * export file's component lines): the bytes of `hash` (malloc'd), or
+     * TH_ENOENT */
+    int (*component_fn)(void *ud, const char *hash, uint8_t **bytes /* out */,
+                        size_t *len /* out */, th_error *err);
+    void *component_ud;
+    const uint8_t *component; /* optional: replay this code instead */
+    size_t component_len;
+    uint64_t until;              /* replay the events up to this seq (UINT64_MAX: all);
+                                    an operation that ends after it is not run */
+    th_replay_state_fn state_fn; /* optional */
+    void *state_ud;
+} th_replay_opts;
+
+typedef struct th_replay_result {
+    uint64_t events;                   /* recorded events replayed, each matched */
+    bool diverged;                     /* the first difference: */
+    uint64_t seq;                      /* the recorded event where it is */
+    char type[64];                     /* ... its type */
+    char recorded[512], replayed[512]; /* both sides, "TYPE DATA" (cut) */
+    bool has_state;                    /* the state at the end (malloc'd) */
+    uint8_t *state;
+    size_t state_len;
+    char component[65]; /* the code replayed last (SHA-256 hex) */
+} th_replay_result;
+
+/* Re-run an actor from its chain: instantiate its recorded component (from
+ * `store` by the hash its events name, or `component`), call its exports
+ * with the recorded parameters in the recorded order (same limits), answer
+ * every host call with its recorded output (nothing reaches the world) and
+ * compare every event it produces with the recorded one.  Returns 0 when
+ * the replay ran: res->diverged says whether it matched (th_replay_result_release
+ * frees the state); an error when it could not (no component, a record it
+ * cannot read). */
+int th_replay_run(const th_replay_opts *opts, th_replay_result *res /* out */, th_error *err);
+void th_replay_result_release(th_replay_result *res);
+
 /* The THEATER_HOME directory the runtime uses (borrowed). */
 const char *th_runtime_home(th_runtime *rt);
 

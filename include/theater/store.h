@@ -25,6 +25,7 @@
 #ifndef THEATER_STORE_H
 #define THEATER_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,9 +48,9 @@ typedef struct th_content_ref {
 typedef struct th_store_config {
     const char *home;        /* THEATER_HOME; NULL = $THEATER_HOME or ~/.theater */
     uint64_t max_blob_bytes; /* 0 = TH_STORE_DEFAULT_MAX_BLOB (64 MiB) */
-    int read_only;           /* 1: never create or write; the db must exist */
-    int sync_normal;         /* 1: no fsync per write (survives process crashes,
-                                not power loss); 0 (default): fsync'ed */
+    bool read_only;          /* true: never create or write; the db must exist */
+    bool sync_normal;        /* true: no fsync per write (survives process crashes,
+                                not power loss); false (default): fsync'ed */
 } th_store_config;
 
 /* A list of strings owned by the list; free with th_store_list_free. */
@@ -68,6 +69,10 @@ void th_store_close(th_store *s);
 
 /* new: create a store; writes its UUID v4 id (NUL-ended) to `id`. */
 int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1] /* out */, th_error *err);
+/* Create the store `store_id` (a UUID) unless it exists already (for
+ * well-known stores such as TH_CHAIN_CONTENT_STORE).  TH_EINVAL for a bad
+ * id, TH_EPERM on a read-only handle. */
+int th_store_create(th_store *s, const char *store_id, th_error *err);
 /* All store ids, oldest first. */
 int th_store_list_stores(th_store *s, th_store_list *out /* out */, th_error *err);
 
@@ -101,7 +106,7 @@ int th_store_put_many(th_store *s, const char *store_id, const th_store_blob *bl
 int th_store_get(th_store *s, const char *store_id, const char *ref, void **data /* out */,
                  size_t *len /* out */, th_error *err);
 /* exists: *exists = 1 if the store holds `ref`, else 0. */
-int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exists /* out */,
+int th_store_exists(th_store *s, const char *store_id, const char *ref, bool *exists /* out */,
                     th_error *err);
 
 /* label: point `label` at `ref` (which the store must hold), creating or
@@ -110,7 +115,7 @@ int th_store_label(th_store *s, const char *store_id, const char *label, const c
                    th_error *err);
 /* get-by-label: *found = 1 and `ref` filled, or *found = 0 if no such label. */
 int th_store_get_by_label(th_store *s, const char *store_id, const char *label,
-                          th_content_ref *ref /* out */, int *found /* out */, th_error *err);
+                          th_content_ref *ref /* out */, bool *found /* out */, th_error *err);
 /* remove-label: TH_ENOENT if the label does not exist. */
 int th_store_remove_label(th_store *s, const char *store_id, const char *label, th_error *err);
 /* remove-from-label: remove the label if it points to `ref`; TH_ENOENT if

@@ -817,6 +817,24 @@ void *ta__call_send(ta_send_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t
     return finish_state(r, &st);
 }
 
+void *ta__call_process_output(ta_process_output_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                              size_t s_len, uint64_t pid, const uint8_t *d_ptr, size_t d_len)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, pid, (ta_bytes){d_ptr, d_len});
+    return finish_state(r, &st);
+}
+
+void *ta__call_process_exit(ta_process_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                            size_t s_len, uint64_t pid, int32_t code)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, pid, code);
+    return finish_state(r, &st);
+}
+
 void *ta__call_request(ta_request_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                        const char *r_ptr, size_t r_len, const uint8_t *m_ptr, size_t m_len)
 {

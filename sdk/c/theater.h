@@ -153,6 +153,59 @@ typedef struct ta_env_var_list {
     size_t len;
 } ta_env_var_list;
 
+/* http-types: a header is tuple<string, string> (layout 16, align 4). */
+typedef struct ta_header {
+    ta_str name;
+    ta_str value;
+} ta_header;
+typedef struct ta_header_list {
+    const ta_header *items;
+    size_t len;
+} ta_header_list;
+/* http-types.http-request. Layout 36, align 4. */
+typedef struct ta_http_request {
+    ta_str method;
+    ta_str uri;
+    ta_header_list headers;
+    ta_opt_bytes body;
+} ta_http_request;
+/* http-types.http-response. Layout 24, align 4 (status @0, headers @4, body @12). */
+typedef struct ta_http_response {
+    uint16_t status;
+    ta_header_list headers;
+    ta_opt_bytes body;
+} ta_http_response;
+
+/* process.output-mode: how a child's stdout/stderr reach handle-stdout /
+ * handle-stderr (docs/sdk.md). */
+typedef enum ta_output_mode {
+    TA_OUTPUT_RAW = 0,          /* each read, at most buffer_size bytes */
+    TA_OUTPUT_LINE_BY_LINE = 1, /* each line, without its "\n" */
+    TA_OUTPUT_JSON = 2,         /* each line that is a JSON value */
+    TA_OUTPUT_CHUNKED = 3,      /* chunk_size bytes at a time */
+} ta_output_mode;
+/* process.process-config (a plain C struct: ta_os_spawn lowers it). */
+typedef struct ta_process_config {
+    ta_str program;       /* absolute path, one of the manifest's allowed_programs */
+    ta_str_list args;     /* argv[1..] */
+    ta_opt_str cwd;       /* inside one of the manifest's allowed_paths */
+    ta_env_var_list env;  /* the child's whole environment */
+    uint32_t buffer_size; /* raw mode: bytes per handle-stdout at most (0: 4096) */
+    ta_output_mode stdout_mode, stderr_mode;
+    bool has_chunk_size;
+    uint32_t chunk_size; /* chunked mode (default 4096) */
+    bool has_execution_timeout;
+    uint64_t execution_timeout; /* seconds; then SIGTERM, SIGKILL */
+} ta_process_config;
+/* process.process-status. */
+typedef struct ta_process_status {
+    uint64_t pid;
+    bool running;
+    bool has_exit_code;
+    int32_t exit_code;   /* the exit status, or -N after signal N */
+    uint64_t start_time; /* ms since the Unix epoch */
+} ta_process_status;
+
 /*
  * The outcome of a handler or of a host call returning result<_, string>:
  * ok, or failed with a UTF-8 message. For host calls the message is
@@ -303,6 +356,11 @@ typedef ta_status (*ta_child_error_fn)(ta_state *state, ta_str child_id, ta_acto
 typedef ta_status (*ta_child_exit_fn)(ta_state *state, ta_str child_id, ta_opt_bytes data);
 typedef ta_status (*ta_child_stop_fn)(ta_state *state, ta_str child_id);
 
+/* process-handlers: output of child `pid` (handle-stdout, handle-stderr),
+ * and its end (handle-exit: the exit status, or -N after signal N). */
+typedef ta_status (*ta_process_output_fn)(ta_state *state, uint64_t pid, ta_bytes data);
+typedef ta_status (*ta_process_exit_fn)(ta_state *state, uint64_t pid, int32_t code);
+
 /* Glue the macros call (in theater.c); each returns the return area. */
 void *ta__call_init(ta_init_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                     const char *id_ptr, size_t id_len);
@@ -326,6 +384,10 @@ void *ta__call_child_exit(ta_child_exit_fn fn, uint32_t s_some, const uint8_t *s
                           size_t d_len);
 void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                           const char *c_ptr, size_t c_len);
+void *ta__call_process_output(ta_process_output_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                              size_t s_len, uint64_t pid, const uint8_t *d_ptr, size_t d_len);
+void *ta__call_process_exit(ta_process_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                            size_t s_len, uint64_t pid, int32_t code);
 /* Post-return: frees the finished call's scoped memory. */
 void ta__post_return(void *ret_area);
 
@@ -443,6 +505,29 @@ void ta__post_return(void *ret_area);
     } \
     TA__DEFINE_POST(child_stop, TA__IFACE("supervisor-handlers#handle-child-external-stop"))
 
+/* process-handlers#handle-stdout / #handle-stderr: (state, (pid, data)). */
+#define TA__PROCESS_OUTPUT(sym, name, fn) \
+    void *ta__export_##sym(uint32_t, const uint8_t *, size_t, uint64_t, const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE(name)) \
+    void *ta__export_##sym(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t pid, \
+                           const uint8_t *dp, size_t dl) \
+    { \
+        return ta__call_process_output((fn), ss, sp, sl, pid, dp, dl); \
+    } \
+    TA__DEFINE_POST(sym, TA__IFACE(name))
+#define TA_HANDLE_STDOUT(fn) TA__PROCESS_OUTPUT(stdout, "process-handlers#handle-stdout", fn)
+#define TA_HANDLE_STDERR(fn) TA__PROCESS_OUTPUT(stderr, "process-handlers#handle-stderr", fn)
+
+/* process-handlers#handle-exit: (state, (pid, exit-code)). */
+#define TA_HANDLE_EXIT(fn) \
+    void *ta__export_exit(uint32_t, const uint8_t *, size_t, uint64_t, int32_t); \
+    TA__EXPORT(TA__IFACE("process-handlers#handle-exit")) \
+    void *ta__export_exit(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t pid, int32_t code) \
+    { \
+        return ta__call_process_exit((fn), ss, sp, sl, pid, code); \
+    } \
+    TA__DEFINE_POST(exit, TA__IFACE("process-handlers#handle-exit"))
+
 /* ------------------------------------------------------------------------ */
 /* Imports: typed wrappers (an import appears in the module only if used)   */
 /* ------------------------------------------------------------------------ */
@@ -520,6 +605,19 @@ ta_status ta_fs_create_dir(ta_str path);
 ta_status ta_fs_delete_dir(ta_str path);
 ta_status ta_fs_path_exists(ta_str path, bool *exists /* out */);
 
+/* http-client: one request; *resp (scoped) is the answer whatever its
+ * status; err when the request is refused (allowed_hosts...) or fails
+ * (connection, DNS, TLS, timeout, an answer over max_response_bytes). */
+ta_status ta_http_send(ta_http_request req, ta_http_response *resp /* out, scoped */);
+
+/* process */
+ta_status ta_os_spawn(const ta_process_config *config, uint64_t *pid /* out */);
+/* Queues data for the child's stdin; empty data closes it (EOF). */
+ta_status ta_os_write_stdin(uint64_t pid, ta_bytes data, uint32_t *queued /* out */);
+ta_status ta_os_status(uint64_t pid, ta_process_status *status /* out */);
+ta_status ta_os_signal(uint64_t pid, uint32_t signal);
+ta_status ta_os_kill(uint64_t pid);
+
 /* ------------------------------------------------------------------------ */
 /* Layout proof: on wasm32 these types are the Canonical ABI layouts.       */
 /* ------------------------------------------------------------------------ */
@@ -545,6 +643,13 @@ _Static_assert(sizeof(ta_opt_content_ref) == 12 && offsetof(ta_opt_content_ref, 
 _Static_assert(sizeof(ta_env_var) == 16 && offsetof(ta_env_var, value) == 8,
                "tuple<string, string>");
 _Static_assert(sizeof(ta_str_list) == 8 && sizeof(ta_chain_event_list) == 8, "lists");
+_Static_assert(sizeof(ta_header) == 16 && offsetof(ta_header, value) == 8, "header tuple");
+_Static_assert(sizeof(ta_http_request) == 36 && offsetof(ta_http_request, headers) == 16 &&
+                   offsetof(ta_http_request, body) == 24,
+               "http-request");
+_Static_assert(sizeof(ta_http_response) == 24 && offsetof(ta_http_response, headers) == 4 &&
+                   offsetof(ta_http_response, body) == 12,
+               "http-response");
 #endif
 
 #ifdef __cplusplus

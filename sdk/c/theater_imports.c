@@ -445,6 +445,99 @@ bool ta_env_exists(ta_str name)
     return yes;
 }
 
+/* --- http-client --------------------------------------------------------------- */
+
+_Static_assert(sizeof(ta_header) == sizeof(thw_tup2_str_str), "header");
+_Static_assert(sizeof(ta_http_request) == sizeof(thw_http_types_http_request), "http-request");
+_Static_assert(sizeof(ta_http_response) == sizeof(thw_http_types_http_response), "http-response");
+
+ta_status ta_http_send(ta_http_request req, ta_http_response *resp)
+{
+    thw_http_types_http_request r = {
+        *S(req.method),
+        *S(req.uri),
+        {(const thw_tup2_str_str *)(const void *)req.headers.items, req.headers.len},
+        opt_in(req.body)};
+    thw_res_http_types_http_response_str out;
+
+    thw_call_http_client_send_http(&r, &out);
+    if (!out.is_err) {
+        resp->status = out.u.ok.status;
+        resp->headers = (ta_header_list){(const ta_header *)(const void *)out.u.ok.headers.ptr,
+                                         out.u.ok.headers.len};
+        resp->body = (ta_opt_bytes){out.u.ok.body.some != 0,
+                                    {out.u.ok.body.u.val.ptr, out.u.ok.body.u.val.len}};
+    }
+    return status_of(out.is_err, out.u.err);
+}
+
+/* --- process ------------------------------------------------------------------- */
+
+ta_status ta_os_spawn(const ta_process_config *c, uint64_t *pid)
+{
+    thw_process_process_config r;
+    thw_res_u64_str out;
+
+    r.program = *S(c->program);
+    r.args = (thw_list_str){(const thw_str *)(const void *)c->args.items, c->args.len};
+    r.cwd.some = c->cwd.some;
+    r.cwd.u.val = *S(c->cwd.val);
+    r.env =
+        (thw_list_tup2_str_str){(const thw_tup2_str_str *)(const void *)c->env.items, c->env.len};
+    r.buffer_size = c->buffer_size;
+    r.stdout_mode.tag = (uint8_t)c->stdout_mode;
+    r.stderr_mode.tag = (uint8_t)c->stderr_mode;
+    r.chunk_size.some = c->has_chunk_size;
+    r.chunk_size.u.val = c->chunk_size;
+    r.execution_timeout.some = c->has_execution_timeout;
+    r.execution_timeout.u.val = c->execution_timeout;
+    thw_call_process_os_spawn(&r, &out);
+    if (!out.is_err)
+        *pid = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_os_write_stdin(uint64_t pid, ta_bytes data, uint32_t *queued)
+{
+    thw_res_u32_str out;
+
+    thw_call_process_os_write_stdin(U64(pid), B(data), &out);
+    if (!out.is_err && queued != NULL)
+        *queued = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_os_status(uint64_t pid, ta_process_status *st)
+{
+    thw_res_process_process_status_str out;
+
+    thw_call_process_os_status(U64(pid), &out);
+    if (!out.is_err) {
+        st->pid = out.u.ok.pid;
+        st->running = out.u.ok.running;
+        st->has_exit_code = out.u.ok.exit_code.some != 0;
+        st->exit_code = out.u.ok.exit_code.u.val;
+        st->start_time = out.u.ok.start_time;
+    }
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_os_signal(uint64_t pid, uint32_t sig)
+{
+    thw_res_unit_str out;
+
+    thw_call_process_os_signal(U64(pid), &(uint32_t){sig}, &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_os_kill(uint64_t pid)
+{
+    thw_res_unit_str out;
+
+    thw_call_process_os_kill(U64(pid), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
 /* --- filesystem ---------------------------------------------------------------- */
 
 ta_status ta_fs_read_file(ta_str path, ta_bytes *content)

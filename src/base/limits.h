@@ -43,6 +43,24 @@
 #define TH_MANIFEST_MAX_NAME_BYTES 256u       /* name, version */
 #define TH_MANIFEST_MAX_PATH_BYTES 4096u      /* component, paths after ${} */
 #define TH_MANIFEST_MAX_ALLOWED_VARS 1024u    /* environment allow-list */
+#define TH_MANIFEST_MAX_LIST 1024u            /* allowed_hosts, programs, paths */
+/* http-client grants (src/handlers/http_client.c). */
+#define TH_HTTP_DEFAULT_TIMEOUT_MS 30000u
+#define TH_HTTP_MAX_TIMEOUT_MS (3600u * 1000u)
+#define TH_HTTP_DEFAULT_MAX_RESPONSE (16ull * 1024u * 1024u)
+#define TH_HTTP_MAX_MAX_RESPONSE (1024ull * 1024u * 1024u)
+#define TH_HTTP_MAX_URL_BYTES 65536u    /* a request's uri */
+#define TH_HTTP_MAX_HEADERS 256u        /* headers of a request or response */
+#define TH_HTTP_MAX_HEADER_BYTES 65536u /* headers of a response, together */
+/* process grants (src/handlers/process.c). */
+#define TH_PROC_DEFAULT_MAX_PROCESSES 16u
+#define TH_PROC_MAX_MAX_PROCESSES 4096u
+#define TH_PROC_DEFAULT_MAX_OUTPUT (1024ull * 1024u)
+#define TH_PROC_MAX_MAX_OUTPUT (1024ull * 1024u * 1024u)
+#define TH_PROC_MAX_ARGS 4096u      /* args and env entries of a config */
+#define TH_PROC_KILL_GRACE_MS 2000u /* SIGTERM, then SIGKILL after this */
+#define TH_PROC_DEFAULT_CHUNK 4096u /* chunked mode, raw read size */
+#define TH_PROC_MAX_EXITED 64u      /* ended processes os-status remembers */
 /* [limits] defaults and the largest values accepted. */
 #define TH_MANIFEST_DEFAULT_FUEL_PER_CALL 1000000000ull /* instructions */
 #define TH_MANIFEST_DEFAULT_MEMORY_BYTES (64ull * 1024u * 1024u)

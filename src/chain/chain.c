@@ -93,7 +93,7 @@ typedef struct chain_listener_slot {
 
 struct th_chain {
     char home[4096];
-    int read_only;
+    bool read_only;
     unsigned batch_max, batch_ms;
     sqlite3 *rdb; /* read connection (reads, verification) */
     pthread_mutex_t rlock;
@@ -1283,7 +1283,7 @@ static int take_writer_lock(th_chain *c, th_error *err)
 }
 
 /* Writer set-up: lock, database, key, chains, statements, thread. */
-static int open_writer(th_chain *c, int sync_normal, th_error *err)
+static int open_writer(th_chain *c, bool sync_normal, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -1655,7 +1655,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     return rc;
 }
 
-int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, th_error *err)
+int chain_import_event(th_chain *c, const th_chain_event *ev, const void *content, size_t clen,
+                       const uint8_t *chash, uint64_t *ticket, th_error *err)
 {
     size_t alen = strlen(ev->actor), tlen = strlen(ev->type);
     size_t dlen = ev->description ? strlen(ev->description) : 0;
@@ -1665,12 +1666,14 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket, 
 
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
-    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, NULL, 0);
+    p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, content, clen);
     a = actor_get(c, ev->actor, alen, 1, &created);
     if (p == NULL || a == NULL) {
         pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
+    if (content != NULL)
+        memcpy(p->content_hash, chash, 32);
     pthread_mutex_lock(&a->lock);
     if (a->next_seq != ev->seq || (ev->seq > 0 && memcmp(a->last, ev->parent, 32) != 0)) {
         pthread_mutex_unlock(&a->lock);
@@ -1700,7 +1703,7 @@ const char *chain_home(th_chain *c)
     return c->home;
 }
 
-int chain_is_read_only(th_chain *c)
+bool chain_is_read_only(th_chain *c)
 {
     return c->read_only;
 }
@@ -1773,7 +1776,7 @@ void th_chain_status_get(th_chain *c, th_chain_status *out)
     pthread_mutex_unlock(&c->qlock);
 }
 
-int th_chain_healthy(th_chain *c)
+bool th_chain_healthy(th_chain *c)
 {
     return !atomic_load(&c->unhealthy);
 }

@@ -272,14 +272,21 @@ int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
 
 /* Queue an already-verified event with its own hash and timestamp (import).
  * Its seq must be the chain's next and its parent the chain's last hash.
- * Returns TH_OK, TH_EEXIST, TH_EPERM, TH_EIO. */
-int chain_import_event(th_chain *c, const th_chain_event *ev, uint64_t *ticket /* out */,
-                       th_error *err);
+ * `content` (may be NULL; clen bytes whose SHA-256 is `chash`) goes into
+ * the store TH_CHAIN_CONTENT_STORE in the event's transaction (a component
+ * the event names).  Returns TH_OK, TH_EEXIST, TH_EPERM, TH_EIO. */
+int chain_import_event(th_chain *c, const th_chain_event *ev, const void *content, size_t clen,
+                       const uint8_t *chash, uint64_t *ticket /* out */, th_error *err);
+
+/* The component an event names (field "component" of actor-spawned,
+ * actor-restarted and component-updated data; export.c): 1 with its
+ * SHA-256 in `hash`, else 0. */
+int chain_event_component(const th_chain_event *ev, uint8_t hash[32] /* out */);
 
 /* The handle's THEATER_HOME (resolved). */
 const char *chain_home(th_chain *c);
 /* 1 if the handle was opened read-only. */
-int chain_is_read_only(th_chain *c);
+bool chain_is_read_only(th_chain *c);
 
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);

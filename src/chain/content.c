@@ -32,8 +32,8 @@ size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size,
     return (size_t)n;
 }
 
-int th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN],
-                               uint64_t *size)
+bool th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_HASH_LEN],
+                                uint64_t *size)
 {
     const size_t hl = sizeof REF_HEAD - 1, ml = sizeof REF_MID - 1;
     char hex[65];
@@ -43,24 +43,24 @@ int th_chain_event_content_ref(const th_chain_event *ev, uint8_t hash[TH_CHAIN_H
     if (ev->description == NULL || strcmp(ev->description, TH_CHAIN_CONTENT_REF_DESC) != 0 ||
         ev->data_len < hl + 64 + ml + 2 || memcmp(ev->data, REF_HEAD, hl) != 0 ||
         memcmp(ev->data + hl + 64, REF_MID, ml) != 0 || ev->data[ev->data_len - 1] != '}')
-        return 0;
+        return false;
     memcpy(hex, ev->data + hl, 64);
     hex[64] = 0;
     for (i = 0; i < 64; i++)
         if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return 0;
+            return false;
     if (base_hex_decode(hex, hash, 32) != 0)
-        return 0;
+        return false;
     for (i = hl + 64 + ml; i < ev->data_len - 1; i++) {
         if (ev->data[i] < '0' || ev->data[i] > '9' || v > (UINT64_MAX - 9) / 10 ||
             (i == hl + 64 + ml && ev->data[i] == '0' && i + 1 < ev->data_len - 1))
-            return 0;
+            return false;
         v = v * 10 + (uint64_t)(ev->data[i] - '0');
     }
     if (i == hl + 64 + ml) /* no digits */
-        return 0;
+        return false;
     *size = v;
-    return 1;
+    return true;
 }
 
 int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_error *err)

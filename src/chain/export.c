@@ -2,7 +2,8 @@
  * export.c - a chain as JSON Lines, and verification / import of such a
  * file.  Format (docs/chain-format.md), one JSON object per line:
  *
- *   {"kind":"chain","format":1,"actor":"<id>"}
+ *   {"kind":"chain","format":1,"actor":"<id>"[,"components":true]}
+ *   [{"kind":"component","hash":"<hex>","size":N,"data":"<base64>"}]
  *   {"kind":"event","seq":0,"hash":"<hex>","parent_hash":null,
  *    "event_type":"<type>","timestamp":<ms>,"data":"<base64>",
  *    "description":null}
@@ -10,6 +11,12 @@
  *   {"kind":"head","seq":N,"hash":"<hex>","commit":C,"signed_ms":T,
  *    "leaf_index":I,"tree_size":S,"path":["<hex>",...],
  *    "signature":"<hex>","public_key":"<hex>"}
+ *
+ * With components (TH_CHAIN_EXPORT_COMPONENTS) the bytes of every
+ * component an event names (its "component" field) are on a "component"
+ * line before the first event that names them, and the header says
+ * "components":true: verification then requires each named component to
+ * be there and intact, and import stores them with the events.
  *
  * Hashes, keys and signatures are lowercase hex; data is standard base64.
  * The file is untrusted input: every line is bounded
@@ -25,6 +32,7 @@
 #include "base/hex.h"
 #include "base/json.h"
 #include "base/limits.h"
+#include "base/sha256.h"
 #include "chain/chain_int.h"
 #include "db/db.h"
 
@@ -78,8 +86,136 @@ static json_t *head_json(const chain_signed_head *h)
                      hex_value(h->public_key, 32));
 }
 
+int chain_event_component(const th_chain_event *ev, uint8_t hash[32])
+{
+    json_error_t jerr;
+    json_t *o, *v;
+    int ok = 0;
+
+    if (strcmp(ev->type, "actor-spawned") != 0 && strcmp(ev->type, "actor-restarted") != 0 &&
+        strcmp(ev->type, "component-updated") != 0)
+        return 0;
+    o = base_json_loadb((const char *)ev->data, ev->data_len, 0, &jerr, NULL);
+    v = json_is_object(o) ? json_object_get(o, "component") : NULL;
+    if (json_is_string(v) && json_string_length(v) == 64 &&
+        base_hex_decode(json_string_value(v), hash, 32) == 0)
+        ok = 1;
+    json_decref(o);
+    return ok;
+}
+
+/* Hashes of the components written (export) or read (a file), with their
+ * bytes when an import needs them. */
+typedef struct comp_set {
+    struct comp_item {
+        uint8_t hash[32];
+        uint8_t *bytes; /* owned; NULL when not kept */
+        size_t len;
+        int imported;
+    } * items;
+    size_t count, cap;
+} comp_set;
+
+static struct comp_item *comp_find(comp_set *cs, const uint8_t hash[32])
+{
+    size_t i;
+
+    for (i = 0; i < cs->count; i++)
+        if (memcmp(cs->items[i].hash, hash, 32) == 0)
+            return &cs->items[i];
+    return NULL;
+}
+
+/* Add a hash (taking over `bytes`, which may be NULL). */
+static int comp_add(comp_set *cs, const uint8_t hash[32], uint8_t *bytes, size_t len, th_error *err)
+{
+    struct comp_item *v;
+
+    if (cs->count == cs->cap) {
+        size_t cap = cs->cap ? cs->cap * 2 : 4;
+        if ((v = realloc(cs->items, cap * sizeof *v)) == NULL) {
+            free(bytes);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        cs->items = v;
+        cs->cap = cap;
+    }
+    v = &cs->items[cs->count++];
+    memcpy(v->hash, hash, 32);
+    v->bytes = bytes;
+    v->len = len;
+    v->imported = 0;
+    return TH_OK;
+}
+
+static void comp_free(comp_set *cs)
+{
+    size_t i;
+
+    for (i = 0; i < cs->count; i++)
+        free(cs->items[i].bytes);
+    free(cs->items);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* Write the "component" line of `hash` from the store's blobs (db). */
+static int write_component(sqlite3 *db, const uint8_t hash[32], const char *actor, uint64_t seq,
+                           FILE *out, th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    char hex[65], *b64 = NULL;
+    uint8_t h[32];
+    const void *data;
+    size_t n;
+    json_t *o;
+    int rc;
+
+    base_hex_encode(hash, 32, hex);
+    rc = sqlite3_prepare_v2(db, "SELECT data FROM store_blob WHERE hash = ?", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        rc = th_error_set(err, TH_ENOENT,
+                          "component %s (named by event %s/%llu) is not in this home's store "
+                          "(recorded with save_chain = false, or imported without it)",
+                          hex, actor, (unsigned long long)seq);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = db_error(db, rc, err, "reading a component");
+        goto out;
+    }
+    data = sqlite3_column_blob(st, 0);
+    n = (size_t)sqlite3_column_bytes(st, 0);
+    if (base_sha256(data != NULL ? data : "", n, h) != 0 || memcmp(h, hash, 32) != 0) {
+        rc = th_error_set(err, TH_ECORRUPT, "component %s in the store was altered", hex);
+        goto out;
+    }
+    if ((b64 = malloc(base_base64_encoded_size(n))) == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto out;
+    }
+    base_base64_encode(data, n, b64);
+    o = json_pack("{s:s, s:s, s:I, s:s}", "kind", "component", "hash", hex, "size", (json_int_t)n,
+                  "data", b64);
+    rc = o != NULL ? write_line(o, out, err) : th_error_set(err, TH_ENOMEM, "out of memory");
+out:
+    free(b64);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
 {
+    return th_chain_export_with(c, actor, 0, out, err);
+}
+
+int th_chain_export_with(th_chain *c, const char *actor, unsigned flags, FILE *out, th_error *err)
+{
+    comp_set written = {0};
+    uint8_t chash[32];
     base_sha256_ctx *ctx = chain_thread_sha256();
     uint8_t msg[CHAIN_BATCH_MSG_LEN];
     chain_cached_head cached;
@@ -104,6 +240,8 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
     if ((rc = chain_actor_segments(db, actor, 0, 0, &cached, &ids, &n, err)) != TH_OK)
         goto out;
     o = json_pack("{s:s, s:i, s:s}", "kind", "chain", "format", 1, "actor", actor);
+    if (o != NULL && (flags & TH_CHAIN_EXPORT_COMPONENTS))
+        json_object_set_new(o, "components", json_true());
     if (o == NULL || (rc = write_line(o, out, err)) != TH_OK) {
         rc = o == NULL ? th_error_set(err, TH_EINVAL, "actor id is not valid UTF-8") : rc;
         goto out;
@@ -115,6 +253,12 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
         for (e = 0; idx >= 0 && e < seg.nevents && rc == TH_OK; e++) {
             if (seg.actor_of[e] != (uint32_t)idx)
                 continue;
+            if ((flags & TH_CHAIN_EXPORT_COMPONENTS) &&
+                chain_event_component(&seg.events[e], chash) &&
+                comp_find(&written, chash) == NULL &&
+                ((rc = write_component(db, chash, actor, seg.events[e].seq, out, err)) != TH_OK ||
+                 (rc = comp_add(&written, chash, NULL, 0, err)) != TH_OK))
+                break;
             o = event_json(&seg.events[e]);
             rc = o != NULL ? write_line(o, out, err)
                            : th_error_set(err, TH_EINVAL,
@@ -140,6 +284,7 @@ int th_chain_export(th_chain *c, const char *actor, FILE *out, th_error *err)
         rc = th_error_set(err, TH_EIO, "cannot write the export");
 out:
     free(ids);
+    comp_free(&written);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     chain_reader_unlock(c);
     return rc;
@@ -315,6 +460,46 @@ static int parse_head(file_reader *r, json_t *o, chain_signed_head *h, th_error 
     return TH_OK;
 }
 
+/* A "component" line: its bytes must have its size and hash (else bad
+ * content).  Kept (for an import) when `keep`. */
+static int parse_component(file_reader *r, json_t *o, comp_set *cs, int keep, uint64_t seq,
+                           th_error *err)
+{
+    json_t *d = json_object_get(o, "data");
+    uint8_t hash[32], h[32], *buf;
+    uint64_t size;
+    size_t dl;
+    int rc;
+
+    if (get_hex(o, "hash", hash, 32) != 0 || get_u64(o, "size", &size) != 0 || !json_is_string(d))
+        return bad_line(r, err, "malformed component");
+    if ((buf = malloc(json_string_length(d) / 4 * 3 + 1)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (base_base64_decode(json_string_value(d), json_string_length(d), buf, &dl) != 0) {
+        free(buf);
+        return bad_line(r, err, "component data is not base64");
+    }
+    if (dl != size || base_sha256(buf, dl, h) != 0 || memcmp(h, hash, 32) != 0) {
+        char hex[65];
+        free(buf);
+        return chain_report(r->res, err, TH_CHAIN_BAD_CONTENT, r->actor, seq,
+                            "line %llu: component %s was altered (its bytes do not have "
+                            "that %s)",
+                            (unsigned long long)r->lineno, base_hex_encode(hash, 32, hex),
+                            dl != size ? "size" : "hash");
+    }
+    if (comp_find(cs, hash) != NULL) {
+        free(buf);
+        return TH_OK;
+    }
+    if (!keep) {
+        free(buf);
+        buf = NULL;
+    }
+    rc = comp_add(cs, hash, buf, dl, err);
+    return rc;
+}
+
 /* Read a whole export: verify it, and if `into` is not NULL queue its
  * events there (the caller has verified the file before). */
 static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
@@ -328,7 +513,10 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
     uint8_t *buf = NULL;
     uint64_t ticket = 0;
     json_t *o = NULL, *a;
-    int rc, have_head = 0;
+    comp_set comps = {0};
+    struct comp_item *ci;
+    uint8_t chash[32];
+    int rc, have_head = 0, with_components;
 
     memset(res, 0, sizeof *res);
     memset(&r, 0, sizeof r);
@@ -347,6 +535,7 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
         goto out;
     }
     snprintf(r.actor, sizeof r.actor, "%s", json_string_value(a));
+    with_components = json_is_true(json_object_get(o, "components"));
     w.actor = r.actor;
     w.res = res;
     w.head = &head;
@@ -375,6 +564,11 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
             }
             continue;
         }
+        if (strcmp(kind_of(o), "component") == 0) {
+            if ((rc = parse_component(&r, o, &comps, into != NULL, w.next_seq, err)) != TH_OK)
+                goto out;
+            continue;
+        }
         if (strcmp(kind_of(o), "event") != 0) {
             rc = bad_line(&r, err, "unknown line kind");
             goto out;
@@ -384,7 +578,22 @@ static int read_export(FILE *in, const uint8_t *trusted, th_chain *into,
         w.head = NULL; /* head not known yet: compared at the end */
         if ((rc = chain_walk_event(&w, ctx, &ev, err)) != TH_OK)
             goto out;
-        if (into != NULL && (rc = chain_import_event(into, &ev, &ticket, err)) != TH_OK)
+        ci = NULL;
+        if ((with_components || comps.count > 0) && chain_event_component(&ev, chash) &&
+            (ci = comp_find(&comps, chash)) == NULL) {
+            char hex[65];
+            rc = chain_report(res, err, TH_CHAIN_BAD_CONTENT, r.actor, ev.seq,
+                              "component %s that the event names is not in the file",
+                              base_hex_encode(chash, 32, hex));
+            goto out;
+        }
+        if (into != NULL && ci != NULL && !ci->imported) {
+            rc = chain_import_event(into, &ev, ci->bytes, ci->len, ci->hash, &ticket, err);
+            ci->imported = 1;
+        } else if (into != NULL) {
+            rc = chain_import_event(into, &ev, NULL, 0, NULL, &ticket, err);
+        }
+        if (rc != TH_OK)
             goto out;
     }
     w.head = have_head ? &head : NULL;
@@ -407,6 +616,7 @@ out:
     json_decref(o);
     free(buf);
     free(r.line);
+    comp_free(&comps);
     return rc;
 }
 

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "theater/error.h"
+#include "theater/runtime.h"
+
 typedef struct cli_command {
     const char *name;
     const char *summary; /* one line for `theater --help` */
@@ -50,5 +53,22 @@ int cli_cmd_update(int argc, char **argv);
 int cli_cmd_new(int argc, char **argv);
 int cli_cmd_build(int argc, char **argv);
 int cli_cmd_completion(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
+
+/* Replay (cmd_replay.c).  A record to replay: the chain of actor `arg` (id
+ * or unique prefix) in `home`, or the export file `arg` if there is one.
+ * *out is the caller's (cli_replay_free). */
+typedef struct cli_replay_src cli_replay_src;
+int cli_replay_load(const char *home, const char *arg, cli_replay_src **out /* out */,
+                    th_error *err);
+void cli_replay_free(cli_replay_src *src);
+/* The record's actor id (borrowed). */
+const char *cli_replay_actor(const cli_replay_src *src);
+/* th_replay_run on the record (component: other code, or NULL). */
+int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t component_len,
+                   uint64_t until, th_replay_state_fn fn, void *ud, th_replay_result *res /* out */,
+                   th_error *err);
+/* `theater state ID --at SEQ [--home DIR] [--json]`. */
+int cli_replay_state_at(int argc, char **argv);
 
 #endif

@@ -33,13 +33,18 @@ static void chain_usage(FILE *out)
           "  ls [--json] [--wide]                  actors with chains: short id, name, length,\n"
           "                                        head\n"
           "  head ACTOR                            the signed head of ACTOR's chain\n"
-          "  events ACTOR [--type T] [--limit N] [--wide | --json]\n"
+          "  events ACTOR [--type T] [--limit N] [--wide | --json] [--state]\n"
           "                                        ACTOR's events in words (with --limit, the\n"
           "                                        newest N), oldest first; --wide: every value\n"
-          "                                        whole; --json: JSON Lines (docs/events.md)\n"
+          "                                        whole; --json: JSON Lines (docs/events.md);\n"
+          "                                        --state: after each call, the state it left\n"
+          "                                        (computed by replay, `theater replay`)\n"
           "  verify [ACTOR]                        recompute every hash, link and signature of\n"
           "                                        ACTOR's chain or of all chains\n"
-          "  export ACTOR [-o FILE]                ACTOR's chain as JSON Lines (stdout)\n"
+          "  export ACTOR [-o FILE] [--with-components]\n"
+          "                                        ACTOR's chain as JSON Lines (stdout); with\n"
+          "                                        --with-components also the code it ran, so\n"
+          "                                        the file alone can be replayed\n"
           "  verify-file FILE [--key HEX]          verify an exported chain (- = stdin) and say\n"
           "                                        who signed it; the signer must be trusted\n"
           "                                        here (see trust), or be --key\n"
@@ -58,7 +63,7 @@ static void chain_usage(FILE *out)
           "ACTOR is an actor id or any unique prefix of one (as `chain ls` prints it).\n"
           "Event types: actor-spawned, wasm-call, wasm-result, host-call, actor-failed,\n"
           "supervisor-action, actor-restarted, actor-stopped, message-dropped,\n"
-          "init-skipped.\n"
+          "init-skipped, component-updated.\n"
           "\n"
           "verify, verify-file and import exit with status 1 and name the first bad\n"
           "event (actor, sequence number, what is wrong) if verification fails; an\n"
@@ -70,7 +75,7 @@ static void chain_usage(FILE *out)
 typedef struct chain_args {
     const char *home, *type, *out, *key;
     size_t limit;
-    int json, wide, allow_untrusted;
+    int json, wide, allow_untrusted, with_components, state;
     char *pos[4];
     int npos;
 } chain_args;
@@ -99,6 +104,10 @@ static int parse(int argc, char **argv, chain_args *a)
             a->wide = 1;
         } else if (strcmp(argv[i], "--allow-untrusted") == 0) {
             a->allow_untrusted = 1;
+        } else if (strcmp(argv[i], "--with-components") == 0) {
+            a->with_components = 1;
+        } else if (strcmp(argv[i], "--state") == 0) {
+            a->state = 1;
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             errno = 0;
             a->limit = (size_t)strtoull(argv[++i], &end, 10);
@@ -305,24 +314,124 @@ static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_
     return bad ? th_error_set(err, TH_EIO, "cannot write to stdout") : TH_OK;
 }
 
+/* --state: the actor's state after each call, by replay (cmd_replay.c). */
+typedef struct states {
+    struct st_item {
+        uint64_t seq;
+        bool has;
+        uint8_t *bytes;
+        size_t len;
+    } * items;
+    size_t count, cap;
+    bool oom;
+} states;
+
+static void collect_state(void *ud, uint64_t seq, bool has, const uint8_t *state, size_t len)
+{
+    states *st = ud;
+    struct st_item *v;
+
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        if ((v = realloc(st->items, cap * sizeof *v)) == NULL) {
+            st->oom = true;
+            return;
+        }
+        st->items = v;
+        st->cap = cap;
+    }
+    v = &st->items[st->count];
+    v->seq = seq;
+    v->has = has;
+    v->len = len;
+    v->bytes = NULL;
+    if (has && (v->bytes = malloc(len + 1)) == NULL) {
+        st->oom = true;
+        return;
+    }
+    if (has && len)
+        memcpy(v->bytes, state, len);
+    st->count++;
+}
+
+/* "            state VALUE" after the event that left it (the form of
+ * docs/events.md: JSON bare, other text quoted, else hex). */
+static void print_state(const struct st_item *it, const chain_args *a)
+{
+    size_t show = a->wide || it->len <= 200 ? it->len : 200, i;
+    json_t *v =
+        it->has ? json_loadb((const char *)it->bytes, it->len, JSON_DECODE_ANY, NULL) : NULL;
+    bool text = it->has;
+
+    for (i = 0; text && i < it->len; i++)
+        if (it->bytes[i] < 0x20 && it->bytes[i] != '\n' && it->bytes[i] != '\t')
+            text = false;
+    fputs("            state ", stdout);
+    if (!it->has)
+        fputs("none", stdout);
+    else if (v != NULL && show == it->len)
+        fwrite(it->bytes, 1, it->len, stdout);
+    else if (text)
+        printf("\"%.*s\"", (int)show, (const char *)it->bytes);
+    else
+        for (i = 0; i < show; i++)
+            printf(i ? "%02x" : "0x%02x", it->bytes[i]);
+    if (show < it->len)
+        printf("...(+%zu bytes)", it->len - show);
+    putchar('\n');
+    json_decref(v);
+}
+
+static int load_states(const chain_args *a, const char *full, states *st, th_error *err)
+{
+    cli_replay_src *src = NULL;
+    th_replay_result res;
+    int rc;
+
+    memset(&res, 0, sizeof res);
+    if ((rc = cli_replay_load(a->home, full, &src, err)) == TH_OK)
+        rc = cli_replay_run(src, NULL, 0, UINT64_MAX, collect_state, st, &res, err);
+    if (rc == TH_OK && st->oom)
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+    if (rc == TH_OK && res.diverged)
+        cli_errorf("chain events --state: the replay diverged at event %" PRIu64
+                   " (%s): states are shown up to there",
+                   res.seq, res.type);
+    th_replay_result_release(&res);
+    cli_replay_free(src);
+    return rc;
+}
+
 static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
 {
     th_chain_events evs = {0};
     th_chain_query q = {0};
     cli_ids ids = {0};
+    states st = {0};
     char *full = NULL;
-    size_t i;
+    size_t i, k = 0;
     int rc;
 
     if ((rc = resolve_actor(c, a->pos[1], &full, &ids, err)) != TH_OK)
         return rc;
+    if (a->state && (rc = load_states(a, full, &st, err)) != TH_OK)
+        goto out;
     q.actor = full;
     q.type = a->type;
     q.limit = a->limit;
     q.newest = a->limit != 0;
     rc = th_chain_read(c, &q, &evs, err);
-    for (i = 0; rc == TH_OK && i < evs.count; i++)
+    for (i = 0; rc == TH_OK && i < evs.count; i++) {
         rc = print_event(&evs.items[i], &ids, a, err);
+        while (k < st.count && st.items[k].seq < evs.items[i].seq)
+            k++;
+        if (rc == TH_OK && k < st.count && st.items[k].seq == evs.items[i].seq && !a->json)
+            print_state(&st.items[k], a);
+    }
+out:
+    for (i = 0; i < st.count; i++)
+        free(st.items[i].bytes);
+    free(st.items);
     th_chain_events_free(&evs);
     cli_ids_release(&ids);
     free(full);
@@ -552,7 +661,8 @@ int cli_cmd_chain(int argc, char **argv)
             rc = th_error_set(&err, TH_EIO, "cannot create %s: %s", a.out, strerror(errno));
             goto out;
         }
-        rc = th_chain_export(c, full, out, &err);
+        rc = th_chain_export_with(c, full, a.with_components ? TH_CHAIN_EXPORT_COMPONENTS : 0, out,
+                                  &err);
         if (out != stdout && fclose(out) != 0 && rc == TH_OK)
             rc = th_error_set(&err, TH_EIO, "cannot write %s", a.out);
     } else {

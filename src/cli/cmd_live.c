@@ -580,10 +580,14 @@ int cli_cmd_inspect(int argc, char **argv)
 
 static const char state_help[] =
     "usage: theater state ID [--json]\n"
+    "       theater state ID --at SEQ [--home DIR] [--json]\n"
     "\n"
     "Actor ID's current state: pretty-printed when it is JSON, else the raw\n"
     "bytes; `null` when it has none.  With --json: {\"id\", \"state\"} (the JSON\n"
     "value) or {\"id\", \"state_hex\"} for bytes that are not JSON.\n"
+    "\n"
+    "With --at SEQ: the state right after event SEQ of its chain, computed by\n"
+    "replaying the chain up to there (no daemon needed; see `theater replay`).\n"
     "\n"
     "options:\n" COMMON_HELP EXIT_HELP;
 
@@ -596,6 +600,9 @@ int cli_cmd_state(int argc, char **argv)
     json_t *v = NULL;
     int rc;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--at") == 0) /* time travel: offline, by replay */
+            return cli_replay_state_at(argc, argv);
     if ((rc = parse_args(argc, argv, state_help, NULL, NULL, 1, &a)) != 0)
         return rc < 0 ? 0 : rc;
     if (a.npos != 1) {

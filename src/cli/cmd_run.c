@@ -75,29 +75,31 @@ static void on_event(void *ud, const th_runtime_event *ev)
     fflush(stdout);
 }
 
-int cli_cmd_run(int argc, char **argv)
-{
-    const char *manifest = NULL, *state_arg = NULL, *home = NULL;
-    unsigned char *state = NULL;
-    size_t state_len = 0;
-    th_runtime_config cfg;
-    th_spawn_opts o;
-    th_actor_exit ex;
-    th_error err;
-    char id[TH_ACTOR_ID_SIZE];
-    int events = 0, i, rc, status = 1;
-    unsigned workers = 0;
+/* The command line of `theater run`. */
+typedef struct run_args {
+    const char *manifest, *state_arg, *home;
+    bool events;
+    unsigned workers;
+} run_args;
 
+/* Parse argv into *a: 0, or the exit status (0 after --help, 2 for a bad
+ * command line) with *done set. */
+static int parse_run_args(int argc, char **argv, run_args *a, bool *done)
+{
+    int i;
+
+    memset(a, 0, sizeof *a);
+    *done = true;
     for (i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(run_help, stdout);
             return 0;
         } else if (strcmp(argv[i], "--events") == 0) {
-            events = 1;
+            a->events = true;
         } else if (strcmp(argv[i], "--initial-state") == 0 && i + 1 < argc) {
-            state_arg = argv[++i];
+            a->state_arg = argv[++i];
         } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-            home = argv[++i];
+            a->home = argv[++i];
         } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
             char *end;
             unsigned long n = strtoul(argv[++i], &end, 10);
@@ -105,72 +107,65 @@ int cli_cmd_run(int argc, char **argv)
                 cli_errorf("run: bad --workers %s", argv[i]);
                 return 2;
             }
-            workers = (unsigned)n;
+            a->workers = (unsigned)n;
         } else if (argv[i][0] == '-' && argv[i][1] != 0) {
             cli_errorf("run: unknown option %s (see `theater run --help`)", argv[i]);
             return 2;
-        } else if (manifest == NULL) {
-            manifest = argv[i];
+        } else if (a->manifest == NULL) {
+            a->manifest = argv[i];
         } else {
             cli_errorf("run: more than one MANIFEST");
             return 2;
         }
     }
-    if (manifest == NULL) {
+    if (a->manifest == NULL) {
         cli_errorf("run: missing MANIFEST (see `theater run --help`)");
         return 2;
     }
-    if (state_arg != NULL) {
-        if (state_arg[0] == '@') {
-            state = cli_read_file_max(state_arg + 1, "initial state", TH_RT_MAX_INIT_STATE_BYTES,
-                                      &state_len);
-            if (state == NULL)
-                return 1;
-        } else {
-            state_len = strlen(state_arg);
-            state = (unsigned char *)strdup(state_arg);
-        }
-    }
+    *done = false;
+    return 0;
+}
 
-    {
-        pid_t pid;
-        th_error herr;
-        if (th_server_home_owner(home, &pid, &herr) == 1) {
-            cli_errorf(
-                "run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
-                "`theater start %s`, or stop the server first",
-                (long)pid, manifest);
-            free(state);
-            return 1;
-        }
+/* The bytes of --initial-state (TEXT, or @FILE); false with a message. */
+static bool read_state(const char *arg, unsigned char **state, size_t *len)
+{
+    *state = NULL;
+    *len = 0;
+    if (arg == NULL)
+        return true;
+    if (arg[0] == '@') {
+        *state = cli_read_file_max(arg + 1, "initial state", TH_RT_MAX_INIT_STATE_BYTES, len);
+        return *state != NULL;
     }
-    memset(&cfg, 0, sizeof cfg);
-    cfg.home = home;
-    cfg.workers = workers;
-    cfg.handlers = th_handlers_builtin();
-    cfg.log_fn = on_log;
-    if (events)
-        cfg.event_fn = on_event;
-    th_runtime *rt;
-    if (th_runtime_new(&cfg, &rt, &err) != 0) {
-        cli_errorf("run: %s", err.msg);
-        free(state);
-        return 1;
+    if ((*state = (unsigned char *)strdup(arg)) == NULL) {
+        cli_errorf("run: out of memory");
+        return false;
     }
-    g_rt = rt;
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    *len = strlen(arg);
+    return true;
+}
 
-    memset(&o, 0, sizeof o);
-    o.manifest_path = manifest;
-    o.initial_state = state;
-    o.initial_state_len = state_len;
-    if (th_runtime_spawn(rt, &o, id, &err) != 0) {
-        cli_errorf("run: %s", err.msg);
-        goto out;
-    }
-    printf("[runtime] started %s\n", id);
-    fflush(stdout);
+/* A running daemon owns the home: say so (true). */
+static bool home_owned(const char *home, const char *manifest)
+{
+    pid_t pid;
+    th_error herr;
+
+    if (th_server_home_owner(home, &pid, &herr) != 1)
+        return false;
+    cli_errorf("run: a theater server (pid %ld) owns this THEATER_HOME; run the actor in it with "
+               "`theater start %s`, or stop the server first",
+               (long)pid, manifest);
+    return true;
+}
+
+/* Wait for the root actor to end and say how it did; the exit status. */
+static int wait_and_report(th_runtime *rt, const char *id)
+{
+    th_actor_exit ex;
+    th_error err;
+    int rc, status = 1;
+
     memset(&ex, 0, sizeof ex);
     rc = th_runtime_wait(rt, id, 0, &ex, &err);
     if (rc == TH_ECLOSED || g_interrupted) {
@@ -189,7 +184,57 @@ int cli_cmd_run(int argc, char **argv)
         status = 0;
     }
     free(ex.data);
-out:
+    return status;
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+    unsigned char *state = NULL;
+    size_t state_len = 0;
+    th_runtime_config cfg;
+    th_runtime *rt;
+    th_spawn_opts o;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE];
+    int rc, status = 1;
+    bool done;
+    run_args a;
+
+    if ((rc = parse_run_args(argc, argv, &a, &done)) != 0 || done)
+        return rc;
+    if (!read_state(a.state_arg, &state, &state_len))
+        return 1;
+    if (home_owned(a.home, a.manifest)) {
+        free(state);
+        return 1;
+    }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = a.home;
+    cfg.workers = a.workers;
+    cfg.handlers = th_handlers_builtin();
+    cfg.log_fn = on_log;
+    if (a.events)
+        cfg.event_fn = on_event;
+    if (th_runtime_new(&cfg, &rt, &err) != 0) {
+        cli_errorf("run: %s", err.msg);
+        free(state);
+        return 1;
+    }
+    g_rt = rt;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+
+    memset(&o, 0, sizeof o);
+    o.manifest_path = a.manifest;
+    o.initial_state = state;
+    o.initial_state_len = state_len;
+    if (th_runtime_spawn(rt, &o, id, &err) != 0) {
+        cli_errorf("run: %s", err.msg);
+    } else {
+        printf("[runtime] started %s\n", id);
+        fflush(stdout);
+        status = wait_and_report(rt, id);
+    }
     if (th_runtime_shutdown(rt, &err) != 0) {
         cli_errorf("run: shutdown: %s", err.msg);
         if (status == 0)

@@ -108,7 +108,8 @@ static int cmd_ls(th_store *s, const store_args *a, th_error *err)
     th_content_ref ref;
     uint64_t size;
     size_t i;
-    int rc, found;
+    bool found;
+    int rc;
 
     if (a->npos < 2) {
         if ((rc = th_store_list_stores(s, &l, err)) != TH_OK)
@@ -143,7 +144,8 @@ static int cmd_get(th_store *s, const store_args *a, th_error *err)
     void *data = NULL;
     size_t len = 0, i;
     FILE *out;
-    int rc = TH_ENOENT, ex;
+    bool ex;
+    int rc = TH_ENOENT;
 
     if (a->npos != 2) {
         cli_errorf("store get: want one reference");
@@ -188,7 +190,8 @@ static int cmd_label(th_store *s, const store_args *a, th_error *err)
     th_store_list l = {0};
     th_content_ref ref;
     const char *op = a->npos > 1 ? a->pos[1] : "";
-    int rc, found;
+    bool found;
+    int rc;
 
     if ((rc = pick_store(s, a, id, err)) != TH_OK)
         return rc;

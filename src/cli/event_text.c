@@ -25,8 +25,9 @@
 #include "cli/event_text.h"
 
 const char *const cli_event_types[] = {
-    "actor-spawned",     "wasm-call",       "wasm-result",   "host-call",       "actor-failed",
-    "supervisor-action", "actor-restarted", "actor-stopped", "message-dropped", "init-skipped",
+    "actor-spawned",   "wasm-call",         "wasm-result",       "host-call",
+    "actor-failed",    "supervisor-action", "actor-restarted",   "actor-stopped",
+    "message-dropped", "init-skipped",      "component-updated",
 };
 const size_t cli_event_ntypes = sizeof cli_event_types / sizeof cli_event_types[0];
 
@@ -50,7 +51,7 @@ const char *cli_event_types_joined(void)
 {
     static const char joined[] = "actor-spawned, wasm-call, wasm-result, host-call, actor-failed, "
                                  "supervisor-action, actor-restarted, actor-stopped, "
-                                 "message-dropped, init-skipped";
+                                 "message-dropped, init-skipped, component-updated";
     return joined;
 }
 
@@ -344,10 +345,23 @@ static const char *str_of(const json_t *d, const char *key)
 /* ------------------------------------------------------------------ */
 /* Summaries, one per event type                                      */
 
+/* A component hash: its first 12 digits unless --wide. */
+static void put_component(rctx *c, const json_t *v)
+{
+    if (!json_is_string(v)) {
+        put_json(c, v);
+        return;
+    }
+    if (c->flags & CLI_EVENT_WIDE)
+        fputs(json_string_value(v), c->out);
+    else
+        fprintf(c->out, "%.12s", json_string_value(v));
+}
+
 static void sum_spawned(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"id",     "name",       "version", "manifest",
-                                       "parent", "init_state", NULL};
+    static const char *const used[] = {"id",         "name",      "version", "manifest", "parent",
+                                       "init_state", "component", "limits",  NULL};
     const json_t *parent = json_object_get(d, "parent");
 
     fputs("started ", c->out);
@@ -368,6 +382,10 @@ static void sum_spawned(rctx *c, const json_t *d)
     }
     fputs(", init state ", c->out);
     put_hex(c, json_object_get(d, "init_state"));
+    if (json_object_get(d, "component") != NULL) {
+        fputs(", component ", c->out);
+        put_component(c, json_object_get(d, "component"));
+    }
     put_rest(c, d, used);
 }
 
@@ -736,10 +754,30 @@ static void sum_supervisor(rctx *c, const json_t *d)
 
 static void sum_restarted(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"init_state", NULL};
+    static const char *const used[] = {"init_state", "component", NULL};
 
     fputs("restarted, init state ", c->out);
     put_hex(c, json_object_get(d, "init_state"));
+    if (json_object_get(d, "component") != NULL) {
+        fputs(", component ", c->out);
+        put_component(c, json_object_get(d, "component"));
+    }
+    put_rest(c, d, used);
+}
+
+static void sum_updated(rctx *c, const json_t *d)
+{
+    static const char *const used[] = {"from", "component", "version", "state", NULL};
+    const json_t *v = json_object_get(d, "version");
+
+    fputs("component ", c->out);
+    put_component(c, json_object_get(d, "from"));
+    fputs(" -> ", c->out);
+    put_component(c, json_object_get(d, "component"));
+    if (json_is_string(v))
+        fprintf(c->out, " (from version %s)", json_string_value(v));
+    fputs(", state ", c->out);
+    put_hex(c, json_object_get(d, "state"));
     put_rest(c, d, used);
 }
 
@@ -783,6 +821,7 @@ static const struct {
     {"actor-failed", sum_failed},       {"supervisor-action", sum_supervisor},
     {"actor-restarted", sum_restarted}, {"actor-stopped", sum_stopped},
     {"message-dropped", sum_dropped},   {"init-skipped", sum_skipped},
+    {"component-updated", sum_updated},
 };
 
 /* ------------------------------------------------------------------ */

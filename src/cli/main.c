@@ -32,6 +32,7 @@ static const cli_command commands[] = {
     {"stop", "stop an actor (--force: at once)", cli_cmd_stop},
     {"restart", "restart an actor with its manifest", cli_cmd_restart},
     {"update", "replace an actor's code (not implemented by the daemon yet)", cli_cmd_update},
+    {"replay", "re-run an actor from its chain and compare every event", cli_cmd_replay},
     {"new", "write a new actor project (C source, manifest, build file)", cli_cmd_new},
     {"build", "compile an actor project to WebAssembly", cli_cmd_build},
     {"completion", "shell completion scripts (completion bash|zsh|fish)", cli_cmd_completion},

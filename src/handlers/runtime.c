@@ -23,17 +23,26 @@ rt_hstate *rt_hstate_get(rt_actor *a)
 
 static void free_actor_state(rt_actor *a)
 {
+    rt_process_free_state(a);
     free(a->hstate);
     a->hstate = NULL;
 }
 
+static void actor_ended(rt_actor *a)
+{
+    rt_http_client_ended(a);
+    rt_process_ended(a);
+}
+
 static const rt_iface *const builtin_ifaces[] = {
-    &rt_iface_runtime, &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
-    &rt_iface_timing,  &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
+    &rt_iface_runtime,     &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
+    &rt_iface_timing,      &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
+    &rt_iface_http_client, &rt_iface_process,
 };
 
-static const th_handler_set builtin = {
-    builtin_ifaces, sizeof builtin_ifaces / sizeof builtin_ifaces[0], free_actor_state};
+static const th_handler_set builtin = {builtin_ifaces,
+                                       sizeof builtin_ifaces / sizeof builtin_ifaces[0],
+                                       free_actor_state, actor_ended};
 
 const th_handler_set *th_handlers_builtin(void)
 {

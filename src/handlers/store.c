@@ -123,7 +123,8 @@ static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *conten
                     wit_res_bool_str *ret)
 {
     th_error e;
-    int rc, ex = 0;
+    bool ex = false;
+    int rc;
 
     th_error_clear(&e);
     if ((rc = th_store_exists(store_of(h), store_id->ptr, content_ref->hash.ptr, &ex, &e)) != 0)
@@ -154,7 +155,8 @@ static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label,
 {
     th_content_ref ref;
     th_error e;
-    int rc, found = 0;
+    bool found = false;
+    int rc;
 
     th_error_clear(&e);
     if ((rc = th_store_get_by_label(store_of(h), store_id->ptr, label->ptr, &ref, &found, &e)) != 0)

@@ -69,12 +69,14 @@ void rt_actor_release(rt_actor *a)
     drain_queue(a, &a->ctl);
     rt_actor_refuse_all(a, "is not running");
     if (a->op != NULL) {
+        rt_timer_cancel(a->rt, &a->op->timer);
         rt_exec_put(a->rt, a->op->exec);
         rt_msg_free(a->op->msg);
         free(a->op->host_input);
         free(a->op);
     }
     th_wasm_instance_free(a->inst);
+    th_wasm_module_free(a->module);
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -126,7 +128,8 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     cfg.max_memory_bytes = a->lim.memory_bytes;
     cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
-    rc = th_wasm_instance_new(a->spec->module, a->rt->imports, &cfg, &a->inst, err);
+    rc = th_wasm_instance_new(a->module != NULL ? a->module : a->spec->module, a->rt->imports, &cfg,
+                              &a->inst, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
     for (i = 0; i < RT_EX_COUNT; i++) {
@@ -137,6 +140,7 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
         }
     }
     a->fn_realloc = th_wasm_instance_func(a->inst, "cabi_realloc");
+    a->nfn_dyn = 0;
     return 0;
 }
 
@@ -180,6 +184,13 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    /* what decides how far its code may run: a replay uses the same */
+    rt_buf_printf(
+        &b, "\",\"limits\":{\"fuel_per_call\":%llu,\"memory_bytes\":%llu,\"stack_bytes\":%zu}",
+        (unsigned long long)a->lim.fuel_per_call, (unsigned long long)a->lim.memory_bytes,
+        a->spec->stack_bytes);
     rt_buf_puts(&b, "}");
     rt_record_buf(a, event, &b);
 }
@@ -246,6 +257,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     a->started_ms = rt_wall_ms();
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
+    memcpy(a->component, spec->component, sizeof a->component);
     rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
@@ -377,7 +389,7 @@ int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait)
 {
     /* messages held before this one go first */
     if (atomic_load(&a->nblocked) == 0 && !mbox_full(a, m)) {
-        rt_reply ack = {NULL, 0, NULL};
+        rt_reply ack = {NULL, 0, NULL, NULL};
         if (m->ack) { /* room after all: the sender goes on at once */
             ack = m->reply;
             memset(&m->reply, 0, sizeof m->reply);
@@ -475,6 +487,61 @@ void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const
     rt_actor_post_ctl(a, m);
 }
 
+int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded)
+{
+    rt_actor *a = rt_registry_get(&rt->reg, id, RT_ID_LEN);
+    rt_msg *m;
+    int st;
+    bool restarting;
+
+    if (a == NULL)
+        return TH_ENOENT;
+    pthread_mutex_lock(&a->lock);
+    st = a->status;
+    restarting = a->restart_pending;
+    pthread_mutex_unlock(&a->lock);
+    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
+        st == TH_ACTOR_STOPPED) {
+        rt_actor_release(a);
+        return TH_ESTATE;
+    }
+    if ((m = rt_msg_new(RT_MSG_INBOUND, NULL, 0)) == NULL) {
+        rt_actor_release(a);
+        return TH_ENOMEM;
+    }
+    m->reply.in = in;
+    if (!bounded) {
+        rt_actor_post(a, m);
+    } else if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
+        m->reply.in = NULL; /* still the caller's */
+        rt_msg_free(m);
+        rt_actor_release(a);
+        return TH_EBUSY;
+    }
+    rt_actor_release(a);
+    return 0;
+}
+
+void rt_actor_ended(rt_actor *a)
+{
+    if (a->rt->handlers->actor_ended != NULL)
+        a->rt->handlers->actor_ended(a);
+}
+
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_WAKE, NULL, 0);
+
+    if (m == NULL) {
+        r->free(r); /* the waiter stays suspended until its call timeout */
+        return;
+    }
+    m->token = token;
+    m->code = TH_OK;
+    m->res = r;
+    rt_actor_post_ctl(a, m);
+}
+
 /* Answer a message that will not be handled (actor gone or failed). */
 static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
 {
@@ -530,15 +597,20 @@ static int export_of(int kind)
     case RT_MSG_CHILD_ERROR: return RT_EX_CHILD_ERROR;
     case RT_MSG_CHILD_EXIT: return RT_EX_CHILD_EXIT;
     case RT_MSG_CHILD_STOP: return RT_EX_CHILD_STOP;
+    case RT_MSG_INBOUND: return RT_EX_INBOUND;
     default: return -1;
     }
 }
 
-static const char *short_name(int ex)
+static const char *short_of(const char *n)
 {
-    const char *n = rt_export_names[ex];
     const char *h = strchr(n, '#');
     return h ? h + 1 : n;
+}
+
+static const char *op_short(const rt_op *op)
+{
+    return short_of(op->name);
 }
 
 /* The "wasm-call" record: which export, with which parameters. */
@@ -548,9 +620,16 @@ static void record_call(rt_actor *a, rt_op *op)
     rt_buf b = {0};
 
     rt_buf_puts(&b, "{\"function\":\"");
-    rt_buf_puts(&b, short_name(op->ex));
-    rt_buf_puts(&b, "\",\"params\":[");
+    rt_buf_puts(&b, op_short(op));
+    rt_buf_puts(&b, "\",");
+    if (op->ex == RT_EX_INBOUND) {
+        rt_buf_puts(&b, "\"interface\":");
+        rt_buf_json_str(&b, m->reply.in->ops->iface, strlen(m->reply.in->ops->iface));
+        rt_buf_puts(&b, ",");
+    }
+    rt_buf_puts(&b, "\"params\":[");
     switch (op->ex) {
+    case RT_EX_INBOUND: m->reply.in->ops->params_json(m->reply.in, &b); break;
     case RT_EX_INIT: rt_buf_json_str(&b, a->id, RT_ID_LEN); break;
     case RT_EX_HANDLE_SEND: rt_buf_json_hex(&b, m->data, m->len); break;
     case RT_EX_HANDLE_REQUEST:
@@ -588,6 +667,8 @@ static void record_call(rt_actor *a, rt_op *op)
     case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
     }
     rt_buf_puts(&b, "]");
+    if (op->ex == RT_EX_INBOUND && m->reply.in->ops->call_json != NULL)
+        m->reply.in->ops->call_json(m->reply.in, &b);
     if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
         rt_buf_puts(&b, ",\"from\":");
         rt_buf_json_str(&b, m->a, strlen(m->a));
@@ -610,6 +691,7 @@ static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nar
     wit_str chan = {m->b, strlen(m->b)}, from = {m->a, strlen(m->a)};
 
     switch (op->ex) {
+    case RT_EX_INBOUND: return m->reply.in->ops->lower(m->reply.in, &g, &state, args, nargs);
     case RT_EX_INIT: {
         wit_tup1_str p = {{a->id, RT_ID_LEN}};
         return wit_call_lower_actor_init(&g, &state, &p, args, nargs);
@@ -672,6 +754,42 @@ static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The export an operation calls (NULL if the actor lacks it), its
+ * post-return and its core name.  An inbound event names its export: it is
+ * looked up once per instance (a->fn_dyn). */
+static void find_export(rt_actor *a, int ex, rt_msg *m, th_wasm_func **fn, th_wasm_func **post,
+                        const char **name)
+{
+    char pname[200];
+    unsigned i;
+
+    if (ex != RT_EX_INBOUND) {
+        *fn = a->fn[ex];
+        *post = a->fn_post[ex];
+        *name = rt_export_names[ex];
+        return;
+    }
+    *name = m->reply.in->ops->export;
+    for (i = 0; i < a->nfn_dyn; i++)
+        if (a->fn_dyn[i].name == *name) {
+            *fn = a->fn_dyn[i].fn;
+            *post = a->fn_dyn[i].post;
+            return;
+        }
+    *fn = a->inst != NULL ? th_wasm_instance_func(a->inst, *name) : NULL;
+    *post = NULL;
+    if (*fn != NULL) {
+        snprintf(pname, sizeof pname, "cabi_post_%s", *name);
+        *post = th_wasm_instance_func(a->inst, pname);
+    }
+    if (a->nfn_dyn < sizeof a->fn_dyn / sizeof a->fn_dyn[0]) {
+        a->fn_dyn[a->nfn_dyn].name = *name;
+        a->fn_dyn[a->nfn_dyn].fn = *fn;
+        a->fn_dyn[a->nfn_dyn].post = *post;
+        a->nfn_dyn++;
+    }
+}
+
 static void begin_op(rt_actor *a, rt_msg *m)
 {
     th_wasm_val args[16];
@@ -679,12 +797,15 @@ static void begin_op(rt_actor *a, rt_msg *m)
     th_error err;
     rt_op *op;
     int ex = export_of(m->kind);
+    th_wasm_func *fn, *post;
+    const char *name;
 
-    if (ex < 0) {
+    if (ex < 0 || (ex == RT_EX_INBOUND && m->reply.in == NULL)) {
         rt_msg_free(m);
         return;
     }
-    if (a->fn[ex] == NULL) {
+    find_export(a, ex, m, &fn, &post, &name);
+    if (fn == NULL) {
         /* Not exported: init and notifications are optional; requests and
          * channel opens get an error; sends are dropped (recorded). */
         if (ex == RT_EX_INIT) {
@@ -695,15 +816,20 @@ static void begin_op(rt_actor *a, rt_msg *m)
             rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
                               NULL);
             if (a->init_sync != NULL) {
-                rt_reply r = {NULL, 0, a->init_sync};
+                rt_reply r = {NULL, 0, a->init_sync, NULL};
                 a->init_sync = NULL;
                 rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
             }
         } else {
             rt_buf b = {0};
             rt_buf_puts(&b, "{\"function\":\"");
-            rt_buf_puts(&b, short_name(ex));
-            rt_buf_puts(&b, "\"}");
+            rt_buf_puts(&b, short_of(name));
+            rt_buf_puts(&b, "\"");
+            if (ex == RT_EX_INBOUND) {
+                rt_buf_puts(&b, ",\"interface\":");
+                rt_buf_json_str(&b, m->reply.in->ops->iface, strlen(m->reply.in->ops->iface));
+            }
+            rt_buf_puts(&b, "}");
             rt_record_buf(a, "message-dropped", &b);
             rt_reply_complete(a->rt, &m->reply, TH_ENOENT, false, NULL, 0,
                               "function-not-found: the actor does not export it");
@@ -718,12 +844,15 @@ static void begin_op(rt_actor *a, rt_msg *m)
         free(op);
         rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
         rt_msg_free(m);
-        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory starting %s", short_name(ex));
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory starting %s", short_of(name));
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
     th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
     op->ex = ex;
+    op->fn = fn;
+    op->post = post;
+    op->name = name;
     op->msg = m;
     op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;
     if (a->lim.call_timeout_ms)
@@ -734,7 +863,7 @@ static void begin_op(rt_actor *a, rt_msg *m)
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
         fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
-                  "passing parameters to %s: %s", short_name(ex), err.msg);
+                  "passing parameters to %s: %s", short_of(name), err.msg);
         return;
     }
     op_run(a, args, nargs, true);
@@ -763,14 +892,13 @@ static void fail_trap(rt_actor *a, rt_op *op)
     if (mem != NULL)
         th_wasm_memory_data(mem, &size);
     if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_OOM)
-        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory in %s: %s", short_name(op->ex),
-                  msg);
+        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory in %s: %s", op_short(op), msg);
     else if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
              (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
-                      (unsigned long long)a->lim.memory_bytes, msg, short_name(op->ex));
+                      (unsigned long long)a->lim.memory_bytes, msg, op_short(op));
     else
-        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", short_name(op->ex), msg);
+        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", op_short(op), msg);
 }
 
 /* Run (first) or resume the op's call for one slice and act on the end. */
@@ -785,7 +913,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
     op->fuel_set = slice;
     res[0].i64 = 0;
     if (first)
-        rc = th_wasm_exec_call(op->exec, a->fn[op->ex], args, nargs, res, 1);
+        rc = th_wasm_exec_call(op->exec, op->fn, args, nargs, res, 1);
     else
         rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
     left = th_wasm_exec_fuel(op->exec);
@@ -798,7 +926,7 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         uint64_t spent = op->fuel_set > left ? op->fuel_set - left : 0;
         if (spent > op->fuel_left) {
             op->fuel_left = 0;
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
+            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", op_short(op),
                           (unsigned long long)a->lim.fuel_per_call);
             return;
         }
@@ -811,31 +939,31 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
         return;
     case TH_WASM_SUSPENDED:
         if (op->wait == 0) {
-            rt_actor_fail(a, WIT_INTERNAL, "%s suspended without a wait", short_name(op->ex));
+            rt_actor_fail(a, WIT_INTERNAL, "%s suspended without a wait", op_short(op));
             return;
         }
         if (op->deadline_ns) {
             uint64_t now = rt_now_ns();
             uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            op->timer = rt_io_timer(a->rt, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT, true);
+            rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
         }
         return;
     case TH_WASM_OUT_OF_FUEL:
         if (op->fuel_left == 0) {
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", short_name(op->ex),
+            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", op_short(op),
                           (unsigned long long)a->lim.fuel_per_call);
             return;
         }
         if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {
             rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s",
-                          a->lim.call_timeout_ms, short_name(op->ex));
+                          a->lim.call_timeout_ms, op_short(op));
             return;
         }
         op->wait = RT_WAIT_YIELD;
         return;
     case TH_WASM_TRAPPED: fail_trap(a, op); return;
     default:
-        rt_actor_fail(a, WIT_INTERNAL, "cannot call %s: %s", short_name(op->ex), th_strerror(rc));
+        rt_actor_fail(a, WIT_INTERNAL, "cannot call %s: %s", op_short(op), th_strerror(rc));
         return;
     }
 }
@@ -848,8 +976,7 @@ static void op_free(rt_actor *a)
     if (op == NULL)
         return;
     a->op = NULL;
-    if (op->timer != NULL)
-        rt_io_cancel(a->rt, op->timer);
+    rt_timer_cancel(a->rt, &op->timer);
     rt_exec_put(a->rt, op->exec);
     rt_msg_free(op->msg);
     free(op->host_input);
@@ -901,6 +1028,10 @@ static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_er
     int rc;
 
     res[0].i32 = (int32_t)ptr;
+    if (op->ex == RT_EX_INBOUND) {
+        rt_inbound *in = op->msg->reply.in;
+        return in->ops->lift(in, &g, res, &r->has_state, &r->state, &r->state_len, &r->err);
+    }
     if (op->ex == RT_EX_HANDLE_REQUEST) {
         wit_res_tup2_opt_bytes_tup1_opt_bytes_str v;
         memset(&v, 0, sizeof v);
@@ -956,7 +1087,7 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
         rt_buf_puts(&b, ",\"result\":{\"state\":");
     } else {
         rt_buf_puts(&b, "{\"function\":\"");
-        rt_buf_puts(&b, short_name(op->ex));
+        rt_buf_puts(&b, op_short(op));
         rt_buf_puts(&b, "\",\"state\":");
     }
     if (r->has_state)
@@ -969,6 +1100,10 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
             rt_buf_json_hex(&b, r->resp, r->resp_len);
         else
             rt_buf_puts(&b, "null");
+    } else if (op->ex == RT_EX_INBOUND) {
+        rt_inbound *in = op->msg->reply.in;
+        if (in->ops->result_json != NULL)
+            in->ops->result_json(in, &b);
     } else if (op->ex == RT_EX_CHAN_OPEN) {
         rt_buf_printf(&b, ",\"accepted\":%s,\"message\":", r->accepted ? "true" : "false");
         if (r->has_resp)
@@ -995,7 +1130,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN,
                           NULL);
         if (a->init_sync != NULL) {
-            rt_reply s = {NULL, 0, a->init_sync};
+            rt_reply s = {NULL, 0, a->init_sync, NULL};
             a->init_sync = NULL;
             rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
         }
@@ -1047,6 +1182,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
             rt_reply_complete(a->rt, &m->reply, TH_EPERM, false, NULL, 0, text);
         }
         break;
+    case RT_EX_INBOUND: rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL); break;
     default: break;
     }
 }
@@ -1065,27 +1201,27 @@ static void op_finish(rt_actor *a)
     th_error_clear(&err);
     ptr = op->result_ptr;
     rc = lift_result(a, op, ptr, &r, &err);
-    if (rc == 0 && a->fn_post[op->ex] != NULL) {
+    if (rc == 0 && op->post != NULL) {
         args[0].i32 = (int32_t)ptr;
         th_wasm_exec_set_fuel(op->exec, RT_FUEL_SLICE);
-        rc = th_wasm_exec_call(op->exec, a->fn_post[op->ex], args, 1, res, 0);
+        rc = th_wasm_exec_call(op->exec, op->post, args, 1, res, 0);
         if (rc != TH_OK) {
             if (th_wasm_exec_is_suspended(op->exec))
                 th_wasm_exec_abort(op->exec);
             bool oom =
                 rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
             rc = th_error_set(
-                &err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", short_name(op->ex),
+                &err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", op_short(op),
                 rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
         }
     }
     if (rc != 0) {
         fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
-                  "bad result from %s: %s", short_name(op->ex), err.msg);
+                  "bad result from %s: %s", op_short(op), err.msg);
         goto out;
     }
     if (r.err != NULL) {
-        rt_actor_fail(a, WIT_INTERNAL, "%s returned an error: %s", short_name(op->ex), r.err);
+        rt_actor_fail(a, WIT_INTERNAL, "%s returned an error: %s", op_short(op), r.err);
         goto out;
     }
     record_result(a, op, &r);
@@ -1098,7 +1234,8 @@ static void op_finish(rt_actor *a)
     }
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
     r.state = NULL;
-    deliver_outputs(a, op, &r);
+    if (a->replay == NULL) /* a replay touches nothing outside the actor */
+        deliver_outputs(a, op, &r);
     op_free(a);
     if (a->shutdown_req && a->stop_msg == NULL) {
         rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
@@ -1142,13 +1279,10 @@ static void op_wake(rt_actor *a, rt_msg *m)
 
     if (m->code == RT_WAKE_CALL_TIMEOUT) {
         rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s while waiting in %s",
-                      a->lim.call_timeout_ms, short_name(op->ex), op->host_fn);
+                      a->lim.call_timeout_ms, op_short(op), op->host_fn);
         return;
     }
-    if (op->timer != NULL) {
-        rt_io_cancel(a->rt, op->timer);
-        op->timer = NULL;
-    }
+    rt_timer_cancel(a->rt, &op->timer);
     th_error_clear(&err);
     tmp = rt_exec_get(a->rt);
     if (tmp == NULL) {
@@ -1172,6 +1306,8 @@ static void op_wake(rt_actor *a, rt_msg *m)
             m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
         if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
             wit_json_res_str_str(&out, &r);
+    } else if (op->wait == RT_WAIT_RESULT && m->res != NULL) {
+        rc = m->res->lower(m->res, &g, op->retptr_wait, &out);
     } else {
         rc = th_error_set(&err, TH_EINVAL, "no result for wait %d", op->wait);
     }
@@ -1197,7 +1333,7 @@ void rt_actor_abort_op(rt_actor *a, const char *text)
     op_free(a);
     rt_reply_complete(a->rt, &a->init_reply, TH_ECLOSED, false, NULL, 0, text);
     if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync};
+        rt_reply s = {NULL, 0, a->init_sync, NULL};
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, TH_ECLOSED, false, NULL, 0, text);
     }
@@ -1265,7 +1401,7 @@ static void record_failure(rt_actor *a, int wit_type, const char *text, const ch
     rt_buf_json_str(&b, a->spec->name, strlen(a->spec->name));
     if (a->op != NULL) {
         rt_buf_puts(&b, ",\"function\":\"");
-        rt_buf_puts(&b, short_name(a->op->ex));
+        rt_buf_puts(&b, op_short(a->op));
         rt_buf_puts(&b, "\"");
     }
     if (backtrace != NULL && backtrace[0] != '\0') {
@@ -1318,7 +1454,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
     if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync};
+        rt_reply s = {NULL, 0, a->init_sync, NULL};
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, code, false, NULL, 0, text);
     }
@@ -1333,6 +1469,10 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     memset(a->fn, 0, sizeof a->fn);
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
+    a->nfn_dyn = 0;
+    if (a->replay != NULL)
+        return; /* nobody to tell: the record says what came next */
+    rt_actor_ended(a);
     rt_actor_refuse_all(a, "failed");
     rt_channel_close_all(a->rt, a->id);
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
@@ -1347,6 +1487,17 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     /* 3: notify the supervisor (or the outside, for a root) */
     rt_sup_child_failed(a, wit_type, text);
+}
+
+void rt_actor_run_op(rt_actor *a, rt_msg *m)
+{
+    begin_op(a, m);
+    while (a->op != NULL && a->op->wait == RT_WAIT_YIELD) {
+        a->op->wait = 0;
+        op_run(a, NULL, 0, false);
+    }
+    if (a->op != NULL) /* waiting: a replay's host calls never do */
+        rt_actor_abort_op(a, "replay: the operation waits for a host call");
 }
 
 /* ------------------------------------------------------------------ */

@@ -21,8 +21,8 @@
 #include "runtime/rt_int.h"
 
 static const char *const handler_names[RT_H_COUNT] = {
-    "runtime", "message-server", "supervisor",  "store",
-    "timing",  "random",         "environment", "filesystem",
+    "runtime",     "message-server", "supervisor",  "store",          "timing",  "random",
+    "environment", "filesystem",     "http-client", "http-framework", "process",
 };
 
 int rt_handler_type(const char *name)

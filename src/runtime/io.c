@@ -1,7 +1,8 @@
 /*
  * io.c - the runtime's I/O thread: one libuv loop that runs the timers of
- * timing.sleep/deadline and of call timeouts, and hands each expiry to its
- * actor as a wake on the control queue.
+ * timing.sleep/deadline, and hands each expiry to its actor as a wake on
+ * the control queue.  (Call timeouts are the workers' timer wheel,
+ * timer.c: they are armed and cancelled on nearly every request.)
  *
  * Other threads never touch the loop: they append requests (arm, cancel) to
  * a mutex-protected list and poke the loop with uv_async_send, which
@@ -10,7 +11,17 @@
  * has gone simply finds nobody.  A timer object is shared by the arming
  * thread (until it cancels) and the loop (until it fires or is cancelled);
  * the last of the two frees it.
+ *
+ * Handlers run their own work on the loop too (rt_io_post: sockets of the
+ * http handlers, child processes): a posted function runs on the loop
+ * thread, in posting order.  What a handler keeps on the loop lives in its
+ * slot (rt_io_slot, loop thread only); when the loop quits, each slot's
+ * quit function closes the handler's handles (and ends what it started)
+ * before the remaining handles are closed.  A process handle is never
+ * closed by the loop itself: its owner closes it once the child is reaped,
+ * so no child is left a zombie.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +31,10 @@
 
 typedef struct io_timer {
     uv_timer_t uv;
-    struct io_timer *next_req; /* request list link */
-    int req;                   /* IO_ARM / IO_CANCEL */
-    atomic_int refs;           /* arming thread + loop */
+    struct io_timer *next_req;      /* request list link */
+    struct io_timer *lprev, *lnext; /* started, not closing (loop thread) */
+    int req;                        /* IO_ARM / IO_CANCEL */
+    atomic_int refs;                /* arming thread + loop */
     atomic_bool cancelled;
     bool started;
     uint64_t delay_ms;
@@ -34,14 +46,26 @@ typedef struct io_timer {
 
 enum { IO_ARM = 1, IO_CANCEL };
 
+/* A function posted to the loop (rt_io_post). */
+typedef struct io_work {
+    struct io_work *next;
+    rt_io_fn fn;
+    void *ud;
+} io_work;
+
 struct rt_io {
     uv_loop_t loop;
     uv_async_t async;
     uv_thread_t thread;
     pthread_mutex_t lock;
     io_timer *reqs, *reqs_tail; /* pending requests (FIFO) */
+    io_work *work, *work_tail;  /* posted functions (FIFO) */
     bool quit;
+    bool quitting; /* loop thread: the quit has been carried out */
     bool started;
+    rt_runtime *rt;
+    io_timer *timers;                /* started timers (loop thread) */
+    rt_io_slot_t slots[RT_IO_SLOTS]; /* loop thread only */
 };
 
 static void timer_unref(io_timer *t)
@@ -53,6 +77,22 @@ static void timer_unref(io_timer *t)
 static void on_timer_closed(uv_handle_t *h)
 {
     timer_unref((io_timer *)h->data);
+}
+
+/* Close a started timer (loop thread): off the list, then closed. */
+static void timer_close(io_timer *t)
+{
+    rt_io *io = t->uv.loop->data;
+
+    if (t->lprev != NULL)
+        t->lprev->lnext = t->lnext;
+    else if (io->timers == t)
+        io->timers = t->lnext;
+    if (t->lnext != NULL)
+        t->lnext->lprev = t->lprev;
+    t->lprev = t->lnext = NULL;
+    uv_timer_stop(&t->uv);
+    uv_close((uv_handle_t *)&t->uv, on_timer_closed);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -67,27 +107,60 @@ static void on_timer(uv_timer_t *h)
             rt_actor_release(a);
         }
     }
-    uv_close((uv_handle_t *)&t->uv, on_timer_closed);
+    timer_close(t);
 }
 
+/* After the quit: what is still open is closed so that the loop ends.
+ * Every handler closes its own handles in its slot's quit; this closes
+ * none of theirs unless one was forgotten (then without a callback).  A
+ * child's handle stays until it is reaped (its owner closes it). */
 static void on_walk_close(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, h->type == UV_TIMER ? on_timer_closed : NULL);
+    if (!uv_is_closing(h) && h->type != UV_PROCESS)
+        uv_close(h, NULL);
+}
+
+/* Run posted functions (loop thread); after the quit, with loop NULL. */
+static void run_work(rt_io *io, io_work *w, bool quit)
+{
+    io_work *next;
+
+    for (; w != NULL; w = next) {
+        next = w->next;
+        w->fn(quit ? NULL : &io->loop, w->ud);
+        free(w);
+    }
+}
+
+/* The quit on the loop thread: each handler's slot ends what it holds. */
+static void quit_slots(rt_io *io)
+{
+    for (int i = 0; i < RT_IO_SLOTS; i++) {
+        if (io->slots[i].quit != NULL)
+            io->slots[i].quit(&io->loop, io->slots[i].ud);
+        io->slots[i].quit = NULL;
+        io->slots[i].ud = NULL;
+    }
 }
 
 static void on_async(uv_async_t *h)
 {
     rt_io *io = h->data;
     io_timer *t, *next;
+    io_work *w;
     bool quit;
 
     pthread_mutex_lock(&io->lock);
     t = io->reqs;
     io->reqs = io->reqs_tail = NULL;
+    w = io->work;
+    io->work = io->work_tail = NULL;
     quit = io->quit;
     pthread_mutex_unlock(&io->lock);
+    /* posted work first: it was posted before the quit, so it still runs
+     * with the loop (and may arm what the quit below then ends) */
+    run_work(io, w, io->quitting);
     for (; t != NULL; t = next) {
         next = t->next_req;
         if (t->req == IO_ARM) {
@@ -98,30 +171,47 @@ static void on_async(uv_async_t *h)
             uv_timer_init(&io->loop, &t->uv);
             t->uv.data = t;
             t->started = true;
+            t->lnext = io->timers;
+            if (io->timers != NULL)
+                io->timers->lprev = t;
+            io->timers = t;
             uv_timer_start(&t->uv, on_timer, t->delay_ms, 0);
         } else {
             io_timer *target = t->uv.data;
-            if (target->started && !uv_is_closing((uv_handle_t *)&target->uv)) {
-                uv_timer_stop(&target->uv);
-                uv_close((uv_handle_t *)&target->uv, on_timer_closed);
-            }
+            if (target->started && !uv_is_closing((uv_handle_t *)&target->uv))
+                timer_close(target);
             timer_unref(target); /* the arming thread's reference */
             free(t);
         }
     }
-    if (quit)
+    if (quit && !io->quitting) {
+        io->quitting = true;
+        quit_slots(io);
+        while (io->timers != NULL)
+            timer_close(io->timers);
+        uv_close((uv_handle_t *)&io->async, NULL);
         uv_walk(&io->loop, on_walk_close, NULL);
+    }
 }
 
 static void io_main(void *arg)
 {
     rt_io *io = arg;
+    sigset_t set;
+
+    /* a write to a pipe or socket whose reader is gone (a child's stdin)
+     * fails with EPIPE here instead of killing the process */
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     uv_run(&io->loop, UV_RUN_DEFAULT);
 }
 
 static void io_request(rt_io *io, io_timer *t, int req)
 {
+    bool quit;
+
     pthread_mutex_lock(&io->lock);
     t->req = req;
     t->next_req = NULL;
@@ -130,8 +220,12 @@ static void io_request(rt_io *io, io_timer *t, int req)
     else
         io->reqs = t;
     io->reqs_tail = t;
+    quit = io->quit;
     pthread_mutex_unlock(&io->lock);
-    uv_async_send(&io->async);
+    /* after the quit the async handle may be closed: rt_io_stop drains
+     * what is left */
+    if (!quit)
+        uv_async_send(&io->async);
 }
 
 int rt_io_start(rt_runtime *rt, th_error *err)
@@ -147,6 +241,8 @@ int rt_io_start(rt_runtime *rt, th_error *err)
                             "cannot initialise the event loop: %s", uv_strerror(rc));
     }
     pthread_mutex_init(&io->lock, NULL);
+    io->rt = rt;
+    io->loop.data = io;
     uv_async_init(&io->loop, &io->async, on_async);
     io->async.data = io;
     if ((rc = uv_thread_create(&io->thread, io_main, io)) != 0) {
@@ -186,6 +282,9 @@ void rt_io_stop(rt_runtime *rt)
             free(t);
         }
     }
+    /* functions posted after the last drain release what they carry */
+    run_work(io, io->work, true);
+    io->work = io->work_tail = NULL;
     uv_loop_close(&io->loop);
     pthread_mutex_destroy(&io->lock);
     free(io);
@@ -231,4 +330,46 @@ void rt_io_cancel(rt_runtime *rt, void *timer)
         free(c);
         timer_unref(t);
     }
+}
+
+int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud)
+{
+    rt_io *io = rt->io;
+    io_work *w;
+
+    if (io == NULL)
+        return TH_ESTATE;
+    if ((w = malloc(sizeof *w)) == NULL)
+        return TH_ENOMEM;
+    w->next = NULL;
+    w->fn = fn;
+    w->ud = ud;
+    pthread_mutex_lock(&io->lock);
+    if (io->quit) {
+        pthread_mutex_unlock(&io->lock);
+        free(w);
+        return TH_ESTATE;
+    }
+    if (io->work_tail != NULL)
+        io->work_tail->next = w;
+    else
+        io->work = w;
+    io->work_tail = w;
+    pthread_mutex_unlock(&io->lock);
+    uv_async_send(&io->async);
+    return 0;
+}
+
+rt_io_slot_t *rt_io_slot(uv_loop_t *loop, int slot)
+{
+    rt_io *io = loop->data;
+
+    if (slot < 0 || slot >= RT_IO_SLOTS || io->quitting)
+        return NULL;
+    return &io->slots[slot];
+}
+
+rt_runtime *rt_io_runtime(uv_loop_t *loop)
+{
+    return ((rt_io *)loop->data)->rt;
 }

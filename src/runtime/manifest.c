@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* realpath */
 #include "runtime/manifest.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -27,16 +28,19 @@
 #include "base/limits.h"
 
 static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
-    "runtime", "message-server", "supervisor",  "store",
-    "timing",  "random",         "environment", "filesystem",
+    "runtime",     "message-server", "supervisor",  "store",          "timing",  "random",
+    "environment", "filesystem",     "http-client", "http-framework", "process",
 };
 
 /* Fields each handler accepts besides `type` (NULL-terminated).  A new
  * handler setting is added here and checked in check_handler(). */
-static const char *const handler_fields[RT_MANIFEST_H_COUNT][3] = {
+static const char *const handler_fields[RT_MANIFEST_H_COUNT][5] = {
     [RT_MANIFEST_H_RANDOM] = {"seed", NULL},
     [RT_MANIFEST_H_ENVIRONMENT] = {"allowed_vars", NULL},
     [RT_MANIFEST_H_FILESYSTEM] = {"path", NULL},
+    [RT_MANIFEST_H_HTTP_CLIENT] = {"allowed_hosts", "timeout_ms", "max_response_bytes", NULL},
+    [RT_MANIFEST_H_PROCESS] = {"max_processes", "max_output_buffer", "allowed_programs",
+                               "allowed_paths", NULL},
 };
 
 static const char *const top_fields[] = {
@@ -546,10 +550,175 @@ static int check_fs_path(mctx *c, const toml_value *h, const char *prefix)
     return rc;
 }
 
+/* A list of strings `key` into a NULL-terminated array (*out stays NULL
+ * when the field is absent); each checked by `ok` (which may replace the
+ * string: it owns it and returns the one to keep, or NULL with the reason
+ * in `why`). */
+typedef char *(*item_check)(mctx *c, char *item, char *why, size_t cap);
+static int string_list(mctx *c, const toml_value *h, const char *prefix, const char *key,
+                       item_check ok, char ***out)
+{
+    const toml_keyval *kv;
+    char why[256], *item;
+    size_t n;
+    int rc;
+
+    if ((rc = field(c, h, prefix, key, TOML_ARRAY, &kv)) != 0 || kv == NULL)
+        return rc;
+    n = toml_array_len(kv->value);
+    if (n > TH_MANIFEST_MAX_LIST)
+        return fail(c, kv->line, TH_EINVAL, "field '%s.%s' lists more than %u entries", prefix, key,
+                    TH_MANIFEST_MAX_LIST);
+    if ((*out = calloc(n + 1, sizeof **out)) == NULL)
+        return fail_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        const toml_value *v = toml_array_get(kv->value, i);
+        if (v->type != TOML_STRING)
+            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' must be a string, not %s",
+                        prefix, key, i, a_type(v->type));
+        if (strlen(v->u.s.ptr) != v->u.s.len || v->u.s.len == 0 ||
+            v->u.s.len > TH_MANIFEST_MAX_PATH_BYTES)
+            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' is empty, too long or has NUL",
+                        prefix, key, i);
+        if ((item = strdup(v->u.s.ptr)) == NULL)
+            return fail_nomem(c);
+        why[0] = 0;
+        if (((*out)[i] = ok(c, item, why, sizeof why)) == NULL)
+            return why[0]
+                       ? fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]': %s", prefix, key, i, why)
+                       : fail_nomem(c);
+    }
+    return 0;
+}
+
+static void free_list(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* http-client: "*", or a host name or IP literal (a leading "*." allows
+ * its subdomains; IPv6 in brackets), with an optional ":port". */
+static char *host_pattern(mctx *c, char *p, char *why, size_t cap)
+{
+    const char *h = p, *end, *colon;
+    size_t i, n;
+
+    (void)c;
+    if (strcmp(p, "*") == 0)
+        return p;
+    if (strncmp(h, "*.", 2) == 0)
+        h += 2;
+    if (h[0] == '[') {
+        end = strchr(h, ']');
+        colon = end != NULL && end[1] == ':' ? end + 1 : NULL;
+        if (end == NULL || (end[1] != 0 && colon == NULL) || h != p) {
+            snprintf(why, cap, "\"%s\" is not a host pattern (IPv6 as [addr], no \"*.\")", p);
+            goto bad;
+        }
+        n = (size_t)(end - h) + 1;
+    } else {
+        colon = strchr(h, ':');
+        n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+        for (i = 0; i < n; i++)
+            if (!(isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '.' || h[i] == '_'))
+                break;
+        if (n == 0 || i < n) {
+            snprintf(why, cap,
+                     "\"%s\" is not a host pattern (a host name, \"*.\" and a domain, or "
+                     "\"*\"; optionally \":port\")",
+                     p);
+            goto bad;
+        }
+    }
+    if (colon != NULL) {
+        char *e;
+        unsigned long port = strtoul(colon + 1, &e, 10);
+        if (colon[1] == 0 || *e != 0 || port == 0 || port > 65535 ||
+            !isdigit((unsigned char)colon[1])) {
+            snprintf(why, cap, "\"%s\": the port must be 1 to 65535", p);
+            goto bad;
+        }
+    }
+    for (char *q = p; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    return p;
+bad:
+    free(p);
+    return NULL;
+}
+
+/* process: an absolute program path. */
+static char *program_path(mctx *c, char *p, char *why, size_t cap)
+{
+    (void)c;
+    if (p[0] == '/')
+        return p;
+    snprintf(why, cap, "\"%s\" is not an absolute path", p);
+    free(p);
+    return NULL;
+}
+
+/* process: a directory (relative to the manifest), kept as its realpath. */
+static char *dir_path(mctx *c, char *p, char *why, size_t cap)
+{
+    char real[PATH_MAX], *abs = resolve_path(c->m, p);
+    struct stat st;
+
+    free(p);
+    if (abs == NULL)
+        return NULL;
+    if (realpath(abs, real) == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "'%s' is not a directory", abs);
+        free(abs);
+        return NULL;
+    }
+    free(abs);
+    return strdup(real);
+}
+
+static int check_http_client(mctx *c, const toml_value *h, const char *prefix)
+{
+    uint64_t v;
+    int rc;
+
+    if ((rc = string_list(c, h, prefix, "allowed_hosts", host_pattern, &c->m->http_hosts)) != 0)
+        return rc;
+    v = TH_HTTP_DEFAULT_TIMEOUT_MS;
+    if ((rc = uint_field(c, h, prefix, "timeout_ms", 1, TH_HTTP_MAX_TIMEOUT_MS, &v)) != 0)
+        return rc;
+    c->m->http_timeout_ms = (uint32_t)v;
+    v = TH_HTTP_DEFAULT_MAX_RESPONSE;
+    if ((rc = uint_field(c, h, prefix, "max_response_bytes", 0, TH_HTTP_MAX_MAX_RESPONSE, &v)) != 0)
+        return rc;
+    c->m->http_max_response = v;
+    return 0;
+}
+
+static int check_process(mctx *c, const toml_value *h, const char *prefix)
+{
+    uint64_t v;
+    int rc;
+
+    v = TH_PROC_DEFAULT_MAX_PROCESSES;
+    if ((rc = uint_field(c, h, prefix, "max_processes", 0, TH_PROC_MAX_MAX_PROCESSES, &v)) != 0)
+        return rc;
+    c->m->proc_max = (uint32_t)v;
+    v = TH_PROC_DEFAULT_MAX_OUTPUT;
+    if ((rc = uint_field(c, h, prefix, "max_output_buffer", 1, TH_PROC_MAX_MAX_OUTPUT, &v)) != 0)
+        return rc;
+    c->m->proc_max_output = v;
+    if ((rc = string_list(c, h, prefix, "allowed_programs", program_path, &c->m->proc_programs)) !=
+        0)
+        return rc;
+    return string_list(c, h, prefix, "allowed_paths", dir_path, &c->m->proc_paths);
+}
+
 static int check_handler(mctx *c, size_t index, const toml_value *h)
 {
     rt_manifest *m = c->m;
-    const char *allowed[4] = {"type", NULL};
+    const char *allowed[6] = {"type", NULL};
     const toml_keyval *kv;
     char prefix[32];
     int type, rc;
@@ -568,7 +737,8 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
     if (type < 0)
         return fail(c, kv->line, TH_EINVAL,
                     "field '%s.type': unknown handler \"%s\" (known: runtime, message-server, "
-                    "supervisor, store, timing, random, environment, filesystem)",
+                    "supervisor, store, timing, random, environment, filesystem, http-client, "
+                    "http-framework, process)",
                     prefix, kv->value->u.s.ptr);
     if (m->handler_set & (1u << type))
         return fail(c, kv->line, TH_EINVAL, "handler \"%s\" is listed twice (first at line %d)",
@@ -590,6 +760,8 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
         break;
     case RT_MANIFEST_H_ENVIRONMENT: rc = check_allowed_vars(c, h, prefix); break;
     case RT_MANIFEST_H_FILESYSTEM: rc = check_fs_path(c, h, prefix); break;
+    case RT_MANIFEST_H_HTTP_CLIENT: rc = check_http_client(c, h, prefix); break;
+    case RT_MANIFEST_H_PROCESS: rc = check_process(c, h, prefix); break;
     default: break;
     }
     if (rc != 0)
@@ -791,6 +963,9 @@ void rt_manifest_free(rt_manifest *m)
         free(m->env_allow[i]);
     free(m->env_allow);
     free(m->fs_root);
+    free_list(m->http_hosts);
+    free_list(m->proc_programs);
+    free_list(m->proc_paths);
     toml_free(m->doc);
     free(m);
 }

@@ -37,6 +37,9 @@ typedef enum rt_manifest_handler_type {
     RT_MANIFEST_H_RANDOM,
     RT_MANIFEST_H_ENVIRONMENT,
     RT_MANIFEST_H_FILESYSTEM,
+    RT_MANIFEST_H_HTTP_CLIENT,
+    RT_MANIFEST_H_HTTP_FRAMEWORK,
+    RT_MANIFEST_H_PROCESS,
     RT_MANIFEST_H_COUNT
 } rt_manifest_handler_type;
 
@@ -144,6 +147,20 @@ typedef struct rt_manifest {
     char **env_allow;     /* environment: `allowed_vars`, NULL-terminated */
     size_t env_allow_len; /* (an empty list when the handler has none) */
     char *fs_root;        /* filesystem: realpath of `path` (a directory) */
+    /* http-client: `allowed_hosts` (NULL-terminated patterns "host",
+     * "*.domain", either with ":port", or "*"; NULL when absent: every
+     * request is refused), `timeout_ms`, `max_response_bytes`. */
+    char **http_hosts;
+    uint32_t http_timeout_ms;
+    uint64_t http_max_response;
+    /* process: `max_processes` (running at once), `max_output_buffer`
+     * (bytes of one stream waiting for the actor), `allowed_programs`
+     * (absolute paths) and `allowed_paths` (realpaths of directories a
+     * cwd may lie in), each NULL-terminated or NULL when absent. */
+    uint32_t proc_max;
+    uint64_t proc_max_output;
+    char **proc_programs;
+    char **proc_paths;
 
     toml_value *doc; /* the whole document, after substitution */
 } rt_manifest;

@@ -31,6 +31,11 @@ rt_msg *rt_msg_new(int kind, const void *data, size_t len)
 
 void rt_reply_drop(rt_reply *r)
 {
+    if (r->in != NULL) {
+        rt_inbound *in = r->in;
+        r->in = NULL;
+        in->ops->done(in, TH_ECLOSED, "the actor went away before running it");
+    }
     if (r->actor != NULL)
         rt_actor_release(r->actor);
     if (r->sync != NULL)
@@ -45,6 +50,8 @@ void rt_msg_free(rt_msg *m)
         return;
     rt_reply_drop(&m->reply);
     free(m->text);
+    if (m->res != NULL)
+        m->res->free(m->res);
     base_block_free(m, sizeof *m + m->len);
 }
 
@@ -54,6 +61,11 @@ void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data, c
     rt_sync *s = r->sync;
 
     (void)rt;
+    if (r->in != NULL) {
+        rt_inbound *in = r->in;
+        r->in = NULL;
+        in->ops->done(in, status, status == TH_OK ? NULL : text != NULL ? text : "failed");
+    }
     if (r->actor != NULL) {
         rt_actor_wake(r->actor, r->token, status, has_data, data, len, text);
         rt_actor_release(r->actor);

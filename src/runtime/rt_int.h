@@ -11,7 +11,8 @@
  *                 calls with state threading, fuel slices, suspension
  *   abi.c         Canonical ABI: guest memory access, lowering, lifting
  *   supervise.c   parent notifications, stop cascade, restart, strategies
- *   io.c          the libuv I/O thread: timers for sleep/deadline/timeouts
+ *   io.c          the libuv I/O thread: timers for sleep/deadline
+ *   timer.c       call timeouts in a timer wheel run by the workers
  *   record.c      chain events (JSON data) and subscriptions
  *   capability.c  the handler table and the spawn-time import check
  *   src/handlers/<interface>.c  the host functions of each capability
@@ -51,8 +52,31 @@ typedef struct rt_worker rt_worker;
 typedef struct rt_sync rt_sync;
 typedef struct rt_spec rt_spec;
 typedef struct rt_op rt_op;
+typedef struct rt_guest rt_guest;
+struct wit_opt_bytes; /* wit_glue.h */
 
 #define RT_ID_LEN 36
+#define RT_HASH_HEX 64 /* a SHA-256 as lowercase hex */
+
+/* A call-timeout timer (timer.c), embedded in the operation it guards. */
+typedef struct rt_timer {
+    struct rt_timer *prev, *next; /* wheel slot list (wheel lock) */
+    uint64_t due_ms;              /* monotonic ms */
+    uint64_t token;               /* wake token */
+    const char *id;               /* the actor's id (lives longer than the node) */
+    int status;                   /* wake status */
+    atomic_bool armed;            /* linked in the wheel */
+} rt_timer;
+
+#define RT_WHEEL_SLOTS 1024u /* 1 ms each; power of two */
+
+typedef struct rt_wheel {
+    pthread_mutex_t lock;
+    rt_timer *slot[RT_WHEEL_SLOTS];
+    uint64_t cur_ms;          /* slots before this ms have been visited */
+    size_t count;             /* armed timers */
+    _Atomic uint64_t next_ms; /* <= the earliest due time; UINT64_MAX: none */
+} rt_wheel;
 
 /* ------------------------------------------------------------------ */
 /* Byte buffers                                                       */
@@ -137,10 +161,13 @@ rt_node *rt_mpsc_pop(rt_mpsc *q);
 size_t rt_mpsc_count(rt_mpsc *q);
 
 /* Where the answer to a request (or the end of a wait) goes. */
+struct rt_inbound;
 typedef struct rt_reply {
-    rt_actor *actor; /* a waiting actor (reference held), or NULL */
-    uint64_t token;  /* the actor's wait token */
-    rt_sync *sync;   /* an outside thread (reference held), or NULL */
+    rt_actor *actor;       /* a waiting actor (reference held), or NULL */
+    uint64_t token;        /* the actor's wait token */
+    rt_sync *sync;         /* an outside thread (reference held), or NULL */
+    struct rt_inbound *in; /* an inbound event's handler (owned: its `done`
+                              is called on completion or drop), or NULL */
 } rt_reply;
 
 /* A thread outside the runtime waiting for a result. */
@@ -174,6 +201,7 @@ enum {
     RT_MSG_CHILD_ERROR, /* handle-child-error(a, err)            a = child, code, text */
     RT_MSG_CHILD_EXIT,  /* handle-child-exit(a, data?)           a = child */
     RT_MSG_CHILD_STOP,  /* handle-child-external-stop(a)         a = child */
+    RT_MSG_INBOUND,     /* an inbound event: reply.in (rt_inbound_deliver) */
     /* control */
     RT_MSG_INIT,       /* run init (first op after spawn/restart) */
     RT_MSG_WAKE,       /* completion of a wait: token, status, data/text */
@@ -199,8 +227,9 @@ struct rt_msg {
     rt_reply reply; /* REQUEST, CHAN_OPEN, STOP */
     char a[RT_ID_LEN + 1];
     char b[RT_ID_LEN + 1];
-    char *text;    /* error text (owned) or NULL */
-    uint8_t *data; /* payload, stored after the struct */
+    char *text;            /* error text (owned) or NULL */
+    struct rt_result *res; /* RT_MSG_WAKE of an RT_WAIT_RESULT (owned) or NULL */
+    uint8_t *data;         /* payload, stored after the struct */
     size_t len;
     bool ack; /* held back by a full mailbox: `reply` (the suspended
                  sender) is completed when it is admitted */
@@ -234,6 +263,9 @@ enum {
     RT_H_RANDOM,
     RT_H_ENVIRONMENT,
     RT_H_FILESYSTEM,
+    RT_H_HTTP_CLIENT,
+    RT_H_HTTP_FRAMEWORK,
+    RT_H_PROCESS,
     RT_H_COUNT
 };
 
@@ -264,7 +296,8 @@ struct rt_spec {
     char *manifest_text; /* the TOML text (kept for restarts and records) */
     char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
-    uint32_t handlers; /* bit set of RT_H_* */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of the module's bytes */
+    uint32_t handlers;               /* bit set of RT_H_* */
     bool save_chain;
     bool has_init_state;
     uint8_t *init_state; /* the manifest's init_state, resolved */
@@ -335,6 +368,10 @@ struct th_handler_set {
     /* frees what the handlers keep per actor (rt_actor.hstate); NULL if
      * they keep nothing */
     void (*free_actor_state)(rt_actor *a);
+    /* the actor's instance has ended (it failed, stopped, or restarts):
+     * the handlers end what they run for it outside (processes, servers);
+     * called in the actor's turn; NULL if they run nothing */
+    void (*actor_ended)(rt_actor *a);
 };
 
 /* capability.c: check every import of `m` against the handler bit set;
@@ -388,7 +425,8 @@ enum {
     RT_EX_CHILD_ERROR,
     RT_EX_CHILD_EXIT,
     RT_EX_CHILD_STOP,
-    RT_EX_COUNT
+    RT_EX_COUNT,
+    RT_EX_INBOUND = RT_EX_COUNT /* an inbound event's export (rt_op.fn) */
 };
 extern const char *const rt_export_names[RT_EX_COUNT];
 
@@ -414,6 +452,19 @@ enum {
     RT_WAIT_BYTES,    /* result<list<u8>, string> */
     RT_WAIT_STRING,   /* result<string, string> */
     RT_WAIT_YIELD,    /* fuel slice ended: no host result */
+    RT_WAIT_RESULT,   /* any result type: the wake carries an rt_result */
+};
+
+/* The result of a suspended host call whose type is the handler's own
+ * (RT_WAIT_RESULT): carried by the wake (rt_actor_wake_result), written
+ * into the guest by `lower` (the result at retptr, its JSON record
+ * appended to *json: the generated wit_lower_* / wit_json_*), released by
+ * `free`, which is called exactly once (after lowering, or when the wake
+ * is dropped). */
+typedef struct rt_result rt_result;
+struct rt_result {
+    int (*lower)(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf *json);
+    void (*free)(rt_result *r);
 };
 
 /* A deferred request this actor must still answer. */
@@ -425,8 +476,10 @@ typedef struct rt_pending {
 
 /* The operation an actor is running (only while it runs or is suspended). */
 struct rt_op {
-    int ex;      /* RT_EX_* being called */
-    rt_msg *msg; /* the message being handled (owned) */
+    int ex;                  /* RT_EX_* being called */
+    th_wasm_func *fn, *post; /* the export and its post-return (or NULL) */
+    const char *name;        /* the export's core name */
+    rt_msg *msg;             /* the message being handled (owned) */
     th_wasm_exec *exec;
     uint64_t fuel_left;   /* UINT64_MAX = unlimited */
     uint64_t fuel_set;    /* fuel given for the current slice */
@@ -439,7 +492,7 @@ struct rt_op {
     const char *host_iface; /* for the chain record of the suspended call */
     const char *host_fn;
     char *host_input; /* JSON of the call's input (owned) */
-    void *timer;      /* io.c timer for the call timeout while waiting */
+    rt_timer timer;   /* the call timeout while waiting (timer.c) */
     rt_buf call_rec;  /* the "wasm-call" record, held back until a host
                          call or the result: a call without host calls
                          is recorded as one event with its result */
@@ -483,10 +536,18 @@ struct rt_actor {
 
     /* Owned by the thread running the turn. */
     rt_spec *spec;
+    th_wasm_module *module;          /* the code it runs: the spec's, or after an
+                                        upgrade its own (reference held) */
+    char component[RT_HASH_HEX + 1]; /* SHA-256 of that code's bytes */
     th_wasm_instance *inst;
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
     th_wasm_func *fn_realloc;
+    struct {
+        const char *name; /* an inbound event's export (static storage) */
+        th_wasm_func *fn, *post;
+    } fn_dyn[8]; /* exports looked up for inbound events (cache) */
+    unsigned nfn_dyn;
     rt_op *op;
     uint64_t next_token;
     bool has_init_state; /* spawn-time initial state (for restarts) */
@@ -519,6 +580,9 @@ struct rt_actor {
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */
+    struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
+                                         host calls answered from the record, its events
+                                         compared with it); NULL otherwise */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -566,6 +630,10 @@ rt_msg *rt_actor_mbox_pop(rt_actor *a);
  * with "actor <id> <why>". */
 void rt_actor_refuse_all(rt_actor *a, const char *why);
 
+/* Inside the turn: the actor's instance has ended (failure, stop,
+ * restart); tells the handlers (th_handler_set.actor_ended). */
+void rt_actor_ended(rt_actor *a);
+
 /* Instantiate the spec's module for `a` (drops any old instance). */
 int rt_actor_instantiate(rt_actor *a, th_error *err);
 
@@ -582,6 +650,9 @@ uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, c
 /* Post a wake for `a` with `token` (a completion from any thread). */
 void rt_actor_wake(rt_actor *a, uint64_t token, int status, bool has_data, const uint8_t *data,
                    size_t len, const char *text);
+/* The same for an RT_WAIT_RESULT wait: takes `r` over (freed if the wake
+ * cannot be posted or is not used). */
+void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r);
 
 /* Fail the actor now (inside its turn): records "actor-failed" (with the
  * actor's id and name, the running export and, for failv, the wasm
@@ -668,6 +739,8 @@ void rt_sched_push(rt_actor *a, int how);
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
 rt_worker *rt_sched_self(void);
+/* Wake a sleeping worker, if any (so it sees new timers). */
+void rt_sched_poke(rt_runtime *rt);
 /* Exec cache: an idle exec (new if none) / give one back. */
 th_wasm_exec *rt_exec_get(rt_runtime *rt);
 void rt_exec_put(rt_runtime *rt, th_wasm_exec *ex);
@@ -686,18 +759,118 @@ void *rt_io_timer(rt_runtime *rt, uint64_t delay_ms, const char *id, uint64_t to
                   bool cancellable);
 void rt_io_cancel(rt_runtime *rt, void *timer);
 
+/* Work of the handlers on the I/O thread's libuv loop (struct uv_loop_s is
+ * libuv's uv_loop_t; only files that include <uv.h> use it).
+ *
+ * rt_io_post: run fn(loop, ud) on the I/O thread, after the functions
+ * posted before it.  0, or TH_ENOMEM / TH_ESTATE (the runtime is stopping:
+ * the loop takes no more work) with fn not called and ud still the
+ * caller's.  Once accepted, fn is called exactly once: with the loop, or,
+ * if the loop quits before running it, with loop == NULL (on the thread
+ * that stops the runtime), to release ud without touching the loop. */
+struct uv_loop_s;
+typedef void (*rt_io_fn)(struct uv_loop_s *loop, void *ud);
+int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud);
+/* What a handler keeps on the loop (loop thread only): one slot per
+ * handler type (RT_H_*).  When the runtime stops, the loop calls each
+ * slot's `quit` (on the loop thread, after the work posted before the
+ * stop) before it closes the remaining handles: the handler closes its
+ * handles and ends what it started (a process handle is closed by its
+ * owner once the child has exited: the loop runs until then).
+ * rt_io_slot returns NULL once the quit has begun. */
+#define RT_IO_SLOTS 16
+typedef struct rt_io_slot_t {
+    void *ud;
+    void (*quit)(struct uv_loop_s *loop, void *ud);
+} rt_io_slot_t;
+rt_io_slot_t *rt_io_slot(struct uv_loop_s *loop, int slot);
+/* The runtime whose I/O thread runs `loop`. */
+rt_runtime *rt_io_runtime(struct uv_loop_s *loop);
+
+/* Inbound events: an export call on an actor that comes from outside the
+ * actors (output of a child process, an HTTP request...), delivered from
+ * any thread (typically the I/O thread) into the actor's mailbox and run
+ * in its turn like any operation: one at a time, with its state, fuel and
+ * call timeout, recorded on its chain ("wasm-call" with the interface,
+ * function, params and result), a trap or err(string) being an actor
+ * failure.  The handler describes the call with rt_inbound_ops (the
+ * generated glue does the lowering and lifting) and learns the outcome
+ * through `done`:
+ *   - TH_OK: the export returned ok; what `lift` kept (a response) is in
+ *     the handler's object;
+ *   - TH_ENOENT: the actor does not export the function (the call is
+ *     recorded as "message-dropped");
+ *   - any other code with a text: the actor failed in the call, stopped,
+ *     restarted, or went away before running it.
+ * `done` is called exactly once, on whichever thread settles it (a worker
+ * running the actor's turn, or a thread that drops the actor's messages);
+ * it owns `in` from then on and frees it.  To touch the loop from `done`,
+ * use rt_io_post. */
+typedef struct rt_inbound rt_inbound;
+typedef struct rt_inbound_ops {
+    const char *iface;  /* "process-handlers" (for the record) */
+    const char *export; /* the core export name, "theater:simple/I#F"
+                           (static storage: compared by address first) */
+    /* Lower (state, params) into args (at most 16; th_wasm_val args[16]).
+     * In the turn; g is the actor's guest.  0 or an error in g->err. */
+    int (*lower)(rt_inbound *in, rt_guest *g, const struct wit_opt_bytes *state, th_wasm_val *args,
+                 uint32_t *nargs);
+    /* Lift the export's result (res[0]): the new state into *has, *state,
+     * *len (malloc'd, the caller's), or an err(string) into *err
+     * (malloc'd); keep anything else in `in`.  0 or an error in g->err. */
+    int (*lift)(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state,
+                size_t *len, char **err);
+    /* The params as JSON array members (no brackets) for the record. */
+    void (*params_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the call record after "params" (a comma first,
+     * e.g. ,"cut":12), or NULL. */
+    void (*call_json)(rt_inbound *in, rt_buf *b);
+    /* Extra members of the result record (",\"response\":..."), or NULL. */
+    void (*result_json)(rt_inbound *in, rt_buf *b);
+    /* The outcome (see above); takes `in` over. */
+    void (*done)(rt_inbound *in, int status, const char *text);
+} rt_inbound_ops;
+struct rt_inbound {
+    const rt_inbound_ops *ops;
+};
+/* Queue `in` as an operation of actor `id` (RT_ID_LEN chars).  With
+ * `bounded` the actor's mailbox limits apply (TH_EBUSY when it is full:
+ * an HTTP server answers 503), else it is queued whatever the mailbox
+ * holds (bounded by other means, e.g. a pipe not read meanwhile).
+ * 0: queued, `done` will be called.  TH_ENOENT (no such actor), TH_ESTATE
+ * (it is stopping or stopped), TH_EBUSY or TH_ENOMEM: nothing done, `in`
+ * is still the caller's. */
+int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded);
+
+/* ------------------------------------------------------------------ */
+/* Call timeouts (timer.c)                                            */
+
+void rt_wheel_init(rt_wheel *w);
+void rt_wheel_release(rt_wheel *w);
+/* Arm `t` (re-arming cancels first): after `delay_ms`, wake actor `id`
+ * (a string that outlives the armed node) with `token` and `status`.  No
+ * allocation, no system call; the node must be cancelled before its memory
+ * goes. */
+void rt_timer_arm(rt_runtime *rt, rt_timer *t, uint64_t delay_ms, const char *id, uint64_t token,
+                  int status);
+/* Unlink `t` if armed (a timer that fired is no longer armed). */
+void rt_timer_cancel(rt_runtime *rt, rt_timer *t);
+/* Workers: fire the due timers (at most a batch per call).  Returns a
+ * lower bound of the next due time (monotonic ms), UINT64_MAX if none. */
+uint64_t rt_wheel_run(rt_runtime *rt);
+
 /* ------------------------------------------------------------------ */
 /* Canonical ABI (abi.c)                                              */
 
 /* Access to one actor's guest: inside a host function (`call`) or from
  * the host between calls (`exec`, an idle exec). */
-typedef struct rt_guest {
+struct rt_guest {
     th_wasm_instance *inst;
     th_wasm_call *call;
     th_wasm_exec *exec;
     th_wasm_func *realloc;
     th_error *err;
-} rt_guest;
+};
 
 /* Base and size of memory 0 (NULL/0 if none).  Valid until the next call
  * into wasm. */
@@ -800,12 +973,32 @@ typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *p
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Replay (replay.c)                                                  */
+
+struct json_t;
+/* Inside a host function of a replayed actor (h->a->replay set), in place
+ * of the handler: the call must be the next recorded event (same
+ * interface, function and input); *out is the recorded output (borrowed
+ * until the next call).  Otherwise the replay has diverged: an error (the
+ * call traps) with h->err set. */
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, const struct json_t **out);
+/* rt_record for a replayed actor: compare the event with the next
+ * recorded one. */
+void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* Run one operation of a replayed actor to its end (actor.c): the export
+ * that `m` calls, with fuel slices but no suspension (its host calls
+ * answer at once). Takes `m`. */
+void rt_actor_run_op(rt_actor *a, rt_msg *m);
+
+/* ------------------------------------------------------------------ */
 /* The runtime object (runtime.c)                                     */
 
 typedef struct rt_module_entry {
     struct rt_module_entry *next;
-    char *key; /* path + size + mtime */
+    char *key; /* path + size + mtime, or "sha256:" + hash */
     th_wasm_module *module;
+    char hash[RT_HASH_HEX + 1]; /* SHA-256 of the component's bytes */
+    bool stored;                /* the bytes are in the content store */
 } rt_module_entry;
 
 typedef struct rt_channel {
@@ -843,6 +1036,7 @@ struct th_runtime {
     unsigned npool;
 
     rt_io *io;
+    rt_wheel wheel;               /* call timeouts (timer.c) */
     struct th_store *store;       /* content store (store handler, init_state) */
     struct th_chain *chain;       /* event chains (record.c) */
     struct rt_recorder *recorder; /* record.c: the thread that appends events */
@@ -873,8 +1067,36 @@ struct th_runtime {
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Module cache: a loaded module for a file (new reference). */
-int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err);
+/* Module cache: the loaded module of a component file (owned by the
+ * cache: an instance takes its own reference) and the SHA-256 of its bytes
+ * (lowercase hex).  With `keep` the bytes are also put in the content
+ * store (component.c), so that the chain events naming the hash can be
+ * replayed. */
+int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module **out /* out */,
+                   char hash[RT_HASH_HEX + 1] /* out */, th_error *err);
+
+/* Components (component.c).  An actor's component is part of its record:
+ * the chain events that start code (actor-spawned, actor-restarted,
+ * component-updated) name the SHA-256 of its bytes, and the bytes are in
+ * the content store TH_CHAIN_CONTENT_STORE. */
+
+/* Validate and compile `len` bytes (checked: exports with their ABI
+ * signatures are left to the caller), hashing them into `hash`; with
+ * `keep`, put them in the content store first.  *out is a new reference
+ * (th_wasm_module_free). */
+int rt_module_from_bytes(rt_runtime *rt, const uint8_t *bytes, size_t len, bool keep,
+                         th_wasm_module **out /* out */, char hash[RT_HASH_HEX + 1] /* out */,
+                         th_error *err);
+/* Add a module to the cache under `key` (taking over the reference in
+ * `m`, also on failure).  0 or TH_ENOMEM. */
+int rt_module_cache_put(rt_runtime *rt, const char *key, th_wasm_module *m,
+                        const char hash[RT_HASH_HEX + 1], bool stored, th_error *err);
+/* The module of the component whose SHA-256 is `hash` (64 hex digits),
+ * from the cache or the runtime's content store (the bytes are checked
+ * against the hash).  The module is owned by the cache.  TH_ENOENT if the
+ * store does not have it. */
+int rt_component_module(rt_runtime *rt, const char *hash, th_wasm_module **out /* out */,
+                        th_error *err);
 
 /* Remember how a root actor ended, for th_runtime_wait callers that come
  * after it is gone (runtime.c). */
@@ -901,6 +1123,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 typedef struct rt_hstate {
     bool rng_ready;
     uint64_t rng[4]; /* random: xoshiro256** state */
+    void *procs;     /* process: the actor's processes (process.c) */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

@@ -111,7 +111,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
         free(rt);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
-    static const th_handler_set no_handlers = {NULL, 0, NULL};
+    static const th_handler_set no_handlers = {NULL, 0, NULL, NULL};
     rt->handlers = cfg->handlers != NULL ? cfg->handlers : &no_handlers;
     rt->in_memory = cfg->in_memory;
     rt->log_fn = cfg->log_fn;
@@ -128,6 +128,7 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
     atomic_init(&rt->closing, false);
     atomic_init(&rt->interrupted, false);
     rt_registry_init(&rt->reg);
+    rt_wheel_init(&rt->wheel);
     if ((rc = rt_record_start(rt, err)) != 0)
         goto fail;
     rt->imports = th_wasm_imports_new();
@@ -248,6 +249,7 @@ void th_runtime_free(th_runtime *rt)
     pthread_mutex_destroy(&rt->modlock);
     pthread_mutex_destroy(&rt->chanlock);
     pthread_mutex_destroy(&rt->sublock);
+    rt_wheel_release(&rt->wheel);
     free(rt->home);
     free(rt);
 }

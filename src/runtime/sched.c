@@ -21,7 +21,9 @@
  * served first by the next worker that finishes a turn of a woken actor.
  *
  * A worker without work sleeps on a condition variable; whoever queues
- * work while someone sleeps signals it.
+ * work while someone sleeps signals it.  Each pass of a worker's loop also
+ * fires the call timeouts that are due (timer.c), and a sleeping worker
+ * wakes up by the next one.
  *
  * A queued actor is owned by the queue (state RT_SCHED_QUEUED, one
  * reference); rt_actor_turn hands it back.
@@ -62,6 +64,15 @@ static rt_actor *q_pop(rt_actor **head, rt_actor **tail)
             *tail = NULL;
     }
     return a;
+}
+
+void rt_sched_poke(rt_runtime *rt)
+{
+    if (atomic_load(&rt->sleepers) > 0) {
+        pthread_mutex_lock(&rt->qlock);
+        pthread_cond_broadcast(&rt->qcond);
+        pthread_mutex_unlock(&rt->qlock);
+    }
 }
 
 static void notify_sleeper(rt_runtime *rt)
@@ -211,10 +222,11 @@ static void *worker_main(void *arg)
     rt_runtime *rt = w->rt;
     rt_actor *a;
     struct timespec ts;
-    uint64_t t;
+    uint64_t t, due;
 
     tl_worker = w;
     for (;;) {
+        due = rt_wheel_run(rt); /* call timeouts that are due */
         a = take_work(w);
         if (a != NULL) {
             rt_actor_turn(a);
@@ -226,8 +238,13 @@ static void *worker_main(void *arg)
             break;
         }
         atomic_fetch_add(&rt->sleepers, 1);
-        if (!any_work(rt)) {
-            t = rt_now_ns() + 200000000u; /* re-check now and then */
+        /* sleep until work comes, the next timer is due, or a while has
+         * passed (re-check now and then) */
+        t = rt_now_ns() + 200000000u;
+        due = atomic_load_explicit(&rt->wheel.next_ms, memory_order_acquire);
+        if (due != UINT64_MAX && due * 1000000u < t)
+            t = due * 1000000u;
+        if (!any_work(rt) && t > rt_now_ns()) {
             ts.tv_sec = (time_t)(t / 1000000000u);
             ts.tv_nsec = (long)(t % 1000000000u);
             pthread_cond_timedwait(&rt->qcond, &rt->qlock, &ts);

@@ -22,7 +22,8 @@
 /* Flat parameter counts of the exports (all i32, one i32 result). */
 static const uint32_t export_params[RT_EX_COUNT] = {5, 5, 7, 7, 7, 5, 9, 8, 5};
 
-int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_error *err)
+int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module **out,
+                   char hash[RT_HASH_HEX + 1], th_error *err)
 {
     struct stat st;
     char key[4200];
@@ -37,9 +38,10 @@ int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_er
              (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     pthread_mutex_lock(&rt->modlock);
     for (e = rt->modules; e != NULL; e = e->next) {
-        if (strcmp(e->key, key) == 0) {
+        if (strcmp(e->key, key) == 0 && (e->stored || !keep)) {
             /* an instance keeps its module alive; the cache keeps one ref */
             th_wasm_module *m = e->module;
+            memcpy(hash, e->hash, RT_HASH_HEX + 1);
             pthread_mutex_unlock(&rt->modlock);
             *out = m;
             return 0;
@@ -48,23 +50,11 @@ int rt_module_load(rt_runtime *rt, const char *path, th_wasm_module **out, th_er
     pthread_mutex_unlock(&rt->modlock);
     if ((rc = base_file_read(path, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, err)) != 0)
         return rc;
-    rc = th_wasm_module_new(bytes, len, out, err);
+    rc = rt_module_from_bytes(rt, bytes, len, keep, out, hash, err);
     free(bytes);
     if (rc != 0)
         return th_error_prefix(err, "component %s", path);
-    e = calloc(1, sizeof *e);
-    if (e != NULL && (e->key = strdup(key)) != NULL) {
-        e->module = *out;
-        pthread_mutex_lock(&rt->modlock);
-        e->next = rt->modules;
-        rt->modules = e;
-        pthread_mutex_unlock(&rt->modlock);
-    } else {
-        free(e);
-        th_wasm_module_free(*out);
-        return th_error_set(err, TH_ENOMEM, "out of memory caching %s", path);
-    }
-    return 0;
+    return rt_module_cache_put(rt, key, *out, hash, keep, err);
 }
 
 /* Check that the module's theater exports have their ABI signatures. */
@@ -115,7 +105,8 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
     th_content_ref ref;
     void *data;
     size_t len;
-    int found, rc;
+    bool found;
+    int rc;
 
     switch (is->kind) {
     case RT_MANIFEST_INIT_NONE: return 0;
@@ -364,7 +355,8 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     if ((rc = rt_spec_manifest(path, text, base_dir, grant, &man, err)) != 0 ||
         (rc = rt_spec_from_manifest(man, text != NULL, &s, err)) != 0)
         return rc;
-    if ((rc = rt_module_load(rt, man->component, &s->module, err)) != 0)
+    if ((rc = rt_module_load(rt, man->component, man->save_chain, &s->module, s->component, err)) !=
+        0)
         goto fail;
     if ((rc = check_exports(s->module, err)) != 0 ||
         (rc = rt_capability_check(rt, s->module, s->handlers, err)) != 0) {

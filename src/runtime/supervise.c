@@ -83,7 +83,7 @@ static void exit_wake(rt_actor *a, rt_sync **w, uint32_t n)
     uint32_t i;
 
     for (i = 0; i < n; i++) {
-        rt_reply r = {NULL, 0, w[i]};
+        rt_reply r = {NULL, 0, w[i], NULL};
         rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
     }
     free(w);
@@ -170,6 +170,8 @@ static void drop_instance(rt_actor *a)
     memset(a->fn, 0, sizeof a->fn);
     memset(a->fn_post, 0, sizeof a->fn_post);
     a->fn_realloc = NULL;
+    a->nfn_dyn = 0;
+    rt_actor_ended(a);
 }
 
 void rt_sup_finish(rt_actor *a)
@@ -267,6 +269,7 @@ void rt_sup_do_restart(rt_actor *a)
     if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED || a->stop_msg != NULL)
         return;
     rt_actor_abort_op(a, "actor is restarting");
+    rt_actor_ended(a); /* the new instance starts with nothing outside */
     atomic_fetch_add_explicit(&a->n_restarts, 1, memory_order_relaxed);
     rt_actor_fail_pending(a, "actor restarted");
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
@@ -279,7 +282,9 @@ void rt_sup_do_restart(rt_actor *a)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
-    rt_buf_puts(&b, "}");
+    rt_buf_puts(&b, ",\"component\":\"");
+    rt_buf_puts(&b, a->component);
+    rt_buf_puts(&b, "\"}");
     rt_record_buf(a, "actor-restarted", &b);
     th_error_clear(&err);
     if (rt_actor_instantiate(a, &err) != 0) {

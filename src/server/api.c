@@ -631,9 +631,14 @@ static void h_all_events(srv_req *r, char **seg)
 
 static void h_chan_open(srv_req *r, char **seg)
 {
-    if (!srv_resolve_actor(r, seg[2], false, r->id))
+    uint64_t timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+
+    if (!srv_arg_u64(r, "timeout_ms", TH_SERVER_MAX_REQUEST_TIMEOUT_MS, &timeout) ||
+        !srv_resolve_actor(r, seg[2], false, r->id))
         return;
-    srv_chan_open(r, r->id, (const uint8_t *)r->body.data, r->body.len);
+    if (timeout == 0)
+        timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    srv_chan_open(r, r->id, (const uint8_t *)r->body.data, r->body.len, timeout);
 }
 
 static void h_chan_send(srv_req *r, char **seg)

@@ -204,7 +204,10 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev);
 void srv_stream_events(srv_req *r, const char *actor, const char *type, uint64_t after,
                        bool backlog);
 /* Channels opened from outside. */
-void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len);
+/* Open a channel to `actor`; 504 when it has not answered within timeout_ms
+ * (a channel it accepts later is closed at once). */
+void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len,
+                   uint64_t timeout_ms);
 void srv_chan_send(srv_req *r, const char *chan);
 void srv_chan_stream(srv_req *r, const char *chan);
 void srv_chan_close(srv_req *r, const char *chan);

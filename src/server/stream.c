@@ -552,12 +552,23 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         wake(woken[i]);
 }
 
+/* Close channel `id` in the runtime and drop the server's record of it. */
+static void chan_forget(th_server *s, const char *id)
+{
+    srv_chan *c;
+
+    th_runtime_channel_close(s->rt, id, NULL);
+    pthread_mutex_lock(&s->streams_lock);
+    if ((c = chan_find_locked(s, id)) != NULL)
+        chan_drop_locked(s, c);
+    pthread_mutex_unlock(&s->streams_lock);
+}
+
 /* The actor's answer to the open (a runtime thread). */
 static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
 {
     srv_req *r = ud;
     th_server *s = r->srv;
-    srv_chan *c;
     char id[SRV_ID_LEN + 1];
 
     (void)data, (void)len;
@@ -571,22 +582,25 @@ static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, 
         json_t *o = json_pack("{s:s, s:s}", "channel", id, "actor", r->id);
         char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
-        if (body == NULL || !srv_req_done(r, 201, "application/json", body, strlen(body)))
-            srv_log(s, TH_LOG_WARN, "channel %s opened after its request ended", id);
+        if (body != NULL && srv_req_done(r, 201, "application/json", body, strlen(body))) {
+            srv_req_release(r);
+            return;
+        }
+        /* the request timed out (504) or its client went: nobody knows the
+         * id, so the channel is closed rather than left open for good */
+        srv_log(s, TH_LOG_WARN, "channel %s accepted after its request ended; closing it", id);
+        chan_forget(s, id);
     } else {
         /* refused: the endpoint goes (no callback runs after this) */
-        th_runtime_channel_close(s->rt, id, NULL);
-        pthread_mutex_lock(&s->streams_lock);
-        if ((c = chan_find_locked(s, id)) != NULL)
-            chan_drop_locked(s, c);
-        pthread_mutex_unlock(&s->streams_lock);
+        chan_forget(s, id);
         srv_req_done_error(r, 409, "channel-refused", "actor %s refused the channel: %s", r->id,
                            msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);
 }
 
-void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len)
+void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len,
+                   uint64_t timeout_ms)
 {
     th_server *s = r->srv;
     srv_chan *c = calloc(1, sizeof *c);
@@ -636,7 +650,7 @@ void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len
             srv_req_done_error(r, 503, "shutting-down", "%s", err.msg);
         return;
     }
-    srv_timeout_add(s, r, TH_SERVER_REQUEST_TIMEOUT_MS);
+    srv_timeout_add(s, r, timeout_ms);
 }
 
 void srv_chan_send(srv_req *r, const char *chan)

@@ -66,7 +66,7 @@ struct th_store {
     sqlite3 *db;
     pthread_mutex_t lock;
     uint64_t max_blob;
-    int read_only;
+    bool read_only;
     uint64_t snap_ns; /* when the open read snapshot began; 0 = none (under `lock`) */
     /* The background thread (writable handles): its connection for
      * checkpoints and its requests, guarded by bg_lock, which is taken after
@@ -645,6 +645,19 @@ int th_store_new(th_store *s, char id[TH_STORE_ID_LEN + 1], th_error *err)
     return rc;
 }
 
+int th_store_create(th_store *s, const char *store_id, th_error *err)
+{
+    int rc;
+
+    if ((rc = check_writable(s, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
+        return rc;
+    store_lock(s);
+    rc = run(s, err, "creating store", "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)",
+             "si", store_id, (sqlite3_int64)base_clock_wall_ms());
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* Collect column 0 (text, or a 32-byte blob shown as hex) of every row. */
 static int collect(th_store *s, sqlite3_stmt *st, th_store_list *out, th_error *err)
 {
@@ -846,12 +859,12 @@ int th_store_get(th_store *s, const char *store_id, const char *ref, void **data
     return TH_OK;
 }
 
-int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exists, th_error *err)
+int th_store_exists(th_store *s, const char *store_id, const char *ref, bool *exists, th_error *err)
 {
     store_ref r;
     int rc, reused = 0;
 
-    *exists = 0;
+    *exists = false;
     if ((rc = parse_ref(ref, &r, err)) != TH_OK || (rc = check_store_id(store_id, err)) != TH_OK)
         return rc;
     pthread_mutex_lock(&s->lock);
@@ -868,7 +881,7 @@ int th_store_exists(th_store *s, const char *store_id, const char *ref, int *exi
     if (rc == 0)
         rc = check_store(s, store_id, err);
     else if (rc == 1) {
-        *exists = 1;
+        *exists = true;
         rc = TH_OK;
     }
     if (rc != TH_OK)
@@ -916,12 +929,12 @@ int th_store_replace_at_label(th_store *s, const char *store_id, const char *lab
 }
 
 int th_store_get_by_label(th_store *s, const char *store_id, const char *label, th_content_ref *ref,
-                          int *found, th_error *err)
+                          bool *found, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *found = 0;
+    *found = false;
     if ((rc = check_label(label, err)) != TH_OK)
         return rc;
     store_lock(s);
@@ -932,7 +945,7 @@ int th_store_get_by_label(th_store *s, const char *store_id, const char *label, 
             rc = sqlite3_step(st);
         if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == BASE_SHA256_LEN) {
             format_ref(sqlite3_column_blob(st, 0), ref);
-            *found = 1;
+            *found = true;
             rc = TH_OK;
         } else if (rc == SQLITE_ROW) {
             rc = th_error_set(err, TH_ECORRUPT, "label '%s' holds a malformed reference", label);

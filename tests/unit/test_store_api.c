@@ -83,7 +83,7 @@ static void test_put_get_exists(void **state)
     th_error err;
     void *data;
     size_t len;
-    int ex;
+    bool ex;
 
     assert_int_equal(th_store_put(f->s, f->id, "abc", 3, &ref, &err), TH_OK);
     assert_string_equal(ref.hash, ABC_SHA256);
@@ -119,7 +119,7 @@ static void test_dedup_and_size(void **state)
     th_store_list l = {0};
     uint64_t size;
     th_error err;
-    int ex;
+    bool ex;
 
     assert_int_equal(th_store_put(f->s, f->id, "hello", 5, &a, &err), TH_OK);
     assert_int_equal(th_store_put(f->s, f->id, "hello", 5, &b, &err), TH_OK);
@@ -150,7 +150,7 @@ static void test_labels(void **state)
     th_content_ref a, b, got;
     th_store_list l = {0};
     th_error err;
-    int found;
+    bool found;
 
     assert_int_equal(th_store_put(f->s, f->id, "v1", 2, &a, &err), TH_OK);
     assert_int_equal(th_store_put(f->s, f->id, "v2", 2, &b, &err), TH_OK);
@@ -208,7 +208,7 @@ static void test_bad_input(void **state)
     th_error err;
     void *data;
     size_t len;
-    int ex, found;
+    bool ex, found;
     char *big;
 
     /* Unknown store, malformed store id. */
@@ -278,7 +278,7 @@ static void test_put_many(void **state)
     th_error err;
     void *data;
     size_t len;
-    int ex;
+    bool ex;
 
     assert_int_equal(th_store_put_many(f->s, f->id, blobs, 4, refs, &err), TH_OK);
     assert_string_equal(refs[0].hash, ABC_SHA256);
@@ -318,7 +318,7 @@ static void test_put_many_bad_input(void **state)
     th_content_ref refs[3];
     th_error err;
     char *big;
-    int ex;
+    bool ex;
 
     memset(refs, 'x', sizeof refs);
     assert_int_equal(th_store_put_many(f->s, unknown, blobs, 3, refs, &err), TH_ENOENT);
@@ -482,7 +482,7 @@ static void test_read_snapshots(void **state)
     th_error err;
     void *data;
     size_t len;
-    int ex, found;
+    bool ex, found;
 
     cfg.home = f->home;
     cfg.sync_normal = 1;
@@ -545,7 +545,7 @@ static void *worker_main(void *arg)
     unsigned i, k;
     void *data;
     size_t len;
-    int ex;
+    bool ex;
 
     for (i = 0; i < 100; i++) {
         for (k = 0; k < 4; k++) {

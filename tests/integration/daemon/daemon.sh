@@ -279,6 +279,18 @@ endpoints)
     wait $cpid
     [ "$(cat "$H/s502")" = 502 ] || fail "a request to an actor stopped meanwhile: HTTP $(cat "$H/s502")"
     grep -q request-failed "$H/r502" || fail "502 body: $(cat "$H/r502")"
+    # a channel open that outlives its timeout: 504, and the channel the
+    # actor accepts afterwards is closed, not left open with nobody knowing it
+    pid2=$(start_json "$H/probe.toml")
+    b=$(expect_status 504 POST "/v1/actors/$pid2/channels?timeout_ms=200" --data-binary 'slow 700')
+    contains "$b" '"code":"timeout"' "channel open 504 body"
+    i=0
+    until api GET "/v1/actors/$pid2/events?limit=1000" | grep -q 'handle-channel-close'; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || fail "the late-accepted channel was not closed: $(api GET "/v1/actors/$pid2/events?limit=1000")"
+        sleep 0.1
+    done
+    expect_status 200 DELETE "/v1/actors/$pid2?force=1" >/dev/null
     # channels: echo accepts, counter refuses (it has no channel handler)
     eid=$(start_json "$EXAMPLES/echo.toml")
     b=$(expect_status 201 POST "/v1/actors/$eid/channels" --data-binary 'hello')

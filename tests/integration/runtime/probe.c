@@ -8,8 +8,8 @@
  * A command "defer" is answered later: its request id is kept in the state
  * and "respond-last <text>" answers it.  One-way messages "record <text>"
  * append to a log line.  Channels: every open is accepted with message
- * "welcome"; channel messages are logged as "chan-msg <text>", closes as
- * "chan-closed".  "trap" traps (unreachable) two named functions deep,
+ * "welcome" (after N ms when the first message is "slow N"); channel messages are logged as
+ * "chan-msg <text>", closes as "chan-closed".  "trap" traps (unreachable) two named functions deep,
  * for the backtraces of tests/integration/runtime/test_failures.c.
  */
 #include "theater.h"
@@ -325,6 +325,13 @@ static ta_status probe_request(ta_state *state, ta_str request_id, ta_bytes msg,
 static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg,
                             ta_channel_accept *accept)
 {
+    /* "slow N": answer after sleeping N ms (an open that outlives its
+     * caller's timeout) */
+    if (msg.len > 5 && ta_str_eq_c((ta_str){(const char *)msg.ptr, 5}, "slow ")) {
+        uint64_t ms = 0;
+        ta_parse_u64((ta_bytes){msg.ptr + 5, msg.len - 5}, &ms);
+        ta_sleep(ms);
+    }
     accept->accepted = !ta_bytes_eq_c(msg, "refuse");
     accept->message = ta_some(TA_BYTES("welcome"));
     return TA_OK;

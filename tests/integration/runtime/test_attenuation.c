@@ -332,7 +332,7 @@ static void test_substitution(void **unused)
 static void test_store_init_state(void **unused)
 {
     rtt t;
-    const char *child = kid("init_state = \"store:00000000-0000-4000-8000-000000000000/seed\"\n");
+    const char *child = kid("init_state = \"store:11111111-1111-4111-8111-111111111111/seed\"\n");
 
     (void)unused;
     rtt_start(&t, 2);

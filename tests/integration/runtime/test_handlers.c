@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -477,35 +478,66 @@ static void test_filesystem_iface(void **unused)
     rtt_stop(&t);
 }
 
-/* A call timeout also ends a call that waits (here on a request nobody
- * answers); the waiting actor fails, the other one is unharmed. */
-static void test_timeout_while_waiting(void **unused)
+static double mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A call timeout of `ms` also ends a call that waits (here on a request
+ * nobody answers); the waiting actor fails, not before its timeout, and the
+ * other one is unharmed.  Before that, `ms`-bounded requests that are
+ * answered do not time out (their timers are cancelled). */
+static void timeout_while_waiting(unsigned ms)
 {
     rtt t;
-    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE];
+    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE], msg[100], extra[64], want[64];
     th_actor_exit ex;
     th_error err;
     bg_req r;
     pthread_t th;
+    double t0, took;
+    int i;
 
-    (void)unused;
     rtt_start(&t, 2);
     spawn_probe(&t, probe_manifest(&t, "patient", NULL, 0), b);
-    g_extra = "[limits]\ncall_timeout_ms = 200";
+    snprintf(extra, sizeof extra, "[limits]\ncall_timeout_ms = %u", ms);
+    g_extra = extra;
     spawn_probe(&t, probe_manifest(&t, "impatient", NULL, 0), a);
     g_extra = NULL;
-    char msg[100];
+    for (i = 0; i < 20; i++)
+        EXPECT(&t, a, "ok ok ", "request %s now", b);
     snprintf(msg, sizeof msg, "request %s defer", b);
     r = (bg_req){&t, a, msg, -1, "", ""};
+    t0 = mono_ms();
     pthread_create(&th, NULL, bg, &r);
-    assert_int_equal(th_runtime_wait(t.rt, a, 5000, &ex, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, a, ms + 5000, &ex, &err), 0);
+    took = mono_ms() - t0;
     pthread_join(th, NULL);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    assert_non_null(strstr(ex.message, "call timeout of 200 ms exceeded"));
+    snprintf(want, sizeof want, "call timeout of %u ms exceeded", ms);
+    assert_non_null(strstr(ex.message, want));
     assert_non_null(strstr(ex.message, "while waiting in request"));
+    assert_true(took >= ms - 1);
     assert_int_not_equal(r.rc, 0); /* the outside request to `a` got an error */
     EXPECT(&t, b, "ok ", "now");
     rtt_stop(&t);
+}
+
+static void test_timeout_while_waiting(void **unused)
+{
+    (void)unused;
+    timeout_while_waiting(200);
+}
+
+/* A timeout longer than one turn of the timer wheel (1024 ms) waits for
+ * its due time, not for its slot's first turn. */
+static void test_timeout_beyond_wheel_turn(void **unused)
+{
+    (void)unused;
+    timeout_while_waiting(1500);
 }
 
 /* Events heard by a subscriber, re-hashed: each after the first must be
@@ -609,11 +641,17 @@ static void test_capabilities(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_runtime_iface),         cmocka_unit_test(test_message_server),
-        cmocka_unit_test(test_supervisor_iface),      cmocka_unit_test(test_store_iface),
-        cmocka_unit_test(test_timing_iface),          cmocka_unit_test(test_random_iface),
-        cmocka_unit_test(test_environment_iface),     cmocka_unit_test(test_filesystem_iface),
-        cmocka_unit_test(test_timeout_while_waiting), cmocka_unit_test(test_capabilities),
+        cmocka_unit_test(test_runtime_iface),
+        cmocka_unit_test(test_message_server),
+        cmocka_unit_test(test_supervisor_iface),
+        cmocka_unit_test(test_store_iface),
+        cmocka_unit_test(test_timing_iface),
+        cmocka_unit_test(test_random_iface),
+        cmocka_unit_test(test_environment_iface),
+        cmocka_unit_test(test_filesystem_iface),
+        cmocka_unit_test(test_timeout_while_waiting),
+        cmocka_unit_test(test_timeout_beyond_wheel_turn),
+        cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_save_chain_false),
     };
     (void)g_man;

@@ -1,0 +1,687 @@
+/*
+ * replay.c - re-running an actor from its chain (th_replay_run).
+ *
+ * The chain records everything that decides what an actor does: the code
+ * it runs (the component named by actor-spawned / actor-restarted /
+ * component-updated, fetched from the content store by its SHA-256), its
+ * limits, every export call with its parameters, and every host call with
+ * its output.  A replay instantiates the recorded code in a runtime of its
+ * own (no threads, no home: nothing it does reaches the world), calls the
+ * recorded exports in their order with the recorded parameters, and
+ * answers each host call with its recorded output instead of running the
+ * handler (the generated glue calls rt_replay_host).  Every event the
+ * actor produces goes through the same code as in a live run (actor.c,
+ * the glue) and, instead of being recorded, is compared byte for byte with
+ * the next recorded event (rt_replay_event).  The first difference stops
+ * the replay and is reported: an event with other data, a host call the
+ * record does not have (other function, other input, or none at that
+ * point), or a recorded event the replay does not produce.
+ *
+ * The events the runtime decides rather than the actor's code
+ * (actor-spawned, actor-restarted, actor-stopped, supervisor-action, a
+ * failure recorded outside an operation) drive the replay: they are taken
+ * from the record as they are.  Timestamps and hashes are not compared
+ * (they are the record's own); the data is.
+ *
+ * Invariants: the replayed actor (rt_actor with `replay` set) is only
+ * touched by the calling thread; it has no parent, children, mailbox
+ * traffic or subscribers; its events never reach a chain.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/hex.h"
+#include "base/json.h"
+#include "theater/store.h"
+#include "runtime/rt_int.h"
+
+/* Shown of an event's data in a divergence report. */
+#define REPLAY_SHOW_BYTES 400
+
+typedef struct rt_replay {
+    const th_chain_events *rec; /* the record */
+    size_t next;                /* index of the next recorded event to match */
+    uint64_t until;             /* replay events with seq <= until */
+    bool stop;                  /* past `until`: the rest is not compared */
+    th_replay_result *res;
+    json_t *answer; /* the host-call event of the last answer (owned) */
+} rt_replay;
+
+/* ------------------------------------------------------------------ */
+/* Reporting                                                          */
+
+/* "TYPE DATA" of an event, cut to REPLAY_SHOW_BYTES. */
+static void show(char *out, size_t cap, const char *type, const uint8_t *data, size_t len)
+{
+    size_t n = len > REPLAY_SHOW_BYTES ? REPLAY_SHOW_BYTES : len;
+
+    snprintf(out, cap, "%s %.*s%s", type, (int)n, data != NULL ? (const char *)data : "",
+             len > n ? "..." : "");
+}
+
+static void diverge(rt_replay *rp, uint64_t seq, const char *type, const char *recorded,
+                    const char *replayed)
+{
+    th_replay_result *r = rp->res;
+
+    if (r->diverged)
+        return;
+    r->diverged = true;
+    r->seq = seq;
+    snprintf(r->type, sizeof r->type, "%s", type);
+    snprintf(r->recorded, sizeof r->recorded, "%s", recorded);
+    snprintf(r->replayed, sizeof r->replayed, "%s", replayed);
+}
+
+static const th_chain_event *peek(rt_replay *rp)
+{
+    return rp->next < rp->rec->count ? &rp->rec->items[rp->next] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* What the replayed actor produces                                   */
+
+void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len)
+{
+    rt_replay *rp = a->replay;
+    const th_chain_event *e;
+    char mine[REPLAY_SHOW_BYTES + 128], theirs[REPLAY_SHOW_BYTES + 128];
+
+    if (rp->res->diverged || rp->stop)
+        return;
+    /* the runtime's decisions may come between an operation's events */
+    while ((e = peek(rp)) != NULL && strcmp(e->type, "supervisor-action") == 0)
+        rp->next++;
+    if (e != NULL && e->seq > rp->until) {
+        rp->stop = true;
+        return;
+    }
+    show(mine, sizeof mine, type, data, len);
+    if (e == NULL) {
+        diverge(rp, rp->rec->count, type, "nothing (the record ends)", mine);
+        return;
+    }
+    if (strcmp(e->type, type) != 0 || e->data_len != len ||
+        (len > 0 && memcmp(e->data, data, len) != 0)) {
+        show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+        diverge(rp, e->seq, e->type, theirs, mine);
+        return;
+    }
+    rp->next++;
+    rp->res->events++;
+}
+
+/* Match `s` at data[*off] and move past it. */
+static bool eat(const th_chain_event *e, size_t *off, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (e->data_len - *off < n || memcmp(e->data + *off, s, n) != 0)
+        return false;
+    *off += n;
+    return true;
+}
+
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t **out)
+{
+    rt_actor *a = h->a;
+    rt_replay *rp = a->replay;
+    const th_chain_event *e;
+    char want[REPLAY_SHOW_BYTES + 128], theirs[REPLAY_SHOW_BYTES + 128];
+    const char *input = h->input != NULL ? h->input : "null";
+    json_error_t jerr;
+    size_t off = 0;
+    json_t *o;
+
+    *out = NULL;
+    if (a->op != NULL && a->op->call_rec.data != NULL) {
+        /* the held-back "wasm-call" comes before the host call */
+        rt_buf call = a->op->call_rec;
+        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
+        rt_record_buf(a, "wasm-call", &call);
+    }
+    if (rp->res->diverged || rp->stop)
+        return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
+    while ((e = peek(rp)) != NULL && strcmp(e->type, "supervisor-action") == 0)
+        rp->next++;
+    if (e != NULL && e->seq > rp->until) {
+        rp->stop = true;
+        return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
+    }
+    /* the recorded event must be this call with this input (the text
+     * rt_record_host writes), followed by its output and "}" */
+    if (e == NULL || strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
+        !eat(e, &off, iface) || !eat(e, &off, "\",\"function\":\"") || !eat(e, &off, fn) ||
+        !eat(e, &off, "\",\"input\":") || !eat(e, &off, input) || !eat(e, &off, ",\"output\":") ||
+        off >= e->data_len || e->data[e->data_len - 1] != '}') {
+        snprintf(want, sizeof want,
+                 "host-call {\"interface\":\"%s\",\"function\":\"%s\",\"input\":%.*s%s}", iface, fn,
+                 REPLAY_SHOW_BYTES, input, strlen(input) > REPLAY_SHOW_BYTES ? "..." : "");
+        if (e != NULL)
+            show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+        diverge(rp, e != NULL ? e->seq : rp->rec->count, e != NULL ? e->type : "host-call",
+                e != NULL ? theirs : "nothing (the record ends)", want);
+        return th_error_set(&h->err, TH_ECLOSED, "replay diverged");
+    }
+    o = base_json_loadb((const char *)e->data + off, e->data_len - 1 - off, JSON_DECODE_ANY, &jerr,
+                        NULL);
+    if (o == NULL)
+        return th_error_set(&h->err, TH_EINVAL,
+                            "the output of recorded host-call %llu is not "
+                            "readable",
+                            (unsigned long long)e->seq);
+    json_decref(rp->answer);
+    rp->answer = o;
+    *out = o;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The replay's own runtime and actor                                 */
+
+static void replay_rt_free(rt_runtime *rt)
+{
+    rt_module_entry *e, *next;
+    unsigned i;
+
+    if (rt == NULL)
+        return;
+    th_wasm_imports_free(rt->imports);
+    free(rt->bound);
+    for (e = rt->modules; e != NULL; e = next) {
+        next = e->next;
+        th_wasm_module_free(e->module);
+        free(e->key);
+        free(e);
+    }
+    for (i = 0; i < rt->npool; i++)
+        th_wasm_exec_free(rt->pool[i]);
+    pthread_mutex_destroy(&rt->modlock);
+    pthread_mutex_destroy(&rt->chanlock);
+    pthread_mutex_destroy(&rt->outlock);
+    pthread_mutex_destroy(&rt->sublock);
+    pthread_mutex_destroy(&rt->exitlock);
+    pthread_mutex_destroy(&rt->poollock);
+    rt_registry_release(&rt->reg);
+    free(rt);
+}
+
+/* A runtime without threads, home, chain or store writes: the imports of
+ * the handlers (answered from the record) and the caches. */
+static int replay_rt_new(const th_handler_set *handlers, struct th_store *store, rt_runtime **out,
+                         th_error *err)
+{
+    static const th_handler_set none;
+    rt_runtime *rt = calloc(1, sizeof *rt);
+    int rc;
+
+    *out = NULL;
+    if (rt == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    rt->handlers = handlers != NULL ? handlers : &none;
+    rt->store = store; /* read only: components by hash */
+    rt->max_actors = 1;
+    rt->record_stall_ms = 1;
+    pthread_mutex_init(&rt->modlock, NULL);
+    pthread_mutex_init(&rt->chanlock, NULL);
+    pthread_mutex_init(&rt->outlock, NULL);
+    pthread_mutex_init(&rt->sublock, NULL);
+    pthread_mutex_init(&rt->exitlock, NULL);
+    pthread_mutex_init(&rt->poollock, NULL);
+    atomic_init(&rt->closing, false);
+    atomic_init(&rt->interrupted, false);
+    rt_registry_init(&rt->reg);
+    rt->shut = true;
+    if ((rt->imports = th_wasm_imports_new()) == NULL)
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+    else
+        rc = rt_capability_register_all(rt, err);
+    if (rc != 0) {
+        replay_rt_free(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+static rt_actor *replay_actor_new(rt_runtime *rt, rt_spec *spec, rt_replay *rp)
+{
+    rt_actor *a = calloc(1, sizeof *a);
+
+    if (a == NULL)
+        return NULL;
+    atomic_init(&a->refs, 1);
+    atomic_init(&a->sched, RT_SCHED_QUEUED);
+    atomic_init(&a->rq_next, NULL);
+    atomic_init(&a->rec_queued, 0);
+    atomic_init(&a->rec_done, 0);
+    atomic_init(&a->last_ticket, 0);
+    atomic_init(&a->subs, NULL);
+    atomic_init(&a->memchain, NULL);
+    atomic_init(&a->rec_failed, 0);
+    rt_mpsc_init(&a->mbox);
+    rt_mpsc_init(&a->ctl);
+    atomic_init(&a->mbox_bytes, 0);
+    atomic_init(&a->nblocked, 0);
+    atomic_init(&a->ndesc, 0);
+    atomic_init(&a->store_used, 0);
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->blk_lock, NULL);
+    a->rt = rt;
+    a->status = TH_ACTOR_STARTING;
+    a->next_token = 1;
+    a->spec = spec;
+    a->replay = rp;
+    a->lim.mailbox_messages = UINT32_MAX;
+    return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driving the replay from the record                                 */
+
+typedef struct replay_ctx {
+    rt_replay rp;
+    const th_replay_opts *opts;
+    rt_runtime *rt;
+    rt_spec *spec;
+    rt_actor *a;
+    th_wasm_module *other; /* --component: the code replayed instead */
+    char other_hash[RT_HASH_HEX + 1];
+} replay_ctx;
+
+static int set_bytes(const json_t *v, bool *has, uint8_t **p, size_t *n)
+{
+    size_t len;
+
+    *has = false;
+    *p = NULL;
+    *n = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || (len = json_string_length(v)) % 2 != 0 ||
+        (*p = malloc(len / 2 + 1)) == NULL)
+        return -1;
+    if (base_hex_decode(json_string_value(v), *p, len / 2) != 0) {
+        free(*p);
+        *p = NULL;
+        return -1;
+    }
+    *has = true;
+    *n = len / 2;
+    return 0;
+}
+
+static uint64_t get_u64(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+/* The module of `hash` from the caller's component_fn (cached). */
+static int fn_module(replay_ctx *c, const char *hash, th_wasm_module **out, th_error *err)
+{
+    char got[RT_HASH_HEX + 1];
+    rt_module_entry *e;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc;
+
+    for (e = c->rt->modules; e != NULL; e = e->next) {
+        if (strcmp(e->hash, hash) == 0) {
+            *out = e->module;
+            return 0;
+        }
+    }
+    if ((rc = c->opts->component_fn(c->opts->component_ud, hash, &bytes, &len, err)) != 0)
+        return rc;
+    rc = rt_module_from_bytes(c->rt, bytes, len, false, out, got, err);
+    free(bytes);
+    if (rc != 0)
+        return th_error_prefix(err, "component %s", hash);
+    if (strcmp(got, hash) != 0) {
+        th_wasm_module_free(*out);
+        return th_error_set(err, TH_ECORRUPT, "component %s: its bytes have another hash", hash);
+    }
+    return rt_module_cache_put(c->rt, hash, *out, got, false, err);
+}
+
+/* Instantiate the code an event names (or the --component code) with the
+ * state `v` (recorded bytes). */
+static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, const json_t *state,
+                      th_error *err)
+{
+    rt_actor *a = c->a;
+    const json_t *comp = json_object_get(d, "component");
+    th_wasm_module *m;
+    bool has;
+    uint8_t *p;
+    size_t n;
+    int rc;
+
+    if (c->other != NULL) {
+        m = c->other;
+        memcpy(a->component, c->other_hash, sizeof a->component);
+    } else {
+        if (!json_is_string(comp))
+            return th_error_set(err, TH_ENOENT,
+                                "event %llu (%s) does not name its component (recorded before "
+                                "components were); give the code with --component",
+                                (unsigned long long)e->seq, e->type);
+        if (c->opts->component_fn != NULL)
+            rc = fn_module(c, json_string_value(comp), &m, err);
+        else
+            rc = rt_component_module(c->rt, json_string_value(comp), &m, err);
+        if (rc != 0)
+            return th_error_prefix(err, "event %llu (%s)", (unsigned long long)e->seq, e->type);
+        snprintf(a->component, sizeof a->component, "%s", json_string_value(comp));
+    }
+    c->spec->module = m;
+    if (set_bytes(state, &has, &p, &n) != 0)
+        return th_error_set(err, TH_ECORRUPT, "event %llu: bad state", (unsigned long long)e->seq);
+    rt_actor_set_state(a, has, p, n);
+    a->status = TH_ACTOR_STARTING;
+    snprintf(c->rp.res->component, sizeof c->rp.res->component, "%s", a->component);
+    return rt_actor_instantiate(a, err);
+}
+
+static int on_spawned(replay_ctx *c, const th_chain_event *e, const json_t *d, th_error *err)
+{
+    const json_t *lim = json_object_get(d, "limits"), *id = json_object_get(d, "id");
+    const json_t *name = json_object_get(d, "name");
+    rt_actor *a = c->a;
+
+    if (json_is_string(id))
+        snprintf(a->id, sizeof a->id, "%s", json_string_value(id));
+    if (json_is_string(name)) {
+        free(c->spec->name);
+        c->spec->name = strdup(json_string_value(name));
+        if (c->spec->name == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    a->lim.fuel_per_call = get_u64(lim, "fuel_per_call");
+    a->lim.memory_bytes = get_u64(lim, "memory_bytes");
+    c->spec->stack_bytes = (size_t)get_u64(lim, "stack_bytes");
+    return start_code(c, e, d, json_object_get(d, "init_state"), err);
+}
+
+/* The message that a recorded wasm-call delivers (kind from the function,
+ * fields from the params), or NULL if the record is not one. */
+static rt_msg *call_msg(const json_t *d)
+{
+    static const struct {
+        const char *fn;
+        int kind;
+    } kinds[] = {
+        {"init", RT_MSG_INIT},
+        {"handle-send", RT_MSG_SEND},
+        {"handle-request", RT_MSG_REQUEST},
+        {"handle-channel-open", RT_MSG_CHAN_OPEN},
+        {"handle-channel-message", RT_MSG_CHAN_MSG},
+        {"handle-channel-close", RT_MSG_CHAN_CLOSE},
+        {"handle-child-error", RT_MSG_CHILD_ERROR},
+        {"handle-child-exit", RT_MSG_CHILD_EXIT},
+        {"handle-child-external-stop", RT_MSG_CHILD_STOP},
+    };
+    const char *fn = json_string_value(json_object_get(d, "function"));
+    const json_t *ps = json_object_get(d, "params"), *from = json_object_get(d, "from");
+    const json_t *p0 = json_array_get(ps, 0), *p1 = json_array_get(ps, 1);
+    const json_t *bytes = NULL;
+    int kind = 0;
+    size_t i;
+    rt_msg *m;
+
+    for (i = 0; fn != NULL && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(fn, kinds[i].fn) == 0)
+            kind = kinds[i].kind;
+    if (kind == 0 || !json_is_array(ps))
+        return NULL;
+    if (kind == RT_MSG_SEND)
+        bytes = p0;
+    else if (kind == RT_MSG_REQUEST || kind == RT_MSG_CHAN_OPEN || kind == RT_MSG_CHAN_MSG ||
+             kind == RT_MSG_CHILD_EXIT)
+        bytes = p1;
+    {
+        bool has;
+        uint8_t *p;
+        size_t n;
+        if (set_bytes(bytes, &has, &p, &n) != 0)
+            return NULL;
+        m = rt_msg_new(kind, p, n);
+        free(p);
+        if (m == NULL)
+            return NULL;
+        m->has_data = has;
+    }
+#define COPY_ID(dst, v) \
+    do { \
+        if (json_is_string(v)) \
+            snprintf(dst, sizeof dst, "%s", json_string_value(v)); \
+    } while (0)
+    switch (kind) {
+    case RT_MSG_SEND: COPY_ID(m->a, from); break;
+    case RT_MSG_REQUEST:
+        COPY_ID(m->b, p0);
+        COPY_ID(m->a, from);
+        break;
+    case RT_MSG_CHAN_OPEN:
+    case RT_MSG_CHAN_MSG:
+    case RT_MSG_CHAN_CLOSE: COPY_ID(m->b, p0); break;
+    case RT_MSG_CHILD_ERROR: {
+        const json_t *et = json_object_get(p1, "error_type"), *data = json_object_get(p1, "data");
+        COPY_ID(m->a, p0);
+        m->code = -1;
+        for (int k = 0; k < 64 && rt_wit_error_name(k) != NULL; k++)
+            if (json_is_string(et) && strcmp(rt_wit_error_name(k), json_string_value(et)) == 0)
+                m->code = (int16_t)k;
+        if (json_is_integer(et))
+            m->code = (int16_t)json_integer_value(et);
+        if (json_is_string(data) && (m->text = strdup(json_string_value(data))) == NULL) {
+            rt_msg_free(m);
+            return NULL;
+        }
+        break;
+    }
+    case RT_MSG_CHILD_EXIT:
+    case RT_MSG_CHILD_STOP: COPY_ID(m->a, p0); break;
+    default: break;
+    }
+#undef COPY_ID
+    return m;
+}
+
+/* Index of the last event of the operation that starts at index i. */
+static size_t op_end(const th_chain_events *rec, size_t i, const json_t *d)
+{
+    size_t k;
+
+    if (json_object_get(d, "result") != NULL)
+        return i;
+    for (k = i + 1; k < rec->count; k++) {
+        const char *t = rec->items[k].type;
+        if (strcmp(t, "wasm-result") == 0 || strcmp(t, "actor-failed") == 0 ||
+            strcmp(t, "actor-stopped") == 0 || strcmp(t, "actor-restarted") == 0 ||
+            strcmp(t, "wasm-call") == 0)
+            return strcmp(t, "wasm-call") == 0 ? k - 1 : k;
+    }
+    return rec->count - 1;
+}
+
+static void report_state(replay_ctx *c, uint64_t seq)
+{
+    rt_actor *a = c->a;
+
+    if (c->opts->state_fn != NULL)
+        c->opts->state_fn(c->opts->state_ud, seq, a->has_state, a->state, a->state_len);
+}
+
+/* One event at the top level (between operations). */
+static int step(replay_ctx *c, th_error *err)
+{
+    rt_replay *rp = &c->rp;
+    const th_chain_event *e = peek(rp);
+    json_error_t jerr;
+    json_t *d = base_json_loadb((const char *)e->data, e->data_len, 0, &jerr, NULL);
+    char theirs[REPLAY_SHOW_BYTES + 128];
+    int rc = 0;
+
+    if (!json_is_object(d)) {
+        json_decref(d);
+        return th_error_set(err, TH_ECORRUPT, "event %llu (%s) has no JSON data",
+                            (unsigned long long)e->seq, e->type);
+    }
+    if (strcmp(e->type, "wasm-call") == 0) {
+        rt_msg *m = call_msg(d);
+        if (m == NULL && json_is_string(json_object_get(d, "interface"))) {
+            rc = th_error_set(err, TH_ENOSYS,
+                              "event %llu: a call of %s#%s from its handler (an inbound "
+                              "event) cannot be replayed yet",
+                              (unsigned long long)e->seq,
+                              json_string_value(json_object_get(d, "interface")),
+                              json_string_value(json_object_get(d, "function")));
+        } else if (m == NULL) {
+            rc = th_error_set(err, TH_ECORRUPT, "event %llu: a wasm-call the replay cannot read",
+                              (unsigned long long)e->seq);
+        } else if (rp->rec->items[op_end(rp->rec, rp->next, d)].seq > rp->until) {
+            rt_msg_free(m); /* the operation ends after --until: not run */
+            rp->stop = true;
+        } else if (c->a->inst == NULL) {
+            rt_msg_free(m);
+            show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+            diverge(rp, e->seq, e->type, theirs, "nothing (the actor had failed)");
+        } else {
+            rt_actor_run_op(c->a, m);
+            if (!rp->res->diverged && !rp->stop)
+                report_state(c, rp->next > 0 ? rp->rec->items[rp->next - 1].seq : 0);
+        }
+    } else if (strcmp(e->type, "init-skipped") == 0) {
+        rt_msg *m = rt_msg_new(RT_MSG_INIT, NULL, 0);
+        if (m == NULL)
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        else
+            rt_actor_run_op(c->a, m);
+    } else if (strcmp(e->type, "message-dropped") == 0) {
+        const char *fn = json_string_value(json_object_get(d, "function"));
+        th_wasm_func *f = NULL;
+        char name[160];
+        snprintf(name, sizeof name, "theater:simple/%s#%s",
+                 fn != NULL && strncmp(fn, "handle-child", 12) == 0 ? "supervisor-handlers"
+                                                                    : "message-server-client",
+                 fn != NULL ? fn : "");
+        if (c->a->inst != NULL)
+            f = th_wasm_instance_func(c->a->inst, name);
+        if (f != NULL) {
+            show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+            diverge(rp, e->seq, e->type, theirs,
+                    "the replayed code exports it: the message would have been handled");
+        } else {
+            rp->next++;
+            rp->res->events++;
+        }
+    } else if (strcmp(e->type, "actor-spawned") == 0 || strcmp(e->type, "actor-restarted") == 0) {
+        rp->next++;
+        rp->res->events++;
+        rc = strcmp(e->type, "actor-spawned") == 0
+                 ? on_spawned(c, e, d, err)
+                 : start_code(c, e, d, json_object_get(d, "init_state"), err);
+        if (rc == 0)
+            report_state(c, e->seq);
+    } else if (strcmp(e->type, "host-call") == 0 || strcmp(e->type, "wasm-result") == 0) {
+        show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+        diverge(rp, e->seq, e->type, theirs, "nothing (the replayed operation had ended)");
+    } else {
+        /* the runtime's decisions (supervisor-action, actor-stopped, a
+         * failure outside an operation) and types this replay does not
+         * know are taken as recorded */
+        if (strcmp(e->type, "actor-stopped") == 0 || strcmp(e->type, "actor-failed") == 0) {
+            th_wasm_instance_free(c->a->inst);
+            c->a->inst = NULL;
+            memset(c->a->fn, 0, sizeof c->a->fn);
+        }
+        rp->next++;
+        rp->res->events++;
+    }
+    json_decref(d);
+    return rc;
+}
+
+static void replay_free(replay_ctx *c)
+{
+    if (c->a != NULL) {
+        c->a->spec = NULL;
+        rt_actor_release(c->a);
+    }
+    if (c->spec != NULL) {
+        free(c->spec->name);
+        free(c->spec);
+    }
+    replay_rt_free(c->rt);
+    json_decref(c->rp.answer);
+}
+
+int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *err)
+{
+    replay_ctx c;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    memset(&c, 0, sizeof c);
+    c.opts = opts;
+    c.rp.rec = opts->events;
+    c.rp.until = opts->until;
+    c.rp.res = res;
+    if (opts->events == NULL || opts->events->count == 0)
+        return th_error_set(err, TH_EINVAL, "no events to replay");
+    if ((rc = replay_rt_new(opts->handlers, opts->store, &c.rt, err)) != 0)
+        return rc;
+    if ((c.spec = calloc(1, sizeof *c.spec)) == NULL ||
+        (c.a = replay_actor_new(c.rt, c.spec, &c.rp)) == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto out;
+    }
+    atomic_init(&c.spec->refs, 1);
+    c.spec->save_chain = true;
+    if ((c.spec->name = strdup("actor")) == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (opts->component != NULL) {
+        rc = rt_module_from_bytes(c.rt, opts->component, opts->component_len, false, &c.other,
+                                  c.other_hash, err);
+        if (rc == 0)
+            rc = rt_module_cache_put(c.rt, "replay:component", c.other, c.other_hash, false, err);
+        if (rc != 0) {
+            c.other = NULL;
+            th_error_prefix(err, "--component");
+            goto out;
+        }
+    }
+    if (strcmp(opts->events->items[0].type, "actor-spawned") != 0) {
+        rc = th_error_set(err, TH_ECORRUPT, "the chain does not start with actor-spawned");
+        goto out;
+    }
+    while (rc == 0 && !res->diverged && !c.rp.stop && peek(&c.rp) != NULL &&
+           peek(&c.rp)->seq <= c.rp.until)
+        rc = step(&c, err);
+    if (rc == 0 && c.a->has_state) {
+        res->has_state = true;
+        res->state = rt_memdup(c.a->state, c.a->state_len);
+        res->state_len = c.a->state_len;
+        if (res->state == NULL)
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+out:
+    replay_free(&c);
+    return rc;
+}
+
+void th_replay_result_release(th_replay_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->state);
+    res->state = NULL;
+}

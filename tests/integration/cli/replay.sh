@@ -1,0 +1,134 @@
+#!/bin/sh
+# replay.sh THEATER EXAMPLES_DIR - `theater replay`: every example actor's
+# recorded run replays identically (through a real daemon, with messages,
+# requests and channels from outside; replayed while the daemon runs and
+# after it stopped); the record replayed against other code, and an
+# exported file with an edited host-call output, diverge and the first
+# difference is named; `state --at` gives the state after an event;
+# `chain events --state` the state after each call.
+set -u
+T=$1
+EX=$2
+[ -f "$EX/counter.toml" ] || { echo "skipped: $EX/counter.toml was not built"; exit 77; }
+command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
+H=$(mktemp -d "${TMPDIR:-/tmp}/theater-replay.XXXXXX") || exit 2
+DPID=
+cleanup() {
+    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+        kill -KILL "$DPID" 2>/dev/null
+        wait "$DPID" 2>/dev/null
+    fi
+    rm -rf "$H"
+}
+trap cleanup EXIT INT TERM
+cd "$H" || exit 2
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+expect() {
+    name=$1 want=$2 pat=$3
+    shift 3
+    "$@" >out 2>&1
+    st=$?
+    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
+    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
+    echo "ok $name"
+}
+
+# ---- a daemon with every example actor, driven from outside -------------
+"$T" server --home "$H" 2>>"$H/server.log" &
+DPID=$!
+i=0
+until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
+    i=$((i + 1))
+    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
+    sleep 0.05
+done
+start() { "$T" start --home "$H" "$EX/$1.toml" | tail -n 1; }
+counter=$(start counter)
+kv=$(start kv)
+echo_id=$(start echo)
+sup=$(start supervisor)
+timer=$(start timer)
+worker=$(start worker)
+ping=$(start ping)
+for n in 1 2 3 5 8; do "$T" message --home "$H" "$counter" "$n" >/dev/null || fail "message counter"; done
+"$T" message --home "$H" --request "$counter" "" >/dev/null || fail "request counter"
+"$T" message --home "$H" --request "$kv" "get a" >/dev/null || fail "kv get"
+"$T" message --home "$H" --request "$kv" "keys" >/dev/null || fail "kv keys"
+"$T" message --home "$H" "$worker" "hello" >/dev/null || fail "worker"
+"$T" message --home "$H" --request "$worker" "job" >/dev/null || fail "worker request"
+ch=$(curl -s --unix-socket "$H/theater.sock" -X POST --data-binary "hi" \
+    "http://theater/v1/actors/$echo_id/channels" | sed -n 's/.*"channel":"\([^"]*\)".*/\1/p')
+[ -n "$ch" ] || fail "channel open"
+curl -s -o /dev/null --unix-socket "$H/theater.sock" -X POST --data-binary "one" \
+    "http://theater/v1/channels/$ch/messages" || fail "channel send"
+curl -s -o /dev/null --unix-socket "$H/theater.sock" -X DELETE "http://theater/v1/channels/$ch"
+sleep 1.5 # the timer ticks; the supervisor's worker crashes and is restarted
+
+# every actor's chain replays identically beside the running daemon
+for a in $("$T" chain --home "$H" ls | awk 'NR > 1 {print $1}'); do
+    expect "live_$a" 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$a"
+done
+kill -TERM "$DPID"
+wait "$DPID"
+DPID=
+# ... and after it stopped, offline
+n=0
+for a in $("$T" chain --home "$H" ls | awk 'NR > 1 {print $1}'); do
+    expect "offline_$a" 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$a"
+    n=$((n + 1))
+done
+[ "$n" -ge 9 ] || fail "only $n chains to replay"
+
+# JSON verdict
+expect json 0 '"identical":true' "$T" replay --home "$H" "$counter" --json
+
+# ---- other code: the counter's record against the echo component --------
+expect other_code 1 "^diverged at event 2 \(host-call\): recorded host-call .*counter .*, replayed host-call .*echo" \
+    "$T" replay --home "$H" "$counter" --component "$EX/echo.wasm"
+# the kv actor's record against the counter's code: a host call the record
+# does not have, or the reverse, is named
+expect other_code_kv 1 "^diverged at event [0-9]+ \((host-call|wasm-call)\): recorded" \
+    "$T" replay --home "$H" "$kv" --component "$EX/counter.wasm"
+
+# ---- an exported file with an edited host-call output -------------------
+"$T" chain --home "$H" export "$kv" --with-components -o kv.jsonl || fail "export kv"
+expect file_identical 0 "identical" "$T" replay --home "$H" kv.jsonl
+python3 - <<'PY'
+import base64, json
+lines = open("kv.jsonl").read().splitlines()
+out = []
+done = False
+for l in lines:
+    o = json.loads(l)
+    if not done and o.get("kind") == "event" and o["event_type"] == "host-call":
+        d = json.loads(base64.b64decode(o["data"]))
+        if d["function"] == "new":
+            d["output"] = {"ok": "00000000-0000-4000-8000-00000000beef"}  # another store
+            o["data"] = base64.b64encode(json.dumps(d, separators=(",", ":")).encode()).decode()
+            done = True
+            print("tampered event", o["seq"])
+    out.append(json.dumps(o, separators=(",", ":")))
+assert done, "no store.new host call in kv.jsonl"
+open("kv_tampered.jsonl", "w").write("\n".join(out) + "\n")
+PY
+expect file_verify_fails 1 "bad hash" "$T" chain --home "$H" verify-file kv_tampered.jsonl
+# the actor logs the store id it got: the log call differs from the record
+expect file_tampered 1 "^diverged at event 3 \(host-call\): recorded host-call .*uses store [0-9a-f-]{36}.*, replayed host-call .*uses store 00000000-0000-4000-8000-00000000beef" \
+    "$T" replay --home "$H" kv_tampered.jsonl
+
+# ---- time travel ---------------------------------------------------------
+# counter: init (state none), then sends of 1 2 3 5 8: the state after the
+# third send is 6
+third=$("$T" chain --home "$H" events "$counter" --json --type wasm-call |
+    sed -n 's/.*"seq":\([0-9]*\).*"function":"handle-send".*/\1/p' | sed -n 3p)
+[ -n "$third" ] || fail "no third handle-send"
+expect state_at 0 "^6$" "$T" state --home "$H" "$counter" --at "$third"
+expect state_at_json 0 '"state":6' "$T" state --home "$H" "$counter" --at "$third" --json
+expect state_at_0 0 "^null$" "$T" state --home "$H" "$counter" --at 0
+expect state_at_far 1 "has [0-9]+ events" "$T" state --home "$H" "$counter" --at 100000
+expect events_state 0 "state 19" "$T" chain --home "$H" events "$counter" --state
+expect until 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$counter" --until 3
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all ok"

@@ -1,0 +1,529 @@
+/*
+ * test_http_client.c - the http-client handler (src/handlers/http_client.c)
+ * against a real HTTP server on 127.0.0.1 that the test runs itself
+ * (libmicrohttpd, a thread per connection), through fetch_probe.c:
+ * answers with their status, headers and body (binary, both ways), a
+ * refused connection, a DNS failure, a timeout, an answer larger than
+ * max_response_bytes, hosts not allowed (and no allowed_hosts at all),
+ * bad requests, the subset rule for a child's grants, and many requests
+ * at once from several actors (the actors wait, not the workers).  After
+ * each test the actors' chains verify and the descriptors the test
+ * process holds are back to what they were.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <microhttpd.h>
+
+#include "theater/chain.h"
+#include "rt_test_util.h"
+
+/* ------------------------------------------------------------------ */
+/* The server                                                         */
+
+typedef struct upload {
+    char *data;
+    size_t len;
+} upload;
+
+static struct MHD_Daemon *g_mhd;
+static unsigned g_port;
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, const void *body,
+                             size_t len, const char *hname, const char *hval)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc;
+
+    if (hname != NULL)
+        MHD_add_response_header(r, hname, hval);
+    rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *version, const char *data,
+                             size_t *data_size, void **con_cls)
+{
+    upload *u = *con_cls;
+    const char *xt;
+
+    (void)cls;
+    (void)version;
+    if (u == NULL) {
+        *con_cls = calloc(1, sizeof(upload));
+        return MHD_YES;
+    }
+    if (*data_size > 0) {
+        u->data = realloc(u->data, u->len + *data_size);
+        memcpy(u->data + u->len, data, *data_size);
+        u->len += *data_size;
+        *data_size = 0;
+        return MHD_YES;
+    }
+    xt = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Test");
+    if (strcmp(url, "/hello") == 0)
+        return queue(c, 200, "hello world", 11, "X-Reply", xt ? xt : "none");
+    if (strcmp(url, "/echo") == 0) {
+        char m[64];
+        snprintf(m, sizeof m, "%s %s", method,
+                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type") ? "typed"
+                                                                                 : "untyped");
+        return queue(c, 201, u->data ? u->data : "", u->len, "X-Method", m);
+    }
+    if (strcmp(url, "/binary") == 0) {
+        unsigned char b[256];
+        for (int i = 0; i < 256; i++)
+            b[i] = (unsigned char)i;
+        return queue(c, 200, b, sizeof b, "Content-Type", "application/octet-stream");
+    }
+    if (strcmp(url, "/big") == 0) {
+        size_t n = 200000;
+        char *b = malloc(n);
+        memset(b, 'b', n);
+        enum MHD_Result rc = queue(c, 200, b, n, NULL, NULL);
+        free(b);
+        return rc;
+    }
+    if (strcmp(url, "/slow") == 0) {
+        usleep(1500000);
+        return queue(c, 200, "late", 4, NULL, NULL);
+    }
+    if (strcmp(url, "/redirect") == 0)
+        return queue(c, 302, "", 0, "Location", "/hello");
+    return queue(c, 404, "no", 2, NULL, NULL);
+}
+
+static void done_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    upload *u = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (u != NULL) {
+        free(u->data);
+        free(u);
+    }
+    *con_cls = NULL;
+}
+
+static int server_up(void **state)
+{
+    rtt warm;
+
+    (void)state;
+    /* libuv's process-wide signal pipe is made with the first loop and
+     * kept: made here, before any descriptor count */
+    rtt_start(&warm, 1);
+    rtt_stop(&warm);
+    g_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                             NULL, NULL, serve, NULL, MHD_OPTION_NOTIFY_COMPLETED, done_cb, NULL,
+                             MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&(struct sockaddr_in){
+                                 .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+                             MHD_OPTION_END);
+    if (g_mhd == NULL)
+        return -1;
+    g_port = MHD_get_daemon_info(g_mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return 0;
+}
+
+static int server_down(void **state)
+{
+    (void)state;
+    MHD_stop_daemon(g_mhd);
+    return 0;
+}
+
+/* A port where nothing listens. */
+static unsigned closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ------------------------------------------------------------------ */
+/* Actors                                                             */
+
+static int fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    char p[300], l[300];
+    int n = 0;
+
+    while ((e = readdir(d)) != NULL) {
+        n++;
+        if (getenv("RTT_FDS") != NULL) {
+            snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+            ssize_t k = readlink(p, l, sizeof l - 1);
+            l[k > 0 ? k : 0] = 0;
+            fprintf(stderr, "fd %s -> %s\n", e->d_name, l);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* The descriptors are back to `n` (the test server may still hold a
+ * connection it is answering slowly: waits up to 3 s). */
+static void fds_back(int n)
+{
+    for (int i = 0; i < 300 && fd_count() != n; i++)
+        usleep(10000);
+    assert_int_equal(fd_count(), n);
+}
+
+/* The probe with an http-client handler whose settings are `grant`. */
+static void spawn_fetcher(rtt *t, const char *name, const char *grant, char *id)
+{
+    char path[512];
+    th_spawn_opts o = {0};
+    th_error err;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "name = \"%s\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
+            "[[handler]]\ntype = \"message-server\"\n\n[[handler]]\ntype = \"http-client\"\n%s\n",
+            name, rtt_module("fetch_probe"), grant);
+    fclose(f);
+    o.manifest_path = path;
+    if (th_runtime_spawn(t->rt, &o, id, &err) != 0)
+        fail_msg("spawn: %s", err.msg);
+}
+
+static char *fetch(rtt *t, const char *id, const char *fmt, ...)
+{
+    char c[2048], *s;
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c, sizeof c, fmt, ap);
+    va_end(ap);
+    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 20000, &resp, &len, &err) != 0)
+        fail_msg("request '%s': %s", c, err.msg);
+    s = malloc(len + 1);
+    memcpy(s, resp, len);
+    s[len] = 0;
+    free(resp);
+    return s;
+}
+
+static void expect_has(char *s, const char *needle)
+{
+    if (strstr(s, needle) == NULL)
+        fail_msg("'%s' lacks '%s'", s, needle);
+    free(s);
+}
+
+static void collect(void *ud, const th_runtime_event *e)
+{
+    char **acc = ud;
+    size_t n = *acc ? strlen(*acc) : 0;
+
+    *acc = realloc(*acc, n + strlen(e->type) + e->data_len + 3);
+    sprintf(*acc + n, "%s %.*s\n", e->type, (int)e->data_len, (const char *)e->data);
+}
+
+static char *events_of(rtt *t, const char *id)
+{
+    char *acc = NULL;
+    th_error err;
+
+    assert_int_equal(th_runtime_actor_events(t->rt, id, collect, &acc, &err), 0);
+    return acc;
+}
+
+static void verify_chain(rtt *t, const char *id)
+{
+    th_chain_config cfg = {0};
+    th_chain_verify_result res;
+    th_chain *c;
+    th_error err;
+
+    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
+    cfg.home = t->home;
+    cfg.read_only = 1;
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    if (th_chain_verify(c, id, &res, &err) != TH_OK || res.problem != 0)
+        fail_msg("chain of %s does not verify: %s %s", id, err.msg, res.detail);
+    th_chain_close(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                              */
+
+static void test_answers(void **state)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE], grant[128], *evs;
+    int fds = fd_count();
+
+    (void)state;
+    rtt_start(&t, 2);
+    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1:%u\"]", g_port);
+    spawn_fetcher(&t, "fetch", grant, id);
+    /* status, body, headers; the actor's header reached the server */
+    char *s = fetch(&t, id, "GET http://127.0.0.1:%u/hello", g_port);
+    if (strncmp(s, "ok 200 68656c6c6f20776f726c64\n", 30) != 0)
+        fail_msg("got '%s'", s);
+    expect_has(s, "X-Reply: probe");
+    /* a binary body both ways, unchanged; no Content-Type added */
+    expect_has(fetch(&t, id, "POST http://127.0.0.1:%u/echo 00ff0d0a7f80fe", g_port),
+               "ok 201 00ff0d0a7f80fe\n");
+    expect_has(fetch(&t, id, "POST http://127.0.0.1:%u/echo 00", g_port), "X-Method: POST untyped");
+    expect_has(fetch(&t, id, "PUT http://127.0.0.1:%u/echo 41", g_port), "X-Method: PUT untyped");
+    expect_has(fetch(&t, id, "DELETE http://127.0.0.1:%u/echo", g_port), "X-Method: DELETE");
+    s = fetch(&t, id, "GET http://127.0.0.1:%u/binary", g_port);
+    assert_int_equal(strncmp(s, "ok 200 000102", 13), 0);
+    expect_has(s, "fdfeff\n");
+    /* HEAD: headers, no body; a redirect is not followed */
+    expect_has(fetch(&t, id, "HEAD http://127.0.0.1:%u/hello", g_port), "ok 200 \n");
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/redirect", g_port), "Location: /hello");
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/nothing", g_port), "ok 404 6e6f");
+    /* recorded: the request in, the response out */
+    evs = events_of(&t, id);
+    expect_has(evs, "\"function\":\"send-http\"");
+    verify_chain(&t, id);
+    rtt_stop(&t);
+    fds_back(fds);
+}
+
+static void test_failures(void **state)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE], grant[256];
+    unsigned dead = closed_port();
+    th_actor_status st;
+    th_error err;
+    int fds = fd_count();
+
+    (void)state;
+    rtt_start(&t, 2);
+    snprintf(grant, sizeof grant,
+             "allowed_hosts = [\"127.0.0.1\", \"*.invalid\"]\ntimeout_ms = 500\n"
+             "max_response_bytes = 100000");
+    spawn_fetcher(&t, "fetch", grant, id);
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", dead), "err GET http://127.0.0.1:");
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", dead), "Couldn't connect");
+    expect_has(fetch(&t, id, "GET http://no-such-host.invalid/"), "resolve");
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/slow", g_port), "timed out after 500 ms");
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/big", g_port),
+               "larger than max_response_bytes (100000 bytes)");
+    /* still fine after all that */
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
+    /* refusals before anything is sent */
+    expect_has(fetch(&t, id, "GET http://localhost:%u/hello", g_port), "host localhost port");
+    expect_has(fetch(&t, id, "GET http://127.0.0.2:%u/hello", g_port), "not in this actor's");
+    expect_has(fetch(&t, id, "GET ftp://127.0.0.1/x"), "err");
+    expect_has(fetch(&t, id, "GET file:///etc/passwd"), "err");
+    expect_has(fetch(&t, id, "G(T http://127.0.0.1/"), "bad method");
+    expect_has(fetch(&t, id, "GET not-a-url"), "err");
+    assert_int_equal(th_runtime_actor_status(t.rt, id, &st, &err), 0);
+    assert_int_equal(st, TH_ACTOR_RUNNING);
+    verify_chain(&t, id);
+    rtt_stop(&t);
+    fds_back(fds);
+}
+
+static void test_grants(void **state)
+{
+    rtt t;
+    char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE], c[TH_ACTOR_ID_SIZE], grant[128];
+
+    (void)state;
+    rtt_start(&t, 2);
+    spawn_fetcher(&t, "none", "", a);
+    expect_has(fetch(&t, a, "GET http://127.0.0.1:%u/hello", g_port),
+               "err the http-client handler of this actor allows no host");
+    spawn_fetcher(&t, "all", "allowed_hosts = [\"*\"]", b);
+    expect_has(fetch(&t, b, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
+    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1:%u\"]", g_port + 1);
+    spawn_fetcher(&t, "otherport", grant, c);
+    expect_has(fetch(&t, c, "GET http://127.0.0.1:%u/hello", g_port), "not in this actor's");
+    verify_chain(&t, a);
+    rtt_stop(&t);
+}
+
+/* Manifests: bad patterns are refused with the field named. */
+static void test_manifest_checks(void **state)
+{
+    static const char *const bad[] = {
+        "allowed_hosts = [\"exa mple.com\"]",
+        "allowed_hosts = [\"a.com:0\"]",
+        "allowed_hosts = [\"a.com:99999\"]",
+        "allowed_hosts = [\"*a.com\"]",
+        "allowed_hosts = \"a.com\"",
+        "timeout_ms = 0",
+        "max_response_bytes = -1",
+        "allowed_host = [\"a.com\"]",
+    };
+    rtt t;
+    char path[512];
+    th_spawn_opts o = {0};
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE];
+    FILE *f;
+
+    (void)state;
+    rtt_start(&t, 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/bad%zu.toml", t.home, i);
+        f = fopen(path, "w");
+        fprintf(f, "name = \"b\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
+                rtt_module("fetch_probe"), bad[i]);
+        fclose(f);
+        o.manifest_path = path;
+        assert_int_not_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+        assert_non_null(strstr(err.msg, "handler[0]"));
+    }
+    rtt_stop(&t);
+}
+
+/* A child's grant within its parent's (parent.wat spawns the manifest its
+ * initial state names; hostile.wat imports nothing). */
+static int family(rtt *t, const char *grant, const char *child_grant, th_error *err)
+{
+    char par[512], kid[2048], id[TH_ACTOR_ID_SIZE];
+    th_spawn_opts o = {0};
+    FILE *f;
+
+    snprintf(par, sizeof par, "%s/parent.toml", t->home);
+    f = fopen(par, "w");
+    fprintf(f,
+            "name = \"parent\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"runtime\"\n"
+            "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"filesystem\"\npath = "
+            "\"/\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
+            rtt_module("parent"), grant);
+    fclose(f);
+    snprintf(kid, sizeof kid,
+             "name = \"kid\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
+             rtt_module("hostile"), child_grant);
+    o.manifest_path = par;
+    o.initial_state = (const uint8_t *)kid;
+    o.initial_state_len = strlen(kid);
+    return th_runtime_spawn(t->rt, &o, id, err);
+}
+
+static void refused(rtt *t, const char *g, const char *cg, const char *why)
+{
+    th_error err;
+    int rc = family(t, g, cg, &err);
+
+    if (rc == 0 || strstr(err.msg, why) == NULL)
+        fail_msg("expected a refusal with '%s', got %d: %s", why, rc, rc ? err.msg : "");
+}
+
+static void accepted(rtt *t, const char *g, const char *cg)
+{
+    th_error err;
+
+    if (family(t, g, cg, &err) != 0)
+        fail_msg("expected the spawn to work: %s", err.msg);
+}
+
+static void test_subset(void **state)
+{
+    rtt t;
+
+    (void)state;
+    rtt_start(&t, 2);
+    accepted(&t, "allowed_hosts = [\"*\"]", "allowed_hosts = [\"a.com\", \"*.b.org:443\"]");
+    accepted(&t, "allowed_hosts = [\"*.b.org\"]",
+             "allowed_hosts = [\"x.b.org:8080\", \"*.c.b.org\"]");
+    accepted(&t, "allowed_hosts = [\"a.com\"]", "");
+    refused(&t, "allowed_hosts = [\"a.com\"]", "allowed_hosts = [\"*\"]",
+            "allowed_hosts lists \"*\", which the parent's allowed_hosts do not cover");
+    refused(&t, "allowed_hosts = [\"*.b.org\"]", "allowed_hosts = [\"b.org\"]", "\"b.org\"");
+    refused(&t, "allowed_hosts = [\"a.com:80\"]", "allowed_hosts = [\"a.com\"]", "\"a.com\"");
+    refused(&t, "", "allowed_hosts = [\"a.com\"]", "\"a.com\"");
+    refused(&t, "timeout_ms = 100", "timeout_ms = 200",
+            "timeout_ms = 200 exceeds the parent's 100");
+    refused(&t, "max_response_bytes = 10", "",
+            "max_response_bytes = 16777216 exceeds the parent's 10");
+    rtt_stop(&t);
+}
+
+/* Many requests at once from several actors on two workers: every one is
+ * answered, though each waits 1.5 s for the server (the actors wait, the
+ * workers do not). */
+typedef struct par {
+    rtt *t;
+    char id[TH_ACTOR_ID_SIZE];
+    char *answer;
+} par;
+
+static void *one(void *ud)
+{
+    par *p = ud;
+
+    p->answer = fetch(p->t, p->id, "GET http://127.0.0.1:%u/slow", g_port);
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    rtt t;
+    par p[8];
+    pthread_t th[8];
+    char grant[128];
+    int i;
+
+    (void)state;
+    rtt_start(&t, 2);
+    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1\"]");
+    for (i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        p[i].t = &t;
+        spawn_fetcher(&t, name, grant, p[i].id);
+    }
+    for (i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, one, &p[i]);
+    /* meanwhile another actor is served at once */
+    char other[TH_ACTOR_ID_SIZE];
+    spawn_fetcher(&t, "other", grant, other);
+    expect_has(fetch(&t, other, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
+    for (i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        expect_has(p[i].answer, "ok 200 6c617465");
+    }
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answers), cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_grants),  cmocka_unit_test(test_manifest_checks),
+        cmocka_unit_test(test_subset),  cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests(tests, server_up, server_down);
+}
