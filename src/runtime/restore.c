@@ -8,7 +8,8 @@
  *   - the base is its last event that sets the state: a result ("wasm-call"
  *     with its result, "wasm-result": the state it returned),
  *     "actor-spawned" / "actor-restarted" (the initial state; init still to
- *     run) or "actor-restored" (what the last restore gave it);
+ *     run), "actor-restored" (what the last restore gave it) or
+ *     "component-updated" (the state after a hot upgrade's migrate);
  *   - after the base, "init-skipped" means init is done, "actor-failed"
  *     that it failed for good (a supervisor's restart would be a later
  *     base), "actor-stopped" other than by a runtime shutdown that it
@@ -183,8 +184,8 @@ static int base_kind(const th_chain_event *e)
         return memmem(e->data, e->data_len, "\"result\":{", 10) != NULL ? B_RESULT : B_NONE;
     if (strcmp(e->type, "actor-spawned") == 0 || strcmp(e->type, "actor-restarted") == 0)
         return B_START;
-    if (strcmp(e->type, "actor-restored") == 0)
-        return B_RESTORED;
+    if (strcmp(e->type, "actor-restored") == 0 || strcmp(e->type, "component-updated") == 0)
+        return B_RESTORED; /* {"state"} (and "init" for a restore) */
     return B_NONE;
 }
 
