@@ -402,7 +402,7 @@ int rt_spec_load_recorded(rt_runtime *rt, const char *text, const char *base_dir
     if ((rc = rt_component_module(rt, hash, &s->module, err)) != 0)
         goto fail;
     memcpy(s->component, hash, sizeof s->component);
-    if ((rc = check_exports(s->module, err)) != 0 ||
+    if ((rc = rt_spec_check_exports(s->module, err)) != 0 ||
         (rc = rt_capability_check(rt, s->module, s->handlers, err)) != 0) {
         th_error_prefix(err, "actor %s (component %.16s)", s->name, hash);
         goto fail;
