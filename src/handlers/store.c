@@ -14,6 +14,8 @@
  * completion wakes the actor with the result (RT_WAIT_RESULT), recorded
  * then.  Other actors run on in the meantime.
  */
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -88,6 +90,10 @@ enum {
 typedef struct st_job {
     rt_result base;
     uv_work_t work;
+    /* 1 handed to the pool, 2 written: release/acquire pairs that order
+     * the job's fields across libuv's hand-offs (whose own synchronization
+     * ThreadSanitizer cannot see) */
+    atomic_int stage;
     int kind; /* W_* */
     rt_runtime *rt;
     rt_actor *a; /* reference held until the job is freed (the refund) */
@@ -147,12 +153,20 @@ static void job_release(rt_result *r)
     job_free((st_job *)r);
 }
 
+/* The job of a uv_work_t (by address: nothing is read before `stage`). */
+static st_job *job_of(uv_work_t *w)
+{
+    return (st_job *)(void *)((char *)w - offsetof(st_job, work));
+}
+
 /* The thread pool: the write itself. */
 static void job_run(uv_work_t *w)
 {
-    st_job *j = w->data;
-    th_store *st = j->rt->store;
+    st_job *j = job_of(w);
+    th_store *st;
 
+    (void)atomic_load_explicit(&j->stage, memory_order_acquire);
+    st = j->rt->store;
     th_error_clear(&j->e);
     switch (j->kind) {
     case W_NEW: j->rc = th_store_new(st, j->sid, &j->e); break;
@@ -172,6 +186,7 @@ static void job_run(uv_work_t *w)
         break;
     default: j->rc = th_store_replace_at_label(st, j->store_id, j->label, j->hash, &j->e); break;
     }
+    atomic_store_explicit(&j->stage, 2, memory_order_release);
 }
 
 /* The outcome as the call's result, then the wake (any thread). */
@@ -211,8 +226,9 @@ static void job_finish(st_job *j)
 
 static void job_done(uv_work_t *w, int status)
 {
-    st_job *j = w->data;
+    st_job *j = job_of(w);
 
+    (void)atomic_load_explicit(&j->stage, memory_order_acquire);
     if (status != 0) {
         j->rc = TH_ECLOSED;
         th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");
@@ -225,7 +241,7 @@ static void job_start(struct uv_loop_s *loop, void *ud)
 {
     st_job *j = ud;
 
-    j->work.data = j;
+    atomic_store_explicit(&j->stage, 1, memory_order_release);
     if (loop == NULL || uv_queue_work(loop, &j->work, job_run, job_done) != 0) {
         j->rc = TH_ECLOSED;
         th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");

@@ -6,6 +6,7 @@
  * capability check at spawn.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -356,7 +357,8 @@ static void test_store_iface(void **unused)
 typedef struct store_call {
     rtt *t;
     const char *id;
-    char *answer;
+    char *answer;     /* read after the join */
+    atomic_bool done; /* the answer has come */
 } store_call;
 
 static void *store_call_main(void *arg)
@@ -364,6 +366,7 @@ static void *store_call_main(void *arg)
     store_call *c = arg;
 
     c->answer = cmd(c->t, c->id, "store");
+    atomic_store(&c->done, true);
     return NULL;
 }
 
@@ -399,9 +402,13 @@ static void test_store_write_off_worker(void **unused)
     spawn_probe(&t, probe_manifest(&t, "other", NULL, 0), o);
     snprintf(path, sizeof path, "%s/theater.db", t.home);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 30000); /* the chain's writer commits too */
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     before = calls_of(&t, w);
-    c = (store_call){&t, w, NULL};
+    c.t = &t;
+    c.id = w;
+    c.answer = NULL;
+    atomic_init(&c.done, false);
     assert_int_equal(pthread_create(&th, NULL, store_call_main, &c), 0);
     /* the writer's handle-request has started (and reached its first write) */
     for (i = 0; i < 1000 && calls_of(&t, w) == before; i++)
@@ -414,7 +421,7 @@ static void test_store_write_off_worker(void **unused)
     assert_int_equal(rc, 0);
     assert_true(len > 3 && memcmp(resp, "ok ", 3) == 0);
     free(resp);
-    assert_null(c.answer); /* the write still waits for the lock */
+    assert_false(atomic_load(&c.done)); /* the write still waits for the lock */
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     pthread_join(th, NULL);
