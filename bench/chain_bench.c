@@ -437,7 +437,7 @@ int main(int argc, char **argv)
     uint64_t events, bevents, t0;
     double secs, bsecs, vsecs, sat_rate, paced_rate, paced_p99, normal_rate, normal_p99;
     char what[96];
-    int i, quick = 0, append_only = 0;
+    int i, quick = 0, append_only = 0, store_only = 0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -460,10 +460,12 @@ int main(int argc, char **argv)
             quick = 1;
         else if (strcmp(argv[i], "--append-only") == 0)
             append_only = 1;
+        else if (strcmp(argv[i], "--store-only") == 0)
+            store_only = 1;
         else {
             fprintf(stderr, "usage: chain_bench [--seconds S] [--paced-seconds S] [--wal-mib M] "
                             "[--actors N] [--threads P] [--rate R] [--dir DIR] [--no-fsync] "
-                            "[--quick] [--append-only]\n");
+                            "[--quick] [--append-only] [--store-only]\n");
             return 2;
         }
     }
@@ -487,6 +489,13 @@ int main(int argc, char **argv)
            opt.no_fsync ? "synchronous=NORMAL (no fsync per commit)" : "fsync on every commit",
            sysconf(_SC_NPROCESSORS_ONLN));
 
+    if (store_only) {
+        bench_store(tmpl, quick ? 5000 : 20000);
+        rm_rf(tmpl);
+        free(samples);
+        free(names);
+        return 0;
+    }
     /* 1a. Saturated. */
     snprintf(home, sizeof home, "%s/home-saturated", tmpl);
     c = open_chain(home, opt.no_fsync);

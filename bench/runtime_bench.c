@@ -11,12 +11,22 @@
  *                   (message-server send, handled by handle-send)
  *   round trip      request/reply between two actors: median over 20
  *                   batches of the mean round trip of 2,000 requests
+ *   scaling         the one-way figure with 2 workers over the same with
+ *                   1 worker (independent pairs; Erlang: +S 2 over +S 1)
+ *   million         (only with --million [N]) N idle actors (default
+ *                   1,000,000) spawned, each sent one message, and stopped,
+ *                   in one process: time of each phase and peak RSS
+ *
+ * Besides wall-clock figures, it prints the CPU time the whole process
+ * spent per message and per round trip (all threads: workers, recorder,
+ * chain writer), which a loaded machine disturbs much less.
  *
  * The actor is bench/runtime_actor.wat.  Requirements (issue "Actor
  * runtime"): spawn <= 20 us, <= 32 KiB per idle actor, >= 300,000
  * messages/s, round trip <= 5 us; the program prints PASS/FAIL per figure.
  *
- *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]
+ *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt|scaling]
+ *                 [--million [N]]
  */
 #include <pthread.h>
 #include <sys/resource.h>
@@ -219,14 +229,14 @@ static void send_cmd(bench *b, const char *id, char op, uint32_t n)
         die("send", &err);
 }
 
-static double bench_oneway(int pairs, uint32_t n)
+static double bench_oneway(int pairs, uint32_t n, unsigned workers)
 {
     bench b;
     char rx[8][TH_ACTOR_ID_SIZE], tx[8][TH_ACTOR_ID_SIZE];
     double t0, t1, c0;
     int i;
 
-    bench_start(&b, 2);
+    bench_start(&b, workers);
     for (i = 0; i < pairs; i++) {
         spawn(&b, NULL, rx[i]);
         spawn(&b, rx[i], tx[i]);
@@ -273,37 +283,103 @@ static double bench_roundtrip(int batches, uint32_t n)
     return m;
 }
 
-/* Run the Erlang version; fills the four figures (NAN-like -1 if absent). */
-static void run_erlang(bool quick, double out[4])
+/* Peak resident set of the process (VmHWM), in KiB; -1 if unknown. */
+static long peak_rss_kib(void)
 {
-    char cmd[1024], line[256], name[64];
-    const char *keys[4] = {"spawn_median_us", "bytes_per_idle_process", "oneway_msgs_per_s",
-                           "roundtrip_median_us"};
+    char line[256];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+/* N idle actors: spawn them all, send each one message, stop them all.
+ * Prints the time of each phase and the peak RSS. */
+static void bench_million(unsigned n)
+{
+    bench b;
+    char(*ids)[TH_ACTOR_ID_SIZE] = malloc((size_t)n * sizeof *ids);
+    double t0, t_spawn, t_send, t_stop;
+    th_error err;
+    unsigned i;
+
+    if (ids == NULL) {
+        fprintf(stderr, "runtime_bench: out of memory for %u ids\n", n);
+        exit(1);
+    }
+    bench_start(&b, 2);
+    t0 = now_us();
+    for (i = 0; i < n; i++)
+        spawn(&b, NULL, ids[i]);
+    t_spawn = now_us() - t0;
+    t0 = now_us();
+    for (i = 0; i < n; i++) {
+        static const uint8_t one = 'x';
+        while (th_runtime_send(b.rt, ids[i], &one, 1, &err) != 0) {
+            if (err.code != TH_EBUSY)
+                die("send", &err);
+            usleep(100);
+        }
+    }
+    t_send = now_us() - t0;
+    t0 = now_us();
+    for (i = 0; i < n; i++)
+        if (th_runtime_stop(b.rt, ids[i], &err) != 0)
+            die("stop", &err);
+    t_stop = now_us() - t0;
+    printf("%u idle actors: spawn %.2f s (%.2f us each), one message each %.2f s, "
+           "stop %.2f s; total %.2f s; peak RSS %.1f MiB (peak / N: %.0f bytes per actor)\n",
+           n, t_spawn / 1e6, t_spawn / n, t_send / 1e6, t_stop / 1e6,
+           (t_spawn + t_send + t_stop) / 1e6, peak_rss_kib() / 1024.0, peak_rss_kib() * 1024.0 / n);
+    fflush(stdout);
+    bench_stop(&b);
+    free(ids);
+}
+
+enum { E_SPAWN, E_BYTES, E_ONEWAY, E_RTT, E_NKEYS };
+
+/* Run the Erlang version (bench/erlang/runtime_bench.erl) with `sched`
+ * schedulers in `mode` (full, quick, oneway, million N); fills the
+ * figures it prints (-1 where absent) and echoes its "million" line.
+ * False if erl is not installed. */
+static bool run_erlang(const char *mode, int sched, double out[E_NKEYS])
+{
+    static const char *const keys[E_NKEYS] = {"spawn_median_us", "bytes_per_idle_process",
+                                              "oneway_msgs_per_s", "roundtrip_median_us"};
+    char cmd[1024], line[512], name[64];
     double v;
     FILE *p;
     int i;
 
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < E_NKEYS; i++)
         out[i] = -1;
-    if (system("command -v erl >/dev/null 2>&1 && command -v erlc >/dev/null 2>&1") != 0) {
-        printf("(erl not installed: no Erlang baseline)\n");
-        return;
-    }
+    if (system("command -v erl >/dev/null 2>&1 && command -v erlc >/dev/null 2>&1") != 0)
+        return false;
     snprintf(cmd, sizeof cmd,
              "d=$(mktemp -d) && erlc -o \"$d\" '%s/erlang/runtime_bench.erl' && "
-             "erl +S 2 -noshell -pa \"$d\" -run runtime_bench main %s -s init stop; rm -rf \"$d\"",
-             THEATER_BENCH_SRC_DIR, quick ? "quick" : "full");
+             "erl +S %d +P 2000000 -noshell -pa \"$d\" -run runtime_bench main %s -s init stop; "
+             "rm -rf \"$d\"",
+             THEATER_BENCH_SRC_DIR, sched, mode);
     p = popen(cmd, "r");
     if (p == NULL)
-        return;
+        return false;
     while (fgets(line, sizeof line, p) != NULL) {
+        if (strncmp(line, "million ", 8) == 0)
+            printf("erlang: %s", line + 8);
         if (sscanf(line, "%63s %lf", name, &v) != 2)
             continue;
-        for (i = 0; i < 4; i++)
+        for (i = 0; i < E_NKEYS; i++)
             if (strcmp(name, keys[i]) == 0)
                 out[i] = v;
     }
     pclose(p);
+    return true;
 }
 
 static void row(const char *what, const char *unit, double ours, double erl, double limit,
@@ -322,9 +398,10 @@ static void row(const char *what, const char *unit, double ours, double erl, dou
 
 int main(int argc, char **argv)
 {
-    bool quick = false, erlang = true;
+    bool quick = false, erlang = true, have_erl = false;
     const char *only = NULL;
-    double spawn_us, bytes, msgs, rtt, erl[4];
+    double spawn_us, bytes, msgs, rtt, one = 0, erl[E_NKEYS], erl1[E_NKEYS];
+    unsigned million = 0;
     int i;
 
     for (i = 1; i < argc; i++) {
@@ -334,31 +411,64 @@ int main(int argc, char **argv)
             erlang = false;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
+        else if (strcmp(argv[i], "--million") == 0)
+            million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(
-                stderr,
-                "usage: runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt]\n");
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] "
+                            "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
             return 2;
         }
+    }
+    if (million > 0) {
+        printf("runtime_bench: %u idle actors, chain recording on; 2 workers\n", million);
+        bench_million(million);
+        if (erlang) {
+            char mode[64];
+            snprintf(mode, sizeof mode, "million %u", million);
+            if (!run_erlang(mode, 2, erl))
+                printf("(erl not installed: no Erlang baseline)\n");
+        }
+        return 0;
     }
     printf("runtime_bench: chain recording on; 2 workers; actor %s\n", THEATER_BENCH_ACTOR);
 #define RUN(name) (only == NULL || strcmp(only, name) == 0)
     spawn_us = RUN("spawn") ? bench_spawn(quick ? 2000 : 5000) : 0;
     bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000) : 0;
-    msgs = RUN("oneway") ? bench_oneway(4, quick ? 50000 : 250000) : 0;
+    msgs = RUN("oneway") || RUN("scaling") ? bench_oneway(4, quick ? 50000 : 250000, 2) : 0;
     rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
-    if (erlang)
-        run_erlang(quick, erl);
-    else
-        for (i = 0; i < 4; i++)
-            erl[i] = -1;
+    if (RUN("scaling")) {
+        double cpu2 = g_oneway_cpu;
+        one = bench_oneway(4, quick ? 50000 : 250000, 1);
+        g_oneway_cpu = cpu2;
+    }
+    for (i = 0; i < E_NKEYS; i++)
+        erl[i] = erl1[i] = -1;
+    if (erlang) {
+        have_erl = run_erlang(quick ? "quick" : "full", 2, erl);
+        if (have_erl && RUN("scaling"))
+            run_erlang(quick ? "oneway_quick" : "oneway", 1, erl1);
+        if (!have_erl)
+            printf("(erl not installed: no Erlang baseline)\n");
+    }
     printf("\n%-30s %14s %14s %10s   %s\n", "benchmark", "theater", "erlang", "ratio",
-           "requirement");
-    row("spawn + init median (us)", "us", spawn_us, erl[0], 20, true);
-    row("bytes per idle actor", "bytes", bytes, erl[1], 32768, true);
-    row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[2], 300000, false);
-    row("request/reply median (us)", "us", rtt, erl[3], 5, true);
-    printf("(ratio: how many times Erlang is better; the requirement column is the issue's)\n");
+           "requirement (issue 12)");
+    if (RUN("spawn"))
+        row("spawn + init median (us)", "us", spawn_us, erl[E_SPAWN], 4, true);
+    if (RUN("memory"))
+        row("bytes per idle actor", "bytes", bytes, erl[E_BYTES], 5120, true);
+    if (RUN("oneway") || RUN("scaling"))
+        row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[E_ONEWAY], 1000000, false);
+    if (RUN("rtt"))
+        row("request/reply median (us)", "us", rtt, erl[E_RTT], 2, true);
+    if (RUN("scaling") && one > 0) {
+        double e = erl[E_ONEWAY] > 0 && erl1[E_ONEWAY] > 0 ? erl[E_ONEWAY] / erl1[E_ONEWAY] : -1;
+        printf("%-30s %14.2f %14s %10s   %s >= 1.7x (1 worker: %.0f msgs/s)\n",
+               "2 workers over 1 (one-way)", msgs / one, e > 0 ? "" : "-", "",
+               msgs / one >= 1.7 ? "PASS" : "FAIL", one);
+        if (e > 0)
+            printf("%-30s %14s %14.2f\n", "  erlang +S 2 over +S 1", "", e);
+    }
+    printf("(ratio: how many times Erlang is better)\n");
     if (msgs > 0 || rtt > 0)
         printf("\nCPU time of the whole process (all threads), steady under load:\n");
     if (msgs > 0)

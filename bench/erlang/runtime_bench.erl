@@ -5,12 +5,21 @@
 %%   memory           bytes per idle process over 100,000 processes
 %%   one-way          messages/s between 4 sender/receiver pairs
 %%   round trip       median over 20 batches of the mean request/reply time
+%%   (mode oneway / oneway_quick: the one-way figure alone, for scaling)
+%%   (mode million N: N idle processes spawned, each sent one message, and
+%%    stopped; the time of each phase and the peak RSS, on one line)
 %% Output: one "name value" line per figure.
 -module(runtime_bench).
 -export([main/0, main/1]).
 
 main() -> main(["full"]).
 
+main(["oneway"]) ->
+    io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, 250000)]);
+main(["oneway_quick"]) ->
+    io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, 50000)]);
+main(["million", N]) ->
+    million_bench(list_to_integer(N));
 main([Mode]) ->
     Quick = Mode =:= "quick",
     io:format("spawn_median_us ~.3f~n", [spawn_bench(if Quick -> 2000; true -> 5000 end)]),
@@ -88,3 +97,36 @@ client(Parent, Srv) ->
         {go, N} -> ask(Srv, N), Parent ! batch_done, client(Parent, Srv);
         stop -> ok
     end.
+
+%% Peak resident set of the emulator (VmHWM), in KiB.
+peak_rss_kib() ->
+    {ok, Bin} = file:read_file("/proc/self/status"),
+    Lines = string:split(binary_to_list(Bin), "\n", all),
+    case [L || L <- Lines, string:prefix(L, "VmHWM:") =/= nomatch] of
+        [L | _] -> list_to_integer(hd(string:lexemes(string:prefix(L, "VmHWM:"), " \tkB")));
+        [] -> -1
+    end.
+
+counter(Parent, Ref) -> Parent ! {Ref, started}, counter_loop(0).
+counter_loop(N) -> receive stop -> ok; _ -> counter_loop(N + 1) end.
+
+million_bench(N) ->
+    Self = self(),
+    T0 = now_us(),
+    Ps = [begin
+              Ref = make_ref(),
+              P = spawn(fun() -> counter(Self, Ref) end),
+              receive {Ref, started} -> P end
+          end || _ <- lists:seq(1, N)],
+    T1 = now_us(),
+    [P ! x || P <- Ps],
+    T2 = now_us(),
+    Mons = [monitor(process, P) || P <- Ps],
+    [P ! stop || P <- Ps],
+    [receive {'DOWN', M, process, _, _} -> ok end || M <- Mons],
+    T3 = now_us(),
+    Rss = peak_rss_kib(),
+    io:format("million ~B idle processes: spawn ~.2f s (~.2f us each), one message each ~.2f s, "
+              "stop ~.2f s; total ~.2f s; peak RSS ~.1f MiB (peak / N: ~B bytes per process)~n",
+              [N, (T1 - T0) / 1.0e6, (T1 - T0) / N, (T2 - T1) / 1.0e6, (T3 - T2) / 1.0e6,
+               (T3 - T0) / 1.0e6, Rss / 1024, round(Rss * 1024 / N)]).

@@ -20,9 +20,13 @@
  * Appending (hashing, linking, queueing for the chain's writer) costs a few
  * microseconds, so it is not done on the actor's thread: rt_record copies
  * the event into an MPSC queue and the recorder thread appends events in
- * queue order (so each actor's events keep their order).  The recorder
- * spins briefly before sleeping, so a busy runtime hands events over
- * without waking anybody.  Subscribers (th_runtime_subscribe) hear each
+ * queue order (so each actor's events keep their order).  Wake-ups are
+ * batched: a recorder with nothing to do naps (REC_NAP_NS) and is woken
+ * early only when REC_NAP_WAKE_ITEMS events are waiting or someone flushes,
+ * so a steady trickle of events (a request/reply, a spawn) costs no
+ * thread wake-up per event; after REC_NAPS_BEFORE_SLEEP naps without work
+ * it sleeps until the next event wakes it (an idle runtime does not poll).
+ * Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
  *
@@ -80,7 +84,11 @@ typedef struct rec_item {
     uint8_t data[];
 } rec_item;
 
-#define REC_SPIN_NS 50000u /* poll this long before sleeping */
+#define REC_NAP_NS 1000000u       /* a napping recorder looks again after this */
+#define REC_NAP_WAKE_ITEMS 256u   /* ...or is woken when this many events wait */
+#define REC_NAPS_BEFORE_SLEEP 50u /* naps without work before sleeping until woken */
+
+enum { REC_AWAKE = 0, REC_NAPPING, REC_SLEEPING };
 
 typedef struct rt_recorder {
     rt_runtime *rt;
@@ -89,7 +97,7 @@ typedef struct rt_recorder {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* the recorder sleeps here */
     pthread_cond_t done; /* flushers wait here */
-    atomic_bool sleeping;
+    atomic_int state;    /* REC_AWAKE, REC_NAPPING, REC_SLEEPING */
     atomic_bool stop;
     atomic_int flushers;
     atomic_size_t bytes; /* queued, for back-pressure */
@@ -300,11 +308,27 @@ static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_
     notify(a, type, data, len, &r);
 }
 
+/* Wake the recorder if it sleeps, or if it naps and `urgent` (events pile
+ * up, someone waits for them). */
+static void rec_poke(rt_recorder *rec, bool urgent)
+{
+    int st = atomic_load(&rec->state);
+
+    if (st == REC_SLEEPING || (st == REC_NAPPING && urgent)) {
+        pthread_mutex_lock(&rec->lock);
+        pthread_cond_signal(&rec->wake);
+        pthread_mutex_unlock(&rec->lock);
+    }
+}
+
 static void *recorder_main(void *arg)
 {
     rt_recorder *rec = arg;
     rt_node *n;
-    uint64_t idle_since = 0;
+    unsigned naps = 0;
+    struct timespec ts;
+    uint64_t t;
+    int st;
 
     for (;;) {
         if ((n = rt_mpsc_pop(&rec->q)) != NULL) {
@@ -314,7 +338,7 @@ static void *recorder_main(void *arg)
             atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
             rt_actor_release(it->a);
             base_block_free(it, sizeof *it + it->len);
-            idle_since = 0;
+            naps = 0;
             if (atomic_load(&rec->flushers) > 0) {
                 pthread_mutex_lock(&rec->lock);
                 pthread_cond_broadcast(&rec->done);
@@ -328,19 +352,24 @@ static void *recorder_main(void *arg)
         }
         if (atomic_load(&rec->stop))
             break;
-        if (idle_since == 0)
-            idle_since = rt_now_ns();
-        if (rt_now_ns() - idle_since < REC_SPIN_NS) {
-            sched_yield();
-            continue;
-        }
         pthread_mutex_lock(&rec->lock);
-        atomic_store(&rec->sleeping, true);
-        if (rt_mpsc_count(&rec->q) == 0 && !atomic_load(&rec->stop))
-            pthread_cond_wait(&rec->wake, &rec->lock);
-        atomic_store(&rec->sleeping, false);
+        st = naps < REC_NAPS_BEFORE_SLEEP ? REC_NAPPING : REC_SLEEPING;
+        /* the state is published before the queue is looked at again; a
+         * producer pushes before it reads the state (both seq_cst) */
+        atomic_store(&rec->state, st);
+        if (rt_mpsc_count(&rec->q) == 0 && !atomic_load(&rec->stop)) {
+            if (st == REC_NAPPING) {
+                t = rt_now_ns() + REC_NAP_NS;
+                ts.tv_sec = (time_t)(t / 1000000000u);
+                ts.tv_nsec = (long)(t % 1000000000u);
+                pthread_cond_timedwait(&rec->wake, &rec->lock, &ts);
+            } else {
+                pthread_cond_wait(&rec->wake, &rec->lock);
+            }
+        }
+        atomic_store(&rec->state, REC_AWAKE);
         pthread_mutex_unlock(&rec->lock);
-        idle_since = 0;
+        naps++;
     }
     return NULL;
 }
@@ -348,15 +377,19 @@ static void *recorder_main(void *arg)
 static int recorder_start(rt_runtime *rt, th_error *err)
 {
     rt_recorder *rec = calloc(1, sizeof *rec);
+    pthread_condattr_t ca;
 
     if (rec == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     rec->rt = rt;
     rt_mpsc_init(&rec->q);
     pthread_mutex_init(&rec->lock, NULL);
-    pthread_cond_init(&rec->wake, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* naps are timed by rt_now_ns */
+    pthread_cond_init(&rec->wake, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&rec->done, NULL);
-    atomic_init(&rec->sleeping, false);
+    atomic_init(&rec->state, REC_AWAKE);
     atomic_init(&rec->stop, false);
     atomic_init(&rec->flushers, 0);
     atomic_init(&rec->bytes, 0);
@@ -510,11 +543,8 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         memcpy(it->data, data, len);
     atomic_fetch_add(&rec->bytes, sizeof *it + len);
     rt_mpsc_push(&rec->q, &it->node);
-    if (atomic_load(&rec->sleeping)) {
-        pthread_mutex_lock(&rec->lock);
-        pthread_cond_signal(&rec->wake);
-        pthread_mutex_unlock(&rec->lock);
-    }
+    rec_poke(rec, rt_mpsc_count(&rec->q) >= REC_NAP_WAKE_ITEMS ||
+                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
     /* back-pressure: recording may not fall behind without bound; behind
      * a stalled writer the wait is bounded like stall_wait's */
     uint64_t since = 0;
@@ -533,6 +563,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         } else {
             since = 0;
         }
+        rec_poke(rec, true);
         nanosleep(&ts, NULL);
     }
 }
@@ -575,7 +606,7 @@ int rt_record_flush(rt_actor *a, th_error *err)
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
         pthread_mutex_lock(&rec->lock);
         atomic_fetch_add(&rec->flushers, 1);
-        if (atomic_load(&rec->sleeping))
+        if (atomic_load(&rec->state) != REC_AWAKE)
             pthread_cond_signal(&rec->wake);
         while (atomic_load(&a->rec_done) < target)
             pthread_cond_wait(&rec->done, &rec->lock);
