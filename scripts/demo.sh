@@ -6,7 +6,8 @@
 # system via `theater run`: a worker crashes and is restarted, and every
 # chain verifies.  Part 3: the live system: `theater server`, the supervisor
 # deployed with `theater start`, listed, sent messages, its events followed
-# live through a crash and a restart, and the daemon shut down.
+# live through a crash and a restart, an actor serving HTTP to curl
+# (examples/actors/notes), and the daemon shut down.
 #
 #   scripts/demo.sh [BUILD]      (default build/)
 set -u
@@ -193,6 +194,37 @@ echo "The crashed worker's own chain records its failure and its restart:"
 echo
 run "$THEATER" events "$CRASHED" --type actor-failed
 run "$THEATER" events "$CRASHED" --type actor-restarted
+
+# ---- an actor that serves HTTP ------------------------------------------
+NOTES="$BUILD/examples/actors/notes.toml"
+if [ -f "$NOTES" ] && command -v curl >/dev/null 2>&1; then
+    echo "An actor can serve HTTP itself (the http-framework handler): the notes"
+    echo "example keeps notes in its state and answers JSON on 127.0.0.1:8089."
+    echo "Each request is a call of its handle-request export, run in its turn and"
+    echo "recorded on its chain."
+    echo
+    echo "\$ $THEATER start $NOTES"
+    NOTES_ID=$("$THEATER" start "$NOTES")
+    echo "$NOTES_ID"
+    echo
+    i=0
+    until curl -s -o /dev/null http://127.0.0.1:8089/notes; do
+        i=$((i + 1))
+        if [ $i -gt 50 ]; then
+            echo "demo: the notes actor does not answer on 8089" >&2
+            break
+        fi
+        sleep 0.05
+    done
+    run curl -s -w '\n' -X POST --data 'water the plants' http://127.0.0.1:8089/notes
+    run curl -s -w '\n' -X POST --data 'call the plumber' http://127.0.0.1:8089/notes
+    run curl -s -w '\n' http://127.0.0.1:8089/notes
+    run curl -s -w '\n' -i http://127.0.0.1:8089/admin/whoami
+    echo "The requests and answers, from the actor's chain:"
+    echo
+    "$THEATER" events "$NOTES_ID" --type wasm-call | grep -c handle-request | sed 's/^/  handle-request calls recorded: /'
+    echo
+fi
 
 echo "Shut the daemon down (SIGTERM): it stops every actor, children first,"
 echo "records each stop, flushes the chains and removes its socket."

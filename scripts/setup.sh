@@ -8,7 +8,25 @@ set -eu
 PACKAGES="build-essential cmake ninja-build pkg-config clang lld
 libsqlite3-dev libssl-dev libuv1-dev libjansson-dev libcurl4-openssl-dev
 libcmocka-dev libmicrohttpd-dev curl wasi-libc libclang-rt-14-dev-wasm32 wabt erlang-base
-zsh fish python3 clang-format"
+zsh fish python3 clang-format
+libh2o-dev libwslay-dev nodejs"
+
+# npm packages the tests use (installed globally; tests find them through
+# NODE_PATH=$(npm root -g)): `ws`, a WebSocket client for the
+# http-framework tests.
+NPM_PACKAGES="ws@8"
+
+npm_setup() {
+    command -v npm >/dev/null 2>&1 || return 0
+    root=$(npm root -g)
+    for p in $NPM_PACKAGES; do
+        name=${p%@*}
+        if [ ! -d "$root/$name" ]; then
+            echo "setup: npm install -g $p"
+            $SUDO npm install -g -q "$p" || return 1
+        fi
+    done
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -17,8 +35,16 @@ for p in $PACKAGES; do
     fi
 done
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo"
+fi
+
 if [ -z "$missing" ]; then
     echo "setup: all packages present"
+    if [ "${THEATER_NO_INSTALL:-0}" != "1" ]; then
+        npm_setup
+    fi
     exit 0
 fi
 
@@ -44,3 +70,4 @@ $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
 echo "setup: installed$missing"
+npm_setup

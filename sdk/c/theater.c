@@ -436,6 +436,16 @@ static void call_end(void)
     scope.done = scope.len;
 }
 
+void ta_export_begin(void)
+{
+    call_begin();
+}
+
+void ta_export_end(void)
+{
+    call_end();
+}
+
 void ta__post_return(void *ret_area)
 {
     (void)ret_area;

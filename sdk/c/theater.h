@@ -391,6 +391,14 @@ void *ta__call_process_exit(ta_process_exit_fn fn, uint32_t s_some, const uint8_
 /* Post-return: frees the finished call's scoped memory. */
 void ta__post_return(void *ret_area);
 
+/* For an export written by hand (an interface without a TA_ macro, such as
+ * http-handlers; examples/actors/notes): call ta_export_begin() on entry
+ * and ta_export_end() before returning the result area, and export its
+ * post-return ("cabi_post_<export>") calling ta__post_return.  Between the
+ * two, everything call-scoped stays valid; after the post-return it goes. */
+void ta_export_begin(void);
+void ta_export_end(void);
+
 #define TA__EXPORT(name) __attribute__((export_name(name), visibility("default")))
 #define TA__IFACE(i) "theater:simple/" i
 

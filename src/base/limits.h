@@ -82,6 +82,18 @@
 #define TH_MANIFEST_MAX_MAILBOX_BYTES (1024ull * 1024u * 1024u)
 #define TH_MANIFEST_DEFAULT_STORE_BYTES (256ull * 1024u * 1024u)
 #define TH_MANIFEST_MAX_STORE_BYTES (1ull << 40)
+/* http-framework grant (src/runtime/manifest.c, src/handlers/http_*.c). */
+#define TH_HTTPD_MAX_PORT_RANGES 1024u                    /* allowed_ports entries */
+#define TH_HTTPD_DEFAULT_MAX_BODY (16ull * 1024u * 1024u) /* request body */
+#define TH_HTTPD_MAX_BODY_BYTES (1024ull * 1024u * 1024u) /* largest grant */
+#define TH_HTTPD_DEFAULT_MAX_CONNECTIONS 1024u            /* per server */
+#define TH_HTTPD_MAX_CONNECTIONS 65536u
+#define TH_HTTPD_DEFAULT_MAX_QUEUED 1024u /* requests waiting for the actor */
+#define TH_HTTPD_MAX_QUEUED 1000000u
+#define TH_HTTPD_DEFAULT_TIMEOUT_MS 30000u              /* for the actor's answer */
+#define TH_HTTPD_MAX_SERVERS 64u                        /* servers of one actor */
+#define TH_HTTPD_MAX_ROUTES 4096u                       /* routes + middleware of one actor */
+#define TH_HTTPD_MAX_WS_MESSAGE (16ull * 1024u * 1024u) /* inbound WebSocket message */
 /* [supervision] defaults: Erlang/OTP's restart intensity (1 in 5 s). */
 #define TH_MANIFEST_DEFAULT_MAX_RESTARTS 1u
 #define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u

@@ -23,21 +23,33 @@ rt_hstate *rt_hstate_get(rt_actor *a)
 
 static void free_actor_state(rt_actor *a)
 {
+    rt_hstate *s = a->hstate;
+
+    if (s != NULL)
+        hf_actor_end(s->http); /* (normally done already by actor_ended) */
     rt_process_free_state(a);
     free(a->hstate);
     a->hstate = NULL;
 }
 
+/* The actor's instance ended (failed, stopped, restarts): what the
+ * handlers run for it outside ends too. */
 static void actor_ended(rt_actor *a)
 {
+    rt_hstate *s = a->hstate;
+
     rt_http_client_ended(a);
     rt_process_ended(a);
+    if (s != NULL && s->http != NULL) {
+        hf_actor_end(s->http); /* its servers close */
+        s->http = NULL;
+    }
 }
 
 static const rt_iface *const builtin_ifaces[] = {
     &rt_iface_runtime,     &rt_iface_message_server, &rt_iface_supervisor,  &rt_iface_store,
     &rt_iface_timing,      &rt_iface_random,         &rt_iface_environment, &rt_iface_filesystem,
-    &rt_iface_http_client, &rt_iface_process,
+    &rt_iface_http_client, &rt_iface_http_framework, &rt_iface_process,
 };
 
 static const th_handler_set builtin = {builtin_ifaces,

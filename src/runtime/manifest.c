@@ -34,11 +34,13 @@ static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
 
 /* Fields each handler accepts besides `type` (NULL-terminated).  A new
  * handler setting is added here and checked in check_handler(). */
-static const char *const handler_fields[RT_MANIFEST_H_COUNT][5] = {
+static const char *const handler_fields[RT_MANIFEST_H_COUNT][7] = {
     [RT_MANIFEST_H_RANDOM] = {"seed", NULL},
     [RT_MANIFEST_H_ENVIRONMENT] = {"allowed_vars", NULL},
     [RT_MANIFEST_H_FILESYSTEM] = {"path", NULL},
     [RT_MANIFEST_H_HTTP_CLIENT] = {"allowed_hosts", "timeout_ms", "max_response_bytes", NULL},
+    [RT_MANIFEST_H_HTTP_FRAMEWORK] = {"host", "allowed_ports", "max_body_bytes", "max_connections",
+                                      "max_queued", "request_timeout_ms", NULL},
     [RT_MANIFEST_H_PROCESS] = {"max_processes", "max_output_buffer", "allowed_programs",
                                "allowed_paths", NULL},
 };
@@ -550,6 +552,79 @@ static int check_fs_path(mctx *c, const toml_value *h, const char *prefix)
     return rc;
 }
 
+/* One entry of http-framework.allowed_ports: a port (1-65535) or a string
+ * "LOW-HIGH" with LOW <= HIGH. */
+static int port_entry(mctx *c, const toml_value *v, const char *prefix, size_t i,
+                      rt_port_range *out)
+{
+    unsigned lo, hi;
+    int end = 0;
+
+    if (v->type == TOML_INTEGER && v->u.i >= 1 && v->u.i <= 65535) {
+        out->lo = out->hi = (uint16_t)v->u.i;
+        return 0;
+    }
+    if (v->type == TOML_STRING && strlen(v->u.s.ptr) == v->u.s.len &&
+        sscanf(v->u.s.ptr, "%5u-%5u%n", &lo, &hi, &end) == 2 && (size_t)end == v->u.s.len &&
+        lo >= 1 && lo <= hi && hi <= 65535) {
+        out->lo = (uint16_t)lo;
+        out->hi = (uint16_t)hi;
+        return 0;
+    }
+    return fail(c, v->line, TH_EINVAL,
+                "field '%s.allowed_ports[%zu]' must be a port (1-65535) or a range \"LOW-HIGH\"",
+                prefix, i);
+}
+
+/* http-framework: host, allowed_ports, max_body_bytes, max_connections,
+ * max_queued, request_timeout_ms (all optional). */
+static int check_http(mctx *c, const toml_value *h, const char *prefix)
+{
+    rt_http_grant *g = &c->m->http;
+    const toml_keyval *kv;
+    uint64_t v;
+    size_t n;
+    int rc;
+
+    if ((rc = string_field(c, h, prefix, "host", false, true, 64, &g->host, NULL)) != 0)
+        return rc;
+    if (g->host == NULL && (g->host = strdup("127.0.0.1")) == NULL)
+        return fail_nomem(c);
+    if ((rc = field(c, h, prefix, "allowed_ports", TOML_ARRAY, &kv)) != 0)
+        return rc;
+    n = kv != NULL ? toml_array_len(kv->value) : 1;
+    if (n > TH_HTTPD_MAX_PORT_RANGES)
+        return fail(c, kv->line, TH_EINVAL, "field '%s.allowed_ports' lists more than %u entries",
+                    prefix, TH_HTTPD_MAX_PORT_RANGES);
+    if ((g->ports = calloc(n ? n : 1, sizeof *g->ports)) == NULL)
+        return fail_nomem(c);
+    if (kv == NULL) {
+        g->ports[0] = (rt_port_range){1024, 65535};
+        g->nports = 1;
+    }
+    for (size_t i = 0; kv != NULL && i < n; i++, g->nports++)
+        if ((rc = port_entry(c, toml_array_get(kv->value, i), prefix, i, &g->ports[i])) != 0)
+            return rc;
+    g->max_body_bytes = TH_HTTPD_DEFAULT_MAX_BODY;
+    if ((rc = uint_field(c, h, prefix, "max_body_bytes", 0, TH_HTTPD_MAX_BODY_BYTES,
+                         &g->max_body_bytes)) != 0)
+        return rc;
+    v = TH_HTTPD_DEFAULT_MAX_CONNECTIONS;
+    if ((rc = uint_field(c, h, prefix, "max_connections", 1, TH_HTTPD_MAX_CONNECTIONS, &v)) != 0)
+        return rc;
+    g->max_connections = (uint32_t)v;
+    v = TH_HTTPD_DEFAULT_MAX_QUEUED;
+    if ((rc = uint_field(c, h, prefix, "max_queued", 1, TH_HTTPD_MAX_QUEUED, &v)) != 0)
+        return rc;
+    g->max_queued = (uint32_t)v;
+    v = TH_HTTPD_DEFAULT_TIMEOUT_MS;
+    if ((rc = uint_field(c, h, prefix, "request_timeout_ms", 1, TH_MANIFEST_MAX_CALL_TIMEOUT_MS,
+                         &v)) != 0)
+        return rc;
+    g->request_timeout_ms = (uint32_t)v;
+    return 0;
+}
+
 /* A list of strings `key` into a NULL-terminated array (*out stays NULL
  * when the field is absent); each checked by `ok` (which may replace the
  * string: it owns it and returns the one to keep, or NULL with the reason
@@ -718,7 +793,7 @@ static int check_process(mctx *c, const toml_value *h, const char *prefix)
 static int check_handler(mctx *c, size_t index, const toml_value *h)
 {
     rt_manifest *m = c->m;
-    const char *allowed[6] = {"type", NULL};
+    const char *allowed[8] = {"type", NULL};
     const toml_keyval *kv;
     char prefix[32];
     int type, rc;
@@ -761,6 +836,7 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
     case RT_MANIFEST_H_ENVIRONMENT: rc = check_allowed_vars(c, h, prefix); break;
     case RT_MANIFEST_H_FILESYSTEM: rc = check_fs_path(c, h, prefix); break;
     case RT_MANIFEST_H_HTTP_CLIENT: rc = check_http_client(c, h, prefix); break;
+    case RT_MANIFEST_H_HTTP_FRAMEWORK: rc = check_http(c, h, prefix); break;
     case RT_MANIFEST_H_PROCESS: rc = check_process(c, h, prefix); break;
     default: break;
     }
@@ -966,6 +1042,8 @@ void rt_manifest_free(rt_manifest *m)
     free_list(m->http_hosts);
     free_list(m->proc_programs);
     free_list(m->proc_paths);
+    free(m->http.host);
+    free(m->http.ports);
     toml_free(m->doc);
     free(m);
 }

@@ -102,6 +102,23 @@ typedef struct rt_manifest_handler {
     const toml_value *settings;
 } rt_manifest_handler;
 
+/* The http-framework grant (docs/manifest.md): where an actor's servers may
+ * listen and how much they take.  Defaults when the manifest lists the
+ * handler without a field: host 127.0.0.1, ports 1024-65535, the
+ * TH_HTTP_DEFAULT_* sizes of base/limits.h. */
+typedef struct rt_port_range {
+    uint16_t lo, hi; /* inclusive */
+} rt_port_range;
+typedef struct rt_http_grant {
+    char *host;           /* bind address (an IPv4 or IPv6 literal) */
+    rt_port_range *ports; /* allowed_ports, normalised to ranges */
+    size_t nports;
+    uint64_t max_body_bytes;     /* request bodies above are refused (413) */
+    uint32_t max_connections;    /* per server, open at once */
+    uint32_t max_queued;         /* requests waiting for the actor (503 beyond) */
+    uint32_t request_timeout_ms; /* no answer by then: 504 */
+} rt_http_grant;
+
 typedef struct rt_manifest {
     char *source; /* the path as given, or the options' name for text */
     char *dir;    /* absolute directory that relative paths resolve against */
@@ -161,6 +178,7 @@ typedef struct rt_manifest {
     uint64_t proc_max_output;
     char **proc_programs;
     char **proc_paths;
+    rt_http_grant http; /* http-framework: what its servers may do */
 
     toml_value *doc; /* the whole document, after substitution */
 } rt_manifest;

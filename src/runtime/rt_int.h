@@ -313,8 +313,9 @@ struct rt_spec {
     /* handler settings */
     bool random_seeded;
     uint64_t random_seed;
-    char **env_allow; /* NULL-terminated allow-list (environment) */
-    char *fs_root;    /* realpath of the filesystem handler's directory */
+    char **env_allow;                 /* NULL-terminated allow-list (environment) */
+    char *fs_root;                    /* realpath of the filesystem handler's directory */
+    const struct rt_http_grant *http; /* http-framework grant (in `man`) */
 };
 
 /* Build a spec from a manifest file or text (text != NULL).  Loads the
@@ -1122,8 +1123,9 @@ void rt_channel_close_all(rt_runtime *rt, const char *self);
 /* Handlers' per-actor state (src/handlers/, freed with the actor). */
 typedef struct rt_hstate {
     bool rng_ready;
-    uint64_t rng[4]; /* random: xoshiro256** state */
-    void *procs;     /* process: the actor's processes (process.c) */
+    uint64_t rng[4];       /* random: xoshiro256** state */
+    void *procs;           /* process: the actor's processes (process.c) */
+    struct hf_actor *http; /* http-framework: the actor's servers */
 } rt_hstate;
 /* The actor's handler state, allocated on first use (NULL if out of memory). */
 rt_hstate *rt_hstate_get(rt_actor *a);

@@ -336,6 +336,7 @@ int rt_spec_from_manifest(rt_manifest *man, bool from_text, rt_spec **out, th_er
     s->random_seed = man->random_seed;
     s->env_allow = man->env_allow;
     s->fs_root = man->fs_root;
+    s->http = &man->http;
     *out = s;
     return 0;
 }
