@@ -289,8 +289,8 @@ static void on_log(void *ud, const char *id, const char *name, const char *line,
 
 static void print(const char *what, result r)
 {
-    printf("  %-38s %9.0f req/s   p50 %6.3f ms   p99 %6.3f ms%s\n", what, r.rps, r.p50_ms,
-           r.p99_ms, r.errors ? "   (errors!)" : "");
+    printf("  %-38s %9.0f req/s   p50 %6.3f ms   p99 %6.3f ms%s\n", what, r.rps, r.p50_ms, r.p99_ms,
+           r.errors ? "   (errors!)" : "");
 }
 
 int main(int argc, char **argv)
