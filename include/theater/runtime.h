@@ -303,6 +303,24 @@ int th_runtime_channel_close(th_runtime *rt, const char *channel, th_error *err)
 struct th_chain *th_runtime_chain(th_runtime *rt);
 struct th_store *th_runtime_store(th_runtime *rt);
 
+/* Hot upgrade (src/runtime/upgrade.c, docs/upgrade.md): replace a live
+ * actor's component with `len` bytes of new code between two of its
+ * operations, keeping its id, state, mailbox, channels, children and
+ * chain.  The code is validated, its exports' signatures and its imports
+ * (against the handlers the manifest grants) checked, and it must export
+ * every actor export the running code has; its optional migrate export
+ * then transforms the state (an err or a trap keeps the old code).  On
+ * success "component-updated" is recorded and `from` / `to` (65 bytes
+ * each, may be NULL) get the old and new SHA-256; `version` (may be NULL)
+ * is the new code's version, passed to the next upgrade's migrate.  On
+ * any failure the old code keeps running and err says why: TH_ENOENT (no
+ * such actor), TH_EINVAL / TH_ELINK (the code does not fit), TH_ETRAP /
+ * TH_EINVAL (migrate trapped / returned an error), TH_ESTATE (not
+ * running), TH_ETIMEDOUT (an operation still runs after 60 s: the upgrade
+ * happens when it ends). */
+int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
+                      const char *version, char *from /* out */, char *to /* out */, th_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Components (src/runtime/component.c)                               */
 

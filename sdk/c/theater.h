@@ -420,6 +420,21 @@ void ta_export_end(void);
     } \
     TA__DEFINE_POST(init, TA__IFACE("actor#init"))
 
+/* actor#migrate (this project's extension, docs/upgrade.md): called on the
+ * new code of a hot upgrade with the running state and the version being
+ * replaced, (state, from-version) -> result<(state,), string>; the handler
+ * has init's type (ta_status fn(ta_state *state, ta_str from_version)).
+ * A failure (ta_fail) or a trap keeps the old code running; it may not call
+ * the host. */
+#define TA_MIGRATE(fn) \
+    void *ta__export_migrate(uint32_t, const uint8_t *, size_t, const char *, size_t); \
+    TA__EXPORT(TA__IFACE("actor#migrate")) \
+    void *ta__export_migrate(uint32_t ss, const uint8_t *sp, size_t sl, const char *vp, size_t vl) \
+    { \
+        return ta__call_init((fn), ss, sp, sl, vp, vl); \
+    } \
+    TA__DEFINE_POST(migrate, TA__IFACE("actor#migrate"))
+
 /* message-server-client#handle-send: (state, (msg,)). */
 #define TA_HANDLE_SEND(fn) \
     void *ta__export_send(uint32_t, const uint8_t *, size_t, const uint8_t *, size_t); \

@@ -78,6 +78,20 @@ static ta_status probe_init(ta_state *state, ta_str id)
     TA_TRY(ta_fs_create_dir(TA_STR("d")));
     TA_TRY(ta_fs_delete_dir(TA_STR("d")));
     TA_TRY(ta_fs_path_exists(TA_STR("d"), &flag));
+    /* http-client */
+    ta_http_request hreq = {TA_STR("GET"), TA_STR("http://127.0.0.1/"), {0, 0}, TA_NONE};
+    ta_http_response hresp;
+    TA_TRY(ta_http_send(hreq, &hresp));
+    /* process */
+    ta_process_config pc = {.program = TA_STR("/bin/true")};
+    ta_process_status ps;
+    uint64_t pid;
+    uint32_t queued;
+    TA_TRY(ta_os_spawn(&pc, &pid));
+    TA_TRY(ta_os_write_stdin(pid, TA_BYTES("x"), &queued));
+    TA_TRY(ta_os_status(pid, &ps));
+    TA_TRY(ta_os_signal(pid, 15));
+    TA_TRY(ta_os_kill(pid));
 
     ta_logf("%zu %zu %zu %d %d %zu %d", events.len, names.len, refs.len, (int)f, var.some, vars.len,
             flag);
@@ -133,4 +147,17 @@ TA_HANDLE_CHANNEL_MESSAGE(probe_message)
 TA_HANDLE_CHANNEL_CLOSE(probe_close)
 TA_HANDLE_CHILD_ERROR(probe_child_error)
 TA_HANDLE_CHILD_EXIT(probe_child_exit)
+static ta_status probe_output(ta_state *state, uint64_t pid, ta_bytes data)
+{
+    return TA_OK;
+}
+
+static ta_status probe_exit(ta_state *state, uint64_t pid, int32_t code)
+{
+    return TA_OK;
+}
+
 TA_HANDLE_CHILD_EXTERNAL_STOP(probe_child_stop)
+TA_HANDLE_STDOUT(probe_output)
+TA_HANDLE_STDERR(probe_output)
+TA_HANDLE_EXIT(probe_exit)

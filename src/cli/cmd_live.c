@@ -898,8 +898,12 @@ static const char restart_help[] =
 static const char update_help[] =
     "usage: theater update ID COMPONENT.wasm [--json]\n"
     "\n"
-    "Replace actor ID's code keeping its id, state and chain (hot upgrade).\n"
-    "Not implemented by the daemon yet: it answers 501 and this exits with 1.\n"
+    "Replace actor ID's code keeping its id, state, mailbox, channels and chain\n"
+    "(hot upgrade, between two of its operations).  The new code is checked\n"
+    "first (valid, the imports its manifest grants, every export the running\n"
+    "code has); its migrate export, if any, transforms the state.  If anything\n"
+    "does not fit, the old code keeps running and the error says why.  Prints\n"
+    "\"updated ID: OLD -> NEW\" (the components' SHA-256).\n"
     "\n"
     "options:\n" COMMON_HELP EXIT_HELP;
 
@@ -954,11 +958,12 @@ static int simple(int argc, char **argv, int which)
         return rc;
     if (a.json)
         print_json(o);
+    else if (which == 2)
+        printf("updated %s: %.12s -> %.12s\n", json_string_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "from")),
+               json_string_value(json_object_get(o, "component")));
     else
-        printf("%s %s\n",
-               which == 0   ? "stopped"
-               : which == 1 ? "restarting"
-                            : "updated",
+        printf("%s %s\n", which == 0 ? "stopped" : "restarting",
                json_string_value(json_object_get(o, "id")));
     json_decref(o);
     return 0;

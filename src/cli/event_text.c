@@ -767,16 +767,17 @@ static void sum_restarted(rctx *c, const json_t *d)
 
 static void sum_updated(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"from", "component", "version", "state", NULL};
-    const json_t *v = json_object_get(d, "version");
+    static const char *const used[] = {"from",     "component", "version", "from_version",
+                                       "migrated", "state",     NULL};
+    const json_t *v = json_object_get(d, "version"), *fv = json_object_get(d, "from_version");
 
     fputs("component ", c->out);
     put_component(c, json_object_get(d, "from"));
     fputs(" -> ", c->out);
     put_component(c, json_object_get(d, "component"));
-    if (json_is_string(v))
-        fprintf(c->out, " (from version %s)", json_string_value(v));
-    fputs(", state ", c->out);
+    if (json_is_string(fv) && json_is_string(v))
+        fprintf(c->out, " (version %s -> %s)", json_string_value(fv), json_string_value(v));
+    fputs(json_is_true(json_object_get(d, "migrated")) ? ", migrated: state " : ", state ", c->out);
     put_hex(c, json_object_get(d, "state"));
     put_rest(c, d, used);
 }

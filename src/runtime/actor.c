@@ -75,8 +75,8 @@ void rt_actor_release(rt_actor *a)
         free(a->op->host_input);
         free(a->op);
     }
-    th_wasm_instance_free(a->inst);
-    th_wasm_module_free(a->module);
+    th_wasm_instance_free(a->inst); /* a->module: the runtime's module cache owns it */
+    rt_msg_free(a->upgrade_msg);
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -258,6 +258,7 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
     memcpy(a->component, spec->component, sizeof a->component);
+    snprintf(a->version, sizeof a->version, "%s", spec->version);
     rt_uuid_v4(a->id);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
@@ -1523,6 +1524,18 @@ static void control(rt_actor *a, rt_msg *m)
         break;
     case RT_MSG_STOP: rt_sup_begin_stop(a, m); return;
     case RT_MSG_RESTART: rt_sup_do_restart(a); break;
+    case RT_MSG_UPGRADE:
+        if (a->op == NULL) {
+            rt_upgrade_apply(a, m);
+            return;
+        }
+        if (a->upgrade_msg == NULL) {
+            a->upgrade_msg = m; /* between two operations, never during one */
+            return;
+        }
+        rt_reply_complete(a->rt, &m->reply, TH_EBUSY, false, NULL, 0,
+                          "another upgrade of this actor waits for its operation to end");
+        break;
     case RT_MSG_CHILD_ERROR:
     case RT_MSG_CHILD_EXIT:
     case RT_MSG_CHILD_STOP:
@@ -1568,6 +1581,12 @@ void rt_actor_turn(rt_actor *a)
             }
             a->op->wait = 0;
             op_run(a, NULL, 0, false);
+            continue;
+        }
+        if (a->upgrade_msg != NULL) { /* the operation it waited for ended */
+            rt_msg *up = a->upgrade_msg;
+            a->upgrade_msg = NULL;
+            rt_upgrade_apply(a, up);
             continue;
         }
         if (a->status == TH_ACTOR_STOPPED) {

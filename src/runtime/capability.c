@@ -66,6 +66,9 @@ static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args, th
     th_error err;
 
     th_error_clear(&err);
+    if (a != NULL && a->migrating) /* migrate is a function of the state alone */
+        return th_wasm_call_trap(call, "host call %s not made: migrate may not call the host",
+                                 b->f->name);
     if (a != NULL && rt_record_ready(a, &err) != 0)
         return th_wasm_call_trap(call, "host call %s not made: %s", b->f->name, err.msg);
     return b->f->fn(call, (void *)b->impl, args, results);

@@ -408,6 +408,67 @@ static int on_spawned(replay_ctx *c, const th_chain_event *e, const json_t *d, t
     return start_code(c, e, d, json_object_get(d, "init_state"), err);
 }
 
+/* A hot upgrade: the new code, and its migrate run again on the state. */
+static int on_updated(replay_ctx *c, const th_chain_event *e, const json_t *d, th_error *err)
+{
+    rt_actor *a = c->a;
+    const json_t *from = json_object_get(d, "from_version"), *st = json_object_get(d, "state");
+    char theirs[REPLAY_SHOW_BYTES + 128], mine[REPLAY_SHOW_BYTES + 128];
+    bool has, ran = false;
+    uint8_t *p;
+    size_t n;
+    int rc;
+    th_error merr;
+
+    if (set_bytes(st, &has, &p, &n) != 0)
+        return th_error_set(err, TH_ECORRUPT, "event %llu: bad state", (unsigned long long)e->seq);
+    if (c->other == NULL) {
+        /* start_code with the current state, then migrate */
+        json_t *cur = a->has_state ? json_string("") : json_null();
+        rt_buf hex = {0};
+        if (a->has_state) {
+            rt_buf_json_hex(&hex, a->state, a->state_len);
+            json_decref(cur);
+            cur = hex.oom ? NULL : json_stringn((const char *)hex.data + 1, hex.len - 2);
+        }
+        rt_buf_release(&hex);
+        rc = cur != NULL ? start_code(c, e, d, cur, err)
+                         : th_error_set(err, TH_ENOMEM, "out of memory");
+        json_decref(cur);
+        if (rc != 0) {
+            free(p);
+            return rc;
+        }
+        a->status = TH_ACTOR_RUNNING;
+        if (json_is_true(json_object_get(d, "migrated"))) {
+            th_error_clear(&merr);
+            if (rt_upgrade_migrate(a, json_is_string(from) ? json_string_value(from) : "", &ran,
+                                   &merr) != 0 ||
+                !ran) {
+                show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+                snprintf(mine, sizeof mine, "migrate %s", ran ? merr.msg : "is not exported");
+                diverge(&c->rp, e->seq, e->type, theirs, mine);
+                free(p);
+                return 0;
+            }
+        }
+    }
+    if (has != a->has_state || (has && (n != a->state_len || memcmp(p, a->state, n) != 0))) {
+        rt_buf b = {0};
+        show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+        rt_buf_puts(&b, "state ");
+        if (a->has_state)
+            rt_buf_json_hex(&b, a->state, a->state_len);
+        else
+            rt_buf_puts(&b, "null");
+        show(mine, sizeof mine, "component-updated", b.data, b.oom ? 0 : b.len);
+        diverge(&c->rp, e->seq, e->type, theirs, mine);
+        rt_buf_release(&b);
+    }
+    free(p);
+    return 0;
+}
+
 /* The message that a recorded wasm-call delivers (kind from the function,
  * fields from the params), or NULL if the record is not one. */
 static rt_msg *call_msg(const json_t *d)
@@ -588,6 +649,12 @@ static int step(replay_ctx *c, th_error *err)
                  ? on_spawned(c, e, d, err)
                  : start_code(c, e, d, json_object_get(d, "init_state"), err);
         if (rc == 0)
+            report_state(c, e->seq);
+    } else if (strcmp(e->type, "component-updated") == 0) {
+        rp->next++;
+        rp->res->events++;
+        rc = on_updated(c, e, d, err);
+        if (rc == 0 && !rp->res->diverged)
             report_state(c, e->seq);
     } else if (strcmp(e->type, "host-call") == 0 || strcmp(e->type, "wasm-result") == 0) {
         show(theirs, sizeof theirs, e->type, e->data, e->data_len);

@@ -208,6 +208,7 @@ enum {
     RT_MSG_STOP,       /* stop: code = RT_STOP_*, reply = done */
     RT_MSG_CHILD_GONE, /* a child finished stopping (cascade ack) a = child */
     RT_MSG_RESTART,    /* restart now (from the supervisor) */
+    RT_MSG_UPGRADE,    /* hot upgrade: data = rt_upgrade, reply = done (upgrade.c) */
 };
 
 /* Why an actor stops (RT_MSG_STOP code). */
@@ -336,6 +337,9 @@ int rt_spec_manifest(const char *path, const char *text, const char *base_dir, c
 int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */,
                           th_error *err);
 void rt_spec_release(rt_spec *s);
+/* Check that a module's theater exports (and memory, cabi_realloc) have
+ * their ABI signatures: 0 or TH_ELINK naming the first that does not. */
+int rt_spec_check_exports(const th_wasm_module *m, th_error *err);
 /* Free the spec cache (runtime teardown). */
 void rt_spec_cache_free(rt_runtime *rt);
 
@@ -581,6 +585,11 @@ struct rt_actor {
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */
+    rt_msg *upgrade_msg;              /* upgrade.c: an upgrade waiting for the running
+                                         operation to end */
+    bool migrating;                   /* upgrade.c: running migrate (no host calls) */
+    char version[128];                /* the version of the code it runs (the
+                                         manifest's, or an upgrade's) */
     struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
                                          host calls answered from the record, its events
                                          compared with it); NULL otherwise */
@@ -972,6 +981,24 @@ int rt_record_ready(rt_actor *a, th_error *err);
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
                               const char *type, const uint8_t *data, size_t len, uint64_t ts);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Hot upgrade (upgrade.c)                                            */
+
+/* What an RT_MSG_UPGRADE carries (its data bytes). */
+typedef struct rt_upgrade {
+    th_wasm_module *module; /* owned by the runtime's module cache */
+    char hash[RT_HASH_HEX + 1];
+    char version[128]; /* "" = keep the version */
+} rt_upgrade;
+/* Inside the turn, between operations: carry out the upgrade `m` (takes
+ * it) and answer its sender. */
+void rt_upgrade_apply(rt_actor *a, rt_msg *m);
+/* Call the new instance's migrate export, if it has one, with the actor's
+ * state and `from_version`; on success the state is replaced and *ran
+ * says whether migrate existed.  0, or an error (err says why) and the
+ * state is unchanged. */
+int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Replay (replay.c)                                                  */

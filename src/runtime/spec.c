@@ -18,6 +18,7 @@
 #include "theater/store.h"
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 /* Flat parameter counts of the exports (all i32, one i32 result). */
 static const uint32_t export_params[RT_EX_COUNT] = {5, 5, 7, 7, 7, 5, 9, 8, 5};
@@ -57,8 +58,7 @@ int rt_module_load(rt_runtime *rt, const char *path, bool keep, th_wasm_module *
     return rt_module_cache_put(rt, key, *out, hash, keep, err);
 }
 
-/* Check that the module's theater exports have their ABI signatures. */
-static int check_exports(const th_wasm_module *m, th_error *err)
+int rt_spec_check_exports(const th_wasm_module *m, th_error *err)
 {
     uint32_t n = th_wasm_module_export_count(m), i, k, j;
     th_wasm_extern_desc d;
@@ -83,6 +83,17 @@ static int check_exports(const th_wasm_module *m, th_error *err)
                                     "export %s has the wrong type (expected %u i32 parameters "
                                     "and one i32 result)",
                                     rt_export_names[k], export_params[k]);
+        }
+        if (strlen(WIT_EXPORT_ACTOR_MIGRATE) == d.name_len &&
+            memcmp(WIT_EXPORT_ACTOR_MIGRATE, d.name, d.name_len) == 0) {
+            bool ok = d.functype.nparams == 5 && d.functype.nresults == 1;
+            for (j = 0; ok && j < 6; j++)
+                ok = d.functype.types[j] == TH_WASM_I32;
+            if (!ok)
+                return th_error_set(err, TH_ELINK,
+                                    "export %s has the wrong type (expected 5 i32 parameters "
+                                    "and one i32 result)",
+                                    WIT_EXPORT_ACTOR_MIGRATE);
         }
         if (d.name_len == 12 && memcmp(d.name, "cabi_realloc", 12) == 0) {
             bool ok = d.functype.nparams == 4 && d.functype.nresults == 1;
@@ -359,7 +370,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
     if ((rc = rt_module_load(rt, man->component, man->save_chain, &s->module, s->component, err)) !=
         0)
         goto fail;
-    if ((rc = check_exports(s->module, err)) != 0 ||
+    if ((rc = rt_spec_check_exports(s->module, err)) != 0 ||
         (rc = rt_capability_check(rt, s->module, s->handlers, err)) != 0) {
         th_error_prefix(err, "actor %s (%s)", s->name, man->component);
         goto fail;

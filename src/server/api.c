@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/hex.h"
+#include "base/limits.h"
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "server/server_int.h"
@@ -438,22 +440,69 @@ static void h_restart(srv_req *r, char **seg)
         srv_reply_error(r, 409, "conflict", "%s", err.msg);
 }
 
+/* The upgrade waits for the actor's turn (between two operations): a job. */
+static void job_component(srv_req *r)
+{
+    const char *path = json_string_value(json_object_get(r->args, "component"));
+    const char *version = json_string_value(json_object_get(r->args, "version"));
+    char from[65] = "", to[65] = "";
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    th_error err;
+    json_t *o;
+    char *body;
+    int rc;
+
+    th_error_clear(&err);
+    rc = base_file_read(path, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, &err);
+    if (rc == 0)
+        rc = th_runtime_update(r->srv->rt, r->id, bytes, len, version, from, to, &err);
+    free(bytes);
+    if (rc == 0) {
+        o = json_pack("{s:s, s:s, s:s, s:b}", "id", r->id, "from", from, "component", to, "updated",
+                      1);
+        body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (body != NULL)
+            srv_req_done(r, 200, "application/json", body, strlen(body));
+        else
+            srv_req_done_error(r, 503, "out-of-memory", "out of memory");
+    } else if (rc == TH_ENOENT && strstr(err.msg, "no actor") == err.msg) {
+        srv_req_done_error(r, 404, "actor-not-found", "%s", err.msg);
+    } else if (rc == TH_ENOENT || rc == TH_EIO || rc == TH_EPERM || rc == TH_ETOOBIG) {
+        srv_req_done_error(r, 400, "bad-request", "%s", err.msg);
+    } else if (rc == TH_ESTATE || rc == TH_EBUSY || rc == TH_ETIMEDOUT) {
+        srv_req_done_error(r, 409, "conflict", "%s", err.msg);
+    } else if (rc == TH_ENOMEM) {
+        srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    } else { /* the code does not fit, or its migrate refused: old code runs */
+        srv_req_done_error(r, 400, "update-component-error", "%s", err.msg);
+    }
+}
+
 static void h_component(srv_req *r, char **seg)
 {
-    static const char *const allowed[] = {"component", NULL};
-    json_t *a = srv_body_object(r, allowed), *c;
+    static const char *const allowed[] = {"component", "version", NULL};
+    json_t *a = srv_body_object(r, allowed), *c, *v;
 
     if (a == NULL)
         return;
     c = json_object_get(a, "component");
-    if (c == NULL || !json_is_string(c))
+    v = json_object_get(a, "version");
+    if (c == NULL || !json_is_string(c) || (v != NULL && !json_is_string(v))) {
         srv_reply_error(r, 400, "bad-request",
-                        "\"component\" (a path to a .wasm file) is required");
-    else if (srv_resolve_actor(r, seg[2], false, r->id))
-        srv_reply_error(r, 501, "not-implemented",
-                        "hot code upgrade is not implemented yet; restart the actor with a new "
-                        "manifest instead");
-    json_decref(a);
+                        "\"component\" (a path to a .wasm file) is required; \"version\" is a "
+                        "string");
+        json_decref(a);
+        return;
+    }
+    if (!srv_resolve_actor(r, seg[2], false, r->id)) {
+        json_decref(a);
+        return;
+    }
+    r->args = a; /* freed with the request */
+    srv_req_wait(r);
+    srv_job_submit(r->srv, r, job_component);
 }
 
 static void h_message(srv_req *r, char **seg)

@@ -141,11 +141,44 @@ static const char wit_text[] =
     "  create-dir: func(path: string) -> result<_, string>;\n"
     "  delete-dir: func(path: string) -> result<_, string>;\n"
     "  path-exists: func(path: string) -> result<bool, string>;\n"
+    "}\n"
+    /* the outside world (the part the SDK covers: http-client, process);
+     * output-mode, a variant without payloads, lowers as this enum does */
+    "interface http-types {\n"
+    "  record http-request { method: string, uri: string, headers: list<tuple<string, string>>, "
+    "body: option<list<u8>> }\n"
+    "  record http-response { status: u16, headers: list<tuple<string, string>>, body: "
+    "option<list<u8>> }\n"
+    "}\n"
+    "interface http-client {\n"
+    "  send-http: func(req: http-request) -> result<http-response, string>;\n"
+    "}\n"
+    "interface process {\n"
+    "  enum output-mode { raw, line-by-line, json, chunked }\n"
+    "  record process-config { program: string, args: list<string>, cwd: option<string>,\n"
+    "                          env: list<tuple<string, string>>, buffer-size: u32,\n"
+    "                          stdout-mode: output-mode, stderr-mode: output-mode,\n"
+    "                          chunk-size: option<u32>, execution-timeout: option<u64> }\n"
+    "  record process-status { pid: u64, running: bool, exit-code: option<s32>, start-time: u64 "
+    "}\n"
+    "  os-spawn: func(config: process-config) -> result<u64, string>;\n"
+    "  os-write-stdin: func(pid: u64, data: list<u8>) -> result<u32, string>;\n"
+    "  os-status: func(pid: u64) -> result<process-status, string>;\n"
+    "  os-signal: func(pid: u64, signal: u32) -> result<_, string>;\n"
+    "  os-kill: func(pid: u64) -> result<_, string>;\n"
+    "}\n"
+    "interface process-handlers {\n"
+    "  handle-stdout: func(state: option<list<u8>>, params: tuple<u64, list<u8>>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-stderr: func(state: option<list<u8>>, params: tuple<u64, list<u8>>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
+    "  handle-exit: func(state: option<list<u8>>, params: tuple<u64, s32>) -> "
+    "result<tuple<option<list<u8>>>, string>;\n"
     "}\n";
 
 /* The interfaces the guest exports; every other one is imported. */
-static const char *const export_ifaces[] = {"actor", "message-server-client",
-                                            "supervisor-handlers"};
+static const char *const export_ifaces[] = {"actor", "message-server-client", "supervisor-handlers",
+                                            "process-handlers"};
 
 /* ------------------------------------------------------------------------ */
 /* WIT parsing                                                              */
@@ -575,7 +608,14 @@ static void test_worked_signatures(void **state)
     expect_sig("random", "random-range", "(i64, i64, i32) -> nil");
     expect_sig("store", "label", "(i32, i32, i32, i32, i32, i32, i32) -> nil");
     expect_sig("supervisor", "spawn", "(i32, i32, i32, i32, i32, i32) -> nil");
-    assert_int_equal(wit.nfuncs, 49 + 9);
+    expect_sig("http-client", "send-http",
+               "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil");
+    /* 16 flat parameters: still flat (the timeout's option joins to i64) */
+    expect_sig("process", "os-spawn",
+               "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, "
+               "i32) -> nil");
+    expect_sig("process-handlers", "handle-exit", "(i32, i32, i32, i64, i32) -> i32");
+    assert_int_equal(wit.nfuncs, 55 + 12);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -831,6 +871,11 @@ static const expected examples[] = {
      {LOG, "store.new", "store.get", "store.get-by-label", "store.remove-label",
       "store.replace-content-at-label", "store.list-labels"}},
     {"timer", {INIT}, {LOG, SHUTDOWN, "timing.now", "timing.sleep", "timing.deadline"}},
+    {"fetcher", {INIT, REQUEST}, {LOG, SHUTDOWN, "http-client.send-http"}},
+    {"runner",
+     {INIT, "process-handlers#handle-stdout", "process-handlers#handle-stderr",
+      "process-handlers#handle-exit"},
+     {LOG, SHUTDOWN, "process.os-spawn"}},
 };
 
 static int count_listed(const char *const *list)
@@ -899,10 +944,10 @@ static void check_complete(const module_info *m)
             fail_msg("abi_probe: missing import %s.%s", name, f->name);
         imports++;
     }
-    assert_int_equal(imports, 49);
-    assert_int_equal(exports, 9);
-    assert_int_equal(m->nimports, 49);
-    assert_int_equal(m->nexports, 1 + 1 + 2 * 9); /* memory, cabi_realloc, exports + posts */
+    assert_int_equal(imports, 55);
+    assert_int_equal(exports, 12);
+    assert_int_equal(m->nimports, 55);
+    assert_int_equal(m->nexports, 1 + 1 + 2 * 12); /* memory, cabi_realloc, exports + posts */
 }
 
 typedef struct module_case {

@@ -10,6 +10,7 @@
  *   status PID              -> "ok running=R exit=E start=S"
  *   signal PID N / kill PID
  *   log                     -> everything handed to it so far
+ *   fail                    the actor fails (an err result)
  * or "err MESSAGE".  The state is the log: one line per event, "out PID
  * |TEXT|", "err PID |TEXT|" (a newline inside TEXT shown as '~') or
  * "exit PID CODE".
@@ -99,6 +100,8 @@ static ta_status on_request(ta_state *state, ta_str request_id, ta_bytes msg,
     ta_status st;
     (void)request_id;
 
+    if (ta_str_eq_c(c, "fail"))
+        return ta_fail("asked to fail");
     if (ta_str_eq_c(c, "log"))
         return reply(response, TA_OK, state->some ? ta_bytes_str(state->val) : TA_STR(""));
     if (ta_str_eq_c(c, "spawn") || ta_str_eq_c(c, "run")) {

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
         usleep(1500000);
         return queue(c, 200, "late", 4, NULL, NULL);
     }
+    if (strcmp(url, "/latin1") == 0)
+        return queue(c, 200, "", 0, "X-Name", "caf\xe9");
     if (strcmp(url, "/redirect") == 0)
         return queue(c, 302, "", 0, "Location", "/hello");
     return queue(c, 404, "no", 2, NULL, NULL);
@@ -160,6 +163,34 @@ static unsigned closed_port(void)
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
     close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A server that is not TLS: accepts one connection, writes a line of
+ * plain text and closes it (a TLS handshake with it fails at once). */
+static void *plain_once(void *ud)
+{
+    int fd = *(int *)ud, c = accept(fd, NULL, NULL);
+
+    if (c >= 0) {
+        if (write(c, "not tls at all\r\n", 16) < 0)
+            perror("write");
+        close(c);
+    }
+    close(fd);
+    return NULL;
+}
+
+static unsigned plain_server(pthread_t *th, int *fd)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(*fd, 1), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &n), 0);
+    pthread_create(th, NULL, plain_once, fd);
     return ntohs(a.sin_port);
 }
 
@@ -308,6 +339,8 @@ static void test_answers(void **state)
     expect_has(fetch(&t, id, "HEAD http://127.0.0.1:%u/hello", g_port), "ok 200 \n");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/redirect", g_port), "Location: /hello");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/nothing", g_port), "ok 404 6e6f");
+    /* a header that is not UTF-8 is read as ISO-8859-1 */
+    expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/latin1", g_port), "X-Name: caf\xc3\xa9");
     /* recorded: the request in, the response out */
     evs = events_of(&t, id);
     expect_has(evs, "\"function\":\"send-http\"");
@@ -334,6 +367,14 @@ static void test_failures(void **state)
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", dead), "err GET http://127.0.0.1:");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/hello", dead), "Couldn't connect");
     expect_has(fetch(&t, id, "GET http://no-such-host.invalid/"), "resolve");
+    /* TLS to a server that does not speak it: the handshake fails */
+    {
+        pthread_t th;
+        int sfd;
+        unsigned plain = plain_server(&th, &sfd);
+        expect_has(fetch(&t, id, "GET https://127.0.0.1:%u/hello", plain), "SSL");
+        pthread_join(th, NULL);
+    }
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/slow", g_port), "timed out after 500 ms");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/big", g_port),
                "larger than max_response_bytes (100000 bytes)");
@@ -368,6 +409,21 @@ static void test_grants(void **state)
     snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1:%u\"]", g_port + 1);
     spawn_fetcher(&t, "otherport", grant, c);
     expect_has(fetch(&t, c, "GET http://127.0.0.1:%u/hello", g_port), "not in this actor's");
+    /* a module that imports http-client needs the handler */
+    {
+        char path[512], id[TH_ACTOR_ID_SIZE];
+        th_spawn_opts o = {0};
+        th_error err;
+        FILE *f;
+        snprintf(path, sizeof path, "%s/nohandler.toml", t.home);
+        f = fopen(path, "w");
+        fprintf(f, "name = \"b\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"message-server\"\n",
+                rtt_module("fetch_probe"));
+        fclose(f);
+        o.manifest_path = path;
+        assert_int_not_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+        assert_non_null(strstr(err.msg, "needs the \"http-client\" handler"));
+    }
     verify_chain(&t, a);
     rtt_stop(&t);
 }
@@ -471,13 +527,14 @@ static void test_subset(void **state)
     rtt_stop(&t);
 }
 
-/* Many requests at once from several actors on two workers: every one is
- * answered, though each waits 1.5 s for the server (the actors wait, the
- * workers do not). */
+/* Many requests at once from several actors on one worker: each waits
+ * 1.5 s for the server, and meanwhile another actor is served (its answer
+ * comes while they all still wait: the actors wait, not the worker). */
 typedef struct par {
     rtt *t;
     char id[TH_ACTOR_ID_SIZE];
     char *answer;
+    atomic_bool done;
 } par;
 
 static void *one(void *ud)
@@ -485,6 +542,7 @@ static void *one(void *ud)
     par *p = ud;
 
     p->answer = fetch(p->t, p->id, "GET http://127.0.0.1:%u/slow", g_port);
+    atomic_store(&p->done, true);
     return NULL;
 }
 
@@ -493,24 +551,27 @@ static void test_concurrent(void **state)
     rtt t;
     par p[8];
     pthread_t th[8];
-    char grant[128];
-    int i;
+    char grant[128], other[TH_ACTOR_ID_SIZE];
+    int i, waiting = 0;
 
     (void)state;
-    rtt_start(&t, 2);
+    rtt_start(&t, 1);
     snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1\"]");
+    spawn_fetcher(&t, "other", grant, other);
     for (i = 0; i < 8; i++) {
         char name[16];
         snprintf(name, sizeof name, "f%d", i);
         p[i].t = &t;
+        atomic_init(&p[i].done, false);
         spawn_fetcher(&t, name, grant, p[i].id);
     }
     for (i = 0; i < 8; i++)
         pthread_create(&th[i], NULL, one, &p[i]);
-    /* meanwhile another actor is served at once */
-    char other[TH_ACTOR_ID_SIZE];
-    spawn_fetcher(&t, "other", grant, other);
+    usleep(200000); /* the slow requests are under way */
     expect_has(fetch(&t, other, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
+    for (i = 0; i < 8; i++)
+        waiting += !atomic_load(&p[i].done);
+    assert_int_equal(waiting, 8);
     for (i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
         expect_has(p[i].answer, "ok 200 6c617465");

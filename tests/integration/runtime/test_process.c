@@ -180,6 +180,21 @@ static char *cmd(env *e, const char *id, const char *fmt, ...)
     return s;
 }
 
+/* A request whose answer may be an error (the actor failing): the
+ * answer or the error's text. */
+static char *cmd_any(env *e, const char *id, const char *c)
+{
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+
+    if (th_runtime_request(e->t.rt, id, (const uint8_t *)c, strlen(c), 20000, &resp, &len, &err) !=
+        0)
+        return strdup(err.msg);
+    free(resp);
+    return strdup("answered");
+}
+
 /* Spawn: returns the pid (the answer must be "ok PID"). */
 static long spawn(env *e, const char *id, const char *fmt, ...)
 {
@@ -330,6 +345,11 @@ static void test_stdin_status(void **state)
     expect(cmd(e, id, "write %ld late", p), "has exited");
     expect(cmd(e, id, "signal %ld 15", p), "has exited");
     expect(cmd(e, id, "status 1"), "err no process 1");
+    /* the child holds none of the runtime's files (the database in the
+     * home, its sockets): they are close-on-exec */
+    p = spawn(e, id, "spawn line line - - - - ls -l /proc/$$/fd/ | grep -c %s; true", e->t.home);
+    snprintf(want, sizeof want, "out %ld |0|", p);
+    free(wait_log(e, id, want));
     /* a child's signal mask is the ordinary one (none blocked) */
     p = spawn(e, id, "spawn line line - - - - grep SigBlk /proc/self/status");
     snprintf(want, sizeof want, "out %ld |SigBlk:\t0000000000000000|", p);
@@ -448,7 +468,12 @@ static void test_end_kills(void **state)
     /* SIGTERM is ignored by the shell: SIGKILL after the grace period */
     assert_true(wait_gone(p, 5000));
     assert_true(wait_gone(gc, 5000));
-    /* a failing actor ends its processes too; so does the runtime's stop */
+    /* a failing actor ends its processes too */
+    spawn_runner(e, "failer", "-", id2);
+    p2 = spawn(e, id2, "spawn line line - - - - sleep 100");
+    free(cmd_any(e, id2, "fail"));
+    assert_true(wait_gone(p2, 5000));
+    /* and so does the runtime's stop */
     spawn_runner(e, "left", "-", id2);
     p2 = spawn(e, id2, "spawn line line - - - - sleep 100");
     rtt_stop(&e->t);
@@ -533,6 +558,15 @@ static void test_manifest_checks(void **state)
         assert_int_not_equal(th_runtime_spawn(e->t.rt, &o, id, &err), 0);
         assert_non_null(strstr(err.msg, "handler[0]"));
     }
+    /* a module that imports the process interface needs the handler */
+    snprintf(path, sizeof path, "%s/nohandler.toml", e->t.home);
+    f = fopen(path, "w");
+    fprintf(f, "name = \"b\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"message-server\"\n",
+            rtt_module("proc_probe"));
+    fclose(f);
+    o.manifest_path = path;
+    assert_int_not_equal(th_runtime_spawn(e->t.rt, &o, id, &err), 0);
+    assert_non_null(strstr(err.msg, "needs the \"process\" handler"));
 }
 
 int main(void)

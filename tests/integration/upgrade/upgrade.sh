@@ -1,0 +1,99 @@
+#!/bin/sh
+# upgrade.sh THEATER EXAMPLES_DIR UPGRADE_DIR - hot code upgrade through a
+# real daemon: `theater update` / PUT /v1/actors/ID/component replaces a
+# counter's code keeping its id, state (migrated), mailbox and chain; code
+# that does not fit (invalid, missing an export the running code has,
+# importing what the manifest does not grant) and a migrate that returns an
+# error or traps are refused with the reason while the old code keeps
+# running; the chain records component-updated and replays identically.
+set -u
+T=$1
+EX=$2
+UP=$3
+[ -f "$EX/counter.toml" ] && [ -f "$UP/counter2.wasm" ] || { echo "skipped: actors not built"; exit 77; }
+command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
+H=$(mktemp -d "${TMPDIR:-/tmp}/theater-upgrade.XXXXXX") || exit 2
+DPID=
+cleanup() {
+    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+        kill -KILL "$DPID" 2>/dev/null
+        wait "$DPID" 2>/dev/null
+    fi
+    rm -rf "$H"
+}
+trap cleanup EXIT INT TERM
+cd "$H" || exit 2
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+expect() {
+    name=$1 want=$2 pat=$3
+    shift 3
+    "$@" >out 2>&1
+    st=$?
+    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
+    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
+    echo "ok $name"
+}
+
+"$T" server --home "$H" 2>>"$H/server.log" &
+DPID=$!
+i=0
+until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
+    i=$((i + 1))
+    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
+    sleep 0.05
+done
+c=$("$T" start --home "$H" "$EX/counter.toml" | tail -n 1)
+for n in 1 2 3; do "$T" message --home "$H" "$c" "$n" >/dev/null || fail "message"; done
+expect before 0 "^6$" "$T" message --home "$H" --request "$c" ""
+
+# refused, the old code keeps running (count still 6)
+printf 'not wasm' >bad.wasm
+expect invalid 1 "does not fit|magic|invalid" "$T" update --home "$H" "$c" bad.wasm
+expect missing_export 1 "does not export .*handle-send" "$T" update --home "$H" "$c" "$EX/echo.wasm"
+expect import_not_granted 1 "does not fit.*(store|handler)" "$T" update --home "$H" "$c" "$EX/kv.wasm"
+expect migrate_err 1 "migrate returned an error: counter2: refusing to migrate on purpose" \
+    "$T" update --home "$H" "$c" "$UP/counter2_err.wasm"
+expect migrate_trap 1 "migrate .*unreachable" "$T" update --home "$H" "$c" "$UP/counter2_trap.wasm"
+expect still_old 0 "^6$" "$T" message --home "$H" --request "$c" ""
+"$T" message --home "$H" "$c" "1" >/dev/null || fail "message after refusals"
+expect still_old_works 0 "^7$" "$T" message --home "$H" --request "$c" ""
+
+# the upgrade: migrate turns 7 into 70; id, chain and mailbox stay
+old=$(sha256sum "$EX/counter.wasm" | cut -c1-12)
+new=$(sha256sum "$UP/counter2.wasm" | cut -c1-12)
+expect update 0 "^updated $c: $old -> $new$" "$T" update --home "$H" "$c" "$UP/counter2.wasm"
+expect migrated 0 "^70$" "$T" message --home "$H" --request "$c" ""
+"$T" message --home "$H" "$c" "5" >/dev/null || fail "message after the upgrade"
+expect new_code 0 "^75$" "$T" message --home "$H" --request "$c" ""
+expect recorded 0 "component-updated .*component $old -> $new .*migrated: state \"?70" \
+    "$T" events --home "$H" "$c"
+# the API directly: JSON, with a version
+body=$(curl -s --unix-socket "$H/theater.sock" -X PUT -H 'Content-Type: application/json' \
+    -d "{\"component\":\"$UP/counter2.wasm\",\"version\":\"2.0.0\"}" \
+    "http://theater/v1/actors/$c/component")
+echo "$body" | grep -q '"updated":true' || fail "PUT component: $body"
+expect migrated_again 0 "^750$" "$T" message --home "$H" --request "$c" ""
+body=$(curl -s --unix-socket "$H/theater.sock" -X PUT -d '{"component":"/nonexistent.wasm"}' \
+    "http://theater/v1/actors/$c/component")
+echo "$body" | grep -q '"code":"bad-request"' || fail "PUT a missing file: $body"
+# a restart starts the upgraded code from the initial state
+"$T" restart --home "$H" "$c" >/dev/null || fail "restart"
+sleep 0.3
+"$T" message --home "$H" "$c" "2" >/dev/null || fail "message after restart"
+expect restarted_new_code 0 "^2$" "$T" message --home "$H" --request "$c" ""
+expect restart_names_new 0 "actor-restarted .*component $new" "$T" events --home "$H" "$c"
+
+# the chain (with both upgrades and the refusals) replays, beside the daemon
+expect replay_live 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$c"
+kill -TERM "$DPID"
+wait "$DPID"
+DPID=
+expect replay 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$c"
+# after the first upgrade (70) the state came from migrate
+seq=$("$T" chain --home "$H" events "$c" --json --type component-updated |
+    sed -n 's/.*"seq":\([0-9]*\).*/\1/p' | head -n 1)
+expect state_after_upgrade 0 "^70$" "$T" state --home "$H" "$c" --at "$seq"
+
+[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all ok"
