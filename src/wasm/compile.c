@@ -864,6 +864,29 @@ static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
     return true;
 }
 
+bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
+{
+    const lastinsn *L = &C->last;
+
+    if (!L->valid || L->op != op || v->loc != LOC_OWN || v->t != L->dst_t || C->nomem)
+        return false;
+    if (C->barrier != NO_POS && C->barrier > L->start)
+        return false; /* a branch target after it */
+    if (C->pair_tail == L->start) {
+        /* the pair before it ends with the instruction that goes */
+        set_handler(C, C->pair_head, WOP_I32_ADD_K, 0);
+        C->pair_head = C->pair_tail = NO_POS;
+    }
+    *out = *L;
+    C->len = out->start;
+    C->nrelocs = out->nrelocs;
+    C->last.valid = false;
+    C->last_copy = NO_POS;
+    C->prev = C->prev2;
+    C->prev2.op = -1;
+    return true;
+}
+
 /* Emit a conditional branch on `cond` (when_true selects the sense),
  * using the fused comparison `cmp` if given; returns the offset of the
  * instruction, with the rel field last. */

@@ -220,6 +220,12 @@ void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap);
 void wasm_cc_acc_undo(comp *C, const accpick *ap);
 
+/* If `v` is the value the last instruction produced and that instruction
+ * is `op` (base variant or reading the accumulator, not writing it),
+ * remove it from the code and return its description in *out, so the
+ * caller can emit one instruction doing its work and its consumer's. */
+bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out);
+
 /* Copy operands naming local `x` (any local if UINT32_MAX) to their own
  * slots before the local changes. */
 void wasm_cc_materialize_locals(comp *C, uint32_t x);

@@ -252,6 +252,21 @@ static int need_datacount(comp *C, uint32_t x)
 }
 
 /* Loads 0x28-0x35 and stores 0x36-0x3e. */
+/* A load from the address that `add` (an I32_ADD_K just taken out of
+ * the code) computed: one LOADK instruction "d a k off" does both, reading
+ * its source where the addition did (a slot, or the accumulator). */
+static void emit_loadk(comp *C, int op, uint8_t type, const lastinsn *add, uint32_t offset)
+{
+    vent *d = wasm_cc_push(C, type);
+    size_t s, nrel = C->nrelocs;
+
+    if (d == NULL)
+        return;
+    uint32_t ops[4] = {TAG_TEMP | d->t, add->a, add->b, offset};
+    s = wasm_cc_emit_ops_v(C, op, add->acc.variant, ops, 4, 1u | ((add->slotmask & 1u) << 1));
+    wasm_cc_produced(C, s, nrel, d->t, op, &add->acc);
+}
+
 int wasm_cc_op_memory(comp *C, uint8_t op)
 {
     /* natural alignment (log2), value type, internal op */
@@ -300,7 +315,11 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
         return -1;
     if (emitting(C)) {
         uint32_t ops[2] = {wasm_cc_enc(C, &addr), offset};
-        emit_result2(C, mo[k].wop, mo[k].type, ops, 2, 1, &addr, NULL);
+        lastinsn add;
+        if (wasm_cc_take_producer(C, &addr, WOP_I32_ADD_K, &add))
+            emit_loadk(C, mo[k].wop - WOP_LOAD32 + WOP_LOADK32, mo[k].type, &add, offset);
+        else
+            emit_result2(C, mo[k].wop, mo[k].type, ops, 2, 1, &addr, NULL);
     } else {
         wasm_cc_push(C, mo[k].type);
     }
@@ -775,6 +794,65 @@ static int try_kform(comp *C, const numop *n, const vent *a, const vent *b, uint
     return kop;
 }
 
+/* The fused pairs (interp.h): operations x then y, x's result as y's
+ * source `pos` (0: either). */
+static const struct fusion {
+    int16_t x, y, f;
+    uint8_t pos;
+} fusions[] = {
+#define FUSION_ENTRY(X, kind, name, x, y, pos, expr) {WOP_##x, WOP_##y, WOP_##name, pos},
+    WASM_FUSED_LIST(_, FUSION_ENTRY)
+#undef FUSION_ENTRY
+};
+
+/* Emit `yop` (sources ops[0], ops[1]: s0, s1; immediate ops[1] when yk)
+ * fused with the instruction before it when that one produced a source
+ * and the pair is in WASM_FUSED_LIST: x's instruction goes and one
+ * instruction "d xa xb c" does both.  Returns true when it did. */
+static bool try_fuse(comp *C, int yop, bool yk, uint8_t out, const uint32_t *ops, const vent *s0,
+                     const vent *s1)
+{
+    const lastinsn *L = &C->last;
+    const vent *xv;
+    unsigned pos;
+    uint32_t other;
+    bool other_slot = !yk;
+    lastinsn x;
+    vent *d;
+    size_t s, nrel;
+
+    if (!L->valid)
+        return false;
+    if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t) {
+        xv = s0;
+        pos = 1;
+        other = ops[1];
+    } else if (!yk && s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t) {
+        xv = s1;
+        pos = 2;
+        other = ops[0];
+    } else {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof fusions / sizeof fusions[0]; i++) {
+        const struct fusion *f = &fusions[i];
+        if (f->x != L->op || f->y != yop || (f->pos != 0 && f->pos != pos))
+            continue;
+        if (!wasm_cc_take_producer(C, xv, f->x, &x))
+            return false;
+        d = wasm_cc_push(C, out);
+        if (d == NULL)
+            return true;
+        nrel = C->nrelocs;
+        uint32_t all[4] = {TAG_TEMP | d->t, x.a, x.b, other};
+        s = wasm_cc_emit_ops_v(C, f->f, x.acc.variant, all, 4,
+                               1u | ((unsigned)x.slotmask << 1) | (other_slot ? 8u : 0u));
+        wasm_cc_produced(C, s, nrel, d->t, f->f, &x.acc);
+        return true;
+    }
+    return false;
+}
+
 int wasm_cc_op_numeric(comp *C, uint8_t op)
 {
     const numop *n = &numops[op - 0x45];
@@ -812,6 +890,8 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
             s1 = &b;
         }
     }
+    if (nops == 2 && try_fuse(C, wop, kop >= 0, n->out, ops, s0, s1))
+        return 0;
     d = emit_result2(C, wop, n->out, ops, nops, slotmask, s0, s1);
     if (d == NULL || !C->last.valid)
         return 0;

@@ -326,10 +326,10 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define LOAD_FUEL() (fuel = ex->fuel_limited ? ex->fuel : UINT64_MAX)
 
 #define LOAD_MEM() do { \
-        mem = inst->mem0; \
-        if (mem != NULL) { \
-            mbase = mem->data; \
-            msize = mem->size; \
+        const th_wasm_memory *mem_ = inst->mem0; \
+        if (mem_ != NULL) { \
+            mbase = mem_->data; \
+            msize = mem_->size; \
         } \
     } while (0)
 
@@ -350,15 +350,16 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define AWF32(v) (acc = f32_bits(v))
 #define AWF64(v) (acc = f64_bits(v))
 
-/* Binary operator "d a b" and its five accumulator variants; `body`
- * computes r from a and b (and may trap). */
-#define VBIN(name, T, RD, AR, RT, WR, AWR, body) \
-    L_##name:        { T a = RD(1), b = RD(2); RT r; body; WR(0, r); SKIP(3); } \
-    L_##name##__R:   { T a = RD(1), b = RD(2); RT r; body; AWR(r); SKIP(3); } \
-    L_##name##_A:    { T a = AR, b = RD(2); RT r; body; WR(0, r); SKIP(3); } \
-    L_##name##_A__R: { T a = AR, b = RD(2); RT r; body; AWR(r); SKIP(3); } \
-    L_##name##_B:    { T a = RD(1), b = AR; RT r; body; WR(0, r); SKIP(3); } \
-    L_##name##_B__R: { T a = RD(1), b = AR; RT r; body; AWR(r); SKIP(3); }
+/* Binary operator "d a b ..." of n operands and its five accumulator
+ * variants; `body` computes r from a and b (and may trap). */
+#define VBINN(name, n, T, RD, AR, RT, WR, AWR, body) \
+    L_##name:        { T a = RD(1), b = RD(2); RT r; body; WR(0, r); SKIP(n); } \
+    L_##name##__R:   { T a = RD(1), b = RD(2); RT r; body; AWR(r); SKIP(n); } \
+    L_##name##_A:    { T a = AR, b = RD(2); RT r; body; WR(0, r); SKIP(n); } \
+    L_##name##_A__R: { T a = AR, b = RD(2); RT r; body; AWR(r); SKIP(n); } \
+    L_##name##_B:    { T a = RD(1), b = AR; RT r; body; WR(0, r); SKIP(n); } \
+    L_##name##_B__R: { T a = RD(1), b = AR; RT r; body; AWR(r); SKIP(n); }
+#define VBIN(name, T, RD, AR, RT, WR, AWR, body) VBINN(name, 3, T, RD, AR, RT, WR, AWR, body)
 
 /* One-source operator "d a ..." of n operands and its three variants; the
  * body may read further operands (OP(2): an immediate or offset). */
@@ -396,6 +397,21 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define BIN_I64K(name, expr) \
     VUN(name, 3, uint64_t, RU64, A64, uint64_t, WU64, AW64, \
         uint64_t b = (uint64_t)(int64_t)(int32_t)OP(2); r = (expr))
+
+/* Fused pairs (interp.h, WASM_FUSED_LIST): "d a k c" and "d a b c". */
+#define ROTL32(a, k) (((a) << ((k) & 31)) | ((a) >> ((32 - ((k) & 31)) & 31)))
+#define ROTR32(a, k) (((a) >> ((k) & 31)) | ((a) << ((32 - ((k) & 31)) & 31)))
+#define FUSED_HANDLER(X, kind, name, x, y, pos, expr) FH_##kind(name, expr)
+#define FH_KB(name, expr) \
+    VUN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, \
+        uint32_t k = OP(2); uint32_t c = RU32(3); r = (expr))
+#define FH_KK(name, expr) \
+    VUN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, \
+        uint32_t k = OP(2); uint32_t c = OP(3); r = (expr))
+#define FH_BB32(name, expr) \
+    VBINN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, uint32_t c = RU32(3); r = (expr))
+#define FH_BBF64(name, expr) \
+    VBINN(name, 4, double, RF64, AF64, double, WF64, AWF64, double c = RF64(3); r = (expr))
 
 /* Conditional branches "c rel" / "a b rel" / "a k rel": forward ones with
  * accumulator variants, back-edge ones (which spend fuel, and so may be a
@@ -449,6 +465,11 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define LOAD(name, N, T, conv) \
     VUN(name, 3, uint32_t, RU32, A32, uint64_t, WBITS, AW64, \
         uint64_t ea = (uint64_t)a + OP(2); T v; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        memcpy(&v, mbase + ea, (N)); r = (conv))
+#define LOADK(name, N, T, conv) \
+    VUN(name, 4, uint32_t, RU32, A32, uint64_t, WBITS, AW64, \
+        uint64_t ea = (uint64_t)(uint32_t)(a + OP(2)) + OP(3); T v; \
         if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
         memcpy(&v, mbase + ea, (N)); r = (conv))
 #define STORE1(name, N, T, ADDR, VAL) \
@@ -587,13 +608,21 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     X(F32_DEMOTE_F64) X(F64_PROMOTE_F32) \
     WASM_CMPK_OPS(X, I32) WASM_BINK_OPS(X, I32) WASM_BINK_OPS(X, I64) \
     X(LOAD32) X(LOAD64) X(LOAD8_S32) X(LOAD8_U32) X(LOAD16_S32) X(LOAD16_U32) \
-    X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64)
+    X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64) \
+    X(LOADK32) X(LOADK64) X(LOADK8_S32) X(LOADK8_U32) X(LOADK16_S32) X(LOADK16_U32) \
+    X(LOADK8_S64) X(LOADK16_S64) X(LOADK32_S64)
 #define ACC_SRC2_LIST(X) \
     X(STORE8) X(STORE16) X(STORE32) X(STORE64) \
     WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64)
 #define ACC_SRC1_LIST(X) \
     X(BR_IF_NZ) X(BR_IF_Z) X(BR_IF_I64_NZ) X(BR_IF_I64_Z) \
     WASM_CMPK_OPS(X, BR_IF_I32) X(RET1)
+
+#define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
+#define FL_KB(name) LABEL_UN(name)
+#define FL_KK(name) LABEL_UN(name)
+#define FL_BB32(name) LABEL_BIN(name)
+#define FL_BBF64(name) LABEL_BIN(name)
 
 #define NV WASM_NVARIANTS
 #define LABEL_BASE(n) [WOP_##n * NV] = &&L_##n,
@@ -612,6 +641,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     static const void *const labels[WOP_COUNT_ * NV] = {
         WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
         ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1)
+        WASM_FUSED_LIST(_, FUSED_LABELS)
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
 
@@ -619,8 +649,6 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     th_wasm_val *fp;
     struct wasm_frame *frame;
     th_wasm_instance *inst;
-    th_wasm_global **globals;
-    th_wasm_memory *mem = NULL;
     uint8_t *mbase = NULL;
     uint64_t msize = 0;
     uint64_t fuel;
@@ -649,7 +677,6 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     ip = frame->ip;
     fp = frame->fp;
     inst = frame->inst;
-    globals = inst->globals;
     LOAD_MEM();
     LOAD_FUEL();
     NEXT();
@@ -697,22 +724,44 @@ L_RET1:
     /* fall into RET */
 L_RET:
 do_return:
+    /* The memory cache stays valid within an instance: whatever grew its
+     * memory meanwhile (memory.grow, a host call) reloaded it. */
     frame--;
     ip = frame->ip;
     fp = frame->fp;
     if (UNLIKELY(frame->inst != inst)) {
         inst = frame->inst;
-        globals = inst->globals;
+        LOAD_MEM();
     }
-    LOAD_MEM();
     NEXT();
 
-L_CALL:
-    cc = (const struct wasm_code *)WASM_OPND_PTR(ip);
-    ci = inst;
-    nfp = fp + OP(2);
-    ret_ip = ip + WASM_INSN_SIZE(3);
-    goto do_call;
+L_CALL: {
+        /* the fast path: same instance, room on both stacks */
+        const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip);
+        th_wasm_val *nf = fp + OP(2);
+        FUEL();
+        if (UNLIKELY((nf + c->frame_slots > ex->stack_end) | (frame + 1 >= ex->frames_end))) {
+            cc = c;
+            ci = inst;
+            nfp = nf;
+            ret_ip = ip + WASM_INSN_SIZE(3);
+            goto do_call_grow;
+        }
+        frame->ip = ip + WASM_INSN_SIZE(3);
+        frame++;
+        frame->fp = nf;
+        frame->code = c;
+        frame->inst = inst;
+        {
+            th_wasm_val *dst = nf + c->nparam_slots;
+            const th_wasm_val *src = c->init;
+            for (uint32_t n = c->ninit; n != 0; n--)
+                *dst++ = *src++;
+        }
+        fp = nf;
+        ip = c->code;
+        NEXT();
+    }
 
 L_CALL_IMPORT:
     cf = inst->funcs[OP(0)];
@@ -762,10 +811,11 @@ call_func:
     nfp = fp + argoff;
     /* fall into do_call */
 
-do_call:
+    /* do_call: */
     /* push a frame for cc (instance ci) at nfp, returning to ret_ip */
     FUEL();
     if (UNLIKELY(nfp + cc->frame_slots > ex->stack_end || frame + 1 >= ex->frames_end)) {
+do_call_grow:;
         size_t fpoff = (size_t)(fp - ex->stack), noff = (size_t)(nfp - ex->stack);
         ex->top = frame;
         int grc = wasm_exec_grow(ex, noff, cc->frame_slots);
@@ -793,7 +843,6 @@ do_call:
     ip = cc->code;
     if (UNLIKELY(ci != inst)) {
         inst = ci;
-        globals = inst->globals;
         LOAD_MEM();
     }
     NEXT();
@@ -849,13 +898,13 @@ L_SELECT:
     SLOT(0) = RU32(3) ? SLOT(1) : SLOT(2);
     SKIP(4);
 L_GLOBAL_GET:
-    SLOT(0) = globals[OP(1)]->val;
+    SLOT(0) = inst->globals[OP(1)]->val;
     SKIP(2);
 L_GLOBAL_SET:
-    globals[OP(0)]->val = SLOT(1);
+    inst->globals[OP(0)]->val = SLOT(1);
     SKIP(2);
 L_GLOBAL_SET32:
-    globals[OP(0)]->val.bits = (uint32_t)SLOT(1).bits;
+    inst->globals[OP(0)]->val.bits = (uint32_t)SLOT(1).bits;
     SKIP(2);
 
     /* ---- memory ---- */
@@ -868,6 +917,15 @@ L_GLOBAL_SET32:
     LOAD(LOAD8_S64, 1, int8_t, (uint64_t)(int64_t)v)
     LOAD(LOAD16_S64, 2, int16_t, (uint64_t)(int64_t)v)
     LOAD(LOAD32_S64, 4, int32_t, (uint64_t)(int64_t)v)
+    LOADK(LOADK32, 4, uint32_t, v)
+    LOADK(LOADK64, 8, uint64_t, v)
+    LOADK(LOADK8_S32, 1, int8_t, (uint32_t)(int32_t)v)
+    LOADK(LOADK8_U32, 1, uint8_t, v)
+    LOADK(LOADK16_S32, 2, int16_t, (uint32_t)(int32_t)v)
+    LOADK(LOADK16_U32, 2, uint16_t, v)
+    LOADK(LOADK8_S64, 1, int8_t, (uint64_t)(int64_t)v)
+    LOADK(LOADK16_S64, 2, int16_t, (uint64_t)(int64_t)v)
+    LOADK(LOADK32_S64, 4, int32_t, (uint64_t)(int64_t)v)
     STORE(STORE8, 1, uint8_t)
     STORE(STORE16, 2, uint16_t)
     STORE(STORE32, 4, uint32_t)
@@ -877,10 +935,9 @@ L_MEMORY_SIZE:
     WU32(0, msize / WASM_PAGE_SIZE);
     SKIP(1);
 L_MEMORY_GROW: {
-        int64_t r = wasm_memory_grow(mem, RU32(1));
+        int64_t r = wasm_memory_grow(inst->mem0, RU32(1));
         WU32(0, (uint32_t)r);
-        mbase = mem->data;
-        msize = mem->size;
+        LOAD_MEM();
         SKIP(2);
     }
 L_MEMORY_INIT:
@@ -891,11 +948,11 @@ L_DATA_DROP:
     inst->data_len[OP(0)] = 0;
     SKIP(1);
 L_MEMORY_COPY:
-    if (UNLIKELY(!mem_copy(mem, RU32(0), RU32(1), RU32(2))))
+    if (UNLIKELY(!mem_copy(inst->mem0, RU32(0), RU32(1), RU32(2))))
         goto trap_mem;
     SKIP(3);
 L_MEMORY_FILL:
-    if (UNLIKELY(!mem_fill(mem, RU32(0), RU32(1), RU32(2))))
+    if (UNLIKELY(!mem_fill(inst->mem0, RU32(0), RU32(1), RU32(2))))
         goto trap_mem;
     SKIP(3);
 
@@ -1165,6 +1222,9 @@ L_I64_TRUNC_SAT_F64_U:
     WU64(0, sat_u64_f64(RF64(1)));
     SKIP(2);
 
+    /* ---- fused pairs ---- */
+    WASM_FUSED_LIST(_, FUSED_HANDLER)
+
     /* ---- v128 ---- */
 L_COPY_V128: {
         v128 v;
@@ -1182,13 +1242,13 @@ L_SELECT_V128: {
         SKIP(4);
     }
 L_GLOBAL_GET_V128: {
-        const th_wasm_global *g = globals[OP(1)];
+        const th_wasm_global *g = inst->globals[OP(1)];
         SLOT(0) = g->val;
         fp[OP(0) + 1].bits = g->hi;
         SKIP(2);
     }
 L_GLOBAL_SET_V128: {
-        th_wasm_global *g = globals[OP(0)];
+        th_wasm_global *g = inst->globals[OP(0)];
         g->val = SLOT(1);
         g->hi = fp[OP(1) + 1].bits;
         SKIP(2);

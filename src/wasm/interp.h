@@ -110,6 +110,10 @@
     X(LOAD32) X(LOAD64) X(LOAD8_S32) X(LOAD8_U32) X(LOAD16_S32) X(LOAD16_U32) \
     X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64) \
     X(STORE8) X(STORE16) X(STORE32) X(STORE64) \
+    /* loads whose address is an i32.add of an immediate (wrapping): \
+     * d addr k off, in the order of the loads above */ \
+    X(LOADK32) X(LOADK64) X(LOADK8_S32) X(LOADK8_U32) X(LOADK16_S32) X(LOADK16_U32) \
+    X(LOADK8_S64) X(LOADK16_S64) X(LOADK32_S64) \
     X(MEMORY_SIZE) X(MEMORY_GROW)      /* d / d a */ \
     X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY) X(MEMORY_FILL) \
     /* tables and references */ \
@@ -149,6 +153,8 @@
     X(I32_TRUNC_SAT_F32_S) X(I32_TRUNC_SAT_F32_U) X(I32_TRUNC_SAT_F64_S) \
     X(I32_TRUNC_SAT_F64_U) X(I64_TRUNC_SAT_F32_S) X(I64_TRUNC_SAT_F32_U) \
     X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U) \
+    /* fused pairs (below) */ \
+    WASM_FUSED_LIST(X, WASM_FUSED_NAME) \
     /* v128: moves (two slots) and the SIMD operations */ \
     X(COPY_V128)        /* d a: both slots */ \
     X(SELECT_V128)      /* d a b c */ \
@@ -170,6 +176,7 @@
  * the same bits, and so on): compile_simd.c maps opcodes to these.
  */
 #define WASM_SIMD_NAME(X, name, shape, fn, n) X(name)
+#define WASM_FUSED_NAME(X, kind, name, x, y, pos, expr) X(name)
 #define WASM_SIMD_LIST(X, P) \
     P(X, V128_LOAD, VLOAD, load, 16) \
     P(X, V128_LOAD8X8_S, VLOAD, load8x8_s, 8) P(X, V128_LOAD8X8_U, VLOAD, load8x8_u, 8) \
@@ -306,6 +313,45 @@
     P(X, S##_DIV, VBIN, s##_div, 0) P(X, S##_MIN, VBIN, s##_min, 0) \
     P(X, S##_MAX, VBIN, s##_max, 0) P(X, S##_PMIN, VBIN, s##_pmin, 0) \
     P(X, S##_PMAX, VBIN, s##_pmax, 0)
+
+/*
+ * Fused pairs: F(X, KIND, NAME, XOP, YOP, POS, EXPR) is one instruction doing
+ * operation XOP and then operation YOP on its result (which nothing else
+ * reads), EXPR computing the result r from a, b / k (X's operands) and c
+ * (Y's other operand).  POS: X's result is Y's first (1) or second (2)
+ * source, 0 for either (Y commutative).  Kinds and operands:
+ *   KB     d a k c   i32: X with an immediate k, Y with a slot c
+ *   KK     d a k c   i32: both with immediates (c is one)
+ *   BB32   d a b c   i32: slots only
+ *   BBF64  d a b c   f64: slots only (two roundings, never a fused
+ *                    multiply-add: the engine is built with -ffp-contract=off;
+ *                    operands in the order of the two instructions, so NaN
+ *                    payloads are those the unfused pair gives)
+ */
+#define WASM_FUSED_LIST(X, F) \
+    F(X, KB, F_ADDK_ADD, I32_ADD_K, I32_ADD, 0, (a + k) + c) F(X, KB, F_ADDK_AND, I32_ADD_K, I32_AND, 0, (a + k) & c) \
+    F(X, KB, F_ADDK_OR, I32_ADD_K, I32_OR, 0, (a + k) | c) F(X, KB, F_ADDK_XOR, I32_ADD_K, I32_XOR, 0, (a + k) ^ c) \
+    F(X, KB, F_ANDK_ADD, I32_AND_K, I32_ADD, 0, (a & k) + c) F(X, KB, F_ANDK_AND, I32_AND_K, I32_AND, 0, (a & k) & c) \
+    F(X, KB, F_ANDK_OR, I32_AND_K, I32_OR, 0, (a & k) | c) F(X, KB, F_ANDK_XOR, I32_AND_K, I32_XOR, 0, (a & k) ^ c) \
+    F(X, KB, F_SHLK_ADD, I32_SHL_K, I32_ADD, 0, (a << (k & 31)) + c) F(X, KB, F_SHLK_AND, I32_SHL_K, I32_AND, 0, (a << (k & 31)) & c) \
+    F(X, KB, F_SHLK_OR, I32_SHL_K, I32_OR, 0, (a << (k & 31)) | c) F(X, KB, F_SHLK_XOR, I32_SHL_K, I32_XOR, 0, (a << (k & 31)) ^ c) \
+    F(X, KB, F_SHRUK_ADD, I32_SHR_U_K, I32_ADD, 0, (a >> (k & 31)) + c) F(X, KB, F_SHRUK_AND, I32_SHR_U_K, I32_AND, 0, (a >> (k & 31)) & c) \
+    F(X, KB, F_SHRUK_OR, I32_SHR_U_K, I32_OR, 0, (a >> (k & 31)) | c) F(X, KB, F_SHRUK_XOR, I32_SHR_U_K, I32_XOR, 0, (a >> (k & 31)) ^ c) \
+    F(X, KB, F_ROTLK_ADD, I32_ROTL_K, I32_ADD, 0, (ROTL32(a, k)) + c) F(X, KB, F_ROTLK_AND, I32_ROTL_K, I32_AND, 0, (ROTL32(a, k)) & c) \
+    F(X, KB, F_ROTLK_OR, I32_ROTL_K, I32_OR, 0, (ROTL32(a, k)) | c) F(X, KB, F_ROTLK_XOR, I32_ROTL_K, I32_XOR, 0, (ROTL32(a, k)) ^ c) \
+    F(X, KB, F_ROTRK_ADD, I32_ROTR_K, I32_ADD, 0, (ROTR32(a, k)) + c) F(X, KB, F_ROTRK_AND, I32_ROTR_K, I32_AND, 0, (ROTR32(a, k)) & c) \
+    F(X, KB, F_ROTRK_OR, I32_ROTR_K, I32_OR, 0, (ROTR32(a, k)) | c) F(X, KB, F_ROTRK_XOR, I32_ROTR_K, I32_XOR, 0, (ROTR32(a, k)) ^ c) \
+    F(X, KK, F_SHLK_ADDK, I32_SHL_K, I32_ADD_K, 0, (a << (k & 31)) + c) \
+    F(X, KK, F_SHRUK_ANDK, I32_SHR_U_K, I32_AND_K, 0, (a >> (k & 31)) & c) \
+    F(X, KK, F_ADDK_SHLK, I32_ADD_K, I32_SHL_K, 0, (a + k) << (c & 31)) \
+    F(X, BB32, F_MUL_ADD, I32_MUL, I32_ADD, 0, a * b + c) F(X, BB32, F_ADD_ADD, I32_ADD, I32_ADD, 0, a + b + c) \
+    F(X, BB32, F_XOR_XOR, I32_XOR, I32_XOR, 0, a ^ b ^ c) F(X, BB32, F_AND_XOR, I32_AND, I32_XOR, 0, (a & b) ^ c) \
+    F(X, BB32, F_XOR_AND, I32_XOR, I32_AND, 0, (a ^ b) & c) \
+    F(X, BBF64, F_FMUL_FADD1, F64_MUL, F64_ADD, 1, a * b + c) F(X, BBF64, F_FMUL_FADD2, F64_MUL, F64_ADD, 2, c + a * b) \
+    F(X, BBF64, F_FMUL_FSUB1, F64_MUL, F64_SUB, 1, a * b - c) F(X, BBF64, F_FMUL_FSUB2, F64_MUL, F64_SUB, 2, c - a * b) \
+    F(X, BBF64, F_FMUL_FMUL1, F64_MUL, F64_MUL, 1, a * b * c) F(X, BBF64, F_FMUL_FMUL2, F64_MUL, F64_MUL, 2, c * (a * b)) \
+    F(X, BBF64, F_FSUB_FMUL1, F64_SUB, F64_MUL, 1, (a - b) * c) F(X, BBF64, F_FSUB_FMUL2, F64_SUB, F64_MUL, 2, c * (a - b)) \
+    F(X, BBF64, F_FADD_FMUL1, F64_ADD, F64_MUL, 1, (a + b) * c) F(X, BBF64, F_FADD_FMUL2, F64_ADD, F64_MUL, 2, c * (a + b))
 
 /* clang-format on */
 

@@ -690,12 +690,243 @@ static void test_accumulator_chains(void **state)
     th_wasm_imports_free(fx.imp);
 }
 
+/* Fused pairs (interp.h, WASM_FUSED_LIST) and loads whose address is an
+ * i32.add of a constant (LOADK): each nested expression, whose inner
+ * result only the outer operation reads, against the same through a
+ * local (never fused).  Every form is built with the inner operation's
+ * source from the accumulator ("_a": its operand is itself a sum), with
+ * the result going to the accumulator ("_r": consumed by a multiply) and
+ * with the inner result as the outer operation's first and second source. */
+static const char *fuse_kb_x[] = {"add", "sub", "and", "shl", "shr_u", "rotl", "rotr"};
+static const char *fuse_kb_y[] = {"add", "and", "or", "xor"};
+static const char *fuse_kk[][2] = {{"shl", "add"}, {"shr_u", "and"}, {"add", "shl"}};
+static const char *fuse_bb32[][2] = {
+    {"mul", "add"}, {"add", "add"}, {"xor", "xor"}, {"and", "xor"}, {"xor", "and"}};
+static const char *fuse_bbf64[][2] = {
+    {"mul", "add"}, {"mul", "mul"}, {"mul", "sub"}, {"sub", "mul"}, {"add", "mul"}};
+static const char *fuse_loads[][2] = {
+    {"i32.load", "i32"},    {"i64.load", "i64"},     {"i32.load8_s", "i32"},
+    {"i32.load8_u", "i32"}, {"i32.load16_s", "i32"}, {"i32.load16_u", "i32"},
+    {"i64.load8_s", "i64"}, {"i64.load16_s", "i64"}, {"i64.load32_s", "i64"},
+    {"f64.load", "f64"},
+};
+static const int32_t fuse_ks[] = {0, 1, 7, 31, 32, -1, INT32_MIN, 0x12345};
+#define NFUSE_KS (sizeof fuse_ks / sizeof fuse_ks[0])
+
+/* Functions NAME_{1,2,1a,2a,1r,2r} (fused) and NAME_ref{1,2} of
+ * (param t t t) computing OUTER(INNER(p0, B), p2) (pos 1) or
+ * OUTER(p2, INNER(p0, B)) (pos 2), B being p1 or the constant `k`. */
+static void gen_fused(FILE *w, const char *name, const char *t, const char *inner,
+                      const char *outer, const char *b, const char *c)
+{
+    char a[64], x[160], y[400];
+
+    for (int ai = 0; ai < 2; ai++)
+        for (int pos = 1; pos <= 2; pos++)
+            for (int r = 0; r < 2; r++) {
+                if (ai)
+                    snprintf(a, sizeof a, "(%s.add (local.get 0) (local.get 1))", t);
+                else
+                    snprintf(a, sizeof a, "(local.get 0)");
+                snprintf(x, sizeof x, "(%s.%s %s %s)", t, inner, a, b);
+                if (pos == 1)
+                    snprintf(y, sizeof y, "(%s.%s %s %s)", t, outer, x, c);
+                else
+                    snprintf(y, sizeof y, "(%s.%s %s %s)", t, outer, c, x);
+                fprintf(w, "(func (export \"%s_%d%s%s\") (param %s %s %s) (result %s) ", name, pos,
+                        ai ? "a" : "", r ? "r" : "", t, t, t, t);
+                if (r)
+                    fprintf(w, "(%s.mul %s (local.get 1)))\n", t, y);
+                else
+                    fprintf(w, "%s)\n", y);
+            }
+    for (int ai = 0; ai < 2; ai++)
+        for (int pos = 1; pos <= 2; pos++)
+            for (int r = 0; r < 2; r++) {
+                if (ai)
+                    snprintf(a, sizeof a, "(%s.add (local.get 0) (local.get 1))", t);
+                else
+                    snprintf(a, sizeof a, "(local.get 0)");
+                fprintf(w,
+                        "(func (export \"%s_ref%d%s%s\") (param %s %s %s) (result %s) (local %s)"
+                        " (local.set 3 (%s.%s %s %s))",
+                        name, pos, ai ? "a" : "", r ? "r" : "", t, t, t, t, t, t, inner, a, b);
+                if (pos == 1)
+                    snprintf(y, sizeof y, "(%s.%s (local.get 3) %s)", t, outer, c);
+                else
+                    snprintf(y, sizeof y, "(%s.%s %s (local.get 3))", t, outer, c);
+                if (r)
+                    fprintf(w, " (local.set 3 %s) (%s.mul (local.get 3) (local.get 1)))\n", y, t);
+                else
+                    fprintf(w, " %s)\n", y);
+            }
+}
+
+/* f64 results: any two NaNs agree (which input's payload an addition
+ * passes on is the compiler's choice, and WebAssembly allows either). */
+static void expect_same_f64(chain_fixture *fx, const char *got_name, const char *ref_name,
+                            const uint64_t *args)
+{
+    int rc1, rc2;
+    uint64_t got = call_raw(fx, got_name, args, 3, &rc1);
+    uint64_t want = call_raw(fx, ref_name, args, 3, &rc2);
+    bool both_nan = (got & 0x7fffffffffffffffull) > 0x7ff0000000000000ull &&
+                    (want & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
+
+    if (rc1 != rc2 || (got != want && !both_nan))
+        fail_msg("%s(%" PRIx64 ", %" PRIx64 ", %" PRIx64 ") = %" PRIx64 ", %s gives %" PRIx64,
+                 got_name, args[0], args[1], args[2], got, ref_name, want);
+}
+
+static void check_fused(chain_fixture *fx, const char *name, const uint64_t *vals, size_t nv,
+                        bool f64)
+{
+    static const char *forms[] = {"1", "2", "1a", "2a", "1r", "2r", "1ar", "2ar"};
+    char got[96], ref[96];
+
+    for (size_t f = 0; f < 8; f++) {
+        snprintf(got, sizeof got, "%s_%s", name, forms[f]);
+        snprintf(ref, sizeof ref, "%s_ref%s", name, forms[f]);
+        for (size_t x = 0; x < nv; x++)
+            for (size_t y = 0; y < nv; y += 2)
+                for (size_t z = 0; z < nv; z++) {
+                    uint64_t args[3] = {vals[x], vals[y], vals[z]};
+                    if (f64)
+                        expect_same_f64(fx, got, ref, args);
+                    else
+                        expect_same(fx, got, ref, args, 3);
+                }
+    }
+}
+
+static void test_fused_pairs(void **state)
+{
+    static const uint64_t fv[] = {
+        0,
+        0x8000000000000000ull,
+        0x3ff0000000000000ull,
+        0xbff8000000000000ull,
+        0x7ff0000000000000ull,
+        0xfff0000000000000ull,
+        0x7ff8000000000000ull,
+        0x7fefffffffffffffull,
+        0x0000000000000001ull,
+        0x4008000000000000ull,
+    };
+    static const uint32_t addrs[] = {0,     4,     8,          65520,      65528,      65532,
+                                     65535, 65536, 0xfffffff8, 0xfffffffc, 0xffffffff, 0x80000000};
+    static const int32_t load_ks[] = {0, 4, 8, -8, -4, 65536};
+    chain_fixture fx;
+    char *wat = NULL, name[64], k[32];
+    size_t watlen = 0, len = 0, nx = sizeof fuse_kb_x / sizeof fuse_kb_x[0],
+           ny = sizeof fuse_kb_y / sizeof fuse_kb_y[0];
+    FILE *w = open_memstream(&wat, &watlen);
+    uint64_t v32[NVALS32];
+    uint8_t *bin;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\")\n"
+          "(data (i32.const 65520) "
+          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          w);
+    for (size_t i = 0; i < nx; i++)
+        for (size_t j = 0; j < ny; j++)
+            for (size_t q = 0; q < NFUSE_KS; q++) {
+                snprintf(name, sizeof name, "kb_%s_%s_%zu", fuse_kb_x[i], fuse_kb_y[j], q);
+                snprintf(k, sizeof k, "(i32.const %" PRId32 ")", fuse_ks[q]);
+                gen_fused(w, name, "i32", fuse_kb_x[i], fuse_kb_y[j], k, "(local.get 2)");
+            }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t q = 0; q < NFUSE_KS; q++) {
+            snprintf(name, sizeof name, "kk_%zu_%zu", i, q);
+            snprintf(k, sizeof k, "(i32.const %" PRId32 ")", fuse_ks[q]);
+            gen_fused(w, name, "i32", fuse_kk[i][0], fuse_kk[i][1], k,
+                      q % 2 ? "(i32.const 3)" : "(i32.const 0x7ff0)");
+        }
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "bb32_%zu", i);
+        gen_fused(w, name, "i32", fuse_bb32[i][0], fuse_bb32[i][1], "(local.get 1)",
+                  "(local.get 2)");
+        snprintf(name, sizeof name, "bbf64_%zu", i);
+        gen_fused(w, name, "f64", fuse_bbf64[i][0], fuse_bbf64[i][1], "(local.get 1)",
+                  "(local.get 2)");
+    }
+    for (size_t i = 0; i < sizeof fuse_loads / sizeof fuse_loads[0]; i++)
+        for (size_t q = 0; q < sizeof load_ks / sizeof load_ks[0]; q++)
+            for (int off = 0; off <= 4; off += 4) {
+                const char *ld = fuse_loads[i][0], *rt = fuse_loads[i][1];
+                fprintf(w,
+                        "(func (export \"ld_%zu_%zu_%d\") (param i32 i32 i32) (result %s)"
+                        " (%s offset=%d (i32.add (local.get 0) (i32.const %" PRId32 "))))\n"
+                        "(func (export \"ld_%zu_%zu_%d_a\") (param i32 i32 i32) (result %s)"
+                        " (%s offset=%d (i32.add (i32.xor (local.get 0) (local.get 1))"
+                        " (i32.const %" PRId32 "))))\n"
+                        "(func (export \"ld_%zu_%zu_%d_ref\") (param i32 i32 i32) (result %s)"
+                        " (local i32) (local.set 3 (i32.add (local.get 0) (i32.const %" PRId32 ")))"
+                        " (%s offset=%d (local.get 3)))\n",
+                        i, q, off, rt, ld, off, load_ks[q], i, q, off, rt, ld, off, load_ks[q], i,
+                        q, off, rt, load_ks[q], ld, off);
+            }
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fx, 0, sizeof fx);
+    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
+    fx.ex = th_wasm_exec_new(NULL);
+
+    for (size_t i = 0; i < NVALS32; i++)
+        v32[i] = (uint32_t)vals32[i];
+    for (size_t i = 0; i < nx; i++)
+        for (size_t j = 0; j < ny; j++)
+            for (size_t q = 0; q < NFUSE_KS; q++) {
+                snprintf(name, sizeof name, "kb_%s_%s_%zu", fuse_kb_x[i], fuse_kb_y[j], q);
+                check_fused(&fx, name, v32, 8, false);
+            }
+    for (size_t i = 0; i < 3; i++)
+        for (size_t q = 0; q < NFUSE_KS; q++) {
+            snprintf(name, sizeof name, "kk_%zu_%zu", i, q);
+            check_fused(&fx, name, v32, NVALS32, false);
+        }
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "bb32_%zu", i);
+        check_fused(&fx, name, v32, NVALS32, false);
+        snprintf(name, sizeof name, "bbf64_%zu", i);
+        check_fused(&fx, name, fv, sizeof fv / sizeof fv[0], true);
+    }
+    for (size_t i = 0; i < sizeof fuse_loads / sizeof fuse_loads[0]; i++)
+        for (size_t q = 0; q < sizeof load_ks / sizeof load_ks[0]; q++)
+            for (int off = 0; off <= 4; off += 4)
+                for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++) {
+                    char got[64], ref[64], gota[64];
+                    uint64_t args[3] = {addrs[x], 0, 0};
+                    snprintf(got, sizeof got, "ld_%zu_%zu_%d", i, q, off);
+                    snprintf(gota, sizeof gota, "ld_%zu_%zu_%d_a", i, q, off);
+                    snprintf(ref, sizeof ref, "ld_%zu_%zu_%d_ref", i, q, off);
+                    expect_same(&fx, got, ref, args, 3);
+                    expect_same(&fx, gota, ref, args, 3);
+                }
+    th_wasm_exec_free(fx.ex);
+    th_wasm_instance_free(fx.inst);
+    th_wasm_module_free(fx.mod);
+    th_wasm_imports_free(fx.imp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_immediate_and_fused_forms),
         cmocka_unit_test(test_locals_and_control),
         cmocka_unit_test(test_accumulator_chains),
+        cmocka_unit_test(test_fused_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
