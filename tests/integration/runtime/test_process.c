@@ -431,6 +431,15 @@ static void test_grants(void **state)
     p = spawn(e, id, "spawn line line - - %s FOO=bar,E= pwd; echo \"$FOO|$E|$HOME|$USER\"", e->dir);
     snprintf(want, sizeof want, "out %ld |%s|\nout %ld |bar|||", p, e->dir, p);
     free(wait_log(e, id, want));
+    /* a program that is allowed but cannot run */
+    {
+        char bad[TH_ACTOR_ID_SIZE];
+        spawn_runner(e, "badprog", "allowed_programs = [\"/no/such/program\"]", bad);
+        expect(cmd(e, bad, "run /no/such/program"),
+               "err cannot run /no/such/program: no such file or directory");
+        expect(cmd(e, bad, "run /no/such/program"), "err cannot run");
+        verify_chain(e, bad);
+    }
     /* no allowed_programs at all */
     spawn_runner(e, "none", "", none);
     expect(cmd(e, none, "spawn line line - - - - true"), "allows no program");
