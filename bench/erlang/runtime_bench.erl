@@ -107,6 +107,11 @@ peak_rss_kib() ->
         [] -> -1
     end.
 
+%% N 'DOWN' messages, in whatever order they come (a selective receive of
+%% each monitor in turn would scan the whole mailbox every time).
+wait_down(0) -> ok;
+wait_down(N) -> receive {'DOWN', _, process, _, _} -> wait_down(N - 1) end.
+
 counter(Parent, Ref) -> Parent ! {Ref, started}, counter_loop(0).
 counter_loop(N) -> receive stop -> ok; _ -> counter_loop(N + 1) end.
 
@@ -121,9 +126,9 @@ million_bench(N) ->
     T1 = now_us(),
     [P ! x || P <- Ps],
     T2 = now_us(),
-    Mons = [monitor(process, P) || P <- Ps],
+    [monitor(process, P) || P <- Ps],
     [P ! stop || P <- Ps],
-    [receive {'DOWN', M, process, _, _} -> ok end || M <- Mons],
+    wait_down(N),
     T3 = now_us(),
     Rss = peak_rss_kib(),
     io:format("million ~B idle processes: spawn ~.2f s (~.2f us each), one message each ~.2f s, "

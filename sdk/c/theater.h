@@ -581,6 +581,10 @@ ta_status ta_resume(ta_str manifest, ta_opt_bytes init_state, ta_str *child_id /
 ta_str_list ta_list_children(void); /* scoped */
 ta_status ta_stop_child(ta_str child_id);
 ta_status ta_restart_child(ta_str child_id);
+/* Hot upgrade of a child to the code `component` (this project's
+ * extension, docs/upgrade.md): returns once the child runs it; a failure
+ * says why it was refused (the child keeps its old code). */
+ta_status ta_update_child(ta_str child_id, ta_bytes component);
 ta_status ta_get_child_state(ta_str child_id, ta_opt_bytes *state /* out, scoped */);
 ta_status ta_get_child_events(ta_str child_id, ta_chain_event_list *events /* out, scoped */);
 

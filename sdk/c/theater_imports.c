@@ -212,6 +212,13 @@ ta_status ta_restart_child(ta_str child_id)
     return status_of(r.is_err, r.u.err);
 }
 
+ta_status ta_update_child(ta_str child_id, ta_bytes component)
+{
+    thw_res_unit_str r;
+    thw_call_supervisor_update_child(S(child_id), B(component), &r);
+    return status_of(r.is_err, r.u.err);
+}
+
 ta_status ta_get_child_state(ta_str child_id, ta_opt_bytes *state)
 {
     thw_res_opt_bytes_str r;

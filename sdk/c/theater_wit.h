@@ -1101,6 +1101,20 @@ static inline void thw_call_supervisor_get_child_events(const thw_str *child_id,
     (void)v;
 }
 
+__attribute__((import_module("theater:simple/supervisor"), import_name("update-child")))
+void thw_imp_supervisor_update_child(int32_t, int32_t, int32_t, int32_t, int32_t);
+static inline void thw_call_supervisor_update_child(const thw_str *child_id, const thw_bytes *component, thw_res_unit_str *ret)
+{
+    thw_val v[4];
+
+    v[0].i32 = (int32_t)(uintptr_t)(*child_id).ptr;
+    v[1].i32 = (int32_t)(*child_id).len;
+    v[2].i32 = (int32_t)(uintptr_t)(*component).ptr;
+    v[3].i32 = (int32_t)(*component).len;
+    thw_imp_supervisor_update_child(v[0].i32, v[1].i32, v[2].i32, v[3].i32, (int32_t)(uintptr_t)ret);
+    (void)v;
+}
+
 __attribute__((import_module("theater:simple/store"), import_name("new")))
 void thw_imp_store_new_(int32_t);
 static inline void thw_call_store_new_(thw_res_str_str *ret)

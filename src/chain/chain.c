@@ -61,16 +61,19 @@ typedef struct chain_actor {
 } chain_actor;
 
 typedef struct chain_pending {
+    /* What the writer's walks over a batch read (drain, free) comes first,
+     * in one cache line: the entries were written on another core. */
     struct chain_pending *next;
+    size_t size; /* bytes allocated, for the queue limit */
+    uint64_t ticket;
     chain_actor *actor;
-    uint64_t seq, ts, ticket;
-    uint8_t hash[32];
-    uint8_t parent[32];
-    int has_parent;
-    int has_desc;
+    uint64_t seq, ts;
     uint32_t type_len, desc_len;
     size_t data_len;
-    size_t size; /* bytes allocated, for the queue limit */
+    int has_parent;
+    int has_desc;
+    uint8_t hash[32];
+    uint8_t parent[32];
     /* An event recorded by content reference (chain_int.h): the content
      * itself, stored in store_blob in the event's transaction. */
     const uint8_t *content; /* into buf, after data; NULL if none */

@@ -208,6 +208,34 @@ static int s_get_child_events(rt_host *h, wit_str *child_id,
     return 0;
 }
 
+/* A hot upgrade of a child (upgrade.c): the parent waits for the child's
+ * turn, where the new code replaces the old (or is refused). */
+static int s_update_child(rt_host *h, wit_str *child_id, wit_bytes *component,
+                          wit_res_unit_str *ret)
+{
+    char why[160];
+    rt_actor *c = child_of(h, child_id, why, sizeof why);
+    rt_upgrade u;
+    rt_reply reply;
+    th_error err;
+
+    if (c == NULL)
+        return fail(h, &ret->is_err, &ret->err, why);
+    th_error_clear(&err);
+    if (rt_upgrade_prepare(c, component->ptr, component->len, NULL, &u, &err) != 0) {
+        rt_actor_release(c);
+        return fail(h, &ret->is_err, &ret->err, err.msg);
+    }
+    memset(&reply, 0, sizeof reply);
+    rt_actor_ref(h->a);
+    reply.actor = h->a;
+    reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, IFACE, "update-child", h->input);
+    h->input = NULL;
+    rt_upgrade_send(c, &u, &reply);
+    rt_actor_release(c);
+    return TH_WASM_SUSPENDED;
+}
+
 static const wit_impl_supervisor impl = {
     .spawn = s_spawn,
     .resume = s_resume,
@@ -216,6 +244,7 @@ static const wit_impl_supervisor impl = {
     .restart_child = s_restart_child,
     .get_child_state = s_get_child_state,
     .get_child_events = s_get_child_events,
+    .update_child = s_update_child,
 };
 
 const rt_iface rt_iface_supervisor = {

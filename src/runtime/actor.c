@@ -59,6 +59,7 @@ void rt_actor_ref(rt_actor *a)
 }
 
 static void drain_queue(rt_actor *a, rt_mpsc *q);
+static void refuse_msg(rt_actor *a, rt_msg *m, const char *why);
 
 void rt_actor_release(rt_actor *a)
 {
@@ -76,7 +77,8 @@ void rt_actor_release(rt_actor *a)
         free(a->op);
     }
     th_wasm_instance_free(a->inst); /* a->module: the runtime's module cache owns it */
-    rt_msg_free(a->upgrade_msg);
+    if (a->upgrade_msg != NULL)     /* its sender learns that it did not happen */
+        refuse_msg(a, a->upgrade_msg, "is not running");
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);

@@ -994,6 +994,15 @@ typedef struct rt_upgrade {
 /* Inside the turn, between operations: carry out the upgrade `m` (takes
  * it) and answer its sender. */
 void rt_upgrade_apply(rt_actor *a, rt_msg *m);
+/* Check new code for actor `a` (valid, exports, imports against its
+ * manifest), store and cache it: 0 with *u filled, or an error (nothing
+ * changed).  Any thread. */
+int rt_upgrade_prepare(rt_actor *a, const uint8_t *bytes, size_t len, const char *version,
+                       rt_upgrade *u /* out */, th_error *err);
+/* Post the upgrade to `a`'s turn; `reply` (taken) is completed with the
+ * outcome: ok with the old hash, or the error.  On a failure to post
+ * (TH_ENOMEM) it is completed at once with that error. */
+int rt_upgrade_send(rt_actor *a, const rt_upgrade *u, rt_reply *reply);
 /* Call the new instance's migrate export, if it has one, with the actor's
  * state and `from_version`; on success the state is replaced and *ran
  * says whether migrate existed.  0, or an error (err says why) and the

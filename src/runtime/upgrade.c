@@ -223,46 +223,66 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
     rt_msg_free(m);
 }
 
+int rt_upgrade_prepare(rt_actor *a, const uint8_t *bytes, size_t len, const char *version,
+                       rt_upgrade *u, th_error *err)
+{
+    rt_runtime *rt = a->rt;
+    char key[8 + RT_HASH_HEX];
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    if (version != NULL && strlen(version) >= sizeof u->version)
+        return th_error_set(err, TH_EINVAL, "version is longer than %zu bytes",
+                            sizeof u->version - 1);
+    snprintf(u->version, sizeof u->version, "%s", version != NULL ? version : "");
+    rc = rt_module_from_bytes(rt, bytes, len, a->spec->save_chain, &u->module, u->hash, err);
+    if (rc == 0 && ((rc = rt_spec_check_exports(u->module, err)) != 0 ||
+                    (rc = rt_capability_check(rt, u->module, a->spec->handlers, err)) != 0)) {
+        th_wasm_module_free(u->module);
+        u->module = NULL;
+    }
+    if (rc != 0)
+        return th_error_prefix(err, "the new component does not fit actor %s", a->id);
+    snprintf(key, sizeof key, "sha256:%s", u->hash);
+    return rt_module_cache_put(rt, key, u->module, u->hash, a->spec->save_chain, err);
+}
+
+int rt_upgrade_send(rt_actor *a, const rt_upgrade *u, rt_reply *reply)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_UPGRADE, u, sizeof *u);
+
+    if (m == NULL) {
+        rt_reply_complete(a->rt, reply, TH_ENOMEM, false, NULL, 0, "out of memory");
+        return TH_ENOMEM;
+    }
+    m->reply = *reply;
+    memset(reply, 0, sizeof *reply);
+    rt_actor_post_ctl(a, m);
+    return 0;
+}
+
 int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
                       const char *version, char *from, char *to, th_error *err)
 {
     rt_actor *a = actor_id != NULL ? rt_registry_get(&rt->reg, actor_id, strlen(actor_id)) : NULL;
+    rt_reply reply;
     rt_upgrade u;
     rt_sync *s = NULL;
-    rt_msg *m = NULL;
-    char key[8 + RT_HASH_HEX];
     int rc;
 
-    memset(&u, 0, sizeof u);
     if (a == NULL)
         return th_error_set(err, TH_ENOENT, "no actor %s", actor_id != NULL ? actor_id : "(null)");
-    if (version != NULL && strlen(version) >= sizeof u.version) {
-        rc = th_error_set(err, TH_EINVAL, "version is longer than %zu bytes", sizeof u.version - 1);
-        goto out;
-    }
-    snprintf(u.version, sizeof u.version, "%s", version != NULL ? version : "");
     /* what the code is, checked before anything changes */
-    rc = rt_module_from_bytes(rt, bytes, len, a->spec->save_chain, &u.module, u.hash, err);
-    if (rc == 0 && ((rc = rt_spec_check_exports(u.module, err)) != 0 ||
-                    (rc = rt_capability_check(rt, u.module, a->spec->handlers, err)) != 0)) {
-        th_wasm_module_free(u.module);
-        u.module = NULL;
-    }
-    if (rc != 0) {
-        th_error_prefix(err, "the new component does not fit actor %s", a->id);
+    if ((rc = rt_upgrade_prepare(a, bytes, len, version, &u, err)) != 0)
         goto out;
-    }
-    snprintf(key, sizeof key, "sha256:%s", u.hash);
-    if ((rc = rt_module_cache_put(rt, key, u.module, u.hash, a->spec->save_chain, err)) != 0)
-        goto out; /* (the cache took the module over) */
-    if ((s = rt_sync_new()) == NULL || (m = rt_msg_new(RT_MSG_UPGRADE, &u, sizeof u)) == NULL) {
+    if ((s = rt_sync_new()) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
         goto out;
     }
     atomic_fetch_add(&s->refs, 1);
-    m->reply.sync = s;
-    rt_actor_post_ctl(a, m);
-    m = NULL;
+    memset(&reply, 0, sizeof reply);
+    reply.sync = s;
+    rt_upgrade_send(a, &u, &reply);
     if (!rt_sync_wait(s, UPGRADE_WAIT_MS, rt)) {
         rc = th_error_set(err, TH_ETIMEDOUT,
                           "the upgrade of %s did not happen within %u s (an operation still "
@@ -280,7 +300,6 @@ int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes
     if (rc == 0 && to != NULL)
         memcpy(to, u.hash, 65);
 out:
-    rt_msg_free(m);
     rt_sync_release(s);
     rt_actor_release(a);
     return rc;

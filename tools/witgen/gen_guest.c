@@ -12,20 +12,10 @@
 /* ------------------------------------------------------------------ */
 /* Guest side (the C guest SDK, wasm32)                               */
 
+/* The guest SDK's C type of `t` (thw_ prefix). */
 static const char *gtype(int t)
 {
-    static const char *const pc[] = {"bool",     "uint8_t", "uint16_t", "uint32_t",
-                                     "uint64_t", "int8_t",  "int16_t",  "int32_t",
-                                     "int64_t",  "float",   "double",   "uint32_t"};
-    static char buf[8][300];
-    static int k;
-    char *o;
-
-    if (prim(t))
-        return pc[T(t)->kind];
-    o = buf[k++ % 8];
-    snprintf(o, sizeof buf[0], "thw_%s", T(t)->mangle);
-    return o;
+    return ctype_prefixed(t, "thw");
 }
 
 static void gdeclare(int t)

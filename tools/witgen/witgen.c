@@ -100,7 +100,7 @@ bool prim(int t)
     return T(t)->kind <= W_CHAR;
 }
 
-const char *ctype(int t)
+const char *ctype_prefixed(int t, const char *prefix)
 {
     static const char *const pc[] = {"bool",     "uint8_t", "uint16_t", "uint32_t",
                                      "uint64_t", "int8_t",  "int16_t",  "int32_t",
@@ -112,8 +112,13 @@ const char *ctype(int t)
     if (prim(t))
         return pc[T(t)->kind];
     o = buf[k++ % 8];
-    snprintf(o, sizeof buf[0], "wit_%s", T(t)->mangle);
+    snprintf(o, sizeof buf[0], "%s_%s", prefix, T(t)->mangle);
     return o;
+}
+
+const char *ctype(int t)
+{
+    return ctype_prefixed(t, "wit");
 }
 
 void mark(int t)

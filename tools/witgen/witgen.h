@@ -28,6 +28,8 @@ const char *upper(const char *s);
 /* Whether `t` is a primitive (bool, numbers, char); its C type name. */
 bool prim(int t);
 const char *ctype(int t);
+/* The same with another prefix for non-primitive types (`prefix`_mangle). */
+const char *ctype_prefixed(int t, const char *prefix);
 /* Mark `t` and what it contains as used; declare its C type (once). */
 void mark(int t);
 void declare(int t);

@@ -6,6 +6,7 @@
  * capability check at spawn.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "theater/chain.h"
 #include "rt_test_util.h"
@@ -351,6 +353,86 @@ static void test_store_iface(void **unused)
     rtt_stop(&t);
 }
 
+/* A store command run on another thread (the request waits). */
+typedef struct store_call {
+    rtt *t;
+    const char *id;
+    char *answer;     /* read after the join */
+    atomic_bool done; /* the answer has come */
+} store_call;
+
+static void *store_call_main(void *arg)
+{
+    store_call *c = arg;
+
+    c->answer = cmd(c->t, c->id, "store");
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+static uint64_t calls_of(rtt *t, const char *id)
+{
+    th_actor_info info;
+    th_error err;
+
+    assert_int_equal(th_runtime_actor_info(t->rt, id, &info, &err), 0);
+    return info.calls;
+}
+
+/* A store write waits for the database on the persistence side, not on
+ * the actor's worker: with one worker and the database's write lock held by
+ * another connection, a second actor still answers while the first one's
+ * write waits, and the write completes once the lock is given back. */
+static void test_store_write_off_worker(void **unused)
+{
+    rtt t;
+    char w[TH_ACTOR_ID_SIZE], o[TH_ACTOR_ID_SIZE], path[600], *s;
+    store_call c;
+    pthread_t th;
+    sqlite3 *db;
+    uint64_t before;
+    uint8_t *resp = NULL;
+    size_t len;
+    th_error err;
+    int i, rc;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    spawn_probe(&t, probe_manifest(&t, "writer", NULL, 0), w);
+    spawn_probe(&t, probe_manifest(&t, "other", NULL, 0), o);
+    snprintf(path, sizeof path, "%s/theater.db", t.home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 30000); /* the chain's writer commits too */
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    before = calls_of(&t, w);
+    c.t = &t;
+    c.id = w;
+    c.answer = NULL;
+    atomic_init(&c.done, false);
+    assert_int_equal(pthread_create(&th, NULL, store_call_main, &c), 0);
+    /* the writer's handle-request has started (and reached its first write) */
+    for (i = 0; i < 1000 && calls_of(&t, w) == before; i++)
+        usleep(10000);
+    assert_true(calls_of(&t, w) > before);
+    /* the only worker is free: the other actor answers */
+    rc = th_runtime_request(t.rt, o, (const uint8_t *)"now", 3, 5000, &resp, &len, &err);
+    if (rc != 0)
+        print_message("the other actor did not answer: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(len > 3 && memcmp(resp, "ok ", 3) == 0);
+    free(resp);
+    assert_false(atomic_load(&c.done)); /* the write still waits for the lock */
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    pthread_join(th, NULL);
+    s = c.answer;
+    assert_non_null(strstr(s, "new ok"));
+    assert_non_null(strstr(s, "store ok 2cf24dba"));
+    assert_non_null(strstr(s, "label ok\n"));
+    free(s);
+    rtt_stop(&t);
+}
+
 static void test_timing_iface(void **unused)
 {
     rtt t;
@@ -645,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_message_server),
         cmocka_unit_test(test_supervisor_iface),
         cmocka_unit_test(test_store_iface),
+        cmocka_unit_test(test_store_write_off_worker),
         cmocka_unit_test(test_timing_iface),
         cmocka_unit_test(test_random_iface),
         cmocka_unit_test(test_environment_iface),

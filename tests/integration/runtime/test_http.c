@@ -355,15 +355,16 @@ static void test_timeout_and_full(void **state)
     int st;
 
     (void)state;
-    if (!start(&s, "{\"port\": \"0\"}", "request_timeout_ms = 300\nmax_queued = 1"))
+    if (!start(&s, "{\"port\": \"0\"}", "request_timeout_ms = 1000\nmax_queued = 1"))
         skip();
-    /* /slow sleeps 3 s: 504 after 300 ms; while it sleeps the queue (1) is
+    /* /slow sleeps 3 s: 504 after 1 s; while it sleeps the queue (1) is
      * full, so a second request gets 503 at once */
     out = sh(&st,
-             CURL "-o /dev/null -w '%%{http_code} ' http://127.0.0.1:%u/slow & sleep 0.1; " CURL
-                  "-o /dev/null -w '%%{http_code} ' http://127.0.0.1:%u/notes; wait",
-             s.port, s.port);
-    assert_string_equal(out, "503 504 ");
+             CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/slow > %s/slow.code & "
+                  "sleep 0.4; " CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/notes; "
+                  "wait; cat %s/slow.code",
+             s.port, s.t.home, s.port, s.t.home);
+    assert_string_equal(out, "503504");
     free(out);
     /* once the actor is done with it, it answers again */
     sleep(3);

@@ -84,12 +84,41 @@ sleep 0.3
 expect restarted_new_code 0 "^2$" "$T" message --home "$H" --request "$c" ""
 expect restart_names_new 0 "actor-restarted .*component $new" "$T" events --home "$H" "$c"
 
+# a supervisor upgrades its child (supervisor.update-child)
+cat >upgrader.toml <<TOML
+name = "upgrader"
+version = "0.1.0"
+component = "$UP/upgrader.wasm"
+init_state = '{"child": "$EX/counter.toml"}'
+[[handler]]
+type = "runtime"
+[[handler]]
+type = "message-server"
+[[handler]]
+type = "supervisor"
+[[handler]]
+type = "filesystem"
+path = "$EX"
+TOML
+p=$("$T" start --home "$H" "$H/upgrader.toml" | tail -n 1)
+kid=$("$T" chain --home "$H" ls --json | grep '"name":"counter"' | sed -n 's/.*"actor":"\([^"]*\)".*/\1/p' | grep -v "^$c$" | head -n 1)
+[ -n "$kid" ] || fail "no child of the upgrader"
+"$T" message --home "$H" "$kid" "4" >/dev/null || fail "message to the child"
+expect child_refused 0 "^err: .*does not export .*handle-send" \
+    "$T" message --home "$H" --request "$p" --file "$EX/echo.wasm"
+expect child_old 0 "^4$" "$T" message --home "$H" --request "$kid" ""
+expect child_updated 0 "^ok$" "$T" message --home "$H" --request "$p" --file "$UP/counter2.wasm"
+expect child_migrated 0 "^40$" "$T" message --home "$H" --request "$kid" ""
+expect parent_recorded 0 "supervisor.update-child.*-> ok" "$T" events --home "$H" "$p"
+
 # the chain (with both upgrades and the refusals) replays, beside the daemon
 expect replay_live 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$c"
 kill -TERM "$DPID"
 wait "$DPID"
 DPID=
 expect replay 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$c"
+expect replay_child 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$kid"
+expect replay_parent 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$p"
 # after the first upgrade (70) the state came from migrate
 seq=$("$T" chain --home "$H" events "$c" --json --type component-updated |
     sed -n 's/.*"seq":\([0-9]*\).*/\1/p' | head -n 1)
