@@ -66,13 +66,24 @@ static bool cuts_op(const rt_actor *a, const th_chain_event *e)
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 
-/* "TYPE DATA" of an event, cut to REPLAY_SHOW_BYTES. */
+/* "TYPE DATA" of an event, cut to REPLAY_SHOW_BYTES; bytes that are not
+ * printable text (recorded data is JSON text, but a record may be edited)
+ * are shown as \xNN. */
 static void show(char *out, size_t cap, const char *type, const uint8_t *data, size_t len)
 {
-    size_t n = len > REPLAY_SHOW_BYTES ? REPLAY_SHOW_BYTES : len;
+    size_t n = len > REPLAY_SHOW_BYTES ? REPLAY_SHOW_BYTES : len, o, i;
+    bool text = data != NULL && rt_utf8_valid(data, n);
 
-    snprintf(out, cap, "%s %.*s%s", type, (int)n, data != NULL ? (const char *)data : "",
-             len > n ? "..." : "");
+    o = (size_t)snprintf(out, cap, "%s ", type);
+    for (i = 0; data != NULL && i < n && o + 5 < cap; i++) {
+        if (data[i] >= 0x20 && data[i] != 0x7f && (data[i] < 0x80 || text))
+            out[o++] = (char)data[i];
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", data[i]);
+    }
+    if (len > n && o + 4 < cap)
+        o += (size_t)snprintf(out + o, cap - o, "...");
+    out[o < cap ? o : cap - 1] = '\0';
 }
 
 static void diverge(rt_replay *rp, uint64_t seq, const char *type, const char *recorded,
