@@ -239,4 +239,13 @@ echo "Its log:"
 sed 's/^/  /' "$LIVE_HOME/server.log" | grep -v '^  \[' 
 echo
 run "$THEATER" chain verify --home "$LIVE_HOME"
+echo "Replay (docs/replay.md): the supervisor's run again, from its chain alone: its"
+echo "recorded code, the recorded messages in their order, every host call answered"
+echo "from the record (nothing spawned, sent or timed), each event compared."
+echo
+run "$THEATER" replay --home "$LIVE_HOME" "$SUP"
+if ! "$THEATER" replay --home "$LIVE_HOME" "$SUP" >/dev/null; then
+    echo "demo: the replay did not match" >&2
+    exit 1
+fi
 echo "Next: $THEATER --help, docs/api.md (the API), README.md (the commands)."

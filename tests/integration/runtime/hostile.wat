@@ -2,6 +2,7 @@
 ;; at the first byte of the message:
 ;;   L  loops forever             M  grows memory page by page until refused, then traps
 ;;   R  recurses without end      T  traps (unreachable)
+;;   N  recurses 50,000 deep (a few MiB of wasm stack), then ok
 ;;   E  returns err("boom")       U  returns err with invalid UTF-8
 ;;   O  returns an out-of-bounds result pointer
 ;;   D  returns a bad result discriminant
@@ -45,6 +46,11 @@
     (i32.store (i32.const 72) (local.get 1))
     (i32.const 64))
 
+  (func $down (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))
+
   (func $rec (param i32) (result i32)
     (i32.add (call $rec (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
 
@@ -64,6 +70,8 @@
         (br $g))))
     (if (i32.eq (local.get $b) (i32.const 82)) ;; R
       (then (drop (call $rec (i32.const 0)))))
+    (if (i32.eq (local.get $b) (i32.const 78)) ;; N
+      (then (if (i32.ne (call $down (i32.const 50000)) (i32.const 50000)) (then unreachable))))
     (if (i32.eq (local.get $b) (i32.const 84)) ;; T
       (then unreachable))
     (if (i32.eq (local.get $b) (i32.const 69)) ;; E

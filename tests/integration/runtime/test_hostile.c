@@ -135,6 +135,34 @@ static void test_runaway_timeout(void **unused)
     rtt_stop(&t);
 }
 
+/* limits.stack_bytes: a recursion 50,000 deep (a few MiB of wasm stack)
+ * fails under 256 KiB, the failure naming the limit and how to raise it,
+ * and finishes under 16 MiB and under the default (8 MiB). */
+static void test_stack_limit(void **unused)
+{
+    rtt t;
+    const char *small, *big, *dflt;
+    char id[TH_ACTOR_ID_SIZE];
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    small = rtt_manifest(&t, "small", rtt_module("hostile"), "", "[limits]\nstack_bytes = 262144");
+    big = rtt_manifest(&t, "big", rtt_module("hostile"), "", "[limits]\nstack_bytes = 16777216");
+    dflt = rtt_manifest(&t, "dflt", rtt_module("hostile"), "", NULL);
+    expect_failure(&t, small, "N", "the wasm stack limit of 262144 bytes was reached");
+    expect_failure(&t, small, "N", "`stack_bytes` under [limits]");
+
+    assert_int_equal(spawn(&t, big, NULL, id, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"N", 1, &err), 0);
+    ask(&t, id, "deep and alive"); /* served after the send: it finished */
+
+    assert_int_equal(spawn(&t, dflt, NULL, id, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"N", 1, &err), 0);
+    ask(&t, id, "deep and alive");
+    rtt_stop(&t);
+}
+
 static void test_memory_bomb(void **unused)
 {
     rtt t;
@@ -219,7 +247,7 @@ int main(void)
         cmocka_unit_test(test_bad_results),        cmocka_unit_test(test_runaway_fuel),
         cmocka_unit_test(test_runaway_timeout),    cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_forged_realloc),     cmocka_unit_test(test_realloc_fuel_charged),
-        cmocka_unit_test(test_capability_refused),
+        cmocka_unit_test(test_capability_refused), cmocka_unit_test(test_stack_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
