@@ -382,6 +382,8 @@ typedef struct th_replay_result {
     uint8_t *state;
     size_t state_len;
     char component[65]; /* the code replayed last (SHA-256 hex) */
+    bool open_end;      /* the record ends inside an operation (still running,
+                           or its process ended): compared up to there */
 } th_replay_result;
 
 /* Re-run an actor from its chain: instantiate its recorded component (from

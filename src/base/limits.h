@@ -48,7 +48,9 @@
 #define TH_HTTP_DEFAULT_TIMEOUT_MS 30000u
 #define TH_HTTP_MAX_TIMEOUT_MS (3600u * 1000u)
 #define TH_HTTP_DEFAULT_MAX_RESPONSE (16ull * 1024u * 1024u)
-#define TH_HTTP_MAX_MAX_RESPONSE (1024ull * 1024u * 1024u)
+/* (at most 256 MiB: recorded as hex, an answer must fit one chain event,
+ * TH_CHAIN_MAX_CONTENT_BYTES) */
+#define TH_HTTP_MAX_MAX_RESPONSE (256ull * 1024u * 1024u)
 #define TH_HTTP_MAX_URL_BYTES 65536u    /* a request's uri */
 #define TH_HTTP_MAX_HEADERS 256u        /* headers of a request or response */
 #define TH_HTTP_MAX_HEADER_BYTES 65536u /* headers of a response, together */
@@ -56,11 +58,11 @@
 #define TH_PROC_DEFAULT_MAX_PROCESSES 16u
 #define TH_PROC_MAX_MAX_PROCESSES 4096u
 #define TH_PROC_DEFAULT_MAX_OUTPUT (1024ull * 1024u)
-#define TH_PROC_MAX_MAX_OUTPUT (1024ull * 1024u * 1024u)
-#define TH_PROC_MAX_ARGS 4096u      /* args and env entries of a config */
-#define TH_PROC_KILL_GRACE_MS 2000u /* SIGTERM, then SIGKILL after this */
-#define TH_PROC_DEFAULT_CHUNK 4096u /* chunked mode, raw read size */
-#define TH_PROC_MAX_EXITED 64u      /* ended processes os-status remembers */
+#define TH_PROC_MAX_MAX_OUTPUT (256ull * 1024u * 1024u) /* (one event: as above) */
+#define TH_PROC_MAX_ARGS 4096u                          /* args and env entries of a config */
+#define TH_PROC_KILL_GRACE_MS 2000u                     /* SIGTERM, then SIGKILL after this */
+#define TH_PROC_DEFAULT_CHUNK 4096u                     /* chunked mode, raw read size */
+#define TH_PROC_MAX_EXITED 64u                          /* ended processes os-status remembers */
 /* [limits] defaults and the largest values accepted. */
 #define TH_MANIFEST_DEFAULT_FUEL_PER_CALL 1000000000ull /* instructions */
 #define TH_MANIFEST_DEFAULT_MEMORY_BYTES (64ull * 1024u * 1024u)

@@ -390,9 +390,9 @@ int cli_cmd_replay(int argc, char **argv)
     if (rc != 0) {
         cli_errorf("replay: %s", err.msg[0] ? err.msg : th_strerror(rc));
     } else if (json) {
-        json_t *o = json_pack("{s:s, s:I, s:b, s:s}", "actor", cli_replay_actor(src), "events",
+        json_t *o = json_pack("{s:s, s:I, s:b, s:s, s:b}", "actor", cli_replay_actor(src), "events",
                               (json_int_t)res.events, "identical", !res.diverged, "component",
-                              res.component);
+                              res.component, "open_end", res.open_end);
         if (o != NULL && res.diverged) {
             json_object_set_new(o, "seq", json_integer((json_int_t)res.seq));
             json_object_set_new(o, "type", json_string(res.type));
@@ -407,7 +407,10 @@ int cli_cmd_replay(int argc, char **argv)
         printf("diverged at event %" PRIu64 " (%s): recorded %s, replayed %s\n", res.seq, res.type,
                res.recorded, res.replayed);
     } else {
-        printf("replayed %" PRIu64 " events: identical\n", res.events);
+        printf("replayed %" PRIu64 " events: identical%s\n", res.events,
+               res.open_end ? " (the record ends inside an operation: still running, or its "
+                              "process ended)"
+                            : "");
     }
     th_replay_result_release(&res);
     cli_replay_free(src);

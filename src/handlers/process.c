@@ -17,9 +17,11 @@
  * delivery becomes an inbound event handle-stdout / handle-stderr(pid,
  * bytes) in the actor's mailbox (rt_inbound_deliver), run in its turn and
  * recorded.  Bytes delivered and not yet handled by the actor count
- * against max_output_buffer per stream: what does not fit is cut (dropped)
- * and the next event's record says how many bytes were cut before it
- * ("cut"), as does the exit's record.  When the child has exited and its
+ * against max_output_buffer per stream: at that mark the stream is no
+ * longer read (the child waits on its full pipe) until the actor has
+ * caught up.  A line (or chunk) longer than max_output_buffer is cut:
+ * the rest of it is dropped and the next event's record says how many
+ * bytes were cut before it ("cut"), as does the exit's record.  When the child has exited and its
  * pipes are closed (or 200 ms after its exit, if something it started
  * keeps them open), handle-exit(pid, status) follows the last output: the
  * exit status, or -N when signal N ended it.
@@ -70,7 +72,9 @@ typedef struct pr_stream {
     rt_buf pend;                    /* a line or chunk being gathered */
     bool pend_cut;                  /* the line in pend was cut: skip to its end */
     atomic_uint_least64_t inflight; /* bytes delivered, not yet handled */
-    uint64_t cut, invalid;          /* bytes cut, JSON lines refused: not yet recorded */
+    atomic_bool paused;             /* reading stopped until the actor catches up */
+    atomic_bool resume_posted;
+    uint64_t cut, invalid; /* bytes cut, JSON lines refused: not yet recorded */
     uint64_t cut_total;
 } pr_stream;
 
@@ -274,14 +278,45 @@ static void ev_call_json(rt_inbound *in, rt_buf *b)
         rt_buf_printf(b, ",\"invalid_json_lines\":%llu", (unsigned long long)e->invalid);
 }
 
+/* Posted when an actor caught up with a paused stream: read again. */
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void resume_on_loop(uv_loop_t *loop, void *ud)
+{
+    pr_stream *s = ud;
+    pr_proc *p = s->p;
+
+    atomic_store(&s->resume_posted, false);
+    if (loop != NULL && s->open && atomic_load(&s->paused) &&
+        atomic_load(&s->inflight) < p->max_output) {
+        atomic_store(&s->paused, false);
+        uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+    }
+    proc_unref(p);
+}
+
 static void ev_done(rt_inbound *in, int status, const char *text)
 {
     pr_event *e = (pr_event *)in;
+    pr_stream *s;
+    bool no = false;
 
     (void)status;
     (void)text;
-    if (e->kind != EV_EXIT)
-        atomic_fetch_sub(&e->p->out[e->kind].inflight, e->len);
+    if (e->kind != EV_EXIT) {
+        s = &e->p->out[e->kind];
+        atomic_fetch_sub(&s->inflight, e->len);
+        /* (the loop re-checks `inflight` after pausing: one of the two
+         * sees the other) */
+        if (atomic_load(&s->paused) && atomic_load(&s->inflight) < e->p->max_output &&
+            atomic_compare_exchange_strong(&s->resume_posted, &no, true)) {
+            atomic_fetch_add(&e->p->refs, 1);
+            if (rt_io_post(e->p->rt, resume_on_loop, s) != 0) {
+                atomic_store(&s->resume_posted, false);
+                atomic_fetch_sub(&e->p->refs, 1);
+            }
+        }
+    }
     proc_unref(e->p);
     free(e);
 }
@@ -334,22 +369,13 @@ static bool post_event(pr_proc *p, pr_event *e)
     return true;
 }
 
-/* Deliver `n` bytes of stream `s`, cutting what would pass
- * max_output_buffer (bytes delivered and not yet handled). */
+/* Deliver `n` bytes of stream `s` (reading pauses once the bytes
+ * delivered and not yet handled reach max_output_buffer: on_read). */
 static void deliver(pr_stream *s, const uint8_t *data, size_t n)
 {
     pr_proc *p = s->p;
-    uint64_t busy = atomic_load(&s->inflight), room;
     pr_event *e;
 
-    room = busy < p->max_output ? p->max_output - busy : 0;
-    if (n > room) {
-        s->cut += n - room;
-        s->cut_total += n - room;
-        n = (size_t)room;
-        if (n == 0)
-            return;
-    }
     if ((e = calloc(1, sizeof *e + n)) == NULL) {
         s->cut += n;
         s->cut_total += n;
@@ -544,6 +570,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) { /* EOF or an error: the stream is done */
         close_stream(s);
         maybe_finish(s->p);
+        return;
+    }
+    /* the actor has max_output_buffer bytes to handle: the child waits
+     * (its pipe fills) until it has caught up (ev_done) */
+    if (atomic_load(&s->inflight) >= s->p->max_output) {
+        uv_read_stop(st);
+        atomic_store(&s->paused, true);
+        if (atomic_load(&s->inflight) < s->p->max_output) { /* caught up meanwhile */
+            atomic_store(&s->paused, false);
+            uv_read_start(st, on_alloc, on_read);
+        }
     }
 }
 
@@ -586,12 +623,22 @@ static void end_child(pr_proc *p, bool now)
     uv_timer_start(&p->kill_timer, on_kill_timer, TH_PROC_KILL_GRACE_MS, 0);
 }
 
+/* After the exit: a stream still open is held by something the child
+ * started; it is closed, unless it is paused (its output still waits in
+ * the pipe for the actor): then later. */
 static void on_linger(uv_timer_t *t)
 {
     pr_proc *p = t->data;
+    bool wait = false;
 
-    close_stream(&p->out[0]);
-    close_stream(&p->out[1]);
+    for (int i = 0; i < 2; i++) {
+        if (p->out[i].open && atomic_load(&p->out[i].paused))
+            wait = true;
+        else
+            close_stream(&p->out[i]);
+    }
+    if (wait)
+        uv_timer_start(&p->linger, on_linger, LINGER_MS, 0);
     maybe_finish(p);
 }
 
@@ -1047,6 +1094,8 @@ static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_
         p->out[i].p = p;
         p->out[i].which = i;
         atomic_init(&p->out[i].inflight, 0);
+        atomic_init(&p->out[i].paused, false);
+        atomic_init(&p->out[i].resume_posted, false);
     }
     if ((bad = prepare(h, config, p, why, sizeof why)) != NULL) {
         proc_unref(p);

@@ -53,13 +53,24 @@ typedef struct rt_replay {
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 
-/* "TYPE DATA" of an event, cut to REPLAY_SHOW_BYTES. */
+/* "TYPE DATA" of an event, cut to REPLAY_SHOW_BYTES; bytes that are not
+ * printable text (recorded data is JSON text, but a record may be edited)
+ * are shown as \xNN. */
 static void show(char *out, size_t cap, const char *type, const uint8_t *data, size_t len)
 {
-    size_t n = len > REPLAY_SHOW_BYTES ? REPLAY_SHOW_BYTES : len;
+    size_t n = len > REPLAY_SHOW_BYTES ? REPLAY_SHOW_BYTES : len, o, i;
+    bool text = data != NULL && rt_utf8_valid(data, n);
 
-    snprintf(out, cap, "%s %.*s%s", type, (int)n, data != NULL ? (const char *)data : "",
-             len > n ? "..." : "");
+    o = (size_t)snprintf(out, cap, "%s ", type);
+    for (i = 0; data != NULL && i < n && o + 5 < cap; i++) {
+        if (data[i] >= 0x20 && data[i] != 0x7f && (data[i] < 0x80 || text))
+            out[o++] = (char)data[i];
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", data[i]);
+    }
+    if (len > n && o + 4 < cap)
+        o += (size_t)snprintf(out + o, cap - o, "...");
+    out[o < cap ? o : cap - 1] = '\0';
 }
 
 static void diverge(rt_replay *rp, uint64_t seq, const char *type, const char *recorded,
@@ -99,11 +110,14 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
         rp->stop = true;
         return;
     }
-    show(mine, sizeof mine, type, data, len);
     if (e == NULL) {
-        diverge(rp, rp->rec->count, type, "nothing (the record ends)", mine);
+        /* the record ends inside this operation: it was still running (a
+         * live actor), or its process ended; nothing more to compare */
+        rp->stop = true;
+        rp->res->open_end = true;
         return;
     }
+    show(mine, sizeof mine, type, data, len);
     if (strcmp(e->type, type) != 0 || e->data_len != len ||
         (len > 0 && memcmp(e->data, data, len) != 0)) {
         show(theirs, sizeof theirs, e->type, e->data, e->data_len);
@@ -153,17 +167,20 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t *
     }
     /* the recorded event must be this call with this input (the text
      * rt_record_host writes), followed by its output and "}" */
-    if (e == NULL || strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
+    if (e == NULL) { /* as in rt_replay_event */
+        rp->stop = true;
+        rp->res->open_end = true;
+        return th_error_set(&h->err, TH_ECLOSED, "replay stopped: the record ends");
+    }
+    if (strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
         !eat(e, &off, iface) || !eat(e, &off, "\",\"function\":\"") || !eat(e, &off, fn) ||
         !eat(e, &off, "\",\"input\":") || !eat(e, &off, input) || !eat(e, &off, ",\"output\":") ||
         off >= e->data_len || e->data[e->data_len - 1] != '}') {
         snprintf(want, sizeof want,
                  "host-call {\"interface\":\"%s\",\"function\":\"%s\",\"input\":%.*s%s}", iface, fn,
                  REPLAY_SHOW_BYTES, input, strlen(input) > REPLAY_SHOW_BYTES ? "..." : "");
-        if (e != NULL)
-            show(theirs, sizeof theirs, e->type, e->data, e->data_len);
-        diverge(rp, e != NULL ? e->seq : rp->rec->count, e != NULL ? e->type : "host-call",
-                e != NULL ? theirs : "nothing (the record ends)", want);
+        show(theirs, sizeof theirs, e->type, e->data, e->data_len);
+        diverge(rp, e->seq, e->type, theirs, want);
         return th_error_set(&h->err, TH_ECLOSED, "replay diverged");
     }
     o = base_json_loadb((const char *)e->data + off, e->data_len - 1 - off, JSON_DECODE_ANY, &jerr,

@@ -67,7 +67,7 @@ sleep 1.5 # the timer ticks; the supervisor's worker crashes and is restarted
 
 # every actor's chain replays identically beside the running daemon
 for a in $("$T" chain --home "$H" ls | awk 'NR > 1 {print $1}'); do
-    expect "live_$a" 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$a"
+    expect "live_$a" 0 "^replayed [0-9]+ events: identical" "$T" replay --home "$H" "$a"
 done
 kill -TERM "$DPID"
 wait "$DPID"
