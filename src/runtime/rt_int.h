@@ -11,7 +11,8 @@
  *                 calls with state threading, fuel slices, suspension
  *   abi.c         Canonical ABI: guest memory access, lowering, lifting
  *   supervise.c   parent notifications, stop cascade, restart, strategies
- *   io.c          the libuv I/O thread: timers for sleep/deadline
+ *   io.c          the libuv I/O thread: timers for sleep/deadline, and the
+ *                 handlers' work on its loop (rt_io_post, slots)
  *   timer.c       call timeouts in a timer wheel run by the workers
  *   record.c      chain events (JSON data) and subscriptions
  *   capability.c  the handler table and the spawn-time import check
@@ -29,6 +30,11 @@
  * exec and the worker moves on.  The completion arrives as an RT_MSG_WAKE
  * control message carrying the wait token; the next turn writes the result
  * into guest memory and resumes the exec.
+ *
+ * Inbound events.  What comes from outside the actors (a child's output,
+ * an HTTP request) is an export call queued in the actor's mailbox by
+ * rt_inbound_deliver (actor.c) and run in its turn like a message; the
+ * handler learns the outcome through its rt_inbound_ops.done.
  */
 #ifndef THEATER_RT_INT_H
 #define THEATER_RT_INT_H

@@ -37,7 +37,9 @@ static ta_status run(ta_str store, ta_bytes msg, ta_str *answer)
         ta_content_ref ref;
         ta_str key = next_word(&rest, false);
         ta_str value = next_word(&rest, true);
-        return ta_store_replace_content_at_label(store, key, ta_str_bytes(value), &ref);
+        /* store-at-label sets the label, new or not (replace-content-at-label
+         * would refuse a key that does not exist yet) */
+        return ta_store_store_at_label(store, key, ta_str_bytes(value), &ref);
     }
     if (ta_str_eq_c(cmd, "get")) {
         ta_opt_content_ref ref;

@@ -53,7 +53,12 @@ worker=$(start worker)
 ping=$(start ping)
 for n in 1 2 3 5 8; do "$T" message --home "$H" "$counter" "$n" >/dev/null || fail "message counter"; done
 "$T" message --home "$H" --request "$counter" "" >/dev/null || fail "request counter"
-"$T" message --home "$H" --request "$kv" "get a" >/dev/null || fail "kv get"
+out=$("$T" message --home "$H" --request "$kv" "put a 1")
+[ "$out" = ok ] || fail "kv put a new key: $out"
+out=$("$T" message --home "$H" --request "$kv" "put a 2")
+[ "$out" = ok ] || fail "kv put an existing key: $out"
+out=$("$T" message --home "$H" --request "$kv" "get a")
+[ "$out" = "ok 2" ] || fail "kv get after two puts: $out"
 "$T" message --home "$H" --request "$kv" "keys" >/dev/null || fail "kv keys"
 "$T" message --home "$H" "$worker" "hello" >/dev/null || fail "worker"
 "$T" message --home "$H" --request "$worker" "job" >/dev/null || fail "worker request"
