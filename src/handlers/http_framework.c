@@ -179,6 +179,10 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
         if (!ok)
             return REFUSE(ret, "port %u is not in the actor's allowed_ports", config->port.val);
     }
+    if (config->tls_config.some &&
+        (strlen(config->tls_config.val.cert_path.ptr) != config->tls_config.val.cert_path.len ||
+         strlen(config->tls_config.val.key_path.ptr) != config->tls_config.val.key_path.len))
+        return REFUSE(ret, "tls-config: a path holds a NUL character");
     if (config->tls_config.some) {
         th_error e;
         th_error_clear(&e);

@@ -293,6 +293,20 @@ static bool header_ok(const wit_tup2_str_str *h)
 
 static void req_finish(hf_req *r);
 
+/* A NUL-terminated copy of n bytes that may hold NULs themselves (strndup
+ * would stop at the first and leave a length that lies). */
+static char *dup_n(const void *p, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d != NULL) {
+        if (n)
+            memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
 /* The reason phrase of a status (HTTP/1.1 sends one; clients ignore it). */
 static const char *reason_of(int status)
 {
@@ -490,8 +504,8 @@ static void on_call_done(hf_call *c)
 static int copy_request(const wit_http_types_http_request *from, wit_http_types_http_request *to)
 {
     memset(to, 0, sizeof *to);
-    if ((to->method.ptr = strdup(from->method.ptr)) == NULL ||
-        (to->uri.ptr = strdup(from->uri.ptr)) == NULL)
+    if ((to->method.ptr = dup_n(from->method.ptr, from->method.len)) == NULL ||
+        (to->uri.ptr = dup_n(from->uri.ptr, from->uri.len)) == NULL)
         goto fail;
     to->method.len = from->method.len;
     to->uri.len = from->uri.len;
@@ -500,13 +514,12 @@ static int copy_request(const wit_http_types_http_request *from, wit_http_types_
         goto fail;
     for (size_t i = 0; i < from->headers.len; i++, to->headers.len++) {
         const wit_tup2_str_str *h = &from->headers.ptr[i];
-        to->headers.ptr[i].f0.ptr = strdup(h->f0.ptr);
-        to->headers.ptr[i].f1.ptr = malloc(h->f1.len + 1);
+        to->headers.ptr[i].f0.ptr = dup_n(h->f0.ptr, h->f0.len);
+        to->headers.ptr[i].f1.ptr = dup_n(h->f1.ptr, h->f1.len);
         if (to->headers.ptr[i].f0.ptr == NULL || to->headers.ptr[i].f1.ptr == NULL) {
             to->headers.len++;
             goto fail;
         }
-        memcpy(to->headers.ptr[i].f1.ptr, h->f1.ptr, h->f1.len + 1);
         to->headers.ptr[i].f0.len = h->f0.len;
         to->headers.ptr[i].f1.len = h->f1.len;
     }
@@ -550,8 +563,8 @@ static int lift_request(h2o_req_t *req, wit_http_types_http_request *w)
     size_t n = req->headers.size + 1, k = 0;
 
     memset(w, 0, sizeof *w);
-    if ((w->method.ptr = strndup(req->method.base, req->method.len)) == NULL ||
-        (w->uri.ptr = strndup(req->path.base, req->path.len)) == NULL)
+    if ((w->method.ptr = dup_n(req->method.base, req->method.len)) == NULL ||
+        (w->uri.ptr = dup_n(req->path.base, req->path.len)) == NULL)
         goto fail;
     w->method.len = req->method.len;
     w->uri.len = req->path.len;
@@ -565,7 +578,7 @@ static int lift_request(h2o_req_t *req, wit_http_types_http_request *w)
             continue;
         wit_tup2_str_str *h = &w->headers.ptr[k++];
         w->headers.len = k;
-        if ((h->f0.ptr = strndup(name, nl)) == NULL || (h->f1.ptr = malloc(v.len + 1)) == NULL)
+        if ((h->f0.ptr = dup_n(name, nl)) == NULL || (h->f1.ptr = malloc(v.len + 1)) == NULL)
             goto fail;
         h->f0.len = nl;
         memcpy(h->f1.ptr, v.base, v.len);
@@ -865,7 +878,7 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
     if (tag == WIT_WEBSOCKET_TYPES_MESSAGE_TYPE_TEXT) {
         c->msg.text.some = true;
         c->msg.text.val.len = arg->msg_length;
-        if ((c->msg.text.val.ptr = strndup((const char *)arg->msg, arg->msg_length)) == NULL)
+        if ((c->msg.text.val.ptr = dup_n((const char *)arg->msg, arg->msg_length)) == NULL)
             goto oom;
     } else {
         c->msg.data.some = true;
@@ -885,15 +898,16 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
 {
     hf_server *s = io->srv;
     hf_actor *a = s->owner;
-    size_t len = strcspn(req->path_normalized.base, "?#");
+    size_t len = 0; /* h2o's strings are not NUL-terminated */
     hf_wspath *p;
     hf_ws *w;
     hf_call *c = NULL;
     bool has_connect = false;
     uint64_t connect = 0;
 
-    if (len > req->path_normalized.len)
-        len = req->path_normalized.len;
+    while (len < req->path_normalized.len && req->path_normalized.base[len] != '?' &&
+           req->path_normalized.base[len] != '#')
+        len++;
     if ((w = calloc(1, sizeof *w)) == NULL)
         return 0;
     pthread_mutex_lock(&a->lock);
@@ -922,7 +936,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
         c->kind = HF_CALL_WS_CONNECT;
         c->handler = connect;
         c->path.len = len;
-        if ((c->path.ptr = strndup(req->path_normalized.base, len)) == NULL ||
+        if ((c->path.ptr = dup_n(req->path_normalized.base, len)) == NULL ||
             !rt_utf8_valid((const uint8_t *)c->path.ptr, len)) {
             hf_call_free(c);
             free(w);
@@ -935,7 +949,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
             if (rt_utf8_valid((const uint8_t *)v.base, v.len)) {
                 c->protocol.some = true;
                 c->protocol.val.len = v.len;
-                c->protocol.val.ptr = strndup(v.base, v.len);
+                c->protocol.val.ptr = dup_n(v.base, v.len);
             }
         }
     }

@@ -95,12 +95,14 @@ static int spawn_actor(void)
     f = fopen(manifest, "w");
     if (f == NULL)
         return -1;
-    /* a short answer timeout: /slow (3 s) answers 504 quickly */
+    /* /slow sleeps 50 ms, beyond the answer timeout: 504, and the
+     * requests behind it wait little */
     fprintf(f,
-            "name = \"notes\"\ncomponent = \"%s\"\ninit_state = '{\"port\": \"0\"}'\n\n"
+            "name = \"notes\"\ncomponent = \"%s\"\n"
+            "init_state = '{\"port\": \"0\", \"slow\": \"50\"}'\n\n"
             "[[handler]]\ntype = \"runtime\"\n\n[[handler]]\ntype = \"timing\"\n\n"
             "[[handler]]\ntype = \"http-framework\"\nmax_body_bytes = 65536\n"
-            "request_timeout_ms = 200\nmax_connections = 64\n",
+            "request_timeout_ms = 20\nmax_connections = 64\n",
             FUZZ_HTTP_ACTOR);
     fclose(f);
     pthread_mutex_lock(&g_lock);

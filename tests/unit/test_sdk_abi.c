@@ -869,7 +869,7 @@ static const expected examples[] = {
     {"kv",
      {INIT, SEND, REQUEST},
      {LOG, "store.new", "store.get", "store.get-by-label", "store.remove-label",
-      "store.replace-content-at-label", "store.list-labels"}},
+      "store.store-at-label", "store.list-labels"}},
     {"timer", {INIT}, {LOG, SHUTDOWN, "timing.now", "timing.sleep", "timing.deadline"}},
     {"fetcher", {INIT, REQUEST}, {LOG, SHUTDOWN, "http-client.send-http"}},
     {"runner",

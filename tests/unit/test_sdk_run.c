@@ -375,6 +375,8 @@ static void load(const char *name)
     bind("timing", "sleep", "Ii>", h_sleep);
     bind("timing", "deadline", "Ii>", h_deadline);
     bind("store", "new", "i>", h_store_new);
+    /* kv puts with store-at-label: the fake stores at the label either way */
+    bind("store", "store-at-label", "iiiiiii>", h_store_replace_content);
     bind("store", "replace-content-at-label", "iiiiiii>", h_store_replace_content);
     bind("store", "get-by-label", "iiiii>", h_store_get_by_label);
     bind("store", "get", "iiiii>", h_store_get);

@@ -9,7 +9,8 @@
  *   DELETE /notes/{id}   204 or 404
  *   any    /echo/...     the request back: /echo/body answers its body,
  *                        anything else a JSON summary of the request
- *   GET    /slow         answers after 3 s (timing.sleep)
+ *   GET    /slow         answers after 3 s (timing.sleep; "slow" in
+ *                        init_state sets other ms)
  *   GET    /fail         the handler fails (the actor fails)
  *   GET    /admin/whoami behind the "auth" middleware: needs the header
  *                        x-token: secret, which it turns into x-auth: ok
@@ -30,6 +31,7 @@
 #include "theater_wit.h"
 
 static uint64_t server_id;
+static uint64_t slow_ms = 3000;
 static uint64_t h_api, h_auth, h_ws;
 
 /* ---- small text helpers ---- */
@@ -236,7 +238,7 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
         return TA_OK;
     }
     if (ta_str_eq_c(path, "/slow")) {
-        TA_TRY(ta_sleep(3000));
+        TA_TRY(ta_sleep(slow_ms));
         *resp = answer(200, TA_STR("{\"slow\":true}"), true);
         return TA_OK;
     }
@@ -293,11 +295,13 @@ static ta_status notes_init(ta_state *state, ta_str actor_id)
     thw_res_u16_str r16;
     thw_res_unit_str ru;
     uint64_t mw;
-    ta_str port, cert, key;
+    ta_str port, cert, key, slow;
 
     if (state->some && state->val.len > 0 && state->val.ptr[0] == '{') {
         if (ta_json_get_str(state->val, "port", &port))
             n.port = parse_num(port);
+        if (ta_json_get_str(state->val, "slow", &slow))
+            slow_ms = parse_num(slow);
         if (ta_json_get_str(state->val, "cert", &cert) &&
             ta_json_get_str(state->val, "key", &key)) {
             cfg.tls_config.some = 1;
