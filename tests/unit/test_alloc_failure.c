@@ -22,6 +22,7 @@
 #include <execinfo.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -65,10 +66,16 @@ static atomic_int failed; /* the armed failure happened */
 /* Until the real allocator is resolved (by this file's constructor, after
  * the sanitizer runtimes have started), allocations come from a static
  * arena and are never given back. */
-static _Alignas(16) unsigned char boot_arena[1 << 16];
+static _Alignas(16) unsigned char boot_arena[4 << 20]; /* the libraries' constructors */
 static size_t boot_used;
 static atomic_int ready;
 static int trace_failures; /* ALLOCFAIL_TRACE=1: print each failure's backtrace */
+
+/* Set while this thread is inside pthread_getattr_np: the sanitizers call it
+ * when a new thread starts, before any of our code runs there, and abort if
+ * its allocation fails; that allocation is not ours to fail. */
+static __thread int in_getattr;
+static int (*real_getattr_np)(pthread_t, pthread_attr_t *);
 
 NO_SAN static void *boot_alloc(size_t n)
 {
@@ -95,6 +102,7 @@ __attribute__((constructor(101))) static void resolve_allocator(void)
     real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     real_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
     real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+    real_getattr_np = (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
     trace_failures = getenv("ALLOCFAIL_TRACE") != NULL;
     atomic_store(&ready, 1);
 }
@@ -104,6 +112,9 @@ __attribute__((constructor(101))) static void resolve_allocator(void)
 NO_SAN static int should_fail(void)
 {
     long left = atomic_load(&countdown);
+
+    if (in_getattr)
+        return 0;
     while (left > 0) {
         if (atomic_compare_exchange_weak(&countdown, &left, left - 1)) {
             if (left == 1) {
@@ -164,6 +175,19 @@ NO_SAN int posix_memalign(void **out, size_t align, size_t n)
 NO_SAN void *aligned_alloc(size_t align, size_t n)
 {
     return should_fail() ? NULL : real_aligned_alloc(align, n);
+}
+
+NO_SAN int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+    int rc;
+
+    if (real_getattr_np == NULL)
+        real_getattr_np =
+            (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
+    in_getattr = 1;
+    rc = real_getattr_np(t, attr);
+    in_getattr = 0;
+    return rc;
 }
 
 static void arm(long n)
