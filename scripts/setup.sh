@@ -17,7 +17,18 @@ libh2o-dev libwslay-dev nodejs"
 NPM_PACKAGES="ws@8"
 
 npm_setup() {
-    command -v npm >/dev/null 2>&1 || return 0
+    # Debian's nodejs has no npm of its own (its `npm` package does); a
+    # nodejs from elsewhere may bring one.  Without npm the WebSocket tests
+    # would be skipped, so it is installed like the other packages.
+    if ! command -v npm >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+            echo "setup: npm is missing; install it with: sudo apt-get install -y npm" >&2
+            return 1
+        fi
+        echo "setup: installing Debian's npm"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm ||
+            return 1
+    fi
     root=$(npm root -g)
     for p in $NPM_PACKAGES; do
         name=${p%@*}
