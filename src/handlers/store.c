@@ -224,16 +224,22 @@ static void job_finish(st_job *j)
     rt_actor_release(a);
 }
 
+/* The write will not run (the runtime is stopping): err as the result. */
+static void job_refuse(st_job *j)
+{
+    j->rc = th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");
+    job_finish(j);
+}
+
 static void job_done(uv_work_t *w, int status)
 {
     st_job *j = job_of(w);
 
     (void)atomic_load_explicit(&j->stage, memory_order_acquire);
-    if (status != 0) {
-        j->rc = TH_ECLOSED;
-        th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");
-    }
-    job_finish(j);
+    if (status != 0)
+        job_refuse(j);
+    else
+        job_finish(j);
 }
 
 /* The I/O thread: hand the job to the thread pool. */
@@ -242,11 +248,8 @@ static void job_start(struct uv_loop_s *loop, void *ud)
     st_job *j = ud;
 
     atomic_store_explicit(&j->stage, 1, memory_order_release);
-    if (loop == NULL || uv_queue_work(loop, &j->work, job_run, job_done) != 0) {
-        j->rc = TH_ECLOSED;
-        th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");
-        job_finish(j);
-    }
+    if (loop == NULL || uv_queue_work(loop, &j->work, job_run, job_done) != 0)
+        job_refuse(j);
 }
 
 /* A write of `kind` with copies of its arguments (any may be NULL), the
@@ -290,12 +293,8 @@ static int job_submit(rt_host *h, st_job *j, const char *fn)
 {
     j->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    if (rt_io_post(h->a->rt, job_start, j) != 0) {
-        /* answered through the wake all the same (the turn reads it next) */
-        j->rc = TH_ECLOSED;
-        th_error_set(&j->e, TH_ECLOSED, "the runtime is stopping");
-        job_finish(j);
-    }
+    if (rt_io_post(h->a->rt, job_start, j) != 0)
+        job_refuse(j); /* answered through the wake all the same (the turn reads it next) */
     return TH_WASM_SUSPENDED;
 }
 

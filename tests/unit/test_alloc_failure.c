@@ -102,7 +102,6 @@ __attribute__((constructor(101))) static void resolve_allocator(void)
     real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     real_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
     real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
-    real_getattr_np = (int (*)(pthread_t, pthread_attr_t *))dlsym(RTLD_NEXT, "pthread_getattr_np");
     trace_failures = getenv("ALLOCFAIL_TRACE") != NULL;
     atomic_store(&ready, 1);
 }
