@@ -277,7 +277,8 @@ static void test_runtime_fail_stop(void **state)
     cfg.workers = 2;
     cfg.record_stall_ms = 300;
     cfg.handlers = th_handlers_builtin();
-    assert_int_equal(th_runtime_new(&cfg, &t.rt, &err), 0);
+    if (th_runtime_new(&cfg, &t.rt, &err) != 0)
+        fail_msg("runtime: %s", err.msg);
     memset(&o, 0, sizeof o);
     o.manifest_path = manifest;
     if (th_runtime_spawn(t.rt, &o, id, &err) != 0)
@@ -319,12 +320,24 @@ static void test_runtime_fail_stop(void **state)
     pthread_mutex_destroy(&t.log.lock);
 }
 
+/* Each test starts on an empty file system: what one test stored (its
+ * chain grows to whatever the disk held once the ballast went) must not
+ * leave the next one without room to open its database. */
+static int empty_mount(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/* '%s'/.[!.]*", g_mnt, g_mnt);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chain_writer_stalls_and_recovers),
-        cmocka_unit_test(test_runtime_fail_stop),
-        cmocka_unit_test(test_verify_tells_the_truth),
+        cmocka_unit_test_setup(test_chain_writer_stalls_and_recovers, empty_mount),
+        cmocka_unit_test_setup(test_runtime_fail_stop, empty_mount),
+        cmocka_unit_test_setup(test_verify_tells_the_truth, empty_mount),
     };
     char cmd[300];
     int rc;
