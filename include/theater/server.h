@@ -36,6 +36,14 @@ typedef struct th_server_config {
     unsigned workers;          /* runtime workers; 0 = one per core */
     unsigned client_timeout_s; /* 0 = TH_SERVER_CLIENT_TIMEOUT_S */
     size_t stream_buffer;      /* 0 = TH_SERVER_STREAM_BUFFER_BYTES */
+    /* Optional: called once on th_server_run's thread when shutdown has
+     * begun, before any actor is stopped.  At that moment the server no
+     * longer accepts connections (the socket file is gone) and answers
+     * every request on a connection already open with 503 shutting-down;
+     * the runtime and its actors are still running.  Shutdown goes on when
+     * it returns. */
+    void (*on_closing)(void *ud);
+    void *on_closing_ud;
 } th_server_config;
 
 /* Start a server: lock the home, open the runtime, listen.  TH_EBUSY when

@@ -521,6 +521,8 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     s->client_timeout_s =
         cfg->client_timeout_s ? cfg->client_timeout_s : TH_SERVER_CLIENT_TIMEOUT_S;
     s->stream_buffer = cfg->stream_buffer ? cfg->stream_buffer : TH_SERVER_STREAM_BUFFER_BYTES;
+    s->on_closing = cfg->on_closing;
+    s->on_closing_ud = cfg->on_closing_ud;
     s->started_ns = srv_now_ns();
     s->started_ms = srv_wall_ms();
     atomic_init(&s->closing, false);
@@ -660,6 +662,8 @@ int th_server_run(th_server *s, th_error *err)
     atomic_store(&s->closing, true);
     quiesce(s);
     srv_streams_close_all(s);
+    if (s->on_closing != NULL)
+        s->on_closing(s->on_closing_ud);
     /* jobs in flight finish (spawns are refused from now on) */
     pthread_mutex_lock(&s->lock);
     while (s->jobs_head != NULL || s->jobs_busy > 0)

@@ -126,6 +126,8 @@ struct th_server {
     uint64_t started_ms;
     int stop_pipe[2];
     atomic_bool closing; /* shutting down: new requests get 503 */
+    void (*on_closing)(void *ud);
+    void *on_closing_ud;
 
     pthread_mutex_t lock; /* jobs, timeouts, connections, streams list */
     pthread_cond_t cond;  /* job threads and the reaper wait here */
