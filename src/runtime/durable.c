@@ -113,6 +113,7 @@ struct rt_durable {
     uint64_t listener;
     bool subscribed;
     uint64_t last_gc_ns;
+    uint64_t busy_since_ns; /* busy_wait: when the current wait began */
 };
 
 /* ------------------------------------------------------------------ */
@@ -397,6 +398,32 @@ static void on_durable_event(void *ud, const th_chain_event *ev)
 /* ------------------------------------------------------------------ */
 /* Start and stop                                                     */
 
+/* The connection's busy handler.  theater.db has one other writer, the
+ * chain's writer thread, whose transactions last about one fsync; SQLite's
+ * own handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... ms between
+ * tries, so a message that met one chain commit waited several times as
+ * long as that commit.  Retry every DUR_BUSY_SPIN_NS for the first
+ * DUR_BUSY_FAST_NS, then every millisecond, up to TH_STORE_BUSY_TIMEOUT_MS
+ * in all (then the batch fails: its senders hear why). */
+#define DUR_BUSY_SPIN_NS 50000L
+#define DUR_BUSY_FAST_NS 20000000u
+
+static int busy_wait(void *ud, int tries)
+{
+    rt_durable *d = ud;
+    uint64_t now = rt_now_ns();
+    struct timespec ts = {0, DUR_BUSY_SPIN_NS};
+
+    if (tries == 0)
+        d->busy_since_ns = now;
+    else if (now - d->busy_since_ns > (uint64_t)TH_STORE_BUSY_TIMEOUT_MS * 1000000u)
+        return 0;
+    if (now - d->busy_since_ns > DUR_BUSY_FAST_NS)
+        ts.tv_nsec = 1000000L;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int prepare(rt_durable *d, th_error *err)
 {
     static const char *const sql[] = {
@@ -467,6 +494,14 @@ int rt_durable_start(rt_runtime *rt, th_error *err)
     pthread_mutex_init(&d->hlock, NULL);
     if ((rc = db_open(rt->home, 0, &d->db, err)) != 0 || (rc = prepare(d, err)) != 0)
         goto fail;
+    /* A commit here acknowledges messages: it must not also checkpoint.
+     * SQLite's automatic checkpoint runs after any commit that leaves more
+     * than 1,000 pages in the WAL, which the chains' commits keep above
+     * that, so nearly every batch also copied frames into the database and
+     * synced it before its senders heard back.  The chain's checkpointer
+     * thread checkpoints theater.db for every connection (chain.c). */
+    sqlite3_wal_autocheckpoint(d->db, 0);
+    sqlite3_busy_handler(d->db, busy_wait, d);
     if ((rc = th_chain_subscribe(rt->chain, on_durable_event, d, &d->listener, err)) != 0)
         goto fail;
     d->subscribed = true;
