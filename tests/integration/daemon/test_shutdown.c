@@ -144,8 +144,8 @@ static void http(int fd, const char *method, const char *path, const char *body,
     int len;
 
     len = snprintf(req, sizeof req,
-                   "%s %s HTTP/1.1\r\nHost: theater\r\nContent-Length: %zu\r\n\r\n%s", method,
-                   path, blen, body ? body : "");
+                   "%s %s HTTP/1.1\r\nHost: theater\r\nContent-Length: %zu\r\n\r\n%s", method, path,
+                   blen, body ? body : "");
     assert_int_equal(write(fd, req, (size_t)len), len);
     memset(out, 0, sizeof *out);
     for (;;) { /* the head */
