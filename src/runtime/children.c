@@ -34,8 +34,8 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
             rt_spec_load(self->rt, path, NULL, NULL, self->spec, &spec, &err);
     }
     if (spec != NULL) {
-        rt_actor_create(self->rt, spec, self, has_init, has_init ? init : NULL,
-                        has_init ? len : 0, NULL, &child, &err);
+        rt_actor_create(self->rt, spec, self, has_init, has_init ? init : NULL, has_init ? len : 0,
+                        NULL, &child, &err);
         rt_spec_release(spec);
     }
     if (child == NULL) {
@@ -92,7 +92,8 @@ int rt_child_restart(rt_host *h, rt_actor *child, char *why, size_t cap)
         snprintf(why, cap, "%s", err.msg);
         return RT_REFUSED;
     }
-    rt_buf_puts(&b, "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
+    rt_buf_puts(&b,
+                "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
     rt_buf_json_str(&b, child->id, RT_ID_LEN);
     rt_buf_puts(&b, "]}");
     rt_record_buf(h->a, "supervisor-action", &b);

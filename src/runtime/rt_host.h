@@ -42,7 +42,6 @@ struct wit_opt_bytes; /* wit_glue.h */
 #define RT_ID_LEN 36
 #define RT_HASH_HEX 64 /* a SHA-256 as lowercase hex */
 
-
 /* ------------------------------------------------------------------ */
 /* Byte buffers                                                       */
 
@@ -228,7 +227,6 @@ struct th_store *rt_runtime_store(rt_runtime *rt);
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
 
 /* ------------------------------------------------------------------ */
 /* Suspended host calls (actor.c)                                     */
@@ -536,7 +534,6 @@ int rt_record_ready(rt_actor *a, th_error *err);
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
                               const char *type, const uint8_t *data, size_t len, uint64_t ts);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
-
 
 /* Handlers' per-actor state (src/handlers/, freed with the actor). */
 typedef struct rt_hstate {
