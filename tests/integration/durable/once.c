@@ -66,8 +66,8 @@ static ta_status once_init(ta_state *state, ta_str actor_id)
         ta_str target = word(state->val, &at), rounds = word(state->val, &at), child;
         ta_str init = ta_format("%.*s %.*s", TA_FMT(target), TA_FMT(rounds));
         TA_TRY(ta_spawn(manifest, ta_some(ta_str_bytes(init)), &child));
-        ta_str st = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child),
-                              TA_FMT(target), TA_FMT(rounds));
+        ta_str st = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child), TA_FMT(target),
+                              TA_FMT(rounds));
         ta_state_set(state, st.ptr, st.len);
         return TA_OK;
     }
