@@ -53,6 +53,58 @@ static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool fi
 /* ------------------------------------------------------------------ */
 /* References and creation                                            */
 
+const char *rt_actor_id(const rt_actor *a)
+{
+    return a->id;
+}
+
+rt_runtime *rt_actor_runtime(const rt_actor *a)
+{
+    return a->rt;
+}
+
+const rt_spec *rt_actor_spec(const rt_actor *a)
+{
+    return a->spec;
+}
+
+const rt_limits *rt_actor_limits(const rt_actor *a)
+{
+    return &a->lim;
+}
+
+rt_actor *rt_actor_find(rt_runtime *rt, const char *id, size_t n)
+{
+    return rt_registry_get(&rt->reg, id, n);
+}
+
+void **rt_actor_handler_data(rt_actor *a)
+{
+    return &a->hstate;
+}
+
+void rt_actor_request_shutdown(rt_actor *a, bool has, uint8_t *data, size_t len)
+{
+    free(a->shutdown_data);
+    a->shutdown_data = has ? data : NULL;
+    a->shutdown_has_data = has;
+    a->shutdown_len = has ? len : 0;
+    if (!has)
+        free(data);
+    a->shutdown_req = true;
+}
+
+void rt_actor_log(rt_actor *a, const char *msg, size_t len)
+{
+    if (a->rt->log_fn != NULL)
+        a->rt->log_fn(a->rt->log_ud, a->id, a->spec->name, msg, len);
+}
+
+struct th_store *rt_runtime_store(rt_runtime *rt)
+{
+    return rt->store;
+}
+
 void rt_actor_ref(rt_actor *a)
 {
     atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
