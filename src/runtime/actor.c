@@ -338,6 +338,8 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
         memcpy(a->id, o->id, sizeof a->id);
     else
         rt_uuid_v4(a->id);
+    if (o->incarnation != NULL)
+        snprintf(a->incarnation, sizeof a->incarnation, "%s", o->incarnation);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
         goto fail;

@@ -362,6 +362,9 @@ struct rt_actor {
     rt_actor *reg_next; /* registry bucket chain */
     char id[RT_ID_LEN + 1];
     bool durable; /* the runtime is durable and so is its spec (durable.c) */
+    /* "" from its spawn; a restart's nonce ("incarnation" of actor-restarted):
+     * the sends of init get ids derived from it (durable.c) */
+    char incarnation[RT_ID_LEN + 1];
 
     pthread_mutex_t lock; /* guards the fields down to `end_locked` */
     int status;           /* th_actor_status */
@@ -464,6 +467,7 @@ typedef struct rt_actor_new_opts {
     const uint8_t *event_data;
     size_t event_len;
     const th_spawn_opts *sub;
+    const char *incarnation; /* NULL or a->incarnation (a restore with init to run) */
 } rt_actor_new_opts;
 int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
                  rt_actor **out, th_error *err);
@@ -552,9 +556,9 @@ void rt_durable_stop(rt_runtime *rt);
 /* Deliver the one-way message `m` (RT_MSG_SEND, `reply` its
  * acknowledgement, with `ack` set) to the durable actor `t` once it is
  * stored: gives it an id (m->b; derived from the operation of `sender`
- * when that operation handles a durable message, so that running it again
- * sends the same ids), takes `m`.  The acknowledgement comes when it is
- * stored and admitted to the mailbox, or with an error. */
+ * when that operation handles a durable message or is the init of a
+ * durable actor, so that running it again sends the same ids), takes `m`.  The acknowledgement
+ * comes when it is stored and admitted to the mailbox, or with an error. */
 void rt_durable_post(rt_runtime *rt, rt_actor *sender, rt_actor *t, rt_msg *m);
 /* Inside the turn: the init of a durable actor succeeded.  Stores its
  * record if it has none; true if it took over the spawn's waiters
@@ -562,6 +566,9 @@ void rt_durable_post(rt_runtime *rt, rt_actor *sender, rt_actor *t, rt_msg *m);
 bool rt_durable_started(rt_actor *a);
 /* The actor ended for good: forget its record and messages. */
 void rt_durable_ended(rt_actor *a);
+/* Inside the turn: a supervisor restart gave the actor a new incarnation;
+ * the sends of the previous init are no longer kept for a re-run. */
+void rt_durable_restarted(rt_actor *a);
 /* A durable message that will not be handled (refused): mark it. */
 void rt_durable_dropped(rt_actor *a, const rt_msg *m);
 /* Inside the turn, before the result is recorded: hold the reply of the

@@ -287,6 +287,13 @@ void rt_sup_do_restart(rt_actor *a)
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, ",\"component\":\"");
     rt_buf_puts(&b, a->component);
+    if (a->durable) {
+        /* a new incarnation: its init's sends get new ids (durable.c) */
+        rt_uuid_v4(a->incarnation);
+        rt_buf_puts(&b, "\",\"incarnation\":\"");
+        rt_buf_puts(&b, a->incarnation);
+        rt_durable_restarted(a);
+    }
     rt_buf_puts(&b, "\"}");
     rt_record_buf(a, "actor-restarted", &b);
     th_error_clear(&err);
