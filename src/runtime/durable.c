@@ -512,7 +512,7 @@ int rt_durable_start(rt_runtime *rt, th_error *err)
      * than 1,000 pages in the WAL, which the chains' commits keep above
      * that, so nearly every batch also copied frames into the database and
      * synced it before its senders heard back.  The chain's checkpointer
-     * thread checkpoints theater.db for every connection (chain.c). */
+     * thread checkpoints theater.db for every connection (src/chain/checkpoint.c). */
     sqlite3_wal_autocheckpoint(d->db, 0);
     sqlite3_busy_handler(d->db, busy_wait, d);
     if ((rc = th_chain_subscribe(rt->chain, on_durable_event, d, &d->listener, err)) != 0)
