@@ -10,7 +10,7 @@
  * recorded exports in their order with the recorded parameters, and
  * answers each host call with its recorded output instead of running the
  * handler (the generated glue calls rt_replay_host).  Every event the
- * actor produces goes through the same code as in a live run (actor.c,
+ * actor produces goes through the same code as in a live run (turn.c,
  * the glue) and, instead of being recorded, is compared byte for byte with
  * the next recorded event (rt_replay_event).  The first difference stops
  * the replay and is reported: an event with other data, a host call the
