@@ -53,6 +53,10 @@ def fail(msg):
     if os.path.exists(log):
         with open(log) as f:
             sys.stderr.write("--- server log (last lines)\n" + "".join(f.readlines()[-25:]))
+    daemon = globals().get("DAEMON")
+    if daemon is not None and daemon.poll() is None:  # no daemon left behind
+        daemon.kill()
+        daemon.wait()
     sys.exit(1)
 
 
