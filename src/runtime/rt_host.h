@@ -229,7 +229,7 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 
 /* ------------------------------------------------------------------ */
-/* Suspended host calls (actor.c)                                     */
+/* Suspended host calls (turn.c, actor.c)                            */
 
 #define RT_WAKE_CALL_TIMEOUT 1 /* wake status: the call timeout fired */
 #define RT_TOKEN_CHILD_GONE 0  /* wake token: a child finished stopping */

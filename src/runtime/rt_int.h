@@ -12,7 +12,8 @@
  *                 channel ends); history.c an actor's chain as events
  *   util.c        byte buffers with JSON writers, UTF-8, clocks, ids
  *   sched.c       worker threads, run queues, the exec cache
- *   actor.c       actor lifecycle and turns: one operation at a time, export
+ *   actor.c       actors as objects: creation, delivery, failure, queries
+ *   turn.c        turns and operations: one operation at a time, export
  *                 calls with state threading, fuel slices, suspension
  *   abi.c         Canonical ABI: guest memory access, lowering, lifting
  *   supervise.c   parent notifications, stop cascade, restart, strategies
@@ -473,6 +474,21 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
                  rt_actor **out, th_error *err);
 /* The actor is gone: it no longer counts as a descendant of its ancestors. */
 void rt_actor_uncount(rt_actor *a);
+
+/* Shared by actor.c and turn.c.  rt_actor_mbox_push: queue `m` in the
+ * mailbox (counting its bytes) and schedule; rt_actor_admit_blocked: move
+ * held messages into the mailbox while it has room (the turn);
+ * rt_actor_refuse_msg: answer a message that will not be handled (actor
+ * gone or failed) with "actor <id> <why>". */
+void rt_actor_mbox_push(rt_actor *a, rt_msg *m);
+void rt_actor_admit_blocked(rt_actor *a);
+void rt_actor_refuse_msg(rt_actor *a, rt_msg *m, const char *why);
+/* turn.c: the op's export as a short name (for records), start the op of
+ * message `m`, run or resume it for one slice, free it. */
+const char *rt_op_short(const rt_op *op);
+void rt_op_begin(rt_actor *a, rt_msg *m);
+void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first);
+void rt_op_free(rt_actor *a);
 
 /* Run one turn of `a` on the current thread (the caller owns the turn) and
  * then hand the actor back (idle, or requeued if it still has work). */

@@ -3,7 +3,7 @@
  * cascade, the end of an actor, restarts and the declared strategies.
  *
  * The failure flow of the seed, step by step:
- *   1. the executor reports a trap / err result / fuel / timeout (actor.c);
+ *   1. the executor reports a trap / err result / fuel / timeout (turn.c);
  *   2. "actor-failed" is recorded in the child's chain (actor.c);
  *   3. the parent is notified: RT_MSG_CHILD_ERROR on its control queue;
  *   4. the supervisor decides: the strategy declared in the parent's
