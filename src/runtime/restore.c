@@ -699,12 +699,11 @@ static int order_rows(rs_row *rows, size_t n)
     size_t k = 0, i, j;
     bool progress = true;
 
-    if (n == 0)
+    if (n == 0) /* rows may be NULL then: nothing to order */
         return 0;
     out = malloc(n * sizeof *out);
     placed = calloc(n, sizeof *placed);
     up = malloc(n * sizeof *up);
-
     if (out == NULL || placed == NULL || up == NULL) {
         free(out);
         free(placed);
