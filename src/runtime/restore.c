@@ -662,12 +662,17 @@ static long queue_messages(sqlite3 *db, rt_actor *a, const rs_plan *p)
  * otherwise start order.  A row whose parent has no row stays in place. */
 static int order_rows(rs_row *rows, size_t n)
 {
-    rs_row *out = malloc((n + 1) * sizeof *out);
-    bool *placed = calloc(n + 1, sizeof *placed);
-    size_t *up = malloc((n + 1) * sizeof *up); /* the parent's row, or n */
+    rs_row *out;
+    bool *placed;
+    size_t *up; /* the parent's row, or n */
     size_t k = 0, i, j;
     bool progress = true;
 
+    if (n == 0) /* rows may be NULL then: nothing to order */
+        return 0;
+    out = malloc(n * sizeof *out);
+    placed = calloc(n, sizeof *placed);
+    up = malloc(n * sizeof *up);
     if (out == NULL || placed == NULL || up == NULL) {
         free(out);
         free(placed);
