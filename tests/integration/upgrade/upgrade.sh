@@ -40,7 +40,7 @@ DPID=$!
 i=0
 until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
     i=$((i + 1))
-    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
+    [ $i -gt 600 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
     sleep 0.05
 done
 c=$("$T" start --home "$H" "$EX/counter.toml" | tail -n 1)
