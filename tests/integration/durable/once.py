@@ -288,6 +288,31 @@ def main():
     if decisions != 1:
         fail("the guard decided %d times about one failure" % decisions)
 
+    # 4. a state over 64 MiB of event data (recorded by content reference)
+    with open(os.path.join(HOME, "big.state"), "w") as f:
+        f.write("big")
+    with open(os.path.join(HOME, "big.toml"), "w") as f:
+        f.write('name = "once-big"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
+                'init_state = "big.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n'
+                '[limits]\nmemory_bytes = 268435456\n')
+    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "big.toml")})
+    if st != 201:
+        fail("start big: HTTP %d %s" % (st, b))
+    big = json.loads(b)["id"]
+    st, b = api("POST", "/v1/actors/%s/messages" % big, b"grow 36")
+    if st != 202:
+        fail("grow: HTTP %d %s" % (st, b))
+    before = drain(big)  # handled, and its event durable
+    if not before.startswith(b"%d " % (36 << 20)):
+        fail("the big state is %r" % before)
+    kill_daemon()
+    start_daemon()
+    if status(big) != "running":
+        fail("the actor with a %d-byte state was not brought back: %s" % (36 << 20, status(big)))
+    after = drain(big)
+    if after != before:
+        fail("the big state came back as %r, not %r" % (after, before))
+
     DAEMON.send_signal(signal.SIGTERM)
     DAEMON.wait()
     out = subprocess.run([THEATER, "chain", "verify", "--home", HOME], capture_output=True,
@@ -301,8 +326,8 @@ def main():
             fail("replay of %s: %s%s" % (aid, out.stdout, out.stderr))
     print("once: init re-run after kill -9: %d runs of init in %d incarnations, sink handled %d "
           "(exactly once); request re-made by a re-run operation: handled %d times; failed child "
-          "restored and restarted by its supervisor's decision after the kill"
-          % (inits, incarnations, got, requests))
+          "restored and restarted by its supervisor's decision after the kill; a %d-byte state "
+          "(recorded by content reference) restored" % (inits, incarnations, got, requests, 36 << 20))
     shutil.rmtree(HOME)
 
 
