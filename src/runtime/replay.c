@@ -136,9 +136,9 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
         rp->res->open_end = true;
         return;
     }
-    show(mine, sizeof mine, type, data, len);
     if (strcmp(e->type, type) != 0 || e->data_len != len ||
         (len > 0 && memcmp(e->data, data, len) != 0)) {
+        show(mine, sizeof mine, type, data, len);
         show(theirs, sizeof theirs, e->type, e->data, e->data_len);
         diverge(rp, e->seq, e->type, theirs, mine);
         return;
