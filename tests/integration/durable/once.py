@@ -326,7 +326,8 @@ def main():
         f.write("chan %d" % SPIN)
     with open(os.path.join(HOME, "chan.toml"), "w") as f:
         f.write('name = "once-chan"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "chan.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n')
+                'init_state = "chan.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
+                LIMITS)
     st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "chan.toml")})
     if st != 201:
         fail("start chan: HTTP %d %s" % (st, b))
