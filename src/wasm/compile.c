@@ -241,6 +241,7 @@ static size_t emit_begin_v(comp *C, int op, unsigned variant)
     uint8_t *w = room(C, 8);
     int pair;
 
+    C->last2 = C->last;
     C->last.valid = false;
     if (w == NULL)
         return start;
@@ -880,7 +881,9 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
     *out = *L;
     C->len = out->start;
     C->nrelocs = out->nrelocs;
-    C->last.valid = false;
+    /* the instruction before it is the last one again */
+    C->last = C->last2;
+    C->last2.valid = false;
     C->last_copy = NO_POS;
     C->prev = C->prev2;
     C->prev2.op = -1;
@@ -1442,7 +1445,12 @@ static int finish(comp *C, struct wasm_code *code, uint32_t nparam_slots)
         frame = nres;
     if (frame < nparam_slots)
         frame = nparam_slots;
+#ifdef TH_WASM_OPSTATS
+    /* profiling builds copy 32 bytes of each executed instruction */
+    code->code = calloc(1, C->len + 32);
+#else
     code->code = malloc(C->len);
+#endif
     code->init = calloc(ninit ? ninit : 1, sizeof *code->init);
     if (code->code == NULL || code->init == NULL) {
         C->nomem = true;
@@ -1476,7 +1484,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->len = C->nrelocs = 0;
     C->nfixups = C->nconsts = 0;
     C->max_t = 0;
-    C->last.valid = false;
+    C->last.valid = C->last2.valid = false;
     C->last_copy = C->barrier = NO_POS;
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;
