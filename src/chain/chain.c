@@ -1,7 +1,9 @@
 /*
  * chain.c - the chain handle: open/close, the in-memory head of every chain,
- * append (hash in the caller's thread, queue) and the writer thread (group
- * commit into SQLite, signed heads, durability tickets, listeners).
+ * append (hash in the caller's thread, queue), durability tickets and
+ * listeners.  The writer thread that commits the queue is writer.c (group
+ * commit into SQLite, signed heads), the checkpointer checkpoint.c; the
+ * structures they share are handle.h.
  *
  * Invariants:
  *  - Each chain's in-memory head (next_seq, last hash) changes only under
@@ -33,143 +35,10 @@
 #include "base/hex.h"
 #include "base/limits.h"
 #include "base/sha256.h"
-#include "chain/chain_int.h"
+#include "chain/handle.h"
 #include "db/db.h"
 #include "theater/store.h"
 #include "theater/home.h"
-
-typedef struct chain_actor {
-    struct chain_actor *hnext; /* hash bucket chain */
-    uint64_t hkey;             /* hash of the name */
-    int64_t id;                /* chain_actor.id */
-    pthread_mutex_t lock;      /* guards next_seq and last */
-    uint64_t next_seq;
-    uint8_t last[32];
-    uint64_t stored_next; /* writer: first seq not yet stored */
-    int persisted;        /* writer: the chain_actor row exists */
-    uint64_t batch_no;    /* writer: last batch that touched this chain */
-    uint32_t slot;        /* writer: index in that batch's touched list */
-    uint64_t batch_first; /* writer: first seq within the current batch */
-    uint64_t head_seq;    /* writer: head within the current batch */
-    uint8_t head_hash[32];
-    int dirty;                      /* writer: span/head not yet in chain_span/chain_actor */
-    uint64_t span_first, span_last; /* writer: seqs of the pending span */
-    uint64_t *segs;                 /* writer: segments of the pending span */
-    size_t nsegs, capsegs;
-    size_t name_len;
-    char name[];
-} chain_actor;
-
-typedef struct chain_pending {
-    /* What the writer's walks over a batch read (drain, free) comes first,
-     * in one cache line: the entries were written on another core. */
-    struct chain_pending *next;
-    size_t size; /* bytes allocated, for the queue limit */
-    uint64_t ticket;
-    chain_actor *actor;
-    uint64_t seq, ts;
-    uint32_t type_len, desc_len;
-    size_t data_len;
-    int has_parent;
-    int has_desc;
-    uint8_t hash[32];
-    uint8_t parent[32];
-    /* An event recorded by content reference (chain_int.h): the content
-     * itself, stored in store_blob in the event's transaction. */
-    const uint8_t *content; /* into buf, after data; NULL if none */
-    size_t content_len;
-    uint8_t content_hash[32];
-    char buf[]; /* type NUL, description NUL (if any), data, content */
-} chain_pending;
-
-/* Queue entries are recycled blocks (base/block.h): allocated by appending
- * threads, freed by the writer. */
-static void pending_free(chain_pending *p);
-
-static void wal_finish(th_chain *c, int reset);
-
-typedef struct chain_listener_slot {
-    th_chain_listener fn;
-    void *userdata;
-    uint64_t id;
-} chain_listener_slot;
-
-struct th_chain {
-    char home[4096];
-    bool read_only;
-    unsigned batch_max, batch_ms;
-    sqlite3 *rdb; /* read connection (reads, verification) */
-    pthread_mutex_t rlock;
-    uint8_t trusted[32];
-    int has_trusted;
-
-    /* Writer side (unused when read-only). */
-    sqlite3 *wdb;
-    EVP_PKEY *key;
-    uint8_t pub[32];
-    int lock_fd;
-    sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
-    sqlite3_stmt *ins_blob, *ins_content, *ins_store;
-    uint64_t commit_no, batch_no;
-    chain_actor **touched;
-    size_t cap_touched;
-    uint8_t (*leaves)[32];
-    uint8_t *seg; /* segment being encoded */
-    size_t seg_cap;
-    chain_actor **dirty; /* chains with a pending span, not in the round */
-    size_t ndirty, cap_dirty;
-    chain_actor **round; /* chains being indexed in the current round */
-    size_t nround, cap_round, round_pos;
-    uint64_t round_upto; /* indexed_upto once the round is written */
-    int round_active;
-    uint64_t last_flush_ns; /* when the last round started */
-    uint64_t flush_ns;      /* interval between rounds */
-
-    /* Actor table. */
-    pthread_rwlock_t tlock;
-    chain_actor **buckets;
-    size_t nbuckets, nactors;
-    int64_t next_actor_id;
-
-    /* Queue. */
-    pthread_mutex_t qlock;
-    pthread_cond_t qcv; /* writer: work arrived or stop */
-    pthread_cond_t dcv; /* waiters: durable advanced, space freed, failure */
-    pthread_cond_t ccv; /* checkpointer: stop */
-    chain_pending *qhead, *qtail;
-    size_t qcount, qbytes;
-    uint64_t oldest_ns; /* when the oldest queued event was appended */
-    uint64_t last_ticket, durable;
-    int stopping, failed;
-    /* The writer could not store events (disk full, I/O error...) and
-     * retries: nothing is dropped (see the writer's comment). */
-    int stalled;
-    int pending_fd;       /* chain.pending (pending.c); -1 if none */
-    int pending_dirty;    /* writer: it holds a non-empty record */
-    uint64_t pending_ns;  /* writer: when it was last written */
-    atomic_int unhealthy; /* stalled || failed, read without the lock */
-    uint64_t stalled_since_ms, stall_retries, stop_ns;
-    char stall_msg[TH_ERROR_MSG_MAX];
-    int wal_reset;             /* the checkpointer asks the writer to finish a checkpoint */
-    int wal_frames;            /* WAL frames (4 KiB pages) that call for a reset */
-    int wal_now;               /* writer: frames in the WAL after its last commit */
-    pthread_mutex_t ckpt_lock; /* held while the writer or the checkpointer checkpoints */
-    char fail_msg[TH_ERROR_MSG_MAX];
-    int fail_code; /* TH_EIO, or TH_ENOMEM when the writer ran out of memory */
-    pthread_t writer;
-    int writer_started;
-
-    /* Checkpointer: copies the WAL into the database off the writer thread. */
-    sqlite3 *cdb;
-    pthread_t checkpointer;
-    int checkpointer_started;
-
-    /* Listeners. */
-    pthread_mutex_t llock;
-    chain_listener_slot *listeners;
-    size_t nlisteners;
-    uint64_t next_listener;
-};
 
 /* ---- actor table ---- */
 
@@ -239,7 +108,7 @@ static chain_actor *actor_new(const char *name, size_t n, uint64_t h)
 
 /* Find a chain, creating it if `create`.  NULL if absent or out of memory
  * (*created tells a new chain apart). */
-static chain_actor *actor_get(th_chain *c, const char *name, size_t n, int create, int *created)
+chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created)
 {
     uint64_t h = name_hash(name, n);
     chain_actor *a;
@@ -281,752 +150,6 @@ static void table_free(th_chain *c)
     free(c->buckets);
     c->buckets = NULL;
     c->nbuckets = c->nactors = 0;
-}
-
-/* ---- the writer ---- */
-
-static void set_failed(th_chain *c, int code, const char *msg)
-{
-    pthread_mutex_lock(&c->qlock);
-    if (!c->failed) {
-        c->failed = 1;
-        c->fail_code = code == TH_ENOMEM ? TH_ENOMEM : TH_EIO;
-        snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
-    }
-    atomic_store(&c->unhealthy, 1);
-    pthread_cond_broadcast(&c->dcv);
-    pthread_mutex_unlock(&c->qlock);
-}
-
-/* The writer could not store what it holds: note it (status, waiters). */
-static void set_stalled(th_chain *c, const char *msg)
-{
-    pthread_mutex_lock(&c->qlock);
-    if (!c->stalled) {
-        c->stalled = 1;
-        c->stalled_since_ms = base_clock_wall_ms();
-        c->stall_retries = 0;
-    }
-    c->stall_retries++;
-    snprintf(c->stall_msg, sizeof c->stall_msg, "%s", msg);
-    atomic_store(&c->unhealthy, 1);
-    pthread_cond_broadcast(&c->dcv);
-    pthread_mutex_unlock(&c->qlock);
-}
-
-/* A write succeeded: the writer is healthy again. */
-static void clear_stalled(th_chain *c)
-{
-    if (!atomic_load(&c->unhealthy))
-        return;
-    pthread_mutex_lock(&c->qlock);
-    c->stalled = 0;
-    c->stalled_since_ms = 0;
-    c->stall_msg[0] = '\0';
-    atomic_store(&c->unhealthy, c->failed);
-    pthread_cond_broadcast(&c->dcv);
-    pthread_mutex_unlock(&c->qlock);
-}
-
-/* After a failed write: wait before retrying (`delay_ms`, doubled each
- * time up to CHAIN_RETRY_MAX_MS).  Returns 1 if the writer must give up:
- * the handle is closing and has retried for TH_CHAIN_CLOSE_RETRY_MS. */
-#define CHAIN_RETRY_FIRST_MS 10u
-#define CHAIN_RETRY_MAX_MS 1000u
-static void deadline_after(struct timespec *ts, uint64_t mono_ns);
-static int retry_wait(th_chain *c, unsigned *delay_ms)
-{
-    struct timespec ts;
-    int give_up;
-
-    pthread_mutex_lock(&c->qlock);
-    give_up = c->stopping &&
-              base_clock_mono_ns() - c->stop_ns >= (uint64_t)TH_CHAIN_CLOSE_RETRY_MS * 1000000u;
-    if (!give_up) {
-        deadline_after(&ts, base_clock_mono_ns() + (uint64_t)*delay_ms * 1000000u);
-        pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
-    }
-    pthread_mutex_unlock(&c->qlock);
-    *delay_ms = *delay_ms * 2 > CHAIN_RETRY_MAX_MS ? CHAIN_RETRY_MAX_MS : *delay_ms * 2;
-    return give_up;
-}
-
-/* Give `a` a slot in the current batch's actor table (once per batch). */
-static int touch(th_chain *c, chain_actor *a, size_t *ntouched)
-{
-    chain_actor **nt;
-    void *leaves;
-    size_t cap;
-
-    if (a->batch_no == c->batch_no)
-        return 0;
-    if (*ntouched == c->cap_touched) {
-        cap = c->cap_touched ? c->cap_touched * 2 : 1024;
-        nt = realloc(c->touched, cap * sizeof *nt);
-        if (nt != NULL)
-            c->touched = nt;
-        leaves = realloc(c->leaves, cap * 32);
-        if (leaves != NULL)
-            c->leaves = leaves;
-        if (nt == NULL || leaves == NULL)
-            return -1;
-        c->cap_touched = cap;
-    }
-    a->batch_no = c->batch_no;
-    a->slot = (uint32_t)*ntouched;
-    c->touched[(*ntouched)++] = a;
-    return 0;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-    return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
-}
-
-/* An unsigned LEB128 varint (segment.c); at most 10 bytes. */
-static uint8_t *put_var(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p + n + 1;
-}
-
-/* Bytes an event takes in a segment at most (format in segment.c): every
- * varint at its longest, seq and parent explicit. */
-static size_t event_size(const chain_pending *p)
-{
-    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 +
-           p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
-}
-
-/* Encode one v2 event.  a->head_seq/head_hash hold the actor's previous
- * event in this segment unless this is its first (seq == batch_first). */
-static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
-{
-    const char *desc = p->buf + p->type_len + 1;
-    const char *data = desc + (p->has_desc ? p->desc_len + 1 : 0);
-    const chain_actor *a = p->actor;
-    int follows = p->seq != a->batch_first;
-    uint8_t flags = 0;
-
-    if (p->has_parent) {
-        flags |= CHAIN_SEG_HAS_PARENT;
-        if (follows && memcmp(p->parent, a->head_hash, 32) == 0)
-            flags |= CHAIN_SEG_PARENT_IMPLICIT;
-    }
-    if (follows && p->seq == a->head_seq + 1)
-        flags |= CHAIN_SEG_SEQ_IMPLICIT;
-    if (p->has_desc)
-        flags |= CHAIN_SEG_HAS_DESC;
-    *q++ = flags;
-    q = put_var(q, a->slot);
-    if (!(flags & CHAIN_SEG_SEQ_IMPLICIT))
-        q = put_var(q, p->seq);
-    q = put_var(q, p->ts - base);
-    memcpy(q, p->hash, 32);
-    q += 32;
-    if (p->has_parent && !(flags & CHAIN_SEG_PARENT_IMPLICIT)) {
-        memcpy(q, p->parent, 32);
-        q += 32;
-    }
-    q = put_str(put_var(q, p->type_len), p->buf, p->type_len);
-    q = put_var(q, p->data_len);
-    memcpy(q, data, p->data_len);
-    q += p->data_len;
-    if (p->has_desc)
-        q = put_str(put_var(q, p->desc_len), desc, p->desc_len);
-    return q;
-}
-
-/* Encode `n` events starting at `first` as one v2 segment in c->seg; the
- * touched chains get their slots and batch heads.  Returns the size, or 0
- * if out of memory. */
-static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)
-{
-    size_t i, size = 8 + 10 + 10 + 10;
-    uint64_t base = UINT64_MAX;
-    chain_pending *p;
-    uint8_t *q, *nb;
-    chain_actor *a;
-
-    *ntouched = 0;
-    for (i = 0, p = first; i < n; i++, p = p->next) {
-        a = p->actor;
-        if (a->batch_no != c->batch_no) {
-            if (touch(c, a, ntouched) != 0)
-                return 0;
-            a->batch_first = p->seq;
-            size += 10 + a->name_len + 1;
-        }
-        if (p->ts < base)
-            base = p->ts;
-        size += event_size(p);
-    }
-    if (size > c->seg_cap) {
-        nb = realloc(c->seg, size);
-        if (nb == NULL)
-            return 0;
-        c->seg = nb;
-        c->seg_cap = size;
-    }
-    q = c->seg;
-    memcpy(q, chain_segment_magic, 8);
-    q = put_var(q + 8, *ntouched);
-    for (i = 0; i < *ntouched; i++)
-        q = put_str(put_var(q, c->touched[i]->name_len), c->touched[i]->name,
-                    c->touched[i]->name_len);
-    q = put_var(q, base);
-    q = put_var(q, n);
-    /* The heads advance event by event: put_event compares each event with
-     * its actor's previous one. */
-    for (i = 0, p = first; i < n; i++, p = p->next) {
-        q = put_event(q, p, base);
-        p->actor->head_seq = p->seq;
-        memcpy(p->actor->head_hash, p->hash, 32);
-    }
-    return (size_t)(q - c->seg);
-}
-
-/* Sign the batch: Merkle root over the touched chains' new heads. */
-static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CHAIN_SIG_LEN],
-                      th_error *err)
-{
-    base_sha256_ctx *ctx = chain_thread_sha256();
-    uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN];
-    chain_actor *a;
-    size_t i;
-
-    if (ctx == NULL)
-        return th_error_set(err, TH_ENOMEM, "out of memory");
-    base_sha256_take_error(ctx);
-    for (i = 0; i < ntouched; i++) {
-        a = c->touched[i];
-        chain_head_leaf(ctx, a->name, a->name_len, a->head_seq, a->head_hash, c->leaves[i]);
-    }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0 ||
-        base_sha256_take_error(ctx))
-        return th_error_set(err, TH_ENOMEM, "building the head tree failed");
-    chain_batch_message(c->commit_no + 1, now, ntouched, root, msg);
-    base_crypto_clear();
-    if (chain_key_sign(c->key, msg, sizeof msg, sig) != 0)
-        return th_error_set(err, base_crypto_error_code(), "signing the chain heads failed");
-    return TH_OK;
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* Remember that segment `seg` holds events of `a` up to a->head_seq. */
-static int span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg)
-{
-    uint64_t *ns;
-    chain_actor **nd;
-    size_t cap;
-
-    if (!a->dirty) {
-        if (c->ndirty == c->cap_dirty) {
-            cap = c->cap_dirty ? c->cap_dirty * 2 : 1024;
-            nd = realloc(c->dirty, cap * sizeof *nd);
-            if (nd == NULL)
-                return -1;
-            c->dirty = nd;
-            c->cap_dirty = cap;
-        }
-        c->dirty[c->ndirty++] = a;
-        a->dirty = 1;
-        a->span_first = first_seq;
-        a->nsegs = 0;
-    }
-    if (a->nsegs == 0 || a->segs[a->nsegs - 1] != seg) {
-        if (a->nsegs == a->capsegs) {
-            cap = a->capsegs ? a->capsegs * 2 : 4;
-            ns = realloc(a->segs, cap * sizeof *ns);
-            if (ns == NULL)
-                return -1;
-            a->segs = ns;
-            a->capsegs = cap;
-        }
-        a->segs[a->nsegs++] = seg;
-    }
-    a->span_last = a->head_seq;
-    return 0;
-}
-
-/* The content of events recorded by reference goes into the store's
- * tables (in the store TH_CHAIN_CONTENT_STORE), in the transaction of the
- * segment that holds the reference: an event is never durable without its
- * content. */
-static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t now)
-{
-    chain_pending *p;
-    int rc = SQLITE_OK, store_done = 0;
-    size_t i;
-
-    for (i = 0, p = first; i < n && rc == SQLITE_OK; i++, p = p->next) {
-        if (p->content == NULL)
-            continue;
-        if (!store_done) {
-            sqlite3_bind_text(c->ins_store, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(c->ins_store, 2, (sqlite3_int64)now);
-            if ((rc = step_done(c->ins_store)) != SQLITE_OK)
-                break;
-            store_done = 1;
-        }
-        sqlite3_bind_blob(c->ins_blob, 1, p->content_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(c->ins_blob, 2, (sqlite3_int64)p->content_len);
-        sqlite3_bind_blob64(c->ins_blob, 3, p->content, p->content_len, SQLITE_STATIC);
-        rc = step_done(c->ins_blob);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_text(c->ins_content, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(c->ins_content, 2, p->content_hash, 32, SQLITE_STATIC);
-            rc = step_done(c->ins_content);
-        }
-    }
-    return rc;
-}
-
-/* Store `n` events starting at `first` as one signed segment, in one
- * transaction together with the rows of chains seen for the first time. */
-static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
-{
-    uint8_t sig[CHAIN_SIG_LEN];
-    uint64_t now = base_clock_wall_ms();
-    size_t i, ntouched, len;
-    int rc;
-
-    c->batch_no++;
-    len = encode_segment(c, first, n, &ntouched);
-    if (len == 0)
-        return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
-    if ((rc = sign_batch(c, ntouched, now, sig, err)) != TH_OK)
-        return rc;
-    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(c->wdb, rc, err, "starting a chain transaction");
-    rc = store_contents(c, first, n, now);
-    for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
-        if (c->touched[i]->persisted)
-            continue;
-        sqlite3_bind_int64(c->ins_actor, 1, c->touched[i]->id);
-        sqlite3_bind_text(c->ins_actor, 2, c->touched[i]->name, (int)c->touched[i]->name_len,
-                          SQLITE_STATIC);
-        rc = step_done(c->ins_actor);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)(c->commit_no + 1));
-        sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)now);
-        sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(c->ins_segment, 4, sig, sizeof sig, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 5, c->seg, len, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 6, c->leaves, ntouched * 32, SQLITE_STATIC);
-        rc = step_done(c->ins_segment);
-    }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_error(c->wdb, rc, err, "storing chain events");
-        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    c->commit_no++;
-    for (i = 0; i < ntouched; i++) {
-        c->touched[i]->persisted = 1;
-        c->touched[i]->stored_next = c->touched[i]->head_seq + 1;
-        if (span_add(c, c->touched[i], c->touched[i]->batch_first, c->commit_no) != 0)
-            return th_error_set(err, TH_ENOMEM, "out of memory");
-    }
-    return TH_OK;
-}
-
-/* Index flush, in rounds: a round takes the chains with pending spans and
- * writes their spans and cached heads, CHAIN_FLUSH_CHUNK chains per
- * transaction (so a commit never waits long behind it); the last
- * transaction also sets indexed_upto to the last segment committed when the
- * round began.  Every chain touched by a segment <= that one is in the round,
- * so indexed_upto never claims a span that is not written.  Span rows are
- * keyed (actor, first_seq) and written with INSERT OR REPLACE, so a round cut
- * short by a crash is simply redone from the segments at the next open. */
-#define CHAIN_FLUSH_CHUNK 64
-#define CHAIN_FLUSH_MS 1000u /* default: a round starts at most once a second */
-
-static int write_span(th_chain *c, chain_actor *a, uint8_t **blob, size_t *cap)
-{
-    uint8_t *nb;
-    size_t k;
-    int rc;
-
-    if (a->nsegs * 8 > *cap) {
-        nb = realloc(*blob, a->nsegs * 8);
-        if (nb == NULL)
-            return SQLITE_NOMEM;
-        *blob = nb;
-        *cap = a->nsegs * 8;
-    }
-    for (k = 0; k < a->nsegs; k++)
-        put64(*blob + 8 * k, a->segs[k]);
-    sqlite3_bind_int64(c->ins_span, 1, a->id);
-    sqlite3_bind_int64(c->ins_span, 2, (sqlite3_int64)a->span_first);
-    sqlite3_bind_int64(c->ins_span, 3, (sqlite3_int64)a->span_last);
-    sqlite3_bind_blob(c->ins_span, 4, *blob, (int)(a->nsegs * 8), SQLITE_STATIC);
-    rc = step_done(c->ins_span);
-    if (rc != SQLITE_OK)
-        return rc;
-    sqlite3_bind_int64(c->upd_head, 1, (sqlite3_int64)a->span_last);
-    sqlite3_bind_blob(c->upd_head, 2, a->head_hash, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(c->upd_head, 3, (sqlite3_int64)a->segs[a->nsegs - 1]);
-    sqlite3_bind_int64(c->upd_head, 4, a->id);
-    return step_done(c->upd_head);
-}
-
-/* One step of the index flush: start a round if `start` and chains are
- * pending, then write up to CHAIN_FLUSH_CHUNK chains of the round (all of
- * it if `all`). */
-static int flush_step(th_chain *c, int start, int all, th_error *err)
-{
-    uint8_t *blob = NULL;
-    chain_actor **t;
-    size_t cap = 0, i, end;
-    int rc;
-
-    if (!c->round_active) {
-        if (!start || c->ndirty == 0)
-            return TH_OK;
-        t = c->round;
-        c->round = c->dirty;
-        c->nround = c->ndirty;
-        c->dirty = t;
-        i = c->cap_round;
-        c->cap_round = c->cap_dirty;
-        c->cap_dirty = i;
-        c->ndirty = 0;
-        c->round_pos = 0;
-        c->round_upto = c->commit_no;
-        c->round_active = 1;
-        c->last_flush_ns = base_clock_mono_ns();
-    }
-    end = all || c->nround - c->round_pos < CHAIN_FLUSH_CHUNK ? c->nround
-                                                              : c->round_pos + CHAIN_FLUSH_CHUNK;
-    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    for (i = c->round_pos; i < end && rc == SQLITE_OK; i++)
-        rc = write_span(c, c->round[i], &blob, &cap);
-    if (rc == SQLITE_OK && end == c->nround) {
-        sqlite3_bind_int64(c->set_indexed, 1, (sqlite3_int64)c->round_upto);
-        rc = step_done(c->set_indexed);
-    }
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
-    free(blob);
-    if (rc != SQLITE_OK) {
-        rc = db_error(c->wdb, rc, err, "indexing chains");
-        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    for (i = c->round_pos; i < end; i++) {
-        c->round[i]->dirty = 0;
-        c->round[i]->nsegs = 0;
-    }
-    c->round_pos = end;
-    if (end == c->nround)
-        c->round_active = 0;
-    return TH_OK;
-}
-
-/* Flush everything pending (open, close). */
-static int flush_index(th_chain *c, th_error *err)
-{
-    int rc = TH_OK;
-
-    while (rc == TH_OK && (c->round_active || c->ndirty > 0))
-        rc = flush_step(c, 1, 1, err);
-    return rc;
-}
-
-/* 1 if the writer has index work it should do now. */
-static int flush_due(th_chain *c)
-{
-    return c->round_active ||
-           (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= c->flush_ns);
-}
-
-static void notify(th_chain *c, chain_pending *first, size_t n)
-{
-    th_chain_event ev;
-    chain_pending *p;
-    size_t i, k;
-
-    pthread_mutex_lock(&c->llock);
-    if (c->nlisteners == 0) {
-        pthread_mutex_unlock(&c->llock);
-        return;
-    }
-    for (i = 0, p = first; i < n; i++, p = p->next) {
-        memset(&ev, 0, sizeof ev);
-        ev.actor = p->actor->name;
-        ev.seq = p->seq;
-        memcpy(ev.hash, p->hash, 32);
-        ev.has_parent = p->has_parent;
-        memcpy(ev.parent, p->parent, 32);
-        ev.type = p->buf;
-        ev.timestamp_ms = p->ts;
-        ev.description = p->has_desc ? p->buf + p->type_len + 1 : NULL;
-        ev.data = (const uint8_t *)p->buf + p->type_len + 1 + (p->has_desc ? p->desc_len + 1 : 0);
-        ev.data_len = p->data_len;
-        for (k = 0; k < c->nlisteners; k++)
-            c->listeners[k].fn(c->listeners[k].userdata, &ev);
-    }
-    pthread_mutex_unlock(&c->llock);
-}
-
-static void deadline_after(struct timespec *ts, uint64_t mono_ns)
-{
-    ts->tv_sec = (time_t)(mono_ns / 1000000000u);
-    ts->tv_nsec = (long)(mono_ns % 1000000000u);
-}
-
-/* Writer: record in chain.pending every chain with events accepted but not
- * stored yet (pending.c), so that if the process ends before they are,
- * verification says so. */
-static void pending_snapshot(th_chain *c, const char *reason)
-{
-    chain_pending_record r;
-    chain_unstored *v;
-    chain_actor *a;
-    uint64_t next;
-    size_t i, cap = 0, ncap;
-
-    if (c->pending_fd < 0)
-        return;
-    memset(&r, 0, sizeof r);
-    r.written_ms = base_clock_wall_ms();
-    snprintf(r.reason, sizeof r.reason, "%s", reason);
-    pthread_rwlock_rdlock(&c->tlock);
-    for (i = 0; i < c->nbuckets; i++)
-        for (a = c->buckets[i]; a != NULL; a = a->hnext) {
-            pthread_mutex_lock(&a->lock);
-            next = a->next_seq;
-            pthread_mutex_unlock(&a->lock);
-            if (next <= a->stored_next)
-                continue;
-            r.total++;
-            if (r.count == cap) {
-                ncap = cap ? cap * 2 : 64;
-                if (ncap > CHAIN_PENDING_BYTES / 18 ||
-                    (v = realloc(r.items, ncap * sizeof *v)) == NULL)
-                    continue; /* counted in total, not listed */
-                r.items = v;
-                cap = ncap;
-            }
-            r.items[r.count].actor = a->name; /* borrowed */
-            r.items[r.count].stored_next = a->stored_next;
-            r.items[r.count].next_seq = next;
-            r.count++;
-        }
-    pthread_rwlock_unlock(&c->tlock);
-    if (r.count > 0 && chain_pending_write(c->pending_fd, &r) == 0) {
-        c->pending_dirty = 1;
-        c->pending_ns = base_clock_mono_ns();
-    }
-    free(r.items);
-}
-
-/* Writer open: a record left by a process that ended with events unstored
- * becomes a permanent "lost" record for each chain that ends before what
- * was assigned (the database is the truth of what is stored), then the
- * file is emptied. */
-static int pending_recover(th_chain *c, th_error *err)
-{
-    chain_pending_record r;
-    chain_unstored u;
-    chain_actor *a;
-    size_t i;
-    int rc, alive, created;
-
-    if ((rc = chain_pending_open(c->home, &c->pending_fd, err)) != TH_OK)
-        return rc;
-    rc = chain_pending_read(c->home, &r, &alive, err);
-    if (rc == TH_ENOENT)
-        return TH_OK;
-    if (rc != TH_OK)
-        return rc;
-    for (i = 0; i < r.count && rc == TH_OK; i++) {
-        a = actor_get(c, r.items[i].actor, strlen(r.items[i].actor), 0, &created);
-        u = r.items[i];
-        u.stored_next = a != NULL ? a->next_seq : 0;
-        if (u.stored_next < u.next_seq)
-            rc = chain_lost_record(c->wdb, &u, r.written_ms, r.reason, err);
-    }
-    chain_pending_release(&r);
-    if (rc == TH_OK) {
-        chain_pending_record empty = {0};
-        if (chain_pending_write(c->pending_fd, &empty) != 0)
-            rc = th_error_set(err, TH_EIO, "cannot empty %s/%s", c->home, CHAIN_PENDING_FILE);
-    }
-    return rc;
-}
-
-/* Commit one chunk, retrying while the database cannot take it (full
- * disk, I/O errors, another process holding the lock...): the events stay
- * queued, appenders see the writer "stalled" (th_chain_status) and the
- * runtime stops producing effects until it recovers.  Gives up only when
- * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
- * 0 if committed, -1 if given up (the writer has failed then). */
-static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
-{
-    unsigned delay = CHAIN_RETRY_FIRST_MS;
-    th_error err;
-    char msg[TH_ERROR_MSG_MAX];
-
-    th_error_clear(&err);
-    while (commit_batch(c, chunk, n, &err) != TH_OK) {
-        set_stalled(c, err.msg);
-        if (!c->pending_dirty || base_clock_mono_ns() - c->pending_ns >= 1000000000u)
-            pending_snapshot(c, err.msg);
-        if (retry_wait(c, &delay)) {
-            pthread_mutex_lock(&c->qlock);
-            snprintf(msg, sizeof msg, "%llu events could not be stored: %.440s",
-                     (unsigned long long)(c->last_ticket - c->durable), err.msg);
-            pthread_mutex_unlock(&c->qlock);
-            pending_snapshot(c, err.msg); /* what verification will report lost */
-            set_failed(c, err.code, msg);
-            return -1;
-        }
-    }
-    clear_stalled(c);
-    if (c->pending_dirty) {
-        chain_pending_record empty = {0};
-        if (chain_pending_write(c->pending_fd, &empty) == 0)
-            c->pending_dirty = 0;
-    }
-    return 0;
-}
-
-/* Commit a detached list in chunks of at most batch_max events and
- * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least). */
-static void drain(th_chain *c, chain_pending *list, int failed)
-{
-    chain_pending *p, *next, *chunk;
-    uint64_t last_ticket = 0;
-    size_t n, bytes, i;
-    th_error err;
-    int reset;
-
-    while (list != NULL) {
-        chunk = list;
-        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
-                                         (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
-             p = p->next, n++) {
-            bytes += p->size;
-            last_ticket = p->ticket;
-        }
-        list = p;
-        if (!failed && commit_retrying(c, chunk, n) != 0)
-            failed = 1;
-        if (!failed)
-            notify(c, chunk, n);
-        pthread_mutex_lock(&c->qlock);
-        if (!failed)
-            c->durable = last_ticket;
-        c->qbytes -= bytes;
-        reset = c->wal_reset;
-        c->wal_reset = 0;
-        pthread_cond_broadcast(&c->dcv);
-        pthread_mutex_unlock(&c->qlock);
-        for (i = 0, p = chunk; i < n; i++, p = next) {
-            next = p->next;
-            pending_free(p);
-        }
-        if (!failed)
-            wal_finish(c, reset);
-    }
-    /* The index is redone from the segments at the next open if it cannot
-     * be written: a failure here loses nothing, so it is retried later. */
-    if (!failed && flush_due(c)) {
-        if (flush_step(c, 1, 0, &err) != TH_OK)
-            set_stalled(c, err.msg);
-        else
-            clear_stalled(c);
-    }
-}
-
-static void *writer_main(void *arg)
-{
-    th_chain *c = arg;
-    chain_pending *list;
-    struct timespec ts;
-    uint64_t deadline;
-    th_error err;
-    int failed;
-
-    pthread_mutex_lock(&c->qlock);
-    for (;;) {
-        while (c->qhead == NULL && !c->stopping) {
-            if ((c->ndirty == 0 && !c->round_active) || c->failed) {
-                pthread_cond_wait(&c->qcv, &c->qlock);
-                continue;
-            }
-            /* Idle with spans pending: index them within a second. */
-            if (!flush_due(c)) {
-                deadline_after(&ts, c->last_flush_ns + c->flush_ns);
-                pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
-                continue;
-            }
-            pthread_mutex_unlock(&c->qlock);
-            if (flush_step(c, 1, 0, &err) != TH_OK) {
-                unsigned delay = CHAIN_RETRY_MAX_MS;
-                set_stalled(c, err.msg);
-                (void)retry_wait(c, &delay);
-            } else {
-                clear_stalled(c);
-            }
-            pthread_mutex_lock(&c->qlock);
-        }
-        if (c->qhead == NULL)
-            break;
-        /* Group commit: wait for a full batch or the oldest event's deadline. */
-        deadline = c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
-        while (!c->stopping && c->qcount < c->batch_max && base_clock_mono_ns() < deadline) {
-            deadline_after(&ts, deadline);
-            pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
-        }
-        list = c->qhead;
-        c->qhead = c->qtail = NULL;
-        c->qcount = 0;
-        failed = c->failed;
-        pthread_mutex_unlock(&c->qlock);
-        drain(c, list, failed);
-        pthread_mutex_lock(&c->qlock);
-    }
-    failed = c->failed;
-    pthread_mutex_unlock(&c->qlock);
-    /* every event is stored; an index that cannot be written now is
-     * rebuilt from the segments at the next open */
-    if (!failed)
-        (void)flush_index(c, &err);
-    return NULL;
 }
 
 /* Load every chain from the database (writers, at open): the cached heads in
@@ -1090,7 +213,7 @@ static int table_load(th_chain *c, th_error *err)
             return th_error_prefix(err, "recovering chains (run `theater chain verify`)");
         c->batch_no++;
         for (i = 0; i < seg.nevents; i++) {
-            a = actor_get(c, seg.events[i].actor, strlen(seg.events[i].actor), 0, &created);
+            a = chain_actor_get(c, seg.events[i].actor, strlen(seg.events[i].actor), 0, &created);
             if (a == NULL) {
                 chain_segment_release(&seg);
                 return th_error_set(err, TH_ECORRUPT, "segment %llu names unknown actor %s",
@@ -1101,7 +224,7 @@ static int table_load(th_chain *c, th_error *err)
             memcpy(a->last, seg.events[i].hash, 32);
             a->head_seq = seg.events[i].seq;
             memcpy(a->head_hash, seg.events[i].hash, 32);
-            if (span_add(c, a, seg.events[i].seq, id) != 0) {
+            if (chain_span_add(c, a, seg.events[i].seq, id) != 0) {
                 chain_segment_release(&seg);
                 return th_error_set(err, TH_ENOMEM, "out of memory");
             }
@@ -1109,121 +232,6 @@ static int table_load(th_chain *c, th_error *err)
         chain_segment_release(&seg);
     }
     return TH_OK;
-}
-
-/* The checkpointer thread: the writer's connection has auto-checkpoints
- * off, so its commits only append to the WAL; this thread copies committed
- * frames into the database (PASSIVE: it never blocks the writer or readers)
- * every CHAIN_CHECKPOINT_MS, and once more at close (never waiting for
- * readers, e.g. a CLI in another process).  The interval is short and the
- * thread's priority low: frequent small passes, each syncing what it wrote,
- * keep dirty data from piling up until the kernel throttles the writer.
- *
- * SQLite starts the WAL over only when a write begins after a checkpoint
- * that copied every frame.  Under a steady stream of commits the writer
- * always appends while this thread copies, so that never happens and the
- * WAL would grow without bound.  So when the WAL holds more than
- * wal_max_mib (wal_frames) after a pass, this thread copies again until at
- * most about CHAIN_WAL_TAIL_FRAMES are left, then sets wal_reset, and the
- * writer, between two commits, checkpoints those few frames (wal_finish):
- * the next commit then starts the WAL over, and the file's blocks are
- * reused instead of allocated.  SQLite syncs the database only at the end
- * of a checkpoint that copied every frame, so this thread also syncs it
- * after each of its passes (db_sync): the writer's final pass then pauses
- * commits for about 1-3 ms instead of one sync of everything copied since
- * the last restart (40-180 ms measured).  At lighter loads the WAL usually
- * starts over on its own in a quiet moment. */
-#define CHAIN_CHECKPOINT_MS 25
-#define CHAIN_CHECKPOINT_NICE 10 /* the checkpointer thread's nice value */
-#define CHAIN_WAL_MAX_MIB 256    /* default wal_max_mib */
-#define CHAIN_WAL_TAIL_FRAMES 64 /* left for the writer's final pass, about */
-#define CHAIN_WAL_MAX_PASSES 16
-#define CHAIN_WAL_HARD 2 /* the writer checkpoints itself past this many bounds */
-
-/* SQLite's WAL hook on the writer's connection: the WAL's size after each
- * commit (writer thread). */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    (void)db, (void)name;
-    ((th_chain *)arg)->wal_now = frames;
-    return SQLITE_OK;
-}
-
-/* Writer, between commits: checkpoint what is left if the checkpointer
- * asked for it (`reset`, taken from wal_reset by drain), or at once if the
- * WAL has grown past CHAIN_WAL_HARD times the bound (the disk cannot keep
- * up with checkpoints: the writer then slows down, and appenders with it,
- * rather than the WAL growing on). */
-static void wal_finish(th_chain *c, int reset)
-{
-    if (reset || c->wal_now > CHAIN_WAL_HARD * c->wal_frames) {
-        pthread_mutex_lock(&c->ckpt_lock); /* SQLite runs one checkpoint at a time */
-        sqlite3_wal_checkpoint_v2(c->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        pthread_mutex_unlock(&c->ckpt_lock);
-    }
-}
-
-/* Checkpointer: fsync the database file.  SQLite syncs it only at the end
- * of a checkpoint that copied every frame, so under steady appends all the
- * pages the passes copied would wait for that one sync, made while the
- * writer pauses (wal_finish); syncing after each pass keeps it short. */
-static void db_sync(th_chain *c)
-{
-    sqlite3_file *f = NULL;
-
-    if (sqlite3_file_control(c->cdb, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
-        f != NULL && f->pMethods != NULL)
-        f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
-}
-
-/* Checkpointer, holding ckpt_lock: one PASSIVE pass, then sync what it
- * copied.  Returns the frames in the WAL. */
-static int checkpoint_pass(th_chain *c)
-{
-    int nlog = 0, nckpt = 0;
-
-    sqlite3_wal_checkpoint_v2(c->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-    if (nckpt > 0)
-        db_sync(c);
-    return nlog;
-}
-
-static void *checkpointer_main(void *arg)
-{
-    th_chain *c = arg;
-    struct timespec ts;
-    int stop, nlog, prev, pass;
-
-    /* background work: let the writer and the appenders have the cores
-     * first (raising one's own nice value needs no privilege) */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), CHAIN_CHECKPOINT_NICE);
-
-    pthread_mutex_lock(&c->qlock);
-    for (;;) {
-        stop = c->stopping;
-        pthread_mutex_unlock(&c->qlock);
-        if (stop)
-            break;
-        pthread_mutex_lock(&c->ckpt_lock);
-        nlog = checkpoint_pass(c);
-        /* a long WAL: copy again until a pass finds few new frames, so
-         * that the writer's own final pass (it pauses commits) is short */
-        for (pass = 0, prev = 0; nlog > c->wal_frames && nlog - prev > CHAIN_WAL_TAIL_FRAMES &&
-                                 pass < CHAIN_WAL_MAX_PASSES;
-             pass++) {
-            prev = nlog;
-            nlog = checkpoint_pass(c);
-        }
-        pthread_mutex_unlock(&c->ckpt_lock);
-        pthread_mutex_lock(&c->qlock);
-        if (nlog > c->wal_frames)
-            c->wal_reset = 1;
-        if (c->stopping)
-            continue;
-        deadline_after(&ts, base_clock_mono_ns() + CHAIN_CHECKPOINT_MS * 1000000u);
-        pthread_cond_timedwait(&c->ccv, &c->qlock, &ts);
-    }
-    return NULL;
 }
 
 /* ---- open / close ---- */
@@ -1316,10 +324,10 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
         return db_error(c->wdb, rc, err, "opening chains");
     c->next_actor_id = 1;
     if ((rc = prepare_writer(c, err)) != TH_OK || (rc = table_load(c, err)) != TH_OK ||
-        (rc = flush_index(c, err)) != TH_OK || (rc = pending_recover(c, err)) != TH_OK)
+        (rc = chain_flush_index(c, err)) != TH_OK || (rc = chain_pending_recover(c, err)) != TH_OK)
         return rc;
     sqlite3_wal_autocheckpoint(c->wdb, 0);
-    sqlite3_wal_hook(c->wdb, wal_hook, c);
+    sqlite3_wal_hook(c->wdb, chain_wal_hook, c);
     {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit=%lld",
@@ -1328,10 +336,10 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     }
     if ((rc = db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
-    if (pthread_create(&c->writer, NULL, writer_main, c) != 0)
+    if (pthread_create(&c->writer, NULL, chain_writer_main, c) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the chain writer thread");
     c->writer_started = 1;
-    if (pthread_create(&c->checkpointer, NULL, checkpointer_main, c) != 0)
+    if (pthread_create(&c->checkpointer, NULL, chain_checkpointer_main, c) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the chain checkpointer thread");
     c->checkpointer_started = 1;
     return TH_OK;
@@ -1521,7 +529,7 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
     return p;
 }
 
-static void pending_free(chain_pending *p)
+void chain_pending_free(chain_pending *p)
 {
     if (p != NULL)
         base_block_free(p, p->size);
@@ -1551,7 +559,7 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
                                 "is full (%zu bytes): %.300s",
                                 c->qbytes, c->stall_msg);
         }
-        deadline_after(&ts, now + 100000000u);
+        chain_deadline_after(&ts, now + 100000000u);
         pthread_cond_timedwait(&c->dcv, &c->qlock, &ts);
     }
     if (c->failed || c->stopping) {
@@ -1622,9 +630,9 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     }
     ctx = chain_thread_sha256();
     p = pending_new(type, tlen, description, dlen, data, len, content, clen);
-    a = actor_get(c, actor, alen, 1, &created);
+    a = chain_actor_get(c, actor, alen, 1, &created);
     if (ctx == NULL || p == NULL || a == NULL) {
-        pending_free(p);
+        chain_pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     if (content != NULL)
@@ -1639,7 +647,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, p->ts, type, tlen, len ? data : "",
                          len, description, dlen, p->hash) != 0) {
         pthread_mutex_unlock(&a->lock);
-        pending_free(p);
+        chain_pending_free(p);
         return th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
     }
     memcpy(r.hash, p->hash, 32);
@@ -1652,7 +660,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
-        pending_free(p);
+        chain_pending_free(p);
     else if (receipt != NULL)
         *receipt = r;
     return rc;
@@ -1670,9 +678,9 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, const void *conten
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
     p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, content, clen);
-    a = actor_get(c, ev->actor, alen, 1, &created);
+    a = chain_actor_get(c, ev->actor, alen, 1, &created);
     if (p == NULL || a == NULL) {
-        pending_free(p);
+        chain_pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
     if (content != NULL)
@@ -1680,7 +688,7 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, const void *conten
     pthread_mutex_lock(&a->lock);
     if (a->next_seq != ev->seq || (ev->seq > 0 && memcmp(a->last, ev->parent, 32) != 0)) {
         pthread_mutex_unlock(&a->lock);
-        pending_free(p);
+        chain_pending_free(p);
         return th_error_set(err, TH_EEXIST, "actor %s already has a chain here (at seq %llu)",
                             ev->actor, (unsigned long long)a->next_seq);
     }
@@ -1697,7 +705,7 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, const void *conten
     }
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
-        pending_free(p);
+        chain_pending_free(p);
     return rc;
 }
 
@@ -1715,7 +723,7 @@ int chain_actor_known(th_chain *c, const char *actor)
 {
     int created;
 
-    return actor_get(c, actor, strlen(actor), 0, &created) != NULL;
+    return chain_actor_get(c, actor, strlen(actor), 0, &created) != NULL;
 }
 
 /* ---- durability ---- */
@@ -1738,7 +746,7 @@ int th_chain_wait_durable(th_chain *c, uint64_t ticket, int timeout_ms, th_error
                               (unsigned long long)ticket, timeout_ms);
             break;
         }
-        deadline_after(&ts, deadline);
+        chain_deadline_after(&ts, deadline);
         pthread_cond_timedwait(&c->dcv, &c->qlock, &ts);
     }
     if (rc == TH_OK && c->durable < ticket)

@@ -1,7 +1,7 @@
 /*
  * chain_int.h - internals of the event chain part: the canonical event hash
  * (hash.c), the signing key (key.c), signed batch heads (sign.c), the
- * handle and writer (chain.c), reads (read.c), verification (verify.c) and
+ * handle (chain.c, its writer thread writer.c), reads (read.c), verification (verify.c) and
  * the JSON Lines export (export.c).
  */
 #ifndef THEATER_CHAIN_INT_H

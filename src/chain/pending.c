@@ -2,7 +2,7 @@
  * pending.c - THEATER_HOME/chain.pending: what the writer had accepted but
  * could not store, kept where verification finds it.
  *
- * While the writer is stalled (it cannot store events, chain.c), and when
+ * While the writer is stalled (it cannot store events, writer.c), and when
  * it gives up at close, it writes here, for every chain with events not
  * yet stored, the first sequence number not stored and the first not
  * assigned.  The file is preallocated when a writer opens the home, so

@@ -1,13 +1,13 @@
 /*
  * segment.c - the storage format of the event chains: one segment per
- * committed batch, decoded here (the writer in chain.c encodes it).
+ * committed batch, decoded here (the writer in writer.c encodes it).
  *
  * A batch's events are stored together in one row of chain_segment, so a
  * commit writes a few sequential pages however many chains it touches
  * (rows per event, clustered by chain, would dirty a page per chain per
  * commit).  A segment is self-contained: it names its actors and holds every
  * field of its events, and its signature covers the new head of every chain
- * it touches (sign.c).  Per-chain lookup goes through chain_span (chain.c).
+ * it touches (sign.c).  Per-chain lookup goes through chain_span (writer.c).
  *
  * Two blob formats share one decoder; the writer produces v2 only.
  *

@@ -162,6 +162,19 @@ static int file_line(rec_src *s, json_t *o, size_t lineno, th_error *err)
         if (b64(json_object_get(o, "data"), (uint8_t **)&ev->data, &ev->data_len) != 0)
             return th_error_set(err, TH_EINVAL, "line %zu: event data is not base64", lineno);
         s->evs.count++;
+        /* hashes and time: what runtime.get-chain returned is answered
+         * from them (docs/replay.md); not checked (verify-file does) */
+        {
+            const char *h = json_string_value(json_object_get(o, "hash"));
+            const char *ph = json_string_value(json_object_get(o, "parent_hash"));
+            json_t *ts = json_object_get(o, "timestamp");
+            if (h != NULL && strlen(h) == 2 * TH_CHAIN_HASH_LEN)
+                base_hex_decode(h, ev->hash, TH_CHAIN_HASH_LEN);
+            if (ph != NULL && strlen(ph) == 2 * TH_CHAIN_HASH_LEN)
+                ev->has_parent = base_hex_decode(ph, ev->parent, TH_CHAIN_HASH_LEN) == 0;
+            if (json_is_integer(ts) && json_integer_value(ts) >= 0)
+                ev->timestamp_ms = (uint64_t)json_integer_value(ts);
+        }
     }
     return 0; /* the head and unknown lines: not needed to replay */
 }

@@ -13,7 +13,7 @@
 
 static bool allowed(rt_actor *a, const char *name)
 {
-    char **v = a->spec->env_allow;
+    char **v = rt_actor_spec(a)->env_allow;
 
     for (; v != NULL && *v != NULL; v++)
         if (strcmp(*v, name) == 0)
@@ -43,12 +43,12 @@ static int e_list_vars(rt_host *h, wit_list_tup2_str_str *ret)
     size_t n = 0;
     int rc;
 
-    for (v = h->a->spec->env_allow; v != NULL && *v != NULL; v++)
+    for (v = rt_actor_spec(h->a)->env_allow; v != NULL && *v != NULL; v++)
         if (getenv(*v) != NULL)
             n++;
     if ((ret->ptr = calloc(n ? n : 1, sizeof *ret->ptr)) == NULL)
         return th_error_set(&h->err, TH_ENOMEM, "out of memory");
-    for (v = h->a->spec->env_allow; v != NULL && *v != NULL && ret->len < n; v++) {
+    for (v = rt_actor_spec(h->a)->env_allow; v != NULL && *v != NULL && ret->len < n; v++) {
         const char *val = getenv(*v);
         if (val == NULL)
             continue;

@@ -27,7 +27,7 @@
 /* Resolve `rel` under the actor's root into `out`.  0, or an error text. */
 static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
 {
-    const char *root = a->spec->fs_root, *p;
+    const char *root = rt_actor_spec(a)->fs_root, *p;
     char real[PATH_MAX], tmp[PATH_MAX];
     size_t n;
 

@@ -5,7 +5,7 @@
 #ifndef THEATER_HANDLERS_INT_H
 #define THEATER_HANDLERS_INT_H
 
-#include "runtime/rt_int.h"
+#include "runtime/rt_host.h"
 
 extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_supervisor,
     rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem,

@@ -1,7 +1,7 @@
 /*
  * http_call.c - the export calls of `http-handlers` that the servers make
  * on their actor: each inbound request, middleware step and WebSocket event
- * is an rt_inbound (the runtime's inbound events, rt_int.h) queued in the
+ * is an rt_inbound (the runtime's inbound events, rt_host.h) queued in the
  * actor's mailbox and run in its turn like any operation, recorded on its
  * chain as a "wasm-call" with the parameters and the result.  The outcome
  * comes back on whichever thread ran the turn and is posted to the I/O

@@ -134,7 +134,7 @@ static void wake(hc_xfer *x, const char *why)
         r->v = x->res;
         memset(&x->res, 0, sizeof x->res);
     }
-    a = rt_registry_get(&x->rt->reg, x->actor, RT_ID_LEN);
+    a = rt_actor_find(x->rt, x->actor, RT_ID_LEN);
     if (a == NULL) {
         result_free(&r->base);
         return;
@@ -562,9 +562,10 @@ void rt_http_client_ended(rt_actor *a)
 {
     char *id;
 
-    if (!(a->spec->handlers & (1u << RT_H_HTTP_CLIENT)) || (id = strdup(a->id)) == NULL)
+    if (!(rt_actor_spec(a)->handlers & (1u << RT_H_HTTP_CLIENT)) ||
+        (id = strdup(rt_actor_id(a))) == NULL)
         return;
-    if (rt_io_post(a->rt, cancel, id) != 0)
+    if (rt_io_post(rt_actor_runtime(a), cancel, id) != 0)
         free(id);
 }
 
@@ -671,7 +672,7 @@ static bool token_char(char c)
 /* Check the request and make its transfer; NULL with the reason in why. */
 static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why, size_t cap)
 {
-    const rt_manifest *m = h->a->spec->man;
+    const rt_manifest *m = rt_actor_spec(h->a)->man;
     char *scheme = NULL, *host = NULL, *port = NULL, line[TH_HTTP_MAX_URL_BYTES + 8];
     hc_xfer *x = NULL;
     CURLUcode uc;
@@ -750,8 +751,8 @@ static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why,
     }
     x->timeout_ms = m->http_timeout_ms;
     x->max_body = m->http_max_response;
-    x->rt = h->a->rt;
-    memcpy(x->actor, h->a->id, sizeof x->actor);
+    x->rt = rt_actor_runtime(h->a);
+    memcpy(x->actor, rt_actor_id(h->a), sizeof x->actor);
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
@@ -783,7 +784,7 @@ static int hc_send_http(rt_host *h, wit_http_types_http_request *req,
     }
     x->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, "send-http", h->input);
     h->input = NULL;
-    if (rt_io_post(h->a->rt, start, x) != 0) {
+    if (rt_io_post(rt_actor_runtime(h->a), start, x) != 0) {
         /* answered through the wake all the same (the turn reads it next) */
         wake(x, "the runtime is stopping");
         xfer_free(x);

@@ -92,7 +92,7 @@ void hf_actor_end(hf_actor *a)
 static hf_actor *self(rt_host *h)
 {
     rt_hstate *st = rt_hstate_get(h->a);
-    const rt_http_grant *g = h->a->spec->http;
+    const rt_http_grant *g = rt_actor_spec(h->a)->http;
     hf_actor *a;
 
     if (st == NULL)
@@ -107,8 +107,8 @@ static hf_actor *self(rt_host *h)
     }
     atomic_init(&a->refs, 1);
     pthread_mutex_init(&a->lock, NULL);
-    a->rt = h->a->rt;
-    memcpy(a->id, h->a->id, sizeof a->id);
+    a->rt = rt_actor_runtime(h->a);
+    memcpy(a->id, rt_actor_id(h->a), sizeof a->id);
     snprintf(a->host, sizeof a->host, "%s", g->host);
     memcpy(a->ports, g->ports, g->nports * sizeof *a->ports);
     a->nports = g->nports;

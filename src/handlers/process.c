@@ -186,7 +186,7 @@ static void answer_spawn(pr_proc *p, const char *why)
     } else {
         r->v.ok = p->pid;
     }
-    if ((a = rt_registry_get(&p->rt->reg, p->actor, RT_ID_LEN)) == NULL) {
+    if ((a = rt_actor_find(p->rt, p->actor, RT_ID_LEN)) == NULL) {
         result_free(&r->base);
         return;
     }
@@ -896,7 +896,7 @@ static uint32_t count_running(pr_table *t)
 
 void rt_process_free_state(rt_actor *a)
 {
-    rt_hstate *hs = a->hstate;
+    rt_hstate *hs = *rt_actor_handler_data(a);
     pr_table *t = hs != NULL ? hs->procs : NULL;
     pr_proc *p;
 
@@ -930,10 +930,10 @@ void rt_process_ended(rt_actor *a)
 {
     char *id;
 
-    if (!(a->spec->handlers & (1u << RT_H_PROCESS)) || table_of(a, false) == NULL ||
-        (id = strdup(a->id)) == NULL)
+    if (!(rt_actor_spec(a)->handlers & (1u << RT_H_PROCESS)) || table_of(a, false) == NULL ||
+        (id = strdup(rt_actor_id(a))) == NULL)
         return;
-    if (rt_io_post(a->rt, end_actor_on_loop, id) != 0)
+    if (rt_io_post(rt_actor_runtime(a), end_actor_on_loop, id) != 0)
         free(id);
 }
 
@@ -1006,7 +1006,7 @@ static char *cstr(const wit_str *s)
 static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p, char *why,
                            size_t cap)
 {
-    const rt_manifest *m = h->a->spec->man;
+    const rt_manifest *m = rt_actor_spec(h->a)->man;
     size_t i;
 
     if (m->proc_programs == NULL)
@@ -1078,7 +1078,7 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
 
 static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_str *ret)
 {
-    const rt_manifest *m = h->a->spec->man;
+    const rt_manifest *m = rt_actor_spec(h->a)->man;
     char why[600];
     const char *bad;
     pr_table *t = table_of(h->a, true);
@@ -1088,8 +1088,8 @@ static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_
         return refuse(h, &ret->is_err, &ret->err, "out of memory");
     atomic_init(&p->refs, 1);
     pthread_mutex_init(&p->lock, NULL);
-    p->rt = h->a->rt;
-    memcpy(p->actor, h->a->id, sizeof p->actor);
+    p->rt = rt_actor_runtime(h->a);
+    memcpy(p->actor, rt_actor_id(h->a), sizeof p->actor);
     for (int i = 0; i < 2; i++) {
         p->out[i].p = p;
         p->out[i].which = i;
@@ -1115,7 +1115,7 @@ static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_
     pthread_mutex_unlock(&t->lock);
     p->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, "os-spawn", h->input);
     h->input = NULL;
-    if (rt_io_post(h->a->rt, spawn_on_loop, p) != 0) {
+    if (rt_io_post(rt_actor_runtime(h->a), spawn_on_loop, p) != 0) {
         answer_spawn(p, "the runtime is stopping");
         pthread_mutex_lock(&p->lock);
         p->running = false;
@@ -1200,7 +1200,7 @@ static int pr_write_stdin(rt_host *h, uint64_t pid, wit_bytes *data, wit_res_u32
     w->p = p; /* the reference goes with the write */
     w->len = data->len;
     memcpy(w->data, data->ptr, data->len);
-    if (rt_io_post(h->a->rt, write_on_loop, w) != 0) {
+    if (rt_io_post(rt_actor_runtime(h->a), write_on_loop, w) != 0) {
         write_on_loop(NULL, w);
         return refuse(h, &ret->is_err, &ret->err, "the runtime is stopping");
     }
@@ -1270,7 +1270,7 @@ static int send_signal(rt_host *h, uint64_t pid, uint32_t sig, bool *is_err, wit
     }
     s->p = p;
     s->sig = (int)sig;
-    if (rt_io_post(h->a->rt, signal_on_loop, s) != 0) {
+    if (rt_io_post(rt_actor_runtime(h->a), signal_on_loop, s) != 0) {
         signal_on_loop(NULL, s);
         return refuse(h, is_err, err, "the runtime is stopping");
     }

@@ -43,8 +43,8 @@ static rt_hstate *rng(rt_actor *a)
 
     if (s == NULL || s->rng_ready)
         return s;
-    if (a->spec->random_seeded) {
-        x = a->spec->random_seed;
+    if (rt_actor_spec(a)->random_seeded) {
+        x = rt_actor_spec(a)->random_seed;
     } else if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) {
         x = rt_now_ns() ^ (uint64_t)(uintptr_t)a;
     }

@@ -16,27 +16,27 @@
 
 rt_hstate *rt_hstate_get(rt_actor *a)
 {
-    if (a->hstate == NULL)
-        a->hstate = calloc(1, sizeof(rt_hstate));
-    return a->hstate;
+    if (*rt_actor_handler_data(a) == NULL)
+        *rt_actor_handler_data(a) = calloc(1, sizeof(rt_hstate));
+    return *rt_actor_handler_data(a);
 }
 
 static void free_actor_state(rt_actor *a)
 {
-    rt_hstate *s = a->hstate;
+    rt_hstate *s = *rt_actor_handler_data(a);
 
     if (s != NULL)
         hf_actor_end(s->http); /* (normally done already by actor_ended) */
     rt_process_free_state(a);
-    free(a->hstate);
-    a->hstate = NULL;
+    free(*rt_actor_handler_data(a));
+    *rt_actor_handler_data(a) = NULL;
 }
 
 /* The actor's instance ended (failed, stopped, restarts): what the
  * handlers run for it outside ends too. */
 static void actor_ended(rt_actor *a)
 {
-    rt_hstate *s = a->hstate;
+    rt_hstate *s = *rt_actor_handler_data(a);
 
     rt_http_client_ended(a);
     rt_process_ended(a);
@@ -113,10 +113,7 @@ int rt_chain_events(rt_actor *target, struct wit_list_types_chain_event *out, th
 
 static int r_log(rt_host *h, wit_str *msg)
 {
-    rt_runtime *rt = h->a->rt;
-
-    if (rt->log_fn != NULL)
-        rt->log_fn(rt->log_ud, h->a->id, h->a->spec->name, msg->ptr, msg->len);
+    rt_actor_log(h->a, msg->ptr, msg->len);
     return 0;
 }
 
@@ -136,20 +133,14 @@ static int r_get_chain(rt_host *h, wit_list_types_chain_event *ret)
 
 static int r_shutdown(rt_host *h, wit_opt_bytes *data, wit_res_unit_str *ret)
 {
-    rt_actor *a = h->a;
-
     (void)ret;
-    free(a->shutdown_data);
-    a->shutdown_data = NULL;
-    a->shutdown_has_data = data->some;
-    a->shutdown_len = data->some ? data->val.len : 0;
+    /* takes the lifted bytes over (a 1-byte block for an empty list) */
+    rt_actor_request_shutdown(h->a, data->some, data->some ? data->val.ptr : NULL,
+                              data->some ? data->val.len : 0);
     if (data->some) {
-        /* take the lifted bytes over (a 1-byte block for an empty list) */
-        a->shutdown_data = data->val.ptr;
         data->val.ptr = NULL;
         data->val.len = 0;
     }
-    a->shutdown_req = true;
     return 0;
 }
 

@@ -35,7 +35,7 @@ static int fail(rt_host *h, bool *is_err, wit_str *err, int rc, const th_error *
 
 static th_store *store_of(rt_host *h)
 {
-    return h->a->rt->store;
+    return rt_runtime_store(rt_actor_runtime(h->a));
 }
 
 /* ok(content-ref) from a store reference. */
@@ -166,7 +166,7 @@ static void job_run(uv_work_t *w)
     th_store *st;
 
     (void)atomic_load_explicit(&j->stage, memory_order_acquire);
-    st = j->rt->store;
+    st = rt_runtime_store(j->rt);
     th_error_clear(&j->e);
     switch (j->kind) {
     case W_NEW: j->rc = th_store_new(st, j->sid, &j->e); break;
@@ -216,7 +216,7 @@ static void job_finish(st_job *j)
     }
     j->base.lower = job_lower;
     j->base.free = job_release;
-    if ((a = rt_registry_get(&j->rt->reg, j->actor, RT_ID_LEN)) == NULL) {
+    if ((a = rt_actor_find(j->rt, j->actor, RT_ID_LEN)) == NULL) {
         job_free(j); /* the actor is gone: nobody waits */
         return;
     }
@@ -263,10 +263,10 @@ static st_job *job_new(rt_host *h, int kind, const wit_str *store_id, const wit_
     if (j == NULL)
         goto oom;
     j->kind = kind;
-    j->rt = h->a->rt;
+    j->rt = rt_actor_runtime(h->a);
     j->a = h->a;
     rt_actor_ref(h->a);
-    snprintf(j->actor, sizeof j->actor, "%s", h->a->id);
+    snprintf(j->actor, sizeof j->actor, "%s", rt_actor_id(h->a));
     j->charged = charged;
     if ((store_id != NULL && (j->store_id = strndup(store_id->ptr, store_id->len)) == NULL) ||
         (label != NULL && (j->label = strndup(label->ptr, label->len)) == NULL) ||
@@ -293,7 +293,7 @@ static int job_submit(rt_host *h, st_job *j, const char *fn)
 {
     j->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    if (rt_io_post(h->a->rt, job_start, j) != 0)
+    if (rt_io_post(rt_actor_runtime(h->a), job_start, j) != 0)
         job_refuse(j); /* answered through the wake all the same (the turn reads it next) */
     return TH_WASM_SUSPENDED;
 }

@@ -26,7 +26,7 @@ static int wait_ms(rt_host *h, const char *fn, uint64_t ms)
         return 0;
     token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
-    if (rt_io_timer(h->a->rt, ms, h->a->id, token, TH_OK, false) == NULL)
+    if (rt_io_timer(rt_actor_runtime(h->a), ms, rt_actor_id(h->a), token, TH_OK, false) == NULL)
         return th_error_set(&h->err, TH_ENOMEM, "cannot arm a timer");
     return TH_WASM_SUSPENDED;
 }

@@ -1,21 +1,8 @@
 /*
- * actor.c - actor lifecycle and turns.
- *
- * An actor runs one operation at a time.  An operation is one call of one of
- * its exports (init, handle-send, handle-request, channel and supervisor
- * handlers) with its current state; the returned state replaces it.  A turn
- * (rt_actor_turn) first serves the control queue (wakes, stop, restart),
- * then continues a preempted operation or starts operations from the
- * mailbox, up to RT_TURN_BUDGET steps or TH_RT_TURN_SLICE_MS of wall time
- * (one slice), and then hands the actor back to the scheduler (sched.c:
- * a preempted actor waits behind the woken ones).
- *
- * An operation's exec (engine stack) comes from the scheduler's cache and
- * goes back when the call ends; only a suspended (waiting or preempted)
- * operation keeps one.  Fuel is given out in slices of RT_FUEL_SLICE: when a
- * slice runs out the operation is preempted and the actor goes to the back
- * of the run queue, so a loop never holds a worker; when the manifest's fuel
- * per call is spent, or its call timeout has passed, the actor fails.
+ * actor.c - actors as objects: references, creation (instance, exports,
+ * registration, the first event), delivery into the mailboxes under the
+ * limits, failure, and the queries other threads make.  Running them,
+ * turn by turn, is turn.c.
  *
  * Chain records per operation: "wasm-call" (export and parameters) before
  * the call, host calls during it, "wasm-result" (result and new state)
@@ -29,12 +16,6 @@
 #include "runtime/rt_int.h"
 #include "wit_glue.h"
 
-#define RT_TURN_BUDGET TH_RT_TURN_BUDGET
-#define RT_FUEL_SLICE TH_RT_FUEL_SLICE
-#define WIT_TIMEOUT RT_WIT_TIMEOUT
-#define WIT_INTERNAL RT_WIT_INTERNAL
-#define WIT_SERIALIZATION RT_WIT_SERIALIZATION
-
 const char *const rt_export_names[RT_EX_COUNT] = {
     WIT_EXPORT_ACTOR_INIT,
     WIT_EXPORT_MESSAGE_SERVER_CLIENT_HANDLE_SEND,
@@ -47,11 +28,60 @@ const char *const rt_export_names[RT_EX_COUNT] = {
     WIT_EXPORT_SUPERVISOR_HANDLERS_HANDLE_CHILD_EXTERNAL_STOP,
 };
 
-static void op_finish(rt_actor *a);
-static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first);
-
 /* ------------------------------------------------------------------ */
 /* References and creation                                            */
+
+const char *rt_actor_id(const rt_actor *a)
+{
+    return a->id;
+}
+
+rt_runtime *rt_actor_runtime(const rt_actor *a)
+{
+    return a->rt;
+}
+
+const rt_spec *rt_actor_spec(const rt_actor *a)
+{
+    return a->spec;
+}
+
+const rt_limits *rt_actor_limits(const rt_actor *a)
+{
+    return &a->lim;
+}
+
+rt_actor *rt_actor_find(rt_runtime *rt, const char *id, size_t n)
+{
+    return rt_registry_get(&rt->reg, id, n);
+}
+
+void **rt_actor_handler_data(rt_actor *a)
+{
+    return &a->hstate;
+}
+
+void rt_actor_request_shutdown(rt_actor *a, bool has, uint8_t *data, size_t len)
+{
+    free(a->shutdown_data);
+    a->shutdown_data = has ? data : NULL;
+    a->shutdown_has_data = has;
+    a->shutdown_len = has ? len : 0;
+    if (!has)
+        free(data);
+    a->shutdown_req = true;
+}
+
+void rt_actor_log(rt_actor *a, const char *msg, size_t len)
+{
+    if (a->rt->log_fn != NULL)
+        a->rt->log_fn(a->rt->log_ud, a->id, a->spec->name, msg, len);
+}
+
+struct th_store *rt_runtime_store(rt_runtime *rt)
+{
+    return rt->store;
+}
 
 void rt_actor_ref(rt_actor *a)
 {
@@ -59,7 +89,6 @@ void rt_actor_ref(rt_actor *a)
 }
 
 static void drain_queue(rt_actor *a, rt_mpsc *q);
-static void refuse_msg(rt_actor *a, rt_msg *m, const char *why);
 
 void rt_actor_release(rt_actor *a)
 {
@@ -78,7 +107,7 @@ void rt_actor_release(rt_actor *a)
     }
     th_wasm_instance_free(a->inst); /* a->module: the runtime's module cache owns it */
     if (a->upgrade_msg != NULL)     /* its sender learns that it did not happen */
-        refuse_msg(a, a->upgrade_msg, "is not running");
+        rt_actor_refuse_msg(a, a->upgrade_msg, "is not running");
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
         a->rt->handlers->free_actor_state(a);
@@ -286,6 +315,8 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
         memcpy(a->id, o->id, sizeof a->id);
     else
         rt_uuid_v4(a->id);
+    if (o->incarnation != NULL)
+        snprintf(a->incarnation, sizeof a->incarnation, "%s", o->incarnation);
     if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
         th_error_prefix(err, "spawn of %s refused", spec->name);
         goto fail;
@@ -388,7 +419,7 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Delivery                                                           */
 
-static void mbox_push(rt_actor *a, rt_msg *m)
+void rt_actor_mbox_push(rt_actor *a, rt_msg *m)
 {
     atomic_fetch_add(&a->mbox_bytes, rt_msg_cost(m));
     rt_mpsc_push(&a->mbox, &m->node);
@@ -407,7 +438,7 @@ void rt_actor_post(rt_actor *a, rt_msg *m)
 {
     if (m->kind != RT_MSG_STOP)
         atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
-    mbox_push(a, m);
+    rt_actor_mbox_push(a, m);
     rt_sched_wake(a);
 }
 
@@ -465,7 +496,7 @@ static rt_msg *blocked_pop(rt_actor *a)
 /* Inside the turn: move held messages into the mailbox once it has drained
  * to half its limits (so a sender that was held can then send many without
  * being held again), and tell their senders. */
-static void admit_blocked(rt_actor *a)
+void rt_actor_admit_blocked(rt_actor *a)
 {
     rt_msg *m, *acks = NULL;
 
@@ -489,7 +520,7 @@ static void admit_blocked(rt_actor *a)
             m->ack = false;
         }
         atomic_fetch_add_explicit(&a->n_in, 1, memory_order_relaxed);
-        mbox_push(a, m);
+        rt_actor_mbox_push(a, m);
     }
     pthread_mutex_unlock(&a->blk_lock);
     while ((m = acks) != NULL) {
@@ -576,7 +607,7 @@ void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r)
 }
 
 /* Answer a message that will not be handled (actor gone or failed). */
-static void refuse_msg(rt_actor *a, rt_msg *m, const char *why)
+void rt_actor_refuse_msg(rt_actor *a, rt_msg *m, const char *why)
 {
     char text[200];
 
@@ -595,7 +626,7 @@ static void drain_queue(rt_actor *a, rt_mpsc *q)
     rt_node *n;
 
     while ((n = rt_mpsc_pop(q)) != NULL)
-        refuse_msg(a, (rt_msg *)n, "is not running");
+        rt_actor_refuse_msg(a, (rt_msg *)n, "is not running");
 }
 
 void rt_actor_refuse_all(rt_actor *a, const char *why)
@@ -603,7 +634,7 @@ void rt_actor_refuse_all(rt_actor *a, const char *why)
     rt_msg *m, *held = NULL;
 
     while ((m = rt_actor_mbox_pop(a)) != NULL)
-        refuse_msg(a, m, why);
+        rt_actor_refuse_msg(a, m, why);
     pthread_mutex_lock(&a->blk_lock);
     while ((m = blocked_pop(a)) != NULL) {
         atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
@@ -613,816 +644,8 @@ void rt_actor_refuse_all(rt_actor *a, const char *why)
     /* (answered newest first: each has its own sender) */
     while ((m = held) != NULL) {
         held = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-        refuse_msg(a, m, why);
+        rt_actor_refuse_msg(a, m, why);
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Operations                                                         */
-
-static int export_of(int kind)
-{
-    switch (kind) {
-    case RT_MSG_INIT: return RT_EX_INIT;
-    case RT_MSG_SEND: return RT_EX_HANDLE_SEND;
-    case RT_MSG_REQUEST: return RT_EX_HANDLE_REQUEST;
-    case RT_MSG_CHAN_OPEN: return RT_EX_CHAN_OPEN;
-    case RT_MSG_CHAN_MSG: return RT_EX_CHAN_MSG;
-    case RT_MSG_CHAN_CLOSE: return RT_EX_CHAN_CLOSE;
-    case RT_MSG_CHILD_ERROR: return RT_EX_CHILD_ERROR;
-    case RT_MSG_CHILD_EXIT: return RT_EX_CHILD_EXIT;
-    case RT_MSG_CHILD_STOP: return RT_EX_CHILD_STOP;
-    case RT_MSG_INBOUND: return RT_EX_INBOUND;
-    default: return -1;
-    }
-}
-
-static const char *short_of(const char *n)
-{
-    const char *h = strchr(n, '#');
-    return h ? h + 1 : n;
-}
-
-static const char *op_short(const rt_op *op)
-{
-    return short_of(op->name);
-}
-
-/* The "wasm-call" record: which export, with which parameters. */
-static void record_call(rt_actor *a, rt_op *op)
-{
-    rt_msg *m = op->msg;
-    rt_buf b = {0};
-
-    rt_buf_puts(&b, "{\"function\":\"");
-    rt_buf_puts(&b, op_short(op));
-    rt_buf_puts(&b, "\",");
-    if (op->ex == RT_EX_INBOUND) {
-        rt_buf_puts(&b, "\"interface\":");
-        rt_buf_json_str(&b, m->reply.in->ops->iface, strlen(m->reply.in->ops->iface));
-        rt_buf_puts(&b, ",");
-    }
-    rt_buf_puts(&b, "\"params\":[");
-    switch (op->ex) {
-    case RT_EX_INBOUND: m->reply.in->ops->params_json(m->reply.in, &b); break;
-    case RT_EX_INIT: rt_buf_json_str(&b, a->id, RT_ID_LEN); break;
-    case RT_EX_HANDLE_SEND: rt_buf_json_hex(&b, m->data, m->len); break;
-    case RT_EX_HANDLE_REQUEST:
-    case RT_EX_CHAN_MSG:
-        rt_buf_json_str(&b, m->b, strlen(m->b));
-        rt_buf_puts(&b, ",");
-        rt_buf_json_hex(&b, m->data, m->len);
-        break;
-    case RT_EX_CHAN_OPEN:
-        rt_buf_json_str(&b, m->b, strlen(m->b));
-        rt_buf_puts(&b, ",");
-        rt_buf_json_hex(&b, m->data, m->len);
-        break;
-    case RT_EX_CHAN_CLOSE: rt_buf_json_str(&b, m->b, strlen(m->b)); break;
-    case RT_EX_CHILD_ERROR:
-        rt_buf_json_str(&b, m->a, strlen(m->a));
-        if (rt_wit_error_name(m->code) != NULL)
-            rt_buf_printf(&b, ",{\"error_type\":\"%s\",\"data\":", rt_wit_error_name(m->code));
-        else
-            rt_buf_printf(&b, ",{\"error_type\":%d,\"data\":", m->code);
-        if (m->text != NULL)
-            rt_buf_json_str(&b, m->text, strlen(m->text));
-        else
-            rt_buf_puts(&b, "null");
-        rt_buf_puts(&b, "}");
-        break;
-    case RT_EX_CHILD_EXIT:
-        rt_buf_json_str(&b, m->a, strlen(m->a));
-        rt_buf_puts(&b, ",");
-        if (m->has_data)
-            rt_buf_json_hex(&b, m->data, m->len);
-        else
-            rt_buf_puts(&b, "null");
-        break;
-    case RT_EX_CHILD_STOP: rt_buf_json_str(&b, m->a, strlen(m->a)); break;
-    }
-    rt_buf_puts(&b, "]");
-    if (op->ex == RT_EX_INBOUND && m->reply.in->ops->call_json != NULL)
-        m->reply.in->ops->call_json(m->reply.in, &b);
-    if (m->a[0] && (op->ex == RT_EX_HANDLE_SEND || op->ex == RT_EX_HANDLE_REQUEST)) {
-        rt_buf_puts(&b, ",\"from\":");
-        rt_buf_json_str(&b, m->a, strlen(m->a));
-    }
-    if (m->durable)
-        rt_durable_json_id(&b, m); /* which stored message (a replay sees it here) */
-    rt_buf_puts(&b, "}");
-    op->call_rec = b; /* recorded by rt_record before any other event, or
-                         merged with the result by record_result */
-}
-
-/* Lower the state and the parameters of `op` into the guest (generated
- * glue of each export, wit_glue.h; the C values borrow the actor's and the
- * message's memory, which the lowering only reads). */
-static int lower_params(rt_actor *a, rt_op *op, th_wasm_val *args, uint32_t *nargs, th_error *err)
-{
-    rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
-    rt_msg *m = op->msg;
-    wit_opt_bytes state = {a->has_state,
-                           {a->has_state ? a->state : NULL, a->has_state ? a->state_len : 0}};
-    wit_bytes data = {m->data, m->len};
-    wit_str chan = {m->b, strlen(m->b)}, from = {m->a, strlen(m->a)};
-
-    switch (op->ex) {
-    case RT_EX_INBOUND: return m->reply.in->ops->lower(m->reply.in, &g, &state, args, nargs);
-    case RT_EX_INIT: {
-        wit_tup1_str p = {{a->id, RT_ID_LEN}};
-        return wit_call_lower_actor_init(&g, &state, &p, args, nargs);
-    }
-    case RT_EX_HANDLE_SEND: {
-        wit_tup1_bytes p = {data};
-        return wit_call_lower_message_server_client_handle_send(&g, &state, &p, args, nargs);
-    }
-    case RT_EX_HANDLE_REQUEST: {
-        wit_tup2_str_bytes p = {chan, data};
-        return wit_call_lower_message_server_client_handle_request(&g, &state, &p, args, nargs);
-    }
-    case RT_EX_CHAN_OPEN: {
-        wit_tup2_str_bytes p = {chan, data};
-        return wit_call_lower_message_server_client_handle_channel_open(&g, &state, &p, args,
-                                                                        nargs);
-    }
-    case RT_EX_CHAN_MSG: {
-        wit_tup2_str_bytes p = {chan, data};
-        return wit_call_lower_message_server_client_handle_channel_message(&g, &state, &p, args,
-                                                                           nargs);
-    }
-    case RT_EX_CHAN_CLOSE: {
-        wit_tup1_str p = {chan};
-        return wit_call_lower_message_server_client_handle_channel_close(&g, &state, &p, args,
-                                                                         nargs);
-    }
-    case RT_EX_CHILD_ERROR: {
-        /* the error's data is its text */
-        wit_tup2_str_types_wit_actor_error p = {
-            from,
-            {(uint32_t)m->code,
-             {m->text != NULL, {(uint8_t *)m->text, m->text ? strlen(m->text) : 0}}}};
-        return wit_call_lower_supervisor_handlers_handle_child_error(&g, &state, &p, args, nargs);
-    }
-    case RT_EX_CHILD_EXIT: {
-        wit_tup2_str_opt_bytes p = {
-            from, {m->has_data, {m->has_data ? m->data : NULL, m->has_data ? m->len : 0}}};
-        return wit_call_lower_supervisor_handlers_handle_child_exit(&g, &state, &p, args, nargs);
-    }
-    case RT_EX_CHILD_STOP: {
-        wit_tup1_str p = {from};
-        return wit_call_lower_supervisor_handlers_handle_child_external_stop(&g, &state, &p, args,
-                                                                             nargs);
-    }
-    default: return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
-    }
-}
-
-/* rt_actor_fail with the code its waiters get (TH_ENOMEM when the host ran
- * out of memory, not the actor). */
-static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    rt_actor_failv(a, code, wit_type, NULL, fmt, ap);
-    va_end(ap);
-}
-
-/* The init succeeded: answer the spawner (a durable actor's once its
- * record is stored). */
-static void init_done(rt_actor *a)
-{
-    if (a->durable && rt_durable_started(a))
-        return;
-    rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
-    if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync, NULL};
-        a->init_sync = NULL;
-        rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
-    }
-}
-
-/* The export an operation calls (NULL if the actor lacks it), its
- * post-return and its core name.  An inbound event names its export: it is
- * looked up once per instance (a->fn_dyn). */
-static void find_export(rt_actor *a, int ex, rt_msg *m, th_wasm_func **fn, th_wasm_func **post,
-                        const char **name)
-{
-    char pname[200];
-    unsigned i;
-
-    if (ex != RT_EX_INBOUND) {
-        *fn = a->fn[ex];
-        *post = a->fn_post[ex];
-        *name = rt_export_names[ex];
-        return;
-    }
-    *name = m->reply.in->ops->export;
-    for (i = 0; i < a->nfn_dyn; i++)
-        if (a->fn_dyn[i].name == *name) {
-            *fn = a->fn_dyn[i].fn;
-            *post = a->fn_dyn[i].post;
-            return;
-        }
-    *fn = a->inst != NULL ? th_wasm_instance_func(a->inst, *name) : NULL;
-    *post = NULL;
-    if (*fn != NULL) {
-        snprintf(pname, sizeof pname, "cabi_post_%s", *name);
-        *post = th_wasm_instance_func(a->inst, pname);
-    }
-    if (a->nfn_dyn < sizeof a->fn_dyn / sizeof a->fn_dyn[0]) {
-        a->fn_dyn[a->nfn_dyn].name = *name;
-        a->fn_dyn[a->nfn_dyn].fn = *fn;
-        a->fn_dyn[a->nfn_dyn].post = *post;
-        a->nfn_dyn++;
-    }
-}
-
-static void begin_op(rt_actor *a, rt_msg *m)
-{
-    th_wasm_val args[16];
-    uint32_t nargs = 0;
-    th_error err;
-    rt_op *op;
-    int ex = export_of(m->kind);
-    th_wasm_func *fn, *post;
-    const char *name;
-
-    if (ex < 0 || (ex == RT_EX_INBOUND && m->reply.in == NULL)) {
-        rt_msg_free(m);
-        return;
-    }
-    if (a->durable && m->kind == RT_MSG_REQUEST)
-        m->durable = true; /* its result names it (the reply waits for it) */
-    find_export(a, ex, m, &fn, &post, &name);
-    if (fn == NULL) {
-        /* Not exported: init and notifications are optional; requests and
-         * channel opens get an error; sends are dropped (recorded). */
-        if (ex == RT_EX_INIT) {
-            pthread_mutex_lock(&a->lock);
-            a->status = TH_ACTOR_RUNNING;
-            pthread_mutex_unlock(&a->lock);
-            rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
-            init_done(a);
-        } else {
-            rt_buf b = {0};
-            rt_buf_puts(&b, "{\"function\":\"");
-            rt_buf_puts(&b, short_of(name));
-            rt_buf_puts(&b, "\"");
-            if (ex == RT_EX_INBOUND) {
-                rt_buf_puts(&b, ",\"interface\":");
-                rt_buf_json_str(&b, m->reply.in->ops->iface, strlen(m->reply.in->ops->iface));
-            }
-            if (m->durable)
-                rt_durable_json_id(&b, m);
-            rt_buf_puts(&b, "}");
-            rt_record_buf(a, "message-dropped", &b);
-            rt_reply_complete(a->rt, &m->reply, TH_ENOENT, false, NULL, 0,
-                              "function-not-found: the actor does not export it");
-        }
-        rt_msg_free(m);
-        return;
-    }
-    op = calloc(1, sizeof *op);
-    if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
-        /* The operation cannot run: the actor fails (never a message
-         * silently dropped, never an init that nobody answers). */
-        free(op);
-        rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
-        rt_msg_free(m);
-        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory starting %s", short_of(name));
-        return;
-    }
-    th_wasm_exec_set_user(op->exec, a);
-    th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
-    op->ex = ex;
-    op->fn = fn;
-    op->post = post;
-    op->name = name;
-    op->msg = m;
-    op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;
-    if (a->lim.call_timeout_ms)
-        op->deadline_ns = rt_now_ns() + (uint64_t)a->lim.call_timeout_ms * 1000000u;
-    a->op = op;
-    atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
-    record_call(a, op);
-    th_error_clear(&err);
-    if (lower_params(a, op, args, &nargs, &err) != 0) {
-        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
-                  "passing parameters to %s: %s", short_of(name), err.msg);
-        return;
-    }
-    op_run(a, args, nargs, true);
-}
-
-static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    rt_actor_failv(a, TH_ETRAP, WIT_INTERNAL, bt, fmt, ap);
-    va_end(ap);
-}
-
-/* Classify a trap: hitting the memory limit is reported as such. */
-static void fail_trap(rt_actor *a, rt_op *op)
-{
-    th_wasm_exec *ex = op->exec;
-    const char *msg = th_wasm_exec_trap_message(ex);
-    th_wasm_memory *mem = a->inst ? th_wasm_instance_memory0(a->inst) : NULL;
-    uint64_t size = 0;
-
-    if (mem != NULL)
-        th_wasm_memory_data(mem, &size);
-    if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_OOM)
-        fail_code(a, TH_ENOMEM, WIT_INTERNAL, "host out of memory in %s: %s", op_short(op), msg);
-    else if (th_wasm_exec_trap_kind(ex) == TH_WASM_TRAP_MEMORY_LIMIT ||
-             (a->lim.memory_bytes && size + 65536u > a->lim.memory_bytes))
-        rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
-                      (unsigned long long)a->lim.memory_bytes, msg, op_short(op));
-    else
-        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", op_short(op), msg);
-}
-
-/* Run (first) or resume the op's call for one slice and act on the end. */
-static void op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
-{
-    rt_op *op = a->op;
-    th_wasm_val res[1];
-    uint64_t slice = op->fuel_left < RT_FUEL_SLICE ? op->fuel_left : RT_FUEL_SLICE, left;
-    int rc;
-
-    th_wasm_exec_set_fuel(op->exec, slice);
-    op->fuel_set = slice;
-    res[0].i64 = 0;
-    if (first)
-        rc = th_wasm_exec_call(op->exec, op->fn, args, nargs, res, 1);
-    else
-        rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
-    left = th_wasm_exec_fuel(op->exec);
-    atomic_fetch_add_explicit(&a->n_fuel, op->fuel_set > left ? op->fuel_set - left : 0,
-                              memory_order_relaxed);
-    if (op->fuel_left != UINT64_MAX) {
-        /* fuel_set may exceed the slice: abi.c adds what a cabi_realloc
-         * inside a host call spent beyond it; past the limit, the call
-         * fails even if it has returned */
-        uint64_t spent = op->fuel_set > left ? op->fuel_set - left : 0;
-        if (spent > op->fuel_left) {
-            op->fuel_left = 0;
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", op_short(op),
-                          (unsigned long long)a->lim.fuel_per_call);
-            return;
-        }
-        op->fuel_left -= spent;
-    }
-    switch (rc) {
-    case TH_OK:
-        op->result_ptr = (uint32_t)res[0].i32;
-        op_finish(a);
-        return;
-    case TH_WASM_SUSPENDED:
-        if (op->wait == 0) {
-            rt_actor_fail(a, WIT_INTERNAL, "%s suspended without a wait", op_short(op));
-            return;
-        }
-        if (op->deadline_ns) {
-            uint64_t now = rt_now_ns();
-            uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
-        }
-        return;
-    case TH_WASM_OUT_OF_FUEL:
-        if (op->fuel_left == 0) {
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", op_short(op),
-                          (unsigned long long)a->lim.fuel_per_call);
-            return;
-        }
-        if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {
-            rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s",
-                          a->lim.call_timeout_ms, op_short(op));
-            return;
-        }
-        op->wait = RT_WAIT_YIELD;
-        return;
-    case TH_WASM_TRAPPED: fail_trap(a, op); return;
-    default:
-        rt_actor_fail(a, WIT_INTERNAL, "cannot call %s: %s", op_short(op), th_strerror(rc));
-        return;
-    }
-}
-
-/* Free the op (after success or failure): exec back to the cache. */
-static void op_free(rt_actor *a)
-{
-    rt_op *op = a->op;
-
-    if (op == NULL)
-        return;
-    a->op = NULL;
-    rt_timer_cancel(a->rt, &op->timer);
-    rt_exec_put(a->rt, op->exec);
-    rt_msg_free(op->msg);
-    free(op->host_input);
-    rt_buf_release(&op->call_rec);
-    free(op);
-}
-
-/* Lifted result of an operation. */
-typedef struct op_result {
-    bool has_state;
-    uint8_t *state;
-    size_t state_len;
-    bool has_resp; /* handle-request response / channel accept message */
-    uint8_t *resp;
-    size_t resp_len;
-    bool accepted; /* channel open */
-    char *err;     /* err(string) */
-} op_result;
-
-/* The exports whose result is result<tuple<option<list<u8>>>, string>. */
-typedef int (*state_lift_fn)(rt_guest *g, const th_wasm_val *res, wit_res_tup1_opt_bytes_str *out);
-static const state_lift_fn state_lifts[RT_EX_COUNT] = {
-    [RT_EX_INIT] = wit_call_lift_actor_init,
-    [RT_EX_HANDLE_SEND] = wit_call_lift_message_server_client_handle_send,
-    [RT_EX_CHAN_MSG] = wit_call_lift_message_server_client_handle_channel_message,
-    [RT_EX_CHAN_CLOSE] = wit_call_lift_message_server_client_handle_channel_close,
-    [RT_EX_CHILD_ERROR] = wit_call_lift_supervisor_handlers_handle_child_error,
-    [RT_EX_CHILD_EXIT] = wit_call_lift_supervisor_handlers_handle_child_exit,
-    [RT_EX_CHILD_STOP] = wit_call_lift_supervisor_handlers_handle_child_external_stop,
-};
-
-/* Move a lifted option<list<u8>> into (has, ptr, len). */
-static void take_opt(wit_opt_bytes *o, bool *has, uint8_t **p, size_t *n)
-{
-    *has = o->some;
-    *p = o->val.ptr;
-    *n = o->val.len;
-    o->val.ptr = NULL;
-    o->val.len = 0;
-}
-
-/* Lift the export's result (generated glue: the whole result checked in
- * memory and aligned before any field is read, UTF-8 and discriminants
- * checked) and move it into r. */
-static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_error *err)
-{
-    rt_guest g = {a->inst, NULL, op->exec, a->fn_realloc, err};
-    th_wasm_val res[1];
-    int rc;
-
-    res[0].i32 = (int32_t)ptr;
-    if (op->ex == RT_EX_INBOUND) {
-        rt_inbound *in = op->msg->reply.in;
-        return in->ops->lift(in, &g, res, &r->has_state, &r->state, &r->state_len, &r->err);
-    }
-    if (op->ex == RT_EX_HANDLE_REQUEST) {
-        wit_res_tup2_opt_bytes_tup1_opt_bytes_str v;
-        memset(&v, 0, sizeof v);
-        rc = wit_call_lift_message_server_client_handle_request(&g, res, &v);
-        if (rc == 0 && v.is_err) {
-            r->err = v.err.ptr, v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
-            take_opt(&v.ok.f1.f0, &r->has_resp, &r->resp, &r->resp_len);
-        }
-        wit_free_res_tup2_opt_bytes_tup1_opt_bytes_str(&v);
-        return rc;
-    }
-    if (op->ex == RT_EX_CHAN_OPEN) {
-        wit_res_tup2_opt_bytes_tup1_types_channel_accept_str v;
-        memset(&v, 0, sizeof v);
-        rc = wit_call_lift_message_server_client_handle_channel_open(&g, res, &v);
-        if (rc == 0 && v.is_err) {
-            r->err = v.err.ptr, v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
-            r->accepted = v.ok.f1.f0.accepted;
-            take_opt(&v.ok.f1.f0.message, &r->has_resp, &r->resp, &r->resp_len);
-        }
-        wit_free_res_tup2_opt_bytes_tup1_types_channel_accept_str(&v);
-        return rc;
-    }
-    if (op->ex < 0 || op->ex >= RT_EX_COUNT || state_lifts[op->ex] == NULL)
-        return th_error_set(err, TH_EINVAL, "no export %d", op->ex);
-    {
-        wit_res_tup1_opt_bytes_str v;
-        memset(&v, 0, sizeof v);
-        rc = state_lifts[op->ex](&g, res, &v);
-        if (rc == 0 && v.is_err)
-            r->err = v.err.ptr, v.err.ptr = NULL;
-        else if (rc == 0)
-            take_opt(&v.ok.f0, &r->has_state, &r->state, &r->state_len);
-        wit_free_res_tup1_opt_bytes_str(&v);
-        return rc;
-    }
-}
-
-static void record_result(rt_actor *a, rt_op *op, const op_result *r)
-{
-    rt_buf b = {0};
-    bool merged = op->call_rec.data != NULL && !op->call_rec.oom;
-
-    if (merged) {
-        /* {"function":..,"params":[..]} + ,"result":{..}} */
-        b = op->call_rec;
-        memset(&op->call_rec, 0, sizeof op->call_rec);
-        b.len--; /* the closing brace */
-        rt_buf_puts(&b, ",\"result\":{\"state\":");
-    } else {
-        rt_buf_puts(&b, "{\"function\":\"");
-        rt_buf_puts(&b, op_short(op));
-        rt_buf_puts(&b, "\"");
-        if (op->msg->durable)
-            rt_durable_json_id(&b, op->msg);
-        rt_buf_puts(&b, ",\"state\":");
-    }
-    if (r->has_state)
-        rt_buf_json_hex(&b, r->state, r->state_len);
-    else
-        rt_buf_puts(&b, "null");
-    if (op->ex == RT_EX_HANDLE_REQUEST) {
-        rt_buf_puts(&b, ",\"response\":");
-        if (r->has_resp)
-            rt_buf_json_hex(&b, r->resp, r->resp_len);
-        else
-            rt_buf_puts(&b, "null");
-    } else if (op->ex == RT_EX_INBOUND) {
-        rt_inbound *in = op->msg->reply.in;
-        if (in->ops->result_json != NULL)
-            in->ops->result_json(in, &b);
-    } else if (op->ex == RT_EX_CHAN_OPEN) {
-        rt_buf_printf(&b, ",\"accepted\":%s,\"message\":", r->accepted ? "true" : "false");
-        if (r->has_resp)
-            rt_buf_json_hex(&b, r->resp, r->resp_len);
-        else
-            rt_buf_puts(&b, "null");
-    }
-    rt_buf_puts(&b, merged ? "}}" : "}");
-    rt_record_buf(a, merged ? "wasm-call" : "wasm-result", &b);
-}
-
-/* Deliver what the operation produced besides the state. */
-static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
-{
-    rt_msg *m = op->msg;
-    rt_pending *p;
-
-    switch (op->ex) {
-    case RT_EX_INIT:
-        pthread_mutex_lock(&a->lock);
-        if (a->status == TH_ACTOR_STARTING)
-            a->status = TH_ACTOR_RUNNING;
-        pthread_mutex_unlock(&a->lock);
-        init_done(a);
-        break;
-    case RT_EX_HANDLE_REQUEST:
-        if (r->has_resp) {
-            rt_reply_complete(a->rt, &m->reply, TH_OK, true, r->resp, r->resp_len, NULL);
-        } else if (a->npending >= a->lim.mailbox_messages) {
-            /* deferred requests are bounded like the mailbox they came from */
-            char text[160];
-            snprintf(text, sizeof text,
-                     "actor %s has %u outstanding requests, its limit "
-                     "(limits.mailbox_messages)",
-                     a->id, a->npending);
-            rt_reply_complete(a->rt, &m->reply, TH_EBUSY, false, NULL, 0, text);
-        } else if (m->reply.actor != NULL || m->reply.sync != NULL) {
-            /* answered later with respond-to-request */
-            p = calloc(1, sizeof *p);
-            if (p == NULL) {
-                rt_reply_complete(a->rt, &m->reply, TH_ENOMEM, false, NULL, 0, "out of memory");
-                break;
-            }
-            memcpy(p->id, m->b, sizeof p->id);
-            p->reply = m->reply;
-            memset(&m->reply, 0, sizeof m->reply);
-            p->next = a->pending;
-            a->pending = p;
-            a->npending++;
-        }
-        break;
-    case RT_EX_CHAN_OPEN:
-        if (r->accepted) {
-            rt_channel_set_open(a->rt, m->b, true);
-            rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)m->b, strlen(m->b),
-                              NULL);
-            if (r->has_resp) {
-                rt_msg *cm = rt_msg_new(RT_MSG_CHAN_MSG, r->resp, r->resp_len);
-                if (cm != NULL) {
-                    memcpy(cm->a, a->id, sizeof cm->a);
-                    memcpy(cm->b, m->b, sizeof cm->b);
-                    atomic_fetch_add_explicit(&a->n_out, 1, memory_order_relaxed);
-                    rt_channel_deliver(a->rt, m->a, cm);
-                }
-            }
-        } else {
-            char text[160];
-            rt_channel_close(a->rt, m->b, NULL, NULL);
-            snprintf(text, sizeof text, "channel rejected by %s", a->id);
-            rt_reply_complete(a->rt, &m->reply, TH_EPERM, false, NULL, 0, text);
-        }
-        break;
-    case RT_EX_INBOUND: rt_reply_complete(a->rt, &m->reply, TH_OK, false, NULL, 0, NULL); break;
-    default: break;
-    }
-}
-
-/* The export returned: lift, post-return, new state, outputs, records. */
-static void op_finish(rt_actor *a)
-{
-    rt_op *op = a->op;
-    op_result r;
-    th_wasm_val args[1], res[1];
-    th_error err;
-    uint32_t ptr;
-    int rc;
-
-    memset(&r, 0, sizeof r);
-    th_error_clear(&err);
-    ptr = op->result_ptr;
-    rc = lift_result(a, op, ptr, &r, &err);
-    if (rc == 0 && op->post != NULL) {
-        args[0].i32 = (int32_t)ptr;
-        th_wasm_exec_set_fuel(op->exec, RT_FUEL_SLICE);
-        rc = th_wasm_exec_call(op->exec, op->post, args, 1, res, 0);
-        if (rc != TH_OK) {
-            if (th_wasm_exec_is_suspended(op->exec))
-                th_wasm_exec_abort(op->exec);
-            bool oom =
-                rc == TH_WASM_TRAPPED && th_wasm_exec_trap_kind(op->exec) == TH_WASM_TRAP_OOM;
-            rc = th_error_set(
-                &err, oom ? TH_ENOMEM : TH_ETRAP, "cabi_post_%s failed: %s", op_short(op),
-                rc == TH_WASM_TRAPPED ? th_wasm_exec_trap_message(op->exec) : "did not return");
-        }
-    }
-    if (rc != 0) {
-        fail_code(a, err.code == TH_ENOMEM ? TH_ENOMEM : TH_ETRAP, WIT_SERIALIZATION,
-                  "bad result from %s: %s", op_short(op), err.msg);
-        goto out;
-    }
-    if (r.err != NULL) {
-        rt_actor_fail(a, WIT_INTERNAL, "%s returned an error: %s", op_short(op), r.err);
-        goto out;
-    }
-    if (op->msg->durable && op->ex == RT_EX_HANDLE_REQUEST && r.has_resp)
-        rt_durable_hold_reply(a, op->msg, true, r.resp, r.resp_len); /* commit point 3 */
-    record_result(a, op, &r);
-    if (a->inst != NULL) {
-        th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
-        uint64_t size = 0;
-        if (mem != NULL)
-            th_wasm_memory_data(mem, &size);
-        atomic_store_explicit(&a->n_mem, size, memory_order_relaxed);
-    }
-    rt_actor_set_state(a, r.has_state, r.state, r.state_len);
-    r.state = NULL;
-    if (a->replay == NULL) /* a replay touches nothing outside the actor */
-        deliver_outputs(a, op, &r);
-    op_free(a);
-    if (a->shutdown_req && a->stop_msg == NULL) {
-        rt_msg *stop = rt_msg_new(RT_MSG_STOP, NULL, 0);
-        if (stop != NULL) {
-            stop->code = RT_STOP_EXIT;
-            rt_sup_begin_stop(a, stop);
-        }
-    }
-out:
-    free(r.state);
-    free(r.resp);
-    free(r.err);
-}
-
-uint64_t rt_op_wait(rt_actor *a, int kind, uint32_t retptr, const char *iface, const char *fn,
-                    char *input_json)
-{
-    rt_op *op = a->op;
-
-    op->wait = kind;
-    op->retptr_wait = retptr;
-    op->token = a->next_token++;
-    op->host_iface = iface;
-    op->host_fn = fn;
-    free(op->host_input);
-    op->host_input = input_json;
-    return op->token;
-}
-
-/* A wake for the op's current wait: write the host call's result and
- * resume. */
-static void op_wake(rt_actor *a, rt_msg *m)
-{
-    rt_op *op = a->op;
-    th_wasm_exec *tmp;
-    th_error err;
-    rt_guest g;
-    rt_buf out = {0};
-    int rc = 0;
-    const char *etext = m->text != NULL ? m->text : "failed";
-
-    if (m->code == RT_WAKE_CALL_TIMEOUT) {
-        rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s while waiting in %s",
-                      a->lim.call_timeout_ms, op_short(op), op->host_fn);
-        return;
-    }
-    rt_timer_cancel(a->rt, &op->timer);
-    th_error_clear(&err);
-    tmp = rt_exec_get(a->rt);
-    if (tmp == NULL) {
-        rt_actor_fail(a, WIT_INTERNAL, "out of memory resuming %s", op->host_fn);
-        return;
-    }
-    g = (rt_guest){a->inst, NULL, tmp, a->fn_realloc, &err};
-    /* the waiting call's result: result<_, string> (RT_WAIT_UNIT),
-     * result<list<u8>, string> or result<string, string>, lowered and
-     * recorded by the generated glue */
-    if (op->wait == RT_WAIT_UNIT) {
-        wit_res_unit_str r = {m->code != TH_OK, {(char *)etext, strlen(etext)}};
-        if ((rc = wit_lower_res_unit_str(&g, op->retptr_wait, &r)) == 0)
-            wit_json_res_unit_str(&out, &r);
-    } else if (op->wait == RT_WAIT_BYTES) {
-        wit_res_bytes_str r = {m->code != TH_OK, {m->data, m->len}, {(char *)etext, strlen(etext)}};
-        if ((rc = wit_lower_res_bytes_str(&g, op->retptr_wait, &r)) == 0)
-            wit_json_res_bytes_str(&out, &r);
-    } else if (op->wait == RT_WAIT_STRING) {
-        wit_res_str_str r = {
-            m->code != TH_OK, {(char *)m->data, m->len}, {(char *)etext, strlen(etext)}};
-        if ((rc = wit_lower_res_str_str(&g, op->retptr_wait, &r)) == 0)
-            wit_json_res_str_str(&out, &r);
-    } else if (op->wait == RT_WAIT_RESULT && m->res != NULL) {
-        rc = m->res->lower(m->res, &g, op->retptr_wait, &out);
-    } else {
-        rc = th_error_set(&err, TH_EINVAL, "no result for wait %d", op->wait);
-    }
-    rt_exec_put(a->rt, tmp);
-    if (rc != 0) {
-        rt_buf_release(&out);
-        rt_actor_fail(a, WIT_SERIALIZATION, "returning the result of %s: %s", op->host_fn, err.msg);
-        return;
-    }
-    rt_record_host(a, op->host_iface, op->host_fn, op->host_input,
-                   out.oom ? NULL : (char *)out.data);
-    rt_buf_release(&out);
-    op->wait = 0;
-    op_run(a, NULL, 0, false);
-}
-
-void rt_actor_abort_op(rt_actor *a, const char *text)
-{
-    if (a->op == NULL)
-        return;
-    if (a->op->msg != NULL)
-        rt_reply_complete(a->rt, &a->op->msg->reply, TH_ECLOSED, false, NULL, 0, text);
-    op_free(a);
-    rt_reply_complete(a->rt, &a->init_reply, TH_ECLOSED, false, NULL, 0, text);
-    if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync, NULL};
-        a->init_sync = NULL;
-        rt_reply_complete(a->rt, &s, TH_ECLOSED, false, NULL, 0, text);
-    }
-}
-
-void rt_actor_fail_pending(rt_actor *a, const char *text)
-{
-    a->npending = 0;
-    while (a->pending != NULL) {
-        rt_pending *p = a->pending;
-        a->pending = p->next;
-        rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, text);
-        free(p);
-    }
-}
-
-uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack)
-{
-    rt_actor **kids;
-    size_t n, i;
-    uint32_t asked = 0;
-    rt_msg *m;
-
-    if (rt_actor_children(a, &kids, &n) != 0)
-        return 0;
-    for (i = n; i-- > 0;) {
-        m = rt_msg_new(RT_MSG_STOP, NULL, 0);
-        if (m != NULL) {
-            m->code = (int16_t)code;
-            if (ack) {
-                rt_actor_ref(a);
-                m->reply.actor = a;
-                m->reply.token = RT_TOKEN_CHILD_GONE;
-            }
-            rt_actor_post_ctl(kids[i], m);
-            asked++;
-        }
-        rt_actor_release(kids[i]);
-    }
-    free(kids);
-    return asked;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1449,7 +672,7 @@ static void record_failure(rt_actor *a, int wit_type, const char *text, const ch
     rt_buf_json_str(&b, a->spec->name, strlen(a->spec->name));
     if (a->op != NULL) {
         rt_buf_puts(&b, ",\"function\":\"");
-        rt_buf_puts(&b, op_short(a->op));
+        rt_buf_puts(&b, rt_op_short(a->op));
         rt_buf_puts(&b, "\"");
         if (a->op->msg != NULL && a->op->msg->durable)
             rt_durable_json_id(&b, a->op->msg);
@@ -1500,7 +723,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
             snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
             rt_reply_complete(a->rt, &op->msg->reply, code, false, NULL, 0, told);
         }
-        op_free(a);
+        rt_op_free(a);
     }
     rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
     if (a->init_sync != NULL) {
@@ -1541,141 +764,13 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
 
 void rt_actor_run_op(rt_actor *a, rt_msg *m)
 {
-    begin_op(a, m);
+    rt_op_begin(a, m);
     while (a->op != NULL && a->op->wait == RT_WAIT_YIELD) {
         a->op->wait = 0;
-        op_run(a, NULL, 0, false);
+        rt_op_run(a, NULL, 0, false);
     }
     if (a->op != NULL) /* waiting: a replay's host calls never do */
         rt_actor_abort_op(a, "replay: the operation waits for a host call");
-}
-
-/* ------------------------------------------------------------------ */
-/* Control messages and turns                                         */
-
-static void control(rt_actor *a, rt_msg *m)
-{
-    switch (m->kind) {
-    case RT_MSG_INIT:
-        if (a->status == TH_ACTOR_STARTING && a->op == NULL && a->stop_msg == NULL) {
-            begin_op(a, m);
-            return;
-        }
-        break;
-    case RT_MSG_WAKE:
-        if (m->token == RT_TOKEN_CHILD_GONE) {
-            rt_sup_child_gone(a, m);
-            break;
-        }
-        if (a->op != NULL && a->op->wait != 0 && a->op->wait != RT_WAIT_YIELD &&
-            m->token == a->op->token)
-            op_wake(a, m);
-        break;
-    case RT_MSG_STOP: rt_sup_begin_stop(a, m); return;
-    case RT_MSG_RESTART: rt_sup_do_restart(a); break;
-    case RT_MSG_UPGRADE:
-        if (a->op == NULL) {
-            rt_upgrade_apply(a, m);
-            return;
-        }
-        if (a->upgrade_msg == NULL) {
-            a->upgrade_msg = m; /* between two operations, never during one */
-            return;
-        }
-        rt_reply_complete(a->rt, &m->reply, TH_EBUSY, false, NULL, 0,
-                          "another upgrade of this actor waits for its operation to end");
-        break;
-    case RT_MSG_CHILD_ERROR:
-    case RT_MSG_CHILD_EXIT:
-    case RT_MSG_CHILD_STOP:
-        /* supervision first (the runtime's action), then the actor's own
-         * handler as an ordinary operation */
-        if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED)
-            break;
-        if (!rt_sup_apply_strategy(a, m))
-            break;
-        if (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STARTING) {
-            mbox_push(a, m);
-            return;
-        }
-        break;
-    default: break;
-    }
-    rt_msg_free(m);
-}
-
-void rt_actor_turn(rt_actor *a)
-{
-    int budget = RT_TURN_BUDGET;
-    uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
-    bool yield = false, mbox_ok;
-    rt_node *n;
-    rt_msg *m;
-    int expect;
-
-    for (;;) {
-        if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {
-            if (a->status == TH_ACTOR_STOPPED)
-                refuse_msg(a, (rt_msg *)n, "is stopped");
-            else
-                control(a, (rt_msg *)n);
-            continue;
-        }
-        if (a->op != NULL) {
-            if (a->op->wait != RT_WAIT_YIELD)
-                break; /* waiting for a wake */
-            if (budget-- <= 0 || rt_now_ns() >= end) {
-                yield = true;
-                break;
-            }
-            a->op->wait = 0;
-            op_run(a, NULL, 0, false);
-            continue;
-        }
-        if (a->upgrade_msg != NULL) { /* the operation it waited for ended */
-            rt_msg *up = a->upgrade_msg;
-            a->upgrade_msg = NULL;
-            rt_upgrade_apply(a, up);
-            continue;
-        }
-        if (a->status == TH_ACTOR_STOPPED) {
-            rt_actor_refuse_all(a, "is stopped");
-            break;
-        }
-        if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL)
-            break;
-        if (budget-- <= 0 || rt_now_ns() >= end) {
-            yield = true;
-            break;
-        }
-        admit_blocked(a);
-        if ((m = rt_actor_mbox_pop(a)) == NULL)
-            break;
-        if (m->kind == RT_MSG_STOP) {
-            /* a graceful stop, queued behind the messages before it */
-            rt_sup_begin_stop(a, m);
-            continue;
-        }
-        begin_op(a, m);
-    }
-    if (yield) {
-        rt_sched_push(a, RT_PUSH_PREEMPT);
-        return;
-    }
-    /* go idle, then look again: a message pushed after our last pop whose
-     * sender saw us QUEUED must not be lost */
-    mbox_ok = a->op == NULL && a->stop_msg == NULL &&
-              (a->status == TH_ACTOR_RUNNING || a->status == TH_ACTOR_STOPPED);
-    atomic_store(&a->sched, RT_SCHED_IDLE);
-    if (rt_mpsc_count(&a->ctl) > 0 ||
-        (mbox_ok && (rt_mpsc_count(&a->mbox) > 0 || atomic_load(&a->nblocked) > 0))) {
-        expect = RT_SCHED_IDLE;
-        if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
-            rt_sched_push(a, RT_PUSH_AGAIN);
-            return;
-        }
-    }
-    rt_actor_release(a);
 }
 
 /* ------------------------------------------------------------------ */

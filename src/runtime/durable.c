@@ -13,7 +13,8 @@
  *   durable_actor   one row per live durable actor: id, parent, manifest
  *                   (text, path, base directory), initial state, start order
  *                   (n), and marked_seq (below).  Inserted once its first
- *                   init succeeded, before the spawn is answered; deleted
+ *                   init succeeded and that result is durable on its chain,
+ *                   before the spawn is answered; deleted
  *                   when it ends for good (stopped, exited, a root that
  *                   failed).  A runtime shutdown keeps it.
  *   durable_msg     one row per one-way message to a durable actor, inserted
@@ -65,7 +66,7 @@
 #define DUR_GC_MS 1000u   /* handled rows are collected about this often */
 #define DUR_SCAN_PAGE 512 /* events read at a time by the restore */
 
-enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED };
+enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED, DJ_RESTARTED };
 
 typedef struct dur_job {
     struct dur_job *next;
@@ -73,7 +74,7 @@ typedef struct dur_job {
     rt_actor *target;           /* DJ_MSG, DJ_ACTOR_ADD: reference */
     rt_msg *m;                  /* DJ_MSG: the message (owned) */
     char origin[RT_ID_LEN + 1]; /* DJ_MSG: "" or the message whose handling sent it */
-    char id[RT_ID_LEN + 1];     /* DJ_HANDLED: message; DJ_ACTOR_DEL: actor */
+    char id[RT_ID_LEN + 1];     /* DJ_HANDLED: message; DJ_ACTOR_DEL, DJ_RESTARTED: actor */
     char actor[RT_ID_LEN + 1];  /* DJ_HANDLED: the actor whose chain handled it */
     uint64_t seq;               /* DJ_HANDLED: the event; UINT64_MAX if none */
     char parent[RT_ID_LEN + 1]; /* DJ_ACTOR_ADD */
@@ -101,7 +102,7 @@ typedef struct dur_held {
 struct rt_durable {
     rt_runtime *rt;
     sqlite3 *db;
-    sqlite3_stmt *ins_msg, *ins_actor, *del_actor, *del_msgs, *mark, *mark_seq, *gc;
+    sqlite3_stmt *ins_msg, *ins_actor, *del_actor, *del_msgs, *mark, *mark_seq, *gc, *unkeep;
     pthread_t thread;
     bool started;
     pthread_mutex_t lock; /* the job queue and `stop` */
@@ -197,6 +198,11 @@ static int job_exec(rt_durable *d, dur_job *j)
             sqlite3_reset(d->del_msgs);
         }
         break;
+    case DJ_RESTARTED:
+        bind_text(d->unkeep, 1, j->id);
+        rc = sqlite3_step(d->unkeep);
+        sqlite3_reset(d->unkeep);
+        break;
     case DJ_HANDLED:
         bind_text(d->mark, 1, j->id);
         bind_text(d->mark, 2, j->actor);
@@ -259,6 +265,7 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
         }
         break;
     case DJ_ACTOR_DEL:
+    case DJ_RESTARTED:
     case DJ_HANDLED:
         if (status != 0)
             rt_log(rt, j->kind == DJ_HANDLED ? j->actor : j->id, NULL,
@@ -409,11 +416,16 @@ static int prepare(rt_durable *d, th_error *err)
         "DELETE FROM durable_msg WHERE actor = ?",
         "UPDATE durable_msg SET handled = 1, data = NULL WHERE id = ? AND actor = ?",
         "UPDATE durable_actor SET marked_seq = max(marked_seq, ?) WHERE id = ?",
-        "DELETE FROM durable_msg WHERE handled = 1 AND (origin IS NULL OR NOT EXISTS"
-        " (SELECT 1 FROM durable_msg o WHERE o.id = durable_msg.origin AND o.handled = 0))",
+        /* a handled row goes once its origin is handled (a stored message),
+         * or its sender is gone (an init's incarnation, "i-...") */
+        "DELETE FROM durable_msg WHERE handled = 1 AND (origin IS NULL OR"
+        " (origin LIKE 'i-%' AND NOT EXISTS (SELECT 1 FROM durable_actor a"
+        " WHERE a.id = durable_msg.sender)) OR (origin NOT LIKE 'i-%' AND NOT EXISTS"
+        " (SELECT 1 FROM durable_msg o WHERE o.id = durable_msg.origin AND o.handled = 0)))",
+        "UPDATE durable_msg SET origin = NULL WHERE sender = ? AND origin LIKE 'i-%'",
     };
     sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor, &d->del_actor, &d->del_msgs,
-                            &d->mark,    &d->mark_seq,  &d->gc};
+                            &d->mark,    &d->mark_seq,  &d->gc,        &d->unkeep};
     size_t i;
     int rc;
 
@@ -438,6 +450,7 @@ static void durable_free(rt_durable *d)
     sqlite3_finalize(d->mark);
     sqlite3_finalize(d->mark_seq);
     sqlite3_finalize(d->gc);
+    sqlite3_finalize(d->unkeep);
     sqlite3_close_v2(d->db);
     while ((h = d->held) != NULL) {
         d->held = h->next;
@@ -507,24 +520,54 @@ void rt_durable_stop(rt_runtime *rt)
 /* ------------------------------------------------------------------ */
 /* What the runtime tells this part                                   */
 
-/* A fresh message id: derived from the message being handled and the
- * number of sends before it in the operation (the same when the
- * operation runs again after a crash), else random. */
+static const char hexd[] = "0123456789abcdef";
+
+/* The origin of the sends of a durable actor's init: "i-" and 32 hex
+ * digits of SHA-256("theater-init:ACTOR:INCARNATION"), the same when that
+ * init runs again after a crash (a restore with init to run keeps the
+ * incarnation), new at each supervisor restart. */
+static int init_origin(const rt_actor *a, char origin[RT_ID_LEN + 1])
+{
+    uint8_t h[BASE_SHA256_LEN], in[128];
+    size_t n = (size_t)snprintf((char *)in, sizeof in, "theater-init:%s:%s", a->id, a->incarnation);
+    size_t i;
+
+    if (n >= sizeof in || base_sha256(in, n, h) != 0)
+        return -1;
+    origin[0] = 'i';
+    origin[1] = '-';
+    for (i = 0; i < 16; i++) {
+        origin[2 + 2 * i] = hexd[h[i] >> 4];
+        origin[3 + 2 * i] = hexd[h[i] & 15];
+    }
+    origin[34] = 0;
+    return 0;
+}
+
+/* A fresh message id: derived from the message being handled (or the
+ * init's incarnation) and the number of sends before it in the operation
+ * (the same when the operation runs again after a crash), else random. */
 static void message_id(rt_actor *sender, char id[RT_ID_LEN + 1], char origin[RT_ID_LEN + 1])
 {
-    static const char hexd[] = "0123456789abcdef";
     rt_msg *cur = sender != NULL && sender->op != NULL ? sender->op->msg : NULL;
     uint8_t h[BASE_SHA256_LEN], in[96];
     size_t n, i, k = 0;
     uint32_t nsent;
 
     origin[0] = 0;
-    if (cur == NULL || !cur->durable || cur->kind != RT_MSG_SEND) {
+    if (cur != NULL && cur->kind == RT_MSG_INIT && sender->durable) {
+        if (init_origin(sender, origin) != 0) {
+            origin[0] = 0;
+            rt_uuid_v4(id);
+            return;
+        }
+    } else if (cur == NULL || !cur->durable || cur->kind != RT_MSG_SEND) {
         rt_uuid_v4(id);
         return;
+    } else {
+        memcpy(origin, cur->b, RT_ID_LEN + 1);
     }
     nsent = sender->op->nsent++;
-    memcpy(origin, cur->b, RT_ID_LEN + 1);
     n = (size_t)snprintf((char *)in, sizeof in, "theater-msg:%s:%u", origin, nsent);
     if (base_sha256(in, n, h) != 0) {
         rt_uuid_v4(id);
@@ -563,10 +606,18 @@ void rt_durable_post(rt_runtime *rt, rt_actor *sender, rt_actor *t, rt_msg *m)
 bool rt_durable_started(rt_actor *a)
 {
     rt_durable *d = a->rt->durable;
+    th_error err;
     dur_job *j;
 
     if (d == NULL || !a->durable)
         return false;
+    /* the init's result first: a record (and an answered spawn) whose
+     * init is not on the chain would run that init again after a crash,
+     * and what it did (spawns) would be done twice */
+    th_error_clear(&err);
+    if (rt_record_flush(a, &err) != 0)
+        rt_log(a->rt, a->id, a->spec->name,
+               "the end of init is not durable yet (%s): a crash now runs it again", err.msg);
     j = calloc(1, sizeof *j);
     if (j == NULL) {
         rt_log(a->rt, a->id, a->spec->name,
@@ -608,6 +659,18 @@ void rt_durable_ended(rt_actor *a)
     if (d == NULL || !a->durable || (j = calloc(1, sizeof *j)) == NULL)
         return; /* the restore sees the end on the chain */
     j->kind = DJ_ACTOR_DEL;
+    memcpy(j->id, a->id, sizeof j->id);
+    job_push(d, j);
+}
+
+void rt_durable_restarted(rt_actor *a)
+{
+    rt_durable *d = a->rt->durable;
+    dur_job *j;
+
+    if (d == NULL || !a->durable || (j = calloc(1, sizeof *j)) == NULL)
+        return; /* the rows of the old init are kept until the actor ends */
+    j->kind = DJ_RESTARTED;
     memcpy(j->id, a->id, sizeof j->id);
     job_push(d, j);
 }

@@ -5,8 +5,9 @@
  * timer.c: they are armed and cancelled on nearly every request.)
  *
  * Other threads never touch the loop: they append requests (arm, cancel) to
- * a mutex-protected list and poke the loop with uv_async_send, which
- * coalesces pokes; the loop thread drains the list.  A timer names its actor
+ * a mutex-protected list and poke the loop with uv_async_send (under the
+ * same lock, so that no poke races the quit's closing of the async handle),
+ * which coalesces pokes; the loop thread drains the list.  A timer names its actor
  * by id (no reference is held while it waits), so a timer of an actor that
  * has gone simply finds nobody.  A timer object is shared by the arming
  * thread (until it cancels) and the loop (until it fires or is cancelled);
@@ -210,8 +211,6 @@ static void io_main(void *arg)
 
 static void io_request(rt_io *io, io_timer *t, int req)
 {
-    bool quit;
-
     pthread_mutex_lock(&io->lock);
     t->req = req;
     t->next_req = NULL;
@@ -220,12 +219,11 @@ static void io_request(rt_io *io, io_timer *t, int req)
     else
         io->reqs = t;
     io->reqs_tail = t;
-    quit = io->quit;
-    pthread_mutex_unlock(&io->lock);
     /* after the quit the async handle may be closed: rt_io_stop drains
-     * what is left */
-    if (!quit)
+     * what is left (the poke is made under the lock: see rt_io_stop) */
+    if (!io->quit)
         uv_async_send(&io->async);
+    pthread_mutex_unlock(&io->lock);
 }
 
 int rt_io_start(rt_runtime *rt, th_error *err)
@@ -266,10 +264,14 @@ void rt_io_stop(rt_runtime *rt)
 
     if (io == NULL)
         return;
+    /* Every poke is made under the lock with the quit not yet set, and the
+     * loop closes the async handle only after it has read the quit under
+     * the lock: so no poke (this one included) can reach a handle that is
+     * closing or closed. */
     pthread_mutex_lock(&io->lock);
     io->quit = true;
-    pthread_mutex_unlock(&io->lock);
     uv_async_send(&io->async);
+    pthread_mutex_unlock(&io->lock);
     uv_thread_join(&io->thread);
     /* requests that came after the last drain */
     while (io->reqs != NULL) {
@@ -355,8 +357,8 @@ int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud)
     else
         io->work = w;
     io->work_tail = w;
+    uv_async_send(&io->async); /* under the lock: see rt_io_stop */
     pthread_mutex_unlock(&io->lock);
-    uv_async_send(&io->async);
     return 0;
 }
 

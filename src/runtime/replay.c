@@ -10,7 +10,7 @@
  * recorded exports in their order with the recorded parameters, and
  * answers each host call with its recorded output instead of running the
  * handler (the generated glue calls rt_replay_host).  Every event the
- * actor produces goes through the same code as in a live run (actor.c,
+ * actor produces goes through the same code as in a live run (turn.c,
  * the glue) and, instead of being recorded, is compared byte for byte with
  * the next recorded event (rt_replay_event).  The first difference stops
  * the replay and is reported: an event with other data, a host call the
@@ -49,6 +49,8 @@ typedef struct rt_replay {
     bool cut;                   /* the running operation was cut off (below) */
     th_replay_result *res;
     json_t *answer; /* the host-call event of the last answer (owned) */
+    bool refused;   /* a recorded output the replay cannot give (why) */
+    char why[TH_ERROR_MSG_MAX];
 } rt_replay;
 
 /* An operation the daemon's end interrupted (docs/durability.md): the
@@ -156,6 +158,193 @@ static bool eat(const th_chain_event *e, size_t *off, const char *s)
     return true;
 }
 
+/* True if the digits s[0..n) are a number above INT64_MAX. */
+static bool above_int64(const char *s, size_t n)
+{
+    static const char max[] = "9223372036854775807";
+
+    if (n != sizeof max - 1)
+        return n > sizeof max - 1;
+    return memcmp(s, max, n) > 0;
+}
+
+/* Read a recorded output.  A u64 above INT64_MAX (recorded as its
+ * decimal number, e.g. a random-range over the whole range) has no
+ * jansson integer: such a number, outside strings, is read as its decimal
+ * text, which the generated jp_u64 takes back (tools/witgen). */
+static json_t *load_output(const char *text, size_t len, json_error_t *jerr)
+{
+    size_t i = 0, k, extra = 0;
+    bool in_str = false;
+    char *copy;
+    json_t *o;
+
+    for (int pass = 0; pass < 2; pass++) {
+        size_t at = 0;
+        copy = NULL;
+        if (pass == 1) {
+            if (extra == 0)
+                break;
+            if ((copy = malloc(len + extra)) == NULL)
+                return NULL;
+        }
+        in_str = false;
+        for (i = 0; i < len;) {
+            char c = text[i];
+            if (in_str) {
+                if (c == '\\' && i + 1 < len) {
+                    if (copy != NULL) {
+                        copy[at++] = c;
+                        copy[at++] = text[i + 1];
+                    }
+                    i += 2;
+                    continue;
+                }
+                in_str = c != '"';
+            } else if (c == '"') {
+                in_str = true;
+            } else if ((c >= '0' && c <= '9') || c == '-') {
+                /* a number token: quoted only if all digits and too big */
+                bool digits = true;
+                for (k = i; k < len && text[k] != 0 && strchr("0123456789+-.eE", text[k]) != NULL;
+                     k++)
+                    digits = digits && text[k] >= '0' && text[k] <= '9';
+                if (digits && above_int64(text + i, k - i)) {
+                    if (copy == NULL) {
+                        extra += 2;
+                    } else {
+                        copy[at++] = '"';
+                        memcpy(copy + at, text + i, k - i);
+                        at += k - i;
+                        copy[at++] = '"';
+                    }
+                    i = k;
+                    continue;
+                }
+                if (copy != NULL)
+                    memcpy(copy + at, text + i, k - i);
+                at += k - i;
+                i = k;
+                continue;
+            }
+            if (copy != NULL)
+                copy[at] = c;
+            at++;
+            i++;
+        }
+        if (copy != NULL) {
+            o = base_json_loadb(copy, at, JSON_DECODE_ANY, jerr, NULL);
+            free(copy);
+            return o;
+        }
+    }
+    return base_json_loadb(text, len, JSON_DECODE_ANY, jerr, NULL);
+}
+
+/* The record's events before index `end` as the JSON of a
+ * list<chain-event> (what runtime.get-chain returned). */
+static json_t *chain_list(const th_chain_events *rec, size_t end)
+{
+    json_t *l = json_array();
+    rt_buf b = {0};
+    size_t i;
+
+    for (i = 0; l != NULL && i < end; i++) {
+        const th_chain_event *x = &rec->items[i];
+        json_t *o;
+        rt_buf_puts(&b, "{\"hash\":");
+        rt_buf_json_hex(&b, x->hash, TH_CHAIN_HASH_LEN);
+        rt_buf_puts(&b, ",\"parent-hash\":");
+        if (x->has_parent)
+            rt_buf_json_hex(&b, x->parent, TH_CHAIN_HASH_LEN);
+        else
+            rt_buf_puts(&b, "null");
+        rt_buf_puts(&b, ",\"event-type\":");
+        rt_buf_json_str(&b, x->type, strlen(x->type));
+        rt_buf_puts(&b, ",\"data\":");
+        rt_buf_json_hex(&b, x->data, x->data_len);
+        rt_buf_printf(&b,
+                      ",\"timestamp\":%llu,\"description\":", (unsigned long long)x->timestamp_ms);
+        if (x->description != NULL)
+            rt_buf_json_str(&b, x->description, strlen(x->description));
+        else
+            rt_buf_puts(&b, "null");
+        rt_buf_puts(&b, "}");
+        o = b.oom ? NULL : base_json_loadb((const char *)b.data, b.len, 0, NULL, NULL);
+        b.len = 0;
+        if (o == NULL || json_array_append_new(l, o) != 0) {
+            json_decref(l);
+            l = NULL;
+        }
+    }
+    rt_buf_release(&b);
+    return l;
+}
+
+/* Outputs recorded as a summary rather than in full (the handlers keep
+ * the chain out of itself and huge contents out of the chain):
+ * runtime.get-chain {"events": n} is answered with the record's own first
+ * n events (the chain as it was then: every event before this call);
+ * others cannot be answered, and the replay stops saying which event. */
+static void refuse(rt_replay *rp, const th_chain_event *e, const char *iface, const char *fn,
+                   const char *what)
+{
+    rp->refused = true;
+    rp->stop = true;
+    snprintf(rp->why, sizeof rp->why, "event %llu (host-call %s.%s) cannot be replayed: %s",
+             (unsigned long long)e->seq, iface, fn, what);
+}
+
+static json_t *summary_output(rt_replay *rp, const th_chain_event *e, const char *iface,
+                              const char *fn, json_t *o, bool *made)
+{
+    json_t *in = json_is_object(json_object_get(o, "ok")) ? json_object_get(o, "ok") : o;
+    json_t *n = json_object_get(in, "events");
+    char what[200];
+
+    if (json_is_true(json_object_get(in, "not_recorded"))) {
+        snprintf(what, sizeof what,
+                 "its output (%lld bytes) was recorded as its size only, not its content",
+                 (long long)json_integer_value(json_object_get(in, "bytes")));
+        refuse(rp, e, iface, fn, what);
+    } else if (strcmp(iface, "runtime") == 0 && strcmp(fn, "get-chain") == 0 &&
+               json_is_integer(n)) {
+        /* the chain then: every event before this call, but the call's own
+         * wasm-call when this was its first host call (it is recorded with
+         * the first event inside the call) */
+        json_int_t want = json_integer_value(n);
+        bool whole = rp->next < rp->rec->count && rp->rec->items[rp->next].seq == e->seq &&
+                     rp->rec->items[0].seq == 0;
+        json_t *l;
+        if (!whole || !(want == (json_int_t)e->seq ||
+                        (want + 1 == (json_int_t)e->seq && want >= 0 &&
+                         strcmp(rp->rec->items[want].type, "wasm-call") == 0))) {
+            snprintf(what, sizeof what,
+                     "it returned %lld events, which are not the %llu events before it in "
+                     "this record",
+                     (long long)json_integer_value(n), (unsigned long long)e->seq);
+            refuse(rp, e, iface, fn, what);
+        } else if ((l = chain_list(rp->rec, (size_t)want)) == NULL) {
+            refuse(rp, e, iface, fn, "out of memory");
+        } else {
+            json_decref(o);
+            *made = true;
+            return l;
+        }
+    } else if (strcmp(iface, "supervisor") == 0 && strcmp(fn, "get-child-events") == 0 &&
+               json_is_integer(n)) {
+        snprintf(what, sizeof what,
+                 "its output (the child's %lld events) is recorded as a count, and the child's "
+                 "chain is not part of this actor's record",
+                 (long long)json_integer_value(n));
+        refuse(rp, e, iface, fn, what);
+    } else {
+        return o;
+    }
+    json_decref(o);
+    return NULL;
+}
+
 int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t **out)
 {
     rt_actor *a = h->a;
@@ -204,13 +393,24 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, const json_t *
         diverge(rp, e->seq, e->type, theirs, want);
         return th_error_set(&h->err, TH_ECLOSED, "replay diverged");
     }
-    o = base_json_loadb((const char *)e->data + off, e->data_len - 1 - off, JSON_DECODE_ANY, &jerr,
-                        NULL);
+    o = load_output((const char *)e->data + off, e->data_len - 1 - off, &jerr);
     if (o == NULL)
         return th_error_set(&h->err, TH_EINVAL,
                             "the output of recorded host-call %llu is not "
                             "readable",
                             (unsigned long long)e->seq);
+    {
+        bool made = false;
+        if ((o = summary_output(rp, e, iface, fn, o, &made)) == NULL)
+            return th_error_set(&h->err, TH_ECLOSED, "replay stopped: %s", rp->why);
+        /* an answer made from the record: the event records the summary,
+         * as the handler did */
+        if (made &&
+            (h->output = strndup((const char *)e->data + off, e->data_len - 1 - off)) == NULL) {
+            json_decref(o);
+            return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+        }
+    }
     json_decref(rp->answer);
     rp->answer = o;
     *out = o;
@@ -659,7 +859,9 @@ static int step(replay_ctx *c, th_error *err)
             diverge(rp, e->seq, e->type, theirs, "nothing (the actor had failed)");
         } else {
             rt_actor_run_op(c->a, m);
-            if (!rp->res->diverged && !rp->stop)
+            if (rp->refused)
+                rc = th_error_set(err, TH_ENOSYS, "%s", rp->why);
+            else if (!rp->res->diverged && !rp->stop)
                 report_state(c, rp->next > 0 ? rp->rec->items[rp->next - 1].seq : 0);
         }
     } else if (strcmp(e->type, "init-skipped") == 0) {
@@ -787,6 +989,8 @@ int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *e
     while (rc == 0 && !res->diverged && !c.rp.stop && peek(&c.rp) != NULL &&
            peek(&c.rp)->seq <= c.rp.until)
         rc = step(&c, err);
+    if (rc == 0 && c.rp.refused)
+        rc = th_error_set(err, TH_ENOSYS, "%s", c.rp.why);
     if (rc == 0 && c.a->has_state) {
         res->has_state = true;
         res->state = rt_memdup(c.a->state, c.a->state_len);

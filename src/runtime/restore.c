@@ -3,8 +3,8 @@
  * back when a daemon starts (docs/durability.md; the records are written
  * by durable.c).
  *
- * For each durable_actor row, in start order (so a parent comes before
- * its children), the actor's chain decides:
+ * For each durable_actor row, in start order but a parent before its
+ * children (order_rows), the actor's chain decides:
  *   - the base is its last event that sets the state: a result ("wasm-call"
  *     with its result, "wasm-result": the state it returned),
  *     "actor-spawned" / "actor-restarted" (the initial state; init still to
@@ -18,8 +18,9 @@
  *     part of the state: its message is handled again.
  * The actor is created with its id, its parent (restored before it), its
  * manifest (the text it started with) and that state, and "actor-restored"
- * {id, name, version, manifest, parent, state, init, after_seq} is recorded;
- * with init still to run (init true), init runs first.
+ * {id, name, version, manifest, parent, state, component, [incarnation,]
+ * init, after_seq} is recorded; with init still to run (init true), init
+ * runs first, as the incarnation that began it (its sends get the same ids).
  *
  * Then the messages: every durable_msg row of the actor not yet handled,
  * in order, except those whose handling event is on the chain after
@@ -59,15 +60,27 @@ typedef struct rs_plan {
     uint8_t *state;
     size_t state_len;
     bool need_init;
+    char incarnation[RT_ID_LEN + 1]; /* with need_init: whose init runs again */
     bool has_chain;
     uint64_t head; /* seq of its last event (has_chain) */
     bool has_component;
     char component[RT_HASH_HEX + 1]; /* the code it last ran (SHA-256) */
     char **handled;                  /* message ids handled after marked_seq */
     size_t nhandled, caphandled;
+    /* RS_FAILED: the failure (its time, type and message) and, for a
+     * child, what its supervisor had decided (RS_SUP_*) */
+    uint64_t fail_ms;
+    int fail_wit;
+    char fail_msg[TH_ERROR_MSG_MAX];
+    int sup;
 } rs_plan;
 
 enum { RS_RESTORE = 0, RS_ENDED, RS_FAILED };
+/* What a failed child's supervisor had done about the failure, as its
+ * chain shows it: nothing yet (the notice was lost with the daemon: it is
+ * given again), a restart (carried out again if the child's chain lacks
+ * it), or something that left the child as it is (it is forgotten). */
+enum { RS_SUP_AWAIT = 0, RS_SUP_RESTART, RS_SUP_LEFT };
 
 static void plan_release(rs_plan *p)
 {
@@ -212,6 +225,15 @@ static int apply_base(const th_chain_event *e, int kind, rs_plan *p, th_error *e
         p->need_init = json_is_true(json_object_get(d, "init"));
     }
     rc = json_bytes(v, &p->has_state, &p->state, &p->state_len);
+    /* the init to run again is that of the incarnation the base names
+     * (actor-restarted's nonce, kept by actor-restored), so that its sends
+     * get the ids they got the first time */
+    p->incarnation[0] = 0;
+    if (p->need_init) {
+        const char *inc = json_string_value(json_object_get(d, "incarnation"));
+        if (inc != NULL && strlen(inc) <= RT_ID_LEN)
+            snprintf(p->incarnation, sizeof p->incarnation, "%s", inc);
+    }
     json_decref(d);
     if (rc != 0)
         return th_error_set(err, rc, "event %llu (%s): bad state", (unsigned long long)e->seq,
@@ -264,6 +286,23 @@ static bool event_component(const th_chain_event *e, char hash[RT_HASH_HEX + 1])
     return true;
 }
 
+/* The failure an "actor-failed" event records. */
+static void note_failure(const th_chain_event *e, rs_plan *p)
+{
+    json_t *d = base_json_loadb((const char *)e->data, e->data_len, 0, NULL, NULL);
+    const char *type = json_string_value(json_object_get(d, "error_type"));
+    const char *msg = json_string_value(json_object_get(d, "message"));
+    int t;
+
+    p->fail_ms = e->timestamp_ms;
+    p->fail_wit = RT_WIT_INTERNAL;
+    for (t = 0; type != NULL && rt_wit_error_name(t) != NULL; t++)
+        if (strcmp(rt_wit_error_name(t), type) == 0)
+            p->fail_wit = t;
+    snprintf(p->fail_msg, sizeof p->fail_msg, "%s", msg != NULL ? msg : "failed");
+    json_decref(d);
+}
+
 /* After the base: what happened to the actor since. */
 static void apply_after(const th_chain_event *e, rs_plan *p)
 {
@@ -271,6 +310,7 @@ static void apply_after(const th_chain_event *e, rs_plan *p)
         p->need_init = false;
     } else if (strcmp(e->type, "actor-failed") == 0) {
         p->verdict = RS_FAILED;
+        note_failure(e, p);
     } else if (strcmp(e->type, "actor-stopped") == 0) {
         if (memmem(e->data, e->data_len, "\"runtime-shutdown\"", 18) == NULL)
             p->verdict = RS_ENDED;
@@ -367,6 +407,75 @@ out:
     return rc;
 }
 
+/* What the parent `parent` had decided about the failure of `child` at
+ * fail_ms: its events since then (newest pages first, walked oldest
+ * first) that name the child.  A "supervisor-action" restarting it, or a
+ * handle-child-error call that ended and called restart-child for it:
+ * RS_SUP_RESTART; another decision (escalate; a call that ended without a
+ * restart): RS_SUP_LEFT; none, or a handle-child-error cut off by the
+ * daemon's end: RS_SUP_AWAIT. */
+static int parent_decision(rt_runtime *rt, const char *parent, const char *child, uint64_t fail_ms)
+{
+    th_chain_events *pages = NULL, *x;
+    size_t npages = 0, i, k;
+    uint64_t to = 0;
+    th_chain_query q;
+    th_error err;
+    int verdict = RS_SUP_AWAIT;
+    bool in_call = false, restarts = false, done = false;
+
+    while (!done) {
+        if ((x = realloc(pages, (npages + 1) * sizeof *pages)) == NULL)
+            break;
+        pages = x;
+        memset(&q, 0, sizeof q);
+        q.actor = parent;
+        q.to_seq = to;
+        q.limit = RS_PAGE;
+        q.newest = 1;
+        if (th_chain_read(rt->chain, &q, &pages[npages], &err) != 0)
+            break;
+        x = &pages[npages++];
+        if (x->count == 0 || x->items[0].timestamp_ms < fail_ms || x->items[0].seq == 0 ||
+            x->count < RS_PAGE)
+            done = true;
+        else
+            to = x->items[0].seq;
+    }
+    for (i = npages; i-- > 0;) {
+        for (k = 0; k < pages[i].count; k++) {
+            const th_chain_event *e = &pages[i].items[k];
+            bool names = memmem(e->data, e->data_len, child, RT_ID_LEN) != NULL;
+            if (e->timestamp_ms < fail_ms)
+                continue;
+            if (strcmp(e->type, "supervisor-action") == 0 && names) {
+                verdict = memmem(e->data, e->data_len, "\"restart\"", 9) != NULL ? RS_SUP_RESTART
+                                                                                 : RS_SUP_LEFT;
+            } else if (strcmp(e->type, "wasm-call") == 0 &&
+                       memmem(e->data, e->data_len, "\"handle-child-error\"", 20) != NULL &&
+                       names) {
+                if (memmem(e->data, e->data_len, "\"result\":{", 10) != NULL)
+                    verdict = RS_SUP_LEFT;
+                else
+                    in_call = true;
+                restarts = false;
+            } else if (in_call && strcmp(e->type, "host-call") == 0) {
+                if (names && memmem(e->data, e->data_len, "\"restart-child\"", 15) != NULL)
+                    restarts = true;
+            } else if (in_call && strcmp(e->type, "wasm-result") == 0) {
+                verdict = restarts ? RS_SUP_RESTART : RS_SUP_LEFT;
+                in_call = false;
+            } else if (in_call) {
+                in_call = false; /* cut off: not decided */
+            }
+        }
+    }
+    for (i = 0; i < npages; i++)
+        th_chain_events_free(&pages[i]);
+    free(pages);
+    return verdict;
+}
+
 static bool plan_handled(const rs_plan *p, const char *id)
 {
     size_t i;
@@ -403,6 +512,10 @@ static void restored_event(const rs_row *row, const rt_spec *s, const rs_plan *p
         rt_buf_puts(b, "null");
     rt_buf_puts(b, ",\"component\":");
     rt_buf_json_str(b, s->component, strlen(s->component));
+    if (p->need_init && p->incarnation[0]) {
+        rt_buf_puts(b, ",\"incarnation\":");
+        rt_buf_json_str(b, p->incarnation, strlen(p->incarnation));
+    }
     rt_buf_printf(b, ",\"init\":%s,\"after_seq\":", p->need_init ? "true" : "false");
     if (p->has_chain)
         rt_buf_printf(b, "%llu}", (unsigned long long)p->head);
@@ -465,6 +578,7 @@ static int restore_one(rt_runtime *rt, const rs_row *row, const rs_plan *p, rt_a
     o.state = p->state;
     o.state_len = p->state_len;
     o.run_init = p->need_init;
+    o.incarnation = p->need_init ? p->incarnation : NULL;
     o.event = p->has_chain ? "actor-restored" : NULL; /* no chain: spawned again */
     o.event_data = ev.data;
     o.event_len = ev.len;
@@ -543,6 +657,63 @@ static long queue_messages(sqlite3 *db, rt_actor *a, const rs_plan *p)
     return rc == SQLITE_OK ? n : -1;
 }
 
+/* Put every row after its parent's (a parent's record is stored once its
+ * init returned, so a child spawned by that init has the earlier row);
+ * otherwise start order.  A row whose parent has no row stays in place. */
+static int order_rows(rs_row *rows, size_t n)
+{
+    rs_row *out = malloc((n + 1) * sizeof *out);
+    bool *placed = calloc(n + 1, sizeof *placed);
+    size_t *up = malloc((n + 1) * sizeof *up); /* the parent's row, or n */
+    size_t k = 0, i, j;
+    bool progress = true;
+
+    if (out == NULL || placed == NULL || up == NULL) {
+        free(out);
+        free(placed);
+        free(up);
+        return TH_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        up[i] = n;
+        for (j = 0; rows[i].parent[0] && j < n; j++)
+            if (j != i && strcmp(rows[j].id, rows[i].parent) == 0)
+                up[i] = j;
+    }
+    while (k < n && progress) {
+        progress = false;
+        for (i = 0; i < n; i++) {
+            if (!placed[i] && (up[i] == n || placed[up[i]])) {
+                out[k++] = rows[i];
+                placed[i] = true;
+                progress = true;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) /* a cycle (a damaged table): as they were */
+        if (!placed[i])
+            out[k++] = rows[i];
+    memcpy(rows, out, n * sizeof *out);
+    free(out);
+    free(placed);
+    free(up);
+    return 0;
+}
+
+/* A failed child brought back (the caller owns its turn): its supervisor
+ * is told again (the failure recorded again, "actor-failed", and the
+ * parent notified as at the failure), or the restart it had decided is
+ * carried out. */
+static void carry_on_failed(rt_actor *a, const rs_plan *p)
+{
+    th_error err;
+
+    if (p->sup == RS_SUP_RESTART && rt_sup_restart(a->parent, a, &err) == 0)
+        return;
+    rt_actor_fail(a, p->fail_wit, "%s (restored failed: its supervisor decides again)",
+                  p->fail_msg);
+}
+
 static rt_actor *find_created(rt_actor **v, size_t n, const char *id)
 {
     size_t i;
@@ -585,6 +756,10 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         return th_error_prefix(err, "restoring the durable actors");
     if ((rc = load_rows(db, &rows, &nrows, err)) != 0)
         goto out;
+    if (order_rows(rows, nrows) != 0) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory restoring the durable actors");
+        goto out;
+    }
     made = calloc(nrows + 1, sizeof *made);
     plans = calloc(nrows + 1, sizeof *plans);
     kept = calloc(nrows + 1, sizeof *kept);
@@ -606,6 +781,17 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         } else if ((rc = analyze(rt, r, &plans[i], &e)) != 0) {
             forget = false;
             snprintf(what, sizeof what, "its chain cannot be read: %s", e.msg);
+        } else if (plans[i].verdict == RS_FAILED && parent != NULL &&
+                   (plans[i].sup = parent_decision(rt, r->parent, r->id, plans[i].fail_ms)) !=
+                       RS_SUP_LEFT &&
+                   !(plans[i].need_init = false) &&
+                   (rc = restore_one(rt, r, &plans[i], parent, &made[i], &e)) != 0) {
+            /* a failed child whose supervisor had not decided (or whose
+             * restart is not on its chain): back, to be decided again */
+            forget = false;
+            snprintf(what, sizeof what, "%s", e.msg);
+        } else if (plans[i].verdict == RS_FAILED && made[i] != NULL) {
+            continue;
         } else if (plans[i].verdict != RS_RESTORE) {
             snprintf(what, sizeof what, "%s",
                      plans[i].verdict == RS_FAILED ? "it had failed" : "it had stopped");
@@ -635,6 +821,8 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         long n;
         if (made[i] == NULL)
             continue;
+        if (plans[i].verdict == RS_FAILED)
+            carry_on_failed(made[i], &plans[i]);
         if ((n = queue_messages(db, made[i], &plans[i])) < 0) {
             rt_log(rt, made[i]->id, made[i]->spec->name, "its messages cannot be read: %s",
                    sqlite3_errmsg(db));
@@ -642,9 +830,12 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         }
         count++;
         if (fn != NULL) {
-            snprintf(what, sizeof what, "state %s%zu bytes, %ld message%s to handle%s",
+            snprintf(what, sizeof what, "state %s%zu bytes, %ld message%s to handle%s%s",
                      plans[i].has_state ? "" : "none, ", plans[i].state_len, n, n == 1 ? "" : "s",
-                     plans[i].need_init ? ", init to run" : "");
+                     plans[i].need_init ? ", init to run" : "",
+                     plans[i].verdict != RS_FAILED    ? ""
+                     : plans[i].sup == RS_SUP_RESTART ? ", failed: its supervisor's restart again"
+                                                      : ", failed: its supervisor decides again");
             fn(ud, made[i]->id, made[i]->spec->name, 0, what);
         }
     }

@@ -10,7 +10,7 @@
  * microseconds.
  *
  * Fairness.  A turn lasts at most one slice (TH_RT_TURN_SLICE_MS of wall
- * time, or TH_RT_TURN_BUDGET steps; actor.c).  An actor whose turn was cut
+ * time, or TH_RT_TURN_BUDGET steps; turn.c).  An actor whose turn was cut
  * short (preempted) goes to the back of one shared "preempted" FIFO, which
  * a worker serves only when no woken actor is waiting anywhere (run-next,
  * its local queue, the global queue, the other workers' local queues).  So

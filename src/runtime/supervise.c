@@ -3,7 +3,7 @@
  * cascade, the end of an actor, restarts and the declared strategies.
  *
  * The failure flow of the seed, step by step:
- *   1. the executor reports a trap / err result / fuel / timeout (actor.c);
+ *   1. the executor reports a trap / err result / fuel / timeout (turn.c);
  *   2. "actor-failed" is recorded in the child's chain (actor.c);
  *   3. the parent is notified: RT_MSG_CHILD_ERROR on its control queue;
  *   4. the supervisor decides: the strategy declared in the parent's
@@ -287,6 +287,13 @@ void rt_sup_do_restart(rt_actor *a)
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, ",\"component\":\"");
     rt_buf_puts(&b, a->component);
+    if (a->durable) {
+        /* a new incarnation: its init's sends get new ids (durable.c) */
+        rt_uuid_v4(a->incarnation);
+        rt_buf_puts(&b, "\",\"incarnation\":\"");
+        rt_buf_puts(&b, a->incarnation);
+        rt_durable_restarted(a);
+    }
     rt_buf_puts(&b, "\"}");
     rt_record_buf(a, "actor-restarted", &b);
     th_error_clear(&err);

@@ -365,7 +365,11 @@ static enum MHD_Result queue(srv_req *r)
     enum MHD_Result ret;
 
     r->queued = true;
+    /* under the lock: the reaper thread reads the state of a request that
+     * waited (server.c, reap_timeouts) */
+    pthread_mutex_lock(&r->lock);
     r->state = REQ_SENT;
+    pthread_mutex_unlock(&r->lock);
     if (r->response != NULL) { /* a stream */
         ret = MHD_queue_response(r->conn, r->status, r->response);
         MHD_destroy_response(r->response);

@@ -66,6 +66,16 @@ for p in $parts; do
     done
     rm -f "$build/layers.undef.$p"
 done
+# The handlers see the runtime through its face only (rt_host.h, and the
+# manifest's grants in manifest.h), never its internals (rt_int.h: the
+# actor structure and its lock, mailboxes, scheduler, registry).
+inner=$(grep -n '^#include "runtime/' "$src/src/handlers"/*.c "$src/src/handlers"/*.h 2>/dev/null |
+        grep -v '"runtime/rt_host.h"' | grep -v '"runtime/manifest.h"')
+if [ -n "$inner" ]; then
+    echo "layers: src/handlers includes runtime internals (only runtime/rt_host.h and runtime/manifest.h):"
+    echo "$inner" | sed 's/^/    /'
+    bad=1
+fi
 if [ $bad -eq 0 ]; then
     echo "layers: every part uses only the parts below it"
 fi

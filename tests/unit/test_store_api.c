@@ -444,7 +444,9 @@ static void test_checkpoints_during_writes(void **state)
     cfg.sync_normal = 1;
     assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
     put_numbered(s, f->id, 0, 1000);
-    for (waited = 0; waited < 5000 && file_size(f, "theater.db") < 1024 * 1024; waited += 10)
+    /* (at most a minute: the checkpointer thread may get little CPU in a
+     * sanitizer build on a loaded machine) */
+    for (waited = 0; waited < 60000 && file_size(f, "theater.db") < 1024 * 1024; waited += 10)
         usleep(10000);
     assert_true(file_size(f, "theater.db") >= 1024 * 1024);
     put_numbered(s, f->id, 1000, 5000);
@@ -519,8 +521,8 @@ static void test_read_snapshots(void **state)
     free(data);
     assert_int_equal(th_store_put(other, f->id, "third", 5, &b, &err), TH_OK);
     int busy = 1;
-    for (int waited = 0; waited < 10000 && (busy = truncate_busy(f)) != 0; waited += 20)
-        usleep(20000); /* until the snapshot is let go, at most 10 s */
+    for (int waited = 0; waited < 60000 && (busy = truncate_busy(f)) != 0; waited += 20)
+        usleep(20000); /* until the snapshot is let go, at most a minute */
     assert_int_equal(busy, 0);
     th_store_close(other);
 }

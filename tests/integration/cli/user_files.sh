@@ -16,12 +16,13 @@ truncate -s 2M bigtoml   # over the 1 MiB manifest limit
 mkdir dir
 fails=0
 
-# refused NAME PATTERN CMD... : exits non-zero within 10 s (not 124 = hung),
-# and stderr matches PATTERN
+# refused NAME PATTERN CMD... : exits non-zero within 60 s (not 124 = hung:
+# a FIFO blocks forever; a minute leaves room for reading a 96 MiB line in a
+# sanitizer build on a loaded machine), and stderr matches PATTERN
 refused() {
     name=$1 pat=$2
     shift 2
-    timeout 10 "$@" >out 2>err </dev/null
+    timeout 60 "$@" >out 2>err </dev/null
     st=$?
     if [ $st -eq 0 ] || [ $st -eq 124 ] || [ $st -ge 128 ]; then
         echo "FAIL $name: exit status $st"; cat err; fails=$((fails + 1)); return

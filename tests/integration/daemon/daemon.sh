@@ -274,11 +274,18 @@ endpoints)
     contains "$b" '"code":"timeout"' "504 body"
     [ $(((t1 - t0) / 1000000)) -ge 290 ] || fail "504 came before the timeout"
     [ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "504 came long after the timeout"
-    # a request whose actor stops before it answers: 502
+    # a request whose actor stops before it answers: 502 (stopped once the
+    # actor has taken the request: its export calls grew)
+    calls=$(api GET "/v1/actors/$pid" | json_get calls)
     curl -s -o "$H/r502" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary defer \
-        "http://theater/v1/actors/$pid/requests?timeout_ms=10000" >"$H/s502" &
+        "http://theater/v1/actors/$pid/requests?timeout_ms=60000" >"$H/s502" &
     cpid=$!
-    sleep 0.3
+    i=0
+    until [ "$(api GET "/v1/actors/$pid" | json_get calls)" -gt "$calls" ]; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "the actor never took the request to defer"
+        sleep 0.1
+    done
     expect_status 200 DELETE "/v1/actors/$pid?force=1" >/dev/null
     wait $cpid
     [ "$(cat "$H/s502")" = 502 ] || fail "a request to an actor stopped meanwhile: HTTP $(cat "$H/s502")"

@@ -10,6 +10,7 @@
  *   status PID              -> "ok running=R exit=E start=S"
  *   signal PID N / kill PID
  *   log                     -> everything handed to it so far
+ *   has TEXT                -> "ok 1" if the log holds TEXT, else "ok 0"
  *   fail                    the actor fails (an err result)
  * or "err MESSAGE".  The state is the log: one line per event, "out PID
  * |TEXT|", "err PID |TEXT|" (a newline inside TEXT shown as '~') or
@@ -82,6 +83,20 @@ static ta_status on_exit(ta_state *state, uint64_t pid, int32_t code)
     return TA_OK;
 }
 
+/* Does the log hold `text`? */
+static bool log_has(const ta_state *state, ta_str text)
+{
+    size_t i, k, n = state->some ? state->val.len : 0;
+
+    for (i = 0; i + text.len <= n; i++) {
+        for (k = 0; k < text.len && state->val.ptr[i + k] == (uint8_t)text.ptr[k]; k++)
+            ;
+        if (k == text.len)
+            return true;
+    }
+    return false;
+}
+
 static ta_status reply(ta_opt_bytes *response, ta_status st, ta_str value)
 {
     ta_str out =
@@ -104,6 +119,8 @@ static ta_status on_request(ta_state *state, ta_str request_id, ta_bytes msg,
         return ta_fail("asked to fail");
     if (ta_str_eq_c(c, "log"))
         return reply(response, TA_OK, state->some ? ta_bytes_str(state->val) : TA_STR(""));
+    if (ta_str_eq_c(c, "has"))
+        return reply(response, TA_OK, log_has(state, rest) ? TA_STR("1") : TA_STR("0"));
     if (ta_str_eq_c(c, "spawn") || ta_str_eq_c(c, "run")) {
         ta_str *args = ta_scoped_alloc(2 * sizeof(ta_str));
         ta_env_var *env = ta_scoped_alloc(8 * sizeof(ta_env_var));

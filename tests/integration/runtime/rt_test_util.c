@@ -109,6 +109,28 @@ bool rtt_log_wait(rtt *t, const char *needle, unsigned ms)
     return false;
 }
 
+unsigned long long rtt_calls(rtt *t, const char *id)
+{
+    th_actor_info info;
+    th_error err;
+
+    if (th_runtime_actor_info(t->rt, id, &info, &err) != 0)
+        return 0;
+    return (unsigned long long)info.calls;
+}
+
+bool rtt_calls_wait(rtt *t, const char *id, unsigned long long n, unsigned ms)
+{
+    unsigned i;
+
+    for (i = 0; i <= ms / 5; i++) {
+        if (rtt_calls(t, id) > n)
+            return true;
+        usleep(5000);
+    }
+    return false;
+}
+
 static const char *bindir(void)
 {
     const char *d = getenv("THEATER_BINARY_DIR");

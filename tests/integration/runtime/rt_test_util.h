@@ -37,6 +37,12 @@ void rtt_stop(rtt *t);
 bool rtt_log_has(rtt *t, const char *needle);
 /* Wait up to `ms` for a log line containing `needle`. */
 bool rtt_log_wait(rtt *t, const char *needle, unsigned ms);
+/* Export calls the actor has started (th_actor_info.calls; 0 if there is
+ * no such actor). */
+unsigned long long rtt_calls(rtt *t, const char *id);
+/* Wait up to `ms` until the actor has started more than `n` export calls
+ * (it has taken the next operation off its mailbox). */
+bool rtt_calls_wait(rtt *t, const char *id, unsigned long long n, unsigned ms);
 /* Path of an example actor's manifest (build/examples/actors/<name>.toml),
  * or NULL if it was not built. */
 const char *rtt_example(const char *name);

@@ -156,6 +156,7 @@ static void test_mailbox_external(void **unused)
     rtt t;
     char a[TH_ACTOR_ID_SIZE], b[TH_ACTOR_ID_SIZE];
     uint8_t kib[1024], *resp;
+    unsigned long long ca, cb;
     size_t len;
     th_error err;
     int i, ok;
@@ -167,9 +168,13 @@ static void test_mailbox_external(void **unused)
           NULL, a);
     spawn(&t, rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"), NULL,
           b);
+    ca = rtt_calls(&t, a);
+    cb = rtt_calls(&t, b);
     assert_int_equal(th_runtime_send(t.rt, a, (const uint8_t *)"L", 1, &err), 0);
     assert_int_equal(th_runtime_send(t.rt, b, (const uint8_t *)"L", 1, &err), 0);
-    usleep(100000); /* both are looping, their mailboxes no longer served */
+    /* both are looping, their mailboxes empty and no longer served */
+    assert_true(rtt_calls_wait(&t, a, ca, 60000));
+    assert_true(rtt_calls_wait(&t, b, cb, 60000));
     for (i = 0, ok = 0; i < 20; i++)
         ok += th_runtime_send(t.rt, a, kib, 1, &err) == 0;
     assert_int_equal(ok, 10);

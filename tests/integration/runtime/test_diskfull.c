@@ -39,6 +39,12 @@
 
 static char g_mnt[128];
 
+/* Waits for something the writer does by itself poll every WAIT_STEP_US
+ * for at most a minute: generous for a sanitizer build on a loaded
+ * machine, and a writer that never does it still fails the test. */
+#define WAIT_STEP_US 50000
+#define WAIT_STEPS 1200
+
 /* Fill the file system with a ballast file until it is full. */
 static void fill(const char *dir)
 {
@@ -102,8 +108,14 @@ static void test_chain_writer_stalls_and_recovers(void **state)
     assert_false(th_chain_healthy(c));
     assert_non_null(strstr(st.message, "full"));
     assert_true(st.pending_events > 0);
-    usleep(300000);
-    th_chain_status_get(c, &st);
+    /* it keeps retrying (the first retry comes after CHAIN_RETRY_FIRST_MS;
+     * a sanitizer build on a loaded machine may take far longer) */
+    for (i = 0; i < WAIT_STEPS; i++) {
+        th_chain_status_get(c, &st);
+        if (!st.stalled || st.retries > 1)
+            break;
+        usleep(WAIT_STEP_US);
+    }
     assert_true(st.stalled && st.retries > 1);
     /* appends are still accepted meanwhile (nothing is dropped) */
     assert_int_equal(th_chain_append(c, "a", "during", "y", 1, NULL, NULL, &err), TH_OK);
@@ -171,9 +183,15 @@ static void test_verify_tells_the_truth(void **state)
     }
     assert_true(st.stalled);
     assert_int_equal(th_chain_append(c, "new-actor", "first", "y", 1, NULL, NULL, &err), TH_OK);
-    usleep(1200000); /* a retry later: the snapshot names the new chain too */
-    /* meanwhile a reader is told the events are pending, not "ok" */
+    /* meanwhile a reader is told the events are pending, not "ok" (once
+     * the stalled writer has written its snapshot of unstored events,
+     * which it rewrites once a second while it retries) */
     r = open_chain(home, 1);
+    for (i = 0; i < WAIT_STEPS; i++) {
+        if (th_chain_verify(r, "t", &res, &err) != TH_OK)
+            break;
+        usleep(WAIT_STEP_US);
+    }
     assert_int_equal(th_chain_verify(r, "t", &res, &err), TH_ECORRUPT);
     assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
     assert_non_null(strstr(res.detail, "keeps retrying"));
@@ -302,11 +320,11 @@ static void test_runtime_fail_stop(void **state)
     assert_true(st.stalled);
     assert_non_null(strstr(st.message, "full"));
     unfill(g_mnt);
-    for (i = 0; i < 400; i++) {
+    for (i = 0; i < WAIT_STEPS; i++) {
         th_runtime_chain_status(t.rt, &st);
         if (!st.stalled && st.pending_events == 0)
             break;
-        usleep(50000);
+        usleep(WAIT_STEP_US);
     }
     assert_false(st.stalled);
     assert_int_equal(th_runtime_shutdown(t.rt, &err), 0);

@@ -351,7 +351,8 @@ static void test_bad_and_slow(void **state)
 static void test_timeout_and_full(void **state)
 {
     srv s;
-    char *out;
+    char *out, path[300];
+    unsigned long long calls;
     int st;
 
     (void)state;
@@ -359,16 +360,30 @@ static void test_timeout_and_full(void **state)
         skip();
     /* /slow sleeps 3 s: 504 after 1 s; while it sleeps the queue (1) is
      * full, so a second request gets 503 at once */
-    out = sh(&st,
-             CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/slow > %s/slow.code & "
-                  "sleep 0.4; " CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/notes; "
-                  "wait; cat %s/slow.code",
-             s.port, s.t.home, s.port, s.t.home);
-    assert_string_equal(out, "503504");
+    calls = rtt_calls(&s.t, s.id);
+    free(sh(&st,
+            "(" CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/slow > %s/slow.tmp;"
+            " mv %s/slow.tmp %s/slow.code) >/dev/null 2>&1 &",
+            s.port, s.t.home, s.t.home, s.t.home));
+    assert_true(rtt_calls_wait(&s.t, s.id, calls, 60000)); /* the actor took /slow */
+    out = sh(&st, CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/notes", s.port);
+    assert_string_equal(out, "503");
+    free(out);
+    snprintf(path, sizeof path, "%s/slow.code", s.t.home);
+    for (int i = 0; i < 600 && access(path, R_OK) != 0; i++)
+        usleep(100000);
+    out = sh(&st, "cat %s", path);
+    assert_string_equal(out, "504");
     free(out);
     /* once the actor is done with it, it answers again */
-    sleep(3);
-    out = sh(&st, CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/notes", s.port);
+    out = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(out);
+        out = sh(&st, CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/notes", s.port);
+        if (strcmp(out, "200") == 0)
+            break;
+        usleep(100000);
+    }
     assert_string_equal(out, "200");
     free(out);
     finish(&s);
@@ -441,12 +456,19 @@ static void test_lifecycle(void **state)
         expect_has(out, "Failed to connect");
         free(out);
     }
-    /* a failing handler fails the actor: 500, then nothing listens */
+    /* a failing handler fails the actor: 500, then (once the failure has
+     * closed its listener) nothing listens */
     out = sh(&st, CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/fail", s.port);
     assert_string_equal(out, "500");
     free(out);
-    usleep(200000);
-    out = sh(&st, CURL "http://127.0.0.1:%u/notes 2>&1", s.port);
+    out = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(out);
+        out = sh(&st, CURL "http://127.0.0.1:%u/notes 2>&1", s.port);
+        if (strstr(out, "Failed to connect") != NULL)
+            break;
+        usleep(100000);
+    }
     expect_has(out, "Failed to connect");
     free(out);
     finish(&s);

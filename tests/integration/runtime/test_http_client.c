@@ -40,6 +40,10 @@ typedef struct upload {
 
 static struct MHD_Daemon *g_mhd;
 static unsigned g_port;
+/* /slow: requests that arrived; while g_slow_hold is set, they are held
+ * until the test clears it (at most a minute), else answered after 1.5 s */
+static atomic_int g_slow_arrived;
+static atomic_bool g_slow_hold;
 
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, const void *body,
                              size_t len, const char *hname, const char *hval)
@@ -100,7 +104,12 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *c, const char *ur
         return rc;
     }
     if (strcmp(url, "/slow") == 0) {
-        usleep(1500000);
+        atomic_fetch_add(&g_slow_arrived, 1);
+        if (atomic_load(&g_slow_hold))
+            for (int i = 0; i < 6000 && atomic_load(&g_slow_hold); i++)
+                usleep(10000);
+        else
+            usleep(1500000);
         return queue(c, 200, "late", 4, NULL, NULL);
     }
     if (strcmp(url, "/latin1") == 0)
@@ -258,7 +267,8 @@ static char *fetch(rtt *t, const char *id, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c, sizeof c, fmt, ap);
     va_end(ap);
-    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 20000, &resp, &len, &err) != 0)
+    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 120000, &resp, &len, &err) !=
+        0)
         fail_msg("request '%s': %s", c, err.msg);
     s = malloc(len + 1);
     memcpy(s, resp, len);
@@ -527,9 +537,10 @@ static void test_subset(void **state)
     rtt_stop(&t);
 }
 
-/* Many requests at once from several actors on one worker: each waits
- * 1.5 s for the server, and meanwhile another actor is served (its answer
- * comes while they all still wait: the actors wait, not the worker). */
+/* Many requests at once from several actors on one worker: the server
+ * holds each until the test lets them go, and meanwhile another actor is
+ * served (its answer comes while they all still wait: the actors wait,
+ * not the worker). */
 typedef struct par {
     rtt *t;
     char id[TH_ACTOR_ID_SIZE];
@@ -552,11 +563,12 @@ static void test_concurrent(void **state)
     par p[8];
     pthread_t th[8];
     char grant[128], other[TH_ACTOR_ID_SIZE];
-    int i, waiting = 0;
+    int i, waiting = 0, arrived;
 
     (void)state;
     rtt_start(&t, 1);
-    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1\"]");
+    /* (a transfer timeout beyond the longest the server may hold one) */
+    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1\"]\ntimeout_ms = 120000");
     spawn_fetcher(&t, "other", grant, other);
     for (i = 0; i < 8; i++) {
         char name[16];
@@ -565,12 +577,22 @@ static void test_concurrent(void **state)
         atomic_init(&p[i].done, false);
         spawn_fetcher(&t, name, grant, p[i].id);
     }
+    arrived = atomic_load(&g_slow_arrived);
+    atomic_store(&g_slow_hold, true);
     for (i = 0; i < 8; i++)
         pthread_create(&th[i], NULL, one, &p[i]);
-    usleep(200000); /* the slow requests are under way */
+    /* the slow requests are under way: all eight reached the server */
+    for (i = 0; i < 6000 && atomic_load(&g_slow_arrived) - arrived < 8; i++)
+        usleep(10000);
+    if (atomic_load(&g_slow_arrived) - arrived != 8) {
+        atomic_store(&g_slow_hold, false);
+        fail_msg("%d of the 8 slow requests reached the server",
+                 atomic_load(&g_slow_arrived) - arrived);
+    }
     expect_has(fetch(&t, other, "GET http://127.0.0.1:%u/hello", g_port), "ok 200");
     for (i = 0; i < 8; i++)
         waiting += !atomic_load(&p[i].done);
+    atomic_store(&g_slow_hold, false);
     assert_int_equal(waiting, 8);
     for (i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);

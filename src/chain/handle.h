@@ -1,0 +1,182 @@
+/*
+ * handle.h - the chain handle (struct th_chain) and its queue entries,
+ * shared by the three files that run it:
+ *   chain.c       open/close, the actor table, append, durability, listeners
+ *   writer.c      the writer thread: group commit into SQLite, segments,
+ *                 signed heads, the index, the pending record
+ *   checkpoint.c  the checkpointer thread: WAL into the database file
+ * The readers (read.c, verify.c, export.c...) do not see it: they use the
+ * accessors of chain_int.h.
+ */
+#ifndef THEATER_CHAIN_HANDLE_H
+#define THEATER_CHAIN_HANDLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "chain/chain_int.h"
+
+/* Defaults of th_chain_config (open, chain.c; used by writer.c and
+ * checkpoint.c). */
+#define CHAIN_FLUSH_MS 1000u  /* index_flush_ms: a round starts at most once a second */
+#define CHAIN_WAL_MAX_MIB 256 /* wal_max_mib */
+
+typedef struct chain_actor {
+    struct chain_actor *hnext; /* hash bucket chain */
+    uint64_t hkey;             /* hash of the name */
+    int64_t id;                /* chain_actor.id */
+    pthread_mutex_t lock;      /* guards next_seq and last */
+    uint64_t next_seq;
+    uint8_t last[32];
+    uint64_t stored_next; /* writer: first seq not yet stored */
+    int persisted;        /* writer: the chain_actor row exists */
+    uint64_t batch_no;    /* writer: last batch that touched this chain */
+    uint32_t slot;        /* writer: index in that batch's touched list */
+    uint64_t batch_first; /* writer: first seq within the current batch */
+    uint64_t head_seq;    /* writer: head within the current batch */
+    uint8_t head_hash[32];
+    int dirty;                      /* writer: span/head not yet in chain_span/chain_actor */
+    uint64_t span_first, span_last; /* writer: seqs of the pending span */
+    uint64_t *segs;                 /* writer: segments of the pending span */
+    size_t nsegs, capsegs;
+    size_t name_len;
+    char name[];
+} chain_actor;
+
+typedef struct chain_pending {
+    /* What the writer's walks over a batch read (drain, free) comes first,
+     * in one cache line: the entries were written on another core. */
+    struct chain_pending *next;
+    size_t size; /* bytes allocated, for the queue limit */
+    uint64_t ticket;
+    chain_actor *actor;
+    uint64_t seq, ts;
+    uint32_t type_len, desc_len;
+    size_t data_len;
+    int has_parent;
+    int has_desc;
+    uint8_t hash[32];
+    uint8_t parent[32];
+    /* An event recorded by content reference (chain_int.h): the content
+     * itself, stored in store_blob in the event's transaction. */
+    const uint8_t *content; /* into buf, after data; NULL if none */
+    size_t content_len;
+    uint8_t content_hash[32];
+    char buf[]; /* type NUL, description NUL (if any), data, content */
+} chain_pending;
+
+/* Queue entries are recycled blocks (base/block.h): allocated by appending
+ * threads, freed by the writer. */
+
+typedef struct chain_listener_slot {
+    th_chain_listener fn;
+    void *userdata;
+    uint64_t id;
+} chain_listener_slot;
+
+struct th_chain {
+    char home[4096];
+    bool read_only;
+    unsigned batch_max, batch_ms;
+    sqlite3 *rdb; /* read connection (reads, verification) */
+    pthread_mutex_t rlock;
+    uint8_t trusted[32];
+    int has_trusted;
+
+    /* Writer side (unused when read-only). */
+    sqlite3 *wdb;
+    EVP_PKEY *key;
+    uint8_t pub[32];
+    int lock_fd;
+    sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
+    sqlite3_stmt *ins_blob, *ins_content, *ins_store;
+    uint64_t commit_no, batch_no;
+    chain_actor **touched;
+    size_t cap_touched;
+    uint8_t (*leaves)[32];
+    uint8_t *seg; /* segment being encoded */
+    size_t seg_cap;
+    chain_actor **dirty; /* chains with a pending span, not in the round */
+    size_t ndirty, cap_dirty;
+    chain_actor **round; /* chains being indexed in the current round */
+    size_t nround, cap_round, round_pos;
+    uint64_t round_upto; /* indexed_upto once the round is written */
+    int round_active;
+    uint64_t last_flush_ns; /* when the last round started */
+    uint64_t flush_ns;      /* interval between rounds */
+
+    /* Actor table. */
+    pthread_rwlock_t tlock;
+    chain_actor **buckets;
+    size_t nbuckets, nactors;
+    int64_t next_actor_id;
+
+    /* Queue. */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcv; /* writer: work arrived or stop */
+    pthread_cond_t dcv; /* waiters: durable advanced, space freed, failure */
+    pthread_cond_t ccv; /* checkpointer: stop */
+    chain_pending *qhead, *qtail;
+    size_t qcount, qbytes;
+    uint64_t oldest_ns; /* when the oldest queued event was appended */
+    uint64_t last_ticket, durable;
+    int stopping, failed;
+    /* The writer could not store events (disk full, I/O error...) and
+     * retries: nothing is dropped (see the writer's comment). */
+    int stalled;
+    int pending_fd;       /* chain.pending (pending.c); -1 if none */
+    int pending_dirty;    /* writer: it holds a non-empty record */
+    uint64_t pending_ns;  /* writer: when it was last written */
+    atomic_int unhealthy; /* stalled || failed, read without the lock */
+    uint64_t stalled_since_ms, stall_retries, stop_ns;
+    char stall_msg[TH_ERROR_MSG_MAX];
+    int wal_reset;             /* the checkpointer asks the writer to finish a checkpoint */
+    int wal_frames;            /* WAL frames (4 KiB pages) that call for a reset */
+    int wal_now;               /* writer: frames in the WAL after its last commit */
+    pthread_mutex_t ckpt_lock; /* held while the writer or the checkpointer checkpoints */
+    char fail_msg[TH_ERROR_MSG_MAX];
+    int fail_code; /* TH_EIO, or TH_ENOMEM when the writer ran out of memory */
+    pthread_t writer;
+    int writer_started;
+
+    /* Checkpointer: copies the WAL into the database off the writer thread. */
+    sqlite3 *cdb;
+    pthread_t checkpointer;
+    int checkpointer_started;
+
+    /* Listeners. */
+    pthread_mutex_t llock;
+    chain_listener_slot *listeners;
+    size_t nlisteners;
+    uint64_t next_listener;
+};
+
+/* ---- shared between chain.c, writer.c and checkpoint.c ---- */
+
+/* chain.c: the chain named `name` (n bytes), created if `create` (then
+ * *created says whether it is new).  NULL if absent or out of memory. */
+chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created);
+/* chain.c: free a queue entry (a recycled block). */
+void chain_pending_free(chain_pending *p);
+
+/* writer.c: the writer thread. */
+void *chain_writer_main(void *arg);
+/* writer.c: a CLOCK_REALTIME deadline `mono_ns` from now (condvar waits). */
+void chain_deadline_after(struct timespec *ts, uint64_t mono_ns);
+/* writer.c: remember that segment `seg` holds events of `a` from
+ * `first_seq` (the index, written in rounds). */
+int chain_span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg);
+/* writer.c: write every pending span of the index now. */
+int chain_flush_index(th_chain *c, th_error *err);
+/* writer.c, at open: take over the record a process left of events it
+ * could not store (pending.c's file). */
+int chain_pending_recover(th_chain *c, th_error *err);
+
+/* checkpoint.c: the checkpointer thread, the writer connection's WAL hook,
+ * and the writer's end of a checkpoint it was asked to finish. */
+void *chain_checkpointer_main(void *arg);
+int chain_wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
+void chain_wal_finish(th_chain *c, int reset);
+
+#endif

@@ -1,0 +1,776 @@
+/*
+ * writer.c - the chain's writer thread: it takes the queue of appended
+ * events in order, encodes each chain's events as segments, signs the
+ * batch (a Merkle root over the touched chains' new heads) and commits it
+ * with the new heads in one SQLite transaction (group commit); it keeps
+ * the index of segments per chain, stores referenced content, tells the
+ * listeners and the durability waiters, and when the disk refuses it
+ * keeps everything and retries (see writer_main's comment), recording what
+ * is pending in chain.pending.  The handle's structures: handle.h.
+ */
+#define _GNU_SOURCE /* gettid */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/block.h"
+#include "base/clock.h"
+#include "base/hex.h"
+#include "base/limits.h"
+#include "base/sha256.h"
+#include "chain/handle.h"
+#include "db/db.h"
+#include "theater/store.h"
+#include "theater/home.h"
+
+/* ---- the writer ---- */
+
+static void set_failed(th_chain *c, int code, const char *msg)
+{
+    pthread_mutex_lock(&c->qlock);
+    if (!c->failed) {
+        c->failed = 1;
+        c->fail_code = code == TH_ENOMEM ? TH_ENOMEM : TH_EIO;
+        snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
+    }
+    atomic_store(&c->unhealthy, 1);
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* The writer could not store what it holds: note it (status, waiters). */
+static void set_stalled(th_chain *c, const char *msg)
+{
+    pthread_mutex_lock(&c->qlock);
+    if (!c->stalled) {
+        c->stalled = 1;
+        c->stalled_since_ms = base_clock_wall_ms();
+        c->stall_retries = 0;
+    }
+    c->stall_retries++;
+    snprintf(c->stall_msg, sizeof c->stall_msg, "%s", msg);
+    atomic_store(&c->unhealthy, 1);
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* A write succeeded: the writer is healthy again. */
+static void clear_stalled(th_chain *c)
+{
+    if (!atomic_load(&c->unhealthy))
+        return;
+    pthread_mutex_lock(&c->qlock);
+    c->stalled = 0;
+    c->stalled_since_ms = 0;
+    c->stall_msg[0] = '\0';
+    atomic_store(&c->unhealthy, c->failed);
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+}
+
+/* After a failed write: wait before retrying (`delay_ms`, doubled each
+ * time up to CHAIN_RETRY_MAX_MS).  Returns 1 if the writer must give up:
+ * the handle is closing and has retried for TH_CHAIN_CLOSE_RETRY_MS. */
+#define CHAIN_RETRY_FIRST_MS 10u
+#define CHAIN_RETRY_MAX_MS 1000u
+static int retry_wait(th_chain *c, unsigned *delay_ms)
+{
+    struct timespec ts;
+    int give_up;
+
+    pthread_mutex_lock(&c->qlock);
+    give_up = c->stopping &&
+              base_clock_mono_ns() - c->stop_ns >= (uint64_t)TH_CHAIN_CLOSE_RETRY_MS * 1000000u;
+    if (!give_up) {
+        chain_deadline_after(&ts, base_clock_mono_ns() + (uint64_t)*delay_ms * 1000000u);
+        pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+    }
+    pthread_mutex_unlock(&c->qlock);
+    *delay_ms = *delay_ms * 2 > CHAIN_RETRY_MAX_MS ? CHAIN_RETRY_MAX_MS : *delay_ms * 2;
+    return give_up;
+}
+
+/* Give `a` a slot in the current batch's actor table (once per batch). */
+static int touch(th_chain *c, chain_actor *a, size_t *ntouched)
+{
+    chain_actor **nt;
+    void *leaves;
+    size_t cap;
+
+    if (a->batch_no == c->batch_no)
+        return 0;
+    if (*ntouched == c->cap_touched) {
+        cap = c->cap_touched ? c->cap_touched * 2 : 1024;
+        nt = realloc(c->touched, cap * sizeof *nt);
+        if (nt != NULL)
+            c->touched = nt;
+        leaves = realloc(c->leaves, cap * 32);
+        if (leaves != NULL)
+            c->leaves = leaves;
+        if (nt == NULL || leaves == NULL)
+            return -1;
+        c->cap_touched = cap;
+    }
+    a->batch_no = c->batch_no;
+    a->slot = (uint32_t)*ntouched;
+    c->touched[(*ntouched)++] = a;
+    return 0;
+}
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+static uint8_t *put64(uint8_t *p, uint64_t v)
+{
+    return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+/* An unsigned LEB128 varint (segment.c); at most 10 bytes. */
+static uint8_t *put_var(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p + n + 1;
+}
+
+/* Bytes an event takes in a segment at most (format in segment.c): every
+ * varint at its longest, seq and parent explicit. */
+static size_t event_size(const chain_pending *p)
+{
+    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 +
+           p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
+}
+
+/* Encode one v2 event.  a->head_seq/head_hash hold the actor's previous
+ * event in this segment unless this is its first (seq == batch_first). */
+static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
+{
+    const char *desc = p->buf + p->type_len + 1;
+    const char *data = desc + (p->has_desc ? p->desc_len + 1 : 0);
+    const chain_actor *a = p->actor;
+    int follows = p->seq != a->batch_first;
+    uint8_t flags = 0;
+
+    if (p->has_parent) {
+        flags |= CHAIN_SEG_HAS_PARENT;
+        if (follows && memcmp(p->parent, a->head_hash, 32) == 0)
+            flags |= CHAIN_SEG_PARENT_IMPLICIT;
+    }
+    if (follows && p->seq == a->head_seq + 1)
+        flags |= CHAIN_SEG_SEQ_IMPLICIT;
+    if (p->has_desc)
+        flags |= CHAIN_SEG_HAS_DESC;
+    *q++ = flags;
+    q = put_var(q, a->slot);
+    if (!(flags & CHAIN_SEG_SEQ_IMPLICIT))
+        q = put_var(q, p->seq);
+    q = put_var(q, p->ts - base);
+    memcpy(q, p->hash, 32);
+    q += 32;
+    if (p->has_parent && !(flags & CHAIN_SEG_PARENT_IMPLICIT)) {
+        memcpy(q, p->parent, 32);
+        q += 32;
+    }
+    q = put_str(put_var(q, p->type_len), p->buf, p->type_len);
+    q = put_var(q, p->data_len);
+    memcpy(q, data, p->data_len);
+    q += p->data_len;
+    if (p->has_desc)
+        q = put_str(put_var(q, p->desc_len), desc, p->desc_len);
+    return q;
+}
+
+/* Encode `n` events starting at `first` as one v2 segment in c->seg; the
+ * touched chains get their slots and batch heads.  Returns the size, or 0
+ * if out of memory. */
+static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)
+{
+    size_t i, size = 8 + 10 + 10 + 10;
+    uint64_t base = UINT64_MAX;
+    chain_pending *p;
+    uint8_t *q, *nb;
+    chain_actor *a;
+
+    *ntouched = 0;
+    for (i = 0, p = first; i < n; i++, p = p->next) {
+        a = p->actor;
+        if (a->batch_no != c->batch_no) {
+            if (touch(c, a, ntouched) != 0)
+                return 0;
+            a->batch_first = p->seq;
+            size += 10 + a->name_len + 1;
+        }
+        if (p->ts < base)
+            base = p->ts;
+        size += event_size(p);
+    }
+    if (size > c->seg_cap) {
+        nb = realloc(c->seg, size);
+        if (nb == NULL)
+            return 0;
+        c->seg = nb;
+        c->seg_cap = size;
+    }
+    q = c->seg;
+    memcpy(q, chain_segment_magic, 8);
+    q = put_var(q + 8, *ntouched);
+    for (i = 0; i < *ntouched; i++)
+        q = put_str(put_var(q, c->touched[i]->name_len), c->touched[i]->name,
+                    c->touched[i]->name_len);
+    q = put_var(q, base);
+    q = put_var(q, n);
+    /* The heads advance event by event: put_event compares each event with
+     * its actor's previous one. */
+    for (i = 0, p = first; i < n; i++, p = p->next) {
+        q = put_event(q, p, base);
+        p->actor->head_seq = p->seq;
+        memcpy(p->actor->head_hash, p->hash, 32);
+    }
+    return (size_t)(q - c->seg);
+}
+
+/* Sign the batch: Merkle root over the touched chains' new heads. */
+static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CHAIN_SIG_LEN],
+                      th_error *err)
+{
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN];
+    chain_actor *a;
+    size_t i;
+
+    if (ctx == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    base_sha256_take_error(ctx);
+    for (i = 0; i < ntouched; i++) {
+        a = c->touched[i];
+        chain_head_leaf(ctx, a->name, a->name_len, a->head_seq, a->head_hash, c->leaves[i]);
+    }
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0 ||
+        base_sha256_take_error(ctx))
+        return th_error_set(err, TH_ENOMEM, "building the head tree failed");
+    chain_batch_message(c->commit_no + 1, now, ntouched, root, msg);
+    base_crypto_clear();
+    if (chain_key_sign(c->key, msg, sizeof msg, sig) != 0)
+        return th_error_set(err, base_crypto_error_code(), "signing the chain heads failed");
+    return TH_OK;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Remember that segment `seg` holds events of `a` up to a->head_seq. */
+int chain_span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg)
+{
+    uint64_t *ns;
+    chain_actor **nd;
+    size_t cap;
+
+    if (!a->dirty) {
+        if (c->ndirty == c->cap_dirty) {
+            cap = c->cap_dirty ? c->cap_dirty * 2 : 1024;
+            nd = realloc(c->dirty, cap * sizeof *nd);
+            if (nd == NULL)
+                return -1;
+            c->dirty = nd;
+            c->cap_dirty = cap;
+        }
+        c->dirty[c->ndirty++] = a;
+        a->dirty = 1;
+        a->span_first = first_seq;
+        a->nsegs = 0;
+    }
+    if (a->nsegs == 0 || a->segs[a->nsegs - 1] != seg) {
+        if (a->nsegs == a->capsegs) {
+            cap = a->capsegs ? a->capsegs * 2 : 4;
+            ns = realloc(a->segs, cap * sizeof *ns);
+            if (ns == NULL)
+                return -1;
+            a->segs = ns;
+            a->capsegs = cap;
+        }
+        a->segs[a->nsegs++] = seg;
+    }
+    a->span_last = a->head_seq;
+    return 0;
+}
+
+/* The content of events recorded by reference goes into the store's
+ * tables (in the store TH_CHAIN_CONTENT_STORE), in the transaction of the
+ * segment that holds the reference: an event is never durable without its
+ * content. */
+static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t now)
+{
+    chain_pending *p;
+    int rc = SQLITE_OK, store_done = 0;
+    size_t i;
+
+    for (i = 0, p = first; i < n && rc == SQLITE_OK; i++, p = p->next) {
+        if (p->content == NULL)
+            continue;
+        if (!store_done) {
+            sqlite3_bind_text(c->ins_store, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(c->ins_store, 2, (sqlite3_int64)now);
+            if ((rc = step_done(c->ins_store)) != SQLITE_OK)
+                break;
+            store_done = 1;
+        }
+        sqlite3_bind_blob(c->ins_blob, 1, p->content_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(c->ins_blob, 2, (sqlite3_int64)p->content_len);
+        sqlite3_bind_blob64(c->ins_blob, 3, p->content, p->content_len, SQLITE_STATIC);
+        rc = step_done(c->ins_blob);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(c->ins_content, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(c->ins_content, 2, p->content_hash, 32, SQLITE_STATIC);
+            rc = step_done(c->ins_content);
+        }
+    }
+    return rc;
+}
+
+/* Store `n` events starting at `first` as one signed segment, in one
+ * transaction together with the rows of chains seen for the first time. */
+static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
+{
+    uint8_t sig[CHAIN_SIG_LEN];
+    uint64_t now = base_clock_wall_ms();
+    size_t i, ntouched, len;
+    int rc;
+
+    c->batch_no++;
+    len = encode_segment(c, first, n, &ntouched);
+    if (len == 0)
+        return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
+    if ((rc = sign_batch(c, ntouched, now, sig, err)) != TH_OK)
+        return rc;
+    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(c->wdb, rc, err, "starting a chain transaction");
+    rc = store_contents(c, first, n, now);
+    for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
+        if (c->touched[i]->persisted)
+            continue;
+        sqlite3_bind_int64(c->ins_actor, 1, c->touched[i]->id);
+        sqlite3_bind_text(c->ins_actor, 2, c->touched[i]->name, (int)c->touched[i]->name_len,
+                          SQLITE_STATIC);
+        rc = step_done(c->ins_actor);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)(c->commit_no + 1));
+        sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)now);
+        sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(c->ins_segment, 4, sig, sizeof sig, SQLITE_STATIC);
+        sqlite3_bind_blob64(c->ins_segment, 5, c->seg, len, SQLITE_STATIC);
+        sqlite3_bind_blob64(c->ins_segment, 6, c->leaves, ntouched * 32, SQLITE_STATIC);
+        rc = step_done(c->ins_segment);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(c->wdb, rc, err, "storing chain events");
+        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    c->commit_no++;
+    for (i = 0; i < ntouched; i++) {
+        c->touched[i]->persisted = 1;
+        c->touched[i]->stored_next = c->touched[i]->head_seq + 1;
+        if (chain_span_add(c, c->touched[i], c->touched[i]->batch_first, c->commit_no) != 0)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    return TH_OK;
+}
+
+/* Index flush, in rounds: a round takes the chains with pending spans and
+ * writes their spans and cached heads, CHAIN_FLUSH_CHUNK chains per
+ * transaction (so a commit never waits long behind it); the last
+ * transaction also sets indexed_upto to the last segment committed when the
+ * round began.  Every chain touched by a segment <= that one is in the round,
+ * so indexed_upto never claims a span that is not written.  Span rows are
+ * keyed (actor, first_seq) and written with INSERT OR REPLACE, so a round cut
+ * short by a crash is simply redone from the segments at the next open. */
+#define CHAIN_FLUSH_CHUNK 64
+
+static int write_span(th_chain *c, chain_actor *a, uint8_t **blob, size_t *cap)
+{
+    uint8_t *nb;
+    size_t k;
+    int rc;
+
+    if (a->nsegs * 8 > *cap) {
+        nb = realloc(*blob, a->nsegs * 8);
+        if (nb == NULL)
+            return SQLITE_NOMEM;
+        *blob = nb;
+        *cap = a->nsegs * 8;
+    }
+    for (k = 0; k < a->nsegs; k++)
+        put64(*blob + 8 * k, a->segs[k]);
+    sqlite3_bind_int64(c->ins_span, 1, a->id);
+    sqlite3_bind_int64(c->ins_span, 2, (sqlite3_int64)a->span_first);
+    sqlite3_bind_int64(c->ins_span, 3, (sqlite3_int64)a->span_last);
+    sqlite3_bind_blob(c->ins_span, 4, *blob, (int)(a->nsegs * 8), SQLITE_STATIC);
+    rc = step_done(c->ins_span);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(c->upd_head, 1, (sqlite3_int64)a->span_last);
+    sqlite3_bind_blob(c->upd_head, 2, a->head_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(c->upd_head, 3, (sqlite3_int64)a->segs[a->nsegs - 1]);
+    sqlite3_bind_int64(c->upd_head, 4, a->id);
+    return step_done(c->upd_head);
+}
+
+/* One step of the index flush: start a round if `start` and chains are
+ * pending, then write up to CHAIN_FLUSH_CHUNK chains of the round (all of
+ * it if `all`). */
+static int flush_step(th_chain *c, int start, int all, th_error *err)
+{
+    uint8_t *blob = NULL;
+    chain_actor **t;
+    size_t cap = 0, i, end;
+    int rc;
+
+    if (!c->round_active) {
+        if (!start || c->ndirty == 0)
+            return TH_OK;
+        t = c->round;
+        c->round = c->dirty;
+        c->nround = c->ndirty;
+        c->dirty = t;
+        i = c->cap_round;
+        c->cap_round = c->cap_dirty;
+        c->cap_dirty = i;
+        c->ndirty = 0;
+        c->round_pos = 0;
+        c->round_upto = c->commit_no;
+        c->round_active = 1;
+        c->last_flush_ns = base_clock_mono_ns();
+    }
+    end = all || c->nround - c->round_pos < CHAIN_FLUSH_CHUNK ? c->nround
+                                                              : c->round_pos + CHAIN_FLUSH_CHUNK;
+    rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (i = c->round_pos; i < end && rc == SQLITE_OK; i++)
+        rc = write_span(c, c->round[i], &blob, &cap);
+    if (rc == SQLITE_OK && end == c->nround) {
+        sqlite3_bind_int64(c->set_indexed, 1, (sqlite3_int64)c->round_upto);
+        rc = step_done(c->set_indexed);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
+    free(blob);
+    if (rc != SQLITE_OK) {
+        rc = db_error(c->wdb, rc, err, "indexing chains");
+        sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    for (i = c->round_pos; i < end; i++) {
+        c->round[i]->dirty = 0;
+        c->round[i]->nsegs = 0;
+    }
+    c->round_pos = end;
+    if (end == c->nround)
+        c->round_active = 0;
+    return TH_OK;
+}
+
+/* Flush everything pending (open, close). */
+int chain_flush_index(th_chain *c, th_error *err)
+{
+    int rc = TH_OK;
+
+    while (rc == TH_OK && (c->round_active || c->ndirty > 0))
+        rc = flush_step(c, 1, 1, err);
+    return rc;
+}
+
+/* 1 if the writer has index work it should do now. */
+static int flush_due(th_chain *c)
+{
+    return c->round_active ||
+           (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= c->flush_ns);
+}
+
+static void notify(th_chain *c, chain_pending *first, size_t n)
+{
+    th_chain_event ev;
+    chain_pending *p;
+    size_t i, k;
+
+    pthread_mutex_lock(&c->llock);
+    if (c->nlisteners == 0) {
+        pthread_mutex_unlock(&c->llock);
+        return;
+    }
+    for (i = 0, p = first; i < n; i++, p = p->next) {
+        memset(&ev, 0, sizeof ev);
+        ev.actor = p->actor->name;
+        ev.seq = p->seq;
+        memcpy(ev.hash, p->hash, 32);
+        ev.has_parent = p->has_parent;
+        memcpy(ev.parent, p->parent, 32);
+        ev.type = p->buf;
+        ev.timestamp_ms = p->ts;
+        ev.description = p->has_desc ? p->buf + p->type_len + 1 : NULL;
+        ev.data = (const uint8_t *)p->buf + p->type_len + 1 + (p->has_desc ? p->desc_len + 1 : 0);
+        ev.data_len = p->data_len;
+        for (k = 0; k < c->nlisteners; k++)
+            c->listeners[k].fn(c->listeners[k].userdata, &ev);
+    }
+    pthread_mutex_unlock(&c->llock);
+}
+
+void chain_deadline_after(struct timespec *ts, uint64_t mono_ns)
+{
+    ts->tv_sec = (time_t)(mono_ns / 1000000000u);
+    ts->tv_nsec = (long)(mono_ns % 1000000000u);
+}
+
+/* Writer: record in chain.pending every chain with events accepted but not
+ * stored yet (pending.c), so that if the process ends before they are,
+ * verification says so. */
+static void pending_snapshot(th_chain *c, const char *reason)
+{
+    chain_pending_record r;
+    chain_unstored *v;
+    chain_actor *a;
+    uint64_t next;
+    size_t i, cap = 0, ncap;
+
+    if (c->pending_fd < 0)
+        return;
+    memset(&r, 0, sizeof r);
+    r.written_ms = base_clock_wall_ms();
+    snprintf(r.reason, sizeof r.reason, "%s", reason);
+    pthread_rwlock_rdlock(&c->tlock);
+    for (i = 0; i < c->nbuckets; i++)
+        for (a = c->buckets[i]; a != NULL; a = a->hnext) {
+            pthread_mutex_lock(&a->lock);
+            next = a->next_seq;
+            pthread_mutex_unlock(&a->lock);
+            if (next <= a->stored_next)
+                continue;
+            r.total++;
+            if (r.count == cap) {
+                ncap = cap ? cap * 2 : 64;
+                if (ncap > CHAIN_PENDING_BYTES / 18 ||
+                    (v = realloc(r.items, ncap * sizeof *v)) == NULL)
+                    continue; /* counted in total, not listed */
+                r.items = v;
+                cap = ncap;
+            }
+            r.items[r.count].actor = a->name; /* borrowed */
+            r.items[r.count].stored_next = a->stored_next;
+            r.items[r.count].next_seq = next;
+            r.count++;
+        }
+    pthread_rwlock_unlock(&c->tlock);
+    if (r.count > 0 && chain_pending_write(c->pending_fd, &r) == 0) {
+        c->pending_dirty = 1;
+        c->pending_ns = base_clock_mono_ns();
+    }
+    free(r.items);
+}
+
+/* Writer open: a record left by a process that ended with events unstored
+ * becomes a permanent "lost" record for each chain that ends before what
+ * was assigned (the database is the truth of what is stored), then the
+ * file is emptied. */
+int chain_pending_recover(th_chain *c, th_error *err)
+{
+    chain_pending_record r;
+    chain_unstored u;
+    chain_actor *a;
+    size_t i;
+    int rc, alive, created;
+
+    if ((rc = chain_pending_open(c->home, &c->pending_fd, err)) != TH_OK)
+        return rc;
+    rc = chain_pending_read(c->home, &r, &alive, err);
+    if (rc == TH_ENOENT)
+        return TH_OK;
+    if (rc != TH_OK)
+        return rc;
+    for (i = 0; i < r.count && rc == TH_OK; i++) {
+        a = chain_actor_get(c, r.items[i].actor, strlen(r.items[i].actor), 0, &created);
+        u = r.items[i];
+        u.stored_next = a != NULL ? a->next_seq : 0;
+        if (u.stored_next < u.next_seq)
+            rc = chain_lost_record(c->wdb, &u, r.written_ms, r.reason, err);
+    }
+    chain_pending_release(&r);
+    if (rc == TH_OK) {
+        chain_pending_record empty = {0};
+        if (chain_pending_write(c->pending_fd, &empty) != 0)
+            rc = th_error_set(err, TH_EIO, "cannot empty %s/%s", c->home, CHAIN_PENDING_FILE);
+    }
+    return rc;
+}
+
+/* Commit one chunk, retrying while the database cannot take it (full
+ * disk, I/O errors, another process holding the lock...): the events stay
+ * queued, appenders see the writer "stalled" (th_chain_status) and the
+ * runtime stops producing effects until it recovers.  Gives up only when
+ * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
+ * 0 if committed, -1 if given up (the writer has failed then). */
+static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
+{
+    unsigned delay = CHAIN_RETRY_FIRST_MS;
+    th_error err;
+    char msg[TH_ERROR_MSG_MAX];
+
+    th_error_clear(&err);
+    while (commit_batch(c, chunk, n, &err) != TH_OK) {
+        set_stalled(c, err.msg);
+        if (!c->pending_dirty || base_clock_mono_ns() - c->pending_ns >= 1000000000u)
+            pending_snapshot(c, err.msg);
+        if (retry_wait(c, &delay)) {
+            pthread_mutex_lock(&c->qlock);
+            snprintf(msg, sizeof msg, "%llu events could not be stored: %.440s",
+                     (unsigned long long)(c->last_ticket - c->durable), err.msg);
+            pthread_mutex_unlock(&c->qlock);
+            pending_snapshot(c, err.msg); /* what verification will report lost */
+            set_failed(c, err.code, msg);
+            return -1;
+        }
+    }
+    clear_stalled(c);
+    if (c->pending_dirty) {
+        chain_pending_record empty = {0};
+        if (chain_pending_write(c->pending_fd, &empty) == 0)
+            c->pending_dirty = 0;
+    }
+    return 0;
+}
+
+/* Commit a detached list in chunks of at most batch_max events and
+ * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least). */
+static void drain(th_chain *c, chain_pending *list, int failed)
+{
+    chain_pending *p, *next, *chunk;
+    uint64_t last_ticket = 0;
+    size_t n, bytes, i;
+    th_error err;
+    int reset;
+
+    while (list != NULL) {
+        chunk = list;
+        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
+                                         (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
+             p = p->next, n++) {
+            bytes += p->size;
+            last_ticket = p->ticket;
+        }
+        list = p;
+        if (!failed && commit_retrying(c, chunk, n) != 0)
+            failed = 1;
+        if (!failed)
+            notify(c, chunk, n);
+        pthread_mutex_lock(&c->qlock);
+        if (!failed)
+            c->durable = last_ticket;
+        c->qbytes -= bytes;
+        reset = c->wal_reset;
+        c->wal_reset = 0;
+        pthread_cond_broadcast(&c->dcv);
+        pthread_mutex_unlock(&c->qlock);
+        for (i = 0, p = chunk; i < n; i++, p = next) {
+            next = p->next;
+            chain_pending_free(p);
+        }
+        if (!failed)
+            chain_wal_finish(c, reset);
+    }
+    /* The index is redone from the segments at the next open if it cannot
+     * be written: a failure here loses nothing, so it is retried later. */
+    if (!failed && flush_due(c)) {
+        if (flush_step(c, 1, 0, &err) != TH_OK)
+            set_stalled(c, err.msg);
+        else
+            clear_stalled(c);
+    }
+}
+
+void *chain_writer_main(void *arg)
+{
+    th_chain *c = arg;
+    chain_pending *list;
+    struct timespec ts;
+    uint64_t deadline;
+    th_error err;
+    int failed;
+
+    pthread_mutex_lock(&c->qlock);
+    for (;;) {
+        while (c->qhead == NULL && !c->stopping) {
+            if ((c->ndirty == 0 && !c->round_active) || c->failed) {
+                pthread_cond_wait(&c->qcv, &c->qlock);
+                continue;
+            }
+            /* Idle with spans pending: index them within a second. */
+            if (!flush_due(c)) {
+                chain_deadline_after(&ts, c->last_flush_ns + c->flush_ns);
+                pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+                continue;
+            }
+            pthread_mutex_unlock(&c->qlock);
+            if (flush_step(c, 1, 0, &err) != TH_OK) {
+                unsigned delay = CHAIN_RETRY_MAX_MS;
+                set_stalled(c, err.msg);
+                (void)retry_wait(c, &delay);
+            } else {
+                clear_stalled(c);
+            }
+            pthread_mutex_lock(&c->qlock);
+        }
+        if (c->qhead == NULL)
+            break;
+        /* Group commit: wait for a full batch or the oldest event's deadline. */
+        deadline = c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
+        while (!c->stopping && c->qcount < c->batch_max && base_clock_mono_ns() < deadline) {
+            chain_deadline_after(&ts, deadline);
+            pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+        }
+        list = c->qhead;
+        c->qhead = c->qtail = NULL;
+        c->qcount = 0;
+        failed = c->failed;
+        pthread_mutex_unlock(&c->qlock);
+        drain(c, list, failed);
+        pthread_mutex_lock(&c->qlock);
+    }
+    failed = c->failed;
+    pthread_mutex_unlock(&c->qlock);
+    /* every event is stored; an index that cannot be written now is
+     * rebuilt from the segments at the next open */
+    if (!failed)
+        (void)chain_flush_index(c, &err);
+    return NULL;
+}

@@ -1,0 +1,122 @@
+/*
+ * children.c - an actor's children, as the supervisor interface asks for
+ * them (handlers/supervisor.c is the interface's glue): spawn and wait for
+ * init, find, stop, restart, give new code.  The supervision machinery
+ * itself (notices, strategies, the stop cascade) is supervise.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_int.h"
+
+int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest,
+                   bool has_init, const uint8_t *init, size_t len, char *why, size_t cap)
+{
+    rt_actor *self = h->a, *child = NULL;
+    rt_spec *spec = NULL;
+    th_error err;
+    bool text;
+
+    th_error_clear(&err);
+    text = strchr(manifest, '\n') != NULL || strchr(manifest, '=') != NULL;
+    if (atomic_load(&self->rt->closing)) {
+        th_error_set(&err, TH_ECLOSED, "the runtime is shutting down");
+    } else if (text) {
+        rt_spec_load(self->rt, NULL, manifest, self->spec->base_dir, self->spec, &spec, &err);
+    } else {
+        char path[4096];
+        bool abs = manifest[0] == '/';
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", abs ? "" : self->spec->base_dir,
+                             abs ? "" : "/", manifest) >= sizeof path)
+            th_error_set(&err, TH_EINVAL, "manifest path too long");
+        else
+            rt_spec_load(self->rt, path, NULL, NULL, self->spec, &spec, &err);
+    }
+    if (spec != NULL) {
+        rt_actor_create(self->rt, spec, self, has_init, has_init ? init : NULL, has_init ? len : 0,
+                        NULL, &child, &err);
+        rt_spec_release(spec);
+    }
+    if (child == NULL) {
+        snprintf(why, cap, "%s", err.msg);
+        return RT_REFUSED;
+    }
+    rt_actor_ref(self);
+    child->init_reply.actor = self;
+    child->init_reply.token = rt_op_wait(self, RT_WAIT_STRING, h->retptr, iface, fn, h->input);
+    h->input = NULL;
+    /* its first turn runs init; the queue takes our reference */
+    rt_sched_push(child, RT_PUSH_WAKE);
+    return RT_SUSPENDED;
+}
+
+rt_actor *rt_child_find(rt_actor *parent, const char *id, size_t n, char *why, size_t cap)
+{
+    rt_actor *c = rt_registry_get(&parent->rt->reg, id, n);
+
+    if (c != NULL && c->parent != parent) {
+        rt_actor_release(c);
+        c = NULL;
+    }
+    if (c == NULL)
+        snprintf(why, cap, "%.*s is not a child of this actor", (int)n, id);
+    return c;
+}
+
+int rt_child_stop(rt_host *h, const char *iface, const char *fn, rt_actor *child, char *why,
+                  size_t cap)
+{
+    rt_msg *m = rt_msg_new(RT_MSG_STOP, NULL, 0);
+
+    if (m == NULL) {
+        snprintf(why, cap, "out of memory");
+        return RT_REFUSED;
+    }
+    m->code = RT_STOP_BY_PARENT;
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, iface, fn, h->input);
+    h->input = NULL;
+    rt_actor_post_ctl(child, m);
+    return RT_SUSPENDED;
+}
+
+int rt_child_restart(rt_host *h, rt_actor *child, char *why, size_t cap)
+{
+    th_error err;
+    rt_buf b = {0};
+
+    th_error_clear(&err);
+    if (rt_sup_restart(h->a, child, &err) != 0) {
+        snprintf(why, cap, "%s", err.msg);
+        return RT_REFUSED;
+    }
+    rt_buf_puts(&b,
+                "{\"action\":\"restart\",\"strategy\":\"actor\",\"trigger\":null,\"children\":[");
+    rt_buf_json_str(&b, child->id, RT_ID_LEN);
+    rt_buf_puts(&b, "]}");
+    rt_record_buf(h->a, "supervisor-action", &b);
+    return RT_DONE;
+}
+
+int rt_child_update(rt_host *h, const char *iface, const char *fn, rt_actor *child,
+                    const uint8_t *code, size_t len, char *why, size_t cap)
+{
+    rt_upgrade u;
+    rt_reply reply;
+    th_error err;
+
+    th_error_clear(&err);
+    if (rt_upgrade_prepare(child, code, len, NULL, &u, &err) != 0) {
+        snprintf(why, cap, "%s", err.msg);
+        return RT_REFUSED;
+    }
+    memset(&reply, 0, sizeof reply);
+    rt_actor_ref(h->a);
+    reply.actor = h->a;
+    reply.token = rt_op_wait(h->a, RT_WAIT_UNIT, h->retptr, iface, fn, h->input);
+    h->input = NULL;
+    rt_upgrade_send(child, &u, &reply);
+    return RT_SUSPENDED;
+}

@@ -1,0 +1,266 @@
+/*
+ * send.c - messages between actors, as the message-server interface asks
+ * for them (handlers/message_server.c is the interface's glue; the
+ * mechanics are here, beside the mailboxes they use).
+ *
+ *   send                one-way; queued in the target's mailbox.  A full
+ *                       mailbox (the target's limits.mailbox_*) suspends
+ *                       the caller until the message is admitted: nothing
+ *                       is dropped (send-on-channel alike).  To a durable
+ *                       actor of a daemon the caller also waits until the
+ *                       message is stored (durable.c).
+ *   request             the caller is suspended (never its worker) until
+ *                       the target's handle-request answers, or until it
+ *                       answers later with respond-to-request.
+ *   open-channel        suspended until the target's handle-channel-open
+ *                       accepts (ok(channel-id)) or rejects (err).
+ *   send-on-channel, close-channel   to the peer of an open channel.
+ *   deferred requests   listed, answered or cancelled by the actor that
+ *                       holds them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_int.h"
+
+/* err(why): a result the caller gets. */
+static int refuse(char *why, size_t cap, const char *text)
+{
+    snprintf(why, cap, "%s", text);
+    return RT_REFUSED;
+}
+
+/* The running actor with this id, or NULL with a message. */
+static rt_actor *target_of(rt_actor *self, const char *id, size_t n, char *why, size_t cap)
+{
+    rt_actor *t = rt_registry_get(&self->rt->reg, id, n);
+    int st;
+    bool restarting;
+
+    if (t == NULL) {
+        snprintf(why, cap, "actor %.*s not found", (int)n, id);
+        return NULL;
+    }
+    pthread_mutex_lock(&t->lock);
+    st = t->status;
+    restarting = t->restart_pending;
+    pthread_mutex_unlock(&t->lock);
+    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
+        st == TH_ACTOR_STOPPED) {
+        snprintf(why, cap, "actor %.*s is not running", (int)n, id);
+        rt_actor_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* The common start of send, request and open-channel: refuse the caller
+ * itself as target if `self_msg` is set, find the target and make the
+ * message (from = the caller).  Returns the message with *t = the target
+ * (a reference), or NULL with *why set. */
+static rt_msg *outgoing(rt_actor *self, const char *id, size_t n, const uint8_t *data, size_t len,
+                        int kind, const char *self_msg, rt_actor **t, char *why, size_t cap)
+{
+    rt_msg *m;
+
+    if (self_msg != NULL && n == RT_ID_LEN && memcmp(id, self->id, RT_ID_LEN) == 0) {
+        snprintf(why, cap, "%s", self_msg);
+        return NULL;
+    }
+    if ((*t = target_of(self, id, n, why, cap)) == NULL)
+        return NULL;
+    if ((m = rt_msg_new(kind, data, len)) == NULL) {
+        rt_actor_release(*t);
+        snprintf(why, cap, "out of memory");
+        return NULL;
+    }
+    memcpy(m->a, self->id, sizeof m->a);
+    atomic_fetch_add_explicit(&self->n_out, 1, memory_order_relaxed);
+    return m;
+}
+
+/* Suspend the caller on m->reply; the wait takes the call's input record
+ * over. */
+static void wait_on(rt_host *h, rt_msg *m, int wait_kind, const char *iface, const char *fn)
+{
+    rt_actor_ref(h->a);
+    m->reply.actor = h->a;
+    m->reply.token = rt_op_wait(h->a, wait_kind, h->retptr, iface, fn, h->input);
+    h->input = NULL;
+}
+
+/* Deliver a one-way message (send, send-on-channel) from the caller to `t`.
+ * Queued: done now.  The target's mailbox full: the caller is suspended
+ * until the message is admitted (ok) or the target ends (err), or its own
+ * call timeout; to itself it cannot wait, so that is refused.  Consumes
+ * `m`. */
+static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *iface, const char *fn,
+                       char *why, size_t cap)
+{
+    if (rt_actor_offer(t, m, false) == RT_OFFER_QUEUED)
+        return RT_DONE;
+    if (t == h->a) {
+        rt_msg_free(m);
+        snprintf(why, cap,
+                 "mailbox full: this actor's own mailbox has no room "
+                 "(limits.mailbox_messages %u, mailbox_bytes %llu)",
+                 t->lim.mailbox_messages, (unsigned long long)t->lim.mailbox_bytes);
+        return RT_REFUSED;
+    }
+    m->ack = true;
+    wait_on(h, m, RT_WAIT_UNIT, iface, fn);
+    rt_actor_offer(t, m, true);
+    return RT_SUSPENDED;
+}
+
+int rt_msg_send(rt_host *h, const char *iface, const char *fn, const char *to, size_t to_len,
+                const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h->a, to, to_len, data, len, RT_MSG_SEND, NULL, &t, why, cap);
+    int rc;
+
+    if (m == NULL)
+        return RT_REFUSED;
+    if (t->durable) {
+        /* the caller waits until it is stored (and admitted), then gets ok
+         * (docs/durability.md) */
+        m->ack = true;
+        wait_on(h, m, RT_WAIT_UNIT, iface, fn);
+        rt_durable_post(h->a->rt, h->a, t, m);
+        rc = RT_SUSPENDED;
+    } else {
+        rc = post_oneway(h, t, m, iface, fn, why, cap);
+    }
+    rt_actor_release(t);
+    return rc;
+}
+
+int rt_msg_request(rt_host *h, const char *iface, const char *fn, const char *to, size_t to_len,
+                   const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h->a, to, to_len, data, len, RT_MSG_REQUEST,
+                         "an actor cannot send a request to itself", &t, why, cap);
+
+    if (m == NULL)
+        return RT_REFUSED;
+    rt_uuid_v4(m->b);
+    /* a full mailbox holds it until there is room (the caller waits anyway) */
+    wait_on(h, m, RT_WAIT_BYTES, iface, fn);
+    rt_actor_offer(t, m, true);
+    rt_actor_release(t);
+    return RT_SUSPENDED;
+}
+
+int rt_msg_open_channel(rt_host *h, const char *iface, const char *fn, const char *to,
+                        size_t to_len, const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    rt_actor *t = NULL;
+    rt_msg *m = outgoing(h->a, to, to_len, data, len, RT_MSG_CHAN_OPEN,
+                         "an actor cannot open a channel to itself", &t, why, cap);
+
+    if (m == NULL)
+        return RT_REFUSED;
+    if (rt_channel_new(h->a->rt, h->a->id, t->id, m->b) != 0) {
+        rt_msg_free(m);
+        rt_actor_release(t);
+        return refuse(why, cap, "out of memory");
+    }
+    wait_on(h, m, RT_WAIT_STRING, iface, fn);
+    rt_actor_offer(t, m, true);
+    rt_actor_release(t);
+    return RT_SUSPENDED;
+}
+
+/* The message of a channel (kind) from the caller on `chan` (n bytes). */
+static rt_msg *channel_msg(rt_actor *self, int kind, const char *chan, size_t n,
+                           const uint8_t *data, size_t len)
+{
+    rt_msg *m = rt_msg_new(kind, data, len);
+
+    if (m != NULL) {
+        memcpy(m->a, self->id, sizeof m->a);
+        snprintf(m->b, sizeof m->b, "%.*s", (int)(n > RT_ID_LEN ? RT_ID_LEN : n), chan);
+    }
+    return m;
+}
+
+int rt_msg_channel_send(rt_host *h, const char *iface, const char *fn, const char *chan, size_t n,
+                        const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    char peer[RT_ID_LEN + 1];
+    rt_actor *t;
+    rt_msg *m;
+    int rc = rt_channel_peer(h->a->rt, chan, n, h->a->id, peer);
+
+    if (rc == TH_ENOENT)
+        return refuse(why, cap, "no such channel");
+    if (rc == TH_EPERM)
+        return refuse(why, cap, "not a participant of this channel");
+    if (rc != 0)
+        return refuse(why, cap, "channel-closed");
+    if ((m = channel_msg(h->a, RT_MSG_CHAN_MSG, chan, n, data, len)) == NULL)
+        return refuse(why, cap, "out of memory");
+    if ((t = rt_registry_get(&h->a->rt->reg, peer, RT_ID_LEN)) != NULL) {
+        /* an actor: its mailbox limits apply */
+        atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+        rc = post_oneway(h, t, m, iface, fn, why, cap);
+        rt_actor_release(t);
+        return rc;
+    }
+    if (!rt_channel_deliver(h->a->rt, peer, m))
+        return refuse(why, cap, "channel-closed");
+    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+    return RT_DONE;
+}
+
+int rt_msg_channel_close(rt_host *h, const char *chan, size_t n, char *why, size_t cap)
+{
+    char peer[RT_ID_LEN + 1];
+    rt_msg *m;
+    int rc = rt_channel_close(h->a->rt, chan, h->a->id, peer);
+
+    if (rc == TH_ENOENT)
+        return refuse(why, cap, "no such channel");
+    if (rc == TH_EPERM)
+        return refuse(why, cap, "not a participant of this channel");
+    if (rc == 0 && (m = channel_msg(h->a, RT_MSG_CHAN_CLOSE, chan, n, NULL, 0)) != NULL)
+        rt_channel_deliver(h->a->rt, peer, m);
+    return RT_DONE;
+}
+
+int rt_pending_each(rt_actor *a, int (*fn)(void *ud, const char *id), void *ud)
+{
+    int rc;
+
+    for (rt_pending *p = a->pending; p != NULL; p = p->next)
+        if ((rc = fn(ud, p->id)) != 0)
+            return rc;
+    return 0;
+}
+
+size_t rt_pending_count(const rt_actor *a)
+{
+    return a->npending;
+}
+
+int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp, size_t len)
+{
+    rt_pending **pp, *p;
+
+    for (pp = &a->pending; (p = *pp) != NULL; pp = &p->next)
+        if (strcmp(p->id, id) == 0)
+            break;
+    if (p == NULL)
+        return TH_ENOENT;
+    *pp = p->next;
+    a->npending--;
+    if (ok)
+        rt_reply_complete(a->rt, &p->reply, TH_OK, true, resp, len, NULL);
+    else
+        rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
+    free(p);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * outputs.c - the test actor of cli/replay_outputs.sh: host calls whose
+ * recorded output a replay must read back in its special forms
+ * (docs/replay.md).  Its state is the number of messages handled.
+ *
+ *   "chain"      runtime.get-chain (recorded as its length only): logs how
+ *                many events it got, the last one's type and a checksum of
+ *                every hash and data byte (so a replay that answers with
+ *                other events diverges at the log);
+ *   "big"        16 random-range calls over the whole u64 range (recorded
+ *                numbers above 2^63 - 1): logs each value;
+ *   "read PATH"  filesystem.read-file (a file over 8 MiB is recorded as
+ *                its size only): logs the length.
+ */
+#include "theater.h"
+
+static ta_status outputs_send(ta_state *state, ta_bytes msg)
+{
+    uint64_t count = 0;
+    if (state->some && !ta_parse_u64(state->val, &count))
+        return ta_fail("outputs: corrupt state");
+    if (ta_bytes_eq_c(msg, "chain")) {
+        ta_chain_event_list l = ta_get_chain();
+        uint32_t sum = 0;
+        for (size_t i = 0; i < l.len; i++) {
+            for (size_t k = 0; k < l.items[i].hash.len; k++)
+                sum = sum * 31u + l.items[i].hash.ptr[k];
+            for (size_t k = 0; k < l.items[i].data.len; k++)
+                sum = sum * 31u + l.items[i].data.ptr[k];
+            sum += (uint32_t)l.items[i].timestamp;
+        }
+        ta_str last = l.len ? l.items[l.len - 1].event_type : TA_STR("none");
+        ta_logf("chain: %zu events, last %.*s, sum %08x", l.len, TA_FMT(last), sum);
+    } else if (ta_bytes_eq_c(msg, "big")) {
+        for (int i = 0; i < 16; i++) {
+            uint64_t x;
+            TA_TRY(ta_random_range(0, UINT64_MAX, &x));
+            ta_logf("random %llu", (unsigned long long)x);
+        }
+    } else if (msg.len > 5 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 5), "read ")) {
+        ta_bytes content;
+        TA_TRY(ta_fs_read_file((ta_str){(const char *)msg.ptr + 5, msg.len - 5}, &content));
+        ta_logf("read %zu bytes", content.len);
+    }
+    ta_str text = ta_format("%llu", (unsigned long long)(count + 1));
+    ta_state_set(state, text.ptr, text.len);
+    return TA_OK;
+}
+
+TA_HANDLE_SEND(outputs_send)

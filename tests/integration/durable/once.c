@@ -1,0 +1,140 @@
+/*
+ * once.c - the test actor of durable/once.py: what a kill -9 of the daemon
+ * does to the sends of an init that runs again and to a request made by an
+ * operation that runs again (docs/durability.md, "Delivery across a crash").
+ *
+ * Its role is given by its initial state:
+ *   "boss MANIFEST SINK SPIN"  (a supervisor, [supervision] in its manifest)
+ *       init spawns a child from MANIFEST with the initial state "SINK SPIN";
+ *       its state becomes "boss CHILD SINK SPIN".  A one-way message
+ *       "crash" is sent on to the child (which fails, and is restarted by
+ *       the strategy); "ask" makes a request to SINK, then works SPIN
+ *       hundred-thousand rounds (so that a kill often cuts the operation
+ *       after the request).
+ *   "guard MANIFEST SINK SPIN"  (a supervisor without [supervision])
+ *       the same, but a failure of its child is decided by its
+ *       handle-child-error: it works SPIN rounds, then restarts the child.
+ *   "SINK SPIN"  (the child)
+ *       init sends "init" to SINK, then works SPIN hundred-thousand rounds
+ *       (so that a kill often cuts the init after its send); "crash" fails.
+ */
+#include "theater.h"
+
+static volatile uint32_t sink;
+
+static void spin(uint64_t n)
+{
+    uint32_t x = 2463534242u;
+    for (uint64_t k = 0; k < n * 100000u; k++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+    }
+    sink = x;
+}
+
+/* The next space-separated word of `s` from *at. */
+static ta_str word(ta_bytes s, size_t *at)
+{
+    size_t i = *at, j;
+    while (i < s.len && s.ptr[i] == ' ')
+        i++;
+    j = i;
+    while (j < s.len && s.ptr[j] != ' ')
+        j++;
+    *at = j;
+    return (ta_str){(const char *)s.ptr + i, j - i};
+}
+
+/* "boss ..." or "guard ...": a supervisor. */
+static bool is_boss(const ta_state *state)
+{
+    return state->some &&
+           ((state->val.len > 5 && ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 5), "boss ")) ||
+            (state->val.len > 6 && ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 6), "guard ")));
+}
+
+static ta_status once_init(ta_state *state, ta_str actor_id)
+{
+    size_t at = 0;
+    uint64_t n = 0;
+    (void)actor_id;
+    if (!state->some)
+        return ta_fail("once: no initial state");
+    if (is_boss(state)) {
+        ta_str role = word(state->val, &at), manifest = word(state->val, &at);
+        ta_str target = word(state->val, &at), rounds = word(state->val, &at), child;
+        ta_str init = ta_format("%.*s %.*s", TA_FMT(target), TA_FMT(rounds));
+        TA_TRY(ta_spawn(manifest, ta_some(ta_str_bytes(init)), &child));
+        ta_str st = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child), TA_FMT(target),
+                              TA_FMT(rounds));
+        ta_state_set(state, st.ptr, st.len);
+        return TA_OK;
+    }
+    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
+    if (!ta_parse_u64(ta_str_bytes(rounds), &n))
+        return ta_fail("once: the initial state must be \"SINK SPIN\"");
+    TA_TRY(ta_send(target, TA_BYTES("init")));
+    spin(n);
+    ta_logf("init sent to %.*s", TA_FMT(target));
+    return TA_OK;
+}
+
+static ta_status once_send(ta_state *state, ta_bytes msg)
+{
+    size_t at = 0;
+    uint64_t n = 0;
+    ta_bytes answer;
+    if (!is_boss(state))
+        return ta_bytes_eq_c(msg, "crash") ? ta_fail("once: told to crash") : TA_OK;
+    ta_str role = word(state->val, &at), child = word(state->val, &at);
+    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
+    (void)role;
+    if (ta_bytes_eq_c(msg, "crash"))
+        return ta_send(child, TA_BYTES("crash"));
+    if (ta_bytes_eq_c(msg, "ask")) {
+        if (!ta_parse_u64(ta_str_bytes(rounds), &n))
+            return ta_fail("once: corrupt state");
+        TA_TRY(ta_request(target, TA_BYTES("count"), &answer));
+        spin(n);
+        ta_logf("asked %.*s: %.*s", TA_FMT(target), TA_FMT(answer));
+    }
+    return TA_OK;
+}
+
+/* A guard (no [supervision]) decides itself: it works SPIN rounds (so that
+ * a kill often cuts the decision), then restarts the child. */
+static ta_status once_child_error(ta_state *state, ta_str child_id, ta_actor_error error)
+{
+    size_t at = 0;
+    uint64_t n = 0;
+    (void)error;
+    if (!is_boss(state))
+        return TA_OK;
+    ta_str role = word(state->val, &at), child = word(state->val, &at);
+    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
+    (void)child;
+    (void)target;
+    if (!ta_bytes_eq_c(ta_str_bytes(role), "guard"))
+        return TA_OK; /* a boss has its strategy */
+    if (!ta_parse_u64(ta_str_bytes(rounds), &n))
+        return ta_fail("once: corrupt state");
+    spin(n);
+    return ta_restart_child(child_id);
+}
+
+/* A request is answered "ok" once what came before it is handled. */
+static ta_status once_request(ta_state *state, ta_str request_id, ta_bytes msg,
+                              ta_opt_bytes *response)
+{
+    (void)state;
+    (void)request_id;
+    (void)msg;
+    *response = ta_some(TA_BYTES("ok"));
+    return TA_OK;
+}
+
+TA_ACTOR_INIT(once_init)
+TA_HANDLE_SEND(once_send)
+TA_HANDLE_REQUEST(once_request)
+TA_HANDLE_CHILD_ERROR(once_child_error)
