@@ -909,22 +909,31 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         n = cmp->nops;
         slotmask = cmp->slotmask;
         /* the comparison read a source from the accumulator: so can the
-         * branch, unless it is a back-edge (a possible resume point) */
-        variant = cmp->acc.variant;
-        if (variant != 0 && (back || !has_variant(C, op, variant))) {
-            wasm_cc_acc_undo(C, &cmp->acc);
-            variant = 0;
+         * branch */
+        ap = cmp->acc;
+        if (back)
+            op = back_op(op);
+        if (ap.variant != 0 && !has_variant(C, op, ap.variant)) {
+            wasm_cc_acc_undo(C, &ap);
+            ap.variant = 0;
         }
     } else {
         op = when_true ? WOP_BR_IF_NZ : WOP_BR_IF_Z;
         ops[0] = wasm_cc_enc(C, cond);
         n = 1;
         slotmask = 1;
-        if (!back)
-            variant = wasm_cc_acc_pick(C, op, cond, NULL, &ap);
+        if (back)
+            op = back_op(op);
+        wasm_cc_acc_pick(C, op, cond, NULL, &ap);
     }
-    if (back)
-        op = back_op(op);
+    /* a loop's back-edge after an addition of a constant runs as a pair
+     * (no dispatch between them) rather than through the accumulator */
+    if (back && ap.variant != 0 && ap.undo && ap.undo_pos == C->prev.start &&
+        pair_op(ap.undo_op, ap.undo_variant, op, 0) >= 0) {
+        wasm_cc_acc_undo(C, &ap);
+        ap.variant = 0;
+    }
+    variant = ap.variant;
     s = emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
         if (slotmask & (1u << i))
@@ -1196,7 +1205,8 @@ static int op_br_table(comp *C)
         return -1;
     if (emitting(C)) {
         uint32_t ops[2] = {wasm_cc_enc(C, &idx), n};
-        s = emit_begin(C, WOP_BR_TABLE);
+        accpick ap;
+        s = emit_begin_v(C, WOP_BR_TABLE, wasm_cc_acc_pick(C, WOP_BR_TABLE, &idx, NULL, &ap));
         emit_slot(C, ops[0]);
         emit_u32(C, ops[1]);
         fields = C->len;

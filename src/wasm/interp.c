@@ -421,7 +421,8 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define BRIF1(name, T, RD, AR, cond) \
     L_##name: { T a = RD(0); if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
     L_##name##_A: { T a = AR; if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
-    L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
+    L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
+    L_##name##_BACK_A: { T a = AR; if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
 #define BRIF2(name, bname, T, RD, AR, cond) \
     L_##name: { T a = RD(0), b = RD(1); \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
@@ -430,6 +431,10 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     L_##name##_B: { T a = RD(0), b = AR; \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { T a = RD(0), b = RD(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_A: { T a = AR, b = RD(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_B: { T a = RD(0), b = AR; \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
 #define BRIF_CMPS(P, BP, T, S, RD, AR) \
     BRIF2(P##_EQ, BP##_EQ, T, RD, AR, a == b) \
@@ -448,6 +453,8 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     L_##name##_A: { uint32_t a = A32, b = OP(1); \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { uint32_t a = RU32(0), b = OP(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_A: { uint32_t a = A32, b = OP(1); \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
 #define BRIFK_CMPS(P, BP) \
     BRIF2K(P##_EQ_K, BP##_EQ_K, a == b) \
@@ -662,9 +669,12 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     WASM_LOAD_OPS(X, LOADSK) WASM_LOAD_OPS(X, LOADSX)
 #define ACC_SRC2_LIST(X) \
     X(STORE8) X(STORE16) X(STORE32) X(STORE64) \
-    WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64)
+    WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64) \
+    WASM_CMP_OPS(X, BRB_IF_I32) WASM_CMP_OPS(X, BRB_IF_I64)
 #define ACC_SRC1_LIST(X) \
     X(BR_IF_NZ) X(BR_IF_Z) X(BR_IF_I64_NZ) X(BR_IF_I64_Z) \
+    X(BR_IF_NZ_BACK) X(BR_IF_Z_BACK) X(BR_IF_I64_NZ_BACK) X(BR_IF_I64_Z_BACK) \
+    WASM_CMPK_OPS(X, BRB_IF_I32) X(BR_TABLE) \
     WASM_CMPK_OPS(X, BR_IF_I32) X(RET1) \
     WASM_STORE_OPS(X, STOREK) WASM_STORE_OPS(X, STORESX)
 
@@ -813,6 +823,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     ip = frame->ip;
     fp = frame->fp;
     inst = frame->inst;
+    acc = ex->acc; /* resuming where fuel ran out: the instruction may read it */
     LOAD_MEM();
     LOAD_FUEL();
     NEXT();
@@ -843,14 +854,17 @@ L_BR_BACK:
     BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64, A64)
     BRIFK_CMPS(BR_IF_I32, BRB_IF_I32)
 
-L_BR_TABLE: {
-        uint32_t i = RU32(0), n = OP(1);
-        FUEL();
-        if (i > n)
-            i = n;
-        ip += (int32_t)OP(2 + i);
-        NEXT();
+#define BRTABLE(name, IDX) \
+    L_##name: { \
+        uint32_t i = (IDX), n = OP(1); \
+        FUEL(); \
+        if (i > n) \
+            i = n; \
+        ip += (int32_t)OP(2 + i); \
+        NEXT(); \
     }
+    BRTABLE(BR_TABLE, RU32(0))
+    BRTABLE(BR_TABLE_A, A32)
 
     /* The memory cache stays valid within an instance: whatever grew its
      * memory meanwhile (memory.grow, a host call) reloaded it.  Each
@@ -1411,6 +1425,7 @@ L_GLOBAL_SET_V128: {
 out_of_fuel:
     frame->ip = ip;
     ex->top = frame;
+    ex->acc = acc;
     SYNC_FUEL();
     return TH_WASM_OUT_OF_FUEL;
 

@@ -383,8 +383,10 @@ enum wasm_op { WASM_OP_LIST(WASM_OP_ENUM) WOP_COUNT_ };
  * operand layout as its base operation (the accumulator's slot operand is
  * simply not read).  wasm_interp_labels() is indexed by
  * op * WASM_NVARIANTS + variant and holds NULL where a variant does not
- * exist.  Variants never span a possible resume point: back-edge branches,
- * calls and BR_TABLE have none.
+ * exist.  Back-edge branches and BR_TABLE, which spend fuel, may be where
+ * an execution resumes: the exec keeps the accumulator while out of fuel
+ * (th_wasm_exec.acc), so they have accumulator variants too.  Calls have
+ * none.
  */
 #define WASM_NVARIANTS 6
 enum wasm_variant {
@@ -457,6 +459,7 @@ struct th_wasm_exec {
     uint8_t exhausted;   /* WASM_EXHAUSTED_*: which limit the last growth hit */
 
     uint64_t fuel; /* remaining fuel when fuel_limited */
+    uint64_t acc;  /* the interpreter's accumulator while out of fuel */
     bool fuel_limited;
     uint8_t state;   /* enum wasm_exec_state */
     uint32_t nested; /* th_wasm_call_invoke depth */
