@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -623,16 +624,28 @@ static void end_child(pr_proc *p, bool now)
     uv_timer_start(&p->kill_timer, on_kill_timer, TH_PROC_KILL_GRACE_MS, 0);
 }
 
+/* Bytes waiting in a stream's pipe, not yet read (0 if none or unknown). */
+static int pipe_pending(pr_stream *s)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+
+    if (uv_fileno((uv_handle_t *)&s->pipe, &fd) != 0 || ioctl(fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
 /* After the exit: a stream still open is held by something the child
  * started; it is closed, unless it is paused (its output still waits in
- * the pipe for the actor): then later. */
+ * the pipe for the actor) or output is still in the pipe, not yet read (a
+ * loop slow to run, on a loaded machine): then later. */
 static void on_linger(uv_timer_t *t)
 {
     pr_proc *p = t->data;
     bool wait = false;
 
     for (int i = 0; i < 2; i++) {
-        if (p->out[i].open && atomic_load(&p->out[i].paused))
+        if (p->out[i].open && (atomic_load(&p->out[i].paused) || pipe_pending(&p->out[i]) > 0))
             wait = true;
         else
             close_stream(&p->out[i]);

@@ -20,24 +20,14 @@
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 
-static const char *const handler_names[RT_H_COUNT] = {
-    "runtime",     "message-server", "supervisor",  "store",          "timing",  "random",
-    "environment", "filesystem",     "http-client", "http-framework", "process",
-};
-
-int rt_handler_type(const char *name)
-{
-    int i;
-
-    for (i = 0; i < RT_H_COUNT; i++)
-        if (strcmp(name, handler_names[i]) == 0)
-            return i;
-    return -1;
-}
+/* One list of handler names: the manifest's (the same numbering). */
+_Static_assert((int)RT_H_COUNT == (int)RT_MANIFEST_H_COUNT, "handler numbering");
 
 const char *rt_handler_name(int type)
 {
-    return type >= 0 && type < RT_H_COUNT ? handler_names[type] : "?";
+    const char *name = rt_manifest_handler_name(type);
+
+    return name != NULL ? name : "?";
 }
 
 const rt_iface *rt_capability_iface(const rt_runtime *rt, int type)
@@ -85,7 +75,7 @@ int rt_capability_register_all(rt_runtime *rt, th_error *err)
         if (rt_manifest_handler_has_settings(h->ifaces[i]->handler) && h->ifaces[i]->subset == NULL)
             return th_error_set(err, TH_ENOSYS,
                                 "handler \"%s\" has settings but no attenuation rule",
-                                handler_names[h->ifaces[i]->handler]);
+                                rt_handler_name(h->ifaces[i]->handler));
         n += h->ifaces[i]->nfns;
     }
     if (n > 0 && (rt->bound = calloc(n, sizeof *rt->bound)) == NULL)
@@ -160,7 +150,7 @@ int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t 
             return th_error_set(err, TH_EPERM,
                                 "import \"%s\" \"%s\" needs the \"%s\" handler, which the manifest "
                                 "does not list",
-                                iface->module, f->name, handler_names[iface->handler]);
+                                iface->module, f->name, rt_handler_name(iface->handler));
         sig_of(&d.functype, sig, sizeof sig);
         if (strcmp(sig, f->sig) != 0)
             return th_error_set(err, TH_ELINK, "import \"%s\" \"%s\" has type %s, expected %s",

@@ -57,10 +57,12 @@
 
 #include <sqlite3.h>
 
+#include "base/hex.h"
 #include "base/json.h"
 #include "base/sha256.h"
 #include "db/db.h"
 #include "theater/chain.h"
+#include "theater/store.h"
 #include "runtime/rt_int.h"
 
 #define DUR_GC_MS 1000u   /* handled rows are collected about this often */
@@ -368,6 +370,33 @@ void rt_durable_json_id(rt_buf *b, const rt_msg *m)
     rt_buf_json_str(b, m->b, strnlen(m->b, RT_ID_LEN));
 }
 
+/* An event over 64 MiB is on the chain by content reference
+ * (docs/chain-format.md): whether it ends a handling, from its content
+ * (in the home's store, committed with the event). */
+static bool big_event_handled(rt_durable *d, const th_chain_event *ev, char id[RT_ID_LEN + 1])
+{
+    uint8_t h[TH_CHAIN_HASH_LEN];
+    char ref[2 * TH_CHAIN_HASH_LEN + 1];
+    uint64_t size;
+    void *data = NULL;
+    size_t len = 0;
+    th_error err;
+    bool yes;
+
+    if ((strcmp(ev->type, "wasm-call") != 0 && strcmp(ev->type, "wasm-result") != 0) ||
+        d->rt->store == NULL || !th_chain_event_content_ref(ev, h, &size))
+        return false;
+    base_hex_encode(h, TH_CHAIN_HASH_LEN, ref);
+    if (th_store_get(d->rt->store, TH_CHAIN_CONTENT_STORE, ref, &data, &len, &err) != 0) {
+        rt_log(d->rt, ev->actor, NULL, "event %llu: its content cannot be read: %s",
+               (unsigned long long)ev->seq, err.msg);
+        return false;
+    }
+    yes = rt_durable_event_handled(ev->type, data, len, id);
+    free(data);
+    return yes;
+}
+
 /* Chain writer thread: an event is durable. */
 static void on_durable_event(void *ud, const th_chain_event *ev)
 {
@@ -376,7 +405,8 @@ static void on_durable_event(void *ud, const th_chain_event *ev)
     dur_held **pp, *h = NULL;
     dur_job *j;
 
-    if (!rt_durable_event_handled(ev->type, ev->data, ev->data_len, id))
+    if (!rt_durable_event_handled(ev->type, ev->data, ev->data_len, id) &&
+        !big_event_handled(d, ev, id))
         return;
     pthread_mutex_lock(&d->hlock);
     for (pp = &d->held; *pp != NULL; pp = &(*pp)->next) {

@@ -38,6 +38,7 @@
 #include "base/json.h"
 #include "db/db.h"
 #include "theater/chain.h"
+#include "theater/store.h"
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 
@@ -317,6 +318,45 @@ static void apply_after(const th_chain_event *e, rs_plan *p)
     }
 }
 
+/* An event whose data (over 64 MiB: a large state, message or response)
+ * the chain holds by content reference (docs/chain-format.md): its data
+ * replaced by the content, from the home's store (checked against the
+ * reference by the store).  Only the events that may set a state or name
+ * a message need it. */
+static int resolve_content(rt_runtime *rt, th_chain_event *e, th_error *err)
+{
+    uint8_t h[TH_CHAIN_HASH_LEN];
+    char ref[2 * TH_CHAIN_HASH_LEN + 1];
+    uint64_t size;
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((strcmp(e->type, "wasm-call") != 0 && strcmp(e->type, "wasm-result") != 0) ||
+        !th_chain_event_content_ref(e, h, &size))
+        return 0;
+    if (rt->store == NULL)
+        return th_error_set(err, TH_ENOENT,
+                            "event %llu holds %llu bytes by content reference, and the home has "
+                            "no content store",
+                            (unsigned long long)e->seq, (unsigned long long)size);
+    base_hex_encode(h, TH_CHAIN_HASH_LEN, ref);
+    rc = th_store_get(rt->store, TH_CHAIN_CONTENT_STORE, ref, &data, &len, err);
+    if (rc != 0)
+        return th_error_prefix(err, "event %llu (its %llu bytes by content reference)",
+                               (unsigned long long)e->seq, (unsigned long long)size);
+    if (len != size) {
+        free(data);
+        return th_error_set(err, TH_ECORRUPT,
+                            "event %llu: its content has %zu bytes, its reference says %llu",
+                            (unsigned long long)e->seq, len, (unsigned long long)size);
+    }
+    free((void *)e->data);
+    e->data = data;
+    e->data_len = len;
+    return 0;
+}
+
 /* Read the actor's chain from its end back to its last base and to
  * marked_seq, and make the plan. */
 static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
@@ -355,17 +395,8 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
             p->head = x->items[x->count - 1].seq;
         }
         for (k = x->count; !found && k-- > 0;) {
-            uint8_t h[TH_CHAIN_HASH_LEN];
-            uint64_t size;
-            if (th_chain_event_content_ref(&x->items[k], h, &size) &&
-                (strcmp(x->items[k].type, "wasm-call") == 0 ||
-                 strcmp(x->items[k].type, "wasm-result") == 0)) {
-                rc = th_error_set(err, TH_ETOOBIG,
-                                  "event %llu holds %llu bytes (recorded by content reference): "
-                                  "restoring a state from it is not supported",
-                                  (unsigned long long)x->items[k].seq, (unsigned long long)size);
+            if ((rc = resolve_content(rt, &x->items[k], err)) != 0)
                 goto out;
-            }
             if (base_kind(&x->items[k]) != B_NONE) {
                 found = true;
                 base_page = npages - 1;
@@ -394,7 +425,7 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
     for (i = npages; rc == 0 && i-- > 0;) {
         for (k = 0; rc == 0 && k < pages[i].count; k++) {
             th_chain_event *e = &pages[i].items[k];
-            if (e->seq >= need_from)
+            if (e->seq >= need_from && (rc = resolve_content(rt, e, err)) == 0)
                 rc = add_handled(p, e) != 0 ? th_error_set(err, TH_ENOMEM, "out of memory") : 0;
             if (found && (i < base_page || (i == base_page && k > base_at)))
                 apply_after(e, p);
@@ -662,12 +693,17 @@ static long queue_messages(sqlite3 *db, rt_actor *a, const rs_plan *p)
  * otherwise start order.  A row whose parent has no row stays in place. */
 static int order_rows(rs_row *rows, size_t n)
 {
-    rs_row *out = malloc((n + 1) * sizeof *out);
-    bool *placed = calloc(n + 1, sizeof *placed);
-    size_t *up = malloc((n + 1) * sizeof *up); /* the parent's row, or n */
+    rs_row *out;
+    bool *placed;
+    size_t *up; /* the parent's row, or n */
     size_t k = 0, i, j;
     bool progress = true;
 
+    if (n == 0) /* rows may be NULL then: nothing to order */
+        return 0;
+    out = malloc(n * sizeof *out);
+    placed = calloc(n, sizeof *placed);
+    up = malloc(n * sizeof *up);
     if (out == NULL || placed == NULL || up == NULL) {
         free(out);
         free(placed);

@@ -270,8 +270,7 @@ int rt_capability_register_all(rt_runtime *rt, th_error *err);
 /* The interface table of handler `type` (RT_H_*), or NULL if the runtime
  * offers no such handler. */
 const rt_iface *rt_capability_iface(const rt_runtime *rt, int type);
-/* Handler type by name ("message-server"...), or -1. */
-int rt_handler_type(const char *name);
+/* Name of a handler type ("message-server"...; manifest.c's list). */
 const char *rt_handler_name(int type);
 
 /* ------------------------------------------------------------------ */

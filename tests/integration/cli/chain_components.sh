@@ -8,20 +8,8 @@ set -u
 T=$1
 EX=$2
 [ -f "$EX/ping.toml" ] || { echo "skipped: $EX/ping.toml was not built"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-comp.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT INT TERM
-cd "$tmp" || exit 2
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-    name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out 2>&1
-    st=$?
-    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
-    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/../lib.sh"
+it_workdir comp
 
 timeout 60 $T run --home A "$EX/ping.toml" >/dev/null 2>&1 || fail "run"
 pong=$($T chain --home A ls | awk '$2 == "pong" {print $1}')
@@ -62,5 +50,4 @@ expect verify_b 0 "verified" $T chain --home B verify
 $T chain --home B export "$pong" --with-components -o again.jsonl || fail "re-export"
 grep -q "\"hash\":\"$hash\"" again.jsonl || fail "re-export lacks the component"
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+it_done

@@ -10,22 +10,9 @@ set -u
 T=$1
 EX=$2
 [ -f "$EX/ping.toml" ] || { echo "skipped: $EX/ping.toml was not built"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-trust.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT INT TERM
-cd "$tmp" || exit 2
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
+it_workdir trust
 
-# expect NAME STATUS PATTERN CMD... : exit status and a line of stdout+stderr
-expect() {
-    name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out 2>&1
-    st=$?
-    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
-    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
-    echo "ok $name"
-}
 
 for h in A B; do
     timeout 60 $T run --home $h "$EX/ping.toml" >/dev/null 2>&1 || { fail "run in $h"; }
@@ -71,7 +58,4 @@ for f in A/theater.db B/theater.db; do
     [ "$(stat -c %a $f)" = "600" ] || fail "$f mode $(stat -c %a $f)"
 done
 
-if [ $fails -ne 0 ]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
+it_done

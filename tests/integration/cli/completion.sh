@@ -18,9 +18,15 @@ export PATH
 home=$tmp/home
 ids=""
 if [ -f "$ex/counter.toml" ]; then
-    "$theater" run --home "$home" --initial-state 5 "$ex/counter.toml" >/dev/null 2>&1 &
+    "$theater" run --home "$home" --initial-state 5 "$ex/counter.toml" >"$tmp/run.out" 2>&1 &
     pid=$!
-    sleep 1
+    # Ctrl-C once it runs: a background job of a script starts with SIGINT
+    # ignored, until `theater run` sets its handler (before it spawns)
+    i=0
+    while [ $i -lt 600 ] && ! grep -q '^\[runtime\] started' "$tmp/run.out"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     kill -INT $pid
     wait $pid
     ids=$("$theater" chain --home "$home" ls | awk 'NR > 1 {print $1}')

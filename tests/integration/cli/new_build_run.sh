@@ -28,8 +28,10 @@ has build.out '^built hello-world/hello-world\.wasm \([0-9]+ bytes\)$'
 # run it: it starts, logs, and stops cleanly on Ctrl-C
 "$theater" run --home "$tmp/home" hello-world/manifest.toml >run.out 2>&1 &
 pid=$!
+# (up to a minute: a background job of a script starts with SIGINT ignored,
+# so a Ctrl-C before `theater run` has set its handler would be lost)
 i=0
-while [ $i -lt 100 ] && ! grep -q 'is running' run.out; do
+while [ $i -lt 600 ] && ! grep -q 'is running' run.out; do
     sleep 0.1
     i=$((i + 1))
 done

@@ -11,38 +11,11 @@ T=$1
 EX=$2
 [ -f "$EX/counter.toml" ] || { echo "skipped: $EX/counter.toml was not built"; exit 77; }
 command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
-H=$(mktemp -d "${TMPDIR:-/tmp}/theater-replay.XXXXXX") || exit 2
-DPID=
-cleanup() {
-    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
-    fi
-    rm -rf "$H"
-}
-trap cleanup EXIT INT TERM
-cd "$H" || exit 2
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-    name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out 2>&1
-    st=$?
-    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
-    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/../lib.sh"
+it_workdir replay
 
 # ---- a daemon with every example actor, driven from outside -------------
-"$T" server --home "$H" 2>>"$H/server.log" &
-DPID=$!
-i=0
-until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
-    sleep 0.05
-done
+it_daemon
 start() { "$T" start --home "$H" "$EX/$1.toml" | tail -n 1; }
 counter=$(start counter)
 kv=$(start kv)
@@ -135,5 +108,4 @@ expect state_at_far 1 "has [0-9]+ events" "$T" state --home "$H" "$counter" --at
 expect events_state 0 "state 19" "$T" chain --home "$H" events "$counter" --state
 expect until 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$counter" --until 3
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+it_done

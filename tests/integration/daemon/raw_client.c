@@ -175,7 +175,12 @@ static int slowsse(const char *sock, const char *actor, int n)
 
     if (sse < 0)
         return fail("cannot connect to ", sock);
-    snprintf(req, sizeof req, "GET /v1/actors/%s/events?follow=1 HTTP/1.1\r\nHost: theater\r\n\r\n",
+    /* (Connection: close: the end of the response is the end of the
+     * connection, which is what the drain below waits for; a kept-alive
+     * connection would stay open until the client timeout) */
+    snprintf(req, sizeof req,
+             "GET /v1/actors/%s/events?follow=1 HTTP/1.1\r\nHost: theater\r\nConnection: "
+             "close\r\n\r\n",
              actor);
     if (send_all(sse, req, strlen(req)) != 0)
         return fail("", "cannot send the stream request");

@@ -53,6 +53,10 @@ def fail(msg):
         with open(log) as f:
             lines = f.readlines()[-25:]
         sys.stderr.write("--- server log (last lines)\n" + "".join(lines))
+    daemon = globals().get("DAEMON")
+    if daemon is not None and daemon.poll() is None:  # no daemon left behind
+        daemon.kill()
+        daemon.wait()
     sys.exit(1)
 
 

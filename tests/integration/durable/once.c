@@ -14,6 +14,9 @@
  *   "guard MANIFEST SINK SPIN"  (a supervisor without [supervision])
  *       the same, but a failure of its child is decided by its
  *       handle-child-error: it works SPIN rounds, then restarts the child.
+ *   "big"  a state of any size: "grow N" makes it N MiB (over 64 MiB of
+ *       event data: recorded by content reference); a request is answered
+ *       with the state's length and a checksum.
  *   "SINK SPIN"  (the child)
  *       init sends "init" to SINK, then works SPIN hundred-thousand rounds
  *       (so that a kill often cuts the init after its send); "crash" fails.
@@ -54,6 +57,12 @@ static bool is_boss(const ta_state *state)
             (state->val.len > 6 && ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 6), "guard ")));
 }
 
+static bool is_big(const ta_state *state)
+{
+    return state->some && state->val.len >= 3 && state->val.ptr[0] == 'b' &&
+           state->val.ptr[1] == 'i' && state->val.ptr[2] == 'g';
+}
+
 static ta_status once_init(ta_state *state, ta_str actor_id)
 {
     size_t at = 0;
@@ -61,6 +70,8 @@ static ta_status once_init(ta_state *state, ta_str actor_id)
     (void)actor_id;
     if (!state->some)
         return ta_fail("once: no initial state");
+    if (is_big(state))
+        return TA_OK;
     if (is_boss(state)) {
         ta_str role = word(state->val, &at), manifest = word(state->val, &at);
         ta_str target = word(state->val, &at), rounds = word(state->val, &at), child;
@@ -85,6 +96,20 @@ static ta_status once_send(ta_state *state, ta_bytes msg)
     size_t at = 0;
     uint64_t n = 0;
     ta_bytes answer;
+    if (is_big(state) && msg.len > 5 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 5), "grow ")) {
+        if (!ta_parse_u64(ta_bytes_scoped(msg.ptr + 5, msg.len - 5), &n) || n > 512)
+            return ta_fail("once: grow N (MiB, at most 512)");
+        size_t len = (size_t)n << 20;
+        uint8_t *big = ta_alloc(len);
+        if (big == NULL)
+            return ta_fail("once: out of memory");
+        __builtin_memcpy(big, "big", 3);
+        for (size_t i = 3; i < len; i++)
+            big[i] = (uint8_t)(i * 131u >> 7);
+        ta_state_set(state, big, len);
+        ta_free(big);
+        return TA_OK;
+    }
     if (!is_boss(state))
         return ta_bytes_eq_c(msg, "crash") ? ta_fail("once: told to crash") : TA_OK;
     ta_str role = word(state->val, &at), child = word(state->val, &at);
@@ -127,9 +152,16 @@ static ta_status once_child_error(ta_state *state, ta_str child_id, ta_actor_err
 static ta_status once_request(ta_state *state, ta_str request_id, ta_bytes msg,
                               ta_opt_bytes *response)
 {
-    (void)state;
     (void)request_id;
     (void)msg;
+    if (is_big(state)) {
+        uint32_t sum = 0;
+        for (size_t i = 0; i < state->val.len; i++)
+            sum = sum * 31u + state->val.ptr[i];
+        ta_str r = ta_format("%zu %08x", state->val.len, sum);
+        *response = ta_some(ta_str_bytes(r));
+        return TA_OK;
+    }
     *response = ta_some(TA_BYTES("ok"));
     return TA_OK;
 }

@@ -44,6 +44,9 @@ static char g_mnt[128];
  * machine, and a writer that never does it still fails the test. */
 #define WAIT_STEP_US 50000
 #define WAIT_STEPS 1200
+/* A flush waits as long (after the ballast goes, a resumed writer stores
+ * the megabytes it held) */
+#define WAIT_FLUSH_MS 60000
 
 /* Fill the file system with a ballast file until it is full. */
 static void fill(const char *dir)
@@ -88,7 +91,7 @@ static void test_chain_writer_stalls_and_recovers(void **state)
     cfg.sync_normal = 1;
     assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
     assert_int_equal(th_chain_append(c, "a", "first", "x", 1, NULL, NULL, &err), TH_OK);
-    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, WAIT_FLUSH_MS, &err), TH_OK);
     fill(g_mnt);
     memset(data, 'd', sizeof data);
     n = 1;
@@ -122,7 +125,7 @@ static void test_chain_writer_stalls_and_recovers(void **state)
     n++;
     unfill(g_mnt);
     /* the writer resumes by itself and stores everything */
-    assert_int_equal(th_chain_flush(c, 20000, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, WAIT_FLUSH_MS, &err), TH_OK);
     th_chain_status_get(c, &st);
     assert_false(st.stalled);
     assert_int_equal(st.pending_events, 0);
@@ -169,7 +172,7 @@ static void test_verify_tells_the_truth(void **state)
     c = open_chain(home, 0);
     for (i = 0; i < 3; i++)
         assert_int_equal(th_chain_append(c, "t", "before", "x", 1, NULL, NULL, &err), TH_OK);
-    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, WAIT_FLUSH_MS, &err), TH_OK);
     fill(g_mnt);
     memset(data, 'd', sizeof data);
     for (i = 0; i < 4000; i++) {
@@ -207,7 +210,7 @@ static void test_verify_tells_the_truth(void **state)
     /* the next writer records the loss for good; new events do not hide it */
     c = open_chain(home, 0);
     assert_int_equal(th_chain_append(c, "t", "after", "z", 1, NULL, NULL, &err), TH_OK);
-    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_flush(c, WAIT_FLUSH_MS, &err), TH_OK);
     assert_int_equal(th_chain_verify(c, "t", &res, &err), TH_ECORRUPT);
     assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
     assert_non_null(strstr(res.detail, "never stored"));

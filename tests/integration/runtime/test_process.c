@@ -229,6 +229,7 @@ static char *wait_log(env *e, const char *id, const char *needle)
 {
     char *s = NULL;
     struct timespec t0, now;
+    unsigned pause_us = 5000;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
@@ -239,7 +240,10 @@ static char *wait_log(env *e, const char *id, const char *needle)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec > 60)
             break;
-        usleep(10000);
+        /* asking often costs the actor, which scans its log each time */
+        usleep(pause_us);
+        if (pause_us < 200000)
+            pause_us *= 2;
     }
     free(s);
     s = cmd(e, id, "log");

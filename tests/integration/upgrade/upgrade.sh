@@ -12,37 +12,10 @@ EX=$2
 UP=$3
 [ -f "$EX/counter.toml" ] && [ -f "$UP/counter2.wasm" ] || { echo "skipped: actors not built"; exit 77; }
 command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
-H=$(mktemp -d "${TMPDIR:-/tmp}/theater-upgrade.XXXXXX") || exit 2
-DPID=
-cleanup() {
-    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
-    fi
-    rm -rf "$H"
-}
-trap cleanup EXIT INT TERM
-cd "$H" || exit 2
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-    name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out 2>&1
-    st=$?
-    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
-    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/../lib.sh"
+it_workdir upgrade
 
-"$T" server --home "$H" 2>>"$H/server.log" &
-DPID=$!
-i=0
-until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
-    sleep 0.05
-done
+it_daemon
 c=$("$T" start --home "$H" "$EX/counter.toml" | tail -n 1)
 for n in 1 2 3; do "$T" message --home "$H" "$c" "$n" >/dev/null || fail "message"; done
 expect before 0 "^6$" "$T" message --home "$H" --request "$c" ""
@@ -125,5 +98,4 @@ seq=$("$T" chain --home "$H" events "$c" --json --type component-updated |
     sed -n 's/.*"seq":\([0-9]*\).*/\1/p' | head -n 1)
 expect state_after_upgrade 0 "^70$" "$T" state --home "$H" "$c" --at "$seq"
 
-[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all ok"
+it_done

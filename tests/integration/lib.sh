@@ -1,0 +1,72 @@
+# lib.sh - what the shell integration tests share; a test sources it with
+#   . "$(dirname "$0")/../lib.sh"
+# after setting T (the theater binary).
+#
+#   it_workdir NAME   a fresh directory H (the test runs in it), removed at
+#                     exit together with a daemon it_daemon started
+#   fail TEXT         count a failure
+#   expect NAME STATUS ERE CMD...
+#                     CMD must exit with STATUS and print (stdout and
+#                     stderr) a line that matches ERE; its output is in
+#                     ./out afterwards
+#   it_daemon         start `$T server --home $H` (stderr in $H/server.log)
+#                     and wait until it answers /v1/health; DPID is its pid
+#                     (set it empty after stopping it yourself)
+#   it_done           exit 1 with the number of failures, or say "all ok"
+
+fails=0
+H=
+DPID=
+
+it_cleanup() {
+    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
+        kill -KILL "$DPID" 2>/dev/null
+        wait "$DPID" 2>/dev/null
+    fi
+    [ -n "$H" ] && rm -rf "$H"
+}
+
+it_workdir() {
+    H=$(mktemp -d "${TMPDIR:-/tmp}/theater-$1.XXXXXX") || exit 2
+    trap it_cleanup EXIT INT TERM
+    cd "$H" || exit 2
+}
+
+fail() {
+    echo "FAIL $*"
+    fails=$((fails + 1))
+}
+
+expect() {
+    name=$1 want=$2 pat=$3
+    shift 3
+    "$@" >out 2>&1
+    st=$?
+    if [ "$st" != "$want" ]; then
+        fail "$name: exit $st, expected $want"
+        cat out
+        return
+    fi
+    if ! grep -Eq -- "$pat" out; then
+        fail "$name: output does not match '$pat'"
+        cat out
+        return
+    fi
+    echo "ok $name"
+}
+
+it_daemon() {
+    "$T" server --home "$H" 2>>"$H/server.log" &
+    DPID=$!
+    i=0
+    until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
+        i=$((i + 1))
+        [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
+        sleep 0.05
+    done
+}
+
+it_done() {
+    [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+    echo "all ok"
+}
