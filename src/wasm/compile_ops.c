@@ -934,6 +934,60 @@ static bool try_fuse(comp *C, int yop, bool yk, uint8_t out, const uint32_t *ops
     return false;
 }
 
+/* Emit `wop` (two slot sources ops[0] = s0, ops[1] = s1) as one M_*
+ * instruction when the last instruction is a plain load (LOAD or LOADK,
+ * address from a slot) of one of its sources and interp.h has that
+ * combination: the load goes.  Returns true when it did. */
+static bool try_memop(comp *C, int wop, uint8_t out, const uint32_t *ops, const vent *s0,
+                      const vent *s1)
+{
+    const lastinsn *L = &C->last;
+    const vent *mv;
+    uint32_t other;
+    unsigned pos;
+    bool k32, k64;
+    int mop;
+    lastinsn x;
+    vent *d;
+    size_t s, nrel;
+
+    if (!L->valid || L->variant != 0)
+        return false;
+    if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t) {
+        mv = s1;
+        pos = 2;
+        other = ops[0];
+    } else if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t) {
+        mv = s0;
+        pos = 1;
+        other = ops[1];
+    } else {
+        return false;
+    }
+    k32 = L->op == WOP_LOAD32 || L->op == WOP_LOADK32;
+    k64 = L->op == WOP_LOAD64 || L->op == WOP_LOADK64;
+    switch (wop) {
+    case WOP_I32_ADD: mop = k32 ? WOP_M_I32_ADD : -1; break;
+    case WOP_F64_ADD: mop = k64 ? (pos == 1 ? WOP_M_F64_ADD1 : WOP_M_F64_ADD2) : -1; break;
+    case WOP_F64_SUB: mop = k64 ? (pos == 1 ? WOP_M_F64_SUB1 : WOP_M_F64_SUB2) : -1; break;
+    case WOP_F64_MUL: mop = k64 ? (pos == 1 ? WOP_M_F64_MUL1 : WOP_M_F64_MUL2) : -1; break;
+    default: mop = -1; break;
+    }
+    if (mop < 0 || !wasm_cc_take_producer(C, mv, L->op, &x))
+        return false;
+    d = wasm_cc_push(C, out);
+    if (d == NULL)
+        return true;
+    bool is_k = x.op == WOP_LOADK32 || x.op == WOP_LOADK64;
+    uint32_t all[5] = {TAG_TEMP | d->t, code_opnd(C, x.start, 1),
+                       is_k ? code_opnd(C, x.start, 2) : 0, code_opnd(C, x.start, is_k ? 3 : 2),
+                       other};
+    nrel = C->nrelocs;
+    s = wasm_cc_emit_ops_v(C, mop, 0, all, 5, 1u | 2u | 16u);
+    wasm_cc_produced(C, s, nrel, d->t, mop, NULL);
+    return true;
+}
+
 int wasm_cc_op_numeric(comp *C, uint8_t op)
 {
     const numop *n = &numops[op - 0x45];
@@ -972,6 +1026,8 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
         }
     }
     if (nops == 2 && try_fuse(C, wop, kop >= 0, n->out, ops, s0, s1))
+        return 0;
+    if (nops == 2 && kop < 0 && try_memop(C, wop, n->out, ops, s0, s1))
         return 0;
     d = emit_result2(C, wop, n->out, ops, nops, slotmask, s0, s1);
     if (d == NULL || !C->last.valid)

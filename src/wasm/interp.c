@@ -540,6 +540,25 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     STOREG(name, 5, N, T, (RU32(0) << (OP(1) & 31)) + RU32(2), SLOT(3).bits) \
     STOREG(name##_A, 5, N, T, (A32 << (OP(1) & 31)) + RU32(2), SLOT(3).bits)
 
+/* Operators with a source loaded from memory: "d a k off b", the result
+ * to a slot or (__R) the accumulator; `expr` combines m (the loaded
+ * value) and b. */
+#define MEMOP1(name, MT, conv, T, RD, WR, expr) \
+    { \
+        uint64_t ea = (uint64_t)(uint32_t)(RU32(1) + OP(2)) + OP(3); \
+        MT mv; \
+        if (UNLIKELY(ea + sizeof mv > msize)) \
+            goto trap_mem; \
+        memcpy(&mv, mbase + ea, sizeof mv); \
+        T m = conv(mv), b = RD(4); \
+        WR; \
+        SKIP(5); \
+    }
+#define MEMOP(name, MT, conv, T, RD, W, AW, expr) \
+    L_##name: MEMOP1(name, MT, conv, T, RD, W(0, (expr)), expr) \
+    L_##name##__R: MEMOP1(name, MT, conv, T, RD, AW(expr), expr)
+#define NOCONV(x) (x)
+
 /* Trapping float-to-int truncation: lo < x < hi must hold. */
 #define TRUNC(name, FT, RD, WR, IT, lo_ok, hi) \
     L_##name: { \
@@ -678,6 +697,10 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     WASM_CMPK_OPS(X, BR_IF_I32) X(RET1) \
     WASM_STORE_OPS(X, STOREK) WASM_STORE_OPS(X, STORESX)
 
+#define ACC_R_LIST(X) \
+    X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
+    X(M_F64_MUL1) X(M_F64_MUL2)
+
 #define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
 #define FL_KB(name) LABEL_BIN(name) /* _B: c from the accumulator */
 #define FL_KK(name) LABEL_UN(name)
@@ -695,6 +718,7 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     [WOP_##n * NV + (WV_A | WV_R)] = &&L_##n##_A__R,
 #define LABEL_SRC2(n) [WOP_##n * NV + WV_A] = &&L_##n##_A, [WOP_##n * NV + WV_B] = &&L_##n##_B,
 #define LABEL_SRC1(n) [WOP_##n * NV + WV_A] = &&L_##n##_A,
+#define LABEL_R(n) [WOP_##n * NV + WV_R] = &&L_##n##__R,
 
 #ifdef TH_WASM_OPSTATS
 /*
@@ -786,7 +810,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
 {
     static const void *const labels[WOP_COUNT_ * NV] = {
         WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
-        ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1)
+        ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1) ACC_R_LIST(LABEL_R)
         WASM_FUSED_LIST(_, FUSED_LABELS)
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
@@ -1081,6 +1105,13 @@ L_GLOBAL_SET32:
     LOADK(LOADK8_S64, 1, int8_t, (uint64_t)(int64_t)v)
     LOADK(LOADK16_S64, 2, int16_t, (uint64_t)(int64_t)v)
     LOADK(LOADK32_S64, 4, int32_t, (uint64_t)(int64_t)v)
+    MEMOP(M_I32_ADD, uint32_t, NOCONV, uint32_t, RU32, WU32, AW32, m + b)
+    MEMOP(M_F64_ADD1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m + b)
+    MEMOP(M_F64_ADD2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b + m)
+    MEMOP(M_F64_SUB1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m - b)
+    MEMOP(M_F64_SUB2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b - m)
+    MEMOP(M_F64_MUL1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m * b)
+    MEMOP(M_F64_MUL2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b * m)
     LOAD_KINDS(LOADX, LOADX)
     LOAD_KINDS(LOADSK, LOADSK)
     LOAD_KINDS(LOADSX, LOADSX)

@@ -129,6 +129,11 @@
      * STORESX a s b value off  address (a << s) + b */ \
     WASM_LOAD_OPS(X, LOADX) WASM_LOAD_OPS(X, LOADSK) WASM_LOAD_OPS(X, LOADSX) \
     WASM_STORE_OPS(X, STOREK) WASM_STORE_OPS(X, STORESX) \
+    /* an operator with a source loaded from memory, the load's address \
+     * (a + k, wrapping) + off: "d a k off b"; 1/2: the loaded value is \
+     * the first / second source, b the other (a slot) */ \
+    X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
+    X(M_F64_MUL1) X(M_F64_MUL2) \
     X(MEMORY_SIZE) X(MEMORY_GROW)      /* d / d a */ \
     X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY) X(MEMORY_FILL) \
     /* tables and references */ \

@@ -1128,6 +1128,105 @@ static void test_address_forms(void **state)
     th_wasm_imports_free(fx.imp);
 }
 
+/* Operators with a source loaded from memory (M_*): i32.add, f64.add,
+ * f64.sub and f64.mul with the loaded value first or second, the load
+ * plain or with a constant added to its address, the result returned (to
+ * the accumulator) or kept in a local (a slot), against the same through
+ * a local holding the loaded value. */
+static void test_memory_operands(void **state)
+{
+    static const char *ops[][2] = {
+        {"i32.add", "i32"}, {"f64.add", "f64"}, {"f64.sub", "f64"}, {"f64.mul", "f64"}};
+    static const int32_t ks[] = {0, 8, -8};
+    static const uint32_t addrs[] = {0,     4,     8,          65520,      65528,     65532,
+                                     65535, 65536, 0xfffffff8, 0xfffffffc, 0x80000000};
+    static const uint32_t bs[] = {0, 1, 0xffffffff, 12345};
+    chain_fixture fx;
+    char *wat = NULL, addr[128], got[64], ref[64];
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\")\n"
+          "(data (i32.const 65520) "
+          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          w);
+    for (size_t o = 0; o < 4; o++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (int off = 0; off <= 4; off += 4)
+                for (int pos = 1; pos <= 2; pos++) {
+                    const char *op = ops[o][0], *t = ops[o][1];
+                    bool f = t[0] == 'f';
+                    char ld[200], first[220], second[220];
+                    if (ki < 3)
+                        snprintf(addr, sizeof addr,
+                                 "(i32.add (local.get 0) (i32.const %" PRId32 "))", ks[ki]);
+                    else
+                        snprintf(addr, sizeof addr, "(local.get 0)");
+                    snprintf(ld, sizeof ld, "(%s.load offset=%d %s)", t, off, addr);
+                    /* got: the load right before the operator */
+                    snprintf(first, sizeof first, "%s", pos == 1 ? ld : "(local.get 3)");
+                    snprintf(second, sizeof second, "%s", pos == 1 ? "(local.get 3)" : ld);
+                    fprintf(w,
+                            "(func (export \"m%zu_%zu_%d_%d\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s)"
+                            " (%s %s %s))\n"
+                            "(func (export \"m%zu_%zu_%d_%d_l\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s)"
+                            " (local.set 4 (%s %s %s)) (local.get 4))\n",
+                            o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", op, first,
+                            second, o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", op, first,
+                            second);
+                    fprintf(w,
+                            "(func (export \"m%zu_%zu_%d_%d_ref\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s) (local.set 4 %s)"
+                            " (%s %s %s))\n",
+                            o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", ld, op,
+                            pos == 1 ? "(local.get 4)" : "(local.get 3)",
+                            pos == 1 ? "(local.get 3)" : "(local.get 4)");
+                }
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fx, 0, sizeof fx);
+    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
+    fx.ex = th_wasm_exec_new(NULL);
+    for (size_t o = 0; o < 4; o++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (int off = 0; off <= 4; off += 4)
+                for (int pos = 1; pos <= 2; pos++)
+                    for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+                        for (size_t y = 0; y < sizeof bs / sizeof bs[0]; y++) {
+                            uint64_t args[3] = {addrs[x], bs[y], 0};
+                            snprintf(ref, sizeof ref, "m%zu_%zu_%d_%d_ref", o, ki, off, pos);
+                            for (int l = 0; l < 2; l++) {
+                                snprintf(got, sizeof got, "m%zu_%zu_%d_%d%s", o, ki, off, pos,
+                                         l ? "_l" : "");
+                                if (o == 0)
+                                    expect_same(&fx, got, ref, args, 3);
+                                else
+                                    expect_same_f64(&fx, got, ref, args);
+                            }
+                        }
+    th_wasm_exec_free(fx.ex);
+    th_wasm_instance_free(fx.inst);
+    th_wasm_module_free(fx.mod);
+    th_wasm_imports_free(fx.imp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1235,7 @@ int main(void)
         cmocka_unit_test(test_accumulator_chains),
         cmocka_unit_test(test_fused_pairs),
         cmocka_unit_test(test_address_forms),
+        cmocka_unit_test(test_memory_operands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
