@@ -148,8 +148,9 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
                        uint32_t timeout_ms, uint8_t **resp /* out */, size_t *resp_len /* out */,
                        th_error *err);
 
-/* Stop an actor (its children first) and wait until it is gone.  Its
- * parent, if any, gets handle-child-external-stop. */
+/* Stop an actor (its children first) and wait until it is gone and its
+ * events (actor-stopped the last) are durable.  Its parent, if any, gets
+ * handle-child-external-stop. */
 int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err);
 
 /* Copy of an actor's current state.  *has_state is false for `none`. */

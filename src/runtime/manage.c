@@ -165,6 +165,7 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
         return th_runtime_stop(rt, actor_id, err);
     }
     rt_sync_release(s);
+    rt_record_flush(a, NULL); /* as th_runtime_stop: its last events are readable */
     rt_actor_release(a);
     return 0;
 }

@@ -473,6 +473,11 @@ int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err)
     if (a == NULL)
         return TH_ENOENT;
     rc = stop_and_wait(a, RT_STOP_EXTERNAL, 0);
+    /* its last events (actor-stopped) are readable when the caller hears
+     * that it has gone; a stalled writer makes this wait at most
+     * record_stall_ms (the stop itself has happened) */
+    if (rc == 0)
+        rt_record_flush(a, NULL);
     rt_actor_release(a);
     if (rc != 0)
         th_error_set(err, rc, "stopping %s failed", actor_id);

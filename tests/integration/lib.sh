@@ -61,7 +61,8 @@ it_daemon() {
     i=0
     until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
         i=$((i + 1))
-        [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
+        # (up to 30 s: a sanitizer build on a loaded machine)
+        [ $i -gt 600 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
         sleep 0.05
     done
 }

@@ -54,7 +54,7 @@ has ev.out 'actor-stopped +stopped: '
 "$theater" server --home "$tmp/dh" 2>server.log &
 spid=$!
 i=0
-until "$theater" list --home "$tmp/dh" >/dev/null 2>&1 || [ $i -ge 100 ]; do
+until "$theater" list --home "$tmp/dh" >/dev/null 2>&1 || [ $i -ge 600 ]; do
     sleep 0.1
     i=$((i + 1))
 done

@@ -21,7 +21,7 @@ grep -q "loopback" "$LOG" || fail "no word of loopback"
 "$THEATER" server --home "$HOME_DIR/b" --compat-listen 127.0.0.1:0 >"$LOG" 2>&1 &
 PID=$!
 PORT=
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   PORT=$(sed -n 's/.*compat listener on .* (port \([0-9]*\)).*/\1/p' "$LOG")
   [ -n "$PORT" ] && break
   sleep 0.1

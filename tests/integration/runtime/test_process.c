@@ -222,7 +222,7 @@ static void expect(char *s, const char *needle)
     free(s);
 }
 
-/* Wait (a minute at most: a sanitizer build on a loaded machine) until
+/* Wait (two minutes at most: a sanitizer build on a loaded machine) until
  * the actor's log has `needle`; returns the log.  The actor is asked
  * whether it has it ("has"), not for the whole log, which may be large. */
 static char *wait_log(env *e, const char *id, const char *needle)
@@ -238,7 +238,7 @@ static char *wait_log(env *e, const char *id, const char *needle)
         if (strcmp(s, "ok 1") == 0)
             break;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - t0.tv_sec > 60)
+        if (now.tv_sec - t0.tv_sec > 120)
             break;
         /* asking often costs the actor, which scans its log each time */
         usleep(pause_us);
