@@ -342,7 +342,7 @@ static int bench_kernels(const char *dir, const char *only, int rounds, bool qui
     if (measured > 0) {
         double g = exp(logsum / measured);
         printf("\ngeometric mean engine/native over %d kernel%s: %.1fx "
-               "(requirement <= %.0fx: %s)\n",
+               "(requirement <= %.1fx: %s)\n",
                measured, measured == 1 ? "" : "s", g, REQ_GEOMEAN,
                g <= REQ_GEOMEAN ? "met" : "NOT MET");
     }
