@@ -136,9 +136,9 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
         rp->res->open_end = true;
         return;
     }
-    show(mine, sizeof mine, type, data, len);
     if (strcmp(e->type, type) != 0 || e->data_len != len ||
         (len > 0 && memcmp(e->data, data, len) != 0)) {
+        show(mine, sizeof mine, type, data, len);
         show(theirs, sizeof theirs, e->type, e->data, e->data_len);
         diverge(rp, e->seq, e->type, theirs, mine);
         return;
@@ -528,7 +528,61 @@ typedef struct replay_ctx {
     rt_actor *a;
     th_wasm_module *other; /* --component: the code replayed instead */
     char other_hash[RT_HASH_HEX + 1];
+    th_chain_events big; /* the record with its content references resolved */
+    uint8_t **big_data;  /* the contents fetched (owned) */
+    size_t nbig;
 } replay_ctx;
+
+/* Events over 64 MiB are on the chain by content reference
+ * (docs/chain-format.md): the record replayed has their contents, from
+ * the store (the home's, or the components' store of an exported file).
+ * c->rp.rec becomes a copy of the record's items with those data. */
+static int resolve_big(replay_ctx *c, th_error *err)
+{
+    const th_chain_events *rec = c->opts->events;
+    size_t i, n = 0;
+    uint8_t h[TH_CHAIN_HASH_LEN];
+    uint64_t size;
+
+    for (i = 0; i < rec->count; i++)
+        if (th_chain_event_content_ref(&rec->items[i], h, &size))
+            n++;
+    if (n == 0)
+        return 0;
+    c->big.items = malloc(rec->count * sizeof *c->big.items);
+    c->big_data = calloc(n, sizeof *c->big_data);
+    if (c->big.items == NULL || c->big_data == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    memcpy(c->big.items, rec->items, rec->count * sizeof *c->big.items);
+    c->big.count = rec->count;
+    for (i = 0; i < rec->count; i++) {
+        th_chain_event *e = &c->big.items[i];
+        char ref[2 * TH_CHAIN_HASH_LEN + 1];
+        void *data = NULL;
+        size_t len = 0;
+        if (!th_chain_event_content_ref(e, h, &size))
+            continue;
+        if (c->opts->store == NULL)
+            return th_error_set(err, TH_ENOENT,
+                                "event %llu holds %llu bytes by content reference, and there is "
+                                "no store to read them from",
+                                (unsigned long long)e->seq, (unsigned long long)size);
+        base_hex_encode(h, TH_CHAIN_HASH_LEN, ref);
+        if (th_store_get(c->opts->store, TH_CHAIN_CONTENT_STORE, ref, &data, &len, err) != 0)
+            return th_error_prefix(err, "event %llu (%llu bytes by content reference)",
+                                   (unsigned long long)e->seq, (unsigned long long)size);
+        c->big_data[c->nbig++] = data;
+        if (len != size)
+            return th_error_set(err, TH_ECORRUPT,
+                                "event %llu: its content has %zu bytes, its reference says %llu",
+                                (unsigned long long)e->seq, len, (unsigned long long)size);
+        e->data = data;
+        e->data_len = len;
+        e->description = NULL;
+    }
+    c->rp.rec = &c->big;
+    return 0;
+}
 
 static int set_bytes(const json_t *v, bool *has, uint8_t **p, size_t *n)
 {
@@ -943,6 +997,10 @@ static void replay_free(replay_ctx *c)
     }
     replay_rt_free(c->rt);
     json_decref(c->rp.answer);
+    while (c->nbig > 0)
+        free(c->big_data[--c->nbig]);
+    free(c->big_data);
+    free(c->big.items);
 }
 
 int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *err)
@@ -982,6 +1040,8 @@ int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *e
             goto out;
         }
     }
+    if ((rc = resolve_big(&c, err)) != 0)
+        goto out;
     if (strcmp(opts->events->items[0].type, "actor-spawned") != 0) {
         rc = th_error_set(err, TH_ECORRUPT, "the chain does not start with actor-spawned");
         goto out;

@@ -438,6 +438,14 @@ out:
     return rc;
 }
 
+/* A decision seen: a restart stays (a strategy's restart and the export's
+ * call both happen for one failure; the export's may decide nothing). */
+static void decide(int *verdict, int v)
+{
+    if (*verdict != RS_SUP_RESTART)
+        *verdict = v;
+}
+
 /* What the parent `parent` had decided about the failure of `child` at
  * fail_ms: its events since then (newest pages first, walked oldest
  * first) that name the child.  A "supervisor-action" restarting it, or a
@@ -480,13 +488,14 @@ static int parent_decision(rt_runtime *rt, const char *parent, const char *child
             if (e->timestamp_ms < fail_ms)
                 continue;
             if (strcmp(e->type, "supervisor-action") == 0 && names) {
-                verdict = memmem(e->data, e->data_len, "\"restart\"", 9) != NULL ? RS_SUP_RESTART
-                                                                                 : RS_SUP_LEFT;
+                decide(&verdict, memmem(e->data, e->data_len, "\"restart\"", 9) != NULL
+                                     ? RS_SUP_RESTART
+                                     : RS_SUP_LEFT);
             } else if (strcmp(e->type, "wasm-call") == 0 &&
                        memmem(e->data, e->data_len, "\"handle-child-error\"", 20) != NULL &&
                        names) {
                 if (memmem(e->data, e->data_len, "\"result\":{", 10) != NULL)
-                    verdict = RS_SUP_LEFT;
+                    decide(&verdict, RS_SUP_LEFT);
                 else
                     in_call = true;
                 restarts = false;
@@ -494,7 +503,7 @@ static int parent_decision(rt_runtime *rt, const char *parent, const char *child
                 if (names && memmem(e->data, e->data_len, "\"restart-child\"", 15) != NULL)
                     restarts = true;
             } else if (in_call && strcmp(e->type, "wasm-result") == 0) {
-                verdict = restarts ? RS_SUP_RESTART : RS_SUP_LEFT;
+                decide(&verdict, restarts ? RS_SUP_RESTART : RS_SUP_LEFT);
                 in_call = false;
             } else if (in_call) {
                 in_call = false; /* cut off: not decided */

@@ -17,6 +17,8 @@
  *   "big"  a state of any size: "grow N" makes it N MiB (over 64 MiB of
  *       event data: recorded by content reference); a request is answered
  *       with the state's length and a checksum.
+ *   "chan SPIN"  accepts every channel; a channel message works SPIN rounds
+ *       (so that a kill often cuts its handling).
  *   "SINK SPIN"  (the child)
  *       init sends "init" to SINK, then works SPIN hundred-thousand rounds
  *       (so that a kill often cuts the init after its send); "crash" fails.
@@ -63,6 +65,12 @@ static bool is_big(const ta_state *state)
            state->val.ptr[1] == 'i' && state->val.ptr[2] == 'g';
 }
 
+static bool is_chan(const ta_state *state)
+{
+    return state->some && state->val.len > 5 &&
+           ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 5), "chan ");
+}
+
 static ta_status once_init(ta_state *state, ta_str actor_id)
 {
     size_t at = 0;
@@ -70,7 +78,7 @@ static ta_status once_init(ta_state *state, ta_str actor_id)
     (void)actor_id;
     if (!state->some)
         return ta_fail("once: no initial state");
-    if (is_big(state))
+    if (is_big(state) || is_chan(state))
         return TA_OK;
     if (is_boss(state)) {
         ta_str role = word(state->val, &at), manifest = word(state->val, &at);
@@ -148,6 +156,27 @@ static ta_status once_child_error(ta_state *state, ta_str child_id, ta_actor_err
     return ta_restart_child(child_id);
 }
 
+static ta_status once_channel_open(ta_state *state, ta_str channel_id, ta_bytes msg,
+                                   ta_channel_accept *accept)
+{
+    (void)channel_id;
+    (void)msg;
+    accept->accepted = is_chan(state);
+    return TA_OK;
+}
+
+static ta_status once_channel_message(ta_state *state, ta_str channel_id, ta_bytes msg)
+{
+    uint64_t n = 0;
+    (void)channel_id;
+    if (!is_chan(state) ||
+        !ta_parse_u64(ta_bytes_scoped(state->val.ptr + 5, state->val.len - 5), &n))
+        return TA_OK;
+    ta_logf("channel message %.*s", TA_FMT(msg)); /* on the chain before the work */
+    spin(n);
+    return TA_OK;
+}
+
 /* A request is answered "ok" once what came before it is handled. */
 static ta_status once_request(ta_state *state, ta_str request_id, ta_bytes msg,
                               ta_opt_bytes *response)
@@ -170,3 +199,5 @@ TA_ACTOR_INIT(once_init)
 TA_HANDLE_SEND(once_send)
 TA_HANDLE_REQUEST(once_request)
 TA_HANDLE_CHILD_ERROR(once_child_error)
+TA_HANDLE_CHANNEL_OPEN(once_channel_open)
+TA_HANDLE_CHANNEL_MESSAGE(once_channel_message)
