@@ -302,7 +302,7 @@ def main():
     with open(os.path.join(HOME, "big.toml"), "w") as f:
         f.write('name = "once-big"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
                 'init_state = "big.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n'
-                '[limits]\nmemory_bytes = 268435456\n')
+                '[limits]\nmemory_bytes = 268435456\ncall_timeout_ms = 600000\n')
     st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "big.toml")})
     if st != 201:
         fail("start big: HTTP %d %s" % (st, b))
@@ -326,7 +326,8 @@ def main():
         f.write("chan %d" % SPIN)
     with open(os.path.join(HOME, "chan.toml"), "w") as f:
         f.write('name = "once-chan"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "chan.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n')
+                'init_state = "chan.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
+                LIMITS)
     st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "chan.toml")})
     if st != 201:
         fail("start chan: HTTP %d %s" % (st, b))
