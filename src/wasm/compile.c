@@ -241,6 +241,7 @@ static size_t emit_begin_v(comp *C, int op, unsigned variant)
     uint8_t *w = room(C, 8);
     int pair;
 
+    C->last2 = C->last;
     C->last.valid = false;
     if (w == NULL)
         return start;
@@ -880,7 +881,9 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
     *out = *L;
     C->len = out->start;
     C->nrelocs = out->nrelocs;
-    C->last.valid = false;
+    /* the instruction before it is the last one again */
+    C->last = C->last2;
+    C->last2.valid = false;
     C->last_copy = NO_POS;
     C->prev = C->prev2;
     C->prev2.op = -1;
@@ -906,22 +909,31 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         n = cmp->nops;
         slotmask = cmp->slotmask;
         /* the comparison read a source from the accumulator: so can the
-         * branch, unless it is a back-edge (a possible resume point) */
-        variant = cmp->acc.variant;
-        if (variant != 0 && (back || !has_variant(C, op, variant))) {
-            wasm_cc_acc_undo(C, &cmp->acc);
-            variant = 0;
+         * branch */
+        ap = cmp->acc;
+        if (back)
+            op = back_op(op);
+        if (ap.variant != 0 && !has_variant(C, op, ap.variant)) {
+            wasm_cc_acc_undo(C, &ap);
+            ap.variant = 0;
         }
     } else {
         op = when_true ? WOP_BR_IF_NZ : WOP_BR_IF_Z;
         ops[0] = wasm_cc_enc(C, cond);
         n = 1;
         slotmask = 1;
-        if (!back)
-            variant = wasm_cc_acc_pick(C, op, cond, NULL, &ap);
+        if (back)
+            op = back_op(op);
+        wasm_cc_acc_pick(C, op, cond, NULL, &ap);
     }
-    if (back)
-        op = back_op(op);
+    /* a loop's back-edge after an addition of a constant runs as a pair
+     * (no dispatch between them) rather than through the accumulator */
+    if (back && ap.variant != 0 && ap.undo && ap.undo_pos == C->prev.start &&
+        pair_op(ap.undo_op, ap.undo_variant, op, 0) >= 0) {
+        wasm_cc_acc_undo(C, &ap);
+        ap.variant = 0;
+    }
+    variant = ap.variant;
     s = emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
         if (slotmask & (1u << i))
@@ -1193,7 +1205,8 @@ static int op_br_table(comp *C)
         return -1;
     if (emitting(C)) {
         uint32_t ops[2] = {wasm_cc_enc(C, &idx), n};
-        s = emit_begin(C, WOP_BR_TABLE);
+        accpick ap;
+        s = emit_begin_v(C, WOP_BR_TABLE, wasm_cc_acc_pick(C, WOP_BR_TABLE, &idx, NULL, &ap));
         emit_slot(C, ops[0]);
         emit_u32(C, ops[1]);
         fields = C->len;
@@ -1442,7 +1455,12 @@ static int finish(comp *C, struct wasm_code *code, uint32_t nparam_slots)
         frame = nres;
     if (frame < nparam_slots)
         frame = nparam_slots;
+#ifdef TH_WASM_OPSTATS
+    /* profiling builds copy 32 bytes of each executed instruction */
+    code->code = calloc(1, C->len + 32);
+#else
     code->code = malloc(C->len);
+#endif
     code->init = calloc(ninit ? ninit : 1, sizeof *code->init);
     if (code->code == NULL || code->init == NULL) {
         C->nomem = true;
@@ -1476,7 +1494,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->len = C->nrelocs = 0;
     C->nfixups = C->nconsts = 0;
     C->max_t = 0;
-    C->last.valid = false;
+    C->last.valid = C->last2.valid = false;
     C->last_copy = C->barrier = NO_POS;
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;

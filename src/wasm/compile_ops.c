@@ -267,6 +267,73 @@ static void emit_loadk(comp *C, int op, uint8_t type, const lastinsn *add, uint3
     wasm_cc_produced(C, s, nrel, d->t, op, &add->acc);
 }
 
+/* Operand i of the instruction at code offset `start` (still tagged). */
+static uint32_t code_opnd(const comp *C, size_t start, unsigned i)
+{
+    uint32_t v;
+    memcpy(&v, C->code + start + 8 + 4 * i, 4);
+    return v;
+}
+
+/* A load from the address that the instruction just taken out of the
+ * code (`x`: an I32_ADD, F_SHLK_ADDK or F_SHLK_ADD) computed: one
+ * LOADX / LOADSK / LOADSX instruction does both (load kind `k`, 0..8 in
+ * the order of LOAD32..LOAD32_S64), reading its sources where x did. */
+static void emit_load_ea(comp *C, const lastinsn *x, unsigned k, uint8_t type, uint32_t offset)
+{
+    vent *d = wasm_cc_push(C, type);
+    uint32_t a = code_opnd(C, x->start, 1), b = code_opnd(C, x->start, 2);
+    size_t s, nrel = C->nrelocs;
+    accpick ap = x->acc;
+    int op;
+
+    if (d == NULL)
+        return;
+    if (x->op == WOP_I32_ADD) {
+        uint32_t ops[4] = {TAG_TEMP | d->t, a, b, offset};
+        op = WOP_LOADX32 + (int)k;
+        s = wasm_cc_emit_ops_v(C, op, ap.variant, ops, 4, 7);
+    } else {
+        uint32_t ops[5] = {TAG_TEMP | d->t, a, b, code_opnd(C, x->start, 3), offset};
+        bool sx = x->op == WOP_F_SHLK_ADD;
+        op = (sx ? WOP_LOADSX32 : WOP_LOADSK32) + (int)k;
+        if (ap.variant == WV_B) {
+            /* x read its c operand from the accumulator: read it from
+             * its slot again */
+            wasm_cc_acc_undo(C, &ap);
+            memset(&ap, 0, sizeof ap);
+        }
+        s = wasm_cc_emit_ops_v(C, op, ap.variant, ops, 5, sx ? 11 : 3);
+    }
+    wasm_cc_produced(C, s, nrel, d->t, op, &ap);
+}
+
+/* A store to the address the last instruction computed (an I32_ADD_K or
+ * F_SHLK_ADD, producing `addr`, read by nothing else): one STOREK /
+ * STORESX instruction (store kind `k`: 0..3 for 8..64 bits) does both.
+ * Returns false (nothing emitted) when the address came otherwise. */
+static bool emit_store_ea(comp *C, const vent *addr, unsigned k, uint32_t val, uint32_t offset)
+{
+    lastinsn x;
+
+    if (wasm_cc_take_producer(C, addr, WOP_I32_ADD_K, &x)) {
+        uint32_t ops[4] = {code_opnd(C, x.start, 1), code_opnd(C, x.start, 2), val, offset};
+        wasm_cc_emit_ops_v(C, WOP_STOREK8 + (int)k, x.acc.variant, ops, 4, 5);
+        return true;
+    }
+    if (wasm_cc_take_producer(C, addr, WOP_F_SHLK_ADD, &x)) {
+        uint32_t ops[5] = {code_opnd(C, x.start, 1), code_opnd(C, x.start, 2),
+                           code_opnd(C, x.start, 3), val, offset};
+        if (x.acc.variant == WV_B) {
+            wasm_cc_acc_undo(C, &x.acc);
+            x.acc.variant = 0;
+        }
+        wasm_cc_emit_ops_v(C, WOP_STORESX8 + (int)k, x.acc.variant, ops, 5, 13);
+        return true;
+    }
+    return false;
+}
+
 int wasm_cc_op_memory(comp *C, uint8_t op)
 {
     /* natural alignment (log2), value type, internal op */
@@ -306,7 +373,10 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
         if (emitting(C)) {
             uint32_t ops[3] = {wasm_cc_enc(C, &addr), wasm_cc_enc(C, &val), offset};
             accpick ap;
-            unsigned v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
+            unsigned v;
+            if (emit_store_ea(C, &addr, (unsigned)(mo[k].wop - WOP_STORE8), ops[1], offset))
+                return 0;
+            v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
         }
         return 0;
@@ -316,8 +386,13 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
     if (emitting(C)) {
         uint32_t ops[2] = {wasm_cc_enc(C, &addr), offset};
         lastinsn add;
+        unsigned kind = (unsigned)(mo[k].wop - WOP_LOAD32);
         if (wasm_cc_take_producer(C, &addr, WOP_I32_ADD_K, &add))
-            emit_loadk(C, mo[k].wop - WOP_LOAD32 + WOP_LOADK32, mo[k].type, &add, offset);
+            emit_loadk(C, WOP_LOADK32 + (int)kind, mo[k].type, &add, offset);
+        else if (wasm_cc_take_producer(C, &addr, WOP_I32_ADD, &add) ||
+                 wasm_cc_take_producer(C, &addr, WOP_F_SHLK_ADDK, &add) ||
+                 wasm_cc_take_producer(C, &addr, WOP_F_SHLK_ADD, &add))
+            emit_load_ea(C, &add, kind, mo[k].type, offset);
         else
             emit_result2(C, mo[k].wop, mo[k].type, ops, 2, 1, &addr, NULL);
     } else {
@@ -796,11 +871,12 @@ static int try_kform(comp *C, const numop *n, const vent *a, const vent *b, uint
 
 /* The fused pairs (interp.h): operations x then y, x's result as y's
  * source `pos` (0: either). */
+enum { FK_KB, FK_KK, FK_BB32, FK_BBF64 };
 static const struct fusion {
     int16_t x, y, f;
-    uint8_t pos;
+    uint8_t pos, kind;
 } fusions[] = {
-#define FUSION_ENTRY(X, kind, name, x, y, pos, expr) {WOP_##x, WOP_##y, WOP_##name, pos},
+#define FUSION_ENTRY(X, kind, name, x, y, pos, expr) {WOP_##x, WOP_##y, WOP_##name, pos, FK_##kind},
     WASM_FUSED_LIST(_, FUSION_ENTRY)
 #undef FUSION_ENTRY
 };
@@ -840,17 +916,76 @@ static bool try_fuse(comp *C, int yop, bool yk, uint8_t out, const uint32_t *ops
             continue;
         if (!wasm_cc_take_producer(C, xv, f->x, &x))
             return false;
+        /* KB: Y's other operand c may come from the accumulator, when the
+         * instruction before x produced it and x read no accumulator */
+        accpick cp = x.acc;
+        if (f->kind == FK_KB && x.acc.variant == 0)
+            wasm_cc_acc_pick(C, f->f, NULL, pos == 1 ? s1 : s0, &cp);
         d = wasm_cc_push(C, out);
         if (d == NULL)
             return true;
         nrel = C->nrelocs;
         uint32_t all[4] = {TAG_TEMP | d->t, x.a, x.b, other};
-        s = wasm_cc_emit_ops_v(C, f->f, x.acc.variant, all, 4,
+        s = wasm_cc_emit_ops_v(C, f->f, cp.variant, all, 4,
                                1u | ((unsigned)x.slotmask << 1) | (other_slot ? 8u : 0u));
-        wasm_cc_produced(C, s, nrel, d->t, f->f, &x.acc);
+        wasm_cc_produced(C, s, nrel, d->t, f->f, &cp);
         return true;
     }
     return false;
+}
+
+/* Emit `wop` (two slot sources ops[0] = s0, ops[1] = s1) as one M_*
+ * instruction when the last instruction is a plain load (LOAD or LOADK,
+ * address from a slot) of one of its sources and interp.h has that
+ * combination: the load goes.  Returns true when it did. */
+static bool try_memop(comp *C, int wop, uint8_t out, const uint32_t *ops, const vent *s0,
+                      const vent *s1)
+{
+    const lastinsn *L = &C->last;
+    const vent *mv;
+    uint32_t other;
+    unsigned pos;
+    bool k32, k64;
+    int mop;
+    lastinsn x;
+    vent *d;
+    size_t s, nrel;
+
+    if (!L->valid || L->variant != 0)
+        return false;
+    if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t) {
+        mv = s1;
+        pos = 2;
+        other = ops[0];
+    } else if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t) {
+        mv = s0;
+        pos = 1;
+        other = ops[1];
+    } else {
+        return false;
+    }
+    k32 = L->op == WOP_LOAD32 || L->op == WOP_LOADK32;
+    k64 = L->op == WOP_LOAD64 || L->op == WOP_LOADK64;
+    switch (wop) {
+    case WOP_I32_ADD: mop = k32 ? WOP_M_I32_ADD : -1; break;
+    case WOP_F64_ADD: mop = k64 ? (pos == 1 ? WOP_M_F64_ADD1 : WOP_M_F64_ADD2) : -1; break;
+    case WOP_F64_SUB: mop = k64 ? (pos == 1 ? WOP_M_F64_SUB1 : WOP_M_F64_SUB2) : -1; break;
+    case WOP_F64_MUL: mop = k64 ? (pos == 1 ? WOP_M_F64_MUL1 : WOP_M_F64_MUL2) : -1; break;
+    default: mop = -1; break;
+    }
+    if (mop < 0 || !wasm_cc_take_producer(C, mv, L->op, &x))
+        return false;
+    d = wasm_cc_push(C, out);
+    if (d == NULL)
+        return true;
+    bool is_k = x.op == WOP_LOADK32 || x.op == WOP_LOADK64;
+    uint32_t all[5] = {TAG_TEMP | d->t, code_opnd(C, x.start, 1),
+                       is_k ? code_opnd(C, x.start, 2) : 0, code_opnd(C, x.start, is_k ? 3 : 2),
+                       other};
+    nrel = C->nrelocs;
+    s = wasm_cc_emit_ops_v(C, mop, 0, all, 5, 1u | 2u | 16u);
+    wasm_cc_produced(C, s, nrel, d->t, mop, NULL);
+    return true;
 }
 
 int wasm_cc_op_numeric(comp *C, uint8_t op)
@@ -891,6 +1026,8 @@ int wasm_cc_op_numeric(comp *C, uint8_t op)
         }
     }
     if (nops == 2 && try_fuse(C, wop, kop >= 0, n->out, ops, s0, s1))
+        return 0;
+    if (nops == 2 && kop < 0 && try_memop(C, wop, n->out, ops, s0, s1))
         return 0;
     d = emit_result2(C, wop, n->out, ops, nops, slotmask, s0, s1);
     if (d == NULL || !C->last.valid)

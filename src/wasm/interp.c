@@ -404,7 +404,9 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define FUSED_HANDLER(X, kind, name, x, y, pos, expr) FH_##kind(name, expr)
 #define FH_KB(name, expr) \
     VUN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, \
-        uint32_t k = OP(2); uint32_t c = RU32(3); r = (expr))
+        uint32_t k = OP(2); uint32_t c = RU32(3); r = (expr)) \
+    L_##name##_B: { uint32_t a = RU32(1), k = OP(2), c = A32; WU32(0, (expr)); SKIP(4); } \
+    L_##name##_B__R: { uint32_t a = RU32(1), k = OP(2), c = A32; AW32(expr); SKIP(4); }
 #define FH_KK(name, expr) \
     VUN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, \
         uint32_t k = OP(2); uint32_t c = OP(3); r = (expr))
@@ -419,7 +421,8 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
 #define BRIF1(name, T, RD, AR, cond) \
     L_##name: { T a = RD(0); if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
     L_##name##_A: { T a = AR; if (cond) { ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
-    L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
+    L_##name##_BACK: { T a = RD(0); if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); } \
+    L_##name##_BACK_A: { T a = AR; if (cond) { FUEL(); ip += (int32_t)OP(1); NEXT(); } SKIP(2); }
 #define BRIF2(name, bname, T, RD, AR, cond) \
     L_##name: { T a = RD(0), b = RD(1); \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
@@ -428,6 +431,10 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     L_##name##_B: { T a = RD(0), b = AR; \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { T a = RD(0), b = RD(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_A: { T a = AR, b = RD(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_B: { T a = RD(0), b = AR; \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
 #define BRIF_CMPS(P, BP, T, S, RD, AR) \
     BRIF2(P##_EQ, BP##_EQ, T, RD, AR, a == b) \
@@ -446,6 +453,8 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     L_##name##_A: { uint32_t a = A32, b = OP(1); \
         if (cond) { ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
     L_##bname: { uint32_t a = RU32(0), b = OP(1); \
+        if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); } \
+    L_##bname##_A: { uint32_t a = A32, b = OP(1); \
         if (cond) { FUEL(); ip += (int32_t)OP(2); NEXT(); } SKIP(3); }
 #define BRIFK_CMPS(P, BP) \
     BRIF2K(P##_EQ_K, BP##_EQ_K, a == b) \
@@ -472,6 +481,33 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
         uint64_t ea = (uint64_t)(uint32_t)(a + OP(2)) + OP(3); T v; \
         if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
         memcpy(&v, mbase + ea, (N)); r = (conv))
+/* The same with the address computed in the instruction (interp.h):
+ * LOADX "d a b off", LOADSK "d a s k off", LOADSX "d a s b off". */
+#define LOAD_EA(name, nops, N, LT, conv, ea_expr) \
+    VUN(name, nops, uint32_t, RU32, A32, uint64_t, WBITS, AW64, \
+        uint64_t ea = (ea_expr); LT v; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        memcpy(&v, mbase + ea, (N)); r = (conv))
+#define LOADX(name, N, LT, conv) \
+    VBINN(name, 4, uint32_t, RU32, A32, uint64_t, WBITS, AW64, \
+        uint64_t ea = (uint64_t)(uint32_t)(a + b) + OP(3); LT v; \
+        if (UNLIKELY(ea + (N) > msize)) goto trap_mem; \
+        memcpy(&v, mbase + ea, (N)); r = (conv))
+#define LOADSK(name, N, LT, conv) \
+    LOAD_EA(name, 5, N, LT, conv, (uint64_t)(uint32_t)((a << (OP(2) & 31)) + OP(3)) + OP(4))
+#define LOADSX(name, N, LT, conv) \
+    LOAD_EA(name, 5, N, LT, conv, (uint64_t)(uint32_t)((a << (OP(2) & 31)) + RU32(3)) + OP(4))
+/* Every load kind of a family P: M(name, bytes, memory type, conversion). */
+#define LOAD_KINDS(M, P) \
+    M(P##32, 4, uint32_t, v) \
+    M(P##64, 8, uint64_t, v) \
+    M(P##8_S32, 1, int8_t, (uint32_t)(int32_t)v) \
+    M(P##8_U32, 1, uint8_t, v) \
+    M(P##16_S32, 2, int16_t, (uint32_t)(int32_t)v) \
+    M(P##16_U32, 2, uint16_t, v) \
+    M(P##8_S64, 1, int8_t, (uint64_t)(int64_t)v) \
+    M(P##16_S64, 2, int16_t, (uint64_t)(int64_t)v) \
+    M(P##32_S64, 4, int32_t, (uint64_t)(int64_t)v)
 #define STORE1(name, N, T, ADDR, VAL) \
     L_##name: { \
         uint64_t ea = (uint64_t)(ADDR) + OP(2); \
@@ -485,6 +521,43 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     STORE1(name, N, T, RU32(0), SLOT(1).bits) \
     STORE1(name##_A, N, T, A32, SLOT(1).bits) \
     STORE1(name##_B, N, T, RU32(0), acc)
+
+/* STOREK "a k value off" and STORESX "a s b value off", the address
+ * source from a slot or (_A) the accumulator. */
+#define STOREG(name, nops, N, T, ADDR, VAL) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)(uint32_t)(ADDR) + OP(nops - 1); \
+        T v = (T)(VAL); \
+        if (UNLIKELY(ea + (N) > msize)) \
+            goto trap_mem; \
+        memcpy(mbase + ea, &v, (N)); \
+        SKIP(nops); \
+    }
+#define STOREK(name, N, T) \
+    STOREG(name, 4, N, T, RU32(0) + OP(1), SLOT(2).bits) \
+    STOREG(name##_A, 4, N, T, A32 + OP(1), SLOT(2).bits)
+#define STORESX(name, N, T) \
+    STOREG(name, 5, N, T, (RU32(0) << (OP(1) & 31)) + RU32(2), SLOT(3).bits) \
+    STOREG(name##_A, 5, N, T, (A32 << (OP(1) & 31)) + RU32(2), SLOT(3).bits)
+
+/* Operators with a source loaded from memory: "d a k off b", the result
+ * to a slot or (__R) the accumulator; `expr` combines m (the loaded
+ * value) and b. */
+#define MEMOP1(name, MT, conv, T, RD, WR, expr) \
+    { \
+        uint64_t ea = (uint64_t)(uint32_t)(RU32(1) + OP(2)) + OP(3); \
+        MT mv; \
+        if (UNLIKELY(ea + sizeof mv > msize)) \
+            goto trap_mem; \
+        memcpy(&mv, mbase + ea, sizeof mv); \
+        T m = conv(mv), b = RD(4); \
+        WR; \
+        SKIP(5); \
+    }
+#define MEMOP(name, MT, conv, T, RD, W, AW, expr) \
+    L_##name: MEMOP1(name, MT, conv, T, RD, W(0, (expr)), expr) \
+    L_##name##__R: MEMOP1(name, MT, conv, T, RD, AW(expr), expr)
+#define NOCONV(x) (x)
 
 /* Trapping float-to-int truncation: lo < x < hi must hold. */
 #define TRUNC(name, FT, RD, WR, IT, lo_ok, hi) \
@@ -598,7 +671,8 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE) X(F32_ADD) \
     X(F32_SUB) X(F32_MUL) X(F32_DIV) X(F32_MIN) X(F32_MAX) \
     X(F64_EQ) X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE) X(F64_ADD) \
-    X(F64_SUB) X(F64_MUL) X(F64_DIV) X(F64_MIN) X(F64_MAX)
+    X(F64_SUB) X(F64_MUL) X(F64_DIV) X(F64_MIN) X(F64_MAX) \
+    WASM_LOAD_OPS(X, LOADX)
 #define ACC_UN_LIST(X) \
     X(I32_EQZ) X(I64_EQZ) X(I64_EXTEND_I32_S) X(I64_EXTEND_I32_U) \
     X(I32_EXTEND8_S) X(I32_EXTEND16_S) X(I64_EXTEND8_S) X(I64_EXTEND16_S) \
@@ -610,16 +684,25 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     X(LOAD32) X(LOAD64) X(LOAD8_S32) X(LOAD8_U32) X(LOAD16_S32) X(LOAD16_U32) \
     X(LOAD8_S64) X(LOAD16_S64) X(LOAD32_S64) \
     X(LOADK32) X(LOADK64) X(LOADK8_S32) X(LOADK8_U32) X(LOADK16_S32) X(LOADK16_U32) \
-    X(LOADK8_S64) X(LOADK16_S64) X(LOADK32_S64)
+    X(LOADK8_S64) X(LOADK16_S64) X(LOADK32_S64) \
+    WASM_LOAD_OPS(X, LOADSK) WASM_LOAD_OPS(X, LOADSX)
 #define ACC_SRC2_LIST(X) \
     X(STORE8) X(STORE16) X(STORE32) X(STORE64) \
-    WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64)
+    WASM_CMP_OPS(X, BR_IF_I32) WASM_CMP_OPS(X, BR_IF_I64) \
+    WASM_CMP_OPS(X, BRB_IF_I32) WASM_CMP_OPS(X, BRB_IF_I64)
 #define ACC_SRC1_LIST(X) \
     X(BR_IF_NZ) X(BR_IF_Z) X(BR_IF_I64_NZ) X(BR_IF_I64_Z) \
-    WASM_CMPK_OPS(X, BR_IF_I32) X(RET1)
+    X(BR_IF_NZ_BACK) X(BR_IF_Z_BACK) X(BR_IF_I64_NZ_BACK) X(BR_IF_I64_Z_BACK) \
+    WASM_CMPK_OPS(X, BRB_IF_I32) X(BR_TABLE) \
+    WASM_CMPK_OPS(X, BR_IF_I32) X(RET1) \
+    WASM_STORE_OPS(X, STOREK) WASM_STORE_OPS(X, STORESX)
+
+#define ACC_R_LIST(X) \
+    X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
+    X(M_F64_MUL1) X(M_F64_MUL2)
 
 #define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
-#define FL_KB(name) LABEL_UN(name)
+#define FL_KB(name) LABEL_BIN(name) /* _B: c from the accumulator */
 #define FL_KK(name) LABEL_UN(name)
 #define FL_BB32(name) LABEL_BIN(name)
 #define FL_BBF64(name) LABEL_BIN(name)
@@ -635,12 +718,99 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
     [WOP_##n * NV + (WV_A | WV_R)] = &&L_##n##_A__R,
 #define LABEL_SRC2(n) [WOP_##n * NV + WV_A] = &&L_##n##_A, [WOP_##n * NV + WV_B] = &&L_##n##_B,
 #define LABEL_SRC1(n) [WOP_##n * NV + WV_A] = &&L_##n##_A,
+#define LABEL_R(n) [WOP_##n * NV + WV_R] = &&L_##n##__R,
+
+#ifdef TH_WASM_OPSTATS
+/*
+ * Profiling builds (-DTH_WASM_OPSTATS, never in a normal build): every
+ * dispatch is counted by instruction address, and at exit the instructions
+ * that ran at least 0.1% of all dispatches are printed to stderr in code
+ * order (address, share, operation, variant, first four operands): the hot
+ * loops of the program as the interpreter runs them.  Single-threaded use
+ * only (engine_bench --only NAME).
+ */
+#define OPSTATS_CAP (1u << 20)
+struct opstat {
+    const uint8_t *ip;
+    uint64_t n;
+    uint8_t copy[32]; /* the instruction (its code may be freed by exit) */
+};
+static struct opstat *opstats_tab;
+static const void *const *opstats_labels;
+#define OPSTATS_NAME(n) #n,
+static const char *const opstats_names[] = {WASM_OP_LIST(OPSTATS_NAME)};
+const void *const *wasm_interp_labels(void);
+
+static uint32_t opstats_slot(const uint8_t *ip)
+{
+    uint32_t i = (uint32_t)(((uintptr_t)ip >> 3) * 2654435761u) & (OPSTATS_CAP - 1);
+    while (opstats_tab[i].ip != NULL && opstats_tab[i].ip != ip)
+        i = (i + 1) & (OPSTATS_CAP - 1);
+    return i;
+}
+
+static int opstats_cmp(const void *a, const void *b)
+{
+    const struct opstat *x = a, *y = b;
+    return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+static void opstats_dump(void)
+{
+    uint64_t total = 0;
+    size_t k = 0;
+
+    for (uint32_t i = 0; i < OPSTATS_CAP; i++)
+        total += opstats_tab[i].n;
+    for (uint32_t i = 0; i < OPSTATS_CAP; i++)
+        if (opstats_tab[i].ip != NULL && opstats_tab[i].n * 1000 >= total)
+            opstats_tab[k++] = opstats_tab[i];
+    qsort(opstats_tab, k, sizeof *opstats_tab, opstats_cmp);
+    fprintf(stderr, "opstats: %llu dispatches\n", (unsigned long long)total);
+    for (size_t j = 0; j < k; j++) {
+        const uint8_t *cp = opstats_tab[j].copy;
+        const void *h = *(void *const *)(const void *)cp;
+        const char *name = "?";
+        int var = 0;
+        for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
+            if (opstats_labels[i] == h) {
+                name = opstats_names[i / WASM_NVARIANTS];
+                var = i % WASM_NVARIANTS;
+                break;
+            }
+        fprintf(stderr, "%p %6.2f%% %-22s v%d %u %u %u %u\n", (const void *)opstats_tab[j].ip,
+                100.0 * (double)opstats_tab[j].n / (double)total, name, var, WASM_OPND(cp, 0),
+                WASM_OPND(cp, 1), WASM_OPND(cp, 2), WASM_OPND(cp, 3));
+    }
+}
+
+static void opstats_hit(const uint8_t *ip)
+{
+    uint32_t i;
+
+    if (opstats_tab == NULL) {
+        opstats_tab = calloc(OPSTATS_CAP, sizeof *opstats_tab);
+        if (opstats_tab == NULL)
+            abort();
+        opstats_labels = wasm_interp_labels();
+        atexit(opstats_dump);
+    }
+    i = opstats_slot(ip);
+    if (opstats_tab[i].ip == NULL) {
+        opstats_tab[i].ip = ip;
+        memcpy(opstats_tab[i].copy, ip, sizeof opstats_tab[i].copy);
+    }
+    opstats_tab[i].n++;
+}
+#undef NEXT
+#define NEXT() do { opstats_hit(ip); goto *(*(void *const *)(const void *)ip); } while (0)
+#endif
 
 static int run(th_wasm_exec *ex, int mode, const void *const **out)
 {
     static const void *const labels[WOP_COUNT_ * NV] = {
         WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
-        ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1)
+        ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1) ACC_R_LIST(LABEL_R)
         WASM_FUSED_LIST(_, FUSED_LABELS)
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
@@ -677,6 +847,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     ip = frame->ip;
     fp = frame->fp;
     inst = frame->inst;
+    acc = ex->acc; /* resuming where fuel ran out: the instruction may read it */
     LOAD_MEM();
     LOAD_FUEL();
     NEXT();
@@ -707,32 +878,40 @@ L_BR_BACK:
     BRIF_CMPS(BR_IF_I64, BRB_IF_I64, uint64_t, int64_t, RU64, A64)
     BRIFK_CMPS(BR_IF_I32, BRB_IF_I32)
 
-L_BR_TABLE: {
-        uint32_t i = RU32(0), n = OP(1);
-        FUEL();
-        if (i > n)
-            i = n;
-        ip += (int32_t)OP(2 + i);
-        NEXT();
+#define BRTABLE(name, IDX) \
+    L_##name: { \
+        uint32_t i = (IDX), n = OP(1); \
+        FUEL(); \
+        if (i > n) \
+            i = n; \
+        ip += (int32_t)OP(2 + i); \
+        NEXT(); \
     }
+    BRTABLE(BR_TABLE, RU32(0))
+    BRTABLE(BR_TABLE_A, A32)
 
+    /* The memory cache stays valid within an instance: whatever grew its
+     * memory meanwhile (memory.grow, a host call) reloaded it.  Each
+     * return handler has its own copy (its own indirect jump). */
+#define RETURN() do { \
+        frame--; \
+        ip = frame->ip; \
+        fp = frame->fp; \
+        if (UNLIKELY(frame->inst != inst)) \
+            goto ret_other_instance; \
+        NEXT(); \
+    } while (0)
 L_RET1_A:
     fp[0].bits = acc;
-    goto do_return;
+    RETURN();
 L_RET1:
     fp[0] = SLOT(0);
-    /* fall into RET */
+    RETURN();
 L_RET:
-do_return:
-    /* The memory cache stays valid within an instance: whatever grew its
-     * memory meanwhile (memory.grow, a host call) reloaded it. */
-    frame--;
-    ip = frame->ip;
-    fp = frame->fp;
-    if (UNLIKELY(frame->inst != inst)) {
-        inst = frame->inst;
-        LOAD_MEM();
-    }
+    RETURN();
+ret_other_instance:
+    inst = frame->inst;
+    LOAD_MEM();
     NEXT();
 
 L_CALL: {
@@ -926,6 +1105,24 @@ L_GLOBAL_SET32:
     LOADK(LOADK8_S64, 1, int8_t, (uint64_t)(int64_t)v)
     LOADK(LOADK16_S64, 2, int16_t, (uint64_t)(int64_t)v)
     LOADK(LOADK32_S64, 4, int32_t, (uint64_t)(int64_t)v)
+    MEMOP(M_I32_ADD, uint32_t, NOCONV, uint32_t, RU32, WU32, AW32, m + b)
+    MEMOP(M_F64_ADD1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m + b)
+    MEMOP(M_F64_ADD2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b + m)
+    MEMOP(M_F64_SUB1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m - b)
+    MEMOP(M_F64_SUB2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b - m)
+    MEMOP(M_F64_MUL1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m * b)
+    MEMOP(M_F64_MUL2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b * m)
+    LOAD_KINDS(LOADX, LOADX)
+    LOAD_KINDS(LOADSK, LOADSK)
+    LOAD_KINDS(LOADSX, LOADSX)
+    STOREK(STOREK8, 1, uint8_t)
+    STOREK(STOREK16, 2, uint16_t)
+    STOREK(STOREK32, 4, uint32_t)
+    STOREK(STOREK64, 8, uint64_t)
+    STORESX(STORESX8, 1, uint8_t)
+    STORESX(STORESX16, 2, uint16_t)
+    STORESX(STORESX32, 4, uint32_t)
+    STORESX(STORESX64, 8, uint64_t)
     STORE(STORE8, 1, uint8_t)
     STORE(STORE16, 2, uint16_t)
     STORE(STORE32, 4, uint32_t)
@@ -1259,6 +1456,7 @@ L_GLOBAL_SET_V128: {
 out_of_fuel:
     frame->ip = ip;
     ex->top = frame;
+    ex->acc = acc;
     SYNC_FUEL();
     return TH_WASM_OUT_OF_FUEL;
 

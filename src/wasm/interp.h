@@ -79,6 +79,12 @@
     X(P##_ADD_K) X(P##_MUL_K) X(P##_AND_K) X(P##_OR_K) X(P##_XOR_K) \
     X(P##_SHL_K) X(P##_SHR_S_K) X(P##_SHR_U_K) X(P##_ROTL_K) X(P##_ROTR_K)
 
+/* The loads in the order of LOAD32..LOAD32_S64, and the stores. */
+#define WASM_LOAD_OPS(X, P) \
+    X(P##32) X(P##64) X(P##8_S32) X(P##8_U32) X(P##16_S32) X(P##16_U32) \
+    X(P##8_S64) X(P##16_S64) X(P##32_S64)
+#define WASM_STORE_OPS(X, P) X(P##8) X(P##16) X(P##32) X(P##64)
+
 #define WASM_OP_LIST(X) \
     /* control */ \
     X(EXIT)             /* leave the interpreter (entry-frame return address) */ \
@@ -114,6 +120,20 @@
      * d addr k off, in the order of the loads above */ \
     X(LOADK32) X(LOADK64) X(LOADK8_S32) X(LOADK8_U32) X(LOADK16_S32) X(LOADK16_U32) \
     X(LOADK8_S64) X(LOADK16_S64) X(LOADK32_S64) \
+    /* loads and stores whose address an instruction just computed (the \
+     * address arithmetic wraps at 32 bits, then the offset is added): \
+     * LOADX  d a b off      address a + b \
+     * LOADSK d a s k off    address (a << s) + k \
+     * LOADSX d a s b off    address (a << s) + b \
+     * STOREK a k value off  address a + k \
+     * STORESX a s b value off  address (a << s) + b */ \
+    WASM_LOAD_OPS(X, LOADX) WASM_LOAD_OPS(X, LOADSK) WASM_LOAD_OPS(X, LOADSX) \
+    WASM_STORE_OPS(X, STOREK) WASM_STORE_OPS(X, STORESX) \
+    /* an operator with a source loaded from memory, the load's address \
+     * (a + k, wrapping) + off: "d a k off b"; 1/2: the loaded value is \
+     * the first / second source, b the other (a slot) */ \
+    X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
+    X(M_F64_MUL1) X(M_F64_MUL2) \
     X(MEMORY_SIZE) X(MEMORY_GROW)      /* d / d a */ \
     X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY) X(MEMORY_FILL) \
     /* tables and references */ \
@@ -320,7 +340,8 @@
  * reads), EXPR computing the result r from a, b / k (X's operands) and c
  * (Y's other operand).  POS: X's result is Y's first (1) or second (2)
  * source, 0 for either (Y commutative).  Kinds and operands:
- *   KB     d a k c   i32: X with an immediate k, Y with a slot c
+ *   KB     d a k c   i32: X with an immediate k, Y with a slot c (the _B
+ *                    variants read c from the accumulator instead)
  *   KK     d a k c   i32: both with immediates (c is one)
  *   BB32   d a b c   i32: slots only
  *   BBF64  d a b c   f64: slots only (two roundings, never a fused
@@ -367,8 +388,10 @@ enum wasm_op { WASM_OP_LIST(WASM_OP_ENUM) WOP_COUNT_ };
  * operand layout as its base operation (the accumulator's slot operand is
  * simply not read).  wasm_interp_labels() is indexed by
  * op * WASM_NVARIANTS + variant and holds NULL where a variant does not
- * exist.  Variants never span a possible resume point: back-edge branches,
- * calls and BR_TABLE have none.
+ * exist.  Back-edge branches and BR_TABLE, which spend fuel, may be where
+ * an execution resumes: the exec keeps the accumulator while out of fuel
+ * (th_wasm_exec.acc), so they have accumulator variants too.  Calls have
+ * none.
  */
 #define WASM_NVARIANTS 6
 enum wasm_variant {
@@ -441,6 +464,7 @@ struct th_wasm_exec {
     uint8_t exhausted;   /* WASM_EXHAUSTED_*: which limit the last growth hit */
 
     uint64_t fuel; /* remaining fuel when fuel_limited */
+    uint64_t acc;  /* the interpreter's accumulator while out of fuel */
     bool fuel_limited;
     uint8_t state;   /* enum wasm_exec_state */
     uint32_t nested; /* th_wasm_call_invoke depth */

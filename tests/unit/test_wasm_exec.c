@@ -125,6 +125,58 @@ static void test_fuel_exhaustion_and_resume(void **state)
     teardown_module(&fx);
 }
 
+/* Back-edge branches and br_table reading a value the instruction before
+ * them produced (the interpreter's accumulator) are where an execution
+ * out of fuel resumes: one fuel unit at a time gives the same results. */
+static const char *acc_loop_wat =
+    "(module\n"
+    "  (func (export \"nz\") (param $n i32) (result i32) (local $i i32) (local $s i32)\n"
+    "    (loop $top\n"
+    "      (local.set $s (i32.add (local.get $s) (i32.mul (local.get $i) (i32.const 3))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (br_if $top (i32.xor (local.get $i) (local.get $n))))\n"
+    "    (local.get $s))\n"
+    "  (func (export \"cmp\") (param $n i32) (result i32) (local $i i32) (local $s i32)\n"
+    "    (loop $top\n"
+    "      (local.set $s (i32.xor (local.get $s) (i32.shl (local.get $i) (i32.const 5))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (br_if $top (i32.lt_u (i32.mul (local.get $i) (i32.const 2)) (local.get $n))))\n"
+    "    (local.get $s))\n"
+    "  (func (export \"table\") (param $n i32) (result i32) (local $i i32) (local $s i32)\n"
+    "    (loop $top\n"
+    "      (local.set $s (i32.add (local.get $s) (i32.rotl (local.get $i) (i32.const 7))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (block $out\n"
+    "        (br_table $top $out (i32.ge_u (local.get $i) (local.get $n)))))\n"
+    "    (local.get $s)))\n";
+
+static void test_fuel_resume_accumulator(void **state)
+{
+    static const char *names[] = {"nz", "cmp", "table"};
+    fixture fx;
+    th_wasm_val arg = {.i32 = 300}, want = {0}, res = {0};
+
+    (void)state;
+    setup_module(&fx, acc_loop_wat, NULL, NULL, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        int rc, rounds = 0;
+        th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+        assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, names[i]), &arg, 1, &want, 1), TH_OK);
+        th_wasm_exec_set_fuel(fx.ex, 1);
+        rc = th_wasm_exec_call(fx.ex, func(&fx, names[i]), &arg, 1, &res, 1);
+        while (rc == TH_WASM_OUT_OF_FUEL) {
+            th_wasm_exec_set_fuel(fx.ex, 1);
+            rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
+            rounds++;
+            assert_true(rounds < 1000);
+        }
+        assert_int_equal(rc, TH_OK);
+        assert_true(rounds >= 100);
+        assert_int_equal(res.i32, want.i32);
+    }
+    teardown_module(&fx);
+}
+
 static void test_fuel_zero_before_entry(void **state)
 {
     fixture fx;
@@ -674,6 +726,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuel_exhaustion_and_resume),
+        cmocka_unit_test(test_fuel_resume_accumulator),
         cmocka_unit_test(test_fuel_zero_before_entry),
         cmocka_unit_test(test_abort_runaway_loop),
         cmocka_unit_test(test_host_suspend_resume),

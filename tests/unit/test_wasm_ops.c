@@ -838,6 +838,22 @@ static void test_fused_pairs(void **state)
                 snprintf(k, sizeof k, "(i32.const %" PRId32 ")", fuse_ks[q]);
                 gen_fused(w, name, "i32", fuse_kb_x[i], fuse_kb_y[j], k, "(local.get 2)");
             }
+    /* c computed just before the inner operation (pos 2): c from the
+     * accumulator */
+    for (size_t i = 0; i < nx; i++)
+        for (size_t j = 0; j < ny; j++)
+            for (size_t q = 1; q < NFUSE_KS; q += 4) {
+                snprintf(name, sizeof name, "kbc_%s_%s_%zu", fuse_kb_x[i], fuse_kb_y[j], q);
+                snprintf(k, sizeof k, "(i32.const %" PRId32 ")", fuse_ks[q]);
+                gen_fused(w, name, "i32", fuse_kb_x[i], fuse_kb_y[j], k,
+                          "(i32.add (local.get 1) (local.get 2))");
+                /* the result to a slot (a local) */
+                fprintf(w,
+                        "(func (export \"%s_2l\") (param i32 i32 i32) (result i32) (local i32)"
+                        " (local.set 3 (i32.%s (i32.add (local.get 1) (local.get 2))"
+                        " (i32.%s (local.get 0) %s))) (local.get 3))\n",
+                        name, fuse_kb_y[j], fuse_kb_x[i], k);
+            }
     for (size_t i = 0; i < 3; i++)
         for (size_t q = 0; q < NFUSE_KS; q++) {
             snprintf(name, sizeof name, "kk_%zu_%zu", i, q);
@@ -891,6 +907,20 @@ static void test_fused_pairs(void **state)
                 snprintf(name, sizeof name, "kb_%s_%s_%zu", fuse_kb_x[i], fuse_kb_y[j], q);
                 check_fused(&fx, name, v32, 8, false);
             }
+    for (size_t i = 0; i < nx; i++)
+        for (size_t j = 0; j < ny; j++)
+            for (size_t q = 1; q < NFUSE_KS; q += 4) {
+                snprintf(name, sizeof name, "kbc_%s_%s_%zu", fuse_kb_x[i], fuse_kb_y[j], q);
+                check_fused(&fx, name, v32, 8, false);
+                for (size_t x = 0; x < 8; x++)
+                    for (size_t z = 0; z < 8; z++) {
+                        char got[96], ref[96];
+                        uint64_t args[3] = {v32[x], v32[z], v32[(x + z) % 8]};
+                        snprintf(got, sizeof got, "%s_2l", name);
+                        snprintf(ref, sizeof ref, "%s_ref2", name);
+                        expect_same(&fx, got, ref, args, 3);
+                    }
+            }
     for (size_t i = 0; i < 3; i++)
         for (size_t q = 0; q < NFUSE_KS; q++) {
             snprintf(name, sizeof name, "kk_%zu_%zu", i, q);
@@ -920,6 +950,283 @@ static void test_fused_pairs(void **state)
     th_wasm_imports_free(fx.imp);
 }
 
+/* Loads and stores whose address an instruction computes (LOADX, LOADSK,
+ * LOADSX, STOREK, STORESX), each against the same access through a local
+ * holding the address (never fused): addresses near both ends of memory
+ * and wrapping at 32 bits, sources from slots and from the accumulator
+ * ("a": the shifted or added source is itself computed; "c": the added
+ * operand is computed before the shift), results to the accumulator (the
+ * return) and to a slot (a local). */
+static const char *ea_loads[][2] = {
+    {"i32.load", "i32"},    {"i64.load", "i64"},     {"i32.load8_s", "i32"},
+    {"i32.load8_u", "i32"}, {"i32.load16_s", "i32"}, {"i32.load16_u", "i32"},
+    {"i64.load8_s", "i64"}, {"i64.load16_s", "i64"}, {"i64.load32_s", "i64"},
+    {"f64.load", "f64"},
+};
+/* store, value type, the load reading it back, its result type */
+static const char *ea_stores[][4] = {
+    {"i32.store8", "i32", "i32.load8_u", "i32"}, {"i32.store16", "i32", "i32.load16_u", "i32"},
+    {"i32.store", "i32", "i32.load", "i32"},     {"i64.store", "i64", "i64.load", "i64"},
+    {"f64.store", "f64", "i64.load", "i64"},     {"i64.store32", "i64", "i32.load", "i32"},
+};
+static const int ea_shifts[] = {0, 2, 3, 33};
+static const int32_t ea_ks[] = {0, 4, -4, 65532, INT32_MIN};
+#define NEA_LOADS (sizeof ea_loads / sizeof ea_loads[0])
+#define NEA_STORES (sizeof ea_stores / sizeof ea_stores[0])
+#define NEA_SHIFTS (sizeof ea_shifts / sizeof ea_shifts[0])
+#define NEA_KS (sizeof ea_ks / sizeof ea_ks[0])
+#define NEA_MODES 9
+
+/* Address expression `m` (0..8) with shift s and constant k into buf. */
+static void ea_addr(char *buf, size_t n, int m, int s, int32_t k)
+{
+    switch (m) {
+    case 0: snprintf(buf, n, "(i32.add (local.get 0) (local.get 1))"); break;
+    case 1:
+        snprintf(buf, n, "(i32.add (i32.xor (local.get 0) (local.get 2)) (local.get 1))");
+        break;
+    case 2:
+        snprintf(buf, n, "(i32.add (local.get 1) (i32.xor (local.get 0) (local.get 2)))");
+        break;
+    case 3:
+        snprintf(buf, n, "(i32.add (i32.shl (local.get 0) (i32.const %d)) (i32.const %" PRId32 "))",
+                 s, k);
+        break;
+    case 4:
+        snprintf(buf, n,
+                 "(i32.add (i32.shl (i32.xor (local.get 0) (local.get 2)) (i32.const %d))"
+                 " (i32.const %" PRId32 "))",
+                 s, k);
+        break;
+    case 5:
+        snprintf(buf, n, "(i32.add (i32.shl (local.get 0) (i32.const %d)) (local.get 1))", s);
+        break;
+    case 6:
+        snprintf(buf, n,
+                 "(i32.add (i32.xor (local.get 1) (local.get 2))"
+                 " (i32.shl (local.get 0) (i32.const %d)))",
+                 s);
+        break;
+    case 7: snprintf(buf, n, "(i32.add (local.get 0) (i32.const %" PRId32 "))", k); break;
+    default:
+        snprintf(buf, n, "(i32.add (i32.xor (local.get 0) (local.get 2)) (i32.const %" PRId32 "))",
+                 k);
+        break;
+    }
+}
+
+static void test_address_forms(void **state)
+{
+    static const uint32_t addrs[] = {0,     4,     8,          65520,      65528,     65532,
+                                     65535, 65536, 0xfffffff8, 0xfffffffc, 0x80000000};
+    static const uint32_t bs[] = {0, 4, 0xfffffffc, 65532, 0x80000000};
+    static const uint32_t cs[] = {0x11, 0x2233, 0x44556677};
+    chain_fixture fx;
+    char *wat = NULL, addr[256], got[64], ref[64];
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\")\n"
+          "(data (i32.const 65520) "
+          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          w);
+    for (int m = 0; m < NEA_MODES; m++)
+        for (size_t si = 0; si < NEA_SHIFTS; si++)
+            for (size_t ki = 0; ki < NEA_KS; ki++) {
+                for (int off = 0; off <= 4; off += 4) {
+                    ea_addr(addr, sizeof addr, m, ea_shifts[si], ea_ks[ki]);
+                    for (size_t i = 0; i < NEA_LOADS; i++) {
+                        const char *ld = ea_loads[i][0], *rt = ea_loads[i][1];
+                        fprintf(w,
+                                "(func (export \"l%d_%zu_%zu_%d_%zu\") (param i32 i32 i32)"
+                                " (result %s) (%s offset=%d %s))\n"
+                                "(func (export \"l%d_%zu_%zu_%d_%zu_l\") (param i32 i32 i32)"
+                                " (result %s) (local %s) (local.set 3 (%s offset=%d %s))"
+                                " (local.get 3))\n"
+                                "(func (export \"l%d_%zu_%zu_%d_%zu_ref\") (param i32 i32 i32)"
+                                " (result %s) (local i32) (local.set 3 %s)"
+                                " (%s offset=%d (local.get 3)))\n",
+                                m, si, ki, off, i, rt, ld, off, addr, m, si, ki, off, i, rt, rt, ld,
+                                off, addr, m, si, ki, off, i, rt, addr, ld, off);
+                    }
+                    for (size_t i = 0; i < NEA_STORES; i++) {
+                        const char *st = ea_stores[i][0], *vt = ea_stores[i][1];
+                        const char *lb = ea_stores[i][2], *rt = ea_stores[i][3];
+                        const char *val = vt[0] == 'f'         ? "(f64.convert_i32_u (local.get 2))"
+                                          : !strcmp(vt, "i64") ? "(i64.extend_i32_u (local.get 2))"
+                                                               : "(local.get 2)";
+                        fprintf(w,
+                                "(func (export \"s%d_%zu_%zu_%d_%zu\") (param i32 i32 i32)"
+                                " (result %s) (local i32 %s) (local.set 4 %s)"
+                                " (%s offset=%d %s (local.get 4)) (local.set 3 %s)"
+                                " (%s offset=%d (local.get 3)))\n"
+                                "(func (export \"s%d_%zu_%zu_%d_%zu_ref\") (param i32 i32 i32)"
+                                " (result %s) (local i32 %s) (local.set 4 %s)"
+                                " (local.set 3 %s) (%s offset=%d (local.get 3) (local.get 4))"
+                                " (%s offset=%d (local.get 3)))\n",
+                                m, si, ki, off, i, rt, vt, val, st, off, addr, addr, lb, off, m, si,
+                                ki, off, i, rt, vt, val, addr, st, off, lb, off);
+                    }
+                }
+                if (m < 3 || m == 5 || m == 6)
+                    ki = NEA_KS; /* no constant in the address */
+                if (m < 3 || m > 6)
+                    si = NEA_SHIFTS; /* no shift */
+            }
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fx, 0, sizeof fx);
+    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
+    fx.ex = th_wasm_exec_new(NULL);
+
+    for (int m = 0; m < NEA_MODES; m++)
+        for (size_t si = 0; si < NEA_SHIFTS; si++)
+            for (size_t ki = 0; ki < NEA_KS; ki++) {
+                for (int off = 0; off <= 4; off += 4)
+                    for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+                        for (size_t y = 0; y < sizeof bs / sizeof bs[0]; y++)
+                            for (size_t z = 0; z < sizeof cs / sizeof cs[0]; z++) {
+                                uint64_t args[3] = {addrs[x], bs[y], cs[z]};
+                                for (size_t i = 0; i < NEA_LOADS; i++) {
+                                    snprintf(ref, sizeof ref, "l%d_%zu_%zu_%d_%zu_ref", m, si, ki,
+                                             off, i);
+                                    snprintf(got, sizeof got, "l%d_%zu_%zu_%d_%zu", m, si, ki, off,
+                                             i);
+                                    expect_same(&fx, got, ref, args, 3);
+                                    snprintf(got, sizeof got, "l%d_%zu_%zu_%d_%zu_l", m, si, ki,
+                                             off, i);
+                                    expect_same(&fx, got, ref, args, 3);
+                                }
+                                for (size_t i = 0; i < NEA_STORES; i++) {
+                                    snprintf(ref, sizeof ref, "s%d_%zu_%zu_%d_%zu_ref", m, si, ki,
+                                             off, i);
+                                    snprintf(got, sizeof got, "s%d_%zu_%zu_%d_%zu", m, si, ki, off,
+                                             i);
+                                    expect_same(&fx, got, ref, args, 3);
+                                }
+                            }
+                if (m < 3 || m == 5 || m == 6)
+                    ki = NEA_KS;
+                if (m < 3 || m > 6)
+                    si = NEA_SHIFTS;
+            }
+    th_wasm_exec_free(fx.ex);
+    th_wasm_instance_free(fx.inst);
+    th_wasm_module_free(fx.mod);
+    th_wasm_imports_free(fx.imp);
+}
+
+/* Operators with a source loaded from memory (M_*): i32.add, f64.add,
+ * f64.sub and f64.mul with the loaded value first or second, the load
+ * plain or with a constant added to its address, the result returned (to
+ * the accumulator) or kept in a local (a slot), against the same through
+ * a local holding the loaded value. */
+static void test_memory_operands(void **state)
+{
+    static const char *ops[][2] = {
+        {"i32.add", "i32"}, {"f64.add", "f64"}, {"f64.sub", "f64"}, {"f64.mul", "f64"}};
+    static const int32_t ks[] = {0, 8, -8};
+    static const uint32_t addrs[] = {0,     4,     8,          65520,      65528,     65532,
+                                     65535, 65536, 0xfffffff8, 0xfffffffc, 0x80000000};
+    static const uint32_t bs[] = {0, 1, 0xffffffff, 12345};
+    chain_fixture fx;
+    char *wat = NULL, addr[128], got[64], ref[64];
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\")\n"
+          "(data (i32.const 65520) "
+          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          w);
+    for (size_t o = 0; o < 4; o++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (int off = 0; off <= 4; off += 4)
+                for (int pos = 1; pos <= 2; pos++) {
+                    const char *op = ops[o][0], *t = ops[o][1];
+                    bool f = t[0] == 'f';
+                    char ld[200], first[220], second[220];
+                    if (ki < 3)
+                        snprintf(addr, sizeof addr,
+                                 "(i32.add (local.get 0) (i32.const %" PRId32 "))", ks[ki]);
+                    else
+                        snprintf(addr, sizeof addr, "(local.get 0)");
+                    snprintf(ld, sizeof ld, "(%s.load offset=%d %s)", t, off, addr);
+                    /* got: the load right before the operator */
+                    snprintf(first, sizeof first, "%s", pos == 1 ? ld : "(local.get 3)");
+                    snprintf(second, sizeof second, "%s", pos == 1 ? "(local.get 3)" : ld);
+                    fprintf(w,
+                            "(func (export \"m%zu_%zu_%d_%d\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s)"
+                            " (%s %s %s))\n"
+                            "(func (export \"m%zu_%zu_%d_%d_l\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s)"
+                            " (local.set 4 (%s %s %s)) (local.get 4))\n",
+                            o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", op, first,
+                            second, o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", op, first,
+                            second);
+                    fprintf(w,
+                            "(func (export \"m%zu_%zu_%d_%d_ref\") (param i32 i32 i32) (result %s)"
+                            " (local %s %s) (local.set 3 %s) (local.set 4 %s)"
+                            " (%s %s %s))\n",
+                            o, ki, off, pos, t, t, t,
+                            f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)", ld, op,
+                            pos == 1 ? "(local.get 4)" : "(local.get 3)",
+                            pos == 1 ? "(local.get 3)" : "(local.get 4)");
+                }
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fx, 0, sizeof fx);
+    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
+    fx.ex = th_wasm_exec_new(NULL);
+    for (size_t o = 0; o < 4; o++)
+        for (size_t ki = 0; ki < 4; ki++)
+            for (int off = 0; off <= 4; off += 4)
+                for (int pos = 1; pos <= 2; pos++)
+                    for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+                        for (size_t y = 0; y < sizeof bs / sizeof bs[0]; y++) {
+                            uint64_t args[3] = {addrs[x], bs[y], 0};
+                            snprintf(ref, sizeof ref, "m%zu_%zu_%d_%d_ref", o, ki, off, pos);
+                            for (int l = 0; l < 2; l++) {
+                                snprintf(got, sizeof got, "m%zu_%zu_%d_%d%s", o, ki, off, pos,
+                                         l ? "_l" : "");
+                                if (o == 0)
+                                    expect_same(&fx, got, ref, args, 3);
+                                else
+                                    expect_same_f64(&fx, got, ref, args);
+                            }
+                        }
+    th_wasm_exec_free(fx.ex);
+    th_wasm_instance_free(fx.inst);
+    th_wasm_module_free(fx.mod);
+    th_wasm_imports_free(fx.imp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -927,6 +1234,8 @@ int main(void)
         cmocka_unit_test(test_locals_and_control),
         cmocka_unit_test(test_accumulator_chains),
         cmocka_unit_test(test_fused_pairs),
+        cmocka_unit_test(test_address_forms),
+        cmocka_unit_test(test_memory_operands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
