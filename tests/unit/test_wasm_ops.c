@@ -1015,6 +1015,18 @@ static void ea_addr(char *buf, size_t n, int m, int s, int32_t k)
     }
 }
 
+/* Shifts and constants address expression `m` uses (one of each when it
+ * has none). */
+static size_t ea_nshifts(int m)
+{
+    return m >= 3 && m <= 6 ? NEA_SHIFTS : 1;
+}
+
+static size_t ea_nks(int m)
+{
+    return m == 3 || m == 4 || m >= 7 ? NEA_KS : 1;
+}
+
 static void test_address_forms(void **state)
 {
     static const uint32_t addrs[] = {0,     4,     8,          65520,      65528,     65532,
@@ -1035,8 +1047,8 @@ static void test_address_forms(void **state)
           "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
           w);
     for (int m = 0; m < NEA_MODES; m++)
-        for (size_t si = 0; si < NEA_SHIFTS; si++)
-            for (size_t ki = 0; ki < NEA_KS; ki++) {
+        for (size_t si = 0; si < ea_nshifts(m); si++)
+            for (size_t ki = 0; ki < ea_nks(m); ki++) {
                 for (int off = 0; off <= 4; off += 4) {
                     ea_addr(addr, sizeof addr, m, ea_shifts[si], ea_ks[ki]);
                     for (size_t i = 0; i < NEA_LOADS; i++) {
@@ -1072,10 +1084,6 @@ static void test_address_forms(void **state)
                                 ki, off, i, rt, vt, val, addr, st, off, lb, off);
                     }
                 }
-                if (m < 3 || m == 5 || m == 6)
-                    ki = NEA_KS; /* no constant in the address */
-                if (m < 3 || m > 6)
-                    si = NEA_SHIFTS; /* no shift */
             }
     fputs(")\n", w);
     fclose(w);
@@ -1092,8 +1100,8 @@ static void test_address_forms(void **state)
     fx.ex = th_wasm_exec_new(NULL);
 
     for (int m = 0; m < NEA_MODES; m++)
-        for (size_t si = 0; si < NEA_SHIFTS; si++)
-            for (size_t ki = 0; ki < NEA_KS; ki++) {
+        for (size_t si = 0; si < ea_nshifts(m); si++)
+            for (size_t ki = 0; ki < ea_nks(m); ki++) {
                 for (int off = 0; off <= 4; off += 4)
                     for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
                         for (size_t y = 0; y < sizeof bs / sizeof bs[0]; y++)
@@ -1117,10 +1125,6 @@ static void test_address_forms(void **state)
                                     expect_same(&fx, got, ref, args, 3);
                                 }
                             }
-                if (m < 3 || m == 5 || m == 6)
-                    ki = NEA_KS;
-                if (m < 3 || m > 6)
-                    si = NEA_SHIFTS;
             }
     th_wasm_exec_free(fx.ex);
     th_wasm_instance_free(fx.inst);
