@@ -33,6 +33,7 @@ Then every chain verifies and replays identically.  Exit 0 and a line of
 figures; 1 with the first problem; 77 when the kill came too late (the
 machine was too slow to catch the moment: nothing was shown).
 """
+import atexit
 import http.client
 import json
 import os
@@ -53,6 +54,17 @@ SPIN = int(os.environ.get("ONCE_SPIN", "2000"))  # hundred-thousand rounds of wo
 # smaller for the sanitizer builds, whose interpreter is many times slower).
 LIMITS = '[limits]\ncall_timeout_ms = 600000\n'
 HOME = "?"
+
+
+def stop_daemon_at_exit():
+    """No daemon is left behind, whatever way the test ends (a skip too)."""
+    daemon = globals().get("DAEMON")
+    if daemon is not None and daemon.poll() is None:
+        daemon.kill()
+        daemon.wait()
+
+
+atexit.register(stop_daemon_at_exit)
 
 
 def fail(msg):
