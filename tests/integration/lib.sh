@@ -13,6 +13,7 @@
 #                     and wait until it answers /v1/health; DPID is its pid
 #                     (set it empty after stopping it yourself)
 #   it_done           exit 1 with the number of failures, or say "all ok"
+# With KEEP set (to anything) the work directory is kept at exit.
 
 fails=0
 H=
@@ -23,7 +24,8 @@ it_cleanup() {
         kill -KILL "$DPID" 2>/dev/null
         wait "$DPID" 2>/dev/null
     fi
-    [ -n "$H" ] && rm -rf "$H"
+    # KEEP set: the work directory is kept (to look at after a failure)
+    [ -n "$H" ] && [ -z "${KEEP:-}" ] && rm -rf "$H"
 }
 
 it_workdir() {

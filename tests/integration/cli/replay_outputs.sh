@@ -9,28 +9,8 @@ set -u
 T=$1
 W=$2
 [ -f "$W" ] || { echo "skipped: $W was not built"; exit 77; }
-H=$(mktemp -d "${TMPDIR:-/tmp}/theater-outputs.XXXXXX") || exit 2
-DPID=
-cleanup() {
-    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
-    fi
-    [ -n "${KEEP:-}" ] || rm -rf "$H"
-}
-trap cleanup EXIT INT TERM
-cd "$H" || exit 2
-fails=0
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-expect() {
-    name=$1 want=$2 pat=$3
-    shift 3
-    "$@" >out 2>&1
-    st=$?
-    if [ "$st" != "$want" ]; then fail "$name: exit $st, expected $want"; cat out; return; fi
-    if ! grep -Eq -- "$pat" out; then fail "$name: output does not match '$pat'"; cat out; return; fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/../lib.sh"
+it_workdir outputs
 cp "$W" "$H/outputs.wasm"
 mkdir "$H/files"
 cat >"$H/outputs.toml" <<TOML
@@ -50,14 +30,7 @@ TOML
 printf 'small' >"$H/files/small"
 dd if=/dev/zero of="$H/files/big" bs=1048576 count=9 2>/dev/null
 
-"$T" server --home "$H" 2>>"$H/server.log" &
-DPID=$!
-i=0
-until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
-    sleep 0.05
-done
+it_daemon
 a=$("$T" start --home "$H" "$H/outputs.toml" | tail -n 1)
 b=$("$T" start --home "$H" "$H/outputs.toml" | tail -n 1)
 for m in chain big "read small" chain big chain; do
