@@ -221,8 +221,7 @@ void th_chain_events_free(th_chain_events *events);
 /* Replace the data of item i with `data` (malloc'd, `len` bytes), which
  * the list owns from now on, also on failure (e.g. the content an event
  * holds by reference).  0 or TH_ENOMEM (the item keeps its data). */
-int th_chain_events_adopt(th_chain_events *events, size_t i, void *data, size_t len,
-                          th_error *err);
+int th_chain_events_adopt(th_chain_events *events, size_t i, void *data, size_t len, th_error *err);
 
 /* The signed head of `actor`'s chain.  TH_ENOENT if it has none. */
 int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */, th_error *err);

@@ -289,6 +289,18 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
         return rc;
     }
     rc = chain_actor_segments(db, q->actor, q->from_seq, q->to_seq, &head, &ids, &n, err);
+    /* room for what the head says the chain holds (a whole chain read at
+     * once, as a replay does, then takes no copies of a growing array) */
+    if (rc == TH_OK && head.valid && head.seq >= q->from_seq &&
+        head.seq - q->from_seq < (1u << 22)) {
+        cap = (size_t)(head.seq - q->from_seq) + 1;
+        if (q->to_seq != 0 && q->to_seq > q->from_seq && q->to_seq - q->from_seq < cap)
+            cap = (size_t)(q->to_seq - q->from_seq);
+        if (q->limit != 0 && q->limit < cap)
+            cap = q->limit;
+        if ((items = malloc(cap * sizeof *items)) == NULL)
+            cap = 0;
+    }
     /* Oldest first, or (newest) from the last segment backwards.  The
      * items point into the blobs of their segments, which the list keeps. */
     for (s = 0; rc == TH_OK && s < n && !done; s++) {
