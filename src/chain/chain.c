@@ -412,11 +412,6 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
         rc = open_writer(c, cfg->sync_normal, err);
     if (rc == TH_OK)
         rc = db_open(c->home, DB_READONLY, &c->rdb, err);
-    /* Reads of whole chains (replay, exports) go through segments of
-     * hundreds of KiB: mapped, their pages are copied once rather than
-     * read page by page.  Best effort: without it reads still work. */
-    if (rc == TH_OK)
-        sqlite3_exec(c->rdb, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
     if (rc != TH_OK) {
         th_chain_close(c);
         return rc;
