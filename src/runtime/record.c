@@ -123,6 +123,7 @@ typedef struct rec_batch {
 #define REC_BATCH_BYTES (16u * 1024u) /* a batch's allocation */
 #define REC_BATCH_CAP (REC_BATCH_BYTES - sizeof(rec_batch))
 #define REC_BATCH_POOL 64u /* idle batches kept for reuse */
+#define REC_BATCH_FEW 4u   /* a batch of at most this many events is queued event by event */
 #define REC_EV_SIZE(len) ((sizeof(rec_ev) + (len) + 7u) & ~(size_t)7u)
 
 #define REC_NAP_NS 1000000u       /* a napping recorder looks again after this */
@@ -141,7 +142,8 @@ typedef struct rt_recorder {
     atomic_int state;    /* REC_AWAKE, REC_NAPPING, REC_SLEEPING */
     atomic_bool stop;
     atomic_int flushers;
-    atomic_size_t bytes; /* queued, for back-pressure */
+    atomic_size_t bytes;  /* queued, for back-pressure */
+    atomic_size_t events; /* queued (a batch counts its events), for wake-ups */
     bool started;
     pthread_mutex_t plock; /* the pool of idle batches */
     rec_batch *pool;
@@ -398,6 +400,51 @@ static rec_batch *batch_get(rt_recorder *rec)
     return b;
 }
 
+#define REC_APPEND_MAX 128u /* events per th_chain_append_many */
+
+/* Recorder thread: append a batch's events to a chain in THEATER_HOME,
+ * up to REC_APPEND_MAX at a time (the chain's locks taken once for them),
+ * and tell the subscribers of each. */
+static void append_batch(rec_batch *b)
+{
+    th_chain_item items[REC_APPEND_MAX];
+    th_chain_receipt r[REC_APPEND_MAX];
+    const rec_ev *ev[REC_APPEND_MAX];
+    rt_actor *a = b->a;
+    size_t off = 0, k, n;
+    uint32_t i = 0;
+    th_error err;
+    int rc;
+
+    while (i < b->count) {
+        for (n = 0; n < REC_APPEND_MAX && i + n < b->count; n++) {
+            const rec_ev *e = (const rec_ev *)(b->ev + off);
+            ev[n] = e;
+            items[n].type = e->type;
+            items[n].data = e->data;
+            items[n].len = e->len;
+            off += REC_EV_SIZE(e->len);
+        }
+        th_error_clear(&err);
+        rc = th_chain_append_many(a->rt->chain, a->id, items, n, r, &err);
+        if (rc == 0) /* before rec_done: a flusher then waits for this ticket */
+            atomic_store(&a->last_ticket, r[n - 1].ticket);
+        for (k = 0; k < n; k++) {
+            if (rc != 0) {
+                record_failed(a,
+                              "event %s (%zu bytes) could not be recorded: %s; stopping the "
+                              "actor",
+                              ev[k]->type, ev[k]->len, err.msg);
+                notify(a, ev[k]->type, ev[k]->data, ev[k]->len, NULL);
+            } else {
+                notify(a, ev[k]->type, ev[k]->data, ev[k]->len, &r[k]);
+            }
+            atomic_store(&a->rec_done, b->first_seq + i + k);
+        }
+        i += (uint32_t)n;
+    }
+}
+
 /* Recorder thread: append the events of one queue entry. */
 static void rec_consume(rt_recorder *rec, rt_node *n)
 {
@@ -410,17 +457,23 @@ static void rec_consume(rt_recorder *rec, rt_node *n)
         append_now(it->a, it->type, it->data, it->len);
         atomic_store(&it->a->rec_done, it->seq);
         atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
+        atomic_fetch_sub(&rec->events, 1);
         rt_actor_release(it->a);
         base_block_free(it, sizeof *it + it->len);
         return;
     }
-    for (i = 0; i < b->count; i++) {
-        rec_ev *e = (rec_ev *)(b->ev + off);
-        append_now(b->a, e->type, e->data, e->len);
-        atomic_store(&b->a->rec_done, b->first_seq + i);
-        off += REC_EV_SIZE(e->len);
+    if (on_disk(b->a)) {
+        append_batch(b);
+    } else {
+        for (i = 0; i < b->count; i++) {
+            rec_ev *e = (rec_ev *)(b->ev + off);
+            append_now(b->a, e->type, e->data, e->len);
+            atomic_store(&b->a->rec_done, b->first_seq + i);
+            off += REC_EV_SIZE(e->len);
+        }
     }
     atomic_fetch_sub(&rec->bytes, REC_BATCH_BYTES);
+    atomic_fetch_sub(&rec->events, b->count);
     rt_actor_release(b->a);
     batch_put(rec, b);
 }
@@ -493,6 +546,7 @@ static int recorder_start(rt_runtime *rt, th_error *err)
     atomic_init(&rec->stop, false);
     atomic_init(&rec->flushers, 0);
     atomic_init(&rec->bytes, 0);
+    atomic_init(&rec->events, 0);
     if (pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
         free(rec);
         return th_error_set(err, TH_ENOMEM, "cannot start the recorder thread");
@@ -634,23 +688,66 @@ static void rec_backpressure(rt_recorder *rec, rt_actor *a)
     }
 }
 
-/* Queue the worker's batch, if it has one.  Its actor is the turn's, which
- * the turn keeps alive. */
+/* Queue one event alone (the actor's rec_queued `seq`).  On failure the
+ * actor is marked (record_failed). */
+static void push_one(rt_recorder *rec, rt_actor *a, const char *type, const uint8_t *data,
+                     size_t len, uint64_t seq)
+{
+    rec_item *it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
+
+    if (it == NULL) {
+        record_failed(a, "event %s could not be recorded: out of memory", type);
+        return;
+    }
+    rt_actor_ref(a);
+    it->kind = REC_ONE;
+    it->a = a;
+    it->type = type;
+    it->seq = seq;
+    it->len = len;
+    if (len)
+        memcpy(it->data, data, len);
+    atomic_fetch_add(&rec->bytes, sizeof *it + len);
+    atomic_fetch_add(&rec->events, 1);
+    rt_mpsc_push(&rec->q, &it->node);
+    rec_poke(rec, atomic_load(&rec->events) >= REC_NAP_WAKE_ITEMS ||
+                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+}
+
+/* Queue what the worker's batch holds.  A few events (a short turn, as in
+ * a request/reply) go one by one and the worker keeps the buffer for its
+ * next turn; more go as the batch itself.  The batch's actor is the
+ * turn's, which the turn keeps alive. */
 static void batch_push(rt_worker *w)
 {
     rec_batch *b = w->rec_batch;
     rt_recorder *rec;
     rt_actor *a;
+    size_t n, off = 0;
+    uint32_t i;
 
-    if (b == NULL)
+    if (b == NULL || b->count == 0)
         return;
-    w->rec_batch = NULL;
     a = b->a;
     rec = a->rt->recorder;
-    atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
-    rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
-    rec_poke(rec, rt_mpsc_count(&rec->q) >= REC_NAP_WAKE_ITEMS / 32 ||
-                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+    if (b->count <= REC_BATCH_FEW) {
+        for (i = 0; i < b->count; i++) {
+            const rec_ev *e = (const rec_ev *)(b->ev + off);
+            push_one(rec, a, e->type, e->data, e->len, b->first_seq + i);
+            off += REC_EV_SIZE(e->len);
+        }
+        b->count = 0;
+        b->used = 0;
+        b->a = NULL;
+        rt_actor_release(a); /* the turn holds its own */
+    } else {
+        w->rec_batch = NULL;
+        atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
+        n = atomic_fetch_add(&rec->events, b->count) + b->count;
+        rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
+        rec_poke(rec, n >= REC_NAP_WAKE_ITEMS ||
+                          atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+    }
     rec_backpressure(rec, a);
 }
 
@@ -665,16 +762,18 @@ static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *t
     uint64_t seq;
     rec_ev *e;
 
-    if (b != NULL && (b->a != a || b->used + need > REC_BATCH_CAP)) {
+    if (b != NULL && b->count > 0 && (b->a != a || b->used + need > REC_BATCH_CAP)) {
         batch_push(w);
-        b = NULL;
+        b = w->rec_batch; /* kept (emptied) or NULL */
     }
     if (b == NULL) {
         if ((b = batch_get(rec)) == NULL)
             return false;
+        w->rec_batch = b;
+    }
+    if (b->count == 0) {
         rt_actor_ref(a);
         b->a = a;
-        w->rec_batch = b;
     }
     e = (rec_ev *)(b->ev + b->used);
     e->type = type;
@@ -687,6 +786,12 @@ static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *t
     b->count++;
     b->used += need;
     return true;
+}
+
+void rt_record_worker_done(rt_worker *w)
+{
+    free(w->rec_batch); /* empty: every turn queued its events */
+    w->rec_batch = NULL;
 }
 
 void rt_record_turn_begin(rt_actor *a)
@@ -712,7 +817,6 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     rt_recorder *rec = a->rt->recorder;
     rt_worker *w;
-    rec_item *it;
 
     if (a->op != NULL && a->op->call_rec.data != NULL) {
         /* the held-back "wasm-call" of the running op goes first */
@@ -743,23 +847,8 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
             return;
         batch_push(w); /* what the batch holds goes first */
     }
-    it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
-    if (it == NULL) {
-        record_failed(a, "event %s could not be recorded: out of memory", type);
-        return;
-    }
-    rt_actor_ref(a);
-    it->kind = REC_ONE;
-    it->a = a;
-    it->type = type;
-    it->seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
-    it->len = len;
-    if (len)
-        memcpy(it->data, data, len);
-    atomic_fetch_add(&rec->bytes, sizeof *it + len);
-    rt_mpsc_push(&rec->q, &it->node);
-    rec_poke(rec, rt_mpsc_count(&rec->q) >= REC_NAP_WAKE_ITEMS ||
-                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+    push_one(rec, a, type, data, len,
+             atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1);
     rec_backpressure(rec, a);
 }
 

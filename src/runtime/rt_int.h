@@ -680,6 +680,8 @@ int rt_record_flush(rt_actor *a, th_error *err);
  * end of the turn (or when full, or when someone flushes). */
 void rt_record_turn_begin(rt_actor *a);
 void rt_record_turn_end(rt_actor *a);
+/* A worker thread ends (sched.c): free the batch buffer it kept. */
+void rt_record_worker_done(rt_worker *w);
 
 /* ------------------------------------------------------------------ */
 /* Hot upgrade (upgrade.c)                                            */
