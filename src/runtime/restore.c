@@ -795,7 +795,7 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         *restored = 0;
     if (rt->durable == NULL)
         return th_error_set(err, TH_EINVAL, "the runtime was not created durable");
-    if ((rc = db_open(rt->home, 0, &db, err)) != 0)
+    if ((rc = db_open_schema(rt->home, &db_durable, 0, &db, err)) != 0)
         return th_error_prefix(err, "restoring the durable actors");
     if ((rc = load_rows(db, &rows, &nrows, err)) != 0)
         goto out;
