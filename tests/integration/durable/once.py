@@ -242,6 +242,8 @@ def main():
     st, b = api("GET", "/v1/actors/%s/state" % boss)
     child = b.decode().split(" ")[1]
     wait_for("the child's first init", lambda: status(child) == "running")
+    # (the init's send may still be on its way to the sink)
+    wait_for("the sink to handle the first init's send", lambda: sink_count() >= 1)
     if sink_count() != 1:
         fail("the sink handled %d messages after the child's first init" % sink_count())
 
