@@ -150,5 +150,11 @@ static const wit_impl_runtime impl = {
     .shutdown = r_shutdown,
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime,
-                                   WIT_NFNS_RUNTIME,         &impl,        NULL};
+const rt_iface rt_iface_runtime = {
+    .name = "runtime",
+    .module = "theater:simple/runtime",
+    .handler = HANDLER_RUNTIME,
+    .fns = wit_fns_runtime,
+    .nfns = WIT_NFNS_RUNTIME,
+    .impl = &impl,
+};

@@ -174,5 +174,10 @@ static const wit_impl_supervisor impl = {
 };
 
 const rt_iface rt_iface_supervisor = {
-    "theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
-    WIT_NFNS_SUPERVISOR,         &impl,           NULL};
+    .name = "supervisor",
+    .module = "theater:simple/supervisor",
+    .handler = HANDLER_SUPERVISOR,
+    .fns = wit_fns_supervisor,
+    .nfns = WIT_NFNS_SUPERVISOR,
+    .impl = &impl,
+};

@@ -307,8 +307,8 @@ static json_t *summary_output(rt_replay *rp, const th_chain_event *e, const char
                  "its output (%lld bytes) was recorded as its size only, not its content",
                  (long long)json_integer_value(json_object_get(in, "bytes")));
         refuse(rp, e, iface, fn, what);
-    } else if (strcmp(iface, "runtime") == 0 && strcmp(fn, "get-chain") == 0 &&
-               json_is_integer(n)) {
+    } else if (strcmp(iface, "runtime") == 0 && /* layers: not a handler name (the interface) */
+               strcmp(fn, "get-chain") == 0 && json_is_integer(n)) {
         /* the chain then: every event before this call, but the call's own
          * wasm-call when this was its first host call (it is recorded with
          * the first event inside the call) */
@@ -331,8 +331,8 @@ static json_t *summary_output(rt_replay *rp, const th_chain_event *e, const char
             *made = true;
             return l;
         }
-    } else if (strcmp(iface, "supervisor") == 0 && strcmp(fn, "get-child-events") == 0 &&
-               json_is_integer(n)) {
+    } else if (strcmp(iface, "supervisor") == 0 && /* layers: not a handler name (the interface) */
+               strcmp(fn, "get-child-events") == 0 && json_is_integer(n)) {
         snprintf(what, sizeof what,
                  "its output (the child's %lld events) is recorded as a count, and the child's "
                  "chain is not part of this actor's record",

@@ -392,7 +392,7 @@ static void slot_quit(struct uv_loop_s *loop, void *ud)
 
 static void set_slot(struct uv_loop_s *loop, void *ud)
 {
-    rt_io_slot_t *s = rt_io_slot(loop, RT_H_PROCESS);
+    rt_io_slot_t *s = rt_io_slot(loop, RT_IO_SLOTS - 1) /* a slot no handler uses */;
     post_probe *p = ud;
 
     assert_non_null(s);
