@@ -78,18 +78,14 @@ static int e_exists(rt_host *h, wit_str *name, bool *ret)
 
 /* ---- settings: allowed_vars = ["NAME", ...] ---- */
 
-static void settings_free(void *p)
+static void settings_release(void *p)
 {
-    hs_environment *s = p;
-
-    if (s != NULL)
-        rt_manifest_list_free(s->vars);
-    free(s);
+    rt_manifest_list_free(((hs_environment *)p)->vars);
 }
 
-static int read_vars(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                     hs_environment *s)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
+    hs_environment *s = p;
     const toml_keyval *kv;
     size_t n;
     int rc;
@@ -118,23 +114,6 @@ static int read_vars(rt_manifest_reader *r, const toml_value *h, const char *pre
             return rt_manifest_nomem(r);
         s->len = i + 1;
     }
-    return 0;
-}
-
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
-{
-    hs_environment *s = calloc(1, sizeof *s);
-    int rc;
-
-    *out = NULL;
-    if (s == NULL)
-        return rt_manifest_nomem(r);
-    if ((rc = read_vars(r, h, prefix, s)) != 0) {
-        settings_free(s);
-        return rc;
-    }
-    *out = s;
     return 0;
 }
 
@@ -174,8 +153,9 @@ const rt_iface rt_iface_environment = {
     .nfns = WIT_NFNS_ENVIRONMENT,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_environment),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
     .settings_subset = settings_subset,
     .grant_getenv = grant_getenv,
 };

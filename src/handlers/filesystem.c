@@ -258,29 +258,21 @@ static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
 
 /* ---- settings: path = "directory" (must exist) ---- */
 
-static void settings_free(void *p)
+static void settings_release(void *p)
 {
-    hs_filesystem *s = p;
-
-    if (s != NULL)
-        free(s->root);
-    free(s);
+    free(((hs_filesystem *)p)->root);
 }
 
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
     char *rel = NULL, *abs = NULL, real[PATH_MAX];
-    hs_filesystem *s = calloc(1, sizeof *s);
+    hs_filesystem *s = p;
     struct stat st;
     int line = 0, rc;
 
-    *out = NULL;
-    if (s == NULL)
-        return rt_manifest_nomem(r);
     if ((rc = rt_manifest_string(r, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel,
                                  &line)) != 0)
-        goto done;
+        return rc;
     /* realpath into a buffer: with NULL, glibc reports a failed allocation
      * as EINVAL */
     if ((abs = rt_manifest_path(r, rel)) == NULL) {
@@ -294,13 +286,8 @@ static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char
         rc = rt_manifest_fail(r, line, TH_EINVAL, "field '%s.path': '%s' is not a directory",
                               prefix, abs);
     }
-done:
     free(rel);
     free(abs);
-    if (rc != 0)
-        settings_free(s);
-    else
-        *out = s;
     return rc;
 }
 
@@ -359,8 +346,9 @@ const rt_iface rt_iface_filesystem = {
     .nfns = WIT_NFNS_FILESYSTEM,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_filesystem),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
     .settings_subset = settings_subset,
     .grant_file = grant_file,
 };

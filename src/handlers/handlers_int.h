@@ -2,7 +2,7 @@
  * handlers_int.h - what the handler files share: each one's interface table,
  * gathered into the built-in set by runtime.c (th_handlers_builtin), the
  * numbers the built-in handlers have in it, the settings each reads from
- * its [[handler]] entry (rt_iface.settings_parse, in the handler's own
+ * its [[handler]] entry (rt_iface.settings_read, in the handler's own
  * file) and the per-actor state they keep.
  */
 #ifndef THEATER_HANDLERS_INT_H

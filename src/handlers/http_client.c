@@ -716,18 +716,16 @@ bad:
     return NULL;
 }
 
-static void settings_free(void *p)
+static void settings_release(void *p)
 {
     hs_http_client *s = p;
 
-    if (s != NULL)
-        rt_manifest_list_free(s->hosts);
-    free(s);
+    rt_manifest_list_free(s->hosts);
 }
 
-static int read_settings(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                         hs_http_client *s)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
+    hs_http_client *s = p;
     uint64_t v;
     int rc;
 
@@ -742,23 +740,6 @@ static int read_settings(rt_manifest_reader *r, const toml_value *h, const char 
                                &v)) != 0)
         return rc;
     s->max_response = v;
-    return 0;
-}
-
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
-{
-    hs_http_client *s = calloc(1, sizeof *s);
-    int rc;
-
-    *out = NULL;
-    if (s == NULL)
-        return rt_manifest_nomem(r);
-    if ((rc = read_settings(r, h, prefix, s)) != 0) {
-        settings_free(s);
-        return rc;
-    }
-    *out = s;
     return 0;
 }
 
@@ -907,7 +888,8 @@ const rt_iface rt_iface_http_client = {
     .nfns = WIT_NFNS_HTTP_CLIENT,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_http_client),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
     .settings_subset = settings_subset,
 };

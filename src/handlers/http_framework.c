@@ -656,9 +656,9 @@ static int port_entry(rt_manifest_reader *r, const toml_value *v, const char *pr
 
 /* http-framework: host, allowed_ports, max_body_bytes, max_connections,
  * max_queued, request_timeout_ms (all optional). */
-static int read_settings(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                         hs_http_framework *g)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
+    hs_http_framework *g = p;
     const toml_keyval *kv;
     uint64_t v;
     size_t n;
@@ -705,32 +705,12 @@ static int read_settings(rt_manifest_reader *r, const toml_value *h, const char 
     return 0;
 }
 
-static void settings_free(void *p)
+static void settings_release(void *p)
 {
     hs_http_framework *s = p;
 
-    if (s != NULL) {
-        free(s->host);
-        free(s->ports);
-    }
-    free(s);
-}
-
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
-{
-    hs_http_framework *s = calloc(1, sizeof *s);
-    int rc;
-
-    *out = NULL;
-    if (s == NULL)
-        return rt_manifest_nomem(r);
-    if ((rc = read_settings(r, h, prefix, s)) != 0) {
-        settings_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
+    free(s->host);
+    free(s->ports);
 }
 
 static const char *const fields[] = {"host",
@@ -765,7 +745,8 @@ const rt_iface rt_iface_http_framework = {
     .nfns = WIT_NFNS_HTTP_FRAMEWORK,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_http_framework),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
     .settings_subset = settings_subset,
 };

@@ -1025,20 +1025,17 @@ static char *dir_path(rt_manifest_reader *r, char *p, char *why, size_t cap)
     return strdup(real);
 }
 
-static void settings_free(void *p)
+static void settings_release(void *p)
 {
     hs_process *s = p;
 
-    if (s != NULL) {
-        rt_manifest_list_free(s->programs);
-        rt_manifest_list_free(s->paths);
-    }
-    free(s);
+    rt_manifest_list_free(s->programs);
+    rt_manifest_list_free(s->paths);
 }
 
-static int read_settings(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                         hs_process *s)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
+    hs_process *s = p;
     uint64_t v;
     int rc;
 
@@ -1055,23 +1052,6 @@ static int read_settings(rt_manifest_reader *r, const toml_value *h, const char 
     if ((rc = rt_manifest_list(r, h, prefix, "allowed_programs", program_path, &s->programs)) != 0)
         return rc;
     return rt_manifest_list(r, h, prefix, "allowed_paths", dir_path, &s->paths);
-}
-
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
-{
-    hs_process *s = calloc(1, sizeof *s);
-    int rc;
-
-    *out = NULL;
-    if (s == NULL)
-        return rt_manifest_nomem(r);
-    if ((rc = read_settings(r, h, prefix, s)) != 0) {
-        settings_free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
 }
 
 static const char *const fields[] = {"max_processes", "max_output_buffer", "allowed_programs",
@@ -1401,7 +1381,8 @@ const rt_iface rt_iface_process = {
     .nfns = WIT_NFNS_PROCESS,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_process),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
     .settings_subset = settings_subset,
 };

@@ -144,28 +144,18 @@ static int r_uuid(rt_host *h, wit_res_str_str *ret)
 
 /* ---- settings: seed = <integer> (optional) ---- */
 
-static void settings_free(void *p)
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
-    free(p);
-}
-
-static int settings_parse(rt_manifest_reader *r, const toml_value *h, const char *prefix,
-                          void **out)
-{
+    hs_random *s = p;
     const toml_keyval *kv;
-    hs_random *s;
     int rc;
 
-    *out = NULL;
     if ((rc = rt_manifest_field(r, h, prefix, "seed", TOML_INTEGER, &kv)) != 0)
         return rc;
-    if ((s = calloc(1, sizeof *s)) == NULL)
-        return rt_manifest_nomem(r);
     if (kv != NULL) {
         s->seeded = true;
         s->seed = (uint64_t)kv->value->u.i;
     }
-    *out = s;
     return 0;
 }
 
@@ -194,7 +184,7 @@ const rt_iface rt_iface_random = {
     .nfns = WIT_NFNS_RANDOM,
     .impl = &impl,
     .fields = fields,
-    .settings_parse = settings_parse,
-    .settings_free = settings_free,
+    .settings_size = sizeof(hs_random),
+    .settings_read = settings_read,
     .settings_subset = settings_subset,
 };

@@ -50,11 +50,11 @@ static int check_set(const th_handler_set *h, th_error *err)
                                 i, f->module != NULL ? f->module : "?", RT_HANDLERS_MAX);
         seen |= 1u << f->handler;
         /* a handler with settings reads, frees and attenuates them */
-        if ((f->fields != NULL && f->fields[0] != NULL && f->settings_parse == NULL) ||
-            (f->settings_parse != NULL && f->settings_free == NULL))
+        if ((f->fields != NULL && f->fields[0] != NULL && f->settings_read == NULL) ||
+            (f->settings_read != NULL && f->settings_size == 0))
             return th_error_set(err, TH_ENOSYS, "handler \"%s\" has settings but no reader",
                                 f->name);
-        if (f->settings_parse != NULL && f->settings_subset == NULL)
+        if (f->settings_read != NULL && f->settings_subset == NULL)
             return th_error_set(err, TH_ENOSYS,
                                 "handler \"%s\" has settings but no attenuation rule", f->name);
     }

@@ -5,7 +5,7 @@
  * Order of work: parse the TOML (src/base/toml.c) -> substitute ${VAR} in
  * every string value of the document -> check the top-level fields, then
  * [limits], [supervision] and each [[handler]] (its type, then its
- * settings, read by the handler itself: rt_iface.settings_parse, with the
+ * settings, read by the handler itself: rt_iface.settings_read, with the
  * readers below).  Every check that fails
  * names the field (as a path such as `handler[2].path`) and, when the field
  * exists, its line: "<source>: line N: field 'x' must be ...".
@@ -615,8 +615,16 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
                     f->name, rt_manifest_handler_get(m, f->handler)->line);
     if ((rc = check_fields(c, h, prefix, f->fields, "type")) != 0)
         return rc;
-    if (f->settings_parse != NULL && (rc = f->settings_parse(c, h, prefix, &data)) != 0)
-        return rc;
+    if (f->settings_read != NULL) {
+        if ((data = calloc(1, f->settings_size > 0 ? f->settings_size : 1)) == NULL)
+            return fail_nomem(c);
+        if ((rc = f->settings_read(c, h, prefix, data)) != 0) {
+            if (f->settings_release != NULL)
+                f->settings_release(data);
+            free(data);
+            return rc;
+        }
+    }
     m->handlers[m->handlers_len++] = (rt_manifest_handler){f->handler, h->line, h, f, data};
     m->handler_set |= 1u << f->handler;
     return 0;
@@ -814,8 +822,11 @@ void rt_manifest_free(rt_manifest *m)
     free(m->init_state.store_id);
     free(m->init_state.label);
     for (size_t i = 0; m->handlers != NULL && i < m->handlers_len; i++)
-        if (m->handlers[i].data != NULL && m->handlers[i].iface->settings_free != NULL)
-            m->handlers[i].iface->settings_free(m->handlers[i].data);
+        if (m->handlers[i].data != NULL) {
+            if (m->handlers[i].iface->settings_release != NULL)
+                m->handlers[i].iface->settings_release(m->handlers[i].data);
+            free(m->handlers[i].data);
+        }
     free(m->handlers);
     toml_free(m->doc);
     free(m);

@@ -87,7 +87,7 @@ typedef struct rt_manifest_handler {
      * borrowed from the manifest's document for the handler to read. */
     const toml_value *settings;
     const struct rt_iface *iface; /* the handler, from the options' set */
-    void *data;                   /* what its settings_parse made (owned; NULL if it takes none) */
+    void *data;                   /* what its settings_read made (owned; NULL if it takes none) */
 } rt_manifest_handler;
 
 typedef struct rt_manifest {
@@ -174,7 +174,7 @@ const struct rt_iface *rt_manifest_handler_lookup(const struct th_handler_set *s
 const struct rt_iface *rt_manifest_handler_find(const struct th_handler_set *set, int type);
 
 /* ------------------------------------------------------------------------
- * Reading a handler's settings (rt_iface.settings_parse).  The reader is
+ * Reading a handler's settings (rt_iface.settings_read).  The reader is
  * the manifest being checked; every error it reports names the manifest,
  * the line and the field ("<source>: line N: field 'handler[2].path' must
  * be ...") and is returned as the function's code.

@@ -149,22 +149,25 @@ typedef struct rt_iface {
 
     /* Settings: the fields its [[handler]] entry takes besides `type`
      * (NULL-terminated; NULL for none: holding the handler is the whole
-     * grant).  A handler with settings has all three functions (the
-     * runtime's start checks):
-     *   settings_parse: read and check them from the entry's table `t`
-     *     (field names `prefix.key` in messages), after the manifest has
-     *     checked that `t` has no other field.  0 with a new object in
-     *     *out, or an error reported through the reader (rt_manifest_fail
-     *     and the other readers of manifest.h) with *out NULL.
-     *   settings_free: release such an object (NULL ok).
+     * grant), read into an object of settings_size bytes that the spec
+     * keeps (rt_spec_settings).  A handler with settings has a reader and
+     * a subset rule (the runtime's start checks):
+     *   settings_read: read and check them from the entry's table `t`
+     *     (field names `prefix.key` in messages) into `settings` (zeroed
+     *     by the caller), after the manifest has checked that `t` has no
+     *     other field.  0, or an error reported through the reader
+     *     (rt_manifest_fail and the other readers of manifest.h).
+     *   settings_release: free what such an object holds, also one whose
+     *     read failed part way (NULL: it holds nothing of its own).
      *   settings_subset: attenuation, when an actor starts a child that
      *     lists the handler: 0 if what `child` grants is within what
      *     `parent` holds, else TH_EPERM with a message naming the first
      *     excess. */
     const char *const *fields;
-    int (*settings_parse)(struct rt_manifest_reader *r, const struct toml_value *t,
-                          const char *prefix, void **out);
-    void (*settings_free)(void *settings);
+    size_t settings_size;
+    int (*settings_read)(struct rt_manifest_reader *r, const struct toml_value *t,
+                         const char *prefix, void *settings);
+    void (*settings_release)(void *settings);
     int (*settings_subset)(const void *parent, const void *child, th_error *err);
 
     /* What a spawn by an actor reads through this handler's grant (the
@@ -201,7 +204,7 @@ struct th_handler_set {
 /* Grants (attenuate.c)                                               */
 
 /* The settings of handler number `handler` in spec `s` (what its
- * settings_parse made), or NULL if the spec does not list it or it takes
+ * settings_read made), or NULL if the spec does not list it or it takes
  * none.  Constant for the life of the spec. */
 const void *rt_spec_settings(const rt_spec *s, int handler);
 /* True if the real path `real` is `root` or below it. */

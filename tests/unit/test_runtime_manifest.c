@@ -540,10 +540,10 @@ static void test_bound_limits(void **state)
     parse_bad(BASE "[limits]\nstore_bytes = \"lots\"\n", TH_EINVAL, "must be an integer", NULL);
     /* which handlers take settings: their own tables say */
     const th_handler_set *set = th_handlers_builtin();
-    assert_non_null(rt_manifest_handler_find(set, HANDLER_FILESYSTEM)->settings_parse);
-    assert_non_null(rt_manifest_handler_find(set, HANDLER_ENVIRONMENT)->settings_parse);
-    assert_non_null(rt_manifest_handler_find(set, HANDLER_RANDOM)->settings_parse);
-    assert_null(rt_manifest_handler_find(set, HANDLER_STORE)->settings_parse);
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_FILESYSTEM)->settings_read);
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_ENVIRONMENT)->settings_read);
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_RANDOM)->settings_read);
+    assert_null(rt_manifest_handler_find(set, HANDLER_STORE)->settings_read);
     assert_null(rt_manifest_handler_find(set, -1));
 }
 
