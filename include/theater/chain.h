@@ -82,6 +82,11 @@ typedef struct th_chain_event {
 typedef struct th_chain_events {
     th_chain_event *items;
     size_t count;
+    /* Private.  NULL: every item owns its strings and data (a list built
+     * item by item).  Otherwise th_chain_read's storage, which the items
+     * borrow from (the segments they were decoded from), freed with the
+     * list.  A list built by hand starts zeroed. */
+    void *held;
 } th_chain_events;
 
 /* What th_chain_append tells the caller about the new event. */
@@ -213,6 +218,10 @@ int th_chain_unsubscribe(th_chain *c, uint64_t id);
 int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out /* out */,
                   th_error *err);
 void th_chain_events_free(th_chain_events *events);
+/* Replace the data of item i with `data` (malloc'd, `len` bytes), which
+ * the list owns from now on, also on failure (e.g. the content an event
+ * holds by reference).  0 or TH_ENOMEM (the item keeps its data). */
+int th_chain_events_adopt(th_chain_events *events, size_t i, void *data, size_t len, th_error *err);
 
 /* The signed head of `actor`'s chain.  TH_ENOENT if it has none. */
 int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */, th_error *err);

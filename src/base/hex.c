@@ -44,3 +44,18 @@ int base_hex_decode(const char *hex, uint8_t *out, size_t len)
     }
     return hex[2 * len] == '\0' ? 0 : -1;
 }
+
+int base_hex_decode_n(const char *hex, uint8_t *out, size_t len)
+{
+    size_t i;
+    int hi, lo;
+
+    for (i = 0; i < len; i++) {
+        hi = hex_value(hex[2 * i]);
+        lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}

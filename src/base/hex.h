@@ -16,5 +16,8 @@ char *base_hex_encode(const void *data, size_t len, char *out /* out */);
  * `hex` into `out`.  Returns 0, or -1 if `hex` is not exactly 2*len hex
  * digits long. */
 int base_hex_decode(const char *hex, uint8_t *out /* out */, size_t len);
+/* Decode exactly 2*len hex digits at hex (no terminator needed) into out:
+ * 0, or -1 if one is not a hex digit. */
+int base_hex_decode_n(const char *hex, uint8_t *out, size_t len);
 
 #endif

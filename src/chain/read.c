@@ -13,12 +13,62 @@
 #include "chain/chain_int.h"
 #include "db/db.h"
 
+/* What the items of a list from th_chain_read borrow: the blobs of the
+ * segments they were decoded from (one allocation per segment rather than
+ * four per event). */
+typedef struct read_held {
+    size_t n, cap;
+    void **blobs;
+} read_held;
+
+static void held_free(read_held *h)
+{
+    if (h == NULL)
+        return;
+    while (h->n > 0)
+        free(h->blobs[--h->n]);
+    free(h->blobs);
+    free(h);
+}
+
+/* Keep `p` (malloc'd) until the list is freed.  0, or -1 (not kept). */
+static int held_take_ptr(read_held *h, void *p)
+{
+    if (h->n == h->cap) {
+        size_t ncap = h->cap ? h->cap * 2 : 8;
+        void **nb = realloc(h->blobs, ncap * sizeof *nb);
+        if (nb == NULL)
+            return -1;
+        h->blobs = nb;
+        h->cap = ncap;
+    }
+    h->blobs[h->n++] = p;
+    return 0;
+}
+
+/* Take over seg->blob (the events just copied point into it). */
+static int held_take(read_held *h, chain_segment *seg)
+{
+    if (held_take_ptr(h, seg->blob) != 0)
+        return -1;
+    seg->blob = NULL;
+    return 0;
+}
+
 void th_chain_events_free(th_chain_events *events)
 {
     size_t i;
 
     if (events == NULL)
         return;
+    if (events->held != NULL) {
+        held_free(events->held);
+        events->held = NULL;
+        free(events->items);
+        events->items = NULL;
+        events->count = 0;
+        return;
+    }
     for (i = 0; i < events->count; i++) {
         free((void *)events->items[i].actor);
         free((void *)events->items[i].type);
@@ -28,6 +78,21 @@ void th_chain_events_free(th_chain_events *events)
     free(events->items);
     events->items = NULL;
     events->count = 0;
+}
+
+int th_chain_events_adopt(th_chain_events *events, size_t i, void *data, size_t len, th_error *err)
+{
+    read_held *h = events->held;
+
+    if (h != NULL && held_take_ptr(h, data) != 0) {
+        free(data);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    if (h == NULL)
+        free((void *)events->items[i].data);
+    events->items[i].data = data;
+    events->items[i].data_len = len;
+    return TH_OK;
 }
 
 void th_chain_actors_free(th_chain_actors *actors)
@@ -193,30 +258,6 @@ dberr:
 }
 
 /* A copy of ev that owns its strings and data. */
-static int copy_event(const th_chain_event *v, th_chain_event *ev, th_error *err)
-{
-    char *a = strdup(v->actor), *t = strdup(v->type), *d = NULL;
-    uint8_t *buf = malloc(v->data_len ? v->data_len : 1);
-
-    if (v->description != NULL)
-        d = strdup(v->description);
-    if (a == NULL || t == NULL || buf == NULL || (v->description != NULL && d == NULL)) {
-        free(a);
-        free(t);
-        free(buf);
-        free(d);
-        return th_error_set(err, TH_ENOMEM, "out of memory");
-    }
-    if (v->data_len)
-        memcpy(buf, v->data, v->data_len);
-    *ev = *v;
-    ev->actor = a;
-    ev->type = t;
-    ev->data = buf;
-    ev->description = d;
-    return TH_OK;
-}
-
 static int matches(const th_chain_query *q, const th_chain_event *ev)
 {
     return ev->seq >= q->from_seq && (q->to_seq == 0 || ev->seq < q->to_seq) &&
@@ -226,29 +267,48 @@ static int matches(const th_chain_query *q, const th_chain_event *ev)
 int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th_error *err)
 {
     th_chain_event *items = NULL, *nitems;
-    size_t count = 0, cap = 0, n = 0, s, e, i;
+    size_t count = 0, cap = 0, n = 0, s, e, i, before;
     chain_cached_head head;
     chain_segment seg;
     uint64_t *ids = NULL;
+    read_held *held = NULL;
     sqlite3 *db;
     int rc, idx, done = 0;
 
     out->items = NULL;
     out->count = 0;
+    out->held = NULL;
     if (q == NULL || q->actor == NULL)
         return th_error_set(err, TH_EINVAL, "a query needs an actor");
+    if ((held = calloc(1, sizeof *held)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
     db = chain_reader_lock(c);
     if ((rc = begin_read(db, err)) != TH_OK) {
         chain_reader_unlock(c);
+        held_free(held);
         return rc;
     }
     rc = chain_actor_segments(db, q->actor, q->from_seq, q->to_seq, &head, &ids, &n, err);
-    /* Oldest first, or (newest) from the last segment backwards. */
+    /* room for what the head says the chain holds (a whole chain read at
+     * once, as a replay does, then takes no copies of a growing array) */
+    if (rc == TH_OK && head.valid && head.seq >= q->from_seq &&
+        head.seq - q->from_seq < (1u << 22)) {
+        cap = (size_t)(head.seq - q->from_seq) + 1;
+        if (q->to_seq != 0 && q->to_seq > q->from_seq && q->to_seq - q->from_seq < cap)
+            cap = (size_t)(q->to_seq - q->from_seq);
+        if (q->limit != 0 && q->limit < cap)
+            cap = q->limit;
+        if ((items = malloc(cap * sizeof *items)) == NULL)
+            cap = 0;
+    }
+    /* Oldest first, or (newest) from the last segment backwards.  The
+     * items point into the blobs of their segments, which the list keeps. */
     for (s = 0; rc == TH_OK && s < n && !done; s++) {
         rc = chain_segment_load(db, ids[q->newest ? n - 1 - s : s], &seg, err);
         if (rc != TH_OK)
             break;
         idx = chain_segment_actor(&seg, q->actor);
+        before = count;
         for (e = 0; idx >= 0 && e < seg.nevents && !done; e++) {
             i = q->newest ? seg.nevents - 1 - e : e;
             if (seg.actor_of[i] != (uint32_t)idx || !matches(q, &seg.events[i]))
@@ -262,10 +322,12 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
                 }
                 items = nitems;
             }
-            if ((rc = copy_event(&seg.events[i], &items[count], err)) != TH_OK)
-                break;
-            count++;
+            items[count++] = seg.events[i];
             done = q->limit != 0 && count >= q->limit;
+        }
+        if (rc == TH_OK && count > before && held_take(held, &seg) != 0) {
+            count = before; /* they point into the blob, freed below */
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
         }
         chain_segment_release(&seg);
     }
@@ -280,6 +342,7 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
         }
     out->items = items;
     out->count = count;
+    out->held = held;
     if (rc != TH_OK)
         th_chain_events_free(out);
     return rc;

@@ -337,23 +337,72 @@ void chain_segment_release(chain_segment *seg)
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
+    sqlite3_blob *bh = NULL;
+    uint8_t *blob = NULL;
+    int rc, n = 0;
 
+    /* The small columns by a query, the events blob (the bulk: often
+     * hundreds of KiB in overflow pages) read straight into the buffer the
+     * segment keeps, without SQLite's copy of the value in between. */
     memset(seg, 0, sizeof *seg);
+    seg->id = id;
     rc = sqlite3_prepare_v2(db,
-                            "SELECT signed_ms, public_key, signature, events FROM chain_segment"
+                            "SELECT signed_ms, public_key, signature FROM chain_segment"
                             " WHERE id = ?",
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        rc = chain_segment_from_row(st, id, seg, err);
-    else if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
         rc = th_error_set(err, TH_ENOENT, "segment %llu is missing", (unsigned long long)id);
-    else
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
         rc = db_error(db, rc, err, "reading a segment");
+        goto out;
+    }
+    seg->signed_ms = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) != CHAIN_PUBKEY_LEN ||
+        sqlite3_column_bytes(st, 2) != CHAIN_SIG_LEN) {
+        rc = th_error_set(err, TH_ECORRUPT, "segment %llu has a malformed signature",
+                          (unsigned long long)id);
+        goto out;
+    }
+    memcpy(seg->public_key, sqlite3_column_blob(st, 1), CHAIN_PUBKEY_LEN);
+    memcpy(seg->signature, sqlite3_column_blob(st, 2), CHAIN_SIG_LEN);
+    rc = sqlite3_blob_open(db, "main", "chain_segment", "events", (sqlite3_int64)id, 0, &bh);
+    if (rc == SQLITE_OK) {
+        n = sqlite3_blob_bytes(bh);
+        if ((blob = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = n > 0 ? sqlite3_blob_read(bh, blob, n, 0) : SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        /* e.g. a value that is not a blob: the decoder below says so */
+        rc = rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory reading segment %llu",
+                                               (unsigned long long)id)
+                                : th_error_set(err, TH_ECORRUPT, "segment %llu is malformed",
+                                               (unsigned long long)id);
+        goto out;
+    }
+    rc = chain_segment_decode(blob, (size_t)n, seg);
+    blob = NULL; /* the segment's, also on failure */
+    if (rc != 0) {
+        chain_segment_release(seg);
+        rc = rc == CHAIN_SEG_OOM
+                 ? th_error_set(err, TH_ENOMEM, "out of memory decoding segment %llu",
+                                (unsigned long long)id)
+                 : th_error_set(err, TH_ECORRUPT, "segment %llu is malformed",
+                                (unsigned long long)id);
+        goto out;
+    }
+    rc = TH_OK;
+out:
+    free(blob);
+    sqlite3_blob_close(bh);
     sqlite3_finalize(st);
     return rc;
 }

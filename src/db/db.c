@@ -1,7 +1,8 @@
 /*
- * db.c - THEATER_HOME and its database theater.db, shared by the store and
- * the event chain (siblings above this part): resolving the home, opening,
- * pragmas, the schema and its migrations, SQLite errors as TH_E* codes.
+ * db.c - THEATER_HOME and its databases: theater.db, shared by the store and
+ * the event chain (siblings above this part), and durable.db, the daemon's
+ * durable records (src/runtime/durable.c); resolving the home, opening,
+ * pragmas, the schemas and their migrations, SQLite errors as TH_E* codes.
  *
  * The database is SQLite in WAL mode (readers never block the writer).  Its
  * schema version is PRAGMA user_version; PRAGMA application_id marks the
@@ -11,7 +12,7 @@
  * another application's id, or that SQLite does not recognise is refused
  * with a message; it is never modified.
  *
- * Schema version 1:
+ * theater.db, schema version 1:
  *
  *   store(id TEXT PK, created_ms INT)              one row per store (UUID)
  *   store_blob(hash BLOB UNIQUE, size INT, data)   each distinct content once;
@@ -32,8 +33,15 @@
  *     segments BLOB) PK(actor, first_seq)          hold which events
  *     WITHOUT ROWID
  *
- * Schema version 2 adds the durable actors of a daemon (runtime/durable.c,
- * docs/durability.md):
+ * Schema version 2 added the durable actors of a daemon to theater.db.  They
+ * have their own file since (durable.db, below): a message is acknowledged
+ * once its row commits, and in theater.db that commit waited for the
+ * chain's writer, which holds the file's one write lock for each of its
+ * own commits.  The two tables stay in theater.db's schema, empty: the
+ * first daemon of this version moves their rows (runtime/durable.c).
+ *
+ * durable.db (its own application id, "THDR"), schema version 1, the
+ * durable actors of a daemon (runtime/durable.c, docs/durability.md):
  *
  *   durable_actor(n INT PK, id TEXT UNIQUE,        one per live durable actor,
  *     parent, manifest_path, manifest_text,        n = start order; what a
@@ -57,10 +65,8 @@
 #include "db/db.h"
 #include "theater/home.h"
 
-#define DB_APPLICATION_ID 0x54485452 /* "THTR" */
-
 /* migrations[i] moves a database from version i to version i + 1. */
-static const char *const migrations[DB_VERSION] = {
+static const char *const main_migrations[DB_VERSION] = {
     /* 0 -> 1 */
     "CREATE TABLE store(id TEXT PRIMARY KEY NOT NULL, created_ms INTEGER NOT NULL)"
     "  WITHOUT ROWID;"
@@ -88,6 +94,21 @@ static const char *const migrations[DB_VERSION] = {
     "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);",
 };
+
+static const char *const durable_migrations[DB_DURABLE_VERSION] = {
+    /* 0 -> 1 */
+    "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
+    "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
+    "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, actor TEXT NOT NULL,"
+    "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);",
+};
+
+const db_schema db_main = {DB_FILE, 0x54485452 /* "THTR" */, DB_VERSION, main_migrations};
+const db_schema db_durable = {DB_DURABLE_FILE, 0x54484452 /* "THDR" */, DB_DURABLE_VERSION,
+                              durable_migrations};
 
 int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
 {
@@ -138,7 +159,7 @@ static int make_home(const char *home, th_error *err)
     return TH_OK;
 }
 
-static int pragma_int(sqlite3 *db, const char *sql, int *value, th_error *err)
+static int pragma_int(sqlite3 *db, const char *file, const char *sql, int *value, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -152,7 +173,7 @@ static int pragma_int(sqlite3 *db, const char *sql, int *value, th_error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return db_error(db, rc, err, "reading theater.db");
+        return db_error(db, rc, err, file);
     return TH_OK;
 }
 
@@ -165,48 +186,50 @@ static int exec(sqlite3 *db, const char *sql, th_error *err, const char *what)
 
 /* Check identity and version; migrate if writable.  Runs in a transaction
  * so two processes opening a new database do not both migrate it. */
-static int check_and_migrate(sqlite3 *db, const char *path, int readonly, th_error *err)
+static int check_and_migrate(sqlite3 *db, const db_schema *s, const char *path, int readonly,
+                             th_error *err)
 {
     int version = 0, app = 0, tables = 0, rc, v;
-    char pragma[64];
+    char pragma[64], what[96];
 
-    if (!readonly && (rc = exec(db, "BEGIN IMMEDIATE", err, "locking theater.db")) != TH_OK)
+    snprintf(what, sizeof what, "migrating %s", s->file);
+    if (!readonly && (rc = exec(db, "BEGIN IMMEDIATE", err, s->file)) != TH_OK)
         return rc;
-    if ((rc = pragma_int(db, "PRAGMA user_version", &version, err)) != TH_OK ||
-        (rc = pragma_int(db, "PRAGMA application_id", &app, err)) != TH_OK ||
-        (rc = pragma_int(db, "SELECT count(*) FROM sqlite_schema", &tables, err)) != TH_OK)
+    if ((rc = pragma_int(db, s->file, "PRAGMA user_version", &version, err)) != TH_OK ||
+        (rc = pragma_int(db, s->file, "PRAGMA application_id", &app, err)) != TH_OK ||
+        (rc = pragma_int(db, s->file, "SELECT count(*) FROM sqlite_schema", &tables, err)) != TH_OK)
         goto fail;
-    if (app != DB_APPLICATION_ID && (app != 0 || tables != 0)) {
+    if (app != s->application_id && (app != 0 || tables != 0)) {
         rc = th_error_set(err, TH_ECORRUPT, "%s is not a Theater database (application id %#x)",
                           path, (unsigned)app);
         goto fail;
     }
-    if (version > DB_VERSION) {
+    if (version > s->version) {
         rc = th_error_set(err, TH_EVERSION,
                           "%s has schema version %d, newer than this theater supports (%d); "
                           "use a newer theater",
-                          path, version, DB_VERSION);
+                          path, version, s->version);
         goto fail;
     }
-    if (version < DB_VERSION && readonly) {
+    if (version < s->version && readonly) {
         rc = th_error_set(err, version == 0 ? TH_ENOENT : TH_EVERSION,
                           "%s has schema version %d; open it for writing once to migrate", path,
                           version);
         goto fail;
     }
-    for (v = version; v < DB_VERSION; v++) {
-        if ((rc = exec(db, migrations[v], err, "migrating theater.db")) != TH_OK)
+    for (v = version; v < s->version; v++) {
+        if ((rc = exec(db, s->migrations[v], err, what)) != TH_OK)
             goto fail;
     }
-    if (!readonly && version < DB_VERSION) {
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", DB_VERSION);
-        if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
+    if (!readonly && version < s->version) {
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", s->version);
+        if ((rc = exec(db, pragma, err, what)) != TH_OK)
             goto fail;
-        snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d", DB_APPLICATION_ID);
-        if ((rc = exec(db, pragma, err, "migrating theater.db")) != TH_OK)
+        snprintf(pragma, sizeof pragma, "PRAGMA application_id=%d", s->application_id);
+        if ((rc = exec(db, pragma, err, what)) != TH_OK)
             goto fail;
     }
-    if (!readonly && (rc = exec(db, "COMMIT", err, "migrating theater.db")) != TH_OK)
+    if (!readonly && (rc = exec(db, "COMMIT", err, what)) != TH_OK)
         goto fail;
     return TH_OK;
 fail:
@@ -257,13 +280,18 @@ static int prepare_file(const char *path, int create, th_error *err)
 
 int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 {
+    return db_open_schema(home, &db_main, flags, out, err);
+}
+
+int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **out, th_error *err)
+{
     char path[4096];
     sqlite3 *db = NULL;
     int readonly = (flags & DB_READONLY) != 0;
     int rc, oflags;
 
     *out = NULL;
-    if ((rc = db_home_path(home, DB_FILE, path, sizeof path, err)) != TH_OK)
+    if ((rc = db_home_path(home, s->file, path, sizeof path, err)) != TH_OK)
         return rc;
     if (readonly) {
         if ((rc = prepare_file(path, 0, err)) != TH_OK)
@@ -306,7 +334,7 @@ int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
         rc = db_error(db, rc, err, path);
         goto fail;
     }
-    rc = check_and_migrate(db, path, readonly, err);
+    rc = check_and_migrate(db, s, path, readonly, err);
     if (rc == TH_ECORRUPT && err != NULL && strstr(err->msg, "Theater") == NULL)
         th_error_set(err, TH_ECORRUPT,
                      "%s is not a SQLite database or is damaged; refusing to use it", path);

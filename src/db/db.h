@@ -1,10 +1,11 @@
 /*
  * db.h - the database part (src/db/), below the store and the event chain:
- * opening THEATER_HOME/theater.db with the project's schema (one database for
- * content, labels and event chains; see db.c for the schema and its
- * versions), paths in the home, and mapping SQLite result codes to th_error
- * values.  Internal: included by src/store/, src/chain/ and the durable
- * records of src/runtime/ (durable.c, restore.c).
+ * opening the databases of THEATER_HOME with their schemas (theater.db:
+ * content, labels and event chains; durable.db: a daemon's durable actors
+ * and messages; see db.c for the schemas and their versions), paths in the
+ * home, and mapping SQLite result codes to th_error values.  Internal:
+ * included by src/store/, src/chain/ and the durable records of
+ * src/runtime/ (durable.c, restore.c).
  */
 #ifndef THEATER_DB_H
 #define THEATER_DB_H
@@ -15,6 +16,19 @@
 
 #define DB_FILE "theater.db"
 #define DB_VERSION 2 /* PRAGMA user_version this program writes */
+#define DB_DURABLE_FILE "durable.db"
+#define DB_DURABLE_VERSION 1
+
+/* One database file of the home and its schema. */
+typedef struct db_schema {
+    const char *file;              /* its name in the home */
+    int application_id;            /* PRAGMA application_id: whose file it is */
+    int version;                   /* PRAGMA user_version this program writes */
+    const char *const *migrations; /* [i] moves version i to i + 1 */
+} db_schema;
+
+extern const db_schema db_main;    /* theater.db */
+extern const db_schema db_durable; /* durable.db */
 
 enum {
     DB_READONLY = 1,    /* open read-only; fail if the database is missing */
@@ -26,6 +40,11 @@ enum {
  * a busy timeout.  On success *out is a connection the caller closes with
  * sqlite3_close_v2.  Errors: TH_ENOENT, TH_EVERSION, TH_ECORRUPT, TH_EIO. */
 int db_open(const char *home, int flags, sqlite3 **out /* out */, th_error *err);
+
+/* The same for any database of the home: db_open is db_open_schema with
+ * &db_main. */
+int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **out /* out */,
+                   th_error *err);
 
 /* Fill `err` for SQLite result `rc` on `db` while doing `what`; returns the
  * TH_E* code (TH_ECORRUPT for damaged files, TH_EBUSY for lock timeouts,

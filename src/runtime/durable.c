@@ -6,9 +6,12 @@
  * Only a runtime created with th_runtime_config.durable (the daemon) has
  * this part; `theater run` and embedders pay one branch per message.
  *
- * Storage: two tables of theater.db (schema version 2, db.c), written by
- * one thread with its own connection in batched transactions (group
- * commit; synchronous = FULL like the chains):
+ * Storage: two tables of durable.db (its own file in the home, db.c),
+ * written by one thread with its own connection in batched transactions
+ * (group commit; synchronous = FULL like the chains).  Not theater.db: a
+ * message is acknowledged when its row commits, and a commit there waits
+ * for the chain's writer, which takes the file's one write lock for each
+ * of its own commits:
  *
  *   durable_actor   one row per live durable actor: id, parent, manifest
  *                   (text, path, base directory), initial state, start order
@@ -65,8 +68,10 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
-#define DUR_GC_MS 1000u   /* handled rows are collected about this often */
-#define DUR_SCAN_PAGE 512 /* events read at a time by the restore */
+#define DUR_GC_MS 1000u      /* handled rows are collected about this often */
+#define DUR_CKPT_IDLE_MS 50L /* checkpoint durable.db after this long idle */
+#define DUR_CKPT_FRAMES 2000 /* or once its WAL holds this many pages */
+#define DUR_SCAN_PAGE 512    /* events read at a time by the restore */
 
 enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED, DJ_RESTARTED };
 
@@ -117,6 +122,7 @@ struct rt_durable {
     bool subscribed;
     uint64_t last_gc_ns;
     uint64_t busy_since_ns; /* busy_wait: when the current wait began */
+    int wal_frames;         /* frames in durable.db's WAL (writer thread) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -315,19 +321,51 @@ static void run_batch(rt_durable *d, dur_job *list)
     }
 }
 
+/* After each commit: how many frames the WAL holds. */
+static int on_wal(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    rt_durable *d = ud;
+
+    (void)db;
+    (void)name;
+    d->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/* Copy the WAL into the database (the next commit then starts the WAL
+ * over): when the writer has been idle for DUR_CKPT_IDLE_MS, or at once
+ * past DUR_CKPT_FRAMES under a steady load. */
+static void checkpoint(rt_durable *d)
+{
+    sqlite3_wal_checkpoint_v2(d->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    d->wal_frames = 0;
+}
+
 static void *writer_main(void *arg)
 {
     rt_durable *d = arg;
     dur_job *list;
     struct timespec ts;
+    bool idle;
 
     for (;;) {
+        idle = false;
         pthread_mutex_lock(&d->lock);
         while (d->head == NULL && !d->stop) {
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0)
+            if (d->wal_frames > 0) {
+                ts.tv_nsec += DUR_CKPT_IDLE_MS * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+            } else {
+                ts.tv_sec += 1;
+            }
+            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0) {
+                idle = d->head == NULL;
                 break;
+            }
         }
         list = d->head;
         d->head = d->tail = NULL;
@@ -338,7 +376,11 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&d->lock);
         if (list != NULL)
             run_batch(d, list);
+        if ((idle && d->wal_frames > 0) || d->wal_frames >= DUR_CKPT_FRAMES)
+            checkpoint(d);
     }
+    if (d->wal_frames > 0)
+        checkpoint(d);
     return NULL;
 }
 
@@ -435,11 +477,11 @@ static void on_durable_event(void *ud, const th_chain_event *ev)
 /* ------------------------------------------------------------------ */
 /* Start and stop                                                     */
 
-/* The connection's busy handler.  theater.db has one other writer, the
- * chain's writer thread, whose transactions last about one fsync; SQLite's
- * own handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... ms between
- * tries, so a message that met one chain commit waited several times as
- * long as that commit.  Retry every DUR_BUSY_SPIN_NS for the first
+/* The connection's busy handler.  durable.db has one other writer, the
+ * restore when a daemon starts (restore.c), whose transaction is short;
+ * SQLite's own handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, ... ms
+ * between tries, so a message that met it would wait several times as long
+ * as that transaction.  Retry every DUR_BUSY_SPIN_NS for the first
  * DUR_BUSY_FAST_NS, then every millisecond, up to TH_STORE_BUSY_TIMEOUT_MS
  * in all (then the batch fails: its senders hear why). */
 #define DUR_BUSY_SPIN_NS 50000L
@@ -459,6 +501,51 @@ static int busy_wait(void *ud, int tries)
         ts.tv_nsec = 1000000L;
     nanosleep(&ts, NULL);
     return 1;
+}
+
+/* Homes written before durable.db existed kept these records in two
+ * tables of theater.db (its schema version 2; unused since): move them,
+ * once.  The rows are copied and committed first, then deleted there: a
+ * crash between the two copies them again at the next start, and INSERT OR
+ * IGNORE keeps those already here. */
+static int move_legacy(rt_durable *d, th_error *err)
+{
+    static const char *const copy =
+        "BEGIN; INSERT OR IGNORE INTO main.durable_actor SELECT * FROM legacy.durable_actor;"
+        " INSERT OR IGNORE INTO main.durable_msg SELECT * FROM legacy.durable_msg; COMMIT;";
+    static const char *const drop =
+        "BEGIN; DELETE FROM legacy.durable_msg; DELETE FROM legacy.durable_actor; COMMIT;";
+    char path[4096];
+    sqlite3_stmt *st = NULL;
+    int rc, rows = 0;
+
+    if ((rc = db_home_path(d->rt->home, DB_FILE, path, sizeof path, err)) != 0)
+        return rc;
+    rc = sqlite3_prepare_v2(d->db, "ATTACH DATABASE ? AS legacy", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC)) == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(d->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK)
+        return db_error(d->db, rc, err, "opening theater.db's durable records");
+    rc = sqlite3_prepare_v2(d->db,
+                            "SELECT (SELECT count(*) FROM legacy.durable_actor)"
+                            " + (SELECT count(*) FROM legacy.durable_msg)",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && rows > 0 &&
+        (rc = sqlite3_exec(d->db, copy, NULL, NULL, NULL)) == SQLITE_OK)
+        rc = sqlite3_exec(d->db, drop, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        db_error(d->db, rc, err, "moving the durable records from theater.db to durable.db");
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_exec(d->db, "DETACH DATABASE legacy", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : err->code;
 }
 
 static int prepare(rt_durable *d, th_error *err)
@@ -535,15 +622,14 @@ int rt_durable_start(rt_runtime *rt, th_error *err)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     pthread_mutex_init(&d->hlock, NULL);
-    if ((rc = db_open(rt->home, 0, &d->db, err)) != 0 || (rc = prepare(d, err)) != 0)
+    if ((rc = db_open_schema(rt->home, &db_durable, 0, &d->db, err)) != 0 ||
+        (rc = move_legacy(d, err)) != 0 || (rc = prepare(d, err)) != 0)
         goto fail;
-    /* A commit here acknowledges messages: it must not also checkpoint.
-     * SQLite's automatic checkpoint runs after any commit that leaves more
-     * than 1,000 pages in the WAL, which the chains' commits keep above
-     * that, so nearly every batch also copied frames into the database and
-     * synced it before its senders heard back.  The chain's checkpointer
-     * thread checkpoints theater.db for every connection (src/chain/checkpoint.c). */
+    /* A commit here acknowledges messages: it must not also checkpoint
+     * (copy the WAL's frames into the database and sync it before its
+     * senders hear back).  This thread checkpoints when it is idle. */
     sqlite3_wal_autocheckpoint(d->db, 0);
+    sqlite3_wal_hook(d->db, on_wal, d);
     sqlite3_busy_handler(d->db, busy_wait, d);
     if ((rc = th_chain_subscribe(rt->chain, on_durable_event, d, &d->listener, err)) != 0)
         goto fail;

@@ -323,8 +323,9 @@ static void apply_after(const th_chain_event *e, rs_plan *p)
  * replaced by the content, from the home's store (checked against the
  * reference by the store).  Only the events that may set a state or name
  * a message need it. */
-static int resolve_content(rt_runtime *rt, th_chain_event *e, th_error *err)
+static int resolve_content(rt_runtime *rt, th_chain_events *list, size_t k, th_error *err)
 {
+    th_chain_event *e = &list->items[k];
     uint8_t h[TH_CHAIN_HASH_LEN];
     char ref[2 * TH_CHAIN_HASH_LEN + 1];
     uint64_t size;
@@ -351,10 +352,7 @@ static int resolve_content(rt_runtime *rt, th_chain_event *e, th_error *err)
                             "event %llu: its content has %zu bytes, its reference says %llu",
                             (unsigned long long)e->seq, len, (unsigned long long)size);
     }
-    free((void *)e->data);
-    e->data = data;
-    e->data_len = len;
-    return 0;
+    return th_chain_events_adopt(list, k, data, len, err);
 }
 
 /* Read the actor's chain from its end back to its last base and to
@@ -395,7 +393,7 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
             p->head = x->items[x->count - 1].seq;
         }
         for (k = x->count; !found && k-- > 0;) {
-            if ((rc = resolve_content(rt, &x->items[k], err)) != 0)
+            if ((rc = resolve_content(rt, x, k, err)) != 0)
                 goto out;
             if (base_kind(&x->items[k]) != B_NONE) {
                 found = true;
@@ -425,7 +423,7 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
     for (i = npages; rc == 0 && i-- > 0;) {
         for (k = 0; rc == 0 && k < pages[i].count; k++) {
             th_chain_event *e = &pages[i].items[k];
-            if (e->seq >= need_from && (rc = resolve_content(rt, e, err)) == 0)
+            if (e->seq >= need_from && (rc = resolve_content(rt, &pages[i], k, err)) == 0)
                 rc = add_handled(p, e) != 0 ? th_error_set(err, TH_ENOMEM, "out of memory") : 0;
             if (found && (i < base_page || (i == base_page && k > base_at)))
                 apply_after(e, p);
@@ -797,7 +795,7 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         *restored = 0;
     if (rt->durable == NULL)
         return th_error_set(err, TH_EINVAL, "the runtime was not created durable");
-    if ((rc = db_open(rt->home, 0, &db, err)) != 0)
+    if ((rc = db_open_schema(rt->home, &db_durable, 0, &db, err)) != 0)
         return th_error_prefix(err, "restoring the durable actors");
     if ((rc = load_rows(db, &rows, &nrows, err)) != 0)
         goto out;

@@ -63,6 +63,7 @@
 #include "theater/error.h"
 #include "theater/runtime.h"
 #include "theater/wasm.h"
+#include "base/jscan.h"
 #include "base/limits.h"
 #include "runtime/rt_host.h"
 
@@ -704,13 +705,28 @@ int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_erro
 /* ------------------------------------------------------------------ */
 /* Replay (replay.c)                                                  */
 
-struct json_t;
 /* Inside a host function of a replayed actor (h->a->replay set), in place
  * of the handler: the call must be the next recorded event (same
- * interface, function and input); *out is the recorded output (borrowed
- * until the next call).  Otherwise the replay has diverged: an error (the
+ * interface, function and input); *out is the text of the recorded output
+ * (borrowed until the next call), which the generated glue reads back
+ * (jq_T, recval.c).  Otherwise the replay has diverged: an error (the
  * call traps) with h->err set. */
-int rt_replay_host(rt_host *h, const char *iface, const char *fn, const struct json_t **out);
+int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *out);
+
+/* Recorded values read back (recval.c), for the generated jq_T: the JSON
+ * of a bool, an integer (within [0, max] / [min, max]), a float (null is
+ * NaN), a string (unescaped, valid UTF-8; *ptr malloc'd and
+ * NUL-terminated) and a list<u8> (hex; *ptr malloc'd).  0, or TH_EINVAL
+ * with g->err naming what was expected (*ptr may then be set: the caller
+ * frees it). */
+int rt_jq_bool(rt_guest *g, base_jspan j, bool *out);
+int rt_jq_uint(rt_guest *g, base_jspan j, uint64_t max, uint64_t *out);
+int rt_jq_sint(rt_guest *g, base_jspan j, int64_t min, int64_t max, int64_t *out);
+int rt_jq_float(rt_guest *g, base_jspan j, double *out);
+int rt_jq_str(rt_guest *g, base_jspan j, char **ptr, size_t *len);
+int rt_jq_hex(rt_guest *g, base_jspan j, uint8_t **ptr, size_t *len);
+/* TH_EINVAL: the recorded value is not a `what`. */
+int rt_jq_bad(rt_guest *g, const char *what);
 /* rt_record for a replayed actor: compare the event with the next
  * recorded one. */
 void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);

@@ -209,9 +209,7 @@ static void set_handler(comp *C, size_t pos, int op, unsigned variant);
 /* The pair instruction doing `a` (variant av) then `b` (bv), or -1. */
 static int pair_op(int a, unsigned av, int b, unsigned bv)
 {
-    if (av != 0 || bv != 0)
-        return -1;
-    if (a == WOP_I32_ADD_K) {
+    if (a == WOP_I32_ADD_K && av == 0 && bv == 0) {
         if (b == WOP_I32_ADD_K)
             return WOP_P_ADDK_ADDK;
         if (b == WOP_BR_BACK)
@@ -223,6 +221,10 @@ static int pair_op(int a, unsigned av, int b, unsigned bv)
         if (b >= WOP_BRB_IF_I32_EQ_K && b <= WOP_BRB_IF_I32_GE_U_K)
             return WOP_P_ADDK_BRB_EQ_K + (b - WOP_BRB_IF_I32_EQ_K);
     }
+    if (a == WOP_LOADSK32 && av == WV_R && b == WOP_BR_TABLE && bv == WV_A)
+        return WOP_P_LSK32_BR_TABLE;
+    if (av != 0 || bv != 0)
+        return -1;
     if (a == WOP_COPY && b == WOP_BR_BACK)
         return WOP_P_COPY_BR_BACK;
     if (a == WOP_COPY2 && b == WOP_BR_BACK)
@@ -247,7 +249,16 @@ static size_t emit_begin_v(comp *C, int op, unsigned variant)
         return start;
     memcpy(w, &h, sizeof h);
     C->len += 8;
+    while (C->nhist > 0 && C->hist[C->nhist - 1] >= start)
+        C->nhist--;
+    if (C->nhist == WASM_CC_HIST) {
+        memmove(C->hist, C->hist + 1, (WASM_CC_HIST - 1) * sizeof C->hist[0]);
+        C->nhist--;
+    }
+    C->hist[C->nhist++] = start;
     if (C->prev.op >= 0 && (pair = pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
+        C->pair_head_op = C->prev.op;
+        C->pair_head_variant = C->prev.variant;
         set_handler(C, C->prev.start, pair, 0);
         C->prev.op = pair;
         C->pair_head = C->prev.start;
@@ -477,7 +488,7 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
         return 0;
     if (C->pair_tail == L->start) {
         /* the pair before it assumed the producer writes its slot */
-        set_handler(C, C->pair_head, WOP_I32_ADD_K, 0);
+        set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
         C->pair_head = C->pair_tail = NO_POS;
     }
     set_handler(C, L->start, L->op, L->variant | WV_R);
@@ -852,6 +863,49 @@ static void emit_branch(comp *C, ctrl *target, const vent *vals, uint32_t n, boo
 
 /* If `cond` was produced by the last instruction and that was a fusable
  * comparison, remove it and return its description in *out. */
+static void hist_trim(comp *C)
+{
+    while (C->nhist > 0 && C->hist[C->nhist - 1] >= C->len)
+        C->nhist--;
+}
+
+size_t wasm_cc_hist(const comp *C, unsigned back)
+{
+    return back < C->nhist ? C->hist[C->nhist - 1 - back] : NO_POS;
+}
+
+bool wasm_cc_insn_op(const comp *C, size_t start, int *op, unsigned *variant)
+{
+    const void *h;
+
+    if (C->nomem || start + 8 > C->len)
+        return false;
+    memcpy(&h, C->code + start, sizeof h);
+    for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
+        if (C->labels[i] == h) {
+            *op = i / WASM_NVARIANTS;
+            *variant = (unsigned)(i % WASM_NVARIANTS);
+            return true;
+        }
+    return false;
+}
+
+void wasm_cc_truncate(comp *C, size_t start)
+{
+    C->len = start;
+    while (C->nrelocs > 0 && C->relocs[C->nrelocs - 1] >= start)
+        C->nrelocs--;
+    hist_trim(C);
+    C->last.valid = C->last2.valid = false;
+    C->last_copy = NO_POS;
+    C->prev.op = C->prev2.op = -1;
+    if (C->pair_tail != NO_POS && C->pair_tail >= start) {
+        if (C->pair_head < start)
+            set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
+        C->pair_head = C->pair_tail = NO_POS;
+    }
+}
+
 static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
 {
     if (!C->last.valid || C->last.br_true < 0 || cond->loc != LOC_OWN || cond->t != C->last.dst_t)
@@ -859,6 +913,7 @@ static bool take_comparison(comp *C, const vent *cond, lastinsn *out)
     *out = C->last;
     C->len = out->start;
     C->nrelocs = out->nrelocs;
+    hist_trim(C);
     C->last.valid = false;
     C->prev = C->prev2; /* the instruction before the comparison */
     C->prev2.op = -1;
@@ -875,12 +930,13 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
         return false; /* a branch target after it */
     if (C->pair_tail == L->start) {
         /* the pair before it ends with the instruction that goes */
-        set_handler(C, C->pair_head, WOP_I32_ADD_K, 0);
+        set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
         C->pair_head = C->pair_tail = NO_POS;
     }
     *out = *L;
     C->len = out->start;
     C->nrelocs = out->nrelocs;
+    hist_trim(C);
     /* the instruction before it is the last one again */
     C->last = C->last2;
     C->last2.valid = false;
@@ -1499,6 +1555,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;
     C->pair_head = C->pair_tail = NO_POS;
+    C->nhist = 0;
     C->loop_seen = false;
     if (C->chash != NULL)
         memset(C->chash, 0, C->chcap * sizeof *C->chash);

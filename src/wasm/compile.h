@@ -128,11 +128,18 @@ typedef struct comp {
         uint8_t variant;
     } prev, prev2;
     size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
-    size_t barrier;              /* latest offset that is a branch target */
-    uint8_t *lwritten;           /* per local: written by emitted code so far */
-    uint32_t *lrefs;             /* per local: operands on the stack naming it */
-    uint32_t nlrefs;             /* all operands naming a local */
-    bool loop_seen;              /* a loop began: no more "still zero" locals */
+    int pair_head_op;            /* the head's own operation and variant */
+    uint8_t pair_head_variant;
+    /* offsets of the last WASM_CC_HIST instructions still in the code,
+     * oldest first (for merging a run of instructions into one) */
+#define WASM_CC_HIST 4
+    size_t hist[WASM_CC_HIST];
+    uint32_t nhist;
+    size_t barrier;    /* latest offset that is a branch target */
+    uint8_t *lwritten; /* per local: written by emitted code so far */
+    uint32_t *lrefs;   /* per local: operands on the stack naming it */
+    uint32_t nlrefs;   /* all operands naming a local */
+    bool loop_seen;    /* a loop began: no more "still zero" locals */
     bool nomem;
 
     uint32_t *brt;
@@ -228,6 +235,16 @@ void wasm_cc_acc_undo(comp *C, const accpick *ap);
  * remove it from the code and return its description in *out, so the
  * caller can emit one instruction doing its work and its consumer's. */
 bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out);
+
+/* Offset of the instruction `back` instructions before the end of the
+ * code (0: the last one), or NO_POS when not known. */
+size_t wasm_cc_hist(const comp *C, unsigned back);
+/* Operation and variant of the instruction at `start` (false when its
+ * handler is none of the table's). */
+bool wasm_cc_insn_op(const comp *C, size_t start, int *op, unsigned *variant);
+/* Take the instructions from offset `start` to the end out of the code
+ * (relocations too); nothing of them remains to merge with or retarget. */
+void wasm_cc_truncate(comp *C, size_t start);
 
 /* Copy operands naming local `x` (any local if UINT32_MAX) to their own
  * slots before the local changes. */

@@ -334,6 +334,96 @@ static bool emit_store_ea(comp *C, const vent *addr, unsigned k, uint32_t val, u
     return false;
 }
 
+/* A store of the value an M_* instruction (the last one, result in a slot)
+ * computed, back to the address its load read (the same slot, no
+ * immediate, the same offset): one RMW_* instruction does both.  `wop`:
+ * the store's operation; `val`: the stored value. */
+static bool emit_rmw(comp *C, int wop, const vent *addr, const vent *val, uint32_t offset)
+{
+    const lastinsn *L = &C->last;
+    lastinsn x;
+    int op = L->op;
+
+    if (!L->valid || L->variant != 0 || op < WOP_M_I32_ADD || op > WOP_M_F64_MUL2)
+        return false;
+    if ((op == WOP_M_I32_ADD) != (wop == WOP_STORE32) ||
+        (op != WOP_M_I32_ADD && wop != WOP_STORE64))
+        return false;
+    if (code_opnd(C, L->start, 1) != wasm_cc_enc(C, addr) || code_opnd(C, L->start, 2) != 0 ||
+        code_opnd(C, L->start, 3) != offset)
+        return false;
+    if (!wasm_cc_take_producer(C, val, op, &x))
+        return false;
+    uint32_t ops[3] = {code_opnd(C, x.start, 1), offset, code_opnd(C, x.start, 4)};
+    wasm_cc_emit_ops(C, WOP_RMW_I32_ADD + (op - WOP_M_I32_ADD), ops, 3, 5);
+    return true;
+}
+
+/* The i32 multiply-add store a[i] += b[i] * x: the last instructions are
+ *   LOAD32 d1 p off             (d1 a temporary)
+ *   LOAD32 / LOADK32 d2 q [k] off2   (to the accumulator or temporary d2)
+ *   F_MUL_ADD d3 (d2 x | x d2) d1    (d2 from the accumulator or its slot)
+ * and the store writes d3 to p + off: one RMW_MADD32 "p off q k off2 x"
+ * replaces all four (same bounds checks in the same order, the loads
+ * before the store). */
+static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t offset)
+{
+    const lastinsn *L = &C->last;
+    size_t p = wasm_cc_hist(C, 2), q = wasm_cc_hist(C, 1);
+    uint32_t d1, pa, qa, qk, qoff, d2, fa, fb, x;
+    int op;
+    unsigned pv, qv, fv;
+
+    if (!L->valid || L->op != WOP_F_MUL_ADD || val->loc != LOC_OWN || val->t != L->dst_t ||
+        C->nomem || wasm_cc_hist(C, 0) != L->start || p == NO_POS || q == NO_POS)
+        return false;
+    if ((C->barrier != NO_POS && C->barrier > p) || (C->pair_tail != NO_POS && C->pair_tail >= p))
+        return false;
+    if (!wasm_cc_insn_op(C, p, &op, &pv) || op != WOP_LOAD32 || pv != 0)
+        return false;
+    d1 = code_opnd(C, p, 0);
+    pa = code_opnd(C, p, 1);
+    if (!(d1 & TAG_TEMP) || pa != wasm_cc_enc(C, addr) || code_opnd(C, p, 2) != offset || pa == d1)
+        return false;
+    if (!wasm_cc_insn_op(C, q, &op, &qv) || (qv != 0 && qv != WV_R))
+        return false;
+    d2 = code_opnd(C, q, 0);
+    qa = code_opnd(C, q, 1);
+    if (op == WOP_LOAD32) {
+        qk = 0;
+        qoff = code_opnd(C, q, 2);
+    } else if (op == WOP_LOADK32) {
+        qk = code_opnd(C, q, 2);
+        qoff = code_opnd(C, q, 3);
+    } else {
+        return false;
+    }
+    if (qa == d1 || (qv == 0 && !(d2 & TAG_TEMP)) || pa == d2)
+        return false;
+    if (!wasm_cc_insn_op(C, L->start, &op, &fv) || op != WOP_F_MUL_ADD)
+        return false;
+    fa = code_opnd(C, L->start, 1);
+    fb = code_opnd(C, L->start, 2);
+    if (code_opnd(C, L->start, 3) != d1)
+        return false;
+    if (fv == WV_A && qv == WV_R)
+        x = fb;
+    else if (fv == WV_B && qv == WV_R)
+        x = fa;
+    else if (fv == 0 && qv == 0 && fa == d2)
+        x = fb;
+    else if (fv == 0 && qv == 0 && fb == d2)
+        x = fa;
+    else
+        return false;
+    if (x == d1 || x == d2)
+        return false;
+    wasm_cc_truncate(C, p);
+    uint32_t ops[6] = {pa, offset, qa, qk, qoff, x};
+    wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 6, 1u | 4u | 32u);
+    return true;
+}
+
 int wasm_cc_op_memory(comp *C, uint8_t op)
 {
     /* natural alignment (log2), value type, internal op */
@@ -375,6 +465,11 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
             accpick ap;
             unsigned v;
             if (emit_store_ea(C, &addr, (unsigned)(mo[k].wop - WOP_STORE8), ops[1], offset))
+                return 0;
+            if (mo[k].type == TH_WASM_I32 && mo[k].wop == WOP_STORE32 &&
+                emit_rmw_madd32(C, &addr, &val, offset))
+                return 0;
+            if (mo[k].type != TH_WASM_I64 && emit_rmw(C, mo[k].wop, &addr, &val, offset))
                 return 0;
             v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
@@ -871,7 +966,7 @@ static int try_kform(comp *C, const numop *n, const vent *a, const vent *b, uint
 
 /* The fused pairs (interp.h): operations x then y, x's result as y's
  * source `pos` (0: either). */
-enum { FK_KB, FK_KK, FK_BB32, FK_BBF64 };
+enum { FK_KB, FK_KK, FK_UX64, FK_BB32, FK_BBF64 };
 static const struct fusion {
     int16_t x, y, f;
     uint8_t pos, kind;
@@ -919,7 +1014,7 @@ static bool try_fuse(comp *C, int yop, bool yk, uint8_t out, const uint32_t *ops
         /* KB: Y's other operand c may come from the accumulator, when the
          * instruction before x produced it and x read no accumulator */
         accpick cp = x.acc;
-        if (f->kind == FK_KB && x.acc.variant == 0)
+        if ((f->kind == FK_KB || f->kind == FK_UX64) && x.acc.variant == 0)
             wasm_cc_acc_pick(C, f->f, NULL, pos == 1 ? s1 : s0, &cp);
         d = wasm_cc_push(C, out);
         if (d == NULL)

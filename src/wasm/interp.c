@@ -412,6 +412,10 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
         uint32_t k = OP(2); uint32_t c = OP(3); r = (expr))
 #define FH_BB32(name, expr) \
     VBINN(name, 4, uint32_t, RU32, A32, uint32_t, WU32, AW32, uint32_t c = RU32(3); r = (expr))
+#define FH_UX64(name, expr) \
+    VUN(name, 4, uint32_t, RU32, A32, uint64_t, WU64, AW64, uint64_t c = RU64(3); r = (expr)) \
+    L_##name##_B: { uint32_t a = RU32(1); uint64_t c = A64; WU64(0, (expr)); SKIP(4); } \
+    L_##name##_B__R: { uint32_t a = RU32(1); uint64_t c = A64; AW64(expr); SKIP(4); }
 #define FH_BBF64(name, expr) \
     VBINN(name, 4, double, RF64, AF64, double, WF64, AWF64, double c = RF64(3); r = (expr))
 
@@ -559,6 +563,21 @@ enum { MODE_RUN, MODE_LABELS, MODE_EXIT };
     L_##name##__R: MEMOP1(name, MT, conv, T, RD, AW(expr), expr)
 #define NOCONV(x) (x)
 
+/* Read-modify-write "a off b": one bounds check for the load and the store
+ * back; `expr` combines m (the loaded value) and b as the M_* form does. */
+#define RMW(name, MT, conv, T, RD, back, expr) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(0) + OP(1); \
+        MT mv; \
+        if (UNLIKELY(ea + sizeof mv > msize)) \
+            goto trap_mem; \
+        memcpy(&mv, mbase + ea, sizeof mv); \
+        T m = conv(mv), b = RD(2); \
+        mv = back(expr); \
+        memcpy(mbase + ea, &mv, sizeof mv); \
+        SKIP(3); \
+    }
+
 /* Trapping float-to-int truncation: lo < x < hi must hold. */
 #define TRUNC(name, FT, RD, WR, IT, lo_ok, hi) \
     L_##name: { \
@@ -704,6 +723,7 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
 #define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
 #define FL_KB(name) LABEL_BIN(name) /* _B: c from the accumulator */
 #define FL_KK(name) LABEL_UN(name)
+#define FL_UX64(name) LABEL_BIN(name) /* _B: c from the accumulator */
 #define FL_BB32(name) LABEL_BIN(name)
 #define FL_BBF64(name) LABEL_BIN(name)
 
@@ -1060,6 +1080,16 @@ L_COPY:
     ADDK_THEN(P_ADDK_BRB_LE_U_K, BRB_IF_I32_LE_U_K)
     ADDK_THEN(P_ADDK_BRB_GE_S_K, BRB_IF_I32_GE_S_K)
     ADDK_THEN(P_ADDK_BRB_GE_U_K, BRB_IF_I32_GE_U_K)
+L_P_LSK32_BR_TABLE: {
+        uint64_t ea = (uint64_t)(uint32_t)((RU32(1) << (OP(2) & 31)) + OP(3)) + OP(4);
+        uint32_t v;
+        if (UNLIKELY(ea + 4 > msize))
+            goto trap_mem;
+        memcpy(&v, mbase + ea, 4);
+        acc = v;
+        ip += WASM_INSN_SIZE(5);
+        goto L_BR_TABLE_A;
+    }
 L_P_COPY_BR_BACK:
     SLOT(0) = SLOT(1);
     ip += WASM_INSN_SIZE(2);
@@ -1112,6 +1142,27 @@ L_GLOBAL_SET32:
     MEMOP(M_F64_SUB2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b - m)
     MEMOP(M_F64_MUL1, uint64_t, bits_f64, double, RF64, WF64, AWF64, m * b)
     MEMOP(M_F64_MUL2, uint64_t, bits_f64, double, RF64, WF64, AWF64, b * m)
+    RMW(RMW_I32_ADD, uint32_t, NOCONV, uint32_t, RU32, NOCONV, m + b)
+    RMW(RMW_F64_ADD1, uint64_t, bits_f64, double, RF64, f64_bits, m + b)
+    RMW(RMW_F64_ADD2, uint64_t, bits_f64, double, RF64, f64_bits, b + m)
+    RMW(RMW_F64_SUB1, uint64_t, bits_f64, double, RF64, f64_bits, m - b)
+    RMW(RMW_F64_SUB2, uint64_t, bits_f64, double, RF64, f64_bits, b - m)
+    RMW(RMW_F64_MUL1, uint64_t, bits_f64, double, RF64, f64_bits, m * b)
+    RMW(RMW_F64_MUL2, uint64_t, bits_f64, double, RF64, f64_bits, b * m)
+L_RMW_MADD32: {
+        uint64_t ea = (uint64_t)RU32(0) + OP(1);
+        uint64_t eb = (uint64_t)(uint32_t)(RU32(2) + OP(3)) + OP(4);
+        uint32_t m, v;
+        if (UNLIKELY(ea + 4 > msize))
+            goto trap_mem;
+        memcpy(&m, mbase + ea, 4);
+        if (UNLIKELY(eb + 4 > msize))
+            goto trap_mem;
+        memcpy(&v, mbase + eb, 4);
+        m = v * RU32(5) + m;
+        memcpy(mbase + ea, &m, 4);
+        SKIP(6);
+    }
     LOAD_KINDS(LOADX, LOADX)
     LOAD_KINDS(LOADSK, LOADSK)
     LOAD_KINDS(LOADSX, LOADSX)

@@ -107,6 +107,7 @@
     X(P_ADDK_ADDK) X(P_ADDK_BR_BACK) X(P_ADDK_BR_IF_NZ_BACK) \
     WASM_CMP_OPS(X, P_ADDK_BRB) WASM_CMPK_OPS(X, P_ADDK_BRB) \
     X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) \
+    X(P_LSK32_BR_TABLE) /* LOADSK32 to the accumulator, then BR_TABLE_A */ \
     X(COPY)             /* d a */ \
     X(COPY2)            /* d1 a1 d2 a2: d1 = a1, then d2 = a2 */ \
     X(SELECT)           /* d a b c: d = c ? a : b */ \
@@ -134,6 +135,14 @@
      * the first / second source, b the other (a slot) */ \
     X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
     X(M_F64_MUL1) X(M_F64_MUL2) \
+    /* read-modify-write: an M_* operator whose result is stored back where \
+     * its load read (the same slot, no immediate, the same offset): \
+     * "a off b", in the order of the M_* list */ \
+    X(RMW_I32_ADD) X(RMW_F64_ADD1) X(RMW_F64_ADD2) X(RMW_F64_SUB1) X(RMW_F64_SUB2) \
+    X(RMW_F64_MUL1) X(RMW_F64_MUL2) \
+    /* "p off q k off2 x": mem32[p + off] += mem32[(q + k, wrapping) + off2] * x \
+     * (i32, wrapping): the load, load, multiply-add, store of a[i] += b[i] * x */ \
+    X(RMW_MADD32) \
     X(MEMORY_SIZE) X(MEMORY_GROW)      /* d / d a */ \
     X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY) X(MEMORY_FILL) \
     /* tables and references */ \
@@ -344,6 +353,8 @@
  *                    variants read c from the accumulator instead)
  *   KK     d a k c   i32: both with immediates (c is one)
  *   BB32   d a b c   i32: slots only
+ *   UX64   d a 0 c   an i32 a extended to i64, then combined with an i64 c
+ *                    (a slot, or the accumulator in the _B variants)
  *   BBF64  d a b c   f64: slots only (two roundings, never a fused
  *                    multiply-add: the engine is built with -ffp-contract=off;
  *                    operands in the order of the two instructions, so NaN
@@ -362,6 +373,8 @@
     F(X, KB, F_ROTLK_OR, I32_ROTL_K, I32_OR, 0, (ROTL32(a, k)) | c) F(X, KB, F_ROTLK_XOR, I32_ROTL_K, I32_XOR, 0, (ROTL32(a, k)) ^ c) \
     F(X, KB, F_ROTRK_ADD, I32_ROTR_K, I32_ADD, 0, (ROTR32(a, k)) + c) F(X, KB, F_ROTRK_AND, I32_ROTR_K, I32_AND, 0, (ROTR32(a, k)) & c) \
     F(X, KB, F_ROTRK_OR, I32_ROTR_K, I32_OR, 0, (ROTR32(a, k)) | c) F(X, KB, F_ROTRK_XOR, I32_ROTR_K, I32_XOR, 0, (ROTR32(a, k)) ^ c) \
+    F(X, UX64, F_EXTU_ADD64, I64_EXTEND_I32_U, I64_ADD, 0, (uint64_t)a + c) \
+    F(X, UX64, F_EXTS_ADD64, I64_EXTEND_I32_S, I64_ADD, 0, (uint64_t)(int64_t)(int32_t)a + c) \
     F(X, KK, F_SHLK_ADDK, I32_SHL_K, I32_ADD_K, 0, (a << (k & 31)) + c) \
     F(X, KK, F_SHRUK_ANDK, I32_SHR_U_K, I32_AND_K, 0, (a >> (k & 31)) & c) \
     F(X, KK, F_ADDK_SHLK, I32_ADD_K, I32_SHL_K, 0, (a + k) << (c & 31)) \

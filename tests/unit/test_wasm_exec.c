@@ -148,17 +148,30 @@ static const char *acc_loop_wat =
     "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
     "      (block $out\n"
     "        (br_table $top $out (i32.ge_u (local.get $i) (local.get $n)))))\n"
+    "    (local.get $s))\n"
+    /* br_table on an index loaded from memory (P_LSK32_BR_TABLE) */
+    "  (memory 1)\n"
+    "  (func (export \"table_load\") (param $n i32) (result i32) (local $i i32) (local $s i32)\n"
+    "    (loop $top\n"
+    "      (local.set $s (i32.add (local.get $s) (i32.rotl (local.get $i) (i32.const 7))))\n"
+    "      (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "      (i32.store offset=4 (i32.add (i32.shl (local.get $i) (i32.const 2)) (i32.const 64))\n"
+    "                 (i32.ge_u (local.get $i) (local.get $n)))\n"
+    "      (block $out\n"
+    "        (br_table $top $out\n"
+    "          (i32.load offset=4 (i32.add (i32.shl (local.get $i) (i32.const 2)) (i32.const "
+    "64))))))\n"
     "    (local.get $s)))\n";
 
 static void test_fuel_resume_accumulator(void **state)
 {
-    static const char *names[] = {"nz", "cmp", "table"};
+    static const char *names[] = {"nz", "cmp", "table", "table_load"};
     fixture fx;
     th_wasm_val arg = {.i32 = 300}, want = {0}, res = {0};
 
     (void)state;
     setup_module(&fx, acc_loop_wat, NULL, NULL, NULL);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc, rounds = 0;
         th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
         assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, names[i]), &arg, 1, &want, 1), TH_OK);

@@ -24,6 +24,7 @@
 #include "wat_util.h"
 
 #include "theater/wasm.h"
+#include "wasm/interp.h"
 
 static const char *binops[] = {
     "add", "sub", "mul",  "and",  "or",   "xor",  "shl",  "shr_s", "shr_u", "rotl", "rotr",
@@ -1180,6 +1181,277 @@ static void test_memory_operands(void **state)
     th_wasm_imports_free(fx.imp);
 }
 
+/* How many instructions of the module's code run operation `op` (any
+ * variant): a form that is never emitted cannot be checked by running it. */
+static size_t count_op(const th_wasm_module *m, int op)
+{
+    const void *const *labels = wasm_interp_labels();
+    size_t n = 0;
+
+    for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
+        const struct wasm_code *c = m->code[f];
+        for (size_t off = 0; off + 8 <= c->code_len; off += 8) {
+            const void *h;
+            memcpy(&h, c->code + off, sizeof h);
+            for (int v = 0; v < WASM_NVARIANTS; v++)
+                if (h != NULL && h == labels[op * WASM_NVARIANTS + v])
+                    n++;
+        }
+    }
+    return n;
+}
+
+/* Read-modify-write stores, the multiply-add store, the extend-then-add
+ * pair and br_table on a loaded index, each against the same computation
+ * through locals (which no merging crosses).  The fused and the reference
+ * functions run on two instances of the module, so each sees the memory
+ * the other's would: results, traps and the memories afterwards agree. */
+static const char *rmw_ops[][3] = {
+    /* type, operator, M_* position of the loaded value */
+    {"i32", "add", "1"}, {"i32", "add", "2"}, {"f64", "add", "1"}, {"f64", "add", "2"},
+    {"f64", "sub", "1"}, {"f64", "sub", "2"}, {"f64", "mul", "1"}, {"f64", "mul", "2"},
+};
+#define NRMW (sizeof rmw_ops / sizeof rmw_ops[0])
+
+static void gen_rmw(FILE *w)
+{
+    static const int offs[] = {0, 8};
+    /* i32 a[p] += b[q + k] * x in both multiplication orders, k = 0 or not */
+    for (int o = 0; o < 2; o++)
+        for (int order = 0; order < 2; order++)
+            for (int kk = 0; kk < 2; kk++) {
+                char ld[160], mul[300];
+                int off = offs[o];
+                if (kk)
+                    snprintf(ld, sizeof ld,
+                             "(i32.load offset=4 (i32.add (local.get 1) (i32.const -4)))");
+                else
+                    snprintf(ld, sizeof ld, "(i32.load offset=4 (local.get 1))");
+                snprintf(mul, sizeof mul,
+                         order ? "(i32.mul (local.get 2) %s)" : "(i32.mul %s (local.get 2))", ld);
+                fprintf(w,
+                        "(func (export \"madd_%d%d%d\") (param i32 i32 i32) (result i32)\n"
+                        " (i32.store offset=%d (local.get 0)\n"
+                        "  (i32.add (i32.load offset=%d (local.get 0)) %s))\n"
+                        " (i32.load offset=%d (local.get 0)))\n",
+                        o, order, kk, off, off, mul, off);
+                fprintf(
+                    w,
+                    "(func (export \"madd_%d%d%d_ref\") (param i32 i32 i32) (result i32)"
+                    " (local i32 i32)\n"
+                    " (local.set 3 (i32.load offset=%d (local.get 0)))\n"
+                    " (local.set 4 %s)\n"
+                    " (local.set 4 (i32.mul (local.get 4) (local.get 2)))\n"
+                    " (i32.store offset=%d (local.get 0) (i32.add (local.get 3) (local.get 4)))\n"
+                    " (i32.load offset=%d (local.get 0)))\n",
+                    o, order, kk, off, ld, off, off);
+            }
+    /* a[p] = a[p] OP b (M_* then the store back) */
+    for (size_t i = 0; i < NRMW; i++)
+        for (int o = 0; o < 2; o++) {
+            const char *t = rmw_ops[i][0], *op = rmw_ops[i][1];
+            bool f = t[0] == 'f';
+            char b[80], ld[80];
+            snprintf(b, sizeof b, f ? "(f64.convert_i32_s (local.get 1))" : "(local.get 1)");
+            snprintf(ld, sizeof ld, "(%s.load offset=%d (local.get 0))", t, offs[o]);
+            fprintf(w,
+                    "(func (export \"rmw_%zu_%d\") (param i32 i32 i32) (result %s) (local %s)\n"
+                    " (local.set 3 %s)\n"
+                    " (%s.store offset=%d (local.get 0) (%s.%s %s %s))\n"
+                    " (%s.load offset=%d (local.get 0)))\n",
+                    i, o, t, t, b, t, offs[o], t, op,
+                    rmw_ops[i][2][0] == '1' ? ld : "(local.get 3)",
+                    rmw_ops[i][2][0] == '1' ? "(local.get 3)" : ld, t, offs[o]);
+            fprintf(
+                w,
+                "(func (export \"rmw_%zu_%d_ref\") (param i32 i32 i32) (result %s) (local %s %s)\n"
+                " (local.set 3 %s) (local.set 4 %s)\n"
+                " (local.set 4 (%s.%s %s %s))\n"
+                " (%s.store offset=%d (local.get 0) (local.get 4))\n"
+                " (%s.load offset=%d (local.get 0)))\n",
+                i, o, t, t, t, b, ld, t, op,
+                rmw_ops[i][2][0] == '1' ? "(local.get 4)" : "(local.get 3)",
+                rmw_ops[i][2][0] == '1' ? "(local.get 3)" : "(local.get 4)", t, offs[o], t,
+                offs[o]);
+        }
+    /* i64.add of an extended i32: the i32 from a slot or the accumulator,
+     * the other operand from a slot or the accumulator, either side */
+    for (int s = 0; s < 2; s++) {
+        const char *ext = s ? "i64.extend_i32_s" : "i64.extend_i32_u";
+        fprintf(w,
+                "(func (export \"ext_%d_1\") (param i32 i32 i32) (result i64)"
+                " (i64.add (%s (local.get 0)) (i64.extend_i32_u (local.get 1))))\n"
+                "(func (export \"ext_%d_2\") (param i32 i32 i32) (result i64)"
+                " (i64.add (i64.mul (i64.extend_i32_u (local.get 1)) (i64.const 3)) (%s (local.get "
+                "0))))\n"
+                "(func (export \"ext_%d_3\") (param i32 i32 i32) (result i64)"
+                " (i64.mul (i64.add (%s (i32.add (local.get 0) (local.get 2)))"
+                " (i64.extend_i32_s (local.get 1))) (i64.const 5)))\n",
+                s, ext, s, ext, s, ext);
+        fprintf(w,
+                "(func (export \"ext_%d_1_ref\") (param i32 i32 i32) (result i64) (local i64 i64)"
+                " (local.set 3 (%s (local.get 0))) (local.set 4 (i64.extend_i32_u (local.get 1)))"
+                " (i64.add (local.get 3) (local.get 4)))\n"
+                "(func (export \"ext_%d_2_ref\") (param i32 i32 i32) (result i64) (local i64 i64)"
+                " (local.set 4 (i64.mul (i64.extend_i32_u (local.get 1)) (i64.const 3)))"
+                " (local.set 3 (%s (local.get 0))) (i64.add (local.get 4) (local.get 3)))\n"
+                "(func (export \"ext_%d_3_ref\") (param i32 i32 i32) (result i64) (local i64 i64)"
+                " (local.set 3 (%s (i32.add (local.get 0) (local.get 2))))"
+                " (local.set 4 (i64.extend_i32_s (local.get 1)))"
+                " (local.set 3 (i64.add (local.get 3) (local.get 4)))"
+                " (i64.mul (local.get 3) (i64.const 5)))\n",
+                s, ext, s, ext, s, ext);
+    }
+    /* br_table on a loaded index (a small virtual machine: the code at
+     * 4 * pc + 256, operations add 3 / xor 0x55 / multiply by 7 / halt,
+     * anything else the default) */
+    fputs("(func $vm (param $pc i32) (param $v i32) (param $ref i32) (result i32) (local $op i32)\n"
+          " (loop $next\n"
+          "  (block $halt (block $mul (block $xor (block $add\n"
+          "   (if (local.get $ref) (then\n"
+          "     (local.set $op (i32.load offset=4 (i32.add (i32.shl (local.get $pc) (i32.const 2))"
+          " (i32.const 252))))\n"
+          "     (local.set $pc (i32.add (local.get $pc) (i32.const 1)))\n"
+          "     (br_table $add $xor $mul $halt (local.get $op))))\n"
+          "   (local.set $pc (i32.add (local.get $pc) (i32.const 1)))\n"
+          "   (br_table $add $xor $mul $halt\n"
+          "    (i32.load offset=4 (i32.add (i32.shl (local.get $pc) (i32.const 2))"
+          " (i32.const 248)))))\n"
+          "   (local.set $v (i32.add (local.get $v) (i32.const 3))) (br $next))\n"
+          "   (local.set $v (i32.xor (local.get $v) (i32.const 0x55))) (br $next))\n"
+          "   (local.set $v (i32.mul (local.get $v) (i32.const 7))) (br $next)))\n"
+          " (i32.add (local.get $v) (local.get $pc)))\n"
+          "(func (export \"vm\") (param i32 i32 i32) (result i32)"
+          " (call $vm (local.get 0) (local.get 1) (i32.const 0)))\n"
+          "(func (export \"vm_ref\") (param i32 i32 i32) (result i32)"
+          " (call $vm (local.get 0) (local.get 1) (i32.const 1)))\n",
+          w);
+}
+
+static void test_rmw_and_pairs(void **state)
+{
+    static const uint32_t addrs[] = {0,     4,     8,     100,   65520,      65524,
+                                     65528, 65532, 65535, 65536, 0xfffffffc, 0x80000000};
+    static const uint32_t xs[] = {0, 1, 7, 0xffffffff, 0x80000000, 0x12345678};
+    chain_fixture fa, fb;
+    char *wat = NULL, got[64], ref[64];
+    size_t watlen = 0, len = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    uint8_t *bin;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module (memory 1)\n"
+          "(data (i32.const 0) "
+          "\"\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\\00\\00\\00\\40\\33\\33\")\n"
+          "(data (i32.const 96) "
+          "\"\\10\\20\\30\\40\\50\\60\\70\\80\\90\\a0\\b0\\c0\\d0\\e0\\f0\\ff\")\n"
+          "(data (i32.const 256) \"\\00\\00\\00\\00\\01\\00\\00\\00\\02\\00\\00\\00\\00\\00\\00\\00"
+          "\\09\\00\\00\\00\\02\\00\\00\\00\\01\\00\\00\\00\\03\\00\\00\\00\")\n"
+          "(data (i32.const 65520) "
+          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          w);
+    gen_rmw(w);
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(wat, &len);
+    free(wat);
+    if (bin == NULL)
+        skip();
+    memset(&fa, 0, sizeof fa);
+    memset(&fb, 0, sizeof fb);
+    if (th_wasm_module_new(bin, len, &fa.mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fb.mod = fa.mod;
+    fa.imp = th_wasm_imports_new();
+    assert_int_equal(th_wasm_instance_new(fa.mod, fa.imp, NULL, &fa.inst, &err), TH_OK);
+    assert_int_equal(th_wasm_instance_new(fa.mod, fa.imp, NULL, &fb.inst, &err), TH_OK);
+    fa.ex = th_wasm_exec_new(NULL);
+    fb.ex = th_wasm_exec_new(NULL);
+
+    /* every form is emitted: 8 multiply-add stores, 16 read-modify-write
+     * stores (two of each operation, i32.add's in both positions), 6
+     * extend-then-add pairs, and the br_table on a loaded index */
+    assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8);
+    for (int op = WOP_RMW_I32_ADD; op <= WOP_RMW_F64_MUL2; op++)
+        assert_int_equal(count_op(fa.mod, op), op == WOP_RMW_I32_ADD ? 4 : 2);
+    assert_int_equal(count_op(fa.mod, WOP_F_EXTU_ADD64), 3);
+    assert_int_equal(count_op(fa.mod, WOP_F_EXTS_ADD64), 3);
+    assert_int_equal(count_op(fa.mod, WOP_P_LSK32_BR_TABLE), 1);
+
+    for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+        for (size_t y = 0; y < sizeof addrs / sizeof addrs[0]; y++)
+            for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                uint64_t args[3] = {addrs[x], addrs[y], xs[z]};
+                for (int o = 0; o < 2; o++)
+                    for (int order = 0; order < 2; order++)
+                        for (int kk = 0; kk < 2; kk++) {
+                            int rc1, rc2;
+                            uint64_t r1, r2;
+                            snprintf(got, sizeof got, "madd_%d%d%d", o, order, kk);
+                            snprintf(ref, sizeof ref, "madd_%d%d%d_ref", o, order, kk);
+                            r1 = call_raw(&fa, got, args, 3, &rc1);
+                            r2 = call_raw(&fb, ref, args, 3, &rc2);
+                            if (rc1 != rc2 || r1 != r2)
+                                fail_msg("%s(%x, %x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64
+                                         " (rc %d)",
+                                         got, addrs[x], addrs[y], xs[z], r1, rc1, r2, rc2);
+                        }
+            }
+    for (size_t i = 0; i < NRMW; i++)
+        for (int o = 0; o < 2; o++)
+            for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+                for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                    uint64_t args[3] = {addrs[x], xs[z], 0};
+                    int rc1, rc2;
+                    uint64_t r1, r2;
+                    snprintf(got, sizeof got, "rmw_%zu_%d", i, o);
+                    snprintf(ref, sizeof ref, "rmw_%zu_%d_ref", i, o);
+                    r1 = call_raw(&fa, got, args, 3, &rc1);
+                    r2 = call_raw(&fb, ref, args, 3, &rc2);
+                    if (rc1 != rc2 || r1 != r2)
+                        fail_msg("%s(%x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64 " (rc %d)", got,
+                                 addrs[x], xs[z], r1, rc1, r2, rc2);
+                }
+    for (int s = 0; s < 2; s++)
+        for (int f = 1; f <= 3; f++)
+            for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++) {
+                    uint64_t args[3] = {xs[x], xs[y], xs[(x + y) % 6]};
+                    snprintf(got, sizeof got, "ext_%d_%d", s, f);
+                    snprintf(ref, sizeof ref, "ext_%d_%d_ref", s, f);
+                    expect_same(&fa, got, ref, args, 3);
+                }
+    /* the VM from each start, and from out of bounds (a trap in both) */
+    for (uint32_t pc = 0; pc < 10; pc++)
+        for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+            uint64_t args[3] = {pc, xs[z], 0};
+            expect_same(&fa, "vm", "vm_ref", args, 3);
+        }
+    {
+        uint64_t args[3] = {0x3fffffc0, 1, 0};
+        int rc;
+        call_raw(&fa, "vm", args, 3, &rc);
+        assert_int_equal(rc, TH_WASM_TRAPPED);
+        expect_same(&fa, "vm", "vm_ref", args, 3);
+    }
+    {
+        uint64_t sa = 0, sb = 0;
+        uint8_t *ma = th_wasm_memory_data(th_wasm_instance_memory0(fa.inst), &sa);
+        uint8_t *mb = th_wasm_memory_data(th_wasm_instance_memory0(fb.inst), &sb);
+        assert_int_equal(sa, sb);
+        assert_memory_equal(ma, mb, sa);
+    }
+    th_wasm_exec_free(fa.ex);
+    th_wasm_exec_free(fb.ex);
+    th_wasm_instance_free(fa.inst);
+    th_wasm_instance_free(fb.inst);
+    th_wasm_module_free(fa.mod);
+    th_wasm_imports_free(fa.imp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1189,6 +1461,7 @@ int main(void)
         cmocka_unit_test(test_fused_pairs),
         cmocka_unit_test(test_address_forms),
         cmocka_unit_test(test_memory_operands),
+        cmocka_unit_test(test_rmw_and_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

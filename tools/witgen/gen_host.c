@@ -86,7 +86,7 @@ static void emit_static_protos(int t)
     E("static int sm_%s(rt_guest *g, uint32_t a, const %s *in) WIT_UNUSED;\n", m, c);
     E("static int sf_%s(rt_guest *g, const %s *in, th_wasm_val *v) WIT_UNUSED;\n", m, c);
     E("static void js_%s(rt_buf *b, const %s *in) WIT_UNUSED;\n", m, c);
-    E("static int jp_%s(rt_guest *g, const json_t *j, %s *out) WIT_UNUSED;\n", m, c);
+    E("static int jq_%s(rt_guest *g, base_jspan j, %s *out) WIT_UNUSED;\n", m, c);
 }
 
 static void emit_free(int t)
@@ -582,13 +582,14 @@ static void emit_js(int t)
     E("}\n\n");
 }
 
-/* jp_T: the inverse of js_T, for replay (replay.c): a recorded value (a
- * jansson value) back into the C value, checked by type and range.  On
- * failure g->err says what did not fit; *out may be partly filled (the
+/* jq_T: the inverse of js_T, for replay (replay.c): a recorded value
+ * read back from its JSON text in place (base/jscan.h; the leaves by
+ * recval.c's rt_jq_*), checked by type and range, without a JSON tree.
+ * On failure g->err says what did not fit; *out may be partly filled (the
  * caller frees it with wit_free_T as usual). */
-static void emit_jp(int t)
+static void emit_jq(int t)
 {
-    static const char *const umax[] = {"1", "UINT8_MAX", "UINT16_MAX", "UINT32_MAX", "INT64_MAX"};
+    static const char *const umax[] = {"1", "UINT8_MAX", "UINT16_MAX", "UINT32_MAX", "UINT64_MAX"};
     static const char *const smin[] = {"INT8_MIN", "INT16_MIN", "INT32_MIN", "INT64_MIN"};
     static const char *const smax[] = {"INT8_MAX", "INT16_MAX", "INT32_MAX", "INT64_MAX"};
     wit_type *w = T(t);
@@ -596,146 +597,112 @@ static void emit_jp(int t)
     const char *f;
     int i, k = w->kind;
 
-    E("static int jp_%s(rt_guest *g, const json_t *j, %s *out)\n{\n", w->mangle, ctype(t));
+    E("static int jq_%s(rt_guest *g, base_jspan j, %s *out)\n{\n", w->mangle, ctype(t));
     switch (k) {
-    case W_BOOL:
-        E("    if (!json_is_boolean(j))\n        return wit_jp_bad(g, \"bool\");\n");
-        E("    *out = json_is_true(j);\n    return 0;\n");
-        break;
+    case W_BOOL: E("    return rt_jq_bool(g, j, out);\n"); break;
     case W_U8:
     case W_U16:
     case W_U32:
     case W_U64:
     case W_CHAR:
-        if (k == W_U64) {
-            /* above INT64_MAX jansson has no integer: the replay's reader
-             * gives such a recorded number as its decimal text (replay.c) */
-            E("    if (json_is_string(j)) {\n");
-            E("        const char *s = json_string_value(j);\n");
-            E("        uint64_t v = 0;\n        size_t n;\n");
-            E("        for (n = 0; s[n] >= '0' && s[n] <= '9'; n++) {\n");
-            E("            if (v > (UINT64_MAX - (uint64_t)(s[n] - '0')) / 10)\n");
-            E("                return wit_jp_bad(g, \"unsigned integer\");\n");
-            E("            v = v * 10 + (uint64_t)(s[n] - '0');\n        }\n");
-            E("        if (n == 0 || s[n] != 0 || v <= INT64_MAX)\n");
-            E("            return wit_jp_bad(g, \"unsigned integer\");\n");
-            E("        *out = v;\n        return 0;\n    }\n");
-        }
-        E("    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > "
-          "%s)\n",
+        E("    uint64_t v = 0;\n    int rc = rt_jq_uint(g, j, %s, &v);\n\n",
           k == W_CHAR ? "0x10FFFF" : umax[k]);
-        E("        return wit_jp_bad(g, \"%s\");\n", k == W_CHAR ? "char" : "unsigned integer");
-        E("    *out = (%s)json_integer_value(j);\n    return 0;\n", ctype(t));
+        E("    *out = (%s)v;\n    return rc;\n", ctype(t));
         break;
     case W_S8:
     case W_S16:
     case W_S32:
     case W_S64:
-        E("    if (!json_is_integer(j) || json_integer_value(j) < %s || json_integer_value(j) > "
-          "%s)\n",
-          smin[k - W_S8], smax[k - W_S8]);
-        E("        return wit_jp_bad(g, \"signed integer\");\n");
-        E("    *out = (%s)json_integer_value(j);\n    return 0;\n", ctype(t));
+        E("    int64_t v = 0;\n    int rc = rt_jq_sint(g, j, %s, %s, &v);\n\n", smin[k - W_S8],
+          smax[k - W_S8]);
+        E("    *out = (%s)v;\n    return rc;\n", ctype(t));
         break;
     case W_F32:
     case W_F64:
-        E("    if (json_is_null(j)) {\n        *out = (%s)NAN;\n        return 0;\n    }\n",
-          ctype(t));
-        E("    if (!json_is_number(j))\n        return wit_jp_bad(g, \"number\");\n");
-        E("    *out = (%s)json_number_value(j);\n    return 0;\n", ctype(t));
+        E("    double v = 0;\n    int rc = rt_jq_float(g, j, &v);\n\n");
+        E("    *out = (%s)v;\n    return rc;\n", ctype(t));
         break;
-    case W_STRING:
-        E("    if (!json_is_string(j))\n        return wit_jp_bad(g, \"string\");\n");
-        E("    out->len = json_string_length(j);\n");
-        E("    if ((out->ptr = malloc(out->len + 1)) == NULL)\n        return "
-          "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
-        E("    memcpy(out->ptr, json_string_value(j), out->len + 1);\n    return 0;\n");
-        break;
+    case W_STRING: E("    return rt_jq_str(g, j, &out->ptr, &out->len);\n"); break;
     case W_LIST:
         if (T(w->m[0])->kind == W_U8) {
-            E("    size_t n = json_is_string(j) ? json_string_length(j) : 1;\n\n");
-            E("    if (!json_is_string(j) || n %% 2 != 0)\n        return wit_jp_bad(g, \"hex "
-              "bytes\");\n");
-            E("    if ((out->ptr = malloc(n / 2 + 1)) == NULL)\n        return "
-              "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
-            E("    out->len = n / 2;\n");
-            E("    if (base_hex_decode(json_string_value(j), out->ptr, n / 2) != 0)\n        "
-              "return wit_jp_bad(g, \"hex bytes\");\n    return 0;\n");
+            E("    return rt_jq_hex(g, j, &out->ptr, &out->len);\n");
             break;
         }
-        E("    size_t i, n = json_is_array(j) ? json_array_size(j) : 0;\n    int rc;\n\n");
-        E("    if (!json_is_array(j))\n        return wit_jp_bad(g, \"array\");\n");
+        E("    base_jspan e;\n    size_t at = 0, i = 0, n = 0;\n    int k, rc;\n\n");
+        E("    while ((k = base_jscan_next(j, &at, &e)) == 1)\n        n++;\n");
+        E("    if (k != 0)\n        return rt_jq_bad(g, \"array\");\n");
         E("    if ((out->ptr = calloc(n ? n : 1, sizeof *out->ptr)) == NULL)\n        return "
           "th_error_set(g->err, TH_ENOMEM, \"out of memory\");\n");
-        E("    out->len = n;\n    for (i = 0; i < n; i++)\n");
-        E("        if ((rc = jp_%s(g, json_array_get(j, i), &out->ptr[i])) != 0)\n            "
-          "return rc;\n    return 0;\n",
+        E("    out->len = n;\n    at = 0;\n");
+        E("    while (i < n && base_jscan_next(j, &at, &e) == 1)\n");
+        E("        if ((rc = jq_%s(g, e, &out->ptr[i++])) != 0)\n            return rc;\n",
           T(w->m[0])->mangle);
+        E("    return 0;\n");
         break;
     case W_TUPLE:
-        E("    int rc;\n\n    if (!json_is_array(j) || json_array_size(j) != %d)\n        return "
-          "wit_jp_bad(g, \"tuple\");\n",
+        E("    base_jspan e[%d], x;\n    size_t at = 0, n = 0;\n    int k, rc;\n\n", w->n);
+        E("    while ((k = base_jscan_next(j, &at, &x)) == 1)\n        if (n++ < %d)\n"
+          "            e[n - 1] = x;\n",
           w->n);
+        E("    if (k != 0 || n != %d)\n        return rt_jq_bad(g, \"tuple\");\n", w->n);
         for (i = 0; i < w->n; i++)
-            E("    if ((rc = jp_%s(g, json_array_get(j, %d), &out->f%d)) != 0)\n        return "
-              "rc;\n",
+            E("    if ((rc = jq_%s(g, e[%d], &out->f%d)) != 0)\n        return rc;\n",
               T(w->m[i])->mangle, i, i);
         E("    return 0;\n");
         break;
     case W_RECORD:
-        E("    int rc;\n\n    if (!json_is_object(j))\n        return wit_jp_bad(g, \"record "
-          "%s\");\n",
-          w->name);
+        E("    static const char *const keys[] = {");
         for (i = 0; i < w->n; i++)
-            E("    if ((rc = jp_%s(g, json_object_get(j, \"%s\"), &out->%s)) != 0)\n        return "
-              "rc;\n",
-              T(w->m[i])->mangle, w->names[i], cid(w->names[i]));
-        E("    return 0;\n");
+            E("%s\"%s\"", i ? ", " : "", w->names[i]);
+        E("};\n    base_jspan v[%d];\n    int rc;\n\n", w->n);
+        E("    if (base_jscan_object(j, keys, %d, v) < 0)\n        return rt_jq_bad(g, \"record "
+          "%s\");\n",
+          w->n, w->name);
+        for (i = 0; i < w->n; i++)
+            E("    if ((rc = jq_%s(g, v[%d], &out->%s)) != 0)\n        return rc;\n",
+              T(w->m[i])->mangle, i, cid(w->names[i]));
+        E("    (void)rc;\n    return 0;\n");
         break;
     case W_OPTION:
-        E("    out->some = !json_is_null(j);\n");
-        E("    return out->some ? jp_%s(g, j, &out->val) : 0;\n", T(w->m[1])->mangle);
+        E("    out->some = !base_jscan_is(j, \"null\");\n");
+        E("    return out->some ? jq_%s(g, j, &out->val) : 0;\n", T(w->m[1])->mangle);
         break;
     case W_RESULT:
-        E("    const json_t *ok = json_object_get(j, \"ok\"), *er = json_object_get(j, "
-          "\"err\");\n\n");
-        E("    if (!json_is_object(j) || json_object_size(j) != 1 || (ok == NULL && er == NULL))\n"
-          "        return wit_jp_bad(g, \"result\");\n");
-        E("    out->is_err = er != NULL;\n");
+        E("    static const char *const keys[] = {\"ok\", \"err\"};\n    base_jspan v[2];\n\n");
+        E("    if (base_jscan_object(j, keys, 2, v) != 1 || (v[0].p == NULL) == (v[1].p == "
+          "NULL))\n        return rt_jq_bad(g, \"result\");\n");
+        E("    out->is_err = v[1].p != NULL;\n");
         for (i = 0; i < 2; i++) {
             E("    if (%sout->is_err)\n        ", i ? "" : "!");
             if (w->m[i] >= 0)
-                E("return jp_%s(g, %s, &out->%s);\n", T(w->m[i])->mangle, i ? "er" : "ok",
-                  i ? "err" : "ok");
+                E("return jq_%s(g, v[%d], &out->%s);\n", T(w->m[i])->mangle, i, i ? "err" : "ok");
             else
-                E("return json_is_null(%s) ? 0 : wit_jp_bad(g, \"null\");\n", i ? "er" : "ok");
+                E("return base_jscan_is(v[%d], \"null\") ? 0 : rt_jq_bad(g, \"null\");\n", i);
         }
         E("    return 0;\n");
         break;
     case W_ENUM:
     case W_VARIANT:
-        E("    const char *key = json_is_string(j) ? json_string_value(j) : NULL;\n");
-        E("    const json_t *pay = NULL;\n\n");
-        E("    if (json_is_object(j) && json_object_size(j) == 1) {\n");
-        E("        key = json_object_iter_key(json_object_iter((json_t *)j));\n");
-        E("        pay = json_object_iter_value(json_object_iter((json_t *)j));\n    }\n");
-        E("    if (key == NULL)\n        return wit_jp_bad(g, \"%s\");\n", w->name);
+        E("    base_jspan key = {NULL, 0}, pay = {NULL, 0};\n\n");
+        E("    if (!base_jscan_plain(j, &key) && base_jscan_single(j, &key, &pay) != 0)\n");
+        E("        return rt_jq_bad(g, \"%s\");\n", w->name);
         for (i = 0; i < w->n; i++) {
-            E("    if (strcmp(key, \"%s\") == 0) {\n        ", w->names[i]);
+            E("    if (key.n == %zu && memcmp(key.p, \"%s\", %zu) == 0) {\n        ",
+              strlen(w->names[i]), w->names[i], strlen(w->names[i]));
             char num[16];
             snprintf(num, sizeof num, "%d", i);
             emit_tag_set(t, "out", num);
             if (k == W_VARIANT && (f = case_field(t, i, buf, sizeof buf)) != NULL)
-                E("        return pay != NULL ? jp_%s(g, pay, &out->%s) : wit_jp_bad(g, "
+                E("        return pay.p != NULL ? jq_%s(g, pay, &out->%s) : rt_jq_bad(g, "
                   "\"payload\");\n",
                   T(w->m[i])->mangle, f);
             else
-                E("        return pay == NULL ? 0 : wit_jp_bad(g, \"case without payload\");\n");
+                E("        return pay.p == NULL ? 0 : rt_jq_bad(g, \"case without payload\");\n");
             E("    }\n");
         }
-        E("    return wit_jp_bad(g, \"%s case\");\n", w->name);
+        E("    return rt_jq_bad(g, \"%s case\");\n", w->name);
         break;
-    default: E("    (void)j, (void)out;\n    return wit_jp_bad(g, \"value\");\n"); break;
+    default: E("    (void)j, (void)out;\n    return rt_jq_bad(g, \"value\");\n"); break;
     }
     E("}\n\n");
 }
@@ -870,10 +837,10 @@ static void emit_host_fn(const wit_func *f)
     }
     E("    if (h.a != NULL && h.a->replay != NULL) {\n");
     E("        /* a replay: the recorded output, nothing done (replay.c) */\n");
-    E("        const json_t *rec = NULL;\n\n");
+    E("        base_jspan rec = {NULL, 0};\n\n");
     E("        rc = rt_replay_host(&h, \"%s\", \"%s\", &rec);\n", fc->name, f->name);
     if (f->result >= 0)
-        E("        if (rc == 0)\n            rc = jp_%s(&h.g, rec, &ret);\n", T(f->result)->mangle);
+        E("        if (rc == 0)\n            rc = jq_%s(&h.g, rec, &ret);\n", T(f->result)->mangle);
     E("    } else {\n");
     E("        rc = impl->%s(&h", cid(f->name));
     for (i = 0; i < f->nparams; i++)
@@ -1008,9 +975,6 @@ static const char prelude_c[] =
     "    if ((out->ptr = malloc(n + 1)) == NULL)\n"
     "        return th_error_set(&h->err, TH_ENOMEM, \"out of memory\");\n"
     "    memcpy(out->ptr, s, n + 1);\n    out->len = n;\n    return 0;\n}\n\n"
-    "/* A recorded value that does not have the type it should (replay). */\n"
-    "static WIT_UNUSED int wit_jp_bad(rt_guest *g, const char *what)\n{\n"
-    "    return th_error_set(g->err, TH_EINVAL, \"the recorded output is not a %s\", what);\n}\n\n"
     "/* The elements of a list: aligned, inside memory, no overflow. */\n"
     "static WIT_UNUSED int wit_list_span(rt_guest *g, uint32_t ptr, uint32_t len, uint32_t size, "
     "uint32_t align)\n{\n"
@@ -1089,7 +1053,7 @@ int write_host(const char *hpath, const char *cpath)
         return perror(cpath), -1;
     E("/*\n * wit_glue.c - GENERATED by tools/witgen from the WIT in wit/; do not edit.\n */\n");
     E("#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-      "#include <jansson.h>\n\n#include \"base/hex.h\"\n#include \"runtime/rt_int.h\"\n#include "
+      "#include \"base/hex.h\"\n#include \"runtime/rt_int.h\"\n#include "
       "\"wit_glue.h\"\n\n");
     E("%s", prelude_c);
     for (i = 0; i < P.ntypes; i++)
@@ -1105,7 +1069,7 @@ int write_host(const char *hpath, const char *cpath)
         emit_sm(i);
         emit_sf(i);
         emit_js(i);
-        emit_jp(i);
+        emit_jq(i);
     }
     for (i = 0; i < P.nifaces; i++) {
         if (P.ifaces[i].role == 1 && P.ifaces[i].nfuncs > 0) {

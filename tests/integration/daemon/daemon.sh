@@ -513,6 +513,47 @@ durable)
     "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify"
     ;;
 
+durable_legacy)
+    # A home written before durable.db: its durable records in theater.db's
+    # tables (schema version 2).  The first start moves them (durable.c,
+    # move_legacy): the actor comes back, and a message stored but not
+    # handled before the crash is handled once.
+    start_daemon
+    id=$(start_json "$EXAMPLES/counter.toml")
+    for m in 4 6; do expect_status 202 POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
+    [ "$(api POST "/v1/actors/$id/requests" -d x)" = 10 ] || fail "the count before the crash"
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    DPID=
+    python3 - "$H" "$id" <<'PY' || fail "cannot make the legacy home"
+import sqlite3, sys
+home, actor = sys.argv[1], sys.argv[2]
+old = sqlite3.connect(home + "/theater.db")
+old.execute("ATTACH DATABASE ? AS d", (home + "/durable.db",))
+old.execute("INSERT INTO main.durable_actor SELECT * FROM d.durable_actor")
+old.execute("INSERT INTO main.durable_msg SELECT * FROM d.durable_msg")
+# acknowledged, not handled (as a kill -9 leaves it)
+old.execute("INSERT INTO main.durable_msg(id, actor, sender, data) VALUES"
+            " ('00000000-0000-4000-8000-00000000abcd', ?, NULL, CAST('5' AS BLOB))", (actor,))
+old.commit()
+old.execute("DETACH DATABASE d")
+old.close()
+PY
+    rm -f "$H/durable.db" "$H/durable.db-wal" "$H/durable.db-shm"
+    start_daemon
+    [ "$(api POST "/v1/actors/$id/requests" -d x)" = 15 ] ||
+        fail "the moved actor's count: $(api GET "/v1/actors/$id/state")"
+    stop_daemon
+    left=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]+'/theater.db'); print(c.execute('SELECT (SELECT count(*) FROM durable_actor)+(SELECT count(*) FROM durable_msg)').fetchone()[0])" "$H")
+    [ "$left" = 0 ] || fail "$left durable rows left in theater.db"
+    [ -f "$H/durable.db" ] || fail "no durable.db"
+    [ "$(stat -c %a "$H/durable.db")" = 600 ] || fail "durable.db mode $(stat -c %a "$H/durable.db")"
+    start_daemon
+    [ "$(api GET "/v1/actors/$id/state")" = 15 ] || fail "the count after a second start"
+    stop_daemon
+    "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify"
+    ;;
+
 two_daemons)
     start_daemon
     id=$(start_json "$EXAMPLES/counter.toml")
