@@ -184,6 +184,16 @@ typedef struct rt_iface {
     int (*grant_file)(const void *settings, const char *path, const char *what, char **real,
                       th_error *err);
     bool grants_store;
+
+    /* Replay (docs/replay.md) of host calls whose output the handler
+     * records as a count of chain events ({"events": n}), NULL-terminated
+     * lists of function names (NULL: none): replay_own_chain, those whose
+     * output is the calling actor's own chain before the call (the replay
+     * answers them from the record); replay_child_chain, those whose output
+     * is a child's chain (not part of the record: the replay stops there,
+     * saying so). */
+    const char *const *replay_own_chain;
+    const char *const *replay_child_chain;
 } rt_iface;
 /* The handlers a runtime offers (th_runtime_config.handlers): the runtime
  * knows them only through this table, given by the embedder (the handlers
