@@ -7,7 +7,8 @@
 %%   round trip       median over 20 batches of the mean request/reply time
 %%   (mode oneway / oneway_quick: the one-way figure alone, for scaling)
 %%   (mode million N: N idle processes spawned, each sent one message, and
-%%    stopped; the time of each phase and the peak RSS, on one line)
+%%    stopped; the time of each phase and the peak RSS, as "million_*"
+%%    lines and on one line for people)
 %% Output: one "name value" line per figure.
 -module(runtime_bench).
 -export([main/0, main/1]).
@@ -131,6 +132,9 @@ million_bench(N) ->
     wait_down(N),
     T3 = now_us(),
     Rss = peak_rss_kib(),
+    io:format("million_spawn_s ~.3f~nmillion_send_s ~.3f~nmillion_stop_s ~.3f~n"
+              "million_total_s ~.3f~nmillion_peak_rss_kib ~B~n",
+              [(T1 - T0) / 1.0e6, (T2 - T1) / 1.0e6, (T3 - T2) / 1.0e6, (T3 - T0) / 1.0e6, Rss]),
     io:format("million ~B idle processes: spawn ~.2f s (~.2f us each), one message each ~.2f s, "
               "stop ~.2f s; total ~.2f s; peak RSS ~.1f MiB (peak / N: ~B bytes per process)~n",
               [N, (T1 - T0) / 1.0e6, (T1 - T0) / N, (T2 - T1) / 1.0e6, (T3 - T2) / 1.0e6,

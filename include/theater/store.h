@@ -13,8 +13,10 @@
  *    require the label to exist already; th_store_remove_from_label removes
  *    the label only if it points to the given reference.
  *  - Every blob is at most `max_blob_bytes` (default 64 MiB); larger content
- *    gets TH_ETOOBIG.  get() re-hashes the bytes and reports TH_ECORRUPT if
- *    they no longer match their reference.
+ *    gets TH_ETOOBIG.  th_store_get re-hashes the bytes and reports
+ *    TH_ECORRUPT if they no longer match their reference;
+ *    th_store_get_unverified skips that check (the store's hot read path,
+ *    e.g. an actor's `get`), so integrity is verified on demand.
  *
  * All calls are thread-safe (one SQLite connection per handle, serialized by
  * a mutex; a writable handle also runs a background thread with a second
@@ -105,6 +107,13 @@ int th_store_put_many(th_store *s, const char *store_id, const th_store_blob *bl
  * non-NULL even for empty content).  TH_ENOENT if unknown in that store. */
 int th_store_get(th_store *s, const char *store_id, const char *ref, void **data /* out */,
                  size_t *len /* out */, th_error *err);
+/* get without the re-hash: the bytes as stored, in a malloc'd buffer the
+ * caller frees, for readers that trust the database file (the check costs
+ * a SHA-256 of every byte read; th_store_get is the verified read).  The
+ * same errors as th_store_get, except that damaged bytes are not noticed
+ * (a blob listed but missing is still TH_ECORRUPT). */
+int th_store_get_unverified(th_store *s, const char *store_id, const char *ref,
+                            void **data /* out */, size_t *len /* out */, th_error *err);
 /* exists: *exists = 1 if the store holds `ref`, else 0. */
 int th_store_exists(th_store *s, const char *store_id, const char *ref, bool *exists /* out */,
                     th_error *err);

@@ -6,7 +6,8 @@
  * result: a store error is err(message), never a trap.  What an actor adds
  * is charged against its limits.store_bytes and every ancestor's (charge).
  *
- * Reads answer at once.  Writes (new, store, label, remove-label,
+ * Reads answer at once (`get` returns the bytes as stored, without
+ * re-hashing them: th_store_get_unverified).  Writes (new, store, label, remove-label,
  * remove-from-label, store-at-label, replace-content-at-label,
  * replace-at-label) wait for the database's fsync, so they do not run on
  * the actor's worker: the call suspends the actor (as sleep does), the
@@ -338,8 +339,11 @@ static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_r
     int rc;
 
     th_error_clear(&e);
-    if ((rc = th_store_get(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e)) !=
-        0)
+    /* the hot read: no re-hash (th_store_get_unverified; the CLI's and the
+     * runtime's own reads of recorded content verify) */
+    rc =
+        th_store_get_unverified(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e);
+    if (rc != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
     ret->ok.ptr = data; /* owned by the result now */
     ret->ok.len = len;
