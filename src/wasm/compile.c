@@ -229,6 +229,10 @@ static int pair_op(int a, unsigned av, int b, unsigned bv)
         return WOP_P_COPY_BR_BACK;
     if (a == WOP_COPY2 && b == WOP_BR_BACK)
         return WOP_P_COPY2_BR_BACK;
+    if (a == WOP_COPY3 && b == WOP_BR_BACK)
+        return WOP_P_COPY3_BR_BACK;
+    if (a == WOP_COPY4 && b == WOP_BR_BACK)
+        return WOP_P_COPY4_BR_BACK;
     return -1;
 }
 
@@ -410,17 +414,21 @@ void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
 {
     uint32_t ops[2] = {dst, src};
 
-    /* two copies in a row (no branch target between) become one COPY2 */
-    if (C->last_copy != NO_POS && C->last_copy + WASM_INSN_SIZE(2) == C->len &&
+    /* up to four copies in a row (no branch target between) become one
+     * COPY2 / COPY3 / COPY4, done in their order */
+    if (C->last_copy != NO_POS && C->last_copy + WASM_INSN_SIZE(2 * C->last_copy_n) == C->len &&
         C->barrier != C->len && !C->nomem) {
-        set_handler(C, C->last_copy, WOP_COPY2, 0);
+        static const int grown[] = {WOP_COPY2, WOP_COPY3, WOP_COPY4};
+        set_handler(C, C->last_copy, grown[C->last_copy_n - 1], 0);
         emit_slot(C, dst);
         emit_slot(C, src);
         C->last.valid = false;
-        C->last_copy = NO_POS;
+        if (++C->last_copy_n == 4)
+            C->last_copy = NO_POS;
         return;
     }
     C->last_copy = wasm_cc_emit_ops(C, WOP_COPY, ops, 2, 3);
+    C->last_copy_n = 1;
 }
 
 void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type)

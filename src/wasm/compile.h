@@ -117,10 +117,11 @@ typedef struct comp {
     uint32_t chcap;
     uint32_t max_t;
     lastinsn last;
-    lastinsn last2;   /* `last` as the latest instruction began: the one before
-                         it, if that produced a value (restored when the latest
-                         is taken out of the code again) */
-    size_t last_copy; /* offset of a trailing COPY (NO_POS if none) */
+    lastinsn last2;       /* `last` as the latest instruction began: the one before
+                             it, if that produced a value (restored when the latest
+                             is taken out of the code again) */
+    size_t last_copy;     /* offset of a trailing COPY..COPY4 (NO_POS if none) */
+    unsigned last_copy_n; /* how many copies it does */
     /* the last two instructions emitted (op -1: none), for pairing */
     struct {
         size_t start;

@@ -359,6 +359,63 @@ static bool emit_rmw(comp *C, int wop, const vent *addr, const vent *val, uint32
     return true;
 }
 
+/* An f64 read-modify-write whose other operand is computed after the load:
+ *   LOAD64 d1 p off              (d1 a temporary)
+ *   X                            (f64 arithmetic that cannot trap, slots
+ *                                 to the accumulator)
+ *   F64_ADD / SUB / MUL d d1 acc
+ * and the store writes d to p + off: X, then one RMWA_* "p off" doing the
+ * load, the operator and the store (the load after X: X neither traps
+ * nor touches memory, so nothing tells the orders apart). */
+static bool emit_rmwa(comp *C, const vent *addr, const vent *val, uint32_t offset)
+{
+    const lastinsn *L = &C->last;
+    size_t p = wasm_cc_hist(C, 2), x = wasm_cc_hist(C, 1);
+    uint32_t d1, pa, xops[4];
+    unsigned pv, xv, fv, nx;
+    int op, xop, base;
+
+    if (!L->valid || val->loc != LOC_OWN || val->t != L->dst_t || C->nomem ||
+        wasm_cc_hist(C, 0) != L->start || p == NO_POS || x == NO_POS)
+        return false;
+    switch (L->op) {
+    case WOP_F64_ADD: base = WOP_RMWA_F64_ADD; break;
+    case WOP_F64_SUB: base = WOP_RMWA_F64_SUB; break;
+    case WOP_F64_MUL: base = WOP_RMWA_F64_MUL; break;
+    default: return false;
+    }
+    if ((C->barrier != NO_POS && C->barrier > p) || (C->pair_tail != NO_POS && C->pair_tail >= p))
+        return false;
+    if (!wasm_cc_insn_op(C, p, &op, &pv) || op != WOP_LOAD64 || pv != 0)
+        return false;
+    d1 = code_opnd(C, p, 0);
+    pa = code_opnd(C, p, 1);
+    if (!(d1 & TAG_TEMP) || pa != wasm_cc_enc(C, addr) || code_opnd(C, p, 2) != offset || pa == d1)
+        return false;
+    if (!wasm_cc_insn_op(C, x, &xop, &xv) || xv != WV_R)
+        return false;
+    if (xop == WOP_F64_ADD || xop == WOP_F64_SUB || xop == WOP_F64_MUL || xop == WOP_F64_DIV)
+        nx = 3;
+    else if (xop >= WOP_F_FMUL_FADD1 && xop <= WOP_F_FADD_FMUL2)
+        nx = 4;
+    else
+        return false;
+    if (x + WASM_INSN_SIZE(nx) != L->start)
+        return false;
+    for (unsigned i = 0; i < nx; i++) {
+        xops[i] = code_opnd(C, x, i);
+        if (i > 0 && xops[i] == d1)
+            return false;
+    }
+    if (!wasm_cc_insn_op(C, L->start, &op, &fv) || fv != WV_B || code_opnd(C, L->start, 1) != d1)
+        return false;
+    wasm_cc_truncate(C, p);
+    wasm_cc_emit_ops_v(C, xop, WV_R, xops, nx, (1u << nx) - 1);
+    uint32_t ops[2] = {pa, offset};
+    wasm_cc_emit_ops(C, base, ops, 2, 1);
+    return true;
+}
+
 /* The i32 multiply-add store a[i] += b[i] * x: the last instructions are
  *   LOAD32 d1 p off             (d1 a temporary)
  *   LOAD32 / LOADK32 d2 q [k] off2   (to the accumulator or temporary d2)
@@ -470,6 +527,8 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
                 emit_rmw_madd32(C, &addr, &val, offset))
                 return 0;
             if (mo[k].type != TH_WASM_I64 && emit_rmw(C, mo[k].wop, &addr, &val, offset))
+                return 0;
+            if (mo[k].type == TH_WASM_F64 && emit_rmwa(C, &addr, &val, offset))
                 return 0;
             v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);

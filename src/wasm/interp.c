@@ -1099,10 +1099,34 @@ L_P_COPY2_BR_BACK:
     SLOT(2) = SLOT(3);
     ip += WASM_INSN_SIZE(4);
     goto L_BR_BACK;
+L_P_COPY3_BR_BACK:
+    SLOT(0) = SLOT(1);
+    SLOT(2) = SLOT(3);
+    SLOT(4) = SLOT(5);
+    ip += WASM_INSN_SIZE(6);
+    goto L_BR_BACK;
+L_P_COPY4_BR_BACK:
+    SLOT(0) = SLOT(1);
+    SLOT(2) = SLOT(3);
+    SLOT(4) = SLOT(5);
+    SLOT(6) = SLOT(7);
+    ip += WASM_INSN_SIZE(8);
+    goto L_BR_BACK;
 L_COPY2:
     SLOT(0) = SLOT(1);
     SLOT(2) = SLOT(3);
     SKIP(4);
+L_COPY3:
+    SLOT(0) = SLOT(1);
+    SLOT(2) = SLOT(3);
+    SLOT(4) = SLOT(5);
+    SKIP(6);
+L_COPY4:
+    SLOT(0) = SLOT(1);
+    SLOT(2) = SLOT(3);
+    SLOT(4) = SLOT(5);
+    SLOT(6) = SLOT(7);
+    SKIP(8);
 L_SELECT:
     SLOT(0) = RU32(3) ? SLOT(1) : SLOT(2);
     SKIP(4);
@@ -1149,6 +1173,21 @@ L_GLOBAL_SET32:
     RMW(RMW_F64_SUB2, uint64_t, bits_f64, double, RF64, f64_bits, b - m)
     RMW(RMW_F64_MUL1, uint64_t, bits_f64, double, RF64, f64_bits, m * b)
     RMW(RMW_F64_MUL2, uint64_t, bits_f64, double, RF64, f64_bits, b * m)
+#define RMWA(name, expr) \
+    L_##name: { \
+        uint64_t ea = (uint64_t)RU32(0) + OP(1); \
+        uint64_t mv; \
+        if (UNLIKELY(ea + 8 > msize)) \
+            goto trap_mem; \
+        memcpy(&mv, mbase + ea, 8); \
+        double m = bits_f64(mv), b = AF64; \
+        mv = f64_bits(expr); \
+        memcpy(mbase + ea, &mv, 8); \
+        SKIP(2); \
+    }
+    RMWA(RMWA_F64_ADD, m + b)
+    RMWA(RMWA_F64_SUB, m - b)
+    RMWA(RMWA_F64_MUL, m * b)
 L_RMW_MADD32: {
         uint64_t ea = (uint64_t)RU32(0) + OP(1);
         uint64_t eb = (uint64_t)(uint32_t)(RU32(2) + OP(3)) + OP(4);

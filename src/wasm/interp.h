@@ -106,10 +106,11 @@
      * handler (which follows in the code, intact) without a dispatch */ \
     X(P_ADDK_ADDK) X(P_ADDK_BR_BACK) X(P_ADDK_BR_IF_NZ_BACK) \
     WASM_CMP_OPS(X, P_ADDK_BRB) WASM_CMPK_OPS(X, P_ADDK_BRB) \
-    X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) \
+    X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) X(P_COPY3_BR_BACK) X(P_COPY4_BR_BACK) \
     X(P_LSK32_BR_TABLE) /* LOADSK32 to the accumulator, then BR_TABLE_A */ \
     X(COPY)             /* d a */ \
     X(COPY2)            /* d1 a1 d2 a2: d1 = a1, then d2 = a2 */ \
+    X(COPY3) X(COPY4)   /* three / four copies, in their order */ \
     X(SELECT)           /* d a b c: d = c ? a : b */ \
     X(GLOBAL_GET) X(GLOBAL_SET)       /* d idx / idx a */ \
     X(GLOBAL_SET32)     /* idx a: i32/f32 global, upper half cleared */ \
@@ -140,6 +141,10 @@
      * "a off b", in the order of the M_* list */ \
     X(RMW_I32_ADD) X(RMW_F64_ADD1) X(RMW_F64_ADD2) X(RMW_F64_SUB1) X(RMW_F64_SUB2) \
     X(RMW_F64_MUL1) X(RMW_F64_MUL2) \
+    /* the same with the accumulator the second operand: "a off", \
+     * mem[a + off] = mem[a + off] OP acc (an f64 load, a computation into \
+     * the accumulator, the operator, the store back) */ \
+    X(RMWA_F64_ADD) X(RMWA_F64_SUB) X(RMWA_F64_MUL) \
     /* "p off q k off2 x": mem32[p + off] += mem32[(q + k, wrapping) + off2] * x \
      * (i32, wrapping): the load, load, multiply-add, store of a[i] += b[i] * x */ \
     X(RMW_MADD32) \

@@ -1274,6 +1274,34 @@ static void gen_rmw(FILE *w)
                 rmw_ops[i][2][0] == '1' ? "(local.get 3)" : "(local.get 4)", t, offs[o], t,
                 offs[o]);
         }
+    /* a[p] = a[p] OP X, X computed after the load (RMWA_*): a product, a
+     * fused multiply-add or a quotient of the parameters */
+    for (size_t i = 0; i < 3; i++)
+        for (int xk = 0; xk < 3; xk++) {
+            static const char *fops[] = {"add", "sub", "mul"};
+            static const char *xs[] = {
+                "(f64.mul (local.get 3) (local.get 4))",
+                "(f64.add (f64.mul (local.get 3) (local.get 3)) (local.get 4))",
+                "(f64.div (local.get 4) (local.get 3))"};
+            fprintf(
+                w,
+                "(func (export \"rmwa_%zu_%d\") (param i32 i32 i32) (result f64) (local f64 f64)\n"
+                " (local.set 3 (f64.convert_i32_s (local.get 1)))"
+                " (local.set 4 (f64.convert_i32_s (local.get 2)))\n"
+                " (f64.store offset=8 (local.get 0) (f64.%s (f64.load offset=8 (local.get 0)) "
+                "%s))\n"
+                " (f64.load offset=8 (local.get 0)))\n",
+                i, xk, fops[i], xs[xk]);
+            fprintf(w,
+                    "(func (export \"rmwa_%zu_%d_ref\") (param i32 i32 i32) (result f64)"
+                    " (local f64 f64 f64 f64)\n"
+                    " (local.set 3 (f64.convert_i32_s (local.get 1)))"
+                    " (local.set 4 (f64.convert_i32_s (local.get 2)))\n"
+                    " (local.set 5 (f64.load offset=8 (local.get 0))) (local.set 6 %s)\n"
+                    " (f64.store offset=8 (local.get 0) (f64.%s (local.get 5) (local.get 6)))\n"
+                    " (f64.load offset=8 (local.get 0)))\n",
+                    i, xk, xs[xk], fops[i]);
+        }
     /* i64.add of an extended i32: the i32 from a slot or the accumulator,
      * the other operand from a slot or the accumulator, either side */
     for (int s = 0; s < 2; s++) {
@@ -1302,6 +1330,43 @@ static void gen_rmw(FILE *w)
                 " (i64.mul (local.get 3) (i64.const 5)))\n",
                 s, ext, s, ext, s, ext);
     }
+    /* loop-carried values rotating through locals: three or four copies in
+     * a row (COPY3 / COPY4), before a br (P_COPY*_BR_BACK) or a br_if; the
+     * reference puts an instruction between the copies */
+    for (int n = 3; n <= 4; n++)
+        for (int br = 0; br < 2; br++)
+            for (int ref = 0; ref < 2; ref++) {
+                static const char *v[] = {"$a", "$b", "$c", "$d"};
+                fprintf(w,
+                        "(func (export \"rot%d%s%s\") (param i32 i32 i32) (result i32)"
+                        " (local $a i32) (local $b i32) (local $c i32) (local $d i32)"
+                        " (local $t i32) (local $n i32)\n"
+                        " (local.set $a (local.get 0)) (local.set $n (i32.const 19))"
+                        " (local.set $b (local.get 1)) (local.set $t (i32.const 0))"
+                        " (local.set $c (local.get 2)) (local.set $d (i32.const 7))\n"
+                        " (block $out (loop $top\n"
+                        "  (br_if $out (i32.eqz (local.get $n)))\n"
+                        "  (local.set $n (i32.sub (local.get $n) (i32.const 1)))\n"
+                        "  (local.set $t (i32.add (i32.mul (local.get $a) (i32.const 3))"
+                        " (i32.rotl (local.get %s) (local.get $n))))\n",
+                        n, br ? "" : "b", ref ? "_ref" : "", v[n - 1]);
+                for (int i = 0; i < n; i++) {
+                    const char *src = i == n - 1 ? "$t" : v[i + 1];
+                    if (ref)
+                        fprintf(w,
+                                "  (local.set %s (i32.add (local.get %s) (i32.const 0)))"
+                                " (local.set $t (local.get $t))\n",
+                                v[i], src);
+                    else
+                        fprintf(w, "  (local.set %s (local.get %s))\n", v[i], src);
+                }
+                fprintf(w,
+                        "  %s))\n"
+                        " (i32.xor (i32.xor (local.get $a) (i32.shl (local.get $b) (i32.const 8)))"
+                        " (i32.xor (i32.shl (local.get $c) (i32.const 16))"
+                        " (i32.rotl (local.get $d) (i32.const 24)))))\n",
+                        br ? "(br $top)" : "(br_if $top (i32.const 1))");
+            }
     /* br_table on a loaded index (a small virtual machine: the code at
      * 4 * pc + 256, operations add 3 / xor 0x55 / multiply by 7 / halt,
      * anything else the default) */
@@ -1373,13 +1438,21 @@ static void test_rmw_and_pairs(void **state)
 
     /* every form is emitted: 8 multiply-add stores, 16 read-modify-write
      * stores (two of each operation, i32.add's in both positions), 6
+     * read-modify-write stores with the accumulator, 6
      * extend-then-add pairs, and the br_table on a loaded index */
     assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8);
     for (int op = WOP_RMW_I32_ADD; op <= WOP_RMW_F64_MUL2; op++)
         assert_int_equal(count_op(fa.mod, op), op == WOP_RMW_I32_ADD ? 4 : 2);
+    /* (X a product fuses with the operator into an F_FMUL_* pair instead) */
+    for (int op = WOP_RMWA_F64_ADD; op <= WOP_RMWA_F64_MUL; op++)
+        assert_int_equal(count_op(fa.mod, op), 2);
     assert_int_equal(count_op(fa.mod, WOP_F_EXTU_ADD64), 3);
     assert_int_equal(count_op(fa.mod, WOP_F_EXTS_ADD64), 3);
     assert_int_equal(count_op(fa.mod, WOP_P_LSK32_BR_TABLE), 1);
+    assert_int_equal(count_op(fa.mod, WOP_P_COPY3_BR_BACK), 1);
+    assert_int_equal(count_op(fa.mod, WOP_P_COPY4_BR_BACK), 1);
+    assert_true(count_op(fa.mod, WOP_COPY3) >= 1);
+    assert_true(count_op(fa.mod, WOP_COPY4) >= 1);
 
     for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
         for (size_t y = 0; y < sizeof addrs / sizeof addrs[0]; y++)
@@ -1415,6 +1488,21 @@ static void test_rmw_and_pairs(void **state)
                         fail_msg("%s(%x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64 " (rc %d)", got,
                                  addrs[x], xs[z], r1, rc1, r2, rc2);
                 }
+    for (size_t i = 0; i < 3; i++)
+        for (int xk = 0; xk < 3; xk++)
+            for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
+                for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                    uint64_t args[3] = {addrs[x], xs[z], xs[(z + 1) % 6]};
+                    int rc1, rc2;
+                    uint64_t r1, r2;
+                    snprintf(got, sizeof got, "rmwa_%zu_%d", i, xk);
+                    snprintf(ref, sizeof ref, "rmwa_%zu_%d_ref", i, xk);
+                    r1 = call_raw(&fa, got, args, 3, &rc1);
+                    r2 = call_raw(&fb, ref, args, 3, &rc2);
+                    if (rc1 != rc2 || r1 != r2)
+                        fail_msg("%s(%x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64 " (rc %d)", got,
+                                 addrs[x], xs[z], r1, rc1, r2, rc2);
+                }
     for (int s = 0; s < 2; s++)
         for (int f = 1; f <= 3; f++)
             for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
@@ -1422,6 +1510,15 @@ static void test_rmw_and_pairs(void **state)
                     uint64_t args[3] = {xs[x], xs[y], xs[(x + y) % 6]};
                     snprintf(got, sizeof got, "ext_%d_%d", s, f);
                     snprintf(ref, sizeof ref, "ext_%d_%d_ref", s, f);
+                    expect_same(&fa, got, ref, args, 3);
+                }
+    for (int n = 3; n <= 4; n++)
+        for (int br = 0; br < 2; br++)
+            for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++) {
+                    uint64_t args[3] = {xs[x], xs[y], xs[(x + 2 * y + 1) % 6]};
+                    snprintf(got, sizeof got, "rot%d%s", n, br ? "" : "b");
+                    snprintf(ref, sizeof ref, "rot%d%s_ref", n, br ? "" : "b");
                     expect_same(&fa, got, ref, args, 3);
                 }
     /* the VM from each start, and from out of bounds (a trap in both) */
