@@ -3,6 +3,8 @@
 ;;   handle-send "G" + u32 n: send n one-way messages "x" to the peer, then
 ;;                            a last "L"; the peer logs "done" on "L".
 ;;   handle-send "Q" + u32 n: n requests to the peer in a row, then log "qdone".
+;;   handle-send "P" + u32 n: the same, logging "t" after each request (the
+;;                            host times each round trip), then "qdone".
 ;;   handle-send other:       count it (nothing else).
 ;;   handle-request:          answer with the message.
 (module
@@ -12,7 +14,7 @@
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (global $count (mut i32) (i32.const 0))
-  (data (i32.const 200) "xLdoneqdone")
+  (data (i32.const 200) "xLdoneqdonet")
 
   ;; a ring allocator over [1024, 65536): the host's copies are short-lived
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
@@ -49,13 +51,14 @@
           (br $more)))
         (call $send (local.get $sp) (local.get $sl) (i32.const 201) (i32.const 1) (i32.const 128))
         (return (call $ok (local.get $some) (local.get $sp) (local.get $sl)))))
-    (if (i32.eq (local.get $b) (i32.const 81)) ;; Q
+    (if (i32.or (i32.eq (local.get $b) (i32.const 81)) (i32.eq (local.get $b) (i32.const 80))) ;; Q, P
       (then
         (local.set $n (i32.load align=1 (i32.add (local.get $mp) (i32.const 1))))
         (block $done (loop $more
           (br_if $done (i32.eqz (local.get $n)))
           (call $request (local.get $sp) (local.get $sl) (i32.const 200) (i32.const 1) (i32.const 128))
           (if (i32.load8_u (i32.const 128)) (then unreachable))
+          (if (i32.eq (local.get $b) (i32.const 80)) (then (call $log (i32.const 211) (i32.const 1))))
           (local.set $n (i32.sub (local.get $n) (i32.const 1)))
           (br $more)))
         (call $log (i32.const 206) (i32.const 5))

@@ -5,6 +5,8 @@
 %%   memory           bytes per idle process over 100,000 processes
 %%   one-way          messages/s between 4 sender/receiver pairs
 %%   round trip       median over 20 batches of the mean request/reply time
+%%   round trip p99   99th percentile of single request/reply times (each
+%%                    timed by the client around its request)
 %%   (mode oneway / oneway_quick: the one-way figure alone, for scaling)
 %%   (mode million N: N idle processes spawned, each sent one message, and
 %%    stopped; the time of each phase and the peak RSS, as "million_*"
@@ -27,6 +29,7 @@ main([Mode]) ->
     io:format("bytes_per_idle_process ~.1f~n", [memory_bench(if Quick -> 20000; true -> 100000 end)]),
     io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, if Quick -> 50000; true -> 250000 end)]),
     io:format("roundtrip_median_us ~.3f~n", [rtt_bench(20, 2000)]),
+    io:format("roundtrip_p99_us ~.3f~n", [rtt_tail(if Quick -> 5; true -> 20 end, 2000)]),
     ok.
 
 now_us() -> erlang:monotonic_time(microsecond).
@@ -92,6 +95,33 @@ rtt_bench(Batches, N) ->
           end || _ <- lists:seq(1, Batches)],
     Srv ! stop, Client ! stop,
     median(Ts).
+
+%% Single round trips, each timed (ns), for the tail percentile.
+ask_timed(_Srv, 0, Acc) -> Acc;
+ask_timed(Srv, N, Acc) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    Ref = make_ref(),
+    Srv ! {self(), Ref, q},
+    receive {Ref, _} -> ok end,
+    ask_timed(Srv, N - 1, [erlang:monotonic_time(nanosecond) - T0 | Acc]).
+
+rtt_tail(Batches, N) ->
+    Srv = spawn(fun echo/0),
+    Self = self(),
+    Client = spawn(fun() -> timed_client(Self, Srv) end),
+    Ts = lists:append([begin
+                           Client ! {go, N},
+                           receive {batch, L} -> L end
+                       end || _ <- lists:seq(1, Batches)]),
+    Srv ! stop, Client ! stop,
+    Sorted = lists:sort(Ts),
+    lists:nth(trunc((length(Sorted) - 1) * 0.99) + 1, Sorted) / 1000.
+
+timed_client(Parent, Srv) ->
+    receive
+        {go, N} -> Parent ! {batch, ask_timed(Srv, N, [])}, timed_client(Parent, Srv);
+        stop -> ok
+    end.
 
 client(Parent, Srv) ->
     receive

@@ -186,6 +186,22 @@ int th_chain_close(th_chain *c);
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
                     const char *description, th_chain_receipt *receipt /* out */, th_error *err);
 
+/* One event of th_chain_append_many. */
+typedef struct th_chain_item {
+    const char *type;
+    const void *data; /* may be NULL when len is 0 */
+    size_t len;       /* at most TH_CHAIN_MAX_DATA_BYTES */
+} th_chain_item;
+
+/* Append `n` events to `actor`'s chain, as n calls of th_chain_append (no
+ * description) would one after the other, with one timestamp and the
+ * chain's locks taken once.  All or nothing: on an error none is appended.
+ * `receipts` (n of them) may be NULL.  Data above TH_CHAIN_MAX_DATA_BYTES
+ * (recorded by content reference) is refused with TH_ETOOBIG: append such
+ * an event alone.  Errors as th_chain_append's. */
+int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *items, size_t n,
+                         th_chain_receipt *receipts /* out */, th_error *err);
+
 /* The hash of one event (the canonical encoding of src/chain/hash.c), for
  * chains kept outside a th_chain (e.g. in memory) and for independent
  * verifiers.  `parent` is NULL for an event without a parent (seq 0);

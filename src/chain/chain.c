@@ -535,10 +535,13 @@ void chain_pending_free(chain_pending *p)
         base_block_free(p, p->size);
 }
 
-/* Queue `p` (called with its chain's mutex held, so per-chain order holds)
- * and write its ticket to *ticket.  From then on the writer owns p and may
- * free it at any moment: the caller must not touch it again. */
-static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *err)
+/* Queue the list `p`..`last` of n entries linked by `next`, `bytes` in
+ * all (called with its chain's mutex held, so per-chain order holds), and
+ * write the first one's ticket to *ticket (the others follow it).  From
+ * then on the writer owns them and may free them at any moment: the caller
+ * must not touch them again. */
+static int enqueue_list(th_chain *c, chain_pending *p, chain_pending *last, size_t n, size_t bytes,
+                        uint64_t *ticket, th_error *err)
 {
     uint64_t stalled_since = 0, now;
     struct timespec ts;
@@ -567,20 +570,31 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
         return th_error_set(err, c->failed ? c->fail_code : TH_ECLOSED, "chain writer %s: %s",
                             c->failed ? "failed" : "stopped", c->failed ? c->fail_msg : "closing");
     }
-    p->ticket = *ticket = ++c->last_ticket;
+    *ticket = c->last_ticket + 1;
+    for (chain_pending *q = p;; q = q->next) {
+        q->ticket = ++c->last_ticket;
+        if (q == last)
+            break;
+    }
     if (c->qtail != NULL) {
         c->qtail->next = p;
     } else {
         c->qhead = p;
         c->oldest_ns = base_clock_mono_ns();
     }
-    c->qtail = p;
-    c->qcount++;
-    c->qbytes += p->size;
-    if (c->qcount == 1 || c->qcount == c->batch_max)
+    c->qtail = last;
+    c->qcount += n;
+    c->qbytes += bytes;
+    if (c->qcount == n || (c->qcount >= c->batch_max && c->qcount - n < c->batch_max))
         pthread_cond_signal(&c->qcv);
     pthread_mutex_unlock(&c->qlock);
     return TH_OK;
+}
+
+/* Queue one entry (enqueue_list's rules). */
+static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *err)
+{
+    return enqueue_list(c, p, p, 1, p->size, ticket, err);
 }
 
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
@@ -663,6 +677,100 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
         chain_pending_free(p);
     else if (receipt != NULL)
         *receipt = r;
+    return rc;
+}
+
+int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *items, size_t n,
+                         th_chain_receipt *receipts, th_error *err)
+{
+    chain_pending *first = NULL, *last = NULL, *p, *next;
+    size_t alen = 0, tlen, i, bytes = 0;
+    uint8_t prev[32];
+    base_sha256_ctx *ctx;
+    uint64_t ts, ticket;
+    chain_actor *a;
+    int rc, created;
+
+    if (c->read_only)
+        return th_error_set(err, TH_EPERM, "chains opened read-only");
+    if ((rc = check_text("actor id", actor, TH_CHAIN_MAX_ACTOR_BYTES, &alen, err)) != TH_OK)
+        return rc;
+    if (alen == 0)
+        return th_error_set(err, TH_EINVAL, "empty actor id");
+    if (n == 0)
+        return TH_OK;
+    for (i = 0; i < n; i++) {
+        if ((rc = check_text("event type", items[i].type, TH_CHAIN_MAX_TYPE_BYTES, &tlen, err)) !=
+            TH_OK)
+            goto fail;
+        rc = tlen == 0 ? th_error_set(err, TH_EINVAL, "empty event type")
+             : items[i].data == NULL && items[i].len != 0
+                 ? th_error_set(err, TH_EINVAL, "NULL event data")
+             : items[i].len > TH_CHAIN_MAX_DATA_BYTES
+                 ? th_error_set(err, TH_ETOOBIG,
+                                "event data is %zu bytes: append it alone (by content reference)",
+                                items[i].len)
+                 : TH_OK;
+        if (rc != TH_OK)
+            goto fail;
+        if ((p = pending_new(items[i].type, tlen, NULL, 0, items[i].data, items[i].len, NULL, 0)) ==
+            NULL) {
+            rc = th_error_set(err, TH_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if (last != NULL)
+            last->next = p;
+        else
+            first = p;
+        last = p;
+        bytes += p->size;
+    }
+    ctx = chain_thread_sha256();
+    a = chain_actor_get(c, actor, alen, 1, &created);
+    if (ctx == NULL || a == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    ts = base_clock_wall_ms();
+    pthread_mutex_lock(&a->lock);
+    memcpy(prev, a->last, 32);
+    for (i = 0, p = first; p != NULL; i++, p = p->next) {
+        p->actor = a;
+        p->seq = a->next_seq + i;
+        p->ts = ts;
+        p->has_parent = p->seq > 0;
+        if (p->has_parent)
+            memcpy(p->parent, prev, 32);
+        if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, ts, p->buf, p->type_len,
+                             p->data_len ? p->buf + p->type_len + 1 : "", p->data_len, NULL, 0,
+                             p->hash) != 0) {
+            pthread_mutex_unlock(&a->lock);
+            rc = th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
+            goto fail;
+        }
+        memcpy(prev, p->hash, 32);
+        if (receipts != NULL) {
+            memcpy(receipts[i].hash, p->hash, 32);
+            receipts[i].seq = p->seq;
+            receipts[i].timestamp_ms = ts;
+        }
+    }
+    rc = enqueue_list(c, first, last, n, bytes, &ticket, err); /* the writer's now */
+    if (rc == TH_OK) {
+        a->next_seq += n;
+        memcpy(a->last, prev, 32);
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (rc != TH_OK)
+        goto fail;
+    for (i = 0; receipts != NULL && i < n; i++)
+        receipts[i].ticket = ticket + i;
+    return TH_OK;
+fail:
+    for (p = first; p != NULL; p = next) {
+        next = p->next;
+        chain_pending_free(p);
+    }
     return rc;
 }
 

@@ -13,12 +13,22 @@
  * missing segment) are reported only if no event-level problem explains
  * them first.  Checking all chains is one pass over the segments in commit
  * order.
+ *
+ * Hashing is most of the work, and an event's hash depends on nothing but
+ * its own fields, so the pass over all chains computes the hashes of a
+ * large segment's events on every core (a hash pool: the calling thread
+ * and up to VERIFY_HELPERS helper threads, each taking one slice of the
+ * segment), then walks the events in order with their hashes at hand.
+ * The walk itself (links, sequence numbers, heads) stays sequential.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/hex.h"
 #include "chain/chain_int.h"
@@ -57,7 +67,26 @@ int chain_report(th_chain_verify_result *res, th_error *err, int problem, const 
                         (unsigned long long)seq, th_chain_problem_name(problem), res->detail);
 }
 
+/* The hash of `ev` as its fields say (not its stored hash).  0 or -1. */
+static int event_hash(base_sha256_ctx *ctx, const th_chain_event *ev, uint8_t out[32])
+{
+    return chain_event_hash(ctx, ev->has_parent ? ev->parent : NULL, ev->timestamp_ms, ev->type,
+                            strlen(ev->type), ev->data, ev->data_len, ev->description,
+                            ev->description ? strlen(ev->description) : 0, out);
+}
+
+/* chain_walk_event with the event's recomputed hash already known
+ * (`hash`; NULL: not computable, reported as malformed). */
+static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *hash, th_error *err);
+
 int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev, th_error *err)
+{
+    uint8_t h[32];
+
+    return walk_hashed(w, ev, event_hash(ctx, ev, h) == 0 ? h : NULL, err);
+}
+
+static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *hash, th_error *err)
 {
     uint8_t h[32];
     uint64_t size;
@@ -80,12 +109,10 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
         return chain_report(w->res, err, TH_CHAIN_BAD_PARENT, w->actor, ev->seq,
                             "the parent hash does not match the hash of event %llu",
                             (unsigned long long)(ev->seq - 1));
-    if (chain_event_hash(ctx, ev->has_parent ? ev->parent : NULL, ev->timestamp_ms, ev->type,
-                         strlen(ev->type), ev->data, ev->data_len, ev->description,
-                         ev->description ? strlen(ev->description) : 0, h) != 0)
+    if (hash == NULL)
         return chain_report(w->res, err, TH_CHAIN_MALFORMED, w->actor, ev->seq,
                             "the event cannot be hashed (type too long?)");
-    if (memcmp(h, ev->hash, 32) != 0)
+    if (memcmp(hash, ev->hash, 32) != 0)
         return chain_report(w->res, err, TH_CHAIN_BAD_HASH, w->actor, ev->seq,
                             "the stored hash does not match the event's contents "
                             "(type, timestamp, data, description or parent changed)");
@@ -483,20 +510,163 @@ static int unstored_elsewhere(sqlite3 *db, chain_state *states, size_t n,
     return rc;
 }
 
+/* ---- the hash pool (see the top of the file) ----
+ *
+ * A round hashes one segment's events.  Its events are cut into chunks
+ * that the calling thread and the helpers claim from an atomic counter,
+ * so the caller never waits for a helper that has not started (on a busy
+ * machine a helper may not run for a while): it hashes whatever is left
+ * itself, and waits only for chunks a helper has claimed.  A helper joins
+ * a round under the lock (`active`), and the next round starts only once
+ * no helper is in the previous one. */
+
+#define VERIFY_HELPERS 3        /* helper threads at most (one per other core) */
+#define VERIFY_PARALLEL_MIN 256 /* events in a segment worth sharing out */
+#define VERIFY_CHUNK 64u        /* events per claim */
+
+typedef struct hash_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t go, done;
+    pthread_t threads[VERIFY_HELPERS];
+    unsigned nthreads;
+    unsigned active; /* helpers inside the current round */
+    uint64_t round;  /* incremented for each round shared out */
+    int stop;
+    /* the round's work: hashes[i] of events[i] (ok[i] = 1) for i < n */
+    const th_chain_event *events;
+    size_t n;
+    uint8_t (*hashes)[32];
+    uint8_t *ok;
+    atomic_size_t next;   /* next chunk to claim */
+    atomic_size_t hashed; /* events hashed so far */
+} hash_pool;
+
+/* Claim and hash chunks of the round until none is left. */
+static void hash_chunks(hash_pool *p, base_sha256_ctx *ctx)
+{
+    size_t nchunks = (p->n + VERIFY_CHUNK - 1) / VERIFY_CHUNK, k, i, to;
+
+    while ((k = atomic_fetch_add(&p->next, 1)) < nchunks) {
+        to = (k + 1) * VERIFY_CHUNK < p->n ? (k + 1) * VERIFY_CHUNK : p->n;
+        for (i = k * VERIFY_CHUNK; i < to; i++)
+            p->ok[i] = ctx != NULL && event_hash(ctx, &p->events[i], p->hashes[i]) == 0;
+        if (atomic_fetch_add(&p->hashed, to - k * VERIFY_CHUNK) + (to - k * VERIFY_CHUNK) ==
+            p->n) { /* the last chunk: tell the caller */
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_broadcast(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
+static void *hash_helper_main(void *arg)
+{
+    hash_pool *p = arg;
+    base_sha256_ctx *ctx = chain_thread_sha256();
+    uint64_t seen = 0;
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->round == seen)
+            pthread_cond_wait(&p->go, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->round;
+        p->active++;
+        pthread_mutex_unlock(&p->lock);
+        hash_chunks(p, ctx);
+        pthread_mutex_lock(&p->lock);
+        if (--p->active == 0)
+            pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Start helpers, one per other online core (none if threads cannot be
+ * started: the caller then hashes alone). */
+static void pool_start(hash_pool *p)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = ncpu > 1 ? (unsigned)(ncpu - 1) : 0, i;
+
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->next, 0);
+    atomic_init(&p->hashed, 0);
+    if (want > VERIFY_HELPERS)
+        want = VERIFY_HELPERS;
+    for (i = 0; i < want; i++) {
+        if (pthread_create(&p->threads[i], NULL, hash_helper_main, p) != 0)
+            break;
+        p->nthreads++;
+    }
+}
+
+static void pool_stop(hash_pool *p)
+{
+    unsigned i;
+
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->lock);
+    for (i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+}
+
+/* Hash the n events into hashes/ok (each at least n long), sharing the
+ * work with the helpers when n is large enough. */
+static void pool_hash(hash_pool *p, base_sha256_ctx *ctx, const th_chain_event *events, size_t n,
+                      uint8_t (*hashes)[32], uint8_t *ok)
+{
+    bool share = n >= VERIFY_PARALLEL_MIN && p->nthreads > 0;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->active > 0) /* a late helper still in the previous round */
+        pthread_cond_wait(&p->done, &p->lock);
+    p->events = events;
+    p->n = n;
+    p->hashes = hashes;
+    p->ok = ok;
+    atomic_store(&p->next, 0);
+    atomic_store(&p->hashed, 0);
+    if (share) {
+        p->round++;
+        pthread_cond_broadcast(&p->go);
+    }
+    pthread_mutex_unlock(&p->lock);
+    hash_chunks(p, ctx);
+    if (!share)
+        return;
+    pthread_mutex_lock(&p->lock);
+    while (atomic_load(&p->hashed) < n)
+        pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
 static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_record *pend,
                       int alive, th_chain_verify_result *res, th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
     chain_state *states = NULL, key, **map = NULL, **nm;
     sqlite3_stmt *st = NULL;
-    size_t nstates = 0, i, mapcap = 0;
+    size_t nstates = 0, i, mapcap = 0, hcap = 0;
+    uint8_t(*hashes)[32] = NULL, *ok = NULL;
     chain_segment seg;
     deferred d = {0};
     uint64_t expect = 1, id;
+    hash_pool pool;
     int rc;
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    pool_start(&pool);
     if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK)
         goto out;
     rc = sqlite3_prepare_v2(db,
@@ -536,8 +706,23 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
                 goto out;
             }
         }
+        if (seg.nevents > hcap) {
+            void *nh = realloc(hashes, seg.nevents * sizeof *hashes);
+            if (nh != NULL)
+                hashes = nh;
+            void *nk = nh != NULL ? realloc(ok, seg.nevents) : NULL;
+            if (nk == NULL) {
+                chain_segment_release(&seg);
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto out;
+            }
+            ok = nk;
+            hcap = seg.nevents;
+        }
+        pool_hash(&pool, ctx, seg.events, seg.nevents, hashes, ok);
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
-            rc = chain_walk_event(&map[seg.actor_of[i]]->w, ctx, &seg.events[i], err);
+            rc = walk_hashed(&map[seg.actor_of[i]]->w, &seg.events[i], ok[i] ? hashes[i] : NULL,
+                             err);
         if (rc == TH_OK)
             check_segment(db, ctx, &seg, trusted, NULL, &d);
         chain_segment_release(&seg);
@@ -558,11 +743,14 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     if (rc == TH_OK)
         rc = unstored_elsewhere(db, states, nstates, pend, alive, res, err);
 out:
+    pool_stop(&pool);
     sqlite3_finalize(st);
     for (i = 0; i < nstates; i++)
         free(states[i].name);
     free(states);
     free(map);
+    free(hashes);
+    free(ok);
     return rc;
 }
 

@@ -68,10 +68,12 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
-#define DUR_GC_MS 1000u      /* handled rows are collected about this often */
-#define DUR_CKPT_IDLE_MS 50L /* checkpoint durable.db after this long idle */
-#define DUR_CKPT_FRAMES 2000 /* or once its WAL holds this many pages */
-#define DUR_SCAN_PAGE 512    /* events read at a time by the restore */
+#define DUR_GC_MS 1000u        /* handled rows are collected about this often */
+#define DUR_CKPT_IDLE_MS 50L   /* checkpoint durable.db after this long idle */
+#define DUR_CKPT_FRAMES 2000   /* or once its WAL holds this many pages */
+#define DUR_MARKS_DELAY_MS 20u /* a handled row is marked within about this */
+#define DUR_MARKS_MAX 1024u    /* or once this many marks wait */
+#define DUR_SCAN_PAGE 512      /* events read at a time by the restore */
 
 enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED, DJ_RESTARTED };
 
@@ -115,6 +117,9 @@ struct rt_durable {
     pthread_mutex_t lock; /* the job queue and `stop` */
     pthread_cond_t cond;
     dur_job *head, *tail;
+    dur_job *marks, *marks_tail; /* DJ_HANDLED jobs, held (writer_main) */
+    size_t nmarks;
+    uint64_t marks_since_ns; /* when the oldest held mark came */
     bool stop;
     pthread_mutex_t hlock; /* held replies */
     dur_held *held;
@@ -147,6 +152,20 @@ static void job_free(dur_job *j)
 static void job_push(rt_durable *d, dur_job *j)
 {
     pthread_mutex_lock(&d->lock);
+    if (j->kind == DJ_HANDLED) {
+        /* no one waits for a mark: it joins a later batch (writer_main) */
+        if (d->marks_tail != NULL)
+            d->marks_tail->next = j;
+        else
+            d->marks = j;
+        if (d->nmarks++ == 0)
+            d->marks_since_ns = rt_now_ns();
+        d->marks_tail = j;
+        if (d->nmarks == DUR_MARKS_MAX)
+            pthread_cond_signal(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
     if (d->tail != NULL)
         d->tail->next = j;
     else
@@ -217,7 +236,11 @@ static int job_exec(rt_durable *d, dur_job *j)
         bind_text(d->mark, 2, j->actor);
         rc = sqlite3_step(d->mark);
         sqlite3_reset(d->mark);
-        if (rc == SQLITE_DONE && j->seq != UINT64_MAX) {
+        /* marks come in their chain's order: the last of a run of one
+         * actor's marks moves marked_seq for all of them */
+        if (rc == SQLITE_DONE && j->seq != UINT64_MAX &&
+            (j->next == NULL || j->next->kind != DJ_HANDLED ||
+             strcmp(j->next->actor, j->actor) != 0 || j->next->seq == UINT64_MAX)) {
             sqlite3_bind_int64(d->mark_seq, 1, (sqlite3_int64)j->seq);
             bind_text(d->mark_seq, 2, j->actor);
             rc = sqlite3_step(d->mark_seq);
@@ -341,39 +364,73 @@ static void checkpoint(rt_durable *d)
     d->wal_frames = 0;
 }
 
+/* Marks are due once DUR_MARKS_MAX wait or the oldest has waited
+ * DUR_MARKS_DELAY_MS (or at stop). */
+static bool marks_due(const rt_durable *d, uint64_t now)
+{
+    return d->marks != NULL && (d->stop || d->nmarks >= DUR_MARKS_MAX ||
+                                now - d->marks_since_ns >= (uint64_t)DUR_MARKS_DELAY_MS * 1000000u);
+}
+
+/* The writer thread.  A batch is every waiting job, and the marks (rows
+ * handled) once due: they wait so that the commits acknowledging messages
+ * stay small, and the restore does not need them (it reads the chain
+ * after marked_seq). */
 static void *writer_main(void *arg)
 {
     rt_durable *d = arg;
-    dur_job *list;
+    dur_job *list, *marks;
     struct timespec ts;
+    uint64_t now, wait_ns;
     bool idle;
 
     for (;;) {
         idle = false;
         pthread_mutex_lock(&d->lock);
-        while (d->head == NULL && !d->stop) {
+        for (;;) {
+            now = rt_now_ns();
+            if (d->head != NULL || marks_due(d, now) || (d->stop && d->marks == NULL))
+                break;
+            if (d->marks != NULL)
+                wait_ns = d->marks_since_ns + (uint64_t)DUR_MARKS_DELAY_MS * 1000000u - now;
+            else if (d->wal_frames > 0)
+                wait_ns = (uint64_t)DUR_CKPT_IDLE_MS * 1000000u;
+            else
+                wait_ns = 1000000000u;
             clock_gettime(CLOCK_REALTIME, &ts);
-            if (d->wal_frames > 0) {
-                ts.tv_nsec += DUR_CKPT_IDLE_MS * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
-            } else {
-                ts.tv_sec += 1;
+            ts.tv_sec += (time_t)(wait_ns / 1000000000u);
+            ts.tv_nsec += (long)(wait_ns % 1000000000u);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
             }
-            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0) {
-                idle = d->head == NULL;
+            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0 && d->head == NULL &&
+                d->marks == NULL) {
+                idle = true;
                 break;
             }
         }
         list = d->head;
         d->head = d->tail = NULL;
-        if (list == NULL && d->stop) {
+        marks = NULL;
+        if (marks_due(d, rt_now_ns())) {
+            marks = d->marks;
+            d->marks = d->marks_tail = NULL;
+            d->nmarks = 0;
+        }
+        if (list == NULL && marks == NULL && d->stop) {
             pthread_mutex_unlock(&d->lock);
             break;
         }
         pthread_mutex_unlock(&d->lock);
+        if (list == NULL) {
+            list = marks;
+        } else if (marks != NULL) {
+            dur_job *t = list;
+            while (t->next != NULL)
+                t = t->next;
+            t->next = marks;
+        }
         if (list != NULL)
             run_batch(d, list);
         if ((idle && d->wal_frames > 0) || d->wal_frames >= DUR_CKPT_FRAMES)
@@ -584,9 +641,14 @@ static int prepare(rt_durable *d, th_error *err)
 static void durable_free(rt_durable *d)
 {
     dur_held *h;
+    dur_job *j;
 
     if (d == NULL)
         return;
+    while ((j = d->marks) != NULL) { /* left by a start that failed */
+        d->marks = j->next;
+        job_free(j);
+    }
     sqlite3_finalize(d->ins_msg);
     sqlite3_finalize(d->ins_actor);
     sqlite3_finalize(d->del_actor);

@@ -26,6 +26,18 @@
  * so a steady trickle of events (a request/reply, a spawn) costs no
  * thread wake-up per event; after REC_NAPS_BEFORE_SLEEP naps without work
  * it sleeps until the next event wakes it (an idle runtime does not poll).
+ *
+ * Batches.  The events an actor records in its own turn on a worker are
+ * written in place into the worker's batch (a REC_BATCH_BYTES buffer of
+ * one actor's events, recycled through a pool) and the batch is queued as
+ * one entry: at the end of the turn, when it is full, when the turn's
+ * actor records for another actor, or when someone flushes on that
+ * worker.  So the shared queue, its counters and the actor's reference
+ * are touched once per batch, not once per event, and the recorder reads
+ * the events from one buffer.  Order holds: an actor's turn runs on one
+ * thread at a time, and its batch is queued before the turn ends; events
+ * recorded for it from elsewhere (outside its turn) are queued at once,
+ * as before.
  * Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
@@ -74,15 +86,45 @@ typedef struct rec_subs {
     rt_sub *head;
 } rec_subs;
 
+/* Queue entries: one event (REC_ONE, rec_item) or a batch of one actor's
+ * events (REC_BATCH, rec_batch); both start with the node and the kind. */
+enum { REC_ONE = 1, REC_BATCH };
+
 /* One queued event. */
 typedef struct rec_item {
     rt_node node;     /* first */
+    int kind;         /* REC_ONE */
     rt_actor *a;      /* reference */
     const char *type; /* static */
     uint64_t seq;     /* the actor's rec_queued for it */
     size_t len;
     uint8_t data[];
 } rec_item;
+
+/* An event in a batch: `len` bytes of data after it, the next event at
+ * the following multiple of 8. */
+typedef struct rec_ev {
+    const char *type; /* static */
+    size_t len;
+    uint8_t data[];
+} rec_ev;
+
+typedef struct rec_batch {
+    rt_node node;            /* first */
+    int kind;                /* REC_BATCH */
+    rt_actor *a;             /* reference */
+    struct rec_batch *pnext; /* the recorder's pool of idle batches */
+    uint64_t first_seq;      /* the actor's rec_queued of its first event */
+    uint32_t count;          /* events */
+    size_t used;             /* bytes of ev[] in use */
+    _Alignas(8) uint8_t ev[];
+} rec_batch;
+
+#define REC_BATCH_BYTES (16u * 1024u) /* a batch's allocation */
+#define REC_BATCH_CAP (REC_BATCH_BYTES - sizeof(rec_batch))
+#define REC_BATCH_POOL 64u /* idle batches kept for reuse */
+#define REC_BATCH_FEW 4u   /* a batch of at most this many events is queued event by event */
+#define REC_EV_SIZE(len) ((sizeof(rec_ev) + (len) + 7u) & ~(size_t)7u)
 
 #define REC_NAP_NS 1000000u       /* a napping recorder looks again after this */
 #define REC_NAP_WAKE_ITEMS 256u   /* ...or is woken when this many events wait */
@@ -100,8 +142,12 @@ typedef struct rt_recorder {
     atomic_int state;    /* REC_AWAKE, REC_NAPPING, REC_SLEEPING */
     atomic_bool stop;
     atomic_int flushers;
-    atomic_size_t bytes; /* queued, for back-pressure */
+    atomic_size_t bytes;  /* queued, for back-pressure */
+    atomic_size_t events; /* queued (a batch counts its events), for wake-ups */
     bool started;
+    pthread_mutex_t plock; /* the pool of idle batches */
+    rec_batch *pool;
+    unsigned npool;
 } rt_recorder;
 
 static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t len,
@@ -321,6 +367,117 @@ static void rec_poke(rt_recorder *rec, bool urgent)
     }
 }
 
+/* Give a batch back to the pool (or free it). */
+static void batch_put(rt_recorder *rec, rec_batch *b)
+{
+    pthread_mutex_lock(&rec->plock);
+    if (rec->npool < REC_BATCH_POOL) {
+        b->pnext = rec->pool;
+        rec->pool = b;
+        rec->npool++;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&rec->plock);
+    free(b);
+}
+
+/* An idle batch from the pool (or a new one), or NULL if out of memory. */
+static rec_batch *batch_get(rt_recorder *rec)
+{
+    rec_batch *b;
+
+    pthread_mutex_lock(&rec->plock);
+    if ((b = rec->pool) != NULL) {
+        rec->pool = b->pnext;
+        rec->npool--;
+    }
+    pthread_mutex_unlock(&rec->plock);
+    if (b == NULL && (b = malloc(REC_BATCH_BYTES)) == NULL)
+        return NULL;
+    b->kind = REC_BATCH;
+    b->count = 0;
+    b->used = 0;
+    return b;
+}
+
+#define REC_APPEND_MAX 128u /* events per th_chain_append_many */
+
+/* Recorder thread: append a batch's events to a chain in THEATER_HOME,
+ * up to REC_APPEND_MAX at a time (the chain's locks taken once for them),
+ * and tell the subscribers of each. */
+static void append_batch(rec_batch *b)
+{
+    th_chain_item items[REC_APPEND_MAX];
+    th_chain_receipt r[REC_APPEND_MAX];
+    const rec_ev *ev[REC_APPEND_MAX];
+    rt_actor *a = b->a;
+    size_t off = 0, k, n;
+    uint32_t i = 0;
+    th_error err;
+    int rc;
+
+    while (i < b->count) {
+        for (n = 0; n < REC_APPEND_MAX && i + n < b->count; n++) {
+            const rec_ev *e = (const rec_ev *)(b->ev + off);
+            ev[n] = e;
+            items[n].type = e->type;
+            items[n].data = e->data;
+            items[n].len = e->len;
+            off += REC_EV_SIZE(e->len);
+        }
+        th_error_clear(&err);
+        rc = th_chain_append_many(a->rt->chain, a->id, items, n, r, &err);
+        if (rc == 0) /* before rec_done: a flusher then waits for this ticket */
+            atomic_store(&a->last_ticket, r[n - 1].ticket);
+        for (k = 0; k < n; k++) {
+            if (rc != 0) {
+                record_failed(a,
+                              "event %s (%zu bytes) could not be recorded: %s; stopping the "
+                              "actor",
+                              ev[k]->type, ev[k]->len, err.msg);
+                notify(a, ev[k]->type, ev[k]->data, ev[k]->len, NULL);
+            } else {
+                notify(a, ev[k]->type, ev[k]->data, ev[k]->len, &r[k]);
+            }
+            atomic_store(&a->rec_done, b->first_seq + i + k);
+        }
+        i += (uint32_t)n;
+    }
+}
+
+/* Recorder thread: append the events of one queue entry. */
+static void rec_consume(rt_recorder *rec, rt_node *n)
+{
+    rec_item *it = (rec_item *)n;
+    rec_batch *b = (rec_batch *)n;
+    size_t off = 0;
+    uint32_t i;
+
+    if (it->kind == REC_ONE) {
+        append_now(it->a, it->type, it->data, it->len);
+        atomic_store(&it->a->rec_done, it->seq);
+        atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
+        atomic_fetch_sub(&rec->events, 1);
+        rt_actor_release(it->a);
+        base_block_free(it, sizeof *it + it->len);
+        return;
+    }
+    if (on_disk(b->a)) {
+        append_batch(b);
+    } else {
+        for (i = 0; i < b->count; i++) {
+            rec_ev *e = (rec_ev *)(b->ev + off);
+            append_now(b->a, e->type, e->data, e->len);
+            atomic_store(&b->a->rec_done, b->first_seq + i);
+            off += REC_EV_SIZE(e->len);
+        }
+    }
+    atomic_fetch_sub(&rec->bytes, REC_BATCH_BYTES);
+    atomic_fetch_sub(&rec->events, b->count);
+    rt_actor_release(b->a);
+    batch_put(rec, b);
+}
+
 static void *recorder_main(void *arg)
 {
     rt_recorder *rec = arg;
@@ -332,12 +489,7 @@ static void *recorder_main(void *arg)
 
     for (;;) {
         if ((n = rt_mpsc_pop(&rec->q)) != NULL) {
-            rec_item *it = (rec_item *)n;
-            append_now(it->a, it->type, it->data, it->len);
-            atomic_store(&it->a->rec_done, it->seq);
-            atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
-            rt_actor_release(it->a);
-            base_block_free(it, sizeof *it + it->len);
+            rec_consume(rec, n);
             naps = 0;
             if (atomic_load(&rec->flushers) > 0) {
                 pthread_mutex_lock(&rec->lock);
@@ -384,6 +536,7 @@ static int recorder_start(rt_runtime *rt, th_error *err)
     rec->rt = rt;
     rt_mpsc_init(&rec->q);
     pthread_mutex_init(&rec->lock, NULL);
+    pthread_mutex_init(&rec->plock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* naps are timed by rt_now_ns */
     pthread_cond_init(&rec->wake, &ca);
@@ -393,6 +546,7 @@ static int recorder_start(rt_runtime *rt, th_error *err)
     atomic_init(&rec->stop, false);
     atomic_init(&rec->flushers, 0);
     atomic_init(&rec->bytes, 0);
+    atomic_init(&rec->events, 0);
     if (pthread_create(&rec->thread, NULL, recorder_main, rec) != 0) {
         free(rec);
         return th_error_set(err, TH_ENOMEM, "cannot start the recorder thread");
@@ -414,6 +568,12 @@ static void recorder_stop(rt_runtime *rt)
     pthread_cond_signal(&rec->wake);
     pthread_mutex_unlock(&rec->lock);
     pthread_join(rec->thread, NULL);
+    while (rec->pool != NULL) {
+        rec_batch *b = rec->pool;
+        rec->pool = b->pnext;
+        free(b);
+    }
+    pthread_mutex_destroy(&rec->plock);
     pthread_mutex_destroy(&rec->lock);
     pthread_cond_destroy(&rec->wake);
     pthread_cond_destroy(&rec->done);
@@ -502,10 +662,161 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Back-pressure: recording may not fall behind without bound; behind a
+ * stalled writer the wait is bounded like stall_wait's. */
+static void rec_backpressure(rt_recorder *rec, rt_actor *a)
+{
+    uint64_t since = 0;
+
+    while (atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES && !atomic_load(&rec->stop)) {
+        struct timespec ts = {0, 50000};
+        if (on_disk(a) && !th_chain_healthy(a->rt->chain)) {
+            if (since == 0)
+                since = rt_now_ns();
+            else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
+                record_failed(a,
+                              "events cannot be recorded: the chain writer cannot store "
+                              "events (waited %u ms); stopping the actor",
+                              a->rt->record_stall_ms);
+                break;
+            }
+        } else {
+            since = 0;
+        }
+        rec_poke(rec, true);
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Queue one event alone (the actor's rec_queued `seq`).  On failure the
+ * actor is marked (record_failed). */
+static void push_one(rt_recorder *rec, rt_actor *a, const char *type, const uint8_t *data,
+                     size_t len, uint64_t seq)
+{
+    rec_item *it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
+
+    if (it == NULL) {
+        record_failed(a, "event %s could not be recorded: out of memory", type);
+        return;
+    }
+    rt_actor_ref(a);
+    it->kind = REC_ONE;
+    it->a = a;
+    it->type = type;
+    it->seq = seq;
+    it->len = len;
+    if (len)
+        memcpy(it->data, data, len);
+    atomic_fetch_add(&rec->bytes, sizeof *it + len);
+    atomic_fetch_add(&rec->events, 1);
+    rt_mpsc_push(&rec->q, &it->node);
+    rec_poke(rec, atomic_load(&rec->events) >= REC_NAP_WAKE_ITEMS ||
+                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+}
+
+/* Queue what the worker's batch holds.  A few events (a short turn, as in
+ * a request/reply) go one by one and the worker keeps the buffer for its
+ * next turn; more go as the batch itself.  The batch's actor is the
+ * turn's, which the turn keeps alive. */
+static void batch_push(rt_worker *w)
+{
+    rec_batch *b = w->rec_batch;
+    rt_recorder *rec;
+    rt_actor *a;
+    size_t n, off = 0;
+    uint32_t i;
+
+    if (b == NULL || b->count == 0)
+        return;
+    a = b->a;
+    rec = a->rt->recorder;
+    if (b->count <= REC_BATCH_FEW) {
+        for (i = 0; i < b->count; i++) {
+            const rec_ev *e = (const rec_ev *)(b->ev + off);
+            push_one(rec, a, e->type, e->data, e->len, b->first_seq + i);
+            off += REC_EV_SIZE(e->len);
+        }
+        b->count = 0;
+        b->used = 0;
+        b->a = NULL;
+        rt_actor_release(a); /* the turn holds its own */
+    } else {
+        w->rec_batch = NULL;
+        atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
+        n = atomic_fetch_add(&rec->events, b->count) + b->count;
+        rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
+        rec_poke(rec, n >= REC_NAP_WAKE_ITEMS ||
+                          atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+    }
+    rec_backpressure(rec, a);
+}
+
+/* Write the event into the worker's batch for `a` (a new one if it has
+ * none, or one of another actor, or a full one).  False if no batch could
+ * be had (out of memory): the caller queues the event alone. */
+static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *type,
+                      const uint8_t *data, size_t len)
+{
+    rec_batch *b = w->rec_batch;
+    size_t need = REC_EV_SIZE(len);
+    uint64_t seq;
+    rec_ev *e;
+
+    if (b != NULL && b->count > 0 && (b->a != a || b->used + need > REC_BATCH_CAP)) {
+        batch_push(w);
+        b = w->rec_batch; /* kept (emptied) or NULL */
+    }
+    if (b == NULL) {
+        if ((b = batch_get(rec)) == NULL)
+            return false;
+        w->rec_batch = b;
+    }
+    if (b->count == 0) {
+        rt_actor_ref(a);
+        b->a = a;
+    }
+    e = (rec_ev *)(b->ev + b->used);
+    e->type = type;
+    e->len = len;
+    if (len)
+        memcpy(e->data, data, len);
+    seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
+    if (b->count == 0)
+        b->first_seq = seq;
+    b->count++;
+    b->used += need;
+    return true;
+}
+
+void rt_record_worker_done(rt_worker *w)
+{
+    free(w->rec_batch); /* empty: every turn queued its events */
+    w->rec_batch = NULL;
+}
+
+void rt_record_turn_begin(rt_actor *a)
+{
+    rt_worker *w = rt_sched_self();
+
+    if (w != NULL && w->rt == a->rt)
+        w->turn_actor = a;
+}
+
+void rt_record_turn_end(rt_actor *a)
+{
+    rt_worker *w = rt_sched_self();
+
+    (void)a;
+    if (w == NULL)
+        return;
+    batch_push(w);
+    w->turn_actor = NULL;
+}
+
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     rt_recorder *rec = a->rt->recorder;
-    rec_item *it;
+    rt_worker *w;
 
     if (a->op != NULL && a->op->call_rec.data != NULL) {
         /* the held-back "wasm-call" of the running op goes first */
@@ -529,43 +840,16 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         if (stall_wait(a->rt, &err) != 0)
             record_failed(a, "%s; stopping the actor", err.msg);
     }
-    it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
-    if (it == NULL) {
-        record_failed(a, "event %s could not be recorded: out of memory", type);
-        return;
+    if ((w = rt_sched_self()) != NULL) {
+        /* in the actor's own turn: into the worker's batch */
+        if (w->turn_actor == a && REC_EV_SIZE(len) <= REC_BATCH_CAP &&
+            batch_add(w, rec, a, type, data, len))
+            return;
+        batch_push(w); /* what the batch holds goes first */
     }
-    rt_actor_ref(a);
-    it->a = a;
-    it->type = type;
-    it->seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
-    it->len = len;
-    if (len)
-        memcpy(it->data, data, len);
-    atomic_fetch_add(&rec->bytes, sizeof *it + len);
-    rt_mpsc_push(&rec->q, &it->node);
-    rec_poke(rec, rt_mpsc_count(&rec->q) >= REC_NAP_WAKE_ITEMS ||
-                      atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
-    /* back-pressure: recording may not fall behind without bound; behind
-     * a stalled writer the wait is bounded like stall_wait's */
-    uint64_t since = 0;
-    while (atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES && !atomic_load(&rec->stop)) {
-        struct timespec ts = {0, 50000};
-        if (on_disk(a) && !th_chain_healthy(a->rt->chain)) {
-            if (since == 0)
-                since = rt_now_ns();
-            else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
-                record_failed(a,
-                              "events cannot be recorded: the chain writer cannot store "
-                              "events (waited %u ms); stopping the actor",
-                              a->rt->record_stall_ms);
-                break;
-            }
-        } else {
-            since = 0;
-        }
-        rec_poke(rec, true);
-        nanosleep(&ts, NULL);
-    }
+    push_one(rec, a, type, data, len,
+             atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1);
+    rec_backpressure(rec, a);
 }
 
 void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
@@ -601,7 +885,12 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 int rt_record_flush(rt_actor *a, th_error *err)
 {
     rt_recorder *rec = a->rt->recorder;
-    uint64_t target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed), ticket;
+    rt_worker *w = rt_sched_self();
+    uint64_t target, ticket;
+
+    if (w != NULL)
+        batch_push(w); /* its events are waited for below */
+    target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed);
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
         pthread_mutex_lock(&rec->lock);

@@ -614,6 +614,8 @@ struct rt_worker {
     bool ran_woken;         /* the last turn was of a woken actor */
     th_wasm_exec *cache[8]; /* idle execs */
     unsigned ncache;
+    rt_actor *turn_actor;        /* whose turn runs here now (turn.c), or NULL */
+    struct rec_batch *rec_batch; /* record.c: events of turn_actor not yet queued */
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);
@@ -674,6 +676,13 @@ void rt_record_free(rt_actor *a);
 /* Wait until the actor's events so far are durable (while the chain writer
  * is stalled, at most the runtime's record_stall_ms). */
 int rt_record_flush(rt_actor *a, th_error *err);
+/* A worker's turn of `a` begins / ends (turn.c): the events `a` records in
+ * its turn are collected in a batch that is queued for the recorder at the
+ * end of the turn (or when full, or when someone flushes). */
+void rt_record_turn_begin(rt_actor *a);
+void rt_record_turn_end(rt_actor *a);
+/* A worker thread ends (sched.c): free the batch buffer it kept. */
+void rt_record_worker_done(rt_worker *w);
 
 /* ------------------------------------------------------------------ */
 /* Hot upgrade (upgrade.c)                                            */

@@ -254,6 +254,7 @@ static void *worker_main(void *arg)
     }
     while (w->ncache)
         th_wasm_exec_free(w->cache[--w->ncache]);
+    rt_record_worker_done(w);
     tl_worker = NULL;
     return NULL;
 }

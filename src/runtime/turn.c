@@ -907,6 +907,7 @@ void rt_actor_turn(rt_actor *a)
     rt_msg *m;
     int expect;
 
+    rt_record_turn_begin(a);
     for (;;) {
         if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {
             if (a->status == TH_ACTOR_STOPPED)
@@ -952,6 +953,7 @@ void rt_actor_turn(rt_actor *a)
         }
         rt_op_begin(a, m);
     }
+    rt_record_turn_end(a); /* its events are queued before anyone else runs it */
     if (yield) {
         rt_sched_push(a, RT_PUSH_PREEMPT);
         return;

@@ -733,11 +733,65 @@ static void test_merkle_paths(void **state)
     base_sha256_free(ctx);
 }
 
+/* th_chain_append_many: the events continue the chain as single appends
+ * would (seq, parent links, the documented hash, tickets in order), mixed
+ * with single appends; a bad item refuses the whole call and appends
+ * nothing. */
+static void test_append_many(void **state)
+{
+    fixture *f = *state;
+    th_chain_item items[3] = {
+        {"host-call", "one", 3}, {"wasm-call", NULL, 0}, {"host-call", "three", 5}};
+    th_chain_receipt first, r[3], after;
+    th_chain_verify_result res;
+    th_chain_query q = {0};
+    th_chain_events evs;
+    th_error err;
+    uint8_t h[32];
+    size_t i;
+
+    append_ok(f->c, "many", "actor-spawned", "{}", &first);
+    assert_int_equal(th_chain_append_many(f->c, "many", items, 3, r, &err), TH_OK);
+    append_ok(f->c, "many", "wasm-result", "{}", &after);
+    assert_int_equal(r[0].seq, 1);
+    assert_int_equal(r[2].seq, 3);
+    assert_int_equal(after.seq, 4);
+    assert_true(r[0].ticket > first.ticket && r[1].ticket == r[0].ticket + 1 &&
+                r[2].ticket == r[1].ticket + 1 && after.ticket > r[2].ticket);
+    reference_hash(first.hash, r[0].timestamp_ms, "host-call", "one", 3, NULL, h);
+    assert_memory_equal(h, r[0].hash, 32);
+    reference_hash(r[0].hash, r[1].timestamp_ms, "wasm-call", "", 0, NULL, h);
+    assert_memory_equal(h, r[1].hash, 32);
+    /* refused as a whole: a bad item anywhere appends nothing */
+    items[1].type = "";
+    assert_int_equal(th_chain_append_many(f->c, "many", items, 3, r, &err), TH_EINVAL);
+    items[1].type = "wasm-call";
+    items[2].len = (size_t)TH_CHAIN_MAX_DATA_BYTES + 1;
+    assert_int_equal(th_chain_append_many(f->c, "many", items, 3, r, &err), TH_ETOOBIG);
+    items[2].len = 5;
+    assert_int_equal(th_chain_append_many(f->c, NULL, items, 3, r, &err), TH_EINVAL);
+    assert_int_equal(th_chain_append_many(f->c, "many", items, 0, NULL, &err), TH_OK);
+    assert_int_equal(th_chain_flush(f->c, 5000, &err), TH_OK);
+    q.actor = "many";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 5);
+    for (i = 1; i < 4; i++) {
+        assert_memory_equal(evs.items[i].hash, r[i - 1].hash, 32);
+        assert_string_equal(evs.items[i].type, items[i - 1].type);
+        assert_int_equal(evs.items[i].data_len, items[i - 1].len);
+    }
+    assert_memory_equal(evs.items[4].parent, r[2].hash, 32);
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+    assert_int_equal(res.events, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_read_and_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_actors_and_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues_and_key, setup, teardown),

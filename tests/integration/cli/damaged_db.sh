@@ -31,7 +31,17 @@ check_all garbage "garbage/theater.db: .*(not a (SQLite )?database|damaged)"
 # A real database with every other page overwritten.
 mkdir damaged
 if [ -f "$EX/counter.toml" ]; then
-    timeout 60 $T run --home damaged "$EX/counter.toml" >/dev/null 2>&1
+    # the counter runs until Ctrl-C: stop it once its chain is there
+    $T run --home damaged "$EX/counter.toml" >/dev/null 2>&1 &
+    rpid=$!
+    i=0
+    until $T chain --home damaged ls 2>/dev/null | grep -q counter; do
+        i=$((i + 1))
+        [ $i -gt 600 ] && { echo "FAIL: no chain after 60 s"; kill -KILL $rpid; exit 1; }
+        sleep 0.1
+    done
+    kill -INT $rpid
+    wait $rpid
 else
     for i in 1 2 3 4 5 6 7 8; do head -c 20000 /dev/urandom > f$i; $T store --home damaged put f$i >/dev/null; done
 fi
