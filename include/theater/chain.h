@@ -74,7 +74,7 @@ typedef struct th_chain_event {
     uint8_t parent[TH_CHAIN_HASH_LEN];
     const char *type;
     uint64_t timestamp_ms; /* ms since the Unix epoch */
-    const uint8_t *data;
+    const uint8_t *data;   /* bytes, with no alignment promised */
     size_t data_len;
     const char *description; /* NULL if none */
 } th_chain_event;

@@ -224,6 +224,35 @@ int base_jscan_single(base_jspan obj, base_jspan *key, base_jspan *val)
     return i < n && s[i] == '}' && i + 1 == n ? 0 : -1;
 }
 
+int base_jscan_member(base_jspan obj, size_t *at, base_jspan *key, base_jspan *val)
+{
+    const char *s = obj.p;
+    size_t n = obj.n, i = *at, ke;
+
+    if (s == NULL || n < 2 || s[0] != '{' || s[n - 1] != '}')
+        return -1;
+    i = skip_ws(s, n - 1, i == 0 ? 1 : i);
+    if (i == n - 1)
+        return 0;
+    if (*at != 0) {
+        if (s[i] != ',')
+            return -1;
+        i = skip_ws(s, n - 1, i + 1);
+    }
+    if (i >= n - 1 || s[i] != '"' || (ke = skip_string(s, n - 1, i)) == 0)
+        return -1;
+    key->p = s + i;
+    key->n = ke - i;
+    i = skip_ws(s, n - 1, ke);
+    if (i >= n - 1 || s[i] != ':')
+        return -1;
+    i++;
+    if (base_jscan_value(s, n - 1, &i, val) != 0)
+        return -1;
+    *at = i;
+    return 1;
+}
+
 int base_jscan_next(base_jspan arr, size_t *at, base_jspan *v)
 {
     const char *s = arr.p;

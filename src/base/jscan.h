@@ -39,6 +39,10 @@ int base_jscan_object(base_jspan obj, const char *const *keys, size_t nkeys,
 /* For an object of exactly one member: its key (contents, written without
  * escapes) and value.  0, or -1. */
 int base_jscan_single(base_jspan obj, base_jspan *key /* out */, base_jspan *val /* out */);
+/* For an object: the next member after *at (start with *at = 0): its key
+ * (with its quotes) and value.  1, 0 at the end, -1 if malformed. */
+int base_jscan_member(base_jspan obj, size_t *at, base_jspan *key /* out */,
+                      base_jspan *val /* out */);
 /* For an array: the next element after *at (start with *at = 0).  1 and
  * the element in *v, 0 at the end, -1 if malformed. */
 int base_jscan_next(base_jspan arr, size_t *at, base_jspan *v /* out */);

@@ -39,6 +39,7 @@
 #include "base/json.h"
 #include "theater/store.h"
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 /* Shown of an event's data in a divergence report. */
 #define REPLAY_SHOW_BYTES 400
@@ -892,6 +893,128 @@ static int fast_call_msg(const th_chain_event *e, rt_msg **out, bool *has_result
     return 1;
 }
 
+/* An inbound event (a call of an export that a handler makes: a child
+ * process's output, docs/events.md) rebuilt from its recorded wasm-call:
+ * the generated glue (wit_inbound, tools/witgen) lowers the recorded
+ * params (the JSON of the export's params tuple) into the guest and lifts
+ * the result; the call's other recorded members (the handler's, e.g. "cut")
+ * are written again as they were, so the wasm-call compares like any
+ * other.  Freed by `done`. */
+typedef struct rp_inbound {
+    rt_inbound in;
+    rt_inbound_ops ops;
+    const wit_inbound_desc *d;
+    base_jspan params; /* the recorded array (in the record) */
+    rt_buf extra;      /* ,"key":value of the call's other members */
+} rp_inbound;
+
+static int rpi_lower(rt_inbound *in, rt_guest *g, const wit_opt_bytes *state, th_wasm_val *args,
+                     uint32_t *nargs)
+{
+    rp_inbound *r = (rp_inbound *)in;
+
+    return r->d->lower(g, state, r->params, args, nargs);
+}
+
+static int rpi_lift(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state,
+                    size_t *len, char **err)
+{
+    return ((rp_inbound *)in)->d->lift(g, res, has, state, len, err);
+}
+
+static void rpi_params(rt_inbound *in, rt_buf *b)
+{
+    rp_inbound *r = (rp_inbound *)in;
+
+    rt_buf_append(b, r->params.p + 1, r->params.n - 2); /* without the brackets */
+}
+
+static void rpi_call_json(rt_inbound *in, rt_buf *b)
+{
+    rp_inbound *r = (rp_inbound *)in;
+
+    if (r->extra.len > 0)
+        rt_buf_append(b, r->extra.data, r->extra.len);
+}
+
+static void rpi_done(rt_inbound *in, int status, const char *text)
+{
+    rp_inbound *r = (rp_inbound *)in;
+
+    (void)status, (void)text;
+    rt_buf_release(&r->extra);
+    free(r);
+}
+
+/* The message of a recorded inbound wasm-call into *out: 0, or an error
+ * (it cannot be rebuilt). */
+static int inbound_msg(const th_chain_event *e, rt_msg **out, th_error *err)
+{
+    base_jspan obj = {(const char *)e->data, e->data_len}, key, val, iface = {NULL, 0},
+               fn = {NULL, 0}, params = {NULL, 0};
+    const wit_inbound_desc *d = NULL;
+    size_t at = 0, i;
+    rp_inbound *r;
+    rt_msg *m;
+    int got, rc;
+
+    *out = NULL;
+    if ((r = calloc(1, sizeof *r)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    while ((got = base_jscan_member(obj, &at, &key, &val)) == 1) {
+        if (base_jscan_is(key, "\"interface\""))
+            base_jscan_plain(val, &iface);
+        else if (base_jscan_is(key, "\"function\""))
+            base_jscan_plain(val, &fn);
+        else if (base_jscan_is(key, "\"params\""))
+            params = val;
+        else if (!base_jscan_is(key, "\"result\"")) {
+            rt_buf_puts(&r->extra, ",");
+            rt_buf_append(&r->extra, key.p, (size_t)(val.p + val.n - key.p));
+        }
+    }
+    for (i = 0; got == 0 && iface.p != NULL && fn.p != NULL && i < wit_ninbound; i++)
+        if (strlen(wit_inbound[i].iface) == iface.n &&
+            memcmp(wit_inbound[i].iface, iface.p, iface.n) == 0 &&
+            strlen(wit_inbound[i].fn) == fn.n && memcmp(wit_inbound[i].fn, fn.p, fn.n) == 0)
+            d = &wit_inbound[i];
+    if (got != 0 || d == NULL || params.p == NULL || params.p[0] != '[' || r->extra.oom) {
+        rc = th_error_set(err, TH_ECORRUPT,
+                          "event %llu: a call from a handler the replay cannot read",
+                          (unsigned long long)e->seq);
+        goto fail;
+    }
+    if (d->lift == NULL) {
+        rc = th_error_set(
+            err, TH_ENOSYS,
+            "event %llu: a call of %s#%s from its handler (an inbound event) cannot be "
+            "replayed yet: its result carries more than the state",
+            (unsigned long long)e->seq, d->iface, d->fn);
+        goto fail;
+    }
+    r->d = d;
+    r->params = params;
+    r->ops.iface = d->iface;
+    r->ops.export = d->export_name;
+    r->ops.lower = rpi_lower;
+    r->ops.lift = rpi_lift;
+    r->ops.params_json = rpi_params;
+    r->ops.call_json = rpi_call_json;
+    r->ops.done = rpi_done;
+    r->in.ops = &r->ops;
+    if ((m = rt_msg_new(RT_MSG_INBOUND, NULL, 0)) == NULL) {
+        rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->reply.in = &r->in;
+    *out = m;
+    return 0;
+fail:
+    rt_buf_release(&r->extra);
+    free(r);
+    return rc;
+}
+
 /* Index of the last event of the operation that starts at index i. */
 static size_t op_end(const th_chain_events *rec, size_t i, bool has_result)
 {
@@ -969,14 +1092,14 @@ static int step(replay_ctx *c, th_error *err)
                             (unsigned long long)e->seq, e->type);
     }
     if (strcmp(e->type, "wasm-call") == 0) {
-        rt_msg *m = call_msg(d);
-        if (m == NULL && json_is_string(json_object_get(d, "interface"))) {
-            rc = th_error_set(err, TH_ENOSYS,
-                              "event %llu: a call of %s#%s from its handler (an inbound "
-                              "event) cannot be replayed yet",
-                              (unsigned long long)e->seq,
-                              json_string_value(json_object_get(d, "interface")),
-                              json_string_value(json_object_get(d, "function")));
+        bool inbound = json_is_string(json_object_get(d, "interface"));
+        rt_msg *m = NULL;
+        if (inbound)
+            rc = inbound_msg(e, &m, err);
+        else
+            m = call_msg(d);
+        if (inbound && rc != 0) {
+            /* said in err */
         } else if (m == NULL) {
             rc = th_error_set(err, TH_ECORRUPT, "event %llu: a wasm-call the replay cannot read",
                               (unsigned long long)e->seq);
@@ -993,9 +1116,11 @@ static int step(replay_ctx *c, th_error *err)
         const char *fn = json_string_value(json_object_get(d, "function"));
         th_wasm_func *f = NULL;
         char name[160];
+        const char *iface = json_string_value(json_object_get(d, "interface"));
         snprintf(name, sizeof name, "theater:simple/%s#%s",
-                 fn != NULL && strncmp(fn, "handle-child", 12) == 0 ? "supervisor-handlers"
-                                                                    : "message-server-client",
+                 iface != NULL                                        ? iface
+                 : fn != NULL && strncmp(fn, "handle-child", 12) == 0 ? "supervisor-handlers"
+                                                                      : "message-server-client",
                  fn != NULL ? fn : "");
         if (c->a->inst != NULL)
             f = th_wasm_instance_func(c->a->inst, name);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/hex.h"
 #include "base/limits.h"
 #include "base/uuid.h"
@@ -802,6 +803,33 @@ static void simple_id(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
     }
 }
 
+/* UpdateActorComponent {id, component} (and the older UpdateActorPackage
+ * {id, package}): the hot upgrade of the management API (PUT
+ * /v1/actors/ID/component, th_runtime_update), the component (or package)
+ * being a path the daemon reads, as the original's is.  It waits for the
+ * actor's turn (at most 60 s); the old code keeps running on any error. */
+static void cmd_update(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    rc = base_file_read(cmd->text, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, &e);
+    if (rc == 0)
+        rc = th_runtime_update(c->srv->rt, cmd->id, bytes, len, NULL, NULL, NULL, &e);
+    free(bytes);
+    if (rc == 0)
+        srv_compat_id_only(out, "ActorComponentUpdated", cmd->id);
+    else if (rc == TH_ENOENT && strstr(e.msg, "no actor") == e.msg)
+        srv_compat_error(out, SRV_E_ACTOR_NOT_FOUND, NULL);
+    else if (rc == TH_ETIMEDOUT)
+        srv_compat_error(out, SRV_E_TIMEOUT, NULL);
+    else
+        error_of(out, TH_EINVAL, "Failed to update actor component", &e);
+}
+
 static void run_command(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
     char store[TH_ACTOR_ID_SIZE];
@@ -822,10 +850,7 @@ static void run_command(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
     case SRV_C_SEND_ON_CHANNEL: cmd_channel_send(c, cmd, out); break;
     case SRV_C_CLOSE_CHANNEL: cmd_channel_close(c, cmd, out); break;
     case SRV_C_UPDATE_COMPONENT:
-    case SRV_C_UPDATE_PACKAGE:
-        srv_compat_error(out, SRV_E_RUNTIME_ERROR,
-                         "Failed to update actor component: hot code upgrade is not supported yet");
-        break;
+    case SRV_C_UPDATE_PACKAGE: cmd_update(c, cmd, out); break;
     case SRV_C_NEW_STORE:
         if (th_runtime_store(c->srv->rt) == NULL)
             srv_compat_error(out, SRV_E_STORE_ERROR, "the runtime is shut down");

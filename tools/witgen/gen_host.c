@@ -945,6 +945,66 @@ static void emit_export(const wit_func *f)
       T(f->result)->mangle);
 }
 
+/* An export the handlers call with (state, params: tuple<...>) (an inbound
+ * event, rt_host.h): its recorded "params" array is the JSON of that tuple
+ * (js_T), which replay lowers back (jq_T). */
+static bool inbound_shape(const wit_func *f)
+{
+    return P.ifaces[f->iface].role == 2 && f->nparams == 2 &&
+           strcmp(T(f->params[0].type)->mangle, "opt_bytes") == 0 &&
+           T(f->params[1].type)->kind == W_TUPLE && f->result >= 0;
+}
+
+/* Its result carries only the new state: result<tuple<option<list<u8>>>,
+ * string>. */
+static bool state_only(const wit_func *f)
+{
+    return strcmp(T(f->result)->mangle, "res_tup1_opt_bytes_str") == 0;
+}
+
+static void emit_inbound(const wit_func *f)
+{
+    const char *pt = T(f->params[1].type)->mangle;
+
+    E("static int wit_replay_lower_%s(rt_guest *g, const wit_opt_bytes *state, base_jspan params,\n"
+      "                                 th_wasm_val *args, uint32_t *nargs)\n{\n",
+      fn_mangle(f));
+    E("    %s p;\n    int rc;\n\n    memset(&p, 0, sizeof p);\n", ctype(f->params[1].type));
+    E("    if ((rc = jq_%s(g, params, &p)) == 0)\n", pt);
+    E("        rc = wit_call_lower_%s(g, state, &p, args, nargs);\n", fn_mangle(f));
+    E("    wit_free_%s(&p);\n    return rc;\n}\n\n", pt);
+    if (!state_only(f))
+        return;
+    E("static int wit_replay_lift_%s(rt_guest *g, const th_wasm_val *res, bool *has, uint8_t "
+      "**state,\n                                size_t *len, char **err)\n{\n",
+      fn_mangle(f));
+    E("    wit_res_tup1_opt_bytes_str v;\n    int rc;\n\n    memset(&v, 0, sizeof v);\n");
+    E("    if ((rc = wit_call_lift_%s(g, res, &v)) == 0 && v.is_err) {\n", fn_mangle(f));
+    E("        *err = v.err.ptr;\n        v.err.ptr = NULL;\n    } else if (rc == 0) {\n");
+    E("        *has = v.ok.f0.some;\n        *state = v.ok.f0.val.ptr;\n        *len = "
+      "v.ok.f0.val.len;\n        v.ok.f0.val.ptr = NULL;\n    }\n");
+    E("    wit_free_res_tup1_opt_bytes_str(&v);\n    return rc;\n}\n\n");
+}
+
+static void emit_inbound_table(void)
+{
+    int i;
+
+    E("const wit_inbound_desc wit_inbound[] = {\n");
+    for (i = 0; i < P.nfuncs; i++) {
+        const wit_func *f = &P.funcs[i];
+        if (!inbound_shape(f))
+            continue;
+        E("    {\"%s\", \"%s\", \"%s/%s#%s\", wit_replay_lower_%s, ", P.ifaces[f->iface].name,
+          f->name, P.package, P.ifaces[f->iface].name, f->name, fn_mangle(f));
+        if (state_only(f))
+            E("wit_replay_lift_%s},\n", fn_mangle(f));
+        else
+            E("NULL},\n");
+    }
+    E("};\nconst size_t wit_ninbound = sizeof wit_inbound / sizeof wit_inbound[0];\n\n");
+}
+
 /* ------------------------------------------------------------------ */
 /* Files                                                              */
 
@@ -997,6 +1057,7 @@ int write_host(const char *hpath, const char *cpath)
       " * interfaces and the glue of the guest exports (see tools/witgen/witgen.c).\n */\n",
       P.package);
     E("#ifndef THEATER_WIT_GLUE_H\n#define THEATER_WIT_GLUE_H\n\n#include "
+      "\"base/jscan.h\"\n#include "
       "\"runtime/rt_host.h\"\n\n");
     for (i = 0; i < P.ntypes; i++)
         if (used[i])
@@ -1036,6 +1097,17 @@ int write_host(const char *hpath, const char *cpath)
     for (i = 0; i < P.nifaces; i++)
         for (j = 0; P.ifaces[i].role != 0 && j < P.ifaces[i].nfuncs; j++)
             emit_export_protos(&P.funcs[P.ifaces[i].funcs[j]]);
+    E("/* The exports the handlers call for inbound events (rt_host.h), for\n"
+      " * replay: `lower` lowers the state and the recorded \"params\" (the JSON\n"
+      " * text of the params tuple, read back by the generated jq_T); `lift`\n"
+      " * lifts a result that carries only the new state (NULL when the result\n"
+      " * carries more, which replay does not rebuild). */\n");
+    E("typedef struct wit_inbound_desc {\n    const char *iface, *fn, *export_name;\n"
+      "    int (*lower)(rt_guest *g, const wit_opt_bytes *state, base_jspan params, th_wasm_val "
+      "*args,\n                 uint32_t *nargs);\n"
+      "    int (*lift)(rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state, size_t "
+      "*len,\n                char **err);\n} wit_inbound_desc;\n");
+    E("extern const wit_inbound_desc wit_inbound[];\nextern const size_t wit_ninbound;\n\n");
     E("/* Every function of the package with its core signature (imports:\n"
       " * module \"theater:simple/<iface>\"; exports: name \"...#<fn>\", module \"\"). */\n");
     E("typedef struct wit_fn_desc {\n    const char *module, *name, *sig;\n    bool is_export;\n} "
@@ -1079,7 +1151,11 @@ int write_host(const char *hpath, const char *cpath)
         }
         for (j = 0; P.ifaces[i].role != 0 && j < P.ifaces[i].nfuncs; j++)
             emit_export(&P.funcs[P.ifaces[i].funcs[j]]);
+        for (j = 0; P.ifaces[i].role == 2 && j < P.ifaces[i].nfuncs; j++)
+            if (inbound_shape(&P.funcs[P.ifaces[i].funcs[j]]))
+                emit_inbound(&P.funcs[P.ifaces[i].funcs[j]]);
     }
+    emit_inbound_table();
     memset(declared, 0, (size_t)P.ntypes);
     for (i = 0; i < P.nfuncs; i++) {
         int r = P.funcs[i].result;

@@ -644,12 +644,13 @@ static void test_channels(void **state)
     client_close(&c);
 }
 
-/* NewStore, UpdateActorComponent / UpdateActorPackage (not supported:
- * the original's error form). */
+/* NewStore; UpdateActorComponent / UpdateActorPackage: the hot upgrade
+ * (state kept, component-updated on the chain), its errors (an unknown
+ * actor, code that is not wasm: the old code keeps running). */
 static void test_store_and_update(void **state)
 {
     client c;
-    char *f;
+    char *f, id[37], wasm[512], toml[512];
     const char *pre = "{\"StoreCreated\":{\"store_id\":\"";
 
     (void)state;
@@ -660,16 +661,35 @@ static void test_store_and_update(void **state)
     assert_int_equal(strlen(f), strlen(pre) + 36 + 3);
     assert_string_equal(f + strlen(pre) + 36, "\"}}");
     free(f);
-    send_frame(&c, "{\"UpdateActorComponent\":{\"id\":\"00000000-0000-4000-8000-000000000000\","
-                   "\"component\":\"x.wasm\"}}");
-    expect(&c,
-           "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
-           "upgrade is not supported yet\"}}}");
-    send_frame(&c, "{\"UpdateActorPackage\":{\"id\":\"00000000-0000-4000-8000-000000000000\","
-                   "\"package\":\"x\"}}");
-    expect(&c,
-           "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor component: hot code "
-           "upgrade is not supported yet\"}}}");
+    snprintf(toml, sizeof toml, "%s", rtt_example("counter"));
+    snprintf(wasm, sizeof wasm, "%.*s.wasm", (int)(strlen(toml) - 5), toml);
+    send_framef(&c,
+                "{\"UpdateActorComponent\":{\"id\":\"00000000-0000-4000-8000-000000000000\","
+                "\"component\":\"%s\"}}",
+                wasm);
+    expect(&c, "{\"Error\":{\"error\":\"ActorNotFound\"}}");
+    start(&c, "counter", "\"initial_state\":[52,50],\"parent\":false,\"subscribe\":false", id);
+    send_framef(&c, "{\"UpdateActorComponent\":{\"id\":\"%s\",\"component\":\"%s\"}}", id, wasm);
+    expectf(&c, "{\"ActorComponentUpdated\":{\"id\":\"%s\"}}", id);
+    send_framef(&c, "{\"UpdateActorPackage\":{\"id\":\"%s\",\"package\":\"%s\"}}", id, wasm);
+    expectf(&c, "{\"ActorComponentUpdated\":{\"id\":\"%s\"}}", id);
+    /* the state is kept, and the chain says what happened */
+    send_framef(&c, "{\"GetActorState\":{\"id\":\"%s\"}}", id);
+    expectf(&c, "{\"ActorState\":{\"id\":\"%s\",\"state\":[52,50]}}", id);
+    send_framef(&c, "{\"GetActorEvents\":{\"id\":\"%s\"}}", id);
+    f = next_with(&c, "{\"ActorEvents\"");
+    assert_non_null(strstr(f, "\"event_type\":\"component-updated\""));
+    free(f);
+    /* not wasm: refused, and the old code still answers */
+    send_framef(&c, "{\"UpdateActorComponent\":{\"id\":\"%s\",\"component\":\"%s\"}}", id, toml);
+    f = next_with(&c, "{\"Error\":{\"error\":{\"RuntimeError\":\"Failed to update actor "
+                      "component: ");
+    free(f);
+    send_framef(&c, "{\"RequestActorMessage\":{\"id\":\"%s\",\"data\":[]}}", id);
+    expectf(&c, "{\"RequestedMessage\":{\"id\":\"%s\",\"message\":[52,50]}}", id);
+    send_framef(&c, "{\"StopActor\":{\"id\":\"%s\"}}", id);
+    f = next_with(&c, "{\"ActorStopped\"");
+    free(f);
     client_close(&c);
 }
 

@@ -3,39 +3,48 @@
  * does to the sends of an init that runs again and to a request made by an
  * operation that runs again (docs/durability.md, "Delivery across a crash").
  *
+ * The test decides when an operation ends: where the actor "holds", it
+ * waits (filesystem path-exists, then a 20 ms sleep, again) for as long as
+ * the file HOLD (relative to its filesystem grant) exists.  The test
+ * creates HOLD before it starts the operation and removes it only after
+ * the kill and the restart, so the kill always lands inside the operation,
+ * on any machine and build, however slow.
+ *
  * Its role is given by its initial state:
- *   "boss MANIFEST SINK SPIN"  (a supervisor, [supervision] in its manifest)
- *       init spawns a child from MANIFEST with the initial state "SINK SPIN";
- *       its state becomes "boss CHILD SINK SPIN".  A one-way message
+ *   "boss MANIFEST SINK HOLD"  (a supervisor, [supervision] in its manifest)
+ *       init spawns a child from MANIFEST with the initial state "SINK HOLD";
+ *       its state becomes "boss CHILD SINK HOLD".  A one-way message
  *       "crash" is sent on to the child (which fails, and is restarted by
- *       the strategy); "ask" makes a request to SINK, then works SPIN
- *       hundred-thousand rounds (so that a kill often cuts the operation
- *       after the request).
- *   "guard MANIFEST SINK SPIN"  (a supervisor without [supervision])
+ *       the strategy); "ask" makes a request to SINK, then holds.
+ *   "guard MANIFEST SINK HOLD"  (a supervisor without [supervision])
  *       the same, but a failure of its child is decided by its
- *       handle-child-error: it works SPIN rounds, then restarts the child.
+ *       handle-child-error: it holds, then restarts the child.
  *   "big"  a state of any size: "grow N" makes it N MiB (over 64 MiB of
  *       event data: recorded by content reference); a request is answered
  *       with the state's length and a checksum.
- *   "chan SPIN"  accepts every channel; a channel message works SPIN rounds
- *       (so that a kill often cuts its handling).
- *   "SINK SPIN"  (the child)
- *       init sends "init" to SINK, then works SPIN hundred-thousand rounds
- *       (so that a kill often cuts the init after its send); "crash" fails.
+ *   "chan HOLD"  accepts every channel; a channel message logs, then holds.
+ *   "defer"  defers every request (handle-request answers none and adds
+ *       the request id to its state, "defer ID ID ..."); a one-way
+ *       "answer" answers each of them (respond-to-request "answered"),
+ *       logs how each went ("respond ID ok" / "respond ID failed: ...")
+ *       and forgets them.
+ *   "req TARGET"  a one-way "ask" makes a request "q" to TARGET and logs
+ *       the answer ("answer: ...").
+ *   "SINK HOLD"  (the child)
+ *       init sends "init" to SINK, then holds; "crash" fails.
  */
 #include "theater.h"
 
-static volatile uint32_t sink;
-
-static void spin(uint64_t n)
+/* Wait while the file `hold` exists. */
+static ta_status hold(ta_str path)
 {
-    uint32_t x = 2463534242u;
-    for (uint64_t k = 0; k < n * 100000u; k++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+    bool held = true;
+    while (held) {
+        TA_TRY(ta_fs_path_exists(path, &held));
+        if (held)
+            TA_TRY(ta_sleep(20));
     }
-    sink = x;
+    return TA_OK;
 }
 
 /* The next space-separated word of `s` from *at. */
@@ -65,6 +74,34 @@ static bool is_big(const ta_state *state)
            state->val.ptr[1] == 'i' && state->val.ptr[2] == 'g';
 }
 
+static bool is_defer(const ta_state *state)
+{
+    return state->some && state->val.len >= 5 &&
+           ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 5), "defer");
+}
+
+static bool is_req(const ta_state *state)
+{
+    return state->some && state->val.len > 4 &&
+           ta_bytes_eq_c(ta_bytes_scoped(state->val.ptr, 4), "req ");
+}
+
+/* "answer": every deferred request answered, each outcome logged. */
+static ta_status answer_all(ta_state *state)
+{
+    size_t at = 5;
+    ta_str id;
+    while ((id = word(state->val, &at)).len > 0) {
+        ta_status st = ta_respond_to_request(id, TA_BYTES("answered"));
+        if (st.ok)
+            ta_logf("respond %.*s ok", TA_FMT(id));
+        else
+            ta_logf("respond %.*s failed: %.*s", TA_FMT(id), TA_FMT(st.err));
+    }
+    ta_state_set(state, "defer", 5);
+    return TA_OK;
+}
+
 static bool is_chan(const ta_state *state)
 {
     return state->some && state->val.len > 5 &&
@@ -74,27 +111,26 @@ static bool is_chan(const ta_state *state)
 static ta_status once_init(ta_state *state, ta_str actor_id)
 {
     size_t at = 0;
-    uint64_t n = 0;
     (void)actor_id;
     if (!state->some)
         return ta_fail("once: no initial state");
-    if (is_big(state) || is_chan(state))
+    if (is_big(state) || is_chan(state) || is_defer(state) || is_req(state))
         return TA_OK;
     if (is_boss(state)) {
         ta_str role = word(state->val, &at), manifest = word(state->val, &at);
-        ta_str target = word(state->val, &at), rounds = word(state->val, &at), child;
-        ta_str init = ta_format("%.*s %.*s", TA_FMT(target), TA_FMT(rounds));
+        ta_str target = word(state->val, &at), held = word(state->val, &at), child;
+        ta_str init = ta_format("%.*s %.*s", TA_FMT(target), TA_FMT(held));
         TA_TRY(ta_spawn(manifest, ta_some(ta_str_bytes(init)), &child));
         ta_str st = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child), TA_FMT(target),
-                              TA_FMT(rounds));
+                              TA_FMT(held));
         ta_state_set(state, st.ptr, st.len);
         return TA_OK;
     }
-    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
-    if (!ta_parse_u64(ta_str_bytes(rounds), &n))
-        return ta_fail("once: the initial state must be \"SINK SPIN\"");
+    ta_str target = word(state->val, &at), held = word(state->val, &at);
+    if (held.len == 0)
+        return ta_fail("once: the initial state must be \"SINK HOLD\"");
     TA_TRY(ta_send(target, TA_BYTES("init")));
-    spin(n);
+    TA_TRY(hold(held));
     ta_logf("init sent to %.*s", TA_FMT(target));
     return TA_OK;
 }
@@ -118,41 +154,44 @@ static ta_status once_send(ta_state *state, ta_bytes msg)
         ta_free(big);
         return TA_OK;
     }
+    if (is_defer(state))
+        return ta_bytes_eq_c(msg, "answer") ? answer_all(state) : TA_OK;
+    if (is_req(state) && ta_bytes_eq_c(msg, "ask")) {
+        ta_str target = {(const char *)state->val.ptr + 4, state->val.len - 4};
+        TA_TRY(ta_request(target, TA_BYTES("q"), &answer));
+        ta_logf("answer: %.*s", TA_FMT(answer));
+        return TA_OK;
+    }
     if (!is_boss(state))
         return ta_bytes_eq_c(msg, "crash") ? ta_fail("once: told to crash") : TA_OK;
     ta_str role = word(state->val, &at), child = word(state->val, &at);
-    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
+    ta_str target = word(state->val, &at), held = word(state->val, &at);
     (void)role;
     if (ta_bytes_eq_c(msg, "crash"))
         return ta_send(child, TA_BYTES("crash"));
     if (ta_bytes_eq_c(msg, "ask")) {
-        if (!ta_parse_u64(ta_str_bytes(rounds), &n))
-            return ta_fail("once: corrupt state");
         TA_TRY(ta_request(target, TA_BYTES("count"), &answer));
-        spin(n);
+        TA_TRY(hold(held));
         ta_logf("asked %.*s: %.*s", TA_FMT(target), TA_FMT(answer));
     }
     return TA_OK;
 }
 
-/* A guard (no [supervision]) decides itself: it works SPIN rounds (so that
- * a kill often cuts the decision), then restarts the child. */
+/* A guard (no [supervision]) decides itself: it holds (so that the kill
+ * cuts the decision), then restarts the child. */
 static ta_status once_child_error(ta_state *state, ta_str child_id, ta_actor_error error)
 {
     size_t at = 0;
-    uint64_t n = 0;
     (void)error;
     if (!is_boss(state))
         return TA_OK;
     ta_str role = word(state->val, &at), child = word(state->val, &at);
-    ta_str target = word(state->val, &at), rounds = word(state->val, &at);
+    ta_str target = word(state->val, &at), held = word(state->val, &at);
     (void)child;
     (void)target;
     if (!ta_bytes_eq_c(ta_str_bytes(role), "guard"))
         return TA_OK; /* a boss has its strategy */
-    if (!ta_parse_u64(ta_str_bytes(rounds), &n))
-        return ta_fail("once: corrupt state");
-    spin(n);
+    TA_TRY(hold(held));
     return ta_restart_child(child_id);
 }
 
@@ -167,22 +206,24 @@ static ta_status once_channel_open(ta_state *state, ta_str channel_id, ta_bytes 
 
 static ta_status once_channel_message(ta_state *state, ta_str channel_id, ta_bytes msg)
 {
-    uint64_t n = 0;
     (void)channel_id;
-    if (!is_chan(state) ||
-        !ta_parse_u64(ta_bytes_scoped(state->val.ptr + 5, state->val.len - 5), &n))
+    if (!is_chan(state))
         return TA_OK;
-    ta_logf("channel message %.*s", TA_FMT(msg)); /* on the chain before the work */
-    spin(n);
-    return TA_OK;
+    ta_logf("channel message %.*s", TA_FMT(msg)); /* on the chain before the hold */
+    return hold((ta_str){(const char *)state->val.ptr + 5, state->val.len - 5});
 }
 
 /* A request is answered "ok" once what came before it is handled. */
 static ta_status once_request(ta_state *state, ta_str request_id, ta_bytes msg,
                               ta_opt_bytes *response)
 {
-    (void)request_id;
     (void)msg;
+    if (is_defer(state)) { /* answered later, by "answer" */
+        ta_str st = ta_format("%.*s %.*s", (int)state->val.len, (const char *)state->val.ptr,
+                              TA_FMT(request_id));
+        ta_state_set(state, st.ptr, st.len);
+        return TA_OK;
+    }
     if (is_big(state)) {
         uint32_t sum = 0;
         for (size_t i = 0; i < state->val.len; i++)
