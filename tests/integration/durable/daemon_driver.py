@@ -29,6 +29,7 @@ SOCK = None  # the daemon's API socket in HOME
 DAEMON = None  # the running `theater server` (subprocess.Popen)
 NOTE = ""  # said with every failure, before the home ("seed 12, ")
 API_TIMEOUT = 60  # default seconds of one API call
+START_WITHIN = 30  # default seconds a starting daemon has to answer
 
 
 def new_home(prefix):
@@ -87,10 +88,13 @@ def api(method, path, body=None, timeout=None):
         c.close()
 
 
-def start_daemon(within=30):
+def start_daemon(within=None):
     """Start `theater server` on HOME (its stderr to server.log) and wait
-    until it answers; the seconds that took."""
+    until it answers (at most `within` seconds, START_WITHIN if None); the
+    seconds that took."""
     global DAEMON
+    if within is None:
+        within = START_WITHIN
     log = open(os.path.join(HOME, "server.log"), "a")
     DAEMON = subprocess.Popen([THEATER, "server", "--home", HOME], stderr=log,
                               stdout=subprocess.DEVNULL)
