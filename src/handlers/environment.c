@@ -8,13 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "handlers/handlers_int.h"
+#include "runtime/manifest.h"
 #include "wit_glue.h"
 
-static bool allowed(rt_actor *a, const char *name)
+/* The actor's allow-list (NULL-terminated; NULL if it has none). */
+static char **allow_list(rt_actor *a)
 {
-    char **v = rt_actor_spec(a)->env_allow;
+    const hs_environment *s = rt_spec_settings(rt_actor_spec(a), HANDLER_ENVIRONMENT);
 
+    return s != NULL ? s->vars : NULL;
+}
+
+static bool allowed(char **v, const char *name)
+{
     for (; v != NULL && *v != NULL; v++)
         if (strcmp(*v, name) == 0)
             return true;
@@ -24,7 +32,7 @@ static bool allowed(rt_actor *a, const char *name)
 /* The value if allowed and set, else NULL. */
 static const char *lookup(rt_actor *a, const char *name)
 {
-    return allowed(a, name) ? getenv(name) : NULL;
+    return allowed(allow_list(a), name) ? getenv(name) : NULL;
 }
 
 static int e_get_var(rt_host *h, wit_str *name, wit_opt_str *ret)
@@ -43,12 +51,12 @@ static int e_list_vars(rt_host *h, wit_list_tup2_str_str *ret)
     size_t n = 0;
     int rc;
 
-    for (v = rt_actor_spec(h->a)->env_allow; v != NULL && *v != NULL; v++)
+    for (v = allow_list(h->a); v != NULL && *v != NULL; v++)
         if (getenv(*v) != NULL)
             n++;
     if ((ret->ptr = calloc(n ? n : 1, sizeof *ret->ptr)) == NULL)
         return th_error_set(&h->err, TH_ENOMEM, "out of memory");
-    for (v = rt_actor_spec(h->a)->env_allow; v != NULL && *v != NULL && ret->len < n; v++) {
+    for (v = allow_list(h->a); v != NULL && *v != NULL && ret->len < n; v++) {
         const char *val = getenv(*v);
         if (val == NULL)
             continue;
@@ -68,19 +76,68 @@ static int e_exists(rt_host *h, wit_str *name, bool *ret)
     return 0;
 }
 
-/* Attenuation: every variable the child may read, the parent may read. */
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+/* ---- settings: allowed_vars = ["NAME", ...] ---- */
+
+static void settings_release(void *p)
 {
-    for (char **v = child->env_allow; v != NULL && *v != NULL; v++) {
-        char **p = parent->env_allow;
-        while (p != NULL && *p != NULL && strcmp(*p, *v) != 0)
-            p++;
-        if (p == NULL || *p == NULL)
-            return th_error_set(err, TH_EPERM,
-                                "allowed_vars lists \"%s\", which the parent may not read", *v);
+    rt_manifest_list_free(((hs_environment *)p)->vars);
+}
+
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    hs_environment *s = p;
+    const toml_keyval *kv;
+    size_t n;
+    int rc;
+
+    if ((rc = rt_manifest_field(r, h, prefix, "allowed_vars", TOML_ARRAY, &kv)) != 0)
+        return rc;
+    n = toml_array_len(kv != NULL ? kv->value : NULL);
+    if (n > TH_MANIFEST_MAX_ALLOWED_VARS)
+        return rt_manifest_fail(r, kv->line, TH_EINVAL,
+                                "field '%s.allowed_vars' lists more than %u variables", prefix,
+                                TH_MANIFEST_MAX_ALLOWED_VARS);
+    if ((s->vars = calloc(n + 1, sizeof *s->vars)) == NULL)
+        return rt_manifest_nomem(r);
+    for (size_t i = 0; i < n; i++) {
+        const toml_value *v = toml_array_get(kv->value, i);
+        if (v->type != TOML_STRING)
+            return rt_manifest_fail(r, v->line, TH_EINVAL,
+                                    "field '%s.allowed_vars[%zu]' must be a string, not %s", prefix,
+                                    i, rt_manifest_type_name(v->type));
+        if (v->u.s.len == 0 || strlen(v->u.s.ptr) != v->u.s.len || strchr(v->u.s.ptr, '=') != NULL)
+            return rt_manifest_fail(
+                r, v->line, TH_EINVAL,
+                "field '%s.allowed_vars[%zu]' is not a variable name (empty, or has '=' or NUL)",
+                prefix, i);
+        if ((s->vars[i] = strdup(v->u.s.ptr)) == NULL)
+            return rt_manifest_nomem(r);
+        s->len = i + 1;
     }
     return 0;
 }
+
+/* Attenuation: every variable the child may read, the parent may read. */
+static int settings_subset(const void *parent, const void *child, th_error *err)
+{
+    const hs_environment *p = parent, *c = child;
+
+    for (char **v = c != NULL ? c->vars : NULL; v != NULL && *v != NULL; v++)
+        if (p == NULL || !allowed(p->vars, *v))
+            return th_error_set(err, TH_EPERM,
+                                "allowed_vars lists \"%s\", which the parent may not read", *v);
+    return 0;
+}
+
+/* ${VAR} in a manifest the actor gives: only the variables it may read. */
+static const char *grant_getenv(const void *settings, const char *name)
+{
+    const hs_environment *s = settings;
+
+    return s != NULL && allowed(s->vars, name) ? getenv(name) : NULL;
+}
+
+static const char *const fields[] = {"allowed_vars", NULL};
 
 static const wit_impl_environment impl = {
     .get_var = e_get_var,
@@ -88,9 +145,17 @@ static const wit_impl_environment impl = {
     .exists = e_exists,
 };
 
-const rt_iface rt_iface_environment = {"theater:simple/environment",
-                                       RT_H_ENVIRONMENT,
-                                       wit_fns_environment,
-                                       WIT_NFNS_ENVIRONMENT,
-                                       &impl,
-                                       subset};
+const rt_iface rt_iface_environment = {
+    .name = "environment",
+    .module = "theater:simple/environment",
+    .handler = HANDLER_ENVIRONMENT,
+    .fns = wit_fns_environment,
+    .nfns = WIT_NFNS_ENVIRONMENT,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_environment),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
+    .settings_subset = settings_subset,
+    .grant_getenv = grant_getenv,
+};

@@ -5,7 +5,9 @@
  * `..` components are refused, and the real path of the target (or, for a
  * new file or directory, of its parent) must lie inside the directory, so a
  * symlink cannot lead out.  A child's directory is its parent's or below
- * it (subset).  Lifting, lowering and recording are the
+ * it (settings_subset), and the files a spawn by the actor reads (its
+ * child's manifest, component, init_state file) must lie inside it
+ * (grant_file).  Lifting, lowering and recording are the
  * generated glue's (wit_glue.h); content over 8 MiB is recorded by size.
  */
 #include <dirent.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "handlers/handlers_int.h"
+#include "runtime/manifest.h"
 #include "wit_glue.h"
 
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
@@ -27,7 +30,8 @@
 /* Resolve `rel` under the actor's root into `out`.  0, or an error text. */
 static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
 {
-    const char *root = rt_actor_spec(a)->fs_root, *p;
+    const hs_filesystem *fs = rt_spec_settings(rt_actor_spec(a), HANDLER_FILESYSTEM);
+    const char *root = fs != NULL ? fs->root : NULL, *p;
     char real[PATH_MAX], tmp[PATH_MAX];
     size_t n;
 
@@ -252,17 +256,77 @@ static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
     return 0;
 }
 
+/* ---- settings: path = "directory" (must exist) ---- */
+
+static void settings_release(void *p)
+{
+    free(((hs_filesystem *)p)->root);
+}
+
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    char *rel = NULL, *abs = NULL, real[PATH_MAX];
+    hs_filesystem *s = p;
+    struct stat st;
+    int line = 0, rc;
+
+    if ((rc = rt_manifest_string(r, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel,
+                                 &line)) != 0)
+        return rc;
+    /* realpath into a buffer: with NULL, glibc reports a failed allocation
+     * as EINVAL */
+    if ((abs = rt_manifest_path(r, rel)) == NULL) {
+        rc = rt_manifest_nomem(r);
+    } else if (realpath(abs, real) == NULL || stat(real, &st) != 0) {
+        rc = rt_manifest_fail(r, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT,
+                              "field '%s.path': directory '%s': %s", prefix, abs, strerror(errno));
+    } else if ((s->root = strdup(real)) == NULL) {
+        rc = rt_manifest_nomem(r);
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = rt_manifest_fail(r, line, TH_EINVAL, "field '%s.path': '%s' is not a directory",
+                              prefix, abs);
+    }
+    free(rel);
+    free(abs);
+    return rc;
+}
+
 /* Attenuation: the child's directory is the parent's or below it (both are
  * real paths, resolved when the manifests were read). */
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+static int settings_subset(const void *parent, const void *child, th_error *err)
 {
-    if (parent->fs_root == NULL || child->fs_root == NULL ||
-        !rt_path_inside(parent->fs_root, child->fs_root))
+    const hs_filesystem *p = parent, *c = child;
+    const char *pr = p != NULL ? p->root : NULL, *cr = c != NULL ? c->root : NULL;
+
+    if (pr == NULL || cr == NULL || !rt_path_inside(pr, cr))
         return th_error_set(err, TH_EPERM, "path '%s' is outside the parent's directory '%s'",
-                            child->fs_root ? child->fs_root : "?",
-                            parent->fs_root ? parent->fs_root : "?");
+                            cr ? cr : "?", pr ? pr : "?");
     return 0;
 }
+
+/* A file a spawn by the actor reads: its real path inside the directory. */
+static int grant_file(const void *settings, const char *path, const char *what, char **real,
+                      th_error *err)
+{
+    const hs_filesystem *s = settings;
+    char *r;
+
+    *real = NULL;
+    if ((r = realpath(path, NULL)) == NULL)
+        return th_error_set(err, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "%s '%s': %s", what, path,
+                            strerror(errno));
+    if (!rt_path_inside(s->root, r)) {
+        th_error_set(err, TH_EPERM,
+                     "%s '%s' is outside the filesystem grant '%s' of the spawning actor", what,
+                     path, s->root);
+        free(r);
+        return TH_EPERM;
+    }
+    *real = r;
+    return 0;
+}
+
+static const char *const fields[] = {"path", NULL};
 
 static const wit_impl_filesystem impl = {
     .read_file = f_read,
@@ -275,5 +339,16 @@ static const wit_impl_filesystem impl = {
 };
 
 const rt_iface rt_iface_filesystem = {
-    "theater:simple/filesystem", RT_H_FILESYSTEM, wit_fns_filesystem,
-    WIT_NFNS_FILESYSTEM,         &impl,           subset};
+    .name = "filesystem",
+    .module = "theater:simple/filesystem",
+    .handler = HANDLER_FILESYSTEM,
+    .fns = wit_fns_filesystem,
+    .nfns = WIT_NFNS_FILESYSTEM,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_filesystem),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
+    .settings_subset = settings_subset,
+    .grant_file = grant_file,
+};

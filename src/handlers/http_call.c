@@ -73,6 +73,26 @@ static void take_state(wit_opt_bytes *o, bool *has, uint8_t **state, size_t *len
     o->val.len = 0;
 }
 
+/* Take the outcome out of a lifted result<tuple<option<list<u8>>, ...>,
+ * string> (its parts given by address): err(s) into *err; ok: the state
+ * into *has, *state, *len and the `size` bytes of the payload (0: none)
+ * moved into `dst`.  What is taken is cleared in the value, which the
+ * caller frees. */
+static void take(bool is_err, wit_str *e, wit_opt_bytes *st, void *payload, void *dst, size_t size,
+                 bool *has, uint8_t **state, size_t *len, char **err)
+{
+    if (is_err) {
+        *err = e->ptr;
+        e->ptr = NULL;
+        return;
+    }
+    take_state(st, has, state, len);
+    if (size > 0) {
+        memcpy(dst, payload, size);
+        memset(payload, 0, size);
+    }
+}
+
 static int lift(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state,
                 size_t *len, char **err)
 {
@@ -81,60 +101,36 @@ static int lift(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, 
 
     switch (c->kind) {
     case HF_CALL_REQUEST: {
-        wit_res_tup2_opt_bytes_tup1_http_types_http_response_str v;
-        memset(&v, 0, sizeof v);
-        if ((rc = wit_call_lift_http_handlers_handle_request(g, res, &v)) == 0 && v.is_err) {
-            *err = v.err.ptr;
-            v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_state(&v.ok.f0, has, state, len);
-            c->resp = v.ok.f1.f0;
-            memset(&v.ok.f1.f0, 0, sizeof v.ok.f1.f0);
-        }
+        wit_res_tup2_opt_bytes_tup1_http_types_http_response_str v = {0};
+        if ((rc = wit_call_lift_http_handlers_handle_request(g, res, &v)) == 0)
+            take(v.is_err, &v.err, &v.ok.f0, &v.ok.f1.f0, &c->resp, sizeof c->resp, has, state, len,
+                 err);
         wit_free_res_tup2_opt_bytes_tup1_http_types_http_response_str(&v);
         return rc;
     }
     case HF_CALL_MIDDLEWARE: {
-        wit_res_tup2_opt_bytes_tup1_http_types_middleware_result_str v;
-        memset(&v, 0, sizeof v);
-        if ((rc = wit_call_lift_http_handlers_handle_middleware(g, res, &v)) == 0 && v.is_err) {
-            *err = v.err.ptr;
-            v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_state(&v.ok.f0, has, state, len);
-            c->mw = v.ok.f1.f0;
-            memset(&v.ok.f1.f0, 0, sizeof v.ok.f1.f0);
-        }
+        wit_res_tup2_opt_bytes_tup1_http_types_middleware_result_str v = {0};
+        if ((rc = wit_call_lift_http_handlers_handle_middleware(g, res, &v)) == 0)
+            take(v.is_err, &v.err, &v.ok.f0, &v.ok.f1.f0, &c->mw, sizeof c->mw, has, state, len,
+                 err);
         wit_free_res_tup2_opt_bytes_tup1_http_types_middleware_result_str(&v);
         return rc;
     }
     case HF_CALL_WS_MESSAGE: {
-        wit_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str v;
-        memset(&v, 0, sizeof v);
-        if ((rc = wit_call_lift_http_handlers_handle_websocket_message(g, res, &v)) == 0 &&
-            v.is_err) {
-            *err = v.err.ptr;
-            v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_state(&v.ok.f0, has, state, len);
-            c->replies = v.ok.f1.f0;
-            memset(&v.ok.f1.f0, 0, sizeof v.ok.f1.f0);
-        }
+        wit_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str v = {0};
+        if ((rc = wit_call_lift_http_handlers_handle_websocket_message(g, res, &v)) == 0)
+            take(v.is_err, &v.err, &v.ok.f0, &v.ok.f1.f0, &c->replies, sizeof c->replies, has,
+                 state, len, err);
         wit_free_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str(&v);
         return rc;
     }
     default: {
-        wit_res_tup1_opt_bytes_str v;
-        memset(&v, 0, sizeof v);
+        wit_res_tup1_opt_bytes_str v = {0};
         rc = c->kind == HF_CALL_WS_CONNECT
                  ? wit_call_lift_http_handlers_handle_websocket_connect(g, res, &v)
                  : wit_call_lift_http_handlers_handle_websocket_disconnect(g, res, &v);
-        if (rc == 0 && v.is_err) {
-            *err = v.err.ptr;
-            v.err.ptr = NULL;
-        } else if (rc == 0) {
-            take_state(&v.ok.f0, has, state, len);
-        }
+        if (rc == 0)
+            take(v.is_err, &v.err, &v.ok.f0, NULL, NULL, 0, has, state, len, err);
         wit_free_res_tup1_opt_bytes_str(&v);
         return rc;
     }

@@ -431,7 +431,7 @@ static void loop_quit(uv_loop_t *loop, void *ud)
 /* The runtime's multi handle (made on first use); NULL if it cannot be. */
 static hc_loop *loop_state(uv_loop_t *loop)
 {
-    rt_io_slot_t *slot = rt_io_slot(loop, RT_H_HTTP_CLIENT);
+    rt_io_slot_t *slot = rt_io_slot(loop, HANDLER_HTTP_CLIENT);
     hc_loop *L;
 
     if (slot == NULL)
@@ -541,7 +541,7 @@ static void start(uv_loop_t *loop, void *ud)
 static void cancel(uv_loop_t *loop, void *ud)
 {
     char *id = ud;
-    rt_io_slot_t *slot = loop != NULL ? rt_io_slot(loop, RT_H_HTTP_CLIENT) : NULL;
+    rt_io_slot_t *slot = loop != NULL ? rt_io_slot(loop, HANDLER_HTTP_CLIENT) : NULL;
     hc_loop *L = slot != NULL ? slot->ud : NULL;
     hc_xfer **pp, *x;
 
@@ -562,7 +562,7 @@ void rt_http_client_ended(rt_actor *a)
 {
     char *id;
 
-    if (!(rt_actor_spec(a)->handlers & (1u << RT_H_HTTP_CLIENT)) ||
+    if (!(rt_actor_spec(a)->handlers & (1u << HANDLER_HTTP_CLIENT)) ||
         (id = strdup(rt_actor_id(a))) == NULL)
         return;
     if (rt_io_post(rt_actor_runtime(a), cancel, id) != 0)
@@ -637,13 +637,15 @@ static bool pattern_covers(const char *p, const char *c)
     return host_covers(ph, ch);
 }
 
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+static int settings_subset(const void *parent, const void *child, th_error *err)
 {
-    const rt_manifest *p = parent->man, *c = child->man;
+    const hs_http_client *p = parent, *c = child;
 
-    for (char **v = c->http_hosts; v != NULL && *v != NULL; v++) {
+    if (p == NULL || c == NULL)
+        return th_error_set(err, TH_EPERM, "http-client: no grant to compare");
+    for (char **v = c->hosts; v != NULL && *v != NULL; v++) {
         bool ok = false;
-        for (char **w = p->http_hosts; w != NULL && *w != NULL && !ok; w++)
+        for (char **w = p->hosts; w != NULL && *w != NULL && !ok; w++)
             ok = pattern_covers(*w, *v);
         if (!ok)
             return th_error_set(err, TH_EPERM,
@@ -651,15 +653,97 @@ static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
                                 "not cover",
                                 *v);
     }
-    if (c->http_timeout_ms > p->http_timeout_ms)
-        return th_error_set(err, TH_EPERM, "timeout_ms = %u exceeds the parent's %u",
-                            c->http_timeout_ms, p->http_timeout_ms);
-    if (c->http_max_response > p->http_max_response)
+    if (c->timeout_ms > p->timeout_ms)
+        return th_error_set(err, TH_EPERM, "timeout_ms = %u exceeds the parent's %u", c->timeout_ms,
+                            p->timeout_ms);
+    if (c->max_response > p->max_response)
         return th_error_set(err, TH_EPERM, "max_response_bytes = %llu exceeds the parent's %llu",
-                            (unsigned long long)c->http_max_response,
-                            (unsigned long long)p->http_max_response);
+                            (unsigned long long)c->max_response,
+                            (unsigned long long)p->max_response);
     return 0;
 }
+
+/* ---- settings: allowed_hosts, timeout_ms, max_response_bytes ---- */
+
+/* http-client: "*", or a host name or IP literal (a leading "*." allows
+ * its subdomains; IPv6 in brackets), with an optional ":port". */
+static char *host_pattern(rt_manifest_reader *r, char *p, char *why, size_t cap)
+{
+    const char *h = p, *end, *colon;
+    size_t i, n;
+
+    (void)r;
+    if (strcmp(p, "*") == 0)
+        return p;
+    if (strncmp(h, "*.", 2) == 0)
+        h += 2;
+    if (h[0] == '[') {
+        end = strchr(h, ']');
+        colon = end != NULL && end[1] == ':' ? end + 1 : NULL;
+        if (end == NULL || (end[1] != 0 && colon == NULL) || h != p) {
+            snprintf(why, cap, "\"%s\" is not a host pattern (IPv6 as [addr], no \"*.\")", p);
+            goto bad;
+        }
+        n = (size_t)(end - h) + 1;
+    } else {
+        colon = strchr(h, ':');
+        n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+        for (i = 0; i < n; i++)
+            if (!(isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '.' || h[i] == '_'))
+                break;
+        if (n == 0 || i < n) {
+            snprintf(why, cap,
+                     "\"%s\" is not a host pattern (a host name, \"*.\" and a domain, or "
+                     "\"*\"; optionally \":port\")",
+                     p);
+            goto bad;
+        }
+    }
+    if (colon != NULL) {
+        char *e;
+        unsigned long port = strtoul(colon + 1, &e, 10);
+        if (colon[1] == 0 || *e != 0 || port == 0 || port > 65535 ||
+            !isdigit((unsigned char)colon[1])) {
+            snprintf(why, cap, "\"%s\": the port must be 1 to 65535", p);
+            goto bad;
+        }
+    }
+    for (char *q = p; *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    return p;
+bad:
+    free(p);
+    return NULL;
+}
+
+static void settings_release(void *p)
+{
+    hs_http_client *s = p;
+
+    rt_manifest_list_free(s->hosts);
+}
+
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    hs_http_client *s = p;
+    uint64_t v;
+    int rc;
+
+    if ((rc = rt_manifest_list(r, h, prefix, "allowed_hosts", host_pattern, &s->hosts)) != 0)
+        return rc;
+    v = TH_HTTP_DEFAULT_TIMEOUT_MS;
+    if ((rc = rt_manifest_uint(r, h, prefix, "timeout_ms", 1, TH_HTTP_MAX_TIMEOUT_MS, &v)) != 0)
+        return rc;
+    s->timeout_ms = (uint32_t)v;
+    v = TH_HTTP_DEFAULT_MAX_RESPONSE;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_response_bytes", 0, TH_HTTP_MAX_MAX_RESPONSE,
+                               &v)) != 0)
+        return rc;
+    s->max_response = v;
+    return 0;
+}
+
+static const char *const fields[] = {"allowed_hosts", "timeout_ms", "max_response_bytes", NULL};
 
 /* ------------------------------------------------------------------ */
 /* send-http                                                          */
@@ -672,13 +756,13 @@ static bool token_char(char c)
 /* Check the request and make its transfer; NULL with the reason in why. */
 static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why, size_t cap)
 {
-    const rt_manifest *m = rt_actor_spec(h->a)->man;
+    const hs_http_client *m = rt_spec_settings(rt_actor_spec(h->a), HANDLER_HTTP_CLIENT);
     char *scheme = NULL, *host = NULL, *port = NULL, line[TH_HTTP_MAX_URL_BYTES + 8];
     hc_xfer *x = NULL;
     CURLUcode uc;
     size_t i, k;
 
-    if (m->http_hosts == NULL) {
+    if (m == NULL || m->hosts == NULL) {
         snprintf(why, cap,
                  "the http-client handler of this actor allows no host (its manifest gives no "
                  "allowed_hosts), so every request is refused");
@@ -719,7 +803,7 @@ static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why,
         snprintf(why, cap, "uri \"%.200s\": only http and https are allowed", req->uri.ptr);
         goto fail;
     }
-    if (!host_allowed(m->http_hosts, host, (unsigned)strtoul(port, NULL, 10))) {
+    if (!host_allowed(m->hosts, host, (unsigned)strtoul(port, NULL, 10))) {
         snprintf(why, cap, "host %s port %s is not in this actor's allowed_hosts", host, port);
         goto fail;
     }
@@ -749,8 +833,8 @@ static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why,
         req->body.val.ptr = NULL;
         req->body.val.len = 0;
     }
-    x->timeout_ms = m->http_timeout_ms;
-    x->max_body = m->http_max_response;
+    x->timeout_ms = m->timeout_ms;
+    x->max_body = m->max_response;
     x->rt = rt_actor_runtime(h->a);
     memcpy(x->actor, rt_actor_id(h->a), sizeof x->actor);
     curl_free(scheme);
@@ -796,9 +880,16 @@ static const wit_impl_http_client impl = {
     .send_http = hc_send_http,
 };
 
-const rt_iface rt_iface_http_client = {"theater:simple/http-client",
-                                       RT_H_HTTP_CLIENT,
-                                       wit_fns_http_client,
-                                       WIT_NFNS_HTTP_CLIENT,
-                                       &impl,
-                                       subset};
+const rt_iface rt_iface_http_client = {
+    .name = "http-client",
+    .module = "theater:simple/http-client",
+    .handler = HANDLER_HTTP_CLIENT,
+    .fns = wit_fns_http_client,
+    .nfns = WIT_NFNS_HTTP_CLIENT,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_http_client),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
+    .settings_subset = settings_subset,
+};

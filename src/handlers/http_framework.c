@@ -6,7 +6,7 @@
  * comes back to the actor as an export call of `http-handlers`
  * (http_call.c).
  *
- * What the manifest grants (docs/manifest.md, rt_http_grant) is enforced
+ * What the manifest grants (docs/manifest.md, hs_http_framework) is enforced
  * here: the bind address, the ports, and the sizes the server side uses.
  * A refused call answers err(string), recorded with the call by the
  * generated glue.  When the actor stops, fails or restarts, its servers
@@ -92,7 +92,7 @@ void hf_actor_end(hf_actor *a)
 static hf_actor *self(rt_host *h)
 {
     rt_hstate *st = rt_hstate_get(h->a);
-    const rt_http_grant *g = rt_actor_spec(h->a)->http;
+    const hs_http_framework *g = rt_spec_settings(rt_actor_spec(h->a), HANDLER_HTTP_FRAMEWORK);
     hf_actor *a;
 
     if (st == NULL)
@@ -600,9 +600,9 @@ static int f_close_websocket(rt_host *h, uint64_t server_id, uint64_t connection
 
 /* A child's grant lies within its parent's: the same host, every port
  * range inside the parent's ranges, sizes no larger. */
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+static int settings_subset(const void *parent, const void *child, th_error *err)
 {
-    const rt_http_grant *p = parent->http, *c = child->http;
+    const hs_http_framework *p = parent, *c = child;
 
     if (p == NULL || c == NULL)
         return th_error_set(err, TH_EPERM, "http-framework: no grant to compare");
@@ -626,6 +626,101 @@ static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
     return 0;
 }
 
+/* ---- settings: host, allowed_ports, max_body_bytes, max_connections,
+ * max_queued, request_timeout_ms (all optional) ---- */
+
+/* One entry of http-framework.allowed_ports: a port (1-65535) or a string
+ * "LOW-HIGH" with LOW <= HIGH. */
+static int port_entry(rt_manifest_reader *r, const toml_value *v, const char *prefix, size_t i,
+                      hs_port_range *out)
+{
+    unsigned lo, hi;
+    int end = 0;
+
+    if (v->type == TOML_INTEGER && v->u.i >= 1 && v->u.i <= 65535) {
+        out->lo = out->hi = (uint16_t)v->u.i;
+        return 0;
+    }
+    if (v->type == TOML_STRING && strlen(v->u.s.ptr) == v->u.s.len &&
+        sscanf(v->u.s.ptr, "%5u-%5u%n", &lo, &hi, &end) == 2 && (size_t)end == v->u.s.len &&
+        lo >= 1 && lo <= hi && hi <= 65535) {
+        out->lo = (uint16_t)lo;
+        out->hi = (uint16_t)hi;
+        return 0;
+    }
+    return rt_manifest_fail(
+        r, v->line, TH_EINVAL,
+        "field '%s.allowed_ports[%zu]' must be a port (1-65535) or a range \"LOW-HIGH\"", prefix,
+        i);
+}
+
+/* http-framework: host, allowed_ports, max_body_bytes, max_connections,
+ * max_queued, request_timeout_ms (all optional). */
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    hs_http_framework *g = p;
+    const toml_keyval *kv;
+    uint64_t v;
+    size_t n;
+    int rc;
+
+    if ((rc = rt_manifest_string(r, h, prefix, "host", false, true, 64, &g->host, NULL)) != 0)
+        return rc;
+    if (g->host == NULL && (g->host = strdup("127.0.0.1")) == NULL)
+        return rt_manifest_nomem(r);
+    if ((rc = rt_manifest_field(r, h, prefix, "allowed_ports", TOML_ARRAY, &kv)) != 0)
+        return rc;
+    n = kv != NULL ? toml_array_len(kv->value) : 1;
+    if (n > TH_HTTPD_MAX_PORT_RANGES)
+        return rt_manifest_fail(r, kv->line, TH_EINVAL,
+                                "field '%s.allowed_ports' lists more than %u entries", prefix,
+                                TH_HTTPD_MAX_PORT_RANGES);
+    if ((g->ports = calloc(n ? n : 1, sizeof *g->ports)) == NULL)
+        return rt_manifest_nomem(r);
+    if (kv == NULL) {
+        g->ports[0] = (hs_port_range){1024, 65535};
+        g->nports = 1;
+    }
+    for (size_t i = 0; kv != NULL && i < n; i++, g->nports++)
+        if ((rc = port_entry(r, toml_array_get(kv->value, i), prefix, i, &g->ports[i])) != 0)
+            return rc;
+    g->max_body_bytes = TH_HTTPD_DEFAULT_MAX_BODY;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_body_bytes", 0, TH_HTTPD_MAX_BODY_BYTES,
+                               &g->max_body_bytes)) != 0)
+        return rc;
+    v = TH_HTTPD_DEFAULT_MAX_CONNECTIONS;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_connections", 1, TH_HTTPD_MAX_CONNECTIONS, &v)) !=
+        0)
+        return rc;
+    g->max_connections = (uint32_t)v;
+    v = TH_HTTPD_DEFAULT_MAX_QUEUED;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_queued", 1, TH_HTTPD_MAX_QUEUED, &v)) != 0)
+        return rc;
+    g->max_queued = (uint32_t)v;
+    v = TH_HTTPD_DEFAULT_TIMEOUT_MS;
+    if ((rc = rt_manifest_uint(r, h, prefix, "request_timeout_ms", 1,
+                               TH_MANIFEST_MAX_CALL_TIMEOUT_MS, &v)) != 0)
+        return rc;
+    g->request_timeout_ms = (uint32_t)v;
+    return 0;
+}
+
+static void settings_release(void *p)
+{
+    hs_http_framework *s = p;
+
+    free(s->host);
+    free(s->ports);
+}
+
+static const char *const fields[] = {"host",
+                                     "allowed_ports",
+                                     "max_body_bytes",
+                                     "max_connections",
+                                     "max_queued",
+                                     "request_timeout_ms",
+                                     NULL};
+
 static const wit_impl_http_framework impl = {
     .create_server = f_create_server,
     .get_server_info = f_get_server_info,
@@ -642,9 +737,16 @@ static const wit_impl_http_framework impl = {
     .close_websocket = f_close_websocket,
 };
 
-const rt_iface rt_iface_http_framework = {"theater:simple/http-framework",
-                                          RT_H_HTTP_FRAMEWORK,
-                                          wit_fns_http_framework,
-                                          WIT_NFNS_HTTP_FRAMEWORK,
-                                          &impl,
-                                          subset};
+const rt_iface rt_iface_http_framework = {
+    .name = "http-framework",
+    .module = "theater:simple/http-framework",
+    .handler = HANDLER_HTTP_FRAMEWORK,
+    .fns = wit_fns_http_framework,
+    .nfns = WIT_NFNS_HTTP_FRAMEWORK,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_http_framework),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
+    .settings_subset = settings_subset,
+};

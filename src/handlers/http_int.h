@@ -77,7 +77,7 @@ struct hf_actor {
     char id[RT_ID_LEN + 1];
     /* the grant, copied at first use (the spec may go before the servers) */
     char host[64];
-    rt_port_range *ports;
+    hs_port_range *ports;
     size_t nports;
     uint64_t max_body;
     uint32_t max_connections, max_queued, timeout_ms;

@@ -1025,7 +1025,7 @@ typedef struct hf_slot {
 
 static hf_slot *slot_get(uv_loop_t *loop, bool make)
 {
-    rt_io_slot_t *sl = rt_io_slot(loop, RT_H_HTTP_FRAMEWORK);
+    rt_io_slot_t *sl = rt_io_slot(loop, HANDLER_HTTP_FRAMEWORK);
 
     if (sl == NULL)
         return NULL;

@@ -138,10 +138,10 @@ static const wit_impl_message_server_host impl = {
 };
 
 const rt_iface rt_iface_message_server = {
-    "theater:simple/message-server-host",
-    RT_H_MESSAGE_SERVER,
-    wit_fns_message_server_host,
-    WIT_NFNS_MESSAGE_SERVER_HOST,
-    &impl,
-    NULL,
+    .name = "message-server",
+    .module = "theater:simple/message-server-host",
+    .handler = HANDLER_MESSAGE_SERVER,
+    .fns = wit_fns_message_server_host,
+    .nfns = WIT_NFNS_MESSAGE_SERVER_HOST,
+    .impl = &impl,
 };

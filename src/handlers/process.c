@@ -120,7 +120,7 @@ typedef struct pr_table {
     uint32_t ended;   /* exited ones kept for os-status */
 } pr_table;
 
-/* The loop's processes (slot RT_H_PROCESS). */
+/* The loop's processes (slot HANDLER_PROCESS). */
 typedef struct pr_loop {
     pr_proc *list;
     bool quitting;
@@ -696,7 +696,7 @@ static void loop_remove(pr_loop *L, pr_proc *p)
 static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
 {
     pr_proc *p = h->data;
-    rt_io_slot_t *slot = rt_io_slot(h->loop, RT_H_PROCESS);
+    rt_io_slot_t *slot = rt_io_slot(h->loop, HANDLER_PROCESS);
 
     p->exit_seen = true;
     p->status = status;
@@ -751,7 +751,7 @@ static void quit(uv_loop_t *loop, void *ud)
 
 static pr_loop *loop_state(uv_loop_t *loop)
 {
-    rt_io_slot_t *slot = rt_io_slot(loop, RT_H_PROCESS);
+    rt_io_slot_t *slot = rt_io_slot(loop, HANDLER_PROCESS);
 
     if (slot == NULL)
         return NULL;
@@ -928,7 +928,7 @@ void rt_process_free_state(rt_actor *a)
 static void end_actor_on_loop(uv_loop_t *loop, void *ud)
 {
     char *id = ud;
-    rt_io_slot_t *slot = loop != NULL ? rt_io_slot(loop, RT_H_PROCESS) : NULL;
+    rt_io_slot_t *slot = loop != NULL ? rt_io_slot(loop, HANDLER_PROCESS) : NULL;
     pr_loop *L = slot != NULL ? slot->ud : NULL;
 
     for (pr_proc *p = L != NULL ? L->list : NULL; p != NULL; p = p->lnext)
@@ -943,7 +943,7 @@ void rt_process_ended(rt_actor *a)
 {
     char *id;
 
-    if (!(rt_actor_spec(a)->handlers & (1u << RT_H_PROCESS)) || table_of(a, false) == NULL ||
+    if (!(rt_actor_spec(a)->handlers & (1u << HANDLER_PROCESS)) || table_of(a, false) == NULL ||
         (id = strdup(rt_actor_id(a))) == NULL)
         return;
     if (rt_io_post(rt_actor_runtime(a), end_actor_on_loop, id) != 0)
@@ -969,28 +969,93 @@ static bool path_allowed(char *const *l, const char *real)
     return false;
 }
 
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
+static int settings_subset(const void *parent, const void *child, th_error *err)
 {
-    const rt_manifest *p = parent->man, *c = child->man;
+    const hs_process *p = parent, *c = child;
 
-    if (c->proc_max > p->proc_max)
-        return th_error_set(err, TH_EPERM, "max_processes = %u exceeds the parent's %u",
-                            c->proc_max, p->proc_max);
-    if (c->proc_max_output > p->proc_max_output)
+    if (p == NULL || c == NULL)
+        return th_error_set(err, TH_EPERM, "process: no grant to compare");
+    if (c->max > p->max)
+        return th_error_set(err, TH_EPERM, "max_processes = %u exceeds the parent's %u", c->max,
+                            p->max);
+    if (c->max_output > p->max_output)
         return th_error_set(err, TH_EPERM, "max_output_buffer = %llu exceeds the parent's %llu",
-                            (unsigned long long)c->proc_max_output,
-                            (unsigned long long)p->proc_max_output);
-    for (char **v = c->proc_programs; v != NULL && *v != NULL; v++)
-        if (!in_list(p->proc_programs, *v))
+                            (unsigned long long)c->max_output, (unsigned long long)p->max_output);
+    for (char **v = c->programs; v != NULL && *v != NULL; v++)
+        if (!in_list(p->programs, *v))
             return th_error_set(err, TH_EPERM,
                                 "allowed_programs lists \"%s\", which the parent may not run", *v);
-    for (char **v = c->proc_paths; v != NULL && *v != NULL; v++)
-        if (!path_allowed(p->proc_paths, *v))
+    for (char **v = c->paths; v != NULL && *v != NULL; v++)
+        if (!path_allowed(p->paths, *v))
             return th_error_set(err, TH_EPERM,
                                 "allowed_paths lists \"%s\", outside the parent's allowed_paths",
                                 *v);
     return 0;
 }
+
+/* ---- settings: max_processes, max_output_buffer, allowed_programs,
+ * allowed_paths ---- */
+
+/* process: an absolute program path. */
+static char *program_path(rt_manifest_reader *r, char *p, char *why, size_t cap)
+{
+    (void)r;
+    if (p[0] == '/')
+        return p;
+    snprintf(why, cap, "\"%s\" is not an absolute path", p);
+    free(p);
+    return NULL;
+}
+
+/* process: a directory (relative to the manifest), kept as its realpath. */
+static char *dir_path(rt_manifest_reader *r, char *p, char *why, size_t cap)
+{
+    char real[PATH_MAX], *abs = rt_manifest_path(r, p);
+    struct stat st;
+
+    free(p);
+    if (abs == NULL)
+        return NULL;
+    if (realpath(abs, real) == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "'%s' is not a directory", abs);
+        free(abs);
+        return NULL;
+    }
+    free(abs);
+    return strdup(real);
+}
+
+static void settings_release(void *p)
+{
+    hs_process *s = p;
+
+    rt_manifest_list_free(s->programs);
+    rt_manifest_list_free(s->paths);
+}
+
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    hs_process *s = p;
+    uint64_t v;
+    int rc;
+
+    v = TH_PROC_DEFAULT_MAX_PROCESSES;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_processes", 0, TH_PROC_MAX_MAX_PROCESSES, &v)) !=
+        0)
+        return rc;
+    s->max = (uint32_t)v;
+    v = TH_PROC_DEFAULT_MAX_OUTPUT;
+    if ((rc = rt_manifest_uint(r, h, prefix, "max_output_buffer", 1, TH_PROC_MAX_MAX_OUTPUT, &v)) !=
+        0)
+        return rc;
+    s->max_output = v;
+    if ((rc = rt_manifest_list(r, h, prefix, "allowed_programs", program_path, &s->programs)) != 0)
+        return rc;
+    return rt_manifest_list(r, h, prefix, "allowed_paths", dir_path, &s->paths);
+}
+
+static const char *const fields[] = {"max_processes", "max_output_buffer", "allowed_programs",
+                                     "allowed_paths", NULL};
 
 /* ------------------------------------------------------------------ */
 /* Host functions                                                     */
@@ -1019,13 +1084,13 @@ static char *cstr(const wit_str *s)
 static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p, char *why,
                            size_t cap)
 {
-    const rt_manifest *m = rt_actor_spec(h->a)->man;
+    const hs_process *m = rt_spec_settings(rt_actor_spec(h->a), HANDLER_PROCESS);
     size_t i;
 
-    if (m->proc_programs == NULL)
+    if (m == NULL || m->programs == NULL)
         return "the process handler of this actor allows no program (its manifest gives no "
                "allowed_programs), so every spawn is refused";
-    if (strlen(c->program.ptr) != c->program.len || !in_list(m->proc_programs, c->program.ptr)) {
+    if (strlen(c->program.ptr) != c->program.len || !in_list(m->programs, c->program.ptr)) {
         snprintf(why, cap, "program \"%.300s\" is not in this actor's allowed_programs",
                  c->program.ptr);
         return why;
@@ -1043,7 +1108,7 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
             snprintf(why, cap, "cwd \"%.300s\": %s", c->cwd.val.ptr, strerror(errno));
             return why;
         }
-        if (m->proc_paths == NULL || !path_allowed(m->proc_paths, real)) {
+        if (m->paths == NULL || !path_allowed(m->paths, real)) {
             snprintf(why, cap, "cwd \"%.300s\" is not inside this actor's allowed_paths",
                      c->cwd.val.ptr);
             return why;
@@ -1073,7 +1138,7 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
             return "out of memory";
         }
     }
-    p->max_output = m->proc_max_output;
+    p->max_output = m->max_output;
     p->read_size = c->buffer_size ? c->buffer_size : TH_PROC_DEFAULT_CHUNK;
     p->chunk = c->chunk_size.some ? c->chunk_size.val : TH_PROC_DEFAULT_CHUNK;
     if (p->read_size > p->max_output)
@@ -1091,7 +1156,7 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
 
 static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_str *ret)
 {
-    const rt_manifest *m = rt_actor_spec(h->a)->man;
+    const hs_process *m = rt_spec_settings(rt_actor_spec(h->a), HANDLER_PROCESS);
     char why[600];
     const char *bad;
     pr_table *t = table_of(h->a, true);
@@ -1115,11 +1180,11 @@ static int pr_spawn(rt_host *h, wit_process_process_config *config, wit_res_u64_
         return refuse(h, &ret->is_err, &ret->err, "%s", bad);
     }
     pthread_mutex_lock(&t->lock);
-    if (count_running(t) >= m->proc_max) {
+    if (count_running(t) >= m->max) { /* (prepare refused a NULL grant) */
         pthread_mutex_unlock(&t->lock);
         proc_unref(p);
         return refuse(h, &ret->is_err, &ret->err,
-                      "this actor runs %u processes, its limit (max_processes)", m->proc_max);
+                      "this actor runs %u processes, its limit (max_processes)", m->max);
     }
     p->running = true;
     atomic_fetch_add(&p->refs, 1); /* the table's */
@@ -1308,5 +1373,16 @@ static const wit_impl_process impl = {
     .os_kill = pr_kill,
 };
 
-const rt_iface rt_iface_process = {"theater:simple/process", RT_H_PROCESS, wit_fns_process,
-                                   WIT_NFNS_PROCESS,         &impl,        subset};
+const rt_iface rt_iface_process = {
+    .name = "process",
+    .module = "theater:simple/process",
+    .handler = HANDLER_PROCESS,
+    .fns = wit_fns_process,
+    .nfns = WIT_NFNS_PROCESS,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_process),
+    .settings_read = settings_read,
+    .settings_release = settings_release,
+    .settings_subset = settings_subset,
+};

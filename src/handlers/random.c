@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "handlers/handlers_int.h"
+#include "runtime/manifest.h"
 #include "wit_glue.h"
 
 #define RT_RANDOM_MAX_BYTES TH_RT_RANDOM_MAX_BYTES
@@ -38,13 +39,14 @@ static uint64_t next(rt_hstate *s)
 static rt_hstate *rng(rt_actor *a)
 {
     rt_hstate *s = rt_hstate_get(a);
+    const hs_random *set = rt_spec_settings(rt_actor_spec(a), HANDLER_RANDOM);
     uint64_t x;
     int i;
 
     if (s == NULL || s->rng_ready)
         return s;
-    if (rt_actor_spec(a)->random_seeded) {
-        x = rt_actor_spec(a)->random_seed;
+    if (set != NULL && set->seeded) {
+        x = set->seed;
     } else if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) {
         x = rt_now_ns() ^ (uint64_t)(uintptr_t)a;
     }
@@ -140,6 +142,33 @@ static int r_uuid(rt_host *h, wit_res_str_str *ret)
     return 0;
 }
 
+/* ---- settings: seed = <integer> (optional) ---- */
+
+static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
+{
+    hs_random *s = p;
+    const toml_keyval *kv;
+    int rc;
+
+    if ((rc = rt_manifest_field(r, h, prefix, "seed", TOML_INTEGER, &kv)) != 0)
+        return rc;
+    if (kv != NULL) {
+        s->seeded = true;
+        s->seed = (uint64_t)kv->value->u.i;
+    }
+    return 0;
+}
+
+/* Attenuation: a seed only fixes the sequence; it grants nothing, so any
+ * child setting is within the parent's. */
+static int settings_subset(const void *parent, const void *child, th_error *err)
+{
+    (void)parent, (void)child, (void)err;
+    return 0;
+}
+
+static const char *const fields[] = {"seed", NULL};
+
 static const wit_impl_random impl = {
     .random_bytes = r_bytes,
     .random_range = r_range,
@@ -147,13 +176,15 @@ static const wit_impl_random impl = {
     .generate_uuid = r_uuid,
 };
 
-/* Attenuation: a seed only fixes the sequence; it grants nothing, so any
- * child setting is within the parent's. */
-static int subset(const rt_spec *parent, const rt_spec *child, th_error *err)
-{
-    (void)parent, (void)child, (void)err;
-    return 0;
-}
-
-const rt_iface rt_iface_random = {"theater:simple/random", RT_H_RANDOM, wit_fns_random,
-                                  WIT_NFNS_RANDOM,         &impl,       subset};
+const rt_iface rt_iface_random = {
+    .name = "random",
+    .module = "theater:simple/random",
+    .handler = HANDLER_RANDOM,
+    .fns = wit_fns_random,
+    .nfns = WIT_NFNS_RANDOM,
+    .impl = &impl,
+    .fields = fields,
+    .settings_size = sizeof(hs_random),
+    .settings_read = settings_read,
+    .settings_subset = settings_subset,
+};

@@ -150,5 +150,15 @@ static const wit_impl_runtime impl = {
     .shutdown = r_shutdown,
 };
 
-const rt_iface rt_iface_runtime = {"theater:simple/runtime", RT_H_RUNTIME, wit_fns_runtime,
-                                   WIT_NFNS_RUNTIME,         &impl,        NULL};
+/* recorded as {"events": n}, the caller's own chain */
+static const char *const own_chain[] = {"get-chain", NULL};
+
+const rt_iface rt_iface_runtime = {
+    .name = "runtime",
+    .module = "theater:simple/runtime",
+    .handler = HANDLER_RUNTIME,
+    .replay_own_chain = own_chain,
+    .fns = wit_fns_runtime,
+    .nfns = WIT_NFNS_RUNTIME,
+    .impl = &impl,
+};

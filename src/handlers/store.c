@@ -485,5 +485,12 @@ static const wit_impl_store impl = {
     .calculate_total_size = s_calculate_total_size,
 };
 
-const rt_iface rt_iface_store = {"theater:simple/store", RT_H_STORE, wit_fns_store,
-                                 WIT_NFNS_STORE,         &impl,      NULL};
+const rt_iface rt_iface_store = {
+    .name = "store",
+    .module = "theater:simple/store",
+    .handler = HANDLER_STORE,
+    .fns = wit_fns_store,
+    .nfns = WIT_NFNS_STORE,
+    .impl = &impl,
+    .grants_store = true, /* a spawn may read init_state from the store */
+};

@@ -173,6 +173,15 @@ static const wit_impl_supervisor impl = {
     .update_child = s_update_child,
 };
 
+/* recorded as {"events": n}, the child's chain */
+static const char *const child_chain[] = {"get-child-events", NULL};
+
 const rt_iface rt_iface_supervisor = {
-    "theater:simple/supervisor", RT_H_SUPERVISOR, wit_fns_supervisor,
-    WIT_NFNS_SUPERVISOR,         &impl,           NULL};
+    .name = "supervisor",
+    .module = "theater:simple/supervisor",
+    .handler = HANDLER_SUPERVISOR,
+    .replay_child_chain = child_chain,
+    .fns = wit_fns_supervisor,
+    .nfns = WIT_NFNS_SUPERVISOR,
+    .impl = &impl,
+};

@@ -51,5 +51,11 @@ static const wit_impl_timing impl = {
     .deadline = t_deadline,
 };
 
-const rt_iface rt_iface_timing = {"theater:simple/timing", RT_H_TIMING, wit_fns_timing,
-                                  WIT_NFNS_TIMING,         &impl,       NULL};
+const rt_iface rt_iface_timing = {
+    .name = "timing",
+    .module = "theater:simple/timing",
+    .handler = HANDLER_TIMING,
+    .fns = wit_fns_timing,
+    .nfns = WIT_NFNS_TIMING,
+    .impl = &impl,
+};

@@ -8,8 +8,7 @@
  * spec before anything runs:
  *   - every handler the child lists, the parent holds;
  *   - each handler's settings are within the parent's: the handler's own
- *     rule (rt_iface.subset: the filesystem directory inside the parent's,
- *     the environment allow-list within the parent's...);
+ *     rule (rt_iface.settings_subset);
  *   - each limit is at most the parent's in force; a limit the child's
  *     manifest leaves unset is the parent's (inherited), not the default;
  *   - a parent whose chain is saved cannot start an unrecorded child.
@@ -17,8 +16,8 @@
  * it.  A restart reuses the spec and the limits checked at spawn.
  *
  * Files a spawn by an actor reads (the manifest file, the component, an
- * init_state file) are read only through the parent's filesystem grant:
- * their real path must lie inside the parent's directory (rt_grant_file).
+ * init_state file) are read only through the parent's grant of the handler
+ * that grants files (rt_iface.grant_file; rt_grant_file).
  *
  * Counts that grow with a subtree (descendants, store bytes) are charged to
  * every ancestor, so a root's limit bounds everything below it whatever the
@@ -43,29 +42,24 @@ bool rt_path_inside(const char *root, const char *real)
     return strncmp(root, real, n) == 0 && (real[n] == 0 || real[n] == '/');
 }
 
-int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real,
-                  th_error *err)
+int rt_grant_file(const th_handler_set *hs, const rt_spec *grant, const char *path,
+                  const char *what, char **real, th_error *err)
 {
-    char *r;
+    const rt_iface *f = NULL;
+    const void *settings = NULL;
 
     *real = NULL;
-    if (grant->fs_root == NULL || !(grant->handlers & (1u << RT_H_FILESYSTEM)))
+    for (size_t i = 0; i < hs->count && f == NULL; i++)
+        if (hs->ifaces[i]->grant_file != NULL)
+            f = hs->ifaces[i];
+    if (f != NULL && (grant->handlers & (1u << f->handler)))
+        settings = rt_spec_settings(grant, f->handler);
+    if (settings == NULL)
         return th_error_set(err, TH_EPERM,
-                            "%s '%s': an actor reads files only through its filesystem grant, and "
+                            "%s '%s': an actor reads files only through its %s grant, and "
                             "this actor has none",
-                            what, path);
-    if ((r = realpath(path, NULL)) == NULL)
-        return th_error_set(err, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "%s '%s': %s", what, path,
-                            strerror(errno));
-    if (!rt_path_inside(grant->fs_root, r)) {
-        th_error_set(err, TH_EPERM,
-                     "%s '%s' is outside the filesystem grant '%s' of the spawning actor", what,
-                     path, grant->fs_root);
-        free(r);
-        return TH_EPERM;
-    }
-    *real = r;
-    return 0;
+                            what, path, f != NULL ? f->name : "file");
+    return f->grant_file(settings, path, what, real, err);
 }
 
 /* A limit where 0 means "none": as a number to compare. */
@@ -141,17 +135,17 @@ int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim, t
     }
     p = parent->spec;
     extra = child->handlers & ~p->handlers;
-    for (t = 0; t < RT_H_COUNT; t++)
+    for (t = 0; t < RT_HANDLERS_MAX; t++)
         if (extra & (1u << t))
             return th_error_set(err, TH_EPERM,
                                 "the child's manifest lists the \"%s\" handler, which the "
                                 "parent does not hold",
-                                rt_handler_name(t));
-    for (t = 0; t < RT_H_COUNT; t++) {
+                                rt_handler_name(parent->rt, t));
+    for (t = 0; t < RT_HANDLERS_MAX; t++) {
         const rt_iface *f = rt_capability_iface(parent->rt, t);
-        if ((child->handlers & (1u << t)) && f != NULL && f->subset != NULL &&
-            (rc = f->subset(p, child, err)) != 0)
-            return th_error_prefix(err, "handler \"%s\"", rt_handler_name(t));
+        if ((child->handlers & (1u << t)) && f != NULL && f->settings_subset != NULL &&
+            (rc = f->settings_subset(rt_spec_settings(p, t), rt_spec_settings(child, t), err)) != 0)
+            return th_error_prefix(err, "handler \"%s\"", f->name);
     }
     if (p->save_chain && !child->save_chain)
         return th_error_set(err, TH_EPERM,

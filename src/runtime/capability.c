@@ -9,9 +9,12 @@
  * lists, with the signature the Canonical ABI gives it.  Anything else refuses the spawn with an
  * error naming the import and the missing handler.
  *
- * A handler that takes settings also says how a child's settings are
- * checked against its parent's (rt_iface.subset, used by attenuate.c); a
- * new handler with settings and no such rule fails the runtime's start.
+ * The runtime knows the handlers only through that table: each names
+ * itself (rt_iface.name, the [[handler]] type), numbers itself (a bit of
+ * rt_spec.handlers) and reads, frees and attenuates its own settings.  A
+ * handler that takes settings must say how a child's are checked against
+ * its parent's (rt_iface.settings_subset, used by attenuate.c); a set that
+ * breaks these rules fails the runtime's start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,22 +23,42 @@
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 
-/* One list of handler names: the manifest's (the same numbering). */
-_Static_assert((int)RT_H_COUNT == (int)RT_MANIFEST_H_COUNT, "handler numbering");
-
-const char *rt_handler_name(int type)
+const char *rt_handler_name(const rt_runtime *rt, int type)
 {
-    const char *name = rt_manifest_handler_name(type);
+    const rt_iface *f = rt_capability_iface(rt, type);
 
-    return name != NULL ? name : "?";
+    return f != NULL ? f->name : "?";
 }
 
 const rt_iface *rt_capability_iface(const rt_runtime *rt, int type)
 {
-    for (size_t i = 0; i < rt->handlers->count; i++)
-        if (rt->handlers->ifaces[i]->handler == type)
-            return rt->handlers->ifaces[i];
-    return NULL;
+    return rt_manifest_handler_find(rt->handlers, type);
+}
+
+/* The rules a handler set keeps (capability.c's header). */
+static int check_set(const th_handler_set *h, th_error *err)
+{
+    uint32_t seen = 0;
+
+    for (size_t i = 0; i < h->count; i++) {
+        const rt_iface *f = h->ifaces[i];
+        if (f->name == NULL || f->handler < 0 || f->handler >= RT_HANDLERS_MAX ||
+            (seen & (1u << f->handler)))
+            return th_error_set(err, TH_EINVAL,
+                                "handler set: entry %zu (%s) needs a name and a number below "
+                                "%d that no other entry has",
+                                i, f->module != NULL ? f->module : "?", RT_HANDLERS_MAX);
+        seen |= 1u << f->handler;
+        /* a handler with settings reads, frees and attenuates them */
+        if ((f->fields != NULL && f->fields[0] != NULL && f->settings_read == NULL) ||
+            (f->settings_read != NULL && f->settings_size == 0))
+            return th_error_set(err, TH_ENOSYS, "handler \"%s\" has settings but no reader",
+                                f->name);
+        if (f->settings_read != NULL && f->settings_subset == NULL)
+            return th_error_set(err, TH_ENOSYS,
+                                "handler \"%s\" has settings but no attenuation rule", f->name);
+    }
+    return 0;
 }
 
 /* What a registered host function is called with: its table entry and its
@@ -70,14 +93,10 @@ int rt_capability_register_all(rt_runtime *rt, th_error *err)
     size_t i, j, n = 0, k = 0;
     int rc;
 
-    for (i = 0; i < h->count; i++) {
-        /* a handler with settings must say how a child's are attenuated */
-        if (rt_manifest_handler_has_settings(h->ifaces[i]->handler) && h->ifaces[i]->subset == NULL)
-            return th_error_set(err, TH_ENOSYS,
-                                "handler \"%s\" has settings but no attenuation rule",
-                                rt_handler_name(h->ifaces[i]->handler));
+    if ((rc = check_set(h, err)) != 0)
+        return rc;
+    for (i = 0; i < h->count; i++)
         n += h->ifaces[i]->nfns;
-    }
     if (n > 0 && (rt->bound = calloc(n, sizeof *rt->bound)) == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     for (i = 0; i < h->count; i++) {
@@ -150,7 +169,7 @@ int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t 
             return th_error_set(err, TH_EPERM,
                                 "import \"%s\" \"%s\" needs the \"%s\" handler, which the manifest "
                                 "does not list",
-                                iface->module, f->name, rt_handler_name(iface->handler));
+                                iface->module, f->name, iface->name);
         sig_of(&d.functype, sig, sizeof sig);
         if (strcmp(sig, f->sig) != 0)
             return th_error_set(err, TH_ELINK, "import \"%s\" \"%s\" has type %s, expected %s",

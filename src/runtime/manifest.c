@@ -4,7 +4,9 @@
  *
  * Order of work: parse the TOML (src/base/toml.c) -> substitute ${VAR} in
  * every string value of the document -> check the top-level fields, then
- * [limits], [supervision] and each [[handler]].  Every check that fails
+ * [limits], [supervision] and each [[handler]] (its type, then its
+ * settings, read by the handler itself: rt_iface.settings_read, with the
+ * readers below).  Every check that fails
  * names the field (as a path such as `handler[2].path`) and, when the field
  * exists, its line: "<source>: line N: field 'x' must be ...".
  */
@@ -26,24 +28,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/limits.h"
-
-static const char *const handler_names[RT_MANIFEST_H_COUNT] = {
-    "runtime",     "message-server", "supervisor",  "store",          "timing",  "random",
-    "environment", "filesystem",     "http-client", "http-framework", "process",
-};
-
-/* Fields each handler accepts besides `type` (NULL-terminated).  A new
- * handler setting is added here and checked in check_handler(). */
-static const char *const handler_fields[RT_MANIFEST_H_COUNT][7] = {
-    [RT_MANIFEST_H_RANDOM] = {"seed", NULL},
-    [RT_MANIFEST_H_ENVIRONMENT] = {"allowed_vars", NULL},
-    [RT_MANIFEST_H_FILESYSTEM] = {"path", NULL},
-    [RT_MANIFEST_H_HTTP_CLIENT] = {"allowed_hosts", "timeout_ms", "max_response_bytes", NULL},
-    [RT_MANIFEST_H_HTTP_FRAMEWORK] = {"host", "allowed_ports", "max_body_bytes", "max_connections",
-                                      "max_queued", "request_timeout_ms", NULL},
-    [RT_MANIFEST_H_PROCESS] = {"max_processes", "max_output_buffer", "allowed_programs",
-                               "allowed_paths", NULL},
-};
+#include "runtime/rt_host.h"
 
 static const char *const top_fields[] = {
     "name",    "version", "description", "component",   "init_state", "save_chain",
@@ -55,13 +40,17 @@ static const char *const limits_fields[] = {
 static const char *const supervision_fields[] = {"strategy", "max_restarts", "within_seconds",
                                                  NULL};
 
-/* Work in progress: where messages go and how ${VAR} is looked up. */
-typedef struct mctx {
+/* Work in progress: where messages go, how ${VAR} is looked up, which
+ * handlers there are.  Handlers reading their settings see it as an
+ * rt_manifest_reader. */
+struct rt_manifest_reader {
     rt_manifest *m;
     th_error *err;
     rt_manifest_getenv_fn getenv_fn;
     void *getenv_ctx;
-} mctx;
+    const th_handler_set *handlers;
+};
+typedef struct rt_manifest_reader mctx;
 
 static const char *default_getenv(void *ctx, const char *name)
 {
@@ -87,6 +76,21 @@ static int fail(mctx *c, int line, int code, const char *fmt, ...)
 static int fail_nomem(mctx *c)
 {
     return th_error_set(c->err, TH_ENOMEM, "%s: out of memory", c->m->source);
+}
+
+int rt_manifest_fail(rt_manifest_reader *r, int line, int code, const char *fmt, ...)
+{
+    char msg[TH_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fail(r, line, code, "%s", msg);
+}
+
+int rt_manifest_nomem(rt_manifest_reader *r)
+{
+    return fail_nomem(r);
 }
 
 /* "a string", "an integer"... for type errors. */
@@ -225,15 +229,17 @@ static int subst_tree(mctx *c, toml_value *v, const char *path)
  * Field access with checks.
  */
 
-/* Every key of table `t` must be in `allowed`; `prefix` is the table's
- * path ("" for the top level). */
+/* Every key of table `t` must be `also` (unless NULL) or in `allowed`
+ * (NULL: nothing more); `prefix` is the table's path ("" for the top
+ * level). */
 static int check_fields(mctx *c, const toml_value *t, const char *prefix,
-                        const char *const *allowed)
+                        const char *const *allowed, const char *also)
 {
     for (size_t i = 0; i < toml_table_len(t); i++) {
         const toml_keyval *kv = toml_table_entry(t, i);
-        bool known = false;
-        for (const char *const *a = allowed; *a != NULL && !known; a++)
+        bool known =
+            also != NULL && strlen(also) == kv->key_len && memcmp(also, kv->key, kv->key_len) == 0;
+        for (const char *const *a = allowed; a != NULL && *a != NULL && !known; a++)
             known = strlen(*a) == kv->key_len && memcmp(*a, kv->key, kv->key_len) == 0;
         if (!known)
             return fail(c, kv->line, TH_EINVAL, "unknown field '%s%s%s'", prefix,
@@ -335,6 +341,82 @@ static char *resolve_path(const rt_manifest *m, const char *rel)
     if (asprintf(&p, "%s/%s", m->dir, rel) < 0)
         return NULL;
     return p;
+}
+
+/* ------------------------------------------------------------------------
+ * The readers handlers use for their settings (manifest.h).
+ */
+
+const char *rt_manifest_type_name(toml_type t)
+{
+    return a_type(t);
+}
+
+int rt_manifest_field(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                      const char *key, toml_type type, const toml_keyval **out)
+{
+    return field(r, t, prefix, key, type, out);
+}
+
+int rt_manifest_string(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                       const char *key, bool required, bool text_only, size_t max, char **out,
+                       int *line)
+{
+    return string_field(r, t, prefix, key, required, text_only, max, out, line);
+}
+
+int rt_manifest_uint(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                     const char *key, uint64_t min, uint64_t max, uint64_t *out)
+{
+    return uint_field(r, t, prefix, key, min, max, out);
+}
+
+char *rt_manifest_path(rt_manifest_reader *r, const char *rel)
+{
+    return resolve_path(r->m, rel);
+}
+
+int rt_manifest_list(rt_manifest_reader *c, const toml_value *h, const char *prefix,
+                     const char *key, rt_manifest_item_fn ok, char ***out)
+{
+    const toml_keyval *kv;
+    char why[256], *item;
+    size_t n;
+    int rc;
+
+    if ((rc = field(c, h, prefix, key, TOML_ARRAY, &kv)) != 0 || kv == NULL)
+        return rc;
+    n = toml_array_len(kv->value);
+    if (n > TH_MANIFEST_MAX_LIST)
+        return fail(c, kv->line, TH_EINVAL, "field '%s.%s' lists more than %u entries", prefix, key,
+                    TH_MANIFEST_MAX_LIST);
+    if ((*out = calloc(n + 1, sizeof **out)) == NULL)
+        return fail_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        const toml_value *v = toml_array_get(kv->value, i);
+        if (v->type != TOML_STRING)
+            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' must be a string, not %s",
+                        prefix, key, i, a_type(v->type));
+        if (strlen(v->u.s.ptr) != v->u.s.len || v->u.s.len == 0 ||
+            v->u.s.len > TH_MANIFEST_MAX_PATH_BYTES)
+            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' is empty, too long or has NUL",
+                        prefix, key, i);
+        if ((item = strdup(v->u.s.ptr)) == NULL)
+            return fail_nomem(c);
+        why[0] = 0;
+        if (((*out)[i] = ok(c, item, why, sizeof why)) == NULL)
+            return why[0]
+                       ? fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]': %s", prefix, key, i, why)
+                       : fail_nomem(c);
+    }
+    return 0;
+}
+
+void rt_manifest_list_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
 }
 
 /* ------------------------------------------------------------------------
@@ -442,7 +524,7 @@ static int check_limits(mctx *c, const toml_value *doc)
     if ((rc = field(c, doc, "", "limits", TOML_TABLE, &kv)) != 0)
         return rc;
     if (kv != NULL) {
-        if ((rc = check_fields(c, kv->value, "limits", limits_fields)) != 0)
+        if ((rc = check_fields(c, kv->value, "limits", limits_fields, NULL)) != 0)
             return rc;
         for (i = 0; i < sizeof spec / sizeof spec[0]; i++)
             if ((rc = limit_field(c, kv->value, spec[i].key, spec[i].min, spec[i].max, &v[i],
@@ -472,7 +554,7 @@ static int check_supervision(mctx *c, const toml_value *doc)
     if ((rc = field(c, doc, "", "supervision", TOML_TABLE, &kv)) != 0)
         return rc;
     if (kv != NULL) {
-        if ((rc = check_fields(c, kv->value, "supervision", supervision_fields)) != 0 ||
+        if ((rc = check_fields(c, kv->value, "supervision", supervision_fields, NULL)) != 0 ||
             (rc = enum_field(c, kv->value, "supervision", "strategy", strategies,
                              "\"one-for-one\", \"one-for-all\" or \"rest-for-one\"", &strategy)) !=
                 0 ||
@@ -491,313 +573,27 @@ static int check_supervision(mctx *c, const toml_value *doc)
     return 0;
 }
 
-/* environment: allowed_vars = ["NAME", ...] */
-static int check_allowed_vars(mctx *c, const toml_value *h, const char *prefix)
+/* The names of the handlers there are, by number: "a, b, c". */
+static void known_handlers(const th_handler_set *set, char *out, size_t cap)
 {
-    const toml_keyval *kv;
-    rt_manifest *m = c->m;
-    size_t n;
-    int rc;
+    size_t o = 0;
 
-    if ((rc = field(c, h, prefix, "allowed_vars", TOML_ARRAY, &kv)) != 0)
-        return rc;
-    n = toml_array_len(kv != NULL ? kv->value : NULL);
-    if (n > TH_MANIFEST_MAX_ALLOWED_VARS)
-        return fail(c, kv->line, TH_EINVAL, "field '%s.allowed_vars' lists more than %u variables",
-                    prefix, TH_MANIFEST_MAX_ALLOWED_VARS);
-    if ((m->env_allow = calloc(n + 1, sizeof *m->env_allow)) == NULL)
-        return fail_nomem(c);
-    for (size_t i = 0; i < n; i++) {
-        const toml_value *v = toml_array_get(kv->value, i);
-        if (v->type != TOML_STRING)
-            return fail(c, v->line, TH_EINVAL,
-                        "field '%s.allowed_vars[%zu]' must be a string, not %s", prefix, i,
-                        a_type(v->type));
-        if (v->u.s.len == 0 || strlen(v->u.s.ptr) != v->u.s.len || strchr(v->u.s.ptr, '=') != NULL)
-            return fail(
-                c, v->line, TH_EINVAL,
-                "field '%s.allowed_vars[%zu]' is not a variable name (empty, or has '=' or NUL)",
-                prefix, i);
-        if ((m->env_allow[i] = strdup(v->u.s.ptr)) == NULL)
-            return fail_nomem(c);
-        m->env_allow_len = i + 1;
+    out[0] = '\0';
+    for (int t = 0; t < RT_HANDLERS_MAX; t++) {
+        const rt_iface *f = rt_manifest_handler_find(set, t);
+        if (f != NULL && o < cap)
+            o += (size_t)snprintf(out + o, cap - o, "%s%s", o > 0 ? ", " : "", f->name);
     }
-    return 0;
-}
-
-/* filesystem: path = "directory" (must exist). */
-static int check_fs_path(mctx *c, const toml_value *h, const char *prefix)
-{
-    char *rel = NULL, *abs = NULL, real[PATH_MAX];
-    struct stat st;
-    int line = 0, rc;
-
-    if ((rc = string_field(c, h, prefix, "path", true, true, TH_MANIFEST_MAX_PATH_BYTES, &rel,
-                           &line)) != 0)
-        return rc;
-    /* realpath into a buffer: with NULL, glibc reports a failed allocation
-     * as EINVAL */
-    if ((abs = resolve_path(c->m, rel)) == NULL) {
-        rc = fail_nomem(c);
-    } else if (realpath(abs, real) == NULL || stat(real, &st) != 0) {
-        rc = fail(c, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT,
-                  "field '%s.path': directory '%s': %s", prefix, abs, strerror(errno));
-    } else if ((c->m->fs_root = strdup(real)) == NULL) {
-        rc = fail_nomem(c);
-    } else if (!S_ISDIR(st.st_mode)) {
-        rc = fail(c, line, TH_EINVAL, "field '%s.path': '%s' is not a directory", prefix, abs);
-    }
-    free(rel);
-    free(abs);
-    return rc;
-}
-
-/* One entry of http-framework.allowed_ports: a port (1-65535) or a string
- * "LOW-HIGH" with LOW <= HIGH. */
-static int port_entry(mctx *c, const toml_value *v, const char *prefix, size_t i,
-                      rt_port_range *out)
-{
-    unsigned lo, hi;
-    int end = 0;
-
-    if (v->type == TOML_INTEGER && v->u.i >= 1 && v->u.i <= 65535) {
-        out->lo = out->hi = (uint16_t)v->u.i;
-        return 0;
-    }
-    if (v->type == TOML_STRING && strlen(v->u.s.ptr) == v->u.s.len &&
-        sscanf(v->u.s.ptr, "%5u-%5u%n", &lo, &hi, &end) == 2 && (size_t)end == v->u.s.len &&
-        lo >= 1 && lo <= hi && hi <= 65535) {
-        out->lo = (uint16_t)lo;
-        out->hi = (uint16_t)hi;
-        return 0;
-    }
-    return fail(c, v->line, TH_EINVAL,
-                "field '%s.allowed_ports[%zu]' must be a port (1-65535) or a range \"LOW-HIGH\"",
-                prefix, i);
-}
-
-/* http-framework: host, allowed_ports, max_body_bytes, max_connections,
- * max_queued, request_timeout_ms (all optional). */
-static int check_http(mctx *c, const toml_value *h, const char *prefix)
-{
-    rt_http_grant *g = &c->m->http;
-    const toml_keyval *kv;
-    uint64_t v;
-    size_t n;
-    int rc;
-
-    if ((rc = string_field(c, h, prefix, "host", false, true, 64, &g->host, NULL)) != 0)
-        return rc;
-    if (g->host == NULL && (g->host = strdup("127.0.0.1")) == NULL)
-        return fail_nomem(c);
-    if ((rc = field(c, h, prefix, "allowed_ports", TOML_ARRAY, &kv)) != 0)
-        return rc;
-    n = kv != NULL ? toml_array_len(kv->value) : 1;
-    if (n > TH_HTTPD_MAX_PORT_RANGES)
-        return fail(c, kv->line, TH_EINVAL, "field '%s.allowed_ports' lists more than %u entries",
-                    prefix, TH_HTTPD_MAX_PORT_RANGES);
-    if ((g->ports = calloc(n ? n : 1, sizeof *g->ports)) == NULL)
-        return fail_nomem(c);
-    if (kv == NULL) {
-        g->ports[0] = (rt_port_range){1024, 65535};
-        g->nports = 1;
-    }
-    for (size_t i = 0; kv != NULL && i < n; i++, g->nports++)
-        if ((rc = port_entry(c, toml_array_get(kv->value, i), prefix, i, &g->ports[i])) != 0)
-            return rc;
-    g->max_body_bytes = TH_HTTPD_DEFAULT_MAX_BODY;
-    if ((rc = uint_field(c, h, prefix, "max_body_bytes", 0, TH_HTTPD_MAX_BODY_BYTES,
-                         &g->max_body_bytes)) != 0)
-        return rc;
-    v = TH_HTTPD_DEFAULT_MAX_CONNECTIONS;
-    if ((rc = uint_field(c, h, prefix, "max_connections", 1, TH_HTTPD_MAX_CONNECTIONS, &v)) != 0)
-        return rc;
-    g->max_connections = (uint32_t)v;
-    v = TH_HTTPD_DEFAULT_MAX_QUEUED;
-    if ((rc = uint_field(c, h, prefix, "max_queued", 1, TH_HTTPD_MAX_QUEUED, &v)) != 0)
-        return rc;
-    g->max_queued = (uint32_t)v;
-    v = TH_HTTPD_DEFAULT_TIMEOUT_MS;
-    if ((rc = uint_field(c, h, prefix, "request_timeout_ms", 1, TH_MANIFEST_MAX_CALL_TIMEOUT_MS,
-                         &v)) != 0)
-        return rc;
-    g->request_timeout_ms = (uint32_t)v;
-    return 0;
-}
-
-/* A list of strings `key` into a NULL-terminated array (*out stays NULL
- * when the field is absent); each checked by `ok` (which may replace the
- * string: it owns it and returns the one to keep, or NULL with the reason
- * in `why`). */
-typedef char *(*item_check)(mctx *c, char *item, char *why, size_t cap);
-static int string_list(mctx *c, const toml_value *h, const char *prefix, const char *key,
-                       item_check ok, char ***out)
-{
-    const toml_keyval *kv;
-    char why[256], *item;
-    size_t n;
-    int rc;
-
-    if ((rc = field(c, h, prefix, key, TOML_ARRAY, &kv)) != 0 || kv == NULL)
-        return rc;
-    n = toml_array_len(kv->value);
-    if (n > TH_MANIFEST_MAX_LIST)
-        return fail(c, kv->line, TH_EINVAL, "field '%s.%s' lists more than %u entries", prefix, key,
-                    TH_MANIFEST_MAX_LIST);
-    if ((*out = calloc(n + 1, sizeof **out)) == NULL)
-        return fail_nomem(c);
-    for (size_t i = 0; i < n; i++) {
-        const toml_value *v = toml_array_get(kv->value, i);
-        if (v->type != TOML_STRING)
-            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' must be a string, not %s",
-                        prefix, key, i, a_type(v->type));
-        if (strlen(v->u.s.ptr) != v->u.s.len || v->u.s.len == 0 ||
-            v->u.s.len > TH_MANIFEST_MAX_PATH_BYTES)
-            return fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]' is empty, too long or has NUL",
-                        prefix, key, i);
-        if ((item = strdup(v->u.s.ptr)) == NULL)
-            return fail_nomem(c);
-        why[0] = 0;
-        if (((*out)[i] = ok(c, item, why, sizeof why)) == NULL)
-            return why[0]
-                       ? fail(c, v->line, TH_EINVAL, "field '%s.%s[%zu]': %s", prefix, key, i, why)
-                       : fail_nomem(c);
-    }
-    return 0;
-}
-
-static void free_list(char **v)
-{
-    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* http-client: "*", or a host name or IP literal (a leading "*." allows
- * its subdomains; IPv6 in brackets), with an optional ":port". */
-static char *host_pattern(mctx *c, char *p, char *why, size_t cap)
-{
-    const char *h = p, *end, *colon;
-    size_t i, n;
-
-    (void)c;
-    if (strcmp(p, "*") == 0)
-        return p;
-    if (strncmp(h, "*.", 2) == 0)
-        h += 2;
-    if (h[0] == '[') {
-        end = strchr(h, ']');
-        colon = end != NULL && end[1] == ':' ? end + 1 : NULL;
-        if (end == NULL || (end[1] != 0 && colon == NULL) || h != p) {
-            snprintf(why, cap, "\"%s\" is not a host pattern (IPv6 as [addr], no \"*.\")", p);
-            goto bad;
-        }
-        n = (size_t)(end - h) + 1;
-    } else {
-        colon = strchr(h, ':');
-        n = colon != NULL ? (size_t)(colon - h) : strlen(h);
-        for (i = 0; i < n; i++)
-            if (!(isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '.' || h[i] == '_'))
-                break;
-        if (n == 0 || i < n) {
-            snprintf(why, cap,
-                     "\"%s\" is not a host pattern (a host name, \"*.\" and a domain, or "
-                     "\"*\"; optionally \":port\")",
-                     p);
-            goto bad;
-        }
-    }
-    if (colon != NULL) {
-        char *e;
-        unsigned long port = strtoul(colon + 1, &e, 10);
-        if (colon[1] == 0 || *e != 0 || port == 0 || port > 65535 ||
-            !isdigit((unsigned char)colon[1])) {
-            snprintf(why, cap, "\"%s\": the port must be 1 to 65535", p);
-            goto bad;
-        }
-    }
-    for (char *q = p; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    return p;
-bad:
-    free(p);
-    return NULL;
-}
-
-/* process: an absolute program path. */
-static char *program_path(mctx *c, char *p, char *why, size_t cap)
-{
-    (void)c;
-    if (p[0] == '/')
-        return p;
-    snprintf(why, cap, "\"%s\" is not an absolute path", p);
-    free(p);
-    return NULL;
-}
-
-/* process: a directory (relative to the manifest), kept as its realpath. */
-static char *dir_path(mctx *c, char *p, char *why, size_t cap)
-{
-    char real[PATH_MAX], *abs = resolve_path(c->m, p);
-    struct stat st;
-
-    free(p);
-    if (abs == NULL)
-        return NULL;
-    if (realpath(abs, real) == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(why, cap, "'%s' is not a directory", abs);
-        free(abs);
-        return NULL;
-    }
-    free(abs);
-    return strdup(real);
-}
-
-static int check_http_client(mctx *c, const toml_value *h, const char *prefix)
-{
-    uint64_t v;
-    int rc;
-
-    if ((rc = string_list(c, h, prefix, "allowed_hosts", host_pattern, &c->m->http_hosts)) != 0)
-        return rc;
-    v = TH_HTTP_DEFAULT_TIMEOUT_MS;
-    if ((rc = uint_field(c, h, prefix, "timeout_ms", 1, TH_HTTP_MAX_TIMEOUT_MS, &v)) != 0)
-        return rc;
-    c->m->http_timeout_ms = (uint32_t)v;
-    v = TH_HTTP_DEFAULT_MAX_RESPONSE;
-    if ((rc = uint_field(c, h, prefix, "max_response_bytes", 0, TH_HTTP_MAX_MAX_RESPONSE, &v)) != 0)
-        return rc;
-    c->m->http_max_response = v;
-    return 0;
-}
-
-static int check_process(mctx *c, const toml_value *h, const char *prefix)
-{
-    uint64_t v;
-    int rc;
-
-    v = TH_PROC_DEFAULT_MAX_PROCESSES;
-    if ((rc = uint_field(c, h, prefix, "max_processes", 0, TH_PROC_MAX_MAX_PROCESSES, &v)) != 0)
-        return rc;
-    c->m->proc_max = (uint32_t)v;
-    v = TH_PROC_DEFAULT_MAX_OUTPUT;
-    if ((rc = uint_field(c, h, prefix, "max_output_buffer", 1, TH_PROC_MAX_MAX_OUTPUT, &v)) != 0)
-        return rc;
-    c->m->proc_max_output = v;
-    if ((rc = string_list(c, h, prefix, "allowed_programs", program_path, &c->m->proc_programs)) !=
-        0)
-        return rc;
-    return string_list(c, h, prefix, "allowed_paths", dir_path, &c->m->proc_paths);
 }
 
 static int check_handler(mctx *c, size_t index, const toml_value *h)
 {
     rt_manifest *m = c->m;
-    const char *allowed[8] = {"type", NULL};
     const toml_keyval *kv;
-    char prefix[32];
-    int type, rc;
-    size_t k;
+    const rt_iface *f;
+    char prefix[32], known[512];
+    void *data = NULL;
+    int rc;
 
     snprintf(prefix, sizeof prefix, "handler[%zu]", index);
     if (h->type != TOML_TABLE)
@@ -806,45 +602,31 @@ static int check_handler(mctx *c, size_t index, const toml_value *h)
         return rc;
     if (kv == NULL)
         return fail(c, h->line, TH_EINVAL, "missing required field '%s.type'", prefix);
-    type = strlen(kv->value->u.s.ptr) == kv->value->u.s.len
-               ? rt_manifest_handler_lookup(kv->value->u.s.ptr)
-               : -1;
-    if (type < 0)
-        return fail(c, kv->line, TH_EINVAL,
-                    "field '%s.type': unknown handler \"%s\" (known: runtime, message-server, "
-                    "supervisor, store, timing, random, environment, filesystem, http-client, "
-                    "http-framework, process)",
-                    prefix, kv->value->u.s.ptr);
-    if (m->handler_set & (1u << type))
-        return fail(c, kv->line, TH_EINVAL, "handler \"%s\" is listed twice (first at line %d)",
-                    handler_names[type],
-                    rt_manifest_handler_get(m, (rt_manifest_handler_type)type)->line);
-    for (k = 0; handler_fields[type][k] != NULL; k++)
-        allowed[k + 1] = handler_fields[type][k];
-    allowed[k + 1] = NULL;
-    if ((rc = check_fields(c, h, prefix, allowed)) != 0)
-        return rc;
-    switch (type) {
-    case RT_MANIFEST_H_RANDOM:
-        if ((rc = field(c, h, prefix, "seed", TOML_INTEGER, &kv)) != 0)
-            return rc;
-        if (kv != NULL) {
-            m->random_seeded = true;
-            m->random_seed = (uint64_t)kv->value->u.i;
-        }
-        break;
-    case RT_MANIFEST_H_ENVIRONMENT: rc = check_allowed_vars(c, h, prefix); break;
-    case RT_MANIFEST_H_FILESYSTEM: rc = check_fs_path(c, h, prefix); break;
-    case RT_MANIFEST_H_HTTP_CLIENT: rc = check_http_client(c, h, prefix); break;
-    case RT_MANIFEST_H_HTTP_FRAMEWORK: rc = check_http(c, h, prefix); break;
-    case RT_MANIFEST_H_PROCESS: rc = check_process(c, h, prefix); break;
-    default: break;
+    f = strlen(kv->value->u.s.ptr) == kv->value->u.s.len
+            ? rt_manifest_handler_lookup(c->handlers, kv->value->u.s.ptr)
+            : NULL;
+    if (f == NULL) {
+        known_handlers(c->handlers, known, sizeof known);
+        return fail(c, kv->line, TH_EINVAL, "field '%s.type': unknown handler \"%s\" (known: %s)",
+                    prefix, kv->value->u.s.ptr, known[0] ? known : "none");
     }
-    if (rc != 0)
+    if (m->handler_set & (1u << f->handler))
+        return fail(c, kv->line, TH_EINVAL, "handler \"%s\" is listed twice (first at line %d)",
+                    f->name, rt_manifest_handler_get(m, f->handler)->line);
+    if ((rc = check_fields(c, h, prefix, f->fields, "type")) != 0)
         return rc;
-    m->handlers[m->handlers_len++] =
-        (rt_manifest_handler){(rt_manifest_handler_type)type, h->line, h};
-    m->handler_set |= 1u << type;
+    if (f->settings_read != NULL) {
+        if ((data = calloc(1, f->settings_size > 0 ? f->settings_size : 1)) == NULL)
+            return fail_nomem(c);
+        if ((rc = f->settings_read(c, h, prefix, data)) != 0) {
+            if (f->settings_release != NULL)
+                f->settings_release(data);
+            free(data);
+            return rc;
+        }
+    }
+    m->handlers[m->handlers_len++] = (rt_manifest_handler){f->handler, h->line, h, f, data};
+    m->handler_set |= 1u << f->handler;
     return 0;
 }
 
@@ -878,7 +660,7 @@ static int check_manifest(mctx *c)
     char *component = NULL;
     int restart = RT_MANIFEST_RESTART_PERMANENT, rc;
 
-    if ((rc = check_fields(c, doc, "", top_fields)) != 0 ||
+    if ((rc = check_fields(c, doc, "", top_fields, NULL)) != 0 ||
         (rc = string_field(c, doc, "", "name", true, true, TH_MANIFEST_MAX_NAME_BYTES, &m->name,
                            NULL)) != 0 ||
         (rc = string_field(c, doc, "", "version", false, true, TH_MANIFEST_MAX_NAME_BYTES,
@@ -925,7 +707,7 @@ static int build(const char *text, size_t len, const char *source, const char *d
                  const rt_manifest_options *opt, rt_manifest **out, th_error *err)
 {
     rt_manifest *m = calloc(1, sizeof *m);
-    mctx c = {m, err, default_getenv, NULL};
+    mctx c = {m, err, default_getenv, NULL, NULL};
     int rc;
 
     *out = NULL;
@@ -935,6 +717,8 @@ static int build(const char *text, size_t len, const char *source, const char *d
         c.getenv_fn = opt->getenv;
         c.getenv_ctx = opt->getenv_ctx;
     }
+    if (opt != NULL)
+        c.handlers = opt->handlers;
     if ((m->source = strdup(source)) == NULL || (m->dir = strdup(dir)) == NULL ||
         (m->text = malloc(len + 1)) == NULL) {
         rt_manifest_free(m);
@@ -1037,22 +821,18 @@ void rt_manifest_free(rt_manifest *m)
     free(m->init_state.path);
     free(m->init_state.store_id);
     free(m->init_state.label);
+    for (size_t i = 0; m->handlers != NULL && i < m->handlers_len; i++)
+        if (m->handlers[i].data != NULL) {
+            if (m->handlers[i].iface->settings_release != NULL)
+                m->handlers[i].iface->settings_release(m->handlers[i].data);
+            free(m->handlers[i].data);
+        }
     free(m->handlers);
-    for (size_t i = 0; m->env_allow != NULL && m->env_allow[i] != NULL; i++)
-        free(m->env_allow[i]);
-    free(m->env_allow);
-    free(m->fs_root);
-    free_list(m->http_hosts);
-    free_list(m->proc_programs);
-    free_list(m->proc_paths);
-    free(m->http.host);
-    free(m->http.ports);
     toml_free(m->doc);
     free(m);
 }
 
-const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m,
-                                                   rt_manifest_handler_type type)
+const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m, int type)
 {
     for (size_t i = 0; m != NULL && i < m->handlers_len; i++)
         if (m->handlers[i].type == type)
@@ -1060,20 +840,18 @@ const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m,
     return NULL;
 }
 
-bool rt_manifest_handler_has_settings(int type)
+const rt_iface *rt_manifest_handler_lookup(const th_handler_set *set, const char *name)
 {
-    return type >= 0 && type < RT_MANIFEST_H_COUNT && handler_fields[type][0] != NULL;
+    for (size_t i = 0; set != NULL && name != NULL && i < set->count; i++)
+        if (strcmp(set->ifaces[i]->name, name) == 0)
+            return set->ifaces[i];
+    return NULL;
 }
 
-const char *rt_manifest_handler_name(int type)
+const rt_iface *rt_manifest_handler_find(const th_handler_set *set, int type)
 {
-    return type >= 0 && type < RT_MANIFEST_H_COUNT ? handler_names[type] : NULL;
-}
-
-int rt_manifest_handler_lookup(const char *name)
-{
-    for (int i = 0; name != NULL && i < RT_MANIFEST_H_COUNT; i++)
-        if (strcmp(handler_names[i], name) == 0)
-            return i;
-    return -1;
+    for (size_t i = 0; set != NULL && i < set->count; i++)
+        if (set->ifaces[i]->handler == type)
+            return set->ifaces[i];
+    return NULL;
 }

@@ -26,22 +26,8 @@
 #include "base/toml.h"
 #include "theater/error.h"
 
-/* Handler types, in the order of ARCHITECTURE.md (the same numbering as
- * the runtime's RT_H_*, so a handler set is a bit set of these). */
-typedef enum rt_manifest_handler_type {
-    RT_MANIFEST_H_RUNTIME = 0,
-    RT_MANIFEST_H_MESSAGE_SERVER,
-    RT_MANIFEST_H_SUPERVISOR,
-    RT_MANIFEST_H_STORE,
-    RT_MANIFEST_H_TIMING,
-    RT_MANIFEST_H_RANDOM,
-    RT_MANIFEST_H_ENVIRONMENT,
-    RT_MANIFEST_H_FILESYSTEM,
-    RT_MANIFEST_H_HTTP_CLIENT,
-    RT_MANIFEST_H_HTTP_FRAMEWORK,
-    RT_MANIFEST_H_PROCESS,
-    RT_MANIFEST_H_COUNT
-} rt_manifest_handler_type;
+struct th_handler_set;
+struct rt_iface;
 
 /* [supervision] strategy for the actor's children (NONE when the manifest
  * has no [supervision] table: the parent's handle-child-* exports decide
@@ -95,29 +81,14 @@ typedef struct rt_manifest_init_state {
 
 /* One [[handler]] entry. */
 typedef struct rt_manifest_handler {
-    rt_manifest_handler_type type;
+    int type; /* the handler's number (rt_iface.handler) */
     int line; /* line of the [[handler]] header */
     /* The entry's table (type and settings, after ${VAR} substitution),
      * borrowed from the manifest's document for the handler to read. */
     const toml_value *settings;
+    const struct rt_iface *iface; /* the handler, from the options' set */
+    void *data;                   /* what its settings_read made (owned; NULL if it takes none) */
 } rt_manifest_handler;
-
-/* The http-framework grant (docs/manifest.md): where an actor's servers may
- * listen and how much they take.  Defaults when the manifest lists the
- * handler without a field: host 127.0.0.1, ports 1024-65535, the
- * TH_HTTP_DEFAULT_* sizes of base/limits.h. */
-typedef struct rt_port_range {
-    uint16_t lo, hi; /* inclusive */
-} rt_port_range;
-typedef struct rt_http_grant {
-    char *host;           /* bind address (an IPv4 or IPv6 literal) */
-    rt_port_range *ports; /* allowed_ports, normalised to ranges */
-    size_t nports;
-    uint64_t max_body_bytes;     /* request bodies above are refused (413) */
-    uint32_t max_connections;    /* per server, open at once */
-    uint32_t max_queued;         /* requests waiting for the actor (503 beyond) */
-    uint32_t request_timeout_ms; /* no answer by then: 504 */
-} rt_http_grant;
 
 typedef struct rt_manifest {
     char *source; /* the path as given, or the options' name for text */
@@ -159,28 +130,6 @@ typedef struct rt_manifest {
     size_t handlers_len;
     uint32_t handler_set; /* bit (1 << type) for each listed handler */
 
-    /* Validated settings of the handlers that have them. */
-    bool random_seeded; /* random: `seed` given */
-    uint64_t random_seed;
-    char **env_allow;     /* environment: `allowed_vars`, NULL-terminated */
-    size_t env_allow_len; /* (an empty list when the handler has none) */
-    char *fs_root;        /* filesystem: realpath of `path` (a directory) */
-    /* http-client: `allowed_hosts` (NULL-terminated patterns "host",
-     * "*.domain", either with ":port", or "*"; NULL when absent: every
-     * request is refused), `timeout_ms`, `max_response_bytes`. */
-    char **http_hosts;
-    uint32_t http_timeout_ms;
-    uint64_t http_max_response;
-    /* process: `max_processes` (running at once), `max_output_buffer`
-     * (bytes of one stream waiting for the actor), `allowed_programs`
-     * (absolute paths) and `allowed_paths` (realpaths of directories a
-     * cwd may lie in), each NULL-terminated or NULL when absent. */
-    uint32_t proc_max;
-    uint64_t proc_max_output;
-    char **proc_programs;
-    char **proc_paths;
-    rt_http_grant http; /* http-framework: what its servers may do */
-
     toml_value *doc; /* the whole document, after substitution */
 } rt_manifest;
 
@@ -193,6 +142,9 @@ typedef struct rt_manifest_options {
     const char *name;             /* text: name for messages; NULL = "<manifest>" */
     rt_manifest_getenv_fn getenv; /* NULL = getenv(3) */
     void *getenv_ctx;
+    /* The handlers a [[handler]] entry may name, each reading its own
+     * settings (rt_iface); NULL = none. */
+    const struct th_handler_set *handlers;
 } rt_manifest_options;
 
 /* Read and check the manifest file at `path` (`opt` may be NULL; its
@@ -211,17 +163,57 @@ int rt_manifest_parse(const char *text, size_t len, const rt_manifest_options *o
 /* Release a manifest and everything it owns.  NULL is fine. */
 void rt_manifest_free(rt_manifest *m);
 
-/* The entry for handler `type`, or NULL if the manifest does not list it. */
-const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m,
-                                                   rt_manifest_handler_type type);
+/* The entry for handler number `type`, or NULL if the manifest does not
+ * list it. */
+const rt_manifest_handler *rt_manifest_handler_get(const rt_manifest *m, int type);
 
-/* True if handler `type` takes settings besides `type` (such a handler
- * must say how a child's settings are checked against its parent's). */
-bool rt_manifest_handler_has_settings(int type);
+/* The handler of `set` named `name` (the [[handler]] type), or of number
+ * `type`; NULL if there is none. */
+const struct rt_iface *rt_manifest_handler_lookup(const struct th_handler_set *set,
+                                                  const char *name);
+const struct rt_iface *rt_manifest_handler_find(const struct th_handler_set *set, int type);
 
-/* "runtime", "message-server", ... for a type (NULL if out of range), and
- * the type for a name (-1 if unknown). */
-const char *rt_manifest_handler_name(int type);
-int rt_manifest_handler_lookup(const char *name);
+/* ------------------------------------------------------------------------
+ * Reading a handler's settings (rt_iface.settings_read).  The reader is
+ * the manifest being checked; every error it reports names the manifest,
+ * the line and the field ("<source>: line N: field 'handler[2].path' must
+ * be ...") and is returned as the function's code.
+ */
+typedef struct rt_manifest_reader rt_manifest_reader;
+
+/* Report an error at `line` (0: none) and return `code`. */
+int rt_manifest_fail(rt_manifest_reader *r, int line, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Report an allocation failure: TH_ENOMEM. */
+int rt_manifest_nomem(rt_manifest_reader *r);
+/* "a string", "an integer"... for a type in messages. */
+const char *rt_manifest_type_name(toml_type t);
+/* Field `key` of table `t` if present (else *out = NULL), checked to be of
+ * `type`; `prefix` names the table ("handler[2]"). */
+int rt_manifest_field(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                      const char *key, toml_type type, const toml_keyval **out /* out */);
+/* A string field as a new C string into *out (NULL when absent and not
+ * `required`), its line into *line (may be NULL).  Refuses NUL
+ * characters, control characters when `text_only`, empty strings and
+ * strings longer than `max`. */
+int rt_manifest_string(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                       const char *key, bool required, bool text_only, size_t max,
+                       char **out /* out */, int *line /* out */);
+/* An integer field in [min, max] into *out (left as is when absent). */
+int rt_manifest_uint(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                     const char *key, uint64_t min, uint64_t max, uint64_t *out);
+/* A list of strings `key` (at most TH_MANIFEST_MAX_LIST, each at most
+ * TH_MANIFEST_MAX_PATH_BYTES) into a new NULL-terminated array (*out stays
+ * NULL when the field is absent); each checked by `ok`, which owns the
+ * string it is given and returns the one to keep, or NULL with the reason
+ * in `why` (an empty `why`: out of memory).  On failure *out holds what
+ * was read so far, for the caller to free (rt_manifest_list_free). */
+typedef char *(*rt_manifest_item_fn)(rt_manifest_reader *r, char *item, char *why, size_t cap);
+int rt_manifest_list(rt_manifest_reader *r, const toml_value *t, const char *prefix,
+                     const char *key, rt_manifest_item_fn ok, char ***out /* out */);
+void rt_manifest_list_free(char **v);
+/* `rel` against the manifest's directory: a new absolute path (NULL when
+ * out of memory). */
+char *rt_manifest_path(rt_manifest_reader *r, const char *rel);
 
 #endif

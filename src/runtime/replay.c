@@ -193,10 +193,12 @@ static void chain_text(const th_chain_events *rec, size_t end, rt_buf *b)
 }
 
 /* Outputs recorded as a summary rather than in full (the handlers keep
- * the chain out of itself and huge contents out of the chain):
- * runtime.get-chain {"events": n} is answered with the record's own first
- * n events (the chain as it was then: every event before this call);
- * others cannot be answered, and the replay stops saying which event. */
+ * the chain out of itself and huge contents out of the chain): a function
+ * whose output is the caller's own chain (rt_iface.replay_own_chain:
+ * runtime.get-chain) recorded as {"events": n} is answered with the
+ * record's own first n events (the chain as it was then: every event
+ * before this call); others cannot be answered, and the replay stops
+ * saying which event. */
 static void refuse(rt_replay *rp, const th_chain_event *e, const char *iface, const char *fn,
                    const char *what)
 {
@@ -206,20 +208,38 @@ static void refuse(rt_replay *rp, const th_chain_event *e, const char *iface, co
              (unsigned long long)e->seq, iface, fn, what);
 }
 
+/* Is `fn` of the handler whose interface is recorded as `iface` in its
+ * list `own` (rt_iface.replay_own_chain) or else replay_child_chain? */
+static bool chain_summary(const rt_runtime *rt, const char *iface, const char *fn, bool own)
+{
+    static const char pkg[] = "theater:simple/";
+
+    for (size_t i = 0; i < rt->handlers->count; i++) {
+        const rt_iface *f = rt->handlers->ifaces[i];
+        const char *const *l = own ? f->replay_own_chain : f->replay_child_chain;
+        if (strncmp(f->module, pkg, sizeof pkg - 1) != 0 ||
+            strcmp(f->module + sizeof pkg - 1, iface) != 0)
+            continue;
+        for (; l != NULL && *l != NULL; l++)
+            if (strcmp(*l, fn) == 0)
+                return true;
+    }
+    return false;
+}
+
 /* True if the output (its text o) may be such a summary: only then is it
  * read as a JSON tree. */
-static bool maybe_summary(const char *iface, const char *fn, base_jspan o)
+static bool maybe_summary(const rt_runtime *rt, const char *iface, const char *fn, base_jspan o)
 {
-    return (strcmp(iface, "runtime") == 0 && strcmp(fn, "get-chain") == 0) ||
-           (strcmp(iface, "supervisor") == 0 && strcmp(fn, "get-child-events") == 0) ||
+    return chain_summary(rt, iface, fn, true) || chain_summary(rt, iface, fn, false) ||
            memmem(o.p, o.n, "\"not_recorded\"", 14) != NULL;
 }
 
 /* A summary output `o`: 0 and *out unchanged if it is none after all; 0
  * with *out the text of the answer made from the record (get-chain, in
  * rp->answer); or -1 with the replay stopped (refuse). */
-static int summary_output(rt_replay *rp, const th_chain_event *e, const char *iface, const char *fn,
-                          base_jspan *out)
+static int summary_output(const rt_runtime *rt, rt_replay *rp, const th_chain_event *e,
+                          const char *iface, const char *fn, base_jspan *out)
 {
     json_t *o = base_json_loadb(out->p, out->n, JSON_DECODE_ANY, NULL, NULL);
     json_t *in = json_is_object(json_object_get(o, "ok")) ? json_object_get(o, "ok") : o;
@@ -232,8 +252,7 @@ static int summary_output(rt_replay *rp, const th_chain_event *e, const char *if
                  "its output (%lld bytes) was recorded as its size only, not its content",
                  (long long)json_integer_value(json_object_get(in, "bytes")));
         refuse(rp, e, iface, fn, what);
-    } else if (strcmp(iface, "runtime") == 0 && strcmp(fn, "get-chain") == 0 &&
-               json_is_integer(n)) {
+    } else if (chain_summary(rt, iface, fn, true) && json_is_integer(n)) {
         /* the chain then: every event before this call, but the call's own
          * wasm-call when this was its first host call (it is recorded with
          * the first event inside the call) */
@@ -259,8 +278,7 @@ static int summary_output(rt_replay *rp, const th_chain_event *e, const char *if
                 rc = 0;
             }
         }
-    } else if (strcmp(iface, "supervisor") == 0 && strcmp(fn, "get-child-events") == 0 &&
-               json_is_integer(n)) {
+    } else if (chain_summary(rt, iface, fn, false) && json_is_integer(n)) {
         snprintf(what, sizeof what,
                  "its output (the child's %lld events) is recorded as a count, and the child's "
                  "chain is not part of this actor's record",
@@ -327,8 +345,8 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
                             "the output of recorded host-call %llu is not readable",
                             (unsigned long long)e->seq);
     rec = o;
-    if (maybe_summary(iface, fn, o)) {
-        if (summary_output(rp, e, iface, fn, &o) != 0)
+    if (maybe_summary(a->rt, iface, fn, o)) {
+        if (summary_output(a->rt, rp, e, iface, fn, &o) != 0)
             return th_error_set(&h->err, TH_ECLOSED, "replay stopped: %s", rp->why);
         /* an answer made from the record: the event records the summary,
          * as the handler did */

@@ -80,21 +80,9 @@ bool rt_id_valid(const char *s, size_t n);
 /* ------------------------------------------------------------------ */
 /* Specs: a manifest with its loaded module (shared by restarts)      */
 
-/* Handler types (bit numbers in rt_spec.handlers). */
-enum {
-    RT_H_RUNTIME = 0,
-    RT_H_MESSAGE_SERVER,
-    RT_H_SUPERVISOR,
-    RT_H_STORE,
-    RT_H_TIMING,
-    RT_H_RANDOM,
-    RT_H_ENVIRONMENT,
-    RT_H_FILESYSTEM,
-    RT_H_HTTP_CLIENT,
-    RT_H_HTTP_FRAMEWORK,
-    RT_H_PROCESS,
-    RT_H_COUNT
-};
+/* Handlers are numbered by the handler set the runtime is given
+ * (rt_iface.handler): a bit of rt_spec.handlers and an I/O slot each. */
+#define RT_HANDLERS_MAX 16
 
 /* Supervision strategies and child restart policies. */
 enum { RT_STRAT_NONE = 0, RT_STRAT_ONE_FOR_ONE, RT_STRAT_ONE_FOR_ALL, RT_STRAT_REST_FOR_ONE };
@@ -124,7 +112,7 @@ struct rt_spec {
     char *base_dir;      /* directory relative paths resolve against */
     th_wasm_module *module;
     char component[RT_HASH_HEX + 1]; /* SHA-256 of the module's bytes */
-    uint32_t handlers;               /* bit set of RT_H_* */
+    uint32_t handlers;               /* bit set of rt_iface.handler numbers */
     bool save_chain;
     bool durable; /* manifest `durable` (and save_chain): restored by a daemon */
     bool has_init_state;
@@ -138,12 +126,6 @@ struct rt_spec {
     uint32_t max_restarts;
     uint32_t within_seconds;
     int restart; /* this actor's own policy as a child: RT_RESTART_* */
-    /* handler settings */
-    bool random_seeded;
-    uint64_t random_seed;
-    char **env_allow;                 /* NULL-terminated allow-list (environment) */
-    char *fs_root;                    /* realpath of the filesystem handler's directory */
-    const struct rt_http_grant *http; /* http-framework grant (in `man`) */
 };
 
 /* One host function of an interface, and one interface (handlers). */
@@ -152,20 +134,66 @@ typedef struct rt_hostfn {
     const char *sig; /* th_wasm signature string */
     th_wasm_host_fn fn;
 } rt_hostfn;
-/* Attenuation of a handler's settings: 0 if what `child` grants for this
- * handler is within what `parent` holds, else TH_EPERM with a message
- * naming the first excess.  Both list the handler. */
-typedef int (*rt_subset_fn)(const rt_spec *parent, const rt_spec *child, th_error *err);
+/* A manifest being read (manifest.h): what a handler's settings reader
+ * reports its errors through. */
+struct rt_manifest_reader;
+struct toml_value;
 typedef struct rt_iface {
+    const char *name;   /* in manifests: [[handler]] type = "<name>" */
     const char *module; /* "theater:simple/<interface>" */
-    int handler;        /* RT_H_* */
+    int handler;        /* its number: unique in the set, below RT_HANDLERS_MAX */
     const rt_hostfn *fns;
     size_t nfns;
     const void *impl; /* the wit_impl_<iface> table of generated glue (its
                          host functions' ctx), or NULL */
-    /* NULL for a handler without settings (holding it is the whole grant);
-     * required for one with settings (rt_capability_register_all checks). */
-    rt_subset_fn subset;
+
+    /* Settings: the fields its [[handler]] entry takes besides `type`
+     * (NULL-terminated; NULL for none: holding the handler is the whole
+     * grant), read into an object of settings_size bytes that the spec
+     * keeps (rt_spec_settings).  A handler with settings has a reader and
+     * a subset rule (the runtime's start checks):
+     *   settings_read: read and check them from the entry's table `t`
+     *     (field names `prefix.key` in messages) into `settings` (zeroed
+     *     by the caller), after the manifest has checked that `t` has no
+     *     other field.  0, or an error reported through the reader
+     *     (rt_manifest_fail and the other readers of manifest.h).
+     *   settings_release: free what such an object holds, also one whose
+     *     read failed part way (NULL: it holds nothing of its own).
+     *   settings_subset: attenuation, when an actor starts a child that
+     *     lists the handler: 0 if what `child` grants is within what
+     *     `parent` holds, else TH_EPERM with a message naming the first
+     *     excess. */
+    const char *const *fields;
+    size_t settings_size;
+    int (*settings_read)(struct rt_manifest_reader *r, const struct toml_value *t,
+                         const char *prefix, void *settings);
+    void (*settings_release)(void *settings);
+    int (*settings_subset)(const void *parent, const void *child, th_error *err);
+
+    /* What a spawn by an actor reads through this handler's grant (the
+     * actor's settings of it; NULL when the handler grants no such thing):
+     *   grant_getenv: the value of environment variable `name` for ${VAR}
+     *     in a manifest the actor gives, or NULL if its grant does not let
+     *     it read `name`;
+     *   grant_file: the file at `path` (absolute; `what` names it in
+     *     messages, "component"...): 0 with its real path in *real
+     *     (malloc'd), or TH_EPERM / TH_ENOENT naming the file;
+     *   grants_store: holding the handler lets a spawn read init_state
+     *     from the content store. */
+    const char *(*grant_getenv)(const void *settings, const char *name);
+    int (*grant_file)(const void *settings, const char *path, const char *what, char **real,
+                      th_error *err);
+    bool grants_store;
+
+    /* Replay (docs/replay.md) of host calls whose output the handler
+     * records as a count of chain events ({"events": n}), NULL-terminated
+     * lists of function names (NULL: none): replay_own_chain, those whose
+     * output is the calling actor's own chain before the call (the replay
+     * answers them from the record); replay_child_chain, those whose output
+     * is a child's chain (not part of the record: the replay stops there,
+     * saying so). */
+    const char *const *replay_own_chain;
+    const char *const *replay_child_chain;
 } rt_iface;
 /* The handlers a runtime offers (th_runtime_config.handlers): the runtime
  * knows them only through this table, given by the embedder (the handlers
@@ -185,6 +213,10 @@ struct th_handler_set {
 /* ------------------------------------------------------------------ */
 /* Grants (attenuate.c)                                               */
 
+/* The settings of handler number `handler` in spec `s` (what its
+ * settings_read made), or NULL if the spec does not list it or it takes
+ * none.  Constant for the life of the spec. */
+const void *rt_spec_settings(const rt_spec *s, int handler);
 /* True if the real path `real` is `root` or below it. */
 bool rt_path_inside(const char *root, const char *real);
 /* Charge `n` store bytes to `a` and every ancestor (hierarchical quota):
@@ -208,8 +240,8 @@ void rt_actor_ref(rt_actor *a);
 void rt_actor_release(rt_actor *a);
 /* The live actor with this id (n bytes): a new reference, or NULL. */
 rt_actor *rt_actor_find(rt_runtime *rt, const char *id, size_t n);
-/* The slot where the handlers keep their state for the actor (rt_hstate,
- * handlers/runtime.c), used by the thread running its turn; freed through
+/* The slot where the handlers keep their state for the actor (their
+ * own type), used by the thread running its turn; freed through
  * th_handler_set.free_actor_state. */
 void **rt_actor_handler_data(rt_actor *a);
 /* A copy of the actor's current state (under its lock): *data malloc'd. */
@@ -321,13 +353,13 @@ struct uv_loop_s;
 typedef void (*rt_io_fn)(struct uv_loop_s *loop, void *ud);
 int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud);
 /* What a handler keeps on the loop (loop thread only): one slot per
- * handler type (RT_H_*).  When the runtime stops, the loop calls each
+ * handler number (rt_iface.handler).  When the runtime stops, the loop calls each
  * slot's `quit` (on the loop thread, after the work posted before the
  * stop) before it closes the remaining handles: the handler closes its
  * handles and ends what it started (a process handle is closed by its
  * owner once the child has exited: the loop runs until then).
  * rt_io_slot returns NULL once the quit has begun. */
-#define RT_IO_SLOTS 16
+#define RT_IO_SLOTS RT_HANDLERS_MAX
 typedef struct rt_io_slot_t {
     void *ud;
     void (*quit)(struct uv_loop_s *loop, void *ud);
@@ -534,16 +566,6 @@ int rt_record_ready(rt_actor *a, th_error *err);
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
                               const char *type, const uint8_t *data, size_t len, uint64_t ts);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
-
-/* Handlers' per-actor state (src/handlers/, freed with the actor). */
-typedef struct rt_hstate {
-    bool rng_ready;
-    uint64_t rng[4];       /* random: xoshiro256** state */
-    void *procs;           /* process: the actor's processes (process.c) */
-    struct hf_actor *http; /* http-framework: the actor's servers */
-} rt_hstate;
-/* The actor's handler state, allocated on first use (NULL if out of memory). */
-rt_hstate *rt_hstate_get(rt_actor *a);
 
 /* The events of `target` appended to *out (a wit_glue.h list, which the
  * caller frees with wit_free_list_types_chain_event, also on failure). */

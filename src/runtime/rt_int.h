@@ -236,14 +236,15 @@ void rt_reply_drop(rt_reply *r);
  * `grant` is NULL for the operator (embedding API, CLI); for a spawn by an
  * actor it is that actor's spec, and every file the spawn reads (the
  * manifest file, the component, an init_state file) must lie inside its
- * filesystem grant (rt_grant_file), else TH_EPERM. */
+ * grant (rt_grant_file), else TH_EPERM. */
 int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char *base_dir,
                  const rt_spec *grant, rt_spec **out, th_error *err);
 /* The first half of rt_spec_load: read and check the manifest (with the
  * grant's rules for a spawn by an actor), nothing loaded.  *out is the
  * caller's (rt_manifest_free). */
-int rt_spec_manifest(const char *path, const char *text, const char *base_dir, const rt_spec *grant,
-                     struct rt_manifest **out /* out */, th_error *err);
+int rt_spec_manifest(const th_handler_set *hs, const char *path, const char *text,
+                     const char *base_dir, const rt_spec *grant, struct rt_manifest **out /* out */,
+                     th_error *err);
 /* A spec from a checked manifest (taken over, freed on failure too),
  * without its module or initial state. */
 int rt_spec_from_manifest(struct rt_manifest *man, bool from_text, rt_spec **out /* out */,
@@ -268,11 +269,11 @@ int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t 
 /* Register every host function of the runtime's handlers into its imports
  * (rt->imports); what the bindings need is kept in rt->bound. */
 int rt_capability_register_all(rt_runtime *rt, th_error *err);
-/* The interface table of handler `type` (RT_H_*), or NULL if the runtime
+/* The interface table of handler number `type`, or NULL if the runtime
  * offers no such handler. */
 const rt_iface *rt_capability_iface(const rt_runtime *rt, int type);
-/* Name of a handler type ("message-server"...; manifest.c's list). */
-const char *rt_handler_name(int type);
+/* Name of handler number `type` in the runtime's set ("?" if none). */
+const char *rt_handler_name(const rt_runtime *rt, int type);
 
 /* ------------------------------------------------------------------ */
 /* Attenuation (attenuate.c): what an actor starts holds no more than it */
@@ -283,12 +284,12 @@ const char *rt_handler_name(int type);
  * TH_EPERM naming the first excess. */
 int rt_attenuate(const rt_actor *parent, const rt_spec *child, rt_limits *lim /* out */,
                  th_error *err);
-/* A file that a spawn by an actor reads: `path` (absolute) must lie inside
- * the filesystem grant of `grant` (its realpath).  0 with the real path in
- * *real (malloc'd, caller frees), or TH_EPERM / TH_ENOENT naming `what`
- * and the file. */
-int rt_grant_file(const rt_spec *grant, const char *path, const char *what, char **real /* out */,
-                  th_error *err);
+/* A file that a spawn by an actor reads: `path` (absolute) must be granted
+ * to `grant` by the handler of `hs` that grants files (rt_iface.grant_file)
+ * and that `grant` holds.  0 with the real path in *real (malloc'd, caller
+ * frees), or TH_EPERM / TH_ENOENT naming `what` and the file. */
+int rt_grant_file(const th_handler_set *hs, const rt_spec *grant, const char *path,
+                  const char *what, char **real /* out */, th_error *err);
 /* ------------------------------------------------------------------ */
 /* Actors (actor.c)                                                   */
 

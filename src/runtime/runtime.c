@@ -87,7 +87,8 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
     if (rt->log_fn != NULL)
         rt->log_fn(rt->log_ud, id, name, msg, (size_t)n);
     else
-        fprintf(stderr, "[%s %s] %s\n", name ? name : "runtime", id ? id : "-", msg);
+        fprintf(stderr, "[%s %s] %s\n", name ? name : "runtime", /* layers: not a handler name */
+                id ? id : "-", msg);
 }
 
 int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err)

@@ -235,72 +235,89 @@ void rt_spec_cache_free(rt_runtime *rt)
     }
 }
 
-/* ${VAR} in a manifest an actor gives: only the variables its environment
- * grant lets it read (others are "not defined"). */
+/* ${VAR} in a manifest an actor gives: only the variables a handler it
+ * holds lets it read (others are "not defined"). */
+typedef struct grant_ctx {
+    const th_handler_set *handlers;
+    const rt_spec *grant;
+} grant_ctx;
+
 static const char *grant_getenv(void *ctx, const char *name)
 {
-    const rt_spec *g = ctx;
+    const grant_ctx *g = ctx;
+    const char *v;
 
-    if (!(g->handlers & (1u << RT_H_ENVIRONMENT)))
-        return NULL;
-    for (char **v = g->env_allow; v != NULL && *v != NULL; v++)
-        if (strcmp(*v, name) == 0)
-            return getenv(name);
+    for (size_t i = 0; i < g->handlers->count; i++) {
+        const rt_iface *f = g->handlers->ifaces[i];
+        if (f->grant_getenv != NULL && (g->grant->handlers & (1u << f->handler)) &&
+            (v = f->grant_getenv(rt_spec_settings(g->grant, f->handler), name)) != NULL)
+            return v;
+    }
     return NULL;
 }
 
 /* A spawn by an actor reads the files its manifest names only through that
- * actor's filesystem grant; they are then read by their real paths (the
- * ones checked). */
-static int check_grant(const rt_spec *grant, rt_manifest *man, th_error *err)
+ * actor's grant (rt_grant_file); they are then read by their real paths
+ * (the ones checked).  init_state from the store needs a handler that
+ * grants the store. */
+static int check_grant(const th_handler_set *hs, const rt_spec *grant, rt_manifest *man,
+                       th_error *err)
 {
+    const rt_iface *store = NULL;
     char *real = NULL;
     int rc;
 
     if (grant == NULL)
         return 0;
-    if ((rc = rt_grant_file(grant, man->component, "component", &real, err)) == 0) {
+    if ((rc = rt_grant_file(hs, grant, man->component, "component", &real, err)) == 0) {
         free(man->component);
         man->component = real;
         if (man->init_state.kind == RT_MANIFEST_INIT_FILE &&
-            (rc = rt_grant_file(grant, man->init_state.path, "init_state file", &real, err)) == 0) {
+            (rc = rt_grant_file(hs, grant, man->init_state.path, "init_state file", &real, err)) ==
+                0) {
             free(man->init_state.path);
             man->init_state.path = real;
         }
     }
+    for (size_t i = 0; i < hs->count && store == NULL; i++)
+        if (hs->ifaces[i]->grants_store)
+            store = hs->ifaces[i];
     if (rc == 0 && man->init_state.kind == RT_MANIFEST_INIT_STORE &&
-        !(grant->handlers & (1u << RT_H_STORE)))
+        (store == NULL || !(grant->handlers & (1u << store->handler))))
         rc = th_error_set(err, TH_EPERM,
                           "init_state from the store, but the spawning actor does not "
-                          "hold the \"store\" handler");
+                          "hold the \"%s\" handler",
+                          store != NULL ? store->name : "?");
     return rc != 0 ? th_error_prefix(err, "%s", man->source) : 0;
 }
 
-int rt_spec_manifest(const char *path, const char *text, const char *base_dir, const rt_spec *grant,
-                     rt_manifest **out, th_error *err)
+int rt_spec_manifest(const th_handler_set *hs, const char *path, const char *text,
+                     const char *base_dir, const rt_spec *grant, rt_manifest **out, th_error *err)
 {
+    grant_ctx g = {hs, grant};
     rt_manifest_options opt;
     char *real = NULL;
     int rc;
 
     *out = NULL;
     if (text == NULL && grant != NULL) {
-        if ((rc = rt_grant_file(grant, path, "manifest", &real, err)) != 0)
+        if ((rc = rt_grant_file(hs, grant, path, "manifest", &real, err)) != 0)
             return rc;
         path = real;
     }
     memset(&opt, 0, sizeof opt);
     opt.base_dir = base_dir;
+    opt.handlers = hs;
     if (grant != NULL) {
         opt.getenv = grant_getenv;
-        opt.getenv_ctx = (void *)grant;
+        opt.getenv_ctx = &g;
     }
     if (text != NULL)
         rc = rt_manifest_parse(text, strlen(text), &opt, out, err);
     else
         rc = rt_manifest_load(path, &opt, out, err);
     free(real);
-    if (rc == 0 && (rc = check_grant(grant, *out, err)) != 0) {
+    if (rc == 0 && (rc = check_grant(hs, grant, *out, err)) != 0) {
         rt_manifest_free(*out);
         *out = NULL;
     }
@@ -344,11 +361,6 @@ int rt_spec_from_manifest(rt_manifest *man, bool from_text, rt_spec **out, th_er
         s->within_seconds = 5;
     }
     s->restart = (int)man->restart;
-    s->random_seeded = man->random_seeded;
-    s->random_seed = man->random_seed;
-    s->env_allow = man->env_allow;
-    s->fs_root = man->fs_root;
-    s->http = &man->http;
     *out = s;
     return 0;
 }
@@ -365,7 +377,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
      * from the whole environment */
     if (text == NULL && grant == NULL && (*out = cache_get(rt, path)) != NULL)
         return 0;
-    if ((rc = rt_spec_manifest(path, text, base_dir, grant, &man, err)) != 0 ||
+    if ((rc = rt_spec_manifest(rt->handlers, path, text, base_dir, grant, &man, err)) != 0 ||
         (rc = rt_spec_from_manifest(man, text != NULL, &s, err)) != 0)
         return rc;
     if ((rc = rt_module_load(rt, man->component, man->save_chain, &s->module, s->component, err)) !=
@@ -396,7 +408,7 @@ int rt_spec_load_recorded(rt_runtime *rt, const char *text, const char *base_dir
     int rc;
 
     *out = NULL;
-    if ((rc = rt_spec_manifest(NULL, text, base_dir, NULL, &man, err)) != 0 ||
+    if ((rc = rt_spec_manifest(rt->handlers, NULL, text, base_dir, NULL, &man, err)) != 0 ||
         (rc = rt_spec_from_manifest(man, true, &s, err)) != 0)
         return rc;
     if ((rc = rt_component_module(rt, hash, &s->module, err)) != 0)
@@ -413,6 +425,13 @@ fail:
     s->module = NULL; /* owned by the cache */
     rt_spec_release(s);
     return rc;
+}
+
+const void *rt_spec_settings(const rt_spec *s, int handler)
+{
+    const rt_manifest_handler *h = rt_manifest_handler_get(s->man, handler);
+
+    return h != NULL ? h->data : NULL;
 }
 
 void rt_spec_release(rt_spec *s)

@@ -528,26 +528,37 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
     srv_req_release(r);
 }
 
-static void h_message(srv_req *r, char **seg)
+/* Give the request's body to actor r->id through `start` (a send or a
+ * request), the answer to come through `done`.  True when started (the
+ * callback holds a reference); false when refused, with the request
+ * answered (404 or 503). */
+typedef int (*async_start)(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                           th_runtime_reply_fn fn, void *ud, th_error *err);
+static bool start_async(srv_req *r, async_start start, th_runtime_reply_fn done)
 {
     th_error err;
-    bool waiting;
     int rc;
 
-    if (!srv_resolve_actor(r, seg[2], false, r->id))
-        return;
     srv_req_wait(r);
     srv_req_ref(r); /* the runtime's callback */
-    rc = th_runtime_send_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len,
-                               on_queued, r, &err);
-    if (rc != 0) {
-        srv_req_release(r);
-        if (rc == TH_ENOENT)
-            srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
-        else
-            srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    rc = start(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, done, r, &err);
+    if (rc == 0)
+        return true;
+    srv_req_release(r);
+    if (rc == TH_ENOENT)
+        srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else
+        srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    return false;
+}
+
+static void h_message(srv_req *r, char **seg)
+{
+    bool waiting;
+
+    if (!srv_resolve_actor(r, seg[2], false, r->id) ||
+        !start_async(r, th_runtime_send_async, on_queued))
         return;
-    }
     /* not answered yet (a durable actor's message is being stored, or waits
      * for room in a full mailbox): at most the request timeout */
     pthread_mutex_lock(&r->lock);
@@ -578,30 +589,26 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
     srv_req_release(r);
 }
 
+/* The ?timeout_ms of a request to the actor named in seg[2] (0 or absent:
+ * the default) and the actor's id into r->id; false when answered
+ * already (a bad argument, no such actor). */
+static bool actor_and_timeout(srv_req *r, char **seg, uint64_t *timeout)
+{
+    *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    if (!srv_arg_u64(r, "timeout_ms", TH_SERVER_MAX_REQUEST_TIMEOUT_MS, timeout) ||
+        !srv_resolve_actor(r, seg[2], false, r->id))
+        return false;
+    if (*timeout == 0)
+        *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    return true;
+}
+
 static void h_request(srv_req *r, char **seg)
 {
-    uint64_t timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
-    th_error err;
-    int rc;
+    uint64_t timeout;
 
-    if (!srv_arg_u64(r, "timeout_ms", TH_SERVER_MAX_REQUEST_TIMEOUT_MS, &timeout) ||
-        !srv_resolve_actor(r, seg[2], false, r->id))
-        return;
-    if (timeout == 0)
-        timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
-    srv_req_wait(r);
-    srv_req_ref(r); /* the runtime's callback */
-    rc = th_runtime_request_async(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len,
-                                  on_reply, r, &err);
-    if (rc != 0) {
-        srv_req_release(r);
-        if (rc == TH_ENOENT)
-            srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
-        else
-            srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
-        return;
-    }
-    srv_timeout_add(r->srv, r, (uint32_t)timeout);
+    if (actor_and_timeout(r, seg, &timeout) && start_async(r, th_runtime_request_async, on_reply))
+        srv_timeout_add(r->srv, r, (uint32_t)timeout);
 }
 
 /* ------------------------------------------------------------------ */
@@ -716,14 +723,10 @@ static void h_all_events(srv_req *r, char **seg)
 
 static void h_chan_open(srv_req *r, char **seg)
 {
-    uint64_t timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
+    uint64_t timeout;
 
-    if (!srv_arg_u64(r, "timeout_ms", TH_SERVER_MAX_REQUEST_TIMEOUT_MS, &timeout) ||
-        !srv_resolve_actor(r, seg[2], false, r->id))
-        return;
-    if (timeout == 0)
-        timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
-    srv_chan_open(r, r->id, (const uint8_t *)r->body.data, r->body.len, timeout);
+    if (actor_and_timeout(r, seg, &timeout))
+        srv_chan_open(r, r->id, (const uint8_t *)r->body.data, r->body.len, timeout);
 }
 
 static void h_chan_send(srv_req *r, char **seg)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "handlers/handlers_int.h"
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
 #include "theater/handlers.h"
@@ -110,16 +111,21 @@ static void check_within(const rt_spec *p, const rt_limits *pl, const rt_spec *c
          cl->mailbox_bytes <= pl->mailbox_bytes;
     ok = ok && cl->store_bytes <= pl->store_bytes;
     ok = ok && (c->save_chain || !p->save_chain);
-    if (ok && (c->handlers & (1u << RT_H_ENVIRONMENT))) {
-        for (char **v = c->env_allow; v != NULL && *v != NULL; v++) {
-            char **w = p->env_allow;
+    if (ok && (c->handlers & (1u << HANDLER_ENVIRONMENT))) {
+        const hs_environment *ce = rt_spec_settings(c, HANDLER_ENVIRONMENT),
+                             *pe = rt_spec_settings(p, HANDLER_ENVIRONMENT);
+        for (char **v = ce->vars; v != NULL && *v != NULL; v++) {
+            char **w = pe->vars;
             while (w != NULL && *w != NULL && strcmp(*w, *v) != 0)
                 w++;
             ok = ok && w != NULL && *w != NULL;
         }
     }
-    if (ok && (c->handlers & (1u << RT_H_FILESYSTEM)))
-        ok = p->fs_root != NULL && c->fs_root != NULL && rt_path_inside(p->fs_root, c->fs_root);
+    if (ok && (c->handlers & (1u << HANDLER_FILESYSTEM))) {
+        const hs_filesystem *cf = rt_spec_settings(c, HANDLER_FILESYSTEM),
+                            *pf = rt_spec_settings(p, HANDLER_FILESYSTEM);
+        ok = pf != NULL && cf != NULL && rt_path_inside(pf->root, cf->root);
+    }
     if (!ok) {
         fprintf(stderr, "fuzz_manifest: a child was accepted with more than its parent holds\n");
         abort();
@@ -153,7 +159,8 @@ int fuzz_manifest_one(const uint8_t *data, size_t size)
     /* the parent, as the operator gives it */
     if ((text = strndup((const char *)sec[i], len[i])) == NULL)
         goto out;
-    if (strlen(text) == len[i] && rt_spec_manifest(NULL, text, "/", NULL, &pm, &err) == 0 &&
+    if (strlen(text) == len[i] &&
+        rt_spec_manifest(g_rt.handlers, NULL, text, "/", NULL, &pm, &err) == 0 &&
         rt_spec_from_manifest(pm, true, &ps, &err) == 0)
         accepted++;
     else if (verbose)
@@ -169,7 +176,8 @@ int fuzz_manifest_one(const uint8_t *data, size_t size)
     parent->rt = &g_rt; /* the handlers a runtime would offer (attenuation asks them) */
     if ((text = strndup((const char *)sec[2], len[2])) == NULL)
         goto out;
-    if (strlen(text) == len[2] && rt_spec_manifest(NULL, text, "/", ps, &cm, &err) == 0 &&
+    if (strlen(text) == len[2] &&
+        rt_spec_manifest(g_rt.handlers, NULL, text, "/", ps, &cm, &err) == 0 &&
         rt_spec_from_manifest(cm, true, &cs, &err) == 0) {
         accepted++;
         if (rt_attenuate(parent, cs, &lim, &err) == 0) {

@@ -1,5 +1,6 @@
 #!/bin/sh
-# check_layers.sh SRC_DIR BUILD_DIR - the layers of the README, as built.
+# check_layers.sh SRC_DIR BUILD_DIR [RUNTIME_NAMES] - the layers of the
+# README, as built.
 #
 # Each part (src/<part>/, library th_<part>) may use only the parts listed
 # for it below, all of them lower: no part includes a header of a part above
@@ -9,6 +10,7 @@
 set -u
 src=$1
 build=$2
+names=${3:-}
 
 # part: the parts it may use (besides itself)
 allowed() {
@@ -75,6 +77,25 @@ if [ -n "$inner" ]; then
     echo "layers: src/handlers includes runtime internals (only runtime/rt_host.h and runtime/manifest.h):"
     echo "$inner" | sed 's/^/    /'
     bad=1
+fi
+# The runtime knows the handlers only through the table it is given: no
+# handler's name, module or setting in src/runtime (tests/layers/
+# runtime_names.c says what counts).  The check is first shown a file that
+# breaks the rule, so it cannot pass by finding nothing.
+if [ -n "$names" ]; then
+    probe=$(mktemp -d)
+    printf 'static const char *k = "allowed_vars";\nint x = RT_H_STORE;\n' > "$probe/probe.c"
+    if "$names" "$probe" > "$probe/out" 2>&1 || [ "$(grep -c . "$probe/out")" -ne 2 ]; then
+        echo "layers: runtime_names does not see a handler's setting and number in a probe file:"
+        sed 's/^/    /' "$probe/out"
+        bad=1
+    fi
+    rm -rf "$probe"
+    if ! out=$("$names" "$src/src/runtime" 2>&1); then
+        echo "layers: src/runtime names handlers (it may know them only through rt_iface):"
+        echo "$out"
+        bad=1
+    fi
 fi
 if [ $bad -eq 0 ]; then
     echo "layers: every part uses only the parts below it"

@@ -369,6 +369,7 @@ static int op_manifest(void *ud, th_error *err)
     (void)ud;
     opt.base_dir = "/tmp";
     opt.getenv = manifest_env;
+    opt.handlers = th_handlers_builtin();
     rc = rt_manifest_parse(MANIFEST, sizeof MANIFEST - 1, &opt, &m, err);
     rt_manifest_free(m);
     return rc;

@@ -19,7 +19,9 @@
 #include <cmocka.h>
 
 #include "base/limits.h"
+#include "handlers/handlers_int.h"
 #include "runtime/manifest.h"
+#include "theater/handlers.h"
 
 /* A temporary directory per test run, with a subdirectory "data" and a
  * regular file "file.txt". */
@@ -57,6 +59,14 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The settings each handler read (NULL if the manifest does not list it). */
+#define SETTINGS(m, type, h) ((const type *)rt_manifest_settings_of(m, h))
+static const void *rt_manifest_settings_of(const rt_manifest *m, int h)
+{
+    const rt_manifest_handler *e = rt_manifest_handler_get(m, h);
+    return e != NULL ? e->data : NULL;
+}
+
 /* Variables for ${VAR}: a fixed table instead of the process environment. */
 static const char *test_getenv(void *ctx, const char *name)
 {
@@ -72,7 +82,10 @@ static const char *test_getenv(void *ctx, const char *name)
 
 static rt_manifest *parse_ok(const char *text)
 {
-    rt_manifest_options opt = {.base_dir = g_dir, .name = "test.toml", .getenv = test_getenv};
+    rt_manifest_options opt = {.base_dir = g_dir,
+                               .name = "test.toml",
+                               .getenv = test_getenv,
+                               .handlers = th_handlers_builtin()};
     rt_manifest *m = NULL;
     th_error err = {0};
     if (rt_manifest_parse(text, strlen(text), &opt, &m, &err) != 0)
@@ -85,7 +98,10 @@ static rt_manifest *parse_ok(const char *text)
  * strings that follow. */
 static void parse_bad(const char *text, int code, ...)
 {
-    rt_manifest_options opt = {.base_dir = g_dir, .name = "test.toml", .getenv = test_getenv};
+    rt_manifest_options opt = {.base_dir = g_dir,
+                               .name = "test.toml",
+                               .getenv = test_getenv,
+                               .handlers = th_handlers_builtin()};
     rt_manifest *m = (rt_manifest *)1;
     th_error err = {0};
     const char *want;
@@ -162,25 +178,25 @@ static void test_full_manifest(void **state)
     assert_int_equal(m->supervision.within_seconds, 10);
 
     assert_int_equal(m->handlers_len, 5);
-    assert_int_equal(m->handlers[0].type, RT_MANIFEST_H_RUNTIME);
+    assert_int_equal(m->handlers[0].type, HANDLER_RUNTIME);
     assert_int_equal(m->handlers[0].line, 22);
-    assert_int_equal(m->handlers[4].type, RT_MANIFEST_H_FILESYSTEM);
-    assert_int_equal(m->handler_set,
-                     (1u << RT_MANIFEST_H_RUNTIME) | (1u << RT_MANIFEST_H_MESSAGE_SERVER) |
-                         (1u << RT_MANIFEST_H_RANDOM) | (1u << RT_MANIFEST_H_ENVIRONMENT) |
-                         (1u << RT_MANIFEST_H_FILESYSTEM));
-    assert_null(rt_manifest_handler_get(m, RT_MANIFEST_H_STORE));
-    assert_true(m->random_seeded);
-    assert_true(m->random_seed == UINT64_MAX);
-    assert_int_equal(m->env_allow_len, 2);
-    assert_string_equal(m->env_allow[0], "HOME");
-    assert_string_equal(m->env_allow[1], "LANG");
-    assert_null(m->env_allow[2]);
+    assert_int_equal(m->handlers[4].type, HANDLER_FILESYSTEM);
+    assert_int_equal(m->handler_set, (1u << HANDLER_RUNTIME) | (1u << HANDLER_MESSAGE_SERVER) |
+                                         (1u << HANDLER_RANDOM) | (1u << HANDLER_ENVIRONMENT) |
+                                         (1u << HANDLER_FILESYSTEM));
+    assert_null(rt_manifest_handler_get(m, HANDLER_STORE));
+    assert_true(SETTINGS(m, hs_random, HANDLER_RANDOM)->seeded);
+    assert_true(SETTINGS(m, hs_random, HANDLER_RANDOM)->seed == UINT64_MAX);
+    const hs_environment *env = SETTINGS(m, hs_environment, HANDLER_ENVIRONMENT);
+    assert_int_equal(env->len, 2);
+    assert_string_equal(env->vars[0], "HOME");
+    assert_string_equal(env->vars[1], "LANG");
+    assert_null(env->vars[2]);
     snprintf(want, sizeof want, "%s/data", g_dir);
-    assert_string_equal(m->fs_root, want);
+    assert_string_equal(SETTINGS(m, hs_filesystem, HANDLER_FILESYSTEM)->root, want);
 
     /* The handler's own subtree, substituted, for the handler to read. */
-    const rt_manifest_handler *fs = rt_manifest_handler_get(m, RT_MANIFEST_H_FILESYSTEM);
+    const rt_manifest_handler *fs = rt_manifest_handler_get(m, HANDLER_FILESYSTEM);
     assert_non_null(fs);
     assert_string_equal(toml_table_get(fs->settings, "path")->u.s.ptr, "data");
     assert_string_equal(toml_table_get(fs->settings, "type")->u.s.ptr, "filesystem");
@@ -207,9 +223,9 @@ static void test_defaults(void **state)
     assert_int_equal(m->supervision.within_seconds, TH_MANIFEST_DEFAULT_WITHIN_SECONDS);
     assert_int_equal(m->handlers_len, 0);
     assert_int_equal(m->handler_set, 0);
-    assert_null(m->env_allow);
-    assert_null(m->fs_root);
-    assert_false(m->random_seeded);
+    assert_null(SETTINGS(m, hs_environment, HANDLER_ENVIRONMENT));
+    assert_null(SETTINGS(m, hs_filesystem, HANDLER_FILESYSTEM));
+    assert_null(SETTINGS(m, hs_random, HANDLER_RANDOM));
     rt_manifest_free(m);
 
     /* A table given partly keeps the other defaults; 0 means "no limit". */
@@ -220,9 +236,10 @@ static void test_defaults(void **state)
     assert_true(m->limits.fuel_per_call == TH_MANIFEST_DEFAULT_FUEL_PER_CALL);
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_ONE_FOR_ALL);
     assert_int_equal(m->supervision.max_restarts, TH_MANIFEST_DEFAULT_MAX_RESTARTS);
-    assert_non_null(m->env_allow); /* the environment handler without a list sees nothing */
-    assert_null(m->env_allow[0]);
-    assert_int_equal(m->env_allow_len, 0);
+    const hs_environment *env = SETTINGS(m, hs_environment, HANDLER_ENVIRONMENT);
+    assert_non_null(env->vars); /* the environment handler without a list sees nothing */
+    assert_null(env->vars[0]);
+    assert_int_equal(env->len, 0);
     rt_manifest_free(m);
 
     /* Absolute paths are kept as they are. */
@@ -251,7 +268,7 @@ static void test_substitution(void **state)
     parse_bad(BASE "description = \"${1X}\"\n", TH_EINVAL, "malformed", NULL);
 
     /* Without a lookup function the process environment is used. */
-    rt_manifest_options opt = {.base_dir = g_dir};
+    rt_manifest_options opt = {.base_dir = g_dir, .handlers = th_handlers_builtin()};
     rt_manifest *m2 = NULL;
     th_error err = {0};
     const char *text = "name = \"${TH_MANIFEST_TEST_VAR}\"\ncomponent = \"c.wasm\"\n";
@@ -379,7 +396,7 @@ static void test_filesystem_path(void **state)
         parse_ok(BASE "[[handler]]\ntype = \"filesystem\"\npath = \"data/../data/.\"\n");
     char want[PATH_MAX + 64];
     snprintf(want, sizeof want, "%s/data", g_dir);
-    assert_string_equal(m->fs_root, want);
+    assert_string_equal(SETTINGS(m, hs_filesystem, HANDLER_FILESYSTEM)->root, want);
     rt_manifest_free(m);
 }
 
@@ -449,7 +466,8 @@ static void test_docs_example(void **state)
 {
     const char *src = getenv("THEATER_SOURCE_DIR");
     char path[PATH_MAX + 64], files[PATH_MAX + 64], *doc, *start, *end;
-    rt_manifest_options opt = {.base_dir = g_dir, .name = "docs/manifest.md"};
+    rt_manifest_options opt = {
+        .base_dir = g_dir, .name = "docs/manifest.md", .handlers = th_handlers_builtin()};
     rt_manifest *m = NULL;
     th_error err = {0};
     size_t len;
@@ -477,9 +495,9 @@ static void test_docs_example(void **state)
     if (rt_manifest_parse(start, (size_t)(end - start), &opt, &m, &err) != 0)
         fail_msg("docs example: %s", err.msg);
     assert_string_equal(m->name, "counter");
-    assert_int_equal(m->handlers_len, RT_MANIFEST_H_COUNT);
-    assert_int_equal(m->handler_set, (1u << RT_MANIFEST_H_COUNT) - 1);
-    assert_string_equal(m->fs_root, files);
+    assert_int_equal(m->handlers_len, HANDLER_COUNT);
+    assert_int_equal(m->handler_set, (1u << HANDLER_COUNT) - 1);
+    assert_string_equal(SETTINGS(m, hs_filesystem, HANDLER_FILESYSTEM)->root, files);
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_ONE_FOR_ONE);
     rt_manifest_free(m);
     unsetenv("COUNTER_DATA");
@@ -520,22 +538,28 @@ static void test_bound_limits(void **state)
               NULL);
     parse_bad(BASE "[limits]\nmax_descendants = -1\n", TH_EINVAL, "'limits.max_descendants'", NULL);
     parse_bad(BASE "[limits]\nstore_bytes = \"lots\"\n", TH_EINVAL, "must be an integer", NULL);
-    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_FILESYSTEM));
-    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_ENVIRONMENT));
-    assert_true(rt_manifest_handler_has_settings(RT_MANIFEST_H_RANDOM));
-    assert_false(rt_manifest_handler_has_settings(RT_MANIFEST_H_STORE));
-    assert_false(rt_manifest_handler_has_settings(-1));
+    /* which handlers take settings: their own tables say */
+    const th_handler_set *set = th_handlers_builtin();
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_FILESYSTEM)->settings_read);
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_ENVIRONMENT)->settings_read);
+    assert_non_null(rt_manifest_handler_find(set, HANDLER_RANDOM)->settings_read);
+    assert_null(rt_manifest_handler_find(set, HANDLER_STORE)->settings_read);
+    assert_null(rt_manifest_handler_find(set, -1));
 }
 
 static void test_handler_names(void **state)
 {
+    const th_handler_set *set = th_handlers_builtin();
     (void)state;
-    for (int i = 0; i < RT_MANIFEST_H_COUNT; i++)
-        assert_int_equal(rt_manifest_handler_lookup(rt_manifest_handler_name(i)), i);
-    assert_string_equal(rt_manifest_handler_name(RT_MANIFEST_H_MESSAGE_SERVER), "message-server");
-    assert_null(rt_manifest_handler_name(RT_MANIFEST_H_COUNT));
-    assert_int_equal(rt_manifest_handler_lookup("nope"), -1);
-    assert_int_equal(rt_manifest_handler_lookup(NULL), -1);
+    for (int i = 0; i < HANDLER_COUNT; i++)
+        assert_int_equal(
+            rt_manifest_handler_lookup(set, rt_manifest_handler_find(set, i)->name)->handler, i);
+    assert_string_equal(rt_manifest_handler_find(set, HANDLER_MESSAGE_SERVER)->name,
+                        "message-server");
+    assert_null(rt_manifest_handler_find(set, HANDLER_COUNT));
+    assert_null(rt_manifest_handler_lookup(set, "nope"));
+    assert_null(rt_manifest_handler_lookup(set, NULL));
+    assert_null(rt_manifest_handler_lookup(NULL, "runtime"));
 }
 
 int main(void)

@@ -80,6 +80,31 @@ typedef struct ops_fixture {
     th_wasm_exec *ex;
 } ops_fixture;
 
+/* Close the module text written to `w` (into *wat), assemble it and
+ * instantiate it into *fx; the test is skipped without wat2wasm. */
+static void fx_load(ops_fixture *fx, FILE *w, char **wat)
+{
+    size_t len = 0;
+    uint8_t *bin;
+    th_error err = {0};
+
+    fputs(")\n", w);
+    fclose(w);
+    bin = wat_to_wasm(*wat, &len);
+    free(*wat);
+    *wat = NULL;
+    memset(fx, 0, sizeof *fx);
+    if (bin == NULL)
+        skip();
+    if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    fx->imp = th_wasm_imports_new();
+    if (th_wasm_instance_new(fx->mod, fx->imp, NULL, &fx->inst, &err) != TH_OK)
+        fail_msg("instance: %s", err.msg);
+    fx->ex = th_wasm_exec_new(NULL);
+}
+
 /* Generate, for type t ("i32"/"i64") and every operator:
  *   OP_ref (a, b)         plain operator on two parameters
  *   OP_r_K (a)            OP a, const K          (immediate on the right)
@@ -171,29 +196,14 @@ static void gen_type(FILE *w, const char *t, const int64_t *vals, size_t nvals)
 static void setup_ops(ops_fixture *fx)
 {
     char *wat = NULL;
-    size_t watlen = 0, len = 0;
+    size_t watlen = 0;
     FILE *w = open_memstream(&wat, &watlen);
-    uint8_t *bin;
-    th_error err = {0};
 
     assert_non_null(w);
     fputs("(module\n", w);
     gen_type(w, "i32", vals32, NVALS32);
     gen_type(w, "i64", vals64, NVALS64);
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    memset(fx, 0, sizeof *fx);
-    if (bin == NULL)
-        skip();
-    if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fx->imp = th_wasm_imports_new();
-    if (th_wasm_instance_new(fx->mod, fx->imp, NULL, &fx->inst, &err) != TH_OK)
-        fail_msg("instance: %s", err.msg);
-    fx->ex = th_wasm_exec_new(NULL);
+    fx_load(fx, w, &wat);
 }
 
 static void teardown_ops(ops_fixture *fx)
@@ -482,12 +492,7 @@ static void gen_chain_bin(FILE *w, const char *t, const char *op, const char *r)
             t, op, t, t, t, r, r, t, op, r, r[0] == 'f' ? "add" : "xor", r);
 }
 
-typedef struct chain_fixture {
-    th_wasm_module *mod;
-    th_wasm_imports *imp;
-    th_wasm_instance *inst;
-    th_wasm_exec *ex;
-} chain_fixture;
+typedef ops_fixture chain_fixture;
 
 /* Call `name` with up to 3 raw arguments; returns the trap status in *rc. */
 static uint64_t call_raw(chain_fixture *fx, const char *name, const uint64_t *args, uint32_t nargs,
@@ -586,10 +591,8 @@ static void test_accumulator_chains(void **state)
     static const char *types[] = {"i32", "i64", "f32", "f64"};
     chain_fixture fx;
     char *wat = NULL, name[64], ref[64];
-    size_t watlen = 0, len = 0;
+    size_t watlen = 0;
     FILE *w = open_memstream(&wat, &watlen);
-    uint8_t *bin;
-    th_error err = {0};
 
     (void)state;
     assert_non_null(w);
@@ -617,19 +620,7 @@ static void test_accumulator_chains(void **state)
                 unops[u][0], in, in, out, in, in, comb, unops[u][0]);
     }
     fputs(chain_extra_wat, w);
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    if (bin == NULL)
-        skip();
-    memset(&fx, 0, sizeof fx);
-    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fx.imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
-    fx.ex = th_wasm_exec_new(NULL);
+    fx_load(&fx, w, &wat);
 
     for (size_t ti = 0; ti < 4; ti++) {
         bool fl = types[ti][0] == 'f', is64 = types[ti][1] == '6';
@@ -819,12 +810,10 @@ static void test_fused_pairs(void **state)
     static const int32_t load_ks[] = {0, 4, 8, -8, -4, 65536};
     chain_fixture fx;
     char *wat = NULL, name[64], k[32];
-    size_t watlen = 0, len = 0, nx = sizeof fuse_kb_x / sizeof fuse_kb_x[0],
+    size_t watlen = 0, nx = sizeof fuse_kb_x / sizeof fuse_kb_x[0],
            ny = sizeof fuse_kb_y / sizeof fuse_kb_y[0];
     FILE *w = open_memstream(&wat, &watlen);
     uint64_t v32[NVALS32];
-    uint8_t *bin;
-    th_error err = {0};
 
     (void)state;
     assert_non_null(w);
@@ -886,19 +875,7 @@ static void test_fused_pairs(void **state)
                         i, q, off, rt, ld, off, load_ks[q], i, q, off, rt, ld, off, load_ks[q], i,
                         q, off, rt, load_ks[q], ld, off);
             }
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    if (bin == NULL)
-        skip();
-    memset(&fx, 0, sizeof fx);
-    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fx.imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
-    fx.ex = th_wasm_exec_new(NULL);
+    fx_load(&fx, w, &wat);
 
     for (size_t i = 0; i < NVALS32; i++)
         v32[i] = (uint32_t)vals32[i];
@@ -1036,10 +1013,8 @@ static void test_address_forms(void **state)
     static const uint32_t cs[] = {0x11, 0x2233, 0x44556677};
     chain_fixture fx;
     char *wat = NULL, addr[256], got[64], ref[64];
-    size_t watlen = 0, len = 0;
+    size_t watlen = 0;
     FILE *w = open_memstream(&wat, &watlen);
-    uint8_t *bin;
-    th_error err = {0};
 
     (void)state;
     assert_non_null(w);
@@ -1086,19 +1061,7 @@ static void test_address_forms(void **state)
                     }
                 }
             }
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    if (bin == NULL)
-        skip();
-    memset(&fx, 0, sizeof fx);
-    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fx.imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
-    fx.ex = th_wasm_exec_new(NULL);
+    fx_load(&fx, w, &wat);
 
     for (int m = 0; m < NEA_MODES; m++)
         for (size_t si = 0; si < ea_nshifts(m); si++)
@@ -1148,10 +1111,8 @@ static void test_memory_operands(void **state)
     static const uint32_t bs[] = {0, 1, 0xffffffff, 12345};
     chain_fixture fx;
     char *wat = NULL, addr[128], got[64], ref[64];
-    size_t watlen = 0, len = 0;
+    size_t watlen = 0;
     FILE *w = open_memstream(&wat, &watlen);
-    uint8_t *bin;
-    th_error err = {0};
 
     (void)state;
     assert_non_null(w);
@@ -1196,19 +1157,7 @@ static void test_memory_operands(void **state)
                             pos == 1 ? "(local.get 4)" : "(local.get 3)",
                             pos == 1 ? "(local.get 3)" : "(local.get 4)");
                 }
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    if (bin == NULL)
-        skip();
-    memset(&fx, 0, sizeof fx);
-    if (th_wasm_module_new(bin, len, &fx.mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fx.imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_instance_new(fx.mod, fx.imp, NULL, &fx.inst, &err), TH_OK);
-    fx.ex = th_wasm_exec_new(NULL);
+    fx_load(&fx, w, &wat);
     for (size_t o = 0; o < 4; o++)
         for (size_t ki = 0; ki < 4; ki++)
             for (int off = 0; off <= 4; off += 4)

@@ -10,7 +10,10 @@
  *   "big"        16 random-range calls over the whole u64 range (recorded
  *                numbers above 2^63 - 1): logs each value;
  *   "read PATH"  filesystem.read-file (a file over 8 MiB is recorded as
- *                its size only): logs the length.
+ *                its size only): logs the length;
+ *   "kid PATH"   supervisor.spawn of the manifest PATH, then
+ *                supervisor.get-child-events of that child (recorded as the
+ *                child's number of events): logs the count.
  */
 #include "theater.h"
 
@@ -41,6 +44,12 @@ static ta_status outputs_send(ta_state *state, ta_bytes msg)
         ta_bytes content;
         TA_TRY(ta_fs_read_file((ta_str){(const char *)msg.ptr + 5, msg.len - 5}, &content));
         ta_logf("read %zu bytes", content.len);
+    } else if (msg.len > 4 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 4), "kid ")) {
+        ta_str kid;
+        ta_chain_event_list l;
+        TA_TRY(ta_spawn((ta_str){(const char *)msg.ptr + 4, msg.len - 4}, TA_NONE, &kid));
+        TA_TRY(ta_get_child_events(kid, &l));
+        ta_logf("kid: %zu events", l.len);
     }
     ta_str text = ta_format("%llu", (unsigned long long)(count + 1));
     ta_state_set(state, text.ptr, text.len);

@@ -4,7 +4,8 @@
 # (recorded as its length) is answered with the record's own events and
 # replays identically; u64 outputs above 2^63 - 1 (random-range over the
 # whole range) replay identically; a file read over 8 MiB (recorded as its
-# size only) is refused with an error naming the event.
+# size only) and supervisor.get-child-events (recorded as the child's number
+# of events) are refused with an error naming the event.
 set -u
 T=$1
 W=$2
@@ -26,6 +27,25 @@ type = "random"
 [[handler]]
 type = "filesystem"
 path = "files"
+[[handler]]
+type = "supervisor"
+TOML
+cp "$W" "$H/files/outputs.wasm"
+cat >"$H/files/kid.toml" <<TOML
+name = "kid"
+version = "1.0.0"
+component = "outputs.wasm"
+[[handler]]
+type = "runtime"
+[[handler]]
+type = "message-server"
+[[handler]]
+type = "random"
+[[handler]]
+type = "filesystem"
+path = "."
+[[handler]]
+type = "supervisor"
 TOML
 printf 'small' >"$H/files/small"
 dd if=/dev/zero of="$H/files/big" bs=1048576 count=9 2>/dev/null
@@ -33,6 +53,7 @@ dd if=/dev/zero of="$H/files/big" bs=1048576 count=9 2>/dev/null
 it_daemon
 a=$("$T" start --home "$H" "$H/outputs.toml" | tail -n 1)
 b=$("$T" start --home "$H" "$H/outputs.toml" | tail -n 1)
+c=$("$T" start --home "$H" "$H/outputs.toml" | tail -n 1)
 for m in chain big "read small" chain big chain; do
     "$T" message --home "$H" "$a" "$m" >/dev/null || fail "message $m"
 done
@@ -42,6 +63,8 @@ done
 # every message handled (a request waits behind them)
 "$T" message --home "$H" --request "$a" "" >/dev/null 2>&1
 "$T" message --home "$H" --request "$b" "" >/dev/null 2>&1
+"$T" message --home "$H" "$c" "kid files/kid.toml" >/dev/null || fail "message kid"
+"$T" message --home "$H" --request "$c" "" >/dev/null 2>&1
 kill -TERM "$DPID"
 wait "$DPID"
 DPID=
@@ -51,6 +74,8 @@ grep -q "random 1[0-9]\{19\}\|random 9[3-9][0-9]\{17\}" "$H/server.log" ||
 expect get_chain_and_big 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$a"
 expect big_read_refused 1 "event [0-9]+ \(host-call filesystem\.read-file\) cannot be replayed: its output \(9437184 bytes\) was recorded as its size only" \
     "$T" replay --home "$H" "$b"
+expect child_events_refused 1 "event [0-9]+ \(host-call supervisor\.get-child-events\) cannot be replayed: its output \(the child's [0-9]+ events\) is recorded as a count" \
+    "$T" replay --home "$H" "$c"
 # a tampered get-chain length is refused, not answered
 "$T" chain --home "$H" export "$a" -o a.jsonl || fail "export"
 python3 - <<'PY' || fail "the export has no get-chain output to edit"

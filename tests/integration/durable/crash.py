@@ -30,80 +30,20 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-THEATER = os.environ["THEATER"]
+import daemon_driver as d
+from daemon_driver import api, events, fail
+
 CUT = [0]
 TALLY = os.environ["TALLY"]
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 CLIENTS = 4
 SEED = int(os.environ.get("CRASH_SEED", str(int(time.time()))))
-
-
-def fail(msg):
-    print("FAIL: %s (seed %d, home kept at %s)" % (msg, SEED, HOME), file=sys.stderr)
-    log = os.path.join(HOME, "server.log")
-    if os.path.exists(log):
-        with open(log) as f:
-            lines = f.readlines()[-25:]
-        sys.stderr.write("--- server log (last lines)\n" + "".join(lines))
-    daemon = globals().get("DAEMON")
-    if daemon is not None and daemon.poll() is None:  # no daemon left behind
-        daemon.kill()
-        daemon.wait()
-    sys.exit(1)
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("theater", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
-def api(method, path, body=None, timeout=10):
-    c = UnixConn(SOCK, timeout)
-    try:
-        headers = {}
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        c.request(method, path, body=body, headers=headers)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def start_daemon():
-    global DAEMON
-    log = open(os.path.join(HOME, "server.log"), "a")
-    DAEMON = subprocess.Popen([THEATER, "server", "--home", HOME], stderr=log,
-                              stdout=subprocess.DEVNULL)
-    t0 = time.time()
-    while True:
-        try:
-            st, _ = api("GET", "/v1/health", timeout=2)
-            if st == 200:
-                return time.time() - t0
-        except OSError:
-            pass
-        if DAEMON.poll() is not None:
-            fail("the daemon exited at start (status %s)" % DAEMON.returncode)
-        if time.time() - t0 > 20:
-            fail("the daemon did not answer within 20 s")
-        time.sleep(0.01)
+d.NOTE = "seed %d, " % SEED
+d.API_TIMEOUT = 10
 
 
 def spawn(parent=None):
@@ -153,7 +93,7 @@ def client(stop, rnd, idx):
         RECEIVER[tag] = target
         try:
             if conn is None:
-                conn = UnixConn(SOCK, 10)
+                conn = d.UnixConn(d.SOCK, 10)
             conn.request("POST", "/v1/actors/%s/messages" % target, body=body)
             r = conn.getresponse()
             r.read()
@@ -175,14 +115,6 @@ def run_load(rnd, seconds):
         t.start()
     time.sleep(seconds)
     return stop, ts
-
-
-def events(aid):
-    out = subprocess.run([THEATER, "chain", "events", aid, "--json", "--home", HOME],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        fail("chain events %s: %s" % (aid, out.stderr))
-    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
 def handled(evs):
@@ -221,19 +153,18 @@ def handled(evs):
 
 
 def main():
-    global HOME, SOCK, MANIFEST, PARENT, ALL, RELAYS, SINKS, FORWARD, RECEIVER, ACKED, LOCK
+    global MANIFEST, PARENT, ALL, RELAYS, SINKS, FORWARD, RECEIVER, ACKED, LOCK
     random.seed(SEED)
-    HOME = tempfile.mkdtemp(prefix="theater-crash-")
-    SOCK = os.path.join(HOME, "theater.sock")
-    MANIFEST = os.path.join(HOME, "tally.toml")
-    shutil.copy(TALLY, os.path.join(HOME, "tally.wasm"))
+    home = d.new_home("theater-crash-")
+    MANIFEST = os.path.join(home, "tally.toml")
+    shutil.copy(TALLY, os.path.join(home, "tally.wasm"))
     with open(MANIFEST, "w") as f:
         f.write('name = "tally"\nversion = "1.0.0"\ncomponent = "tally.wasm"\n'
                 '[[handler]]\ntype = "runtime"\n[[handler]]\ntype = "message-server"\n')
     FORWARD, RECEIVER, ACKED, LOCK = {}, {}, set(), threading.Lock()
     CUT[0] = 0
     t_start = time.time()
-    start_daemon()
+    d.start_daemon(within=20)
     sinks = [spawn(), spawn()]
     hub = spawn()
     relays = [spawn(hub), spawn(hub)]
@@ -242,12 +173,11 @@ def main():
     restart_times = []
     for rnd in range(ROUNDS):
         stop, ts = run_load(rnd, random.uniform(0.05, 0.4))
-        DAEMON.send_signal(signal.SIGKILL)
-        DAEMON.wait()
+        d.kill_daemon()
         stop.set()
         for t in ts:
             t.join()
-        restart_times.append(start_daemon())
+        restart_times.append(d.start_daemon(within=20))
         check_actors()
     # drain: relays first (their forwards are in the sinks' mailboxes once
     # each relay has answered), then everyone
@@ -262,28 +192,19 @@ def main():
         if st != 200:
             fail("state of %s: HTTP %d" % (aid, st))
         states[aid] = b
-    DAEMON.send_signal(signal.SIGTERM)
-    if DAEMON.wait() != 0:
-        fail("the daemon exited %d on SIGTERM" % DAEMON.returncode)
-    start_daemon()  # the clean path: SIGTERM, then back
+    rc = d.stop_daemon()
+    if rc != 0:
+        fail("the daemon exited %d on SIGTERM" % rc)
+    d.start_daemon(within=20)  # the clean path: SIGTERM, then back
     check_actors()
     for aid in ALL:
         st, b = api("GET", "/v1/actors/%s/state" % aid)
         if b != states[aid]:
             fail("%s came back from SIGTERM with state %r, not %r" % (aid, b, states[aid]))
-    DAEMON.send_signal(signal.SIGTERM)
-    DAEMON.wait()
-    out = subprocess.run([THEATER, "chain", "verify", "--home", HOME], capture_output=True,
-                         text=True)
-    if out.returncode != 0:
-        fail("chain verify: %s%s" % (out.stdout, out.stderr))
-    for aid in ALL:
-        # the state its chain replays to: every event reproduced by
-        # re-running the recorded code (docs/replay.md)
-        out = subprocess.run([THEATER, "replay", aid, "--home", HOME], capture_output=True,
-                             text=True)
-        if out.returncode != 0 or "identical" not in out.stdout:
-            fail("replay of %s: %s%s" % (aid, out.stdout, out.stderr))
+    d.stop_daemon()
+    # the state its chain replays to: every event reproduced by re-running
+    # the recorded code (docs/replay.md)
+    d.verify_and_replay(ALL)
     seen = {}
     total = 0
     for aid in ALL:
@@ -320,9 +241,8 @@ def main():
                                                              CUT[0],
                          1000 * restart_times[len(restart_times) // 2],
                          1000 * restart_times[-1], time.time() - t_start, SEED))
-    shutil.rmtree(HOME)
+    shutil.rmtree(home)
 
 
 if __name__ == "__main__":
-    HOME = "?"
     main()

@@ -44,109 +44,22 @@ machine): the test is deterministic and never skips.
 Then every chain verifies and replays identically.  Exit 0 and a line of
 figures; 1 with the first problem.
 """
-import atexit
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
-THEATER = os.environ["THEATER"]
+import daemon_driver as d
+from daemon_driver import api, events, fail, kill_daemon, start_daemon
+
 TALLY = os.environ["TALLY"]
 ONCE = os.environ["ONCE"]
 # A hold runs inside one call (an init, a handle-send), which must not be
 # cut by the default 30 s call timeout on a loaded machine.
 LIMITS = '[limits]\ncall_timeout_ms = 600000\n'
-HOME = "?"
-
-
-def stop_daemon_at_exit():
-    """No daemon is left behind, whatever way the test ends (a skip too)."""
-    daemon = globals().get("DAEMON")
-    if daemon is not None and daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-
-
-atexit.register(stop_daemon_at_exit)
-
-
-def fail(msg):
-    print("FAIL: %s (home kept at %s)" % (msg, HOME), file=sys.stderr)
-    log = os.path.join(HOME, "server.log")
-    if os.path.exists(log):
-        with open(log) as f:
-            sys.stderr.write("--- server log (last lines)\n" + "".join(f.readlines()[-25:]))
-    daemon = globals().get("DAEMON")
-    if daemon is not None and daemon.poll() is None:  # no daemon left behind
-        daemon.kill()
-        daemon.wait()
-    sys.exit(1)
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10):
-        super().__init__("theater", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
-
-
-def api(method, path, body=None, timeout=60):
-    c = UnixConn(SOCK, timeout)
-    try:
-        headers = {}
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        c.request(method, path, body=body, headers=headers)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def start_daemon():
-    global DAEMON
-    log = open(os.path.join(HOME, "server.log"), "a")
-    DAEMON = subprocess.Popen([THEATER, "server", "--home", HOME], stderr=log,
-                              stdout=subprocess.DEVNULL)
-    t0 = time.time()
-    while True:
-        try:
-            st, _ = api("GET", "/v1/health", timeout=2)
-            if st == 200:
-                return
-        except OSError:
-            pass
-        if DAEMON.poll() is not None:
-            fail("the daemon exited at start (status %s)" % DAEMON.returncode)
-        # (a restore of the 36 MiB state takes minutes in a sanitizer build)
-        if time.time() - t0 > 300:
-            fail("the daemon did not answer within 300 s")
-        time.sleep(0.01)
-
-
-def kill_daemon():
-    DAEMON.send_signal(signal.SIGKILL)
-    DAEMON.wait()
-
-
-def events(aid):
-    out = subprocess.run([THEATER, "chain", "events", aid, "--json", "--home", HOME],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        fail("chain events %s: %s" % (aid, out.stderr))
-    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+HANDLERS = '[[handler]]\ntype = "runtime"\n[[handler]]\ntype = "message-server"\n'
+# (a restore of the 36 MiB state takes minutes in a sanitizer build)
+d.START_WITHIN = 300
 
 
 def calls(evs, function, param=None, done=True):
@@ -203,43 +116,55 @@ def drain(aid):
 
 def hold(on):
     """Create (on) or remove the file the actors hold on."""
-    path = os.path.join(HOME, "hold")
+    path = os.path.join(d.HOME, "hold")
     if on:
         open(path, "w").close()
     elif os.path.exists(path):
         os.unlink(path)
 
 
+def holds():
+    """The handlers a held actor needs: timing, and the home to find the
+    hold file in."""
+    return '[[handler]]\ntype = "timing"\n[[handler]]\ntype = "filesystem"\npath = "%s"\n' % d.HOME
+
+
+def start_once(name, state, extra):
+    """Start once.wasm as actor "once-NAME" with the initial state `state`
+    (the file NAME.state), the runtime, message-server, supervisor and
+    hold handlers and the TOML `extra`; its id."""
+    with open(os.path.join(d.HOME, name + ".state"), "w") as f:
+        f.write(state)
+    path = os.path.join(d.HOME, name + ".toml")
+    with open(path, "w") as f:
+        f.write('name = "once-%s"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
+                'init_state = "%s.state"\n' % (name, name) + HANDLERS +
+                '[[handler]]\ntype = "supervisor"\n' + holds() + extra)
+    st, b = api("POST", "/v1/actors", {"manifest": path})
+    if st != 201:
+        fail("start %s: HTTP %d %s" % (name, st, b))
+    return json.loads(b)["id"]
+
+
 def main():
-    global HOME, SOCK, SINK
-    HOME = tempfile.mkdtemp(prefix="theater-once-")
-    SOCK = os.path.join(HOME, "theater.sock")
+    global SINK
+    HOME = d.new_home("theater-once-")
     shutil.copy(TALLY, os.path.join(HOME, "tally.wasm"))
     shutil.copy(ONCE, os.path.join(HOME, "once.wasm"))
-    handlers = '[[handler]]\ntype = "runtime"\n[[handler]]\ntype = "message-server"\n'
-    holds = '[[handler]]\ntype = "timing"\n[[handler]]\ntype = "filesystem"\npath = "%s"\n' % HOME
     with open(os.path.join(HOME, "tally.toml"), "w") as f:
-        f.write('name = "tally"\nversion = "1.0.0"\ncomponent = "tally.wasm"\n' + handlers)
+        f.write('name = "tally"\nversion = "1.0.0"\ncomponent = "tally.wasm"\n' + HANDLERS)
     child_manifest = os.path.join(HOME, "child.toml")
     with open(child_manifest, "w") as f:
-        f.write('name = "once-child"\nversion = "1.0.0"\ncomponent = "once.wasm"\n' + handlers +
-                '[[handler]]\ntype = "supervisor"\n' + holds + LIMITS)
+        f.write('name = "once-child"\nversion = "1.0.0"\ncomponent = "once.wasm"\n' + HANDLERS +
+                '[[handler]]\ntype = "supervisor"\n' + holds() + LIMITS)
     start_daemon()
     st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "tally.toml")})
     if st != 201:
         fail("start sink: HTTP %d %s" % (st, b))
     SINK = json.loads(b)["id"]
-    with open(os.path.join(HOME, "boss.state"), "w") as f:
-        f.write("boss %s %s hold" % (child_manifest, SINK))
-    with open(os.path.join(HOME, "boss.toml"), "w") as f:
-        f.write('name = "once-boss"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "boss.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + '[supervision]\nstrategy = "one-for-one"\nmax_restarts = 10\n'
-                'within_seconds = 60\n' + LIMITS)
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "boss.toml")})
-    if st != 201:
-        fail("start boss: HTTP %d %s" % (st, b))
-    boss = json.loads(b)["id"]
+    boss = start_once("boss", "boss %s %s hold" % (child_manifest, SINK),
+                      '[supervision]\nstrategy = "one-for-one"\nmax_restarts = 10\n'
+                      'within_seconds = 60\n' + LIMITS)
     st, b = api("GET", "/v1/actors/%s/state" % boss)
     child = b.decode().split(" ")[1]
     wait_for("the child's first init", lambda: status(child) == "running")
@@ -293,16 +218,7 @@ def main():
              "again by the re-run)" % requests)
 
     # 3. a failed child whose supervisor had not decided at the kill
-    with open(os.path.join(HOME, "guard.state"), "w") as f:
-        f.write("guard %s %s hold" % (child_manifest, SINK))
-    with open(os.path.join(HOME, "guard.toml"), "w") as f:
-        f.write('name = "once-guard"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "guard.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + LIMITS)
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "guard.toml")})
-    if st != 201:
-        fail("start guard: HTTP %d %s" % (st, b))
-    guard = json.loads(b)["id"]
+    guard = start_once("guard", "guard %s %s hold" % (child_manifest, SINK), LIMITS)
     st, b = api("GET", "/v1/actors/%s/state" % guard)
     ward = b.decode().split(" ")[1]
     wait_for("the guard's child", lambda: status(ward) == "running")
@@ -330,16 +246,7 @@ def main():
         fail("the guard decided %d times about one failure" % decisions)
 
     # 4. a state over 64 MiB of event data (recorded by content reference)
-    with open(os.path.join(HOME, "big.state"), "w") as f:
-        f.write("big")
-    with open(os.path.join(HOME, "big.toml"), "w") as f:
-        f.write('name = "once-big"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "big.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + '[limits]\nmemory_bytes = 268435456\ncall_timeout_ms = 600000\n')
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "big.toml")})
-    if st != 201:
-        fail("start big: HTTP %d %s" % (st, b))
-    big = json.loads(b)["id"]
+    big = start_once("big", "big", '[limits]\nmemory_bytes = 268435456\ncall_timeout_ms = 600000\n')
     st, b = api("POST", "/v1/actors/%s/messages" % big, b"grow 36")
     if st != 202:
         fail("grow: HTTP %d %s" % (st, b))
@@ -355,16 +262,7 @@ def main():
         fail("the big state came back as %r, not %r" % (after, before))
 
     # 5. a channel message whose handling the kill cuts: at most once
-    with open(os.path.join(HOME, "chan.state"), "w") as f:
-        f.write("chan hold")
-    with open(os.path.join(HOME, "chan.toml"), "w") as f:
-        f.write('name = "once-chan"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "chan.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + LIMITS)
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "chan.toml")})
-    if st != 201:
-        fail("start chan: HTTP %d %s" % (st, b))
-    chan_actor = json.loads(b)["id"]
+    chan_actor = start_once("chan", "chan hold", LIMITS)
     st, b = api("POST", "/v1/actors/%s/channels" % chan_actor, b"hello")
     if st != 201:
         fail("open channel: HTTP %d %s" % (st, b))
@@ -392,26 +290,8 @@ def main():
              % (chan_runs, calls(cevs, "handle-channel-message")))
 
     # 6. a deferred answer across the kill: at most once
-    with open(os.path.join(HOME, "defer.state"), "w") as f:
-        f.write("defer")
-    with open(os.path.join(HOME, "defer.toml"), "w") as f:
-        f.write('name = "once-defer"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "defer.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + LIMITS)
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "defer.toml")})
-    if st != 201:
-        fail("start defer: HTTP %d %s" % (st, b))
-    deferrer = json.loads(b)["id"]
-    with open(os.path.join(HOME, "req.state"), "w") as f:
-        f.write("req %s" % deferrer)
-    with open(os.path.join(HOME, "req.toml"), "w") as f:
-        f.write('name = "once-req"\nversion = "1.0.0"\ncomponent = "once.wasm"\n'
-                'init_state = "req.state"\n' + handlers + '[[handler]]\ntype = "supervisor"\n' +
-                holds + LIMITS)
-    st, b = api("POST", "/v1/actors", {"manifest": os.path.join(HOME, "req.toml")})
-    if st != 201:
-        fail("start req: HTTP %d %s" % (st, b))
-    requester = json.loads(b)["id"]
+    deferrer = start_once("defer", "defer", LIMITS)
+    requester = start_once("req", "req %s" % deferrer, LIMITS)
     st, b = api("POST", "/v1/actors/%s/messages" % requester, b"ask")
     if st != 202:
         fail("ask: HTTP %d %s" % (st, b))
@@ -450,17 +330,8 @@ def main():
         fail("the requester got %s in %d completed \"ask\" operations: not exactly one answer"
              % (answers, asks_done))
 
-    DAEMON.send_signal(signal.SIGTERM)
-    DAEMON.wait()
-    out = subprocess.run([THEATER, "chain", "verify", "--home", HOME], capture_output=True,
-                         text=True)
-    if out.returncode != 0:
-        fail("chain verify: %s%s" % (out.stdout, out.stderr))
-    for aid in (SINK, boss, child, guard, ward, big, chan_actor, deferrer, requester):
-        out = subprocess.run([THEATER, "replay", aid, "--home", HOME], capture_output=True,
-                             text=True)
-        if out.returncode != 0 or "identical" not in out.stdout:
-            fail("replay of %s: %s%s" % (aid, out.stdout, out.stderr))
+    d.stop_daemon()
+    d.verify_and_replay((SINK, boss, child, guard, ward, big, chan_actor, deferrer, requester))
     print("once: init re-run after kill -9: %d runs of init in %d incarnations, sink handled %d "
           "(exactly once); request re-made by a re-run operation: handled %d times; failed child "
           "restored and restarted by its supervisor's decision after the kill; a %d-byte state "

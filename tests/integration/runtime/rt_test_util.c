@@ -1,6 +1,8 @@
 /*
  * rt_test_util.c - see rt_test_util.h.
  */
+#include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "rt_test_util.h"
+#include "theater/chain.h"
 #include "theater/handlers.h"
 
 static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
@@ -183,4 +186,127 @@ const char *rtt_manifest(rtt *t, const char *name, const char *module, const cha
     }
     fclose(f);
     return p;
+}
+
+void rtt_spawn_probe(rtt *t, const char *name, const char *module, const char *handler,
+                     const char *grant, char *id)
+{
+    char path[512];
+    th_spawn_opts o = {0};
+    th_error err;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
+    if ((f = fopen(path, "w")) == NULL) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f,
+            "name = \"%s\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
+            "[[handler]]\ntype = \"message-server\"\n\n[[handler]]\ntype = \"%s\"\n%s\n",
+            name, rtt_module(module), handler, grant);
+    fclose(f);
+    o.manifest_path = path;
+    if (th_runtime_spawn(t->rt, &o, id, &err) != 0) {
+        fprintf(stderr, "spawn of %s: %s\n", name, err.msg);
+        exit(1);
+    }
+}
+
+int rtt_spawn_family(rtt *t, const char *handler, const char *grant, const char *child_grant,
+                     th_error *err)
+{
+    char par[512], kid[2048], id[TH_ACTOR_ID_SIZE];
+    th_spawn_opts o = {0};
+    FILE *f;
+
+    snprintf(par, sizeof par, "%s/parent.toml", t->home);
+    if ((f = fopen(par, "w")) == NULL) {
+        perror(par);
+        exit(1);
+    }
+    fprintf(f,
+            "name = \"parent\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"runtime\"\n"
+            "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"filesystem\"\npath = "
+            "\"/\"\n[[handler]]\ntype = \"%s\"\n%s\n",
+            rtt_module("parent"), handler, grant);
+    fclose(f);
+    snprintf(kid, sizeof kid,
+             "name = \"kid\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"%s\"\n%s\n",
+             rtt_module("hostile"), handler, child_grant);
+    o.manifest_path = par;
+    o.initial_state = (const uint8_t *)kid;
+    o.initial_state_len = strlen(kid);
+    return th_runtime_spawn(t->rt, &o, id, err);
+}
+
+char *rtt_ask(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, ...)
+{
+    char *s;
+    va_list ap;
+
+    va_start(ap, fmt);
+    s = rtt_askv(t, id, timeout_ms, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *rtt_askv(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, va_list ap)
+{
+    char c[4096], *s;
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+
+    vsnprintf(c, sizeof c, fmt, ap);
+    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), timeout_ms, &resp, &len,
+                           &err) != 0) {
+        fprintf(stderr, "request '%s': %s\n", c, err.msg);
+        exit(1);
+    }
+    if ((s = malloc(len + 1)) == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    memcpy(s, resp, len);
+    s[len] = 0;
+    free(resp);
+    return s;
+}
+
+int rtt_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    while (d != NULL && readdir(d) != NULL)
+        n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+unsigned long long rtt_verify_chain(rtt *t, const char *id)
+{
+    th_chain_config cfg = {0};
+    th_chain_verify_result res;
+    th_chain *c;
+    th_error err;
+
+    if (th_runtime_flush(t->rt, id, &err) != 0) {
+        fprintf(stderr, "flush of %s: %s\n", id, err.msg);
+        exit(1);
+    }
+    cfg.home = t->home;
+    cfg.read_only = 1;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK) {
+        fprintf(stderr, "chain open: %s\n", err.msg);
+        exit(1);
+    }
+    if (th_chain_verify(c, id, &res, &err) != TH_OK || res.problem != 0) {
+        fprintf(stderr, "chain of %s does not verify: %s %s\n", id, err.msg, res.detail);
+        exit(1);
+    }
+    th_chain_close(c);
+    return (unsigned long long)res.events;
 }

@@ -8,6 +8,7 @@
 #define RT_TEST_UTIL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,5 +53,30 @@ const char *rtt_module(const char *name);
  * and extra TOML lines; returns its path (static buffer per call slot). */
 const char *rtt_manifest(rtt *t, const char *name, const char *module, const char *handlers,
                          const char *extra);
+/* Spawn test module `module` (rtt_module) as actor `name` holding the
+ * runtime and message-server handlers and `handler`, whose settings are
+ * the TOML lines `grant` (may be ""); the id into `id`.  Exits the test
+ * with the reason if the spawn is refused. */
+void rtt_spawn_probe(rtt *t, const char *name, const char *module, const char *handler,
+                     const char *grant, char *id);
+/* Spawn parent.wat (runtime, supervisor, filesystem "/" and `handler`
+ * with the settings `grant`), whose init spawns hostile.wat from a
+ * manifest listing `handler` with the settings `child_grant`: the spawn's
+ * code (the parent's init fails with the child's refusal), the reason in
+ * err. */
+int rtt_spawn_family(rtt *t, const char *handler, const char *grant, const char *child_grant,
+                     th_error *err);
+/* Send the text request `fmt` to actor `id` and wait at most `timeout_ms`
+ * for its answer: a malloc'd NUL-terminated copy (the caller frees).
+ * Exits the test with the reason if it is not answered. */
+char *rtt_ask(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+char *rtt_askv(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* Descriptors this process has open (/proc/self/fd). */
+int rtt_fd_count(void);
+/* Flush actor `id`'s chain and verify it: the number of events checked.
+ * Exits the test if it does not verify. */
+unsigned long long rtt_verify_chain(rtt *t, const char *id);
 
 #endif

@@ -14,7 +14,9 @@
  * (component, init_state file, the manifest file: only through the
  * parent's filesystem grant), ${VAR} in an actor's manifest (only the
  * variables the parent may read) and init_state from the store (only for a
- * parent that holds the store).
+ * parent that holds the store).  Last, the rules a handler set keeps for
+ * the runtime to start with it (a handler with settings reads and
+ * attenuates them; names and numbers are unique).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +28,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "handlers/handlers_int.h"
+#include "theater/handlers.h"
 #include "rt_test_util.h"
 
 /* The parent's grant of the whole filesystem (it reads the children's
@@ -342,6 +346,74 @@ static void test_store_init_state(void **unused)
     rtt_stop(&t);
 }
 
+/* A runtime given `set`: th_runtime_new's code, its message in *msg. */
+static int start_with(const th_handler_set *set, char *msg, size_t cap)
+{
+    char home[] = "/tmp/theater-attn-XXXXXX", cmd[64];
+    th_runtime_config cfg;
+    th_runtime *rt = NULL;
+    th_error err;
+    int rc;
+
+    assert_non_null(mkdtemp(home));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = home;
+    cfg.workers = 1;
+    cfg.handlers = set;
+    rc = th_runtime_new(&cfg, &rt, &err);
+    snprintf(msg, cap, "%s", rc != 0 ? err.msg : "");
+    if (rc == 0) {
+        th_runtime_shutdown(rt, &err);
+        th_runtime_free(rt);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+    assert_int_equal(system(cmd), 0);
+    return rc;
+}
+
+static int read_nothing(struct rt_manifest_reader *r, const struct toml_value *t,
+                        const char *prefix, void *settings)
+{
+    (void)r, (void)t, (void)prefix, (void)settings;
+    return 0;
+}
+
+/* The runtime starts only with a handler set that keeps its rules. */
+static void test_handler_set_rules(void **unused)
+{
+    static const char *const fields[] = {"level", NULL};
+    rt_iface plain = {.name = "plain", .module = "theater:simple/plain", .handler = 1};
+    rt_iface twin = {.name = "twin", .module = "theater:simple/twin", .handler = 1};
+    rt_iface bad = {.name = "bad",
+                    .module = "theater:simple/bad",
+                    .handler = 2,
+                    .fields = fields,
+                    .settings_size = 8,
+                    .settings_read = read_nothing};
+    rt_iface unread = {
+        .name = "unread", .module = "theater:simple/unread", .handler = 3, .fields = fields};
+    const rt_iface *ok_set[] = {&plain}, *dup_set[] = {&plain, &twin}, *bad_set[] = {&bad},
+                   *unread_set[] = {&unread};
+    th_handler_set set = {ok_set, 1, NULL, NULL};
+    char msg[TH_ERROR_MSG_MAX];
+
+    (void)unused;
+    assert_int_equal(start_with(&set, msg, sizeof msg), 0);
+    set.ifaces = dup_set;
+    set.count = 2;
+    assert_int_equal(start_with(&set, msg, sizeof msg), TH_EINVAL);
+    assert_non_null(strstr(msg, "twin"));
+    set.ifaces = bad_set;
+    set.count = 1;
+    assert_int_equal(start_with(&set, msg, sizeof msg), TH_ENOSYS);
+    assert_non_null(strstr(msg, "handler \"bad\" has settings but no attenuation rule"));
+    set.ifaces = unread_set;
+    assert_int_equal(start_with(&set, msg, sizeof msg), TH_ENOSYS);
+    assert_non_null(strstr(msg, "handler \"unread\" has settings but no reader"));
+    /* the built-in set keeps them */
+    assert_int_equal(start_with(th_handlers_builtin(), msg, sizeof msg), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_filesystem),         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_limits_inherited),   cmocka_unit_test(test_save_chain),
         cmocka_unit_test(test_substitution),       cmocka_unit_test(test_store_init_state),
+        cmocka_unit_test(test_handler_set_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,42 +238,19 @@ static void fds_back(int n)
 /* The probe with an http-client handler whose settings are `grant`. */
 static void spawn_fetcher(rtt *t, const char *name, const char *grant, char *id)
 {
-    char path[512];
-    th_spawn_opts o = {0};
-    th_error err;
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s.toml", t->home, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "name = \"%s\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
-            "[[handler]]\ntype = \"message-server\"\n\n[[handler]]\ntype = \"http-client\"\n%s\n",
-            name, rtt_module("fetch_probe"), grant);
-    fclose(f);
-    o.manifest_path = path;
-    if (th_runtime_spawn(t->rt, &o, id, &err) != 0)
-        fail_msg("spawn: %s", err.msg);
+    rtt_spawn_probe(t, name, "fetch_probe", "http-client", grant, id);
 }
 
 static char *fetch(rtt *t, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static char *fetch(rtt *t, const char *id, const char *fmt, ...)
 {
-    char c[2048], *s;
-    uint8_t *resp;
-    size_t len;
-    th_error err;
+    char *s;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(c, sizeof c, fmt, ap);
+    s = rtt_askv(t, id, 120000, fmt, ap);
     va_end(ap);
-    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 120000, &resp, &len, &err) !=
-        0)
-        fail_msg("request '%s': %s", c, err.msg);
-    s = malloc(len + 1);
-    memcpy(s, resp, len);
-    s[len] = 0;
-    free(resp);
     return s;
 }
 
@@ -300,22 +277,6 @@ static char *events_of(rtt *t, const char *id)
 
     assert_int_equal(th_runtime_actor_events(t->rt, id, collect, &acc, &err), 0);
     return acc;
-}
-
-static void verify_chain(rtt *t, const char *id)
-{
-    th_chain_config cfg = {0};
-    th_chain_verify_result res;
-    th_chain *c;
-    th_error err;
-
-    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
-    cfg.home = t->home;
-    cfg.read_only = 1;
-    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
-    if (th_chain_verify(c, id, &res, &err) != TH_OK || res.problem != 0)
-        fail_msg("chain of %s does not verify: %s %s", id, err.msg, res.detail);
-    th_chain_close(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -354,7 +315,7 @@ static void test_answers(void **state)
     /* recorded: the request in, the response out */
     evs = events_of(&t, id);
     expect_has(evs, "\"function\":\"send-http\"");
-    verify_chain(&t, id);
+    rtt_verify_chain(&t, id);
     rtt_stop(&t);
     fds_back(fds);
 }
@@ -403,8 +364,8 @@ static void test_failures(void **state)
     expect_has(fetch(&t, id, "GET not-a-url"), "err");
     assert_int_equal(th_runtime_actor_status(t.rt, id, &st, &err), 0);
     assert_int_equal(st, TH_ACTOR_RUNNING);
-    verify_chain(&t, id);
-    verify_chain(&t, impatient);
+    rtt_verify_chain(&t, id);
+    rtt_verify_chain(&t, impatient);
     rtt_stop(&t);
     fds_back(fds);
 }
@@ -439,7 +400,7 @@ static void test_grants(void **state)
         assert_int_not_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
         assert_non_null(strstr(err.msg, "needs the \"http-client\" handler"));
     }
-    verify_chain(&t, a);
+    rtt_verify_chain(&t, a);
     rtt_stop(&t);
 }
 
@@ -482,25 +443,7 @@ static void test_manifest_checks(void **state)
  * initial state names; hostile.wat imports nothing). */
 static int family(rtt *t, const char *grant, const char *child_grant, th_error *err)
 {
-    char par[512], kid[2048], id[TH_ACTOR_ID_SIZE];
-    th_spawn_opts o = {0};
-    FILE *f;
-
-    snprintf(par, sizeof par, "%s/parent.toml", t->home);
-    f = fopen(par, "w");
-    fprintf(f,
-            "name = \"parent\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"runtime\"\n"
-            "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"filesystem\"\npath = "
-            "\"/\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
-            rtt_module("parent"), grant);
-    fclose(f);
-    snprintf(kid, sizeof kid,
-             "name = \"kid\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
-             rtt_module("hostile"), child_grant);
-    o.manifest_path = par;
-    o.initial_state = (const uint8_t *)kid;
-    o.initial_state_len = strlen(kid);
-    return th_runtime_spawn(t->rt, &o, id, err);
+    return rtt_spawn_family(t, "http-client", grant, child_grant, err);
 }
 
 static void refused(rtt *t, const char *g, const char *cg, const char *why)

@@ -28,17 +28,6 @@
 #include "theater/chain.h"
 #include "rt_test_util.h"
 
-static int fd_count(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* Children of this process that are zombies. */
 static int zombies(void)
 {
@@ -112,7 +101,7 @@ static int setup(void **state)
     /* libuv's process-wide signal pipe and child watcher: made once */
     rtt_start(&warm, 1);
     rtt_stop(&warm);
-    e->fds = fd_count();
+    e->fds = rtt_fd_count();
     rtt_start(&e->t, 2);
     snprintf(e->dir, sizeof e->dir, "%s/work", e->t.home);
     mkdir(e->dir, 0755);
@@ -127,9 +116,9 @@ static int teardown(void **state)
 
     rtt_stop(&e->t);
     free(e);
-    for (int i = 0; i < 300 && fd_count() != fds; i++)
+    for (int i = 0; i < 300 && rtt_fd_count() != fds; i++)
         usleep(10000);
-    assert_int_equal(fd_count(), fds);
+    assert_int_equal(rtt_fd_count(), fds);
     assert_int_equal(zombies(), 0);
     return 0;
 }
@@ -138,46 +127,23 @@ static int teardown(void **state)
  * default grant: /bin/sh, the work directory). */
 static void spawn_runner(env *e, const char *name, const char *grant, char *id)
 {
-    char path[512];
-    th_spawn_opts o = {0};
-    th_error err;
-    FILE *f;
+    char def[400];
 
-    snprintf(path, sizeof path, "%s/%s.toml", e->t.home, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "name = \"%s\"\ncomponent = \"%s\"\n\n[[handler]]\ntype = \"runtime\"\n\n"
-            "[[handler]]\ntype = \"message-server\"\n\n[[handler]]\ntype = \"process\"\n",
-            name, rtt_module("proc_probe"));
-    if (strcmp(grant, "-") == 0)
-        fprintf(f, "allowed_programs = [\"/bin/sh\"]\nallowed_paths = [\"%s\"]\n", e->dir);
-    else
-        fprintf(f, "%s\n", grant);
-    fclose(f);
-    o.manifest_path = path;
-    if (th_runtime_spawn(e->t.rt, &o, id, &err) != 0)
-        fail_msg("spawn: %s", err.msg);
+    snprintf(def, sizeof def, "allowed_programs = [\"/bin/sh\"]\nallowed_paths = [\"%s\"]", e->dir);
+    rtt_spawn_probe(&e->t, name, "proc_probe", "process", strcmp(grant, "-") == 0 ? def : grant,
+                    id);
 }
 
 static char *cmd(env *e, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static char *cmd(env *e, const char *id, const char *fmt, ...)
 {
-    char c[4096], *s;
-    uint8_t *resp;
-    size_t len;
-    th_error err;
+    char *s;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(c, sizeof c, fmt, ap);
+    s = rtt_askv(&e->t, id, 60000, fmt, ap);
     va_end(ap);
-    if (th_runtime_request(e->t.rt, id, (const uint8_t *)c, strlen(c), 60000, &resp, &len, &err) !=
-        0)
-        fail_msg("request '%s': %s", c, err.msg);
-    s = malloc(len + 1);
-    memcpy(s, resp, len);
-    s[len] = 0;
-    free(resp);
     return s;
 }
 
@@ -520,25 +486,7 @@ static void test_end_kills(void **state)
 /* A child's grant within its parent's. */
 static int family(env *e, const char *grant, const char *child_grant, th_error *err)
 {
-    char par[512], kid[2048], id[TH_ACTOR_ID_SIZE];
-    th_spawn_opts o = {0};
-    FILE *f;
-
-    snprintf(par, sizeof par, "%s/parent.toml", e->t.home);
-    f = fopen(par, "w");
-    fprintf(f,
-            "name = \"parent\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"runtime\"\n"
-            "[[handler]]\ntype = \"supervisor\"\n[[handler]]\ntype = \"filesystem\"\npath = "
-            "\"/\"\n[[handler]]\ntype = \"process\"\n%s\n",
-            rtt_module("parent"), grant);
-    fclose(f);
-    snprintf(kid, sizeof kid,
-             "name = \"kid\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"process\"\n%s\n",
-             rtt_module("hostile"), child_grant);
-    o.manifest_path = par;
-    o.initial_state = (const uint8_t *)kid;
-    o.initial_state_len = strlen(kid);
-    return th_runtime_spawn(e->t.rt, &o, id, err);
+    return rtt_spawn_family(&e->t, "process", grant, child_grant, err);
 }
 
 static void check(env *e, const char *g, const char *cg, const char *why)
