@@ -65,6 +65,17 @@
 #include "db/db.h"
 #include "theater/home.h"
 
+/* The durable records' tables: durable.db's first version, and theater.db's
+ * version 2 (from before durable.db; unused since, kept empty). */
+static const char durable_tables[] =
+    "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
+    "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
+    "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, actor TEXT NOT NULL,"
+    "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);";
+
 /* migrations[i] moves a database from version i to version i + 1. */
 static const char *const main_migrations[DB_VERSION] = {
     /* 0 -> 1 */
@@ -86,24 +97,12 @@ static const char *const main_migrations[DB_VERSION] = {
     "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
     "  WITHOUT ROWID;",
     /* 1 -> 2: durable actors (src/runtime/durable.c) */
-    "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
-    "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
-    "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
-    "  created_ms INTEGER NOT NULL);"
-    "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, actor TEXT NOT NULL,"
-    "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);",
+    durable_tables,
 };
 
 static const char *const durable_migrations[DB_DURABLE_VERSION] = {
     /* 0 -> 1 */
-    "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
-    "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
-    "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
-    "  created_ms INTEGER NOT NULL);"
-    "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, actor TEXT NOT NULL,"
-    "  sender TEXT, data BLOB, origin TEXT, handled INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);",
+    durable_tables,
 };
 
 const db_schema db_main = {DB_FILE, 0x54485452 /* "THTR" */, DB_VERSION, main_migrations};
