@@ -297,6 +297,14 @@ void rt_sup_do_restart(rt_actor *a)
     rt_buf_puts(&b, "\"}");
     rt_record_buf(a, "actor-restarted", &b);
     th_error_clear(&err);
+    /* The new incarnation is in the ids of its init's sends: it must be on
+     * the chain before any of them is stored.  Else a crash in between
+     * brings the actor back as the previous incarnation, whose restart makes
+     * yet another, and the receiver handles the sends of both. */
+    if (a->durable && a->rt->durable != NULL && rt_record_flush(a, &err) != 0) {
+        rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: %s", err.msg);
+        return;
+    }
     if (rt_actor_instantiate(a, &err) != 0) {
         rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: %s", err.msg);
         return;
