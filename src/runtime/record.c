@@ -897,8 +897,18 @@ int rt_record_flush(rt_actor *a, th_error *err)
         atomic_fetch_add(&rec->flushers, 1);
         if (atomic_load(&rec->state) != REC_AWAKE)
             pthread_cond_signal(&rec->wake);
-        while (atomic_load(&a->rec_done) < target)
-            pthread_cond_wait(&rec->done, &rec->lock);
+        /* an event that could not be queued (out of memory: rec_failed)
+         * never comes: then stop waiting, the chain cannot be whole */
+        while (atomic_load(&a->rec_done) < target && atomic_load(&a->rec_failed) == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&rec->done, &rec->lock, &ts);
+        }
         atomic_fetch_sub(&rec->flushers, 1);
         pthread_mutex_unlock(&rec->lock);
     }
