@@ -17,7 +17,7 @@ char *base_hex_encode(const void *data, size_t len, char *out)
     return out;
 }
 
-static int hex_value(char c)
+int base_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -36,8 +36,8 @@ int base_hex_decode(const char *hex, uint8_t *out, size_t len)
     for (i = 0; i < len; i++) {
         if (hex[2 * i] == '\0' || hex[2 * i + 1] == '\0')
             return -1;
-        hi = hex_value(hex[2 * i]);
-        lo = hex_value(hex[2 * i + 1]);
+        hi = base_hex_digit((unsigned char)hex[2 * i]);
+        lo = base_hex_digit((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -51,8 +51,8 @@ int base_hex_decode_n(const char *hex, uint8_t *out, size_t len)
     int hi, lo;
 
     for (i = 0; i < len; i++) {
-        hi = hex_value(hex[2 * i]);
-        lo = hex_value(hex[2 * i + 1]);
+        hi = base_hex_digit((unsigned char)hex[2 * i]);
+        lo = base_hex_digit((unsigned char)hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

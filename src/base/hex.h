@@ -20,4 +20,7 @@ int base_hex_decode(const char *hex, uint8_t *out /* out */, size_t len);
  * 0, or -1 if one is not a hex digit. */
 int base_hex_decode_n(const char *hex, uint8_t *out, size_t len);
 
+/* The value of one hex digit (either case; `c` as an unsigned char), or -1. */
+int base_hex_digit(int c);
+
 #endif

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "base/limits.h"
 #include "base/toml.h"
 #include "base/toml_int.h"
@@ -318,17 +319,6 @@ static int skip_ws_comments_newlines(parser *ps)
  * Strings.
  */
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int utf8_encode(uint32_t cp, char out[4])
 {
     if (cp < 0x80) {
@@ -379,7 +369,7 @@ static int parse_escape(parser *ps, sbuf *b)
                        char_desc(ps, ps->p - 1, desc, sizeof desc));
     }
     for (int i = 0; i < ndig; i++) {
-        int h = ps->p < ps->end ? hex_value((unsigned char)*ps->p) : -1;
+        int h = ps->p < ps->end ? base_hex_digit((unsigned char)*ps->p) : -1;
         if (h < 0)
             return fail_at(ps, at, TH_EINVAL, "\\%c escape needs %d hex digits", c, ndig);
         cp = cp << 4 | (uint32_t)h;
@@ -600,7 +590,7 @@ static const char *scan_digits(const char *s, const char *e, int base)
 {
     bool need_digit = true;
     for (; s < e; s++) {
-        int d = hex_value((unsigned char)*s);
+        int d = base_hex_digit((unsigned char)*s);
         if (*s == '_') {
             if (need_digit)
                 return NULL;
@@ -623,7 +613,7 @@ static bool digits_value(const char *s, const char *e, int base, uint64_t limit,
         uint64_t d;
         if (*s == '_')
             continue;
-        d = (uint64_t)hex_value((unsigned char)*s);
+        d = (uint64_t)base_hex_digit((unsigned char)*s);
         if (v > (limit - d) / (uint64_t)base)
             return false;
         v = v * (uint64_t)base + d;

@@ -91,24 +91,13 @@ int rt_jq_float(rt_guest *g, base_jspan j, double *out)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool u4(const char *s, unsigned *v)
 {
     int k, d;
 
     *v = 0;
     for (k = 0; k < 4; k++) {
-        if ((d = hexval(s[k])) < 0)
+        if ((d = base_hex_digit((unsigned char)s[k])) < 0)
             return false;
         *v = *v << 4 | (unsigned)d;
     }

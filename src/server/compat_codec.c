@@ -8,6 +8,7 @@
  * would, by hand, because clients compare nothing but those bytes: field
  * order, no spaces, serde_json's string escapes.
  */
+#include "base/hex.h"
 #include "server/compat_codec.h"
 
 #include <jansson.h>
@@ -211,17 +212,6 @@ static int read_bytes(const json_t *v, const char *what, uint8_t **out, size_t *
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A UUID as the uuid crate parses it: hyphenated, simple (32 digits),
  * braced or urn:uuid:; written lowercase hyphenated. */
 static bool parse_uuid(const char *s, size_t n, char out[TH_ACTOR_ID_SIZE])
@@ -244,8 +234,8 @@ static bool parse_uuid(const char *s, size_t n, char out[TH_ACTOR_ID_SIZE])
             i++;
             continue;
         }
-        hi = hexval((unsigned char)s[i]);
-        lo = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
+        hi = base_hex_digit((unsigned char)s[i]);
+        lo = i + 1 < n ? base_hex_digit((unsigned char)s[i + 1]) : -1;
         if (hi < 0 || lo < 0 || k == 16)
             return false;
         b[k++] = (uint8_t)(hi << 4 | lo);
