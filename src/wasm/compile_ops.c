@@ -28,7 +28,7 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         return;
     C->lwritten[x] = 1;
     wasm_cc_materialize_locals(C, x);
-    if (C->last.valid && e->loc == LOC_OWN && e->t == C->last.dst_t) {
+    if (C->last.valid && !C->last.fixed_dst && e->loc == LOC_OWN && e->t == C->last.dst_t) {
         /* retarget the producer (it reads its operands before writing) */
         if (!C->nomem)
             memcpy(C->code + C->last.dst_pos, &slot, 4);

@@ -582,6 +582,8 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
         WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
         ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1) ACC_R_LIST(LABEL_R)
         WASM_FUSED_LIST(_, FUSED_LABELS)
+        /* a call's result is in the accumulator after RET1 (below) */
+        [WOP_CALL * NV + WV_R] = &&L_CALL,
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
 
@@ -671,11 +673,14 @@ L_BR_BACK:
             goto ret_other_instance; \
         NEXT(); \
     } while (0)
+    /* A one-value return leaves the value in the accumulator too, so the
+     * instruction after a CALL may read it there (CALL's __R variant). */
 L_RET1_A:
     fp[0].bits = acc;
     RETURN();
 L_RET1:
-    fp[0] = SLOT(0);
+    acc = SLOT(0).bits;
+    fp[0].bits = acc;
     RETURN();
 L_RET:
     RETURN();
