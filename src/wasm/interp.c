@@ -468,7 +468,7 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
 
 #define ACC_R_LIST(X) \
     X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
-    X(M_F64_MUL1) X(M_F64_MUL2)
+    X(M_F64_MUL1) X(M_F64_MUL2) X(T_ROTLK3_XOR) X(T_ROTLK2_SHRUK_XOR)
 
 #define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
 #define FL_KB(name) LABEL_BIN(name) /* _B: c from the accumulator */
@@ -957,6 +957,19 @@ L_RMW_MADD32: {
         memcpy(mbase + ea, &m, 4);
         SKIP(6);
     }
+#define XOR3(name, third) \
+    L_##name: { \
+        uint32_t a = RU32(1), b = RU32(3), c = RU32(5); \
+        WU32(0, ROTL32(a, OP(2)) ^ ROTL32(b, OP(4)) ^ (third)); \
+        SKIP(7); \
+    } \
+    L_##name##__R: { \
+        uint32_t a = RU32(1), b = RU32(3), c = RU32(5); \
+        AW32(ROTL32(a, OP(2)) ^ ROTL32(b, OP(4)) ^ (third)); \
+        SKIP(7); \
+    }
+    XOR3(T_ROTLK3_XOR, ROTL32(c, OP(6)))
+    XOR3(T_ROTLK2_SHRUK_XOR, c >> (OP(6) & 31))
     LOAD_KINDS(LOADX, LOADX)
     LOAD_KINDS(LOADSK, LOADSK)
     LOAD_KINDS(LOADSX, LOADSX)

@@ -1658,6 +1658,70 @@ static void test_call_result_accumulator(void **state)
     teardown_ops(&fx);
 }
 
+/* Three rotates (or two and an unsigned shift) xor-ed together, as
+ * SHA-256's sigma functions are: one T_* instruction, against the same
+ * computation through locals, with its result in a slot and in the
+ * accumulator (read by an add). */
+static const int32_t xor3_ks[][3] = {{26, 21, 7}, {30, 19, 10}, {0, 31, 32}, {33, -1, 3}};
+
+static void gen_xor3(FILE *w)
+{
+    for (int f = 0; f < 2; f++)
+        for (size_t k = 0; k < sizeof xor3_ks / sizeof xor3_ks[0]; k++)
+            for (int r = 0; r < 2; r++) {
+                const char *third = f ? "shr_u" : "rotl";
+                const int32_t *ks = xor3_ks[k];
+                fprintf(w,
+                        "(func (export \"x3_%d_%zu_%d\") (param i32 i32 i32) (result i32)\n"
+                        "  %s(i32.xor (i32.xor (i32.rotl (local.get 0) (i32.const %d))\n"
+                        "                    (i32.rotl (local.get 1) (i32.const %d)))\n"
+                        "           (i32.%s (local.get 2) (i32.const %d)))%s)\n",
+                        f, k, r, r ? "(i32.add (local.get 1) " : "", ks[0], ks[1], third, ks[2],
+                        r ? ")" : "");
+                fprintf(w,
+                        "(func (export \"x3_%d_%zu_%d_ref\") (param i32 i32 i32) (result i32)\n"
+                        "  (local i32 i32 i32)\n"
+                        "  (local.set 3 (i32.rotl (local.get 0) (i32.const %d)))\n"
+                        "  (local.set 4 (i32.rotl (local.get 1) (i32.const %d)))\n"
+                        "  (local.set 5 (i32.%s (local.get 2) (i32.const %d)))\n"
+                        "  (local.set 3 (i32.xor (i32.xor (local.get 3) (local.get 4)) (local.get "
+                        "5)))\n"
+                        "  %s)\n",
+                        f, k, r, ks[0], ks[1], third, ks[2],
+                        r ? "(i32.add (local.get 1) (local.get 3))" : "(local.get 3)");
+            }
+}
+
+static void test_xor3(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 0x80000000, 0xffffffff, 0x12345678, 0xdeadbeef};
+    chain_fixture fx;
+    char *wat = NULL, got[32], ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    size_t nk = sizeof xor3_ks / sizeof xor3_ks[0];
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module\n", w);
+    gen_xor3(w);
+    fx_load(&fx, w, &wat);
+    assert_int_equal(count_op(fx.mod, WOP_T_ROTLK3_XOR), 2 * nk);
+    assert_int_equal(count_op(fx.mod, WOP_T_ROTLK2_SHRUK_XOR), 2 * nk);
+    for (int f = 0; f < 2; f++)
+        for (size_t k = 0; k < nk; k++)
+            for (int r = 0; r < 2; r++)
+                for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                    for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
+                        for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                            uint64_t args[3] = {xs[x], xs[y], xs[z]};
+                            snprintf(got, sizeof got, "x3_%d_%zu_%d", f, k, r);
+                            snprintf(ref, sizeof ref, "x3_%d_%zu_%d_ref", f, k, r);
+                            expect_same(&fx, got, ref, args, 3);
+                        }
+    teardown_ops(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1669,6 +1733,7 @@ int main(void)
         cmocka_unit_test(test_memory_operands),
         cmocka_unit_test(test_rmw_and_pairs),
         cmocka_unit_test(test_call_result_accumulator),
+        cmocka_unit_test(test_xor3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
