@@ -127,8 +127,8 @@ struct rt_actor {
     struct rt_fn_dyn {
         const char *name; /* an inbound event's export (static storage) */
         th_wasm_func *fn, *post;
-    } *fn_dyn;        /* exports looked up for inbound events (a cache of
-                         RT_FN_DYN, allocated at the first such event) */
+    } * fn_dyn; /* exports looked up for inbound events (a cache of
+                   RT_FN_DYN, allocated at the first such event) */
     unsigned nfn_dyn;
     rt_op *op;
     uint64_t next_token;
