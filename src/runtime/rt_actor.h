@@ -74,6 +74,12 @@ struct rt_op {
 
 #define RT_FN_DYN 8 /* inbound exports an actor keeps looked up */
 
+/* An inbound event's export, looked up once per instance. */
+typedef struct rt_fn_dyn {
+    const char *name; /* the export's name (static storage) */
+    th_wasm_func *fn, *post;
+} rt_fn_dyn;
+
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
@@ -124,11 +130,8 @@ struct rt_actor {
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
     th_wasm_func *fn_realloc;
-    struct rt_fn_dyn {
-        const char *name; /* an inbound event's export (static storage) */
-        th_wasm_func *fn, *post;
-    } * fn_dyn; /* exports looked up for inbound events (a cache of
-                   RT_FN_DYN, allocated at the first such event) */
+    rt_fn_dyn *fn_dyn; /* exports looked up for inbound events (a cache of
+                          RT_FN_DYN, allocated at the first such event) */
     unsigned nfn_dyn;
     rt_op *op;
     uint64_t next_token;
