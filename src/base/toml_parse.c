@@ -34,6 +34,7 @@
 #include "base/limits.h"
 #include "base/toml.h"
 #include "base/toml_int.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------------
  * Parser state and errors.
@@ -214,39 +215,9 @@ static bool is_control(unsigned char c)
  * no overlongs, surrogates or code points above U+10FFFF), or NULL. */
 static const char *utf8_check(const char *text, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)text, *e = s + len;
-    while (s < e) {
-        unsigned c = *s;
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else
-            return (const char *)s;
-        if ((size_t)(e - s) <= n || s[1] < lo || s[1] > hi)
-            return (const char *)s;
-        for (size_t i = 2; i <= n; i++)
-            if ((s[i] & 0xC0) != 0x80)
-                return (const char *)s;
-        s += n + 1;
-    }
-    return NULL;
+    size_t ok = base_utf8_prefix((const uint8_t *)text, len);
+
+    return ok == len ? NULL : text + ok;
 }
 
 static void skip_ws(parser *ps)
