@@ -371,18 +371,26 @@ static int line_ending_backslash(parser *ps)
     return 1;
 }
 
+/* Copy the run of plain characters at ps->p (up to the quote `q`, a
+ * backslash, a control character or the end) into b: 0, or -1 out of
+ * memory. */
+static int string_run(parser *ps, char q, sbuf *b)
+{
+    const char *run = ps->p;
+
+    while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' && !is_control((unsigned char)*ps->p))
+        ps->p++;
+    return ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0 ? -1 : 0;
+}
+
 /* The body of a single-line string (basic or literal), after the opening
  * quote `q`.  Stops after the closing quote. */
 static int string_body(parser *ps, char q, const char *open, sbuf *b)
 {
     int rc;
     for (;;) {
-        const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
-               !is_control((unsigned char)*ps->p))
-            ps->p++;
-        if (ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0)
+        if (string_run(ps, q, b) != 0)
             return fail_nomem(ps);
         if (at_eof(ps))
             return fail_at(ps, open, TH_EINVAL, "unterminated string");
@@ -413,12 +421,8 @@ static int ml_string_body(parser *ps, char q, const char *open, sbuf *b)
     int rc;
     eat_newline(ps); /* a newline right after the delimiter is trimmed */
     for (;;) {
-        const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
-               !is_control((unsigned char)*ps->p))
-            ps->p++;
-        if (ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0)
+        if (string_run(ps, q, b) != 0)
             return fail_nomem(ps);
         if (at_eof(ps))
             return fail_at(ps, open, TH_EINVAL, "unterminated multi-line string");

@@ -19,52 +19,10 @@
 #include <cmocka.h>
 
 #include "theater/wasm.h"
+#include "wasm_bytes.h"
 
 /* ------------------------------------------------------------------ */
-/* A growable byte buffer and a minimal module writer                  */
-
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void put8(buf *b, uint8_t v)
-{
-    put(b, &v, 1);
-}
-
-static void uleb(buf *b, uint64_t v)
-{
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        put8(b, (uint8_t)(c | (v ? 0x80 : 0)));
-    } while (v);
-}
-
-static void sleb(buf *b, int64_t v)
-{
-    for (;;) {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        if ((v == 0 && !(c & 0x40)) || (v == -1 && (c & 0x40))) {
-            put8(b, c);
-            return;
-        }
-        put8(b, c | 0x80);
-    }
-}
+/* A minimal module writer (over wasm_bytes.h)                        */
 
 static void section(buf *m, uint8_t id, const buf *content)
 {

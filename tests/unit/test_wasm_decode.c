@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "wasm/wasm_int.h"
-#include "hex_util.h"
+#include "wasm_bytes.h"
 
 /* A module from hex (after the 8-byte header, if `header`). */
 static size_t hex_module(const char *hex, uint8_t *buf, size_t cap, bool header)

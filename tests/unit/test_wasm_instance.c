@@ -22,7 +22,7 @@
 #include <pthread.h>
 
 #include "wasm/wasm_int.h"
-#include "hex_util.h"
+#include "wasm_bytes.h"
 
 static th_wasm_module *module(const char *hex)
 {
