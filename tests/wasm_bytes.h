@@ -14,12 +14,12 @@
 #include <string.h>
 
 /* A growable byte buffer (zero it to start; the caller frees p). */
-typedef struct buf {
+typedef struct wbuf {
     uint8_t *p;
     size_t n, cap;
-} buf;
+} wbuf;
 
-static inline void put(buf *b, const void *data, size_t n)
+static inline void put(wbuf *b, const void *data, size_t n)
 {
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
@@ -30,13 +30,13 @@ static inline void put(buf *b, const void *data, size_t n)
     b->n += n;
 }
 
-static inline void put8(buf *b, uint8_t v)
+static inline void put8(wbuf *b, uint8_t v)
 {
     put(b, &v, 1);
 }
 
 /* Unsigned and signed LEB128. */
-static inline void uleb(buf *b, uint64_t v)
+static inline void uleb(wbuf *b, uint64_t v)
 {
     do {
         uint8_t c = v & 0x7f;
@@ -45,7 +45,7 @@ static inline void uleb(buf *b, uint64_t v)
     } while (v);
 }
 
-static inline void sleb(buf *b, int64_t v)
+static inline void sleb(wbuf *b, int64_t v)
 {
     for (;;) {
         uint8_t c = v & 0x7f;
@@ -58,11 +58,11 @@ static inline void sleb(buf *b, int64_t v)
     }
 }
 
-/* Parse hex pairs (whitespace ignored) into buf at *n.  "{ ... }" emits
+/* Parse hex pairs (whitespace ignored) into out at *n.  "{ ... }" emits
  * the size of the enclosed bytes as a LEB128 u32 before them, so section
  * and body sizes need not be counted by hand.  Returns the position after
  * the parsed text. */
-static inline const char *hex_parse(const char *p, uint8_t *buf, size_t cap, size_t *n)
+static inline const char *hex_parse(const char *p, uint8_t *out, size_t cap, size_t *n)
 {
     while (*p != '\0' && *p != '}') {
         unsigned v;
@@ -77,16 +77,16 @@ static inline const char *hex_parse(const char *p, uint8_t *buf, size_t cap, siz
             size_t len = k;
             do {
                 assert_true(*n < cap);
-                buf[(*n)++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+                out[(*n)++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
                 len >>= 7;
             } while (len != 0);
             assert_true(*n + k <= cap);
-            memcpy(buf + *n, inner, k);
+            memcpy(out + *n, inner, k);
             *n += k;
         } else {
             assert_true(sscanf(p, "%2x", &v) == 1);
             assert_true(*n < cap);
-            buf[(*n)++] = (uint8_t)v;
+            out[(*n)++] = (uint8_t)v;
             p += 2;
         }
     }

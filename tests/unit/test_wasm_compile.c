@@ -24,7 +24,7 @@
 /* ------------------------------------------------------------------ */
 /* A minimal module writer (over wasm_bytes.h)                        */
 
-static void section(buf *m, uint8_t id, const buf *content)
+static void section(wbuf *m, uint8_t id, const wbuf *content)
 {
     put8(m, id);
     uleb(m, content->n);
@@ -34,11 +34,11 @@ static void section(buf *m, uint8_t id, const buf *content)
 /* A module with one function of type (params) -> (results), the given
  * extra locals (count of i32) and body (instructions incl. the final end);
  * the function is exported as "f".  The caller frees the returned bytes. */
-static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals, const buf *body,
-                         size_t *len)
+static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals,
+                         const wbuf *body, size_t *len)
 {
     static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    buf m = {0}, s = {0}, code = {0};
+    wbuf m = {0}, s = {0}, code = {0};
     size_t np = strlen(params), nr = strlen(results);
 
     put(&m, hdr, 8);
@@ -92,7 +92,7 @@ static uint8_t *one_func(const char *params, const char *results, uint32_t nloca
 #define I32 "\x7f"
 
 /* Compile; returns the code and fills err. */
-static int load(const buf *body, const char *params, const char *results, uint32_t nlocals,
+static int load(const wbuf *body, const char *params, const char *results, uint32_t nlocals,
                 th_wasm_module **out, th_error *err)
 {
     size_t len;
@@ -126,7 +126,7 @@ static int run_f(th_wasm_module *m, const int32_t *args, uint32_t nargs, th_wasm
 /* ------------------------------------------------------------------ */
 /* Error messages                                                      */
 
-static void expect_invalid2(const buf *body, const char *params, const char *results,
+static void expect_invalid2(const wbuf *body, const char *params, const char *results,
                             const char *msg, bool in_function)
 {
     th_wasm_module *m = NULL;
@@ -140,7 +140,7 @@ static void expect_invalid2(const buf *body, const char *params, const char *res
         fail_msg("message \"%s\" names no function", err.msg);
 }
 
-static void expect_invalid(const buf *body, const char *params, const char *results,
+static void expect_invalid(const wbuf *body, const char *params, const char *results,
                            const char *msg)
 {
     expect_invalid2(body, params, results, msg, true);
@@ -148,7 +148,7 @@ static void expect_invalid(const buf *body, const char *params, const char *resu
 
 static void test_error_messages(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
 
     (void)state;
     /* i32.add on one operand: the offset of the add is reported */
@@ -201,7 +201,7 @@ static void test_error_messages(void **state)
 
 static void test_nesting_and_br_table(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     th_wasm_val res;
@@ -242,7 +242,7 @@ static void test_nesting_and_br_table(void **state)
  * deep operand stacks combined with many local.set / block entries. */
 static void test_no_quadratic_compile(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     const uint32_t n = 200000;
@@ -269,7 +269,7 @@ static void test_no_quadratic_compile(void **state)
 
 static void test_many_constants(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     th_wasm_val res;
@@ -312,7 +312,7 @@ static void test_mutations(void **state)
         0x20, 0x01, 0x73,                                           /* xor y */
         0x0b,
     };
-    buf b = {0};
+    wbuf b = {0};
     size_t len;
     uint8_t *bin, *mut;
     uint32_t seed = 12345, loaded = 0;

@@ -109,13 +109,13 @@ static const struct {
 /* ------------------------------------------------------------------ */
 /* A tiny module assembler                                            */
 
-static void name(buf *b, const char *s)
+static void name(wbuf *b, const char *s)
 {
     uleb(b, (uint32_t)strlen(s));
     put(b, s, strlen(s));
 }
 
-static void section(buf *out, uint8_t id, buf *content)
+static void section(wbuf *out, uint8_t id, wbuf *content)
 {
     put8(out, id);
     uleb(out, (uint32_t)content->n);
@@ -133,7 +133,7 @@ static uint8_t valtype(char c)
  * exported under the same name; memory (2 pages) exported as "memory". */
 static uint8_t *build_module(size_t *len)
 {
-    buf out = {0}, s = {0};
+    wbuf out = {0}, s = {0};
     static const uint8_t header[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
 
     put(&out, header, sizeof header);
@@ -177,7 +177,7 @@ static uint8_t *build_module(size_t *len)
     section(&out, 7, &s);
     uleb(&s, NFUNCS);
     for (size_t i = 0; i < NFUNCS; i++) {
-        buf body = {0};
+        wbuf body = {0};
         uint32_t np = (uint32_t)(strchr(funcs[i].sig, '>') - funcs[i].sig);
         uleb(&body, 0); /* no locals */
         for (uint32_t p = 0; p < np; p++) {
