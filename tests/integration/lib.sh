@@ -13,6 +13,9 @@
 #                     and wait until it answers /v1/health; DPID is its pid
 #                     (set it empty after stopping it yourself)
 #   it_done           exit 1 with the number of failures, or say "all ok"
+#   it_need FILE... [-- CMD...]
+#                     exit 77 (skipped) unless every FILE exists (was built)
+#                     and every CMD is on the PATH
 # With KEEP set (to anything) the work directory is kept at exit.
 
 fails=0
@@ -72,4 +75,15 @@ it_daemon() {
 it_done() {
     [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
     echo "all ok"
+}
+
+it_need() {
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        [ -f "$1" ] || { echo "skipped: $1 was not built"; exit 77; }
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { echo "skipped: no $c"; exit 77; }
+    done
 }

@@ -1102,6 +1102,37 @@ static void emit_inbound_table(void)
 /* ------------------------------------------------------------------ */
 /* Files                                                              */
 
+/* wit_wake_T: the rt_result of a result of type r carried by a wake. */
+static void emit_wake(int r)
+{
+    const char *m = T(r)->mangle, *c = ctype(r);
+
+    E("typedef struct wit_result_%s {\n    rt_result base;\n    %s v;\n} wit_result_%s;\n\n", m, c,
+      m);
+    E("static int wit_result_lower_%s(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf "
+      "*json)\n{\n",
+      m);
+    E("    wit_result_%s *x = (wit_result_%s *)r;\n    int rc = wit_lower_%s(g, retptr, "
+      "&x->v);\n\n",
+      m, m, m);
+    E("    if (rc == 0)\n        js_%s(json, &x->v);\n    return rc;\n}\n\n", m);
+    E("static void wit_result_free_%s(rt_result *r)\n{\n    wit_result_%s *x = (wit_result_%s "
+      "*)r;\n\n",
+      m, m, m);
+    E("    wit_free_%s(&x->v);\n    free(x);\n}\n\n", m);
+    E("void wit_wake_%s(rt_runtime *rt, const char *actor, uint64_t token, %s *v)\n{\n", m, c);
+    E("    wit_result_%s *x = calloc(1, sizeof *x);\n    rt_actor *a;\n\n", m);
+    E("    if (x == NULL) {\n        wit_free_%s(v);\n        memset(v, 0, sizeof *v);\n"
+      "        return;\n    }\n",
+      m);
+    E("    x->base.lower = wit_result_lower_%s;\n    x->base.free = wit_result_free_%s;\n", m, m);
+    E("    x->v = *v;\n    memset(v, 0, sizeof *v);\n");
+    E("    if ((a = rt_actor_find(rt, actor, RT_ID_LEN)) == NULL) {\n"
+      "        wit_result_free_%s(&x->base);\n        return;\n    }\n",
+      m);
+    E("    rt_actor_wake_result(a, token, &x->base);\n    rt_actor_release(a);\n}\n\n");
+}
+
 static const char prelude_c[] =
     "#define WIT_UNUSED __attribute__((unused))\n\n"
     "/* Little-endian load / store of n bytes at a (bounds-checked). */\n"
@@ -1172,7 +1203,10 @@ int write_host(const char *hpath, const char *cpath)
     }
     E("/* The results of host functions, for results written later (a suspended\n"
       " * call's wake): lower into the guest at a retptr (checked: aligned, inside\n"
-      " * memory) and write as a record's JSON. */\n");
+      " * memory) and write as a record's JSON; wit_wake_T wakes the suspended\n"
+      " * call `token` of actor `actor` (RT_ID_LEN chars) with *v, which it takes\n"
+      " * over (cleared; freed if the actor is gone or memory is short: the call's\n"
+      " * timeout then ends the wait) as an RT_WAIT_RESULT (rt_result). */\n");
     memset(declared, 0, (size_t)P.ntypes);
     for (i = 0; i < P.nfuncs; i++) {
         int r = P.funcs[i].result;
@@ -1181,6 +1215,8 @@ int write_host(const char *hpath, const char *cpath)
         declared[r] = 1;
         E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v);\n", T(r)->mangle, ctype(r));
         E("void wit_json_%s(rt_buf *b, const %s *v);\n", T(r)->mangle, ctype(r));
+        E("void wit_wake_%s(rt_runtime *rt, const char *actor, uint64_t token, %s *v);\n",
+          T(r)->mangle, ctype(r));
     }
     E("\n");
     E("/* The caller's side of every function: lowering its arguments into the\n"
@@ -1274,6 +1310,7 @@ int write_host(const char *hpath, const char *cpath)
         E("    return rc != 0 ? rc : sm_%s(g, retptr, v);\n}\n\n", T(r)->mangle);
         E("void wit_json_%s(rt_buf *b, const %s *v)\n{\n    js_%s(b, v);\n}\n\n", T(r)->mangle,
           ctype(r), T(r)->mangle);
+        emit_wake(r);
     }
     E("const wit_fn_desc wit_functions[] = {\n");
     for (fi = 0; fi < P.nfuncs; fi++) {

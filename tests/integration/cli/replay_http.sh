@@ -8,16 +8,14 @@
 # against other code (VARIANT_WASM: the notes echoing "ECHO: " instead of
 # "echo: ") diverges at the first handle-websocket-message (its replies
 # differ, its state does not); exported files whose recorded request body
-# or middleware header was edited diverge at that call.
+# or middleware header was edited (cli/edit_event.py) diverge at that call.
 set -u
 T=$1
 EX=$2
 VARIANT=$3
-[ -f "$EX/notes.toml" ] || { echo "skipped: $EX/notes.toml was not built"; exit 77; }
-[ -f "$VARIANT" ] || { echo "skipped: $VARIANT was not built"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "skipped: no python3"; exit 77; }
+EDIT=$(cd "$(dirname "$0")" && pwd)/edit_event.py
 . "$(dirname "$0")/../lib.sh"
+it_need "$EX/notes.toml" "$VARIANT" -- curl python3
 it_workdir replay_http
 
 # seq_of FUNCTION [N]: the seq of the Nth (default 1st) wasm-call of
@@ -123,38 +121,16 @@ expect other_code 1 "^diverged at event $msg \(wasm-call\): recorded wasm-call .
 # ---- an exported file with an edited request body / middleware header ----
 "$T" chain --home "$H" export "$notes" --with-components -o notes.jsonl || fail "export notes"
 expect file_identical 0 "identical" "$T" replay --home "$H" notes.jsonl
-# edit.py IN OUT FUNCTION N: change the Nth recorded call of FUNCTION
-# (handle-request: its body "first note"; handle-middleware: its x-token)
-cat >edit.py <<'PY'
-import base64, json, sys
-src, dst, fn, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-out, done = [], False
-for l in open(src).read().splitlines():
-    o = json.loads(l)
-    if not done and o.get("kind") == "event" and o["event_type"] == "wasm-call":
-        d = json.loads(base64.b64decode(o["data"]))
-        if d.get("function") == fn:
-            n -= 1
-        if d.get("function") == fn and n == 0:
-            req = d["params"][1]
-            if fn == "handle-request":
-                assert bytes.fromhex(req["body"]) == b"first note", req
-                req["body"] = b"edited note".hex()
-            else:
-                assert ["x-token", "secret"] in req["headers"], req
-                req["headers"] = [["x-token", "guess"] if h == ["x-token", "secret"] else h
-                                  for h in req["headers"]]
-            o["data"] = base64.b64encode(json.dumps(d, separators=(",", ":")).encode()).decode()
-            done = True
-    out.append(json.dumps(o, separators=(",", ":")))
-assert done, "no such call"
-open(dst, "w").write("\n".join(out) + "\n")
-PY
-python3 edit.py notes.jsonl body.jsonl handle-request 1 || fail "edit the body"
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+python3 "$EDIT" notes.jsonl body.jsonl wasm-call handle-request 1 \
+    "params.1.body=\"$(hex 'edited note')\"" "params.1.body=\"$(hex 'first note')\"" ||
+    fail "edit the body"
 post=$(seq_of handle-request)
-expect file_body 1 "^diverged at event $post \(wasm-call\): recorded wasm-call .*, replayed wasm-call .*\"body\":\"$(printf 'edited note' | od -An -tx1 | tr -d ' \n')\"" \
+expect file_body 1 "^diverged at event $post \(wasm-call\): recorded wasm-call .*\"state\":\"[0-9a-f]*$(hex 'first note')[0-9a-f]*\".*, replayed wasm-call .*\"state\":\"[0-9a-f]*$(hex 'edited note')" \
     "$T" replay --home "$H" body.jsonl
-python3 edit.py notes.jsonl token.jsonl handle-middleware 2 || fail "edit the header"
+python3 "$EDIT" notes.jsonl token.jsonl wasm-call handle-middleware 1 \
+    'params.1.headers.3=["x-token", "guess"]' 'params.1.headers.3=["x-token", "secret"]' ||
+    fail "edit the header"
 mw=$(seq_of handle-middleware 2)
 expect file_token 1 "^diverged at event $mw \(wasm-call\): recorded wasm-call .*\"proceed\":true.*, replayed wasm-call .*\"proceed\":false" \
     "$T" replay --home "$H" token.jsonl
