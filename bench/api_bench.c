@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -122,6 +123,9 @@ static void load(const char *sock, const char *url, const char *body, int client
         curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(h[i], CURLOPT_PRIVATE, (char *)NULL + i);
+        /* no SIGPIPE handler swapped around every transfer (two sigaction
+         * calls per call of curl_multi_perform): SIGPIPE is ignored (main) */
+        curl_easy_setopt(h[i], CURLOPT_NOSIGNAL, 1L);
         if (body != NULL) {
             curl_easy_setopt(h[i], CURLOPT_POSTFIELDS, body);
             curl_easy_setopt(h[i], CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -565,6 +569,7 @@ int main(int argc, char **argv)
     }
     if (mkdtemp(home) == NULL)
         return 1;
+    signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     memset(&cfg, 0, sizeof cfg);
     cfg.home = home;

@@ -117,6 +117,7 @@ struct rt_durable {
     sqlite3 *db;
     sqlite3_stmt *ins_msg, *ins_actor, *del_actor, *del_msgs, *mark, *forget, *mark_seq, *gc,
         *unkeep;
+    sqlite3_stmt *begin, *commit; /* prepared once: sqlite3_exec compiles each time */
     pthread_t thread;
     bool started;
     pthread_mutex_t lock; /* the job queue and `stop` */
@@ -336,6 +337,15 @@ static void collect_garbage(rt_durable *d)
     sqlite3_reset(d->gc);
 }
 
+/* Run a statement without rows: SQLITE_OK or the error. */
+static int step_once(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Commit a batch of jobs in one transaction, then finish each. */
 static void run_batch(rt_durable *d, dur_job *list)
 {
@@ -344,12 +354,12 @@ static void run_batch(rt_durable *d, dur_job *list)
     int rc;
 
     th_error_clear(&err);
-    rc = sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    rc = step_once(d->begin);
     for (j = list; rc == SQLITE_OK && j != NULL; j = j->next)
         rc = job_exec(d, j) == 0 ? SQLITE_OK : sqlite3_errcode(d->db);
     if (rc == SQLITE_OK) {
         collect_garbage(d);
-        rc = sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL);
+        rc = step_once(d->commit);
     }
     if (rc != SQLITE_OK) {
         db_error(d->db, rc, &err, "storing durable records");
@@ -670,9 +680,12 @@ static int prepare(rt_durable *d, th_error *err)
         " WHERE a.id = durable_msg.sender)) OR (origin NOT LIKE 'i-%' AND NOT EXISTS"
         " (SELECT 1 FROM durable_msg o WHERE o.id = durable_msg.origin AND o.handled = 0)))",
         "UPDATE durable_msg SET origin = NULL WHERE sender = ? AND origin LIKE 'i-%'",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
     };
-    sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor, &d->del_actor, &d->del_msgs, &d->mark,
-                            &d->forget,  &d->mark_seq,  &d->gc,        &d->unkeep};
+    sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor, &d->del_actor, &d->del_msgs,
+                            &d->mark,    &d->forget,    &d->mark_seq,  &d->gc,
+                            &d->unkeep,  &d->begin,     &d->commit};
     size_t i;
     int rc;
 
@@ -704,6 +717,8 @@ static void durable_free(rt_durable *d)
     sqlite3_finalize(d->mark_seq);
     sqlite3_finalize(d->gc);
     sqlite3_finalize(d->unkeep);
+    sqlite3_finalize(d->begin);
+    sqlite3_finalize(d->commit);
     sqlite3_close_v2(d->db);
     while ((h = d->held) != NULL) {
         d->held = h->next;
