@@ -324,6 +324,24 @@ static th_chain *open_chain(const char *home, int sync_normal)
     return c;
 }
 
+/* Append for `seconds` at `rate` events/s (0: as fast as possible) into
+ * a new chain in the home `dir`/`name`, the delay of every event sampled;
+ * returns the chain, open (flushed), and the events/s in *rate_out. */
+static th_chain *append_round(const char *dir, const char *name, int sync_normal, double rate,
+                              double seconds, uint64_t *events, double *rate_out)
+{
+    char home[700];
+    th_chain *c;
+    double secs;
+
+    snprintf(home, sizeof home, "%s/%s", dir, name);
+    c = open_chain(home, sync_normal);
+    atomic_store(&nsamples, 0);
+    secs = run_producers(c, NULL, rate, seconds, events);
+    *rate_out = (double)*events / secs;
+    return c;
+}
+
 /* ---- store ---- */
 
 #define STORE_BATCH 256
@@ -479,12 +497,12 @@ static void bench_store(const char *dir, unsigned n)
 
 int main(int argc, char **argv)
 {
-    char home[700], base[700], tmpl[600];
+    char base[700], tmpl[600];
     th_chain_verify_result res;
     th_error err;
     th_chain *c;
     uint64_t events, bevents, bfiles, t0;
-    double secs, bsecs, vsecs, sat_rate, paced_rate, paced_p99, normal_rate, normal_p99, bverify;
+    double bsecs, vsecs, sat_rate, paced_rate, paced_p99, normal_rate, normal_p99, bverify;
     char what[96];
     int i, quick = 0, append_only = 0, store_only = 0;
 
@@ -546,13 +564,9 @@ int main(int argc, char **argv)
         return 0;
     }
     /* 1a. Saturated. */
-    snprintf(home, sizeof home, "%s/home-saturated", tmpl);
-    c = open_chain(home, opt.no_fsync);
-    atomic_store(&nsamples, 0);
-    secs = run_producers(c, NULL, 0, opt.seconds, &events);
-    sat_rate = events / secs;
+    c = append_round(tmpl, "home-saturated", opt.no_fsync, 0, opt.seconds, &events, &sat_rate);
     printf("append, saturated:    %10.0f events/s durable (%" PRIu64 " events in %.2f s)\n",
-           sat_rate, events, secs);
+           sat_rate, events, events / sat_rate);
     print_delays("(saturated, queue full)");
 
     /* 3. Verification of everything written so far. */
@@ -568,11 +582,8 @@ int main(int argc, char **argv)
     }
 
     /* 1b. Paced at the target rate. */
-    snprintf(home, sizeof home, "%s/home-paced", tmpl);
-    c = open_chain(home, opt.no_fsync);
-    atomic_store(&nsamples, 0);
-    secs = run_producers(c, NULL, opt.rate, opt.paced_seconds, &events);
-    paced_rate = events / secs;
+    c = append_round(tmpl, "home-paced", opt.no_fsync, opt.rate, opt.paced_seconds, &events,
+                     &paced_rate);
     printf("append, paced:        %10.0f events/s durable (target %.0f/s, %" PRIu64 " events)\n",
            paced_rate, opt.rate, events);
     paced_p99 = print_delays("(paced)");
@@ -582,11 +593,8 @@ int main(int argc, char **argv)
     normal_rate = paced_rate;
     normal_p99 = paced_p99;
     if (!opt.no_fsync) {
-        snprintf(home, sizeof home, "%s/home-paced-normal", tmpl);
-        c = open_chain(home, 1);
-        atomic_store(&nsamples, 0);
-        secs = run_producers(c, NULL, opt.rate, opt.paced_seconds, &events);
-        normal_rate = events / secs;
+        c = append_round(tmpl, "home-paced-normal", 1, opt.rate, opt.paced_seconds, &events,
+                         &normal_rate);
         printf("append, paced, no fsync: %7.0f events/s durable (synchronous=NORMAL: "
                "process-crash durable)\n",
                normal_rate);

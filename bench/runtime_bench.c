@@ -270,6 +270,29 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     return (double)pairs * (n + 1) / ((t1 - t0) / 1e6);
 }
 
+/* One batch of the client `cli`: n requests (op 'Q': timed by the caller;
+ * 'P': each followed by a log call, rtt tail), waited for until the
+ * client logs "qdone", polling every `poll_us`. */
+static void rtt_batch(bench *b, const char *cli, char op, uint32_t n, unsigned poll_us)
+{
+    int want = atomic_load(&g_qdone) + 1;
+
+    send_cmd(b, cli, op, n);
+    while (atomic_load(&g_qdone) < want)
+        usleep(poll_us);
+}
+
+/* A fresh runtime (2 workers) with a server and its client, the client
+ * warmed up by one batch of 100 requests. */
+static void rtt_start(bench *b, char *srv, char *cli)
+{
+    bench_start(b, 2);
+    spawn(b, NULL, srv);
+    spawn(b, srv, cli);
+    atomic_store(&g_qdone, 0);
+    rtt_batch(b, cli, 'Q', 100, 50); /* warm up */
+}
+
 static double bench_roundtrip(int batches, uint32_t n)
 {
     bench b;
@@ -277,19 +300,11 @@ static double bench_roundtrip(int batches, uint32_t n)
     double *t = malloc(batches * sizeof *t), t0, m, c0;
     int i;
 
-    bench_start(&b, 2);
-    spawn(&b, NULL, srv);
-    spawn(&b, srv, cli);
-    atomic_store(&g_qdone, 0);
-    send_cmd(&b, cli, 'Q', 100); /* warm up */
-    while (atomic_load(&g_qdone) < 1)
-        usleep(50);
+    rtt_start(&b, srv, cli);
     c0 = cpu_us();
     for (i = 0; i < batches; i++) {
         t0 = now_us();
-        send_cmd(&b, cli, 'Q', n);
-        while (atomic_load(&g_qdone) < i + 2)
-            usleep(20);
+        rtt_batch(&b, cli, 'Q', n, 20);
         t[i] = (now_us() - t0) / n;
     }
     g_rtt_cpu = (cpu_us() - c0) / ((double)batches * n);
@@ -310,18 +325,10 @@ static double bench_rtt_tail(int batches, uint32_t n, double pct, double *p50)
     size_t nd = 0;
     int i, k, base;
 
-    bench_start(&b, 2);
-    spawn(&b, NULL, srv);
-    spawn(&b, srv, cli);
-    atomic_store(&g_qdone, 0);
-    send_cmd(&b, cli, 'Q', 100); /* warm up */
-    while (atomic_load(&g_qdone) < 1)
-        usleep(50);
+    rtt_start(&b, srv, cli);
     for (i = 0; i < batches; i++) {
         atomic_store(&g_nticks, 0);
-        send_cmd(&b, cli, 'P', n);
-        while (atomic_load(&g_qdone) < i + 2)
-            usleep(50);
+        rtt_batch(&b, cli, 'P', n, 50);
         base = atomic_load(&g_nticks) < TICKS_MAX ? atomic_load(&g_nticks) : TICKS_MAX;
         /* the first interval of a batch has no start: skip it */
         for (k = 1; k < base; k++)

@@ -12,7 +12,9 @@ static ta_status asker_init(ta_state *state, ta_str actor_id)
     ta_str pong_manifest, pong;
     if (!state->some || !ta_json_get_str(state->val, "pong", &pong_manifest))
         return ta_fail("asker: the initial state must be {\"pong\": \"<pong manifest>\"}");
-    TA_TRY(ta_spawn(pong_manifest, TA_NONE, &pong));
+    ta_status st = ta_spawn(pong_manifest, TA_NONE, &pong);
+    if (!st.ok)
+        return st;
     ta_state_set(state, pong.ptr, pong.len); /* the state: pong's id */
     return TA_OK;
 }
@@ -25,7 +27,9 @@ static ta_status asker_send(ta_state *state, ta_bytes msg)
         return ta_fail("asker: the message must be a number");
     for (uint64_t i = 0; i < n; i++) {
         ta_bytes answer;
-        TA_TRY(ta_request(pong, TA_BYTES("ping"), &answer));
+        ta_status st = ta_request(pong, TA_BYTES("ping"), &answer);
+        if (!st.ok)
+            return st;
     }
     return TA_OK;
 }

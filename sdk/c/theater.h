@@ -218,15 +218,6 @@ typedef struct ta_status {
 
 #define TA_OK ((ta_status){.ok = true, .err = {0, 0}})
 
-/* Evaluates a ta_status expression and returns it from the enclosing
- * handler when it failed: TA_TRY(ta_send(peer, msg)); */
-#define TA_TRY(expr) \
-    do { \
-        ta_status ta__try = (expr); \
-        if (!ta__try.ok) \
-            return ta__try; \
-    } while (0)
-
 /* Literal helpers. TA_STR("abc") is a ta_str over a string literal. */
 #define TA_STR(lit) ((ta_str){(lit), sizeof(lit) - 1})
 #define TA_BYTES(lit) ((ta_bytes){(const uint8_t *)(lit), sizeof(lit) - 1})

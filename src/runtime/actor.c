@@ -275,17 +275,14 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     return rt_actor_new(rt, spec, parent, &o, out, err);
 }
 
-int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
-                 rt_actor **out, th_error *err)
+/* The actor object with every field at its starting value (no spec, no
+ * instance yet): status STARTING, queued, one reference (the caller's). */
+static rt_actor *actor_alloc(rt_runtime *rt)
 {
-    const th_spawn_opts *sub = o->sub;
     rt_actor *a = calloc(1, sizeof *a);
-    rt_msg *init = NULL;
-    bool counted = false;
-    int rc;
 
     if (a == NULL)
-        return th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
+        return NULL;
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
@@ -306,39 +303,127 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;
     a->started_ms = rt_wall_ms();
+    return a;
+}
+
+/* Bind `a` to its spec (a reference of its own) and give it its identity:
+ * the id `o->id` (NULL: a fresh one) and the incarnation of a restore. */
+static void actor_bind_spec(rt_actor *a, rt_spec *spec, const rt_actor_new_opts *o)
+{
     atomic_fetch_add(&spec->refs, 1);
     a->spec = spec;
     memcpy(a->component, spec->component, sizeof a->component);
     snprintf(a->version, sizeof a->version, "%s", spec->version);
-    a->durable = rt->durable != NULL && spec->durable;
+    a->durable = a->rt->durable != NULL && spec->durable;
     if (o->id != NULL)
         memcpy(a->id, o->id, sizeof a->id);
     else
         rt_uuid_v4(a->id);
     if (o->incarnation != NULL)
         snprintf(a->incarnation, sizeof a->incarnation, "%s", o->incarnation);
-    if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
-        th_error_prefix(err, "spawn of %s refused", spec->name);
-        goto fail;
-    }
+}
+
+/* Its own copies of the initial state (kept for restarts) and of the
+ * state it starts with. */
+static int actor_copy_states(rt_actor *a, const rt_actor_new_opts *o, th_error *err)
+{
     if (o->has_init_state) {
         a->has_init_state = true;
         a->init_state = rt_memdup(o->init_state, o->init_state_len);
         a->init_state_len = o->init_state_len;
-        if (a->init_state == NULL) {
-            rc = th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
-            goto fail;
-        }
+        if (a->init_state == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
     }
     if (o->has_state) {
         a->state = rt_memdup(o->state, o->state_len);
         a->state_len = o->state_len;
         a->has_state = true;
-        if (a->state == NULL) {
-            rc = th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
-            goto fail;
-        }
+        if (a->state == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory copying the initial state");
     }
+    return 0;
+}
+
+/* Add `a` to the children of `parent` (locked by the caller), within its
+ * limits.max_children; the parent's list holds a reference. */
+static int parent_add_child(rt_actor *parent, rt_actor *a, th_error *err)
+{
+    if (parent->status == TH_ACTOR_STOPPING || parent->status == TH_ACTOR_STOPPED)
+        return th_error_set(err, TH_ESTATE, "parent is stopping");
+    if (parent->nchildren >= parent->lim.max_children)
+        return th_error_set(err, TH_EPERM,
+                            "spawn of %s refused: the parent has %u children, its limit "
+                            "(limits.max_children)",
+                            a->spec->name, parent->nchildren);
+    if (parent->nchildren == parent->capchildren) {
+        uint32_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
+        rt_actor **v = realloc(parent->children, cap * sizeof *v);
+        if (v == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory adding a child");
+        parent->children = v;
+        parent->capchildren = cap;
+    }
+    rt_actor_ref(a);
+    parent->children[parent->nchildren++] = a;
+    return 0;
+}
+
+/* Make `a` a child of `parent` and count it as a descendant of each of its
+ * ancestors.  On failure after the link, a->parent is set (the caller
+ * unlinks); *counted says whether the count was taken. */
+static int actor_link_parent(rt_actor *a, rt_actor *parent, bool *counted, th_error *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&parent->lock);
+    rc = parent_add_child(parent, a, err);
+    pthread_mutex_unlock(&parent->lock);
+    if (rc != 0)
+        return rc;
+    rt_actor_ref(parent);
+    a->parent = parent;
+    if ((rc = count_descendant(a, err)) != 0)
+        return rc;
+    *counted = true;
+    return 0;
+}
+
+/* Admit `a` under the runtime's actor limit, subscribe `sub`'s listener
+ * (before the first event) and enter it in the registry. */
+static int actor_register(rt_actor *a, const th_spawn_opts *sub, th_error *err)
+{
+    rt_runtime *rt = a->rt;
+    int rc;
+
+    if (atomic_load(&rt->reg.count) >= rt->max_actors)
+        return th_error_set(err, TH_EPERM,
+                            "spawn of %s refused: the runtime runs %u actors, its limit",
+                            a->spec->name, rt->max_actors);
+    if (sub != NULL && sub->event_fn != NULL &&
+        (rc = rt_record_subscribe(a, sub->event_fn, sub->event_ud, sub->sub_id)) != 0)
+        return th_error_set(err, rc, "out of memory subscribing");
+    if ((rc = rt_registry_add(&rt->reg, a)) != 0)
+        return th_error_set(err, rc, "actor id collision");
+    return 0;
+}
+
+int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
+                 rt_actor **out, th_error *err)
+{
+    rt_actor *a = actor_alloc(rt);
+    rt_msg *init = NULL;
+    bool counted = false;
+    int rc;
+
+    if (a == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
+    actor_bind_spec(a, spec, o);
+    if ((rc = rt_attenuate(parent, spec, &a->lim, err)) != 0) {
+        th_error_prefix(err, "spawn of %s refused", spec->name);
+        goto fail;
+    }
+    if ((rc = actor_copy_states(a, o, err)) != 0)
+        goto fail;
     if (!o->run_init)
         a->status = TH_ACTOR_RUNNING; /* restored with its state */
     else if ((init = rt_msg_new(RT_MSG_INIT, NULL, 0)) == NULL) {
@@ -347,56 +432,10 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
     }
     if ((rc = rt_actor_instantiate(a, err)) != 0)
         goto fail;
-    if (parent != NULL) {
-        pthread_mutex_lock(&parent->lock);
-        if (parent->status == TH_ACTOR_STOPPING || parent->status == TH_ACTOR_STOPPED) {
-            pthread_mutex_unlock(&parent->lock);
-            rc = th_error_set(err, TH_ESTATE, "parent is stopping");
-            goto fail;
-        }
-        if (parent->nchildren >= parent->lim.max_children) {
-            pthread_mutex_unlock(&parent->lock);
-            rc = th_error_set(err, TH_EPERM,
-                              "spawn of %s refused: the parent has %u children, its limit "
-                              "(limits.max_children)",
-                              spec->name, parent->nchildren);
-            goto fail;
-        }
-        if (parent->nchildren == parent->capchildren) {
-            uint32_t cap = parent->capchildren ? parent->capchildren * 2 : 4;
-            rt_actor **v = realloc(parent->children, cap * sizeof *v);
-            if (v == NULL) {
-                pthread_mutex_unlock(&parent->lock);
-                rc = th_error_set(err, TH_ENOMEM, "out of memory adding a child");
-                goto fail;
-            }
-            parent->children = v;
-            parent->capchildren = cap;
-        }
-        rt_actor_ref(a);
-        parent->children[parent->nchildren++] = a;
-        pthread_mutex_unlock(&parent->lock);
-        rt_actor_ref(parent);
-        a->parent = parent;
-        if ((rc = count_descendant(a, err)) != 0)
-            goto fail;
-        counted = true;
-    }
-    if (atomic_load(&rt->reg.count) >= rt->max_actors) {
-        rc = th_error_set(err, TH_EPERM,
-                          "spawn of %s refused: the runtime runs %u actors, its limit", spec->name,
-                          rt->max_actors);
+    if (parent != NULL && (rc = actor_link_parent(a, parent, &counted, err)) != 0)
         goto fail;
-    }
-    if (sub != NULL && sub->event_fn != NULL &&
-        (rc = rt_record_subscribe(a, sub->event_fn, sub->event_ud, sub->sub_id)) != 0) {
-        th_error_set(err, rc, "out of memory subscribing");
+    if ((rc = actor_register(a, o->sub, err)) != 0)
         goto fail;
-    }
-    if ((rc = rt_registry_add(&rt->reg, a)) != 0) {
-        th_error_set(err, rc, "actor id collision");
-        goto fail;
-    }
     if (o->event != NULL)
         rt_record(a, o->event, o->event_data, o->event_len);
     else

@@ -777,18 +777,120 @@ static bool in_list(char (*v)[RT_ID_LEN + 1], size_t n, const char *id)
     return false;
 }
 
+/* One restore in progress: the rows in order and, row by row, the actor
+ * made (or NULL), its plan, and the ids kept for later or forgotten. */
+typedef struct rs_work {
+    th_runtime *rt;
+    rs_row *rows;
+    size_t nrows;
+    rt_actor **made;
+    rs_plan *plans;
+    char (*kept)[RT_ID_LEN + 1]; /* not brought back now, kept for later */
+    char (*gone)[RT_ID_LEN + 1]; /* forgotten */
+    size_t nkept, ngone;
+} rs_work;
+
+/* Bring back row i (its parent, if any, made before it): 0 with made[i]
+ * set, or the code with `what` said and the id kept or forgotten. */
+static int restore_row(rs_work *w, size_t i, char *what, size_t whatsz)
+{
+    rs_row *r = &w->rows[i];
+    rs_plan *p = &w->plans[i];
+    rt_actor *parent = r->parent[0] ? find_created(w->made, i, r->parent) : NULL;
+    bool forget = true;
+    th_error e;
+    int rc;
+
+    th_error_clear(&e);
+    if (r->parent[0] && parent == NULL) {
+        forget = !in_list(w->kept, w->nkept, r->parent);
+        snprintf(what, whatsz, "its parent %.8s was not brought back", r->parent);
+        rc = TH_ENOENT;
+    } else if ((rc = analyze(w->rt, r, p, &e)) != 0) {
+        forget = false;
+        snprintf(what, whatsz, "its chain cannot be read: %s", e.msg);
+    } else if (p->verdict == RS_FAILED && parent != NULL &&
+               (p->sup = parent_decision(w->rt, r->parent, r->id, p->fail_ms)) != RS_SUP_LEFT &&
+               !(p->need_init = false) &&
+               (rc = restore_one(w->rt, r, p, parent, &w->made[i], &e)) != 0) {
+        /* a failed child whose supervisor had not decided (or whose
+         * restart is not on its chain): back, to be decided again */
+        forget = false;
+        snprintf(what, whatsz, "%s", e.msg);
+    } else if (p->verdict == RS_FAILED && w->made[i] != NULL) {
+        return 0;
+    } else if (p->verdict != RS_RESTORE) {
+        snprintf(what, whatsz, "%s", p->verdict == RS_FAILED ? "it had failed" : "it had stopped");
+        rc = TH_ENOENT;
+    } else if ((rc = restore_one(w->rt, r, p, parent, &w->made[i], &e)) != 0) {
+        forget = false;
+        snprintf(what, whatsz, "%s", e.msg);
+    }
+    if (rc == 0)
+        return 0;
+    w->made[i] = NULL;
+    if (forget)
+        memcpy(w->gone[w->ngone++], r->id, RT_ID_LEN + 1);
+    else
+        memcpy(w->kept[w->nkept++], r->id, RT_ID_LEN + 1);
+    return rc;
+}
+
+/* The records, in one short transaction (the chain's writer is storing the
+ * actor-restored events meanwhile): forgotten actors deleted, each actor
+ * brought back given its messages (a failed one handed to its supervisor
+ * again) and reported to `fn`.  Returns how many were brought back. */
+static size_t restore_records(rs_work *w, sqlite3 *db, th_runtime_restore_fn fn, void *ud)
+{
+    char what[TH_ERROR_MSG_MAX + 64];
+    size_t i, count = 0;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        rt_log(w->rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
+    for (i = 0; i < w->ngone; i++)
+        exec_id(db, "DELETE FROM durable_actor WHERE id = ?", w->gone[i]);
+    for (i = 0; i < w->nrows; i++) {
+        rt_actor *a = w->made[i];
+        const rs_plan *p = &w->plans[i];
+        long n;
+        if (a == NULL)
+            continue;
+        if (p->verdict == RS_FAILED)
+            carry_on_failed(a, p);
+        if ((n = queue_messages(db, a, p)) < 0) {
+            rt_log(w->rt, a->id, a->spec->name, "its messages cannot be read: %s",
+                   sqlite3_errmsg(db));
+            n = 0;
+        }
+        count++;
+        if (fn != NULL) {
+            snprintf(what, sizeof what, "state %s%zu bytes, %ld message%s to handle%s%s",
+                     p->has_state ? "" : "none, ", p->state_len, n, n == 1 ? "" : "s",
+                     p->need_init ? ", init to run" : "",
+                     p->verdict != RS_FAILED    ? ""
+                     : p->sup == RS_SUP_RESTART ? ", failed: its supervisor's restart again"
+                                                : ", failed: its supervisor decides again");
+            fn(ud, a->id, a->spec->name, 0, what);
+        }
+    }
+    exec_id(db,
+            "DELETE FROM durable_msg WHERE actor NOT IN (SELECT id FROM durable_actor)"
+            " AND actor <> ?",
+            "");
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rt_log(w->rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return count;
+}
+
 int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_t *restored,
                        th_error *err)
 {
+    rs_work w = {.rt = rt};
     sqlite3 *db = NULL;
-    rs_row *rows = NULL;
-    rt_actor **made = NULL;
-    rs_plan *plans = NULL;
-    char(*kept)[RT_ID_LEN + 1] = NULL; /* not brought back now, kept for later */
-    char(*gone)[RT_ID_LEN + 1] = NULL; /* forgotten */
-    size_t nrows = 0, nkept = 0, ngone = 0, i, count = 0;
     char what[TH_ERROR_MSG_MAX + 64];
-    th_error e;
+    size_t i, count = 0;
     int rc;
 
     if (restored != NULL)
@@ -797,115 +899,40 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud, size_
         return th_error_set(err, TH_EINVAL, "the runtime was not created durable");
     if ((rc = db_open_schema(rt->home, &db_durable, 0, &db, err)) != 0)
         return th_error_prefix(err, "restoring the durable actors");
-    if ((rc = load_rows(db, &rows, &nrows, err)) != 0)
+    if ((rc = load_rows(db, &w.rows, &w.nrows, err)) != 0)
         goto out;
-    if (order_rows(rows, nrows) != 0) {
+    if (order_rows(w.rows, w.nrows) != 0) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory restoring the durable actors");
         goto out;
     }
-    made = calloc(nrows + 1, sizeof *made);
-    plans = calloc(nrows + 1, sizeof *plans);
-    kept = calloc(nrows + 1, sizeof *kept);
-    gone = calloc(nrows + 1, sizeof *gone);
-    if (made == NULL || plans == NULL || kept == NULL || gone == NULL) {
+    w.made = calloc(w.nrows + 1, sizeof *w.made);
+    w.plans = calloc(w.nrows + 1, sizeof *w.plans);
+    w.kept = calloc(w.nrows + 1, sizeof *w.kept);
+    w.gone = calloc(w.nrows + 1, sizeof *w.gone);
+    if (w.made == NULL || w.plans == NULL || w.kept == NULL || w.gone == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory restoring the durable actors");
         goto out;
     }
-    for (i = 0; i < nrows; i++) {
-        rs_row *r = &rows[i];
-        rt_actor *parent = r->parent[0] ? find_created(made, i, r->parent) : NULL;
-        bool forget = true;
-
-        th_error_clear(&e);
-        if (r->parent[0] && parent == NULL) {
-            forget = !in_list(kept, nkept, r->parent);
-            snprintf(what, sizeof what, "its parent %.8s was not brought back", r->parent);
-            rc = TH_ENOENT;
-        } else if ((rc = analyze(rt, r, &plans[i], &e)) != 0) {
-            forget = false;
-            snprintf(what, sizeof what, "its chain cannot be read: %s", e.msg);
-        } else if (plans[i].verdict == RS_FAILED && parent != NULL &&
-                   (plans[i].sup = parent_decision(rt, r->parent, r->id, plans[i].fail_ms)) !=
-                       RS_SUP_LEFT &&
-                   !(plans[i].need_init = false) &&
-                   (rc = restore_one(rt, r, &plans[i], parent, &made[i], &e)) != 0) {
-            /* a failed child whose supervisor had not decided (or whose
-             * restart is not on its chain): back, to be decided again */
-            forget = false;
-            snprintf(what, sizeof what, "%s", e.msg);
-        } else if (plans[i].verdict == RS_FAILED && made[i] != NULL) {
-            continue;
-        } else if (plans[i].verdict != RS_RESTORE) {
-            snprintf(what, sizeof what, "%s",
-                     plans[i].verdict == RS_FAILED ? "it had failed" : "it had stopped");
-            rc = TH_ENOENT;
-        } else if ((rc = restore_one(rt, r, &plans[i], parent, &made[i], &e)) != 0) {
-            forget = false;
-            snprintf(what, sizeof what, "%s", e.msg);
-        }
-        if (rc == 0)
-            continue;
-        made[i] = NULL;
-        if (forget) {
-            memcpy(gone[ngone++], r->id, RT_ID_LEN + 1);
-        } else {
-            memcpy(kept[nkept++], r->id, RT_ID_LEN + 1);
-        }
-        if (fn != NULL)
-            fn(ud, r->id, NULL, rc, what);
-    }
-    /* the records, in one short transaction (the chain's writer is
-     * storing the actor-restored events meanwhile) */
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        rt_log(rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
-    for (i = 0; i < ngone; i++)
-        exec_id(db, "DELETE FROM durable_actor WHERE id = ?", gone[i]);
-    for (i = 0; i < nrows; i++) {
-        long n;
-        if (made[i] == NULL)
-            continue;
-        if (plans[i].verdict == RS_FAILED)
-            carry_on_failed(made[i], &plans[i]);
-        if ((n = queue_messages(db, made[i], &plans[i])) < 0) {
-            rt_log(rt, made[i]->id, made[i]->spec->name, "its messages cannot be read: %s",
-                   sqlite3_errmsg(db));
-            n = 0;
-        }
-        count++;
-        if (fn != NULL) {
-            snprintf(what, sizeof what, "state %s%zu bytes, %ld message%s to handle%s%s",
-                     plans[i].has_state ? "" : "none, ", plans[i].state_len, n, n == 1 ? "" : "s",
-                     plans[i].need_init ? ", init to run" : "",
-                     plans[i].verdict != RS_FAILED    ? ""
-                     : plans[i].sup == RS_SUP_RESTART ? ", failed: its supervisor's restart again"
-                                                      : ", failed: its supervisor decides again");
-            fn(ud, made[i]->id, made[i]->spec->name, 0, what);
-        }
-    }
-    exec_id(db,
-            "DELETE FROM durable_msg WHERE actor NOT IN (SELECT id FROM durable_actor)"
-            " AND actor <> ?",
-            "");
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rt_log(rt, NULL, NULL, "restoring: %s", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    }
+    for (i = 0; i < w.nrows; i++)
+        if ((rc = restore_row(&w, i, what, sizeof what)) != 0 && fn != NULL)
+            fn(ud, w.rows[i].id, NULL, rc, what);
+    count = restore_records(&w, db, fn, ud);
     /* everyone exists: now they may run */
-    for (i = 0; i < nrows; i++)
-        if (made[i] != NULL)
-            rt_sched_push(made[i], RT_PUSH_WAKE);
+    for (i = 0; i < w.nrows; i++)
+        if (w.made[i] != NULL)
+            rt_sched_push(w.made[i], RT_PUSH_WAKE);
     rc = 0;
 out:
-    for (i = 0; i < nrows; i++) {
-        row_release(&rows[i]);
-        if (plans != NULL)
-            plan_release(&plans[i]);
+    for (i = 0; i < w.nrows; i++) {
+        row_release(&w.rows[i]);
+        if (w.plans != NULL)
+            plan_release(&w.plans[i]);
     }
-    free(rows);
-    free(plans);
-    free(made);
-    free(kept);
-    free(gone);
+    free(w.rows);
+    free(w.plans);
+    free(w.made);
+    free(w.kept);
+    free(w.gone);
     sqlite3_close_v2(db);
     if (restored != NULL)
         *restored = count;

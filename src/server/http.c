@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
 #include "server/server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -471,7 +472,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->track != NULL) {
         pthread_mutex_lock(&l->srv->lock);
         r->track->handling = false;
-        r->track->since_ns = srv_now_ns();
+        r->track->since_ns = base_clock_mono_ns();
         pthread_mutex_unlock(&l->srv->lock);
     }
     *con_cls = NULL;
@@ -492,7 +493,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             return;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci != NULL ? ci->connect_fd : -1;
-        c->since_ns = srv_now_ns();
+        c->since_ns = base_clock_mono_ns();
         pthread_mutex_lock(&s->lock);
         c->next = s->conns;
         if (s->conns != NULL)

@@ -1,9 +1,11 @@
 /*
  * compile.c - validation of function bodies and their translation into the
  * interpreter's internal code (format in interp.h): the operand and
- * control stacks, code emission, branches, control and call instructions
- * and the per-function driver.  The other instructions are translated in
- * compile_ops.c (shared declarations in compile.h).
+ * control stacks, branches, control and call instructions and the
+ * per-function driver.  The code buffer (emission, constants, accumulator
+ * variants, adjacent pairs) is compile_emit.c; the other instructions are
+ * translated in compile_ops.c and compile_simd.c (shared declarations in
+ * compile.h).
  *
  * One pass per function does both jobs.  Validation follows the algorithm
  * of the WebAssembly specification's appendix: an operand stack of value
@@ -68,7 +70,7 @@ int wasm_cc_fail(comp *C, const char *fmt, ...)
 
 /* Grow *buf (elements of `size` bytes, capacity *cap) to hold `need`.
  * Returns false on allocation failure (the buffer is unchanged). */
-static bool grow(void **buf, size_t *cap, size_t need, size_t size)
+bool wasm_cc_grow(void **buf, size_t *cap, size_t need, size_t size)
 {
     size_t ncap;
     void *nb;
@@ -86,14 +88,14 @@ static bool grow(void **buf, size_t *cap, size_t need, size_t size)
     return true;
 }
 
-static bool grow32(void **buf, uint32_t *cap, size_t need, size_t size)
+bool wasm_cc_grow32(void **buf, uint32_t *cap, size_t need, size_t size)
 {
     size_t c = *cap;
     bool ok;
 
     if (need > UINT32_MAX / 2)
         return false;
-    ok = grow(buf, &c, need, size);
+    ok = wasm_cc_grow(buf, &c, need, size);
     *cap = (uint32_t)c;
     return ok;
 }
@@ -182,358 +184,6 @@ const uint8_t *wasm_cc_valtype_list(uint8_t t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Emitting code                                                      */
-
-static uint8_t *room(comp *C, size_t n)
-{
-    if (C->nomem)
-        return NULL;
-    if (!grow((void **)&C->code, &C->cap, C->len + n, 1)) {
-        C->nomem = true;
-        return NULL;
-    }
-    return C->code + C->len;
-}
-
-static void emit_u32(comp *C, uint32_t v)
-{
-    uint8_t *w = room(C, 4);
-    if (w == NULL)
-        return;
-    memcpy(w, &v, 4);
-    C->len += 4;
-}
-
-static void set_handler(comp *C, size_t pos, int op, unsigned variant);
-
-/* The pair instruction doing `a` (variant av) then `b` (bv), or -1. */
-static int pair_op(int a, unsigned av, int b, unsigned bv)
-{
-    if (a == WOP_I32_ADD_K && av == 0 && bv == 0) {
-        if (b == WOP_I32_ADD_K)
-            return WOP_P_ADDK_ADDK;
-        if (b == WOP_BR_BACK)
-            return WOP_P_ADDK_BR_BACK;
-        if (b == WOP_BR_IF_NZ_BACK)
-            return WOP_P_ADDK_BR_IF_NZ_BACK;
-        if (b >= WOP_BRB_IF_I32_EQ && b <= WOP_BRB_IF_I32_GE_U)
-            return WOP_P_ADDK_BRB_EQ + (b - WOP_BRB_IF_I32_EQ);
-        if (b >= WOP_BRB_IF_I32_EQ_K && b <= WOP_BRB_IF_I32_GE_U_K)
-            return WOP_P_ADDK_BRB_EQ_K + (b - WOP_BRB_IF_I32_EQ_K);
-    }
-    if (a == WOP_LOADSK32 && av == WV_R && b == WOP_BR_TABLE && bv == WV_A)
-        return WOP_P_LSK32_BR_TABLE;
-    if (av != 0 || bv != 0)
-        return -1;
-    if (a == WOP_COPY && b == WOP_BR_BACK)
-        return WOP_P_COPY_BR_BACK;
-    if (a == WOP_COPY2 && b == WOP_BR_BACK)
-        return WOP_P_COPY2_BR_BACK;
-    if (a == WOP_COPY3 && b == WOP_BR_BACK)
-        return WOP_P_COPY3_BR_BACK;
-    if (a == WOP_COPY4 && b == WOP_BR_BACK)
-        return WOP_P_COPY4_BR_BACK;
-    return -1;
-}
-
-/* Start an instruction (variant `variant` of `op`); returns its offset.
- * When the previous instruction and this one form a known pair, the
- * previous one's handler becomes the pair's (both stay in the code, so
- * branches to the second and resumption at it still work). */
-static size_t emit_begin_v(comp *C, int op, unsigned variant)
-{
-    size_t start = C->len;
-    const void *h = C->labels[op * WASM_NVARIANTS + variant];
-    uint8_t *w = room(C, 8);
-    int pair;
-
-    C->last2 = C->last;
-    C->last.valid = false;
-    if (w == NULL)
-        return start;
-    memcpy(w, &h, sizeof h);
-    C->len += 8;
-    while (C->nhist > 0 && C->hist[C->nhist - 1] >= start)
-        C->nhist--;
-    if (C->nhist == WASM_CC_HIST) {
-        memmove(C->hist, C->hist + 1, (WASM_CC_HIST - 1) * sizeof C->hist[0]);
-        C->nhist--;
-    }
-    C->hist[C->nhist++] = start;
-    if (C->prev.op >= 0 && (pair = pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
-        C->pair_head_op = C->prev.op;
-        C->pair_head_variant = C->prev.variant;
-        set_handler(C, C->prev.start, pair, 0);
-        C->prev.op = pair;
-        C->pair_head = C->prev.start;
-        C->pair_tail = start;
-    }
-    C->prev2 = C->prev;
-    C->prev.start = start;
-    C->prev.op = op;
-    C->prev.variant = (uint8_t)variant;
-    return start;
-}
-
-static size_t emit_begin(comp *C, int op)
-{
-    return emit_begin_v(C, op, 0);
-}
-
-static void emit_slot(comp *C, uint32_t enc)
-{
-    if (enc & (TAG_TEMP | TAG_CONST)) {
-        if (!grow((void **)&C->relocs, &C->caprelocs, C->nrelocs + 1, sizeof *C->relocs)) {
-            C->nomem = true;
-            return;
-        }
-        C->relocs[C->nrelocs++] = C->len;
-    }
-    emit_u32(C, enc);
-}
-
-static void emit_ptr(comp *C, const void *ptr)
-{
-    uint8_t *w = room(C, sizeof ptr);
-    if (w == NULL)
-        return;
-    memcpy(w, &ptr, sizeof ptr);
-    C->len += sizeof ptr;
-}
-
-static void emit_end(comp *C)
-{
-    while (C->len & 7) {
-        uint8_t *w = room(C, 1);
-        if (w == NULL)
-            return;
-        *w = 0;
-        C->len++;
-    }
-}
-
-/* Emit `op` with operands `ops`; bit i of slotmask marks operand i as a
- * slot.  Returns the instruction's offset. */
-size_t wasm_cc_emit_ops_v(comp *C, int op, unsigned variant, const uint32_t *ops, unsigned n,
-                          unsigned slotmask)
-{
-    size_t start = emit_begin_v(C, op, variant);
-    for (unsigned i = 0; i < n; i++) {
-        if (slotmask & (1u << i))
-            emit_slot(C, ops[i]);
-        else
-            emit_u32(C, ops[i]);
-    }
-    emit_end(C);
-    return start;
-}
-
-static void patch_rel(comp *C, size_t field, size_t insn, size_t target)
-{
-    int32_t rel = (int32_t)((int64_t)target - (int64_t)insn);
-    if (!C->nomem)
-        memcpy(C->code + field, &rel, 4);
-}
-
-/* Index of constant `v` in the constant area, tagged. */
-static uint32_t const_slot(comp *C, uint64_t v)
-{
-    uint32_t mask, h;
-
-    if (C->nconsts * 2 >= C->chcap) {
-        /* v128 constants add two at a time without a check here: grow
-         * until the table is at most half full again */
-        uint32_t ncap = C->chcap ? C->chcap * 2 : 64;
-        while (ncap <= C->nconsts * 2)
-            ncap *= 2;
-        uint32_t *nh = calloc(ncap, sizeof *nh);
-        if (nh == NULL) {
-            C->nomem = true;
-            return TAG_CONST;
-        }
-        for (uint32_t i = 0; i < C->nconsts; i++) {
-            h = (uint32_t)((C->consts[i] * 0x9e3779b97f4a7c15ull) >> 40) & (ncap - 1);
-            while (nh[h] != 0)
-                h = (h + 1) & (ncap - 1);
-            nh[h] = i + 1;
-        }
-        free(C->chash);
-        C->chash = nh;
-        C->chcap = ncap;
-    }
-    mask = C->chcap - 1;
-    h = (uint32_t)((v * 0x9e3779b97f4a7c15ull) >> 40) & mask;
-    while (C->chash[h] != 0) {
-        if (C->consts[C->chash[h] - 1] == v)
-            return TAG_CONST | (C->chash[h] - 1);
-        h = (h + 1) & mask;
-    }
-    if (!grow32((void **)&C->consts, &C->capconsts, C->nconsts + 1, sizeof *C->consts)) {
-        C->nomem = true;
-        return TAG_CONST;
-    }
-    C->consts[C->nconsts] = v;
-    C->chash[h] = ++C->nconsts;
-    return TAG_CONST | (C->nconsts - 1);
-}
-
-/* Two new consecutive constant slots holding a v128 (not shared with
- * other constants); returns the first, tagged. */
-uint32_t wasm_cc_const_v128(comp *C, uint64_t lo, uint64_t hi)
-{
-    if (!grow32((void **)&C->consts, &C->capconsts, C->nconsts + 2, sizeof *C->consts)) {
-        C->nomem = true;
-        return TAG_CONST;
-    }
-    C->consts[C->nconsts] = lo;
-    C->consts[C->nconsts + 1] = hi;
-    C->nconsts += 2;
-    return TAG_CONST | (C->nconsts - 2);
-}
-
-/* Where operand `e` is read from. */
-uint32_t wasm_cc_enc(comp *C, const vent *e)
-{
-    switch (e->loc) {
-    case LOC_LOCAL: return C->lslot[e->idx];
-    case LOC_CONST:
-        if (e->type == TH_WASM_V128)
-            return (uint32_t)e->cval; /* its slots, from wasm_cc_const_v128 */
-        return const_slot(C, e->cval);
-    default: return TAG_TEMP | e->t;
-    }
-}
-
-size_t wasm_cc_label_here(comp *C)
-{
-    C->barrier = C->len;
-    return C->len;
-}
-
-void wasm_cc_emit_copy(comp *C, uint32_t dst, uint32_t src)
-{
-    uint32_t ops[2] = {dst, src};
-
-    /* up to four copies in a row (no branch target between) become one
-     * COPY2 / COPY3 / COPY4, done in their order */
-    if (C->last_copy != NO_POS && C->last_copy + WASM_INSN_SIZE(2 * C->last_copy_n) == C->len &&
-        C->barrier != C->len && !C->nomem) {
-        static const int grown[] = {WOP_COPY2, WOP_COPY3, WOP_COPY4};
-        set_handler(C, C->last_copy, grown[C->last_copy_n - 1], 0);
-        emit_slot(C, dst);
-        emit_slot(C, src);
-        C->last.valid = false;
-        if (++C->last_copy_n == 4)
-            C->last_copy = NO_POS;
-        return;
-    }
-    C->last_copy = wasm_cc_emit_ops(C, WOP_COPY, ops, 2, 3);
-    C->last_copy_n = 1;
-}
-
-void wasm_cc_emit_move(comp *C, uint32_t dst, uint32_t src, uint8_t type)
-{
-    uint32_t ops[2] = {dst, src};
-
-    if (type == TH_WASM_V128)
-        wasm_cc_emit_ops(C, WOP_COPY_V128, ops, 2, 3);
-    else
-        wasm_cc_emit_copy(C, dst, src);
-}
-
-/* Move `e` into its own slot (if elsewhere). */
-static void materialize(comp *C, vent *e)
-{
-    if (e->loc == LOC_OWN)
-        return;
-    wasm_cc_emit_move(C, TAG_TEMP | e->t, wasm_cc_enc(C, e), e->type);
-    e->loc = LOC_OWN;
-}
-
-/* Record that the instruction at `start` (destination operand first)
- * produced the value in own slot `dst_t`. */
-size_t wasm_cc_emit_ops(comp *C, int op, const uint32_t *ops, unsigned n, unsigned slotmask)
-{
-    return wasm_cc_emit_ops_v(C, op, 0, ops, n, slotmask);
-}
-
-static bool has_variant(const comp *C, int op, unsigned variant)
-{
-    return op >= 0 && C->labels[op * WASM_NVARIANTS + variant] != NULL;
-}
-
-/* Rewrite the handler of the instruction at `pos`. */
-static void set_handler(comp *C, size_t pos, int op, unsigned variant)
-{
-    const void *h = C->labels[op * WASM_NVARIANTS + variant];
-    if (!C->nomem)
-        memcpy(C->code + pos, &h, sizeof h);
-    if (C->prev.start == pos) {
-        C->prev.op = op;
-        C->prev.variant = (uint8_t)variant;
-    }
-    if (C->prev2.start == pos) {
-        C->prev2.op = op;
-        C->prev2.variant = (uint8_t)variant;
-    }
-}
-
-unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
-{
-    const lastinsn *L = &C->last;
-    unsigned v;
-
-    memset(ap, 0, sizeof *ap);
-    if (!L->valid || L->op < 0)
-        return 0;
-    if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t)
-        v = WV_B;
-    else if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t)
-        v = WV_A;
-    else
-        return 0;
-    if (!has_variant(C, op, v) || !has_variant(C, L->op, L->variant | WV_R))
-        return 0;
-    if (C->pair_tail == L->start) {
-        /* the pair before it assumed the producer writes its slot */
-        set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-        C->pair_head = C->pair_tail = NO_POS;
-    }
-    set_handler(C, L->start, L->op, L->variant | WV_R);
-    ap->variant = (uint8_t)v;
-    ap->undo = true;
-    ap->undo_pos = L->start;
-    ap->undo_op = L->op;
-    ap->undo_variant = L->variant;
-    return v;
-}
-
-void wasm_cc_acc_undo(comp *C, const accpick *ap)
-{
-    if (ap->undo)
-        set_handler(C, ap->undo_pos, ap->undo_op, ap->undo_variant);
-}
-
-void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int op,
-                      const accpick *ap)
-{
-    if (C->nomem)
-        return;
-    C->last.valid = true;
-    C->last.start = start;
-    C->last.dst_pos = start + 8;
-    C->last.nrelocs = nrelocs;
-    C->last.dst_t = dst_t;
-    C->last.br_true = C->last.br_false = -1;
-    C->last.op = op;
-    if (ap != NULL)
-        C->last.acc = *ap;
-    else
-        memset(&C->last.acc, 0, sizeof C->last.acc);
-    C->last.variant = C->last.acc.variant;
-}
-
-/* ------------------------------------------------------------------ */
 /* Operand and control stacks                                         */
 
 static uint32_t t_at(const comp *C, uint32_t height)
@@ -551,7 +201,7 @@ vent *wasm_cc_push(comp *C, uint8_t type)
     vent *e;
     uint32_t t = t_at(C, C->nvals);
 
-    if (!grow32((void **)&C->vals, &C->capvals, C->nvals + 1, sizeof *C->vals)) {
+    if (!wasm_cc_grow32((void **)&C->vals, &C->capvals, C->nvals + 1, sizeof *C->vals)) {
         C->nomem = true;
         return NULL;
     }
@@ -594,7 +244,7 @@ int wasm_cc_pop(comp *C, uint8_t expect, vent *out)
 /* Pop operands of `types` into C->popped (bottom first). */
 int wasm_cc_pop_vals(comp *C, const uint8_t *types, uint32_t n)
 {
-    if (!grow32((void **)&C->popped, &C->cappopped, n, sizeof *C->popped)) {
+    if (!wasm_cc_grow32((void **)&C->popped, &C->cappopped, n, sizeof *C->popped)) {
         C->nomem = true;
         return wasm_cc_oom(C);
     }
@@ -664,7 +314,7 @@ static int push_ctrl(comp *C, uint8_t kind, const uint8_t *params, uint32_t np,
 
     if (C->nctrls >= TH_WASM_MAX_BLOCK_DEPTH)
         return wasm_cc_fail(C, "blocks nested too deeply");
-    if (!grow32((void **)&C->ctrls, &C->capctrls, C->nctrls + 1, sizeof *C->ctrls)) {
+    if (!wasm_cc_grow32((void **)&C->ctrls, &C->capctrls, C->nctrls + 1, sizeof *C->ctrls)) {
         C->nomem = true;
         return wasm_cc_oom(C);
     }
@@ -718,7 +368,7 @@ void wasm_cc_materialize_locals(comp *C, uint32_t x)
             C->lrefs[e->idx]--;
             C->nlrefs--;
             want--;
-            materialize(C, e);
+            wasm_cc_materialize(C, e);
         }
     }
 }
@@ -740,7 +390,7 @@ void wasm_cc_set_loc(comp *C, vent *e, const vent *src)
 static void add_fixup(comp *C, ctrl *target, size_t field, size_t insn)
 {
     fixup *f;
-    if (!grow32((void **)&C->fixups, &C->capfixups, C->nfixups + 1, sizeof *C->fixups)) {
+    if (!wasm_cc_grow32((void **)&C->fixups, &C->capfixups, C->nfixups + 1, sizeof *C->fixups)) {
         C->nomem = true;
         return;
     }
@@ -755,11 +405,11 @@ static void add_fixup(comp *C, ctrl *target, size_t field, size_t insn)
 static void emit_target(comp *C, size_t insn, ctrl *target)
 {
     if (target->kind == K_LOOP) {
-        emit_u32(C, 0);
-        patch_rel(C, C->len - 4, insn, target->loop_pos);
+        wasm_cc_emit_u32(C, 0);
+        wasm_cc_patch_rel(C, C->len - 4, insn, target->loop_pos);
     } else {
         add_fixup(C, target, C->len, insn);
-        emit_u32(C, 0);
+        wasm_cc_emit_u32(C, 0);
     }
 }
 
@@ -767,7 +417,7 @@ static void emit_target(comp *C, size_t insn, ctrl *target)
 static void define_end(comp *C, ctrl *c)
 {
     for (uint32_t i = c->fix; i != NO_FIX; i = C->fixups[i].next)
-        patch_rel(C, C->fixups[i].field, C->fixups[i].insn, wasm_cc_label_here(C));
+        wasm_cc_patch_rel(C, C->fixups[i].field, C->fixups[i].insn, wasm_cc_label_here(C));
     c->fix = NO_FIX;
 }
 
@@ -794,8 +444,8 @@ static void emit_return(comp *C, const vent *vals, uint32_t n)
     vent *v;
 
     if (n == 0) {
-        emit_begin(C, WOP_RET);
-        emit_end(C);
+        wasm_cc_emit_begin(C, WOP_RET);
+        wasm_cc_emit_end(C);
         return;
     }
     if (n == 1 && nslots(vals[0].type) == 1) {
@@ -807,20 +457,20 @@ static void emit_return(comp *C, const vent *vals, uint32_t n)
     }
     /* Several results: into their own (consecutive) slots first, then
      * down to slots 0..; own slot t_i >= i, so ascending order is safe. */
-    if (!grow32((void **)&C->scratch, &C->capscratch, n, sizeof *C->scratch)) {
+    if (!wasm_cc_grow32((void **)&C->scratch, &C->capscratch, n, sizeof *C->scratch)) {
         C->nomem = true;
         return;
     }
     v = C->scratch;
     memcpy(v, vals, n * sizeof *v);
     for (uint32_t i = 0; i < n; i++)
-        materialize(C, &v[i]);
+        wasm_cc_materialize(C, &v[i]);
     for (uint32_t i = 0, slot = 0; i < n; i++) {
         for (uint32_t k = 0; k < nslots(v[i].type); k++, slot++)
             wasm_cc_emit_copy(C, slot, TAG_TEMP | (v[i].t + k));
     }
-    emit_begin(C, WOP_RET);
-    emit_end(C);
+    wasm_cc_emit_begin(C, WOP_RET);
+    wasm_cc_emit_end(C);
 }
 
 /* Does branching to `target` with values `vals` need copies? */
@@ -864,9 +514,9 @@ static void emit_branch(comp *C, ctrl *target, const vent *vals, uint32_t n, boo
         return;
     }
     emit_label_copies(C, target, vals, n);
-    s = emit_begin(C, fuel && target->kind == K_LOOP ? WOP_BR_BACK : WOP_BR);
+    s = wasm_cc_emit_begin(C, fuel && target->kind == K_LOOP ? WOP_BR_BACK : WOP_BR);
     emit_target(C, s, target);
-    emit_end(C);
+    wasm_cc_emit_end(C);
 }
 
 /* If `cond` was produced by the last instruction and that was a fusable
@@ -909,7 +559,7 @@ void wasm_cc_truncate(comp *C, size_t start)
     C->prev.op = C->prev2.op = -1;
     if (C->pair_tail != NO_POS && C->pair_tail >= start) {
         if (C->pair_head < start)
-            set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
+            wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
         C->pair_head = C->pair_tail = NO_POS;
     }
 }
@@ -938,7 +588,7 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
         return false; /* a branch target after it */
     if (C->pair_tail == L->start) {
         /* the pair before it ends with the instruction that goes */
-        set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
+        wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
         C->pair_head = C->pair_tail = NO_POS;
     }
     *out = *L;
@@ -977,7 +627,7 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         ap = cmp->acc;
         if (back)
             op = back_op(op);
-        if (ap.variant != 0 && !has_variant(C, op, ap.variant)) {
+        if (ap.variant != 0 && !wasm_cc_has_variant(C, op, ap.variant)) {
             wasm_cc_acc_undo(C, &ap);
             ap.variant = 0;
         }
@@ -993,17 +643,17 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
     /* a loop's back-edge after an addition of a constant runs as a pair
      * (no dispatch between them) rather than through the accumulator */
     if (back && ap.variant != 0 && ap.undo && ap.undo_pos == C->prev.start &&
-        pair_op(ap.undo_op, ap.undo_variant, op, 0) >= 0) {
+        wasm_cc_pair_op(ap.undo_op, ap.undo_variant, op, 0) >= 0) {
         wasm_cc_acc_undo(C, &ap);
         ap.variant = 0;
     }
     variant = ap.variant;
-    s = emit_begin_v(C, op, variant);
+    s = wasm_cc_emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
         if (slotmask & (1u << i))
-            emit_slot(C, ops[i]);
+            wasm_cc_emit_slot(C, ops[i]);
         else
-            emit_u32(C, ops[i]);
+            wasm_cc_emit_u32(C, ops[i]);
     }
     return s; /* caller emits the rel field and emit_end */
 }
@@ -1066,12 +716,12 @@ static int op_block(comp *C, uint8_t kind)
             fused = take_comparison(C, &cond, &cmp);
         wasm_cc_materialize_locals(C, UINT32_MAX);
         for (uint32_t i = 0; i < np; i++)
-            materialize(C, &C->popped[i]);
+            wasm_cc_materialize(C, &C->popped[i]);
         if (kind == K_IF) {
             s = emit_cond_branch(C, &cond, fused ? &cmp : NULL, false, false);
             field = C->len;
-            emit_u32(C, 0);
-            emit_end(C);
+            wasm_cc_emit_u32(C, 0);
+            wasm_cc_emit_end(C);
         }
     }
     if (push_ctrl(C, kind, params, np, results, nr))
@@ -1103,13 +753,13 @@ static int op_else(comp *C)
         return wasm_cc_fail(C, "type mismatch");
     if (em) {
         for (uint32_t i = 0; i < c->nresults; i++)
-            materialize(C, &C->popped[i]);
-        s = emit_begin(C, WOP_BR);
+            wasm_cc_materialize(C, &C->popped[i]);
+        s = wasm_cc_emit_begin(C, WOP_BR);
         emit_target(C, s, c);
-        emit_end(C);
+        wasm_cc_emit_end(C);
     }
     if (c->else_field != NO_POS)
-        patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
+        wasm_cc_patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
     c->else_field = NO_POS;
     c->kind = K_ELSE;
     c->unreachable = false;
@@ -1136,13 +786,13 @@ static int op_end(comp *C)
     }
     if (em)
         for (uint32_t i = 0; i < c->nresults; i++)
-            materialize(C, &C->popped[i]);
+            wasm_cc_materialize(C, &C->popped[i]);
     if (c->kind == K_IF) {
         if (c->nparams != c->nresults ||
             (c->nparams > 0 && memcmp(c->params, c->results, c->nparams) != 0))
             return wasm_cc_fail(C, "type mismatch");
         if (c->else_field != NO_POS)
-            patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
+            wasm_cc_patch_rel(C, c->else_field, c->else_insn, wasm_cc_label_here(C));
     }
     define_end(C, c);
     C->nctrls--;
@@ -1195,15 +845,15 @@ static int op_br_if(comp *C)
     if (!branch_needs_copies(target, vals, n)) {
         s = emit_cond_branch(C, &cond, fused ? &cmp : NULL, true, target->kind == K_LOOP);
         emit_target(C, s, target);
-        emit_end(C);
+        wasm_cc_emit_end(C);
     } else {
         size_t field;
         s = emit_cond_branch(C, &cond, fused ? &cmp : NULL, false, false);
         field = C->len;
-        emit_u32(C, 0);
-        emit_end(C);
+        wasm_cc_emit_u32(C, 0);
+        wasm_cc_emit_end(C);
         emit_branch(C, target, vals, n, true);
-        patch_rel(C, field, s, wasm_cc_label_here(C));
+        wasm_cc_patch_rel(C, field, s, wasm_cc_label_here(C));
     }
     C->last.valid = false;
     return 0;
@@ -1243,7 +893,7 @@ static int op_br_table(comp *C)
         return -1;
     if (n > TH_WASM_MAX_BR_TABLE)
         return wasm_cc_fail(C, "br_table has too many targets");
-    if (!grow32((void **)&C->brt, &C->capbrt, (size_t)n + 1, sizeof *C->brt)) {
+    if (!wasm_cc_grow32((void **)&C->brt, &C->capbrt, (size_t)n + 1, sizeof *C->brt)) {
         C->nomem = true;
         return wasm_cc_oom(C);
     }
@@ -1270,13 +920,14 @@ static int op_br_table(comp *C)
     if (emitting(C)) {
         uint32_t ops[2] = {wasm_cc_enc(C, &idx), n};
         accpick ap;
-        s = emit_begin_v(C, WOP_BR_TABLE, wasm_cc_acc_pick(C, WOP_BR_TABLE, &idx, NULL, &ap));
-        emit_slot(C, ops[0]);
-        emit_u32(C, ops[1]);
+        s = wasm_cc_emit_begin_v(C, WOP_BR_TABLE,
+                                 wasm_cc_acc_pick(C, WOP_BR_TABLE, &idx, NULL, &ap));
+        wasm_cc_emit_slot(C, ops[0]);
+        wasm_cc_emit_u32(C, ops[1]);
         fields = C->len;
         for (uint32_t i = 0; i <= n; i++)
-            emit_u32(C, 0);
-        emit_end(C);
+            wasm_cc_emit_u32(C, 0);
+        wasm_cc_emit_end(C);
         if (C->capstub < C->nctrls && !grow_stubs(C))
             return wasm_cc_oom(C);
         C->gen++;
@@ -1291,9 +942,9 @@ static int op_br_table(comp *C)
                     /* fuel was spent by BR_TABLE itself */
                     emit_branch(C, t, C->popped, arity, false);
                 }
-                patch_rel(C, field, s, C->stub_pos[depth]);
+                wasm_cc_patch_rel(C, field, s, C->stub_pos[depth]);
             } else if (t->kind == K_LOOP) {
-                patch_rel(C, field, s, t->loop_pos);
+                wasm_cc_patch_rel(C, field, s, t->loop_pos);
             } else {
                 add_fixup(C, t, field, s);
             }
@@ -1327,13 +978,13 @@ static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *i
         unsigned n = 0;
         size_t s;
         for (uint32_t i = 0; i < ft->nparams; i++)
-            materialize(C, &C->popped[i]);
+            wasm_cc_materialize(C, &C->popped[i]);
         argbase = ft->nparams ? C->popped[0].t : t_at(C, C->nvals);
         if (op == WOP_CALL) {
-            s = emit_begin(C, WOP_CALL);
-            emit_ptr(C, C->m->code[imm[0] - C->m->nfunc_imports]);
-            emit_slot(C, TAG_TEMP | argbase);
-            emit_end(C);
+            s = wasm_cc_emit_begin(C, WOP_CALL);
+            wasm_cc_emit_ptr(C, C->m->code[imm[0] - C->m->nfunc_imports]);
+            wasm_cc_emit_slot(C, TAG_TEMP | argbase);
+            wasm_cc_emit_end(C);
             (void)s;
         } else if (op == WOP_CALL_IMPORT) {
             ops[n++] = imm[0];
@@ -1400,8 +1051,8 @@ static int compile_insn(comp *C)
     switch (op) {
     case 0x00:
         if (emitting(C)) {
-            emit_begin(C, WOP_UNREACHABLE);
-            emit_end(C);
+            wasm_cc_emit_begin(C, WOP_UNREACHABLE);
+            wasm_cc_emit_end(C);
         }
         set_unreachable(C);
         return 0;

@@ -186,6 +186,11 @@ int wasm_cc_fail(comp *C, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Report an allocation failure at the current instruction (TH_ENOMEM); returns -1. */
 int wasm_cc_oom(comp *C);
 
+/* Grow *buf (elements of `size` bytes, capacity *cap) to hold `need`
+ * elements; false on allocation failure (the buffer is then unchanged). */
+bool wasm_cc_grow(void **buf, size_t *cap, size_t need, size_t size);
+bool wasm_cc_grow32(void **buf, uint32_t *cap, size_t need, size_t size);
+
 /* Readers of the function body; each returns 0, or -1 after reporting
  * a malformed or truncated encoding. */
 int wasm_cc_rd_byte(comp *C, uint8_t *out);
@@ -203,6 +208,32 @@ const uint8_t *wasm_cc_valtype_list(uint8_t t);
 vent *wasm_cc_push(comp *C, uint8_t type);
 int wasm_cc_pop(comp *C, uint8_t expect, vent *out);
 int wasm_cc_pop_vals(comp *C, const uint8_t *types, uint32_t n);
+
+/* If `v` is the value the last instruction produced and that instruction
+ * is `op` (base variant or reading the accumulator, not writing it),
+ * remove it from the code and return its description in *out, so the
+ * caller can emit one instruction doing its work and its consumer's. */
+bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out);
+
+/* Offset of the instruction `back` instructions before the end of the
+ * code (0: the last one), or NO_POS when not known. */
+size_t wasm_cc_hist(const comp *C, unsigned back);
+/* Operation and variant of the instruction at `start` (false when its
+ * handler is none of the table's). */
+bool wasm_cc_insn_op(const comp *C, size_t start, int *op, unsigned *variant);
+/* Take the instructions from offset `start` to the end out of the code
+ * (relocations too); nothing of them remains to merge with or retarget. */
+void wasm_cc_truncate(comp *C, size_t start);
+
+/* Copy operands naming local `x` (any local if UINT32_MAX) to their own
+ * slots before the local changes. */
+void wasm_cc_materialize_locals(comp *C, uint32_t x);
+
+/* Give the freshly pushed operand `e` the location of `src` (keeps the
+ * count of operands naming each local). */
+void wasm_cc_set_loc(comp *C, vent *e, const vent *src);
+
+/* ---- compile_emit.c: the code buffer ---- */
 
 /* Where an operand is read from (a slot number, tagged until relocated). */
 uint32_t wasm_cc_enc(comp *C, const vent *e);
@@ -231,29 +262,28 @@ void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap);
 void wasm_cc_acc_undo(comp *C, const accpick *ap);
 
-/* If `v` is the value the last instruction produced and that instruction
- * is `op` (base variant or reading the accumulator, not writing it),
- * remove it from the code and return its description in *out, so the
- * caller can emit one instruction doing its work and its consumer's. */
-bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out);
-
-/* Offset of the instruction `back` instructions before the end of the
- * code (0: the last one), or NO_POS when not known. */
-size_t wasm_cc_hist(const comp *C, unsigned back);
-/* Operation and variant of the instruction at `start` (false when its
- * handler is none of the table's). */
-bool wasm_cc_insn_op(const comp *C, size_t start, int *op, unsigned *variant);
-/* Take the instructions from offset `start` to the end out of the code
- * (relocations too); nothing of them remains to merge with or retarget. */
-void wasm_cc_truncate(comp *C, size_t start);
-
-/* Copy operands naming local `x` (any local if UINT32_MAX) to their own
- * slots before the local changes. */
-void wasm_cc_materialize_locals(comp *C, uint32_t x);
-
-/* Give the freshly pushed operand `e` the location of `src` (keeps the
- * count of operands naming each local). */
-void wasm_cc_set_loc(comp *C, vent *e, const vent *src);
+/* The pieces of an instruction: emit_begin(_v) starts `op` (its handler;
+ * when it completes a pair with the previous instruction, that one's handler
+ * becomes the pair's) and returns its offset; emit_u32 appends an immediate,
+ * emit_slot a slot operand (tagged ones are recorded for relocation),
+ * emit_ptr a pointer; emit_end pads to the next 8-byte boundary.  After an
+ * allocation failure (C->nomem) they emit nothing. */
+size_t wasm_cc_emit_begin(comp *C, int op);
+size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant);
+void wasm_cc_emit_u32(comp *C, uint32_t v);
+void wasm_cc_emit_slot(comp *C, uint32_t enc);
+void wasm_cc_emit_ptr(comp *C, const void *ptr);
+void wasm_cc_emit_end(comp *C);
+/* Store the branch offset target - insn into the 4-byte field at `field`. */
+void wasm_cc_patch_rel(comp *C, size_t field, size_t insn, size_t target);
+/* The pair instruction doing `a` (variant av) then `b` (variant bv), or -1. */
+int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv);
+/* Whether `op` has a handler for `variant`. */
+bool wasm_cc_has_variant(const comp *C, int op, unsigned variant);
+/* Rewrite the handler of the instruction at `pos` to `op`/`variant`. */
+void wasm_cc_set_handler(comp *C, size_t pos, int op, unsigned variant);
+/* Move operand `e` into its own slot (a copy, unless it is there already). */
+void wasm_cc_materialize(comp *C, vent *e);
 
 /* Offset of the next instruction, recorded as a branch target (no
  * instruction merging across it). */

@@ -3,9 +3,9 @@
  * th_wasm_module.
  *
  * The decoder reads the whole binary with one bounds-checked reader (struct
- * rd).  Like the reference interpreter it does not confine reads to the
- * current section: a section is parsed from its start and afterwards its end
- * must be exactly where its size said ("section size mismatch").  That keeps
+ * rd, in decode.h; the reader and the type encodings are decode_read.c).  Like the reference
+ * interpreter it does not confine reads to the current section: a section is parsed from its start
+ * and afterwards its end must be exactly where its size said ("section size mismatch").  That keeps
  * the error a malformed binary gets the same as the specification's tests
  * expect.  Every error message starts with "at offset 0x..:".
  *
@@ -18,309 +18,10 @@
  * Allocation failure is TH_ENOMEM; everything else malformed is TH_EINVAL.
  * On failure no module is returned and nothing leaks.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "wasm_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Reader                                                             */
-
-typedef struct rd {
-    const uint8_t *b; /* the whole module */
-    size_t pos, len;  /* len: end of what may be read */
-    th_error *err;    /* may be NULL (name section: errors are ignored) */
-} rd;
-
-static int rd_fail(rd *r, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int rd_fail(rd *r, size_t at, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    th_error_set(r->err, TH_EINVAL, "at offset 0x%zx: %s", at, msg);
-    return TH_EINVAL;
-}
-
-static int rd_eos(rd *r)
-{
-    return rd_fail(r, r->len, "unexpected end of section or function");
-}
-
-static int rd_nomem(rd *r)
-{
-    th_error_set(r->err, TH_ENOMEM, "at offset 0x%zx: out of memory", r->pos);
-    return TH_ENOMEM;
-}
-
-static int rd_byte(rd *r, uint8_t *out)
-{
-    *out = 0;
-    if (r->pos >= r->len)
-        return rd_eos(r);
-    *out = r->b[r->pos++];
-    return 0;
-}
-
-/* Unsigned LEB128 of at most `bits` bits: too many bytes is "integer
- * representation too long", bits set beyond `bits` "integer too large". */
-static int rd_uleb(rd *r, int bits, uint64_t *out)
-{
-    uint64_t v = 0;
-    unsigned shift = 0;
-    int n = bits;
-
-    *out = 0;
-    for (;;) {
-        uint8_t b;
-        if (n <= 0)
-            return rd_fail(r, r->pos, "integer representation too long");
-        if (r->pos >= r->len)
-            return rd_eos(r);
-        b = r->b[r->pos++];
-        if (n < 7 && (b & 0x7f) >= (1u << n))
-            return rd_fail(r, r->pos - 1, "integer too large");
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            break;
-        shift += 7;
-        n -= 7;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Signed LEB128 of at most `bits` bits; the unused bits of the last byte
- * must all equal the sign bit. */
-static int rd_sleb(rd *r, int bits, int64_t *out)
-{
-    uint64_t v = 0;
-    unsigned shift = 0;
-    int n = bits;
-
-    *out = 0;
-    for (;;) {
-        uint8_t b;
-        if (n <= 0)
-            return rd_fail(r, r->pos, "integer representation too long");
-        if (r->pos >= r->len)
-            return rd_eos(r);
-        b = r->b[r->pos++];
-        if (n < 7) {
-            uint8_t mask = (uint8_t)((0xffu << (n - 1)) & 0x7f);
-            if ((b & mask) != 0 && (b & mask) != mask)
-                return rd_fail(r, r->pos - 1, "integer too large");
-        }
-        v |= (uint64_t)(b & 0x7f) << shift;
-        shift += 7;
-        if (!(b & 0x80)) {
-            if ((b & 0x40) && shift < 64)
-                v |= ~(uint64_t)0 << shift;
-            break;
-        }
-        n -= 7;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int rd_u32(rd *r, uint32_t *out)
-{
-    uint64_t v;
-    int rc = rd_uleb(r, 32, &v);
-    *out = 0;
-    if (rc < 0)
-        return rc;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* A length or count: a u32 that must not exceed the bytes left (counted
- * from the start of the LEB128 itself, as the reference decoder does). */
-static int rd_len32(rd *r, uint32_t *out)
-{
-    size_t at = r->pos;
-    uint64_t v;
-    int rc = rd_uleb(r, 32, &v);
-    *out = 0;
-    if (rc < 0)
-        return rc;
-    if (v > r->len - at)
-        return rd_fail(r, at, "length out of bounds");
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* Skip n bytes; *start receives where they begin. */
-static int rd_skip(rd *r, size_t n, size_t *start)
-{
-    if (start != NULL)
-        *start = r->pos;
-    if (n > r->len - r->pos)
-        return rd_eos(r);
-    if (start != NULL)
-        *start = r->pos;
-    r->pos += n;
-    return 0;
-}
-
-/* True if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t need;
-        uint8_t lo = 0x80, hi = 0xbf;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1;
-        else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else
-            return false;
-        if (n - i - 1 < need)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += need + 1;
-    }
-    return true;
-}
-
-/* A name: length, UTF-8 bytes.  *out receives a NUL-terminated copy (owned
- * by the caller) unless out is NULL. */
-static int rd_name(rd *r, char **out, uint32_t *out_len)
-{
-    size_t at = r->pos, start = 0;
-    uint32_t n = 0;
-    int rc;
-
-    if ((rc = rd_len32(r, &n)) < 0)
-        return rc;
-    if (n > TH_WASM_MAX_NAME_BYTES)
-        return rd_fail(r, at, "name too long (%u bytes)", n);
-    if ((rc = rd_skip(r, n, &start)) < 0)
-        return rc;
-    if (!utf8_valid(r->b + start, n))
-        return rd_fail(r, at, "malformed UTF-8 encoding");
-    if (out != NULL) {
-        char *s = malloc((size_t)n + 1);
-        if (s == NULL)
-            return rd_nomem(r);
-        memcpy(s, r->b + start, n);
-        s[n] = '\0';
-        *out = s;
-    }
-    if (out_len != NULL)
-        *out_len = n;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Types                                                              */
-
-static bool is_valtype(uint8_t t)
-{
-    return t == TH_WASM_I32 || t == TH_WASM_I64 || t == TH_WASM_F32 || t == TH_WASM_F64 ||
-           t == TH_WASM_V128 || t == TH_WASM_FUNCREF || t == TH_WASM_EXTERNREF;
-}
-
-static int rd_valtype(rd *r, uint8_t *out)
-{
-    uint8_t t;
-    int rc = rd_byte(r, &t);
-    *out = 0;
-    if (rc < 0)
-        return rc;
-    if (!is_valtype(t))
-        return rd_fail(r, r->pos - 1, "malformed value type 0x%02x", t);
-    *out = t;
-    return 0;
-}
-
-static int rd_reftype(rd *r, uint8_t *out)
-{
-    uint8_t t;
-    int rc = rd_byte(r, &t);
-    *out = 0;
-    if (rc < 0)
-        return rc;
-    if (t != TH_WASM_FUNCREF && t != TH_WASM_EXTERNREF)
-        return rd_fail(r, r->pos - 1, "malformed reference type");
-    *out = t;
-    return 0;
-}
-
-/* limits: flag (a 1-bit LEB128), min, optional max; all u32. */
-static int rd_limits(rd *r, wasm_limits *out)
-{
-    uint64_t flag;
-    uint32_t v;
-    int rc;
-
-    if ((rc = rd_uleb(r, 1, &flag)) < 0)
-        return rc;
-    if ((rc = rd_u32(r, &v)) < 0)
-        return rc;
-    out->min = v;
-    out->has_max = flag == 1;
-    out->max = 0;
-    if (out->has_max) {
-        if ((rc = rd_u32(r, &v)) < 0)
-            return rc;
-        out->max = v;
-    }
-    return 0;
-}
-
-static int rd_tabletype(rd *r, wasm_tabletype *out)
-{
-    int rc = rd_reftype(r, &out->reftype);
-    if (rc < 0)
-        return rc;
-    return rd_limits(r, &out->limits);
-}
-
-static int rd_globaltype(rd *r, wasm_globaltype *out)
-{
-    uint8_t mut;
-    int rc;
-
-    if ((rc = rd_valtype(r, &out->valtype)) < 0)
-        return rc;
-    if ((rc = rd_byte(r, &mut)) < 0)
-        return rc;
-    if (mut > 1)
-        return rd_fail(r, r->pos - 1, "malformed mutability");
-    out->mut = mut == 1;
-    return 0;
-}
+#include "wasm/decode.h"
 
 /* ------------------------------------------------------------------ */
 /* Instruction skipping                                               */
@@ -412,11 +113,11 @@ typedef struct refmark {
 static int rd_zero(rd *r)
 {
     uint8_t b;
-    int rc = rd_byte(r, &b);
+    int rc = wasm_rd_byte(r, &b);
     if (rc < 0)
         return rc;
     if (b != 0)
-        return rd_fail(r, r->pos - 1, "zero byte expected");
+        return wasm_rd_fail(r, r->pos - 1, "zero byte expected");
     return 0;
 }
 
@@ -425,7 +126,7 @@ static int skip_fc(rd *r, size_t at)
     uint32_t sub, x;
     int rc;
 
-    if ((rc = rd_u32(r, &sub)) < 0)
+    if ((rc = wasm_rd_u32(r, &sub)) < 0)
         return rc;
     switch (sub) {
     case 0:
@@ -437,14 +138,14 @@ static int skip_fc(rd *r, size_t at)
     case 6:
     case 7: return 0;
     case 8: /* memory.init dataidx 0x00 */
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
         return rd_zero(r);
     case 9:
     case 13:
     case 15:
     case 16:
-    case 17: /* one index */ return rd_u32(r, &x);
+    case 17: /* one index */ return wasm_rd_u32(r, &x);
     case 10: /* memory.copy 0x00 0x00 */
         if ((rc = rd_zero(r)) < 0)
             return rc;
@@ -452,10 +153,10 @@ static int skip_fc(rd *r, size_t at)
     case 11: /* memory.fill 0x00 */ return rd_zero(r);
     case 12:
     case 14: /* table.init, table.copy: two indices */
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
-        return rd_u32(r, &x);
-    default: return rd_fail(r, at, "illegal opcode 0xfc %u", sub);
+        return wasm_rd_u32(r, &x);
+    default: return wasm_rd_fail(r, at, "illegal opcode 0xfc %u", sub);
     }
 }
 
@@ -467,23 +168,23 @@ static int skip_fd(rd *r, size_t at)
     uint32_t sub, x;
     int rc;
 
-    if ((rc = rd_u32(r, &sub)) < 0)
+    if ((rc = wasm_rd_u32(r, &sub)) < 0)
         return rc;
     if (sub <= 0x0b || sub == 0x5c || sub == 0x5d || (sub >= 0x54 && sub <= 0x5b)) {
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
         if (x >= 32)
-            return rd_fail(r, r->pos - 1, "malformed memop flags");
-        if ((rc = rd_u32(r, &x)) < 0)
+            return wasm_rd_fail(r, r->pos - 1, "malformed memop flags");
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
-        return sub >= 0x54 && sub <= 0x5b ? rd_skip(r, 1, NULL) : 0;
+        return sub >= 0x54 && sub <= 0x5b ? wasm_rd_skip(r, 1, NULL) : 0;
     }
     if (sub == 0x0c || sub == 0x0d)
-        return rd_skip(r, 16, NULL);
+        return wasm_rd_skip(r, 16, NULL);
     if (sub >= 0x15 && sub <= 0x22)
-        return rd_skip(r, 1, NULL);
+        return wasm_rd_skip(r, 1, NULL);
     if (sub > 0xff)
-        return rd_fail(r, at, "illegal opcode 0xfd %u", sub);
+        return wasm_rd_fail(r, at, "illegal opcode 0xfd %u", sub);
     return 0;
 }
 
@@ -503,51 +204,51 @@ static int skip_imm(rd *r, uint8_t op, size_t at, ctl_stack *c, const refmark *m
         if (r->pos < r->len && r->b[r->pos] == 0x40)
             r->pos++;
         else if (r->pos < r->len && (r->b[r->pos] & 0xc0) == 0x40)
-            rc = rd_valtype(r, &t);
+            rc = wasm_rd_valtype(r, &t);
         else
-            rc = rd_sleb(r, 33, &s);
+            rc = wasm_rd_sleb(r, 33, &s);
         if (rc < 0)
             return rc;
         return ctl_push(c, imm_shape[op] == IMM_IF ? CTL_THEN : CTL_BLOCK);
     case IMM_IDX:
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
         if (op == 0xd2 && mk != NULL && x < mk->nfuncs)
             mk->declared[x] = 1;
         return 0;
     case IMM_BRTABLE:
-        if ((rc = rd_len32(r, &n)) < 0)
+        if ((rc = wasm_rd_len32(r, &n)) < 0)
             return rc;
         for (uint32_t i = 0; i <= n; i++)
-            if ((rc = rd_u32(r, &x)) < 0)
+            if ((rc = wasm_rd_u32(r, &x)) < 0)
                 return rc;
         return 0;
     case IMM_CALLIND:
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
-        return rd_u32(r, &x);
+        return wasm_rd_u32(r, &x);
     case IMM_SELECTT:
-        if ((rc = rd_len32(r, &n)) < 0)
+        if ((rc = wasm_rd_len32(r, &n)) < 0)
             return rc;
         for (uint32_t i = 0; i < n; i++)
-            if ((rc = rd_valtype(r, &t)) < 0)
+            if ((rc = wasm_rd_valtype(r, &t)) < 0)
                 return rc;
         return 0;
     case IMM_MEMARG:
-        if ((rc = rd_u32(r, &x)) < 0)
+        if ((rc = wasm_rd_u32(r, &x)) < 0)
             return rc;
         if (x >= 32)
-            return rd_fail(r, r->pos - 1, "malformed memop flags");
-        return rd_u32(r, &x);
+            return wasm_rd_fail(r, r->pos - 1, "malformed memop flags");
+        return wasm_rd_u32(r, &x);
     case IMM_ZERO: return rd_zero(r);
-    case IMM_I32: return rd_sleb(r, 32, &s);
-    case IMM_I64: return rd_sleb(r, 64, &s);
-    case IMM_F32: return rd_skip(r, 4, NULL);
-    case IMM_F64: return rd_skip(r, 8, NULL);
-    case IMM_REFNULL: return rd_reftype(r, &t);
+    case IMM_I32: return wasm_rd_sleb(r, 32, &s);
+    case IMM_I64: return wasm_rd_sleb(r, 64, &s);
+    case IMM_F32: return wasm_rd_skip(r, 4, NULL);
+    case IMM_F64: return wasm_rd_skip(r, 8, NULL);
+    case IMM_REFNULL: return wasm_rd_reftype(r, &t);
     case IMM_PREFIX_FC: return skip_fc(r, at);
     case IMM_PREFIX_FD: return skip_fd(r, at);
-    default: return rd_fail(r, at, "illegal opcode 0x%02x", op);
+    default: return wasm_rd_fail(r, at, "illegal opcode 0x%02x", op);
     }
 }
 
@@ -567,7 +268,7 @@ static int skip_code(rd *r, const refmark *mk)
         uint8_t op;
 
         if (at >= r->len) {
-            rc = rd_eos(r);
+            rc = wasm_rd_eos(r);
             break;
         }
         op = r->b[r->pos++];
@@ -584,12 +285,12 @@ static int skip_code(rd *r, const refmark *mk)
                 c.p[c.n - 1] = CTL_ELSE;
                 continue;
             }
-            rc = rd_fail(r, at, "END opcode expected");
+            rc = wasm_rd_fail(r, at, "END opcode expected");
             break;
         }
         rc = skip_imm(r, op, at, &c, mk);
         if (rc == TH_ENOMEM)
-            rc = rd_nomem(r);
+            rc = wasm_rd_nomem(r);
         if (rc < 0)
             break;
     }
@@ -608,19 +309,19 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end, wasm_cinstr
     int64_t s;
     uint32_t x;
 
-    if (rd_byte(&r, &op) < 0)
+    if (wasm_rd_byte(&r, &op) < 0)
         return -1;
     out->op = op;
     out->imm = out->imm_hi = 0;
     switch (op) {
     case 0x0b: *pos = r.pos; return 0;
     case 0x41:
-        if (rd_sleb(&r, 32, &s) < 0)
+        if (wasm_rd_sleb(&r, 32, &s) < 0)
             return -1;
         out->imm = (uint64_t)(uint32_t)(int32_t)s;
         break;
     case 0x42:
-        if (rd_sleb(&r, 64, &s) < 0)
+        if (wasm_rd_sleb(&r, 64, &s) < 0)
             return -1;
         out->imm = (uint64_t)s;
         break;
@@ -639,18 +340,18 @@ int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end, wasm_cinstr
         r.pos += 8;
         break;
     case 0xd0:
-        if (rd_byte(&r, &op) < 0)
+        if (wasm_rd_byte(&r, &op) < 0)
             return -1;
         out->imm = op;
         break;
     case 0xd2:
     case 0x23:
-        if (rd_u32(&r, &x) < 0)
+        if (wasm_rd_u32(&r, &x) < 0)
             return -1;
         out->imm = x;
         break;
     case 0xfd: /* v128.const: 16 little-endian bytes */
-        if (rd_u32(&r, &x) < 0 || x != 0x0c || r.len - r.pos < 16)
+        if (wasm_rd_u32(&r, &x) < 0 || x != 0x0c || r.len - r.pos < 16)
             return -1;
         for (int i = 7; i >= 0; i--) {
             out->imm = (out->imm << 8) | r.b[r.pos + (size_t)i];
@@ -690,7 +391,7 @@ static void *dec_calloc(dec *d, size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (p == NULL)
-        rd_nomem(&d->r);
+        wasm_rd_nomem(&d->r);
     return p;
 }
 
@@ -804,7 +505,7 @@ static int sec_type(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_TYPES)
         return too_many(d, at, "types", TH_WASM_MAX_TYPES);
@@ -818,43 +519,43 @@ static int sec_type(dec *d)
         int64_t form;
 
         at = r->pos;
-        if ((rc = rd_sleb(r, 7, &form)) < 0)
+        if ((rc = wasm_rd_sleb(r, 7, &form)) < 0)
             return rc;
         if (form != -0x20)
-            return rd_fail(r, at, "malformed function type");
+            return wasm_rd_fail(r, at, "malformed function type");
         /* Read once to learn the counts, then again into the array. */
         at = r->pos;
-        if ((rc = rd_len32(r, &np)) < 0)
+        if ((rc = wasm_rd_len32(r, &np)) < 0)
             return rc;
         if (np > TH_WASM_MAX_PARAMS)
             return too_many(d, at, "parameters", TH_WASM_MAX_PARAMS);
         pstart = r->pos;
         for (uint32_t k = 0; k < np; k++) {
             uint8_t t;
-            if ((rc = rd_valtype(r, &t)) < 0)
+            if ((rc = wasm_rd_valtype(r, &t)) < 0)
                 return rc;
         }
         at = r->pos;
-        if ((rc = rd_len32(r, &nr)) < 0)
+        if ((rc = wasm_rd_len32(r, &nr)) < 0)
             return rc;
         if (nr > TH_WASM_MAX_RESULTS)
             return too_many(d, at, "results", TH_WASM_MAX_RESULTS);
         rstart = r->pos;
         for (uint32_t k = 0; k < nr; k++) {
             uint8_t t;
-            if ((rc = rd_valtype(r, &t)) < 0)
+            if ((rc = wasm_rd_valtype(r, &t)) < 0)
                 return rc;
         }
         ft->types = malloc((size_t)np + nr + 1);
         if (ft->types == NULL)
-            return rd_nomem(r);
+            return wasm_rd_nomem(r);
         memcpy(ft->types, r->b + pstart, np);
         memcpy(ft->types + np, r->b + rstart, nr);
         ft->nparams = np;
         ft->nresults = nr;
         ft->canon = wasm_functype_canon(ft->types, np, nr);
         if (ft->canon == 0)
-            return rd_nomem(r);
+            return wasm_rd_nomem(r);
     }
     return 0;
 }
@@ -867,7 +568,7 @@ static int sec_import(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_IMPORTS)
         return too_many(d, at, "imports", TH_WASM_MAX_IMPORTS);
@@ -878,31 +579,31 @@ static int sec_import(dec *d)
         wasm_import *im = &m->imports[i];
         uint8_t kind;
 
-        if ((rc = rd_name(r, &im->module, &im->module_len)) < 0)
+        if ((rc = wasm_rd_name(r, &im->module, &im->module_len)) < 0)
             return rc;
-        if ((rc = rd_name(r, &im->name, &im->name_len)) < 0)
+        if ((rc = wasm_rd_name(r, &im->name, &im->name_len)) < 0)
             return rc;
-        if ((rc = rd_byte(r, &kind)) < 0)
+        if ((rc = wasm_rd_byte(r, &kind)) < 0)
             return rc;
         im->kind = kind;
         switch (kind) {
         case TH_WASM_EXTERN_FUNC:
-            rc = rd_u32(r, &im->u.type_idx);
+            rc = wasm_rd_u32(r, &im->u.type_idx);
             m->nfunc_imports++;
             break;
         case TH_WASM_EXTERN_TABLE:
-            rc = rd_tabletype(r, &im->u.table);
+            rc = wasm_rd_tabletype(r, &im->u.table);
             m->ntable_imports++;
             break;
         case TH_WASM_EXTERN_MEMORY:
-            rc = rd_limits(r, &im->u.mem);
+            rc = wasm_rd_limits(r, &im->u.mem);
             m->nmem_imports++;
             break;
         case TH_WASM_EXTERN_GLOBAL:
-            rc = rd_globaltype(r, &im->u.global);
+            rc = wasm_rd_globaltype(r, &im->u.global);
             m->nglobal_imports++;
             break;
-        default: return rd_fail(r, r->pos - 1, "malformed import kind");
+        default: return wasm_rd_fail(r, r->pos - 1, "malformed import kind");
         }
         if (rc < 0)
             return rc;
@@ -918,7 +619,7 @@ static int sec_function(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if ((uint64_t)n + m->nfunc_imports > TH_WASM_MAX_FUNCS)
         return too_many(d, at, "functions", TH_WASM_MAX_FUNCS);
@@ -926,7 +627,7 @@ static int sec_function(dec *d)
         return rc;
     d->ndef_funcs = n;
     for (uint32_t i = 0; i < n; i++)
-        if ((rc = rd_u32(r, &m->func_type[m->nfunc_imports + i])) < 0)
+        if ((rc = wasm_rd_u32(r, &m->func_type[m->nfunc_imports + i])) < 0)
             return rc;
     return 0;
 }
@@ -939,14 +640,14 @@ static int sec_table(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if ((uint64_t)n + m->ntable_imports > TH_WASM_MAX_TABLES)
         return too_many(d, at, "tables", TH_WASM_MAX_TABLES);
     if ((rc = build_tables(d, n)) < 0)
         return rc;
     for (uint32_t i = 0; i < n; i++)
-        if ((rc = rd_tabletype(r, &m->tables[m->ntable_imports + i])) < 0)
+        if ((rc = wasm_rd_tabletype(r, &m->tables[m->ntable_imports + i])) < 0)
             return rc;
     return 0;
 }
@@ -960,12 +661,12 @@ static int sec_memory(dec *d)
 
     /* More than one memory is a validation error ("multiple memories"),
      * reported by validate.c; the count is bounded by the bytes left. */
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if ((rc = build_mems(d, n)) < 0)
         return rc;
     for (uint32_t i = 0; i < n; i++)
-        if ((rc = rd_limits(r, &m->mems[m->nmem_imports + i])) < 0)
+        if ((rc = wasm_rd_limits(r, &m->mems[m->nmem_imports + i])) < 0)
             return rc;
     return 0;
 }
@@ -978,14 +679,14 @@ static int sec_global(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if ((uint64_t)n + m->nglobal_imports > TH_WASM_MAX_GLOBALS)
         return too_many(d, at, "globals", TH_WASM_MAX_GLOBALS);
     if ((rc = build_globals(d, n)) < 0)
         return rc;
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = rd_globaltype(r, &m->globals[m->nglobal_imports + i])) < 0)
+        if ((rc = wasm_rd_globaltype(r, &m->globals[m->nglobal_imports + i])) < 0)
             return rc;
         if ((rc = rd_expr(d, &m->global_init[i])) < 0)
             return rc;
@@ -1001,7 +702,7 @@ static int sec_export(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_EXPORTS)
         return too_many(d, at, "exports", TH_WASM_MAX_EXPORTS);
@@ -1012,14 +713,14 @@ static int sec_export(dec *d)
         wasm_export *ex = &m->exports[i];
         uint8_t kind;
 
-        if ((rc = rd_name(r, &ex->name, &ex->name_len)) < 0)
+        if ((rc = wasm_rd_name(r, &ex->name, &ex->name_len)) < 0)
             return rc;
-        if ((rc = rd_byte(r, &kind)) < 0)
+        if ((rc = wasm_rd_byte(r, &kind)) < 0)
             return rc;
         if (kind > TH_WASM_EXTERN_GLOBAL)
-            return rd_fail(r, r->pos - 1, "malformed export kind");
+            return wasm_rd_fail(r, r->pos - 1, "malformed export kind");
         ex->kind = kind;
-        if ((rc = rd_u32(r, &ex->idx)) < 0)
+        if ((rc = wasm_rd_u32(r, &ex->idx)) < 0)
             return rc;
         if (kind == TH_WASM_EXTERN_FUNC && ex->idx < m->nfuncs)
             m->func_declared[ex->idx] = 1;
@@ -1029,7 +730,7 @@ static int sec_export(dec *d)
 
 static int sec_start(dec *d)
 {
-    int rc = rd_u32(&d->r, &d->m->start);
+    int rc = wasm_rd_u32(&d->r, &d->m->start);
     if (rc < 0)
         return rc;
     d->m->has_start = true;
@@ -1040,11 +741,11 @@ static int sec_start(dec *d)
 static int rd_elemkind(rd *r, uint8_t *out)
 {
     uint8_t k;
-    int rc = rd_byte(r, &k);
+    int rc = wasm_rd_byte(r, &k);
     if (rc < 0)
         return rc;
     if (k != 0x00)
-        return rd_fail(r, r->pos - 1, "malformed element kind");
+        return wasm_rd_fail(r, r->pos - 1, "malformed element kind");
     *out = TH_WASM_FUNCREF;
     return 0;
 }
@@ -1057,7 +758,7 @@ static int rd_elem_init(dec *d, wasm_elem *e, bool exprs)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_TABLE_ELEMS)
         return too_many(d, r->pos, "element segment entries", TH_WASM_MAX_TABLE_ELEMS);
@@ -1070,7 +771,7 @@ static int rd_elem_init(dec *d, wasm_elem *e, bool exprs)
     for (uint32_t i = 0; i < n; i++) {
         if (exprs)
             rc = rd_expr(d, &e->exprs[i]);
-        else if ((rc = rd_u32(r, &e->funcs[i])) == 0 && e->funcs[i] < d->mk.nfuncs)
+        else if ((rc = wasm_rd_u32(r, &e->funcs[i])) == 0 && e->funcs[i] < d->mk.nfuncs)
             d->mk.declared[e->funcs[i]] = 1;
         if (rc < 0)
             return rc;
@@ -1097,10 +798,10 @@ static int rd_elem(dec *d, wasm_elem *e)
     uint32_t flag;
     int rc;
 
-    if ((rc = rd_u32(r, &flag)) < 0)
+    if ((rc = wasm_rd_u32(r, &flag)) < 0)
         return rc;
     if (flag > 7)
-        return rd_fail(r, r->pos - 1, "malformed elements segment kind");
+        return wasm_rd_fail(r, r->pos - 1, "malformed elements segment kind");
     e->reftype = TH_WASM_FUNCREF;
     e->table = 0;
     if (flag & 1)
@@ -1108,14 +809,14 @@ static int rd_elem(dec *d, wasm_elem *e)
     else
         e->mode = WASM_SEG_ACTIVE;
     if (e->mode == WASM_SEG_ACTIVE) {
-        if ((flag & 2) && (rc = rd_u32(r, &e->table)) < 0)
+        if ((flag & 2) && (rc = wasm_rd_u32(r, &e->table)) < 0)
             return rc;
         if ((rc = rd_expr(d, &e->offset)) < 0)
             return rc;
     }
     if (flag & 3) { /* every form but 0 and 4 names its type */
         if (flag & 4)
-            rc = rd_reftype(r, &e->reftype);
+            rc = wasm_rd_reftype(r, &e->reftype);
         else
             rc = rd_elemkind(r, &e->reftype);
         if (rc < 0)
@@ -1132,7 +833,7 @@ static int sec_element(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_SEGMENTS)
         return too_many(d, at, "element segments", TH_WASM_MAX_SEGMENTS);
@@ -1147,7 +848,7 @@ static int sec_element(dec *d)
 
 static int sec_datacount(dec *d)
 {
-    int rc = rd_u32(&d->r, &d->m->datacount);
+    int rc = wasm_rd_u32(&d->r, &d->m->datacount);
     if (rc < 0)
         return rc;
     d->m->has_datacount = true;
@@ -1164,31 +865,31 @@ static int rd_locals(dec *d, wasm_body *b, uint32_t nparams)
     uint32_t n, k = 0;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     first = r->pos;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t cnt;
         uint8_t t;
-        if ((rc = rd_u32(r, &cnt)) < 0)
+        if ((rc = wasm_rd_u32(r, &cnt)) < 0)
             return rc;
-        if ((rc = rd_valtype(r, &t)) < 0)
+        if ((rc = wasm_rd_valtype(r, &t)) < 0)
             return rc;
         total += cnt;
     }
     if (total + nparams > TH_WASM_MAX_LOCALS)
-        return rd_fail(r, at, "too many locals");
+        return wasm_rd_fail(r, at, "too many locals");
     b->nlocals = (uint32_t)total;
     if (total == 0)
         return 0;
     if ((b->local_types = malloc((size_t)total)) == NULL)
-        return rd_nomem(r);
+        return wasm_rd_nomem(r);
     r->pos = first; /* second pass: expand the runs */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t cnt;
         uint8_t t;
-        rd_u32(r, &cnt);
-        rd_valtype(r, &t);
+        wasm_rd_u32(r, &cnt);
+        wasm_rd_valtype(r, &t);
         memset(b->local_types + k, t, cnt);
         k += cnt;
     }
@@ -1203,7 +904,7 @@ static int sec_code(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_FUNCS)
         return too_many(d, at, "function bodies", TH_WASM_MAX_FUNCS);
@@ -1215,12 +916,12 @@ static int sec_code(dec *d)
         uint32_t size, nparams = 0, fidx = m->nfunc_imports + i;
         size_t start, end;
 
-        if ((rc = rd_len32(r, &size)) < 0)
+        if ((rc = wasm_rd_len32(r, &size)) < 0)
             return rc;
         start = r->pos;
         end = start + size;
         if (size > TH_WASM_MAX_FUNC_BYTES)
-            return rd_fail(r, start, "function body too large (%u bytes)", size);
+            return wasm_rd_fail(r, start, "function body too large (%u bytes)", size);
         if (fidx < m->nfuncs && m->func_type[fidx] < m->ntypes)
             nparams = m->types[m->func_type[fidx]].nparams;
         if ((rc = rd_locals(d, b, nparams)) < 0)
@@ -1233,7 +934,7 @@ static int sec_code(dec *d)
              * other than the body's last byte. */
             if ((rc = skip_code(r, NULL)) < 0)
                 return rc;
-            return rd_fail(r, start, "section size mismatch");
+            return wasm_rd_fail(r, start, "section size mismatch");
         }
         b->off = (uint32_t)r->pos;
         b->len = (uint32_t)(end - r->pos);
@@ -1255,19 +956,19 @@ static int rd_data(dec *d, wasm_data *s)
     size_t start;
     int rc;
 
-    if ((rc = rd_u32(r, &flag)) < 0)
+    if ((rc = wasm_rd_u32(r, &flag)) < 0)
         return rc;
     if (flag > 2)
-        return rd_fail(r, r->pos - 1, "malformed data segment kind");
+        return wasm_rd_fail(r, r->pos - 1, "malformed data segment kind");
     s->mem = 0;
     s->mode = flag == 1 ? WASM_SEG_PASSIVE : WASM_SEG_ACTIVE;
-    if (flag == 2 && (rc = rd_u32(r, &s->mem)) < 0)
+    if (flag == 2 && (rc = wasm_rd_u32(r, &s->mem)) < 0)
         return rc;
     if (flag != 1 && (rc = rd_expr(d, &s->offset)) < 0)
         return rc;
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
-    if ((rc = rd_skip(r, n, &start)) < 0)
+    if ((rc = wasm_rd_skip(r, n, &start)) < 0)
         return rc;
     s->off = (uint32_t)start;
     s->len = n;
@@ -1282,7 +983,7 @@ static int sec_data(dec *d)
     uint32_t n;
     int rc;
 
-    if ((rc = rd_len32(r, &n)) < 0)
+    if ((rc = wasm_rd_len32(r, &n)) < 0)
         return rc;
     if (n > TH_WASM_MAX_SEGMENTS)
         return too_many(d, at, "data segments", TH_WASM_MAX_SEGMENTS);
@@ -1304,17 +1005,17 @@ static int sec_custom(dec *d, size_t start, uint32_t size)
     uint32_t nlen;
     int rc;
 
-    if ((rc = rd_name(r, NULL, &nlen)) < 0)
+    if ((rc = wasm_rd_name(r, NULL, &nlen)) < 0)
         return rc;
     if (r->pos - start > size)
-        return rd_eos(r);
+        return wasm_rd_eos(r);
     npos = r->pos;
     if (nlen == 4 && memcmp(r->b + npos - 4, "name", 4) == 0 && !d->has_names) {
         d->has_names = true;
         d->names_pos = npos;
         d->names_end = start + size;
     }
-    return rd_skip(r, size - (r->pos - start), NULL);
+    return wasm_rd_skip(r, size - (r->pos - start), NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1342,16 +1043,16 @@ static int parse_names(th_wasm_module *m, size_t pos, size_t end)
         uint32_t size, n;
         size_t sub_end;
 
-        if (rd_byte(&r, &id) < 0 || rd_len32(&r, &size) < 0)
+        if (wasm_rd_byte(&r, &id) < 0 || wasm_rd_len32(&r, &size) < 0)
             return -1;
         sub_end = r.pos + size;
         if (sub_end > r.len)
             return -1;
         if (id == 0) {
-            if (m->name != NULL || rd_name(&r, &m->name, NULL) < 0)
+            if (m->name != NULL || wasm_rd_name(&r, &m->name, NULL) < 0)
                 return -1;
         } else if (id == 1) {
-            if (m->func_names != NULL || rd_len32(&r, &n) < 0)
+            if (m->func_names != NULL || wasm_rd_len32(&r, &n) < 0)
                 return -1;
             m->func_names = calloc(m->nfuncs ? m->nfuncs : 1, sizeof(char *));
             if (m->func_names == NULL)
@@ -1359,7 +1060,7 @@ static int parse_names(th_wasm_module *m, size_t pos, size_t end)
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t idx;
                 char *s;
-                if (rd_u32(&r, &idx) < 0 || rd_name(&r, &s, NULL) < 0)
+                if (wasm_rd_u32(&r, &idx) < 0 || wasm_rd_name(&r, &s, NULL) < 0)
                     return -1;
                 if (idx >= m->nfuncs || m->func_names[idx] != NULL) {
                     free(s);
@@ -1416,13 +1117,13 @@ static int parse_header(rd *r)
     static const uint8_t version[4] = {0x01, 0x00, 0x00, 0x00};
 
     if (r->len < 4)
-        return rd_fail(r, r->len, "unexpected end");
+        return wasm_rd_fail(r, r->len, "unexpected end");
     if (memcmp(r->b, magic, 4) != 0)
-        return rd_fail(r, 0, "magic header not detected");
+        return wasm_rd_fail(r, 0, "magic header not detected");
     if (r->len < 8)
-        return rd_fail(r, r->len, "unexpected end");
+        return wasm_rd_fail(r, r->len, "unexpected end");
     if (memcmp(r->b + 4, version, 4) != 0)
-        return rd_fail(r, 4, "unknown binary version");
+        return wasm_rd_fail(r, 4, "unknown binary version");
     r->pos = 8;
     return 0;
 }
@@ -1442,28 +1143,28 @@ static int parse_module(dec *d)
         uint32_t size;
 
         if (id > WASM_SEC_DATACOUNT)
-            return rd_fail(r, id_at, "malformed section id");
+            return wasm_rd_fail(r, id_at, "malformed section id");
         if (id != WASM_SEC_CUSTOM) {
             if (sec_order[id] <= last)
-                return rd_fail(r, id_at, "unexpected content after last section");
+                return wasm_rd_fail(r, id_at, "unexpected content after last section");
             last = sec_order[id];
         }
-        if ((rc = rd_len32(r, &size)) < 0)
+        if ((rc = wasm_rd_len32(r, &size)) < 0)
             return rc;
         start = r->pos;
         if ((rc = parse_section(d, id, start, size)) < 0)
             return rc;
         if (r->pos != start + size)
-            return rd_fail(r, start, "section size mismatch");
+            return wasm_rd_fail(r, start, "section size mismatch");
     }
     if ((rc = ensure_spaces(d, 13)) < 0)
         return rc;
     if (d->nbodies != d->ndef_funcs)
-        return rd_fail(r, r->len, "function and code section have inconsistent lengths");
+        return wasm_rd_fail(r, r->len, "function and code section have inconsistent lengths");
     if (m->has_datacount && m->datacount != m->ndatas)
-        return rd_fail(r, r->len,
-                       "data count and data section have "
-                       "inconsistent lengths");
+        return wasm_rd_fail(r, r->len,
+                            "data count and data section have "
+                            "inconsistent lengths");
     return 0;
 }
 

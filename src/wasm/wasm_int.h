@@ -2,11 +2,15 @@
  * wasm_int.h - internal data structures of the engine, shared by its files.
  *
  * Who writes what:
- *   decode.c    bytes -> th_wasm_module (all sections, the name section)
+ *   decode.c    bytes -> th_wasm_module (all sections, the name section);
+ *               its reader (LEB128, names, type encodings) is decode_read.c
  *   validate.c  module-level validation (everything outside function bodies)
  *   compile.c   function bodies: validation + translation to internal code
- *               (struct wasm_code, defined in interp.h with the interpreter)
- *   interp.c    the interpreter (direct-threaded, slot operands)
+ *               (struct wasm_code, defined in interp.h with the interpreter);
+ *               compile_emit.c its code buffer, compile_ops.c and
+ *               compile_simd.c the other instructions
+ *   interp.c    the interpreter (direct-threaded, slot operands); its handler
+ *               families are stamped out by interp_shapes.h's macros
  *   exec.c      th_wasm_exec: stacks, call/resume/suspend, fuel, traps
  *   instance.c  instantiation, import resolution, const expressions,
  *               element/data segments, start function, exports

@@ -12,6 +12,9 @@
 #   it_daemon         start `$T server --home $H` (stderr in $H/server.log)
 #                     and wait until it answers /v1/health; DPID is its pid
 #                     (set it empty after stopping it yourself)
+#   it_wait_event ACTOR TYPE
+#                     wait (a minute at most, then a failure) until the
+#                     chain of ACTOR in $H has an event of TYPE
 #   it_done           exit 1 with the number of failures, or say "all ok"
 # With KEEP set (to anything) the work directory is kept at exit.
 
@@ -66,6 +69,15 @@ it_daemon() {
         # (up to 30 s: a sanitizer build on a loaded machine)
         [ $i -gt 600 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }
         sleep 0.05
+    done
+}
+
+it_wait_event() {
+    i=0
+    until "$T" chain --home "$H" events "$1" | grep -q -- "$2"; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || { fail "actor $1 has no $2 event after a minute"; return 1; }
+        sleep 0.1
     done
 }
 

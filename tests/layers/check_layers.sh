@@ -69,8 +69,9 @@ for p in $parts; do
     rm -f "$build/layers.undef.$p"
 done
 # The handlers see the runtime through its face only (rt_host.h, and the
-# manifest's grants in manifest.h), never its internals (rt_int.h: the
-# actor structure and its lock, mailboxes, scheduler, registry).
+# manifest's grants in manifest.h), never its internals (rt_int.h and the
+# part headers it gathers: rt_actor.h with the actor structure and its
+# lock, rt_queue.h, rt_sched.h, rt_registry.h, ...).
 inner=$(grep -n '^#include "runtime/' "$src/src/handlers"/*.c "$src/src/handlers"/*.h 2>/dev/null |
         grep -v '"runtime/rt_host.h"' | grep -v '"runtime/manifest.h"')
 if [ -n "$inner" ]; then

@@ -45,6 +45,20 @@ static int setup(void **state)
     return 0;
 }
 
+/* Another handle on the fixture's home, opened as the daemon opens its
+ * own (synchronous=NORMAL); the caller closes it. */
+static th_store *open_other(const fixture *f)
+{
+    th_store_config cfg = {0};
+    th_store *s = NULL;
+    th_error err;
+
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
+    return s;
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -435,14 +449,9 @@ static void put_numbered(th_store *s, const char *id, unsigned first, unsigned n
 static void test_checkpoints_during_writes(void **state)
 {
     fixture *f = *state;
-    th_store_config cfg = {0};
-    th_store *s;
-    th_error err;
+    th_store *s = open_other(f);
     int waited;
 
-    cfg.home = f->home;
-    cfg.sync_normal = 1;
-    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
     put_numbered(s, f->id, 0, 1000);
     /* (at most a minute: the checkpointer thread may get little CPU in a
      * sanitizer build on a loaded machine) */
@@ -478,17 +487,13 @@ static int truncate_busy(const fixture *f)
 static void test_read_snapshots(void **state)
 {
     fixture *f = *state;
-    th_store_config cfg = {0};
     th_content_ref a, b, got;
-    th_store *other;
+    th_store *other = open_other(f);
     th_error err;
     void *data;
     size_t len;
     bool ex, found;
 
-    cfg.home = f->home;
-    cfg.sync_normal = 1;
-    assert_int_equal(th_store_open(&cfg, &other, &err), TH_OK);
     assert_int_equal(th_store_put(f->s, f->id, "first", 5, &a, &err), TH_OK);
     assert_int_equal(th_store_get(f->s, f->id, a.hash, &data, &len, &err), TH_OK);
     free(data);
@@ -579,15 +584,10 @@ static void *worker_main(void *arg)
 static void test_threads(void **state)
 {
     fixture *f = *state;
-    th_store_config cfg = {0};
     worker w[3];
-    th_store *other;
-    th_error err;
+    th_store *other = open_other(f);
     int i;
 
-    cfg.home = f->home;
-    cfg.sync_normal = 1;
-    assert_int_equal(th_store_open(&cfg, &other, &err), TH_OK);
     for (i = 0; i < 3; i++) {
         w[i].s = i == 2 ? other : f->s;
         w[i].id = f->id;

@@ -105,6 +105,23 @@ static void fx_load(ops_fixture *fx, FILE *w, char **wat)
     fx->ex = th_wasm_exec_new(NULL);
 }
 
+/* Open a module text (closed by fx_load) with one page of memory whose
+ * first bytes are `low` (the body of a WAT string literal) and whose last
+ * 16 bytes are ff fe ... f0, so that accesses near both ends read known
+ * values.  The caller writes its functions into the returned stream. */
+static FILE *open_memory_module(char **wat, size_t *watlen, const char *low)
+{
+    FILE *w = open_memstream(wat, watlen);
+
+    assert_non_null(w);
+    fprintf(w,
+            "(module (memory 1) (data (i32.const 0) \"%s\")\n"
+            "(data (i32.const 65520) "
+            "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+            low);
+    return w;
+}
+
 /* Generate, for type t ("i32"/"i64") and every operator:
  *   OP_ref (a, b)         plain operator on two parameters
  *   OP_r_K (a)            OP a, const K          (immediate on the right)
@@ -509,18 +526,27 @@ static uint64_t call_raw(chain_fixture *fx, const char *name, const uint64_t *ar
     return *rc == TH_OK ? res.bits : 0;
 }
 
-static void expect_same(chain_fixture *fx, const char *got_name, const char *ref_name,
-                        const uint64_t *args, uint32_t nargs)
+/* Call `got_name` in fixture a and `ref_name` in fixture b with the same
+ * arguments: both must give the same result and trap status.  a and b are
+ * one fixture, or two instances of one module (each with its own memory). */
+static void expect_same_across(chain_fixture *a, chain_fixture *b, const char *got_name,
+                               const char *ref_name, const uint64_t *args, uint32_t nargs)
 {
     int rc1, rc2;
-    uint64_t got = call_raw(fx, got_name, args, nargs, &rc1);
-    uint64_t want = call_raw(fx, ref_name, args, nargs, &rc2);
+    uint64_t got = call_raw(a, got_name, args, nargs, &rc1);
+    uint64_t want = call_raw(b, ref_name, args, nargs, &rc2);
 
     if (rc1 != rc2 || got != want)
         fail_msg("%s(%" PRIx64 ", %" PRIx64 ", %" PRIx64 ") = %" PRIx64 " (rc %d), "
                  "%s gives %" PRIx64 " (rc %d)",
                  got_name, args[0], nargs > 1 ? args[1] : 0, nargs > 2 ? args[2] : 0, got, rc1,
                  ref_name, want, rc2);
+}
+
+static void expect_same(chain_fixture *fx, const char *got_name, const char *ref_name,
+                        const uint64_t *args, uint32_t nargs)
+{
+    expect_same_across(fx, fx, got_name, ref_name, args, nargs);
 }
 
 static const char *chain_extra_wat =
@@ -676,10 +702,7 @@ static void test_accumulator_chains(void **state)
                 expect_same(&fx, "br_acc", "br_ref", args, 3);
                 expect_same(&fx, "ret_acc", "ret_ref", args, 3);
             }
-    th_wasm_exec_free(fx.ex);
-    th_wasm_instance_free(fx.inst);
-    th_wasm_module_free(fx.mod);
-    th_wasm_imports_free(fx.imp);
+    teardown_ops(&fx);
 }
 
 /* Fused pairs (interp.h, WASM_FUSED_LIST) and loads whose address is an
@@ -922,10 +945,7 @@ static void test_fused_pairs(void **state)
                     expect_same(&fx, got, ref, args, 3);
                     expect_same(&fx, gota, ref, args, 3);
                 }
-    th_wasm_exec_free(fx.ex);
-    th_wasm_instance_free(fx.inst);
-    th_wasm_module_free(fx.mod);
-    th_wasm_imports_free(fx.imp);
+    teardown_ops(&fx);
 }
 
 /* Loads and stores whose address an instruction computes (LOADX, LOADSK,
@@ -1014,14 +1034,9 @@ static void test_address_forms(void **state)
     chain_fixture fx;
     char *wat = NULL, addr[256], got[64], ref[64];
     size_t watlen = 0;
-    FILE *w = open_memstream(&wat, &watlen);
+    FILE *w = open_memory_module(&wat, &watlen, "\\81\\02\\c3\\04\\f5\\06\\87\\f8");
 
     (void)state;
-    assert_non_null(w);
-    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\")\n"
-          "(data (i32.const 65520) "
-          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
-          w);
     for (int m = 0; m < NEA_MODES; m++)
         for (size_t si = 0; si < ea_nshifts(m); si++)
             for (size_t ki = 0; ki < ea_nks(m); ki++) {
@@ -1090,10 +1105,7 @@ static void test_address_forms(void **state)
                                 }
                             }
             }
-    th_wasm_exec_free(fx.ex);
-    th_wasm_instance_free(fx.inst);
-    th_wasm_module_free(fx.mod);
-    th_wasm_imports_free(fx.imp);
+    teardown_ops(&fx);
 }
 
 /* Operators with a source loaded from memory (M_*): i32.add, f64.add,
@@ -1112,14 +1124,9 @@ static void test_memory_operands(void **state)
     chain_fixture fx;
     char *wat = NULL, addr[128], got[64], ref[64];
     size_t watlen = 0;
-    FILE *w = open_memstream(&wat, &watlen);
+    FILE *w = open_memory_module(&wat, &watlen, "\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff");
 
     (void)state;
-    assert_non_null(w);
-    fputs("(module (memory 1) (data (i32.const 0) \"\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\")\n"
-          "(data (i32.const 65520) "
-          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
-          w);
     for (size_t o = 0; o < 4; o++)
         for (size_t ki = 0; ki < 4; ki++)
             for (int off = 0; off <= 4; off += 4)
@@ -1175,10 +1182,7 @@ static void test_memory_operands(void **state)
                                     expect_same_f64(&fx, got, ref, args);
                             }
                         }
-    th_wasm_exec_free(fx.ex);
-    th_wasm_instance_free(fx.inst);
-    th_wasm_module_free(fx.mod);
-    th_wasm_imports_free(fx.imp);
+    teardown_ops(&fx);
 }
 
 /* How many instructions of the module's code run operation `op` (any
@@ -1400,40 +1404,22 @@ static void test_rmw_and_pairs(void **state)
     static const uint32_t xs[] = {0, 1, 7, 0xffffffff, 0x80000000, 0x12345678};
     chain_fixture fa, fb;
     char *wat = NULL, got[64], ref[64];
-    size_t watlen = 0, len = 0;
-    FILE *w = open_memstream(&wat, &watlen);
-    uint8_t *bin;
+    size_t watlen = 0;
+    FILE *w = open_memory_module(
+        &wat, &watlen, "\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\\00\\00\\00\\40\\33\\33");
     th_error err = {0};
 
     (void)state;
-    assert_non_null(w);
-    fputs("(module (memory 1)\n"
-          "(data (i32.const 0) "
-          "\"\\81\\02\\c3\\04\\f5\\06\\87\\f8\\ff\\ff\\00\\00\\00\\40\\33\\33\")\n"
-          "(data (i32.const 96) "
+    fputs("(data (i32.const 96) "
           "\"\\10\\20\\30\\40\\50\\60\\70\\80\\90\\a0\\b0\\c0\\d0\\e0\\f0\\ff\")\n"
           "(data (i32.const 256) \"\\00\\00\\00\\00\\01\\00\\00\\00\\02\\00\\00\\00\\00\\00\\00\\00"
-          "\\09\\00\\00\\00\\02\\00\\00\\00\\01\\00\\00\\00\\03\\00\\00\\00\")\n"
-          "(data (i32.const 65520) "
-          "\"\\ff\\fe\\fd\\fc\\fb\\fa\\f9\\f8\\f7\\f6\\f5\\f4\\f3\\f2\\f1\\f0\")\n",
+          "\\09\\00\\00\\00\\02\\00\\00\\00\\01\\00\\00\\00\\03\\00\\00\\00\")\n",
           w);
     gen_rmw(w);
-    fputs(")\n", w);
-    fclose(w);
-    bin = wat_to_wasm(wat, &len);
-    free(wat);
-    if (bin == NULL)
-        skip();
-    memset(&fa, 0, sizeof fa);
-    memset(&fb, 0, sizeof fb);
-    if (th_wasm_module_new(bin, len, &fa.mod, &err) != TH_OK)
-        fail_msg("module: %s", err.msg);
-    free(bin);
-    fb.mod = fa.mod;
-    fa.imp = th_wasm_imports_new();
-    assert_int_equal(th_wasm_instance_new(fa.mod, fa.imp, NULL, &fa.inst, &err), TH_OK);
+    fx_load(&fa, w, &wat);
+    /* a second instance of the same module: each writes its own memory */
+    fb = fa;
     assert_int_equal(th_wasm_instance_new(fa.mod, fa.imp, NULL, &fb.inst, &err), TH_OK);
-    fa.ex = th_wasm_exec_new(NULL);
     fb.ex = th_wasm_exec_new(NULL);
 
     /* every form is emitted: 8 multiply-add stores, 16 read-modify-write
@@ -1461,16 +1447,9 @@ static void test_rmw_and_pairs(void **state)
                 for (int o = 0; o < 2; o++)
                     for (int order = 0; order < 2; order++)
                         for (int kk = 0; kk < 2; kk++) {
-                            int rc1, rc2;
-                            uint64_t r1, r2;
                             snprintf(got, sizeof got, "madd_%d%d%d", o, order, kk);
                             snprintf(ref, sizeof ref, "madd_%d%d%d_ref", o, order, kk);
-                            r1 = call_raw(&fa, got, args, 3, &rc1);
-                            r2 = call_raw(&fb, ref, args, 3, &rc2);
-                            if (rc1 != rc2 || r1 != r2)
-                                fail_msg("%s(%x, %x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64
-                                         " (rc %d)",
-                                         got, addrs[x], addrs[y], xs[z], r1, rc1, r2, rc2);
+                            expect_same_across(&fa, &fb, got, ref, args, 3);
                         }
             }
     for (size_t i = 0; i < NRMW; i++)
@@ -1478,30 +1457,18 @@ static void test_rmw_and_pairs(void **state)
             for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
                 for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
                     uint64_t args[3] = {addrs[x], xs[z], 0};
-                    int rc1, rc2;
-                    uint64_t r1, r2;
                     snprintf(got, sizeof got, "rmw_%zu_%d", i, o);
                     snprintf(ref, sizeof ref, "rmw_%zu_%d_ref", i, o);
-                    r1 = call_raw(&fa, got, args, 3, &rc1);
-                    r2 = call_raw(&fb, ref, args, 3, &rc2);
-                    if (rc1 != rc2 || r1 != r2)
-                        fail_msg("%s(%x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64 " (rc %d)", got,
-                                 addrs[x], xs[z], r1, rc1, r2, rc2);
+                    expect_same_across(&fa, &fb, got, ref, args, 3);
                 }
     for (size_t i = 0; i < 3; i++)
         for (int xk = 0; xk < 3; xk++)
             for (size_t x = 0; x < sizeof addrs / sizeof addrs[0]; x++)
                 for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
                     uint64_t args[3] = {addrs[x], xs[z], xs[(z + 1) % 6]};
-                    int rc1, rc2;
-                    uint64_t r1, r2;
                     snprintf(got, sizeof got, "rmwa_%zu_%d", i, xk);
                     snprintf(ref, sizeof ref, "rmwa_%zu_%d_ref", i, xk);
-                    r1 = call_raw(&fa, got, args, 3, &rc1);
-                    r2 = call_raw(&fb, ref, args, 3, &rc2);
-                    if (rc1 != rc2 || r1 != r2)
-                        fail_msg("%s(%x, %x) = %" PRIx64 " (rc %d), ref %" PRIx64 " (rc %d)", got,
-                                 addrs[x], xs[z], r1, rc1, r2, rc2);
+                    expect_same_across(&fa, &fb, got, ref, args, 3);
                 }
     for (int s = 0; s < 2; s++)
         for (int f = 1; f <= 3; f++)
@@ -1541,12 +1508,9 @@ static void test_rmw_and_pairs(void **state)
         assert_int_equal(sa, sb);
         assert_memory_equal(ma, mb, sa);
     }
-    th_wasm_exec_free(fa.ex);
     th_wasm_exec_free(fb.ex);
-    th_wasm_instance_free(fa.inst);
     th_wasm_instance_free(fb.inst);
-    th_wasm_module_free(fa.mod);
-    th_wasm_imports_free(fa.imp);
+    teardown_ops(&fa);
 }
 
 int main(void)

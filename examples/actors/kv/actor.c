@@ -44,12 +44,16 @@ static ta_status run(ta_str store, ta_bytes msg, ta_str *answer)
     if (ta_str_eq_c(cmd, "get")) {
         ta_opt_content_ref ref;
         ta_bytes value;
-        TA_TRY(ta_store_get_by_label(store, next_word(&rest, true), &ref));
+        ta_status st = ta_store_get_by_label(store, next_word(&rest, true), &ref);
+        if (!st.ok)
+            return st;
         if (!ref.some) {
             *answer = TA_STR("err no such key");
             return TA_OK;
         }
-        TA_TRY(ta_store_get(store, ref.val, &value));
+        st = ta_store_get(store, ref.val, &value);
+        if (!st.ok)
+            return st;
         *answer = ta_format("ok %.*s", TA_FMT(value));
         return TA_OK;
     }
@@ -57,7 +61,9 @@ static ta_status run(ta_str store, ta_bytes msg, ta_str *answer)
         return ta_store_remove_label(store, next_word(&rest, true));
     if (ta_str_eq_c(cmd, "keys")) {
         ta_str_list keys;
-        TA_TRY(ta_store_list_labels(store, &keys));
+        ta_status st = ta_store_list_labels(store, &keys);
+        if (!st.ok)
+            return st;
         *answer = TA_STR("ok");
         for (size_t i = 0; i < keys.len; i++)
             *answer = ta_format("%.*s %.*s", TA_FMT(*answer), TA_FMT(keys.items[i]));
@@ -71,7 +77,9 @@ static ta_status kv_init(ta_state *state, ta_str actor_id)
 {
     if (!state->some) {
         ta_str store;
-        TA_TRY(ta_store_new(&store));
+        ta_status st = ta_store_new(&store);
+        if (!st.ok)
+            return st;
         ta_state_set(state, store.ptr, store.len);
     }
     ta_logf("kv %.*s uses store %.*s", TA_FMT(actor_id), TA_FMT(state->val));
@@ -82,7 +90,9 @@ static ta_status kv_request(ta_state *state, ta_str request_id, ta_bytes msg,
                             ta_opt_bytes *response)
 {
     ta_str answer;
-    TA_TRY(run(ta_bytes_str(state->val), msg, &answer));
+    ta_status st = run(ta_bytes_str(state->val), msg, &answer);
+    if (!st.ok)
+        return st;
     *response = ta_some(ta_str_bytes(answer));
     return TA_OK;
 }

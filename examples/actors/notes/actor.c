@@ -238,7 +238,9 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
         return TA_OK;
     }
     if (ta_str_eq_c(path, "/slow")) {
-        TA_TRY(ta_sleep(slow_ms));
+        ta_status slept = ta_sleep(slow_ms);
+        if (!slept.ok)
+            return slept;
         *resp = answer(200, TA_STR("{\"slow\":true}"), true);
         return TA_OK;
     }
@@ -287,14 +289,47 @@ static ta_status handler(const char *name, uint64_t *id)
     return check_u64(&r, id);
 }
 
+/* The routes of the "api" handler (the comment at the top says what each does). */
+static const struct {
+    const char *path, *method;
+} api_routes[] = {
+    {"/notes", "GET"}, {"/notes", "POST"}, {"/notes/{id}", "GET"}, {"/notes/{id}", "DELETE"},
+    {"/echo/*", "*"},  {"/slow", "GET"},   {"/fail", "GET"},       {"/admin/whoami", "GET"},
+};
+
+/* Registers the handlers, routes, the /admin middleware and the /ws path on
+ * server_id. Each step runs only while the ones before it succeeded. */
+static ta_status setup_routes(void)
+{
+    thw_res_u64_str r64;
+    thw_res_unit_str ru;
+    uint64_t mw;
+    thw_str admin = {"/admin", 6}, ws = {"/ws", 3};
+
+    ta_status st = handler("api", &h_api);
+    if (st.ok)
+        st = handler("auth", &h_auth);
+    if (st.ok)
+        st = handler("ws", &h_ws);
+    for (size_t i = 0; st.ok && i < sizeof api_routes / sizeof api_routes[0]; i++)
+        st = route(api_routes[i].path, api_routes[i].method, h_api);
+    if (!st.ok)
+        return st;
+    thw_call_http_framework_add_middleware(&server_id, &admin, &h_auth, &r64);
+    st = check_u64(&r64, &mw);
+    if (!st.ok)
+        return st;
+    thw_opt_u64 conn = {1, {h_ws}}, disc = {1, {h_ws}};
+    thw_call_http_framework_enable_websocket(&server_id, &ws, &conn, &h_ws, &disc, &ru);
+    return check_unit(&ru);
+}
+
 static ta_status notes_init(ta_state *state, ta_str actor_id)
 {
     notes n = {0, 1, {"", 0}};
     thw_http_types_server_config cfg = {{0, {0}}, {0, {{0, 0}}}, {0, {{{0, 0}, {0, 0}}}}};
     thw_res_u64_str r64;
     thw_res_u16_str r16;
-    thw_res_unit_str ru;
-    uint64_t mw;
     ta_str port, cert, key, slow;
 
     if (state->some && state->val.len > 0 && state->val.ptr[0] == '{') {
@@ -314,29 +349,11 @@ static ta_status notes_init(ta_state *state, ta_str actor_id)
     cfg.port.some = 1;
     cfg.port.u.val = (uint16_t)n.port;
     thw_call_http_framework_create_server(&cfg, &r64);
-    TA_TRY(check_u64(&r64, &server_id));
-    TA_TRY(handler("api", &h_api));
-    TA_TRY(handler("auth", &h_auth));
-    TA_TRY(handler("ws", &h_ws));
-    TA_TRY(route("/notes", "GET", h_api));
-    TA_TRY(route("/notes", "POST", h_api));
-    TA_TRY(route("/notes/{id}", "GET", h_api));
-    TA_TRY(route("/notes/{id}", "DELETE", h_api));
-    TA_TRY(route("/echo/*", "*", h_api));
-    TA_TRY(route("/slow", "GET", h_api));
-    TA_TRY(route("/fail", "GET", h_api));
-    TA_TRY(route("/admin/whoami", "GET", h_api));
-    {
-        thw_str p = {"/admin", 6};
-        thw_call_http_framework_add_middleware(&server_id, &p, &h_auth, &r64);
-        TA_TRY(check_u64(&r64, &mw));
-    }
-    {
-        thw_str p = {"/ws", 3};
-        thw_opt_u64 conn = {1, {h_ws}}, disc = {1, {h_ws}};
-        thw_call_http_framework_enable_websocket(&server_id, &p, &conn, &h_ws, &disc, &ru);
-        TA_TRY(check_unit(&ru));
-    }
+    ta_status st = check_u64(&r64, &server_id);
+    if (st.ok)
+        st = setup_routes();
+    if (!st.ok)
+        return st;
     thw_call_http_framework_start_server(&server_id, &r16);
     if (r16.is_err)
         return ta_fail_str(thw_to_str(r16.u.err));

@@ -15,13 +15,19 @@ static ta_status ping_init(ta_state *state, ta_str actor_id)
     if (!state->some || !ta_json_get_str(state->val, "pong", &pong_manifest))
         return ta_fail("ping: the initial state must be {\"pong\": \"<pong manifest>\"}");
 
-    TA_TRY(ta_spawn(pong_manifest, TA_NONE, &pong));
+    ta_status st = ta_spawn(pong_manifest, TA_NONE, &pong);
+    if (!st.ok)
+        return st;
     ta_logf("ping %.*s spawned pong %.*s", TA_FMT(actor_id), TA_FMT(pong));
 
-    TA_TRY(ta_send(pong, TA_BYTES("hello from ping")));
+    st = ta_send(pong, TA_BYTES("hello from ping"));
+    if (!st.ok)
+        return st;
     for (int i = 1; i <= ROUNDS; i++) {
         ta_bytes answer;
-        TA_TRY(ta_request(pong, ta_str_bytes(ta_format("ping %d", i)), &answer));
+        st = ta_request(pong, ta_str_bytes(ta_format("ping %d", i)), &answer);
+        if (!st.ok)
+            return st;
         ta_logf("ping %d -> %.*s", i, TA_FMT(answer));
     }
     return ta_shutdown(TA_NONE);

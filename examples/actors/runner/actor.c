@@ -37,7 +37,9 @@ static ta_status runner_init(ta_state *state, ta_str actor_id)
     };
     uint64_t pid;
 
-    TA_TRY(ta_os_spawn(&cfg, &pid));
+    ta_status st = ta_os_spawn(&cfg, &pid);
+    if (!st.ok)
+        return st;
     ta_logf("runner %.*s started pid %llu: %.*s", TA_FMT(actor_id), (unsigned long long)pid,
             TA_FMT(command));
     ta_state_set(state, "0", 1);

@@ -29,20 +29,26 @@ static ta_status supervisor_init(ta_state *state, ta_str actor_id)
     if (!state->some || !ta_json_get_str(state->val, "worker", &manifest))
         return ta_fail("supervisor: the initial state must be {\"worker\": \"<manifest>\"}");
 
-    TA_TRY(ta_spawn(manifest, TA_NONE, &first));
-    TA_TRY(ta_spawn(manifest, TA_NONE, &second));
+    ta_status st = ta_spawn(manifest, TA_NONE, &first);
+    if (!st.ok)
+        return st;
+    st = ta_spawn(manifest, TA_NONE, &second);
+    if (!st.ok)
+        return st;
     ta_logf("supervisor %.*s: spawned workers %.*s and %.*s", TA_FMT(actor_id), TA_FMT(first),
             TA_FMT(second));
 
-    TA_TRY(ta_request(first, TA_BYTES("job 1"), &answer));
+    st = ta_request(first, TA_BYTES("job 1"), &answer);
+    if (!st.ok)
+        return st;
     ta_logf("supervisor: %.*s answered \"%.*s\"", TA_FMT(first), TA_FMT(answer));
 
     if (live(state)) {
         /* remember the workers: the state becomes {"worker", "mode", "first", "second"} */
-        ta_str st = ta_format(
+        ta_str next = ta_format(
             "{\"worker\":\"%.*s\",\"mode\":\"live\",\"first\":\"%.*s\",\"second\":\"%.*s\"}",
             TA_FMT(manifest), TA_FMT(first), TA_FMT(second));
-        ta_state_set(state, st.ptr, st.len);
+        ta_state_set(state, next.ptr, next.len);
         return TA_OK;
     }
     /* The failure comes back later, as a call to handle-child-error. */
@@ -61,7 +67,9 @@ static ta_status supervisor_send(ta_state *state, ta_bytes msg)
         ta_logf("supervisor: telling worker %.*s to crash", TA_FMT(second));
         return ta_send(second, TA_BYTES("crash"));
     }
-    TA_TRY(ta_request(first, msg, &answer));
+    ta_status st = ta_request(first, msg, &answer);
+    if (!st.ok)
+        return st;
     ta_logf("supervisor: %.*s answered \"%.*s\"", TA_FMT(first), TA_FMT(answer));
     return TA_OK;
 }
@@ -73,10 +81,14 @@ static ta_status supervisor_child_error(ta_state *state, ta_str child_id, ta_act
             ta_error_type_name(error.error_type), error.data.some ? ": " : "",
             TA_FMT(error.data.val));
 
-    TA_TRY(ta_restart_child(child_id));
+    ta_status st = ta_restart_child(child_id);
+    if (!st.ok)
+        return st;
     ta_logf("supervisor: restarted worker %.*s", TA_FMT(child_id));
 
-    TA_TRY(ta_request(child_id, TA_BYTES("job 2"), &answer));
+    st = ta_request(child_id, TA_BYTES("job 2"), &answer);
+    if (!st.ok)
+        return st;
     ta_logf("supervisor: restarted worker %.*s answered \"%.*s\"", TA_FMT(child_id),
             TA_FMT(answer));
     if (live(state))

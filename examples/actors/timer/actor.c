@@ -14,12 +14,17 @@ static ta_status timer_init(ta_state *state, ta_str actor_id)
     ta_logf("timer %.*s starts at %llu ms after the epoch", TA_FMT(actor_id),
             (unsigned long long)start);
 
+    ta_status st;
     for (int i = 1; i <= TICKS; i++) {
-        TA_TRY(ta_sleep(INTERVAL_MS));
+        st = ta_sleep(INTERVAL_MS);
+        if (!st.ok)
+            return st;
         ta_logf("tick %d at +%llu ms", i, (unsigned long long)(ta_now() - start));
     }
 
-    TA_TRY(ta_deadline(start + (TICKS + 1) * INTERVAL_MS));
+    st = ta_deadline(start + (TICKS + 1) * INTERVAL_MS);
+    if (!st.ok)
+        return st;
     ta_logf("deadline +%d ms reached at +%llu ms", (TICKS + 1) * INTERVAL_MS,
             (unsigned long long)(ta_now() - start));
     return ta_shutdown(TA_NONE);

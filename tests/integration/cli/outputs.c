@@ -37,18 +37,25 @@ static ta_status outputs_send(ta_state *state, ta_bytes msg)
     } else if (ta_bytes_eq_c(msg, "big")) {
         for (int i = 0; i < 16; i++) {
             uint64_t x;
-            TA_TRY(ta_random_range(0, UINT64_MAX, &x));
+            ta_status st = ta_random_range(0, UINT64_MAX, &x);
+            if (!st.ok)
+                return st;
             ta_logf("random %llu", (unsigned long long)x);
         }
     } else if (msg.len > 5 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 5), "read ")) {
         ta_bytes content;
-        TA_TRY(ta_fs_read_file((ta_str){(const char *)msg.ptr + 5, msg.len - 5}, &content));
+        ta_status st = ta_fs_read_file((ta_str){(const char *)msg.ptr + 5, msg.len - 5}, &content);
+        if (!st.ok)
+            return st;
         ta_logf("read %zu bytes", content.len);
     } else if (msg.len > 4 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 4), "kid ")) {
         ta_str kid;
         ta_chain_event_list l;
-        TA_TRY(ta_spawn((ta_str){(const char *)msg.ptr + 4, msg.len - 4}, TA_NONE, &kid));
-        TA_TRY(ta_get_child_events(kid, &l));
+        ta_status st = ta_spawn((ta_str){(const char *)msg.ptr + 4, msg.len - 4}, TA_NONE, &kid);
+        if (st.ok)
+            st = ta_get_child_events(kid, &l);
+        if (!st.ok)
+            return st;
         ta_logf("kid: %zu events", l.len);
     }
     ta_str text = ta_format("%llu", (unsigned long long)(count + 1));

@@ -41,7 +41,10 @@ ch=$(curl -s --unix-socket "$H/theater.sock" -X POST --data-binary "hi" \
 curl -s -o /dev/null --unix-socket "$H/theater.sock" -X POST --data-binary "one" \
     "http://theater/v1/channels/$ch/messages" || fail "channel send"
 curl -s -o /dev/null --unix-socket "$H/theater.sock" -X DELETE "http://theater/v1/channels/$ch"
-sleep 1.5 # the timer ticks; the supervisor's worker crashes and is restarted
+# the timer ticks, then shuts down; the supervisor's worker crashes and is
+# restarted, then the supervisor shuts down (a minute at most)
+it_wait_event "$timer" actor-stopped
+it_wait_event "$sup" actor-stopped
 
 # every actor's chain replays identically beside the running daemon
 for a in $("$T" chain --home "$H" ls | awk 'NR > 1 {print $1}'); do

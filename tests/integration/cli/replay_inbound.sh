@@ -22,12 +22,7 @@ it_daemon
 runner=$("$T" start --home "$H" "$EX/runner.toml" \
     --state '{"command": "echo hello; echo world; echo oops >&2; exit 3"}' | tail -n 1)
 notes=$("$T" start --home "$H" "$EX/notes.toml" --state '{"port": "0"}' | tail -n 1)
-i=0
-until "$T" chain --home "$H" events "$runner" | grep -q "actor-stopped"; do
-    i=$((i + 1))
-    [ "$i" -lt 200 ] || { fail "the runner did not stop"; break; }
-    sleep 0.05
-done
+it_wait_event "$runner" actor-stopped
 port=$("$T" chain --home "$H" events "$notes" | sed -n 's/.*listening on port \([0-9]*\).*/\1/p' | head -n 1)
 [ -n "$port" ] || fail "no port for notes"
 curl -s -o /dev/null "http://127.0.0.1:$port/notes" || fail "GET /notes"

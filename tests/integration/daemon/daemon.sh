@@ -87,6 +87,17 @@ json_get() { # json_get FIELD < JSON  (top-level string or number)
     sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | head -1
 }
 
+wait_until() { # wait_until WHAT COMMAND...: until COMMAND succeeds, 60 s at most
+    what=$1
+    shift
+    i=0
+    until "$@"; do
+        i=$((i + 1))
+        [ $i -lt 1200 ] || fail "timed out waiting for $what"
+        sleep 0.05
+    done
+}
+
 start_json() { # start_json MANIFEST: POST /v1/actors, the new id
     expect_status 201 POST /v1/actors -H 'Content-Type: application/json' \
         -d "{\"manifest\":\"$1\"}" | json_get id
@@ -345,7 +356,7 @@ sse)
     curl -s -N --max-time 2 --unix-socket "$S" -H 'Accept: text/event-stream' \
         "http://theater/v1/actors/$id/events" >"$H/s1" 2>/dev/null &
     cpid=$!
-    sleep 0.5
+    wait_until "the stored events on the stream" grep -q '^id: ' "$H/s1"
     for m in d e; do api POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
     wait $cpid
     ids=$(sed -n 's/^id: //p' "$H/s1" | tr '\n' ' ')
@@ -359,9 +370,11 @@ sse)
     first=$(sed -n 's/^id: //p' "$H/s2" | head -1)
     [ "$first" = 4 ] || fail "resume with Last-Event-ID: 3 started at $first"
     # every actor's events
-    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/events" >"$H/s3" 2>/dev/null &
+    curl -s -N --max-time 1 --unix-socket "$S" -D "$H/s3h" "http://theater/v1/events" \
+        >"$H/s3" 2>/dev/null &
     cpid=$!
-    sleep 0.3
+    # (the daemon answers once the stream is linked: its headers mean it)
+    wait_until "the stream of every actor's events" grep -q '^HTTP/1.1 200' "$H/s3h"
     id2=$(start_json "$EXAMPLES/counter.toml")
     wait $cpid
     grep -q "\"actor\":\"$id2\"" "$H/s3" || fail "GET /v1/events missed the new actor"
@@ -371,7 +384,7 @@ sse)
     # and repeats nothing
     "$THEATER" events "$id2" --follow --json --max 1504 >"$H/f" &
     fpid=$!
-    sleep 0.3
+    wait_until "the follower's first events" test -s "$H/f"
     kill -STOP $fpid
     i=0
     while [ $i -lt 15 ]; do
@@ -379,7 +392,8 @@ sse)
             $(seq 1 100 | sed "s|.*|http://theater/v1/actors/$id2/messages|") >/dev/null
         i=$((i + 1))
     done
-    sleep 0.5
+    wait_until "the stopped follower to fall behind" \
+        grep -q "fell more than 8192 bytes behind" "$H/server.log"
     kill -CONT $fpid
     wait $fpid || fail "events --follow failed"
     seqs=$(sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' "$H/f" | tr '\n' ' ')

@@ -39,12 +39,13 @@
 static ta_status hold(ta_str path)
 {
     bool held = true;
-    while (held) {
-        TA_TRY(ta_fs_path_exists(path, &held));
-        if (held)
-            TA_TRY(ta_sleep(20));
+    ta_status st = ta_fs_path_exists(path, &held);
+    while (st.ok && held) {
+        st = ta_sleep(20);
+        if (st.ok)
+            st = ta_fs_path_exists(path, &held);
     }
-    return TA_OK;
+    return st;
 }
 
 /* The next space-separated word of `s` from *at. */
@@ -120,17 +121,22 @@ static ta_status once_init(ta_state *state, ta_str actor_id)
         ta_str role = word(state->val, &at), manifest = word(state->val, &at);
         ta_str target = word(state->val, &at), held = word(state->val, &at), child;
         ta_str init = ta_format("%.*s %.*s", TA_FMT(target), TA_FMT(held));
-        TA_TRY(ta_spawn(manifest, ta_some(ta_str_bytes(init)), &child));
-        ta_str st = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child), TA_FMT(target),
-                              TA_FMT(held));
-        ta_state_set(state, st.ptr, st.len);
+        ta_status st = ta_spawn(manifest, ta_some(ta_str_bytes(init)), &child);
+        if (!st.ok)
+            return st;
+        ta_str next = ta_format("%.*s %.*s %.*s %.*s", TA_FMT(role), TA_FMT(child), TA_FMT(target),
+                                TA_FMT(held));
+        ta_state_set(state, next.ptr, next.len);
         return TA_OK;
     }
     ta_str target = word(state->val, &at), held = word(state->val, &at);
     if (held.len == 0)
         return ta_fail("once: the initial state must be \"SINK HOLD\"");
-    TA_TRY(ta_send(target, TA_BYTES("init")));
-    TA_TRY(hold(held));
+    ta_status st = ta_send(target, TA_BYTES("init"));
+    if (st.ok)
+        st = hold(held);
+    if (!st.ok)
+        return st;
     ta_logf("init sent to %.*s", TA_FMT(target));
     return TA_OK;
 }
@@ -158,7 +164,9 @@ static ta_status once_send(ta_state *state, ta_bytes msg)
         return ta_bytes_eq_c(msg, "answer") ? answer_all(state) : TA_OK;
     if (is_req(state) && ta_bytes_eq_c(msg, "ask")) {
         ta_str target = {(const char *)state->val.ptr + 4, state->val.len - 4};
-        TA_TRY(ta_request(target, TA_BYTES("q"), &answer));
+        ta_status st = ta_request(target, TA_BYTES("q"), &answer);
+        if (!st.ok)
+            return st;
         ta_logf("answer: %.*s", TA_FMT(answer));
         return TA_OK;
     }
@@ -170,8 +178,11 @@ static ta_status once_send(ta_state *state, ta_bytes msg)
     if (ta_bytes_eq_c(msg, "crash"))
         return ta_send(child, TA_BYTES("crash"));
     if (ta_bytes_eq_c(msg, "ask")) {
-        TA_TRY(ta_request(target, TA_BYTES("count"), &answer));
-        TA_TRY(hold(held));
+        ta_status st = ta_request(target, TA_BYTES("count"), &answer);
+        if (st.ok)
+            st = hold(held);
+        if (!st.ok)
+            return st;
         ta_logf("asked %.*s: %.*s", TA_FMT(target), TA_FMT(answer));
     }
     return TA_OK;
@@ -191,7 +202,9 @@ static ta_status once_child_error(ta_state *state, ta_str child_id, ta_actor_err
     (void)target;
     if (!ta_bytes_eq_c(ta_str_bytes(role), "guard"))
         return TA_OK; /* a boss has its strategy */
-    TA_TRY(hold(held));
+    ta_status st = hold(held);
+    if (!st.ok)
+        return st;
     return ta_restart_child(child_id);
 }
 

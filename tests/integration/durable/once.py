@@ -227,7 +227,10 @@ def main():
     if st != 202:
         fail("crash: HTTP %d %s" % (st, b))
     wait_for("the failure", lambda: status(ward) == "failed")
-    time.sleep(0.2)  # the failure is on the chain; the guard is deciding
+    # the guard is deciding: its handle-child-error is on the chain (its
+    # first host call, the hold, records it) and has not returned
+    wait_for("the guard's decision to begin",
+             lambda: calls(events(guard), "handle-child-error", done=False) >= 1)
     cut_decision = calls(events(guard), "handle-child-error") == 0
     kill_daemon()
     start_daemon()
@@ -278,7 +281,9 @@ def main():
     start_daemon()
     hold(False)
     drain_chan = api("POST", "/v1/channels/%s/messages" % ch, b"m2")[0]
-    time.sleep(0.5)
+    # a request is handled after everything queued before it (a re-run of
+    # m1 too), and answered once its events are durable
+    drain(chan_actor)
     cevs = events(chan_actor)
     chan_runs = calls(cevs, "handle-channel-message", done=False)
     if drain_chan < 400:

@@ -53,7 +53,9 @@ static ta_status tally_send(ta_state *state, ta_bytes msg)
         if (i >= msg.len)
             return ta_fail("tally: F needs an actor id and a tag");
         ta_str target = {(const char *)msg.ptr + 2, i - 2};
-        TA_TRY(ta_send(target, ta_bytes_scoped(msg.ptr + i + 1, msg.len - i - 1)));
+        ta_status st = ta_send(target, ta_bytes_scoped(msg.ptr + i + 1, msg.len - i - 1));
+        if (!st.ok)
+            return st;
         /* work after the send, so that a daemon killed at a random moment
          * often cuts an operation whose first events are committed */
         spin(300000);

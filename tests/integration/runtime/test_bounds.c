@@ -187,6 +187,15 @@ static void test_mailbox_external(void **unused)
     rtt_stop(&t);
 }
 
+/* Operations delivered to an actor's mailbox so far (0 if it is gone). */
+static uint64_t messages_in(rtt *t, const char *id)
+{
+    th_actor_info info;
+    th_error err;
+
+    return th_runtime_actor_info(t->rt, id, &info, &err) == 0 ? info.messages_in : 0;
+}
+
 /* A flood into a mailbox that is never served: the sender is held after
  * the limit, memory stays flat, and when the receiver goes away the held
  * send fails (the sender hears of it: nothing is dropped silently). */
@@ -211,7 +220,12 @@ static void test_flood_held(void **unused)
     before = rtt_rss_kib();
     memcpy(cmd + 1, &n, 4);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
-    sleep(3);
+    /* the mailbox fills ("L", which rx runs, and 1000 more); the sender's
+     * next send is held and nothing more gets in (a minute at most: a
+     * sanitizer build on a loaded machine) */
+    for (int i = 0; i < 12000 && messages_in(&t, rx) < 1 + 1000; i++)
+        usleep(5000);
+    assert_int_equal(messages_in(&t, rx), 1 + 1000);
     after = rtt_rss_kib();
     print_message("flood of %u x 1 KiB into a 1000-message mailbox: RSS %ld -> %ld MiB\n", n,
                   before / 1024, after / 1024);

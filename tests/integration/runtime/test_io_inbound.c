@@ -328,6 +328,7 @@ static void test_bounded_and_stop(void **state)
     outcome o;
     ev *e;
     int busy = 0, queued = 0, i, rc;
+    unsigned long long calls;
     th_error err;
 
     (void)state;
@@ -337,9 +338,11 @@ static void test_bounded_and_stop(void **state)
           rtt_manifest(&t, "inbound", rtt_module("inbound"), "runtime timing",
                        "[limits]\nmailbox_messages = 2"),
           id);
+    calls = rtt_calls(&t, id);
     e = ev_new(&o, "S");
     assert_int_equal(rt_inbound_deliver(t.rt, id, &e->in, true), 0);
-    usleep(50000); /* it is asleep in its first event now */
+    /* its first event has left the mailbox: the actor runs it (asleep) */
+    assert_true(rtt_calls_wait(&t, id, calls, 60000));
     for (i = 0; i < 6; i++) {
         e = ev_new(&o, "more");
         rc = rt_inbound_deliver(t.rt, id, &e->in, true);

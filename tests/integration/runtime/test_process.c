@@ -346,11 +346,14 @@ static void test_signals_timeout(void **state)
 
     spawn_runner(e, "sig", "-", id);
     p = spawn(e, id,
-              "spawn line line - - - - trap '' TERM; echo ready; while :; do sleep 0.05; done");
+              "spawn line line - - - - trap 'echo term' TERM; echo ready; "
+              "while :; do sleep 0.05; done");
     snprintf(want, sizeof want, "out %ld |ready|", p);
     free(wait_log(e, id, want));
     expect(cmd(e, id, "signal %ld 15", p), "ok");
-    usleep(300000);
+    /* the child got the signal (its trap says so) and goes on */
+    snprintf(want, sizeof want, "out %ld |term|", p);
+    free(wait_log(e, id, want));
     expect(cmd(e, id, "status %ld", p), "running=1");
     expect(cmd(e, id, "signal %ld 0", p), "err signal 0");
     expect(cmd(e, id, "kill %ld", p), "ok");

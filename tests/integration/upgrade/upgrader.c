@@ -12,7 +12,9 @@ static ta_status up_init(ta_state *state, ta_str actor_id)
     ta_str manifest, child;
     if (!state->some || !ta_json_get_str(state->val, "child", &manifest))
         return ta_fail("upgrader: the initial state must be {\"child\": \"<manifest>\"}");
-    TA_TRY(ta_spawn(manifest, TA_NONE, &child));
+    ta_status st = ta_spawn(manifest, TA_NONE, &child);
+    if (!st.ok)
+        return st;
     ta_state_set(state, child.ptr, child.len);
     return TA_OK;
 }
