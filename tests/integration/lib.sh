@@ -16,6 +16,9 @@
 #                     wait (a minute at most, then a failure) until the
 #                     chain of ACTOR in $H has an event of TYPE
 #   it_done           exit 1 with the number of failures, or say "all ok"
+#   it_need FILE... [-- CMD...]
+#                     exit 77 (skipped) unless every FILE exists (was built)
+#                     and every CMD is on the PATH
 # With KEEP set (to anything) the work directory is kept at exit.
 
 fails=0
@@ -84,4 +87,15 @@ it_wait_event() {
 it_done() {
     [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
     echo "all ok"
+}
+
+it_need() {
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        [ -f "$1" ] || { echo "skipped: $1 was not built"; exit 77; }
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { echo "skipped: no $c"; exit 77; }
+    done
 }
