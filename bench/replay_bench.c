@@ -23,6 +23,9 @@
  *             host call each)
  *
  *   replay_bench [--quick]
+ *
+ * With REPLAY_BENCH_KEEP set in the environment the homes are kept (and
+ * named) for profiling a replay again (`theater replay ID --home DIR`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,7 +239,9 @@ int main(int argc, char **argv)
     printf("%d of %zu actors replay at least %.0fx faster than their original run\n", met,
            sizeof workloads / sizeof workloads[0], GOAL);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-    if (system(cmd) != 0)
+    if (getenv("REPLAY_BENCH_KEEP") != NULL)
+        printf("homes kept in %s\n", tmpl);
+    else if (system(cmd) != 0)
         fprintf(stderr, "replay_bench: could not remove %s\n", tmpl);
     return fails ? 1 : 0;
 }

@@ -187,8 +187,11 @@ int base_jscan_object(base_jspan obj, const char *const *keys, size_t nkeys, bas
         if (base_jscan_value(s, n, &i, &v) != 0)
             return -1;
         for (k = 0; k < nkeys; k++) {
-            size_t kl = strlen(keys[k]);
-            if (ke - 1 - ks == kl && memcmp(s + ks, keys[k], kl) == 0) {
+            /* the member's first byte ends most mismatches before strlen */
+            size_t kl = ke - 1 - ks;
+            if (kl > 0 && s[ks] != keys[k][0])
+                continue;
+            if (strlen(keys[k]) == kl && memcmp(s + ks, keys[k], kl) == 0) {
                 if (vals[k].p != NULL)
                     return -1;
                 vals[k] = v;

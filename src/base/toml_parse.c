@@ -34,6 +34,7 @@
 #include "base/limits.h"
 #include "base/toml.h"
 #include "base/toml_int.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------------
  * Parser state and errors.
@@ -214,39 +215,9 @@ static bool is_control(unsigned char c)
  * no overlongs, surrogates or code points above U+10FFFF), or NULL. */
 static const char *utf8_check(const char *text, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)text, *e = s + len;
-    while (s < e) {
-        unsigned c = *s;
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else
-            return (const char *)s;
-        if ((size_t)(e - s) <= n || s[1] < lo || s[1] > hi)
-            return (const char *)s;
-        for (size_t i = 2; i <= n; i++)
-            if ((s[i] & 0xC0) != 0x80)
-                return (const char *)s;
-        s += n + 1;
-    }
-    return NULL;
+    size_t ok = base_utf8_prefix((const uint8_t *)text, len);
+
+    return ok == len ? NULL : text + ok;
 }
 
 static void skip_ws(parser *ps)
@@ -400,18 +371,26 @@ static int line_ending_backslash(parser *ps)
     return 1;
 }
 
+/* Copy the run of plain characters at ps->p (up to the quote `q`, a
+ * backslash, a control character or the end) into b: 0, or -1 out of
+ * memory. */
+static int string_run(parser *ps, char q, sbuf *b)
+{
+    const char *run = ps->p;
+
+    while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' && !is_control((unsigned char)*ps->p))
+        ps->p++;
+    return ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0 ? -1 : 0;
+}
+
 /* The body of a single-line string (basic or literal), after the opening
  * quote `q`.  Stops after the closing quote. */
 static int string_body(parser *ps, char q, const char *open, sbuf *b)
 {
     int rc;
     for (;;) {
-        const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
-               !is_control((unsigned char)*ps->p))
-            ps->p++;
-        if (ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0)
+        if (string_run(ps, q, b) != 0)
             return fail_nomem(ps);
         if (at_eof(ps))
             return fail_at(ps, open, TH_EINVAL, "unterminated string");
@@ -442,12 +421,8 @@ static int ml_string_body(parser *ps, char q, const char *open, sbuf *b)
     int rc;
     eat_newline(ps); /* a newline right after the delimiter is trimmed */
     for (;;) {
-        const char *run = ps->p;
         unsigned char c;
-        while (ps->p < ps->end && *ps->p != q && *ps->p != '\\' &&
-               !is_control((unsigned char)*ps->p))
-            ps->p++;
-        if (ps->p > run && toml_buf_add(b, run, (size_t)(ps->p - run)) != 0)
+        if (string_run(ps, q, b) != 0)
             return fail_nomem(ps);
         if (at_eof(ps))
             return fail_at(ps, open, TH_EINVAL, "unterminated multi-line string");

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/hex.h"
+#include "base/utf8.h"
 #include "cli/client.h"
 #include "cli/event_text.h"
 
@@ -138,11 +140,8 @@ static const char *when(uint64_t ms, char *buf, size_t cap)
 
 static void age(uint64_t ms, char *buf, size_t cap)
 {
-    struct timespec ts;
-    uint64_t now, s;
+    uint64_t now = base_clock_wall_ms(), s;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     s = now > ms ? (now - ms) / 1000 : 0;
     if (s < 120)
         snprintf(buf, cap, "%llus", (unsigned long long)s);
@@ -154,25 +153,14 @@ static void age(uint64_t ms, char *buf, size_t cap)
         snprintf(buf, cap, "%llud", (unsigned long long)(s / 86400));
 }
 
+/* 1 if p[0..n) is well-formed UTF-8 without control characters other than
+ * tab and line ends (shown as text), else 0 (shown as hex). */
 static int utf8_text(const unsigned char *p, size_t n)
 {
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t k, len = c < 0x80         ? 1
-                        : (c >> 5) == 6  ? 2
-                        : (c >> 4) == 14 ? 3
-                        : (c >> 3) == 30 ? 4
-                                         : 0;
-        if (len == 0 || i + len > n || (c < 0x20 && c != '\n' && c != '\t' && c != '\r'))
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
             return 0;
-        for (k = 1; k < len; k++)
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-        i += len;
-    }
-    return 1;
+    return base_utf8_valid(p, n);
 }
 
 /* Decode hex (malloc'd bytes, *n), or NULL. */

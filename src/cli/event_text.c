@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "base/hex.h"
+#include "base/utf8.h"
 #include "cli/event_text.h"
 
 const char *const cli_event_types[] = {
@@ -72,36 +73,6 @@ typedef struct rctx {
     unsigned flags;
 } rctx;
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const uint8_t *s, size_t n)
-{
-    uint32_t c;
-    size_t len, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, c = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, c = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, c = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* Text a person can read: valid UTF-8 without control characters other
  * than tab, newline and carriage return. */
 static int is_text(const uint8_t *s, size_t n)
@@ -113,7 +84,7 @@ static int is_text(const uint8_t *s, size_t n)
             return 0;
         if (s[i] == 0x7f)
             return 0;
-        if ((k = utf8_seq(s + i, n - i)) == 0)
+        if ((k = base_utf8_seq(s + i, n - i)) == 0)
             return 0;
         i += k;
     }
@@ -192,7 +163,7 @@ static void put_plain(rctx *c, const char *str, size_t n)
         if (s[i] == '\n') {
             fputs("\\n", c->out);
             i++;
-        } else if (s[i] < 0x20 || s[i] == 0x7f || (q = utf8_seq(s + i, n - i)) == 0) {
+        } else if (s[i] < 0x20 || s[i] == 0x7f || (q = base_utf8_seq(s + i, n - i)) == 0) {
             fprintf(c->out, "\\x%02x", s[i]);
             i++;
         } else {
@@ -277,9 +248,9 @@ static void put_id(rctx *c, const json_t *v)
         fputs(cli_ids_short(c->ids, json_string_value(v), buf, sizeof buf), c->out);
 }
 
-/* An id that is not an actor's (request, channel): 8 characters unless
- * --wide. */
-static void put_other_id(rctx *c, const json_t *v)
+/* A string shown by its first `width` characters unless --wide (ids,
+ * hashes); anything else as JSON. */
+static void put_short(rctx *c, const json_t *v, int width)
 {
     if (!json_is_string(v)) {
         put_json(c, v);
@@ -288,7 +259,14 @@ static void put_other_id(rctx *c, const json_t *v)
     if (c->flags & CLI_EVENT_WIDE)
         fputs(json_string_value(v), c->out);
     else
-        fprintf(c->out, "%.8s", json_string_value(v));
+        fprintf(c->out, "%.*s", width, json_string_value(v));
+}
+
+/* An id that is not an actor's (request, channel): 8 characters unless
+ * --wide. */
+static void put_other_id(rctx *c, const json_t *v)
+{
+    put_short(c, v, 8);
 }
 
 /* An error type: its name (also when recorded as a number). */
@@ -349,14 +327,7 @@ static const char *str_of(const json_t *d, const char *key)
 /* A component hash: its first 12 digits unless --wide. */
 static void put_component(rctx *c, const json_t *v)
 {
-    if (!json_is_string(v)) {
-        put_json(c, v);
-        return;
-    }
-    if (c->flags & CLI_EVENT_WIDE)
-        fputs(json_string_value(v), c->out);
-    else
-        fprintf(c->out, "%.12s", json_string_value(v));
+    put_short(c, v, 12);
 }
 
 static void sum_spawned(rctx *c, const json_t *d)
@@ -971,7 +942,7 @@ static json_t *text_json(const char *s)
     char *fixed;
     json_t *v;
 
-    for (i = 0; i < n && (k = utf8_seq(p + i, n - i)) != 0; i += k)
+    for (i = 0; i < n && (k = base_utf8_seq(p + i, n - i)) != 0; i += k)
         ;
     if (i == n)
         return json_string(s);
@@ -979,7 +950,7 @@ static json_t *text_json(const char *s)
     if ((fixed = malloc(3 * n + 1)) == NULL)
         return NULL;
     while (i < n) {
-        if ((k = utf8_seq(p + i, n - i)) == 0) {
+        if ((k = base_utf8_seq(p + i, n - i)) == 0) {
             memcpy(fixed + o, "\xef\xbf\xbd", 3);
             o += 3;
             i++;

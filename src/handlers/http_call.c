@@ -139,84 +139,42 @@ static int lift(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, 
 
 /* ---- the record ---- */
 
-static void json_headers(rt_buf *b, const wit_list_tup2_str_str *h)
-{
-    rt_buf_puts(b, "[");
-    for (size_t i = 0; i < h->len; i++) {
-        rt_buf_puts(b, i ? ",[" : "[");
-        rt_buf_json_str(b, h->ptr[i].f0.ptr, h->ptr[i].f0.len);
-        rt_buf_puts(b, ",");
-        rt_buf_json_str(b, h->ptr[i].f1.ptr, h->ptr[i].f1.len);
-        rt_buf_puts(b, "]");
-    }
-    rt_buf_puts(b, "]");
-}
-
-static void json_body(rt_buf *b, const wit_opt_bytes *body)
-{
-    if (body->some)
-        rt_buf_json_hex(b, body->val.ptr, body->val.len);
-    else
-        rt_buf_puts(b, "null");
-}
-
-static void json_request(rt_buf *b, const wit_http_types_http_request *r)
-{
-    rt_buf_puts(b, "{\"method\":");
-    rt_buf_json_str(b, r->method.ptr, r->method.len);
-    rt_buf_puts(b, ",\"uri\":");
-    rt_buf_json_str(b, r->uri.ptr, r->uri.len);
-    rt_buf_puts(b, ",\"headers\":");
-    json_headers(b, &r->headers);
-    rt_buf_puts(b, ",\"body\":");
-    json_body(b, &r->body);
-    rt_buf_puts(b, "}");
-}
-
-static const char *const msg_types[] = {"text", "binary", "connect", "close",
-                                        "ping", "pong",   "other"};
-
-static void json_message(rt_buf *b, const wit_websocket_types_websocket_message *m)
-{
-    rt_buf_puts(b, "{\"type\":\"");
-    rt_buf_puts(b, m->ty.tag < 7 ? msg_types[m->ty.tag] : "?");
-    rt_buf_puts(b, "\"");
-    if (m->ty.tag == WIT_WEBSOCKET_TYPES_MESSAGE_TYPE_OTHER) {
-        rt_buf_puts(b, ",\"other\":");
-        rt_buf_json_str(b, m->ty.other.ptr, m->ty.other.len);
-    }
-    rt_buf_puts(b, ",\"data\":");
-    json_body(b, &m->data);
-    rt_buf_puts(b, ",\"text\":");
-    if (m->text.some)
-        rt_buf_json_str(b, m->text.val.ptr, m->text.val.len);
-    else
-        rt_buf_puts(b, "null");
-    rt_buf_puts(b, "}");
-}
-
+/* The call's params and the value its result carries besides the state,
+ * written by the glue generated from the WIT (tools/witgen), as replay
+ * writes them again: params as the JSON of the WIT tuple, the result's
+ * value as X's fields (a record: status, headers, body of the response;
+ * proceed, request of the middleware's result) or "value": X (the
+ * WebSocket replies). */
 static void params_json(rt_inbound *in, rt_buf *b)
 {
     hf_call *c = (hf_call *)in;
 
-    rt_buf_printf(b, "%llu,", (unsigned long long)c->handler);
     switch (c->kind) {
-    case HF_CALL_REQUEST:
-    case HF_CALL_MIDDLEWARE: json_request(b, &c->req); break;
-    case HF_CALL_WS_CONNECT:
-        rt_buf_printf(b, "%llu,", (unsigned long long)c->conn);
-        rt_buf_json_str(b, c->path.ptr, c->path.len);
-        rt_buf_puts(b, ",");
-        if (c->protocol.some)
-            rt_buf_json_str(b, c->protocol.val.ptr, c->protocol.val.len);
-        else
-            rt_buf_puts(b, "null");
+    case HF_CALL_REQUEST: {
+        wit_tup2_u64_http_types_http_request p = {c->handler, c->req};
+        wit_inbound_params_http_handlers_handle_request(b, &p);
         break;
-    case HF_CALL_WS_MESSAGE:
-        rt_buf_printf(b, "%llu,", (unsigned long long)c->conn);
-        json_message(b, &c->msg);
+    }
+    case HF_CALL_MIDDLEWARE: {
+        wit_tup2_u64_http_types_http_request p = {c->handler, c->req};
+        wit_inbound_params_http_handlers_handle_middleware(b, &p);
         break;
-    default: rt_buf_printf(b, "%llu", (unsigned long long)c->conn); break;
+    }
+    case HF_CALL_WS_CONNECT: {
+        wit_tup4_u64_u64_str_opt_str p = {c->handler, c->conn, c->path, c->protocol};
+        wit_inbound_params_http_handlers_handle_websocket_connect(b, &p);
+        break;
+    }
+    case HF_CALL_WS_MESSAGE: {
+        wit_tup3_u64_u64_websocket_types_websocket_message p = {c->handler, c->conn, c->msg};
+        wit_inbound_params_http_handlers_handle_websocket_message(b, &p);
+        break;
+    }
+    default: {
+        wit_tup2_u64_u64 p = {c->handler, c->conn};
+        wit_inbound_params_http_handlers_handle_websocket_disconnect(b, &p);
+        break;
+    }
     }
 }
 
@@ -225,25 +183,10 @@ static void result_json(rt_inbound *in, rt_buf *b)
     hf_call *c = (hf_call *)in;
 
     switch (c->kind) {
-    case HF_CALL_REQUEST:
-        rt_buf_printf(b, ",\"response\":{\"status\":%u,\"headers\":", c->resp.status);
-        json_headers(b, &c->resp.headers);
-        rt_buf_puts(b, ",\"body\":");
-        json_body(b, &c->resp.body);
-        rt_buf_puts(b, "}");
-        break;
-    case HF_CALL_MIDDLEWARE:
-        rt_buf_printf(b, ",\"proceed\":%s,\"request\":", c->mw.proceed ? "true" : "false");
-        json_request(b, &c->mw.request);
-        break;
+    case HF_CALL_REQUEST: wit_inbound_more_http_handlers_handle_request(b, &c->resp); break;
+    case HF_CALL_MIDDLEWARE: wit_inbound_more_http_handlers_handle_middleware(b, &c->mw); break;
     case HF_CALL_WS_MESSAGE:
-        rt_buf_puts(b, ",\"replies\":[");
-        for (size_t i = 0; i < c->replies.len; i++) {
-            if (i)
-                rt_buf_puts(b, ",");
-            json_message(b, &c->replies.ptr[i]);
-        }
-        rt_buf_puts(b, "]");
+        wit_inbound_more_http_handlers_handle_websocket_message(b, &c->replies);
         break;
     default: break;
     }

@@ -80,12 +80,6 @@ typedef struct hc_sock {
     hc_loop *L;
 } hc_sock;
 
-/* The response result carried by the wake (rt_result). */
-typedef struct hc_result {
-    rt_result base;
-    wit_res_http_types_http_response_str v;
-} hc_result;
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
@@ -97,50 +91,22 @@ static void curl_init(void)
 /* ------------------------------------------------------------------ */
 /* Results                                                            */
 
-static int result_lower(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf *json)
-{
-    hc_result *h = (hc_result *)r;
-    int rc = wit_lower_res_http_types_http_response_str(g, retptr, &h->v);
-
-    if (rc == 0)
-        wit_json_res_http_types_http_response_str(json, &h->v);
-    return rc;
-}
-
-static void result_free(rt_result *r)
-{
-    hc_result *h = (hc_result *)r;
-
-    wit_free_res_http_types_http_response_str(&h->v);
-    free(h);
-}
-
 /* Wake the actor of `x` with its result (taken from x->res), or with
- * err(why) when why != NULL. */
+ * err(why) when why != NULL (the generated wit_wake_T). */
 static void wake(hc_xfer *x, const char *why)
 {
-    hc_result *r = calloc(1, sizeof *r);
-    rt_actor *a;
+    wit_res_http_types_http_response_str v;
 
-    if (r == NULL)
-        return; /* the actor's call timeout ends the wait */
-    r->base.lower = result_lower;
-    r->base.free = result_free;
     if (why != NULL) {
-        r->v.is_err = true;
-        r->v.err.ptr = strdup(why);
-        r->v.err.len = r->v.err.ptr != NULL ? strlen(why) : 0;
+        memset(&v, 0, sizeof v);
+        v.is_err = true;
+        v.err.ptr = strdup(why);
+        v.err.len = v.err.ptr != NULL ? strlen(why) : 0;
     } else {
-        r->v = x->res;
+        v = x->res;
         memset(&x->res, 0, sizeof x->res);
     }
-    a = rt_actor_find(x->rt, x->actor, RT_ID_LEN);
-    if (a == NULL) {
-        result_free(&r->base);
-        return;
-    }
-    rt_actor_wake_result(a, x->token, &r->base);
-    rt_actor_release(a);
+    wit_wake_res_http_types_http_response_str(x->rt, x->actor, x->token, &v);
 }
 
 static void xfer_free(hc_xfer *x)

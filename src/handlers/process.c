@@ -147,52 +147,21 @@ static void proc_unref(pr_proc *p)
 /* ------------------------------------------------------------------ */
 /* Results of suspended calls (os-spawn)                              */
 
-typedef struct pr_result {
-    rt_result base;
-    wit_res_u64_str v;
-} pr_result;
-
-static int result_lower(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf *json)
-{
-    pr_result *x = (pr_result *)r;
-    int rc = wit_lower_res_u64_str(g, retptr, &x->v);
-
-    if (rc == 0)
-        wit_json_res_u64_str(json, &x->v);
-    return rc;
-}
-
-static void result_free(rt_result *r)
-{
-    pr_result *x = (pr_result *)r;
-
-    wit_free_res_u64_str(&x->v);
-    free(x);
-}
-
-/* Resume the spawning actor with ok(pid) or err(why). */
+/* Resume the spawning actor with ok(pid) or err(why) (the generated
+ * wit_wake_T). */
 static void answer_spawn(pr_proc *p, const char *why)
 {
-    pr_result *r = calloc(1, sizeof *r);
-    rt_actor *a;
+    wit_res_u64_str v;
 
-    if (r == NULL)
-        return; /* the call timeout ends the wait */
-    r->base.lower = result_lower;
-    r->base.free = result_free;
-    r->v.is_err = why != NULL;
+    memset(&v, 0, sizeof v);
+    v.is_err = why != NULL;
     if (why != NULL) {
-        r->v.err.ptr = strdup(why);
-        r->v.err.len = r->v.err.ptr ? strlen(why) : 0;
+        v.err.ptr = strdup(why);
+        v.err.len = v.err.ptr ? strlen(why) : 0;
     } else {
-        r->v.ok = p->pid;
+        v.ok = p->pid;
     }
-    if ((a = rt_actor_find(p->rt, p->actor, RT_ID_LEN)) == NULL) {
-        result_free(&r->base);
-        return;
-    }
-    rt_actor_wake_result(a, p->token, &r->base);
-    rt_actor_release(a);
+    wit_wake_res_u64_str(p->rt, p->actor, p->token, &v);
 }
 
 /* ------------------------------------------------------------------ */

@@ -906,6 +906,7 @@ typedef struct rp_inbound {
     const wit_inbound_desc *d;
     base_jspan params; /* the recorded array (in the record) */
     rt_buf extra;      /* ,"key":value of the call's other members */
+    void *more;        /* what the result carries besides the state (d->more_json) */
 } rp_inbound;
 
 static int rpi_lower(rt_inbound *in, rt_guest *g, const wit_opt_bytes *state, th_wasm_val *args,
@@ -919,7 +920,24 @@ static int rpi_lower(rt_inbound *in, rt_guest *g, const wit_opt_bytes *state, th
 static int rpi_lift(rt_inbound *in, rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state,
                     size_t *len, char **err)
 {
-    return ((rp_inbound *)in)->d->lift(g, res, has, state, len, err);
+    rp_inbound *r = (rp_inbound *)in;
+
+    if (r->more != NULL) { /* a call lifted once only; kept for its record */
+        r->d->more_free(r->more);
+        r->more = NULL;
+    }
+    return r->d->lift(g, res, has, state, len, err, &r->more);
+}
+
+/* The result's members after "state", written by the same generated code
+ * as in the live run (wit_inbound_more_F) from what the replayed code
+ * returned. */
+static void rpi_result_json(rt_inbound *in, rt_buf *b)
+{
+    rp_inbound *r = (rp_inbound *)in;
+
+    if (r->d->more_json != NULL && r->more != NULL)
+        r->d->more_json(b, r->more);
 }
 
 static void rpi_params(rt_inbound *in, rt_buf *b)
@@ -942,6 +960,8 @@ static void rpi_done(rt_inbound *in, int status, const char *text)
     rp_inbound *r = (rp_inbound *)in;
 
     (void)status, (void)text;
+    if (r->more != NULL)
+        r->d->more_free(r->more);
     rt_buf_release(&r->extra);
     free(r);
 }
@@ -984,11 +1004,20 @@ static int inbound_msg(const th_chain_event *e, rt_msg **out, th_error *err)
                           (unsigned long long)e->seq);
         goto fail;
     }
+    if (strcmp(d->fn, "handle-websocket-message") == 0 &&
+        memmem(params.p, params.n, "{\"type\":", 8) != NULL) {
+        /* recorded before the record followed the WIT (docs/events.md) */
+        rc = th_error_set(err, TH_ENOSYS,
+                          "event %llu: a call of %s#%s recorded in the older form (its message's "
+                          "field `ty` written as \"type\") cannot be replayed",
+                          (unsigned long long)e->seq, d->iface, d->fn);
+        goto fail;
+    }
     if (d->lift == NULL) {
         rc = th_error_set(
             err, TH_ENOSYS,
             "event %llu: a call of %s#%s from its handler (an inbound event) cannot be "
-            "replayed yet: its result carries more than the state",
+            "replayed: its result is not one the WIT glue lifts for replay",
             (unsigned long long)e->seq, d->iface, d->fn);
         goto fail;
     }
@@ -1000,6 +1029,7 @@ static int inbound_msg(const th_chain_event *e, rt_msg **out, th_error *err)
     r->ops.lift = rpi_lift;
     r->ops.params_json = rpi_params;
     r->ops.call_json = rpi_call_json;
+    r->ops.result_json = rpi_result_json;
     r->ops.done = rpi_done;
     r->in.ops = &r->ops;
     if ((m = rt_msg_new(RT_MSG_INBOUND, NULL, 0)) == NULL) {

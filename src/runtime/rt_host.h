@@ -65,7 +65,7 @@ void rt_buf_release(rt_buf *b);
  * 1-byte allocation).  NULL on allocation failure. */
 uint8_t *rt_memdup(const void *p, size_t n);
 
-/* Monotonic and wall clocks. */
+/* Monotonic and wall clocks (base/clock.h, under the runtime's names). */
 uint64_t rt_now_ns(void);  /* CLOCK_MONOTONIC */
 uint64_t rt_wall_ms(void); /* ms since the Unix epoch */
 

@@ -17,32 +17,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
+#include "base/utf8.h"
 #include "runtime/rt_int.h"
 
 static bool buf_reserve(rt_buf *b, size_t extra)
 {
-    size_t need, cap;
     uint8_t *p;
 
     if (b->oom)
         return false;
-    if (extra > SIZE_MAX - b->len - 1)
-        goto oom;
-    need = b->len + extra + 1; /* keep room for a NUL */
-    if (need <= b->cap)
-        return true;
-    cap = b->cap ? b->cap : 512; /* most event records fit at once */
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
-    if (p == NULL)
-        goto oom;
+    /* room for a NUL too; 512 bytes first: most event records fit at once */
+    if (extra > SIZE_MAX - b->len - 1 ||
+        (p = base_grow(b->data, &b->cap, b->len + extra + 1, 512)) == NULL) {
+        b->oom = true;
+        return false;
+    }
     b->data = p;
-    b->cap = cap;
     return true;
-oom:
-    b->oom = true;
-    return false;
 }
 
 void rt_buf_append(rt_buf *b, const void *p, size_t n)
@@ -85,35 +78,6 @@ void rt_buf_printf(rt_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
-static size_t utf8_seq(const uint8_t *s, size_t n)
-{
-    uint32_t c;
-    size_t len, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, c = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, c = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, c = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-        (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 const char *rt_wit_error_name(int t)
 {
     static const char *const names[] = {
@@ -127,19 +91,7 @@ const char *rt_wit_error_name(int t)
 
 bool rt_utf8_valid(const uint8_t *s, size_t n)
 {
-    size_t i = 0, k;
-
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        k = utf8_seq(s + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
+    return base_utf8_valid(s, n);
 }
 
 void rt_buf_json_str(rt_buf *b, const char *str, size_t n)
@@ -160,7 +112,7 @@ void rt_buf_json_str(rt_buf *b, const char *str, size_t n)
             continue;
         }
         if (s[i] >= 0x80) {
-            k = utf8_seq(s + i, n - i);
+            k = base_utf8_seq(s + i, n - i);
             if (k == 0) {
                 rt_buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
                 i++;
@@ -225,18 +177,12 @@ uint8_t *rt_memdup(const void *p, size_t n)
 
 uint64_t rt_now_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return base_clock_mono_ns();
 }
 
 uint64_t rt_wall_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return base_clock_wall_ms();
 }
 
 /* ------------------------------------------------------------------ */

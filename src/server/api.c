@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/hex.h"
 #include "base/limits.h"
@@ -148,9 +149,9 @@ static void h_health(srv_req *r, char **seg)
                                             : "ok",
                   "version", THEATER_VERSION, "pid", (json_int_t)getpid(), "home", s->home,
                   "started", (json_int_t)s->started_ms, "uptime_ms",
-                  (json_int_t)((srv_now_ns() - s->started_ns) / 1000000u), "actors", (json_int_t)n,
-                  "streams", (json_int_t)atomic_load(&s->nstreams), "chains", "count",
-                  (json_int_t)chains, "events", (json_int_t)events);
+                  (json_int_t)((base_clock_mono_ns() - s->started_ns) / 1000000u), "actors",
+                  (json_int_t)n, "streams", (json_int_t)atomic_load(&s->nstreams), "chains",
+                  "count", (json_int_t)chains, "events", (json_int_t)events);
     if (o != NULL)
         json_object_set_new(o, "recording",
                             json_pack("{s:b, s:b, s:I, s:I, s:I, s:s}", "stalled", cs.stalled,
@@ -318,7 +319,7 @@ static void h_info(srv_req *r, char **seg)
     char **kids = NULL, *text = NULL, *path = NULL;
     size_t nk = 0, i;
     json_t *o, *children;
-    uint64_t now = srv_wall_ms();
+    uint64_t now = base_clock_wall_ms();
 
     if (!srv_resolve_actor(r, seg[2], false, r->id))
         return;

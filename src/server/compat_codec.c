@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "base/grow.h"
 #include "base/limits.h"
+#include "base/utf8.h"
 
 /* The original's chunk size for fragmented messages. */
 #define FRAGMENT_CHUNK (12u * 1024u * 1024u)
@@ -28,22 +30,14 @@
 void srv_jbuf_add(srv_jbuf *b, const void *p, size_t n)
 {
     uint8_t *d;
-    size_t cap;
 
     if (b->oom || n == 0)
         return;
-    if (b->len + n > b->cap) {
-        cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
+    if ((d = base_grow(b->data, &b->cap, b->len + n, 256)) == NULL) {
+        b->oom = true;
+        return;
     }
+    b->data = d;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
@@ -67,36 +61,6 @@ void srv_jbuf_release(srv_jbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len, i;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 void srv_jbuf_str(srv_jbuf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -112,7 +76,7 @@ void srv_jbuf_str(srv_jbuf *b, const char *str, size_t n)
             i++;
             continue;
         }
-        if (c >= 0x80 && (k = utf8_seq(s + i, n - i)) != 0) {
+        if (c >= 0x80 && (k = base_utf8_seq(s + i, n - i)) != 0) {
             i += k;
             continue;
         }

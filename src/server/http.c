@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
+#include "base/grow.h"
 #include "server/server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -28,22 +30,14 @@
 void srv_buf_add(srv_buf *b, const void *p, size_t n)
 {
     char *nd;
-    size_t cap;
 
     if (b->oom || n == 0)
         return;
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        nd = realloc(b->data, cap);
-        if (nd == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = nd;
-        b->cap = cap;
+    if ((nd = base_grow(b->data, &b->cap, b->len + n + 1, 256)) == NULL) {
+        b->oom = true;
+        return;
     }
+    b->data = nd;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;
@@ -471,7 +465,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->track != NULL) {
         pthread_mutex_lock(&l->srv->lock);
         r->track->handling = false;
-        r->track->since_ns = srv_now_ns();
+        r->track->since_ns = base_clock_mono_ns();
         pthread_mutex_unlock(&l->srv->lock);
     }
     *con_cls = NULL;
@@ -492,7 +486,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             return;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci != NULL ? ci->connect_fd : -1;
-        c->since_ns = srv_now_ns();
+        c->since_ns = base_clock_mono_ns();
         pthread_mutex_lock(&s->lock);
         c->next = s->conns;
         if (s->conns != NULL)

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/hex.h"
 #include "theater/store.h"
 #include "server/server_int.h"
@@ -40,22 +41,6 @@
 #define SRV_LOCK_FILE "server.lock"
 #define SRV_SOCK_FILE "theater.sock"
 #define SRV_TOKEN_FILE "token"
-
-uint64_t srv_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t srv_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -317,7 +302,7 @@ void srv_timeout_add(th_server *s, srv_req *req, uint32_t timeout_ms)
 {
     srv_req_ref(req);
     pthread_mutex_lock(&s->lock);
-    req->deadline_ns = srv_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    req->deadline_ns = base_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     req->next = s->waiting;
     s->waiting = req;
     pthread_mutex_unlock(&s->lock);
@@ -392,7 +377,7 @@ static void *reaper_main(void *arg)
         }
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
         pthread_mutex_unlock(&s->lock);
-        now = srv_now_ns();
+        now = base_clock_mono_ns();
         reap_timeouts(s, now);
         reap_slow(s, now);
         srv_streams_tick(s, now);
@@ -523,8 +508,8 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     s->stream_buffer = cfg->stream_buffer ? cfg->stream_buffer : TH_SERVER_STREAM_BUFFER_BYTES;
     s->on_closing = cfg->on_closing;
     s->on_closing_ud = cfg->on_closing_ud;
-    s->started_ns = srv_now_ns();
-    s->started_ms = srv_wall_ms();
+    s->started_ns = base_clock_mono_ns();
+    s->started_ms = base_clock_wall_ms();
     atomic_init(&s->closing, false);
     atomic_init(&s->nstreams, 0);
     pthread_mutex_init(&s->lock, NULL);
@@ -657,7 +642,7 @@ int th_server_run(th_server *s, th_error *err)
         ;
     while (read(s->stop_pipe[0], buf, sizeof buf) > 0)
         ;
-    t0 = srv_now_ns();
+    t0 = base_clock_mono_ns();
     srv_log(s, TH_LOG_INFO, "shutting down: no new connections; stopping every actor");
     atomic_store(&s->closing, true);
     quiesce(s);
@@ -676,7 +661,7 @@ int th_server_run(th_server *s, th_error *err)
     close_listener(&s->unix_l);
     close_listener(&s->tcp_l);
     srv_log(s, rc == 0 ? TH_LOG_INFO : TH_LOG_ERROR, "stopped in %llu ms%s%s",
-            (unsigned long long)((srv_now_ns() - t0) / 1000000u), rc == 0 ? "" : ": ",
+            (unsigned long long)((base_clock_mono_ns() - t0) / 1000000u), rc == 0 ? "" : ": ",
             rc == 0 ? "" : err->msg);
     return rc;
 }

@@ -160,8 +160,6 @@ void srv_job_submit(th_server *s, srv_req *req, srv_job_fn fn);
 void srv_timeout_add(th_server *s, srv_req *req, uint32_t timeout_ms);
 /* Ask the server to stop (from a handler). */
 void srv_request_stop(th_server *s);
-uint64_t srv_now_ns(void);
-uint64_t srv_wall_ms(void);
 
 /* http.c */
 int srv_listen(th_server *s, srv_listener *l, int fd, bool tcp, th_error *err);

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/hex.h"
 #include "theater/chain.h"
 #include "server/server_int.h"
@@ -159,7 +160,7 @@ static void stream_add_locked(srv_stream *st, const char *text, size_t len, uint
     }
     st->sent_any = true;
     st->last_sent = seq;
-    st->last_ns = srv_now_ns();
+    st->last_ns = base_clock_mono_ns();
 }
 
 /* Hand a live frame to a stream (stream lock held); true if it must be
@@ -350,7 +351,7 @@ static srv_stream *stream_new(srv_req *r, int kind, const char *type)
     st->srv = r->srv;
     st->conn = r->conn;
     st->kind = kind;
-    st->last_ns = srv_now_ns();
+    st->last_ns = base_clock_mono_ns();
     pthread_mutex_init(&st->lock, NULL);
     if (type != NULL && (st->type = strdup(type)) == NULL) {
         pthread_mutex_destroy(&st->lock);

@@ -12,7 +12,13 @@
 #   it_daemon         start `$T server --home $H` (stderr in $H/server.log)
 #                     and wait until it answers /v1/health; DPID is its pid
 #                     (set it empty after stopping it yourself)
+#   it_wait_event ACTOR TYPE
+#                     wait (a minute at most, then a failure) until the
+#                     chain of ACTOR in $H has an event of TYPE
 #   it_done           exit 1 with the number of failures, or say "all ok"
+#   it_need FILE... [-- CMD...]
+#                     exit 77 (skipped) unless every FILE exists (was built)
+#                     and every CMD is on the PATH
 # With KEEP set (to anything) the work directory is kept at exit.
 
 fails=0
@@ -69,7 +75,27 @@ it_daemon() {
     done
 }
 
+it_wait_event() {
+    i=0
+    until "$T" chain --home "$H" events "$1" | grep -q -- "$2"; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || { fail "actor $1 has no $2 event after a minute"; return 1; }
+        sleep 0.1
+    done
+}
+
 it_done() {
     [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
     echo "all ok"
+}
+
+it_need() {
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        [ -f "$1" ] || { echo "skipped: $1 was not built"; exit 77; }
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { echo "skipped: no $c"; exit 77; }
+    done
 }

@@ -19,54 +19,12 @@
 #include <cmocka.h>
 
 #include "theater/wasm.h"
+#include "wasm_bytes.h"
 
 /* ------------------------------------------------------------------ */
-/* A growable byte buffer and a minimal module writer                  */
+/* A minimal module writer (over wasm_bytes.h)                        */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void put8(buf *b, uint8_t v)
-{
-    put(b, &v, 1);
-}
-
-static void uleb(buf *b, uint64_t v)
-{
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        put8(b, (uint8_t)(c | (v ? 0x80 : 0)));
-    } while (v);
-}
-
-static void sleb(buf *b, int64_t v)
-{
-    for (;;) {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        if ((v == 0 && !(c & 0x40)) || (v == -1 && (c & 0x40))) {
-            put8(b, c);
-            return;
-        }
-        put8(b, c | 0x80);
-    }
-}
-
-static void section(buf *m, uint8_t id, const buf *content)
+static void section(wbuf *m, uint8_t id, const wbuf *content)
 {
     put8(m, id);
     uleb(m, content->n);
@@ -76,11 +34,11 @@ static void section(buf *m, uint8_t id, const buf *content)
 /* A module with one function of type (params) -> (results), the given
  * extra locals (count of i32) and body (instructions incl. the final end);
  * the function is exported as "f".  The caller frees the returned bytes. */
-static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals, const buf *body,
-                         size_t *len)
+static uint8_t *one_func(const char *params, const char *results, uint32_t nlocals,
+                         const wbuf *body, size_t *len)
 {
     static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
-    buf m = {0}, s = {0}, code = {0};
+    wbuf m = {0}, s = {0}, code = {0};
     size_t np = strlen(params), nr = strlen(results);
 
     put(&m, hdr, 8);
@@ -134,7 +92,7 @@ static uint8_t *one_func(const char *params, const char *results, uint32_t nloca
 #define I32 "\x7f"
 
 /* Compile; returns the code and fills err. */
-static int load(const buf *body, const char *params, const char *results, uint32_t nlocals,
+static int load(const wbuf *body, const char *params, const char *results, uint32_t nlocals,
                 th_wasm_module **out, th_error *err)
 {
     size_t len;
@@ -168,7 +126,7 @@ static int run_f(th_wasm_module *m, const int32_t *args, uint32_t nargs, th_wasm
 /* ------------------------------------------------------------------ */
 /* Error messages                                                      */
 
-static void expect_invalid2(const buf *body, const char *params, const char *results,
+static void expect_invalid2(const wbuf *body, const char *params, const char *results,
                             const char *msg, bool in_function)
 {
     th_wasm_module *m = NULL;
@@ -182,7 +140,7 @@ static void expect_invalid2(const buf *body, const char *params, const char *res
         fail_msg("message \"%s\" names no function", err.msg);
 }
 
-static void expect_invalid(const buf *body, const char *params, const char *results,
+static void expect_invalid(const wbuf *body, const char *params, const char *results,
                            const char *msg)
 {
     expect_invalid2(body, params, results, msg, true);
@@ -190,7 +148,7 @@ static void expect_invalid(const buf *body, const char *params, const char *resu
 
 static void test_error_messages(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
 
     (void)state;
     /* i32.add on one operand: the offset of the add is reported */
@@ -243,7 +201,7 @@ static void test_error_messages(void **state)
 
 static void test_nesting_and_br_table(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     th_wasm_val res;
@@ -284,7 +242,7 @@ static void test_nesting_and_br_table(void **state)
  * deep operand stacks combined with many local.set / block entries. */
 static void test_no_quadratic_compile(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     const uint32_t n = 200000;
@@ -311,7 +269,7 @@ static void test_no_quadratic_compile(void **state)
 
 static void test_many_constants(void **state)
 {
-    buf b = {0};
+    wbuf b = {0};
     th_wasm_module *m = NULL;
     th_error err = {0};
     th_wasm_val res;
@@ -354,7 +312,7 @@ static void test_mutations(void **state)
         0x20, 0x01, 0x73,                                           /* xor y */
         0x0b,
     };
-    buf b = {0};
+    wbuf b = {0};
     size_t len;
     uint8_t *bin, *mut;
     uint32_t seed = 12345, loaded = 0;

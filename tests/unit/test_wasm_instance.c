@@ -22,37 +22,7 @@
 #include <pthread.h>
 
 #include "wasm/wasm_int.h"
-
-static const char *hex_parse(const char *p, uint8_t *buf, size_t cap, size_t *n)
-{
-    while (*p != '\0' && *p != '}') {
-        unsigned v;
-        if (*p == ' ' || *p == '\n') {
-            p++;
-        } else if (*p == '{') {
-            uint8_t inner[4096];
-            size_t k = 0, len;
-            p = hex_parse(p + 1, inner, sizeof inner, &k);
-            assert_true(*p == '}');
-            p++;
-            len = k;
-            do {
-                assert_true(*n < cap);
-                buf[(*n)++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
-                len >>= 7;
-            } while (len != 0);
-            assert_true(*n + k <= cap);
-            memcpy(buf + *n, inner, k);
-            *n += k;
-        } else {
-            assert_true(sscanf(p, "%2x", &v) == 1);
-            assert_true(*n < cap);
-            buf[(*n)++] = (uint8_t)v;
-            p += 2;
-        }
-    }
-    return p;
-}
+#include "wasm_bytes.h"
 
 static th_wasm_module *module(const char *hex)
 {

@@ -27,6 +27,7 @@
 
 #include "theater/wasi.h"
 #include "theater/wasm.h"
+#include "wasm_bytes.h"
 
 /* WASI errnos used below. */
 enum {
@@ -108,45 +109,15 @@ static const struct {
 /* ------------------------------------------------------------------ */
 /* A tiny module assembler                                            */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *data, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void byte(buf *b, uint8_t v)
-{
-    put(b, &v, 1);
-}
-
-static void uleb(buf *b, uint32_t v)
-{
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        byte(b, (uint8_t)(c | (v ? 0x80 : 0)));
-    } while (v);
-}
-
-static void name(buf *b, const char *s)
+static void name(wbuf *b, const char *s)
 {
     uleb(b, (uint32_t)strlen(s));
     put(b, s, strlen(s));
 }
 
-static void section(buf *out, uint8_t id, buf *content)
+static void section(wbuf *out, uint8_t id, wbuf *content)
 {
-    byte(out, id);
+    put8(out, id);
     uleb(out, (uint32_t)content->n);
     put(out, content->p, content->n);
     free(content->p);
@@ -162,27 +133,27 @@ static uint8_t valtype(char c)
  * exported under the same name; memory (2 pages) exported as "memory". */
 static uint8_t *build_module(size_t *len)
 {
-    buf out = {0}, s = {0};
+    wbuf out = {0}, s = {0};
     static const uint8_t header[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
 
     put(&out, header, sizeof header);
     uleb(&s, NFUNCS); /* types: one per function */
     for (size_t i = 0; i < NFUNCS; i++) {
         const char *sig = funcs[i].sig, *gt = strchr(sig, '>');
-        byte(&s, 0x60);
+        put8(&s, 0x60);
         uleb(&s, (uint32_t)(gt - sig));
         for (const char *c = sig; c < gt; c++)
-            byte(&s, valtype(*c));
+            put8(&s, valtype(*c));
         uleb(&s, (uint32_t)strlen(gt + 1));
         for (const char *c = gt + 1; *c; c++)
-            byte(&s, valtype(*c));
+            put8(&s, valtype(*c));
     }
     section(&out, 1, &s);
     uleb(&s, NFUNCS);
     for (size_t i = 0; i < NFUNCS; i++) {
         name(&s, "wasi_snapshot_preview1");
         name(&s, funcs[i].name);
-        byte(&s, 0x00);
+        put8(&s, 0x00);
         uleb(&s, (uint32_t)i);
     }
     section(&out, 2, &s);
@@ -191,31 +162,31 @@ static uint8_t *build_module(size_t *len)
         uleb(&s, (uint32_t)i);
     section(&out, 3, &s);
     uleb(&s, 1); /* memory: min 2 pages, no max */
-    byte(&s, 0x00);
+    put8(&s, 0x00);
     uleb(&s, 2);
     section(&out, 5, &s);
     uleb(&s, NFUNCS + 1);
     for (size_t i = 0; i < NFUNCS; i++) {
         name(&s, funcs[i].name);
-        byte(&s, 0x00);
+        put8(&s, 0x00);
         uleb(&s, (uint32_t)(NFUNCS + i));
     }
     name(&s, "memory");
-    byte(&s, 0x02);
+    put8(&s, 0x02);
     uleb(&s, 0);
     section(&out, 7, &s);
     uleb(&s, NFUNCS);
     for (size_t i = 0; i < NFUNCS; i++) {
-        buf body = {0};
+        wbuf body = {0};
         uint32_t np = (uint32_t)(strchr(funcs[i].sig, '>') - funcs[i].sig);
         uleb(&body, 0); /* no locals */
         for (uint32_t p = 0; p < np; p++) {
-            byte(&body, 0x20); /* local.get p */
+            put8(&body, 0x20); /* local.get p */
             uleb(&body, p);
         }
-        byte(&body, 0x10); /* call i */
+        put8(&body, 0x10); /* call i */
         uleb(&body, (uint32_t)i);
-        byte(&body, 0x0b);
+        put8(&body, 0x0b);
         uleb(&s, (uint32_t)body.n);
         put(&s, body.p, body.n);
         free(body.p);

@@ -947,7 +947,8 @@ static void emit_export(const wit_func *f)
 
 /* An export the handlers call with (state, params: tuple<...>) (an inbound
  * event, rt_host.h): its recorded "params" array is the JSON of that tuple
- * (js_T), which replay lowers back (jq_T). */
+ * (js_T, written by wit_inbound_params_F), which replay lowers back
+ * (jq_T). */
 static bool inbound_shape(const wit_func *f)
 {
     return P.ifaces[f->iface].role == 2 && f->nparams == 2 &&
@@ -962,10 +963,83 @@ static bool state_only(const wit_func *f)
     return strcmp(T(f->result)->mangle, "res_tup1_opt_bytes_str") == 0;
 }
 
+/* The value its result carries besides the state: X of
+ * result<tuple<option<list<u8>>, tuple<X>>, string>, or -1. */
+static int inbound_more(const wit_func *f)
+{
+    const wit_type *r = T(f->result), *ok, *x;
+
+    if (r->kind != W_RESULT || r->m[0] < 0 || r->m[1] < 0 || T(r->m[1])->kind != W_STRING)
+        return -1;
+    ok = T(r->m[0]);
+    if (ok->kind != W_TUPLE || ok->n != 2 || strcmp(T(ok->m[0])->mangle, "opt_bytes") != 0)
+        return -1;
+    x = T(ok->m[1]);
+    return x->kind == W_TUPLE && x->n == 1 ? x->m[0] : -1;
+}
+
+/* Does the record X have a field that is also a member of the recorded
+ * result already ("state")? */
+static bool more_flat(int x)
+{
+    const wit_type *w = T(x);
+
+    if (w->kind != W_RECORD)
+        return false;
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->names[i], "state") == 0)
+            return false;
+    return true;
+}
+
+static void emit_inbound_protos(const wit_func *f)
+{
+    int x = inbound_more(f);
+
+    E("void wit_inbound_params_%s(rt_buf *b, const %s *p);\n", fn_mangle(f),
+      ctype(f->params[1].type));
+    if (x >= 0)
+        E("void wit_inbound_more_%s(rt_buf *b, const %s *v);\n", fn_mangle(f), ctype(x));
+}
+
+/* The record of an inbound call, written by the handler that makes it
+ * and, for the result, by replay: wit_inbound_params_F writes the params
+ * tuple as the members of the "params" array; wit_inbound_more_F the
+ * members the "result" object has after "state" (the value X the result
+ * carries besides the state: a record's fields, else "value": X). */
+static void emit_inbound_json(const wit_func *f)
+{
+    const wit_type *pt = T(f->params[1].type);
+    int x = inbound_more(f), i;
+
+    E("void wit_inbound_params_%s(rt_buf *b, const %s *p)\n{\n", fn_mangle(f),
+      ctype(f->params[1].type));
+    for (i = 0; i < pt->n; i++) {
+        if (i)
+            E("    rt_buf_puts(b, \",\");\n");
+        E("    js_%s(b, &p->f%d);\n", T(pt->m[i])->mangle, i);
+    }
+    E("}\n\n");
+    if (x < 0)
+        return;
+    E("void wit_inbound_more_%s(rt_buf *b, const %s *v)\n{\n", fn_mangle(f), ctype(x));
+    if (more_flat(x)) {
+        for (i = 0; i < T(x)->n; i++) {
+            E("    rt_buf_puts(b, \",\\\"%s\\\":\");\n", T(x)->names[i]);
+            E("    js_%s(b, &v->%s);\n", T(T(x)->m[i])->mangle, cid(T(x)->names[i]));
+        }
+    } else {
+        E("    rt_buf_puts(b, \",\\\"value\\\":\");\n    js_%s(b, v);\n", T(x)->mangle);
+    }
+    E("}\n\n");
+}
+
 static void emit_inbound(const wit_func *f)
 {
     const char *pt = T(f->params[1].type)->mangle;
+    int x = inbound_more(f);
 
+    emit_inbound_json(f);
     E("static int wit_replay_lower_%s(rt_guest *g, const wit_opt_bytes *state, base_jspan params,\n"
       "                                 th_wasm_val *args, uint32_t *nargs)\n{\n",
       fn_mangle(f));
@@ -973,17 +1047,34 @@ static void emit_inbound(const wit_func *f)
     E("    if ((rc = jq_%s(g, params, &p)) == 0)\n", pt);
     E("        rc = wit_call_lower_%s(g, state, &p, args, nargs);\n", fn_mangle(f));
     E("    wit_free_%s(&p);\n    return rc;\n}\n\n", pt);
-    if (!state_only(f))
+    if (!state_only(f) && x < 0)
         return;
     E("static int wit_replay_lift_%s(rt_guest *g, const th_wasm_val *res, bool *has, uint8_t "
-      "**state,\n                                size_t *len, char **err)\n{\n",
+      "**state,\n                                size_t *len, char **err, void **more)\n{\n",
       fn_mangle(f));
-    E("    wit_res_tup1_opt_bytes_str v;\n    int rc;\n\n    memset(&v, 0, sizeof v);\n");
+    E("    %s v;\n    int rc;\n\n    memset(&v, 0, sizeof v);\n    *more = NULL;\n",
+      ctype(f->result));
     E("    if ((rc = wit_call_lift_%s(g, res, &v)) == 0 && v.is_err) {\n", fn_mangle(f));
     E("        *err = v.err.ptr;\n        v.err.ptr = NULL;\n    } else if (rc == 0) {\n");
     E("        *has = v.ok.f0.some;\n        *state = v.ok.f0.val.ptr;\n        *len = "
-      "v.ok.f0.val.len;\n        v.ok.f0.val.ptr = NULL;\n    }\n");
-    E("    wit_free_res_tup1_opt_bytes_str(&v);\n    return rc;\n}\n\n");
+      "v.ok.f0.val.len;\n        v.ok.f0.val.ptr = NULL;\n");
+    if (x >= 0) {
+        E("        %s *x = malloc(sizeof *x);\n", ctype(x));
+        E("        if (x == NULL) {\n            rc = th_error_set(g->err, TH_ENOMEM, \"out of "
+          "memory\");\n        } else {\n");
+        E("            *x = v.ok.f1.f0;\n            memset(&v.ok.f1.f0, 0, sizeof "
+          "v.ok.f1.f0);\n            *more = x;\n        }\n");
+    }
+    E("    }\n    wit_free_%s(&v);\n    return rc;\n}\n\n", T(f->result)->mangle);
+    if (x < 0)
+        return;
+    E("static void wit_replay_more_json_%s(rt_buf *b, const void *more)\n{\n"
+      "    wit_inbound_more_%s(b, more);\n}\n\n",
+      fn_mangle(f), fn_mangle(f));
+    E("static void wit_replay_more_free_%s(void *more)\n{\n", fn_mangle(f));
+    if (!prim(x))
+        E("    if (more != NULL)\n        wit_free_%s(more);\n", T(x)->mangle);
+    E("    free(more);\n}\n\n");
 }
 
 static void emit_inbound_table(void)
@@ -997,16 +1088,50 @@ static void emit_inbound_table(void)
             continue;
         E("    {\"%s\", \"%s\", \"%s/%s#%s\", wit_replay_lower_%s, ", P.ifaces[f->iface].name,
           f->name, P.package, P.ifaces[f->iface].name, f->name, fn_mangle(f));
-        if (state_only(f))
-            E("wit_replay_lift_%s},\n", fn_mangle(f));
+        if (inbound_more(f) >= 0)
+            E("wit_replay_lift_%s, wit_replay_more_json_%s, wit_replay_more_free_%s},\n",
+              fn_mangle(f), fn_mangle(f), fn_mangle(f));
+        else if (state_only(f))
+            E("wit_replay_lift_%s, NULL, NULL},\n", fn_mangle(f));
         else
-            E("NULL},\n");
+            E("NULL, NULL, NULL},\n");
     }
     E("};\nconst size_t wit_ninbound = sizeof wit_inbound / sizeof wit_inbound[0];\n\n");
 }
 
 /* ------------------------------------------------------------------ */
 /* Files                                                              */
+
+/* wit_wake_T: the rt_result of a result of type r carried by a wake. */
+static void emit_wake(int r)
+{
+    const char *m = T(r)->mangle, *c = ctype(r);
+
+    E("typedef struct wit_result_%s {\n    rt_result base;\n    %s v;\n} wit_result_%s;\n\n", m, c,
+      m);
+    E("static int wit_result_lower_%s(rt_result *r, rt_guest *g, uint32_t retptr, rt_buf "
+      "*json)\n{\n",
+      m);
+    E("    wit_result_%s *x = (wit_result_%s *)r;\n    int rc = wit_lower_%s(g, retptr, "
+      "&x->v);\n\n",
+      m, m, m);
+    E("    if (rc == 0)\n        js_%s(json, &x->v);\n    return rc;\n}\n\n", m);
+    E("static void wit_result_free_%s(rt_result *r)\n{\n    wit_result_%s *x = (wit_result_%s "
+      "*)r;\n\n",
+      m, m, m);
+    E("    wit_free_%s(&x->v);\n    free(x);\n}\n\n", m);
+    E("void wit_wake_%s(rt_runtime *rt, const char *actor, uint64_t token, %s *v)\n{\n", m, c);
+    E("    wit_result_%s *x = calloc(1, sizeof *x);\n    rt_actor *a;\n\n", m);
+    E("    if (x == NULL) {\n        wit_free_%s(v);\n        memset(v, 0, sizeof *v);\n"
+      "        return;\n    }\n",
+      m);
+    E("    x->base.lower = wit_result_lower_%s;\n    x->base.free = wit_result_free_%s;\n", m, m);
+    E("    x->v = *v;\n    memset(v, 0, sizeof *v);\n");
+    E("    if ((a = rt_actor_find(rt, actor, RT_ID_LEN)) == NULL) {\n"
+      "        wit_result_free_%s(&x->base);\n        return;\n    }\n",
+      m);
+    E("    rt_actor_wake_result(a, token, &x->base);\n    rt_actor_release(a);\n}\n\n");
+}
 
 static const char prelude_c[] =
     "#define WIT_UNUSED __attribute__((unused))\n\n"
@@ -1078,7 +1203,10 @@ int write_host(const char *hpath, const char *cpath)
     }
     E("/* The results of host functions, for results written later (a suspended\n"
       " * call's wake): lower into the guest at a retptr (checked: aligned, inside\n"
-      " * memory) and write as a record's JSON. */\n");
+      " * memory) and write as a record's JSON; wit_wake_T wakes the suspended\n"
+      " * call `token` of actor `actor` (RT_ID_LEN chars) with *v, which it takes\n"
+      " * over (cleared; freed if the actor is gone or memory is short: the call's\n"
+      " * timeout then ends the wait) as an RT_WAIT_RESULT (rt_result). */\n");
     memset(declared, 0, (size_t)P.ntypes);
     for (i = 0; i < P.nfuncs; i++) {
         int r = P.funcs[i].result;
@@ -1087,6 +1215,8 @@ int write_host(const char *hpath, const char *cpath)
         declared[r] = 1;
         E("int wit_lower_%s(rt_guest *g, uint32_t retptr, const %s *v);\n", T(r)->mangle, ctype(r));
         E("void wit_json_%s(rt_buf *b, const %s *v);\n", T(r)->mangle, ctype(r));
+        E("void wit_wake_%s(rt_runtime *rt, const char *actor, uint64_t token, %s *v);\n",
+          T(r)->mangle, ctype(r));
     }
     E("\n");
     E("/* The caller's side of every function: lowering its arguments into the\n"
@@ -1097,16 +1227,28 @@ int write_host(const char *hpath, const char *cpath)
     for (i = 0; i < P.nifaces; i++)
         for (j = 0; P.ifaces[i].role != 0 && j < P.ifaces[i].nfuncs; j++)
             emit_export_protos(&P.funcs[P.ifaces[i].funcs[j]]);
-    E("/* The exports the handlers call for inbound events (rt_host.h), for\n"
-      " * replay: `lower` lowers the state and the recorded \"params\" (the JSON\n"
-      " * text of the params tuple, read back by the generated jq_T); `lift`\n"
-      " * lifts a result that carries only the new state (NULL when the result\n"
-      " * carries more, which replay does not rebuild). */\n");
+    E("/* The record of the exports the handlers call for inbound events\n"
+      " * (rt_host.h), written by the handlers and by replay alike:\n"
+      " * wit_inbound_params_F writes the params tuple as the members of the\n"
+      " * call's \"params\" array; wit_inbound_more_F (results that carry a value X\n"
+      " * besides the state) the members of \"result\" after \"state\": X's fields\n"
+      " * for a record, else \"value\". */\n");
+    for (i = 0; i < P.nfuncs; i++)
+        if (inbound_shape(&P.funcs[i]))
+            emit_inbound_protos(&P.funcs[i]);
+    E("\n/* The same exports for replay: `lower` lowers the state and the recorded\n"
+      " * \"params\" (read back by the generated jq_T); `lift` lifts the result:\n"
+      " * the new state, or the err; the value it carries besides the state into\n"
+      " * *more (malloc'd, NULL when none), which `more_json` writes as\n"
+      " * wit_inbound_more_F does and `more_free` frees (both NULL for results\n"
+      " * that carry only the state). */\n");
     E("typedef struct wit_inbound_desc {\n    const char *iface, *fn, *export_name;\n"
       "    int (*lower)(rt_guest *g, const wit_opt_bytes *state, base_jspan params, th_wasm_val "
       "*args,\n                 uint32_t *nargs);\n"
       "    int (*lift)(rt_guest *g, const th_wasm_val *res, bool *has, uint8_t **state, size_t "
-      "*len,\n                char **err);\n} wit_inbound_desc;\n");
+      "*len,\n                char **err, void **more);\n"
+      "    void (*more_json)(rt_buf *b, const void *more);\n"
+      "    void (*more_free)(void *more);\n} wit_inbound_desc;\n");
     E("extern const wit_inbound_desc wit_inbound[];\nextern const size_t wit_ninbound;\n\n");
     E("/* Every function of the package with its core signature (imports:\n"
       " * module \"theater:simple/<iface>\"; exports: name \"...#<fn>\", module \"\"). */\n");
@@ -1168,6 +1310,7 @@ int write_host(const char *hpath, const char *cpath)
         E("    return rc != 0 ? rc : sm_%s(g, retptr, v);\n}\n\n", T(r)->mangle);
         E("void wit_json_%s(rt_buf *b, const %s *v)\n{\n    js_%s(b, v);\n}\n\n", T(r)->mangle,
           ctype(r), T(r)->mangle);
+        emit_wake(r);
     }
     E("const wit_fn_desc wit_functions[] = {\n");
     for (fi = 0; fi < P.nfuncs; fi++) {

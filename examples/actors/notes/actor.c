@@ -30,6 +30,12 @@
 #include "theater.h"
 #include "theater_wit.h"
 
+/* What a WebSocket text is echoed with (tests/integration/cli/notes_variant.c
+ * builds the example with another one). */
+#ifndef NOTES_ECHO_PREFIX
+#define NOTES_ECHO_PREFIX "echo: "
+#endif
+
 static uint64_t server_id;
 static uint64_t slow_ms = 3000;
 static uint64_t h_api, h_auth, h_ws;
@@ -498,7 +504,7 @@ void *notes_ws_message(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, 
     if (tag == 0 && ts && tl == 3 && __builtin_memcmp(tp, "bye", 3) == 0) {
         reply.ty.tag = 3; /* close */
     } else if (tag == 0 && ts) {
-        ta_str e = ta_format("echo: %.*s", (int)tl, tp);
+        ta_str e = ta_format(NOTES_ECHO_PREFIX "%.*s", (int)tl, tp);
         reply.ty.tag = 0;
         reply.text = (thw_opt_str){1, {{e.ptr, e.len}}};
     } else if (tag == 1 && ds) {

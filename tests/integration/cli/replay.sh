@@ -43,14 +43,8 @@ curl -s -o /dev/null --unix-socket "$H/theater.sock" -X POST --data-binary "one"
 curl -s -o /dev/null --unix-socket "$H/theater.sock" -X DELETE "http://theater/v1/channels/$ch"
 # the timer ticks, then shuts down; the supervisor's worker crashes and is
 # restarted, then the supervisor shuts down (a minute at most)
-for a in "$timer" "$sup"; do
-    i=0
-    until "$T" chain --home "$H" events "$a" | grep -q "actor-stopped"; do
-        i=$((i + 1))
-        [ "$i" -lt 600 ] || { fail "actor $a did not run to its shutdown"; break; }
-        sleep 0.1
-    done
-done
+it_wait_event "$timer" actor-stopped
+it_wait_event "$sup" actor-stopped
 
 # every actor's chain replays identically beside the running daemon
 for a in $("$T" chain --home "$H" ls | awk 'NR > 1 {print $1}'); do

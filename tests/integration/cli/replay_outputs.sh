@@ -10,12 +10,15 @@ set -u
 T=$1
 W=$2
 [ -f "$W" ] || { echo "skipped: $W was not built"; exit 77; }
+EDIT=$(cd "$(dirname "$0")" && pwd)/edit_event.py
 . "$(dirname "$0")/../lib.sh"
 it_workdir outputs
 cp "$W" "$H/outputs.wasm"
 mkdir "$H/files"
-cat >"$H/outputs.toml" <<TOML
-name = "outputs"
+# manifest NAME FILES_PATH: the actor's manifest (its component beside it)
+manifest() {
+    cat <<TOML
+name = "$1"
 version = "1.0.0"
 component = "outputs.wasm"
 [[handler]]
@@ -26,27 +29,14 @@ type = "message-server"
 type = "random"
 [[handler]]
 type = "filesystem"
-path = "files"
+path = "$2"
 [[handler]]
 type = "supervisor"
 TOML
+}
+manifest outputs files >"$H/outputs.toml"
 cp "$W" "$H/files/outputs.wasm"
-cat >"$H/files/kid.toml" <<TOML
-name = "kid"
-version = "1.0.0"
-component = "outputs.wasm"
-[[handler]]
-type = "runtime"
-[[handler]]
-type = "message-server"
-[[handler]]
-type = "random"
-[[handler]]
-type = "filesystem"
-path = "."
-[[handler]]
-type = "supervisor"
-TOML
+manifest kid . >"$H/files/kid.toml"
 printf 'small' >"$H/files/small"
 dd if=/dev/zero of="$H/files/big" bs=1048576 count=9 2>/dev/null
 
@@ -78,40 +68,14 @@ expect child_events_refused 1 "event [0-9]+ \(host-call supervisor\.get-child-ev
     "$T" replay --home "$H" "$c"
 # a tampered get-chain length is refused, not answered
 "$T" chain --home "$H" export "$a" -o a.jsonl || fail "export"
-python3 - <<'PY' || fail "the export has no get-chain output to edit"
-import base64, json
-out, done = [], False
-for l in open("a.jsonl").read().splitlines():
-    o = json.loads(l)
-    if not done and o.get("kind") == "event" and o["event_type"] == "host-call":
-        d = json.loads(base64.b64decode(o["data"]))
-        if d["function"] == "get-chain":
-            d["output"] = {"events": 9999}
-            o["data"] = base64.b64encode(json.dumps(d, separators=(",", ":")).encode()).decode()
-            done = True
-    out.append(json.dumps(o, separators=(",", ":")))
-assert done
-open("a2.jsonl", "w").write("\n".join(out) + "\n")
-PY
+python3 "$EDIT" a.jsonl a2.jsonl host-call get-chain 1 'output={"events": 9999}' ||
+    fail "the export has no get-chain output to edit"
 expect get_chain_tampered 1 "host-call runtime\.get-chain\) cannot be replayed: it returned 9999 events" \
     "$T" replay --home "$H" a2.jsonl
 # a recorded u64 above 2^63 - 1 read back: edited to 2^64 - 1, the replayed
 # actor logs that value where the record has the drawn one
-python3 - <<'PY' || fail "the export has no random-range output to edit"
-import base64, json
-out, done = [], False
-for l in open("a.jsonl").read().splitlines():
-    o = json.loads(l)
-    if not done and o.get("kind") == "event" and o["event_type"] == "host-call":
-        d = json.loads(base64.b64decode(o["data"]))
-        if d["function"] == "random-range" and d["output"]["ok"] != 18446744073709551615:
-            d["output"] = {"ok": 18446744073709551615}
-            o["data"] = base64.b64encode(json.dumps(d, separators=(",", ":")).encode()).decode()
-            done = True
-    out.append(json.dumps(o, separators=(",", ":")))
-assert done
-open("a3.jsonl", "w").write("\n".join(out) + "\n")
-PY
+python3 "$EDIT" a.jsonl a3.jsonl host-call random-range 1 output.ok=18446744073709551615 \
+    output.ok!=18446744073709551615 || fail "the export has no random-range output to edit"
 expect u64_max_read 1 "^diverged at event [0-9]+ \(host-call\): recorded host-call .*random [0-9]+.*, replayed host-call .*random 18446744073709551615" \
     "$T" replay --home "$H" a3.jsonl
 [ $fails -eq 0 ] || { KEEP=1; echo "home kept at $H"; exit 1; }

@@ -227,7 +227,7 @@ static void test_routes(void **state)
     ev = events_of(&s);
     expect_has(ev, "\"function\":\"handle-request\",\"interface\":\"http-handlers\"");
     expect_has(ev, "\"uri\":\"/notes/2\"");
-    expect_has(ev, "\"response\":{\"status\":204");
+    expect_has(ev, ",\"status\":204,\"headers\":"); /* the result: the response's fields */
     free(ev);
     finish(&s);
 }

@@ -52,12 +52,7 @@ body=$(curl -s --unix-socket "$H/theater.sock" -X PUT -d '{"component":"/nonexis
 echo "$body" | grep -q '"code":"bad-request"' || fail "PUT a missing file: $body"
 # a restart starts the upgraded code from the initial state
 "$T" restart --home "$H" "$c" >/dev/null || fail "restart"
-i=0 # the restart is queued: wait until it is on the chain (a minute at most)
-until "$T" events --home "$H" "$c" | grep -q "actor-restarted"; do
-    i=$((i + 1))
-    [ "$i" -lt 600 ] || { fail "no actor-restarted after the restart"; break; }
-    sleep 0.1
-done
+it_wait_event "$c" actor-restarted # the restart is queued: wait until it is on the chain
 "$T" message --home "$H" "$c" "2" >/dev/null || fail "message after restart"
 expect restarted_new_code 0 "^2$" "$T" message --home "$H" --request "$c" ""
 expect restart_names_new 0 "actor-restarted .*component $new" "$T" events --home "$H" "$c"
