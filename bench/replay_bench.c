@@ -23,6 +23,9 @@
  *             host call each)
  *
  *   replay_bench [--quick]
+ *
+ * With REPLAY_BENCH_KEEP set in the environment the homes are kept (and
+ * named) for profiling a replay again (`theater replay ID --home DIR`).
  */
 #include <stdio.h>
 #include <stdlib.h>

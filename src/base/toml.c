@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "base/grow.h"
 #include "base/limits.h"
 #include "base/toml_int.h"
 
@@ -66,21 +67,12 @@ static uint64_t hash_key(const char *key, size_t len)
 
 int toml_buf_reserve(sbuf *b, size_t extra)
 {
-    size_t need, cap;
     char *p;
     if (extra > SIZE_MAX - b->len - 1)
         return TH_ENOMEM;
-    need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 0;
-    cap = b->cap ? b->cap : 32;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    p = realloc(b->ptr, cap);
-    if (p == NULL)
+    if ((p = base_grow(b->ptr, &b->cap, b->len + extra + 1, 32)) == NULL)
         return TH_ENOMEM;
     b->ptr = p;
-    b->cap = cap;
     return 0;
 }
 

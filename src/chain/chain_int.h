@@ -213,6 +213,10 @@ typedef struct chain_segment {
     size_t nevents;
     th_chain_event *events;
     uint32_t *actor_of; /* per event: actor index */
+    /* chain_segment_view_row: the blob is the statement's (not freed), the
+     * arrays are kept from one view to the next (their capacities) */
+    bool blob_borrowed;
+    size_t cap_actors, cap_events;
 } chain_segment;
 
 /* Decode `blob`, v1 or v2 (ownership passes to seg, also on failure).
@@ -226,6 +230,12 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, t
 /* Decode the current row of a "SELECT signed_ms, public_key, signature,
  * events" statement as segment `id`. */
 int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg /* out */,
+                           th_error *err);
+/* The same, without copying the blob: the segment borrows the statement's
+ * value, valid until the statement steps, resets or is finalized, and
+ * reuses the arrays of an earlier view of `seg` (zeroed before the first
+ * view; free with chain_segment_release, also after a failure). */
+int chain_segment_view_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg /* in, out */,
                            th_error *err);
 /* Index of `actor` in the segment, or -1. */
 int chain_segment_actor(const chain_segment *seg, const char *actor);

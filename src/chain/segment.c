@@ -270,6 +270,45 @@ static int get_count(reader *r, int v2, uint32_t *n)
     return 0;
 }
 
+/* Room for na actors (names and last events zeroed), kept from an earlier
+ * decode when large enough.  0 or -1. */
+static int seg_actors(chain_segment *seg, size_t na)
+{
+    if (na > seg->cap_actors) {
+        const char **a = realloc(seg->actors, na * sizeof *a);
+        if (a != NULL)
+            seg->actors = a;
+        size_t *l = a != NULL ? realloc(seg->last_event, na * sizeof *l) : NULL;
+        if (l == NULL)
+            return -1;
+        seg->last_event = l;
+        seg->cap_actors = na;
+    }
+    memset(seg->actors, 0, na * sizeof *seg->actors);
+    memset(seg->last_event, 0, na * sizeof *seg->last_event);
+    seg->nactors = na;
+    return 0;
+}
+
+/* Room for ne events (zeroed), likewise.  0 or -1. */
+static int seg_events(chain_segment *seg, size_t ne)
+{
+    if (ne > seg->cap_events) {
+        th_chain_event *e = realloc(seg->events, ne * sizeof *e);
+        if (e != NULL)
+            seg->events = e;
+        uint32_t *o = e != NULL ? realloc(seg->actor_of, ne * sizeof *o) : NULL;
+        if (o == NULL)
+            return -1;
+        seg->actor_of = o;
+        seg->cap_events = ne;
+    }
+    memset(seg->events, 0, ne * sizeof *seg->events);
+    memset(seg->actor_of, 0, ne * sizeof *seg->actor_of);
+    seg->nevents = ne;
+    return 0;
+}
+
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
 {
     reader r = {blob, len};
@@ -291,11 +330,8 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
     /* Smallest actor entry: 5 bytes (v1), 3 (v2). */
     if (get_count(&r, v2, &na) != 0 || na == 0 || na > r.left / (v2 ? 3 : 5))
         return -1;
-    seg->actors = calloc(na, sizeof *seg->actors);
-    seg->last_event = calloc(na, sizeof *seg->last_event);
-    if (seg->actors == NULL || seg->last_event == NULL)
+    if (seg_actors(seg, na) != 0)
         return CHAIN_SEG_OOM;
-    seg->nactors = na;
     for (i = 0; i < na; i++)
         if (get_count(&r, v2, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
             get_str(&r, n, &seg->actors[i]) != 0)
@@ -306,11 +342,8 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
      * hash, type length and NUL, data length). */
     if (get_count(&r, v2, &ne) != 0 || ne == 0 || ne > r.left / (v2 ? 38 : 60))
         return -1;
-    seg->events = calloc(ne, sizeof *seg->events);
-    seg->actor_of = calloc(ne, sizeof *seg->actor_of);
-    if (seg->events == NULL || seg->actor_of == NULL)
+    if (seg_events(seg, ne) != 0)
         return CHAIN_SEG_OOM;
-    seg->nevents = ne;
     for (i = 0; i < ne; i++) {
         if ((v2 ? decode_event_v2(&r, seg, i, base) : decode_event_v1(&r, seg, i)) != 0)
             return -1;
@@ -326,7 +359,8 @@ void chain_segment_release(chain_segment *seg)
 {
     if (seg == NULL)
         return;
-    free(seg->blob);
+    if (!seg->blob_borrowed)
+        free(seg->blob);
     free(seg->actors);
     free(seg->last_event);
     free(seg->events);
@@ -436,6 +470,40 @@ int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th
     }
     if ((rc = chain_segment_decode(blob, n, seg)) != 0) {
         chain_segment_release(seg);
+        if (rc == CHAIN_SEG_OOM)
+            return th_error_set(err, TH_ENOMEM, "out of memory decoding segment %llu",
+                                (unsigned long long)id);
+        return th_error_set(err, TH_ECORRUPT, "segment %llu is malformed", (unsigned long long)id);
+    }
+    return TH_OK;
+}
+
+int chain_segment_view_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg, th_error *err)
+{
+    static const uint8_t empty[1];
+    size_t n = (size_t)sqlite3_column_bytes(st, 3);
+    const void *blob = n ? sqlite3_column_blob(st, 3) : empty;
+    int rc;
+
+    if (!seg->blob_borrowed)
+        free(seg->blob);
+    seg->blob = NULL;
+    seg->blob_borrowed = true;
+    seg->nactors = seg->nevents = 0;
+    seg->id = id;
+    seg->signed_ms = (uint64_t)sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) != CHAIN_PUBKEY_LEN ||
+        sqlite3_column_bytes(st, 2) != CHAIN_SIG_LEN)
+        return th_error_set(err, TH_ECORRUPT, "segment %llu has a malformed signature",
+                            (unsigned long long)id);
+    memcpy(seg->public_key, sqlite3_column_blob(st, 1), CHAIN_PUBKEY_LEN);
+    memcpy(seg->signature, sqlite3_column_blob(st, 2), CHAIN_SIG_LEN);
+    if (blob == NULL) /* SQLite could not allocate the value */
+        return th_error_set(err, TH_ENOMEM, "out of memory reading segment %llu",
+                            (unsigned long long)id);
+    /* the decoder only reads the blob */
+    if ((rc = chain_segment_decode((uint8_t *)(uintptr_t)blob, n, seg)) != 0) {
+        seg->nactors = seg->nevents = 0;
         if (rc == CHAIN_SEG_OOM)
             return th_error_set(err, TH_ENOMEM, "out of memory decoding segment %llu",
                                 (unsigned long long)id);

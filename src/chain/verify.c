@@ -658,7 +658,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     sqlite3_stmt *st = NULL;
     size_t nstates = 0, i, mapcap = 0, hcap = 0;
     uint8_t(*hashes)[32] = NULL, *ok = NULL;
-    chain_segment seg;
+    chain_segment seg = {0}; /* a view of each row in turn, its arrays reused */
     deferred d = {0};
     uint64_t expect = 1, id;
     hash_pool pool;
@@ -679,7 +679,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
             defer(&d, TH_CHAIN_MISSING_EVENT, "?", 0, "segment %llu is missing (events were lost)",
                   (unsigned long long)expect);
         expect = id + 1;
-        if ((rc = chain_segment_from_row(st, id, &seg, err)) == TH_ENOMEM)
+        if ((rc = chain_segment_view_row(st, id, &seg, err)) == TH_ENOMEM)
             goto out; /* no verdict on the chain */
         if (rc != TH_OK) {
             rc = chain_report(res, err, TH_CHAIN_MALFORMED, "?", 0, "%s", err->msg);
@@ -688,7 +688,6 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
         if (seg.nactors > mapcap) {
             nm = realloc(map, seg.nactors * sizeof *nm);
             if (nm == NULL) {
-                chain_segment_release(&seg);
                 rc = th_error_set(err, TH_ENOMEM, "out of memory");
                 goto out;
             }
@@ -702,7 +701,6 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
                 rc = chain_report(res, err, TH_CHAIN_MALFORMED, seg.actors[i], 0,
                                   "segment %llu holds events of a chain with no chain_actor row",
                                   (unsigned long long)id);
-                chain_segment_release(&seg);
                 goto out;
             }
         }
@@ -712,7 +710,6 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
                 hashes = nh;
             void *nk = nh != NULL ? realloc(ok, seg.nevents) : NULL;
             if (nk == NULL) {
-                chain_segment_release(&seg);
                 rc = th_error_set(err, TH_ENOMEM, "out of memory");
                 goto out;
             }
@@ -725,7 +722,6 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
                              err);
         if (rc == TH_OK)
             check_segment(db, ctx, &seg, trusted, NULL, &d);
-        chain_segment_release(&seg);
         if (rc != TH_OK)
             goto out;
     }
@@ -743,6 +739,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     if (rc == TH_OK)
         rc = unstored_elsewhere(db, states, nstates, pend, alive, res, err);
 out:
+    chain_segment_release(&seg);
     pool_stop(&pool);
     sqlite3_finalize(st);
     for (i = 0; i < nstates; i++)

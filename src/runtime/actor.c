@@ -129,7 +129,10 @@ void rt_actor_release(rt_actor *a)
         free(p);
     }
     rt_msg_free(a->stop_msg);
-    free(a->exit.data);
+    if (a->exit != NULL)
+        free(a->exit->data);
+    free(a->exit);
+    free(a->fn_dyn);
     free(a->state);
     free(a->init_state);
     free(a->shutdown_data);

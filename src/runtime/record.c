@@ -274,17 +274,25 @@ static void memchain_free(rt_memchain *m)
 /* Note that an event of `a` could not be recorded (in time): from now on
  * every host call of the actor fails (rt_record_ready), so it stops with
  * this error instead of acting unrecorded.  The first reason is kept. */
+#define RT_REC_ERROR_MAX 256 /* bytes of the reason, with its NUL */
+/* the reason when there is no memory for it (not freed) */
+static char rec_error_oom[] = "events cannot be recorded (out of memory saying why)";
+
 static void record_failed(rt_actor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void record_failed(rt_actor *a, const char *fmt, ...)
 {
     int expected = 0;
+    char *why;
     va_list ap;
 
     if (!atomic_compare_exchange_strong(&a->rec_failed, &expected, 1))
         return;
-    va_start(ap, fmt);
-    vsnprintf(a->rec_error, sizeof a->rec_error, fmt, ap);
-    va_end(ap);
+    if ((why = malloc(RT_REC_ERROR_MAX)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(why, RT_REC_ERROR_MAX, fmt, ap);
+        va_end(ap);
+    }
+    a->rec_error = why != NULL ? why : rec_error_oom;
     atomic_store(&a->rec_failed, 2);
     rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "%s", a->rec_error);
 }
@@ -1030,6 +1038,9 @@ void rt_record_free(rt_actor *a)
 
     memchain_free(atomic_load(&a->memchain));
     atomic_store(&a->memchain, NULL);
+    if (a->rec_error != rec_error_oom)
+        free(a->rec_error);
+    a->rec_error = NULL;
     if (s == NULL)
         return;
     pthread_mutex_lock(&rt->sublock);

@@ -72,6 +72,14 @@ struct rt_op {
     uint32_t nsent;   /* durable sends made by this op (their ids, durable.c) */
 };
 
+#define RT_FN_DYN 8 /* inbound exports an actor keeps looked up */
+
+/* An inbound event's export, looked up once per instance. */
+typedef struct rt_fn_dyn {
+    const char *name; /* the export's name (static storage) */
+    th_wasm_func *fn, *post;
+} rt_fn_dyn;
+
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
@@ -107,8 +115,10 @@ struct rt_actor {
     uint32_t nchildren, capchildren;
     rt_sync **waiters; /* th_runtime_wait callers */
     uint32_t nwaiters;
-    bool exited;        /* exit info valid */
-    th_actor_exit exit; /* data owned */
+    bool exited;         /* exit info valid */
+    int exit_reason;     /* TH_EXIT_*, once exited */
+    th_actor_exit *exit; /* the rest, data owned: NULL until it exits (and
+                            if it could not be allocated then) */
     /* end_locked */
 
     /* Owned by the thread running the turn. */
@@ -120,10 +130,8 @@ struct rt_actor {
     th_wasm_func *fn[RT_EX_COUNT];
     th_wasm_func *fn_post[RT_EX_COUNT];
     th_wasm_func *fn_realloc;
-    struct {
-        const char *name; /* an inbound event's export (static storage) */
-        th_wasm_func *fn, *post;
-    } fn_dyn[8]; /* exports looked up for inbound events (cache) */
+    rt_fn_dyn *fn_dyn; /* exports looked up for inbound events (a cache of
+                          RT_FN_DYN, allocated at the first such event) */
     unsigned nfn_dyn;
     rt_op *op;
     uint64_t next_token;
@@ -153,7 +161,7 @@ struct rt_actor {
     atomic_int rec_failed;            /* record.c: 2 once an event could not be recorded
                                          (in time): the actor's host calls fail from
                                          then on (1 while rec_error is written) */
-    char rec_error[256];              /* why (written once, before rec_failed is set) */
+    char *rec_error;                  /* why (written once, before rec_failed is set) */
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */
     void *hstate;                     /* handlers: lazily allocated state */

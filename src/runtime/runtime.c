@@ -660,10 +660,15 @@ int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms, t
     }
     if (ex != NULL) {
         pthread_mutex_lock(&a->lock);
-        *ex = a->exit;
-        ex->data = a->exit.has_data ? rt_memdup(a->exit.data, a->exit.data_len) : NULL;
-        if (a->exit.has_data && ex->data == NULL)
-            rc = TH_ENOMEM;
+        if (a->exit != NULL) {
+            *ex = *a->exit;
+            ex->data = a->exit->has_data ? rt_memdup(a->exit->data, a->exit->data_len) : NULL;
+            if (a->exit->has_data && ex->data == NULL)
+                rc = TH_ENOMEM;
+        } else {
+            memset(ex, 0, sizeof *ex);
+            ex->reason = a->exit_reason;
+        }
         pthread_mutex_unlock(&a->lock);
     }
     rt_actor_release(a);

@@ -54,22 +54,30 @@ void rt_sup_unlink(rt_actor *parent, rt_actor *child)
 static rt_sync **exit_fill(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
                            const char *message, uint32_t *nwaiters)
 {
+    th_actor_exit *x, bare = {.reason = reason};
     rt_sync **w;
 
     pthread_mutex_lock(&a->lock);
-    free(a->exit.data);
-    memset(&a->exit, 0, sizeof a->exit);
-    a->exit.reason = reason;
-    if (has_data) {
-        a->exit.data = rt_memdup(data, len);
-        a->exit.has_data = a->exit.data != NULL;
-        a->exit.data_len = a->exit.data ? len : 0;
+    if ((x = a->exit) != NULL) {
+        free(x->data);
+        memset(x, 0, sizeof *x);
+    } else {
+        x = a->exit = calloc(1, sizeof *x); /* NULL: the reason alone is kept */
     }
-    if (message != NULL)
-        snprintf(a->exit.message, sizeof a->exit.message, "%s", message);
+    a->exit_reason = reason;
+    if (x != NULL) {
+        x->reason = reason;
+        if (has_data) {
+            x->data = rt_memdup(data, len);
+            x->has_data = x->data != NULL;
+            x->data_len = x->data ? len : 0;
+        }
+        if (message != NULL)
+            snprintf(x->message, sizeof x->message, "%s", message);
+    }
     a->exited = true;
     if (a->parent == NULL)
-        rt_exit_remember(a->rt, a->id, &a->exit);
+        rt_exit_remember(a->rt, a->id, x != NULL ? x : &bare);
     w = a->waiters;
     *nwaiters = a->nwaiters;
     a->waiters = NULL;

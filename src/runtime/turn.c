@@ -252,7 +252,9 @@ static void find_export(rt_actor *a, int ex, rt_msg *m, th_wasm_func **fn, th_wa
         snprintf(pname, sizeof pname, "cabi_post_%s", *name);
         *post = th_wasm_instance_func(a->inst, pname);
     }
-    if (a->nfn_dyn < sizeof a->fn_dyn / sizeof a->fn_dyn[0]) {
+    if (a->fn_dyn == NULL) /* out of memory: looked up again next time */
+        a->fn_dyn = malloc(RT_FN_DYN * sizeof *a->fn_dyn);
+    if (a->fn_dyn != NULL && a->nfn_dyn < RT_FN_DYN) {
         a->fn_dyn[a->nfn_dyn].name = *name;
         a->fn_dyn[a->nfn_dyn].fn = *fn;
         a->fn_dyn[a->nfn_dyn].post = *post;

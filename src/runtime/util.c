@@ -18,33 +18,24 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/grow.h"
 #include "base/utf8.h"
 #include "runtime/rt_int.h"
 
 static bool buf_reserve(rt_buf *b, size_t extra)
 {
-    size_t need, cap;
     uint8_t *p;
 
     if (b->oom)
         return false;
-    if (extra > SIZE_MAX - b->len - 1)
-        goto oom;
-    need = b->len + extra + 1; /* keep room for a NUL */
-    if (need <= b->cap)
-        return true;
-    cap = b->cap ? b->cap : 512; /* most event records fit at once */
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
-    if (p == NULL)
-        goto oom;
+    /* room for a NUL too; 512 bytes first: most event records fit at once */
+    if (extra > SIZE_MAX - b->len - 1 ||
+        (p = base_grow(b->data, &b->cap, b->len + extra + 1, 512)) == NULL) {
+        b->oom = true;
+        return false;
+    }
     b->data = p;
-    b->cap = cap;
     return true;
-oom:
-    b->oom = true;
-    return false;
 }
 
 void rt_buf_append(rt_buf *b, const void *p, size_t n)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "base/grow.h"
 #include "base/limits.h"
 #include "base/utf8.h"
 
@@ -29,22 +30,14 @@
 void srv_jbuf_add(srv_jbuf *b, const void *p, size_t n)
 {
     uint8_t *d;
-    size_t cap;
 
     if (b->oom || n == 0)
         return;
-    if (b->len + n > b->cap) {
-        cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (d == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
+    if ((d = base_grow(b->data, &b->cap, b->len + n, 256)) == NULL) {
+        b->oom = true;
+        return;
     }
+    b->data = d;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }

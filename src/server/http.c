@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
+#include "base/grow.h"
 #include "server/server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -29,22 +30,14 @@
 void srv_buf_add(srv_buf *b, const void *p, size_t n)
 {
     char *nd;
-    size_t cap;
 
     if (b->oom || n == 0)
         return;
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        nd = realloc(b->data, cap);
-        if (nd == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->data = nd;
-        b->cap = cap;
+    if ((nd = base_grow(b->data, &b->cap, b->len + n + 1, 256)) == NULL) {
+        b->oom = true;
+        return;
     }
+    b->data = nd;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;
