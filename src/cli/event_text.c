@@ -468,8 +468,11 @@ static void sum_call(rctx *c, const json_t *d)
     const json_t *res = json_object_get(d, "result");
 
     fputs(fn ? fn : "?", c->out);
+    /* an inbound event's export (with "interface") is not actor#F or
+     * message-server-client#F: http-handlers#handle-request's first
+     * param is a handler id, not a request id */
     if (json_is_array(params))
-        put_params(c, fn, params);
+        put_params(c, json_object_get(d, "interface") == NULL ? fn : NULL, params);
     if (json_object_get(d, "from") != NULL) {
         fputs(" from ", c->out);
         put_id(c, json_object_get(d, "from"));

@@ -54,6 +54,13 @@ typedef struct rt_replay {
     rt_buf answer; /* the text of the last answer made from the record */
     bool refused;  /* a recorded output the replay cannot give (why) */
     char why[TH_ERROR_MSG_MAX];
+    /* the functions whose output is recorded as a summary of a chain
+     * (rt_iface.replay_own_chain / replay_child_chain), gathered once */
+    struct rp_summary {
+        const char *iface, *fn; /* iface without "theater:simple/" */
+        bool own;
+    } sum[16];
+    size_t nsum;
 } rt_replay;
 
 /* An operation the daemon's end interrupted (docs/durability.md): the
@@ -208,38 +215,53 @@ static void refuse(rt_replay *rp, const th_chain_event *e, const char *iface, co
              (unsigned long long)e->seq, iface, fn, what);
 }
 
-/* Is `fn` of the handler whose interface is recorded as `iface` in its
- * list `own` (rt_iface.replay_own_chain) or else replay_child_chain? */
-static bool chain_summary(const rt_runtime *rt, const char *iface, const char *fn, bool own)
+/* Gather the functions of the handlers whose output is a chain summary
+ * (rp->sum); false if there are more than it holds. */
+static bool gather_summaries(rt_replay *rp, const rt_runtime *rt)
 {
     static const char pkg[] = "theater:simple/";
 
+    rp->nsum = 0;
     for (size_t i = 0; i < rt->handlers->count; i++) {
         const rt_iface *f = rt->handlers->ifaces[i];
-        const char *const *l = own ? f->replay_own_chain : f->replay_child_chain;
-        if (strncmp(f->module, pkg, sizeof pkg - 1) != 0 ||
-            strcmp(f->module + sizeof pkg - 1, iface) != 0)
+        if (strncmp(f->module, pkg, sizeof pkg - 1) != 0)
             continue;
-        for (; l != NULL && *l != NULL; l++)
-            if (strcmp(*l, fn) == 0)
-                return true;
+        for (int own = 0; own < 2; own++) {
+            for (const char *const *l = own ? f->replay_own_chain : f->replay_child_chain;
+                 l != NULL && *l != NULL; l++) {
+                if (rp->nsum == sizeof rp->sum / sizeof rp->sum[0])
+                    return false;
+                rp->sum[rp->nsum++] = (struct rp_summary){f->module + sizeof pkg - 1, *l, own};
+            }
+        }
     }
+    return true;
+}
+
+/* Is `fn` of the handler whose interface is recorded as `iface` in its
+ * list `own` (rt_iface.replay_own_chain) or else replay_child_chain? */
+static bool chain_summary(const rt_replay *rp, const char *iface, const char *fn, bool own)
+{
+    for (size_t i = 0; i < rp->nsum; i++)
+        if (rp->sum[i].own == own && strcmp(rp->sum[i].fn, fn) == 0 &&
+            strcmp(rp->sum[i].iface, iface) == 0)
+            return true;
     return false;
 }
 
 /* True if the output (its text o) may be such a summary: only then is it
  * read as a JSON tree. */
-static bool maybe_summary(const rt_runtime *rt, const char *iface, const char *fn, base_jspan o)
+static bool maybe_summary(const rt_replay *rp, const char *iface, const char *fn, base_jspan o)
 {
-    return chain_summary(rt, iface, fn, true) || chain_summary(rt, iface, fn, false) ||
+    return chain_summary(rp, iface, fn, true) || chain_summary(rp, iface, fn, false) ||
            memmem(o.p, o.n, "\"not_recorded\"", 14) != NULL;
 }
 
 /* A summary output `o`: 0 and *out unchanged if it is none after all; 0
  * with *out the text of the answer made from the record (get-chain, in
  * rp->answer); or -1 with the replay stopped (refuse). */
-static int summary_output(const rt_runtime *rt, rt_replay *rp, const th_chain_event *e,
-                          const char *iface, const char *fn, base_jspan *out)
+static int summary_output(rt_replay *rp, const th_chain_event *e, const char *iface, const char *fn,
+                          base_jspan *out)
 {
     json_t *o = base_json_loadb(out->p, out->n, JSON_DECODE_ANY, NULL, NULL);
     json_t *in = json_is_object(json_object_get(o, "ok")) ? json_object_get(o, "ok") : o;
@@ -252,7 +274,7 @@ static int summary_output(const rt_runtime *rt, rt_replay *rp, const th_chain_ev
                  "its output (%lld bytes) was recorded as its size only, not its content",
                  (long long)json_integer_value(json_object_get(in, "bytes")));
         refuse(rp, e, iface, fn, what);
-    } else if (chain_summary(rt, iface, fn, true) && json_is_integer(n)) {
+    } else if (chain_summary(rp, iface, fn, true) && json_is_integer(n)) {
         /* the chain then: every event before this call, but the call's own
          * wasm-call when this was its first host call (it is recorded with
          * the first event inside the call) */
@@ -278,7 +300,7 @@ static int summary_output(const rt_runtime *rt, rt_replay *rp, const th_chain_ev
                 rc = 0;
             }
         }
-    } else if (chain_summary(rt, iface, fn, false) && json_is_integer(n)) {
+    } else if (chain_summary(rp, iface, fn, false) && json_is_integer(n)) {
         snprintf(what, sizeof what,
                  "its output (the child's %lld events) is recorded as a count, and the child's "
                  "chain is not part of this actor's record",
@@ -345,8 +367,8 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
                             "the output of recorded host-call %llu is not readable",
                             (unsigned long long)e->seq);
     rec = o;
-    if (maybe_summary(a->rt, iface, fn, o)) {
-        if (summary_output(a->rt, rp, e, iface, fn, &o) != 0)
+    if (maybe_summary(rp, iface, fn, o)) {
+        if (summary_output(rp, e, iface, fn, &o) != 0)
             return th_error_set(&h->err, TH_ECLOSED, "replay stopped: %s", rp->why);
         /* an answer made from the record: the event records the summary,
          * as the handler did */
@@ -1238,6 +1260,12 @@ int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *e
         return th_error_set(err, TH_EINVAL, "no events to replay");
     if ((rc = replay_rt_new(opts->handlers, opts->store, &c.rt, err)) != 0)
         return rc;
+    if (!gather_summaries(&c.rp, c.rt)) {
+        rc = th_error_set(err, TH_ETOOBIG,
+                          "the handlers have more functions with summary outputs "
+                          "than the replay holds");
+        goto out;
+    }
     if ((c.spec = calloc(1, sizeof *c.spec)) == NULL ||
         (c.a = replay_actor_new(c.rt, c.spec, &c.rp)) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");

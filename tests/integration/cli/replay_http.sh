@@ -8,7 +8,8 @@
 # against other code (VARIANT_WASM: the notes echoing "ECHO: " instead of
 # "echo: ") diverges at the first handle-websocket-message (its replies
 # differ, its state does not); exported files whose recorded request body
-# or middleware header was edited (cli/edit_event.py) diverge at that call.
+# or middleware header was edited (cli/edit_event.py) diverge at that call;
+# a WebSocket message recorded in the older form ("type") is named.
 set -u
 T=$1
 EX=$2
@@ -134,5 +135,11 @@ python3 "$EDIT" notes.jsonl token.jsonl wasm-call handle-middleware 1 \
 mw=$(seq_of handle-middleware 2)
 expect file_token 1 "^diverged at event $mw \(wasm-call\): recorded wasm-call .*\"proceed\":true.*, replayed wasm-call .*\"proceed\":false" \
     "$T" replay --home "$H" token.jsonl
+# a WebSocket message in the form recorded before the record followed the
+# WIT ("type" for the field ty): named, not replayed
+python3 "$EDIT" notes.jsonl old.jsonl wasm-call handle-websocket-message 1 \
+    'params.2={"type": "text", "data": null, "text": "hi"}' || fail "edit the message"
+expect file_old_form 1 "^theater: replay: event $msg: a call of http-handlers#handle-websocket-message recorded in the older form" \
+    "$T" replay --home "$H" old.jsonl
 
 it_done
