@@ -981,11 +981,21 @@ static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *i
             wasm_cc_materialize(C, &C->popped[i]);
         argbase = ft->nparams ? C->popped[0].t : t_at(C, C->nvals);
         if (op == WOP_CALL) {
+            size_t nrelocs = C->nrelocs;
             s = wasm_cc_emit_begin(C, WOP_CALL);
             wasm_cc_emit_ptr(C, C->m->code[imm[0] - C->m->nfunc_imports]);
             wasm_cc_emit_slot(C, TAG_TEMP | argbase);
             wasm_cc_emit_end(C);
-            (void)s;
+            push_types(C, ft->types + ft->nparams, ft->nresults);
+            if (ft->nresults == 1 && nslots(ft->types[ft->nparams]) == 1) {
+                /* The callee returns through RET1, which leaves its result
+                 * in the accumulator as well as in slot argbase: the next
+                 * instruction may read it there (the CALL's "__R" variant
+                 * is the CALL itself).  The slot stays the call's. */
+                wasm_cc_produced(C, s, nrelocs, argbase, WOP_CALL, NULL);
+                C->last.fixed_dst = true;
+            }
+            return 0;
         } else if (op == WOP_CALL_IMPORT) {
             ops[n++] = imm[0];
             ops[n++] = TAG_TEMP | argbase;

@@ -72,6 +72,7 @@ typedef struct lastinsn {
     bool valid;
     size_t start, dst_pos, nrelocs;
     uint32_t dst_t;
+    bool fixed_dst;        /* its result slot cannot be retargeted (a call's) */
     int br_true, br_false; /* fused branches of a comparison, else -1 */
     uint32_t a, b;         /* the comparison's operands */
     uint8_t nops;

@@ -357,6 +357,7 @@ void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int
     C->last.dst_pos = start + 8;
     C->last.nrelocs = nrelocs;
     C->last.dst_t = dst_t;
+    C->last.fixed_dst = false;
     C->last.br_true = C->last.br_false = -1;
     C->last.op = op;
     if (ap != NULL)

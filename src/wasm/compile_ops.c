@@ -28,7 +28,7 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         return;
     C->lwritten[x] = 1;
     wasm_cc_materialize_locals(C, x);
-    if (C->last.valid && e->loc == LOC_OWN && e->t == C->last.dst_t) {
+    if (C->last.valid && !C->last.fixed_dst && e->loc == LOC_OWN && e->t == C->last.dst_t) {
         /* retarget the producer (it reads its operands before writing) */
         if (!C->nomem)
             memcpy(C->code + C->last.dst_pos, &slot, 4);
@@ -1035,6 +1035,49 @@ static const struct fusion {
 #undef FUSION_ENTRY
 };
 
+/* Three rotates (or two and a shift) xor-ed together, passing their
+ * values in the accumulator:
+ *   I32_ROTL_K__R  a k1                 (acc = rotl(a, k1))
+ *   F_ROTLK_XOR_B__R  b k2              (acc = rotl(b, k2) ^ acc)
+ *   F_ROTLK_XOR_B / F_SHRUK_XOR_B       (being emitted: x3 is its shift)
+ * become one T_* instruction "d a k1 b k2 c k3".  The first two write no
+ * slot, so reading all three sources first changes nothing.  Returns
+ * false (nothing changed) when the code does not match. */
+static bool try_xor3(comp *C, int f, const lastinsn *x3, uint32_t dst_t)
+{
+    const lastinsn *L = &C->last;
+    size_t p = wasm_cc_hist(C, 1), q = wasm_cc_hist(C, 0);
+    uint32_t ops[7];
+    size_t s, nrel;
+    unsigned v;
+    int op;
+
+    if (f != WOP_F_ROTLK_XOR && f != WOP_F_SHRUK_XOR)
+        return false;
+    if (!L->valid || L->op != WOP_F_ROTLK_XOR || L->start != q || p == NO_POS || C->nomem ||
+        p + WASM_INSN_SIZE(3) != q)
+        return false;
+    if ((C->barrier != NO_POS && C->barrier > p) || (C->pair_tail != NO_POS && C->pair_tail >= p))
+        return false;
+    if (!wasm_cc_insn_op(C, q, &op, &v) || op != WOP_F_ROTLK_XOR || v != (WV_B | WV_R))
+        return false;
+    if (!wasm_cc_insn_op(C, p, &op, &v) || op != WOP_I32_ROTL_K || v != WV_R)
+        return false;
+    ops[0] = TAG_TEMP | dst_t;
+    ops[1] = code_opnd(C, p, 1);
+    ops[2] = code_opnd(C, p, 2);
+    ops[3] = code_opnd(C, q, 1);
+    ops[4] = code_opnd(C, q, 2);
+    ops[5] = x3->a;
+    ops[6] = x3->b;
+    op = f == WOP_F_ROTLK_XOR ? WOP_T_ROTLK3_XOR : WOP_T_ROTLK2_SHRUK_XOR;
+    wasm_cc_truncate(C, p);
+    nrel = C->nrelocs;
+    s = wasm_cc_emit_ops(C, op, ops, 7, 1u | 2u | 8u | 32u);
+    wasm_cc_produced(C, s, nrel, dst_t, op, NULL);
+    return true;
+}
+
 /* Emit `yop` (sources ops[0], ops[1]: s0, s1; immediate ops[1] when yk)
  * fused with the instruction before it when that one produced a source
  * and the pair is in WASM_FUSED_LIST: x's instruction goes and one
@@ -1079,6 +1122,8 @@ static bool try_fuse(comp *C, int yop, bool yk, uint8_t out, const uint32_t *ops
         if (d == NULL)
             return true;
         nrel = C->nrelocs;
+        if (cp.variant == WV_B && x.slotmask == 1 && try_xor3(C, f->f, &x, d->t))
+            return true;
         uint32_t all[4] = {TAG_TEMP | d->t, x.a, x.b, other};
         s = wasm_cc_emit_ops_v(C, f->f, cp.variant, all, 4,
                                1u | ((unsigned)x.slotmask << 1) | (other_slot ? 8u : 0u));

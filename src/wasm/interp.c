@@ -468,7 +468,7 @@ static uint64_t simd_diff_s(const char *fn, uint64_t x, uint64_t y)
 
 #define ACC_R_LIST(X) \
     X(M_I32_ADD) X(M_F64_ADD1) X(M_F64_ADD2) X(M_F64_SUB1) X(M_F64_SUB2) \
-    X(M_F64_MUL1) X(M_F64_MUL2)
+    X(M_F64_MUL1) X(M_F64_MUL2) X(T_ROTLK3_XOR) X(T_ROTLK2_SHRUK_XOR)
 
 #define FUSED_LABELS(X, kind, name, x, y, pos, expr) FL_##kind(name)
 #define FL_KB(name) LABEL_BIN(name) /* _B: c from the accumulator */
@@ -582,6 +582,8 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
         WASM_OP_LIST(LABEL_BASE) ACC_BIN_LIST(LABEL_BIN) ACC_UN_LIST(LABEL_UN)
         ACC_SRC2_LIST(LABEL_SRC2) ACC_SRC1_LIST(LABEL_SRC1) ACC_R_LIST(LABEL_R)
         WASM_FUSED_LIST(_, FUSED_LABELS)
+        /* a call's result is in the accumulator after RET1 (below) */
+        [WOP_CALL * NV + WV_R] = &&L_CALL,
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
 
@@ -671,11 +673,14 @@ L_BR_BACK:
             goto ret_other_instance; \
         NEXT(); \
     } while (0)
+    /* A one-value return leaves the value in the accumulator too, so the
+     * instruction after a CALL may read it there (CALL's __R variant). */
 L_RET1_A:
     fp[0].bits = acc;
     RETURN();
 L_RET1:
-    fp[0] = SLOT(0);
+    acc = SLOT(0).bits;
+    fp[0].bits = acc;
     RETURN();
 L_RET:
     RETURN();
@@ -952,6 +957,19 @@ L_RMW_MADD32: {
         memcpy(mbase + ea, &m, 4);
         SKIP(6);
     }
+#define XOR3(name, third) \
+    L_##name: { \
+        uint32_t a = RU32(1), b = RU32(3), c = RU32(5); \
+        WU32(0, ROTL32(a, OP(2)) ^ ROTL32(b, OP(4)) ^ (third)); \
+        SKIP(7); \
+    } \
+    L_##name##__R: { \
+        uint32_t a = RU32(1), b = RU32(3), c = RU32(5); \
+        AW32(ROTL32(a, OP(2)) ^ ROTL32(b, OP(4)) ^ (third)); \
+        SKIP(7); \
+    }
+    XOR3(T_ROTLK3_XOR, ROTL32(c, OP(6)))
+    XOR3(T_ROTLK2_SHRUK_XOR, c >> (OP(6) & 31))
     LOAD_KINDS(LOADX, LOADX)
     LOAD_KINDS(LOADSK, LOADSK)
     LOAD_KINDS(LOADSX, LOADSX)

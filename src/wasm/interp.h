@@ -148,6 +148,10 @@
     /* "p off q k off2 x": mem32[p + off] += mem32[(q + k, wrapping) + off2] * x \
      * (i32, wrapping): the load, load, multiply-add, store of a[i] += b[i] * x */ \
     X(RMW_MADD32) \
+    /* "d a k1 b k2 c k3": d = rotl(a, k1) ^ rotl(b, k2) ^ rotl(c, k3), and \
+     * the same with c >> k3 (unsigned) last: SHA-256's sigma functions, \
+     * three instructions that passed their values in the accumulator */ \
+    X(T_ROTLK3_XOR) X(T_ROTLK2_SHRUK_XOR) \
     X(MEMORY_SIZE) X(MEMORY_GROW)      /* d / d a */ \
     X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY) X(MEMORY_FILL) \
     /* tables and references */ \

@@ -1513,6 +1513,215 @@ static void test_rmw_and_pairs(void **state)
     teardown_ops(&fa);
 }
 
+/* A call's result in the accumulator: RET1 leaves a one-value result
+ * there as well as in slot 0, so the instruction right after a CALL may
+ * read it (its _A / _B variant).  Callees return through every path
+ * (end, return, br_if, br to the function, br_table), with every scalar
+ * type; the callers are checked against the same computation with each
+ * result stored in a local first, and a recursive function is run one
+ * fuel unit at a time (resuming inside callees and after their return). */
+static const char *call_acc_wat =
+    "(module\n"
+    "(type $t (func (param i32 i32) (result i32)))\n"
+    "(table 2 funcref) (elem (i32.const 0) $c_par $c_sub)\n"
+    "(func $c_par (param i32 i32) (result i32) (local.get 0))\n"
+    "(func $c_sub (param i32 i32) (result i32) (i32.sub (local.get 0) (local.get 1)))\n"
+    "(func $c_br (param i32 i32) (result i32)\n"
+    "  (block (result i32)\n"
+    "    (drop (br_if 1 (i32.mul (local.get 0) (i32.const 3))\n"
+    "                   (i32.lt_u (local.get 0) (local.get 1))))\n"
+    "    (if (i32.eq (local.get 1) (i32.const 7)) (then (return (i32.const 70))))\n"
+    "    (if (i32.eq (local.get 1) (i32.const 8)) (then (br 2 (local.get 1))))\n"
+    "    (br_table 0 1 (i32.xor (local.get 0) (local.get 1))\n"
+    "                  (i32.and (local.get 1) (i32.const 1))))\n"
+    "  (i32.add (i32.const 7)))\n"
+    "(func $c_i64 (param i64) (result i64) (i64.rotl (local.get 0) (i64.const 13)))\n"
+    "(func $c_f64 (param f64) (result f64) (f64.mul (local.get 0) (f64.const 1.5)))\n"
+    "(func $c_f32 (param f32) (result f32) (f32.sub (local.get 0) (f32.const 2.5)))\n"
+    "(func (export \"calls\") (param i32 i32 i32) (result i32) (local i32 i32)\n"
+    "  (local.set 3 (i32.add (call $c_par (local.get 0) (local.get 1)) (local.get 2)))\n"
+    "  (local.set 3 (i32.xor (local.get 3)\n"
+    "    (i32.sub (local.get 2) (call $c_sub (local.get 0) (local.get 1)))))\n"
+    "  (local.set 3 (i32.add (local.get 3)\n"
+    "    (i32.mul (call $c_br (local.get 0) (local.get 1)) (i32.const 5))))\n"
+    "  (local.set 3 (i32.add (local.get 3) (i32.wrap_i64 (i64.xor\n"
+    "    (call $c_i64 (i64.extend_i32_u (local.get 0))) (i64.const 0x123456789)))))\n"
+    "  (local.set 3 (i32.add (local.get 3) (i32.trunc_sat_f64_s (f64.add\n"
+    "    (call $c_f64 (f64.convert_i32_s (local.get 1))) (f64.const 0.25)))))\n"
+    "  (local.set 3 (i32.add (local.get 3) (i32.reinterpret_f32\n"
+    "    (call $c_f32 (f32.convert_i32_u (local.get 2))))))\n"
+    "  (if (call $c_sub (local.get 1) (local.get 2))\n"
+    "    (then (local.set 3 (i32.add (local.get 3) (i32.const 1000)))))\n"
+    "  (local.set 4 (call $c_br (local.get 2) (local.get 0)))\n"
+    "  (local.set 3 (i32.add (local.get 3) (local.get 4)))\n"
+    "  (local.set 3 (i32.add (local.get 3) (call_indirect (type $t)\n"
+    "    (local.get 0) (local.get 1) (i32.and (local.get 2) (i32.const 1)))))\n"
+    "  (block (br_if 0 (i32.eqz (call $c_par (local.get 2) (local.get 0))))\n"
+    "    (local.set 3 (i32.rotl (local.get 3) (i32.const 3))))\n"
+    "  (local.get 3))\n"
+    "(func (export \"calls_ref\") (param i32 i32 i32) (result i32)\n"
+    "  (local i32 i32 i32 i64 f64 f32)\n"
+    "  (local.set 5 (call $c_par (local.get 0) (local.get 1)))\n"
+    "  (local.set 3 (i32.add (local.get 5) (local.get 2)))\n"
+    "  (local.set 5 (call $c_sub (local.get 0) (local.get 1)))\n"
+    "  (local.set 3 (i32.xor (local.get 3) (i32.sub (local.get 2) (local.get 5))))\n"
+    "  (local.set 5 (call $c_br (local.get 0) (local.get 1)))\n"
+    "  (local.set 3 (i32.add (local.get 3) (i32.mul (local.get 5) (i32.const 5))))\n"
+    "  (local.set 6 (call $c_i64 (i64.extend_i32_u (local.get 0))))\n"
+    "  (local.set 3 (i32.add (local.get 3)\n"
+    "    (i32.wrap_i64 (i64.xor (local.get 6) (i64.const 0x123456789)))))\n"
+    "  (local.set 7 (call $c_f64 (f64.convert_i32_s (local.get 1))))\n"
+    "  (local.set 3 (i32.add (local.get 3)\n"
+    "    (i32.trunc_sat_f64_s (f64.add (local.get 7) (f64.const 0.25)))))\n"
+    "  (local.set 8 (call $c_f32 (f32.convert_i32_u (local.get 2))))\n"
+    "  (local.set 3 (i32.add (local.get 3) (i32.reinterpret_f32 (local.get 8))))\n"
+    "  (local.set 5 (call $c_sub (local.get 1) (local.get 2)))\n"
+    "  (if (local.get 5) (then (local.set 3 (i32.add (local.get 3) (i32.const 1000)))))\n"
+    "  (local.set 4 (call $c_br (local.get 2) (local.get 0)))\n"
+    "  (local.set 3 (i32.add (local.get 3) (local.get 4)))\n"
+    "  (local.set 5 (call_indirect (type $t)\n"
+    "    (local.get 0) (local.get 1) (i32.and (local.get 2) (i32.const 1))))\n"
+    "  (local.set 3 (i32.add (local.get 3) (local.get 5)))\n"
+    "  (local.set 5 (call $c_par (local.get 2) (local.get 0)))\n"
+    "  (if (local.get 5) (then (local.set 3 (i32.rotl (local.get 3) (i32.const 3)))))\n"
+    "  (local.get 3))\n"
+    "(func $fib (export \"fib\") (param i32) (result i64)\n"
+    "  (if (result i64) (i32.lt_u (local.get 0) (i32.const 2))\n"
+    "    (then (i64.extend_i32_u (local.get 0)))\n"
+    "    (else (i64.add (call $fib (i32.sub (local.get 0) (i32.const 1)))\n"
+    "                   (call $fib (i32.sub (local.get 0) (i32.const 2)))))))\n";
+
+/* Instructions right after a CALL that read the accumulator. */
+static size_t count_acc_after_call(const th_wasm_module *m)
+{
+    const void *const *labels = wasm_interp_labels();
+    const void *call = labels[WOP_CALL * WASM_NVARIANTS];
+    size_t n = 0;
+
+    for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
+        const struct wasm_code *c = m->code[f];
+        for (size_t off = 0; off + WASM_INSN_SIZE(3) + 8 <= c->code_len; off += 8) {
+            const void *h;
+            memcpy(&h, c->code + off, sizeof h);
+            if (h != call)
+                continue;
+            memcpy(&h, c->code + off + WASM_INSN_SIZE(3), sizeof h);
+            for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
+                if (h != NULL && labels[i] == h && (i % WASM_NVARIANTS) & (WV_A | WV_B)) {
+                    n++;
+                    break;
+                }
+        }
+    }
+    return n;
+}
+
+static void test_call_result_accumulator(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 2, 7, 8, 9, 0x7fffffff, 0x80000000, 0xfffffff9, 0xffffffff};
+    chain_fixture fx;
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    th_wasm_val arg = {.i32 = 20}, want = {0}, res = {0};
+    int rc, rounds = 0;
+
+    (void)state;
+    assert_non_null(w);
+    /* fx_load closes the module */
+    fputs(call_acc_wat, w);
+    fx_load(&fx, w, &wat);
+    /* the consumers of $c_par, $c_sub (twice), $c_br, $c_i64, $c_f64,
+     * $c_f32 and $c_par in the br_if, and fib's second call (its first
+     * result is read from its slot) */
+    assert_int_equal(count_acc_after_call(fx.mod), 9);
+    for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+        for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
+            for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                uint64_t args[3] = {xs[x], xs[y], xs[z]};
+                expect_same(&fx, "calls", "calls_ref", args, 3);
+            }
+    assert_int_equal(
+        th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "fib"), &arg, 1, &want, 1), TH_OK);
+    assert_int_equal(want.i64, 6765);
+    th_wasm_exec_set_fuel(fx.ex, 1);
+    rc = th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "fib"), &arg, 1, &res, 1);
+    while (rc == TH_WASM_OUT_OF_FUEL) {
+        th_wasm_exec_set_fuel(fx.ex, 1);
+        rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
+        rounds++;
+        assert_true(rounds < 100000);
+    }
+    assert_int_equal(rc, TH_OK);
+    assert_true(rounds >= 10000);
+    assert_int_equal(res.i64, 6765);
+    teardown_ops(&fx);
+}
+
+/* Three rotates (or two and an unsigned shift) xor-ed together, as
+ * SHA-256's sigma functions are: one T_* instruction, against the same
+ * computation through locals, with its result in a slot and in the
+ * accumulator (read by an add). */
+static const int32_t xor3_ks[][3] = {{26, 21, 7}, {30, 19, 10}, {0, 31, 32}, {33, -1, 3}};
+
+static void gen_xor3(FILE *w)
+{
+    for (int f = 0; f < 2; f++)
+        for (size_t k = 0; k < sizeof xor3_ks / sizeof xor3_ks[0]; k++)
+            for (int r = 0; r < 2; r++) {
+                const char *third = f ? "shr_u" : "rotl";
+                const int32_t *ks = xor3_ks[k];
+                fprintf(w,
+                        "(func (export \"x3_%d_%zu_%d\") (param i32 i32 i32) (result i32)\n"
+                        "  %s(i32.xor (i32.xor (i32.rotl (local.get 0) (i32.const %d))\n"
+                        "                    (i32.rotl (local.get 1) (i32.const %d)))\n"
+                        "           (i32.%s (local.get 2) (i32.const %d)))%s)\n",
+                        f, k, r, r ? "(i32.add (local.get 1) " : "", ks[0], ks[1], third, ks[2],
+                        r ? ")" : "");
+                fprintf(w,
+                        "(func (export \"x3_%d_%zu_%d_ref\") (param i32 i32 i32) (result i32)\n"
+                        "  (local i32 i32 i32)\n"
+                        "  (local.set 3 (i32.rotl (local.get 0) (i32.const %d)))\n"
+                        "  (local.set 4 (i32.rotl (local.get 1) (i32.const %d)))\n"
+                        "  (local.set 5 (i32.%s (local.get 2) (i32.const %d)))\n"
+                        "  (local.set 3 (i32.xor (i32.xor (local.get 3) (local.get 4)) (local.get "
+                        "5)))\n"
+                        "  %s)\n",
+                        f, k, r, ks[0], ks[1], third, ks[2],
+                        r ? "(i32.add (local.get 1) (local.get 3))" : "(local.get 3)");
+            }
+}
+
+static void test_xor3(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 0x80000000, 0xffffffff, 0x12345678, 0xdeadbeef};
+    chain_fixture fx;
+    char *wat = NULL, got[32], ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+    size_t nk = sizeof xor3_ks / sizeof xor3_ks[0];
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module\n", w);
+    gen_xor3(w);
+    fx_load(&fx, w, &wat);
+    assert_int_equal(count_op(fx.mod, WOP_T_ROTLK3_XOR), 2 * nk);
+    assert_int_equal(count_op(fx.mod, WOP_T_ROTLK2_SHRUK_XOR), 2 * nk);
+    for (int f = 0; f < 2; f++)
+        for (size_t k = 0; k < nk; k++)
+            for (int r = 0; r < 2; r++)
+                for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                    for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
+                        for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                            uint64_t args[3] = {xs[x], xs[y], xs[z]};
+                            snprintf(got, sizeof got, "x3_%d_%zu_%d", f, k, r);
+                            snprintf(ref, sizeof ref, "x3_%d_%zu_%d_ref", f, k, r);
+                            expect_same(&fx, got, ref, args, 3);
+                        }
+    teardown_ops(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1523,6 +1732,8 @@ int main(void)
         cmocka_unit_test(test_address_forms),
         cmocka_unit_test(test_memory_operands),
         cmocka_unit_test(test_rmw_and_pairs),
+        cmocka_unit_test(test_call_result_accumulator),
+        cmocka_unit_test(test_xor3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
