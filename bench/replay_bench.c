@@ -6,7 +6,7 @@
  * a fresh THEATER_HOME (every event hashed, linked and fsync'ed), driven
  * from outside; the original run's wall time is from the first message to
  * the moment every event is durable.  Then the chain is read back from
- * the home and replayed (th_replay_run: the recorded component
+ * the home and replayed (th_runtime_replay: the recorded component
  * re-instantiated, the recorded calls made again, the host calls answered
  * from the record, every event compared).  The replay's time includes
  * reading the chain from the database.  The figure is the ratio of the two
@@ -151,8 +151,8 @@ static int replay(const char *home, const char *id, double *ms, double *cpu, uin
     th_store *s = NULL;
     th_chain_query q;
     th_chain_events evs = {0};
-    th_replay_opts o;
-    th_replay_result res;
+    th_runtime_replay_opts o;
+    th_runtime_replay_result res;
     th_error err;
     double t0 = now_ms(), c0 = cpu_ms();
     int rc;
@@ -171,7 +171,7 @@ static int replay(const char *home, const char *id, double *ms, double *cpu, uin
         o.store = s;
         o.handlers = th_handlers_builtin();
         o.until = UINT64_MAX;
-        rc = th_replay_run(&o, &res, &err);
+        rc = th_runtime_replay(&o, &res, &err);
     }
     *ms = now_ms() - t0;
     *cpu = cpu_ms() - c0;
@@ -184,7 +184,7 @@ static int replay(const char *home, const char *id, double *ms, double *cpu, uin
                 (unsigned long long)res.seq, res.type, res.recorded, res.replayed);
     if (rc == 0 && res.diverged)
         rc = TH_ECORRUPT;
-    th_replay_result_release(&res);
+    th_runtime_replay_result_release(&res);
     th_chain_events_free(&evs);
     th_store_close(s);
     th_chain_close(c);

@@ -380,10 +380,10 @@ int th_runtime_chain_component(const th_chain_events *evs, size_t upto, char *ha
 /* Called after each replayed operation (and each start of code) with the
  * sequence number of its last event and the actor's state right after it
  * (borrowed for the call). */
-typedef void (*th_replay_state_fn)(void *ud, uint64_t seq, bool has_state, const uint8_t *state,
-                                   size_t len);
+typedef void (*th_runtime_replay_state_fn)(void *ud, uint64_t seq, bool has_state,
+                                           const uint8_t *state, size_t len);
 
-typedef struct th_replay_opts {
+typedef struct th_runtime_replay_opts {
     const th_chain_events *events;  /* the recorded chain, seq 0, 1, ... */
     struct th_store *store;         /* the components by hash (may be NULL
                                        with `component`) */
@@ -396,13 +396,13 @@ typedef struct th_replay_opts {
     void *component_ud;
     const uint8_t *component; /* optional: replay this code instead */
     size_t component_len;
-    uint64_t until;              /* replay the events up to this seq (UINT64_MAX: all);
-                                    an operation that ends after it is not run */
-    th_replay_state_fn state_fn; /* optional */
+    uint64_t until;                      /* replay the events up to this seq (UINT64_MAX: all);
+                                            an operation that ends after it is not run */
+    th_runtime_replay_state_fn state_fn; /* optional */
     void *state_ud;
-} th_replay_opts;
+} th_runtime_replay_opts;
 
-typedef struct th_replay_result {
+typedef struct th_runtime_replay_result {
     uint64_t events;                   /* recorded events replayed, each matched */
     bool diverged;                     /* the first difference: */
     uint64_t seq;                      /* the recorded event where it is */
@@ -414,18 +414,19 @@ typedef struct th_replay_result {
     char component[65]; /* the code replayed last (SHA-256 hex) */
     bool open_end;      /* the record ends inside an operation (still running,
                            or its process ended): compared up to there */
-} th_replay_result;
+} th_runtime_replay_result;
 
 /* Re-run an actor from its chain: instantiate its recorded component (from
  * `store` by the hash its events name, or `component`), call its exports
  * with the recorded parameters in the recorded order (same limits), answer
  * every host call with its recorded output (nothing reaches the world) and
  * compare every event it produces with the recorded one.  Returns 0 when
- * the replay ran: res->diverged says whether it matched (th_replay_result_release
+ * the replay ran: res->diverged says whether it matched (th_runtime_replay_result_release
  * frees the state); an error when it could not (no component, a record it
  * cannot read). */
-int th_replay_run(const th_replay_opts *opts, th_replay_result *res /* out */, th_error *err);
-void th_replay_result_release(th_replay_result *res);
+int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_result *res /* out */,
+                      th_error *err);
+void th_runtime_replay_result_release(th_runtime_replay_result *res);
 
 /* The THEATER_HOME directory the runtime uses (borrowed). */
 const char *th_runtime_home(th_runtime *rt);

@@ -64,10 +64,10 @@ int cli_replay_load(const char *home, const char *arg, cli_replay_src **out /* o
 void cli_replay_free(cli_replay_src *src);
 /* The record's actor id (borrowed). */
 const char *cli_replay_actor(const cli_replay_src *src);
-/* th_replay_run on the record (component: other code, or NULL). */
+/* th_runtime_replay on the record (component: other code, or NULL). */
 int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t component_len,
-                   uint64_t until, th_replay_state_fn fn, void *ud, th_replay_result *res /* out */,
-                   th_error *err);
+                   uint64_t until, th_runtime_replay_state_fn fn, void *ud,
+                   th_runtime_replay_result *res /* out */, th_error *err);
 /* `theater state ID --at SEQ [--home DIR] [--json]`. */
 int cli_replay_state_at(int argc, char **argv);
 

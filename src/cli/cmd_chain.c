@@ -385,7 +385,7 @@ static void print_state(const struct st_item *it, const chain_args *a)
 static int load_states(const chain_args *a, const char *full, states *st, th_error *err)
 {
     cli_replay_src *src = NULL;
-    th_replay_result res;
+    th_runtime_replay_result res;
     int rc;
 
     memset(&res, 0, sizeof res);
@@ -397,7 +397,7 @@ static int load_states(const chain_args *a, const char *full, states *st, th_err
         cli_errorf("chain events --state: the replay diverged at event %" PRIu64
                    " (%s): states are shown up to there",
                    res.seq, res.type);
-    th_replay_result_release(&res);
+    th_runtime_replay_result_release(&res);
     cli_replay_free(src);
     return rc;
 }

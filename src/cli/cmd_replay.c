@@ -1,7 +1,7 @@
 /*
  * cmd_replay.c - `theater replay`, `theater state ID --at SEQ` and the
  * states of `theater chain events --state`: an actor re-run from its chain
- * (th_replay_run, src/runtime/replay.c), offline.
+ * (th_runtime_replay, src/runtime/replay.c), offline.
  *
  * The record comes from THEATER_HOME (chains and store opened read-only,
  * so this works beside a running daemon and without one) or from a file
@@ -320,11 +320,11 @@ const char *cli_replay_actor(const cli_replay_src *src)
 }
 
 int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t component_len,
-                   uint64_t until, th_replay_state_fn fn, void *ud, th_replay_result *res,
-                   th_error *err)
+                   uint64_t until, th_runtime_replay_state_fn fn, void *ud,
+                   th_runtime_replay_result *res, th_error *err)
 {
     rec_src *s = (rec_src *)src;
-    th_replay_opts o;
+    th_runtime_replay_opts o;
 
     memset(&o, 0, sizeof o);
     o.events = &s->evs;
@@ -339,7 +339,7 @@ int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t compone
     o.until = until;
     o.state_fn = fn;
     o.state_ud = ud;
-    return th_replay_run(&o, res, err);
+    return th_runtime_replay(&o, res, err);
 }
 
 static int parse_seq(const char *s, uint64_t *out)
@@ -359,7 +359,7 @@ int cli_cmd_replay(int argc, char **argv)
     uint8_t *comp = NULL;
     size_t comp_len = 0;
     cli_replay_src *src = NULL;
-    th_replay_result res;
+    th_runtime_replay_result res;
     th_error err;
 
     for (i = 1; i < argc; i++) {
@@ -425,7 +425,7 @@ int cli_cmd_replay(int argc, char **argv)
                               "process ended)"
                             : "");
     }
-    th_replay_result_release(&res);
+    th_runtime_replay_result_release(&res);
     cli_replay_free(src);
     free(comp);
     return rc != 0 || res.diverged ? 1 : 0;
@@ -438,7 +438,7 @@ int cli_replay_state_at(int argc, char **argv)
     uint64_t at = UINT64_MAX;
     int json = 0, i, rc;
     cli_replay_src *src = NULL;
-    th_replay_result res;
+    th_runtime_replay_result res;
     th_error err;
     json_t *v = NULL;
 
@@ -507,7 +507,7 @@ int cli_replay_state_at(int argc, char **argv)
         }
     }
     json_decref(v);
-    th_replay_result_release(&res);
+    th_runtime_replay_result_release(&res);
     cli_replay_free(src);
     return rc != 0 ? 1 : 0;
 }

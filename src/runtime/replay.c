@@ -1,5 +1,5 @@
 /*
- * replay.c - re-running an actor from its chain (th_replay_run).
+ * replay.c - re-running an actor from its chain (th_runtime_replay).
  *
  * The chain records everything that decides what an actor does: the code
  * it runs (the component named by actor-spawned / actor-restarted /
@@ -50,7 +50,7 @@ typedef struct rt_replay {
     uint64_t until;             /* replay events with seq <= until */
     bool stop;                  /* past `until`: the rest is not compared */
     bool cut;                   /* the running operation was cut off (below) */
-    th_replay_result *res;
+    th_runtime_replay_result *res;
     rt_buf answer; /* the text of the last answer made from the record */
     bool refused;  /* a recorded output the replay cannot give (why) */
     char why[TH_ERROR_MSG_MAX];
@@ -101,7 +101,7 @@ static void show(char *out, size_t cap, const char *type, const uint8_t *data, s
 static void diverge(rt_replay *rp, uint64_t seq, const char *type, const char *recorded,
                     const char *replayed)
 {
-    th_replay_result *r = rp->res;
+    th_runtime_replay_result *r = rp->res;
 
     if (r->diverged)
         return;
@@ -484,7 +484,7 @@ static rt_actor *replay_actor_new(rt_runtime *rt, rt_spec *spec, rt_replay *rp)
 
 typedef struct replay_ctx {
     rt_replay rp;
-    const th_replay_opts *opts;
+    const th_runtime_replay_opts *opts;
     rt_runtime *rt;
     rt_spec *spec;
     rt_actor *a;
@@ -1245,7 +1245,8 @@ static void replay_free(replay_ctx *c)
     free(c->big.items);
 }
 
-int th_replay_run(const th_replay_opts *opts, th_replay_result *res, th_error *err)
+int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_result *res,
+                      th_error *err)
 {
     replay_ctx c;
     int rc;
@@ -1311,7 +1312,7 @@ out:
     return rc;
 }
 
-void th_replay_result_release(th_replay_result *res)
+void th_runtime_replay_result_release(th_runtime_replay_result *res)
 {
     if (res == NULL)
         return;
