@@ -123,6 +123,9 @@ static void env_open(env *e)
 
 static void env_close(env *e)
 {
+    /* the fake actor has no chain, so its host calls' recording fails and
+     * keeps the reason, which the actor's recording state frees */
+    rt_record_free(&fake_actor);
     th_wasm_exec_free(e->ex);
     th_wasm_instance_free(e->inst);
     th_wasm_module_free(e->mod);
