@@ -278,8 +278,9 @@ static void memchain_free(rt_memchain *m)
 /* the reason when there is no memory for it (not freed) */
 static char rec_error_oom[] = "events cannot be recorded (out of memory saying why)";
 
-static void record_failed(rt_actor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void record_failed(rt_actor *a, const char *fmt, ...)
+static void record_failed(rt_actor *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void record_failed(rt_actor *a, int code, const char *fmt, ...)
 {
     int expected = 0;
     char *why;
@@ -293,7 +294,8 @@ static void record_failed(rt_actor *a, const char *fmt, ...)
         va_end(ap);
     }
     a->rec_error = why != NULL ? why : rec_error_oom;
-    atomic_store(&a->rec_failed, 2);
+    atomic_store(&a->rec_failed,
+                 code == TH_ENOMEM || why == NULL ? RT_REC_FAILED_NOMEM : RT_REC_FAILED);
     rt_log(a->rt, a->id, a->spec ? a->spec->name : NULL, "%s", a->rec_error);
 }
 
@@ -325,17 +327,23 @@ static bool on_disk(const rt_actor *a)
     return a->spec != NULL && a->spec->save_chain && a->rt->chain != NULL;
 }
 
+int rt_record_failure(const rt_actor *a)
+{
+    int f = atomic_load(&a->rec_failed);
+    return f == RT_REC_FAILED_NOMEM ? TH_ENOMEM : f == RT_REC_FAILED ? TH_EIO : 0;
+}
+
 int rt_record_ready(rt_actor *a, th_error *err)
 {
     if (a->replay != NULL)
         return 0;
-    if (atomic_load(&a->rec_failed) == 2)
-        return th_error_set(err, TH_EIO, "%s", a->rec_error);
+    if (atomic_load(&a->rec_failed) >= RT_REC_FAILED)
+        return th_error_set(err, rt_record_failure(a), "%s", a->rec_error);
     if (!on_disk(a) || th_chain_healthy(a->rt->chain))
         return 0;
     if (stall_wait(a->rt, err) == 0)
         return 0;
-    record_failed(a, "%s", err->msg);
+    record_failed(a, TH_EIO, "%s", err->msg);
     return TH_EIO;
 }
 
@@ -352,8 +360,8 @@ static void append_now(rt_actor *a, const char *type, const uint8_t *data, size_
         rc = th_chain_append(a->rt->chain, a->id, type, data, len, NULL, &r, &err);
     if (rc != 0) {
         /* not silently: the actor stops (its host calls fail from now on) */
-        record_failed(a, "event %s (%zu bytes) could not be recorded: %s; stopping the actor", type,
-                      len, err.msg);
+        record_failed(a, rc, "event %s (%zu bytes) could not be recorded: %s; stopping the actor",
+                      type, len, err.msg);
         notify(a, type, data, len, NULL);
         return;
     }
@@ -439,7 +447,7 @@ static void append_batch(rec_batch *b)
             atomic_store(&a->last_ticket, r[n - 1].ticket);
         for (k = 0; k < n; k++) {
             if (rc != 0) {
-                record_failed(a,
+                record_failed(a, rc,
                               "event %s (%zu bytes) could not be recorded: %s; stopping the "
                               "actor",
                               ev[k]->type, ev[k]->len, err.msg);
@@ -682,7 +690,7 @@ static void rec_backpressure(rt_recorder *rec, rt_actor *a)
             if (since == 0)
                 since = rt_now_ns();
             else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
-                record_failed(a,
+                record_failed(a, TH_EIO,
                               "events cannot be recorded: the chain writer cannot store "
                               "events (waited %u ms); stopping the actor",
                               a->rt->record_stall_ms);
@@ -704,7 +712,7 @@ static void push_one(rt_recorder *rec, rt_actor *a, const char *type, const uint
     rec_item *it = base_block_alloc(sizeof *it + len); /* freed by the recorder thread */
 
     if (it == NULL) {
-        record_failed(a, "event %s could not be recorded: out of memory", type);
+        record_failed(a, TH_ENOMEM, "event %s could not be recorded: out of memory", type);
         return;
     }
     rt_actor_ref(a);
@@ -837,7 +845,8 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         return;
     }
     if (rec == NULL || atomic_load(&rec->stop)) {
-        record_failed(a, "event %s could not be recorded: the runtime is shutting down", type);
+        record_failed(a, TH_EIO, "event %s could not be recorded: the runtime is shutting down",
+                      type);
         return;
     }
     /* A stalled writer: the actor waits (bounded) before handing over
@@ -846,7 +855,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     if (on_disk(a) && !th_chain_healthy(a->rt->chain) && atomic_load(&a->rec_failed) == 0) {
         th_error err;
         if (stall_wait(a->rt, &err) != 0)
-            record_failed(a, "%s; stopping the actor", err.msg);
+            record_failed(a, TH_EIO, "%s; stopping the actor", err.msg);
     }
     if ((w = rt_sched_self()) != NULL) {
         /* in the actor's own turn: into the worker's batch */
@@ -865,7 +874,8 @@ void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
     if (b->oom) {
         static const char msg[] = "{\"truncated\":true}";
         /* what happened cannot be recorded in full: stop the actor */
-        record_failed(a, "event %s could not be built (out of memory); stopping the actor", type);
+        record_failed(a, TH_ENOMEM,
+                      "event %s could not be built (out of memory); stopping the actor", type);
         rt_record(a, type, (const uint8_t *)msg, sizeof msg - 1);
     } else {
         rt_record(a, type, b->data, b->len);

@@ -158,9 +158,10 @@ struct rt_actor {
     atomic_uint_fast64_t last_ticket; /* chain ticket of the last appended event */
     _Atomic(void *) subs;             /* record.c: subscriptions (lazily) */
     _Atomic(void *) memchain;         /* record.c: the chain of a save_chain = false actor */
-    atomic_int rec_failed;            /* record.c: 2 once an event could not be recorded
-                                         (in time): the actor's host calls fail from
-                                         then on (1 while rec_error is written) */
+    atomic_int rec_failed;            /* record.c: RT_REC_FAILED(_NOMEM) once an event
+                                         could not be recorded (in time): the actor's
+                                         host calls fail from then on (1 while rec_error
+                                         is written) */
     char *rec_error;                  /* why (written once, before rec_failed is set) */
     bool has_last_hash;               /* record.c (recorder thread): hash of the */
     uint8_t last_hash[32];            /* last event appended, the next one's parent */

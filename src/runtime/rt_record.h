@@ -27,6 +27,13 @@ int rt_record_stop(rt_runtime *rt, th_error *err);
 /* Subscriptions. */
 int rt_record_subscribe(rt_actor *a, th_runtime_event_fn fn, void *ud, uint64_t *id);
 int rt_record_unsubscribe(rt_runtime *rt, uint64_t id);
+/* rt_actor.rec_failed once an event could not be recorded: for want of
+ * memory, or for another reason (the writer, shutdown). */
+#define RT_REC_FAILED 2
+#define RT_REC_FAILED_NOMEM 3
+/* 0 while the actor's events are recorded; else why they no longer are:
+ * TH_ENOMEM (out of memory) or TH_EIO. */
+int rt_record_failure(const rt_actor *a);
 /* Free what record.c keeps for an actor (subscriptions, in-memory chain). */
 void rt_record_free(rt_actor *a);
 /* Wait until the actor's events so far are durable (while the chain writer

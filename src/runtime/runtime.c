@@ -305,6 +305,10 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rt_actor_turn(a); /* init runs here; consumes the turn's reference */
     rt_sync_wait(s, 0, NULL);
     rc = s->status;
+    /* an init stopped because its events could not be recorded for want of
+     * memory failed for want of memory, whatever the guest made of it */
+    if (rc != 0 && rt_record_failure(a) == TH_ENOMEM)
+        rc = TH_ENOMEM;
     if (rc != 0)
         th_error_set(err, rc, "init of %s failed: %s", id_out, s->msg);
     rt_sync_release(s);
