@@ -62,6 +62,7 @@
 
 #include <sqlite3.h>
 
+#include "base/clock.h"
 #include "base/hex.h"
 #include "base/json.h"
 #include "base/sha256.h"
@@ -449,13 +450,7 @@ static void *writer_main(void *arg)
                 wait_ns = (uint64_t)DUR_CKPT_IDLE_MS * 1000000u;
             else
                 wait_ns = 1000000000u;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)(wait_ns / 1000000000u);
-            ts.tv_nsec += (long)(wait_ns % 1000000000u);
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            ts = base_clock_wall_deadline(wait_ns);
             if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0 && d->head == NULL &&
                 d->marks == NULL) {
                 idle = true;

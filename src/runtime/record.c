@@ -68,6 +68,7 @@
 #include <time.h>
 
 #include "base/block.h"
+#include "base/clock.h"
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "runtime/rt_int.h"
@@ -335,10 +336,12 @@ int rt_record_failure(const rt_actor *a)
 
 int rt_record_ready(rt_actor *a, th_error *err)
 {
+    int rc;
+
     if (a->replay != NULL)
         return 0;
-    if (atomic_load(&a->rec_failed) >= RT_REC_FAILED)
-        return th_error_set(err, rt_record_failure(a), "%s", a->rec_error);
+    if ((rc = rt_record_failure(a)) != 0)
+        return th_error_set(err, rc, "%s", a->rec_error);
     if (!on_disk(a) || th_chain_healthy(a->rt->chain))
         return 0;
     if (stall_wait(a->rt, err) == 0)
@@ -918,13 +921,7 @@ int rt_record_flush(rt_actor *a, th_error *err)
         /* an event that could not be queued (out of memory: rec_failed)
          * never comes: then stop waiting, the chain cannot be whole */
         while (atomic_load(&a->rec_done) < target && atomic_load(&a->rec_failed) == 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = base_clock_wall_deadline(50000000u);
             pthread_cond_timedwait(&rec->done, &rec->lock, &ts);
         }
         atomic_fetch_sub(&rec->flushers, 1);

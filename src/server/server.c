@@ -369,12 +369,7 @@ static void *reaper_main(void *arg)
             pthread_mutex_unlock(&s->lock);
             break;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SRV_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = base_clock_wall_deadline((uint64_t)SRV_TICK_MS * 1000000u);
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
         pthread_mutex_unlock(&s->lock);
         now = base_clock_mono_ns();
