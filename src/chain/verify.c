@@ -625,8 +625,15 @@ static void pool_stop(hash_pool *p)
 static void pool_hash(hash_pool *p, base_sha256_ctx *ctx, const th_chain_event *events, size_t n,
                       uint8_t (*hashes)[32], uint8_t *ok)
 {
-    bool share = n >= VERIFY_PARALLEL_MIN && p->nthreads > 0;
+    size_t i;
 
+    if (n < VERIFY_PARALLEL_MIN || p->nthreads == 0) {
+        /* Alone, without touching the pool: a helper that wakes late for
+         * an earlier round must find nothing of this one to claim. */
+        for (i = 0; i < n; i++)
+            ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     while (p->active > 0) /* a late helper still in the previous round */
         pthread_cond_wait(&p->done, &p->lock);
@@ -636,14 +643,10 @@ static void pool_hash(hash_pool *p, base_sha256_ctx *ctx, const th_chain_event *
     p->ok = ok;
     atomic_store(&p->next, 0);
     atomic_store(&p->hashed, 0);
-    if (share) {
-        p->round++;
-        pthread_cond_broadcast(&p->go);
-    }
+    p->round++;
+    pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->lock);
     hash_chunks(p, ctx);
-    if (!share)
-        return;
     pthread_mutex_lock(&p->lock);
     while (atomic_load(&p->hashed) < n)
         pthread_cond_wait(&p->done, &p->lock);
