@@ -29,7 +29,9 @@
  * reference); rt_actor_turn hands it back.
  *
  * Idle execs (engine stacks) are cached per worker, so an idle actor owns
- * none; threads outside the pool use a small shared pool.
+ * none; threads outside the pool use a small shared pool.  A cached exec
+ * keeps its initial stacks (th_wasm_exec_keep_stacks): an operation then
+ * costs no malloc/free of engine stacks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -324,8 +326,8 @@ th_wasm_exec *rt_exec_get(rt_runtime *rt)
     if (rt->npool > 0)
         ex = rt->pool[--rt->npool];
     pthread_mutex_unlock(&rt->poollock);
-    if (ex == NULL)
-        ex = th_wasm_exec_new(NULL);
+    if (ex == NULL && (ex = th_wasm_exec_new(NULL)) != NULL)
+        th_wasm_exec_keep_stacks(ex, true); /* a call per message allocates nothing */
     return ex;
 }
 
