@@ -69,9 +69,9 @@ struct rt_worker {
     bool ran_woken;         /* the last turn was of a woken actor */
     th_wasm_exec *cache[8]; /* idle execs */
     unsigned ncache;
-    rt_actor *handoff;  /* woken by a request of the running turn: runs nested (turn.c) */
-    bool handoff_want;  /* a request is offering its message: keep the woken target */
-    unsigned nested;    /* depth of nested turns running here (0 or 1) */
+    rt_actor *handoff;           /* woken by a request of the running turn: runs nested (turn.c) */
+    bool handoff_want;           /* a request is offering its message: keep the woken target */
+    unsigned nested;             /* depth of nested turns running here (0 or 1) */
     rt_actor *turn_actor;        /* whose turn runs here now (turn.c), or NULL */
     struct rec_batch *rec_batch; /* record.c: events of turn_actor not yet queued */
 };
