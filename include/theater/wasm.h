@@ -228,6 +228,18 @@ int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
 int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
                               th_wasm_extern_kind *kind /* out */, void **ext /* out */);
 
+/* Exports by index: th_wasm_module_export_index gives the index (the
+ * numbering of th_wasm_module_export) of the export named by the `len`
+ * bytes at `name`, or -1; the index holds for every instance of the
+ * module, so an embedder that looks names up once per module reaches an
+ * instance's exports without searching.  th_wasm_instance_export_at: the
+ * object of export `i` (NULL if out of range) and its kind;
+ * th_wasm_instance_func_at: the function, NULL if export `i` is not one. */
+int64_t th_wasm_module_export_index(const th_wasm_module *m, const char *name, size_t len);
+void *th_wasm_instance_export_at(const th_wasm_instance *inst, uint32_t i,
+                                 th_wasm_extern_kind *kind /* out, may be NULL */);
+th_wasm_func *th_wasm_instance_func_at(const th_wasm_instance *inst, uint32_t i);
+
 /* Memory 0 of an instance (exported or not), NULL if it has none. */
 th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst);
 

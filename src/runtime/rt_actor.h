@@ -37,6 +37,16 @@ enum {
 };
 extern const char *const rt_export_names[RT_EX_COUNT];
 
+/* Where a module's theater exports are (th_wasm_module_export_index; -1 =
+ * absent): each export, its cabi_post_, and cabi_realloc.  Computed once
+ * per spec (rt_spec.exports, for the spec's module: a replay gives its
+ * spec another), so an instance finds its exports without looking names
+ * up. */
+typedef struct rt_exports {
+    const th_wasm_module *module; /* the module they are of */
+    int32_t fn[RT_EX_COUNT], post[RT_EX_COUNT], realloc;
+} rt_exports;
+
 enum { RT_SCHED_IDLE = 0, RT_SCHED_QUEUED = 1 };
 
 /* A deferred request this actor must still answer. */

@@ -71,6 +71,8 @@ struct th_runtime {
     pthread_mutex_t modlock; /* module and spec caches */
     rt_module_entry *modules;
     struct spec_entry *specs;
+    int spec_watch;        /* inotify descriptor of the spec cache (spec.c) */
+    bool spec_watch_tried; /* ... created, or found unavailable (-1) */
 
     pthread_mutex_t chanlock; /* channels */
     rt_channel *channels;
