@@ -257,6 +257,20 @@ uint8_t *th_wasm_memory_data(const th_wasm_memory *mem, uint64_t *size /* out */
 /* Grow by `delta` pages; returns the old size in pages, or -1. */
 int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta);
 
+/* Packing an idle memory.  th_wasm_memory_pack copies the non-zero bytes
+ * of the memory's resident pages into one heap block and gives the pages
+ * back to the kernel (they read as zeroes until touched), when the memory
+ * has at most `max_resident` bytes resident and their non-zero bytes take
+ * at most half of that: 1 if packed, 0 if not (too big, nothing resident,
+ * not worth it, already packed), or TH_ENOMEM.  While packed, the memory's
+ * contents are wrong: nothing may run in its instance or read or write it
+ * until th_wasm_memory_unpack has put them back (a no-op if not packed).
+ * Growing and freeing a packed memory are allowed.  A memory packs with
+ * its size and limits unchanged. */
+int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident);
+void th_wasm_memory_unpack(th_wasm_memory *mem);
+bool th_wasm_memory_packed(const th_wasm_memory *mem);
+
 th_wasm_table *th_wasm_table_new(uint8_t reftype, uint32_t min,
                                  uint32_t max /* UINT32_MAX: none */);
 void th_wasm_table_free(th_wasm_table *t);

@@ -338,6 +338,8 @@ static rt_actor *actor_alloc(rt_runtime *rt)
     atomic_init(&a->last_ticket, 0);
     atomic_init(&a->subs, NULL);
     atomic_init(&a->memchain, NULL);
+    atomic_init(&a->pack_listed, false);
+    atomic_init(&a->ran_ns, 0);
     rt_mpsc_init(&a->mbox);
     rt_mpsc_init(&a->ctl);
     atomic_init(&a->mbox_bytes, 0);

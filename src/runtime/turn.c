@@ -903,12 +903,13 @@ static void control(rt_actor *a, rt_msg *m)
 void rt_actor_turn(rt_actor *a)
 {
     int budget = RT_TURN_BUDGET;
-    uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
+    uint64_t now = rt_now_ns(), end = now + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
     bool yield = false, mbox_ok;
     rt_node *n;
     rt_msg *m;
     int expect;
 
+    rt_pack_turn_begin(a, now); /* its memory back, if it was packed */
     rt_record_turn_begin(a);
     for (;;) {
         if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {

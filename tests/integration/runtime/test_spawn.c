@@ -6,8 +6,17 @@
  * rewritten in place, replaced by a rename, a symbolic link re-pointed,
  * are each seen by the very next spawn; a directory above the files
  * renamed is seen within the cache's recheck interval (1 s).
+ *
+ * An idle actor's memory is packed (pack.c) and put back at its next turn
+ * with every byte in place, also after it grew; packing races with
+ * messages arriving at any time and loses none (packmem.wat checks its
+ * memory's pattern).  The runtime's counters of packed and unpacked
+ * memories are read from its internals to see that packing happened.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +27,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "runtime/rt_int.h"
 #include "rt_test_util.h"
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -200,12 +210,144 @@ static void test_directory_swapped(void **state)
     rtt_stop(&t);
 }
 
+/* Occurrences of `needle` in the log so far. */
+static int log_count(rtt *t, const char *needle)
+{
+    int n = 0;
+
+    pthread_mutex_lock(&t->log.lock);
+    for (const char *p = t->log.text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    pthread_mutex_unlock(&t->log.lock);
+    return n;
+}
+
+static bool log_count_wait(rtt *t, const char *needle, int n, unsigned ms)
+{
+    for (unsigned i = 0; i < ms / 5; i++) {
+        if (log_count(t, needle) >= n)
+            return true;
+        usleep(5000);
+    }
+    return log_count(t, needle) >= n;
+}
+
+static uint64_t packed(rtt *t)
+{
+    return atomic_load(&t->rt->pack_packed);
+}
+
+static bool packed_wait(rtt *t, uint64_t n, unsigned ms)
+{
+    for (unsigned i = 0; i < ms / 5; i++) {
+        if (packed(t) >= n)
+            return true;
+        usleep(5000);
+    }
+    return packed(t) >= n;
+}
+
+static void send_byte(rtt *t, const char *id, char c)
+{
+    th_error err;
+
+    if (th_runtime_send(t->rt, id, (const uint8_t *)&c, 1, &err) != 0)
+        fail_msg("send: %s", err.msg);
+}
+
+static void spawn_packmem(rtt *t, char *id)
+{
+    const char *man =
+        rtt_manifest(t, "packmem", rtt_module("packmem"), "runtime message-server", NULL);
+    th_spawn_opts o = {0};
+    th_error err;
+
+    o.manifest_path = man;
+    if (th_runtime_spawn(t->rt, &o, id, &err) != 0)
+        fail_msg("spawn: %s", err.msg);
+}
+
+static void test_idle_memory_packed(void **state)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+
+    (void)state;
+    rtt_start_packing(&t, 2, 0, 100);
+    spawn_packmem(&t, id);
+    assert_true(packed_wait(&t, 1, 10000));
+    send_byte(&t, id, 'C');
+    assert_true(log_count_wait(&t, "intact", 1, 10000));
+    assert_true(atomic_load(&t.rt->pack_unpacked) >= 1);
+    /* new contents, packed again */
+    assert_true(packed_wait(&t, 2, 10000));
+    send_byte(&t, id, 'W');
+    assert_true(log_count_wait(&t, "written", 1, 10000));
+    assert_true(packed_wait(&t, 3, 10000));
+    send_byte(&t, id, 'C');
+    assert_true(log_count_wait(&t, "intact", 2, 10000));
+    /* grown after packing, packed again with its new page */
+    assert_true(packed_wait(&t, 4, 10000));
+    send_byte(&t, id, 'G');
+    assert_true(log_count_wait(&t, "grown", 1, 10000));
+    assert_true(packed_wait(&t, 5, 10000));
+    send_byte(&t, id, 'C');
+    assert_true(log_count_wait(&t, "intact", 3, 10000));
+    assert_int_equal(log_count(&t, "damaged"), 0);
+    rtt_stop(&t);
+}
+
+/* Never packed: TH_RUNTIME_PACK_NEVER. */
+static void test_packing_off(void **state)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+
+    (void)state;
+    rtt_start_packing(&t, 1, 0, TH_RUNTIME_PACK_NEVER);
+    spawn_packmem(&t, id);
+    usleep(600 * 1000);
+    send_byte(&t, id, 'C');
+    assert_true(log_count_wait(&t, "intact", 1, 10000));
+    assert_int_equal(packed(&t), 0);
+    rtt_stop(&t);
+}
+
+/* Messages at random moments to actors being packed as soon as they are
+ * idle: every one is handled, on intact memory. */
+static void test_packing_races(void **state)
+{
+    enum { N = 16 };
+    rtt t;
+    char ids[N][TH_ACTOR_ID_SIZE];
+    int sent = 0, i;
+    unsigned seed = 12345;
+
+    (void)state;
+    rtt_start_packing(&t, 2, 0, 1);
+    for (i = 0; i < N; i++)
+        spawn_packmem(&t, ids[i]);
+    assert_true(packed_wait(&t, 1, 10000));
+    for (i = 0; i < 400; i++) {
+        seed = seed * 1103515245u + 12345u;
+        send_byte(&t, ids[(seed >> 16) % N], (seed >> 8) % 5 == 0 ? 'W' : 'C');
+        if ((seed >> 8) % 5 != 0)
+            sent++;
+        usleep((seed >> 20) % 4000);
+    }
+    assert_true(log_count_wait(&t, "intact", sent, 30000));
+    assert_int_equal(log_count(&t, "intact"), sent);
+    assert_int_equal(log_count(&t, "damaged"), 0);
+    assert_true(packed(&t) > N);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manifest_changes),
-        cmocka_unit_test(test_component_changes),
-        cmocka_unit_test(test_directory_swapped),
+        cmocka_unit_test(test_manifest_changes),  cmocka_unit_test(test_component_changes),
+        cmocka_unit_test(test_directory_swapped), cmocka_unit_test(test_idle_memory_packed),
+        cmocka_unit_test(test_packing_off),       cmocka_unit_test(test_packing_races),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
