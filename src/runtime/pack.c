@@ -89,8 +89,7 @@ static bool pack_one(rt_runtime *rt, rt_actor *a, uint64_t now)
     atomic_store_explicit(&a->pack_listed, false, memory_order_relaxed);
     /* hand the turn back; a message that came meanwhile found it QUEUED */
     atomic_store(&a->sched, RT_SCHED_IDLE);
-    if (rt_mpsc_count(&a->ctl) > 0 || rt_mpsc_count(&a->mbox) > 0 ||
-        atomic_load(&a->nblocked) > 0)
+    if (rt_mpsc_count(&a->ctl) > 0 || rt_mpsc_count(&a->mbox) > 0 || atomic_load(&a->nblocked) > 0)
         rt_sched_wake(a);
     return true;
 }
