@@ -7,9 +7,9 @@
  *   spawn + init    median time of th_runtime_spawn of a small actor whose
  *                   module is already loaded (the call returns after init)
  *   memory          RSS growth per idle actor over 100,000 live actors, 2 s
- *                   after their spawns: with the runtime's default packing
- *                   of idle actors' memory (after 1 s idle; the figure
- *                   the requirement is checked on), and with packing off
+ *                   after their spawns, with the runtime's default packing
+ *                   of idle actors' memory (after 1 s idle); --no-pack
+ *                   turns packing off for every runtime of the run
  *   one-way         messages/s between 4 actor pairs on 2 workers
  *                   (message-server send, handled by handle-send)
  *   round trip      request/reply between two actors: median over 20
@@ -35,7 +35,7 @@
  * and p99 <= 20 us, 2 workers >= 1.7x one; the program prints MET/NOT MET
  * per figure.
  *
- *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt|scaling]
+ *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
  *                 [--million [N]]
  */
 #include <pthread.h>
@@ -159,7 +159,8 @@ static void die(const char *what, const th_error *err)
     exit(1);
 }
 
-/* th_runtime_config.pack_idle_ms of the runtimes started (0: default). */
+/* th_runtime_config.pack_idle_ms of the runtimes started (0: default;
+ * --no-pack: never). */
 static unsigned g_pack_idle_ms;
 
 typedef struct bench {
@@ -248,18 +249,14 @@ static double bench_spawn(int n)
     return m;
 }
 
-/* `pack`: idle actors' memory packed after the default idle time (else
- * never). */
-static double bench_memory(int n, bool pack)
+static double bench_memory(int n)
 {
     bench b;
     char id[TH_ACTOR_ID_SIZE];
     long before, after;
     int i;
 
-    g_pack_idle_ms = pack ? 0 : TH_RUNTIME_PACK_NEVER;
     bench_start(&b, 2);
-    g_pack_idle_ms = 0;
     for (i = 0; i < 200; i++)
         spawn(&b, NULL, id);
     sleep(1);
@@ -617,8 +614,7 @@ int main(int argc, char **argv)
 {
     bool quick = false, erlang = true, have_erl = false;
     const char *only = NULL;
-    double spawn_us, bytes, bytes_unpacked = 0, msgs, rtt, rtt99 = 0, rtt50 = 0, one = 0,
-                            erl[E_NKEYS], erl1[E_NKEYS];
+    double spawn_us, bytes, msgs, rtt, rtt99 = 0, rtt50 = 0, one = 0, erl[E_NKEYS], erl1[E_NKEYS];
     unsigned million = 0;
     int i;
 
@@ -627,12 +623,14 @@ int main(int argc, char **argv)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
             erlang = false;
+        else if (strcmp(argv[i], "--no-pack") == 0)
+            g_pack_idle_ms = TH_RUNTIME_PACK_NEVER;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] "
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
                             "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
             return 2;
         }
@@ -644,9 +642,7 @@ int main(int argc, char **argv)
     printf("runtime_bench: chain recording on; 2 workers; actor %s\n", THEATER_BENCH_ACTOR);
 #define RUN(name) (only == NULL || strcmp(only, name) == 0)
     spawn_us = RUN("spawn") ? bench_spawn(quick ? 2000 : 5000) : 0;
-    bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000, true) : 0;
-    if (RUN("memory"))
-        bytes_unpacked = bench_memory(quick ? 20000 : 100000, false);
+    bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000) : 0;
     msgs = RUN("oneway") || RUN("scaling") ? bench_oneway(4, quick ? 50000 : 250000, 2) : 0;
     rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
     if (RUN("rtt"))
@@ -669,11 +665,9 @@ int main(int argc, char **argv)
            "requirement (issue 12)");
     if (RUN("spawn"))
         row("spawn + init median (us)", "us", spawn_us, erl[E_SPAWN], 4, true);
-    if (RUN("memory")) {
-        row("bytes per idle actor", "bytes", bytes, erl[E_BYTES], 5120, true);
-        printf("%-30s %14.2f %14s %10s   (memory never packed)\n", "  never packed", bytes_unpacked,
-               "", "");
-    }
+    if (RUN("memory"))
+        row(g_pack_idle_ms ? "bytes per idle actor (no pack)" : "bytes per idle actor", "bytes",
+            bytes, erl[E_BYTES], 5120, true);
     if (RUN("oneway") || RUN("scaling")) {
         row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[E_ONEWAY], 1000000, false);
         if (erl[E_ONEWAY] > 0)
