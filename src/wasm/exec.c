@@ -8,7 +8,8 @@
  * together (value slots and frame records) stay within the byte limit
  * (max_stack_bytes, default TH_WASM_DEFAULT_STACK_BYTES) and the optional
  * frame-count limit; growth rebases every frame's fp.  When the call
- * finishes (or traps, or is aborted) they are released again; a suspended
+ * finishes (or traps, or is aborted) they are released again (kept by the
+ * thread for its next call, exec_trim); a suspended
  * or out-of-fuel call keeps them.
  *
  * Frame stack of a running call (bottom to top):
@@ -17,6 +18,7 @@
  * The interpreter returns when it reaches an entry frame; the caller of
  * wasm_interp_run (exec_call, exec_resume or call_invoke) then pops it.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +29,77 @@
 #define INITIAL_SLOTS 512u /* 4 KiB of values */
 #define INITIAL_FRAMES 16u
 #define BACKTRACE_MAX_FRAMES 64u
+#define SPARE_MAX_BYTES (256u * 1024u) /* a thread keeps stacks up to this size */
 
 /* ------------------------------------------------------------------ */
 /* Stacks                                                             */
+
+/* The stacks an idle exec released on this thread (exec_trim), taken by
+ * the next exec that starts a call on it; freed when the thread ends. */
+typedef struct spare {
+    th_wasm_val *stack;
+    size_t stack_cap;
+    struct wasm_frame *frames;
+    size_t frames_cap;
+} spare;
+
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static int spare_key_ok;
+static _Thread_local spare spare_mine;
+static _Thread_local int spare_set;
+
+static void spare_release(void *p)
+{
+    spare *sp = p;
+
+    free(sp->stack);
+    free(sp->frames);
+    sp->stack = NULL;
+    sp->frames = NULL;
+}
+
+static void spare_init(void)
+{
+    spare_key_ok = pthread_key_create(&spare_key, spare_release) == 0;
+}
+
+/* This thread's spare (NULL if the thread-exit hook cannot be set). */
+static spare *spare_get(void)
+{
+    if (!spare_set) {
+        pthread_once(&spare_once, spare_init);
+        if (!spare_key_ok || pthread_setspecific(spare_key, &spare_mine) != 0)
+            return NULL;
+        spare_set = 1;
+    }
+    return &spare_mine;
+}
+
+/* Give an exec without a value stack this thread's spare one, seen as at
+ * most `budget` slots (its limit counts what it may use, not what the
+ * allocation holds). */
+static void spare_take_stack(th_wasm_exec *ex, size_t budget)
+{
+    spare *sp = spare_set ? &spare_mine : NULL;
+
+    if (sp == NULL || sp->stack == NULL)
+        return;
+    ex->stack = sp->stack;
+    ex->stack_end = sp->stack + (sp->stack_cap < budget ? sp->stack_cap : budget);
+    sp->stack = NULL;
+}
+
+static void spare_take_frames(th_wasm_exec *ex, size_t budget)
+{
+    spare *sp = spare_set ? &spare_mine : NULL;
+
+    if (sp == NULL || sp->frames == NULL)
+        return;
+    ex->frames = sp->frames;
+    ex->frames_end = sp->frames + (sp->frames_cap < budget ? sp->frames_cap : budget);
+    sp->frames = NULL;
+}
 
 static size_t stack_bytes(const th_wasm_exec *ex)
 {
@@ -56,6 +126,12 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     if (need > budget || need < from) {
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
+    }
+    if (ex->stack == NULL) {
+        spare_take_stack(ex, budget);
+        cap = (size_t)(ex->stack_end - ex->stack);
+        if (need <= cap && ex->stack != NULL)
+            return 0;
     }
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
@@ -95,6 +171,12 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
     }
+    if (ex->frames == NULL) {
+        spare_take_frames(ex, budget);
+        cap = (size_t)(ex->frames_end - ex->frames);
+        if (used + 1 <= cap)
+            return 0;
+    }
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
     if (ncap > budget)
         ncap = budget;
@@ -109,13 +191,27 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
 }
 
 /* Release the stacks of an idle exec: a process may keep a million idle
- * execs (one per actor), so an idle one holds only its own struct; the
- * next call allocates again (a few hundred nanoseconds). */
+ * execs (one per actor), so an idle one holds only its own struct.  The
+ * thread keeps the last stacks released (up to SPARE_MAX_BYTES each) for
+ * the next call it starts, of any exec: a thread running call after call
+ * (a worker, a replay) allocates and faults in its stacks once. */
 static void exec_trim(th_wasm_exec *ex)
 {
-    free(ex->stack);
+    spare *sp = spare_get();
+
+    if (sp != NULL && sp->stack == NULL && stack_bytes(ex) <= SPARE_MAX_BYTES) {
+        sp->stack = ex->stack;
+        sp->stack_cap = (size_t)(ex->stack_end - ex->stack);
+    } else {
+        free(ex->stack);
+    }
     ex->stack = ex->stack_end = NULL;
-    free(ex->frames);
+    if (sp != NULL && sp->frames == NULL && frames_bytes(ex) <= SPARE_MAX_BYTES) {
+        sp->frames = ex->frames;
+        sp->frames_cap = (size_t)(ex->frames_end - ex->frames);
+    } else {
+        free(ex->frames);
+    }
     ex->frames = ex->frames_end = NULL;
 }
 
