@@ -76,28 +76,28 @@ static spare *spare_get(void)
     return &spare_mine;
 }
 
-/* Give an exec without a value stack this thread's spare one, seen as at
- * most `budget` slots (its limit counts what it may use, not what the
- * allocation holds). */
-static void spare_take_stack(th_wasm_exec *ex, size_t budget)
+/* Give an exec without stacks this thread's spare ones: their capacity
+ * (what the limits count) starts at zero as for a fresh exec and grows the
+ * same way; only the allocation is reused (stack_room, frames_room). */
+static void spare_take_stack(th_wasm_exec *ex)
 {
     spare *sp = spare_set ? &spare_mine : NULL;
 
     if (sp == NULL || sp->stack == NULL)
         return;
-    ex->stack = sp->stack;
-    ex->stack_end = sp->stack + (sp->stack_cap < budget ? sp->stack_cap : budget);
+    ex->stack = ex->stack_end = sp->stack;
+    ex->stack_room = sp->stack_cap;
     sp->stack = NULL;
 }
 
-static void spare_take_frames(th_wasm_exec *ex, size_t budget)
+static void spare_take_frames(th_wasm_exec *ex)
 {
     spare *sp = spare_set ? &spare_mine : NULL;
 
     if (sp == NULL || sp->frames == NULL)
         return;
-    ex->frames = sp->frames;
-    ex->frames_end = sp->frames + (sp->frames_cap < budget ? sp->frames_cap : budget);
+    ex->frames = ex->frames_end = sp->frames;
+    ex->frames_room = sp->frames_cap;
     sp->frames = NULL;
 }
 
@@ -127,17 +127,17 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
     }
-    if (ex->stack == NULL) {
-        spare_take_stack(ex, budget);
-        cap = (size_t)(ex->stack_end - ex->stack);
-        if (need <= cap && ex->stack != NULL)
-            return 0;
-    }
+    if (ex->stack == NULL)
+        spare_take_stack(ex);
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
         ncap = need;
     if (ncap > budget)
         ncap = budget;
+    if (ncap <= ex->stack_room) { /* the allocation holds it already */
+        ex->stack_end = ex->stack + ncap;
+        return 0;
+    }
     ns = realloc(ex->stack, ncap * sizeof *ns);
     if (ns == NULL)
         return TH_ENOMEM;
@@ -147,6 +147,7 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     }
     ex->stack = ns;
     ex->stack_end = ns + ncap;
+    ex->stack_room = ncap;
     return 0;
 }
 
@@ -171,15 +172,15 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
     }
-    if (ex->frames == NULL) {
-        spare_take_frames(ex, budget);
-        cap = (size_t)(ex->frames_end - ex->frames);
-        if (used + 1 <= cap)
-            return 0;
-    }
+    if (ex->frames == NULL)
+        spare_take_frames(ex);
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
     if (ncap > budget)
         ncap = budget;
+    if (ncap <= ex->frames_room) { /* the allocation holds it already */
+        ex->frames_end = ex->frames + ncap;
+        return 0;
+    }
     nf = realloc(ex->frames, ncap * sizeof *nf);
     if (nf == NULL)
         return TH_ENOMEM;
@@ -187,6 +188,7 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         ex->top = nf + (ex->top - ex->frames);
     ex->frames = nf;
     ex->frames_end = nf + ncap;
+    ex->frames_room = ncap;
     return 0;
 }
 
@@ -199,20 +201,23 @@ static void exec_trim(th_wasm_exec *ex)
 {
     spare *sp = spare_get();
 
-    if (sp != NULL && sp->stack == NULL && stack_bytes(ex) <= SPARE_MAX_BYTES) {
+    if (sp != NULL && sp->stack == NULL && ex->stack_room * sizeof *ex->stack <= SPARE_MAX_BYTES) {
         sp->stack = ex->stack;
-        sp->stack_cap = (size_t)(ex->stack_end - ex->stack);
+        sp->stack_cap = ex->stack_room;
     } else {
         free(ex->stack);
     }
     ex->stack = ex->stack_end = NULL;
-    if (sp != NULL && sp->frames == NULL && frames_bytes(ex) <= SPARE_MAX_BYTES) {
+    ex->stack_room = 0;
+    if (sp != NULL && sp->frames == NULL &&
+        ex->frames_room * sizeof *ex->frames <= SPARE_MAX_BYTES) {
         sp->frames = ex->frames;
-        sp->frames_cap = (size_t)(ex->frames_end - ex->frames);
+        sp->frames_cap = ex->frames_room;
     } else {
         free(ex->frames);
     }
     ex->frames = ex->frames_end = NULL;
+    ex->frames_room = 0;
 }
 
 int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots)

@@ -478,6 +478,9 @@ struct th_wasm_exec {
     th_wasm_val *stack;     /* value stack (grows; frames' fp are rebased) */
     th_wasm_val *stack_end; /* stack + capacity */
     struct wasm_frame *frames, *frames_end;
+    /* what the allocations hold (>= the capacities, which grow as if each
+     * allocation were just the capacity: limits do not depend on reuse) */
+    size_t stack_room, frames_room;
     struct wasm_frame *top; /* current frame (valid when not running) */
     /* The limit: the capacities of both stacks together, in bytes (value
      * slots and frame records); and optionally a frame count. */

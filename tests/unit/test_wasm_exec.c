@@ -564,6 +564,39 @@ static void test_deep_recursion_default(void **state)
     teardown_module(&fx);
 }
 
+/* A thread keeps the stacks an idle exec released for the next call it
+ * starts (exec_trim): an exec with a smaller limit that takes them still
+ * stops at its own limit, not at what the kept allocation holds. */
+static void test_kept_stacks_keep_limits(void **state)
+{
+    fixture fx;
+    th_wasm_exec *small;
+    th_wasm_val arg = {.i32 = 1500}, res = {0};
+
+    (void)state;
+    setup_module(&fx, rec_wat, NULL, NULL, NULL);
+    /* 1,500 frames: stacks of some 100 KiB, kept by this thread */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 1500);
+    small = th_wasm_exec_new(NULL);
+    assert_non_null(small);
+    th_wasm_exec_set_max_stack(small, 16 * 1024);
+    arg.i32 = 1000;
+    assert_int_equal(th_wasm_exec_call(small, func(&fx, "small"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(small), TH_WASM_TRAP_STACK_EXHAUSTED);
+    assert_non_null(strstr(th_wasm_exec_trap_message(small), "limit of 16384 bytes"));
+    arg.i32 = 50; /* within its limit, on the kept stacks */
+    assert_int_equal(th_wasm_exec_call(small, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 50);
+    /* and the first exec again, past what the small one could hold */
+    arg.i32 = 2000;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "small"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 2000);
+    th_wasm_exec_free(small);
+    teardown_module(&fx);
+}
+
 /* ------------------------------------------------------------------ */
 /* Memory                                                             */
 
@@ -750,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_call_stack_exhausted),
         cmocka_unit_test(test_small_stack_limit),
         cmocka_unit_test(test_deep_recursion_default),
+        cmocka_unit_test(test_kept_stacks_keep_limits),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_arithmetic_traps),
         cmocka_unit_test(test_cross_instance_suspend),
