@@ -8,9 +8,11 @@
  * together (value slots and frame records) stay within the byte limit
  * (max_stack_bytes, default TH_WASM_DEFAULT_STACK_BYTES) and the optional
  * frame-count limit; growth rebases every frame's fp.  When the call
- * finishes (or traps, or is aborted) they are released again (kept by the
- * thread for its next call, exec_trim); a suspended
- * or out-of-fuel call keeps them.
+ * finishes (or traps, or is aborted) they are released again; a suspended
+ * or out-of-fuel call keeps them.  A pooled exec (th_wasm_exec_keep_stacks)
+ * keeps stacks of their initial size while idle, so that a call on it
+ * allocates nothing: a runtime that runs a call per message on a few
+ * cached execs would otherwise malloc and free them for every message.
  *
  * Frame stack of a running call (bottom to top):
  *   entry frame (code NULL, ip -> EXIT) | wasm frames ... | and, for each
@@ -18,7 +20,6 @@
  * The interpreter returns when it reaches an entry frame; the caller of
  * wasm_interp_run (exec_call, exec_resume or call_invoke) then pops it.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,77 +30,9 @@
 #define INITIAL_SLOTS 512u /* 4 KiB of values */
 #define INITIAL_FRAMES 16u
 #define BACKTRACE_MAX_FRAMES 64u
-#define SPARE_MAX_BYTES (256u * 1024u) /* a thread keeps stacks up to this size */
 
 /* ------------------------------------------------------------------ */
 /* Stacks                                                             */
-
-/* The stacks an idle exec released on this thread (exec_trim), taken by
- * the next exec that starts a call on it; freed when the thread ends. */
-typedef struct spare {
-    th_wasm_val *stack;
-    size_t stack_cap;
-    struct wasm_frame *frames;
-    size_t frames_cap;
-} spare;
-
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-static int spare_key_ok;
-static _Thread_local spare spare_mine;
-static _Thread_local int spare_set;
-
-static void spare_release(void *p)
-{
-    spare *sp = p;
-
-    free(sp->stack);
-    free(sp->frames);
-    sp->stack = NULL;
-    sp->frames = NULL;
-}
-
-static void spare_init(void)
-{
-    spare_key_ok = pthread_key_create(&spare_key, spare_release) == 0;
-}
-
-/* This thread's spare (NULL if the thread-exit hook cannot be set). */
-static spare *spare_get(void)
-{
-    if (!spare_set) {
-        pthread_once(&spare_once, spare_init);
-        if (!spare_key_ok || pthread_setspecific(spare_key, &spare_mine) != 0)
-            return NULL;
-        spare_set = 1;
-    }
-    return &spare_mine;
-}
-
-/* Give an exec without stacks this thread's spare ones: their capacity
- * (what the limits count) starts at zero as for a fresh exec and grows the
- * same way; only the allocation is reused (stack_room, frames_room). */
-static void spare_take_stack(th_wasm_exec *ex)
-{
-    spare *sp = spare_set ? &spare_mine : NULL;
-
-    if (sp == NULL || sp->stack == NULL)
-        return;
-    ex->stack = ex->stack_end = sp->stack;
-    ex->stack_room = sp->stack_cap;
-    sp->stack = NULL;
-}
-
-static void spare_take_frames(th_wasm_exec *ex)
-{
-    spare *sp = spare_set ? &spare_mine : NULL;
-
-    if (sp == NULL || sp->frames == NULL)
-        return;
-    ex->frames = ex->frames_end = sp->frames;
-    ex->frames_room = sp->frames_cap;
-    sp->frames = NULL;
-}
 
 static size_t stack_bytes(const th_wasm_exec *ex)
 {
@@ -127,17 +60,11 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
     }
-    if (ex->stack == NULL)
-        spare_take_stack(ex);
     ncap = cap ? cap * 2 : INITIAL_SLOTS;
     if (ncap < need)
         ncap = need;
     if (ncap > budget)
         ncap = budget;
-    if (ncap <= ex->stack_room) { /* the allocation holds it already */
-        ex->stack_end = ex->stack + ncap;
-        return 0;
-    }
     ns = realloc(ex->stack, ncap * sizeof *ns);
     if (ns == NULL)
         return TH_ENOMEM;
@@ -147,7 +74,6 @@ int wasm_exec_reserve(th_wasm_exec *ex, size_t from, size_t slots)
     }
     ex->stack = ns;
     ex->stack_end = ns + ncap;
-    ex->stack_room = ncap;
     return 0;
 }
 
@@ -172,15 +98,9 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         ex->exhausted = WASM_EXHAUSTED_BYTES;
         return 1;
     }
-    if (ex->frames == NULL)
-        spare_take_frames(ex);
     ncap = cap ? cap * 2 : INITIAL_FRAMES;
     if (ncap > budget)
         ncap = budget;
-    if (ncap <= ex->frames_room) { /* the allocation holds it already */
-        ex->frames_end = ex->frames + ncap;
-        return 0;
-    }
     nf = realloc(ex->frames, ncap * sizeof *nf);
     if (nf == NULL)
         return TH_ENOMEM;
@@ -188,36 +108,25 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
         ex->top = nf + (ex->top - ex->frames);
     ex->frames = nf;
     ex->frames_end = nf + ncap;
-    ex->frames_room = ncap;
     return 0;
 }
 
 /* Release the stacks of an idle exec: a process may keep a million idle
- * execs (one per actor), so an idle one holds only its own struct.  The
- * thread keeps the last stacks released (up to SPARE_MAX_BYTES each) for
- * the next call it starts, of any exec: a thread running call after call
- * (a worker, a replay) allocates and faults in its stacks once. */
-static void exec_trim(th_wasm_exec *ex)
+ * execs (one per actor), so an idle one holds only its own struct; the
+ * next call allocates again (a few hundred nanoseconds).  A pooled exec
+ * keeps stacks that never grew past their initial size and fit its limit
+ * (unless `force`). */
+static void exec_trim(th_wasm_exec *ex, bool force)
 {
-    spare *sp = spare_get();
-
-    if (sp != NULL && sp->stack == NULL && ex->stack_room * sizeof *ex->stack <= SPARE_MAX_BYTES) {
-        sp->stack = ex->stack;
-        sp->stack_cap = ex->stack_room;
-    } else {
-        free(ex->stack);
-    }
+    if (!force && ex->keep_stacks && ex->stack != NULL &&
+        ex->stack_end - ex->stack <= (ptrdiff_t)INITIAL_SLOTS &&
+        ex->frames_end - ex->frames <= (ptrdiff_t)INITIAL_FRAMES &&
+        stack_bytes(ex) + frames_bytes(ex) <= ex->max_bytes)
+        return;
+    free(ex->stack);
     ex->stack = ex->stack_end = NULL;
-    ex->stack_room = 0;
-    if (sp != NULL && sp->frames == NULL &&
-        ex->frames_room * sizeof *ex->frames <= SPARE_MAX_BYTES) {
-        sp->frames = ex->frames;
-        sp->frames_cap = ex->frames_room;
-    } else {
-        free(ex->frames);
-    }
+    free(ex->frames);
     ex->frames = ex->frames_end = NULL;
-    ex->frames_room = 0;
 }
 
 int wasm_exec_grow(th_wasm_exec *ex, size_t from, size_t slots)
@@ -404,6 +313,17 @@ void th_wasm_exec_set_max_stack(th_wasm_exec *ex, size_t bytes)
     if (bytes < TH_WASM_MIN_STACK_BYTES)
         bytes = TH_WASM_MIN_STACK_BYTES;
     ex->max_bytes = bytes;
+    /* kept stacks larger than the new limit go (the limit binds at once) */
+    if (ex->state == WASM_EXEC_IDLE && ex->stack != NULL &&
+        stack_bytes(ex) + frames_bytes(ex) > bytes)
+        exec_trim(ex, true);
+}
+
+void th_wasm_exec_keep_stacks(th_wasm_exec *ex, bool keep)
+{
+    ex->keep_stacks = keep;
+    if (!keep && ex->state == WASM_EXEC_IDLE)
+        exec_trim(ex, true);
 }
 
 size_t th_wasm_exec_max_stack(const th_wasm_exec *ex)
@@ -472,7 +392,7 @@ static void exec_idle(th_wasm_exec *ex)
     ex->pending_entry = false;
     ex->host_entry = false;
     ex->nested = 0;
-    exec_trim(ex);
+    exec_trim(ex, false);
 }
 
 static uint32_t param_slots(const wasm_functype *type)

@@ -478,15 +478,13 @@ struct th_wasm_exec {
     th_wasm_val *stack;     /* value stack (grows; frames' fp are rebased) */
     th_wasm_val *stack_end; /* stack + capacity */
     struct wasm_frame *frames, *frames_end;
-    /* what the allocations hold (>= the capacities, which grow as if each
-     * allocation were just the capacity: limits do not depend on reuse) */
-    size_t stack_room, frames_room;
     struct wasm_frame *top; /* current frame (valid when not running) */
     /* The limit: the capacities of both stacks together, in bytes (value
      * slots and frame records); and optionally a frame count. */
     size_t max_bytes;
     uint32_t max_frames; /* frame records (UINT32_MAX: bytes only) */
     uint8_t exhausted;   /* WASM_EXHAUSTED_*: which limit the last growth hit */
+    bool keep_stacks;    /* idle: keep stacks of their initial size (pooled execs) */
 
     uint64_t fuel; /* remaining fuel when fuel_limited */
     uint64_t acc;  /* the interpreter's accumulator while out of fuel */
