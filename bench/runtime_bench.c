@@ -6,7 +6,10 @@
  *
  *   spawn + init    median time of th_runtime_spawn of a small actor whose
  *                   module is already loaded (the call returns after init)
- *   memory          RSS growth per idle actor over 100,000 live actors
+ *   memory          RSS growth per idle actor over 100,000 live actors, 2 s
+ *                   after their spawns, with the runtime's default packing
+ *                   of idle actors' memory (after 1 s idle); --no-pack
+ *                   turns packing off for every runtime of the run
  *   one-way         messages/s between 4 actor pairs on 2 workers
  *                   (message-server send, handled by handle-send)
  *   round trip      request/reply between two actors: median over 20
@@ -32,7 +35,7 @@
  * and p99 <= 20 us, 2 workers >= 1.7x one; the program prints MET/NOT MET
  * per figure.
  *
- *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt|scaling]
+ *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
  *                 [--million [N]]
  */
 #include <pthread.h>
@@ -56,6 +59,11 @@
 #endif
 
 static atomic_int g_done, g_qdone;
+/* "done" logs are also signalled here: the one-way figure waits for them
+ * asleep, not polling (the polling thread's wake-ups would count in the
+ * process's CPU per message). */
+static pthread_mutex_t g_done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_done_cv = PTHREAD_COND_INITIALIZER;
 /* "qdone" is also signalled: an rtt batch is waited for without polling
  * (a thread waking every few microseconds would share the cores with the
  * round trips it measures) */
@@ -78,9 +86,12 @@ static double now_us(void)
 static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
 {
     (void)ud, (void)id, (void)name;
-    if (len == 4 && memcmp(msg, "done", 4) == 0)
+    if (len == 4 && memcmp(msg, "done", 4) == 0) {
+        pthread_mutex_lock(&g_done_lock);
         atomic_fetch_add(&g_done, 1);
-    else if (len == 5 && memcmp(msg, "qdone", 5) == 0) {
+        pthread_cond_broadcast(&g_done_cv);
+        pthread_mutex_unlock(&g_done_lock);
+    } else if (len == 5 && memcmp(msg, "qdone", 5) == 0) {
         pthread_mutex_lock(&g_qlock);
         atomic_fetch_add(&g_qdone, 1);
         pthread_cond_broadcast(&g_qcond);
@@ -156,6 +167,10 @@ static void die(const char *what, const th_error *err)
     exit(1);
 }
 
+/* th_runtime_config.pack_idle_ms of the runtimes started (0: default;
+ * --no-pack: never). */
+static unsigned g_pack_idle_ms;
+
 typedef struct bench {
     char home[128];
     char manifest[256];
@@ -189,6 +204,7 @@ static void bench_start(bench *b, unsigned workers)
     cfg.workers = workers;
     cfg.log_fn = on_log;
     cfg.handlers = th_handlers_builtin();
+    cfg.pack_idle_ms = g_pack_idle_ms;
     if (th_runtime_new(&cfg, &b->rt, &err) != 0)
         die("runtime", &err);
 }
@@ -289,8 +305,10 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     c0 = cpu_us();
     for (i = 0; i < pairs; i++)
         send_cmd(&b, tx[i], 'G', n);
+    pthread_mutex_lock(&g_done_lock);
     while (atomic_load(&g_done) < pairs)
-        usleep(200);
+        pthread_cond_wait(&g_done_cv, &g_done_lock);
+    pthread_mutex_unlock(&g_done_lock);
     t1 = now_us();
     g_oneway_cpu = (cpu_us() - c0) / ((double)pairs * (n + 1));
     bench_stop(&b);
@@ -615,12 +633,14 @@ int main(int argc, char **argv)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
             erlang = false;
+        else if (strcmp(argv[i], "--no-pack") == 0)
+            g_pack_idle_ms = TH_RUNTIME_PACK_NEVER;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] "
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
                             "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
             return 2;
         }
@@ -656,7 +676,8 @@ int main(int argc, char **argv)
     if (RUN("spawn"))
         row("spawn + init median (us)", "us", spawn_us, erl[E_SPAWN], 4, true);
     if (RUN("memory"))
-        row("bytes per idle actor", "bytes", bytes, erl[E_BYTES], 5120, true);
+        row(g_pack_idle_ms ? "bytes per idle actor (no pack)" : "bytes per idle actor", "bytes",
+            bytes, erl[E_BYTES], 5120, true);
     if (RUN("oneway") || RUN("scaling")) {
         row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[E_ONEWAY], 1000000, false);
         if (erl[E_ONEWAY] > 0)
