@@ -56,6 +56,11 @@
 #endif
 
 static atomic_int g_done, g_qdone;
+/* "qdone" is also signalled: an rtt batch is waited for without polling
+ * (a thread waking every few microseconds would share the cores with the
+ * round trips it measures) */
+static pthread_mutex_t g_qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_qcond = PTHREAD_COND_INITIALIZER;
 
 /* Times (us) of the client's "t" logs, one per round trip (rtt p99). */
 #define TICKS_MAX 100000
@@ -75,9 +80,12 @@ static void on_log(void *ud, const char *id, const char *name, const char *msg, 
     (void)ud, (void)id, (void)name;
     if (len == 4 && memcmp(msg, "done", 4) == 0)
         atomic_fetch_add(&g_done, 1);
-    else if (len == 5 && memcmp(msg, "qdone", 5) == 0)
+    else if (len == 5 && memcmp(msg, "qdone", 5) == 0) {
+        pthread_mutex_lock(&g_qlock);
         atomic_fetch_add(&g_qdone, 1);
-    else if (len == 1 && msg[0] == 't') {
+        pthread_cond_broadcast(&g_qcond);
+        pthread_mutex_unlock(&g_qlock);
+    } else if (len == 1 && msg[0] == 't') {
         int i = atomic_fetch_add(&g_nticks, 1);
         if (i < TICKS_MAX)
             g_ticks[i] = now_us();
@@ -97,6 +105,25 @@ static double cpu_us(void)
 }
 
 static double g_oneway_cpu, g_rtt_cpu; /* CPU us per message / round trip */
+static double g_rtt_csw;               /* context switches per round trip */
+
+/* Context switches of the whole process so far (every thread's voluntary
+ * and involuntary ones, /proc/self/status). */
+static long ctx_switches(void)
+{
+    char line[128];
+    long v, total = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+            total += v;
+    fclose(f);
+    return total;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -272,14 +299,16 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
 
 /* One batch of the client `cli`: n requests (op 'Q': timed by the caller;
  * 'P': each followed by a log call, rtt tail), waited for until the
- * client logs "qdone", polling every `poll_us`. */
-static void rtt_batch(bench *b, const char *cli, char op, uint32_t n, unsigned poll_us)
+ * client logs "qdone". */
+static void rtt_batch(bench *b, const char *cli, char op, uint32_t n)
 {
     int want = atomic_load(&g_qdone) + 1;
 
     send_cmd(b, cli, op, n);
+    pthread_mutex_lock(&g_qlock);
     while (atomic_load(&g_qdone) < want)
-        usleep(poll_us);
+        pthread_cond_wait(&g_qcond, &g_qlock);
+    pthread_mutex_unlock(&g_qlock);
 }
 
 /* A fresh runtime (2 workers) with a server and its client, the client
@@ -290,7 +319,7 @@ static void rtt_start(bench *b, char *srv, char *cli)
     spawn(b, NULL, srv);
     spawn(b, srv, cli);
     atomic_store(&g_qdone, 0);
-    rtt_batch(b, cli, 'Q', 100, 50); /* warm up */
+    rtt_batch(b, cli, 'Q', 100); /* warm up */
 }
 
 static double bench_roundtrip(int batches, uint32_t n)
@@ -298,16 +327,19 @@ static double bench_roundtrip(int batches, uint32_t n)
     bench b;
     char srv[TH_ACTOR_ID_SIZE], cli[TH_ACTOR_ID_SIZE];
     double *t = malloc(batches * sizeof *t), t0, m, c0;
+    long s0;
     int i;
 
     rtt_start(&b, srv, cli);
     c0 = cpu_us();
+    s0 = ctx_switches();
     for (i = 0; i < batches; i++) {
         t0 = now_us();
-        rtt_batch(&b, cli, 'Q', n, 20);
+        rtt_batch(&b, cli, 'Q', n);
         t[i] = (now_us() - t0) / n;
     }
     g_rtt_cpu = (cpu_us() - c0) / ((double)batches * n);
+    g_rtt_csw = (double)(ctx_switches() - s0) / ((double)batches * n);
     m = median(t, batches);
     free(t);
     bench_stop(&b);
@@ -328,7 +360,7 @@ static double bench_rtt_tail(int batches, uint32_t n, double pct, double *p50)
     rtt_start(&b, srv, cli);
     for (i = 0; i < batches; i++) {
         atomic_store(&g_nticks, 0);
-        rtt_batch(&b, cli, 'P', n, 50);
+        rtt_batch(&b, cli, 'P', n);
         base = atomic_load(&g_nticks) < TICKS_MAX ? atomic_load(&g_nticks) : TICKS_MAX;
         /* the first interval of a batch has no start: skip it */
         for (k = 1; k < base; k++)
@@ -651,6 +683,7 @@ int main(int argc, char **argv)
     if (msgs > 0)
         printf("%-30s %14.2f\n", "one-way: CPU us per message", g_oneway_cpu);
     if (rtt > 0)
-        printf("%-30s %14.2f\n", "round trip: CPU us per request", g_rtt_cpu);
+        printf("%-30s %14.2f\n%-30s %14.3f\n", "round trip: CPU us per request", g_rtt_cpu,
+               "  context switches per request", g_rtt_csw);
     return 0;
 }

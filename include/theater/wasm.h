@@ -269,7 +269,7 @@ typedef struct th_wasm_exec_config {
 } th_wasm_exec_config;
 
 /* An exec starts small and grows its stack on demand up to the limit;
- * an idle exec holds no stack at all.  Exceeding a limit traps with
+ * an idle exec holds no stack at all (see th_wasm_exec_keep_stacks).  Exceeding a limit traps with
  * TH_WASM_TRAP_STACK_EXHAUSTED, whose message names the limit. */
 th_wasm_exec *th_wasm_exec_new(const th_wasm_exec_config *cfg /* may be NULL */);
 
@@ -277,6 +277,12 @@ th_wasm_exec *th_wasm_exec_new(const th_wasm_exec_config *cfg /* may be NULL */)
  * exec; takes effect for the next growth of the stack. */
 void th_wasm_exec_set_max_stack(th_wasm_exec *ex, size_t bytes);
 size_t th_wasm_exec_max_stack(const th_wasm_exec *ex);
+/* Let an idle exec keep its stacks while they have their initial size (4
+ * KiB of values and 16 frame records) and fit its limit, so the next call
+ * allocates nothing: for an exec kept in a pool and used for one short call
+ * after another.  Stacks that grew are still released when the call ends.
+ * Off by default (an idle exec then holds no stack). */
+void th_wasm_exec_keep_stacks(th_wasm_exec *ex, bool keep);
 void th_wasm_exec_free(th_wasm_exec *ex); /* NULL ok; aborts a suspended call */
 
 void th_wasm_exec_set_user(th_wasm_exec *ex, void *user);

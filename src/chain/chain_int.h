@@ -190,16 +190,23 @@ int chain_report(th_chain_verify_result *res, th_error *err, int problem, const 
 
 /* ---- segment.c: the storage format (one segment per committed batch) ---- */
 
-extern const uint8_t chain_segment_magic[8]; /* the written format, "THSEG-v2" */
+extern const uint8_t chain_segment_magic[8]; /* the written format, "THSEG-v3" */
 
-/* v2 event flag bits (format in segment.c). */
+/* v2/v3 event flag bits (format in segment.c). */
 #define CHAIN_SEG_HAS_PARENT 0x01u
 #define CHAIN_SEG_PARENT_IMPLICIT 0x02u /* parent = hash of the actor's previous event */
 #define CHAIN_SEG_SEQ_IMPLICIT 0x04u    /* seq = the actor's previous event's seq + 1 */
 #define CHAIN_SEG_HAS_DESC 0x08u
+/* v3 only: the type is an earlier event's of the same actor in the
+ * segment, the data is given as an edit of that event's data. */
+#define CHAIN_SEG_REF 0x10u
+/* v3: how far back (in the actor's own events of the segment) a
+ * reference may reach; the writer looks back CHAIN_SEG_REF_LOOK. */
+#define CHAIN_SEG_REF_MAX 16u
+#define CHAIN_SEG_REF_LOOK 4u
 
-/* A decoded segment.  Event strings and data point into `blob`, which the
- * segment owns. */
+/* A decoded segment.  Event strings and data point into `blob` (and data
+ * into `xdata`), which the segment owns. */
 typedef struct chain_segment {
     uint64_t id; /* commit number */
     uint64_t signed_ms;
@@ -213,13 +220,19 @@ typedef struct chain_segment {
     size_t nevents;
     th_chain_event *events;
     uint32_t *actor_of; /* per event: actor index */
+    /* v3 events whose data is an edit of an earlier event's: their data,
+     * rebuilt by the decoder (owned; kept from one view to the next) */
+    uint8_t *xdata;
+    size_t xlen, xcap;
+    size_t *xoff;    /* per event: 0 (data in the blob) or 1 + offset in xdata */
+    size_t *prev_of; /* per event: 1 + index of the actor's previous event, 0 */
     /* chain_segment_view_row: the blob is the statement's (not freed), the
      * arrays are kept from one view to the next (their capacities) */
     bool blob_borrowed;
     size_t cap_actors, cap_events;
 } chain_segment;
 
-/* Decode `blob`, v1 or v2 (ownership passes to seg, also on failure).
+/* Decode `blob`, v1, v2 or v3 (ownership passes to seg, also on failure).
  * 0, -1 if it is malformed, or CHAIN_SEG_OOM when an allocation failed. */
 #define CHAIN_SEG_OOM 1
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);

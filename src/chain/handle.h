@@ -36,6 +36,10 @@ typedef struct chain_actor {
     uint64_t batch_first; /* writer: first seq within the current batch */
     uint64_t head_seq;    /* writer: head within the current batch */
     uint8_t head_hash[32];
+    /* writer: the chain's last events in the segment being encoded (the
+     * candidates for a v3 reference; ring of CHAIN_SEG_REF_LOOK) */
+    const struct chain_pending *recent[CHAIN_SEG_REF_LOOK];
+    uint32_t nrecent;               /* the chain's events so far in that segment */
     int dirty;                      /* writer: span/head not yet in chain_span/chain_actor */
     uint64_t span_first, span_last; /* writer: seqs of the pending span */
     uint64_t *segs;                 /* writer: segments of the pending span */

@@ -46,12 +46,19 @@ static int held_take_ptr(read_held *h, void *p)
     return 0;
 }
 
-/* Take over seg->blob (the events just copied point into it). */
+/* Take over seg->blob and seg->xdata (the events just copied point into
+ * them). */
 static int held_take(read_held *h, chain_segment *seg)
 {
     if (held_take_ptr(h, seg->blob) != 0)
         return -1;
     seg->blob = NULL;
+    if (seg->xdata != NULL) {
+        if (held_take_ptr(h, seg->xdata) != 0)
+            return -1; /* the blob is kept: freed with the list */
+        seg->xdata = NULL;
+        seg->xlen = seg->xcap = 0;
+    }
     return 0;
 }
 

@@ -9,9 +9,30 @@
  * field of its events, and its signature covers the new head of every chain
  * it touches (sign.c).  Per-chain lookup goes through chain_span (writer.c).
  *
- * Two blob formats share one decoder; the writer produces v2 only.
+ * Three blob formats share one decoder; the writer produces v3 only.
  *
- * Segment blob v2 (written).  A varint is an unsigned LEB128 integer: 7 bits
+ * Segment blob v3 (written): v2 below with magic "THSEG-v3" and one more
+ * event flag, bit 4 `ref`.  An event with `ref` has no type and data
+ * fields; in their place:
+ *
+ *           var  K = how many of the actor's events in this segment back
+ *                the referenced event is (1 = the actor's previous event;
+ *                1 <= K <= 16)
+ *           var  P;  var S;  var M;  M bytes
+ *
+ *         The event's type is the referenced event's; its data is the
+ *         first P bytes of the referenced event's data, the M bytes, then
+ *         the last S bytes of the referenced data (P + S <= its length).
+ *         A K reaching before the actor's first event in the segment, P +
+ *         S beyond the referenced data, data above TH_CHAIN_MAX_DATA_BYTES,
+ *         or rebuilt data above TH_CHAIN_MAX_SEGMENT_BYTES for the whole
+ *         segment make the blob corrupt.  The writer refers to the latest of
+ *         the actor's last 4 events in the segment with the same type, and
+ *         keeps the longest common start and then end: an actor that sends
+ *         the same message again and again stores each send in ~40 bytes
+ *         (flags, index, time, hash, K, P, S, M), not the ~180 of v2.
+ *
+ * Segment blob v2 (read, no longer written).  A varint is an unsigned LEB128 integer: 7 bits
  * per byte, least significant group first, high bit set on every byte but
  * the last; at most 10 bytes, minimal (no trailing 0x00 group after the
  * first byte) and within 64 bits (a 10th byte is 0x01 at most).  Strings are
@@ -87,7 +108,8 @@
 #include "chain/chain_int.h"
 #include "db/db.h"
 
-const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '2'};
+const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '3'};
+static const uint8_t segment_magic_v2[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '2'};
 static const uint8_t segment_magic_v1[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
 
 typedef struct reader {
@@ -199,25 +221,91 @@ static int decode_event_v1(reader *r, chain_segment *seg, size_t i)
     return 0;
 }
 
-static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t base)
+/* The data of event j as decoded so far (an edited one is in xdata, whose
+ * address may still change). */
+static const uint8_t *data_of(const chain_segment *seg, size_t j)
+{
+    return seg->xoff[j] ? seg->xdata + seg->xoff[j] - 1 : seg->events[j].data;
+}
+
+/* v3: the type and data of event i as a reference to an earlier event of
+ * its actor (`back` events back) and an edit of its data: the first P
+ * bytes of that data, M new bytes, its last S bytes.  The rebuilt data go
+ * to xdata, at most TH_CHAIN_MAX_SEGMENT_BYTES for the whole segment.
+ * 0, -1 (malformed) or CHAIN_SEG_OOM. */
+static int decode_ref(reader *r, chain_segment *seg, size_t i)
+{
+    th_chain_event *ev = &seg->events[i];
+    uint64_t back, keep, tail, mid;
+    const uint8_t *b, *rd;
+    size_t j, k, rlen, dlen;
+    uint8_t *q;
+
+    if (get_var(r, &back) != 0 || back == 0 || back > CHAIN_SEG_REF_MAX)
+        return -1;
+    for (j = i, k = 0; k < back; k++) {
+        if (seg->prev_of[j] == 0)
+            return -1;
+        j = seg->prev_of[j] - 1;
+    }
+    rlen = seg->events[j].data_len;
+    if (get_var(r, &keep) != 0 || keep > rlen || get_var(r, &tail) != 0 || tail > rlen - keep ||
+        get_var(r, &mid) != 0 || mid > r->left || take(r, (size_t)mid, &b) != 0)
+        return -1;
+    dlen = (size_t)(keep + tail + mid);
+    ev->type = seg->events[j].type;
+    ev->data_len = dlen;
+    if (dlen == 0) {
+        ev->data = (const uint8_t *)"";
+        return 0;
+    }
+    if (dlen > TH_CHAIN_MAX_DATA_BYTES || dlen > TH_CHAIN_MAX_SEGMENT_BYTES - seg->xlen)
+        return -1; /* more than any writer puts in a segment */
+    if (seg->xlen + dlen > seg->xcap) {
+        size_t cap = seg->xcap ? seg->xcap : 4096;
+        while (cap < seg->xlen + dlen)
+            cap *= 2;
+        q = realloc(seg->xdata, cap);
+        if (q == NULL)
+            return CHAIN_SEG_OOM;
+        seg->xdata = q;
+        seg->xcap = cap;
+    }
+    rd = data_of(seg, j);
+    q = seg->xdata + seg->xlen;
+    if (keep)
+        memcpy(q, rd, (size_t)keep);
+    if (mid)
+        memcpy(q + keep, b, (size_t)mid);
+    if (tail)
+        memcpy(q + keep + mid, rd + rlen - tail, (size_t)tail);
+    seg->xoff[i] = seg->xlen + 1;
+    seg->xlen += dlen;
+    ev->data = NULL; /* set once xdata has its final address */
+    return 0;
+}
+
+static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t base, int v3)
 {
     th_chain_event *ev = &seg->events[i];
     const th_chain_event *prev = NULL;
     const uint8_t *b;
     uint64_t idx, delta, tlen, dlen;
     uint8_t flags;
+    int rc;
 
     if (take(r, 1, &b) != 0)
         return -1;
     flags = b[0];
     if ((flags & ~(CHAIN_SEG_HAS_PARENT | CHAIN_SEG_PARENT_IMPLICIT | CHAIN_SEG_SEQ_IMPLICIT |
-                   CHAIN_SEG_HAS_DESC)) != 0 ||
+                   CHAIN_SEG_HAS_DESC | (v3 ? CHAIN_SEG_REF : 0))) != 0 ||
         ((flags & CHAIN_SEG_PARENT_IMPLICIT) && !(flags & CHAIN_SEG_HAS_PARENT)))
         return -1;
     if (get_var(r, &idx) != 0 || idx >= seg->nactors)
         return -1;
     seg->actor_of[i] = (uint32_t)idx;
     ev->actor = seg->actors[idx];
+    seg->prev_of[i] = seg->last_event[idx];
     if (seg->last_event[idx] != 0)
         prev = &seg->events[seg->last_event[idx] - 1];
     if (flags & CHAIN_SEG_SEQ_IMPLICIT) {
@@ -242,13 +330,18 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
             return -1;
         memcpy(ev->parent, b, 32);
     }
-    if (get_var(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
-        get_str(r, tlen, &ev->type) != 0)
-        return -1;
-    if (get_var(r, &dlen) != 0 || dlen > r->left || take(r, (size_t)dlen, &b) != 0)
-        return -1;
-    ev->data = b;
-    ev->data_len = (size_t)dlen;
+    if (flags & CHAIN_SEG_REF) {
+        if ((rc = decode_ref(r, seg, i)) != 0)
+            return rc;
+    } else {
+        if (get_var(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
+            get_str(r, tlen, &ev->type) != 0)
+            return -1;
+        if (get_var(r, &dlen) != 0 || dlen > r->left || take(r, (size_t)dlen, &b) != 0)
+            return -1;
+        ev->data = b;
+        ev->data_len = (size_t)dlen;
+    }
     ev->description = NULL;
     if (flags & CHAIN_SEG_HAS_DESC) {
         if (get_var(r, &dlen) != 0 || get_str(r, dlen, &ev->description) != 0)
@@ -298,13 +391,22 @@ static int seg_events(chain_segment *seg, size_t ne)
         if (e != NULL)
             seg->events = e;
         uint32_t *o = e != NULL ? realloc(seg->actor_of, ne * sizeof *o) : NULL;
-        if (o == NULL)
+        if (o != NULL)
+            seg->actor_of = o;
+        size_t *x = o != NULL ? realloc(seg->xoff, ne * sizeof *x) : NULL;
+        if (x != NULL)
+            seg->xoff = x;
+        size_t *pv = x != NULL ? realloc(seg->prev_of, ne * sizeof *pv) : NULL;
+        if (pv == NULL)
             return -1;
-        seg->actor_of = o;
+        seg->prev_of = pv;
         seg->cap_events = ne;
     }
     memset(seg->events, 0, ne * sizeof *seg->events);
     memset(seg->actor_of, 0, ne * sizeof *seg->actor_of);
+    memset(seg->xoff, 0, ne * sizeof *seg->xoff);
+    memset(seg->prev_of, 0, ne * sizeof *seg->prev_of);
+    seg->xlen = 0;
     seg->nevents = ne;
     return 0;
 }
@@ -315,13 +417,15 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
     const uint8_t *b;
     uint64_t base = 0;
     uint32_t na, ne, n, i;
-    int v2;
+    int v2, v3 = 0, rc;
 
     seg->blob = blob;
     seg->blob_len = len;
     if (take(&r, 8, &b) != 0)
         return -1;
     if (memcmp(b, chain_segment_magic, 8) == 0)
+        v2 = v3 = 1;
+    else if (memcmp(b, segment_magic_v2, 8) == 0)
         v2 = 1;
     else if (memcmp(b, segment_magic_v1, 8) == 0)
         v2 = 0;
@@ -338,17 +442,23 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
             return -1;
     if (v2 && get_var(&r, &base) != 0)
         return -1;
-    /* Smallest event: 60 bytes (v1), 38 (v2: flags, index, seq, delta,
-     * hash, type length and NUL, data length). */
+    /* Smallest event: 60 bytes (v1), 38 (v2 and v3: flags, index, seq,
+     * delta, hash, type length and NUL, data length; a v3 reference takes
+     * 39 at least). */
     if (get_count(&r, v2, &ne) != 0 || ne == 0 || ne > r.left / (v2 ? 38 : 60))
         return -1;
     if (seg_events(seg, ne) != 0)
         return CHAIN_SEG_OOM;
     for (i = 0; i < ne; i++) {
-        if ((v2 ? decode_event_v2(&r, seg, i, base) : decode_event_v1(&r, seg, i)) != 0)
-            return -1;
+        rc = v2 ? decode_event_v2(&r, seg, i, base, v3) : decode_event_v1(&r, seg, i);
+        if (rc != 0)
+            return rc == CHAIN_SEG_OOM ? rc : -1;
         seg->last_event[seg->actor_of[i]] = i + 1; /* 1-based; 0 = none */
     }
+    if (seg->xlen > 0)
+        for (i = 0; i < ne; i++)
+            if (seg->xoff[i])
+                seg->events[i].data = seg->xdata + seg->xoff[i] - 1;
     for (i = 0; i < na; i++)
         if (seg->last_event[i] == 0) /* an actor without events */
             return -1;
@@ -365,6 +475,9 @@ void chain_segment_release(chain_segment *seg)
     free(seg->last_event);
     free(seg->events);
     free(seg->actor_of);
+    free(seg->xdata);
+    free(seg->xoff);
+    free(seg->prev_of);
     memset(seg, 0, sizeof *seg);
 }
 

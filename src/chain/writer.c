@@ -158,21 +158,82 @@ static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
 }
 
 /* Bytes an event takes in a segment at most (format in segment.c): every
- * varint at its longest, seq and parent explicit. */
+ * varint at its longest, seq and parent explicit, and room for a
+ * reference (K and three lengths instead of the type and data length). */
 static size_t event_size(const chain_pending *p)
 {
-    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 +
+    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 + 30 +
            p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
 }
 
-/* Encode one v2 event.  a->head_seq/head_hash hold the actor's previous
+static const uint8_t *pending_data(const chain_pending *p)
+{
+    return (const uint8_t *)p->buf + p->type_len + 1 + (p->has_desc ? p->desc_len + 1 : 0);
+}
+
+/* Length of the common start of a and b (n bytes each), 8 bytes a step. */
+static size_t common_start(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t x, y;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* Length of the common end of a and b (n bytes each, ending there). */
+static size_t common_end(const uint8_t *a_end, const uint8_t *b_end, size_t n)
+{
+    uint64_t x, y;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a_end - i - 8, 8);
+        memcpy(&y, b_end - i - 8, 8);
+        if (x != y)
+            break;
+    }
+    while (i < n && a_end[-1 - (ptrdiff_t)i] == b_end[-1 - (ptrdiff_t)i])
+        i++;
+    return i;
+}
+
+/* The latest of the actor's last CHAIN_SEG_REF_LOOK events in this segment
+ * with p's type: *back is how far back it is.  NULL if none. */
+static const chain_pending *find_ref(const chain_pending *p, uint32_t *back)
+{
+    const chain_actor *a = p->actor;
+    const chain_pending *r;
+    uint32_t k;
+
+    for (k = 1; k <= CHAIN_SEG_REF_LOOK && k <= a->nrecent; k++) {
+        r = a->recent[(a->nrecent - k) % CHAIN_SEG_REF_LOOK];
+        if (r->type_len == p->type_len && memcmp(r->buf, p->buf, p->type_len) == 0) {
+            *back = k;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* Encode one v3 event.  a->head_seq/head_hash hold the actor's previous
  * event in this segment unless this is its first (seq == batch_first). */
 static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 {
     const char *desc = p->buf + p->type_len + 1;
-    const char *data = desc + (p->has_desc ? p->desc_len + 1 : 0);
-    const chain_actor *a = p->actor;
+    const uint8_t *data = pending_data(p), *rd;
+    chain_actor *a = p->actor;
     int follows = p->seq != a->batch_first;
+    const chain_pending *ref = NULL;
+    size_t keep, tail, lim;
+    uint32_t back = 0;
     uint8_t flags = 0;
 
     if (p->has_parent) {
@@ -184,6 +245,10 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
         flags |= CHAIN_SEG_SEQ_IMPLICIT;
     if (p->has_desc)
         flags |= CHAIN_SEG_HAS_DESC;
+    if (!follows)
+        a->nrecent = 0;
+    else if ((ref = find_ref(p, &back)) != NULL)
+        flags |= CHAIN_SEG_REF;
     *q++ = flags;
     q = put_var(q, a->slot);
     if (!(flags & CHAIN_SEG_SEQ_IMPLICIT))
@@ -195,16 +260,31 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
         memcpy(q, p->parent, 32);
         q += 32;
     }
-    q = put_str(put_var(q, p->type_len), p->buf, p->type_len);
-    q = put_var(q, p->data_len);
-    memcpy(q, data, p->data_len);
-    q += p->data_len;
+    if (ref != NULL) {
+        /* the longest common start, then the longest common end of what
+         * is left of both */
+        rd = pending_data(ref);
+        lim = p->data_len < ref->data_len ? p->data_len : ref->data_len;
+        keep = common_start(data, rd, lim);
+        tail = common_end(data + p->data_len, rd + ref->data_len, lim - keep);
+        q = put_var(put_var(put_var(q, back), keep), tail);
+        q = put_var(q, p->data_len - keep - tail);
+        memcpy(q, data + keep, p->data_len - keep - tail);
+        q += p->data_len - keep - tail;
+    } else {
+        q = put_str(put_var(q, p->type_len), p->buf, p->type_len);
+        q = put_var(q, p->data_len);
+        memcpy(q, data, p->data_len);
+        q += p->data_len;
+    }
     if (p->has_desc)
         q = put_str(put_var(q, p->desc_len), desc, p->desc_len);
+    a->recent[a->nrecent % CHAIN_SEG_REF_LOOK] = p;
+    a->nrecent++;
     return q;
 }
 
-/* Encode `n` events starting at `first` as one v2 segment in c->seg; the
+/* Encode `n` events starting at `first` as one v3 segment in c->seg; the
  * touched chains get their slots and batch heads.  Returns the size, or 0
  * if out of memory. */
 static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)

@@ -354,32 +354,22 @@ static void collect_state(void *ud, uint64_t seq, bool has, const uint8_t *state
     st->count++;
 }
 
-/* "            state VALUE" after the event that left it (the form of
- * docs/events.md: JSON bare, other text quoted, else hex). */
-static void print_state(const struct st_item *it, const chain_args *a)
+/* "            state VALUE" after the event that left it, in the form
+ * events show values in (cli_bytes_text: one line, text as text, else
+ * hex). */
+static int print_state(const struct st_item *it, const chain_args *a, th_error *err)
 {
-    size_t show = a->wide || it->len <= 200 ? it->len : 200, i;
-    json_t *v =
-        it->has ? json_loadb((const char *)it->bytes, it->len, JSON_DECODE_ANY, NULL) : NULL;
-    bool text = it->has;
+    char *shown = NULL;
 
-    for (i = 0; text && i < it->len; i++)
-        if (it->bytes[i] < 0x20 && it->bytes[i] != '\n' && it->bytes[i] != '\t')
-            text = false;
-    fputs("            state ", stdout);
-    if (!it->has)
-        fputs("none", stdout);
-    else if (v != NULL && show == it->len)
-        fwrite(it->bytes, 1, it->len, stdout);
-    else if (text)
-        printf("\"%.*s\"", (int)show, (const char *)it->bytes);
-    else
-        for (i = 0; i < show; i++)
-            printf(i ? "%02x" : "0x%02x", it->bytes[i]);
-    if (show < it->len)
-        printf("...(+%zu bytes)", it->len - show);
-    putchar('\n');
-    json_decref(v);
+    if (it->has &&
+        (shown = cli_bytes_text(it->bytes, it->len, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (printf("            state %s\n", it->has ? shown : "none") < 0) {
+        free(shown);
+        return th_error_set(err, TH_EIO, "cannot write to stdout");
+    }
+    free(shown);
+    return TH_OK;
 }
 
 static int load_states(const chain_args *a, const char *full, states *st, th_error *err)
@@ -426,7 +416,7 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
         while (k < st.count && st.items[k].seq < evs.items[i].seq)
             k++;
         if (rc == TH_OK && k < st.count && st.items[k].seq == evs.items[i].seq && !a->json)
-            print_state(&st.items[k], a);
+            rc = print_state(&st.items[k], a, err);
     }
 out:
     for (i = 0; i < st.count; i++)

@@ -212,6 +212,22 @@ static void put_bytes(rctx *c, const uint8_t *s, size_t n)
     fprintf(c->out, " (%zu byte%s%s)", n, n == 1 ? "" : "s", k < n ? ", cut" : "");
 }
 
+char *cli_bytes_text(const uint8_t *bytes, size_t len, unsigned flags)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    rctx c = {.ids = NULL, .flags = flags};
+
+    if ((c.out = open_memstream(&buf, &n)) == NULL)
+        return NULL;
+    put_bytes(&c, bytes, len);
+    if (fclose(c.out) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 /* A byte string recorded as hex ("none" for null). */
 static void put_hex(rctx *c, const json_t *v)
 {

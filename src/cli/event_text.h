@@ -69,6 +69,13 @@ const char *cli_error_type_name(long code);
  * Returns a malloc'd string the caller frees, or NULL when out of memory. */
 char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags);
 
+/* Bytes as the human form shows a value (a message, a state): text when
+ * they are UTF-8 text (JSON objects and arrays bare on one line, other
+ * text quoted with JSON's escapes), else hex; cut without CLI_EVENT_WIDE.
+ * Never holds a newline.  Returns a malloc'd string, or NULL when out of
+ * memory. */
+char *cli_bytes_text(const uint8_t *bytes, size_t len, unsigned flags);
+
 /* The JSON form of one event (a new reference), or NULL when out of
  * memory. */
 json_t *cli_event_json(const cli_event *ev);

@@ -69,6 +69,7 @@ struct rt_op {
                          call or the result: a call without host calls
                          is recorded as one event with its result */
     bool woken;       /* a wake for `token` is queued */
+    bool arm_later;   /* timer not armed yet: a hand-off runs first (turn.c) */
     uint32_t nsent;   /* durable sends made by this op (their ids, durable.c) */
 };
 

@@ -69,6 +69,9 @@ struct rt_worker {
     bool ran_woken;         /* the last turn was of a woken actor */
     th_wasm_exec *cache[8]; /* idle execs */
     unsigned ncache;
+    rt_actor *handoff;           /* woken by a request of the running turn: runs nested (turn.c) */
+    bool handoff_want;           /* a request is offering its message: keep the woken target */
+    unsigned nested;             /* depth of nested turns running here (0 or 1) */
     rt_actor *turn_actor;        /* whose turn runs here now (turn.c), or NULL */
     struct rec_batch *rec_batch; /* record.c: events of turn_actor not yet queued */
 };
@@ -88,6 +91,11 @@ void rt_sched_push(rt_actor *a, int how);
 void rt_sched_wake(rt_actor *a);
 /* The worker running on this thread, or NULL. */
 rt_worker *rt_sched_self(void);
+/* Deliver a request's message (rt_actor_offer) so that, when it wakes an
+ * idle target and the caller's turn is not itself nested, the target is
+ * kept in the worker's hand-off slot for the caller's turn to run nested
+ * (turn.c) instead of being queued.  Returns rt_actor_offer's result. */
+int rt_sched_offer_handoff(rt_actor *t, rt_msg *m);
 /* Wake a sleeping worker, if any (so it sees new timers). */
 void rt_sched_poke(rt_runtime *rt);
 /* Exec cache: an idle exec (new if none) / give one back. */

@@ -25,11 +25,26 @@
  * fires the call timeouts that are due (timer.c), and a sleeping worker
  * wakes up by the next one.
  *
+ * Hand-off.  A request from an actor whose turn runs on a worker to an
+ * idle actor does not queue the target: rt_sched_offer_handoff keeps it in
+ * the worker's hand-off slot, and the requester's turn, now waiting for
+ * the answer, runs the target's turn nested, on the same thread, at once
+ * (turn.c); the answer then wakes the requester inside its own turn, which
+ * resumes it.  A round trip so costs two operations and no pass through
+ * the run queues, much as Erlang's scheduler keeps a message exchange on
+ * one scheduler.  Bounds: a nested turn never nests another (depth 1: a
+ * request made inside it queues its target as usual), and each hand-off
+ * costs the requester one step of its turn's budget and counts in its
+ * slice, so a requester and its server alternating this way still leave
+ * the worker after one slice.
+ *
  * A queued actor is owned by the queue (state RT_SCHED_QUEUED, one
  * reference); rt_actor_turn hands it back.
  *
  * Idle execs (engine stacks) are cached per worker, so an idle actor owns
- * none; threads outside the pool use a small shared pool.
+ * none; threads outside the pool use a small shared pool.  A cached exec
+ * keeps its initial stacks (th_wasm_exec_keep_stacks): an operation then
+ * costs no malloc/free of engine stacks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +137,10 @@ void rt_sched_push(rt_actor *a, int how)
         return;
     }
     if (w != NULL && w->rt == rt) {
+        if (how == RT_PUSH_WAKE && w->handoff_want && w->handoff == NULL) {
+            w->handoff = a; /* the requesting turn runs it (turn.c) */
+            return;
+        }
         if (how == RT_PUSH_WAKE) {
             rt_actor *old = w->next;
             w->next = a;
@@ -148,6 +167,19 @@ void rt_sched_wake(rt_actor *a)
         rt_actor_ref(a);
         rt_sched_push(a, RT_PUSH_WAKE);
     }
+}
+
+int rt_sched_offer_handoff(rt_actor *t, rt_msg *m)
+{
+    rt_worker *w = tl_worker;
+    int rc;
+
+    if (w == NULL || w->rt != t->rt || w->nested > 0)
+        return rt_actor_offer(t, m, true);
+    w->handoff_want = true;
+    rc = rt_actor_offer(t, m, true);
+    w->handoff_want = false;
+    return rc;
 }
 
 /* The oldest preempted actor; with `aged`, only if it has waited longer
@@ -324,8 +356,8 @@ th_wasm_exec *rt_exec_get(rt_runtime *rt)
     if (rt->npool > 0)
         ex = rt->pool[--rt->npool];
     pthread_mutex_unlock(&rt->poollock);
-    if (ex == NULL)
-        ex = th_wasm_exec_new(NULL);
+    if (ex == NULL && (ex = th_wasm_exec_new(NULL)) != NULL)
+        th_wasm_exec_keep_stacks(ex, true); /* a call per message allocates nothing */
     return ex;
 }
 

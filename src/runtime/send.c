@@ -147,9 +147,10 @@ int rt_msg_request(rt_host *h, const char *iface, const char *fn, const char *to
     if (m == NULL)
         return RT_REFUSED;
     rt_uuid_v4(m->b);
-    /* a full mailbox holds it until there is room (the caller waits anyway) */
+    /* a full mailbox holds it until there is room (the caller waits anyway);
+     * an idle target runs next, nested in the caller's turn (sched.c) */
     wait_on(h, m, RT_WAIT_BYTES, iface, fn);
-    rt_actor_offer(t, m, true);
+    rt_sched_offer_handoff(t, m);
     rt_actor_release(t);
     return RT_SUSPENDED;
 }

@@ -371,6 +371,17 @@ static void fail_trap(rt_actor *a, rt_op *op)
         fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", rt_op_short(op), msg);
 }
 
+/* Arm the call timeout of a waiting op (its deadline may have passed
+ * already: then it fires at once). */
+static void arm_timeout(rt_actor *a, rt_op *op)
+{
+    uint64_t now = rt_now_ns();
+    uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
+
+    op->arm_later = false;
+    rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
+}
+
 /* Run (first) or resume the op's call for one slice and act on the end. */
 void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
 {
@@ -413,9 +424,11 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
             return;
         }
         if (op->deadline_ns) {
-            uint64_t now = rt_now_ns();
-            uint64_t ms = op->deadline_ns > now ? (op->deadline_ns - now + 999999u) / 1000000u : 0;
-            rt_timer_arm(a->rt, &op->timer, ms, a->id, op->token, RT_WAKE_CALL_TIMEOUT);
+            rt_worker *w = rt_sched_self();
+            if (w != NULL && w->handoff != NULL)
+                op->arm_later = true; /* the answer may come before the turn ends */
+            else
+                arm_timeout(a, op);
         }
         return;
     case TH_WASM_OUT_OF_FUEL:
@@ -752,6 +765,7 @@ static void op_wake(rt_actor *a, rt_msg *m)
         return;
     }
     rt_timer_cancel(a->rt, &op->timer);
+    op->arm_later = false;
     th_error_clear(&err);
     tmp = rt_exec_get(a->rt);
     if (tmp == NULL) {
@@ -900,17 +914,45 @@ static void control(rt_actor *a, rt_msg *m)
     rt_msg_free(m);
 }
 
+/* The hand-off (sched.c): the actor `a`, whose turn runs on worker `w`,
+ * made a request that woke `b`; run b's turn now, nested, if a's turn has
+ * budget and time left, else queue b as any woken actor.  a's events so
+ * far are queued first, and its recording resumes after. */
+static void run_handoff(rt_actor *a, rt_worker *w, int *budget, uint64_t end)
+{
+    rt_actor *b = w->handoff;
+
+    w->handoff = NULL;
+    if (*budget <= 0 || rt_now_ns() >= end) {
+        rt_sched_push(b, RT_PUSH_WAKE);
+        return;
+    }
+    (*budget)--;
+    rt_record_turn_end(a);
+    w->nested++;
+    rt_actor_turn(b); /* consumes the reference the wake took */
+    w->nested--;
+    rt_record_turn_begin(a);
+}
+
 void rt_actor_turn(rt_actor *a)
 {
     int budget = RT_TURN_BUDGET;
     uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
     bool yield = false, mbox_ok;
+    rt_worker *w = rt_sched_self();
     rt_node *n;
     rt_msg *m;
     int expect;
 
+    if (w != NULL && w->rt != a->rt)
+        w = NULL;
     rt_record_turn_begin(a);
     for (;;) {
+        if (w != NULL && w->handoff != NULL) {
+            run_handoff(a, w, &budget, end);
+            continue;
+        }
         if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {
             if (a->status == TH_ACTOR_STOPPED)
                 rt_actor_refuse_msg(a, (rt_msg *)n, "is stopped");
@@ -919,8 +961,11 @@ void rt_actor_turn(rt_actor *a)
             continue;
         }
         if (a->op != NULL) {
-            if (a->op->wait != RT_WAIT_YIELD)
+            if (a->op->wait != RT_WAIT_YIELD) {
+                if (a->op->arm_later) /* the hand-off did not answer it */
+                    arm_timeout(a, a->op);
                 break; /* waiting for a wake */
+            }
             if (budget-- <= 0 || rt_now_ns() >= end) {
                 yield = true;
                 break;

@@ -9,7 +9,10 @@
  * (max_stack_bytes, default TH_WASM_DEFAULT_STACK_BYTES) and the optional
  * frame-count limit; growth rebases every frame's fp.  When the call
  * finishes (or traps, or is aborted) they are released again; a suspended
- * or out-of-fuel call keeps them.
+ * or out-of-fuel call keeps them.  A pooled exec (th_wasm_exec_keep_stacks)
+ * keeps stacks of their initial size while idle, so that a call on it
+ * allocates nothing: a runtime that runs a call per message on a few
+ * cached execs would otherwise malloc and free them for every message.
  *
  * Frame stack of a running call (bottom to top):
  *   entry frame (code NULL, ip -> EXIT) | wasm frames ... | and, for each
@@ -110,9 +113,16 @@ int wasm_exec_reserve_frame(th_wasm_exec *ex)
 
 /* Release the stacks of an idle exec: a process may keep a million idle
  * execs (one per actor), so an idle one holds only its own struct; the
- * next call allocates again (a few hundred nanoseconds). */
-static void exec_trim(th_wasm_exec *ex)
+ * next call allocates again (a few hundred nanoseconds).  A pooled exec
+ * keeps stacks that never grew past their initial size and fit its limit
+ * (unless `force`). */
+static void exec_trim(th_wasm_exec *ex, bool force)
 {
+    if (!force && ex->keep_stacks && ex->stack != NULL &&
+        ex->stack_end - ex->stack <= (ptrdiff_t)INITIAL_SLOTS &&
+        ex->frames_end - ex->frames <= (ptrdiff_t)INITIAL_FRAMES &&
+        stack_bytes(ex) + frames_bytes(ex) <= ex->max_bytes)
+        return;
     free(ex->stack);
     ex->stack = ex->stack_end = NULL;
     free(ex->frames);
@@ -303,6 +313,17 @@ void th_wasm_exec_set_max_stack(th_wasm_exec *ex, size_t bytes)
     if (bytes < TH_WASM_MIN_STACK_BYTES)
         bytes = TH_WASM_MIN_STACK_BYTES;
     ex->max_bytes = bytes;
+    /* kept stacks larger than the new limit go (the limit binds at once) */
+    if (ex->state == WASM_EXEC_IDLE && ex->stack != NULL &&
+        stack_bytes(ex) + frames_bytes(ex) > bytes)
+        exec_trim(ex, true);
+}
+
+void th_wasm_exec_keep_stacks(th_wasm_exec *ex, bool keep)
+{
+    ex->keep_stacks = keep;
+    if (!keep && ex->state == WASM_EXEC_IDLE)
+        exec_trim(ex, true);
 }
 
 size_t th_wasm_exec_max_stack(const th_wasm_exec *ex)
@@ -371,7 +392,7 @@ static void exec_idle(th_wasm_exec *ex)
     ex->pending_entry = false;
     ex->host_entry = false;
     ex->nested = 0;
-    exec_trim(ex);
+    exec_trim(ex, false);
 }
 
 static uint32_t param_slots(const wasm_functype *type)

@@ -484,6 +484,7 @@ struct th_wasm_exec {
     size_t max_bytes;
     uint32_t max_frames; /* frame records (UINT32_MAX: bytes only) */
     uint8_t exhausted;   /* WASM_EXHAUSTED_*: which limit the last growth hit */
+    bool keep_stacks;    /* idle: keep stacks of their initial size (pooled execs) */
 
     uint64_t fuel; /* remaining fuel when fuel_limited */
     uint64_t acc;  /* the interpreter's accumulator while out of fuel */

@@ -119,7 +119,7 @@ static void test_decoder_refuses_damage(void **state)
     assert_int_equal(th_chain_close(c), TH_OK);
     b = segment_bytes(&len);
     assert_int_equal(decode_copy(b, len, &seg), 0);
-    assert_memory_equal(b, "THSEG-v2", 8); /* the writer writes v2 */
+    assert_memory_equal(b, "THSEG-v3", 8); /* the writer writes v3 */
     assert_prefixes_refused(b, len);
     /* One trailing byte too many is refused. */
     m = malloc(len + 1);
@@ -377,7 +377,7 @@ static void test_v1_still_decodes(void **state)
     check_decodes_to(&x, mixed_actors, 3, mixed_events, N_MIXED);
     assert_prefixes_refused(x.b, x.n);
     /* An unknown version is refused. */
-    x.b[7] = '3';
+    x.b[7] = '4';
     assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
 }
 
@@ -536,7 +536,7 @@ static void test_v2_writer_round_trip(void **state)
         len = (size_t)sqlite3_column_bytes(st, 3);
         b = (uint8_t *)sqlite3_column_blob(st, 3);
         assert_true(len > 8);
-        assert_memory_equal(b, "THSEG-v2", 8);
+        assert_memory_equal(b, "THSEG-v3", 8);
         assert_int_equal(
             chain_segment_from_row(st, (uint64_t)sqlite3_column_int64(st, 4), &seg, &e2), TH_OK);
         assert_true(chain_segment_signature_ok(chain_thread_sha256(), &seg));
@@ -700,10 +700,14 @@ static void test_verify_large_segment(void **state)
     cfg.batch_max_ms = 1000; /* one segment for all of them */
     assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
     for (k = 0; k < 1000; k++) {
+        char type[32];
+
+        /* a type of its own per event: no event refers to another one
+         * (v3), so each one's data is in the blob whole */
         snprintf(data, sizeof data, "event-%04d-of-%s", k, names[k % 3]);
+        snprintf(type, sizeof type, "wasm-call-%04d", k);
         assert_int_equal(
-            th_chain_append(c, names[k % 3], "wasm-call", data, strlen(data), NULL, NULL, &err),
-            TH_OK);
+            th_chain_append(c, names[k % 3], type, data, strlen(data), NULL, NULL, &err), TH_OK);
     }
     assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
     assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_OK);
@@ -738,6 +742,225 @@ static void test_verify_large_segment(void **state)
     free(b);
 }
 
+/* ---- v3: events that refer to an earlier event of their actor ---- */
+
+/* A v3 blob, hand-built: actors "a" and "b", seq and parent implicit after
+ * each actor's first event.  Each event is either whole (type, data) or a
+ * reference: `back`, keep, tail, and the middle bytes. */
+typedef struct ref_spec {
+    unsigned actor;
+    const char *type; /* whole: the type; NULL: a reference */
+    const char *data; /* whole: the data; reference: the middle bytes */
+    uint64_t back, keep, tail;
+} ref_spec;
+
+static void build_v3(blob *x, const ref_spec *ev, size_t ne)
+{
+    unsigned seen[2] = {0, 0};
+    uint8_t h[32];
+    size_t i;
+
+    x->n = 0;
+    b_bytes(x, "THSEG-v3", 8);
+    b_var(x, 2);
+    b_str(x, "a", 1);
+    b_str(x, "b", 1);
+    b_var(x, 1000);
+    b_var(x, ne);
+    for (i = 0; i < ne; i++) {
+        unsigned a = ev[i].actor;
+        uint8_t flags = seen[a] ? CHAIN_SEG_SEQ_IMPLICIT : 0;
+
+        if (ev[i].type == NULL)
+            flags |= CHAIN_SEG_REF;
+        b_byte(x, flags);
+        b_var(x, a);
+        if (!seen[a])
+            b_var(x, 0);
+        b_var(x, i);
+        memset(h, (int)(0x40 + i), 32);
+        b_bytes(x, h, 32);
+        if (ev[i].type != NULL) {
+            b_str(x, ev[i].type, 1);
+            b_var(x, strlen(ev[i].data));
+        } else {
+            b_var(x, ev[i].back);
+            b_var(x, ev[i].keep);
+            b_var(x, ev[i].tail);
+            b_var(x, strlen(ev[i].data));
+        }
+        b_bytes(x, ev[i].data, strlen(ev[i].data));
+        seen[a]++;
+    }
+}
+
+static const ref_spec v3_events[] = {
+    {0, "t", "hello world", 0, 0, 0},
+    {1, "u", "x", 0, 0, 0},
+    {0, NULL, "you", 1, 6, 0}, /* "hello " + "you" */
+    {0, NULL, "hi ", 2, 0, 5}, /* "hi " + "world": two back, the first */
+    {1, NULL, "", 1, 1, 0},    /* "x" */
+    {0, NULL, "", 1, 0, 0},    /* empty data, type "t" */
+    {0, "v", "other type", 0, 0, 0},
+    {0, NULL, "!", 2, 0, 0}, /* "!" with type "t" (the empty one) */
+};
+#define N_V3 (sizeof v3_events / sizeof v3_events[0])
+
+static void test_v3_hand_built(void **state)
+{
+    static const char *want_type[N_V3] = {"t", "u", "t", "t", "u", "t", "v", "t"};
+    static const char *want_data[N_V3] = {"hello world", "x", "hello you",  "hi world",
+                                          "x",           "",  "other type", "!"};
+    ref_spec ev[N_V3];
+    chain_segment seg;
+    uint8_t *copy;
+    blob x;
+    size_t i;
+
+    (void)state;
+    build_v3(&x, v3_events, N_V3);
+    copy = malloc(x.n);
+    memcpy(copy, x.b, x.n);
+    memset(&seg, 0, sizeof seg);
+    assert_int_equal(chain_segment_decode(copy, x.n, &seg), 0);
+    assert_int_equal(seg.nevents, N_V3);
+    for (i = 0; i < N_V3; i++) {
+        assert_int_equal(seg.events[i].timestamp_ms, 1000 + i);
+        assert_string_equal(seg.events[i].type, want_type[i]);
+        assert_int_equal(seg.events[i].data_len, strlen(want_data[i]));
+        assert_non_null(seg.events[i].data);
+        assert_memory_equal(seg.events[i].data, want_data[i], strlen(want_data[i]));
+    }
+    assert_int_equal(seg.events[7].seq, 5); /* a's sixth event */
+    chain_segment_release(&seg);
+    assert_prefixes_refused(x.b, x.n);
+
+    /* Damaged references are refused. */
+    memcpy(ev, v3_events, sizeof ev);
+    ev[2].back = 0; /* not a reference to anything */
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    memcpy(ev, v3_events, sizeof ev);
+    ev[2].back = 2; /* before a's first event */
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    memcpy(ev, v3_events, sizeof ev);
+    ev[2].back = CHAIN_SEG_REF_MAX + 1;
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    memcpy(ev, v3_events, sizeof ev);
+    ev[2].keep = 7;
+    ev[2].tail = 5; /* 12 bytes of an 11-byte data */
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    memcpy(ev, v3_events, sizeof ev);
+    ev[2].keep = 12;
+    ev[2].tail = 0;
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    memcpy(ev, v3_events, sizeof ev);
+    ev[1].type = NULL; /* b's first event cannot refer back */
+    ev[1].back = 1;
+    build_v3(&x, ev, N_V3);
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    /* A reference in a v2 blob is refused. */
+    build_v3(&x, v3_events, N_V3);
+    x.b[7] = '2';
+    assert_int_equal(decode_copy(x.b, x.n, &seg), -1);
+    /* Reaching back 16 events is allowed, 17 is not (above). */
+    {
+        ref_spec many[19];
+
+        many[0] = (ref_spec){0, "t", "base", 0, 0, 0};
+        for (i = 1; i < 18; i++)
+            many[i] = (ref_spec){0, NULL, "", 1, 4, 0};
+        many[17].back = CHAIN_SEG_REF_MAX;
+        many[18] = (ref_spec){1, "u", "x", 0, 0, 0}; /* every actor has events */
+        build_v3(&x, many, 19);
+        copy = malloc(x.n);
+        memcpy(copy, x.b, x.n);
+        memset(&seg, 0, sizeof seg);
+        assert_int_equal(chain_segment_decode(copy, x.n, &seg), 0);
+        assert_memory_equal(seg.events[17].data, "base", 4);
+        chain_segment_release(&seg);
+    }
+}
+
+/* The writer refers to earlier events of the same type: the segment is
+ * smaller than the data, reads back byte for byte, verifies, and a changed
+ * byte of an edit is found by verification. */
+static void test_v3_writer_refs(void **state)
+{
+    th_chain_config cfg = {0};
+    th_chain *c;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_chain_verify_result res;
+    th_error err;
+    char data[26][128], mark[8];
+    size_t len, total = 0, i;
+    uint8_t *b, *at;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char path[128];
+    int k;
+
+    (void)state;
+    cfg.home = home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_ms = 1000; /* one segment for all of them */
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    for (k = 0; k < 26; k++) {
+        /* the same start and end, three letters of their own between */
+        snprintf(data[k], sizeof data[k],
+                 "{\"interface\":\"message-server-host\",\"function\":\"send\",\"m\":\"%c%c%c\","
+                 "\"output\":{\"ok\":null}}",
+                 'a' + k, 'a' + k, 'a' + k);
+        total += strlen(data[k]);
+        assert_int_equal(th_chain_append(c, "sender", k % 3 == 2 ? "other" : "host-call", data[k],
+                                         strlen(data[k]), NULL, NULL, &err),
+                         TH_OK);
+    }
+    assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
+    assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_OK);
+    assert_int_equal(res.events, 26);
+    q.actor = "sender";
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 26);
+    for (i = 0; i < 26; i++) {
+        assert_string_equal(evs.items[i].type, i % 3 == 2 ? "other" : "host-call");
+        assert_int_equal(evs.items[i].data_len, strlen(data[i]));
+        assert_memory_equal(evs.items[i].data, data[i], strlen(data[i]));
+    }
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_close(c), TH_OK);
+    b = segment_bytes(&len);
+    assert_memory_equal(b, "THSEG-v3", 8);
+    /* whole, each event would take its data and 32 bytes of hash and more */
+    assert_true(len < total * 3 / 4);
+    /* Event 7 ("hhh") is an edit of event 6: change a byte of its edit. */
+    snprintf(mark, sizeof mark, "hhh");
+    at = memmem(b, len, mark, 3);
+    assert_non_null(at);
+    at[1] = 'X';
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(b);
+    c = open_chain(1, 0);
+    assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_BAD_HASH);
+    assert_string_equal(res.actor, "sender");
+    assert_int_equal(res.seq, 7);
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +974,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_timeout_and_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_large_segment, setup, teardown),
+        cmocka_unit_test(test_v3_hand_built),
+        cmocka_unit_test_setup_teardown(test_v3_writer_refs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

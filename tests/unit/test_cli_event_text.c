@@ -347,6 +347,28 @@ static void test_ids(void **unused)
     cli_ids_release(&ids);
 }
 
+/* A value alone (what `chain events --state` prints after an event): one
+ * line whatever the bytes hold. */
+static void test_bytes_one_line(void **unused)
+{
+    static const uint8_t bin[] = {0x00, 0xff, 0x10};
+    char *s;
+
+    (void)unused;
+    s = cli_bytes_text((const uint8_t *)"line 1\nline \"2\"", 15, 0);
+    assert_non_null(s);
+    assert_string_equal(s, "\"line 1\\nline \\\"2\\\"\"");
+    free(s);
+    s = cli_bytes_text((const uint8_t *)"{\n  \"n\": 3\n}", 12, 0);
+    assert_non_null(s);
+    assert_string_equal(s, "{ \"n\": 3 }");
+    free(s);
+    s = cli_bytes_text(bin, sizeof bin, 0);
+    assert_non_null(s);
+    assert_string_equal(s, "0x00ff10 (3 bytes)");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_other_types),
         cmocka_unit_test(test_actor_column),
         cmocka_unit_test(test_json_form),
+        cmocka_unit_test(test_bytes_one_line),
         cmocka_unit_test(test_ids),
     };
     (void)A;

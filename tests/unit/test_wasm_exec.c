@@ -564,6 +564,74 @@ static void test_deep_recursion_default(void **state)
     teardown_module(&fx);
 }
 
+/* The deepest `down` that runs on `ex` (0..limit), calling it with 0, 1,
+ * 2, ... until it traps. */
+static int32_t deepest_down(fixture *fx, int32_t limit)
+{
+    th_wasm_val arg, res;
+    int32_t n;
+
+    for (n = 0; n <= limit; n++) {
+        arg.i32 = n;
+        if (th_wasm_exec_call(fx->ex, func(fx, "down"), &arg, 1, &res, 1) != TH_OK) {
+            assert_int_equal(th_wasm_exec_trap_kind(fx->ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+            return n - 1;
+        }
+        assert_int_equal(res.i32, n);
+    }
+    return limit;
+}
+
+/* A pooled exec keeps its initial stacks between calls; its stack limit
+ * binds exactly as on an exec that keeps nothing, also a limit lowered
+ * below what it kept, and stacks that grew past their initial size are
+ * released as usual (the next calls still see the limit). */
+static void test_keep_stacks(void **state)
+{
+    enum { LIMIT = 4096 + 256 };
+    fixture fx;
+    th_wasm_val arg = {.i32 = 5}, res = {0};
+    int32_t plain, kept;
+
+    (void)state;
+    setup_module(&fx, rec_wat, NULL, NULL, NULL);
+    /* a limit just above the first stack of values (4 KiB): a few frame
+     * records fit, fewer than the 16 the exec first allocates */
+    th_wasm_exec_set_max_stack(fx.ex, LIMIT);
+    plain = deepest_down(&fx, 10000);
+    assert_true(plain > 0 && plain < 14);
+
+    th_wasm_exec_set_max_stack(fx.ex, 0);
+    th_wasm_exec_keep_stacks(fx.ex, true);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+        assert_int_equal(res.i32, 5);
+    }
+    /* kept stacks (4 KiB of values and 16 frame records) exceed the
+     * limit: it drops them and binds at once */
+    th_wasm_exec_set_max_stack(fx.ex, LIMIT);
+    arg.i32 = plain + 1; /* the first call after: not on the kept stacks */
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1),
+                     TH_WASM_TRAPPED);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_STACK_EXHAUSTED);
+    kept = deepest_down(&fx, 10000);
+    assert_int_equal(kept, plain);
+
+    /* grown stacks are not kept: a deep call, then the same small limit */
+    th_wasm_exec_set_max_stack(fx.ex, 0);
+    arg.i32 = 5000;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    th_wasm_exec_set_max_stack(fx.ex, LIMIT);
+    assert_int_equal(deepest_down(&fx, 10000), plain);
+
+    th_wasm_exec_keep_stacks(fx.ex, false);
+    th_wasm_exec_set_max_stack(fx.ex, 0);
+    arg.i32 = 5;
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "down"), &arg, 1, &res, 1), TH_OK);
+    assert_int_equal(res.i32, 5);
+    teardown_module(&fx);
+}
+
 /* ------------------------------------------------------------------ */
 /* Memory                                                             */
 
@@ -750,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_call_stack_exhausted),
         cmocka_unit_test(test_small_stack_limit),
         cmocka_unit_test(test_deep_recursion_default),
+        cmocka_unit_test(test_keep_stacks),
         cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_arithmetic_traps),
         cmocka_unit_test(test_cross_instance_suspend),

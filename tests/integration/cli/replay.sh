@@ -108,7 +108,14 @@ expect state_at 0 "^6$" "$T" state --home "$H" "$counter" --at "$third"
 expect state_at_json 0 '"state":6' "$T" state --home "$H" "$counter" --at "$third" --json
 expect state_at_0 0 "^null$" "$T" state --home "$H" "$counter" --at 0
 expect state_at_far 1 "has [0-9]+ events" "$T" state --home "$H" "$counter" --at 100000
-expect events_state 0 "state 19" "$T" chain --home "$H" events "$counter" --state
+expect events_state 0 "state \"19\"" "$T" chain --home "$H" events "$counter" --state
+# every state on one line (the form values take in events)
+"$T" chain --home "$H" events "$kv" --state --wide >out 2>&1 || fail "chain events kv --state"
+grep -Eq '^            state "[0-9a-f-]{36}"$' out || { fail "kv --state: no state shown"; cat out; }
+if grep -Evq '^ *[0-9]+  [0-9]{4}-|^            state ' out; then
+    fail "kv --state: a line that is neither an event nor a state"
+    cat out
+fi
 expect until 0 "^replayed [0-9]+ events: identical$" "$T" replay --home "$H" "$counter" --until 3
 
 it_done
