@@ -56,6 +56,11 @@
 #endif
 
 static atomic_int g_done, g_qdone;
+/* "done" logs are also signalled here: the one-way figure waits for them
+ * asleep, not polling (the polling thread's wake-ups would count in the
+ * process's CPU per message). */
+static pthread_mutex_t g_done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_done_cv = PTHREAD_COND_INITIALIZER;
 /* "qdone" is also signalled: an rtt batch is waited for without polling
  * (a thread waking every few microseconds would share the cores with the
  * round trips it measures) */
@@ -78,9 +83,12 @@ static double now_us(void)
 static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
 {
     (void)ud, (void)id, (void)name;
-    if (len == 4 && memcmp(msg, "done", 4) == 0)
+    if (len == 4 && memcmp(msg, "done", 4) == 0) {
+        pthread_mutex_lock(&g_done_lock);
         atomic_fetch_add(&g_done, 1);
-    else if (len == 5 && memcmp(msg, "qdone", 5) == 0) {
+        pthread_cond_broadcast(&g_done_cv);
+        pthread_mutex_unlock(&g_done_lock);
+    } else if (len == 5 && memcmp(msg, "qdone", 5) == 0) {
         pthread_mutex_lock(&g_qlock);
         atomic_fetch_add(&g_qdone, 1);
         pthread_cond_broadcast(&g_qcond);
@@ -289,8 +297,10 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     c0 = cpu_us();
     for (i = 0; i < pairs; i++)
         send_cmd(&b, tx[i], 'G', n);
+    pthread_mutex_lock(&g_done_lock);
     while (atomic_load(&g_done) < pairs)
-        usleep(200);
+        pthread_cond_wait(&g_done_cv, &g_done_lock);
+    pthread_mutex_unlock(&g_done_lock);
     t1 = now_us();
     g_oneway_cpu = (cpu_us() - c0) / ((double)pairs * (n + 1));
     bench_stop(&b);

@@ -99,7 +99,8 @@ struct th_chain {
     chain_actor **touched;
     size_t cap_touched;
     uint8_t (*leaves)[32];
-    uint8_t *seg; /* segment being encoded */
+    uint8_t *seg;          /* segment being encoded */
+    size_t batch_contents; /* events of that segment recorded by content reference */
     size_t seg_cap;
     chain_actor **dirty; /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;

@@ -296,8 +296,10 @@ static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t
     chain_actor *a;
 
     *ntouched = 0;
+    c->batch_contents = 0;
     for (i = 0, p = first; i < n; i++, p = p->next) {
         a = p->actor;
+        c->batch_contents += p->content != NULL;
         if (a->batch_no != c->batch_no) {
             if (touch(c, a, ntouched) != 0)
                 return 0;
@@ -454,7 +456,9 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return db_error(c->wdb, rc, err, "starting a chain transaction");
-    rc = store_contents(c, first, n, now);
+    /* events recorded by content reference are rare: the walk over the
+     * batch for them is made only when encode_segment saw one */
+    rc = c->batch_contents ? store_contents(c, first, n, now) : SQLITE_OK;
     for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
         if (c->touched[i]->persisted)
             continue;

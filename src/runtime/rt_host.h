@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "theater/error.h"
 #include "theater/runtime.h"
@@ -52,8 +53,28 @@ typedef struct rt_buf {
     bool oom; /* an append failed; the content is incomplete */
 } rt_buf;
 
-void rt_buf_append(rt_buf *b, const void *p, size_t n);
-void rt_buf_puts(rt_buf *b, const char *s);
+/* The slow path of rt_buf_append: grows the buffer (or sets oom). */
+void rt_buf_append_grow(rt_buf *b, const void *p, size_t n);
+
+/* Append n bytes (and keep a NUL after them).  Inline: event records are
+ * built of many short pieces, most of them string literals whose length
+ * and copy the compiler then folds. */
+static inline void rt_buf_append(rt_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len > n && !b->oom) { /* room for the bytes and the NUL */
+        if (n)
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = 0;
+        return;
+    }
+    rt_buf_append_grow(b, p, n);
+}
+
+static inline void rt_buf_puts(rt_buf *b, const char *s)
+{
+    rt_buf_append(b, s, strlen(s));
+}
 void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* JSON pieces: a string literal with escapes (invalid UTF-8 bytes become
  * U+FFFD), bytes as a lowercase hex string, or null. */

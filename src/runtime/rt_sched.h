@@ -68,6 +68,7 @@ struct rt_worker {
     rt_actor *next;         /* run next (owner thread only) */
     bool ran_woken;         /* the last turn was of a woken actor */
     th_wasm_exec *cache[8]; /* idle execs */
+    struct rt_op *op_spare; /* a freed operation kept for the next (turn.c) */
     unsigned ncache;
     rt_actor *handoff;           /* woken by a request of the running turn: runs nested (turn.c) */
     bool handoff_want;           /* a request is offering its message: keep the woken target */

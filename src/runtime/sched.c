@@ -286,6 +286,8 @@ static void *worker_main(void *arg)
     }
     while (w->ncache)
         th_wasm_exec_free(w->cache[--w->ncache]);
+    free(w->op_spare);
+    w->op_spare = NULL;
     rt_record_worker_done(w);
     tl_worker = NULL;
     return NULL;

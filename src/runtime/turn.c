@@ -262,6 +262,21 @@ static void find_export(rt_actor *a, int ex, rt_msg *m, th_wasm_func **fn, th_wa
     }
 }
 
+/* A zeroed operation: the worker's spare (one per worker: an operation
+ * per message then costs no malloc/free), else a new one. */
+static rt_op *op_alloc(rt_runtime *rt)
+{
+    rt_worker *w = rt_sched_self();
+    rt_op *op;
+
+    if (w != NULL && w->rt == rt && (op = w->op_spare) != NULL) {
+        w->op_spare = NULL;
+        memset(op, 0, sizeof *op);
+        return op;
+    }
+    return calloc(1, sizeof *op);
+}
+
 void rt_op_begin(rt_actor *a, rt_msg *m)
 {
     th_wasm_val args[16];
@@ -307,7 +322,7 @@ void rt_op_begin(rt_actor *a, rt_msg *m)
         rt_msg_free(m);
         return;
     }
-    op = calloc(1, sizeof *op);
+    op = op_alloc(a->rt);
     if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
         /* The operation cannot run: the actor fails (never a message
          * silently dropped, never an init that nobody answers). */
@@ -451,10 +466,12 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
     }
 }
 
-/* Free the op (after success or failure): exec back to the cache. */
+/* Free the op (after success or failure): exec back to the cache, the op
+ * itself kept as its worker's spare. */
 void rt_op_free(rt_actor *a)
 {
     rt_op *op = a->op;
+    rt_worker *w;
 
     if (op == NULL)
         return;
@@ -464,7 +481,11 @@ void rt_op_free(rt_actor *a)
     rt_msg_free(op->msg);
     free(op->host_input);
     rt_buf_release(&op->call_rec);
-    free(op);
+    w = rt_sched_self();
+    if (w != NULL && w->rt == a->rt && w->op_spare == NULL)
+        w->op_spare = op; /* op_alloc's next */
+    else
+        free(op);
 }
 
 /* Lifted result of an operation. */

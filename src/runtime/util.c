@@ -38,7 +38,7 @@ static bool buf_reserve(rt_buf *b, size_t extra)
     return true;
 }
 
-void rt_buf_append(rt_buf *b, const void *p, size_t n)
+void rt_buf_append_grow(rt_buf *b, const void *p, size_t n)
 {
     if (!buf_reserve(b, n))
         return;
@@ -46,11 +46,6 @@ void rt_buf_append(rt_buf *b, const void *p, size_t n)
         memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = 0;
-}
-
-void rt_buf_puts(rt_buf *b, const char *s)
-{
-    rt_buf_append(b, s, strlen(s));
 }
 
 void rt_buf_printf(rt_buf *b, const char *fmt, ...)
