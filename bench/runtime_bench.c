@@ -6,7 +6,10 @@
  *
  *   spawn + init    median time of th_runtime_spawn of a small actor whose
  *                   module is already loaded (the call returns after init)
- *   memory          RSS growth per idle actor over 100,000 live actors
+ *   memory          RSS growth per idle actor over 100,000 live actors, 2 s
+ *                   after their spawns, with the runtime's default packing
+ *                   of idle actors' memory (after 1 s idle); --no-pack
+ *                   turns packing off for every runtime of the run
  *   one-way         messages/s between 4 actor pairs on 2 workers
  *                   (message-server send, handled by handle-send)
  *   round trip      request/reply between two actors: median over 20
@@ -32,7 +35,7 @@
  * and p99 <= 20 us, 2 workers >= 1.7x one; the program prints MET/NOT MET
  * per figure.
  *
- *   runtime_bench [--quick] [--no-erlang] [--only spawn|memory|oneway|rtt|scaling]
+ *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
  *                 [--million [N]]
  */
 #include <pthread.h>
@@ -164,6 +167,10 @@ static void die(const char *what, const th_error *err)
     exit(1);
 }
 
+/* th_runtime_config.pack_idle_ms of the runtimes started (0: default;
+ * --no-pack: never). */
+static unsigned g_pack_idle_ms;
+
 typedef struct bench {
     char home[128];
     char manifest[256];
@@ -197,6 +204,7 @@ static void bench_start(bench *b, unsigned workers)
     cfg.workers = workers;
     cfg.log_fn = on_log;
     cfg.handlers = th_handlers_builtin();
+    cfg.pack_idle_ms = g_pack_idle_ms;
     if (th_runtime_new(&cfg, &b->rt, &err) != 0)
         die("runtime", &err);
 }
@@ -625,12 +633,14 @@ int main(int argc, char **argv)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
             erlang = false;
+        else if (strcmp(argv[i], "--no-pack") == 0)
+            g_pack_idle_ms = TH_RUNTIME_PACK_NEVER;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] "
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
                             "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
             return 2;
         }
@@ -666,7 +676,8 @@ int main(int argc, char **argv)
     if (RUN("spawn"))
         row("spawn + init median (us)", "us", spawn_us, erl[E_SPAWN], 4, true);
     if (RUN("memory"))
-        row("bytes per idle actor", "bytes", bytes, erl[E_BYTES], 5120, true);
+        row(g_pack_idle_ms ? "bytes per idle actor (no pack)" : "bytes per idle actor", "bytes",
+            bytes, erl[E_BYTES], 5120, true);
     if (RUN("oneway") || RUN("scaling")) {
         row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[E_ONEWAY], 1000000, false);
         if (erl[E_ONEWAY] > 0)

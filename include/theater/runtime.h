@@ -86,7 +86,14 @@ typedef struct th_runtime_config {
      * so that th_runtime_restore brings them back after a restart, and
      * every message to them is stored before it is acknowledged. */
     bool durable;
+    /* An actor idle this long has its linear memory packed: the non-zero
+     * bytes of its touched pages kept in one heap block, the pages given
+     * back, all put back when it next runs (docs/performance.md).  0 =
+     * TH_RT_PACK_IDLE_MS (1 s); TH_RUNTIME_PACK_NEVER = never. */
+    unsigned pack_idle_ms;
 } th_runtime_config;
+
+#define TH_RUNTIME_PACK_NEVER 0xffffffffu
 
 /* The state of the runtime's chain writer (th_chain_status): `stalled`
  * means events cannot be stored right now (e.g. a full disk); recording

@@ -228,6 +228,18 @@ int th_wasm_instance_export(const th_wasm_instance *inst, const char *name,
 int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
                               th_wasm_extern_kind *kind /* out */, void **ext /* out */);
 
+/* Exports by index: th_wasm_module_export_index gives the index (the
+ * numbering of th_wasm_module_export) of the export named by the `len`
+ * bytes at `name`, or -1; the index holds for every instance of the
+ * module, so an embedder that looks names up once per module reaches an
+ * instance's exports without searching.  th_wasm_instance_export_at: the
+ * object of export `i` (NULL if out of range) and its kind;
+ * th_wasm_instance_func_at: the function, NULL if export `i` is not one. */
+int64_t th_wasm_module_export_index(const th_wasm_module *m, const char *name, size_t len);
+void *th_wasm_instance_export_at(const th_wasm_instance *inst, uint32_t i,
+                                 th_wasm_extern_kind *kind /* out, may be NULL */);
+th_wasm_func *th_wasm_instance_func_at(const th_wasm_instance *inst, uint32_t i);
+
 /* Memory 0 of an instance (exported or not), NULL if it has none. */
 th_wasm_memory *th_wasm_instance_memory0(const th_wasm_instance *inst);
 
@@ -244,6 +256,20 @@ void th_wasm_memory_free(th_wasm_memory *mem);
 uint8_t *th_wasm_memory_data(const th_wasm_memory *mem, uint64_t *size /* out */);
 /* Grow by `delta` pages; returns the old size in pages, or -1. */
 int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta);
+
+/* Packing an idle memory.  th_wasm_memory_pack copies the non-zero bytes
+ * of the memory's resident pages into one heap block and gives the pages
+ * back to the kernel (they read as zeroes until touched), when the memory
+ * has at most `max_resident` bytes resident and their non-zero bytes take
+ * at most half of that: 1 if packed, 0 if not (too big, nothing resident,
+ * not worth it, already packed), or TH_ENOMEM.  While packed, the memory's
+ * contents are wrong: nothing may run in its instance or read or write it
+ * until th_wasm_memory_unpack has put them back (a no-op if not packed).
+ * Growing and freeing a packed memory are allowed.  A memory packs with
+ * its size and limits unchanged. */
+int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident);
+void th_wasm_memory_unpack(th_wasm_memory *mem);
+bool th_wasm_memory_packed(const th_wasm_memory *mem);
 
 th_wasm_table *th_wasm_table_new(uint8_t reftype, uint32_t min,
                                  uint32_t max /* UINT32_MAX: none */);

@@ -146,6 +146,10 @@
 #define TH_RT_RECORD_STALL_MS 30000u
 /* events kept per actor with save_chain = false; oldest dropped */
 #define TH_RT_MEMORY_CHAIN_BYTES (16u * 1024u * 1024u)
+/* Idle actors' memory (runtime/pack.c): packed after this long idle
+ * (th_runtime_config.pack_idle_ms), if at most this much is resident. */
+#define TH_RT_PACK_IDLE_MS 1000u
+#define TH_RT_PACK_MAX_BYTES (64u * 1024u)
 #define TH_RT_DEFAULT_MAX_ACTORS 1000000u /* live actors in one runtime (th_runtime_config) */
 /* store bytes charged per new store or label, besides the content and the label's name */
 #define TH_RT_STORE_ENTRY_BYTES 64u

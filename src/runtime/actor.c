@@ -147,10 +147,49 @@ rt_actor *rt_actor_of_call(th_wasm_call *call)
     return th_wasm_instance_user(th_wasm_call_instance(call));
 }
 
+/* The export indices of module `m` into *x. */
+static void exports_find(const th_wasm_module *m, rt_exports *x)
+{
+    char name[160];
+    int i;
+
+    x->module = m;
+    for (i = 0; i < RT_EX_COUNT; i++) {
+        x->fn[i] =
+            (int32_t)th_wasm_module_export_index(m, rt_export_names[i], strlen(rt_export_names[i]));
+        snprintf(name, sizeof name, "cabi_post_%s", rt_export_names[i]);
+        x->post[i] = (int32_t)th_wasm_module_export_index(m, name, strlen(name));
+    }
+    x->realloc = (int32_t)th_wasm_module_export_index(m, "cabi_realloc", 12);
+}
+
+/* The spec's export indices, found at its first instance (racing threads
+ * may each look, one result is kept); NULL if out of memory. */
+static const rt_exports *spec_exports(rt_spec *s)
+{
+    rt_exports *x = atomic_load_explicit(&s->exports, memory_order_acquire), *none = NULL;
+
+    if (x != NULL || (x = malloc(sizeof *x)) == NULL)
+        return x;
+    exports_find(s->module, x);
+    if (!atomic_compare_exchange_strong_explicit(&s->exports, &none, x, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(x);
+        x = none;
+    }
+    return x;
+}
+
+static th_wasm_func *func_at(const th_wasm_instance *inst, int32_t i)
+{
+    return i < 0 ? NULL : th_wasm_instance_func_at(inst, (uint32_t)i);
+}
+
 int rt_actor_instantiate(rt_actor *a, th_error *err)
 {
     th_wasm_instance_config cfg;
-    char name[160];
+    const rt_exports *x = NULL;
+    rt_exports own;
     int i, rc;
 
     th_wasm_instance_free(a->inst);
@@ -166,14 +205,19 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
                               &a->inst, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
-    for (i = 0; i < RT_EX_COUNT; i++) {
-        a->fn[i] = th_wasm_instance_func(a->inst, rt_export_names[i]);
-        if (a->fn[i] != NULL) {
-            snprintf(name, sizeof name, "cabi_post_%s", rt_export_names[i]);
-            a->fn_post[i] = th_wasm_instance_func(a->inst, name);
-        }
+    /* an upgraded actor runs its own module: its exports are looked up */
+    if (a->module == NULL || a->module == a->spec->module)
+        x = spec_exports(a->spec);
+    if (x == NULL || x->module != th_wasm_instance_module(a->inst)) {
+        exports_find(th_wasm_instance_module(a->inst), &own);
+        x = &own;
     }
-    a->fn_realloc = th_wasm_instance_func(a->inst, "cabi_realloc");
+    for (i = 0; i < RT_EX_COUNT; i++) {
+        a->fn[i] = func_at(a->inst, x->fn[i]);
+        if (a->fn[i] != NULL)
+            a->fn_post[i] = func_at(a->inst, x->post[i]);
+    }
+    a->fn_realloc = func_at(a->inst, x->realloc);
     a->nfn_dyn = 0;
     return 0;
 }
@@ -294,6 +338,8 @@ static rt_actor *actor_alloc(rt_runtime *rt)
     atomic_init(&a->last_ticket, 0);
     atomic_init(&a->subs, NULL);
     atomic_init(&a->memchain, NULL);
+    atomic_init(&a->pack_listed, false);
+    atomic_init(&a->ran_ns, 0);
     rt_mpsc_init(&a->mbox);
     rt_mpsc_init(&a->ctl);
     atomic_init(&a->mbox_bytes, 0);

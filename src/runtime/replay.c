@@ -634,6 +634,7 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
         snprintf(a->component, sizeof a->component, "%s", json_string_value(comp));
     }
     c->spec->module = m;
+    free(atomic_exchange(&c->spec->exports, NULL)); /* (they were the old module's) */
     if (set_bytes(state, &has, &p, &n) != 0)
         return th_error_set(err, TH_ECORRUPT, "event %llu: bad state", (unsigned long long)e->seq);
     rt_actor_set_state(a, has, p, n);

@@ -37,6 +37,16 @@ enum {
 };
 extern const char *const rt_export_names[RT_EX_COUNT];
 
+/* Where a module's theater exports are (th_wasm_module_export_index; -1 =
+ * absent): each export, its cabi_post_, and cabi_realloc.  Computed once
+ * per spec (rt_spec.exports, for the spec's module: a replay gives its
+ * spec another), so an instance finds its exports without looking names
+ * up. */
+typedef struct rt_exports {
+    const th_wasm_module *module; /* the module they are of */
+    int32_t fn[RT_EX_COUNT], post[RT_EX_COUNT], realloc;
+} rt_exports;
+
 enum { RT_SCHED_IDLE = 0, RT_SCHED_QUEUED = 1 };
 
 /* A deferred request this actor must still answer. */
@@ -175,6 +185,10 @@ struct rt_actor {
     struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
                                          host calls answered from the record, its events
                                          compared with it); NULL otherwise */
+    /* pack.c: packing its memory while it is idle */
+    rt_actor *pack_next;         /* the packer's list, while listed */
+    atomic_bool pack_listed;     /* on that list (which holds a reference) */
+    atomic_uint_fast64_t ran_ns; /* when its last turn began */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
@@ -274,6 +288,21 @@ void rt_actor_fail_pending(rt_actor *a, const char *text);
 /* Ask every child to stop (no waiting); returns how many were asked.  With
  * `ack` each child's end is reported back as a RT_TOKEN_CHILD_GONE wake. */
 uint32_t rt_actor_stop_children(rt_actor *a, int code, bool ack);
+
+/* ------------------------------------------------------------------ */
+/* Packing idle actors' memory (pack.c)                               */
+
+/* Start the packer (before the workers): actors idle `idle_ms` (0 = the
+ * default, TH_RUNTIME_PACK_NEVER = never) have their memory packed. */
+int rt_pack_start(rt_runtime *rt, unsigned idle_ms, th_error *err);
+/* Stop the packer thread (shutdown begins); idempotent. */
+void rt_pack_stop(rt_runtime *rt);
+/* Stop it if needed and empty its list (no turn runs any more). */
+void rt_pack_free(rt_runtime *rt);
+/* At the start of every turn, before anything runs: note the time
+ * (`now`, rt_now_ns), unpack the memory if it was packed, and put the
+ * actor on the packer's list if it is not. */
+void rt_pack_turn_begin(rt_actor *a, uint64_t now);
 
 /* ------------------------------------------------------------------ */
 /* Hot upgrade (upgrade.c)                                            */

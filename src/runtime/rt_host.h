@@ -147,6 +147,9 @@ struct rt_spec {
     uint32_t max_restarts;
     uint32_t within_seconds;
     int restart; /* this actor's own policy as a child: RT_RESTART_* */
+    /* runtime-private (actor.c): the module's export indices, looked up
+     * by name once, at its first instance (owned) */
+    _Atomic(struct rt_exports *) exports;
 };
 
 /* One host function of an interface, and one interface (handlers). */

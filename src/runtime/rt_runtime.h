@@ -71,6 +71,16 @@ struct th_runtime {
     pthread_mutex_t modlock; /* module and spec caches */
     rt_module_entry *modules;
     struct spec_entry *specs;
+    /* pack.c: the packer of idle actors' memory */
+    _Atomic(rt_actor *) pack_head; /* actors to look at (rt_actor.pack_next) */
+    uint64_t pack_idle_ns;         /* idle time before packing; 0 = never */
+    pthread_t pack_thread;
+    pthread_mutex_t pack_lock;
+    pthread_cond_t pack_cond;
+    bool pack_init, pack_running, pack_stop;
+    atomic_uint_fast64_t pack_packed, pack_unpacked; /* memories packed, unpacked */
+    int spec_watch;        /* inotify descriptor of the spec cache (spec.c) */
+    bool spec_watch_tried; /* ... created, or found unavailable (-1) */
 
     pthread_mutex_t chanlock; /* channels */
     rt_channel *channels;

@@ -145,7 +145,8 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
         goto fail;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     nworkers = cfg->workers ? cfg->workers : (ncpu > 0 ? (unsigned)ncpu : 1);
-    if ((rc = rt_sched_start(rt, nworkers, err)) != 0)
+    if ((rc = rt_pack_start(rt, cfg->pack_idle_ms, err)) != 0 ||
+        (rc = rt_sched_start(rt, nworkers, err)) != 0)
         goto fail;
     *out = rt;
     return 0;
@@ -192,6 +193,7 @@ int th_runtime_shutdown(th_runtime *rt, th_error *err)
     if (rt == NULL || rt->shut)
         return 0;
     atomic_store(&rt->closing, true);
+    rt_pack_stop(rt);
     /* roots first: each stops its children before itself; then whatever
      * is left (children whose parents are already gone) */
     for (pass = 0; pass < 2; pass++) {
@@ -228,6 +230,7 @@ void th_runtime_free(th_runtime *rt)
         rt_durable_stop(rt);
         rt_record_stop(rt, NULL);
     }
+    rt_pack_free(rt);
     rt_registry_release(&rt->reg);
     rt_spec_cache_free(rt);
     th_wasm_imports_free(rt->imports);

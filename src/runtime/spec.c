@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "base/limits.h"
@@ -149,20 +151,145 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
 }
 
 /* Spec cache: manifests loaded from files, reused while neither the
- * manifest nor its component changed on disk (size and mtime).  Specs whose
- * init_state is read from a file or the store are not cached: that content
- * may change on its own. */
+ * manifest nor its component changed on disk.  Specs whose init_state is
+ * read from a file or the store are not cached: that content may change
+ * on its own.
+ *
+ * Whether a file changed is decided by stat() (size, mtime and inode, as
+ * recorded when the spec was cached).  That costs two path lookups per
+ * spawn, so the files are watched (inotify) instead: the file itself (a
+ * write, a change of its attributes or link count, its deletion or move)
+ * and its directory's names (a file created, moved or deleted there: the
+ * path replaced by a rename, or a symbolic link there re-pointed).  An
+ * event marks the entries it concerns stale, and a stale entry is checked
+ * with stat() at its next use.  inotify queues an event before the
+ * system call that caused it returns, and each lookup first reads the
+ * queued events, so a change made before a spawn begins is seen by that
+ * spawn.  What inotify cannot see, a directory above the files renamed or
+ * a symbolic link above them re-pointed, is caught by the stat() check
+ * every entry gets at least every SPEC_RECHECK_NS.  Without inotify (its
+ * limits reached) every use is checked with stat(), as before. */
+#define SPEC_RECHECK_NS 1000000000ull
+#define SPEC_FILE_EVENTS (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+#define SPEC_DIR_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
+
+/* One watched file of an entry: its watch, its directory's and its name
+ * there (-1: not watched, so always checked). */
+typedef struct spec_watch {
+    int wd_file, wd_dir;
+    char *base; /* last component of the path (owned) */
+} spec_watch;
+
 typedef struct spec_entry {
     struct spec_entry *next;
     char *path;
     struct stat man_st, comp_st;
-    rt_spec *spec; /* one reference */
+    spec_watch man_w, comp_w;
+    bool stale;          /* an event concerned it: check before use */
+    uint64_t events;     /* events that concerned it so far */
+    uint64_t checked_ns; /* when stat() last confirmed it */
+    rt_spec *spec;       /* one reference */
 } spec_entry;
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ino == b->st_ino;
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ino == b->st_ino &&
+           a->st_dev == b->st_dev;
+}
+
+/* The runtime's inotify descriptor, created at first use (modlock held);
+ * -1 if there is none to be had. */
+static int watch_fd(rt_runtime *rt)
+{
+    if (!rt->spec_watch_tried) {
+        rt->spec_watch_tried = true;
+        rt->spec_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    }
+    return rt->spec_watch;
+}
+
+/* Watch `path` (a file) and its directory into *w (modlock held).  A
+ * watch that cannot be had is -1: the entry is then checked at each use. */
+static void watch_add(rt_runtime *rt, const char *path, spec_watch *w)
+{
+    int fd = watch_fd(rt);
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+
+    w->wd_file = w->wd_dir = -1;
+    w->base = NULL;
+    if (fd < 0 || slash == NULL || (size_t)(slash - path) >= sizeof dir ||
+        (w->base = strdup(slash + 1)) == NULL)
+        return;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (dir[0] == '\0')
+        strcpy(dir, "/");
+    w->wd_file = inotify_add_watch(fd, path, SPEC_FILE_EVENTS);
+    w->wd_dir = inotify_add_watch(fd, dir, SPEC_DIR_EVENTS);
+}
+
+static bool watched(const spec_watch *w)
+{
+    return w->wd_file >= 0 && w->wd_dir >= 0;
+}
+
+static bool watch_hit(const spec_watch *w, const struct inotify_event *ev)
+{
+    if (ev->wd == w->wd_file)
+        return true;
+    return ev->wd == w->wd_dir && ev->len > 0 && strcmp(ev->name, w->base) == 0;
+}
+
+/* Read the queued events and mark the entries they concern stale
+ * (modlock held).  A lost event (queue overflow) marks them all. */
+static void watch_drain(rt_runtime *rt)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    const struct inotify_event *ev;
+    spec_entry *e;
+    ssize_t n;
+
+    if (rt->spec_watch < 0 || !rt->spec_watch_tried)
+        return;
+    while ((n = read(rt->spec_watch, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+            ev = (const struct inotify_event *)(void *)p;
+            for (e = rt->specs; e != NULL; e = e->next)
+                if ((ev->mask & IN_Q_OVERFLOW) || watch_hit(&e->man_w, ev) ||
+                    watch_hit(&e->comp_w, ev)) {
+                    e->stale = true;
+                    e->events++;
+                }
+        }
+    }
+}
+
+static void entry_free(spec_entry *e)
+{
+    rt_spec_release(e->spec);
+    free(e->man_w.base);
+    free(e->comp_w.base);
+    free(e->path);
+    free(e);
+}
+
+/* Whether entry `e` may be used without stat() (modlock held). */
+static bool entry_trusted(const spec_entry *e, uint64_t now)
+{
+    return !e->stale && watched(&e->man_w) && watched(&e->comp_w) &&
+           now - e->checked_ns < SPEC_RECHECK_NS;
+}
+
+static spec_entry *entry_find(rt_runtime *rt, const char *path)
+{
+    spec_entry *e;
+
+    for (e = rt->specs; e != NULL; e = e->next)
+        if (strcmp(e->path, path) == 0)
+            break;
+    return e;
 }
 
 static rt_spec *cache_get(rt_runtime *rt, const char *path)
@@ -170,23 +297,38 @@ static rt_spec *cache_get(rt_runtime *rt, const char *path)
     struct stat ms, cs, comp;
     spec_entry *e;
     rt_spec *s = NULL;
+    uint64_t now = rt_now_ns(), gen;
 
-    if (stat(path, &ms) != 0)
-        return NULL;
     pthread_mutex_lock(&rt->modlock);
-    for (e = rt->specs; e != NULL; e = e->next) {
-        if (strcmp(e->path, path) == 0 && same_file(&e->man_st, &ms)) {
-            s = e->spec;
-            comp = e->comp_st;
-            atomic_fetch_add(&s->refs, 1);
-            break;
+    watch_drain(rt);
+    if ((e = entry_find(rt, path)) != NULL) {
+        s = e->spec;
+        atomic_fetch_add(&s->refs, 1);
+        if (entry_trusted(e, now)) {
+            pthread_mutex_unlock(&rt->modlock);
+            return s;
         }
+        gen = e->events;
+        ms = e->man_st;
+        comp = e->comp_st;
     }
     pthread_mutex_unlock(&rt->modlock);
-    if (s != NULL && (stat(s->man->component, &cs) != 0 || !same_file(&comp, &cs))) {
+    if (s == NULL)
+        return NULL;
+    /* check it with stat(); an event read after this point (a change
+     * during the check) leaves it stale */
+    if (stat(path, &cs) != 0 || !same_file(&ms, &cs) || stat(s->man->component, &cs) != 0 ||
+        !same_file(&comp, &cs)) {
         rt_spec_release(s);
-        s = NULL;
+        return NULL;
     }
+    pthread_mutex_lock(&rt->modlock);
+    watch_drain(rt);
+    if ((e = entry_find(rt, path)) != NULL && e->spec == s && e->events == gen) {
+        e->stale = false;
+        e->checked_ns = now;
+    }
+    pthread_mutex_unlock(&rt->modlock);
     return s;
 }
 
@@ -198,11 +340,21 @@ static void cache_put(rt_runtime *rt, const char *path, rt_spec *s)
         s->man->init_state.kind == RT_MANIFEST_INIT_STORE)
         return;
     e = calloc(1, sizeof *e);
-    if (e == NULL || (e->path = strdup(path)) == NULL || stat(path, &e->man_st) != 0 ||
-        stat(s->man->component, &e->comp_st) != 0) {
-        if (e != NULL)
-            free(e->path);
+    if (e == NULL || (e->path = strdup(path)) == NULL) {
         free(e);
+        return;
+    }
+    /* watched before the stat()s, and entered stale: its first use checks
+     * it against these stat()s, so a change whose event went by before the
+     * entry was listed is still seen */
+    pthread_mutex_lock(&rt->modlock);
+    watch_add(rt, path, &e->man_w);
+    watch_add(rt, s->man->component, &e->comp_w);
+    pthread_mutex_unlock(&rt->modlock);
+    e->stale = true;
+    if (stat(path, &e->man_st) != 0 || stat(s->man->component, &e->comp_st) != 0) {
+        e->spec = NULL;
+        entry_free(e);
         return;
     }
     atomic_fetch_add(&s->refs, 1);
@@ -212,9 +364,7 @@ static void cache_put(rt_runtime *rt, const char *path, rt_spec *s)
         if (strcmp((*pp)->path, path) == 0) { /* replace a stale entry */
             spec_entry *old = *pp;
             *pp = old->next;
-            rt_spec_release(old->spec);
-            free(old->path);
-            free(old);
+            entry_free(old);
             break;
         }
     }
@@ -229,10 +379,11 @@ void rt_spec_cache_free(rt_runtime *rt)
 
     while ((e = rt->specs) != NULL) {
         rt->specs = e->next;
-        rt_spec_release(e->spec);
-        free(e->path);
-        free(e);
+        entry_free(e);
     }
+    if (rt->spec_watch_tried && rt->spec_watch >= 0)
+        close(rt->spec_watch);
+    rt->spec_watch_tried = false;
 }
 
 /* ${VAR} in a manifest an actor gives: only the variables a handler it
@@ -440,5 +591,6 @@ void rt_spec_release(rt_spec *s)
         return;
     rt_manifest_free(s->man);
     free(s->init_state);
+    free(atomic_load(&s->exports));
     free(s);
 }

@@ -959,7 +959,7 @@ static void run_handoff(rt_actor *a, rt_worker *w, int *budget, uint64_t end)
 void rt_actor_turn(rt_actor *a)
 {
     int budget = RT_TURN_BUDGET;
-    uint64_t end = rt_now_ns() + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
+    uint64_t now = rt_now_ns(), end = now + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
     bool yield = false, mbox_ok;
     rt_worker *w = rt_sched_self();
     rt_node *n;
@@ -968,6 +968,7 @@ void rt_actor_turn(rt_actor *a)
 
     if (w != NULL && w->rt != a->rt)
         w = NULL;
+    rt_pack_turn_begin(a, now); /* its memory back, if it was packed */
     rt_record_turn_begin(a);
     for (;;) {
         if (w != NULL && w->handoff != NULL) {

@@ -433,6 +433,48 @@ static const wasm_export *find_export(const th_wasm_module *m, const char *name,
     return NULL;
 }
 
+int64_t th_wasm_module_export_index(const th_wasm_module *m, const char *name, size_t len)
+{
+    const wasm_export *ex;
+
+    if (m == NULL || (name == NULL && len > 0) || (ex = find_export(m, name, len)) == NULL)
+        return -1;
+    return ex - m->exports;
+}
+
+/* The object export `ex` of `inst` names, and its kind. */
+static void *export_object(const th_wasm_instance *inst, const wasm_export *ex,
+                           th_wasm_extern_kind *kind)
+{
+    void *p;
+
+    switch (ex->kind) {
+    case TH_WASM_EXTERN_FUNC: p = inst->funcs[ex->idx]; break;
+    case TH_WASM_EXTERN_TABLE: p = inst->tables[ex->idx]; break;
+    case TH_WASM_EXTERN_MEMORY: p = inst->mems[ex->idx]; break;
+    default: p = inst->globals[ex->idx]; break;
+    }
+    if (kind != NULL)
+        *kind = (th_wasm_extern_kind)ex->kind;
+    return p;
+}
+
+void *th_wasm_instance_export_at(const th_wasm_instance *inst, uint32_t i,
+                                 th_wasm_extern_kind *kind)
+{
+    if (inst == NULL || i >= inst->mod->nexports)
+        return NULL;
+    return export_object(inst, &inst->mod->exports[i], kind);
+}
+
+th_wasm_func *th_wasm_instance_func_at(const th_wasm_instance *inst, uint32_t i)
+{
+    th_wasm_extern_kind kind;
+    void *p = th_wasm_instance_export_at(inst, i, &kind);
+
+    return p != NULL && kind == TH_WASM_EXTERN_FUNC ? p : NULL;
+}
+
 int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, size_t len,
                               th_wasm_extern_kind *kind, void **ext)
 {
@@ -443,14 +485,7 @@ int th_wasm_instance_export_n(const th_wasm_instance *inst, const char *name, si
         return TH_EINVAL;
     if ((ex = find_export(inst->mod, name, len)) == NULL)
         return TH_ENOENT;
-    switch (ex->kind) {
-    case TH_WASM_EXTERN_FUNC: p = inst->funcs[ex->idx]; break;
-    case TH_WASM_EXTERN_TABLE: p = inst->tables[ex->idx]; break;
-    case TH_WASM_EXTERN_MEMORY: p = inst->mems[ex->idx]; break;
-    default: p = inst->globals[ex->idx]; break;
-    }
-    if (kind != NULL)
-        *kind = (th_wasm_extern_kind)ex->kind;
+    p = export_object(inst, ex, kind);
     if (ext != NULL)
         *ext = p;
     return 0;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "wasm_int.h"
 
@@ -59,6 +60,8 @@ int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages
 
 void wasm_memory_release(th_wasm_memory *mem)
 {
+    free(mem->packed);
+    mem->packed = NULL;
     if (mem->mapped != 0)
         munmap(mem->data, mem->mapped);
     mem->data = empty_memory;
@@ -91,6 +94,170 @@ int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta)
     mem->size = bytes;
     mem->mapped = (size_t)bytes;
     return (int64_t)old;
+}
+
+/* ------------------------------------------------------------------ */
+/* Packing                                                            */
+
+/* A packed memory: runs of its bytes, each a header and its bytes,
+ * 8-byte aligned, one after the other in `runs` (`len` bytes in all);
+ * every byte of the memory outside them was zero when it was packed. */
+typedef struct wasm_run {
+    uint32_t off, len; /* offset in the memory, bytes that follow */
+} wasm_run;
+
+struct wasm_packed {
+    size_t len, cap;
+    uint8_t runs[];
+};
+
+/* Zero bytes between two runs that still make them one. */
+#define PACK_GAP 32
+/* Largest memory whose pages mincore() is asked about (16 MiB). */
+#define PACK_MAX_MAPPED (16u << 20)
+
+static size_t page_size(void)
+{
+    static size_t ps;
+
+    if (ps == 0) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+    }
+    return ps;
+}
+
+/* Append run [off, off+len) of `base` to *pp, growing it: 0 or -1. */
+static int pack_put(struct wasm_packed **pp, const uint8_t *base, uint32_t off, uint32_t len)
+{
+    struct wasm_packed *p = *pp;
+    size_t need = sizeof(wasm_run) + (((size_t)len + 7) & ~(size_t)7);
+    wasm_run r = {off, len};
+
+    if (p == NULL || p->len + need > p->cap) {
+        size_t cap = p != NULL ? p->cap * 2 : 256;
+        while (cap < (p != NULL ? p->len : 0) + need)
+            cap *= 2;
+        struct wasm_packed *q = realloc(p, sizeof *q + cap);
+        if (q == NULL)
+            return -1;
+        if (p == NULL)
+            q->len = 0;
+        q->cap = cap;
+        *pp = p = q;
+    }
+    memcpy(p->runs + p->len, &r, sizeof r);
+    memcpy(p->runs + p->len + sizeof r, base + off, len);
+    p->len += need;
+    return 0;
+}
+
+/* The runs of non-zero bytes of [from, to) of `base` onto *pp. */
+static int pack_scan(struct wasm_packed **pp, const uint8_t *base, size_t from, size_t to)
+{
+    size_t i = from, start, last;
+
+    while (i < to) {
+        /* skip zero words, then zero bytes */
+        while (i + 8 <= to) {
+            uint64_t w;
+            memcpy(&w, base + i, 8);
+            if (w != 0)
+                break;
+            i += 8;
+        }
+        while (i < to && base[i] == 0)
+            i++;
+        if (i >= to)
+            break;
+        start = last = i;
+        /* extend while the next non-zero byte is within PACK_GAP */
+        while (i < to) {
+            if (base[i] != 0)
+                last = i;
+            else if (i - last > PACK_GAP)
+                break;
+            i++;
+        }
+        if (pack_put(pp, base, (uint32_t)start, (uint32_t)(last + 1 - start)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident)
+{
+    size_t ps = page_size(), npages, resident = 0, i, j;
+    struct wasm_packed *p = NULL;
+    unsigned char vec[PACK_MAX_MAPPED / 4096];
+
+    if (mem->packed != NULL || mem->mapped == 0 || mem->mapped > PACK_MAX_MAPPED ||
+        mem->mapped % ps != 0)
+        return 0;
+    npages = mem->mapped / ps;
+    if (npages > sizeof vec || mincore(mem->data, mem->mapped, vec) != 0)
+        return 0;
+    for (i = 0; i < npages; i++)
+        resident += vec[i] & 1;
+    if (resident == 0 || resident * ps > max_resident)
+        return 0;
+    for (i = 0; i < npages; i++)
+        if ((vec[i] & 1) && pack_scan(&p, mem->data, i * ps, (i + 1) * ps) < 0) {
+            free(p);
+            return TH_ENOMEM;
+        }
+    if (p == NULL && (p = malloc(sizeof *p)) != NULL) {
+        p->len = p->cap = 0; /* all zero: nothing to keep */
+    }
+    if (p == NULL)
+        return TH_ENOMEM;
+    if (p->len > resident * ps / 2) {
+        free(p);
+        return 0;
+    }
+    if (p->cap > p->len + 64) { /* keep only what it holds */
+        struct wasm_packed *q = realloc(p, sizeof *q + p->len);
+        if (q != NULL) {
+            p = q;
+            p->cap = p->len;
+        }
+    }
+    /* give the resident pages back, a run of pages per call */
+    for (i = 0; i < npages; i = j) {
+        if (!(vec[i] & 1)) {
+            j = i + 1;
+            continue;
+        }
+        for (j = i; j < npages && (vec[j] & 1); j++)
+            ;
+        /* (should it fail, the pages keep their bytes, which the runs
+         * still describe) */
+        (void)madvise(mem->data + i * ps, (j - i) * ps, MADV_DONTNEED);
+    }
+    mem->packed = p;
+    return 1;
+}
+
+void th_wasm_memory_unpack(th_wasm_memory *mem)
+{
+    struct wasm_packed *p = mem->packed;
+    size_t at = 0;
+    wasm_run r;
+
+    if (p == NULL)
+        return;
+    while (at < p->len) {
+        memcpy(&r, p->runs + at, sizeof r);
+        memcpy(mem->data + r.off, p->runs + at + sizeof r, r.len);
+        at += sizeof r + (((size_t)r.len + 7) & ~(size_t)7);
+    }
+    mem->packed = NULL;
+    free(p);
+}
+
+bool th_wasm_memory_packed(const th_wasm_memory *mem)
+{
+    return mem->packed != NULL;
 }
 
 th_wasm_memory *th_wasm_memory_new(uint32_t min_pages, uint32_t max_pages)

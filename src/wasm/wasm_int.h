@@ -186,12 +186,14 @@ struct th_wasm_module {
 /* Runtime objects                                                    */
 
 struct th_wasm_memory {
-    uint8_t *data;        /* base; moves on growth */
-    uint64_t size;        /* current size in bytes (multiple of 64 KiB) */
-    uint64_t max_pages;   /* from the type, or WASM_MAX_PAGES */
-    uint64_t limit_bytes; /* embedder limit (instance config), 0 = none */
-    size_t mapped;        /* bytes mapped (>= size) */
-    bool has_max;         /* the type declares a maximum (import matching) */
+    uint8_t *data;              /* base; moves on growth */
+    uint64_t size;              /* current size in bytes (multiple of 64 KiB) */
+    uint64_t max_pages;         /* from the type, or WASM_MAX_PAGES */
+    uint64_t limit_bytes;       /* embedder limit (instance config), 0 = none */
+    size_t mapped;              /* bytes mapped (>= size) */
+    bool has_max;               /* the type declares a maximum (import matching) */
+    struct wasm_packed *packed; /* while packed (th_wasm_memory_pack): the
+                                   non-zero bytes of the pages given back */
 };
 
 struct th_wasm_table {

@@ -51,6 +51,11 @@ long rtt_rss_kib(void)
 
 void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors)
 {
+    rtt_start_packing(t, workers, max_actors, 0);
+}
+
+void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned pack_idle_ms)
+{
     th_runtime_config cfg;
     th_error err;
 
@@ -67,6 +72,7 @@ void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors)
     cfg.log_fn = on_log;
     cfg.log_ud = &t->log;
     cfg.max_actors = max_actors;
+    cfg.pack_idle_ms = pack_idle_ms;
     cfg.handlers = th_handlers_builtin();
     if (th_runtime_new(&cfg, &t->rt, &err) != 0) {
         fprintf(stderr, "th_runtime_new: %s\n", err.msg);

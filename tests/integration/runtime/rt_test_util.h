@@ -30,6 +30,8 @@ typedef struct rtt {
 void rtt_start(rtt *t, unsigned workers);
 /* The same with th_runtime_config.max_actors set. */
 void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors);
+/* The same with th_runtime_config.pack_idle_ms set too. */
+void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned pack_idle_ms);
 /* Resident set size of this process in KiB (/proc/self/statm). */
 long rtt_rss_kib(void);
 /* Shut down, free, remove the home. */
