@@ -350,6 +350,7 @@ static void load_trusted(th_chain *c)
     sqlite3_stmt *st = NULL;
     EVP_PKEY *key = NULL;
 
+    c->trusted_looked = 1;
     if (c->key != NULL) {
         memcpy(c->trusted, c->pub, 32);
         c->has_trusted = 1;
@@ -416,7 +417,8 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
         th_chain_close(c);
         return rc;
     }
-    load_trusted(c);
+    if (c->key != NULL) /* a writer: its own key (a reader finds it when asked) */
+        load_trusted(c);
     *out = c;
     return TH_OK;
 }
@@ -966,8 +968,16 @@ void chain_reader_unlock(th_chain *c)
     pthread_mutex_unlock(&c->rlock);
 }
 
+/* A reader looks the key up when first asked (a replay or a read of
+ * events never needs it: no PEM decoding at open). */
 int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN])
 {
+    pthread_mutex_lock(&c->rlock);
+    if (!c->trusted_looked) {
+        c->trusted_looked = 1;
+        load_trusted(c);
+    }
+    pthread_mutex_unlock(&c->rlock);
     if (!c->has_trusted)
         return -1;
     memcpy(out, c->trusted, 32);

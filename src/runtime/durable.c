@@ -71,14 +71,13 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
-#define DUR_GC_MS 1000u            /* handled rows are collected about this often */
-#define DUR_CKPT_IDLE_MS 50L       /* checkpoint durable.db after this long idle */
-#define DUR_CKPT_FRAMES 2000       /* or once its WAL holds this many pages */
-#define DUR_MARKS_DELAY_MS 20u     /* a handled row is marked within about this */
-#define DUR_MARKS_MAX 1024u        /* or once this many marks wait */
-#define DUR_SCAN_PAGE 512          /* events read at a time by the restore */
-#define DUR_GATHER_SLICE_NS 50000L /* a batch grows while jobs come this often */
-#define DUR_GATHER_MAX_NS 400000L  /* for at most this long */
+#define DUR_GC_MS 1000u           /* handled rows are collected about this often */
+#define DUR_CKPT_IDLE_MS 50L      /* checkpoint durable.db after this long idle */
+#define DUR_CKPT_FRAMES 2000      /* or once its WAL holds this many pages */
+#define DUR_MARKS_DELAY_MS 20u    /* a handled row is marked within about this */
+#define DUR_MARKS_MAX 1024u       /* or once this many marks wait */
+#define DUR_SCAN_PAGE 512         /* events read at a time by the restore */
+#define DUR_GATHER_MAX_NS 400000L /* a batch waits for more jobs at most this long */
 
 enum { DJ_MSG = 1, DJ_ACTOR_ADD, DJ_ACTOR_DEL, DJ_HANDLED, DJ_RESTARTED };
 
@@ -126,6 +125,8 @@ struct rt_durable {
     dur_job *head, *tail;
     size_t njobs;                /* in head..tail */
     size_t last_batch;           /* jobs in the last batch taken (writer_main) */
+    size_t came_during;          /* jobs that came while the last batch committed */
+    size_t gather_target;        /* gather: wake the writer at this many jobs (0: no) */
     dur_job *marks, *marks_tail; /* DJ_HANDLED jobs, held (writer_main) */
     size_t nmarks;
     uint64_t marks_since_ns; /* when the oldest held mark came */
@@ -181,7 +182,9 @@ static void job_push(rt_durable *d, dur_job *j)
         d->head = j;
     d->tail = j;
     d->njobs++;
-    pthread_cond_signal(&d->cond);
+    /* a gathering writer wakes once the batch it waits for is complete */
+    if (d->gather_target == 0 || d->njobs >= d->gather_target)
+        pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -366,6 +369,10 @@ static void run_batch(rt_durable *d, dur_job *list)
         db_error(d->db, rc, &err, "storing durable records");
         sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    /* before its senders hear back: the jobs of other senders (gather) */
+    pthread_mutex_lock(&d->lock);
+    d->came_during = d->njobs;
+    pthread_mutex_unlock(&d->lock);
     for (j = list; j != NULL; j = next) {
         next = j->next;
         job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg);
@@ -400,29 +407,32 @@ static bool marks_due(const rt_durable *d, uint64_t now)
                                 now - d->marks_since_ns >= (uint64_t)DUR_MARKS_DELAY_MS * 1000000u);
 }
 
-/* Under load, let a batch grow while its jobs keep coming (called with
- * d->lock held, which it releases while it waits): after each slice of
- * DUR_GATHER_SLICE_NS in which more jobs came, wait another, up to
- * DUR_GATHER_MAX_NS in all.  A commit costs about the same whatever it
- * holds (a transaction, the writes of the pages it touched, an fdatasync:
- * some 0.1-0.2 ms of CPU on a virtual machine, besides the disk's time),
- * so 16 clients' messages go in one commit instead of two or three, and
- * the CPU saved serves the messages.  A lone job (nothing came with it and
- * the last batch was one job too) is committed at once. */
+/* Let a batch grow to the number of senders at work (called with d->lock
+ * held, which the wait releases): clients that each wait for their
+ * message's acknowledgement send their next ones after a commit, so the
+ * next batch can hold the last batch's senders and those whose jobs came
+ * while it committed (the clients of a batch split in two come together
+ * again).  The writer waits for that many jobs, woken by the push that completes them (not by every
+ * push), for at most DUR_GATHER_MAX_NS.  A commit costs about the same whatever it holds (a
+ * transaction, the writes of the pages it touched, an fdatasync: some 0.1-0.2 ms of CPU on a
+ * virtual machine, besides the disk's time), so 16 clients' messages go in one commit instead of
+ * two or three, and the CPU saved serves the messages; the batch is committed as soon as it is
+ * complete, without sleeping past it.  A lone job (nothing came with it and the last batch was one
+ * job too) is committed at once. */
 static void gather(rt_durable *d)
 {
-    static const struct timespec slice = {0, DUR_GATHER_SLICE_NS};
-    uint64_t t0 = rt_now_ns();
-    size_t n;
+    struct timespec until;
 
-    if (d->head == NULL || d->stop || (d->njobs < 2 && d->last_batch < 2))
+    size_t target = d->last_batch + d->came_during;
+
+    if (d->head == NULL || d->stop || d->njobs >= target || (d->njobs < 2 && d->last_batch < 2))
         return;
-    do {
-        n = d->njobs;
-        pthread_mutex_unlock(&d->lock);
-        nanosleep(&slice, NULL);
-        pthread_mutex_lock(&d->lock);
-    } while (d->njobs > n && !d->stop && rt_now_ns() - t0 < (uint64_t)DUR_GATHER_MAX_NS);
+    until = base_clock_wall_deadline((uint64_t)DUR_GATHER_MAX_NS);
+    d->gather_target = target;
+    while (d->njobs < d->gather_target && !d->stop &&
+           pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0)
+        ;
+    d->gather_target = 0;
 }
 
 /* The writer thread.  A batch is every waiting job, and the marks (rows

@@ -35,8 +35,10 @@
  * one scheduler.  Bounds: a nested turn never nests another (depth 1: a
  * request made inside it queues its target as usual), and each hand-off
  * costs the requester one step of its turn's budget and counts in its
- * slice, so a requester and its server alternating this way still leave
- * the worker after one slice.
+ * slice (no hand-off once the slice is over); the nested turn has its own
+ * budget and slice, so a requester's turn with its hand-offs lasts at most
+ * about two slices, and a requester and its server alternating this way
+ * still leave the worker.
  *
  * A queued actor is owned by the queue (state RT_SCHED_QUEUED, one
  * reference); rt_actor_turn hands it back.

@@ -8,7 +8,10 @@
  * then continues a preempted operation or starts operations from the
  * mailbox, up to RT_TURN_BUDGET steps or TH_RT_TURN_SLICE_MS of wall time
  * (one slice), and then hands the actor back to the scheduler (sched.c:
- * a preempted actor waits behind the woken ones).
+ * a preempted actor waits behind the woken ones).  A turn whose operation
+ * waits for a request it just made to an idle actor runs that actor's
+ * turn nested, at once (run_handoff; sched.c says why and its bounds):
+ * the answer lands in this turn's control queue and is served by it.
  *
  * An operation's exec (engine stack) comes from the scheduler's cache and
  * goes back when the call ends; only a suspended (waiting or preempted)
