@@ -253,10 +253,11 @@ static int prepare_writer(th_chain *c, th_error *err)
          "UPDATE chain_actor SET head_seq = ?, head_hash = ?, head_segment = ? WHERE id = ?"},
         {offsetof(th_chain, set_indexed),
          "INSERT OR REPLACE INTO chain_meta(key, value) VALUES('indexed_upto', ?)"},
-        {offsetof(th_chain, ins_blob),
-         "INSERT OR IGNORE INTO store_blob(hash, size, data) VALUES(?, ?, ?)"},
+        {offsetof(th_chain, find_blob), DB_SQL_BLOB_FIND},
+        {offsetof(th_chain, ins_blob), DB_SQL_BLOB_INSERT},
         {offsetof(th_chain, ins_content),
-         "INSERT OR IGNORE INTO store_content(store, hash) VALUES(?, ?)"},
+         "INSERT INTO store_content(hash, store, blob) VALUES(?, ?, ?)"
+         " ON CONFLICT(hash, store) DO UPDATE SET blob = excluded.blob WHERE blob <= 0"},
         {offsetof(th_chain, ins_store), "INSERT OR IGNORE INTO store(id, created_ms) VALUES(?, ?)"},
     };
     size_t i;
@@ -452,6 +453,7 @@ int th_chain_close(th_chain *c)
     sqlite3_finalize(c->ins_span);
     sqlite3_finalize(c->upd_head);
     sqlite3_finalize(c->set_indexed);
+    sqlite3_finalize(c->find_blob);
     sqlite3_finalize(c->ins_blob);
     sqlite3_finalize(c->ins_content);
     sqlite3_finalize(c->ins_store);

@@ -70,7 +70,11 @@ int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_e
     char hex[65];
     int rc;
 
-    rc = sqlite3_prepare_v2(db, "SELECT size, data FROM store_blob WHERE hash = ?", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(
+        db,
+        "SELECT b.size, b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
+        " WHERE c.hash = ?1 LIMIT 1",
+        -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)

@@ -171,7 +171,10 @@ static int write_component(sqlite3 *db, const uint8_t hash[32], const char *acto
     int rc;
 
     base_hex_encode(hash, 32, hex);
-    rc = sqlite3_prepare_v2(db, "SELECT data FROM store_blob WHERE hash = ?", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
+                            " WHERE c.hash = ?1 LIMIT 1",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     if (rc == SQLITE_OK)

@@ -95,7 +95,7 @@ struct th_chain {
     uint8_t pub[32];
     int lock_fd;
     sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
-    sqlite3_stmt *ins_blob, *ins_content, *ins_store;
+    sqlite3_stmt *find_blob, *ins_blob, *ins_content, *ins_store;
     uint64_t commit_no, batch_no;
     chain_actor **touched;
     size_t cap_touched;

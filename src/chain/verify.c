@@ -19,7 +19,9 @@
  * large segment's events on every core (a hash pool: the calling thread
  * and up to VERIFY_HELPERS helper threads, each taking one slice of the
  * segment), then walks the events in order with their hashes at hand.
- * The walk itself (links, sequence numbers, heads) stays sequential.
+ * The walk itself (links, sequence numbers, heads) stays sequential; the
+ * segment's signature is checked by the calling thread while the helpers
+ * start on the hashes.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -620,20 +622,16 @@ static void pool_stop(hash_pool *p)
     pthread_cond_destroy(&p->done);
 }
 
-/* Hash the n events into hashes/ok (each at least n long), sharing the
- * work with the helpers when n is large enough. */
-static void pool_hash(hash_pool *p, base_sha256_ctx *ctx, const th_chain_event *events, size_t n,
-                      uint8_t (*hashes)[32], uint8_t *ok)
+/* Start hashing the n events into hashes/ok (each at least n long): when n
+ * is large enough, the helpers start on it at once and the caller may do
+ * other work of the segment before pool_hash_finish, where it joins them.
+ * Returns 1 if the round was shared out, 0 if pool_hash_finish hashes
+ * alone. */
+static int pool_hash_start(hash_pool *p, const th_chain_event *events, size_t n,
+                           uint8_t (*hashes)[32], uint8_t *ok)
 {
-    size_t i;
-
-    if (n < VERIFY_PARALLEL_MIN || p->nthreads == 0) {
-        /* Alone, without touching the pool: a helper that wakes late for
-         * an earlier round must find nothing of this one to claim. */
-        for (i = 0; i < n; i++)
-            ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
-        return;
-    }
+    if (n < VERIFY_PARALLEL_MIN || p->nthreads == 0)
+        return 0;
     pthread_mutex_lock(&p->lock);
     while (p->active > 0) /* a late helper still in the previous round */
         pthread_cond_wait(&p->done, &p->lock);
@@ -646,6 +644,24 @@ static void pool_hash(hash_pool *p, base_sha256_ctx *ctx, const th_chain_event *
     p->round++;
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->lock);
+    return 1;
+}
+
+/* Finish the hashing begun by pool_hash_start (`shared`: what it returned):
+ * claim what is left, then wait for the chunks the helpers claimed. */
+static void pool_hash_finish(hash_pool *p, int shared, base_sha256_ctx *ctx,
+                             const th_chain_event *events, size_t n, uint8_t (*hashes)[32],
+                             uint8_t *ok)
+{
+    size_t i;
+
+    if (!shared) {
+        /* Alone, without touching the pool: a helper that wakes late for
+         * an earlier round must find nothing of this one to claim. */
+        for (i = 0; i < n; i++)
+            ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
+        return;
+    }
     hash_chunks(p, ctx);
     pthread_mutex_lock(&p->lock);
     while (atomic_load(&p->hashed) < n)
@@ -665,7 +681,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     deferred d = {0};
     uint64_t expect = 1, id;
     hash_pool pool;
-    int rc;
+    int rc, shared;
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
@@ -719,12 +735,17 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
             ok = nk;
             hcap = seg.nevents;
         }
-        pool_hash(&pool, ctx, seg.events, seg.nevents, hashes, ok);
+        /* The segment's signature (its Merkle tree over the chains' heads
+         * and an Ed25519 check) needs none of the recomputed hashes: it is
+         * checked while the helpers hash.  It only defers a problem, which
+         * a problem found in the events' walk below takes precedence over,
+         * as when it ran after the walk. */
+        shared = pool_hash_start(&pool, seg.events, seg.nevents, hashes, ok);
+        check_segment(db, ctx, &seg, trusted, NULL, &d);
+        pool_hash_finish(&pool, shared, ctx, seg.events, seg.nevents, hashes, ok);
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
             rc = walk_hashed(&map[seg.actor_of[i]]->w, &seg.events[i], ok[i] ? hashes[i] : NULL,
                              err);
-        if (rc == TH_OK)
-            check_segment(db, ctx, &seg, trusted, NULL, &d);
         if (rc != TH_OK)
             goto out;
     }

@@ -412,6 +412,7 @@ int chain_span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg
 static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t now)
 {
     chain_pending *p;
+    sqlite3_int64 blob;
     int rc = SQLITE_OK, store_done = 0;
     size_t i;
 
@@ -425,13 +426,12 @@ static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t 
                 break;
             store_done = 1;
         }
-        sqlite3_bind_blob(c->ins_blob, 1, p->content_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(c->ins_blob, 2, (sqlite3_int64)p->content_len);
-        sqlite3_bind_blob64(c->ins_blob, 3, p->content, p->content_len, SQLITE_STATIC);
-        rc = step_done(c->ins_blob);
+        rc = db_blob_id(c->find_blob, c->ins_blob, p->content_hash, p->content, p->content_len,
+                        &blob);
         if (rc == SQLITE_OK) {
-            sqlite3_bind_text(c->ins_content, 1, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
-            sqlite3_bind_blob(c->ins_content, 2, p->content_hash, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(c->ins_content, 1, p->content_hash, 32, SQLITE_STATIC);
+            sqlite3_bind_text(c->ins_content, 2, TH_CHAIN_CONTENT_STORE, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(c->ins_content, 3, blob);
             rc = step_done(c->ins_content);
         }
     }

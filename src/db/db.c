@@ -12,12 +12,20 @@
  * another application's id, or that SQLite does not recognise is refused
  * with a message; it is never modified.
  *
- * theater.db, schema version 1:
+ * theater.db, schema version 3 (the content store's tables as version 3
+ * made them; the chain's as version 1 made them):
  *
  *   store(id TEXT PK, created_ms INT)              one row per store (UUID)
- *   store_blob(hash BLOB UNIQUE, size INT, data)   each distinct content once;
- *                                                  hash = SHA-256 (32 bytes)
- *   store_content(store, hash) PK(store, hash)     what each store holds
+ *   store_blob(id INT PK, hash BLOB, size INT,     each distinct content once,
+ *     data)                                        appended (rowid order);
+ *                                                  hash = SHA-256 (32 bytes),
+ *                                                  not indexed: found through
+ *                                                  store_content
+ *   store_content(hash, store, blob)               what each store holds and
+ *     PK(hash, store) WITHOUT ROWID                where its bytes are (blob =
+ *                                                  store_blob.id); the hash
+ *                                                  first, so one seek finds a
+ *                                                  content held by any store
  *   store_label(store, name, hash) PK(store, name) a label -> one reference
  *
  *   chain_meta(key TEXT PK, value)                'public_key': the home's first
@@ -39,6 +47,18 @@
  * chain's writer, which holds the file's one write lock for each of its
  * own commits.  The two tables stay in theater.db's schema, empty: the
  * first daemon of this version moves their rows (runtime/durable.c).
+ *
+ * Schema version 3 changed the content store's layout.  Up to version 2,
+ * store_blob(hash UNIQUE, size, data) had an index on the hash beside its
+ * rows, and store_content(store, hash) PK(store, hash): a put wrote three
+ * b-tree pages (the blob's, the index's and store_content's) and a get
+ * sought three times.  Now store_content is keyed by the hash and holds the
+ * blob's id: a put writes two pages (store_content's leaf and the blob
+ * appended to store_blob's last leaf) and a get seeks twice.  Listing one
+ * store's content scans store_content (every store's references).  The
+ * migration copies both tables (store_blob's ids are its old rowids); a
+ * reference whose bytes were missing keeps blob = -1 and still reads as
+ * "listed but missing".
  *
  * durable.db (its own application id, "THDR"), schema version 1, the
  * durable actors of a daemon (runtime/durable.c, docs/durability.md):
@@ -98,6 +118,20 @@ static const char *const main_migrations[DB_VERSION] = {
     "  WITHOUT ROWID;",
     /* 1 -> 2: durable actors (src/runtime/durable.c) */
     durable_tables,
+    /* 2 -> 3: the content store keyed by the hash (see above) */
+    "CREATE TABLE store_blob_v3(id INTEGER PRIMARY KEY, hash BLOB NOT NULL,"
+    "  size INTEGER NOT NULL, data BLOB NOT NULL);"
+    "INSERT INTO store_blob_v3(id, hash, size, data)"
+    "  SELECT rowid, hash, size, data FROM store_blob ORDER BY rowid;"
+    "CREATE TABLE store_content_v3(hash BLOB NOT NULL, store TEXT NOT NULL,"
+    "  blob INTEGER NOT NULL, PRIMARY KEY(hash, store)) WITHOUT ROWID;"
+    "INSERT INTO store_content_v3(hash, store, blob)"
+    "  SELECT c.hash, c.store, coalesce(b.rowid, -1) FROM store_content c"
+    "  LEFT JOIN store_blob b ON b.hash = c.hash;"
+    "DROP TABLE store_content;"
+    "DROP TABLE store_blob;"
+    "ALTER TABLE store_blob_v3 RENAME TO store_blob;"
+    "ALTER TABLE store_content_v3 RENAME TO store_content;",
 };
 
 static const char *const durable_migrations[DB_DURABLE_VERSION] = {
@@ -127,6 +161,37 @@ int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
     default: code = TH_EIO; break;
     }
     return th_error_set(err, code, "%s: %s", what, msg);
+}
+
+int db_blob_id(sqlite3_stmt *find, sqlite3_stmt *insert, const uint8_t hash[32], const void *data,
+               size_t len, sqlite3_int64 *id)
+{
+    sqlite3 *db = sqlite3_db_handle(find);
+    int rc;
+
+    rc = sqlite3_bind_blob(find, 1, hash, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(find);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(find, 0);
+    sqlite3_reset(find);
+    if (rc == SQLITE_ROW)
+        return SQLITE_OK;
+    if (rc != SQLITE_DONE)
+        return rc;
+    /* not stored yet (or only listed with its bytes missing: stored again) */
+    rc = sqlite3_bind_blob(insert, 1, hash, 32, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(insert, 2, (sqlite3_int64)len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob64(insert, 3, data != NULL ? data : "", len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(insert);
+    sqlite3_reset(insert);
+    if (rc != SQLITE_DONE)
+        return rc;
+    *id = sqlite3_last_insert_rowid(db);
+    return SQLITE_OK;
 }
 
 int db_home_path(const char *home, const char *name, char *out, size_t cap, th_error *err)

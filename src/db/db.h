@@ -11,11 +11,13 @@
 #define THEATER_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "theater/error.h"
 
 #define DB_FILE "theater.db"
-#define DB_VERSION 2 /* PRAGMA user_version this program writes */
+#define DB_VERSION 3 /* PRAGMA user_version this program writes */
 #define DB_DURABLE_FILE "durable.db"
 #define DB_DURABLE_VERSION 1
 
@@ -50,6 +52,20 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
  * TH_E* code (TH_ECORRUPT for damaged files, TH_EBUSY for lock timeouts,
  * TH_ETOOBIG, TH_ENOMEM, else TH_EIO). */
 int db_error(sqlite3 *db, int rc, th_error *err, const char *what);
+
+/* The content store's bytes (schema version 3, see db.c): every writer of
+ * store_blob (the store and the chain's writer) prepares these two and
+ * calls db_blob_id, inside its write transaction, then adds its
+ * store_content row (hash, store, blob id). */
+#define DB_SQL_BLOB_FIND "SELECT blob FROM store_content WHERE hash = ?1 AND blob > 0 LIMIT 1"
+#define DB_SQL_BLOB_INSERT "INSERT INTO store_blob(hash, size, data) VALUES(?1, ?2, ?3)"
+
+/* The id in store_blob of the content `hash` (its SHA-256; data[0..len)
+ * its bytes): the one any store already holds (`find`: DB_SQL_BLOB_FIND),
+ * else a new row (`insert`: DB_SQL_BLOB_INSERT), into *id.  Both statements
+ * are reset on return.  Returns a SQLite code (SQLITE_OK). */
+int db_blob_id(sqlite3_stmt *find, sqlite3_stmt *insert, const uint8_t hash[32], const void *data,
+               size_t len, sqlite3_int64 *id /* out */);
 
 /* Build "<home>/<name>" into `out` (`cap` bytes); 0 or TH_ETOOBIG. */
 int db_home_path(const char *home, const char *name, char *out /* out */, size_t cap,

@@ -2,18 +2,20 @@
  * store.c - the content-addressed store (see theater/store.h) on
  * theater.db's store_* tables (schema in db.c).
  *
- * Invariants: store_blob holds each distinct content once, keyed by its
- * SHA-256; a store holds a reference iff store_content has (store, hash); a
+ * Invariants: store_blob holds each distinct content once (its SHA-256 in
+ * `hash`); a store holds a reference iff store_content has (hash, store),
+ * whose `blob` is the id of the bytes in store_blob; a
  * label's hash is always held by its store (label calls check it inside the
  * same transaction).  Every call runs under the handle's mutex, and calls
  * that write run in one IMMEDIATE transaction, so a crash leaves either all
  * of a call's effects or none (th_store_put_many: all of its blobs or none).
  *
- * Hot paths use as few statements as the invariants allow: a put adds the
+ * Hot paths use as few statements as the invariants allow: a put looks the
+ * hash up in store_content (any store's row gives the bytes' id), appends
+ * the bytes to store_blob only if none has them, and adds its own
  * store_content row with one INSERT ... SELECT that also proves the store
- * exists, and writes the blob only if that row is new (a store that holds a
- * reference also has its blob); a get reads the bytes with one join that
- * also proves the store holds the reference.  Only when those statements
+ * exists; a get reads the bytes with one join that also proves the store
+ * holds the reference.  Only when those statements
  * find nothing do the slower checks run, to say why.  Hashing (put) and
  * re-hashing (th_store_get; th_store_get_unverified skips it) happen outside
  * the mutex and the transaction.
@@ -525,7 +527,7 @@ static void bg_stop(th_store *s)
 static int check_held(th_store *s, const char *store_id, const store_ref *r, th_error *err)
 {
     char hex[2 * BASE_SHA256_LEN + 1];
-    int rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+    int rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ?1 AND hash = ?2", "sr",
                      store_id, r);
 
     if (rc == 0)
@@ -557,36 +559,39 @@ static int hash_blob(const th_store *s, const th_store_blob *b, long index, stor
 }
 
 /* Add the blob `b`, already hashed to `r` by hash_blob, to the store; inside
- * a write transaction.  The store_content row goes first: INSERT ... SELECT
- * adds it only if the store exists.  If it was added, the bytes go to
- * store_blob unless another store has them already (dedup).  If it was not,
- * either the store already holds `r` (and so store_blob has it: nothing to
- * do) or the store does not exist, which is checked then unless the caller
- * has checked it in this transaction (`store_known`). */
+ * a write transaction.  db_blob_id finds the bytes if any store holds them
+ * (dedup: one seek in store_content) or appends them to store_blob; then
+ * INSERT ... SELECT adds the store_content row only if the store exists.
+ * If no row was added, either the store already holds `r` (nothing to do)
+ * or the store does not exist, which is checked then unless the caller has
+ * checked it in this transaction (`store_known`); the bytes appended for an
+ * unknown store go with the rolled-back transaction. */
 static int put_locked(th_store *s, const char *store_id, const th_store_blob *b, const store_ref *r,
                       int store_known, th_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *find = NULL, *ins = NULL;
+    sqlite3_int64 id = 0;
     int rc;
 
-    rc = run(s, err, "storing content",
-             "INSERT INTO store_content(store, hash) SELECT ?1, ?2 FROM store WHERE id = ?1"
-             " ON CONFLICT(store, hash) DO NOTHING",
-             "sr", store_id, r);
+    rc = stmt_get(s, DB_SQL_BLOB_FIND, &find);
+    if (rc == SQLITE_OK)
+        rc = stmt_get(s, DB_SQL_BLOB_INSERT, &ins);
+    if (rc == SQLITE_OK)
+        rc = db_blob_id(find, ins, r->b, b->data, b->len, &id);
+    stmt_done(s, find);
+    stmt_done(s, ins);
+    if (rc != SQLITE_OK)
+        return db_error(s->db, rc, err, "storing content");
+    rc = run(
+        s, err, "storing content",
+        "INSERT INTO store_content(hash, store, blob) SELECT ?2, ?1, ?3 FROM store WHERE id = ?1"
+        " ON CONFLICT(hash, store) DO UPDATE SET blob = excluded.blob WHERE blob <= 0",
+        "sri", store_id, r, id);
     if (rc != TH_OK)
         return rc;
     if (sqlite3_changes(s->db) == 0)
         return store_known ? TH_OK : check_store(s, store_id, err);
-    rc = prep(s, &st,
-              "INSERT INTO store_blob(hash, size, data) VALUES(?, ?, ?)"
-              " ON CONFLICT(hash) DO NOTHING",
-              "ri", r, (sqlite3_int64)b->len);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob64(st, 3, b->data != NULL ? b->data : "", b->len, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    stmt_done(s, st);
-    return rc == SQLITE_DONE ? TH_OK : db_error(s->db, rc, err, "storing content");
+    return TH_OK;
 }
 
 /* Put blobs[0..n) (hashed to r[0..n)) into the store in one transaction.
@@ -800,8 +805,8 @@ static int get_locked(th_store *s, const char *store_id, const store_ref *r, con
         if ((rc = snap_use(s, reused, err)) != TH_OK)
             goto out;
         rc = prep(s, &st,
-                  "SELECT b.data FROM store_content c JOIN store_blob b ON b.hash = c.hash"
-                  " WHERE c.store = ?1 AND c.hash = ?2",
+                  "SELECT b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
+                  " WHERE c.hash = ?2 AND c.store = ?1",
                   "sr", store_id, r);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
@@ -892,7 +897,7 @@ int th_store_exists(th_store *s, const char *store_id, const char *ref, bool *ex
             snap_end(s);
         if ((rc = snap_use(s, &reused, err)) != TH_OK)
             break;
-        rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ? AND hash = ?", "sr",
+        rc = has_row(s, err, "SELECT 1 FROM store_content WHERE store = ?1 AND hash = ?2", "sr",
                      store_id, &r);
     } while (rc == 0 && reused);
     if (rc == 0)
@@ -1104,7 +1109,7 @@ int th_store_total_size(th_store *s, const char *store_id, uint64_t *bytes, th_e
     if ((rc = check_store(s, store_id, err)) == TH_OK) {
         rc = prep(s, &st,
                   "SELECT coalesce(sum(b.size), 0) FROM store_content c"
-                  " JOIN store_blob b ON b.hash = c.hash WHERE c.store = ?",
+                  " JOIN store_blob b ON b.id = c.blob WHERE c.store = ?",
                   "s", store_id);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);

@@ -1,7 +1,8 @@
 /*
  * test_store_api.c - unit tests of the content store (theater/store.h):
  * every call of the ABI's store interface, the batch put (all or nothing),
- * dedup, limits, bad input, schema version and damaged-file refusal.
+ * dedup, limits, bad input, schema version and damaged-file refusal, the
+ * migration of a home of schema version 2.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define ABC_SHA256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define HELLO_SHA256 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 typedef struct fixture {
     char home[256];
@@ -751,6 +753,135 @@ static void test_newer_schema_and_garbage_refused(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A home written before schema version 3 (store_blob with an index on its
+ * hash, store_content keyed by (store, hash)) is migrated by the first
+ * writable open: every reference, label and byte is still there, dedup
+ * still finds the old bytes, and a reference whose bytes were missing is
+ * still reported as damaged. */
+static void test_old_layout_migrated(void **state)
+{
+    static const char v2[] =
+        "CREATE TABLE store(id TEXT PRIMARY KEY NOT NULL, created_ms INTEGER NOT NULL)"
+        "  WITHOUT ROWID;"
+        "CREATE TABLE store_blob(hash BLOB NOT NULL UNIQUE, size INTEGER NOT NULL,"
+        "  data BLOB NOT NULL);"
+        "CREATE TABLE store_content(store TEXT NOT NULL, hash BLOB NOT NULL,"
+        "  PRIMARY KEY(store, hash)) WITHOUT ROWID;"
+        "CREATE TABLE store_label(store TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL,"
+        "  PRIMARY KEY(store, name)) WITHOUT ROWID;"
+        "CREATE TABLE chain_meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
+        "CREATE TABLE chain_actor(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        "  head_seq INTEGER, head_hash BLOB, head_segment INTEGER);"
+        "CREATE TABLE chain_segment(id INTEGER PRIMARY KEY, signed_ms INTEGER NOT NULL,"
+        "  public_key BLOB NOT NULL, signature BLOB NOT NULL, events BLOB NOT NULL,"
+        "  leaves BLOB NOT NULL);"
+        "CREATE TABLE chain_span(actor INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+        "  last_seq INTEGER NOT NULL, segments BLOB NOT NULL, PRIMARY KEY(actor, first_seq))"
+        "  WITHOUT ROWID;"
+        "CREATE TABLE durable_actor(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, parent TEXT,"
+        "  manifest_path TEXT, manifest_text TEXT NOT NULL, base_dir TEXT, has_init_state INTEGER"
+        "  NOT NULL, init_state BLOB, marked_seq INTEGER NOT NULL DEFAULT -1,"
+        "  created_ms INTEGER NOT NULL);"
+        "CREATE TABLE durable_msg(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+        "  actor TEXT NOT NULL, sender TEXT, data BLOB, origin TEXT,"
+        "  handled INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX durable_msg_actor ON durable_msg(actor, handled, n);"
+        "INSERT INTO store VALUES('0a6c9a3e-1d3b-4f6e-9c1a-5b7e2d4f6a80', 1),"
+        "  ('7f1e2d3c-4b5a-4968-8776-655443322110', 2);"
+        "INSERT INTO store_blob(hash, size, data) VALUES"
+        "  (x'" ABC_SHA256 "', 3, CAST('abc' AS BLOB)), (x'" EMPTY_SHA256 "', 0, x'');"
+        "INSERT INTO store_content VALUES"
+        "  ('0a6c9a3e-1d3b-4f6e-9c1a-5b7e2d4f6a80', x'" ABC_SHA256 "'),"
+        "  ('0a6c9a3e-1d3b-4f6e-9c1a-5b7e2d4f6a80', x'" EMPTY_SHA256 "'),"
+        "  ('7f1e2d3c-4b5a-4968-8776-655443322110', x'" ABC_SHA256 "'),"
+        "  ('7f1e2d3c-4b5a-4968-8776-655443322110', x'" HELLO_SHA256 "');"
+        "INSERT INTO store_label VALUES"
+        "  ('0a6c9a3e-1d3b-4f6e-9c1a-5b7e2d4f6a80', 'first', x'" ABC_SHA256 "');"
+        "PRAGMA application_id=1414026322; PRAGMA user_version=2;";
+    const char *s1 = "0a6c9a3e-1d3b-4f6e-9c1a-5b7e2d4f6a80";
+    const char *s2 = "7f1e2d3c-4b5a-4968-8776-655443322110";
+    char home[] = "/tmp/theater-store-v2-XXXXXX", path[300], cmd[300];
+    th_store_config cfg = {0};
+    th_store_list list = {0};
+    th_content_ref ref;
+    sqlite3_stmt *st;
+    uint64_t bytes;
+    bool found;
+    th_store *s;
+    th_error err;
+    sqlite3 *db;
+    size_t len;
+    void *data;
+
+    (void)state;
+    assert_non_null(mkdtemp(home));
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, v2, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    /* read-only: not migrated, and said so */
+    cfg.home = home;
+    cfg.read_only = 1;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_EVERSION);
+    assert_non_null(strstr(err.msg, "open it for writing once"));
+    cfg.read_only = 0;
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 3);
+    sqlite3_finalize(st);
+    assert_int_equal(blob_rows(db), 2);
+    /* the old content, by store */
+    assert_int_equal(th_store_get(s, s1, ABC_SHA256, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "abc", 3);
+    free(data);
+    assert_int_equal(th_store_get(s, s2, ABC_SHA256, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 3);
+    free(data);
+    assert_int_equal(th_store_get(s, s1, EMPTY_SHA256, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 0);
+    free(data);
+    assert_int_equal(th_store_get(s, s2, EMPTY_SHA256, &data, &len, &err), TH_ENOENT);
+    assert_int_equal(th_store_get_by_label(s, s1, "first", &ref, &found, &err), TH_OK);
+    assert_true(found);
+    assert_string_equal(ref.hash, ABC_SHA256);
+    assert_int_equal(th_store_list_content(s, s1, &list, &err), TH_OK);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.items[0], ABC_SHA256);
+    assert_string_equal(list.items[1], EMPTY_SHA256);
+    th_store_list_free(&list);
+    assert_int_equal(th_store_total_size(s, s1, &bytes, &err), TH_OK);
+    assert_int_equal(bytes, 3);
+    /* listed without its bytes before: still damaged, until put again */
+    assert_int_equal(th_store_get(s, s2, HELLO_SHA256, &data, &len, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "missing"));
+    /* dedup against the migrated bytes: no new row */
+    assert_int_equal(th_store_put(s, s2, "", 0, &ref, &err), TH_OK);
+    assert_string_equal(ref.hash, EMPTY_SHA256);
+    assert_int_equal(blob_rows(db), 2);
+    /* new content after the old ids; the damaged reference repaired */
+    assert_int_equal(th_store_put(s, s2, "hello", 5, &ref, &err), TH_OK);
+    assert_string_equal(ref.hash, HELLO_SHA256);
+    assert_int_equal(blob_rows(db), 3);
+    assert_int_equal(th_store_get(s, s2, HELLO_SHA256, &data, &len, &err), TH_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(data, "hello", 5);
+    free(data);
+    assert_int_equal(th_store_total_size(s, s2, &bytes, &err), TH_OK);
+    assert_int_equal(bytes, 8);
+    sqlite3_close(db);
+    th_store_close(s);
+    /* and a second open finds nothing to migrate */
+    assert_int_equal(th_store_open(&cfg, &s, &err), TH_OK);
+    assert_int_equal(th_store_get(s, s1, ABC_SHA256, &data, &len, &err), TH_OK);
+    free(data);
+    th_store_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_home_resolve(void **state)
 {
     char out[64];
@@ -804,6 +935,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_content_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_read_only, setup, teardown),
         cmocka_unit_test(test_newer_schema_and_garbage_refused),
+        cmocka_unit_test(test_old_layout_migrated),
         cmocka_unit_test(test_home_resolve),
         cmocka_unit_test(test_open_bad_config),
     };
