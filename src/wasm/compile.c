@@ -525,6 +525,8 @@ static void hist_trim(comp *C)
 {
     while (C->nhist > 0 && C->hist[C->nhist - 1] >= C->len)
         C->nhist--;
+    while (C->ncalls > C->ncalls_done && C->calls[C->ncalls - 1].off >= C->len)
+        C->ncalls--;
 }
 
 size_t wasm_cc_hist(const comp *C, unsigned back)
@@ -986,6 +988,12 @@ static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *i
             wasm_cc_emit_ptr(C, C->m->code[imm[0] - C->m->nfunc_imports]);
             wasm_cc_emit_slot(C, TAG_TEMP | argbase);
             wasm_cc_emit_end(C);
+            if (!wasm_cc_grow((void **)&C->calls, &C->capcalls, C->ncalls + 1, sizeof *C->calls)) {
+                C->nomem = true;
+                return -1;
+            }
+            C->calls[C->ncalls].fn = C->fidx - C->m->nfunc_imports;
+            C->calls[C->ncalls++].off = s;
             push_types(C, ft->types + ft->nparams, ft->nresults);
             if (ft->nresults == 1 && nslots(ft->types[ft->nparams]) == 1) {
                 /* The callee returns through RET1, which leaves its result
@@ -1273,9 +1281,36 @@ static void comp_release(comp *C)
     free(C->fixups);
     free(C->consts);
     free(C->chash);
+    free(C->calls);
     free(C->brt);
     free(C->stub_gen);
     free(C->stub_pos);
+}
+
+/* Every callee is translated: a CALL to a function that initialises no
+ * slot at entry becomes CALL0, one that zeroes one slot CALL1Z (no copy
+ * loop, no load of what to copy). */
+static void pick_calls(comp *C)
+{
+    for (size_t i = 0; i < C->ncalls; i++) {
+        uint8_t *insn = C->m->code[C->calls[i].fn]->code + C->calls[i].off;
+        const struct wasm_code *callee = (const struct wasm_code *)WASM_OPND_PTR(insn);
+        const void *h;
+        memcpy(&h, insn, sizeof h);
+        if (h != C->labels[WOP_CALL * WASM_NVARIANTS])
+            continue;
+        if (callee->ninit == 0) {
+            h = C->labels[WOP_CALL0 * WASM_NVARIANTS];
+        } else if (callee->ninit == 1 && callee->init[0].bits == 0) {
+            /* the slot goes in the CALL's padding operand */
+            uint32_t slot = callee->nparam_slots;
+            memcpy(insn + 8 + 3 * 4, &slot, 4);
+            h = C->labels[WOP_CALL1Z * WASM_NVARIANTS];
+        } else {
+            continue;
+        }
+        memcpy(insn, &h, sizeof h);
+    }
 }
 
 int wasm_compile_module(th_wasm_module *m, th_error *err)
@@ -1309,7 +1344,9 @@ int wasm_compile_module(th_wasm_module *m, th_error *err)
                 rc = TH_EINVAL;
             goto fail;
         }
+        C.ncalls_done = C.ncalls;
     }
+    pick_calls(&C);
     comp_release(&C);
     return 0;
 

@@ -144,6 +144,15 @@ typedef struct comp {
     bool loop_seen;    /* a loop began: no more "still zero" locals */
     bool nomem;
 
+    /* CALL instructions of the module: (defined function, code offset),
+     * those of the function being translated from index ncalls_done on;
+     * their handlers are chosen once every callee is translated */
+    struct wasm_callsite {
+        uint32_t fn;
+        size_t off;
+    } * calls;
+    size_t ncalls, ncalls_done, capcalls;
+
     uint32_t *brt;
     uint32_t capbrt;
     uint32_t *stub_gen;

@@ -689,33 +689,41 @@ ret_other_instance:
     LOAD_MEM();
     NEXT();
 
-L_CALL: {
-        /* the fast path: same instance, room on both stacks */
-        const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip);
-        th_wasm_val *nf = fp + OP(2);
-        FUEL();
-        if (UNLIKELY((nf + c->frame_slots > ex->stack_end) | (frame + 1 >= ex->frames_end))) {
-            cc = c;
-            ci = inst;
-            nfp = nf;
-            ret_ip = ip + WASM_INSN_SIZE(3);
-            goto do_call_grow;
-        }
-        frame->ip = ip + WASM_INSN_SIZE(3);
-        frame++;
-        frame->fp = nf;
-        frame->code = c;
-        frame->inst = inst;
-        {
-            th_wasm_val *dst = nf + c->nparam_slots;
-            const th_wasm_val *src = c->init;
-            for (uint32_t n = c->ninit; n != 0; n--)
-                *dst++ = *src++;
-        }
-        fp = nf;
-        ip = c->code;
-        NEXT();
+    /* The fast path: same instance, room on both stacks.  CALL0 and CALL1Z
+     * are CALL for a callee with no slot to initialise at entry / one
+     * slot to zero (compile.c picks them once the whole module is
+     * translated). */
+#define CALL_HANDLER(name, INIT) \
+    L_##name: { \
+        const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip); \
+        th_wasm_val *nf = fp + OP(2); \
+        FUEL(); \
+        if (UNLIKELY((nf + c->frame_slots > ex->stack_end) | (frame + 1 >= ex->frames_end))) { \
+            cc = c; \
+            ci = inst; \
+            nfp = nf; \
+            ret_ip = ip + WASM_INSN_SIZE(3); \
+            goto do_call_grow; \
+        } \
+        frame->ip = ip + WASM_INSN_SIZE(3); \
+        frame++; \
+        frame->fp = nf; \
+        frame->code = c; \
+        frame->inst = inst; \
+        INIT; \
+        fp = nf; \
+        ip = c->code; \
+        NEXT(); \
     }
+#define CALL_INIT_N do { \
+        th_wasm_val *dst = nf + c->nparam_slots; \
+        const th_wasm_val *src = c->init; \
+        for (uint32_t n = c->ninit; n != 0; n--) \
+            *dst++ = *src++; \
+    } while (0)
+    CALL_HANDLER(CALL, CALL_INIT_N)
+    CALL_HANDLER(CALL0, (void)0)
+    CALL_HANDLER(CALL1Z, nf[OP(3)].bits = 0)
 
 L_CALL_IMPORT:
     cf = inst->funcs[OP(0)];

@@ -99,6 +99,9 @@
     X(RET)              /* results already in slots 0.. */ \
     X(RET1)             /* a: slot 0 = a, then return */ \
     X(CALL)             /* code* argbase: function of the same module */ \
+    X(CALL0)            /* the same, the callee initialising no slot at entry */ \
+    X(CALL1Z)           /* code* argbase s: the same, the callee initialising only its \
+                         * slot s (its first declared local) to zero */ \
     X(CALL_IMPORT)      /* funcidx argbase */ \
     X(CALL_INDIRECT)    /* typecanon table c argbase */ \
     /* data movement */ \
