@@ -19,6 +19,13 @@
  * stream of woken actors cannot starve the preempted ones in turn, a
  * preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS is
  * served first by the next worker that finishes a turn of a woken actor.
+ * Two actors waking each other through the run-next slot (a request/reply
+ * pair exchanging without end) could keep everyone else waiting: a
+ * run-next streak lasts at most one slice, after which the slot's occupant
+ * goes to the local queue and the global queue is looked at first; and
+ * every RT_GLOBAL_EVERY-th pick looks at the global queue before the local
+ * one, so actors woken from outside the pool are served within a bounded
+ * number of turns however busy the local queues are.
  *
  * A worker without work sleeps on a condition variable; whoever queues
  * work while someone sleeps signals it.  Each pass of a worker's loop also
@@ -202,6 +209,18 @@ static rt_actor *preempted_pop(rt_runtime *rt, bool aged)
     return a;
 }
 
+#define RT_GLOBAL_EVERY 61u /* picks between two looks at the global queue first */
+
+static rt_actor *global_pop(rt_runtime *rt)
+{
+    rt_actor *a;
+
+    pthread_mutex_lock(&rt->qlock);
+    a = q_pop(&rt->ghead, &rt->gtail);
+    pthread_mutex_unlock(&rt->qlock);
+    return a;
+}
+
 /* The next actor to run: woken ones first (see the top of the file). */
 static rt_actor *take_work(rt_worker *w)
 {
@@ -212,15 +231,22 @@ static rt_actor *take_work(rt_worker *w)
     if (w->ran_woken && (a = preempted_pop(rt, true)) != NULL)
         goto preempted;
     if ((a = w->next) != NULL) {
+        uint64_t now = rt_now_ns();
         w->next = NULL;
+        if (w->next_since == 0)
+            w->next_since = now;
+        if (now - w->next_since < (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u)
+            goto woken_next;
+        /* the streak has lasted a slice: the others first */
+        local_push(w, a);
+        if ((a = global_pop(rt)) != NULL)
+            goto woken;
+    } else if (++w->picks % RT_GLOBAL_EVERY == 0 && (a = global_pop(rt)) != NULL) {
         goto woken;
     }
     if ((a = local_pop(w)) != NULL)
         goto woken;
-    pthread_mutex_lock(&rt->qlock);
-    a = q_pop(&rt->ghead, &rt->gtail);
-    pthread_mutex_unlock(&rt->qlock);
-    if (a != NULL)
+    if ((a = global_pop(rt)) != NULL)
         goto woken;
     for (i = 1; i < rt->nworkers; i++) {
         rt_worker *v = &rt->workers[(w->idx + i) % rt->nworkers];
@@ -231,9 +257,12 @@ static rt_actor *take_work(rt_worker *w)
         goto preempted;
     return NULL;
 woken:
+    w->next_since = 0;
+woken_next:
     w->ran_woken = true;
     return a;
 preempted:
+    w->next_since = 0;
     w->ran_woken = false;
     return a;
 }
