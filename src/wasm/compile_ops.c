@@ -530,6 +530,12 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
                 return 0;
             if (mo[k].type == TH_WASM_F64 && emit_rmwa(C, &addr, &val, offset))
                 return 0;
+            if (mo[k].type == TH_WASM_F64 && C->last.valid && wasm_cc_acc_float_out(C->last.op) &&
+                wasm_cc_acc_pick(C, WOP_STOREF64, &addr, &val, &ap) == WV_B) {
+                /* the value an f64 operation just computed, from facc */
+                wasm_cc_emit_ops_v(C, WOP_STOREF64, WV_B, ops, 3, 3);
+                return 0;
+            }
             v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
         }

@@ -1633,10 +1633,11 @@ static void test_call_result_accumulator(void **state)
     /* fx_load closes the module */
     fputs(call_acc_wat, w);
     fx_load(&fx, w, &wat);
-    /* the consumers of $c_par, $c_sub (twice), $c_br, $c_i64, $c_f64,
-     * $c_f32 and $c_par in the br_if, and fib's second call (its first
-     * result is read from its slot) */
-    assert_int_equal(count_acc_after_call(fx.mod), 9);
+    /* the consumers of $c_par, $c_sub (twice), $c_br, $c_i64, $c_f32 and
+     * $c_par in the br_if, and fib's second call (its first result is read
+     * from its slot); not $c_f64's: f64 arithmetic reads the f64
+     * accumulator, which a return does not set */
+    assert_int_equal(count_acc_after_call(fx.mod), 8);
     for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
         for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
             for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
@@ -1774,6 +1775,134 @@ static void test_xor3(void **state)
     teardown_ops(&fx);
 }
 
+/* The f64 accumulator (facc) beside the integer one: each function
+ * passes f64 values between instructions that read or write different
+ * accumulators (f64 arithmetic, loads, stores, reinterpretations,
+ * conversions, comparisons, f32, calls, returns, select, local.tee), and
+ * its reference does the same computation through locals, which no
+ * accumulator crosses. */
+static const char *facc_funcs[][3] = {
+    {"store",
+     "(f64.store (i32.const 64) (f64.mul (local.get 0) (local.get 1)))\n"
+     " (f64.add (f64.load (i32.const 64)) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (f64.store (i32.const 64) (local.get 3))\n"
+     " (local.set 4 (f64.load (i32.const 64))) (f64.add (local.get 4) (local.get 2))"},
+    {"store_neg",
+     "(f64.store offset=8 (i32.const 64) (f64.neg (f64.sub (local.get 0) (local.get 1))))\n"
+     " (f64.load offset=8 (i32.const 64))",
+     "(local.set 3 (f64.sub (local.get 0) (local.get 1))) (local.set 4 (f64.neg (local.get 3)))\n"
+     " (f64.store offset=8 (i32.const 64) (local.get 4)) (f64.load offset=8 (i32.const 64))"},
+    {"reinterpret",
+     "(f64.sub (f64.reinterpret_i64 (i64.xor (i64.reinterpret_f64\n"
+     "  (f64.add (local.get 0) (local.get 1))) (i64.const 0x8000000000000001)))\n"
+     " (local.get 2))",
+     "(local.set 3 (f64.add (local.get 0) (local.get 1)))\n"
+     " (local.set 5 (i64.xor (i64.reinterpret_f64 (local.get 3)) (i64.const 0x8000000000000001)))\n"
+     " (local.set 4 (f64.reinterpret_i64 (local.get 5))) (f64.sub (local.get 4) (local.get 2))"},
+    {"signs",
+     "(f64.sub (f64.neg (f64.abs (f64.sqrt (f64.mul (local.get 0) (local.get 1)))))\n"
+     " (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 3 (f64.sqrt (local.get 3)))\n"
+     " (local.set 3 (f64.abs (local.get 3))) (local.set 3 (f64.neg (local.get 3)))\n"
+     " (f64.sub (local.get 3) (local.get 2))"},
+    {"compare",
+     "(if (result f64) (f64.lt (f64.add (local.get 0) (local.get 1)) (local.get 2))\n"
+     "  (then (local.get 0)) (else (f64.div (local.get 1) (local.get 2))))",
+     "(local.set 3 (f64.add (local.get 0) (local.get 1))) (local.set 5 (i64.extend_i32_u\n"
+     "  (f64.lt (local.get 3) (local.get 2))))\n"
+     " (if (result f64) (i32.wrap_i64 (local.get 5)) (then (local.get 0))\n"
+     "  (else (local.set 4 (f64.div (local.get 1) (local.get 2))) (local.get 4)))"},
+    {"f32",
+     "(f64.add (f64.promote_f32 (f32.add (f32.demote_f64 (f64.mul (local.get 0) (local.get 1)))\n"
+     "  (f32.const 1.5))) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (local.set 6 (f32.demote_f64 (local.get 3))) (local.set 6 (f32.add (local.get 6) (f32.const "
+     "1.5)))\n"
+     " (local.set 4 (f64.promote_f32 (local.get 6))) (f64.add (local.get 4) (local.get 2))"},
+    {"convert",
+     "(f64.mul (f64.convert_i64_s (i64.add (i64.reinterpret_f64 (local.get 0))\n"
+     "  (i64.const 3))) (f64.convert_i32_u (i32.trunc_sat_f64_u (f64.add (local.get 1)\n"
+     "  (local.get 2)))))",
+     "(local.set 5 (i64.add (i64.reinterpret_f64 (local.get 0)) (i64.const 3)))\n"
+     " (local.set 3 (f64.convert_i64_s (local.get 5))) (local.set 4 (f64.add (local.get 1) "
+     "(local.get 2)))\n"
+     " (local.set 4 (f64.convert_i32_u (i32.trunc_sat_f64_u (local.get 4))))\n"
+     " (f64.mul (local.get 3) (local.get 4))"},
+    {"ret", "(f64.div (local.get 0) (f64.mul (local.get 1) (local.get 2)))",
+     "(local.set 3 (f64.mul (local.get 1) (local.get 2))) (local.set 3 (f64.div (local.get 0)\n"
+     "  (local.get 3))) (local.get 3)"},
+    {"call", "(f64.add (call $fh (f64.mul (local.get 0) (local.get 1))) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 3 (call $fh (local.get 3)))\n"
+     " (f64.add (local.get 3) (local.get 2))"},
+    {"select",
+     "(f64.add (select (f64.mul (local.get 0) (local.get 1)) (local.get 2)\n"
+     "  (f64.ge (local.get 0) (local.get 2))) (local.get 1))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (local.set 3 (select (local.get 3) (local.get 2) (f64.ge (local.get 0) (local.get 2))))\n"
+     " (f64.add (local.get 3) (local.get 1))"},
+    {"tee",
+     "(f64.sub (local.tee 3 (f64.mul (local.get 0) (local.get 1))) (f64.min (local.get 3)\n"
+     "  (f64.max (local.get 2) (f64.copysign (local.get 0) (local.get 1)))))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 4 (f64.copysign (local.get "
+     "0)\n"
+     "  (local.get 1))) (local.set 4 (f64.max (local.get 2) (local.get 4)))\n"
+     " (local.set 4 (f64.min (local.get 3) (local.get 4))) (f64.sub (local.get 3) (local.get 4))"},
+    {"memop",
+     "(f64.store (i32.const 80) (local.get 2))\n"
+     " (f64.mul (f64.add (f64.load (i32.const 80)) (local.get 0)) (f64.sub (local.get 1)\n"
+     "  (f64.load (i32.const 80))))",
+     "(f64.store (i32.const 80) (local.get 2)) (local.set 3 (f64.load (i32.const 80)))\n"
+     " (local.set 3 (f64.add (local.get 3) (local.get 0))) (local.set 4 (f64.load (i32.const "
+     "80)))\n"
+     " (local.set 4 (f64.sub (local.get 1) (local.get 4))) (f64.mul (local.get 3) (local.get 4))"},
+};
+
+static void test_f64_accumulator(void **state)
+{
+    static const uint64_t fv[] = {
+        0,
+        0x8000000000000000ull,
+        0x3ff0000000000000ull,
+        0xbff8000000000000ull,
+        0x7ff0000000000000ull,
+        0xfff0000000000000ull,
+        0x7ff8000000000000ull,
+        0x7ff4000000000001ull /* signalling NaN */,
+        0x7fefffffffffffffull,
+        0x0000000000000001ull,
+        0x4008000000000000ull,
+        0x41f0000000000000ull /* 2^32 */,
+    };
+    size_t nf = sizeof facc_funcs / sizeof facc_funcs[0], nv = sizeof fv / sizeof fv[0];
+    chain_fixture fx;
+    char *wat = NULL, ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memory_module(&wat, &watlen, "");
+
+    (void)state;
+    fputs("(func $fh (param f64) (result f64) (f64.mul (local.get 0) (f64.const -2.5)))\n", w);
+    for (size_t i = 0; i < nf; i++)
+        for (int r = 0; r < 2; r++)
+            fprintf(w,
+                    "(func (export \"%s%s\") (param f64 f64 f64) (result f64)\n"
+                    " (local f64 f64 i64 f32)\n %s)\n",
+                    facc_funcs[i][0], r ? "_ref" : "", facc_funcs[i][1 + r]);
+    fx_load(&fx, w, &wat);
+    /* "store" and "store_neg" store the f64 accumulator */
+    assert_int_equal(count_op(fx.mod, WOP_STOREF64), 2);
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(ref, sizeof ref, "%s_ref", facc_funcs[i][0]);
+        for (size_t x = 0; x < nv; x++)
+            for (size_t y = 0; y < nv; y++)
+                for (size_t z = 0; z < nv; z += 3) {
+                    uint64_t args[3] = {fv[x], fv[y], fv[z]};
+                    expect_same_f64(&fx, facc_funcs[i][0], ref, args);
+                }
+    }
+    teardown_ops(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1787,6 +1916,7 @@ int main(void)
         cmocka_unit_test(test_call_result_accumulator),
         cmocka_unit_test(test_call_init),
         cmocka_unit_test(test_xor3),
+        cmocka_unit_test(test_f64_accumulator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
