@@ -420,9 +420,13 @@ static bool emit_rmwa(comp *C, const vent *addr, const vent *val, uint32_t offse
  *   LOAD32 d1 p off             (d1 a temporary)
  *   LOAD32 / LOADK32 d2 q [k] off2   (to the accumulator or temporary d2)
  *   F_MUL_ADD d3 (d2 x | x d2) d1    (d2 from the accumulator or its slot)
- * and the store writes d3 to p + off: one RMW_MADD32 "p off q k off2 x"
+ * and the store writes d3 to p + off: one RMW_MADD32 "p pk off q k off2 x"
  * replaces all four (same bounds checks in the same order, the loads
- * before the store). */
+ * before the store).  When p was just set to a + pk by an I32_ADD_K
+ * (`local.tee p (i32.add a pk)`, the address of an unrolled loop's second
+ * element), that instruction stays, but RMW_MADD32 computes its address
+ * from a itself: the address no longer waits for p's slot to be written
+ * and read back. */
 static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t offset)
 {
     const lastinsn *L = &C->last;
@@ -475,9 +479,21 @@ static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t
         return false;
     if (x == d1 || x == d2)
         return false;
+    uint32_t pbase = pa, pk = 0;
+    size_t h = wasm_cc_hist(C, 3);
+    int hop;
+    unsigned hv;
+    if (h != NO_POS && h + WASM_INSN_SIZE(3) == p && (C->barrier == NO_POS || C->barrier <= h) &&
+        wasm_cc_insn_op(C, h, &hop, &hv) && hop == WOP_I32_ADD_K && hv == 0 &&
+        code_opnd(C, h, 0) == pa && code_opnd(C, h, 1) != pa) {
+        /* nothing runs between the I32_ADD_K and this instruction, so its
+         * source still holds what it read */
+        pbase = code_opnd(C, h, 1);
+        pk = code_opnd(C, h, 2);
+    }
     wasm_cc_truncate(C, p);
-    uint32_t ops[6] = {pa, offset, qa, qk, qoff, x};
-    wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 6, 1u | 4u | 32u);
+    uint32_t ops[7] = {pbase, pk, offset, qa, qk, qoff, x};
+    wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 7, 1u | 8u | 64u);
     return true;
 }
 

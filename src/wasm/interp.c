@@ -954,8 +954,8 @@ L_GLOBAL_SET32:
     RMWA(RMWA_F64_SUB, m - b)
     RMWA(RMWA_F64_MUL, m * b)
 L_RMW_MADD32: {
-        uint64_t ea = (uint64_t)RU32(0) + OP(1);
-        uint64_t eb = (uint64_t)(uint32_t)(RU32(2) + OP(3)) + OP(4);
+        uint64_t ea = (uint64_t)(uint32_t)(RU32(0) + OP(1)) + OP(2);
+        uint64_t eb = (uint64_t)(uint32_t)(RU32(3) + OP(4)) + OP(5);
         uint32_t m, v;
         if (UNLIKELY(ea + 4 > msize))
             goto trap_mem;
@@ -963,9 +963,9 @@ L_RMW_MADD32: {
         if (UNLIKELY(eb + 4 > msize))
             goto trap_mem;
         memcpy(&v, mbase + eb, 4);
-        m = v * RU32(5) + m;
+        m = v * RU32(6) + m;
         memcpy(mbase + ea, &m, 4);
-        SKIP(6);
+        SKIP(7);
     }
 #define XOR3(name, third) \
     L_##name: { \

@@ -1205,6 +1205,24 @@ static size_t count_op(const th_wasm_module *m, int op)
     return n;
 }
 
+/* RMW_MADD32 instructions whose address adds an immediate (pk != 0). */
+static size_t count_madd_k(const th_wasm_module *m)
+{
+    const void *h0 = wasm_interp_labels()[WOP_RMW_MADD32 * WASM_NVARIANTS];
+    size_t n = 0;
+
+    for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
+        const struct wasm_code *c = m->code[f];
+        for (size_t off = 0; off + WASM_INSN_SIZE(7) <= c->code_len; off += 8) {
+            const void *h;
+            memcpy(&h, c->code + off, sizeof h);
+            if (h == h0 && WASM_OPND(c->code + off, 1) != 0)
+                n++;
+        }
+    }
+    return n;
+}
+
 /* Read-modify-write stores, the multiply-add store, the extend-then-add
  * pair and br_table on a loaded index, each against the same computation
  * through locals (which no merging crosses).  The fused and the reference
@@ -1250,6 +1268,31 @@ static void gen_rmw(FILE *w)
                     " (i32.load offset=%d (local.get 0)))\n",
                     o, order, kk, off, ld, off, off);
             }
+    /* the same through an address just set, a[p = a + k] += b[q] * x (the
+     * second element of an unrolled loop), p another local (t 0) or the
+     * one the address is computed from (t 1, p = p + k) */
+    for (int t = 0; t < 2; t++)
+        for (size_t k = 0; k < 3; k++) {
+            static const int32_t ks[] = {4, -4, 65532};
+            int p = t ? 0 : 3;
+            fprintf(w,
+                    "(func (export \"maddt_%d%zu\") (param i32 i32 i32) (result i32) (local i32)\n"
+                    " (i32.store offset=4 (local.tee %d (i32.add (local.get 0) (i32.const %d)))\n"
+                    "  (i32.add (i32.load offset=4 (local.get %d))\n"
+                    "   (i32.mul (i32.load offset=4 (local.get 1)) (local.get 2))))\n"
+                    " (i32.add (i32.load offset=4 (local.get %d)) (local.get %d)))\n",
+                    t, k, p, ks[k], p, p, p);
+            fprintf(w,
+                    "(func (export \"maddt_%d%zu_ref\") (param i32 i32 i32) (result i32)"
+                    " (local i32 i32 i32)\n"
+                    " (local.set %d (i32.add (local.get 0) (i32.const %d)))\n"
+                    " (local.set 4 (i32.load offset=4 (local.get %d)))\n"
+                    " (local.set 5 (i32.load offset=4 (local.get 1)))\n"
+                    " (local.set 5 (i32.mul (local.get 5) (local.get 2)))\n"
+                    " (i32.store offset=4 (local.get %d) (i32.add (local.get 4) (local.get 5)))\n"
+                    " (i32.add (i32.load offset=4 (local.get %d)) (local.get %d)))\n",
+                    t, k, p, ks[k], p, p, p, p);
+        }
     /* a[p] = a[p] OP b (M_* then the store back) */
     for (size_t i = 0; i < NRMW; i++)
         for (int o = 0; o < 2; o++) {
@@ -1426,7 +1469,8 @@ static void test_rmw_and_pairs(void **state)
      * stores (two of each operation, i32.add's in both positions), 6
      * read-modify-write stores with the accumulator, 6
      * extend-then-add pairs, and the br_table on a loaded index */
-    assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8);
+    assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8 + 6);
+    assert_int_equal(count_madd_k(fa.mod), 3);
     for (int op = WOP_RMW_I32_ADD; op <= WOP_RMW_F64_MUL2; op++)
         assert_int_equal(count_op(fa.mod, op), op == WOP_RMW_I32_ADD ? 4 : 2);
     /* (X a product fuses with the operator into an F_FMUL_* pair instead) */
@@ -1451,6 +1495,12 @@ static void test_rmw_and_pairs(void **state)
                             snprintf(ref, sizeof ref, "madd_%d%d%d_ref", o, order, kk);
                             expect_same_across(&fa, &fb, got, ref, args, 3);
                         }
+                for (int t = 0; t < 2; t++)
+                    for (int k = 0; k < 3; k++) {
+                        snprintf(got, sizeof got, "maddt_%d%d", t, k);
+                        snprintf(ref, sizeof ref, "maddt_%d%d_ref", t, k);
+                        expect_same_across(&fa, &fb, got, ref, args, 3);
+                    }
             }
     for (size_t i = 0; i < NRMW; i++)
         for (int o = 0; o < 2; o++)
