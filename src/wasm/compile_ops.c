@@ -15,6 +15,35 @@
 /* ------------------------------------------------------------------ */
 /* Variables, parametric and reference instructions                   */
 
+static uint32_t code_opnd(const comp *C, size_t start, unsigned i);
+
+/* local.set x of a value the last instruction, an I32_ADD_K "s a k", has
+ * just written to local s (`local.tee s (i32.add a k)`, then local.set x:
+ * a loop-carried pointer or count also kept in another local): the
+ * addition is done again into x's slot (a is not s, so it still holds
+ * what the first one read) instead of copying s, so x no longer waits for
+ * s to be written and read back (the two additions pair into one
+ * P_ADDK_ADDK).  Returns false (nothing emitted) when the code differs. */
+static bool redo_addk(comp *C, uint32_t slot, const vent *e)
+{
+    size_t h = wasm_cc_hist(C, 0);
+    uint32_t s = wasm_cc_enc(C, e), ops[3];
+    int op;
+    unsigned v;
+
+    if (e->loc != LOC_LOCAL || C->nomem || h == NO_POS || h + WASM_INSN_SIZE(3) != C->len ||
+        (C->barrier != NO_POS && C->barrier > h))
+        return false;
+    if (!wasm_cc_insn_op(C, h, &op, &v) || op != WOP_I32_ADD_K || v != 0 ||
+        code_opnd(C, h, 0) != s || code_opnd(C, h, 1) == s)
+        return false;
+    ops[0] = slot;
+    ops[1] = code_opnd(C, h, 1);
+    ops[2] = code_opnd(C, h, 2);
+    wasm_cc_emit_ops(C, WOP_I32_ADD_K, ops, 3, 3);
+    return true;
+}
+
 /* local.set / local.tee of `x` with the popped value *e. */
 static void set_local(comp *C, uint32_t x, vent *e, bool tee)
 {
@@ -39,6 +68,8 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         }
         return;
     }
+    if (C->ltypes[x] == TH_WASM_I32 && redo_addk(C, slot, e))
+        return;
     wasm_cc_emit_move(C, slot, wasm_cc_enc(C, e), C->ltypes[x]);
 }
 

@@ -1187,6 +1187,22 @@ static void test_memory_operands(void **state)
 
 /* How many instructions of the module's code run operation `op` (any
  * variant): a form that is never emitted cannot be checked by running it. */
+/* Instructions of `op` (any variant) in one function's code. */
+static size_t count_op_in(const struct wasm_code *c, int op)
+{
+    const void *const *labels = wasm_interp_labels();
+    size_t n = 0;
+
+    for (size_t off = 0; off + 8 <= c->code_len; off += 8) {
+        const void *h;
+        memcpy(&h, c->code + off, sizeof h);
+        for (int v = 0; v < WASM_NVARIANTS; v++)
+            if (h != NULL && h == labels[op * WASM_NVARIANTS + v])
+                n++;
+    }
+    return n;
+}
+
 static size_t count_op(const th_wasm_module *m, int op)
 {
     const void *const *labels = wasm_interp_labels();
@@ -1953,6 +1969,65 @@ static void test_f64_accumulator(void **state)
     teardown_ops(&fx);
 }
 
+/* local.set x of a value `local.tee s (i32.add a k)` just wrote: the
+ * addition done again into x (a loop-carried pointer kept in two locals)
+ * against a reference with a block between the two, which stops it.
+ * Forms: x is a (r 0), x is another local (r 1), a is s itself (r 2: the
+ * value must be copied). */
+static void test_redo_addk(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 5, 0x7fffffff, 0x80000000, 0xfffffffc};
+    static const int32_t ks[] = {-4, 1, INT32_MIN};
+    chain_fixture fx;
+    char *wat = NULL, got[32], ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module\n", w);
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++)
+            for (int b = 0; b < 2; b++) {
+                static const char *sets[] = {"0", "5", "0"};
+                fprintf(
+                    w,
+                    "(func (export \"redo_%d%zu%s\") (param i32 i32 i32) (result i32)\n"
+                    " (local i32 i32 i32)\n"
+                    " (local.set 1 (i32.add (i32.and (local.get 1) (i32.const 7)) (i32.const 1)))\n"
+                    " (local.set 3 (local.get 2))\n"
+                    " (loop $l\n"
+                    "  (local.tee 3 (i32.add (local.get %s) (i32.const %d)))%s (local.set %s)\n"
+                    "  (local.set 4 (i32.add (i32.mul (local.get 4) (i32.const 7))\n"
+                    "   (i32.xor (local.get 0) (local.get 5))))\n"
+                    "  (br_if $l (local.tee 1 (i32.sub (local.get 1) (i32.const 1)))))\n"
+                    " (i32.add (i32.add (i32.mul (local.get 3) (i32.const 31)) (local.get 4))\n"
+                    "  (i32.xor (local.get 0) (local.get 5))))\n",
+                    r, k, b ? "_ref" : "", r == 2 ? "3" : "0", ks[k], b ? " (block)" : "", sets[r]);
+            }
+    fx_load(&fx, w, &wat);
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+            snprintf(got, sizeof got, "redo_%d%zu", r, k);
+            snprintf(ref, sizeof ref, "redo_%d%zu_ref", r, k);
+            for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
+                    for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                        uint64_t args[3] = {xs[x], xs[y], xs[z]};
+                        expect_same(&fx, got, ref, args, 3);
+                    }
+        }
+    /* the two additions paired, in the r 0 and r 1 forms only (functions
+     * in the order written: redo_rk, then its reference) */
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+            size_t f = (r * (sizeof ks / sizeof ks[0]) + k) * 2;
+            assert_int_equal(count_op_in(fx.mod->code[f], WOP_P_ADDK_ADDK),
+                             count_op_in(fx.mod->code[f + 1], WOP_P_ADDK_ADDK) + (r < 2));
+        }
+    teardown_ops(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1967,6 +2042,7 @@ int main(void)
         cmocka_unit_test(test_call_init),
         cmocka_unit_test(test_xor3),
         cmocka_unit_test(test_f64_accumulator),
+        cmocka_unit_test(test_redo_addk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
