@@ -309,12 +309,16 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
             cap = 0;
     }
     /* Oldest first, or (newest) from the last segment backwards.  The
-     * items point into the blobs of their segments, which the list keeps. */
+     * items point into the blobs of their segments, which the list keeps.
+     * Only the actor's events are decoded whole (seg.only); the arrays of
+     * one segment are reused for the next. */
+    memset(&seg, 0, sizeof seg);
+    seg.only = q->actor;
     for (s = 0; rc == TH_OK && s < n && !done; s++) {
-        rc = chain_segment_load(db, ids[q->newest ? n - 1 - s : s], &seg, err);
+        rc = chain_segment_reload(db, ids[q->newest ? n - 1 - s : s], &seg, err);
         if (rc != TH_OK)
             break;
-        idx = chain_segment_actor(&seg, q->actor);
+        idx = seg.only_idx;
         before = count;
         for (e = 0; idx >= 0 && e < seg.nevents && !done; e++) {
             i = q->newest ? seg.nevents - 1 - e : e;
@@ -336,8 +340,8 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
             count = before; /* they point into the blob, freed below */
             rc = th_error_set(err, TH_ENOMEM, "out of memory");
         }
-        chain_segment_release(&seg);
     }
+    chain_segment_release(&seg);
     end_read(db);
     chain_reader_unlock(c);
     free(ids);
