@@ -237,7 +237,8 @@ typedef struct chain_segment {
      * the actor's index in the segment after decoding, or -1. */
     const char *only;
     int only_idx;
-    size_t xtotal; /* bytes of rebuilt data of every actor (the limit) */
+    size_t blob_cap; /* chain_segment_reload: the blob's room, kept for the next */
+    size_t xtotal;   /* bytes of rebuilt data of every actor (the limit) */
 } chain_segment;
 
 /* Decode `blob`, v1, v2 or v3 (ownership passes to seg, also on failure).
@@ -249,8 +250,8 @@ void chain_segment_release(chain_segment *seg);
 /* Load and decode segment `id`.  TH_ENOENT if absent, TH_ECORRUPT. */
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, th_error *err);
 /* Like chain_segment_load, into a segment from an earlier load or reload
- * (or zeroed): its arrays and `only` are kept, its blob and xdata freed
- * first (unless taken).  On failure the segment is released. */
+ * (or zeroed): its arrays, `only`, and its blob and xdata buffers (unless
+ * taken: set to NULL) are reused.  On failure the segment is released. */
 int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg /* in, out */, th_error *err);
 /* Decode the current row of a "SELECT signed_ms, public_key, signature,
  * events" statement as segment `id`. */

@@ -525,13 +525,14 @@ int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error 
      * hundreds of KiB in overflow pages) read straight into the buffer the
      * segment keeps, without SQLite's copy of the value in between.  The
      * arrays of an earlier decode are kept (their capacities). */
-    if (!seg->blob_borrowed)
-        free(seg->blob);
+    if (seg->blob_borrowed || seg->blob == NULL) {
+        seg->blob = NULL;
+        seg->blob_cap = 0;
+    }
+    blob = seg->blob; /* reused if it has room (below) */
     seg->blob = NULL;
     seg->blob_borrowed = false;
-    free(seg->xdata);
-    seg->xdata = NULL;
-    seg->xlen = seg->xcap = 0;
+    seg->xlen = 0; /* xdata: its buffer is reused */
     seg->nactors = seg->nevents = 0;
     seg->id = id;
     rc = sqlite3_prepare_v2(db,
@@ -562,9 +563,14 @@ int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error 
     rc = sqlite3_blob_open(db, "main", "chain_segment", "events", (sqlite3_int64)id, 0, &bh);
     if (rc == SQLITE_OK) {
         n = sqlite3_blob_bytes(bh);
-        if ((blob = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-            rc = th_error_set(err, TH_ENOMEM, "out of memory");
-            goto out;
+        if (blob == NULL || seg->blob_cap < (size_t)n) {
+            free(blob);
+            seg->blob_cap = 0;
+            if ((blob = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto out;
+            }
+            seg->blob_cap = n > 0 ? (size_t)n : 1;
         }
         rc = n > 0 ? sqlite3_blob_read(bh, blob, n, 0) : SQLITE_OK;
     }

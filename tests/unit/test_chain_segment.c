@@ -983,6 +983,70 @@ static void test_decode_one_actor(void **state)
     }
 }
 
+/* A chain read beside a busier chain in the same segments: its events come
+ * back whole (types, data, descriptions, actor), oldest first and newest
+ * first, and so do the busier chain's. */
+static void test_read_beside_busier_chain(void **state)
+{
+    th_chain_config cfg = {0};
+    th_chain *c;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_error err;
+    char big[600], small[5][40];
+    size_t i, k;
+
+    (void)state;
+    cfg.home = home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_ms = 1000; /* one segment for all of them */
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    memset(big, 'b', sizeof big);
+    for (i = 0; i < 60; i++) {
+        if (i % 12 == 0) {
+            k = i / 12;
+            snprintf(small[k], sizeof small[k], "{\"n\":%zu}", k);
+            assert_int_equal(th_chain_append(c, "quiet", k == 2 ? "other" : "host-call", small[k],
+                                             k == 3 ? 0 : strlen(small[k]),
+                                             k == 1 ? "a description" : NULL, NULL, &err),
+                             TH_OK);
+        }
+        big[0] = (char)('A' + i % 26);
+        assert_int_equal(th_chain_append(c, "busy", "wasm-call", big, sizeof big, NULL, NULL, &err),
+                         TH_OK);
+    }
+    assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
+    for (int newest = 0; newest < 2; newest++) {
+        q.actor = "quiet";
+        q.newest = newest;
+        assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+        assert_int_equal(evs.count, 5);
+        for (i = 0; i < 5; i++) {
+            const th_chain_event *e = &evs.items[i];
+            assert_string_equal(e->actor, "quiet");
+            assert_int_equal(e->seq, i);
+            assert_string_equal(e->type, i == 2 ? "other" : "host-call");
+            assert_int_equal(e->data_len, i == 3 ? 0 : strlen(small[i]));
+            assert_memory_equal(e->data, small[i], e->data_len);
+            if (i == 1)
+                assert_string_equal(e->description, "a description");
+            else
+                assert_null(e->description);
+        }
+        th_chain_events_free(&evs);
+        q.actor = "busy";
+        assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+        assert_int_equal(evs.count, 60);
+        for (i = 0; i < 60; i++) {
+            assert_int_equal(evs.items[i].data_len, sizeof big);
+            assert_int_equal(evs.items[i].data[0], 'A' + i % 26);
+            assert_memory_equal(evs.items[i].data + 1, big + 1, sizeof big - 1);
+        }
+        th_chain_events_free(&evs);
+    }
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 /* The writer refers to earlier events of the same type: the segment is
  * smaller than the data, reads back byte for byte, verifies, and a changed
  * byte of an edit is found by verification. */
@@ -1073,6 +1137,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_large_segment, setup, teardown),
         cmocka_unit_test(test_v3_hand_built),
         cmocka_unit_test(test_decode_one_actor),
+        cmocka_unit_test_setup_teardown(test_read_beside_busier_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v3_writer_refs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
