@@ -670,8 +670,8 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
         snprintf(a->component, sizeof a->component, "%s", json_string_value(comp));
     }
     /* the actor's own code, as a live upgrade sets it (upgrade.c); the
-     * spec is left as it is: its module and the export indices it caches
-     * (spec_exports, freed with the spec) stay those of one module */
+     * spec is left as it is (no module, so it caches no export indices:
+     * rt_actor_instantiate finds those of a->module for each instance) */
     a->module = m;
     if (set_bytes(state, &has, &p, &n) != 0)
         return th_error_set(err, TH_ECORRUPT, "event %llu: bad state", (unsigned long long)e->seq);
@@ -1273,7 +1273,7 @@ static void replay_free(replay_ctx *c)
         rt_actor_release(c->a);
     }
     if (c->spec != NULL) {
-        free(atomic_load(&c->spec->exports)); /* none: the actor runs a->module */
+        free(atomic_load(&c->spec->exports)); /* (none: the actor runs a->module) */
         free(c->spec->name);
         free(c->spec);
     }
