@@ -1227,7 +1227,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->len = C->nrelocs = 0;
     C->nfixups = C->nconsts = 0;
     C->max_t = 0;
-    C->last.valid = C->last2.valid = false;
+    C->last.valid = C->last2.valid = C->wt.valid = false;
     C->last_copy = C->barrier = NO_POS;
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;

@@ -118,6 +118,17 @@ typedef struct comp {
     uint32_t chcap;
     uint32_t max_t;
     lastinsn last;
+    /* the last instruction when it is an f64 operation whose result
+     * local.set / local.tee retargeted to local slot `slot`: the next
+     * instruction may read that local from facc (an f64 operation's __R
+     * variant also writes its destination slot) */
+    struct {
+        bool valid;
+        size_t start;
+        uint32_t slot;
+        int op;
+        uint8_t variant;
+    } wt;
     lastinsn last2;       /* `last` as the latest instruction began: the one before
                              it, if that produced a value (restored when the latest
                              is taken out of the code again) */

@@ -81,6 +81,7 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
 
     C->last2 = C->last;
     C->last.valid = false;
+    C->wt.valid = false;
     if (w == NULL)
         return start;
     memcpy(w, &h, sizeof h);
@@ -240,6 +241,7 @@ uint32_t wasm_cc_enc(comp *C, const vent *e)
 size_t wasm_cc_label_here(comp *C)
 {
     C->barrier = C->len;
+    C->wt.valid = false;
     return C->len;
 }
 
@@ -362,6 +364,37 @@ bool wasm_cc_acc_float_in(int op, unsigned v)
     }
 }
 
+/* acc_pick when the last instruction is an f64 operation whose result
+ * went to a local (C->wt): a source reading that local comes from facc. */
+static unsigned acc_pick_wt(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
+{
+    unsigned v;
+
+    if (!C->wt.valid || C->nomem || wasm_cc_hist(C, 0) != C->wt.start ||
+        (C->barrier != NO_POS && C->barrier > C->wt.start))
+        return 0;
+    if (s1 != NULL && s1->loc == LOC_LOCAL && C->lslot[s1->idx] == C->wt.slot)
+        v = WV_B;
+    else if (s0 != NULL && s0->loc == LOC_LOCAL && C->lslot[s0->idx] == C->wt.slot)
+        v = WV_A;
+    else
+        return 0;
+    if (!wasm_cc_has_variant(C, op, v) || !wasm_cc_has_variant(C, C->wt.op, C->wt.variant | WV_R) ||
+        !wasm_cc_acc_float_out(C->wt.op) || !wasm_cc_acc_float_in(op, v))
+        return 0;
+    if (C->pair_tail == C->wt.start) {
+        wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
+        C->pair_head = C->pair_tail = NO_POS;
+    }
+    wasm_cc_set_handler(C, C->wt.start, C->wt.op, C->wt.variant | WV_R);
+    ap->variant = (uint8_t)v;
+    ap->undo = true;
+    ap->undo_pos = C->wt.start;
+    ap->undo_op = C->wt.op;
+    ap->undo_variant = C->wt.variant;
+    return v;
+}
+
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
 {
     const lastinsn *L = &C->last;
@@ -369,7 +402,7 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
 
     memset(ap, 0, sizeof *ap);
     if (!L->valid || L->op < 0)
-        return 0;
+        return acc_pick_wt(C, op, s0, s1, ap);
     if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t)
         v = WV_B;
     else if (s0 != NULL && s0->loc == LOC_OWN && s0->t == L->dst_t)

@@ -62,6 +62,13 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         if (!C->nomem)
             memcpy(C->code + C->last.dst_pos, &slot, 4);
         C->last.valid = false;
+        if (wasm_cc_acc_float_out(C->last.op) && wasm_cc_hist(C, 0) == C->last.start) {
+            C->wt.valid = true;
+            C->wt.start = C->last.start;
+            C->wt.slot = slot;
+            C->wt.op = C->last.op;
+            C->wt.variant = C->last.variant;
+        }
         if (tee) {
             e->loc = LOC_LOCAL;
             e->idx = x;
@@ -577,7 +584,8 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
                 return 0;
             if (mo[k].type == TH_WASM_F64 && emit_rmwa(C, &addr, &val, offset))
                 return 0;
-            if (mo[k].type == TH_WASM_F64 && C->last.valid && wasm_cc_acc_float_out(C->last.op) &&
+            if (mo[k].type == TH_WASM_F64 &&
+                ((C->last.valid && wasm_cc_acc_float_out(C->last.op)) || C->wt.valid) &&
                 wasm_cc_acc_pick(C, WOP_STOREF64, &addr, &val, &ap) == WV_B) {
                 /* the value an f64 operation just computed, from facc */
                 wasm_cc_emit_ops_v(C, WOP_STOREF64, WV_B, ops, 3, 3);

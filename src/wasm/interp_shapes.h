@@ -34,7 +34,11 @@
  * read or write facc rather than acc is compile_emit.c's acc_float_in /
  * acc_float_out; only an instruction pair agreeing on it is linked. */
 #define AF64 (facc)
-#define AWF64(v) (facc = (v))
+/* An f64 result to facc is written to its destination slot as well, so
+ * a result a local.set / local.tee put in a local can be read from facc
+ * by the next instruction and from the local by any later one (the store
+ * is off the chain that reads facc). */
+#define AWF64(v) (facc = (v), SLOT(0).bits = f64_bits(facc))
 
 /* Binary operator "d a b ..." of n operands and its five accumulator
  * variants; `body` computes r from a and b (and may trap). */

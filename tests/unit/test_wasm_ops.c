@@ -1187,6 +1187,23 @@ static void test_memory_operands(void **state)
 
 /* How many instructions of the module's code run operation `op` (any
  * variant): a form that is never emitted cannot be checked by running it. */
+/* Instructions of `op` in variant `v` (or with the __R bit added) in one
+ * function's code. */
+static size_t count_variant(const struct wasm_code *c, int op, unsigned v)
+{
+    const void *const *labels = wasm_interp_labels();
+    size_t n = 0;
+
+    for (size_t off = 0; off + 8 <= c->code_len; off += 8) {
+        const void *h;
+        memcpy(&h, c->code + off, sizeof h);
+        if (h != NULL &&
+            (h == labels[op * WASM_NVARIANTS + v] || h == labels[op * WASM_NVARIANTS + (v | WV_R)]))
+            n++;
+    }
+    return n;
+}
+
 /* Instructions of `op` (any variant) in one function's code. */
 static size_t count_op_in(const struct wasm_code *c, int op)
 {
@@ -1914,6 +1931,18 @@ static const char *facc_funcs[][3] = {
      "0)\n"
      "  (local.get 1))) (local.set 4 (f64.max (local.get 2) (local.get 4)))\n"
      " (local.set 4 (f64.min (local.get 3) (local.get 4))) (f64.sub (local.get 3) (local.get 4))"},
+    {"local",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 4 (f64.sqrt (local.get 3)))\n"
+     " (local.set 4 (f64.add (local.get 2) (local.get 4)))\n"
+     " (f64.sub (f64.mul (local.get 3) (local.get 4)) (local.get 3))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 4 (f64.sqrt (local.get 3)))\n"
+     " (local.set 4 (f64.add (local.get 2) (local.get 4)))\n"
+     " (f64.sub (f64.mul (local.get 3) (local.get 4)) (local.get 3))"},
+    {"local_store",
+     "(f64.store (i32.const 64) (local.tee 3 (f64.add (local.get 0) (local.get 1))))\n"
+     " (f64.mul (f64.load (i32.const 64)) (local.get 3))",
+     "(local.set 3 (f64.add (local.get 0) (local.get 1)))\n"
+     " (f64.store (i32.const 64) (local.get 3)) (f64.mul (f64.load (i32.const 64)) (local.get 3))"},
     {"memop",
      "(f64.store (i32.const 80) (local.get 2))\n"
      " (f64.mul (f64.add (f64.load (i32.const 80)) (local.get 0)) (f64.sub (local.get 1)\n"
@@ -1923,6 +1952,26 @@ static const char *facc_funcs[][3] = {
      "80)))\n"
      " (local.set 4 (f64.sub (local.get 1) (local.get 4))) (f64.mul (local.get 3) (local.get 4))"},
 };
+
+/* Write the instructions `s` with an empty loop after every local.set,
+ * a branch target no accumulator crosses (nor reads a local from it). */
+static void print_with_barriers(FILE *w, const char *s)
+{
+    size_t i = 0;
+
+    while (s[i] != '\0') {
+        if (strncmp(s + i, "(local.set", 10) == 0) {
+            int depth = 0;
+            do {
+                depth += s[i] == '(' ? 1 : s[i] == ')' ? -1 : 0;
+                fputc(s[i++], w);
+            } while (depth > 0 && s[i] != '\0');
+            fputs(" (loop)", w);
+        } else {
+            fputc(s[i++], w);
+        }
+    }
+}
 
 static void test_f64_accumulator(void **state)
 {
@@ -1948,15 +1997,31 @@ static void test_f64_accumulator(void **state)
 
     (void)state;
     fputs("(func $fh (param f64) (result f64) (f64.mul (local.get 0) (f64.const -2.5)))\n", w);
-    for (size_t i = 0; i < nf; i++)
-        for (int r = 0; r < 2; r++)
-            fprintf(w,
-                    "(func (export \"%s%s\") (param f64 f64 f64) (result f64)\n"
-                    " (local f64 f64 i64 f32)\n %s)\n",
-                    facc_funcs[i][0], r ? "_ref" : "", facc_funcs[i][1 + r]);
+    for (size_t i = 0; i < nf; i++) {
+        fprintf(w,
+                "(func (export \"%s\") (param f64 f64 f64) (result f64)\n"
+                " (local f64 f64 i64 f32)\n %s)\n",
+                facc_funcs[i][0], facc_funcs[i][1]);
+        fprintf(w,
+                "(func (export \"%s_ref\") (param f64 f64 f64) (result f64)\n"
+                " (local f64 f64 i64 f32)\n",
+                facc_funcs[i][0]);
+        print_with_barriers(w, facc_funcs[i][2]);
+        fputs(")\n", w);
+    }
     fx_load(&fx, w, &wat);
-    /* "store" and "store_neg" store the f64 accumulator */
-    assert_int_equal(count_op(fx.mod, WOP_STOREF64), 2);
+    /* "store", "store_neg" and "local_store" store the f64 accumulator */
+    assert_int_equal(count_op(fx.mod, WOP_STOREF64), 3);
+    /* in "local", sqrt and add read the locals set just before them from
+     * facc (their variants A / B); the reference's do not */
+    for (size_t i = 0; i < nf; i++)
+        if (strcmp(facc_funcs[i][0], "local") == 0) {
+            const struct wasm_code *got = fx.mod->code[1 + 2 * i], *r = fx.mod->code[2 + 2 * i];
+            assert_int_equal(count_variant(got, WOP_F64_SQRT, WV_A), 1);
+            assert_int_equal(count_variant(got, WOP_F64_ADD, WV_B), 1);
+            assert_int_equal(count_variant(r, WOP_F64_SQRT, WV_A), 0);
+            assert_int_equal(count_variant(r, WOP_F64_ADD, WV_B), 0);
+        }
     for (size_t i = 0; i < nf; i++) {
         snprintf(ref, sizeof ref, "%s_ref", facc_funcs[i][0]);
         for (size_t x = 0; x < nv; x++)
