@@ -62,7 +62,10 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         if (!C->nomem)
             memcpy(C->code + C->last.dst_pos, &slot, 4);
         C->last.valid = false;
-        if (wasm_cc_acc_float_out(C->last.op) && wasm_cc_hist(C, 0) == C->last.start) {
+        int lop = C->last.op;
+        if (wasm_cc_acc_float_out(lop) && wasm_cc_hist(C, 0) == C->last.start &&
+            lop != WOP_F64_PROMOTE_F32 &&
+            (lop < WOP_F64_CONVERT_I32_S || lop > WOP_F64_CONVERT_I64_U)) {
             C->wt.valid = true;
             C->wt.start = C->last.start;
             C->wt.slot = slot;

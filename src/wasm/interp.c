@@ -1255,11 +1255,11 @@ L_F32_CONVERT_I64_U:
     WF32(0, (float)RU64(1));
     SKIP(2);
     VUN(F32_DEMOTE_F64, 2, double, RF64, AF64, float, WF32, AWF32, r = (float)a)
-    VUN(F64_CONVERT_I32_S, 2, int32_t, RI32, AI32, double, WF64, AWF64, r = (double)a)
-    VUN(F64_CONVERT_I32_U, 2, uint32_t, RU32, A32, double, WF64, AWF64, r = (double)a)
-    VUN(F64_CONVERT_I64_S, 2, int64_t, RI64, AI64, double, WF64, AWF64, r = (double)a)
-    VUN(F64_CONVERT_I64_U, 2, uint64_t, RU64, A64, double, WF64, AWF64, r = (double)a)
-    VUN(F64_PROMOTE_F32, 2, float, RF32, AF32, double, WF64, AWF64, r = (double)a)
+    VUN(F64_CONVERT_I32_S, 2, int32_t, RI32, AI32, double, WF64, AWF64N, r = (double)a)
+    VUN(F64_CONVERT_I32_U, 2, uint32_t, RU32, A32, double, WF64, AWF64N, r = (double)a)
+    VUN(F64_CONVERT_I64_S, 2, int64_t, RI64, AI64, double, WF64, AWF64N, r = (double)a)
+    VUN(F64_CONVERT_I64_U, 2, uint64_t, RU64, A64, double, WF64, AWF64N, r = (double)a)
+    VUN(F64_PROMOTE_F32, 2, float, RF32, AF32, double, WF64, AWF64N, r = (double)a)
     VUN_I32(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)a)
     VUN_I32(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)a)
     VUN_I64(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)a)

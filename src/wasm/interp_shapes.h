@@ -39,6 +39,9 @@
  * by the next instruction and from the local by any later one (the store
  * is off the chain that reads facc). */
 #define AWF64(v) (facc = (v), SLOT(0).bits = f64_bits(facc))
+/* conversions to f64 write facc only (compile.c never reads a local they
+ * set from facc) */
+#define AWF64N(v) (facc = (v))
 
 /* Binary operator "d a b ..." of n operands and its five accumulator
  * variants; `body` computes r from a and b (and may trap). */
