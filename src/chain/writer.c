@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -811,6 +812,7 @@ void *chain_writer_main(void *arg)
     th_error err;
     int failed;
 
+    prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
         while (c->qhead == NULL && !c->stopping) {

@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "base/block.h"
@@ -506,6 +507,7 @@ static void *recorder_main(void *arg)
     uint64_t t;
     int st;
 
+    prctl(PR_SET_NAME, "th-recorder", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     for (;;) {
         if ((n = rt_mpsc_pop(&rec->q)) != NULL) {
             rec_consume(rec, n);
