@@ -190,7 +190,8 @@ struct th_wasm_memory {
     uint64_t size;              /* current size in bytes (multiple of 64 KiB) */
     uint64_t max_pages;         /* from the type, or WASM_MAX_PAGES */
     uint64_t limit_bytes;       /* embedder limit (instance config), 0 = none */
-    size_t mapped;              /* bytes mapped (>= size) */
+    size_t mapped;              /* bytes mapped (>= size): its own mapping, or its slot */
+    int8_t slab;                /* its slot's size class (memory.c), -1: its own mapping */
     bool has_max;               /* the type declares a maximum (import matching) */
     struct wasm_packed *packed; /* while packed (th_wasm_memory_pack): the
                                    non-zero bytes of the pages given back */
