@@ -12,11 +12,21 @@
  * mapping of its own (mremap with MREMAP_DONTUNMAP, which leaves the slot
  * mapped and empty) and the slot is freed.  A freed slot's pages are given
  * back (MADV_DONTNEED: it reads as zeros again) and the slot is reused.
- * Chunks are never unmapped: address space only.  Larger memories are a
- * mapping of exactly their size, grown with mremap.  No guard region is
- * reserved, so a million small memories fit in one address space; the
- * interpreter bounds-checks every access against `size`.  A zero-size
- * memory points at a static dummy so `data` is never NULL.  Growth
+ * Chunks are never unmapped: address space only.
+ *
+ * The first write to a fresh page costs a page fault (about 1.5 us here:
+ * the trap, a zeroed page, its memory-cgroup charge), which for a small
+ * actor is its data segment's copy into its first page.  So a stock of
+ * READY_SLOTS 64 KiB slots whose first page is already resident (zero) is
+ * kept by a thread of its own (started at the first use, asleep while the
+ * stock is more than half full; the stock starts at READY_FIRST and
+ * doubles, up to READY_SLOTS (2 MiB resident), each time it is found
+ * empty, so that spawning in a loop finds it stocked): a memory whose instantiation writes its
+ * first page at once (a data segment there, wasm_memory_init's `first_page`) takes one of them. The
+ * fault is taken off the instantiation's path, not saved: the refilling thread pays it.  Larger
+ * memories are a mapping of exactly their size, grown with mremap.  No guard region is reserved, so
+ * a million small memories fit in one address space; the interpreter bounds-checks every access
+ * against `size`.  A zero-size memory points at a static dummy so `data` is never NULL.  Growth
  * failures (type maximum, 4 GiB, the embedder's byte limit, or the kernel
  * refusing) return -1 and leave the memory unchanged.
  *
@@ -58,6 +68,15 @@ static size_t slot_bytes(int k)
     return (size_t)WASM_PAGE_SIZE << k;
 }
 
+/* The stock of class-0 slots whose first page is resident, and the
+ * thread that refills it (slab_lock). */
+#define READY_SLOTS 512u
+#define READY_FIRST 64u
+static uint8_t *ready[READY_SLOTS];
+static unsigned nready, ready_want = READY_FIRST; /* in it; its size now */
+static bool refill_started, refill_asleep;
+static pthread_cond_t refill_cv = PTHREAD_COND_INITIALIZER;
+
 /* The class of the smallest slot of at least `bytes`, or -1. */
 static int slot_class(uint64_t bytes)
 {
@@ -92,6 +111,68 @@ static uint8_t *slot_take(int k)
             c->next += slot_bytes(k);
         }
     }
+    pthread_mutex_unlock(&slab_lock);
+    return p;
+}
+
+/* The refilling thread: tops the stock up (a slot, its first page
+ * written with a zero), then sleeps until it is half empty. */
+static void *refill_main(void *arg)
+{
+    uint8_t *p;
+
+    (void)arg;
+    pthread_mutex_lock(&slab_lock);
+    for (;;) {
+        while (nready > ready_want / 2) {
+            refill_asleep = true;
+            pthread_cond_wait(&refill_cv, &slab_lock);
+            refill_asleep = false;
+        }
+        while (nready < ready_want) {
+            pthread_mutex_unlock(&slab_lock);
+            if ((p = slot_take(0)) != NULL)
+                *(volatile uint8_t *)p = 0; /* the page fault, here */
+            pthread_mutex_lock(&slab_lock);
+            if (p == NULL)
+                break;
+            ready[nready++] = p;
+        }
+        if (nready <= ready_want / 2) { /* out of address space: no stock */
+            refill_asleep = true;
+            pthread_cond_wait(&refill_cv, &slab_lock);
+            refill_asleep = false;
+        }
+    }
+    return NULL;
+}
+
+/* A class-0 slot whose first page is resident, or NULL (none ready). */
+static uint8_t *slot_take_ready(void)
+{
+    uint8_t *p = NULL;
+    pthread_t th;
+    pthread_attr_t at;
+
+    bool fresh;
+
+    pthread_mutex_lock(&slab_lock);
+    if ((fresh = !refill_started)) {
+        refill_started = true;
+        if (pthread_attr_init(&at) == 0) {
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(&at, 64 * 1024);
+            if (pthread_create(&th, &at, refill_main, NULL) != 0)
+                refill_asleep = false; /* no thread: no stock, slots as before */
+            pthread_attr_destroy(&at);
+        }
+    }
+    if (nready > 0)
+        p = ready[--nready];
+    else if (!fresh && ready_want < READY_SLOTS)
+        ready_want *= 2; /* spawns outrun the refilling */
+    if (nready <= ready_want / 2 && refill_asleep)
+        pthread_cond_signal(&refill_cv);
     pthread_mutex_unlock(&slab_lock);
     return p;
 }
@@ -166,7 +247,7 @@ static void *slot_leave(th_wasm_memory *mem, size_t bytes)
 /* Linear memories                                                    */
 
 int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
-                     uint64_t limit_bytes)
+                     uint64_t limit_bytes, bool first_page)
 {
     uint64_t bytes = min_pages * WASM_PAGE_SIZE;
     void *p;
@@ -186,7 +267,8 @@ int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages
         return 0;
     if (bytes > SIZE_MAX)
         return TH_ENOMEM;
-    if ((k = slot_class(bytes)) >= 0 && (p = slot_take(k)) != NULL) {
+    if ((k = slot_class(bytes)) >= 0 &&
+        ((k == 0 && first_page && (p = slot_take_ready()) != NULL) || (p = slot_take(k)) != NULL)) {
         mem->data = p;
         mem->size = bytes;
         mem->mapped = slot_bytes(k);
@@ -422,7 +504,7 @@ th_wasm_memory *th_wasm_memory_new(uint32_t min_pages, uint32_t max_pages)
     if (mem == NULL)
         return NULL;
     if (min_pages > WASM_MAX_PAGES || max > WASM_MAX_PAGES ||
-        wasm_memory_init(mem, min_pages, max, 0) < 0) {
+        wasm_memory_init(mem, min_pages, max, 0, false) < 0) {
         free(mem);
         return NULL;
     }

@@ -290,8 +290,10 @@ uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams, uint32_t nr
 void wasm_functype_release(uint32_t canon);
 
 /* memory.c */
+/* `first_page`: the caller writes the memory's first page at once (a
+ * data segment there), so it may come already resident. */
 int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
-                     uint64_t limit_bytes);
+                     uint64_t limit_bytes, bool first_page);
 void wasm_memory_release(th_wasm_memory *mem);
 /* Grow by delta pages; returns the old size in pages or -1 (limit, max,
  * or allocation failure).  Updates mem->data/size. */
