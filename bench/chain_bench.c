@@ -21,7 +21,10 @@
  *  4. Store: put (single, and th_store_put_many in batches of 256; with and
  *     without fsync) and get of 1 KiB blobs, against one file per blob named
  *     by its SHA-256 (hashed per put; the file and its directory fsync'ed
- *     or neither, as the store row).
+ *     or neither, as the store row).  Gets, plain and verified (re-hashed),
+ *     alternate with the baseline's (the whole file read into a malloc'd
+ *     buffer; verified: its SHA-256 compared with its name) over several
+ *     passes; the medians are printed.
  *
  * The paced runs last --paced-seconds (12 by default): long enough at 300k
  * events/s to include the pause with which the writer bounds the WAL.
@@ -48,6 +51,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/sha256.h"
 #include "theater/chain.h"
 #include "theater/store.h"
 
@@ -357,6 +361,12 @@ static th_chain *append_round(const char *dir, const char *name, int sync_normal
 
 /* ---- store ---- */
 
+/* A hex digit's value (the baseline's names are lowercase hex). */
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
 #define STORE_BATCH 256
 
 /* The i-th 1 KiB blob of a round; `tag` keeps rounds' contents distinct. */
@@ -368,11 +378,12 @@ static void store_blob_fill(uint8_t *blob, unsigned i, unsigned tag)
 }
 
 /* Put n distinct 1 KiB blobs into a new store of a new home `home` - one
- * th_store_put each (batch 0) or th_store_put_many of `batch` blobs - then
- * get them all back (if get_rate is not NULL).  Returns the rates. */
+ * th_store_put each (batch 0) or th_store_put_many of `batch` blobs.
+ * Returns the rate and the CPU per put; with `keep`, the store stays open
+ * for the gets (*keep, its id in keep_id), else it is closed. */
 static void store_round(const char *home, unsigned n, int sync_normal, unsigned batch, unsigned tag,
-                        th_content_ref *refs, double *put_rate, double *get_rate, double *vget_rate,
-                        double cpu_us[3])
+                        th_content_ref *refs, double *put_rate, double *cpu_us, th_store **keep,
+                        char keep_id[TH_STORE_ID_LEN + 1])
 {
     double c0;
     char id[TH_STORE_ID_LEN + 1];
@@ -383,8 +394,6 @@ static void store_round(const char *home, unsigned n, int sync_normal, unsigned 
     th_error err;
     uint64_t t0;
     unsigned i, k;
-    void *data;
-    size_t len;
 
     bytes = malloc((size_t)n * 1024);
     blobs = malloc(n * sizeof *blobs);
@@ -410,47 +419,30 @@ static void store_round(const char *home, unsigned n, int sync_normal, unsigned 
             die("put_many", &err);
     }
     *put_rate = n / ((double)(now_ns() - t0) / 1e9);
-    cpu_us[0] = (cpu_s() - c0) * 1e6 / n;
-    if (get_rate != NULL) {
-        c0 = cpu_s();
-        t0 = now_ns();
-        for (i = 0; i < n; i++) {
-            if (th_store_get_unverified(s, id, refs[i].hash, &data, &len, &err) != TH_OK ||
-                len != 1024)
-                die("get", &err);
-            free(data);
-        }
-        *get_rate = n / ((double)(now_ns() - t0) / 1e9);
-        cpu_us[1] = (cpu_s() - c0) * 1e6 / n;
-        c0 = cpu_s();
-        t0 = now_ns();
-        for (i = 0; i < n; i++) {
-            if (th_store_get(s, id, refs[i].hash, &data, &len, &err) != TH_OK || len != 1024)
-                die("get", &err);
-            free(data);
-        }
-        *vget_rate = n / ((double)(now_ns() - t0) / 1e9);
-        cpu_us[2] = (cpu_s() - c0) * 1e6 / n;
+    *cpu_us = (cpu_s() - c0) * 1e6 / n;
+    if (keep != NULL) {
+        *keep = s;
+        memcpy(keep_id, id, sizeof id);
+    } else {
+        th_store_close(s);
     }
-    th_store_close(s);
     free(blobs);
     free(bytes);
 }
 
 /* Baseline put: one file per blob, named by its SHA-256 (computed, as a
- * put must: the name is the content's hash), written with the same bytes
- * as the store's puts (round `tag`); its names in refs[].  With
- * `fsync_each`, durable as a fsync'ed store put is (power loss): the file
- * and then its directory fsync'ed, without which a new file's name may be
- * lost.  Returns files/s. */
+ * put must: the name is the content's hash; the same SHA-256 code as the
+ * store's), written with the same bytes as the store's puts (round `tag`);
+ * its names in refs[].  With `fsync_each`, durable as a fsync'ed store put
+ * is (power loss): the file and then its directory fsync'ed, without which
+ * a new file's name may be lost.  Returns files/s. */
 static double files_put(const char *dir, unsigned n, int fsync_each, unsigned tag,
                         th_content_ref *refs, double *cpu_us)
 {
     double c0;
     static const char hexd[] = "0123456789abcdef";
     char path[800];
-    uint8_t blob[1024], md[32];
-    unsigned int mdlen;
+    uint8_t blob[1024], md[BASE_SHA256_LEN];
     uint64_t t0;
     unsigned i, k;
     int fd, dfd;
@@ -463,7 +455,8 @@ static double files_put(const char *dir, unsigned n, int fsync_each, unsigned ta
     t0 = now_ns();
     for (i = 0; i < n; i++) {
         store_blob_fill(blob, i, tag);
-        EVP_Digest(blob, sizeof blob, md, &mdlen, EVP_sha256(), NULL);
+        if (base_sha256(blob, sizeof blob, md) != 0)
+            die("sha256", NULL);
         for (k = 0; k < 32; k++) {
             refs[i].hash[2 * k] = hexd[md[k] >> 4];
             refs[i].hash[2 * k + 1] = hexd[md[k] & 15];
@@ -482,6 +475,68 @@ static double files_put(const char *dir, unsigned n, int fsync_each, unsigned ta
     return n / ((double)t0 / 1e9);
 }
 
+/* One pass of n store gets (th_store_get_unverified, or th_store_get with
+ * `verified`); each returned buffer freed.  The wall and CPU seconds. */
+static void store_gets(th_store *s, const char *id, const th_content_ref *refs, unsigned n,
+                       int verified, double *secs, double *cpu)
+{
+    double c0 = cpu_s();
+    uint64_t t0 = now_ns();
+    th_error err;
+    unsigned i;
+    void *data;
+    size_t len;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        rc = verified ? th_store_get(s, id, refs[i].hash, &data, &len, &err)
+                      : th_store_get_unverified(s, id, refs[i].hash, &data, &len, &err);
+        if (rc != TH_OK || len != 1024)
+            die("get", &err);
+        free(data);
+    }
+    *secs = (double)(now_ns() - t0) / 1e9;
+    *cpu = cpu_s() - c0;
+}
+
+/* One pass of the baseline's n gets: as a reader that knows only the
+ * name, each file opened, its size taken (fstat), the whole of it read
+ * into a malloc'd buffer (as the store's get returns one) and closed;
+ * with `verified`, its SHA-256 (the store's code) compared with its name,
+ * as th_store_get re-hashes. */
+static void files_gets(const char *dir, const th_content_ref *refs, unsigned n, int verified,
+                       double *secs, double *cpu)
+{
+    double c0 = cpu_s();
+    uint64_t t0 = now_ns();
+    uint8_t md[BASE_SHA256_LEN], want[BASE_SHA256_LEN];
+    char path[800];
+    struct stat st;
+    unsigned i, k;
+    void *data;
+    int fd;
+
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, refs[i].hash);
+        if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) != 0 ||
+            (data = malloc(st.st_size ? (size_t)st.st_size : 1)) == NULL)
+            die("baseline get", NULL);
+        if (read(fd, data, (size_t)st.st_size) != (ssize_t)st.st_size || st.st_size != 1024)
+            die("baseline get", NULL);
+        close(fd);
+        if (verified) {
+            for (k = 0; k < BASE_SHA256_LEN; k++)
+                want[k] =
+                    (uint8_t)(hexval(refs[i].hash[2 * k]) << 4 | hexval(refs[i].hash[2 * k + 1]));
+            if (base_sha256(data, (size_t)st.st_size, md) != 0 || memcmp(md, want, sizeof md) != 0)
+                die("baseline get: damaged", NULL);
+        }
+        free(data);
+    }
+    *secs = (double)(now_ns() - t0) / 1e9;
+    *cpu = cpu_s() - c0;
+}
+
 /* One line of the store's figures: its rate, the baseline's, the ratio and
  * whether it meets issue 12's >= 1.0x. */
 static void store_line(const char *what, double rate, double cpu, unsigned n, const char *base,
@@ -493,54 +548,80 @@ static void store_line(const char *what, double rate, double cpu, unsigned n, co
            bcpu);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (sorts v). */
+static double median(double *v, unsigned n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define GET_ROUNDS 5 /* passes of each kind of get, alternated */
+
 static void bench_store(const char *dir, unsigned n)
 {
-    char home[700], files[700], path[800];
-    th_content_ref *refs = malloc(n * sizeof *refs);
-    double put_sync, put_fast, bput_sync, bput, many_sync, many_fast, get, vget, bget;
-    double c_sync[3], c_many_sync[3], c_many[3], c_fast[3], c_bsync, c_b, c_bget;
-    uint8_t blob[1024];
-    unsigned i, nsync = n / 10;
-    uint64_t t0;
-    int fd;
+    char home[700], files[700], id[TH_STORE_ID_LEN + 1];
+    th_content_ref *refs = malloc(n * sizeof *refs), *frefs = malloc(n * sizeof *frefs);
+    double put_sync, put_fast, bput_sync, bput, many_sync, many_fast;
+    double c_sync, c_many_sync, c_many, c_fast, c_bsync, c_b, secs, cpu;
+    /* [kind][round]: kind 0 store get, 1 store verified, 2 file, 3 file verified */
+    double rate[4][GET_ROUNDS], cpu_us[4][GET_ROUNDS], mrate[4], mcpu[4];
+    unsigned nsync = n / 10, r, k;
+    th_store *s;
 
-    if (refs == NULL)
+    if (refs == NULL || frefs == NULL)
         die("malloc", NULL);
     snprintf(home, sizeof home, "%s/store-single-fsync", dir);
-    store_round(home, nsync, 0, 0, 1, refs, &put_sync, NULL, NULL, c_sync);
+    store_round(home, nsync, 0, 0, 1, refs, &put_sync, &c_sync, NULL, NULL);
     snprintf(home, sizeof home, "%s/store-batch-fsync", dir);
-    store_round(home, n, 0, STORE_BATCH, 2, refs, &many_sync, NULL, NULL, c_many_sync);
+    store_round(home, n, 0, STORE_BATCH, 2, refs, &many_sync, &c_many_sync, NULL, NULL);
     snprintf(home, sizeof home, "%s/store-batch", dir);
-    store_round(home, n, 1, STORE_BATCH, 3, refs, &many_fast, NULL, NULL, c_many);
+    store_round(home, n, 1, STORE_BATCH, 3, refs, &many_fast, &c_many, NULL, NULL);
     snprintf(home, sizeof home, "%s/store-single", dir);
-    store_round(home, n, 1, 0, 4, refs, &put_fast, &get, &vget, c_fast);
+    store_round(home, n, 1, 0, 4, refs, &put_fast, &c_fast, &s, id);
     /* Baseline: one file per blob, named by its SHA-256; fsync'ed or not. */
     snprintf(files, sizeof files, "%s/store-files-fsync", dir);
-    bput_sync = files_put(files, nsync, 1, 5, refs, &c_bsync);
+    bput_sync = files_put(files, nsync, 1, 5, frefs, &c_bsync);
     snprintf(files, sizeof files, "%s/store-files", dir);
-    bput = files_put(files, n, 0, 6, refs, &c_b);
+    bput = files_put(files, n, 0, 6, frefs, &c_b);
+    /* Gets: the store's (of round 4's blobs) and the baseline's (of the
+     * files just written), both from memory (SQLite's page cache, the
+     * kernel's), alternated GET_ROUNDS times; medians. */
     sync();
-    c_bget = cpu_s();
-    t0 = now_ns();
-    for (i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", files, refs[i].hash);
-        fd = open(path, O_RDONLY);
-        if (fd < 0 || read(fd, blob, sizeof blob) != (ssize_t)sizeof blob)
-            die("baseline get", NULL);
-        close(fd);
+    for (r = 0; r < GET_ROUNDS; r++) {
+        for (k = 0; k < 4; k++) {
+            if (k < 2)
+                store_gets(s, id, refs, n, k == 1, &secs, &cpu);
+            else
+                files_gets(files, frefs, n, k == 3, &secs, &cpu);
+            rate[k][r] = n / secs;
+            cpu_us[k][r] = cpu * 1e6 / n;
+        }
     }
-    bget = n / ((double)(now_ns() - t0) / 1e9);
-    c_bget = (cpu_s() - c_bget) * 1e6 / n;
+    th_store_close(s);
+    for (k = 0; k < 4; k++) {
+        mrate[k] = median(rate[k], GET_ROUNDS);
+        mcpu[k] = median(cpu_us[k], GET_ROUNDS);
+    }
     printf("store, 1 KiB blobs (baseline: one file per blob named by its SHA-256, measured in "
            "this run;\nissue 12 asks each ratio >= 1.0x):\n");
-    store_line("put, fsync per put", put_sync, c_sync[0], nsync, "fsync'ed", bput_sync, c_bsync);
-    store_line("put, no fsync", put_fast, c_fast[0], n, "no fsync", bput, c_b);
-    store_line("put_many 256/batch, fsync", many_sync, c_many_sync[0], n, "fsync'ed", bput_sync,
+    store_line("put, fsync per put", put_sync, c_sync, nsync, "fsync'ed", bput_sync, c_bsync);
+    store_line("put, no fsync", put_fast, c_fast, n, "no fsync", bput, c_b);
+    store_line("put_many 256/batch, fsync", many_sync, c_many_sync, n, "fsync'ed", bput_sync,
                c_bsync);
-    store_line("put_many 256/batch, no fsync", many_fast, c_many[0], n, "no fsync", bput, c_b);
-    store_line("get (no re-hash)", get, c_fast[1], n, "read", bget, c_bget);
-    store_line("get, verified (re-hashed)", vget, c_fast[2], n, "read", bget, c_bget);
+    store_line("put_many 256/batch, no fsync", many_fast, c_many, n, "no fsync", bput, c_b);
+    printf("  gets: medians of %d alternated passes of %u gets each\n", GET_ROUNDS, n);
+    store_line("get (no re-hash)", mrate[0], mcpu[0], n, "read", mrate[2], mcpu[2]);
+    store_line("get, verified (re-hashed)", mrate[1], mcpu[1], n, "read + SHA-256", mrate[3],
+               mcpu[3]);
     free(refs);
+    free(frefs);
 }
 
 int main(int argc, char **argv)

@@ -192,7 +192,10 @@ int th_runtime_subscribe(th_runtime *rt, const char *actor_id, th_runtime_event_
 int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id);
 
 /* Wait until every event recorded for the actor so far is durable and has
- * been delivered to its subscribers.  TH_ENOENT for an unknown actor. */
+ * been delivered to its subscribers.  An actor that has ended (it left the
+ * runtime) is flushed too: then everything recorded so far, of any actor,
+ * is waited for.  TH_ENOENT for an actor neither running nor on the
+ * chain. */
 int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err);
 
 /* How an actor ended (th_runtime_wait). */

@@ -289,31 +289,6 @@ static int cmd_head(th_chain *c, const char *actor, th_error *err)
     return TH_OK;
 }
 
-static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a,
-                       th_error *err)
-{
-    cli_event ev = {e->actor,      e->seq,      e->type, e->timestamp_ms,
-                    e->data,       e->data_len, e->hash, e->has_parent ? e->parent : NULL,
-                    e->description};
-    json_t *o;
-    char *s;
-    int bad;
-
-    if (a->json) {
-        if ((o = cli_event_json(&ev)) == NULL)
-            return th_error_set(err, TH_ENOMEM, "out of memory");
-        bad = json_dumpf(o, stdout, JSON_COMPACT) != 0;
-        json_decref(o);
-        bad |= putchar('\n') == EOF;
-    } else {
-        if ((s = cli_event_text(&ev, ids, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
-            return th_error_set(err, TH_ENOMEM, "out of memory");
-        bad = fputs(s, stdout) == EOF;
-        free(s);
-    }
-    return bad ? th_error_set(err, TH_EIO, "cannot write to stdout") : TH_OK;
-}
-
 /* --state: the actor's state after each call, by replay (cmd_replay.c). */
 typedef struct states {
     struct st_item {
@@ -372,6 +347,56 @@ static int print_state(const struct st_item *it, const chain_args *a, th_error *
     return TH_OK;
 }
 
+/* `o` gains the state an event left (--state --json), as `theater state
+ * --json` gives it: "state" the JSON value (null: none), or "state_hex"
+ * when the bytes are not JSON text. */
+static int json_add_state(json_t *o, const struct st_item *it)
+{
+    json_t *v;
+    char *hex;
+    int rc;
+
+    if (!it->has)
+        return json_object_set_new(o, "state", json_null());
+    if ((v = json_loadb((const char *)it->bytes, it->len, JSON_DECODE_ANY, NULL)) != NULL)
+        return json_object_set_new(o, "state", v);
+    if ((hex = malloc(it->len * 2 + 1)) == NULL)
+        return -1;
+    rc = json_object_set_new(o, "state_hex", json_string(base_hex_encode(it->bytes, it->len, hex)));
+    free(hex);
+    return rc;
+}
+
+/* One event, and with --state the state it left (`st`, NULL if none). */
+static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a,
+                       const struct st_item *st, th_error *err)
+{
+    cli_event ev = {e->actor,      e->seq,      e->type, e->timestamp_ms,
+                    e->data,       e->data_len, e->hash, e->has_parent ? e->parent : NULL,
+                    e->description};
+    json_t *o;
+    char *s;
+    int bad;
+
+    if (a->json) {
+        if ((o = cli_event_json(&ev)) == NULL || (st != NULL && json_add_state(o, st) != 0)) {
+            json_decref(o);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        bad = json_dumpf(o, stdout, JSON_COMPACT) != 0;
+        json_decref(o);
+        bad |= putchar('\n') == EOF;
+    } else {
+        if ((s = cli_event_text(&ev, ids, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        bad = fputs(s, stdout) == EOF;
+        free(s);
+        if (!bad && st != NULL)
+            return print_state(st, a, err);
+    }
+    return bad ? th_error_set(err, TH_EIO, "cannot write to stdout") : TH_OK;
+}
+
 static int load_states(const chain_args *a, const char *full, states *st, th_error *err)
 {
     cli_replay_src *src = NULL;
@@ -412,11 +437,11 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
     q.newest = a->limit != 0;
     rc = th_chain_read(c, &q, &evs, err);
     for (i = 0; rc == TH_OK && i < evs.count; i++) {
-        rc = print_event(&evs.items[i], &ids, a, err);
         while (k < st.count && st.items[k].seq < evs.items[i].seq)
             k++;
-        if (rc == TH_OK && k < st.count && st.items[k].seq == evs.items[i].seq && !a->json)
-            rc = print_state(&st.items[k], a, err);
+        rc = print_event(&evs.items[i], &ids, a,
+                         k < st.count && st.items[k].seq == evs.items[i].seq ? &st.items[k] : NULL,
+                         err);
     }
 out:
     for (i = 0; i < st.count; i++)

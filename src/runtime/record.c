@@ -87,9 +87,19 @@ typedef struct rec_subs {
     rt_sub *head;
 } rec_subs;
 
-/* Queue entries: one event (REC_ONE, rec_item) or a batch of one actor's
- * events (REC_BATCH, rec_batch); both start with the node and the kind. */
-enum { REC_ONE = 1, REC_BATCH };
+/* Queue entries: one event (REC_ONE, rec_item), a batch of one actor's
+ * events (REC_BATCH, rec_batch), or a fence (REC_FENCE, rec_fence: marks
+ * when everything queued before it has been handed to the chain); all
+ * start with the node and the kind. */
+enum { REC_ONE = 1, REC_BATCH, REC_FENCE };
+
+/* A fence (rt_record_flush_all): the recorder sets `passed` under its
+ * lock; the waiter owns and frees it. */
+typedef struct rec_fence {
+    rt_node node; /* first */
+    int kind;     /* REC_FENCE */
+    bool passed;
+} rec_fence;
 
 /* One queued event. */
 typedef struct rec_item {
@@ -472,6 +482,13 @@ static void rec_consume(rt_recorder *rec, rt_node *n)
     size_t off = 0;
     uint32_t i;
 
+    if (it->kind == REC_FENCE) {
+        pthread_mutex_lock(&rec->lock);
+        ((rec_fence *)n)->passed = true; /* the waiter frees it */
+        pthread_cond_broadcast(&rec->done);
+        pthread_mutex_unlock(&rec->lock);
+        return;
+    }
     if (it->kind == REC_ONE) {
         append_now(it->a, it->type, it->data, it->len);
         atomic_store(&it->a->rec_done, it->seq);
@@ -938,6 +955,39 @@ int rt_record_flush(rt_actor *a, th_error *err)
         if (!th_chain_healthy(a->rt->chain) && stall_wait(a->rt, err) != 0)
             return TH_EIO;
     }
+}
+
+void rt_record_push(rt_actor *a)
+{
+    rt_worker *w = rt_sched_self();
+
+    if (w != NULL && w->rt == a->rt)
+        batch_push(w);
+}
+
+int rt_record_flush_all(rt_runtime *rt, th_error *err)
+{
+    rt_recorder *rec = rt->recorder;
+    rec_fence *f;
+
+    if (rec == NULL || atomic_load(&rec->stop))
+        return th_chain_flush(rt->chain, -1, err);
+    if ((f = calloc(1, sizeof *f)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    f->kind = REC_FENCE;
+    pthread_mutex_lock(&rec->lock);
+    atomic_fetch_add(&rec->flushers, 1);
+    rt_mpsc_push(&rec->q, &f->node);
+    if (atomic_load(&rec->state) != REC_AWAKE)
+        pthread_cond_signal(&rec->wake);
+    while (!f->passed) {
+        struct timespec ts = base_clock_wall_deadline(50000000u);
+        pthread_cond_timedwait(&rec->done, &rec->lock, &ts);
+    }
+    atomic_fetch_sub(&rec->flushers, 1);
+    pthread_mutex_unlock(&rec->lock);
+    free(f);
+    return th_chain_flush(rt->chain, -1, err);
 }
 
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)

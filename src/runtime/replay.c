@@ -1236,6 +1236,7 @@ static void replay_free(replay_ctx *c)
     }
     if (c->spec != NULL) {
         free(c->spec->name);
+        free(atomic_load(&c->spec->exports)); /* found at its first instance */
         free(c->spec);
     }
     replay_rt_free(c->rt);

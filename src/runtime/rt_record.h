@@ -39,6 +39,13 @@ void rt_record_free(rt_actor *a);
 /* Wait until the actor's events so far are durable (while the chain writer
  * is stalled, at most the runtime's record_stall_ms). */
 int rt_record_flush(rt_actor *a, th_error *err);
+/* Queue now what the worker's batch holds of the running turn (so that,
+ * e.g., an ending actor's last events are queued before it leaves the
+ * registry). */
+void rt_record_push(rt_actor *a);
+/* Wait until every event queued so far, of any actor, is durable: for an
+ * actor that has left the registry, whose own counters are gone. */
+int rt_record_flush_all(rt_runtime *rt, th_error *err);
 /* A worker's turn of `a` begins / ends (turn.c): the events `a` records in
  * its turn are collected in a batch that is queued for the recorder at the
  * end of the turn (or when full, or when someone flushes). */

@@ -515,8 +515,20 @@ int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err)
     rt_actor *a = lookup(rt, actor_id, err);
     int rc;
 
-    if (a == NULL)
-        return TH_ENOENT;
+    if (a == NULL) {
+        /* an actor that has ended: its last events were queued before it
+         * left the registry (supervise.c), so waiting for everything
+         * queued now covers them */
+        th_chain_head h;
+        if (actor_id == NULL || rt->chain == NULL)
+            return TH_ENOENT;
+        th_error_clear(err);
+        if ((rc = rt_record_flush_all(rt, err)) != 0)
+            return rc;
+        if (th_chain_head_get(rt->chain, actor_id, &h, NULL) != 0)
+            return th_error_set(err, TH_ENOENT, "no actor %.64s", actor_id);
+        return 0;
+    }
     rc = rt_record_flush(a, err);
     rt_actor_release(a);
     return rc;

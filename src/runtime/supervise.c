@@ -245,6 +245,7 @@ void rt_sup_finish(rt_actor *a)
                             a->shutdown_len, NULL, &nwaiters);
     else
         waiters = exit_fill(a, TH_EXIT_STOPPED, false, NULL, 0, NULL, &nwaiters);
+    rt_record_push(a); /* its last events are queued before it is gone (th_runtime_flush) */
     rt_registry_remove(&a->rt->reg, a);
     rt_actor_uncount(a);
     if (note != NULL)

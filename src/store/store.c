@@ -14,9 +14,12 @@
  * hash up in store_content (any store's row gives the bytes' id), appends
  * the bytes to store_blob only if none has them, and adds its own
  * store_content row with one INSERT ... SELECT that also proves the store
- * exists; a get reads the bytes with one join that also proves the store
- * holds the reference.  Only when those statements
- * find nothing do the slower checks run, to say why.  Hashing (put) and
+ * exists; a get finds the bytes' id with one covering seek in
+ * store_content that also proves the store holds the reference, then
+ * copies the bytes straight from SQLite's pages into the caller's buffer
+ * through a blob handle (incremental blob I/O, moved from row to row while
+ * the read snapshot lives: no statement to run, no column value to fill).
+ * Only when those find nothing do the slower checks run, to say why.  Hashing (put) and
  * re-hashing (th_store_get; th_store_get_unverified skips it) happen outside
  * the mutex and the transaction.
  *
@@ -70,7 +73,8 @@ struct th_store {
     pthread_mutex_t lock;
     uint64_t max_blob;
     bool read_only;
-    uint64_t snap_ns; /* when the open read snapshot began; 0 = none (under `lock`) */
+    uint64_t snap_ns;   /* when the open read snapshot began; 0 = none (under `lock`) */
+    sqlite3_blob *blob; /* a get's blob handle, open only within a snapshot (`lock`) */
     /* The background thread (writable handles): its connection for
      * checkpoints and its requests, guarded by bg_lock, which is taken after
      * `lock` or alone, never before it. */
@@ -101,6 +105,7 @@ typedef struct store_ref {
 
 static int bg_start(th_store *s, const char *home, int flags, th_error *err);
 static void bg_stop(th_store *s);
+static void blob_close(th_store *s);
 
 int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
 {
@@ -149,6 +154,7 @@ void th_store_close(th_store *s)
     if (s == NULL)
         return;
     bg_stop(s); /* first: the thread uses s->db to end snapshots */
+    blob_close(s);
     for (i = 0; i < STORE_STMT_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->db); /* ends an open snapshot */
@@ -177,9 +183,30 @@ void th_store_list_free(th_store_list *list)
 
 /* ---- small helpers ---- */
 
+/* Each hex digit's value plus one (0: not a hex digit); parse_ref runs on
+ * every get, and a table costs a third of base_hex_decode's branches. */
+static const uint8_t hex_value[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 static int parse_ref(const char *ref, store_ref *out, th_error *err)
 {
-    if (ref == NULL || base_hex_decode(ref, out->b, sizeof out->b) != 0)
+    const unsigned char *p = (const unsigned char *)ref;
+    unsigned bad = ref == NULL;
+    size_t i;
+    int hi, lo;
+
+    /* a NUL ends the loop through `bad` before anything past it is read */
+    for (i = 0; i < sizeof out->b && !bad; i++) {
+        hi = hex_value[p[2 * i]];
+        lo = hi ? hex_value[p[2 * i + 1]] : 0;
+        bad = hi == 0 || lo == 0;
+        if (!bad)
+            out->b[i] = (uint8_t)((unsigned)(hi - 1) << 4 | (unsigned)(lo - 1));
+    }
+    if (bad || p[2 * sizeof out->b] != '\0')
         return th_error_set(err, TH_EINVAL, "bad content reference '%.80s' (want 64 hex digits)",
                             ref ? ref : "(null)");
     return TH_OK;
@@ -365,9 +392,19 @@ static int check_store(th_store *s, const char *store_id, th_error *err)
 
 /* ---- read snapshots and the background thread ---- */
 
+/* Close the handle's blob handle, if open (under `lock`). */
+static void blob_close(th_store *s)
+{
+    if (s->blob != NULL) {
+        sqlite3_blob_close(s->blob);
+        s->blob = NULL;
+    }
+}
+
 /* End the read snapshot, if one is open; under `lock`. */
 static void snap_end(th_store *s)
 {
+    blob_close(s); /* it holds the read transaction open */
     if (s->snap_ns == 0)
         return;
     s->snap_ns = 0;
@@ -783,52 +820,111 @@ static int get_missing(th_store *s, const char *store_id, const store_ref *r, co
     return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref);
 }
 
-/* The locked part of a get: one statement, in the read snapshot, proves the
- * store holds the reference and reads the bytes, which are copied into a
- * malloc'd *buf.  A miss in a reused snapshot is re-checked in a fresh one;
- * `fresh` asks for a fresh one from the start.  *reused tells whether the
- * bytes came from a reused snapshot. */
+/* Under `lock`, in the read snapshot (or, without one, in the implicit read
+ * transaction of this call): copy the bytes of store_blob row `id` into a
+ * malloc'd *buf.  The bytes go straight from SQLite's pages into the
+ * caller's buffer (incremental blob I/O: no statement run, no copy into a
+ * column value first).  The blob handle is moved from row to row
+ * (sqlite3_blob_reopen) while the snapshot lives; it holds the read
+ * transaction open, so snap_end closes it, and a call without a snapshot
+ * closes it before it returns.  A row that is missing (a damaged database)
+ * is TH_ECORRUPT. */
+static int blob_copy(th_store *s, sqlite3_int64 id, const char *ref, void **buf, size_t *n,
+                     th_error *err)
+{
+    int rc, len;
+
+    if (id <= 0)
+        return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing", ref);
+    if (s->blob != NULL)
+        rc = sqlite3_blob_reopen(s->blob, id);
+    else
+        rc = sqlite3_blob_open(s->db, "main", "store_blob", "data", id, 0, &s->blob);
+    if (rc != SQLITE_OK) { /* the handle is unusable after a failure */
+        blob_close(s);
+        if ((rc & 0xff) == SQLITE_ERROR)
+            return th_error_set(err, TH_ECORRUPT, "content %s is listed but missing (%s)", ref,
+                                sqlite3_errmsg(s->db));
+        return db_error(s->db, rc, err, "reading content");
+    }
+    len = sqlite3_blob_bytes(s->blob);
+    *n = (size_t)len;
+    *buf = malloc(*n ? *n : 1);
+    if (*buf == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", *n);
+    if (len > 0 && (rc = sqlite3_blob_read(s->blob, *buf, len, 0)) != SQLITE_OK) {
+        free(*buf);
+        *buf = NULL;
+        blob_close(s);
+        return db_error(s->db, rc, err, "reading content");
+    }
+    return TH_OK;
+}
+
+/* Copy column 0 of the row at `st` (a blob) into a malloc'd *buf. */
+static int column_copy(sqlite3_stmt *st, void **buf, size_t *n, th_error *err)
+{
+    const void *p = sqlite3_column_blob(st, 0);
+
+    *n = (size_t)sqlite3_column_bytes(st, 0);
+    *buf = malloc(*n ? *n : 1);
+    if (*buf == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", *n);
+    if (*n != 0)
+        memcpy(*buf, p, *n);
+    return TH_OK;
+}
+
+/* The locked part of a get.  In a read snapshot (writable handles): one
+ * covering seek in store_content proves the store holds the reference and
+ * gives the bytes' id, and blob_copy reads them through the snapshot's
+ * blob handle.  Without one (read-only handles, whose blob handle could
+ * not outlive the call), one join reads the bytes in the statement's own
+ * read transaction, as a blob handle opened per call would cost more.  A
+ * miss in a reused snapshot is re-checked in a fresh one; `fresh` asks for
+ * a fresh one from the start.  *reused tells whether the bytes came from a
+ * reused snapshot. */
 static int get_locked(th_store *s, const char *store_id, const store_ref *r, const char *ref,
                       int fresh, void **buf, size_t *n, int *reused, th_error *err)
 {
     sqlite3_stmt *st = NULL;
-    const void *p;
-    int rc;
+    sqlite3_int64 id = 0;
+    int rc, in_snap = 0, copied = TH_OK;
 
     *reused = fresh;
     pthread_mutex_lock(&s->lock);
     do {
-        stmt_done(s, st);
-        st = NULL;
         if (*reused)
             snap_end(s);
         if ((rc = snap_use(s, reused, err)) != TH_OK)
             goto out;
-        rc = prep(s, &st,
-                  "SELECT b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
-                  " WHERE c.hash = ?2 AND c.store = ?1",
-                  "sr", store_id, r);
+        in_snap = s->snap_ns != 0;
+        if (in_snap)
+            rc = prep(s, &st, "SELECT blob FROM store_content WHERE hash = ?2 AND store = ?1", "sr",
+                      store_id, r);
+        else
+            rc = prep(s, &st,
+                      "SELECT b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
+                      " WHERE c.hash = ?2 AND c.store = ?1",
+                      "sr", store_id, r);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-    } while (rc == SQLITE_DONE && *reused);
-    if (rc == SQLITE_ROW) {
-        p = sqlite3_column_blob(st, 0);
-        *n = (size_t)sqlite3_column_bytes(st, 0);
-        *buf = malloc(*n ? *n : 1);
-        if (*buf != NULL && *n != 0)
-            memcpy(*buf, p, *n);
-        rc = *buf != NULL ? TH_OK : th_error_set(err, TH_ENOMEM, "out of memory (%zu bytes)", *n);
-    } else if (rc == SQLITE_DONE) {
+        if (rc == SQLITE_ROW && in_snap)
+            id = sqlite3_column_int64(st, 0);
+        else if (rc == SQLITE_ROW)
+            copied = column_copy(st, buf, n, err);
         stmt_done(s, st);
         st = NULL;
+    } while (rc == SQLITE_DONE && *reused);
+    if (rc == SQLITE_ROW)
+        rc = in_snap ? blob_copy(s, id, ref, buf, n, err) : copied;
+    else if (rc == SQLITE_DONE)
         rc = get_missing(s, store_id, r, ref, err);
-    } else {
+    else
         rc = db_error(s->db, rc, err, "reading content");
-    }
 out:
-    stmt_done(s, st);
-    if (rc != TH_OK)
-        snap_end(s);
+    if (rc != TH_OK || s->snap_ns == 0)
+        snap_end(s); /* also closes the blob handle */
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

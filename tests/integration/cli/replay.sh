@@ -109,6 +109,13 @@ expect state_at_json 0 '"state":6' "$T" state --home "$H" "$counter" --at "$thir
 expect state_at_0 0 "^null$" "$T" state --home "$H" "$counter" --at 0
 expect state_at_far 1 "has [0-9]+ events" "$T" state --home "$H" "$counter" --at 100000
 expect events_state 0 "state \"19\"" "$T" chain --home "$H" events "$counter" --state
+# --json: the state beside each event that left one, as `state --json` gives it
+expect events_state_json 0 '"function":"handle-send".*"state":19\}$' \
+    "$T" chain --home "$H" events "$counter" --state --json
+n_json=$("$T" chain --home "$H" events "$counter" --state --json | grep -c '"state":') || true
+n_text=$("$T" chain --home "$H" events "$counter" --state | grep -c '^            state ') || true
+[ "$n_json" -gt 0 ] && [ "$n_json" = "$n_text" ] ||
+    fail "chain events --state --json: $n_json states, the text form $n_text"
 # every state on one line (the form values take in events)
 "$T" chain --home "$H" events "$kv" --state --wide >out 2>&1 || fail "chain events kv --state"
 grep -Eq '^            state "[0-9a-f-]{36}"$' out || { fail "kv --state: no state shown"; cat out; }

@@ -120,6 +120,22 @@ static void test_counter(void **unused)
 
     assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
     assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"1", 1, &err), TH_ENOENT);
+    /* gone from the runtime, its flush still waits for its last events:
+     * right after, the chain ends with the stop */
+    assert_int_equal(th_runtime_flush(t.rt, id, &err), 0);
+    {
+        th_chain_query q = {0};
+        th_chain_events evs = {0};
+        q.actor = id;
+        q.limit = 1;
+        q.newest = true;
+        assert_int_equal(th_chain_read(th_runtime_chain(t.rt), &q, &evs, &err), 0);
+        assert_int_equal(evs.count, 1);
+        assert_string_equal(evs.items[0].type, "actor-stopped");
+        th_chain_events_free(&evs);
+    }
+    assert_int_equal(th_runtime_flush(t.rt, "00000000-0000-4000-8000-000000000000", &err),
+                     TH_ENOENT);
     rtt_stop(&t);
 }
 
