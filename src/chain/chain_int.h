@@ -230,6 +230,15 @@ typedef struct chain_segment {
      * arrays are kept from one view to the next (their capacities) */
     bool blob_borrowed;
     size_t cap_actors, cap_events;
+    /* Set before decoding to read one actor's events (th_chain_read):
+     * only that actor's events are filled in whole; the others are checked
+     * as strictly (a blob is accepted or refused alike) but get only their
+     * seq, type and data_len (no hashes, data or description).  only_idx:
+     * the actor's index in the segment after decoding, or -1. */
+    const char *only;
+    int only_idx;
+    size_t blob_cap; /* chain_segment_reload: the blob's room, kept for the next */
+    size_t xtotal;   /* bytes of rebuilt data of every actor (the limit) */
 } chain_segment;
 
 /* Decode `blob`, v1, v2 or v3 (ownership passes to seg, also on failure).
@@ -240,6 +249,10 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */
 void chain_segment_release(chain_segment *seg);
 /* Load and decode segment `id`.  TH_ENOENT if absent, TH_ECORRUPT. */
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, th_error *err);
+/* Like chain_segment_load, into a segment from an earlier load or reload
+ * (or zeroed): its arrays, `only`, and its blob and xdata buffers (unless
+ * taken: set to NULL) are reused.  On failure the segment is released. */
+int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg /* in, out */, th_error *err);
 /* Decode the current row of a "SELECT signed_ms, public_key, signature,
  * events" statement as segment `id`. */
 int chain_segment_from_row(sqlite3_stmt *st, uint64_t id, chain_segment *seg /* out */,

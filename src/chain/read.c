@@ -62,6 +62,57 @@ static int held_take(read_held *h, chain_segment *seg)
     return 0;
 }
 
+/* The events items[0..n) of one actor, just copied from `seg`, point into
+ * its blob and xdata.  A segment holds every actor's events of its batch,
+ * so when they are less than half of those bytes they are copied into one
+ * allocation that the list keeps, and the segment keeps its buffers for
+ * the next one (a chain read beside busier chains keeps only its own
+ * bytes); otherwise the list takes the buffers (held_take).  0, or -1 out
+ * of memory (the items unchanged). */
+static int held_keep(read_held *h, chain_segment *seg, th_chain_event *items, size_t n)
+{
+    size_t need = 0, i, len;
+    const char *last_type = NULL, *last_copy = NULL, *actor;
+    char *p;
+
+    for (i = 0; i < n; i++)
+        need += items[i].data_len + strlen(items[i].type) + 1 +
+                (items[i].description != NULL ? strlen(items[i].description) + 1 : 0);
+    need += strlen(items[0].actor) + 1;
+    if (need >= (seg->blob_len + seg->xlen) / 2)
+        return held_take(h, seg);
+    if ((p = malloc(need)) == NULL || held_take_ptr(h, p) != 0) {
+        free(p);
+        return -1;
+    }
+    len = strlen(items[0].actor) + 1;
+    actor = memcpy(p, items[0].actor, len);
+    p += len;
+    for (i = 0; i < n; i++) {
+        th_chain_event *e = &items[i];
+        e->actor = actor;
+        if (last_type == NULL || strcmp(e->type, last_type) != 0) {
+            len = strlen(e->type) + 1;
+            last_type = e->type;
+            last_copy = memcpy(p, e->type, len);
+            p += len;
+        }
+        e->type = last_copy;
+        if (e->data_len > 0) {
+            e->data = memcpy(p, e->data, e->data_len);
+            p += e->data_len;
+        } else {
+            e->data = (const uint8_t *)"";
+        }
+        if (e->description != NULL) {
+            len = strlen(e->description) + 1;
+            e->description = memcpy(p, e->description, len);
+            p += len;
+        }
+    }
+    return 0;
+}
+
 void th_chain_events_free(th_chain_events *events)
 {
     size_t i;
@@ -309,12 +360,16 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
             cap = 0;
     }
     /* Oldest first, or (newest) from the last segment backwards.  The
-     * items point into the blobs of their segments, which the list keeps. */
+     * items point into the blobs of their segments, which the list keeps.
+     * Only the actor's events are decoded whole (seg.only); the arrays of
+     * one segment are reused for the next. */
+    memset(&seg, 0, sizeof seg);
+    seg.only = q->actor;
     for (s = 0; rc == TH_OK && s < n && !done; s++) {
-        rc = chain_segment_load(db, ids[q->newest ? n - 1 - s : s], &seg, err);
+        rc = chain_segment_reload(db, ids[q->newest ? n - 1 - s : s], &seg, err);
         if (rc != TH_OK)
             break;
-        idx = chain_segment_actor(&seg, q->actor);
+        idx = seg.only_idx;
         before = count;
         for (e = 0; idx >= 0 && e < seg.nevents && !done; e++) {
             i = q->newest ? seg.nevents - 1 - e : e;
@@ -332,12 +387,13 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
             items[count++] = seg.events[i];
             done = q->limit != 0 && count >= q->limit;
         }
-        if (rc == TH_OK && count > before && held_take(held, &seg) != 0) {
+        if (rc == TH_OK && count > before &&
+            held_keep(held, &seg, items + before, count - before) != 0) {
             count = before; /* they point into the blob, freed below */
             rc = th_error_set(err, TH_ENOMEM, "out of memory");
         }
-        chain_segment_release(&seg);
     }
+    chain_segment_release(&seg);
     end_read(db);
     chain_reader_unlock(c);
     free(ids);

@@ -154,6 +154,12 @@ static int get_var(reader *r, uint64_t *v)
     size_t i;
     uint8_t b;
 
+    if (r->left > 0 && r->p[0] < 0x80) { /* one byte: most lengths and indices */
+        *v = r->p[0];
+        r->p++;
+        r->left--;
+        return 0;
+    }
     for (i = 0; i < 10 && i < r->left; i++) {
         b = r->p[i];
         if (i == 9 && b > 1)
@@ -194,6 +200,8 @@ static int decode_event_v1(reader *r, chain_segment *seg, size_t i)
         ev->seq > INT64_MAX || get_u64(r, &ev->timestamp_ms) != 0 || take(r, 32, &b) != 0)
         return -1;
     seg->actor_of[i] = idx;
+    seg->xoff[i] = 0;
+    seg->prev_of[i] = 0; /* (v1 has no references) */
     ev->actor = seg->actors[idx];
     memcpy(ev->hash, b, 32);
     if (take(r, 1, &b) != 0 || b[0] > 1)
@@ -203,6 +211,8 @@ static int decode_event_v1(reader *r, chain_segment *seg, size_t i)
         if (take(r, 32, &b) != 0)
             return -1;
         memcpy(ev->parent, b, 32);
+    } else {
+        memset(ev->parent, 0, 32);
     }
     if (get_u32(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
         get_str(r, tlen, &ev->type) != 0)
@@ -233,7 +243,7 @@ static const uint8_t *data_of(const chain_segment *seg, size_t j)
  * bytes of that data, M new bytes, its last S bytes.  The rebuilt data go
  * to xdata, at most TH_CHAIN_MAX_SEGMENT_BYTES for the whole segment.
  * 0, -1 (malformed) or CHAIN_SEG_OOM. */
-static int decode_ref(reader *r, chain_segment *seg, size_t i)
+static int decode_ref(reader *r, chain_segment *seg, size_t i, bool keep_data)
 {
     th_chain_event *ev = &seg->events[i];
     uint64_t back, keep, tail, mid;
@@ -259,8 +269,13 @@ static int decode_ref(reader *r, chain_segment *seg, size_t i)
         ev->data = (const uint8_t *)"";
         return 0;
     }
-    if (dlen > TH_CHAIN_MAX_DATA_BYTES || dlen > TH_CHAIN_MAX_SEGMENT_BYTES - seg->xlen)
+    if (dlen > TH_CHAIN_MAX_DATA_BYTES || dlen > TH_CHAIN_MAX_SEGMENT_BYTES - seg->xtotal)
         return -1; /* more than any writer puts in a segment */
+    seg->xtotal += dlen;
+    if (!keep_data) { /* another actor's (seg->only): checked, not rebuilt */
+        ev->data = NULL;
+        return 0;
+    }
     if (seg->xlen + dlen > seg->xcap) {
         size_t cap = seg->xcap ? seg->xcap : 4096;
         while (cap < seg->xlen + dlen)
@@ -292,6 +307,7 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
     const uint8_t *b;
     uint64_t idx, delta, tlen, dlen;
     uint8_t flags;
+    bool whole;
     int rc;
 
     if (take(r, 1, &b) != 0)
@@ -303,7 +319,9 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
         return -1;
     if (get_var(r, &idx) != 0 || idx >= seg->nactors)
         return -1;
+    whole = seg->only == NULL || (int)idx == seg->only_idx;
     seg->actor_of[i] = (uint32_t)idx;
+    seg->xoff[i] = 0;
     ev->actor = seg->actors[idx];
     seg->prev_of[i] = seg->last_event[idx];
     if (seg->last_event[idx] != 0)
@@ -319,19 +337,24 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
         take(r, 32, &b) != 0)
         return -1;
     ev->timestamp_ms = base + delta;
-    memcpy(ev->hash, b, 32);
     ev->has_parent = (flags & CHAIN_SEG_HAS_PARENT) != 0;
+    if (whole)
+        memcpy(ev->hash, b, 32);
     if (flags & CHAIN_SEG_PARENT_IMPLICIT) {
         if (prev == NULL)
             return -1;
-        memcpy(ev->parent, prev->hash, 32);
+        if (whole)
+            memcpy(ev->parent, prev->hash, 32);
     } else if (ev->has_parent) {
         if (take(r, 32, &b) != 0)
             return -1;
-        memcpy(ev->parent, b, 32);
+        if (whole)
+            memcpy(ev->parent, b, 32);
+    } else if (whole) {
+        memset(ev->parent, 0, 32);
     }
     if (flags & CHAIN_SEG_REF) {
-        if ((rc = decode_ref(r, seg, i)) != 0)
+        if ((rc = decode_ref(r, seg, i, whole)) != 0)
             return rc;
     } else {
         if (get_var(r, &tlen) != 0 || tlen > TH_CHAIN_MAX_TYPE_BYTES ||
@@ -383,7 +406,7 @@ static int seg_actors(chain_segment *seg, size_t na)
     return 0;
 }
 
-/* Room for ne events (zeroed), likewise.  0 or -1. */
+/* Room for ne events, likewise.  0 or -1. */
 static int seg_events(chain_segment *seg, size_t ne)
 {
     if (ne > seg->cap_events) {
@@ -402,11 +425,11 @@ static int seg_events(chain_segment *seg, size_t ne)
         seg->prev_of = pv;
         seg->cap_events = ne;
     }
-    memset(seg->events, 0, ne * sizeof *seg->events);
-    memset(seg->actor_of, 0, ne * sizeof *seg->actor_of);
-    memset(seg->xoff, 0, ne * sizeof *seg->xoff);
-    memset(seg->prev_of, 0, ne * sizeof *seg->prev_of);
+    /* not zeroed: every field of an event, its actor_of, xoff and prev_of
+     * are set by its decoder before anything reads them (of another
+     * actor's event under seg->only: seq, type, data_len) */
     seg->xlen = 0;
+    seg->xtotal = 0;
     seg->nevents = ne;
     return 0;
 }
@@ -436,10 +459,14 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
         return -1;
     if (seg_actors(seg, na) != 0)
         return CHAIN_SEG_OOM;
-    for (i = 0; i < na; i++)
+    seg->only_idx = -1;
+    for (i = 0; i < na; i++) {
         if (get_count(&r, v2, &n) != 0 || n == 0 || n > TH_CHAIN_MAX_ACTOR_BYTES ||
             get_str(&r, n, &seg->actors[i]) != 0)
             return -1;
+        if (seg->only != NULL && seg->only_idx < 0 && strcmp(seg->actors[i], seg->only) == 0)
+            seg->only_idx = (int)i;
+    }
     if (v2 && get_var(&r, &base) != 0)
         return -1;
     /* Smallest event: 60 bytes (v1), 38 (v2 and v3: flags, index, seq,
@@ -483,6 +510,12 @@ void chain_segment_release(chain_segment *seg)
 
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *err)
 {
+    memset(seg, 0, sizeof *seg);
+    return chain_segment_reload(db, id, seg, err);
+}
+
+int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *err)
+{
     sqlite3_stmt *st = NULL;
     sqlite3_blob *bh = NULL;
     uint8_t *blob = NULL;
@@ -490,8 +523,17 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *e
 
     /* The small columns by a query, the events blob (the bulk: often
      * hundreds of KiB in overflow pages) read straight into the buffer the
-     * segment keeps, without SQLite's copy of the value in between. */
-    memset(seg, 0, sizeof *seg);
+     * segment keeps, without SQLite's copy of the value in between.  The
+     * arrays of an earlier decode are kept (their capacities). */
+    if (seg->blob_borrowed || seg->blob == NULL) {
+        seg->blob = NULL;
+        seg->blob_cap = 0;
+    }
+    blob = seg->blob; /* reused if it has room (below) */
+    seg->blob = NULL;
+    seg->blob_borrowed = false;
+    seg->xlen = 0; /* xdata: its buffer is reused */
+    seg->nactors = seg->nevents = 0;
     seg->id = id;
     rc = sqlite3_prepare_v2(db,
                             "SELECT signed_ms, public_key, signature FROM chain_segment"
@@ -521,9 +563,14 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *e
     rc = sqlite3_blob_open(db, "main", "chain_segment", "events", (sqlite3_int64)id, 0, &bh);
     if (rc == SQLITE_OK) {
         n = sqlite3_blob_bytes(bh);
-        if ((blob = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-            rc = th_error_set(err, TH_ENOMEM, "out of memory");
-            goto out;
+        if (blob == NULL || seg->blob_cap < (size_t)n) {
+            free(blob);
+            seg->blob_cap = 0;
+            if ((blob = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto out;
+            }
+            seg->blob_cap = n > 0 ? (size_t)n : 1;
         }
         rc = n > 0 ? sqlite3_blob_read(bh, blob, n, 0) : SQLITE_OK;
     }
@@ -551,6 +598,8 @@ out:
     free(blob);
     sqlite3_blob_close(bh);
     sqlite3_finalize(st);
+    if (rc != TH_OK)
+        chain_segment_release(seg);
     return rc;
 }
 

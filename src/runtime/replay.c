@@ -61,6 +61,8 @@ typedef struct rt_replay {
         bool own;
     } sum[16];
     size_t nsum;
+    char last_iface[64], last_fn[64]; /* maybe_summary's last question */
+    bool last_sum;
 } rt_replay;
 
 /* An operation the daemon's end interrupted (docs/durability.md): the
@@ -69,10 +71,18 @@ typedef struct rt_replay {
  * The replayed operation stops where the record does: its host call gets
  * an error, nothing it produces after that is compared, and the next
  * top-level step takes the record's event as it is. */
+/* Is the type `t` the literal `lit`?  The first byte settles most of the
+ * questions asked for every event (is it a supervisor-action, does it cut
+ * the operation off) without a call. */
+static inline bool type_is(const char *t, const char *lit)
+{
+    return t[0] == lit[0] && strcmp(t, lit) == 0;
+}
+
 static bool cuts_op(const rt_actor *a, const th_chain_event *e)
 {
     return a->op != NULL && e != NULL &&
-           (strcmp(e->type, "actor-restored") == 0 || strcmp(e->type, "actor-stopped") == 0);
+           (type_is(e->type, "actor-restored") || type_is(e->type, "actor-stopped"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -129,7 +139,7 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
     if (rp->res->diverged || rp->stop || rp->cut)
         return;
     /* the runtime's decisions may come between an operation's events */
-    while ((e = peek(rp)) != NULL && strcmp(e->type, "supervisor-action") == 0)
+    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action"))
         rp->next++;
     if (e != NULL && e->seq > rp->until) {
         rp->stop = true;
@@ -249,12 +259,38 @@ static bool chain_summary(const rt_replay *rp, const char *iface, const char *fn
     return false;
 }
 
-/* True if the output (its text o) may be such a summary: only then is it
- * read as a JSON tree. */
-static bool maybe_summary(const rt_replay *rp, const char *iface, const char *fn, base_jspan o)
+/* Does the text hold "not_recorded" (with its quotes)?  Looked for by its
+ * '_', which outputs rarely have (hex, numbers and most strings have
+ * none). */
+static bool has_not_recorded(base_jspan o)
 {
-    return chain_summary(rp, iface, fn, true) || chain_summary(rp, iface, fn, false) ||
-           memmem(o.p, o.n, "\"not_recorded\"", 14) != NULL;
+    const char *p = o.p, *end = o.p + o.n, *u;
+
+    while (p < end && (u = memchr(p, '_', (size_t)(end - p))) != NULL) {
+        if (u - o.p >= 4 && end - u >= 10 && memcmp(u - 4, "\"not", 4) == 0 &&
+            memcmp(u + 1, "recorded\"", 9) == 0)
+            return true;
+        p = u + 1;
+    }
+    return false;
+}
+
+/* True if the output (its text o) may be such a summary: only then is it
+ * read as a JSON tree.  Whether the function's outputs are summaries is
+ * kept for the last function asked (most replays ask about one or two). */
+static bool maybe_summary(rt_replay *rp, const char *iface, const char *fn, base_jspan o)
+{
+    if (strcmp(fn, rp->last_fn) != 0 || strcmp(iface, rp->last_iface) != 0) {
+        rp->last_sum = chain_summary(rp, iface, fn, true) || chain_summary(rp, iface, fn, false);
+        /* kept only whole (an empty name is never asked) */
+        if (strlen(iface) < sizeof rp->last_iface && strlen(fn) < sizeof rp->last_fn) {
+            strcpy(rp->last_iface, iface);
+            strcpy(rp->last_fn, fn);
+        } else {
+            rp->last_iface[0] = rp->last_fn[0] = '\0';
+        }
+    }
+    return rp->last_sum || has_not_recorded(o);
 }
 
 /* A summary output `o`: 0 and *out unchanged if it is none after all; 0
@@ -333,7 +369,7 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     }
     if (rp->res->diverged || rp->stop || rp->cut)
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
-    while ((e = peek(rp)) != NULL && strcmp(e->type, "supervisor-action") == 0)
+    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action"))
         rp->next++;
     if (e != NULL && e->seq > rp->until) {
         rp->stop = true;
@@ -633,8 +669,10 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
             return th_error_prefix(err, "event %llu (%s)", (unsigned long long)e->seq, e->type);
         snprintf(a->component, sizeof a->component, "%s", json_string_value(comp));
     }
-    c->spec->module = m;
-    free(atomic_exchange(&c->spec->exports, NULL)); /* (they were the old module's) */
+    /* the actor's own code, as a live upgrade sets it (upgrade.c); the
+     * spec is left as it is (no module, so it caches no export indices:
+     * rt_actor_instantiate finds those of a->module for each instance) */
+    a->module = m;
     if (set_bytes(state, &has, &p, &n) != 0)
         return th_error_set(err, TH_ECORRUPT, "event %llu: bad state", (unsigned long long)e->seq);
     rt_actor_set_state(a, has, p, n);
@@ -1235,8 +1273,8 @@ static void replay_free(replay_ctx *c)
         rt_actor_release(c->a);
     }
     if (c->spec != NULL) {
+        free(atomic_load(&c->spec->exports)); /* (none: the actor runs a->module) */
         free(c->spec->name);
-        free(atomic_load(&c->spec->exports)); /* found at its first instance */
         free(c->spec);
     }
     replay_rt_free(c->rt);

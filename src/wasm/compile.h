@@ -270,6 +270,11 @@ void wasm_cc_produced(comp *C, size_t start, size_t nrelocs, uint32_t dst_t, int
  * accumulator; *ap records how to undo that.  acc_undo switches it back
  * (the source is then read from its slot again). */
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap);
+/* Whether op's __R variant writes the f64 accumulator (facc), and whether
+ * its variant v (WV_A / WV_B) reads it; a producer and a consumer are
+ * linked through an accumulator only when they agree. */
+bool wasm_cc_acc_float_out(int op);
+bool wasm_cc_acc_float_in(int op, unsigned v);
 void wasm_cc_acc_undo(comp *C, const accpick *ap);
 
 /* The pieces of an instruction: emit_begin(_v) starts `op` (its handler;

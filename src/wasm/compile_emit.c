@@ -311,6 +311,57 @@ void wasm_cc_set_handler(comp *C, size_t pos, int op, unsigned variant)
     }
 }
 
+/* Which accumulator an operation's __R variant writes: the f64 one
+ * (facc, interp_shapes.h) for f64 results of f64 arithmetic, the integer
+ * one (acc) for everything else (loads, calls and f32 values included). */
+bool wasm_cc_acc_float_out(int op)
+{
+    switch (op) {
+    case WOP_F64_ADD:
+    case WOP_F64_SUB:
+    case WOP_F64_MUL:
+    case WOP_F64_DIV:
+    case WOP_F64_MIN:
+    case WOP_F64_MAX:
+    case WOP_F64_SQRT:
+    case WOP_F64_ABS:
+    case WOP_F64_NEG:
+    case WOP_F64_CONVERT_I32_S:
+    case WOP_F64_CONVERT_I32_U:
+    case WOP_F64_CONVERT_I64_S:
+    case WOP_F64_CONVERT_I64_U:
+    case WOP_F64_PROMOTE_F32: return true;
+    default:
+        return (op >= WOP_M_F64_ADD1 && op <= WOP_M_F64_MUL2) ||
+               (op >= WOP_F_FMUL_FADD1 && op <= WOP_F_FADD_FMUL2);
+    }
+}
+
+/* Which accumulator variant `v` (WV_A or WV_B) of `op` reads. */
+bool wasm_cc_acc_float_in(int op, unsigned v)
+{
+    switch (op) {
+    case WOP_F64_ADD:
+    case WOP_F64_SUB:
+    case WOP_F64_MUL:
+    case WOP_F64_DIV:
+    case WOP_F64_MIN:
+    case WOP_F64_MAX:
+    case WOP_F64_SQRT:
+    case WOP_F64_ABS:
+    case WOP_F64_NEG:
+    case WOP_F64_EQ:
+    case WOP_F64_NE:
+    case WOP_F64_LT:
+    case WOP_F64_GT:
+    case WOP_F64_LE:
+    case WOP_F64_GE:
+    case WOP_F32_DEMOTE_F64: return true;
+    case WOP_STOREF64: return v == WV_B;
+    default: return op >= WOP_F_FMUL_FADD1 && op <= WOP_F_FADD_FMUL2;
+    }
+}
+
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
 {
     const lastinsn *L = &C->last;
@@ -326,6 +377,8 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
     else
         return 0;
     if (!wasm_cc_has_variant(C, op, v) || !wasm_cc_has_variant(C, L->op, L->variant | WV_R))
+        return 0;
+    if (wasm_cc_acc_float_out(L->op) != wasm_cc_acc_float_in(op, v))
         return 0;
     if (C->pair_tail == L->start) {
         /* the pair before it assumed the producer writes its slot */

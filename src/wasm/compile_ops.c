@@ -15,6 +15,35 @@
 /* ------------------------------------------------------------------ */
 /* Variables, parametric and reference instructions                   */
 
+static uint32_t code_opnd(const comp *C, size_t start, unsigned i);
+
+/* local.set x of a value the last instruction, an I32_ADD_K "s a k", has
+ * just written to local s (`local.tee s (i32.add a k)`, then local.set x:
+ * a loop-carried pointer or count also kept in another local): the
+ * addition is done again into x's slot (a is not s, so it still holds
+ * what the first one read) instead of copying s, so x no longer waits for
+ * s to be written and read back (the two additions pair into one
+ * P_ADDK_ADDK).  Returns false (nothing emitted) when the code differs. */
+static bool redo_addk(comp *C, uint32_t slot, const vent *e)
+{
+    size_t h = wasm_cc_hist(C, 0);
+    uint32_t s = wasm_cc_enc(C, e), ops[3];
+    int op;
+    unsigned v;
+
+    if (e->loc != LOC_LOCAL || C->nomem || h == NO_POS || h + WASM_INSN_SIZE(3) != C->len ||
+        (C->barrier != NO_POS && C->barrier > h))
+        return false;
+    if (!wasm_cc_insn_op(C, h, &op, &v) || op != WOP_I32_ADD_K || v != 0 ||
+        code_opnd(C, h, 0) != s || code_opnd(C, h, 1) == s)
+        return false;
+    ops[0] = slot;
+    ops[1] = code_opnd(C, h, 1);
+    ops[2] = code_opnd(C, h, 2);
+    wasm_cc_emit_ops(C, WOP_I32_ADD_K, ops, 3, 3);
+    return true;
+}
+
 /* local.set / local.tee of `x` with the popped value *e. */
 static void set_local(comp *C, uint32_t x, vent *e, bool tee)
 {
@@ -39,6 +68,8 @@ static void set_local(comp *C, uint32_t x, vent *e, bool tee)
         }
         return;
     }
+    if (C->ltypes[x] == TH_WASM_I32 && redo_addk(C, slot, e))
+        return;
     wasm_cc_emit_move(C, slot, wasm_cc_enc(C, e), C->ltypes[x]);
 }
 
@@ -420,9 +451,13 @@ static bool emit_rmwa(comp *C, const vent *addr, const vent *val, uint32_t offse
  *   LOAD32 d1 p off             (d1 a temporary)
  *   LOAD32 / LOADK32 d2 q [k] off2   (to the accumulator or temporary d2)
  *   F_MUL_ADD d3 (d2 x | x d2) d1    (d2 from the accumulator or its slot)
- * and the store writes d3 to p + off: one RMW_MADD32 "p off q k off2 x"
+ * and the store writes d3 to p + off: one RMW_MADD32 "p pk off q k off2 x"
  * replaces all four (same bounds checks in the same order, the loads
- * before the store). */
+ * before the store).  When p was just set to a + pk by an I32_ADD_K
+ * (`local.tee p (i32.add a pk)`, the address of an unrolled loop's second
+ * element), that instruction stays, but RMW_MADD32 computes its address
+ * from a itself: the address no longer waits for p's slot to be written
+ * and read back. */
 static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t offset)
 {
     const lastinsn *L = &C->last;
@@ -475,9 +510,21 @@ static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t
         return false;
     if (x == d1 || x == d2)
         return false;
+    uint32_t pbase = pa, pk = 0;
+    size_t h = wasm_cc_hist(C, 3);
+    int hop;
+    unsigned hv;
+    if (h != NO_POS && h + WASM_INSN_SIZE(3) == p && (C->barrier == NO_POS || C->barrier <= h) &&
+        wasm_cc_insn_op(C, h, &hop, &hv) && hop == WOP_I32_ADD_K && hv == 0 &&
+        code_opnd(C, h, 0) == pa && code_opnd(C, h, 1) != pa) {
+        /* nothing runs between the I32_ADD_K and this instruction, so its
+         * source still holds what it read */
+        pbase = code_opnd(C, h, 1);
+        pk = code_opnd(C, h, 2);
+    }
     wasm_cc_truncate(C, p);
-    uint32_t ops[6] = {pa, offset, qa, qk, qoff, x};
-    wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 6, 1u | 4u | 32u);
+    uint32_t ops[7] = {pbase, pk, offset, qa, qk, qoff, x};
+    wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 7, 1u | 8u | 64u);
     return true;
 }
 
@@ -530,6 +577,12 @@ int wasm_cc_op_memory(comp *C, uint8_t op)
                 return 0;
             if (mo[k].type == TH_WASM_F64 && emit_rmwa(C, &addr, &val, offset))
                 return 0;
+            if (mo[k].type == TH_WASM_F64 && C->last.valid && wasm_cc_acc_float_out(C->last.op) &&
+                wasm_cc_acc_pick(C, WOP_STOREF64, &addr, &val, &ap) == WV_B) {
+                /* the value an f64 operation just computed, from facc */
+                wasm_cc_emit_ops_v(C, WOP_STOREF64, WV_B, ops, 3, 3);
+                return 0;
+            }
             v = wasm_cc_acc_pick(C, mo[k].wop, &addr, &val, &ap);
             wasm_cc_emit_ops_v(C, mo[k].wop, v, ops, 3, 3);
         }

@@ -584,6 +584,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
         WASM_FUSED_LIST(_, FUSED_LABELS)
         /* a call's result is in the accumulator after RET1 (below) */
         [WOP_CALL * NV + WV_R] = &&L_CALL,
+        [WOP_STOREF64 * NV + WV_B] = &&L_STOREF64_B,
     };
     static const void *const exit_code[2] = { &&L_EXIT, NULL };
 
@@ -595,6 +596,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     uint64_t msize = 0;
     uint64_t fuel;
     uint64_t acc = 0;
+    double facc = 0; /* the f64 accumulator (interp_shapes.h) */
     /* call setup */
     const struct wasm_code *cc;
     th_wasm_instance *ci;
@@ -952,8 +954,8 @@ L_GLOBAL_SET32:
     RMWA(RMWA_F64_SUB, m - b)
     RMWA(RMWA_F64_MUL, m * b)
 L_RMW_MADD32: {
-        uint64_t ea = (uint64_t)RU32(0) + OP(1);
-        uint64_t eb = (uint64_t)(uint32_t)(RU32(2) + OP(3)) + OP(4);
+        uint64_t ea = (uint64_t)(uint32_t)(RU32(0) + OP(1)) + OP(2);
+        uint64_t eb = (uint64_t)(uint32_t)(RU32(3) + OP(4)) + OP(5);
         uint32_t m, v;
         if (UNLIKELY(ea + 4 > msize))
             goto trap_mem;
@@ -961,9 +963,9 @@ L_RMW_MADD32: {
         if (UNLIKELY(eb + 4 > msize))
             goto trap_mem;
         memcpy(&v, mbase + eb, 4);
-        m = v * RU32(5) + m;
+        m = v * RU32(6) + m;
         memcpy(mbase + ea, &m, 4);
-        SKIP(6);
+        SKIP(7);
     }
 #define XOR3(name, third) \
     L_##name: { \
@@ -993,6 +995,7 @@ L_RMW_MADD32: {
     STORE(STORE16, 2, uint16_t)
     STORE(STORE32, 4, uint32_t)
     STORE(STORE64, 8, uint64_t)
+    STOREF(STOREF64)
 
 L_MEMORY_SIZE:
     WU32(0, msize / WASM_PAGE_SIZE);
@@ -1211,8 +1214,10 @@ L_F32_COPYSIGN:
     WU32(0, (RU32(1) & 0x7fffffffu) | (RU32(2) & 0x80000000u));
     SKIP(3);
 
-    VUN_I64(F64_ABS, a & 0x7fffffffffffffffull)
-    VUN_I64(F64_NEG, a ^ 0x8000000000000000ull)
+    /* sign-bit operations on f64 values (fabs and negation change only
+     * the sign bit, NaN payloads included), in the f64 accumulator */
+    VUN_F64(F64_ABS, fabs(a))
+    VUN_F64(F64_NEG, -a)
     UN_F64(F64_CEIL, f64_round(a, ceil(a)))
     UN_F64(F64_FLOOR, f64_round(a, floor(a)))
     UN_F64(F64_TRUNC, f64_round(a, trunc(a)))

@@ -148,9 +148,12 @@
      * mem[a + off] = mem[a + off] OP acc (an f64 load, a computation into \
      * the accumulator, the operator, the store back) */ \
     X(RMWA_F64_ADD) X(RMWA_F64_SUB) X(RMWA_F64_MUL) \
-    /* "p off q k off2 x": mem32[p + off] += mem32[(q + k, wrapping) + off2] * x \
-     * (i32, wrapping): the load, load, multiply-add, store of a[i] += b[i] * x */ \
+    /* "p pk off q k off2 x": mem32[(p + pk, wrapping) + off] += \
+     * mem32[(q + k, wrapping) + off2] * x (i32, wrapping): the load, load, \
+     * multiply-add, store of a[i] += b[i] * x */ \
     X(RMW_MADD32) \
+    X(STOREF64)         /* addr value off: STORE64 of an f64 (the _B variant \
+                         * stores the f64 accumulator) */ \
     /* "d a k1 b k2 c k3": d = rotl(a, k1) ^ rotl(b, k2) ^ rotl(c, k3), and \
      * the same with c >> k3 (unsigned) last: SHA-256's sigma functions, \
      * three instructions that passed their values in the accumulator */ \

@@ -24,11 +24,17 @@
 #define A64 (acc)
 #define AI64 ((int64_t)acc)
 #define AF32 (bits_f32((uint32_t)acc))
-#define AF64 (bits_f64(acc))
 #define AW32(v) (acc = (uint32_t)(v))
 #define AW64(v) (acc = (uint64_t)(v))
 #define AWF32(v) (acc = f32_bits(v))
-#define AWF64(v) (acc = f64_bits(v))
+/* f64 arithmetic has an accumulator of its own, `facc`, kept in a vector
+ * register (the two-register scheme of wasm3): an f64 value passed from
+ * one f64 operation to the next never crosses between the integer and
+ * vector register files (several cycles each way).  Which operations
+ * read or write facc rather than acc is compile_emit.c's acc_float_in /
+ * acc_float_out; only an instruction pair agreeing on it is linked. */
+#define AF64 (facc)
+#define AWF64(v) (facc = (v))
 
 /* Binary operator "d a b ..." of n operands and its five accumulator
  * variants; `body` computes r from a and b (and may trap). */
@@ -205,6 +211,10 @@
     STORE1(name, N, T, RU32(0), SLOT(1).bits) \
     STORE1(name##_A, N, T, A32, SLOT(1).bits) \
     STORE1(name##_B, N, T, RU32(0), acc)
+/* STOREF64: STORE64 of an f64, the value from facc in the _B variant. */
+#define STOREF(name) \
+    STORE1(name, 8, uint64_t, RU32(0), SLOT(1).bits) \
+    STORE1(name##_B, 8, uint64_t, RU32(0), f64_bits(facc))
 
 /* STOREK "a k value off" and STORESX "a s b value off", the address
  * source from a slot or (_A) the accumulator. */

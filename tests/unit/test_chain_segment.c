@@ -886,6 +886,167 @@ static void test_v3_hand_built(void **state)
     }
 }
 
+/* Decode a copy of b[0..len) with seg->only = only (the arrays of `seg`
+ * are the caller's: zeroed first, released after). */
+static int decode_only(const uint8_t *b, size_t len, const char *only, chain_segment *seg)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+
+    memcpy(copy, b, len);
+    memset(seg, 0, sizeof *seg);
+    seg->only = only;
+    return chain_segment_decode(copy, len, seg);
+}
+
+/* Decoding one actor's events (th_chain_read): that actor's events are
+ * whole and equal to a full decode's; the other actors' are not rebuilt;
+ * and every blob refused whole is refused too. */
+static void check_only(const uint8_t *b, size_t len, const char *const *actors, size_t na)
+{
+    chain_segment full, one;
+    size_t a, i;
+
+    memset(&full, 0, sizeof full);
+    {
+        uint8_t *copy = malloc(len);
+        memcpy(copy, b, len);
+        assert_int_equal(chain_segment_decode(copy, len, &full), 0);
+    }
+    for (a = 0; a <= na; a++) {
+        const char *who = a < na ? actors[a] : "no-such-actor";
+        assert_int_equal(decode_only(b, len, who, &one), 0);
+        assert_int_equal(one.only_idx, a < na ? (int)a : -1);
+        assert_int_equal(one.nevents, full.nevents);
+        for (i = 0; i < full.nevents; i++) {
+            const th_chain_event *x = &full.events[i], *y = &one.events[i];
+            assert_int_equal(one.actor_of[i], full.actor_of[i]);
+            assert_int_equal(y->seq, x->seq);
+            assert_string_equal(y->type, x->type);
+            assert_int_equal(y->data_len, x->data_len);
+            if (full.actor_of[i] != a)
+                continue;
+            assert_string_equal(y->actor, x->actor);
+            assert_int_equal(y->timestamp_ms, x->timestamp_ms);
+            assert_memory_equal(y->hash, x->hash, 32);
+            assert_int_equal(y->has_parent, x->has_parent);
+            assert_memory_equal(y->parent, x->parent, 32);
+            assert_memory_equal(y->data, x->data, x->data_len);
+            if (x->description == NULL)
+                assert_null(y->description);
+            else
+                assert_string_equal(y->description, x->description);
+        }
+        assert_true(one.xlen <= full.xlen);
+        chain_segment_release(&one);
+    }
+    chain_segment_release(&full);
+    for (i = 0; i < len; i++) {
+        assert_int_equal(decode_only(b, i, actors[na - 1], &one), -1);
+        chain_segment_release(&one);
+    }
+}
+
+static void test_decode_one_actor(void **state)
+{
+    static const char *const v3_actors[] = {"a", "b"};
+    chain_segment seg;
+    ref_spec ev[N_V3];
+    blob x;
+    size_t k;
+
+    (void)state;
+    build_v2(&x, mixed_actors, 3, mixed_events, N_MIXED);
+    check_only(x.b, x.n, mixed_actors, 3);
+    build_v1(&x, mixed_actors, 3, mixed_events, N_MIXED);
+    check_only(x.b, x.n, mixed_actors, 3);
+    build_v3(&x, v3_events, N_V3);
+    check_only(x.b, x.n, v3_actors, 2);
+    /* b's events only: a's references are checked, not rebuilt */
+    assert_int_equal(decode_only(x.b, x.n, "b", &seg), 0);
+    assert_int_equal(seg.xlen, 1); /* b's "x", rebuilt */
+    assert_memory_equal(seg.events[4].data, "x", 1);
+    chain_segment_release(&seg);
+    /* A damaged reference of a is refused when only b's are read. */
+    for (k = 0; k < 4; k++) {
+        memcpy(ev, v3_events, sizeof ev);
+        if (k == 0)
+            ev[2].back = 0;
+        else if (k == 1)
+            ev[2].back = 2; /* before a's first event */
+        else if (k == 2)
+            ev[2].keep = 7, ev[2].tail = 5; /* 12 bytes of an 11-byte data */
+        else
+            ev[3].back = CHAIN_SEG_REF_MAX + 1;
+        build_v3(&x, ev, N_V3);
+        assert_int_equal(decode_only(x.b, x.n, "b", &seg), -1);
+        chain_segment_release(&seg);
+    }
+}
+
+/* A chain read beside a busier chain in the same segments: its events come
+ * back whole (types, data, descriptions, actor), oldest first and newest
+ * first, and so do the busier chain's. */
+static void test_read_beside_busier_chain(void **state)
+{
+    th_chain_config cfg = {0};
+    th_chain *c;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_error err;
+    char big[600], small[5][40];
+    size_t i, k;
+
+    (void)state;
+    cfg.home = home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_ms = 1000; /* one segment for all of them */
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    memset(big, 'b', sizeof big);
+    for (i = 0; i < 60; i++) {
+        if (i % 12 == 0) {
+            k = i / 12;
+            snprintf(small[k], sizeof small[k], "{\"n\":%zu}", k);
+            assert_int_equal(th_chain_append(c, "quiet", k == 2 ? "other" : "host-call", small[k],
+                                             k == 3 ? 0 : strlen(small[k]),
+                                             k == 1 ? "a description" : NULL, NULL, &err),
+                             TH_OK);
+        }
+        big[0] = (char)('A' + i % 26);
+        assert_int_equal(th_chain_append(c, "busy", "wasm-call", big, sizeof big, NULL, NULL, &err),
+                         TH_OK);
+    }
+    assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
+    for (int newest = 0; newest < 2; newest++) {
+        q.actor = "quiet";
+        q.newest = newest;
+        assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+        assert_int_equal(evs.count, 5);
+        for (i = 0; i < 5; i++) {
+            const th_chain_event *e = &evs.items[i];
+            assert_string_equal(e->actor, "quiet");
+            assert_int_equal(e->seq, i);
+            assert_string_equal(e->type, i == 2 ? "other" : "host-call");
+            assert_int_equal(e->data_len, i == 3 ? 0 : strlen(small[i]));
+            assert_memory_equal(e->data, small[i], e->data_len);
+            if (i == 1)
+                assert_string_equal(e->description, "a description");
+            else
+                assert_null(e->description);
+        }
+        th_chain_events_free(&evs);
+        q.actor = "busy";
+        assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+        assert_int_equal(evs.count, 60);
+        for (i = 0; i < 60; i++) {
+            assert_int_equal(evs.items[i].data_len, sizeof big);
+            assert_int_equal(evs.items[i].data[0], 'A' + i % 26);
+            assert_memory_equal(evs.items[i].data + 1, big + 1, sizeof big - 1);
+        }
+        th_chain_events_free(&evs);
+    }
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 /* The writer refers to earlier events of the same type: the segment is
  * smaller than the data, reads back byte for byte, verifies, and a changed
  * byte of an edit is found by verification. */
@@ -975,6 +1136,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_large_segment, setup, teardown),
         cmocka_unit_test(test_v3_hand_built),
+        cmocka_unit_test(test_decode_one_actor),
+        cmocka_unit_test_setup_teardown(test_read_beside_busier_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v3_writer_refs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

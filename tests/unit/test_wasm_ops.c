@@ -1187,6 +1187,22 @@ static void test_memory_operands(void **state)
 
 /* How many instructions of the module's code run operation `op` (any
  * variant): a form that is never emitted cannot be checked by running it. */
+/* Instructions of `op` (any variant) in one function's code. */
+static size_t count_op_in(const struct wasm_code *c, int op)
+{
+    const void *const *labels = wasm_interp_labels();
+    size_t n = 0;
+
+    for (size_t off = 0; off + 8 <= c->code_len; off += 8) {
+        const void *h;
+        memcpy(&h, c->code + off, sizeof h);
+        for (int v = 0; v < WASM_NVARIANTS; v++)
+            if (h != NULL && h == labels[op * WASM_NVARIANTS + v])
+                n++;
+    }
+    return n;
+}
+
 static size_t count_op(const th_wasm_module *m, int op)
 {
     const void *const *labels = wasm_interp_labels();
@@ -1200,6 +1216,24 @@ static size_t count_op(const th_wasm_module *m, int op)
             for (int v = 0; v < WASM_NVARIANTS; v++)
                 if (h != NULL && h == labels[op * WASM_NVARIANTS + v])
                     n++;
+        }
+    }
+    return n;
+}
+
+/* RMW_MADD32 instructions whose address adds an immediate (pk != 0). */
+static size_t count_madd_k(const th_wasm_module *m)
+{
+    const void *h0 = wasm_interp_labels()[WOP_RMW_MADD32 * WASM_NVARIANTS];
+    size_t n = 0;
+
+    for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
+        const struct wasm_code *c = m->code[f];
+        for (size_t off = 0; off + WASM_INSN_SIZE(7) <= c->code_len; off += 8) {
+            const void *h;
+            memcpy(&h, c->code + off, sizeof h);
+            if (h == h0 && WASM_OPND(c->code + off, 1) != 0)
+                n++;
         }
     }
     return n;
@@ -1250,6 +1284,31 @@ static void gen_rmw(FILE *w)
                     " (i32.load offset=%d (local.get 0)))\n",
                     o, order, kk, off, ld, off, off);
             }
+    /* the same through an address just set, a[p = a + k] += b[q] * x (the
+     * second element of an unrolled loop), p another local (t 0) or the
+     * one the address is computed from (t 1, p = p + k) */
+    for (int t = 0; t < 2; t++)
+        for (size_t k = 0; k < 3; k++) {
+            static const int32_t ks[] = {4, -4, 65532};
+            int p = t ? 0 : 3;
+            fprintf(w,
+                    "(func (export \"maddt_%d%zu\") (param i32 i32 i32) (result i32) (local i32)\n"
+                    " (i32.store offset=4 (local.tee %d (i32.add (local.get 0) (i32.const %d)))\n"
+                    "  (i32.add (i32.load offset=4 (local.get %d))\n"
+                    "   (i32.mul (i32.load offset=4 (local.get 1)) (local.get 2))))\n"
+                    " (i32.add (i32.load offset=4 (local.get %d)) (local.get %d)))\n",
+                    t, k, p, ks[k], p, p, p);
+            fprintf(w,
+                    "(func (export \"maddt_%d%zu_ref\") (param i32 i32 i32) (result i32)"
+                    " (local i32 i32 i32)\n"
+                    " (local.set %d (i32.add (local.get 0) (i32.const %d)))\n"
+                    " (local.set 4 (i32.load offset=4 (local.get %d)))\n"
+                    " (local.set 5 (i32.load offset=4 (local.get 1)))\n"
+                    " (local.set 5 (i32.mul (local.get 5) (local.get 2)))\n"
+                    " (i32.store offset=4 (local.get %d) (i32.add (local.get 4) (local.get 5)))\n"
+                    " (i32.add (i32.load offset=4 (local.get %d)) (local.get %d)))\n",
+                    t, k, p, ks[k], p, p, p, p);
+        }
     /* a[p] = a[p] OP b (M_* then the store back) */
     for (size_t i = 0; i < NRMW; i++)
         for (int o = 0; o < 2; o++) {
@@ -1426,7 +1485,8 @@ static void test_rmw_and_pairs(void **state)
      * stores (two of each operation, i32.add's in both positions), 6
      * read-modify-write stores with the accumulator, 6
      * extend-then-add pairs, and the br_table on a loaded index */
-    assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8);
+    assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8 + 6);
+    assert_int_equal(count_madd_k(fa.mod), 3);
     for (int op = WOP_RMW_I32_ADD; op <= WOP_RMW_F64_MUL2; op++)
         assert_int_equal(count_op(fa.mod, op), op == WOP_RMW_I32_ADD ? 4 : 2);
     /* (X a product fuses with the operator into an F_FMUL_* pair instead) */
@@ -1451,6 +1511,12 @@ static void test_rmw_and_pairs(void **state)
                             snprintf(ref, sizeof ref, "madd_%d%d%d_ref", o, order, kk);
                             expect_same_across(&fa, &fb, got, ref, args, 3);
                         }
+                for (int t = 0; t < 2; t++)
+                    for (int k = 0; k < 3; k++) {
+                        snprintf(got, sizeof got, "maddt_%d%d", t, k);
+                        snprintf(ref, sizeof ref, "maddt_%d%d_ref", t, k);
+                        expect_same_across(&fa, &fb, got, ref, args, 3);
+                    }
             }
     for (size_t i = 0; i < NRMW; i++)
         for (int o = 0; o < 2; o++)
@@ -1633,10 +1699,11 @@ static void test_call_result_accumulator(void **state)
     /* fx_load closes the module */
     fputs(call_acc_wat, w);
     fx_load(&fx, w, &wat);
-    /* the consumers of $c_par, $c_sub (twice), $c_br, $c_i64, $c_f64,
-     * $c_f32 and $c_par in the br_if, and fib's second call (its first
-     * result is read from its slot) */
-    assert_int_equal(count_acc_after_call(fx.mod), 9);
+    /* the consumers of $c_par, $c_sub (twice), $c_br, $c_i64, $c_f32 and
+     * $c_par in the br_if, and fib's second call (its first result is read
+     * from its slot); not $c_f64's: f64 arithmetic reads the f64
+     * accumulator, which a return does not set */
+    assert_int_equal(count_acc_after_call(fx.mod), 8);
     for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
         for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
             for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
@@ -1774,6 +1841,193 @@ static void test_xor3(void **state)
     teardown_ops(&fx);
 }
 
+/* The f64 accumulator (facc) beside the integer one: each function
+ * passes f64 values between instructions that read or write different
+ * accumulators (f64 arithmetic, loads, stores, reinterpretations,
+ * conversions, comparisons, f32, calls, returns, select, local.tee), and
+ * its reference does the same computation through locals, which no
+ * accumulator crosses. */
+static const char *facc_funcs[][3] = {
+    {"store",
+     "(f64.store (i32.const 64) (f64.mul (local.get 0) (local.get 1)))\n"
+     " (f64.add (f64.load (i32.const 64)) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (f64.store (i32.const 64) (local.get 3))\n"
+     " (local.set 4 (f64.load (i32.const 64))) (f64.add (local.get 4) (local.get 2))"},
+    {"store_neg",
+     "(f64.store offset=8 (i32.const 64) (f64.neg (f64.sub (local.get 0) (local.get 1))))\n"
+     " (f64.load offset=8 (i32.const 64))",
+     "(local.set 3 (f64.sub (local.get 0) (local.get 1))) (local.set 4 (f64.neg (local.get 3)))\n"
+     " (f64.store offset=8 (i32.const 64) (local.get 4)) (f64.load offset=8 (i32.const 64))"},
+    {"reinterpret",
+     "(f64.sub (f64.reinterpret_i64 (i64.xor (i64.reinterpret_f64\n"
+     "  (f64.add (local.get 0) (local.get 1))) (i64.const 0x8000000000000001)))\n"
+     " (local.get 2))",
+     "(local.set 3 (f64.add (local.get 0) (local.get 1)))\n"
+     " (local.set 5 (i64.xor (i64.reinterpret_f64 (local.get 3)) (i64.const 0x8000000000000001)))\n"
+     " (local.set 4 (f64.reinterpret_i64 (local.get 5))) (f64.sub (local.get 4) (local.get 2))"},
+    {"signs",
+     "(f64.sub (f64.neg (f64.abs (f64.sqrt (f64.mul (local.get 0) (local.get 1)))))\n"
+     " (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 3 (f64.sqrt (local.get 3)))\n"
+     " (local.set 3 (f64.abs (local.get 3))) (local.set 3 (f64.neg (local.get 3)))\n"
+     " (f64.sub (local.get 3) (local.get 2))"},
+    {"compare",
+     "(if (result f64) (f64.lt (f64.add (local.get 0) (local.get 1)) (local.get 2))\n"
+     "  (then (local.get 0)) (else (f64.div (local.get 1) (local.get 2))))",
+     "(local.set 3 (f64.add (local.get 0) (local.get 1))) (local.set 5 (i64.extend_i32_u\n"
+     "  (f64.lt (local.get 3) (local.get 2))))\n"
+     " (if (result f64) (i32.wrap_i64 (local.get 5)) (then (local.get 0))\n"
+     "  (else (local.set 4 (f64.div (local.get 1) (local.get 2))) (local.get 4)))"},
+    {"f32",
+     "(f64.add (f64.promote_f32 (f32.add (f32.demote_f64 (f64.mul (local.get 0) (local.get 1)))\n"
+     "  (f32.const 1.5))) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (local.set 6 (f32.demote_f64 (local.get 3))) (local.set 6 (f32.add (local.get 6) (f32.const "
+     "1.5)))\n"
+     " (local.set 4 (f64.promote_f32 (local.get 6))) (f64.add (local.get 4) (local.get 2))"},
+    {"convert",
+     "(f64.mul (f64.convert_i64_s (i64.add (i64.reinterpret_f64 (local.get 0))\n"
+     "  (i64.const 3))) (f64.convert_i32_u (i32.trunc_sat_f64_u (f64.add (local.get 1)\n"
+     "  (local.get 2)))))",
+     "(local.set 5 (i64.add (i64.reinterpret_f64 (local.get 0)) (i64.const 3)))\n"
+     " (local.set 3 (f64.convert_i64_s (local.get 5))) (local.set 4 (f64.add (local.get 1) "
+     "(local.get 2)))\n"
+     " (local.set 4 (f64.convert_i32_u (i32.trunc_sat_f64_u (local.get 4))))\n"
+     " (f64.mul (local.get 3) (local.get 4))"},
+    {"ret", "(f64.div (local.get 0) (f64.mul (local.get 1) (local.get 2)))",
+     "(local.set 3 (f64.mul (local.get 1) (local.get 2))) (local.set 3 (f64.div (local.get 0)\n"
+     "  (local.get 3))) (local.get 3)"},
+    {"call", "(f64.add (call $fh (f64.mul (local.get 0) (local.get 1))) (local.get 2))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 3 (call $fh (local.get 3)))\n"
+     " (f64.add (local.get 3) (local.get 2))"},
+    {"select",
+     "(f64.add (select (f64.mul (local.get 0) (local.get 1)) (local.get 2)\n"
+     "  (f64.ge (local.get 0) (local.get 2))) (local.get 1))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1)))\n"
+     " (local.set 3 (select (local.get 3) (local.get 2) (f64.ge (local.get 0) (local.get 2))))\n"
+     " (f64.add (local.get 3) (local.get 1))"},
+    {"tee",
+     "(f64.sub (local.tee 3 (f64.mul (local.get 0) (local.get 1))) (f64.min (local.get 3)\n"
+     "  (f64.max (local.get 2) (f64.copysign (local.get 0) (local.get 1)))))",
+     "(local.set 3 (f64.mul (local.get 0) (local.get 1))) (local.set 4 (f64.copysign (local.get "
+     "0)\n"
+     "  (local.get 1))) (local.set 4 (f64.max (local.get 2) (local.get 4)))\n"
+     " (local.set 4 (f64.min (local.get 3) (local.get 4))) (f64.sub (local.get 3) (local.get 4))"},
+    {"memop",
+     "(f64.store (i32.const 80) (local.get 2))\n"
+     " (f64.mul (f64.add (f64.load (i32.const 80)) (local.get 0)) (f64.sub (local.get 1)\n"
+     "  (f64.load (i32.const 80))))",
+     "(f64.store (i32.const 80) (local.get 2)) (local.set 3 (f64.load (i32.const 80)))\n"
+     " (local.set 3 (f64.add (local.get 3) (local.get 0))) (local.set 4 (f64.load (i32.const "
+     "80)))\n"
+     " (local.set 4 (f64.sub (local.get 1) (local.get 4))) (f64.mul (local.get 3) (local.get 4))"},
+};
+
+static void test_f64_accumulator(void **state)
+{
+    static const uint64_t fv[] = {
+        0,
+        0x8000000000000000ull,
+        0x3ff0000000000000ull,
+        0xbff8000000000000ull,
+        0x7ff0000000000000ull,
+        0xfff0000000000000ull,
+        0x7ff8000000000000ull,
+        0x7ff4000000000001ull /* signalling NaN */,
+        0x7fefffffffffffffull,
+        0x0000000000000001ull,
+        0x4008000000000000ull,
+        0x41f0000000000000ull /* 2^32 */,
+    };
+    size_t nf = sizeof facc_funcs / sizeof facc_funcs[0], nv = sizeof fv / sizeof fv[0];
+    chain_fixture fx;
+    char *wat = NULL, ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memory_module(&wat, &watlen, "");
+
+    (void)state;
+    fputs("(func $fh (param f64) (result f64) (f64.mul (local.get 0) (f64.const -2.5)))\n", w);
+    for (size_t i = 0; i < nf; i++)
+        for (int r = 0; r < 2; r++)
+            fprintf(w,
+                    "(func (export \"%s%s\") (param f64 f64 f64) (result f64)\n"
+                    " (local f64 f64 i64 f32)\n %s)\n",
+                    facc_funcs[i][0], r ? "_ref" : "", facc_funcs[i][1 + r]);
+    fx_load(&fx, w, &wat);
+    /* "store" and "store_neg" store the f64 accumulator */
+    assert_int_equal(count_op(fx.mod, WOP_STOREF64), 2);
+    for (size_t i = 0; i < nf; i++) {
+        snprintf(ref, sizeof ref, "%s_ref", facc_funcs[i][0]);
+        for (size_t x = 0; x < nv; x++)
+            for (size_t y = 0; y < nv; y++)
+                for (size_t z = 0; z < nv; z += 3) {
+                    uint64_t args[3] = {fv[x], fv[y], fv[z]};
+                    expect_same_f64(&fx, facc_funcs[i][0], ref, args);
+                }
+    }
+    teardown_ops(&fx);
+}
+
+/* local.set x of a value `local.tee s (i32.add a k)` just wrote: the
+ * addition done again into x (a loop-carried pointer kept in two locals)
+ * against a reference with a block between the two, which stops it.
+ * Forms: x is a (r 0), x is another local (r 1), a is s itself (r 2: the
+ * value must be copied). */
+static void test_redo_addk(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 5, 0x7fffffff, 0x80000000, 0xfffffffc};
+    static const int32_t ks[] = {-4, 1, INT32_MIN};
+    chain_fixture fx;
+    char *wat = NULL, got[32], ref[32];
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    (void)state;
+    assert_non_null(w);
+    fputs("(module\n", w);
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++)
+            for (int b = 0; b < 2; b++) {
+                static const char *sets[] = {"0", "5", "0"};
+                fprintf(
+                    w,
+                    "(func (export \"redo_%d%zu%s\") (param i32 i32 i32) (result i32)\n"
+                    " (local i32 i32 i32)\n"
+                    " (local.set 1 (i32.add (i32.and (local.get 1) (i32.const 7)) (i32.const 1)))\n"
+                    " (local.set 3 (local.get 2))\n"
+                    " (loop $l\n"
+                    "  (local.tee 3 (i32.add (local.get %s) (i32.const %d)))%s (local.set %s)\n"
+                    "  (local.set 4 (i32.add (i32.mul (local.get 4) (i32.const 7))\n"
+                    "   (i32.xor (local.get 0) (local.get 5))))\n"
+                    "  (br_if $l (local.tee 1 (i32.sub (local.get 1) (i32.const 1)))))\n"
+                    " (i32.add (i32.add (i32.mul (local.get 3) (i32.const 31)) (local.get 4))\n"
+                    "  (i32.xor (local.get 0) (local.get 5))))\n",
+                    r, k, b ? "_ref" : "", r == 2 ? "3" : "0", ks[k], b ? " (block)" : "", sets[r]);
+            }
+    fx_load(&fx, w, &wat);
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+            snprintf(got, sizeof got, "redo_%d%zu", r, k);
+            snprintf(ref, sizeof ref, "redo_%d%zu_ref", r, k);
+            for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+                for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++)
+                    for (size_t z = 0; z < sizeof xs / sizeof xs[0]; z++) {
+                        uint64_t args[3] = {xs[x], xs[y], xs[z]};
+                        expect_same(&fx, got, ref, args, 3);
+                    }
+        }
+    /* the two additions paired, in the r 0 and r 1 forms only (functions
+     * in the order written: redo_rk, then its reference) */
+    for (int r = 0; r < 3; r++)
+        for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
+            size_t f = (r * (sizeof ks / sizeof ks[0]) + k) * 2;
+            assert_int_equal(count_op_in(fx.mod->code[f], WOP_P_ADDK_ADDK),
+                             count_op_in(fx.mod->code[f + 1], WOP_P_ADDK_ADDK) + (r < 2));
+        }
+    teardown_ops(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1787,6 +2041,8 @@ int main(void)
         cmocka_unit_test(test_call_result_accumulator),
         cmocka_unit_test(test_call_init),
         cmocka_unit_test(test_xor3),
+        cmocka_unit_test(test_f64_accumulator),
+        cmocka_unit_test(test_redo_addk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
