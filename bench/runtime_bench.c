@@ -36,8 +36,12 @@
  * per figure.
  *
  *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
- *                 [--million [N]]
+ *                 [--spawns N] [--million [N]]
+ *
+ * --only runs one figure and no Erlang, except --only spawn, which runs
+ * Erlang's spawn figure alone beside it (unless --no-erlang).
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
@@ -236,22 +240,53 @@ static void spawn(bench *b, const char *peer, char *id)
         die("spawn", &err);
 }
 
+/* The calling thread's minor page faults and context switches so far. */
+static void thread_counts(long *faults, long *csw)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_THREAD, &ru);
+    *faults = ru.ru_minflt;
+    *csw = ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+/* Each spawn + init timed alone (n of them, after 200 to warm up); prints
+ * the tail, the CPU of the process and of the spawning thread per spawn,
+ * and the spawning thread's page faults and context switches per spawn;
+ * returns the median. */
 static double bench_spawn(int n)
 {
     bench b;
     char id[TH_ACTOR_ID_SIZE];
-    double *t = malloc(n * sizeof *t), t0, m;
+    double *t = malloc(n * sizeof *t), t0, m, c0, ct0, cpu, tcpu;
+    long f0, f1, s0, s1;
+    struct timespec ts;
     int i;
 
     bench_start(&b, 2);
     for (i = 0; i < 200; i++) /* load the module, warm the caches */
         spawn(&b, NULL, id);
+    c0 = cpu_us();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    ct0 = ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    thread_counts(&f0, &s0);
     for (i = 0; i < n; i++) {
         t0 = now_us();
         spawn(&b, NULL, id);
         t[i] = now_us() - t0;
     }
-    m = median(t, n);
+    thread_counts(&f1, &s1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    tcpu = (ts.tv_sec * 1e6 + ts.tv_nsec / 1e3 - ct0) / n;
+    cpu = (cpu_us() - c0) / n;
+    m = median(t, n); /* (sorts t) */
+    printf("theater: spawn + init of %d actors: median %.2f us, p90 %.2f, p99 %.2f, p99.9 %.2f, "
+           "max %.2f us;\n  CPU per spawn %.2f us (process), %.2f us (spawning thread); "
+           "per spawn on the spawning thread: %.2f page faults, %.3f context switches\n",
+           n, m, t[(size_t)((n - 1) * 0.90)], t[(size_t)((n - 1) * 0.99)],
+           t[(size_t)((n - 1) * 0.999)], t[n - 1], cpu, tcpu, (double)(f1 - f0) / n,
+           (double)(s1 - s0) / n);
+    fflush(stdout);
     free(t);
     bench_stop(&b);
     return m;
@@ -622,26 +657,29 @@ static int million_report(unsigned n, bool erlang)
 
 int main(int argc, char **argv)
 {
-    bool quick = false, erlang = true, have_erl = false;
+    bool quick = false, erlang = true, no_erlang = false, have_erl = false;
     const char *only = NULL;
     double spawn_us, bytes, msgs, rtt, rtt99 = 0, rtt50 = 0, one = 0, erl[E_NKEYS], erl1[E_NKEYS];
     unsigned million = 0;
-    int i;
+    int i, spawns = 0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
-            erlang = false;
+            erlang = false, no_erlang = true;
         else if (strcmp(argv[i], "--no-pack") == 0)
             g_pack_idle_ms = TH_RUNTIME_PACK_NEVER;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
+        else if (strcmp(argv[i], "--spawns") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            spawns = atoi(argv[++i]);
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
-                            "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
+            fprintf(stderr,
+                    "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
+                    "[--only spawn|memory|oneway|rtt|scaling] [--spawns N] [--million [N]]\n");
             return 2;
         }
     }
@@ -651,7 +689,7 @@ int main(int argc, char **argv)
     }
     printf("runtime_bench: chain recording on; 2 workers; actor %s\n", THEATER_BENCH_ACTOR);
 #define RUN(name) (only == NULL || strcmp(only, name) == 0)
-    spawn_us = RUN("spawn") ? bench_spawn(quick ? 2000 : 5000) : 0;
+    spawn_us = RUN("spawn") ? bench_spawn(spawns ? spawns : quick ? 2000 : 5000) : 0;
     bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000) : 0;
     msgs = RUN("oneway") || RUN("scaling") ? bench_oneway(4, quick ? 50000 : 250000, 2) : 0;
     rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
@@ -664,7 +702,11 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < E_NKEYS; i++)
         erl[i] = erl1[i] = -1;
-    if (erlang) {
+    if (only != NULL && strcmp(only, "spawn") == 0 && !no_erlang) {
+        /* the spawn figure alone has its Erlang figure alone */
+        if (!run_erlang(quick ? "spawn_quick" : "spawn", 2, erl))
+            printf("(erl not installed: no Erlang baseline)\n");
+    } else if (erlang) {
         have_erl = run_erlang(quick ? "quick" : "full", 2, erl);
         if (have_erl && RUN("scaling"))
             run_erlang(quick ? "oneway_quick" : "oneway", 1, erl1);
