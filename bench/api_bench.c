@@ -28,7 +28,9 @@
  * --only runs the baseline and one scenario (for profiling one path).
  * Each load line also gives the process's CPU time (client and daemon
  * together, user and system) per request: on a machine shared with other
- * work it moves less than the rate does, and it shows what a change costs.
+ * work it moves less than the rate does, and it shows what a change costs;
+ * and the process's context switches per request (every hop of a request
+ * between threads that finds the other thread asleep costs one or two).
  */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -87,6 +89,7 @@ typedef struct load_result {
     double per_s;
     double p50_ms, p99_ms;
     double cpu_us; /* the process's CPU time (client and daemon) per request */
+    double cs;     /* the process's context switches per request */
     long errors;
 } load_result;
 
@@ -97,6 +100,14 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &u);
     return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec +
            ((double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_usec) / 1e6;
+}
+
+static double switches(void)
+{
+    struct rusage u;
+
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_nvcsw + (double)u.ru_nivcsw;
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *ud)
@@ -113,7 +124,7 @@ static void load(const char *sock, const char *url, const char *body, int client
     size_t n = 0;
     long errors = 0;
     int i, running, q;
-    double cpu0;
+    double cpu0, cs0;
     struct curl_slist *hdr = curl_slist_append(NULL, "Expect:");
 
     for (i = 0; i < clients; i++) {
@@ -136,6 +147,7 @@ static void load(const char *sock, const char *url, const char *body, int client
         curl_easy_perform(h[i]);
     t0 = now_ns();
     cpu0 = cpu_s();
+    cs0 = switches();
     end = t0 + (uint64_t)(g_seconds * 1e9);
     for (i = 0; i < clients; i++) {
         start[i] = now_ns();
@@ -168,6 +180,7 @@ static void load(const char *sock, const char *url, const char *body, int client
     }
     out->per_s = n / ((now_ns() - t0) / 1e9);
     out->cpu_us = n ? (cpu_s() - cpu0) * 1e6 / (double)n : 0;
+    out->cs = n ? (switches() - cs0) / (double)n : 0;
     qsort(lat, n, sizeof *lat, cmp_u64);
     out->p50_ms = n ? lat[n / 2] / 1e6 : 0;
     out->p99_ms = n ? lat[n * 99 / 100] / 1e6 : 0;
@@ -624,8 +637,9 @@ int main(int argc, char **argv)
            g_seconds);
 
     load(bsock, "http://x/static", NULL, g_clients, &rb);
-    printf("  baseline  static handler    %9.0f req/s  p50 %.3f ms  p99 %.3f ms  cpu %.0f us/req\n",
-           rb.per_s, rb.p50_ms, rb.p99_ms, rb.cpu_us);
+    printf("  baseline  static handler    %9.0f req/s  p50 %.3f ms  p99 %.3f ms  cpu %.0f us/req  "
+           "%.1f cs/req\n",
+           rb.per_s, rb.p50_ms, rb.p99_ms, rb.cpu_us, rb.cs);
     if (want("state")) {
         snprintf(url, sizeof url, "http://theater/v1/actors/%s/state", id);
         load(sock, url, NULL, g_clients, &rs);
@@ -647,25 +661,24 @@ int main(int argc, char **argv)
         load(sock, url, "hello", g_clients, &rm);
         printf(
             "  daemon    POST messages     %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  cpu %.0f us/msg  "
-            "(%.2fx baseline; %.2fx the disk's bound)%s\n",
-            rm.per_s, rm.p50_ms, rm.p99_ms, rm.cpu_us, rm.per_s / rb.per_s,
+            "%.1f cs/msg  (%.2fx baseline; %.2fx the disk's bound)%s\n",
+            rm.per_s, rm.p50_ms, rm.p99_ms, rm.cpu_us, rm.cs, rm.per_s / rb.per_s,
             bound > 0 ? rm.per_s / bound : 0, rm.errors ? "  ERRORS" : "");
         snprintf(url, sizeof url, "http://theater/v1/actors/%s/messages", id2);
         load(sock, url, "hello", g_clients, &rn);
         printf("  daemon    POST messages, durable = false  %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  "
-               "cpu "
-               "%.0f us/msg  (%.2fx baseline; durable: %.2fx of this)%s\n",
-               rn.per_s, rn.p50_ms, rn.p99_ms, rn.cpu_us, rn.per_s / rb.per_s, rm.per_s / rn.per_s,
-               rn.errors ? "  ERRORS" : "");
+               "cpu %.0f us/msg  %.1f cs/msg  (%.2fx baseline; durable: %.2fx of this)%s\n",
+               rn.per_s, rn.p50_ms, rn.p99_ms, rn.cpu_us, rn.cs, rn.per_s / rb.per_s,
+               rm.per_s / rn.per_s, rn.errors ? "  ERRORS" : "");
         if (many > g_clients) {
             load_result r4;
             snprintf(url, sizeof url, "http://theater/v1/actors/%s/messages", id);
             load(sock, url, "hello", many, &r4);
             printf(
                 "  daemon    POST messages, %d clients  %9.0f msg/s  p50 %.3f ms  p99 %.3f ms  cpu "
-                "%.0f us/msg  (group commit: %.2fx the %d-client figure)%s\n",
-                many, r4.per_s, r4.p50_ms, r4.p99_ms, r4.cpu_us, r4.per_s / rm.per_s, g_clients,
-                r4.errors ? "  ERRORS" : "");
+                "%.0f us/msg  %.1f cs/msg  (group commit: %.2fx the %d-client figure)%s\n",
+                many, r4.per_s, r4.p50_ms, r4.p99_ms, r4.cpu_us, r4.cs, r4.per_s / rm.per_s,
+                g_clients, r4.errors ? "  ERRORS" : "");
         }
     }
     if (want("sse"))

@@ -36,8 +36,13 @@
  * per figure.
  *
  *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
- *                 [--million [N]]
+ *                 [--spawns N] [--million [N]]
+ *
+ * --only runs one figure and no Erlang, except --only spawn, which runs
+ * Erlang's spawn figure alone beside it (unless --no-erlang).
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
@@ -115,8 +120,75 @@ static double cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
+/* CPU time (us) of the process's threads by role, told apart by the names
+ * the runtime gives its threads. */
+enum { R_WORKER, R_RECORDER, R_WRITER, R_OTHER, R_N };
+static const char *const role_name[R_N] = {"workers", "recorder", "chain writer", "other"};
+
+/* Each thread's CPU clock (Linux: the clock id glibc's pthread_getcpuclockid
+ * makes from a thread id), added up by role.  Threads that ended are not
+ * counted; none ends within the figures that use this. */
+static void role_cpu(double out[R_N])
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    struct timespec ts;
+    char path[300], comm[32];
+    FILE *f;
+    long tid;
+    int r;
+
+    for (r = 0; r < R_N; r++)
+        out[r] = 0;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if ((tid = strtol(e->d_name, NULL, 10)) <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        comm[0] = '\0';
+        if ((f = fopen(path, "r")) != NULL) {
+            if (fgets(comm, sizeof comm, f) == NULL)
+                comm[0] = '\0';
+            fclose(f);
+        }
+        comm[strcspn(comm, "\n")] = '\0';
+        if (clock_gettime((clockid_t)((~(unsigned long)tid << 3) | 6u), &ts) != 0)
+            continue;
+        r = strcmp(comm, "th-worker") == 0         ? R_WORKER
+            : strcmp(comm, "th-recorder") == 0     ? R_RECORDER
+            : strcmp(comm, "th-chain-writer") == 0 ? R_WRITER
+                                                   : R_OTHER;
+        out[r] += ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    }
+    closedir(d);
+}
+
+/* Per operation (n of them) between two role_cpu samples, into out. */
+static void role_per(const double a[R_N], const double b[R_N], double n, double out[R_N])
+{
+    int r;
+
+    for (r = 0; r < R_N; r++)
+        out[r] = (b[r] - a[r]) / n;
+}
+
 static double g_oneway_cpu, g_rtt_cpu; /* CPU us per message / round trip */
-static double g_rtt_csw;               /* context switches per round trip */
+/* the same until every event of the figure is durable (the recording
+ * threads' backlog included), and its share by role */
+static double g_oneway_dur, g_rtt_dur, g_oneway_role[R_N], g_rtt_role[R_N];
+static double g_rtt_csw; /* context switches per round trip */
+
+/* The CPU until durable and its share by thread. */
+static void print_durable(double dur, const double role[R_N])
+{
+    int r;
+
+    printf("%-30s %14.2f\n  ", "  until every event is durable", dur);
+    for (r = 0; r < R_N; r++)
+        printf("%s %s %.2f", r ? "," : "  of which", role_name[r], role[r]);
+    printf("\n");
+}
 
 /* Context switches of the whole process so far (every thread's voluntary
  * and involuntary ones, /proc/self/status). */
@@ -236,22 +308,53 @@ static void spawn(bench *b, const char *peer, char *id)
         die("spawn", &err);
 }
 
+/* The calling thread's minor page faults and context switches so far. */
+static void thread_counts(long *faults, long *csw)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_THREAD, &ru);
+    *faults = ru.ru_minflt;
+    *csw = ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+/* Each spawn + init timed alone (n of them, after 200 to warm up); prints
+ * the tail, the CPU of the process and of the spawning thread per spawn,
+ * and the spawning thread's page faults and context switches per spawn;
+ * returns the median. */
 static double bench_spawn(int n)
 {
     bench b;
     char id[TH_ACTOR_ID_SIZE];
-    double *t = malloc(n * sizeof *t), t0, m;
+    double *t = malloc(n * sizeof *t), t0, m, c0, ct0, cpu, tcpu;
+    long f0, f1, s0, s1;
+    struct timespec ts;
     int i;
 
     bench_start(&b, 2);
     for (i = 0; i < 200; i++) /* load the module, warm the caches */
         spawn(&b, NULL, id);
+    c0 = cpu_us();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    ct0 = ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    thread_counts(&f0, &s0);
     for (i = 0; i < n; i++) {
         t0 = now_us();
         spawn(&b, NULL, id);
         t[i] = now_us() - t0;
     }
-    m = median(t, n);
+    thread_counts(&f1, &s1);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    tcpu = (ts.tv_sec * 1e6 + ts.tv_nsec / 1e3 - ct0) / n;
+    cpu = (cpu_us() - c0) / n;
+    m = median(t, n); /* (sorts t) */
+    printf("theater: spawn + init of %d actors: median %.2f us, p90 %.2f, p99 %.2f, p99.9 %.2f, "
+           "max %.2f us;\n  CPU per spawn %.2f us (process), %.2f us (spawning thread); "
+           "per spawn on the spawning thread: %.2f page faults, %.3f context switches\n",
+           n, m, t[(size_t)((n - 1) * 0.90)], t[(size_t)((n - 1) * 0.99)],
+           t[(size_t)((n - 1) * 0.999)], t[n - 1], cpu, tcpu, (double)(f1 - f0) / n,
+           (double)(s1 - s0) / n);
+    fflush(stdout);
     free(t);
     bench_stop(&b);
     return m;
@@ -292,7 +395,8 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
 {
     bench b;
     char rx[8][TH_ACTOR_ID_SIZE], tx[8][TH_ACTOR_ID_SIZE];
-    double t0, t1, c0;
+    double t0, t1, c0, r0[R_N], r1[R_N];
+    th_error err;
     int i;
 
     bench_start(&b, workers);
@@ -303,6 +407,7 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     atomic_store(&g_done, 0);
     t0 = now_us();
     c0 = cpu_us();
+    role_cpu(r0);
     for (i = 0; i < pairs; i++)
         send_cmd(&b, tx[i], 'G', n);
     pthread_mutex_lock(&g_done_lock);
@@ -311,6 +416,13 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     pthread_mutex_unlock(&g_done_lock);
     t1 = now_us();
     g_oneway_cpu = (cpu_us() - c0) / ((double)pairs * (n + 1));
+    /* the recording threads' backlog: every event durable */
+    for (i = 0; i < pairs; i++)
+        if (th_runtime_flush(b.rt, tx[i], &err) != 0 || th_runtime_flush(b.rt, rx[i], &err) != 0)
+            die("flush", &err);
+    g_oneway_dur = (cpu_us() - c0) / ((double)pairs * (n + 1));
+    role_cpu(r1);
+    role_per(r0, r1, (double)pairs * (n + 1), g_oneway_role);
     bench_stop(&b);
     return (double)pairs * (n + 1) / ((t1 - t0) / 1e6);
 }
@@ -344,12 +456,16 @@ static double bench_roundtrip(int batches, uint32_t n)
 {
     bench b;
     char srv[TH_ACTOR_ID_SIZE], cli[TH_ACTOR_ID_SIZE];
-    double *t = malloc(batches * sizeof *t), t0, m, c0;
+    double *t = malloc(batches * sizeof *t), t0, m, c0, r0[R_N], r1[R_N];
+    th_error err;
     long s0;
     int i;
 
     rtt_start(&b, srv, cli);
+    if (th_runtime_flush(b.rt, cli, &err) != 0 || th_runtime_flush(b.rt, srv, &err) != 0)
+        die("flush", &err); /* the warm-up's events are not counted */
     c0 = cpu_us();
+    role_cpu(r0);
     s0 = ctx_switches();
     for (i = 0; i < batches; i++) {
         t0 = now_us();
@@ -358,6 +474,11 @@ static double bench_roundtrip(int batches, uint32_t n)
     }
     g_rtt_cpu = (cpu_us() - c0) / ((double)batches * n);
     g_rtt_csw = (double)(ctx_switches() - s0) / ((double)batches * n);
+    if (th_runtime_flush(b.rt, cli, &err) != 0 || th_runtime_flush(b.rt, srv, &err) != 0)
+        die("flush", &err);
+    g_rtt_dur = (cpu_us() - c0) / ((double)batches * n);
+    role_cpu(r1);
+    role_per(r0, r1, (double)batches * n, g_rtt_role);
     m = median(t, batches);
     free(t);
     bench_stop(&b);
@@ -622,26 +743,29 @@ static int million_report(unsigned n, bool erlang)
 
 int main(int argc, char **argv)
 {
-    bool quick = false, erlang = true, have_erl = false;
+    bool quick = false, erlang = true, no_erlang = false, have_erl = false;
     const char *only = NULL;
     double spawn_us, bytes, msgs, rtt, rtt99 = 0, rtt50 = 0, one = 0, erl[E_NKEYS], erl1[E_NKEYS];
     unsigned million = 0;
-    int i;
+    int i, spawns = 0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = true;
         else if (strcmp(argv[i], "--no-erlang") == 0)
-            erlang = false;
+            erlang = false, no_erlang = true;
         else if (strcmp(argv[i], "--no-pack") == 0)
             g_pack_idle_ms = TH_RUNTIME_PACK_NEVER;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i], erlang = false;
+        else if (strcmp(argv[i], "--spawns") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            spawns = atoi(argv[++i]);
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
-                            "[--only spawn|memory|oneway|rtt|scaling] [--million [N]]\n");
+            fprintf(stderr,
+                    "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
+                    "[--only spawn|memory|oneway|rtt|scaling] [--spawns N] [--million [N]]\n");
             return 2;
         }
     }
@@ -651,20 +775,27 @@ int main(int argc, char **argv)
     }
     printf("runtime_bench: chain recording on; 2 workers; actor %s\n", THEATER_BENCH_ACTOR);
 #define RUN(name) (only == NULL || strcmp(only, name) == 0)
-    spawn_us = RUN("spawn") ? bench_spawn(quick ? 2000 : 5000) : 0;
+    spawn_us = RUN("spawn") ? bench_spawn(spawns ? spawns : quick ? 2000 : 5000) : 0;
     bytes = RUN("memory") ? bench_memory(quick ? 20000 : 100000) : 0;
     msgs = RUN("oneway") || RUN("scaling") ? bench_oneway(4, quick ? 50000 : 250000, 2) : 0;
     rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
     if (RUN("rtt"))
         rtt99 = bench_rtt_tail(quick ? 5 : 20, 2000, 99, &rtt50);
-    if (RUN("scaling")) {
-        double cpu2 = g_oneway_cpu;
+    if (RUN("scaling")) { /* the CPU figures printed are the 2 workers' */
+        double cpu2 = g_oneway_cpu, dur2 = g_oneway_dur, role2[R_N];
+        memcpy(role2, g_oneway_role, sizeof role2);
         one = bench_oneway(4, quick ? 50000 : 250000, 1);
         g_oneway_cpu = cpu2;
+        g_oneway_dur = dur2;
+        memcpy(g_oneway_role, role2, sizeof role2);
     }
     for (i = 0; i < E_NKEYS; i++)
         erl[i] = erl1[i] = -1;
-    if (erlang) {
+    if (only != NULL && strcmp(only, "spawn") == 0 && !no_erlang) {
+        /* the spawn figure alone has its Erlang figure alone */
+        if (!run_erlang(quick ? "spawn_quick" : "spawn", 2, erl))
+            printf("(erl not installed: no Erlang baseline)\n");
+    } else if (erlang) {
         have_erl = run_erlang(quick ? "quick" : "full", 2, erl);
         if (have_erl && RUN("scaling"))
             run_erlang(quick ? "oneway_quick" : "oneway", 1, erl1);
@@ -701,10 +832,14 @@ int main(int argc, char **argv)
     printf("(ratio: how many times Erlang is better)\n");
     if (msgs > 0 || rtt > 0)
         printf("\nCPU time of the whole process (all threads), steady under load:\n");
-    if (msgs > 0)
+    if (msgs > 0) {
         printf("%-30s %14.2f\n", "one-way: CPU us per message", g_oneway_cpu);
-    if (rtt > 0)
+        print_durable(g_oneway_dur, g_oneway_role);
+    }
+    if (rtt > 0) {
         printf("%-30s %14.2f\n%-30s %14.3f\n", "round trip: CPU us per request", g_rtt_cpu,
                "  context switches per request", g_rtt_csw);
+        print_durable(g_rtt_dur, g_rtt_role);
+    }
     return 0;
 }

@@ -7,7 +7,8 @@
 %%   round trip       median over 20 batches of the mean request/reply time
 %%   round trip p99   99th percentile of single request/reply times (each
 %%                    timed by the client around its request)
-%%   (mode oneway / oneway_quick: the one-way figure alone, for scaling)
+%%   (mode oneway / oneway_quick: the one-way figure alone, for scaling;
+%%    spawn / spawn_quick: the spawn figure alone)
 %%   (mode million N: N idle processes spawned, each sent one message, and
 %%    stopped; the time of each phase and the peak RSS, as "million_*"
 %%    lines and on one line for people)
@@ -21,6 +22,10 @@ main(["oneway"]) ->
     io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, 250000)]);
 main(["oneway_quick"]) ->
     io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, 50000)]);
+main(["spawn"]) ->
+    io:format("spawn_median_us ~.3f~n", [spawn_bench(5000)]);
+main(["spawn_quick"]) ->
+    io:format("spawn_median_us ~.3f~n", [spawn_bench(2000)]);
 main(["million", N]) ->
     million_bench(list_to_integer(N));
 main([Mode]) ->

@@ -204,6 +204,24 @@ static int init_tables(th_wasm_instance *inst, th_wasm_table *own, th_error *err
     return 0;
 }
 
+/* Whether an active data segment of memory `mem` writes into its first
+ * page (an i32.const offset there; other offsets are not known yet). */
+static bool data_in_first_page(const th_wasm_module *m, uint32_t mem)
+{
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const wasm_data *d = &m->datas[i];
+        size_t pos = d->offset.off;
+        wasm_cinstr ins;
+
+        if (d->mode == WASM_SEG_PASSIVE || d->mem != mem || d->len == 0 ||
+            wasm_expr_next(m, &pos, (size_t)d->offset.off + d->offset.len, &ins) != 1)
+            continue;
+        if (ins.op == 0x41 && (uint32_t)ins.imm < 4096)
+            return true;
+    }
+    return false;
+}
+
 static int init_mems(th_wasm_instance *inst, th_wasm_memory *own, th_error *err)
 {
     const th_wasm_module *m = inst->mod;
@@ -212,7 +230,7 @@ static int init_mems(th_wasm_instance *inst, th_wasm_memory *own, th_error *err)
         const wasm_limits *l = &m->mems[i];
         th_wasm_memory *mem = &own[i - m->nmem_imports];
         int rc = wasm_memory_init(mem, l->min, l->has_max ? l->max : WASM_MAX_PAGES,
-                                  inst->max_memory_bytes);
+                                  inst->max_memory_bytes, data_in_first_page(m, i));
         inst->mems[i] = mem;
         if (rc < 0)
             return th_error_set(err, rc == TH_EINVAL ? TH_ENOMEM : rc, "memory %u: %s", i,

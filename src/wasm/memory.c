@@ -3,19 +3,39 @@
  * owns (initialized in place with wasm_*_init) and standalone ones
  * (th_wasm_*_new, owned by the embedder).
  *
- * Linear memory is an anonymous private mapping of exactly its current
- * size (MAP_NORESERVE: pages cost nothing until touched), grown with
- * mremap.  No guard region is reserved, so a million small memories fit in
- * one address space; the interpreter bounds-checks every access against
- * `size`.  A zero-size memory points at a static dummy so `data` is never
- * NULL.  Growth failures (type maximum, 4 GiB, the embedder's byte limit,
- * or the kernel refusing) return -1 and leave the memory unchanged.
+ * Linear memory is anonymous private memory (MAP_NORESERVE: pages cost
+ * nothing until touched).  A memory of at most SLAB_MAX_BYTES starts in a
+ * slot: a piece of a large mapping shared with other memories (a chunk),
+ * of the smallest size class (64 KiB << k) that holds it, so creating one
+ * costs no system call (an mmap was about half of a small actor's spawn).
+ * It grows in its slot for free; beyond it, its pages are moved into a
+ * mapping of its own (mremap with MREMAP_DONTUNMAP, which leaves the slot
+ * mapped and empty) and the slot is freed.  A freed slot's pages are given
+ * back (MADV_DONTNEED: it reads as zeros again) and the slot is reused.
+ * Chunks are never unmapped: address space only.
+ *
+ * The first write to a fresh page costs a page fault (about 1.5 us here:
+ * the trap, a zeroed page, its memory-cgroup charge), which for a small
+ * actor is its data segment's copy into its first page.  So a stock of
+ * READY_SLOTS 64 KiB slots whose first page is already resident (zero) is
+ * kept by a thread of its own (started at the first use, asleep while the
+ * stock is more than half full; the stock starts at READY_FIRST and
+ * doubles, up to READY_SLOTS (2 MiB resident), each time it is found
+ * empty, so that spawning in a loop finds it stocked): a memory whose instantiation writes its
+ * first page at once (a data segment there, wasm_memory_init's `first_page`) takes one of them. The
+ * fault is taken off the instantiation's path, not saved: the refilling thread pays it.  Larger
+ * memories are a mapping of exactly their size, grown with mremap.  No guard region is reserved, so
+ * a million small memories fit in one address space; the interpreter bounds-checks every access
+ * against `size`.  A zero-size memory points at a static dummy so `data` is never NULL.  Growth
+ * failures (type maximum, 4 GiB, the embedder's byte limit, or the kernel
+ * refusing) return -1 and leave the memory unchanged.
  *
  * Tables are arrays of pointers (th_wasm_func * for funcref, opaque for
  * externref; NULL is the null reference), capped at TH_WASM_MAX_TABLE_ELEMS
  * entries.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +48,214 @@
 static uint8_t empty_memory[16];
 
 /* ------------------------------------------------------------------ */
+/* Slots                                                              */
+
+#define SLAB_CLASSES 7                       /* slots of 64 KiB << k, k < 7 */
+#define SLAB_MAX_BYTES (WASM_PAGE_SIZE << 6) /* 4 MiB: the largest slot */
+#define SLAB_CHUNK_BYTES ((size_t)32u << 20) /* a chunk: 512 slots of 64 KiB */
+
+typedef struct slab_class {
+    uint8_t **free;      /* freed slots: all zero, none of their pages resident */
+    size_t nfree, cap;   /* in free[] */
+    uint8_t *next, *end; /* the current chunk's slots not yet handed out */
+} slab_class;
+
+static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
+static slab_class slabs[SLAB_CLASSES];
+
+static size_t slot_bytes(int k)
+{
+    return (size_t)WASM_PAGE_SIZE << k;
+}
+
+/* The stock of class-0 slots whose first page is resident, and the
+ * thread that refills it (slab_lock). */
+#define READY_SLOTS 512u
+#define READY_FIRST 64u
+static uint8_t *ready[READY_SLOTS];
+static unsigned nready, ready_want = READY_FIRST; /* in it; its size now */
+static bool refill_started, refill_asleep;
+static pthread_cond_t refill_cv = PTHREAD_COND_INITIALIZER;
+
+/* The class of the smallest slot of at least `bytes`, or -1. */
+static int slot_class(uint64_t bytes)
+{
+    int k;
+
+    for (k = 0; k < SLAB_CLASSES; k++)
+        if (bytes <= slot_bytes(k))
+            return k;
+    return -1;
+}
+
+/* A slot of class k (all zero), or NULL if no chunk can be mapped. */
+static uint8_t *slot_take(int k)
+{
+    slab_class *c = &slabs[k];
+    uint8_t *p = NULL;
+
+    pthread_mutex_lock(&slab_lock);
+    if (c->nfree > 0) {
+        p = c->free[--c->nfree];
+    } else {
+        if (c->next == c->end) {
+            void *chunk = mmap(NULL, SLAB_CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (chunk != MAP_FAILED) {
+                c->next = chunk;
+                c->end = c->next + SLAB_CHUNK_BYTES;
+            }
+        }
+        if (c->next != c->end) {
+            p = c->next;
+            c->next += slot_bytes(k);
+        }
+    }
+    pthread_mutex_unlock(&slab_lock);
+    return p;
+}
+
+/* The refilling thread: tops the stock up (a slot, its first page
+ * written with a zero), then sleeps until it is half empty. */
+static void *refill_main(void *arg)
+{
+    uint8_t *p;
+
+    (void)arg;
+    pthread_mutex_lock(&slab_lock);
+    for (;;) {
+        while (nready > ready_want / 2) {
+            refill_asleep = true;
+            pthread_cond_wait(&refill_cv, &slab_lock);
+            refill_asleep = false;
+        }
+        while (nready < ready_want) {
+            pthread_mutex_unlock(&slab_lock);
+            if ((p = slot_take(0)) != NULL)
+                *(volatile uint8_t *)p = 0; /* the page fault, here */
+            pthread_mutex_lock(&slab_lock);
+            if (p == NULL)
+                break;
+            ready[nready++] = p;
+        }
+        if (nready <= ready_want / 2) { /* out of address space: no stock */
+            refill_asleep = true;
+            pthread_cond_wait(&refill_cv, &slab_lock);
+            refill_asleep = false;
+        }
+    }
+    return NULL;
+}
+
+/* A class-0 slot whose first page is resident, or NULL (none ready). */
+static uint8_t *slot_take_ready(void)
+{
+    uint8_t *p = NULL;
+    pthread_t th;
+    pthread_attr_t at;
+
+    bool fresh;
+
+    pthread_mutex_lock(&slab_lock);
+    if ((fresh = !refill_started)) {
+        refill_started = true;
+        if (pthread_attr_init(&at) == 0) {
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(&at, 64 * 1024);
+            if (pthread_create(&th, &at, refill_main, NULL) != 0)
+                refill_asleep = false; /* no thread: no stock, slots as before */
+            pthread_attr_destroy(&at);
+        }
+    }
+    if (nready > 0)
+        p = ready[--nready];
+    else if (!fresh && ready_want < READY_SLOTS)
+        ready_want *= 2; /* spawns outrun the refilling */
+    if (nready <= ready_want / 2 && refill_asleep)
+        pthread_cond_signal(&refill_cv);
+    pthread_mutex_unlock(&slab_lock);
+    return p;
+}
+
+/* Give back the slot of class k at p, of which the first `used` bytes
+ * may have been touched. */
+static void slot_give(int k, uint8_t *p, size_t used)
+{
+    slab_class *c = &slabs[k];
+
+    if (used > slot_bytes(k))
+        used = slot_bytes(k);
+    /* zero again, its pages back to the kernel; a slot that cannot be
+     * emptied is not reused (its address space is lost, nothing else) */
+    if (used > 0 && madvise(p, (used + 4095) & ~(size_t)4095, MADV_DONTNEED) != 0)
+        return;
+    pthread_mutex_lock(&slab_lock);
+    if (c->nfree == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        uint8_t **v = realloc(c->free, cap * sizeof *v);
+        if (v == NULL) {
+            pthread_mutex_unlock(&slab_lock);
+            return; /* not reused */
+        }
+        c->free = v;
+        c->cap = cap;
+    }
+    c->free[c->nfree++] = p;
+    pthread_mutex_unlock(&slab_lock);
+}
+
+/* A mapping of `bytes` holding what the slot memory `mem` holds (its pages
+ * moved there), its slot freed; MAP_FAILED if none can be had (the memory
+ * then stays as it was). */
+static void *slot_leave(th_wasm_memory *mem, size_t bytes)
+{
+    size_t len = mem->mapped, i, n, j;
+    uint8_t *dst =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p;
+
+    if (dst == MAP_FAILED)
+        return MAP_FAILED;
+    /* the pages move (no copy) over the whole of dst, which is then one
+     * mapping (mremap grows only within one); the slot stays mapped, empty */
+    if (mremap(mem->data, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst) ==
+        MAP_FAILED) {
+        /* a kernel without MREMAP_DONTUNMAP (before 5.7): copied, the
+         * pages of zeros left untouched */
+        for (i = 0; i < mem->size; i += n) {
+            n = mem->size - i < 4096 ? mem->size - i : 4096;
+            for (j = 0; j < n && mem->data[i + j] == 0; j++)
+                ;
+            if (j < n)
+                memcpy(dst + i, mem->data + i, n);
+        }
+    }
+    if ((p = mremap(dst, len, bytes, MREMAP_MAYMOVE)) == MAP_FAILED) {
+        /* the memory stays in its slot: its pages go back there */
+        if (mremap(dst, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, mem->data) == MAP_FAILED) {
+            memcpy(mem->data, dst, mem->size);
+            munmap(dst, len);
+        }
+        return MAP_FAILED;
+    }
+    slot_give(mem->slab, mem->data, mem->size);
+    mem->slab = -1;
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
 /* Linear memories                                                    */
 
 int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
-                     uint64_t limit_bytes)
+                     uint64_t limit_bytes, bool first_page)
 {
     uint64_t bytes = min_pages * WASM_PAGE_SIZE;
+    void *p;
+    int k;
 
     memset(mem, 0, sizeof *mem);
     mem->data = empty_memory;
+    mem->slab = -1;
     mem->max_pages = max_pages > WASM_MAX_PAGES ? WASM_MAX_PAGES : max_pages;
     mem->has_max = max_pages < WASM_MAX_PAGES;
     mem->limit_bytes = limit_bytes;
@@ -48,8 +267,16 @@ int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages
         return 0;
     if (bytes > SIZE_MAX)
         return TH_ENOMEM;
-    void *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if ((k = slot_class(bytes)) >= 0 &&
+        ((k == 0 && first_page && (p = slot_take_ready()) != NULL) || (p = slot_take(k)) != NULL)) {
+        mem->data = p;
+        mem->size = bytes;
+        mem->mapped = slot_bytes(k);
+        mem->slab = (int8_t)k;
+        return 0;
+    }
+    p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return TH_ENOMEM;
     mem->data = p;
@@ -62,11 +289,14 @@ void wasm_memory_release(th_wasm_memory *mem)
 {
     free(mem->packed);
     mem->packed = NULL;
-    if (mem->mapped != 0)
+    if (mem->slab >= 0)
+        slot_give(mem->slab, mem->data, mem->size);
+    else if (mem->mapped != 0)
         munmap(mem->data, mem->mapped);
     mem->data = empty_memory;
     mem->size = 0;
     mem->mapped = 0;
+    mem->slab = -1;
 }
 
 int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta)
@@ -83,7 +313,13 @@ int64_t wasm_memory_grow(th_wasm_memory *mem, uint64_t delta)
         return -1;
     if (bytes > SIZE_MAX)
         return -1;
-    if (mem->mapped == 0)
+    if (mem->slab >= 0 && bytes <= mem->mapped) { /* room in its slot (all zero) */
+        mem->size = bytes;
+        return (int64_t)old;
+    }
+    if (mem->slab >= 0)
+        p = slot_leave(mem, (size_t)bytes);
+    else if (mem->mapped == 0)
         p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     else
@@ -268,7 +504,7 @@ th_wasm_memory *th_wasm_memory_new(uint32_t min_pages, uint32_t max_pages)
     if (mem == NULL)
         return NULL;
     if (min_pages > WASM_MAX_PAGES || max > WASM_MAX_PAGES ||
-        wasm_memory_init(mem, min_pages, max, 0) < 0) {
+        wasm_memory_init(mem, min_pages, max, 0, false) < 0) {
         free(mem);
         return NULL;
     }

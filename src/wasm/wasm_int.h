@@ -190,7 +190,8 @@ struct th_wasm_memory {
     uint64_t size;              /* current size in bytes (multiple of 64 KiB) */
     uint64_t max_pages;         /* from the type, or WASM_MAX_PAGES */
     uint64_t limit_bytes;       /* embedder limit (instance config), 0 = none */
-    size_t mapped;              /* bytes mapped (>= size) */
+    size_t mapped;              /* bytes mapped (>= size): its own mapping, or its slot */
+    int8_t slab;                /* its slot's size class (memory.c), -1: its own mapping */
     bool has_max;               /* the type declares a maximum (import matching) */
     struct wasm_packed *packed; /* while packed (th_wasm_memory_pack): the
                                    non-zero bytes of the pages given back */
@@ -289,8 +290,10 @@ uint32_t wasm_functype_canon(const uint8_t *types, uint32_t nparams, uint32_t nr
 void wasm_functype_release(uint32_t canon);
 
 /* memory.c */
+/* `first_page`: the caller writes the memory's first page at once (a
+ * data segment there), so it may come already resident. */
 int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages,
-                     uint64_t limit_bytes);
+                     uint64_t limit_bytes, bool first_page);
 void wasm_memory_release(th_wasm_memory *mem);
 /* Grow by delta pages; returns the old size in pages or -1 (limit, max,
  * or allocation failure).  Updates mem->data/size. */

@@ -3,6 +3,7 @@
  * module.c): host function imports, link errors per the import subtyping
  * rules, segment traps whose earlier effects stay visible, the start
  * function, passive/declarative segments, memory/table/global objects,
+ * small memories in slots (grown in and out of them, reused zeroed),
  * import/export introspection, and the cost of a small instance.
  *
  * Modules are hex strings after the 8-byte header; "{ ... }" stands for a
@@ -620,6 +621,94 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether all `n` bytes at `d` are zero. */
+static bool all_zero(const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d[i] != 0)
+            return false;
+    return true;
+}
+
+/* Small memories live in slots of shared mappings (memory.c): growing in
+ * the slot, growing out of it (the pages move, then grow again as a
+ * mapping of their own), and slots reused zeroed after their memory is
+ * freed. */
+static void test_memory_slots(void **state)
+{
+    (void)state;
+    uint64_t size;
+    th_wasm_memory *mem = th_wasm_memory_new(3, 64), *v[64];
+    uint8_t *d = th_wasm_memory_data(mem, &size), *d2;
+
+    assert_int_equal(size, 3 * 65536);
+    assert_true(all_zero(d, size));
+    d[0] = 1;
+    d[3 * 65536 - 1] = 2;
+    /* 4 pages: still its slot (256 KiB) */
+    assert_int_equal(th_wasm_memory_grow(mem, 1), 3);
+    d2 = th_wasm_memory_data(mem, &size);
+    assert_int_equal(size, 4 * 65536);
+    assert_true(all_zero(d2 + 3 * 65536, 65536));
+    d2[4 * 65536 - 1] = 3;
+    /* 9 pages: out of the slot, then 20 pages: its own mapping grows */
+    assert_int_equal(th_wasm_memory_grow(mem, 5), 4);
+    assert_int_equal(th_wasm_memory_grow(mem, 11), 9);
+    d2 = th_wasm_memory_data(mem, &size);
+    assert_int_equal(size, 20 * 65536);
+    assert_int_equal(d2[0], 1);
+    assert_int_equal(d2[3 * 65536 - 1], 2);
+    assert_int_equal(d2[4 * 65536 - 1], 3);
+    assert_true(all_zero(d2 + 4 * 65536, 16 * 65536));
+    assert_true(all_zero(d2 + 1, 3 * 65536 - 2));
+    th_wasm_memory_free(mem);
+
+    /* freed slots come back zeroed */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 64; i++) {
+            v[i] = th_wasm_memory_new(1 + (uint32_t)(i % 3), 64);
+            d = th_wasm_memory_data(v[i], &size);
+            assert_true(all_zero(d, size));
+            memset(d, 0xa5, size);
+        }
+        for (int i = 0; i < 64; i++)
+            th_wasm_memory_free(v[i]);
+    }
+}
+
+/* Slots taken and given back from several threads at once. */
+static void *slot_worker(void *arg)
+{
+    uint64_t size;
+
+    (void)arg;
+    for (int i = 0; i < 500; i++) {
+        th_wasm_memory *mem = th_wasm_memory_new(1, 4);
+        uint8_t *d = th_wasm_memory_data(mem, &size);
+        if (!all_zero(d, size))
+            return (void *)1;
+        memset(d, 0x5a, 4096);
+        if (i % 7 == 0 && th_wasm_memory_grow(mem, 2) != 1)
+            return (void *)1;
+        th_wasm_memory_free(mem);
+    }
+    return NULL;
+}
+
+static void test_memory_slots_threads(void **state)
+{
+    pthread_t th[4];
+    void *r;
+
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, slot_worker, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], &r), 0);
+        assert_null(r);
+    }
+}
+
 static void test_many_small_instances(void **state)
 {
     (void)state;
@@ -681,7 +770,8 @@ int main(void)
         cmocka_unit_test(test_start_function),       cmocka_unit_test(test_passive_segments),
         cmocka_unit_test(test_globals_init),         cmocka_unit_test(test_add_instance),
         cmocka_unit_test(test_memory_objects),       cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_many_small_instances),
+        cmocka_unit_test(test_many_small_instances), cmocka_unit_test(test_memory_slots),
+        cmocka_unit_test(test_memory_slots_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,222 @@
+/*
+ * test_durable_ack.c - when a one-way message to a durable actor is
+ * acknowledged (th_runtime_send_async, the API's 202): once it is stored
+ * and in the actor's mailbox, and, while the mailbox is full, only when
+ * the actor's turn admits it (docs/durability.md, commit point 1); each
+ * acknowledgement is given once, and every message is handled.
+ *
+ * No timing is guessed for the order of events: the actor (probe.wasm,
+ * mailbox of one message) is known to be inside a request that sleeps
+ * 5 s once it has started that call (rtt_calls_wait); the check that the
+ * held messages are not acknowledged meanwhile looks for 300 ms, well
+ * inside the sleep.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rt_test_util.h"
+#include "theater/handlers.h"
+
+#define NMSG 3
+
+typedef struct acks {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int count[NMSG];
+    int status[NMSG];
+} acks;
+
+static acks g_acks = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}};
+
+static void on_ack(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    int i = (int)(intptr_t)ud;
+
+    (void)data;
+    (void)len;
+    (void)msg;
+    pthread_mutex_lock(&g_acks.lock);
+    g_acks.count[i]++;
+    g_acks.status[i] = status;
+    pthread_cond_broadcast(&g_acks.cond);
+    pthread_mutex_unlock(&g_acks.lock);
+}
+
+/* Wait up to `ms` until message i has been acknowledged; its count. */
+static int ack_wait(int i, unsigned ms)
+{
+    struct timespec until;
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g_acks.lock);
+    while (g_acks.count[i] == 0 && pthread_cond_timedwait(&g_acks.cond, &g_acks.lock, &until) == 0)
+        ;
+    n = g_acks.count[i];
+    pthread_mutex_unlock(&g_acks.lock);
+    return n;
+}
+
+static int ack_count(int i)
+{
+    int n;
+
+    pthread_mutex_lock(&g_acks.lock);
+    n = g_acks.count[i];
+    pthread_mutex_unlock(&g_acks.lock);
+    return n;
+}
+
+typedef struct asker {
+    rtt *t;
+    const char *id;
+    char *answer;
+} asker;
+
+static void *ask_main(void *arg)
+{
+    asker *a = arg;
+
+    a->answer = rtt_ask(a->t, a->id, 60000, "sleep 5000");
+    return NULL;
+}
+
+static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
+{
+    rtt_log *l = ud;
+    size_t need;
+
+    (void)id;
+    (void)name;
+    pthread_mutex_lock(&l->lock);
+    need = l->len + len + 2;
+    if (need > l->cap) {
+        char *nt = realloc(l->text, need * 2);
+        if (nt == NULL) {
+            pthread_mutex_unlock(&l->lock);
+            return;
+        }
+        l->text = nt;
+        l->cap = need * 2;
+    }
+    memcpy(l->text + l->len, msg, len);
+    l->len += len;
+    l->text[l->len++] = '\n';
+    l->text[l->len] = 0;
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void start_durable(rtt *t)
+{
+    th_runtime_config cfg;
+    th_error err;
+
+    memset(t, 0, sizeof *t);
+    snprintf(t->home, sizeof t->home, "/tmp/theater-rtt-XXXXXX");
+    assert_non_null(mkdtemp(t->home));
+    pthread_mutex_init(&t->log.lock, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.home = t->home;
+    cfg.workers = 2;
+    cfg.durable = true;
+    cfg.log_fn = on_log;
+    cfg.log_ud = &t->log;
+    cfg.handlers = th_handlers_builtin();
+    if (th_runtime_new(&cfg, &t->rt, &err) != 0)
+        fail_msg("th_runtime_new: %s", err.msg);
+}
+
+static void held_until_admitted(void **state)
+{
+    static const char *const text[NMSG] = {"m0", "m1", "m2"};
+    static const char *const handlers[] = {"runtime",     "message-server", "supervisor",
+                                           "store",       "timing",         "random",
+                                           "environment", "filesystem"};
+    char id[TH_ACTOR_ID_SIZE], manifest[512];
+    unsigned long long calls;
+    th_spawn_opts o = {0};
+    asker a;
+    pthread_t th;
+    th_error err;
+    rtt t;
+    FILE *f;
+    int i;
+
+    (void)state;
+    start_durable(&t);
+    snprintf(manifest, sizeof manifest, "%s/probe.toml", t.home);
+    f = fopen(manifest, "w");
+    assert_non_null(f);
+    /* every handler the probe imports; a mailbox of one message */
+    fprintf(f, "name = \"probe\"\ncomponent = \"%s\"\n\n[limits]\nmailbox_messages = 1\n",
+            rtt_module("probe"));
+    for (i = 0; i < (int)(sizeof handlers / sizeof handlers[0]); i++)
+        fprintf(f, "\n[[handler]]\ntype = \"%s\"\n", handlers[i]);
+    fprintf(f, "path = \"%s\"\n", t.home); /* the last: filesystem */
+    fclose(f);
+    o.manifest_path = manifest;
+    if (th_runtime_spawn(t.rt, &o, id, &err) != 0)
+        fail_msg("spawn: %s", err.msg);
+
+    /* the actor takes a request that sleeps 5 s: its mailbox is empty */
+    calls = rtt_calls(&t, id);
+    a.t = &t;
+    a.id = id;
+    a.answer = NULL;
+    assert_int_equal(pthread_create(&th, NULL, ask_main, &a), 0);
+    assert_true(rtt_calls_wait(&t, id, calls, 30000));
+
+    /* the first message fills the mailbox; the others wait for room */
+    for (i = 0; i < NMSG; i++)
+        assert_int_equal(th_runtime_send_async(t.rt, id, (const uint8_t *)text[i], strlen(text[i]),
+                                               on_ack, (void *)(intptr_t)i, &err),
+                         0);
+    assert_int_equal(ack_wait(0, 30000), 1);
+    assert_int_equal(g_acks.status[0], 0);
+    usleep(300000);
+    assert_int_equal(ack_count(1), 0);
+    assert_int_equal(ack_count(2), 0);
+
+    /* after the sleep each is admitted, acknowledged once, and handled */
+    for (i = 1; i < NMSG; i++) {
+        assert_int_equal(ack_wait(i, 30000), 1);
+        assert_int_equal(g_acks.status[i], 0);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_non_null(a.answer);
+    assert_true(strncmp(a.answer, "ok ", 3) == 0);
+    free(a.answer);
+    for (i = 0; i < NMSG; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "got %s", text[i]);
+        assert_true(rtt_log_wait(&t, want, 30000));
+    }
+    for (i = 0; i < NMSG; i++)
+        assert_int_equal(ack_count(i), 1);
+    rtt_stop(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(held_until_admitted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
