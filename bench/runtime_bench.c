@@ -42,6 +42,7 @@
  * Erlang's spawn figure alone beside it (unless --no-erlang).
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
@@ -119,8 +120,75 @@ static double cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
+/* CPU time (us) of the process's threads by role, told apart by the names
+ * the runtime gives its threads. */
+enum { R_WORKER, R_RECORDER, R_WRITER, R_OTHER, R_N };
+static const char *const role_name[R_N] = {"workers", "recorder", "chain writer", "other"};
+
+/* Each thread's CPU clock (Linux: the clock id glibc's pthread_getcpuclockid
+ * makes from a thread id), added up by role.  Threads that ended are not
+ * counted; none ends within the figures that use this. */
+static void role_cpu(double out[R_N])
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    struct timespec ts;
+    char path[300], comm[32];
+    FILE *f;
+    long tid;
+    int r;
+
+    for (r = 0; r < R_N; r++)
+        out[r] = 0;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if ((tid = strtol(e->d_name, NULL, 10)) <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        comm[0] = '\0';
+        if ((f = fopen(path, "r")) != NULL) {
+            if (fgets(comm, sizeof comm, f) == NULL)
+                comm[0] = '\0';
+            fclose(f);
+        }
+        comm[strcspn(comm, "\n")] = '\0';
+        if (clock_gettime((clockid_t)((~(unsigned long)tid << 3) | 6u), &ts) != 0)
+            continue;
+        r = strcmp(comm, "th-worker") == 0         ? R_WORKER
+            : strcmp(comm, "th-recorder") == 0     ? R_RECORDER
+            : strcmp(comm, "th-chain-writer") == 0 ? R_WRITER
+                                                   : R_OTHER;
+        out[r] += ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    }
+    closedir(d);
+}
+
+/* Per operation (n of them) between two role_cpu samples, into out. */
+static void role_per(const double a[R_N], const double b[R_N], double n, double out[R_N])
+{
+    int r;
+
+    for (r = 0; r < R_N; r++)
+        out[r] = (b[r] - a[r]) / n;
+}
+
 static double g_oneway_cpu, g_rtt_cpu; /* CPU us per message / round trip */
-static double g_rtt_csw;               /* context switches per round trip */
+/* the same until every event of the figure is durable (the recording
+ * threads' backlog included), and its share by role */
+static double g_oneway_dur, g_rtt_dur, g_oneway_role[R_N], g_rtt_role[R_N];
+static double g_rtt_csw; /* context switches per round trip */
+
+/* The CPU until durable and its share by thread. */
+static void print_durable(double dur, const double role[R_N])
+{
+    int r;
+
+    printf("%-30s %14.2f\n  ", "  until every event is durable", dur);
+    for (r = 0; r < R_N; r++)
+        printf("%s %s %.2f", r ? "," : "  of which", role_name[r], role[r]);
+    printf("\n");
+}
 
 /* Context switches of the whole process so far (every thread's voluntary
  * and involuntary ones, /proc/self/status). */
@@ -327,7 +395,8 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
 {
     bench b;
     char rx[8][TH_ACTOR_ID_SIZE], tx[8][TH_ACTOR_ID_SIZE];
-    double t0, t1, c0;
+    double t0, t1, c0, r0[R_N], r1[R_N];
+    th_error err;
     int i;
 
     bench_start(&b, workers);
@@ -338,6 +407,7 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     atomic_store(&g_done, 0);
     t0 = now_us();
     c0 = cpu_us();
+    role_cpu(r0);
     for (i = 0; i < pairs; i++)
         send_cmd(&b, tx[i], 'G', n);
     pthread_mutex_lock(&g_done_lock);
@@ -346,6 +416,13 @@ static double bench_oneway(int pairs, uint32_t n, unsigned workers)
     pthread_mutex_unlock(&g_done_lock);
     t1 = now_us();
     g_oneway_cpu = (cpu_us() - c0) / ((double)pairs * (n + 1));
+    /* the recording threads' backlog: every event durable */
+    for (i = 0; i < pairs; i++)
+        if (th_runtime_flush(b.rt, tx[i], &err) != 0 || th_runtime_flush(b.rt, rx[i], &err) != 0)
+            die("flush", &err);
+    g_oneway_dur = (cpu_us() - c0) / ((double)pairs * (n + 1));
+    role_cpu(r1);
+    role_per(r0, r1, (double)pairs * (n + 1), g_oneway_role);
     bench_stop(&b);
     return (double)pairs * (n + 1) / ((t1 - t0) / 1e6);
 }
@@ -379,12 +456,16 @@ static double bench_roundtrip(int batches, uint32_t n)
 {
     bench b;
     char srv[TH_ACTOR_ID_SIZE], cli[TH_ACTOR_ID_SIZE];
-    double *t = malloc(batches * sizeof *t), t0, m, c0;
+    double *t = malloc(batches * sizeof *t), t0, m, c0, r0[R_N], r1[R_N];
+    th_error err;
     long s0;
     int i;
 
     rtt_start(&b, srv, cli);
+    if (th_runtime_flush(b.rt, cli, &err) != 0 || th_runtime_flush(b.rt, srv, &err) != 0)
+        die("flush", &err); /* the warm-up's events are not counted */
     c0 = cpu_us();
+    role_cpu(r0);
     s0 = ctx_switches();
     for (i = 0; i < batches; i++) {
         t0 = now_us();
@@ -393,6 +474,11 @@ static double bench_roundtrip(int batches, uint32_t n)
     }
     g_rtt_cpu = (cpu_us() - c0) / ((double)batches * n);
     g_rtt_csw = (double)(ctx_switches() - s0) / ((double)batches * n);
+    if (th_runtime_flush(b.rt, cli, &err) != 0 || th_runtime_flush(b.rt, srv, &err) != 0)
+        die("flush", &err);
+    g_rtt_dur = (cpu_us() - c0) / ((double)batches * n);
+    role_cpu(r1);
+    role_per(r0, r1, (double)batches * n, g_rtt_role);
     m = median(t, batches);
     free(t);
     bench_stop(&b);
@@ -695,10 +781,13 @@ int main(int argc, char **argv)
     rtt = RUN("rtt") ? bench_roundtrip(20, 2000) : 0;
     if (RUN("rtt"))
         rtt99 = bench_rtt_tail(quick ? 5 : 20, 2000, 99, &rtt50);
-    if (RUN("scaling")) {
-        double cpu2 = g_oneway_cpu;
+    if (RUN("scaling")) { /* the CPU figures printed are the 2 workers' */
+        double cpu2 = g_oneway_cpu, dur2 = g_oneway_dur, role2[R_N];
+        memcpy(role2, g_oneway_role, sizeof role2);
         one = bench_oneway(4, quick ? 50000 : 250000, 1);
         g_oneway_cpu = cpu2;
+        g_oneway_dur = dur2;
+        memcpy(g_oneway_role, role2, sizeof role2);
     }
     for (i = 0; i < E_NKEYS; i++)
         erl[i] = erl1[i] = -1;
@@ -743,10 +832,14 @@ int main(int argc, char **argv)
     printf("(ratio: how many times Erlang is better)\n");
     if (msgs > 0 || rtt > 0)
         printf("\nCPU time of the whole process (all threads), steady under load:\n");
-    if (msgs > 0)
+    if (msgs > 0) {
         printf("%-30s %14.2f\n", "one-way: CPU us per message", g_oneway_cpu);
-    if (rtt > 0)
+        print_durable(g_oneway_dur, g_oneway_role);
+    }
+    if (rtt > 0) {
         printf("%-30s %14.2f\n%-30s %14.3f\n", "round trip: CPU us per request", g_rtt_cpu,
                "  context switches per request", g_rtt_csw);
+        print_durable(g_rtt_dur, g_rtt_role);
+    }
     return 0;
 }

@@ -103,7 +103,8 @@ struct th_chain {
     uint8_t *seg;          /* segment being encoded */
     size_t batch_contents; /* events of that segment recorded by content reference */
     size_t seg_cap;
-    chain_actor **dirty; /* chains with a pending span, not in the round */
+    struct chain_pending **walk; /* writer: the entries of the chunk it commits (batch_max) */
+    chain_actor **dirty;         /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;
     chain_actor **round; /* chains being indexed in the current round */
     size_t nround, cap_round, round_pos;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -284,10 +285,33 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
     return q;
 }
 
-/* Encode `n` events starting at `first` as one v3 segment in c->seg; the
+/* The walks over a chunk (encode, store, notify, free) go through an
+ * array of its entries (drain) and ask for the entry CHAIN_PREFETCH places
+ * ahead: the entries were written on another core and are seldom in this
+ * one's cache, and a walk along p->next waits for each miss in turn. */
+#define CHAIN_PREFETCH 8
+#define CHAIN_WALK_STACK 256 /* the chunk's bound when the array cannot be had */
+
+static void prefetch_entry(chain_pending *const *ev, size_t i, size_t n)
+{
+    if (i + CHAIN_PREFETCH < n)
+        __builtin_prefetch(ev[i + CHAIN_PREFETCH]);
+}
+
+/* The rest of an entry (its data), once its first line is in the cache. */
+static void prefetch_rest(const chain_pending *p)
+{
+    const char *b = (const char *)p;
+    size_t off, end = p->size < 512 ? p->size : 512;
+
+    for (off = 64; off < end; off += 64)
+        __builtin_prefetch(b + off);
+}
+
+/* Encode the `n` events ev[0..n) as one v3 segment in c->seg; the
  * touched chains get their slots and batch heads.  Returns the size, or 0
  * if out of memory. */
-static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t *ntouched)
+static size_t encode_segment(th_chain *c, chain_pending *const *ev, size_t n, size_t *ntouched)
 {
     size_t i, size = 8 + 10 + 10 + 10;
     uint64_t base = UINT64_MAX;
@@ -297,7 +321,9 @@ static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t
 
     *ntouched = 0;
     c->batch_contents = 0;
-    for (i = 0, p = first; i < n; i++, p = p->next) {
+    for (i = 0; i < n; i++) {
+        prefetch_entry(ev, i, n);
+        p = ev[i];
         a = p->actor;
         c->batch_contents += p->content != NULL;
         if (a->batch_no != c->batch_no) {
@@ -327,7 +353,10 @@ static size_t encode_segment(th_chain *c, chain_pending *first, size_t n, size_t
     q = put_var(q, n);
     /* The heads advance event by event: put_event compares each event with
      * its actor's previous one. */
-    for (i = 0, p = first; i < n; i++, p = p->next) {
+    for (i = 0; i < n; i++) {
+        if (i + CHAIN_PREFETCH / 2 < n)
+            prefetch_rest(ev[i + CHAIN_PREFETCH / 2]);
+        p = ev[i];
         q = put_event(q, p, base);
         p->actor->head_seq = p->seq;
         memcpy(p->actor->head_hash, p->hash, 32);
@@ -409,14 +438,15 @@ int chain_span_add(th_chain *c, chain_actor *a, uint64_t first_seq, uint64_t seg
  * tables (in the store TH_CHAIN_CONTENT_STORE), in the transaction of the
  * segment that holds the reference: an event is never durable without its
  * content. */
-static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t now)
+static int store_contents(th_chain *c, chain_pending *const *ev, size_t n, uint64_t now)
 {
     chain_pending *p;
     sqlite3_int64 blob;
     int rc = SQLITE_OK, store_done = 0;
     size_t i;
 
-    for (i = 0, p = first; i < n && rc == SQLITE_OK; i++, p = p->next) {
+    for (i = 0; i < n && rc == SQLITE_OK; i++) {
+        p = ev[i];
         if (p->content == NULL)
             continue;
         if (!store_done) {
@@ -438,9 +468,9 @@ static int store_contents(th_chain *c, chain_pending *first, size_t n, uint64_t 
     return rc;
 }
 
-/* Store `n` events starting at `first` as one signed segment, in one
+/* Store the `n` events ev[0..n) as one signed segment, in one
  * transaction together with the rows of chains seen for the first time. */
-static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *err)
+static int commit_batch(th_chain *c, chain_pending *const *ev, size_t n, th_error *err)
 {
     uint8_t sig[CHAIN_SIG_LEN];
     uint64_t now = base_clock_wall_ms();
@@ -448,7 +478,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
     int rc;
 
     c->batch_no++;
-    len = encode_segment(c, first, n, &ntouched);
+    len = encode_segment(c, ev, n, &ntouched);
     if (len == 0)
         return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
     if ((rc = sign_batch(c, ntouched, now, sig, err)) != TH_OK)
@@ -458,7 +488,7 @@ static int commit_batch(th_chain *c, chain_pending *first, size_t n, th_error *e
         return db_error(c->wdb, rc, err, "starting a chain transaction");
     /* events recorded by content reference are rare: the walk over the
      * batch for them is made only when encode_segment saw one */
-    rc = c->batch_contents ? store_contents(c, first, n, now) : SQLITE_OK;
+    rc = c->batch_contents ? store_contents(c, ev, n, now) : SQLITE_OK;
     for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
         if (c->touched[i]->persisted)
             continue;
@@ -602,7 +632,7 @@ static int flush_due(th_chain *c)
            (c->ndirty > 0 && base_clock_mono_ns() - c->last_flush_ns >= c->flush_ns);
 }
 
-static void notify(th_chain *c, chain_pending *first, size_t n)
+static void notify(th_chain *c, chain_pending *const *evs, size_t n)
 {
     th_chain_event ev;
     chain_pending *p;
@@ -613,7 +643,9 @@ static void notify(th_chain *c, chain_pending *first, size_t n)
         pthread_mutex_unlock(&c->llock);
         return;
     }
-    for (i = 0, p = first; i < n; i++, p = p->next) {
+    for (i = 0; i < n; i++) {
+        prefetch_entry(evs, i, n);
+        p = evs[i];
         memset(&ev, 0, sizeof ev);
         ev.actor = p->actor->name;
         ev.seq = p->seq;
@@ -724,7 +756,7 @@ int chain_pending_recover(th_chain *c, th_error *err)
  * runtime stops producing effects until it recovers.  Gives up only when
  * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
  * 0 if committed, -1 if given up (the writer has failed then). */
-static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
+static int commit_retrying(th_chain *c, chain_pending *const *chunk, size_t n)
 {
     unsigned delay = CHAIN_RETRY_FIRST_MS;
     th_error err;
@@ -755,20 +787,30 @@ static int commit_retrying(th_chain *c, chain_pending *chunk, size_t n)
 }
 
 /* Commit a detached list in chunks of at most batch_max events and
- * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least). */
+ * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least).  The one walk along
+ * the list puts each chunk's entries in an array (c->walk; a smaller one
+ * on the stack, and smaller chunks, if it cannot be had), which the later
+ * walks read ahead in. */
 static void drain(th_chain *c, chain_pending *list, int failed)
 {
-    chain_pending *p, *next, *chunk;
+    chain_pending *p, *stack_walk[CHAIN_WALK_STACK], **chunk;
     uint64_t last_ticket = 0;
-    size_t n, bytes, i;
+    size_t n, bytes, i, cap;
     th_error err;
     int reset;
 
+    if (c->walk == NULL && (c->walk = malloc(c->batch_max * sizeof *c->walk)) == NULL) {
+        chunk = stack_walk;
+        cap = CHAIN_WALK_STACK < c->batch_max ? CHAIN_WALK_STACK : c->batch_max;
+    } else {
+        chunk = c->walk;
+        cap = c->batch_max;
+    }
     while (list != NULL) {
-        chunk = list;
-        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
-                                         (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
+        for (n = 0, bytes = 0, p = list;
+             p != NULL && n < cap && (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
              p = p->next, n++) {
+            chunk[n] = p;
             bytes += p->size;
             last_ticket = p->ticket;
         }
@@ -785,9 +827,9 @@ static void drain(th_chain *c, chain_pending *list, int failed)
         c->wal_reset = 0;
         pthread_cond_broadcast(&c->dcv);
         pthread_mutex_unlock(&c->qlock);
-        for (i = 0, p = chunk; i < n; i++, p = next) {
-            next = p->next;
-            chain_pending_free(p);
+        for (i = 0; i < n; i++) {
+            prefetch_entry(chunk, i, n);
+            chain_pending_free(chunk[i]);
         }
         if (!failed)
             chain_wal_finish(c, reset);
@@ -811,6 +853,7 @@ void *chain_writer_main(void *arg)
     th_error err;
     int failed;
 
+    prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
         while (c->qhead == NULL && !c->stopping) {
@@ -856,5 +899,7 @@ void *chain_writer_main(void *arg)
      * rebuilt from the segments at the next open */
     if (!failed)
         (void)chain_flush_index(c, &err);
+    free(c->walk);
+    c->walk = NULL;
     return NULL;
 }

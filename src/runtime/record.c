@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "base/block.h"
@@ -140,6 +141,10 @@ typedef struct rec_batch {
 #define REC_NAP_NS 1000000u       /* a napping recorder looks again after this */
 #define REC_NAP_WAKE_ITEMS 256u   /* ...or is woken when this many events wait */
 #define REC_NAPS_BEFORE_SLEEP 50u /* naps without work before sleeping until woken */
+/* A producer held back by a full queue (TH_RT_RECORD_QUEUE_BYTES) goes on
+ * once the queue is down to this: one sleep while the recorder drains a
+ * quarter of it, not a wake-up every few microseconds to look again. */
+#define REC_ROOM_BYTES (TH_RT_RECORD_QUEUE_BYTES / 4u * 3u)
 
 enum { REC_AWAKE = 0, REC_NAPPING, REC_SLEEPING };
 
@@ -150,6 +155,8 @@ typedef struct rt_recorder {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* the recorder sleeps here */
     pthread_cond_t done; /* flushers wait here */
+    pthread_cond_t room; /* producers held back by a full queue wait here */
+    atomic_int held;     /* how many */
     atomic_int state;    /* REC_AWAKE, REC_NAPPING, REC_SLEEPING */
     atomic_bool stop;
     atomic_int flushers;
@@ -523,10 +530,16 @@ static void *recorder_main(void *arg)
     uint64_t t;
     int st;
 
+    prctl(PR_SET_NAME, "th-recorder", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     for (;;) {
         if ((n = rt_mpsc_pop(&rec->q)) != NULL) {
             rec_consume(rec, n);
             naps = 0;
+            if (atomic_load(&rec->held) > 0 && atomic_load(&rec->bytes) <= REC_ROOM_BYTES) {
+                pthread_mutex_lock(&rec->lock);
+                pthread_cond_broadcast(&rec->room);
+                pthread_mutex_unlock(&rec->lock);
+            }
             if (atomic_load(&rec->flushers) > 0) {
                 pthread_mutex_lock(&rec->lock);
                 pthread_cond_broadcast(&rec->done);
@@ -578,6 +591,8 @@ static int recorder_start(rt_runtime *rt, th_error *err)
     pthread_cond_init(&rec->wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&rec->done, NULL);
+    pthread_cond_init(&rec->room, NULL);
+    atomic_init(&rec->held, 0);
     atomic_init(&rec->state, REC_AWAKE);
     atomic_init(&rec->stop, false);
     atomic_init(&rec->flushers, 0);
@@ -602,6 +617,7 @@ static void recorder_stop(rt_runtime *rt)
     pthread_mutex_lock(&rec->lock);
     atomic_store(&rec->stop, true);
     pthread_cond_signal(&rec->wake);
+    pthread_cond_broadcast(&rec->room);
     pthread_mutex_unlock(&rec->lock);
     pthread_join(rec->thread, NULL);
     while (rec->pool != NULL) {
@@ -613,6 +629,7 @@ static void recorder_stop(rt_runtime *rt)
     pthread_mutex_destroy(&rec->lock);
     pthread_cond_destroy(&rec->wake);
     pthread_cond_destroy(&rec->done);
+    pthread_cond_destroy(&rec->room);
     free(rec);
     rt->recorder = NULL;
 }
@@ -698,6 +715,23 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Wait (at most 10 ms at a time) until the recorder has made room
+ * (REC_ROOM_BYTES) or stops. */
+static void rec_wait_room(rt_recorder *rec)
+{
+    struct timespec ts = base_clock_wall_deadline(10000000u);
+
+    pthread_mutex_lock(&rec->lock);
+    atomic_fetch_add(&rec->held, 1);
+    /* the recorder is woken in case it naps (it wakes us once it drained) */
+    if (atomic_load(&rec->state) != REC_AWAKE)
+        pthread_cond_signal(&rec->wake);
+    if (atomic_load(&rec->bytes) > REC_ROOM_BYTES && !atomic_load(&rec->stop))
+        pthread_cond_timedwait(&rec->room, &rec->lock, &ts);
+    atomic_fetch_sub(&rec->held, 1);
+    pthread_mutex_unlock(&rec->lock);
+}
+
 /* Back-pressure: recording may not fall behind without bound; behind a
  * stalled writer the wait is bounded like stall_wait's. */
 static void rec_backpressure(rt_recorder *rec, rt_actor *a)
@@ -706,18 +740,20 @@ static void rec_backpressure(rt_recorder *rec, rt_actor *a)
 
     while (atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES && !atomic_load(&rec->stop)) {
         struct timespec ts = {0, 50000};
-        if (on_disk(a) && !th_chain_healthy(a->rt->chain)) {
-            if (since == 0)
-                since = rt_now_ns();
-            else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
-                record_failed(a, TH_EIO,
-                              "events cannot be recorded: the chain writer cannot store "
-                              "events (waited %u ms); stopping the actor",
-                              a->rt->record_stall_ms);
-                break;
-            }
-        } else {
+        if (!on_disk(a) || th_chain_healthy(a->rt->chain)) {
             since = 0;
+            rec_wait_room(rec);
+            continue;
+        }
+        /* behind a stalled writer: look again every 50 us, bounded */
+        if (since == 0) {
+            since = rt_now_ns();
+        } else if (rt_now_ns() - since >= (uint64_t)a->rt->record_stall_ms * 1000000u) {
+            record_failed(a, TH_EIO,
+                          "events cannot be recorded: the chain writer cannot store "
+                          "events (waited %u ms); stopping the actor",
+                          a->rt->record_stall_ms);
+            break;
         }
         rec_poke(rec, true);
         nanosleep(&ts, NULL);

@@ -56,6 +56,7 @@
  * costs no malloc/free of engine stacks.
  */
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 
@@ -288,6 +289,7 @@ static void *worker_main(void *arg)
     uint64_t t, due;
 
     tl_worker = w;
+    prctl(PR_SET_NAME, "th-worker", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     for (;;) {
         due = rt_wheel_run(rt); /* call timeouts that are due */
         a = take_work(w);

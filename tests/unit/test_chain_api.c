@@ -786,6 +786,71 @@ static void test_append_many(void **state)
     assert_int_equal(res.events, 5);
 }
 
+/* A writer whose batches hold a few events commits a long queue in many
+ * chunks (each walked through its array of entries, read ahead): every
+ * event is stored once, in order, with its data, and heard by listeners
+ * in order; the chains verify. */
+static void test_small_batches(void **state)
+{
+    fixture *f = *state;
+    counter cn = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1};
+    th_chain_config cfg = {0};
+    th_chain_verify_result res;
+    th_chain_query q = {0};
+    th_chain_events evs;
+    th_chain *c = NULL;
+    th_error err;
+    char data[600], actor[16];
+    uint64_t id;
+    size_t len;
+    int i, k;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_events = 7;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open: %s", err.msg);
+    f->c = c;
+    assert_int_equal(th_chain_subscribe(c, on_event, &cn, &id, &err), TH_OK);
+    for (i = 0; i < 600; i++) {
+        /* sizes from a few bytes to several cache lines; a repeated
+         * start and end (the segment's edits of an earlier event) */
+        len = (size_t)(i * 37) % sizeof data;
+        memset(data, 'a' + i % 3, len);
+        if (len > 8)
+            snprintf(data + len / 2, 8, "%d", i);
+        snprintf(actor, sizeof actor, "listen-%c", "abc"[i % 3]);
+        if (th_chain_append(c, actor, i % 2 ? "host-call" : "wasm-call", data, len, NULL, NULL,
+                            &err) != TH_OK)
+            fail_msg("append: %s", err.msg);
+    }
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(cn.n, 600);
+    assert_int_equal(cn.order_ok, 1);
+    q.actor = "listen-b";
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 200);
+    for (k = 0; k < 200; k++) {
+        i = 3 * k + 1;
+        len = (size_t)(i * 37) % sizeof data;
+        memset(data, 'a' + i % 3, len);
+        if (len > 8)
+            snprintf(data + len / 2, 8, "%d", i);
+        assert_int_equal(evs.items[k].seq, k);
+        assert_string_equal(evs.items[k].type, i % 2 ? "host-call" : "wasm-call");
+        assert_int_equal(evs.items[k].data_len, len);
+        if (len > 0)
+            assert_memory_equal(evs.items[k].data, data, len);
+    }
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_unsubscribe(c, id), TH_OK);
+    if (th_chain_verify(c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, 600);
+    assert_int_equal(res.actors, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
