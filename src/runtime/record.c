@@ -94,8 +94,8 @@ typedef struct rec_subs {
  * start with the node and the kind. */
 enum { REC_ONE = 1, REC_BATCH, REC_FENCE };
 
-/* A fence (rt_record_flush_all): the recorder sets `passed` under its
- * lock; the waiter owns and frees it. */
+/* A fence (rt_record_flush_all, on the waiter's stack): the recorder sets
+ * `passed` under its lock. */
 typedef struct rec_fence {
     rt_node node; /* first */
     int kind;     /* REC_FENCE */
@@ -491,7 +491,7 @@ static void rec_consume(rt_recorder *rec, rt_node *n)
 
     if (it->kind == REC_FENCE) {
         pthread_mutex_lock(&rec->lock);
-        ((rec_fence *)n)->passed = true; /* the waiter frees it */
+        ((rec_fence *)n)->passed = true; /* the waiter's: not touched after */
         pthread_cond_broadcast(&rec->done);
         pthread_mutex_unlock(&rec->lock);
         return;
@@ -956,6 +956,21 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
     rt_record_buf(a, "host-call", &b);
 }
 
+/* Wait until the chain's event `ticket` (UINT64_MAX: every event appended
+ * so far) is durable, in slices: behind a stalled writer, at most the
+ * runtime's record_stall_ms, then TH_EIO. */
+static int durable_wait(rt_runtime *rt, uint64_t ticket, th_error *err)
+{
+    for (;;) {
+        int rc = ticket == UINT64_MAX ? th_chain_flush(rt->chain, 50, err)
+                                      : th_chain_wait_durable(rt->chain, ticket, 50, err);
+        if (rc != TH_ETIMEDOUT)
+            return rc;
+        if (!th_chain_healthy(rt->chain) && stall_wait(rt, err) != 0)
+            return TH_EIO;
+    }
+}
+
 int rt_record_flush(rt_actor *a, th_error *err)
 {
     rt_recorder *rec = a->rt->recorder;
@@ -981,16 +996,7 @@ int rt_record_flush(rt_actor *a, th_error *err)
         pthread_mutex_unlock(&rec->lock);
     }
     ticket = atomic_load(&a->last_ticket);
-    if (ticket == 0)
-        return 0;
-    /* wait in slices: behind a stalled writer, at most record_stall_ms */
-    for (;;) {
-        int rc = th_chain_wait_durable(a->rt->chain, ticket, 50, err);
-        if (rc != TH_ETIMEDOUT)
-            return rc;
-        if (!th_chain_healthy(a->rt->chain) && stall_wait(a->rt, err) != 0)
-            return TH_EIO;
-    }
+    return ticket != 0 ? durable_wait(a->rt, ticket, err) : 0;
 }
 
 void rt_record_push(rt_actor *a)
@@ -1004,26 +1010,22 @@ void rt_record_push(rt_actor *a)
 int rt_record_flush_all(rt_runtime *rt, th_error *err)
 {
     rt_recorder *rec = rt->recorder;
-    rec_fence *f;
+    rec_fence f = {.kind = REC_FENCE};
 
-    if (rec == NULL || atomic_load(&rec->stop))
-        return th_chain_flush(rt->chain, -1, err);
-    if ((f = calloc(1, sizeof *f)) == NULL)
-        return th_error_set(err, TH_ENOMEM, "out of memory");
-    f->kind = REC_FENCE;
-    pthread_mutex_lock(&rec->lock);
-    atomic_fetch_add(&rec->flushers, 1);
-    rt_mpsc_push(&rec->q, &f->node);
-    if (atomic_load(&rec->state) != REC_AWAKE)
-        pthread_cond_signal(&rec->wake);
-    while (!f->passed) {
-        struct timespec ts = base_clock_wall_deadline(50000000u);
-        pthread_cond_timedwait(&rec->done, &rec->lock, &ts);
+    if (rec != NULL && !atomic_load(&rec->stop)) {
+        /* the recorder takes it after everything queued before it, sets
+         * `passed` under its lock and no longer touches it */
+        pthread_mutex_lock(&rec->lock);
+        rt_mpsc_push(&rec->q, &f.node);
+        if (atomic_load(&rec->state) != REC_AWAKE)
+            pthread_cond_signal(&rec->wake);
+        while (!f.passed) {
+            struct timespec ts = base_clock_wall_deadline(50000000u);
+            pthread_cond_timedwait(&rec->done, &rec->lock, &ts);
+        }
+        pthread_mutex_unlock(&rec->lock);
     }
-    atomic_fetch_sub(&rec->flushers, 1);
-    pthread_mutex_unlock(&rec->lock);
-    free(f);
-    return th_chain_flush(rt->chain, -1, err);
+    return durable_wait(rt, UINT64_MAX, err);
 }
 
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)
