@@ -347,26 +347,6 @@ static int print_state(const struct st_item *it, const chain_args *a, th_error *
     return TH_OK;
 }
 
-/* `o` gains the state an event left (--state --json), as `theater state
- * --json` gives it: "state" the JSON value (null: none), or "state_hex"
- * when the bytes are not JSON text. */
-static int json_add_state(json_t *o, const struct st_item *it)
-{
-    json_t *v;
-    char *hex;
-    int rc;
-
-    if (!it->has)
-        return json_object_set_new(o, "state", json_null());
-    if ((v = json_loadb((const char *)it->bytes, it->len, JSON_DECODE_ANY, NULL)) != NULL)
-        return json_object_set_new(o, "state", v);
-    if ((hex = malloc(it->len * 2 + 1)) == NULL)
-        return -1;
-    rc = json_object_set_new(o, "state_hex", json_string(base_hex_encode(it->bytes, it->len, hex)));
-    free(hex);
-    return rc;
-}
-
 /* One event, and with --state the state it left (`st`, NULL if none). */
 static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a,
                        const struct st_item *st, th_error *err)
@@ -379,7 +359,8 @@ static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_
     int bad;
 
     if (a->json) {
-        if ((o = cli_event_json(&ev)) == NULL || (st != NULL && json_add_state(o, st) != 0)) {
+        if ((o = cli_event_json(&ev)) == NULL ||
+            (st != NULL && cli_state_json_add(o, st->has, st->bytes, st->len) != 0)) {
             json_decref(o);
             return th_error_set(err, TH_ENOMEM, "out of memory");
         }

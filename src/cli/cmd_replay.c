@@ -24,6 +24,7 @@
 #include "base/limits.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/event_text.h"
 #include "cli/ids.h"
 #include "theater/chain.h"
 #include "theater/handlers.h"
@@ -481,22 +482,14 @@ int cli_replay_state_at(int argc, char **argv)
     if (rc != 0) {
         cli_errorf("state: %s", err.msg[0] ? err.msg : th_strerror(rc));
     } else {
-        if (res.has_state)
+        if (res.has_state && !json)
             v = json_loadb((const char *)res.state, res.state_len, JSON_DECODE_ANY, NULL);
         if (json) {
-            char *hex = res.has_state ? malloc(res.state_len * 2 + 1) : NULL;
             json_t *o = json_pack("{s:s, s:I}", "id", cli_replay_actor(src), "at", (json_int_t)at);
-            if (!res.has_state)
-                json_object_set_new(o, "state", json_null());
-            else if (v != NULL)
-                json_object_set(o, "state", v);
-            else if (hex != NULL)
-                json_object_set_new(o, "state_hex",
-                                    json_string(base_hex_encode(res.state, res.state_len, hex)));
+            cli_state_json_add(o, res.has_state, res.state, res.state_len);
             json_dumpf(o, stdout, JSON_COMPACT);
             fputc('\n', stdout);
             json_decref(o);
-            free(hex);
         } else if (!res.has_state) {
             printf("null\n");
         } else if (v != NULL) {

@@ -985,6 +985,23 @@ static json_t *text_json(const char *s)
     return v;
 }
 
+int cli_state_json_add(json_t *o, bool has, const uint8_t *bytes, size_t len)
+{
+    json_t *v;
+    char *hex;
+    int rc;
+
+    if (!has)
+        return json_object_set_new(o, "state", json_null());
+    if ((v = json_loadb((const char *)bytes, len, JSON_DECODE_ANY, NULL)) != NULL)
+        return json_object_set_new(o, "state", v);
+    if ((hex = malloc(len * 2 + 1)) == NULL)
+        return -1;
+    rc = json_object_set_new(o, "state_hex", json_string(base_hex_encode(bytes, len, hex)));
+    free(hex);
+    return rc;
+}
+
 json_t *cli_event_json(const cli_event *ev)
 {
     json_t *o = json_object(), *data = parse_data(ev), *p;

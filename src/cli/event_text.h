@@ -20,6 +20,7 @@
 #ifndef THEATER_CLI_EVENT_TEXT_H
 #define THEATER_CLI_EVENT_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,11 @@ char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags);
  * Never holds a newline.  Returns a malloc'd string, or NULL when out of
  * memory. */
 char *cli_bytes_text(const uint8_t *bytes, size_t len, unsigned flags);
+
+/* `o` gains a state as `theater state --json` gives it: "state" the JSON
+ * value (null: none), or "state_hex" when the bytes are not JSON text.
+ * 0, or -1 when out of memory. */
+int cli_state_json_add(json_t *o, bool has, const uint8_t *bytes, size_t len);
 
 /* The JSON form of one event (a new reference), or NULL when out of
  * memory. */
