@@ -183,37 +183,12 @@ void th_store_list_free(th_store_list *list)
 
 /* ---- small helpers ---- */
 
-/* Each hex digit's value with bit 0x80 set (0: not a hex digit).
- * parse_ref runs on every get: the table, and one test of all 64 digits at
- * the end, cost a fraction of base_hex_decode's branches per digit. */
-#define HV(c, v) [c] = 0x80 | (v)
-static const uint8_t hex_value[256] = {
-    HV('0', 0),  HV('1', 1),  HV('2', 2),  HV('3', 3),  HV('4', 4),  HV('5', 5),
-    HV('6', 6),  HV('7', 7),  HV('8', 8),  HV('9', 9),  HV('a', 10), HV('b', 11),
-    HV('c', 12), HV('d', 13), HV('e', 14), HV('f', 15), HV('A', 10), HV('B', 11),
-    HV('C', 12), HV('D', 13), HV('E', 14), HV('F', 15),
-};
-#undef HV
-
 static int parse_ref(const char *ref, store_ref *out, th_error *err)
 {
-    const unsigned char *p = (const unsigned char *)ref;
-    unsigned valid = 0x80, hi, lo;
-    size_t i;
-
-    /* exactly 64 characters (no digit past a NUL is read), all hex */
-    if (ref != NULL && strnlen(ref, 2 * sizeof out->b + 1) == 2 * sizeof out->b) {
-        for (i = 0; i < sizeof out->b; i++) {
-            hi = hex_value[p[2 * i]];
-            lo = hex_value[p[2 * i + 1]];
-            valid &= hi & lo;
-            out->b[i] = (uint8_t)((hi & 15) << 4 | (lo & 15));
-        }
-        if (valid)
-            return TH_OK;
-    }
-    return th_error_set(err, TH_EINVAL, "bad content reference '%.80s' (want 64 hex digits)",
-                        ref ? ref : "(null)");
+    if (ref == NULL || base_hex_decode(ref, out->b, sizeof out->b) != 0)
+        return th_error_set(err, TH_EINVAL, "bad content reference '%.80s' (want 64 hex digits)",
+                            ref ? ref : "(null)");
+    return TH_OK;
 }
 
 static void format_ref(const uint8_t *b, th_content_ref *out)
