@@ -835,25 +835,16 @@ static void fresh_id(char id[RT_ID_LEN + 1])
 {
     static _Atomic uint64_t last; /* ms << 12 | counter */
     uint64_t prev = atomic_load(&last), now = (uint64_t)rt_wall_ms() << 12, v;
-    char tail[RT_ID_LEN + 1];
-    int i;
+    char tail[RT_ID_LEN + 1], text[64];
 
     do
         v = now > prev ? now : prev + 1;
     while (!atomic_compare_exchange_weak(&last, &prev, v));
     rt_uuid_v4(tail); /* its random variant and last 62 bits */
-    /* "tttttttt-tttt-7ccc-" (time and counter, 15 hex digits) + the tail */
-    for (i = 0; i < 8; i++)
-        id[i] = hexd[(v >> (56 - 4 * i)) & 15];
-    id[8] = '-';
-    for (i = 0; i < 4; i++)
-        id[9 + i] = hexd[(v >> (24 - 4 * i)) & 15];
-    id[13] = '-';
-    id[14] = '7';
-    for (i = 0; i < 3; i++)
-        id[15 + i] = hexd[(v >> (8 - 4 * i)) & 15];
-    id[18] = '-';
-    memcpy(id + 19, tail + 19, RT_ID_LEN - 19);
+    snprintf(text, sizeof text, "%08llx-%04llx-7%03llx-%s",
+             (unsigned long long)((v >> 28) & 0xffffffffu),
+             (unsigned long long)((v >> 12) & 0xffff), (unsigned long long)(v & 0xfff), tail + 19);
+    memcpy(id, text, RT_ID_LEN);
     id[RT_ID_LEN] = 0;
 }
 

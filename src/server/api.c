@@ -510,9 +510,8 @@ static void h_component(srv_req *r, char **seg)
  * thread, or this one. */
 static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
 {
-    static const char head[] = "{\"id\":\"", tail[] = "\",\"queued\":true}\n";
     srv_req *r = ud;
-    size_t n = strlen(r->id), len_body = sizeof head - 1 + n + sizeof tail - 1;
+    size_t cap = strlen(r->id) + 32;
     char *body;
 
     (void)data;
@@ -520,14 +519,12 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
     if (status != 0) {
         srv_req_done_error(r, 503, status == TH_EBUSY ? "busy" : "out-of-memory", "%s",
                            msg && msg[0] ? msg : "the message was not queued");
-    } else if ((body = malloc(len_body + 1)) == NULL) {
+    } else if ((body = malloc(cap)) == NULL) {
         srv_req_done_error(r, 503, "out-of-memory", "out of memory");
     } else {
         /* as srv_reply_json writes it (ids are UUIDs: nothing to escape) */
-        memcpy(body, head, sizeof head - 1);
-        memcpy(body + sizeof head - 1, r->id, n);
-        memcpy(body + sizeof head - 1 + n, tail, sizeof tail);
-        srv_req_done(r, 202, "application/json", body, len_body);
+        snprintf(body, cap, "{\"id\":\"%s\",\"queued\":true}\n", r->id);
+        srv_req_done(r, 202, "application/json", body, strlen(body));
     }
     srv_req_release(r);
 }
