@@ -64,8 +64,14 @@ static void test_decode_refuses_each_byte(void **unused)
     assert_int_equal(base_hex_digit(-1), -1);
     assert_int_equal(base_hex_digit(256), -1);
     /* a NUL inside: the string is short; decode_n reads it as a byte */
-    assert_int_equal(base_hex_decode("0123\0" "567", out, 4), -1);
-    assert_int_equal(base_hex_decode_n("0123\0" "567", out, 4), -1);
+    assert_int_equal(base_hex_decode("0123\0"
+                                     "567",
+                                     out, 4),
+                     -1);
+    assert_int_equal(base_hex_decode_n("0123\0"
+                                       "567",
+                                       out, 4),
+                     -1);
     assert_int_equal(base_hex_decode_n("01234567xyz", out, 4), 0); /* no terminator needed */
     assert_int_equal(out[3], 0x67);
 }
