@@ -42,6 +42,7 @@ static void test_decode(void **unused)
 /* Every byte that is not a digit is refused, in every position. */
 static void test_decode_refuses_each_byte(void **unused)
 {
+    static const char nul_inside[9] = {'0', '1', '2', '3', '\0', '5', '6', '7', '\0'};
     char s[9];
     uint8_t out[4];
     int c, pos;
@@ -64,14 +65,8 @@ static void test_decode_refuses_each_byte(void **unused)
     assert_int_equal(base_hex_digit(-1), -1);
     assert_int_equal(base_hex_digit(256), -1);
     /* a NUL inside: the string is short; decode_n reads it as a byte */
-    assert_int_equal(base_hex_decode("0123\0"
-                                     "567",
-                                     out, 4),
-                     -1);
-    assert_int_equal(base_hex_decode_n("0123\0"
-                                       "567",
-                                       out, 4),
-                     -1);
+    assert_int_equal(base_hex_decode(nul_inside, out, 4), -1);
+    assert_int_equal(base_hex_decode_n(nul_inside, out, 4), -1);
     assert_int_equal(base_hex_decode_n("01234567xyz", out, 4), 0); /* no terminator needed */
     assert_int_equal(out[3], 0x67);
 }
