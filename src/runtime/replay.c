@@ -65,12 +65,6 @@ typedef struct rt_replay {
     bool last_sum;
 } rt_replay;
 
-/* An operation the daemon's end interrupted (docs/durability.md): the
- * record has its wasm-call and some host calls, then "actor-stopped"
- * (a shutdown) or "actor-restored" (after a crash) instead of its result.
- * The replayed operation stops where the record does: its host call gets
- * an error, nothing it produces after that is compared, and the next
- * top-level step takes the record's event as it is. */
 /* Is the type `t` the literal `lit`?  The first byte settles most of the
  * questions asked for every event (is it a supervisor-action, does it cut
  * the operation off) without a call. */
@@ -79,6 +73,12 @@ static inline bool type_is(const char *t, const char *lit)
     return t[0] == lit[0] && strcmp(t, lit) == 0;
 }
 
+/* An operation the daemon's end interrupted (docs/durability.md): the
+ * record has its wasm-call and some host calls, then "actor-stopped"
+ * (a shutdown) or "actor-restored" (after a crash) instead of its result.
+ * The replayed operation stops where the record does: its host call gets
+ * an error, nothing it produces after that is compared, and the next
+ * top-level step takes the record's event as it is. */
 static bool cuts_op(const rt_actor *a, const th_chain_event *e)
 {
     return a->op != NULL && e != NULL &&

@@ -65,11 +65,10 @@ struct rt_worker {
     pthread_mutex_t lock; /* guards the local queue */
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
-    rt_actor *next;      /* run next (owner thread only) */
-    uint64_t next_since; /* when the current run-next streak began (0: none) */
-    unsigned picks; /* actors taken (take_work): every RT_GLOBAL_EVERY-th looks at the global queue
-                       first */
-    bool ran_woken; /* the last turn was of a woken actor */
+    rt_actor *next;         /* run next (owner thread only) */
+    uint64_t next_since;    /* when the current run-next streak began (0: none) */
+    unsigned picks;         /* actors taken (take_work, sched.c says why) */
+    bool ran_woken;         /* the last turn was of a woken actor */
     th_wasm_exec *cache[8]; /* idle execs */
     struct rt_op *op_spare; /* a freed operation kept for the next (turn.c) */
     unsigned ncache;
