@@ -313,10 +313,9 @@ void wasm_cc_set_handler(comp *C, size_t pos, int op, unsigned variant)
     }
 }
 
-/* Which accumulator an operation's __R variant writes: the f64 one
- * (facc, interp_shapes.h) for f64 results of f64 arithmetic, the integer
- * one (acc) for everything else (loads, calls and f32 values included). */
-bool wasm_cc_acc_float_out(int op)
+/* f64 arithmetic (and the fused multiply-add pairs): reads and writes
+ * the f64 accumulator (facc, interp_shapes.h). */
+static bool f64_arith(int op)
 {
     switch (op) {
     case WOP_F64_ADD:
@@ -327,31 +326,34 @@ bool wasm_cc_acc_float_out(int op)
     case WOP_F64_MAX:
     case WOP_F64_SQRT:
     case WOP_F64_ABS:
-    case WOP_F64_NEG:
+    case WOP_F64_NEG: return true;
+    default: return op >= WOP_F_FMUL_FADD1 && op <= WOP_F_FADD_FMUL2;
+    }
+}
+
+/* Which accumulator an operation's __R variant writes: the f64 one
+ * (facc) for f64 results of f64 arithmetic and conversions, the integer
+ * one (acc) for everything else (loads, calls and f32 values included). */
+bool wasm_cc_acc_float_out(int op)
+{
+    if (f64_arith(op))
+        return true;
+    switch (op) {
     case WOP_F64_CONVERT_I32_S:
     case WOP_F64_CONVERT_I32_U:
     case WOP_F64_CONVERT_I64_S:
     case WOP_F64_CONVERT_I64_U:
     case WOP_F64_PROMOTE_F32: return true;
-    default:
-        return (op >= WOP_M_F64_ADD1 && op <= WOP_M_F64_MUL2) ||
-               (op >= WOP_F_FMUL_FADD1 && op <= WOP_F_FADD_FMUL2);
+    default: return op >= WOP_M_F64_ADD1 && op <= WOP_M_F64_MUL2;
     }
 }
 
 /* Which accumulator variant `v` (WV_A or WV_B) of `op` reads. */
 bool wasm_cc_acc_float_in(int op, unsigned v)
 {
+    if (f64_arith(op))
+        return true;
     switch (op) {
-    case WOP_F64_ADD:
-    case WOP_F64_SUB:
-    case WOP_F64_MUL:
-    case WOP_F64_DIV:
-    case WOP_F64_MIN:
-    case WOP_F64_MAX:
-    case WOP_F64_SQRT:
-    case WOP_F64_ABS:
-    case WOP_F64_NEG:
     case WOP_F64_EQ:
     case WOP_F64_NE:
     case WOP_F64_LT:
@@ -360,7 +362,7 @@ bool wasm_cc_acc_float_in(int op, unsigned v)
     case WOP_F64_GE:
     case WOP_F32_DEMOTE_F64: return true;
     case WOP_STOREF64: return v == WV_B;
-    default: return op >= WOP_F_FMUL_FADD1 && op <= WOP_F_FADD_FMUL2;
+    default: return false;
     }
 }
 
