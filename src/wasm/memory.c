@@ -17,18 +17,21 @@
  * The first write to a fresh page costs a page fault (about 1.5 us here:
  * the trap, a zeroed page, its memory-cgroup charge), which for a small
  * actor is its data segment's copy into its first page.  So a stock of
- * READY_SLOTS 64 KiB slots whose first page is already resident (zero) is
- * kept by a thread of its own (started at the first use, asleep while the
- * stock is more than half full; the stock starts at READY_FIRST and
+ * 64 KiB slots whose first page is already resident (zero) is kept by a
+ * thread of its own, started at the first use and asleep while the stock
+ * is more than half full.  The stock starts at READY_FIRST slots and
  * doubles, up to READY_SLOTS (2 MiB resident), each time it is found
- * empty, so that spawning in a loop finds it stocked): a memory whose instantiation writes its
- * first page at once (a data segment there, wasm_memory_init's `first_page`) takes one of them. The
- * fault is taken off the instantiation's path, not saved: the refilling thread pays it.  Larger
- * memories are a mapping of exactly their size, grown with mremap.  No guard region is reserved, so
- * a million small memories fit in one address space; the interpreter bounds-checks every access
- * against `size`.  A zero-size memory points at a static dummy so `data` is never NULL.  Growth
- * failures (type maximum, 4 GiB, the embedder's byte limit, or the kernel
- * refusing) return -1 and leave the memory unchanged.
+ * empty, so that spawning in a loop finds it stocked.  A memory whose
+ * instantiation writes its first page at once (a data segment there:
+ * wasm_memory_init's `first_page`) takes one of them.  The fault is taken
+ * off the instantiation's path, not saved: the refilling thread pays it.
+ *
+ * Larger memories are a mapping of exactly their size, grown with mremap.
+ * No guard region is reserved, so a million small memories fit in one
+ * address space; the interpreter bounds-checks every access against
+ * `size`.  A zero-size memory points at a static dummy so `data` is never
+ * NULL.  Growth failures (type maximum, 4 GiB, the embedder's byte limit,
+ * or the kernel refusing) return -1 and leave the memory unchanged.
  *
  * Tables are arrays of pointers (th_wasm_func * for funcref, opaque for
  * externref; NULL is the null reference), capped at TH_WASM_MAX_TABLE_ELEMS
@@ -153,17 +156,17 @@ static uint8_t *slot_take_ready(void)
     uint8_t *p = NULL;
     pthread_t th;
     pthread_attr_t at;
-
     bool fresh;
 
     pthread_mutex_lock(&slab_lock);
     if ((fresh = !refill_started)) {
         refill_started = true;
+        /* should the thread not start, the stock stays empty: every
+         * memory takes a plain slot, as without it */
         if (pthread_attr_init(&at) == 0) {
             pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
             pthread_attr_setstacksize(&at, 64 * 1024);
-            if (pthread_create(&th, &at, refill_main, NULL) != 0)
-                refill_asleep = false; /* no thread: no stock, slots as before */
+            (void)pthread_create(&th, &at, refill_main, NULL);
             pthread_attr_destroy(&at);
         }
     }
