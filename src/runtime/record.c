@@ -37,7 +37,13 @@
  * the events from one buffer.  Order holds: an actor's turn runs on one
  * thread at a time, and its batch is queued before the turn ends; events
  * recorded for it from elsewhere (outside its turn) are queued at once,
- * as before.
+ * as before.  A turn that runs a nested turn (a request's hand-off,
+ * turn.c) keeps its batch aside meanwhile (rec_held) and goes on filling
+ * it after: the requester's events of a whole turn of round trips go as
+ * one batch; the nested turn uses a second buffer (rec_nest) and queues
+ * its events at its end.  Whatever queues events of the held batch's actor
+ * meanwhile (an event recorded for it, a flush) queues the held batch
+ * first (held_push).
  * Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.

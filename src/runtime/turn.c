@@ -947,8 +947,10 @@ static void control(rt_actor *a, rt_msg *m)
 
 /* The hand-off (sched.c): the actor `a`, whose turn runs on worker `w`,
  * made a request that woke `b`; run b's turn now, nested, if a's turn has
- * budget and time left, else queue b as any woken actor.  a's events so
- * far are queued first, and its recording resumes after. */
+ * budget and time left, else queue b as any woken actor.  a's batch of
+ * events is held meanwhile (record.c) and collects on after: a's events
+ * keep their order and go to the recorder once per turn, not once per
+ * round trip; b's turn queues its own at its end as any turn does. */
 static void turn_at(rt_actor *a, uint64_t now);
 
 static void run_handoff(rt_actor *a, rt_worker *w, int *budget, uint64_t end)
