@@ -97,6 +97,7 @@ typedef struct dur_job {
     size_t init_len;
     rt_sync *init_sync; /* DJ_ACTOR_ADD: answered once stored */
     rt_reply init_reply;
+    rt_reply ack; /* DJ_MSG: its sender's answer, once the batch is offered */
     bool inserted;
     int status;
     char msg[TH_ERROR_MSG_MAX];
@@ -156,6 +157,7 @@ static void job_free(dur_job *j)
     free(j->init);
     rt_sync_release(j->init_sync);
     rt_reply_drop(&j->init_reply);
+    rt_reply_drop(&j->ack);
     free(j);
 }
 
@@ -274,8 +276,10 @@ static int job_exec(rt_durable *d, dur_job *j)
     return rc == SQLITE_DONE ? 0 : rc;
 }
 
-/* After the commit (status 0) or its failure: deliver, answer, free. */
-static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
+/* After the commit (status 0) or its failure: deliver, answer, free.  A
+ * message queued at once keeps its sender's answer in j->ack: true, and
+ * the caller answers and frees it (run_batch). */
+static bool job_done(rt_durable *d, dur_job *j, int status, const char *why)
 {
     rt_runtime *rt = d->rt;
     rt_msg *m;
@@ -303,6 +307,17 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
             rt_actor_post(j->target, m);
             rt_reply_complete(rt, &r, TH_OK, false, NULL, 0, NULL);
         } else {
+            /* queued without its answer, which run_batch gives with the
+             * batch's others; a full mailbox holds it with its answer
+             * until there is room */
+            j->ack = m->reply;
+            memset(&m->reply, 0, sizeof m->reply);
+            m->ack = false;
+            if (rt_actor_offer(j->target, m, false) == RT_OFFER_QUEUED)
+                return true;
+            m->reply = j->ack;
+            memset(&j->ack, 0, sizeof j->ack);
+            m->ack = true;
             rt_actor_offer(j->target, m, true);
         }
         break;
@@ -328,6 +343,7 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
     default: break;
     }
     job_free(j);
+    return false;
 }
 
 static void collect_garbage(rt_durable *d)
@@ -350,11 +366,19 @@ static int step_once(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Commit a batch of jobs in one transaction, then finish each. */
+/* Commit a batch of jobs in one transaction, then finish each: the
+ * messages are queued first, then their senders are answered one after
+ * another.  Answering a sender of the API resumes its connection, which
+ * wakes libmicrohttpd's thread; queueing a message may wake a worker.  Done
+ * in turn for each message, the woken threads took the cores and the locks
+ * the writer needed for the next answer, and libmicrohttpd answered the
+ * batch's connections a few at a time; answered together, its thread
+ * finds them all resumed, and the clients' next messages come together
+ * (the next batch waits less for its last one). */
 static void run_batch(rt_durable *d, dur_job *list)
 {
     th_error err;
-    dur_job *j, *next;
+    dur_job *j, *next, *acks = NULL, **acks_tail = &acks;
     int rc;
 
     th_error_clear(&err);
@@ -375,7 +399,16 @@ static void run_batch(rt_durable *d, dur_job *list)
     pthread_mutex_unlock(&d->lock);
     for (j = list; j != NULL; j = next) {
         next = j->next;
-        job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg);
+        if (job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg)) {
+            j->next = NULL;
+            *acks_tail = j;
+            acks_tail = &j->next;
+        }
+    }
+    while ((j = acks) != NULL) {
+        acks = j->next;
+        rt_reply_complete(d->rt, &j->ack, TH_OK, false, NULL, 0, NULL);
+        job_free(j);
     }
 }
 
