@@ -944,6 +944,8 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
 {
     rt_buf b = {0};
 
+    if (a->replay != NULL && rt_replay_host_done(a, iface, fn, input_json, output_json))
+        return;
     rt_buf_puts(&b, "{\"interface\":\"");
     rt_buf_puts(&b, iface);
     rt_buf_puts(&b, "\",\"function\":\"");
