@@ -945,19 +945,24 @@ void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
 }
 
 /* Room for an event of `len` bytes written in place into the worker's
- * batch, when rt_record would put it there with nothing to do first: in
- * the actor's own turn, no held-back "wasm-call" to record before it, not
- * replayed, the writer healthy.  NULL otherwise (or out of memory): the
- * caller then builds the event and hands it to rt_record. */
+ * batch, where rt_record would put it: in the actor's own turn, not
+ * replayed, the writer healthy (the held-back "wasm-call" of the running
+ * op is recorded first, as rt_record does).  NULL otherwise (or out of
+ * memory): the caller then builds the event and hands it to rt_record. */
 static uint8_t *record_in_place(rt_actor *a, const char *type, size_t len)
 {
     rt_recorder *rec = a->rt->recorder;
     rt_worker *w;
 
-    if ((a->op != NULL && a->op->call_rec.data != NULL) || a->replay != NULL || rec == NULL ||
-        atomic_load(&rec->stop) || (on_disk(a) && !th_chain_healthy(a->rt->chain)) ||
-        (w = rt_sched_self()) == NULL || w->turn_actor != a || REC_EV_SIZE(len) > REC_BATCH_CAP)
+    if (a->replay != NULL || rec == NULL || atomic_load(&rec->stop) ||
+        (on_disk(a) && !th_chain_healthy(a->rt->chain)) || (w = rt_sched_self()) == NULL ||
+        w->turn_actor != a || REC_EV_SIZE(len) > REC_BATCH_CAP)
         return NULL;
+    if (a->op != NULL && a->op->call_rec.data != NULL) {
+        rt_buf call = a->op->call_rec;
+        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
+        rt_record_buf(a, "wasm-call", &call);
+    }
     return batch_add(w, rec, a, type, NULL, len);
 }
 
