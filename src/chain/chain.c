@@ -566,6 +566,20 @@ static size_t slab_size(size_t tlen, size_t len)
 #endif
 #endif
 
+#ifdef CHAIN_SLAB_PLAIN
+
+static void *slab_get(void)
+{
+    return malloc(CHAIN_SLAB_BYTES);
+}
+
+static void slab_put(void *mem)
+{
+    free(mem);
+}
+
+#else
+
 typedef union slab_free {
     union slab_free *next;
     max_align_t align;
@@ -578,16 +592,14 @@ static unsigned slab_npool;
 /* A slab of CHAIN_SLAB_BYTES, or NULL if out of memory. */
 static void *slab_get(void)
 {
-    slab_free *s = NULL;
+    slab_free *s;
 
-#ifndef CHAIN_SLAB_PLAIN
     pthread_mutex_lock(&slab_lock);
     if ((s = slab_pool) != NULL) {
         slab_pool = s->next;
         slab_npool--;
     }
     pthread_mutex_unlock(&slab_lock);
-#endif
     return s != NULL ? (void *)s : malloc(CHAIN_SLAB_BYTES);
 }
 
@@ -595,7 +607,6 @@ static void slab_put(void *mem)
 {
     slab_free *s = mem;
 
-#ifndef CHAIN_SLAB_PLAIN
     pthread_mutex_lock(&slab_lock);
     if (slab_npool < CHAIN_SLAB_KEEP) {
         s->next = slab_pool;
@@ -604,9 +615,10 @@ static void slab_put(void *mem)
         s = NULL;
     }
     pthread_mutex_unlock(&slab_lock);
-#endif
     free(s);
 }
+
+#endif
 
 void chain_pending_free(chain_pending *p)
 {
