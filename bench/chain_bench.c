@@ -21,7 +21,9 @@
  *  4. Store: put (single, and th_store_put_many in batches of 256; with and
  *     without fsync) and get of 1 KiB blobs, against one file per blob named
  *     by its SHA-256 (hashed per put; the file and its directory fsync'ed
- *     or neither, as the store row).  Gets, plain and verified (re-hashed),
+ *     or neither, as the store row).  The puts run in rounds, each running
+ *     every store side and the baseline in turn; the medians of the rounds
+ *     are printed.  Gets, plain and verified (re-hashed),
  *     alternate with the baseline's (the whole file read into a malloc'd
  *     buffer; verified: its SHA-256 compared with its name) over several
  *     passes; the medians are printed.
@@ -368,6 +370,7 @@ static int hexval(char c)
 }
 
 #define STORE_BATCH 256
+#define PUT_ROUNDS 5 /* rounds of puts, every side in turn */
 
 /* The i-th 1 KiB blob of a round; `tag` keeps rounds' contents distinct. */
 static void store_blob_fill(uint8_t *blob, unsigned i, unsigned tag)
@@ -377,102 +380,109 @@ static void store_blob_fill(uint8_t *blob, unsigned i, unsigned tag)
     memcpy(blob + 8, &tag, sizeof tag);
 }
 
-/* Put n distinct 1 KiB blobs into a new store of a new home `home` - one
- * th_store_put each (batch 0) or th_store_put_many of `batch` blobs.
- * Returns the rate and the CPU per put; with `keep`, the store stays open
- * for the gets (*keep, its id in keep_id), else it is closed. */
-static void store_round(const char *home, unsigned n, int sync_normal, unsigned batch, unsigned tag,
-                        th_content_ref *refs, double *put_rate, double *cpu_us, th_store **keep,
-                        char keep_id[TH_STORE_ID_LEN + 1])
-{
-    double c0;
-    char id[TH_STORE_ID_LEN + 1];
-    th_store_config cfg = {0};
-    th_store_blob *blobs;
-    uint8_t *bytes;
+/* One side of the put figures: a store (its own new home, opened once and
+ * kept across the rounds) or, with `files` set, a directory of one file per
+ * blob; its rate and CPU per put in each round. */
+typedef struct put_side {
+    int files;       /* 1: the baseline's files */
+    int sync_normal; /* store: no fsync per put; files: no fsync */
+    unsigned batch;  /* store: 0 = th_store_put each, else put_many of that many */
+    unsigned n;      /* puts per round */
+    unsigned tag;    /* keeps each side's contents distinct */
+    unsigned done;   /* blobs put so far (the next blob's index) */
+    char path[700];  /* home or directory */
     th_store *s;
+    char id[TH_STORE_ID_LEN + 1];
+    int dfd; /* files: the directory, for its fsync */
+    double rate[PUT_ROUNDS], cpu_us[PUT_ROUNDS];
+} put_side;
+
+static void put_side_open(put_side *p, const char *dir, const char *name)
+{
+    th_store_config cfg = {0};
+    th_error err;
+
+    snprintf(p->path, sizeof p->path, "%s/%s", dir, name);
+    if (p->files) {
+        mkdir(p->path, 0755);
+        if ((p->dfd = open(p->path, O_RDONLY | O_DIRECTORY)) < 0)
+            die("baseline directory", NULL);
+        return;
+    }
+    cfg.home = p->path;
+    cfg.sync_normal = p->sync_normal;
+    if (th_store_open(&cfg, &p->s, &err) != TH_OK || th_store_new(p->s, p->id, &err) != TH_OK)
+        die("store", &err);
+}
+
+/* Baseline put of blob i: one file named by its SHA-256 (computed, as a
+ * put must: the name is the content's hash; the same SHA-256 code as the
+ * store's), written with the same bytes as the store's puts; its name in
+ * *ref.  With `fsync_each`, durable as a fsync'ed store put is (power
+ * loss): the file and then its directory fsync'ed, without which a new
+ * file's name may be lost. */
+static void file_put(const put_side *p, unsigned i, th_content_ref *ref)
+{
+    static const char hexd[] = "0123456789abcdef";
+    uint8_t blob[1024], md[BASE_SHA256_LEN];
+    char path[800];
+    unsigned k;
+    int fd;
+
+    store_blob_fill(blob, i, p->tag);
+    if (base_sha256(blob, sizeof blob, md) != 0)
+        die("sha256", NULL);
+    for (k = 0; k < 32; k++) {
+        ref->hash[2 * k] = hexd[md[k] >> 4];
+        ref->hash[2 * k + 1] = hexd[md[k] & 15];
+    }
+    ref->hash[64] = '\0';
+    snprintf(path, sizeof path, "%s/%s", p->path, ref->hash);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, blob, sizeof blob) != (ssize_t)sizeof blob ||
+        (!p->sync_normal && (fsync(fd) != 0 || fsync(p->dfd) != 0)))
+        die("baseline put", NULL);
+    close(fd);
+}
+
+/* Round r of one side: its next p->n blobs put (store: th_store_put each,
+ * or th_store_put_many in batches; files: file_put), their references in
+ * refs[done..]; the round's rate and CPU per put recorded. */
+static void put_round(put_side *p, unsigned r, th_content_ref *refs)
+{
+    th_store_blob *blobs = malloc(p->n * sizeof *blobs);
+    uint8_t *bytes = malloc((size_t)p->n * 1024);
+    unsigned i, k, first = p->done;
     th_error err;
     uint64_t t0;
-    unsigned i, k;
+    double c0;
 
-    bytes = malloc((size_t)n * 1024);
-    blobs = malloc(n * sizeof *blobs);
     if (bytes == NULL || blobs == NULL)
         die("malloc", NULL);
-    for (i = 0; i < n; i++) { /* made before the clock starts, as the baseline's */
-        store_blob_fill(bytes + (size_t)i * 1024, i, tag);
+    for (i = 0; i < p->n; i++) { /* made before the clock starts, as the baseline's */
+        store_blob_fill(bytes + (size_t)i * 1024, first + i, p->tag);
         blobs[i].data = bytes + (size_t)i * 1024;
         blobs[i].len = 1024;
     }
-    cfg.home = home;
-    cfg.sync_normal = sync_normal;
-    if (th_store_open(&cfg, &s, &err) != TH_OK || th_store_new(s, id, &err) != TH_OK)
-        die("store", &err);
     sync(); /* nothing written before is left to write back while timed */
     c0 = cpu_s();
     t0 = now_ns();
-    for (i = 0; i < n; i += k) {
-        k = batch == 0 ? 1 : (n - i < batch ? n - i : batch);
-        if (batch == 0 && th_store_put(s, id, blobs[i].data, blobs[i].len, &refs[i], &err) != TH_OK)
+    for (i = 0; i < p->n; i += k) {
+        k = p->batch == 0 ? 1 : (p->n - i < p->batch ? p->n - i : p->batch);
+        if (p->files)
+            file_put(p, first + i, &refs[first + i]);
+        else if (p->batch == 0 &&
+                 th_store_put(p->s, p->id, blobs[i].data, 1024, &refs[first + i], &err) != TH_OK)
             die("put", &err);
-        if (batch != 0 && th_store_put_many(s, id, &blobs[i], k, &refs[i], &err) != TH_OK)
+        else if (p->batch != 0 &&
+                 th_store_put_many(p->s, p->id, &blobs[i], k, &refs[first + i], &err) != TH_OK)
             die("put_many", &err);
     }
-    *put_rate = n / ((double)(now_ns() - t0) / 1e9);
-    *cpu_us = (cpu_s() - c0) * 1e6 / n;
-    if (keep != NULL) {
-        *keep = s;
-        memcpy(keep_id, id, sizeof id);
-    } else {
-        th_store_close(s);
-    }
+    p->rate[r] = p->n / ((double)(now_ns() - t0) / 1e9);
+    p->cpu_us[r] = (cpu_s() - c0) * 1e6 / p->n;
+    p->done += p->n;
     free(blobs);
     free(bytes);
-}
-
-/* Baseline put: one file per blob, named by its SHA-256 (computed, as a
- * put must: the name is the content's hash; the same SHA-256 code as the
- * store's), written with the same bytes as the store's puts (round `tag`);
- * its names in refs[].  With `fsync_each`, durable as a fsync'ed store put
- * is (power loss): the file and then its directory fsync'ed, without which
- * a new file's name may be lost.  Returns files/s. */
-static double files_put(const char *dir, unsigned n, int fsync_each, unsigned tag,
-                        th_content_ref *refs, double *cpu_us)
-{
-    double c0;
-    static const char hexd[] = "0123456789abcdef";
-    char path[800];
-    uint8_t blob[1024], md[BASE_SHA256_LEN];
-    uint64_t t0;
-    unsigned i, k;
-    int fd, dfd;
-
-    mkdir(dir, 0755);
-    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) < 0)
-        die("baseline directory", NULL);
-    sync();
-    c0 = cpu_s();
-    t0 = now_ns();
-    for (i = 0; i < n; i++) {
-        store_blob_fill(blob, i, tag);
-        if (base_sha256(blob, sizeof blob, md) != 0)
-            die("sha256", NULL);
-        for (k = 0; k < 32; k++) {
-            refs[i].hash[2 * k] = hexd[md[k] >> 4];
-            refs[i].hash[2 * k + 1] = hexd[md[k] & 15];
-        }
-        refs[i].hash[64] = '\0';
-        snprintf(path, sizeof path, "%s/%s", dir, refs[i].hash);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || write(fd, blob, sizeof blob) != (ssize_t)sizeof blob ||
-            (fsync_each && (fsync(fd) != 0 || fsync(dfd) != 0)))
-            die("baseline put", NULL);
-        close(fd);
-    }
-    t0 = now_ns() - t0;
-    *cpu_us = (cpu_s() - c0) * 1e6 / n;
-    close(dfd);
-    return n / ((double)t0 / 1e9);
 }
 
 /* One pass of n store gets (th_store_get_unverified, or th_store_get with
@@ -564,42 +574,67 @@ static double median(double *v, unsigned n)
 
 #define GET_ROUNDS 5 /* passes of each kind of get, alternated */
 
+/* The median rate and CPU of a side's rounds. */
+static void put_medians(put_side *p, double *rate, double *cpu)
+{
+    *rate = median(p->rate, PUT_ROUNDS);
+    *cpu = median(p->cpu_us, PUT_ROUNDS);
+}
+
 static void bench_store(const char *dir, unsigned n)
 {
-    char home[700], files[700], id[TH_STORE_ID_LEN + 1];
     th_content_ref *refs = malloc(n * sizeof *refs), *frefs = malloc(n * sizeof *frefs);
-    double put_sync, put_fast, bput_sync, bput, many_sync, many_fast;
-    double c_sync, c_many_sync, c_many, c_fast, c_bsync, c_b, secs, cpu;
+    th_content_ref *scratch = malloc(n * sizeof *scratch);
+    double secs, cpu, prate[6], pcpu[6];
     /* [kind][round]: kind 0 store get, 1 store verified, 2 file, 3 file verified */
     double rate[4][GET_ROUNDS], cpu_us[4][GET_ROUNDS], mrate[4], mcpu[4];
     unsigned nsync = n / 10, r, k;
+    /* The sides, in the order each round runs them: every store side next
+     * to the baseline with the same durability. */
+    put_side sides[6] = {
+        {.files = 0, .sync_normal = 0, .batch = 0, .n = nsync / PUT_ROUNDS, .tag = 1},
+        {.files = 1, .sync_normal = 0, .batch = 0, .n = nsync / PUT_ROUNDS, .tag = 5},
+        {.files = 0, .sync_normal = 0, .batch = STORE_BATCH, .n = n / PUT_ROUNDS, .tag = 2},
+        {.files = 0, .sync_normal = 1, .batch = 0, .n = n / PUT_ROUNDS, .tag = 4},
+        {.files = 1, .sync_normal = 1, .batch = 0, .n = n / PUT_ROUNDS, .tag = 6},
+        {.files = 0, .sync_normal = 1, .batch = STORE_BATCH, .n = n / PUT_ROUNDS, .tag = 3},
+    };
+    static const char *const dirs[6] = {"store-single-fsync", "store-files-fsync",
+                                        "store-batch-fsync",  "store-single",
+                                        "store-files",        "store-batch"};
     th_store *s;
 
-    if (refs == NULL || frefs == NULL)
+    if (refs == NULL || frefs == NULL || scratch == NULL)
         die("malloc", NULL);
-    snprintf(home, sizeof home, "%s/store-single-fsync", dir);
-    store_round(home, nsync, 0, 0, 1, refs, &put_sync, &c_sync, NULL, NULL);
-    snprintf(home, sizeof home, "%s/store-batch-fsync", dir);
-    store_round(home, n, 0, STORE_BATCH, 2, refs, &many_sync, &c_many_sync, NULL, NULL);
-    snprintf(home, sizeof home, "%s/store-batch", dir);
-    store_round(home, n, 1, STORE_BATCH, 3, refs, &many_fast, &c_many, NULL, NULL);
-    snprintf(home, sizeof home, "%s/store-single", dir);
-    store_round(home, n, 1, 0, 4, refs, &put_fast, &c_fast, &s, id);
-    /* Baseline: one file per blob, named by its SHA-256; fsync'ed or not. */
-    snprintf(files, sizeof files, "%s/store-files-fsync", dir);
-    bput_sync = files_put(files, nsync, 1, 5, frefs, &c_bsync);
-    snprintf(files, sizeof files, "%s/store-files", dir);
-    bput = files_put(files, n, 0, 6, frefs, &c_b);
-    /* Gets: the store's (of round 4's blobs) and the baseline's (of the
-     * files just written), both from memory (SQLite's page cache, the
-     * kernel's), alternated GET_ROUNDS times; medians. */
+    for (k = 0; k < 6; k++)
+        put_side_open(&sides[k], dir, dirs[k]);
+    /* Puts: PUT_ROUNDS rounds, each running every side once in turn (the
+     * stores grow across the rounds, as the baseline's directories do);
+     * medians of the rounds.  The single puts without fsync (refs) and the
+     * files without fsync (frefs) are read back by the gets. */
+    for (r = 0; r < PUT_ROUNDS; r++)
+        for (k = 0; k < 6; k++)
+            put_round(&sides[k], r, k == 3 ? refs : k == 4 ? frefs : scratch);
+    for (k = 0; k < 6; k++)
+        put_medians(&sides[k], &prate[k], &pcpu[k]);
+    for (k = 0; k < 6; k++) {
+        if (k != 3)
+            th_store_close(sides[k].s);
+        if (sides[k].files)
+            close(sides[k].dfd);
+    }
+    s = sides[3].s;
+    n = sides[3].done;
+    /* Gets: the store's (of the single puts without fsync) and the
+     * baseline's (of the files without fsync), both from memory (SQLite's
+     * page cache, the kernel's), alternated GET_ROUNDS times; medians. */
     sync();
     for (r = 0; r < GET_ROUNDS; r++) {
         for (k = 0; k < 4; k++) {
             if (k < 2)
-                store_gets(s, id, refs, n, k == 1, &secs, &cpu);
+                store_gets(s, sides[3].id, refs, n, k == 1, &secs, &cpu);
             else
-                files_gets(files, frefs, n, k == 3, &secs, &cpu);
+                files_gets(sides[4].path, frefs, n, k == 3, &secs, &cpu);
             rate[k][r] = n / secs;
             cpu_us[k][r] = cpu * 1e6 / n;
         }
@@ -611,17 +646,23 @@ static void bench_store(const char *dir, unsigned n)
     }
     printf("store, 1 KiB blobs (baseline: one file per blob named by its SHA-256, measured in "
            "this run;\nissue 12 asks each ratio >= 1.0x):\n");
-    store_line("put, fsync per put", put_sync, c_sync, nsync, "fsync'ed", bput_sync, c_bsync);
-    store_line("put, no fsync", put_fast, c_fast, n, "no fsync", bput, c_b);
-    store_line("put_many 256/batch, fsync", many_sync, c_many_sync, n, "fsync'ed", bput_sync,
-               c_bsync);
-    store_line("put_many 256/batch, no fsync", many_fast, c_many, n, "no fsync", bput, c_b);
+    printf("  puts: medians of %d rounds, each running the store's puts and the baseline's in "
+           "turn\n  (%u fsync'ed single puts and files, %u of the others, per round)\n",
+           PUT_ROUNDS, sides[0].n, sides[3].n);
+    store_line("put, fsync per put", prate[0], pcpu[0], sides[0].done, "fsync'ed", prate[1],
+               pcpu[1]);
+    store_line("put, no fsync", prate[3], pcpu[3], sides[3].done, "no fsync", prate[4], pcpu[4]);
+    store_line("put_many 256/batch, fsync", prate[2], pcpu[2], sides[2].done, "fsync'ed", prate[1],
+               pcpu[1]);
+    store_line("put_many 256/batch, no fsync", prate[5], pcpu[5], sides[5].done, "no fsync",
+               prate[4], pcpu[4]);
     printf("  gets: medians of %d alternated passes of %u gets each\n", GET_ROUNDS, n);
     store_line("get (no re-hash)", mrate[0], mcpu[0], n, "read", mrate[2], mcpu[2]);
     store_line("get, verified (re-hashed)", mrate[1], mcpu[1], n, "read + SHA-256", mrate[3],
                mcpu[3]);
     free(refs);
     free(frefs);
+    free(scratch);
 }
 
 int main(int argc, char **argv)

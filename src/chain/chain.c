@@ -414,6 +414,10 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
         rc = open_writer(c, cfg->sync_normal, err);
     if (rc == TH_OK)
         rc = db_open(c->home, DB_READONLY, &c->rdb, err);
+    /* a read-only handle (a replay, the CLI's reads) reads the segments
+     * through a memory map: no read call and no page cache copy per page */
+    if (rc == TH_OK && c->read_only)
+        (void)sqlite3_exec(c->rdb, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
     if (rc != TH_OK) {
         th_chain_close(c);
         return rc;

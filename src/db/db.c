@@ -366,7 +366,8 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
             return rc;
         oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }
-    rc = sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX,
+                         (flags & DB_BUFFER_WAL) ? db_wal_vfs() : NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(db, rc, err, path);
         goto fail;

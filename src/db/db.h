@@ -35,7 +35,13 @@ extern const db_schema db_durable; /* durable.db */
 enum {
     DB_READONLY = 1,    /* open read-only; fail if the database is missing */
     DB_SYNC_NORMAL = 2, /* synchronous=NORMAL instead of FULL */
+    DB_BUFFER_WAL = 4,  /* through db_wal_vfs: a commit's WAL frames in one write */
 };
+
+/* The name of the VFS that gathers each commit's writes to the WAL into one
+ * write (wal_vfs.c), registered on first call; NULL if this SQLite is not
+ * one it was checked against (the default VFS is used then). */
+const char *db_wal_vfs(void);
 
 /* Open (and unless read-only create and migrate) theater.db in the home
  * directory `home` (already resolved, see th_home_resolve), in WAL mode with

@@ -981,10 +981,13 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
     size_t li = strlen(iface), lf = strlen(fn), lin = strlen(in), lout = strlen(out);
     size_t len = sizeof k_iface - 1 + li + sizeof k_fn - 1 + lf + sizeof k_in - 1 + lin +
                  sizeof k_out - 1 + lout + 1;
-    uint8_t *q = record_in_place(a, "host-call", len);
+    uint8_t *q;
     rt_buf b = {0};
 
-    if (q != NULL) { /* the same bytes as below, with no buffer of its own */
+    if (a->replay != NULL && rt_replay_host_done(a, iface, fn, input_json, output_json))
+        return;
+    if ((q = record_in_place(a, "host-call", len)) != NULL) {
+        /* the same bytes as below, with no buffer of its own */
         q = put_bytes(q, k_iface, sizeof k_iface - 1);
         q = put_bytes(q, iface, li);
         q = put_bytes(q, k_fn, sizeof k_fn - 1);
@@ -996,7 +999,6 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
         *q = '}';
         return;
     }
-
     rt_buf_puts(&b, "{\"interface\":\"");
     rt_buf_puts(&b, iface);
     rt_buf_puts(&b, "\",\"function\":\"");

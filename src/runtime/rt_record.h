@@ -122,6 +122,13 @@ int rt_jq_bad(rt_guest *g, const char *what);
 /* rt_record for a replayed actor: compare the event with the next
  * recorded one. */
 void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* rt_record_host for a replayed actor whose call rt_replay_host has just
+ * matched (same interface, function and this input text): the event is
+ * compared in place, its output with the recorded output, without
+ * building its text.  False when that does not apply (the caller then
+ * builds the event and compares it whole, rt_replay_event). */
+bool rt_replay_host_done(rt_actor *a, const char *iface, const char *fn, const char *input_json,
+                         const char *output_json);
 /* Run one operation of a replayed actor to its end (actor.c): the export
  * that `m` calls, with fuel slices but no suspension (its host calls
  * answer at once). Takes `m`. */

@@ -97,6 +97,31 @@ expect file_verify_fails 1 "bad hash" "$T" chain --home "$H" verify-file kv_tamp
 # the actor logs the store id it got: the log call differs from the record
 expect file_tampered 1 "^diverged at event 3 \(host-call\): recorded host-call .*uses store [0-9a-f-]{36}.*, replayed host-call .*uses store 00000000-0000-4000-8000-00000000beef" \
     "$T" replay --home "$H" kv_tampered.jsonl
+# the same output value in another text (a space after its colon): the
+# actor gets the same value and does the same, but the event it produces
+# is not the recorded one byte for byte, and the replay says so at that
+# very host call
+python3 - <<'PY'
+import base64, json
+lines = open("kv.jsonl").read().splitlines()
+out = []
+seq = None
+for l in lines:
+    o = json.loads(l)
+    if seq is None and o.get("kind") == "event" and o["event_type"] == "host-call":
+        t = base64.b64decode(o["data"]).decode()
+        if '"function":"new"' in t and t.count('"output":{"ok":') == 1:
+            t = t.replace('"output":{"ok":', '"output":{"ok": ')
+            o["data"] = base64.b64encode(t.encode()).decode()
+            seq = o["seq"]
+    out.append(json.dumps(o, separators=(",", ":")))
+assert seq is not None, "no store.new host call in kv.jsonl"
+open("kv_spaced.jsonl", "w").write("\n".join(out) + "\n")
+open("kv_spaced.seq", "w").write(str(seq))
+PY
+spaced=$(cat kv_spaced.seq)
+expect file_spaced 1 "^diverged at event $spaced \(host-call\): recorded host-call .*\"output\":\{\"ok\": \".*, replayed host-call .*\"output\":\{\"ok\":\"" \
+    "$T" replay --home "$H" kv_spaced.jsonl
 
 # ---- time travel ---------------------------------------------------------
 # counter: init (state none), then sends of 1 2 3 5 8: the state after the
