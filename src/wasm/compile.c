@@ -987,6 +987,8 @@ static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *i
             s = wasm_cc_emit_begin(C, WOP_CALL);
             wasm_cc_emit_ptr(C, C->m->code[imm[0] - C->m->nfunc_imports]);
             wasm_cc_emit_slot(C, TAG_TEMP | argbase);
+            wasm_cc_emit_u32(C, 0);    /* CALL1Z's slot (pick_calls) */
+            wasm_cc_emit_ptr(C, NULL); /* the callee's code (pick_calls) */
             wasm_cc_emit_end(C);
             if (!wasm_cc_grow((void **)&C->calls, &C->capcalls, C->ncalls + 1, sizeof *C->calls)) {
                 C->nomem = true;
@@ -1287,9 +1289,11 @@ static void comp_release(comp *C)
     free(C->stub_pos);
 }
 
-/* Every callee is translated: a CALL to a function that initialises no
- * slot at entry becomes CALL0, one that zeroes one slot CALL1Z (no copy
- * loop, no load of what to copy). */
+/* Every callee is translated: each CALL gets the address of its callee's
+ * code (the interpreter jumps there without loading it from the callee's
+ * record first), and a CALL to a function that initialises no slot at
+ * entry becomes CALL0, one that zeroes one slot CALL1Z (no copy loop, no
+ * load of what to copy). */
 static void pick_calls(comp *C)
 {
     for (size_t i = 0; i < C->ncalls; i++) {
@@ -1299,6 +1303,7 @@ static void pick_calls(comp *C)
         memcpy(&h, insn, sizeof h);
         if (h != C->labels[WOP_CALL * WASM_NVARIANTS])
             continue;
+        memcpy(insn + WASM_CALL_CODE_OFF, &callee->code, sizeof callee->code);
         if (callee->ninit == 0) {
             h = C->labels[WOP_CALL0 * WASM_NVARIANTS];
         } else if (callee->ninit == 1 && callee->init[0].bits == 0) {

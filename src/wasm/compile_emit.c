@@ -44,6 +44,8 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv)
     if (a == WOP_I32_ADD_K && av == 0 && bv == 0) {
         if (b == WOP_I32_ADD_K)
             return WOP_P_ADDK_ADDK;
+        if (b == WOP_RMW_MADD32)
+            return WOP_P_ADDK_RMW_MADD32;
         if (b == WOP_BR_BACK)
             return WOP_P_ADDK_BR_BACK;
         if (b == WOP_BR_IF_NZ_BACK)
@@ -55,6 +57,14 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv)
     }
     if (a == WOP_LOADSK32 && av == WV_R && b == WOP_BR_TABLE && bv == WV_A)
         return WOP_P_LSK32_BR_TABLE;
+    if (av == WV_R && b == WOP_RET1 && bv == WV_A) {
+        if (a == WOP_I32_ADD)
+            return WOP_P_ADD32_RET1;
+        if (a == WOP_I64_ADD)
+            return WOP_P_ADD64_RET1;
+        if (a == WOP_F_EXTU_ADD64)
+            return WOP_P_EXTUADD64_RET1;
+    }
     if (av != 0 || bv != 0)
         return -1;
     if (a == WOP_COPY && b == WOP_BR_BACK)

@@ -521,6 +521,7 @@ static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t
     if (x == d1 || x == d2)
         return false;
     uint32_t pbase = pa, pk = 0;
+    bool after_addk = false;
     size_t h = wasm_cc_hist(C, 3);
     int hop;
     unsigned hv;
@@ -531,8 +532,16 @@ static bool emit_rmw_madd32(comp *C, const vent *addr, const vent *val, uint32_t
          * source still holds what it read */
         pbase = code_opnd(C, h, 1);
         pk = code_opnd(C, h, 2);
+        after_addk = true;
     }
     wasm_cc_truncate(C, p);
+    if (after_addk && (C->pair_tail == NO_POS || C->pair_tail < h)) {
+        /* the I32_ADD_K and this instruction run as one pair
+         * (P_ADDK_RMW_MADD32: no dispatch between them) */
+        C->prev.start = h;
+        C->prev.op = WOP_I32_ADD_K;
+        C->prev.variant = 0;
+    }
     uint32_t ops[7] = {pbase, pk, offset, qa, qk, qoff, x};
     wasm_cc_emit_ops(C, WOP_RMW_MADD32, ops, 7, 1u | 8u | 64u);
     return true;

@@ -704,17 +704,18 @@ ret_other_instance:
             cc = c; \
             ci = inst; \
             nfp = nf; \
-            ret_ip = ip + WASM_INSN_SIZE(3); \
+            ret_ip = ip + WASM_CALL_SIZE; \
             goto do_call_grow; \
         } \
-        frame->ip = ip + WASM_INSN_SIZE(3); \
+        frame->ip = ip + WASM_CALL_SIZE; \
         frame++; \
         frame->fp = nf; \
         frame->code = c; \
         frame->inst = inst; \
         INIT; \
         fp = nf; \
-        ip = c->code; \
+        /* the entry is in the instruction: no load through c on the way */ \
+        ip = *(const uint8_t *const *)(const void *)(ip + WASM_CALL_CODE_OFF); \
         NEXT(); \
     }
 #define CALL_INIT_N do { \
@@ -845,6 +846,16 @@ L_COPY:
     ADDK_THEN(P_ADDK_BRB_LE_U_K, BRB_IF_I32_LE_U_K)
     ADDK_THEN(P_ADDK_BRB_GE_S_K, BRB_IF_I32_GE_S_K)
     ADDK_THEN(P_ADDK_BRB_GE_U_K, BRB_IF_I32_GE_U_K)
+    ADDK_THEN(P_ADDK_RMW_MADD32, RMW_MADD32)
+    /* a return of a sum: the addition to the accumulator, then RET1_A */
+#define THEN_RET1(name, n, expr) \
+    L_##name: \
+        acc = (expr); \
+        ip += WASM_INSN_SIZE(n); \
+        goto L_RET1_A;
+    THEN_RET1(P_ADD32_RET1, 3, (uint32_t)(RU32(1) + RU32(2)))
+    THEN_RET1(P_ADD64_RET1, 3, RU64(1) + RU64(2))
+    THEN_RET1(P_EXTUADD64_RET1, 4, (uint64_t)RU32(1) + RU64(3))
 L_P_LSK32_BR_TABLE: {
         uint64_t ea = (uint64_t)(uint32_t)((RU32(1) << (OP(2) & 31)) + OP(3)) + OP(4);
         uint32_t v;

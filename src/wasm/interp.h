@@ -98,7 +98,8 @@
     X(BR_TABLE)         /* c n rel[n+1] (last = default); spends one fuel unit */ \
     X(RET)              /* results already in slots 0.. */ \
     X(RET1)             /* a: slot 0 = a, then return */ \
-    X(CALL)             /* code* argbase: function of the same module */ \
+    X(CALL)             /* code* argbase - entry*: function of the same module \
+                         * (WASM_CALL_SIZE, below) */ \
     X(CALL0)            /* the same, the callee initialising no slot at entry */ \
     X(CALL1Z)           /* code* argbase s: the same, the callee initialising only its \
                          * slot s (its first declared local) to zero */ \
@@ -111,6 +112,9 @@
     WASM_CMP_OPS(X, P_ADDK_BRB) WASM_CMPK_OPS(X, P_ADDK_BRB) \
     X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) X(P_COPY3_BR_BACK) X(P_COPY4_BR_BACK) \
     X(P_LSK32_BR_TABLE) /* LOADSK32 to the accumulator, then BR_TABLE_A */ \
+    X(P_ADDK_RMW_MADD32) /* I32_ADD_K, then RMW_MADD32 */ \
+    X(P_ADD32_RET1) X(P_ADD64_RET1) X(P_EXTUADD64_RET1) /* I32_ADD / I64_ADD / \
+                         * F_EXTU_ADD64 to the accumulator, then RET1_A */ \
     X(COPY)             /* d a */ \
     X(COPY2)            /* d1 a1 d2 a2: d1 = a1, then d2 = a2 */ \
     X(COPY3) X(COPY4)   /* three / four copies, in their order */ \
@@ -432,6 +436,11 @@ enum wasm_variant {
 /* Operand access inside an instruction at `ip` (const uint8_t *). */
 #define WASM_OPND(ip, k) (((const uint32_t *)(const void *)((ip) + 8))[k])
 #define WASM_OPND_PTR(ip) (*(void *const *)(const void *)((ip) + 8))
+/* CALL, CALL0, CALL1Z: "code* argbase s entry*", 32 bytes: the callee's
+ * record, the first argument's slot, the slot CALL1Z zeroes and the
+ * callee's code (its first instruction), at byte WASM_CALL_CODE_OFF. */
+#define WASM_CALL_SIZE WASM_INSN_SIZE(6)
+#define WASM_CALL_CODE_OFF 24
 
 /* Size in bytes of an instruction with `n` 32-bit operands. */
 #define WASM_INSN_SIZE(n) (8u + (((n)*4u + 7u) & ~7u))

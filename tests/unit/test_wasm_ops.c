@@ -1504,6 +1504,8 @@ static void test_rmw_and_pairs(void **state)
      * extend-then-add pairs, and the br_table on a loaded index */
     assert_int_equal(count_op(fa.mod, WOP_RMW_MADD32), 8 + 6);
     assert_int_equal(count_madd_k(fa.mod), 3);
+    /* each of them right after the I32_ADD_K it reads through: a pair */
+    assert_int_equal(count_op(fa.mod, WOP_P_ADDK_RMW_MADD32), 3);
     for (int op = WOP_RMW_I32_ADD; op <= WOP_RMW_F64_MUL2; op++)
         assert_int_equal(count_op(fa.mod, op), op == WOP_RMW_I32_ADD ? 4 : 2);
     /* (X a product fuses with the operator into an F_FMUL_* pair instead) */
@@ -1685,12 +1687,12 @@ static size_t count_acc_after_call(const th_wasm_module *m)
 
     for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
         const struct wasm_code *c = m->code[f];
-        for (size_t off = 0; off + WASM_INSN_SIZE(3) + 8 <= c->code_len; off += 8) {
+        for (size_t off = 0; off + WASM_CALL_SIZE + 8 <= c->code_len; off += 8) {
             const void *h;
             memcpy(&h, c->code + off, sizeof h);
             if (h != call && h != call0 && h != call1)
                 continue;
-            memcpy(&h, c->code + off + WASM_INSN_SIZE(3), sizeof h);
+            memcpy(&h, c->code + off + WASM_CALL_SIZE, sizeof h);
             for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
                 if (h != NULL && labels[i] == h && (i % WASM_NVARIANTS) & (WV_A | WV_B)) {
                     n++;
@@ -1791,6 +1793,77 @@ static void test_call_init(void **state)
     assert_int_equal(
         th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "run"), &arg, 1, &res, 1), TH_OK);
     assert_int_equal(res.i64, 0);
+    teardown_ops(&fx);
+}
+
+/* A return of a sum to the accumulator (P_ADD32_RET1, P_ADD64_RET1,
+ * P_EXTUADD64_RET1: the addition and the return in one instruction),
+ * called directly and from callers that read the result from the
+ * accumulator after the call, against the sums computed here. */
+static const char ret_sum_wat[] =
+    "(module\n"
+    "  (func $add32 (export \"add32\") (param i32 i32) (result i32)\n"
+    "    (i32.add (local.get 0) (local.get 1)))\n"
+    "  (func $add64 (export \"add64\") (param i64 i64) (result i64)\n"
+    "    (i64.add (local.get 0) (local.get 1)))\n"
+    "  (func $extadd (export \"extadd\") (param i32 i64) (result i64)\n"
+    "    (i64.add (local.get 1) (i64.extend_i32_u (local.get 0))))\n"
+    "  (func (export \"use\") (param i32 i32) (result i64)\n"
+    "    (i64.xor (i64.extend_i32_u (i32.mul (call $add32 (local.get 0) (local.get 1))\n"
+    "                                        (i32.const 3)))\n"
+    "             (i64.xor (i64.rotl (call $add64 (i64.extend_i32_s (local.get 0))\n"
+    "                                             (i64.extend_i32_u (local.get 1)))\n"
+    "                                (i64.const 17))\n"
+    "                      (i64.mul (call $extadd (local.get 1) (i64.extend_i32_s (local.get 0)))\n"
+    "                               (i64.const 5))))))\n";
+
+static void test_return_sum(void **state)
+{
+    static const uint32_t xs[] = {0, 1, 2, 7, 0x7fffffff, 0x80000000, 0xfffffff9, 0xffffffff};
+    ops_fixture fx;
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    (void)state;
+    assert_non_null(w);
+    /* fx_load closes the module: drop the text's own closing parenthesis */
+    fwrite(ret_sum_wat, 1, sizeof ret_sum_wat - 3, w);
+    fx_load(&fx, w, &wat);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADD32_RET1), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADD64_RET1), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_EXTUADD64_RET1), 1);
+    for (size_t x = 0; x < sizeof xs / sizeof xs[0]; x++)
+        for (size_t y = 0; y < sizeof xs / sizeof xs[0]; y++) {
+            uint32_t a = xs[x], b = xs[y];
+            uint64_t sa = (uint64_t)(int64_t)(int32_t)a;
+            uint64_t s64 = sa + b, r64 = (s64 << 17) | (s64 >> 47);
+            uint64_t want = (uint64_t)((a + b) * 3u) ^ (r64 ^ ((sa + b) * 5u));
+            th_wasm_val args[2], res = {0};
+            args[0].i32 = (int32_t)a;
+            args[1].i32 = (int32_t)b;
+            assert_int_equal(
+                th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "add32"), args, 2, &res, 1),
+                TH_OK);
+            assert_int_equal((uint32_t)res.i32, a + b);
+            args[0].i64 = (int64_t)sa;
+            args[1].i64 = (int64_t)((uint64_t)b << 32 | a);
+            assert_int_equal(
+                th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "add64"), args, 2, &res, 1),
+                TH_OK);
+            assert_int_equal((uint64_t)res.i64, sa + ((uint64_t)b << 32 | a));
+            args[0].i32 = (int32_t)a;
+            assert_int_equal(th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "extadd"),
+                                               args, 2, &res, 1),
+                             TH_OK);
+            assert_int_equal((uint64_t)res.i64, (uint64_t)a + ((uint64_t)b << 32 | a));
+            args[0].i32 = (int32_t)a;
+            args[1].i32 = (int32_t)b;
+            assert_int_equal(
+                th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "use"), args, 2, &res, 1),
+                TH_OK);
+            assert_int_equal((uint64_t)res.i64, want);
+        }
     teardown_ops(&fx);
 }
 
@@ -2105,6 +2178,7 @@ int main(void)
         cmocka_unit_test(test_rmw_and_pairs),
         cmocka_unit_test(test_call_result_accumulator),
         cmocka_unit_test(test_call_init),
+        cmocka_unit_test(test_return_sum),
         cmocka_unit_test(test_xor3),
         cmocka_unit_test(test_f64_accumulator),
         cmocka_unit_test(test_redo_addk),
