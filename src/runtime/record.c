@@ -43,7 +43,14 @@
  * one batch; the nested turn uses a second buffer (rec_nest) and queues
  * its events at its end.  Whatever queues events of the held batch's actor
  * meanwhile (an event recorded for it, a flush) queues the held batch
- * first (held_push).
+ * first (held_push).  The nested turn's batch is parked with its actor
+ * at the nested turn's end (rec_parked, the worker keeping a reference in
+ * rec_parker), and the actor's next nested turn on that worker collects
+ * on in it: a server answering a turn of requests also hands its events
+ * over once.  A parked batch is queued at the end of the outer turn, and
+ * before anything else of its actor is queued by anyone: a turn of it
+ * beginning elsewhere, an event recorded for it, a flush (parked_flush;
+ * whoever takes it with an atomic exchange queues it).
  * Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
@@ -924,10 +931,54 @@ void rt_record_nest_end(rt_actor *a)
         w->turn_actor = a;
 }
 
+/* Queue a whole batch taken from where it was parked (any thread). */
+static void batch_queue(rec_batch *b)
+{
+    rt_recorder *rec = b->a->rt->recorder;
+    size_t n;
+
+    atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
+    n = atomic_fetch_add(&rec->events, b->count) + b->count;
+    rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
+    rec_poke(rec,
+             n >= REC_NAP_WAKE_ITEMS || atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+}
+
+/* Queue the batch of `a`'s nested turns parked by a worker, if there is
+ * one: before any later event of a is queued (a turn of a begins, an event
+ * is recorded for a elsewhere, a flush). */
+static void parked_flush(rt_actor *a)
+{
+    rec_batch *b;
+
+    if (atomic_load(&a->rec_parked) != NULL && (b = atomic_exchange(&a->rec_parked, NULL)) != NULL)
+        batch_queue(b);
+}
+
+/* The worker's parked batch queued (if nobody took it meanwhile). */
+static void parker_release(rt_worker *w)
+{
+    rt_actor *a = w->rec_parker;
+
+    if (a == NULL)
+        return;
+    w->rec_parker = NULL;
+    parked_flush(a);
+    rec_backpressure(a->rt->recorder, a);
+    rt_actor_release(a);
+}
+
 void rt_record_turn_begin(rt_actor *a)
 {
     rt_worker *w = rt_sched_self();
+    rec_batch *b;
 
+    if (w != NULL && w->rt == a->rt && w->rec_parker == a && w->rec_batch == NULL &&
+        (b = atomic_exchange(&a->rec_parked, NULL)) != NULL) {
+        w->rec_batch = b; /* the next nested turn of a collects on in it */
+    } else {
+        parked_flush(a);
+    }
     if (w != NULL && w->rt == a->rt)
         w->turn_actor = a;
 }
@@ -935,11 +986,28 @@ void rt_record_turn_begin(rt_actor *a)
 void rt_record_turn_end(rt_actor *a)
 {
     rt_worker *w = rt_sched_self();
+    rec_batch *b;
 
-    (void)a;
     if (w == NULL)
         return;
-    batch_push(w);
+    b = w->rec_batch;
+    if (w->nested > 0 && b != NULL && b->count > 0 && b->a == a && !a->durable && w->rt == a->rt) {
+        /* A nested turn (a hand-off): its events are parked with the
+         * actor, and its next nested turn here collects on in the same
+         * batch; the batch is queued at the end of the outer turn, or as
+         * soon as anything else needs a's events in order (parked_flush). */
+        if (w->rec_parker != a) {
+            parker_release(w);
+            rt_actor_ref(a);
+            w->rec_parker = a;
+        }
+        w->rec_batch = NULL;
+        atomic_store(&a->rec_parked, b);
+    } else {
+        batch_push(w);
+        if (w->nested == 0)
+            parker_release(w);
+    }
     w->turn_actor = NULL;
 }
 
@@ -979,6 +1047,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         batch_push(w);   /* what the batch holds goes first */
         held_push(w, a); /* and a's own held events (a nested turn records for a) */
     }
+    parked_flush(a);
     push_one(rec, a, type, data, len,
              atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1);
     rec_backpressure(rec, a);
@@ -1090,6 +1159,7 @@ int rt_record_flush(rt_actor *a, th_error *err)
         batch_push(w); /* its events are waited for below */
         held_push(w, a);
     }
+    parked_flush(a);
     target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed);
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
@@ -1118,6 +1188,7 @@ void rt_record_push(rt_actor *a)
         batch_push(w);
         held_push(w, a);
     }
+    parked_flush(a);
 }
 
 int rt_record_flush_all(rt_runtime *rt, th_error *err)

@@ -96,6 +96,9 @@ struct rt_actor {
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
+    /* record.c: events of its nested turns not yet queued, parked by the
+     * worker that ran them (a struct rec_batch; taken by whoever queues) */
+    _Atomic(void *) rec_parked;
     rt_mpsc mbox;             /* operations */
     rt_mpsc ctl;              /* control and completions */
     atomic_size_t mbox_bytes; /* bytes of the messages in mbox (rt_msg_cost) */

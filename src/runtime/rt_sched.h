@@ -79,6 +79,7 @@ struct rt_worker {
     struct rec_batch *rec_batch; /* record.c: events of turn_actor not yet queued */
     struct rec_batch *rec_held;  /* record.c: the outer turn's, while a nested turn runs */
     struct rec_batch *rec_nest;  /* record.c: the nested turns' buffer, kept between them */
+    rt_actor *rec_parker;        /* record.c: whose nested turns' batch is parked (a reference) */
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);
