@@ -501,19 +501,19 @@ static int check_text(const char *what, const char *s, size_t max, size_t *len, 
     return TH_OK;
 }
 
-/* Allocate a queue entry holding copies of the inputs (and of `content`,
- * clen bytes, for an event recorded by reference; may be NULL). */
-static chain_pending *pending_new(const char *type, size_t tlen, const char *desc, size_t dlen,
-                                  const void *data, size_t len, const void *content, size_t clen)
+/* Fill the queue entry `p` (`size` bytes) with copies of the inputs (and
+ * of `content`, clen bytes, for an event recorded by reference; may be
+ * NULL). */
+static void pending_fill(chain_pending *p, size_t size, const char *type, size_t tlen,
+                         const char *desc, size_t dlen, const void *data, size_t len,
+                         const void *content, size_t clen)
 {
-    size_t size = sizeof(chain_pending) + tlen + 1 + (desc ? dlen + 1 : 0) + len + clen;
-    chain_pending *p = base_block_alloc(size);
     char *q;
 
-    if (p == NULL)
-        return NULL;
     p->next = NULL;
     p->size = size;
+    p->slab = CHAIN_OWN_BLOCK;
+    p->slab_mem = NULL;
     p->type_len = (uint32_t)tlen;
     p->has_desc = desc != NULL;
     p->desc_len = (uint32_t)dlen;
@@ -534,12 +534,103 @@ static chain_pending *pending_new(const char *type, size_t tlen, const char *des
         p->content = (const uint8_t *)q + len;
         p->content_len = clen;
     }
+}
+
+/* Allocate a queue entry of its own (pending_fill's inputs). */
+static chain_pending *pending_new(const char *type, size_t tlen, const char *desc, size_t dlen,
+                                  const void *data, size_t len, const void *content, size_t clen)
+{
+    size_t size = sizeof(chain_pending) + tlen + 1 + (desc ? dlen + 1 : 0) + len + clen;
+    chain_pending *p = base_block_alloc(size);
+
+    if (p != NULL)
+        pending_fill(p, size, type, tlen, desc, dlen, data, len, content, clen);
     return p;
 }
 
+/* The bytes a slab gives to an entry of `tlen` + `len` bytes: its size,
+ * rounded up so that the next entry is aligned. */
+static size_t slab_size(size_t tlen, size_t len)
+{
+    size_t a = _Alignof(chain_pending);
+
+    return (sizeof(chain_pending) + tlen + 1 + len + a - 1) / a * a;
+}
+
+/* Slabs are recycled: a slab is allocated by an appending thread and
+ * freed by the writer, and malloc would give the memory back to the
+ * system at the writer's free (its arena's top shrinks) and fault it in
+ * again at the appender's next allocation, page by page.  Under the
+ * sanitizers every slab is plain malloc/free (they see each lifetime). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CHAIN_SLAB_PLAIN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CHAIN_SLAB_PLAIN 1
+#endif
+#endif
+
+#ifdef CHAIN_SLAB_PLAIN
+
+static void *slab_get(void)
+{
+    return malloc(CHAIN_SLAB_BYTES);
+}
+
+static void slab_put(void *mem)
+{
+    free(mem);
+}
+
+#else
+
+typedef union slab_free {
+    union slab_free *next;
+    max_align_t align;
+} slab_free;
+
+static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
+static slab_free *slab_pool;
+static unsigned slab_npool;
+
+/* A slab of CHAIN_SLAB_BYTES, or NULL if out of memory. */
+static void *slab_get(void)
+{
+    slab_free *s;
+
+    pthread_mutex_lock(&slab_lock);
+    if ((s = slab_pool) != NULL) {
+        slab_pool = s->next;
+        slab_npool--;
+    }
+    pthread_mutex_unlock(&slab_lock);
+    return s != NULL ? (void *)s : malloc(CHAIN_SLAB_BYTES);
+}
+
+static void slab_put(void *mem)
+{
+    slab_free *s = mem;
+
+    pthread_mutex_lock(&slab_lock);
+    if (slab_npool < CHAIN_SLAB_KEEP) {
+        s->next = slab_pool;
+        slab_pool = s;
+        slab_npool++;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&slab_lock);
+    free(s);
+}
+
+#endif
+
 void chain_pending_free(chain_pending *p)
 {
-    if (p != NULL)
+    if (p == NULL || p->slab == CHAIN_IN_SLAB)
+        return; /* its slab goes with the slab's last entry */
+    if (p->slab == CHAIN_SLAB_LAST)
+        slab_put(p->slab_mem);
+    else
         base_block_free(p, p->size);
 }
 
@@ -692,7 +783,8 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
                          th_chain_receipt *receipts, th_error *err)
 {
     chain_pending *first = NULL, *last = NULL, *p, *next;
-    size_t alen = 0, tlen, i, bytes = 0;
+    size_t alen = 0, tlen, i, j, bytes = 0, sz, slab_bytes;
+    uint8_t *slab, *base;
     uint8_t prev[32];
     base_sha256_ctx *ctx;
     uint64_t ts, ticket;
@@ -710,7 +802,7 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
     for (i = 0; i < n; i++) {
         if ((rc = check_text("event type", items[i].type, TH_CHAIN_MAX_TYPE_BYTES, &tlen, err)) !=
             TH_OK)
-            goto fail;
+            return rc;
         rc = tlen == 0 ? th_error_set(err, TH_EINVAL, "empty event type")
              : items[i].data == NULL && items[i].len != 0
                  ? th_error_set(err, TH_EINVAL, "NULL event data")
@@ -720,18 +812,57 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
                                 items[i].len)
                  : TH_OK;
         if (rc != TH_OK)
-            goto fail;
-        if ((p = pending_new(items[i].type, tlen, NULL, 0, items[i].data, items[i].len, NULL, 0)) ==
-            NULL) {
+            return rc;
+    }
+    /* The entries, in slabs of at most CHAIN_SLAB_BYTES (an event that
+     * does not fit one alone gets its own block); the last entry of each
+     * slab frees it (handle.h). */
+    for (i = 0; i < n; i = j) {
+        slab_bytes = slab_size(strlen(items[i].type), items[i].len);
+        for (j = i + 1; j < n; j++) {
+            sz = slab_size(strlen(items[j].type), items[j].len);
+            if (slab_bytes + sz > CHAIN_SLAB_BYTES)
+                break;
+            slab_bytes += sz;
+        }
+        if (j - i == 1) { /* alone: a recycled block */
+            p = pending_new(items[i].type, strlen(items[i].type), NULL, 0, items[i].data,
+                            items[i].len, NULL, 0);
+            if (p == NULL) {
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto fail;
+            }
+            if (last != NULL)
+                last->next = p;
+            else
+                first = p;
+            last = p;
+            bytes += p->size;
+            continue;
+        }
+        if ((slab = base = slab_get()) == NULL) {
             rc = th_error_set(err, TH_ENOMEM, "out of memory");
             goto fail;
         }
-        if (last != NULL)
-            last->next = p;
-        else
-            first = p;
-        last = p;
-        bytes += p->size;
+        for (; i < j; i++) {
+            tlen = strlen(items[i].type);
+            p = (chain_pending *)(void *)slab;
+            sz = slab_size(tlen, items[i].len);
+            pending_fill(p, sz, items[i].type, tlen, NULL, 0, items[i].data, items[i].len, NULL, 0);
+            p->slab = CHAIN_IN_SLAB;
+            slab += sz;
+            if (last != NULL)
+                last->next = p;
+            else
+                first = p;
+            last = p;
+            bytes += sz;
+        }
+        last->slab = CHAIN_SLAB_LAST;
+        last->slab_mem = base;
+        /* the slab's unused end counts in the queue's bytes too */
+        last->size += CHAIN_SLAB_BYTES - slab_bytes;
+        bytes += CHAIN_SLAB_BYTES - slab_bytes;
     }
     ctx = chain_thread_sha256();
     a = chain_actor_get(c, actor, alen, 1, &created);

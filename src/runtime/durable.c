@@ -97,6 +97,7 @@ typedef struct dur_job {
     size_t init_len;
     rt_sync *init_sync; /* DJ_ACTOR_ADD: answered once stored */
     rt_reply init_reply;
+    rt_reply ack; /* DJ_MSG: its sender's answer, once the batch is offered */
     bool inserted;
     int status;
     char msg[TH_ERROR_MSG_MAX];
@@ -117,7 +118,9 @@ struct rt_durable {
     sqlite3 *db;
     sqlite3_stmt *ins_msg, *ins_actor, *del_actor, *del_msgs, *mark, *forget, *mark_seq, *gc,
         *unkeep;
-    sqlite3_stmt *begin, *commit; /* prepared once: sqlite3_exec compiles each time */
+    sqlite3_stmt *begin, *commit;          /* prepared once: sqlite3_exec compiles each time */
+    sqlite3_stmt *sync_normal, *sync_full; /* around the marks' commits (run_marks) */
+    bool relaxed;                          /* synchronous = NORMAL in effect */
     pthread_t thread;
     bool started;
     pthread_mutex_t lock; /* the job queue and `stop` */
@@ -156,6 +159,7 @@ static void job_free(dur_job *j)
     free(j->init);
     rt_sync_release(j->init_sync);
     rt_reply_drop(&j->init_reply);
+    rt_reply_drop(&j->ack);
     free(j);
 }
 
@@ -274,8 +278,10 @@ static int job_exec(rt_durable *d, dur_job *j)
     return rc == SQLITE_DONE ? 0 : rc;
 }
 
-/* After the commit (status 0) or its failure: deliver, answer, free. */
-static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
+/* After the commit (status 0) or its failure: deliver, answer, free.  A
+ * message queued at once keeps its sender's answer in j->ack: true, and
+ * the caller answers and frees it (run_batch). */
+static bool job_done(rt_durable *d, dur_job *j, int status, const char *why)
 {
     rt_runtime *rt = d->rt;
     rt_msg *m;
@@ -303,6 +309,17 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
             rt_actor_post(j->target, m);
             rt_reply_complete(rt, &r, TH_OK, false, NULL, 0, NULL);
         } else {
+            /* queued without its answer, which run_batch gives with the
+             * batch's others; a full mailbox holds it with its answer
+             * until there is room */
+            j->ack = m->reply;
+            memset(&m->reply, 0, sizeof m->reply);
+            m->ack = false;
+            if (rt_actor_offer(j->target, m, false) == RT_OFFER_QUEUED)
+                return true;
+            m->reply = j->ack;
+            memset(&j->ack, 0, sizeof j->ack);
+            m->ack = true;
             rt_actor_offer(j->target, m, true);
         }
         break;
@@ -328,6 +345,7 @@ static void job_done(rt_durable *d, dur_job *j, int status, const char *why)
     default: break;
     }
     job_free(j);
+    return false;
 }
 
 static void collect_garbage(rt_durable *d)
@@ -350,15 +368,29 @@ static int step_once(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Commit a batch of jobs in one transaction, then finish each. */
+/* Commit a batch of jobs in one transaction, then finish each: the
+ * messages are queued first, then their senders are answered one after
+ * another.  Answering a sender of the API resumes its connection, which
+ * wakes libmicrohttpd's thread; queueing a message may wake a worker.  Done
+ * in turn for each message, the woken threads took the cores and the locks
+ * the writer needed for the next answer, and libmicrohttpd answered the
+ * batch's connections a few at a time; answered together, its thread
+ * finds them all resumed, and the clients' next messages come together
+ * (the next batch waits less for its last one). */
 static void run_batch(rt_durable *d, dur_job *list)
 {
     th_error err;
-    dur_job *j, *next;
+    dur_job *j, *next, *acks = NULL, **acks_tail = &acks;
     int rc;
 
     th_error_clear(&err);
-    rc = step_once(d->begin);
+    /* every commit of messages and records is synced (a marks commit left
+     * synchronous = NORMAL: it is put back first, or nothing is stored) */
+    rc = d->relaxed ? step_once(d->sync_full) : SQLITE_OK;
+    if (rc == SQLITE_OK) {
+        d->relaxed = false;
+        rc = step_once(d->begin);
+    }
     for (j = list; rc == SQLITE_OK && j != NULL; j = j->next)
         rc = job_exec(d, j) == 0 ? SQLITE_OK : sqlite3_errcode(d->db);
     if (rc == SQLITE_OK) {
@@ -373,6 +405,50 @@ static void run_batch(rt_durable *d, dur_job *list)
     pthread_mutex_lock(&d->lock);
     d->came_during = d->njobs;
     pthread_mutex_unlock(&d->lock);
+    for (j = list; j != NULL; j = next) {
+        next = j->next;
+        if (job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg)) {
+            j->next = NULL;
+            *acks_tail = j;
+            acks_tail = &j->next;
+        }
+    }
+    while ((j = acks) != NULL) {
+        acks = j->next;
+        rt_reply_complete(d->rt, &j->ack, TH_OK, false, NULL, 0, NULL);
+        job_free(j);
+    }
+}
+
+/* Commit marks (rows handled, DJ_HANDLED jobs) in a transaction of their
+ * own, not synced: nothing waits for them, and a mark lost to a power cut
+ * is repaired from the chain at the next start (the restore reads each
+ * chain after marked_seq, and the event that handled a message names it).
+ * Their frames reach the disk with the next commit of messages, whose
+ * fdatasync covers the whole WAL.  Run while no message waits (after a
+ * batch is answered, while its senders send their next ones), or once due
+ * under a load that never lets the queue empty: a commit that acknowledges
+ * messages no longer carries them (their statements and pages made one
+ * such commit in about fifteen take two or three times as long). */
+static void run_marks(rt_durable *d, dur_job *list)
+{
+    dur_job *j, *next;
+    th_error err;
+    int rc = SQLITE_OK;
+
+    th_error_clear(&err);
+    if (!d->relaxed && (rc = step_once(d->sync_normal)) == SQLITE_OK)
+        d->relaxed = true;
+    if (rc == SQLITE_OK)
+        rc = step_once(d->begin);
+    for (j = list; rc == SQLITE_OK && j != NULL; j = j->next)
+        rc = job_exec(d, j) == 0 ? SQLITE_OK : sqlite3_errcode(d->db);
+    if (rc == SQLITE_OK)
+        rc = step_once(d->commit);
+    if (rc != SQLITE_OK) {
+        db_error(d->db, rc, &err, "storing durable records");
+        sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+    }
     for (j = list; j != NULL; j = next) {
         next = j->next;
         job_done(d, j, rc == SQLITE_OK ? 0 : err.code, err.msg);
@@ -435,31 +511,26 @@ static void gather(rt_durable *d)
     d->gather_target = 0;
 }
 
-/* The writer thread.  A batch is every waiting job, and the marks (rows
- * handled) once due: they wait so that the commits acknowledging messages
- * stay small, and the restore does not need them (it reads the chain
- * after marked_seq). */
+/* The writer thread.  Each turn commits either every waiting job (a
+ * batch, gathered) or the marks (rows handled): the marks once no job
+ * waits, or once due (run_marks).  A mark is not waited for: the writer is
+ * not woken for it (only for DUR_MARKS_MAX of them), it goes with the
+ * writer's next turn. */
 static void *writer_main(void *arg)
 {
     rt_durable *d = arg;
     dur_job *list, *marks;
     struct timespec ts;
-    uint64_t now, wait_ns;
+    uint64_t wait_ns;
     bool idle;
 
     for (;;) {
         idle = false;
         pthread_mutex_lock(&d->lock);
         for (;;) {
-            now = rt_now_ns();
-            if (d->head != NULL || marks_due(d, now) || (d->stop && d->marks == NULL))
+            if (d->head != NULL || d->marks != NULL || d->stop)
                 break;
-            if (d->marks != NULL)
-                wait_ns = d->marks_since_ns + (uint64_t)DUR_MARKS_DELAY_MS * 1000000u - now;
-            else if (d->wal_frames > 0)
-                wait_ns = (uint64_t)DUR_CKPT_IDLE_MS * 1000000u;
-            else
-                wait_ns = 1000000000u;
+            wait_ns = d->wal_frames > 0 ? (uint64_t)DUR_CKPT_IDLE_MS * 1000000u : 1000000000u;
             ts = base_clock_wall_deadline(wait_ns);
             if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) != 0 && d->head == NULL &&
                 d->marks == NULL) {
@@ -467,35 +538,34 @@ static void *writer_main(void *arg)
                 break;
             }
         }
-        gather(d);
-        list = d->head;
-        d->head = d->tail = NULL;
-        d->last_batch = d->njobs;
-        d->njobs = 0;
         marks = NULL;
-        if (marks_due(d, rt_now_ns())) {
+        if (d->marks != NULL && (d->head == NULL || marks_due(d, rt_now_ns()))) {
             marks = d->marks;
             d->marks = d->marks_tail = NULL;
             d->nmarks = 0;
         }
-        if (list == NULL && marks == NULL && d->stop) {
-            pthread_mutex_unlock(&d->lock);
-            break;
+        list = NULL;
+        if (marks == NULL) {
+            if (d->head == NULL && d->stop) {
+                pthread_mutex_unlock(&d->lock);
+                break;
+            }
+            gather(d);
+            list = d->head;
+            d->head = d->tail = NULL;
+            d->last_batch = d->njobs;
+            d->njobs = 0;
         }
         pthread_mutex_unlock(&d->lock);
-        if (list == NULL) {
-            list = marks;
-        } else if (marks != NULL) {
-            dur_job *t = list;
-            while (t->next != NULL)
-                t = t->next;
-            t->next = marks;
-        }
-        if (list != NULL)
+        if (marks != NULL)
+            run_marks(d, marks);
+        else if (list != NULL)
             run_batch(d, list);
         if ((idle && d->wal_frames > 0) || d->wal_frames >= DUR_CKPT_FRAMES)
             checkpoint(d);
     }
+    if (d->relaxed)
+        step_once(d->sync_full); /* the checkpoint syncs the database */
     if (d->wal_frames > 0)
         checkpoint(d);
     return NULL;
@@ -687,10 +757,12 @@ static int prepare(rt_durable *d, th_error *err)
         "UPDATE durable_msg SET origin = NULL WHERE sender = ? AND origin LIKE 'i-%'",
         "BEGIN IMMEDIATE",
         "COMMIT",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA synchronous=FULL",
     };
-    sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor, &d->del_actor, &d->del_msgs,
-                            &d->mark,    &d->forget,    &d->mark_seq,  &d->gc,
-                            &d->unkeep,  &d->begin,     &d->commit};
+    sqlite3_stmt **out[] = {&d->ins_msg, &d->ins_actor,   &d->del_actor, &d->del_msgs, &d->mark,
+                            &d->forget,  &d->mark_seq,    &d->gc,        &d->unkeep,   &d->begin,
+                            &d->commit,  &d->sync_normal, &d->sync_full};
     size_t i;
     int rc;
 
@@ -724,6 +796,8 @@ static void durable_free(rt_durable *d)
     sqlite3_finalize(d->unkeep);
     sqlite3_finalize(d->begin);
     sqlite3_finalize(d->commit);
+    sqlite3_finalize(d->sync_normal);
+    sqlite3_finalize(d->sync_full);
     sqlite3_close_v2(d->db);
     while ((h = d->held) != NULL) {
         d->held = h->next;

@@ -475,8 +475,10 @@ static void append_batch(rec_batch *b)
             } else {
                 notify(a, ev[k]->type, ev[k]->data, ev[k]->len, &r[k]);
             }
-            atomic_store(&a->rec_done, b->first_seq + i + k);
         }
+        /* once for the n events: the actor's line is not written per event
+         * (the worker adds to rec_queued on the same line) */
+        atomic_store(&a->rec_done, b->first_seq + i + n - 1);
         i += (uint32_t)n;
     }
 }
@@ -824,10 +826,13 @@ static void batch_push(rt_worker *w)
 }
 
 /* Write the event into the worker's batch for `a` (a new one if it has
- * none, or one of another actor, or a full one).  False if no batch could
- * be had (out of memory): the caller queues the event alone. */
-static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *type,
-                      const uint8_t *data, size_t len)
+ * none, or one of another actor, or a full one); with `data` NULL, only
+ * make room for its `len` bytes, which the caller writes before the batch
+ * is pushed (by its own worker: at the end of the turn at the earliest).
+ * Returns where the data is, or NULL if no batch could be had (out of
+ * memory): the caller queues the event alone. */
+static uint8_t *batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *type,
+                          const uint8_t *data, size_t len)
 {
     rec_batch *b = w->rec_batch;
     size_t need = REC_EV_SIZE(len);
@@ -840,7 +845,7 @@ static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *t
     }
     if (b == NULL) {
         if ((b = batch_get(rec)) == NULL)
-            return false;
+            return NULL;
         w->rec_batch = b;
     }
     if (b->count == 0) {
@@ -850,14 +855,14 @@ static bool batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const char *t
     e = (rec_ev *)(b->ev + b->used);
     e->type = type;
     e->len = len;
-    if (len)
+    if (len && data != NULL)
         memcpy(e->data, data, len);
     seq = atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1;
     if (b->count == 0)
         b->first_seq = seq;
     b->count++;
     b->used += need;
-    return true;
+    return e->data;
 }
 
 void rt_record_worker_done(rt_worker *w)
@@ -916,7 +921,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     if ((w = rt_sched_self()) != NULL) {
         /* in the actor's own turn: into the worker's batch */
         if (w->turn_actor == a && REC_EV_SIZE(len) <= REC_BATCH_CAP &&
-            batch_add(w, rec, a, type, data, len))
+            batch_add(w, rec, a, type, data, len) != NULL)
             return;
         batch_push(w); /* what the batch holds goes first */
     }
@@ -939,13 +944,61 @@ void rt_record_buf(rt_actor *a, const char *type, rt_buf *b)
     rt_buf_release(b);
 }
 
+/* Room for an event of `len` bytes written in place into the worker's
+ * batch, where rt_record would put it: in the actor's own turn, not
+ * replayed, the writer healthy (the held-back "wasm-call" of the running
+ * op is recorded first, as rt_record does).  NULL otherwise (or out of
+ * memory): the caller then builds the event and hands it to rt_record. */
+static uint8_t *record_in_place(rt_actor *a, const char *type, size_t len)
+{
+    rt_recorder *rec = a->rt->recorder;
+    rt_worker *w;
+
+    if (a->replay != NULL || rec == NULL || atomic_load(&rec->stop) ||
+        (on_disk(a) && !th_chain_healthy(a->rt->chain)) || (w = rt_sched_self()) == NULL ||
+        w->turn_actor != a || REC_EV_SIZE(len) > REC_BATCH_CAP)
+        return NULL;
+    if (a->op != NULL && a->op->call_rec.data != NULL) {
+        rt_buf call = a->op->call_rec;
+        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
+        rt_record_buf(a, "wasm-call", &call);
+    }
+    return batch_add(w, rec, a, type, NULL, len);
+}
+
+static uint8_t *put_bytes(uint8_t *q, const char *s, size_t n)
+{
+    memcpy(q, s, n);
+    return q + n;
+}
+
 void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
                     const char *output_json)
 {
+    static const char k_iface[] = "{\"interface\":\"", k_fn[] = "\",\"function\":\"",
+                      k_in[] = "\",\"input\":", k_out[] = ",\"output\":";
+    const char *in = input_json ? input_json : "null", *out = output_json ? output_json : "null";
+    size_t li = strlen(iface), lf = strlen(fn), lin = strlen(in), lout = strlen(out);
+    size_t len = sizeof k_iface - 1 + li + sizeof k_fn - 1 + lf + sizeof k_in - 1 + lin +
+                 sizeof k_out - 1 + lout + 1;
+    uint8_t *q;
     rt_buf b = {0};
 
     if (a->replay != NULL && rt_replay_host_done(a, iface, fn, input_json, output_json))
         return;
+    if ((q = record_in_place(a, "host-call", len)) != NULL) {
+        /* the same bytes as below, with no buffer of its own */
+        q = put_bytes(q, k_iface, sizeof k_iface - 1);
+        q = put_bytes(q, iface, li);
+        q = put_bytes(q, k_fn, sizeof k_fn - 1);
+        q = put_bytes(q, fn, lf);
+        q = put_bytes(q, k_in, sizeof k_in - 1);
+        q = put_bytes(q, in, lin);
+        q = put_bytes(q, k_out, sizeof k_out - 1);
+        q = put_bytes(q, out, lout);
+        *q = '}';
+        return;
+    }
     rt_buf_puts(&b, "{\"interface\":\"");
     rt_buf_puts(&b, iface);
     rt_buf_puts(&b, "\",\"function\":\"");

@@ -308,10 +308,12 @@ void srv_timeout_add(th_server *s, srv_req *req, uint32_t timeout_ms)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Answer overdue requests with 504; forget answered ones. */
+/* Answer overdue requests with 504; forget answered ones (most of the
+ * list under load: every message to a durable actor waits here until its
+ * commit, and only an overdue one needs its error body built). */
 static void reap_timeouts(th_server *s, uint64_t now)
 {
-    srv_req **pp, *r, *due = NULL;
+    srv_req **pp, *r, *due = NULL, *answered = NULL;
 
     pthread_mutex_lock(&s->lock);
     for (pp = &s->waiting; (r = *pp) != NULL;) {
@@ -319,7 +321,11 @@ static void reap_timeouts(th_server *s, uint64_t now)
         pthread_mutex_lock(&r->lock);
         st = r->state;
         pthread_mutex_unlock(&r->lock);
-        if (st != REQ_WAITING || now >= r->deadline_ns) {
+        if (st != REQ_WAITING) {
+            *pp = r->next;
+            r->next = answered;
+            answered = r;
+        } else if (now >= r->deadline_ns) {
             *pp = r->next;
             r->next = due;
             due = r;
@@ -328,8 +334,13 @@ static void reap_timeouts(th_server *s, uint64_t now)
         }
     }
     pthread_mutex_unlock(&s->lock);
+    while ((r = answered) != NULL) {
+        answered = r->next;
+        srv_req_release(r);
+    }
     while ((r = due) != NULL) {
         due = r->next;
+        /* (answered meanwhile: srv_req_done_error leaves it alone) */
         if (srv_req_done_error(r, 504, "timeout", "no response from actor %s within the timeout",
                                r->id))
             srv_log(s, TH_LOG_WARN, "%s %s -> 504 timeout", r->method, r->path);

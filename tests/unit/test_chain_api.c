@@ -851,6 +851,85 @@ static void test_small_batches(void **state)
     assert_int_equal(res.actors, 3);
 }
 
+/* The data of event i of test_append_many_slabs: `len` bytes, a pattern
+ * of i (written into buf, which holds at least len bytes). */
+static size_t slab_event(int i, uint8_t *buf)
+{
+    /* mostly small (many share a slab), now and then several KiB (slabs
+     * fill up early), and one above a whole slab (an entry of its own) */
+    size_t len = i == 150 ? 100000 : i % 50 == 7 ? 9000 + (size_t)i : (size_t)(i * 13) % 300;
+    size_t k;
+
+    for (k = 0; k < len; k++)
+        buf[k] = (uint8_t)(i * 7 + k * 3);
+    return len;
+}
+
+/* th_chain_append_many queues each call's events in slabs (one allocation
+ * for many entries, freed with its last entry): calls whose events fill
+ * several slabs, or need an entry of their own, stored by a writer whose
+ * small batches split slabs between commits, read back byte for byte and
+ * verify; the listener hears each event once, in order. */
+static void test_append_many_slabs(void **state)
+{
+    fixture *f = *state;
+    counter cn = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1};
+    th_chain_config cfg = {0};
+    th_chain_verify_result res;
+    th_chain_item items[128];
+    th_chain_query q = {0};
+    th_chain_events evs;
+    th_chain *c = NULL;
+    th_error err;
+    uint8_t *data = malloc(300000), *buf = malloc(100000), *p;
+    uint64_t id;
+    size_t len;
+    int i, k, n, total = 0;
+
+    assert_non_null(data);
+    assert_non_null(buf);
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_events = 5;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open: %s", err.msg);
+    f->c = c;
+    assert_int_equal(th_chain_subscribe(c, on_event, &cn, &id, &err), TH_OK);
+    for (n = 1; total + n <= 400; n = n * 37 % 128 + 1) {
+        for (k = 0, p = data; k < n; k++) {
+            items[k].type = (total + k) % 2 ? "host-call" : "wasm-call";
+            items[k].data = p;
+            items[k].len = slab_event(total + k, p);
+            p += items[k].len;
+        }
+        if (th_chain_append_many(c, "listen-b", items, (size_t)n, NULL, &err) != TH_OK)
+            fail_msg("append_many: %s", err.msg);
+        total += n;
+    }
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_int_equal(cn.n, total);
+    assert_int_equal(cn.order_ok, 1);
+    q.actor = "listen-b";
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, total);
+    for (i = 0; i < total; i++) {
+        len = slab_event(i, buf);
+        assert_int_equal(evs.items[i].seq, i);
+        assert_string_equal(evs.items[i].type, i % 2 ? "host-call" : "wasm-call");
+        assert_int_equal(evs.items[i].data_len, len);
+        if (len > 0)
+            assert_memory_equal(evs.items[i].data, buf, len);
+    }
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_unsubscribe(c, id), TH_OK);
+    if (th_chain_verify(c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, total);
+    free(data);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -862,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_continues_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_many_slabs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test(test_merkle_paths),

@@ -84,6 +84,25 @@ static th_actor_status status_of(rtt *t, const char *id)
     return st;
 }
 
+/* How many host-call events of `id`'s chain are exactly `data` (its last
+ * events durable first). */
+static size_t host_calls_exactly(rtt *t, const char *id, const char *data)
+{
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_error err;
+    size_t i, n = 0;
+
+    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
+    q.actor = id;
+    assert_int_equal(th_chain_read(th_runtime_chain(t->rt), &q, &evs, &err), 0);
+    for (i = 0; i < evs.count; i++)
+        n += strcmp(evs.items[i].type, "host-call") == 0 && evs.items[i].data_len == strlen(data) &&
+             memcmp(evs.items[i].data, data, evs.items[i].data_len) == 0;
+    th_chain_events_free(&evs);
+    return n;
+}
+
 /* A -> B -> C, N requests: all answered, every call in the chains. */
 static void chain(unsigned workers)
 {
@@ -113,6 +132,13 @@ static void chain(unsigned workers)
     assert_true(rtt_verify_chain(&t, a) >= N);
     assert_true(rtt_verify_chain(&t, b) >= 2 * N);
     assert_true(rtt_verify_chain(&t, c) >= N);
+    /* a host call in the middle of an op (the log after the requests) is
+     * written in place into the worker's batch: the same JSON, byte for
+     * byte, as one built apart */
+    assert_int_equal(host_calls_exactly(&t, a,
+                                        "{\"interface\":\"runtime\",\"function\":\"log\","
+                                        "\"input\":{\"msg\":\"qdone\"},\"output\":null}"),
+                     1);
     rtt_stop(&t);
 }
 
