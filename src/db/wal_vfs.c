@@ -46,8 +46,12 @@
  * is a multiple of 128 KiB. */
 #define WALBUF_MAX (120 * 1024)
 #define WALBUF_FIRST_CAP (16 * 1024) /* first allocation of a buffer */
-#define WALBUF_MIN_VERSION 3022000   /* SQLite versions checked against the design */
-#define WALBUF_END_VERSION 3050000   /* (later ones open with the default VFS) */
+/* SQLite versions the VFS is used with: its commit detection relies on the
+ * WAL writer writing a frame's header and its page as two writes, as 3.40
+ * does (test_store_wal fails on a version that does otherwise); other
+ * versions open with the default VFS. */
+#define WALBUF_MIN_VERSION 3022000
+#define WALBUF_END_VERSION 3050000
 
 /* A WAL file: the header SQLite sees, then the default VFS's file. */
 typedef struct walbuf_file {
@@ -262,8 +266,6 @@ static void walbuf_register(void)
 {
     size_t head = walbuf_head(), size;
 
-    /* Versions whose WAL writer is known to write a frame as its header
-     * and then its page (the commit detection above relies on it). */
     if (sqlite3_libversion_number() < WALBUF_MIN_VERSION ||
         sqlite3_libversion_number() >= WALBUF_END_VERSION)
         return;
