@@ -116,6 +116,13 @@ void *base_block_alloc(size_t size)
         return malloc(BASE_BLOCK_SIZE);
     cache.spare = b->next;
     cache.nspare--;
+    /* the next block was most likely freed on another core (a batch from
+     * the shared stack): fetch its first lines now, for writing, so the
+     * next call does not wait for its link and its user for its lines */
+    if (cache.spare != NULL) {
+        __builtin_prefetch(cache.spare, 1);
+        __builtin_prefetch((char *)cache.spare + 64, 1);
+    }
     return b;
 }
 

@@ -37,7 +37,13 @@
  * the events from one buffer.  Order holds: an actor's turn runs on one
  * thread at a time, and its batch is queued before the turn ends; events
  * recorded for it from elsewhere (outside its turn) are queued at once,
- * as before.
+ * as before.  A turn that runs a nested turn (a request's hand-off,
+ * turn.c) keeps its batch aside meanwhile (rec_held) and goes on filling
+ * it after: the requester's events of a whole turn of round trips go as
+ * one batch; the nested turn uses a second buffer (rec_nest) and queues
+ * its events at its end.  Whatever queues events of the held batch's actor
+ * meanwhile (an event recorded for it, a flush) queues the held batch
+ * first (held_push).
  * Subscribers (th_runtime_subscribe) hear each
  * event on the recorder thread right after it is appended; rt_record_flush
  * waits until an actor's events are appended and durable.
@@ -868,7 +874,54 @@ static uint8_t *batch_add(rt_worker *w, rt_recorder *rec, rt_actor *a, const cha
 void rt_record_worker_done(rt_worker *w)
 {
     free(w->rec_batch); /* empty: every turn queued its events */
-    w->rec_batch = NULL;
+    free(w->rec_held);
+    free(w->rec_nest);
+    w->rec_batch = w->rec_held = w->rec_nest = NULL;
+}
+
+/* Queue the batch the worker holds for the outer turn while a nested turn
+ * runs, if it has events of `a`: they go before any later event of a. */
+static void held_push(rt_worker *w, rt_actor *a)
+{
+    rec_batch *cur;
+
+    if (w->rec_held == NULL || w->rec_held->count == 0 || w->rec_held->a != a)
+        return;
+    cur = w->rec_batch;
+    w->rec_batch = w->rec_held;
+    batch_push(w);
+    w->rec_held = w->rec_batch; /* kept (emptied) or NULL */
+    w->rec_batch = cur;
+}
+
+void rt_record_nest_begin(rt_actor *a)
+{
+    rt_worker *w = rt_sched_self();
+
+    if (w == NULL)
+        return;
+    /* a durable actor's events are queued at once, as at a turn's end
+     * (its commit points wait for them) */
+    if (a->durable)
+        batch_push(w);
+    w->rec_held = w->rec_batch;
+    w->rec_batch = w->rec_nest;
+    w->rec_nest = NULL;
+    w->turn_actor = NULL;
+}
+
+void rt_record_nest_end(rt_actor *a)
+{
+    rt_worker *w = rt_sched_self();
+
+    if (w == NULL)
+        return;
+    batch_push(w); /* empty: the nested turn queued its events at its end */
+    w->rec_nest = w->rec_batch;
+    w->rec_batch = w->rec_held;
+    w->rec_held = NULL;
+    if (w->rt == a->rt)
+        w->turn_actor = a;
 }
 
 void rt_record_turn_begin(rt_actor *a)
@@ -923,7 +976,8 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         if (w->turn_actor == a && REC_EV_SIZE(len) <= REC_BATCH_CAP &&
             batch_add(w, rec, a, type, data, len) != NULL)
             return;
-        batch_push(w); /* what the batch holds goes first */
+        batch_push(w);   /* what the batch holds goes first */
+        held_push(w, a); /* and a's own held events (a nested turn records for a) */
     }
     push_one(rec, a, type, data, len,
              atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1);
@@ -1032,8 +1086,10 @@ int rt_record_flush(rt_actor *a, th_error *err)
     rt_worker *w = rt_sched_self();
     uint64_t target, ticket;
 
-    if (w != NULL)
+    if (w != NULL) {
         batch_push(w); /* its events are waited for below */
+        held_push(w, a);
+    }
     target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed);
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
@@ -1058,8 +1114,10 @@ void rt_record_push(rt_actor *a)
 {
     rt_worker *w = rt_sched_self();
 
-    if (w != NULL && w->rt == a->rt)
+    if (w != NULL && w->rt == a->rt) {
         batch_push(w);
+        held_push(w, a);
+    }
 }
 
 int rt_record_flush_all(rt_runtime *rt, th_error *err)

@@ -51,6 +51,11 @@ int rt_record_flush_all(rt_runtime *rt, th_error *err);
  * end of the turn (or when full, or when someone flushes). */
 void rt_record_turn_begin(rt_actor *a);
 void rt_record_turn_end(rt_actor *a);
+/* The turn of `a` runs a nested turn (a request's hand-off, turn.c) /
+ * resumes after it: a's batch is held meanwhile and collects on after it
+ * (queued before any later event of a, whoever records it). */
+void rt_record_nest_begin(rt_actor *a);
+void rt_record_nest_end(rt_actor *a);
 /* A worker thread ends (sched.c): free the batch buffer it kept. */
 void rt_record_worker_done(rt_worker *w);
 

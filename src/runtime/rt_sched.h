@@ -77,6 +77,8 @@ struct rt_worker {
     unsigned nested;             /* depth of nested turns running here (0 or 1) */
     rt_actor *turn_actor;        /* whose turn runs here now (turn.c), or NULL */
     struct rec_batch *rec_batch; /* record.c: events of turn_actor not yet queued */
+    struct rec_batch *rec_held;  /* record.c: the outer turn's, while a nested turn runs */
+    struct rec_batch *rec_nest;  /* record.c: the nested turns' buffer, kept between them */
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);

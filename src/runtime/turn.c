@@ -280,7 +280,9 @@ static rt_op *op_alloc(rt_runtime *rt)
     return calloc(1, sizeof *op);
 }
 
-void rt_op_begin(rt_actor *a, rt_msg *m)
+/* Start the operation of `m`; `now` is a clock reading (rt_now_ns) taken
+ * just before, with nothing run since (the call timeout counts from it). */
+static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
 {
     th_wasm_val args[16];
     uint32_t nargs = 0;
@@ -344,7 +346,7 @@ void rt_op_begin(rt_actor *a, rt_msg *m)
     op->msg = m;
     op->fuel_left = a->lim.fuel_per_call ? a->lim.fuel_per_call : UINT64_MAX;
     if (a->lim.call_timeout_ms)
-        op->deadline_ns = rt_now_ns() + (uint64_t)a->lim.call_timeout_ms * 1000000u;
+        op->deadline_ns = now + (uint64_t)a->lim.call_timeout_ms * 1000000u;
     a->op = op;
     atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
     record_call(a, op);
@@ -355,6 +357,11 @@ void rt_op_begin(rt_actor *a, rt_msg *m)
         return;
     }
     rt_op_run(a, args, nargs, true);
+}
+
+void rt_op_begin(rt_actor *a, rt_msg *m)
+{
+    op_begin_at(a, m, rt_now_ns());
 }
 
 static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
@@ -940,30 +947,55 @@ static void control(rt_actor *a, rt_msg *m)
 
 /* The hand-off (sched.c): the actor `a`, whose turn runs on worker `w`,
  * made a request that woke `b`; run b's turn now, nested, if a's turn has
- * budget and time left, else queue b as any woken actor.  a's events so
- * far are queued first, and its recording resumes after. */
+ * budget and time left, else queue b as any woken actor.  a's batch of
+ * events is held meanwhile (record.c) and collects on after: a's events
+ * keep their order and go to the recorder once per turn, not once per
+ * round trip; b's turn queues its own at its end as any turn does. */
+static void turn_at(rt_actor *a, uint64_t now);
+
 static void run_handoff(rt_actor *a, rt_worker *w, int *budget, uint64_t end)
 {
     rt_actor *b = w->handoff;
+    uint64_t now;
 
     w->handoff = NULL;
-    if (*budget <= 0 || rt_now_ns() >= end) {
+    if (*budget <= 0 || (now = rt_now_ns()) >= end) {
         rt_sched_push(b, RT_PUSH_WAKE);
         return;
     }
     (*budget)--;
-    rt_record_turn_end(a);
+    rt_record_nest_begin(a);
     w->nested++;
-    rt_actor_turn(b); /* consumes the reference the wake took */
+    turn_at(b, now); /* consumes the reference the wake took */
     w->nested--;
-    rt_record_turn_begin(a);
+    rt_record_nest_end(a);
+}
+
+/* The clock for a turn's checks: `*t` if it was read with nothing run
+ * since (`*fresh`), else a new reading. */
+static uint64_t turn_clock(uint64_t *t, bool *fresh)
+{
+    if (!*fresh) {
+        *t = rt_now_ns();
+        *fresh = true;
+    }
+    return *t;
 }
 
 void rt_actor_turn(rt_actor *a)
 {
+    turn_at(a, rt_now_ns());
+}
+
+/* The turn of `a`, started at `now` (rt_now_ns, read just before).  The
+ * clock is read for the slice's checks only when something ran since the
+ * last reading (a hand-off's nested turn starts from the reading that
+ * allowed it, and its operation's call timeout counts from there too). */
+static void turn_at(rt_actor *a, uint64_t now)
+{
     int budget = RT_TURN_BUDGET;
-    uint64_t now = rt_now_ns(), end = now + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
-    bool yield = false, mbox_ok;
+    uint64_t t = now, end = now + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
+    bool yield = false, mbox_ok, fresh = true;
     rt_worker *w = rt_sched_self();
     rt_node *n;
     rt_msg *m;
@@ -976,6 +1008,7 @@ void rt_actor_turn(rt_actor *a)
     for (;;) {
         if (w != NULL && w->handoff != NULL) {
             run_handoff(a, w, &budget, end);
+            fresh = false;
             continue;
         }
         if ((n = rt_mpsc_pop(&a->ctl)) != NULL) {
@@ -983,6 +1016,7 @@ void rt_actor_turn(rt_actor *a)
                 rt_actor_refuse_msg(a, (rt_msg *)n, "is stopped");
             else
                 control(a, (rt_msg *)n);
+            fresh = false;
             continue;
         }
         if (a->op != NULL) {
@@ -991,18 +1025,20 @@ void rt_actor_turn(rt_actor *a)
                     arm_timeout(a, a->op);
                 break; /* waiting for a wake */
             }
-            if (budget-- <= 0 || rt_now_ns() >= end) {
+            if (budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
                 yield = true;
                 break;
             }
             a->op->wait = 0;
             rt_op_run(a, NULL, 0, false);
+            fresh = false;
             continue;
         }
         if (a->upgrade_msg != NULL) { /* the operation it waited for ended */
             rt_msg *up = a->upgrade_msg;
             a->upgrade_msg = NULL;
             rt_upgrade_apply(a, up);
+            fresh = false;
             continue;
         }
         if (a->status == TH_ACTOR_STOPPED) {
@@ -1011,19 +1047,24 @@ void rt_actor_turn(rt_actor *a)
         }
         if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL)
             break;
-        if (budget-- <= 0 || rt_now_ns() >= end) {
+        /* nothing to take: idle (no clock reading, no budget spent; a
+         * message pushed meanwhile is seen after the turn, below) */
+        if (rt_mpsc_count(&a->mbox) == 0 && atomic_load(&a->nblocked) == 0)
+            break;
+        if (budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
             yield = true;
             break;
         }
         rt_actor_admit_blocked(a);
         if ((m = rt_actor_mbox_pop(a)) == NULL)
             break;
+        fresh = false;
         if (m->kind == RT_MSG_STOP) {
             /* a graceful stop, queued behind the messages before it */
             rt_sup_begin_stop(a, m);
             continue;
         }
-        rt_op_begin(a, m);
+        op_begin_at(a, m, t); /* t: read just before, nothing run since */
     }
     rt_record_turn_end(a); /* its events are queued before anyone else runs it */
     if (yield) {

@@ -89,6 +89,12 @@ bool rt_utf8_valid(const uint8_t *s, size_t n)
     return base_utf8_valid(s, n);
 }
 
+/* 1 for the bytes a JSON string holds as they are (printable ASCII but
+ * the quote and the backslash). */
+static const uint8_t json_plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, [0x7f] = 1,
+};
+
 void rt_buf_json_str(rt_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -99,7 +105,7 @@ void rt_buf_json_str(rt_buf *b, const char *str, size_t n)
     rt_buf_append(b, "\"", 1);
     while (i < n) {
         run = i;
-        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+        while (run < n && json_plain[s[run]])
             run++;
         if (run > i) {
             rt_buf_append(b, s + i, run - i);

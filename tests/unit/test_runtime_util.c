@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,33 @@ static void test_json(void **unused)
                         "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\xef\xbf\xbd\" \"00abff\" 42 x");
     rt_buf_release(&b);
     assert_null(b.data);
+    /* every byte below 0x80: as it is, or escaped */
+    {
+        char in[128], want[1024];
+        size_t i, n = 0;
+        for (i = 0; i < 128; i++)
+            in[i] = (char)i;
+        want[n++] = '"';
+        for (i = 0; i < 128; i++) {
+            if (i == '"' || i == '\\')
+                n += (size_t)snprintf(want + n, sizeof want - n, "\\%c", (int)i);
+            else if (i == '\n' || i == '\r' || i == '\t')
+                n += (size_t)snprintf(want + n, sizeof want - n, "\\%c",
+                                      i == '\n'   ? 'n'
+                                      : i == '\r' ? 'r'
+                                                  : 't');
+            else if (i < 0x20)
+                n += (size_t)snprintf(want + n, sizeof want - n, "\\u%04zx", i);
+            else
+                want[n++] = (char)i;
+        }
+        want[n++] = '"';
+        want[n] = 0;
+        rt_buf_json_str(&b, in, sizeof in);
+        assert_false(b.oom);
+        assert_string_equal((char *)b.data, want);
+        rt_buf_release(&b);
+    }
 }
 
 static void test_uuid(void **unused)

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "rt_test_util.h"
+#include "theater/chain.h"
 
 static uint64_t now_ms(void)
 {
@@ -84,6 +85,52 @@ static th_actor_status status_of(rtt *t, const char *id)
     return st;
 }
 
+/* The event types of `id`'s chain, one letter each, oldest first: 'c'
+ * wasm-call, 'h' host-call, 'r' wasm-result, '?' any other (malloc'd). */
+static char *chain_types(rtt *t, const char *id)
+{
+    th_chain_config cfg = {0};
+    th_chain_query q = {0};
+    th_chain_events evs;
+    th_chain *c;
+    th_error err;
+    char *s;
+    size_t i;
+
+    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
+    cfg.home = t->home;
+    cfg.read_only = 1;
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    q.actor = id;
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+    s = malloc(evs.count + 1);
+    assert_non_null(s);
+    for (i = 0; i < evs.count; i++) {
+        const char *ty = evs.items[i].type;
+        s[i] = strcmp(ty, "wasm-call") == 0     ? 'c'
+               : strcmp(ty, "host-call") == 0   ? 'h'
+               : strcmp(ty, "wasm-result") == 0 ? 'r'
+                                                : '?';
+    }
+    s[evs.count] = 0;
+    th_chain_events_free(&evs);
+    th_chain_close(c);
+    return s;
+}
+
+/* `s` ends with `pat` repeated n times, then `tail`. */
+static bool ends_with_runs(const char *s, const char *pat, size_t n, const char *tail)
+{
+    size_t lp = strlen(pat), lt = strlen(tail), len = strlen(s), i;
+
+    if (len < n * lp + lt || strcmp(s + len - lt, tail) != 0)
+        return false;
+    for (i = 0; i < n; i++)
+        if (memcmp(s + len - lt - (n - i) * lp, pat, lp) != 0)
+            return false;
+    return true;
+}
+
 /* How many host-call events of `id`'s chain are exactly `data` (its last
  * events durable first). */
 static size_t host_calls_exactly(rtt *t, const char *id, const char *data)
@@ -132,6 +179,20 @@ static void chain(unsigned workers)
     assert_true(rtt_verify_chain(&t, a) >= N);
     assert_true(rtt_verify_chain(&t, b) >= 2 * N);
     assert_true(rtt_verify_chain(&t, c) >= N);
+    /* and in their order, though the requester's events wait in its batch
+     * while the targets' nested turns queue theirs: a's "Q" call, its N
+     * requests, the log and its result; b's N calls each with its request
+     * inside; c's N calls (call and result in one event) */
+    {
+        char *ta = chain_types(&t, a), *tb = chain_types(&t, b), *tc = chain_types(&t, c);
+        assert_true(ends_with_runs(ta, "h", N + 1, "r"));
+        assert_int_equal(ta[strlen(ta) - N - 3], 'c');
+        assert_true(ends_with_runs(tb, "chr", N, ""));
+        assert_true(ends_with_runs(tc, "c", N, ""));
+        free(ta);
+        free(tb);
+        free(tc);
+    }
     /* a host call in the middle of an op (the log after the requests) is
      * written in place into the worker's batch: the same JSON, byte for
      * byte, as one built apart */
