@@ -306,9 +306,10 @@ fail:
  * creates the -wal, -shm (and -journal) files with the database file's
  * mode, so right after SQLite has opened (or created) the database, before
  * anything is written to it, a writable open makes it owner-only (and any
- * WAL/SHM file left readable by others).  The database is not created here
- * ahead of SQLite: a process killed between that and SQLite's first write
- * left a file that read-only openers took for one with a hot journal.
+ * WAL/SHM file left readable by others).  A new database is made whole
+ * under another name first (create_whole), never created empty under its
+ * own: a process killed between that and SQLite's first write left a file
+ * that read-only openers took for one with a hot journal.
  * Anything that is not a regular file under that name is refused (a FIFO
  * would block SQLite's open()).
  *
@@ -342,6 +343,59 @@ static int prepare_file(const char *path, int create, th_error *err)
     return TH_OK;
 }
 
+/* A new database appears whole: it is made under a temporary name in the
+ * home (owner-only, switched to WAL, closed cleanly so no -wal or -shm is
+ * left) and then linked to its name, which fails harmlessly when another
+ * process got there first.  SQLite creating it in place left, for a process
+ * killed during the switch to WAL (the database's first write), a file with
+ * a hot rollback journal that no read-only opener may roll back: offline
+ * readers then failed with "attempt to write a readonly database" until a
+ * writer opened it.  A process killed here leaves only its temporary file
+ * (NAME.new-PID), never a half-made database under the real name. */
+static int create_whole(const char *path, th_error *err)
+{
+    char tmp[4200], dir[4200], *slash;
+    sqlite3 *db = NULL;
+    int rc, fd;
+
+    snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
+    (void)unlink(tmp); /* left by a killed process that had this pid */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return th_error_set(err, TH_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    close(fd);
+    rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(db, rc, err, tmp);
+        sqlite3_close_v2(db);
+        (void)unlink(tmp);
+        return rc;
+    }
+    if (sqlite3_close(db) != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        (void)unlink(tmp);
+        return th_error_set(err, TH_EIO, "cannot close %s", tmp);
+    }
+    rc = TH_OK;
+    if (link(tmp, path) != 0 && errno != EEXIST)
+        rc = th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
+    (void)unlink(tmp);
+    /* the new name survives a power cut like the rows SQLite syncs into it */
+    snprintf(dir, sizeof dir, "%s", path);
+    slash = strrchr(dir, '/');
+    if (rc == TH_OK && slash != NULL) {
+        *slash = 0;
+        fd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+    }
+    return rc;
+}
+
 int db_open(const char *home, int flags, sqlite3 **out, th_error *err)
 {
     return db_open_schema(home, &db_main, flags, out, err);
@@ -362,7 +416,11 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
             return rc;
         oflags = SQLITE_OPEN_READONLY;
     } else {
-        if ((rc = make_home(home, err)) != TH_OK || (rc = prepare_file(path, 1, err)) != TH_OK)
+        if ((rc = make_home(home, err)) != TH_OK)
+            return rc;
+        if (access(path, F_OK) != 0 && errno == ENOENT && (rc = create_whole(path, err)) != TH_OK)
+            return rc;
+        if ((rc = prepare_file(path, 1, err)) != TH_OK)
             return rc;
         oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }

@@ -429,7 +429,7 @@ static void run_batch(rt_durable *d, dur_job *list)
  * batch is answered, while its senders send their next ones), or once due
  * under a load that never lets the queue empty: a commit that acknowledges
  * messages no longer carries them (their statements and pages made one
- * such commit in about fifteen take two or three times as long). */
+ * such commit in about thirteen take three times as long under load). */
 static void run_marks(rt_durable *d, dur_job *list)
 {
     dur_job *j, *next;

@@ -560,9 +560,29 @@ void wasm_cc_truncate(comp *C, size_t start)
     C->last_copy = NO_POS;
     C->prev.op = C->prev2.op = -1;
     if (C->pair_tail != NO_POS && C->pair_tail >= start) {
-        if (C->pair_head < start)
-            wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-        C->pair_head = C->pair_tail = NO_POS;
+        if (C->pair_head < start) {
+            wasm_cc_unpair(C);
+        } else {
+            if (C->chain_head != NO_POS && C->chain_head < start)
+                /* the chain's second instruction goes: its first runs alone */
+                wasm_cc_set_handler(C, C->chain_head, WOP_I32_ADD_K, 0);
+            C->pair_head = C->pair_tail = C->chain_head = NO_POS;
+        }
+    }
+}
+
+void wasm_cc_unpair(comp *C)
+{
+    wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
+    if (C->chain_head != NO_POS) {
+        wasm_cc_set_handler(C, C->chain_head, WOP_P_ADDK_ADDK, 0);
+        C->pair_tail = C->pair_head;
+        C->pair_head = C->chain_head;
+        C->pair_head_op = WOP_I32_ADD_K;
+        C->pair_head_variant = 0;
+        C->chain_head = NO_POS;
+    } else {
+        C->pair_head = C->pair_tail = C->chain_head = NO_POS;
     }
 }
 
@@ -590,8 +610,7 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
         return false; /* a branch target after it */
     if (C->pair_tail == L->start) {
         /* the pair before it ends with the instruction that goes */
-        wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-        C->pair_head = C->pair_tail = NO_POS;
+        wasm_cc_unpair(C);
     }
     *out = *L;
     C->len = out->start;
@@ -1233,7 +1252,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->last_copy = C->barrier = NO_POS;
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;
-    C->pair_head = C->pair_tail = NO_POS;
+    C->pair_head = C->pair_tail = C->chain_head = NO_POS;
     C->nhist = 0;
     C->loop_seen = false;
     if (C->chash != NULL)

@@ -143,6 +143,8 @@ typedef struct comp {
     size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
     int pair_head_op;            /* the head's own operation and variant */
     uint8_t pair_head_variant;
+    size_t chain_head; /* a P_ADDK_ADDK whose second instruction is the latest
+                          pair's head, made a P_ADDK2_* (NO_POS if none) */
     /* offsets of the last WASM_CC_HIST instructions still in the code,
      * oldest first (for merging a run of instructions into one) */
 #define WASM_CC_HIST 4
@@ -308,6 +310,9 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv);
 bool wasm_cc_has_variant(const comp *C, int op, unsigned variant);
 /* Rewrite the handler of the instruction at `pos` to `op`/`variant`. */
 void wasm_cc_set_handler(comp *C, size_t pos, int op, unsigned variant);
+/* Undo the latest pair (its head gets its own handler back); a chain
+ * through it becomes the P_ADDK_ADDK pair it was, the latest pair again. */
+void wasm_cc_unpair(comp *C);
 /* Move operand `e` into its own slot (a copy, unless it is there already). */
 void wasm_cc_materialize(comp *C, vent *e);
 

@@ -105,12 +105,24 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
     C->hist[C->nhist++] = start;
     if (C->prev.op >= 0 &&
         (pair = wasm_cc_pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
+        /* a P_ADDK_ADDK whose second instruction heads this pair (a
+         * P_ADDK_BR_BACK, P_ADDK_BRB_*, ...) goes straight into it */
+        size_t chain = NO_POS;
+        int hop;
+        unsigned hv;
+        if (C->pair_tail != NO_POS && C->pair_tail == C->prev.start && pair >= WOP_P_ADDK_BR_BACK &&
+            pair <= WOP_P_ADDK_BRB_GE_U_K && wasm_cc_insn_op(C, C->pair_head, &hop, &hv) &&
+            hop == WOP_P_ADDK_ADDK) {
+            chain = C->pair_head;
+            wasm_cc_set_handler(C, chain, WOP_P_ADDK2_BR_BACK + (pair - WOP_P_ADDK_BR_BACK), 0);
+        }
         C->pair_head_op = C->prev.op;
         C->pair_head_variant = C->prev.variant;
         wasm_cc_set_handler(C, C->prev.start, pair, 0);
         C->prev.op = pair;
         C->pair_head = C->prev.start;
         C->pair_tail = start;
+        C->chain_head = chain;
     }
     C->prev2 = C->prev;
     C->prev.start = start;
@@ -395,8 +407,7 @@ static unsigned acc_pick_wt(comp *C, int op, const vent *s0, const vent *s1, acc
         !wasm_cc_acc_float_out(C->wt.op) || !wasm_cc_acc_float_in(op, v))
         return 0;
     if (C->pair_tail == C->wt.start) {
-        wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-        C->pair_head = C->pair_tail = NO_POS;
+        wasm_cc_unpair(C);
     }
     wasm_cc_set_handler(C, C->wt.start, C->wt.op, C->wt.variant | WV_R);
     ap->variant = (uint8_t)v;
@@ -427,8 +438,7 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
         return 0;
     if (C->pair_tail == L->start) {
         /* the pair before it assumed the producer writes its slot */
-        wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-        C->pair_head = C->pair_tail = NO_POS;
+        wasm_cc_unpair(C);
     }
     wasm_cc_set_handler(C, L->start, L->op, L->variant | WV_R);
     ap->variant = (uint8_t)v;

@@ -847,6 +847,11 @@ L_COPY:
     ADDK_THEN(P_ADDK_BRB_GE_S_K, BRB_IF_I32_GE_S_K)
     ADDK_THEN(P_ADDK_BRB_GE_U_K, BRB_IF_I32_GE_U_K)
     ADDK_THEN(P_ADDK_RMW_MADD32, RMW_MADD32)
+#define ADDK2_THEN(name) ADDK_THEN(P_ADDK2_##name, P_ADDK_##name)
+    ADDK2_THEN(BR_BACK)
+    ADDK2_THEN(BR_IF_NZ_BACK)
+    WASM_CMP_OPS(ADDK2_THEN, BRB)
+    WASM_CMPK_OPS(ADDK2_THEN, BRB)
     /* a return of a sum: the addition to the accumulator, then RET1_A */
 #define THEN_RET1(name, n, expr) \
     L_##name: \

@@ -113,6 +113,10 @@
     X(P_COPY_BR_BACK) X(P_COPY2_BR_BACK) X(P_COPY3_BR_BACK) X(P_COPY4_BR_BACK) \
     X(P_LSK32_BR_TABLE) /* LOADSK32 to the accumulator, then BR_TABLE_A */ \
     X(P_ADDK_RMW_MADD32) /* I32_ADD_K, then RMW_MADD32 */ \
+    /* chains: an I32_ADD_K, then the pair P_ADDK_* that follows it (in the \
+     * order of the pairs above) */ \
+    X(P_ADDK2_BR_BACK) X(P_ADDK2_BR_IF_NZ_BACK) \
+    WASM_CMP_OPS(X, P_ADDK2_BRB) WASM_CMPK_OPS(X, P_ADDK2_BRB) \
     X(P_ADD32_RET1) X(P_ADD64_RET1) X(P_EXTUADD64_RET1) /* I32_ADD / I64_ADD / \
                          * F_EXTU_ADD64 to the accumulator, then RET1_A */ \
     X(COPY)             /* d a */ \

@@ -1867,6 +1867,103 @@ static void test_return_sum(void **state)
     teardown_ops(&fx);
 }
 
+/* Two additions of constants before a loop's back-edge (a pointer and a
+ * counter stepped at a loop's end): a P_ADDK_ADDK whose second addition
+ * heads a P_ADDK_* pair with the back-edge runs as one chain (P_ADDK2_*),
+ * against the sums computed here, also resumed one fuel unit at a time
+ * (the back-edge is where a call out of fuel resumes). */
+static const char addk_chain_wat[] =
+    "(module\n"
+    "  (func (export \"brb\") (param i32 i32) (result i32) (local i32)\n"
+    "    (loop $l\n"
+    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
+    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
+    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
+    "      (br_if $l (i32.gt_u (local.get 0) (i32.const 3))))\n"
+    "    (i32.add (local.get 2) (local.get 0)))\n"
+    "  (func (export \"nz\") (param i32 i32) (result i32) (local i32)\n"
+    "    (loop $l\n"
+    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
+    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
+    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
+    "      (br_if $l (local.get 0)))\n"
+    "    (i32.add (local.get 2) (local.get 0)))\n"
+    "  (func (export \"back\") (param i32 i32) (result i32) (local i32)\n"
+    "    (block $out (loop $l\n"
+    "      (br_if $out (i32.eqz (local.get 0)))\n"
+    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
+    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
+    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
+    "      (br $l)))\n"
+    "    (i32.add (local.get 2) (local.get 0))))\n";
+
+/* What the three loops compute: `stop` is the counter value that ends
+ * them (3 for brb's i32.gt_u 3, 0 for the others); `back` tests before
+ * the first round, the others after each. */
+static uint32_t addk_chain_ref(uint32_t n, uint32_t x, uint32_t stop, bool test_first)
+{
+    uint32_t h = 0;
+
+    if (test_first && n == 0)
+        return 0;
+    do {
+        h = ((h << 5) | (h >> 27)) ^ x;
+        x += 7;
+        n--;
+    } while (n > stop);
+    return h + n;
+}
+
+static void test_addk_chain(void **state)
+{
+    static const uint32_t ns[] = {0, 1, 2, 3, 4, 5, 9, 100};
+    static const uint32_t xs[] = {0, 1, 0x7ffffffc, 0xfffffffe};
+    static const char *names[] = {"brb", "nz", "back"};
+    ops_fixture fx;
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    (void)state;
+    assert_non_null(w);
+    /* fx_load closes the module: drop the text's own closing parenthesis */
+    fwrite(addk_chain_wat, 1, sizeof addk_chain_wat - 3, w);
+    fx_load(&fx, w, &wat);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BRB_GT_U_K), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_IF_NZ_BACK), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_BACK), 1);
+    for (int f = 0; f < 3; f++)
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (size_t j = 0; j < sizeof xs / sizeof xs[0]; j++) {
+                uint32_t n = ns[i], want;
+                th_wasm_val args[2], res = {0};
+                int rc, rounds = 0;
+                if (f != 2 && n == 0)
+                    continue; /* the counter would wrap: 2^32 rounds */
+                want = addk_chain_ref(n, xs[j], f == 0 ? 3 : 0, f == 2);
+                args[0].i32 = (int32_t)n;
+                args[1].i32 = (int32_t)xs[j];
+                th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+                assert_int_equal(th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, names[f]),
+                                                   args, 2, &res, 1),
+                                 TH_OK);
+                assert_int_equal((uint32_t)res.i32, want);
+                /* again, one fuel unit at a time */
+                th_wasm_exec_set_fuel(fx.ex, 1);
+                rc = th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, names[f]), args, 2,
+                                       &res, 1);
+                while (rc == TH_WASM_OUT_OF_FUEL) {
+                    th_wasm_exec_set_fuel(fx.ex, 1);
+                    rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
+                    rounds++;
+                    assert_true(rounds < 1000);
+                }
+                assert_int_equal(rc, TH_OK);
+                assert_int_equal((uint32_t)res.i32, want);
+            }
+    teardown_ops(&fx);
+}
+
 /* Three rotates (or two and an unsigned shift) xor-ed together, as
  * SHA-256's sigma functions are: one T_* instruction, against the same
  * computation through locals, with its result in a slot and in the
@@ -2179,6 +2276,7 @@ int main(void)
         cmocka_unit_test(test_call_result_accumulator),
         cmocka_unit_test(test_call_init),
         cmocka_unit_test(test_return_sum),
+        cmocka_unit_test(test_addk_chain),
         cmocka_unit_test(test_xor3),
         cmocka_unit_test(test_f64_accumulator),
         cmocka_unit_test(test_redo_addk),
