@@ -340,10 +340,10 @@ static void reap_timeouts(th_server *s, uint64_t now)
     }
     while ((r = due) != NULL) {
         due = r->next;
-        /* (answered meanwhile: srv_req_done_error leaves it alone) */
-        if (srv_req_done_error(r, 504, "timeout", "no response from actor %s within the timeout",
-                               r->id))
-            srv_log(s, TH_LOG_WARN, "%s %s -> 504 timeout", r->method, r->path);
+        /* (answered meanwhile: srv_req_done_error leaves it alone; it logs
+         * the 504 when it sends it) */
+        srv_req_done_error(r, 504, "timeout", "no response from actor %s within the timeout",
+                           r->id);
         srv_req_release(r);
     }
 }

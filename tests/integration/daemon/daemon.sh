@@ -285,6 +285,8 @@ endpoints)
     contains "$b" '"code":"timeout"' "504 body"
     [ $(((t1 - t0) / 1000000)) -ge 290 ] || fail "504 came before the timeout"
     [ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "504 came long after the timeout"
+    n=$(grep -c -- "/requests -> 504 timeout" "$H/server.log")
+    [ "$n" -eq 1 ] || fail "the 504 was logged $n times, not once"
     # a request whose actor stops before it answers: 502 (stopped once the
     # actor has taken the request: its export calls grew)
     calls=$(api GET "/v1/actors/$pid" | json_get calls)
