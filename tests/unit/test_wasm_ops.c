@@ -105,6 +105,19 @@ static void fx_load(ops_fixture *fx, FILE *w, char **wat)
     fx->ex = th_wasm_exec_new(NULL);
 }
 
+/* Load a whole module text (ending in ")\n"): fx_load closes the module
+ * itself, so the text's own closing parenthesis is left out. */
+static void fx_load_text(ops_fixture *fx, const char *text, size_t size)
+{
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    assert_non_null(w);
+    fwrite(text, 1, size - 3, w);
+    fx_load(fx, w, &wat);
+}
+
 /* Open a module text (closed by fx_load) with one page of memory whose
  * first bytes are `low` (the body of a WAT string literal) and whose last
  * 16 bytes are ff fe ... f0, so that accesses near both ends read known
@@ -1770,16 +1783,10 @@ static const char call_init_wat[] =
 static void test_call_init(void **state)
 {
     ops_fixture fx;
-    char *wat = NULL;
-    size_t watlen = 0;
-    FILE *w = open_memstream(&wat, &watlen);
     th_wasm_val arg = {.i32 = 1}, res = {0};
 
     (void)state;
-    assert_non_null(w);
-    /* fx_load closes the module: drop the text's own closing parenthesis */
-    fwrite(call_init_wat, 1, sizeof call_init_wat - 3, w);
-    fx_load(&fx, w, &wat);
+    fx_load_text(&fx, call_init_wat, sizeof call_init_wat);
     assert_int_equal(count_op(fx.mod, WOP_CALL0), 1);
     assert_int_equal(count_op(fx.mod, WOP_CALL1Z), 2);
     /* two CALLs: CALL's accumulator variant is its own handler, counted twice */
@@ -1821,15 +1828,9 @@ static void test_return_sum(void **state)
 {
     static const uint32_t xs[] = {0, 1, 2, 7, 0x7fffffff, 0x80000000, 0xfffffff9, 0xffffffff};
     ops_fixture fx;
-    char *wat = NULL;
-    size_t watlen = 0;
-    FILE *w = open_memstream(&wat, &watlen);
 
     (void)state;
-    assert_non_null(w);
-    /* fx_load closes the module: drop the text's own closing parenthesis */
-    fwrite(ret_sum_wat, 1, sizeof ret_sum_wat - 3, w);
-    fx_load(&fx, w, &wat);
+    fx_load_text(&fx, ret_sum_wat, sizeof ret_sum_wat);
     assert_int_equal(count_op(fx.mod, WOP_P_ADD32_RET1), 1);
     assert_int_equal(count_op(fx.mod, WOP_P_ADD64_RET1), 1);
     assert_int_equal(count_op(fx.mod, WOP_P_EXTUADD64_RET1), 1);
@@ -1920,15 +1921,9 @@ static void test_addk_chain(void **state)
     static const uint32_t xs[] = {0, 1, 0x7ffffffc, 0xfffffffe};
     static const char *names[] = {"brb", "nz", "back"};
     ops_fixture fx;
-    char *wat = NULL;
-    size_t watlen = 0;
-    FILE *w = open_memstream(&wat, &watlen);
 
     (void)state;
-    assert_non_null(w);
-    /* fx_load closes the module: drop the text's own closing parenthesis */
-    fwrite(addk_chain_wat, 1, sizeof addk_chain_wat - 3, w);
-    fx_load(&fx, w, &wat);
+    fx_load_text(&fx, addk_chain_wat, sizeof addk_chain_wat);
     assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BRB_GT_U_K), 1);
     assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_IF_NZ_BACK), 1);
     assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_BACK), 1);
