@@ -105,6 +105,26 @@ static void fx_load(ops_fixture *fx, FILE *w, char **wat)
     fx->ex = th_wasm_exec_new(NULL);
 }
 
+/* Call `fn` with one fuel unit at a time: each out-of-fuel stop is
+ * resumed with one more unit, at most `max_rounds` times.  Returns the
+ * call's final status; *rounds is how many times it was resumed. */
+static int call_fuel_by_unit(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args,
+                             uint32_t nargs, th_wasm_val *res, int max_rounds, int *rounds)
+{
+    int rc;
+
+    *rounds = 0;
+    th_wasm_exec_set_fuel(ex, 1);
+    rc = th_wasm_exec_call(ex, fn, args, nargs, res, 1);
+    while (rc == TH_WASM_OUT_OF_FUEL) {
+        th_wasm_exec_set_fuel(ex, 1);
+        rc = th_wasm_exec_resume(ex, NULL, res, 1);
+        ++*rounds;
+        assert_true(*rounds < max_rounds);
+    }
+    return rc;
+}
+
 /* Load a whole module text (ending in ")\n"): fx_load closes the module
  * itself, so the text's own closing parenthesis is left out. */
 static void fx_load_text(ops_fixture *fx, const char *text, size_t size)
@@ -1724,7 +1744,7 @@ static void test_call_result_accumulator(void **state)
     size_t watlen = 0;
     FILE *w = open_memstream(&wat, &watlen);
     th_wasm_val arg = {.i32 = 20}, want = {0}, res = {0};
-    int rc, rounds = 0;
+    int rc, rounds;
 
     (void)state;
     assert_non_null(w);
@@ -1745,14 +1765,8 @@ static void test_call_result_accumulator(void **state)
     assert_int_equal(
         th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "fib"), &arg, 1, &want, 1), TH_OK);
     assert_int_equal(want.i64, 6765);
-    th_wasm_exec_set_fuel(fx.ex, 1);
-    rc = th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "fib"), &arg, 1, &res, 1);
-    while (rc == TH_WASM_OUT_OF_FUEL) {
-        th_wasm_exec_set_fuel(fx.ex, 1);
-        rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
-        rounds++;
-        assert_true(rounds < 100000);
-    }
+    rc = call_fuel_by_unit(fx.ex, th_wasm_instance_func(fx.inst, "fib"), &arg, 1, &res, 100000,
+                           &rounds);
     assert_int_equal(rc, TH_OK);
     assert_true(rounds >= 10000);
     assert_int_equal(res.i64, 6765);
@@ -1932,7 +1946,7 @@ static void test_addk_chain(void **state)
             for (size_t j = 0; j < sizeof xs / sizeof xs[0]; j++) {
                 uint32_t n = ns[i], want;
                 th_wasm_val args[2], res = {0};
-                int rc, rounds = 0;
+                int rc, rounds;
                 if (f != 2 && n == 0)
                     continue; /* the counter would wrap: 2^32 rounds */
                 want = addk_chain_ref(n, xs[j], f == 0 ? 3 : 0, f == 2);
@@ -1944,15 +1958,8 @@ static void test_addk_chain(void **state)
                                  TH_OK);
                 assert_int_equal((uint32_t)res.i32, want);
                 /* again, one fuel unit at a time */
-                th_wasm_exec_set_fuel(fx.ex, 1);
-                rc = th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, names[f]), args, 2,
-                                       &res, 1);
-                while (rc == TH_WASM_OUT_OF_FUEL) {
-                    th_wasm_exec_set_fuel(fx.ex, 1);
-                    rc = th_wasm_exec_resume(fx.ex, NULL, &res, 1);
-                    rounds++;
-                    assert_true(rounds < 1000);
-                }
+                rc = call_fuel_by_unit(fx.ex, th_wasm_instance_func(fx.inst, names[f]), args, 2,
+                                       &res, 1000, &rounds);
                 assert_int_equal(rc, TH_OK);
                 assert_int_equal((uint32_t)res.i32, want);
             }
