@@ -352,11 +352,11 @@ static int prepare_file(const char *path, int create, th_error *err)
  * readers then failed with "attempt to write a readonly database" until a
  * writer opened it.  A process killed here leaves only its temporary file
  * (NAME.new-PID), never a half-made database under the real name. */
-static int create_whole(const char *path, th_error *err)
+static int create_whole(const char *home, const char *path, th_error *err)
 {
-    char tmp[4200], dir[4200], *slash;
+    char tmp[4200];
     sqlite3 *db = NULL;
-    int rc, fd;
+    int rc, src, fd;
 
     snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
     (void)unlink(tmp); /* left by a killed process that had this pid */
@@ -364,34 +364,25 @@ static int create_whole(const char *path, th_error *err)
     if (fd < 0)
         return th_error_set(err, TH_EIO, "cannot create %s: %s", tmp, strerror(errno));
     close(fd);
-    rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_error(db, rc, err, tmp);
+    src = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_error(db, src, err, tmp);
         sqlite3_close_v2(db);
-        (void)unlink(tmp);
-        return rc;
-    }
-    if (sqlite3_close(db) != SQLITE_OK) {
+    } else if (sqlite3_close(db) != SQLITE_OK) {
+        rc = th_error_set(err, TH_EIO, "cannot close %s", tmp);
         sqlite3_close_v2(db);
-        (void)unlink(tmp);
-        return th_error_set(err, TH_EIO, "cannot close %s", tmp);
-    }
-    rc = TH_OK;
-    if (link(tmp, path) != 0 && errno != EEXIST)
+    } else if (link(tmp, path) != 0 && errno != EEXIST) {
         rc = th_error_set(err, TH_EIO, "cannot create %s: %s", path, strerror(errno));
+    } else {
+        rc = TH_OK;
+    }
     (void)unlink(tmp);
     /* the new name survives a power cut like the rows SQLite syncs into it */
-    snprintf(dir, sizeof dir, "%s", path);
-    slash = strrchr(dir, '/');
-    if (rc == TH_OK && slash != NULL) {
-        *slash = 0;
-        fd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
+    if (rc == TH_OK && (fd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(fd);
+        close(fd);
     }
     return rc;
 }
@@ -418,7 +409,8 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
     } else {
         if ((rc = make_home(home, err)) != TH_OK)
             return rc;
-        if (access(path, F_OK) != 0 && errno == ENOENT && (rc = create_whole(path, err)) != TH_OK)
+        if (access(path, F_OK) != 0 && errno == ENOENT &&
+            (rc = create_whole(home, path, err)) != TH_OK)
             return rc;
         if ((rc = prepare_file(path, 1, err)) != TH_OK)
             return rc;
