@@ -1011,17 +1011,23 @@ void rt_record_turn_end(rt_actor *a)
     w->turn_actor = NULL;
 }
 
+/* The held-back "wasm-call" of the running op (turn.c record_call) is
+ * recorded before any other event of the op. */
+static void record_held_call(rt_actor *a)
+{
+    if (a->op != NULL && a->op->call_rec.data != NULL) {
+        rt_buf call = a->op->call_rec;
+        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
+        rt_record_buf(a, "wasm-call", &call);
+    }
+}
+
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     rt_recorder *rec = a->rt->recorder;
     rt_worker *w;
 
-    if (a->op != NULL && a->op->call_rec.data != NULL) {
-        /* the held-back "wasm-call" of the running op goes first */
-        rt_buf call = a->op->call_rec;
-        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
-        rt_record_buf(a, "wasm-call", &call);
-    }
+    record_held_call(a);
     if (a->replay != NULL) {
         rt_replay_event(a, type, data, len);
         return;
@@ -1081,18 +1087,8 @@ static uint8_t *record_in_place(rt_actor *a, const char *type, size_t len)
         (on_disk(a) && !th_chain_healthy(a->rt->chain)) || (w = rt_sched_self()) == NULL ||
         w->turn_actor != a || REC_EV_SIZE(len) > REC_BATCH_CAP)
         return NULL;
-    if (a->op != NULL && a->op->call_rec.data != NULL) {
-        rt_buf call = a->op->call_rec;
-        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
-        rt_record_buf(a, "wasm-call", &call);
-    }
+    record_held_call(a);
     return batch_add(w, rec, a, type, NULL, len);
-}
-
-static uint8_t *put_bytes(uint8_t *q, const char *s, size_t n)
-{
-    memcpy(q, s, n);
-    return q + n;
 }
 
 void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
@@ -1101,37 +1097,40 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
     static const char k_iface[] = "{\"interface\":\"", k_fn[] = "\",\"function\":\"",
                       k_in[] = "\",\"input\":", k_out[] = ",\"output\":";
     const char *in = input_json ? input_json : "null", *out = output_json ? output_json : "null";
-    size_t li = strlen(iface), lf = strlen(fn), lin = strlen(in), lout = strlen(out);
-    size_t len = sizeof k_iface - 1 + li + sizeof k_fn - 1 + lf + sizeof k_in - 1 + lin +
-                 sizeof k_out - 1 + lout + 1;
-    uint8_t *q;
-    rt_buf b = {0};
+    const struct {
+        const char *s;
+        size_t n;
+    } part[] = {{k_iface, sizeof k_iface - 1},
+                {iface, strlen(iface)},
+                {k_fn, sizeof k_fn - 1},
+                {fn, strlen(fn)},
+                {k_in, sizeof k_in - 1},
+                {in, strlen(in)},
+                {k_out, sizeof k_out - 1},
+                {out, strlen(out)},
+                {"}", 1}};
+    size_t len = 0, i;
+    uint8_t *ev, *own = NULL, *q;
 
     if (a->replay != NULL && rt_replay_host_done(a, iface, fn, input_json, output_json))
         return;
-    if ((q = record_in_place(a, "host-call", len)) != NULL) {
-        /* the same bytes as below, with no buffer of its own */
-        q = put_bytes(q, k_iface, sizeof k_iface - 1);
-        q = put_bytes(q, iface, li);
-        q = put_bytes(q, k_fn, sizeof k_fn - 1);
-        q = put_bytes(q, fn, lf);
-        q = put_bytes(q, k_in, sizeof k_in - 1);
-        q = put_bytes(q, in, lin);
-        q = put_bytes(q, k_out, sizeof k_out - 1);
-        q = put_bytes(q, out, lout);
-        *q = '}';
+    for (i = 0; i < sizeof part / sizeof part[0]; i++)
+        len += part[i].n;
+    /* written in place into the worker's batch, or else into a buffer of
+     * its own handed to rt_record: the same bytes either way */
+    if ((ev = record_in_place(a, "host-call", len)) == NULL && (ev = own = malloc(len)) == NULL) {
+        rt_buf oom = {.oom = true};
+        rt_record_buf(a, "host-call", &oom);
         return;
     }
-    rt_buf_puts(&b, "{\"interface\":\"");
-    rt_buf_puts(&b, iface);
-    rt_buf_puts(&b, "\",\"function\":\"");
-    rt_buf_puts(&b, fn);
-    rt_buf_puts(&b, "\",\"input\":");
-    rt_buf_puts(&b, input_json ? input_json : "null");
-    rt_buf_puts(&b, ",\"output\":");
-    rt_buf_puts(&b, output_json ? output_json : "null");
-    rt_buf_puts(&b, "}");
-    rt_record_buf(a, "host-call", &b);
+    for (q = ev, i = 0; i < sizeof part / sizeof part[0]; i++) {
+        memcpy(q, part[i].s, part[i].n);
+        q += part[i].n;
+    }
+    if (own != NULL) {
+        rt_record(a, "host-call", own, len);
+        free(own);
+    }
 }
 
 /* Wait until the chain's event `ticket` (UINT64_MAX: every event appended
