@@ -143,8 +143,13 @@ typedef struct comp {
     size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
     int pair_head_op;            /* the head's own operation and variant */
     uint8_t pair_head_variant;
-    size_t chain_head; /* a P_ADDK_ADDK whose second instruction is the latest
-                          pair's head, made a P_ADDK2_* (NO_POS if none) */
+    size_t chain_head;  /* a P_ADDK_ADDK whose second instruction is the latest
+                           pair's head, made a P_ADDK2_*, or an I32_ADD_K right
+                           before a P_LSK32_BR_TABLE, made a
+                           P_ADDK_LSK32_BR_TABLE (NO_POS if none) */
+    int chain_op;       /* what the chain's head was: P_ADDK_ADDK / I32_ADD_K */
+    size_t chain3_head; /* a P_ADDK_ADDK whose second instruction is a P_ADDK2_*
+                           chain's head, made a P_ADDK3_* (NO_POS if none) */
     /* offsets of the last WASM_CC_HIST instructions still in the code,
      * oldest first (for merging a run of instructions into one) */
 #define WASM_CC_HIST 4
@@ -163,6 +168,7 @@ typedef struct comp {
     struct wasm_callsite {
         uint32_t fn;
         size_t off;
+        size_t head; /* a P_ADDK_CALL pair's head before it (NO_POS if none) */
     } * calls;
     size_t ncalls, ncalls_done, capcalls;
 

@@ -46,6 +46,8 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv)
             return WOP_P_ADDK_ADDK;
         if (b == WOP_RMW_MADD32)
             return WOP_P_ADDK_RMW_MADD32;
+        if (b == WOP_CALL)
+            return WOP_P_ADDK_CALL;
         if (b == WOP_BR_BACK)
             return WOP_P_ADDK_BR_BACK;
         if (b == WOP_BR_IF_NZ_BACK)
@@ -107,14 +109,32 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
         (pair = wasm_cc_pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
         /* a P_ADDK_ADDK whose second instruction heads this pair (a
          * P_ADDK_BR_BACK, P_ADDK_BRB_*, ...) goes straight into it */
-        size_t chain = NO_POS;
-        int hop;
+        size_t chain = NO_POS, chain3 = NO_POS, hp;
+        int hop, chain_op = WOP_P_ADDK_ADDK;
         unsigned hv;
         if (C->pair_tail != NO_POS && C->pair_tail == C->prev.start && pair >= WOP_P_ADDK_BR_BACK &&
             pair <= WOP_P_ADDK_BRB_GE_U_K && wasm_cc_insn_op(C, C->pair_head, &hop, &hv) &&
             hop == WOP_P_ADDK_ADDK) {
             chain = C->pair_head;
             wasm_cc_set_handler(C, chain, WOP_P_ADDK2_BR_BACK + (pair - WOP_P_ADDK_BR_BACK), 0);
+            /* a P_ADDK_ADDK whose second addition is the chain's first
+             * (three additions before the back-edge) goes straight into it */
+            hp = wasm_cc_hist(C, 3);
+            if (hp != NO_POS && hp + WASM_INSN_SIZE(3) == chain &&
+                wasm_cc_insn_op(C, hp, &hop, &hv) && hop == WOP_P_ADDK_ADDK && hv == 0) {
+                chain3 = hp;
+                wasm_cc_set_handler(C, hp, WOP_P_ADDK3_BR_BACK + (pair - WOP_P_ADDK_BR_BACK), 0);
+            }
+        } else if (pair == WOP_P_LSK32_BR_TABLE) {
+            /* an I32_ADD_K right before the load (a bytecode interpreter's
+             * pc + 1 before its dispatch) goes straight into the pair */
+            hp = wasm_cc_hist(C, 2);
+            if (hp != NO_POS && hp + WASM_INSN_SIZE(3) == C->prev.start &&
+                wasm_cc_insn_op(C, hp, &hop, &hv) && hop == WOP_I32_ADD_K && hv == 0) {
+                chain = hp;
+                chain_op = WOP_I32_ADD_K;
+                wasm_cc_set_handler(C, hp, WOP_P_ADDK_LSK32_BR_TABLE, 0);
+            }
         }
         C->pair_head_op = C->prev.op;
         C->pair_head_variant = C->prev.variant;
@@ -123,6 +143,8 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
         C->pair_head = C->prev.start;
         C->pair_tail = start;
         C->chain_head = chain;
+        C->chain_op = chain_op;
+        C->chain3_head = chain3;
     }
     C->prev2 = C->prev;
     C->prev.start = start;
@@ -436,8 +458,9 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
         return 0;
     if (wasm_cc_acc_float_out(L->op) != wasm_cc_acc_float_in(op, v))
         return 0;
-    if (C->pair_tail == L->start) {
-        /* the pair before it assumed the producer writes its slot */
+    if (C->pair_tail == L->start && L->op != WOP_CALL) {
+        /* the pair before it assumed the producer writes its slot (a
+         * CALL's accumulator variant is the CALL itself) */
         wasm_cc_unpair(C);
     }
     wasm_cc_set_handler(C, L->start, L->op, L->variant | WV_R);
