@@ -723,6 +723,8 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         wasm_cc_acc_undo(C, &ap);
         ap.variant = 0;
     }
+    if (ap.entry && ap.variant != 0)
+        C->entry_pick = true; /* (dropped unless the branch is at offset 0) */
     variant = ap.variant;
     s = wasm_cc_emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
@@ -1283,6 +1285,7 @@ static int finish(comp *C, struct wasm_code *code, uint32_t nparam_slots)
     for (uint32_t i = 0; i < K; i++)
         code->init[L - nparam_slots + i].bits = C->consts[i];
     code->nparam_slots = nparam_slots;
+    code->entry_acc = C->entry_acc_used;
     code->nlocal_slots = L;
     code->ninit = ninit;
     code->frame_slots = (uint32_t)frame;
@@ -1311,6 +1314,7 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;
     C->pair_head = C->pair_tail = C->chain_head = C->chain3_head = NO_POS;
+    C->entry_pick = C->entry_acc_used = false;
     C->nhist = 0;
     C->loop_seen = false;
     if (C->chash != NULL)
@@ -1380,26 +1384,32 @@ static void pick_calls(comp *C)
         memcpy(&h, insn, sizeof h);
         if (h != C->labels[WOP_CALL * WASM_NVARIANTS])
             continue;
+        int k = 0; /* CALL, CALL0, CALL1Z */
         memcpy(insn + WASM_CALL_CODE_OFF, &callee->code, sizeof callee->code);
         if (callee->ninit == 0) {
-            h = C->labels[WOP_CALL0 * WASM_NVARIANTS];
+            k = 1;
         } else if (callee->ninit == 1 && callee->init[0].bits == 0) {
             /* the slot goes in the CALL's padding operand */
             uint32_t slot = callee->nparam_slots;
             memcpy(insn + 8 + 3 * 4, &slot, 4);
-            h = C->labels[WOP_CALL1Z * WASM_NVARIANTS];
-        } else {
-            continue;
+            k = 2;
         }
+        h = C->labels[(callee->entry_acc ? WOP_CALL_A + k : WOP_CALL + k) * WASM_NVARIANTS];
         memcpy(insn, &h, sizeof h);
         if (C->calls[i].head != NO_POS) {
             /* the addition before it (a P_ADDK_CALL pair, unless it was
-             * undone) goes straight into the CALL's new handler */
+             * undone) goes straight into the CALL's new handler, or when
+             * it computes the first argument of a callee reading that
+             * from the accumulator, puts it there itself */
             uint8_t *head = C->m->code[C->calls[i].fn]->code + C->calls[i].head;
             const void *ph = C->labels[WOP_P_ADDK_CALL * WASM_NVARIANTS];
             if (memcmp(head, &ph, sizeof ph) == 0) {
-                int op = h == C->labels[WOP_CALL0 * WASM_NVARIANTS] ? WOP_P_ADDK_CALL0
-                                                                    : WOP_P_ADDK_CALL1Z;
+                uint32_t d, argbase;
+                int op = WOP_P_ADDK_CALL + k;
+                memcpy(&d, head + 8, 4);
+                memcpy(&argbase, insn + 8 + 2 * 4, 4);
+                if (callee->entry_acc)
+                    op = d == argbase ? WOP_P_ADDKA_CALL + k : WOP_P_ADDK_CALL_A + k;
                 ph = C->labels[op * WASM_NVARIANTS];
                 memcpy(head, &ph, sizeof ph);
             }

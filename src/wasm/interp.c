@@ -695,7 +695,7 @@ ret_other_instance:
      * are CALL for a callee with no slot to initialise at entry / one
      * slot to zero (compile.c picks them once the whole module is
      * translated). */
-#define CALL_HANDLER(name, INIT) \
+#define CALL_HANDLER(name, INIT, ACC) \
     L_##name: { \
         const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip); \
         th_wasm_val *nf = fp + OP(2); \
@@ -713,6 +713,7 @@ ret_other_instance:
         frame->code = c; \
         frame->inst = inst; \
         INIT; \
+        ACC; \
         fp = nf; \
         /* the entry is in the instruction: no load through c on the way */ \
         ip = *(const uint8_t *const *)(const void *)(ip + WASM_CALL_CODE_OFF); \
@@ -724,9 +725,14 @@ ret_other_instance:
         for (uint32_t n = c->ninit; n != 0; n--) \
             *dst++ = *src++; \
     } while (0)
-    CALL_HANDLER(CALL, CALL_INIT_N)
-    CALL_HANDLER(CALL0, (void)0)
-    CALL_HANDLER(CALL1Z, nf[OP(3)].bits = 0)
+    CALL_HANDLER(CALL, CALL_INIT_N, (void)0)
+    CALL_HANDLER(CALL0, (void)0, (void)0)
+    CALL_HANDLER(CALL1Z, nf[OP(3)].bits = 0, (void)0)
+    /* the callee's first instruction reads its first parameter from the
+     * accumulator (wasm_code.entry_acc) */
+    CALL_HANDLER(CALL_A, CALL_INIT_N, acc = nf[0].bits)
+    CALL_HANDLER(CALL0_A, (void)0, acc = nf[0].bits)
+    CALL_HANDLER(CALL1Z_A, nf[OP(3)].bits = 0, acc = nf[0].bits)
 
 L_CALL_IMPORT:
     cf = inst->funcs[OP(0)];
@@ -806,6 +812,8 @@ do_call_grow:;
     }
     fp = nfp;
     ip = cc->code;
+    if (cc->entry_acc)
+        acc = fp[0].bits;
     if (UNLIKELY(ci != inst)) {
         inst = ci;
         LOAD_MEM();
@@ -885,6 +893,12 @@ L_COPY:
     ADDK_THEN(P_ADDK_CALL, CALL)
     ADDK_THEN(P_ADDK_CALL0, CALL0)
     ADDK_THEN(P_ADDK_CALL1Z, CALL1Z)
+    ADDK_THEN(P_ADDK_CALL_A, CALL_A)
+    ADDK_THEN(P_ADDK_CALL0_A, CALL0_A)
+    ADDK_THEN(P_ADDK_CALL1Z_A, CALL1Z_A)
+    ADDKA_THEN(P_ADDKA_CALL, CALL)
+    ADDKA_THEN(P_ADDKA_CALL0, CALL0)
+    ADDKA_THEN(P_ADDKA_CALL1Z, CALL1Z)
     /* a return of a sum: the addition to the accumulator, then RET1_A */
 #define THEN_RET1(name, n, expr) \
     L_##name: \

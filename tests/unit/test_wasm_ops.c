@@ -1715,17 +1715,18 @@ static const char *call_acc_wat =
 static size_t count_acc_after_call(const th_wasm_module *m)
 {
     const void *const *labels = wasm_interp_labels();
-    const void *call = labels[WOP_CALL * WASM_NVARIANTS];
-    const void *call0 = labels[WOP_CALL0 * WASM_NVARIANTS];
-    const void *call1 = labels[WOP_CALL1Z * WASM_NVARIANTS];
     size_t n = 0;
 
     for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
         const struct wasm_code *c = m->code[f];
         for (size_t off = 0; off + WASM_CALL_SIZE + 8 <= c->code_len; off += 8) {
             const void *h;
+            bool is_call = false;
             memcpy(&h, c->code + off, sizeof h);
-            if (h != call && h != call0 && h != call1)
+            for (int k = 0; k < 3; k++)
+                is_call |= h == labels[(WOP_CALL + k) * WASM_NVARIANTS] ||
+                           h == labels[(WOP_CALL_A + k) * WASM_NVARIANTS];
+            if (!is_call)
                 continue;
             memcpy(&h, c->code + off + WASM_CALL_SIZE, sizeof h);
             for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
@@ -1804,9 +1805,10 @@ static void test_call_init(void **state)
     (void)state;
     fx_load_text(&fx, call_init_wat, sizeof call_init_wat);
     assert_int_equal(count_op(fx.mod, WOP_CALL0), 1);
-    assert_int_equal(count_op(fx.mod, WOP_CALL1Z), 2);
-    /* two CALLs: CALL's accumulator variant is its own handler, counted twice */
-    assert_int_equal(count_op(fx.mod, WOP_CALL), 2 * 2);
+    /* $one and $two begin with a branch on their parameter, which they
+     * read from the accumulator (CALL1Z_A, CALL_A: the call loads it) */
+    assert_int_equal(count_op(fx.mod, WOP_CALL1Z_A), 2);
+    assert_int_equal(count_op(fx.mod, WOP_CALL_A), 2);
     /* $one and $two with 1 write their locals, then the calls with 0
      * must find them zero: 1 + 0 + 7 + 0 + 1 */
     assert_int_equal(
@@ -1838,29 +1840,59 @@ static const char addk_call_wat[] =
     "  (func $sumc (export \"sumc\") (param i32) (result i64) (local i64)\n"
     "    (if (i32.eqz (local.get 0)) (then (return (local.get 1))))\n"
     "    (i64.add (i64.const 0x100000003)\n"
-    "             (call $sumc (i32.add (local.get 0) (i32.const -1))))))\n";
+    "             (call $sumc (i32.add (local.get 0) (i32.const -1)))))\n"
+    "  (func $cnt (param i32 i32) (result i32)\n"
+    "    (if (i32.eqz (local.get 0)) (then (return (local.get 1))))\n"
+    "    (call $cnt (i32.add (local.get 0) (i32.const -1)) (i32.add (local.get 1) (i32.const "
+    "2))))\n"
+    "  (func (export \"cnt\") (param i32) (result i32) (call $cnt (local.get 0) (i32.const 0)))\n"
+    "  (global $g (mut i32) (i32.const 0))\n"
+    "  (func $tri (export \"tri\") (param i32) (result i32)\n"
+    "    (global.set $g (local.get 0))\n"
+    "    (if (result i32) (i32.eqz (local.get 0)) (then (local.get 0))\n"
+    "      (else (i32.add (call $tri (i32.add (local.get 0) (i32.const -1))) (local.get 0)))))\n"
+    "  (type $t (func (param i32) (result i32)))\n"
+    "  (table 1 funcref) (elem (i32.const 0) $sum0)\n"
+    "  (func (export \"ind\") (param i32) (result i32)\n"
+    "    (call_indirect (type $t) (local.get 0) (i32.const 0)))\n"
+    "  (func $sum64 (export \"sum64\") (param i64) (result i64)\n"
+    "    (if (result i64) (i64.eqz (local.get 0)) (then (local.get 0))\n"
+    "      (else (i64.add (call $sum64 (i64.add (local.get 0) (i64.const -1))) (local.get "
+    "0))))))\n";
 
 static void test_addk_call(void **state)
 {
-    static const char *names[] = {"sum0", "sum1", "sumc"};
+    static const char *names[] = {"sum0", "sum1", "sumc", "cnt", "tri", "ind", "sum64"};
     ops_fixture fx;
 
     (void)state;
     fx_load_text(&fx, addk_call_wat, sizeof addk_call_wat);
+    /* the callees but $tri begin with a branch on their first parameter,
+     * read from the accumulator: the addition computing it puts it there
+     * (P_ADDKA_*), or the call loads it ($cnt's, not the addition's;
+     * $sum64's CALL_A), as do an indirect call ("ind", to $sum0) and the
+     * exec's entry into each */
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL0), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL1Z), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL0_A), 1);
     assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL0), 1);
-    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL1Z), 1);
-    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL), 1);
-    for (int f = 0; f < 3; f++)
+    assert_int_equal(count_op(fx.mod, WOP_CALL_A), 1);
+    for (int f = 0; f < 7; f++)
         for (uint32_t n = 0; n < 40; n += 1 + n / 4) {
             th_wasm_func *fn = th_wasm_instance_func(fx.inst, names[f]);
             th_wasm_val arg = {.i32 = (int32_t)n}, res = {0};
-            uint64_t want = f == 2 ? (uint64_t)n * 0x100000003u : (uint64_t)n * (n + 1) / 2;
+            uint64_t want = f == 2   ? (uint64_t)n * 0x100000003u
+                            : f == 3 ? 2u * n
+                                     : (uint64_t)n * (n + 1) / 2;
+            if (f == 6)
+                arg.i64 = (int64_t)n;
             int rounds;
             th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
             assert_int_equal(th_wasm_exec_call(fx.ex, fn, &arg, 1, &res, 1), TH_OK);
-            assert_int_equal(f == 2 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
+            assert_int_equal(f == 2 || f == 6 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
             assert_int_equal(call_fuel_by_unit(fx.ex, fn, &arg, 1, &res, 1000, &rounds), TH_OK);
-            assert_int_equal(f == 2 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
+            assert_int_equal(f == 2 || f == 6 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
         }
     teardown_ops(&fx);
 }
