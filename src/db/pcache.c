@@ -43,7 +43,7 @@ typedef struct pc_cache {
 
 static sqlite3_pcache_methods2 pc_inner; /* the default cache, wrapped */
 static pthread_once_t pc_once = PTHREAD_ONCE_INIT;
-static int pc_installed;         /* set once, in pc_setup */
+static int pc_installed;        /* set once, in pc_setup */
 static unsigned long pc_parked; /* pages moved to the parking spot (atomic) */
 
 static unsigned pc_key(const pc_cache *c, unsigned key)
@@ -136,8 +136,8 @@ static void pc_setup(void)
 
     /* Both fail (SQLITE_MISUSE) once SQLite is initialized: then the
      * default cache stays, unwrapped. */
-    if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &pc_inner) != SQLITE_OK ||
-        pc_inner.iVersion < 1 || pc_inner.xCreate == NULL)
+    if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &pc_inner) != SQLITE_OK || pc_inner.iVersion < 1 ||
+        pc_inner.xCreate == NULL)
         return;
     m = pc_inner;
     m.xInit = pc_init;

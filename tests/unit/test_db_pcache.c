@@ -104,9 +104,9 @@ static void test_rebalances_keep_rows(void **state)
     assert_int_equal(db_pcache_active(&parked0), 1);
     exec_ok(db, "CREATE TABLE t(k BLOB PRIMARY KEY, v BLOB NOT NULL, i INTEGER NOT NULL)"
                 " WITHOUT ROWID");
-    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t(k, v, i) VALUES(?, ?, ?)", -1, &ins,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO t(k, v, i) VALUES(?, ?, ?)", -1, &ins, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT v, i FROM t WHERE k = ?", -1, &get, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(rd, "SELECT v, i FROM t WHERE k = ?", -1, &rget, NULL),
