@@ -131,8 +131,8 @@ static uint64_t chain_tallies(rtt *t, const char *id, size_t *total, uint8_t las
         if ((v = tally_of(&evs.items[i])) == 0)
             continue;
         if (v != seen + 1)
-            print_message("event %zu records call %llu after call %llu\n", i,
-                          (unsigned long long)v, (unsigned long long)seen);
+            print_message("event %zu records call %llu after call %llu\n", i, (unsigned long long)v,
+                          (unsigned long long)seen);
         assert_int_equal(v, seen + 1);
         seen = v;
     }
