@@ -71,13 +71,26 @@ static int held_take(read_held *h, chain_segment *seg)
  * of memory (the items unchanged). */
 static int held_keep(read_held *h, chain_segment *seg, th_chain_event *items, size_t n)
 {
-    size_t need = 0, i, len;
+    size_t need = 0, i, len, last_len = 0;
     const char *last_type = NULL, *last_copy = NULL, *actor;
+    const uint8_t *last_data = NULL, *last_dcopy = NULL;
     char *p;
 
-    for (i = 0; i < n; i++)
-        need += items[i].data_len + strlen(items[i].type) + 1 +
+    /* An event whose data are the previous one's (the decoder shares the
+     * data of an event that repeats an earlier one: the same pointer and
+     * length) shares their copy too. */
+    for (i = 0; i < n; i++) {
+        if (items[i].data_len > 0 &&
+            (items[i].data != last_data || items[i].data_len != last_len)) {
+            need += items[i].data_len;
+            last_data = items[i].data;
+            last_len = items[i].data_len;
+        }
+        need += strlen(items[i].type) + 1 +
                 (items[i].description != NULL ? strlen(items[i].description) + 1 : 0);
+    }
+    last_data = NULL;
+    last_len = 0;
     need += strlen(items[0].actor) + 1;
     if (need >= (seg->blob_len + seg->xlen) / 2)
         return held_take(h, seg);
@@ -98,8 +111,12 @@ static int held_keep(read_held *h, chain_segment *seg, th_chain_event *items, si
             p += len;
         }
         e->type = last_copy;
-        if (e->data_len > 0) {
-            e->data = memcpy(p, e->data, e->data_len);
+        if (e->data_len > 0 && e->data == last_data && e->data_len == last_len) {
+            e->data = last_dcopy;
+        } else if (e->data_len > 0) {
+            last_data = e->data;
+            last_len = e->data_len;
+            e->data = last_dcopy = memcpy(p, e->data, e->data_len);
             p += e->data_len;
         } else {
             e->data = (const uint8_t *)"";

@@ -276,6 +276,14 @@ static int decode_ref(reader *r, chain_segment *seg, size_t i, bool keep_data)
         ev->data = NULL;
         return 0;
     }
+    if (mid == 0 && dlen == rlen) {
+        /* the same data as the referenced event's (an actor doing the same
+         * thing again): shared, not copied; it counts against the limit
+         * as if it were rebuilt */
+        seg->xoff[i] = seg->xoff[j];
+        ev->data = seg->xoff[j] ? NULL : seg->events[j].data;
+        return 0;
+    }
     if (seg->xlen + dlen > seg->xcap) {
         size_t cap = seg->xcap ? seg->xcap : 4096;
         while (cap < seg->xlen + dlen)

@@ -28,8 +28,13 @@
  * background thread with its own connection, woken by the WAL hook once
  * the WAL holds STORE_CKPT_FRAMES frames and then checkpointing at most
  * every STORE_CKPT_PAUSE_MS.  While writes keep coming the WAL cannot
- * restart from its beginning, so at STORE_CKPT_BACKSTOP_FRAMES the writer
- * checkpoints itself (little is left to copy by then), as SQLite's
+ * restart from its beginning (SQLite starts it over only when a write
+ * finds it wholly copied), so once it holds STORE_CKPT_RESTART_FRAMES
+ * frames the thread follows its pass with a second one holding the
+ * handle's mutex, which copies the few frames committed during the first
+ * (bg_checkpoint): the next put starts the WAL over, and the writer never
+ * waits for the fsyncs of a whole WAL.  Should the thread fall behind, at
+ * STORE_CKPT_BACKSTOP_FRAMES the writer checkpoints itself, as SQLite's
  * auto-checkpoint would.
  *
  * Read snapshots: starting a read transaction costs more than a get itself
@@ -62,8 +67,12 @@
 #include "theater/store.h"
 
 #define STORE_STMT_CACHE 32
+#define STORE_KNOWN 4                   /* store ids a handle remembers as existing */
 #define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
+#define STORE_CKPT_RESTART_FRAMES 3000  /* WAL frames the thread copies wholly */
 #define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
+#define STORE_CKPT_TAIL_FRAMES 300      /* frames left for the pass under the mutex */
+#define STORE_CKPT_PASSES 4             /* passes alongside the writer, at most */
 #define STORE_CKPT_PAUSE_MS 20          /* least time between two checkpoints */
 #define STORE_SNAP_MS 10                /* longest life of a reused read snapshot */
 #define STORE_MS 1000000u               /* nanoseconds per millisecond */
@@ -90,6 +99,10 @@ struct th_store {
     int bg_started, bg_quit;
     int ckpt_wanted;   /* the WAL hook asks for a checkpoint */
     uint64_t snap_due; /* when to look at the read snapshot again; 0 = no need */
+    /* Stores this handle has seen exist (a put into them committed), most
+     * recent first; stores are never removed, so a put into one of them
+     * needs no proof that it exists (under `lock`). */
+    char known[STORE_KNOWN][TH_STORE_ID_LEN + 1];
     /* Prepared statements, keyed by the address of their SQL text (all SQL
      * here is string literals); used under `lock` only. */
     struct {
@@ -465,6 +478,37 @@ static void bg_wait(th_store *s, uint64_t until)
     pthread_cond_timedwait(&s->bg_cv, &s->bg_lock, &ts);
 }
 
+/* The background thread's checkpoint (without bg_lock): a PASSIVE pass
+ * alongside the writer (it never blocks the writer or readers; frames a
+ * reader still uses wait for the next round), and, when the WAL has grown
+ * to STORE_CKPT_RESTART_FRAMES and the pass left frames behind, a second
+ * pass holding the handle's mutex (after ending its read snapshot, whose
+ * frames a checkpoint may not pass): no put of this handle can commit
+ * meanwhile, so unless another connection reads an older snapshot the
+ * WAL is then wholly in the database and the handle's next put starts it
+ * over.  The puts wait only for that second pass, which copies what was
+ * committed during the first. */
+static void bg_checkpoint(th_store *s)
+{
+    int log = 0, done = 0, pass;
+
+    for (pass = 0; pass < STORE_CKPT_PASSES; pass++) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        if (log < STORE_CKPT_RESTART_FRAMES || done >= log)
+            return;
+        if (log - done <= STORE_CKPT_TAIL_FRAMES)
+            break;
+    }
+    pthread_mutex_lock(&s->lock);
+    snap_end(s);
+    pthread_mutex_lock(&s->ckpt_lock);
+    sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_unlock(&s->ckpt_lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* The background thread, under bg_lock except while it works: a PASSIVE
  * checkpoint (it never blocks the writer or readers; frames a reader still
  * uses wait for the next round) when the hook asks, at most every
@@ -481,9 +525,7 @@ static void *bg_main(void *arg)
         if (s->ckpt_wanted && now >= ckpt_at) {
             s->ckpt_wanted = 0;
             pthread_mutex_unlock(&s->bg_lock);
-            pthread_mutex_lock(&s->ckpt_lock);
-            sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-            pthread_mutex_unlock(&s->ckpt_lock);
+            bg_checkpoint(s);
             ckpt_at = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * STORE_MS;
             pthread_mutex_lock(&s->bg_lock);
             continue;
@@ -574,14 +616,41 @@ static int hash_blob(const th_store *s, const th_store_blob *b, long index, stor
     return TH_OK;
 }
 
+/* 1 if the handle has seen store `id` (a well-formed id) exist; under
+ * `lock`.  Sound because no call removes a store. */
+static int known_has(const th_store *s, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < STORE_KNOWN; i++)
+        if (memcmp(s->known[i], id, TH_STORE_ID_LEN + 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* Remember that store `id` (a well-formed id) exists, most recent first,
+ * forgetting the least recent one; under `lock`. */
+static void known_add(th_store *s, const char *id)
+{
+    size_t i;
+
+    if (memcmp(s->known[0], id, TH_STORE_ID_LEN + 1) == 0)
+        return;
+    for (i = STORE_KNOWN - 1; i > 0; i--)
+        memcpy(s->known[i], s->known[i - 1], sizeof s->known[i]);
+    memcpy(s->known[0], id, TH_STORE_ID_LEN + 1);
+}
+
 /* Add the blob `b`, already hashed to `r` by hash_blob, to the store; inside
  * a write transaction.  db_blob_id finds the bytes if any store holds them
- * (dedup: one seek in store_content) or appends them to store_blob; then
- * INSERT ... SELECT adds the store_content row only if the store exists.
- * If no row was added, either the store already holds `r` (nothing to do)
- * or the store does not exist, which is checked then unless the caller has
- * checked it in this transaction (`store_known`); the bytes appended for an
- * unknown store go with the rolled-back transaction. */
+ * (dedup: one seek in store_content) or appends them to store_blob.  If
+ * the store is known to exist (`store_known`: the caller checked it in
+ * this transaction, or the handle has seen it exist, see known_has), the
+ * store_content row is simply added (or left as it is); otherwise INSERT
+ * ... SELECT adds it only if the store exists, and if no row was added,
+ * either the store already holds `r` (nothing to do) or the store does
+ * not exist, which is checked then; the bytes appended for an unknown
+ * store go with the rolled-back transaction. */
 static int put_locked(th_store *s, const char *store_id, const th_store_blob *b, const store_ref *r,
                       int store_known, th_error *err)
 {
@@ -598,6 +667,11 @@ static int put_locked(th_store *s, const char *store_id, const th_store_blob *b,
     stmt_done(s, ins);
     if (rc != SQLITE_OK)
         return db_error(s->db, rc, err, "storing content");
+    if (store_known)
+        return run(s, err, "storing content",
+                   "INSERT INTO store_content(hash, store, blob) VALUES(?2, ?1, ?3)"
+                   " ON CONFLICT(hash, store) DO UPDATE SET blob = excluded.blob WHERE blob <= 0",
+                   "sri", store_id, r, id);
     rc = run(
         s, err, "storing content",
         "INSERT INTO store_content(hash, store, blob) SELECT ?2, ?1, ?3 FROM store WHERE id = ?1"
@@ -617,16 +691,19 @@ static int put_blobs(th_store *s, const char *store_id, const th_store_blob *blo
                      const store_ref *r, size_t n, th_error *err)
 {
     size_t i;
-    int rc;
+    int rc, known;
 
     store_lock(s);
+    known = known_has(s, store_id);
     if ((rc = begin(s, err)) == TH_OK) {
-        if (n != 1)
+        if (n != 1 && !known)
             rc = check_store(s, store_id, err);
         for (i = 0; i < n && rc == TH_OK; i++)
-            rc = put_locked(s, store_id, &blobs[i], &r[i], n != 1, err);
+            rc = put_locked(s, store_id, &blobs[i], &r[i], n != 1 || known, err);
         rc = finish(s, rc, err);
     }
+    if (rc == TH_OK)
+        known_add(s, store_id);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

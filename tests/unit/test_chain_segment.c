@@ -946,6 +946,45 @@ static void check_only(const uint8_t *b, size_t len, const char *const *actors, 
     }
 }
 
+/* A reference that repeats its event's data whole shares them (the same
+ * bytes in the blob or in xdata) rather than rebuilding them; an edit is
+ * rebuilt. */
+static void test_v3_repeats_shared(void **state)
+{
+    static const ref_spec ev[] = {
+        {0, "t", "hello world", 0, 0, 0}, {0, NULL, "you", 1, 6, 0}, /* "hello you": rebuilt */
+        {0, NULL, "", 1, 9, 0},  /* "hello you" again: shares event 1's */
+        {0, NULL, "", 3, 11, 0}, /* "hello world" again: shares event 0's */
+        {1, "u", "x", 0, 0, 0},  /* another actor between */
+        {0, NULL, "", 1, 0, 11}, /* "hello world" (its end) again */
+    };
+    static const char *want[] = {"hello world", "hello you", "hello you",
+                                 "hello world", "x",         "hello world"};
+    chain_segment seg;
+    uint8_t *copy;
+    blob x;
+    size_t i;
+
+    (void)state;
+    build_v3(&x, ev, sizeof ev / sizeof ev[0]);
+    copy = malloc(x.n);
+    memcpy(copy, x.b, x.n);
+    memset(&seg, 0, sizeof seg);
+    assert_int_equal(chain_segment_decode(copy, x.n, &seg), 0);
+    assert_int_equal(seg.nevents, 6);
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(seg.events[i].data_len, strlen(want[i]));
+        assert_memory_equal(seg.events[i].data, want[i], strlen(want[i]));
+    }
+    assert_int_equal(seg.xlen, 9); /* only "hello you" */
+    assert_ptr_equal(seg.events[2].data, seg.events[1].data);
+    assert_ptr_equal(seg.events[3].data, seg.events[0].data);
+    assert_ptr_equal(seg.events[5].data, seg.events[0].data);
+    assert_int_equal(seg.xtotal, 9 + 9 + 11 + 11); /* the limit counts them all */
+    chain_segment_release(&seg);
+    assert_prefixes_refused(x.b, x.n);
+}
+
 static void test_decode_one_actor(void **state)
 {
     static const char *const v3_actors[] = {"a", "b"};
@@ -963,7 +1002,10 @@ static void test_decode_one_actor(void **state)
     check_only(x.b, x.n, v3_actors, 2);
     /* b's events only: a's references are checked, not rebuilt */
     assert_int_equal(decode_only(x.b, x.n, "b", &seg), 0);
-    assert_int_equal(seg.xlen, 1); /* b's "x", rebuilt */
+    /* b's second "x" repeats its first: shared, not rebuilt */
+    assert_int_equal(seg.xlen, 0);
+    assert_int_equal(seg.events[4].data_len, 1);
+    assert_ptr_equal(seg.events[4].data, seg.events[1].data);
     assert_memory_equal(seg.events[4].data, "x", 1);
     chain_segment_release(&seg);
     /* A damaged reference of a is refused when only b's are read. */
@@ -1015,24 +1057,33 @@ static void test_read_beside_busier_chain(void **state)
         assert_int_equal(th_chain_append(c, "busy", "wasm-call", big, sizeof big, NULL, NULL, &err),
                          TH_OK);
     }
+    /* the same event three times more: stored as references, read back
+     * sharing one copy of their data */
+    for (i = 0; i < 3; i++)
+        assert_int_equal(
+            th_chain_append(c, "quiet", "host-call", small[4], strlen(small[4]), NULL, NULL, &err),
+            TH_OK);
     assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
     for (int newest = 0; newest < 2; newest++) {
         q.actor = "quiet";
         q.newest = newest;
         assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
-        assert_int_equal(evs.count, 5);
-        for (i = 0; i < 5; i++) {
+        assert_int_equal(evs.count, 8);
+        for (i = 0; i < 8; i++) {
             const th_chain_event *e = &evs.items[i];
+            k = i < 5 ? i : 4;
             assert_string_equal(e->actor, "quiet");
             assert_int_equal(e->seq, i);
             assert_string_equal(e->type, i == 2 ? "other" : "host-call");
-            assert_int_equal(e->data_len, i == 3 ? 0 : strlen(small[i]));
-            assert_memory_equal(e->data, small[i], e->data_len);
+            assert_int_equal(e->data_len, i == 3 ? 0 : strlen(small[k]));
+            assert_memory_equal(e->data, small[k], e->data_len);
             if (i == 1)
                 assert_string_equal(e->description, "a description");
             else
                 assert_null(e->description);
         }
+        assert_ptr_equal(evs.items[5].data, evs.items[6].data);
+        assert_ptr_equal(evs.items[6].data, evs.items[7].data);
         th_chain_events_free(&evs);
         q.actor = "busy";
         assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
@@ -1136,6 +1187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_large_segment, setup, teardown),
         cmocka_unit_test(test_v3_hand_built),
+        cmocka_unit_test(test_v3_repeats_shared),
         cmocka_unit_test(test_decode_one_actor),
         cmocka_unit_test_setup_teardown(test_read_beside_busier_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v3_writer_refs, setup, teardown),
