@@ -70,6 +70,11 @@ typedef struct rt_replay {
      * compares only the output and the end */
     size_t host_at, host_out;
     const char *host_iface, *host_fn, *host_input;
+    /* the last recorded host call whose output was read (not a summary):
+     * its data (the record's bytes: an event that repeats it has the same,
+     * th_chain_read) and its output's span in them */
+    const uint8_t *out_data;
+    size_t out_len, out_at, out_n;
     /* a record read while it is replayed (opts->stream; NULL once its
      * read is over): rec is &view, the events read so far */
     th_chain_stream *stream;
@@ -471,6 +476,13 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     rp->host_iface = iface;
     rp->host_fn = fn;
     rp->host_input = h->input;
+    if (e->data == rp->out_data && e->data_len == rp->out_len) {
+        /* the same bytes as the last call's event (a repeated call): the
+         * same output, read already */
+        out->p = (const char *)e->data + rp->out_at;
+        out->n = rp->out_n;
+        return 0;
+    }
     /* the output's text, read in place by the generated glue (jq_T) */
     if (base_jscan_whole((const char *)e->data + off, e->data_len - 1 - off, &o) != 0)
         return th_error_set(&h->err, TH_EINVAL,
@@ -484,6 +496,11 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
          * as the handler did */
         if (o.p != rec.p && (h->output = strndup(rec.p, rec.n)) == NULL)
             return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    } else {
+        rp->out_data = e->data;
+        rp->out_len = e->data_len;
+        rp->out_at = (size_t)(o.p - (const char *)e->data);
+        rp->out_n = o.n;
     }
     *out = o;
     return 0;
