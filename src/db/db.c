@@ -400,6 +400,7 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
     int rc, oflags;
 
     *out = NULL;
+    db_pcache_install(); /* before anything initializes SQLite */
     if ((rc = db_home_path(home, s->file, path, sizeof path, err)) != TH_OK)
         return rc;
     if (readonly) {

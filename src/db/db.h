@@ -43,6 +43,17 @@ enum {
  * one it was checked against (the default VFS is used then). */
 const char *db_wal_vfs(void);
 
+/* Install SQLite's default page cache wrapped so that a b-tree rebalance
+ * no longer makes the end of a transaction scan the whole cache
+ * (pcache.c); once per process, before SQLite is initialized (db_open does
+ * it; later it changes nothing). */
+void db_pcache_install(void);
+
+/* 1 if the wrapped cache is in use (0: SQLite was initialized before
+ * db_pcache_install ran); *parked (if not NULL) counts the pages that
+ * rebalances have moved through the parking spot so far. */
+int db_pcache_active(unsigned long *parked /* out */);
+
 /* Open (and unless read-only create and migrate) theater.db in the home
  * directory `home` (already resolved, see th_home_resolve), in WAL mode with
  * a busy timeout.  On success *out is a connection the caller closes with

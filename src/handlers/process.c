@@ -122,7 +122,8 @@ typedef struct pr_table {
 
 /* The loop's processes (slot HANDLER_PROCESS). */
 typedef struct pr_loop {
-    pr_proc *list;
+    pr_proc *list;    /* running children */
+    pr_proc *exiting; /* exited, their handles not yet all closed */
     bool quitting;
 } pr_loop;
 
@@ -624,15 +625,28 @@ static void on_linger(uv_timer_t *t)
     maybe_finish(p);
 }
 
+static void loop_remove(pr_proc **list, pr_proc *p)
+{
+    pr_proc **pp;
+
+    for (pp = list; *pp != NULL && *pp != p; pp = &(*pp)->lnext)
+        ;
+    if (*pp == p)
+        *pp = p->lnext;
+}
+
 /* After the exit and the end of both streams: tell the actor, close the
  * remaining handles. */
 static void maybe_finish(pr_proc *p)
 {
+    rt_io_slot_t *slot;
     pr_event *e;
 
     if (!p->exit_seen || p->exit_told || p->out[0].open || p->out[1].open)
         return;
     p->exit_told = true;
+    if ((slot = rt_io_slot(p->proc.loop, HANDLER_PROCESS)) != NULL && slot->ud != NULL)
+        loop_remove(&((pr_loop *)slot->ud)->exiting, p);
     if (p->term_sent) /* being ended: what it started goes too */
         signal_group(p, SIGKILL);
     if ((e = calloc(1, sizeof *e)) != NULL) {
@@ -652,16 +666,6 @@ static void maybe_finish(pr_proc *p)
     }
 }
 
-static void loop_remove(pr_loop *L, pr_proc *p)
-{
-    pr_proc **pp;
-
-    for (pp = &L->list; *pp != NULL && *pp != p; pp = &(*pp)->lnext)
-        ;
-    if (*pp == p)
-        *pp = p->lnext;
-}
-
 static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
 {
     pr_proc *p = h->data;
@@ -675,8 +679,12 @@ static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
     p->exited = true;
     p->exit_code = sig ? -sig : (int32_t)status;
     pthread_mutex_unlock(&p->lock);
-    if (slot != NULL && slot->ud != NULL)
-        loop_remove(slot->ud, p);
+    if (slot != NULL && slot->ud != NULL) {
+        pr_loop *L = slot->ud;
+        loop_remove(&L->list, p);
+        p->lnext = L->exiting;
+        L->exiting = p;
+    }
     if (p->out[0].open || p->out[1].open)
         uv_timer_start(&p->linger, on_linger, LINGER_MS, 0);
     maybe_finish(p);
@@ -714,6 +722,23 @@ static void quit(uv_loop_t *loop, void *ud)
         uv_timer_stop(&p->kill_timer);
         close_handle(p, (uv_handle_t *)&p->kill_timer);
         close_handle(p, (uv_handle_t *)&p->linger);
+    }
+    /* a child that exited while its output was still open (held by what
+     * it started, or not yet read) has nothing left to tell: every handle
+     * it holds is closed now, its process handle too (no signal: its pid
+     * is reaped and may be another's) */
+    while ((p = L->exiting) != NULL) {
+        L->exiting = p->lnext;
+        close_stdin(p);
+        close_stream(&p->out[0]);
+        close_stream(&p->out[1]);
+        uv_timer_stop(&p->kill_timer);
+        close_handle(p, (uv_handle_t *)&p->kill_timer);
+        close_handle(p, (uv_handle_t *)&p->linger);
+        if (p->proc_open) {
+            p->proc_open = false;
+            close_handle(p, (uv_handle_t *)&p->proc);
+        }
     }
     free(L);
 }

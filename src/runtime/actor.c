@@ -139,6 +139,7 @@ void rt_actor_release(rt_actor *a)
     free(a->restarts);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->blk_lock);
+    pthread_mutex_destroy(&a->rec_lock);
     free(a);
 }
 
@@ -348,6 +349,8 @@ static rt_actor *actor_alloc(rt_runtime *rt)
     atomic_init(&a->store_used, 0);
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->blk_lock, NULL);
+    pthread_mutex_init(&a->rec_lock, NULL);
+    atomic_init(&a->rec_inq, 0);
     a->rt = rt;
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;

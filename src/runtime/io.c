@@ -122,6 +122,13 @@ static void on_walk_close(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static void on_walk_close_any(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 /* Run posted functions (loop thread); after the quit, with loop NULL. */
 static void run_work(rt_io *io, io_work *w, bool quit)
 {
@@ -287,7 +294,20 @@ void rt_io_stop(rt_runtime *rt)
     /* functions posted after the last drain release what they carry */
     run_work(io, io->work, true);
     io->work = io->work_tail = NULL;
-    uv_loop_close(&io->loop);
+    if (uv_loop_close(&io->loop) == UV_EBUSY) {
+        /* A handle its owner left open (a defect, said here): libuv's
+         * process-wide signal handling (SIGCHLD) still knows a loop that
+         * is not closed, so its memory must not go before it is. */
+        rt_log(rt, NULL, NULL, "runtime stop: a handle of the I/O loop was left open; closing it");
+        uv_walk(&io->loop, on_walk_close_any, NULL);
+        uv_run(&io->loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&io->loop) != 0) {
+            rt_log(rt, NULL, NULL,
+                   "runtime stop: the I/O loop cannot be closed; its memory is kept");
+            rt->io = NULL;
+            return;
+        }
+    }
     pthread_mutex_destroy(&io->lock);
     free(io);
     rt->io = NULL;

@@ -17,10 +17,19 @@
  *   actor-stopped     {reason, data}
  *   message-dropped / init-skipped   an optional export is absent
  *
- * Appending (hashing, linking, queueing for the chain's writer) costs a few
- * microseconds, so it is not done on the actor's thread: rt_record copies
- * the event into an MPSC queue and the recorder thread appends events in
- * queue order (so each actor's events keep their order).  Wake-ups are
+ * Appending (hashing, linking, queueing for the chain's writer) costs a
+ * fraction of a microsecond per event.  A worker appends the batch of a
+ * turn itself (append_direct: hashed where its events were just written,
+ * and recording scales with the workers), unless the turn handed requests
+ * over (rec_handed: a round trip waits for its worker, so its events go to
+ * the recorder thread on the other core) or the batch is of a few events;
+ * everything else (single events, events recorded outside the actor's
+ * turn, held and parked batches) is copied into an MPSC queue and the
+ * recorder thread appends it in queue order.  Each actor's order holds:
+ * its events are appended under its rec_lock, and a direct append is made
+ * only while none of its entries wait in the queue (rec_inq; else the
+ * batch is queued behind them).  Subscribers therefore hear an actor's
+ * events in order, on the thread that appended them.  Wake-ups are
  * batched: a recorder with nothing to do naps (REC_NAP_NS) and is woken
  * early only when REC_NAP_WAKE_ITEMS events are waiting or someone flushes,
  * so a steady trickle of events (a request/reply, a spawn) costs no
@@ -52,8 +61,9 @@
  * beginning elsewhere, an event recorded for it, a flush (parked_flush;
  * whoever takes it with an atomic exchange queues it).
  * Subscribers (th_runtime_subscribe) hear each
- * event on the recorder thread right after it is appended; rt_record_flush
- * waits until an actor's events are appended and durable.
+ * event right after it is appended (on the recorder thread or on the
+ * worker that appended it); rt_record_flush waits until an actor's events
+ * are appended and durable.
  *
  * Fail-stop: an effect that cannot be recorded does not happen.  When the
  * chain writer cannot store events (a full disk; it keeps them and
@@ -451,23 +461,35 @@ static rec_batch *batch_get(rt_recorder *rec)
 
 #define REC_APPEND_MAX 128u /* events per th_chain_append_many */
 
-/* Recorder thread: append a batch's events to a chain in THEATER_HOME,
- * up to REC_APPEND_MAX at a time (the chain's locks taken once for them),
- * and tell the subscribers of each. */
-static void append_batch(rec_batch *b)
+/* Append `count` events of `a` laid out as in a batch (`ev`; the actor's
+ * rec_queued of the first is `first_seq`) to its chain, in the calling
+ * thread: to THEATER_HOME up to REC_APPEND_MAX at a time (the chain's
+ * locks taken once for them), or to its in-memory chain; and tell the
+ * subscribers of each.  Called with a->rec_lock held (the recorder thread,
+ * or a worker appending its own batch): an actor's events are appended and
+ * heard by one thread at a time, in order. */
+static void append_evs(rt_actor *a, const uint8_t *evbuf, uint32_t count, uint64_t first_seq)
 {
     th_chain_item items[REC_APPEND_MAX];
     th_chain_receipt r[REC_APPEND_MAX];
     const rec_ev *ev[REC_APPEND_MAX];
-    rt_actor *a = b->a;
     size_t off = 0, k, n;
     uint32_t i = 0;
     th_error err;
     int rc;
 
-    while (i < b->count) {
-        for (n = 0; n < REC_APPEND_MAX && i + n < b->count; n++) {
-            const rec_ev *e = (const rec_ev *)(b->ev + off);
+    if (!on_disk(a)) {
+        for (i = 0; i < count; i++) {
+            const rec_ev *e = (const rec_ev *)(evbuf + off);
+            append_now(a, e->type, e->data, e->len);
+            atomic_store(&a->rec_done, first_seq + i);
+            off += REC_EV_SIZE(e->len);
+        }
+        return;
+    }
+    while (i < count) {
+        for (n = 0; n < REC_APPEND_MAX && i + n < count; n++) {
+            const rec_ev *e = (const rec_ev *)(evbuf + off);
             ev[n] = e;
             items[n].type = e->type;
             items[n].data = e->data;
@@ -491,9 +513,47 @@ static void append_batch(rec_batch *b)
         }
         /* once for the n events: the actor's line is not written per event
          * (the worker adds to rec_queued on the same line) */
-        atomic_store(&a->rec_done, b->first_seq + i + n - 1);
+        atomic_store(&a->rec_done, first_seq + i + n - 1);
         i += (uint32_t)n;
     }
+}
+
+/* Wake whoever waits in rt_record_flush for events appended by now. */
+static void wake_flushers(rt_recorder *rec)
+{
+    if (atomic_load(&rec->flushers) > 0) {
+        pthread_mutex_lock(&rec->lock);
+        pthread_cond_broadcast(&rec->done);
+        pthread_mutex_unlock(&rec->lock);
+    }
+}
+
+/* Append the batch `b` in the calling thread (a worker, at the end of a
+ * turn), hashing where its events were written, if nothing of its actor
+ * waits in the recorder's queue: true then (b keeps its events and its
+ * reference, for the caller to reuse or give back).  False if the actor
+ * has entries queued: b must go behind them (the caller queues it). */
+static bool append_direct(rt_recorder *rec, rec_batch *b)
+{
+    rt_actor *a = b->a;
+
+    pthread_mutex_lock(&a->rec_lock);
+    if (atomic_load(&a->rec_inq) != 0) {
+        pthread_mutex_unlock(&a->rec_lock);
+        return false;
+    }
+    append_evs(a, b->ev, b->count, b->first_seq);
+    pthread_mutex_unlock(&a->rec_lock);
+    wake_flushers(rec);
+    return true;
+}
+
+/* Hand a queue entry of `a` to the recorder (it counts in a->rec_inq until
+ * appended). */
+static void rec_enqueue(rt_recorder *rec, rt_actor *a, rt_node *n)
+{
+    atomic_fetch_add(&a->rec_inq, 1);
+    rt_mpsc_push(&rec->q, n);
 }
 
 /* Recorder thread: append the events of one queue entry. */
@@ -501,8 +561,6 @@ static void rec_consume(rt_recorder *rec, rt_node *n)
 {
     rec_item *it = (rec_item *)n;
     rec_batch *b = (rec_batch *)n;
-    size_t off = 0;
-    uint32_t i;
 
     if (it->kind == REC_FENCE) {
         pthread_mutex_lock(&rec->lock);
@@ -512,24 +570,21 @@ static void rec_consume(rt_recorder *rec, rt_node *n)
         return;
     }
     if (it->kind == REC_ONE) {
+        pthread_mutex_lock(&it->a->rec_lock);
         append_now(it->a, it->type, it->data, it->len);
         atomic_store(&it->a->rec_done, it->seq);
+        atomic_fetch_sub(&it->a->rec_inq, 1);
+        pthread_mutex_unlock(&it->a->rec_lock);
         atomic_fetch_sub(&rec->bytes, sizeof *it + it->len);
         atomic_fetch_sub(&rec->events, 1);
         rt_actor_release(it->a);
         base_block_free(it, sizeof *it + it->len);
         return;
     }
-    if (on_disk(b->a)) {
-        append_batch(b);
-    } else {
-        for (i = 0; i < b->count; i++) {
-            rec_ev *e = (rec_ev *)(b->ev + off);
-            append_now(b->a, e->type, e->data, e->len);
-            atomic_store(&b->a->rec_done, b->first_seq + i);
-            off += REC_EV_SIZE(e->len);
-        }
-    }
+    pthread_mutex_lock(&b->a->rec_lock);
+    append_evs(b->a, b->ev, b->count, b->first_seq);
+    atomic_fetch_sub(&b->a->rec_inq, 1);
+    pthread_mutex_unlock(&b->a->rec_lock);
     atomic_fetch_sub(&rec->bytes, REC_BATCH_BYTES);
     atomic_fetch_sub(&rec->events, b->count);
     rt_actor_release(b->a);
@@ -555,11 +610,7 @@ static void *recorder_main(void *arg)
                 pthread_cond_broadcast(&rec->room);
                 pthread_mutex_unlock(&rec->lock);
             }
-            if (atomic_load(&rec->flushers) > 0) {
-                pthread_mutex_lock(&rec->lock);
-                pthread_cond_broadcast(&rec->done);
-                pthread_mutex_unlock(&rec->lock);
-            }
+            wake_flushers(rec);
             continue;
         }
         if (rt_mpsc_count(&rec->q) > 0) { /* a push is half-done */
@@ -703,7 +754,8 @@ static void notify(rt_actor *a, const char *type, const uint8_t *data, size_t le
     bool has_parent = a->has_last_hash;
     rt_sub *x;
 
-    /* the recorder thread alone appends: the last hash is the parent */
+    /* appended under a->rec_lock, by one thread at a time: the last hash is
+     * the parent */
     if (has_parent)
         memcpy(parent, a->last_hash, sizeof parent);
     if (r != NULL) {
@@ -796,7 +848,7 @@ static void push_one(rt_recorder *rec, rt_actor *a, const char *type, const uint
         memcpy(it->data, data, len);
     atomic_fetch_add(&rec->bytes, sizeof *it + len);
     atomic_fetch_add(&rec->events, 1);
-    rt_mpsc_push(&rec->q, &it->node);
+    rec_enqueue(rec, a, &it->node);
     rec_poke(rec, atomic_load(&rec->events) >= REC_NAP_WAKE_ITEMS ||
                       atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
 }
@@ -827,11 +879,16 @@ static void batch_push(rt_worker *w)
         b->used = 0;
         b->a = NULL;
         rt_actor_release(a); /* the turn holds its own */
+    } else if (!w->rec_handed && append_direct(rec, b)) {
+        b->count = 0; /* the worker keeps the buffer */
+        b->used = 0;
+        b->a = NULL;
+        rt_actor_release(a); /* the turn holds its own */
     } else {
         w->rec_batch = NULL;
         atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
         n = atomic_fetch_add(&rec->events, b->count) + b->count;
-        rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
+        rec_enqueue(rec, a, &b->node); /* the recorder owns b (and its reference) now */
         rec_poke(rec, n >= REC_NAP_WAKE_ITEMS ||
                           atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
     }
@@ -911,6 +968,7 @@ void rt_record_nest_begin(rt_actor *a)
      * (its commit points wait for them) */
     if (a->durable)
         batch_push(w);
+    w->rec_handed = true;
     w->rec_held = w->rec_batch;
     w->rec_batch = w->rec_nest;
     w->rec_nest = NULL;
@@ -939,7 +997,7 @@ static void batch_queue(rec_batch *b)
 
     atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
     n = atomic_fetch_add(&rec->events, b->count) + b->count;
-    rt_mpsc_push(&rec->q, &b->node); /* the recorder owns b (and its reference) now */
+    rec_enqueue(rec, b->a, &b->node); /* the recorder owns b (and its reference) now */
     rec_poke(rec,
              n >= REC_NAP_WAKE_ITEMS || atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
 }
@@ -1008,6 +1066,8 @@ void rt_record_turn_end(rt_actor *a)
         if (w->nested == 0)
             parker_release(w);
     }
+    if (w->nested == 0)
+        w->rec_handed = false;
     w->turn_actor = NULL;
 }
 

@@ -177,17 +177,23 @@ struct rt_actor {
                                          host calls fail from then on (1 while rec_error
                                          is written) */
     char *rec_error;                  /* why (written once, before rec_failed is set) */
-    bool has_last_hash;               /* record.c (recorder thread): hash of the */
-    uint8_t last_hash[32];            /* last event appended, the next one's parent */
-    void *hstate;                     /* handlers: lazily allocated state */
-    rt_msg *upgrade_msg;              /* upgrade.c: an upgrade waiting for the running
-                                         operation to end */
-    bool migrating;                   /* upgrade.c: running migrate (no host calls) */
-    char version[128];                /* the version of the code it runs (the
-                                         manifest's, or an upgrade's) */
-    struct rt_replay *replay;         /* replay.c: set while the actor is a replay (its
-                                         host calls answered from the record, its events
-                                         compared with it); NULL otherwise */
+    /* record.c: held by whoever appends the actor's events (the recorder
+     * thread, or a worker appending a batch itself), so that they are
+     * appended and heard in order; rec_inq counts its entries in the
+     * recorder's queue (a direct append waits until it is 0) */
+    pthread_mutex_t rec_lock;
+    atomic_uint rec_inq;
+    bool has_last_hash;       /* record.c (under rec_lock): hash of the */
+    uint8_t last_hash[32];    /* last event appended, the next one's parent */
+    void *hstate;             /* handlers: lazily allocated state */
+    rt_msg *upgrade_msg;      /* upgrade.c: an upgrade waiting for the running
+                                 operation to end */
+    bool migrating;           /* upgrade.c: running migrate (no host calls) */
+    char version[128];        /* the version of the code it runs (the
+                                 manifest's, or an upgrade's) */
+    struct rt_replay *replay; /* replay.c: set while the actor is a replay (its
+                                 host calls answered from the record, its events
+                                 compared with it); NULL otherwise */
     /* pack.c: packing its memory while it is idle */
     rt_actor *pack_next;         /* the packer's list, while listed */
     atomic_bool pack_listed;     /* on that list (which holds a reference) */

@@ -80,6 +80,8 @@ struct rt_worker {
     struct rec_batch *rec_held;  /* record.c: the outer turn's, while a nested turn runs */
     struct rec_batch *rec_nest;  /* record.c: the nested turns' buffer, kept between them */
     rt_actor *rec_parker;        /* record.c: whose nested turns' batch is parked (a reference) */
+    bool rec_handed;             /* record.c: the running turn handed requests over (its
+                                    batches go to the recorder: round trips wait for it) */
 };
 
 int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err);

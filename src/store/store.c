@@ -28,8 +28,13 @@
  * background thread with its own connection, woken by the WAL hook once
  * the WAL holds STORE_CKPT_FRAMES frames and then checkpointing at most
  * every STORE_CKPT_PAUSE_MS.  While writes keep coming the WAL cannot
- * restart from its beginning, so at STORE_CKPT_BACKSTOP_FRAMES the writer
- * checkpoints itself (little is left to copy by then), as SQLite's
+ * restart from its beginning (SQLite starts it over only when a write
+ * finds it wholly copied), so once it holds STORE_CKPT_RESTART_FRAMES
+ * frames the thread follows its pass with a second one holding the
+ * handle's mutex, which copies the few frames committed during the first
+ * (bg_checkpoint): the next put starts the WAL over, and the writer never
+ * waits for the fsyncs of a whole WAL.  Should the thread fall behind, at
+ * STORE_CKPT_BACKSTOP_FRAMES the writer checkpoints itself, as SQLite's
  * auto-checkpoint would.
  *
  * Read snapshots: starting a read transaction costs more than a get itself
@@ -63,7 +68,10 @@
 
 #define STORE_STMT_CACHE 32
 #define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
+#define STORE_CKPT_RESTART_FRAMES 3000  /* WAL frames the thread copies wholly */
 #define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
+#define STORE_CKPT_TAIL_FRAMES 300      /* frames left for the pass under the mutex */
+#define STORE_CKPT_PASSES 4             /* passes alongside the writer, at most */
 #define STORE_CKPT_PAUSE_MS 20          /* least time between two checkpoints */
 #define STORE_SNAP_MS 10                /* longest life of a reused read snapshot */
 #define STORE_MS 1000000u               /* nanoseconds per millisecond */
@@ -465,6 +473,37 @@ static void bg_wait(th_store *s, uint64_t until)
     pthread_cond_timedwait(&s->bg_cv, &s->bg_lock, &ts);
 }
 
+/* The background thread's checkpoint (without bg_lock): a PASSIVE pass
+ * alongside the writer (it never blocks the writer or readers; frames a
+ * reader still uses wait for the next round), and, when the WAL has grown
+ * to STORE_CKPT_RESTART_FRAMES and the pass left frames behind, a second
+ * pass holding the handle's mutex (after ending its read snapshot, whose
+ * frames a checkpoint may not pass): no put of this handle can commit
+ * meanwhile, so unless another connection reads an older snapshot the
+ * WAL is then wholly in the database and the handle's next put starts it
+ * over.  The puts wait only for that second pass, which copies what was
+ * committed during the first. */
+static void bg_checkpoint(th_store *s)
+{
+    int log = 0, done = 0, pass;
+
+    for (pass = 0; pass < STORE_CKPT_PASSES; pass++) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        if (log < STORE_CKPT_RESTART_FRAMES || done >= log)
+            return;
+        if (log - done <= STORE_CKPT_TAIL_FRAMES)
+            break;
+    }
+    pthread_mutex_lock(&s->lock);
+    snap_end(s);
+    pthread_mutex_lock(&s->ckpt_lock);
+    sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_unlock(&s->ckpt_lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* The background thread, under bg_lock except while it works: a PASSIVE
  * checkpoint (it never blocks the writer or readers; frames a reader still
  * uses wait for the next round) when the hook asks, at most every
@@ -481,9 +520,7 @@ static void *bg_main(void *arg)
         if (s->ckpt_wanted && now >= ckpt_at) {
             s->ckpt_wanted = 0;
             pthread_mutex_unlock(&s->bg_lock);
-            pthread_mutex_lock(&s->ckpt_lock);
-            sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-            pthread_mutex_unlock(&s->ckpt_lock);
+            bg_checkpoint(s);
             ckpt_at = base_clock_mono_ns() + STORE_CKPT_PAUSE_MS * STORE_MS;
             pthread_mutex_lock(&s->bg_lock);
             continue;

@@ -444,10 +444,11 @@ static void put_numbered(th_store *s, const char *id, unsigned first, unsigned n
 }
 
 /* Checkpoints run while a handle writes.  1000 puts (~3300 WAL frames)
- * wake the checkpointer thread, which copies them into theater.db soon.  A
- * steady stream of puts never lets the WAL restart by itself, but it stays
- * bounded: the writer's backstop checkpoint near 8000 frames (~33 MB),
- * where 5000 more puts would make ~16000. */
+ * wake the checkpointer thread, which copies them into theater.db soon.  In
+ * a steady stream of puts the WAL restarts only when the thread finishes a
+ * checkpoint holding the handle's mutex, or at the writer's backstop near
+ * 8000 frames (~33 MB), should the thread fall behind; either way it stays
+ * bounded, where 5000 more puts would make ~16000 frames. */
 static void test_checkpoints_during_writes(void **state)
 {
     fixture *f = *state;

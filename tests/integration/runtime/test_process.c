@@ -486,6 +486,40 @@ static void test_end_kills(void **state)
     rtt_start(&e->t, 2);
 }
 
+/* The runtime stops while a child that has exited still has its output
+ * open (held by what it started): every handle of the child is closed
+ * with the I/O loop (the teardown counts the files; a loop left open
+ * would keep five of them and libuv's SIGCHLD handling would still use
+ * its freed memory). The stop must come within the 200 ms the output
+ * may linger after the exit. */
+static void test_stop_after_exit(void **state)
+{
+    env *e = *state;
+    char id[TH_ACTOR_ID_SIZE], want[128], *log, *s;
+    long p, gc;
+
+    spawn_runner(e, "early", "-", id);
+    p = spawn(e, id, "spawn line line - - - - sleep 100 & echo $!");
+    snprintf(want, sizeof want, "out %ld |", p);
+    log = wait_log(e, id, want);
+    s = strstr(log, want);
+    gc = strtol(s + strlen(want), NULL, 10);
+    free(log);
+    assert_true(gc > 1);
+    for (int i = 0; i < 5000; i++) {
+        s = cmd(e, id, "status %ld", p);
+        bool exited = strstr(s, "running=0") != NULL;
+        free(s);
+        if (exited)
+            break;
+        usleep(1000);
+    }
+    rtt_stop(&e->t);
+    kill((pid_t)gc, SIGKILL);
+    assert_true(wait_gone(gc, 5000));
+    rtt_start(&e->t, 2);
+}
+
 /* A child's grant within its parent's. */
 static int family(env *e, const char *grant, const char *child_grant, th_error *err)
 {
@@ -565,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_kills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_after_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_checks, setup, teardown),
     };
