@@ -503,6 +503,46 @@ static void emit_label_copies(comp *C, const ctrl *target, const vent *vals, uin
     }
 }
 
+static uint32_t insn_opnd(const comp *C, size_t start, unsigned i)
+{
+    uint32_t v;
+    memcpy(&v, C->code + start + 8 + 4 * i, 4);
+    return v;
+}
+
+/* A loop's back-edge at `s`, paired with the copy or addition before it
+ * (P_COPY_BR_BACK, P_ADDK_BR_BACK, the chain P_ADDK2_BR_BACK), to a head
+ * (at `head`) that is a P_ADDK_LSK32_BR_TABLE whose addition and load
+ * both read the slot the copy or the last addition writes, and whose
+ * addition writes another: a bytecode VM's `pc` stepped, then its next
+ * dispatch.  The pair does the head's work itself with that value from
+ * a register (P_*_BR_BACK_LSK): no dispatch of the head, no reading back
+ * of the slot just written. */
+static void back_into_head(comp *C, size_t s, size_t head)
+{
+    int op, hop;
+    unsigned v, hv;
+    size_t lsk = head + WASM_INSN_SIZE(3), p = C->pair_head;
+    uint32_t d;
+
+    if (C->nomem || head == NO_POS || C->pair_tail != s || lsk + 8 > C->len ||
+        !wasm_cc_insn_op(C, head, &op, &v) || op != WOP_P_ADDK_LSK32_BR_TABLE || v != 0 ||
+        !wasm_cc_insn_op(C, lsk, &op, &v) || op != WOP_P_LSK32_BR_TABLE ||
+        !wasm_cc_insn_op(C, p, &hop, &hv) || hv != 0)
+        return;
+    d = insn_opnd(C, p, 0);
+    if (insn_opnd(C, head, 1) != d || insn_opnd(C, head, 0) == d || insn_opnd(C, lsk, 1) != d)
+        return;
+    if (hop == WOP_P_COPY_BR_BACK) {
+        wasm_cc_set_handler(C, p, WOP_P_COPY_BR_BACK_LSK, 0);
+    } else if (hop == WOP_P_ADDK_BR_BACK) {
+        wasm_cc_set_handler(C, p, WOP_P_ADDK_BR_BACK_LSK, 0);
+        if (C->chain_head != NO_POS && wasm_cc_insn_op(C, C->chain_head, &op, &v) &&
+            op == WOP_P_ADDK2_BR_BACK)
+            wasm_cc_set_handler(C, C->chain_head, WOP_P_ADDK2_BR_BACK_LSK, 0);
+    }
+}
+
 /* Unconditional branch to `target` carrying `vals`; `fuel` selects the
  * fuel-spending variant for loops. */
 static void emit_branch(comp *C, ctrl *target, const vent *vals, uint32_t n, bool fuel)
@@ -517,6 +557,8 @@ static void emit_branch(comp *C, ctrl *target, const vent *vals, uint32_t n, boo
     s = wasm_cc_emit_begin(C, fuel && target->kind == K_LOOP ? WOP_BR_BACK : WOP_BR);
     emit_target(C, s, target);
     wasm_cc_emit_end(C);
+    if (fuel && target->kind == K_LOOP)
+        back_into_head(C, s, target->loop_pos);
 }
 
 /* If `cond` was produced by the last instruction and that was a fusable

@@ -597,6 +597,7 @@ static int run(th_wasm_exec *ex, int mode, const void *const **out)
     uint64_t fuel;
     uint64_t acc = 0;
     double facc = 0; /* the f64 accumulator (interp_shapes.h) */
+    uint32_t lsk_v;  /* a back-edge's value into its loop head (back_lsk) */
     /* call setup */
     const struct wasm_code *cc;
     th_wasm_instance *ci;
@@ -1348,6 +1349,37 @@ L_I64_TRUNC_SAT_F64_U:
     ADDK_THEN(P_ADDK3B_BRB_##s, P_ADDK2B_BRB_##s)
     WASM_CMP_OPS(ADDKB_BRB, IF_I32)
     ADDK_THEN(P_ADDK_LSK32_BR_TABLE, P_LSK32_BR_TABLE)
+L_P_COPY_BR_BACK_LSK:
+    lsk_v = RU32(1);
+    SLOT(0) = SLOT(1);
+    ip += WASM_INSN_SIZE(2);
+    goto back_lsk;
+L_P_ADDK2_BR_BACK_LSK:
+    WU32(0, RU32(1) + OP(2));
+    ip += WASM_INSN_SIZE(3);
+    /* fall into the second addition */
+L_P_ADDK_BR_BACK_LSK:
+    lsk_v = RU32(1) + OP(2);
+    WU32(0, lsk_v);
+    ip += WASM_INSN_SIZE(3);
+back_lsk:
+    /* ip at the BR_BACK: spend its fuel unit (out of it, the BR_BACK is
+     * the resume point and runs alone), then the head's P_ADDK_LSK32_BR_TABLE
+     * with its source, the slot just written, from lsk_v */
+    FUEL();
+    ip += (int32_t)OP(0);
+    WU32(0, lsk_v + OP(2));
+    ip += WASM_INSN_SIZE(3);
+    {
+        uint64_t ea = (uint64_t)(uint32_t)((lsk_v << (OP(2) & 31)) + OP(3)) + OP(4);
+        uint32_t v;
+        if (UNLIKELY(ea + 4 > msize))
+            goto trap_mem;
+        memcpy(&v, mbase + ea, 4);
+        acc = v;
+        ip += WASM_INSN_SIZE(5);
+        goto L_BR_TABLE_A;
+    }
     ADDK_THEN(P_ADDK_CALL, CALL)
     ADDK_THEN(P_ADDK_CALL0, CALL0)
     ADDK_THEN(P_ADDK_CALL1Z, CALL1Z)

@@ -138,6 +138,12 @@
     WASM_CMP_OPS(X, P_ADDKB_BRB_IF_I32) WASM_CMP_OPS(X, P_ADDK2B_BRB_IF_I32) \
     WASM_CMP_OPS(X, P_ADDK3B_BRB_IF_I32) \
     X(P_ADDK_LSK32_BR_TABLE) /* I32_ADD_K, then P_LSK32_BR_TABLE */ \
+    /* a loop's back-edge (P_COPY_BR_BACK, P_ADDK_BR_BACK, P_ADDK2_BR_BACK) \
+     * to a head that is a P_ADDK_LSK32_BR_TABLE reading the slot the copy or \
+     * the last addition writes (a bytecode VM's pc): the head's work follows \
+     * with that value from a register, not read back from its slot, and \
+     * without a dispatch */ \
+    X(P_COPY_BR_BACK_LSK) X(P_ADDK_BR_BACK_LSK) X(P_ADDK2_BR_BACK_LSK) \
     X(P_ADDK_CALL) X(P_ADDK_CALL0) X(P_ADDK_CALL1Z) /* I32_ADD_K (the last \
                          * argument), then CALL / CALL0 / CALL1Z */ \
     X(P_ADDK_CALL_A) X(P_ADDK_CALL0_A) X(P_ADDK_CALL1Z_A) /* the same into CALL_A.. */ \

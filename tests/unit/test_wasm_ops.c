@@ -1821,6 +1821,95 @@ static void test_call_init(void **state)
     teardown_ops(&fx);
 }
 
+/* A bytecode VM's loop whose head steps its pc and dispatches on the
+ * opcode the pc indexes (P_ADDK_LSK32_BR_TABLE), with back-edges that copy
+ * the stepped pc back (P_COPY_BR_BACK_LSK), add to it (P_ADDK_BR_BACK_LSK)
+ * or add to another local and then to it (P_ADDK2_BR_BACK_LSK): those do
+ * the head's work themselves with the new pc.  Against the same VM whose
+ * head indexes with a multiplication (none of those forms), over programs
+ * that halt and one that runs off the end of memory (a trap in the
+ * back-edge's load), also resumed one fuel unit at a time. */
+static void gen_lsk_vm(FILE *w, const char *name, const char *index)
+{
+    fprintf(w,
+            "(func (export \"%s\") (param $pc i32) (param $v i32) (result i32)"
+            " (local $np i32) (local $x i32)\n"
+            " (loop $next\n"
+            "  (block $halt (block $c3 (block $c2 (block $c1 (block $c0\n"
+            "   (local.set $np (i32.add (local.get $pc) (i32.const 1)))\n"
+            "   (br_table $c0 $c1 $c2 $c3 $halt\n"
+            "    (i32.load offset=4 (i32.add %s (i32.const 252)))))\n"
+            "   (local.set $v (i32.add (local.get $v) (i32.const 3)))\n"
+            "   (local.set $pc (local.get $np)) (br $next))\n"
+            "   (local.set $v (i32.xor (local.get $v) (i32.const 0x55)))\n"
+            "   (local.set $pc (i32.add (local.get $pc) (i32.const 2))) (br $next))\n"
+            "   (local.set $v (i32.mul (local.get $v) (i32.const 7)))\n"
+            "   (local.set $x (i32.add (local.get $x) (i32.const 1)))\n"
+            "   (local.set $pc (i32.add (local.get $pc) (i32.const 2))) (br $next))\n"
+            "   (local.set $v (i32.sub (local.get $v) (i32.const 1)))\n"
+            "   (local.set $pc (local.get $np)) (br $next)))\n"
+            " (i32.add (local.get $v) (i32.add (local.get $pc) (i32.mul (local.get $x) (i32.const "
+            "1000)))))\n",
+            name, index);
+}
+
+static void test_lsk_back_edges(void **state)
+{
+    ops_fixture fx;
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
+
+    (void)state;
+    assert_non_null(w);
+    /* opcodes at 4 * pc + 256: 0 add 3 and step, 1 xor and skip one, 2
+     * multiply, count and skip one, 3 subtract and step, 4.. halt; the
+     * last word before the end is a 1 (its skip runs off the end) */
+    fputs("(module (memory 1)\n"
+          "(data (i32.const 256) \"\\00\\00\\00\\00\\01\\00\\00\\00\\02\\00\\00\\00\\00\\00\\00\\00"
+          "\\03\\00\\00\\00\\02\\00\\00\\00\\01\\00\\00\\00\\00\\00\\00\\00\\03\\00\\00\\00\\09\\00"
+          "\\00\\00"
+          "\")\n"
+          "(data (i32.const 65532) \"\\01\\00\\00\\00\")\n",
+          w);
+    gen_lsk_vm(w, "vm", "(i32.shl (local.get $pc) (i32.const 2))");
+    gen_lsk_vm(w, "vm_ref", "(i32.mul (local.get $pc) (i32.const 4))");
+    fx_load(&fx, w, &wat);
+    assert_int_equal(count_op(fx.mod, WOP_P_COPY_BR_BACK_LSK), 2);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_BR_BACK_LSK), 2);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_BACK_LSK), 1);
+    /* every start in the program reaches its halt (opcode 9 at pc 9) */
+    for (uint32_t pc = 0; pc < 10; pc++)
+        for (uint32_t v = 0; v < 3; v++) {
+            th_wasm_val args[2] = {{.i32 = (int32_t)pc}, {.i32 = (int32_t)(v * 0x1234567)}};
+            th_wasm_val res = {0}, ref = {0};
+            int rounds;
+            th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+            assert_int_equal(th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "vm_ref"),
+                                               args, 2, &ref, 1),
+                             TH_OK);
+            assert_int_equal(
+                th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "vm"), args, 2, &res, 1),
+                TH_OK);
+            assert_int_equal(res.i32, ref.i32);
+            assert_int_equal(call_fuel_by_unit(fx.ex, th_wasm_instance_func(fx.inst, "vm"), args, 2,
+                                               &res, 1000, &rounds),
+                             TH_OK);
+            assert_int_equal(res.i32, ref.i32);
+        }
+    /* from the last word: its skip leaves memory, in the back-edge's load */
+    for (int f = 0; f < 2; f++) {
+        th_wasm_val args[2] = {{.i32 = (65532 - 256) / 4}, {.i32 = 1}}, res = {0};
+        th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+        assert_int_equal(th_wasm_exec_call(fx.ex,
+                                           th_wasm_instance_func(fx.inst, f ? "vm" : "vm_ref"),
+                                           args, 2, &res, 1),
+                         TH_WASM_TRAPPED);
+        assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_MEMORY_OOB);
+    }
+    teardown_ops(&fx);
+}
+
 /* A call whose last argument an addition of a constant has just computed
  * (`f(n - 1)`, with no local's value below it on the operand stack, which
  * the call would copy out first): the addition and the call run as one pair
@@ -2424,6 +2513,7 @@ int main(void)
         cmocka_unit_test(test_return_sum),
         cmocka_unit_test(test_addk_chain),
         cmocka_unit_test(test_addk_call),
+        cmocka_unit_test(test_lsk_back_edges),
         cmocka_unit_test(test_xor3),
         cmocka_unit_test(test_f64_accumulator),
         cmocka_unit_test(test_redo_addk),
