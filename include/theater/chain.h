@@ -239,6 +239,25 @@ void th_chain_events_free(th_chain_events *events);
  * holds by reference).  0 or TH_ENOMEM (the item keeps its data). */
 int th_chain_events_adopt(th_chain_events *events, size_t i, void *data, size_t len, th_error *err);
 
+/* The whole chain of `actor` (as th_chain_read with no other condition),
+ * read on a thread of its own while the caller works on the events already
+ * read (a replay runs them while the rest is read).  The stream holds the
+ * handle's reader until the read is over: other reads of `c` wait for it;
+ * close the stream before the chain. */
+typedef struct th_chain_stream th_chain_stream;
+int th_chain_stream_open(th_chain *c, const char *actor, th_chain_stream **out /* out */,
+                         th_error *err);
+/* Wait until the stream holds more than `i` events or its read is over;
+ * *view gets the events read so far (borrowed until th_chain_stream_close,
+ * not to be freed; they never change once there).  TH_OK: view->count > i,
+ * or the read is over and the chain has no event i; otherwise the read's
+ * error (the read failed before event i: TH_ENOENT, no chain). */
+int th_chain_stream_wait(th_chain_stream *s, size_t i, th_chain_events *view /* out */,
+                         th_error *err);
+/* Wait for the end of the read and free the stream and its events: TH_OK,
+ * or the read's error (a damaged segment anywhere in the chain). */
+int th_chain_stream_close(th_chain_stream *s, th_error *err);
+
 /* The signed head of `actor`'s chain.  TH_ENOENT if it has none. */
 int th_chain_head_get(th_chain *c, const char *actor, th_chain_head *out /* out */, th_error *err);
 

@@ -394,7 +394,12 @@ typedef void (*th_runtime_replay_state_fn)(void *ud, uint64_t seq, bool has_stat
                                            const uint8_t *state, size_t len);
 
 typedef struct th_runtime_replay_opts {
-    const th_chain_events *events;  /* the recorded chain, seq 0, 1, ... */
+    const th_chain_events *events; /* the recorded chain, seq 0, 1, ... */
+    /* or (events NULL) the chain being read (th_chain_stream_open): the
+     * replay runs each event as soon as it is read; the stream stays the
+     * caller's (th_chain_stream_close after the replay: a read error
+     * beyond where the replay stopped is said there) */
+    struct th_chain_stream *stream;
     struct th_store *store;         /* the components by hash (may be NULL
                                        with `component`) */
     const th_handler_set *handlers; /* th_handlers_builtin(): the imports */

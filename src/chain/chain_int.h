@@ -238,7 +238,11 @@ typedef struct chain_segment {
     const char *only;
     int only_idx;
     size_t blob_cap; /* chain_segment_reload: the blob's room, kept for the next */
-    size_t xtotal;   /* bytes of rebuilt data of every actor (the limit) */
+    /* chain_segment_reload: its query and blob handle, kept for the next
+     * segment of the same read (chain_segment_release closes them) */
+    sqlite3_stmt *rd_st;
+    sqlite3_blob *rd_blob;
+    size_t xtotal; /* bytes of rebuilt data of every actor (the limit) */
 } chain_segment;
 
 /* Decode `blob`, v1, v2 or v3 (ownership passes to seg, also on failure).

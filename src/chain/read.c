@@ -339,7 +339,53 @@ static int matches(const th_chain_query *q, const th_chain_event *ev)
            (q->type == NULL || strcmp(q->type, ev->type) == 0);
 }
 
-int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th_error *err)
+/* A read on a thread of its own (th_chain_stream_open): the reader
+ * publishes the list segment by segment under `lock`; what it published
+ * never changes (a longer list goes to a new array and the old one is kept
+ * until the stream is closed), so the consumer reads it without the
+ * lock. */
+struct th_chain_stream {
+    th_chain *c;
+    char *actor;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    th_chain_event *items; /* published: items[0..count) */
+    size_t count;
+    bool ended; /* the read is over (rc, err) */
+    int rc;
+    th_error err;
+    th_chain_events list; /* the reader's list, whole once ended */
+    th_chain_event **old; /* arrays replaced by longer ones */
+    size_t nold;
+};
+
+/* Keep `items` (a list's array just replaced) until the stream is
+ * closed: the consumer may still be reading it.  0 or -1. */
+static int stream_retire(th_chain_stream *st, th_chain_event *items)
+{
+    th_chain_event **n = realloc(st->old, (st->nold + 1) * sizeof *n);
+
+    if (n == NULL)
+        return -1;
+    st->old = n;
+    st->old[st->nold++] = items;
+    return 0;
+}
+
+/* Publish items[0..count). */
+static void stream_publish(th_chain_stream *st, th_chain_event *items, size_t count)
+{
+    pthread_mutex_lock(&st->lock);
+    st->items = items;
+    st->count = count;
+    pthread_cond_broadcast(&st->more);
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* th_chain_read's work; with `st`, published segment by segment. */
+static int read_list(th_chain *c, const th_chain_query *q, th_chain_events *out,
+                     th_chain_stream *st, th_error *err)
 {
     th_chain_event *items = NULL, *nitems;
     size_t count = 0, cap = 0, n = 0, s, e, i, before;
@@ -394,7 +440,17 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
                 continue;
             if (count == cap) {
                 cap = cap ? cap * 2 : 64;
-                nitems = realloc(items, cap * sizeof *nitems);
+                if (st == NULL) {
+                    nitems = realloc(items, cap * sizeof *nitems);
+                } else if ((nitems = malloc(cap * sizeof *nitems)) != NULL) {
+                    /* the published array stays where it is */
+                    if (count > 0)
+                        memcpy(nitems, items, count * sizeof *items);
+                    if (items != NULL && stream_retire(st, items) != 0) {
+                        free(nitems);
+                        nitems = NULL;
+                    }
+                }
                 if (nitems == NULL) {
                     rc = th_error_set(err, TH_ENOMEM, "out of memory");
                     break;
@@ -409,6 +465,8 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
             count = before; /* they point into the blob, freed below */
             rc = th_error_set(err, TH_ENOMEM, "out of memory");
         }
+        if (rc == TH_OK && st != NULL && count > before)
+            stream_publish(st, items, count);
     }
     chain_segment_release(&seg);
     end_read(db);
@@ -423,8 +481,104 @@ int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th
     out->items = items;
     out->count = count;
     out->held = held;
-    if (rc != TH_OK)
-        th_chain_events_free(out);
+    if (rc != TH_OK && st == NULL)
+        th_chain_events_free(out); /* (a stream's: freed when it is closed) */
+    return rc;
+}
+
+int th_chain_read(th_chain *c, const th_chain_query *q, th_chain_events *out, th_error *err)
+{
+    return read_list(c, q, out, NULL, err);
+}
+
+static void *stream_main(void *arg)
+{
+    th_chain_stream *st = arg;
+    th_chain_query q;
+    th_error err;
+    int rc;
+
+    memset(&q, 0, sizeof q);
+    q.actor = st->actor;
+    th_error_clear(&err);
+    rc = read_list(st->c, &q, &st->list, st, &err);
+    pthread_mutex_lock(&st->lock);
+    if (rc == TH_OK) { /* the whole list (also when it has no events) */
+        st->items = st->list.items;
+        st->count = st->list.count;
+    }
+    st->rc = rc;
+    st->err = err;
+    st->ended = true;
+    pthread_cond_broadcast(&st->more);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+int th_chain_stream_open(th_chain *c, const char *actor, th_chain_stream **out, th_error *err)
+{
+    th_chain_stream *st;
+
+    *out = NULL;
+    if (actor == NULL)
+        return th_error_set(err, TH_EINVAL, "a stream needs an actor");
+    if ((st = calloc(1, sizeof *st)) == NULL || (st->actor = strdup(actor)) == NULL) {
+        free(st);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    st->c = c;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->more, NULL);
+    if (pthread_create(&st->thread, NULL, stream_main, st) != 0) {
+        pthread_cond_destroy(&st->more);
+        pthread_mutex_destroy(&st->lock);
+        free(st->actor);
+        free(st);
+        return th_error_set(err, TH_ENOMEM, "cannot start a thread to read the chain");
+    }
+    *out = st;
+    return TH_OK;
+}
+
+int th_chain_stream_wait(th_chain_stream *st, size_t i, th_chain_events *view, th_error *err)
+{
+    int rc = TH_OK;
+
+    pthread_mutex_lock(&st->lock);
+    while (st->count <= i && !st->ended)
+        pthread_cond_wait(&st->more, &st->lock);
+    view->items = st->items;
+    view->count = st->count;
+    view->held = NULL;
+    if (st->count <= i && st->rc != TH_OK) {
+        rc = st->rc;
+        if (err != NULL)
+            *err = st->err;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int th_chain_stream_close(th_chain_stream *st, th_error *err)
+{
+    int rc;
+
+    if (st == NULL)
+        return TH_OK;
+    /* the whole chain is read, also when the consumer is done early: a
+     * damaged segment anywhere is still an error, as with th_chain_read */
+    pthread_join(st->thread, NULL);
+    rc = st->rc;
+    if (rc != TH_OK && err != NULL)
+        *err = st->err;
+    th_chain_events_free(&st->list);
+    while (st->nold > 0)
+        free(st->old[--st->nold]);
+    free(st->old);
+    pthread_cond_destroy(&st->more);
+    pthread_mutex_destroy(&st->lock);
+    free(st->actor);
+    free(st);
     return rc;
 }
 

@@ -504,6 +504,8 @@ void chain_segment_release(chain_segment *seg)
 {
     if (seg == NULL)
         return;
+    sqlite3_finalize(seg->rd_st);
+    sqlite3_blob_close(seg->rd_blob);
     if (!seg->blob_borrowed)
         free(seg->blob);
     free(seg->actors);
@@ -524,10 +526,10 @@ int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *e
 
 int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3_blob *bh = NULL;
+    sqlite3_stmt *st = seg->rd_st;
+    sqlite3_blob *bh = seg->rd_blob;
     uint8_t *blob = NULL;
-    int rc, n = 0;
+    int rc = SQLITE_OK, n = 0;
 
     /* The small columns by a query, the events blob (the bulk: often
      * hundreds of KiB in overflow pages) read straight into the buffer the
@@ -543,10 +545,14 @@ int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error 
     seg->xlen = 0; /* xdata: its buffer is reused */
     seg->nactors = seg->nevents = 0;
     seg->id = id;
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT signed_ms, public_key, signature FROM chain_segment"
-                            " WHERE id = ?",
-                            -1, &st, NULL);
+    /* the query and the blob handle of the segment before (same read) */
+    seg->rd_st = NULL;
+    seg->rd_blob = NULL;
+    if (st == NULL)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT signed_ms, public_key, signature FROM chain_segment"
+                                " WHERE id = ?",
+                                -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
     if (rc == SQLITE_OK)
@@ -568,7 +574,13 @@ int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error 
     }
     memcpy(seg->public_key, sqlite3_column_blob(st, 1), CHAIN_PUBKEY_LEN);
     memcpy(seg->signature, sqlite3_column_blob(st, 2), CHAIN_SIG_LEN);
-    rc = sqlite3_blob_open(db, "main", "chain_segment", "events", (sqlite3_int64)id, 0, &bh);
+    sqlite3_reset(st);
+    if (bh != NULL && (rc = sqlite3_blob_reopen(bh, (sqlite3_int64)id)) != SQLITE_OK) {
+        sqlite3_blob_close(bh); /* (all it is good for after a failed reopen) */
+        bh = NULL;
+    }
+    if (bh == NULL)
+        rc = sqlite3_blob_open(db, "main", "chain_segment", "events", (sqlite3_int64)id, 0, &bh);
     if (rc == SQLITE_OK) {
         n = sqlite3_blob_bytes(bh);
         if (blob == NULL || seg->blob_cap < (size_t)n) {
@@ -604,8 +616,10 @@ int chain_segment_reload(sqlite3 *db, uint64_t id, chain_segment *seg, th_error 
     rc = TH_OK;
 out:
     free(blob);
-    sqlite3_blob_close(bh);
-    sqlite3_finalize(st);
+    if (st != NULL)
+        sqlite3_reset(st);
+    seg->rd_st = st; /* closed by chain_segment_release (below on failure) */
+    seg->rd_blob = bh;
     if (rc != TH_OK)
         chain_segment_release(seg);
     return rc;

@@ -68,6 +68,7 @@ typedef struct rec_src {
     char **strs;
     size_t nstrs;
     th_chain *chain;
+    th_chain_stream *stream; /* `theater replay ID`: read while replayed */
     th_store *store;
     int from_file;
 } rec_src;
@@ -86,6 +87,7 @@ static void src_free(rec_src *s)
     } else {
         th_chain_events_free(&s->evs);
     }
+    th_chain_stream_close(s->stream, NULL);
     for (i = 0; i < s->ncomps; i++)
         free(s->comps[i].bytes);
     free(s->comps);
@@ -216,7 +218,7 @@ static int load_file(rec_src *s, const char *path, th_error *err)
     return rc;
 }
 
-static int load_home(rec_src *s, const char *home, const char *arg, th_error *err)
+static int load_home(rec_src *s, const char *home, const char *arg, bool stream, th_error *err)
 {
     th_chain_config cc = {0};
     th_store_config sc = {0};
@@ -245,7 +247,9 @@ static int load_home(rec_src *s, const char *home, const char *arg, th_error *er
     if (rc == 0) {
         snprintf(s->actor, sizeof s->actor, "%s", full);
         q.actor = s->actor;
-        rc = th_chain_read(s->chain, &q, &s->evs, err);
+        /* a stream: the replay runs the events while the rest is read */
+        rc = stream ? th_chain_stream_open(s->chain, s->actor, &s->stream, err)
+                    : th_chain_read(s->chain, &q, &s->evs, err);
     }
     free(names);
     cli_ids_release(&ids);
@@ -277,7 +281,9 @@ static int file_component(void *ud, const char *hash, uint8_t **bytes, size_t *l
                         "component %s is not in the file (export it --with-components)", hash);
 }
 
-int cli_replay_load(const char *home, const char *arg, cli_replay_src **out, th_error *err)
+/* The record of `arg`; from the home, read while it is replayed if
+ * `stream` (then only cli_replay_run and cli_replay_end may look at it). */
+static int load(const char *home, const char *arg, bool stream, cli_replay_src **out, th_error *err)
 {
     rec_src *s = calloc(1, sizeof *s);
     struct stat st;
@@ -296,7 +302,7 @@ int cli_replay_load(const char *home, const char *arg, cli_replay_src **out, th_
                 s->store = NULL;
         }
     } else {
-        rc = load_home(s, home, arg, err);
+        rc = load_home(s, home, arg, stream, err);
     }
     if (rc != 0) {
         src_free(s);
@@ -305,6 +311,22 @@ int cli_replay_load(const char *home, const char *arg, cli_replay_src **out, th_
     }
     *out = (cli_replay_src *)s;
     return 0;
+}
+
+int cli_replay_load(const char *home, const char *arg, cli_replay_src **out, th_error *err)
+{
+    return load(home, arg, false, out, err);
+}
+
+/* The end of a record read while it was replayed: TH_OK, or the read's
+ * error (a damaged segment beyond where the replay stopped). */
+static int replay_end(cli_replay_src *src, th_error *err)
+{
+    rec_src *s = (rec_src *)src;
+    int rc = th_chain_stream_close(s->stream, err);
+
+    s->stream = NULL;
+    return rc;
 }
 
 void cli_replay_free(cli_replay_src *src)
@@ -328,7 +350,10 @@ int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t compone
     th_runtime_replay_opts o;
 
     memset(&o, 0, sizeof o);
-    o.events = &s->evs;
+    if (s->stream != NULL)
+        o.stream = s->stream;
+    else
+        o.events = &s->evs;
     o.store = s->store;
     if (s->from_file) {
         o.component_fn = file_component;
@@ -398,9 +423,14 @@ int cli_cmd_replay(int argc, char **argv)
         return 1;
     th_error_clear(&err);
     memset(&res, 0, sizeof res);
-    rc = cli_replay_load(home, target, &src, &err);
+    rc = load(home, target, until == UINT64_MAX, &src, &err);
     if (rc == 0)
         rc = cli_replay_run(src, comp, comp_len, until, NULL, NULL, &res, &err);
+    if (src != NULL) { /* a record damaged beyond where the replay stopped: that, not the verdict */
+        int end = replay_end(src, rc == 0 ? &err : NULL);
+        if (rc == 0)
+            rc = end;
+    }
     if (rc != 0) {
         cli_errorf("replay: %s", err.msg[0] ? err.msg : th_strerror(rc));
     } else if (json) {

@@ -70,7 +70,27 @@ typedef struct rt_replay {
      * compares only the output and the end */
     size_t host_at, host_out;
     const char *host_iface, *host_fn, *host_input;
+    /* the last recorded host call whose output was read (not a summary):
+     * its data (the record's bytes: an event that repeats it has the same,
+     * th_chain_read) and its output's span in them */
+    const uint8_t *out_data;
+    size_t out_len, out_at, out_n;
+    /* a record read while it is replayed (opts->stream; NULL once its
+     * read is over): rec is &view, the events read so far */
+    th_chain_stream *stream;
+    th_chain_events view;
+    struct replay_ctx *ctx;
+    int read_rc; /* the read failed (read_err): the replay stops */
+    th_error read_err;
 } rt_replay;
+
+static bool rec_more(rt_replay *rp, size_t i);
+
+/* Is there a recorded event i?  (Waits for a record still being read.) */
+static inline bool rec_has(rt_replay *rp, size_t i)
+{
+    return i < rp->rec->count || (rp->stream != NULL && rec_more(rp, i));
+}
 
 /* Is the type `t` the literal `lit`?  The first byte settles most of the
  * questions asked for every event (is it a supervisor-action, does it cut
@@ -131,7 +151,7 @@ static void diverge(rt_replay *rp, uint64_t seq, const char *type, const char *r
 
 static const th_chain_event *peek(rt_replay *rp)
 {
-    return rp->next < rp->rec->count ? &rp->rec->items[rp->next] : NULL;
+    return rec_has(rp, rp->next) ? &rp->rec->items[rp->next] : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -456,6 +476,13 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     rp->host_iface = iface;
     rp->host_fn = fn;
     rp->host_input = h->input;
+    if (e->data == rp->out_data && e->data_len == rp->out_len) {
+        /* the same bytes as the last call's event (a repeated call): the
+         * same output, read already */
+        out->p = (const char *)e->data + rp->out_at;
+        out->n = rp->out_n;
+        return 0;
+    }
     /* the output's text, read in place by the generated glue (jq_T) */
     if (base_jscan_whole((const char *)e->data + off, e->data_len - 1 - off, &o) != 0)
         return th_error_set(&h->err, TH_EINVAL,
@@ -469,6 +496,11 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
          * as the handler did */
         if (o.p != rec.p && (h->output = strndup(rec.p, rec.n)) == NULL)
             return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+    } else {
+        rp->out_data = e->data;
+        rp->out_len = e->data_len;
+        rp->out_at = (size_t)(o.p - (const char *)e->data);
+        rp->out_n = o.n;
     }
     *out = o;
     return 0;
@@ -594,9 +626,8 @@ typedef struct replay_ctx {
  * (docs/chain-format.md): the record replayed has their contents, from
  * the store (the home's, or the components' store of an exported file).
  * c->rp.rec becomes a copy of the record's items with those data. */
-static int resolve_big(replay_ctx *c, th_error *err)
+static int resolve_big(replay_ctx *c, const th_chain_events *rec, th_error *err)
 {
-    const th_chain_events *rec = c->opts->events;
     size_t i, n = 0;
     uint8_t h[TH_CHAIN_HASH_LEN];
     uint64_t size;
@@ -640,6 +671,41 @@ static int resolve_big(replay_ctx *c, th_error *err)
     }
     c->rp.rec = &c->big;
     return 0;
+}
+
+/* rec_has's slow path: wait for the stream to hold event i (or to end).
+ * Events by content reference need the store's contents in the record
+ * (resolve_big, which copies the list): the rest of the read is waited
+ * for and the replay goes on in that copy. */
+static bool rec_more(rt_replay *rp, size_t i)
+{
+    size_t from = rp->view.count, k;
+    uint8_t h[TH_CHAIN_HASH_LEN];
+    uint64_t size;
+    int rc;
+
+    rc = th_chain_stream_wait(rp->stream, i, &rp->view, &rp->read_err);
+    for (k = from; rc == 0 && k < rp->view.count; k++) {
+        if (rp->view.items[k].description == NULL ||
+            !th_chain_event_content_ref(&rp->view.items[k], h, &size))
+            continue;
+        rc = th_chain_stream_wait(rp->stream, SIZE_MAX - 1, &rp->view, &rp->read_err);
+        if (rc == 0)
+            rc = resolve_big(rp->ctx, &rp->view, &rp->read_err); /* rp->rec: its copy */
+        rp->stream = NULL;
+        break;
+    }
+    if (rc != 0) {
+        rp->read_rc = rc;
+        rp->stop = true;
+        rp->stream = NULL;
+        rp->rec = &rp->view;
+        rp->view.count = 0; /* nothing more is compared */
+        return false;
+    }
+    if (i >= rp->view.count) /* the read is over */
+        rp->stream = NULL;
+    return i < rp->rec->count;
 }
 
 static int set_bytes(const json_t *v, bool *has, uint8_t **p, size_t *n)
@@ -1167,20 +1233,20 @@ fail:
 }
 
 /* Index of the last event of the operation that starts at index i. */
-static size_t op_end(const th_chain_events *rec, size_t i, bool has_result)
+static size_t op_end(rt_replay *rp, size_t i, bool has_result)
 {
     size_t k;
 
     if (has_result)
         return i;
-    for (k = i + 1; k < rec->count; k++) {
-        const char *t = rec->items[k].type;
+    for (k = i + 1; rec_has(rp, k); k++) {
+        const char *t = rp->rec->items[k].type;
         if (strcmp(t, "wasm-result") == 0 || strcmp(t, "actor-failed") == 0 ||
             strcmp(t, "actor-stopped") == 0 || strcmp(t, "actor-restarted") == 0 ||
             strcmp(t, "actor-restored") == 0 || strcmp(t, "wasm-call") == 0)
             return strcmp(t, "wasm-call") == 0 ? k - 1 : k;
     }
-    return rec->count - 1;
+    return rp->rec->count - 1;
 }
 
 static void report_state(replay_ctx *c, uint64_t seq)
@@ -1199,7 +1265,7 @@ static int run_call(replay_ctx *c, const th_chain_event *e, rt_msg *m, bool has_
     char theirs[REPLAY_SHOW_BYTES + 128];
 
     if (rp->until != UINT64_MAX && /* (no seq is above it) */
-        rp->rec->items[op_end(rp->rec, rp->next, has_result)].seq > rp->until) {
+        rp->rec->items[op_end(rp, rp->next, has_result)].seq > rp->until) {
         rt_msg_free(m); /* the operation ends after --until: not run */
         rp->stop = true;
     } else if (c->a->inst == NULL) {
@@ -1355,12 +1421,19 @@ int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_resu
     memset(res, 0, sizeof *res);
     memset(&c, 0, sizeof c);
     c.opts = opts;
-    c.rp.rec = opts->events;
+    c.rp.rec = opts->stream != NULL ? &c.rp.view : opts->events;
+    c.rp.stream = opts->stream;
+    c.rp.ctx = &c;
     c.rp.until = opts->until;
     c.rp.res = res;
     c.rp.host_at = SIZE_MAX;
-    if (opts->events == NULL || opts->events->count == 0)
+    if (c.rp.rec == NULL || !rec_has(&c.rp, 0)) {
+        if (c.rp.read_rc != 0) {
+            *err = c.rp.read_err;
+            return c.rp.read_rc;
+        }
         return th_error_set(err, TH_EINVAL, "no events to replay");
+    }
     if ((rc = replay_rt_new(opts->handlers, opts->store, &c.rt, err)) != 0)
         return rc;
     if (!gather_summaries(&c.rp, c.rt)) {
@@ -1391,15 +1464,20 @@ int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_resu
             goto out;
         }
     }
-    if ((rc = resolve_big(&c, err)) != 0)
+    /* (a record still being read is looked at as it comes: rec_more) */
+    if (c.rp.stream == NULL && (rc = resolve_big(&c, c.rp.rec, err)) != 0)
         goto out;
-    if (strcmp(opts->events->items[0].type, "actor-spawned") != 0) {
+    if (strcmp(c.rp.rec->items[0].type, "actor-spawned") != 0) {
         rc = th_error_set(err, TH_ECORRUPT, "the chain does not start with actor-spawned");
         goto out;
     }
     while (rc == 0 && !res->diverged && !c.rp.stop && peek(&c.rp) != NULL &&
            peek(&c.rp)->seq <= c.rp.until)
         rc = step(&c, err);
+    if (rc == 0 && c.rp.read_rc != 0) { /* the record could not be read whole */
+        rc = c.rp.read_rc;
+        *err = c.rp.read_err;
+    }
     if (rc == 0 && c.rp.refused)
         rc = th_error_set(err, TH_ENOSYS, "%s", c.rp.why);
     if (rc == 0 && c.a->has_state) {

@@ -67,6 +67,7 @@
 #include "theater/store.h"
 
 #define STORE_STMT_CACHE 32
+#define STORE_KNOWN 4                   /* store ids a handle remembers as existing */
 #define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
 #define STORE_CKPT_RESTART_FRAMES 3000  /* WAL frames the thread copies wholly */
 #define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
@@ -98,6 +99,10 @@ struct th_store {
     int bg_started, bg_quit;
     int ckpt_wanted;   /* the WAL hook asks for a checkpoint */
     uint64_t snap_due; /* when to look at the read snapshot again; 0 = no need */
+    /* Stores this handle has seen exist (a put into them committed), most
+     * recent first; stores are never removed, so a put into one of them
+     * needs no proof that it exists (under `lock`). */
+    char known[STORE_KNOWN][TH_STORE_ID_LEN + 1];
     /* Prepared statements, keyed by the address of their SQL text (all SQL
      * here is string literals); used under `lock` only. */
     struct {
@@ -611,14 +616,41 @@ static int hash_blob(const th_store *s, const th_store_blob *b, long index, stor
     return TH_OK;
 }
 
+/* 1 if the handle has seen store `id` (a well-formed id) exist; under
+ * `lock`.  Sound because no call removes a store. */
+static int known_has(const th_store *s, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < STORE_KNOWN; i++)
+        if (memcmp(s->known[i], id, TH_STORE_ID_LEN + 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* Remember that store `id` (a well-formed id) exists, most recent first,
+ * forgetting the least recent one; under `lock`. */
+static void known_add(th_store *s, const char *id)
+{
+    size_t i;
+
+    if (memcmp(s->known[0], id, TH_STORE_ID_LEN + 1) == 0)
+        return;
+    for (i = STORE_KNOWN - 1; i > 0; i--)
+        memcpy(s->known[i], s->known[i - 1], sizeof s->known[i]);
+    memcpy(s->known[0], id, TH_STORE_ID_LEN + 1);
+}
+
 /* Add the blob `b`, already hashed to `r` by hash_blob, to the store; inside
  * a write transaction.  db_blob_id finds the bytes if any store holds them
- * (dedup: one seek in store_content) or appends them to store_blob; then
- * INSERT ... SELECT adds the store_content row only if the store exists.
- * If no row was added, either the store already holds `r` (nothing to do)
- * or the store does not exist, which is checked then unless the caller has
- * checked it in this transaction (`store_known`); the bytes appended for an
- * unknown store go with the rolled-back transaction. */
+ * (dedup: one seek in store_content) or appends them to store_blob.  If
+ * the store is known to exist (`store_known`: the caller checked it in
+ * this transaction, or the handle has seen it exist, see known_has), the
+ * store_content row is simply added (or left as it is); otherwise INSERT
+ * ... SELECT adds it only if the store exists, and if no row was added,
+ * either the store already holds `r` (nothing to do) or the store does
+ * not exist, which is checked then; the bytes appended for an unknown
+ * store go with the rolled-back transaction. */
 static int put_locked(th_store *s, const char *store_id, const th_store_blob *b, const store_ref *r,
                       int store_known, th_error *err)
 {
@@ -635,6 +667,11 @@ static int put_locked(th_store *s, const char *store_id, const th_store_blob *b,
     stmt_done(s, ins);
     if (rc != SQLITE_OK)
         return db_error(s->db, rc, err, "storing content");
+    if (store_known)
+        return run(s, err, "storing content",
+                   "INSERT INTO store_content(hash, store, blob) VALUES(?2, ?1, ?3)"
+                   " ON CONFLICT(hash, store) DO UPDATE SET blob = excluded.blob WHERE blob <= 0",
+                   "sri", store_id, r, id);
     rc = run(
         s, err, "storing content",
         "INSERT INTO store_content(hash, store, blob) SELECT ?2, ?1, ?3 FROM store WHERE id = ?1"
@@ -654,16 +691,19 @@ static int put_blobs(th_store *s, const char *store_id, const th_store_blob *blo
                      const store_ref *r, size_t n, th_error *err)
 {
     size_t i;
-    int rc;
+    int rc, known;
 
     store_lock(s);
+    known = known_has(s, store_id);
     if ((rc = begin(s, err)) == TH_OK) {
-        if (n != 1)
+        if (n != 1 && !known)
             rc = check_store(s, store_id, err);
         for (i = 0; i < n && rc == TH_OK; i++)
-            rc = put_locked(s, store_id, &blobs[i], &r[i], n != 1, err);
+            rc = put_locked(s, store_id, &blobs[i], &r[i], n != 1 || known, err);
         rc = finish(s, rc, err);
     }
+    if (rc == TH_OK)
+        known_add(s, store_id);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }

@@ -742,6 +742,82 @@ static void test_verify_large_segment(void **state)
     free(b);
 }
 
+/* A chain read on a thread of its own (th_chain_stream_*): event by
+ * event the same list as th_chain_read's, waited for while it is read; no
+ * chain and a damaged segment are the read's errors, said where the
+ * stream has nothing more and again when it is closed. */
+static void test_stream_read(void **state)
+{
+    th_chain *c;
+    th_chain_stream *st;
+    th_chain_events whole = {0}, view;
+    th_chain_query q = {0};
+    th_error err;
+    char data[64];
+    size_t i, n;
+    int round, k;
+    sqlite3 *db;
+    char path[128];
+
+    (void)state;
+    c = open_chain(0, 0);
+    for (round = 0; round < 6; round++) { /* a segment each */
+        for (k = 0; k < 40; k++) {
+            snprintf(data, sizeof data, "{\"round\":%d,\"k\":%d}", round, k);
+            assert_int_equal(th_chain_append(c, "s", k % 2 ? "host-call" : "wasm-call", data,
+                                             strlen(data), NULL, NULL, &err),
+                             TH_OK);
+            assert_int_equal(th_chain_append(c, "other", "host-call", "{}", 2, NULL, NULL, &err),
+                             TH_OK);
+        }
+        assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
+    }
+    assert_int_equal(th_chain_close(c), TH_OK);
+    c = open_chain(1, 0);
+    q.actor = "s";
+    assert_int_equal(th_chain_read(c, &q, &whole, &err), TH_OK);
+    n = whole.count;
+    assert_int_equal(n, 240);
+    assert_int_equal(th_chain_stream_open(c, "s", &st, &err), TH_OK);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(th_chain_stream_wait(st, i, &view, &err), TH_OK);
+        assert_true(view.count > i);
+        assert_int_equal(view.items[i].seq, i);
+        assert_string_equal(view.items[i].actor, "s");
+        assert_string_equal(view.items[i].type, whole.items[i].type);
+        assert_int_equal(view.items[i].data_len, whole.items[i].data_len);
+        assert_memory_equal(view.items[i].data, whole.items[i].data, whole.items[i].data_len);
+        assert_memory_equal(view.items[i].hash, whole.items[i].hash, 32);
+    }
+    assert_int_equal(th_chain_stream_wait(st, n, &view, &err), TH_OK); /* no event n */
+    assert_int_equal(view.count, n);
+    assert_int_equal(th_chain_stream_close(st, &err), TH_OK);
+    th_chain_events_free(&whole);
+    /* no such chain */
+    assert_int_equal(th_chain_stream_open(c, "nobody", &st, &err), TH_OK);
+    assert_int_equal(th_chain_stream_wait(st, 0, &view, &err), TH_ENOENT);
+    assert_int_equal(view.count, 0);
+    assert_int_equal(th_chain_stream_close(st, &err), TH_ENOENT);
+    assert_int_equal(th_chain_close(c), TH_OK);
+    /* the last segment damaged: the events before it, then the error */
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE chain_segment SET events = substr(events, 1, 20)"
+                                  " WHERE id = (SELECT max(id) FROM chain_segment)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    c = open_chain(1, 0);
+    assert_int_equal(th_chain_stream_open(c, "s", &st, &err), TH_OK);
+    assert_int_equal(th_chain_stream_wait(st, 199, &view, &err), TH_OK);
+    assert_int_equal(view.count, 200);
+    assert_int_equal(th_chain_stream_wait(st, 200, &view, &err), TH_ECORRUPT);
+    assert_non_null(strstr(err.msg, "malformed"));
+    assert_int_equal(th_chain_stream_close(st, &err), TH_ECORRUPT);
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 /* ---- v3: events that refer to an earlier event of their actor ---- */
 
 /* A v3 blob, hand-built: actors "a" and "b", seq and parent implicit after
@@ -1186,6 +1262,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_timeout_and_tickets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_large_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_read, setup, teardown),
         cmocka_unit_test(test_v3_hand_built),
         cmocka_unit_test(test_v3_repeats_shared),
         cmocka_unit_test(test_decode_one_actor),

@@ -326,6 +326,48 @@ static void test_put_many(void **state)
     assert_int_equal(content_count(f, f->id), 3);
 }
 
+/* A handle remembers a few stores it has put into (puts into them skip
+ * the proof that the store exists): puts into more stores than it
+ * remembers, in turn, each land in their own store; a store never put
+ * into by this handle (made by another) is proved to exist; a store that
+ * does not exist is refused by put and put_many after puts into known
+ * ones, and gets no content. */
+static void test_known_stores(void **state)
+{
+    fixture *f = *state;
+    const char *unknown = "00000000-0000-4000-8000-000000000000";
+    char ids[6][TH_STORE_ID_LEN + 1], other[TH_STORE_ID_LEN + 1], blob[16];
+    th_store_blob two[2] = {{"p", 1}, {"q", 1}};
+    th_content_ref ref, refs[2];
+    th_store *o = open_other(f);
+    unsigned k, round;
+    uint64_t size;
+    th_error err;
+
+    for (k = 0; k < 6; k++)
+        assert_int_equal(th_store_new(f->s, ids[k], &err), TH_OK);
+    for (round = 0; round < 3; round++)
+        for (k = 0; k < 6; k++) {
+            snprintf(blob, sizeof blob, "s%u-r%u", k, round);
+            assert_int_equal(th_store_put(f->s, ids[k], blob, strlen(blob), &ref, &err), TH_OK);
+            assert_int_equal(th_store_put(f->s, unknown, blob, strlen(blob), &ref, &err),
+                             TH_ENOENT);
+            assert_non_null(strstr(err.msg, "unknown store"));
+        }
+    assert_int_equal(th_store_put_many(f->s, unknown, two, 2, refs, &err), TH_ENOENT);
+    for (k = 0; k < 6; k++) {
+        assert_int_equal(content_count(f, ids[k]), 3);
+        assert_int_equal(th_store_total_size(f->s, ids[k], &size, &err), TH_OK);
+        assert_int_equal(size, 3 * 5);
+    }
+    assert_int_equal(th_store_new(o, other, &err), TH_OK);
+    assert_int_equal(th_store_put_many(f->s, other, two, 2, refs, &err), TH_OK);
+    assert_int_equal(th_store_put(f->s, other, "r", 1, &ref, &err), TH_OK);
+    assert_int_equal(content_count(f, other), 3);
+    assert_int_equal(th_store_put(f->s, unknown, "r", 1, &ref, &err), TH_ENOENT);
+    th_store_close(o);
+}
+
 static void test_put_many_bad_input(void **state)
 {
     fixture *f = *state;
@@ -1010,6 +1052,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_many_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_many_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_during_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
