@@ -566,7 +566,12 @@ void wasm_cc_truncate(comp *C, size_t start)
             if (C->chain_head != NO_POS && C->chain_head < start)
                 /* the chain's second instruction goes: its first runs alone */
                 wasm_cc_set_handler(C, C->chain_head, WOP_I32_ADD_K, 0);
-            C->pair_head = C->pair_tail = C->chain_head = NO_POS;
+            if (C->chain3_head != NO_POS && C->chain3_head < start)
+                /* so does a three-addition chain's first, unless its
+                 * second (the chain's head, an I32_ADD_K) stays */
+                wasm_cc_set_handler(C, C->chain3_head,
+                                    C->chain_head < start ? WOP_P_ADDK_ADDK : WOP_I32_ADD_K, 0);
+            C->pair_head = C->pair_tail = C->chain_head = C->chain3_head = NO_POS;
         }
     }
 }
@@ -574,7 +579,15 @@ void wasm_cc_truncate(comp *C, size_t start)
 void wasm_cc_unpair(comp *C)
 {
     wasm_cc_set_handler(C, C->pair_head, C->pair_head_op, C->pair_head_variant);
-    if (C->chain_head != NO_POS) {
+    if (C->chain3_head != NO_POS) {
+        /* its second addition runs alone again */
+        wasm_cc_set_handler(C, C->chain3_head, WOP_P_ADDK_ADDK, 0);
+        C->chain3_head = NO_POS;
+    }
+    if (C->chain_head != NO_POS && C->chain_op == WOP_I32_ADD_K) {
+        wasm_cc_set_handler(C, C->chain_head, WOP_I32_ADD_K, 0);
+        C->pair_head = C->pair_tail = C->chain_head = NO_POS;
+    } else if (C->chain_head != NO_POS) {
         wasm_cc_set_handler(C, C->chain_head, WOP_P_ADDK_ADDK, 0);
         C->pair_tail = C->pair_head;
         C->pair_head = C->chain_head;
@@ -625,6 +638,48 @@ bool wasm_cc_take_producer(comp *C, const vent *v, int op, lastinsn *out)
     return true;
 }
 
+/* A conditional back-edge at `s` that an I32_ADD_K pairs with (P_ADDK_*,
+ * perhaps the end of a P_ADDK2_* / P_ADDK3_* chain), testing the slot the
+ * addition writes (`local.tee i (i32.add i k)` before `br_if`): the
+ * addition also leaves its result in the accumulator and the branch reads
+ * it there (P_ADDKA_* / P_ADDKB_*, into the branch's _A / _B variant: the
+ * first / second operand of the test), so the test does
+ * not wait for the slot to be written and read back.  The branch keeps
+ * its own handler, which reads the slot: it still runs correctly alone
+ * (resumed there after running out of fuel, or the pair undone). */
+static void pair_through_acc(comp *C, size_t s, unsigned slotmask)
+{
+    int hop, k, p1, p2, p3;
+    unsigned hv;
+    uint32_t a, b, d;
+
+    if (C->nomem || C->pair_tail != s || !wasm_cc_insn_op(C, C->pair_head, &hop, &hv) ||
+        hop < WOP_P_ADDK_BR_IF_NZ_BACK || hop > WOP_P_ADDK_BRB_GE_U_K)
+        return;
+    memcpy(&a, C->code + s + 8, 4);
+    memcpy(&b, C->code + s + 12, 4);
+    memcpy(&d, C->code + C->pair_head + 8, 4);
+    if (a == d) {
+        k = hop - WOP_P_ADDK_BR_IF_NZ_BACK;
+        p1 = WOP_P_ADDKA_BR_IF_NZ_BACK;
+        p2 = WOP_P_ADDK2A_BR_IF_NZ_BACK;
+        p3 = WOP_P_ADDK3A_BR_IF_NZ_BACK;
+    } else if (b == d && (slotmask & 2u) && hop >= WOP_P_ADDK_BRB_EQ &&
+               hop <= WOP_P_ADDK_BRB_GE_U) {
+        k = hop - WOP_P_ADDK_BRB_EQ;
+        p1 = WOP_P_ADDKB_BRB_IF_I32_EQ;
+        p2 = WOP_P_ADDK2B_BRB_IF_I32_EQ;
+        p3 = WOP_P_ADDK3B_BRB_IF_I32_EQ;
+    } else {
+        return;
+    }
+    wasm_cc_set_handler(C, C->pair_head, p1 + k, 0);
+    if (C->chain_head != NO_POS && C->chain_op == WOP_P_ADDK_ADDK)
+        wasm_cc_set_handler(C, C->chain_head, p2 + k, 0);
+    if (C->chain3_head != NO_POS)
+        wasm_cc_set_handler(C, C->chain3_head, p3 + k, 0);
+}
+
 /* Emit a conditional branch on `cond` (when_true selects the sense),
  * using the fused comparison `cmp` if given; returns the offset of the
  * instruction, with the rel field last. */
@@ -668,6 +723,8 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         wasm_cc_acc_undo(C, &ap);
         ap.variant = 0;
     }
+    if (ap.entry && ap.variant != 0)
+        C->entry_pick = true; /* (dropped unless the branch is at offset 0) */
     variant = ap.variant;
     s = wasm_cc_emit_begin_v(C, op, variant);
     for (unsigned i = 0; i < n; i++) {
@@ -676,6 +733,8 @@ static size_t emit_cond_branch(comp *C, const vent *cond, const lastinsn *cmp, b
         else
             wasm_cc_emit_u32(C, ops[i]);
     }
+    if (back && variant == 0 && (slotmask & 1u))
+        pair_through_acc(C, s, slotmask);
     return s; /* caller emits the rel field and emit_end */
 }
 
@@ -1014,6 +1073,7 @@ static int emit_call(comp *C, const wasm_functype *ft, int op, const uint32_t *i
                 return -1;
             }
             C->calls[C->ncalls].fn = C->fidx - C->m->nfunc_imports;
+            C->calls[C->ncalls].head = C->pair_tail == s ? C->pair_head : NO_POS;
             C->calls[C->ncalls++].off = s;
             push_types(C, ft->types + ft->nparams, ft->nresults);
             if (ft->nresults == 1 && nslots(ft->types[ft->nparams]) == 1) {
@@ -1225,6 +1285,7 @@ static int finish(comp *C, struct wasm_code *code, uint32_t nparam_slots)
     for (uint32_t i = 0; i < K; i++)
         code->init[L - nparam_slots + i].bits = C->consts[i];
     code->nparam_slots = nparam_slots;
+    code->entry_acc = C->entry_acc_used;
     code->nlocal_slots = L;
     code->ninit = ninit;
     code->frame_slots = (uint32_t)frame;
@@ -1252,7 +1313,8 @@ static int compile_func(comp *C, uint32_t defined, struct wasm_code *code)
     C->last_copy = C->barrier = NO_POS;
     C->prev.op = C->prev2.op = -1;
     C->prev.start = C->prev2.start = NO_POS;
-    C->pair_head = C->pair_tail = C->chain_head = NO_POS;
+    C->pair_head = C->pair_tail = C->chain_head = C->chain3_head = NO_POS;
+    C->entry_pick = C->entry_acc_used = false;
     C->nhist = 0;
     C->loop_seen = false;
     if (C->chash != NULL)
@@ -1322,18 +1384,36 @@ static void pick_calls(comp *C)
         memcpy(&h, insn, sizeof h);
         if (h != C->labels[WOP_CALL * WASM_NVARIANTS])
             continue;
+        int k = 0; /* CALL, CALL0, CALL1Z */
         memcpy(insn + WASM_CALL_CODE_OFF, &callee->code, sizeof callee->code);
         if (callee->ninit == 0) {
-            h = C->labels[WOP_CALL0 * WASM_NVARIANTS];
+            k = 1;
         } else if (callee->ninit == 1 && callee->init[0].bits == 0) {
             /* the slot goes in the CALL's padding operand */
             uint32_t slot = callee->nparam_slots;
             memcpy(insn + 8 + 3 * 4, &slot, 4);
-            h = C->labels[WOP_CALL1Z * WASM_NVARIANTS];
-        } else {
-            continue;
+            k = 2;
         }
+        h = C->labels[(callee->entry_acc ? WOP_CALL_A + k : WOP_CALL + k) * WASM_NVARIANTS];
         memcpy(insn, &h, sizeof h);
+        if (C->calls[i].head != NO_POS) {
+            /* the addition before it (a P_ADDK_CALL pair, unless it was
+             * undone) goes straight into the CALL's new handler, or when
+             * it computes the first argument of a callee reading that
+             * from the accumulator, puts it there itself */
+            uint8_t *head = C->m->code[C->calls[i].fn]->code + C->calls[i].head;
+            const void *ph = C->labels[WOP_P_ADDK_CALL * WASM_NVARIANTS];
+            if (memcmp(head, &ph, sizeof ph) == 0) {
+                uint32_t d, argbase;
+                int op = WOP_P_ADDK_CALL + k;
+                memcpy(&d, head + 8, 4);
+                memcpy(&argbase, insn + 8 + 2 * 4, 4);
+                if (callee->entry_acc)
+                    op = d == argbase ? WOP_P_ADDKA_CALL + k : WOP_P_ADDK_CALL_A + k;
+                ph = C->labels[op * WASM_NVARIANTS];
+                memcpy(head, &ph, sizeof ph);
+            }
+        }
     }
 }
 

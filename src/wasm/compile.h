@@ -65,6 +65,9 @@ typedef struct accpick {
     uint8_t undo_variant;
     int undo_op;
     size_t undo_pos;
+    bool entry; /* the source is the first parameter, which is in the
+                   accumulator at the function's entry (the instruction
+                   must be the function's first: C->entry_pick) */
 } accpick;
 
 /* The last emitted instruction, if it produced the value on top. */
@@ -143,8 +146,16 @@ typedef struct comp {
     size_t pair_head, pair_tail; /* the latest pair (NO_POS if none) */
     int pair_head_op;            /* the head's own operation and variant */
     uint8_t pair_head_variant;
-    size_t chain_head; /* a P_ADDK_ADDK whose second instruction is the latest
-                          pair's head, made a P_ADDK2_* (NO_POS if none) */
+    size_t chain_head;   /* a P_ADDK_ADDK whose second instruction is the latest
+                            pair's head, made a P_ADDK2_*, or an I32_ADD_K right
+                            before a P_LSK32_BR_TABLE, made a
+                            P_ADDK_LSK32_BR_TABLE (NO_POS if none) */
+    int chain_op;        /* what the chain's head was: P_ADDK_ADDK / I32_ADD_K */
+    bool entry_pick;     /* the next instruction reads the first parameter from
+                            the accumulator, valid only at offset 0 */
+    bool entry_acc_used; /* the instruction at offset 0 does (wasm_code.entry_acc) */
+    size_t chain3_head;  /* a P_ADDK_ADDK whose second instruction is a P_ADDK2_*
+                            chain's head, made a P_ADDK3_* (NO_POS if none) */
     /* offsets of the last WASM_CC_HIST instructions still in the code,
      * oldest first (for merging a run of instructions into one) */
 #define WASM_CC_HIST 4
@@ -163,6 +174,7 @@ typedef struct comp {
     struct wasm_callsite {
         uint32_t fn;
         size_t off;
+        size_t head; /* a P_ADDK_CALL pair's head before it (NO_POS if none) */
     } * calls;
     size_t ncalls, ncalls_done, capcalls;
 

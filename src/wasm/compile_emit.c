@@ -46,6 +46,8 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv)
             return WOP_P_ADDK_ADDK;
         if (b == WOP_RMW_MADD32)
             return WOP_P_ADDK_RMW_MADD32;
+        if (b == WOP_CALL)
+            return WOP_P_ADDK_CALL;
         if (b == WOP_BR_BACK)
             return WOP_P_ADDK_BR_BACK;
         if (b == WOP_BR_IF_NZ_BACK)
@@ -85,9 +87,20 @@ int wasm_cc_pair_op(int a, unsigned av, int b, unsigned bv)
 size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
 {
     size_t start = C->len;
-    const void *h = C->labels[op * WASM_NVARIANTS + variant];
-    uint8_t *w = room(C, 8);
+    const void *h;
+    uint8_t *w;
     int pair;
+
+    if (C->entry_pick) {
+        /* the first parameter is in the accumulator at offset 0 only */
+        C->entry_pick = false;
+        if (start != 0)
+            variant &= ~(unsigned)(WV_A | WV_B);
+        else if (variant & (WV_A | WV_B))
+            C->entry_acc_used = true;
+    }
+    h = C->labels[op * WASM_NVARIANTS + variant];
+    w = room(C, 8);
 
     C->last2 = C->last;
     C->last.valid = false;
@@ -107,14 +120,32 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
         (pair = wasm_cc_pair_op(C->prev.op, C->prev.variant, op, variant)) >= 0) {
         /* a P_ADDK_ADDK whose second instruction heads this pair (a
          * P_ADDK_BR_BACK, P_ADDK_BRB_*, ...) goes straight into it */
-        size_t chain = NO_POS;
-        int hop;
+        size_t chain = NO_POS, chain3 = NO_POS, hp;
+        int hop, chain_op = WOP_P_ADDK_ADDK;
         unsigned hv;
         if (C->pair_tail != NO_POS && C->pair_tail == C->prev.start && pair >= WOP_P_ADDK_BR_BACK &&
             pair <= WOP_P_ADDK_BRB_GE_U_K && wasm_cc_insn_op(C, C->pair_head, &hop, &hv) &&
             hop == WOP_P_ADDK_ADDK) {
             chain = C->pair_head;
             wasm_cc_set_handler(C, chain, WOP_P_ADDK2_BR_BACK + (pair - WOP_P_ADDK_BR_BACK), 0);
+            /* a P_ADDK_ADDK whose second addition is the chain's first
+             * (three additions before the back-edge) goes straight into it */
+            hp = wasm_cc_hist(C, 3);
+            if (hp != NO_POS && hp + WASM_INSN_SIZE(3) == chain &&
+                wasm_cc_insn_op(C, hp, &hop, &hv) && hop == WOP_P_ADDK_ADDK && hv == 0) {
+                chain3 = hp;
+                wasm_cc_set_handler(C, hp, WOP_P_ADDK3_BR_BACK + (pair - WOP_P_ADDK_BR_BACK), 0);
+            }
+        } else if (pair == WOP_P_LSK32_BR_TABLE) {
+            /* an I32_ADD_K right before the load (a bytecode interpreter's
+             * pc + 1 before its dispatch) goes straight into the pair */
+            hp = wasm_cc_hist(C, 2);
+            if (hp != NO_POS && hp + WASM_INSN_SIZE(3) == C->prev.start &&
+                wasm_cc_insn_op(C, hp, &hop, &hv) && hop == WOP_I32_ADD_K && hv == 0) {
+                chain = hp;
+                chain_op = WOP_I32_ADD_K;
+                wasm_cc_set_handler(C, hp, WOP_P_ADDK_LSK32_BR_TABLE, 0);
+            }
         }
         C->pair_head_op = C->prev.op;
         C->pair_head_variant = C->prev.variant;
@@ -123,6 +154,8 @@ size_t wasm_cc_emit_begin_v(comp *C, int op, unsigned variant)
         C->pair_head = C->prev.start;
         C->pair_tail = start;
         C->chain_head = chain;
+        C->chain_op = chain_op;
+        C->chain3_head = chain3;
     }
     C->prev2 = C->prev;
     C->prev.start = start;
@@ -418,12 +451,54 @@ static unsigned acc_pick_wt(comp *C, int op, const vent *s0, const vent *s1, acc
     return v;
 }
 
+/* Operations which, as a function's first instruction, may read the first
+ * parameter from the accumulator: a comparison (possibly then fused into
+ * the branch that consumes it: `if (n < 2)` at a recursive function's
+ * entry) or a branch on it; nothing that merges with what follows (an
+ * arithmetic operation's accumulator variants would keep it out of the
+ * fused forms). */
+static bool entry_op(int op)
+{
+    return op == WOP_I32_EQZ || (op >= WOP_I32_EQ && op <= WOP_I32_GE_U) ||
+           (op >= WOP_I32_EQ_K && op <= WOP_I32_GE_U_K) || op == WOP_I64_EQZ ||
+           (op >= WOP_I64_EQ && op <= WOP_I64_GE_U) || op == WOP_BR_IF_NZ || op == WOP_BR_IF_Z ||
+           op == WOP_BR_IF_I64_NZ || op == WOP_BR_IF_I64_Z || op == WOP_BR_TABLE;
+}
+
+/* The variant reading the first parameter (an i32 or i64 in slot 0) from
+ * the accumulator when this is the function's first instruction and no
+ * branch leads to it: everything that enters a function whose first
+ * instruction does so loads fp[0] into the accumulator
+ * (wasm_code.entry_acc: CALL_A.., the slow call path, the exec's entry). */
+static unsigned entry_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
+{
+    unsigned v;
+
+    if (C->len != 0 || C->barrier == 0 || C->nomem || C->ft->nparams == 0 ||
+        (C->ft->types[0] != TH_WASM_I32 && C->ft->types[0] != TH_WASM_I64) || !entry_op(op))
+        return 0;
+    if (s1 != NULL && s1->loc == LOC_LOCAL && s1->idx == 0)
+        v = WV_B;
+    else if (s0 != NULL && s0->loc == LOC_LOCAL && s0->idx == 0)
+        v = WV_A;
+    else
+        return 0;
+    if (!wasm_cc_has_variant(C, op, v) || wasm_cc_acc_float_in(op, v))
+        return 0;
+    ap->variant = (uint8_t)v;
+    ap->entry = true;
+    C->entry_pick = true;
+    return v;
+}
+
 unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpick *ap)
 {
     const lastinsn *L = &C->last;
     unsigned v;
 
     memset(ap, 0, sizeof *ap);
+    if ((v = entry_pick(C, op, s0, s1, ap)) != 0)
+        return v;
     if (!L->valid || L->op < 0)
         return acc_pick_wt(C, op, s0, s1, ap);
     if (s1 != NULL && s1->loc == LOC_OWN && s1->t == L->dst_t)
@@ -436,8 +511,9 @@ unsigned wasm_cc_acc_pick(comp *C, int op, const vent *s0, const vent *s1, accpi
         return 0;
     if (wasm_cc_acc_float_out(L->op) != wasm_cc_acc_float_in(op, v))
         return 0;
-    if (C->pair_tail == L->start) {
-        /* the pair before it assumed the producer writes its slot */
+    if (C->pair_tail == L->start && L->op != WOP_CALL) {
+        /* the pair before it assumed the producer writes its slot (a
+         * CALL's accumulator variant is the CALL itself) */
         wasm_cc_unpair(C);
     }
     wasm_cc_set_handler(C, L->start, L->op, L->variant | WV_R);

@@ -171,6 +171,8 @@ static int push_wasm_frame(th_wasm_exec *ex, const struct wasm_code *code, th_wa
     f->fp = fp;
     f->code = code;
     f->inst = inst;
+    if (code->entry_acc)
+        ex->acc = fp[0].bits; /* its first instruction reads it there */
     return 0;
 }
 

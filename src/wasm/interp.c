@@ -695,7 +695,7 @@ ret_other_instance:
      * are CALL for a callee with no slot to initialise at entry / one
      * slot to zero (compile.c picks them once the whole module is
      * translated). */
-#define CALL_HANDLER(name, INIT) \
+#define CALL_HANDLER(name, INIT, ACC) \
     L_##name: { \
         const struct wasm_code *c = (const struct wasm_code *)WASM_OPND_PTR(ip); \
         th_wasm_val *nf = fp + OP(2); \
@@ -713,6 +713,7 @@ ret_other_instance:
         frame->code = c; \
         frame->inst = inst; \
         INIT; \
+        ACC; \
         fp = nf; \
         /* the entry is in the instruction: no load through c on the way */ \
         ip = *(const uint8_t *const *)(const void *)(ip + WASM_CALL_CODE_OFF); \
@@ -724,9 +725,14 @@ ret_other_instance:
         for (uint32_t n = c->ninit; n != 0; n--) \
             *dst++ = *src++; \
     } while (0)
-    CALL_HANDLER(CALL, CALL_INIT_N)
-    CALL_HANDLER(CALL0, (void)0)
-    CALL_HANDLER(CALL1Z, nf[OP(3)].bits = 0)
+    CALL_HANDLER(CALL, CALL_INIT_N, (void)0)
+    CALL_HANDLER(CALL0, (void)0, (void)0)
+    CALL_HANDLER(CALL1Z, nf[OP(3)].bits = 0, (void)0)
+    /* the callee's first instruction reads its first parameter from the
+     * accumulator (wasm_code.entry_acc) */
+    CALL_HANDLER(CALL_A, CALL_INIT_N, acc = nf[0].bits)
+    CALL_HANDLER(CALL0_A, (void)0, acc = nf[0].bits)
+    CALL_HANDLER(CALL1Z_A, nf[OP(3)].bits = 0, acc = nf[0].bits)
 
 L_CALL_IMPORT:
     cf = inst->funcs[OP(0)];
@@ -806,6 +812,8 @@ do_call_grow:;
     }
     fp = nfp;
     ip = cc->code;
+    if (cc->entry_acc)
+        acc = fp[0].bits;
     if (UNLIKELY(ci != inst)) {
         inst = ci;
         LOAD_MEM();
@@ -1308,6 +1316,47 @@ L_I64_TRUNC_SAT_F64_U:
 
     /* ---- fused pairs ---- */
     WASM_FUSED_LIST(_, FUSED_HANDLER)
+
+    /* ---- chains of additions, and pairs into calls and br_table ---- */
+#define ADDK3_THEN(name) ADDK_THEN(P_ADDK3_##name, P_ADDK2_##name)
+    ADDK3_THEN(BR_BACK)
+    ADDK3_THEN(BR_IF_NZ_BACK)
+    WASM_CMP_OPS(ADDK3_THEN, BRB)
+    WASM_CMPK_OPS(ADDK3_THEN, BRB)
+    /* the addition's result to its slot and the accumulator, then the
+     * back-edge's _A variant (its tested operand is that slot) */
+#define ADDKA_THEN(name, second) \
+    L_##name: { \
+        uint32_t v_ = RU32(1) + OP(2); \
+        WU32(0, v_); \
+        acc = v_; \
+        ip += WASM_INSN_SIZE(3); \
+        goto L_##second; \
+    }
+    ADDKA_THEN(P_ADDKA_BR_IF_NZ_BACK, BR_IF_NZ_BACK_A)
+    ADDK_THEN(P_ADDK2A_BR_IF_NZ_BACK, P_ADDKA_BR_IF_NZ_BACK)
+    ADDK_THEN(P_ADDK3A_BR_IF_NZ_BACK, P_ADDK2A_BR_IF_NZ_BACK)
+#define ADDKA_BRB(s) \
+    ADDKA_THEN(P_ADDKA_BRB_##s, BRB_##s##_A) \
+    ADDK_THEN(P_ADDK2A_BRB_##s, P_ADDKA_BRB_##s) \
+    ADDK_THEN(P_ADDK3A_BRB_##s, P_ADDK2A_BRB_##s)
+    WASM_CMP_OPS(ADDKA_BRB, IF_I32)
+    WASM_CMPK_OPS(ADDKA_BRB, IF_I32)
+#define ADDKB_BRB(s) \
+    ADDKA_THEN(P_ADDKB_BRB_##s, BRB_##s##_B) \
+    ADDK_THEN(P_ADDK2B_BRB_##s, P_ADDKB_BRB_##s) \
+    ADDK_THEN(P_ADDK3B_BRB_##s, P_ADDK2B_BRB_##s)
+    WASM_CMP_OPS(ADDKB_BRB, IF_I32)
+    ADDK_THEN(P_ADDK_LSK32_BR_TABLE, P_LSK32_BR_TABLE)
+    ADDK_THEN(P_ADDK_CALL, CALL)
+    ADDK_THEN(P_ADDK_CALL0, CALL0)
+    ADDK_THEN(P_ADDK_CALL1Z, CALL1Z)
+    ADDK_THEN(P_ADDK_CALL_A, CALL_A)
+    ADDK_THEN(P_ADDK_CALL0_A, CALL0_A)
+    ADDK_THEN(P_ADDK_CALL1Z_A, CALL1Z_A)
+    ADDKA_THEN(P_ADDKA_CALL, CALL)
+    ADDKA_THEN(P_ADDKA_CALL0, CALL0)
+    ADDKA_THEN(P_ADDKA_CALL1Z, CALL1Z)
 
     /* ---- v128 ---- */
 L_COPY_V128: {

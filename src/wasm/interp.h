@@ -103,6 +103,9 @@
     X(CALL0)            /* the same, the callee initialising no slot at entry */ \
     X(CALL1Z)           /* code* argbase s: the same, the callee initialising only its \
                          * slot s (its first declared local) to zero */ \
+    X(CALL_A) X(CALL0_A) X(CALL1Z_A) /* CALL, CALL0, CALL1Z to a function whose \
+                         * first instruction reads its first parameter from the \
+                         * accumulator (wasm_code.entry_acc): it is loaded there */ \
     X(CALL_IMPORT)      /* funcidx argbase */ \
     X(CALL_INDIRECT)    /* typecanon table c argbase */ \
     /* data movement */ \
@@ -117,6 +120,30 @@
      * order of the pairs above) */ \
     X(P_ADDK2_BR_BACK) X(P_ADDK2_BR_IF_NZ_BACK) \
     WASM_CMP_OPS(X, P_ADDK2_BRB) WASM_CMPK_OPS(X, P_ADDK2_BRB) \
+    /* an I32_ADD_K, then the chain P_ADDK2_* that follows it (three \
+     * additions before a loop's back-edge) */ \
+    X(P_ADDK3_BR_BACK) X(P_ADDK3_BR_IF_NZ_BACK) \
+    WASM_CMP_OPS(X, P_ADDK3_BRB) WASM_CMPK_OPS(X, P_ADDK3_BRB) \
+    /* the same pairs and chains when the conditional back-edge tests the \
+     * value the last addition wrote: that value goes to the branch in the \
+     * accumulator too (its _A variant), not through its slot, in the \
+     * order of P_ADDK_BR_IF_NZ_BACK.. */ \
+    X(P_ADDKA_BR_IF_NZ_BACK) WASM_CMP_OPS(X, P_ADDKA_BRB_IF_I32) \
+    WASM_CMPK_OPS(X, P_ADDKA_BRB_IF_I32) \
+    X(P_ADDK2A_BR_IF_NZ_BACK) WASM_CMP_OPS(X, P_ADDK2A_BRB_IF_I32) \
+    WASM_CMPK_OPS(X, P_ADDK2A_BRB_IF_I32) \
+    X(P_ADDK3A_BR_IF_NZ_BACK) WASM_CMP_OPS(X, P_ADDK3A_BRB_IF_I32) \
+    WASM_CMPK_OPS(X, P_ADDK3A_BRB_IF_I32) \
+    /* and when a comparison's second operand is that value (_B) */ \
+    WASM_CMP_OPS(X, P_ADDKB_BRB_IF_I32) WASM_CMP_OPS(X, P_ADDK2B_BRB_IF_I32) \
+    WASM_CMP_OPS(X, P_ADDK3B_BRB_IF_I32) \
+    X(P_ADDK_LSK32_BR_TABLE) /* I32_ADD_K, then P_LSK32_BR_TABLE */ \
+    X(P_ADDK_CALL) X(P_ADDK_CALL0) X(P_ADDK_CALL1Z) /* I32_ADD_K (the last \
+                         * argument), then CALL / CALL0 / CALL1Z */ \
+    X(P_ADDK_CALL_A) X(P_ADDK_CALL0_A) X(P_ADDK_CALL1Z_A) /* the same into CALL_A.. */ \
+    X(P_ADDKA_CALL) X(P_ADDKA_CALL0) X(P_ADDKA_CALL1Z) /* the addition computes the \
+                         * first argument of an entry_acc callee: its result to \
+                         * the accumulator as well, then CALL / CALL0 / CALL1Z */ \
     X(P_ADD32_RET1) X(P_ADD64_RET1) X(P_EXTUADD64_RET1) /* I32_ADD / I64_ADD / \
                          * F_EXTU_ADD64 to the accumulator, then RET1_A */ \
     X(COPY)             /* d a */ \
@@ -463,6 +490,9 @@ struct wasm_code {
     uint32_t frame_slots;  /* whole frame: locals, constants, temporaries */
     uint32_t nresult_slots;
     uint32_t func_idx;         /* index in the module's function space */
+    bool entry_acc;            /* its first instruction reads its first parameter
+                                  (i32/i64, slot 0) from the accumulator: whatever
+                                  enters it loads fp[0] there first */
     const th_wasm_module *mod; /* for names in backtraces (not a reference) */
     const wasm_functype *type;
 };

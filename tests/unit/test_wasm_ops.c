@@ -1547,6 +1547,8 @@ static void test_rmw_and_pairs(void **state)
     assert_int_equal(count_op(fa.mod, WOP_F_EXTU_ADD64), 3);
     assert_int_equal(count_op(fa.mod, WOP_F_EXTS_ADD64), 3);
     assert_int_equal(count_op(fa.mod, WOP_P_LSK32_BR_TABLE), 1);
+    /* with the pc + 1 right before it (vm, not vm_ref) */
+    assert_int_equal(count_op(fa.mod, WOP_P_ADDK_LSK32_BR_TABLE), 1);
     assert_int_equal(count_op(fa.mod, WOP_P_COPY3_BR_BACK), 1);
     assert_int_equal(count_op(fa.mod, WOP_P_COPY4_BR_BACK), 1);
     assert_true(count_op(fa.mod, WOP_COPY3) >= 1);
@@ -1713,17 +1715,18 @@ static const char *call_acc_wat =
 static size_t count_acc_after_call(const th_wasm_module *m)
 {
     const void *const *labels = wasm_interp_labels();
-    const void *call = labels[WOP_CALL * WASM_NVARIANTS];
-    const void *call0 = labels[WOP_CALL0 * WASM_NVARIANTS];
-    const void *call1 = labels[WOP_CALL1Z * WASM_NVARIANTS];
     size_t n = 0;
 
     for (uint32_t f = 0; f < m->nfuncs - m->nfunc_imports; f++) {
         const struct wasm_code *c = m->code[f];
         for (size_t off = 0; off + WASM_CALL_SIZE + 8 <= c->code_len; off += 8) {
             const void *h;
+            bool is_call = false;
             memcpy(&h, c->code + off, sizeof h);
-            if (h != call && h != call0 && h != call1)
+            for (int k = 0; k < 3; k++)
+                is_call |= h == labels[(WOP_CALL + k) * WASM_NVARIANTS] ||
+                           h == labels[(WOP_CALL_A + k) * WASM_NVARIANTS];
+            if (!is_call)
                 continue;
             memcpy(&h, c->code + off + WASM_CALL_SIZE, sizeof h);
             for (int i = 0; i < WOP_COUNT_ * WASM_NVARIANTS; i++)
@@ -1802,9 +1805,10 @@ static void test_call_init(void **state)
     (void)state;
     fx_load_text(&fx, call_init_wat, sizeof call_init_wat);
     assert_int_equal(count_op(fx.mod, WOP_CALL0), 1);
-    assert_int_equal(count_op(fx.mod, WOP_CALL1Z), 2);
-    /* two CALLs: CALL's accumulator variant is its own handler, counted twice */
-    assert_int_equal(count_op(fx.mod, WOP_CALL), 2 * 2);
+    /* $one and $two begin with a branch on their parameter, which they
+     * read from the accumulator (CALL1Z_A, CALL_A: the call loads it) */
+    assert_int_equal(count_op(fx.mod, WOP_CALL1Z_A), 2);
+    assert_int_equal(count_op(fx.mod, WOP_CALL_A), 2);
     /* $one and $two with 1 write their locals, then the calls with 0
      * must find them zero: 1 + 0 + 7 + 0 + 1 */
     assert_int_equal(
@@ -1814,6 +1818,82 @@ static void test_call_init(void **state)
     assert_int_equal(
         th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, "run"), &arg, 1, &res, 1), TH_OK);
     assert_int_equal(res.i64, 0);
+    teardown_ops(&fx);
+}
+
+/* A call whose last argument an addition of a constant has just computed
+ * (`f(n - 1)`, with no local's value below it on the operand stack, which
+ * the call would copy out first): the addition and the call run as one pair
+ * (P_ADDK_CALL, P_ADDK_CALL0, P_ADDK_CALL1Z, following the handler the
+ * call gets once its callee is known), against the sums computed here,
+ * also resumed one fuel unit at a time (the call spends one, and is where
+ * a call out of fuel resumes). */
+static const char addk_call_wat[] =
+    "(module\n"
+    "  (func $sum0 (export \"sum0\") (param i32) (result i32)\n"
+    "    (if (result i32) (i32.eqz (local.get 0)) (then (local.get 0))\n"
+    "      (else (i32.add (call $sum0 (i32.add (local.get 0) (i32.const -1))) (local.get 0)))))\n"
+    "  (func $sum1 (export \"sum1\") (param i32) (result i32) (local i32)\n"
+    "    (if (i32.eqz (local.get 0)) (then (return (local.get 1))))\n"
+    "    (local.set 1 (i32.add (local.get 1) (local.get 0)))\n"
+    "    (i32.add (call $sum1 (i32.add (local.get 0) (i32.const -1))) (local.get 1)))\n"
+    "  (func $sumc (export \"sumc\") (param i32) (result i64) (local i64)\n"
+    "    (if (i32.eqz (local.get 0)) (then (return (local.get 1))))\n"
+    "    (i64.add (i64.const 0x100000003)\n"
+    "             (call $sumc (i32.add (local.get 0) (i32.const -1)))))\n"
+    "  (func $cnt (param i32 i32) (result i32)\n"
+    "    (if (i32.eqz (local.get 0)) (then (return (local.get 1))))\n"
+    "    (call $cnt (i32.add (local.get 0) (i32.const -1)) (i32.add (local.get 1) (i32.const "
+    "2))))\n"
+    "  (func (export \"cnt\") (param i32) (result i32) (call $cnt (local.get 0) (i32.const 0)))\n"
+    "  (global $g (mut i32) (i32.const 0))\n"
+    "  (func $tri (export \"tri\") (param i32) (result i32)\n"
+    "    (global.set $g (local.get 0))\n"
+    "    (if (result i32) (i32.eqz (local.get 0)) (then (local.get 0))\n"
+    "      (else (i32.add (call $tri (i32.add (local.get 0) (i32.const -1))) (local.get 0)))))\n"
+    "  (type $t (func (param i32) (result i32)))\n"
+    "  (table 1 funcref) (elem (i32.const 0) $sum0)\n"
+    "  (func (export \"ind\") (param i32) (result i32)\n"
+    "    (call_indirect (type $t) (local.get 0) (i32.const 0)))\n"
+    "  (func $sum64 (export \"sum64\") (param i64) (result i64)\n"
+    "    (if (result i64) (i64.eqz (local.get 0)) (then (local.get 0))\n"
+    "      (else (i64.add (call $sum64 (i64.add (local.get 0) (i64.const -1))) (local.get "
+    "0))))))\n";
+
+static void test_addk_call(void **state)
+{
+    static const char *names[] = {"sum0", "sum1", "sumc", "cnt", "tri", "ind", "sum64"};
+    ops_fixture fx;
+
+    (void)state;
+    fx_load_text(&fx, addk_call_wat, sizeof addk_call_wat);
+    /* the callees but $tri begin with a branch on their first parameter,
+     * read from the accumulator: the addition computing it puts it there
+     * (P_ADDKA_*), or the call loads it ($cnt's, not the addition's;
+     * $sum64's CALL_A), as do an indirect call ("ind", to $sum0) and the
+     * exec's entry into each */
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL0), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL1Z), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDKA_CALL), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL0_A), 1);
+    assert_int_equal(count_op(fx.mod, WOP_P_ADDK_CALL0), 1);
+    assert_int_equal(count_op(fx.mod, WOP_CALL_A), 1);
+    for (int f = 0; f < 7; f++)
+        for (uint32_t n = 0; n < 40; n += 1 + n / 4) {
+            th_wasm_func *fn = th_wasm_instance_func(fx.inst, names[f]);
+            th_wasm_val arg = {.i32 = (int32_t)n}, res = {0};
+            uint64_t want = f == 2   ? (uint64_t)n * 0x100000003u
+                            : f == 3 ? 2u * n
+                                     : (uint64_t)n * (n + 1) / 2;
+            if (f == 6)
+                arg.i64 = (int64_t)n;
+            int rounds;
+            th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
+            assert_int_equal(th_wasm_exec_call(fx.ex, fn, &arg, 1, &res, 1), TH_OK);
+            assert_int_equal(f == 2 || f == 6 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
+            assert_int_equal(call_fuel_by_unit(fx.ex, fn, &arg, 1, &res, 1000, &rounds), TH_OK);
+            assert_int_equal(f == 2 || f == 6 ? (uint64_t)res.i64 : (uint32_t)res.i32, want);
+        }
     teardown_ops(&fx);
 }
 
@@ -1882,84 +1962,148 @@ static void test_return_sum(void **state)
     teardown_ops(&fx);
 }
 
-/* Two additions of constants before a loop's back-edge (a pointer and a
- * counter stepped at a loop's end): a P_ADDK_ADDK whose second addition
- * heads a P_ADDK_* pair with the back-edge runs as one chain (P_ADDK2_*),
- * against the sums computed here, also resumed one fuel unit at a time
- * (the back-edge is where a call out of fuel resumes). */
-static const char addk_chain_wat[] =
-    "(module\n"
-    "  (func (export \"brb\") (param i32 i32) (result i32) (local i32)\n"
-    "    (loop $l\n"
-    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
-    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
-    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
-    "      (br_if $l (i32.gt_u (local.get 0) (i32.const 3))))\n"
-    "    (i32.add (local.get 2) (local.get 0)))\n"
-    "  (func (export \"nz\") (param i32 i32) (result i32) (local i32)\n"
-    "    (loop $l\n"
-    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
-    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
-    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
-    "      (br_if $l (local.get 0)))\n"
-    "    (i32.add (local.get 2) (local.get 0)))\n"
-    "  (func (export \"back\") (param i32 i32) (result i32) (local i32)\n"
-    "    (block $out (loop $l\n"
-    "      (br_if $out (i32.eqz (local.get 0)))\n"
-    "      (local.set 2 (i32.xor (i32.rotl (local.get 2) (i32.const 5)) (local.get 1)))\n"
-    "      (local.set 1 (i32.add (local.get 1) (i32.const 7)))\n"
-    "      (local.set 0 (i32.add (local.get 0) (i32.const -1)))\n"
-    "      (br $l)))\n"
-    "    (i32.add (local.get 2) (local.get 0))))\n";
+/* Additions of constants before a loop's back-edge (a pointer and a
+ * counter stepped at a loop's end): an I32_ADD_K heading a pair with the
+ * back-edge (P_ADDK_*), a P_ADDK_ADDK before it (P_ADDK2_*) and another
+ * before that (P_ADDK3_*) run as one chain; when the branch tests the
+ * value the last addition wrote, that value reaches it in the accumulator
+ * (P_ADDK*A_* as the test's first operand, P_ADDK*B_* as its second).
+ * Each loop against the sums computed here, also resumed one fuel unit at
+ * a time (the back-edge is where a call out of fuel resumes, running its
+ * own handler, which reads the slot). */
+struct addk_loop {
+    const char *name;
+    int nadd;       /* 1..3 additions at the loop's end */
+    const char *br; /* the back-edge */
+    uint32_t stop;  /* the counter value that ends the loop */
+    bool test_first;
+    bool count_last; /* the counter is stepped by the last addition */
+    int ops[3];      /* the pair and chains it is made of: ops[i] heads the
+                        last i + 1 additions (and the branch) */
+};
 
-/* What the three loops compute: `stop` is the counter value that ends
- * them (3 for brb's i32.gt_u 3, 0 for the others); `back` tests before
- * the first round, the others after each. */
-static uint32_t addk_chain_ref(uint32_t n, uint32_t x, uint32_t stop, bool test_first)
+#define ADDK_LEVELS(p1, p2, p3, s) \
+    { \
+        WOP_##p1##_##s, WOP_##p2##_##s, WOP_##p3##_##s \
+    }
+static const struct addk_loop addk_loops[] = {
+    {"brb1", 1, "(br_if $l (i32.gt_u (local.get 0) (i32.const 3)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKA, P_ADDK2A, P_ADDK3A, BRB_IF_I32_GT_U_K)},
+    {"brb", 2, "(br_if $l (i32.gt_u (local.get 0) (i32.const 3)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKA, P_ADDK2A, P_ADDK3A, BRB_IF_I32_GT_U_K)},
+    {"brb3", 3, "(br_if $l (i32.gt_u (local.get 0) (i32.const 3)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKA, P_ADDK2A, P_ADDK3A, BRB_IF_I32_GT_U_K)},
+    {"nz", 2, "(br_if $l (local.get 0))", 0, false, true,
+     ADDK_LEVELS(P_ADDKA, P_ADDK2A, P_ADDK3A, BR_IF_NZ_BACK)},
+    {"nz3", 3, "(br_if $l (local.get 0))", 0, false, true,
+     ADDK_LEVELS(P_ADDKA, P_ADDK2A, P_ADDK3A, BR_IF_NZ_BACK)},
+    {"ltb1", 1, "(br_if $l (i32.lt_u (local.get 4) (local.get 0)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKB, P_ADDK2B, P_ADDK3B, BRB_IF_I32_LT_U)},
+    {"ltb", 2, "(br_if $l (i32.lt_u (local.get 4) (local.get 0)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKB, P_ADDK2B, P_ADDK3B, BRB_IF_I32_LT_U)},
+    {"ltb3", 3, "(br_if $l (i32.lt_u (local.get 4) (local.get 0)))", 3, false, true,
+     ADDK_LEVELS(P_ADDKB, P_ADDK2B, P_ADDK3B, BRB_IF_I32_LT_U)},
+    /* the test reads another local than the last addition's */
+    {"other3", 3, "(br_if $l (i32.gt_u (local.get 0) (i32.const 3)))", 3, false, false,
+     ADDK_LEVELS(P_ADDK, P_ADDK2, P_ADDK3, BRB_GT_U_K)},
+    {"back", 2, "(br $l)", 0, true, true, ADDK_LEVELS(P_ADDK, P_ADDK2, P_ADDK3, BR_BACK)},
+    {"back3", 3, "(br $l)", 0, true, true, ADDK_LEVELS(P_ADDK, P_ADDK2, P_ADDK3, BR_BACK)},
+};
+#undef ADDK_LEVELS
+
+static void gen_addk_loop(FILE *w, const struct addk_loop *L)
 {
-    uint32_t h = 0;
+    static const char *const adds[] = {
+        "(local.set 1 (i32.add (local.get 1) (i32.const 7)))",
+        "(local.set 3 (i32.add (local.get 3) (i32.const 3)))",
+        "(local.set 0 (i32.add (local.get 0) (i32.const -1)))",
+    };
+    int first = 3 - L->nadd;
 
-    if (test_first && n == 0)
+    fprintf(w,
+            "(func (export \"%s\") (param i32 i32) (result i32) (local i32 i32 i32)\n"
+            "  (local.set 4 (i32.const 3))\n"
+            "  (block $out (loop $l\n",
+            L->name);
+    if (L->test_first)
+        fputs("    (br_if $out (i32.eqz (local.get 0)))\n", w);
+    fputs("    (local.set 2 (i32.xor (i32.xor (i32.rotl (local.get 2) (i32.const 5))"
+          " (local.get 1)) (local.get 3)))\n",
+          w);
+    if (!L->count_last)
+        fprintf(w, "    %s\n", adds[2]); /* the counter first */
+    for (int i = first; i < 3; i++)
+        if (L->count_last || i != 2)
+            fprintf(w, "    %s\n", adds[i]);
+    fprintf(w, "    %s))\n", L->br);
+    fputs("  (i32.add (i32.add (local.get 2) (local.get 0)) (local.get 3)))\n", w);
+}
+
+/* What a loop computes: `stop` is the counter value that ends it;
+ * `test_first` tests before the first round, the others after each; x
+ * steps in loops of three additions, y in those of two or three. */
+static uint32_t addk_chain_ref(const struct addk_loop *L, uint32_t n, uint32_t x)
+{
+    uint32_t h = 0, y = 0;
+    bool step_x = L->nadd >= 3, step_y = L->nadd >= 2;
+
+    if (L->test_first && n == 0)
         return 0;
     do {
-        h = ((h << 5) | (h >> 27)) ^ x;
-        x += 7;
+        h = ((h << 5) | (h >> 27)) ^ x ^ y;
+        if (step_x)
+            x += 7;
+        if (step_y)
+            y += 3;
         n--;
-    } while (n > stop);
-    return h + n;
+    } while (n > L->stop);
+    return h + n + y;
 }
 
 static void test_addk_chain(void **state)
 {
     static const uint32_t ns[] = {0, 1, 2, 3, 4, 5, 9, 100};
     static const uint32_t xs[] = {0, 1, 0x7ffffffc, 0xfffffffe};
-    static const char *names[] = {"brb", "nz", "back"};
+    const size_t nl = sizeof addk_loops / sizeof addk_loops[0];
     ops_fixture fx;
+    char *wat = NULL;
+    size_t watlen = 0;
+    FILE *w = open_memstream(&wat, &watlen);
 
     (void)state;
-    fx_load_text(&fx, addk_chain_wat, sizeof addk_chain_wat);
-    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BRB_GT_U_K), 1);
-    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_IF_NZ_BACK), 1);
-    assert_int_equal(count_op(fx.mod, WOP_P_ADDK2_BR_BACK), 1);
-    for (int f = 0; f < 3; f++)
+    assert_non_null(w);
+    fputs("(module\n", w);
+    for (size_t l = 0; l < nl; l++)
+        gen_addk_loop(w, &addk_loops[l]);
+    fx_load(&fx, w, &wat);
+    /* each handler as often as the loops hold it */
+    for (size_t l = 0; l < nl; l++)
+        for (int i = 0; i < addk_loops[l].nadd; i++) {
+            int op = addk_loops[l].ops[i];
+            size_t want = 0;
+            for (size_t o = 0; o < nl; o++)
+                for (int j = 0; j < addk_loops[o].nadd; j++)
+                    want += addk_loops[o].ops[j] == op;
+            assert_int_equal(count_op(fx.mod, op), want);
+        }
+    for (size_t l = 0; l < nl; l++)
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
             for (size_t j = 0; j < sizeof xs / sizeof xs[0]; j++) {
+                const struct addk_loop *L = &addk_loops[l];
+                th_wasm_func *fn = th_wasm_instance_func(fx.inst, L->name);
                 uint32_t n = ns[i], want;
                 th_wasm_val args[2], res = {0};
                 int rc, rounds;
-                if (f != 2 && n == 0)
+                if (!L->test_first && n == 0)
                     continue; /* the counter would wrap: 2^32 rounds */
-                want = addk_chain_ref(n, xs[j], f == 0 ? 3 : 0, f == 2);
+                want = addk_chain_ref(L, n, xs[j]);
                 args[0].i32 = (int32_t)n;
                 args[1].i32 = (int32_t)xs[j];
                 th_wasm_exec_set_fuel(fx.ex, UINT64_MAX);
-                assert_int_equal(th_wasm_exec_call(fx.ex, th_wasm_instance_func(fx.inst, names[f]),
-                                                   args, 2, &res, 1),
-                                 TH_OK);
+                assert_int_equal(th_wasm_exec_call(fx.ex, fn, args, 2, &res, 1), TH_OK);
                 assert_int_equal((uint32_t)res.i32, want);
                 /* again, one fuel unit at a time */
-                rc = call_fuel_by_unit(fx.ex, th_wasm_instance_func(fx.inst, names[f]), args, 2,
-                                       &res, 1000, &rounds);
+                rc = call_fuel_by_unit(fx.ex, fn, args, 2, &res, 1000, &rounds);
                 assert_int_equal(rc, TH_OK);
                 assert_int_equal((uint32_t)res.i32, want);
             }
@@ -2279,6 +2423,7 @@ int main(void)
         cmocka_unit_test(test_call_init),
         cmocka_unit_test(test_return_sum),
         cmocka_unit_test(test_addk_chain),
+        cmocka_unit_test(test_addk_call),
         cmocka_unit_test(test_xor3),
         cmocka_unit_test(test_f64_accumulator),
         cmocka_unit_test(test_redo_addk),
