@@ -300,7 +300,10 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = db_open(c->home, sync_normal ? DB_SYNC_NORMAL : 0, &c->wdb, err);
+    /* a commit's WAL frames go to the file in one write (db_wal_vfs) instead
+     * of two writes per frame: under a one-way message load (a commit of
+     * tens of frames a millisecond) a sixth of the writer's CPU */
+    rc = db_open(c->home, DB_BUFFER_WAL | (sync_normal ? DB_SYNC_NORMAL : 0), &c->wdb, err);
     if (rc == TH_OK)
         rc = take_writer_lock(c, err);
     if (rc == TH_OK)

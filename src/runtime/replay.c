@@ -605,6 +605,7 @@ static rt_actor *replay_actor_new(rt_runtime *rt, rt_spec *spec, rt_replay *rp)
     atomic_init(&a->store_used, 0);
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->blk_lock, NULL);
+    pthread_mutex_init(&a->rec_lock, NULL);
     a->rt = rt;
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;

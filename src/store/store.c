@@ -478,34 +478,59 @@ static void bg_wait(th_store *s, uint64_t until)
     pthread_cond_timedwait(&s->bg_cv, &s->bg_lock, &ts);
 }
 
-/* The background thread's checkpoint (without bg_lock): a PASSIVE pass
- * alongside the writer (it never blocks the writer or readers; frames a
- * reader still uses wait for the next round), and, when the WAL has grown
- * to STORE_CKPT_RESTART_FRAMES and the pass left frames behind, a second
+/* Sync the database file of the checkpointer's connection (fdatasync).
+ * SQLite syncs it only at the end of a checkpoint that copied every frame,
+ * so without this the pass holding the handle's mutex would sync all that
+ * the passes before it copied, while puts and gets wait. */
+static void bg_sync_db(th_store *s)
+{
+    sqlite3_file *f = NULL;
+
+    if (sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK &&
+        f != NULL && f->pMethods != NULL)
+        f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
+/* One PASSIVE pass of the checkpointer's connection (it never blocks the
+ * writer or readers; frames a reader still uses wait for the next round):
+ * the frames in the WAL into *log and those copied so far into *done. */
+static void bg_pass(th_store *s, int *log, int *done)
+{
+    pthread_mutex_lock(&s->ckpt_lock);
+    sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, log, done);
+    pthread_mutex_unlock(&s->ckpt_lock);
+}
+
+/* The background thread's checkpoint (without bg_lock): a pass alongside
+ * the writer; and once the WAL has grown to STORE_CKPT_RESTART_FRAMES and
+ * passes leave frames behind, more passes (each followed by a sync of what
+ * it copied) until one leaves at most STORE_CKPT_TAIL_FRAMES, then a last
  * pass holding the handle's mutex (after ending its read snapshot, whose
  * frames a checkpoint may not pass): no put of this handle can commit
- * meanwhile, so unless another connection reads an older snapshot the
- * WAL is then wholly in the database and the handle's next put starts it
- * over.  The puts wait only for that second pass, which copies what was
- * committed during the first. */
+ * meanwhile, so unless another connection writes (the chain's writer
+ * shares the WAL) or reads an older snapshot, the WAL is then wholly in
+ * the database and the handle's next put starts it over.  Puts and gets
+ * wait only for that last pass, which copies and syncs what was committed
+ * during the one before.  When the tail stays long (another writer), the
+ * handle's mutex is not taken: the next round tries again, and the
+ * writer's backstop bounds the WAL. */
 static void bg_checkpoint(th_store *s)
 {
     int log = 0, done = 0, pass;
 
     for (pass = 0; pass < STORE_CKPT_PASSES; pass++) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        pthread_mutex_unlock(&s->ckpt_lock);
+        bg_pass(s, &log, &done);
         if (log < STORE_CKPT_RESTART_FRAMES || done >= log)
             return;
+        bg_sync_db(s);
         if (log - done <= STORE_CKPT_TAIL_FRAMES)
             break;
     }
+    if (log - done > STORE_CKPT_TAIL_FRAMES)
+        return;
     pthread_mutex_lock(&s->lock);
     snap_end(s);
-    pthread_mutex_lock(&s->ckpt_lock);
-    sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    pthread_mutex_unlock(&s->ckpt_lock);
+    bg_pass(s, &log, &done);
     pthread_mutex_unlock(&s->lock);
 }
 
