@@ -703,6 +703,23 @@ static void on_stdin_written(uv_write_t *w, int status)
     proc_unref(p);
 }
 
+/* At the runtime's stop: every handle of child `p` but its process handle
+ * is closed (that one too when `exited`: a running child's stays until it
+ * is reaped, the loop running until then). */
+static void quit_child(pr_proc *p, bool exited)
+{
+    close_stdin(p);
+    close_stream(&p->out[0]);
+    close_stream(&p->out[1]);
+    uv_timer_stop(&p->kill_timer);
+    close_handle(p, (uv_handle_t *)&p->kill_timer);
+    close_handle(p, (uv_handle_t *)&p->linger);
+    if (exited && p->proc_open) {
+        p->proc_open = false;
+        close_handle(p, (uv_handle_t *)&p->proc);
+    }
+}
+
 static void quit(uv_loop_t *loop, void *ud)
 {
     pr_loop *L = ud;
@@ -710,35 +727,19 @@ static void quit(uv_loop_t *loop, void *ud)
 
     (void)loop;
     L->quitting = true;
-    /* the runtime stops: every child is killed at once; each process
-     * handle stays until its child is reaped (the loop runs until then) */
+    /* the runtime stops: every child is killed at once */
     while ((p = L->list) != NULL) {
         L->list = p->lnext;
         p->ended = true;
         signal_group(p, SIGKILL);
-        close_stdin(p);
-        close_stream(&p->out[0]);
-        close_stream(&p->out[1]);
-        uv_timer_stop(&p->kill_timer);
-        close_handle(p, (uv_handle_t *)&p->kill_timer);
-        close_handle(p, (uv_handle_t *)&p->linger);
+        quit_child(p, false);
     }
     /* a child that exited while its output was still open (held by what
-     * it started, or not yet read) has nothing left to tell: every handle
-     * it holds is closed now, its process handle too (no signal: its pid
-     * is reaped and may be another's) */
+     * it started, or not yet read) has nothing left to tell (no signal:
+     * its pid is reaped and may be another's) */
     while ((p = L->exiting) != NULL) {
         L->exiting = p->lnext;
-        close_stdin(p);
-        close_stream(&p->out[0]);
-        close_stream(&p->out[1]);
-        uv_timer_stop(&p->kill_timer);
-        close_handle(p, (uv_handle_t *)&p->kill_timer);
-        close_handle(p, (uv_handle_t *)&p->linger);
-        if (p->proc_open) {
-            p->proc_open = false;
-            close_handle(p, (uv_handle_t *)&p->proc);
-        }
+        quit_child(p, true);
     }
     free(L);
 }

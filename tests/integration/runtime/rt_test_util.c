@@ -194,6 +194,22 @@ const char *rtt_manifest(rtt *t, const char *name, const char *module, const cha
     return p;
 }
 
+void rtt_spawn_state(rtt *t, const char *man, const char *state, char *id)
+{
+    th_spawn_opts o = {0};
+    th_error err;
+
+    o.manifest_path = man;
+    if (state != NULL) {
+        o.initial_state = (const uint8_t *)state;
+        o.initial_state_len = strlen(state);
+    }
+    if (th_runtime_spawn(t->rt, &o, id, &err) != 0) {
+        fprintf(stderr, "spawn of %s: %s\n", man, err.msg);
+        exit(1);
+    }
+}
+
 void rtt_spawn_probe(rtt *t, const char *name, const char *module, const char *handler,
                      const char *grant, char *id)
 {

@@ -55,6 +55,10 @@ const char *rtt_module(const char *name);
  * and extra TOML lines; returns its path (static buffer per call slot). */
 const char *rtt_manifest(rtt *t, const char *name, const char *module, const char *handlers,
                          const char *extra);
+/* Spawn the actor of manifest `man` with the initial state `state` (a
+ * string, or NULL for none); the id into `id`.  Exits the test with the
+ * reason if the spawn is refused. */
+void rtt_spawn_state(rtt *t, const char *man, const char *state, char *id);
 /* Spawn test module `module` (rtt_module) as actor `name` holding the
  * runtime and message-server handlers and `handler`, whose settings are
  * the TOML lines `grant` (may be ""); the id into `id`.  Exits the test

@@ -28,23 +28,6 @@
 #define FS_ALL "[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n"
 #define LOOPER "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0\n"
 
-static void spawn(rtt *t, const char *man, const char *state, char *id)
-{
-    th_spawn_opts o = {0};
-    th_error err;
-    int rc;
-
-    o.manifest_path = man;
-    if (state != NULL) {
-        o.initial_state = (const uint8_t *)state;
-        o.initial_state_len = strlen(state);
-    }
-    rc = th_runtime_spawn(t->rt, &o, id, &err);
-    if (rc != 0)
-        print_message("spawn: %s\n", err.msg);
-    assert_int_equal(rc, 0);
-}
-
 static size_t actor_count(rtt *t)
 {
     char **ids;
@@ -70,7 +53,7 @@ static void test_spawn_bomb(void **unused)
     rtt_start(&t, 2);
     man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor", FS_ALL);
     before = rtt_rss_kib();
-    spawn(&t, man, man, id); /* returns once every init below has returned */
+    rtt_spawn_state(&t, man, man, id); /* returns once every init below has returned */
     n = actor_count(&t);
     after = rtt_rss_kib();
     print_message("spawn bomb: %zu actors, RSS %ld -> %ld MiB\n", n, before / 1024, after / 1024);
@@ -91,7 +74,7 @@ static void test_spawn_bomb_limit(void **unused)
     rtt_start(&t, 2);
     man = rtt_manifest(&t, "bomb", rtt_module("bomb"), "supervisor",
                        "[limits]\nmax_descendants = 50\n" FS_ALL);
-    spawn(&t, man, man, id);
+    rtt_spawn_state(&t, man, man, id);
     assert_int_equal(actor_count(&t), 51);
     rtt_stop(&t);
 }
@@ -109,11 +92,12 @@ static void test_children_limit(void **unused)
     (void)unused;
     rtt_start(&t, 2);
     snprintf(child, sizeof child, "name = \"kid\"\ncomponent = \"%s\"\n", rtt_module("hostile"));
-    spawn(&t,
-          rtt_manifest(&t, "probe", rtt_module("probe"),
-                       "runtime message-server supervisor store timing random environment",
-                       "[limits]\nmax_children = 2\n" FS_ALL),
-          NULL, id);
+    rtt_spawn_state(
+        &t,
+        rtt_manifest(&t, "probe", rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment",
+                     "[limits]\nmax_children = 2\n" FS_ALL),
+        NULL, id);
     for (i = 0; i < 3; i++) {
         snprintf(q, sizeof q, "spawn %s", child);
         assert_int_equal(
@@ -164,10 +148,12 @@ static void test_mailbox_external(void **unused)
     (void)unused;
     memset(kib, 'x', sizeof kib);
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "a", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"),
-          NULL, a);
-    spawn(&t, rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"), NULL,
-          b);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "a", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL,
+        a);
+    rtt_spawn_state(&t,
+                    rtt_manifest(&t, "b", rtt_module("hostile"), "", LOOPER "mailbox_bytes = 8192"),
+                    NULL, b);
     ca = rtt_calls(&t, a);
     cb = rtt_calls(&t, b);
     assert_int_equal(th_runtime_send(t.rt, a, (const uint8_t *)"L", 1, &err), 0);
@@ -210,13 +196,14 @@ static void test_flood_held(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 1000"),
-          NULL, rx);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 1000"),
+        NULL, rx);
     assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
-    spawn(&t,
-          rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
-                       "save_chain = false\n" LOOPER),
-          rx, tx);
+    rtt_spawn_state(&t,
+                    rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
+                                 "save_chain = false\n" LOOPER),
+                    rx, tx);
     before = rtt_rss_kib();
     memcpy(cmd + 1, &n, 4);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
@@ -248,13 +235,14 @@ static void test_flood_timeout(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"),
-          NULL, rx);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", LOOPER "mailbox_messages = 10"), NULL,
+        rx);
     assert_int_equal(th_runtime_send(t.rt, rx, (const uint8_t *)"L", 1, &err), 0);
-    spawn(&t,
-          rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
-                       "[limits]\ncall_timeout_ms = 300"),
-          rx, tx);
+    rtt_spawn_state(&t,
+                    rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server",
+                                 "[limits]\ncall_timeout_ms = 300"),
+                    rx, tx);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
     assert_int_equal(th_runtime_wait(t.rt, tx, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
@@ -287,9 +275,11 @@ static void test_flood_delivered(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_messages = 16"),
-          NULL, rx);
-    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL), rx, tx);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_messages = 16"),
+        NULL, rx);
+    rtt_spawn_state(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL),
+                    rx, tx);
     atomic_store(&g_handled, 0);
     assert_int_equal(th_runtime_subscribe(t.rt, rx, count_sends, NULL, &sub, &err), 0);
     memcpy(cmd + 1, &n, 4);
@@ -314,11 +304,12 @@ static void test_store_bytes(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t,
-          rtt_manifest(&t, "probe", rtt_module("probe"),
-                       "runtime message-server supervisor store timing random environment",
-                       "[limits]\nstore_bytes = 100\n" FS_ALL),
-          NULL, id);
+    rtt_spawn_state(
+        &t,
+        rtt_manifest(&t, "probe", rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment",
+                     "[limits]\nstore_bytes = 100\n" FS_ALL),
+        NULL, id);
     assert_int_equal(
         th_runtime_request(t.rt, id, (const uint8_t *)"store", 5, 10000, &resp, &len, &err), 0);
     s = strndup((char *)resp, len);
@@ -343,11 +334,12 @@ static void test_outstanding_requests(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    spawn(&t,
-          rtt_manifest(&t, "probe", rtt_module("probe"),
-                       "runtime message-server supervisor store timing random environment",
-                       "[limits]\nmailbox_messages = 3\n" FS_ALL),
-          NULL, id);
+    rtt_spawn_state(
+        &t,
+        rtt_manifest(&t, "probe", rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment",
+                     "[limits]\nmailbox_messages = 3\n" FS_ALL),
+        NULL, id);
     for (i = 0; i < 3; i++)
         assert_int_equal(
             th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),

@@ -452,21 +452,32 @@ static void test_grants(void **state)
 }
 
 /* The actor's end kills its processes and what they started. */
+/* The pid the first line of child `p`'s output names (a process it
+ * started in the background and echoed). */
+static long echoed_pid(env *e, const char *id, long p)
+{
+    char want[128], *log, *s;
+    long pid;
+
+    snprintf(want, sizeof want, "out %ld |", p);
+    log = wait_log(e, id, want);
+    s = strstr(log, want);
+    pid = strtol(s + strlen(want), NULL, 10);
+    free(log);
+    assert_true(pid > 1);
+    return pid;
+}
+
 static void test_end_kills(void **state)
 {
     env *e = *state;
-    char id[TH_ACTOR_ID_SIZE], id2[TH_ACTOR_ID_SIZE], want[128], *log, *s;
+    char id[TH_ACTOR_ID_SIZE], id2[TH_ACTOR_ID_SIZE];
     long p, gc, p2;
     th_error err;
 
     spawn_runner(e, "ender", "-", id);
     p = spawn(e, id, "spawn line line - - - - trap '' TERM; sleep 100 & echo $!; wait");
-    snprintf(want, sizeof want, "out %ld |", p);
-    log = wait_log(e, id, want);
-    s = strstr(log, want);
-    gc = strtol(s + strlen(want), NULL, 10);
-    free(log);
-    assert_true(gc > 1);
+    gc = echoed_pid(e, id, p);
     assert_false(gone(p));
     assert_false(gone(gc));
     assert_int_equal(th_runtime_stop(e->t.rt, id, &err), 0);
@@ -495,17 +506,12 @@ static void test_end_kills(void **state)
 static void test_stop_after_exit(void **state)
 {
     env *e = *state;
-    char id[TH_ACTOR_ID_SIZE], want[128], *log, *s;
+    char id[TH_ACTOR_ID_SIZE], *s;
     long p, gc;
 
     spawn_runner(e, "early", "-", id);
     p = spawn(e, id, "spawn line line - - - - sleep 100 & echo $!");
-    snprintf(want, sizeof want, "out %ld |", p);
-    log = wait_log(e, id, want);
-    s = strstr(log, want);
-    gc = strtol(s + strlen(want), NULL, 10);
-    free(log);
-    assert_true(gc > 1);
+    gc = echoed_pid(e, id, p);
     for (int i = 0; i < 5000; i++) {
         s = cmd(e, id, "status %ld", p);
         bool exited = strstr(s, "running=0") != NULL;

@@ -67,23 +67,6 @@ static void on_event(void *ud, const th_runtime_event *ev)
     pthread_mutex_unlock(&h->lock);
 }
 
-static void spawn(rtt *t, const char *man, const char *state, char *id)
-{
-    th_spawn_opts o = {0};
-    th_error err;
-    int rc;
-
-    o.manifest_path = man;
-    if (state != NULL) {
-        o.initial_state = (const uint8_t *)state;
-        o.initial_state_len = strlen(state);
-    }
-    rc = th_runtime_spawn(t->rt, &o, id, &err);
-    if (rc != 0)
-        print_message("spawn: %s\n", err.msg);
-    assert_int_equal(rc, 0);
-}
-
 static int hexval(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -159,11 +142,12 @@ static void flood_and_requests(unsigned workers)
     th_error err;
 
     rtt_start(&t, workers);
-    spawn(&t, rtt_manifest(&t, "rx", rtt_module("counted"), "", NULL), NULL, rx);
+    rtt_spawn_state(&t, rtt_manifest(&t, "rx", rtt_module("counted"), "", NULL), NULL, rx);
     assert_int_equal(th_runtime_subscribe(t.rt, rx, on_event, &h, &sub, &err), 0);
-    spawn(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL), rx, tx);
-    spawn(&t, rtt_manifest(&t, "rq", rtt_module("relay"), "runtime message-server", NULL), NULL,
-          rq);
+    rtt_spawn_state(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL),
+                    rx, tx);
+    rtt_spawn_state(&t, rtt_manifest(&t, "rq", rtt_module("relay"), "runtime message-server", NULL),
+                    NULL, rq);
     n = SENDS;
     memcpy(flood + 1, &n, 4);
     n = REQUESTS;
