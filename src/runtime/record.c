@@ -853,16 +853,32 @@ static void push_one(rt_recorder *rec, rt_actor *a, const char *type, const uint
                       atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
 }
 
+/* Hand a whole batch to the recorder (its worker, or any thread that took
+ * it from where it was parked). */
+static void batch_queue(rec_batch *b)
+{
+    rt_recorder *rec = b->a->rt->recorder;
+    size_t n;
+
+    atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
+    n = atomic_fetch_add(&rec->events, b->count) + b->count;
+    rec_enqueue(rec, b->a, &b->node); /* the recorder owns b (and its reference) now */
+    rec_poke(rec,
+             n >= REC_NAP_WAKE_ITEMS || atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+}
+
 /* Queue what the worker's batch holds.  A few events (a short turn, as in
- * a request/reply) go one by one and the worker keeps the buffer for its
- * next turn; more go as the batch itself.  The batch's actor is the
- * turn's, which the turn keeps alive. */
+ * a request/reply) go one by one; more are appended by the worker itself
+ * (append_direct), and the worker keeps the buffer for its next turn in
+ * both cases; the batch itself is queued if the turn handed requests over
+ * or the actor has entries queued.  The batch's actor is the turn's, which
+ * the turn keeps alive. */
 static void batch_push(rt_worker *w)
 {
     rec_batch *b = w->rec_batch;
     rt_recorder *rec;
     rt_actor *a;
-    size_t n, off = 0;
+    size_t off = 0;
     uint32_t i;
 
     if (b == NULL || b->count == 0)
@@ -875,23 +891,16 @@ static void batch_push(rt_worker *w)
             push_one(rec, a, e->type, e->data, e->len, b->first_seq + i);
             off += REC_EV_SIZE(e->len);
         }
-        b->count = 0;
-        b->used = 0;
-        b->a = NULL;
-        rt_actor_release(a); /* the turn holds its own */
-    } else if (!w->rec_handed && append_direct(rec, b)) {
-        b->count = 0; /* the worker keeps the buffer */
-        b->used = 0;
-        b->a = NULL;
-        rt_actor_release(a); /* the turn holds its own */
-    } else {
+    } else if (w->rec_handed || !append_direct(rec, b)) {
         w->rec_batch = NULL;
-        atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
-        n = atomic_fetch_add(&rec->events, b->count) + b->count;
-        rec_enqueue(rec, a, &b->node); /* the recorder owns b (and its reference) now */
-        rec_poke(rec, n >= REC_NAP_WAKE_ITEMS ||
-                          atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
+        batch_queue(b); /* the recorder owns b (and its reference) now */
+        rec_backpressure(rec, a);
+        return;
     }
+    b->count = 0; /* the worker keeps the buffer */
+    b->used = 0;
+    b->a = NULL;
+    rt_actor_release(a); /* the turn holds its own */
     rec_backpressure(rec, a);
 }
 
@@ -989,19 +998,6 @@ void rt_record_nest_end(rt_actor *a)
         w->turn_actor = a;
 }
 
-/* Queue a whole batch taken from where it was parked (any thread). */
-static void batch_queue(rec_batch *b)
-{
-    rt_recorder *rec = b->a->rt->recorder;
-    size_t n;
-
-    atomic_fetch_add(&rec->bytes, REC_BATCH_BYTES);
-    n = atomic_fetch_add(&rec->events, b->count) + b->count;
-    rec_enqueue(rec, b->a, &b->node); /* the recorder owns b (and its reference) now */
-    rec_poke(rec,
-             n >= REC_NAP_WAKE_ITEMS || atomic_load(&rec->bytes) > TH_RT_RECORD_QUEUE_BYTES / 2);
-}
-
 /* Queue the batch of `a`'s nested turns parked by a worker, if there is
  * one: before any later event of a is queued (a turn of a begins, an event
  * is recorded for a elsewhere, a flush). */
@@ -1011,6 +1007,19 @@ static void parked_flush(rt_actor *a)
 
     if (atomic_load(&a->rec_parked) != NULL && (b = atomic_exchange(&a->rec_parked, NULL)) != NULL)
         batch_queue(b);
+}
+
+/* Queue every event of `a` recorded so far but not yet queued: the batch
+ * of worker `w` (if any), a's events it holds while a nested turn runs,
+ * and a's parked batch.  Whatever queues an event of a, or waits for its
+ * events, calls this first, so that a's events keep their order. */
+static void queue_pending(rt_worker *w, rt_actor *a)
+{
+    if (w != NULL) {
+        batch_push(w);
+        held_push(w, a);
+    }
+    parked_flush(a);
 }
 
 /* The worker's parked batch queued (if nobody took it meanwhile). */
@@ -1071,9 +1080,7 @@ void rt_record_turn_end(rt_actor *a)
     w->turn_actor = NULL;
 }
 
-/* The held-back "wasm-call" of the running op (turn.c record_call) is
- * recorded before any other event of the op. */
-static void record_held_call(rt_actor *a)
+void rt_record_held_call(rt_actor *a)
 {
     if (a->op != NULL && a->op->call_rec.data != NULL) {
         rt_buf call = a->op->call_rec;
@@ -1087,7 +1094,7 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
     rt_recorder *rec = a->rt->recorder;
     rt_worker *w;
 
-    record_held_call(a);
+    rt_record_held_call(a);
     if (a->replay != NULL) {
         rt_replay_event(a, type, data, len);
         return;
@@ -1105,15 +1112,12 @@ void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len)
         if (stall_wait(a->rt, &err) != 0)
             record_failed(a, TH_EIO, "%s; stopping the actor", err.msg);
     }
-    if ((w = rt_sched_self()) != NULL) {
-        /* in the actor's own turn: into the worker's batch */
-        if (w->turn_actor == a && REC_EV_SIZE(len) <= REC_BATCH_CAP &&
-            batch_add(w, rec, a, type, data, len) != NULL)
-            return;
-        batch_push(w);   /* what the batch holds goes first */
-        held_push(w, a); /* and a's own held events (a nested turn records for a) */
-    }
-    parked_flush(a);
+    /* in the actor's own turn: into the worker's batch */
+    w = rt_sched_self();
+    if (w != NULL && w->turn_actor == a && REC_EV_SIZE(len) <= REC_BATCH_CAP &&
+        batch_add(w, rec, a, type, data, len) != NULL)
+        return;
+    queue_pending(w, a); /* what is recorded before goes first */
     push_one(rec, a, type, data, len,
              atomic_fetch_add_explicit(&a->rec_queued, 1, memory_order_relaxed) + 1);
     rec_backpressure(rec, a);
@@ -1147,7 +1151,7 @@ static uint8_t *record_in_place(rt_actor *a, const char *type, size_t len)
         (on_disk(a) && !th_chain_healthy(a->rt->chain)) || (w = rt_sched_self()) == NULL ||
         w->turn_actor != a || REC_EV_SIZE(len) > REC_BATCH_CAP)
         return NULL;
-    record_held_call(a);
+    rt_record_held_call(a);
     return batch_add(w, rec, a, type, NULL, len);
 }
 
@@ -1214,11 +1218,7 @@ int rt_record_flush(rt_actor *a, th_error *err)
     rt_worker *w = rt_sched_self();
     uint64_t target, ticket;
 
-    if (w != NULL) {
-        batch_push(w); /* its events are waited for below */
-        held_push(w, a);
-    }
-    parked_flush(a);
+    queue_pending(w, a); /* its events are waited for below */
     target = atomic_load_explicit(&a->rec_queued, memory_order_relaxed);
 
     if (rec != NULL && atomic_load(&a->rec_done) < target) {
@@ -1243,11 +1243,7 @@ void rt_record_push(rt_actor *a)
 {
     rt_worker *w = rt_sched_self();
 
-    if (w != NULL && w->rt == a->rt) {
-        batch_push(w);
-        held_push(w, a);
-    }
-    parked_flush(a);
+    queue_pending(w != NULL && w->rt == a->rt ? w : NULL, a);
 }
 
 int rt_record_flush_all(rt_runtime *rt, th_error *err)

@@ -437,12 +437,7 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     out->p = NULL;
     out->n = 0;
     rp->host_at = SIZE_MAX;
-    if (a->op != NULL && a->op->call_rec.data != NULL) {
-        /* the held-back "wasm-call" comes before the host call */
-        rt_buf call = a->op->call_rec;
-        memset(&a->op->call_rec, 0, sizeof a->op->call_rec);
-        rt_record_buf(a, "wasm-call", &call);
-    }
+    rt_record_held_call(a); /* it comes before the host call */
     if (rp->res->diverged || rp->stop || rp->cut)
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
     while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action"))

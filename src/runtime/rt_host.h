@@ -576,6 +576,9 @@ int rt_child_update(rt_host *h, const char *iface, const char *fn, rt_actor *chi
  * record are reported through the log. */
 void rt_record(rt_actor *a, const char *type, const uint8_t *data, size_t len);
 void rt_record_buf(rt_actor *a, const char *type, rt_buf *b); /* releases b */
+/* Record the held-back "wasm-call" of the running op (turn.c record_call),
+ * if it has one: it goes before any other event of the op. */
+void rt_record_held_call(rt_actor *a);
 /* Record a host call with its JSON input and output (either may be NULL). */
 void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
                     const char *output_json);
