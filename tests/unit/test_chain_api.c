@@ -1021,6 +1021,7 @@ static void test_appenders_encode(void **state)
     if (th_chain_open(&cfg, &c, &err) != TH_OK)
         fail_msg("reopen: %s", err.msg);
     f->c = c;
+    m[0].c = c;
     m[0].calls = 100;
     assert_null(many_worker(&m[0]));
     for (k = 0; k < 100; k++)
