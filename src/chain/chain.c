@@ -691,9 +691,7 @@ static int enqueue_list(th_chain *c, chain_pending *p, chain_pending *last, size
     if (c->qcount == n || (c->qcount >= c->batch_max && c->qcount - n < c->batch_max))
         pthread_cond_signal(&c->qcv);
     if (due != NULL)
-        *due = !c->encoding &&
-               (c->qcount >= c->batch_max ||
-                base_clock_mono_ns() >= c->oldest_ns + (uint64_t)c->batch_ms * 1000000u);
+        *due = chain_queue_due(c, 0);
     pthread_mutex_unlock(&c->qlock);
     return TH_OK;
 }

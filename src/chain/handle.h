@@ -31,6 +31,7 @@ typedef struct chain_actor {
     uint8_t last[32];
     uint64_t stored_next; /* writer: first seq not yet stored */
     int persisted;        /* writer: the chain_actor row exists */
+    uint64_t row_txn;     /* writer: the transaction that inserts that row */
     uint64_t head_seq;    /* writer: head of the last segment stored that touched it */
     uint8_t head_hash[32];
     /* encoder (whoever holds th_chain.elock: the writer thread or an
@@ -112,6 +113,7 @@ struct th_chain {
     sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
     sqlite3_stmt *find_blob, *ins_blob, *ins_content, *ins_store;
     uint64_t commit_no; /* writer: the last segment stored */
+    uint64_t txn_no;    /* writer: transactions of segments begun */
     /* Encoder (writer.c): the queue is taken and encoded into signed
      * segments (chain_chunk) under elock, by the writer thread or by an
      * appender that finds a group commit due; the writer thread stores
@@ -124,6 +126,7 @@ struct th_chain {
     unsigned nchunk_free;
     int encoding;          /* qlock: a taken queue is being encoded */
     uint64_t by_appenders; /* qlock: segments encoded by appenders */
+    uint64_t assist_ns;    /* qlock: when an appender last encoded */
     chain_actor **dirty;   /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;
     chain_actor **round; /* chains being indexed in the current round */
@@ -192,6 +195,9 @@ void *chain_writer_main(void *arg);
 /* writer.c: an appender that found a group commit due (enqueue) encodes
  * it unless someone else does (the writer thread then only stores it). */
 void chain_assist(th_chain *c);
+/* writer.c, under qlock: 1 if the queue is to be taken now by the writer
+ * thread (`writer`) or by an appender. */
+int chain_queue_due(th_chain *c, int writer);
 /* writer.c: free the recycled segments (close). */
 void chain_writer_free(th_chain *c);
 /* writer.c: a CLOCK_REALTIME deadline `mono_ns` from now (condvar waits). */

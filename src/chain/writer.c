@@ -115,6 +115,7 @@ typedef struct chain_chunk {
     uint64_t id;     /* its chain_segment.id (signed) */
     uint64_t now;    /* signed_ms */
     int encoded;     /* 0: encoding failed (out of memory): the writer retries */
+    int spans_noted; /* stored, and its spans noted (chain_span_add) */
     size_t contents; /* events recorded by content reference */
     uint8_t *blob;   /* the segment */
     size_t len, cap;
@@ -526,46 +527,54 @@ static int store_contents(th_chain *c, chain_pending *const *ev, size_t n, uint6
     return rc;
 }
 
-/* Store the chunk's segment, in one transaction together with the rows of
- * chains seen for the first time (writer thread; chunks in order).  A
- * chunk whose encoding failed is encoded again here. */
-static int commit_chunk(th_chain *c, chain_chunk *k, th_error *err)
+/* Store the segments of the chunks `list` (linked by next, in order) in
+ * one transaction, together with the rows of chains seen for the first
+ * time: one commit (and one sync) for whatever the encoder handed over
+ * meanwhile (writer thread).  A chunk whose encoding failed is encoded
+ * again here. */
+static int commit_chunks(th_chain *c, chain_chunk *list, th_error *err)
 {
+    chain_chunk *k;
     chain_actor *a;
     size_t i;
     int rc;
 
-    if (k->id <= c->commit_no) /* stored; its spans could not be noted */
-        goto spans;
-    if (!k->encoded) {
-        pthread_mutex_lock(&c->elock);
-        rc = encode_chunk(c, k, err);
-        pthread_mutex_unlock(&c->elock);
-        if (rc != TH_OK)
-            return rc;
-    }
+    for (k = list; k != NULL; k = k->next)
+        if (k->id > c->commit_no && !k->encoded) {
+            pthread_mutex_lock(&c->elock);
+            rc = encode_chunk(c, k, err);
+            pthread_mutex_unlock(&c->elock);
+            if (rc != TH_OK)
+                return rc;
+        }
+    c->txn_no++; /* new chains' rows: inserted once per transaction */
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return db_error(c->wdb, rc, err, "starting a chain transaction");
-    /* events recorded by content reference are rare: the walk over the
-     * chunk for them is made only when the encoder saw one */
-    rc = k->contents ? store_contents(c, k->ev, k->n, k->now) : SQLITE_OK;
-    for (i = 0; i < k->ntouched && rc == SQLITE_OK; i++) {
-        if (k->touched[i]->persisted)
+    for (k = list; k != NULL && rc == SQLITE_OK; k = k->next) {
+        if (k->id <= c->commit_no) /* stored; its spans could not be noted */
             continue;
-        sqlite3_bind_int64(c->ins_actor, 1, k->touched[i]->id);
-        sqlite3_bind_text(c->ins_actor, 2, k->touched[i]->name, (int)k->touched[i]->name_len,
-                          SQLITE_STATIC);
-        rc = step_done(c->ins_actor);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)k->id);
-        sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)k->now);
-        sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(c->ins_segment, 4, k->sig, sizeof k->sig, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 5, k->blob, k->len, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 6, k->leaves, k->ntouched * 32, SQLITE_STATIC);
-        rc = step_done(c->ins_segment);
+        /* events recorded by content reference are rare: the walk over the
+         * chunk for them is made only when the encoder saw one */
+        rc = k->contents ? store_contents(c, k->ev, k->n, k->now) : SQLITE_OK;
+        for (i = 0; i < k->ntouched && rc == SQLITE_OK; i++) {
+            a = k->touched[i];
+            if (a->persisted || a->row_txn == c->txn_no)
+                continue;
+            a->row_txn = c->txn_no;
+            sqlite3_bind_int64(c->ins_actor, 1, a->id);
+            sqlite3_bind_text(c->ins_actor, 2, a->name, (int)a->name_len, SQLITE_STATIC);
+            rc = step_done(c->ins_actor);
+        }
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)k->id);
+            sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)k->now);
+            sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(c->ins_segment, 4, k->sig, sizeof k->sig, SQLITE_STATIC);
+            sqlite3_bind_blob64(c->ins_segment, 5, k->blob, k->len, SQLITE_STATIC);
+            sqlite3_bind_blob64(c->ins_segment, 6, k->leaves, k->ntouched * 32, SQLITE_STATIC);
+            rc = step_done(c->ins_segment);
+        }
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
@@ -574,18 +583,23 @@ static int commit_chunk(th_chain *c, chain_chunk *k, th_error *err)
         sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    c->commit_no = k->id;
-    for (i = 0; i < k->ntouched; i++) {
-        a = k->touched[i];
-        a->persisted = 1;
-        a->head_seq = k->head[i];
-        memcpy(a->head_hash, k->hash[i], 32);
-        a->stored_next = a->head_seq + 1;
+    /* in order: a chain's head is this chunk's when its span is noted */
+    for (k = list; k != NULL; k = k->next) {
+        if (k->id > c->commit_no) {
+            c->commit_no = k->id;
+            for (i = 0; i < k->ntouched; i++) {
+                a = k->touched[i];
+                a->persisted = 1;
+                a->head_seq = k->head[i];
+                memcpy(a->head_hash, k->hash[i], 32);
+                a->stored_next = a->head_seq + 1;
+            }
+        }
+        for (i = 0; i < k->ntouched && !k->spans_noted; i++)
+            if (chain_span_add(c, k->touched[i], k->first[i], k->id) != 0)
+                return th_error_set(err, TH_ENOMEM, "out of memory");
+        k->spans_noted = 1;
     }
-spans:
-    for (i = 0; i < k->ntouched; i++)
-        if (chain_span_add(c, k->touched[i], k->first[i], k->id) != 0)
-            return th_error_set(err, TH_ENOMEM, "out of memory");
     return TH_OK;
 }
 
@@ -822,14 +836,14 @@ int chain_pending_recover(th_chain *c, th_error *err)
  * runtime stops producing effects until it recovers.  Gives up only when
  * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
  * 0 if committed, -1 if given up (the writer has failed then). */
-static int commit_retrying(th_chain *c, chain_chunk *k)
+static int commit_retrying(th_chain *c, chain_chunk *list)
 {
     unsigned delay = CHAIN_RETRY_FIRST_MS;
     th_error err;
     char msg[TH_ERROR_MSG_MAX];
 
     th_error_clear(&err);
-    while (commit_chunk(c, k, &err) != TH_OK) {
+    while (commit_chunks(c, list, &err) != TH_OK) {
         set_stalled(c, err.msg);
         if (!c->pending_dirty || base_clock_mono_ns() - c->pending_ns >= 1000000000u)
             pending_snapshot(c, err.msg);
@@ -919,13 +933,33 @@ void chain_writer_free(th_chain *c)
     c->nchunk_free = 0;
 }
 
-/* Under qlock: a group commit is due (a full batch, or the oldest queued
- * event has waited batch_ms). */
-static int queue_due(th_chain *c)
+/* Under qlock: when the writer thread takes the queue itself (a full
+ * batch, or the oldest queued event has waited batch_ms).  Appenders that
+ * took it lately (take_queue) will again: while they do, the writer thread
+ * leaves them half a batch_ms more. */
+static uint64_t writer_deadline(th_chain *c, uint64_t now)
 {
-    return c->qhead != NULL &&
-           (c->stopping || c->qcount >= c->batch_max ||
-            base_clock_mono_ns() >= c->oldest_ns + (uint64_t)c->batch_ms * 1000000u);
+    uint64_t wait = (uint64_t)c->batch_ms * 1000000u;
+
+    if (c->by_appenders > 0 && now - c->assist_ns < 10 * wait)
+        wait += wait / 2;
+    return c->oldest_ns + wait;
+}
+
+int chain_queue_due(th_chain *c, int writer)
+{
+    uint64_t now;
+
+    if (c->qhead == NULL || c->encoding)
+        return 0;
+    if (c->stopping || c->qcount >= c->batch_max)
+        return 1;
+    now = base_clock_mono_ns();
+    if (writer)
+        return now >= writer_deadline(c, now);
+    /* an appender: one segment at a time while the writer thread stores
+     * (else each millisecond's would be a commit of its own) */
+    return c->chunk_head == NULL && now >= c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
 }
 
 /* The encoder: take the queue and encode it, in chunks of at most
@@ -952,7 +986,7 @@ static int take_queue(th_chain *c, int writer)
     else if (pthread_mutex_trylock(&c->elock) != 0)
         return 0;
     pthread_mutex_lock(&c->qlock);
-    if (c->encoding || !queue_due(c)) {
+    if (!chain_queue_due(c, writer)) {
         pthread_mutex_unlock(&c->qlock);
         pthread_mutex_unlock(&c->elock);
         return 0;
@@ -978,6 +1012,7 @@ static int take_queue(th_chain *c, int writer)
         k->id = ++c->enc_no;
         k->next = NULL;
         k->encoded = 0;
+        k->spans_noted = 0;
         /* a failed writer stores nothing; a chunk that cannot be encoded
          * now is encoded again by the writer thread (commit_chunk) */
         if (!failed)
@@ -1007,8 +1042,10 @@ static int take_queue(th_chain *c, int writer)
             c->chunk_head = first;
         c->chunk_tail = last;
     }
-    if (!writer)
+    if (!writer && made > 0) {
         c->by_appenders += (uint64_t)made;
+        c->assist_ns = base_clock_mono_ns();
+    }
     c->encoding = 0;
     pthread_cond_signal(&c->qcv); /* the writer thread */
     pthread_mutex_unlock(&c->qlock);
@@ -1031,38 +1068,49 @@ uint64_t chain_segments_by_appenders(th_chain *c)
     return n;
 }
 
-/* Writer thread: store one chunk (nothing if the writer has failed), tell
- * the listeners and the durability waiters, free its entries. */
-static void store_chunk(th_chain *c, chain_chunk *k, int failed)
+/* Writer thread: store the chunks `list` (nothing if the writer has
+ * failed), tell the listeners and the durability waiters, free their
+ * entries. */
+static void store_chunks(th_chain *c, chain_chunk *list, int failed)
 {
+    chain_chunk *k, *next;
+    uint64_t last_ticket = 0;
+    size_t i, bytes = 0;
     th_error err;
-    size_t i;
     int reset;
 
-    if (!failed && commit_retrying(c, k) != 0)
+    if (!failed && commit_retrying(c, list) != 0)
         failed = 1;
-    if (!failed)
-        notify(c, k->ev, k->n);
+    for (k = list; k != NULL; k = k->next) {
+        if (!failed)
+            notify(c, k->ev, k->n);
+        last_ticket = k->last_ticket;
+        bytes += k->bytes;
+    }
     pthread_mutex_lock(&c->qlock);
     if (!failed)
-        c->durable = k->last_ticket;
-    c->qbytes -= k->bytes;
+        c->durable = last_ticket;
+    c->qbytes -= bytes;
     reset = c->wal_reset;
     c->wal_reset = 0;
     pthread_cond_broadcast(&c->dcv);
     pthread_mutex_unlock(&c->qlock);
-    /* an encoded chunk knows which entries hold memory (a slab goes with
-     * its last entry): the others, written on another core, are not read */
-    if (k->encoded) {
-        for (i = 0; i < k->nown; i++)
-            chain_pending_free(k->own[i]);
-    } else {
-        for (i = 0; i < k->n; i++) {
-            prefetch_entry(k->ev, i, k->n);
-            chain_pending_free(k->ev[i]);
+    for (k = list; k != NULL; k = next) {
+        next = k->next;
+        /* an encoded chunk knows which entries hold memory (a slab goes
+         * with its last entry): the others, written on another core, are
+         * not read */
+        if (k->encoded) {
+            for (i = 0; i < k->nown; i++)
+                chain_pending_free(k->own[i]);
+        } else {
+            for (i = 0; i < k->n; i++) {
+                prefetch_entry(k->ev, i, k->n);
+                chain_pending_free(k->ev[i]);
+            }
         }
+        chunk_put(c, k);
     }
-    chunk_put(c, k);
     if (failed)
         return;
     chain_wal_finish(c, reset);
@@ -1088,21 +1136,20 @@ void *chain_writer_main(void *arg)
     prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
-        /* Encoded chunks first, in order. */
+        /* Encoded chunks first, in order: all of them in one transaction. */
         if ((k = c->chunk_head) != NULL) {
-            if ((c->chunk_head = k->next) == NULL)
-                c->chunk_tail = NULL;
+            c->chunk_head = c->chunk_tail = NULL;
             failed = c->failed;
             pthread_mutex_unlock(&c->qlock);
-            store_chunk(c, k, failed);
+            store_chunks(c, k, failed);
             pthread_mutex_lock(&c->qlock);
             continue;
         }
         /* Group commit: a full batch or the oldest event's deadline (an
          * appender may have encoded it meanwhile). */
         if (c->qhead != NULL && !c->encoding) {
-            if (!queue_due(c)) {
-                chain_deadline_after(&ts, c->oldest_ns + (uint64_t)c->batch_ms * 1000000u);
+            if (!chain_queue_due(c, 1)) {
+                chain_deadline_after(&ts, writer_deadline(c, base_clock_mono_ns()));
                 pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
                 continue;
             }
