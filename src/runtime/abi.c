@@ -368,6 +368,10 @@ void rt_host_begin(rt_host *h, th_wasm_call *call)
     h->retptr = 0;
     h->input = NULL;
     h->output = NULL;
+    h->replay_val = false;
+    h->replay_out = false;
+    h->replay_lent = false;
+    h->replay_in = false;
 }
 
 int rt_host_trap(rt_host *h)
