@@ -147,19 +147,13 @@ static int get_u64(reader *r, uint64_t *v)
     return 0;
 }
 
-/* An unsigned LEB128 varint: minimal, at most 10 bytes, within 64 bits. */
-static int get_var(reader *r, uint64_t *v)
+/* get_var of more than one byte. */
+static int get_var_long(reader *r, uint64_t *v)
 {
     uint64_t x = 0;
     size_t i;
     uint8_t b;
 
-    if (r->left > 0 && r->p[0] < 0x80) { /* one byte: most lengths and indices */
-        *v = r->p[0];
-        r->p++;
-        r->left--;
-        return 0;
-    }
     for (i = 0; i < 10 && i < r->left; i++) {
         b = r->p[i];
         if (i == 9 && b > 1)
@@ -175,6 +169,18 @@ static int get_var(reader *r, uint64_t *v)
         }
     }
     return -1; /* truncated or too long */
+}
+
+/* An unsigned LEB128 varint: minimal, at most 10 bytes, within 64 bits. */
+static inline int get_var(reader *r, uint64_t *v)
+{
+    if (r->left > 0 && r->p[0] < 0x80) { /* one byte: most lengths and indices */
+        *v = r->p[0];
+        r->p++;
+        r->left--;
+        return 0;
+    }
+    return get_var_long(r, v);
 }
 
 /* A string of `len` bytes followed by its NUL, with no NUL inside. */

@@ -123,10 +123,10 @@ static int alloc_idle(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
     return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called");
 }
 
-int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
+/* rt_abi_alloc, and where the allocation is in memory now (*p). */
+static int alloc_at(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr, uint8_t **p)
 {
     th_wasm_val args[4], res[1];
-    uint8_t *p = NULL;
     int rc;
 
     if (g->realloc == NULL)
@@ -143,10 +143,17 @@ int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
     if (align > 1 && (*ptr & (align - 1)) != 0)
         return th_error_set(g->err, TH_ETRAP, "cabi_realloc returned misaligned pointer 0x%x",
                             *ptr);
-    rc = rt_abi_span(g, *ptr, size, &p);
+    rc = rt_abi_span(g, *ptr, size, p);
     if (rc != 0)
         return th_error_prefix(g->err, "cabi_realloc(%u bytes)", size);
     return 0;
+}
+
+int rt_abi_alloc(rt_guest *g, uint32_t align, uint32_t size, uint32_t *ptr)
+{
+    uint8_t *p = NULL;
+
+    return alloc_at(g, align, size, ptr, &p);
 }
 
 int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32_t *ptr)
@@ -157,12 +164,10 @@ int rt_abi_put(rt_guest *g, const void *data, size_t len, uint32_t align, uint32
     if (len > UINT32_MAX)
         return th_error_set(g->err, TH_ETOOBIG, "value of %zu bytes does not fit a wasm32 memory",
                             len);
-    rc = rt_abi_alloc(g, align, (uint32_t)len, ptr);
-    if (rc == 0 && len > 0) {
-        rc = rt_abi_span(g, *ptr, len, &p);
-        if (rc == 0)
-            memcpy(p, data, len);
-    }
+    /* (no guest code runs between the allocation's check and the copy) */
+    rc = alloc_at(g, align, (uint32_t)len, ptr, &p);
+    if (rc == 0 && len > 0)
+        memcpy(p, data, len);
     return rc;
 }
 
@@ -284,6 +289,7 @@ int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_
 int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
 {
     uint32_t ptr;
+    uint8_t *p = NULL;
     int rc;
 
     /* check the destination first: no allocation for a bad retptr */
@@ -291,9 +297,15 @@ int rt_abi_store_list(rt_guest *g, uint32_t addr, const void *data, size_t len)
         return rc;
     if ((rc = rt_abi_put(g, data, len, 1, &ptr)) != 0)
         return rc;
-    if ((rc = rt_abi_store_u32(g, addr, ptr)) != 0)
+    /* the pointer and the length, in the memory as it is after the
+     * allocation (which may have grown it) */
+    if ((rc = rt_abi_span(g, addr, 8, &p)) != 0)
         return rc;
-    return rt_abi_store_u32(g, addr + 4, (uint32_t)len);
+    p[0] = (uint8_t)ptr, p[1] = (uint8_t)(ptr >> 8), p[2] = (uint8_t)(ptr >> 16),
+    p[3] = (uint8_t)(ptr >> 24);
+    p[4] = (uint8_t)len, p[5] = (uint8_t)(len >> 8), p[6] = (uint8_t)(len >> 16),
+    p[7] = (uint8_t)(len >> 24);
+    return 0;
 }
 
 int rt_abi_result_unit(rt_guest *g, uint32_t retptr, const char *errmsg)
@@ -368,6 +380,10 @@ void rt_host_begin(rt_host *h, th_wasm_call *call)
     h->retptr = 0;
     h->input = NULL;
     h->output = NULL;
+    h->replay_val = false;
+    h->replay_out = false;
+    h->replay_lent = false;
+    h->replay_in = false;
 }
 
 int rt_host_trap(rt_host *h)

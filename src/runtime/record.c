@@ -1155,8 +1155,8 @@ static uint8_t *record_in_place(rt_actor *a, const char *type, size_t len)
     return batch_add(w, rec, a, type, NULL, len);
 }
 
-void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
-                    const char *output_json)
+static void record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
+                        const char *output_json)
 {
     static const char k_iface[] = "{\"interface\":\"", k_fn[] = "\",\"function\":\"",
                       k_in[] = "\",\"input\":", k_out[] = ",\"output\":";
@@ -1176,8 +1176,6 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
     size_t len = 0, i;
     uint8_t *ev, *own = NULL, *q;
 
-    if (a->replay != NULL && rt_replay_host_done(a, iface, fn, input_json, output_json))
-        return;
     for (i = 0; i < sizeof part / sizeof part[0]; i++)
         len += part[i].n;
     /* written in place into the worker's batch, or else into a buffer of
@@ -1195,6 +1193,14 @@ void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *
         rt_record(a, "host-call", own, len);
         free(own);
     }
+}
+
+void rt_record_host(rt_actor *a, const char *iface, const char *fn, const char *input_json,
+                    const char *output_json)
+{
+    /* a replayed call is compared in place (before the lengths are taken) */
+    if (a->replay == NULL || !rt_replay_host_done(a, iface, fn, input_json, output_json))
+        record_host(a, iface, fn, input_json, output_json);
 }
 
 /* Wait until the chain's event `ticket` (UINT64_MAX: every event appended

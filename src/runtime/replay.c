@@ -76,6 +76,31 @@ typedef struct rt_replay {
     const uint8_t *out_data;
     size_t out_len, out_at, out_n;
     bool out_same; /* ... and the replayed output was that very text */
+    /* set by rt_replay_host for the call it matched: its output is the
+     * last one's (a repeated event), or was read afresh from its event */
+    bool out_repeat, out_fresh;
+    char *out_text;             /* that output's text, NUL-terminated (out_same), */
+    const uint8_t *out_text_of; /* ... of the event data out_data */
+    /* the value the glue read from the output of out_data (val_of), kept
+     * for the calls that repeat it (rt_replay_value, rt_replay_keep) */
+    void *val;
+    size_t val_size;
+    void (*val_release)(void *);
+    const uint8_t *val_of;
+    unsigned lent; /* host calls running with val, out_text or args_input lent */
+    /* the last host call whose arguments were kept (rt_replay_args_keep):
+     * its function (the glue's strings), flat arguments, the bytes its
+     * string and list<u8> arguments pointed to (in order) and its input */
+    const char *args_iface, *args_fn;
+    th_wasm_val args_flat[16];
+    uint8_t *args_bytes;
+    size_t args_len, args_cap;
+    char *args_input;
+    /* the last recorded event rt_replay_host matched with the input
+     * args_input: its data and where its output starts */
+    const uint8_t *match_data;
+    size_t match_len, match_off;
+    const char *match_iface, *match_fn;
     /* a record read while it is replayed (opts->stream; NULL once its
      * read is over): rec is &view, the events read so far */
     th_chain_stream *stream;
@@ -232,12 +257,20 @@ bool rt_replay_host_done(rt_actor *a, const char *iface, const char *fn, const c
      * whole way (rt_replay_event), which takes or names it */
     size_t at = rp->host_at, off = rp->host_out;
 
+    bool mine = at == rp->next && iface == rp->host_iface && fn == rp->host_fn &&
+                input_json == rp->host_input;
+
     rp->host_at = SIZE_MAX;
     if (rp->res->diverged || rp->stop || rp->cut || e == NULL || e->seq > rp->until ||
-        (a->op != NULL && a->op->call_rec.data != NULL) || !type_is(e->type, "host-call"))
+        (a->op != NULL && a->op->call_rec.data != NULL) ||
+        (!mine && !type_is(e->type, "host-call")))
         return false;
-    if (at == rp->next && iface == rp->host_iface && fn == rp->host_fn &&
-        input_json == rp->host_input) {
+    if (mine && output_json != NULL && output_json == rp->out_text && e->data == rp->out_text_of &&
+        e->data_len == rp->out_len) {
+        /* the event rt_replay_host matched up to the output for this very
+         * call (a host-call), and the output is that event's own text
+         * (out_same: it ends the event) */
+    } else if (mine) {
         /* the event rt_replay_host matched up to the output for this very
          * call: the rest */
         if (!eat(e, &off, output_json != NULL ? output_json : "null") || !eat(e, &off, "}") ||
@@ -424,6 +457,144 @@ static int summary_output(rt_replay *rp, const th_chain_event *e, const char *if
     return rc;
 }
 
+static void lend(rt_host *h, rt_replay *rp)
+{
+    if (!h->replay_lent) {
+        h->replay_lent = true;
+        rp->lent++;
+    }
+}
+
+/* Do host calls other than h's hold what the replay lent? */
+static bool others_lent(const rt_host *h, const rt_replay *rp)
+{
+    return rp->lent > (h->replay_lent ? 1u : 0u);
+}
+
+void rt_replay_return(rt_host *h)
+{
+    if (h->replay_lent) {
+        h->replay_lent = false;
+        h->a->replay->lent--;
+    }
+}
+
+/* Do the flat arguments `args` of the shape `shape` (rt_replay_args) and
+ * the guest's bytes they point to equal those kept? */
+static bool same_args(rt_host *h, const rt_replay *rp, const char *shape, const th_wasm_val *args)
+{
+    size_t k = 0, off = 0;
+    uint8_t *p = NULL;
+    uint32_t len;
+
+    for (; *shape != 0; shape++) {
+        if (k >= 16)
+            return false;
+        switch (*shape) {
+        case 's':
+        case 'b':
+            if (k + 1 >= 16)
+                return false;
+            len = (uint32_t)args[k + 1].i32;
+            if (len != (uint32_t)rp->args_flat[k + 1].i32 || rp->args_len - off < len ||
+                rt_abi_span(&h->g, (uint32_t)args[k].i32, len, &p) != 0 ||
+                (len > 0 && memcmp(p, rp->args_bytes + off, len) != 0))
+                return false;
+            off += len;
+            k += 2;
+            break;
+        case 'i':
+            if (args[k].i32 != rp->args_flat[k].i32)
+                return false;
+            k++;
+            break;
+        case 'I':
+            if (args[k].i64 != rp->args_flat[k].i64)
+                return false;
+            k++;
+            break;
+        case 'f': /* the bits: a NaN's payload is part of the value */
+            if (memcmp(&args[k].f32, &rp->args_flat[k].f32, sizeof args[k].f32) != 0)
+                return false;
+            k++;
+            break;
+        case 'F':
+            if (memcmp(&args[k].f64, &rp->args_flat[k].f64, sizeof args[k].f64) != 0)
+                return false;
+            k++;
+            break;
+        default: return false;
+        }
+    }
+    return off == rp->args_len;
+}
+
+bool rt_replay_args(rt_host *h, const char *iface, const char *fn, const char *shape,
+                    const th_wasm_val *args)
+{
+    rt_replay *rp = h->a->replay;
+
+    if (rp->args_input == NULL || rp->args_iface != iface || rp->args_fn != fn ||
+        !same_args(h, rp, shape, args))
+        return false;
+    h->input = rp->args_input; /* lent: not freed by the glue */
+    h->replay_in = true;
+    lend(h, rp);
+    return true;
+}
+
+void rt_replay_args_keep(rt_host *h, const char *iface, const char *fn, const char *shape,
+                         const th_wasm_val *args)
+{
+    rt_replay *rp = h->a->replay;
+    size_t k = 0, n = 0, len;
+    const char *c;
+    uint8_t *p = NULL;
+
+    if (others_lent(h, rp)) /* (a call inside another's cabi_realloc) */
+        return;
+    for (c = shape; *c != 0; c++) { /* the bytes' length, and the shape checked */
+        k += *c == 's' || *c == 'b' ? 2 : 1;
+        if (k > 16)
+            return;
+        if (*c == 's' || *c == 'b')
+            n += (uint32_t)args[k - 1].i32;
+    }
+    free(rp->args_input);
+    rp->args_input = NULL;
+    rp->match_data = NULL; /* (matched with that input) */
+    if (n > rp->args_cap) {
+        uint8_t *b = realloc(rp->args_bytes, n);
+
+        if (b == NULL)
+            return;
+        rp->args_bytes = b;
+        rp->args_cap = n;
+    }
+    for (k = 0, len = 0, c = shape; *c != 0; c++) {
+        if (*c == 's' || *c == 'b') {
+            uint32_t l = (uint32_t)args[k + 1].i32;
+
+            /* lifted already: in bounds */
+            if (rt_abi_span(&h->g, (uint32_t)args[k].i32, l, &p) != 0)
+                return;
+            if (l > 0)
+                memcpy(rp->args_bytes + len, p, l);
+            len += l;
+            k += 2;
+        } else {
+            k++;
+        }
+    }
+    memcpy(rp->args_flat, args, k * sizeof *args);
+    rp->args_len = len;
+    rp->args_input = h->input; /* taken over */
+    rp->args_iface = iface;
+    rp->args_fn = fn;
+    h->replay_in = true;
+    lend(h, rp);
+}
+
 int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *out)
 {
     rt_actor *a = h->a;
@@ -437,6 +608,7 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     out->p = NULL;
     out->n = 0;
     rp->host_at = SIZE_MAX;
+    rp->out_repeat = rp->out_fresh = false;
     rt_record_held_call(a); /* it comes before the host call */
     if (rp->res->diverged || rp->stop || rp->cut)
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
@@ -457,16 +629,29 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
         rp->res->open_end = true;
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped: the record ends");
     }
-    if (strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
-        !eat(e, &off, iface) || !eat(e, &off, "\",\"function\":\"") || !eat(e, &off, fn) ||
-        !eat(e, &off, "\",\"input\":") || !eat(e, &off, input) || !eat(e, &off, ",\"output\":") ||
-        off >= e->data_len || e->data[e->data_len - 1] != '}') {
+    if (h->replay_in && h->input == rp->args_input && e->data == rp->match_data &&
+        e->data_len == rp->match_len && iface == rp->match_iface && fn == rp->match_fn &&
+        type_is(e->type, "host-call")) {
+        /* the very bytes this input text matched last (a repeated event
+         * and a repeated call): they match again */
+        off = rp->match_off;
+    } else if (strcmp(e->type, "host-call") != 0 || !eat(e, &off, "{\"interface\":\"") ||
+               !eat(e, &off, iface) || !eat(e, &off, "\",\"function\":\"") || !eat(e, &off, fn) ||
+               !eat(e, &off, "\",\"input\":") || !eat(e, &off, input) ||
+               !eat(e, &off, ",\"output\":") || off >= e->data_len ||
+               e->data[e->data_len - 1] != '}') {
         snprintf(want, sizeof want,
                  "host-call {\"interface\":\"%s\",\"function\":\"%s\",\"input\":%.*s%s}", iface, fn,
                  REPLAY_SHOW_BYTES, input, strlen(input) > REPLAY_SHOW_BYTES ? "..." : "");
         show(theirs, sizeof theirs, e->type, e->data, e->data_len);
         diverge(rp, e->seq, e->type, theirs, want);
         return th_error_set(&h->err, TH_ECLOSED, "replay diverged");
+    } else if (h->replay_in && h->input == rp->args_input) {
+        rp->match_data = e->data;
+        rp->match_len = e->data_len;
+        rp->match_off = off;
+        rp->match_iface = iface;
+        rp->match_fn = fn;
     }
     rp->host_at = rp->next;
     rp->host_out = off;
@@ -481,8 +666,22 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
          * event's output is that text without writing the value again */
         out->p = (const char *)e->data + rp->out_at;
         out->n = rp->out_n;
-        if (rp->out_same && (h->output = strndup(out->p, out->n)) == NULL)
+        rp->out_repeat = true;
+        if (!rp->out_same)
+            return 0;
+        if (rp->out_text_of != rp->out_data && !others_lent(h, rp)) {
+            free(rp->out_text);
+            rp->out_text_of = NULL;
+            if ((rp->out_text = strndup(out->p, out->n)) != NULL)
+                rp->out_text_of = rp->out_data;
+        }
+        if (rp->out_text_of == rp->out_data) {
+            h->output = rp->out_text; /* lent: not freed by the glue */
+            h->replay_out = true;
+            lend(h, rp);
+        } else if ((h->output = strndup(out->p, out->n)) == NULL) {
             return th_error_set(&h->err, TH_ENOMEM, "out of memory");
+        }
         return 0;
     }
     /* the output's text, read in place by the generated glue (jq_T) */
@@ -504,9 +703,52 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
         rp->out_at = (size_t)(o.p - (const char *)e->data);
         rp->out_n = o.n;
         rp->out_same = false; /* (until rt_replay_host_done has compared it) */
+        rp->out_fresh = true;
     }
     *out = o;
     return 0;
+}
+
+bool rt_replay_value(rt_host *h, void *val, size_t size, void (*release)(void *))
+{
+    rt_replay *rp = h->a->replay;
+
+    if (!rp->out_repeat || rp->val == NULL || rp->val_of != rp->out_data ||
+        rp->val_release != release || rp->val_size != size)
+        return false;
+    memcpy(val, rp->val, size);
+    h->replay_val = true;
+    lend(h, rp);
+    return true;
+}
+
+static void drop_value(rt_replay *rp)
+{
+    if (rp->val != NULL) {
+        rp->val_release(rp->val);
+        free(rp->val);
+    }
+    rp->val = NULL;
+    rp->val_of = NULL;
+}
+
+void rt_replay_keep(rt_host *h, void *val, size_t size, void (*release)(void *))
+{
+    rt_replay *rp = h->a->replay;
+    void *v;
+
+    /* only a value read from the output of the event out_data (not a
+     * summary), and once */
+    if (!rp->out_fresh || others_lent(h, rp) || (v = malloc(size)) == NULL)
+        return;
+    rp->out_fresh = false;
+    drop_value(rp);
+    memcpy(v, val, size);
+    rp->val = v;
+    rp->val_size = size;
+    rp->val_release = release;
+    rp->val_of = rp->out_data;
+    h->replay_val = true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1410,6 +1652,10 @@ static void replay_free(replay_ctx *c)
     }
     replay_rt_free(c->rt);
     rt_buf_release(&c->rp.answer);
+    drop_value(&c->rp);
+    free(c->rp.out_text);
+    free(c->rp.args_input);
+    free(c->rp.args_bytes);
     while (c->nbig > 0)
         free(c->big_data[--c->nbig]);
     free(c->big_data);

@@ -510,6 +510,12 @@ typedef struct rt_host {
     uint32_t retptr;
     char *input;
     char *output;
+    /* A replay's (replay.c): the result value is the replay's (the last
+     * call's, rt_replay_value, or kept by rt_replay_keep) and `output`
+     * is its text: the glue frees neither; `replay_lent`: the replay lent
+     * them (the glue gives them back, rt_replay_return); `replay_in`:
+     * `input` is the replay's (rt_replay_args). */
+    bool replay_val, replay_out, replay_lent, replay_in;
 } rt_host;
 /* Start a host call: the actor, a guest view in call mode. */
 void rt_host_begin(rt_host *h, th_wasm_call *call);

@@ -109,6 +109,37 @@ void rt_durable_json_id(rt_buf *b, const rt_msg *m);
  * (jq_T, recval.c).  Otherwise the replay has diverged: an error (the
  * call traps) with h->err set. */
 int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *out);
+/* Before a replayed host call's arguments are lifted: when the call is
+ * the function (iface, fn: the glue's own strings) of the last call kept
+ * by rt_replay_args_keep, with the same flat arguments and the same bytes
+ * in guest memory where its string and list<u8> arguments point (`shape`:
+ * one letter per parameter, 's' string, 'b' list<u8>, 'i' 'I' 'f' 'F' a
+ * primitive of one flat i32, i64, f32, f64), its input is that call's
+ * text: h->input is set to it (lent: h->replay_in) and true returned; the
+ * glue neither lifts them nor writes the input.  False otherwise. */
+bool rt_replay_args(rt_host *h, const char *iface, const char *fn, const char *shape,
+                    const th_wasm_val *args);
+/* After a replayed host call's arguments were lifted and its input
+ * written (h->input): the replay takes the input over (h->replay_in) and
+ * a copy of the arguments, for rt_replay_args. */
+void rt_replay_args_keep(rt_host *h, const char *iface, const char *fn, const char *shape,
+                         const th_wasm_val *args);
+/* After rt_replay_host: when the recorded output is the very text of the
+ * last call read (a repeated event: the same bytes) and its value was kept
+ * by rt_replay_keep with the same `release` (the glue's function), that
+ * value is copied (shallow) into *val (`size` bytes), h->replay_val set
+ * (the glue does not free it) and true returned: jq_T would read the same
+ * value from the same text.  False otherwise (the glue reads it). */
+bool rt_replay_value(rt_host *h, void *val, size_t size, void (*release)(void *));
+/* After a replayed host call whose output value the glue read from the
+ * record (not a summary): the replay takes the value over (h->replay_val
+ * set; `release` frees its parts) for the calls that repeat it. */
+void rt_replay_keep(rt_host *h, void *val, size_t size, void (*release)(void *));
+/* The end of a host call the replay lent its value or text to
+ * (h->replay_lent): they may change again (not before: a host call made
+ * while the guest's cabi_realloc runs inside this one must not free
+ * them). */
+void rt_replay_return(rt_host *h);
 
 /* Recorded values read back (recval.c), for the generated jq_T: the JSON
  * of a bool, an integer (within [0, max] / [min, max]), a float (null is

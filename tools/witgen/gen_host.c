@@ -781,14 +781,50 @@ static void emit_impl_struct(int iface)
     E("} wit_impl_%s;\n\n", cid(fc->name));
 }
 
+/* The flat shape of f's parameters for rt_replay_args, into d: per
+ * parameter 's' (a string), 'b' (a list<u8>), 'i', 'I', 'f', 'F' (a
+ * primitive of one flat i32, i64, f32, f64).  False when a parameter has
+ * another shape (the replay then lifts them always). */
+static bool args_shape(const wit_func *f, char *d, size_t cap)
+{
+    size_t n = 0;
+    int i;
+
+    for (i = 0; i < f->nparams; i++) {
+        const wit_type *t = T(f->params[i].type);
+        char c;
+
+        if (t->kind == W_STRING)
+            c = 's';
+        else if (t->kind == W_LIST && T(t->m[0])->kind == W_U8)
+            c = 'b';
+        else if (prim(f->params[i].type) && t->nflat == 1)
+            c = "iIfF"[t->flat[0]];
+        else
+            return false;
+        if (n + 1 >= cap)
+            return false;
+        d[n++] = c;
+    }
+    d[n] = 0;
+    return n > 0;
+}
+
 static void emit_host_fn(const wit_func *f)
 {
     wit_iface *fc = &P.ifaces[f->iface];
     int np = wit_params_nflat(&P, f), nr = f->result >= 0 ? T(f->result)->nflat : 0, i, k;
     bool spill = np < 0 || np > 16, retptr = nr < 0 || nr > 1;
+    bool keep = f->result >= 0 && !prim(f->result), same;
     unsigned psize, palign, poff[WIT_MAX_MEMBERS];
+    char shape[WIT_MAX_MEMBERS + 1];
 
     wit_params_layout(&P, f, &psize, &palign, poff);
+    /* a replay keeps the last output value it read (rt_replay_keep),
+     * named by this function's release */
+    if (keep)
+        E("static void wk_%s(void *v)\n{\n    wit_free_%s(v);\n}\n\n", fn_mangle(f),
+          T(f->result)->mangle);
     E("static int wit_host_%s(th_wasm_call *call, void *ctx, const th_wasm_val *args, th_wasm_val "
       "*results)\n{\n",
       fn_mangle(f));
@@ -797,13 +833,21 @@ static void emit_host_fn(const wit_func *f)
         E("    %s p%d;\n", ctype(f->params[i].type), i);
     if (f->result >= 0)
         E("    %s ret;\n", ctype(f->result));
-    E("    rt_buf in = {0}, out = {0};\n    int rc;\n\n");
+    same = !spill && args_shape(f, shape, sizeof shape);
+    E("    rt_buf in = {0}, out = {0};\n    int rc;\n%s\n", same ? "    bool same;\n" : "");
     E("    (void)args, (void)results;\n");
     for (i = 0; i < f->nparams; i++)
         E("    memset(&p%d, 0, sizeof p%d);\n", i, i);
     if (f->result >= 0)
         E("    memset(&ret, 0, sizeof ret);\n");
     E("    rt_host_begin(&h, call);\n");
+    if (same) {
+        E("    /* a replay: the same arguments as its last call have its input */\n");
+        E("    same = h.a != NULL && h.a->replay != NULL &&\n"
+          "           rt_replay_args(&h, \"%s\", \"%s\", \"%s\", args);\n",
+          fc->name, f->name, shape);
+        E("    if (!same) {\n");
+    }
     if (spill) {
         E("    /* more than 16 flat parameters: a pointer to their tuple */\n");
         E("    if ((rc = wit_region(&h.g, (uint32_t)args[0].i32, %u, %u, \"parameter\")) != 0)\n   "
@@ -815,9 +859,11 @@ static void emit_host_fn(const wit_func *f)
               T(f->params[i].type)->mangle, poff[i], i);
     } else {
         for (i = 0, k = 0; i < f->nparams; k += T(f->params[i].type)->nflat, i++)
-            E("    if ((rc = lf_%s(&h.g, args + %d, &p%d)) != 0)\n        goto trap;\n",
-              T(f->params[i].type)->mangle, k, i);
+            E("%s    if ((rc = lf_%s(&h.g, args + %d, &p%d)) != 0)\n%s        goto trap;\n",
+              same ? "    " : "", T(f->params[i].type)->mangle, k, i, same ? "    " : "");
     }
+    if (same)
+        E("    }\n");
     if (retptr) {
         E("    h.retptr = (uint32_t)args[%d].i32;\n", spill ? 1 : np);
         E("    if ((rc = wit_region(&h.g, h.retptr, %u, %u, \"retptr\")) != 0)\n        goto "
@@ -827,19 +873,35 @@ static void emit_host_fn(const wit_func *f)
     if (f->nparams == 0) {
         E("    h.input = NULL;\n");
     } else {
+        if (same)
+            E("    if (!same) {\n");
+        const char *ind = same ? "    " : "";
+
         for (i = 0; i < f->nparams; i++) {
-            E("    rt_buf_puts(&in, \"%s\\\"%s\\\":\");\n", i ? "," : "{", f->params[i].name);
-            E("    js_%s(&in, &p%d);\n", T(f->params[i].type)->mangle, i);
+            E("%s    rt_buf_puts(&in, \"%s\\\"%s\\\":\");\n", ind, i ? "," : "{",
+              f->params[i].name);
+            E("%s    js_%s(&in, &p%d);\n", ind, T(f->params[i].type)->mangle, i);
         }
-        E("    rt_buf_puts(&in, \"}\");\n");
-        E("    h.input = in.oom ? NULL : (char *)in.data;\n    if (!in.oom)\n        in = "
-          "(rt_buf){0};\n");
+        E("%s    rt_buf_puts(&in, \"}\");\n", ind);
+        E("%s    h.input = in.oom ? NULL : (char *)in.data;\n%s    if (!in.oom)\n%s        in = "
+          "(rt_buf){0};\n",
+          ind, ind, ind);
+        if (same) {
+            E("        if (h.a != NULL && h.a->replay != NULL && h.input != NULL)\n"
+              "            rt_replay_args_keep(&h, \"%s\", \"%s\", \"%s\", args);\n",
+              fc->name, f->name, shape);
+            E("    }\n");
+        }
     }
     E("    if (h.a != NULL && h.a->replay != NULL) {\n");
     E("        /* a replay: the recorded output, nothing done (replay.c) */\n");
     E("        base_jspan rec = {NULL, 0};\n\n");
     E("        rc = rt_replay_host(&h, \"%s\", \"%s\", &rec);\n", fc->name, f->name);
-    if (f->result >= 0)
+    if (keep)
+        E("        if (rc == 0 && !rt_replay_value(&h, &ret, sizeof ret, wk_%s))\n"
+          "            rc = jq_%s(&h.g, rec, &ret);\n",
+          fn_mangle(f), T(f->result)->mangle);
+    else if (f->result >= 0)
         E("        if (rc == 0)\n            rc = jq_%s(&h.g, rec, &ret);\n", T(f->result)->mangle);
     E("    } else {\n");
     E("        rc = impl->%s(&h", cid(f->name));
@@ -862,14 +924,21 @@ static void emit_host_fn(const wit_func *f)
           "}\n");
     }
     E("    rt_record_host(h.a, \"%s\", \"%s\", h.input, h.output);\n", fc->name, f->name);
+    if (keep)
+        E("    if (h.a != NULL && h.a->replay != NULL && !h.replay_val)\n"
+          "        rt_replay_keep(&h, &ret, sizeof ret, wk_%s);\n",
+          fn_mangle(f));
     E("    rc = TH_OK;\n    goto done;\ntrap:\n    rc = rt_host_trap(&h);\ndone:\n");
     for (i = 0; i < f->nparams; i++)
         if (!prim(f->params[i].type))
             E("    wit_free_%s(&p%d);\n", T(f->params[i].type)->mangle, i);
-    if (f->result >= 0 && !prim(f->result))
-        E("    wit_free_%s(&ret);\n", T(f->result)->mangle);
-    E("    free(h.input);\n    free(h.output);\n    rt_buf_release(&in);\n    "
-      "rt_buf_release(&out);\n    return rc;\n}\n\n");
+    if (keep)
+        E("    if (!h.replay_val) /* (else the replay's) */\n        wit_free_%s(&ret);\n",
+          T(f->result)->mangle);
+    E("    if (!h.replay_in)\n        free(h.input);\n    if (!h.replay_out)\n        "
+      "free(h.output);\n");
+    E("    if (h.replay_lent)\n        rt_replay_return(&h);\n");
+    E("    rt_buf_release(&in);\n    rt_buf_release(&out);\n    return rc;\n}\n\n");
 }
 
 static void emit_host_table(int iface)

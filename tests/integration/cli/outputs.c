@@ -14,6 +14,14 @@
  *   "kid PATH"   supervisor.spawn of the manifest PATH, then
  *                supervisor.get-child-events of that child (recorded as the
  *                child's number of events): logs the count.
+ *   "rep N"      N rounds of: filesystem.read-file of "rep" twice (the
+ *                same output as the read before, or another after a write),
+ *                runtime.log "tick" twice, and every fourth round a write of
+ *                "rep" (another content of the same length); logs a
+ *                checksum of every byte read: the repeated host calls a
+ *                replay answers without reading them again (docs/replay.md).
+ *                Built with OUTPUTS_VARIANT (outputs_variant.c), round 5
+ *                logs "tick" and then "tock".
  */
 #include "theater.h"
 
@@ -57,6 +65,37 @@ static ta_status outputs_send(ta_state *state, ta_bytes msg)
         if (!st.ok)
             return st;
         ta_logf("kid: %zu events", l.len);
+    } else if (msg.len > 4 && ta_bytes_eq_c(ta_bytes_scoped(msg.ptr, 4), "rep ")) {
+        uint64_t n = 0;
+        uint32_t sum = 0;
+        if (!ta_parse_u64(ta_bytes_scoped(msg.ptr + 4, msg.len - 4), &n))
+            return ta_fail("outputs: rep N");
+        for (uint64_t i = 0; i < n; i++) {
+            ta_status st = TA_OK;
+            for (int r = 0; r < 2; r++) {
+                ta_bytes content;
+                st = ta_fs_read_file(TA_STR("rep"), &content);
+                if (!st.ok)
+                    return st;
+                for (size_t k = 0; k < content.len; k++)
+                    sum = sum * 31u + content.ptr[k];
+            }
+            ta_log("tick");
+#ifdef OUTPUTS_VARIANT
+            ta_log(i == 5 ? "tock" : "tick");
+#else
+            ta_log("tick");
+#endif
+            if (i % 4 == 3) {
+                char c[8];
+                for (int k = 0; k < 8; k++)
+                    c[k] = (char)('a' + (i / 4 + (uint64_t)k) % 26);
+                st = ta_fs_write_file(TA_STR("rep"), (ta_str){c, sizeof c});
+                if (!st.ok)
+                    return st;
+            }
+        }
+        ta_logf("rep: %llu rounds, sum %08x", (unsigned long long)n, sum);
     }
     ta_str text = ta_format("%llu", (unsigned long long)(count + 1));
     ta_state_set(state, text.ptr, text.len);
