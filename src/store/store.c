@@ -51,6 +51,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,15 +68,20 @@
 #include "theater/store.h"
 
 #define STORE_STMT_CACHE 32
-#define STORE_KNOWN 4                   /* store ids a handle remembers as existing */
-#define STORE_CKPT_FRAMES 1000          /* WAL frames that wake the checkpointer */
-#define STORE_CKPT_RESTART_FRAMES 3000  /* WAL frames the thread copies wholly */
-#define STORE_CKPT_BACKSTOP_FRAMES 8000 /* WAL frames at which the writer checkpoints */
-#define STORE_CKPT_TAIL_FRAMES 300      /* frames left for the pass under the mutex */
-#define STORE_CKPT_PASSES 4             /* passes alongside the writer, at most */
-#define STORE_CKPT_PAUSE_MS 20          /* least time between two checkpoints */
-#define STORE_SNAP_MS 10                /* longest life of a reused read snapshot */
-#define STORE_MS 1000000u               /* nanoseconds per millisecond */
+#define STORE_KNOWN 4 /* store ids a handle remembers as existing */
+/* The WAL starts over only after a checkpoint that copied all of it, which
+ * a stream of puts must wait for (the pass under the mutex, or the
+ * writer's backstop: 15-60 ms of copies and syncs), so it restarts once
+ * per 16,000-32,000 frames (64-128 MiB of WAL, ~5,000-10,000 puts of 1 KiB)
+ * rather than per 3,000-8,000: each stall is paid over more puts. */
+#define STORE_CKPT_FRAMES 1000           /* WAL frames that wake the checkpointer */
+#define STORE_CKPT_RESTART_FRAMES 16384  /* WAL frames the thread copies wholly */
+#define STORE_CKPT_BACKSTOP_FRAMES 32768 /* WAL frames at which the writer checkpoints */
+#define STORE_CKPT_TAIL_FRAMES 1000      /* frames left for the pass under the mutex */
+#define STORE_CKPT_PASSES 4              /* passes alongside the writer, at most */
+#define STORE_CKPT_PAUSE_MS 20           /* least time between two checkpoints */
+#define STORE_SNAP_MS 10                 /* longest life of a reused read snapshot */
+#define STORE_MS 1000000u                /* nanoseconds per millisecond */
 
 struct th_store {
     sqlite3 *db;
@@ -97,7 +103,10 @@ struct th_store {
     pthread_mutex_t ckpt_lock;
     pthread_cond_t bg_cv;
     int bg_started, bg_quit;
-    int ckpt_wanted;   /* the WAL hook asks for a checkpoint */
+    int ckpt_wanted; /* the WAL hook asks for a checkpoint */
+    /* The WAL's size in frames after the handle's last commit (set by the
+     * WAL hook, read by the thread without a lock). */
+    atomic_int wal_frames;
     uint64_t snap_due; /* when to look at the read snapshot again; 0 = no need */
     /* Stores this handle has seen exist (a put into them committed), most
      * recent first; stores are never removed, so a put into one of them
@@ -148,6 +157,7 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->bg_cv, &ca);
+    atomic_init(&s->wal_frames, 0);
     pthread_condattr_destroy(&ca);
     rc = db_open(home, flags, &s->db, err);
     if (rc == TH_OK && !s->read_only)
@@ -448,6 +458,7 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
     th_store *s = ud;
 
     (void)name;
+    atomic_store_explicit(&s->wal_frames, frames, memory_order_relaxed);
     if (frames >= STORE_CKPT_BACKSTOP_FRAMES) {
         /* waits for a background pass in progress, then copies the rest */
         pthread_mutex_lock(&s->ckpt_lock);
@@ -504,7 +515,11 @@ static void bg_pass(th_store *s, int *log, int *done)
 /* The background thread's checkpoint (without bg_lock): a pass alongside
  * the writer; and once the WAL has grown to STORE_CKPT_RESTART_FRAMES and
  * passes leave frames behind, more passes (each followed by a sync of what
- * it copied) until one leaves at most STORE_CKPT_TAIL_FRAMES, then a last
+ * it copied) until at most STORE_CKPT_TAIL_FRAMES are left, counting those
+ * the handle committed while the pass ran (a pass reports only what was
+ * left of the WAL as it was when it began: in a stream of puts the frames
+ * committed meanwhile were the larger part, and the pass under the mutex
+ * then had those to copy and sync, 12-20 ms), then a last
  * pass holding the handle's mutex (after ending its read snapshot, whose
  * frames a checkpoint may not pass): no put of this handle can commit
  * meanwhile, so unless another connection writes (the chain's writer
@@ -516,17 +531,25 @@ static void bg_pass(th_store *s, int *log, int *done)
  * writer's backstop bounds the WAL. */
 static void bg_checkpoint(th_store *s)
 {
-    int log = 0, done = 0, pass;
+    int log = 0, done = 0, now = 0, pass;
 
     for (pass = 0; pass < STORE_CKPT_PASSES; pass++) {
         bg_pass(s, &log, &done);
         if (log < STORE_CKPT_RESTART_FRAMES || done >= log)
             return;
         bg_sync_db(s);
-        if (log - done <= STORE_CKPT_TAIL_FRAMES)
+        /* what the pass left, with what this handle committed while it
+         * ran (below `done`: the WAL restarted, or the handle has not
+         * committed since other connections grew it) */
+        now = atomic_load_explicit(&s->wal_frames, memory_order_relaxed);
+        if (now < done)
+            return;
+        if (now < log)
+            now = log;
+        if (now - done <= STORE_CKPT_TAIL_FRAMES)
             break;
     }
-    if (log - done > STORE_CKPT_TAIL_FRAMES)
+    if (now - done > STORE_CKPT_TAIL_FRAMES)
         return;
     pthread_mutex_lock(&s->lock);
     snap_end(s);

@@ -488,9 +488,10 @@ static void put_numbered(th_store *s, const char *id, unsigned first, unsigned n
 /* Checkpoints run while a handle writes.  1000 puts (~3300 WAL frames)
  * wake the checkpointer thread, which copies them into theater.db soon.  In
  * a steady stream of puts the WAL restarts only when the thread finishes a
- * checkpoint holding the handle's mutex, or at the writer's backstop near
- * 8000 frames (~33 MB), should the thread fall behind; either way it stays
- * bounded, where 5000 more puts would make ~16000 frames. */
+ * checkpoint holding the handle's mutex, or at the writer's backstop at
+ * 32768 frames (4120 bytes each: ~135 MB), should the thread fall behind;
+ * either way it stays bounded, where 12000 more puts would make ~41000
+ * frames (~170 MB). */
 static void test_checkpoints_during_writes(void **state)
 {
     fixture *f = *state;
@@ -503,8 +504,8 @@ static void test_checkpoints_during_writes(void **state)
     for (waited = 0; waited < 60000 && file_size(f, "theater.db") < 1024 * 1024; waited += 10)
         usleep(10000);
     assert_true(file_size(f, "theater.db") >= 1024 * 1024);
-    put_numbered(s, f->id, 1000, 5000);
-    assert_true(file_size(f, "theater.db-wal") < 40ll * 1024 * 1024);
+    put_numbered(s, f->id, 1000, 12000);
+    assert_true(file_size(f, "theater.db-wal") < 34000ll * 4120);
     th_store_close(s);
 }
 
