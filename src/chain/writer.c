@@ -127,7 +127,8 @@ typedef struct chain_chunk {
     uint8_t sig[CHAIN_SIG_LEN];
 } chain_chunk;
 
-#define CHAIN_CHUNK_KEEP 4u /* idle chunks kept for reuse */
+#define CHAIN_CHUNK_KEEP 8u        /* idle chunks kept for reuse */
+#define CHAIN_CHUNKS_PER_COMMIT 8u /* segments stored in one transaction at most */
 
 /* Give `a` a slot in the chunk's table of touched chains (once per chunk). */
 static int touch(th_chain *c, chain_chunk *k, chain_actor *a)
@@ -962,24 +963,26 @@ int chain_queue_due(th_chain *c, int writer)
     return c->chunk_head == NULL && now >= c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
 }
 
-/* The encoder: take the queue and encode it, in chunks of at most
- * batch_max events and TH_CHAIN_MAX_SEGMENT_BYTES (one event at least),
- * each a signed segment for the writer thread to store, in order.  The
- * one walk along the list puts each chunk's entries in its array, which
- * the later walks read ahead in.  `writer`: the writer thread (waits for
- * elock); otherwise an appender, which encodes only if nobody else does
- * and a group commit is due: the writer thread then only stores what it
+/* The encoder: take the first chunk of the queue (at most batch_max
+ * events and TH_CHAIN_MAX_SEGMENT_BYTES, one event at least) and encode
+ * and sign it as one segment for the writer thread to store, in order.
+ * The one walk along the list (outside qlock: the queue is detached
+ * meanwhile and what is left goes back in front of what was appended
+ * since) puts the chunk's entries in its array, which the later walks
+ * read ahead in.  `writer`: the writer thread (waits for elock);
+ * otherwise an appender, which encodes only if nobody else does and a
+ * group commit is due: the writer thread then only stores what it
  * encoded, and the work of encoding and signing grows with the appending
- * threads instead of waiting for one.  Returns the chunks made, or -1 if
- * out of memory (the queue is left as it was). */
+ * threads instead of waiting for one.  Returns 1 if a chunk was taken, 0
+ * if not, -1 if out of memory (the queue is left as it was). */
 static int take_queue(th_chain *c, int writer)
 {
-    chain_chunk *first = NULL, *last = NULL, *k;
-    chain_pending *list, *p;
+    chain_pending *list, *tail, *p;
     uint64_t oldest;
-    size_t n, bytes;
+    size_t n, bytes, count;
+    chain_chunk *k;
     th_error err;
-    int failed, made = 0;
+    int failed;
 
     if (writer)
         pthread_mutex_lock(&c->elock);
@@ -992,13 +995,15 @@ static int take_queue(th_chain *c, int writer)
         return 0;
     }
     list = c->qhead;
+    tail = c->qtail;
+    count = c->qcount;
     oldest = c->oldest_ns;
     c->qhead = c->qtail = NULL;
     c->qcount = 0;
     failed = c->failed;
     c->encoding = 1;
     pthread_mutex_unlock(&c->qlock);
-    while (list != NULL && (k = chunk_get(c)) != NULL) {
+    if ((k = chunk_get(c)) != NULL) {
         for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
                                          (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
              p = p->next, n++) {
@@ -1006,7 +1011,8 @@ static int take_queue(th_chain *c, int writer)
             bytes += p->size;
             k->last_ticket = p->ticket;
         }
-        list = p;
+        list = p; /* what is left */
+        count -= n;
         k->n = n;
         k->bytes = bytes;
         k->id = ++c->enc_no;
@@ -1014,43 +1020,35 @@ static int take_queue(th_chain *c, int writer)
         k->encoded = 0;
         k->spans_noted = 0;
         /* a failed writer stores nothing; a chunk that cannot be encoded
-         * now is encoded again by the writer thread (commit_chunk) */
+         * now is encoded again by the writer thread (commit_chunks) */
         if (!failed)
             (void)encode_chunk(c, k, &err);
-        if (last != NULL)
-            last->next = k;
-        else
-            first = k;
-        last = k;
-        made++;
     }
     pthread_mutex_lock(&c->qlock);
-    if (list != NULL) { /* out of memory: the rest waits in the queue */
-        for (n = 1, p = list; p->next != NULL; p = p->next)
-            n++;
-        p->next = c->qhead;
+    if (list != NULL) { /* back in front of what was appended since */
+        tail->next = c->qhead;
         if (c->qhead == NULL)
-            c->qtail = p;
+            c->qtail = tail;
         c->qhead = list;
-        c->qcount += n;
+        c->qcount += count;
         c->oldest_ns = oldest;
     }
-    if (last != NULL) {
+    if (k != NULL) {
         if (c->chunk_tail != NULL)
-            c->chunk_tail->next = first;
+            c->chunk_tail->next = k;
         else
-            c->chunk_head = first;
-        c->chunk_tail = last;
-    }
-    if (!writer && made > 0) {
-        c->by_appenders += (uint64_t)made;
-        c->assist_ns = base_clock_mono_ns();
+            c->chunk_head = k;
+        c->chunk_tail = k;
+        if (!writer) {
+            c->by_appenders++;
+            c->assist_ns = base_clock_mono_ns();
+        }
     }
     c->encoding = 0;
     pthread_cond_signal(&c->qcv); /* the writer thread */
     pthread_mutex_unlock(&c->qlock);
     pthread_mutex_unlock(&c->elock);
-    return made > 0 || list == NULL ? made : -1;
+    return k != NULL ? 1 : -1;
 }
 
 void chain_assist(th_chain *c)
@@ -1129,16 +1127,22 @@ void *chain_writer_main(void *arg)
     th_chain *c = arg;
     chain_chunk *k;
     struct timespec ts;
-    unsigned delay;
+    unsigned delay, n;
     th_error err;
     int failed;
 
     prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
-        /* Encoded chunks first, in order: all of them in one transaction. */
+        /* Encoded chunks first, in order: those waiting in one
+         * transaction (up to CHAIN_CHUNKS_PER_COMMIT). */
         if ((k = c->chunk_head) != NULL) {
-            c->chunk_head = c->chunk_tail = NULL;
+            chain_chunk *end = k;
+            for (n = 1; n < CHAIN_CHUNKS_PER_COMMIT && end->next != NULL; n++)
+                end = end->next;
+            if ((c->chunk_head = end->next) == NULL)
+                c->chunk_tail = NULL;
+            end->next = NULL;
             failed = c->failed;
             pthread_mutex_unlock(&c->qlock);
             store_chunks(c, k, failed);
