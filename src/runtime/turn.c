@@ -915,7 +915,9 @@ static void control(rt_actor *a, rt_msg *m)
     case RT_MSG_STOP: rt_sup_begin_stop(a, m); return;
     case RT_MSG_RESTART: rt_sup_do_restart(a); break;
     case RT_MSG_UPGRADE:
-        if (a->op == NULL) {
+        /* not while an instance starts (a restart queued before it: the
+         * INIT behind it in this queue runs first) */
+        if (a->op == NULL && a->status != TH_ACTOR_STARTING) {
             rt_upgrade_apply(a, m);
             return;
         }

@@ -1,0 +1,23 @@
+;; spinner.wat - an actor whose handle-send runs a long loop (about 30
+;; million iterations: many fuel slices, so its operation yields between
+;; them and its turn serves its control queue meanwhile); its state stays
+;; none (test_upgrade.c).
+(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (i32.const 1024))
+  (func $ok (result i32)
+    (i32.store8 (i32.const 64) (i32.const 0))
+    (i32.store8 (i32.const 68) (i32.const 0))
+    (i32.const 64))
+  (func (export "theater:simple/actor#init") (param i32 i32 i32 i32 i32) (result i32)
+    (call $ok))
+  (func (export "theater:simple/message-server-client#handle-send")
+        (param i32 i32 i32 i32 i32) (result i32)
+    (local $i i32)
+    (local.set $i (i32.const 30000000))
+    (loop $spin
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (br_if $spin (local.get $i)))
+    (call $ok))
+)
