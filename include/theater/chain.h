@@ -198,7 +198,9 @@ typedef struct th_chain_item {
  * chain's locks taken once.  All or nothing: on an error none is appended.
  * `receipts` (n of them) may be NULL.  Data above TH_CHAIN_MAX_DATA_BYTES
  * (recorded by content reference) is refused with TH_ETOOBIG: append such
- * an event alone.  Errors as th_chain_append's. */
+ * an event alone.  When a group commit is due and nobody is encoding it,
+ * the calling thread encodes and signs its segments before returning (the
+ * writer thread then only stores them).  Errors as th_chain_append's. */
 int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *items, size_t n,
                          th_chain_receipt *receipts /* out */, th_error *err);
 

@@ -340,6 +340,7 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     }
     if ((rc = db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
+    c->enc_no = c->commit_no; /* the encoder numbers the segments from here */
     if (pthread_create(&c->writer, NULL, chain_writer_main, c) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the chain writer thread");
     c->writer_started = 1;
@@ -405,6 +406,7 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     pthread_mutex_init(&c->qlock, NULL);
     pthread_mutex_init(&c->llock, NULL);
     pthread_mutex_init(&c->ckpt_lock, NULL);
+    pthread_mutex_init(&c->elock, NULL);
     pthread_rwlock_init(&c->tlock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -473,9 +475,7 @@ int th_chain_close(th_chain *c)
         close(c->lock_fd); /* releases the flock */
     EVP_PKEY_free(c->key);
     table_free(c);
-    free(c->touched);
-    free(c->leaves);
-    free(c->seg);
+    chain_writer_free(c);
     free(c->dirty);
     free(c->round);
     free(c->listeners);
@@ -483,6 +483,7 @@ int th_chain_close(th_chain *c)
     pthread_mutex_destroy(&c->qlock);
     pthread_mutex_destroy(&c->llock);
     pthread_mutex_destroy(&c->ckpt_lock);
+    pthread_mutex_destroy(&c->elock);
     pthread_rwlock_destroy(&c->tlock);
     pthread_cond_destroy(&c->qcv);
     pthread_cond_destroy(&c->dcv);
@@ -643,7 +644,7 @@ void chain_pending_free(chain_pending *p)
  * then on the writer owns them and may free them at any moment: the caller
  * must not touch them again. */
 static int enqueue_list(th_chain *c, chain_pending *p, chain_pending *last, size_t n, size_t bytes,
-                        uint64_t *ticket, th_error *err)
+                        uint64_t *ticket, int *due, th_error *err)
 {
     uint64_t stalled_since = 0, now;
     struct timespec ts;
@@ -689,6 +690,8 @@ static int enqueue_list(th_chain *c, chain_pending *p, chain_pending *last, size
     c->qbytes += bytes;
     if (c->qcount == n || (c->qcount >= c->batch_max && c->qcount - n < c->batch_max))
         pthread_cond_signal(&c->qcv);
+    if (due != NULL)
+        *due = chain_queue_due(c, 0);
     pthread_mutex_unlock(&c->qlock);
     return TH_OK;
 }
@@ -696,7 +699,7 @@ static int enqueue_list(th_chain *c, chain_pending *p, chain_pending *last, size
 /* Queue one entry (enqueue_list's rules). */
 static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *err)
 {
-    return enqueue_list(c, p, p, 1, p->size, ticket, err);
+    return enqueue_list(c, p, p, 1, p->size, ticket, NULL, err);
 }
 
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
@@ -792,7 +795,7 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
     base_sha256_ctx *ctx;
     uint64_t ts, ticket;
     chain_actor *a;
-    int rc, created;
+    int rc, created, due = 0;
 
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
@@ -897,7 +900,7 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
             receipts[i].timestamp_ms = ts;
         }
     }
-    rc = enqueue_list(c, first, last, n, bytes, &ticket, err); /* the writer's now */
+    rc = enqueue_list(c, first, last, n, bytes, &ticket, &due, err); /* the writer's now */
     if (rc == TH_OK) {
         a->next_seq += n;
         memcpy(a->last, prev, 32);
@@ -905,6 +908,10 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
     pthread_mutex_unlock(&a->lock);
     if (rc != TH_OK)
         goto fail;
+    /* a group commit is due: encode it here unless someone does (the
+     * writer thread then only stores it; writer.c) */
+    if (due)
+        chain_assist(c);
     for (i = 0; receipts != NULL && i < n; i++)
         receipts[i].ticket = ticket + i;
     return TH_OK;

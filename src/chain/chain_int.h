@@ -331,4 +331,8 @@ bool chain_is_read_only(th_chain *c);
 /* 1 if the actor has a chain in this (writable) handle's memory. */
 int chain_actor_known(th_chain *c, const char *actor);
 
+/* Segments encoded so far by appending threads rather than the writer
+ * thread (writer.c's take_queue; tests). */
+uint64_t chain_segments_by_appenders(th_chain *c);
+
 #endif

@@ -31,13 +31,18 @@ typedef struct chain_actor {
     uint8_t last[32];
     uint64_t stored_next; /* writer: first seq not yet stored */
     int persisted;        /* writer: the chain_actor row exists */
-    uint64_t batch_no;    /* writer: last batch that touched this chain */
-    uint32_t slot;        /* writer: index in that batch's touched list */
-    uint64_t batch_first; /* writer: first seq within the current batch */
-    uint64_t head_seq;    /* writer: head within the current batch */
+    uint64_t row_txn;     /* writer: the transaction that inserts that row */
+    uint64_t head_seq;    /* writer: head of the last segment stored that touched it */
     uint8_t head_hash[32];
-    /* writer: the chain's last events in the segment being encoded (the
-     * candidates for a v3 reference; ring of CHAIN_SEG_REF_LOOK) */
+    /* encoder (whoever holds th_chain.elock: the writer thread or an
+     * appender helping it, writer.c): the segment being encoded */
+    uint64_t batch_no;    /* last segment encoded that touched this chain */
+    uint32_t slot;        /* index in that segment's touched list */
+    uint64_t batch_first; /* first seq within it */
+    uint64_t enc_seq;     /* head within it so far */
+    uint8_t enc_hash[32];
+    /* the chain's last events in the segment being encoded (the candidates
+     * for a v3 reference; ring of CHAIN_SEG_REF_LOOK) */
     const struct chain_pending *recent[CHAIN_SEG_REF_LOOK];
     uint32_t nrecent;               /* the chain's events so far in that segment */
     int dirty;                      /* writer: span/head not yet in chain_span/chain_actor */
@@ -107,15 +112,22 @@ struct th_chain {
     int lock_fd;
     sqlite3_stmt *ins_segment, *ins_actor, *ins_span, *upd_head, *set_indexed;
     sqlite3_stmt *find_blob, *ins_blob, *ins_content, *ins_store;
-    uint64_t commit_no, batch_no;
-    chain_actor **touched;
-    size_t cap_touched;
-    uint8_t (*leaves)[32];
-    uint8_t *seg;          /* segment being encoded */
-    size_t batch_contents; /* events of that segment recorded by content reference */
-    size_t seg_cap;
-    struct chain_pending **walk; /* writer: the entries of the chunk it commits (batch_max) */
-    chain_actor **dirty;         /* chains with a pending span, not in the round */
+    uint64_t commit_no; /* writer: the last segment stored */
+    uint64_t txn_no;    /* writer: transactions of segments begun */
+    /* Encoder (writer.c): the queue is taken and encoded into signed
+     * segments (chain_chunk) under elock, by the writer thread or by an
+     * appender that finds a group commit due; the writer thread stores
+     * them in order. */
+    pthread_mutex_t elock;
+    uint64_t batch_no; /* encoder: segments encoded (chain_actor.batch_no) */
+    uint64_t enc_no;   /* encoder: the id of the last segment encoded */
+    struct chain_chunk *chunk_head, *chunk_tail; /* qlock: encoded, to store, in order */
+    struct chain_chunk *chunk_free;              /* qlock: recycled */
+    unsigned nchunk_free;
+    int encoding;          /* qlock: a taken queue is being encoded */
+    uint64_t by_appenders; /* qlock: segments encoded by appenders */
+    uint64_t assist_ns;    /* qlock: when an appender last encoded */
+    chain_actor **dirty;   /* chains with a pending span, not in the round */
     size_t ndirty, cap_dirty;
     chain_actor **round; /* chains being indexed in the current round */
     size_t nround, cap_round, round_pos;
@@ -180,6 +192,14 @@ void chain_pending_free(chain_pending *p);
 
 /* writer.c: the writer thread. */
 void *chain_writer_main(void *arg);
+/* writer.c: an appender that found a group commit due (enqueue) encodes
+ * it unless someone else does (the writer thread then only stores it). */
+void chain_assist(th_chain *c);
+/* writer.c, under qlock: 1 if the queue is to be taken now by the writer
+ * thread (`writer`) or by an appender. */
+int chain_queue_due(th_chain *c, int writer);
+/* writer.c: free the recycled segments (close). */
+void chain_writer_free(th_chain *c);
 /* writer.c: a CLOCK_REALTIME deadline `mono_ns` from now (condvar waits). */
 void chain_deadline_after(struct timespec *ts, uint64_t mono_ns);
 /* writer.c: remember that segment `seg` holds events of `a` from

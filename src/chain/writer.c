@@ -6,7 +6,10 @@
  * the index of segments per chain, stores referenced content, tells the
  * listeners and the durability waiters, and when the disk refuses it
  * keeps everything and retries (see writer_main's comment), recording what
- * is pending in chain.pending.  The handle's structures: handle.h.
+ * is pending in chain.pending.  Taking the queue and encoding and signing
+ * its segments (take_queue) is also done by an appending thread that finds
+ * a group commit due while nobody else encodes: the writer thread then
+ * only stores the segments, in order.  The handle's structures: handle.h.
  */
 #define _GNU_SOURCE /* gettid */
 #include <errno.h>
@@ -99,30 +102,60 @@ static int retry_wait(th_chain *c, unsigned *delay_ms)
     return give_up;
 }
 
-/* Give `a` a slot in the current batch's actor table (once per batch). */
-static int touch(th_chain *c, chain_actor *a, size_t *ntouched)
+/* A chunk of the queue taken by the encoder (take_queue): its entries in
+ * queue order, encoded as one signed segment, with the new head of every
+ * chain it touches, waiting for the writer thread to store it. */
+typedef struct chain_chunk {
+    struct chain_chunk *next;
+    chain_pending **ev;  /* the entries (room for batch_max) */
+    chain_pending **own; /* those that free memory (a block, a slab's last) */
+    size_t n, bytes;     /* entries, their queue bytes */
+    size_t nown;         /* own's entries (once encoded) */
+    uint64_t last_ticket;
+    uint64_t id;     /* its chain_segment.id (signed) */
+    uint64_t now;    /* signed_ms */
+    int encoded;     /* 0: encoding failed (out of memory): the writer retries */
+    int spans_noted; /* stored, and its spans noted (chain_span_add) */
+    size_t contents; /* events recorded by content reference */
+    uint8_t *blob;   /* the segment */
+    size_t len, cap;
+    chain_actor **touched; /* in order of first appearance */
+    uint64_t *first, *head;
+    uint8_t (*hash)[32];
+    uint8_t (*leaves)[32];
+    size_t ntouched, cap_touched;
+    uint8_t sig[CHAIN_SIG_LEN];
+} chain_chunk;
+
+#define CHAIN_CHUNK_KEEP 4u /* idle chunks kept for reuse */
+
+/* Give `a` a slot in the chunk's table of touched chains (once per chunk). */
+static int touch(th_chain *c, chain_chunk *k, chain_actor *a)
 {
-    chain_actor **nt;
-    void *leaves;
     size_t cap;
+    void *v;
 
     if (a->batch_no == c->batch_no)
         return 0;
-    if (*ntouched == c->cap_touched) {
-        cap = c->cap_touched ? c->cap_touched * 2 : 1024;
-        nt = realloc(c->touched, cap * sizeof *nt);
-        if (nt != NULL)
-            c->touched = nt;
-        leaves = realloc(c->leaves, cap * 32);
-        if (leaves != NULL)
-            c->leaves = leaves;
-        if (nt == NULL || leaves == NULL)
+    if (k->ntouched == k->cap_touched) {
+        cap = k->cap_touched ? k->cap_touched * 2 : 1024;
+        if ((v = realloc(k->touched, cap * sizeof *k->touched)) != NULL)
+            k->touched = v;
+        if (v != NULL && (v = realloc(k->first, cap * sizeof *k->first)) != NULL)
+            k->first = v;
+        if (v != NULL && (v = realloc(k->head, cap * sizeof *k->head)) != NULL)
+            k->head = v;
+        if (v != NULL && (v = realloc(k->hash, cap * 32)) != NULL)
+            k->hash = v;
+        if (v != NULL && (v = realloc(k->leaves, cap * 32)) != NULL)
+            k->leaves = v;
+        if (v == NULL)
             return -1;
-        c->cap_touched = cap;
+        k->cap_touched = cap;
     }
     a->batch_no = c->batch_no;
-    a->slot = (uint32_t)*ntouched;
-    c->touched[(*ntouched)++] = a;
+    a->slot = (uint32_t)k->ntouched;
+    k->touched[k->ntouched++] = a;
     return 0;
 }
 
@@ -224,7 +257,7 @@ static const chain_pending *find_ref(const chain_pending *p, uint32_t *back)
     return NULL;
 }
 
-/* Encode one v3 event.  a->head_seq/head_hash hold the actor's previous
+/* Encode one v3 event.  a->enc_seq/enc_hash hold the actor's previous
  * event in this segment unless this is its first (seq == batch_first). */
 static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 {
@@ -239,10 +272,10 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 
     if (p->has_parent) {
         flags |= CHAIN_SEG_HAS_PARENT;
-        if (follows && memcmp(p->parent, a->head_hash, 32) == 0)
+        if (follows && memcmp(p->parent, a->enc_hash, 32) == 0)
             flags |= CHAIN_SEG_PARENT_IMPLICIT;
     }
-    if (follows && p->seq == a->head_seq + 1)
+    if (follows && p->seq == a->enc_seq + 1)
         flags |= CHAIN_SEG_SEQ_IMPLICIT;
     if (p->has_desc)
         flags |= CHAIN_SEG_HAS_DESC;
@@ -286,11 +319,11 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 }
 
 /* The walks over a chunk (encode, store, notify, free) go through an
- * array of its entries (drain) and ask for the entry CHAIN_PREFETCH places
- * ahead: the entries were written on another core and are seldom in this
- * one's cache, and a walk along p->next waits for each miss in turn. */
+ * array of its entries (take_queue) and ask for the entry CHAIN_PREFETCH
+ * places ahead: the entries were written on another core and are seldom
+ * in this one's cache, and a walk along p->next waits for each miss in
+ * turn. */
 #define CHAIN_PREFETCH 8
-#define CHAIN_WALK_STACK 256 /* the chunk's bound when the array cannot be had */
 
 static void prefetch_entry(chain_pending *const *ev, size_t i, size_t n)
 {
@@ -308,27 +341,28 @@ static void prefetch_rest(const chain_pending *p)
         __builtin_prefetch(b + off);
 }
 
-/* Encode the `n` events ev[0..n) as one v3 segment in c->seg; the
- * touched chains get their slots and batch heads.  Returns the size, or 0
- * if out of memory. */
-static size_t encode_segment(th_chain *c, chain_pending *const *ev, size_t n, size_t *ntouched)
+/* Encode the chunk's events as one v3 segment in k->blob, with the
+ * touched chains' slots and new heads.  Returns 0, or -1 if out of memory. */
+static int encode_segment(th_chain *c, chain_chunk *k)
 {
-    size_t i, size = 8 + 10 + 10 + 10;
+    chain_pending *const *ev = k->ev;
+    size_t i, n = k->n, size = 8 + 10 + 10 + 10;
     uint64_t base = UINT64_MAX;
     chain_pending *p;
     uint8_t *q, *nb;
     chain_actor *a;
 
-    *ntouched = 0;
-    c->batch_contents = 0;
+    k->ntouched = 0;
+    k->contents = 0;
+    k->nown = 0;
     for (i = 0; i < n; i++) {
         prefetch_entry(ev, i, n);
         p = ev[i];
         a = p->actor;
-        c->batch_contents += p->content != NULL;
+        k->contents += p->content != NULL;
         if (a->batch_no != c->batch_no) {
-            if (touch(c, a, ntouched) != 0)
-                return 0;
+            if (touch(c, k, a) != 0)
+                return -1;
             a->batch_first = p->seq;
             size += 10 + a->name_len + 1;
         }
@@ -336,19 +370,19 @@ static size_t encode_segment(th_chain *c, chain_pending *const *ev, size_t n, si
             base = p->ts;
         size += event_size(p);
     }
-    if (size > c->seg_cap) {
-        nb = realloc(c->seg, size);
+    if (size > k->cap) {
+        nb = realloc(k->blob, size);
         if (nb == NULL)
-            return 0;
-        c->seg = nb;
-        c->seg_cap = size;
+            return -1;
+        k->blob = nb;
+        k->cap = size;
     }
-    q = c->seg;
+    q = k->blob;
     memcpy(q, chain_segment_magic, 8);
-    q = put_var(q + 8, *ntouched);
-    for (i = 0; i < *ntouched; i++)
-        q = put_str(put_var(q, c->touched[i]->name_len), c->touched[i]->name,
-                    c->touched[i]->name_len);
+    q = put_var(q + 8, k->ntouched);
+    for (i = 0; i < k->ntouched; i++)
+        q = put_str(put_var(q, k->touched[i]->name_len), k->touched[i]->name,
+                    k->touched[i]->name_len);
     q = put_var(q, base);
     q = put_var(q, n);
     /* The heads advance event by event: put_event compares each event with
@@ -358,15 +392,23 @@ static size_t encode_segment(th_chain *c, chain_pending *const *ev, size_t n, si
             prefetch_rest(ev[i + CHAIN_PREFETCH / 2]);
         p = ev[i];
         q = put_event(q, p, base);
-        p->actor->head_seq = p->seq;
-        memcpy(p->actor->head_hash, p->hash, 32);
+        if (p->slab != CHAIN_IN_SLAB) /* the writer frees these only */
+            k->own[k->nown++] = p;
+        p->actor->enc_seq = p->seq;
+        memcpy(p->actor->enc_hash, p->hash, 32);
     }
-    return (size_t)(q - c->seg);
+    k->len = (size_t)(q - k->blob);
+    for (i = 0; i < k->ntouched; i++) {
+        a = k->touched[i];
+        k->first[i] = a->batch_first;
+        k->head[i] = a->enc_seq;
+        memcpy(k->hash[i], a->enc_hash, 32);
+    }
+    return 0;
 }
 
-/* Sign the batch: Merkle root over the touched chains' new heads. */
-static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CHAIN_SIG_LEN],
-                      th_error *err)
+/* Sign the chunk: Merkle root over the touched chains' new heads. */
+static int sign_chunk(chain_chunk *k, EVP_PKEY *key, th_error *err)
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
     uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN];
@@ -376,17 +418,34 @@ static int sign_batch(th_chain *c, size_t ntouched, uint64_t now, uint8_t sig[CH
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     base_sha256_take_error(ctx);
-    for (i = 0; i < ntouched; i++) {
-        a = c->touched[i];
-        chain_head_leaf(ctx, a->name, a->name_len, a->head_seq, a->head_hash, c->leaves[i]);
+    for (i = 0; i < k->ntouched; i++) {
+        a = k->touched[i];
+        chain_head_leaf(ctx, a->name, a->name_len, k->head[i], k->hash[i], k->leaves[i]);
     }
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])c->leaves, ntouched, root, NULL, NULL) != 0 ||
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])k->leaves, k->ntouched, root, NULL, NULL) !=
+            0 ||
         base_sha256_take_error(ctx))
         return th_error_set(err, TH_ENOMEM, "building the head tree failed");
-    chain_batch_message(c->commit_no + 1, now, ntouched, root, msg);
+    chain_batch_message(k->id, k->now, k->ntouched, root, msg);
     base_crypto_clear();
-    if (chain_key_sign(c->key, msg, sizeof msg, sig) != 0)
+    if (chain_key_sign(key, msg, sizeof msg, k->sig) != 0)
         return th_error_set(err, base_crypto_error_code(), "signing the chain heads failed");
+    return TH_OK;
+}
+
+/* Encoder, holding elock: encode and sign the chunk k (its id set). */
+static int encode_chunk(th_chain *c, chain_chunk *k, th_error *err)
+{
+    int rc;
+
+    c->batch_no++;
+    k->now = base_clock_wall_ms();
+    k->encoded = 0;
+    if (encode_segment(c, k) != 0)
+        return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
+    if ((rc = sign_chunk(k, c->key, err)) != TH_OK)
+        return rc;
+    k->encoded = 1;
     return TH_OK;
 }
 
@@ -468,43 +527,54 @@ static int store_contents(th_chain *c, chain_pending *const *ev, size_t n, uint6
     return rc;
 }
 
-/* Store the `n` events ev[0..n) as one signed segment, in one
- * transaction together with the rows of chains seen for the first time. */
-static int commit_batch(th_chain *c, chain_pending *const *ev, size_t n, th_error *err)
+/* Store the segments of the chunks `list` (linked by next, in order) in
+ * one transaction, together with the rows of chains seen for the first
+ * time: one commit (and one sync) for whatever the encoder handed over
+ * meanwhile (writer thread).  A chunk whose encoding failed is encoded
+ * again here. */
+static int commit_chunks(th_chain *c, chain_chunk *list, th_error *err)
 {
-    uint8_t sig[CHAIN_SIG_LEN];
-    uint64_t now = base_clock_wall_ms();
-    size_t i, ntouched, len;
+    chain_chunk *k;
+    chain_actor *a;
+    size_t i;
     int rc;
 
-    c->batch_no++;
-    len = encode_segment(c, ev, n, &ntouched);
-    if (len == 0)
-        return th_error_set(err, TH_ENOMEM, "out of memory encoding a segment");
-    if ((rc = sign_batch(c, ntouched, now, sig, err)) != TH_OK)
-        return rc;
+    for (k = list; k != NULL; k = k->next)
+        if (k->id > c->commit_no && !k->encoded) {
+            pthread_mutex_lock(&c->elock);
+            rc = encode_chunk(c, k, err);
+            pthread_mutex_unlock(&c->elock);
+            if (rc != TH_OK)
+                return rc;
+        }
+    c->txn_no++; /* new chains' rows: inserted once per transaction */
     rc = sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return db_error(c->wdb, rc, err, "starting a chain transaction");
-    /* events recorded by content reference are rare: the walk over the
-     * batch for them is made only when encode_segment saw one */
-    rc = c->batch_contents ? store_contents(c, ev, n, now) : SQLITE_OK;
-    for (i = 0; i < ntouched && rc == SQLITE_OK; i++) {
-        if (c->touched[i]->persisted)
+    for (k = list; k != NULL && rc == SQLITE_OK; k = k->next) {
+        if (k->id <= c->commit_no) /* stored; its spans could not be noted */
             continue;
-        sqlite3_bind_int64(c->ins_actor, 1, c->touched[i]->id);
-        sqlite3_bind_text(c->ins_actor, 2, c->touched[i]->name, (int)c->touched[i]->name_len,
-                          SQLITE_STATIC);
-        rc = step_done(c->ins_actor);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)(c->commit_no + 1));
-        sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)now);
-        sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(c->ins_segment, 4, sig, sizeof sig, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 5, c->seg, len, SQLITE_STATIC);
-        sqlite3_bind_blob64(c->ins_segment, 6, c->leaves, ntouched * 32, SQLITE_STATIC);
-        rc = step_done(c->ins_segment);
+        /* events recorded by content reference are rare: the walk over the
+         * chunk for them is made only when the encoder saw one */
+        rc = k->contents ? store_contents(c, k->ev, k->n, k->now) : SQLITE_OK;
+        for (i = 0; i < k->ntouched && rc == SQLITE_OK; i++) {
+            a = k->touched[i];
+            if (a->persisted || a->row_txn == c->txn_no)
+                continue;
+            a->row_txn = c->txn_no;
+            sqlite3_bind_int64(c->ins_actor, 1, a->id);
+            sqlite3_bind_text(c->ins_actor, 2, a->name, (int)a->name_len, SQLITE_STATIC);
+            rc = step_done(c->ins_actor);
+        }
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(c->ins_segment, 1, (sqlite3_int64)k->id);
+            sqlite3_bind_int64(c->ins_segment, 2, (sqlite3_int64)k->now);
+            sqlite3_bind_blob(c->ins_segment, 3, c->pub, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(c->ins_segment, 4, k->sig, sizeof k->sig, SQLITE_STATIC);
+            sqlite3_bind_blob64(c->ins_segment, 5, k->blob, k->len, SQLITE_STATIC);
+            sqlite3_bind_blob64(c->ins_segment, 6, k->leaves, k->ntouched * 32, SQLITE_STATIC);
+            rc = step_done(c->ins_segment);
+        }
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL);
@@ -513,12 +583,22 @@ static int commit_batch(th_chain *c, chain_pending *const *ev, size_t n, th_erro
         sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    c->commit_no++;
-    for (i = 0; i < ntouched; i++) {
-        c->touched[i]->persisted = 1;
-        c->touched[i]->stored_next = c->touched[i]->head_seq + 1;
-        if (chain_span_add(c, c->touched[i], c->touched[i]->batch_first, c->commit_no) != 0)
-            return th_error_set(err, TH_ENOMEM, "out of memory");
+    /* in order: a chain's head is this chunk's when its span is noted */
+    for (k = list; k != NULL; k = k->next) {
+        if (k->id > c->commit_no) {
+            c->commit_no = k->id;
+            for (i = 0; i < k->ntouched; i++) {
+                a = k->touched[i];
+                a->persisted = 1;
+                a->head_seq = k->head[i];
+                memcpy(a->head_hash, k->hash[i], 32);
+                a->stored_next = a->head_seq + 1;
+            }
+        }
+        for (i = 0; i < k->ntouched && !k->spans_noted; i++)
+            if (chain_span_add(c, k->touched[i], k->first[i], k->id) != 0)
+                return th_error_set(err, TH_ENOMEM, "out of memory");
+        k->spans_noted = 1;
     }
     return TH_OK;
 }
@@ -756,14 +836,14 @@ int chain_pending_recover(th_chain *c, th_error *err)
  * runtime stops producing effects until it recovers.  Gives up only when
  * the handle is closing and TH_CHAIN_CLOSE_RETRY_MS have passed; returns
  * 0 if committed, -1 if given up (the writer has failed then). */
-static int commit_retrying(th_chain *c, chain_pending *const *chunk, size_t n)
+static int commit_retrying(th_chain *c, chain_chunk *list)
 {
     unsigned delay = CHAIN_RETRY_FIRST_MS;
     th_error err;
     char msg[TH_ERROR_MSG_MAX];
 
     th_error_clear(&err);
-    while (commit_batch(c, chunk, n, &err) != TH_OK) {
+    while (commit_chunks(c, list, &err) != TH_OK) {
         set_stalled(c, err.msg);
         if (!c->pending_dirty || base_clock_mono_ns() - c->pending_ns >= 1000000000u)
             pending_snapshot(c, err.msg);
@@ -786,57 +866,257 @@ static int commit_retrying(th_chain *c, chain_pending *const *chunk, size_t n)
     return 0;
 }
 
-/* Commit a detached list in chunks of at most batch_max events and
- * TH_CHAIN_MAX_SEGMENT_BYTES (one event at least).  The one walk along
- * the list puts each chunk's entries in an array (c->walk; a smaller one
- * on the stack, and smaller chunks, if it cannot be had), which the later
- * walks read ahead in. */
-static void drain(th_chain *c, chain_pending *list, int failed)
+/* A chunk with room for batch_max entries: a recycled one, or NULL if out
+ * of memory.  Takes qlock. */
+static chain_chunk *chunk_get(th_chain *c)
 {
-    chain_pending *p, *stack_walk[CHAIN_WALK_STACK], **chunk;
+    chain_chunk *k;
+
+    pthread_mutex_lock(&c->qlock);
+    if ((k = c->chunk_free) != NULL) {
+        c->chunk_free = k->next;
+        c->nchunk_free--;
+    }
+    pthread_mutex_unlock(&c->qlock);
+    if (k != NULL)
+        return k;
+    if ((k = calloc(1, sizeof *k)) == NULL)
+        return NULL;
+    k->ev = malloc(c->batch_max * sizeof *k->ev);
+    k->own = malloc(c->batch_max * sizeof *k->own);
+    if (k->ev == NULL || k->own == NULL) {
+        free(k->ev);
+        free(k->own);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static void chunk_free(chain_chunk *k)
+{
+    free(k->ev);
+    free(k->own);
+    free(k->blob);
+    free(k->touched);
+    free(k->first);
+    free(k->head);
+    free(k->hash);
+    free(k->leaves);
+    free(k);
+}
+
+/* Recycle a stored chunk.  Takes qlock. */
+static void chunk_put(th_chain *c, chain_chunk *k)
+{
+    pthread_mutex_lock(&c->qlock);
+    if (c->nchunk_free < CHAIN_CHUNK_KEEP) {
+        k->next = c->chunk_free;
+        c->chunk_free = k;
+        c->nchunk_free++;
+        k = NULL;
+    }
+    pthread_mutex_unlock(&c->qlock);
+    if (k != NULL)
+        chunk_free(k);
+}
+
+void chain_writer_free(th_chain *c)
+{
+    chain_chunk *k, *next;
+
+    for (k = c->chunk_free; k != NULL; k = next) {
+        next = k->next;
+        chunk_free(k);
+    }
+    c->chunk_free = NULL;
+    c->nchunk_free = 0;
+}
+
+/* Under qlock: when the writer thread takes the queue itself (a full
+ * batch, or the oldest queued event has waited batch_ms).  Appenders that
+ * took it lately (take_queue) will again: while they do, the writer thread
+ * leaves them half a batch_ms more. */
+static uint64_t writer_deadline(th_chain *c, uint64_t now)
+{
+    uint64_t wait = (uint64_t)c->batch_ms * 1000000u;
+
+    if (c->by_appenders > 0 && now - c->assist_ns < 10 * wait)
+        wait += wait / 2;
+    return c->oldest_ns + wait;
+}
+
+int chain_queue_due(th_chain *c, int writer)
+{
+    uint64_t now;
+
+    if (c->qhead == NULL || c->encoding)
+        return 0;
+    if (c->stopping || c->qcount >= c->batch_max)
+        return 1;
+    now = base_clock_mono_ns();
+    if (writer)
+        return now >= writer_deadline(c, now);
+    /* an appender: one segment at a time while the writer thread stores
+     * (else each millisecond's would be a commit of its own) */
+    return c->chunk_head == NULL && now >= c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
+}
+
+/* The encoder: take the queue and encode it, in chunks of at most
+ * batch_max events and TH_CHAIN_MAX_SEGMENT_BYTES (one event at least),
+ * each a signed segment for the writer thread to store, in order.  The
+ * one walk along the list puts each chunk's entries in its array, which
+ * the later walks read ahead in.  `writer`: the writer thread (waits for
+ * elock); otherwise an appender, which encodes only if nobody else does
+ * and a group commit is due: the writer thread then only stores what it
+ * encoded, and the work of encoding and signing grows with the appending
+ * threads instead of waiting for one.  Returns the chunks made, or -1 if
+ * out of memory (the queue is left as it was). */
+static int take_queue(th_chain *c, int writer)
+{
+    chain_chunk *first = NULL, *last = NULL, *k;
+    chain_pending *list, *p;
+    uint64_t oldest;
+    size_t n, bytes;
+    th_error err;
+    int failed, made = 0;
+
+    if (writer)
+        pthread_mutex_lock(&c->elock);
+    else if (pthread_mutex_trylock(&c->elock) != 0)
+        return 0;
+    pthread_mutex_lock(&c->qlock);
+    if (!chain_queue_due(c, writer)) {
+        pthread_mutex_unlock(&c->qlock);
+        pthread_mutex_unlock(&c->elock);
+        return 0;
+    }
+    list = c->qhead;
+    oldest = c->oldest_ns;
+    c->qhead = c->qtail = NULL;
+    c->qcount = 0;
+    failed = c->failed;
+    c->encoding = 1;
+    pthread_mutex_unlock(&c->qlock);
+    while (list != NULL && (k = chunk_get(c)) != NULL) {
+        for (n = 0, bytes = 0, p = list; p != NULL && n < c->batch_max &&
+                                         (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
+             p = p->next, n++) {
+            k->ev[n] = p;
+            bytes += p->size;
+            k->last_ticket = p->ticket;
+        }
+        list = p;
+        k->n = n;
+        k->bytes = bytes;
+        k->id = ++c->enc_no;
+        k->next = NULL;
+        k->encoded = 0;
+        k->spans_noted = 0;
+        /* a failed writer stores nothing; a chunk that cannot be encoded
+         * now is encoded again by the writer thread (commit_chunk) */
+        if (!failed)
+            (void)encode_chunk(c, k, &err);
+        if (last != NULL)
+            last->next = k;
+        else
+            first = k;
+        last = k;
+        made++;
+    }
+    pthread_mutex_lock(&c->qlock);
+    if (list != NULL) { /* out of memory: the rest waits in the queue */
+        for (n = 1, p = list; p->next != NULL; p = p->next)
+            n++;
+        p->next = c->qhead;
+        if (c->qhead == NULL)
+            c->qtail = p;
+        c->qhead = list;
+        c->qcount += n;
+        c->oldest_ns = oldest;
+    }
+    if (last != NULL) {
+        if (c->chunk_tail != NULL)
+            c->chunk_tail->next = first;
+        else
+            c->chunk_head = first;
+        c->chunk_tail = last;
+    }
+    if (!writer && made > 0) {
+        c->by_appenders += (uint64_t)made;
+        c->assist_ns = base_clock_mono_ns();
+    }
+    c->encoding = 0;
+    pthread_cond_signal(&c->qcv); /* the writer thread */
+    pthread_mutex_unlock(&c->qlock);
+    pthread_mutex_unlock(&c->elock);
+    return made > 0 || list == NULL ? made : -1;
+}
+
+void chain_assist(th_chain *c)
+{
+    (void)take_queue(c, 0);
+}
+
+uint64_t chain_segments_by_appenders(th_chain *c)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&c->qlock);
+    n = c->by_appenders;
+    pthread_mutex_unlock(&c->qlock);
+    return n;
+}
+
+/* Writer thread: store the chunks `list` (nothing if the writer has
+ * failed), tell the listeners and the durability waiters, free their
+ * entries. */
+static void store_chunks(th_chain *c, chain_chunk *list, int failed)
+{
+    chain_chunk *k, *next;
     uint64_t last_ticket = 0;
-    size_t n, bytes, i, cap;
+    size_t i, bytes = 0;
     th_error err;
     int reset;
 
-    if (c->walk == NULL && (c->walk = malloc(c->batch_max * sizeof *c->walk)) == NULL) {
-        chunk = stack_walk;
-        cap = CHAIN_WALK_STACK < c->batch_max ? CHAIN_WALK_STACK : c->batch_max;
-    } else {
-        chunk = c->walk;
-        cap = c->batch_max;
+    if (!failed && commit_retrying(c, list) != 0)
+        failed = 1;
+    for (k = list; k != NULL; k = k->next) {
+        if (!failed)
+            notify(c, k->ev, k->n);
+        last_ticket = k->last_ticket;
+        bytes += k->bytes;
     }
-    while (list != NULL) {
-        for (n = 0, bytes = 0, p = list;
-             p != NULL && n < cap && (n == 0 || bytes + p->size <= TH_CHAIN_MAX_SEGMENT_BYTES);
-             p = p->next, n++) {
-            chunk[n] = p;
-            bytes += p->size;
-            last_ticket = p->ticket;
+    pthread_mutex_lock(&c->qlock);
+    if (!failed)
+        c->durable = last_ticket;
+    c->qbytes -= bytes;
+    reset = c->wal_reset;
+    c->wal_reset = 0;
+    pthread_cond_broadcast(&c->dcv);
+    pthread_mutex_unlock(&c->qlock);
+    for (k = list; k != NULL; k = next) {
+        next = k->next;
+        /* an encoded chunk knows which entries hold memory (a slab goes
+         * with its last entry): the others, written on another core, are
+         * not read */
+        if (k->encoded) {
+            for (i = 0; i < k->nown; i++)
+                chain_pending_free(k->own[i]);
+        } else {
+            for (i = 0; i < k->n; i++) {
+                prefetch_entry(k->ev, i, k->n);
+                chain_pending_free(k->ev[i]);
+            }
         }
-        list = p;
-        if (!failed && commit_retrying(c, chunk, n) != 0)
-            failed = 1;
-        if (!failed)
-            notify(c, chunk, n);
-        pthread_mutex_lock(&c->qlock);
-        if (!failed)
-            c->durable = last_ticket;
-        c->qbytes -= bytes;
-        reset = c->wal_reset;
-        c->wal_reset = 0;
-        pthread_cond_broadcast(&c->dcv);
-        pthread_mutex_unlock(&c->qlock);
-        for (i = 0; i < n; i++) {
-            prefetch_entry(chunk, i, n);
-            chain_pending_free(chunk[i]);
-        }
-        if (!failed)
-            chain_wal_finish(c, reset);
+        chunk_put(c, k);
     }
+    if (failed)
+        return;
+    chain_wal_finish(c, reset);
     /* The index is redone from the segments at the next open if it cannot
      * be written: a failure here loses nothing, so it is retried later. */
-    if (!failed && flush_due(c)) {
+    if (flush_due(c)) {
         if (flush_step(c, 1, 0, &err) != TH_OK)
             set_stalled(c, err.msg);
         else
@@ -847,50 +1127,65 @@ static void drain(th_chain *c, chain_pending *list, int failed)
 void *chain_writer_main(void *arg)
 {
     th_chain *c = arg;
-    chain_pending *list;
+    chain_chunk *k;
     struct timespec ts;
-    uint64_t deadline;
+    unsigned delay;
     th_error err;
     int failed;
 
     prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
-        while (c->qhead == NULL && !c->stopping) {
-            if ((c->ndirty == 0 && !c->round_active) || c->failed) {
-                pthread_cond_wait(&c->qcv, &c->qlock);
-                continue;
-            }
-            /* Idle with spans pending: index them within a second. */
-            if (!flush_due(c)) {
-                chain_deadline_after(&ts, c->last_flush_ns + c->flush_ns);
+        /* Encoded chunks first, in order: all of them in one transaction. */
+        if ((k = c->chunk_head) != NULL) {
+            c->chunk_head = c->chunk_tail = NULL;
+            failed = c->failed;
+            pthread_mutex_unlock(&c->qlock);
+            store_chunks(c, k, failed);
+            pthread_mutex_lock(&c->qlock);
+            continue;
+        }
+        /* Group commit: a full batch or the oldest event's deadline (an
+         * appender may have encoded it meanwhile). */
+        if (c->qhead != NULL && !c->encoding) {
+            if (!chain_queue_due(c, 1)) {
+                chain_deadline_after(&ts, writer_deadline(c, base_clock_mono_ns()));
                 pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
                 continue;
             }
             pthread_mutex_unlock(&c->qlock);
-            if (flush_step(c, 1, 0, &err) != TH_OK) {
-                unsigned delay = CHAIN_RETRY_MAX_MS;
-                set_stalled(c, err.msg);
+            if (take_queue(c, 1) < 0) {
+                delay = CHAIN_RETRY_FIRST_MS;
+                set_stalled(c, "out of memory taking the chain queue");
                 (void)retry_wait(c, &delay);
-            } else {
-                clear_stalled(c);
             }
             pthread_mutex_lock(&c->qlock);
+            continue;
         }
-        if (c->qhead == NULL)
+        if (c->encoding) { /* an appender publishes what it took (qcv) */
+            pthread_cond_wait(&c->qcv, &c->qlock);
+            continue;
+        }
+        if (c->qhead == NULL && c->stopping)
             break;
-        /* Group commit: wait for a full batch or the oldest event's deadline. */
-        deadline = c->oldest_ns + (uint64_t)c->batch_ms * 1000000u;
-        while (!c->stopping && c->qcount < c->batch_max && base_clock_mono_ns() < deadline) {
-            chain_deadline_after(&ts, deadline);
-            pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+        if ((c->ndirty == 0 && !c->round_active) || c->failed) {
+            pthread_cond_wait(&c->qcv, &c->qlock);
+            continue;
         }
-        list = c->qhead;
-        c->qhead = c->qtail = NULL;
-        c->qcount = 0;
-        failed = c->failed;
+        /* Idle with spans pending: index them within a second. */
+        if (!flush_due(c)) {
+            chain_deadline_after(&ts, c->last_flush_ns + c->flush_ns);
+            pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+            continue;
+        }
         pthread_mutex_unlock(&c->qlock);
-        drain(c, list, failed);
+        if (flush_step(c, 1, 0, &err) != TH_OK) {
+            delay = CHAIN_RETRY_MAX_MS;
+            set_stalled(c, err.msg);
+            (void)retry_wait(c, &delay);
+        } else {
+            clear_stalled(c);
+        }
         pthread_mutex_lock(&c->qlock);
     }
     failed = c->failed;
@@ -899,7 +1194,5 @@ void *chain_writer_main(void *arg)
      * rebuilt from the segments at the next open */
     if (!failed)
         (void)chain_flush_index(c, &err);
-    free(c->walk);
-    c->walk = NULL;
     return NULL;
 }

@@ -930,6 +930,108 @@ static void test_append_many_slabs(void **state)
     free(buf);
 }
 
+/* Appending threads encode a due group commit themselves (the writer
+ * thread then only stores it): four threads appending batches to their own
+ * chains and to a shared one, with a writer whose batches are small, so
+ * that appenders and the writer thread take the queue in turn.  Every
+ * event is stored once, in order (the listener), the chains verify, and
+ * after a reopen the segments go on numbered from the last one. */
+typedef struct many_arg {
+    th_chain *c;
+    int index, calls;
+} many_arg;
+
+static void *many_worker(void *arg)
+{
+    many_arg *m = arg;
+    th_chain_item items[40];
+    uint32_t vals[40];
+    char own[16];
+    th_error err;
+    int i, k, n;
+
+    snprintf(own, sizeof own, "own-%d", m->index);
+    for (i = 0; i < m->calls; i++) {
+        n = 1 + (i * 7 + m->index) % 40;
+        for (k = 0; k < n; k++) {
+            vals[k] = (uint32_t)(i * 100 + k);
+            items[k].type = k % 3 ? "host-call" : "wasm-call";
+            items[k].data = &vals[k];
+            items[k].len = sizeof vals[k];
+        }
+        if (th_chain_append_many(m->c, i % 4 == 0 ? "listen-b" : own, items, (size_t)n, NULL,
+                                 &err) != TH_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_appenders_encode(void **state)
+{
+    fixture *f = *state;
+    counter cn = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1};
+    th_chain_config cfg = {0};
+    th_chain_verify_result res;
+    th_chain_head head;
+    many_arg m[4];
+    pthread_t t[4];
+    th_chain *c = NULL;
+    uint64_t id, total = 0, shared = 0;
+    th_error err;
+    void *ret;
+    int i, k;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_events = 64;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open: %s", err.msg);
+    f->c = c;
+    assert_int_equal(th_chain_subscribe(c, on_event, &cn, &id, &err), TH_OK);
+    for (i = 0; i < 4; i++) {
+        m[i].c = c;
+        m[i].index = i;
+        m[i].calls = 400;
+        for (k = 0; k < m[i].calls; k++) {
+            total += (uint64_t)(1 + (k * 7 + i) % 40);
+            if (k % 4 == 0)
+                shared += (uint64_t)(1 + (k * 7 + i) % 40);
+        }
+        assert_int_equal(pthread_create(&t[i], NULL, many_worker, &m[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_null(ret);
+    }
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    assert_true(chain_segments_by_appenders(c) > 0);
+    assert_int_equal(cn.n, total);
+    assert_int_equal(cn.order_ok, 1);
+    assert_int_equal(th_chain_unsubscribe(c, id), TH_OK);
+    assert_int_equal(th_chain_head_get(c, "listen-b", &head, &err), TH_OK);
+    assert_int_equal(head.count, shared);
+    if (th_chain_verify(c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, total);
+    assert_int_equal(res.actors, 5);
+    /* reopened: the next segments follow the stored ones */
+    assert_int_equal(th_chain_close(c), TH_OK);
+    f->c = c = NULL;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("reopen: %s", err.msg);
+    f->c = c;
+    m[0].c = c;
+    m[0].calls = 100;
+    assert_null(many_worker(&m[0]));
+    for (k = 0; k < 100; k++)
+        total += (uint64_t)(1 + k * 7 % 40);
+    assert_int_equal(th_chain_flush(c, 10000, &err), TH_OK);
+    if (th_chain_verify(c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify after reopen: %s", err.msg);
+    assert_int_equal(res.events, total);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -942,6 +1044,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_many_slabs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_appenders_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
