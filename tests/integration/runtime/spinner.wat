@@ -1,9 +1,11 @@
-;; spinner.wat - an actor whose handle-send runs a long loop (about 30
-;; million iterations: many fuel slices, so its operation yields between
-;; them and its turn serves its control queue meanwhile); its state stays
-;; none (test_upgrade.c).
+;; spinner.wat - an actor whose handle-send logs "spin" and then runs a
+;; long loop (about 30 million iterations: many fuel slices, so its
+;; operation yields between them and its turn serves its control queue
+;; meanwhile); its state stays none (test_upgrade.c).
 (module
+  (import "theater:simple/runtime" "log" (func $log (param i32 i32)))
   (memory (export "memory") 1)
+  (data (i32.const 200) "spin")
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (i32.const 1024))
   (func $ok (result i32)
@@ -15,6 +17,7 @@
   (func (export "theater:simple/message-server-client#handle-send")
         (param i32 i32 i32 i32 i32) (result i32)
     (local $i i32)
+    (call $log (i32.const 200) (i32.const 4))
     (local.set $i (i32.const 30000000))
     (loop $spin
       (local.set $i (i32.sub (local.get $i) (i32.const 1)))
