@@ -186,6 +186,16 @@ static const th_chain_event *peek(rt_replay *rp)
 /* ------------------------------------------------------------------ */
 /* What the replayed actor produces                                   */
 
+bool rt_replay_call_alone(rt_actor *a, const uint8_t *call, size_t len)
+{
+    rt_replay *rp = a->replay;
+    const th_chain_event *e;
+
+    if (rp->res->diverged || rp->stop || rp->cut || (e = peek(rp)) == NULL)
+        return false;
+    return type_is(e->type, "wasm-call") && e->data_len == len && memcmp(e->data, call, len) == 0;
+}
+
 void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {
     rt_replay *rp = a->replay;

@@ -2,8 +2,9 @@
  * test_upgrade.c - hot code upgrade against the actor's other control
  * messages: an upgrade asked for right after a restart (both queued while
  * the actor is busy) waits for the restarted instance's init and then
- * applies, instead of being refused because the actor is starting; the
- * operation the restart cut off (after a host call) replays as recorded.
+ * applies, instead of being refused because the actor is starting.  The
+ * operation the restart cut off is on the chain (its wasm-call, with or
+ * without host calls after it) and replays as recorded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,7 +102,10 @@ static void replay_identical(rtt *t, const char *id)
     th_chain_events_free(&evs);
 }
 
-static void test_update_right_after_restart(void **unused)
+/* Spinner busy with message `msg`, then a restart and an upgrade asked
+ * for at once; the chain must have `cut` (the types of the cut-off
+ * operation's events and the restart) and replay identically. */
+static void update_right_after_restart(const char *msg, const char *cut)
 {
     rtt t;
     const char *man;
@@ -111,7 +115,6 @@ static void test_update_right_after_restart(void **unused)
     char *types, *r, *u;
     th_error err;
 
-    (void)unused;
     rtt_start(&t, 2);
     man = rtt_manifest(&t, "spinner", rtt_module("spinner"), "runtime message-server",
                        "[limits]\nfuel_per_call = 4000000000");
@@ -119,7 +122,7 @@ static void test_update_right_after_restart(void **unused)
     /* its handle-send spins: the restart and the upgrade both wait in
      * its control queue until the operation yields, and are served in
      * that order in one turn */
-    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"x", 1, &err), 0);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)msg, strlen(msg), &err), 0);
     assert_true(rtt_calls_wait(&t, id, 1, 10000));
     assert_int_equal(th_runtime_restart(t.rt, id, &err), 0);
     wasm = read_file(rtt_module("spinner"), &len);
@@ -134,20 +137,36 @@ static void test_update_right_after_restart(void **unused)
     u = strstr(types, "component-updated\n");
     if (r == NULL || u == NULL || u < r)
         fail_msg("events out of order:\n%s", types);
-    /* the handle-send the restart cut off after its log: the replay
-     * runs it up to there and takes the restart as recorded */
-    if (strstr(types, "wasm-call\nhost-call\nactor-restarted\n") == NULL)
-        fail_msg("no operation cut off by the restart:\n%s", types);
+    /* the operation the restart cut off: its message was taken, so its
+     * wasm-call is recorded; the replay runs it up to where its record
+     * stops and takes the restart as recorded */
+    if (strstr(types, cut) == NULL)
+        fail_msg("no operation cut off by the restart (%s):\n%s", cut, types);
     free(types);
     assert_true(rtt_verify_chain(&t, id) > 0);
     replay_identical(&t, id);
     rtt_stop(&t);
 }
 
+/* cut off before any host call: the wasm-call alone, then the restart */
+static void test_update_after_restart_cut_quiet(void **unused)
+{
+    (void)unused;
+    update_right_after_restart("x", "wasm-call\nwasm-call\nactor-restarted\n");
+}
+
+/* cut off after a host call */
+static void test_update_after_restart_cut_after_log(void **unused)
+{
+    (void)unused;
+    update_right_after_restart("l", "wasm-call\nhost-call\nactor-restarted\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_update_right_after_restart),
+        cmocka_unit_test(test_update_after_restart_cut_quiet),
+        cmocka_unit_test(test_update_after_restart_cut_after_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
