@@ -126,16 +126,19 @@ static inline bool type_is(const char *t, const char *lit)
     return t[0] == lit[0] && strcmp(t, lit) == 0;
 }
 
-/* An operation the daemon's end interrupted (docs/durability.md): the
- * record has its wasm-call and some host calls, then "actor-stopped"
- * (a shutdown) or "actor-restored" (after a crash) instead of its result.
+/* An operation interrupted from outside: the record has its wasm-call and
+ * some host calls, then "actor-stopped" (a shutdown or a forced stop),
+ * "actor-restarted" (a restart, by its supervisor or asked for, aborts the
+ * operation that runs) or "actor-restored" (the daemon's end, after a
+ * crash: docs/durability.md) instead of its result.
  * The replayed operation stops where the record does: its host call gets
  * an error, nothing it produces after that is compared, and the next
  * top-level step takes the record's event as it is. */
 static bool cuts_op(const rt_actor *a, const th_chain_event *e)
 {
     return a->op != NULL && e != NULL &&
-           (type_is(e->type, "actor-restored") || type_is(e->type, "actor-stopped"));
+           (type_is(e->type, "actor-restored") || type_is(e->type, "actor-stopped") ||
+            type_is(e->type, "actor-restarted"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,6 +185,16 @@ static const th_chain_event *peek(rt_replay *rp)
 
 /* ------------------------------------------------------------------ */
 /* What the replayed actor produces                                   */
+
+bool rt_replay_call_alone(rt_actor *a, const uint8_t *call, size_t len)
+{
+    rt_replay *rp = a->replay;
+    const th_chain_event *e;
+
+    if (rp->res->diverged || rp->stop || rp->cut || (e = peek(rp)) == NULL)
+        return false;
+    return type_is(e->type, "wasm-call") && e->data_len == len && memcmp(e->data, call, len) == 0;
+}
 
 void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len)
 {

@@ -158,6 +158,12 @@ int rt_jq_bad(rt_guest *g, const char *what);
 /* rt_record for a replayed actor: compare the event with the next
  * recorded one. */
 void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t len);
+/* For a replayed actor whose operation ends: is the next recorded event
+ * its wasm-call `call` alone (the live run recorded the call without its
+ * result: the operation was cut off from outside, or the two could not be
+ * merged)?  Then the call is compared alone and its result follows apart,
+ * as in the live run. */
+bool rt_replay_call_alone(rt_actor *a, const uint8_t *call, size_t len);
 /* rt_record_host for a replayed actor whose call rt_replay_host has just
  * matched (same interface, function and this input text): the event is
  * compared in place, its output with the recorded output, without

@@ -591,7 +591,9 @@ static int lift_result(rt_actor *a, rt_op *op, uint32_t ptr, op_result *r, th_er
 static void record_result(rt_actor *a, rt_op *op, const op_result *r)
 {
     rt_buf b = {0};
-    bool merged = op->call_rec.data != NULL && !op->call_rec.oom;
+    bool merged = op->call_rec.data != NULL && !op->call_rec.oom &&
+                  (a->replay == NULL ||
+                   !rt_replay_call_alone(a, (const uint8_t *)op->call_rec.data, op->call_rec.len));
 
     if (merged) {
         /* {"function":..,"params":[..]} + ,"result":{..}} */
@@ -842,6 +844,11 @@ void rt_actor_abort_op(rt_actor *a, const char *text)
 {
     if (a->op == NULL)
         return;
+    /* its message was taken: a wasm-call not recorded yet (no event of
+     * the operation so far) goes on the chain, without a result (what
+     * ends the operation follows: actor-restarted, actor-stopped) */
+    if (a->replay == NULL)
+        rt_record_held_call(a);
     if (a->op->msg != NULL)
         rt_reply_complete(a->rt, &a->op->msg->reply, TH_ECLOSED, false, NULL, 0, text);
     rt_op_free(a);
@@ -915,7 +922,9 @@ static void control(rt_actor *a, rt_msg *m)
     case RT_MSG_STOP: rt_sup_begin_stop(a, m); return;
     case RT_MSG_RESTART: rt_sup_do_restart(a); break;
     case RT_MSG_UPGRADE:
-        if (a->op == NULL) {
+        /* not while an instance starts (a restart queued before it: the
+         * INIT behind it in this queue runs first) */
+        if (a->op == NULL && a->status != TH_ACTOR_STARTING) {
             rt_upgrade_apply(a, m);
             return;
         }

@@ -203,7 +203,9 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
     memcpy(&u, m->data, sizeof u);
     if (a->status != TH_ACTOR_RUNNING || a->stop_msg != NULL || a->inst == NULL) {
         rc = th_error_set(&err, TH_ESTATE, "actor %s is not running (%s)", a->id,
-                          a->status == TH_ACTOR_FAILED ? "it failed" : "it is stopping");
+                          a->status == TH_ACTOR_FAILED     ? "it failed"
+                          : a->status == TH_ACTOR_STARTING ? "it is starting"
+                                                           : "it is stopping");
     } else {
         rc = swap_in(a, &u, &old, &migrated, &err);
     }

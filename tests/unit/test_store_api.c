@@ -485,7 +485,7 @@ static void put_numbered(th_store *s, const char *id, unsigned first, unsigned n
     }
 }
 
-/* Checkpoints run while a handle writes.  1000 puts (~3300 WAL frames)
+/* Checkpoints run while a handle writes.  3000 puts (~9500 WAL frames)
  * wake the checkpointer thread, which copies them into theater.db soon.  In
  * a steady stream of puts the WAL restarts only when the thread finishes a
  * checkpoint holding the handle's mutex, or at the writer's backstop at
@@ -498,13 +498,13 @@ static void test_checkpoints_during_writes(void **state)
     th_store *s = open_other(f);
     int waited;
 
-    put_numbered(s, f->id, 0, 1000);
+    put_numbered(s, f->id, 0, 3000);
     /* (at most a minute: the checkpointer thread may get little CPU in a
      * sanitizer build on a loaded machine) */
     for (waited = 0; waited < 60000 && file_size(f, "theater.db") < 1024 * 1024; waited += 10)
         usleep(10000);
     assert_true(file_size(f, "theater.db") >= 1024 * 1024);
-    put_numbered(s, f->id, 1000, 12000);
+    put_numbered(s, f->id, 3000, 12000);
     assert_true(file_size(f, "theater.db-wal") < 34000ll * 4120);
     th_store_close(s);
 }
