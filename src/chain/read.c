@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "chain/chain_int.h"
 #include "db/db.h"
@@ -384,28 +383,6 @@ static void stream_publish(th_chain_stream *st, th_chain_event *items, size_t co
     pthread_mutex_unlock(&st->lock);
 }
 
-/* The array of a whole chain's n events.  Above 2 MiB (16,384 events)
- * it is asked for in transparent huge pages: a replay of 20,000 events
- * otherwise takes 640 page faults writing it (about half of the read's),
- * each zeroing one 4 KiB page.  Freed with free(). */
-static th_chain_event *items_alloc(size_t n)
-{
-    size_t bytes = n * sizeof(th_chain_event), huge = (size_t)2 << 20;
-    void *p;
-
-    if (bytes < huge)
-        return malloc(bytes);
-#ifdef MADV_HUGEPAGE
-    bytes = (bytes + huge - 1) & ~(huge - 1);
-    if ((p = aligned_alloc(huge, bytes)) != NULL)
-        (void)madvise(p, bytes, MADV_HUGEPAGE); /* (a hint: without it, 4 KiB pages) */
-    return p;
-#else
-    (void)p;
-    return malloc(bytes);
-#endif
-}
-
 /* th_chain_read's work; with `st`, published segment by segment. */
 static int read_list(th_chain *c, const th_chain_query *q, th_chain_events *out,
                      th_chain_stream *st, th_error *err)
@@ -442,7 +419,7 @@ static int read_list(th_chain *c, const th_chain_query *q, th_chain_events *out,
             cap = (size_t)(q->to_seq - q->from_seq);
         if (q->limit != 0 && q->limit < cap)
             cap = q->limit;
-        if ((items = items_alloc(cap)) == NULL)
+        if ((items = malloc(cap * sizeof *items)) == NULL)
             cap = 0;
     }
     /* Oldest first, or (newest) from the last segment backwards.  The
