@@ -418,7 +418,7 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
         oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }
     rc = sqlite3_open_v2(path, &db, oflags | SQLITE_OPEN_NOMUTEX,
-                         (flags & DB_BUFFER_WAL) ? db_wal_vfs() : NULL);
+                         (flags & DB_BUFFER_WAL) ? db_wal_vfs(flags & DB_GROW_WAL) : NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(db, rc, err, path);
         goto fail;

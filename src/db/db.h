@@ -36,12 +36,18 @@ enum {
     DB_READONLY = 1,    /* open read-only; fail if the database is missing */
     DB_SYNC_NORMAL = 2, /* synchronous=NORMAL instead of FULL */
     DB_BUFFER_WAL = 4,  /* through db_wal_vfs: a commit's WAL frames in one write */
+    DB_GROW_WAL = 8,    /* with DB_BUFFER_WAL: the WAL grows ahead in chunks of zeros */
 };
 
 /* The name of the VFS that gathers each commit's writes to the WAL into one
  * write (wal_vfs.c), registered on first call; NULL if this SQLite is not
- * one it was checked against (the default VFS is used then). */
-const char *db_wal_vfs(void);
+ * one it was checked against (the default VFS is used then).  With `grow`,
+ * the one that also grows a WAL ahead of its frames in chunks of zeros, so
+ * that a commit's fsync finds the file's size and blocks already durable
+ * (one fsync'ed single put of 1 KiB in the content store: about half the
+ * time; the chain writer's large commits gain nothing and lose the
+ * zeros' writes, so it does not use it). */
+const char *db_wal_vfs(int grow);
 
 /* Install SQLite's default page cache wrapped so that a b-tree rebalance
  * no longer makes the end of a transaction scan the whole cache

@@ -31,6 +31,18 @@
  * Invariant: a WAL file's buffer holds bytes [off, off + len) of the file
  * as SQLite last wrote them, not yet given to the real file; len <=
  * WALBUF_MAX.
+ *
+ * With the second registration (WALBUF_GROW_NAME, db_wal_vfs(1)), the file
+ * also grows ahead of the frames, in chunks of zeros (walbuf_grow).
+ * A commit's fsync (synchronous=FULL) on a file whose size grew must also
+ * make the new size and the newly allocated blocks durable: a journal
+ * commit of the file system on top of the data, which costs about as
+ * much again as the data's own write (an fsync'ed put of the content store
+ * took twice as long while its WAL grew as when it overwrote a WAL
+ * started over).  Frames written into blocks already written are data
+ * only.  SQLite reads a WAL up to its first frame whose salt and checksum
+ * do not match, so zeros after the last frame are no frame (as are the
+ * stale frames it leaves there itself after starting the WAL over).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,6 +51,7 @@
 #include "db/db.h"
 
 #define WALBUF_VFS_NAME "theater-walbuf"
+#define WALBUF_GROW_NAME "theater-walbuf-grow"
 #define WALBUF_FRAME_HDR 24 /* bytes of a WAL frame header */
 /* Bytes buffered at most (a larger commit is written in parts).  Below
  * 128 KiB: the unix VFS passes only the low 17 bits of a write's length to
@@ -46,6 +59,8 @@
  * is a multiple of 128 KiB. */
 #define WALBUF_MAX (120 * 1024)
 #define WALBUF_FIRST_CAP (16 * 1024) /* first allocation of a buffer */
+#define WALBUF_CHUNK (1024 * 1024)   /* the WAL grows by this much of zeros */
+#define WALBUF_ZEROS (64 * 1024)     /* zeros written per call (below 128 KiB) */
 /* SQLite versions the VFS is used with: its commit detection relies on the
  * WAL writer writing a frame's header and its page as two writes, as 3.40
  * does (test_store_wal fails on a version that does otherwise); other
@@ -55,23 +70,47 @@
 
 /* A WAL file: the header SQLite sees, then the default VFS's file. */
 typedef struct walbuf_file {
-    sqlite3_file base;  /* pMethods = &walbuf_io */
-    sqlite3_file *real; /* the default VFS's file, inside this allocation */
-    unsigned char *buf; /* pending bytes (malloc'd, owned) */
-    size_t len, cap;    /* bytes pending, bytes allocated */
-    sqlite3_int64 off;  /* file offset of buf[0] */
-    int commit_hdr;     /* the last write was the header of a commit frame */
+    sqlite3_file base;   /* pMethods = &walbuf_io */
+    sqlite3_file *real;  /* the default VFS's file, inside this allocation */
+    unsigned char *buf;  /* pending bytes (malloc'd, owned) */
+    size_t len, cap;     /* bytes pending, bytes allocated */
+    sqlite3_int64 off;   /* file offset of buf[0] */
+    sqlite3_int64 grown; /* bytes [0, grown) of the real file are written */
+    int grow;            /* opened through the growing registration */
+    int commit_hdr;      /* the last write was the header of a commit frame */
 } walbuf_file;
 
-static sqlite3_vfs walbuf_vfs;
+static const unsigned char walbuf_zeros[WALBUF_ZEROS];
+
+static sqlite3_vfs walbuf_vfs, walbuf_grow_vfs;
 static sqlite3_vfs *walbuf_root; /* the default VFS, wrapped */
 static pthread_once_t walbuf_once = PTHREAD_ONCE_INIT;
-static int walbuf_ok; /* registered */
+static int walbuf_ok, walbuf_grow_ok; /* registered */
 
 /* Size of walbuf_file rounded up so the real file that follows is aligned. */
 static size_t walbuf_head(void)
 {
     return (sizeof(walbuf_file) + 15) & ~(size_t)15;
+}
+
+/* Bytes up to `end` were just written: if the file grew, write zeros up
+ * to the next chunk boundary, so the frames after these go into blocks
+ * already written (the file's header comment says why).  A failure (the
+ * disk is full) only stops growing ahead: the next frames grow the file
+ * themselves. */
+static void walbuf_grow(walbuf_file *f, sqlite3_int64 end)
+{
+    sqlite3_int64 to = (end + WALBUF_CHUNK - 1) / WALBUF_CHUNK * WALBUF_CHUNK, at = end;
+
+    if (!f->grow || end <= f->grown)
+        return;
+    while (at < to) {
+        int n = to - at < WALBUF_ZEROS ? (int)(to - at) : WALBUF_ZEROS;
+        if (f->real->pMethods->xWrite(f->real, walbuf_zeros, n, at) != SQLITE_OK)
+            break;
+        at += n;
+    }
+    f->grown = at;
 }
 
 /* Write the pending bytes to the real file; the buffer is empty after, even
@@ -80,8 +119,11 @@ static int walbuf_flush(walbuf_file *f)
 {
     int rc = SQLITE_OK;
 
-    if (f->len != 0)
+    if (f->len != 0) {
         rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+        if (rc == SQLITE_OK)
+            walbuf_grow(f, f->off + (sqlite3_int64)f->len);
+    }
     f->len = 0;
     f->commit_hdr = 0;
     return rc;
@@ -138,7 +180,9 @@ static int walbuf_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 
         /* too big to gather (or no memory for it): written as it comes */
         if ((rc = walbuf_flush(f)) != SQLITE_OK)
             return rc;
-        return f->real->pMethods->xWrite(f->real, data, n, off);
+        if ((rc = f->real->pMethods->xWrite(f->real, data, n, off)) == SQLITE_OK)
+            walbuf_grow(f, off + n);
+        return rc;
     }
     if (f->len == 0)
         f->off = off;
@@ -155,7 +199,10 @@ static int walbuf_truncate(sqlite3_file *p, sqlite3_int64 size)
     walbuf_file *f = (walbuf_file *)p;
     int rc = walbuf_flush(f);
 
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+    if (rc == SQLITE_OK && (rc = f->real->pMethods->xTruncate(f->real, size)) == SQLITE_OK &&
+        f->grown > size)
+        f->grown = size;
+    return rc;
 }
 
 static int walbuf_sync(sqlite3_file *p, int flags)
@@ -249,12 +296,14 @@ static int walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int 
     walbuf_file *f = (walbuf_file *)p;
     int rc;
 
-    (void)vfs;
     if (!(flags & SQLITE_OPEN_WAL))
         return walbuf_root->xOpen(walbuf_root, name, p, flags, out_flags);
     memset(f, 0, sizeof *f);
     f->real = (sqlite3_file *)((unsigned char *)p + walbuf_head());
     rc = walbuf_root->xOpen(walbuf_root, name, f->real, flags, out_flags);
+    f->grow = vfs == &walbuf_grow_vfs;
+    if (rc == SQLITE_OK && f->real->pMethods->xFileSize(f->real, &f->grown) != SQLITE_OK)
+        f->grown = 0;
     if (rc == SQLITE_OK)
         f->base.pMethods = &walbuf_io;
     else if (f->real->pMethods != NULL) /* SQLite does not close a failed open's file */
@@ -280,10 +329,15 @@ static void walbuf_register(void)
     walbuf_vfs.pNext = NULL;
     walbuf_vfs.xOpen = walbuf_open;
     walbuf_ok = sqlite3_vfs_register(&walbuf_vfs, 0) == SQLITE_OK;
+    walbuf_grow_vfs = walbuf_vfs;
+    walbuf_grow_vfs.zName = WALBUF_GROW_NAME;
+    walbuf_grow_ok = walbuf_ok && sqlite3_vfs_register(&walbuf_grow_vfs, 0) == SQLITE_OK;
 }
 
-const char *db_wal_vfs(void)
+const char *db_wal_vfs(int grow)
 {
     pthread_once(&walbuf_once, walbuf_register);
+    if (grow)
+        return walbuf_grow_ok ? WALBUF_GROW_NAME : NULL;
     return walbuf_ok ? WALBUF_VFS_NAME : NULL;
 }

@@ -154,7 +154,8 @@ int th_store_open(const th_store_config *cfg, th_store **out, th_error *err)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     s->max_blob = cfg->max_blob_bytes ? cfg->max_blob_bytes : TH_STORE_DEFAULT_MAX_BLOB;
     s->read_only = cfg->read_only != 0;
-    flags = (s->read_only ? DB_READONLY : DB_BUFFER_WAL) | (cfg->sync_normal ? DB_SYNC_NORMAL : 0);
+    flags = (s->read_only ? DB_READONLY : DB_BUFFER_WAL | DB_GROW_WAL) |
+            (cfg->sync_normal ? DB_SYNC_NORMAL : 0);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->bg_lock, NULL);
     pthread_mutex_init(&s->ckpt_lock, NULL);

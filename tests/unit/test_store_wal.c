@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +37,19 @@ typedef struct count_file {
 
 static sqlite3_vfs count_vfs;
 static sqlite3_vfs *count_root;
-static int wal_writes, wal_syncs;
+static int wal_writes, wal_syncs, zero_writes;
+
+/* Are the n bytes at b all zero? */
+static int all_zero(const void *b, int n)
+{
+    const unsigned char *p = b;
+    int i;
+
+    for (i = 0; i < n; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
 
 static int c_close(sqlite3_file *p)
 {
@@ -51,7 +64,9 @@ static int c_read(sqlite3_file *p, void *b, int n, sqlite3_int64 o)
 static int c_write(sqlite3_file *p, const void *b, int n, sqlite3_int64 o)
 {
     count_file *f = (count_file *)p;
-    __atomic_add_fetch(&wal_writes, 1, __ATOMIC_RELAXED);
+    /* frames (a frame header is never zero: its page number is not), or
+     * the zeros the file grows ahead by */
+    __atomic_add_fetch(all_zero(b, n) ? &zero_writes : &wal_writes, 1, __ATOMIC_RELAXED);
     return f->real->pMethods->xWrite(f->real, b, n, o);
 }
 static int c_truncate(sqlite3_file *p, sqlite3_int64 size)
@@ -197,19 +212,22 @@ static void check_blob(th_store *reader, const char *id, const char *ref, size_t
 /* The store's connections use the buffering VFS on this SQLite (else the
  * other tests here would not test it), and one single put reaches the WAL
  * file in one write: SQLite alone writes each frame as two (header, page),
- * and a put commits at least two pages. */
+ * and a put commits at least two pages.  The file grows ahead of the
+ * frames in chunks of zeros (1 MiB): while open, its size is a whole
+ * number of chunks. */
 static void test_one_write_per_commit(void **state)
 {
-    char home[64], id[TH_STORE_ID_LEN + 1];
+    char home[64], id[TH_STORE_ID_LEN + 1], path[128];
     uint8_t blob[1024];
     th_content_ref ref;
+    struct stat sb;
     th_error err;
     th_store *s;
     unsigned i;
     int before;
 
     (void)state;
-    assert_non_null(db_wal_vfs());
+    assert_non_null(db_wal_vfs(1));
     make_home(home, sizeof home);
     s = open_store(home, 1, 0);
     assert_int_equal(th_store_new(s, id, &err), TH_OK);
@@ -220,6 +238,12 @@ static void test_one_write_per_commit(void **state)
         /* the background checkpointer writes the database file, not the WAL */
         assert_int_equal(__atomic_load_n(&wal_writes, __ATOMIC_RELAXED) - before, 1);
     }
+    /* 200 puts of about three frames: more than 2 MiB of WAL */
+    assert_true(__atomic_load_n(&zero_writes, __ATOMIC_RELAXED) > 0);
+    snprintf(path, sizeof path, "%s/theater.db-wal", home);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= 2 * 1024 * 1024);
+    assert_int_equal(sb.st_size % (1024 * 1024), 0);
     th_store_close(s);
     remove_home(home);
 }
