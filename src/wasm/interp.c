@@ -1334,19 +1334,17 @@ L_I64_TRUNC_SAT_F64_U:
         ip += WASM_INSN_SIZE(3); \
         goto L_##second; \
     }
-    ADDKA_THEN(P_ADDKA_BR_IF_NZ_BACK, BR_IF_NZ_BACK_A)
-    ADDK_THEN(P_ADDK2A_BR_IF_NZ_BACK, P_ADDKA_BR_IF_NZ_BACK)
-    ADDK_THEN(P_ADDK3A_BR_IF_NZ_BACK, P_ADDK2A_BR_IF_NZ_BACK)
-#define ADDKA_BRB(s) \
-    ADDKA_THEN(P_ADDKA_BRB_##s, BRB_##s##_A) \
-    ADDK_THEN(P_ADDK2A_BRB_##s, P_ADDKA_BRB_##s) \
-    ADDK_THEN(P_ADDK3A_BRB_##s, P_ADDK2A_BRB_##s)
+    /* P_ADDK<v><tail> into `second`, and the one and two additions
+     * before it (P_ADDK2<v><tail>, P_ADDK3<v><tail>); v: A or B */
+#define ADDKV_CHAIN(v, tail, second) \
+    ADDKA_THEN(P_ADDK##v##tail, second) \
+    ADDK_THEN(P_ADDK2##v##tail, P_ADDK##v##tail) \
+    ADDK_THEN(P_ADDK3##v##tail, P_ADDK2##v##tail)
+    ADDKV_CHAIN(A, _BR_IF_NZ_BACK, BR_IF_NZ_BACK_A)
+#define ADDKA_BRB(s) ADDKV_CHAIN(A, _BRB_##s, BRB_##s##_A)
     WASM_CMP_OPS(ADDKA_BRB, IF_I32)
     WASM_CMPK_OPS(ADDKA_BRB, IF_I32)
-#define ADDKB_BRB(s) \
-    ADDKA_THEN(P_ADDKB_BRB_##s, BRB_##s##_B) \
-    ADDK_THEN(P_ADDK2B_BRB_##s, P_ADDKB_BRB_##s) \
-    ADDK_THEN(P_ADDK3B_BRB_##s, P_ADDK2B_BRB_##s)
+#define ADDKB_BRB(s) ADDKV_CHAIN(B, _BRB_##s, BRB_##s##_B)
     WASM_CMP_OPS(ADDKB_BRB, IF_I32)
     ADDK_THEN(P_ADDK_LSK32_BR_TABLE, P_LSK32_BR_TABLE)
 L_P_COPY_BR_BACK_LSK:
