@@ -16,30 +16,12 @@
 
 #include <cmocka.h>
 
+#include "base/file.h"
 #include "rt_test_util.h"
 #include "theater/chain.h"
 #include "theater/handlers.h"
 #include "theater/runtime.h"
 #include "theater/store.h"
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *b;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    b = malloc((size_t)n);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 /* The types of actor `id`'s events, in order, one per line (malloc'd). */
 static char *event_types(rtt *t, const char *id)
@@ -125,7 +107,8 @@ static void update_right_after_restart(const char *msg, const char *cut)
     assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)msg, strlen(msg), &err), 0);
     assert_true(rtt_calls_wait(&t, id, 1, 10000));
     assert_int_equal(th_runtime_restart(t.rt, id, &err), 0);
-    wasm = read_file(rtt_module("spinner"), &len);
+    if (base_file_read(rtt_module("spinner"), "spinner", 1u << 20, &wasm, &len, &err) != 0)
+        fail_msg("%s", err.msg);
     if (th_runtime_update(t.rt, id, wasm, len, "2", from, to, &err) != 0)
         fail_msg("update: %s", err.msg);
     assert_string_equal(from, to); /* the same code, a new version */
