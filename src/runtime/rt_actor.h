@@ -112,6 +112,7 @@ struct rt_actor {
     atomic_uint_fast64_t store_used; /* store bytes charged to it and below */
     rt_runtime *rt;
     rt_actor *reg_next; /* registry bucket chain */
+    uint64_t reg_hash;  /* its id's hash there (registry.c) */
     char id[RT_ID_LEN + 1];
     bool durable; /* the runtime is durable and so is its spec (durable.c) */
     /* "" from its spawn; a restart's nonce ("incarnation" of actor-restarted):
