@@ -337,6 +337,12 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
         snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit=%lld",
                  (long long)c->wal_frames * 4096);
         sqlite3_exec(c->wdb, pragma, NULL, NULL, NULL);
+        /* A small page cache: the writer appends segments (pages it never
+         * reads again) and walks a few b-tree paths; the 64 MiB of db_open
+         * only grew, page by page (a malloc and a page fault each), for
+         * the first 64 MiB of segments after every start.  Measured
+         * (chain_bench, saturated appends): 1.15-1.17 -> 1.41 M events/s. */
+        sqlite3_exec(c->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
     }
     if ((rc = db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
