@@ -268,6 +268,12 @@ int64_t th_wasm_memory_grow(th_wasm_memory *mem, uint32_t delta);
  * Growing and freeing a packed memory are allowed.  A memory packs with
  * its size and limits unchanged. */
 int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident);
+/* The same for `n` memories at once, with fewer calls into the kernel
+ * (memories whose mappings touch give their pages back in one): status[i]
+ * is what th_wasm_memory_pack would return for mems[i].  Returns how many
+ * were packed. */
+size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t max_resident,
+                                int *status /* out, n entries */);
 void th_wasm_memory_unpack(th_wasm_memory *mem);
 bool th_wasm_memory_packed(const th_wasm_memory *mem);
 

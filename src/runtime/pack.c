@@ -8,8 +8,13 @@
  * began at least pack_idle_ms ago (th_runtime_config; 1 s by default):
  * the non-zero bytes of its resident pages are copied into one heap block
  * (th_wasm_memory_pack) and the pages given back to the kernel.  The next
- * turn of the actor, before anything runs, puts them back
- * (rt_pack_turn_begin): a page fault and a copy per page, once per waking.
+ * operation of the actor, before its code runs, puts them back
+ * (rt_pack_unpack, from the start of every operation): a page fault and a
+ * copy per page, once per waking.  A turn that runs no code (a stop, most
+ * often) leaves them packed, so stopping a packed actor frees its memory
+ * without touching a page: no fault, no copy, and no page to give back
+ * (whose release would interrupt every other core running the process to
+ * flush its TLB).
  * Memories with more than TH_RT_PACK_MAX_BYTES resident, or whose bytes
  * would not pack to half of it, are left as they are.
  *
@@ -46,18 +51,24 @@ static void list_push(rt_runtime *rt, rt_actor *a)
                                                   memory_order_relaxed));
 }
 
+void rt_pack_unpack(rt_actor *a)
+{
+    th_wasm_memory *mem;
+
+    if (a->inst != NULL && (mem = th_wasm_instance_memory0(a->inst)) != NULL &&
+        th_wasm_memory_packed(mem)) {
+        th_wasm_memory_unpack(mem);
+        atomic_fetch_add_explicit(&a->rt->pack_unpacked, 1, memory_order_relaxed);
+    }
+}
+
 void rt_pack_turn_begin(rt_actor *a, uint64_t now)
 {
     rt_runtime *rt = a->rt;
-    th_wasm_memory *mem;
 
     if (a->inst == NULL)
         return;
     atomic_store_explicit(&a->ran_ns, now, memory_order_relaxed);
-    if ((mem = th_wasm_instance_memory0(a->inst)) != NULL && th_wasm_memory_packed(mem)) {
-        th_wasm_memory_unpack(mem);
-        atomic_fetch_add_explicit(&rt->pack_unpacked, 1, memory_order_relaxed);
-    }
     if (rt->pack_idle_ns == 0 || a->replay != NULL ||
         atomic_load_explicit(&a->pack_listed, memory_order_relaxed) ||
         atomic_load_explicit(&rt->closing, memory_order_relaxed))
@@ -67,31 +78,55 @@ void rt_pack_turn_begin(rt_actor *a, uint64_t now)
     list_push(rt, a);
 }
 
-/* Pack `a` if it has been idle long enough and its turn can be had: true
- * if it leaves the list (looked at), false if it stays on it. */
-static bool pack_one(rt_runtime *rt, rt_actor *a, uint64_t now)
+/* Take `a`'s turn for packing if it has been idle long enough and the
+ * turn can be had: 1 with *mem = the memory to pack (the turn held), 0 if
+ * it leaves the list without it (looked at: nothing to pack; its turn
+ * handed back), -1 if it stays on the list (not idle long enough, or
+ * running or queued: it ran lately after all). */
+static int pack_take(rt_runtime *rt, rt_actor *a, uint64_t now, th_wasm_memory **mem)
 {
     int expect = RT_SCHED_IDLE, st;
-    th_wasm_memory *mem;
 
     if (now - atomic_load_explicit(&a->ran_ns, memory_order_relaxed) < rt->pack_idle_ns)
-        return false;
+        return -1;
     if (!atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED))
-        return false; /* running or queued: it ran lately after all */
+        return -1;
     /* the turn is ours */
     pthread_mutex_lock(&a->lock);
     st = a->status;
     pthread_mutex_unlock(&a->lock);
     if (a->inst != NULL && a->op == NULL && a->replay == NULL && st == TH_ACTOR_RUNNING &&
-        a->stop_msg == NULL && (mem = th_wasm_instance_memory0(a->inst)) != NULL &&
-        th_wasm_memory_pack(mem, TH_RT_PACK_MAX_BYTES) == 1)
-        atomic_fetch_add_explicit(&rt->pack_packed, 1, memory_order_relaxed);
+        a->stop_msg == NULL && (*mem = th_wasm_instance_memory0(a->inst)) != NULL &&
+        !th_wasm_memory_packed(*mem))
+        return 1;
+    return 0;
+}
+
+/* Hand the turn of `a` taken by pack_take back, off the list. */
+static void pack_done(rt_actor *a)
+{
     atomic_store_explicit(&a->pack_listed, false, memory_order_relaxed);
-    /* hand the turn back; a message that came meanwhile found it QUEUED */
+    /* a message that came meanwhile found it QUEUED */
     atomic_store(&a->sched, RT_SCHED_IDLE);
     if (rt_mpsc_count(&a->ctl) > 0 || rt_mpsc_count(&a->mbox) > 0 || atomic_load(&a->nblocked) > 0)
         rt_sched_wake(a);
-    return true;
+    rt_actor_release(a); /* the list's reference */
+}
+
+/* Actors whose turns a sweep holds while their memories are packed
+ * together (th_wasm_memory_pack_many gives back in one call the pages of
+ * memories next to one another): at most this many, each held for about a
+ * microsecond of copying per page it has. */
+#define PACK_BATCH 256
+
+static void pack_batch(rt_runtime *rt, rt_actor **held, th_wasm_memory **mems, size_t n)
+{
+    int status[PACK_BATCH];
+    size_t i, packed = th_wasm_memory_pack_many(mems, n, TH_RT_PACK_MAX_BYTES, status);
+
+    atomic_fetch_add_explicit(&rt->pack_packed, packed, memory_order_relaxed);
+    for (i = 0; i < n; i++)
+        pack_done(held[i]);
 }
 
 /* One sweep over the list: actors looked at leave it (dropping its
@@ -99,15 +134,30 @@ static bool pack_one(rt_runtime *rt, rt_actor *a, uint64_t now)
 static void sweep(rt_runtime *rt)
 {
     rt_actor *a = atomic_exchange_explicit(&rt->pack_head, NULL, memory_order_acquire), *next;
+    rt_actor *held[PACK_BATCH];
+    th_wasm_memory *mems[PACK_BATCH], *mem = NULL;
     uint64_t now = rt_now_ns();
+    size_t n = 0, looked = 0;
 
     for (; a != NULL; a = next) {
         next = a->pack_next;
-        if (pack_one(rt, a, now))
-            rt_actor_release(a);
-        else
-            list_push(rt, a);
+        switch (pack_take(rt, a, now, &mem)) {
+        case 1:
+            held[n] = a;
+            mems[n++] = mem;
+            break;
+        case 0: pack_done(a); break;
+        default: list_push(rt, a); break;
+        }
+        /* a full batch, or the first one held has waited for a few
+         * batches' worth of actors looked at */
+        if (n > 0 && (n == PACK_BATCH || ++looked >= 4 * PACK_BATCH)) {
+            pack_batch(rt, held, mems, n);
+            n = looked = 0;
+        }
     }
+    if (n > 0)
+        pack_batch(rt, held, mems, n);
 }
 
 static void *pack_main(void *arg)

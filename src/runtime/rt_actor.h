@@ -309,10 +309,12 @@ int rt_pack_start(rt_runtime *rt, unsigned idle_ms, th_error *err);
 void rt_pack_stop(rt_runtime *rt);
 /* Stop it if needed and empty its list (no turn runs any more). */
 void rt_pack_free(rt_runtime *rt);
-/* At the start of every turn, before anything runs: note the time
- * (`now`, rt_now_ns), unpack the memory if it was packed, and put the
- * actor on the packer's list if it is not. */
+/* At the start of every turn: note the time (`now`, rt_now_ns) and put
+ * the actor on the packer's list if it is not. */
 void rt_pack_turn_begin(rt_actor *a, uint64_t now);
+/* Before the actor's code runs (the start of an operation): its memory
+ * back, if it was packed. */
+void rt_pack_unpack(rt_actor *a);
 
 /* ------------------------------------------------------------------ */
 /* Hot upgrade (upgrade.c)                                            */

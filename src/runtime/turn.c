@@ -327,6 +327,7 @@ static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
         rt_msg_free(m);
         return;
     }
+    rt_pack_unpack(a); /* its memory back before its code runs */
     op = op_alloc(a->rt);
     if (op == NULL || (op->exec = rt_exec_get(a->rt)) == NULL) {
         /* The operation cannot run: the actor fails (never a message
@@ -1012,7 +1013,7 @@ static void turn_at(rt_actor *a, uint64_t now)
 
     if (w != NULL && w->rt != a->rt)
         w = NULL;
-    rt_pack_turn_begin(a, now); /* its memory back, if it was packed */
+    rt_pack_turn_begin(a, now); /* (a packed memory comes back with an operation) */
     rt_record_turn_begin(a);
     for (;;) {
         if (w != NULL && w->handoff != NULL) {

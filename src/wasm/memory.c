@@ -290,10 +290,13 @@ int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages
 
 void wasm_memory_release(th_wasm_memory *mem)
 {
+    /* a packed memory has no page in use: none to give back */
+    size_t used = mem->packed != NULL ? 0 : mem->size;
+
     free(mem->packed);
     mem->packed = NULL;
     if (mem->slab >= 0)
-        slot_give(mem->slab, mem->data, mem->size);
+        slot_give(mem->slab, mem->data, used);
     else if (mem->mapped != 0)
         munmap(mem->data, mem->mapped);
     mem->data = empty_memory;
@@ -424,9 +427,12 @@ static int pack_scan(struct wasm_packed **pp, const uint8_t *base, size_t from, 
     return 0;
 }
 
-int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident)
+/* Copy the non-zero bytes of `mem`'s resident pages into mem->packed,
+ * its pages not given back yet: 1 if so, 0 if not worth it (see
+ * th_wasm_memory_pack), TH_ENOMEM. */
+static int pack_prepare(th_wasm_memory *mem, size_t max_resident)
 {
-    size_t ps = page_size(), npages, resident = 0, i, j;
+    size_t ps = page_size(), npages, resident = 0, i;
     struct wasm_packed *p = NULL;
     unsigned char vec[PACK_MAX_MAPPED / 4096];
 
@@ -461,20 +467,67 @@ int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident)
             p->cap = p->len;
         }
     }
-    /* give the resident pages back, a run of pages per call */
-    for (i = 0; i < npages; i = j) {
-        if (!(vec[i] & 1)) {
-            j = i + 1;
-            continue;
-        }
-        for (j = i; j < npages && (vec[j] & 1); j++)
-            ;
-        /* (should it fail, the pages keep their bytes, which the runs
-         * still describe) */
-        (void)madvise(mem->data + i * ps, (j - i) * ps, MADV_DONTNEED);
-    }
     mem->packed = p;
     return 1;
+}
+
+/* A packed memory's mapping, to be given back. */
+typedef struct pack_range {
+    uint8_t *start, *end;
+    size_t idx; /* in the caller's array */
+} pack_range;
+
+static int range_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = ((const pack_range *)a)->start, *y = ((const pack_range *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+#define PACK_MANY_STEP 256 /* memories given back per sort */
+
+size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t max_resident,
+                                int *status)
+{
+    pack_range r[PACK_MANY_STEP];
+    size_t base, nr, i, j, k, packed = 0;
+
+    for (base = 0; base < n; base += PACK_MANY_STEP) {
+        size_t m = n - base < PACK_MANY_STEP ? n - base : PACK_MANY_STEP;
+        for (nr = 0, i = base; i < base + m; i++)
+            if ((status[i] = pack_prepare(mems[i], max_resident)) == 1)
+                r[nr++] = (pack_range){mems[i]->data, mems[i]->data + mems[i]->mapped, i};
+        /* Every byte of these mappings is kept (their non-zero bytes in
+         * the runs), so each is given back whole, and mappings that touch
+         * one another in one call: each call makes the kernel interrupt
+         * every other core running the process to flush its TLB, which
+         * one call per memory made the price of packing (and, in a
+         * virtual machine, of every core's work meanwhile). */
+        qsort(r, nr, sizeof r[0], range_cmp);
+        for (i = 0; i < nr; i = j) {
+            for (j = i + 1; j < nr && r[j].start == r[j - 1].end; j++)
+                ;
+            if (madvise(r[i].start, (size_t)(r[j - 1].end - r[i].start), MADV_DONTNEED) == 0) {
+                packed += j - i;
+                continue;
+            }
+            /* not packed after all: the runs put back what may have been
+             * given back (a packed memory must hold no page: its release
+             * gives none back) */
+            for (k = i; k < j; k++) {
+                th_wasm_memory_unpack(mems[r[k].idx]);
+                status[r[k].idx] = 0;
+            }
+        }
+    }
+    return packed;
+}
+
+int th_wasm_memory_pack(th_wasm_memory *mem, size_t max_resident)
+{
+    int status;
+
+    th_wasm_memory_pack_many(&mem, 1, max_resident, &status);
+    return status;
 }
 
 void th_wasm_memory_unpack(th_wasm_memory *mem)

@@ -676,6 +676,74 @@ static void test_memory_slots(void **state)
     }
 }
 
+/* Memories packed together (th_wasm_memory_pack_many gives back the
+ * pages of neighbouring memories in one call): each packed one comes back
+ * byte for byte, the ones not in the batch between them keep theirs, and
+ * a packed memory freed without being unpacked leaves its slot zeroed for
+ * the next one. */
+static void test_memory_pack_many(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    th_wasm_memory *v[N], *batch[N];
+    int status[N];
+    uint64_t size;
+    size_t nb = 0, i;
+    uint8_t *d;
+
+    for (i = 0; i < N; i++) {
+        v[i] = th_wasm_memory_new(1 + (uint32_t)(i % 5 == 4), 4);
+        d = th_wasm_memory_data(v[i], &size);
+        d[7] = (uint8_t)(i + 1);
+        d[size - 1] = (uint8_t)(0x80 | i);
+        if (i % 3 != 1) /* every third one stays out, between the others */
+            batch[nb++] = v[i];
+    }
+    assert_int_equal(th_wasm_memory_pack_many(batch, nb, 1u << 20, status), nb);
+    for (i = 0; i < nb; i++) {
+        assert_int_equal(status[i], 1);
+        assert_true(th_wasm_memory_packed(batch[i]));
+    }
+    for (i = 0; i < N; i++) {
+        assert_int_equal(th_wasm_memory_packed(v[i]), i % 3 != 1);
+        if (i % 3 != 1) {
+            /* given back: reads as zeros until unpacked */
+            d = th_wasm_memory_data(v[i], &size);
+            assert_true(all_zero(d, size));
+            th_wasm_memory_unpack(v[i]);
+        }
+        d = th_wasm_memory_data(v[i], &size);
+        assert_int_equal(d[7], i + 1);
+        assert_int_equal(d[size - 1], 0x80 | i);
+        d[7] = d[size - 1] = 0;
+        assert_true(all_zero(d, size));
+    }
+    /* packed once, not again */
+    d = th_wasm_memory_data(v[0], &size);
+    d[100] = 9;
+    assert_int_equal(th_wasm_memory_pack(v[0], 1u << 20), 1);
+    assert_int_equal(th_wasm_memory_pack(v[0], 1u << 20), 0);
+    assert_int_equal(th_wasm_memory_pack_many(v, 1, 1u << 20, status), 0);
+    assert_int_equal(status[0], 0);
+    th_wasm_memory_unpack(v[0]);
+    assert_int_equal(d[100], 9);
+    /* freed while packed, then the slots taken again: all zero */
+    for (i = 0; i < N; i++) {
+        d = th_wasm_memory_data(v[i], &size);
+        memset(d, 0x5a, 512);
+    }
+    assert_int_equal(th_wasm_memory_pack_many(v, N, 1u << 20, status), N);
+    for (i = 0; i < N; i++)
+        th_wasm_memory_free(v[i]);
+    for (i = 0; i < N; i++) {
+        v[i] = th_wasm_memory_new(1 + (uint32_t)(i % 5 == 4), 4);
+        d = th_wasm_memory_data(v[i], &size);
+        assert_true(all_zero(d, size));
+    }
+    for (i = 0; i < N; i++)
+        th_wasm_memory_free(v[i]);
+}
+
 /* Slots taken and given back from several threads at once. */
 static void *slot_worker(void *arg)
 {
@@ -687,7 +755,7 @@ static void *slot_worker(void *arg)
         uint8_t *d = th_wasm_memory_data(mem, &size);
         if (!all_zero(d, size))
             return (void *)1;
-        memset(d, 0x5a, 4096);
+        memset(d, 0x5a, 512);
         if (i % 7 == 0 && th_wasm_memory_grow(mem, 2) != 1)
             return (void *)1;
         th_wasm_memory_free(mem);
@@ -771,7 +839,7 @@ int main(void)
         cmocka_unit_test(test_globals_init),         cmocka_unit_test(test_add_instance),
         cmocka_unit_test(test_memory_objects),       cmocka_unit_test(test_threads),
         cmocka_unit_test(test_many_small_instances), cmocka_unit_test(test_memory_slots),
-        cmocka_unit_test(test_memory_slots_threads),
+        cmocka_unit_test(test_memory_slots_threads), cmocka_unit_test(test_memory_pack_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

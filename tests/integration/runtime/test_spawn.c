@@ -297,6 +297,25 @@ static void test_idle_memory_packed(void **state)
     rtt_stop(&t);
 }
 
+/* Stopping a packed actor runs none of its code: its memory is freed
+ * packed, never put back (pack.c). */
+static void test_packed_actor_stopped(void **state)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    th_error err;
+    uint64_t unpacked;
+
+    (void)state;
+    rtt_start_packing(&t, 2, 0, 100);
+    spawn_packmem(&t, id);
+    assert_true(packed_wait(&t, 1, 10000));
+    unpacked = atomic_load(&t.rt->pack_unpacked);
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    assert_int_equal(atomic_load(&t.rt->pack_unpacked), unpacked);
+    rtt_stop(&t);
+}
+
 /* Never packed: TH_RUNTIME_PACK_NEVER. */
 static void test_packing_off(void **state)
 {
@@ -345,9 +364,10 @@ static void test_packing_races(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manifest_changes),  cmocka_unit_test(test_component_changes),
-        cmocka_unit_test(test_directory_swapped), cmocka_unit_test(test_idle_memory_packed),
-        cmocka_unit_test(test_packing_off),       cmocka_unit_test(test_packing_races),
+        cmocka_unit_test(test_manifest_changes),     cmocka_unit_test(test_component_changes),
+        cmocka_unit_test(test_directory_swapped),    cmocka_unit_test(test_idle_memory_packed),
+        cmocka_unit_test(test_packed_actor_stopped), cmocka_unit_test(test_packing_off),
+        cmocka_unit_test(test_packing_races),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
