@@ -38,6 +38,7 @@
  * entries.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -290,13 +291,10 @@ int wasm_memory_init(th_wasm_memory *mem, uint64_t min_pages, uint64_t max_pages
 
 void wasm_memory_release(th_wasm_memory *mem)
 {
-    /* a packed memory has no page in use: none to give back */
-    size_t used = mem->packed != NULL ? 0 : mem->size;
-
     free(mem->packed);
     mem->packed = NULL;
     if (mem->slab >= 0)
-        slot_give(mem->slab, mem->data, used);
+        slot_give(mem->slab, mem->data, mem->size);
     else if (mem->mapped != 0)
         munmap(mem->data, mem->mapped);
     mem->data = empty_memory;
@@ -427,21 +425,60 @@ static int pack_scan(struct wasm_packed **pp, const uint8_t *base, size_t from, 
     return 0;
 }
 
-/* Copy the non-zero bytes of `mem`'s resident pages into mem->packed,
- * its pages not given back yet: 1 if so, 0 if not worth it (see
- * th_wasm_memory_pack), TH_ENOMEM. */
-static int pack_prepare(th_wasm_memory *mem, size_t max_resident)
+/* /proc/self/pagemap, opened once: which pages of a memory are resident
+ * and which are in swap (-1: not available). */
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void pagemap_open(void)
 {
-    size_t ps = page_size(), npages, resident = 0, i;
+    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Bit 0 of vec[i]: page i of the npages from `base` is resident.  Returns
+ * 1 if no page is in swap (read from pagemap), 0 if that is not known
+ * (mincore, which calls a page in swap not resident, as it calls one never
+ * touched), -1 on failure. */
+static int page_states(uint8_t *base, size_t npages, unsigned char *vec)
+{
+    uint64_t e[PACK_MAX_MAPPED / 4096];
+    size_t ps = page_size(), i, want = npages * sizeof e[0];
+    bool swapped = false;
+
+    pthread_once(&pagemap_once, pagemap_open);
+    if (pagemap_fd >= 0 && npages <= sizeof e / sizeof e[0] &&
+        pread(pagemap_fd, e, want, (off_t)((uintptr_t)base / ps * sizeof e[0])) == (ssize_t)want) {
+        for (i = 0; i < npages; i++) {
+            vec[i] = (unsigned char)(e[i] >> 63); /* present */
+            swapped |= (e[i] >> 62) & 1;
+        }
+        return swapped ? 0 : 1;
+    }
+    return mincore(base, npages * ps, vec) == 0 ? 0 : -1;
+}
+
+/* Copy the non-zero bytes of `mem`'s resident pages into mem->packed.
+ * When none of its pages is in swap, its pages are not given back yet
+ * (*whole = 1: the caller gives back its whole mapping, every non-zero
+ * byte of which is kept); else its resident pages are given back here, a
+ * run per call, and only they (a page in swap keeps its bytes, which the
+ * runs do not have).  Returns 1 if packed, 0 if not worth it (see
+ * th_wasm_memory_pack), TH_ENOMEM. */
+static int pack_prepare(th_wasm_memory *mem, size_t max_resident, int *whole)
+{
+    size_t ps = page_size(), npages, resident = 0, i, j;
     struct wasm_packed *p = NULL;
     unsigned char vec[PACK_MAX_MAPPED / 4096];
 
+    *whole = 0;
     if (mem->packed != NULL || mem->mapped == 0 || mem->mapped > PACK_MAX_MAPPED ||
         mem->mapped % ps != 0)
         return 0;
     npages = mem->mapped / ps;
-    if (npages > sizeof vec || mincore(mem->data, mem->mapped, vec) != 0)
+    if (npages > sizeof vec || (*whole = page_states(mem->data, npages, vec)) < 0) {
+        *whole = 0;
         return 0;
+    }
     for (i = 0; i < npages; i++)
         resident += vec[i] & 1;
     if (resident == 0 || resident * ps > max_resident)
@@ -468,6 +505,20 @@ static int pack_prepare(th_wasm_memory *mem, size_t max_resident)
         }
     }
     mem->packed = p;
+    if (*whole)
+        return 1;
+    for (i = 0; i < npages; i = j) {
+        if (!(vec[i] & 1)) {
+            j = i + 1;
+            continue;
+        }
+        for (j = i; j < npages && (vec[j] & 1); j++)
+            ;
+        if (madvise(mem->data + i * ps, (j - i) * ps, MADV_DONTNEED) != 0) {
+            th_wasm_memory_unpack(mem); /* not packed after all */
+            return 0;
+        }
+    }
     return 1;
 }
 
@@ -490,18 +541,22 @@ size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t ma
 {
     pack_range r[PACK_MANY_STEP];
     size_t base, nr, i, j, k, packed = 0;
+    int whole;
 
     for (base = 0; base < n; base += PACK_MANY_STEP) {
         size_t m = n - base < PACK_MANY_STEP ? n - base : PACK_MANY_STEP;
-        for (nr = 0, i = base; i < base + m; i++)
-            if ((status[i] = pack_prepare(mems[i], max_resident)) == 1)
+        for (nr = 0, i = base; i < base + m; i++) {
+            status[i] = pack_prepare(mems[i], max_resident, &whole);
+            if (status[i] == 1 && whole)
                 r[nr++] = (pack_range){mems[i]->data, mems[i]->data + mems[i]->mapped, i};
-        /* Every byte of these mappings is kept (their non-zero bytes in
-         * the runs), so each is given back whole, and mappings that touch
-         * one another in one call: each call makes the kernel interrupt
-         * every other core running the process to flush its TLB, which
-         * one call per memory made the price of packing (and, in a
-         * virtual machine, of every core's work meanwhile). */
+            else if (status[i] == 1)
+                packed++;
+        }
+        /* Mappings with no page in swap are given back whole, and those
+         * that touch one another in one call: each call makes the kernel
+         * interrupt every other core running the process to flush its
+         * TLB, which one call per memory made the price of packing (and,
+         * in a virtual machine, of every core's work meanwhile). */
         qsort(r, nr, sizeof r[0], range_cmp);
         for (i = 0; i < nr; i = j) {
             for (j = i + 1; j < nr && r[j].start == r[j - 1].end; j++)
@@ -511,8 +566,7 @@ size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t ma
                 continue;
             }
             /* not packed after all: the runs put back what may have been
-             * given back (a packed memory must hold no page: its release
-             * gives none back) */
+             * given back */
             for (k = i; k < j; k++) {
                 th_wasm_memory_unpack(mems[r[k].idx]);
                 status[r[k].idx] = 0;
