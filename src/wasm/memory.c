@@ -425,29 +425,19 @@ static int pack_scan(struct wasm_packed **pp, const uint8_t *base, size_t from, 
     return 0;
 }
 
-/* /proc/self/pagemap, opened once: which pages of a memory are resident
- * and which are in swap (-1: not available). */
-static int pagemap_fd = -1;
-static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
-
-static void pagemap_open(void)
-{
-    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-}
-
 /* Bit 0 of vec[i]: page i of the npages from `base` is resident.  Returns
- * 1 if no page is in swap (read from pagemap), 0 if that is not known
- * (mincore, which calls a page in swap not resident, as it calls one never
- * touched), -1 on failure. */
-static int page_states(uint8_t *base, size_t npages, unsigned char *vec)
+ * 1 if no page is in swap (read from /proc/self/pagemap, open as
+ * `pagemap`, when it is not -1), 0 if that is not known (mincore, which
+ * calls a page in swap not resident, as it calls one never touched), -1
+ * on failure. */
+static int page_states(int pagemap, uint8_t *base, size_t npages, unsigned char *vec)
 {
     uint64_t e[PACK_MAX_MAPPED / 4096];
     size_t ps = page_size(), i, want = npages * sizeof e[0];
     bool swapped = false;
 
-    pthread_once(&pagemap_once, pagemap_open);
-    if (pagemap_fd >= 0 && npages <= sizeof e / sizeof e[0] &&
-        pread(pagemap_fd, e, want, (off_t)((uintptr_t)base / ps * sizeof e[0])) == (ssize_t)want) {
+    if (pagemap >= 0 && npages <= sizeof e / sizeof e[0] &&
+        pread(pagemap, e, want, (off_t)((uintptr_t)base / ps * sizeof e[0])) == (ssize_t)want) {
         for (i = 0; i < npages; i++) {
             vec[i] = (unsigned char)(e[i] >> 63); /* present */
             swapped |= (e[i] >> 62) & 1;
@@ -464,7 +454,7 @@ static int page_states(uint8_t *base, size_t npages, unsigned char *vec)
  * run per call, and only they (a page in swap keeps its bytes, which the
  * runs do not have).  Returns 1 if packed, 0 if not worth it (see
  * th_wasm_memory_pack), TH_ENOMEM. */
-static int pack_prepare(th_wasm_memory *mem, size_t max_resident, int *whole)
+static int pack_prepare(int pagemap, th_wasm_memory *mem, size_t max_resident, int *whole)
 {
     size_t ps = page_size(), npages, resident = 0, i, j;
     struct wasm_packed *p = NULL;
@@ -475,7 +465,7 @@ static int pack_prepare(th_wasm_memory *mem, size_t max_resident, int *whole)
         mem->mapped % ps != 0)
         return 0;
     npages = mem->mapped / ps;
-    if (npages > sizeof vec || (*whole = page_states(mem->data, npages, vec)) < 0) {
+    if (npages > sizeof vec || (*whole = page_states(pagemap, mem->data, npages, vec)) < 0) {
         *whole = 0;
         return 0;
     }
@@ -541,12 +531,14 @@ size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t ma
 {
     pack_range r[PACK_MANY_STEP];
     size_t base, nr, i, j, k, packed = 0;
-    int whole;
+    /* open for this call only: a descriptor kept open would outlive
+     * every runtime of the process */
+    int whole, pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
     for (base = 0; base < n; base += PACK_MANY_STEP) {
         size_t m = n - base < PACK_MANY_STEP ? n - base : PACK_MANY_STEP;
         for (nr = 0, i = base; i < base + m; i++) {
-            status[i] = pack_prepare(mems[i], max_resident, &whole);
+            status[i] = pack_prepare(pagemap, mems[i], max_resident, &whole);
             if (status[i] == 1 && whole)
                 r[nr++] = (pack_range){mems[i]->data, mems[i]->data + mems[i]->mapped, i};
             else if (status[i] == 1)
@@ -573,6 +565,8 @@ size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t ma
             }
         }
     }
+    if (pagemap >= 0)
+        close(pagemap);
     return packed;
 }
 
