@@ -115,7 +115,7 @@ out:
 
 void rt_registry_remove(rt_registry *r, rt_actor *a)
 {
-    uint64_t h = id_hash(a->id);
+    uint64_t h = a->reg_hash; /* set by rt_registry_add (0: never added, not found) */
     rt_reg_shard *s = &r->shards[h % RT_REG_SHARDS];
     rt_actor **pp;
     bool found = false;
