@@ -7,7 +7,8 @@
  * thread of the runtime, packs the memory of every actor whose last turn
  * began at least pack_idle_ms ago (th_runtime_config; 1 s by default):
  * the non-zero bytes of its resident pages are copied into one heap block
- * (th_wasm_memory_pack) and the pages given back to the kernel.  The next
+ * and the pages given back to the kernel, up to PACK_BATCH actors at once
+ * (th_wasm_memory_pack_many).  The next
  * operation of the actor, before its code runs, puts them back
  * (rt_pack_unpack, from the start of every operation): a page fault and a
  * copy per page, once per waking.  A turn that runs no code (a stop, most
