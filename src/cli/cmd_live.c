@@ -585,7 +585,8 @@ int cli_cmd_state(int argc, char **argv)
     cli_api api;
     cli_resp r;
     char path[512], id[128];
-    json_t *v = NULL;
+    json_t *v = NULL, *info = NULL;
+    const char *full = NULL;
     int rc;
 
     for (int i = 1; i < argc; i++)
@@ -600,20 +601,34 @@ int cli_cmd_state(int argc, char **argv)
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     enc(id, sizeof id, a.pos[0]);
+    if (a.json) {
+        /* {"id"} names the actor by its full id, whatever prefix was given */
+        snprintf(path, sizeof path, "/v1/actors/%s", id);
+        if ((info = cli_api_json(&api, "GET", path, NULL, 200, &rc)) == NULL) {
+            cli_api_close(&api);
+            return rc;
+        }
+        full = json_string_value(json_object_get(info, "id"));
+        if (full != NULL)
+            enc(id, sizeof id, full);
+    }
     snprintf(path, sizeof path, "/v1/actors/%s/state", id);
     rc = cli_api_call(&api, "GET", path, NULL, 0, NULL, &r);
     cli_api_close(&api);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(info);
         return rc;
+    }
     if (r.status != 200 && r.status != 204) {
         rc = cli_api_fail(&r);
         cli_resp_free(&r);
+        json_decref(info);
         return rc;
     }
     if (r.status == 200)
         v = json_loadb(r.body ? r.body : "", r.len, JSON_DECODE_ANY, NULL);
     if (a.json) {
-        json_t *o = json_pack("{s:s}", "id", a.pos[0]);
+        json_t *o = json_pack("{s:s}", "id", full != NULL ? full : a.pos[0]);
         if (r.status == 204) {
             json_object_set_new(o, "state", json_null());
         } else if (v != NULL) {
@@ -632,6 +647,7 @@ int cli_cmd_state(int argc, char **argv)
         fwrite(r.body, 1, r.len, stdout);
     }
     json_decref(v);
+    json_decref(info);
     cli_resp_free(&r);
     return 0;
 }

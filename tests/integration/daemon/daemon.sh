@@ -204,6 +204,9 @@ lifecycle)
     contains "$out" '"reply": "3"' "message --request --json"
     out=$("$THEATER" state "$short")
     [ "$out" = 3 ] || fail "state is '$out', expected 3"
+    out=$("$THEATER" state "$short" --json)
+    contains "$out" "\"id\": \"$id\"" "state --json names the actor by its full id"
+    contains "$out" '"state": 3' "state --json"
     out=$("$THEATER" inspect "$id" --json)
     contains "$out" '"messages_in": 5' "metrics count messages in"
     out=$("$THEATER" events "$short" --type wasm-call --json)
