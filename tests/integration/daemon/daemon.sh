@@ -383,6 +383,27 @@ sse)
     id2=$(start_json "$EXAMPLES/counter.toml")
     wait $cpid
     grep -q "\"actor\":\"$id2\"" "$H/s3" || fail "GET /v1/events missed the new actor"
+    # an actor's stream ends once the actor has ended, after its last event:
+    # a follower stops by itself (also one filtered by type), and a stream
+    # of an actor that has ended sends its chain and ends
+    id3=$(start_json "$EXAMPLES/counter.toml")
+    "$THEATER" events "$id3" --follow --json >"$H/f3" &
+    fpid=$!
+    "$THEATER" events "$id3" --follow --type wasm-call >"$H/f4" &
+    fpid2=$!
+    wait_until "the follower's first events" test -s "$H/f3"
+    wait_until "the typed follower's first events" test -s "$H/f4"
+    expect_status 200 DELETE "/v1/actors/$id3" >/dev/null
+    wait_until "events --follow to end after the actor stopped" sh -c "! kill -0 $fpid 2>/dev/null"
+    wait $fpid || fail "events --follow of a stopped actor failed"
+    wait_until "events --follow --type to end after the actor stopped" sh -c "! kill -0 $fpid2 2>/dev/null"
+    wait $fpid2 || fail "events --follow --type of a stopped actor failed"
+    tail -1 "$H/f3" | grep -q '"event_type":"actor-stopped"' || fail "the follower's last event: $(tail -1 "$H/f3")"
+    grep -q 'init(' "$H/f4" || fail "the typed follower: $(cat "$H/f4")"
+    curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/actors/$id3/events?follow=1" >"$H/s4"
+    rc=$?
+    [ $rc = 0 ] || fail "the stream of an ended actor did not end (curl exit $rc)"
+    grep -q '^event: actor-stopped' "$H/s4" || fail "the stream of an ended actor: $(cat "$H/s4")"
     # the CLI follows across an overflow (it is stopped while 1500 messages
     # make ~500 kB of events, more than the socket buffers and the daemon's
     # 8 kB stream buffer hold): it resumes with Last-Event-ID and misses
