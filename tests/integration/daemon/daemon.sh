@@ -212,6 +212,10 @@ lifecycle)
     out=$("$THEATER" events "$short" --type wasm-call --json)
     [ "$(printf '%s\n' "$out" | wc -l)" -ge 5 ] || fail "events --type wasm-call: $out"
     "$THEATER" events "$short" --type init-skipped >/dev/null || fail "events --type with no match failed"
+    # --follow --limit N: the newest N stored events, then live ones
+    last=$("$THEATER" events "$short" --limit 1 --json | sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/')
+    out=$("$THEATER" events "$short" --follow --limit 2 --max 2 --json | sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' | tr '\n' ' ')
+    [ "$out" = "$((last - 1)) $last " ] || fail "events --follow --limit 2 gave events $out, expected $((last - 1)) $last"
     out=$("$THEATER" events "$short" --type nonsense 2>&1)
     [ $? = 2 ] || fail "events --type nonsense should exit 2"
     contains "$out" "unknown event type nonsense \(known: actor-spawned" "events --type nonsense"
