@@ -52,9 +52,9 @@ struct th_runtime {
     unsigned nworkers;
     pthread_mutex_t qlock; /* global queue + sleeping */
     pthread_cond_t qcond;
-    rt_actor *ghead, *gtail;  /* woken by threads outside the pool */
-    rt_actor *phead, *ptail;  /* preempted on threads outside the pool (sched.c) */
-    atomic_size_t npreempted; /* in phead's FIFO */
+    rt_actor *ghead, *gtail; /* woken by threads outside the pool */
+    rt_actor *phead, *ptail; /* preempted (sched.c) */
+    atomic_size_t npreempted;
     atomic_int sleepers;
     atomic_bool stopping;     /* workers exit */
     pthread_mutex_t poollock; /* exec pool for non-worker threads */

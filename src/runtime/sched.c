@@ -11,16 +11,14 @@
  *
  * Fairness.  A turn lasts at most one slice (TH_RT_TURN_SLICE_MS of wall
  * time, or TH_RT_TURN_BUDGET steps; turn.c).  An actor whose turn was cut
- * short (preempted) goes to the back of the "preempted" FIFO of the worker
- * it ran on (one shared FIFO for turns run outside the pool).  A worker
- * serves preempted actors only when no woken actor is waiting anywhere
- * (run-next, its local queue, the global queue, the other workers' local
- * queues): its own FIFO first, then the shared one, then the other
- * workers'.  So an actor woken by a message or a timer runs within one
- * slice of becoming runnable, however many CPU-bound actors there are.  So
- * that a steady stream of woken actors cannot starve the preempted ones in
- * turn, a preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS
- * is served first by the next worker that finishes a turn of a woken actor.
+ * short (preempted) goes to the back of one shared "preempted" FIFO, which
+ * a worker serves only when no woken actor is waiting anywhere (run-next,
+ * its local queue, the global queue, the other workers' local queues).  So
+ * an actor woken by a message or a timer runs within one slice of becoming
+ * runnable, however many CPU-bound actors there are.  So that a steady
+ * stream of woken actors cannot starve the preempted ones in turn, a
+ * preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS is
+ * served first by the next worker that finishes a turn of a woken actor.
  * Two actors waking each other through the run-next slot (a request/reply
  * pair exchanging without end) could keep everyone else waiting: a
  * run-next streak lasts at most one slice, after which the slot's occupant
@@ -28,15 +26,6 @@
  * every RT_GLOBAL_EVERY-th pick looks at the global queue before the local
  * one, so actors woken from outside the pool are served within a bounded
  * number of turns however busy the local queues are.
- *
- * A preempted actor stays on its worker unless another one is idle: a
- * sender in a loop and the receiver it woke (its turns end on the budget
- * of steps, every 64 messages) then keep running on one core, taking turns,
- * and the messages between them stay in that core's cache.  With one FIFO
- * for every worker, the pair's turns went to whichever worker came first:
- * in `runtime_bench`'s one-way run about one turn in seven moved to the
- * other core, and the two ran at once on two cores, every message a
- * cross-core cache miss for the receiver.
  *
  * A worker without work sleeps on a condition variable; whoever queues
  * work while someone sleeps signals it.  Each pass of a worker's loop also
@@ -147,18 +136,6 @@ void rt_sched_push(rt_actor *a, int how)
     rt_runtime *rt = a->rt;
     rt_worker *w = tl_worker;
 
-    if (how == RT_PUSH_PREEMPT && w != NULL && w->rt == rt) {
-        uint64_t now = rt_now_ns();
-        pthread_mutex_lock(&w->lock);
-        a->rq_ns = now;
-        if (w->phead == NULL)
-            atomic_store(&w->phead_ns, now);
-        q_push(&w->phead, &w->ptail, a);
-        atomic_fetch_add(&w->plen, 1);
-        pthread_mutex_unlock(&w->lock);
-        notify_sleeper(rt); /* an idle worker takes it: two CPU-bound actors, two cores */
-        return;
-    }
     if (how == RT_PUSH_PREEMPT) {
         pthread_mutex_lock(&rt->qlock);
         a->rq_ns = rt_now_ns();
@@ -215,50 +192,21 @@ int rt_sched_offer_handoff(rt_actor *t, rt_msg *m)
     return rc;
 }
 
-#define RT_PREEMPT_WAIT_NS ((uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)
-
-/* The oldest actor of worker v's preempted FIFO; with `now`, only if it
- * was queued before now - TH_RT_PREEMPT_WAIT_MS. */
-static rt_actor *worker_preempted_pop(rt_worker *v, uint64_t now)
-{
-    rt_actor *a = NULL;
-
-    if (atomic_load(&v->plen) == 0 ||
-        (now != 0 && now - atomic_load(&v->phead_ns) < RT_PREEMPT_WAIT_NS))
-        return NULL;
-    pthread_mutex_lock(&v->lock);
-    if (v->phead != NULL && (now == 0 || now - v->phead->rq_ns >= RT_PREEMPT_WAIT_NS)) {
-        a = q_pop(&v->phead, &v->ptail);
-        atomic_store(&v->phead_ns, v->phead != NULL ? v->phead->rq_ns : UINT64_MAX);
-        atomic_fetch_sub(&v->plen, 1);
-    }
-    pthread_mutex_unlock(&v->lock);
-    return a;
-}
-
-/* A preempted actor for worker w: the head of its own FIFO, of the shared
- * one, or of another worker's; with `aged`, only one that has waited longer
+/* The oldest preempted actor; with `aged`, only if it has waited longer
  * than TH_RT_PREEMPT_WAIT_MS. */
-static rt_actor *preempted_pop(rt_worker *w, bool aged)
+static rt_actor *preempted_pop(rt_runtime *rt, bool aged)
 {
-    rt_runtime *rt = w->rt;
     rt_actor *a = NULL;
-    uint64_t now;
-    unsigned i;
 
-    now = aged ? rt_now_ns() : 0;
-    if ((a = worker_preempted_pop(w, now)) != NULL)
-        return a;
-    if (atomic_load(&rt->npreempted) > 0) {
-        pthread_mutex_lock(&rt->qlock);
-        if (rt->phead != NULL && (!aged || now - rt->phead->rq_ns >= RT_PREEMPT_WAIT_NS)) {
-            a = q_pop(&rt->phead, &rt->ptail);
-            atomic_fetch_sub(&rt->npreempted, 1);
-        }
-        pthread_mutex_unlock(&rt->qlock);
+    if (atomic_load(&rt->npreempted) == 0)
+        return NULL;
+    pthread_mutex_lock(&rt->qlock);
+    if (rt->phead != NULL &&
+        (!aged || rt_now_ns() - rt->phead->rq_ns >= (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)) {
+        a = q_pop(&rt->phead, &rt->ptail);
+        atomic_fetch_sub(&rt->npreempted, 1);
     }
-    for (i = 1; a == NULL && i < rt->nworkers; i++)
-        a = worker_preempted_pop(&rt->workers[(w->idx + i) % rt->nworkers], now);
+    pthread_mutex_unlock(&rt->qlock);
     return a;
 }
 
@@ -281,7 +229,7 @@ static rt_actor *take_work(rt_worker *w)
     rt_actor *a;
     unsigned i;
 
-    if (w->ran_woken && (a = preempted_pop(w, true)) != NULL)
+    if (w->ran_woken && (a = preempted_pop(rt, true)) != NULL)
         goto preempted;
     if ((a = w->next) != NULL) {
         uint64_t now = rt_now_ns();
@@ -306,7 +254,7 @@ static rt_actor *take_work(rt_worker *w)
         if ((a = local_pop(v)) != NULL)
             goto woken;
     }
-    if ((a = preempted_pop(w, false)) != NULL)
+    if ((a = preempted_pop(rt, false)) != NULL)
         goto preempted;
     return NULL;
 woken:
@@ -327,7 +275,7 @@ static bool any_work(rt_runtime *rt)
     if (rt->ghead != NULL || rt->phead != NULL)
         return true;
     for (i = 0; i < rt->nworkers; i++)
-        if (atomic_load(&rt->workers[i].qlen) > 0 || atomic_load(&rt->workers[i].plen) > 0)
+        if (atomic_load(&rt->workers[i].qlen) > 0)
             return true;
     return false;
 }
@@ -401,8 +349,6 @@ int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err)
         w->idx = i;
         pthread_mutex_init(&w->lock, NULL);
         atomic_init(&w->qlen, 0);
-        atomic_init(&w->plen, 0);
-        atomic_init(&w->phead_ns, UINT64_MAX);
     }
     rt->nworkers = nworkers;
     for (i = 0; i < nworkers; i++) {
