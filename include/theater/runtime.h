@@ -143,13 +143,16 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
 /* Send a one-way message (handle-send).  Returns once it is queued.  Never
  * waits: if the actor's mailbox is full (its limits.mailbox_messages or
  * mailbox_bytes, or messages of suspended senders wait before it), returns
- * TH_EBUSY and nothing is queued; try again later. */
+ * TH_EBUSY and nothing is queued; try again later.  A message larger than
+ * the mailbox could ever hold (limits.mailbox_bytes, which counts a header
+ * per message besides its bytes) gets TH_ETOOBIG. */
 int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                     th_error *err);
 
 /* Send a request (handle-request) and wait for the response, at most
  * `timeout_ms` (0 = no limit).  TH_ETIMEDOUT when the time is up; TH_EBUSY
- * at once, as for th_runtime_send, if the mailbox is full.  The response
+ * (or TH_ETOOBIG) at once, as for th_runtime_send, if the mailbox is full
+ * (or the message could never fit).  The response
  * is malloc'd into *resp (caller frees). */
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                        uint32_t timeout_ms, uint8_t **resp /* out */, size_t *resp_len /* out */,
@@ -282,7 +285,8 @@ typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, s
 /* Send a request like th_runtime_request without waiting: `fn` gets the
  * response.  Returns 0 if the request was queued (then `fn` is called
  * later), or an error (then `fn` is not called): TH_EBUSY if the mailbox
- * is full, as for th_runtime_send. */
+ * is full, TH_ETOOBIG if the message could never fit, as for
+ * th_runtime_send. */
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                              th_runtime_reply_fn fn, void *ud, th_error *err);
 
@@ -291,8 +295,9 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
  * durable actor (th_runtime_config.durable) that is once it is stored and
  * has room in the mailbox (it waits for room instead of TH_EBUSY).  `fn`
  * may run on the calling thread before this returns.  Returns 0 if `fn`
- * will be (or was) called, else an error (TH_ENOENT, TH_EBUSY, ...) and
- * `fn` is not called. */
+ * will be (or was) called, else an error (TH_ENOENT, TH_EBUSY, TH_ETOOBIG
+ * also for a durable actor, before anything is stored, ...) and `fn` is
+ * not called. */
 int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                           th_runtime_reply_fn fn, void *ud, th_error *err);
 
@@ -324,14 +329,16 @@ typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel, c
  * Messages the actor sends back go to `fn`.  The channel id is known at
  * once (`chan_out`); release the endpoint with th_runtime_channel_close
  * in every case (also after a rejection or a close by the actor).  If this
- * returns an error (TH_EBUSY: the actor's mailbox is full) there is no
- * endpoint and `done` is not called. */
+ * returns an error (TH_EBUSY: the actor's mailbox is full; TH_ETOOBIG: the
+ * message could never fit in it) there is no endpoint and `done` is not
+ * called. */
 int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                             th_runtime_channel_fn fn, void *ud, th_runtime_reply_fn done,
                             void *done_ud, char chan_out[TH_ACTOR_ID_SIZE], th_error *err);
 /* Send on a channel opened with th_runtime_channel_open.  TH_ENOENT (no
  * such channel), TH_ECLOSED (not open), TH_EBUSY (the actor's mailbox is
- * full: nothing sent, try again). */
+ * full: nothing sent, try again), TH_ETOOBIG (the message could never fit
+ * in it). */
 int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *msg, size_t len,
                             th_error *err);
 /* Close it (the actor gets handle-channel-close if it was open) and release

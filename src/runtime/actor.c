@@ -540,8 +540,50 @@ static bool mbox_full(rt_actor *a, const rt_msg *m)
            atomic_load(&a->mbox_bytes) + rt_msg_cost(m) > a->lim.mailbox_bytes;
 }
 
+bool rt_actor_msg_fits(const rt_actor *a, const rt_msg *m)
+{
+    return rt_msg_cost(m) <= a->lim.mailbox_bytes;
+}
+
+void rt_actor_toobig_text(const rt_actor *a, const rt_msg *m, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "message too large: %zu bytes can never fit in the mailbox of %s "
+             "(limits.mailbox_bytes %llu, which counts %zu bytes per message besides its data)",
+             m->len, a->id, (unsigned long long)a->lim.mailbox_bytes, sizeof(rt_msg));
+}
+
+int rt_actor_offer_error(const rt_actor *a, const rt_msg *m, int offer_rc, th_error *err)
+{
+    char text[TH_ERROR_MSG_MAX];
+
+    if (offer_rc == RT_OFFER_TOOBIG) {
+        rt_actor_toobig_text(a, m, text, sizeof text);
+        return th_error_set(err, TH_ETOOBIG, "%s", text);
+    }
+    return th_error_set(err, TH_EBUSY,
+                        "the mailbox of %s is full (limits.mailbox_messages %u, "
+                        "mailbox_bytes %llu); try again later",
+                        a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
+}
+
 int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait)
 {
+    if (!rt_actor_msg_fits(a, m)) {
+        /* it would be held for ever (nothing is admitted that does not fit
+         * into an empty mailbox), and everything sent after it behind it */
+        char text[TH_ERROR_MSG_MAX];
+        rt_reply r;
+
+        if (!wait)
+            return RT_OFFER_TOOBIG;
+        rt_actor_toobig_text(a, m, text, sizeof text);
+        r = m->reply;
+        memset(&m->reply, 0, sizeof m->reply);
+        rt_msg_free(m);
+        rt_reply_complete(a->rt, &r, TH_ETOOBIG, false, NULL, 0, text);
+        return RT_OFFER_REFUSED;
+    }
     /* messages held before this one go first */
     if (atomic_load(&a->nblocked) == 0 && !mbox_full(a, m)) {
         rt_reply ack = {NULL, 0, NULL, NULL};
@@ -646,7 +688,7 @@ int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool boun
 {
     rt_actor *a = rt_registry_get(&rt->reg, id, RT_ID_LEN);
     rt_msg *m;
-    int st;
+    int st, rc;
     bool restarting;
 
     if (a == NULL)
@@ -667,11 +709,11 @@ int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool boun
     m->reply.in = in;
     if (!bounded) {
         rt_actor_post(a, m);
-    } else if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
+    } else if ((rc = rt_actor_offer(a, m, false)) != RT_OFFER_QUEUED) {
         m->reply.in = NULL; /* still the caller's */
         rt_msg_free(m);
         rt_actor_release(a);
-        return TH_EBUSY;
+        return rc == RT_OFFER_TOOBIG ? TH_ETOOBIG : TH_EBUSY;
     }
     rt_actor_release(a);
     return 0;

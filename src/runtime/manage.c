@@ -172,20 +172,13 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
 
 /* TH_EBUSY for a message from outside to a full mailbox (the outside is
  * never held; runtime.h). */
-static int full(rt_actor *a, th_error *err)
-{
-    return th_error_set(err, TH_EBUSY,
-                        "the mailbox of %s is full (limits.mailbox_messages %u, "
-                        "mailbox_bytes %llu); try again later",
-                        a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
-}
-
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                              th_runtime_reply_fn fn, void *ud, th_error *err)
 {
     rt_actor *a = lookup(rt, actor_id, err);
     rt_sync *s;
     rt_msg *m;
+    int rc;
 
     if (a == NULL)
         return TH_ENOENT;
@@ -201,11 +194,12 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
     s->fn_ud = ud;
     rt_uuid_v4(m->b);
     m->reply.sync = s; /* the message holds the only reference */
-    if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
-        rt_msg_free(m); /* and s with it: fn is not called */
-        full(a, err);
+    if ((rc = rt_actor_offer(a, m, false)) != RT_OFFER_QUEUED) {
+        rc = rt_actor_offer_error(a, m, rc, err);
+        s->fn = NULL;   /* the caller hears it from the result */
+        rt_msg_free(m); /* and s with it */
         rt_actor_release(a);
-        return TH_EBUSY;
+        return rc;
     }
     rt_actor_release(a);
     return 0;
@@ -258,6 +252,7 @@ int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t 
     rt_outside *o;
     rt_sync *s = NULL;
     rt_msg *m = NULL;
+    int rc;
 
     if (atomic_load(&rt->closing))
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
@@ -287,7 +282,7 @@ int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t 
     s->fn = done;
     s->fn_ud = done_ud;
     m->reply.sync = s;
-    if (rt_actor_offer(a, m, false) != RT_OFFER_QUEUED) {
+    if ((rc = rt_actor_offer(a, m, false)) != RT_OFFER_QUEUED) {
         rt_outside **pp;
         pthread_mutex_lock(&rt->outlock);
         for (pp = &rt->outside; *pp != NULL && *pp != o; pp = &(*pp)->next)
@@ -297,10 +292,11 @@ int th_runtime_channel_open(th_runtime *rt, const char *actor_id, const uint8_t 
         pthread_mutex_unlock(&rt->outlock);
         rt_channel_close(rt, o->chan, NULL, NULL);
         free(o);
-        rt_msg_free(m); /* and s with it: done is not called */
-        full(a, err);
+        rc = rt_actor_offer_error(a, m, rc, err);
+        s->fn = NULL;   /* the caller hears it from the result */
+        rt_msg_free(m); /* and s with it */
         rt_actor_release(a);
-        return TH_EBUSY;
+        return rc;
     }
     rt_actor_release(a);
     return 0;
@@ -344,7 +340,8 @@ int th_runtime_channel_send(th_runtime *rt, const char *channel, const uint8_t *
     m->b[RT_ID_LEN] = 0;
     if ((a = rt_registry_get(&rt->reg, peer, RT_ID_LEN)) != NULL) {
         /* an actor: its mailbox limits apply */
-        rc = rt_actor_offer(a, m, false) == RT_OFFER_QUEUED ? 0 : full(a, err);
+        rc = rt_actor_offer(a, m, false);
+        rc = rc == RT_OFFER_QUEUED ? 0 : rt_actor_offer_error(a, m, rc, err);
         if (rc != 0)
             rt_msg_free(m);
         rt_actor_release(a);

@@ -272,9 +272,20 @@ void rt_actor_post_ctl(rt_actor *a, rt_msg *m);
  * held (ownership taken) until the mailbox has room; the caller's actor
  * must be suspended on m->reply, and with m->ack set that reply is
  * completed (ok) when the message is admitted; if `a` ends first, it is
- * answered with an error. */
-enum { RT_OFFER_QUEUED = 0, RT_OFFER_FULL, RT_OFFER_HELD };
+ * answered with an error.
+ * A message that could never fit (larger alone than limits.mailbox_bytes)
+ * is refused rather than held for ever: RT_OFFER_TOOBIG when `wait` is
+ * false (`m` is still the caller's), RT_OFFER_REFUSED when it is true (`m`
+ * is answered with TH_ETOOBIG and freed). */
+enum { RT_OFFER_QUEUED = 0, RT_OFFER_FULL, RT_OFFER_HELD, RT_OFFER_TOOBIG, RT_OFFER_REFUSED };
 int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait);
+/* False if `m` alone is larger than a's limits.mailbox_bytes. */
+bool rt_actor_msg_fits(const rt_actor *a, const rt_msg *m);
+/* Why `m` does not fit (rt_actor_msg_fits), for an error message. */
+void rt_actor_toobig_text(const rt_actor *a, const rt_msg *m, char *buf, size_t cap);
+/* The error of an offer that was not queued (RT_OFFER_FULL: TH_EBUSY,
+ * RT_OFFER_TOOBIG: TH_ETOOBIG), set in `err`; returns its code. */
+int rt_actor_offer_error(const rt_actor *a, const rt_msg *m, int offer_rc, th_error *err);
 /* Pop from the mailbox (the turn's thread), keeping mbox_bytes. */
 rt_msg *rt_actor_mbox_pop(rt_actor *a);
 /* Inside the turn: answer every message in the mailbox and every held one

@@ -443,8 +443,9 @@ struct rt_inbound {
  * an HTTP server answers 503), else it is queued whatever the mailbox
  * holds (bounded by other means, e.g. a pipe not read meanwhile).
  * 0: queued, `done` will be called.  TH_ENOENT (no such actor), TH_ESTATE
- * (it is stopping or stopped), TH_EBUSY or TH_ENOMEM: nothing done, `in`
- * is still the caller's. */
+ * (it is stopping or stopped), TH_EBUSY, TH_ETOOBIG (limits.mailbox_bytes
+ * is below one message's own size) or TH_ENOMEM: nothing done, `in` is
+ * still the caller's. */
 int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool bounded);
 
 /* ------------------------------------------------------------------ */

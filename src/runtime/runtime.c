@@ -335,13 +335,13 @@ static rt_actor *lookup(th_runtime *rt, const char *id, th_error *err)
  * outside thread is never held: the caller decides whether to retry). */
 static int offer(rt_actor *a, rt_msg *m, th_error *err)
 {
-    if (rt_actor_offer(a, m, false) == RT_OFFER_QUEUED)
+    int rc = rt_actor_offer(a, m, false);
+
+    if (rc == RT_OFFER_QUEUED)
         return 0;
+    rc = rt_actor_offer_error(a, m, rc, err);
     rt_msg_free(m);
-    return th_error_set(err, TH_EBUSY,
-                        "the mailbox of %s is full (limits.mailbox_messages %u, "
-                        "mailbox_bytes %llu); try again later",
-                        a->id, a->lim.mailbox_messages, (unsigned long long)a->lim.mailbox_bytes);
+    return rc;
 }
 
 /* A one-way message to a durable actor (durable.c): stored, then queued
@@ -351,8 +351,16 @@ static int send_durable(rt_actor *a, const uint8_t *msg, size_t len, rt_sync *s,
     rt_msg *m = rt_msg_new(RT_MSG_SEND, msg, len);
 
     if (m == NULL) {
+        s->fn = NULL; /* the caller hears it from the result */
         rt_sync_release(s);
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    if (!rt_actor_msg_fits(a, m)) { /* refused before it is stored */
+        int rc = rt_actor_offer_error(a, m, RT_OFFER_TOOBIG, err);
+        s->fn = NULL; /* the caller hears it from the result */
+        rt_msg_free(m);
+        rt_sync_release(s);
+        return rc;
     }
     m->ack = true;
     m->reply.sync = s; /* the message holds this reference */

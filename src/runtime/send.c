@@ -75,6 +75,12 @@ static rt_msg *outgoing(rt_actor *self, const char *id, size_t n, const uint8_t 
         snprintf(why, cap, "out of memory");
         return NULL;
     }
+    if (!rt_actor_msg_fits(*t, m)) { /* it could never be admitted */
+        rt_actor_toobig_text(*t, m, why, cap);
+        rt_msg_free(m);
+        rt_actor_release(*t);
+        return NULL;
+    }
     memcpy(m->a, self->id, sizeof m->a);
     atomic_fetch_add_explicit(&self->n_out, 1, memory_order_relaxed);
     return m;
@@ -98,8 +104,15 @@ static void wait_on(rt_host *h, rt_msg *m, int wait_kind, const char *iface, con
 static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *iface, const char *fn,
                        char *why, size_t cap)
 {
-    if (rt_actor_offer(t, m, false) == RT_OFFER_QUEUED)
+    int rc = rt_actor_offer(t, m, false);
+
+    if (rc == RT_OFFER_QUEUED)
         return RT_DONE;
+    if (rc == RT_OFFER_TOOBIG) {
+        rt_actor_toobig_text(t, m, why, cap);
+        rt_msg_free(m);
+        return RT_REFUSED;
+    }
     if (t == h->a) {
         rt_msg_free(m);
         snprintf(why, cap,

@@ -548,6 +548,10 @@ static bool start_async(srv_req *r, async_start start, th_runtime_reply_fn done)
     srv_req_release(r);
     if (rc == TH_ENOENT)
         srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else if (rc == TH_ETOOBIG) /* larger than the actor's mailbox can ever hold */
+        srv_req_done_error(r, 413, "too-large", "%s", err.msg);
+    else if (rc == TH_EBUSY) /* its mailbox is full: try again */
+        srv_req_done_error(r, 503, "busy", "%s", err.msg);
     else
         srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
     return false;

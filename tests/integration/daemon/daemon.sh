@@ -639,6 +639,32 @@ tcp)
     stop_daemon; [ "$RC" = 0 ] || fail "exit status"
     ;;
 
+mailbox_toobig)
+    # a message larger than the actor's mailbox could ever hold: 413 at
+    # once, nothing stored or held, and the actor goes on serving
+    start_daemon
+    for d in true false; do
+        sed "s/^name = .*/name = \"small\"\ndurable = $d/" "$EXAMPLES/counter.toml" >"$H/small.toml"
+        sed -i "s|^component = \"|component = \"$EXAMPLES/|" "$H/small.toml"
+        printf '[limits]\nmailbox_bytes = 4096\n' >>"$H/small.toml"
+        id=$(start_json "$H/small.toml")
+        [ -n "$id" ] || fail "cannot start the actor (durable = $d)"
+        head -c 8192 /dev/zero | tr '\0' 7 >"$H/big"
+        b=$(expect_status 413 POST "/v1/actors/$id/messages" --data-binary "@$H/big")
+        contains "$b" '"code":"too-large"' "a message too large (durable = $d)"
+        contains "$b" 'limits.mailbox_bytes 4096' "the message names the limit"
+        b=$(expect_status 413 POST "/v1/actors/$id/requests" --data-binary "@$H/big")
+        contains "$b" '"code":"too-large"' "a request too large (durable = $d)"
+        "$THEATER" message "$id" --file "$H/big" 2>"$H/err" && fail "the CLI sent it (durable = $d)"
+        contains "$(cat "$H/err")" 'too large' "the CLI says why"
+        expect_status 202 POST "/v1/actors/$id/messages" --data-binary 5 >/dev/null
+        r=$(curl -s --max-time 10 --unix-socket "$S" -X POST --data-binary x \
+            "http://theater/v1/actors/$id/requests")
+        [ "$r" = 5 ] || fail "the actor was held up (durable = $d): it answered '$r'"
+    done
+    stop_daemon; [ "$RC" = 0 ] || fail "exit status"
+    ;;
+
 *)
     echo "unknown case $CASE" >&2
     exit 2

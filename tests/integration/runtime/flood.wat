@@ -1,7 +1,8 @@
 ;; flood.wat - a message flood for the tests.  Its state is the id of its
-;; peer (36 bytes).  handle-send "F" + u32 n: send n messages of 1 KiB to
-;; the peer, then log "flood done"; if a send fails, log "flood refused: "
-;; and its error, and stop.
+;; peer (36 bytes).  handle-send "F" + u32 n [+ u32 size]: send n messages
+;; of `size` bytes (1 KiB if absent; at most 65536) to the peer, then log
+;; "flood done"; if a send fails, log "flood refused: " and its error, and
+;; stop.
 (module
   (import "theater:simple/message-server-host" "send" (func $send (param i32 i32 i32 i32 i32)))
   (import "theater:simple/runtime" "log" (func $log (param i32 i32)))
@@ -32,13 +33,17 @@
 
   (func (export "theater:simple/message-server-client#handle-send")
         (param $some i32) (param $sp i32) (param $sl i32) (param $mp i32) (param $ml i32) (result i32)
-    (local $n i32) (local $len i32)
+    (local $n i32) (local $len i32) (local $size i32)
     (if (i32.ne (i32.load8_u (local.get $mp)) (i32.const 70)) ;; F
       (then (return (call $ok (local.get $some) (local.get $sp) (local.get $sl)))))
     (local.set $n (i32.load align=1 (i32.add (local.get $mp) (i32.const 1))))
+    (local.set $size (i32.const 1024))
+    (if (i32.ge_u (local.get $ml) (i32.const 9))
+      (then (local.set $size (i32.load align=1 (i32.add (local.get $mp) (i32.const 5))))))
+    (if (i32.gt_u (local.get $size) (i32.const 65536)) (then unreachable))
     (block $done (loop $more
       (br_if $done (i32.eqz (local.get $n)))
-      (call $send (local.get $sp) (local.get $sl) (i32.const 4096) (i32.const 1024) (i32.const 128))
+      (call $send (local.get $sp) (local.get $sl) (i32.const 4096) (local.get $size) (i32.const 128))
       (if (i32.load8_u (i32.const 128))
         (then
           ;; "flood refused: " + the error, copied together at 2048

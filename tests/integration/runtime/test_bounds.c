@@ -173,6 +173,63 @@ static void test_mailbox_external(void **unused)
     rtt_stop(&t);
 }
 
+static atomic_int g_async_told;
+
+static void async_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    (void)ud, (void)status, (void)data, (void)len, (void)msg;
+    atomic_fetch_add(&g_async_told, 1);
+}
+
+/* A message larger alone than the receiver's limits.mailbox_bytes could
+ * never be admitted: it is refused at once (TH_ETOOBIG, from outside; an
+ * error for the sending actor), not held for ever with everything sent
+ * after it behind it, and the receiver goes on serving what fits. */
+static void test_mailbox_toobig(void **unused)
+{
+    rtt t;
+    char rx[TH_ACTOR_ID_SIZE], tx[TH_ACTOR_ID_SIZE], chan[TH_ACTOR_ID_SIZE];
+    static uint8_t big[8192];
+    uint8_t cmd[9] = {'F', 3, 0, 0, 0}, *resp = NULL;
+    uint32_t size = sizeof big;
+    unsigned long long calls;
+    size_t len;
+    th_error err;
+
+    (void)unused;
+    memset(big, 'x', sizeof big);
+    rtt_start(&t, 2);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_bytes = 4096"),
+        NULL, rx);
+    /* from outside, every way in */
+    assert_int_equal(th_runtime_send(t.rt, rx, big, sizeof big, &err), TH_ETOOBIG);
+    assert_non_null(strstr(err.msg, "message too large: 8192 bytes can never fit"));
+    assert_non_null(strstr(err.msg, "limits.mailbox_bytes 4096"));
+    assert_int_equal(th_runtime_request(t.rt, rx, big, sizeof big, 1000, &resp, &len, &err),
+                     TH_ETOOBIG);
+    atomic_store(&g_async_told, 0);
+    assert_int_equal(th_runtime_request_async(t.rt, rx, big, sizeof big, async_told, NULL, &err),
+                     TH_ETOOBIG);
+    assert_int_equal(th_runtime_channel_open(t.rt, rx, big, sizeof big, NULL, NULL, async_told,
+                                             NULL, chan, &err),
+                     TH_ETOOBIG);
+    /* refused by its result alone: the callbacks are not called as well */
+    usleep(100000);
+    assert_int_equal(atomic_load(&g_async_told), 0);
+    /* from an actor: its send fails at once */
+    rtt_spawn_state(&t, rtt_manifest(&t, "tx", rtt_module("flood"), "runtime message-server", NULL),
+                    rx, tx);
+    memcpy(cmd + 5, &size, 4);
+    assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
+    assert_true(rtt_log_wait(&t, "flood refused: message too large: 8192 bytes", 10000));
+    /* nothing is held: what fits is still served */
+    calls = rtt_calls(&t, rx);
+    assert_int_equal(th_runtime_send(t.rt, rx, big, 1024, &err), 0);
+    assert_true(rtt_calls_wait(&t, rx, calls, 10000));
+    rtt_stop(&t);
+}
+
 /* Operations delivered to an actor's mailbox so far (0 if it is gone). */
 static uint64_t messages_in(rtt *t, const char *id)
 {
@@ -363,11 +420,12 @@ static void test_outstanding_requests(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_bomb),       cmocka_unit_test(test_spawn_bomb_limit),
-        cmocka_unit_test(test_children_limit),   cmocka_unit_test(test_max_actors),
-        cmocka_unit_test(test_mailbox_external), cmocka_unit_test(test_flood_held),
-        cmocka_unit_test(test_flood_timeout),    cmocka_unit_test(test_flood_delivered),
-        cmocka_unit_test(test_store_bytes),      cmocka_unit_test(test_outstanding_requests),
+        cmocka_unit_test(test_spawn_bomb),           cmocka_unit_test(test_spawn_bomb_limit),
+        cmocka_unit_test(test_children_limit),       cmocka_unit_test(test_max_actors),
+        cmocka_unit_test(test_mailbox_external),     cmocka_unit_test(test_mailbox_toobig),
+        cmocka_unit_test(test_flood_held),           cmocka_unit_test(test_flood_timeout),
+        cmocka_unit_test(test_flood_delivered),      cmocka_unit_test(test_store_bytes),
+        cmocka_unit_test(test_outstanding_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
