@@ -633,6 +633,8 @@ tcp)
     expect_status 200 GET /v1/health | grep -q '"actors":0' || fail "a 401 request started an actor"
     code=$(curl -s -o "$H/b" -w '%{http_code}' -H "Authorization: Bearer $tok" "$u/v1/health")
     [ "$code" = 200 ] || fail "TCP with the token: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: bearer $tok" "$u/v1/health")
+    [ "$code" = 200 ] || fail "TCP with the token, scheme in lower case: $code"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
         -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
     [ "$code" = 201 ] || fail "TCP start with the token: $code"
