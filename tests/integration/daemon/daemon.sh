@@ -282,6 +282,10 @@ endpoints)
     b=$(expect_status 200 GET "/v1/actors/$id/events?type=actor-restarted")
     contains "$b" '"event_type":"actor-restarted"' "?type="
     expect_status 201 POST /v1/stores | grep -Eq '"id":"[0-9a-f-]{36}"' || fail "stores"
+    # an optional "parent" given as null: no parent
+    nid=$(expect_status 201 POST /v1/actors -d "{\"manifest\":\"$EXAMPLES/counter.toml\",\"parent\":null}" | json_get id)
+    api GET /v1/actors | grep -q "\"id\":\"$nid\",[^}]*\"parent\":null" || fail "a start with \"parent\": null"
+    expect_status 400 POST /v1/actors -d "{\"manifest\":\"$EXAMPLES/counter.toml\",\"parent\":5}" >/dev/null
     expect_status 400 POST /v1/stores -d '{"x":1}' >/dev/null
     # a request nobody answers: 504 after ?timeout_ms
     probe_manifest >"$H/probe.toml"
