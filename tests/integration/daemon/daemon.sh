@@ -432,6 +432,11 @@ sse)
     wait $fpid || fail "events --follow failed"
     seqs=$(sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' "$H/f" | tr '\n' ' ')
     [ "$seqs" = "$(seq -s ' ' 0 1503) " ] || fail "events --follow did not get events 0..1503 once each in order"
+    # stored and live events alike carry their parent_hash: each names the
+    # hash of the one before it
+    sed 's/^{"actor":"[^"]*","seq":[0-9]*,"event_type":"[^"]*","timestamp":[0-9]*,"hash":"\([0-9a-f]*\)","parent_hash":"\{0,1\}\([0-9a-f]*\|null\)"\{0,1\},.*/\1 \2/' "$H/f" >"$H/links"
+    awk 'NR == 1 && $2 != "null" { bad = 1 } NR > 1 && $2 != prev { bad = 1 } { prev = $1 } END { exit bad }' "$H/links" ||
+        fail "events --follow --json: a parent_hash is not the hash of the event before it: $(awk 'NR > 1 && $2 != prev { print; exit } { prev = $1 }' "$H/links")"
     grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
     ;;
 
