@@ -190,14 +190,18 @@ int chain_report(th_chain_verify_result *res, th_error *err, int problem, const 
 
 /* ---- segment.c: the storage format (one segment per committed batch) ---- */
 
-extern const uint8_t chain_segment_magic[8]; /* the written format, "THSEG-v3" */
+extern const uint8_t chain_segment_magic[8]; /* the written format, "THSEG-v4" */
+/* v4: an event stores the first CHAIN_SEG_CHECK_LEN bytes of its hash, the
+ * decoder computes the rest (segment.c). */
+#define CHAIN_SEG_CHECK_LEN 8u
+#define CHAIN_SEG_UNHASHED 3u /* chain_segment.hash_ok: no verdict */
 
 /* v2/v3 event flag bits (format in segment.c). */
 #define CHAIN_SEG_HAS_PARENT 0x01u
 #define CHAIN_SEG_PARENT_IMPLICIT 0x02u /* parent = hash of the actor's previous event */
 #define CHAIN_SEG_SEQ_IMPLICIT 0x04u    /* seq = the actor's previous event's seq + 1 */
 #define CHAIN_SEG_HAS_DESC 0x08u
-/* v3 only: the type is an earlier event's of the same actor in the
+/* v3 and v4: the type is an earlier event's of the same actor in the
  * segment, the data is given as an edit of that event's data. */
 #define CHAIN_SEG_REF 0x10u
 /* v3: how far back (in the actor's own events of the segment) a
@@ -243,14 +247,31 @@ typedef struct chain_segment {
     sqlite3_stmt *rd_st;
     sqlite3_blob *rd_blob;
     size_t xtotal; /* bytes of rebuilt data of every actor (the limit) */
+    int version;   /* of the blob: 1 to 4 */
+    /* v4 (meaningless before): per event, 1 if the hash the decoder computed from
+     * its contents begins with the stored check value, 0 if not (its
+     * contents were changed: its `hash` is then the check value followed
+     * by the computed rest, which matches nothing), CHAIN_SEG_UNHASHED if
+     * it could not be hashed (out of memory).  Other actors' events under
+     * `only` are not hashed (1). */
+    uint8_t *hash_ok;
+    size_t *next_of;  /* v4: per event, 1 + index of the actor's next event, 0 */
+    size_t *first_of; /* v4: per actor, 1 + index of its first event */
+    /* Set before decoding a v4 blob to leave the hashing to the caller
+     * (chain_segment_hash_actor for every actor, e.g. on several threads,
+     * before anything reads hashes, parents or hash_ok). */
+    bool defer_hash;
 } chain_segment;
 
-/* Decode `blob`, v1, v2 or v3 (ownership passes to seg, also on failure).
+/* Decode `blob`, v1 to v4 (ownership passes to seg, also on failure).
  * 0, -1 if it is malformed, or CHAIN_SEG_OOM when an allocation failed. */
 #define CHAIN_SEG_OOM 1
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);
 /* Free what a segment owns; accepts NULL. */
 void chain_segment_release(chain_segment *seg);
+/* v4, decoded with defer_hash: compute the hashes of actor a's events (in
+ * order, with ctx) and hash_ok.  Different actors on different threads. */
+void chain_segment_hash_actor(chain_segment *seg, size_t a, base_sha256_ctx *ctx);
 /* Load and decode segment `id`.  TH_ENOENT if absent, TH_ECORRUPT. */
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, th_error *err);
 /* Like chain_segment_load, into a segment from an earlier load or reload

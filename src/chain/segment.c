@@ -9,9 +9,22 @@
  * field of its events, and its signature covers the new head of every chain
  * it touches (sign.c).  Per-chain lookup goes through chain_span (writer.c).
  *
- * Three blob formats share one decoder; the writer produces v3 only.
+ * Four blob formats share one decoder; the writer produces v4 only.
  *
- * Segment blob v3 (written): v2 below with magic "THSEG-v3" and one more
+ * Segment blob v4 (written): v3 below with magic "THSEG-v4", and in each
+ * event, in place of the 32-byte event hash, its first 8 bytes
+ * (CHAIN_SEG_CHECK_LEN), the check value.  The decoder computes every
+ * event's hash from its contents (hash.c), in order (an implicit parent is
+ * the hash so computed of the actor's previous event in the segment), and
+ * compares its first 8 bytes with the check value (hash_ok: a mismatch is
+ * reported by verification as a bad hash of that event, as a changed
+ * stored hash is in v1 to v3).  The hash is what it always was, and the
+ * signed heads cover it, so nothing is weaker; only the 24 bytes per event
+ * that any reader can recompute are not stored.  A repeated event (a send
+ * in a loop) then takes about 16 bytes instead of 40; the writer's WAL,
+ * the checkpoint and the file shrink with it (docs/performance.md).
+ *
+ * Segment blob v3 (read, no longer written): v2 below with magic "THSEG-v3" and one more
  * event flag, bit 4 `ref`.  An event with `ref` has no type and data
  * fields; in their place:
  *
@@ -108,7 +121,8 @@
 #include "chain/chain_int.h"
 #include "db/db.h"
 
-const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '3'};
+const uint8_t chain_segment_magic[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '4'};
+static const uint8_t segment_magic_v3[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '3'};
 static const uint8_t segment_magic_v2[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '2'};
 static const uint8_t segment_magic_v1[8] = {'T', 'H', 'S', 'E', 'G', '-', 'v', '1'};
 
@@ -314,7 +328,11 @@ static int decode_ref(reader *r, chain_segment *seg, size_t i, bool keep_data)
     return 0;
 }
 
-static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t base, int v3)
+/* hash_ok[i] while decoding v4, until the hashes are computed: the
+ * event's parent is its actor's previous event's hash. */
+#define SEG_PARENT_LATER 2u
+
+static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t base, int ver)
 {
     th_chain_event *ev = &seg->events[i];
     const th_chain_event *prev = NULL;
@@ -328,7 +346,7 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
         return -1;
     flags = b[0];
     if ((flags & ~(CHAIN_SEG_HAS_PARENT | CHAIN_SEG_PARENT_IMPLICIT | CHAIN_SEG_SEQ_IMPLICIT |
-                   CHAIN_SEG_HAS_DESC | (v3 ? CHAIN_SEG_REF : 0))) != 0 ||
+                   CHAIN_SEG_HAS_DESC | (ver >= 3 ? CHAIN_SEG_REF : 0))) != 0 ||
         ((flags & CHAIN_SEG_PARENT_IMPLICIT) && !(flags & CHAIN_SEG_HAS_PARENT)))
         return -1;
     if (get_var(r, &idx) != 0 || idx >= seg->nactors)
@@ -348,16 +366,19 @@ static int decode_event_v2(reader *r, chain_segment *seg, size_t i, uint64_t bas
         return -1;
     }
     if (ev->seq > INT64_MAX || get_var(r, &delta) != 0 || delta > UINT64_MAX - base ||
-        take(r, 32, &b) != 0)
+        take(r, ver >= 4 ? CHAIN_SEG_CHECK_LEN : 32, &b) != 0)
         return -1;
     ev->timestamp_ms = base + delta;
     ev->has_parent = (flags & CHAIN_SEG_HAS_PARENT) != 0;
-    if (whole)
-        memcpy(ev->hash, b, 32);
+    seg->hash_ok[i] = 1;
+    if (whole) /* v4: the check value, until segment_hash */
+        memcpy(ev->hash, b, ver >= 4 ? CHAIN_SEG_CHECK_LEN : 32);
     if (flags & CHAIN_SEG_PARENT_IMPLICIT) {
         if (prev == NULL)
             return -1;
-        if (whole)
+        if (ver >= 4) /* known once the previous event is hashed */
+            seg->hash_ok[i] = SEG_PARENT_LATER;
+        else if (whole)
             memcpy(ev->parent, prev->hash, 32);
     } else if (ev->has_parent) {
         if (take(r, 32, &b) != 0)
@@ -412,6 +433,10 @@ static int seg_actors(chain_segment *seg, size_t na)
         if (l == NULL)
             return -1;
         seg->last_event = l;
+        size_t *f = realloc(seg->first_of, na * sizeof *f);
+        if (f == NULL)
+            return -1;
+        seg->first_of = f;
         seg->cap_actors = na;
     }
     memset(seg->actors, 0, na * sizeof *seg->actors);
@@ -434,9 +459,15 @@ static int seg_events(chain_segment *seg, size_t ne)
         if (x != NULL)
             seg->xoff = x;
         size_t *pv = x != NULL ? realloc(seg->prev_of, ne * sizeof *pv) : NULL;
-        if (pv == NULL)
+        if (pv != NULL)
+            seg->prev_of = pv;
+        uint8_t *ok = pv != NULL ? realloc(seg->hash_ok, ne) : NULL;
+        if (ok != NULL)
+            seg->hash_ok = ok;
+        size_t *nx = ok != NULL ? realloc(seg->next_of, ne * sizeof *nx) : NULL;
+        if (nx == NULL)
             return -1;
-        seg->prev_of = pv;
+        seg->next_of = nx;
         seg->cap_events = ne;
     }
     /* not zeroed: every field of an event, its actor_of, xoff and prev_of
@@ -448,26 +479,92 @@ static int seg_events(chain_segment *seg, size_t ne)
     return 0;
 }
 
+void chain_segment_hash_actor(chain_segment *seg, size_t a, base_sha256_ctx *ctx)
+{
+    uint8_t check[CHAIN_SEG_CHECK_LEN];
+    th_chain_event *ev;
+    size_t i;
+
+    for (i = seg->first_of[a]; i != 0; i = seg->next_of[i - 1]) {
+        ev = &seg->events[i - 1];
+        if (seg->hash_ok[i - 1] == SEG_PARENT_LATER)
+            memcpy(ev->parent, seg->events[seg->prev_of[i - 1] - 1].hash, 32);
+        memcpy(check, ev->hash, sizeof check);
+        /* fails only for a type above TH_CHAIN_MAX_TYPE_BYTES, which the
+         * decoder has refused, or without a context (out of memory) */
+        if (ctx == NULL ||
+            chain_event_hash(ctx, ev->has_parent ? ev->parent : NULL, ev->timestamp_ms, ev->type,
+                             strlen(ev->type), ev->data, ev->data_len, ev->description,
+                             ev->description != NULL ? strlen(ev->description) : 0,
+                             ev->hash) != 0) {
+            memset(ev->hash, 0, 32);
+            memcpy(ev->hash, check, sizeof check);
+            seg->hash_ok[i - 1] = CHAIN_SEG_UNHASHED;
+            continue;
+        }
+        seg->hash_ok[i - 1] = memcmp(ev->hash, check, sizeof check) == 0;
+        if (!seg->hash_ok[i - 1]) /* what is stored: matches nothing */
+            memcpy(ev->hash, check, sizeof check);
+    }
+}
+
+/* v4: link each actor's events forwards (first_of, next_of), then, unless
+ * the caller does it (defer_hash), compute their hashes: those of the
+ * actor asked for under `only`, else every actor's.  0 or CHAIN_SEG_OOM. */
+static int segment_hash(chain_segment *seg)
+{
+    base_sha256_ctx *ctx;
+    size_t i, a;
+
+    memset(seg->first_of, 0, seg->nactors * sizeof *seg->first_of);
+    for (i = 0; i < seg->nevents; i++) {
+        seg->next_of[i] = 0;
+        if (seg->prev_of[i] != 0)
+            seg->next_of[seg->prev_of[i] - 1] = i + 1;
+        else
+            seg->first_of[seg->actor_of[i]] = i + 1;
+    }
+    if (seg->defer_hash)
+        return 0;
+    if ((ctx = chain_thread_sha256()) == NULL)
+        return CHAIN_SEG_OOM;
+    if (seg->only == NULL) {
+        for (a = 0; a < seg->nactors; a++)
+            chain_segment_hash_actor(seg, a, ctx);
+        return 0;
+    }
+    for (i = 0; i < seg->nevents; i++) /* the others' events: not filled in, not hashed */
+        if ((int)seg->actor_of[i] != seg->only_idx)
+            seg->hash_ok[i] = 1;
+    if (seg->only_idx >= 0)
+        chain_segment_hash_actor(seg, (size_t)seg->only_idx, ctx);
+    return 0;
+}
+
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
 {
     reader r = {blob, len};
     const uint8_t *b;
     uint64_t base = 0;
     uint32_t na, ne, n, i;
-    int v2, v3 = 0, rc;
+    int v2, ver, rc;
 
     seg->blob = blob;
     seg->blob_len = len;
     if (take(&r, 8, &b) != 0)
         return -1;
     if (memcmp(b, chain_segment_magic, 8) == 0)
-        v2 = v3 = 1;
+        ver = 4;
+    else if (memcmp(b, segment_magic_v3, 8) == 0)
+        ver = 3;
     else if (memcmp(b, segment_magic_v2, 8) == 0)
-        v2 = 1;
+        ver = 2;
     else if (memcmp(b, segment_magic_v1, 8) == 0)
-        v2 = 0;
+        ver = 1;
     else
         return -1;
+    v2 = ver >= 2;
+    seg->version = ver;
     /* Smallest actor entry: 5 bytes (v1), 3 (v2). */
     if (get_count(&r, v2, &na) != 0 || na == 0 || na > r.left / (v2 ? 3 : 5))
         return -1;
@@ -485,13 +582,13 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
         return -1;
     /* Smallest event: 60 bytes (v1), 38 (v2 and v3: flags, index, seq,
      * delta, hash, type length and NUL, data length; a v3 reference takes
-     * 39 at least). */
-    if (get_count(&r, v2, &ne) != 0 || ne == 0 || ne > r.left / (v2 ? 38 : 60))
+     * 39 at least), 14 (v4: an 8-byte check for the hash). */
+    if (get_count(&r, v2, &ne) != 0 || ne == 0 || ne > r.left / (ver >= 4 ? 14 : v2 ? 38 : 60))
         return -1;
     if (seg_events(seg, ne) != 0)
         return CHAIN_SEG_OOM;
     for (i = 0; i < ne; i++) {
-        rc = v2 ? decode_event_v2(&r, seg, i, base, v3) : decode_event_v1(&r, seg, i);
+        rc = v2 ? decode_event_v2(&r, seg, i, base, ver) : decode_event_v1(&r, seg, i);
         if (rc != 0)
             return rc == CHAIN_SEG_OOM ? rc : -1;
         seg->last_event[seg->actor_of[i]] = i + 1; /* 1-based; 0 = none */
@@ -503,7 +600,9 @@ int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg)
     for (i = 0; i < na; i++)
         if (seg->last_event[i] == 0) /* an actor without events */
             return -1;
-    return r.left == 0 ? 0 : -1;
+    if (r.left != 0)
+        return -1;
+    return ver >= 4 ? segment_hash(seg) : 0;
 }
 
 void chain_segment_release(chain_segment *seg)
@@ -521,6 +620,9 @@ void chain_segment_release(chain_segment *seg)
     free(seg->xdata);
     free(seg->xoff);
     free(seg->prev_of);
+    free(seg->hash_ok);
+    free(seg->next_of);
+    free(seg->first_of);
     memset(seg, 0, sizeof *seg);
 }
 

@@ -77,9 +77,16 @@ static int event_hash(base_sha256_ctx *ctx, const th_chain_event *ev, uint8_t ou
                             ev->description ? strlen(ev->description) : 0, out);
 }
 
-/* chain_walk_event with the event's recomputed hash already known
- * (`hash`; NULL: not computable, reported as malformed). */
-static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *hash, th_error *err);
+/* chain_walk_event with the comparison of the event's recomputed hash and
+ * its stored one already made: `hashed` 1 (equal), 0 (not), -1 (not
+ * computable, reported as malformed). */
+static int walk_checked(chain_walk *w, const th_chain_event *ev, int hashed, th_error *err);
+
+/* The same with the recomputed hash (`hash`; NULL: not computable). */
+static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *hash, th_error *err)
+{
+    return walk_checked(w, ev, hash == NULL ? -1 : memcmp(hash, ev->hash, 32) == 0, err);
+}
 
 int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *ev, th_error *err)
 {
@@ -88,7 +95,24 @@ int chain_walk_event(chain_walk *w, base_sha256_ctx *ctx, const th_chain_event *
     return walk_hashed(w, ev, event_hash(ctx, ev, h) == 0 ? h : NULL, err);
 }
 
-static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *hash, th_error *err)
+/* walk_checked's `hashed` of event e of a v4 segment. */
+static int hash_state(const chain_segment *seg, size_t e)
+{
+    return seg->hash_ok[e] == CHAIN_SEG_UNHASHED ? -1 : seg->hash_ok[e] != 0;
+}
+
+/* Event e of a decoded segment: a v4 segment's events were hashed by the
+ * decoder, which compared each with its stored check value (hash_ok);
+ * older segments' are hashed here. */
+static int walk_segment_event(chain_walk *w, base_sha256_ctx *ctx, const chain_segment *seg,
+                              size_t e, th_error *err)
+{
+    if (seg->version >= 4)
+        return walk_checked(w, &seg->events[e], hash_state(seg, e), err);
+    return chain_walk_event(w, ctx, &seg->events[e], err);
+}
+
+static int walk_checked(chain_walk *w, const th_chain_event *ev, int hashed, th_error *err)
 {
     uint8_t h[32];
     uint64_t size;
@@ -111,10 +135,10 @@ static int walk_hashed(chain_walk *w, const th_chain_event *ev, const uint8_t *h
         return chain_report(w->res, err, TH_CHAIN_BAD_PARENT, w->actor, ev->seq,
                             "the parent hash does not match the hash of event %llu",
                             (unsigned long long)(ev->seq - 1));
-    if (hash == NULL)
+    if (hashed < 0)
         return chain_report(w->res, err, TH_CHAIN_MALFORMED, w->actor, ev->seq,
                             "the event cannot be hashed (type too long?)");
-    if (memcmp(hash, ev->hash, 32) != 0)
+    if (!hashed)
         return chain_report(w->res, err, TH_CHAIN_BAD_HASH, w->actor, ev->seq,
                             "the stored hash does not match the event's contents "
                             "(type, timestamp, data, description or parent changed)");
@@ -214,14 +238,17 @@ static void defer(deferred *d, int problem, const char *actor, uint64_t seq, con
 
 /* The chain whose signed head the segment no longer matches: the stored
  * leaves must carry the signature, and the first recomputed leaf that
- * differs names the chain.  Returns its index, or -1 if unknown. */
-static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *seg)
+ * differs names the chain (only chain `want` is looked at if want >= 0).
+ * Returns its index, -1 if the leaves' signature verifies and no leaf
+ * looked at differs, -2 if that cannot be told (no stored leaves, their
+ * signature fails, out of memory). */
+static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *seg, int want)
 {
     uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN], leaf[32];
     const th_chain_event *ev;
     const uint8_t *leaves;
     sqlite3_stmt *st = NULL;
-    int found = -1;
+    int found = -2;
     size_t i;
 
     if (sqlite3_prepare_v2(db, "SELECT leaves FROM chain_segment WHERE id = ?", -1, &st, NULL) !=
@@ -238,13 +265,18 @@ static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *
     chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
     if (chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature) != 1)
         goto out;
-    for (i = 0; i < seg->nactors && found < 0; i++) {
+    found = -1;
+    for (i = want < 0 ? 0 : (size_t)want; i < seg->nactors && found == -1; i++) {
         ev = &seg->events[seg->last_event[i] - 1];
         chain_head_leaf(ctx, seg->actors[i], strlen(seg->actors[i]), ev->seq, ev->hash, leaf);
-        if (base_sha256_take_error(ctx))
-            break; /* out of memory: the chain stays unnamed */
+        if (base_sha256_take_error(ctx)) {
+            found = -2; /* out of memory: the chain stays unnamed */
+            break;
+        }
         if (memcmp(leaf, leaves + 32 * i, 32) != 0)
             found = (int)i;
+        if (want >= 0)
+            break;
     }
 out:
     sqlite3_finalize(st);
@@ -267,7 +299,14 @@ static void check_segment(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment
     if ((bad = chain_segment_signature_ok(ctx, seg)) < 0) {
         d->oom = true;
     } else if (!bad) {
-        bad = altered_head(db, ctx, seg);
+        /* Verifying one chain: its head may still be one the batch signed
+         * (its leaf among the stored, signed leaves), another chain's
+         * events of the batch having changed (with v4 segments a changed
+         * event changes its chain's head: the batch's signature fails for
+         * all its chains, the stored leaves tell them apart). */
+        if (idx >= 0 && altered_head(db, ctx, seg, idx) == -1)
+            return;
+        bad = altered_head(db, ctx, seg, -1);
         if (bad >= 0)
             idx = bad;
         idx = idx < 0 ? 0 : idx;
@@ -396,7 +435,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
         idx = chain_segment_actor(&seg, actor);
         for (e = 0; idx >= 0 && e < seg.nevents && rc == TH_OK; e++)
             if (seg.actor_of[e] == (uint32_t)idx)
-                rc = chain_walk_event(&w, ctx, &seg.events[e], err);
+                rc = walk_segment_event(&w, ctx, &seg, e, err);
         if (idx >= 0 && rc == TH_OK)
             check_segment(db, ctx, &seg, trusted, actor, &d);
         chain_segment_release(&seg);
@@ -525,6 +564,7 @@ static int unstored_elsewhere(sqlite3 *db, chain_state *states, size_t n,
 #define VERIFY_HELPERS 3        /* helper threads at most (one per other core) */
 #define VERIFY_PARALLEL_MIN 256 /* events in a segment worth sharing out */
 #define VERIFY_CHUNK 64u        /* events per claim */
+#define VERIFY_ACTOR_CHUNK 4u   /* v4: actors per claim (each one's events in order) */
 
 typedef struct hash_pool {
     pthread_mutex_t lock;
@@ -534,7 +574,10 @@ typedef struct hash_pool {
     unsigned active; /* helpers inside the current round */
     uint64_t round;  /* incremented for each round shared out */
     int stop;
-    /* the round's work: hashes[i] of events[i] (ok[i] = 1) for i < n */
+    /* the round's work: hashes[i] of events[i] (ok[i] = 1) for i < n; or,
+     * with `seg` (a v4 segment decoded with defer_hash), the hashes of
+     * actor i's events for i < n (chain_segment_hash_actor) */
+    chain_segment *seg;
     const th_chain_event *events;
     size_t n;
     uint8_t (*hashes)[32];
@@ -546,13 +589,17 @@ typedef struct hash_pool {
 /* Claim and hash chunks of the round until none is left. */
 static void hash_chunks(hash_pool *p, base_sha256_ctx *ctx)
 {
-    size_t nchunks = (p->n + VERIFY_CHUNK - 1) / VERIFY_CHUNK, k, i, to;
+    size_t chunk = p->seg != NULL ? VERIFY_ACTOR_CHUNK : VERIFY_CHUNK;
+    size_t nchunks = (p->n + chunk - 1) / chunk, k, i, to;
 
     while ((k = atomic_fetch_add(&p->next, 1)) < nchunks) {
-        to = (k + 1) * VERIFY_CHUNK < p->n ? (k + 1) * VERIFY_CHUNK : p->n;
-        for (i = k * VERIFY_CHUNK; i < to; i++)
-            p->ok[i] = ctx != NULL && event_hash(ctx, &p->events[i], p->hashes[i]) == 0;
-        if (atomic_fetch_add(&p->hashed, to - k * VERIFY_CHUNK) + (to - k * VERIFY_CHUNK) ==
+        to = (k + 1) * chunk < p->n ? (k + 1) * chunk : p->n;
+        for (i = k * chunk; i < to; i++)
+            if (p->seg != NULL)
+                chain_segment_hash_actor(p->seg, i, ctx);
+            else
+                p->ok[i] = ctx != NULL && event_hash(ctx, &p->events[i], p->hashes[i]) == 0;
+        if (atomic_fetch_add(&p->hashed, to - k * chunk) + (to - k * chunk) ==
             p->n) { /* the last chunk: tell the caller */
             pthread_mutex_lock(&p->lock);
             pthread_cond_broadcast(&p->done);
@@ -627,16 +674,17 @@ static void pool_stop(hash_pool *p)
  * other work of the segment before pool_hash_finish, where it joins them.
  * Returns 1 if the round was shared out, 0 if pool_hash_finish hashes
  * alone. */
-static int pool_hash_start(hash_pool *p, const th_chain_event *events, size_t n,
+static int pool_hash_start(hash_pool *p, chain_segment *seg, const th_chain_event *events, size_t n,
                            uint8_t (*hashes)[32], uint8_t *ok)
 {
-    if (n < VERIFY_PARALLEL_MIN || p->nthreads == 0)
+    if (n < VERIFY_PARALLEL_MIN || p->nthreads == 0 || (seg != NULL && seg->nactors < 2))
         return 0;
     pthread_mutex_lock(&p->lock);
     while (p->active > 0) /* a late helper still in the previous round */
         pthread_cond_wait(&p->done, &p->lock);
+    p->seg = seg;
     p->events = events;
-    p->n = n;
+    p->n = seg != NULL ? seg->nactors : n;
     p->hashes = hashes;
     p->ok = ok;
     atomic_store(&p->next, 0);
@@ -649,7 +697,7 @@ static int pool_hash_start(hash_pool *p, const th_chain_event *events, size_t n,
 
 /* Finish the hashing begun by pool_hash_start (`shared`: what it returned):
  * claim what is left, then wait for the chunks the helpers claimed. */
-static void pool_hash_finish(hash_pool *p, int shared, base_sha256_ctx *ctx,
+static void pool_hash_finish(hash_pool *p, int shared, base_sha256_ctx *ctx, chain_segment *seg,
                              const th_chain_event *events, size_t n, uint8_t (*hashes)[32],
                              uint8_t *ok)
 {
@@ -658,13 +706,17 @@ static void pool_hash_finish(hash_pool *p, int shared, base_sha256_ctx *ctx,
     if (!shared) {
         /* Alone, without touching the pool: a helper that wakes late for
          * an earlier round must find nothing of this one to claim. */
-        for (i = 0; i < n; i++)
-            ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
+        if (seg != NULL)
+            for (i = 0; i < seg->nactors; i++)
+                chain_segment_hash_actor(seg, i, ctx);
+        else
+            for (i = 0; i < n; i++)
+                ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
         return;
     }
     hash_chunks(p, ctx);
     pthread_mutex_lock(&p->lock);
-    while (atomic_load(&p->hashed) < n)
+    while (atomic_load(&p->hashed) < p->n)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
@@ -677,7 +729,8 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     sqlite3_stmt *st = NULL;
     size_t nstates = 0, i, mapcap = 0, hcap = 0;
     uint8_t(*hashes)[32] = NULL, *ok = NULL;
-    chain_segment seg = {0}; /* a view of each row in turn, its arrays reused */
+    chain_segment seg = {.defer_hash = true}; /* a view of each row in turn, its arrays
+                                                 reused; v4 hashed below */
     deferred d = {0};
     uint64_t expect = 1, id;
     hash_pool pool;
@@ -740,9 +793,23 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
          * checked while the helpers hash.  It only defers a problem, which
          * a problem found in the events' walk below takes precedence over,
          * as when it ran after the walk. */
-        shared = pool_hash_start(&pool, seg.events, seg.nevents, hashes, ok);
+        if (seg.version >= 4) {
+            /* hashed here (the decoder left it): each chain's events in
+             * order, the chains on every core; the signature needs the
+             * heads' hashes, so it comes after */
+            shared = pool_hash_start(&pool, &seg, seg.events, seg.nevents, NULL, NULL);
+            pool_hash_finish(&pool, shared, ctx, &seg, seg.events, seg.nevents, NULL, NULL);
+            check_segment(db, ctx, &seg, trusted, NULL, &d);
+            for (i = 0; i < seg.nevents && rc == TH_OK; i++)
+                rc = walk_checked(&map[seg.actor_of[i]]->w, &seg.events[i], hash_state(&seg, i),
+                                  err);
+            if (rc != TH_OK)
+                goto out;
+            continue;
+        }
+        shared = pool_hash_start(&pool, NULL, seg.events, seg.nevents, hashes, ok);
         check_segment(db, ctx, &seg, trusted, NULL, &d);
-        pool_hash_finish(&pool, shared, ctx, seg.events, seg.nevents, hashes, ok);
+        pool_hash_finish(&pool, shared, ctx, NULL, seg.events, seg.nevents, hashes, ok);
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
             rc = walk_hashed(&map[seg.actor_of[i]]->w, &seg.events[i], ok[i] ? hashes[i] : NULL,
                              err);

@@ -197,8 +197,8 @@ static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
  * reference (K and three lengths instead of the type and data length). */
 static size_t event_size(const chain_pending *p)
 {
-    return 1 + 5 + 10 + 10 + 32 + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 + 10 + 30 +
-           p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
+    return 1 + 5 + 10 + 10 + CHAIN_SEG_CHECK_LEN + (p->has_parent ? 32 : 0) + 5 + p->type_len + 1 +
+           10 + 30 + p->data_len + (p->has_desc ? 5 + p->desc_len + 1 : 0);
 }
 
 static const uint8_t *pending_data(const chain_pending *p)
@@ -258,7 +258,7 @@ static const chain_pending *find_ref(const chain_pending *p, uint32_t *back)
     return NULL;
 }
 
-/* Encode one v3 event.  a->enc_seq/enc_hash hold the actor's previous
+/* Encode one v4 event.  a->enc_seq/enc_hash hold the actor's previous
  * event in this segment unless this is its first (seq == batch_first). */
 static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
 {
@@ -289,8 +289,8 @@ static uint8_t *put_event(uint8_t *q, const chain_pending *p, uint64_t base)
     if (!(flags & CHAIN_SEG_SEQ_IMPLICIT))
         q = put_var(q, p->seq);
     q = put_var(q, p->ts - base);
-    memcpy(q, p->hash, 32);
-    q += 32;
+    memcpy(q, p->hash, CHAIN_SEG_CHECK_LEN); /* v4: its check value */
+    q += CHAIN_SEG_CHECK_LEN;
     if (p->has_parent && !(flags & CHAIN_SEG_PARENT_IMPLICIT)) {
         memcpy(q, p->parent, 32);
         q += 32;
@@ -342,7 +342,7 @@ static void prefetch_rest(const chain_pending *p)
         __builtin_prefetch(b + off);
 }
 
-/* Encode the chunk's events as one v3 segment in k->blob, with the
+/* Encode the chunk's events as one v4 segment in k->blob, with the
  * touched chains' slots and new heads.  Returns 0, or -1 if out of memory. */
 static int encode_segment(th_chain *c, chain_chunk *k)
 {

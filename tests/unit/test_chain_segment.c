@@ -119,7 +119,7 @@ static void test_decoder_refuses_damage(void **state)
     assert_int_equal(th_chain_close(c), TH_OK);
     b = segment_bytes(&len);
     assert_int_equal(decode_copy(b, len, &seg), 0);
-    assert_memory_equal(b, "THSEG-v3", 8); /* the writer writes v3 */
+    assert_memory_equal(b, "THSEG-v4", 8); /* the writer writes v4 */
     assert_prefixes_refused(b, len);
     /* One trailing byte too many is refused. */
     m = malloc(len + 1);
@@ -536,7 +536,7 @@ static void test_v2_writer_round_trip(void **state)
         len = (size_t)sqlite3_column_bytes(st, 3);
         b = (uint8_t *)sqlite3_column_blob(st, 3);
         assert_true(len > 8);
-        assert_memory_equal(b, "THSEG-v3", 8);
+        assert_memory_equal(b, "THSEG-v4", 8);
         assert_int_equal(
             chain_segment_from_row(st, (uint64_t)sqlite3_column_int64(st, 4), &seg, &e2), TH_OK);
         assert_true(chain_segment_signature_ok(chain_thread_sha256(), &seg));
@@ -1223,7 +1223,7 @@ static void test_v3_writer_refs(void **state)
     th_chain_events_free(&evs);
     assert_int_equal(th_chain_close(c), TH_OK);
     b = segment_bytes(&len);
-    assert_memory_equal(b, "THSEG-v3", 8);
+    assert_memory_equal(b, "THSEG-v4", 8);
     /* whole, each event would take its data and 32 bytes of hash and more */
     assert_true(len < total * 3 / 4);
     /* Event 7 ("hhh") is an edit of event 6: change a byte of its edit. */
@@ -1249,6 +1249,72 @@ static void test_v3_writer_refs(void **state)
     assert_int_equal(th_chain_close(c), TH_OK);
 }
 
+/* v4: an event stores 8 bytes of its hash (the check value), not the 32;
+ * the reader computes the hash from the contents, and a changed check
+ * value is reported as a bad hash of that very event. */
+static void test_v4_check_value(void **state)
+{
+    th_chain *c = open_chain(0, 0);
+    th_chain_receipt rc[6];
+    th_chain_verify_result res;
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_error err;
+    uint8_t *b, *at;
+    size_t len, i;
+    char path[128], data[32];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int k;
+
+    (void)state;
+    for (k = 0; k < 6; k++) {
+        snprintf(data, sizeof data, "event %d", k);
+        assert_int_equal(th_chain_append(c, k % 2 ? "odd" : "even", "note", data, strlen(data),
+                                         k == 4 ? "desc" : NULL, &rc[k], &err),
+                         TH_OK);
+    }
+    assert_int_equal(th_chain_flush(c, 5000, &err), TH_OK);
+    q.actor = "even";
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 3);
+    for (i = 0; i < 3; i++) { /* computed on reading: the appender's hashes */
+        assert_memory_equal(evs.items[i].hash, rc[2 * i].hash, 32);
+        if (i > 0)
+            assert_memory_equal(evs.items[i].parent, rc[2 * i - 2].hash, 32);
+    }
+    th_chain_events_free(&evs);
+    assert_int_equal(th_chain_close(c), TH_OK);
+    b = segment_bytes(&len);
+    assert_memory_equal(b, "THSEG-v4", 8);
+    for (k = 0; k < 6; k++) { /* 8 bytes of each hash, never the whole */
+        assert_non_null(memmem(b, len, rc[k].hash, CHAIN_SEG_CHECK_LEN));
+        assert_null(memmem(b, len, rc[k].hash, CHAIN_SEG_CHECK_LEN + 1));
+    }
+    /* change the check value of "even" seq 1 (event 2) */
+    at = memmem(b, len, rc[2].hash, CHAIN_SEG_CHECK_LEN);
+    at[3] ^= 0x40;
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(b);
+    c = open_chain(1, 0);
+    for (k = 0; k < 2; k++) { /* every chain, then that one */
+        assert_int_equal(th_chain_verify(c, k ? "even" : NULL, &res, &err), TH_ECORRUPT);
+        assert_int_equal(res.problem, TH_CHAIN_BAD_HASH);
+        assert_string_equal(res.actor, "even");
+        assert_int_equal(res.seq, 1);
+    }
+    assert_int_equal(th_chain_verify(c, "odd", &res, &err), TH_OK);
+    assert_int_equal(th_chain_close(c), TH_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1268,6 +1334,7 @@ int main(void)
         cmocka_unit_test(test_decode_one_actor),
         cmocka_unit_test_setup_teardown(test_read_beside_busier_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v3_writer_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v4_check_value, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
