@@ -232,8 +232,10 @@ static int on_event(void *ud, const char *event, const char *data)
     return f->max > 0 && ++f->seen >= f->max;
 }
 
+/* Stream actor `id`'s events (of `type` if not NULL) from the first one
+ * after `after` (-1: from the start). */
 static int follow_events(cli_api *api, const char *id, const char *type, int json, unsigned flags,
-                         long max)
+                         long max, long long after)
 {
     char path[512], t[256];
     follow_ctx f = {json, flags, max, 0};
@@ -242,12 +244,13 @@ static int follow_events(cli_api *api, const char *id, const char *type, int jso
     memset(&sse, 0, sizeof sse);
     sse.fn = on_event;
     sse.ud = &f;
+    snprintf(path, sizeof path, "/v1/actors/%s/events?follow=1", id);
     if (type != NULL) {
         enc(t, sizeof t, type);
-        snprintf(path, sizeof path, "/v1/actors/%s/events?follow=1&type=%s", id, t);
-    } else {
-        snprintf(path, sizeof path, "/v1/actors/%s/events?follow=1", id);
+        snprintf(path + strlen(path), sizeof path - strlen(path), "&type=%s", t);
     }
+    if (after >= 0)
+        snprintf(path + strlen(path), sizeof path - strlen(path), "&after=%lld", after);
     return cli_api_stream(api, path, &sse);
 }
 
@@ -255,14 +258,15 @@ static const char events_help[] =
     "usage: theater events ID [--follow] [--type T] [--limit N] [--max N] [--wide] [--json]\n"
     "\n"
     "The events of actor ID's chain, oldest first (with --limit N: the newest N).\n"
-    "With --follow, the stored events and then live ones as they happen, until\n"
-    "the daemon ends the stream or Ctrl-C; a dropped connection is resumed\n"
-    "after the last event received (none lost, none repeated).\n"
+    "With --follow, the stored events (the newest N with --limit N) and then\n"
+    "live ones as they happen, until the actor ends, the daemon ends the stream\n"
+    "or Ctrl-C; a dropped connection is resumed after the last event received\n"
+    "(none lost, none repeated).\n"
     "\n"
     "options:\n"
     "  --follow               keep streaming live events\n"
     "  --type T               only events of type T (e.g. actor-failed)\n"
-    "  --limit N              the newest N events (without --follow)\n"
+    "  --limit N              only the newest N stored events\n"
     "  --max N                with --follow: stop after N events\n"
     "  --wide                 every value whole (values are cut after 200 bytes)\n"
     "  --json                 one JSON object per event, as `theater chain events\n"
@@ -300,8 +304,8 @@ int cli_cmd_events(int argc, char **argv)
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     enc(id, sizeof id, a.pos[0]);
-    if (a.flag[0]) {
-        rc = follow_events(&api, id, a.val[0], a.json, a.flag[1] ? CLI_EVENT_WIDE : 0, max);
+    if (a.flag[0] && limit == 0) {
+        rc = follow_events(&api, id, a.val[0], a.json, a.flag[1] ? CLI_EVENT_WIDE : 0, max, -1);
         cli_api_close(&api);
         return rc;
     }
@@ -313,6 +317,16 @@ int cli_cmd_events(int argc, char **argv)
     if (limit > 0)
         snprintf(path + strlen(path), sizeof path - strlen(path), "limit=%ld&newest=1", limit);
     o = cli_api_json(&api, "GET", path, NULL, 200, &rc);
+    if (o != NULL && a.flag[0]) {
+        /* --follow --limit N: from the first of the newest N on (as tail -f) */
+        json_t *first = json_array_get(json_object_get(o, "events"), 0);
+        long long seq = first ? (long long)json_integer_value(json_object_get(first, "seq")) : 0;
+        rc = follow_events(&api, json_string_value(json_object_get(o, "actor")), a.val[0], a.json,
+                           a.flag[1] ? CLI_EVENT_WIDE : 0, max, seq - 1);
+        json_decref(o);
+        cli_api_close(&api);
+        return rc;
+    }
     cli_api_close(&api);
     if (o == NULL)
         return rc;
@@ -388,7 +402,7 @@ int cli_cmd_start(int argc, char **argv)
         fflush(stdout);
         if (a.flag[0])
             rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0,
-                               0);
+                               0, -1);
         json_decref(o);
     }
     cli_api_close(&api);
@@ -585,7 +599,8 @@ int cli_cmd_state(int argc, char **argv)
     cli_api api;
     cli_resp r;
     char path[512], id[128];
-    json_t *v = NULL;
+    json_t *v = NULL, *info = NULL;
+    const char *full = NULL;
     int rc;
 
     for (int i = 1; i < argc; i++)
@@ -600,20 +615,34 @@ int cli_cmd_state(int argc, char **argv)
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     enc(id, sizeof id, a.pos[0]);
+    if (a.json) {
+        /* {"id"} names the actor by its full id, whatever prefix was given */
+        snprintf(path, sizeof path, "/v1/actors/%s", id);
+        if ((info = cli_api_json(&api, "GET", path, NULL, 200, &rc)) == NULL) {
+            cli_api_close(&api);
+            return rc;
+        }
+        full = json_string_value(json_object_get(info, "id"));
+        if (full != NULL)
+            enc(id, sizeof id, full);
+    }
     snprintf(path, sizeof path, "/v1/actors/%s/state", id);
     rc = cli_api_call(&api, "GET", path, NULL, 0, NULL, &r);
     cli_api_close(&api);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(info);
         return rc;
+    }
     if (r.status != 200 && r.status != 204) {
         rc = cli_api_fail(&r);
         cli_resp_free(&r);
+        json_decref(info);
         return rc;
     }
     if (r.status == 200)
         v = json_loadb(r.body ? r.body : "", r.len, JSON_DECODE_ANY, NULL);
     if (a.json) {
-        json_t *o = json_pack("{s:s}", "id", a.pos[0]);
+        json_t *o = json_pack("{s:s}", "id", full != NULL ? full : a.pos[0]);
         if (r.status == 204) {
             json_object_set_new(o, "state", json_null());
         } else if (v != NULL) {
@@ -632,6 +661,7 @@ int cli_cmd_state(int argc, char **argv)
         fwrite(r.body, 1, r.len, stdout);
     }
     json_decref(v);
+    json_decref(info);
     cli_resp_free(&r);
     return 0;
 }

@@ -283,6 +283,8 @@ static void h_start(srv_req *r, char **seg)
     m = json_object_get(a, "manifest");
     t = json_object_get(a, "manifest_toml");
     p = json_object_get(a, "parent");
+    if (json_is_null(p)) /* an optional field given as null: no parent */
+        p = NULL;
     if ((m == NULL) == (t == NULL)) {
         srv_reply_error(
             r, 400, "bad-request",

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "base/clock.h"
@@ -338,7 +339,8 @@ json_t *srv_body_object(srv_req *r, const char *const *allowed)
 /* ------------------------------------------------------------------ */
 /* libmicrohttpd callbacks                                            */
 
-/* Constant-time comparison of the bearer token. */
+/* Constant-time comparison of the bearer token (the scheme's name is
+ * case-insensitive, RFC 9110 11.1). */
 static bool token_ok(th_server *s, struct MHD_Connection *conn)
 {
     const char *h =
@@ -346,7 +348,7 @@ static bool token_ok(th_server *s, struct MHD_Connection *conn)
     size_t n = strlen(s->token), i;
     unsigned char diff = 0;
 
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != n || n == 0)
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != n || n == 0)
         return false;
     for (i = 0; i < n; i++)
         diff |= (unsigned char)(h[7 + i] ^ s->token[i]);

@@ -147,6 +147,7 @@ struct th_server {
     srv_chan *chans;
     unsigned nchans;
     pthread_cond_t chan_cond; /* a channel's id is known (streams_lock) */
+    uint64_t ended_check_ns;  /* last look for streams of ended actors (reaper) */
 
     pthread_mutex_t names_lock; /* actor names for log lines */
     json_t *names;              /* id -> name */
@@ -213,7 +214,8 @@ void srv_chan_stream(srv_req *r, const char *chan);
 void srv_chan_close(srv_req *r, const char *chan);
 /* Shutdown: end every stream and close every channel. */
 void srv_streams_close_all(th_server *s);
-/* Reaper: keep-alive comments on idle streams. */
+/* Reaper: keep-alive comments on idle streams; the end of the streams of
+ * actors that have ended. */
 void srv_streams_tick(th_server *s, uint64_t now_ns);
 /* JSON of one chain event (data as base64), as in `theater chain events
  * --json`; parent may be NULL.  Returns a new object or NULL. */

@@ -17,7 +17,8 @@
  * stored events are read page by page as the client drains them; when the
  * chain is exhausted, the pending events after the last stored one follow
  * and the stream is live.  `id:` is the event's sequence number, so a
- * client resumes with Last-Event-ID.
+ * client resumes with Last-Event-ID.  The stream ends once the actor has
+ * ended (end_streams_of_ended_actors).
  *
  * SSE frame, as written (one per event):
  *     id: <seq>\n
@@ -38,6 +39,9 @@
 #include "server/server_int.h"
 
 enum { STREAM_EVENTS = 1, STREAM_CHANNEL };
+
+/* How often the reaper looks for streams of actors that have ended. */
+#define SRV_ENDED_CHECK_MS 200
 
 /* A live frame that arrived while stored events were still being sent. */
 typedef struct frame {
@@ -206,8 +210,9 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
 {
     th_server *s = ud;
     srv_stream *st, *woken[64];
-    size_t nwoken = 0, i, len = 0;
-    char *text = NULL;
+    size_t nwoken = 0, i, len[2] = {0, 0};
+    char *text[2] = {NULL, NULL};
+    int k;
 
     if (atomic_load_explicit(&s->nstreams, memory_order_relaxed) == 0 || ev->seq == UINT64_MAX)
         return;
@@ -216,14 +221,18 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
         if (st->kind != STREAM_EVENTS || (st->actor[0] && strcmp(st->actor, ev->actor_id) != 0) ||
             (st->type != NULL && strcmp(st->type, ev->type) != 0))
             continue;
-        if (text == NULL) {
-            text = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash, NULL,
-                               ev->data, ev->data_len, &len);
-            if (text == NULL)
+        /* an actor's stream: the event as its chain has it (parent_hash
+         * too, as the stored events before it); every actor's stream: as
+         * docs/api.md says, without parent_hash */
+        k = st->actor[0] ? 0 : 1;
+        if (text[k] == NULL) {
+            text[k] = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash,
+                                  k == 0 ? ev->parent_hash : NULL, ev->data, ev->data_len, &len[k]);
+            if (text[k] == NULL)
                 break;
         }
         pthread_mutex_lock(&st->lock);
-        if (stream_offer_locked(st, text, len, ev->seq)) {
+        if (stream_offer_locked(st, text[k], len[k], ev->seq)) {
             if (nwoken < sizeof woken / sizeof woken[0])
                 woken[nwoken++] = st;
             else
@@ -236,7 +245,8 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
      * it: libmicrohttpd leaves suspended connections alone */
     for (i = 0; i < nwoken; i++)
         wake(woken[i]);
-    free(text);
+    free(text[0]);
+    free(text[1]);
 }
 
 /* Read the next page of stored events into `out`; at the end, switch the
@@ -410,6 +420,71 @@ void srv_stream_events(srv_req *r, const char *actor, const char *type, uint64_t
         th_runtime_flush(s->rt, actor, NULL);
 }
 
+/* The streams of one actor's events end once the actor has ended: nothing
+ * more can come (a daemon brings an actor back only when it starts).  Its
+ * last event (`actor-stopped`) is on the streams by then: the runtime hands
+ * it to srv_stream_on_event before the actor leaves its registry.  A stream
+ * still sending stored events ends at a later look, after them.  The
+ * runtime is asked without streams_lock held (its callbacks take that
+ * lock). */
+static void end_streams_of_ended_actors(th_server *s)
+{
+    char(*ids)[SRV_ID_LEN + 1] = NULL;
+    size_t n = 0, cap = 0, i, nwoken = 0;
+    srv_stream *st, *woken[256];
+    th_actor_status status;
+
+    pthread_mutex_lock(&s->streams_lock);
+    for (st = s->streams; st != NULL; st = st->next) {
+        if (st->kind != STREAM_EVENTS || st->actor[0] == 0)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            void *nv = realloc(ids, nc * sizeof *ids);
+            if (nv == NULL)
+                break;
+            ids = nv;
+            cap = nc;
+        }
+        memcpy(ids[n++], st->actor, SRV_ID_LEN + 1);
+    }
+    pthread_mutex_unlock(&s->streams_lock);
+    for (i = 0; i < n;) { /* keep the ended ones */
+        if (th_runtime_actor_status(s->rt, ids[i], &status, NULL) != 0 ||
+            status == TH_ACTOR_STOPPED) {
+            i++;
+        } else {
+            memcpy(ids[i], ids[n - 1], SRV_ID_LEN + 1);
+            n--;
+        }
+    }
+    if (n > 0) {
+        pthread_mutex_lock(&s->streams_lock);
+        for (st = s->streams; st != NULL && nwoken < sizeof woken / sizeof woken[0];
+             st = st->next) {
+            if (st->kind != STREAM_EVENTS || st->actor[0] == 0)
+                continue;
+            for (i = 0; i < n && strcmp(ids[i], st->actor) != 0; i++)
+                ;
+            if (i == n)
+                continue;
+            pthread_mutex_lock(&st->lock);
+            if (!st->backlog && !st->ended) {
+                st->ended = true;
+                if (st->suspended) {
+                    st->suspended = false;
+                    woken[nwoken++] = st;
+                }
+            }
+            pthread_mutex_unlock(&st->lock);
+        }
+        pthread_mutex_unlock(&s->streams_lock);
+        for (i = 0; i < nwoken; i++)
+            wake(woken[i]);
+    }
+    free(ids);
+}
+
 void srv_streams_tick(th_server *s, uint64_t now)
 {
     static const char ka[] = ": keep-alive\n\n";
@@ -418,6 +493,10 @@ void srv_streams_tick(th_server *s, uint64_t now)
 
     if (atomic_load_explicit(&s->nstreams, memory_order_relaxed) == 0)
         return;
+    if (now - s->ended_check_ns >= (uint64_t)SRV_ENDED_CHECK_MS * 1000000u) {
+        s->ended_check_ns = now;
+        end_streams_of_ended_actors(s);
+    }
     pthread_mutex_lock(&s->streams_lock);
     for (st = s->streams; st != NULL && nwoken < sizeof woken / sizeof woken[0]; st = st->next) {
         pthread_mutex_lock(&st->lock);

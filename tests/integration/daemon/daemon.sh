@@ -204,11 +204,18 @@ lifecycle)
     contains "$out" '"reply": "3"' "message --request --json"
     out=$("$THEATER" state "$short")
     [ "$out" = 3 ] || fail "state is '$out', expected 3"
+    out=$("$THEATER" state "$short" --json)
+    contains "$out" "\"id\": \"$id\"" "state --json names the actor by its full id"
+    contains "$out" '"state": 3' "state --json"
     out=$("$THEATER" inspect "$id" --json)
     contains "$out" '"messages_in": 5' "metrics count messages in"
     out=$("$THEATER" events "$short" --type wasm-call --json)
     [ "$(printf '%s\n' "$out" | wc -l)" -ge 5 ] || fail "events --type wasm-call: $out"
     "$THEATER" events "$short" --type init-skipped >/dev/null || fail "events --type with no match failed"
+    # --follow --limit N: the newest N stored events, then live ones
+    last=$("$THEATER" events "$short" --limit 1 --json | sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/')
+    out=$("$THEATER" events "$short" --follow --limit 2 --max 2 --json | sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' | tr '\n' ' ')
+    [ "$out" = "$((last - 1)) $last " ] || fail "events --follow --limit 2 gave events $out, expected $((last - 1)) $last"
     out=$("$THEATER" events "$short" --type nonsense 2>&1)
     [ $? = 2 ] || fail "events --type nonsense should exit 2"
     contains "$out" "unknown event type nonsense \(known: actor-spawned" "events --type nonsense"
@@ -275,6 +282,10 @@ endpoints)
     b=$(expect_status 200 GET "/v1/actors/$id/events?type=actor-restarted")
     contains "$b" '"event_type":"actor-restarted"' "?type="
     expect_status 201 POST /v1/stores | grep -Eq '"id":"[0-9a-f-]{36}"' || fail "stores"
+    # an optional "parent" given as null: no parent
+    nid=$(expect_status 201 POST /v1/actors -d "{\"manifest\":\"$EXAMPLES/counter.toml\",\"parent\":null}" | json_get id)
+    api GET /v1/actors | grep -q "\"id\":\"$nid\",[^}]*\"parent\":null" || fail "a start with \"parent\": null"
+    expect_status 400 POST /v1/actors -d "{\"manifest\":\"$EXAMPLES/counter.toml\",\"parent\":5}" >/dev/null
     expect_status 400 POST /v1/stores -d '{"x":1}' >/dev/null
     # a request nobody answers: 504 after ?timeout_ms
     probe_manifest >"$H/probe.toml"
@@ -380,6 +391,27 @@ sse)
     id2=$(start_json "$EXAMPLES/counter.toml")
     wait $cpid
     grep -q "\"actor\":\"$id2\"" "$H/s3" || fail "GET /v1/events missed the new actor"
+    # an actor's stream ends once the actor has ended, after its last event:
+    # a follower stops by itself (also one filtered by type), and a stream
+    # of an actor that has ended sends its chain and ends
+    id3=$(start_json "$EXAMPLES/counter.toml")
+    "$THEATER" events "$id3" --follow --json >"$H/f3" &
+    fpid=$!
+    "$THEATER" events "$id3" --follow --type wasm-call >"$H/f4" &
+    fpid2=$!
+    wait_until "the follower's first events" test -s "$H/f3"
+    wait_until "the typed follower's first events" test -s "$H/f4"
+    expect_status 200 DELETE "/v1/actors/$id3" >/dev/null
+    wait_until "events --follow to end after the actor stopped" sh -c "! kill -0 $fpid 2>/dev/null"
+    wait $fpid || fail "events --follow of a stopped actor failed"
+    wait_until "events --follow --type to end after the actor stopped" sh -c "! kill -0 $fpid2 2>/dev/null"
+    wait $fpid2 || fail "events --follow --type of a stopped actor failed"
+    tail -1 "$H/f3" | grep -q '"event_type":"actor-stopped"' || fail "the follower's last event: $(tail -1 "$H/f3")"
+    grep -q 'init(' "$H/f4" || fail "the typed follower: $(cat "$H/f4")"
+    curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/actors/$id3/events?follow=1" >"$H/s4"
+    rc=$?
+    [ $rc = 0 ] || fail "the stream of an ended actor did not end (curl exit $rc)"
+    grep -q '^event: actor-stopped' "$H/s4" || fail "the stream of an ended actor: $(cat "$H/s4")"
     # the CLI follows across an overflow (it is stopped while 1500 messages
     # make ~500 kB of events, more than the socket buffers and the daemon's
     # 8 kB stream buffer hold): it resumes with Last-Event-ID and misses
@@ -400,6 +432,11 @@ sse)
     wait $fpid || fail "events --follow failed"
     seqs=$(sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' "$H/f" | tr '\n' ' ')
     [ "$seqs" = "$(seq -s ' ' 0 1503) " ] || fail "events --follow did not get events 0..1503 once each in order"
+    # stored and live events alike carry their parent_hash: each names the
+    # hash of the one before it
+    sed 's/^{"actor":"[^"]*","seq":[0-9]*,"event_type":"[^"]*","timestamp":[0-9]*,"hash":"\([0-9a-f]*\)","parent_hash":"\{0,1\}\([0-9a-f]*\|null\)"\{0,1\},.*/\1 \2/' "$H/f" >"$H/links"
+    awk 'NR == 1 && $2 != "null" { bad = 1 } NR > 1 && $2 != prev { bad = 1 } { prev = $1 } END { exit bad }' "$H/links" ||
+        fail "events --follow --json: a parent_hash is not the hash of the event before it: $(awk 'NR > 1 && $2 != prev { print; exit } { prev = $1 }' "$H/links")"
     grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
     ;;
 
@@ -605,6 +642,8 @@ tcp)
     expect_status 200 GET /v1/health | grep -q '"actors":0' || fail "a 401 request started an actor"
     code=$(curl -s -o "$H/b" -w '%{http_code}' -H "Authorization: Bearer $tok" "$u/v1/health")
     [ "$code" = 200 ] || fail "TCP with the token: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: bearer $tok" "$u/v1/health")
+    [ "$code" = 200 ] || fail "TCP with the token, scheme in lower case: $code"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
         -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
     [ "$code" = 201 ] || fail "TCP start with the token: $code"
