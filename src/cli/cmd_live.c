@@ -395,10 +395,14 @@ int cli_cmd_start(int argc, char **argv)
         json_object_set_new(body, "parent", json_string(a.val[1]));
     o = cli_api_json(&api, "POST", "/v1/actors", body, 201, &rc);
     if (o != NULL) {
-        if (a.json)
+        if (a.json && a.flag[0]) { /* one JSON object per line, as the events after it */
+            json_dumpf(o, stdout, JSON_COMPACT);
+            fputc('\n', stdout);
+        } else if (a.json) {
             print_json(o);
-        else
+        } else {
             printf("%s\n", json_string_value(json_object_get(o, "id")));
+        }
         fflush(stdout);
         if (a.flag[0])
             rc = follow_events(&api, json_string_value(json_object_get(o, "id")), NULL, a.json, 0,

@@ -408,6 +408,18 @@ sse)
     wait $fpid2 || fail "events --follow --type of a stopped actor failed"
     tail -1 "$H/f3" | grep -q '"event_type":"actor-stopped"' || fail "the follower's last event: $(tail -1 "$H/f3")"
     grep -q 'init(' "$H/f4" || fail "the typed follower: $(cat "$H/f4")"
+    # start --follow --json: JSON lines, the start's answer first, until the
+    # actor stops
+    "$THEATER" start "$EXAMPLES/counter.toml" --follow --json >"$H/f5" &
+    fpid=$!
+    wait_until "start --follow to print the new id" grep -q '"event_type":"wasm-result"' "$H/f5"
+    id5=$(head -1 "$H/f5" | json_get id)
+    [ -n "$id5" ] || fail "start --follow --json: the first line is not the start's answer: $(head -1 "$H/f5")"
+    expect_status 200 DELETE "/v1/actors/$id5" >/dev/null
+    wait_until "start --follow to end after the actor stopped" sh -c "! kill -0 $fpid 2>/dev/null"
+    wait $fpid || fail "start --follow failed"
+    [ "$(grep -c '^{.*}$' "$H/f5")" = "$(wc -l <"$H/f5")" ] || fail "start --follow --json is not one JSON object per line: $(cat "$H/f5")"
+    tail -1 "$H/f5" | grep -q '"event_type":"actor-stopped"' || fail "start --follow --json: the last line: $(tail -1 "$H/f5")"
     curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/actors/$id3/events?follow=1" >"$H/s4"
     rc=$?
     [ $rc = 0 ] || fail "the stream of an ended actor did not end (curl exit $rc)"
