@@ -80,6 +80,24 @@ static uint8_t *segment_bytes(size_t *len)
     return b;
 }
 
+/* Store `b` as the bytes of segment 1. */
+static void set_segment_bytes(const uint8_t *b, size_t len)
+{
+    char path[128];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    snprintf(path, sizeof path, "%s/theater.db", home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static int decode_copy(const uint8_t *b, size_t len, chain_segment *seg)
 {
     uint8_t *copy = malloc(len ? len : 1);
@@ -687,9 +705,7 @@ static void test_verify_large_segment(void **state)
     th_chain_verify_result res;
     th_chain *c;
     th_error err;
-    char path[128], data[32];
-    sqlite3 *db;
-    sqlite3_stmt *st;
+    char data[32];
     uint8_t *b;
     size_t len, i;
     int k, round;
@@ -721,15 +737,7 @@ static void test_verify_large_segment(void **state)
 
         assert_non_null(at);
         at[6] = 'X'; /* the data changes; the stored hash does not */
-        snprintf(path, sizeof path, "%s/theater.db", home);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
-        sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
-        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        set_segment_bytes(b, len);
         c = open_chain(1, 0);
         assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_ECORRUPT);
         assert_int_equal(res.problem, TH_CHAIN_BAD_HASH);
@@ -1188,9 +1196,6 @@ static void test_v3_writer_refs(void **state)
     char data[26][128], mark[8];
     size_t len, total = 0, i;
     uint8_t *b, *at;
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    char path[128];
     int k;
 
     (void)state;
@@ -1231,15 +1236,7 @@ static void test_v3_writer_refs(void **state)
     at = memmem(b, len, mark, 3);
     assert_non_null(at);
     at[1] = 'X';
-    snprintf(path, sizeof path, "%s/theater.db", home);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1", -1, &st, NULL),
-        SQLITE_OK);
-    sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    set_segment_bytes(b, len);
     free(b);
     c = open_chain(1, 0);
     assert_int_equal(th_chain_verify(c, NULL, &res, &err), TH_ECORRUPT);
@@ -1262,9 +1259,7 @@ static void test_v4_check_value(void **state)
     th_error err;
     uint8_t *b, *at;
     size_t len, i;
-    char path[128], data[32];
-    sqlite3 *db;
-    sqlite3_stmt *st;
+    char data[32];
     int k;
 
     (void)state;
@@ -1294,15 +1289,7 @@ static void test_v4_check_value(void **state)
     /* change the check value of "even" seq 1 (event 2) */
     at = memmem(b, len, rc[2].hash, CHAIN_SEG_CHECK_LEN);
     at[3] ^= 0x40;
-    snprintf(path, sizeof path, "%s/theater.db", home);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "UPDATE chain_segment SET events = ? WHERE id = 1", -1, &st, NULL),
-        SQLITE_OK);
-    sqlite3_bind_blob(st, 1, b, (int)len, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    set_segment_bytes(b, len);
     free(b);
     c = open_chain(1, 0);
     for (k = 0; k < 2; k++) { /* every chain, then that one */
