@@ -676,11 +676,11 @@ int cli_cmd_state(int argc, char **argv)
 static const char message_help[] =
     "usage: theater message ID [--request] [DATA | --file F] [--timeout-ms N] [--json]\n"
     "\n"
-    "Send DATA (or the bytes of file F; - is stdin) to actor ID as a one-way\n"
-    "message (handle-send).  With --request, send it as a request\n"
-    "(handle-request) and write the reply's bytes to stdout exactly as they\n"
-    "are, nothing added; --json wraps the reply: {\"reply\": TEXT} when it is\n"
-    "UTF-8, else {\"reply_hex\": ...}.\n"
+    "Send DATA (or the bytes of file F; - is stdin; neither: an empty message)\n"
+    "to actor ID as a one-way message (handle-send).  With --request, send it\n"
+    "as a request (handle-request) and write the reply's bytes to stdout\n"
+    "exactly as they are, nothing added; --json wraps the reply: {\"reply\":\n"
+    "TEXT} when it is UTF-8, else {\"reply_hex\": ...}.\n"
     "\n"
     "options:\n"
     "  --request              wait for the actor's reply\n"
@@ -706,9 +706,9 @@ int cli_cmd_message(int argc, char **argv)
         cli_errorf("message: missing ID (see `theater message --help`)");
         return CLI_EXIT_USAGE;
     }
-    if ((a.npos == 2) == (a.val[0] != NULL)) {
-        cli_errorf(
-            "message: give the message as DATA or with --file F (see `theater message --help`)");
+    if (a.npos == 2 && a.val[0] != NULL) {
+        cli_errorf("message: give the message as DATA or with --file F, not both (see `theater "
+                   "message --help`)");
         return CLI_EXIT_USAGE;
     }
     if (a.val[1] != NULL && strspn(a.val[1], "0123456789") != strlen(a.val[1])) {
@@ -718,10 +718,10 @@ int cli_cmd_message(int argc, char **argv)
     if (a.val[0] != NULL) {
         if ((data = cli_read_file(a.val[0], &len)) == NULL)
             return CLI_EXIT_ERROR;
-    } else {
+    } else if (a.npos == 2) {
         len = strlen(a.pos[1]);
         data = (unsigned char *)strdup(a.pos[1]);
-    }
+    } /* else an empty message */
     if ((rc = cli_api_open(a.home, &api)) != 0) {
         free(data);
         return rc;

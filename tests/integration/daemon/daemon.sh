@@ -207,8 +207,13 @@ lifecycle)
     out=$("$THEATER" state "$short" --json)
     contains "$out" "\"id\": \"$id\"" "state --json names the actor by its full id"
     contains "$out" '"state": 3' "state --json"
+    # DATA is optional ([DATA | --file F]): no DATA, an empty message (counted)
+    "$THEATER" message "$short" >/dev/null || fail "message without DATA failed"
+    out=$("$THEATER" message "$short" x --file "$H/empty" 2>&1)
+    [ $? = 2 ] || fail "message with both DATA and --file should exit 2"
+    [ "$("$THEATER" message "$short" --request x)" = 4 ] || fail "the empty message was not counted"
     out=$("$THEATER" inspect "$id" --json)
-    contains "$out" '"messages_in": 5' "metrics count messages in"
+    contains "$out" '"messages_in": 7' "metrics count messages in"
     out=$("$THEATER" events "$short" --type wasm-call --json)
     [ "$(printf '%s\n' "$out" | wc -l)" -ge 5 ] || fail "events --type wasm-call: $out"
     "$THEATER" events "$short" --type init-skipped >/dev/null || fail "events --type with no match failed"
