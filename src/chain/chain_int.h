@@ -255,10 +255,8 @@ typedef struct chain_segment {
      * it could not be hashed (out of memory).  Other actors' events under
      * `only` are not hashed (1). */
     uint8_t *hash_ok;
-    size_t *next_of;  /* v4: per event, 1 + index of the actor's next event, 0 */
-    size_t *first_of; /* v4: per actor, 1 + index of its first event */
     /* Set before decoding a v4 blob to leave the hashing to the caller
-     * (chain_segment_hash_actor for every actor, e.g. on several threads,
+     * (chain_segment_hash_part for every part, e.g. on several threads,
      * before anything reads hashes, parents or hash_ok). */
     bool defer_hash;
 } chain_segment;
@@ -269,9 +267,10 @@ typedef struct chain_segment {
 int chain_segment_decode(uint8_t *blob, size_t len, chain_segment *seg /* out */);
 /* Free what a segment owns; accepts NULL. */
 void chain_segment_release(chain_segment *seg);
-/* v4, decoded with defer_hash: compute the hashes of actor a's events (in
- * order, with ctx) and hash_ok.  Different actors on different threads. */
-void chain_segment_hash_actor(chain_segment *seg, size_t a, base_sha256_ctx *ctx);
+/* v4, decoded with defer_hash: compute the hashes and hash_ok of the
+ * events of the actors whose index is `part` modulo `nparts`, each actor's
+ * in order, with ctx.  Different parts on different threads. */
+void chain_segment_hash_part(chain_segment *seg, size_t part, size_t nparts, base_sha256_ctx *ctx);
 /* Load and decode segment `id`.  TH_ENOENT if absent, TH_ECORRUPT. */
 int chain_segment_load(sqlite3 *db, uint64_t id, chain_segment *seg /* out */, th_error *err);
 /* Like chain_segment_load, into a segment from an earlier load or reload

@@ -433,10 +433,6 @@ static int seg_actors(chain_segment *seg, size_t na)
         if (l == NULL)
             return -1;
         seg->last_event = l;
-        size_t *f = realloc(seg->first_of, na * sizeof *f);
-        if (f == NULL)
-            return -1;
-        seg->first_of = f;
         seg->cap_actors = na;
     }
     memset(seg->actors, 0, na * sizeof *seg->actors);
@@ -462,12 +458,9 @@ static int seg_events(chain_segment *seg, size_t ne)
         if (pv != NULL)
             seg->prev_of = pv;
         uint8_t *ok = pv != NULL ? realloc(seg->hash_ok, ne) : NULL;
-        if (ok != NULL)
-            seg->hash_ok = ok;
-        size_t *nx = ok != NULL ? realloc(seg->next_of, ne * sizeof *nx) : NULL;
-        if (nx == NULL)
+        if (ok == NULL)
             return -1;
-        seg->next_of = nx;
+        seg->hash_ok = ok;
         seg->cap_events = ne;
     }
     /* not zeroed: every field of an event, its actor_of, xoff and prev_of
@@ -479,65 +472,63 @@ static int seg_events(chain_segment *seg, size_t ne)
     return 0;
 }
 
-void chain_segment_hash_actor(chain_segment *seg, size_t a, base_sha256_ctx *ctx)
+/* v4: event i's hash from its contents (its implicit parent is the hash
+ * computed before of its actor's previous event), compared with its
+ * stored check value. */
+static void hash_event(chain_segment *seg, size_t i, base_sha256_ctx *ctx)
 {
+    th_chain_event *ev = &seg->events[i];
     uint8_t check[CHAIN_SEG_CHECK_LEN];
-    th_chain_event *ev;
-    size_t i;
 
-    for (i = seg->first_of[a]; i != 0; i = seg->next_of[i - 1]) {
-        ev = &seg->events[i - 1];
-        if (seg->hash_ok[i - 1] == SEG_PARENT_LATER)
-            memcpy(ev->parent, seg->events[seg->prev_of[i - 1] - 1].hash, 32);
-        memcpy(check, ev->hash, sizeof check);
-        /* fails only for a type above TH_CHAIN_MAX_TYPE_BYTES, which the
-         * decoder has refused, or without a context (out of memory) */
-        if (ctx == NULL ||
-            chain_event_hash(ctx, ev->has_parent ? ev->parent : NULL, ev->timestamp_ms, ev->type,
-                             strlen(ev->type), ev->data, ev->data_len, ev->description,
-                             ev->description != NULL ? strlen(ev->description) : 0,
-                             ev->hash) != 0) {
-            memset(ev->hash, 0, 32);
-            memcpy(ev->hash, check, sizeof check);
-            seg->hash_ok[i - 1] = CHAIN_SEG_UNHASHED;
-            continue;
-        }
-        seg->hash_ok[i - 1] = memcmp(ev->hash, check, sizeof check) == 0;
-        if (!seg->hash_ok[i - 1]) /* what is stored: matches nothing */
-            memcpy(ev->hash, check, sizeof check);
+    if (seg->hash_ok[i] == SEG_PARENT_LATER)
+        memcpy(ev->parent, seg->events[seg->prev_of[i] - 1].hash, 32);
+    memcpy(check, ev->hash, sizeof check);
+    /* fails only for a type above TH_CHAIN_MAX_TYPE_BYTES, which the
+     * decoder has refused, or without a context (out of memory) */
+    if (ctx == NULL ||
+        chain_event_hash(ctx, ev->has_parent ? ev->parent : NULL, ev->timestamp_ms, ev->type,
+                         strlen(ev->type), ev->data, ev->data_len, ev->description,
+                         ev->description != NULL ? strlen(ev->description) : 0, ev->hash) != 0) {
+        memset(ev->hash, 0, 32);
+        memcpy(ev->hash, check, sizeof check);
+        seg->hash_ok[i] = CHAIN_SEG_UNHASHED;
+        return;
     }
+    seg->hash_ok[i] = memcmp(ev->hash, check, sizeof check) == 0;
+    if (!seg->hash_ok[i]) /* what is stored: matches nothing */
+        memcpy(ev->hash, check, sizeof check);
 }
 
-/* v4: link each actor's events forwards (first_of, next_of), then, unless
- * the caller does it (defer_hash), compute their hashes: those of the
- * actor asked for under `only`, else every actor's.  0 or CHAIN_SEG_OOM. */
+/* The events are visited in their order in the segment (each actor's in
+ * its order), not actor by actor: an actor's events are spread over the
+ * segment, and the events array is read front to back. */
+void chain_segment_hash_part(chain_segment *seg, size_t part, size_t nparts, base_sha256_ctx *ctx)
+{
+    size_t i;
+
+    for (i = 0; i < seg->nevents; i++)
+        if (seg->actor_of[i] % nparts == part)
+            hash_event(seg, i, ctx);
+}
+
+/* v4: compute the events' hashes (unless the caller does: defer_hash):
+ * those of the actor asked for under `only`, else every actor's.  0 or
+ * CHAIN_SEG_OOM. */
 static int segment_hash(chain_segment *seg)
 {
     base_sha256_ctx *ctx;
-    size_t i, a;
+    size_t i;
 
-    memset(seg->first_of, 0, seg->nactors * sizeof *seg->first_of);
-    for (i = 0; i < seg->nevents; i++) {
-        seg->next_of[i] = 0;
-        if (seg->prev_of[i] != 0)
-            seg->next_of[seg->prev_of[i] - 1] = i + 1;
-        else
-            seg->first_of[seg->actor_of[i]] = i + 1;
-    }
     if (seg->defer_hash)
         return 0;
     if ((ctx = chain_thread_sha256()) == NULL)
         return CHAIN_SEG_OOM;
-    if (seg->only == NULL) {
-        for (a = 0; a < seg->nactors; a++)
-            chain_segment_hash_actor(seg, a, ctx);
-        return 0;
-    }
-    for (i = 0; i < seg->nevents; i++) /* the others' events: not filled in, not hashed */
-        if ((int)seg->actor_of[i] != seg->only_idx)
+    for (i = 0; i < seg->nevents; i++) {
+        if (seg->only == NULL || (int)seg->actor_of[i] == seg->only_idx)
+            hash_event(seg, i, ctx);
+        else /* another actor's event under `only`: not filled in, not hashed */
             seg->hash_ok[i] = 1;
-    if (seg->only_idx >= 0)
-        chain_segment_hash_actor(seg, (size_t)seg->only_idx, ctx);
+    }
     return 0;
 }
 
@@ -621,8 +612,6 @@ void chain_segment_release(chain_segment *seg)
     free(seg->xoff);
     free(seg->prev_of);
     free(seg->hash_ok);
-    free(seg->next_of);
-    free(seg->first_of);
     memset(seg, 0, sizeof *seg);
 }
 

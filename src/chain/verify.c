@@ -564,7 +564,7 @@ static int unstored_elsewhere(sqlite3 *db, chain_state *states, size_t n,
 #define VERIFY_HELPERS 3        /* helper threads at most (one per other core) */
 #define VERIFY_PARALLEL_MIN 256 /* events in a segment worth sharing out */
 #define VERIFY_CHUNK 64u        /* events per claim */
-#define VERIFY_ACTOR_CHUNK 4u   /* v4: actors per claim (each one's events in order) */
+#define VERIFY_PARTS 8u         /* v4: parts of a segment's chains, one per claim (segment.c) */
 
 typedef struct hash_pool {
     pthread_mutex_t lock;
@@ -575,8 +575,8 @@ typedef struct hash_pool {
     uint64_t round;  /* incremented for each round shared out */
     int stop;
     /* the round's work: hashes[i] of events[i] (ok[i] = 1) for i < n; or,
-     * with `seg` (a v4 segment decoded with defer_hash), the hashes of
-     * actor i's events for i < n (chain_segment_hash_actor) */
+     * with `seg` (a v4 segment decoded with defer_hash), part i of n of its
+     * events (chain_segment_hash_part) */
     chain_segment *seg;
     const th_chain_event *events;
     size_t n;
@@ -589,14 +589,14 @@ typedef struct hash_pool {
 /* Claim and hash chunks of the round until none is left. */
 static void hash_chunks(hash_pool *p, base_sha256_ctx *ctx)
 {
-    size_t chunk = p->seg != NULL ? VERIFY_ACTOR_CHUNK : VERIFY_CHUNK;
+    size_t chunk = p->seg != NULL ? 1 : VERIFY_CHUNK;
     size_t nchunks = (p->n + chunk - 1) / chunk, k, i, to;
 
     while ((k = atomic_fetch_add(&p->next, 1)) < nchunks) {
         to = (k + 1) * chunk < p->n ? (k + 1) * chunk : p->n;
         for (i = k * chunk; i < to; i++)
             if (p->seg != NULL)
-                chain_segment_hash_actor(p->seg, i, ctx);
+                chain_segment_hash_part(p->seg, i, p->n, ctx);
             else
                 p->ok[i] = ctx != NULL && event_hash(ctx, &p->events[i], p->hashes[i]) == 0;
         if (atomic_fetch_add(&p->hashed, to - k * chunk) + (to - k * chunk) ==
@@ -684,7 +684,7 @@ static int pool_hash_start(hash_pool *p, chain_segment *seg, const th_chain_even
         pthread_cond_wait(&p->done, &p->lock);
     p->seg = seg;
     p->events = events;
-    p->n = seg != NULL ? seg->nactors : n;
+    p->n = seg != NULL ? (seg->nactors < VERIFY_PARTS ? seg->nactors : VERIFY_PARTS) : n;
     p->hashes = hashes;
     p->ok = ok;
     atomic_store(&p->next, 0);
@@ -707,8 +707,7 @@ static void pool_hash_finish(hash_pool *p, int shared, base_sha256_ctx *ctx, cha
         /* Alone, without touching the pool: a helper that wakes late for
          * an earlier round must find nothing of this one to claim. */
         if (seg != NULL)
-            for (i = 0; i < seg->nactors; i++)
-                chain_segment_hash_actor(seg, i, ctx);
+            chain_segment_hash_part(seg, 0, 1, ctx);
         else
             for (i = 0; i < n; i++)
                 ok[i] = ctx != NULL && event_hash(ctx, &events[i], hashes[i]) == 0;
