@@ -27,6 +27,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@ extern char **environ;
 #define BUILD_MAX_FILE (1024 * 1024) /* bytes of build.toml */
 
 static const char build_help[] =
-    "usage: theater build [DIR] [--sdk DIR] [-v]\n"
+    "usage: theater build [DIR] [--sdk DIR] [-v] [--json]\n"
     "\n"
     "Compile the actor project in DIR (default: the current directory) to\n"
     "WebAssembly, as DIR/build.toml says (`theater new` writes one):\n"
@@ -69,6 +70,8 @@ static const char build_help[] =
     "options:\n"
     "  --sdk DIR   the guest SDK's directory (holding theater.h)\n"
     "  -v          print the clang command\n"
+    "  --json      print {\"output\", \"bytes\"} instead of the text\n"
+    "  --home DIR  accepted as by every command (a project needs no home)\n"
     "\n"
     "exit status: 0 built, 1 the build failed or something is missing, 2 usage.\n";
 
@@ -418,7 +421,7 @@ int cli_cmd_build(int argc, char **argv)
     char *owned[BUILD_MAX_SOURCES + BUILD_MAX_SDK_FILES + 4]; /* malloc'd arguments */
     size_t nargs = 0, nowned = 0, i, sdk_from;
     build_spec b;
-    int verbose = 0, rc, status = 1;
+    int verbose = 0, json = 0, rc, status = 1;
     struct stat st;
 
     for (i = 1; i < (size_t)argc; i++) {
@@ -429,6 +432,10 @@ int cli_cmd_build(int argc, char **argv)
             sdk_opt = argv[++i];
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             verbose = 1;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < (size_t)argc) {
+            i++; /* every command takes it; a project does not live in a home */
         } else if (argv[i][0] == '-') {
             cli_errorf("build: unknown option '%s' (see `theater build --help`)", argv[i]);
             return 2;
@@ -539,8 +546,14 @@ int cli_cmd_build(int argc, char **argv)
         unlink(tmp);
         goto args;
     }
-    if (stat(out, &st) == 0)
+    if (stat(out, &st) == 0 && json) {
+        json_t *o = json_pack("{s:s, s:I}", "output", out, "bytes", (json_int_t)st.st_size);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (stat(out, &st) == 0) {
         printf("built %s (%lld bytes)\n", out, (long long)st.st_size);
+    }
     status = 0;
 args:
     for (i = 0; i < nowned; i++)

@@ -137,7 +137,9 @@ static const char completion_help[] =
     "\n"
     "  bash:  source <(theater completion bash)      (e.g. in ~/.bashrc)\n"
     "  zsh:   theater completion zsh > \"${fpath[1]}/_theater\"\n"
-    "  fish:  theater completion fish > ~/.config/fish/completions/theater.fish\n";
+    "  fish:  theater completion fish > ~/.config/fish/completions/theater.fish\n"
+    "\n"
+    "--home DIR and --json are accepted, as by every command, and change nothing.\n";
 
 /* Space-separated event types. */
 static void put_types(FILE *out)
@@ -519,22 +521,35 @@ static void emit_fish(FILE *out)
 
 int cli_cmd_completion(int argc, char **argv)
 {
-    if (argc == 2 && cli_is_help(argv[1])) {
-        fputs(completion_help, stdout);
-        return 0;
+    const char *shell = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(completion_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            continue; /* every command takes it; a completion script has no JSON form */
+        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+            i++; /* every command takes it; the script does not depend on a home */
+        } else if (shell != NULL) {
+            shell = NULL;
+            break;
+        } else {
+            shell = argv[i];
+        }
     }
-    if (argc != 2) {
+    if (shell == NULL) {
         cli_errorf("completion: which shell? bash, zsh or fish (see `theater completion --help`)");
         return 2;
     }
-    if (strcmp(argv[1], "bash") == 0) {
+    if (strcmp(shell, "bash") == 0) {
         emit_bash(stdout);
-    } else if (strcmp(argv[1], "zsh") == 0) {
+    } else if (strcmp(shell, "zsh") == 0) {
         emit_zsh(stdout);
-    } else if (strcmp(argv[1], "fish") == 0) {
+    } else if (strcmp(shell, "fish") == 0) {
         emit_fish(stdout);
     } else {
-        cli_errorf("completion: unknown shell '%s'; the shells are bash, zsh and fish", argv[1]);
+        cli_errorf("completion: unknown shell '%s'; the shells are bash, zsh and fish", shell);
         return 2;
     }
     return fflush(stdout) == 0 ? 0 : 1;

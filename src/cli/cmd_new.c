@@ -12,6 +12,7 @@
  * existing NAME is never touched.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #define NEW_NAME_MAX 64 /* characters of an actor project's name */
 
 static const char new_help[] =
-    "usage: theater new NAME\n"
+    "usage: theater new NAME [--json]\n"
     "\n"
     "Write a new actor project in the directory NAME (which must not exist):\n"
     "  actor.c        the actor, in C with the guest SDK (theater.h)\n"
@@ -37,6 +38,11 @@ static const char new_help[] =
     "\n"
     "NAME is a path whose last part names the actor: a letter, then letters,\n"
     "digits, '-' or '_' (at most 64).\n"
+    "\n"
+    "options:\n"
+    "  --json      print {\"dir\", \"name\", \"files\"} instead of the text\n"
+    "  --home DIR  accepted as by every command (a project needs no home)\n"
+    "  -h, --help  show this help\n"
     "\n"
     "exit status: 0 done, 1 could not write it, 2 usage error.\n";
 
@@ -208,11 +214,18 @@ int cli_cmd_new(int argc, char **argv)
     char ident[NEW_NAME_MAX + 1], tmp[4096];
     struct stat st;
     size_t i;
+    int json = 0;
 
     for (i = 1; i < (size_t)argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(new_help, stdout);
             return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
+        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < (size_t)argc) {
+            i++; /* every command takes it; a project does not live in a home */
+            continue;
         } else if (argv[i][0] == '-') {
             cli_errorf("new: unknown option '%s' (see `theater new --help`)", argv[i]);
             return 2;
@@ -269,6 +282,14 @@ int cli_cmd_new(int argc, char **argv)
     if (rename(tmp, target) != 0) {
         cli_errorf("new: cannot create %s: %s", target, strerror(errno));
         goto fail;
+    }
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:[s,s,s,s]}", "dir", target, "name", name, "files",
+                              "actor.c", "manifest.toml", "build.toml", ".gitignore");
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+        return 0;
     }
     printf("created %s/ (actor.c, manifest.toml, build.toml)\n"
            "next:\n"

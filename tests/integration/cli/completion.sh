@@ -35,6 +35,10 @@ fi
 
 "$theater" completion bash >"$tmp/comp.bash" || fail "completion bash"
 "$theater" completion tcsh >/dev/null 2>&1 && fail "completion tcsh should fail"
+# --home and --json, which every command takes, change nothing
+"$theater" completion --home "$tmp/nohome" bash --json >"$tmp/comp2.bash" || fail "completion bash --home --json"
+cmp -s "$tmp/comp.bash" "$tmp/comp2.bash" || fail "completion bash --home --json differs from completion bash"
+"$theater" completion bash zsh >/dev/null 2>&1 && fail "completion with two shells should fail"
 
 # bash: loads, registers, completes
 out=$(bash -c 'source <("$0" completion bash); complete -p theater' "$theater" 2>&1)

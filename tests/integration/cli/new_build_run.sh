@@ -24,6 +24,13 @@ has new.out 'theater build hello-world'
 "$theater" build hello-world >build.out 2>&1 || fail "build: $(cat build.out)"
 has build.out '^built hello-world/hello-world\.wasm \([0-9]+ bytes\)$'
 "$theater" wasm validate hello-world/hello-world.wasm >/dev/null 2>&1 || fail "the module does not validate"
+# --json and --home, which every command takes
+"$theater" new other --json --home "$tmp/nohome" >newj.out 2>&1 || fail "new --json --home: $(cat newj.out)"
+has newj.out '"dir": "other"'
+"$theater" build other --json --home "$tmp/nohome" >buildj.out 2>&1 || fail "build --json --home: $(cat buildj.out)"
+has buildj.out '"output": "other/other\.wasm"'
+has buildj.out '"bytes": [0-9]+'
+[ -e "$tmp/nohome" ] && fail "new or build made the home given with --home"
 
 # run it: it starts, logs, and stops cleanly on Ctrl-C
 "$theater" run --home "$tmp/home" hello-world/manifest.toml >run.out 2>&1 &
