@@ -191,6 +191,11 @@ static int tcp_socket(const char *addr, th_error *err)
         return th_error_set(err, TH_EINVAL, "--listen %s: expected HOST:PORT", addr);
     memcpy(host, h, hl);
     host[hl] = 0;
+    /* (getaddrinfo takes a number above 65535 and wraps it round) */
+    if (strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5 ||
+        atoi(colon + 1) > 65535)
+        return th_error_set(err, TH_EINVAL,
+                            "--listen %s: the port must be a number from 0 to 65535", addr);
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;

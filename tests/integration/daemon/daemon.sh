@@ -643,6 +643,11 @@ two_daemons)
 
 tcp)
     port=$((20000 + $$ % 20000))
+    # a port out of range is refused, not wrapped round to another one
+    out=$(timeout 10 "$THEATER" server --home "$H" --listen "127.0.0.1:$((port + 65536))" 2>&1)
+    rc=$?
+    [ $rc = 1 ] || [ $rc = 2 ] || fail "--listen with port $((port + 65536)) exited $rc: $out"
+    contains "$out" "port must be a number from 0 to 65535" "--listen with a port out of range"
     start_daemon --listen "127.0.0.1:$port"
     [ -f "$H/token" ] || fail "no token file"
     [ "$(stat -c %a "$H/token")" = 600 ] || fail "token mode is not 600"
