@@ -210,9 +210,8 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
 {
     th_server *s = ud;
     srv_stream *st, *woken[64];
-    size_t nwoken = 0, i, len[2] = {0, 0};
-    char *text[2] = {NULL, NULL};
-    int k;
+    size_t nwoken = 0, i, len = 0;
+    char *text = NULL;
 
     if (atomic_load_explicit(&s->nstreams, memory_order_relaxed) == 0 || ev->seq == UINT64_MAX)
         return;
@@ -221,18 +220,16 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
         if (st->kind != STREAM_EVENTS || (st->actor[0] && strcmp(st->actor, ev->actor_id) != 0) ||
             (st->type != NULL && strcmp(st->type, ev->type) != 0))
             continue;
-        /* an actor's stream: the event as its chain has it (parent_hash
-         * too, as the stored events before it); every actor's stream: as
-         * docs/api.md says, without parent_hash */
-        k = st->actor[0] ? 0 : 1;
-        if (text[k] == NULL) {
-            text[k] = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash,
-                                  k == 0 ? ev->parent_hash : NULL, ev->data, ev->data_len, &len[k]);
-            if (text[k] == NULL)
+        /* the event as its chain has it, parent_hash too (as the stored
+         * events of an actor's stream before it) */
+        if (text == NULL) {
+            text = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash,
+                               ev->parent_hash, ev->data, ev->data_len, &len);
+            if (text == NULL)
                 break;
         }
         pthread_mutex_lock(&st->lock);
-        if (stream_offer_locked(st, text[k], len[k], ev->seq)) {
+        if (stream_offer_locked(st, text, len, ev->seq)) {
             if (nwoken < sizeof woken / sizeof woken[0])
                 woken[nwoken++] = st;
             else
@@ -245,8 +242,7 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
      * it: libmicrohttpd leaves suspended connections alone */
     for (i = 0; i < nwoken; i++)
         wake(woken[i]);
-    free(text[0]);
-    free(text[1]);
+    free(text);
 }
 
 /* Read the next page of stored events into `out`; at the end, switch the

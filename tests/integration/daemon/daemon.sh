@@ -396,6 +396,12 @@ sse)
     id2=$(start_json "$EXAMPLES/counter.toml")
     wait $cpid
     grep -q "\"actor\":\"$id2\"" "$H/s3" || fail "GET /v1/events missed the new actor"
+    # its events name their parents: the first none, the next the first's hash
+    h0=$(grep "\"actor\":\"$id2\",\"seq\":0," "$H/s3" | sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')
+    grep -q "\"actor\":\"$id2\",\"seq\":0,.*\"parent_hash\":null" "$H/s3" ||
+        fail "GET /v1/events: the first event's parent_hash is not null"
+    grep -q "\"actor\":\"$id2\",\"seq\":1,.*\"parent_hash\":\"$h0\"" "$H/s3" ||
+        fail "GET /v1/events: event 1 does not name event 0's hash ($h0) as its parent"
     # an actor's stream ends once the actor has ended, after its last event:
     # a follower stops by itself (also one filtered by type), and a stream
     # of an actor that has ended sends its chain and ends
