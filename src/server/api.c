@@ -39,11 +39,17 @@ static const char *status_name(th_actor_status st)
 /* ------------------------------------------------------------------ */
 /* Actor ids                                                          */
 
-static bool hexish(const char *s)
+/* True if s is made of hex digits and dashes; lower-cases it (ids are
+ * written in lower case; a prefix is matched without regard to case, as
+ * git matches object names). */
+static bool hexish(char *s)
 {
-    for (; *s; s++)
+    for (; *s; s++) {
+        if (*s >= 'A' && *s <= 'F')
+            *s = (char)(*s - 'A' + 'a');
         if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || *s == '-'))
             return false;
+    }
     return true;
 }
 
@@ -67,21 +73,25 @@ static size_t prefix_matches(char **ids, size_t n, const char *ref, size_t rl, s
     return found;
 }
 
-bool srv_resolve_actor(srv_req *r, const char *ref, bool chains, char out[SRV_ID_LEN + 1])
+bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_ID_LEN + 1])
 {
     th_server *s = r->srv;
     th_actor_status st;
-    char **ids = NULL;
-    size_t n = 0, rl = strlen(ref), found = 0;
+    char **ids = NULL, ref[SRV_ID_LEN + 1];
+    size_t n = 0, rl = strlen(given), found = 0;
     srv_buf names = {0};
 
+    if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, given, &st, NULL) == 0) {
+        memcpy(out, given, SRV_ID_LEN + 1);
+        return true;
+    }
+    if (rl == 0 || rl > SRV_ID_LEN || !hexish(memcpy(ref, given, rl + 1))) {
+        srv_reply_error(r, 404, "actor-not-found", "no actor %.80s", given);
+        return false;
+    }
     if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, ref, &st, NULL) == 0) {
         memcpy(out, ref, SRV_ID_LEN + 1);
         return true;
-    }
-    if (rl == 0 || rl > SRV_ID_LEN || !hexish(ref)) {
-        srv_reply_error(r, 404, "actor-not-found", "no actor %.80s", ref);
-        return false;
     }
     if (rl < MIN_PREFIX && rl != SRV_ID_LEN) {
         srv_reply_error(r, 400, "ambiguous-id",

@@ -192,6 +192,13 @@ lifecycle)
     contains "$out" "^$short +counter +running" "list"
     out=$("$THEATER" inspect "$short") || fail "inspect by prefix failed"
     contains "$out" "name +counter 0.1.0" "inspect"
+    # a prefix (or a whole id) in upper case is the same actor, as in git
+    upper=$(printf '%s' "$id" | tr a-f A-F)
+    "$THEATER" inspect "$(printf '%s' "$upper" | cut -c1-13)" >/dev/null ||
+        fail "inspect by an upper-case prefix failed"
+    expect_status 200 GET "/v1/actors/$upper" >/dev/null
+    "$THEATER" chain events "$(printf '%s' "$upper" | cut -c1-13)" --limit 1 >/dev/null ||
+        fail "chain events by an upper-case prefix failed"
     contains "$out" "calls +1" "inspect metrics"
     contains "$out" "actor-spawned" "inspect recent events"
     "$THEATER" message "$short" one >/dev/null || fail "message failed"
