@@ -38,6 +38,17 @@ int base_hex_digit(int c)
     return v != 0 ? (int)(v & 15) : -1;
 }
 
+int base_hex_id_lower(char *s)
+{
+    for (; *s; s++) {
+        if (*s >= 'A' && *s <= 'F')
+            *s = (char)(*s - 'A' + 'a');
+        else if (*s != '-' && base_hex_digit((unsigned char)*s) < 0)
+            return 0;
+    }
+    return 1;
+}
+
 int base_hex_decode(const char *hex, uint8_t *out, size_t len)
 {
     /* exactly 2*len characters (no digit past the NUL is read) */

@@ -23,4 +23,9 @@ int base_hex_decode_n(const char *hex, uint8_t *out, size_t len);
 /* The value of one hex digit (either case; `c` as an unsigned char), or -1. */
 int base_hex_digit(int c);
 
+/* Lower-case, in place, a string of hex digits and dashes (an id such as
+ * a UUID, or a prefix of one); returns 1 if `s` is one, else 0 (then `s`
+ * may be partly lowered). */
+int base_hex_id_lower(char *s);
+
 #endif

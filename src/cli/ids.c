@@ -5,12 +5,13 @@
  * prefix resolves with one binary search, and an id's shortest unique
  * prefix is one longer than what it shares with its two neighbours.
  */
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
 #include "cli/ids.h"
+#include "theater/runtime.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -90,19 +91,11 @@ int cli_ids_resolve(const cli_ids *set, const char *prefix, const char **out, th
     }
     for (i = at; i < set->count && strncmp(set->ids[i], prefix, plen) == 0; i++)
         n++;
-    if (n == 0 && plen <= 36) {
+    if (n == 0 && plen < TH_ACTOR_ID_SIZE) {
         /* ids are written in lower case: an id or prefix typed in upper
          * case is matched too, as git matches object names */
-        char low[37];
-        bool upper = false, hex = true;
-        for (i = 0; i <= plen; i++) {
-            char ch = prefix[i];
-            upper |= ch >= 'A' && ch <= 'F';
-            hex &= ch == 0 || ch == '-' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-                   (ch >= 'A' && ch <= 'F');
-            low[i] = ch >= 'A' && ch <= 'F' ? (char)(ch - 'A' + 'a') : ch;
-        }
-        if (upper && hex)
+        char low[TH_ACTOR_ID_SIZE];
+        if (base_hex_id_lower(memcpy(low, prefix, plen + 1)) && strcmp(low, prefix) != 0)
             return cli_ids_resolve(set, low, out, err);
     }
     if (n == 0)

@@ -39,20 +39,6 @@ static const char *status_name(th_actor_status st)
 /* ------------------------------------------------------------------ */
 /* Actor ids                                                          */
 
-/* True if s is made of hex digits and dashes; lower-cases it (ids are
- * written in lower case; a prefix is matched without regard to case, as
- * git matches object names). */
-static bool hexish(char *s)
-{
-    for (; *s; s++) {
-        if (*s >= 'A' && *s <= 'F')
-            *s = (char)(*s - 'A' + 'a');
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || *s == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* Collect the ids in `ids` (n) that start with `ref` into `match`. */
 static size_t prefix_matches(char **ids, size_t n, const char *ref, size_t rl, srv_buf *names,
                              char out[SRV_ID_LEN + 1], size_t found)
@@ -81,11 +67,9 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
     size_t n = 0, rl = strlen(given), found = 0;
     srv_buf names = {0};
 
-    if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, given, &st, NULL) == 0) {
-        memcpy(out, given, SRV_ID_LEN + 1);
-        return true;
-    }
-    if (rl == 0 || rl > SRV_ID_LEN || !hexish(memcpy(ref, given, rl + 1))) {
+    /* ids are written in lower case; one typed in upper case is matched
+     * too, as git matches object names */
+    if (rl == 0 || rl > SRV_ID_LEN || !base_hex_id_lower(memcpy(ref, given, rl + 1))) {
         srv_reply_error(r, 404, "actor-not-found", "no actor %.80s", given);
         return false;
     }

@@ -71,12 +71,28 @@ static void test_decode_refuses_each_byte(void **unused)
     assert_int_equal(out[3], 0x67);
 }
 
+static void test_id_lower(void **unused)
+{
+    char id[] = "0A1B2C3D-4E5F-4a6b-8C9D-ABCDEFabcdef", prefix[] = "E61F", bad[] = "E61G",
+         plain[] = "e61f-";
+
+    (void)unused;
+    assert_int_equal(base_hex_id_lower(id), 1);
+    assert_string_equal(id, "0a1b2c3d-4e5f-4a6b-8c9d-abcdefabcdef");
+    assert_int_equal(base_hex_id_lower(prefix), 1);
+    assert_string_equal(prefix, "e61f");
+    assert_int_equal(base_hex_id_lower(plain), 1);
+    assert_string_equal(plain, "e61f-");
+    assert_int_equal(base_hex_id_lower(bad), 0); /* G is no hex digit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_decode_refuses_each_byte),
+        cmocka_unit_test(test_id_lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
