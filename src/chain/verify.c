@@ -799,19 +799,17 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
             shared = pool_hash_start(&pool, &seg, seg.events, seg.nevents, NULL, NULL);
             pool_hash_finish(&pool, shared, ctx, &seg, seg.events, seg.nevents, NULL, NULL);
             check_segment(db, ctx, &seg, trusted, NULL, &d);
-            for (i = 0; i < seg.nevents && rc == TH_OK; i++)
-                rc = walk_checked(&map[seg.actor_of[i]]->w, &seg.events[i], hash_state(&seg, i),
-                                  err);
-            if (rc != TH_OK)
-                goto out;
-            continue;
+        } else {
+            shared = pool_hash_start(&pool, NULL, seg.events, seg.nevents, hashes, ok);
+            check_segment(db, ctx, &seg, trusted, NULL, &d);
+            pool_hash_finish(&pool, shared, ctx, NULL, seg.events, seg.nevents, hashes, ok);
         }
-        shared = pool_hash_start(&pool, NULL, seg.events, seg.nevents, hashes, ok);
-        check_segment(db, ctx, &seg, trusted, NULL, &d);
-        pool_hash_finish(&pool, shared, ctx, NULL, seg.events, seg.nevents, hashes, ok);
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
-            rc = walk_hashed(&map[seg.actor_of[i]]->w, &seg.events[i], ok[i] ? hashes[i] : NULL,
-                             err);
+            rc = walk_checked(&map[seg.actor_of[i]]->w, &seg.events[i],
+                              seg.version >= 4 ? hash_state(&seg, i)
+                              : !ok[i]         ? -1
+                                               : memcmp(hashes[i], seg.events[i].hash, 32) == 0,
+                              err);
         if (rc != TH_OK)
             goto out;
     }
