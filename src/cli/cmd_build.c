@@ -546,13 +546,15 @@ int cli_cmd_build(int argc, char **argv)
         unlink(tmp);
         goto args;
     }
-    if (stat(out, &st) == 0 && json) {
-        json_t *o = json_pack("{s:s, s:I}", "output", out, "bytes", (json_int_t)st.st_size);
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(o);
-    } else if (stat(out, &st) == 0) {
-        printf("built %s (%lld bytes)\n", out, (long long)st.st_size);
+    if (stat(out, &st) == 0) {
+        if (json) {
+            json_t *o = json_pack("{s:s, s:I}", "output", out, "bytes", (json_int_t)st.st_size);
+            json_dumpf(o, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(o);
+        } else {
+            printf("built %s (%lld bytes)\n", out, (long long)st.st_size);
+        }
     }
     status = 0;
 args:
