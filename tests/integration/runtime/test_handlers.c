@@ -532,7 +532,6 @@ static void test_filesystem_iface(void **unused)
     EXPECT(&t, p, "ok", "fs mkdir sub");
     EXPECT(&t, p, "ok", "fs write sub/inner.txt x");
     EXPECT(&t, p, "ok note.txt sub", "fs list .");
-    EXPECT(&t, p, "err ", "fs rmdir sub"); /* not empty */
     EXPECT(&t, p, "ok", "fs rm sub/inner.txt");
     EXPECT(&t, p, "ok", "fs rmdir sub");
     EXPECT(&t, p, "ok false", "fs exists sub");
@@ -557,6 +556,31 @@ static void test_filesystem_iface(void **unused)
     assert_int_equal(mkfifo(link, 0600), 0);
     EXPECT(&t, p, "err not a regular file", "fs read pipe");
     EXPECT(&t, p, "err not a regular file", "fs write pipe x");
+    /* delete-dir removes a directory with everything in it, as the
+     * original's did; a symlink inside is removed, never followed */
+    EXPECT(&t, p, "ok", "fs mkdir tree");
+    EXPECT(&t, p, "ok", "fs mkdir tree/a");
+    EXPECT(&t, p, "ok", "fs mkdir tree/a/b");
+    EXPECT(&t, p, "ok", "fs write tree/a/b/deep.txt x");
+    EXPECT(&t, p, "ok", "fs write tree/top.txt y");
+    snprintf(link, sizeof link, "%s/files/tree/a/home", t.home);
+    assert_int_equal(symlink(t.home, link), 0);
+    snprintf(link, sizeof link, "%s/files/tree/secret", t.home);
+    assert_int_equal(symlink(secret, link), 0);
+    EXPECT(&t, p, "ok", "fs rmdir tree");
+    EXPECT(&t, p, "ok false", "fs exists tree");
+    assert_int_equal(access(secret, F_OK), 0);
+    EXPECT(&t, p, "ok true", "fs exists note.txt");
+    /* a symlink to a directory is not a directory; the granted directory
+     * itself cannot go */
+    EXPECT(&t, p, "ok", "fs mkdir real");
+    EXPECT(&t, p, "ok", "fs write real/kept.txt z");
+    snprintf(link, sizeof link, "%s/files/alias", t.home);
+    assert_int_equal(symlink("real", link), 0);
+    EXPECT(&t, p, "err Not a directory", "fs rmdir alias");
+    EXPECT(&t, p, "ok z", "fs read real/kept.txt");
+    EXPECT(&t, p, "err the handler's directory itself cannot be deleted", "fs rmdir .");
+    EXPECT(&t, p, "err No such file or directory", "fs rmdir nothing");
     rtt_stop(&t);
 }
 
