@@ -42,10 +42,13 @@
  * per figure.
  *
  *   runtime_bench [--quick] [--no-erlang] [--no-pack] [--only spawn|memory|oneway|rtt|scaling]
- *                 [--spawns N] [--million [N]]
+ *                 [--spawns N] [--million [N]] [--oneway-workers N]
  *
  * --only runs one figure and no Erlang, except --only spawn, which runs
  * Erlang's spawn figure alone beside it (unless --no-erlang).
+ * --oneway-workers N runs the one-way figure with N workers instead of 2
+ * (for profiling one side of the scaling figure; the requirements are
+ * stated for 2).
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <dirent.h>
@@ -788,7 +791,7 @@ int main(int argc, char **argv)
     double ratio[ONEWAY_ROUNDS];
     oneway_run two_r[ONEWAY_ROUNDS], one_r[ONEWAY_ROUNDS], two_m = {0}, one_m = {0};
     int rounds = 0;
-    unsigned million = 0;
+    unsigned million = 0, oneway_workers = 2;
     int i, spawns = 0;
 
     for (i = 1; i < argc; i++) {
@@ -802,12 +805,15 @@ int main(int argc, char **argv)
             only = argv[++i], erlang = false;
         else if (strcmp(argv[i], "--spawns") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
             spawns = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--oneway-workers") == 0 && i + 1 < argc &&
+                 atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
+            oneway_workers = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--million") == 0)
             million = i + 1 < argc && argv[i + 1][0] != '-' ? (unsigned)atol(argv[++i]) : 1000000u;
         else {
-            fprintf(stderr,
-                    "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
-                    "[--only spawn|memory|oneway|rtt|scaling] [--spawns N] [--million [N]]\n");
+            fprintf(stderr, "usage: runtime_bench [--quick] [--no-erlang] [--no-pack] "
+                            "[--only spawn|memory|oneway|rtt|scaling] [--spawns N] [--million [N]] "
+                            "[--oneway-workers 1-8]\n");
             return 2;
         }
     }
@@ -832,7 +838,7 @@ int main(int argc, char **argv)
          * falls on both sides of a round's ratio */
         rounds = quick ? 1 : ONEWAY_ROUNDS;
         for (i = 0; i < rounds; i++) {
-            two_r[i] = oneway_measure(quick ? 50000 : 250000, 2);
+            two_r[i] = oneway_measure(quick ? 50000 : 250000, oneway_workers);
             if (RUN("scaling")) {
                 one_r[i] = oneway_measure(quick ? 50000 : 250000, 1);
                 ratio[i] = two_r[i].msgs / one_r[i].msgs;
@@ -867,6 +873,9 @@ int main(int argc, char **argv)
         row(g_pack_idle_ms ? "bytes per idle actor (no pack)" : "bytes per idle actor", "bytes",
             bytes, erl[E_BYTES], 5120, true);
     if (RUN("oneway") || RUN("scaling")) {
+        if (oneway_workers != 2)
+            printf("(one-way figures below: %u worker%s)\n", oneway_workers,
+                   oneway_workers == 1 ? "" : "s");
         row("one-way messages/s (4 pairs)", "msgs/s", msgs, erl[E_ONEWAY], 1000000, false);
         if (rounds > 1)
             printf("  (median of %d runs: %.0f to %.0f msgs/s)\n", rounds, two_r[0].msgs,
