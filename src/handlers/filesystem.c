@@ -192,7 +192,10 @@ static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
             why = strerror(errno);
         } else {
             while ((de = readdir(d)) != NULL) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                /* a name that is not UTF-8 cannot be a WIT string: left
+                 * out, as the original's list-files did */
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    !rt_utf8_valid((const uint8_t *)de->d_name, strlen(de->d_name)))
                     continue;
                 if (l->len == cap) {
                     cap = cap ? cap * 2 : 16;

@@ -52,7 +52,7 @@ static const char *probe_manifest(rtt *t, const char *name, const char *skip, ui
         if (strcmp(handlers[i], "random") == 0 && seed)
             fprintf(f, "seed = %llu\n", (unsigned long long)seed);
         if (strcmp(handlers[i], "environment") == 0)
-            fprintf(f, "allowed_vars = [\"RTT_VISIBLE\", \"RTT_UNSET\"]\n");
+            fprintf(f, "allowed_vars = [\"RTT_VISIBLE\", \"RTT_UNSET\", \"RTT_NOT_UTF8\"]\n");
         if (strcmp(handlers[i], "filesystem") == 0)
             fprintf(f, "path = \"%s\"\n", dir);
     }
@@ -499,12 +499,14 @@ static void test_random_iface(void **unused)
 static void test_environment_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE];
+    char p[TH_ACTOR_ID_SIZE], *s;
 
     (void)unused;
     setenv("RTT_VISIBLE", "yes", 1);
     setenv("RTT_HIDDEN", "secret", 1);
     unsetenv("RTT_UNSET");
+    /* allowed, but its value is no WIT string: not there for the actor */
+    setenv("RTT_NOT_UTF8", "caf\xe9", 1);
     rtt_start(&t, 1);
     spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
     EXPECT(&t, p, "ok yes", "env RTT_VISIBLE");
@@ -513,6 +515,11 @@ static void test_environment_iface(void **unused)
     EXPECT(&t, p, "ok RTT_VISIBLE=yes", "env-list");
     EXPECT(&t, p, "ok true", "env-exists RTT_VISIBLE");
     EXPECT(&t, p, "ok false", "env-exists RTT_HIDDEN");
+    EXPECT(&t, p, "ok none", "env RTT_NOT_UTF8");
+    EXPECT(&t, p, "ok false", "env-exists RTT_NOT_UTF8");
+    s = cmd(&t, p, "env-list");
+    assert_string_equal(s, "ok RTT_VISIBLE=yes");
+    free(s);
     rtt_stop(&t);
 }
 
@@ -581,6 +588,14 @@ static void test_filesystem_iface(void **unused)
     EXPECT(&t, p, "ok z", "fs read real/kept.txt");
     EXPECT(&t, p, "err the handler's directory itself cannot be deleted", "fs rmdir .");
     EXPECT(&t, p, "err No such file or directory", "fs rmdir nothing");
+    /* a file name that is not UTF-8 cannot be a WIT string: not listed */
+    EXPECT(&t, p, "ok", "fs mkdir names");
+    EXPECT(&t, p, "ok", "fs write names/plain.txt p");
+    snprintf(link, sizeof link, "%s/files/names/caf\xe9.txt", t.home);
+    f = fopen(link, "w");
+    assert_non_null(f);
+    fclose(f);
+    EXPECT(&t, p, "ok plain.txt", "fs list names");
     rtt_stop(&t);
 }
 
