@@ -38,15 +38,18 @@ static const char *value_of(const char *name)
     return v != NULL && rt_utf8_valid((const uint8_t *)v, strlen(v)) ? v : NULL;
 }
 
-/* The value if allowed, set and UTF-8, else NULL. */
-static const char *lookup(rt_actor *a, const char *name)
+/* The value if allowed, set and UTF-8, else NULL (a name holding a NUL
+ * names no variable: "HOME\0x" is not HOME). */
+static const char *lookup(rt_actor *a, const wit_str *name)
 {
-    return allowed(allow_list(a), name) ? value_of(name) : NULL;
+    if (strlen(name->ptr) != name->len)
+        return NULL;
+    return allowed(allow_list(a), name->ptr) ? value_of(name->ptr) : NULL;
 }
 
 static int e_get_var(rt_host *h, wit_str *name, wit_opt_str *ret)
 {
-    const char *val = lookup(h->a, name->ptr);
+    const char *val = lookup(h->a, name);
 
     if (val == NULL)
         return 0;
@@ -81,7 +84,7 @@ static int e_list_vars(rt_host *h, wit_list_tup2_str_str *ret)
 
 static int e_exists(rt_host *h, wit_str *name, bool *ret)
 {
-    *ret = lookup(h->a, name->ptr) != NULL;
+    *ret = lookup(h->a, name) != NULL;
     return 0;
 }
 

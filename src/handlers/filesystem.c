@@ -33,16 +33,20 @@
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
 #define RT_FS_RECORD_MAX (8u * 1024u * 1024u) /* larger reads are recorded by size */
 
-/* Resolve `rel` under the actor's root into `out`.  0, or an error text. */
-static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
+/* Resolve the guest's `path` under the actor's root into `out`.  0, or an
+ * error text. */
+static const char *resolve(rt_actor *a, const wit_str *path, char *out, size_t cap)
 {
     const hs_filesystem *fs = rt_spec_settings(rt_actor_spec(a), HANDLER_FILESYSTEM);
-    const char *root = fs != NULL ? fs->root : NULL, *p;
+    const char *root = fs != NULL ? fs->root : NULL, *rel = path->ptr, *p;
     char real[PATH_MAX], tmp[PATH_MAX];
     size_t n;
 
     if (root == NULL)
         return "no directory configured for the filesystem handler";
+    /* a NUL would end the path early: "a.txt\0.bak" is not "a.txt" */
+    if (strlen(rel) != path->len)
+        return "a path cannot hold a NUL character";
     if (rel[0] == '/')
         return "absolute paths are not allowed";
     for (p = rel; *p;) {
@@ -87,7 +91,7 @@ static char *size_record(size_t n, bool ok)
 static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     uint8_t *buf = NULL;
     struct stat st;
     int fd = -1;
@@ -132,7 +136,7 @@ static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
 static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     size_t off = 0;
     ssize_t w;
     int fd;
@@ -180,7 +184,7 @@ static int cmp_str(const void *x, const void *y)
 static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     wit_list_str *l = &ret->ok;
     size_t cap = 0;
     struct dirent *de;
@@ -226,7 +230,7 @@ static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
 static int simple_op(rt_host *h, const wit_str *path, int op, wit_res_unit_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     int r;
 
     if (why == NULL) {
@@ -260,7 +264,7 @@ static int f_delete_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
 {
     const hs_filesystem *fs = rt_spec_settings(rt_actor_spec(h->a), HANDLER_FILESYSTEM);
     char full[PATH_MAX], real[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     struct stat st;
 
     if (why == NULL) {
@@ -296,7 +300,7 @@ static int f_create_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
 static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     struct stat st;
 
     if (why != NULL && strcmp(why, "no such directory") != 0)

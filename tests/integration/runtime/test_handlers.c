@@ -118,6 +118,24 @@ static char *expect(rtt *t, const char *id, const char *prefix, const char *fmt,
 
 #define EXPECT(t, id, prefix, ...) free(expect(t, id, prefix, __VA_ARGS__))
 
+/* A command of `len` bytes (it may hold a NUL); the answer, NUL-ended. */
+static char *raw_cmd(rtt *t, const char *id, const char *c, size_t len)
+{
+    uint8_t *resp = NULL;
+    size_t n = 0;
+    th_error err;
+    char *s;
+
+    assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)c, len, 30000, &resp, &n, &err),
+                     0);
+    s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, resp, n);
+    s[n] = 0;
+    free(resp);
+    return s;
+}
+
 static void test_runtime_iface(void **unused)
 {
     rtt t;
@@ -191,7 +209,7 @@ static void wait_outstanding(rtt *t, const char *id)
 static void test_message_server(void **unused)
 {
     rtt t;
-    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s;
+    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s, *out, raw[64];
     pthread_t th;
     bg_req r;
 
@@ -212,6 +230,15 @@ static void test_message_server(void **unused)
     r = (bg_req){&t, p2, "defer", -1, "", ""};
     pthread_create(&th, NULL, bg, &r);
     wait_outstanding(&t, p2);
+    /* a request id holding a NUL names no request: "ID\0x" is not ID */
+    out = cmd(&t, p2, "outstanding");
+    assert_int_equal(strlen(out), 3 + 36);
+    snprintf(raw, sizeof raw, "respond %s", out + 3);
+    memcpy(raw + 8 + 36, "\0x late", 7);
+    free(out);
+    out = raw_cmd(&t, p2, raw, 8 + 36 + 7);
+    assert_string_equal(out, "err no such outstanding request");
+    free(out);
     EXPECT(&t, p2, "ok", "respond-last the answer");
     pthread_join(th, NULL);
     assert_int_equal(r.rc, 0);
@@ -288,7 +315,8 @@ static const char *child_manifest(rtt *t, char *out, size_t cap)
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512];
+    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512], raw[600], *out;
+    size_t n;
 
     (void)unused;
     rtt_start(&t, 2);
@@ -311,6 +339,13 @@ static void test_supervisor_iface(void **unused)
     EXPECT(&t, p, "err ", "child-state %s", child);
     EXPECT(&t, p, "err ", "child-events nobody");
     EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
+    /* a manifest path holding a NUL is refused, not cut at the NUL */
+    snprintf(raw, sizeof raw, "spawn %s", child_man);
+    n = strlen(raw);
+    memcpy(raw + n, "\0x", 2);
+    out = raw_cmd(&t, p, raw, n + 2);
+    assert_string_equal(out, "err the manifest holds a NUL character");
+    free(out);
     c2 = expect(&t, p, "ok ", "resume %s saved-state", child_man);
     EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
     /* a parent cannot touch another parent's child */
@@ -520,13 +555,17 @@ static void test_environment_iface(void **unused)
     s = cmd(&t, p, "env-list");
     assert_string_equal(s, "ok RTT_VISIBLE=yes");
     free(s);
+    /* a name holding a NUL names no variable */
+    s = raw_cmd(&t, p, "env RTT_VISIBLE\0x", 17);
+    assert_string_equal(s, "ok none");
+    free(s);
     rtt_stop(&t);
 }
 
 static void test_filesystem_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], link[600], secret[600];
+    char p[TH_ACTOR_ID_SIZE], link[600], secret[600], *s;
     FILE *f;
 
     (void)unused;
@@ -596,6 +635,11 @@ static void test_filesystem_iface(void **unused)
     assert_non_null(f);
     fclose(f);
     EXPECT(&t, p, "ok plain.txt", "fs list names");
+    /* a path holding a NUL is refused: "plain.txt\0x" is not plain.txt */
+    s = raw_cmd(&t, p, "fs rm names/plain.txt\0x", 23);
+    assert_string_equal(s, "err a path cannot hold a NUL character");
+    free(s);
+    EXPECT(&t, p, "ok p", "fs read names/plain.txt");
     rtt_stop(&t);
 }
 
