@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "theater/chain.h"
+#include "theater/store.h"
 #include "rt_test_util.h"
 
 static char g_man[512];
@@ -358,7 +359,7 @@ static void test_supervisor_iface(void **unused)
 static void test_store_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *s;
+    char p[TH_ACTOR_ID_SIZE], *s, raw[128];
 
     (void)unused;
     rtt_start(&t, 2);
@@ -385,6 +386,34 @@ static void test_store_iface(void **unused)
     assert_non_null(strstr(s, "get-missing err "));
     assert_non_null(strstr(s, "store-bad-id err "));
     free(s);
+    {
+        /* labels set from outside: one that is not UTF-8 is no WIT
+         * string and is not listed; a label holding a NUL names nothing
+         * ("kept\0x" is not kept) */
+        th_store_config sc = {0};
+        th_store *st = NULL;
+        th_content_ref ref;
+        th_error err;
+        char sid[TH_STORE_ID_LEN + 1];
+
+        sc.home = t.home;
+        assert_int_equal(th_store_open(&sc, &st, &err), 0);
+        assert_int_equal(th_store_new(st, sid, &err), 0);
+        assert_int_equal(th_store_store_at_label(st, sid, "kept", "k", 1, &ref, &err), 0);
+        assert_int_equal(th_store_store_at_label(st, sid, "caf\xe9", "c", 1, &ref, &err), 0);
+        th_store_close(st);
+        s = cmd(&t, p, "slabels %s", sid);
+        assert_string_equal(s, "ok kept");
+        free(s);
+        snprintf(raw, sizeof raw, "srmlabel %s kept", sid);
+        memcpy(raw + strlen(raw), "\0x", 2);
+        s = raw_cmd(&t, p, raw, 9 + 36 + 5 + 2);
+        assert_string_equal(s, "err a store id, label or content hash cannot hold a NUL character");
+        free(s);
+        s = cmd(&t, p, "slabels %s", sid);
+        assert_string_equal(s, "ok kept");
+        free(s);
+    }
     rtt_stop(&t);
 }
 
