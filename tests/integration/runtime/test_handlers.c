@@ -313,10 +313,56 @@ static void test_supervisor_iface(void **unused)
     EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
     c2 = expect(&t, p, "ok ", "resume %s saved-state", child_man);
     EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
+    /* resume starts the child with that state and does not call its init
+     * (spawn does): as the original's resume; the start says so, and so
+     * does a restart, which starts it the same way */
+    char *types = rtt_event_types(&t, c2);
+    assert_string_equal(types, "actor-spawned\n");
+    free(types);
+    EXPECT(&t, c2, "ok", "log resumed child answers");
+    EXPECT(&t, p, "ok", "restart-child %s", c2);
+    EXPECT(&t, c2, "ok", "log restarted child answers");
+    EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
+    types = rtt_event_types(&t, c2);
+    assert_string_equal(types, "actor-spawned\nwasm-call\nhost-call\nwasm-result\n"
+                               "actor-restarted\nwasm-call\nhost-call\nwasm-result\n");
+    free(types);
+    rtt_replay_identical(&t, c2);
     /* a parent cannot touch another parent's child */
     EXPECT(&t, c2, "err ", "stop-child %s", p);
     free(child);
     free(c2);
+    rtt_stop(&t);
+}
+
+/* A resumed durable child comes back from a restart of the runtime (as a
+ * daemon's) with its state and still without init, and a restart of it
+ * after that starts it the same way: its chain says "resumed" wherever it
+ * names its code, which is where the restore looks. */
+static void test_resume_durable(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], *c, child_man[512], *types;
+
+    (void)unused;
+    rtt_start_durable(&t, 2);
+    child_manifest(&t, child_man, sizeof child_man);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    c = expect(&t, p, "ok ", "resume %s kept-state", child_man);
+    rtt_restart_durable(&t, 2);
+    EXPECT(&t, p, "ok kept-state", "child-state %s", c);
+    types = rtt_event_types(&t, c);
+    assert_string_equal(types, "actor-spawned\nactor-stopped\nactor-restored\n");
+    free(types);
+    EXPECT(&t, p, "ok", "restart-child %s", c);
+    EXPECT(&t, c, "ok", "log restarted child answers");
+    EXPECT(&t, p, "ok kept-state", "child-state %s", c);
+    types = rtt_event_types(&t, c);
+    assert_string_equal(types, "actor-spawned\nactor-stopped\nactor-restored\nactor-restarted\n"
+                               "wasm-call\nhost-call\nwasm-result\n");
+    free(types);
+    rtt_replay_identical(&t, c);
+    free(c);
     rtt_stop(&t);
 }
 
@@ -726,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_runtime_iface),
         cmocka_unit_test(test_message_server),
         cmocka_unit_test(test_supervisor_iface),
+        cmocka_unit_test(test_resume_durable),
         cmocka_unit_test(test_store_iface),
         cmocka_unit_test(test_store_write_off_worker),
         cmocka_unit_test(test_timing_iface),
