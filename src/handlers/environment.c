@@ -1,9 +1,10 @@
 /*
  * environment.c - the `environment` interface: the process environment
  * seen through the manifest's allow-list (`allowed_vars`); a variable not
- * on the list does not exist for the actor; a child's list is within its
- * parent's (subset).  Lifting, lowering and recording
- * are the generated glue's (wit_glue.h).
+ * on the list does not exist for the actor, nor does one whose value is not
+ * UTF-8 (a WIT string must be; the original's env::var(..).ok() saw none
+ * either); a child's list is within its parent's (subset).  Lifting,
+ * lowering and recording are the generated glue's (wit_glue.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,26 @@ static bool allowed(char **v, const char *name)
     return false;
 }
 
-/* The value if allowed and set, else NULL. */
-static const char *lookup(rt_actor *a, const char *name)
+/* The value if set and UTF-8, else NULL. */
+static const char *value_of(const char *name)
 {
-    return allowed(allow_list(a), name) ? getenv(name) : NULL;
+    const char *v = getenv(name);
+
+    return v != NULL && rt_utf8_valid((const uint8_t *)v, strlen(v)) ? v : NULL;
+}
+
+/* The value if allowed, set and UTF-8, else NULL (a name holding a NUL
+ * names no variable: "HOME\0x" is not HOME). */
+static const char *lookup(rt_actor *a, const wit_str *name)
+{
+    if (strlen(name->ptr) != name->len)
+        return NULL;
+    return allowed(allow_list(a), name->ptr) ? value_of(name->ptr) : NULL;
 }
 
 static int e_get_var(rt_host *h, wit_str *name, wit_opt_str *ret)
 {
-    const char *val = lookup(h->a, name->ptr);
+    const char *val = lookup(h->a, name);
 
     if (val == NULL)
         return 0;
@@ -52,12 +64,12 @@ static int e_list_vars(rt_host *h, wit_list_tup2_str_str *ret)
     int rc;
 
     for (v = allow_list(h->a); v != NULL && *v != NULL; v++)
-        if (getenv(*v) != NULL)
+        if (value_of(*v) != NULL)
             n++;
     if ((ret->ptr = calloc(n ? n : 1, sizeof *ret->ptr)) == NULL)
         return th_error_set(&h->err, TH_ENOMEM, "out of memory");
     for (v = allow_list(h->a); v != NULL && *v != NULL && ret->len < n; v++) {
-        const char *val = getenv(*v);
+        const char *val = value_of(*v);
         if (val == NULL)
             continue;
         if ((rc = wit_str_set(h, &ret->ptr[ret->len].f0, *v)) != 0 ||
@@ -72,7 +84,7 @@ static int e_list_vars(rt_host *h, wit_list_tup2_str_str *ret)
 
 static int e_exists(rt_host *h, wit_str *name, bool *ret)
 {
-    *ret = lookup(h->a, name->ptr) != NULL;
+    *ret = lookup(h->a, name) != NULL;
     return 0;
 }
 

@@ -7,12 +7,18 @@
  * symlink cannot lead out.  A child's directory is its parent's or below
  * it (settings_subset), and the files a spawn by the actor reads (its
  * child's manifest, component, init_state file) must lie inside it
- * (grant_file).  Lifting, lowering and recording are the
- * generated glue's (wit_glue.h); content over 8 MiB is recorded by size.
+ * (grant_file).  delete-dir removes the directory with everything in it,
+ * as the original's did, never following a symlink (a link inside is
+ * removed, not what it points to) nor crossing into another mount; the
+ * root of the grant itself cannot be deleted.  Lifting, lowering and
+ * recording are the generated glue's (wit_glue.h); content over 8 MiB is
+ * recorded by size.
  */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH, FTW_PHYS, FTW_MOUNT */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +33,20 @@
 #define RT_FS_MAX_FILE TH_RT_FS_MAX_FILE
 #define RT_FS_RECORD_MAX (8u * 1024u * 1024u) /* larger reads are recorded by size */
 
-/* Resolve `rel` under the actor's root into `out`.  0, or an error text. */
-static const char *resolve(rt_actor *a, const char *rel, char *out, size_t cap)
+/* Resolve the guest's `path` under the actor's root into `out`.  0, or an
+ * error text. */
+static const char *resolve(rt_actor *a, const wit_str *path, char *out, size_t cap)
 {
     const hs_filesystem *fs = rt_spec_settings(rt_actor_spec(a), HANDLER_FILESYSTEM);
-    const char *root = fs != NULL ? fs->root : NULL, *p;
+    const char *root = fs != NULL ? fs->root : NULL, *rel = path->ptr, *p;
     char real[PATH_MAX], tmp[PATH_MAX];
     size_t n;
 
     if (root == NULL)
         return "no directory configured for the filesystem handler";
+    /* a NUL would end the path early: "a.txt\0.bak" is not "a.txt" */
+    if (strlen(rel) != path->len)
+        return "a path cannot hold a NUL character";
     if (rel[0] == '/')
         return "absolute paths are not allowed";
     for (p = rel; *p;) {
@@ -81,7 +91,7 @@ static char *size_record(size_t n, bool ok)
 static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     uint8_t *buf = NULL;
     struct stat st;
     int fd = -1;
@@ -126,7 +136,7 @@ static int f_read(rt_host *h, wit_str *path, wit_res_bytes_str *ret)
 static int f_write(rt_host *h, wit_str *path, wit_str *content, wit_res_unit_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     size_t off = 0;
     ssize_t w;
     int fd;
@@ -174,7 +184,7 @@ static int cmp_str(const void *x, const void *y)
 static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     wit_list_str *l = &ret->ok;
     size_t cap = 0;
     struct dirent *de;
@@ -186,7 +196,10 @@ static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
             why = strerror(errno);
         } else {
             while ((de = readdir(d)) != NULL) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                /* a name that is not UTF-8 cannot be a WIT string: left
+                 * out, as the original's list-files did */
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    !rt_utf8_valid((const uint8_t *)de->d_name, strlen(de->d_name)))
                     continue;
                 if (l->len == cap) {
                     cap = cap ? cap * 2 : 16;
@@ -213,17 +226,62 @@ static int f_list(rt_host *h, wit_str *path, wit_res_list_str_str *ret)
     return 0;
 }
 
-/* delete-file, create-dir, delete-dir */
+/* delete-file, create-dir */
 static int simple_op(rt_host *h, const wit_str *path, int op, wit_res_unit_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     int r;
 
     if (why == NULL) {
-        r = op == 0 ? unlink(full) : op == 1 ? mkdir(full, 0755) : rmdir(full);
+        r = op == 0 ? unlink(full) : mkdir(full, 0755);
         if (r != 0)
             why = strerror(errno);
+    }
+    return why != NULL ? fail(h, &ret->is_err, &ret->err, why) : 0;
+}
+
+/* The first errno of a tree removal (nftw's callback has no user data). */
+static __thread int rm_errno;
+
+/* nftw callback, depth first: each entry is removed after what is inside
+ * it; a symlink is an entry like a file (FTW_PHYS). */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)f;
+    if (flag == FTW_DNR || flag == FTW_NS) {
+        rm_errno = errno != 0 ? errno : EACCES;
+        return 1;
+    }
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0) {
+        rm_errno = errno;
+        return 1;
+    }
+    return 0;
+}
+
+static int f_delete_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
+{
+    const hs_filesystem *fs = rt_spec_settings(rt_actor_spec(h->a), HANDLER_FILESYSTEM);
+    char full[PATH_MAX], real[PATH_MAX];
+    const char *why = resolve(h->a, path, full, sizeof full);
+    struct stat st;
+
+    if (why == NULL) {
+        if (lstat(full, &st) != 0)
+            why = strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = strerror(ENOTDIR);
+        else if (realpath(full, real) == NULL)
+            why = strerror(errno);
+        else if (strcmp(real, fs->root) == 0)
+            why = "the handler's directory itself cannot be deleted";
+    }
+    if (why == NULL) {
+        /* at most 16 directories open at once, whatever the depth */
+        rm_errno = 0;
+        if (nftw(full, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+            why = strerror(rm_errno != 0 ? rm_errno : errno);
     }
     return why != NULL ? fail(h, &ret->is_err, &ret->err, why) : 0;
 }
@@ -238,16 +296,11 @@ static int f_create_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
     return simple_op(h, path, 1, ret);
 }
 
-static int f_delete_dir(rt_host *h, wit_str *path, wit_res_unit_str *ret)
-{
-    return simple_op(h, path, 2, ret);
-}
-
 /* A path under a missing directory does not exist (not an error). */
 static int f_exists(rt_host *h, wit_str *path, wit_res_bool_str *ret)
 {
     char full[PATH_MAX];
-    const char *why = resolve(h->a, path->ptr, full, sizeof full);
+    const char *why = resolve(h->a, path, full, sizeof full);
     struct stat st;
 
     if (why != NULL && strcmp(why, "no such directory") != 0)

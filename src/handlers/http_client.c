@@ -245,12 +245,16 @@ static void finish(hc_xfer *x, CURLcode rc)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         x->res.is_err = false;
         x->res.ok.status = (uint16_t)status;
-        if (x->rbody.len > 0) {
-            x->res.ok.body.some = true;
-            x->res.ok.body.val.ptr = x->rbody.data;
-            x->res.ok.body.val.len = x->rbody.len;
-            memset(&x->rbody, 0, sizeof x->rbody);
+        /* the body is always some, an empty one too (a HEAD, a 204), as
+         * the original's send-http answered */
+        if (x->rbody.data == NULL && (x->rbody.data = malloc(1)) == NULL) {
+            wake(x, "out of memory");
+            return;
         }
+        x->res.ok.body.some = true;
+        x->res.ok.body.val.ptr = x->rbody.data;
+        x->res.ok.body.val.len = x->rbody.len;
+        memset(&x->rbody, 0, sizeof x->rbody);
         wake(x, NULL);
     } else {
         if (x->too_big)

@@ -114,14 +114,17 @@ static int m_list_outstanding(rt_host *h, wit_list_str *ret)
 
 static int m_respond(rt_host *h, wit_str *request_id, wit_bytes *response, wit_res_unit_str *ret)
 {
-    if (rt_pending_answer(h->a, request_id->ptr, true, response->ptr, response->len) != 0)
+    /* (an id holding a NUL names no request: "ID\0x" is not ID) */
+    if (strlen(request_id->ptr) != request_id->len ||
+        rt_pending_answer(h->a, request_id->ptr, true, response->ptr, response->len) != 0)
         return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "no such outstanding request");
     return 0;
 }
 
 static int m_cancel(rt_host *h, wit_str *request_id, wit_res_unit_str *ret)
 {
-    if (rt_pending_answer(h->a, request_id->ptr, false, NULL, 0) != 0)
+    if (strlen(request_id->ptr) != request_id->len ||
+        rt_pending_answer(h->a, request_id->ptr, false, NULL, 0) != 0)
         return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "no such outstanding request");
     return 0;
 }

@@ -34,6 +34,20 @@ static int fail(rt_host *h, bool *is_err, wit_str *err, int rc, const th_error *
     return wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc));
 }
 
+/* A store id, label or hash is passed on as a C string: one holding a NUL
+ * would be cut at it ("important\0x" naming label "important"), so it is
+ * refused. */
+static bool holds_nul(const wit_str *s)
+{
+    return s != NULL && strlen(s->ptr) != s->len;
+}
+
+static int nul_refused(rt_host *h, bool *is_err, wit_str *err)
+{
+    *is_err = true;
+    return wit_str_set(h, err, "a store id, label or content hash cannot hold a NUL character");
+}
+
 static th_store *store_of(rt_host *h)
 {
     return rt_runtime_store(rt_actor_runtime(h->a));
@@ -48,16 +62,21 @@ static int ref_out(rt_host *h, wit_store_content_ref *out, const th_content_ref 
 /* A list of strings from a store list (whose strings it takes over). */
 static int strings_take(rt_host *h, th_store_list *l, wit_list_str *out)
 {
-    size_t i;
+    size_t i, n;
     int rc = 0;
 
     if ((out->ptr = calloc(l->count ? l->count : 1, sizeof *out->ptr)) == NULL)
         rc = th_error_set(&h->err, TH_ENOMEM, "out of memory");
     for (i = 0; rc == 0 && i < l->count; i++) {
-        out->ptr[i].ptr = l->items[i];
-        out->ptr[i].len = strlen(l->items[i]);
+        /* a label set from outside (the CLI, the API) that is not UTF-8
+         * cannot be a WIT string: left out */
+        n = strlen(l->items[i]);
+        if (!rt_utf8_valid((const uint8_t *)l->items[i], n))
+            continue;
+        out->ptr[out->len].ptr = l->items[i];
+        out->ptr[out->len].len = n;
         l->items[i] = NULL;
-        out->len = i + 1;
+        out->len++;
     }
     th_store_list_free(l);
     return rc;
@@ -310,6 +329,8 @@ static int write_op(rt_host *h, int kind, const char *fn, uint64_t charged, cons
     int rc;
 
     th_error_clear(&e);
+    if (holds_nul(store_id) || holds_nul(label) || holds_nul(hash))
+        return nul_refused(h, is_err, err);
     if (charged > 0 && (rc = rt_quota_store(h->a, charged, e.msg, sizeof e.msg)) != 0)
         return fail(h, is_err, err, TH_ETOOBIG, &e);
     if ((j = job_new(h, kind, store_id, label, hash, content, charged)) == NULL)
@@ -338,6 +359,8 @@ static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_r
     th_error e;
     int rc;
 
+    if (holds_nul(store_id) || holds_nul(&content_ref->hash))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     /* the hot read: no re-hash (th_store_get_unverified; the CLI's and the
      * runtime's own reads of recorded content verify) */
@@ -357,6 +380,8 @@ static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *conten
     bool ex = false;
     int rc;
 
+    if (holds_nul(store_id) || holds_nul(&content_ref->hash))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_exists(store_of(h), store_id->ptr, content_ref->hash.ptr, &ex, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -379,6 +404,8 @@ static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label,
     bool found = false;
     int rc;
 
+    if (holds_nul(store_id) || holds_nul(label))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_get_by_label(store_of(h), store_id->ptr, label->ptr, &ref, &found, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -427,6 +454,8 @@ static int s_list_labels(rt_host *h, wit_str *store_id, wit_res_list_str_str *re
     th_error e;
     int rc;
 
+    if (holds_nul(store_id))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_list_labels(store_of(h), store_id->ptr, &l, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -442,6 +471,8 @@ static int s_list_all_content(rt_host *h, wit_str *store_id,
     th_error e;
     int rc;
 
+    if (holds_nul(store_id))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_list_content(store_of(h), store_id->ptr, &l, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);
@@ -462,6 +493,8 @@ static int s_calculate_total_size(rt_host *h, wit_str *store_id, wit_res_u64_str
     th_error e;
     int rc;
 
+    if (holds_nul(store_id))
+        return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_total_size(store_of(h), store_id->ptr, &ret->ok, &e)) != 0)
         return fail(h, &ret->is_err, &ret->err, rc, &e);

@@ -45,10 +45,15 @@ static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, 
                     wit_res_str_str *ret)
 {
     char why[TH_ERROR_MSG_MAX];
-    int rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, resume, init->some,
-                            init->some ? init->val.ptr : NULL, init->some ? init->val.len : 0, why,
-                            sizeof why);
+    int rc;
 
+    /* a NUL would end the path or text early */
+    if (strlen(manifest->ptr) != manifest->len)
+        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
+                       "the manifest holds a NUL character");
+    rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, resume, init->some,
+                        init->some ? init->val.ptr : NULL, init->some ? init->val.len : 0, why,
+                        sizeof why);
     return outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 

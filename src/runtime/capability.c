@@ -7,7 +7,11 @@
  * are bound once into the runtime's shared th_wasm_imports; what makes them capabilities is the
  * check at spawn: every import of the module must belong to an interface whose handler the manifest
  * lists, with the signature the Canonical ABI gives it.  Anything else refuses the spawn with an
- * error naming the import and the missing handler.
+ * error naming the import and the missing handler.  Likewise every export
+ * the WIT names (actor, message-server-client, supervisor-handlers,
+ * http-handlers, process-handlers) and its `cabi_post_` function must have
+ * the core type the Canonical ABI gives it, so that a wrong one is refused
+ * at spawn rather than failing the actor at its first call.
  *
  * The runtime knows the handlers only through that table: each names
  * itself (rt_iface.name, the [[handler]] type), numbers itself (a bit of
@@ -22,6 +26,7 @@
 
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
+#include "wit_glue.h"
 
 const char *rt_handler_name(const rt_runtime *rt, int type)
 {
@@ -136,6 +141,46 @@ static void sig_of(const th_wasm_functype *t, char *out, size_t cap)
     out[o] = 0;
 }
 
+/* The WIT export (theater:simple/I#F) named `name`, or NULL. */
+static const wit_fn_desc *wit_export(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < wit_nfunctions; i++)
+        if (wit_functions[i].is_export && strlen(wit_functions[i].name) == len &&
+            memcmp(wit_functions[i].name, name, len) == 0)
+            return &wit_functions[i];
+    return NULL;
+}
+
+/* Every function export the WIT names has its Canonical ABI core type, and
+ * so has its post-return, `cabi_post_<export>` (the export's one flat
+ * result, a pointer, and nothing back). */
+static int check_exports(const th_wasm_module *m, th_error *err)
+{
+    static const char post[] = "cabi_post_";
+    const size_t np = sizeof post - 1;
+    uint32_t n = th_wasm_module_export_count(m), i;
+    const wit_fn_desc *f;
+    th_wasm_extern_desc d;
+    char sig[64];
+    bool is_post;
+
+    for (i = 0; i < n; i++) {
+        if (th_wasm_module_export(m, i, &d) != 0 || d.kind != TH_WASM_EXTERN_FUNC)
+            continue;
+        is_post = d.name_len > np && memcmp(d.name, post, np) == 0;
+        f = is_post ? wit_export(d.name + np, d.name_len - np) : wit_export(d.name, d.name_len);
+        if (f == NULL)
+            continue;
+        sig_of(&d.functype, sig, sizeof sig);
+        if (strcmp(sig, is_post ? "i>" : f->sig) != 0)
+            return th_error_set(err, TH_ELINK, "export %.*s has type %s, expected %s",
+                                (int)d.name_len, d.name, sig, is_post ? "i>" : f->sig);
+    }
+    return 0;
+}
+
 int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t handlers,
                         th_error *err)
 {
@@ -175,5 +220,5 @@ int rt_capability_check(const rt_runtime *rt, const th_wasm_module *m, uint32_t 
             return th_error_set(err, TH_ELINK, "import \"%s\" \"%s\" has type %s, expected %s",
                                 iface->module, f->name, sig, f->sig);
     }
-    return 0;
+    return check_exports(m, err);
 }

@@ -3,8 +3,8 @@
  * (tests/integration/runtime/test_http_client.c).  A request's message is
  * a command "METHOD URL [HEXBODY]"; the actor sends that request with the
  * header "X-Test: probe" (and the body, if given) and answers
- *   "ok STATUS HEXBODY" then one line "name: value" per response header,
- * or "err MESSAGE".
+ *   "ok STATUS HEXBODY" ("ok STATUS -" for a body of none) then one line
+ * "name: value" per response header, or "err MESSAGE".
  */
 #include "theater.h"
 
@@ -52,7 +52,7 @@ static ta_status on_request(ta_state *state, ta_str request_id, ta_bytes msg,
     for (size_t i = 0; i < resp.headers.len; i++)
         n += resp.headers.items[i].name.len + resp.headers.items[i].value.len + 4;
     char *buf = ta_scoped_alloc(n);
-    size_t o = ta_fmt(buf, n, "ok %u ", (unsigned)resp.status);
+    size_t o = ta_fmt(buf, n, "ok %u %s", (unsigned)resp.status, resp.body.some ? "" : "-");
     for (size_t i = 0; resp.body.some && i < resp.body.val.len; i++) {
         buf[o++] = d[resp.body.val.ptr[i] >> 4];
         buf[o++] = d[resp.body.val.ptr[i] & 15];

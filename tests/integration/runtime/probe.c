@@ -9,7 +9,8 @@
  * and "respond-last <text>" answers it.  One-way messages "record <text>"
  * append to a log line.  Channels: every open is accepted with message
  * "welcome" (after N ms when the first message is "slow N"); channel messages are logged as
- * "chan-msg <text>", closes as "chan-closed".  "trap" traps (unreachable) two named functions deep,
+ * "chan-msg <text>", closes as "chan-closed".  "slabels STORE" lists a store's labels,
+ * "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
  * for the backtraces of tests/integration/runtime/test_failures.c.
  */
 #include "theater.h"
@@ -222,6 +223,15 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
             v = ta_format("%zu %.*s", l.len, TA_FMT(l.items[0].event_type));
     } else if (ta_str_eq_c(op, "store")) {
         return store_all();
+    } else if (ta_str_eq_c(op, "slabels")) {
+        ta_str_list l = {0, 0};
+        st = ta_store_list_labels(rest, &l);
+        v = join(l);
+        if (st.ok && v.len == 0)
+            v = ta_str_c("none");
+    } else if (ta_str_eq_c(op, "srmlabel")) {
+        a = word(&rest, false);
+        st = ta_store_remove_label(a, rest);
     } else if (ta_str_eq_c(op, "now")) {
         v = ta_format("%llu", (unsigned long long)ta_now());
     } else if (ta_str_eq_c(op, "sleep")) {

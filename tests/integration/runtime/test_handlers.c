@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "theater/chain.h"
+#include "theater/store.h"
 #include "rt_test_util.h"
 
 static char g_man[512];
@@ -52,7 +53,7 @@ static const char *probe_manifest(rtt *t, const char *name, const char *skip, ui
         if (strcmp(handlers[i], "random") == 0 && seed)
             fprintf(f, "seed = %llu\n", (unsigned long long)seed);
         if (strcmp(handlers[i], "environment") == 0)
-            fprintf(f, "allowed_vars = [\"RTT_VISIBLE\", \"RTT_UNSET\"]\n");
+            fprintf(f, "allowed_vars = [\"RTT_VISIBLE\", \"RTT_UNSET\", \"RTT_NOT_UTF8\"]\n");
         if (strcmp(handlers[i], "filesystem") == 0)
             fprintf(f, "path = \"%s\"\n", dir);
     }
@@ -117,6 +118,24 @@ static char *expect(rtt *t, const char *id, const char *prefix, const char *fmt,
 }
 
 #define EXPECT(t, id, prefix, ...) free(expect(t, id, prefix, __VA_ARGS__))
+
+/* A command of `len` bytes (it may hold a NUL); the answer, NUL-ended. */
+static char *raw_cmd(rtt *t, const char *id, const char *c, size_t len)
+{
+    uint8_t *resp = NULL;
+    size_t n = 0;
+    th_error err;
+    char *s;
+
+    assert_int_equal(th_runtime_request(t->rt, id, (const uint8_t *)c, len, 30000, &resp, &n, &err),
+                     0);
+    s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, resp, n);
+    s[n] = 0;
+    free(resp);
+    return s;
+}
 
 static void test_runtime_iface(void **unused)
 {
@@ -191,7 +210,7 @@ static void wait_outstanding(rtt *t, const char *id)
 static void test_message_server(void **unused)
 {
     rtt t;
-    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s;
+    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s, *out, raw[64];
     pthread_t th;
     bg_req r;
 
@@ -212,6 +231,15 @@ static void test_message_server(void **unused)
     r = (bg_req){&t, p2, "defer", -1, "", ""};
     pthread_create(&th, NULL, bg, &r);
     wait_outstanding(&t, p2);
+    /* a request id holding a NUL names no request: "ID\0x" is not ID */
+    out = cmd(&t, p2, "outstanding");
+    assert_int_equal(strlen(out), 3 + 36);
+    snprintf(raw, sizeof raw, "respond %s", out + 3);
+    memcpy(raw + 8 + 36, "\0x late", 7);
+    free(out);
+    out = raw_cmd(&t, p2, raw, 8 + 36 + 7);
+    assert_string_equal(out, "err no such outstanding request");
+    free(out);
     EXPECT(&t, p2, "ok", "respond-last the answer");
     pthread_join(th, NULL);
     assert_int_equal(r.rc, 0);
@@ -288,7 +316,8 @@ static const char *child_manifest(rtt *t, char *out, size_t cap)
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512];
+    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512], raw[600], *out;
+    size_t n;
 
     (void)unused;
     rtt_start(&t, 2);
@@ -311,6 +340,13 @@ static void test_supervisor_iface(void **unused)
     EXPECT(&t, p, "err ", "child-state %s", child);
     EXPECT(&t, p, "err ", "child-events nobody");
     EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
+    /* a manifest path holding a NUL is refused, not cut at the NUL */
+    snprintf(raw, sizeof raw, "spawn %s", child_man);
+    n = strlen(raw);
+    memcpy(raw + n, "\0x", 2);
+    out = raw_cmd(&t, p, raw, n + 2);
+    assert_string_equal(out, "err the manifest holds a NUL character");
+    free(out);
     c2 = expect(&t, p, "ok ", "resume %s saved-state", child_man);
     EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
     /* resume starts the child with that state and does not call its init
@@ -369,7 +405,7 @@ static void test_resume_durable(void **unused)
 static void test_store_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *s;
+    char p[TH_ACTOR_ID_SIZE], *s, raw[128];
 
     (void)unused;
     rtt_start(&t, 2);
@@ -396,6 +432,34 @@ static void test_store_iface(void **unused)
     assert_non_null(strstr(s, "get-missing err "));
     assert_non_null(strstr(s, "store-bad-id err "));
     free(s);
+    {
+        /* labels set from outside: one that is not UTF-8 is no WIT
+         * string and is not listed; a label holding a NUL names nothing
+         * ("kept\0x" is not kept) */
+        th_store_config sc = {0};
+        th_store *st = NULL;
+        th_content_ref ref;
+        th_error err;
+        char sid[TH_STORE_ID_LEN + 1];
+
+        sc.home = t.home;
+        assert_int_equal(th_store_open(&sc, &st, &err), 0);
+        assert_int_equal(th_store_new(st, sid, &err), 0);
+        assert_int_equal(th_store_store_at_label(st, sid, "kept", "k", 1, &ref, &err), 0);
+        assert_int_equal(th_store_store_at_label(st, sid, "caf\xe9", "c", 1, &ref, &err), 0);
+        th_store_close(st);
+        s = cmd(&t, p, "slabels %s", sid);
+        assert_string_equal(s, "ok kept");
+        free(s);
+        snprintf(raw, sizeof raw, "srmlabel %s kept", sid);
+        memcpy(raw + strlen(raw), "\0x", 2);
+        s = raw_cmd(&t, p, raw, 9 + 36 + 5 + 2);
+        assert_string_equal(s, "err a store id, label or content hash cannot hold a NUL character");
+        free(s);
+        s = cmd(&t, p, "slabels %s", sid);
+        assert_string_equal(s, "ok kept");
+        free(s);
+    }
     rtt_stop(&t);
 }
 
@@ -545,12 +609,14 @@ static void test_random_iface(void **unused)
 static void test_environment_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE];
+    char p[TH_ACTOR_ID_SIZE], *s;
 
     (void)unused;
     setenv("RTT_VISIBLE", "yes", 1);
     setenv("RTT_HIDDEN", "secret", 1);
     unsetenv("RTT_UNSET");
+    /* allowed, but its value is no WIT string: not there for the actor */
+    setenv("RTT_NOT_UTF8", "caf\xe9", 1);
     rtt_start(&t, 1);
     spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
     EXPECT(&t, p, "ok yes", "env RTT_VISIBLE");
@@ -559,13 +625,22 @@ static void test_environment_iface(void **unused)
     EXPECT(&t, p, "ok RTT_VISIBLE=yes", "env-list");
     EXPECT(&t, p, "ok true", "env-exists RTT_VISIBLE");
     EXPECT(&t, p, "ok false", "env-exists RTT_HIDDEN");
+    EXPECT(&t, p, "ok none", "env RTT_NOT_UTF8");
+    EXPECT(&t, p, "ok false", "env-exists RTT_NOT_UTF8");
+    s = cmd(&t, p, "env-list");
+    assert_string_equal(s, "ok RTT_VISIBLE=yes");
+    free(s);
+    /* a name holding a NUL names no variable */
+    s = raw_cmd(&t, p, "env RTT_VISIBLE\0x", 17);
+    assert_string_equal(s, "ok none");
+    free(s);
     rtt_stop(&t);
 }
 
 static void test_filesystem_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], link[600], secret[600];
+    char p[TH_ACTOR_ID_SIZE], link[600], secret[600], *s;
     FILE *f;
 
     (void)unused;
@@ -578,7 +653,6 @@ static void test_filesystem_iface(void **unused)
     EXPECT(&t, p, "ok", "fs mkdir sub");
     EXPECT(&t, p, "ok", "fs write sub/inner.txt x");
     EXPECT(&t, p, "ok note.txt sub", "fs list .");
-    EXPECT(&t, p, "err ", "fs rmdir sub"); /* not empty */
     EXPECT(&t, p, "ok", "fs rm sub/inner.txt");
     EXPECT(&t, p, "ok", "fs rmdir sub");
     EXPECT(&t, p, "ok false", "fs exists sub");
@@ -603,6 +677,44 @@ static void test_filesystem_iface(void **unused)
     assert_int_equal(mkfifo(link, 0600), 0);
     EXPECT(&t, p, "err not a regular file", "fs read pipe");
     EXPECT(&t, p, "err not a regular file", "fs write pipe x");
+    /* delete-dir removes a directory with everything in it, as the
+     * original's did; a symlink inside is removed, never followed */
+    EXPECT(&t, p, "ok", "fs mkdir tree");
+    EXPECT(&t, p, "ok", "fs mkdir tree/a");
+    EXPECT(&t, p, "ok", "fs mkdir tree/a/b");
+    EXPECT(&t, p, "ok", "fs write tree/a/b/deep.txt x");
+    EXPECT(&t, p, "ok", "fs write tree/top.txt y");
+    snprintf(link, sizeof link, "%s/files/tree/a/home", t.home);
+    assert_int_equal(symlink(t.home, link), 0);
+    snprintf(link, sizeof link, "%s/files/tree/secret", t.home);
+    assert_int_equal(symlink(secret, link), 0);
+    EXPECT(&t, p, "ok", "fs rmdir tree");
+    EXPECT(&t, p, "ok false", "fs exists tree");
+    assert_int_equal(access(secret, F_OK), 0);
+    EXPECT(&t, p, "ok true", "fs exists note.txt");
+    /* a symlink to a directory is not a directory; the granted directory
+     * itself cannot go */
+    EXPECT(&t, p, "ok", "fs mkdir real");
+    EXPECT(&t, p, "ok", "fs write real/kept.txt z");
+    snprintf(link, sizeof link, "%s/files/alias", t.home);
+    assert_int_equal(symlink("real", link), 0);
+    EXPECT(&t, p, "err Not a directory", "fs rmdir alias");
+    EXPECT(&t, p, "ok z", "fs read real/kept.txt");
+    EXPECT(&t, p, "err the handler's directory itself cannot be deleted", "fs rmdir .");
+    EXPECT(&t, p, "err No such file or directory", "fs rmdir nothing");
+    /* a file name that is not UTF-8 cannot be a WIT string: not listed */
+    EXPECT(&t, p, "ok", "fs mkdir names");
+    EXPECT(&t, p, "ok", "fs write names/plain.txt p");
+    snprintf(link, sizeof link, "%s/files/names/caf\xe9.txt", t.home);
+    f = fopen(link, "w");
+    assert_non_null(f);
+    fclose(f);
+    EXPECT(&t, p, "ok plain.txt", "fs list names");
+    /* a path holding a NUL is refused: "plain.txt\0x" is not plain.txt */
+    s = raw_cmd(&t, p, "fs rm names/plain.txt\0x", 23);
+    assert_string_equal(s, "err a path cannot hold a NUL character");
+    free(s);
+    EXPECT(&t, p, "ok p", "fs read names/plain.txt");
     rtt_stop(&t);
 }
 

@@ -241,13 +241,40 @@ static void test_capability_refused(void **unused)
     rtt_stop(&t);
 }
 
+/* An export the WIT names, or its post-return, with a core type that is
+ * not the Canonical ABI's refuses the spawn, naming the export and both
+ * types (before, the actor started and failed at the export's first
+ * call with "cannot call handle-request: invalid argument"). */
+static void test_export_types_refused(void **unused)
+{
+    rtt t;
+    const char *man;
+    char id[TH_ACTOR_ID_SIZE];
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    man = rtt_manifest(&t, "badexport", rtt_module("badexport"), "runtime http-framework", NULL);
+    assert_int_equal(spawn(&t, man, NULL, id, &err), TH_ELINK);
+    assert_non_null(strstr(err.msg, "export theater:simple/http-handlers#handle-request has type "
+                                    "i>i, expected iiiIiiiiiiiii>i"));
+    man = rtt_manifest(&t, "badpost", rtt_module("badpost"), "runtime message-server", NULL);
+    assert_int_equal(spawn(&t, man, NULL, id, &err), TH_ELINK);
+    assert_non_null(strstr(err.msg, "export cabi_post_theater:simple/message-server-client#"
+                                    "handle-send has type ii>, expected i>"));
+    man = rtt_manifest(&t, "plain", rtt_module("plain"), "runtime", NULL);
+    assert_int_equal(spawn(&t, man, NULL, id, &err), 0);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_results),        cmocka_unit_test(test_runaway_fuel),
-        cmocka_unit_test(test_runaway_timeout),    cmocka_unit_test(test_memory_bomb),
-        cmocka_unit_test(test_forged_realloc),     cmocka_unit_test(test_realloc_fuel_charged),
-        cmocka_unit_test(test_capability_refused), cmocka_unit_test(test_stack_limit),
+        cmocka_unit_test(test_bad_results),          cmocka_unit_test(test_runaway_fuel),
+        cmocka_unit_test(test_runaway_timeout),      cmocka_unit_test(test_memory_bomb),
+        cmocka_unit_test(test_forged_realloc),       cmocka_unit_test(test_realloc_fuel_charged),
+        cmocka_unit_test(test_capability_refused),   cmocka_unit_test(test_stack_limit),
+        cmocka_unit_test(test_export_types_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -306,8 +306,14 @@ static void test_answers(void **state)
     s = fetch(&t, id, "GET http://127.0.0.1:%u/binary", g_port);
     assert_int_equal(strncmp(s, "ok 200 000102", 13), 0);
     expect_has(s, "fdfeff\n");
-    /* HEAD: headers, no body; a redirect is not followed */
+    /* HEAD: headers, an empty body (some, as the original's send-http
+     * answered every response); a redirect is not followed */
     expect_has(fetch(&t, id, "HEAD http://127.0.0.1:%u/hello", g_port), "ok 200 \n");
+    /* an empty body is some(empty), never none */
+    s = fetch(&t, id, "GET http://127.0.0.1:%u/latin1", g_port);
+    if (strncmp(s, "ok 200 \n", 8) != 0)
+        fail_msg("got '%s'", s);
+    free(s);
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/redirect", g_port), "Location: /hello");
     expect_has(fetch(&t, id, "GET http://127.0.0.1:%u/nothing", g_port), "ok 404 6e6f");
     /* a header that is not UTF-8 is read as ISO-8859-1 */
