@@ -313,6 +313,15 @@ static const char *child_manifest(rtt *t, char *out, size_t cap)
     return out;
 }
 
+/* Actor `id`'s events are of these types, in order (one per line). */
+static void expect_types(rtt *t, const char *id, const char *want)
+{
+    char *types = rtt_event_types(t, id);
+
+    assert_string_equal(types, want);
+    free(types);
+}
+
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
@@ -352,17 +361,14 @@ static void test_supervisor_iface(void **unused)
     /* resume starts the child with that state and does not call its init
      * (spawn does): as the original's resume; the start says so, and so
      * does a restart, which starts it the same way */
-    char *types = rtt_event_types(&t, c2);
-    assert_string_equal(types, "actor-spawned\n");
-    free(types);
+    expect_types(&t, c2, "actor-spawned\n");
     EXPECT(&t, c2, "ok", "log resumed child answers");
     EXPECT(&t, p, "ok", "restart-child %s", c2);
     EXPECT(&t, c2, "ok", "log restarted child answers");
     EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
-    types = rtt_event_types(&t, c2);
-    assert_string_equal(types, "actor-spawned\nwasm-call\nhost-call\nwasm-result\n"
-                               "actor-restarted\nwasm-call\nhost-call\nwasm-result\n");
-    free(types);
+    expect_types(&t, c2,
+                 "actor-spawned\nwasm-call\nhost-call\nwasm-result\n"
+                 "actor-restarted\nwasm-call\nhost-call\nwasm-result\n");
     rtt_replay_identical(&t, c2);
     /* a parent cannot touch another parent's child */
     EXPECT(&t, c2, "err ", "stop-child %s", p);
@@ -378,7 +384,7 @@ static void test_supervisor_iface(void **unused)
 static void test_resume_durable(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *c, child_man[512], *types;
+    char p[TH_ACTOR_ID_SIZE], *c, child_man[512];
 
     (void)unused;
     rtt_start_durable(&t, 2);
@@ -387,16 +393,13 @@ static void test_resume_durable(void **unused)
     c = expect(&t, p, "ok ", "resume %s kept-state", child_man);
     rtt_restart_durable(&t, 2);
     EXPECT(&t, p, "ok kept-state", "child-state %s", c);
-    types = rtt_event_types(&t, c);
-    assert_string_equal(types, "actor-spawned\nactor-stopped\nactor-restored\n");
-    free(types);
+    expect_types(&t, c, "actor-spawned\nactor-stopped\nactor-restored\n");
     EXPECT(&t, p, "ok", "restart-child %s", c);
     EXPECT(&t, c, "ok", "log restarted child answers");
     EXPECT(&t, p, "ok kept-state", "child-state %s", c);
-    types = rtt_event_types(&t, c);
-    assert_string_equal(types, "actor-spawned\nactor-stopped\nactor-restored\nactor-restarted\n"
-                               "wasm-call\nhost-call\nwasm-result\n");
-    free(types);
+    expect_types(&t, c,
+                 "actor-spawned\nactor-stopped\nactor-restored\nactor-restarted\n"
+                 "wasm-call\nhost-call\nwasm-result\n");
     rtt_replay_identical(&t, c);
     free(c);
     rtt_stop(&t);
