@@ -348,8 +348,8 @@ static void put_component(rctx *c, const json_t *v)
 
 static void sum_spawned(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"id",         "name",      "version", "manifest", "parent",
-                                       "init_state", "component", "limits",  NULL};
+    static const char *const used[] = {"id",      "name",       "version",   "manifest", "parent",
+                                       "resumed", "init_state", "component", "limits",   NULL};
     const json_t *parent = json_object_get(d, "parent");
 
     fputs("started ", c->out);
@@ -368,7 +368,9 @@ static void sum_spawned(rctx *c, const json_t *d)
         fputs(", parent ", c->out);
         put_id(c, parent);
     }
-    fputs(", init state ", c->out);
+    /* supervisor.resume: that state, no init */
+    fputs(json_is_true(json_object_get(d, "resumed")) ? ", resumed with state " : ", init state ",
+          c->out);
     put_hex(c, json_object_get(d, "init_state"));
     if (json_object_get(d, "component") != NULL) {
         fputs(", component ", c->out);
@@ -745,9 +747,11 @@ static void sum_supervisor(rctx *c, const json_t *d)
 
 static void sum_restarted(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"init_state", "component", NULL};
+    static const char *const used[] = {"init_state", "resumed", "component", NULL};
 
-    fputs("restarted, init state ", c->out);
+    fputs(json_is_true(json_object_get(d, "resumed")) ? "restarted, resumed with state "
+                                                      : "restarted, init state ",
+          c->out);
     put_hex(c, json_object_get(d, "init_state"));
     if (json_object_get(d, "component") != NULL) {
         fputs(", component ", c->out);

@@ -1,10 +1,14 @@
 /*
  * supervisor.c - the `supervisor` interface: an actor's children.
  *
- *   spawn / resume   start a child from a manifest (a path, relative to the
+ *   spawn            start a child from a manifest (a path, relative to the
  *                    parent's manifest directory, or TOML text) with an
- *                    optional initial state; the parent is suspended until
- *                    the child's init has finished: ok(child-id) or err.
+ *                    optional initial state (none: the manifest's
+ *                    init_state); the parent is suspended until the
+ *                    child's init has finished: ok(child-id) or err.
+ *   resume           the same, but the child starts with exactly the state
+ *                    given (a state saved earlier) and its init is not
+ *                    called (nor at a restart): ok(child-id) at once.
  *                    The child holds no more than the parent (attenuate.c):
  *                    its handlers, their settings and its limits are
  *                    checked against the parent's, and the files its
@@ -37,7 +41,7 @@ static int outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *w
     return wit_str_set(h, err, why);
 }
 
-static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes *init,
+static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, wit_opt_bytes *init,
                     wit_res_str_str *ret)
 {
     char why[TH_ERROR_MSG_MAX];
@@ -47,19 +51,20 @@ static int do_spawn(rt_host *h, const char *fn, wit_str *manifest, wit_opt_bytes
     if (strlen(manifest->ptr) != manifest->len)
         return outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
                        "the manifest holds a NUL character");
-    rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, init->some, init->some ? init->val.ptr : NULL,
-                        init->some ? init->val.len : 0, why, sizeof why);
+    rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, resume, init->some,
+                        init->some ? init->val.ptr : NULL, init->some ? init->val.len : 0, why,
+                        sizeof why);
     return outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int s_spawn(rt_host *h, wit_str *manifest, wit_opt_bytes *init_bytes, wit_res_str_str *ret)
 {
-    return do_spawn(h, "spawn", manifest, init_bytes, ret);
+    return do_spawn(h, "spawn", false, manifest, init_bytes, ret);
 }
 
 static int s_resume(rt_host *h, wit_str *manifest, wit_opt_bytes *init_state, wit_res_str_str *ret)
 {
-    return do_spawn(h, "resume", manifest, init_state, ret);
+    return do_spawn(h, "resume", true, manifest, init_state, ret);
 }
 
 static int s_list_children(rt_host *h, wit_list_str *ret)

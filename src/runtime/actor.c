@@ -263,6 +263,8 @@ static void record_spawn(rt_actor *a, const char *event)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
+    if (a->resumed) /* started with init_state as its state, no init */
+        rt_buf_puts(&b, ",\"resumed\":true");
     rt_buf_puts(&b, ",\"component\":\"");
     rt_buf_puts(&b, a->component);
     /* what decides how far its code may run: a replay uses the same */
@@ -320,6 +322,19 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
     o.init_state_len = o.state_len = len;
     o.run_init = true;
     o.sub = sub;
+    return rt_actor_new(rt, spec, parent, &o, out, err);
+}
+
+int rt_actor_resume(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
+                    const uint8_t *state, size_t len, rt_actor **out, th_error *err)
+{
+    rt_actor_new_opts o;
+
+    memset(&o, 0, sizeof o);
+    o.has_init_state = o.has_state = has_state;
+    o.init_state = o.state = has_state ? state : NULL;
+    o.init_state_len = o.state_len = has_state ? len : 0;
+    o.resumed = true;
     return rt_actor_new(rt, spec, parent, &o, out, err);
 }
 
@@ -476,6 +491,7 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
     }
     if ((rc = actor_copy_states(a, o, err)) != 0)
         goto fail;
+    a->resumed = o->resumed;
     if (!o->run_init)
         a->status = TH_ACTOR_RUNNING; /* restored with its state */
     else if ((init = rt_msg_new(RT_MSG_INIT, NULL, 0)) == NULL) {

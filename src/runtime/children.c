@@ -10,7 +10,7 @@
 
 #include "runtime/rt_int.h"
 
-int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest,
+int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest, bool resume,
                    bool has_init, const uint8_t *init, size_t len, char *why, size_t cap)
 {
     rt_actor *self = h->a, *child = NULL;
@@ -33,11 +33,12 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
         else
             rt_spec_load(self->rt, path, NULL, NULL, self->spec, &spec, &err);
     }
-    if (spec != NULL) {
+    if (spec != NULL && resume)
+        rt_actor_resume(self->rt, spec, self, has_init, init, len, &child, &err);
+    else if (spec != NULL)
         rt_actor_create(self->rt, spec, self, has_init, has_init ? init : NULL, has_init ? len : 0,
                         NULL, &child, &err);
-        rt_spec_release(spec);
-    }
+    rt_spec_release(spec);
     if (child == NULL) {
         snprintf(why, cap, "%s", err.msg);
         return RT_REFUSED;
@@ -46,7 +47,13 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
     child->init_reply.actor = self;
     child->init_reply.token = rt_op_wait(self, RT_WAIT_STRING, h->retptr, iface, fn, h->input);
     h->input = NULL;
-    /* its first turn runs init; the queue takes our reference */
+    /* resumed: no init to wait for (a durable child's answer comes once its
+     * record is stored, as after an init) */
+    if (resume && !(child->durable && rt_durable_started(child)))
+        rt_reply_complete(self->rt, &child->init_reply, TH_OK, true, (const uint8_t *)child->id,
+                          RT_ID_LEN, NULL);
+    /* its first turn runs init (resumed: whatever came meanwhile); the
+     * queue takes our reference */
     rt_sched_push(child, RT_PUSH_WAKE);
     return RT_SUSPENDED;
 }

@@ -1625,6 +1625,9 @@ static int step(replay_ctx *c, th_error *err)
         rc = strcmp(e->type, "actor-spawned") == 0
                  ? on_spawned(c, e, d, err)
                  : start_code(c, e, d, json_object_get(d, "init_state"), err);
+        /* supervisor.resume's start (and its restarts): that state, no init */
+        if (rc == 0 && json_is_true(json_object_get(d, "resumed")))
+            c->a->status = TH_ACTOR_RUNNING;
         if (rc == 0)
             report_state(c, e->seq);
     } else if (strcmp(e->type, "component-updated") == 0) {

@@ -61,6 +61,7 @@ typedef struct rs_plan {
     uint8_t *state;
     size_t state_len;
     bool need_init;
+    bool resumed; /* started by supervisor.resume: no init, now or at a restart */
     char incarnation[RT_ID_LEN + 1]; /* with need_init: whose init runs again */
     bool has_chain;
     uint64_t head; /* seq of its last event (has_chain) */
@@ -220,7 +221,8 @@ static int apply_base(const th_chain_event *e, int kind, rs_plan *p, th_error *e
         p->need_init = false;
     } else if (kind == B_START) {
         v = json_object_get(d, "init_state");
-        p->need_init = true;
+        /* supervisor.resume's start: that state, no init */
+        p->need_init = !json_is_true(json_object_get(d, "resumed"));
     } else {
         v = json_object_get(d, "state");
         p->need_init = json_is_true(json_object_get(d, "init"));
@@ -359,6 +361,7 @@ static int resolve_content(rt_runtime *rt, th_chain_events *list, size_t k, th_e
  * marked_seq, and make the plan. */
 static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
 {
+    static const char k_resumed[] = "\"resumed\":true";
     th_chain_events *pages = NULL, *x;
     size_t npages = 0, i, k, base_page = 0, base_at = 0;
     uint64_t to = 0, need_from = row->marked >= 0 ? (uint64_t)row->marked + 1 : 0;
@@ -402,7 +405,10 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
             }
         }
         for (k = x->count; !p->has_component && k-- > 0;)
-            p->has_component = event_component(&x->items[k], p->component);
+            if ((p->has_component = event_component(&x->items[k], p->component)))
+                /* every event naming its code says whether it was resumed */
+                p->resumed = memmem(x->items[k].data, x->items[k].data_len, k_resumed,
+                                    sizeof k_resumed - 1) != NULL;
         to = x->items[0].seq;
         if (to == 0 || x->count < RS_PAGE || (found && to <= need_from && p->has_component))
             break;
@@ -418,6 +424,8 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
     } else {
         th_chain_event *b = &pages[base_page].items[base_at];
         rc = apply_base(b, base_kind(b), p, err);
+        if (p->resumed) /* supervisor.resume's actor never runs init */
+            p->need_init = false;
     }
     /* pages are newest first: walk them oldest first */
     for (i = npages; rc == 0 && i-- > 0;) {
@@ -554,6 +562,8 @@ static void restored_event(const rs_row *row, const rt_spec *s, const rs_plan *p
         rt_buf_puts(b, ",\"incarnation\":");
         rt_buf_json_str(b, p->incarnation, strlen(p->incarnation));
     }
+    if (p->resumed)
+        rt_buf_puts(b, ",\"resumed\":true");
     rt_buf_printf(b, ",\"init\":%s,\"after_seq\":", p->need_init ? "true" : "false");
     if (p->has_chain)
         rt_buf_printf(b, "%llu}", (unsigned long long)p->head);
@@ -616,6 +626,7 @@ static int restore_one(rt_runtime *rt, const rs_row *row, const rs_plan *p, rt_a
     o.state = p->state;
     o.state_len = p->state_len;
     o.run_init = p->need_init;
+    o.resumed = p->resumed;
     o.incarnation = p->need_init ? p->incarnation : NULL;
     o.event = p->has_chain ? "actor-restored" : NULL; /* no chain: spawned again */
     o.event_data = ev.data;

@@ -151,6 +151,8 @@ struct rt_actor {
     rt_op *op;
     uint64_t next_token;
     bool has_init_state; /* spawn-time initial state (for restarts) */
+    bool resumed;        /* started by supervisor.resume: with init_state as
+                            its state and no init, and so is each restart */
     uint8_t *init_state;
     size_t init_state_len;
     rt_pending *pending;   /* deferred requests */
@@ -213,6 +215,12 @@ struct rt_actor {
 int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
                     const uint8_t *state, size_t len, const th_spawn_opts *sub, rt_actor **out,
                     th_error *err);
+/* supervisor.resume: the same, but the actor starts RUNNING with exactly
+ * the state given (none if has_state is false; the manifest's init_state
+ * is not used) and its init is not called, now or at a restart; its
+ * "actor-spawned" record says "resumed": true.  Nothing is queued. */
+int rt_actor_resume(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
+                    const uint8_t *state, size_t len, rt_actor **out, th_error *err);
 /* The general form (rt_actor_create is a spawn): `id` NULL for a fresh
  * one; the initial state kept for restarts and the state it starts with
  * (a restored actor's differ); `run_init` false: it starts RUNNING with
@@ -227,6 +235,8 @@ typedef struct rt_actor_new_opts {
     const uint8_t *state;
     size_t state_len;
     bool run_init;
+    bool resumed; /* supervisor.resume's start (run_init false): recorded
+                     ("resumed": true) and kept for restarts */
     const char *event;
     const uint8_t *event_data;
     size_t event_len;

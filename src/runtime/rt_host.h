@@ -559,8 +559,11 @@ int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp,
 
 /* Start a child from `manifest` (a path relative to the caller's
  * manifest, or the TOML text itself) with an optional initial state; the
- * caller waits for its init (ok(child-id)). */
-int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest,
+ * caller waits for its init (ok(child-id)).  With `resume`
+ * (supervisor.resume): the child starts with exactly that state and no
+ * init (rt_actor_resume); the caller gets ok(child-id) at once (for a
+ * durable child, once its record is stored). */
+int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest, bool resume,
                    bool has_init, const uint8_t *init, size_t len, char *why, size_t cap);
 /* The caller's child with this id (n bytes): a new reference, or NULL
  * with why. */

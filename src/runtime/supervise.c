@@ -294,6 +294,8 @@ void rt_sup_do_restart(rt_actor *a)
         rt_buf_json_hex(&b, a->init_state, a->init_state_len);
     else
         rt_buf_puts(&b, "null");
+    if (a->resumed) /* as supervisor.resume started it: that state, no init */
+        rt_buf_puts(&b, ",\"resumed\":true");
     rt_buf_puts(&b, ",\"component\":\"");
     rt_buf_puts(&b, a->component);
     if (a->durable) {
@@ -319,8 +321,10 @@ void rt_sup_do_restart(rt_actor *a)
         return;
     }
     pthread_mutex_lock(&a->lock);
-    a->status = TH_ACTOR_STARTING;
+    a->status = a->resumed ? TH_ACTOR_RUNNING : TH_ACTOR_STARTING;
     pthread_mutex_unlock(&a->lock);
+    if (a->resumed)
+        return;
     init = rt_msg_new(RT_MSG_INIT, NULL, 0);
     if (init == NULL) {
         rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: out of memory");

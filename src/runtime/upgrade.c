@@ -181,6 +181,8 @@ static void record_update(rt_actor *a, const char *from, const char *from_versio
     rt_buf_json_str(&b, from_version, strlen(from_version));
     rt_buf_puts(&b, ",\"version\":");
     rt_buf_json_str(&b, a->version, strlen(a->version));
+    if (a->resumed) /* kept with the code it runs (restore.c reads it there) */
+        rt_buf_puts(&b, ",\"resumed\":true");
     rt_buf_printf(&b, ",\"migrated\":%s,\"state\":", migrated ? "true" : "false");
     if (a->has_state)
         rt_buf_json_hex(&b, a->state, a->state_len);

@@ -194,6 +194,18 @@ static void test_other_types(void **unused)
     s = text_of("actor-restarted", "{\"init_state\":null}", 0);
     expect_in(s, "restarted, init state none");
     free(s);
+    /* supervisor.resume's start and restart: the state it starts with */
+    s = text_of("actor-spawned",
+                "{\"id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"worker\","
+                "\"version\":\"0.1.0\",\"manifest\":\"/x/worker.toml\",\"parent\":null,"
+                "\"init_state\":\"7b7d\",\"resumed\":true}",
+                0);
+    expect_in(s, "started worker 0.1.0 from /x/worker.toml, resumed with state {}");
+    assert_null(strstr(s, "resumed true"));
+    free(s);
+    s = text_of("actor-restarted", "{\"init_state\":\"7b7d\",\"resumed\":true}", 0);
+    expect_in(s, "restarted, resumed with state {}");
+    free(s);
     s = text_of("message-dropped", "{\"function\":\"handle-send\"}", 0);
     expect_in(s, "handle-send is not exported: message dropped");
     free(s);

@@ -12,6 +12,7 @@
 #include "rt_test_util.h"
 #include "theater/chain.h"
 #include "theater/handlers.h"
+#include "theater/store.h"
 
 static void on_log(void *ud, const char *id, const char *name, const char *msg, size_t len)
 {
@@ -54,18 +55,22 @@ void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors)
     rtt_start_packing(t, workers, max_actors, 0);
 }
 
-void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned pack_idle_ms)
+/* A runtime over t->home (a new temporary one if `fresh`). */
+static void start_runtime(rtt *t, bool fresh, unsigned workers, unsigned max_actors,
+                          unsigned pack_idle_ms, bool durable)
 {
     th_runtime_config cfg;
     th_error err;
 
-    memset(t, 0, sizeof *t);
-    snprintf(t->home, sizeof t->home, "/tmp/theater-rtt-XXXXXX");
-    if (mkdtemp(t->home) == NULL) {
-        perror("mkdtemp");
-        exit(1);
+    if (fresh) {
+        memset(t, 0, sizeof *t);
+        snprintf(t->home, sizeof t->home, "/tmp/theater-rtt-XXXXXX");
+        if (mkdtemp(t->home) == NULL) {
+            perror("mkdtemp");
+            exit(1);
+        }
+        pthread_mutex_init(&t->log.lock, NULL);
     }
-    pthread_mutex_init(&t->log.lock, NULL);
     memset(&cfg, 0, sizeof cfg);
     cfg.home = t->home;
     cfg.workers = workers;
@@ -73,9 +78,36 @@ void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned p
     cfg.log_ud = &t->log;
     cfg.max_actors = max_actors;
     cfg.pack_idle_ms = pack_idle_ms;
+    cfg.durable = durable;
     cfg.handlers = th_handlers_builtin();
     if (th_runtime_new(&cfg, &t->rt, &err) != 0) {
         fprintf(stderr, "th_runtime_new: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned pack_idle_ms)
+{
+    start_runtime(t, true, workers, max_actors, pack_idle_ms, false);
+}
+
+void rtt_start_durable(rtt *t, unsigned workers)
+{
+    start_runtime(t, true, workers, 0, 0, true);
+}
+
+void rtt_restart_durable(rtt *t, unsigned workers)
+{
+    size_t n = 0;
+    th_error err;
+
+    if (th_runtime_shutdown(t->rt, &err) != 0)
+        fprintf(stderr, "shutdown: %s\n", err.msg);
+    th_runtime_free(t->rt);
+    t->rt = NULL;
+    start_runtime(t, false, workers, 0, 0, true);
+    if (th_runtime_restore(t->rt, NULL, NULL, &n, &err) != 0) {
+        fprintf(stderr, "th_runtime_restore: %s\n", err.msg);
         exit(1);
     }
 }
@@ -331,4 +363,74 @@ unsigned long long rtt_verify_chain(rtt *t, const char *id)
     }
     th_chain_close(c);
     return (unsigned long long)res.events;
+}
+
+char *rtt_event_types(rtt *t, const char *id)
+{
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_error err;
+    size_t i, len = 0, k;
+    char *s, *n;
+
+    q.actor = id;
+    if (th_runtime_flush(t->rt, id, &err) != 0 ||
+        th_chain_read(th_runtime_chain(t->rt), &q, &evs, &err) != 0) {
+        fprintf(stderr, "events of %s: %s\n", id, err.msg);
+        exit(1);
+    }
+    if ((s = calloc(1, 1)) == NULL)
+        exit(1);
+    for (i = 0; i < evs.count; i++) {
+        k = strlen(evs.items[i].type);
+        if ((n = realloc(s, len + k + 2)) == NULL)
+            exit(1);
+        s = n;
+        memcpy(s + len, evs.items[i].type, k);
+        len += k;
+        s[len++] = '\n';
+        s[len] = '\0';
+    }
+    th_chain_events_free(&evs);
+    return s;
+}
+
+void rtt_replay_identical(rtt *t, const char *id)
+{
+    th_store_config sc = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_runtime_replay_opts o = {0};
+    th_runtime_replay_result res = {0};
+    th_store *s = NULL;
+    th_error err;
+
+    q.actor = id;
+    sc.home = t->home;
+    sc.read_only = 1;
+    if (th_runtime_flush(t->rt, id, &err) != 0 ||
+        th_chain_read(th_runtime_chain(t->rt), &q, &evs, &err) != 0 ||
+        th_store_open(&sc, &s, &err) != 0) {
+        fprintf(stderr, "replay of %s: %s\n", id, err.msg);
+        exit(1);
+    }
+    o.events = &evs;
+    o.store = s;
+    o.handlers = th_handlers_builtin();
+    o.until = UINT64_MAX;
+    if (th_runtime_replay(&o, &res, &err) != 0) {
+        fprintf(stderr, "replay of %s: %s\n", id, err.msg);
+        exit(1);
+    }
+    if (res.diverged || res.events != evs.count) {
+        fprintf(stderr,
+                "replay of %s diverged at event %llu (%s) after %llu of %zu events: "
+                "recorded %s, replayed %s\n",
+                id, (unsigned long long)res.seq, res.type, (unsigned long long)res.events,
+                evs.count, res.recorded, res.replayed);
+        exit(1);
+    }
+    th_runtime_replay_result_release(&res);
+    th_store_close(s);
+    th_chain_events_free(&evs);
 }

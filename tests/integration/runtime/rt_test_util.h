@@ -32,6 +32,13 @@ void rtt_start(rtt *t, unsigned workers);
 void rtt_start_max(rtt *t, unsigned workers, unsigned max_actors);
 /* The same with th_runtime_config.pack_idle_ms set too. */
 void rtt_start_packing(rtt *t, unsigned workers, unsigned max_actors, unsigned pack_idle_ms);
+/* Start a runtime with durable actors (th_runtime_config.durable, as the
+ * daemon runs) over a new temporary home. */
+void rtt_start_durable(rtt *t, unsigned workers);
+/* Shut that runtime down and start another over the same home, which
+ * brings its durable actors back (th_runtime_restore), as a restarted
+ * daemon does. */
+void rtt_restart_durable(rtt *t, unsigned workers);
 /* Resident set size of this process in KiB (/proc/self/statm). */
 long rtt_rss_kib(void);
 /* Shut down, free, remove the home. */
@@ -72,6 +79,13 @@ void rtt_spawn_probe(rtt *t, const char *name, const char *module, const char *h
  * err. */
 int rtt_spawn_family(rtt *t, const char *handler, const char *grant, const char *child_grant,
                      th_error *err);
+/* The types of actor `id`'s events (flushed first), in order, one per
+ * line (malloc'd). */
+char *rtt_event_types(rtt *t, const char *id);
+/* Replay actor `id`'s chain (flushed; the runtime may still run) with its
+ * recorded components: it must match event for event, or the test exits
+ * with the first difference. */
+void rtt_replay_identical(rtt *t, const char *id);
 /* Send the text request `fmt` to actor `id` and wait at most `timeout_ms`
  * for its answer: a malloc'd NUL-terminated copy (the caller frees).
  * Exits the test with the reason if it is not answered. */

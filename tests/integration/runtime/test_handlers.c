@@ -313,6 +313,15 @@ static const char *child_manifest(rtt *t, char *out, size_t cap)
     return out;
 }
 
+/* Actor `id`'s events are of these types, in order (one per line). */
+static void expect_types(rtt *t, const char *id, const char *want)
+{
+    char *types = rtt_event_types(t, id);
+
+    assert_string_equal(types, want);
+    free(types);
+}
+
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
@@ -349,10 +358,50 @@ static void test_supervisor_iface(void **unused)
     free(out);
     c2 = expect(&t, p, "ok ", "resume %s saved-state", child_man);
     EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
+    /* resume starts the child with that state and does not call its init
+     * (spawn does): as the original's resume; the start says so, and so
+     * does a restart, which starts it the same way */
+    expect_types(&t, c2, "actor-spawned\n");
+    EXPECT(&t, c2, "ok", "log resumed child answers");
+    EXPECT(&t, p, "ok", "restart-child %s", c2);
+    EXPECT(&t, c2, "ok", "log restarted child answers");
+    EXPECT(&t, p, "ok saved-state", "child-state %s", c2);
+    expect_types(&t, c2,
+                 "actor-spawned\nwasm-call\nhost-call\nwasm-result\n"
+                 "actor-restarted\nwasm-call\nhost-call\nwasm-result\n");
+    rtt_replay_identical(&t, c2);
     /* a parent cannot touch another parent's child */
     EXPECT(&t, c2, "err ", "stop-child %s", p);
     free(child);
     free(c2);
+    rtt_stop(&t);
+}
+
+/* A resumed durable child comes back from a restart of the runtime (as a
+ * daemon's) with its state and still without init, and a restart of it
+ * after that starts it the same way: its chain says "resumed" wherever it
+ * names its code, which is where the restore looks. */
+static void test_resume_durable(void **unused)
+{
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], *c, child_man[512];
+
+    (void)unused;
+    rtt_start_durable(&t, 2);
+    child_manifest(&t, child_man, sizeof child_man);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    c = expect(&t, p, "ok ", "resume %s kept-state", child_man);
+    rtt_restart_durable(&t, 2);
+    EXPECT(&t, p, "ok kept-state", "child-state %s", c);
+    expect_types(&t, c, "actor-spawned\nactor-stopped\nactor-restored\n");
+    EXPECT(&t, p, "ok", "restart-child %s", c);
+    EXPECT(&t, c, "ok", "log restarted child answers");
+    EXPECT(&t, p, "ok kept-state", "child-state %s", c);
+    expect_types(&t, c,
+                 "actor-spawned\nactor-stopped\nactor-restored\nactor-restarted\n"
+                 "wasm-call\nhost-call\nwasm-result\n");
+    rtt_replay_identical(&t, c);
+    free(c);
     rtt_stop(&t);
 }
 
@@ -838,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_runtime_iface),
         cmocka_unit_test(test_message_server),
         cmocka_unit_test(test_supervisor_iface),
+        cmocka_unit_test(test_resume_durable),
         cmocka_unit_test(test_store_iface),
         cmocka_unit_test(test_store_write_off_worker),
         cmocka_unit_test(test_timing_iface),

@@ -23,67 +23,6 @@
 #include "theater/runtime.h"
 #include "theater/store.h"
 
-/* The types of actor `id`'s events, in order, one per line (malloc'd). */
-static char *event_types(rtt *t, const char *id)
-{
-    th_chain_query q = {0};
-    th_chain_events evs = {0};
-    th_error err;
-    size_t i, len = 0;
-    char *s = NULL;
-
-    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
-    q.actor = id;
-    assert_int_equal(th_chain_read(th_runtime_chain(t->rt), &q, &evs, &err), 0);
-    s = calloc(1, 1);
-    assert_non_null(s);
-    for (i = 0; i < evs.count; i++) {
-        size_t k = strlen(evs.items[i].type);
-        s = realloc(s, len + k + 2);
-        assert_non_null(s);
-        memcpy(s + len, evs.items[i].type, k);
-        len += k;
-        s[len++] = '\n';
-        s[len] = '\0';
-    }
-    th_chain_events_free(&evs);
-    return s;
-}
-
-/* Replay actor `id`'s chain (flushed; the runtime may still run): it must
- * match event for event. */
-static void replay_identical(rtt *t, const char *id)
-{
-    th_store_config sc = {0};
-    th_chain_query q = {0};
-    th_chain_events evs = {0};
-    th_runtime_replay_opts o = {0};
-    th_runtime_replay_result res = {0};
-    th_store *s = NULL;
-    th_error err;
-
-    assert_int_equal(th_runtime_flush(t->rt, id, &err), 0);
-    q.actor = id;
-    assert_int_equal(th_chain_read(th_runtime_chain(t->rt), &q, &evs, &err), 0);
-    sc.home = t->home;
-    sc.read_only = 1;
-    if (th_store_open(&sc, &s, &err) != 0)
-        fail_msg("store: %s", err.msg);
-    o.events = &evs;
-    o.store = s;
-    o.handlers = th_handlers_builtin();
-    o.until = UINT64_MAX;
-    if (th_runtime_replay(&o, &res, &err) != 0)
-        fail_msg("replay: %s", err.msg);
-    if (res.diverged)
-        fail_msg("replay diverged at event %llu (%s): recorded %s, replayed %s",
-                 (unsigned long long)res.seq, res.type, res.recorded, res.replayed);
-    assert_int_equal(res.events, evs.count);
-    th_runtime_replay_result_release(&res);
-    th_store_close(s);
-    th_chain_events_free(&evs);
-}
-
 /* Spinner busy with message `msg`, then a restart and an upgrade asked
  * for at once; the chain must have `cut` (the types of the cut-off
  * operation's events and the restart) and replay identically. */
@@ -115,7 +54,7 @@ static void update_right_after_restart(const char *msg, const char *cut)
     free(wasm);
     /* on the chain: the restart, the new instance's init (its call and
      * result in one event), then the upgrade */
-    types = event_types(&t, id);
+    types = rtt_event_types(&t, id);
     r = strstr(types, "actor-restarted\nwasm-call\n");
     u = strstr(types, "component-updated\n");
     if (r == NULL || u == NULL || u < r)
@@ -127,7 +66,7 @@ static void update_right_after_restart(const char *msg, const char *cut)
         fail_msg("no operation cut off by the restart (%s):\n%s", cut, types);
     free(types);
     assert_true(rtt_verify_chain(&t, id) > 0);
-    replay_identical(&t, id);
+    rtt_replay_identical(&t, id);
     rtt_stop(&t);
 }
 
