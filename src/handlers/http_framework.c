@@ -13,6 +13,7 @@
  * close (hf_actor_end through the handler state's release): a restarted
  * actor starts with none and recreates them in init.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,14 +661,20 @@ static int settings_read(rt_manifest_reader *r, const toml_value *h, const char 
 {
     hs_http_framework *g = p;
     const toml_keyval *kv;
+    struct in6_addr addr;
     uint64_t v;
     size_t n;
-    int rc;
+    int rc, line = 0;
 
-    if ((rc = rt_manifest_string(r, h, prefix, "host", false, true, 64, &g->host, NULL)) != 0)
+    if ((rc = rt_manifest_string(r, h, prefix, "host", false, true, 64, &g->host, &line)) != 0)
         return rc;
     if (g->host == NULL && (g->host = strdup("127.0.0.1")) == NULL)
         return rt_manifest_nomem(r);
+    /* the address servers bind: a name would fail every start-server */
+    if (inet_pton(AF_INET, g->host, &addr) != 1 && inet_pton(AF_INET6, g->host, &addr) != 1)
+        return rt_manifest_fail(r, line, TH_EINVAL,
+                                "field '%s.host' must be an IPv4 or IPv6 address, not \"%s\"",
+                                prefix, g->host);
     if ((rc = rt_manifest_field(r, h, prefix, "allowed_ports", TOML_ARRAY, &kv)) != 0)
         return rc;
     n = kv != NULL ? toml_array_len(kv->value) : 1;

@@ -38,7 +38,9 @@ static int outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *w
     if (rc != RT_REFUSED)
         return rc == RT_SUSPENDED ? TH_WASM_SUSPENDED : 0;
     *is_err = true;
-    return wit_str_set(h, err, why);
+    if ((rc = wit_str_set(h, err, why)) == 0)
+        rt_utf8_repair(err->ptr); /* it may name a real path: a WIT string is UTF-8 */
+    return rc;
 }
 
 static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, wit_opt_bytes *init,

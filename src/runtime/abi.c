@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "runtime/rt_int.h"
 
 /* Fuel for one cabi_realloc call, whether made from the host between calls
@@ -256,6 +257,19 @@ int rt_abi_string(rt_guest *g, uint32_t ptr, uint32_t len, char **out, size_t *n
     if (rc == 0 && n != NULL)
         *n = len;
     return rc;
+}
+
+void rt_utf8_repair(char *s)
+{
+    size_t n = strlen(s), i = 0, k;
+
+    while (i < n) {
+        if ((k = base_utf8_seq((const uint8_t *)s + i, n - i)) == 0) {
+            s[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
 }
 
 int rt_abi_opt_bytes(rt_guest *g, uint32_t addr, bool *has, uint8_t **out, size_t *n)

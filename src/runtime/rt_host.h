@@ -530,6 +530,10 @@ int rt_host_bytes(rt_host *h, uint32_t ptr, uint32_t len, const uint8_t **out);
 
 /* Check UTF-8 (no surrogates, no overlongs). */
 bool rt_utf8_valid(const uint8_t *s, size_t n);
+/* Make the NUL-ended text `s` well-formed UTF-8 in place, each byte that
+ * starts no well-formed sequence becoming '?' (for host text, such as a
+ * path read from the disk, handed to a guest as a WIT string). */
+void rt_utf8_repair(char *s);
 
 /* ------------------------------------------------------------------ */
 /* Messages and children, as the core interfaces ask for them          */

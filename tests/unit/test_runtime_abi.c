@@ -1450,6 +1450,26 @@ static void test_host_helpers(void **unused)
     env_close(&e);
 }
 
+/* rt_utf8_repair: well-formed text is kept, each other byte becomes '?'
+ * (a lone continuation byte, a cut sequence, an overlong form, a
+ * surrogate), the length never changes. */
+static void test_utf8_repair(void **unused)
+{
+    char ok[] = "plain, caf\xc3\xa9, \xe2\x82\xac, \xf0\x9f\x98\x80";
+    char bad[] = "a\xff"
+                 "b\x80"
+                 "c\xe2\x82"
+                 "d\xc0\xaf"
+                 "e\xed\xa0\x80"
+                 "f";
+
+    (void)unused;
+    rt_utf8_repair(ok);
+    assert_string_equal(ok, "plain, caf\xc3\xa9, \xe2\x82\xac, \xf0\x9f\x98\x80");
+    rt_utf8_repair(bad);
+    assert_string_equal(bad, "a?b?c??d??e???f");
+}
+
 static void test_json_obj1(void **unused)
 {
     char *s;
@@ -1496,6 +1516,7 @@ int main(void)
         cmocka_unit_test(test_4gib_memory),
         cmocka_unit_test(test_host_helpers),
         cmocka_unit_test(test_json_obj1),
+        cmocka_unit_test(test_utf8_repair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "base/utf8.h"
 #include "theater/chain.h"
 #include "theater/store.h"
 #include "rt_test_util.h"
@@ -325,7 +326,7 @@ static void expect_types(rtt *t, const char *id, const char *want)
 static void test_supervisor_iface(void **unused)
 {
     rtt t;
-    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512], raw[600], *out;
+    char p[TH_ACTOR_ID_SIZE], *child, *c2, child_man[512], raw[600], link[600], *out;
     size_t n;
 
     (void)unused;
@@ -349,6 +350,25 @@ static void test_supervisor_iface(void **unused)
     EXPECT(&t, p, "err ", "child-state %s", child);
     EXPECT(&t, p, "err ", "child-events nobody");
     EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
+    /* a refusal naming a real path that is not UTF-8 (here through a
+     * symlink: the actor's own path is a WIT string) is still a WIT
+     * string: the bytes that are not UTF-8 become '?' */
+    snprintf(raw, sizeof raw, "%s/files/d\xff", t.home);
+    assert_int_equal(mkdir(raw, 0755), 0);
+    snprintf(raw, sizeof raw, "%s/files/d\xff/m.toml", t.home);
+    {
+        FILE *f = fopen(raw, "w");
+        assert_non_null(f);
+        fputs("name = \"m\"\ncomponent = \"missing.wasm\"\n", f);
+        fclose(f);
+    }
+    snprintf(link, sizeof link, "%s/files/link.toml", t.home);
+    assert_int_equal(symlink(raw, link), 0);
+    out = cmd(&t, p, "spawn %s", link);
+    assert_int_equal(strncmp(out, "err ", 4), 0);
+    assert_true(base_utf8_valid((const uint8_t *)out, strlen(out)));
+    assert_non_null(strstr(out, "/files/d?/missing.wasm"));
+    free(out);
     /* a manifest path holding a NUL is refused, not cut at the NUL */
     snprintf(raw, sizeof raw, "spawn %s", child_man);
     n = strlen(raw);

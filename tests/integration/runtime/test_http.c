@@ -414,6 +414,12 @@ static void test_grants(void **state)
         notes_manifest(&s, "notes3", "{\"port\": \"0\"}", "allowed_ports = [\"9-2\"]");
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "allowed_ports[0]");
+    /* the granted host is an address (a name failed every start-server
+     * with "cannot listen on example.com:0: Invalid argument") */
+    o.manifest_path = notes_manifest(&s, "notes5", "{\"port\": \"0\"}", "host = \"example.com\"");
+    assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
+    expect_has(err.msg,
+               "field 'handler[2].host' must be an IPv4 or IPv6 address, not \"example.com\"");
     /* port 0 picks from the granted set */
     o.manifest_path =
         notes_manifest(&s, "notes4", "{\"port\": \"0\"}", "allowed_ports = [\"18300-18310\"]");
