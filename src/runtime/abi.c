@@ -24,6 +24,17 @@
  * or from inside a host function. */
 #define RT_REALLOC_FUEL TH_RT_REALLOC_FUEL
 
+/* The cabi_realloc calls this thread is inside: a host function called
+ * from one is refused (capability.c), as the Canonical ABI forbids a guest
+ * to leave while the host lowers into it; its record would also come
+ * before the call that is lowering, in an order no replay can repeat. */
+static __thread unsigned realloc_depth;
+
+bool rt_abi_in_realloc(void)
+{
+    return realloc_depth > 0;
+}
+
 uint8_t *rt_guest_mem(rt_guest *g, uint64_t *size)
 {
     th_wasm_memory *mem;
@@ -81,7 +92,9 @@ static int alloc_nested(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
     int rc;
 
     th_wasm_exec_set_fuel(ex, RT_REALLOC_FUEL);
+    realloc_depth++;
     rc = th_wasm_call_invoke(g->call, g->realloc, args, res);
+    realloc_depth--;
     used = RT_REALLOC_FUEL - th_wasm_exec_fuel(ex);
     if (fuel != UINT64_MAX) {
         /* what the slice could not pay still counts against the call's
@@ -110,7 +123,9 @@ static int alloc_idle(rt_guest *g, const th_wasm_val *args, th_wasm_val *res)
     if (th_wasm_exec_is_suspended(g->exec))
         return th_error_set(g->err, TH_ETRAP, "cabi_realloc could not be called (exec busy)");
     th_wasm_exec_set_fuel(g->exec, RT_REALLOC_FUEL);
+    realloc_depth++;
     rc = th_wasm_exec_call(g->exec, g->realloc, args, 4, res, 1);
+    realloc_depth--;
     if (rc == TH_OK)
         return 0;
     if (rc == TH_WASM_TRAPPED)

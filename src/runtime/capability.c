@@ -84,6 +84,12 @@ static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args, th
     th_error err;
 
     th_error_clear(&err);
+    if (rt_abi_in_realloc())
+        return th_wasm_call_trap(call,
+                                 "host call %s not made: cabi_realloc may not call the host (the "
+                                 "Canonical ABI forbids leaving the guest while the host lowers "
+                                 "into it)",
+                                 b->f->name);
     if (a != NULL && a->migrating) /* migrate is a function of the state alone */
         return th_wasm_call_trap(call, "host call %s not made: migrate may not call the host",
                                  b->f->name);

@@ -530,6 +530,9 @@ int rt_host_bytes(rt_host *h, uint32_t ptr, uint32_t len, const uint8_t **out);
 
 /* Check UTF-8 (no surrogates, no overlongs). */
 bool rt_utf8_valid(const uint8_t *s, size_t n);
+/* True while this thread runs a guest's cabi_realloc for the host (abi.c):
+ * the guest may not call a host function then. */
+bool rt_abi_in_realloc(void);
 /* Make the NUL-ended text `s` well-formed UTF-8 in place, each byte that
  * starts no well-formed sequence becoming '?' (for host text, such as a
  * path read from the disk, handed to a guest as a WIT string). */

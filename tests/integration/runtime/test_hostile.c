@@ -267,14 +267,36 @@ static void test_export_types_refused(void **unused)
     rtt_stop(&t);
 }
 
+/* A cabi_realloc that calls a host function while the host lowers a
+ * result into it fails the actor, naming the rule (before, the call was
+ * made and recorded ahead of the host call that was lowering, and the
+ * chain could not be replayed). */
+static void test_realloc_may_not_call_host(void **unused)
+{
+    rtt t;
+    const char *man;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    man = rtt_manifest(&t, "reentrant", rtt_module("reentrant"), "runtime message-server random",
+                       NULL);
+    expect_failure(&t, man, "x", "host call log not made: cabi_realloc may not call the host");
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_results),          cmocka_unit_test(test_runaway_fuel),
-        cmocka_unit_test(test_runaway_timeout),      cmocka_unit_test(test_memory_bomb),
-        cmocka_unit_test(test_forged_realloc),       cmocka_unit_test(test_realloc_fuel_charged),
-        cmocka_unit_test(test_capability_refused),   cmocka_unit_test(test_stack_limit),
+        cmocka_unit_test(test_bad_results),
+        cmocka_unit_test(test_runaway_fuel),
+        cmocka_unit_test(test_runaway_timeout),
+        cmocka_unit_test(test_memory_bomb),
+        cmocka_unit_test(test_forged_realloc),
+        cmocka_unit_test(test_realloc_fuel_charged),
+        cmocka_unit_test(test_capability_refused),
+        cmocka_unit_test(test_stack_limit),
         cmocka_unit_test(test_export_types_refused),
+        cmocka_unit_test(test_realloc_may_not_call_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
