@@ -102,6 +102,8 @@ static void wake(hc_xfer *x, const char *why)
         v.is_err = true;
         v.err.ptr = strdup(why);
         v.err.len = v.err.ptr != NULL ? strlen(why) : 0;
+        if (v.err.ptr != NULL)
+            rt_utf8_repair(v.err.ptr); /* a quoted URL may be cut mid-character */
     } else {
         v = x->res;
         memset(&x->res, 0, sizeof x->res);
@@ -834,6 +836,7 @@ static int hc_send_http(rt_host *h, wit_http_types_http_request *req,
     }
     if ((x = prepare(h, req, why, sizeof why)) == NULL) {
         ret->is_err = true;
+        rt_utf8_repair(why); /* a quoted URL may be cut mid-character */
         return wit_str_set(h, &ret->err, why);
     }
     x->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, "send-http", h->input);

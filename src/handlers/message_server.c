@@ -39,7 +39,11 @@ static int outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *w
     if (rc != RT_REFUSED)
         return rc == RT_SUSPENDED ? TH_WASM_SUSPENDED : 0;
     *is_err = true;
-    return wit_str_set(h, err, why);
+    /* `why` quotes the actor's own string, maybe cut mid-character by
+     * its buffer: a WIT string is UTF-8 */
+    if ((rc = wit_str_set(h, err, why)) == 0)
+        rt_utf8_repair(err->ptr);
+    return rc;
 }
 
 static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_str *ret)

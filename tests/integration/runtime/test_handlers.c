@@ -228,6 +228,17 @@ static void test_message_server(void **unused)
     EXPECT(&t, p1, "ok ok ", "request %s now", p2);
     EXPECT(&t, p1, "err an actor cannot send a request to itself", "request %s now", p1);
     EXPECT(&t, p1, "err actor nobody not found", "request nobody now");
+    /* a refusal quoting a long id, cut by its buffer, is still UTF-8 */
+    {
+        char id[301];
+        for (int i = 0; i < 300; i += 2)
+            memcpy(id + i, "\xc3\xa9", 2);
+        id[300] = 0;
+        out = cmd(&t, p1, "send %s x", id);
+        assert_int_equal(strncmp(out, "err actor \xc3\xa9", 12), 0);
+        assert_true(base_utf8_valid((const uint8_t *)out, strlen(out)));
+        free(out);
+    }
     /* deferred answer */
     r = (bg_req){&t, p2, "defer", -1, "", ""};
     pthread_create(&th, NULL, bg, &r);
