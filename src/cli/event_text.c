@@ -780,8 +780,9 @@ static void sum_updated(rctx *c, const json_t *d)
 /* "actor-restored" (docs/durability.md): brought back by a new daemon. */
 static void sum_restored(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"id",    "name", "version",   "manifest", "parent",
-                                       "state", "init", "after_seq", NULL};
+    static const char *const used[] = {"id",        "name",    "version", "manifest",
+                                       "parent",    "state",   "init",    "after_seq",
+                                       "component", "resumed", NULL};
     const json_t *parent = json_object_get(d, "parent"), *after = json_object_get(d, "after_seq");
 
     fputs("restored ", c->out);
@@ -796,6 +797,12 @@ static void sum_restored(rctx *c, const json_t *d)
     put_hex(c, json_object_get(d, "state"));
     if (json_is_true(json_object_get(d, "init")))
         fputs(", init runs again", c->out);
+    if (json_is_true(json_object_get(d, "resumed"))) /* supervisor.resume's: never init */
+        fputs(", resumed", c->out);
+    if (json_object_get(d, "component") != NULL) {
+        fputs(", component ", c->out);
+        put_component(c, json_object_get(d, "component"));
+    }
     put_rest(c, d, used);
 }
 

@@ -69,7 +69,10 @@ static uint64_t unbounded(uint64_t v, uint64_t none)
 }
 
 /* One limit: the child's value in force into *out.  Unset: the parent's.
- * Set: at most the parent's (0 = none compares as `none`). */
+ * Set: at most the parent's.  For the limits where 0 means "no limit"
+ * (fuel_per_call, memory_bytes, call_timeout_ms) 0 compares as `none`; for
+ * the others (`none` 0) 0 is zero: a child of max_children = 0 never spawns,
+ * and a parent of store_bytes = 0 cannot start a child that may store. */
 static int limit(const char *name, bool set, uint64_t child, uint64_t parent, uint64_t none,
                  uint64_t *out, th_error *err)
 {
@@ -102,15 +105,15 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
         (rc = limit("call_timeout_ms", set & RT_MANIFEST_LIMIT_TIMEOUT, w->call_timeout_ms,
                     p->call_timeout_ms, UINT64_MAX, &v[2], err)) != 0 ||
         (rc = limit("max_children", set & RT_MANIFEST_LIMIT_CHILDREN, w->max_children,
-                    p->max_children, UINT64_MAX, &v[3], err)) != 0 ||
+                    p->max_children, 0, &v[3], err)) != 0 ||
         (rc = limit("max_descendants", set & RT_MANIFEST_LIMIT_DESCENDANTS, w->max_descendants,
-                    p->max_descendants, UINT64_MAX, &v[4], err)) != 0 ||
+                    p->max_descendants, 0, &v[4], err)) != 0 ||
         (rc = limit("mailbox_messages", set & RT_MANIFEST_LIMIT_MAILBOX_MESSAGES,
-                    w->mailbox_messages, p->mailbox_messages, UINT64_MAX, &v[5], err)) != 0 ||
+                    w->mailbox_messages, p->mailbox_messages, 0, &v[5], err)) != 0 ||
         (rc = limit("mailbox_bytes", set & RT_MANIFEST_LIMIT_MAILBOX_BYTES, w->mailbox_bytes,
-                    p->mailbox_bytes, UINT64_MAX, &v[6], err)) != 0 ||
+                    p->mailbox_bytes, 0, &v[6], err)) != 0 ||
         (rc = limit("store_bytes", set & RT_MANIFEST_LIMIT_STORE_BYTES, w->store_bytes,
-                    p->store_bytes, UINT64_MAX, &v[7], err)) != 0)
+                    p->store_bytes, 0, &v[7], err)) != 0)
         return rc;
     lim->fuel_per_call = v[0];
     lim->memory_bytes = v[1];

@@ -206,6 +206,16 @@ static void test_other_types(void **unused)
     s = text_of("actor-restarted", "{\"init_state\":\"7b7d\",\"resumed\":true}", 0);
     expect_in(s, "restarted, resumed with state {}");
     free(s);
+    s = text_of(
+        "actor-restored",
+        "{\"id\":\"2926a09d-9a8c-49a1-bfa5-f855c3032abd\",\"name\":\"kid\","
+        "\"version\":\"0.1.0\",\"manifest\":null,\"parent\":null,\"state\":\"7b7d\","
+        "\"component\":\"db788b0a38d667fe160b0c5ac5800247a5f55e8d09154771e2d78a99b1936735\","
+        "\"resumed\":true,\"init\":false,\"after_seq\":2}",
+        0);
+    expect_in(s, "restored kid after event 2, state {}, resumed, component db788b0a38d6");
+    assert_null(strstr(s, "resumed="));
+    free(s);
     s = text_of("message-dropped", "{\"function\":\"handle-send\"}", 0);
     expect_in(s, "handle-send is not exported: message dropped");
     free(s);

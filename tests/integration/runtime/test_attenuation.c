@@ -258,6 +258,9 @@ static void test_limits(void **unused)
         {"mailbox_bytes", "65536", "65537"},
         {"store_bytes", "1000", "1001"},
     };
+    /* For these 0 is zero, not "no limit" (docs/manifest.md): a parent of 0
+     * cannot give a child 1, and a child may ask for 0 under any parent. */
+    static const char *const zero[] = {"max_children", "max_descendants", "store_bytes"};
     char extra[512], child[256], why[128];
     rtt t;
     size_t i;
@@ -271,6 +274,15 @@ static void test_limits(void **unused)
         snprintf(why, sizeof why, "limits.%s = %s", cases[i].field, cases[i].child);
         refused(&t, extra, kid(child), why);
         snprintf(child, sizeof child, "[limits]\n%s = %s\n", cases[i].field, cases[i].parent);
+        accepted(&t, extra, kid(child), NULL);
+    }
+    for (i = 0; i < sizeof zero / sizeof zero[0]; i++) {
+        snprintf(extra, sizeof extra, "[limits]\n%s = 0\n" FS_ALL, zero[i]);
+        snprintf(child, sizeof child, "[limits]\n%s = 1\n", zero[i]);
+        snprintf(why, sizeof why, "limits.%s = 1 exceeds the parent's 0", zero[i]);
+        refused(&t, extra, kid(child), why);
+        snprintf(extra, sizeof extra, "[limits]\n%s = 5\n" FS_ALL, zero[i]);
+        snprintf(child, sizeof child, "[limits]\n%s = 0\n", zero[i]);
         accepted(&t, extra, kid(child), NULL);
     }
     rtt_stop(&t);
