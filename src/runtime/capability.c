@@ -90,6 +90,12 @@ static int gated_call(th_wasm_call *call, void *ctx, const th_wasm_val *args, th
                                  "Canonical ABI forbids leaving the guest while the host lowers "
                                  "into it)",
                                  b->f->name);
+    if (a != NULL && a->in_post)
+        return th_wasm_call_trap(call,
+                                 "host call %s not made: a post-return may not call the host (the "
+                                 "Canonical ABI forbids leaving the guest after its results are "
+                                 "taken)",
+                                 b->f->name);
     if (a != NULL && a->migrating) /* migrate is a function of the state alone */
         return th_wasm_call_trap(call, "host call %s not made: migrate may not call the host",
                                  b->f->name);

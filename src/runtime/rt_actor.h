@@ -192,6 +192,7 @@ struct rt_actor {
     rt_msg *upgrade_msg;      /* upgrade.c: an upgrade waiting for the running
                                  operation to end */
     bool migrating;           /* upgrade.c: running migrate (no host calls) */
+    bool in_post;             /* turn.c: running a post-return (no host calls) */
     char version[128];        /* the version of the code it runs (the
                                  manifest's, or an upgrade's) */
     struct rt_replay *replay; /* replay.c: set while the actor is a replay (its

@@ -718,7 +718,11 @@ static void op_finish(rt_actor *a)
     if (rc == 0 && op->post != NULL) {
         args[0].i32 = (int32_t)ptr;
         th_wasm_exec_set_fuel(op->exec, RT_FUEL_SLICE);
+        /* the Canonical ABI forbids a post-return to leave the guest: the
+         * caller has its results already (capability.c refuses a host call) */
+        a->in_post = true;
         rc = th_wasm_exec_call(op->exec, op->post, args, 1, res, 0);
+        a->in_post = false;
         if (rc != TH_OK) {
             if (th_wasm_exec_is_suspended(op->exec))
                 th_wasm_exec_abort(op->exec);
