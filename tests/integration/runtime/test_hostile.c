@@ -34,10 +34,24 @@ static int spawn(rtt *t, const char *man, const char *state, char *id, th_error 
 
 /* Spawn a hostile actor, send it `msg`, and expect it to fail with a
  * message containing `expect`. */
+/* Actor `id` fails, with a message holding `expect`. */
+static void expect_failed(rtt *t, const char *id, const char *expect)
+{
+    th_actor_exit ex;
+    th_error err;
+
+    assert_int_equal(th_runtime_wait(t->rt, id, 20000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    if (strstr(ex.message, expect) == NULL)
+        print_message("failure was: %s (expected %s)\n", ex.message, expect);
+    assert_non_null(strstr(ex.message, expect));
+    free(ex.data);
+}
+
+/* The actor of `man`, sent `msg`, fails with a message holding `expect`. */
 static void expect_failure(rtt *t, const char *man, const char *msg, const char *expect)
 {
     char id[TH_ACTOR_ID_SIZE];
-    th_actor_exit ex;
     th_error err;
     int rc = spawn(t, man, NULL, id, &err);
 
@@ -45,12 +59,7 @@ static void expect_failure(rtt *t, const char *man, const char *msg, const char 
         print_message("spawn: %s\n", err.msg);
     assert_int_equal(rc, 0);
     assert_int_equal(th_runtime_send(t->rt, id, (const uint8_t *)msg, strlen(msg), &err), 0);
-    assert_int_equal(th_runtime_wait(t->rt, id, 20000, &ex, &err), 0);
-    assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    if (strstr(ex.message, expect) == NULL)
-        print_message("failure was: %s (expected %s)\n", ex.message, expect);
-    assert_non_null(strstr(ex.message, expect));
-    free(ex.data);
+    expect_failed(t, id, expect);
 }
 
 static void test_bad_results(void **unused)
@@ -290,7 +299,6 @@ static void test_realloc_may_not_call_host(void **unused)
 static void test_post_return_may_not_call_host(void **unused)
 {
     char id[TH_ACTOR_ID_SIZE];
-    th_actor_exit ex;
     th_error err;
     rtt t;
     const char *man;
@@ -301,11 +309,7 @@ static void test_post_return_may_not_call_host(void **unused)
     rtt_spawn_state(&t, man, NULL, id);
     assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"y", 1, &err), 0);
     assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"x", 1, &err), 0);
-    assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
-    assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    if (strstr(ex.message, "host call log not made: a post-return may not call the host") == NULL)
-        fail_msg("failure was: %s", ex.message);
-    free(ex.data);
+    expect_failed(&t, id, "host call log not made: a post-return may not call the host");
     rtt_replay_identical(&t, id);
     rtt_stop(&t);
 }
