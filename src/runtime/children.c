@@ -47,11 +47,8 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
     child->init_reply.actor = self;
     child->init_reply.token = rt_op_wait(self, RT_WAIT_STRING, h->retptr, iface, fn, h->input);
     h->input = NULL;
-    /* resumed: no init to wait for (a durable child's answer comes once its
-     * record is stored, as after an init) */
-    if (resume && !(child->durable && rt_durable_started(child)))
-        rt_reply_complete(self->rt, &child->init_reply, TH_OK, true, (const uint8_t *)child->id,
-                          RT_ID_LEN, NULL);
+    if (resume) /* no init to wait for: answered as after one */
+        rt_actor_started(child);
     /* its first turn runs init (resumed: whatever came meanwhile); the
      * queue takes our reference */
     rt_sched_push(child, RT_PUSH_WAKE);

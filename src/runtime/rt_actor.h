@@ -257,6 +257,10 @@ void rt_actor_uncount(rt_actor *a);
 void rt_actor_mbox_push(rt_actor *a, rt_msg *m);
 void rt_actor_admit_blocked(rt_actor *a);
 void rt_actor_refuse_msg(rt_actor *a, rt_msg *m, const char *why);
+/* turn.c: the actor has started (its init succeeded, or supervisor.resume
+ * started it without one): answer whoever waits for it (a->init_reply,
+ * a->init_sync), a durable actor's once its record is stored. */
+void rt_actor_started(rt_actor *a);
 /* turn.c: the op's export as a short name (for records), start the op of
  * message `m`, run or resume it for one slice, free it. */
 const char *rt_op_short(const rt_op *op);

@@ -213,9 +213,9 @@ static void fail_code(rt_actor *a, int code, int wit_type, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The init succeeded: answer the spawner (a durable actor's once its
- * record is stored). */
-static void init_done(rt_actor *a)
+/* The init succeeded (or, resumed, there is none): answer the spawner (a
+ * durable actor's once its record is stored). */
+void rt_actor_started(rt_actor *a)
 {
     if (a->durable && rt_durable_started(a))
         return;
@@ -307,7 +307,7 @@ static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
             a->status = TH_ACTOR_RUNNING;
             pthread_mutex_unlock(&a->lock);
             rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
-            init_done(a);
+            rt_actor_started(a);
         } else {
             rt_buf b = {0};
             rt_buf_puts(&b, "{\"function\":\"");
@@ -647,7 +647,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         if (a->status == TH_ACTOR_STARTING)
             a->status = TH_ACTOR_RUNNING;
         pthread_mutex_unlock(&a->lock);
-        init_done(a);
+        rt_actor_started(a);
         break;
     case RT_EX_HANDLE_REQUEST:
         if (r->has_resp) {
