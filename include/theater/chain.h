@@ -62,7 +62,15 @@ typedef struct th_chain_config {
     unsigned wal_max_mib;      /* the WAL is started over once it holds this much,
                                   pausing commits for one final checkpoint pass;
                                   0 = 256 (MiB) */
+    unsigned idle_drop_ms;     /* a chain with every event stored and none appended
+                                  for this long leaves memory (its head is read
+                                  back from the database at its next append);
+                                  0 = TH_CHAIN_DEFAULT_IDLE_DROP_MS,
+                                  TH_CHAIN_KEEP_IDLE = never */
 } th_chain_config;
+
+#define TH_CHAIN_DEFAULT_IDLE_DROP_MS 60000u
+#define TH_CHAIN_KEEP_IDLE 0xffffffffu
 
 /* One event.  In lists returned by the library all pointers are owned by the
  * list; in listener callbacks they are borrowed for the call only. */

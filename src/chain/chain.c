@@ -103,36 +103,168 @@ static chain_actor *actor_new(const char *name, size_t n, uint64_t h)
     a->name_len = n;
     memcpy(a->name, name, n);
     pthread_mutex_init(&a->lock, NULL);
+    atomic_init(&a->pins, 0);
     return a;
 }
 
-/* Find a chain, creating it if `create`.  NULL if absent or out of memory
- * (*created tells a new chain apart). */
-chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created)
+static void actor_free(chain_actor *a)
+{
+    pthread_mutex_destroy(&a->lock);
+    free(a->segs);
+    free(a);
+}
+
+/* ---- chains in the database, not in memory (th_chain's `gone`) ---- */
+
+/* Under tlock (write).  0, or -1 out of memory. */
+static int gone_add(th_chain *c, uint64_t h)
+{
+    uint64_t k = h ? h : 1, *ng;
+    size_t i, j, nc;
+
+    if ((c->ngone + 1) * 2 > c->gone_cap) {
+        nc = c->gone_cap ? c->gone_cap * 2 : 4096;
+        if ((ng = calloc(nc, sizeof *ng)) == NULL)
+            return -1;
+        for (j = 0; j < c->gone_cap; j++) {
+            if (c->gone[j] == 0)
+                continue;
+            for (i = c->gone[j] & (nc - 1); ng[i] != 0; i = (i + 1) & (nc - 1))
+                ;
+            ng[i] = c->gone[j];
+        }
+        free(c->gone);
+        c->gone = ng;
+        c->gone_cap = nc;
+    }
+    for (i = k & (c->gone_cap - 1); c->gone[i] != 0; i = (i + 1) & (c->gone_cap - 1))
+        if (c->gone[i] == k)
+            return 0;
+    c->gone[i] = k;
+    c->ngone++;
+    return 0;
+}
+
+/* Under tlock.  1 if a chain of this name hash may be in the database
+ * (a hash is never removed: a chain loaded again, or two names of one
+ * hash, only cost a look at the database). */
+static int gone_has(th_chain *c, uint64_t h)
+{
+    uint64_t k = h ? h : 1;
+    size_t i;
+
+    if (c->gone_cap == 0)
+        return 0;
+    for (i = k & (c->gone_cap - 1); c->gone[i] != 0; i = (i + 1) & (c->gone_cap - 1))
+        if (c->gone[i] == k)
+            return 1;
+    return 0;
+}
+
+/* Under tlock (write): the chain's chain_actor row as a new entry, its head
+ * that of the row.  NULL with err TH_ENOENT if there is no row, else with
+ * the error. */
+static chain_actor *load_entry(th_chain *c, const char *name, size_t n, uint64_t h, th_error *err)
+{
+    sqlite3_stmt *st = c->load_actor;
+    chain_actor *a = NULL;
+    int rc;
+
+    if (st == NULL) {
+        th_error_set(err, TH_ENOENT, "no chain %.*s", (int)n, name);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, name, (int)n, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if ((a = actor_new(name, n, h)) == NULL) {
+            th_error_set(err, TH_ENOMEM, "out of memory");
+        } else {
+            a->id = sqlite3_column_int64(st, 0);
+            a->persisted = 1;
+            if (sqlite3_column_type(st, 1) == SQLITE_INTEGER && sqlite3_column_bytes(st, 2) == 32) {
+                a->head_seq = (uint64_t)sqlite3_column_int64(st, 1);
+                memcpy(a->head_hash, sqlite3_column_blob(st, 2), 32);
+                a->next_seq = a->head_seq + 1;
+                a->stored_next = a->next_seq;
+                memcpy(a->last, a->head_hash, 32);
+            }
+        }
+    } else if (rc == SQLITE_DONE) {
+        th_error_set(err, TH_ENOENT, "no chain %.*s", (int)n, name);
+    } else {
+        db_error(c->ldb, rc, err, "loading a chain's head");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return a;
+}
+
+/* Find a chain, creating it if `create`, loading it if it was dropped from
+ * memory.  NULL with err (TH_ENOENT: absent and not created).  The entry
+ * is pinned until chain_actor_unpin (so chain_sweep leaves it). */
+chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created,
+                             th_error *err)
 {
     uint64_t h = name_hash(name, n);
+    th_error lerr;
     chain_actor *a;
 
     *created = 0;
     pthread_rwlock_rdlock(&c->tlock);
     a = table_find(c, name, n, h);
+    if (a != NULL)
+        atomic_fetch_add_explicit(&a->pins, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&c->tlock);
-    if (a != NULL || !create)
+    if (a != NULL)
         return a;
     pthread_rwlock_wrlock(&c->tlock);
     a = table_find(c, name, n, h);
-    if (a == NULL && (a = actor_new(name, n, h)) != NULL) {
+    if (a == NULL && gone_has(c, h)) {
+        th_error_clear(&lerr);
+        a = load_entry(c, name, n, h, &lerr);
+        if (a == NULL && lerr.code != TH_ENOENT) {
+            /* never a new chain under the name of one that may exist */
+            pthread_rwlock_unlock(&c->tlock);
+            th_error_set(err, lerr.code, "%s", lerr.msg);
+            return NULL;
+        }
+        if (a != NULL && table_insert(c, a) != TH_OK) {
+            actor_free(a);
+            pthread_rwlock_unlock(&c->tlock);
+            th_error_set(err, TH_ENOMEM, "out of memory");
+            return NULL;
+        }
+        if (a != NULL)
+            atomic_fetch_add_explicit(&c->n_loaded, 1, memory_order_relaxed);
+    }
+    if (a == NULL && create && (a = actor_new(name, n, h)) != NULL) {
         a->id = c->next_actor_id++;
         if (table_insert(c, a) != TH_OK) {
-            pthread_mutex_destroy(&a->lock);
-            free(a);
+            actor_free(a);
             a = NULL;
         } else {
             *created = 1;
         }
+        if (a == NULL) {
+            pthread_rwlock_unlock(&c->tlock);
+            th_error_set(err, TH_ENOMEM, "out of memory");
+            return NULL;
+        }
     }
+    if (a != NULL)
+        atomic_fetch_add_explicit(&a->pins, 1, memory_order_relaxed);
     pthread_rwlock_unlock(&c->tlock);
+    if (a == NULL)
+        th_error_set(err, create ? TH_ENOMEM : TH_ENOENT,
+                     create ? "out of memory" : "no chain %.*s", (int)n, name);
     return a;
+}
+
+void chain_actor_unpin(chain_actor *a)
+{
+    if (a != NULL)
+        atomic_fetch_sub_explicit(&a->pins, 1, memory_order_release);
 }
 
 static void table_free(th_chain *c)
@@ -143,18 +275,93 @@ static void table_free(th_chain *c)
     for (i = 0; i < c->nbuckets; i++)
         for (a = c->buckets[i]; a != NULL; a = next) {
             next = a->hnext;
-            pthread_mutex_destroy(&a->lock);
-            free(a->segs);
-            free(a);
+            actor_free(a);
         }
     free(c->buckets);
     c->buckets = NULL;
     c->nbuckets = c->nactors = 0;
+    free(c->gone);
+    c->gone = NULL;
+    c->gone_cap = c->ngone = 0;
 }
 
-/* Load every chain from the database (writers, at open): the cached heads in
- * chain_actor, then the segments not yet indexed (after a crash), which are
- * indexed right away. */
+/* ---- dropping idle chains (writer thread) ---- */
+
+#define CHAIN_SWEEP_BUCKETS 4096u    /* buckets looked at per step (tlock held) */
+#define CHAIN_SWEEP_STEP_NS 1000000u /* between the steps of a pass */
+
+/* Between two passes over the table. */
+static uint64_t sweep_pass_ns(const th_chain *c)
+{
+    uint64_t ms = c->idle_ms / 2;
+
+    return (ms < 1 ? 1 : ms > 1000 ? 1000 : ms) * 1000000u;
+}
+
+/* Under tlock (write), writer thread: the chain may leave memory: nobody
+ * holds it, every event of it is stored, its row holds its head (no span
+ * pending), and it has had no event for idle_ms. */
+static int droppable(th_chain *c, chain_actor *a, uint64_t now_ms)
+{
+    uint64_t next, used;
+
+    if (atomic_load_explicit(&a->pins, memory_order_acquire) != 0 || !a->persisted || a->dirty)
+        return 0;
+    pthread_mutex_lock(&a->lock);
+    next = a->next_seq;
+    used = a->used_ms;
+    pthread_mutex_unlock(&a->lock);
+    return next == a->stored_next && next == a->head_seq + 1 && now_ms >= used &&
+           now_ms - used >= c->idle_ms;
+}
+
+void chain_sweep(th_chain *c)
+{
+    uint64_t now = base_clock_wall_ms();
+    chain_actor **pp, *a;
+    size_t i, end;
+    int empty;
+
+    pthread_rwlock_wrlock(&c->tlock);
+    end = c->sweep_pos + CHAIN_SWEEP_BUCKETS;
+    if (end > c->nbuckets)
+        end = c->nbuckets;
+    for (i = c->sweep_pos; i < end; i++)
+        for (pp = &c->buckets[i]; (a = *pp) != NULL;) {
+            if (droppable(c, a, now) && gone_add(c, a->hkey) == 0) {
+                *pp = a->hnext;
+                c->nactors--;
+                actor_free(a);
+                atomic_fetch_add_explicit(&c->n_dropped, 1, memory_order_relaxed);
+            } else {
+                pp = &a->hnext;
+            }
+        }
+    c->sweep_pos = end >= c->nbuckets ? 0 : end;
+    empty = c->nactors == 0;
+    pthread_rwlock_unlock(&c->tlock);
+    /* a pass that leaves the table empty: nothing to look at until the
+     * next commit (chain_sweep_arm) */
+    c->sweep_next_ns = c->sweep_pos != 0 ? base_clock_mono_ns() + CHAIN_SWEEP_STEP_NS
+                       : empty           ? UINT64_MAX
+                                         : base_clock_mono_ns() + sweep_pass_ns(c);
+}
+
+uint64_t chain_sweep_due(th_chain *c)
+{
+    return c->idle_ms == 0 ? UINT64_MAX : c->sweep_next_ns;
+}
+
+void chain_sweep_arm(th_chain *c)
+{
+    if (c->sweep_next_ns == UINT64_MAX)
+        c->sweep_next_ns = base_clock_mono_ns() + sweep_pass_ns(c);
+}
+
+/* Note every chain of the database (writers, at open): their names' hashes
+ * go into `gone` (an entry is loaded from its row when first asked for),
+ * then the segments not yet indexed (after a crash) are replayed into the
+ * heads of the chains they touch, which are indexed right away. */
 static int table_load(th_chain *c, th_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -165,8 +372,7 @@ static int table_load(th_chain *c, th_error *err)
     size_t i, n;
     int rc, created;
 
-    rc = sqlite3_prepare_v2(c->wdb, "SELECT id, name, head_seq, head_hash FROM chain_actor", -1,
-                            &st, NULL);
+    rc = sqlite3_prepare_v2(c->wdb, "SELECT id, name FROM chain_actor", -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         name = (const char *)sqlite3_column_text(st, 1);
         n = (size_t)sqlite3_column_bytes(st, 1);
@@ -175,21 +381,12 @@ static int table_load(th_chain *c, th_error *err)
             return th_error_set(err, TH_ECORRUPT, "chain_actor row %lld is malformed",
                                 (long long)sqlite3_column_int64(st, 0));
         }
-        a = actor_new(name, n, name_hash(name, n));
-        if (a == NULL || table_insert(c, a) != TH_OK) {
-            free(a);
+        if (gone_add(c, name_hash(name, n)) != 0) {
             sqlite3_finalize(st);
             return th_error_set(err, TH_ENOMEM, "out of memory loading chains");
         }
-        a->id = sqlite3_column_int64(st, 0);
-        a->persisted = 1;
-        if (sqlite3_column_type(st, 2) == SQLITE_INTEGER && sqlite3_column_bytes(st, 3) == 32) {
-            a->next_seq = (uint64_t)sqlite3_column_int64(st, 2) + 1;
-            a->stored_next = a->next_seq;
-            memcpy(a->last, sqlite3_column_blob(st, 3), 32);
-        }
-        if (a->id >= c->next_actor_id)
-            c->next_actor_id = a->id + 1;
+        if (sqlite3_column_int64(st, 0) >= c->next_actor_id)
+            c->next_actor_id = sqlite3_column_int64(st, 0) + 1;
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
@@ -213,9 +410,12 @@ static int table_load(th_chain *c, th_error *err)
             return th_error_prefix(err, "recovering chains (run `theater chain verify`)");
         c->batch_no++;
         for (i = 0; i < seg.nevents; i++) {
-            a = chain_actor_get(c, seg.events[i].actor, strlen(seg.events[i].actor), 0, &created);
+            a = chain_actor_get(c, seg.events[i].actor, strlen(seg.events[i].actor), 0, &created,
+                                err);
             if (a == NULL) {
                 chain_segment_release(&seg);
+                if (err->code != TH_ENOENT)
+                    return th_error_prefix(err, "recovering chains");
                 return th_error_set(err, TH_ECORRUPT, "segment %llu names unknown actor %s",
                                     (unsigned long long)id, seg.events[i].actor);
             }
@@ -224,7 +424,9 @@ static int table_load(th_chain *c, th_error *err)
             memcpy(a->last, seg.events[i].hash, 32);
             a->head_seq = seg.events[i].seq;
             memcpy(a->head_hash, seg.events[i].hash, 32);
-            if (chain_span_add(c, a, seg.events[i].seq, id) != 0) {
+            rc = chain_span_add(c, a, seg.events[i].seq, id);
+            chain_actor_unpin(a);
+            if (rc != 0) {
                 chain_segment_release(&seg);
                 return th_error_set(err, TH_ENOMEM, "out of memory");
             }
@@ -327,6 +529,16 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     if (rc != SQLITE_OK)
         return db_error(c->wdb, rc, err, "opening chains");
     c->next_actor_id = 1;
+    /* chains are loaded from their rows when asked for (chain_actor_get),
+     * under the table's write lock, on this connection of their own: a
+     * long read elsewhere never holds up an append */
+    if ((rc = db_open(c->home, DB_READONLY, &c->ldb, err)) != TH_OK)
+        return rc;
+    rc =
+        sqlite3_prepare_v2(c->ldb, "SELECT id, head_seq, head_hash FROM chain_actor WHERE name = ?",
+                           -1, &c->load_actor, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(c->ldb, rc, err, "opening chains");
     if ((rc = prepare_writer(c, err)) != TH_OK || (rc = table_load(c, err)) != TH_OK ||
         (rc = chain_flush_index(c, err)) != TH_OK || (rc = chain_pending_recover(c, err)) != TH_OK)
         return rc;
@@ -346,7 +558,8 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     }
     if ((rc = db_open(c->home, 0, &c->cdb, err)) != TH_OK)
         return rc;
-    c->enc_no = c->commit_no; /* the encoder numbers the segments from here */
+    c->enc_no = c->commit_no;      /* the encoder numbers the segments from here */
+    c->sweep_next_ns = UINT64_MAX; /* armed by the first commit */
     if (pthread_create(&c->writer, NULL, chain_writer_main, c) != 0)
         return th_error_set(err, TH_ENOMEM, "cannot start the chain writer thread");
     c->writer_started = 1;
@@ -393,11 +606,13 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     if (cfg == NULL)
         cfg = &defaults;
     if (cfg->batch_max_events > 1000000u || cfg->batch_max_ms > 60000u ||
-        cfg->index_flush_ms > 3600000u || cfg->wal_max_mib > 65536u)
+        cfg->index_flush_ms > 3600000u || cfg->wal_max_mib > 65536u ||
+        (cfg->idle_drop_ms > 86400000u && cfg->idle_drop_ms != TH_CHAIN_KEEP_IDLE))
         return th_error_set(err, TH_EINVAL,
                             "batch_max_events (<= 1000000), batch_max_ms "
-                            "(<= 60000), index_flush_ms (<= 3600000) or "
-                            "wal_max_mib (<= 65536) out of range");
+                            "(<= 60000), index_flush_ms (<= 3600000), "
+                            "wal_max_mib (<= 65536) or idle_drop_ms (<= 86400000) "
+                            "out of range");
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
@@ -408,6 +623,9 @@ int th_chain_open(const th_chain_config *cfg, th_chain **out, th_error *err)
     c->batch_ms = cfg->batch_max_ms ? cfg->batch_max_ms : TH_CHAIN_DEFAULT_BATCH_MS;
     c->flush_ns = (uint64_t)(cfg->index_flush_ms ? cfg->index_flush_ms : CHAIN_FLUSH_MS) * 1000000u;
     c->wal_frames = (int)((cfg->wal_max_mib ? cfg->wal_max_mib : CHAIN_WAL_MAX_MIB) * 256u);
+    c->idle_ms = cfg->idle_drop_ms == TH_CHAIN_KEEP_IDLE ? 0
+                 : cfg->idle_drop_ms                     ? cfg->idle_drop_ms
+                                                         : TH_CHAIN_DEFAULT_IDLE_DROP_MS;
     pthread_mutex_init(&c->rlock, NULL);
     pthread_mutex_init(&c->qlock, NULL);
     pthread_mutex_init(&c->llock, NULL);
@@ -472,6 +690,8 @@ int th_chain_close(th_chain *c)
     sqlite3_finalize(c->ins_blob);
     sqlite3_finalize(c->ins_content);
     sqlite3_finalize(c->ins_store);
+    sqlite3_finalize(c->load_actor);
+    sqlite3_close_v2(c->ldb);
     sqlite3_close_v2(c->wdb);
     sqlite3_close_v2(c->rdb);
     sqlite3_close_v2(c->cdb);
@@ -711,6 +931,7 @@ static int enqueue(th_chain *c, chain_pending *p, uint64_t *ticket, th_error *er
 int th_chain_append(th_chain *c, const char *actor, const char *type, const void *data, size_t len,
                     const char *description, th_chain_receipt *receipt, th_error *err)
 {
+    th_error own_err;
     size_t alen = 0, tlen = 0, dlen = 0, clen = 0, rlen;
     char ref[CHAIN_CONTENT_REF_MAX];
     const void *content = NULL;
@@ -721,6 +942,8 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     chain_actor *a;
     int rc, created;
 
+    if (err == NULL)
+        err = &own_err;
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
     if ((rc = check_text("actor id", actor, TH_CHAIN_MAX_ACTOR_BYTES, &alen, err)) != TH_OK ||
@@ -755,10 +978,13 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     }
     ctx = chain_thread_sha256();
     p = pending_new(type, tlen, description, dlen, data, len, content, clen);
-    a = chain_actor_get(c, actor, alen, 1, &created);
-    if (ctx == NULL || p == NULL || a == NULL) {
+    if (ctx == NULL || p == NULL) {
         chain_pending_free(p);
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    if ((a = chain_actor_get(c, actor, alen, 1, &created, err)) == NULL) {
+        chain_pending_free(p);
+        return err->code;
     }
     if (content != NULL)
         memcpy(p->content_hash, chash, 32);
@@ -772,6 +998,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     if (chain_event_hash(ctx, p->has_parent ? p->parent : NULL, p->ts, type, tlen, len ? data : "",
                          len, description, dlen, p->hash) != 0) {
         pthread_mutex_unlock(&a->lock);
+        chain_actor_unpin(a);
         chain_pending_free(p);
         return th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
     }
@@ -782,8 +1009,10 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
     if (rc == TH_OK) {
         a->next_seq++;
         memcpy(a->last, r.hash, 32);
+        a->used_ms = r.timestamp_ms;
     }
     pthread_mutex_unlock(&a->lock);
+    chain_actor_unpin(a);
     if (rc != TH_OK)
         chain_pending_free(p);
     else if (receipt != NULL)
@@ -794,6 +1023,7 @@ int th_chain_append(th_chain *c, const char *actor, const char *type, const void
 int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *items, size_t n,
                          th_chain_receipt *receipts, th_error *err)
 {
+    th_error own_err;
     chain_pending *first = NULL, *last = NULL, *p, *next;
     size_t alen = 0, tlen, i, j, bytes = 0, sz, slab_bytes;
     uint8_t *slab, *base;
@@ -803,6 +1033,8 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
     chain_actor *a;
     int rc, created, due = 0;
 
+    if (err == NULL)
+        err = &own_err;
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
     if ((rc = check_text("actor id", actor, TH_CHAIN_MAX_ACTOR_BYTES, &alen, err)) != TH_OK)
@@ -876,10 +1108,12 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
         last->size += CHAIN_SLAB_BYTES - slab_bytes;
         bytes += CHAIN_SLAB_BYTES - slab_bytes;
     }
-    ctx = chain_thread_sha256();
-    a = chain_actor_get(c, actor, alen, 1, &created);
-    if (ctx == NULL || a == NULL) {
+    if ((ctx = chain_thread_sha256()) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((a = chain_actor_get(c, actor, alen, 1, &created, err)) == NULL) {
+        rc = err->code;
         goto fail;
     }
     ts = base_clock_wall_ms();
@@ -896,6 +1130,7 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
                              p->data_len ? p->buf + p->type_len + 1 : "", p->data_len, NULL, 0,
                              p->hash) != 0) {
             pthread_mutex_unlock(&a->lock);
+            chain_actor_unpin(a);
             rc = th_error_set(err, TH_ENOMEM, "SHA-256 failed (out of memory)");
             goto fail;
         }
@@ -910,8 +1145,10 @@ int th_chain_append_many(th_chain *c, const char *actor, const th_chain_item *it
     if (rc == TH_OK) {
         a->next_seq += n;
         memcpy(a->last, prev, 32);
+        a->used_ms = ts;
     }
     pthread_mutex_unlock(&a->lock);
+    chain_actor_unpin(a);
     if (rc != TH_OK)
         goto fail;
     /* a group commit is due: encode it here unless someone does (the
@@ -932,25 +1169,30 @@ fail:
 int chain_import_event(th_chain *c, const th_chain_event *ev, const void *content, size_t clen,
                        const uint8_t *chash, uint64_t *ticket, th_error *err)
 {
+    th_error own_err;
     size_t alen = strlen(ev->actor), tlen = strlen(ev->type);
     size_t dlen = ev->description ? strlen(ev->description) : 0;
     chain_pending *p;
     chain_actor *a;
     int rc, created;
 
+    if (err == NULL)
+        err = &own_err;
     if (c->read_only)
         return th_error_set(err, TH_EPERM, "chains opened read-only");
     p = pending_new(ev->type, tlen, ev->description, dlen, ev->data, ev->data_len, content, clen);
-    a = chain_actor_get(c, ev->actor, alen, 1, &created);
-    if (p == NULL || a == NULL) {
-        chain_pending_free(p);
+    if (p == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    if ((a = chain_actor_get(c, ev->actor, alen, 1, &created, err)) == NULL) {
+        chain_pending_free(p);
+        return err->code;
     }
     if (content != NULL)
         memcpy(p->content_hash, chash, 32);
     pthread_mutex_lock(&a->lock);
     if (a->next_seq != ev->seq || (ev->seq > 0 && memcmp(a->last, ev->parent, 32) != 0)) {
         pthread_mutex_unlock(&a->lock);
+        chain_actor_unpin(a);
         chain_pending_free(p);
         return th_error_set(err, TH_EEXIST, "actor %s already has a chain here (at seq %llu)",
                             ev->actor, (unsigned long long)a->next_seq);
@@ -965,8 +1207,10 @@ int chain_import_event(th_chain *c, const th_chain_event *ev, const void *conten
     if (rc == TH_OK) {
         a->next_seq++;
         memcpy(a->last, ev->hash, 32);
+        a->used_ms = base_clock_wall_ms();
     }
     pthread_mutex_unlock(&a->lock);
+    chain_actor_unpin(a);
     if (rc != TH_OK)
         chain_pending_free(p);
     return rc;
@@ -982,11 +1226,35 @@ bool chain_is_read_only(th_chain *c)
     return c->read_only;
 }
 
-int chain_actor_known(th_chain *c, const char *actor)
+int chain_actor_known(th_chain *c, const char *actor, th_error *err)
 {
+    chain_actor *a;
+    th_error e;
     int created;
 
-    return chain_actor_get(c, actor, strlen(actor), 0, &created) != NULL;
+    th_error_clear(&e);
+    a = chain_actor_get(c, actor, strlen(actor), 0, &created, &e);
+    chain_actor_unpin(a);
+    if (a != NULL)
+        return 1;
+    if (e.code == TH_ENOENT)
+        return 0;
+    th_error_set(err, e.code, "%s", e.msg);
+    return -1;
+}
+
+size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&c->tlock);
+    n = c->nactors;
+    pthread_rwlock_unlock(&c->tlock);
+    if (loaded != NULL)
+        *loaded = atomic_load(&c->n_loaded);
+    if (dropped != NULL)
+        *dropped = atomic_load(&c->n_dropped);
+    return n;
 }
 
 /* ---- durability ---- */

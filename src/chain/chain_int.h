@@ -348,8 +348,12 @@ const char *chain_home(th_chain *c);
 /* 1 if the handle was opened read-only. */
 bool chain_is_read_only(th_chain *c);
 
-/* 1 if the actor has a chain in this (writable) handle's memory. */
-int chain_actor_known(th_chain *c, const char *actor);
+/* 1 if the actor has a chain in this (writable) handle, 0 if not, -1 with
+ * err if that could not be read. */
+int chain_actor_known(th_chain *c, const char *actor, th_error *err);
+/* Chains held in memory now; chains loaded back from the database and
+ * dropped from memory since open (either may be NULL). */
+size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped);
 
 /* Segments encoded so far by appending threads rather than the writer
  * thread (writer.c's take_queue; tests). */

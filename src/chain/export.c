@@ -687,9 +687,16 @@ int th_chain_import(th_chain *c, FILE *in, unsigned flags, th_chain_verify_resul
     r.res = res;
     rc = next_object(&r, &o, err);
     a = o ? json_object_get(o, "actor") : NULL;
-    if (rc == TH_OK && json_is_string(a) && chain_actor_known(c, json_string_value(a)))
-        rc =
-            th_error_set(err, TH_EEXIST, "actor %s already has a chain here", json_string_value(a));
+    if (rc == TH_OK && json_is_string(a)) {
+        int known = chain_actor_known(c, json_string_value(a), err);
+        if (known < 0)
+            rc = err->code;
+        else if (known > 0)
+            rc = th_error_set(err, TH_EEXIST, "actor %s already has a chain here",
+                              json_string_value(a));
+        else
+            th_error_clear(err);
+    }
     json_decref(o);
     free(r.line);
     if (rc != TH_OK)

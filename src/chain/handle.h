@@ -26,9 +26,11 @@ typedef struct chain_actor {
     struct chain_actor *hnext; /* hash bucket chain */
     uint64_t hkey;             /* hash of the name */
     int64_t id;                /* chain_actor.id */
-    pthread_mutex_t lock;      /* guards next_seq and last */
+    pthread_mutex_t lock;      /* guards next_seq, last and used_ms */
+    atomic_uint pins;          /* holders between chain_actor_get and chain_actor_unpin */
     uint64_t next_seq;
     uint8_t last[32];
+    uint64_t used_ms;     /* wall clock of its last append (chain_sweep) */
     uint64_t stored_next; /* writer: first seq not yet stored */
     int persisted;        /* writer: the chain_actor row exists */
     uint64_t row_txn;     /* writer: the transaction that inserts that row */
@@ -136,11 +138,25 @@ struct th_chain {
     uint64_t last_flush_ns; /* when the last round started */
     uint64_t flush_ns;      /* interval between rounds */
 
-    /* Actor table. */
+    /* Actor table: the chains in memory.  A chain fully stored and idle
+     * for idle_ms is dropped from it (chain_sweep, on the writer thread)
+     * and its name's hash goes into `gone`, the set of chains that are in
+     * the database but not in memory (filled from chain_actor at open); a
+     * chain missing from the table whose hash is in `gone` is loaded from
+     * its chain_actor row (ldb) when next asked for.  So memory holds the
+     * chains in use, not every chain the home ever had. */
     pthread_rwlock_t tlock;
     chain_actor **buckets;
     size_t nbuckets, nactors;
     int64_t next_actor_id;
+    uint64_t *gone; /* tlock: open addressing, 0 = empty slot */
+    size_t gone_cap, ngone;
+    sqlite3 *ldb;                      /* tlock (write): read connection for loading chains */
+    sqlite3_stmt *load_actor;          /* on ldb */
+    uint64_t idle_ms;                  /* 0: chains are never dropped */
+    size_t sweep_pos;                  /* writer: next bucket to look at */
+    uint64_t sweep_next_ns;            /* writer: when to sweep next */
+    atomic_size_t n_loaded, n_dropped; /* chains loaded again / dropped, for tests and stats */
 
     /* Queue. */
     pthread_mutex_t qlock;
@@ -185,8 +201,21 @@ struct th_chain {
 /* ---- shared between chain.c, writer.c and checkpoint.c ---- */
 
 /* chain.c: the chain named `name` (n bytes), created if `create` (then
- * *created says whether it is new).  NULL if absent or out of memory. */
-chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created);
+ * *created says whether it is new), loaded from the database if it was
+ * dropped from memory.  NULL if absent or out of memory.  The entry is
+ * pinned (it stays in memory) until chain_actor_unpin. */
+chain_actor *chain_actor_get(th_chain *c, const char *name, size_t n, int create, int *created,
+                             th_error *err);
+void chain_actor_unpin(chain_actor *a);
+/* chain.c, writer thread: drop some chains fully stored and idle for
+ * idle_ms (a bounded step; called again at chain_sweep_due). */
+void chain_sweep(th_chain *c);
+/* chain.c: when the writer should call chain_sweep next (mono ns);
+ * UINT64_MAX if nothing could be dropped. */
+uint64_t chain_sweep_due(th_chain *c);
+/* chain.c, writer thread, after a commit: sweep again within a pass's
+ * interval if the last pass left nothing to look at. */
+void chain_sweep_arm(th_chain *c);
 /* chain.c: free a queue entry (a recycled block). */
 void chain_pending_free(chain_pending *p);
 

@@ -816,9 +816,15 @@ int chain_pending_recover(th_chain *c, th_error *err)
     if (rc != TH_OK)
         return rc;
     for (i = 0; i < r.count && rc == TH_OK; i++) {
-        a = chain_actor_get(c, r.items[i].actor, strlen(r.items[i].actor), 0, &created);
+        a = chain_actor_get(c, r.items[i].actor, strlen(r.items[i].actor), 0, &created, err);
+        if (a == NULL && err->code != TH_ENOENT) {
+            rc = err->code;
+            break;
+        }
+        th_error_clear(err);
         u = r.items[i];
         u.stored_next = a != NULL ? a->next_seq : 0;
+        chain_actor_unpin(a);
         if (u.stored_next < u.next_seq)
             rc = chain_lost_record(c->wdb, &u, r.written_ms, r.reason, err);
     }
@@ -1111,6 +1117,7 @@ static void store_chunks(th_chain *c, chain_chunk *list, int failed)
     }
     if (failed)
         return;
+    chain_sweep_arm(c);
     chain_wal_finish(c, reset);
     /* The index is redone from the segments at the next open if it cannot
      * be written: a failure here loses nothing, so it is retried later. */
@@ -1134,6 +1141,13 @@ void *chain_writer_main(void *arg)
     prctl(PR_SET_NAME, "th-chain-writer", 0, 0, 0); /* per-thread CPU (runtime_bench, top -H) */
     pthread_mutex_lock(&c->qlock);
     for (;;) {
+        /* Chains idle and stored leave memory, a bounded step at a time. */
+        if (!c->failed && !c->stopping && base_clock_mono_ns() >= chain_sweep_due(c)) {
+            pthread_mutex_unlock(&c->qlock);
+            chain_sweep(c);
+            pthread_mutex_lock(&c->qlock);
+            continue;
+        }
         /* Encoded chunks first, in order: those waiting in one
          * transaction (up to CHAIN_CHUNKS_PER_COMMIT). */
         if ((k = c->chunk_head) != NULL) {
@@ -1173,12 +1187,20 @@ void *chain_writer_main(void *arg)
         if (c->qhead == NULL && c->stopping)
             break;
         if ((c->ndirty == 0 && !c->round_active) || c->failed) {
-            pthread_cond_wait(&c->qcv, &c->qlock);
+            if (c->failed || chain_sweep_due(c) == UINT64_MAX)
+                pthread_cond_wait(&c->qcv, &c->qlock);
+            else {
+                chain_deadline_after(&ts, chain_sweep_due(c));
+                pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
+            }
             continue;
         }
         /* Idle with spans pending: index them within a second. */
         if (!flush_due(c)) {
-            chain_deadline_after(&ts, c->last_flush_ns + c->flush_ns);
+            uint64_t at = c->last_flush_ns + c->flush_ns;
+            if (chain_sweep_due(c) < at)
+                at = chain_sweep_due(c);
+            chain_deadline_after(&ts, at);
             pthread_cond_timedwait(&c->qcv, &c->qlock, &ts);
             continue;
         }

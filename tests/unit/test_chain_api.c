@@ -457,6 +457,192 @@ static void test_concurrent_appends(void **state)
     assert_int_equal(res.actors, 5);
 }
 
+/* A chain with every event stored and nothing appended for idle_drop_ms
+ * leaves memory; its next append reads its head back from the database
+ * and links to it; a handle opened again holds no chain until asked. */
+static th_chain *open_idle(const char *home, unsigned idle_ms)
+{
+    th_chain_config cfg = {0};
+    th_chain *c = NULL;
+    th_error err;
+
+    cfg.home = home;
+    cfg.sync_normal = 1;
+    cfg.index_flush_ms = 1;
+    cfg.idle_drop_ms = idle_ms;
+    if (th_chain_open(&cfg, &c, &err) != TH_OK)
+        fail_msg("open %s: %s", home, err.msg);
+    return c;
+}
+
+/* Wait (at most 20 s) until at most `most` chains are in memory. */
+static size_t wait_in_memory(th_chain *c, size_t most)
+{
+    size_t n = 0;
+    int i;
+
+    for (i = 0; i < 2000 && (n = chain_in_memory(c, NULL, NULL)) > most; i++)
+        usleep(10000);
+    return n;
+}
+
+#define IDLE_CHAINS 300
+
+static void test_idle_chains_leave_memory(void **state)
+{
+    fixture *f = *state;
+    static th_chain_receipt first[IDLE_CHAINS];
+    th_chain_receipt r;
+    th_chain_config cfg = {0};
+    th_chain_events evs = {0};
+    th_chain_query q = {0};
+    th_chain_verify_result res;
+    th_chain_head head;
+    uint64_t loaded, dropped;
+    char name[32];
+    th_error err;
+    th_chain *c2;
+    int i;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    cfg.home = f->home;
+    cfg.idle_drop_ms = 86400001u;
+    assert_int_equal(th_chain_open(&cfg, &c2, &err), TH_EINVAL);
+    f->c = open_idle(f->home, 1);
+    for (i = 0; i < IDLE_CHAINS; i++) {
+        snprintf(name, sizeof name, "idle-%d", i);
+        append_ok(f->c, name, "t", "one", NULL);
+        append_ok(f->c, name, "t", "two", &first[i]);
+    }
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    assert_int_equal(wait_in_memory(f->c, 0), 0);
+    chain_in_memory(f->c, &loaded, &dropped);
+    assert_true(dropped >= IDLE_CHAINS);
+    assert_int_equal(loaded, 0);
+    /* each continues where it was, linked to its head */
+    for (i = 0; i < IDLE_CHAINS; i++) {
+        snprintf(name, sizeof name, "idle-%d", i);
+        append_ok(f->c, name, "t", "three", &r);
+        assert_int_equal(r.seq, 2);
+    }
+    append_ok(f->c, "fresh", "t", "new", &r);
+    assert_int_equal(r.seq, 0);
+    chain_in_memory(f->c, &loaded, NULL);
+    assert_int_equal(loaded, IDLE_CHAINS);
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    q.actor = "idle-7";
+    assert_int_equal(th_chain_read(f->c, &q, &evs, &err), TH_OK);
+    assert_int_equal(evs.count, 3);
+    assert_memory_equal(evs.items[2].parent, first[7].hash, 32);
+    th_chain_events_free(&evs);
+    if (th_chain_verify(f->c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, IDLE_CHAINS * 3 + 1);
+    assert_int_equal(res.actors, IDLE_CHAINS + 1);
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+
+    /* opened again (default idle time): nothing in memory until asked */
+    f->c = open_home(f->home, 0);
+    assert_int_equal(chain_in_memory(f->c, NULL, NULL), 0);
+    assert_int_equal(chain_actor_known(f->c, "idle-5", &err), 1);
+    assert_int_equal(chain_actor_known(f->c, "nobody", &err), 0);
+    append_ok(f->c, "idle-0", "t", "four", &r);
+    assert_int_equal(r.seq, 3);
+    append_ok(f->c, "later", "t", "x", &r);
+    assert_int_equal(r.seq, 0);
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    assert_int_equal(th_chain_head_get(f->c, "idle-0", &head, &err), TH_OK);
+    assert_int_equal(head.count, 4);
+    /* the default keeps them for a minute */
+    assert_int_equal(chain_in_memory(f->c, &loaded, &dropped), 3);
+    assert_int_equal(loaded, 2);
+    assert_int_equal(dropped, 0);
+    if (th_chain_verify(f->c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, IDLE_CHAINS * 3 + 3);
+}
+
+typedef struct idle_arg {
+    th_chain *c;
+    int index;
+    atomic_int *stop;
+    int appended[8];
+} idle_arg;
+
+/* Bursts of appends to 8 chains of its own and one shared, with pauses
+ * long enough for them to leave memory between bursts. */
+static void *idle_worker(void *p)
+{
+    idle_arg *a = p;
+    unsigned seed = (unsigned)a->index;
+    char name[32];
+    th_error err;
+    int k;
+
+    while (!atomic_load(a->stop)) {
+        for (k = 0; k < 8; k++) {
+            snprintf(name, sizeof name, "w%d-%d", a->index, k);
+            if (th_chain_append(a->c, name, "t", &k, sizeof k, NULL, NULL, &err) != TH_OK ||
+                th_chain_append(a->c, "shared", "t", &k, sizeof k, NULL, NULL, &err) != TH_OK)
+                return (void *)1;
+            a->appended[k]++;
+        }
+        usleep(2000 + rand_r(&seed) % 6000);
+    }
+    return NULL;
+}
+
+static void test_idle_drop_races_appends(void **state)
+{
+    fixture *f = *state;
+    pthread_t t[4];
+    idle_arg a[4];
+    atomic_int stop;
+    th_chain_verify_result res;
+    th_chain_head head;
+    uint64_t loaded = 0, total = 0;
+    char name[32];
+    th_error err;
+    void *ret;
+    int i, k;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    f->c = open_idle(f->home, 1);
+    atomic_init(&stop, 0);
+    for (i = 0; i < 4; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].c = f->c;
+        a[i].index = i;
+        a[i].stop = &stop;
+        assert_int_equal(pthread_create(&t[i], NULL, idle_worker, &a[i]), 0);
+    }
+    /* until chains have been dropped and loaded again many times */
+    for (i = 0; i < 2000 && loaded < 200; i++) {
+        usleep(10000);
+        chain_in_memory(f->c, &loaded, NULL);
+    }
+    atomic_store(&stop, 1);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_null(ret);
+    }
+    assert_true(loaded >= 200);
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    for (i = 0; i < 4; i++)
+        for (k = 0; k < 8; k++) {
+            snprintf(name, sizeof name, "w%d-%d", i, k);
+            assert_int_equal(th_chain_head_get(f->c, name, &head, &err), TH_OK);
+            assert_int_equal(head.count, (uint64_t)a[i].appended[k]);
+            total += head.count;
+        }
+    assert_int_equal(th_chain_head_get(f->c, "shared", &head, &err), TH_OK);
+    assert_int_equal(head.count, total);
+    if (th_chain_verify(f->c, NULL, &res, &err) != TH_OK)
+        fail_msg("verify: %s", err.msg);
+    assert_int_equal(res.events, 2 * total);
+    assert_int_equal(res.actors, 33);
+}
+
 static void test_export_verify_import(void **state)
 {
     fixture *f = *state;
@@ -506,7 +692,7 @@ static void test_export_verify_import(void **state)
     assert_true(res.has_signer);
     assert_memory_equal(res.signer, key, 32);
     assert_non_null(strstr(err.msg, "sha256:"));
-    assert_false(chain_actor_known(c2, "exp"));
+    assert_false(chain_actor_known(c2, "exp", &err));
     assert_int_equal(th_chain_trust_add(other, key, "the test home", &err), TH_OK);
     assert_int_equal(th_chain_trust_add(other, key, NULL, &err), TH_EEXIST);
     rewind(fp);
@@ -1047,6 +1233,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_appenders_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_chains_leave_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_drop_races_appends, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
         cmocka_unit_test_setup_teardown(test_content_ref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_mode, setup, teardown),
