@@ -287,57 +287,70 @@ static void table_free(th_chain *c)
 
 /* ---- dropping idle chains (writer thread) ---- */
 
-#define CHAIN_SWEEP_BUCKETS 4096u    /* buckets looked at per step (tlock held) */
+#define CHAIN_SWEEP_BUCKETS 4096u    /* buckets looked at per step */
+#define CHAIN_SWEEP_MAX 512u         /* chains dropped per step at most */
 #define CHAIN_SWEEP_STEP_NS 1000000u /* between the steps of a pass */
 
-/* Between two passes over the table. */
+/* Between two passes over the table: a chain leaves memory between
+ * idle_ms and 1.5 idle_ms after its last event. */
 static uint64_t sweep_pass_ns(const th_chain *c)
 {
-    uint64_t ms = c->idle_ms / 2;
-
-    return (ms < 1 ? 1 : ms > 1000 ? 1000 : ms) * 1000000u;
+    return (c->idle_ms < 2 ? 1 : c->idle_ms / 2) * 1000000u;
 }
 
-/* Under tlock (write), writer thread: the chain may leave memory: nobody
- * holds it, every event of it is stored, its row holds its head (no span
+/* Under tlock, writer thread: the chain may leave memory: nobody holds
+ * it, every event of it is stored, its row holds its head (no span
  * pending), and it has had no event for idle_ms. */
 static int droppable(th_chain *c, chain_actor *a, uint64_t now_ms)
 {
     uint64_t next, used;
 
-    if (atomic_load_explicit(&a->pins, memory_order_acquire) != 0 || !a->persisted || a->dirty)
+    if (atomic_load_explicit(&a->pins, memory_order_acquire) != 0 || !a->persisted || a->dirty ||
+        a->stored_next != a->head_seq + 1)
         return 0;
     pthread_mutex_lock(&a->lock);
     next = a->next_seq;
     used = a->used_ms;
     pthread_mutex_unlock(&a->lock);
-    return next == a->stored_next && next == a->head_seq + 1 && now_ms >= used &&
-           now_ms - used >= c->idle_ms;
+    return next == a->stored_next && now_ms >= used && now_ms - used >= c->idle_ms;
 }
 
+/* One step of a pass: the candidates are found under the read lock (the
+ * appenders go on meanwhile), then dropped under the write lock if they
+ * still may be (nobody can find an entry while it is held). */
 void chain_sweep(th_chain *c)
 {
+    chain_actor *cand[CHAIN_SWEEP_MAX], **pp, *a;
     uint64_t now = base_clock_wall_ms();
-    chain_actor **pp, *a;
-    size_t i, end;
+    size_t i, end, nc = 0, k;
     int empty;
 
-    pthread_rwlock_wrlock(&c->tlock);
+    pthread_rwlock_rdlock(&c->tlock);
     end = c->sweep_pos + CHAIN_SWEEP_BUCKETS;
     if (end > c->nbuckets)
         end = c->nbuckets;
-    for (i = c->sweep_pos; i < end; i++)
-        for (pp = &c->buckets[i]; (a = *pp) != NULL;) {
-            if (droppable(c, a, now) && gone_add(c, a->hkey) == 0) {
-                *pp = a->hnext;
-                c->nactors--;
-                actor_free(a);
-                atomic_fetch_add_explicit(&c->n_dropped, 1, memory_order_relaxed);
-            } else {
-                pp = &a->hnext;
-            }
-        }
-    c->sweep_pos = end >= c->nbuckets ? 0 : end;
+    for (i = c->sweep_pos; i < end && nc < CHAIN_SWEEP_MAX; i++)
+        for (a = c->buckets[i]; a != NULL && nc < CHAIN_SWEEP_MAX; a = a->hnext)
+            if (droppable(c, a, now))
+                cand[nc++] = a;
+    end = i; /* where the candidates ran out, or the step's end */
+    pthread_rwlock_unlock(&c->tlock);
+    pthread_rwlock_wrlock(&c->tlock);
+    for (k = 0; k < nc; k++) {
+        a = cand[k];
+        if (!droppable(c, a, now) || gone_add(c, a->hkey) != 0)
+            continue;
+        /* its bucket now: the table may have grown meanwhile */
+        for (pp = &c->buckets[a->hkey & (c->nbuckets - 1)]; *pp != a; pp = &(*pp)->hnext)
+            ;
+        *pp = a->hnext;
+        c->nactors--;
+        actor_free(a);
+        atomic_fetch_add_explicit(&c->n_dropped, 1, memory_order_relaxed);
+    }
+    if (end >= c->nbuckets)
+        end = 0;
+    c->sweep_pos = end;
     empty = c->nactors == 0;
     pthread_rwlock_unlock(&c->tlock);
     /* a pass that leaves the table empty: nothing to look at until the
