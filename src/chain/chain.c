@@ -518,6 +518,7 @@ static int open_writer(th_chain *c, bool sync_normal, th_error *err)
     /* a commit's WAL frames go to the file in one write (db_wal_vfs) instead
      * of two writes per frame: under a one-way message load (a commit of
      * tens of frames a millisecond) a sixth of the writer's CPU */
+    c->sync_normal = sync_normal;
     rc = db_open(c->home, DB_BUFFER_WAL | (sync_normal ? DB_SYNC_NORMAL : 0), &c->wdb, err);
     if (rc == TH_OK)
         rc = take_writer_lock(c, err);
@@ -1280,6 +1281,12 @@ int th_chain_wait_durable(th_chain *c, uint64_t ticket, int timeout_ms, th_error
     int rc = TH_OK;
 
     pthread_mutex_lock(&c->qlock);
+    if (c->durable < ticket && ticket > c->dwait_max) {
+        /* the writer commits what this waits for as soon as it is free */
+        c->dwait_max = ticket;
+        if (c->qhead != NULL && c->qhead->ticket <= ticket)
+            pthread_cond_signal(&c->qcv);
+    }
     while (c->durable < ticket && !c->failed) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&c->dcv, &c->qlock);

@@ -137,6 +137,7 @@ struct th_chain {
     int round_active;
     uint64_t last_flush_ns; /* when the last round started */
     uint64_t flush_ns;      /* interval between rounds */
+    bool sync_normal;       /* the write connection's synchronous setting (else FULL) */
 
     /* Actor table: the chains in memory.  A chain fully stored and idle
      * for idle_ms is dropped from it (chain_sweep, on the writer thread)
@@ -167,6 +168,7 @@ struct th_chain {
     size_t qcount, qbytes;
     uint64_t oldest_ns; /* when the oldest queued event was appended */
     uint64_t last_ticket, durable;
+    uint64_t dwait_max; /* the highest ticket a caller waits for (th_chain_wait_durable) */
     int stopping, failed;
     /* The writer could not store events (disk full, I/O error...) and
      * retries: nothing is dropped (see the writer's comment). */

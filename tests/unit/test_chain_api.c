@@ -562,6 +562,33 @@ static void test_idle_chains_leave_memory(void **state)
     assert_int_equal(res.events, IDLE_CHAINS * 3 + 3);
 }
 
+/* A caller waiting for an event does not wait out the batch's time: the
+ * writer commits what it waits for as soon as it is free (with a batch
+ * time of a minute, the wait below would time out otherwise). */
+static void test_waiter_commits_now(void **state)
+{
+    fixture *f = *state;
+    th_chain_config cfg = {0};
+    th_chain_receipt r;
+    th_chain_head head;
+    th_error err;
+    int i;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    cfg.home = f->home;
+    cfg.sync_normal = 1;
+    cfg.batch_max_ms = 60000;
+    if (th_chain_open(&cfg, &f->c, &err) != TH_OK)
+        fail_msg("open: %s", err.msg);
+    for (i = 0; i < 3; i++) {
+        append_ok(f->c, "waited", "t", "x", &r);
+        if (th_chain_wait_durable(f->c, r.ticket, 10000, &err) != TH_OK)
+            fail_msg("wait %d: %s", i, err.msg);
+    }
+    assert_int_equal(th_chain_head_get(f->c, "waited", &head, &err), TH_OK);
+    assert_int_equal(head.count, 3);
+}
+
 typedef struct idle_arg {
     th_chain *c;
     int index;
@@ -1235,6 +1262,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_chains_leave_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_drop_races_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiter_commits_now, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
         cmocka_unit_test_setup_teardown(test_content_ref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_mode, setup, teardown),
