@@ -873,7 +873,7 @@ static void batch_queue(rec_batch *b)
  * both cases; the batch itself is queued if the turn handed requests over
  * or the actor has entries queued.  The batch's actor is the turn's, which
  * the turn keeps alive. */
-static void batch_push(rt_worker *w)
+static void batch_push_as(rt_worker *w, const rt_actor *last)
 {
     rec_batch *b = w->rec_batch;
     rt_recorder *rec;
@@ -885,7 +885,7 @@ static void batch_push(rt_worker *w)
         return;
     a = b->a;
     rec = a->rt->recorder;
-    if (b->count <= REC_BATCH_FEW) {
+    if (b->count <= REC_BATCH_FEW && a != last) {
         for (i = 0; i < b->count; i++) {
             const rec_ev *e = (const rec_ev *)(b->ev + off);
             push_one(rec, a, e->type, e->data, e->len, b->first_seq + i);
@@ -902,6 +902,11 @@ static void batch_push(rt_worker *w)
     b->a = NULL;
     rt_actor_release(a); /* the turn holds its own */
     rec_backpressure(rec, a);
+}
+
+static void batch_push(rt_worker *w)
+{
+    batch_push_as(w, NULL);
 }
 
 /* Write the event into the worker's batch for `a` (a new one if it has
@@ -1249,7 +1254,15 @@ void rt_record_push(rt_actor *a)
 {
     rt_worker *w = rt_sched_self();
 
-    queue_pending(w != NULL && w->rt == a->rt ? w : NULL, a);
+    /* An actor's last events (its stop): whoever stopped it waits for
+     * them next (th_runtime_stop's flush), so the worker appends them
+     * itself, however few, rather than handing them to the recorder
+     * thread and the waiter to its next wake-up. */
+    if (w != NULL && w->rt == a->rt) {
+        batch_push_as(w, a);
+        held_push(w, a);
+    }
+    parked_flush(a);
 }
 
 int rt_record_flush_all(rt_runtime *rt, th_error *err)
