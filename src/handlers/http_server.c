@@ -892,6 +892,30 @@ oom:
     hf_call_free(c);
 }
 
+/* A client that offers subprotocols (Sec-WebSocket-Protocol: a, b) fails
+ * the connection unless the 101 names one of them (RFC 6455, 4.1): the
+ * server agrees to the first.  The actor cannot choose one (ABI.md), but
+ * its connect handler gets the client's whole header and can close a
+ * connection whose protocol it does not speak. */
+static void answer_subprotocol(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("sec-websocket-protocol"), -1);
+    const char *v, *end;
+    size_t n = 0;
+
+    if (i < 0)
+        return;
+    v = req->headers.entries[i].value.base;
+    end = v + req->headers.entries[i].value.len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (v + n < end && token_char((unsigned char)v[n]))
+        n++;
+    if (n > 0)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-protocol"),
+                              0, NULL, v, n);
+}
+
 /* A WebSocket handshake: upgrade if its path is enabled (1 returned when
  * handled; 0 when the path is not a WebSocket path). */
 static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
@@ -956,6 +980,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
     w->io = io;
     w->id = ++s->next_conn;
     LINK(io->ws, w);
+    answer_subprotocol(req);
     w->conn = h2o_upgrade_to_websocket(req, key, w, on_ws_msg);
     wslay_event_config_set_max_recv_msg_length(w->conn->ws_ctx,
                                                a->max_body ? a->max_body : TH_HTTPD_MAX_WS_MESSAGE);

@@ -530,6 +530,24 @@ static void test_websocket(void **state)
     out = sh(&st, CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/ws", s.port);
     assert_string_equal(out, "404");
     free(out);
+    /* a client offering subprotocols: the 101 names the first (a client
+     * fails the connection otherwise); the actor hears the whole offer */
+    f = fopen(js, "w");
+    assert_non_null(f);
+    fputs("const WebSocket = require('ws');\n"
+          "const ws = new WebSocket('ws://127.0.0.1:' + process.argv[2] + '/ws',\n"
+          "  ['chat', 'superchat']);\n"
+          "ws.on('open', () => { console.log('protocol ' + ws.protocol); ws.close(); });\n"
+          "ws.on('error', (e) => console.log('error ' + e));\n",
+          f);
+    fclose(f);
+    out = sh(&st, "NODE_PATH=$(npm root -g) timeout 10 node %s %u 2>&1", js, s.port);
+    assert_string_equal(out, "protocol chat\n");
+    free(out);
+    assert_true(rtt_log_wait(&s.t, "websocket 2 closed", 5000));
+    ev = events_of(&s);
+    expect_has(ev, "\"params\":[4,2,\"/ws\",\"chat,superchat\"]");
+    free(ev);
     finish(&s);
 }
 
