@@ -12,7 +12,7 @@
  *
  * Output: each stream is cut into deliveries by its output mode (raw:
  * each read, at most buffer-size bytes; line-by-line: each line without
- * its "\n"; json: each line that parses as JSON, other lines counted as
+ * its "\n", empty lines skipped; json: each line that parses as JSON, other lines counted as
  * invalid; chunked: chunk-size bytes, the rest at the end) and each
  * delivery becomes an inbound event handle-stdout / handle-stderr(pid,
  * bytes) in the actor's mailbox (rt_inbound_deliver), run in its turn and
@@ -365,11 +365,15 @@ static void deliver(pr_stream *s, const uint8_t *data, size_t n)
     }
 }
 
-/* A complete line (without "\n") in line or json mode. */
+/* A complete line (without "\n") in line or json mode.  An empty line is
+ * no delivery (as in the original system). */
 static void line(pr_stream *s, const uint8_t *data, size_t n)
 {
     json_error_t jerr;
     json_t *j;
+
+    if (n == 0)
+        return;
 
     if (s->mode == WIT_PROCESS_OUTPUT_MODE_JSON) {
         size_t k = 0;

@@ -262,7 +262,7 @@ static void test_modes(void **state)
 
     spawn_runner(e, "modes", "-", id);
     p1 = spawn(e, id,
-               "spawn line line - - - - printf 'a\\nbb\\nccc'; printf 'e1\\ne2\\n' >&2; exit 3");
+               "spawn line line - - - - printf 'a\\n\\nbb\\nccc'; printf 'e1\\ne2\\n' >&2; exit 3");
     snprintf(want, sizeof want, "exit %ld |3|", p1);
     log = wait_log(e, id, want);
     /* each line, in order, and the exit after the last output */
@@ -278,6 +278,9 @@ static void test_modes(void **state)
         }
         snprintf(want, sizeof want, "err %ld |e1|\nerr %ld |e2|", p1, p1);
         assert_true(strstr(log, want) != NULL && strstr(log, want) < strstr(log, "exit"));
+        /* the empty line between a and bb is no delivery (as in the original) */
+        snprintf(want, sizeof want, "out %ld ||", p1);
+        assert_null(strstr(log, want));
     }
     free(log);
     p2 = spawn(e, id, "spawn chunked raw 4 - - - printf 0123456789");
