@@ -411,19 +411,27 @@ typedef struct worker_arg {
     int n;
 } worker_arg;
 
+/* One event of `v` on the chain "shared" and one on `own`; 0 or -1. */
+static int append_shared_and_own(th_chain *c, const char *own, int v)
+{
+    th_error err;
+
+    return th_chain_append(c, "shared", "t", &v, sizeof v, NULL, NULL, &err) == TH_OK &&
+                   th_chain_append(c, own, "t", &v, sizeof v, NULL, NULL, &err) == TH_OK
+               ? 0
+               : -1;
+}
+
 static void *worker(void *p)
 {
     worker_arg *a = p;
     char own[32];
-    th_error err;
     int i;
 
     snprintf(own, sizeof own, "own-%d", a->index);
-    for (i = 0; i < a->n; i++) {
-        if (th_chain_append(a->c, "shared", "t", &i, sizeof i, NULL, NULL, &err) != TH_OK ||
-            th_chain_append(a->c, own, "t", &i, sizeof i, NULL, NULL, &err) != TH_OK)
+    for (i = 0; i < a->n; i++)
+        if (append_shared_and_own(a->c, own, i) != 0)
             return (void *)1;
-    }
     return NULL;
 }
 
@@ -603,14 +611,12 @@ static void *idle_worker(void *p)
     idle_arg *a = p;
     unsigned seed = (unsigned)a->index;
     char name[32];
-    th_error err;
     int k;
 
     while (!atomic_load(a->stop)) {
         for (k = 0; k < 8; k++) {
             snprintf(name, sizeof name, "w%d-%d", a->index, k);
-            if (th_chain_append(a->c, name, "t", &k, sizeof k, NULL, NULL, &err) != TH_OK ||
-                th_chain_append(a->c, "shared", "t", &k, sizeof k, NULL, NULL, &err) != TH_OK)
+            if (append_shared_and_own(a->c, name, k) != 0)
                 return (void *)1;
             a->appended[k]++;
         }
