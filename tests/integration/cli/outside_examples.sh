@@ -43,9 +43,9 @@ has "$tmp/r1.out" 'stdout: line 3'
 has "$tmp/r1.out" 'stderr: to stderr'
 has "$tmp/r1.out" 'exited with 3'
 has "$tmp/r1.out" 'shut down with data: exit 3, 5 lines'
-"$theater" run --home "$tmp/home" --initial-state '{"command": "echo $HOME; kill -9 $$"}' \
+"$theater" run --home "$tmp/home" --initial-state '{"command": "echo home=$HOME; kill -9 $$"}' \
     "$ex/runner.toml" >"$tmp/r2.out" 2>&1 || fail "runner: $(cat "$tmp/r2.out")"
-has "$tmp/r2.out" 'stdout: $'
+has "$tmp/r2.out" 'stdout: home=$'
 has "$tmp/r2.out" 'exited with -9'
 
 "$theater" chain --home "$tmp/home" verify >"$tmp/v.out" 2>&1 || fail "verify: $(cat "$tmp/v.out")"
