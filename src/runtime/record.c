@@ -869,10 +869,11 @@ static void batch_queue(rec_batch *b)
 
 /* Queue what the worker's batch holds.  A few events (a short turn, as in
  * a request/reply) go one by one; more are appended by the worker itself
- * (append_direct), and the worker keeps the buffer for its next turn in
- * both cases; the batch itself is queued if the turn handed requests over
- * or the actor has entries queued.  The batch's actor is the turn's, which
- * the turn keeps alive. */
+ * (append_direct), as are the few last events of `last` (an actor that
+ * has just ended: rt_record_push), and the worker keeps the buffer for its
+ * next turn in both cases; the batch itself is queued if the turn handed
+ * requests over or the actor has entries queued.  The batch's actor is the
+ * turn's, which the turn keeps alive. */
 static void batch_push_as(rt_worker *w, const rt_actor *last)
 {
     rec_batch *b = w->rec_batch;
