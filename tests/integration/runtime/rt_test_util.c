@@ -307,15 +307,21 @@ char *rtt_ask(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, ...)
 
 char *rtt_askv(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, va_list ap)
 {
-    char c[4096], *s;
+    char c[4096];
+
+    vsnprintf(c, sizeof c, fmt, ap);
+    return rtt_ask_bytes(t, id, timeout_ms, c, strlen(c));
+}
+
+char *rtt_ask_bytes(rtt *t, const char *id, uint32_t timeout_ms, const void *req, size_t n)
+{
     uint8_t *resp;
     size_t len;
     th_error err;
+    char *s;
 
-    vsnprintf(c, sizeof c, fmt, ap);
-    if (th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), timeout_ms, &resp, &len,
-                           &err) != 0) {
-        fprintf(stderr, "request '%s': %s\n", c, err.msg);
+    if (th_runtime_request(t->rt, id, req, n, timeout_ms, &resp, &len, &err) != 0) {
+        fprintf(stderr, "request '%.*s': %s\n", (int)n, (const char *)req, err.msg);
         exit(1);
     }
     if ((s = malloc(len + 1)) == NULL) {

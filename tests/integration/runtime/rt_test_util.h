@@ -93,6 +93,8 @@ char *rtt_ask(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 char *rtt_askv(rtt *t, const char *id, uint32_t timeout_ms, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+/* The same for a request of `len` bytes, which may hold a NUL. */
+char *rtt_ask_bytes(rtt *t, const char *id, uint32_t timeout_ms, const void *req, size_t len);
 /* Descriptors this process has open (/proc/self/fd). */
 int rtt_fd_count(void);
 /* Flush actor `id`'s chain and verify it: the number of events checked.

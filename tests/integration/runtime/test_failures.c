@@ -50,26 +50,6 @@ static void spawn(rtt *t, const char *man, char id[TH_ACTOR_ID_SIZE])
     assert_int_equal(rc, 0);
 }
 
-/* Ask probe `id` to run `c`; the malloc'd answer. */
-static char *ask(rtt *t, const char *id, const char *c)
-{
-    uint8_t *resp;
-    size_t len;
-    th_error err;
-    char *s;
-    int rc = th_runtime_request(t->rt, id, (const uint8_t *)c, strlen(c), 10000, &resp, &len, &err);
-
-    if (rc != 0)
-        print_message("request '%s': %s\n", c, err.msg);
-    assert_int_equal(rc, 0);
-    s = malloc(len + 1);
-    assert_non_null(s);
-    memcpy(s, resp, len);
-    s[len] = 0;
-    free(resp);
-    return s;
-}
-
 /* The data of `actor`'s events of `type`, joined by newlines (malloc'd);
  * "" if none. */
 static char *events_of(rtt *t, const char *actor, const char *type)
@@ -124,7 +104,7 @@ static void test_child_trap_in_request(void **unused)
     {
         char c[600];
         snprintf(c, sizeof c, "spawn %s", cman);
-        s = ask(&t, parent, c);
+        s = rtt_ask(&t, parent, 10000, "%s", c);
     }
     assert_true(strncmp(s, "ok ", 3) == 0);
     child = strdup(s + 3);
@@ -134,7 +114,7 @@ static void test_child_trap_in_request(void **unused)
     {
         char c[128];
         snprintf(c, sizeof c, "request %s trap", child);
-        s = ask(&t, parent, c);
+        s = rtt_ask(&t, parent, 10000, "%s", c);
     }
     /* the parent's request failed with an error naming the child */
     snprintf(want, sizeof want, "err actor kid (%s) failed: trap in handle-request", child);

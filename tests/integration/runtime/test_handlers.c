@@ -75,38 +75,16 @@ static void spawn_probe(rtt *t, const char *man, char *id)
     assert_int_equal(rc, 0);
 }
 
-/* Send the `len` bytes of command `c` (which may hold a NUL) to probe
- * `id`, waiting at most `timeout_ms`; returns the answer, NUL-ended
- * (malloc'd). */
-static char *request(rtt *t, const char *id, const char *c, size_t len, uint32_t timeout_ms)
-{
-    uint8_t *resp = NULL;
-    size_t n = 0;
-    th_error err;
-    char *s;
-    int rc = th_runtime_request(t->rt, id, (const uint8_t *)c, len, timeout_ms, &resp, &n, &err);
-
-    if (rc != 0)
-        print_message("request '%.*s': %s\n", (int)len, c, err.msg);
-    assert_int_equal(rc, 0);
-    s = malloc(n + 1);
-    assert_non_null(s);
-    memcpy(s, resp, n);
-    s[n] = 0;
-    free(resp);
-    return s;
-}
-
 /* Run a command on probe `id`; returns the malloc'd answer. */
 static char *cmd(rtt *t, const char *id, const char *fmt, ...)
 {
-    char c[1024];
     va_list ap;
+    char *s;
 
     va_start(ap, fmt);
-    vsnprintf(c, sizeof c, fmt, ap);
+    s = rtt_askv(t, id, 10000, fmt, ap);
     va_end(ap);
-    return request(t, id, c, strlen(c), 10000);
+    return s;
 }
 
 /* Run a command and check the answer starts with `prefix`; returns what follows. */
@@ -133,7 +111,7 @@ static char *expect(rtt *t, const char *id, const char *prefix, const char *fmt,
 /* A command of `len` bytes (it may hold a NUL); the answer, NUL-ended. */
 static char *raw_cmd(rtt *t, const char *id, const char *c, size_t len)
 {
-    return request(t, id, c, len, 30000);
+    return rtt_ask_bytes(t, id, 30000, c, len);
 }
 
 static void test_runtime_iface(void **unused)
