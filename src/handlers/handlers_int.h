@@ -95,6 +95,11 @@ extern const rt_iface rt_iface_runtime, rt_iface_message_server, rt_iface_superv
     rt_iface_store, rt_iface_timing, rt_iface_random, rt_iface_environment, rt_iface_filesystem,
     rt_iface_http_client, rt_iface_http_framework, rt_iface_process;
 
+/* message_server.c, supervisor.c: the result of a call the runtime did
+ * (RT_DONE, RT_SUSPENDED) or refused with `why` (err(why) in `err`). */
+struct wit_str;
+int rt_call_outcome(rt_host *h, int rc, bool *is_err, struct wit_str *err, const char *why);
+
 /* What each outside-world handler ends when an actor's instance ends
  * (th_handler_set.actor_ended): its transfers, its processes. */
 void rt_http_client_ended(rt_actor *a);

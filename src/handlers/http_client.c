@@ -836,7 +836,6 @@ static int hc_send_http(rt_host *h, wit_http_types_http_request *req,
     }
     if ((x = prepare(h, req, why, sizeof why)) == NULL) {
         ret->is_err = true;
-        rt_utf8_repair(why); /* a quoted URL may be cut mid-character */
         return wit_str_set(h, &ret->err, why);
     }
     x->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, "send-http", h->input);

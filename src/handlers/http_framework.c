@@ -139,7 +139,6 @@ static int wit_str_printf(rt_host *h, wit_str *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    rt_utf8_repair(buf); /* a quoted path may be cut mid-character */
     return wit_str_set(h, s, buf);
 }
 

@@ -32,18 +32,12 @@
 
 #define IFACE "message-server-host"
 
-/* The result of a call the runtime did (RT_DONE, RT_SUSPENDED) or refused
- * with `why` (err(why)). */
-static int outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *why)
+int rt_call_outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *why)
 {
     if (rc != RT_REFUSED)
         return rc == RT_SUSPENDED ? TH_WASM_SUSPENDED : 0;
     *is_err = true;
-    /* `why` quotes the actor's own string, maybe cut mid-character by
-     * its buffer: a WIT string is UTF-8 */
-    if ((rc = wit_str_set(h, err, why)) == 0)
-        rt_utf8_repair(err->ptr);
-    return rc;
+    return wit_str_set(h, err, why);
 }
 
 static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_str *ret)
@@ -52,7 +46,7 @@ static int m_send(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_unit_st
     int rc = rt_msg_send(h, IFACE, "send", actor_id->ptr, actor_id->len, msg->ptr, msg->len, why,
                          sizeof why);
 
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_bytes_str *ret)
@@ -61,7 +55,7 @@ static int m_request(rt_host *h, wit_str *actor_id, wit_bytes *msg, wit_res_byte
     int rc = rt_msg_request(h, IFACE, "request", actor_id->ptr, actor_id->len, msg->ptr, msg->len,
                             why, sizeof why);
 
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int m_open_channel(rt_host *h, wit_str *actor_id, wit_bytes *initial_msg,
@@ -71,7 +65,7 @@ static int m_open_channel(rt_host *h, wit_str *actor_id, wit_bytes *initial_msg,
     int rc = rt_msg_open_channel(h, IFACE, "open-channel", actor_id->ptr, actor_id->len,
                                  initial_msg->ptr, initial_msg->len, why, sizeof why);
 
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wit_res_unit_str *ret)
@@ -80,7 +74,7 @@ static int m_send_on_channel(rt_host *h, wit_str *channel_id, wit_bytes *msg, wi
     int rc = rt_msg_channel_send(h, IFACE, "send-on-channel", channel_id->ptr, channel_id->len,
                                  msg->ptr, msg->len, why, sizeof why);
 
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int m_close_channel(rt_host *h, wit_str *channel_id, wit_res_unit_str *ret)
@@ -88,7 +82,7 @@ static int m_close_channel(rt_host *h, wit_str *channel_id, wit_res_unit_str *re
     char why[200];
     int rc = rt_msg_channel_close(h, channel_id->ptr, channel_id->len, why, sizeof why);
 
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 typedef struct {
@@ -121,7 +115,8 @@ static int m_respond(rt_host *h, wit_str *request_id, wit_bytes *response, wit_r
     /* (an id holding a NUL names no request: "ID\0x" is not ID) */
     if (strlen(request_id->ptr) != request_id->len ||
         rt_pending_answer(h->a, request_id->ptr, true, response->ptr, response->len) != 0)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "no such outstanding request");
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
+                               "no such outstanding request");
     return 0;
 }
 
@@ -129,7 +124,8 @@ static int m_cancel(rt_host *h, wit_str *request_id, wit_res_unit_str *ret)
 {
     if (strlen(request_id->ptr) != request_id->len ||
         rt_pending_answer(h->a, request_id->ptr, false, NULL, 0) != 0)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "no such outstanding request");
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
+                               "no such outstanding request");
     return 0;
 }
 

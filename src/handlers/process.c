@@ -1069,7 +1069,6 @@ static int refuse(rt_host *h, bool *is_err, wit_str *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    rt_utf8_repair(why); /* a quoted path may be cut mid-character */
     *is_err = true;
     return wit_str_set(h, err, why);
 }

@@ -31,9 +31,7 @@
 static int fail(rt_host *h, bool *is_err, wit_str *err, int rc, const th_error *e)
 {
     *is_err = true;
-    if ((rc = wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc))) == 0)
-        rt_utf8_repair(err->ptr); /* a quoted label may be cut mid-character */
-    return rc;
+    return wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc));
 }
 
 /* A store id, label or hash is passed on as a C string: one holding a NUL

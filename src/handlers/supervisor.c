@@ -30,19 +30,6 @@
 
 #define IFACE "supervisor"
 
-/* err(msg) in a result<_, string> / result<string, string>. */
-/* The result of a call the runtime did (RT_DONE, RT_SUSPENDED) or refused
- * with `why` (err(why)). */
-static int outcome(rt_host *h, int rc, bool *is_err, wit_str *err, const char *why)
-{
-    if (rc != RT_REFUSED)
-        return rc == RT_SUSPENDED ? TH_WASM_SUSPENDED : 0;
-    *is_err = true;
-    if ((rc = wit_str_set(h, err, why)) == 0)
-        rt_utf8_repair(err->ptr); /* it may name a real path: a WIT string is UTF-8 */
-    return rc;
-}
-
 static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, wit_opt_bytes *init,
                     wit_res_str_str *ret)
 {
@@ -51,12 +38,12 @@ static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, 
 
     /* a NUL would end the path or text early */
     if (strlen(manifest->ptr) != manifest->len)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
-                       "the manifest holds a NUL character");
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
+                               "the manifest holds a NUL character");
     rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, resume, init->some,
                         init->some ? init->val.ptr : NULL, init->some ? init->val.len : 0, why,
                         sizeof why);
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int s_spawn(rt_host *h, wit_str *manifest, wit_opt_bytes *init_bytes, wit_res_str_str *ret)
@@ -98,7 +85,7 @@ static int s_stop_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
         rc = rt_child_stop(h, IFACE, "stop-child", c, why, sizeof why);
         rt_actor_release(c);
     }
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int s_restart_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
@@ -111,7 +98,7 @@ static int s_restart_child(rt_host *h, wit_str *child_id, wit_res_unit_str *ret)
         rc = rt_child_restart(h, c, why, sizeof why);
         rt_actor_release(c);
     }
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static int s_get_child_state(rt_host *h, wit_str *child_id, wit_res_opt_bytes_str *ret)
@@ -124,11 +111,11 @@ static int s_get_child_state(rt_host *h, wit_str *child_id, wit_res_opt_bytes_st
     int rc;
 
     if (c == NULL)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, why);
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err, why);
     rc = rt_actor_get_state(c, &has, &data, &len);
     rt_actor_release(c);
     if (rc != 0)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "out of memory");
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err, "out of memory");
     ret->ok.some = has;
     if (has) {
         ret->ok.val.ptr = data; /* owned by the result now */
@@ -147,7 +134,7 @@ static int s_get_child_events(rt_host *h, wit_str *child_id,
     int rc;
 
     if (c == NULL)
-        return outcome(h, RT_REFUSED, &ret->is_err, &ret->err, why);
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err, why);
     rc = rt_chain_events(c, &ret->ok, &h->err);
     rt_actor_release(c);
     if (rc != 0)
@@ -170,7 +157,7 @@ static int s_update_child(rt_host *h, wit_str *child_id, wit_bytes *component,
                              sizeof why);
         rt_actor_release(c);
     }
-    return outcome(h, rc, &ret->is_err, &ret->err, why);
+    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
 }
 
 static const wit_impl_supervisor impl = {

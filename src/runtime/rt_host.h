@@ -535,7 +535,8 @@ bool rt_utf8_valid(const uint8_t *s, size_t n);
 bool rt_abi_in_realloc(void);
 /* Make the NUL-ended text `s` well-formed UTF-8 in place, each byte that
  * starts no well-formed sequence becoming '?' (for host text, such as a
- * path read from the disk, handed to a guest as a WIT string). */
+ * path read from the disk, handed to a guest as a WIT string: the
+ * generated wit_str_set does it for every string it copies). */
 void rt_utf8_repair(char *s);
 
 /* ------------------------------------------------------------------ */
