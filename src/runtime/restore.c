@@ -221,8 +221,7 @@ static int apply_base(const th_chain_event *e, int kind, rs_plan *p, th_error *e
         p->need_init = false;
     } else if (kind == B_START) {
         v = json_object_get(d, "init_state");
-        /* supervisor.resume's start: that state, no init */
-        p->need_init = !json_is_true(json_object_get(d, "resumed"));
+        p->need_init = true; /* unless resumed: analyze() */
     } else {
         v = json_object_get(d, "state");
         p->need_init = json_is_true(json_object_get(d, "init"));
@@ -424,7 +423,8 @@ static int analyze(rt_runtime *rt, const rs_row *row, rs_plan *p, th_error *err)
     } else {
         th_chain_event *b = &pages[base_page].items[base_at];
         rc = apply_base(b, base_kind(b), p, err);
-        if (p->resumed) /* supervisor.resume's actor never runs init */
+        if (p->resumed) /* supervisor.resume's actor never runs init, whatever
+                           its base (its start, a restart, a restore) */
             p->need_init = false;
     }
     /* pages are newest first: walk them oldest first */
