@@ -573,48 +573,24 @@ static long peak_rss_kib(void)
 /* The figures of the million run: seconds of each phase, peak RSS. */
 enum { M_SPAWN, M_SEND, M_STOP, M_TOTAL, M_RSS_KIB, M_NKEYS };
 
-/* Stopping threads of the million run: th_runtime_stop returns once the
- * actor's last events are durable, so one caller stopping a million actors
- * in turn would wait for a million commits; Erlang's run sends every stop
- * and then waits for them all.  MILLION_STOPPERS callers each stop a share
- * at once, and their waits share the chain writer's group commits. */
-#define MILLION_STOPPERS 64
-
-typedef struct stopper {
-    th_runtime *rt;
-    char (*ids)[TH_ACTOR_ID_SIZE];
-    unsigned from, to;
-} stopper;
-
-static void *stopper_main(void *arg)
+/* Stop ids[0..n) with th_runtime_stop_many (as Erlang's run sends every
+ * stop and then waits for them all); returns when all are gone and their
+ * last events are durable. */
+static void stop_all(th_runtime *rt, char (*ids)[TH_ACTOR_ID_SIZE], unsigned n)
 {
-    stopper *st = arg;
+    const char **p = malloc((size_t)n * sizeof *p);
     th_error err;
     unsigned i;
 
-    for (i = st->from; i < st->to; i++)
-        if (th_runtime_stop(st->rt, st->ids[i], &err) != 0)
-            die("stop", &err);
-    return NULL;
-}
-
-/* Stop ids[0..n) with MILLION_STOPPERS threads; returns when all are gone. */
-static void stop_all(th_runtime *rt, char (*ids)[TH_ACTOR_ID_SIZE], unsigned n)
-{
-    pthread_t th[MILLION_STOPPERS];
-    stopper st[MILLION_STOPPERS];
-    unsigned k;
-
-    for (k = 0; k < MILLION_STOPPERS; k++) {
-        st[k] = (stopper){rt, ids, (unsigned)((uint64_t)n * k / MILLION_STOPPERS),
-                          (unsigned)((uint64_t)n * (k + 1) / MILLION_STOPPERS)};
-        if (pthread_create(&th[k], NULL, stopper_main, &st[k]) != 0) {
-            fprintf(stderr, "runtime_bench: cannot start a stopping thread\n");
-            exit(1);
-        }
+    if (p == NULL) {
+        fprintf(stderr, "runtime_bench: out of memory for %u ids\n", n);
+        exit(1);
     }
-    for (k = 0; k < MILLION_STOPPERS; k++)
-        pthread_join(th[k], NULL);
+    for (i = 0; i < n; i++)
+        p[i] = ids[i];
+    if (th_runtime_stop_many(rt, p, n, NULL, &err) != 0)
+        die("stop", &err);
+    free(p);
 }
 
 /* N idle actors: spawn them all (each spawn returns after its init), send

@@ -163,6 +163,16 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
  * handle-child-external-stop. */
 int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err);
 
+/* Stop many actors as th_runtime_stop stops one, side by side: every stop
+ * is under way at once (up to a window of 1,024), so the workers stop them
+ * in their turns and their last events share the chain's commits; returns
+ * once each has gone and its events are durable.  Ids not found are
+ * skipped (the others are stopped).  *stopped (may be NULL) gets how many
+ * were stopped.  0 if every id was stopped; else the first failure's code
+ * (TH_ENOENT for ids not found), with the others stopped all the same. */
+int th_runtime_stop_many(th_runtime *rt, const char *const *actor_ids, size_t n,
+                         size_t *stopped /* out */, th_error *err);
+
 /* Copy of an actor's current state.  *has_state is false for `none`. */
 int th_runtime_get_state(th_runtime *rt, const char *actor_id, bool *has_state /* out */,
                          uint8_t **state /* out */, size_t *len /* out */, th_error *err);

@@ -156,25 +156,74 @@ fail:
     return rc;
 }
 
-/* Stop one actor (by reference) and wait; `code` is RT_STOP_*. */
-static int stop_and_wait(rt_actor *a, int code, uint32_t timeout_ms)
+/* Post a stop to one actor (by reference); `code` is RT_STOP_*.  Returns
+ * the rt_sync that hears when it has stopped (the caller's reference), or
+ * NULL for want of memory. */
+static rt_sync *stop_post(rt_actor *a, int code)
 {
     rt_sync *s = rt_sync_new();
     rt_msg *m = rt_msg_new(RT_MSG_STOP, NULL, 0);
-    bool done;
 
     if (s == NULL || m == NULL) {
         rt_sync_release(s);
         rt_msg_free(m);
-        return TH_ENOMEM;
+        return NULL;
     }
     m->code = (int16_t)code;
     atomic_fetch_add(&s->refs, 1);
     m->reply.sync = s;
     rt_actor_post_ctl(a, m);
-    done = rt_sync_wait(s, timeout_ms, NULL);
+    return s;
+}
+
+/* Wait for a posted stop (at most timeout_ms, 0 = no limit) and drop the
+ * caller's reference to its rt_sync. */
+static int stop_wait(rt_sync *s, uint32_t timeout_ms)
+{
+    bool done = rt_sync_wait(s, timeout_ms, NULL);
+
     rt_sync_release(s);
     return done ? 0 : TH_ETIMEDOUT;
+}
+
+/* Stop one actor (by reference) and wait; `code` is RT_STOP_*. */
+static int stop_and_wait(rt_actor *a, int code, uint32_t timeout_ms)
+{
+    rt_sync *s = stop_post(a, code);
+
+    return s != NULL ? stop_wait(s, timeout_ms) : TH_ENOMEM;
+}
+
+/* Stops in flight at most while a group is stopped (stop_group): enough to
+ * keep every worker busy and the chain's commits full, with a bounded
+ * number of waits alive. */
+#define RT_STOP_WINDOW 1024
+
+/* Stop actors[0..n) (references) side by side: each stop is posted while
+ * up to RT_STOP_WINDOW earlier ones are still under way, and each is
+ * waited for at most timeout_ms (0 = no limit).  The workers then stop many
+ * actors in their turns while the caller sleeps, instead of the caller and
+ * a worker waking each other once per actor.  rc[i] (may be NULL) gets
+ * each stop's outcome; returns how many failed. */
+static size_t stop_group(rt_actor **actors, size_t n, int code, uint32_t timeout_ms, int *rc)
+{
+    rt_sync *win[RT_STOP_WINDOW];
+    size_t i, failed = 0;
+    int r;
+
+    for (i = 0; i < n + RT_STOP_WINDOW; i++) {
+        if (i >= RT_STOP_WINDOW && i - RT_STOP_WINDOW < n) { /* the oldest in flight */
+            size_t k = i - RT_STOP_WINDOW;
+            r = win[k % RT_STOP_WINDOW] != NULL ? stop_wait(win[k % RT_STOP_WINDOW], timeout_ms)
+                                                : stop_and_wait(actors[k], code, timeout_ms);
+            failed += r != 0;
+            if (rc != NULL)
+                rc[k] = r;
+        }
+        if (i < n)
+            win[i % RT_STOP_WINDOW] = stop_post(actors[i], code);
+    }
+    return failed;
 }
 
 void th_runtime_chain_status(th_runtime *rt, th_chain_status *out)
@@ -187,7 +236,7 @@ void th_runtime_chain_status(th_runtime *rt, th_chain_status *out)
 int th_runtime_shutdown(th_runtime *rt, th_error *err)
 {
     rt_actor **all;
-    size_t n, i;
+    size_t n, i, k;
     int rc = 0, pass;
 
     if (rt == NULL || rt->shut)
@@ -199,11 +248,16 @@ int th_runtime_shutdown(th_runtime *rt, th_error *err)
     for (pass = 0; pass < 2; pass++) {
         if (rt_registry_snapshot(&rt->reg, &all, &n) != 0)
             break;
-        for (i = 0; i < n; i++) {
-            if (pass == 1 || all[i]->parent == NULL)
-                stop_and_wait(all[i], RT_STOP_RUNTIME, 30000);
-            rt_actor_release(all[i]);
+        for (i = 0, k = 0; i < n; i++) { /* the ones to stop to the front */
+            rt_actor *a = all[i];
+            if (pass == 1 || a->parent == NULL) {
+                all[i] = all[k];
+                all[k++] = a;
+            }
         }
+        stop_group(all, k, RT_STOP_RUNTIME, 30000, NULL);
+        for (i = 0; i < n; i++)
+            rt_actor_release(all[i]);
         free(all);
     }
     rt_sched_stop(rt);
@@ -497,6 +551,53 @@ int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err)
     rt_actor_release(a);
     if (rc != 0)
         th_error_set(err, rc, "stopping %s failed", actor_id);
+    return rc;
+}
+
+int th_runtime_stop_many(th_runtime *rt, const char *const *actor_ids, size_t n, size_t *stopped,
+                         th_error *err)
+{
+    rt_actor **all = n ? calloc(n, sizeof *all) : NULL;
+    int *rcs = n ? calloc(n, sizeof *rcs) : NULL;
+    size_t i, k = 0, done = 0, missing = 0;
+    const char *first_missing = NULL;
+    int rc = 0;
+
+    if (stopped != NULL)
+        *stopped = 0;
+    if (n > 0 && (all == NULL || rcs == NULL)) {
+        free(all);
+        free(rcs);
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        rt_actor *a =
+            actor_ids[i] ? rt_registry_get(&rt->reg, actor_ids[i], strlen(actor_ids[i])) : NULL;
+        if (a != NULL)
+            all[k++] = a;
+        else if (missing++ == 0)
+            first_missing = actor_ids[i] ? actor_ids[i] : "(null)";
+    }
+    stop_group(all, k, RT_STOP_EXTERNAL, 0, rcs);
+    /* their last events are readable when the caller hears that they have
+     * gone (as th_runtime_stop): the first wait covers nearly all */
+    for (i = 0; i < k; i++) {
+        if (rcs[i] == 0) {
+            rt_record_flush(all[i], NULL);
+            done++;
+        } else if (rc == 0) {
+            rc = th_error_set(err, rcs[i], "stopping %s failed", all[i]->id);
+        }
+        rt_actor_release(all[i]);
+    }
+    if (rc == 0 && missing > 0)
+        rc = th_error_set(err, TH_ENOENT,
+                          "no actor %s (%zu of %zu ids not found; the others stopped)",
+                          first_missing, missing, n);
+    if (stopped != NULL)
+        *stopped = done;
+    free(all);
+    free(rcs);
     return rc;
 }
 

@@ -4,7 +4,8 @@
  * (handle-child-external-stop); stopping a parent stops its children first;
  * the declared strategies restart the right children (one-for-one,
  * one-for-all, rest-for-one), and a supervisor whose restart intensity is
- * exceeded fails itself.
+ * exceeded fails itself.  th_runtime_stop_many stops many at once, a
+ * parent's children with it.
  *
  * The parent is parent.wat (spawns three children from the manifest path
  * given as its initial state); the children are hostile.wat, whose state
@@ -221,6 +222,78 @@ static void test_temporary_child(void **unused)
     rtt_stop(&t);
 }
 
+/* The last event of `id`'s chain as stored (a read-only handle of its own
+ * sees only what the writer committed). */
+static void expect_stored_last(rtt *t, const char *id, const char *type)
+{
+    th_chain_config cfg = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_chain *c;
+    th_error err;
+
+    cfg.home = t->home;
+    cfg.read_only = 1;
+    assert_int_equal(th_chain_open(&cfg, &c, &err), TH_OK);
+    q.actor = id;
+    assert_int_equal(th_chain_read(c, &q, &evs, &err), 0);
+    assert_true(evs.count > 0);
+    assert_string_equal(evs.items[evs.count - 1].type, type);
+    th_chain_events_free(&evs);
+    th_chain_close(c);
+}
+
+/* th_runtime_stop_many: more actors than its window of stops under way,
+ * a parent among them (its children go first), an id that names nobody:
+ * every actor named is gone when it returns and its actor-stopped is
+ * stored; the unknown id is reported, the others are stopped all the
+ * same. */
+static void test_stop_many(void **unused)
+{
+    enum { N = 1500 };
+    rtt t;
+    fam f;
+    th_error err;
+    char(*ids)[TH_ACTOR_ID_SIZE] = calloc(N, TH_ACTOR_ID_SIZE), **left;
+    const char **names = calloc(N + 2, sizeof *names);
+    const char *man;
+    size_t n, stopped = 0, i;
+    th_actor_status st;
+
+    (void)unused;
+    assert_non_null(ids);
+    assert_non_null(names);
+    rtt_start(&t, 2);
+    family(&t, NULL, NULL, &f);
+    man = rtt_manifest(&t, "plain", rtt_module("hostile"), "", "");
+    for (i = 0; i < N; i++) {
+        rtt_spawn_state(&t, man, NULL, ids[i]);
+        names[i] = ids[i];
+    }
+    names[N] = f.parent;
+    names[N + 1] = "00000000-no-such-actor";
+    assert_int_equal(th_runtime_stop_many(t.rt, names, N + 2, &stopped, &err), TH_ENOENT);
+    assert_non_null(strstr(err.msg, "00000000-no-such-actor"));
+    assert_int_equal(stopped, N + 1);
+    assert_int_equal(th_runtime_list_actors(t.rt, &left, &n, &err), 0);
+    assert_int_equal(n, 0); /* the children too */
+    th_runtime_strv_free(left);
+    assert_int_equal(th_runtime_actor_status(t.rt, ids[N - 1], &st, &err), TH_ENOENT);
+    expect_stored_last(&t, ids[0], "actor-stopped");
+    expect_stored_last(&t, ids[N - 1], "actor-stopped");
+    expect_stored_last(&t, f.parent, "actor-stopped");
+    expect_stored_last(&t, f.kids[2], "actor-stopped");
+    /* all found: 0 */
+    rtt_spawn_state(&t, man, NULL, ids[0]);
+    assert_int_equal(th_runtime_stop_many(t.rt, names, 1, &stopped, &err), 0);
+    assert_int_equal(stopped, 1);
+    assert_int_equal(th_runtime_stop_many(t.rt, NULL, 0, &stopped, &err), 0);
+    assert_int_equal(stopped, 0);
+    rtt_stop(&t);
+    free(ids);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_rest_for_one),
         cmocka_unit_test(test_intensity),
         cmocka_unit_test(test_temporary_child),
+        cmocka_unit_test(test_stop_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
