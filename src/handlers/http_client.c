@@ -101,9 +101,7 @@ static void wake(hc_xfer *x, const char *why)
         memset(&v, 0, sizeof v);
         v.is_err = true;
         v.err.ptr = strdup(why);
-        v.err.len = v.err.ptr != NULL ? strlen(why) : 0;
-        if (v.err.ptr != NULL)
-            rt_utf8_repair(v.err.ptr); /* a quoted URL may be cut mid-character */
+        v.err.len = v.err.ptr != NULL ? strlen(why) : 0; /* made UTF-8 by the wake */
     } else {
         v = x->res;
         memset(&x->res, 0, sizeof x->res);

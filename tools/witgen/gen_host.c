@@ -1171,7 +1171,8 @@ static void emit_inbound_table(void)
 /* ------------------------------------------------------------------ */
 /* Files                                                              */
 
-/* wit_wake_T: the rt_result of a result of type r carried by a wake. */
+/* wit_wake_T: the rt_result of a result of type r carried by a wake; an
+ * error string it carries is made UTF-8 (rt_utf8_repair). */
 static void emit_wake(int r)
 {
     const char *m = T(r)->mangle, *c = ctype(r);
@@ -1195,6 +1196,10 @@ static void emit_wake(int r)
       "        return;\n    }\n",
       m);
     E("    x->base.lower = wit_result_lower_%s;\n    x->base.free = wit_result_free_%s;\n", m, m);
+    if (T(r)->kind == W_RESULT && T(r)->m[1] >= 0 && T(T(r)->m[1])->kind == W_STRING)
+        /* an error text is the host's (NUL-ended), made UTF-8 as every
+         * host string is (wit_str_set) */
+        E("    if (v->is_err && v->err.ptr != NULL)\n        rt_utf8_repair(v->err.ptr);\n");
     E("    x->v = *v;\n    memset(v, 0, sizeof *v);\n");
     E("    if ((a = rt_actor_find(rt, actor, RT_ID_LEN)) == NULL) {\n"
       "        wit_result_free_%s(&x->base);\n        return;\n    }\n",

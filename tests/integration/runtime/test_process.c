@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "theater/chain.h"
+#include "base/utf8.h"
 #include "rt_test_util.h"
 
 /* Children of this process that are zombies. */
@@ -437,6 +438,24 @@ static void test_grants(void **state)
         expect(cmd(e, bad, "run /no/such/program"),
                "err cannot run /no/such/program: no such file or directory");
         expect(cmd(e, bad, "run /no/such/program"), "err cannot run");
+        verify_chain(e, bad);
+    }
+    /* its error, cut by its buffer in the middle of a character of the
+     * program's name, is still UTF-8 (the generated wake makes it so) */
+    {
+        char bad[TH_ACTOR_ID_SIZE], prog[400], grant[512], *out;
+        size_t n = 0, i;
+        n += (size_t)snprintf(prog, sizeof prog, "/no/such/");
+        for (i = 0; i < 150; i++)
+            n += (size_t)snprintf(prog + n, sizeof prog - n, "\xc3\xa9");
+        snprintf(grant, sizeof grant, "allowed_programs = [\"%s\"]", prog);
+        spawn_runner(e, "cutprog", grant, bad);
+        out = cmd(e, bad, "run %s", prog);
+        if (strncmp(out, "err cannot run /no/such/\xc3\xa9", 26) != 0)
+            fail_msg("'%s' is not the error", out);
+        assert_true(base_utf8_valid((const uint8_t *)out, strlen(out)));
+        assert_true(out[strlen(out) - 1] == '?'); /* the lone first byte */
+        free(out);
         verify_chain(e, bad);
     }
     /* no allowed_programs at all */
