@@ -168,8 +168,9 @@ int th_runtime_stop(th_runtime *rt, const char *actor_id, th_error *err);
  * in their turns and their last events share the chain's commits; returns
  * once each has gone and its events are durable.  Ids not found are
  * skipped (the others are stopped).  *stopped (may be NULL) gets how many
- * were stopped.  0 if every id was stopped; else the first failure's code
- * (TH_ENOENT for ids not found), with the others stopped all the same. */
+ * of the ids named an actor now stopped (an id named twice counts twice).  0 if every id was
+ * stopped; else the first failure's code (TH_ENOENT for ids not found), with the others stopped all
+ * the same. */
 int th_runtime_stop_many(th_runtime *rt, const char *const *actor_ids, size_t n,
                          size_t *stopped /* out */, th_error *err);
 

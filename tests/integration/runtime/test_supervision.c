@@ -283,10 +283,12 @@ static void test_stop_many(void **unused)
     expect_stored_last(&t, ids[N - 1], "actor-stopped");
     expect_stored_last(&t, f.parent, "actor-stopped");
     expect_stored_last(&t, f.kids[2], "actor-stopped");
-    /* all found: 0 */
+    /* all found: 0; an id named twice is stopped once and waited for twice */
     rtt_spawn_state(&t, man, NULL, ids[0]);
-    assert_int_equal(th_runtime_stop_many(t.rt, names, 1, &stopped, &err), 0);
-    assert_int_equal(stopped, 1);
+    names[1] = ids[0];
+    assert_int_equal(th_runtime_stop_many(t.rt, names, 2, &stopped, &err), 0);
+    assert_int_equal(stopped, 2);
+    assert_int_equal(th_runtime_actor_status(t.rt, ids[0], &st, &err), TH_ENOENT);
     assert_int_equal(th_runtime_stop_many(t.rt, NULL, 0, &stopped, &err), 0);
     assert_int_equal(stopped, 0);
     rtt_stop(&t);
