@@ -1016,16 +1016,23 @@ static void parked_flush(rt_actor *a)
 }
 
 /* Queue every event of `a` recorded so far but not yet queued: the batch
- * of worker `w` (if any), a's events it holds while a nested turn runs,
- * and a's parked batch.  Whatever queues an event of a, or waits for its
- * events, calls this first, so that a's events keep their order. */
-static void queue_pending(rt_worker *w, rt_actor *a)
+ * of worker `w` (if any; appended by w itself, however few, if it is the
+ * batch of `last`: batch_push_as), a's events it holds while a nested
+ * turn runs, and a's parked batch.  Whatever queues an event of a, or
+ * waits for its events, calls this first, so that a's events keep their
+ * order. */
+static void queue_pending_as(rt_worker *w, rt_actor *a, const rt_actor *last)
 {
     if (w != NULL) {
-        batch_push(w);
+        batch_push_as(w, last);
         held_push(w, a);
     }
     parked_flush(a);
+}
+
+static void queue_pending(rt_worker *w, rt_actor *a)
+{
+    queue_pending_as(w, a, NULL);
 }
 
 /* The worker's parked batch queued (if nobody took it meanwhile). */
@@ -1259,11 +1266,7 @@ void rt_record_push(rt_actor *a)
      * them next (th_runtime_stop's flush), so the worker appends them
      * itself, however few, rather than handing them to the recorder
      * thread and the waiter to its next wake-up. */
-    if (w != NULL && w->rt == a->rt) {
-        batch_push_as(w, a);
-        held_push(w, a);
-    }
-    parked_flush(a);
+    queue_pending_as(w != NULL && w->rt == a->rt ? w : NULL, a, a);
 }
 
 int rt_record_flush_all(rt_runtime *rt, th_error *err)

@@ -182,6 +182,38 @@ static uint8_t *slot_take_ready(void)
     return p;
 }
 
+/* Pages to give back, and whose they are. */
+typedef struct page_range {
+    uint8_t *start, *end;
+    size_t idx; /* in the caller's array */
+} page_range;
+
+static int range_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = ((const page_range *)a)->start, *y = ((const page_range *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+/* Give back the pages of r[0..n) (MADV_DONTNEED: they read as zeros
+ * again), sorted by address, each run of ranges that touch one another in
+ * one call: each call that drops pages makes the kernel interrupt every
+ * other core running the process to flush its TLB (in a virtual machine,
+ * an exit on each).  A range whose run could not be given back has its
+ * `start` set to NULL. */
+static void give_back(page_range *r, size_t n)
+{
+    size_t i, j, k;
+
+    qsort(r, n, sizeof r[0], range_cmp);
+    for (i = 0; i < n; i = j) {
+        for (j = i + 1; j < n && r[j].start == r[j - 1].end; j++)
+            ;
+        if (madvise(r[i].start, (size_t)(r[j - 1].end - r[i].start), MADV_DONTNEED) != 0)
+            for (k = i; k < j; k++)
+                r[k].start = NULL;
+    }
+}
+
 /* Put emptied slots on their free lists (slab_lock held); a slot that
  * finds no room there is not reused (its address space is lost). */
 static void slot_free_locked(int k, uint8_t *p)
@@ -200,50 +232,41 @@ static void slot_free_locked(int k, uint8_t *p)
 }
 
 /* Slots given back whose pages are still to be given back to the kernel:
- * emptied in batches (slot_empty), because each madvise(MADV_DONTNEED)
- * that drops pages makes the kernel interrupt every other core running
- * the process to flush its TLB.  Measured on stopping 300,000 small actors
- * with two workers: that interrupt, one per stop, was 3/4 of the workers'
- * time.  Slots given back one after another (actors stopped in the order
- * they were spawned) touch one another and go in one call.  At most
- * SLOT_PENDING slots or SLOT_PENDING_BYTES of touched pages wait. */
+ * emptied in batches (slot_empty, give_back), because each madvise that
+ * drops pages interrupts the other cores.  Measured on stopping 300,000
+ * small actors with two workers: that interrupt, one per stop, was 3/4 of
+ * the workers' time.  Slots given back one after another (actors stopped
+ * in the order they were spawned) touch one another and go in one call.
+ * At most SLOT_PENDING slots or SLOT_PENDING_BYTES of touched pages
+ * wait. */
 #define SLOT_PENDING 64
 #define SLOT_PENDING_BYTES ((size_t)2u << 20)
 
 typedef struct pending_slot {
     uint8_t *p;
-    size_t len; /* bytes of it that may have been touched (page multiple) */
     int k;
 } pending_slot;
 
 static pending_slot pending[SLOT_PENDING]; /* slab_lock */
 static unsigned npending;
-static size_t pending_bytes;
+static size_t pending_bytes; /* of them that may have been touched */
 
-static int pending_cmp(const void *a, const void *b)
+/* Empty the slots v[0..n) (taken off `pending`), then put them on the
+ * free lists.  Each is given back whole: its untouched pages cost
+ * nothing. */
+static void slot_empty(const pending_slot *v, unsigned n)
 {
-    const uint8_t *x = ((const pending_slot *)a)->p, *y = ((const pending_slot *)b)->p;
-    return x < y ? -1 : x > y;
-}
+    page_range r[SLOT_PENDING];
+    unsigned i;
 
-/* Empty the slots v[0..n) (taken off `pending`): each run of slots that
- * touch one another in one madvise, then onto the free lists. */
-static void slot_empty(pending_slot *v, unsigned n)
-{
-    unsigned i, j, k;
-    int ok;
-
-    qsort(v, n, sizeof v[0], pending_cmp);
-    for (i = 0; i < n; i = j) {
-        for (j = i + 1; j < n && v[j].p == v[j - 1].p + slot_bytes(v[j - 1].k); j++)
-            ;
-        /* the untouched rest of a slot inside the run has no pages: free */
-        ok = madvise(v[i].p, (size_t)(v[j - 1].p + v[j - 1].len - v[i].p), MADV_DONTNEED) == 0;
-        pthread_mutex_lock(&slab_lock);
-        for (k = i; ok && k < j; k++)
-            slot_free_locked(v[k].k, v[k].p);
-        pthread_mutex_unlock(&slab_lock);
-    }
+    for (i = 0; i < n; i++)
+        r[i] = (page_range){v[i].p, v[i].p + slot_bytes(v[i].k), i};
+    give_back(r, n);
+    pthread_mutex_lock(&slab_lock);
+    for (i = 0; i < n; i++)
+        if (r[i].start != NULL)
+            slot_free_locked(v[r[i].idx].k, v[r[i].idx].p);
+    pthread_mutex_unlock(&slab_lock);
 }
 
 /* Give back the slot of class k at p, of which the first `used` bytes
@@ -261,7 +284,7 @@ static void slot_give(int k, uint8_t *p, size_t used)
     if (used == 0) {
         slot_free_locked(k, p);
     } else {
-        pending[npending++] = (pending_slot){p, used, k};
+        pending[npending++] = (pending_slot){p, k};
         pending_bytes += used;
         if (npending == SLOT_PENDING || pending_bytes >= SLOT_PENDING_BYTES) {
             n = npending;
@@ -579,25 +602,13 @@ static int pack_prepare(int pagemap, th_wasm_memory *mem, size_t max_resident, i
     return 1;
 }
 
-/* A packed memory's mapping, to be given back. */
-typedef struct pack_range {
-    uint8_t *start, *end;
-    size_t idx; /* in the caller's array */
-} pack_range;
-
-static int range_cmp(const void *a, const void *b)
-{
-    const uint8_t *x = ((const pack_range *)a)->start, *y = ((const pack_range *)b)->start;
-    return x < y ? -1 : x > y;
-}
-
 #define PACK_MANY_STEP 256 /* memories given back per sort */
 
 size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t max_resident,
                                 int *status)
 {
-    pack_range r[PACK_MANY_STEP];
-    size_t base, nr, i, j, k, packed = 0;
+    page_range r[PACK_MANY_STEP];
+    size_t base, nr, i, packed = 0;
     /* open for this call only: a descriptor kept open would outlive
      * every runtime of the process */
     int whole, pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -607,29 +618,23 @@ size_t th_wasm_memory_pack_many(th_wasm_memory *const *mems, size_t n, size_t ma
         for (nr = 0, i = base; i < base + m; i++) {
             status[i] = pack_prepare(pagemap, mems[i], max_resident, &whole);
             if (status[i] == 1 && whole)
-                r[nr++] = (pack_range){mems[i]->data, mems[i]->data + mems[i]->mapped, i};
+                r[nr++] = (page_range){mems[i]->data, mems[i]->data + mems[i]->mapped, i};
             else if (status[i] == 1)
                 packed++;
         }
-        /* Mappings with no page in swap are given back whole, and those
-         * that touch one another in one call: each call makes the kernel
-         * interrupt every other core running the process to flush its
-         * TLB, which one call per memory made the price of packing (and,
-         * in a virtual machine, of every core's work meanwhile). */
-        qsort(r, nr, sizeof r[0], range_cmp);
-        for (i = 0; i < nr; i = j) {
-            for (j = i + 1; j < nr && r[j].start == r[j - 1].end; j++)
-                ;
-            if (madvise(r[i].start, (size_t)(r[j - 1].end - r[i].start), MADV_DONTNEED) == 0) {
-                packed += j - i;
+        /* Mappings with no page in swap are given back whole, neighbours
+         * in one call (one call per memory made the TLB interrupts the
+         * price of packing) */
+        give_back(r, nr);
+        for (i = 0; i < nr; i++) {
+            if (r[i].start != NULL) {
+                packed++;
                 continue;
             }
             /* not packed after all: the runs put back what may have been
              * given back */
-            for (k = i; k < j; k++) {
-                th_wasm_memory_unpack(mems[r[k].idx]);
-                status[r[k].idx] = 0;
-            }
+            th_wasm_memory_unpack(mems[r[i].idx]);
+            status[r[i].idx] = 0;
         }
     }
     if (pagemap >= 0)
