@@ -94,6 +94,7 @@ typedef struct rt_fn_dyn {
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
+    rt_worker *rq_worker;        /* the worker it was preempted on (qlock), or NULL */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
     /* record.c: events of its nested turns not yet queued, parked by the

@@ -65,12 +65,14 @@ struct rt_worker {
     pthread_mutex_t lock; /* guards the local queue */
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
-    rt_actor *next;         /* run next (owner thread only) */
-    uint64_t next_since;    /* when the current run-next streak began (0: none) */
-    unsigned picks;         /* actors taken (take_work, sched.c says why) */
-    bool ran_woken;         /* the last turn was of a woken actor */
-    th_wasm_exec *cache[8]; /* idle execs */
-    struct rt_op *op_spare; /* a freed operation kept for the next (turn.c) */
+    atomic_size_t npre;        /* preempted actors queued that were preempted here (qlock) */
+    atomic_size_t pre_running; /* 1 while it runs a turn of a preempted actor (owner writes) */
+    rt_actor *next;            /* run next (owner thread only) */
+    uint64_t next_since;       /* when the current run-next streak began (0: none) */
+    unsigned picks;            /* actors taken (take_work, sched.c says why) */
+    bool ran_woken;            /* the last turn was of a woken actor */
+    th_wasm_exec *cache[8];    /* idle execs */
+    struct rt_op *op_spare;    /* a freed operation kept for the next (turn.c) */
     unsigned ncache;
     rt_actor *handoff;           /* woken by a request of the running turn: runs nested (turn.c) */
     bool handoff_want;           /* a request is offering its message: keep the woken target */

@@ -13,7 +13,14 @@
  * time, or TH_RT_TURN_BUDGET steps; turn.c).  An actor whose turn was cut
  * short (preempted) goes to the back of one shared "preempted" FIFO, which
  * a worker serves only when no woken actor is waiting anywhere (run-next,
- * its local queue, the global queue, the other workers' local queues).  So
+ * its local queue, the global queue, the other workers' local queues).
+ * While the actors preempted on each worker (queued, or running there
+ * again) are as many on every worker, a worker takes from it the first
+ * of the oldest few that were preempted on it: senders in a loop and the
+ * receivers they wake then stay on one core each (a message is read where
+ * it was written) instead of moving to whichever worker is free, and the
+ * share of each is what the FIFO order gives.  When they are not as many
+ * (three loops on two workers) the FIFO order moves them round.  So
  * an actor woken by a message or a timer runs within one slice of becoming
  * runnable, however many CPU-bound actors there are.  So that a steady
  * stream of woken actors cannot starve the preempted ones in turn, a
@@ -139,6 +146,9 @@ void rt_sched_push(rt_actor *a, int how)
     if (how == RT_PUSH_PREEMPT) {
         pthread_mutex_lock(&rt->qlock);
         a->rq_ns = rt_now_ns();
+        a->rq_worker = w != NULL && w->rt == rt ? w : NULL;
+        if (a->rq_worker != NULL)
+            atomic_fetch_add_explicit(&w->npre, 1, memory_order_relaxed);
         q_push(&rt->phead, &rt->ptail, a);
         atomic_fetch_add(&rt->npreempted, 1);
         if (atomic_load(&rt->sleepers) > 0)
@@ -192,19 +202,67 @@ int rt_sched_offer_handoff(rt_actor *t, rt_msg *m)
     return rc;
 }
 
-/* The oldest preempted actor; with `aged`, only if it has waited longer
- * than TH_RT_PREEMPT_WAIT_MS. */
-static rt_actor *preempted_pop(rt_runtime *rt, bool aged)
+/* Whether the actors preempted on each worker (queued, or running there
+ * again) are as many on every worker: then each worker serving its own
+ * is as fair as the FIFO order, and cheaper (see the top of the file). */
+static bool preempted_balanced(rt_runtime *rt)
 {
-    rt_actor *a = NULL;
+    size_t lo = SIZE_MAX, hi = 0, n;
+    unsigned i;
+
+    for (i = 0; i < rt->nworkers; i++) {
+        n = atomic_load_explicit(&rt->workers[i].npre, memory_order_relaxed) +
+            atomic_load_explicit(&rt->workers[i].pre_running, memory_order_relaxed);
+        lo = n < lo ? n : lo;
+        hi = n > hi ? n : hi;
+    }
+    return lo == hi;
+}
+
+/* The oldest preempted actor; with `aged`, only if it has waited longer
+ * than TH_RT_PREEMPT_WAIT_MS.  Otherwise, when the preempted actors are
+ * balanced over the workers, the first of the oldest RT_AFFINITY_SCAN
+ * that was preempted on `w`. */
+#define RT_AFFINITY_SCAN 8u
+
+static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
+{
+    rt_actor *a = NULL, *prev, *p;
+    unsigned i;
 
     if (atomic_load(&rt->npreempted) == 0)
         return NULL;
     pthread_mutex_lock(&rt->qlock);
-    if (rt->phead != NULL &&
-        (!aged || rt_now_ns() - rt->phead->rq_ns >= (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)) {
+    if (rt->phead == NULL)
+        goto out;
+    if (aged) {
+        if (rt_now_ns() - rt->phead->rq_ns >= (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)
+            a = q_pop(&rt->phead, &rt->ptail);
+        goto out;
+    }
+    if (rt->phead->rq_worker == w || !preempted_balanced(rt)) {
         a = q_pop(&rt->phead, &rt->ptail);
+        goto out;
+    }
+    for (prev = rt->phead, p = atomic_load_explicit(&prev->rq_next, memory_order_relaxed), i = 1;
+         p != NULL && i < RT_AFFINITY_SCAN && p->rq_worker != w;
+         prev = p, p = atomic_load_explicit(&p->rq_next, memory_order_relaxed), i++)
+        ;
+    if (p == NULL || p->rq_worker != w) {
+        a = q_pop(&rt->phead, &rt->ptail);
+        goto out;
+    }
+    /* take p from the middle */
+    atomic_store_explicit(&prev->rq_next, atomic_load_explicit(&p->rq_next, memory_order_relaxed),
+                          memory_order_relaxed);
+    if (rt->ptail == p)
+        rt->ptail = prev;
+    a = p;
+out:
+    if (a != NULL) {
         atomic_fetch_sub(&rt->npreempted, 1);
+        if (a->rq_worker != NULL)
+            atomic_fetch_sub_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&rt->qlock);
     return a;
@@ -229,7 +287,8 @@ static rt_actor *take_work(rt_worker *w)
     rt_actor *a;
     unsigned i;
 
-    if (w->ran_woken && (a = preempted_pop(rt, true)) != NULL)
+    atomic_store_explicit(&w->pre_running, 0, memory_order_relaxed); /* its turn ended */
+    if (w->ran_woken && (a = preempted_pop(rt, w, true)) != NULL)
         goto preempted;
     if ((a = w->next) != NULL) {
         uint64_t now = rt_now_ns();
@@ -254,7 +313,7 @@ static rt_actor *take_work(rt_worker *w)
         if ((a = local_pop(v)) != NULL)
             goto woken;
     }
-    if ((a = preempted_pop(rt, false)) != NULL)
+    if ((a = preempted_pop(rt, w, false)) != NULL)
         goto preempted;
     return NULL;
 woken:
@@ -265,6 +324,7 @@ woken_next:
 preempted:
     w->next_since = 0;
     w->ran_woken = false;
+    atomic_store_explicit(&w->pre_running, 1, memory_order_relaxed);
     return a;
 }
 
@@ -349,6 +409,8 @@ int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err)
         w->idx = i;
         pthread_mutex_init(&w->lock, NULL);
         atomic_init(&w->qlen, 0);
+        atomic_init(&w->npre, 0);
+        atomic_init(&w->pre_running, 0);
     }
     rt->nworkers = nworkers;
     for (i = 0; i < nworkers; i++) {

@@ -25,6 +25,10 @@
 #include "rt_test_util.h"
 
 #define SLEEP_MS 20
+#define LOOPS 3
+/* Least CPU over most among LOOPS loops on two workers: about 1 when the
+ * loops take turns in order, 0.5 when one keeps a worker to itself. */
+#define SHARE_BOUND 0.7
 #define SAMPLES 150
 /* Sanitizer builds run the interpreter several times slower (a fuel slice
  * takes longer to reach its time check) on a machine loaded by the rest of
@@ -171,11 +175,57 @@ static void test_request_not_starved(void **unused)
     rtt_stop(&t);
 }
 
+/* Actors that never stop computing share the workers evenly: with more
+ * loops than workers, each gets about the same CPU (measured as the fuel
+ * it used), whichever worker it was preempted on.  A scheduler that kept
+ * each preempted actor on its own worker would give the loop alone on a
+ * worker twice what each of the others gets (a ratio of 0.5). */
+static void test_loops_share_evenly(void **unused)
+{
+    rtt t;
+    const char *loopy;
+    char ids[LOOPS][TH_ACTOR_ID_SIZE];
+    uint64_t f0[LOOPS], f1[LOOPS], lo = UINT64_MAX, hi = 0;
+    th_actor_info info;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    loopy = rtt_manifest(&t, "loopy", rtt_module("hostile"), "",
+                         "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
+    for (i = 0; i < LOOPS; i++) {
+        spawn(&t, loopy, ids[i]);
+        assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
+    }
+    nanosleep(&ts, NULL); /* every loop has started */
+    for (i = 0; i < LOOPS; i++) {
+        assert_int_equal(th_runtime_actor_info(t.rt, ids[i], &info, &err), 0);
+        f0[i] = info.fuel_used;
+    }
+    ts.tv_sec = 1;
+    ts.tv_nsec = 500 * 1000000L;
+    nanosleep(&ts, NULL);
+    for (i = 0; i < LOOPS; i++) {
+        assert_int_equal(th_runtime_actor_info(t.rt, ids[i], &info, &err), 0);
+        f1[i] = info.fuel_used - f0[i];
+        lo = f1[i] < lo ? f1[i] : lo;
+        hi = f1[i] > hi ? f1[i] : hi;
+        print_message("loop %d: %llu instructions\n", i, (unsigned long long)f1[i]);
+    }
+    assert_true(hi > 0);
+    print_message("least over most: %.2f\n", (double)lo / (double)hi);
+    assert_true((double)lo / (double)hi >= SHARE_BOUND);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timer_actor_not_starved),
         cmocka_unit_test(test_request_not_starved),
+        cmocka_unit_test(test_loops_share_evenly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
