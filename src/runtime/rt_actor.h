@@ -94,7 +94,8 @@ typedef struct rt_fn_dyn {
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
-    rt_worker *rq_worker;        /* the worker it was preempted on (qlock), or NULL */
+    _Atomic(rt_worker *) home;   /* the worker of its last message's sender (actor.c) */
+    rt_worker *rq_worker;        /* preempted: the worker it goes back to (qlock), or NULL */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
     /* record.c: events of its nested turns not yet queued, parked by the

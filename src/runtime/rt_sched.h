@@ -65,7 +65,7 @@ struct rt_worker {
     pthread_mutex_t lock; /* guards the local queue */
     rt_actor *qhead, *qtail;
     atomic_size_t qlen;
-    atomic_size_t npre;        /* preempted actors queued that were preempted here (qlock) */
+    atomic_size_t npre;        /* preempted actors queued that belong here (qlock) */
     atomic_size_t pre_running; /* 1 while it runs a turn of a preempted actor (owner writes) */
     rt_actor *next;            /* run next (owner thread only) */
     uint64_t next_since;       /* when the current run-next streak began (0: none) */

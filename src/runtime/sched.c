@@ -14,15 +14,8 @@
  * short (preempted) goes to the back of one shared "preempted" FIFO, which
  * a worker serves only when no woken actor is waiting anywhere (run-next,
  * its local queue, the global queue, the other workers' local queues).
- * While the actors preempted on each worker (queued, or running there
- * again) are as many on every worker, a worker takes from it the first
- * of the oldest few that were preempted on it: senders in a loop and the
- * receivers they wake then stay on one core each (a message is read where
- * it was written) instead of moving to whichever worker is free, and the
- * share of each is what the FIFO order gives.  When they are not as many
- * (three loops on two workers) the FIFO order moves them round.  So
- * an actor woken by a message or a timer runs within one slice of becoming
- * runnable, however many CPU-bound actors there are.  So that a steady
+ * So an actor woken by a message or a timer runs within one slice of
+ * becoming runnable, however many CPU-bound actors there are.  So that a steady
  * stream of woken actors cannot starve the preempted ones in turn, a
  * preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS is
  * served first by the next worker that finishes a turn of a woken actor.
@@ -33,6 +26,16 @@
  * every RT_GLOBAL_EVERY-th pick looks at the global queue before the local
  * one, so actors woken from outside the pool are served within a bounded
  * number of turns however busy the local queues are.
+ *
+ * Affinity.  Each preempted actor belongs to a worker: the one whose actor sent it
+ * its last message (a receiver follows its sender), else the one it was
+ * preempted on.  While as many preempted actors belong to every worker
+ * (queued, or running there again), a worker takes from the FIFO the
+ * first of the oldest few that belong to it: a sender in a loop and its
+ * receiver then share one core (a message is read where it was written)
+ * instead of moving to whichever worker is free, and the share of each
+ * is what the FIFO order gives.  When they are not as many (three loops
+ * on two workers) the FIFO order moves them round.
  *
  * A worker without work sleeps on a condition variable; whoever queues
  * work while someone sleeps signals it.  Each pass of a worker's loop also
@@ -146,9 +149,11 @@ void rt_sched_push(rt_actor *a, int how)
     if (how == RT_PUSH_PREEMPT) {
         pthread_mutex_lock(&rt->qlock);
         a->rq_ns = rt_now_ns();
-        a->rq_worker = w != NULL && w->rt == rt ? w : NULL;
+        a->rq_worker = atomic_load_explicit(&a->home, memory_order_relaxed);
+        if (a->rq_worker == NULL)
+            a->rq_worker = w != NULL && w->rt == rt ? w : NULL;
         if (a->rq_worker != NULL)
-            atomic_fetch_add_explicit(&w->npre, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
         q_push(&rt->phead, &rt->ptail, a);
         atomic_fetch_add(&rt->npreempted, 1);
         if (atomic_load(&rt->sleepers) > 0)
@@ -202,9 +207,9 @@ int rt_sched_offer_handoff(rt_actor *t, rt_msg *m)
     return rc;
 }
 
-/* Whether the actors preempted on each worker (queued, or running there
- * again) are as many on every worker: then each worker serving its own
- * is as fair as the FIFO order, and cheaper (see the top of the file). */
+/* Whether as many preempted actors belong to every worker (queued, or
+ * running there again): then each worker serving its own is as fair as
+ * the FIFO order, and cheaper (see the top of the file). */
 static bool preempted_balanced(rt_runtime *rt)
 {
     size_t lo = SIZE_MAX, hi = 0, n;
@@ -222,7 +227,7 @@ static bool preempted_balanced(rt_runtime *rt)
 /* The oldest preempted actor; with `aged`, only if it has waited longer
  * than TH_RT_PREEMPT_WAIT_MS.  Otherwise, when the preempted actors are
  * balanced over the workers, the first of the oldest RT_AFFINITY_SCAN
- * that was preempted on `w`. */
+ * that belongs to `w`. */
 #define RT_AFFINITY_SCAN 8u
 
 static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
