@@ -13,9 +13,9 @@
  * time, or TH_RT_TURN_BUDGET steps; turn.c).  An actor whose turn was cut
  * short (preempted) goes to the back of one shared "preempted" FIFO, which
  * a worker serves only when no woken actor is waiting anywhere (run-next,
- * its local queue, the global queue, the other workers' local queues).
- * So an actor woken by a message or a timer runs within one slice of
- * becoming runnable, however many CPU-bound actors there are.  So that a steady
+ * its local queue, the global queue, the other workers' local queues).  So
+ * an actor woken by a message or a timer runs within one slice of becoming
+ * runnable, however many CPU-bound actors there are.  So that a steady
  * stream of woken actors cannot starve the preempted ones in turn, a
  * preempted actor that has waited longer than TH_RT_PREEMPT_WAIT_MS is
  * served first by the next worker that finishes a turn of a woken actor.
@@ -27,15 +27,15 @@
  * one, so actors woken from outside the pool are served within a bounded
  * number of turns however busy the local queues are.
  *
- * Affinity.  Each preempted actor belongs to a worker: the one whose actor sent it
- * its last message (a receiver follows its sender), else the one it was
- * preempted on.  While as many preempted actors belong to every worker
- * (queued, or running there again), a worker takes from the FIFO the
- * first of the oldest few that belong to it: a sender in a loop and its
- * receiver then share one core (a message is read where it was written)
- * instead of moving to whichever worker is free, and the share of each
- * is what the FIFO order gives.  When they are not as many (three loops
- * on two workers) the FIFO order moves them round.
+ * Affinity.  Each preempted actor belongs to a worker: the one whose actor
+ * sent it its last message (a receiver follows its sender), else the one
+ * it was preempted on.  While as many preempted actors belong to every
+ * worker (queued, or running there again), a worker takes from the FIFO
+ * the first of the oldest few that belong to it: a sender in a loop and
+ * its receiver then share one core (a message is read where it was
+ * written) instead of moving to whichever worker is free, and the share
+ * of each is what the FIFO order gives.  When they are not as many (three
+ * loops on two workers) the FIFO order moves them round.
  *
  * A worker without work sleeps on a condition variable; whoever queues
  * work while someone sleeps signals it.  Each pass of a worker's loop also
