@@ -58,6 +58,20 @@ static void spawn(rtt *t, const char *man, char *id)
     assert_int_equal(rc, 0);
 }
 
+/* Start `n` endless loops (hostile.wat "L", no fuel or time limit). */
+static void start_loops(rtt *t, int n, char ids[][TH_ACTOR_ID_SIZE])
+{
+    const char *loopy = rtt_manifest(t, "loopy", rtt_module("hostile"), "",
+                                     "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
+    th_error err;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        spawn(t, loopy, ids[i]);
+        assert_int_equal(th_runtime_send(t->rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
+    }
+}
+
 /* p99 of the probe's lateness over SAMPLES sleeps of SLEEP_MS. */
 static uint64_t timer_p99(rtt *t, const char *probe, const char *what)
 {
@@ -97,25 +111,18 @@ static uint64_t timer_p99(rtt *t, const char *probe, const char *what)
 static void test_timer_actor_not_starved(void **unused)
 {
     rtt t;
-    const char *loopy, *timer;
+    const char *timer;
     char ids[3][TH_ACTOR_ID_SIZE], probe[TH_ACTOR_ID_SIZE];
     uint64_t idle, loaded;
-    th_error err;
-    int i;
 
     (void)unused;
     rtt_start(&t, 2);
-    loopy = rtt_manifest(&t, "loopy", rtt_module("hostile"), "",
-                         "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
     timer = rtt_manifest(&t, "timer", rtt_module("probe"),
                          "runtime message-server supervisor store timing random environment",
                          "[[handler]]\ntype = \"filesystem\"\npath = \"/tmp\"");
     spawn(&t, timer, probe);
     idle = timer_p99(&t, probe, "without load");
-    for (i = 0; i < 3; i++) {
-        spawn(&t, loopy, ids[i]);
-        assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
-    }
+    start_loops(&t, 3, ids);
     loaded = timer_p99(&t, probe, "under CPU load");
     assert_true(loaded <= P99_BOUND_MS + idle);
     rtt_stop(&t);
@@ -153,23 +160,16 @@ static uint64_t request_p99(rtt *t, const char *id, const char *what)
 static void test_request_not_starved(void **unused)
 {
     rtt t;
-    const char *loopy, *calm;
+    const char *calm;
     char ids[3][TH_ACTOR_ID_SIZE], calm_id[TH_ACTOR_ID_SIZE];
     uint64_t idle, loaded;
-    th_error err;
-    int i;
 
     (void)unused;
     rtt_start(&t, 2);
-    loopy = rtt_manifest(&t, "loopy", rtt_module("hostile"), "",
-                         "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
     calm = rtt_manifest(&t, "calm", rtt_module("hostile"), "", NULL);
     spawn(&t, calm, calm_id);
     idle = request_p99(&t, calm_id, "without load");
-    for (i = 0; i < 3; i++) {
-        spawn(&t, loopy, ids[i]);
-        assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
-    }
+    start_loops(&t, 3, ids);
     loaded = request_p99(&t, calm_id, "under CPU load");
     assert_true(loaded <= P99_BOUND_MS + idle);
     rtt_stop(&t);
@@ -183,7 +183,6 @@ static void test_request_not_starved(void **unused)
 static void test_loops_share_evenly(void **unused)
 {
     rtt t;
-    const char *loopy;
     char ids[LOOPS][TH_ACTOR_ID_SIZE];
     uint64_t f0[LOOPS], f1[LOOPS], lo = UINT64_MAX, hi = 0;
     th_actor_info info;
@@ -193,12 +192,7 @@ static void test_loops_share_evenly(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    loopy = rtt_manifest(&t, "loopy", rtt_module("hostile"), "",
-                         "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0");
-    for (i = 0; i < LOOPS; i++) {
-        spawn(&t, loopy, ids[i]);
-        assert_int_equal(th_runtime_send(t.rt, ids[i], (const uint8_t *)"L", 1, &err), 0);
-    }
+    start_loops(&t, LOOPS, ids);
     nanosleep(&ts, NULL); /* every loop has started */
     for (i = 0; i < LOOPS; i++) {
         assert_int_equal(th_runtime_actor_info(t.rt, ids[i], &info, &err), 0);
