@@ -349,7 +349,7 @@ static rt_actor *actor_alloc(rt_runtime *rt)
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
-    atomic_init(&a->home, NULL);
+    atomic_init(&a->home, 0);
     atomic_init(&a->rec_queued, 0);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);
@@ -533,8 +533,9 @@ void rt_actor_mbox_push(rt_actor *a, rt_msg *m)
 
     /* a message from an actor's turn: the receiver's home is now the
      * sender's worker (sched.c: where it goes back to when preempted) */
-    if (w != NULL && w->rt == a->rt && atomic_load_explicit(&a->home, memory_order_relaxed) != w)
-        atomic_store_explicit(&a->home, w, memory_order_relaxed);
+    if (w != NULL && w->rt == a->rt &&
+        atomic_load_explicit(&a->home, memory_order_relaxed) != w->idx + 1)
+        atomic_store_explicit(&a->home, w->idx + 1, memory_order_relaxed);
     atomic_fetch_add(&a->mbox_bytes, rt_msg_cost(m));
     rt_mpsc_push(&a->mbox, &m->node);
 }

@@ -841,7 +841,7 @@ static rt_actor *replay_actor_new(rt_runtime *rt, rt_spec *spec, rt_replay *rp)
     atomic_init(&a->refs, 1);
     atomic_init(&a->sched, RT_SCHED_QUEUED);
     atomic_init(&a->rq_next, NULL);
-    atomic_init(&a->home, NULL);
+    atomic_init(&a->home, 0);
     atomic_init(&a->rec_queued, 0);
     atomic_init(&a->rec_done, 0);
     atomic_init(&a->last_ticket, 0);

@@ -94,7 +94,7 @@ typedef struct rt_fn_dyn {
 struct rt_actor {
     _Atomic(rt_actor *) rq_next; /* run-queue link */
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
-    _Atomic(rt_worker *) home;   /* the worker of its last message's sender (actor.c) */
+    atomic_uint home;            /* 1 + index of its last message's sender's worker, or 0 */
     rt_worker *rq_worker;        /* preempted: the worker it goes back to (qlock), or NULL */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;

@@ -145,12 +145,15 @@ void rt_sched_push(rt_actor *a, int how)
 {
     rt_runtime *rt = a->rt;
     rt_worker *w = tl_worker;
+    unsigned home;
 
     if (how == RT_PUSH_PREEMPT) {
         pthread_mutex_lock(&rt->qlock);
         a->rq_ns = rt_now_ns();
-        a->rq_worker = atomic_load_explicit(&a->home, memory_order_relaxed);
-        if (a->rq_worker == NULL)
+        home = atomic_load_explicit(&a->home, memory_order_relaxed);
+        if (home > 0 && home <= rt->nworkers)
+            a->rq_worker = &rt->workers[home - 1];
+        else
             a->rq_worker = w != NULL && w->rt == rt ? w : NULL;
         if (a->rq_worker != NULL)
             atomic_fetch_add_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
@@ -430,7 +433,8 @@ int rt_sched_start(rt_runtime *rt, unsigned nworkers, th_error *err)
 
 void rt_sched_stop(rt_runtime *rt)
 {
-    unsigned i;
+    rt_worker *ws;
+    unsigned i, n;
 
     pthread_mutex_lock(&rt->qlock);
     atomic_store(&rt->stopping, true);
@@ -438,11 +442,17 @@ void rt_sched_stop(rt_runtime *rt)
     pthread_mutex_unlock(&rt->qlock);
     for (i = 0; i < rt->nworkers; i++)
         pthread_join(rt->workers[i].thread, NULL);
-    for (i = 0; i < rt->nworkers; i++)
-        pthread_mutex_destroy(&rt->workers[i].lock);
-    free(rt->workers);
+    /* gone under qlock: a turn preempted on another thread from now on
+     * (rt_sched_push) finds no worker to belong to */
+    pthread_mutex_lock(&rt->qlock);
+    ws = rt->workers;
+    n = rt->nworkers;
     rt->workers = NULL;
     rt->nworkers = 0;
+    pthread_mutex_unlock(&rt->qlock);
+    for (i = 0; i < n; i++)
+        pthread_mutex_destroy(&ws[i].lock);
+    free(ws);
     while (rt->npool)
         th_wasm_exec_free(rt->pool[--rt->npool]);
 }
