@@ -191,6 +191,13 @@ void rt_sched_wake(rt_actor *a)
 {
     int expect = RT_SCHED_IDLE;
 
+    /* a plain (sequentially consistent) read first: an actor that is
+     * queued or running, the common case for a busy receiver, costs its
+     * senders no locked instruction on its line; the turn's end stores
+     * IDLE before it looks at its queues again, so a message pushed
+     * before this read is seen by one side or the other */
+    if (atomic_load(&a->sched) != RT_SCHED_IDLE)
+        return;
     if (atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED)) {
         rt_actor_ref(a);
         rt_sched_push(a, RT_PUSH_WAKE);
