@@ -145,9 +145,10 @@ void rt_sched_push(rt_actor *a, int how)
 {
     rt_runtime *rt = a->rt;
     rt_worker *w = tl_worker;
-    unsigned home;
 
     if (how == RT_PUSH_PREEMPT) {
+        unsigned home;
+
         pthread_mutex_lock(&rt->qlock);
         a->rq_ns = rt_now_ns();
         home = atomic_load_explicit(&a->home, memory_order_relaxed);
@@ -237,33 +238,29 @@ static bool preempted_balanced(rt_runtime *rt)
 /* The oldest preempted actor; with `aged`, only if it has waited longer
  * than TH_RT_PREEMPT_WAIT_MS.  Otherwise, when the preempted actors are
  * balanced over the workers, the first of the oldest RT_AFFINITY_SCAN
- * that belongs to `w`. */
+ * that belongs to `w` (the oldest if none does). */
 #define RT_AFFINITY_SCAN 8u
 
 static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
 {
-    rt_actor *a = NULL, *prev, *p;
+    rt_actor *a = NULL, *prev = NULL, *p = NULL;
     unsigned i;
 
     if (atomic_load(&rt->npreempted) == 0)
         return NULL;
     pthread_mutex_lock(&rt->qlock);
-    if (rt->phead == NULL)
+    if (rt->phead == NULL ||
+        (aged && rt_now_ns() - rt->phead->rq_ns < (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u))
         goto out;
-    if (aged) {
-        if (rt_now_ns() - rt->phead->rq_ns >= (uint64_t)TH_RT_PREEMPT_WAIT_MS * 1000000u)
-            a = q_pop(&rt->phead, &rt->ptail);
-        goto out;
+    if (!aged && rt->phead->rq_worker != w && preempted_balanced(rt)) {
+        for (p = rt->phead, i = 0; p != NULL && i < RT_AFFINITY_SCAN;
+             prev = p, p = atomic_load_explicit(&p->rq_next, memory_order_relaxed), i++)
+            if (p->rq_worker == w)
+                break;
+        if (i == RT_AFFINITY_SCAN)
+            p = NULL;
     }
-    if (rt->phead->rq_worker == w || !preempted_balanced(rt)) {
-        a = q_pop(&rt->phead, &rt->ptail);
-        goto out;
-    }
-    for (prev = rt->phead, p = atomic_load_explicit(&prev->rq_next, memory_order_relaxed), i = 1;
-         p != NULL && i < RT_AFFINITY_SCAN && p->rq_worker != w;
-         prev = p, p = atomic_load_explicit(&p->rq_next, memory_order_relaxed), i++)
-        ;
-    if (p == NULL || p->rq_worker != w) {
+    if (p == NULL || prev == NULL) { /* none of w's among them, or the oldest is */
         a = q_pop(&rt->phead, &rt->ptail);
         goto out;
     }
