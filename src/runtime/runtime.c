@@ -657,22 +657,32 @@ int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_statu
     return 0;
 }
 
+/* The ids of v's actors but those already stopped: an actor is STOPPED
+ * before its actor-stopped event can be heard (rt_sup_finish), so whoever
+ * heard it no longer finds it listed, although it leaves the registry (and
+ * its parent's children) a moment later. */
 static int ids_of(rt_actor **v, size_t n, char ***ids, size_t *count)
 {
     char **out = calloc(n + 1, sizeof *out);
-    size_t i;
+    size_t i, k = 0;
+    bool stopped;
 
     if (out == NULL)
         return TH_ENOMEM;
     for (i = 0; i < n; i++) {
-        out[i] = strdup(v[i]->id);
-        if (out[i] == NULL) {
+        pthread_mutex_lock(&v[i]->lock);
+        stopped = v[i]->status == TH_ACTOR_STOPPED;
+        pthread_mutex_unlock(&v[i]->lock);
+        if (stopped)
+            continue;
+        out[k] = strdup(v[i]->id);
+        if (out[k++] == NULL) {
             th_runtime_strv_free(out);
             return TH_ENOMEM;
         }
     }
     *ids = out;
-    *count = n;
+    *count = k;
     return 0;
 }
 

@@ -208,6 +208,12 @@ void rt_sup_finish(rt_actor *a)
     else
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, "}");
+    if (!keep) {
+        /* before the event can be heard: a listing after it leaves it out */
+        pthread_mutex_lock(&a->lock);
+        a->status = TH_ACTOR_STOPPED;
+        pthread_mutex_unlock(&a->lock);
+    }
     rt_record_buf(a, "actor-stopped", &b);
 
     drop_instance(a);
@@ -232,9 +238,6 @@ void rt_sup_finish(rt_actor *a)
             rt_actor_post_ctl(parent, note);
         return;
     }
-    pthread_mutex_lock(&a->lock);
-    a->status = TH_ACTOR_STOPPED;
-    pthread_mutex_unlock(&a->lock);
     if (code != RT_STOP_RUNTIME)
         rt_durable_ended(a); /* a runtime shutdown keeps it for the next start */
     rt_actor_refuse_all(a, "stopped");

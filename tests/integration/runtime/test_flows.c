@@ -139,6 +139,65 @@ static void test_counter(void **unused)
     rtt_stop(&t);
 }
 
+/* A subscriber that, on hearing an actor's actor-stopped, lists the
+ * runtime's actors at once (on the thread that appended the event). */
+typedef struct stoplist {
+    th_runtime *rt;
+    const char *id;
+    int heard, listed;
+} stoplist;
+
+static void on_stop_list(void *ud, const th_runtime_event *ev)
+{
+    stoplist *l = ud;
+    char **ids;
+    size_t n, i;
+    th_error err;
+
+    if (strcmp(ev->type, "actor-stopped") != 0)
+        return;
+    l->heard++;
+    if (th_runtime_list_actors(l->rt, &ids, &n, &err) != 0)
+        return;
+    for (i = 0; i < n; i++)
+        if (strcmp(ids[i], l->id) == 0)
+            l->listed++;
+    th_runtime_strv_free(ids);
+}
+
+/* Whoever heard an actor stop no longer finds it listed: it is marked
+ * stopped before the event is recorded, though it leaves the registry a
+ * moment after (a client of the daemon that sees actor-stopped and then
+ * lists must not see it running). */
+static void test_stopped_not_listed(void **unused)
+{
+    const char *man = rtt_example("counter");
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE];
+    th_error err;
+    rtt t;
+    uint64_t sub;
+    stoplist l = {0};
+    int i;
+
+    (void)unused;
+    NEED(man);
+    rtt_start(&t, 2);
+    o.manifest_path = man;
+    l.rt = t.rt;
+    l.id = id;
+    for (i = 0; i < 20; i++) {
+        spawn_ok(t.rt, &o, id);
+        assert_int_equal(th_runtime_subscribe(t.rt, id, on_stop_list, &l, &sub, &err), 0);
+        assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+        assert_int_equal(th_runtime_flush(t.rt, id, &err), 0);
+        assert_int_equal(th_runtime_unsubscribe(t.rt, sub), 0);
+    }
+    assert_int_equal(l.heard, 20);
+    assert_int_equal(l.listed, 0);
+    rtt_stop(&t);
+}
+
 static void test_ping_pong(void **unused)
 {
     const char *man = rtt_example("ping");
@@ -212,9 +271,8 @@ static void test_timer(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counter),
-        cmocka_unit_test(test_ping_pong),
-        cmocka_unit_test(test_supervisor_restart),
+        cmocka_unit_test(test_counter),   cmocka_unit_test(test_stopped_not_listed),
+        cmocka_unit_test(test_ping_pong), cmocka_unit_test(test_supervisor_restart),
         cmocka_unit_test(test_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
