@@ -2,6 +2,7 @@
  * main.c - entry point of the `theater` command: dispatch to subcommands.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,19 +88,70 @@ static void usage(FILE *out)
                  "verifiable event chains.\n\ncommands:\n");
     for (i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n`theater <command> --help` describes each command; `theater --version`\n"
-                 "prints the version.\n");
+    fprintf(out, "\n`theater <command> --help` (or `theater help <command>`) describes each\n"
+                 "command; `theater --version` prints the version.  --home DIR and --json may\n"
+                 "also come before the command (`theater --home DIR list`).\n");
+}
+
+/* Options given before the command, as `theater --home DIR list`: --home
+ * becomes THEATER_HOME (which every command reads when it has no --home of
+ * its own) and --json goes after the command's name.  Returns the new argc,
+ * or -1 after telling the user. */
+static int take_globals(int argc, char **argv)
+{
+    bool json = false;
+    int i = 1, k;
+
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        const char *home = NULL;
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+            i++;
+        } else if (strcmp(argv[i], "--home") == 0) {
+            if (i + 1 >= argc) {
+                cli_errorf("--home needs a directory");
+                return -1;
+            }
+            home = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--home=", 7) == 0) {
+            home = argv[i++] + 7;
+        } else {
+            break;
+        }
+        if (home != NULL && (home[0] == 0 || setenv("THEATER_HOME", home, 1) != 0)) {
+            cli_errorf("--home needs a directory");
+            return -1;
+        }
+    }
+    /* argv[1..] = the command, [--json], the rest */
+    k = 1;
+    if (i < argc)
+        argv[k++] = argv[i++];
+    if (json && k == 2)
+        argv[k++] = "--json";
+    while (i < argc)
+        argv[k++] = argv[i++];
+    argv[k] = NULL;
+    return k;
 }
 
 int main(int argc, char **argv)
 {
     size_t i;
 
+    if (argc >= 2 && (strcmp(argv[1], "--json") == 0 || strncmp(argv[1], "--home", 6) == 0) &&
+        (argc = take_globals(argc, argv)) < 0)
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        if (strcmp(argv[1], "help") == 0 && argc >= 3) /* `theater help start` */
+            for (i = 0; i < NCOMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0)
+                    return commands[i].run(2, (char *[]){argv[2], "--help", NULL});
         usage(stdout);
         return 0;
     }

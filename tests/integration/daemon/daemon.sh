@@ -576,6 +576,11 @@ durable)
         fail "no log line for the restored parent"
     list=$(api GET /v1/actors)
     "$THEATER" list --home "$H" | grep -q "^$(printf %s "$child" | cut -c1-8) .*running" || fail "theater list"
+    # --home and --json before the command too
+    "$THEATER" --home "$H" list | grep -q "^$(printf %s "$child" | cut -c1-8) .*running" ||
+        fail "theater --home DIR list"
+    "$THEATER" --json --home="$H" list | grep -q "\"id\": \"$child\"" || fail "theater --json --home=DIR list"
+    "$THEATER" help list | grep -q "^usage: theater list" || fail "theater help list"
     contains "$list" "\"id\":\"$parent\"" "the parent is back"
     contains "$list" "\"id\":\"$child\",[^}]*\"parent\":\"$parent\"" "the child is back, with its parent"
     printf '%s' "$list" | grep -q "$eph" && fail "an actor with durable = false came back"
