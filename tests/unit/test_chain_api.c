@@ -84,9 +84,10 @@ static void append_ok(th_chain *c, const char *actor, const char *type, const ch
 static void reference_hash(const uint8_t *parent, uint64_t ts, const char *type, const void *data,
                            size_t len, const char *desc, uint8_t out[32])
 {
-    uint8_t buf[1024];
+    uint8_t buf[4096];
     size_t n = 0, i;
 
+    assert_true(len + (desc ? strlen(desc) : 0) + 128 <= sizeof buf);
     memcpy(buf, "THEATER-EVENT-v1", 16);
     n = 16;
     buf[n++] = parent ? 1 : 0;
@@ -112,6 +113,34 @@ static void reference_hash(const uint8_t *parent, uint64_t ts, const char *type,
         n += strlen(desc);
     }
     assert_int_equal(base_sha256(buf, n, out), 0);
+}
+
+/* The event hash at every size around SHA-256's block and padding
+ * boundaries (data of 0 to 1,200 bytes), with and without a parent and a
+ * description, against the reference encoding hashed by base_sha256. */
+static void test_hash_sizes(void **state)
+{
+    uint8_t data[1200], parent[32], want[32], got[32];
+    const char *desc;
+    th_error err;
+    size_t len, i;
+    int k;
+
+    (void)state;
+    for (i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131 + 7);
+    memset(parent, 0xa5, sizeof parent);
+    for (len = 0; len <= sizeof data; len++) {
+        for (k = 0; k < 4; k++) {
+            desc = k & 1 ? "a description of the event" : NULL;
+            reference_hash(k & 2 ? parent : NULL, 1700000000123u + len, "host-call", data, len,
+                           desc, want);
+            assert_int_equal(th_chain_event_hash(k & 2 ? parent : NULL, 1700000000123u + len,
+                                                 "host-call", data, len, desc, got, &err),
+                             TH_OK);
+            assert_memory_equal(got, want, 32);
+        }
+    }
 }
 
 static void test_append_read_and_hash(void **state)
@@ -1254,6 +1283,7 @@ static void test_appenders_encode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_sizes),
         cmocka_unit_test_setup_teardown(test_append_read_and_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
