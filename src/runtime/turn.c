@@ -744,7 +744,6 @@ static void op_finish(rt_actor *a)
     }
     if (op->msg->durable && op->ex == RT_EX_HANDLE_REQUEST && r.has_resp)
         rt_durable_hold_reply(a, op->msg, true, r.resp, r.resp_len); /* commit point 3 */
-    record_result(a, op, &r);
     if (a->inst != NULL) {
         th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
         uint64_t size = 0;
@@ -752,7 +751,13 @@ static void op_finish(rt_actor *a)
             th_wasm_memory_data(mem, &size);
         atomic_store_explicit(&a->n_mem, size, memory_order_relaxed);
     }
+    /* The new state first, then its event: whoever hears the event (an
+     * event larger than a batch is queued at once, and the recorder may
+     * append it, and tell subscribers, before this turn goes on) and then
+     * asks for the state gets this one.  The actor owns r.state from here;
+     * only its own turn replaces it, so record_result may still read it. */
     rt_actor_set_state(a, r.has_state, r.state, r.state_len);
+    record_result(a, op, &r);
     r.state = NULL;
     if (a->replay == NULL) /* a replay touches nothing outside the actor */
         deliver_outputs(a, op, &r);
