@@ -260,11 +260,12 @@ static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
         if (i == RT_AFFINITY_SCAN)
             p = NULL;
     }
-    if (p == NULL || prev == NULL) { /* none of w's among them, or the oldest is */
+    if (p == NULL) { /* the oldest is w's, or none of w's is among them: the oldest */
         a = q_pop(&rt->phead, &rt->ptail);
         goto out;
     }
-    /* take p from the middle */
+    /* take p from the middle (the scan began at the head, which is not w's,
+     * so p has a predecessor) */
     atomic_store_explicit(&prev->rq_next, atomic_load_explicit(&p->rq_next, memory_order_relaxed),
                           memory_order_relaxed);
     if (rt->ptail == p)
