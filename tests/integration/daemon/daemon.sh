@@ -134,6 +134,17 @@ no_daemon)
     rc=$?
     [ $rc = 3 ] || fail "list without a daemon exited $rc, expected 3"
     contains "$out" "no daemon running at $S; start one with \`theater server\`" "no daemon"
+    # --home before the command: the same home; without a directory, a usage error
+    out=$(env -u THEATER_HOME "$THEATER" --home "$H" list 2>&1)
+    rc=$?
+    [ $rc = 3 ] || fail "theater --home DIR list without a daemon exited $rc, expected 3"
+    contains "$out" "no daemon running at $S" "--home before the command"
+    for bad in "--home" "--home="; do
+        out=$("$THEATER" $bad 2>&1)
+        rc=$?
+        [ $rc = 2 ] || fail "theater $bad exited $rc, expected 2"
+        contains "$out" "--home needs a directory" "theater $bad"
+    done
     # a stale socket left by a killed daemon
     start_daemon
     kill -KILL "$DPID"
