@@ -285,6 +285,19 @@ static void put_other_id(rctx *c, const json_t *v)
     put_short(c, v, 8);
 }
 
+/* A durable actor's message id ("message_id", docs/events.md): ", message
+ * id" and its first 8 characters (whole with --wide), unless it is the
+ * request id the summary already shows (`shown`, may be NULL). */
+static void put_message_id(rctx *c, const json_t *d, const json_t *shown)
+{
+    const json_t *v = json_object_get(d, "message_id");
+
+    if (v == NULL || (shown != NULL && json_equal((json_t *)v, (json_t *)shown)))
+        return;
+    fputs(", message id ", c->out);
+    put_other_id(c, v);
+}
+
 /* An error type: its name (also when recorded as a number). */
 static void put_error_type(rctx *c, const json_t *v)
 {
@@ -455,8 +468,8 @@ static void put_params(rctx *c, const char *fn, const json_t *params)
 /* What an export returned: {state[, response | accepted, message]}. */
 static void put_result(rctx *c, const json_t *r, const char *const *also_used)
 {
-    static const char *const used[] = {"function", "state", "response", "accepted", "message",
-                                       "params",   "from",  "result",   NULL};
+    static const char *const used[] = {"function", "state", "response", "accepted",   "message",
+                                       "params",   "from",  "result",   "message_id", NULL};
     const json_t *acc = json_object_get(r, "accepted");
 
     fputs(" -> ", c->out);
@@ -474,12 +487,14 @@ static void put_result(rctx *c, const json_t *r, const char *const *also_used)
     }
     fputs(" state ", c->out);
     put_hex(c, json_object_get(r, "state"));
+    if (also_used == NULL) /* a wasm-result: its own fields */
+        put_message_id(c, r, NULL);
     put_rest(c, r, also_used ? also_used : used);
 }
 
 static void sum_call(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"function", "params", "from", "result", NULL};
+    static const char *const used[] = {"function", "params", "from", "result", "message_id", NULL};
     static const char *const rused[] = {"state", "response", "accepted", "message", NULL};
     const char *fn = str_of(d, "function");
     const json_t *params = json_object_get(d, "params");
@@ -497,6 +512,11 @@ static void sum_call(rctx *c, const json_t *d)
     }
     if (json_is_object(res))
         put_result(c, res, rused);
+    /* handle-request's message id is its request id, shown already */
+    put_message_id(c, d,
+                   fn != NULL && strcmp(fn, "handle-request") == 0 && json_is_array(params)
+                       ? json_array_get(params, 0)
+                       : NULL);
     put_rest(c, d, used);
 }
 
@@ -658,8 +678,8 @@ static void sum_host(rctx *c, const json_t *d)
 
 static void sum_failed(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"error_type", "message",   "actor", "name",
-                                       "function",   "backtrace", NULL};
+    static const char *const used[] = {"error_type", "message",   "actor",      "name",
+                                       "function",   "backtrace", "message_id", NULL};
     const json_t *bt = json_object_get(d, "backtrace"), *f;
     const char *fn = str_of(d, "function");
     size_t i;
@@ -683,6 +703,7 @@ static void sum_failed(rctx *c, const json_t *d)
         put_plain(c, str_of(d, "message"), json_string_length(json_object_get(d, "message")));
     else
         put_json(c, json_object_get(d, "message"));
+    put_message_id(c, d, NULL);
     put_rest(c, d, used);
     if (json_is_array(bt)) {
         json_array_foreach((json_t *)bt, i, f)
@@ -822,10 +843,11 @@ static void sum_stopped(rctx *c, const json_t *d)
 
 static void sum_dropped(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"function", NULL};
+    static const char *const used[] = {"function", "message_id", NULL};
     const char *fn = str_of(d, "function");
 
     fprintf(c->out, "%s is not exported: message dropped", fn ? fn : "?");
+    put_message_id(c, d, NULL);
     put_rest(c, d, used);
 }
 

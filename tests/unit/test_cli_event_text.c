@@ -107,6 +107,52 @@ static void test_message_text_and_binary(void **unused)
     free(s);
 }
 
+/* A durable actor's message id (docs/events.md, "message_id"): short,
+ * whole with --wide, and not repeated for a request (its request id). */
+static void test_message_id(void **unused)
+{
+    char *s;
+
+    (void)unused;
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-send\",\"params\":[\"6869\"],\"message_id\":"
+                "\"01a2491c-5538-7000-b178-801630a2f2b3\",\"result\":{\"state\":\"31\"}}",
+                0);
+    expect_in(s, "handle-send(\"hi\") -> ok, state \"1\", message id 01a2491c\n");
+    expect_not_in(s, "message_id");
+    free(s);
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-send\",\"params\":[\"6869\"],\"message_id\":"
+                "\"01a2491c-5538-7000-b178-801630a2f2b3\"}",
+                CLI_EVENT_WIDE);
+    expect_in(s, "handle-send(\"hi\"), message id 01a2491c-5538-7000-b178-801630a2f2b3\n");
+    free(s);
+    s = text_of("wasm-call",
+                "{\"function\":\"handle-request\",\"params\":[\"d92db202-adeb-4716\",\"78\"],"
+                "\"message_id\":\"d92db202-adeb-4716\",\"result\":{\"state\":\"31\","
+                "\"response\":\"31\"}}",
+                0);
+    expect_in(s, "handle-request(request d92db202, \"x\") -> response \"1\", state \"1\"\n");
+    expect_not_in(s, "message id");
+    free(s);
+    s = text_of("wasm-result",
+                "{\"function\":\"handle-request\",\"state\":null,\"response\":\"31\","
+                "\"message_id\":\"d92db202-adeb-4716\",\"later\":1}",
+                0);
+    expect_in(s, "handle-request -> response \"1\", state none, message id d92db202 later=1\n");
+    free(s);
+    s = text_of("actor-failed",
+                "{\"error_type\":\"internal\",\"message\":\"trap\",\"function\":\"handle-send\","
+                "\"message_id\":\"01a2491c-5538\"}",
+                0);
+    expect_in(s, "failed in handle-send: internal: trap, message id 01a2491c");
+    free(s);
+    s = text_of("message-dropped",
+                "{\"function\":\"handle-send\",\"message_id\":\"01a2491c-5538\"}", 0);
+    expect_in(s, "handle-send is not exported: message dropped, message id 01a2491c");
+    free(s);
+}
+
 static void test_long_values(void **unused)
 {
     size_t n = 1000, i;
@@ -395,6 +441,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_text_and_binary),
+        cmocka_unit_test(test_message_id),
         cmocka_unit_test(test_long_values),
         cmocka_unit_test(test_errors_by_name),
         cmocka_unit_test(test_other_types),
