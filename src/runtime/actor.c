@@ -549,6 +549,29 @@ rt_msg *rt_actor_mbox_pop(rt_actor *a)
     return m;
 }
 
+int rt_actor_status(rt_actor *a)
+{
+    int st;
+
+    pthread_mutex_lock(&a->lock);
+    st = a->status;
+    pthread_mutex_unlock(&a->lock);
+    return st;
+}
+
+bool rt_actor_takes_messages(rt_actor *a)
+{
+    int st;
+    bool restarting;
+
+    pthread_mutex_lock(&a->lock);
+    st = a->status;
+    restarting = a->restart_pending;
+    pthread_mutex_unlock(&a->lock);
+    return !((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
+             st == TH_ACTOR_STOPPED);
+}
+
 void rt_actor_post(rt_actor *a, rt_msg *m)
 {
     if (m->kind != RT_MSG_STOP)
@@ -712,17 +735,11 @@ int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool boun
 {
     rt_actor *a = rt_registry_get(&rt->reg, id, RT_ID_LEN);
     rt_msg *m;
-    int st, rc;
-    bool restarting;
+    int rc;
 
     if (a == NULL)
         return TH_ENOENT;
-    pthread_mutex_lock(&a->lock);
-    st = a->status;
-    restarting = a->restart_pending;
-    pthread_mutex_unlock(&a->lock);
-    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
-        st == TH_ACTOR_STOPPED) {
+    if (!rt_actor_takes_messages(a)) {
         rt_actor_release(a);
         return TH_ESTATE;
     }

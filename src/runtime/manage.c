@@ -106,9 +106,7 @@ int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err)
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
     if ((a = lookup(rt, actor_id, err)) == NULL)
         return TH_ENOENT;
-    pthread_mutex_lock(&a->lock);
-    st = a->status;
-    pthread_mutex_unlock(&a->lock);
+    st = rt_actor_status(a);
     if (st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
         rt_actor_release(a);
         return th_error_set(err, TH_ESTATE, "actor %s is stopping", actor_id);
@@ -137,9 +135,7 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
 
     if (a == NULL)
         return TH_ENOENT;
-    pthread_mutex_lock(&a->lock);
-    st = a->status;
-    pthread_mutex_unlock(&a->lock);
+    st = rt_actor_status(a);
     s = rt_sync_new();
     m = rt_msg_new(RT_MSG_STOP, NULL, 0);
     if (s == NULL || m == NULL) {

@@ -93,9 +93,7 @@ static int pack_take(rt_runtime *rt, rt_actor *a, uint64_t now, th_wasm_memory *
     if (!atomic_compare_exchange_strong(&a->sched, &expect, RT_SCHED_QUEUED))
         return -1;
     /* the turn is ours */
-    pthread_mutex_lock(&a->lock);
-    st = a->status;
-    pthread_mutex_unlock(&a->lock);
+    st = rt_actor_status(a);
     if (a->inst != NULL && a->op == NULL && a->replay == NULL && st == TH_ACTOR_RUNNING &&
         a->stop_msg == NULL && (*mem = th_wasm_instance_memory0(a->inst)) != NULL &&
         !th_wasm_memory_packed(*mem))

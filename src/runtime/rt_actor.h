@@ -274,6 +274,12 @@ void rt_op_free(rt_actor *a);
  * then hand the actor back (idle, or requeued if it still has work). */
 void rt_actor_turn(rt_actor *a);
 
+/* Its status (th_actor_status), read under its lock. */
+int rt_actor_status(rt_actor *a);
+/* Whether it takes messages now: not stopping or stopped, and not failed
+ * unless a restart is on its way (messages wait for the new instance). */
+bool rt_actor_takes_messages(rt_actor *a);
+
 /* Deliver a message: push it to the mailbox (operations) or control queue
  * and schedule the actor.  Takes ownership of `m`.  rt_actor_post ignores
  * the mailbox limits: it is for what the runtime itself delivers (channel

@@ -665,15 +665,11 @@ static int ids_of(rt_actor **v, size_t n, char ***ids, size_t *count)
 {
     char **out = calloc(n + 1, sizeof *out);
     size_t i, k = 0;
-    bool stopped;
 
     if (out == NULL)
         return TH_ENOMEM;
     for (i = 0; i < n; i++) {
-        pthread_mutex_lock(&v[i]->lock);
-        stopped = v[i]->status == TH_ACTOR_STOPPED;
-        pthread_mutex_unlock(&v[i]->lock);
-        if (stopped)
+        if (rt_actor_status(v[i]) == TH_ACTOR_STOPPED)
             continue;
         out[k] = strdup(v[i]->id);
         if (out[k++] == NULL) {

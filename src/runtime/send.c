@@ -35,19 +35,12 @@ static int refuse(char *why, size_t cap, const char *text)
 static rt_actor *target_of(rt_actor *self, const char *id, size_t n, char *why, size_t cap)
 {
     rt_actor *t = rt_registry_get(&self->rt->reg, id, n);
-    int st;
-    bool restarting;
 
     if (t == NULL) {
         snprintf(why, cap, "actor %.*s not found", (int)n, id);
         return NULL;
     }
-    pthread_mutex_lock(&t->lock);
-    st = t->status;
-    restarting = t->restart_pending;
-    pthread_mutex_unlock(&t->lock);
-    if ((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
-        st == TH_ACTOR_STOPPED) {
+    if (!rt_actor_takes_messages(t)) {
         snprintf(why, cap, "actor %.*s is not running", (int)n, id);
         rt_actor_release(t);
         return NULL;
