@@ -465,11 +465,10 @@ static void put_params(rctx *c, const char *fn, const json_t *params)
     fputc(')', c->out);
 }
 
-/* What an export returned: {state[, response | accepted, message]}. */
-static void put_result(rctx *c, const json_t *r, const char *const *also_used)
+/* What an export returned: {state[, response | accepted, message]}; the
+ * caller adds the rest of the object's fields. */
+static void put_result(rctx *c, const json_t *r)
 {
-    static const char *const used[] = {"function", "state", "response", "accepted",   "message",
-                                       "params",   "from",  "result",   "message_id", NULL};
     const json_t *acc = json_object_get(r, "accepted");
 
     fputs(" -> ", c->out);
@@ -487,9 +486,6 @@ static void put_result(rctx *c, const json_t *r, const char *const *also_used)
     }
     fputs(" state ", c->out);
     put_hex(c, json_object_get(r, "state"));
-    if (also_used == NULL) /* a wasm-result: its own fields */
-        put_message_id(c, r, NULL);
-    put_rest(c, r, also_used ? also_used : used);
 }
 
 static void sum_call(rctx *c, const json_t *d)
@@ -510,8 +506,10 @@ static void sum_call(rctx *c, const json_t *d)
         fputs(" from ", c->out);
         put_id(c, json_object_get(d, "from"));
     }
-    if (json_is_object(res))
-        put_result(c, res, rused);
+    if (json_is_object(res)) {
+        put_result(c, res);
+        put_rest(c, res, rused);
+    }
     /* handle-request's message id is its request id, shown already */
     put_message_id(c, d,
                    fn != NULL && strcmp(fn, "handle-request") == 0 && json_is_array(params)
@@ -522,10 +520,14 @@ static void sum_call(rctx *c, const json_t *d)
 
 static void sum_result(rctx *c, const json_t *d)
 {
+    static const char *const used[] = {"function", "state", "response", "accepted",   "message",
+                                       "params",   "from",  "result",   "message_id", NULL};
     const char *fn = str_of(d, "function");
 
     fputs(fn ? fn : "?", c->out);
-    put_result(c, d, NULL);
+    put_result(c, d);
+    put_message_id(c, d, NULL);
+    put_rest(c, d, used);
 }
 
 /* Host functions whose input fields (`in_bytes`: space-separated keys,

@@ -650,9 +650,7 @@ int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_statu
 
     if (a == NULL)
         return TH_ENOENT;
-    pthread_mutex_lock(&a->lock);
-    *status = (th_actor_status)a->status;
-    pthread_mutex_unlock(&a->lock);
+    *status = (th_actor_status)rt_actor_status(a);
     rt_actor_release(a);
     return 0;
 }
