@@ -559,6 +559,13 @@ int rt_actor_status(rt_actor *a)
     return st;
 }
 
+void rt_actor_set_status(rt_actor *a, int status)
+{
+    pthread_mutex_lock(&a->lock);
+    a->status = status;
+    pthread_mutex_unlock(&a->lock);
+}
+
 bool rt_actor_takes_messages(rt_actor *a)
 {
     int st;
@@ -907,9 +914,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
     rt_actor_fail_pending(a, told);
-    pthread_mutex_lock(&a->lock);
-    a->status = TH_ACTOR_FAILED;
-    pthread_mutex_unlock(&a->lock);
+    rt_actor_set_status(a, TH_ACTOR_FAILED);
     a->shutdown_req = false;
     th_wasm_instance_free(a->inst);
     a->inst = NULL;

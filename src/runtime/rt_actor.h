@@ -274,8 +274,9 @@ void rt_op_free(rt_actor *a);
  * then hand the actor back (idle, or requeued if it still has work). */
 void rt_actor_turn(rt_actor *a);
 
-/* Its status (th_actor_status), read under its lock. */
+/* Its status (th_actor_status), read under its lock; and set under it. */
 int rt_actor_status(rt_actor *a);
+void rt_actor_set_status(rt_actor *a, int status);
 /* Whether it takes messages now: not stopping or stopped, and not failed
  * unless a restart is on its way (messages wait for the new instance). */
 bool rt_actor_takes_messages(rt_actor *a);

@@ -140,9 +140,7 @@ void rt_sup_begin_stop(rt_actor *a, rt_msg *stop)
     }
     a->stop_msg = stop;
     rt_actor_abort_op(a, "actor is stopping");
-    pthread_mutex_lock(&a->lock);
-    a->status = TH_ACTOR_STOPPING;
-    pthread_mutex_unlock(&a->lock);
+    rt_actor_set_status(a, TH_ACTOR_STOPPING);
     a->stop_waiting = rt_actor_stop_children(
         a, stop->code == RT_STOP_RUNTIME ? RT_STOP_RUNTIME : RT_STOP_BY_PARENT, true);
     if (a->stop_waiting == 0)
@@ -208,12 +206,8 @@ void rt_sup_finish(rt_actor *a)
     else
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, "}");
-    if (!keep) {
-        /* before the event can be heard: a listing after it leaves it out */
-        pthread_mutex_lock(&a->lock);
-        a->status = TH_ACTOR_STOPPED;
-        pthread_mutex_unlock(&a->lock);
-    }
+    if (!keep) /* before the event can be heard: a listing after it leaves it out */
+        rt_actor_set_status(a, TH_ACTOR_STOPPED);
     rt_record_buf(a, "actor-stopped", &b);
 
     drop_instance(a);
@@ -229,9 +223,7 @@ void rt_sup_finish(rt_actor *a)
         }
     }
     if (keep) {
-        pthread_mutex_lock(&a->lock);
-        a->status = TH_ACTOR_FAILED;
-        pthread_mutex_unlock(&a->lock);
+        rt_actor_set_status(a, TH_ACTOR_FAILED);
         a->shutdown_req = false;
         answer_stops(a);
         if (note != NULL)

@@ -303,9 +303,7 @@ static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
         /* Not exported: init and notifications are optional; requests and
          * channel opens get an error; sends are dropped (recorded). */
         if (ex == RT_EX_INIT) {
-            pthread_mutex_lock(&a->lock);
-            a->status = TH_ACTOR_RUNNING;
-            pthread_mutex_unlock(&a->lock);
+            rt_actor_set_status(a, TH_ACTOR_RUNNING);
             rt_record(a, "init-skipped", (const uint8_t *)"{}", 2);
             rt_actor_started(a);
         } else {
