@@ -108,11 +108,7 @@ static int take_globals(int argc, char **argv)
             json = true;
             i++;
         } else if (strcmp(argv[i], "--home") == 0) {
-            if (i + 1 >= argc) {
-                cli_errorf("--home needs a directory");
-                return -1;
-            }
-            home = argv[i + 1];
+            home = i + 1 < argc ? argv[i + 1] : ""; /* "": refused below */
             i += 2;
         } else if (strncmp(argv[i], "--home=", 7) == 0) {
             home = argv[i++] + 7;
