@@ -40,20 +40,29 @@ static const char *status_name(th_actor_status st)
 /* Actor ids                                                          */
 
 /* Collect the ids in `ids` (n) that start with `ref` into `match`. */
-static size_t prefix_matches(char **ids, size_t n, const char *ref, size_t rl, srv_buf *names,
-                             char out[SRV_ID_LEN + 1], size_t found)
+/* Count the ids of `ids` that begin with ref[0..rl), but for those in
+ * `seen` (counted already: an actor both live and in the chains); the
+ * first match goes to `out`, the first ten to `names`.  `matched`, if not
+ * NULL, collects the matches (pointers into `ids`). */
+static size_t prefix_matches(char **ids, size_t n, const char *ref, size_t rl, char **seen,
+                             size_t nseen, char **matched, srv_buf *names, char out[SRV_ID_LEN + 1],
+                             size_t found)
 {
-    size_t i;
+    size_t i, j;
 
     for (i = 0; i < n; i++) {
         if (strncmp(ids[i], ref, rl) != 0)
             continue;
+        for (j = 0; j < nseen && strcmp(seen[j], ids[i]) != 0; j++)
+            ;
+        if (j < nseen)
+            continue;
         if (found == 0)
             snprintf(out, SRV_ID_LEN + 1, "%s", ids[i]);
-        else if (strcmp(out, ids[i]) == 0)
-            continue; /* the same actor, live and in the chains */
         if (found < 10)
             srv_buf_addf(names, "%s%s", found ? ", " : "", ids[i]);
+        if (matched != NULL)
+            matched[found] = ids[i];
         found++;
     }
     return found;
@@ -63,8 +72,8 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
 {
     th_server *s = r->srv;
     th_actor_status st;
-    char **ids = NULL, ref[SRV_ID_LEN + 1];
-    size_t n = 0, rl = strlen(given), found = 0;
+    char **ids = NULL, **live = NULL, ref[SRV_ID_LEN + 1];
+    size_t n = 0, rl = strlen(given), found = 0, nlive = 0;
     srv_buf names = {0};
 
     /* ids are written in lower case; one typed in upper case is matched
@@ -82,10 +91,12 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
                         "an actor id prefix needs at least %d characters: %s", MIN_PREFIX, ref);
         return false;
     }
-    if (th_runtime_list_actors(s->rt, &ids, &n, NULL) == 0) {
-        found = prefix_matches(ids, n, ref, rl, &names, out, found);
-        th_runtime_strv_free(ids);
-    }
+    if (th_runtime_list_actors(s->rt, &ids, &n, NULL) != 0)
+        ids = NULL, n = 0;
+    /* the live matches, so that the chains' pass does not count them again */
+    if (chains && n > 0)
+        live = calloc(n, sizeof *live);
+    found = nlive = prefix_matches(ids, n, ref, rl, NULL, 0, live, &names, out, 0);
     if (chains) {
         th_chain_actors ca;
         if (th_chain_list_actors(th_runtime_chain(s->rt), &ca, NULL) == 0) {
@@ -94,11 +105,15 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
             for (i = 0; v != NULL && i < ca.count; i++)
                 v[i] = ca.items[i].name;
             if (v != NULL)
-                found = prefix_matches(v, ca.count, ref, rl, &names, out, found);
+                found = prefix_matches(v, ca.count, ref, rl, live, live ? nlive : 0, NULL, &names,
+                                       out, found);
             free(v);
             th_chain_actors_free(&ca);
         }
     }
+    free(live);
+    if (ids != NULL)
+        th_runtime_strv_free(ids);
     if (found == 1) {
         srv_buf_release(&names);
         return true;
@@ -542,14 +557,13 @@ static bool start_async(srv_req *r, async_start start, th_runtime_reply_fn done)
     if (rc == 0)
         return true;
     srv_req_release(r);
-    if (rc == TH_ENOENT)
+    if (rc == TH_ENOENT) {
         srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
-    else if (rc == TH_ETOOBIG) /* larger than the actor's mailbox can ever hold */
-        srv_req_done_error(r, 413, "too-large", "%s", err.msg);
-    else if (rc == TH_EBUSY) /* its mailbox is full: try again */
-        srv_req_done_error(r, 503, "busy", "%s", err.msg);
-    else
-        srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    } else {
+        const char *code;
+        unsigned status = srv_status_of_delivery(rc, &code);
+        srv_req_done_error(r, status, code, "%s", err.msg);
+    }
     return false;
 }
 

@@ -227,6 +227,16 @@ unsigned srv_status_of(int code, const char **ecode)
     }
 }
 
+unsigned srv_status_of_delivery(int code, const char **ecode)
+{
+    switch (code) {
+    case TH_ETOOBIG: *ecode = "too-large"; return 413; /* never fits its mailbox */
+    case TH_EBUSY: *ecode = "busy"; return 503;        /* its mailbox is full: try again */
+    case TH_ECLOSED: *ecode = "shutting-down"; return 503;
+    default: *ecode = "out-of-memory"; return 503;
+    }
+}
+
 void srv_req_wait(srv_req *r)
 {
     pthread_mutex_lock(&r->lock);

@@ -173,6 +173,10 @@ void srv_reply_error(srv_req *r, unsigned status, const char *code, const char *
     __attribute__((format(printf, 4, 5)));
 /* The HTTP status and error code for a TH_E* code. */
 unsigned srv_status_of(int code, const char **ecode);
+/* The same for a message an actor's mailbox did not take (a send, a
+ * request, a channel's open or message), after "no such actor/channel":
+ * 413 too-large, 503 busy, 503 shutting-down, else 503 out-of-memory. */
+unsigned srv_status_of_delivery(int code, const char **ecode);
 /* Suspend the connection: the answer comes later through srv_req_done. */
 void srv_req_wait(srv_req *r);
 /* Complete a waiting request with the response prepared by `fill` under the

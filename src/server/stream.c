@@ -62,7 +62,9 @@ struct srv_stream {
     bool ended;                 /* end of stream once `out` is sent */
     char actor[SRV_ID_LEN + 1]; /* filter; "" = every actor */
     char *type;                 /* filter or NULL */
-    bool backlog;               /* stored events still being read */
+    bool backlog;               /* stored events (then `pending`) still being sent */
+    bool stored_done;           /* every stored event is in `out` or sent */
+    unsigned page;              /* stored events to read in the next step */
     uint64_t next_seq;          /* next stored event to read */
     frame *pending, *pending_tail;
     size_t pending_bytes;
@@ -148,12 +150,19 @@ static void overflow_locked(srv_stream *st)
             (unsigned long long)(st->sent_any ? st->last_sent : 0));
 }
 
+/* Whether a frame of `len` bytes fits beside the `waiting` bytes: any
+ * frame fits when nothing waits. */
+static bool frame_fits(const srv_stream *st, size_t waiting, size_t len)
+{
+    return waiting == 0 || waiting + len <= st->srv->stream_buffer;
+}
+
 /* Append an event frame to `out` (stream lock held). */
 static void stream_add_locked(srv_stream *st, const char *text, size_t len, uint64_t seq)
 {
     if (st->ended)
         return;
-    if (st->out.len + len > st->srv->stream_buffer) {
+    if (!frame_fits(st, st->out.len, len)) {
         overflow_locked(st);
         return;
     }
@@ -176,7 +185,7 @@ static bool stream_offer_locked(srv_stream *st, const char *text, size_t len, ui
     if (st->ended)
         return false;
     if (st->backlog) {
-        if (st->pending_bytes + len > st->srv->stream_buffer) {
+        if (!frame_fits(st, st->pending_bytes, len)) {
             overflow_locked(st);
         } else if ((f = malloc(sizeof *f + len)) != NULL) {
             f->next = NULL;
@@ -245,47 +254,80 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
     free(text);
 }
 
-/* Read the next page of stored events into `out`; at the end, switch the
- * stream to live events.  Called by the reader with no lock held. */
+/* Move the live frames that came while stored events were sent into
+ * `out`, as many as fit; once none is left the stream is live (stream lock
+ * held). */
+static void drain_pending_locked(srv_stream *st)
+{
+    frame *f;
+
+    while ((f = st->pending) != NULL && !st->ended) {
+        if (f->seq >= st->next_seq) {
+            if (!frame_fits(st, st->out.len, f->len))
+                return; /* the next read step takes it */
+            stream_add_locked(st, f->text, f->len, f->seq);
+        }
+        st->pending = f->next;
+        if (st->pending == NULL)
+            st->pending_tail = NULL;
+        st->pending_bytes -= f->len;
+        free(f);
+    }
+    st->backlog = false;
+}
+
+/* Put the next stored events into `out`, at most stream_buffer bytes of
+ * them (any one frame when `out` is empty); at the end of the chain, the
+ * pending live ones.  Called by the reader with no lock held. */
 static void read_backlog(srv_stream *st)
 {
     th_chain_query q;
     th_chain_events evs;
-    frame *f, *next;
     size_t i, len;
     char *text;
-    int rc;
+    bool full = false, done;
+    int rc = -1;
 
+    pthread_mutex_lock(&st->lock);
+    done = st->stored_done;
     memset(&q, 0, sizeof q);
     q.actor = st->actor;
     q.from_seq = st->next_seq;
     q.type = st->type;
-    q.limit = TH_SERVER_STREAM_PAGE;
-    rc = th_chain_read(th_runtime_chain(st->srv->rt), &q, &evs, NULL);
+    if (st->page == 0)
+        st->page = TH_SERVER_STREAM_PAGE;
+    q.limit = st->page;
+    pthread_mutex_unlock(&st->lock);
+    if (!done)
+        rc = th_chain_read(th_runtime_chain(st->srv->rt), &q, &evs, NULL);
     pthread_mutex_lock(&st->lock);
-    if (rc == 0) {
-        for (i = 0; i < evs.count; i++) {
+    if (!done && rc == 0) {
+        for (i = 0; i < evs.count && !st->ended; i++) {
             th_chain_event *e = &evs.items[i];
             text = event_frame(e->actor, e->seq, e->type, e->timestamp_ms, e->hash,
                                e->has_parent ? e->parent : NULL, e->data, e->data_len, &len);
+            if (text != NULL && !frame_fits(st, st->out.len, len)) {
+                free(text);
+                full = true; /* this event is the next step's first */
+                break;
+            }
             if (text != NULL)
                 stream_add_locked(st, text, len, e->seq);
             free(text);
             st->next_seq = e->seq + 1;
         }
+        /* read no more than one step sends: large events, small pages */
+        if (full)
+            st->page = i > 0 ? (unsigned)i : 1;
+        else if (st->page < TH_SERVER_STREAM_PAGE)
+            st->page = st->page * 2 < TH_SERVER_STREAM_PAGE ? st->page * 2 : TH_SERVER_STREAM_PAGE;
+        if (!full && evs.count < q.limit)
+            st->stored_done = true;
+    } else if (!done) {
+        st->stored_done = true; /* unreadable: the live events follow */
     }
-    if (rc != 0 || evs.count < TH_SERVER_STREAM_PAGE) {
-        /* stored events done: the live ones that came meanwhile follow */
-        st->backlog = false;
-        for (f = st->pending; f != NULL; f = next) {
-            next = f->next;
-            if (f->seq >= st->next_seq)
-                stream_add_locked(st, f->text, f->len, f->seq);
-            free(f);
-        }
-        st->pending = st->pending_tail = NULL;
-        st->pending_bytes = 0;
-    }
+    if (st->stored_done)
+        drain_pending_locked(st);
     pthread_mutex_unlock(&st->lock);
     if (rc == 0)
         th_chain_events_free(&evs);
@@ -720,10 +762,13 @@ void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len
     pthread_mutex_unlock(&s->streams_lock);
     if (rc != 0) {
         srv_req_release(r);
-        if (rc == TH_ENOENT)
+        if (rc == TH_ENOENT) {
             srv_req_done_error(r, 404, "actor-not-found", "no actor %s", actor);
-        else
-            srv_req_done_error(r, 503, "shutting-down", "%s", err.msg);
+        } else {
+            const char *code;
+            unsigned status = srv_status_of_delivery(rc, &code);
+            srv_req_done_error(r, status, code, "%s", err.msg);
+        }
         return;
     }
     srv_timeout_add(s, r, timeout_ms);
@@ -741,8 +786,11 @@ void srv_chan_send(srv_req *r, const char *chan)
         srv_reply_error(r, 404, "channel-not-found", "no channel %.80s", chan);
     else if (rc == TH_ECLOSED)
         srv_reply_error(r, 409, "channel-closed", "%s", err.msg);
-    else
-        srv_reply_error(r, 503, "out-of-memory", "%s", err.msg);
+    else {
+        const char *code;
+        unsigned status = srv_status_of_delivery(rc, &code);
+        srv_reply_error(r, status, code, "%s", err.msg);
+    }
 }
 
 void srv_chan_stream(srv_req *r, const char *chan)

@@ -481,6 +481,49 @@ sse)
     grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
     ;;
 
+sse_paced)
+    # A client that keeps up is never cut off: the stored events go out as
+    # it reads them (at most --stream-buffer bytes at a time), however long
+    # the chain, and one event larger than the buffer still goes out.
+    start_daemon --stream-buffer 8192
+    id=$(start_json "$EXAMPLES/counter.toml")
+    head -c 1000 /dev/zero | tr '\0' a >"$H/m1k"
+    head -c 20000 /dev/zero | tr '\0' b >"$H/m20k"
+    i=0
+    while [ $i -lt 6 ]; do
+        curl -s --unix-socket "$S" -X POST --data-binary @"$H/m1k" \
+            $(seq 1 20 | sed "s|.*|http://theater/v1/actors/$id/messages|") >/dev/null
+        i=$((i + 1))
+    done
+    expect_status 202 POST "/v1/actors/$id/messages" --data-binary @"$H/m20k" >/dev/null
+    api POST "/v1/actors/$id/messages" --data-binary z >/dev/null
+    # every message handled (the counter's state counts them), so all are stored
+    until [ "$(api GET "/v1/actors/$id/state")" = 122 ]; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || fail "the counter did not handle the messages: $(api GET "/v1/actors/$id/state")"
+        sleep 0.1
+    done
+    n=$(api GET "/v1/actors/$id/events?limit=100000" | grep -o '"seq":' | wc -l)
+    [ "$n" -ge 123 ] || fail "expected at least 123 stored events, got $n"
+    curl -s -N --max-time 3 --unix-socket "$S" "http://theater/v1/actors/$id/events?follow=1" >"$H/p1" 2>/dev/null
+    if grep -q '^event: overflow' "$H/p1"; then fail "a client that keeps up was cut off: $(grep -A1 '^event: overflow' "$H/p1")"; fi
+    ids=$(sed -n 's/^id: //p' "$H/p1" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 0 $((n - 1))) " ] || fail "stream ids not 0..$((n - 1)): $ids"
+    big=$(grep -n "$(head -c 20000 /dev/zero | tr '\0' b | od -An -tx1 | tr -d ' \n' | head -c 64)" "$H/p1" | head -1 | cut -d: -f1)
+    [ -n "$big" ] || fail "the 20 kB message's event is not on the stream"
+    # resuming right before the big event starts with it
+    bigseq=$(sed -n "$((big - 2))s/^id: //p" "$H/p1")
+    curl -s -N --max-time 2 --unix-socket "$S" -H "Last-Event-ID: $((bigseq - 1))" \
+        "http://theater/v1/actors/$id/events?follow=1" >"$H/p2" 2>/dev/null
+    first=$(sed -n 's/^id: //p' "$H/p2" | head -1)
+    [ "$first" = "$bigseq" ] || fail "resume with Last-Event-ID: $((bigseq - 1)) started at $first"
+    if grep -q '^event: overflow' "$H/p2"; then fail "the resumed stream was cut off"; fi
+    # the CLI follows it too, to the end
+    "$THEATER" events "$id" --follow --json --max "$n" >"$H/p3" || fail "events --follow failed"
+    [ "$(wc -l <"$H/p3")" = "$n" ] || fail "events --follow --max $n printed $(wc -l <"$H/p3") lines"
+    if grep -q "fell more than 8192 bytes behind" "$H/server.log"; then fail "the daemon cut off a client that kept up"; fi
+    ;;
+
 slow_client)
     start_daemon --client-timeout 2
     "$RAW" slowloris "$S" 2 || fail "slowloris"
@@ -528,6 +571,10 @@ sigterm_1000)
         out=$("$THEATER" inspect "$pre" 2>&1)
         [ $? = 1 ] || fail "an ambiguous prefix should exit 1"
         contains "$out" "$pre is ambiguous: it matches [0-9]+ actors \($pre" "ambiguous prefix"
+        # the events endpoint also looks among the chains: each actor once
+        want=$(printf '%s' "$out" | sed -n 's/.*it matches \([0-9]*\) actors.*/\1/p')
+        b=$(expect_status 400 GET "/v1/actors/$pre/events")
+        contains "$b" "it matches $want actors" "an ambiguous prefix among live actors and chains"
     fi
     t0=$(date +%s%N)
     stop_daemon; [ "$RC" = 0 ] || fail "exit status after SIGTERM"
@@ -724,6 +771,17 @@ mailbox_toobig)
             "http://theater/v1/actors/$id/requests")
         [ "$r" = 5 ] || fail "the actor was held up (durable = $d): it answered '$r'"
     done
+    # channels: the open and a message on it refuse the same way
+    sed "s|^component = \"|component = \"$EXAMPLES/|" "$EXAMPLES/echo.toml" >"$H/echo.toml"
+    printf '[limits]\nmailbox_bytes = 4096\n' >>"$H/echo.toml"
+    id=$(start_json "$H/echo.toml")
+    b=$(expect_status 413 POST "/v1/actors/$id/channels" --data-binary "@$H/big")
+    contains "$b" '"code":"too-large"' "a channel's first message too large"
+    ch=$(expect_status 201 POST "/v1/actors/$id/channels" --data-binary hi | json_get channel)
+    [ -n "$ch" ] || fail "no channel id"
+    b=$(expect_status 413 POST "/v1/channels/$ch/messages" --data-binary "@$H/big")
+    contains "$b" '"code":"too-large"' "a channel message too large"
+    expect_status 202 POST "/v1/channels/$ch/messages" --data-binary ok >/dev/null
     stop_daemon; [ "$RC" = 0 ] || fail "exit status"
     ;;
 
