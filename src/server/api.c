@@ -436,9 +436,14 @@ static void h_stop(srv_req *r, char **seg)
 
 static void h_restart(srv_req *r, char **seg)
 {
+    static const char *const none[] = {NULL};
     th_error err;
+    json_t *body;
     int rc;
 
+    if ((body = srv_body_object(r, none)) == NULL) /* no fields: {} or empty */
+        return;
+    json_decref(body);
     if (!srv_resolve_actor(r, seg[2], false, r->id))
         return;
     rc = th_runtime_restart(r->srv->rt, r->id, &err);
@@ -508,6 +513,14 @@ static void h_component(srv_req *r, char **seg)
         json_decref(a);
         return;
     }
+    if (json_string_value(c)[0] != '/') {
+        srv_reply_error(r, 400, "bad-request",
+                        "\"component\" must be an absolute path (the server does not share your "
+                        "working directory): %.200s",
+                        json_string_value(c));
+        json_decref(a);
+        return;
+    }
     if (!srv_resolve_actor(r, seg[2], false, r->id)) {
         json_decref(a);
         return;
@@ -528,8 +541,9 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
     (void)data;
     (void)len;
     if (status != 0) {
-        srv_req_done_error(r, 503, status == TH_EBUSY ? "busy" : "out-of-memory", "%s",
-                           msg && msg[0] ? msg : "the message was not queued");
+        const char *code;
+        unsigned http = srv_status_of_delivery(status, &code);
+        srv_req_done_error(r, http, code, "%s", msg && msg[0] ? msg : "the message was not queued");
     } else if ((body = malloc(cap)) == NULL) {
         srv_req_done_error(r, 503, "out-of-memory", "out of memory");
     } else {
@@ -658,20 +672,26 @@ json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64
     return o;
 }
 
-static bool wants_stream(srv_req *r)
+/* Whether the client asked for a stream: ?follow=1 or Accept:
+ * text/event-stream (*follow is 0 when ?follow=0; false with a 400
+ * prepared when ?follow is malformed). */
+static bool stream_wanted(srv_req *r, bool *stream)
 {
     const char *acc = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
-    const char *f = srv_arg(r, "follow");
+    uint64_t follow = 2;
 
-    if (f != NULL && (strcmp(f, "1") == 0 || strcmp(f, "true") == 0))
-        return true;
-    return acc != NULL && strstr(acc, "text/event-stream") != NULL;
+    if (!srv_arg_u64(r, "follow", 1, &follow))
+        return false;
+    *stream =
+        follow == 1 || (follow == 2 && acc != NULL && strstr(acc, "text/event-stream") != NULL);
+    return true;
 }
 
 static void h_events(srv_req *r, char **seg)
 {
     th_server *s = r->srv;
     uint64_t after = UINT64_MAX, limit = 0, newest = 0, from;
+    bool stream;
     const char *type = srv_arg(r, "type"), *last = srv_header(r, "Last-Event-ID");
     th_chain_query q;
     th_chain_events evs;
@@ -682,7 +702,8 @@ static void h_events(srv_req *r, char **seg)
 
     if (!srv_arg_u64(r, "after", UINT64_MAX - 1, &after) ||
         !srv_arg_u64(r, "limit", TH_SERVER_MAX_LIST_LIMIT, &limit) ||
-        !srv_arg_u64(r, "newest", 1, &newest) || !srv_resolve_actor(r, seg[2], true, r->id))
+        !srv_arg_u64(r, "newest", 1, &newest) || !stream_wanted(r, &stream) ||
+        !srv_resolve_actor(r, seg[2], true, r->id))
         return;
     if (last != NULL) {
         char *end;
@@ -695,7 +716,23 @@ static void h_events(srv_req *r, char **seg)
         after = v;
     }
     from = after == UINT64_MAX ? 0 : after + 1;
-    if (wants_stream(r)) {
+    if (stream && limit > 0) {
+        /* a stream has no gap: ?limit=N starts it at the newest N stored
+         * events (as with newest=1), then the rest of the chain and live */
+        th_runtime_flush(s->rt, r->id, NULL);
+        memset(&q, 0, sizeof q);
+        q.actor = r->id;
+        q.from_seq = from;
+        q.type = type;
+        q.limit = (size_t)limit;
+        q.newest = true;
+        if (th_chain_read(th_runtime_chain(s->rt), &q, &evs, NULL) == 0) {
+            if (evs.count > 0)
+                from = evs.items[0].seq;
+            th_chain_events_free(&evs);
+        }
+    }
+    if (stream) {
         srv_stream_events(r, r->id, type, from, true);
         return;
     }
@@ -792,29 +829,54 @@ typedef struct route {
     const char *pattern; /* segments; "*" matches one */
     const char *method;
     void (*fn)(srv_req *r, char **seg);
+    const char *args; /* the query arguments it takes, space-separated */
 } route;
 
 static const route routes[] = {
-    {"v1/health", "GET", h_health},
-    {"v1/actors", "GET", h_list},
-    {"v1/actors", "POST", h_start},
-    {"v1/actors/*", "GET", h_info},
-    {"v1/actors/*", "DELETE", h_stop},
-    {"v1/actors/*/manifest", "GET", h_manifest},
-    {"v1/actors/*/state", "GET", h_state},
-    {"v1/actors/*/restart", "POST", h_restart},
-    {"v1/actors/*/component", "PUT", h_component},
-    {"v1/actors/*/messages", "POST", h_message},
-    {"v1/actors/*/requests", "POST", h_request},
-    {"v1/actors/*/events", "GET", h_events},
-    {"v1/actors/*/channels", "POST", h_chan_open},
-    {"v1/events", "GET", h_all_events},
-    {"v1/channels/*/messages", "POST", h_chan_send},
-    {"v1/channels/*/messages", "GET", h_chan_stream},
-    {"v1/channels/*", "DELETE", h_chan_close},
-    {"v1/stores", "POST", h_store_new},
-    {"v1/shutdown", "POST", h_shutdown},
+    {"v1/health", "GET", h_health, ""},
+    {"v1/actors", "GET", h_list, ""},
+    {"v1/actors", "POST", h_start, ""},
+    {"v1/actors/*", "GET", h_info, ""},
+    {"v1/actors/*", "DELETE", h_stop, "force"},
+    {"v1/actors/*/manifest", "GET", h_manifest, ""},
+    {"v1/actors/*/state", "GET", h_state, ""},
+    {"v1/actors/*/restart", "POST", h_restart, ""},
+    {"v1/actors/*/component", "PUT", h_component, ""},
+    {"v1/actors/*/messages", "POST", h_message, ""},
+    {"v1/actors/*/requests", "POST", h_request, "timeout_ms"},
+    {"v1/actors/*/events", "GET", h_events, "after limit newest type follow"},
+    {"v1/actors/*/channels", "POST", h_chan_open, "timeout_ms"},
+    {"v1/events", "GET", h_all_events, "type follow"},
+    {"v1/channels/*/messages", "POST", h_chan_send, ""},
+    {"v1/channels/*/messages", "GET", h_chan_stream, "follow"},
+    {"v1/channels/*", "DELETE", h_chan_close, ""},
+    {"v1/stores", "POST", h_store_new, ""},
+    {"v1/shutdown", "POST", h_shutdown, ""},
 };
+
+/* The first query argument a route does not take (a typo such as
+ * ?forse=1 must not be ignored). */
+typedef struct arg_check {
+    const char *allowed;
+    char unknown[64];
+} arg_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    arg_check *c = cls;
+    size_t kl = key ? strlen(key) : 0;
+    const char *p;
+
+    (void)kind, (void)value;
+    if (kl == 0) /* "?" or a trailing "&" */
+        return MHD_YES;
+    for (p = c->allowed; (p = strstr(p, key)) != NULL; p += kl)
+        if ((p == c->allowed || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == 0))
+            return MHD_YES;
+    snprintf(c->unknown, sizeof c->unknown, "%s", key);
+    return MHD_NO;
+}
 
 static bool pattern_match(const char *pattern, char **seg, size_t nseg)
 {
@@ -854,8 +916,16 @@ void srv_route(srv_req *r)
         if (!pattern_match(routes[i].pattern, seg, nseg))
             continue;
         if (strcmp(routes[i].method, r->method) == 0) {
+            arg_check c = {.allowed = routes[i].args};
             srv_buf_release(&methods);
-            routes[i].fn(r, seg);
+            MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
+            if (c.unknown[0] != 0)
+                srv_reply_error(r, 400, "bad-request",
+                                "?%.60s is not an argument of %s %.200s (%s%s)", c.unknown,
+                                r->method, r->path,
+                                routes[i].args[0] ? "it takes: " : "it takes none", routes[i].args);
+            else
+                routes[i].fn(r, seg);
             return;
         }
         path_ok = true;

@@ -298,6 +298,10 @@ bool srv_arg_u64(srv_req *r, const char *name, uint64_t max, uint64_t *out)
 
     if (v == NULL)
         return true;
+    if (max == 1 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) { /* a flag */
+        *out = v[0] == 't';
+        return true;
+    }
     if (*v < '0' || *v > '9' || (n = strtoull(v, &end, 10), *end != 0) || n > max) {
         srv_reply_error(r, 400, "bad-request", "?%s=%s: expected a whole number from 0 to %llu",
                         name, v, (unsigned long long)max);
@@ -350,18 +354,25 @@ json_t *srv_body_object(srv_req *r, const char *const *allowed)
 /* libmicrohttpd callbacks                                            */
 
 /* Constant-time comparison of the bearer token (the scheme's name is
- * case-insensitive, RFC 9110 11.1). */
+ * case-insensitive, RFC 9110 11.1; spaces after it and whitespace around
+ * the field value are not part of the token, RFC 9110 5.5 and 11.4). */
 static bool token_ok(th_server *s, struct MHD_Connection *conn)
 {
     const char *h =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    size_t n = strlen(s->token), i;
+    size_t n = strlen(s->token), len, i;
     unsigned char diff = 0;
 
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != n || n == 0)
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || n == 0)
+        return false;
+    for (h += 7; *h == ' '; h++)
+        ;
+    for (len = strlen(h); len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'); len--)
+        ;
+    if (len != n)
         return false;
     for (i = 0; i < n; i++)
-        diff |= (unsigned char)(h[7 + i] ^ s->token[i]);
+        diff |= (unsigned char)(h[i] ^ s->token[i]);
     return diff == 0;
 }
 

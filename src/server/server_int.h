@@ -193,7 +193,8 @@ const char *srv_header(srv_req *r, const char *name);
  * empty body is {}. */
 json_t *srv_body_object(srv_req *r, const char *const *allowed);
 /* Parse an unsigned query argument (absent: *out unchanged).  false with a
- * 400 prepared when malformed or above max. */
+ * 400 prepared when malformed or above max.  With max 1 (a flag) "true"
+ * and "false" are 1 and 0 too. */
 bool srv_arg_u64(srv_req *r, const char *name, uint64_t max, uint64_t *out);
 
 /* api.c */

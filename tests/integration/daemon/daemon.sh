@@ -190,6 +190,19 @@ bad_requests)
     big=$(head -c 40000 /dev/zero | tr '\0' a)
     code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -H "X-Big: $big" http://theater/v1/health)
     [ "$code" = 431 ] || fail "a 40 kB header got HTTP $code, expected 431"
+    # a query argument an endpoint does not take is refused, not ignored:
+    # a typo must not turn a forced stop into a graceful one
+    id=$(start_json "$EXAMPLES/counter.toml")
+    b=$(expect_status 400 DELETE "/v1/actors/$id?forse=1")
+    contains "$b" '\?forse is not an argument of DELETE .*it takes: force' "an unknown query argument"
+    b=$(expect_status 400 GET "/v1/health?verbose=1")
+    contains "$b" 'it takes none' "a query argument where none is taken"
+    expect_status 200 GET "/v1/actors/$id" | grep -q '"status":"running"' || fail "the refused stop stopped the actor"
+    expect_status 400 POST "/v1/actors/$id/restart" -d '{"x":1}' | grep -q 'unknown field' ||
+        fail "a restart with an unknown field"
+    expect_status 202 POST "/v1/actors/$id/restart" >/dev/null
+    expect_status 400 GET "/v1/actors/$id/events?follow=yes" >/dev/null
+    expect_status 200 DELETE "/v1/actors/$id?force=true" >/dev/null
     # the daemon is still fine
     expect_status 200 GET /v1/health >/dev/null
     ;;
@@ -297,6 +310,8 @@ endpoints)
     expect_status 200 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/counter.wasm\"}" | grep -q '"updated":true' || fail "component"
     expect_status 400 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/echo.wasm\"}" | grep -q update-component-error || fail "component refused"
     expect_status 400 PUT "/v1/actors/$id/component" -d '{}' >/dev/null
+    expect_status 400 PUT "/v1/actors/$id/component" -d '{"component":"counter.wasm"}' | grep -q 'absolute path' ||
+        fail "a relative component path"
     expect_status 404 PUT "/v1/actors/ffffffff/component" -d '{"component":"/x.wasm"}' >/dev/null
     b=$(expect_status 200 GET "/v1/actors/$id/events?limit=2")
     [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 2 ] || fail "?limit=2: $b"
@@ -405,6 +420,11 @@ sse)
         "http://theater/v1/actors/$id/events?follow=1" >"$H/s2" 2>/dev/null
     first=$(sed -n 's/^id: //p' "$H/s2" | head -1)
     [ "$first" = 4 ] || fail "resume with Last-Event-ID: 3 started at $first"
+    # ?limit=N on a stream: the newest N stored events, then the rest
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/actors/$id/events?follow=1&limit=2" >"$H/s2l" 2>/dev/null
+    last=$(api GET "/v1/actors/$id/events?limit=1&newest=1" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+    ids=$(sed -n 's/^id: //p' "$H/s2l" | tr '\n' ' ')
+    [ "$ids" = "$((last - 1)) $last " ] || fail "a stream with ?limit=2 sent $ids (the newest two are $((last - 1)) $last)"
     # every actor's events
     curl -s -N --max-time 1 --unix-socket "$S" -D "$H/s3h" "http://theater/v1/events" \
         >"$H/s3" 2>/dev/null &
@@ -742,6 +762,10 @@ tcp)
     [ "$code" = 200 ] || fail "TCP with the token: $code"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: bearer $tok" "$u/v1/health")
     [ "$code" = 200 ] || fail "TCP with the token, scheme in lower case: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer  $tok " "$u/v1/health")
+    [ "$code" = 200 ] || fail "TCP with the token between spaces: $code"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${tok}0" "$u/v1/health")
+    [ "$code" = 401 ] || fail "TCP with the token and one character more: $code"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
         -X POST -d "{\"manifest\":\"$EXAMPLES/counter.toml\"}" "$u/v1/actors")
     [ "$code" = 201 ] || fail "TCP start with the token: $code"
