@@ -254,6 +254,7 @@ typedef struct th_actor_info {
     char version[256];
     th_actor_status status;
     uint64_t started_ms; /* ms since the Unix epoch (spawn) */
+    uint64_t start_seq;  /* start order in this runtime (a restore: parents first) */
     uint32_t children;
     bool save_chain;
     uint64_t messages_in;  /* operations delivered to its mailbox */

@@ -371,6 +371,7 @@ static rt_actor *actor_alloc(rt_runtime *rt)
     a->status = TH_ACTOR_STARTING;
     a->next_token = 1;
     a->started_ms = rt_wall_ms();
+    a->start_seq = atomic_fetch_add_explicit(&rt->next_start, 1, memory_order_relaxed);
     return a;
 }
 

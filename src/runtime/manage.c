@@ -51,6 +51,7 @@ int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *o
     copy_str(out->version, sizeof out->version, a->spec->version);
     out->save_chain = a->spec->save_chain;
     out->started_ms = a->started_ms;
+    out->start_seq = a->start_seq;
     pthread_mutex_lock(&a->lock);
     out->status = (th_actor_status)a->status;
     out->children = a->nchildren;

@@ -206,6 +206,7 @@ struct rt_actor {
     atomic_uint_fast64_t ran_ns; /* when its last turn began */
     /* metrics (th_runtime_actor_info), written by the turn or by senders */
     uint64_t started_ms;
+    uint64_t start_seq; /* the order actors were created in (a restore: parents first) */
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
 };
 

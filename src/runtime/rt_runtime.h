@@ -96,8 +96,9 @@ struct th_runtime {
 
     struct rt_durable *durable; /* durable.c: NULL unless th_runtime_config.durable */
 
-    unsigned max_actors; /* live actors at most (th_runtime_config) */
-    atomic_bool closing; /* shutdown started: spawns refused */
+    unsigned max_actors;             /* live actors at most (th_runtime_config) */
+    atomic_bool closing;             /* shutdown started: spawns refused */
+    atomic_uint_fast64_t next_start; /* the start order of the next actor created */
     atomic_bool interrupted;
     bool shut;
 };

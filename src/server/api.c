@@ -183,9 +183,7 @@ static int by_start(const void *a, const void *b)
 {
     const th_actor_info *x = a, *y = b;
 
-    if (x->started_ms != y->started_ms)
-        return x->started_ms < y->started_ms ? -1 : 1;
-    return strcmp(x->id, y->id);
+    return x->start_seq < y->start_seq ? -1 : x->start_seq > y->start_seq;
 }
 
 static void h_list(srv_req *r, char **seg)

@@ -661,6 +661,9 @@ durable)
     "$THEATER" help list | grep -q "^usage: theater list" || fail "theater help list"
     contains "$list" "\"id\":\"$parent\"" "the parent is back"
     contains "$list" "\"id\":\"$child\",[^}]*\"parent\":\"$parent\"" "the child is back, with its parent"
+    # still in start order: the parent before its child
+    order=$(printf '%s' "$list" | grep -o '"id":"[0-9a-f-]*"' | tr '\n' ' ')
+    case "$order" in *"\"id\":\"$parent\""*"\"id\":\"$child\""*) ;; *) fail "the list after a restart is not in start order: $order" ;; esac
     printf '%s' "$list" | grep -q "$eph" && fail "an actor with durable = false came back"
     printf '%s' "$list" | grep -q "$gone" && fail "a stopped actor came back"
     [ "$(api GET "/v1/actors/$parent/state")" = 15 ] || fail "the parent's state after kill -9"
