@@ -54,6 +54,8 @@ int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *o
     out->start_seq = a->start_seq;
     pthread_mutex_lock(&a->lock);
     out->status = (th_actor_status)a->status;
+    if (a->stop_queued && a->status == TH_ACTOR_RUNNING)
+        out->status = TH_ACTOR_STOPPING; /* a graceful stop waits behind its mailbox */
     out->children = a->nchildren;
     if (a->parent != NULL)
         memcpy(out->parent, a->parent->id, sizeof out->parent);
@@ -107,19 +109,23 @@ int th_runtime_restart(th_runtime *rt, const char *actor_id, th_error *err)
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
     if ((a = lookup(rt, actor_id, err)) == NULL)
         return TH_ENOENT;
-    st = rt_actor_status(a);
-    if (st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
-        rt_actor_release(a);
-        return th_error_set(err, TH_ESTATE, "actor %s is stopping", actor_id);
-    }
     m = rt_msg_new(RT_MSG_RESTART, NULL, 0);
     if (m == NULL) {
         rt_actor_release(a);
         return th_error_set(err, TH_ENOMEM, "out of memory");
     }
+    /* one look: a stop queued behind its mailbox (graceful) is not cut
+     * short by a restart either */
     pthread_mutex_lock(&a->lock);
-    a->restart_pending = true;
+    st = a->stop_queued ? TH_ACTOR_STOPPING : a->status;
+    if (st != TH_ACTOR_STOPPING && st != TH_ACTOR_STOPPED)
+        a->restart_pending = true;
     pthread_mutex_unlock(&a->lock);
+    if (st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED) {
+        rt_msg_free(m);
+        rt_actor_release(a);
+        return th_error_set(err, TH_ESTATE, "actor %s is stopping", actor_id);
+    }
     rt_actor_post_ctl(a, m);
     rt_actor_release(a);
     return 0;
@@ -149,9 +155,12 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
     atomic_fetch_add(&s->refs, 1);
     m->reply.sync = s;
     /* only a running actor serves its mailbox; any other is stopped now */
-    if (st == TH_ACTOR_RUNNING)
+    if (st == TH_ACTOR_RUNNING) {
+        pthread_mutex_lock(&a->lock);
+        a->stop_queued = true; /* listed as stopping; a restart is refused */
+        pthread_mutex_unlock(&a->lock);
         rt_actor_post(a, m);
-    else
+    } else
         rt_actor_post_ctl(a, m);
     done = rt_sync_wait(s, timeout_ms, NULL);
     /* a stop refused from the mailbox (the actor failed meanwhile), or

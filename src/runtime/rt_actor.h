@@ -124,6 +124,7 @@ struct rt_actor {
     pthread_mutex_t lock; /* guards the fields down to `end_locked` */
     int status;           /* th_actor_status */
     bool restart_pending; /* RT_MSG_RESTART posted, not yet carried out */
+    bool stop_queued;     /* a graceful stop waits behind its mailbox */
     bool has_state;
     uint8_t *state; /* current state (owned) */
     size_t state_len;

@@ -352,6 +352,34 @@ endpoints)
     wait $cpid
     [ "$(cat "$H/s502")" = 502 ] || fail "a request to an actor stopped meanwhile: HTTP $(cat "$H/s502")"
     grep -q request-failed "$H/r502" || fail "502 body: $(cat "$H/r502")"
+    # a graceful stop waits behind the running call: the actor is listed as
+    # stopping, a restart meanwhile is refused (409) and does not cut the
+    # call short, which answers
+    pid3=$(start_json "$H/probe.toml")
+    calls=$(api GET "/v1/actors/$pid3" | json_get calls)
+    curl -s -o "$H/rslow" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary 'sleep 1500' \
+        "http://theater/v1/actors/$pid3/requests" >"$H/sslow" &
+    cpid=$!
+    i=0
+    until [ "$(api GET "/v1/actors/$pid3" | json_get calls)" -gt "$calls" ]; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "the actor never took the request to sleep"
+        sleep 0.05
+    done
+    curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -X DELETE "http://theater/v1/actors/$pid3" >"$H/sdel" &
+    dpid=$!
+    i=0
+    until api GET "/v1/actors/$pid3" | grep -q '"status":"stopping"'; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || fail "the actor is not listed as stopping during a graceful stop: $(api GET "/v1/actors/$pid3")"
+        sleep 0.05
+    done
+    b=$(expect_status 409 POST "/v1/actors/$pid3/restart")
+    contains "$b" '"code":"conflict"' "a restart during a graceful stop"
+    wait $cpid
+    wait $dpid
+    [ "$(cat "$H/sslow")" = 200 ] || fail "the call a graceful stop waited for: HTTP $(cat "$H/sslow") $(cat "$H/rslow")"
+    [ "$(cat "$H/sdel")" = 200 ] || fail "the graceful stop: HTTP $(cat "$H/sdel")"
     # a channel open that outlives its timeout: 504, and the channel the
     # actor accepts afterwards is closed, not left open with nobody knowing it
     pid2=$(start_json "$H/probe.toml")
