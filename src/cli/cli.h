@@ -21,6 +21,9 @@ typedef struct cli_command {
 } cli_command;
 
 /* Shared helpers (main.c). */
+/* Set when `--home` came before the command (main.c passes it on as
+ * $THEATER_HOME): hints then name the home as the user gave it. */
+extern bool cli_home_option;
 /* Print "theater: " + message to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True if argv[i] is -h or --help. */

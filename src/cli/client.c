@@ -8,19 +8,100 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/client.h"
-#include "theater/store.h"
 #include "theater/home.h"
+#include "theater/server.h"
+#include "theater/store.h"
+
+/* How long a client waits for a daemon that is starting: while one holds
+ * the home's lock (restoring its actors, say) it waits up to
+ * CLI_DAEMON_START_MS; with no lock taken yet (a `theater server &` just
+ * launched) CLI_DAEMON_GRACE_MS, so `theater server & theater start M`
+ * works as written. */
+#define CLI_DAEMON_START_MS 60000
+#define CLI_DAEMON_GRACE_MS 500
+#define CLI_DAEMON_FOLLOW_GRACE_MS 5000 /* a follower across a daemon restart */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether the daemon's socket accepts a connection. */
+static bool socket_answers(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd, ok;
+
+    if (strlen(path) >= sizeof sa.sun_path)
+        return true; /* let libcurl report it */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return true;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static int no_daemon(const cli_api *api)
+{
+    if (api->home_given)
+        cli_errorf("no daemon running at %s; start one with `theater server --home %s`", api->sock,
+                   api->home);
+    else
+        cli_errorf("no daemon running at %s; start one with `theater server`", api->sock);
+    return CLI_EXIT_NO_DAEMON;
+}
+
+/* Wait until the daemon's socket answers: 0, or CLI_EXIT_NO_DAEMON after a
+ * message when no daemon holds the home (after `grace_ms`) or the one that
+ * does never starts listening. */
+static int wait_for_daemon(cli_api *api, int grace_ms)
+{
+    long long t0 = now_ms(), told = 0;
+    pid_t pid;
+    th_error err;
+
+    for (;;) {
+        if (socket_answers(api->sock))
+            return 0;
+        if (th_server_home_owner(api->home, &pid, &err) == 1) {
+            if (now_ms() - t0 > CLI_DAEMON_START_MS) {
+                cli_errorf("the daemon on %s (pid %ld) did not start listening on %s within %d s",
+                           api->home, (long)pid, api->sock, CLI_DAEMON_START_MS / 1000);
+                return CLI_EXIT_NO_DAEMON;
+            }
+            if (told == 0 && now_ms() - t0 > 1000) {
+                fprintf(stderr, "theater: waiting for the daemon (pid %ld) to start listening\n",
+                        (long)pid);
+                told = 1;
+            }
+        } else if (now_ms() - t0 > grace_ms) {
+            return no_daemon(api);
+        }
+        usleep(20000);
+    }
+}
 
 int cli_api_open(const char *home_arg, cli_api *api)
 {
     th_error err;
     struct stat st;
+    int rc;
 
     memset(api, 0, sizeof *api);
+    api->home_given = home_arg != NULL || cli_home_option;
     if (home_arg == NULL)
         home_arg = getenv("THEATER_HOME");
     if (th_home_resolve(home_arg, api->home, sizeof api->home, &err) != 0) {
@@ -28,10 +109,9 @@ int cli_api_open(const char *home_arg, cli_api *api)
         return CLI_EXIT_ERROR;
     }
     snprintf(api->sock, sizeof api->sock, "%s/theater.sock", api->home);
-    if (stat(api->sock, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-        cli_errorf("no daemon running at %s; start one with `theater server`", api->sock);
-        return CLI_EXIT_NO_DAEMON;
-    }
+    if ((stat(api->sock, &st) != 0 || !S_ISSOCK(st.st_mode)) &&
+        (rc = wait_for_daemon(api, CLI_DAEMON_GRACE_MS)) != 0)
+        return rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     api->curl = curl_easy_init();
     if (api->curl == NULL) {
@@ -71,10 +151,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 static int connect_error(cli_api *api, CURLcode cc)
 {
-    if (cc == CURLE_COULDNT_CONNECT) {
-        cli_errorf("no daemon running at %s; start one with `theater server`", api->sock);
-        return CLI_EXIT_NO_DAEMON;
-    }
+    if (cc == CURLE_COULDNT_CONNECT)
+        return no_daemon(api);
     cli_errorf("talking to the daemon at %s: %s", api->sock, curl_easy_strerror(cc));
     return CLI_EXIT_ERROR;
 }
@@ -105,6 +183,16 @@ int cli_api_call(cli_api *api, const char *method, const char *path, const void 
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     }
     cc = curl_easy_perform(c);
+    /* a socket left by a daemon that is starting again (or one still
+     * starting): wait for it, then once more */
+    if (cc == CURLE_COULDNT_CONNECT && wait_for_daemon(api, CLI_DAEMON_GRACE_MS) == 0) {
+        cli_resp_free(out);
+        cc = curl_easy_perform(c);
+    } else if (cc == CURLE_COULDNT_CONNECT) {
+        curl_slist_free_all(hdr);
+        cli_resp_free(out);
+        return CLI_EXIT_NO_DAEMON; /* wait_for_daemon said so */
+    }
     curl_slist_free_all(hdr);
     if (cc != CURLE_OK) {
         cli_resp_free(out);
@@ -261,8 +349,15 @@ int cli_api_stream(cli_api *api, const char *path, cli_sse *sse)
             return rc;
         }
         free(s.buf);
-        if (cc == CURLE_COULDNT_CONNECT)
-            return connect_error(api, cc);
+        /* no daemon (it died, or is starting again): a follower waits a
+         * while for the next one, which brings durable actors back, and
+         * resumes after the last event it got */
+        if (cc == CURLE_COULDNT_CONNECT) {
+            int rc = wait_for_daemon(api, CLI_DAEMON_FOLLOW_GRACE_MS);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (cc == CURLE_OK && !sse->overflowed)
             return 0; /* the daemon ended the stream (shutdown, or the channel closed) */
         /* a dropped connection or an overflow: resume after the last event */

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cli/cli.h"
@@ -20,6 +21,7 @@ enum {
 };
 
 typedef struct cli_api {
+    bool home_given; /* --home (not $THEATER_HOME or the default): named in hints */
     char home[4096];
     char sock[4200];
     CURL *curl;
@@ -32,7 +34,9 @@ typedef struct cli_resp {
 } cli_resp;
 
 /* Resolve the home (--home, else $THEATER_HOME, else ~/.theater) and check
- * that a daemon's socket is there.  0, or an exit code after a message. */
+ * that a daemon's socket is there, waiting for a daemon that is starting
+ * (it holds the home's lock, or the socket appears within half a second).
+ * 0, or an exit code after a message. */
 int cli_api_open(const char *home, cli_api *api /* out */);
 void cli_api_close(cli_api *api);
 

@@ -9,8 +9,11 @@
  * success, 1 when the daemon refused or failed the request (the message
  * says why), 2 for a usage error, 3 when no daemon runs on the home.
  */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include "base/clock.h"
 #include "base/hex.h"
+#include "base/limits.h"
 #include "base/utf8.h"
 #include "cli/client.h"
 #include "cli/event_text.h"
@@ -52,9 +56,18 @@ static int parse_args(int argc, char **argv, const char *help, const char *const
 {
     int i, k;
 
+    bool options = true; /* until "--": after it, every argument is positional */
+
     memset(a, 0, sizeof *a);
     for (i = 1; i < argc; i++) {
-        const char *s = argv[i];
+        const char *s = argv[i], *eq = NULL;
+        size_t nl = strlen(s);
+        if (!options)
+            goto positional;
+        if (strcmp(s, "--") == 0) {
+            options = false;
+            continue;
+        }
         if (cli_is_help(s)) {
             fputs(help, stdout);
             return -1;
@@ -63,17 +76,21 @@ static int parse_args(int argc, char **argv, const char *help, const char *const
             a->json = 1;
             continue;
         }
-        if (strcmp(s, "--home") == 0) {
-            if (i + 1 >= argc)
+        if (strncmp(s, "--", 2) == 0 && (eq = strchr(s, '=')) != NULL)
+            nl = (size_t)(eq - s); /* --option=value */
+        if (nl == 6 && strncmp(s, "--home", 6) == 0) {
+            if (eq == NULL && i + 1 >= argc)
                 goto missing;
-            a->home = argv[++i];
+            a->home = eq ? eq + 1 : argv[++i];
+            if (a->home[0] == 0)
+                goto missing;
             continue;
         }
         for (k = 0; vals != NULL && vals[k] != NULL; k++) {
-            if (strcmp(s, vals[k]) == 0) {
-                if (i + 1 >= argc)
+            if (strlen(vals[k]) == nl && strncmp(s, vals[k], nl) == 0) {
+                if (eq == NULL && i + 1 >= argc)
                     goto missing;
-                a->val[k] = argv[++i];
+                a->val[k] = eq ? eq + 1 : argv[++i];
                 break;
             }
         }
@@ -87,9 +104,12 @@ static int parse_args(int argc, char **argv, const char *help, const char *const
             continue;
         }
         if (s[0] == '-' && s[1] != 0) {
-            cli_errorf("%s: unknown option %s (see `theater %s --help`)", argv[0], s, argv[0]);
+            cli_errorf("%s: unknown option %s (see `theater %s --help`; DATA that begins with "
+                       "'-' goes after --)",
+                       argv[0], s, argv[0]);
             return CLI_EXIT_USAGE;
         }
+    positional:
         if (a->npos >= maxpos) {
             cli_errorf("%s: too many arguments (see `theater %s --help`)", argv[0], argv[0]);
             return CLI_EXIT_USAGE;
@@ -98,8 +118,25 @@ static int parse_args(int argc, char **argv, const char *help, const char *const
     }
     return 0;
 missing:
-    cli_errorf("%s: %s needs a value", argv[0], argv[i]);
+    cli_errorf("%s: %.*s needs a value", argv[0], (int)strcspn(argv[i], "="), argv[i]);
     return CLI_EXIT_USAGE;
+}
+
+/* A whole number option from min to max: false after a usage message. */
+static bool number_arg(const char *cmd, const char *opt, const char *v, long min, long max,
+                       long *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != 0 || errno != 0 || n < min || n > max) {
+        cli_errorf("%s: %s takes a whole number from %ld to %ld, not %s", cmd, opt, min, max, v);
+        return false;
+    }
+    *out = n;
+    return true;
 }
 
 /* Percent-encode a path segment or query value. */
@@ -153,13 +190,10 @@ static void age(uint64_t ms, char *buf, size_t cap)
         snprintf(buf, cap, "%llud", (unsigned long long)(s / 86400));
 }
 
-/* 1 if p[0..n) is well-formed UTF-8 without control characters other than
- * tab and line ends (shown as text), else 0 (shown as hex). */
+/* Whether a reply goes into JSON as text: any valid UTF-8 (JSON escapes
+ * the control characters, NUL included). */
 static int utf8_text(const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
-            return 0;
     return base_utf8_valid(p, n);
 }
 
@@ -292,11 +326,10 @@ int cli_cmd_events(int argc, char **argv)
         cli_errorf("events: missing ID (see `theater events --help`)");
         return CLI_EXIT_USAGE;
     }
-    if ((a.val[1] && (limit = strtol(a.val[1], NULL, 10)) <= 0) ||
-        (a.val[2] && (max = strtol(a.val[2], NULL, 10)) <= 0)) {
-        cli_errorf("events: --limit and --max take a positive number");
+    if ((a.val[1] &&
+         !number_arg("events", "--limit", a.val[1], 1, TH_SERVER_MAX_LIST_LIMIT, &limit)) ||
+        (a.val[2] && !number_arg("events", "--max", a.val[2], 1, LONG_MAX, &max)))
         return CLI_EXIT_USAGE;
-    }
     if (a.val[0] != NULL && !cli_event_type_known(a.val[0])) {
         cli_errorf("events: unknown event type %s (known: %s)", a.val[0], cli_event_types_joined());
         return CLI_EXIT_USAGE;
@@ -698,6 +731,7 @@ int cli_cmd_message(int argc, char **argv)
     char path[512], id[128];
     unsigned char *data = NULL;
     size_t len = 0;
+    long tmo = 0;
     int rc;
 
     if ((rc = parse_args(argc, argv, message_help, vals, flags, 2, &a)) != 0)
@@ -711,10 +745,9 @@ int cli_cmd_message(int argc, char **argv)
                    "message --help`)");
         return CLI_EXIT_USAGE;
     }
-    if (a.val[1] != NULL && strspn(a.val[1], "0123456789") != strlen(a.val[1])) {
-        cli_errorf("message: bad --timeout-ms %s", a.val[1]);
+    if (a.val[1] != NULL &&
+        !number_arg("message", "--timeout-ms", a.val[1], 0, TH_SERVER_MAX_REQUEST_TIMEOUT_MS, &tmo))
         return CLI_EXIT_USAGE;
-    }
     if (a.val[0] != NULL) {
         if ((data = cli_read_file(a.val[0], &len)) == NULL)
             return CLI_EXIT_ERROR;
@@ -767,6 +800,7 @@ typedef struct chan_ctx {
     char path[512];
     int json;
     int rc;
+    int ended[2]; /* a pipe: the reader writes a byte when the stream ends */
 } chan_ctx;
 
 static int on_chan_msg(void *ud, const char *event, const char *data)
@@ -801,7 +835,26 @@ static void *chan_reader(void *arg)
     sse.fn = on_chan_msg;
     sse.ud = c;
     c->rc = cli_api_stream(&c->api, c->path, &sse);
+    if (write(c->ended[1], "", 1) != 1) /* wakes the sender's poll */
+        c->rc = c->rc ? c->rc : CLI_EXIT_ERROR;
     return NULL;
+}
+
+/* Send `len` bytes of `line` on the channel; false when it failed (*rc set
+ * after a message). */
+static bool chan_send_line(cli_api *api, const char *path, const char *line, size_t len, int *rc)
+{
+    cli_resp r;
+
+    if ((*rc = cli_api_call(api, "POST", path, line, len, "application/octet-stream", &r)) != 0)
+        return false;
+    if (r.status != 202) {
+        *rc = cli_api_fail(&r);
+        cli_resp_free(&r);
+        return false;
+    }
+    cli_resp_free(&r);
+    return true;
 }
 
 static const char channel_help[] =
@@ -826,10 +879,11 @@ int cli_cmd_channel(int argc, char **argv)
     chan_ctx c;
     pthread_t th;
     char path[512], id[128], chan[64], *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, len = 0;
     ssize_t n;
     json_t *o;
     long wait_ms = 500;
+    bool stream_ended = false, failed = false;
     int rc;
 
     if ((rc = parse_args(argc, argv, channel_help, vals, NULL, 3, &a)) != 0)
@@ -838,10 +892,8 @@ int cli_cmd_channel(int argc, char **argv)
         cli_errorf("channel: expected `channel open ID [DATA]` (see `theater channel --help`)");
         return CLI_EXIT_USAGE;
     }
-    if (a.val[0] != NULL && (wait_ms = strtol(a.val[0], NULL, 10)) < 0) {
-        cli_errorf("channel: bad --wait-ms %s", a.val[0]);
+    if (a.val[0] != NULL && !number_arg("channel", "--wait-ms", a.val[0], 0, 3600000, &wait_ms))
         return CLI_EXIT_USAGE;
-    }
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     enc(id, sizeof id, a.pos[1]);
@@ -867,30 +919,77 @@ int cli_cmd_channel(int argc, char **argv)
     memset(&c, 0, sizeof c);
     c.json = a.json;
     snprintf(c.path, sizeof c.path, "/v1/channels/%s/messages", chan);
+    if (pipe2(c.ended, O_CLOEXEC) != 0) {
+        cli_errorf("pipe: %s", strerror(errno));
+        cli_api_close(&api);
+        return CLI_EXIT_ERROR;
+    }
     if ((rc = cli_api_open(a.home, &c.api)) != 0 ||
         pthread_create(&th, NULL, chan_reader, &c) != 0) {
+        close(c.ended[0]);
+        close(c.ended[1]);
         cli_api_close(&api);
         return rc ? rc : CLI_EXIT_ERROR;
     }
     snprintf(path, sizeof path, "/v1/channels/%s/messages", chan);
-    while ((n = getline(&line, &cap, stdin)) > 0) {
-        if (line[n - 1] == '\n')
-            line[--n] = 0;
-        if (cli_api_call(&api, "POST", path, line, (size_t)n, "application/octet-stream", &r) != 0)
+    /* stdin is read with read(2), not stdio, so that poll sees every byte:
+     * a line goes out as soon as it is complete, and the end of the
+     * stream (the actor closed the channel, the daemon stopped) ends the
+     * command even while the user types nothing */
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = 0, .events = POLLIN}, {.fd = c.ended[0], .events = POLLIN}};
+        char *nl;
+        while (!failed && (nl = memchr(line, '\n', len)) != NULL) {
+            size_t ll = (size_t)(nl - line);
+            failed = !chan_send_line(&api, path, line, ll, &rc);
+            memmove(line, nl + 1, len - ll - 1);
+            len -= ll + 1;
+        }
+        if (failed)
             break;
-        if (r.status != 202) {
-            rc = cli_api_fail(&r);
-            cli_resp_free(&r);
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             break;
         }
-        cli_resp_free(&r);
+        if (pf[1].revents != 0) {
+            stream_ended = true;
+            break;
+        }
+        if (len + 4096 > cap) {
+            char *nb = realloc(line, cap = (cap ? cap * 2 : 8192));
+            if (nb == NULL) {
+                cli_errorf("out of memory");
+                rc = CLI_EXIT_ERROR;
+                break;
+            }
+            line = nb;
+        }
+        n = read(0, line + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* end of stdin: a last line without its newline goes too */
+            if (len > 0 && chan_send_line(&api, path, line, len, &rc))
+                len = 0;
+            break;
+        }
+        len += (size_t)n;
     }
     free(line);
-    usleep((useconds_t)wait_ms * 1000);
-    snprintf(path, sizeof path, "/v1/channels/%s", chan);
-    if (cli_api_call(&api, "DELETE", path, NULL, 0, NULL, &r) == 0)
-        cli_resp_free(&r);
+    if (!stream_ended) {
+        /* the replies to the last lines, then close (which ends the stream) */
+        struct pollfd pf = {.fd = c.ended[0], .events = POLLIN};
+        if (!failed && poll(&pf, 1, (int)wait_ms) == 1)
+            stream_ended = true;
+        snprintf(path, sizeof path, "/v1/channels/%s", chan);
+        if (!stream_ended && cli_api_call(&api, "DELETE", path, NULL, 0, NULL, &r) == 0)
+            cli_resp_free(&r);
+    }
     pthread_join(th, NULL); /* the stream ends with the channel */
+    if (rc == 0)
+        rc = c.rc;
+    close(c.ended[0]);
+    close(c.ended[1]);
     cli_api_close(&c.api);
     cli_api_close(&api);
     return rc;

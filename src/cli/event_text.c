@@ -286,16 +286,24 @@ static void put_other_id(rctx *c, const json_t *v)
 }
 
 /* A durable actor's message id ("message_id", docs/events.md): ", message
- * id" and its first 8 characters (whole with --wide), unless it is the
- * request id the summary already shows (`shown`, may be NULL). */
+ * id" and 8 characters of it (whole with --wide), unless it is the request
+ * id the summary already shows (`shown`, may be NULL).  A message's id is a
+ * time-ordered UUID (version 7), whose first characters are the time it
+ * was sent (the same for every message of a minute): its last 8 tell
+ * messages apart.  Other ids (a request's, version 4) show their first 8. */
 static void put_message_id(rctx *c, const json_t *d, const json_t *shown)
 {
     const json_t *v = json_object_get(d, "message_id");
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
 
     if (v == NULL || (shown != NULL && json_equal((json_t *)v, (json_t *)shown)))
         return;
     fputs(", message id ", c->out);
-    put_other_id(c, v);
+    if (n == 36 && s[14] == '7' && !(c->flags & CLI_EVENT_WIDE))
+        fputs(s + 28, c->out);
+    else
+        put_other_id(c, v);
 }
 
 /* An error type: its name (also when recorded as a number). */

@@ -97,6 +97,8 @@ static void usage(FILE *out)
  * becomes THEATER_HOME (which every command reads when it has no --home of
  * its own) and --json goes after the command's name.  Returns the new argc,
  * or -1 after telling the user. */
+bool cli_home_option;
+
 static int take_globals(int argc, char **argv)
 {
     bool json = false;
@@ -119,6 +121,8 @@ static int take_globals(int argc, char **argv)
             cli_errorf("--home needs a directory");
             return -1;
         }
+        if (home != NULL)
+            cli_home_option = true;
     }
     /* argv[1..] = the command, [--json], the rest */
     k = 1;
@@ -144,10 +148,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
-        if (strcmp(argv[1], "help") == 0 && argc >= 3) /* `theater help start` */
+        if (strcmp(argv[1], "help") == 0 && argc >= 3) { /* `theater help start` */
             for (i = 0; i < NCOMMANDS; i++)
                 if (strcmp(argv[2], commands[i].name) == 0)
                     return commands[i].run(2, (char *[]){argv[2], "--help", NULL});
+            cli_errorf("help: unknown command '%s' (see `theater --help`)", argv[2]);
+            return 2;
+        }
         usage(stdout);
         return 0;
     }

@@ -118,7 +118,7 @@ static void test_message_id(void **unused)
                 "{\"function\":\"handle-send\",\"params\":[\"6869\"],\"message_id\":"
                 "\"01a2491c-5538-7000-b178-801630a2f2b3\",\"result\":{\"state\":\"31\"}}",
                 0);
-    expect_in(s, "handle-send(\"hi\") -> ok, state \"1\", message id 01a2491c\n");
+    expect_in(s, "handle-send(\"hi\") -> ok, state \"1\", message id 30a2f2b3\n");
     expect_not_in(s, "message_id");
     free(s);
     s = text_of("wasm-call",
@@ -146,6 +146,12 @@ static void test_message_id(void **unused)
                 "\"message_id\":\"01a2491c-5538\"}",
                 0);
     expect_in(s, "failed in handle-send: internal: trap, message id 01a2491c");
+    free(s);
+    s = text_of("actor-failed",
+                "{\"error_type\":\"internal\",\"message\":\"trap\",\"function\":\"handle-send\","
+                "\"message_id\":\"01a2491c-5538-7000-b178-801630a2f2b3\"}",
+                0);
+    expect_in(s, "failed in handle-send: internal: trap, message id 30a2f2b3\n");
     free(s);
     s = text_of("message-dropped",
                 "{\"function\":\"handle-send\",\"message_id\":\"01a2491c-5538\"}", 0);

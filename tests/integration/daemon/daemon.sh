@@ -138,7 +138,11 @@ no_daemon)
     out=$(env -u THEATER_HOME "$THEATER" --home "$H" list 2>&1)
     rc=$?
     [ $rc = 3 ] || fail "theater --home DIR list without a daemon exited $rc, expected 3"
-    contains "$out" "no daemon running at $S" "--home before the command"
+    contains "$out" "no daemon running at $S; start one with \`theater server --home $H\`" \
+        "the hint names the --home given"
+    out=$("$THEATER" help bogus 2>&1)
+    [ $? = 2 ] || fail "theater help bogus should be a usage error"
+    contains "$out" "unknown command 'bogus'" "theater help bogus"
     for bad in "--home" "--home="; do
         out=$("$THEATER" $bad 2>&1)
         rc=$?
@@ -155,6 +159,19 @@ no_daemon)
     rc=$?
     [ $rc = 3 ] || fail "list with a stale socket exited $rc, expected 3: $out"
     contains "$out" "no daemon running" "stale socket"
+    # the README's two lines: a daemon launched in the background and a
+    # command right after it (the client waits for a daemon that starts)
+    for i in 1 2 3; do
+        rm -rf "$H/r$i"
+        "$THEATER" server --home "$H/r$i" 2>>"$H/server.log" &
+        DPID=$!
+        id=$("$THEATER" start --home "$H/r$i" "$EXAMPLES/counter.toml") ||
+            fail "start right after 'theater server &' failed (round $i)"
+        [ -n "$id" ] || fail "no id from start right after 'theater server &'"
+        kill -TERM "$DPID"
+        wait "$DPID"
+        DPID=
+    done
     ;;
 
 bad_requests)
@@ -255,6 +272,24 @@ lifecycle)
     out=$("$THEATER" events "$short" --type nonsense 2>&1)
     [ $? = 2 ] || fail "events --type nonsense should exit 2"
     contains "$out" "unknown event type nonsense \(known: actor-spawned" "events --type nonsense"
+    # options: --opt=value after the command, "--" before DATA that begins
+    # with '-', numbers checked whole
+    "$THEATER" list --home="$H" | grep -q "^$short" || fail "list --home=DIR"
+    out=$("$THEATER" message "$short" -x 2>&1)
+    [ $? = 2 ] || fail "message ID -x should be a usage error"
+    contains "$out" "goes after --" "the hint for DATA that begins with '-'"
+    "$THEATER" message "$short" -- -x >/dev/null || fail "message ID -- -x failed"
+    for bad in "--limit 2x" "--limit 100001" "--limit=0" "--max 1x"; do
+        out=$("$THEATER" events "$short" $bad 2>&1)
+        [ $? = 2 ] || fail "events $bad should be a usage error: $out"
+        contains "$out" "takes a whole number" "events $bad"
+    done
+    out=$("$THEATER" events "$short" --limit 2>&1)
+    [ $? = 2 ] || fail "events --limit without a value should be a usage error"
+    contains "$out" "--limit needs a value" "events --limit without a value"
+    out=$("$THEATER" channel open "$short" --wait-ms abc 2>&1)
+    [ $? = 2 ] || fail "channel open --wait-ms abc should be a usage error: $out"
+    "$THEATER" events "$short" --limit=1 --json | grep -q '"seq"' || fail "events --limit=1"
     out=$("$THEATER" restart "$short") || fail "restart failed"
     contains "$out" "restarting $id" "restart"
     i=0 # the restart is queued: its init runs soon after
@@ -412,6 +447,21 @@ endpoints)
     out=$(printf 'a\nb\n' | "$THEATER" channel open "$eid" first 2>/dev/null)
     contains "$out" "^first$" "channel open: first message echoed"
     contains "$out" "^b$" "channel open: stdin lines echoed"
+    # a last line without its newline goes too
+    out=$(printf 'a\nlast' | "$THEATER" channel open "$eid" first 2>/dev/null)
+    contains "$out" "^last$" "channel open: a last line without a newline"
+    # the command ends when the channel does, even while stdin stays open
+    mkfifo "$H/in"
+    sleep 60 >"$H/in" &
+    spid=$!
+    "$THEATER" channel open "$eid" first <"$H/in" >"$H/co" 2>"$H/co.err" &
+    cpid=$!
+    wait_until "the channel to open" grep -q 'channel .* open' "$H/co.err"
+    ch=$(sed -n 's/^theater: channel \([^ ]*\) open.*/\1/p' "$H/co.err")
+    expect_status 200 DELETE "/v1/channels/$ch" >/dev/null
+    wait_until "channel open to end with its channel" sh -c "! kill -0 $cpid 2>/dev/null"
+    wait $cpid || fail "channel open exited $? when its channel was closed: $(cat "$H/co.err")"
+    kill $spid 2>/dev/null
     # stop and force stop
     expect_status 200 DELETE "/v1/actors/$cid" | grep -q '"stopped":true' || fail "DELETE"
     expect_status 200 DELETE "/v1/actors/$eid?force=1" >/dev/null
@@ -654,6 +704,23 @@ kill9)
     grep -q "removed a stale socket" "$H/server.log" || fail "the stale socket was not reported"
     id=$(start_json "$EXAMPLES/counter.toml")
     [ -n "$id" ] || fail "cannot start an actor after a restart"
+    # a follower across a daemon's kill -9 and restart: it waits for the
+    # next daemon, which brings the durable actor back, and resumes after
+    # the last event it got (none lost, none repeated)
+    n0=$(api GET "/v1/actors/$id/events" | grep -o '"seq":' | wc -l)
+    "$THEATER" events "$id" --follow --json --max $((n0 + 2)) >"$H/fk" 2>"$H/fk.err" &
+    fpid=$!
+    wait_until "the follower's first events" test -s "$H/fk"
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    DPID=
+    sleep 0.3
+    start_daemon
+    expect_status 202 POST "/v1/actors/$id/messages" --data-binary x >/dev/null
+    wait_until "the follower to end after the new daemon's events" sh -c "! kill -0 $fpid 2>/dev/null"
+    wait $fpid || fail "events --follow across a daemon restart failed: $(cat "$H/fk.err")"
+    seqs=$(sed 's/^{"actor":"[^"]*","seq":\([0-9]*\),.*/\1/' "$H/fk" | tr '\n' ' ')
+    [ "$seqs" = "$(seq -s ' ' 0 $((n0 + 1))) " ] || fail "events --follow across a restart got: $seqs"
     stop_daemon; [ "$RC" = 0 ] || fail "exit status"
     "$THEATER" chain verify --home "$H" >/dev/null || fail "chains do not verify after kill -9 and restart"
     "$THEATER" chain events "$sup" --home "$H" | grep -q handle-request || fail "events before kill -9 are lost"
