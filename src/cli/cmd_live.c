@@ -939,7 +939,7 @@ int cli_cmd_channel(int argc, char **argv)
     for (;;) {
         struct pollfd pf[2] = {{.fd = 0, .events = POLLIN}, {.fd = c.ended[0], .events = POLLIN}};
         char *nl;
-        while (!failed && (nl = memchr(line, '\n', len)) != NULL) {
+        while (!failed && len > 0 && (nl = memchr(line, '\n', len)) != NULL) {
             size_t ll = (size_t)(nl - line);
             failed = !chan_send_line(&api, path, line, ll, &rc);
             memmove(line, nl + 1, len - ll - 1);
