@@ -36,6 +36,14 @@ unsigned char *cli_read_file_max(const char *path, const char *what, uint64_t ma
                                  size_t *len /* out */);
 /* cli_read_file_max with the widest limit, TH_CLI_MAX_FILE_BYTES. */
 unsigned char *cli_read_file(const char *path, size_t *len /* out */);
+/* Which of the value options `names` (NULL-terminated) argv[*i] is, given
+ * as "NAME VALUE" or, for a long option, "NAME=VALUE".  Returns its index
+ * in `names`, with *val set and *i moved to the value's word; -1 if
+ * argv[*i] is none of them; CLI_OPT_NO_VALUE if it is one but has no
+ * value, after printing "CMD: NAME needs a value" (a usage error). */
+#define CLI_OPT_NO_VALUE (-2)
+int cli_opt_value(int argc, char **argv, int *i, const char *cmd, const char *const *names,
+                  const char **val /* out */);
 
 /* Subcommands (cmd_*.c). */
 int cli_cmd_wasm(int argc, char **argv);

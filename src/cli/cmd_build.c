@@ -72,6 +72,8 @@ static const char build_help[] =
     "  -v          print the clang command\n"
     "  --json      print {\"output\", \"bytes\"} instead of the text\n"
     "  --home DIR  accepted as by every command (a project needs no home)\n"
+    "  -h, --help  show this help\n"
+    "Options with a value may also be written --NAME=VALUE.\n"
     "\n"
     "exit status: 0 built, 1 the build failed or something is missing, 2 usage.\n";
 
@@ -415,35 +417,38 @@ int cli_cmd_build(int argc, char **argv)
                                       "clang-16", "clang-15", "clang-14", NULL};
     static const char *const lds[] = {"wasm-ld",    "wasm-ld-19", "wasm-ld-18", "wasm-ld-17",
                                       "wasm-ld-16", "wasm-ld-15", "wasm-ld-14", NULL};
-    const char *dir = NULL, *sdk_opt = NULL;
+    static const char *const vals[] = {"--sdk", "--home", NULL};
+    const char *dir = NULL, *sdk_opt = NULL, *v;
     char cc[PATH_MAX], ld[PATH_MAX], sdk[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX];
     char targets[8192], *cargv[BUILD_MAX_SOURCES + BUILD_MAX_FLAGS + BUILD_MAX_SDK_FILES + 32];
     char *owned[BUILD_MAX_SOURCES + BUILD_MAX_SDK_FILES + 4]; /* malloc'd arguments */
     size_t nargs = 0, nowned = 0, i, sdk_from;
     build_spec b;
-    int verbose = 0, json = 0, rc, status = 1;
+    int verbose = 0, json = 0, rc, status = 1, a, k;
     struct stat st;
 
-    for (i = 1; i < (size_t)argc; i++) {
-        if (cli_is_help(argv[i])) {
+    for (a = 1; a < argc; a++) {
+        if (cli_is_help(argv[a])) {
             fputs(build_help, stdout);
             return 0;
-        } else if (strcmp(argv[i], "--sdk") == 0 && i + 1 < (size_t)argc) {
-            sdk_opt = argv[++i];
-        } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+        } else if ((k = cli_opt_value(argc, argv, &a, "build", vals, &v)) == 0) {
+            sdk_opt = v;
+        } else if (k == 1) {
+            /* every command takes --home; a project does not live in a home */
+        } else if (k == CLI_OPT_NO_VALUE) {
+            return 2;
+        } else if (strcmp(argv[a], "-v") == 0 || strcmp(argv[a], "--verbose") == 0) {
             verbose = 1;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        } else if (strcmp(argv[a], "--json") == 0) {
             json = 1;
-        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < (size_t)argc) {
-            i++; /* every command takes it; a project does not live in a home */
-        } else if (argv[i][0] == '-') {
-            cli_errorf("build: unknown option '%s' (see `theater build --help`)", argv[i]);
+        } else if (argv[a][0] == '-') {
+            cli_errorf("build: unknown option '%s' (see `theater build --help`)", argv[a]);
             return 2;
         } else if (dir != NULL) {
             cli_errorf("build: one DIR only (see `theater build --help`)");
             return 2;
         } else {
-            dir = argv[i];
+            dir = argv[a];
         }
     }
     if (dir == NULL)

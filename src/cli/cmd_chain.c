@@ -59,6 +59,9 @@ static void chain_usage(FILE *out)
           "\n"
           "options:\n"
           "  --home DIR    THEATER_HOME (default: $THEATER_HOME, else ~/.theater)\n"
+          "  --json        machine output where the command has one (ls, events)\n"
+          "  -h, --help    show this help\n"
+          "Options with a value may also be written --NAME=VALUE (--home=DIR).\n"
           "\n"
           "ACTOR is an actor id or any unique prefix of one (as `chain ls` prints it).\n"
           "Event types: actor-spawned, wasm-call, wasm-result, host-call, actor-failed,\n"
@@ -82,22 +85,33 @@ typedef struct chain_args {
 
 static int parse(int argc, char **argv, chain_args *a)
 {
+    static const char *const vals[] = {"--home", "--type", "-o", "--key", "--limit", NULL};
+    const char *v;
     char *end;
-    int i;
+    int i, k;
 
     memset(a, 0, sizeof *a);
     for (i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             chain_usage(stdout);
             return 1;
-        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-            a->home = argv[++i];
-        } else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-            a->type = argv[++i];
-        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            a->out = argv[++i];
-        } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-            a->key = argv[++i];
+        } else if ((k = cli_opt_value(argc, argv, &i, "chain", vals, &v)) == 0) {
+            a->home = v;
+        } else if (k == 1) {
+            a->type = v;
+        } else if (k == 2) {
+            a->out = v;
+        } else if (k == 3) {
+            a->key = v;
+        } else if (k == 4) {
+            errno = 0;
+            a->limit = (size_t)strtoull(v, &end, 10);
+            if (errno != 0 || *end != '\0' || a->limit == 0 || *v < '0' || *v > '9') {
+                cli_errorf("chain: --limit wants a positive number");
+                return 2;
+            }
+        } else if (k == CLI_OPT_NO_VALUE) {
+            return 2;
         } else if (strcmp(argv[i], "--json") == 0) {
             a->json = 1;
         } else if (strcmp(argv[i], "--wide") == 0) {
@@ -108,13 +122,6 @@ static int parse(int argc, char **argv, chain_args *a)
             a->with_components = 1;
         } else if (strcmp(argv[i], "--state") == 0) {
             a->state = 1;
-        } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-            errno = 0;
-            a->limit = (size_t)strtoull(argv[++i], &end, 10);
-            if (errno != 0 || *end != '\0' || a->limit == 0) {
-                cli_errorf("chain: --limit wants a positive number");
-                return 2;
-            }
         } else if (strcmp(argv[i], "-") != 0 && argv[i][0] == '-') {
             cli_errorf("chain: unknown option '%s' (see `theater chain --help`)", argv[i]);
             return 2;

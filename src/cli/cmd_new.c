@@ -41,7 +41,8 @@ static const char new_help[] =
     "\n"
     "options:\n"
     "  --json      print {\"dir\", \"name\", \"files\"} instead of the text\n"
-    "  --home DIR  accepted as by every command (a project needs no home)\n"
+    "  --home DIR  accepted as by every command (a project needs no home);\n"
+    "              also --home=DIR\n"
     "  -h, --help  show this help\n"
     "\n"
     "exit status: 0 done, 1 could not write it, 2 usage error.\n";
@@ -212,28 +213,31 @@ int cli_cmd_new(int argc, char **argv)
 {
     const char *target = NULL, *name, *slash;
     char ident[NEW_NAME_MAX + 1], tmp[4096];
+    static const char *const home_opt[] = {"--home", NULL};
+    const char *v;
     struct stat st;
     size_t i;
-    int json = 0;
+    int json = 0, a, k;
 
-    for (i = 1; i < (size_t)argc; i++) {
-        if (cli_is_help(argv[i])) {
+    for (a = 1; a < argc; a++) {
+        if (cli_is_help(argv[a])) {
             fputs(new_help, stdout);
             return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
+        } else if (strcmp(argv[a], "--json") == 0) {
             json = 1;
             continue;
-        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < (size_t)argc) {
-            i++; /* every command takes it; a project does not live in a home */
-            continue;
-        } else if (argv[i][0] == '-') {
-            cli_errorf("new: unknown option '%s' (see `theater new --help`)", argv[i]);
+        } else if ((k = cli_opt_value(argc, argv, &a, "new", home_opt, &v)) >= 0) {
+            continue; /* every command takes it; a project does not live in a home */
+        } else if (k == CLI_OPT_NO_VALUE) {
+            return 2;
+        } else if (argv[a][0] == '-') {
+            cli_errorf("new: unknown option '%s' (see `theater new --help`)", argv[a]);
             return 2;
         } else if (target != NULL) {
             cli_errorf("new: one NAME only (see `theater new --help`)");
             return 2;
         }
-        target = argv[i];
+        target = argv[a];
     }
     if (target == NULL) {
         cli_errorf("new: missing NAME (see `theater new --help`)");

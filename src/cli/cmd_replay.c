@@ -48,7 +48,10 @@ static const char replay_help[] =
     "  --component W   replay the record against other code (would the new\n"
     "                  version have behaved the same?)\n"
     "  --until SEQ     stop after event SEQ\n"
+    "  --home DIR      THEATER_HOME (default $THEATER_HOME, else ~/.theater)\n"
     "  --json          the verdict as one JSON object\n"
+    "  -h, --help      show this help\n"
+    "Options with a value may also be written --NAME=VALUE.\n"
     "\n"
     "exit status: 0 \"replayed N events: identical\"; 1 \"diverged at event SEQ\n"
     "(TYPE): recorded ..., replayed ...\" naming the first difference (or an\n"
@@ -379,9 +382,10 @@ static int parse_seq(const char *s, uint64_t *out)
 
 int cli_cmd_replay(int argc, char **argv)
 {
-    const char *home = NULL, *comp_path = NULL, *target = NULL;
+    static const char *const vals[] = {"--home", "--component", "--until", NULL};
+    const char *home = NULL, *comp_path = NULL, *target = NULL, *v;
     uint64_t until = UINT64_MAX;
-    int json = 0, i, rc;
+    int json = 0, i, k, rc;
     uint8_t *comp = NULL;
     size_t comp_len = 0;
     cli_replay_src *src = NULL;
@@ -392,15 +396,17 @@ int cli_cmd_replay(int argc, char **argv)
         if (cli_is_help(argv[i])) {
             fputs(replay_help, stdout);
             return 0;
-        } else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-            home = argv[++i];
-        } else if (strcmp(argv[i], "--component") == 0 && i + 1 < argc) {
-            comp_path = argv[++i];
-        } else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc) {
-            if (parse_seq(argv[++i], &until) != 0) {
+        } else if ((k = cli_opt_value(argc, argv, &i, "replay", vals, &v)) == 0) {
+            home = v;
+        } else if (k == 1) {
+            comp_path = v;
+        } else if (k == 2) {
+            if (parse_seq(v, &until) != 0) {
                 cli_errorf("replay: --until wants a sequence number");
                 return CLI_EXIT_USAGE;
             }
+        } else if (k == CLI_OPT_NO_VALUE) {
+            return CLI_EXIT_USAGE;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -465,22 +471,25 @@ int cli_cmd_replay(int argc, char **argv)
 /* `theater state ID --at SEQ`: the state right after event SEQ. */
 int cli_replay_state_at(int argc, char **argv)
 {
-    const char *home = NULL, *target = NULL;
+    static const char *const vals[] = {"--home", "--at", NULL};
+    const char *home = NULL, *target = NULL, *val;
     uint64_t at = UINT64_MAX;
-    int json = 0, i, rc;
+    int json = 0, i, k, rc;
     cli_replay_src *src = NULL;
     th_runtime_replay_result res;
     th_error err;
     json_t *v = NULL;
 
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-            home = argv[++i];
-        } else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
-            if (parse_seq(argv[++i], &at) != 0) {
+        if ((k = cli_opt_value(argc, argv, &i, "state", vals, &val)) == 0) {
+            home = val;
+        } else if (k == 1) {
+            if (parse_seq(val, &at) != 0) {
                 cli_errorf("state: --at wants a sequence number");
                 return CLI_EXIT_USAGE;
             }
+        } else if (k == CLI_OPT_NO_VALUE) {
+            return CLI_EXIT_USAGE;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {

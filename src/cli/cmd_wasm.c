@@ -3,7 +3,14 @@
  * project's engine.
  *
  *   theater wasm run [OPTIONS] FILE.wasm [ARGS...]
- *   theater wasm validate FILE.wasm
+ *   theater wasm validate [--json] FILE.wasm
+ *
+ * Both take --home DIR (ignored: a module needs no home) and --json, before
+ * FILE.wasm or before the subcommand; value options may be written
+ * --NAME=VALUE.  With --json, stdout holds one JSON object: for validate
+ * {"file", "valid"[, "error"[, "offset"]]}; for run {"exit_code"} plus
+ * "results" (--invoke) or "trap" and "backtrace" (after a trap), while
+ * the guest's own stdout goes to stderr.
  *
  * `run` instantiates the module with WASI preview1 and calls `_start`; with
  * --invoke NAME it calls that export instead (after `_initialize` if the
@@ -21,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "theater/wasi.h"
@@ -52,7 +61,16 @@ static const char run_help[] =
     "  --max-memory BYTES   limit linear memory (suffixes K, M, G = KiB, MiB, GiB)\n"
     "  --max-stack BYTES    limit the wasm stack (value slots and call frames;\n"
     "                       default 8M, grown on demand; suffixes as above)\n"
+    "  --json               print one JSON object on stdout: {\"exit_code\"}, with\n"
+    "                       \"results\" after --invoke ([{\"type\", \"value\"}];\n"
+    "                       a NaN or infinity as a string) or \"trap\" and\n"
+    "                       \"backtrace\" after a trap.  The guest's stdout goes\n"
+    "                       to stderr then.\n"
+    "  --home DIR           accepted as by every command (a module needs no home)\n"
     "  -h, --help           show this help\n"
+    "\n"
+    "Options come before FILE.wasm (what follows it goes to the guest); those\n"
+    "with a value may also be written --NAME=VALUE.\n"
     "\n"
     "exit status: the guest's exit code (proc_exit; 0 when _start returns;\n"
     "codes above 255 become 1), 134 after a trap (\"trap: REASON\" and a wasm\n"
@@ -60,17 +78,28 @@ static const char run_help[] =
     "2 for a usage error.\n";
 
 static const char validate_help[] =
-    "usage: theater wasm validate FILE.wasm\n"
+    "usage: theater wasm validate [--json] FILE.wasm\n"
     "\n"
-    "Decode and validate a WebAssembly binary.  Prints `ok` and exits 0, or\n"
-    "prints the first error (with its byte offset) and exits 1.\n";
+    "Decode and validate a WebAssembly binary (- = stdin).  Prints `ok` and\n"
+    "exits 0, or prints the first error (with its byte offset) and exits 1.\n"
+    "\n"
+    "options:\n"
+    "  --json       print {\"file\", \"valid\": true} or {\"file\", \"valid\": false,\n"
+    "               \"error\", \"offset\"} (offset: the byte, when the error names\n"
+    "               one) on stdout\n"
+    "  --home DIR   accepted as by every command (a module needs no home)\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n";
 
 static const char wasm_help[] =
-    "usage: theater wasm <run|validate> [OPTIONS] FILE.wasm [ARGS...]\n"
+    "usage: theater wasm [--json] [--home DIR] <run|validate> [OPTIONS] FILE.wasm [ARGS...]\n"
     "\n"
     "  run        run a WASI command module, or call one export (--invoke)\n"
     "  validate   check that a binary is a valid WebAssembly module\n"
     "\n"
+    "--json (machine output) and --home DIR (ignored: a module needs no home)\n"
+    "may come before the subcommand or after it.\n"
     "`theater wasm run --help` and `theater wasm validate --help` say more.\n";
 
 typedef struct run_opts {
@@ -85,6 +114,7 @@ typedef struct run_opts {
     uint64_t fuel;       /* 0 = unlimited */
     uint64_t max_memory; /* 0 = none */
     uint64_t max_stack;  /* 0 = the engine's default */
+    json_t *json;        /* --json: the report being built, else NULL */
 } run_opts;
 
 /* Parse an unsigned decimal with an optional K/M/G (binary) suffix. */
@@ -127,14 +157,62 @@ static int parse_dir(char *arg, th_wasi_dir *d)
     return *d->host && *d->guest ? 0 : -1;
 }
 
-/* Fill `o` from argv; returns 0, or the exit code for usage errors/help. */
-static int parse_run(int argc, char **argv, run_opts *o)
-{
-    int i = 1;
+/* The value options of `wasm run`, by index. */
+enum { R_INVOKE, R_FUEL, R_MAX_MEMORY, R_MAX_STACK, R_DIR, R_ENV, R_HOME };
+static const char *const run_vals[] = {
+    [R_INVOKE] = "--invoke",       [R_FUEL] = "--fuel", [R_MAX_MEMORY] = "--max-memory",
+    [R_MAX_STACK] = "--max-stack", [R_DIR] = "--dir",   [R_ENV] = "--env",
+    [R_HOME] = "--home",           [R_HOME + 1] = NULL,
+};
 
-    while (i < argc && argv[i][0] == '-' && argv[i][1] != 0) {
+/* Value option k of run_vals into `o`; 0, or EXIT_USAGE after a message.
+ * `val` points into argv (which --dir splits in place). */
+static int set_run_value(run_opts *o, int k, char *val)
+{
+    switch (k) {
+    case R_INVOKE: o->invoke = val; return 0;
+    case R_FUEL:
+        if (parse_size(val, &o->fuel) == 0 && o->fuel != 0)
+            return 0;
+        cli_errorf("wasm run: bad --fuel '%s' (a positive integer)", val);
+        return EXIT_USAGE;
+    case R_MAX_MEMORY:
+        if (parse_size(val, &o->max_memory) == 0 && o->max_memory != 0)
+            return 0;
+        cli_errorf("wasm run: bad --max-memory '%s' (bytes, e.g. 65536 or 16M)", val);
+        return EXIT_USAGE;
+    case R_MAX_STACK:
+        if (parse_size(val, &o->max_stack) == 0 && o->max_stack != 0 && o->max_stack <= SIZE_MAX)
+            return 0;
+        cli_errorf("wasm run: bad --max-stack '%s' (bytes, e.g. 1048576 or 16M)", val);
+        return EXIT_USAGE;
+    case R_DIR:
+        if (parse_dir(val, &o->dirs[o->ndirs]) != 0) {
+            cli_errorf("wasm run: bad --dir '%s' (HOST::GUEST)", val);
+            return EXIT_USAGE;
+        }
+        o->ndirs++;
+        return 0;
+    case R_ENV:
+        if (strchr(val, '=') == NULL || val[0] == '=') {
+            cli_errorf("wasm run: bad --env '%s' (KEY=VALUE)", val);
+            return EXIT_USAGE;
+        }
+        o->env[o->nenv++] = val;
+        return 0;
+    default: return 0; /* --home: a module needs no home */
+    }
+}
+
+/* Fill `o` from argv; returns 0, -1 after --help, or EXIT_USAGE.  *json is
+ * set by --json. */
+static int parse_run(int argc, char **argv, run_opts *o, bool *json)
+{
+    const char *val;
+    int i, k;
+
+    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
         const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (cli_is_help(a)) {
             fputs(run_help, stdout);
@@ -144,45 +222,17 @@ static int parse_run(int argc, char **argv, run_opts *o)
             i++;
             break;
         }
-        if (val == NULL) {
-            cli_errorf("wasm run: option %s needs a value (see --help)", a);
+        if (strcmp(a, "--json") == 0) {
+            *json = true;
+        } else if ((k = cli_opt_value(argc, argv, &i, "wasm run", run_vals, &val)) >= 0) {
+            if (set_run_value(o, k, (char *)val) != 0) /* val is in argv: writable */
+                return EXIT_USAGE;
+        } else if (k == CLI_OPT_NO_VALUE) {
             return EXIT_USAGE;
-        }
-        if (strcmp(a, "--invoke") == 0) {
-            o->invoke = val;
-        } else if (strcmp(a, "--fuel") == 0) {
-            if (parse_size(val, &o->fuel) != 0 || o->fuel == 0) {
-                cli_errorf("wasm run: bad --fuel '%s' (a positive integer)", val);
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--max-memory") == 0) {
-            if (parse_size(val, &o->max_memory) != 0 || o->max_memory == 0) {
-                cli_errorf("wasm run: bad --max-memory '%s' (bytes, e.g. 65536 or 16M)", val);
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--max-stack") == 0) {
-            if (parse_size(val, &o->max_stack) != 0 || o->max_stack == 0 ||
-                o->max_stack > SIZE_MAX) {
-                cli_errorf("wasm run: bad --max-stack '%s' (bytes, e.g. 1048576 or 16M)", val);
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--dir") == 0) {
-            if (parse_dir(argv[i + 1], &o->dirs[o->ndirs]) != 0) {
-                cli_errorf("wasm run: bad --dir '%s' (HOST::GUEST)", val);
-                return EXIT_USAGE;
-            }
-            o->ndirs++;
-        } else if (strcmp(a, "--env") == 0) {
-            if (strchr(val, '=') == NULL || val[0] == '=') {
-                cli_errorf("wasm run: bad --env '%s' (KEY=VALUE)", val);
-                return EXIT_USAGE;
-            }
-            o->env[o->nenv++] = val;
         } else {
             cli_errorf("wasm run: unknown option %s (see --help)", a);
             return EXIT_USAGE;
         }
-        i += 2;
     }
     if (i >= argc) {
         cli_errorf("wasm run: missing FILE.wasm (see --help)");
@@ -268,6 +318,57 @@ static void print_value(uint8_t t, th_wasm_val v)
     }
 }
 
+/* A float for JSON: a number, or "nan", "-nan", "inf", "-inf", which JSON
+ * has no numbers for. */
+static json_t *float_json(double d)
+{
+    if (isnan(d))
+        return json_string(signbit(d) ? "-nan" : "nan");
+    if (isinf(d))
+        return json_string(d < 0 ? "-inf" : "inf");
+    return json_real(d);
+}
+
+/* One result as {"type", "value"} (a new reference, NULL when out of
+ * memory); a reference is null, or its type's name when not null, as the
+ * text form prints it. */
+static json_t *value_json(uint8_t t, th_wasm_val v)
+{
+    json_t *val;
+
+    switch (t) {
+    case TH_WASM_I32: val = json_integer(v.i32); break;
+    case TH_WASM_I64: val = json_integer(v.i64); break;
+    case TH_WASM_F32: val = float_json(v.f32); break;
+    case TH_WASM_F64: val = float_json(v.f64); break;
+    case TH_WASM_FUNCREF:
+    case TH_WASM_EXTERNREF: val = v.ref == NULL ? json_null() : json_string(type_name(t)); break;
+    default: val = json_null(); break;
+    }
+    return json_pack("{s:s, s:o}", "type", type_name(t), "value", val);
+}
+
+/* --json: the trap's reason and the exec's backtrace (if any) go into the
+ * report. */
+static void note_trap(const run_opts *o, const char *reason, th_wasm_exec *ex)
+{
+    const char *line = ex != NULL ? th_wasm_exec_backtrace(ex) : NULL;
+    json_t *bt = json_array();
+
+    if (o->json == NULL || bt == NULL) {
+        json_decref(bt);
+        return;
+    }
+    while (line != NULL && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        json_array_append_new(bt, json_stringn(line, len));
+        line += len + (nl != NULL);
+    }
+    json_object_set_new(o->json, "trap", json_string(reason));
+    json_object_set_new(o->json, "backtrace", bt);
+}
+
 /* Print the exec's wasm backtrace (if any) on stderr, indented. */
 static void print_backtrace(th_wasm_exec *ex)
 {
@@ -285,7 +386,7 @@ static void print_backtrace(th_wasm_exec *ex)
 }
 
 /* Report a trap (or proc_exit) after a call; returns the exit code. */
-static int report_trap(th_wasm_exec *ex, const th_wasi *wasi)
+static int report_trap(th_wasm_exec *ex, const th_wasi *wasi, const run_opts *o)
 {
     uint32_t code;
 
@@ -294,39 +395,44 @@ static int report_trap(th_wasm_exec *ex, const th_wasi *wasi)
     fflush(stdout);
     fprintf(stderr, "trap: %s\n", th_wasm_exec_trap_message(ex));
     print_backtrace(ex);
+    note_trap(o, th_wasm_exec_trap_message(ex), ex);
     return EXIT_TRAP;
 }
 
 /* Call `fn`; handles fuel exhaustion (abort, report as a trap).  Returns
  * -1 on success (results filled) or an exit code. */
 static int call_func(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *args, uint32_t nargs,
-                     th_wasm_val *results, uint32_t nresults, const th_wasi *wasi, uint64_t fuel)
+                     th_wasm_val *results, uint32_t nresults, const th_wasi *wasi,
+                     const run_opts *o)
 {
     int rc = th_wasm_exec_call(ex, fn, args, nargs, results, nresults);
 
     if (rc == TH_OK)
         return -1;
     if (rc == TH_WASM_TRAPPED)
-        return report_trap(ex, wasi);
+        return report_trap(ex, wasi, o);
     if (rc == TH_WASM_OUT_OF_FUEL) {
         th_wasm_exec_abort(ex); /* turns it into a fuel trap */
         fflush(stdout);
-        fprintf(stderr, "trap: %s (--fuel %" PRIu64 ")\n", th_wasm_exec_trap_message(ex), fuel);
+        fprintf(stderr, "trap: %s (--fuel %" PRIu64 ")\n", th_wasm_exec_trap_message(ex), o->fuel);
         print_backtrace(ex);
+        note_trap(o, th_wasm_exec_trap_message(ex), ex);
         return EXIT_TRAP;
     }
     if (rc == TH_WASM_SUSPENDED) {
         th_wasm_exec_abort(ex);
         cli_errorf("the guest suspended, which a CLI run cannot resume");
+        note_trap(o, "the guest suspended, which a CLI run cannot resume", NULL);
         return EXIT_TRAP;
     }
     cli_errorf("call failed: %s", th_strerror(rc));
     return EXIT_LOAD;
 }
 
-/* --invoke: parse the arguments, call the export, print its results. */
+/* --invoke: parse the arguments, call the export, print its results.
+ * *ran is set once the guest is called. */
 static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opts *o,
-                         const th_wasi *wasi)
+                         const th_wasi *wasi, bool *ran)
 {
     th_wasm_func *fn = th_wasm_instance_func(inst, o->invoke);
     th_wasm_func *init = th_wasm_instance_func(inst, "_initialize");
@@ -356,13 +462,21 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opt
             rc = EXIT_USAGE;
             goto out;
         }
+    *ran = true;
     if (init != NULL && init != fn) {
-        rc = call_func(ex, init, NULL, 0, NULL, 0, wasi, o->fuel);
+        rc = call_func(ex, init, NULL, 0, NULL, 0, wasi, o);
         if (rc >= 0)
             goto out;
     }
-    rc = call_func(ex, fn, vals, ft->nparams, vals + ft->nparams, ft->nresults, wasi, o->fuel);
-    if (rc < 0) {
+    rc = call_func(ex, fn, vals, ft->nparams, vals + ft->nparams, ft->nresults, wasi, o);
+    if (rc < 0 && o->json != NULL) {
+        json_t *res = json_array();
+        for (uint32_t i = 0; res != NULL && i < ft->nresults; i++)
+            json_array_append_new(res,
+                                  value_json(ft->types[ft->nparams + i], vals[ft->nparams + i]));
+        json_object_set_new(o->json, "results", res);
+        rc = 0;
+    } else if (rc < 0) {
         for (uint32_t i = 0; i < ft->nresults; i++)
             print_value(ft->types[ft->nparams + i], vals[ft->nparams + i]);
         rc = 0;
@@ -373,7 +487,7 @@ out:
 }
 
 /* Load, link and run according to `o`; returns the exit code. */
-static int run_module(const run_opts *o)
+static int run_module(const run_opts *o, bool *ran /* out: the guest ran */)
 {
     unsigned char *bytes = NULL;
     size_t len = 0;
@@ -409,6 +523,8 @@ static int run_module(const run_opts *o)
     wc.nenv = o->nenv;
     wc.dirs = o->dirs;
     wc.ndirs = o->ndirs;
+    if (o->json != NULL)
+        wc.stdout_fd = 2; /* stdout holds the JSON report alone */
     imp = th_wasm_imports_new();
     if (imp == NULL || th_wasi_new(&wc, &wasi, &err) != TH_OK ||
         th_wasi_add_to_imports(wasi, imp, &err) != TH_OK) {
@@ -419,15 +535,18 @@ static int run_module(const run_opts *o)
     ic.start_fuel = o->fuel;
     if (th_wasm_instance_new(mod, imp, &ic, &inst, &err) != TH_OK) {
         uint32_t code;
+        *ran = err.code == TH_ETRAP; /* the start function ran */
         if (err.code == TH_ETRAP && th_wasi_exit_code(wasi, &code)) {
             rc = code <= 255 ? (int)code : 1; /* proc_exit in the start function */
             goto out;
         }
         fflush(stdout);
-        if (err.code == TH_ETRAP)
+        if (err.code == TH_ETRAP) {
             fprintf(stderr, "trap: %s\n", err.msg);
-        else
+            note_trap(o, err.msg, NULL);
+        } else {
             cli_errorf("%s: %s", o->file, err.msg);
+        }
         rc = err.code == TH_ETRAP ? EXIT_TRAP : EXIT_LOAD;
         goto out;
     }
@@ -440,7 +559,7 @@ static int run_module(const run_opts *o)
     if (o->fuel)
         th_wasm_exec_set_fuel(ex, o->fuel);
     if (o->invoke) {
-        rc = invoke_export(inst, ex, o, wasi);
+        rc = invoke_export(inst, ex, o, wasi, ran);
     } else {
         th_wasm_func *start = th_wasm_instance_func(inst, "_start");
         if (start == NULL) {
@@ -449,7 +568,8 @@ static int run_module(const run_opts *o)
                        o->file);
             goto out;
         }
-        rc = call_func(ex, start, NULL, 0, NULL, 0, wasi, o->fuel);
+        *ran = true;
+        rc = call_func(ex, start, NULL, 0, NULL, 0, wasi, o);
         if (rc < 0)
             rc = 0;
     }
@@ -465,13 +585,29 @@ out:
     return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+/* --json: {"exit_code"} and what `o->json` gathered, on stdout. */
+static void print_report(const run_opts *o, int rc)
+{
+    json_t *r = json_pack("{s:i}", "exit_code", rc);
+
+    if (r == NULL || json_object_update(r, o->json) != 0 ||
+        json_dumpf(r, stdout, JSON_INDENT(2)) != 0)
+        cli_errorf("wasm run: out of memory");
+    else
+        fputc('\n', stdout);
+    fflush(stdout);
+    json_decref(r);
+}
+
+/* `wasm run`; `json`: --json came before the subcommand. */
+static int cmd_run(int argc, char **argv, bool json)
 {
     run_opts o;
+    bool ran = false;
     int rc;
 
     memset(&o, 0, sizeof o);
-    /* at most one --dir/--env per two argv entries */
+    /* at most one --dir/--env per argv entry */
     o.dirs = calloc((size_t)argc, sizeof *o.dirs);
     o.env = calloc((size_t)argc, sizeof *o.env);
     if (o.dirs == NULL || o.env == NULL) {
@@ -479,60 +615,144 @@ static int cmd_run(int argc, char **argv)
         rc = EXIT_LOAD;
         goto out;
     }
-    rc = parse_run(argc, argv, &o);
+    rc = parse_run(argc, argv, &o, &json);
     if (rc != 0) {
         rc = rc < 0 ? 0 : rc;
         goto out;
     }
-    rc = run_module(&o);
+    if (json && (o.json = json_object()) == NULL) {
+        cli_errorf("out of memory");
+        rc = EXIT_LOAD;
+        goto out;
+    }
+    rc = run_module(&o, &ran);
+    if (o.json != NULL && ran)
+        print_report(&o, rc);
 out:
+    json_decref(o.json);
     free(o.dirs);
     free(o.env);
     return rc;
 }
 
-static int cmd_validate(int argc, char **argv)
+/* The byte offset an engine error names ("... offset 0x1f ..."), or -1. */
+static long long error_offset(const char *msg)
 {
+    const char *p = strstr(msg, "offset 0x");
+    char *end;
+    unsigned long long off;
+
+    if (p == NULL)
+        return -1;
+    errno = 0;
+    off = strtoull(p + 9, &end, 16);
+    return errno != 0 || end == p + 9 || off > INT64_MAX ? -1 : (long long)off;
+}
+
+/* The verdict of `wasm validate --json` on stdout. */
+static void print_verdict(const char *file, const char *error)
+{
+    json_t *o = json_pack("{s:s, s:b}", "file", file, "valid", error == NULL);
+    long long off = error != NULL ? error_offset(error) : -1;
+
+    if (o != NULL && error != NULL)
+        json_object_set_new(o, "error", json_string(error));
+    if (o != NULL && off >= 0)
+        json_object_set_new(o, "offset", json_integer(off));
+    if (o == NULL || json_dumpf(o, stdout, JSON_INDENT(2)) != 0)
+        cli_errorf("wasm validate: out of memory");
+    else
+        fputc('\n', stdout);
+    json_decref(o);
+}
+
+/* `wasm validate`; `json`: --json came before the subcommand. */
+static int cmd_validate(int argc, char **argv, bool json)
+{
+    static const char *const home_opt[] = {"--home", NULL};
+    const char *file = NULL, *val, *msg;
     unsigned char *bytes;
     size_t len;
     th_error err = {0};
-    int rc;
+    int i, k = -1, rc, opts = 1;
 
-    if (argc >= 2 && cli_is_help(argv[1])) {
-        fputs(validate_help, stdout);
-        return 0;
+    for (i = 1; i < argc; i++) {
+        if (opts && cli_is_help(argv[i])) {
+            fputs(validate_help, stdout);
+            return 0;
+        } else if (opts && strcmp(argv[i], "--") == 0) {
+            opts = 0;
+        } else if (opts && strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (opts &&
+                   (k = cli_opt_value(argc, argv, &i, "wasm validate", home_opt, &val)) >= 0) {
+            /* a module needs no home */
+        } else if (opts && k == CLI_OPT_NO_VALUE) {
+            return EXIT_USAGE;
+        } else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
+            cli_errorf("wasm validate: unknown option %s (see `theater wasm validate --help`)",
+                       argv[i]);
+            return EXIT_USAGE;
+        } else if (file != NULL) {
+            cli_errorf("wasm validate: one FILE.wasm only (see `theater wasm validate --help`)");
+            return EXIT_USAGE;
+        } else {
+            file = argv[i];
+        }
     }
-    if (argc != 2) {
-        fputs(validate_help, stderr);
+    if (file == NULL) {
+        cli_errorf("wasm validate: missing FILE.wasm (see `theater wasm validate --help`)");
         return EXIT_USAGE;
     }
-    bytes = cli_read_file(argv[1], &len);
+    bytes = cli_read_file(file, &len);
     if (bytes == NULL)
         return EXIT_LOAD;
     rc = th_wasm_module_validate(bytes, len, &err);
     free(bytes);
-    if (rc != TH_OK) {
-        fprintf(stderr, "%s: %s\n", argv[1], err.msg[0] ? err.msg : th_strerror(rc));
-        return 1;
-    }
-    printf("ok\n");
-    return 0;
+    msg = rc == TH_OK ? NULL : err.msg[0] ? err.msg : th_strerror(rc);
+    if (json)
+        print_verdict(file, msg);
+    else if (msg != NULL)
+        fprintf(stderr, "%s: %s\n", file, msg);
+    else
+        printf("ok\n");
+    return rc == TH_OK ? 0 : 1;
 }
 
 int cli_cmd_wasm(int argc, char **argv)
 {
-    if (argc < 2) {
+    static const char *const home_opt[] = {"--home", NULL};
+    const char *val;
+    bool json = false;
+    int i, k;
+
+    /* --json and --home may come before the subcommand */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(wasm_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if ((k = cli_opt_value(argc, argv, &i, "wasm", home_opt, &val)) ==
+                   CLI_OPT_NO_VALUE) {
+            return EXIT_USAGE;
+        } else if (k < 0) {
+            cli_errorf("wasm: unknown option %s (see `theater wasm --help`)", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
         fputs(wasm_help, stderr);
         return EXIT_USAGE;
     }
-    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[i], "help") == 0) {
         fputs(wasm_help, stdout);
         return 0;
     }
-    if (strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "validate") == 0)
-        return cmd_validate(argc - 1, argv + 1);
-    cli_errorf("wasm: unknown subcommand '%s' (run or validate)", argv[1]);
+    if (strcmp(argv[i], "run") == 0)
+        return cmd_run(argc - i, argv + i, json);
+    if (strcmp(argv[i], "validate") == 0)
+        return cmd_validate(argc - i, argv + i, json);
+    cli_errorf("wasm: unknown subcommand '%s' (run or validate)", argv[i]);
     return EXIT_USAGE;
 }

@@ -80,6 +80,33 @@ unsigned char *cli_read_file(const char *path, size_t *len)
     return cli_read_file_max(path, "file", TH_CLI_MAX_FILE_BYTES, len);
 }
 
+int cli_opt_value(int argc, char **argv, int *i, const char *cmd, const char *const *names,
+                  const char **val)
+{
+    const char *a = argv[*i];
+    size_t n;
+    int k;
+
+    for (k = 0; names[k] != NULL; k++) {
+        n = strlen(names[k]);
+        if (strncmp(a, names[k], n) != 0)
+            continue;
+        if (a[n] == '=' && strncmp(a, "--", 2) == 0) {
+            *val = a + n + 1;
+            if (**val != '\0')
+                return k;
+        } else if (a[n] != '\0') {
+            continue;
+        } else if (*i + 1 < argc) {
+            *val = argv[++*i];
+            return k;
+        }
+        cli_errorf("%s: %s needs a value", cmd, names[k]);
+        return CLI_OPT_NO_VALUE;
+    }
+    return -1;
+}
+
 static void usage(FILE *out)
 {
     size_t i;
