@@ -92,8 +92,8 @@ static const char actor_c[] =
     "    return TA_OK;\n"
     "}\n"
     "\n"
-    "static ta_status @IDENT@_request(ta_state *state, ta_str request_id, ta_bytes msg,\n"
-    "                                 ta_opt_bytes *response)\n"
+    "static ta_status @IDENT@_request(ta_state *state, ta_str request_id,\n"
+    "        ta_bytes msg, ta_opt_bytes *response)\n"
     "{\n"
     "    ta_str answer;\n"
     "    if (ta_bytes_eq_c(msg, \"stop\")) {\n"
@@ -298,8 +298,9 @@ int cli_cmd_new(int argc, char **argv)
     printf("created %s/ (actor.c, manifest.toml, build.toml)\n"
            "next:\n"
            "  theater build %s\n"
-           "  theater run %s/manifest.toml\n",
-           target, target, target);
+           "  theater run %s/manifest.toml      (offline, in this process)\n"
+           "  theater start %s/manifest.toml    (in the daemon: theater server)\n",
+           target, target, target, target);
     return 0;
 fail:
     remove_tree(tmp);
