@@ -641,7 +641,7 @@ int cli_cmd_state(int argc, char **argv)
     int rc;
 
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--at") == 0) /* time travel: offline, by replay */
+        if (strcmp(argv[i], "--at") == 0 || strncmp(argv[i], "--at=", 5) == 0) /* offline: replay */
             return cli_replay_state_at(argc, argv);
     if ((rc = parse_args(argc, argv, state_help, NULL, NULL, 1, &a)) != 0)
         return rc < 0 ? 0 : rc;
