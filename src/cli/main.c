@@ -20,7 +20,7 @@ static const cli_command commands[] = {
     {"wasm", "run or validate a WebAssembly module (wasm run|validate)", cli_cmd_wasm},
     {"run", "run an actor system from a manifest until it shuts down", cli_cmd_run},
     {"store", "the content store (store new|put|get|label|ls)", cli_cmd_store},
-    {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import)",
+    {"chain", "event chains (chain ls|head|events|verify|export|verify-file|import|key|trust)",
      cli_cmd_chain},
     {"server", "the daemon: serve the management API on HOME/theater.sock", cli_cmd_server},
     {"start", "start an actor in the daemon from a manifest", cli_cmd_start},
