@@ -56,6 +56,8 @@ int th_runtime_actor_info(th_runtime *rt, const char *actor_id, th_actor_info *o
     out->status = (th_actor_status)a->status;
     if (a->stop_queued && a->status == TH_ACTOR_RUNNING)
         out->status = TH_ACTOR_STOPPING; /* a graceful stop waits behind its mailbox */
+    else if (a->restart_pending && a->status == TH_ACTOR_FAILED)
+        out->status = TH_ACTOR_STARTING; /* a restart is on its way */
     out->children = a->nchildren;
     if (a->parent != NULL)
         memcpy(out->parent, a->parent->id, sizeof out->parent);

@@ -619,6 +619,22 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
 /* The ?timeout_ms of a request to the actor named in seg[2] (0 or absent:
  * the default) and the actor's id into r->id; false when answered
  * already (a bad argument, no such actor). */
+/* A failed root actor has no supervisor to restart it: a request or a
+ * channel would wait for its timeout.  True with 502 prepared. */
+static bool root_failed(srv_req *r)
+{
+    th_actor_info info;
+
+    if (th_runtime_actor_info(r->srv->rt, r->id, &info, NULL) != 0 ||
+        info.status != TH_ACTOR_FAILED || info.parent[0] != 0)
+        return false;
+    srv_reply_error(r, 502, "request-failed",
+                    "actor %s (%s) has failed and has no supervisor to restart it; restart it "
+                    "with POST /v1/actors/%s/restart (theater restart %.8s)",
+                    info.name, r->id, r->id, r->id);
+    return true;
+}
+
 static bool actor_and_timeout(srv_req *r, char **seg, uint64_t *timeout)
 {
     *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
@@ -627,7 +643,7 @@ static bool actor_and_timeout(srv_req *r, char **seg, uint64_t *timeout)
         return false;
     if (*timeout == 0)
         *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
-    return true;
+    return !root_failed(r);
 }
 
 static void h_request(srv_req *r, char **seg)

@@ -415,6 +415,18 @@ endpoints)
     wait $dpid
     [ "$(cat "$H/sslow")" = 200 ] || fail "the call a graceful stop waited for: HTTP $(cat "$H/sslow") $(cat "$H/rslow")"
     [ "$(cat "$H/sdel")" = 200 ] || fail "the graceful stop: HTTP $(cat "$H/sdel")"
+    # a failed root actor (no supervisor to restart it): a request or a
+    # channel gets 502 at once, not a 504 after its timeout; a restart
+    # brings it back
+    pid4=$(start_json "$H/probe.toml")
+    expect_status 502 POST "/v1/actors/$pid4/requests" --data-binary trap >/dev/null
+    api GET "/v1/actors/$pid4" | grep -q '"status":"failed"' || fail "the probe did not fail: $(api GET "/v1/actors/$pid4")"
+    b=$(expect_status 502 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x')
+    contains "$b" 'has no supervisor to restart it' "a request to a failed root actor"
+    expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary hi >/dev/null
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x' >/dev/null
+    expect_status 200 DELETE "/v1/actors/$pid4?force=1" >/dev/null
     # a channel open that outlives its timeout: 504, and the channel the
     # actor accepts afterwards is closed, not left open with nobody knowing it
     pid2=$(start_json "$H/probe.toml")
