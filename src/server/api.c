@@ -892,6 +892,14 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_NO;
 }
 
+/* HEAD is GET without the body (libmicrohttpd leaves it out), on every GET
+ * that is not a stream. */
+static bool head_ok(const route *rt)
+{
+    return strcmp(rt->method, "GET") == 0 && rt->fn != h_all_events && rt->fn != h_chan_stream &&
+           rt->fn != h_events;
+}
+
 static bool pattern_match(const char *pattern, char **seg, size_t nseg)
 {
     char pat[64], *save = NULL, *tok;
@@ -929,7 +937,8 @@ void srv_route(srv_req *r)
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!pattern_match(routes[i].pattern, seg, nseg))
             continue;
-        if (strcmp(routes[i].method, r->method) == 0) {
+        if (strcmp(routes[i].method, r->method) == 0 ||
+            (strcmp(r->method, "HEAD") == 0 && head_ok(&routes[i]))) {
             arg_check c = {.allowed = routes[i].args};
             srv_buf_release(&methods);
             MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
@@ -944,6 +953,8 @@ void srv_route(srv_req *r)
         }
         path_ok = true;
         srv_buf_addf(&methods, "%s%s", methods.len ? ", " : "", routes[i].method);
+        if (head_ok(&routes[i]))
+            srv_buf_addf(&methods, ", HEAD");
     }
     if (path_ok) {
         snprintf(r->allow, sizeof r->allow, "%s", methods.data ? methods.data : "");

@@ -199,7 +199,12 @@ bad_requests)
     b=$(expect_status 404 GET /v1/nothing)
     contains "$b" '"error":\{"code":"not-found","message":' "error body shape"
     b=$(expect_status 405 DELETE /v1/actors)
-    contains "$b" 'allowed: GET, POST' "405 names the allowed methods"
+    contains "$b" 'allowed: GET, HEAD, POST' "405 names the allowed methods"
+    # HEAD: GET's status and headers, no body
+    code=$(curl -s -I -o "$H/head" -w '%{http_code}' --unix-socket "$S" http://theater/v1/health)
+    [ "$code" = 200 ] || fail "HEAD /v1/health: HTTP $code"
+    grep -qi '^content-type: application/json' "$H/head" || fail "HEAD /v1/health headers: $(cat "$H/head")"
+    grep -q '"status"' "$H/head" && fail "HEAD /v1/health sent a body"
     b=$(expect_status 400 POST '/v1/actors/0123abcd/requests?timeout_ms=soon' -d x)
     contains "$b" 'timeout_ms' "bad query argument"
     head -c 17000000 /dev/zero >"$H/big"
