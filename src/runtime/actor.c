@@ -271,7 +271,7 @@ static void record_spawn(rt_actor *a, const char *event)
     rt_buf_printf(
         &b, "\",\"limits\":{\"fuel_per_call\":%llu,\"memory_bytes\":%llu,\"stack_bytes\":%zu}",
         (unsigned long long)a->lim.fuel_per_call, (unsigned long long)a->lim.memory_bytes,
-        a->spec->stack_bytes);
+        (size_t)a->lim.stack_bytes);
     rt_buf_puts(&b, "}");
     rt_record_buf(a, event, &b);
 }

@@ -98,6 +98,19 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
     uint64_t v[8];
     int rc;
 
+    /* the wasm stack: 0 is the engine's default, not "none" */
+    if ((set & RT_MANIFEST_LIMIT_STACK_BYTES) &&
+        unbounded(w->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES) >
+            unbounded(p->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES)) {
+        char dflt[64] = "";
+        if (w->stack_bytes == 0)
+            snprintf(dflt, sizeof dflt, " (the engine's default, %u)",
+                     (unsigned)TH_WASM_DEFAULT_STACK_BYTES);
+        return th_error_set(
+            err, TH_EPERM, "limits.stack_bytes = %llu%s exceeds the parent's %llu",
+            (unsigned long long)w->stack_bytes, dflt,
+            (unsigned long long)unbounded(p->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES));
+    }
     if ((rc = limit("fuel_per_call", set & RT_MANIFEST_LIMIT_FUEL, w->fuel_per_call,
                     p->fuel_per_call, UINT64_MAX, &v[0], err)) != 0 ||
         (rc = limit("memory_bytes", set & RT_MANIFEST_LIMIT_MEMORY, w->memory_bytes,
@@ -123,6 +136,7 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
     lim->mailbox_messages = (uint32_t)v[5];
     lim->mailbox_bytes = v[6];
     lim->store_bytes = v[7];
+    lim->stack_bytes = (set & RT_MANIFEST_LIMIT_STACK_BYTES) ? w->stack_bytes : p->stack_bytes;
     return 0;
 }
 

@@ -1083,7 +1083,7 @@ static int on_spawned(replay_ctx *c, const th_chain_event *e, const json_t *d, t
     }
     a->lim.fuel_per_call = get_u64(lim, "fuel_per_call");
     a->lim.memory_bytes = get_u64(lim, "memory_bytes");
-    c->spec->stack_bytes = (size_t)get_u64(lim, "stack_bytes");
+    a->lim.stack_bytes = get_u64(lim, "stack_bytes");
     return start_code(c, e, d, json_object_get(d, "init_state"), err);
 }
 

@@ -121,6 +121,7 @@ typedef struct rt_limits {
     uint32_t mailbox_messages;
     uint64_t mailbox_bytes;
     uint64_t store_bytes;
+    uint64_t stack_bytes; /* wasm stack of one call; 0 = the engine's default */
 } rt_limits;
 
 struct rt_manifest;
@@ -141,7 +142,6 @@ struct rt_spec {
     size_t init_state_len;
     rt_limits limits;
     uint32_t limits_set; /* RT_MANIFEST_LIMIT_* the manifest gives */
-    size_t stack_bytes;  /* wasm stack of one call (not inherited); 0 = default */
     /* supervision of this actor's children */
     int strategy; /* RT_STRAT_* */
     uint32_t max_restarts;

@@ -502,7 +502,7 @@ int rt_spec_from_manifest(rt_manifest *man, bool from_text, rt_spec **out, th_er
     s->limits.mailbox_messages = man->limits.mailbox_messages;
     s->limits.mailbox_bytes = man->limits.mailbox_bytes;
     s->limits.store_bytes = man->limits.store_bytes;
-    s->stack_bytes = (size_t)man->limits.stack_bytes;
+    s->limits.stack_bytes = man->limits.stack_bytes;
     s->limits_set = man->limits_set;
     s->strategy = (int)man->supervision.strategy;
     s->max_restarts = man->supervision.max_restarts;

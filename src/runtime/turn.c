@@ -337,7 +337,7 @@ static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
         return;
     }
     th_wasm_exec_set_user(op->exec, a);
-    th_wasm_exec_set_max_stack(op->exec, a->spec->stack_bytes);
+    th_wasm_exec_set_max_stack(op->exec, (size_t)a->lim.stack_bytes);
     op->ex = ex;
     op->fn = fn;
     op->post = post;

@@ -87,7 +87,7 @@ int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_erro
     if ((ex = rt_exec_get(a->rt)) == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     th_wasm_exec_set_user(ex, a);
-    th_wasm_exec_set_max_stack(ex, a->spec->stack_bytes);
+    th_wasm_exec_set_max_stack(ex, (size_t)a->lim.stack_bytes);
     g = (rt_guest){a->inst, NULL, ex, a->fn_realloc, err};
     {
         wit_opt_bytes state = {a->has_state,

@@ -257,6 +257,8 @@ static void test_limits(void **unused)
         {"mailbox_messages", "100", "101"},
         {"mailbox_bytes", "65536", "65537"},
         {"store_bytes", "1000", "1001"},
+        {"stack_bytes", "1048576", "1048577"},
+        {"stack_bytes", "1048576", "0"}, /* 0: the engine's 8 MiB */
     };
     /* For these 0 is zero, not "no limit" (docs/manifest.md): a parent of 0
      * cannot give a child 1, and a child may ask for 0 under any parent. */
@@ -285,6 +287,12 @@ static void test_limits(void **unused)
         snprintf(child, sizeof child, "[limits]\n%s = 0\n", zero[i]);
         accepted(&t, extra, kid(child), NULL);
     }
+    /* under a parent of the default stack, 0 (the default) and less are fine */
+    accepted(&t, FS_ALL, kid("[limits]\nstack_bytes = 0\n"), NULL);
+    accepted(&t, "[limits]\nstack_bytes = 0\n" FS_ALL, kid("[limits]\nstack_bytes = 65536\n"),
+             NULL);
+    refused(&t, FS_ALL, kid("[limits]\nstack_bytes = 1073741824\n"),
+            "limits.stack_bytes = 1073741824 exceeds the parent's 8388608");
     rtt_stop(&t);
 }
 
