@@ -605,6 +605,7 @@ static void load_trusted(th_chain *c)
         sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
         memcpy(c->trusted, sqlite3_column_blob(st, 0), 32);
         c->has_trusted = 1;
+        c->trusted_from_db = 1;
     }
     sqlite3_finalize(st);
 }
@@ -1423,6 +1424,16 @@ int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN])
         return -1;
     memcpy(out, c->trusted, 32);
     return 0;
+}
+
+bool chain_trusted_key_from_db(th_chain *c)
+{
+    bool r;
+
+    pthread_mutex_lock(&c->rlock);
+    r = c->trusted_from_db != 0;
+    pthread_mutex_unlock(&c->rlock);
+    return r;
 }
 
 int th_chain_public_key(th_chain *c, uint8_t key[32], th_error *err)

@@ -105,7 +105,8 @@ struct th_chain {
     pthread_mutex_t rlock;
     uint8_t trusted[32];
     int has_trusted;
-    int trusted_looked; /* load_trusted ran (a reader: when first asked) */
+    int trusted_from_db; /* no key file: `trusted` is the database's own claim */
+    int trusted_looked;  /* load_trusted ran (a reader: when first asked) */
 
     /* Writer side (unused when read-only). */
     sqlite3 *wdb;

@@ -839,6 +839,35 @@ out:
     return rc;
 }
 
+/* A home without a key file of its own (a copied database, say) checks the
+ * signatures against the key the database names, which whoever wrote the
+ * file chose: the chains verify only if this home trusts that key
+ * (trusted_keys), as an exported file's signer. */
+static int check_db_key_trusted(th_chain *c, const uint8_t key[32], th_chain_verify_result *res,
+                                th_error *err)
+{
+    th_chain_trust trust = {0};
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    int rc, found;
+
+    if ((rc = th_chain_trust_load(chain_home(c), &trust, err)) != TH_OK)
+        return rc;
+    found = th_chain_trust_find(&trust, key) >= 0;
+    th_chain_trust_free(&trust);
+    res->has_signer = true;
+    memcpy(res->signer, key, 32);
+    res->signer_trusted = found;
+    if (found)
+        return TH_OK;
+    th_chain_key_fingerprint(key, fp);
+    res->problem = TH_CHAIN_UNTRUSTED;
+    snprintf(res->detail, sizeof res->detail,
+             "signed by %s (%s), which this home does not trust: it has no chain.key of its own "
+             "and trusted_keys does not list that key (theater chain trust add KEY)",
+             fp, base_hex_encode(key, 32, hex));
+    return th_error_set(err, TH_ECORRUPT, "%s", res->detail);
+}
+
 int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res, th_error *err)
 {
     uint8_t trusted[32];
@@ -865,5 +894,7 @@ int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res,
     chain_reader_unlock(c);
     if (have_pend)
         chain_pending_release(&pend);
+    if (rc == TH_OK && tk != NULL && chain_trusted_key_from_db(c))
+        rc = check_db_key_trusted(c, tk, res, err);
     return rc;
 }

@@ -418,6 +418,30 @@ int main(void)
     expect(work, "bob", TH_CHAIN_WRONG_KEY, "bob", 19, "re-signed, key file gone");
     EVP_PKEY_free(key);
 
+    /* The database alone, without the home's key file: the signatures are
+     * checked against the key the database names, which the file's writer
+     * chose, so the chains verify only once that key is trusted. */
+    {
+        th_chain_config cfg = {0};
+        uint8_t own[32];
+        th_chain *c;
+        th_error err;
+        char cmd[400];
+
+        cfg.home = pristine;
+        cfg.read_only = 1;
+        CHECK(th_chain_open(&cfg, &c, &err) == TH_OK && th_chain_public_key(c, own, &err) == TH_OK,
+              "the pristine home's key: %s", err.msg);
+        th_chain_close(c);
+        fresh(pristine, work);
+        snprintf(cmd, sizeof cmd, "rm -f '%s/chain.key'", work);
+        sh(cmd);
+        expect(work, NULL, TH_CHAIN_UNTRUSTED, "", 0, "no key file, key not trusted");
+        CHECK(th_chain_trust_add(work, own, "the writer's key", &err) == TH_OK, "trust add: %s",
+              err.msg);
+        expect(work, NULL, TH_CHAIN_OK, "", 0, "no key file, the writer's key trusted");
+    }
+
     /* A whole segment deleted (the last one). */
     fresh(pristine, work);
     db = db_open(work);
