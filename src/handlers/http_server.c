@@ -556,11 +556,12 @@ static void req_step(hf_req *r)
 }
 
 /* The request as the actor sees it: method, URI with its query, every
- * header (names in lower case, as HTTP/2 sends them; Host first), body
- * (none for a request without one). */
+ * header (names in lower case, as HTTP/2 sends them; Host first;
+ * content-length last, the length of the body as given, after decoding a
+ * chunked one), body (none for a request without one). */
 static int lift_request(h2o_req_t *req, wit_http_types_http_request *w)
 {
-    size_t n = req->headers.size + 1, k = 0;
+    size_t n = req->headers.size + 2, k = 0; /* + host and content-length */
 
     memset(w, 0, sizeof *w);
     if ((w->method.ptr = dup_n(req->method.base, req->method.len)) == NULL ||
@@ -570,7 +571,7 @@ static int lift_request(h2o_req_t *req, wit_http_types_http_request *w)
     w->uri.len = req->path.len;
     if ((w->headers.ptr = calloc(n, sizeof *w->headers.ptr)) == NULL)
         goto fail;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < req->headers.size + 1; i++) {
         const char *name = i == 0 ? "host" : req->headers.entries[i - 1].name->base;
         size_t nl = i == 0 ? 4 : req->headers.entries[i - 1].name->len;
         h2o_iovec_t v = i == 0 ? req->authority : req->headers.entries[i - 1].value;
@@ -585,7 +586,16 @@ static int lift_request(h2o_req_t *req, wit_http_types_http_request *w)
         h->f1.ptr[v.len] = 0;
         h->f1.len = v.len;
     }
-    if (req->entity.base != NULL) {
+    if (req->entity.base != NULL) { /* h2o keeps the length apart from the headers */
+        char len[24];
+        int ll = snprintf(len, sizeof len, "%zu", req->entity.len);
+        wit_tup2_str_str *h = &w->headers.ptr[k++];
+        w->headers.len = k;
+        if ((h->f0.ptr = dup_n("content-length", 14)) == NULL ||
+            (h->f1.ptr = dup_n(len, (size_t)ll)) == NULL)
+            goto fail;
+        h->f0.len = 14;
+        h->f1.len = (size_t)ll;
         w->body.some = true;
         w->body.val.len = req->entity.len;
         if ((w->body.val.ptr = rt_memdup(req->entity.base, req->entity.len)) == NULL)

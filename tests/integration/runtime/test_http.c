@@ -224,6 +224,17 @@ static void test_routes(void **state)
     expect_has(out, "\"uri\":\"/echo/a/b/c?x=1&y=%20\"");
     expect_has(out, "[\"x-thing\",\"a b\"]");
     free(out);
+    /* a body's length is among the headers, as received (h2o keeps it
+     * apart), and that of the decoded body for a chunked one */
+    out = sh(&st, CURL "-X POST --data-binary 'hello' http://127.0.0.1:%u/echo/len", s.port);
+    expect_has(out, "[\"content-length\",\"5\"]");
+    free(out);
+    out = sh(&st,
+             CURL "-X POST -H 'Transfer-Encoding: chunked' --data-binary 'hello!' "
+                  "http://127.0.0.1:%u/echo/chunked",
+             s.port);
+    expect_has(out, "[\"content-length\",\"6\"]");
+    free(out);
     ev = events_of(&s);
     expect_has(ev, "\"function\":\"handle-request\",\"interface\":\"http-handlers\"");
     expect_has(ev, "\"uri\":\"/notes/2\"");
