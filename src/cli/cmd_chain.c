@@ -59,7 +59,9 @@ static void chain_usage(FILE *out)
           "\n"
           "options:\n"
           "  --home DIR    THEATER_HOME (default: $THEATER_HOME, else ~/.theater)\n"
-          "  --json        machine output where the command has one (ls, events)\n"
+          "  --json        machine output: JSON Lines for ls and events, one JSON object\n"
+          "                (an array for trust ls) for the others; export writes JSON\n"
+          "                Lines either way (docs/api.md: the JSON forms)\n"
           "  -h, --help    show this help\n"
           "Options with a value may also be written --NAME=VALUE (--home=DIR).\n"
           "\n"
@@ -71,7 +73,9 @@ static void chain_usage(FILE *out)
           "verify, verify-file and import exit with status 1 and name the first bad\n"
           "event (actor, sequence number, what is wrong) if verification fails; an\n"
           "intact file signed by an untrusted key also fails, naming the signer's\n"
-          "fingerprint (docs/security.md: what verification proves).\n",
+          "fingerprint (docs/security.md: what verification proves). With --json they\n"
+          "print {\"ok\": false, ..., \"problems\": [{\"actor\", \"seq\", \"what\",\n"
+          "\"detail\"}]} and exit 1 too.\n",
           out);
 }
 
@@ -155,6 +159,19 @@ static const char *iso_time(uint64_t ms, char *buf, size_t cap)
     n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
     return buf;
+}
+
+/* --json: print `o` (stolen; NULL = out of memory) on one line. */
+static int print_json(json_t *o, th_error *err)
+{
+    int bad;
+
+    if (o == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
+    bad = json_dumpf(o, stdout, JSON_COMPACT) != 0;
+    bad |= putchar('\n') == EOF;
+    json_decref(o);
+    return bad ? th_error_set(err, TH_EIO, "cannot write to stdout") : TH_OK;
 }
 
 /* Every actor with a chain, as a set for short ids and prefixes.  *l is
@@ -273,10 +290,10 @@ out:
     return rc;
 }
 
-static int cmd_head(th_chain *c, const char *actor, th_error *err)
+static int cmd_head(th_chain *c, const char *actor, int json, th_error *err)
 {
     th_chain_head h;
-    char hex[65], when[40], *full, *name;
+    char hex[65], key[65], fp[TH_CHAIN_FINGERPRINT_SIZE], when[40], *full, *name;
     int rc;
 
     if ((rc = resolve_actor(c, actor, &full, NULL, err)) != TH_OK)
@@ -286,6 +303,19 @@ static int cmd_head(th_chain *c, const char *actor, th_error *err)
         return rc;
     }
     name = actor_name(c, full);
+    if (json) {
+        th_chain_key_fingerprint(h.public_key, fp);
+        rc = print_json(json_pack("{s:s, s:s?, s:I, s:I, s:s, s:I, s:s, s:s, s:s}", "actor", full,
+                                  "name", name, "events", (json_int_t)h.count, "head_seq",
+                                  (json_int_t)h.seq, "head", base_hex_encode(h.hash, 32, hex),
+                                  "signed_ms", (json_int_t)h.signed_ms, "signed",
+                                  iso_time(h.signed_ms, when, sizeof when), "signer_key",
+                                  base_hex_encode(h.public_key, 32, key), "signer_fingerprint", fp),
+                        err);
+        free(name);
+        free(full);
+        return rc;
+    }
     printf("actor      %s\nname       %s\nevents     %" PRIu64 "\nhead seq   %" PRIu64
            "\nhead hash  %s\n",
            full, name ? name : "-", h.count, h.seq, base_hex_encode(h.hash, 32, hex));
@@ -445,42 +475,129 @@ out:
  * printed twice. */
 static int g_reported;
 
-static int report(int rc, const th_chain_verify_result *res, const char *what)
+/* The verdict of a verification (rc, *res), if there is one (success, or a
+ * problem found): in words, or with `jo` (--json; the command's other facts,
+ * stolen) as {"ok", ...jo, "chains", "events", "problems": [{"actor", "seq",
+ * "what", "detail"}]}, the first problem found.  Returns rc, or the error
+ * of writing the JSON. */
+static int report(int rc, const th_chain_verify_result *res, const char *what, json_t *jo,
+                  th_error *err)
 {
+    json_t *o, *p;
+    int prc;
+
     g_reported = rc == TH_OK || (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK);
+    if (jo != NULL) {
+        if (!g_reported) {
+            json_decref(jo);
+            return rc;
+        }
+        o = json_pack("{s:b}", "ok", rc == TH_OK);
+        if (o == NULL || json_object_update(o, jo) != 0 ||
+            json_object_set_new(o, "chains", json_integer((json_int_t)res->actors)) != 0 ||
+            json_object_set_new(o, "events", json_integer((json_int_t)res->events)) != 0 ||
+            json_object_set_new(o, "problems", json_array()) != 0) {
+            json_decref(o);
+            o = NULL;
+        } else if (rc != TH_OK) {
+            p = json_pack("{s:s?, s:I, s:s, s:s}", "actor", res->actor[0] ? res->actor : NULL,
+                          "seq", (json_int_t)res->seq, "what", th_chain_problem_name(res->problem),
+                          "detail", res->detail);
+            if (p == NULL || json_array_append_new(json_object_get(o, "problems"), p) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
+        json_decref(jo);
+        if ((prc = print_json(o, err)) != TH_OK) {
+            g_reported = 0;
+            return prc;
+        }
+        return rc;
+    }
     if (rc == TH_OK)
         printf("ok: %s: %" PRIu64 " chain%s, %" PRIu64 " events verified\n", what, res->actors,
                res->actors == 1 ? "" : "s", res->events);
+    else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK && res->actor[0] == 0)
+        printf("FAILED: %s: %s: %s\n", what, th_chain_problem_name(res->problem), res->detail);
     else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK)
         printf("FAILED: %s: actor %s, event %" PRIu64 ": %s: %s\n", what, res->actor, res->seq,
                th_chain_problem_name(res->problem), res->detail);
     return rc;
 }
 
+/* Why the signer of a verified file is (not) trusted: "key" (the key given
+ * with --key), "own" (this home's own key), "trusted_keys" (listed there)
+ * or "untrusted". */
+static const char *signer_trust(const th_chain_verify_result *res, const th_chain_trust *trust,
+                                int by_key, int *index /* out */)
+{
+    *index = trust != NULL ? th_chain_trust_find(trust, res->signer) : -1;
+    return by_key && res->signer_trusted             ? "key"
+           : *index >= 0 && trust->items[*index].own ? "own"
+           : *index >= 0                             ? "trusted_keys"
+                                                     : "untrusted";
+}
+
 /* The signer of a verified file, and why it is (not) trusted. */
 static void print_signer(const th_chain_verify_result *res, const th_chain_trust *trust, int by_key)
 {
     char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    const char *why;
     int i;
 
     if (!res->has_signer)
         return;
     th_chain_key_fingerprint(res->signer, fp);
-    i = trust != NULL ? th_chain_trust_find(trust, res->signer) : -1;
+    why = signer_trust(res, trust, by_key, &i);
     printf("signed by %s (%s): %s\n", fp, base_hex_encode(res->signer, 32, hex),
-           by_key && res->signer_trusted   ? "the key given with --key"
-           : i >= 0 && trust->items[i].own ? "trusted: this home's own key"
-           : i >= 0                        ? "trusted: listed in trusted_keys"
-                                           : "NOT trusted by this home");
+           strcmp(why, "key") == 0            ? "the key given with --key"
+           : strcmp(why, "own") == 0          ? "trusted: this home's own key"
+           : strcmp(why, "trusted_keys") == 0 ? "trusted: listed in trusted_keys"
+                                              : "NOT trusted by this home");
+}
+
+/* --json of verify-file and import: the facts besides the verdict.  The
+ * signer is named as in words: when the file is intact (`signer`). */
+static json_t *file_json(const chain_args *a, int import, int rc, const th_chain_verify_result *res,
+                         const th_chain_trust *trust, int signer)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    const char *why = NULL;
+    json_t *o;
+    int i = -1;
+
+    signer = signer && res->has_signer;
+    if (signer) {
+        th_chain_key_fingerprint(res->signer, fp);
+        base_hex_encode(res->signer, 32, hex);
+        why = signer_trust(res, trust, a->key != NULL, &i);
+    }
+    o = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:s?, s:s?}", "file", a->pos[1], "actor",
+                  res->actor[0] ? res->actor : NULL, "signed_by", signer ? fp : NULL, "signer_key",
+                  signer ? hex : NULL, "trusted", why != NULL && strcmp(why, "untrusted") != 0,
+                  "trust", why, "trust_note",
+                  i >= 0 && !trust->items[i].own && trust->items[i].note[0] ? trust->items[i].note
+                                                                            : NULL);
+    if (o != NULL && import &&
+        (json_object_set_new(o, "imported", json_boolean(rc == TH_OK)) != 0 ||
+         json_object_set_new(o, "allowed_untrusted",
+                             json_boolean(rc == TH_OK && !res->signer_trusted)) != 0)) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
 {
     th_chain_verify_result res;
     th_chain_trust trust = {0};
+    json_t *jo = NULL;
     uint8_t key[32];
+    th_error e2;
     FILE *in;
-    int rc;
+    int rc, signer;
 
     if (a->key != NULL && base_hex_decode(a->key, key, sizeof key) != 0)
         return th_error_set(err, TH_EINVAL, "--key wants 64 hex digits");
@@ -505,12 +622,23 @@ static int cmd_file(th_chain *c, const chain_args *a, th_error *err)
         rc = th_chain_verify_file_trust(in, &trust, &res, err);
     if (in != stdin)
         fclose(in);
-    rc = report(rc, &res, a->pos[1]);
-    if (rc == TH_OK || res.problem == TH_CHAIN_UNTRUSTED || res.problem == TH_CHAIN_WRONG_KEY) {
-        if (c != NULL && th_chain_trust_load(a->home, &trust, err) != TH_OK)
-            th_error_clear(err);
-        print_signer(&res, &trust, a->key != NULL);
+    signer = rc == TH_OK || (rc == TH_ECORRUPT && (res.problem == TH_CHAIN_UNTRUSTED ||
+                                                   res.problem == TH_CHAIN_WRONG_KEY));
+    /* (import: only to say why the signer is trusted; no trust set, no reason) */
+    if (signer && c != NULL && th_chain_trust_load(a->home, &trust, &e2) != TH_OK)
+        memset(&trust, 0, sizeof trust);
+    if (a->json) {
+        if ((jo = file_json(a, c != NULL, rc, &res, &trust, signer)) == NULL) {
+            th_chain_trust_free(&trust);
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        }
+        rc = report(rc, &res, a->pos[1], jo, err);
+        th_chain_trust_free(&trust);
+        return rc;
     }
+    rc = report(rc, &res, a->pos[1], NULL, err);
+    if (signer)
+        print_signer(&res, &trust, a->key != NULL);
     if (rc == TH_OK && c != NULL)
         printf("imported the chain of %s%s\n", res.actor[0] ? res.actor : "(actor)",
                res.signer_trusted ? "" : " (signer not trusted: allowed by --allow-untrusted)");
@@ -559,49 +687,143 @@ static int cmd_key(const chain_args *a, th_error *err)
     if (rc != TH_OK)
         return rc;
     th_chain_key_fingerprint(key, fp);
+    if (a->json)
+        return print_json(
+            json_pack("{s:s, s:s}", "public_key", base_hex_encode(key, 32, hex), "fingerprint", fp),
+            err);
     printf("public key   %s\nfingerprint  %s\n", base_hex_encode(key, 32, hex), fp);
     return TH_OK;
+}
+
+/* One trusted key as JSON: {"fingerprint", "key", "own", "note"}. */
+static json_t *trusted_json(const th_chain_trusted_key *k)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+
+    th_chain_key_fingerprint(k->key, fp);
+    return json_pack("{s:s, s:s, s:b, s:s?}", "fingerprint", fp, "key",
+                     base_hex_encode(k->key, 32, hex), "own", k->own, "note",
+                     k->own || k->note[0] == '\0' ? NULL : k->note);
+}
+
+/* `chain trust ls` */
+static int trust_ls(const chain_args *a, th_error *err)
+{
+    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
+    th_chain_trust t;
+    json_t *arr = NULL;
+    size_t i;
+    int rc;
+
+    if ((rc = th_chain_trust_load(a->home, &t, err)) != TH_OK)
+        return rc;
+    if (a->json) {
+        arr = json_array();
+        for (i = 0; arr != NULL && i < t.count; i++)
+            if (json_array_append_new(arr, trusted_json(&t.items[i])) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        th_chain_trust_free(&t);
+        return print_json(arr, err);
+    }
+    for (i = 0; i < t.count; i++) {
+        th_chain_key_fingerprint(t.items[i].key, fp);
+        printf("%s  %s  %s\n", fp, base_hex_encode(t.items[i].key, 32, hex),
+               t.items[i].own ? "(this home's own key)" : t.items[i].note);
+    }
+    if (t.count == 0)
+        printf("no trusted keys (this home has no key yet)\n");
+    th_chain_trust_free(&t);
+    return TH_OK;
+}
+
+/* `chain trust rm`; with --json {"removed": true, "fingerprint", "key",
+ * "own": false, "note"}: the key that left the trust set. */
+static int trust_rm(const chain_args *a, th_error *err)
+{
+    th_chain_trust before = {0}, after = {0};
+    json_t *o = NULL;
+    th_error e2;
+    size_t i;
+    int rc;
+
+    if (a->json && th_chain_trust_load(a->home, &before, &e2) != TH_OK)
+        memset(&before, 0, sizeof before);
+    if ((rc = th_chain_trust_remove(a->home, a->pos[2], err)) != TH_OK) {
+        th_chain_trust_free(&before);
+        return rc;
+    }
+    if (!a->json) {
+        printf("no longer trusted: %s\n", a->pos[2]);
+        return TH_OK;
+    }
+    if (th_chain_trust_load(a->home, &after, &e2) != TH_OK)
+        memset(&after, 0, sizeof after);
+    for (i = 0; o == NULL && i < before.count; i++)
+        if (!before.items[i].own && th_chain_trust_find(&after, before.items[i].key) < 0)
+            o = trusted_json(&before.items[i]);
+    if (o == NULL) /* the file changed meanwhile: say what was asked */
+        o = json_pack("{s:s}", "removed", a->pos[2]);
+    else if (json_object_set_new(o, "removed", json_true()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    th_chain_trust_free(&before);
+    th_chain_trust_free(&after);
+    return print_json(o, err);
+}
+
+/* `chain trust add --json`: {"added": true, "fingerprint", "key", "own":
+ * false, "note"}, as the trust set now holds it. */
+static int trust_added(const chain_args *a, const uint8_t key[32], const char *note, th_error *err)
+{
+    th_chain_trusted_key k = {0};
+    th_chain_trust t;
+    th_error e2;
+    json_t *o;
+    int i;
+
+    if (th_chain_trust_load(a->home, &t, &e2) == TH_OK && (i = th_chain_trust_find(&t, key)) >= 0) {
+        k = t.items[i];
+    } else {
+        memcpy(k.key, key, sizeof k.key);
+        snprintf(k.note, sizeof k.note, "%s", note != NULL ? note : "");
+    }
+    th_chain_trust_free(&t);
+    if ((o = trusted_json(&k)) != NULL && json_object_set_new(o, "added", json_true()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return print_json(o, err);
 }
 
 /* `chain trust ls|add|rm`. */
 static int cmd_trust(const chain_args *a, th_error *err)
 {
-    char fp[TH_CHAIN_FINGERPRINT_SIZE], hex[65];
-    th_chain_trust t;
+    char fp[TH_CHAIN_FINGERPRINT_SIZE];
+    const char *note;
     uint8_t key[32];
-    size_t i;
     int rc;
 
-    if (strcmp(a->pos[1], "ls") == 0 && a->npos == 2) {
-        if ((rc = th_chain_trust_load(a->home, &t, err)) != TH_OK)
-            return rc;
-        for (i = 0; i < t.count; i++) {
-            th_chain_key_fingerprint(t.items[i].key, fp);
-            printf("%s  %s  %s\n", fp, base_hex_encode(t.items[i].key, 32, hex),
-                   t.items[i].own ? "(this home's own key)" : t.items[i].note);
-        }
-        if (t.count == 0)
-            printf("no trusted keys (this home has no key yet)\n");
-        th_chain_trust_free(&t);
-        return TH_OK;
-    }
+    if (strcmp(a->pos[1], "ls") == 0 && a->npos == 2)
+        return trust_ls(a, err);
     if (strcmp(a->pos[1], "add") == 0 && (a->npos == 3 || a->npos == 4)) {
         if (base_hex_decode(a->pos[2], key, sizeof key) != 0)
             return th_error_set(err, TH_EINVAL,
                                 "KEY wants the 64 hex digits of a public key "
                                 "(`theater chain key` prints it)");
-        if ((rc = th_chain_trust_add(a->home, key, a->npos == 4 ? a->pos[3] : NULL, err)) != TH_OK)
+        note = a->npos == 4 ? a->pos[3] : NULL;
+        if ((rc = th_chain_trust_add(a->home, key, note, err)) != TH_OK)
             return rc;
         th_chain_key_fingerprint(key, fp);
+        if (a->json)
+            return trust_added(a, key, note, err);
         printf("trusted %s\n", fp);
         return TH_OK;
     }
-    if (strcmp(a->pos[1], "rm") == 0 && a->npos == 3) {
-        if ((rc = th_chain_trust_remove(a->home, a->pos[2], err)) != TH_OK)
-            return rc;
-        printf("no longer trusted: %s\n", a->pos[2]);
-        return TH_OK;
-    }
+    if (strcmp(a->pos[1], "rm") == 0 && a->npos == 3)
+        return trust_rm(a, err);
     return th_error_set(err, TH_EINVAL, "usage: theater chain trust ls | add KEY [NOTE] | rm KEY");
 }
 
@@ -613,6 +835,7 @@ int cli_cmd_chain(int argc, char **argv)
     th_error err = {0};
     chain_args a;
     const char *cmd;
+    json_t *jo = NULL;
     char *full = NULL;
     FILE *out;
     int rc, want;
@@ -649,13 +872,18 @@ int cli_cmd_chain(int argc, char **argv)
     if (strcmp(cmd, "ls") == 0) {
         rc = cmd_ls(c, &a, &err);
     } else if (strcmp(cmd, "head") == 0) {
-        rc = cmd_head(c, a.pos[1], &err);
+        rc = cmd_head(c, a.pos[1], a.json, &err);
     } else if (strcmp(cmd, "events") == 0) {
         rc = cmd_events(c, &a, &err);
     } else if (strcmp(cmd, "verify") == 0) {
         if (a.npos > 1 && (rc = resolve_actor(c, a.pos[1], &full, NULL, &err)) != TH_OK)
             goto out;
-        rc = report(th_chain_verify(c, full, &res, &err), &res, full ? full : "all chains");
+        if (a.json && (jo = json_pack("{s:s?}", "actor", full)) == NULL) {
+            rc = th_error_set(&err, TH_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = th_chain_verify(c, full, &res, &err);
+        rc = report(rc, &res, full ? full : "all chains", jo, &err);
     } else if (strcmp(cmd, "export") == 0) {
         if ((rc = resolve_actor(c, a.pos[1], &full, NULL, &err)) != TH_OK)
             goto out;
