@@ -745,8 +745,9 @@ static void put_id_list(rctx *c, const json_t *v)
 
 static void sum_supervisor(rctx *c, const json_t *d)
 {
-    static const char *const used[] = {"action", "strategy",     "trigger",        "children",
-                                       "child",  "max_restarts", "within_seconds", NULL};
+    static const char *const used[] = {"action",       "strategy",       "trigger",
+                                       "because",      "children",       "child",
+                                       "max_restarts", "within_seconds", NULL};
     const char *action = str_of(d, "action"), *strat = str_of(d, "strategy");
     const json_t *trigger = json_object_get(d, "trigger");
 
@@ -768,9 +769,14 @@ static void sum_supervisor(rctx *c, const json_t *d)
         else if (strat != NULL)
             fprintf(c->out, " (%s)", strat);
         if (trigger != NULL && !json_is_null(trigger)) {
+            const char *why = json_string_value(json_object_get(d, "because"));
             fputs(" after ", c->out);
             put_id(c, trigger);
-            fputs(" failed", c->out);
+            /* chains from before "because" did not say which */
+            fprintf(c->out, " %s",
+                    why != NULL && strcmp(why, "exited") == 0 ? "exited"
+                    : why != NULL                             ? "failed"
+                                                              : "ended");
         }
     }
     put_rest(c, d, used);

@@ -431,6 +431,8 @@ bool rt_sup_apply_strategy(rt_actor *p, rt_msg *m)
     rt_buf_puts(&b, strategy_name(strat));
     rt_buf_puts(&b, "\",\"trigger\":");
     rt_buf_json_str(&b, child->id, RT_ID_LEN);
+    rt_buf_puts(&b, m->kind == RT_MSG_CHILD_ERROR ? ",\"because\":\"failed\""
+                                                  : ",\"because\":\"exited\"");
     rt_buf_puts(&b, ",\"children\":[");
     for (i = 0; i < n; i++) {
         bool target = strat == RT_STRAT_ONE_FOR_ALL ||

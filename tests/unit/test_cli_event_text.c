@@ -232,7 +232,20 @@ static void test_other_types(void **unused)
                 "{\"action\":\"restart\",\"strategy\":\"one-for-one\",\"trigger\":"
                 "\"2926a09d-9a8c\",\"children\":[\"2926a09d-9a8c\",\"34390650-1\"]}",
                 0);
-    expect_in(s, "restart 2926a09d, 34390650 (one-for-one) after 2926a09d failed");
+    expect_in(s, "restart 2926a09d, 34390650 (one-for-one) after 2926a09d ended");
+    free(s);
+    s = text_of("supervisor-action",
+                "{\"action\":\"restart\",\"strategy\":\"one-for-one\",\"trigger\":"
+                "\"2926a09d-9a8c\",\"because\":\"failed\",\"children\":[\"2926a09d-9a8c\"]}",
+                0);
+    expect_in(s, "restart 2926a09d (one-for-one) after 2926a09d failed");
+    expect_not_in(s, "because");
+    free(s);
+    s = text_of("supervisor-action",
+                "{\"action\":\"restart\",\"strategy\":\"one-for-one\",\"trigger\":"
+                "\"2926a09d-9a8c\",\"because\":\"exited\",\"children\":[\"2926a09d-9a8c\"]}",
+                0);
+    expect_in(s, "restart 2926a09d (one-for-one) after 2926a09d exited");
     free(s);
     s = text_of("supervisor-action",
                 "{\"action\":\"escalate\",\"strategy\":\"one-for-all\","
