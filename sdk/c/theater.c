@@ -773,6 +773,9 @@ static union {
     thw_res_tup1_opt_bytes_str state;                                  /* most exports */
     thw_res_tup2_opt_bytes_tup1_opt_bytes_str request;                 /* handle-request */
     thw_res_tup2_opt_bytes_tup1_types_channel_accept_str channel_open; /* handle-channel-open */
+    thw_res_tup2_opt_bytes_tup1_http_types_http_response_str http_request;
+    thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str http_middleware;
+    thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str ws_message;
     uint64_t align;
 } ret_area;
 
@@ -930,4 +933,162 @@ void *ta__call_child_stop(ta_child_stop_fn fn, uint32_t s_some, const uint8_t *s
     ta_state st = opt_in(s_some, s_ptr, s_len);
     ta_status r = fn(&st, (ta_str){c_ptr, c_len});
     return finish_state(r, &st);
+}
+
+/* ---- http-handlers --------------------------------------------------- */
+
+/* Lists the host wrote and lists the SDK lowers: a header has the
+ * generated tuple's layout. */
+_Static_assert(sizeof(ta_header) == sizeof(thw_tup2_str_str), "header");
+
+static ta_http_request request_in(const char *m_ptr, size_t m_len, const char *u_ptr, size_t u_len,
+                                  const ta_header *h_ptr, size_t h_len, uint32_t b_some,
+                                  const uint8_t *b_ptr, size_t b_len)
+{
+    return (ta_http_request){
+        {m_ptr, m_len}, {u_ptr, u_len}, {h_ptr, h_len}, opt_in(b_some, b_ptr, b_len)};
+}
+
+static thw_list_tup2_str_str headers_low(ta_header_list h)
+{
+    return (thw_list_tup2_str_str){(const thw_tup2_str_str *)(const void *)h.items, h.len};
+}
+
+static thw_opt_str opt_str_low(ta_opt_str o)
+{
+    thw_opt_str r = {0, {{NULL, 0}}};
+
+    if (o.some) {
+        r.some = 1;
+        r.u.val = str_low(o.val);
+    }
+    return r;
+}
+
+void *ta__call_http_request(ta_http_request_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                            size_t s_len, uint64_t hid, const char *m_ptr, size_t m_len,
+                            const char *u_ptr, size_t u_len, const ta_header *h_ptr, size_t h_len,
+                            uint32_t b_some, const uint8_t *b_ptr, size_t b_len)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_http_request req =
+        request_in(m_ptr, m_len, u_ptr, u_len, h_ptr, h_len, b_some, b_ptr, b_len);
+    ta_http_response resp = {.status = 200, .headers = {NULL, 0}, .body = TA_NONE};
+    ta_status r = fn(&st, hid, req, &resp);
+    ret_area.http_request.is_err = r.ok ? 0 : 1;
+    if (r.ok) {
+        ret_area.http_request.u.ok.f0 = opt_low(st);
+        ret_area.http_request.u.ok.f1.f0.status = resp.status;
+        ret_area.http_request.u.ok.f1.f0.headers = headers_low(resp.headers);
+        ret_area.http_request.u.ok.f1.f0.body = opt_low(resp.body);
+    } else {
+        ret_area.http_request.u.err = str_low(r.err);
+    }
+    call_end();
+    return &ret_area.http_request;
+}
+
+void *ta__call_http_middleware(ta_http_middleware_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                               size_t s_len, uint64_t hid, const char *m_ptr, size_t m_len,
+                               const char *u_ptr, size_t u_len, const ta_header *h_ptr,
+                               size_t h_len, uint32_t b_some, const uint8_t *b_ptr, size_t b_len)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_http_request req =
+        request_in(m_ptr, m_len, u_ptr, u_len, h_ptr, h_len, b_some, b_ptr, b_len);
+    ta_http_middleware_result res = {.proceed = true, .request = req};
+    ta_status r = fn(&st, hid, req, &res);
+    ret_area.http_middleware.is_err = r.ok ? 0 : 1;
+    if (r.ok) {
+        thw_http_types_middleware_result *m = &ret_area.http_middleware.u.ok.f1.f0;
+        ret_area.http_middleware.u.ok.f0 = opt_low(st);
+        m->proceed = res.proceed;
+        m->request.method = str_low(res.request.method);
+        m->request.uri = str_low(res.request.uri);
+        m->request.headers = headers_low(res.request.headers);
+        m->request.body = opt_low(res.request.body);
+    } else {
+        ret_area.http_middleware.u.err = str_low(r.err);
+    }
+    call_end();
+    return &ret_area.http_middleware;
+}
+
+void *ta__call_ws_connect(ta_ws_connect_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          uint64_t hid, uint64_t conn, const char *p_ptr, size_t p_len,
+                          uint32_t pr_some, const char *pr_ptr, size_t pr_len)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_opt_str protocol = {pr_some != 0, pr_some ? (ta_str){pr_ptr, pr_len} : (ta_str){NULL, 0}};
+    ta_status r = fn(&st, hid, conn, (ta_str){p_ptr, p_len}, protocol);
+    return finish_state(r, &st);
+}
+
+/* A message for the host, in `out`. */
+static void ws_low(const ta_ws_message *m, thw_websocket_types_websocket_message *out)
+{
+    out->ty.tag = (uint8_t)m->type;
+    out->ty.u.other = m->type == TA_WS_OTHER ? str_low(m->other) : (thw_str){NULL, 0};
+    out->data = opt_low(m->data);
+    out->text = opt_str_low(m->text);
+}
+
+void *ta__call_ws_message(ta_ws_message_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          uint64_t hid, uint64_t conn, uint32_t tag, const char *o_ptr,
+                          size_t o_len, uint32_t d_some, const uint8_t *d_ptr, size_t d_len,
+                          uint32_t t_some, const char *t_ptr, size_t t_len)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_ws_message msg = {
+        .type = (ta_ws_type)tag,
+        .other = tag == TA_WS_OTHER ? (ta_str){o_ptr, o_len} : (ta_str){NULL, 0},
+        .data = opt_in(d_some, d_ptr, d_len),
+        .text = {t_some != 0, t_some ? (ta_str){t_ptr, t_len} : (ta_str){NULL, 0}},
+    };
+    ta_ws_message_list replies = {NULL, 0};
+    ta_status r = fn(&st, hid, conn, msg, &replies);
+    ret_area.ws_message.is_err = r.ok ? 0 : 1;
+    if (r.ok) {
+        thw_websocket_types_websocket_message *low = NULL;
+        if (replies.len) {
+            low = ta_scoped_alloc(replies.len * sizeof *low);
+            for (size_t i = 0; i < replies.len; i++)
+                ws_low(&replies.items[i], &low[i]);
+        }
+        ret_area.ws_message.u.ok.f0 = opt_low(st);
+        ret_area.ws_message.u.ok.f1.f0 =
+            (thw_list_websocket_types_websocket_message){low, replies.len};
+    } else {
+        ret_area.ws_message.u.err = str_low(r.err);
+    }
+    call_end();
+    return &ret_area.ws_message;
+}
+
+void *ta__call_ws_disconnect(ta_ws_disconnect_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                             size_t s_len, uint64_t hid, uint64_t conn)
+{
+    call_begin();
+    ta_state st = opt_in(s_some, s_ptr, s_len);
+    ta_status r = fn(&st, hid, conn);
+    return finish_state(r, &st);
+}
+
+void ta__ws_low(const ta_ws_message *m, struct thw_websocket_types_websocket_message *out)
+{
+    ws_low(m, out);
+}
+
+ta_ws_message ta_ws_text(ta_str text)
+{
+    return (ta_ws_message){.type = TA_WS_TEXT, .text = {true, text}};
+}
+
+ta_ws_message ta_ws_binary(ta_bytes data)
+{
+    return (ta_ws_message){.type = TA_WS_BINARY, .data = {true, data}};
 }

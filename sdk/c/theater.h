@@ -176,6 +176,64 @@ typedef struct ta_http_response {
     ta_opt_bytes body;
 } ta_http_response;
 
+/* option<u64> (the optional handler ids of ta_http_enable_websocket). */
+typedef struct ta_opt_u64 {
+    bool some;
+    uint64_t val;
+} ta_opt_u64;
+
+/* http-types.server-config (a plain C struct: ta_http_create_server lowers
+ * it). Zeroed fields are the defaults: any free port of the grant, the
+ * granted host, plain HTTP. */
+typedef struct ta_http_server_config {
+    bool has_port;
+    uint16_t port;   /* 0: any free port of the manifest's allowed_ports */
+    ta_opt_str host; /* must be the manifest's host (default 127.0.0.1) */
+    bool has_tls;
+    ta_str tls_cert_path, tls_key_path; /* PEM files: certificate chain, private key */
+} ta_http_server_config;
+/* http-types.server-info (host: scoped). */
+typedef struct ta_http_server_info {
+    uint64_t id;
+    uint16_t port;
+    ta_str host;
+    bool running;
+    uint32_t routes_count;
+    uint32_t middleware_count;
+    bool websocket_enabled;
+} ta_http_server_info;
+/* http-types.middleware-result: whether the request goes on, and the
+ * request the next step (middleware or route) sees. When proceed is false
+ * the answer is 403 with the body of `request`, if it has one. */
+typedef struct ta_http_middleware_result {
+    bool proceed;
+    ta_http_request request;
+} ta_http_middleware_result;
+
+/* websocket-types.message-type (a variant; only `other` carries a string). */
+typedef enum ta_ws_type {
+    TA_WS_TEXT = 0,
+    TA_WS_BINARY = 1,
+    TA_WS_CONNECT = 2,
+    TA_WS_CLOSE = 3,
+    TA_WS_PING = 4,
+    TA_WS_PONG = 5,
+    TA_WS_OTHER = 6,
+} ta_ws_type;
+/* websocket-types.websocket-message (a plain C struct, converted by the
+ * SDK): a text message carries `text`, a binary one, a ping or a pong
+ * `data`; a close neither. Zeroed fields are none. */
+typedef struct ta_ws_message {
+    ta_ws_type type;
+    ta_str other; /* TA_WS_OTHER: its name */
+    ta_opt_bytes data;
+    ta_opt_str text;
+} ta_ws_message;
+typedef struct ta_ws_message_list {
+    const ta_ws_message *items;
+    size_t len;
+} ta_ws_message_list;
+
 /* process.output-mode: how a child's stdout/stderr reach handle-stdout /
  * handle-stderr (docs/sdk.md). */
 typedef enum ta_output_mode {
@@ -352,6 +410,25 @@ typedef ta_status (*ta_child_stop_fn)(ta_state *state, ta_str child_id);
 typedef ta_status (*ta_process_output_fn)(ta_state *state, uint64_t pid, ta_bytes data);
 typedef ta_status (*ta_process_exit_fn)(ta_state *state, uint64_t pid, int32_t code);
 
+/* http-handlers: `handler_id` is the id ta_http_register_handler gave the
+ * handler a route, middleware or WebSocket path was added with.
+ * *resp starts as {status 200, no headers, body none}. */
+typedef ta_status (*ta_http_request_fn)(ta_state *state, uint64_t handler_id, ta_http_request req,
+                                        ta_http_response *resp);
+/* *result starts as {proceed = true, request = req} (pass it on unchanged). */
+typedef ta_status (*ta_http_middleware_fn)(ta_state *state, uint64_t handler_id,
+                                           ta_http_request req, ta_http_middleware_result *result);
+/* A WebSocket client connected on `path`; `protocol` is its
+ * Sec-WebSocket-Protocol header, if any. */
+typedef ta_status (*ta_ws_connect_fn)(ta_state *state, uint64_t handler_id, uint64_t connection_id,
+                                      ta_str path, ta_opt_str protocol);
+/* One message from the client; *replies starts empty: the messages to send
+ * back, in order (they must live until the handler returns). */
+typedef ta_status (*ta_ws_message_fn)(ta_state *state, uint64_t handler_id, uint64_t connection_id,
+                                      ta_ws_message msg, ta_ws_message_list *replies);
+typedef ta_status (*ta_ws_disconnect_fn)(ta_state *state, uint64_t handler_id,
+                                         uint64_t connection_id);
+
 /* Glue the macros call (in theater.c); each returns the return area. */
 void *ta__call_init(ta_init_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
                     const char *id_ptr, size_t id_len);
@@ -379,11 +456,28 @@ void *ta__call_process_output(ta_process_output_fn fn, uint32_t s_some, const ui
                               size_t s_len, uint64_t pid, const uint8_t *d_ptr, size_t d_len);
 void *ta__call_process_exit(ta_process_exit_fn fn, uint32_t s_some, const uint8_t *s_ptr,
                             size_t s_len, uint64_t pid, int32_t code);
+void *ta__call_http_request(ta_http_request_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                            size_t s_len, uint64_t hid, const char *m_ptr, size_t m_len,
+                            const char *u_ptr, size_t u_len, const ta_header *h_ptr, size_t h_len,
+                            uint32_t b_some, const uint8_t *b_ptr, size_t b_len);
+void *ta__call_http_middleware(ta_http_middleware_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                               size_t s_len, uint64_t hid, const char *m_ptr, size_t m_len,
+                               const char *u_ptr, size_t u_len, const ta_header *h_ptr,
+                               size_t h_len, uint32_t b_some, const uint8_t *b_ptr, size_t b_len);
+void *ta__call_ws_connect(ta_ws_connect_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          uint64_t hid, uint64_t conn, const char *p_ptr, size_t p_len,
+                          uint32_t pr_some, const char *pr_ptr, size_t pr_len);
+void *ta__call_ws_message(ta_ws_message_fn fn, uint32_t s_some, const uint8_t *s_ptr, size_t s_len,
+                          uint64_t hid, uint64_t conn, uint32_t tag, const char *o_ptr,
+                          size_t o_len, uint32_t d_some, const uint8_t *d_ptr, size_t d_len,
+                          uint32_t t_some, const char *t_ptr, size_t t_len);
+void *ta__call_ws_disconnect(ta_ws_disconnect_fn fn, uint32_t s_some, const uint8_t *s_ptr,
+                             size_t s_len, uint64_t hid, uint64_t conn);
 /* Post-return: frees the finished call's scoped memory. */
 void ta__post_return(void *ret_area);
 
-/* For an export written by hand (an interface without a TA_ macro, such as
- * http-handlers; examples/actors/notes): call ta_export_begin() on entry
+/* For an export written by hand (a function without a TA_ macro; every
+ * guest export of the ABI has one): call ta_export_begin() on entry
  * and ta_export_end() before returning the result area, and export its
  * post-return ("cabi_post_<export>") calling ta__post_return.  Between the
  * two, everything call-scoped stays valid; after the post-return it goes. */
@@ -542,6 +636,70 @@ void ta_export_end(void);
     } \
     TA__DEFINE_POST(exit, TA__IFACE("process-handlers#handle-exit"))
 
+/* The two http-handlers exports whose params are (handler-id, http-request). */
+#define TA__HTTP_CALL(sym, name, glue, fn) \
+    void *ta__export_##sym(uint32_t, const uint8_t *, size_t, uint64_t, const char *, size_t, \
+                           const char *, size_t, const ta_header *, size_t, uint32_t, \
+                           const uint8_t *, size_t); \
+    TA__EXPORT(TA__IFACE(name)) \
+    void *ta__export_##sym(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, \
+                           const char *mp, size_t ml, const char *up, size_t ul, \
+                           const ta_header *hp, size_t hl, uint32_t bs, const uint8_t *bp, \
+                           size_t bl) \
+    { \
+        return glue((fn), ss, sp, sl, hid, mp, ml, up, ul, hp, hl, bs, bp, bl); \
+    } \
+    TA__DEFINE_POST(sym, TA__IFACE(name))
+/* http-handlers#handle-request: (state, (handler-id, request)) -> (state, (response,)). */
+#define TA_HANDLE_HTTP_REQUEST(fn) \
+    TA__HTTP_CALL(http_request, "http-handlers#handle-request", ta__call_http_request, fn)
+
+/* http-handlers#handle-middleware: (state, (handler-id, request))
+ * -> (state, (middleware-result,)). */
+#define TA_HANDLE_MIDDLEWARE(fn) \
+    TA__HTTP_CALL(http_middleware, "http-handlers#handle-middleware", ta__call_http_middleware, fn)
+
+/* http-handlers#handle-websocket-connect: (state, (handler-id, connection-id, path, protocol)). */
+#define TA_HANDLE_WS_CONNECT(fn) \
+    void *ta__export_ws_connect(uint32_t, const uint8_t *, size_t, uint64_t, uint64_t, \
+                                const char *, size_t, uint32_t, const char *, size_t); \
+    TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-connect")) \
+    void *ta__export_ws_connect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, \
+                                uint64_t conn, const char *pp, size_t pl, uint32_t rs, \
+                                const char *rp, size_t rl) \
+    { \
+        return ta__call_ws_connect((fn), ss, sp, sl, hid, conn, pp, pl, rs, rp, rl); \
+    } \
+    TA__DEFINE_POST(ws_connect, TA__IFACE("http-handlers#handle-websocket-connect"))
+
+/* http-handlers#handle-websocket-message: (state, (handler-id, connection-id, message))
+ * -> (state, (replies,)). */
+#define TA_HANDLE_WS_MESSAGE(fn) \
+    void *ta__export_ws_message(uint32_t, const uint8_t *, size_t, uint64_t, uint64_t, uint32_t, \
+                                const char *, size_t, uint32_t, const uint8_t *, size_t, uint32_t, \
+                                const char *, size_t); \
+    TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-message")) \
+    void *ta__export_ws_message(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, \
+                                uint64_t conn, uint32_t tag, const char *op, size_t ol, \
+                                uint32_t ds, const uint8_t *dp, size_t dl, uint32_t ts, \
+                                const char *tp, size_t tl) \
+    { \
+        return ta__call_ws_message((fn), ss, sp, sl, hid, conn, tag, op, ol, ds, dp, dl, ts, tp, \
+                                   tl); \
+    } \
+    TA__DEFINE_POST(ws_message, TA__IFACE("http-handlers#handle-websocket-message"))
+
+/* http-handlers#handle-websocket-disconnect: (state, (handler-id, connection-id)). */
+#define TA_HANDLE_WS_DISCONNECT(fn) \
+    void *ta__export_ws_disconnect(uint32_t, const uint8_t *, size_t, uint64_t, uint64_t); \
+    TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-disconnect")) \
+    void *ta__export_ws_disconnect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, \
+                                   uint64_t conn) \
+    { \
+        return ta__call_ws_disconnect((fn), ss, sp, sl, hid, conn); \
+    } \
+    TA__DEFINE_POST(ws_disconnect, TA__IFACE("http-handlers#handle-websocket-disconnect"))
+
 /* ------------------------------------------------------------------------ */
 /* Imports: typed wrappers (an import appears in the module only if used)   */
 /* ------------------------------------------------------------------------ */
@@ -627,6 +785,33 @@ ta_status ta_fs_path_exists(ta_str path, bool *exists /* out */);
  * status; err when the request is refused (allowed_hosts...) or fails
  * (connection, DNS, TLS, timeout, an answer over max_response_bytes). */
 ta_status ta_http_send(ta_http_request req, ta_http_response *resp /* out, scoped */);
+
+/* http-framework: the actor serves HTTP and WebSocket (docs/http.md).
+ * Requests arrive at the http-handlers exports (TA_HANDLE_HTTP_REQUEST...)
+ * with the id of the handler their route, middleware or WebSocket path was
+ * added with. Out parameters marked "may be NULL" can be left out. */
+ta_status ta_http_create_server(const ta_http_server_config *config, uint64_t *server_id /* out */);
+ta_status ta_http_get_server_info(uint64_t server_id, ta_http_server_info *info /* out, scoped */);
+/* Binds and listens; *port (may be NULL) is the bound port. */
+ta_status ta_http_start_server(uint64_t server_id, uint16_t *port /* out */);
+ta_status ta_http_stop_server(uint64_t server_id);
+ta_status ta_http_destroy_server(uint64_t server_id);
+ta_status ta_http_register_handler(ta_str name, uint64_t *handler_id /* out */);
+/* path: literal segments, {name}, a last * ({*name}); method: upper case or "*". */
+ta_status ta_http_add_route(uint64_t server_id, ta_str path, ta_str method, uint64_t handler_id,
+                            uint64_t *route_id /* out, may be NULL */);
+ta_status ta_http_remove_route(uint64_t route_id);
+ta_status ta_http_add_middleware(uint64_t server_id, ta_str path, uint64_t handler_id,
+                                 uint64_t *middleware_id /* out, may be NULL */);
+ta_status ta_http_remove_middleware(uint64_t middleware_id);
+ta_status ta_http_enable_websocket(uint64_t server_id, ta_str path, ta_opt_u64 connect_handler_id,
+                                   uint64_t message_handler_id, ta_opt_u64 disconnect_handler_id);
+ta_status ta_http_send_websocket_message(uint64_t server_id, uint64_t connection_id,
+                                         ta_ws_message msg);
+ta_status ta_http_close_websocket(uint64_t server_id, uint64_t connection_id);
+/* Messages without copying: text (its bytes must outlive their use), binary. */
+ta_ws_message ta_ws_text(ta_str text);
+ta_ws_message ta_ws_binary(ta_bytes data);
 
 /* process */
 ta_status ta_os_spawn(const ta_process_config *config, uint64_t *pid /* out */);

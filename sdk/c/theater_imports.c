@@ -478,6 +478,149 @@ ta_status ta_http_send(ta_http_request req, ta_http_response *resp)
     return status_of(out.is_err, out.u.err);
 }
 
+/* --- http-framework ------------------------------------------------------------ */
+
+ta_status ta_http_create_server(const ta_http_server_config *c, uint64_t *server_id)
+{
+    thw_http_types_server_config r;
+    thw_res_u64_str out;
+
+    __builtin_memset(&r, 0, sizeof r);
+    r.port.some = c->has_port;
+    r.port.u.val = c->port;
+    r.host.some = c->host.some;
+    r.host.u.val = *S(c->host.val);
+    r.tls_config.some = c->has_tls;
+    r.tls_config.u.val.cert_path = *S(c->tls_cert_path);
+    r.tls_config.u.val.key_path = *S(c->tls_key_path);
+    thw_call_http_framework_create_server(&r, &out);
+    if (!out.is_err)
+        *server_id = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_get_server_info(uint64_t server_id, ta_http_server_info *info)
+{
+    thw_res_http_types_server_info_str out;
+
+    thw_call_http_framework_get_server_info(U64(server_id), &out);
+    if (!out.is_err) {
+        info->id = out.u.ok.id;
+        info->port = out.u.ok.port;
+        info->host = str_out(out.u.ok.host);
+        info->running = out.u.ok.running;
+        info->routes_count = out.u.ok.routes_count;
+        info->middleware_count = out.u.ok.middleware_count;
+        info->websocket_enabled = out.u.ok.websocket_enabled;
+    }
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_start_server(uint64_t server_id, uint16_t *port)
+{
+    thw_res_u16_str out;
+
+    thw_call_http_framework_start_server(U64(server_id), &out);
+    if (!out.is_err && port != NULL)
+        *port = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_stop_server(uint64_t server_id)
+{
+    thw_res_unit_str out;
+
+    thw_call_http_framework_stop_server(U64(server_id), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_destroy_server(uint64_t server_id)
+{
+    thw_res_unit_str out;
+
+    thw_call_http_framework_destroy_server(U64(server_id), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_register_handler(ta_str name, uint64_t *handler_id)
+{
+    thw_res_u64_str out;
+
+    thw_call_http_framework_register_handler(S(name), &out);
+    if (!out.is_err)
+        *handler_id = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_add_route(uint64_t server_id, ta_str path, ta_str method, uint64_t handler_id,
+                            uint64_t *route_id)
+{
+    thw_res_u64_str out;
+
+    thw_call_http_framework_add_route(U64(server_id), S(path), S(method), U64(handler_id), &out);
+    if (!out.is_err && route_id != NULL)
+        *route_id = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_remove_route(uint64_t route_id)
+{
+    thw_res_unit_str out;
+
+    thw_call_http_framework_remove_route(U64(route_id), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_add_middleware(uint64_t server_id, ta_str path, uint64_t handler_id,
+                                 uint64_t *middleware_id)
+{
+    thw_res_u64_str out;
+
+    thw_call_http_framework_add_middleware(U64(server_id), S(path), U64(handler_id), &out);
+    if (!out.is_err && middleware_id != NULL)
+        *middleware_id = out.u.ok;
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_remove_middleware(uint64_t middleware_id)
+{
+    thw_res_unit_str out;
+
+    thw_call_http_framework_remove_middleware(U64(middleware_id), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_enable_websocket(uint64_t server_id, ta_str path, ta_opt_u64 connect_handler_id,
+                                   uint64_t message_handler_id, ta_opt_u64 disconnect_handler_id)
+{
+    thw_opt_u64 conn = {connect_handler_id.some, {connect_handler_id.val}};
+    thw_opt_u64 disc = {disconnect_handler_id.some, {disconnect_handler_id.val}};
+    thw_res_unit_str out;
+
+    thw_call_http_framework_enable_websocket(U64(server_id), S(path), &conn,
+                                             U64(message_handler_id), &disc, &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_send_websocket_message(uint64_t server_id, uint64_t connection_id,
+                                         ta_ws_message msg)
+{
+    thw_websocket_types_websocket_message m;
+    thw_res_unit_str out;
+
+    ta__ws_low(&msg, &m);
+    thw_call_http_framework_send_websocket_message(U64(server_id), U64(connection_id), &m, &out);
+    return status_of(out.is_err, out.u.err);
+}
+
+ta_status ta_http_close_websocket(uint64_t server_id, uint64_t connection_id)
+{
+    thw_res_unit_str out;
+
+    thw_call_http_framework_close_websocket(U64(server_id), U64(connection_id), &out);
+    return status_of(out.is_err, out.u.err);
+}
+
 /* --- process ------------------------------------------------------------------- */
 
 ta_status ta_os_spawn(const ta_process_config *c, uint64_t *pid)

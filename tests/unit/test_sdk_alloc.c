@@ -385,6 +385,108 @@ static void test_request_and_channel_results(void **state)
     assert_int_equal(live(), 0);
 }
 
+/* http-handlers: the request arrives as the host lowered it, the response
+ * and the middleware's result are lowered with their lists, and the
+ * WebSocket replies become a call-scoped list of the generated type. */
+static const ta_header resp_headers[] = {{{"a", 1}, {"b", 1}}};
+
+static ta_status http_handler(ta_state *st, uint64_t hid, ta_http_request req,
+                              ta_http_response *resp)
+{
+    assert_int_equal(hid, 7);
+    assert_true(ta_str_eq_c(req.method, "PUT") && ta_str_eq_c(req.uri, "/x?y"));
+    assert_int_equal(req.headers.len, 1);
+    assert_true(ta_str_eq_c(req.headers.items[0].value, "v"));
+    assert_true(req.body.some && ta_bytes_eq_c(req.body.val, "body"));
+    assert_int_equal(resp->status, 200); /* the defaults */
+    assert_int_equal(resp->headers.len, 0);
+    assert_false(resp->body.some);
+    resp->status = 201;
+    resp->headers = (ta_header_list){resp_headers, 1};
+    resp->body = ta_some(TA_BYTES("made"));
+    ta_state_set(st, "s", 1);
+    return TA_OK;
+}
+
+static ta_status middleware_handler(ta_state *st, uint64_t hid, ta_http_request req,
+                                    ta_http_middleware_result *res)
+{
+    assert_true(res->proceed); /* starts as the request passed on */
+    assert_true(ta_str_eq(res->request.uri, req.uri));
+    res->proceed = hid == 1;
+    res->request.uri = TA_STR("/rewritten");
+    return TA_OK;
+}
+
+static ta_status ws_handler(ta_state *st, uint64_t hid, uint64_t conn, ta_ws_message msg,
+                            ta_ws_message_list *replies)
+{
+    static ta_ws_message out[3];
+    assert_int_equal(replies->len, 0);
+    if (msg.type == TA_WS_OTHER) {
+        assert_true(ta_str_eq_c(msg.other, "odd"));
+        return ta_fail("odd");
+    }
+    assert_int_equal(msg.type, TA_WS_TEXT);
+    assert_false(msg.data.some);
+    out[0] = ta_ws_text(msg.text.val);
+    out[1] = ta_ws_binary(TA_BYTES("\x01\x02"));
+    out[2] = (ta_ws_message){.type = TA_WS_OTHER, .other = TA_STR("x")};
+    *replies = (ta_ws_message_list){out, 3};
+    return TA_OK;
+}
+
+static void test_http_handler_results(void **state)
+{
+    (void)state;
+    uint8_t *hdr = cabi_realloc(NULL, 0, 4, sizeof(ta_header));
+    ((ta_header *)(void *)hdr)[0] = (ta_header){TA_STR("k"), TA_STR("v")};
+    thw_res_tup2_opt_bytes_tup1_http_types_http_response_str *r =
+        ta__call_http_request(http_handler, 0, NULL, 0, 7, "PUT", 3, "/x?y", 4,
+                              (const ta_header *)(void *)hdr, 1, 1, (const uint8_t *)"body", 4);
+    assert_int_equal(r->is_err, 0);
+    assert_true(r->u.ok.f0.some);
+    assert_int_equal(r->u.ok.f1.f0.status, 201);
+    assert_int_equal(r->u.ok.f1.f0.headers.len, 1);
+    assert_memory_equal(r->u.ok.f1.f0.headers.ptr[0].f0.ptr, "a", 1);
+    assert_true(r->u.ok.f1.f0.body.some);
+    assert_memory_equal(r->u.ok.f1.f0.body.u.val.ptr, "made", 4);
+    ta__post_return(r);
+    assert_int_equal(live(), 0);
+
+    thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str *m = ta__call_http_middleware(
+        middleware_handler, 0, NULL, 0, 2, "GET", 3, "/a", 2, NULL, 0, 0, NULL, 0);
+    assert_int_equal(m->is_err, 0);
+    assert_false(m->u.ok.f1.f0.proceed);
+    assert_int_equal(m->u.ok.f1.f0.request.uri.len, 10);
+    assert_memory_equal(m->u.ok.f1.f0.request.method.ptr, "GET", 3);
+    assert_false(m->u.ok.f1.f0.request.body.some);
+    ta__post_return(m);
+
+    thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str *w = ta__call_ws_message(
+        ws_handler, 0, NULL, 0, 3, 9, TA_WS_TEXT, NULL, 0, 0, NULL, 0, 1, "hi", 2);
+    assert_int_equal(w->is_err, 0);
+    const thw_websocket_types_websocket_message *l = w->u.ok.f1.f0.ptr;
+    assert_int_equal(w->u.ok.f1.f0.len, 3);
+    assert_int_equal(l[0].ty.tag, 0);
+    assert_true(l[0].text.some && l[0].text.u.val.len == 2);
+    assert_false(l[0].data.some);
+    assert_int_equal(l[1].ty.tag, 1);
+    assert_true(l[1].data.some && l[1].data.u.val.len == 2);
+    assert_int_equal(l[2].ty.tag, 6);
+    assert_memory_equal(l[2].ty.u.other.ptr, "x", 1);
+    assert_true(live() >= 1); /* the lowered list lives until post-return */
+    ta__post_return(w);
+    assert_int_equal(live(), 0);
+
+    w = ta__call_ws_message(ws_handler, 0, NULL, 0, 3, 9, TA_WS_OTHER, "odd", 3, 0, NULL, 0, 0,
+                            NULL, 0);
+    assert_int_equal(w->is_err, 1);
+    assert_memory_equal(w->u.err.ptr, "odd", 3);
+    ta__post_return(w);
+    assert_int_equal(live(), 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Formatting, JSON, UTF-8, numbers                                         */
 /* ------------------------------------------------------------------------ */
@@ -521,6 +623,7 @@ int main(void)
         cmocka_unit_test_setup(test_keep_and_early_free, setup),
         cmocka_unit_test_setup(test_scope_many, setup),
         cmocka_unit_test_setup(test_request_and_channel_results, setup),
+        cmocka_unit_test_setup(test_http_handler_results, setup),
         cmocka_unit_test_setup(test_fmt, setup),
         cmocka_unit_test_setup(test_json, setup),
         cmocka_unit_test_setup(test_utf8, setup),

@@ -23,12 +23,11 @@
  * (PEM files) to serve HTTPS.  The state is text:
  * "port P\nnext N\n" then one "<id> <text>" line per note.
  *
- * http-handlers has no TA_ export macro in the SDK yet, so its exports are
- * written here by hand on the generated Canonical ABI types
- * (theater_wit.h), between ta_export_begin and ta_export_end.
+ * Everything here is the C guest SDK: the http-framework wrappers
+ * (ta_http_*) and the http-handlers export macros (TA_HANDLE_HTTP_REQUEST,
+ * TA_HANDLE_MIDDLEWARE, TA_HANDLE_WS_*).
  */
 #include "theater.h"
-#include "theater_wit.h"
 
 /* What a WebSocket text is echoed with (tests/integration/cli/notes_variant.c
  * builds the example with another one). */
@@ -76,17 +75,12 @@ static ta_str json_str(ta_str s)
     return ta_format("%.*s\"", TA_FMT(out));
 }
 
-static ta_str thw_to_str(thw_str s)
-{
-    return (ta_str){s.ptr, s.len};
-}
-
 /* The value of header `name` (lower case) of a request, if any. */
-static bool header(const thw_http_types_http_request *r, const char *name, ta_str *out)
+static bool header(const ta_http_request *r, const char *name, ta_str *out)
 {
     for (size_t i = 0; i < r->headers.len; i++)
-        if (ta_str_eq_c(thw_to_str(r->headers.ptr[i].f0), name)) {
-            *out = thw_to_str(r->headers.ptr[i].f1);
+        if (ta_str_eq_c(r->headers.items[i].name, name)) {
+            *out = r->headers.items[i].value;
             return true;
         }
     return false;
@@ -142,21 +136,19 @@ static bool find_note(const notes *n, uint64_t id, size_t *start, size_t *end, t
 
 /* ---- answers ---- */
 
-static thw_tup2_str_str json_header = {{"content-type", 12}, {"application/json", 16}};
+static const ta_header json_header = {TA_STR("content-type"), TA_STR("application/json")};
 
-static thw_http_types_http_response answer(uint16_t status, ta_str body, bool json)
+static ta_http_response answer(uint16_t status, ta_str body, bool json)
 {
-    thw_http_types_http_response r;
+    ta_http_response r;
     r.status = status;
-    r.headers.ptr = json ? &json_header : NULL;
-    r.headers.len = json ? 1 : 0;
+    r.headers = (ta_header_list){json ? &json_header : NULL, json ? 1 : 0};
     r.body.some = body.len > 0 || status != 204;
-    r.body.u.val.ptr = (const uint8_t *)body.ptr;
-    r.body.u.val.len = body.len;
+    r.body.val = ta_str_bytes(body);
     return r;
 }
 
-static ta_status list_notes(notes *n, thw_http_types_http_response *resp)
+static ta_status list_notes(notes *n, ta_http_response *resp)
 {
     ta_str out = TA_STR("");
     size_t pos = 0, count = 0;
@@ -174,17 +166,15 @@ static ta_status list_notes(notes *n, thw_http_types_http_response *resp)
     return TA_OK;
 }
 
-static ta_status api(ta_state *st, const thw_http_types_http_request *req,
-                     thw_http_types_http_response *resp)
+static ta_status api(ta_state *st, const ta_http_request *req, ta_http_response *resp)
 {
     notes n = load(st);
-    ta_str m = thw_to_str(req->method), uri = thw_to_str(req->uri);
+    ta_str m = req->method, uri = req->uri;
     size_t plen = 0;
     while (plen < uri.len && uri.ptr[plen] != '?')
         plen++;
     ta_str path = {uri.ptr, plen};
-    ta_bytes body = req->body.some ? (ta_bytes){req->body.u.val.ptr, req->body.u.val.len}
-                                   : (ta_bytes){(const uint8_t *)"", 0};
+    ta_bytes body = req->body.some ? req->body.val : (ta_bytes){(const uint8_t *)"", 0};
 
     if (ta_str_eq_c(path, "/notes") && ta_str_eq_c(m, "GET"))
         return list_notes(&n, resp);
@@ -233,8 +223,8 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
         ta_str h = TA_STR("");
         for (size_t i = 0; i < req->headers.len; i++)
             h = ta_format("%.*s%s[%.*s,%.*s]", TA_FMT(h), i ? "," : "",
-                          TA_FMT(json_str(thw_to_str(req->headers.ptr[i].f0))),
-                          TA_FMT(json_str(thw_to_str(req->headers.ptr[i].f1))));
+                          TA_FMT(json_str(req->headers.items[i].name)),
+                          TA_FMT(json_str(req->headers.items[i].value)));
         *resp = answer(200,
                        ta_format("{\"method\":%.*s,\"uri\":%.*s,\"headers\":[%.*s],\"body\":%s,"
                                  "\"body_len\":%zu}",
@@ -265,34 +255,14 @@ static ta_status api(ta_state *st, const thw_http_types_http_request *req,
 
 /* ---- init: the server, its routes, middleware and WebSocket path ---- */
 
-static ta_status check_u64(thw_res_u64_str *r, uint64_t *out)
-{
-    if (r->is_err)
-        return ta_fail_str(thw_to_str(r->u.err));
-    *out = r->u.ok;
-    return TA_OK;
-}
-
-static ta_status check_unit(thw_res_unit_str *r)
-{
-    return r->is_err ? ta_fail_str(thw_to_str(r->u.err)) : TA_OK;
-}
-
 static ta_status route(const char *path, const char *method, uint64_t handler)
 {
-    thw_res_u64_str r;
-    uint64_t id;
-    thw_str p = {path, __builtin_strlen(path)}, m = {method, __builtin_strlen(method)};
-    thw_call_http_framework_add_route(&server_id, &p, &m, &handler, &r);
-    return check_u64(&r, &id);
+    return ta_http_add_route(server_id, ta_str_c(path), ta_str_c(method), handler, NULL);
 }
 
 static ta_status handler(const char *name, uint64_t *id)
 {
-    thw_res_u64_str r;
-    thw_str n = {name, __builtin_strlen(name)};
-    thw_call_http_framework_register_handler(&n, &r);
-    return check_u64(&r, id);
+    return ta_http_register_handler(ta_str_c(name), id);
 }
 
 /* The routes of the "api" handler (the comment at the top says what each does). */
@@ -307,11 +277,6 @@ static const struct {
  * server_id. Each step runs only while the ones before it succeeded. */
 static ta_status setup_routes(void)
 {
-    thw_res_u64_str r64;
-    thw_res_unit_str ru;
-    uint64_t mw;
-    thw_str admin = {"/admin", 6}, ws = {"/ws", 3};
-
     ta_status st = handler("api", &h_api);
     if (st.ok)
         st = handler("auth", &h_auth);
@@ -321,21 +286,18 @@ static ta_status setup_routes(void)
         st = route(api_routes[i].path, api_routes[i].method, h_api);
     if (!st.ok)
         return st;
-    thw_call_http_framework_add_middleware(&server_id, &admin, &h_auth, &r64);
-    st = check_u64(&r64, &mw);
+    st = ta_http_add_middleware(server_id, TA_STR("/admin"), h_auth, NULL);
     if (!st.ok)
         return st;
-    thw_opt_u64 conn = {1, {h_ws}}, disc = {1, {h_ws}};
-    thw_call_http_framework_enable_websocket(&server_id, &ws, &conn, &h_ws, &disc, &ru);
-    return check_unit(&ru);
+    ta_opt_u64 ws = {true, h_ws};
+    return ta_http_enable_websocket(server_id, TA_STR("/ws"), ws, h_ws, ws);
 }
 
 static ta_status notes_init(ta_state *state, ta_str actor_id)
 {
     notes n = {0, 1, {"", 0}};
-    thw_http_types_server_config cfg = {{0, {0}}, {0, {{0, 0}}}, {0, {{{0, 0}, {0, 0}}}}};
-    thw_res_u64_str r64;
-    thw_res_u16_str r16;
+    ta_http_server_config cfg = {0};
+    uint16_t bound;
     ta_str port, cert, key, slow;
 
     if (state->some && state->val.len > 0 && state->val.ptr[0] == '{') {
@@ -345,191 +307,96 @@ static ta_status notes_init(ta_state *state, ta_str actor_id)
             slow_ms = parse_num(slow);
         if (ta_json_get_str(state->val, "cert", &cert) &&
             ta_json_get_str(state->val, "key", &key)) {
-            cfg.tls_config.some = 1;
-            cfg.tls_config.u.val.cert_path = (thw_str){cert.ptr, cert.len};
-            cfg.tls_config.u.val.key_path = (thw_str){key.ptr, key.len};
+            cfg.has_tls = true;
+            cfg.tls_cert_path = cert;
+            cfg.tls_key_path = key;
         }
     } else if (state->some) {
         n = load(state);
     }
-    cfg.port.some = 1;
-    cfg.port.u.val = (uint16_t)n.port;
-    thw_call_http_framework_create_server(&cfg, &r64);
-    ta_status st = check_u64(&r64, &server_id);
+    cfg.has_port = true;
+    cfg.port = (uint16_t)n.port;
+    ta_status st = ta_http_create_server(&cfg, &server_id);
     if (st.ok)
         st = setup_routes();
+    if (st.ok)
+        st = ta_http_start_server(server_id, &bound);
     if (!st.ok)
         return st;
-    thw_call_http_framework_start_server(&server_id, &r16);
-    if (r16.is_err)
-        return ta_fail_str(thw_to_str(r16.u.err));
-    n.port = r16.u.ok;
+    n.port = bound;
     save(state, &n);
-    ta_logf("notes %.*s listening on port %u", TA_FMT(actor_id), (unsigned)r16.u.ok);
+    ta_logf("notes %.*s listening on port %u", TA_FMT(actor_id), (unsigned)bound);
     return TA_OK;
 }
 
 TA_ACTOR_INIT(notes_init)
 
-/* ---- the http-handlers exports, by hand ---- */
+/* ---- the http-handlers exports ---- */
 
-static union {
-    thw_res_tup2_opt_bytes_tup1_http_types_http_response_str request;
-    thw_res_tup2_opt_bytes_tup1_http_types_middleware_result_str middleware;
-    thw_res_tup1_opt_bytes_str state_only;
-    thw_res_tup2_opt_bytes_tup1_list_websocket_types_websocket_message_str message;
-} out;
-
-static thw_opt_bytes state_out(ta_state st)
+static ta_status notes_request(ta_state *state, uint64_t handler_id, ta_http_request req,
+                               ta_http_response *resp)
 {
-    thw_opt_bytes o = {st.some, {{st.val.ptr, st.val.len}}};
-    return o;
+    return handler_id == h_api ? api(state, &req, resp) : ta_fail("unknown handler");
 }
 
-static ta_state state_in(uint32_t some, const uint8_t *p, size_t n)
-{
-    ta_state st = {some != 0, {p, n}};
-    return st;
-}
+TA_HANDLE_HTTP_REQUEST(notes_request)
 
-static thw_http_types_http_request request_in(const char *mp, size_t ml, const char *up, size_t ul,
-                                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs,
-                                              const uint8_t *bp, size_t bl)
+/* "auth": x-token: secret passes, with x-auth: ok added for the route;
+ * anything else is refused with a JSON body (the 403's body). */
+static ta_status notes_auth(ta_state *state, uint64_t handler_id, ta_http_request req,
+                            ta_http_middleware_result *result)
 {
-    thw_http_types_http_request r;
-    r.method = (thw_str){mp, ml};
-    r.uri = (thw_str){up, ul};
-    r.headers = (thw_list_tup2_str_str){hp, hl};
-    r.body.some = (uint8_t)bs;
-    r.body.u.val = (thw_bytes){bp, bl};
-    return r;
-}
-
-void *notes_handle_request(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, const char *mp,
-                           size_t ml, const char *up, size_t ul, const thw_tup2_str_str *hp,
-                           size_t hl, uint32_t bs, const uint8_t *bp, size_t bl);
-TA__EXPORT(TA__IFACE("http-handlers#handle-request"))
-void *notes_handle_request(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, const char *mp,
-                           size_t ml, const char *up, size_t ul, const thw_tup2_str_str *hp,
-                           size_t hl, uint32_t bs, const uint8_t *bp, size_t bl)
-{
-    ta_export_begin();
-    ta_state st = state_in(ss, sp, sl);
-    thw_http_types_http_request req = request_in(mp, ml, up, ul, hp, hl, bs, bp, bl);
-    thw_http_types_http_response resp;
-    ta_status r = hid == h_api ? api(&st, &req, &resp) : ta_fail("unknown handler");
-    out.request.is_err = !r.ok;
-    if (r.ok) {
-        out.request.u.ok.f0 = state_out(st);
-        out.request.u.ok.f1.f0 = resp;
-    } else {
-        out.request.u.err = (thw_str){r.err.ptr, r.err.len};
-    }
-    ta_export_end();
-    return &out.request;
-}
-TA__DEFINE_POST(http_request, TA__IFACE("http-handlers#handle-request"))
-
-void *notes_handle_middleware(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid,
-                              const char *mp, size_t ml, const char *up, size_t ul,
-                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs, const uint8_t *bp,
-                              size_t bl);
-TA__EXPORT(TA__IFACE("http-handlers#handle-middleware"))
-void *notes_handle_middleware(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid,
-                              const char *mp, size_t ml, const char *up, size_t ul,
-                              const thw_tup2_str_str *hp, size_t hl, uint32_t bs, const uint8_t *bp,
-                              size_t bl)
-{
-    ta_export_begin();
-    ta_state st = state_in(ss, sp, sl);
-    thw_http_types_http_request req = request_in(mp, ml, up, ul, hp, hl, bs, bp, bl);
     ta_str token;
-    bool ok = header(&req, "x-token", &token) && ta_str_eq_c(token, "secret");
 
-    out.middleware.is_err = 0;
-    out.middleware.u.ok.f0 = state_out(st);
-    out.middleware.u.ok.f1.f0.proceed = ok;
-    if (ok) {
-        /* the route sees the request with x-auth: ok added */
-        thw_tup2_str_str *h = ta_alloc((hl + 1) * sizeof *h);
-        for (size_t i = 0; i < hl; i++)
-            h[i] = hp[i];
-        h[hl] = (thw_tup2_str_str){{"x-auth", 6}, {"ok", 2}};
-        req.headers = (thw_list_tup2_str_str){h, hl + 1};
+    result->proceed = header(&req, "x-token", &token) && ta_str_eq_c(token, "secret");
+    if (result->proceed) {
+        ta_header *h = ta_scoped_alloc((req.headers.len + 1) * sizeof *h);
+        for (size_t i = 0; i < req.headers.len; i++)
+            h[i] = req.headers.items[i];
+        h[req.headers.len] = (ta_header){TA_STR("x-auth"), TA_STR("ok")};
+        result->request.headers = (ta_header_list){h, req.headers.len + 1};
     } else {
-        static const char denied[] = "{\"error\":\"x-token required\"}";
-        req.body.some = 1;
-        req.body.u.val = (thw_bytes){(const uint8_t *)denied, sizeof denied - 1};
+        result->request.body = ta_some(TA_BYTES("{\"error\":\"x-token required\"}"));
     }
-    out.middleware.u.ok.f1.f0.request = req;
-    ta_export_end();
-    return &out.middleware;
+    return TA_OK;
 }
-TA__DEFINE_POST(http_middleware, TA__IFACE("http-handlers#handle-middleware"))
 
-void *notes_ws_connect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn,
-                       const char *pp, size_t pl, uint32_t prs, const char *prp, size_t prl);
-TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-connect"))
-void *notes_ws_connect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn,
-                       const char *pp, size_t pl, uint32_t prs, const char *prp, size_t prl)
+TA_HANDLE_MIDDLEWARE(notes_auth)
+
+static ta_status notes_ws_connect(ta_state *state, uint64_t handler_id, uint64_t conn, ta_str path,
+                                  ta_opt_str protocol)
 {
-    ta_export_begin();
     ta_str hello = ta_format("welcome %llu", (unsigned long long)conn);
-    thw_websocket_types_websocket_message m = {
-        {0, {{0, 0}}}, {0, {{0, 0}}}, {1, {{hello.ptr, hello.len}}}};
-    thw_res_unit_str r;
-    thw_call_http_framework_send_websocket_message(&server_id, &conn, &m, &r);
-    out.state_only.is_err = r.is_err;
-    if (r.is_err)
-        out.state_only.u.err = r.u.err;
+    return ta_http_send_websocket_message(server_id, conn, ta_ws_text(hello));
+}
+
+TA_HANDLE_WS_CONNECT(notes_ws_connect)
+
+/* Texts echoed with NOTES_ECHO_PREFIX, "bye" closes, binary echoed as is;
+ * pings and pongs get nothing. */
+static ta_status notes_ws_message(ta_state *state, uint64_t handler_id, uint64_t conn,
+                                  ta_ws_message msg, ta_ws_message_list *replies)
+{
+    static ta_ws_message reply;
+
+    if (msg.type == TA_WS_TEXT && msg.text.some && ta_str_eq_c(msg.text.val, "bye"))
+        reply = (ta_ws_message){.type = TA_WS_CLOSE};
+    else if (msg.type == TA_WS_TEXT && msg.text.some)
+        reply = ta_ws_text(ta_format(NOTES_ECHO_PREFIX "%.*s", TA_FMT(msg.text.val)));
+    else if (msg.type == TA_WS_BINARY && msg.data.some)
+        reply = ta_ws_binary(msg.data.val);
     else
-        out.state_only.u.ok.f0 = state_out(state_in(ss, sp, sl));
-    ta_export_end();
-    return &out.state_only;
+        return TA_OK; /* ping, pong: nothing to say */
+    *replies = (ta_ws_message_list){&reply, 1};
+    return TA_OK;
 }
-TA__DEFINE_POST(ws_connect, TA__IFACE("http-handlers#handle-websocket-connect"))
 
-void *notes_ws_message(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn,
-                       uint32_t tag, const char *op, size_t ol, uint32_t ds, const uint8_t *dp,
-                       size_t dl, uint32_t ts, const char *tp, size_t tl);
-TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-message"))
-void *notes_ws_message(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn,
-                       uint32_t tag, const char *op, size_t ol, uint32_t ds, const uint8_t *dp,
-                       size_t dl, uint32_t ts, const char *tp, size_t tl)
-{
-    static thw_websocket_types_websocket_message reply;
-    ta_export_begin();
-    __builtin_memset(&reply, 0, sizeof reply);
-    size_t n = 1;
-    if (tag == 0 && ts && tl == 3 && __builtin_memcmp(tp, "bye", 3) == 0) {
-        reply.ty.tag = 3; /* close */
-    } else if (tag == 0 && ts) {
-        ta_str e = ta_format(NOTES_ECHO_PREFIX "%.*s", (int)tl, tp);
-        reply.ty.tag = 0;
-        reply.text = (thw_opt_str){1, {{e.ptr, e.len}}};
-    } else if (tag == 1 && ds) {
-        reply.ty.tag = 1;
-        reply.data = (thw_opt_bytes){1, {{dp, dl}}};
-    } else {
-        n = 0; /* ping, pong: nothing to say */
-    }
-    out.message.is_err = 0;
-    out.message.u.ok.f0 = state_out(state_in(ss, sp, sl));
-    out.message.u.ok.f1.f0 = (thw_list_websocket_types_websocket_message){&reply, n};
-    ta_export_end();
-    return &out.message;
-}
-TA__DEFINE_POST(ws_message, TA__IFACE("http-handlers#handle-websocket-message"))
+TA_HANDLE_WS_MESSAGE(notes_ws_message)
 
-void *notes_ws_disconnect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn);
-TA__EXPORT(TA__IFACE("http-handlers#handle-websocket-disconnect"))
-void *notes_ws_disconnect(uint32_t ss, const uint8_t *sp, size_t sl, uint64_t hid, uint64_t conn)
+static ta_status notes_ws_disconnect(ta_state *state, uint64_t handler_id, uint64_t conn)
 {
-    ta_export_begin();
     ta_logf("notes: websocket %llu closed", (unsigned long long)conn);
-    out.state_only.is_err = 0;
-    out.state_only.u.ok.f0 = state_out(state_in(ss, sp, sl));
-    ta_export_end();
-    return &out.state_only;
+    return TA_OK;
 }
-TA__DEFINE_POST(ws_disconnect, TA__IFACE("http-handlers#handle-websocket-disconnect"))
+
+TA_HANDLE_WS_DISCONNECT(notes_ws_disconnect)
