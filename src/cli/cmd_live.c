@@ -508,6 +508,24 @@ static const char list_help[] =
     "options:\n"
     "  --tree                 show the supervision tree\n" COMMON_HELP EXIT_HELP;
 
+/* A daemon whose recording stalls (a full disk...) still lists its actors
+ * as running: say so on stderr. */
+static void warn_unhealthy(cli_api *api)
+{
+    int rc;
+    json_t *h = cli_api_json(api, "GET", "/v1/health", NULL, 200, &rc);
+    const char *st = json_string_value(json_object_get(h, "status"));
+    const char *why =
+        json_string_value(json_object_get(json_object_get(h, "recording"), "message"));
+
+    if (st != NULL && strcmp(st, "recording-stalled") == 0)
+        fprintf(stderr,
+                "theater: warning: recording is stalled%s%s: actors that record events wait, "
+                "then fail, until it can store them again\n",
+                why && why[0] ? ": " : "", why ? why : "");
+    json_decref(h);
+}
+
 int cli_cmd_list(int argc, char **argv)
 {
     static const char *const flags[] = {"--tree", NULL};
@@ -522,6 +540,8 @@ int cli_cmd_list(int argc, char **argv)
     if ((rc = cli_api_open(a.home, &api)) != 0)
         return rc;
     o = cli_api_json(&api, "GET", "/v1/actors", NULL, 200, &rc);
+    if (o != NULL)
+        warn_unhealthy(&api);
     cli_api_close(&api);
     if (o == NULL)
         return rc;

@@ -233,6 +233,7 @@ unsigned srv_status_of_delivery(int code, const char **ecode)
     case TH_ETOOBIG: *ecode = "too-large"; return 413; /* never fits its mailbox */
     case TH_EBUSY: *ecode = "busy"; return 503;        /* its mailbox is full: try again */
     case TH_ECLOSED: *ecode = "shutting-down"; return 503;
+    case TH_EIO: *ecode = "storage-error"; return 503; /* a durable message not stored */
     default: *ecode = "out-of-memory"; return 503;
     }
 }

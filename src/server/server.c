@@ -373,6 +373,29 @@ static void reap_slow(th_server *s, uint64_t now)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* A recording stall (the chain writer cannot store events: a full disk,
+ * say) is logged when it starts and when it ends; in between actors that
+ * record wait, then fail, and GET /v1/health says why. */
+static void watch_recording(th_server *s, uint64_t now)
+{
+    th_chain_status cs;
+
+    if (now < s->rec_check_ns || s->rt == NULL)
+        return;
+    s->rec_check_ns = now + 250000000u; /* four looks a second */
+    th_runtime_chain_status(s->rt, &cs);
+    if ((cs.stalled || cs.failed) && !s->rec_stalled) {
+        s->rec_stalled = true;
+        srv_log(s, TH_LOG_ERROR,
+                "recording stalled: %s; actors that record events wait, then fail, until it "
+                "can store them again (GET /v1/health)",
+                cs.message[0] ? cs.message : "events cannot be stored");
+    } else if (!cs.stalled && !cs.failed && s->rec_stalled) {
+        s->rec_stalled = false;
+        srv_log(s, TH_LOG_INFO, "recording resumed: events are stored again");
+    }
+}
+
 static void *reaper_main(void *arg)
 {
     th_server *s = arg;
@@ -392,6 +415,7 @@ static void *reaper_main(void *arg)
         reap_timeouts(s, now);
         reap_slow(s, now);
         srv_streams_tick(s, now);
+        watch_recording(s, now);
     }
     return NULL;
 }

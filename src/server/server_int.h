@@ -118,6 +118,8 @@ struct th_server {
     int log_level;
     unsigned client_timeout_s;
     size_t stream_buffer;
+    bool rec_stalled;      /* the reaper logged a recording stall (and not its end) */
+    uint64_t rec_check_ns; /* when the reaper looks at the recording next */
     th_runtime *rt;
     srv_listener unix_l, tcp_l;
     bool has_tcp;
@@ -175,7 +177,8 @@ void srv_reply_error(srv_req *r, unsigned status, const char *code, const char *
 unsigned srv_status_of(int code, const char **ecode);
 /* The same for a message an actor's mailbox did not take (a send, a
  * request, a channel's open or message), after "no such actor/channel":
- * 413 too-large, 503 busy, 503 shutting-down, else 503 out-of-memory. */
+ * 413 too-large, 503 busy, 503 shutting-down, 503 storage-error (a durable
+ * message that could not be stored), else 503 out-of-memory. */
 unsigned srv_status_of_delivery(int code, const char **ecode);
 /* Suspend the connection: the answer comes later through srv_req_done. */
 void srv_req_wait(srv_req *r);

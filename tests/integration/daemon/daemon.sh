@@ -887,6 +887,48 @@ tcp)
     stop_daemon; [ "$RC" = 0 ] || fail "exit status"
     ;;
 
+diskfull)
+    # a full disk: the daemon logs when recording stalls and when it
+    # resumes, `theater list` warns meanwhile, and a message to a durable
+    # actor that cannot be stored is 503 storage-error (needs root: tmpfs)
+    mkdir -p "$H/disk"
+    mount -t tmpfs -o size=16m tmpfs "$H/disk" 2>/dev/null || { echo "skipped: cannot mount a tmpfs" >&2; exit 77; }
+    trap 'cleanup_disk' EXIT
+    cleanup_disk() {
+        if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; fi
+        umount "$H/disk" 2>/dev/null
+        rm -rf "$H"
+    }
+    HOME_D=$H/disk/home
+    "$THEATER" server --home "$HOME_D" 2>>"$H/server.log" &
+    DPID=$!
+    S=$HOME_D/theater.sock
+    wait_until "the daemon on the small disk" test -S "$S"
+    sed -e 's|^component = "counter.wasm"|component = "'"$EXAMPLES"'/counter.wasm"\ndurable = false|' \
+        "$EXAMPLES/counter.toml" >"$H/counter_nd.toml"
+    nd=$(start_json "$H/counter_nd.toml")
+    d=$(start_json "$EXAMPLES/counter.toml")
+    [ -n "$nd" ] && [ -n "$d" ] || fail "cannot start the actors"
+    dd if=/dev/zero of="$H/disk/filler" bs=1M count=64 2>/dev/null
+    head -c 2000 /dev/zero | tr '\0' x >"$H/m"
+    i=0
+    while [ $i -lt 200 ] && ! grep -q "recording stalled" "$H/server.log"; do
+        api POST "/v1/actors/$nd/messages" --data-binary @"$H/m" >/dev/null
+        i=$((i + 1))
+    done
+    wait_until "the log line of the stall" grep -q "recording stalled" "$H/server.log"
+    out=$("$THEATER" list --home "$HOME_D" 2>&1 >/dev/null)
+    contains "$out" "warning: recording is stalled" "theater list during a stall"
+    b=$(api POST "/v1/actors/$d/messages" --data-binary x)
+    [ "$(cat "$H/status")" = 503 ] || fail "a durable message on a full disk: HTTP $(cat "$H/status") $b"
+    contains "$b" '"code":"storage-error"' "a durable message on a full disk"
+    rm -f "$H/disk/filler"
+    wait_until "the log line of the resume" grep -q "recording resumed" "$H/server.log"
+    out=$("$THEATER" list --home "$HOME_D" 2>&1 >/dev/null)
+    [ -z "$out" ] || fail "theater list still warns after the stall: $out"
+    kill -TERM "$DPID"; wait "$DPID"; DPID=
+    ;;
+
 mailbox_toobig)
     # a message larger than the actor's mailbox could ever hold: 413 at
     # once, nothing stored or held, and the actor goes on serving
