@@ -172,6 +172,22 @@ static int unix_socket(th_server *s, th_error *err)
 }
 
 /* "HOST:PORT" (HOST may be [v6]) to a listening TCP socket. */
+/* The address a TCP listener is bound to, as HOST:PORT (the port it got
+ * for port 0), else `given`. */
+static void tcp_bound(int fd, const char *given, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    snprintf(out, cap, "%s", given);
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 ||
+        getnameinfo((struct sockaddr *)&sa, sl, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return;
+    snprintf(out, cap, sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static int tcp_socket(const char *addr, th_error *err)
 {
     char host[256];
@@ -516,7 +532,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     th_server_config def;
     th_runtime_config rc_cfg;
     th_server *s;
-    char home[4096];
+    char home[4096], tcp_addr[NI_MAXHOST + NI_MAXSERV + 4] = "";
     size_t restored = 0;
     int rc, fd;
     unsigned i;
@@ -595,6 +611,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
             rc = fd;
             goto fail;
         }
+        tcp_bound(fd, cfg->listen, tcp_addr, sizeof tcp_addr);
         if ((rc = srv_listen(s, &s->tcp_l, fd, true, err)) != 0)
             goto fail;
         s->has_tcp = true;
@@ -613,7 +630,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     s->reaper_started = true;
     srv_log(s, TH_LOG_INFO, "theater server %s (pid %ld) on %s%s%s", THEATER_VERSION,
             (long)getpid(), s->sock_path, cfg->listen ? " and tcp " : "",
-            cfg->listen ? cfg->listen : "");
+            cfg->listen ? tcp_addr : "");
     *out = s;
     return 0;
 fail:

@@ -859,6 +859,11 @@ tcp)
     rc=$?
     [ $rc = 1 ] || [ $rc = 2 ] || fail "--listen with port $((port + 65536)) exited $rc: $out"
     contains "$out" "port must be a number from 0 to 65535" "--listen with a port out of range"
+    # port 0: any free port, and the log names the one it got
+    start_daemon --listen "127.0.0.1:0"
+    grep -Eq "and tcp 127\.0\.0\.1:[1-9][0-9]*$" "$H/server.log" ||
+        fail "the log does not name the port bound for --listen 127.0.0.1:0: $(grep 'and tcp' "$H/server.log")"
+    stop_daemon
     start_daemon --listen "127.0.0.1:$port"
     [ -f "$H/token" ] || fail "no token file"
     [ "$(stat -c %a "$H/token")" = 600 ] || fail "token mode is not 600"
