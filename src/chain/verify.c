@@ -190,9 +190,10 @@ int chain_walk_finish(chain_walk *w, base_sha256_ctx *ctx, const uint8_t *truste
                             "was rolled back, altered or forged",
                             (unsigned long long)h->seq);
     if (trusted != NULL && memcmp(trusted, h->public_key, CHAIN_PUBKEY_LEN) != 0)
-        return chain_report(w->res, err, TH_CHAIN_WRONG_KEY, w->actor, h->seq,
-                            "the head is signed by key %.16s..., not by this home's key %.16s...",
-                            base_hex_encode(h->public_key, 32, a), base_hex_encode(trusted, 32, b));
+        return chain_report(
+            w->res, err, TH_CHAIN_WRONG_KEY, w->actor, h->seq,
+            "the head is signed by key %.16s..., not by the key it was checked against, %.16s...",
+            base_hex_encode(h->public_key, 32, a), base_hex_encode(trusted, 32, b));
     if (w->next_seq <= h->seq)
         return chain_report(w->res, err, TH_CHAIN_MISSING_EVENT, w->actor, w->next_seq,
                             "event %llu is missing: the signed head is at event %llu "
