@@ -98,6 +98,10 @@ wait_until() { # wait_until WHAT COMMAND...: until COMMAND succeeds, 60 s at mos
     done
 }
 
+calls_above() { # calls_above ID N: the actor has begun more than N export calls
+    [ "$(api GET "/v1/actors/$1" | json_get calls)" -gt "$2" ]
+}
+
 start_json() { # start_json MANIFEST: POST /v1/actors, the new id
     expect_status 201 POST /v1/actors -H 'Content-Type: application/json' \
         -d "{\"manifest\":\"$1\"}" | json_get id
@@ -382,12 +386,7 @@ endpoints)
     curl -s -o "$H/r502" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary defer \
         "http://theater/v1/actors/$pid/requests?timeout_ms=60000" >"$H/s502" &
     cpid=$!
-    i=0
-    until [ "$(api GET "/v1/actors/$pid" | json_get calls)" -gt "$calls" ]; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || fail "the actor never took the request to defer"
-        sleep 0.1
-    done
+    wait_until "the actor to take the request to defer" calls_above "$pid" "$calls"
     expect_status 200 DELETE "/v1/actors/$pid?force=1" >/dev/null
     wait $cpid
     [ "$(cat "$H/s502")" = 502 ] || fail "a request to an actor stopped meanwhile: HTTP $(cat "$H/s502")"
@@ -400,12 +399,7 @@ endpoints)
     curl -s -o "$H/rslow" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary 'sleep 1500' \
         "http://theater/v1/actors/$pid3/requests" >"$H/sslow" &
     cpid=$!
-    i=0
-    until [ "$(api GET "/v1/actors/$pid3" | json_get calls)" -gt "$calls" ]; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || fail "the actor never took the request to sleep"
-        sleep 0.05
-    done
+    wait_until "the actor to take the request to sleep" calls_above "$pid3" "$calls"
     curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -X DELETE "http://theater/v1/actors/$pid3" >"$H/sdel" &
     dpid=$!
     i=0
