@@ -399,7 +399,14 @@ static void watch_recording(th_server *s, uint64_t now)
     if (now < s->rec_check_ns || s->rt == NULL)
         return;
     s->rec_check_ns = now + 250000000u; /* four looks a second */
+    /* under the lock: the runtime's shutdown closes the chain (th_server_run) */
+    pthread_mutex_lock(&s->lock);
+    if (s->rec_watch_off) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     th_runtime_chain_status(s->rt, &cs);
+    pthread_mutex_unlock(&s->lock);
     if ((cs.stalled || cs.failed) && !s->rec_stalled) {
         s->rec_stalled = true;
         srv_log(s, TH_LOG_ERROR,
@@ -705,6 +712,7 @@ int th_server_run(th_server *s, th_error *err)
     pthread_mutex_lock(&s->lock);
     while (s->jobs_head != NULL || s->jobs_busy > 0)
         pthread_cond_wait(&s->cond, &s->lock);
+    s->rec_watch_off = true; /* the chain closes below */
     pthread_mutex_unlock(&s->lock);
     rc = th_runtime_shutdown(s->rt, err);
     /* waiting requests were answered by the actors' ends (or time out) */

@@ -120,6 +120,7 @@ struct th_server {
     size_t stream_buffer;
     bool rec_stalled;      /* the reaper logged a recording stall (and not its end) */
     uint64_t rec_check_ns; /* when the reaper looks at the recording next */
+    bool rec_watch_off;    /* (lock) the runtime shuts down: the reaper stops looking */
     th_runtime *rt;
     srv_listener unix_l, tcp_l;
     bool has_tcp;
