@@ -101,6 +101,12 @@ typedef struct th_runtime_config {
  * (health endpoint); all zero before start or after shutdown. */
 void th_runtime_chain_status(th_runtime *rt, th_chain_status *out /* out */);
 
+/* The event types the runtime records (docs/events.md), in the order the
+ * docs list them; th_event_type_known says whether `type` is one. */
+extern const char *const th_event_types[];
+extern const size_t th_event_ntypes;
+bool th_event_type_known(const char *type);
+
 /* Create a runtime: open (creating if needed) the home directory and its
  * database, start the workers and the I/O thread.  `cfg` may be NULL. */
 int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err);

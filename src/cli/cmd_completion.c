@@ -23,6 +23,7 @@
 
 #include "cli/cli.h"
 #include "cli/event_text.h"
+#include "theater/runtime.h"
 
 /* Kinds of values, of flags and of positional arguments. */
 enum {
@@ -350,8 +351,8 @@ static void put_words(FILE *out, int kind)
 
     switch (kind) {
     case V_TYPE:
-        for (i = 0; i < cli_event_ntypes; i++)
-            fprintf(out, "%s%s", i ? " " : "", cli_event_types[i]);
+        for (i = 0; i < th_event_ntypes; i++)
+            fprintf(out, "%s%s", i ? " " : "", th_event_types[i]);
         break;
     case V_COMMAND: put_subs(out, &root, " "); break;
     case V_SHELL: fputs("bash zsh fish", out); break;

@@ -24,13 +24,7 @@
 #include "base/hex.h"
 #include "base/utf8.h"
 #include "cli/event_text.h"
-
-const char *const cli_event_types[] = {
-    "actor-spawned",   "wasm-call",         "wasm-result",       "host-call",
-    "actor-failed",    "supervisor-action", "actor-restarted",   "actor-stopped",
-    "message-dropped", "init-skipped",      "component-updated", "actor-restored",
-};
-const size_t cli_event_ntypes = sizeof cli_event_types / sizeof cli_event_types[0];
+#include "theater/runtime.h"
 
 static const char *const error_names[] = {
     "operation-timeout",   "channel-closed",         "shutting-down",
@@ -40,20 +34,17 @@ static const char *const error_names[] = {
 
 int cli_event_type_known(const char *type)
 {
-    size_t i;
-
-    for (i = 0; i < cli_event_ntypes; i++)
-        if (strcmp(type, cli_event_types[i]) == 0)
-            return 1;
-    return 0;
+    return th_event_type_known(type);
 }
 
 const char *cli_event_types_joined(void)
 {
-    static const char joined[] = "actor-spawned, wasm-call, wasm-result, host-call, actor-failed, "
-                                 "supervisor-action, actor-restarted, actor-stopped, "
-                                 "message-dropped, init-skipped, component-updated, "
-                                 "actor-restored";
+    static char joined[512];
+
+    if (joined[0] == 0)
+        for (size_t i = 0, n = 0; i < th_event_ntypes && n < sizeof joined; i++)
+            n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%s", i ? ", " : "",
+                                  th_event_types[i]);
     return joined;
 }
 

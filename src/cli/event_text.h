@@ -51,11 +51,7 @@ enum {
     CLI_EVENT_NO_SEQ = 1 << 2, /* leave out the sequence number (not known) */
 };
 
-/* The event types the runtime records, in the order of docs/events.md. */
-extern const char *const cli_event_types[];
-extern const size_t cli_event_ntypes;
-
-/* 1 if `type` is one of cli_event_types, else 0. */
+/* 1 if `type` is one of th_event_types (theater/runtime.h), else 0. */
 int cli_event_type_known(const char *type);
 
 /* "actor-spawned, wasm-call, ..." (static). */

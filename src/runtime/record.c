@@ -16,6 +16,9 @@
  *   actor-restarted   {init_state}
  *   actor-stopped     {reason, data}
  *   message-dropped / init-skipped   an optional export is absent
+ *   component-updated, actor-restored  (upgrade.c, restore.c)
+ *
+ * th_event_types lists them all.
  *
  * Appending (hashing, linking, queueing for the chain's writer) costs a
  * fraction of a microsecond per event.  A worker appends the batch of a
@@ -1414,4 +1417,19 @@ void rt_record_free(rt_actor *a)
     pthread_mutex_destroy(&s->lock);
     free(s);
     atomic_store(&a->subs, NULL);
+}
+
+const char *const th_event_types[] = {
+    "actor-spawned",   "wasm-call",         "wasm-result",       "host-call",
+    "actor-failed",    "supervisor-action", "actor-restarted",   "actor-stopped",
+    "message-dropped", "init-skipped",      "component-updated", "actor-restored",
+};
+const size_t th_event_ntypes = sizeof th_event_types / sizeof th_event_types[0];
+
+bool th_event_type_known(const char *type)
+{
+    for (size_t i = 0; i < th_event_ntypes; i++)
+        if (strcmp(type, th_event_types[i]) == 0)
+            return true;
+    return false;
 }

@@ -701,6 +701,22 @@ static bool stream_wanted(srv_req *r, bool *stream)
     return true;
 }
 
+/* ?type=T names an event type the runtime records (a typo would find
+ * nothing, silently).  False with a 400 prepared. */
+static bool type_ok(srv_req *r, const char *type)
+{
+    srv_buf known = {0};
+
+    if (type == NULL || th_event_type_known(type))
+        return true;
+    for (size_t i = 0; i < th_event_ntypes; i++)
+        srv_buf_addf(&known, "%s%s", i ? ", " : "", th_event_types[i]);
+    srv_reply_error(r, 400, "bad-request", "?type=%.80s is not an event type (known: %s)", type,
+                    known.data ? known.data : "");
+    srv_buf_release(&known);
+    return false;
+}
+
 static void h_events(srv_req *r, char **seg)
 {
     th_server *s = r->srv;
@@ -730,6 +746,8 @@ static void h_events(srv_req *r, char **seg)
         after = v;
     }
     from = after == UINT64_MAX ? 0 : after + 1;
+    if (!type_ok(r, type))
+        return;
     if (stream && limit > 0) {
         /* a stream has no gap: ?limit=N starts it at the newest N stored
          * events (as with newest=1), then the rest of the chain and live */
@@ -781,7 +799,8 @@ static void h_events(srv_req *r, char **seg)
 static void h_all_events(srv_req *r, char **seg)
 {
     (void)seg;
-    srv_stream_events(r, NULL, srv_arg(r, "type"), 0, false);
+    if (type_ok(r, srv_arg(r, "type")))
+        srv_stream_events(r, NULL, srv_arg(r, "type"), 0, false);
 }
 
 /* ------------------------------------------------------------------ */

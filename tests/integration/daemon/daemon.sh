@@ -209,6 +209,8 @@ bad_requests)
     [ "$code" = 200 ] || fail "HEAD /v1/health: HTTP $code"
     grep -qi '^content-type: application/json' "$H/head" || fail "HEAD /v1/health headers: $(cat "$H/head")"
     grep -q '"status"' "$H/head" && fail "HEAD /v1/health sent a body"
+    b=$(expect_status 400 GET '/v1/events?type=actor-crashed')
+    contains "$b" 'is not an event type \(known: actor-spawned' "an unknown ?type="
     b=$(expect_status 400 POST '/v1/actors/0123abcd/requests?timeout_ms=soon' -d x)
     contains "$b" 'timeout_ms' "bad query argument"
     head -c 17000000 /dev/zero >"$H/big"
