@@ -70,11 +70,12 @@ static uint64_t unbounded(uint64_t v, uint64_t none)
 
 /* One limit: the child's value in force into *out.  Unset: the parent's.
  * Set: at most the parent's.  For the limits where 0 means "no limit"
- * (fuel_per_call, memory_bytes, call_timeout_ms) 0 compares as `none`; for
+ * (fuel_per_call, memory_bytes, call_timeout_ms) or "the engine's default"
+ * (stack_bytes) 0 compares as `none` and is named `zero` in a refusal; for
  * the others (`none` 0) 0 is zero: a child of max_children = 0 never spawns,
  * and a parent of store_bytes = 0 cannot start a child that may store. */
 static int limit(const char *name, bool set, uint64_t child, uint64_t parent, uint64_t none,
-                 uint64_t *out, th_error *err)
+                 const char *zero, uint64_t *out, th_error *err)
 {
     if (!set) {
         *out = parent;
@@ -82,10 +83,10 @@ static int limit(const char *name, bool set, uint64_t child, uint64_t parent, ui
     }
     if (unbounded(child, none) > unbounded(parent, none)) {
         if (child == 0)
-            return th_error_set(err, TH_EPERM, "limits.%s = 0 (no limit) exceeds the parent's %llu",
-                                name, (unsigned long long)parent);
+            return th_error_set(err, TH_EPERM, "limits.%s = 0 (%s) exceeds the parent's %llu", name,
+                                zero, (unsigned long long)unbounded(parent, none));
         return th_error_set(err, TH_EPERM, "limits.%s = %llu exceeds the parent's %llu", name,
-                            (unsigned long long)child, (unsigned long long)parent);
+                            (unsigned long long)child, (unsigned long long)unbounded(parent, none));
     }
     *out = child;
     return 0;
@@ -95,38 +96,29 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
 {
     const rt_limits *w = &c->limits;
     uint32_t set = c->limits_set;
-    uint64_t v[8];
+    uint64_t v[9];
+    char dflt[64];
     int rc;
 
-    /* the wasm stack: 0 is the engine's default, not "none" */
-    if ((set & RT_MANIFEST_LIMIT_STACK_BYTES) &&
-        unbounded(w->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES) >
-            unbounded(p->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES)) {
-        char dflt[64] = "";
-        if (w->stack_bytes == 0)
-            snprintf(dflt, sizeof dflt, " (the engine's default, %u)",
-                     (unsigned)TH_WASM_DEFAULT_STACK_BYTES);
-        return th_error_set(
-            err, TH_EPERM, "limits.stack_bytes = %llu%s exceeds the parent's %llu",
-            (unsigned long long)w->stack_bytes, dflt,
-            (unsigned long long)unbounded(p->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES));
-    }
+    snprintf(dflt, sizeof dflt, "the engine's default, %u", (unsigned)TH_WASM_DEFAULT_STACK_BYTES);
     if ((rc = limit("fuel_per_call", set & RT_MANIFEST_LIMIT_FUEL, w->fuel_per_call,
-                    p->fuel_per_call, UINT64_MAX, &v[0], err)) != 0 ||
+                    p->fuel_per_call, UINT64_MAX, "no limit", &v[0], err)) != 0 ||
         (rc = limit("memory_bytes", set & RT_MANIFEST_LIMIT_MEMORY, w->memory_bytes,
-                    p->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES, &v[1], err)) != 0 ||
+                    p->memory_bytes, TH_MANIFEST_MAX_MEMORY_BYTES, "no limit", &v[1], err)) != 0 ||
         (rc = limit("call_timeout_ms", set & RT_MANIFEST_LIMIT_TIMEOUT, w->call_timeout_ms,
-                    p->call_timeout_ms, UINT64_MAX, &v[2], err)) != 0 ||
+                    p->call_timeout_ms, UINT64_MAX, "no limit", &v[2], err)) != 0 ||
         (rc = limit("max_children", set & RT_MANIFEST_LIMIT_CHILDREN, w->max_children,
-                    p->max_children, 0, &v[3], err)) != 0 ||
+                    p->max_children, 0, NULL, &v[3], err)) != 0 ||
         (rc = limit("max_descendants", set & RT_MANIFEST_LIMIT_DESCENDANTS, w->max_descendants,
-                    p->max_descendants, 0, &v[4], err)) != 0 ||
+                    p->max_descendants, 0, NULL, &v[4], err)) != 0 ||
         (rc = limit("mailbox_messages", set & RT_MANIFEST_LIMIT_MAILBOX_MESSAGES,
-                    w->mailbox_messages, p->mailbox_messages, 0, &v[5], err)) != 0 ||
+                    w->mailbox_messages, p->mailbox_messages, 0, NULL, &v[5], err)) != 0 ||
         (rc = limit("mailbox_bytes", set & RT_MANIFEST_LIMIT_MAILBOX_BYTES, w->mailbox_bytes,
-                    p->mailbox_bytes, 0, &v[6], err)) != 0 ||
+                    p->mailbox_bytes, 0, NULL, &v[6], err)) != 0 ||
         (rc = limit("store_bytes", set & RT_MANIFEST_LIMIT_STORE_BYTES, w->store_bytes,
-                    p->store_bytes, 0, &v[7], err)) != 0)
+                    p->store_bytes, 0, NULL, &v[7], err)) != 0 ||
+        (rc = limit("stack_bytes", set & RT_MANIFEST_LIMIT_STACK_BYTES, w->stack_bytes,
+                    p->stack_bytes, TH_WASM_DEFAULT_STACK_BYTES, dflt, &v[8], err)) != 0)
         return rc;
     lim->fuel_per_call = v[0];
     lim->memory_bytes = v[1];
@@ -136,7 +128,7 @@ static int limits(const rt_limits *p, const rt_spec *c, rt_limits *lim, th_error
     lim->mailbox_messages = (uint32_t)v[5];
     lim->mailbox_bytes = v[6];
     lim->store_bytes = v[7];
-    lim->stack_bytes = (set & RT_MANIFEST_LIMIT_STACK_BYTES) ? w->stack_bytes : p->stack_bytes;
+    lim->stack_bytes = v[8];
     return 0;
 }
 
