@@ -1412,7 +1412,7 @@ void chain_reader_unlock(th_chain *c)
 
 /* A reader looks the key up when first asked (a replay or a read of
  * events never needs it: no PEM decoding at open). */
-int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN])
+int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN], bool *from_db)
 {
     pthread_mutex_lock(&c->rlock);
     if (!c->trusted_looked) {
@@ -1420,25 +1420,18 @@ int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN])
         load_trusted(c);
     }
     pthread_mutex_unlock(&c->rlock);
+    /* set once, under the lock, before trusted_looked is seen */
     if (!c->has_trusted)
         return -1;
     memcpy(out, c->trusted, 32);
+    if (from_db != NULL)
+        *from_db = c->trusted_from_db != 0;
     return 0;
-}
-
-bool chain_trusted_key_from_db(th_chain *c)
-{
-    bool r;
-
-    pthread_mutex_lock(&c->rlock);
-    r = c->trusted_from_db != 0;
-    pthread_mutex_unlock(&c->rlock);
-    return r;
 }
 
 int th_chain_public_key(th_chain *c, uint8_t key[32], th_error *err)
 {
-    if (chain_trusted_key(c, key) != 0)
+    if (chain_trusted_key(c, key, NULL) != 0)
         return th_error_set(err, TH_ENOENT, "no signing key in %s yet", c->home);
     return TH_OK;
 }

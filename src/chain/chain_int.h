@@ -327,11 +327,11 @@ sqlite3 *chain_reader_lock(th_chain *c);
 void chain_reader_unlock(th_chain *c);
 
 /* The trusted public key of this home (key file, else the first key the
- * database recorded); 0 if found, -1 if none. */
-int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */);
-/* Whether that key is only the database's own claim (the home has no key
- * file): a verification must then find it in trusted_keys. */
-bool chain_trusted_key_from_db(th_chain *c);
+ * database recorded); 0 if found, -1 if none.  *from_db (may be NULL): the
+ * key is only the database's own claim (the home has no key file), which a
+ * verification must then find in trusted_keys. */
+int chain_trusted_key(th_chain *c, uint8_t out[CHAIN_PUBKEY_LEN] /* out */,
+                      bool *from_db /* out */);
 
 /* Queue an already-verified event with its own hash and timestamp (import).
  * Its seq must be the chain's next and its parent the chain's last hash.

@@ -872,7 +872,8 @@ static int check_db_key_trusted(th_chain *c, const uint8_t key[32], th_chain_ver
 int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res, th_error *err)
 {
     uint8_t trusted[32];
-    const uint8_t *tk = chain_trusted_key(c, trusted) == 0 ? trusted : NULL;
+    bool from_db = false;
+    const uint8_t *tk = chain_trusted_key(c, trusted, &from_db) == 0 ? trusted : NULL;
     chain_pending_record pend;
     sqlite3 *db;
     int rc, alive = 0, have_pend = 0;
@@ -895,7 +896,7 @@ int th_chain_verify(th_chain *c, const char *actor, th_chain_verify_result *res,
     chain_reader_unlock(c);
     if (have_pend)
         chain_pending_release(&pend);
-    if (rc == TH_OK && tk != NULL && chain_trusted_key_from_db(c))
+    if (rc == TH_OK && tk != NULL && from_db)
         rc = check_db_key_trusted(c, tk, res, err);
     return rc;
 }

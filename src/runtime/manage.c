@@ -144,7 +144,6 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
 
     if (a == NULL)
         return TH_ENOENT;
-    st = rt_actor_status(a);
     s = rt_sync_new();
     m = rt_msg_new(RT_MSG_STOP, NULL, 0);
     if (s == NULL || m == NULL) {
@@ -156,13 +155,16 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
     m->code = RT_STOP_EXTERNAL;
     atomic_fetch_add(&s->refs, 1);
     m->reply.sync = s;
-    /* only a running actor serves its mailbox; any other is stopped now */
-    if (st == TH_ACTOR_RUNNING) {
-        pthread_mutex_lock(&a->lock);
-        a->stop_queued = true; /* listed as stopping; a restart is refused */
-        pthread_mutex_unlock(&a->lock);
+    /* only a running actor serves its mailbox (it is then listed as
+     * stopping and a restart is refused); any other is stopped now */
+    pthread_mutex_lock(&a->lock);
+    st = a->status;
+    if (st == TH_ACTOR_RUNNING)
+        a->stop_queued = true;
+    pthread_mutex_unlock(&a->lock);
+    if (st == TH_ACTOR_RUNNING)
         rt_actor_post(a, m);
-    } else
+    else
         rt_actor_post_ctl(a, m);
     done = rt_sync_wait(s, timeout_ms, NULL);
     /* a stop refused from the mailbox (the actor failed meanwhile), or
