@@ -39,7 +39,6 @@ static const char *status_name(th_actor_status st)
 /* ------------------------------------------------------------------ */
 /* Actor ids                                                          */
 
-/* Collect the ids in `ids` (n) that start with `ref` into `match`. */
 /* Count the ids of `ids` that begin with ref[0..rl), but for those in
  * `seen` (counted already: an actor both live and in the chains); the
  * first match goes to `out`, the first ten to `names`.  `matched`, if not
@@ -539,9 +538,7 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
     (void)data;
     (void)len;
     if (status != 0) {
-        const char *code;
-        unsigned http = srv_status_of_delivery(status, &code);
-        srv_req_done_error(r, http, code, "%s", msg && msg[0] ? msg : "the message was not queued");
+        srv_req_done_undelivered(r, status, msg && msg[0] ? msg : "the message was not queued");
     } else if ((body = malloc(cap)) == NULL) {
         srv_req_done_error(r, 503, "out-of-memory", "out of memory");
     } else {
@@ -569,13 +566,10 @@ static bool start_async(srv_req *r, async_start start, th_runtime_reply_fn done)
     if (rc == 0)
         return true;
     srv_req_release(r);
-    if (rc == TH_ENOENT) {
+    if (rc == TH_ENOENT)
         srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
-    } else {
-        const char *code;
-        unsigned status = srv_status_of_delivery(rc, &code);
-        srv_req_done_error(r, status, code, "%s", err.msg);
-    }
+    else
+        srv_req_done_undelivered(r, rc, err.msg);
     return false;
 }
 
@@ -616,9 +610,6 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
     srv_req_release(r);
 }
 
-/* The ?timeout_ms of a request to the actor named in seg[2] (0 or absent:
- * the default) and the actor's id into r->id; false when answered
- * already (a bad argument, no such actor). */
 /* A failed root actor has no supervisor to restart it: a request or a
  * channel would wait for its timeout.  True with 502 prepared. */
 static bool root_failed(srv_req *r)
@@ -635,6 +626,9 @@ static bool root_failed(srv_req *r)
     return true;
 }
 
+/* The ?timeout_ms of a request to the actor named in seg[2] (0 or absent:
+ * the default) and the actor's id into r->id; false when answered
+ * already (a bad argument, no such actor, a failed root actor). */
 static bool actor_and_timeout(srv_req *r, char **seg, uint64_t *timeout)
 {
     *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
@@ -748,23 +742,7 @@ static void h_events(srv_req *r, char **seg)
     from = after == UINT64_MAX ? 0 : after + 1;
     if (!type_ok(r, type))
         return;
-    if (stream && limit > 0) {
-        /* a stream has no gap: ?limit=N starts it at the newest N stored
-         * events (as with newest=1), then the rest of the chain and live */
-        th_runtime_flush(s->rt, r->id, NULL);
-        memset(&q, 0, sizeof q);
-        q.actor = r->id;
-        q.from_seq = from;
-        q.type = type;
-        q.limit = (size_t)limit;
-        q.newest = true;
-        if (th_chain_read(th_runtime_chain(s->rt), &q, &evs, NULL) == 0) {
-            if (evs.count > 0)
-                from = evs.items[0].seq;
-            th_chain_events_free(&evs);
-        }
-    }
-    if (stream) {
+    if (stream && limit == 0) {
         srv_stream_events(r, r->id, type, from, true);
         return;
     }
@@ -774,9 +752,19 @@ static void h_events(srv_req *r, char **seg)
     q.from_seq = from;
     q.type = type;
     q.limit = limit ? (size_t)limit : TH_SERVER_MAX_LIST_LIMIT;
-    q.newest = newest != 0;
+    /* a stream has no gap: ?limit=N starts it at the newest N stored
+     * events, then the rest of the chain and live ones */
+    q.newest = stream || newest != 0;
     th_error_clear(&err);
     rc = th_chain_read(th_runtime_chain(s->rt), &q, &evs, &err);
+    if (stream) {
+        if (rc == 0 && evs.count > 0)
+            from = evs.items[0].seq;
+        if (rc == 0)
+            th_chain_events_free(&evs);
+        srv_stream_events(r, r->id, type, from, true);
+        return;
+    }
     if (rc == TH_ENOENT) {
         srv_reply_json(r, 200, json_pack("{s:s, s:[]}", "actor", r->id, "events"));
         return;

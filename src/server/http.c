@@ -238,6 +238,14 @@ unsigned srv_status_of_delivery(int code, const char **ecode)
     }
 }
 
+bool srv_req_done_undelivered(srv_req *r, int code, const char *msg)
+{
+    const char *ecode;
+    unsigned status = srv_status_of_delivery(code, &ecode);
+
+    return srv_req_done_error(r, status, ecode, "%s", msg);
+}
+
 void srv_req_wait(srv_req *r)
 {
     pthread_mutex_lock(&r->lock);

@@ -171,7 +171,6 @@ static int unix_socket(th_server *s, th_error *err)
     return fd;
 }
 
-/* "HOST:PORT" (HOST may be [v6]) to a listening TCP socket. */
 /* The address a TCP listener is bound to, as HOST:PORT (the port it got
  * for port 0), else `given`. */
 static void tcp_bound(int fd, const char *given, char *out, size_t cap)
@@ -188,6 +187,7 @@ static void tcp_bound(int fd, const char *given, char *out, size_t cap)
     snprintf(out, cap, sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+/* "HOST:PORT" (HOST may be [v6]) to a listening TCP socket. */
 static int tcp_socket(const char *addr, th_error *err)
 {
     char host[256];

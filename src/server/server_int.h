@@ -181,6 +181,8 @@ unsigned srv_status_of(int code, const char **ecode);
  * 413 too-large, 503 busy, 503 shutting-down, 503 storage-error (a durable
  * message that could not be stored), else 503 out-of-memory. */
 unsigned srv_status_of_delivery(int code, const char **ecode);
+/* Complete a waiting request with that answer for `code`, `msg` its text. */
+bool srv_req_done_undelivered(srv_req *r, int code, const char *msg);
 /* Suspend the connection: the answer comes later through srv_req_done. */
 void srv_req_wait(srv_req *r);
 /* Complete a waiting request with the response prepared by `fill` under the

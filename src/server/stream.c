@@ -762,13 +762,10 @@ void srv_chan_open(srv_req *r, const char *actor, const uint8_t *msg, size_t len
     pthread_mutex_unlock(&s->streams_lock);
     if (rc != 0) {
         srv_req_release(r);
-        if (rc == TH_ENOENT) {
+        if (rc == TH_ENOENT)
             srv_req_done_error(r, 404, "actor-not-found", "no actor %s", actor);
-        } else {
-            const char *code;
-            unsigned status = srv_status_of_delivery(rc, &code);
-            srv_req_done_error(r, status, code, "%s", err.msg);
-        }
+        else
+            srv_req_done_undelivered(r, rc, err.msg);
         return;
     }
     srv_timeout_add(s, r, timeout_ms);
