@@ -106,6 +106,8 @@ void th_runtime_chain_status(th_runtime *rt, th_chain_status *out /* out */);
 extern const char *const th_event_types[];
 extern const size_t th_event_ntypes;
 bool th_event_type_known(const char *type);
+/* "actor-spawned, wasm-call, ..." into out (cap bytes, cut if shorter). */
+void th_event_types_join(char *out, size_t cap);
 
 /* Create a runtime: open (creating if needed) the home directory and its
  * database, start the workers and the I/O thread.  `cfg` may be NULL. */

@@ -42,9 +42,7 @@ const char *cli_event_types_joined(void)
     static char joined[512];
 
     if (joined[0] == 0)
-        for (size_t i = 0, n = 0; i < th_event_ntypes && n < sizeof joined; i++)
-            n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%s", i ? ", " : "",
-                                  th_event_types[i]);
+        th_event_types_join(joined, sizeof joined);
     return joined;
 }
 

@@ -1426,6 +1426,16 @@ const char *const th_event_types[] = {
 };
 const size_t th_event_ntypes = sizeof th_event_types / sizeof th_event_types[0];
 
+void th_event_types_join(char *out, size_t cap)
+{
+    size_t n = 0;
+
+    if (cap > 0)
+        out[0] = 0;
+    for (size_t i = 0; i < th_event_ntypes && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", th_event_types[i]);
+}
+
 bool th_event_type_known(const char *type)
 {
     for (size_t i = 0; i < th_event_ntypes; i++)

@@ -699,15 +699,13 @@ static bool stream_wanted(srv_req *r, bool *stream)
  * nothing, silently).  False with a 400 prepared. */
 static bool type_ok(srv_req *r, const char *type)
 {
-    srv_buf known = {0};
+    char known[512];
 
     if (type == NULL || th_event_type_known(type))
         return true;
-    for (size_t i = 0; i < th_event_ntypes; i++)
-        srv_buf_addf(&known, "%s%s", i ? ", " : "", th_event_types[i]);
+    th_event_types_join(known, sizeof known);
     srv_reply_error(r, 400, "bad-request", "?type=%.80s is not an event type (known: %s)", type,
-                    known.data ? known.data : "");
-    srv_buf_release(&known);
+                    known);
     return false;
 }
 
