@@ -48,68 +48,59 @@ typedef struct live_args {
     int flag[8];        /* the command's flags, by index */
 } live_args;
 
-/* Parse argv (argv[0] = the command).  `vals` and `flags` are
- * NULL-terminated option names.  Returns -1 after --help, 0, or 2 after a
- * usage message. */
+/* Parse argv (argv[0] = the command).  `vals` (at most 8) and `flags` are
+ * NULL-terminated option names; a value option, --home included, is
+ * "NAME VALUE" or "NAME=VALUE" (cli_opt_value), and every argument after
+ * "--" is positional.  Returns -1 after --help, 0, or 2 after a usage
+ * message. */
 static int parse_args(int argc, char **argv, const char *help, const char *const *vals,
                       const char *const *flags, int maxpos, live_args *a)
 {
-    int i, k;
-
-    bool options = true; /* until "--": after it, every argument is positional */
+    const char *names[10] = {"--home"}, *v;
+    bool options = true;
+    int i, k, nv = 1;
 
     memset(a, 0, sizeof *a);
+    for (k = 0; vals != NULL && vals[k] != NULL && nv < 9; k++)
+        names[nv++] = vals[k];
     for (i = 1; i < argc; i++) {
-        const char *s = argv[i], *eq = NULL;
-        size_t nl = strlen(s);
-        if (!options)
-            goto positional;
-        if (strcmp(s, "--") == 0) {
+        const char *s = argv[i];
+        if (options && strcmp(s, "--") == 0) {
             options = false;
             continue;
         }
-        if (cli_is_help(s)) {
-            fputs(help, stdout);
-            return -1;
-        }
-        if (strcmp(s, "--json") == 0) {
-            a->json = 1;
-            continue;
-        }
-        if (strncmp(s, "--", 2) == 0 && (eq = strchr(s, '=')) != NULL)
-            nl = (size_t)(eq - s); /* --option=value */
-        if (nl == 6 && strncmp(s, "--home", 6) == 0) {
-            if (eq == NULL && i + 1 >= argc)
-                goto missing;
-            a->home = eq ? eq + 1 : argv[++i];
-            if (a->home[0] == 0)
-                goto missing;
-            continue;
-        }
-        for (k = 0; vals != NULL && vals[k] != NULL; k++) {
-            if (strlen(vals[k]) == nl && strncmp(s, vals[k], nl) == 0) {
-                if (eq == NULL && i + 1 >= argc)
-                    goto missing;
-                a->val[k] = eq ? eq + 1 : argv[++i];
-                break;
+        if (options) {
+            if (cli_is_help(s)) {
+                fputs(help, stdout);
+                return -1;
+            }
+            if (strcmp(s, "--json") == 0) {
+                a->json = 1;
+                continue;
+            }
+            if ((k = cli_opt_value(argc, argv, &i, argv[0], names, &v)) == CLI_OPT_NO_VALUE)
+                return CLI_EXIT_USAGE;
+            if (k >= 0) {
+                if (k == 0)
+                    a->home = v;
+                else
+                    a->val[k - 1] = v;
+                continue;
+            }
+            for (k = 0; flags != NULL && flags[k] != NULL; k++)
+                if (strcmp(s, flags[k]) == 0)
+                    break;
+            if (flags != NULL && flags[k] != NULL) {
+                a->flag[k] = 1;
+                continue;
+            }
+            if (s[0] == '-' && s[1] != 0) {
+                cli_errorf("%s: unknown option %s (see `theater %s --help`; DATA that begins with "
+                           "'-' goes after --)",
+                           argv[0], s, argv[0]);
+                return CLI_EXIT_USAGE;
             }
         }
-        if (vals != NULL && vals[k] != NULL)
-            continue;
-        for (k = 0; flags != NULL && flags[k] != NULL; k++)
-            if (strcmp(s, flags[k]) == 0)
-                break;
-        if (flags != NULL && flags[k] != NULL) {
-            a->flag[k] = 1;
-            continue;
-        }
-        if (s[0] == '-' && s[1] != 0) {
-            cli_errorf("%s: unknown option %s (see `theater %s --help`; DATA that begins with "
-                       "'-' goes after --)",
-                       argv[0], s, argv[0]);
-            return CLI_EXIT_USAGE;
-        }
-    positional:
         if (a->npos >= maxpos) {
             cli_errorf("%s: too many arguments (see `theater %s --help`)", argv[0], argv[0]);
             return CLI_EXIT_USAGE;
@@ -117,9 +108,6 @@ static int parse_args(int argc, char **argv, const char *help, const char *const
         a->pos[a->npos++] = s;
     }
     return 0;
-missing:
-    cli_errorf("%s: %.*s needs a value", argv[0], (int)strcspn(argv[i], "="), argv[i]);
-    return CLI_EXIT_USAGE;
 }
 
 /* A whole number option from min to max: false after a usage message. */
@@ -780,9 +768,10 @@ int cli_cmd_message(int argc, char **argv)
         return rc;
     }
     enc(id, sizeof id, a.pos[0]);
-    if (a.flag[0])
-        snprintf(path, sizeof path, "/v1/actors/%s/requests%s%s", id,
-                 a.val[1] ? "?timeout_ms=" : "", a.val[1] ? a.val[1] : "");
+    if (a.flag[0] && a.val[1] != NULL)
+        snprintf(path, sizeof path, "/v1/actors/%s/requests?timeout_ms=%ld", id, tmo);
+    else if (a.flag[0])
+        snprintf(path, sizeof path, "/v1/actors/%s/requests", id);
     else
         snprintf(path, sizeof path, "/v1/actors/%s/messages", id);
     rc = cli_api_call(&api, "POST", path, data ? data : (unsigned char *)"", len,
