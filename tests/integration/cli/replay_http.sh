@@ -56,47 +56,13 @@ curl -s "$U/notes" | grep -q '"first note"' || fail "GET /notes"
 [ "$(curl -s -H 'x-token: secret' "$U/admin/whoami")" = '{"auth":"ok"}' ] ||
     fail "the middleware did not pass"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$U/notes/1")" = 204 ] || fail "DELETE"
-python3 - "$port" <<'PY' || fail "the WebSocket session"
-import os, socket, struct, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-buf = b""
-while b"\r\n\r\n" not in buf:
-    buf += s.recv(4096)
-head, buf = buf.split(b"\r\n\r\n", 1)
-assert head.startswith(b"HTTP/1.1 101"), head
-def need(n):
-    global buf
-    while len(buf) < n:
-        b = s.recv(4096)
-        assert b, "closed"
-        buf += b
-def frame():
-    global buf
-    need(2)
-    op, n = buf[0] & 15, buf[1] & 127
-    at = 2
-    if n == 126:
-        need(4); n = struct.unpack(">H", buf[2:4])[0]; at = 4
-    elif n == 127:
-        need(10); n = struct.unpack(">Q", buf[2:10])[0]; at = 10
-    need(at + n)
-    data, buf = buf[at:at + n], buf[at + n:]
-    return op, data
-def send(op, data):
-    mask = os.urandom(4)
-    s.sendall(bytes([0x80 | op, 0x80 | len(data)]) + mask +
-              bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-assert frame() == (1, b"welcome 1"), "welcome"
-send(1, b"hi")
-assert frame() == (1, b"echo: hi"), "echo"
-send(1, b"bye")
-op, _ = frame()
-assert op == 8, op
-send(8, b"\x03\xe8")
-s.close()
-PY
+# the WebSocket client of the runtime tests: the welcome, an echo, then
+# the actor's close on "bye", answered
+ws=$(python3 "$(dirname "$0")/../runtime/ws_talk.py" "$port" /ws - r t:hi r t:bye r) ||
+    fail "the WebSocket session: $ws"
+[ "$(printf '%s\n' "$ws" | sed -n 1p)" = "text:welcome 1" ] || fail "the WebSocket welcome: $ws"
+[ "$(printf '%s\n' "$ws" | sed -n 2p)" = "text:echo: hi" ] || fail "the WebSocket echo: $ws"
+printf '%s\n' "$ws" | sed -n 3p | grep -q '^close:' || fail "the actor's WebSocket close: $ws"
 i=0
 until [ -n "$(seq_of handle-websocket-disconnect)" ]; do
     i=$((i + 1))

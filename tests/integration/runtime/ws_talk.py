@@ -1,5 +1,5 @@
 """ws_talk.py PORT PATH PROTOCOL STEP... - a small WebSocket client (RFC 6455,
-standard library only) for test_http_sdk.c.  Opens ws://127.0.0.1:PORT/PATH
+standard library only) for test_http_sdk.c and cli/replay_http.sh.  Opens ws://127.0.0.1:PORT/PATH
 (offering PROTOCOL unless it is "-") and runs the steps in order:
 
   t:TEXT   send a text message        b:HEX   send a binary message
