@@ -48,6 +48,9 @@ typedef struct th_runtime_event {
                                    (UINT64_MAX if it could not be recorded) */
     const uint8_t *parent_hash; /* 32-byte hash of the actor's previous event,
                                    NULL for its first one (or if unknown) */
+    const char *description;    /* the event's description, NULL if none (an
+                                   event held by content reference has
+                                   "content-ref") */
 } th_runtime_event;
 
 /* Called on a runtime thread for every event of a subscribed actor, in chain

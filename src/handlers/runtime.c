@@ -68,7 +68,8 @@ typedef struct ev_sink {
 } ev_sink;
 
 static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *parent,
-                            const char *type, const uint8_t *data, size_t len, uint64_t ts)
+                            const char *type, const uint8_t *data, size_t len, uint64_t ts,
+                            const char *description)
 {
     ev_sink *k = ud;
     wit_list_types_chain_event *l = k->l;
@@ -95,8 +96,14 @@ static int chain_event_copy(void *ud, const uint8_t hash[32], const uint8_t *par
     e->data.ptr = rt_memdup(data, len);
     e->data.len = len;
     e->timestamp = ts;
+    e->description.some = description != NULL;
+    if (description != NULL) {
+        e->description.val.ptr = strdup(description);
+        e->description.val.len = strlen(description);
+    }
     if (e->hash.ptr == NULL || (parent != NULL && e->parent_hash.val.ptr == NULL) ||
-        e->event_type.ptr == NULL || e->data.ptr == NULL)
+        e->event_type.ptr == NULL || e->data.ptr == NULL ||
+        (description != NULL && e->description.val.ptr == NULL))
         return TH_ENOMEM;
     return 0;
 }

@@ -17,7 +17,7 @@ typedef struct events_walk {
 } events_walk;
 
 static int visit_event(void *ud, const uint8_t hash[32], const uint8_t *parent, const char *type,
-                       const uint8_t *data, size_t len, uint64_t ts)
+                       const uint8_t *data, size_t len, uint64_t ts, const char *description)
 {
     events_walk *w = ud;
     th_runtime_event ev;
@@ -30,6 +30,7 @@ static int visit_event(void *ud, const uint8_t hash[32], const uint8_t *parent, 
     ev.timestamp_ms = ts;
     ev.hash = hash;
     ev.parent_hash = parent;
+    ev.description = description;
     ev.seq = w->seq++;
     w->fn(w->ud, &ev);
     return 0;

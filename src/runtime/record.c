@@ -293,7 +293,8 @@ static int memchain_each(rt_memchain *m, rt_event_visit fn, void *ud)
 
     pthread_mutex_lock(&m->lock);
     for (e = m->head; e != NULL && rc == 0; e = e->next)
-        rc = fn(ud, e->hash, e->has_parent ? e->parent : NULL, e->type, e->data, e->len, e->ts);
+        rc = fn(ud, e->hash, e->has_parent ? e->parent : NULL, e->type, e->data, e->len, e->ts,
+                NULL);
     pthread_mutex_unlock(&m->lock);
     return rc;
 }
@@ -1317,7 +1318,7 @@ int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err)
     for (i = 0; i < evs.count && rc == 0; i++) {
         th_chain_event *e = &evs.items[i];
         rc = fn(ud, e->hash, e->has_parent ? e->parent : NULL, e->type, e->data, e->data_len,
-                e->timestamp_ms);
+                e->timestamp_ms, e->description);
     }
     th_chain_events_free(&evs);
     return rc;

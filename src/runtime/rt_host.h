@@ -609,7 +609,8 @@ int rt_record_ready(rt_actor *a, th_error *err);
  * for a save_chain = false actor, from memory (runtime.get-chain,
  * supervisor.get-child-events). */
 typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *parent,
-                              const char *type, const uint8_t *data, size_t len, uint64_t ts);
+                              const char *type, const uint8_t *data, size_t len, uint64_t ts,
+                              const char *description /* NULL if none */);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
 
 /* The events of `target` appended to *out (a wit_glue.h list, which the

@@ -892,7 +892,12 @@ void srv_compat_chain_event(srv_jbuf *b, const th_runtime_event *ev)
     srv_jbuf_bytes(b, ev->data, ev->data_len);
     srv_jbuf_puts(b, ",\"timestamp\":");
     srv_jbuf_u64(b, ev->timestamp_ms);
-    srv_jbuf_puts(b, ",\"description\":null}");
+    srv_jbuf_puts(b, ",\"description\":");
+    if (ev->description != NULL)
+        srv_jbuf_str(b, ev->description, strlen(ev->description));
+    else
+        srv_jbuf_puts(b, "null");
+    srv_jbuf_puts(b, "}");
 }
 
 void srv_compat_actor_event(srv_jbuf *b, const th_runtime_event *ev)

@@ -11,7 +11,8 @@
  * "welcome" (after N ms when the first message is "slow N"); channel messages are logged as
  * "chan-msg <text>", closes as "chan-closed".  "slabels STORE" lists a store's labels,
  * "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
- * for the backtraces of tests/integration/runtime/test_failures.c.
+ * for the backtraces of tests/integration/runtime/test_failures.c.  "bigstate N" sets a state
+ * of N bytes; "described" counts the chain's events with a description.
  */
 #include "theater.h"
 
@@ -160,6 +161,26 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
         v = ta_format("%zu %.*s %.*s %s %s %s", l.len, TA_FMT(f->event_type), TA_FMT(z->event_type),
                       f->parent_hash.some ? "parent" : "root",
                       f->hash.len == 32 ? "hash32" : "badhash", linked ? "linked" : "unlinked");
+    } else if (ta_str_eq_c(op, "described")) {
+        /* the events that carry a description: how many, and the last one's */
+        ta_chain_event_list l = ta_get_chain();
+        size_t n = 0;
+        ta_str last = ta_str_c("none");
+        for (size_t i = 0; i < l.len; i++)
+            if (l.items[i].description.some)
+                n++, last = l.items[i].description.val;
+        v = ta_format("%zu %.*s", n, TA_FMT(last));
+    } else if (ta_str_eq_c(op, "bigstate")) {
+        /* a state of N bytes (a = N): its event is recorded by content reference
+         * when its JSON is over the chain's inline limit */
+        size_t n = 0;
+        a = word(&rest, false);
+        for (size_t i = 0; i < a.len; i++)
+            n = n * 10 + (size_t)(a.ptr[i] - '0');
+        uint8_t *buf = ta_scoped_alloc(n ? n : 1);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)i;
+        ta_state_set(state, buf, n);
     } else if (ta_str_eq_c(op, "shutdown")) {
         st = ta_shutdown(ta_some(ta_str_bytes(rest)));
     } else if (ta_str_eq_c(op, "send")) {

@@ -869,6 +869,26 @@ static void test_save_chain_false(void **unused)
     rtt_stop(&t);
 }
 
+/* An event whose data is over the chain's inline limit is held by content
+ * reference: get-chain gives it with its description "content-ref" (ABI.md's
+ * chain-event.description), as it is on the chain. */
+static void test_chain_description(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+
+    (void)unused;
+    rtt_start(&t, 1);
+    g_extra = "[limits]\nmemory_bytes = 268435456";
+    spawn_probe(&t, probe_manifest(&t, "big", NULL, 0), id);
+    g_extra = NULL;
+    EXPECT(&t, id, "ok 0 none", "described");
+    /* the state's hex in the event's JSON: 68,000,000 bytes, over 64 MiB */
+    EXPECT(&t, id, "ok", "bigstate 34000000");
+    EXPECT(&t, id, "ok 1 content-ref", "described");
+    rtt_stop(&t);
+}
+
 static void test_capabilities(void **unused)
 {
     rtt t;
@@ -905,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_timeout_beyond_wheel_turn),
         cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_save_chain_false),
+        cmocka_unit_test(test_chain_description),
     };
     (void)g_man;
     return cmocka_run_group_tests(tests, NULL, NULL);
