@@ -306,12 +306,15 @@ typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, s
                                     const char *msg);
 
 /* Send a request like th_runtime_request without waiting: `fn` gets the
- * response.  Returns 0 if the request was queued (then `fn` is called
- * later), or an error (then `fn` is not called): TH_EBUSY if the mailbox
- * is full, TH_ETOOBIG if the message could never fit, as for
- * th_runtime_send. */
+ * response.  `timeout_ms` (0 = none) is how long the caller waits for it:
+ * after that a request the actor deferred (answered later with
+ * respond-to-request) is no longer outstanding, as for th_runtime_request
+ * (`fn` is still called once, with whatever comes).  Returns 0 if the
+ * request was queued (then `fn` is called later), or an error (then `fn`
+ * is not called): TH_EBUSY if the mailbox is full, TH_ETOOBIG if the
+ * message could never fit, as for th_runtime_send. */
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
-                             th_runtime_reply_fn fn, void *ud, th_error *err);
+                             uint32_t timeout_ms, th_runtime_reply_fn fn, void *ud, th_error *err);
 
 /* Send a one-way message like th_runtime_send without waiting: `fn` is
  * called once (with status 0, or an error) when it is queued; for a

@@ -110,23 +110,34 @@ static int m_list_outstanding(rt_host *h, wit_list_str *ret)
     return rt_pending_each(h->a, add_id, &k);
 }
 
-static int m_respond(rt_host *h, wit_str *request_id, wit_bytes *response, wit_res_unit_str *ret)
+/* respond-to-request (ok) and cancel-request: refused for an id that
+ * names no outstanding request, or one whose requester stopped waiting. */
+static int answer(rt_host *h, wit_str *request_id, bool ok, const wit_bytes *response,
+                  wit_res_unit_str *ret)
 {
+    int rc = TH_ENOENT;
+
     /* (an id holding a NUL names no request: "ID\0x" is not ID) */
-    if (strlen(request_id->ptr) != request_id->len ||
-        rt_pending_answer(h->a, request_id->ptr, true, response->ptr, response->len) != 0)
+    if (strlen(request_id->ptr) == request_id->len)
+        rc = rt_pending_answer(h->a, request_id->ptr, ok, ok ? response->ptr : NULL,
+                               ok ? response->len : 0);
+    if (rc == TH_ETIMEDOUT)
+        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
+                               "the requester stopped waiting (its timeout passed)");
+    if (rc != 0)
         return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
                                "no such outstanding request");
     return 0;
 }
 
+static int m_respond(rt_host *h, wit_str *request_id, wit_bytes *response, wit_res_unit_str *ret)
+{
+    return answer(h, request_id, true, response, ret);
+}
+
 static int m_cancel(rt_host *h, wit_str *request_id, wit_res_unit_str *ret)
 {
-    if (strlen(request_id->ptr) != request_id->len ||
-        rt_pending_answer(h->a, request_id->ptr, false, NULL, 0) != 0)
-        return rt_call_outcome(h, RT_REFUSED, &ret->is_err, &ret->err,
-                               "no such outstanding request");
-    return 0;
+    return answer(h, request_id, false, NULL, ret);
 }
 
 static const wit_impl_message_server_host impl = {

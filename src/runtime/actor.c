@@ -641,7 +641,7 @@ int rt_actor_offer(rt_actor *a, rt_msg *m, bool wait)
     }
     /* messages held before this one go first */
     if (atomic_load(&a->nblocked) == 0 && !mbox_full(a, m)) {
-        rt_reply ack = {NULL, 0, NULL, NULL};
+        rt_reply ack = {NULL, 0, NULL, NULL, 0};
         if (m->ack) { /* room after all: the sender goes on at once */
             ack = m->reply;
             memset(&m->reply, 0, sizeof m->reply);
@@ -909,7 +909,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     }
     rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
     if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync, NULL};
+        rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, code, false, NULL, 0, text);
     }

@@ -103,15 +103,26 @@ typedef struct dur_job {
     char msg[TH_ERROR_MSG_MAX];
 } dur_job;
 
-/* A request's reply held until the event that answered it is durable. */
+/* A request's reply held until the event that answered it is durable: the
+ * result of the handling of stored message `id` (the request's own, or the
+ * one whose handling answered a deferred request). */
 typedef struct dur_held {
     struct dur_held *next;
     char id[RT_ID_LEN + 1];
     rt_reply reply;
+    int status;
     bool has_resp;
     uint8_t *resp;
     size_t len;
+    char *text; /* a failure's message (status != TH_OK) */
 } dur_held;
+
+static void held_free(dur_held *h)
+{
+    free(h->resp);
+    free(h->text);
+    free(h);
+}
 
 struct rt_durable {
     rt_runtime *rt;
@@ -330,7 +341,7 @@ static bool job_done(rt_durable *d, dur_job *j, int status, const char *why)
         rt_reply_complete(rt, &j->init_reply, TH_OK, true, (const uint8_t *)j->target->id,
                           RT_ID_LEN, NULL);
         if (j->init_sync != NULL) {
-            rt_reply s = {NULL, 0, j->init_sync, NULL};
+            rt_reply s = {NULL, 0, j->init_sync, NULL, 0};
             j->init_sync = NULL;
             rt_reply_complete(rt, &s, TH_OK, false, NULL, 0, NULL);
         }
@@ -632,25 +643,30 @@ static void on_durable_event(void *ud, const th_chain_event *ev)
 {
     rt_durable *d = ud;
     char id[RT_ID_LEN + 1];
-    dur_held **pp, *h = NULL;
+    dur_held **pp, *h, *done = NULL;
     dur_job *j;
 
     if (!rt_durable_event_handled(ev->type, ev->data, ev->data_len, id) &&
         !big_event_handled(d, ev, id))
         return;
+    /* every reply held on this handling: the request's own and the deferred
+     * answers it gave, in the order they were held (the list is newest
+     * first, so taking them off it reverses them back) */
     pthread_mutex_lock(&d->hlock);
-    for (pp = &d->held; *pp != NULL; pp = &(*pp)->next) {
-        if (strcmp((*pp)->id, id) == 0) {
-            h = *pp;
+    for (pp = &d->held; (h = *pp) != NULL;) {
+        if (strcmp(h->id, id) == 0) {
             *pp = h->next;
-            break;
+            h->next = done;
+            done = h;
+        } else {
+            pp = &h->next;
         }
     }
     pthread_mutex_unlock(&d->hlock);
-    if (h != NULL) {
-        rt_reply_complete(d->rt, &h->reply, TH_OK, h->has_resp, h->resp, h->len, NULL);
-        free(h->resp);
-        free(h);
+    while ((h = done) != NULL) {
+        done = h->next;
+        rt_reply_complete(d->rt, &h->reply, h->status, h->has_resp, h->resp, h->len, h->text);
+        held_free(h);
     }
     if ((j = calloc(1, sizeof *j)) == NULL)
         return; /* repaired by the restore: it reads the chain after marked_seq */
@@ -803,8 +819,7 @@ static void durable_free(rt_durable *d)
         d->held = h->next;
         rt_reply_complete(d->rt, &h->reply, TH_ECLOSED, false, NULL, 0,
                           "the runtime stopped before the answer was stored");
-        free(h->resp);
-        free(h);
+        held_free(h);
     }
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
@@ -1067,25 +1082,30 @@ void rt_durable_dropped(rt_actor *a, const rt_msg *m)
     job_push(d, j);
 }
 
-void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len)
+bool rt_durable_hold_reply(rt_actor *a, const rt_msg *key, rt_reply *reply, int status,
+                           bool has_resp, const uint8_t *resp, size_t len, const char *text)
 {
     rt_durable *d = a->rt->durable;
     dur_held *h;
 
     if (d == NULL)
-        return; /* not a daemon (a replay): answered at once */
+        return false; /* not a daemon (a replay): answered at once */
     h = calloc(1, sizeof *h);
-    if (h == NULL || (has_resp && (h->resp = rt_memdup(resp, len)) == NULL)) {
-        free(h);
-        return; /* answered at once by deliver_outputs */
+    if (h == NULL || (has_resp && (h->resp = rt_memdup(resp, len)) == NULL) ||
+        (text != NULL && (h->text = strdup(text)) == NULL)) {
+        if (h != NULL)
+            held_free(h);
+        return false; /* the caller answers at once */
     }
-    memcpy(h->id, m->b, sizeof h->id);
-    h->reply = m->reply;
-    memset(&m->reply, 0, sizeof m->reply);
+    memcpy(h->id, key->b, sizeof h->id);
+    h->reply = *reply;
+    memset(reply, 0, sizeof *reply);
+    h->status = status;
     h->has_resp = has_resp;
     h->len = len;
     pthread_mutex_lock(&d->hlock);
     h->next = d->held;
     d->held = h;
     pthread_mutex_unlock(&d->hlock);
+    return true;
 }

@@ -183,7 +183,7 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
 /* TH_EBUSY for a message from outside to a full mailbox (the outside is
  * never held; runtime.h). */
 int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
-                             th_runtime_reply_fn fn, void *ud, th_error *err)
+                             uint32_t timeout_ms, th_runtime_reply_fn fn, void *ud, th_error *err)
 {
     rt_actor *a = lookup(rt, actor_id, err);
     rt_sync *s;
@@ -204,6 +204,7 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
     s->fn_ud = ud;
     rt_uuid_v4(m->b);
     m->reply.sync = s; /* the message holds the only reference */
+    m->reply.deadline_ns = timeout_ms ? rt_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
     if ((rc = rt_actor_offer(a, m, false)) != RT_OFFER_QUEUED) {
         rc = rt_actor_offer_error(a, m, rc, err);
         s->fn = NULL;   /* the caller hears it from the result */

@@ -562,7 +562,11 @@ int rt_msg_channel_close(rt_host *h, const char *chan, size_t n, char *why, size
  * (stops at the first non-zero return), count them, or answer one (`ok`:
  * with `resp`; else cancelled): 0 or TH_ENOENT. */
 int rt_pending_each(rt_actor *a, int (*fn)(void *ud, const char *id), void *ud);
-size_t rt_pending_count(const rt_actor *a);
+size_t rt_pending_count(rt_actor *a);
+/* Deferred requests whose requester no longer waits (its timeout passed,
+ * or it left) stop being outstanding: each, rt_pending_count and
+ * rt_pending_answer (TH_ETIMEDOUT for such a one) drop them first. */
+void rt_pending_prune(rt_actor *a);
 int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp, size_t len);
 
 /* Start a child from `manifest` (a path relative to the caller's

@@ -46,6 +46,10 @@ typedef struct rt_reply {
     rt_sync *sync;         /* an outside thread (reference held), or NULL */
     struct rt_inbound *in; /* an inbound event's handler (owned: its `done`
                               is called on completion or drop), or NULL */
+    uint64_t deadline_ns;  /* when the requester stops waiting (rt_now_ns's
+                              clock; 0 = it waits as long as it lives): a
+                              deferred request past it is no longer
+                              outstanding */
 } rt_reply;
 
 /* A thread outside the runtime waiting for a result. */

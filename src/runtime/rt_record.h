@@ -87,10 +87,15 @@ void rt_durable_ended(rt_actor *a);
 void rt_durable_restarted(rt_actor *a);
 /* A durable message that will not be handled (refused): mark it. */
 void rt_durable_dropped(rt_actor *a, const rt_msg *m);
-/* Inside the turn, before the result is recorded: hold the reply of the
- * request `m` (taken from m->reply) until the event that answers it is
- * durable. */
-void rt_durable_hold_reply(rt_actor *a, rt_msg *m, bool has_resp, const uint8_t *resp, size_t len);
+/* Inside the turn of stored message `key`, before its result is recorded:
+ * hold the answer (status, response, failure text) to *reply (taken from
+ * it) until the event that ends the handling of `key` is durable: a
+ * request's own reply (key = the request), or a deferred request answered
+ * or cancelled by this handling (respond-to-request, cancel-request).
+ * False (*reply left as it is, for the caller to answer at once) when the
+ * runtime keeps no durable records (a replay) or on allocation failure. */
+bool rt_durable_hold_reply(rt_actor *a, const rt_msg *key, rt_reply *reply, int status,
+                           bool has_resp, const uint8_t *resp, size_t len, const char *text);
 /* True if the event (type, JSON data) ends the handling of a stored
  * message: a result ("wasm-call" with its result, "wasm-result"),
  * "actor-failed" or "message-dropped" with "message_id"; its id in `id`. */

@@ -85,6 +85,7 @@ static void wait_on(rt_host *h, rt_msg *m, int wait_kind, const char *iface, con
 {
     rt_actor_ref(h->a);
     m->reply.actor = h->a;
+    m->reply.deadline_ns = h->a->op != NULL ? h->a->op->deadline_ns : 0; /* its call timeout */
     m->reply.token = rt_op_wait(h->a, wait_kind, h->retptr, iface, fn, h->input);
     h->input = NULL;
 }
@@ -238,18 +239,74 @@ int rt_msg_channel_close(rt_host *h, const char *chan, size_t n, char *why, size
     return RT_DONE;
 }
 
+/* Whether the requester of a deferred request no longer waits: its
+ * timeout passed, the actor that asked failed or stopped (its operation
+ * ended with it), or the outside thread that waited left (its reference
+ * was the other one). */
+static bool pending_abandoned(rt_pending *p, uint64_t now)
+{
+    rt_sync *s = p->reply.sync;
+    rt_actor *r = p->reply.actor;
+    bool gone = false;
+    int st;
+
+    if (p->reply.deadline_ns != 0 && now >= p->reply.deadline_ns)
+        return true;
+    if (r != NULL) {
+        pthread_mutex_lock(&r->lock);
+        st = r->status;
+        pthread_mutex_unlock(&r->lock);
+        if (st == TH_ACTOR_FAILED || st == TH_ACTOR_STOPPING || st == TH_ACTOR_STOPPED)
+            return true;
+    }
+    if (s != NULL) {
+        pthread_mutex_lock(&s->lock);
+        gone = s->done || (s->fn == NULL && atomic_load(&s->refs) == 1);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return gone;
+}
+
+/* Take *pp (abandoned) off the list: its reply is ended (which lets go of
+ * what it holds; nobody hears it). */
+static void pending_drop(rt_actor *a, rt_pending **pp)
+{
+    rt_pending *p = *pp;
+
+    *pp = p->next;
+    a->npending--;
+    rt_reply_complete(a->rt, &p->reply, TH_ETIMEDOUT, false, NULL, 0,
+                      "the requester stopped waiting");
+    free(p);
+}
+
+void rt_pending_prune(rt_actor *a)
+{
+    uint64_t now = rt_now_ns();
+    rt_pending **pp = &a->pending;
+
+    while (*pp != NULL) {
+        if (pending_abandoned(*pp, now))
+            pending_drop(a, pp);
+        else
+            pp = &(*pp)->next;
+    }
+}
+
 int rt_pending_each(rt_actor *a, int (*fn)(void *ud, const char *id), void *ud)
 {
     int rc;
 
+    rt_pending_prune(a);
     for (rt_pending *p = a->pending; p != NULL; p = p->next)
         if ((rc = fn(ud, p->id)) != 0)
             return rc;
     return 0;
 }
 
-size_t rt_pending_count(const rt_actor *a)
+size_t rt_pending_count(rt_actor *a)
 {
+    rt_pending_prune(a);
     return a->npending;
 }
 
@@ -262,12 +319,23 @@ int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp,
             break;
     if (p == NULL)
         return TH_ENOENT;
+    if (pending_abandoned(p, rt_now_ns())) {
+        pending_drop(a, pp);
+        return TH_ETIMEDOUT;
+    }
     *pp = p->next;
     a->npending--;
-    if (ok)
-        rt_reply_complete(a->rt, &p->reply, TH_OK, true, resp, len, NULL);
-    else
-        rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
+    /* answered by the handling of a stored message: the answer leaves when
+     * that handling's result is durable, as a request's own reply does
+     * (docs/durability.md, commit point 3) */
+    if (a->op == NULL || a->op->msg == NULL || !a->op->msg->durable ||
+        !rt_durable_hold_reply(a, a->op->msg, &p->reply, ok ? TH_OK : TH_ECLOSED, ok, resp,
+                               ok ? len : 0, ok ? NULL : "request cancelled")) {
+        if (ok)
+            rt_reply_complete(a->rt, &p->reply, TH_OK, true, resp, len, NULL);
+        else
+            rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
+    }
     free(p);
     return 0;
 }

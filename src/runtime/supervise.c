@@ -91,7 +91,7 @@ static void exit_wake(rt_actor *a, rt_sync **w, uint32_t n)
     uint32_t i;
 
     for (i = 0; i < n; i++) {
-        rt_reply r = {NULL, 0, w[i], NULL};
+        rt_reply r = {NULL, 0, w[i], NULL, 0};
         rt_reply_complete(a->rt, &r, TH_OK, false, NULL, 0, NULL);
     }
     free(w);
@@ -279,6 +279,7 @@ void rt_sup_do_restart(rt_actor *a)
     rt_actor_ended(a); /* the new instance starts with nothing outside */
     atomic_fetch_add_explicit(&a->n_restarts, 1, memory_order_relaxed);
     rt_actor_fail_pending(a, "actor restarted");
+    rt_channel_close_all(a->rt, a->id); /* the new instance accepted none of them */
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     a->shutdown_req = false;
     rt_actor_set_state(a, a->has_init_state,

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "runtime/rt_int.h"
 #include "wit_glue.h"
 
@@ -221,7 +222,7 @@ void rt_actor_started(rt_actor *a)
         return;
     rt_reply_complete(a->rt, &a->init_reply, TH_OK, true, (const uint8_t *)a->id, RT_ID_LEN, NULL);
     if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync, NULL};
+        rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, TH_OK, false, NULL, 0, NULL);
     }
@@ -633,6 +634,31 @@ static void record_result(rt_actor *a, rt_op *op, const op_result *r)
     rt_record_buf(a, merged ? "wasm-call" : "wasm-result", &b);
 }
 
+/* The opener's error for a refused channel: who refused, and the message
+ * the actor refused it with (channel-accept.message) when there is one,
+ * as text when it is printable UTF-8 (cut to fit), else its size. */
+static void refusal_text(char *text, size_t cap, const char *id, bool has_msg, const uint8_t *msg,
+                         size_t len)
+{
+    size_t n = (size_t)snprintf(text, cap, "channel rejected by %s", id), room, i;
+    bool plain = base_utf8_valid(msg, len);
+
+    if (!has_msg || len == 0 || n + 3 >= cap)
+        return;
+    for (i = 0; i < len && plain; i++)
+        plain = msg[i] >= 0x20 ? msg[i] != 0x7f : msg[i] == '\t';
+    if (!plain) {
+        snprintf(text + n, cap - n, ": a message of %zu bytes that is not text", len);
+        return;
+    }
+    room = cap - n - 3; /* ": " and the NUL */
+    if (len > room)
+        len = base_utf8_prefix(msg, room);
+    memcpy(text + n, ": ", 2);
+    memcpy(text + n + 2, msg, len);
+    text[n + 2 + len] = 0;
+}
+
 /* Deliver what the operation produced besides the state. */
 static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
 {
@@ -648,6 +674,8 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         rt_actor_started(a);
         break;
     case RT_EX_HANDLE_REQUEST:
+        if (!r->has_resp)
+            rt_pending_prune(a); /* the dead ones do not count */
         if (r->has_resp) {
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, r->resp, r->resp_len, NULL);
         } else if (a->npending >= a->lim.mailbox_messages) {
@@ -688,9 +716,9 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
                 }
             }
         } else {
-            char text[160];
+            char text[TH_ERROR_MSG_MAX];
             rt_channel_close(a->rt, m->b, NULL, NULL);
-            snprintf(text, sizeof text, "channel rejected by %s", a->id);
+            refusal_text(text, sizeof text, a->id, r->has_resp, r->resp, r->resp_len);
             rt_reply_complete(a->rt, &m->reply, TH_EPERM, false, NULL, 0, text);
         }
         break;
@@ -741,7 +769,8 @@ static void op_finish(rt_actor *a)
         goto out;
     }
     if (op->msg->durable && op->ex == RT_EX_HANDLE_REQUEST && r.has_resp)
-        rt_durable_hold_reply(a, op->msg, true, r.resp, r.resp_len); /* commit point 3 */
+        (void)rt_durable_hold_reply(a, op->msg, &op->msg->reply, TH_OK, true, r.resp, r.resp_len,
+                                    NULL); /* commit point 3 */
     if (a->inst != NULL) {
         th_wasm_memory *mem = th_wasm_instance_memory0(a->inst);
         uint64_t size = 0;
@@ -862,7 +891,7 @@ void rt_actor_abort_op(rt_actor *a, const char *text)
     rt_op_free(a);
     rt_reply_complete(a->rt, &a->init_reply, TH_ECLOSED, false, NULL, 0, text);
     if (a->init_sync != NULL) {
-        rt_reply s = {NULL, 0, a->init_sync, NULL};
+        rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
         rt_reply_complete(a->rt, &s, TH_ECLOSED, false, NULL, 0, text);
     }

@@ -549,20 +549,21 @@ static void on_queued(void *ud, int status, const uint8_t *data, size_t len, con
     srv_req_release(r);
 }
 
-/* Give the request's body to actor r->id through `start` (a send or a
- * request), the answer to come through `done`.  True when started (the
- * callback holds a reference); false when refused, with the request
- * answered (404 or 503). */
-typedef int (*async_start)(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
-                           th_runtime_reply_fn fn, void *ud, th_error *err);
-static bool start_async(srv_req *r, async_start start, th_runtime_reply_fn done)
+/* Give the request's body to actor r->id as a one-way message or (with
+ * `wait_ms`, how long the client waits for the answer) a request, the
+ * answer to come through `done`.  True when started (the callback holds a
+ * reference); false when refused, with the request answered (404 or 503). */
+static bool start_async(srv_req *r, bool request, uint32_t wait_ms, th_runtime_reply_fn done)
 {
+    const uint8_t *body = (const uint8_t *)r->body.data;
     th_error err;
     int rc;
 
     srv_req_wait(r);
     srv_req_ref(r); /* the runtime's callback */
-    rc = start(r->srv->rt, r->id, (const uint8_t *)r->body.data, r->body.len, done, r, &err);
+    rc = request ? th_runtime_request_async(r->srv->rt, r->id, body, r->body.len, wait_ms, done, r,
+                                            &err)
+                 : th_runtime_send_async(r->srv->rt, r->id, body, r->body.len, done, r, &err);
     if (rc == 0)
         return true;
     srv_req_release(r);
@@ -577,8 +578,7 @@ static void h_message(srv_req *r, char **seg)
 {
     bool waiting;
 
-    if (!srv_resolve_actor(r, seg[2], false, r->id) ||
-        !start_async(r, th_runtime_send_async, on_queued))
+    if (!srv_resolve_actor(r, seg[2], false, r->id) || !start_async(r, false, 0, on_queued))
         return;
     /* not answered yet (a durable actor's message is being stored, or waits
      * for room in a full mailbox): at most the request timeout */
@@ -603,6 +603,8 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
         } else {
             srv_req_done_error(r, 503, "out-of-memory", "out of memory");
         }
+    } else if (status == TH_EBUSY) { /* it takes no more deferred requests */
+        srv_req_done_undelivered(r, status, msg && msg[0] ? msg : "the actor is busy");
     } else {
         srv_req_done_error(r, 502, "request-failed", "actor %s did not answer: %s", r->id,
                            msg && msg[0] ? msg : "no reason given");
@@ -644,7 +646,7 @@ static void h_request(srv_req *r, char **seg)
 {
     uint64_t timeout;
 
-    if (actor_and_timeout(r, seg, &timeout) && start_async(r, th_runtime_request_async, on_reply))
+    if (actor_and_timeout(r, seg, &timeout) && start_async(r, true, (uint32_t)timeout, on_reply))
         srv_timeout_add(r->srv, r, (uint32_t)timeout);
 }
 

@@ -382,6 +382,23 @@ endpoints)
     [ $(((t1 - t0) / 1000000)) -lt 3000 ] || fail "504 came long after the timeout"
     n=$(grep -c -- "/requests -> 504 timeout" "$H/server.log")
     [ "$n" -eq 1 ] || fail "the 504 was logged $n times, not once"
+    # the actor's deferred request is no longer outstanding once its client
+    # stopped waiting
+    b=$(expect_status 200 POST "/v1/actors/$pid/requests" --data-binary 'outstanding')
+    [ "$b" = "ok none" ] || fail "a request its client gave up on is still outstanding: $b"
+    # deferred requests beyond limits.mailbox_messages: 503 busy at once
+    probe_manifest >"$H/probe1.toml"
+    printf '[limits]\nmailbox_messages = 1\n' >>"$H/probe1.toml"
+    pid1=$(start_json "$H/probe1.toml")
+    calls=$(api GET "/v1/actors/$pid1" | json_get calls)
+    curl -s -o /dev/null --unix-socket "$S" -X POST --data-binary defer \
+        "http://theater/v1/actors/$pid1/requests?timeout_ms=60000" &
+    dpid=$!
+    wait_until "the actor to take the request to defer" calls_above "$pid1" "$calls"
+    b=$(expect_status 503 POST "/v1/actors/$pid1/requests?timeout_ms=5000" --data-binary 'defer')
+    contains "$b" '"code":"busy"' "deferred requests beyond the bound"
+    expect_status 200 DELETE "/v1/actors/$pid1?force=1" >/dev/null
+    wait $dpid
     # a request whose actor stops before it answers: 502 (stopped once the
     # actor has taken the request: its export calls grew)
     calls=$(api GET "/v1/actors/$pid" | json_get calls)

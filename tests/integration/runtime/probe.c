@@ -211,6 +211,16 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
         if (!state->some)
             return ta_str_c("err nothing deferred");
         st = ta_respond_to_request(ta_bytes_str(state->val), ta_str_bytes(rest));
+    } else if (ta_str_eq_c(op, "respond-sleep")) {
+        /* "respond-sleep MS TEXT": answer the deferred request, then sleep */
+        uint64_t ms = 0;
+        if (!state->some)
+            return ta_str_c("err nothing deferred");
+        a = word(&rest, false);
+        ta_parse_u64(ta_str_bytes(a), &ms);
+        st = ta_respond_to_request(ta_bytes_str(state->val), ta_str_bytes(rest));
+        if (st.ok)
+            st = ta_sleep(ms);
     } else if (ta_str_eq_c(op, "respond")) {
         a = word(&rest, false);
         st = ta_respond_to_request(a, ta_str_bytes(rest));
@@ -364,7 +374,7 @@ static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg,
         ta_sleep(ms);
     }
     accept->accepted = !ta_bytes_eq_c(msg, "refuse");
-    accept->message = ta_some(TA_BYTES("welcome"));
+    accept->message = ta_some(accept->accepted ? TA_BYTES("welcome") : TA_BYTES("not now"));
     return TA_OK;
 }
 

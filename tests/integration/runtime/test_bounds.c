@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -209,7 +210,7 @@ static void test_mailbox_toobig(void **unused)
     assert_int_equal(th_runtime_request(t.rt, rx, big, sizeof big, 1000, &resp, &len, &err),
                      TH_ETOOBIG);
     atomic_store(&g_async_told, 0);
-    assert_int_equal(th_runtime_request_async(t.rt, rx, big, sizeof big, async_told, NULL, &err),
+    assert_int_equal(th_runtime_request_async(t.rt, rx, big, sizeof big, 0, async_told, NULL, &err),
                      TH_ETOOBIG);
     assert_int_equal(th_runtime_channel_open(t.rt, rx, big, sizeof big, NULL, NULL, async_told,
                                              NULL, chan, &err),
@@ -378,8 +379,68 @@ static void test_store_bytes(void **unused)
     rtt_stop(&t);
 }
 
+/* The outcomes of asynchronous requests, in the order they came. */
+typedef struct outcomes {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int n;
+    int status[8];
+} outcomes;
+
+static outcomes g_outcomes = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+
+static void on_outcome(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+{
+    (void)ud, (void)data, (void)len, (void)msg;
+    pthread_mutex_lock(&g_outcomes.lock);
+    if (g_outcomes.n < 8)
+        g_outcomes.status[g_outcomes.n] = status;
+    g_outcomes.n++;
+    pthread_cond_broadcast(&g_outcomes.cond);
+    pthread_mutex_unlock(&g_outcomes.lock);
+}
+
+/* Wait until `n` outcomes came (at most 10 s). */
+static int outcomes_wait(int n)
+{
+    struct timespec until;
+    int got;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g_outcomes.lock);
+    while (g_outcomes.n < n &&
+           pthread_cond_timedwait(&g_outcomes.cond, &g_outcomes.lock, &until) == 0)
+        ;
+    got = g_outcomes.n;
+    pthread_mutex_unlock(&g_outcomes.lock);
+    return got;
+}
+
+/* A deferred request: sent, and listed by the actor. */
+static void defer_one(rtt *t, const char *id, size_t listed)
+{
+    th_error err;
+    char *s;
+    int i;
+
+    assert_int_equal(
+        th_runtime_request_async(t->rt, id, (const uint8_t *)"defer", 5, 0, on_outcome, NULL, &err),
+        0);
+    for (i = 0; i < 1000; i++) {
+        s = rtt_ask(t, id, 5000, "outstanding");
+        size_t n = strcmp(s, "ok none") == 0 ? 0 : (strlen(s) - 2) / 37;
+        free(s);
+        if (n == listed)
+            return;
+        usleep(10000);
+    }
+    fail_msg("%zu deferred requests never listed", listed);
+}
+
 /* Deferred requests (answered later with respond-to-request) are bounded
- * like the mailbox: beyond it the request gets an error at once. */
+ * like the mailbox: beyond it the request gets an error at once
+ * (TH_EBUSY).  Only requests whose requester still waits count. */
 static void test_outstanding_requests(void **unused)
 {
     rtt t;
@@ -397,23 +458,50 @@ static void test_outstanding_requests(void **unused)
                      "runtime message-server supervisor store timing random environment",
                      "[limits]\nmailbox_messages = 3\n" FS_ALL),
         NULL, id);
+    g_outcomes.n = 0;
     for (i = 0; i < 3; i++)
-        assert_int_equal(
-            th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
-            TH_ETIMEDOUT);
+        defer_one(&t, id, (size_t)i + 1);
     /* answering one makes room for one more */
     assert_int_equal(th_runtime_request(t.rt, id, (const uint8_t *)"respond-last x", 14, 5000,
                                         &resp, &len, &err),
                      0);
     assert_memory_equal(resp, "ok", 2);
     free(resp);
-    assert_int_equal(
-        th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
-        TH_ETIMEDOUT);
+    assert_int_equal(outcomes_wait(1), 1);
+    assert_int_equal(g_outcomes.status[0], 0);
+    defer_one(&t, id, 3);
+    /* the bound is reached: the next one is refused at once */
     assert_int_equal(
         th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 5000, &resp, &len, &err),
         TH_EBUSY);
     assert_non_null(strstr(err.msg, "has 3 outstanding requests, its limit"));
+    rtt_stop(&t);
+    assert_int_equal(outcomes_wait(4), 4); /* the rest end with the runtime */
+}
+
+/* Requests whose requester stopped waiting (its timeout passed) take no
+ * room among them: five in a row under a bound of three are each taken. */
+static void test_abandoned_take_no_room(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    uint8_t *resp;
+    size_t len;
+    th_error err;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    rtt_spawn_state(
+        &t,
+        rtt_manifest(&t, "probe", rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment",
+                     "[limits]\nmailbox_messages = 3\n" FS_ALL),
+        NULL, id);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(
+            th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 100, &resp, &len, &err),
+            TH_ETIMEDOUT);
     rtt_stop(&t);
 }
 
@@ -425,7 +513,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_external),     cmocka_unit_test(test_mailbox_toobig),
         cmocka_unit_test(test_flood_held),           cmocka_unit_test(test_flood_timeout),
         cmocka_unit_test(test_flood_delivered),      cmocka_unit_test(test_store_bytes),
-        cmocka_unit_test(test_outstanding_requests),
+        cmocka_unit_test(test_outstanding_requests), cmocka_unit_test(test_abandoned_take_no_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

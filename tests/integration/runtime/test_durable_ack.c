@@ -10,6 +10,10 @@
  * 5 s once it has started that call (rtt_calls_wait); the check that the
  * held messages are not acknowledged meanwhile looks for 300 ms, well
  * inside the sleep.
+ *
+ * A deferred request answered with respond-to-request is answered when the
+ * handling that answered it is on the chain, as a request's own reply is
+ * (commit point 3): not while that handling still runs.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -143,37 +147,47 @@ static void start_durable(rtt *t)
         fail_msg("th_runtime_new: %s", err.msg);
 }
 
-static void held_until_admitted(void **state)
+/* Spawn the probe with every handler it imports and a mailbox of
+ * `mailbox` messages. */
+static void spawn_probe(rtt *t, unsigned mailbox, char id[TH_ACTOR_ID_SIZE])
 {
-    static const char *const text[NMSG] = {"m0", "m1", "m2"};
     static const char *const handlers[] = {"runtime",     "message-server", "supervisor",
                                            "store",       "timing",         "random",
                                            "environment", "filesystem"};
-    char id[TH_ACTOR_ID_SIZE], manifest[512];
-    unsigned long long calls;
+    char manifest[512];
     th_spawn_opts o = {0};
+    th_error err;
+    FILE *f;
+    size_t i;
+
+    snprintf(manifest, sizeof manifest, "%s/probe.toml", t->home);
+    f = fopen(manifest, "w");
+    assert_non_null(f);
+    fprintf(f, "name = \"probe\"\ncomponent = \"%s\"\n\n[limits]\nmailbox_messages = %u\n",
+            rtt_module("probe"), mailbox);
+    for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        fprintf(f, "\n[[handler]]\ntype = \"%s\"\n", handlers[i]);
+    fprintf(f, "path = \"%s\"\n", t->home); /* the last: filesystem */
+    fclose(f);
+    o.manifest_path = manifest;
+    if (th_runtime_spawn(t->rt, &o, id, &err) != 0)
+        fail_msg("spawn: %s", err.msg);
+}
+
+static void held_until_admitted(void **state)
+{
+    static const char *const text[NMSG] = {"m0", "m1", "m2"};
+    char id[TH_ACTOR_ID_SIZE];
+    unsigned long long calls;
     asker a;
     pthread_t th;
     th_error err;
     rtt t;
-    FILE *f;
     int i;
 
     (void)state;
     start_durable(&t);
-    snprintf(manifest, sizeof manifest, "%s/probe.toml", t.home);
-    f = fopen(manifest, "w");
-    assert_non_null(f);
-    /* every handler the probe imports; a mailbox of one message */
-    fprintf(f, "name = \"probe\"\ncomponent = \"%s\"\n\n[limits]\nmailbox_messages = 1\n",
-            rtt_module("probe"));
-    for (i = 0; i < (int)(sizeof handlers / sizeof handlers[0]); i++)
-        fprintf(f, "\n[[handler]]\ntype = \"%s\"\n", handlers[i]);
-    fprintf(f, "path = \"%s\"\n", t.home); /* the last: filesystem */
-    fclose(f);
-    o.manifest_path = manifest;
-    if (th_runtime_spawn(t.rt, &o, id, &err) != 0)
-        fail_msg("spawn: %s", err.msg);
+    spawn_probe(&t, 1, id);
 
     /* the actor takes a request that sleeps 5 s: its mailbox is empty */
     calls = rtt_calls(&t, id);
@@ -213,10 +227,88 @@ static void held_until_admitted(void **state)
     rtt_stop(&t);
 }
 
+typedef struct deferred {
+    rtt *t;
+    const char *id;
+    const char *cmd;
+    pthread_mutex_t lock;
+    bool done;
+    char *answer;
+} deferred;
+
+static void *deferred_main(void *arg)
+{
+    deferred *d = arg;
+    char *s = rtt_ask(d->t, d->id, 60000, "%s", d->cmd);
+
+    pthread_mutex_lock(&d->lock);
+    d->answer = s;
+    d->done = true;
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static bool deferred_done(deferred *d)
+{
+    bool done;
+
+    pthread_mutex_lock(&d->lock);
+    done = d->done;
+    pthread_mutex_unlock(&d->lock);
+    return done;
+}
+
+static void deferred_answer_held(void **state)
+{
+    char id[TH_ACTOR_ID_SIZE];
+    unsigned long long calls;
+    deferred first = {0}, second = {0};
+    pthread_t t1, t2;
+    char *s;
+    rtt t;
+    int i;
+
+    (void)state;
+    start_durable(&t);
+    spawn_probe(&t, 16, id);
+
+    /* a request the actor answers later (it keeps its id in its state) */
+    first = (deferred){&t, id, "defer", PTHREAD_MUTEX_INITIALIZER, false, NULL};
+    assert_int_equal(pthread_create(&t1, NULL, deferred_main, &first), 0);
+    for (i = 0; i < 3000; i++) {
+        s = rtt_ask(&t, id, 10000, "outstanding");
+        bool some = strcmp(s, "ok none") != 0;
+        free(s);
+        if (some)
+            break;
+        usleep(10000);
+    }
+    assert_true(i < 3000);
+
+    /* a handling that answers it, then sleeps 3 s: the answer waits for the
+     * handling's result to be on the chain */
+    calls = rtt_calls(&t, id);
+    second = (deferred){&t, id, "respond-sleep 3000 late", PTHREAD_MUTEX_INITIALIZER, false, NULL};
+    assert_int_equal(pthread_create(&t2, NULL, deferred_main, &second), 0);
+    assert_true(rtt_calls_wait(&t, id, calls, 30000));
+    usleep(500000);
+    assert_false(deferred_done(&first));
+    assert_false(deferred_done(&second));
+
+    assert_int_equal(pthread_join(t1, NULL), 0);
+    assert_int_equal(pthread_join(t2, NULL), 0);
+    assert_string_equal(first.answer, "late");
+    assert_string_equal(second.answer, "ok");
+    free(first.answer);
+    free(second.answer);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_until_admitted),
+        cmocka_unit_test(deferred_answer_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,10 +184,48 @@ static void wait_outstanding(rtt *t, const char *id)
     fail();
 }
 
+/* A deferred request whose requester stopped waiting (its timeout passed)
+ * is no longer outstanding: it is not listed, an answer to it is refused,
+ * and it does not count against the deferred requests' bound
+ * (limits.mailbox_messages). */
+static void test_abandoned_deferred(void **unused)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE];
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    th_error err;
+    pthread_t th;
+    bg_req r;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    g_extra = "[limits]\nmailbox_messages = 2";
+    spawn_probe(&t, probe_manifest(&t, "deferrer", NULL, 0), id);
+    g_extra = NULL;
+    for (i = 0; i < 3; i++)
+        assert_int_equal(
+            th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 200, &resp, &len, &err),
+            TH_ETIMEDOUT);
+    /* the last one's id is in the probe's state */
+    EXPECT(&t, id, "err the requester stopped waiting", "respond-last late");
+    EXPECT(&t, id, "ok none", "outstanding");
+    /* a live one is taken and answered: the dead ones took no room */
+    r = (bg_req){&t, id, "defer", -1, "", ""};
+    pthread_create(&th, NULL, bg, &r);
+    wait_outstanding(&t, id);
+    EXPECT(&t, id, "ok", "respond-last in time");
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.answer, "in time");
+    rtt_stop(&t);
+}
+
 static void test_message_server(void **unused)
 {
     rtt t;
-    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s, *out, raw[64];
+    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], *chan, *s, *out, raw[128];
     pthread_t th;
     bg_req r;
 
@@ -256,12 +294,35 @@ static void test_message_server(void **unused)
     EXPECT(&t, p2, "err no such channel", "chsend %s late", chan);
     EXPECT(&t, p1, "err no such channel", "chclose %s", chan);
     free(chan);
-    EXPECT(&t, p1, "err channel rejected", "open %s refuse", p2);
+    /* the opener hears the refusal's message */
+    out = cmd(&t, p1, "open %s refuse", p2);
+    snprintf(raw, sizeof raw, "err channel rejected by %s: not now", p2);
+    assert_string_equal(out, raw);
+    free(out);
     /* the outsider of a channel cannot use it */
     chan = expect(&t, p1, "ok ", "open %s again", p2);
     s = strdup(p1);
     spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p1);
     EXPECT(&t, p1, "err not a participant", "chsend %s intruder", chan);
+    free(chan);
+    /* a restart closes the channels of the actor restarted: its new
+     * instance accepted none of them */
+    chan = expect(&t, s, "ok ", "open %s once more", p2);
+    EXPECT(&t, s, "ok", "chsend %s before", chan);
+    {
+        th_error err;
+        int i;
+        assert_int_equal(th_runtime_restart(t.rt, p2, &err), 0);
+        for (i = 0; i < 500; i++) {
+            out = cmd(&t, s, "chsend %s after", chan);
+            bool gone = strcmp(out, "err no such channel") == 0;
+            free(out);
+            if (gone)
+                break;
+            usleep(10000);
+        }
+        assert_true(i < 500);
+    }
     free(chan);
     free(s);
     rtt_stop(&t);
@@ -773,6 +834,9 @@ static void timeout_while_waiting(unsigned ms)
     assert_true(took >= ms - 1);
     assert_int_not_equal(r.rc, 0); /* the outside request to `a` got an error */
     EXPECT(&t, b, "ok ", "now");
+    /* `a` no longer waits for the request it left with `b` */
+    EXPECT(&t, b, "err the requester stopped waiting", "respond-last late");
+    EXPECT(&t, b, "ok none", "outstanding");
     rtt_stop(&t);
 }
 
@@ -925,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_timeout_beyond_wheel_turn),
         cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_save_chain_false),
+        cmocka_unit_test(test_abandoned_deferred),
         cmocka_unit_test(test_chain_description),
     };
     (void)g_man;
