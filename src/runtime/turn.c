@@ -448,6 +448,11 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
             rt_actor_fail(a, WIT_INTERNAL, "%s suspended without a wait", rt_op_short(op));
             return;
         }
+        /* the call goes on the chain now, not when the host call it waits
+         * in ends (maybe seconds later): its time is the call's, before
+         * what the wait causes elsewhere */
+        if (a->replay == NULL)
+            rt_record_held_call(a);
         if (op->deadline_ns) {
             rt_worker *w = rt_sched_self();
             if (w != NULL && w->handoff != NULL)

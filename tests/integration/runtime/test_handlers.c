@@ -222,6 +222,57 @@ static void test_abandoned_deferred(void **unused)
     rtt_stop(&t);
 }
 
+/* The time between a wasm-call and the host-call after it, the longest
+ * such gap in a chain. */
+typedef struct call_gap {
+    uint64_t call_ts;
+    bool after_call;
+    uint64_t longest;
+} call_gap;
+
+static void on_call_gap(void *ud, const th_runtime_event *ev)
+{
+    call_gap *g = ud;
+
+    if (g->after_call && strcmp(ev->type, "host-call") == 0 &&
+        ev->timestamp_ms - g->call_ts > g->longest)
+        g->longest = ev->timestamp_ms - g->call_ts;
+    g->after_call = strcmp(ev->type, "wasm-call") == 0;
+    g->call_ts = ev->timestamp_ms;
+}
+
+/* A call that waits in a host call is on the chain with the time it
+ * began, not the time its wait ended: an actor's request answered 400 ms
+ * later shows its wasm-call at least that long before the host-call. */
+static void test_call_time(void **unused)
+{
+    rtt t;
+    char p1[TH_ACTOR_ID_SIZE], p2[TH_ACTOR_ID_SIZE], msg[64];
+    call_gap g = {0, false, 0};
+    pthread_t th;
+    th_error err;
+    bg_req r;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn_probe(&t, probe_manifest(&t, "asker", NULL, 0), p1);
+    spawn_probe(&t, probe_manifest(&t, "answerer", NULL, 0), p2);
+    snprintf(msg, sizeof msg, "request %s defer", p2);
+    r = (bg_req){&t, p1, msg, -1, "", ""};
+    pthread_create(&th, NULL, bg, &r);
+    wait_outstanding(&t, p2);
+    usleep(400000); /* the wait to be seen on the chain */
+    EXPECT(&t, p2, "ok", "respond-last later");
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.answer, "ok later");
+    assert_int_equal(th_runtime_flush(t.rt, p1, &err), 0);
+    assert_int_equal(th_runtime_actor_events(t.rt, p1, on_call_gap, &g, &err), 0);
+    if (g.longest < 390)
+        fail_msg("the wasm-call is %llu ms before its host-call", (unsigned long long)g.longest);
+    rtt_stop(&t);
+}
+
 static void test_message_server(void **unused)
 {
     rtt t;
@@ -990,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_save_chain_false),
         cmocka_unit_test(test_abandoned_deferred),
+        cmocka_unit_test(test_call_time),
         cmocka_unit_test(test_chain_description),
     };
     (void)g_man;
