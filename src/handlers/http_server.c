@@ -988,7 +988,7 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
         }
     }
     w->io = io;
-    w->id = ++s->next_conn;
+    w->id = atomic_fetch_add(&s->next_conn, 1) + 1;
     LINK(io->ws, w);
     answer_subprotocol(req);
     w->conn = h2o_upgrade_to_websocket(req, key, w, on_ws_msg);

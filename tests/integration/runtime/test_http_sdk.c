@@ -8,8 +8,9 @@
  * that refuses and one that changes the request, a removed middleware,
  * get-server-info, a second server through its whole life, and WebSocket
  * (send-websocket-message on connect, several replies, binary, a close
- * reply, close-websocket, disconnect).  The chain then verifies and
- * replays identically.
+ * reply, close-websocket, disconnect, send-websocket-message and
+ * close-websocket on a connection that has closed and on ids the server
+ * never had).  The chain then verifies and replays identically.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -82,7 +83,7 @@ static void test_sdk_server(void **state)
 {
     const char *wasm = rtt_module("serve_probe"), *src = getenv("THEATER_SOURCE_DIR");
     char id[TH_ACTOR_ID_SIZE], *out;
-    unsigned port;
+    unsigned port, sid;
     rtt t;
 
     (void)state;
@@ -119,6 +120,8 @@ static void test_sdk_server(void **state)
     EXPECT_OUT("open 200", CURL "-w ' %%{http_code}' http://127.0.0.1:%u/open", port);
     /* get-server-info: 4 routes (one removed), 1 middleware (one removed) */
     out = sh(CURL "http://127.0.0.1:%u/info", port);
+    assert_non_null(strstr(out, "{\"id\":"));
+    sid = (unsigned)atoi(strstr(out, "{\"id\":") + 6);
     {
         char want[256];
         snprintf(want, sizeof want,
@@ -143,6 +146,30 @@ static void test_sdk_server(void **state)
                "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r t:close-me r 2>&1", src,
                port);
     assert_true(rtt_log_wait(&t, "serve_probe: connection 2 gone", 5000));
+
+    /* send-websocket-message and close-websocket by connection id: one
+     * that has closed (1) is ok (what is sent to it is dropped: a client
+     * may leave while the actor talks to it); an id the server never had
+     * (999, 0) is an err naming it */
+    {
+        char want[1024];
+        snprintf(want, sizeof want,
+                 "text:hi 3 /ws -\ntext:send 1: ok\ntext:close 1: ok\n"
+                 "text:send 999: err no WebSocket connection 999 on server %u: the server never "
+                 "had one with that id\n"
+                 "text:close 999: err no WebSocket connection 999 on server %u: the server never "
+                 "had one with that id\n"
+                 "text:send 0: err no WebSocket connection 0 on server %u: the server never had "
+                 "one with that id\n"
+                 "text:close 0: err no WebSocket connection 0 on server %u: the server never had "
+                 "one with that id\n",
+                 sid, sid, sid, sid);
+        EXPECT_OUT(want,
+                   "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r 't:probe 1' r r "
+                   "'t:probe 999' r r 't:probe 0' r r c 2>&1",
+                   src, port);
+    }
+    assert_true(rtt_log_wait(&t, "serve_probe: connection 3 gone", 5000));
 
     rtt_verify_chain(&t, id);
     rtt_replay_identical(&t, id);
