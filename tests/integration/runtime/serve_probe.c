@@ -16,7 +16,8 @@
  *                       "bye" with a close, "close-me" by close-websocket,
  *                       "probe N" with send-websocket-message and close-websocket
  *                       on connection N, answered "send N: ok" or "send N: err
- *                       MESSAGE" and "close N: ..." likewise
+ *                       MESSAGE" and "close N: ..." likewise, "stop-server" by
+ *                       stop-server of its server, "fail" by failing
  * and logs "serve_probe listening on port P". Before that it runs a second
  * server through its whole life (create, info, start, info, stop, info,
  * destroy, info) and logs what it saw as one "second server:" line.
@@ -218,6 +219,10 @@ static ta_status on_message(ta_state *state, uint64_t handler_id, uint64_t conn,
         ta_str t = msg.text.val;
         if (ta_str_eq_c(t, "close-me"))
             return ta_http_close_websocket(server_id, conn);
+        if (ta_str_eq_c(t, "stop-server"))
+            return ta_http_stop_server(server_id);
+        if (ta_str_eq_c(t, "fail"))
+            return ta_fail("asked to fail");
         if (ta_bytes_starts_with(ta_str_bytes(t), "probe ")) {
             uint64_t n = 0;
             ta_parse_u64((ta_bytes){(const uint8_t *)t.ptr + 6, t.len - 6}, &n);
