@@ -96,6 +96,9 @@
 #define TH_HTTPD_MAX_SERVERS 64u                        /* servers of one actor */
 #define TH_HTTPD_MAX_ROUTES 4096u                       /* routes + middleware of one actor */
 #define TH_HTTPD_MAX_WS_MESSAGE (16ull * 1024u * 1024u) /* inbound WebSocket message */
+/* a stopped server's WebSocket connection: its close handshake (after the
+ * close frame) within this, else it is shut down */
+#define TH_HTTPD_WS_CLOSE_WAIT_MS 1000u
 /* [supervision] defaults: Erlang/OTP's restart intensity (1 in 5 s). */
 #define TH_MANIFEST_DEFAULT_MAX_RESTARTS 1u
 #define TH_MANIFEST_DEFAULT_WITHIN_SECONDS 5u

@@ -47,11 +47,14 @@ typedef struct hs_filesystem {
 } hs_filesystem;
 /* http-client: `allowed_hosts` (NULL-terminated patterns "host",
  * "*.domain", either with ":port", or "*"; NULL when absent: every request
- * is refused), `timeout_ms`, `max_response_bytes`. */
+ * is refused), `timeout_ms`, `max_response_bytes`, `ca_file` (the real path
+ * of a PEM bundle whose CAs alone are trusted for https; NULL when absent:
+ * libcurl's system store). */
 typedef struct hs_http_client {
     char **hosts;
     uint32_t timeout_ms;
     uint64_t max_response;
+    char *ca_file;
 } hs_http_client;
 /* http-framework: where an actor's servers may listen and how much they
  * take.  Defaults when the manifest lists the handler without a field:

@@ -10,25 +10,31 @@
  * the reason it failed) wakes the actor as an RT_WAIT_RESULT, lowered and
  * recorded by the generated glue.
  *
- * Requests: HTTP/1.1 over http or https (the system's CA store), no
- * redirects followed, no proxy, no content decoding: the body bytes and
- * headers go out as the actor gives them (curl's own default Accept,
- * Content-Type and Expect headers are removed unless the actor sets them),
- * and the answer comes back as sent (a header that is not UTF-8 is read as
- * ISO-8859-1, the historical charset of HTTP headers, since a WIT string
- * must be UTF-8).  The grants: `allowed_hosts` (absent: every request is
- * refused), `timeout_ms` for the whole transfer, `max_response_bytes` for
- * the body.  Every failure is an err(string) saying why.
+ * Requests: HTTP/1.1 over http or https, no redirects followed, no proxy, no content decoding: the
+ * body bytes and headers go out as the actor gives them (curl's own default Accept, Content-Type
+ * and Expect headers are removed unless the actor sets them), and the answer comes back as sent (a
+ * header that is not UTF-8 is read as ISO-8859-1, the historical charset of HTTP headers, since a
+ * WIT string must be UTF-8).  The grants: `allowed_hosts` (absent: every request is refused),
+ * `timeout_ms` for the whole transfer, `max_response_bytes` for the body, `ca_file` for the CAs an
+ * https server's certificate must chain to (absent: libcurl's compiled-in system store; present:
+ * that PEM bundle alone, CURLOPT_CAINFO with CURLOPT_CAPATH unset; no environment variable such as
+ * SSL_CERT_FILE is read either way).  Every failure is an err(string) saying why.
  *
  * Ownership: a transfer (hc_xfer) belongs to the loop thread from the
  * moment it is posted; it names its actor by id, so an actor that ended
  * meanwhile is simply not woken (and actor_ended cancels its transfers).
  */
+#define _GNU_SOURCE /* realpath */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -52,6 +58,7 @@ typedef struct hc_xfer {
     bool has_body, head;
     uint32_t timeout_ms;
     uint64_t max_body;
+    char *ca_file; /* the grant's ca_file (owned), or NULL: the system store */
     rt_runtime *rt;
     char actor[RT_ID_LEN + 1];
     uint64_t token;
@@ -118,6 +125,7 @@ static void xfer_free(hc_xfer *x)
     curl_url_cleanup(x->url);
     curl_slist_free_all(x->hdrs);
     free(x->body);
+    free(x->ca_file);
     wit_free_res_http_types_http_response_str(&x->res);
     rt_buf_release(&x->rbody);
     free(x);
@@ -267,8 +275,13 @@ static void finish(hc_xfer *x, CURLcode rc)
             snprintf(why, sizeof why, "%s %s: timed out after %u ms (timeout_ms): %s", x->method,
                      url ? url : "?", x->timeout_ms, x->errbuf);
         else
-            snprintf(why, sizeof why, "%s %s: %s%s%s", x->method, url ? url : "?",
-                     curl_easy_strerror(rc), x->errbuf[0] ? ": " : "", x->errbuf);
+            snprintf(why, sizeof why, "%s %s: %s%s%s%s", x->method, url ? url : "?",
+                     curl_easy_strerror(rc), x->errbuf[0] ? ": " : "", x->errbuf,
+                     rc != CURLE_PEER_FAILED_VERIFICATION ? ""
+                     : x->ca_file != NULL
+                         ? " (trusted: only the CAs of this handler's ca_file)"
+                         : " (trusted: the system's CA store; a handler's ca_file can name "
+                           "others)");
         wake(x, why);
     }
     curl_free(url);
@@ -459,6 +472,11 @@ static const char *setup(hc_xfer *x)
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (x->ca_file != NULL) {
+        /* that bundle alone: no CA directory beside it */
+        curl_easy_setopt(e, CURLOPT_CAINFO, x->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
@@ -630,10 +648,25 @@ static int settings_subset(const void *parent, const void *child, th_error *err)
         return th_error_set(err, TH_EPERM, "max_response_bytes = %llu exceeds the parent's %llu",
                             (unsigned long long)c->max_response,
                             (unsigned long long)p->max_response);
+    /* the CAs trusted are the parent's: the operator chose them, and a
+     * child that picked its own could believe servers the parent would not
+     * (both are real paths, resolved when the manifests were read) */
+    if (c->ca_file == NULL && p->ca_file != NULL)
+        return th_error_set(err, TH_EPERM,
+                            "ca_file is absent (the system's CA store), but the parent trusts "
+                            "only its ca_file '%s'",
+                            p->ca_file);
+    if (c->ca_file != NULL && p->ca_file == NULL)
+        return th_error_set(err, TH_EPERM,
+                            "ca_file '%s' is not the parent's trust (the system's CA store)",
+                            c->ca_file);
+    if (c->ca_file != NULL && strcmp(c->ca_file, p->ca_file) != 0)
+        return th_error_set(err, TH_EPERM, "ca_file '%s' is not the parent's ca_file '%s'",
+                            c->ca_file, p->ca_file);
     return 0;
 }
 
-/* ---- settings: allowed_hosts, timeout_ms, max_response_bytes ---- */
+/* ---- settings: allowed_hosts, timeout_ms, max_response_bytes, ca_file ---- */
 
 /* http-client: "*", or a host name or IP literal (a leading "*." allows
  * its subdomains; IPv6 in brackets), with an optional ":port". */
@@ -691,6 +724,45 @@ static void settings_release(void *p)
     hs_http_client *s = p;
 
     rt_manifest_list_free(s->hosts);
+    free(s->ca_file);
+}
+
+/* ca_file: resolved against the manifest's directory, an existing regular
+ * file this process can read; kept as its real path. */
+static int read_ca_file(rt_manifest_reader *r, const toml_value *h, const char *prefix,
+                        hs_http_client *s)
+{
+    char *rel = NULL, *abs = NULL, real[PATH_MAX];
+    struct stat st;
+    int line = 0, rc, fd;
+
+    if ((rc = rt_manifest_string(r, h, prefix, "ca_file", false, true, TH_MANIFEST_MAX_PATH_BYTES,
+                                 &rel, &line)) != 0 ||
+        rel == NULL)
+        return rc;
+    /* realpath into a buffer: with NULL, glibc reports a failed allocation
+     * as EINVAL */
+    if ((abs = rt_manifest_path(r, rel)) == NULL) {
+        rc = rt_manifest_nomem(r);
+    } else if (realpath(abs, real) == NULL || stat(real, &st) != 0) {
+        rc = rt_manifest_fail(r, line, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT,
+                              "field '%s.ca_file': file '%s': %s", prefix, abs, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = rt_manifest_fail(r, line, TH_EINVAL,
+                              "field '%s.ca_file': '%s' is not a file (a PEM bundle of CA "
+                              "certificates)",
+                              prefix, abs);
+    } else if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = rt_manifest_fail(r, line, TH_EPERM, "field '%s.ca_file': file '%s' cannot be read: %s",
+                              prefix, abs, strerror(errno));
+    } else {
+        close(fd);
+        if ((s->ca_file = strdup(real)) == NULL)
+            rc = rt_manifest_nomem(r);
+    }
+    free(rel);
+    free(abs);
+    return rc;
 }
 
 static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
@@ -710,10 +782,11 @@ static int settings_read(rt_manifest_reader *r, const toml_value *h, const char 
                                &v)) != 0)
         return rc;
     s->max_response = v;
-    return 0;
+    return read_ca_file(r, h, prefix, s);
 }
 
-static const char *const fields[] = {"allowed_hosts", "timeout_ms", "max_response_bytes", NULL};
+static const char *const fields[] = {"allowed_hosts", "timeout_ms", "max_response_bytes", "ca_file",
+                                     NULL};
 
 /* ------------------------------------------------------------------ */
 /* send-http                                                          */
@@ -805,6 +878,8 @@ static hc_xfer *prepare(rt_host *h, wit_http_types_http_request *req, char *why,
     }
     x->timeout_ms = m->timeout_ms;
     x->max_body = m->max_response;
+    if (m->ca_file != NULL && (x->ca_file = strdup(m->ca_file)) == NULL)
+        goto nomem;
     x->rt = rt_actor_runtime(h->a);
     memcpy(x->actor, rt_actor_id(h->a), sizeof x->actor);
     curl_free(scheme);

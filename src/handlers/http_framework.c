@@ -194,6 +194,7 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
     if ((s = calloc(1, sizeof *s)) == NULL)
         return oom(h);
     atomic_init(&s->refs, 1);
+    atomic_init(&s->next_conn, 0);
     snprintf(s->host, sizeof s->host, "%s", a->host);
     s->want_port = config->port.some ? config->port.val : 0;
     if (config->tls_config.some) {
@@ -555,6 +556,21 @@ static hf_server *running_server(rt_host *h, hf_actor *a, uint64_t id, wit_res_u
     return s;
 }
 
+/* Is `conn` a WebSocket connection server `s` has had (open or closed)?
+ * If not, a refusal naming it.  One that has closed is no error (what is
+ * sent to it is dropped): a client may leave while the actor talks to it.
+ * Every id the actor has heard of was given out before its connect call
+ * was queued, so it is never above next_conn here. */
+static bool conn_known(rt_host *h, hf_server *s, uint64_t conn, wit_res_unit_str *ret)
+{
+    if (conn != 0 && conn <= atomic_load(&s->next_conn))
+        return true;
+    REFUSE(ret,
+           "no WebSocket connection %llu on server %llu: the server never had one with that id",
+           (unsigned long long)conn, (unsigned long long)s->id);
+    return false;
+}
+
 static int f_send_websocket_message(rt_host *h, uint64_t server_id, uint64_t connection_id,
                                     wit_websocket_types_websocket_message *message,
                                     wit_res_unit_str *ret)
@@ -572,6 +588,10 @@ static int f_send_websocket_message(rt_host *h, uint64_t server_id, uint64_t con
                            "can; a ping or pong carries at most 125 bytes)");
     if ((s = running_server(h, a, server_id, ret)) == NULL)
         return ret->err.ptr != NULL ? 0 : oom(h);
+    if (!conn_known(h, s, connection_id, ret)) {
+        hf_server_release(s);
+        return ret->err.ptr != NULL ? 0 : oom(h);
+    }
     rc = hf_io_ws_send(s, connection_id, op, data, len);
     hf_server_release(s);
     if (rc != 0)
@@ -590,6 +610,10 @@ static int f_close_websocket(rt_host *h, uint64_t server_id, uint64_t connection
         return oom(h);
     if ((s = running_server(h, a, server_id, ret)) == NULL)
         return ret->err.ptr != NULL ? 0 : oom(h);
+    if (!conn_known(h, s, connection_id, ret)) {
+        hf_server_release(s);
+        return ret->err.ptr != NULL ? 0 : oom(h);
+    }
     rc = hf_io_ws_close(s, connection_id);
     hf_server_release(s);
     if (rc != 0)

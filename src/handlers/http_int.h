@@ -67,7 +67,10 @@ struct hf_server {
     hf_wspath *ws;
     /* I/O thread only: the running instance (NULL when stopped) */
     hf_io *io;
-    uint64_t next_conn; /* WebSocket connection ids */
+    /* WebSocket connection ids given out so far (1, 2, ...; over every run
+     * of the server): the I/O thread gives them out, the actor's turn tells
+     * an id that never was a connection from one that has closed */
+    _Atomic uint64_t next_conn;
 };
 
 struct hf_actor {

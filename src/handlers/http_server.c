@@ -15,10 +15,13 @@
  * through a dispose hook in h2o's request pool (req becomes NULL).
  *
  * Stopping a server closes its listener, answers its waiting requests 503
- * and shuts down every connection's socket (h2o then closes each as it
- * would a client that went away); once the last is closed the h2o context
- * is disposed.  Nothing here blocks: the loop also runs timers, other
- * servers and the daemon's work.
+ * and shuts down every HTTP connection's socket (h2o then closes each as it
+ * would a client that went away).  A WebSocket connection is sent a close
+ * frame (1001, going away) after what was queued for it, and ends with the
+ * close handshake, or is shut down like the others when it has not ended
+ * TH_HTTPD_WS_CLOSE_WAIT_MS after the stop.  Once the last connection is
+ * closed the h2o context is disposed.  Nothing here blocks: the loop also
+ * runs timers, other servers and the daemon's work.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,8 +204,9 @@ struct hf_io {
     SSL_CTX *ssl;
     hf_conn *conns; /* open connections */
     uint32_t nconns;
-    hf_req *reqs; /* requests waiting for the actor */
-    hf_ws *ws;    /* WebSocket connections */
+    hf_req *reqs;       /* requests waiting for the actor */
+    hf_ws *ws;          /* WebSocket connections */
+    uv_timer_t *linger; /* stopping: the deadline of the WebSocket closes */
     bool stopping;
     bool disposed; /* the h2o context is gone (runtime shutdown) */
     int hold;      /* > 0: being worked on, not to be freed yet */
@@ -213,6 +217,7 @@ struct hf_conn {
     uv_tcp_t tcp; /* first: h2o's close callback gets its address */
     hf_io *io;
     h2o_socket_t *sock;
+    bool ws; /* upgraded to WebSocket */
     hf_conn *prev, *next;
 };
 
@@ -242,6 +247,8 @@ struct hf_ws {
     uint64_t disconnect;
     int calls; /* export calls in flight that refer to it */
     bool closing;
+    uint16_t close_code;    /* of the close frame we send (closing) */
+    const char *close_why;  /* its reason text (static), or NULL */
     uv_timer_t *close_wait; /* a close waiting for the queued messages */
 };
 
@@ -748,31 +755,47 @@ static void on_close_wait(uv_timer_t *t)
         return; /* not yet */
     uv_close((uv_handle_t *)t, on_timer_closed);
     w->close_wait = NULL;
-    wslay_event_queue_close(w->conn->ws_ctx, 1000, NULL, 0);
+    wslay_event_queue_close(w->conn->ws_ctx, w->close_code, (const uint8_t *)w->close_why,
+                            w->close_why != NULL ? strlen(w->close_why) : 0);
     if (w->conn->sock != NULL)
-        h2o_websocket_proceed(w->conn);
+        h2o_websocket_proceed(w->conn); /* (may end the connection, and free w) */
 }
 
-/* Queue one frame on a connection and let h2o write it. */
+/* Close a connection with `code` (and the reason text `why`, static, or
+ * NULL), after what was queued before.  A connection already closing
+ * keeps the close it has. */
+static void ws_close(hf_ws *w, uint16_t code, const char *why)
+{
+    if (w->conn == NULL || w->closing)
+        return;
+    w->closing = true;
+    w->close_code = code;
+    w->close_why = why;
+    if ((w->close_wait = malloc(sizeof *w->close_wait)) != NULL) {
+        uv_timer_init(w->io->ctx.loop, w->close_wait);
+        w->close_wait->data = w;
+        uv_timer_start(w->close_wait, on_close_wait, 0, 2);
+        return;
+    }
+    wslay_event_queue_close(w->conn->ws_ctx, code, (const uint8_t *)why,
+                            why != NULL ? strlen(why) : 0);
+    if (w->conn->sock != NULL)
+        h2o_websocket_proceed(w->conn); /* (may end the connection, and free w) */
+}
+
+/* Queue one frame on a connection and let h2o write it (a close: the
+ * actor's, 1000). */
 static void ws_queue(hf_ws *w, int opcode, const uint8_t *data, size_t len)
 {
     struct wslay_event_msg m = {(uint8_t)opcode, data, len};
 
+    if (opcode == WSLAY_CONNECTION_CLOSE) {
+        ws_close(w, 1000, NULL);
+        return;
+    }
     if (w->conn == NULL || w->closing)
         return;
-    if (opcode == WSLAY_CONNECTION_CLOSE) {
-        w->closing = true;
-        if ((w->close_wait = malloc(sizeof *w->close_wait)) == NULL) {
-            wslay_event_queue_close(w->conn->ws_ctx, 1000, NULL, 0);
-        } else {
-            uv_timer_init(w->io->ctx.loop, w->close_wait);
-            w->close_wait->data = w;
-            uv_timer_start(w->close_wait, on_close_wait, 0, 2);
-            return;
-        }
-    } else {
-        wslay_event_queue_msg(w->conn->ws_ctx, &m);
-    }
+    wslay_event_queue_msg(w->conn->ws_ctx, &m);
     if (w->conn->sock != NULL)
         h2o_websocket_proceed(w->conn);
 }
@@ -816,7 +839,8 @@ static void on_ws_call_done(hf_call *c)
 {
     hf_ws *w = c->ud;
 
-    w->calls--;
+    /* (w->calls counts this call until the end: a write below that ends
+     * the connection does not free w under the loop) */
     w->io->srv->owner->queued--;
     if (c->status == 0 && c->kind == HF_CALL_WS_MESSAGE) {
         for (size_t i = 0; i < c->replies.len; i++) {
@@ -827,8 +851,14 @@ static void on_ws_call_done(hf_call *c)
                 ws_queue(w, op, d, n);
         }
     } else if (c->status != 0 && w->conn != NULL) {
-        ws_queue(w, WSLAY_CONNECTION_CLOSE, NULL, 0); /* the actor failed: close */
+        /* the actor did not take the call (its mailbox full: try again
+         * later), or failed or is gone (going away) */
+        if (c->status == TH_EBUSY)
+            ws_close(w, 1013, "the actor's mailbox is full");
+        else
+            ws_close(w, 1001, "the actor failed");
     }
+    w->calls--;
     hf_call_free(c);
     ws_maybe_free(w);
 }
@@ -868,6 +898,8 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
     case WSLAY_PONG: tag = WIT_WEBSOCKET_TYPES_MESSAGE_TYPE_PONG; break;
     default: return; /* close: wslay answers it; the end comes as arg NULL */
     }
+    if (w->io->stopping)
+        return; /* the server stopped: the connection is closing, the actor hears no more */
     if (tag == WIT_WEBSOCKET_TYPES_MESSAGE_TYPE_TEXT && !rt_utf8_valid(arg->msg, arg->msg_length)) {
         wslay_event_queue_close(conn->ws_ctx, 1007, NULL, 0); /* RFC 6455 7.4.1 */
         w->closing = true;
@@ -988,8 +1020,15 @@ static int on_ws_request(hf_io *io, h2o_req_t *req, const char *key)
         }
     }
     w->io = io;
-    w->id = ++s->next_conn;
+    w->id = atomic_fetch_add(&s->next_conn, 1) + 1;
     LINK(io->ws, w);
+    /* its connection closes with a close handshake when the server stops */
+    if (req->conn->callbacks->get_socket != NULL) {
+        h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+        for (hf_conn *cn = io->conns; cn != NULL; cn = cn->next)
+            if (cn->sock == sock)
+                cn->ws = true;
+    }
     answer_subprotocol(req);
     w->conn = h2o_upgrade_to_websocket(req, key, w, on_ws_msg);
     wslay_event_config_set_max_recv_msg_length(w->conn->ws_ctx,
@@ -1092,6 +1131,10 @@ static void io_maybe_free(hf_io *io)
     io->hold = 1; /* freed here, whatever the loop runs meanwhile */
     s = io->srv;
     slot_unlink(io);
+    if (io->linger != NULL) {
+        uv_close((uv_handle_t *)io->linger, on_timer_closed);
+        io->linger = NULL;
+    }
     if (!io->disposed) {
         /* (h2o_context_dispose runs the loop once: callbacks of other
          * objects may come in meanwhile, never again this io's) */
@@ -1107,10 +1150,32 @@ static void io_maybe_free(hf_io *io)
     hf_server_release(s);
 }
 
-/* Everything the server of `io` has open is closed; the instance goes
- * when the last piece has. */
+/* A stopped server's WebSocket connections that have not ended their close
+ * handshake by the deadline: shut down (h2o sees the end and closes each). */
+static void on_linger_now(hf_io *io)
+{
+    for (hf_conn *c = io->conns; c != NULL; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    hf_io *io = t->data;
+
+    uv_close((uv_handle_t *)t, on_timer_closed);
+    io->linger = NULL;
+    on_linger_now(io);
+}
+
+/* Everything the server of `io` has open is closed (a WebSocket connection
+ * after its close frame); the instance goes when the last piece has. */
 static void io_stop(hf_io *io)
 {
+    bool wait = false;
+
     if (io->stopping)
         return;
     io->stopping = true;
@@ -1121,12 +1186,25 @@ static void io_stop(hf_io *io)
         if (!r->answered)
             send_plain(r, 503, "Service Unavailable", "the server stopped\n");
     }
-    for (hf_ws *w = io->ws; w != NULL; w = w->next)
-        ws_queue(w, WSLAY_CONNECTION_CLOSE, NULL, 0);
+    for (hf_ws *w = io->ws, *next; w != NULL; w = next) {
+        next = w->next;
+        ws_close(w, 1001, "the server stopped");
+    }
     for (hf_conn *c = io->conns; c != NULL; c = c->next) {
         uv_os_fd_t fd;
+        if (c->ws) {
+            wait = true; /* its close handshake, until the deadline */
+            continue;
+        }
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
             shutdown(fd, SHUT_RDWR); /* h2o sees the end and closes it */
+    }
+    if (wait && io->linger == NULL && (io->linger = malloc(sizeof *io->linger)) != NULL) {
+        uv_timer_init(io->ctx.loop, io->linger);
+        io->linger->data = io;
+        uv_timer_start(io->linger, on_linger, TH_HTTPD_WS_CLOSE_WAIT_MS, 0);
+    } else if (wait && io->linger == NULL) {
+        on_linger_now(io);
     }
 }
 
@@ -1329,6 +1407,10 @@ void hf_io_quit(uv_loop_t *loop, void *ud)
                 uv_close((uv_handle_t *)w->close_wait, on_timer_closed);
                 w->close_wait = NULL;
             }
+        if (io->linger != NULL) {
+            uv_close((uv_handle_t *)io->linger, on_timer_closed);
+            io->linger = NULL;
+        }
         for (hf_conn *c = io->conns; c != NULL; c = c->next)
             if (!uv_is_closing((uv_handle_t *)&c->tcp))
                 uv_close((uv_handle_t *)&c->tcp, on_conn_closed);

@@ -465,7 +465,7 @@ static void test_size_limit(void **state)
 static void test_docs_example(void **state)
 {
     const char *src = getenv("THEATER_SOURCE_DIR");
-    char path[PATH_MAX + 64], files[PATH_MAX + 64], *doc, *start, *end;
+    char path[PATH_MAX + 64], files[PATH_MAX + 64], ca[PATH_MAX + 64], *doc, *start, *end;
     rt_manifest_options opt = {
         .base_dir = g_dir, .name = "docs/manifest.md", .handlers = th_handlers_builtin()};
     rt_manifest *m = NULL;
@@ -491,6 +491,10 @@ static void test_docs_example(void **state)
     assert_non_null(end);
     snprintf(files, sizeof files, "%s/files", g_dir);
     assert_int_equal(mkdir(files, 0700), 0);
+    snprintf(ca, sizeof ca, "%s/internal-ca.pem", g_dir);
+    f = fopen(ca, "w");
+    assert_non_null(f);
+    fclose(f);
     setenv("COUNTER_DATA", g_dir, 1);
     if (rt_manifest_parse(start, (size_t)(end - start), &opt, &m, &err) != 0)
         fail_msg("docs example: %s", err.msg);
@@ -498,10 +502,12 @@ static void test_docs_example(void **state)
     assert_int_equal(m->handlers_len, HANDLER_COUNT);
     assert_int_equal(m->handler_set, (1u << HANDLER_COUNT) - 1);
     assert_string_equal(SETTINGS(m, hs_filesystem, HANDLER_FILESYSTEM)->root, files);
+    assert_string_equal(SETTINGS(m, hs_http_client, HANDLER_HTTP_CLIENT)->ca_file, ca);
     assert_int_equal(m->supervision.strategy, RT_MANIFEST_STRATEGY_ONE_FOR_ONE);
     rt_manifest_free(m);
     unsetenv("COUNTER_DATA");
     rmdir(files);
+    unlink(ca);
     free(doc);
 }
 

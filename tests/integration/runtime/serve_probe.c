@@ -13,7 +13,11 @@
  * answers "private: x-seen=VALUE" GET  /gone          added, then removed: no route /ws WebSocket:
  * "hi CONN PATH PROTOCOL" on connect (sent with send-websocket-message), a text T answered with
  *                       "got: T" and "len N", binary with its bytes reversed,
- *                       "bye" with a close, "close-me" by close-websocket
+ *                       "bye" with a close, "close-me" by close-websocket,
+ *                       "probe N" with send-websocket-message and close-websocket
+ *                       on connection N, answered "send N: ok" or "send N: err
+ *                       MESSAGE" and "close N: ..." likewise, "stop-server" by
+ *                       stop-server of its server, "fail" by failing
  * and logs "serve_probe listening on port P". Before that it runs a second
  * server through its whole life (create, info, start, info, stop, info,
  * destroy, info) and logs what it saw as one "second server:" line.
@@ -215,6 +219,22 @@ static ta_status on_message(ta_state *state, uint64_t handler_id, uint64_t conn,
         ta_str t = msg.text.val;
         if (ta_str_eq_c(t, "close-me"))
             return ta_http_close_websocket(server_id, conn);
+        if (ta_str_eq_c(t, "stop-server"))
+            return ta_http_stop_server(server_id);
+        if (ta_str_eq_c(t, "fail"))
+            return ta_fail("asked to fail");
+        if (ta_bytes_starts_with(ta_str_bytes(t), "probe ")) {
+            uint64_t n = 0;
+            ta_parse_u64((ta_bytes){(const uint8_t *)t.ptr + 6, t.len - 6}, &n);
+            ta_status sent = ta_http_send_websocket_message(server_id, n, ta_ws_text(TA_STR("x")));
+            ta_status closed = ta_http_close_websocket(server_id, n);
+            out[0] = ta_ws_text(ta_format("send %llu: %s%.*s", (unsigned long long)n,
+                                          sent.ok ? "ok" : "err ", TA_FMT(sent.err)));
+            out[1] = ta_ws_text(ta_format("close %llu: %s%.*s", (unsigned long long)n,
+                                          closed.ok ? "ok" : "err ", TA_FMT(closed.err)));
+            *replies = (ta_ws_message_list){out, 2};
+            return TA_OK;
+        }
         if (ta_str_eq_c(t, "bye")) {
             out[0] = (ta_ws_message){.type = TA_WS_CLOSE};
             *replies = (ta_ws_message_list){out, 1};

@@ -8,12 +8,15 @@
  * bad requests, the subset rule for a child's grants, and many requests
  * at once from several actors (the actors wait, not the workers).  After
  * each test the actors' chains verify and the descriptors the test
- * process holds are back to what they were.
+ * process holds are back to what they were.  HTTPS trust (the handler's
+ * ca_file): a python3 HTTPS server (tls_serve.py) with a certificate from
+ * a CA that `openssl` makes at test time.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <microhttpd.h>
@@ -442,6 +447,36 @@ static void test_manifest_checks(void **state)
         assert_int_not_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
         assert_non_null(strstr(err.msg, "handler[0]"));
     }
+    /* ca_file: an existing file that can be read, resolved against the
+     * manifest's directory (the home here, not the test's working
+     * directory) */
+    {
+        static const char *const ca[][2] = {
+            {"ca_file = \"no-such-ca.pem\"", "field 'handler[0].ca_file': file '"},
+            {"ca_file = \".\"", "is not a file (a PEM bundle of CA certificates)"},
+            {"ca_file = \"\"", "handler[0].ca_file"},
+            {"ca_file = 1", "handler[0].ca_file"},
+        };
+        char where[600];
+        for (size_t i = 0; i < sizeof ca / sizeof ca[0]; i++) {
+            snprintf(path, sizeof path, "%s/badca%zu.toml", t.home, i);
+            f = fopen(path, "w");
+            fprintf(f,
+                    "name = \"b\"\ncomponent = \"%s\"\n[[handler]]\ntype = \"http-client\"\n%s\n",
+                    rtt_module("fetch_probe"), ca[i][0]);
+            fclose(f);
+            o.manifest_path = path;
+            assert_int_not_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+            if (strstr(err.msg, ca[i][1]) == NULL)
+                fail_msg("%s: expected '%s' in: %s", ca[i][0], ca[i][1], err.msg);
+            if (i == 0) {
+                snprintf(where, sizeof where, "%s/no-such-ca.pem': No such file or directory",
+                         t.home);
+                if (strstr(err.msg, where) == NULL)
+                    fail_msg("expected '%s' in: %s", where, err.msg);
+            }
+        }
+    }
     rtt_stop(&t);
 }
 
@@ -488,7 +523,164 @@ static void test_subset(void **state)
             "timeout_ms = 200 exceeds the parent's 100");
     refused(&t, "max_response_bytes = 10", "",
             "max_response_bytes = 16777216 exceeds the parent's 10");
+    /* ca_file: the child trusts what its parent trusts, the same file (as
+     * a real path) or, for both, the system's store */
+    {
+        char a[600], b[600], ga[700], ga2[700], gb[700], why[1600];
+        FILE *f;
+        snprintf(a, sizeof a, "%s/a.pem", t.home);
+        snprintf(b, sizeof b, "%s/b.pem", t.home);
+        assert_non_null(f = fopen(a, "w"));
+        fclose(f);
+        assert_non_null(f = fopen(b, "w"));
+        fclose(f);
+        snprintf(ga, sizeof ga, "ca_file = \"%s\"", a);
+        snprintf(ga2, sizeof ga2, "ca_file = \"%s/./a.pem\"", t.home);
+        snprintf(gb, sizeof gb, "ca_file = \"%s\"", b);
+        accepted(&t, ga, ga);
+        accepted(&t, ga, ga2);
+        accepted(&t, "", "");
+        snprintf(why, sizeof why,
+                 "ca_file is absent (the system's CA store), but the parent trusts only its "
+                 "ca_file '%s'",
+                 a);
+        refused(&t, ga, "", why);
+        snprintf(why, sizeof why, "ca_file '%s' is not the parent's trust (the system's CA store)",
+                 a);
+        refused(&t, "", ga, why);
+        snprintf(why, sizeof why, "ca_file '%s' is not the parent's ca_file '%s'", b, a);
+        refused(&t, ga, gb, why);
+    }
     rtt_stop(&t);
+}
+
+/* ---- HTTPS trust: ca_file ---- */
+
+/* Run a shell command; its exit status (-1 if it did not exit). */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* In a new directory `dir`: a CA (ca.pem), the certificate of a server
+ * at 127.0.0.1 that the CA signed (srv.pem, srv.key; its one name is the
+ * address, IP:127.0.0.1), and another CA that signed nothing (other.pem). */
+static void make_pki(char *dir, size_t cap)
+{
+    static const char key[] = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    static const char ca_ext[] =
+        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign";
+
+    snprintf(dir, cap, "/tmp/theater-ca-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    if (run("(cd %s && "
+            "openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 -subj '/CN=Theater test CA' "
+            "%s && "
+            "openssl req -x509 %s -keyout other.key -out other.pem -days 2 -subj '/CN=Other CA' "
+            "%s && "
+            "openssl req %s -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 && "
+            "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > srv.ext && "
+            "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
+            "-days 2 -extfile srv.ext) > %s/openssl.log 2>&1",
+            dir, key, ca_ext, key, ca_ext, key, dir) != 0) {
+        run("cat %s/openssl.log >&2", dir);
+        fail_msg("openssl could not make the test certificates");
+    }
+}
+
+/* tls_serve.py with srv.pem of `dir`: its output (the server runs until
+ * killed: *pid), the port in *port. */
+static FILE *tls_server(const char *dir, unsigned *port, pid_t *pid)
+{
+    const char *src = getenv("THEATER_SOURCE_DIR");
+    char cmd[1200];
+    int p = 0;
+    FILE *f;
+
+    assert_non_null(src);
+    snprintf(cmd, sizeof cmd,
+             "exec python3 %s/tests/integration/runtime/tls_serve.py %s/srv.pem %s/srv.key", src,
+             dir, dir);
+    assert_non_null(f = popen(cmd, "r"));
+    if (fscanf(f, "%u %d", port, &p) != 2)
+        fail_msg("tls_serve.py did not start");
+    *pid = (pid_t)p;
+    return f;
+}
+
+static void test_ca_file(void **state)
+{
+    rtt t;
+    char dir[64], grant[1024], trusting[TH_ACTOR_ID_SIZE], sys[TH_ACTOR_ID_SIZE],
+        other[TH_ACTOR_ID_SIZE], rel[TH_ACTOR_ID_SIZE], ca[200], *s;
+    unsigned port;
+    pid_t pid;
+    FILE *srv;
+
+    (void)state;
+    make_pki(dir, sizeof dir);
+    srv = tls_server(dir, &port, &pid);
+    /* not read: without ca_file the store is the system's whatever the
+     * environment says */
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    setenv("SSL_CERT_FILE", ca, 1);
+    rtt_start(&t, 2);
+
+    /* the test CA trusted: the request goes through */
+    snprintf(grant, sizeof grant,
+             "allowed_hosts = [\"127.0.0.1\", \"localhost\"]\nca_file = \"%s\"", ca);
+    spawn_fetcher(&t, "trusting", grant, trusting);
+    s = fetch(&t, trusting, "GET https://127.0.0.1:%u/hello", port);
+    if (strncmp(s, "ok 200 68656c6c6f206f76657220746c73\n", 36) != 0) /* hello over tls */
+        fail_msg("got '%s'", s);
+    free(s);
+    /* the certificate names 127.0.0.1 only: another name for the same
+     * server is refused, however trusted its CA */
+    expect_has(fetch(&t, trusting, "GET https://localhost:%u/hello", port),
+               "err GET https://localhost:");
+    expect_has(fetch(&t, trusting, "GET https://localhost:%u/hello", port),
+               "no alternative certificate subject name matches target host name 'localhost'");
+    /* still fine after that */
+    expect_has(fetch(&t, trusting, "GET https://127.0.0.1:%u/hello", port), "ok 200");
+
+    /* without ca_file: the system's store, which does not know the CA */
+    spawn_fetcher(&t, "system", "allowed_hosts = [\"127.0.0.1\"]", sys);
+    s = fetch(&t, sys, "GET https://127.0.0.1:%u/hello", port);
+    expect_has(strdup(s), "err GET https://127.0.0.1:");
+    expect_has(strdup(s), "SSL certificate problem: unable to get local issuer certificate");
+    expect_has(s, "(trusted: the system's CA store; a handler's ca_file can name others)");
+
+    /* another CA in ca_file: it alone is trusted, so the server is not */
+    snprintf(grant, sizeof grant, "allowed_hosts = [\"127.0.0.1\"]\nca_file = \"%s/other.pem\"",
+             dir);
+    spawn_fetcher(&t, "other", grant, other);
+    s = fetch(&t, other, "GET https://127.0.0.1:%u/hello", port);
+    expect_has(strdup(s), "SSL certificate problem");
+    expect_has(s, "(trusted: only the CAs of this handler's ca_file)");
+
+    /* a relative ca_file is the manifest's directory's (the home) */
+    assert_int_equal(run("mkdir %s/certs && cp %s %s/certs/ca.pem", t.home, ca, t.home), 0);
+    spawn_fetcher(&t, "relative", "allowed_hosts = [\"127.0.0.1\"]\nca_file = \"certs/ca.pem\"",
+                  rel);
+    expect_has(fetch(&t, rel, "GET https://127.0.0.1:%u/hello", port),
+               "ok 200 68656c6c6f206f76657220746c73");
+
+    rtt_verify_chain(&t, trusting);
+    rtt_verify_chain(&t, sys);
+    rtt_stop(&t);
+    unsetenv("SSL_CERT_FILE");
+    kill(pid, SIGTERM);
+    pclose(srv);
+    run("rm -rf %s", dir);
 }
 
 /* Many requests at once from several actors on one worker: the server
@@ -561,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_answers), cmocka_unit_test(test_failures),
         cmocka_unit_test(test_grants),  cmocka_unit_test(test_manifest_checks),
         cmocka_unit_test(test_subset),  cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_ca_file),
     };
     return cmocka_run_group_tests(tests, server_up, server_down);
 }

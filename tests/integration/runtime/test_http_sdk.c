@@ -8,8 +8,11 @@
  * that refuses and one that changes the request, a removed middleware,
  * get-server-info, a second server through its whole life, and WebSocket
  * (send-websocket-message on connect, several replies, binary, a close
- * reply, close-websocket, disconnect).  The chain then verifies and
- * replays identically.
+ * reply, close-websocket, disconnect, send-websocket-message and
+ * close-websocket on a connection that has closed and on ids the server
+ * never had).  The chain then verifies and replays identically.  When the
+ * server stops (stop-server, the actor failing, the actor stopped), a
+ * WebSocket client gets a close frame, 1001, before the connection ends.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -82,7 +85,7 @@ static void test_sdk_server(void **state)
 {
     const char *wasm = rtt_module("serve_probe"), *src = getenv("THEATER_SOURCE_DIR");
     char id[TH_ACTOR_ID_SIZE], *out;
-    unsigned port;
+    unsigned port, sid;
     rtt t;
 
     (void)state;
@@ -119,6 +122,8 @@ static void test_sdk_server(void **state)
     EXPECT_OUT("open 200", CURL "-w ' %%{http_code}' http://127.0.0.1:%u/open", port);
     /* get-server-info: 4 routes (one removed), 1 middleware (one removed) */
     out = sh(CURL "http://127.0.0.1:%u/info", port);
+    assert_non_null(strstr(out, "{\"id\":"));
+    sid = (unsigned)atoi(strstr(out, "{\"id\":") + 6);
     {
         char want[256];
         snprintf(want, sizeof want,
@@ -144,8 +149,92 @@ static void test_sdk_server(void **state)
                port);
     assert_true(rtt_log_wait(&t, "serve_probe: connection 2 gone", 5000));
 
+    /* send-websocket-message and close-websocket by connection id: one
+     * that has closed (1) is ok (what is sent to it is dropped: a client
+     * may leave while the actor talks to it); an id the server never had
+     * (999, 0) is an err naming it */
+    {
+        char want[1024];
+        snprintf(want, sizeof want,
+                 "text:hi 3 /ws -\ntext:send 1: ok\ntext:close 1: ok\n"
+                 "text:send 999: err no WebSocket connection 999 on server %u: the server never "
+                 "had one with that id\n"
+                 "text:close 999: err no WebSocket connection 999 on server %u: the server never "
+                 "had one with that id\n"
+                 "text:send 0: err no WebSocket connection 0 on server %u: the server never had "
+                 "one with that id\n"
+                 "text:close 0: err no WebSocket connection 0 on server %u: the server never had "
+                 "one with that id\n",
+                 sid, sid, sid, sid);
+        EXPECT_OUT(want,
+                   "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r 't:probe 1' r r "
+                   "'t:probe 999' r r 't:probe 0' r r c 2>&1",
+                   src, port);
+    }
+    assert_true(rtt_log_wait(&t, "serve_probe: connection 3 gone", 5000));
+
+    /* stop-server with a WebSocket client connected: a close frame,
+     * 1001 (going away), then the end; the actor hears of the end */
+    EXPECT_OUT("text:hi 4 /ws -\nclose:1001\n",
+               "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r t:stop-server r 2>&1",
+               src, port);
+    assert_true(rtt_log_wait(&t, "serve_probe: connection 4 gone", 5000));
+    EXPECT_OUT("000", CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/hello/x", port);
+
     rtt_verify_chain(&t, id);
     rtt_replay_identical(&t, id);
+    rtt_stop(&t);
+}
+
+/* The actor fails (its WebSocket message handler answers err) or is
+ * stopped while a client is connected: the client gets a close frame,
+ * 1001 (going away), not just the end of the connection. */
+static void test_ws_going_away(void **state)
+{
+    const char *wasm = rtt_module("serve_probe"), *src = getenv("THEATER_SOURCE_DIR");
+    char id[TH_ACTOR_ID_SIZE], line[256];
+    th_actor_status st = TH_ACTOR_RUNNING;
+    th_error err;
+    unsigned port;
+    FILE *ws;
+    rtt t;
+
+    (void)state;
+    if (access(wasm, R_OK) != 0 || src == NULL)
+        skip(); /* no wasm32 guest toolchain */
+
+    /* failing */
+    rtt_start(&t, 2);
+    rtt_spawn_state(&t, rtt_manifest(&t, "serve_probe", wasm, "runtime http-framework", NULL), NULL,
+                    id);
+    port = logged_port(&t);
+    EXPECT_OUT("text:hi 1 /ws -\nclose:1001\n",
+               "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r t:fail r 2>&1", src,
+               port);
+    for (int i = 0; i < 500 && st != TH_ACTOR_FAILED; i++) {
+        assert_int_equal(th_runtime_actor_status(t.rt, id, &st, &err), 0);
+        if (st != TH_ACTOR_FAILED)
+            usleep(10000);
+    }
+    assert_int_equal(st, TH_ACTOR_FAILED);
+    rtt_stop(&t);
+
+    /* stopped from outside while the client waits for a message */
+    rtt_start(&t, 2);
+    rtt_spawn_state(&t, rtt_manifest(&t, "serve_probe", wasm, "runtime http-framework", NULL), NULL,
+                    id);
+    port = logged_port(&t);
+    snprintf(line, sizeof line, "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r r 2>&1",
+             src, port);
+    ws = popen(line, "r");
+    assert_non_null(ws);
+    assert_non_null(fgets(line, sizeof line, ws));
+    assert_string_equal(line, "text:hi 1 /ws -\n");
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    if (fgets(line, sizeof line, ws) == NULL)
+        line[0] = 0;
+    pclose(ws);
+    assert_string_equal(line, "close:1001\n");
     rtt_stop(&t);
 }
 
@@ -153,6 +242,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sdk_server),
+        cmocka_unit_test(test_ws_going_away),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
