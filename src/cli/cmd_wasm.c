@@ -533,8 +533,15 @@ static int run_module(const run_opts *o, bool *ran /* out: the guest ran */)
         cli_errorf("%s", imp == NULL ? "out of memory" : err.msg);
         goto out;
     }
+    ecfg.max_stack_bytes = (size_t)o->max_stack;
+    ex = th_wasm_exec_new(&ecfg);
+    if (ex == NULL) {
+        cli_errorf("out of memory");
+        goto out;
+    }
     ic.max_memory_bytes = o->max_memory;
     ic.start_fuel = o->fuel;
+    ic.start_exec = ex; /* a trap in the start function: its backtrace */
     if (th_wasm_instance_new(mod, imp, &ic, &inst, &err) != TH_OK) {
         uint32_t code;
         *ran = err.code == TH_ETRAP; /* the start function ran */
@@ -545,17 +552,12 @@ static int run_module(const run_opts *o, bool *ran /* out: the guest ran */)
         fflush(stdout);
         if (err.code == TH_ETRAP) {
             fprintf(stderr, "trap: %s\n", err.msg);
-            note_trap(o, err.msg, NULL);
+            print_backtrace(ex);
+            note_trap(o, err.msg, ex);
         } else {
             cli_errorf("%s: %s", o->file, err.msg);
         }
         rc = err.code == TH_ETRAP ? EXIT_TRAP : EXIT_LOAD;
-        goto out;
-    }
-    ecfg.max_stack_bytes = (size_t)o->max_stack;
-    ex = th_wasm_exec_new(&ecfg);
-    if (ex == NULL) {
-        cli_errorf("out of memory");
         goto out;
     }
     if (o->fuel)

@@ -314,9 +314,11 @@ int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min, uint32_t ma
 void wasm_table_release(th_wasm_table *t);
 int64_t wasm_table_grow(th_wasm_table *t, uint32_t delta, void *init);
 
-/* exec.c: run a function to completion on a fresh internal exec with
- * `fuel` (0 = unlimited); used for the start function.  On trap fills err
- * (TH_ETRAP) with the trap message. */
-int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err);
+/* exec.c: run a function to completion with `fuel` (0 = unlimited) on
+ * exec `on` (idle; its fuel setting is restored afterwards, its trap
+ * message and backtrace describe a trap) or, if NULL, a fresh internal one;
+ * used for the start function.  On trap fills err (TH_ETRAP) with the trap
+ * message. */
+int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_wasm_exec *on, th_error *err);
 
 #endif
