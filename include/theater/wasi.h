@@ -15,6 +15,19 @@
  * ENOTCAPABLE).  Calls this layer does not implement (sockets, proc_raise)
  * return ENOSYS.
  *
+ * Rights: every descriptor carries preview1 rights (rights_base,
+ * rights_inheriting, reported by fd_fdstat_get) and every call checks the
+ * rights it needs, failing with ENOTCAPABLE (76) when one is missing.
+ * stdin has fd_read only, stdout and stderr fd_write only (both also
+ * fd_filestat_get and poll_fd_readwrite): no seek or tell, no
+ * fd_pread/fd_pwrite, no truncation, timestamps, allocation, advice, sync
+ * or flag changes, so the host file behind a redirected stdio (`>> log`)
+ * can only be read, or appended to.  A preopened directory has the path
+ * rights and passes on any right (rights_inheriting = all); path_open
+ * refuses rights for the new fd outside the directory's inheriting rights,
+ * and the new fd has exactly the rights it asked for.  docs/engine.md
+ * ("WASI") has the table.
+ *
  * proc_exit: the host function records the exit code and traps with the
  * message "proc_exit(N)", so the call unwinds with TH_WASM_TRAPPED; the
  * embedder then asks th_wasi_exit_code() whether the trap was an exit.

@@ -201,13 +201,21 @@ typedef struct th_wasm_instance_config {
     uint64_t max_memory_bytes; /* per memory; 0 = only the module's own max */
     uint64_t start_fuel;       /* fuel for the start function; 0 = unlimited */
     void *user;                /* embedder data, th_wasm_instance_user() */
+    /* The exec the start function runs on (it must be idle), or NULL for
+     * one of the engine's own.  With an exec, its stack limit applies, its
+     * fuel setting is the same afterwards, and after a trap in the start
+     * function th_wasm_exec_trap_kind/_trap_message/_backtrace describe
+     * it (the frames, innermost first); a trap in a segment, before the
+     * start function, does not touch it. */
+    th_wasm_exec *start_exec;
 } th_wasm_instance_config;
 
 /* Instantiate: resolve imports (TH_ELINK with "unknown import" or
  * "incompatible import type" messages), create memories, tables and
  * globals, apply element and data segments, run the start function.  A
  * trap in a segment or the start function is TH_ETRAP with the trap
- * message.  `cfg` may be NULL for defaults. */
+ * message (the start function's backtrace: cfg->start_exec).  `cfg` may
+ * be NULL for defaults. */
 int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
                          const th_wasm_instance_config *cfg, th_wasm_instance **out, th_error *err);
 void th_wasm_instance_free(th_wasm_instance *inst); /* NULL ok */
@@ -344,7 +352,9 @@ int th_wasm_exec_call(th_wasm_exec *ex, th_wasm_func *fn, const th_wasm_val *arg
 int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results, th_wasm_val *results,
                         uint32_t nresults);
 
-/* Abandon a suspended/out-of-fuel call; the exec becomes idle. */
+/* Abandon a suspended/out-of-fuel call; the exec becomes idle, with a
+ * trap (TH_WASM_TRAP_FUEL "fuel exhausted", or TH_WASM_TRAP_ABORTED "call
+ * aborted") whose backtrace names the frames the call had reached. */
 void th_wasm_exec_abort(th_wasm_exec *ex);
 
 /* True while a call is suspended or out of fuel on this exec. */

@@ -15,15 +15,18 @@
  * `run` instantiates the module with WASI preview1 and calls `_start`; with
  * --invoke NAME it calls that export instead (after `_initialize` if the
  * module has one), parsing ARGS by the function's parameter types and
- * printing its results, one per line.
+ * printing its results, one per line (integers decimal or 0x hex; a v128
+ * as SHAPE:LANES in, as "i32x4 0x.. 0x.. 0x.. 0x.." out).
  *
  * Exit codes of `run`: the guest's proc_exit code (0..255; larger codes
  * become 1); 0 when `_start` returns; 134 after a trap (like SIGABRT) with
  * "trap: <reason>" and the backtrace on stderr; 1 when the module cannot be
  * loaded, linked or instantiated; 2 for usage errors.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +51,23 @@ static const char run_help[] =
     "\n"
     "options:\n"
     "  --invoke NAME        call export NAME instead of _start; ARGS are its\n"
-    "                       parameters (integers, floats, nan, inf, or null for\n"
-    "                       references); its results are printed one per line\n"
+    "                       parameters, its results are printed one per line.\n"
+    "                       i32/i64: decimal, or hexadecimal after 0x (signed or\n"
+    "                       unsigned; 010 is ten); f32/f64: as strtod reads them\n"
+    "                       (1.5, -0, 0x1p-3, nan, inf); references: null;\n"
+    "                       v128: SHAPE:LANES, lane 0 first, e.g. i32x4:1,2,3,4\n"
+    "                       or f32x4:1.5,0,-0,inf (shapes i8x16 i16x8 i32x4\n"
+    "                       i64x2 f32x4 f64x2; lanes as the scalars; commas or\n"
+    "                       spaces, \"i32x4 1 2 3 4\" too).  A v128 result is\n"
+    "                       printed as i32x4 with hexadecimal lanes\n"
+    "                       (i32x4 0x00000001 0x00000002 0x00000003 0x00000004),\n"
+    "                       which is also a valid argument\n"
     "  --dir HOST::GUEST    give the guest the host directory HOST, seen as the\n"
     "                       preopened directory GUEST (repeatable; --dir DIR\n"
     "                       means DIR::DIR).  Without --dir the guest has no\n"
-    "                       file system at all.\n"
+    "                       file system at all: it can read stdin and write\n"
+    "                       stdout and stderr, never seek, truncate or re-time\n"
+    "                       the files behind them (WASI rights).\n"
     "  --env KEY=VALUE      add an environment variable (repeatable; the guest\n"
     "                       sees no host environment otherwise)\n"
     "  --fuel N             stop the guest with a trap after N fuel units\n"
@@ -244,37 +258,160 @@ static int parse_run(int argc, char **argv, run_opts *o, bool *json)
     return 0;
 }
 
-/* Parse `s` as a value of type `t` into `v`. */
-static int parse_value(const char *s, uint8_t t, th_wasm_val *v)
+/* Parse an integer of `bits` bits (32 or 64 here, also 8 and 16 for v128
+ * lanes): decimal, or hexadecimal after "0x", with an optional sign,
+ * nothing else (no octal: "010" is ten).  Signed and unsigned forms are
+ * both taken: -2^(bits-1) .. 2^bits - 1.  The value's bits go to *out. */
+static int parse_int(const char *s, unsigned bits, uint64_t *out)
+{
+    uint64_t max = bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+    uint64_t v = 0, lim;
+    bool neg = false;
+    unsigned base = 10, digits = 0;
+
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    /* a negative value goes down to -2^(bits-1): its magnitude to 2^(bits-1) */
+    lim = neg ? (max >> 1) + 1 : max;
+    for (; *s != 0; s++, digits++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = (unsigned)(*s - 'A' + 10);
+        else
+            return -1;
+        if (v > (lim - d) / base)
+            return -1;
+        v = v * base + d;
+    }
+    if (digits == 0)
+        return -1;
+    *out = (neg ? (uint64_t)0 - v : v) & max;
+    return 0;
+}
+
+/* A float (strtod's forms: decimal, 0x hexadecimal, nan, inf), all of
+ * `s`: an f32 (rounded once, by strtof) when `out32`, else an f64. */
+static int parse_float(const char *s, float *out32, double *out64)
 {
     char *end;
 
-    errno = 0;
+    if (*s == 0 || isspace((unsigned char)*s))
+        return -1;
+    if (out32 != NULL)
+        *out32 = strtof(s, &end);
+    else
+        *out64 = strtod(s, &end);
+    return *end == 0 ? 0 : -1;
+}
+
+/* The v128 shapes, as the text format names them. */
+static const struct v128_shape {
+    const char *name;
+    unsigned lanes, bits;
+    bool is_float;
+} v128_shapes[] = {
+    {"i8x16", 16, 8, false}, {"i16x8", 8, 16, false}, {"i32x4", 4, 32, false},
+    {"i64x2", 2, 64, false}, {"f32x4", 4, 32, true},  {"f64x2", 2, 64, true},
+};
+
+/* A v128 argument: SHAPE then its lanes, lane 0 first, after a ':' or a
+ * space and separated by commas or spaces ("i32x4:1,2,3,4", "i32x4 1 2 3
+ * 4", "f32x4:1.5,-0,nan,inf"); each lane an integer or float as for the
+ * scalar types.  The 16 bytes go to slots[0..1] (lane 0 at the lowest
+ * address). */
+static int parse_v128(const char *s, th_wasm_val *slots)
+{
+    const struct v128_shape *sh = NULL;
+    uint8_t bytes[16] = {0};
+    char lane[128];
+    unsigned n = 0;
+    size_t len;
+
+    for (size_t i = 0; i < sizeof v128_shapes / sizeof v128_shapes[0]; i++) {
+        len = strlen(v128_shapes[i].name);
+        if (strncmp(s, v128_shapes[i].name, len) == 0 && (s[len] == ':' || s[len] == ' ')) {
+            sh = &v128_shapes[i];
+            s += len + 1;
+            break;
+        }
+    }
+    if (sh == NULL)
+        return -1;
+    for (;;) {
+        uint64_t bits;
+        float f;
+        double d;
+
+        while (*s == ' ')
+            s++;
+        if (*s == 0)
+            break;
+        len = strcspn(s, ", ");
+        if (len == 0 || len >= sizeof lane || n == sh->lanes)
+            return -1;
+        memcpy(lane, s, len);
+        lane[len] = 0;
+        s += len;
+        while (*s == ' ')
+            s++;
+        if (*s == ',' && *++s == 0)
+            return -1; /* a trailing comma */
+        if (!sh->is_float) {
+            if (parse_int(lane, sh->bits, &bits) != 0)
+                return -1;
+        } else if (parse_float(lane, sh->bits == 32 ? &f : NULL, &d) != 0) {
+            return -1;
+        } else if (sh->bits == 32) {
+            uint32_t b32;
+            memcpy(&b32, &f, 4);
+            bits = b32;
+        } else {
+            memcpy(&bits, &d, 8);
+        }
+        for (unsigned b = 0; b < sh->bits / 8; b++) /* little-endian lanes */
+            bytes[n * (sh->bits / 8) + b] = (uint8_t)(bits >> (8 * b));
+        n++;
+    }
+    if (n != sh->lanes)
+        return -1;
+    memcpy(&slots[0].bits, bytes, 8);
+    memcpy(&slots[1].bits, bytes + 8, 8);
+    return 0;
+}
+
+/* Slots a value of type `t` takes (a v128: two). */
+static uint32_t slots_of(uint8_t t)
+{
+    return t == TH_WASM_V128 ? 2 : 1;
+}
+
+/* Parse `s` as a value of type `t` into `v` (two slots for a v128). */
+static int parse_value(const char *s, uint8_t t, th_wasm_val *v)
+{
+    uint64_t bits;
+
     switch (t) {
     case TH_WASM_I32:
-    case TH_WASM_I64: {
-        long long sv;
-        unsigned long long uv;
-        if (s[0] == '-') {
-            sv = strtoll(s, &end, 0);
-            if (t == TH_WASM_I32 && sv < INT32_MIN)
-                return -1;
-            uv = (unsigned long long)sv;
-        } else {
-            uv = strtoull(s, &end, 0);
-            if (t == TH_WASM_I32 && uv > UINT32_MAX)
-                return -1;
-        }
-        if (errno != 0 || end == s || *end != 0)
+        if (parse_int(s, 32, &bits) != 0)
             return -1;
-        if (t == TH_WASM_I32)
-            v->i32 = (int32_t)(uint32_t)uv;
-        else
-            v->i64 = (int64_t)uv;
+        v->i32 = (int32_t)(uint32_t)bits;
         return 0;
-    }
-    case TH_WASM_F32: v->f32 = strtof(s, &end); return end != s && *end == 0 ? 0 : -1;
-    case TH_WASM_F64: v->f64 = strtod(s, &end); return end != s && *end == 0 ? 0 : -1;
+    case TH_WASM_I64:
+        if (parse_int(s, 64, &bits) != 0)
+            return -1;
+        v->i64 = (int64_t)bits;
+        return 0;
+    case TH_WASM_F32: return parse_float(s, &v->f32, NULL);
+    case TH_WASM_F64: return parse_float(s, NULL, &v->f64);
+    case TH_WASM_V128: return parse_v128(s, v);
     case TH_WASM_FUNCREF:
     case TH_WASM_EXTERNREF: v->ref = NULL; return strcmp(s, "null") == 0 ? 0 : -1;
     default: return -1;
@@ -295,25 +432,49 @@ static const char *type_name(uint8_t t)
     }
 }
 
-static void print_value(uint8_t t, th_wasm_val v)
+/* A v128 (two slots) as the text format's i32x4 with hexadecimal lanes,
+ * lane 0 first: "i32x4 0x00000001 0x00000002 0x00000003 0x00000004",
+ * which --invoke also takes as an argument. */
+static void v128_text(const th_wasm_val *slots, char out[64])
 {
+    uint8_t b[16];
+    uint32_t lane[4];
+
+    memcpy(b, &slots[0].bits, 8);
+    memcpy(b + 8, &slots[1].bits, 8);
+    for (int i = 0; i < 4; i++)
+        lane[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
+                  (uint32_t)b[4 * i + 3] << 24;
+    snprintf(out, 64, "i32x4 0x%08" PRIx32 " 0x%08" PRIx32 " 0x%08" PRIx32 " 0x%08" PRIx32, lane[0],
+             lane[1], lane[2], lane[3]);
+}
+
+/* Print a value of type `t` (its slots at `v`). */
+static void print_value(uint8_t t, const th_wasm_val *v)
+{
+    char text[64];
+
     switch (t) {
-    case TH_WASM_I32: printf("%" PRId32 "\n", v.i32); break;
-    case TH_WASM_I64: printf("%" PRId64 "\n", v.i64); break;
+    case TH_WASM_I32: printf("%" PRId32 "\n", v->i32); break;
+    case TH_WASM_I64: printf("%" PRId64 "\n", v->i64); break;
     case TH_WASM_F32:
-        if (isnan(v.f32))
-            printf("%snan\n", signbit(v.f32) ? "-" : "");
+        if (isnan(v->f32))
+            printf("%snan\n", signbit(v->f32) ? "-" : "");
         else
-            printf("%.9g\n", (double)v.f32);
+            printf("%.9g\n", (double)v->f32);
         break;
     case TH_WASM_F64:
-        if (isnan(v.f64))
-            printf("%snan\n", signbit(v.f64) ? "-" : "");
+        if (isnan(v->f64))
+            printf("%snan\n", signbit(v->f64) ? "-" : "");
         else
-            printf("%.17g\n", v.f64);
+            printf("%.17g\n", v->f64);
+        break;
+    case TH_WASM_V128:
+        v128_text(v, text);
+        printf("%s\n", text);
         break;
     case TH_WASM_FUNCREF:
-    case TH_WASM_EXTERNREF: printf("%s\n", v.ref == NULL ? "null" : type_name(t)); break;
+    case TH_WASM_EXTERNREF: printf("%s\n", v->ref == NULL ? "null" : type_name(t)); break;
     default: printf("?\n"); break;
     }
 }
@@ -331,18 +492,23 @@ static json_t *float_json(double d)
 
 /* One result as {"type", "value"} (a new reference, NULL when out of
  * memory); a reference is null, or its type's name when not null, as the
- * text form prints it. */
-static json_t *value_json(uint8_t t, th_wasm_val v)
+ * text form prints it; a v128 is its i32x4 text, as printed. */
+static json_t *value_json(uint8_t t, const th_wasm_val *v)
 {
+    char text[64];
     json_t *val;
 
     switch (t) {
-    case TH_WASM_I32: val = json_integer(v.i32); break;
-    case TH_WASM_I64: val = json_integer(v.i64); break;
-    case TH_WASM_F32: val = float_json(v.f32); break;
-    case TH_WASM_F64: val = float_json(v.f64); break;
+    case TH_WASM_I32: val = json_integer(v->i32); break;
+    case TH_WASM_I64: val = json_integer(v->i64); break;
+    case TH_WASM_F32: val = float_json(v->f32); break;
+    case TH_WASM_F64: val = float_json(v->f64); break;
+    case TH_WASM_V128:
+        v128_text(v, text);
+        val = json_string(text);
+        break;
     case TH_WASM_FUNCREF:
-    case TH_WASM_EXTERNREF: val = v.ref == NULL ? json_null() : json_string(type_name(t)); break;
+    case TH_WASM_EXTERNREF: val = v->ref == NULL ? json_null() : json_string(type_name(t)); break;
     default: val = json_null(); break;
     }
     return json_pack("{s:s, s:o}", "type", type_name(t), "value", val);
@@ -438,6 +604,7 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opt
     th_wasm_func *init = th_wasm_instance_func(inst, "_initialize");
     const th_wasm_functype *ft;
     th_wasm_val *vals = NULL;
+    uint32_t nps = 0, nrs = 0; /* parameter and result slots */
     int rc = EXIT_LOAD;
 
     if (fn == NULL) {
@@ -450,15 +617,20 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opt
                    o->nargs);
         return EXIT_USAGE;
     }
-    vals = calloc((size_t)ft->nparams + ft->nresults + 1, sizeof *vals);
+    /* the engine counts slots, a v128 taking two */
+    for (uint32_t i = 0; i < ft->nparams + ft->nresults; i++)
+        *(i < ft->nparams ? &nps : &nrs) += slots_of(ft->types[i]);
+    vals = calloc((size_t)nps + nrs + 1, sizeof *vals);
     if (vals == NULL) {
         cli_errorf("out of memory");
         return EXIT_LOAD;
     }
-    for (uint32_t i = 0; i < ft->nparams; i++)
-        if (parse_value(o->args[i], ft->types[i], &vals[i]) != 0) {
-            cli_errorf("argument %u: '%s' is not a valid %s", i + 1, o->args[i],
-                       type_name(ft->types[i]));
+    for (uint32_t i = 0, k = 0; i < ft->nparams; k += slots_of(ft->types[i]), i++)
+        if (parse_value(o->args[i], ft->types[i], &vals[k]) != 0) {
+            cli_errorf(
+                "argument %u: '%s' is not a valid %s%s", i + 1, o->args[i], type_name(ft->types[i]),
+                ft->types[i] == TH_WASM_V128 ? " (SHAPE:LANES, e.g. i32x4:1,2,3,4; see --help)"
+                                             : "");
             rc = EXIT_USAGE;
             goto out;
         }
@@ -468,17 +640,19 @@ static int invoke_export(th_wasm_instance *inst, th_wasm_exec *ex, const run_opt
         if (rc >= 0)
             goto out;
     }
-    rc = call_func(ex, fn, vals, ft->nparams, vals + ft->nparams, ft->nresults, wasi, o);
-    if (rc < 0 && o->json != NULL) {
-        json_t *res = json_array();
-        for (uint32_t i = 0; res != NULL && i < ft->nresults; i++)
-            json_array_append_new(res,
-                                  value_json(ft->types[ft->nparams + i], vals[ft->nparams + i]));
-        json_object_set_new(o->json, "results", res);
-        rc = 0;
-    } else if (rc < 0) {
-        for (uint32_t i = 0; i < ft->nresults; i++)
-            print_value(ft->types[ft->nparams + i], vals[ft->nparams + i]);
+    rc = call_func(ex, fn, vals, nps, vals + nps, nrs, wasi, o);
+    if (rc < 0) {
+        json_t *res = o->json != NULL ? json_array() : NULL;
+        for (uint32_t i = 0, k = nps; i < ft->nresults;
+             k += slots_of(ft->types[ft->nparams + i]), i++) {
+            uint8_t t = ft->types[ft->nparams + i];
+            if (o->json == NULL)
+                print_value(t, &vals[k]);
+            else if (res != NULL)
+                json_array_append_new(res, value_json(t, &vals[k]));
+        }
+        if (o->json != NULL)
+            json_object_set_new(o->json, "results", res);
         rc = 0;
     }
 out:
@@ -531,8 +705,15 @@ static int run_module(const run_opts *o, bool *ran /* out: the guest ran */)
         cli_errorf("%s", imp == NULL ? "out of memory" : err.msg);
         goto out;
     }
+    ecfg.max_stack_bytes = (size_t)o->max_stack;
+    ex = th_wasm_exec_new(&ecfg);
+    if (ex == NULL) {
+        cli_errorf("out of memory");
+        goto out;
+    }
     ic.max_memory_bytes = o->max_memory;
     ic.start_fuel = o->fuel;
+    ic.start_exec = ex; /* a trap in the start function: its backtrace */
     if (th_wasm_instance_new(mod, imp, &ic, &inst, &err) != TH_OK) {
         uint32_t code;
         *ran = err.code == TH_ETRAP; /* the start function ran */
@@ -543,17 +724,12 @@ static int run_module(const run_opts *o, bool *ran /* out: the guest ran */)
         fflush(stdout);
         if (err.code == TH_ETRAP) {
             fprintf(stderr, "trap: %s\n", err.msg);
-            note_trap(o, err.msg, NULL);
+            print_backtrace(ex);
+            note_trap(o, err.msg, ex);
         } else {
             cli_errorf("%s: %s", o->file, err.msg);
         }
         rc = err.code == TH_ETRAP ? EXIT_TRAP : EXIT_LOAD;
-        goto out;
-    }
-    ecfg.max_stack_bytes = (size_t)o->max_stack;
-    ex = th_wasm_exec_new(&ecfg);
-    if (ex == NULL) {
-        cli_errorf("out of memory");
         goto out;
     }
     if (o->fuel)

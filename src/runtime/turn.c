@@ -376,6 +376,34 @@ static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
     va_end(ap);
 }
 
+static void fail_timeout_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_timeout_bt(rt_actor *a, const char *bt, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, TH_ETRAP, WIT_TIMEOUT, bt, fmt, ap);
+    va_end(ap);
+}
+
+/* The op's call used up fuel_per_call: a timeout failure, with the frames
+ * the call had reached when it is still on the exec (abort makes it a
+ * fuel trap and takes its backtrace; the failure is recorded before the
+ * exec goes back to the pool). */
+static void fail_fuel(rt_actor *a, rt_op *op)
+{
+    const char *bt = NULL;
+
+    if (th_wasm_exec_is_suspended(op->exec)) {
+        th_wasm_exec_abort(op->exec);
+        bt = th_wasm_exec_backtrace(op->exec);
+    }
+    fail_timeout_bt(a, bt, "fuel exhausted in %s (limit %llu)", rt_op_short(op),
+                    (unsigned long long)a->lim.fuel_per_call);
+}
+
 /* Classify a trap: hitting the memory limit is reported as such. */
 static void fail_trap(rt_actor *a, rt_op *op)
 {
@@ -432,8 +460,7 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
         uint64_t spent = op->fuel_set > left ? op->fuel_set - left : 0;
         if (spent > op->fuel_left) {
             op->fuel_left = 0;
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", rt_op_short(op),
-                          (unsigned long long)a->lim.fuel_per_call);
+            fail_fuel(a, op);
             return;
         }
         op->fuel_left -= spent;
@@ -463,8 +490,7 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
         return;
     case TH_WASM_OUT_OF_FUEL:
         if (op->fuel_left == 0) {
-            rt_actor_fail(a, WIT_TIMEOUT, "fuel exhausted in %s (limit %llu)", rt_op_short(op),
-                          (unsigned long long)a->lim.fuel_per_call);
+            fail_fuel(a, op);
             return;
         }
         if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {

@@ -579,6 +579,7 @@ static int sec_import(dec *d)
         wasm_import *im = &m->imports[i];
         uint8_t kind;
 
+        im->at = (uint32_t)r->pos;
         if ((rc = wasm_rd_name(r, &im->module, &im->module_len)) < 0)
             return rc;
         if ((rc = wasm_rd_name(r, &im->name, &im->name_len)) < 0)
@@ -713,6 +714,7 @@ static int sec_export(dec *d)
         wasm_export *ex = &m->exports[i];
         uint8_t kind;
 
+        ex->at = (uint32_t)r->pos;
         if ((rc = wasm_rd_name(r, &ex->name, &ex->name_len)) < 0)
             return rc;
         if ((rc = wasm_rd_byte(r, &kind)) < 0)
@@ -798,6 +800,7 @@ static int rd_elem(dec *d, wasm_elem *e)
     uint32_t flag;
     int rc;
 
+    e->at = (uint32_t)r->pos;
     if ((rc = wasm_rd_u32(r, &flag)) < 0)
         return rc;
     if (flag > 7)
@@ -956,6 +959,7 @@ static int rd_data(dec *d, wasm_data *s)
     size_t start;
     int rc;
 
+    s->at = (uint32_t)r->pos;
     if ((rc = wasm_rd_u32(r, &flag)) < 0)
         return rc;
     if (flag > 2)
@@ -1016,6 +1020,26 @@ static int sec_custom(dec *d, size_t start, uint32_t size)
         d->names_end = start + size;
     }
     return wasm_rd_skip(r, size - (r->pos - start), NULL);
+}
+
+size_t wasm_entry_offset(const th_wasm_module *m, uint8_t sec, uint32_t i)
+{
+    rd r = {m->bytes, m->sec_at[sec], m->len, NULL};
+    wasm_tabletype tt;
+    wasm_limits lim;
+    uint32_t n, x;
+
+    if (sec > WASM_SEC_DATACOUNT || r.pos == 0 || wasm_rd_len32(&r, &n) < 0 || i >= n)
+        return r.pos;
+    for (uint32_t k = 0; k < i; k++) {
+        int rc = sec == WASM_SEC_FUNCTION ? wasm_rd_u32(&r, &x)
+                 : sec == WASM_SEC_TABLE  ? wasm_rd_tabletype(&r, &tt)
+                 : sec == WASM_SEC_MEMORY ? wasm_rd_limits(&r, &lim)
+                                          : -1;
+        if (rc < 0)
+            return m->sec_at[sec];
+    }
+    return r.pos;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1095,6 +1119,7 @@ static int parse_section(dec *d, uint8_t id, size_t start, uint32_t size)
         return sec_custom(d, start, size);
     if ((rc = ensure_spaces(d, sec_order[id])) < 0)
         return rc;
+    d->m->sec_at[id] = (uint32_t)start;
     switch (id) {
     case WASM_SEC_TYPE: return sec_type(d);
     case WASM_SEC_IMPORT: return sec_import(d);

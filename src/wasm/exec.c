@@ -547,6 +547,8 @@ int th_wasm_exec_resume(th_wasm_exec *ex, const th_wasm_val *host_results, th_wa
     return exec_run(ex, results);
 }
 
+/* The call becomes a trap (fuel exhausted, or aborted while suspended)
+ * whose backtrace is taken from its frames before they are dropped. */
 void th_wasm_exec_abort(th_wasm_exec *ex)
 {
     if (ex == NULL)
@@ -554,10 +556,12 @@ void th_wasm_exec_abort(th_wasm_exec *ex)
     if (ex->state == WASM_EXEC_OUT_OF_FUEL) {
         clear_trap(ex);
         wasm_exec_set_trap(ex, TH_WASM_TRAP_FUEL, "fuel exhausted");
+        build_backtrace(ex);
         exec_idle(ex);
     } else if (ex->state == WASM_EXEC_SUSPENDED) {
         clear_trap(ex);
         wasm_exec_set_trap(ex, TH_WASM_TRAP_ABORTED, "call aborted");
+        build_backtrace(ex);
         exec_idle(ex);
     }
 }
@@ -684,13 +688,17 @@ int th_wasm_call_invoke(th_wasm_call *call, th_wasm_func *fn, const th_wasm_val 
 /* ------------------------------------------------------------------ */
 /* Start functions                                                    */
 
-int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err)
+int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_wasm_exec *on, th_error *err)
 {
-    th_wasm_exec *ex = th_wasm_exec_new(NULL);
+    th_wasm_exec *ex = on != NULL ? on : th_wasm_exec_new(NULL);
+    uint64_t fuel_was = on != NULL ? on->fuel : 0;
+    bool limited_was = on != NULL && on->fuel_limited;
     int rc;
 
     if (ex == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
+    if (ex->state != WASM_EXEC_IDLE)
+        return th_error_set(err, TH_EBUSY, "the exec for the start function is busy");
     th_wasm_exec_set_fuel(ex, fuel ? fuel : UINT64_MAX);
     rc = th_wasm_exec_call(ex, fn, NULL, 0, NULL, 0);
     switch (rc) {
@@ -706,6 +714,11 @@ int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err)
         break;
     default: rc = th_error_set(err, rc, "cannot run the start function"); break;
     }
-    th_wasm_exec_free(ex);
+    if (on == NULL) {
+        th_wasm_exec_free(ex);
+    } else { /* the embedder's fuel setting, as it was */
+        ex->fuel = fuel_was;
+        ex->fuel_limited = limited_was;
+    }
     return rc;
 }

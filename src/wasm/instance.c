@@ -388,7 +388,8 @@ int th_wasm_instance_new(th_wasm_module *m, const th_wasm_imports *imports,
         goto fail;
     if (m->has_start) {
         leaked = true;
-        rc = wasm_run_start(inst->funcs[m->start], cfg ? cfg->start_fuel : 0, err);
+        rc = wasm_run_start(inst->funcs[m->start], cfg ? cfg->start_fuel : 0,
+                            cfg ? cfg->start_exec : NULL, err);
         if (rc < 0)
             goto fail;
     }

@@ -8,7 +8,9 @@
  * exports (indices, unique names) and the start function.  The messages
  * carry the specification's wording ("unknown global 1", "type mismatch",
  * "constant expression required", ...) so the official tests recognise
- * them.
+ * them.  Every message starts "at offset 0x..:" with the byte offset of the
+ * entry that is wrong (the import, export, segment, function or table
+ * entry, memory, the start section's index), as the decoder's do.
  *
  * Constant expressions follow the 2.0 rules: t.const, ref.null, ref.func
  * and global.get of an immutable *imported* global; the expression must
@@ -29,24 +31,25 @@ static const char *kind_name(uint8_t kind)
     }
 }
 
-static int check_limits(const wasm_limits *l, uint64_t bound, const char *what, uint32_t idx,
-                        th_error *err)
+/* Limits of the entry at byte `at`. */
+static int check_limits(const wasm_limits *l, uint64_t bound, size_t at, const char *what,
+                        uint32_t idx, th_error *err)
 {
     if (bound != 0 && l->min > bound)
         return th_error_set(err, TH_EINVAL,
-                            "%s %u: memory size must be at most 65536 pages "
+                            "at offset 0x%zx: %s %u: memory size must be at most 65536 pages "
                             "(4GiB)",
-                            what, idx);
+                            at, what, idx);
     if (l->has_max && bound != 0 && l->max > bound)
         return th_error_set(err, TH_EINVAL,
-                            "%s %u: memory size must be at most 65536 pages "
+                            "at offset 0x%zx: %s %u: memory size must be at most 65536 pages "
                             "(4GiB)",
-                            what, idx);
+                            at, what, idx);
     if (l->has_max && l->min > l->max)
         return th_error_set(err, TH_EINVAL,
-                            "%s %u: size minimum must not be greater than "
+                            "at offset 0x%zx: %s %u: size minimum must not be greater than "
                             "maximum",
-                            what, idx);
+                            at, what, idx);
     return 0;
 }
 
@@ -117,22 +120,29 @@ static int check_imports_and_funcs(const th_wasm_module *m, th_error *err)
     for (uint32_t i = 0; i < m->nimports; i++) {
         const wasm_import *im = &m->imports[i];
         if (im->kind == TH_WASM_EXTERN_FUNC && im->u.type_idx >= m->ntypes)
-            return th_error_set(err, TH_EINVAL, "import %u: unknown type %u", i, im->u.type_idx);
+            return th_error_set(err, TH_EINVAL, "at offset 0x%x: import %u: unknown type %u",
+                                im->at, i, im->u.type_idx);
         if (im->kind == TH_WASM_EXTERN_TABLE &&
-            (rc = check_limits(&im->u.table.limits, 0, "import", i, err)) < 0)
+            (rc = check_limits(&im->u.table.limits, 0, im->at, "import", i, err)) < 0)
             return rc;
         if (im->kind == TH_WASM_EXTERN_MEMORY &&
-            (rc = check_limits(&im->u.mem, WASM_MAX_PAGES, "import", i, err)) < 0)
+            (rc = check_limits(&im->u.mem, WASM_MAX_PAGES, im->at, "import", i, err)) < 0)
             return rc;
     }
     for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++)
         if (m->func_type[i] >= m->ntypes)
-            return th_error_set(err, TH_EINVAL, "function %u: unknown type %u", i, m->func_type[i]);
+            return th_error_set(err, TH_EINVAL, "at offset 0x%zx: function %u: unknown type %u",
+                                wasm_entry_offset(m, WASM_SEC_FUNCTION, i - m->nfunc_imports), i,
+                                m->func_type[i]);
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++)
-        if ((rc = check_limits(&m->tables[i].limits, 0, "table", i, err)) < 0)
+        if ((rc = check_limits(&m->tables[i].limits, 0,
+                               wasm_entry_offset(m, WASM_SEC_TABLE, i - m->ntable_imports), "table",
+                               i, err)) < 0)
             return rc;
     for (uint32_t i = m->nmem_imports; i < m->nmems; i++)
-        if ((rc = check_limits(&m->mems[i], WASM_MAX_PAGES, "memory", i, err)) < 0)
+        if ((rc = check_limits(&m->mems[i], WASM_MAX_PAGES,
+                               wasm_entry_offset(m, WASM_SEC_MEMORY, i - m->nmem_imports), "memory",
+                               i, err)) < 0)
             return rc;
     return 0;
 }
@@ -156,23 +166,25 @@ static int check_elems(const th_wasm_module *m, th_error *err)
 
         for (uint32_t k = 0; k < e->count; k++) {
             if (e->funcs != NULL && e->funcs[k] >= m->nfuncs)
-                return th_error_set(err, TH_EINVAL, "element segment %u: unknown function %u", i,
-                                    e->funcs[k]);
+                return th_error_set(err, TH_EINVAL,
+                                    "at offset 0x%x: element segment %u: unknown function %u",
+                                    e->at, i, e->funcs[k]);
             if (e->exprs != NULL &&
                 (rc = check_const(m, &e->exprs[k], e->reftype, "element segment", i, err)) < 0)
                 return rc;
         }
         if (e->mode == WASM_SEG_ACTIVE) {
             if (e->table >= m->ntables)
-                return th_error_set(err, TH_EINVAL, "element segment %u: unknown table %u", i,
-                                    e->table);
+                return th_error_set(err, TH_EINVAL,
+                                    "at offset 0x%x: element segment %u: unknown table %u", e->at,
+                                    i, e->table);
             if ((rc = check_const(m, &e->offset, TH_WASM_I32, "element segment", i, err)) < 0)
                 return rc;
             if (m->tables[e->table].reftype != e->reftype)
                 return th_error_set(err, TH_EINVAL,
-                                    "element segment %u: type mismatch "
+                                    "at offset 0x%x: element segment %u: type mismatch "
                                     "(segment and table %u differ)",
-                                    i, e->table);
+                                    e->at, i, e->table);
         }
     }
     return 0;
@@ -187,7 +199,9 @@ static int check_datas(const th_wasm_module *m, th_error *err)
         if (d->mode != WASM_SEG_ACTIVE)
             continue;
         if (d->mem >= m->nmems)
-            return th_error_set(err, TH_EINVAL, "data segment %u: unknown memory %u", i, d->mem);
+            return th_error_set(err, TH_EINVAL,
+                                "at offset 0x%x: data segment %u: unknown memory %u", d->at, i,
+                                d->mem);
         if ((rc = check_const(m, &d->offset, TH_WASM_I32, "data segment", i, err)) < 0)
             return rc;
     }
@@ -201,10 +215,13 @@ static int check_start(const th_wasm_module *m, th_error *err)
     if (!m->has_start)
         return 0;
     if (m->start >= m->nfuncs)
-        return th_error_set(err, TH_EINVAL, "start: unknown function %u", m->start);
+        return th_error_set(err, TH_EINVAL, "at offset 0x%x: start: unknown function %u",
+                            m->sec_at[WASM_SEC_START], m->start);
     ft = &m->types[m->func_type[m->start]];
     if (ft->nparams != 0 || ft->nresults != 0)
-        return th_error_set(err, TH_EINVAL, "start function %u must have type [] -> []", m->start);
+        return th_error_set(err, TH_EINVAL,
+                            "at offset 0x%x: start function %u must have type [] -> []",
+                            m->sec_at[WASM_SEC_START], m->start);
     return 0;
 }
 
@@ -265,8 +282,8 @@ static int check_exports(const th_wasm_module *m, th_error *err)
                          : ex->kind == TH_WASM_EXTERN_MEMORY ? m->nmems
                                                              : m->nglobals;
         if (ex->idx >= space)
-            return th_error_set(err, TH_EINVAL, "export %u: unknown %s %u", i, kind_name(ex->kind),
-                                ex->idx);
+            return th_error_set(err, TH_EINVAL, "at offset 0x%x: export %u: unknown %s %u", ex->at,
+                                i, kind_name(ex->kind), ex->idx);
     }
     if (wasm_export_order(m, &order) < 0)
         return th_error_set(err, TH_ENOMEM, "out of memory");
@@ -274,12 +291,28 @@ static int check_exports(const th_wasm_module *m, th_error *err)
         const wasm_export *a = &m->exports[order[i - 1]];
         const wasm_export *b = &m->exports[order[i]];
         if (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0) {
-            rc = th_error_set(err, TH_EINVAL, "duplicate export name \"%s\"", b->name);
+            /* the sort is stable: b is the later of the two */
+            rc = th_error_set(err, TH_EINVAL, "at offset 0x%x: duplicate export name \"%s\"", b->at,
+                              b->name);
             break;
         }
     }
     free(order);
     return rc;
+}
+
+/* The byte offset of memory `idx`: its import, or its memory section
+ * entry. */
+static size_t memory_offset(const th_wasm_module *m, uint32_t idx)
+{
+    uint32_t k = 0;
+
+    if (idx >= m->nmem_imports)
+        return wasm_entry_offset(m, WASM_SEC_MEMORY, idx - m->nmem_imports);
+    for (uint32_t i = 0; i < m->nimports; i++)
+        if (m->imports[i].kind == TH_WASM_EXTERN_MEMORY && k++ == idx)
+            return m->imports[i].at;
+    return 0;
 }
 
 int wasm_validate_module(const th_wasm_module *m, th_error *err)
@@ -299,6 +332,7 @@ int wasm_validate_module(const th_wasm_module *m, th_error *err)
     if ((rc = check_exports(m, err)) < 0)
         return rc;
     if (m->nmems > TH_WASM_MAX_MEMORIES)
-        return th_error_set(err, TH_EINVAL, "multiple memories (%u)", m->nmems);
+        return th_error_set(err, TH_EINVAL, "at offset 0x%zx: multiple memories (%u)",
+                            memory_offset(m, TH_WASM_MAX_MEMORIES), m->nmems);
     return 0;
 }

@@ -12,7 +12,10 @@
  *   - a guest fd names a slot of w->fds whose host descriptor is >= 0;
  *     a free slot has host == -1 (-2 marks a slot reserved during set-up);
  *   - path arguments are resolved in wasi_fs.c, never above the directory
- *     they are relative to.
+ *     they are relative to;
+ *   - every call on a descriptor first checks the rights the call needs
+ *     against the fd's rights_base (E_NOTCAPABLE when one is missing), as
+ *     preview1's rights model says; fd_fdstat_get reports those rights.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -41,6 +44,16 @@ wasi_fd *wasm_wasi_fd(th_wasi *w, uint32_t fd)
     if (fd >= w->nfds || w->fds[fd].host < 0)
         return NULL;
     return &w->fds[fd];
+}
+
+uint16_t wasm_wasi_fd_get(th_wasi *w, uint32_t fd, uint64_t need, wasi_fd **out)
+{
+    wasi_fd *f = wasm_wasi_fd(w, fd);
+
+    *out = f;
+    if (f == NULL)
+        return E_BADF;
+    return (f->rights & need) == need ? E_SUCCESS : E_NOTCAPABLE;
 }
 
 /* Find a free slot (lowest number), growing the table; E_MFILE at the
@@ -305,15 +318,22 @@ enum { IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE };
  * out). */
 static uint16_t do_io(th_wasi *w, const wasi_mem *m, const th_wasm_val *a, int kind)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    /* pread and pwrite need the seek right as well (they name an offset) */
+    static const uint64_t need[] = {
+        [IO_READ] = R_FD_READ,
+        [IO_WRITE] = R_FD_WRITE,
+        [IO_PREAD] = R_FD_READ | R_FD_SEEK,
+        [IO_PWRITE] = R_FD_WRITE | R_FD_SEEK,
+    };
+    wasi_fd *f;
     struct iovec iov[TH_WASI_MAX_IOVS];
     uint32_t outp;
     int cnt = 0;
     ssize_t n;
     uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, need[kind], &f)) != E_SUCCESS)
+        return e;
     if (f->type == FT_DIR)
         return E_ISDIR;
     e = gather_iovs(m, (uint32_t)a[1].i32, (uint32_t)a[2].i32, iov, &cnt);
@@ -358,15 +378,28 @@ static uint16_t wasi_fd_pwrite(th_wasi *w, const wasi_mem *m, const th_wasm_val 
     return do_io(w, m, a, IO_PWRITE);
 }
 
+/* The right to learn the offset: fd_tell, or fd_seek (which implies it). */
+static uint16_t tell_right(th_wasi *w, uint32_t fd, wasi_fd **out)
+{
+    uint16_t e = wasm_wasi_fd_get(w, fd, R_FD_TELL, out);
+    return e == E_NOTCAPABLE ? wasm_wasi_fd_get(w, fd, R_FD_SEEK, out) : e;
+}
+
 static uint16_t wasi_fd_seek(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
     static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
-    uint32_t wh = (uint32_t)a[2].i32, outp = (uint32_t)a[3].i32;
+    uint32_t fd = (uint32_t)a[0].i32, wh = (uint32_t)a[2].i32, outp = (uint32_t)a[3].i32;
+    wasi_fd *f;
     off_t pos;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    /* a seek by 0 from the current position only tells the offset */
+    if (a[1].i64 == 0 && wh == 1)
+        e = tell_right(w, fd, &f);
+    else
+        e = wasm_wasi_fd_get(w, fd, R_FD_SEEK, &f);
+    if (e != E_SUCCESS)
+        return e;
     if (wh > 2)
         return E_INVAL;
     if (!mem_ok(m, outp, 8))
@@ -380,11 +413,12 @@ static uint16_t wasi_fd_seek(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
 
 static uint16_t wasi_fd_tell(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     off_t pos;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = tell_right(w, (uint32_t)a[0].i32, &f)) != E_SUCCESS)
+        return e;
     if (!mem_ok(m, (uint32_t)a[1].i32, 8))
         return E_FAULT;
     pos = lseek(f->host, 0, SEEK_CUR);
@@ -456,12 +490,13 @@ static uint16_t wasi_fd_fdstat_get(th_wasi *w, const wasi_mem *m, const th_wasm_
 
 static uint16_t wasi_fd_fdstat_set_flags(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     uint32_t want = (uint32_t)a[1].i32 & 0xffff;
+    uint16_t e;
     int fl;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_FDSTAT_SET_FLAGS, &f)) != E_SUCCESS)
+        return e;
     if (want & (FDFL_DSYNC | FDFL_RSYNC | FDFL_SYNC))
         return E_NOTSUP; /* Linux cannot change these after open */
     fl = fcntl(f->host, F_GETFL);
@@ -493,11 +528,12 @@ static uint16_t wasi_fd_fdstat_set_rights(th_wasi *w, const wasi_mem *m, const t
 
 static uint16_t wasi_fd_filestat_get(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     struct stat st;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_FILESTAT_GET, &f)) != E_SUCCESS)
+        return e;
     if (fstat(f->host, &st) != 0)
         return host_errno();
     return wasm_wasi_out_filestat(m, (uint32_t)a[1].i32, &st);
@@ -505,10 +541,11 @@ static uint16_t wasi_fd_filestat_get(th_wasi *w, const wasi_mem *m, const th_was
 
 static uint16_t wasi_fd_filestat_set_size(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_FILESTAT_SET_SIZE, &f)) != E_SUCCESS)
+        return e;
     if (a[1].i64 < 0)
         return E_INVAL;
     if (ftruncate(f->host, (off_t)a[1].i64) != 0)
@@ -520,11 +557,12 @@ static uint16_t wasi_fd_advise(th_wasi *w, const wasi_mem *m, const th_wasm_val 
 {
     static const int advice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                                  POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     uint32_t adv = (uint32_t)a[3].i32;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_ADVISE, &f)) != E_SUCCESS)
+        return e;
     if (adv > 5 || a[1].i64 < 0 || a[2].i64 < 0)
         return E_INVAL;
     return wasm_wasi_errno(posix_fadvise(f->host, (off_t)a[1].i64, (off_t)a[2].i64, advice[adv]));
@@ -532,10 +570,11 @@ static uint16_t wasi_fd_advise(th_wasi *w, const wasi_mem *m, const th_wasm_val 
 
 static uint16_t wasi_fd_allocate(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_ALLOCATE, &f)) != E_SUCCESS)
+        return e;
     if (a[1].i64 < 0 || a[2].i64 <= 0)
         return E_INVAL;
     return wasm_wasi_errno(posix_fallocate(f->host, (off_t)a[1].i64, (off_t)a[2].i64));
@@ -543,19 +582,21 @@ static uint16_t wasi_fd_allocate(th_wasi *w, const wasi_mem *m, const th_wasm_va
 
 static uint16_t wasi_fd_sync(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_SYNC, &f)) != E_SUCCESS)
+        return e;
     return fsync(f->host) == 0 ? E_SUCCESS : host_errno();
 }
 
 static uint16_t wasi_fd_datasync(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_DATASYNC, &f)) != E_SUCCESS)
+        return e;
     return fdatasync(f->host) == 0 ? E_SUCCESS : host_errno();
 }
 
@@ -632,9 +673,12 @@ static void sub_decode(th_wasi *w, const uint8_t *p, wasi_sub *s, struct pollfd 
             s->deadline = timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
         }
     } else if (s->type == 1 || s->type == 2) {
-        wasi_fd *f = wasm_wasi_fd(w, get_u32(p + 16));
-        if (f == NULL) {
-            s->error = E_BADF;
+        /* poll_fd_readwrite, with fd_read or fd_write as the event asks */
+        wasi_fd *f;
+        uint64_t need = R_POLL_FD_READWRITE | (s->type == 1 ? R_FD_READ : R_FD_WRITE);
+        uint16_t e = wasm_wasi_fd_get(w, get_u32(p + 16), need, &f);
+        if (e != E_SUCCESS) {
+            s->error = e;
             return;
         }
         s->pfd = (int)*npfds;
@@ -880,8 +924,14 @@ static int pack_strings(const char *const *v, size_t n, char **buf, uint32_t *co
     return TH_OK;
 }
 
-/* Install borrowed host descriptor `host` as guest fd `slot` (stdio). */
-static void add_stdio(th_wasi *w, uint32_t slot, int host)
+/* Install borrowed host descriptor `host` as guest fd `slot` (stdio) with
+ * `rights` (R_STDIN or R_STDOUT).  The host file behind it may be one the
+ * guest must not otherwise touch (`>> log`): it gets no seek or tell, so
+ * its writes land where the host's offset (or O_APPEND) puts them, and
+ * nothing that truncates, reallocates or re-times it.  wasi-libc's
+ * isatty() (a character device without seek and tell rights) then holds
+ * for a terminal and not for a file or pipe, by the file type. */
+static void add_stdio(th_wasi *w, uint32_t slot, int host, uint64_t rights)
 {
     wasi_fd *f = &w->fds[slot];
     struct stat st;
@@ -891,11 +941,7 @@ static void add_stdio(th_wasi *w, uint32_t slot, int host)
     f->host = host;
     f->borrowed = true;
     f->type = wasm_wasi_filetype(st.st_mode);
-    f->rights =
-        R_FD_READ | R_FD_WRITE | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
-    /* wasi-libc's isatty(): a character device without seek rights */
-    if (!isatty(host))
-        f->rights |= R_FD_SEEK | R_FD_TELL;
+    f->rights = rights;
     f->inheriting = 0;
 }
 
@@ -925,7 +971,7 @@ static int add_preopen(th_wasi *w, const th_wasi_dir *d, th_error *err)
         f->preopen[--gl] = 0;
     f->host = hfd;
     f->type = FT_DIR;
-    f->rights = R_ALL;
+    f->rights = R_DIR;
     f->inheriting = R_ALL;
     return TH_OK;
 }
@@ -964,9 +1010,9 @@ int th_wasi_new(const th_wasi_config *cfg, th_wasi **out, th_error *err)
     }
     for (uint32_t i = 0; i < 3; i++)
         w->fds[i].host = -1;
-    add_stdio(w, 0, cfg->stdin_fd);
-    add_stdio(w, 1, cfg->stdout_fd);
-    add_stdio(w, 2, cfg->stderr_fd);
+    add_stdio(w, 0, cfg->stdin_fd, R_STDIN);
+    add_stdio(w, 1, cfg->stdout_fd, R_STDOUT);
+    add_stdio(w, 2, cfg->stderr_fd, R_STDOUT);
     *out = w;
     return TH_OK;
 fail:

@@ -161,20 +161,21 @@ static uint16_t walk_step(wasi_walk *wk, const char *comp, const char *tail, boo
 }
 
 /*
- * Resolve guest path (ptr, len) relative to directory fd `fd`.  On success
- * `out` names the directory and final component; release with path_done().
+ * Resolve guest path (ptr, len) relative to directory fd `fd`, which must
+ * hold the rights `need` (E_NOTCAPABLE otherwise).  On success `out` names
+ * the directory and final component; release with path_done().
  * `follow`: expand a symlink in the final component too.
  */
-static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd, uint32_t ptr, uint32_t len,
-                             bool follow, wasi_path *out)
+static uint16_t path_resolve(th_wasi *w, const wasi_mem *m, uint32_t fd, uint64_t need,
+                             uint32_t ptr, uint32_t len, bool follow, wasi_path *out)
 {
-    wasi_fd *f = wasm_wasi_fd(w, fd);
+    wasi_fd *f;
     wasi_walk wk;
     uint16_t e;
 
     memset(out, 0, sizeof *out);
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, fd, need, &f)) != E_SUCCESS)
+        return e;
     if (f->type != FT_DIR)
         return E_NOTDIR;
     wk.depth = 1;
@@ -265,12 +266,12 @@ static uint16_t make_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct ti
 
 uint16_t wasm_wasi_fd_filestat_set_times(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     struct timespec ts[2];
     uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_FILESTAT_SET_TIMES, &f)) != E_SUCCESS)
+        return e;
     e = make_times((uint64_t)a[1].i64, (uint64_t)a[2].i64, (uint32_t)a[3].i32, ts);
     if (e != E_SUCCESS)
         return e;
@@ -300,15 +301,16 @@ static uint8_t dirent_type(unsigned char t)
  */
 uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
-    wasi_fd *f = wasm_wasi_fd(w, (uint32_t)a[0].i32);
+    wasi_fd *f;
     uint32_t buf = (uint32_t)a[1].i32, len = (uint32_t)a[2].i32;
     uint64_t cookie = (uint64_t)a[3].i64;
     uint32_t outp = (uint32_t)a[4].i32, used = 0;
     struct dirent *de;
     uint8_t hdr[DIRENT_SIZE];
+    uint16_t e;
 
-    if (f == NULL)
-        return E_BADF;
+    if ((e = wasm_wasi_fd_get(w, (uint32_t)a[0].i32, R_FD_READDIR, &f)) != E_SUCCESS)
+        return e;
     if (f->type != FT_DIR)
         return E_NOTDIR;
     if (!mem_ok(m, buf, len) || !mem_ok(m, outp, 4))
@@ -363,10 +365,14 @@ uint16_t wasm_wasi_fd_readdir(th_wasi *w, const wasi_mem *m, const th_wasm_val *
 
 /*
  * path_open(dirfd, dirflags, path, path_len, oflags, rights_base,
- * rights_inheriting, fdflags, fd_out).  The host access mode follows the
- * requested rights (as wasi-libc derives them from O_RDONLY/O_WRONLY/O_RDWR);
- * the new fd gets the requested rights limited by the directory's
- * inheritable rights.
+ * rights_inheriting, fdflags, fd_out).  The directory needs path_open, and
+ * path_create_file for oflags::creat, path_filestat_set_size for
+ * oflags::trunc; the rights asked for the new fd (base and inheriting,
+ * plus fd_datasync for fdflags::dsync and fd_sync for rsync/sync) must all
+ * be among the directory's inheriting rights: E_NOTCAPABLE otherwise
+ * (wasi-libc asks for its maximum masked by those, so it never asks too
+ * much).  The new fd gets exactly the rights asked.  The host access mode
+ * follows them (as wasi-libc derives them from O_RDONLY/O_WRONLY/O_RDWR).
  */
 uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a)
 {
@@ -375,6 +381,7 @@ uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
     uint32_t dirfd = (uint32_t)a[0].i32, oflags = (uint32_t)a[4].i32;
     uint64_t rights = (uint64_t)a[5].i64, inh = (uint64_t)a[6].i64;
     uint32_t fdflags = (uint32_t)a[7].i32, outp = (uint32_t)a[8].i32, slot;
+    uint64_t need = R_PATH_OPEN, need_inh = rights | inh;
     int flags = O_CLOEXEC | O_NOFOLLOW, hfd;
     wasi_fd *dir = wasm_wasi_fd(w, dirfd), *f;
     wasi_path p;
@@ -383,10 +390,18 @@ uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
 
     if (dir == NULL)
         return E_BADF;
+    if (oflags & OFL_CREAT)
+        need |= R_PATH_CREATE_FILE;
+    if (oflags & OFL_TRUNC)
+        need |= R_PATH_FILESTAT_SET_SIZE;
+    if (fdflags & FDFL_DSYNC)
+        need_inh |= R_FD_DATASYNC;
+    if (fdflags & (FDFL_RSYNC | FDFL_SYNC))
+        need_inh |= R_FD_SYNC;
+    if ((dir->rights & need) != need || (need_inh & ~dir->inheriting) != 0)
+        return E_NOTCAPABLE;
     if (!mem_ok(m, outp, 4))
         return E_FAULT;
-    rights &= dir->inheriting;
-    inh &= dir->inheriting;
     if (oflags & OFL_CREAT)
         flags |= O_CREAT;
     if (oflags & OFL_DIRECTORY)
@@ -409,7 +424,7 @@ uint16_t wasm_wasi_path_open(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
         flags |= O_RDWR;
     else
         flags |= O_WRONLY;
-    e = path_resolve(w, m, dirfd, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
+    e = path_resolve(w, m, dirfd, need, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
                      ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
     if (e != E_SUCCESS)
         return e;
@@ -445,8 +460,8 @@ uint16_t wasm_wasi_path_filestat_get(th_wasi *w, const wasi_mem *m, const th_was
     struct stat st;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
-                     ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_FILESTAT_GET, (uint32_t)a[2].i32,
+                     (uint32_t)a[3].i32, ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
     if (e != E_SUCCESS)
         return e;
     if (fstatat(p.dirfd, p.name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -468,8 +483,8 @@ uint16_t wasm_wasi_path_filestat_set_times(th_wasi *w, const wasi_mem *m, const 
     e = make_times((uint64_t)a[4].i64, (uint64_t)a[5].i64, (uint32_t)a[6].i32, ts);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
-                     ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2].i32,
+                     (uint32_t)a[3].i32, ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &p);
     if (e != E_SUCCESS)
         return e;
     if (utimensat(p.dirfd, p.name, ts, AT_SYMLINK_NOFOLLOW) != 0)
@@ -483,7 +498,8 @@ uint16_t wasm_wasi_path_create_directory(th_wasi *w, const wasi_mem *m, const th
     wasi_path p;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_CREATE_DIRECTORY, (uint32_t)a[1].i32,
+                     (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (mkdirat(p.dirfd, p.name, 0777) != 0)
@@ -497,7 +513,8 @@ uint16_t wasm_wasi_path_remove_directory(th_wasi *w, const wasi_mem *m, const th
     wasi_path p;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1].i32,
+                     (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (unlinkat(p.dirfd, p.name, AT_REMOVEDIR) != 0)
@@ -512,7 +529,8 @@ uint16_t wasm_wasi_path_unlink_file(th_wasi *w, const wasi_mem *m, const th_wasm
     struct stat st;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_UNLINK_FILE, (uint32_t)a[1].i32,
+                     (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     if (p.slash) /* "name/" names a directory, never a file */
@@ -528,11 +546,12 @@ uint16_t wasm_wasi_path_rename(th_wasi *w, const wasi_mem *m, const th_wasm_val 
     wasi_path from, to;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false,
-                     &from);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_RENAME_SOURCE, (uint32_t)a[1].i32,
+                     (uint32_t)a[2].i32, false, &from);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[3].i32, (uint32_t)a[4].i32, (uint32_t)a[5].i32, false, &to);
+    e = path_resolve(w, m, (uint32_t)a[3].i32, R_PATH_RENAME_TARGET, (uint32_t)a[4].i32,
+                     (uint32_t)a[5].i32, false, &to);
     if (e == E_SUCCESS) {
         if (renameat(from.dirfd, from.name, to.dirfd, to.name) != 0)
             e = host_errno();
@@ -547,11 +566,12 @@ uint16_t wasm_wasi_path_link(th_wasi *w, const wasi_mem *m, const th_wasm_val *a
     wasi_path from, to;
     uint16_t e;
 
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[2].i32, (uint32_t)a[3].i32,
-                     ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &from);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_LINK_SOURCE, (uint32_t)a[2].i32,
+                     (uint32_t)a[3].i32, ((uint32_t)a[1].i32 & LOOKUP_FOLLOW) != 0, &from);
     if (e != E_SUCCESS)
         return e;
-    e = path_resolve(w, m, (uint32_t)a[4].i32, (uint32_t)a[5].i32, (uint32_t)a[6].i32, false, &to);
+    e = path_resolve(w, m, (uint32_t)a[4].i32, R_PATH_LINK_TARGET, (uint32_t)a[5].i32,
+                     (uint32_t)a[6].i32, false, &to);
     if (e == E_SUCCESS) {
         if (linkat(from.dirfd, from.name, to.dirfd, to.name, 0) != 0)
             e = host_errno();
@@ -577,7 +597,8 @@ uint16_t wasm_wasi_path_symlink(th_wasi *w, const wasi_mem *m, const th_wasm_val
         free(target);
         return E_NOTCAPABLE;
     }
-    e = path_resolve(w, m, (uint32_t)a[2].i32, (uint32_t)a[3].i32, (uint32_t)a[4].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[2].i32, R_PATH_SYMLINK, (uint32_t)a[3].i32,
+                     (uint32_t)a[4].i32, false, &p);
     if (e == E_SUCCESS) {
         if (symlinkat(target, p.dirfd, p.name) != 0)
             e = host_errno();
@@ -600,7 +621,8 @@ uint16_t wasm_wasi_path_readlink(th_wasi *w, const wasi_mem *m, const th_wasm_va
 
     if (!mem_ok(m, buf, len) || !mem_ok(m, outp, 4))
         return E_FAULT;
-    e = path_resolve(w, m, (uint32_t)a[0].i32, (uint32_t)a[1].i32, (uint32_t)a[2].i32, false, &p);
+    e = path_resolve(w, m, (uint32_t)a[0].i32, R_PATH_READLINK, (uint32_t)a[1].i32,
+                     (uint32_t)a[2].i32, false, &p);
     if (e != E_SUCCESS)
         return e;
     n = readlinkat(p.dirfd, p.name, target, sizeof target);

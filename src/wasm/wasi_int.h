@@ -77,18 +77,52 @@ enum {
     FT_SYMLINK = 7,
 };
 
+/* Rights (rights_base / rights_inheriting of an fd). */
 #define R_FD_DATASYNC (1ull << 0)
 #define R_FD_READ (1ull << 1)
 #define R_FD_SEEK (1ull << 2)
 #define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
+#define R_FD_SYNC (1ull << 4)
 #define R_FD_TELL (1ull << 5)
 #define R_FD_WRITE (1ull << 6)
+#define R_FD_ADVISE (1ull << 7)
 #define R_FD_ALLOCATE (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_LINK_SOURCE (1ull << 11)
+#define R_PATH_LINK_TARGET (1ull << 12)
+#define R_PATH_OPEN (1ull << 13)
 #define R_FD_READDIR (1ull << 14)
+#define R_PATH_READLINK (1ull << 15)
+#define R_PATH_RENAME_SOURCE (1ull << 16)
+#define R_PATH_RENAME_TARGET (1ull << 17)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
 #define R_FD_FILESTAT_GET (1ull << 21)
 #define R_FD_FILESTAT_SET_SIZE (1ull << 22)
+#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
+#define R_PATH_SYMLINK (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define R_PATH_UNLINK_FILE (1ull << 26)
 #define R_POLL_FD_READWRITE (1ull << 27)
 #define R_ALL ((1ull << 30) - 1)
+
+/* What the standard descriptors may do: stdin is read, stdout and stderr
+ * are written at their current end, and nothing else changes the host
+ * file behind them (no seek, tell, pread/pwrite, truncation, timestamps,
+ * allocation, advice, sync or flag changes).  Their metadata may be read. */
+#define R_STDIN (R_FD_READ | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+#define R_STDOUT (R_FD_WRITE | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+/* A preopened directory: the path operations and what applies to a
+ * directory itself; the files and directories opened below it may get
+ * any right (R_ALL inheriting), each as path_open asks. */
+#define R_DIR \
+    (R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET | \
+     R_PATH_OPEN | R_FD_READDIR | R_PATH_READLINK | R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET | \
+     R_PATH_FILESTAT_GET | R_PATH_FILESTAT_SET_SIZE | R_PATH_FILESTAT_SET_TIMES | \
+     R_FD_FILESTAT_GET | R_FD_FILESTAT_SET_TIMES | R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | \
+     R_PATH_UNLINK_FILE | R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | R_FD_DATASYNC)
 
 #define FDFL_APPEND 1u
 #define FDFL_DSYNC 2u
@@ -227,6 +261,10 @@ static inline uint64_t ts_ns(struct timespec ts)
 /* wasi.c */
 uint16_t wasm_wasi_errno(int e);
 wasi_fd *wasm_wasi_fd(th_wasi *w, uint32_t fd);
+/* The open descriptor `fd` into *out if its rights_base holds every right
+ * of `need`; E_BADF if it is not open, E_NOTCAPABLE if a right is
+ * missing. */
+uint16_t wasm_wasi_fd_get(th_wasi *w, uint32_t fd, uint64_t need, wasi_fd **out);
 /* Find a free slot (lowest number), growing the table; E_MFILE at the
  * limit.  The slot comes back cleared with host = -1.  The table may move:
  * pointers from wasm_wasi_fd() are stale afterwards. */

@@ -94,6 +94,7 @@ typedef struct wasm_import {
     char *module, *name; /* NUL-terminated copies (owned); may contain NUL */
     uint32_t module_len, name_len;
     uint8_t kind; /* th_wasm_extern_kind */
+    uint32_t at;  /* byte offset of the entry (validation messages) */
     union {
         uint32_t type_idx; /* FUNC */
         wasm_tabletype table;
@@ -107,6 +108,7 @@ typedef struct wasm_export {
     uint32_t name_len;
     uint8_t kind;
     uint32_t idx;
+    uint32_t at; /* byte offset of the entry (validation messages) */
 } wasm_export;
 
 enum { WASM_SEG_ACTIVE = 0, WASM_SEG_PASSIVE = 1, WASM_SEG_DECLARATIVE = 2 };
@@ -114,6 +116,7 @@ enum { WASM_SEG_ACTIVE = 0, WASM_SEG_PASSIVE = 1, WASM_SEG_DECLARATIVE = 2 };
 typedef struct wasm_elem {
     uint8_t mode; /* WASM_SEG_* */
     uint8_t reftype;
+    uint32_t at;      /* byte offset of the segment (validation messages) */
     uint32_t table;   /* ACTIVE only */
     wasm_expr offset; /* ACTIVE only */
     uint32_t count;
@@ -124,6 +127,7 @@ typedef struct wasm_elem {
 typedef struct wasm_data {
     uint8_t mode; /* ACTIVE or PASSIVE */
     uint32_t mem;
+    uint32_t at;       /* byte offset of the segment (validation messages) */
     wasm_expr offset;  /* ACTIVE only */
     uint32_t off, len; /* the bytes, inside module->bytes */
 } wasm_data;
@@ -161,6 +165,10 @@ struct th_wasm_module {
     uint32_t nexports;
     bool has_start;
     uint32_t start;
+    /* Byte offset of each section's contents (after its size), 0 when
+     * absent: validation messages name the entry that is wrong
+     * (wasm_entry_offset). */
+    uint32_t sec_at[WASM_SEC_DATACOUNT + 1];
     wasm_elem *elems;
     uint32_t nelems;
     wasm_data *datas;
@@ -262,6 +270,10 @@ typedef struct wasm_cinstr {
     uint64_t imm_hi; /* v128.const: the high 8 bytes (imm: the low 8) */
 } wasm_cinstr;
 int wasm_expr_next(const th_wasm_module *m, size_t *pos, size_t end, wasm_cinstr *out);
+/* decode.c: the byte offset of defined entry `i` (not counting imports) of
+ * the function, table or memory section `sec` (WASM_SEC_*), found by
+ * reading the section again; the section's offset if it cannot be. */
+size_t wasm_entry_offset(const th_wasm_module *m, uint8_t sec, uint32_t i);
 
 /* validate.c: export indices sorted by (length, bytes) of their names, in
  * a new array (*out, owned by the caller).  Returns 0 or TH_ENOMEM. */
@@ -302,9 +314,11 @@ int wasm_table_init(th_wasm_table *t, uint8_t reftype, uint32_t min, uint32_t ma
 void wasm_table_release(th_wasm_table *t);
 int64_t wasm_table_grow(th_wasm_table *t, uint32_t delta, void *init);
 
-/* exec.c: run a function to completion on a fresh internal exec with
- * `fuel` (0 = unlimited); used for the start function.  On trap fills err
- * (TH_ETRAP) with the trap message. */
-int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_error *err);
+/* exec.c: run a function to completion with `fuel` (0 = unlimited) on
+ * exec `on` (idle; its fuel setting is restored afterwards, its trap
+ * message and backtrace describe a trap) or, if NULL, a fresh internal one;
+ * used for the start function.  On trap fills err (TH_ETRAP) with the trap
+ * message. */
+int wasm_run_start(th_wasm_func *fn, uint64_t fuel, th_wasm_exec *on, th_error *err);
 
 #endif

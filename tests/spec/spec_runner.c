@@ -273,9 +273,9 @@ static void script_close(script *s)
 
 /* Read and decode a command's module file.  Returns 0 with *out set, 1 if
  * the engine rejected it (message in err), or -1 if the file is missing
- * (reason in why). */
+ * (reason in why).  *size (optional) is the file's size. */
 static int load_module(script *s, const json_t *cmd, th_wasm_module **out, th_error *err, char *why,
-                       size_t whylen)
+                       size_t whylen, size_t *size)
 {
     const char *filename = jstr(cmd, "filename");
     *out = NULL;
@@ -289,6 +289,8 @@ static int load_module(script *s, const json_t *cmd, th_wasm_module **out, th_er
         snprintf(why, whylen, "cannot read %s: %s", filename, strerror(errno));
         return -1;
     }
+    if (size != NULL)
+        *size = len;
     th_error_clear(err);
     int rc = th_wasm_module_new(bytes, len, out, err);
     free(bytes);
@@ -303,7 +305,7 @@ static void cmd_module(script *s, const json_t *cmd)
     th_wasm_module *m = NULL;
     th_wasm_instance *inst = NULL;
     s->last = NULL;
-    int rc = load_module(s, cmd, &m, &err, why, sizeof why);
+    int rc = load_module(s, cmd, &m, &err, why, sizeof why, NULL);
     if (rc < 0) {
         fail(s, "module: %s", why);
     } else if (rc > 0) {
@@ -353,19 +355,41 @@ static void cmd_register(script *s, const json_t *cmd)
     s->c.passed++;
 }
 
-/* assert_invalid / assert_malformed: the engine must refuse the module. */
+/* The byte offset an engine error names ("... offset 0x1f ..."), as
+ * `theater wasm validate` reads it, or -1. */
+static long long error_offset(const char *msg)
+{
+    const char *p = strstr(msg, "offset 0x");
+    char *end;
+    unsigned long long off;
+
+    if (p == NULL)
+        return -1;
+    errno = 0;
+    off = strtoull(p + 9, &end, 16);
+    return errno != 0 || end == p + 9 || off > INT64_MAX ? -1 : (long long)off;
+}
+
+/* assert_invalid / assert_malformed: the engine must refuse the module,
+ * and its message must name a byte offset inside the file (the section or
+ * entry that is wrong; the end of the file when it is cut short). */
 static void cmd_assert_rejected(script *s, const json_t *cmd, const char *type)
 {
     char why[WHY_MAX];
     th_error err;
     th_wasm_module *m = NULL;
-    int rc = load_module(s, cmd, &m, &err, why, sizeof why);
+    size_t size = 0;
+    int rc = load_module(s, cmd, &m, &err, why, sizeof why, &size);
+    long long off;
     if (rc < 0) {
         fail(s, "%s: %s", type, why);
     } else if (rc == 0) {
         th_wasm_module_free(m);
         fail(s, "%s: module %s accepted, expected \"%s\"", type, jstr(cmd, "filename"),
              jstr(cmd, "text"));
+    } else if ((off = error_offset(err.msg)) < 0 || (unsigned long long)off > size) {
+        fail(s, "%s: module %s refused without a byte offset in the file: %s", type,
+             jstr(cmd, "filename"), err.msg);
     } else {
         s->c.passed++;
         check_message(s, jstr(cmd, "text"), err.msg);
@@ -381,7 +405,7 @@ static void cmd_assert_no_instance(script *s, const json_t *cmd, const char *typ
     th_wasm_module *m = NULL;
     th_wasm_instance *inst = NULL;
     const char *text = jstr(cmd, "text");
-    int rc = load_module(s, cmd, &m, &err, why, sizeof why);
+    int rc = load_module(s, cmd, &m, &err, why, sizeof why, NULL);
     if (rc < 0) {
         fail(s, "%s: %s", type, why);
         return;

@@ -296,7 +296,7 @@ static void test_data_forms(void **state)
     expect_error("05 { 01 00 01 }  0b 0c 01 00 41 03 0b 07 61 62 63 64 65 66", true, NULL,
                  "unexpected end");
     /* data segment for a memory that does not exist */
-    expect_error("0b { 01 00 41 00 0b 01 61 }", true, NULL, "unknown memory 0");
+    expect_error("0b { 01 00 41 00 0b 01 61 }", true, "at offset 0xb: ", "unknown memory 0");
 }
 
 static void test_name_section(void **state)
@@ -341,9 +341,11 @@ static void test_refs_and_exports(void **state)
 
     expect_error("01 { 01 60 00 00 }  03 { 01 00 }"
                  "07 { 02 01 61 00 00 01 61 00 00 }  0a { 01 { 00 0b } }",
-                 true, NULL, "duplicate export name");
-    expect_error("07 { 01 01 61 00 00 }", true, NULL, "unknown function 0");
-    expect_error("07 { 01 01 61 03 02 }", true, NULL, "unknown global 2");
+                 true, "at offset 0x19: ", "duplicate export name"); /* the second one */
+    expect_error("07 { 01 01 61 00 00 }", true, "at offset 0xb: ", "unknown function 0");
+    expect_error("07 { 01 01 61 03 02 }", true, "at offset 0xb: ", "unknown global 2");
+    expect_error("05 { 01 00 01 }  07 { 02 01 61 02 00  01 62 02 01 }", true,
+                 "at offset 0x14: ", "export 1: unknown memory 1");
     expect_error("07 { 01 01 61 04 00 }", true, "at offset 0xd: ", "malformed export kind");
 }
 
@@ -374,34 +376,55 @@ static void test_const_exprs(void **state)
     /* funcref segment into an externref table */
     expect_error("01 { 01 60 00 00 }  03 { 01 00 }  04 { 01 6f 00 01 }"
                  "09 { 01 00 41 00 0b 01 00 }  0a { 01 { 00 0b } }",
-                 true, NULL, "type mismatch");
+                 true, "at offset 0x1b: ", "type mismatch");
     /* segment for a table that does not exist */
     expect_error("01 { 01 60 00 00 }  03 { 01 00 }"
                  "09 { 01 02 03 41 00 0b 00 00 }  0a { 01 { 00 0b } }",
-                 true, NULL, "unknown table 3");
+                 true, "at offset 0x15: ", "unknown table 3");
+    /* a function index out of range in the second segment */
+    expect_error("01 { 01 60 00 00 }  03 { 01 00 }  04 { 01 70 00 01 }"
+                 "09 { 02 00 41 00 0b 01 00  00 41 00 0b 01 05 }  0a { 01 { 00 0b } }",
+                 true, "at offset 0x21: ", "element segment 1: unknown function 5");
 }
 
 static void test_limits_and_start(void **state)
 {
     (void)state;
-    expect_error("05 { 01 01 02 01 }", true, NULL, "size minimum must not be greater than maximum");
-    expect_error("04 { 01 70 01 02 01 }", true, NULL,
-                 "size minimum must not be greater than maximum");
-    expect_error("05 { 01 00 81 80 04 }", true, NULL,
-                 "memory size must be at most 65536 pages (4GiB)");
-    expect_error("05 { 01 01 00 81 80 04 }", true, NULL,
-                 "memory size must be at most 65536 pages (4GiB)");
-    expect_error("05 { 02 00 00 00 00 }", true, NULL, "multiple memories");
+    /* every module-level error names the byte offset of the entry that is
+     * wrong: a memory, table, import or function entry, the start index */
+    expect_error("05 { 01 01 02 01 }", true,
+                 "at offset 0xb: ", "size minimum must not be greater than maximum");
+    expect_error("04 { 01 70 01 02 01 }", true,
+                 "at offset 0xb: ", "size minimum must not be greater than maximum");
+    expect_error("04 { 02 70 00 01  70 01 02 01 }", true,
+                 "at offset 0xe: ", "table 1: size minimum must not be greater than maximum");
+    expect_error("05 { 01 00 81 80 04 }", true,
+                 "at offset 0xb: ", "memory size must be at most 65536 pages (4GiB)");
+    expect_error("05 { 01 01 00 81 80 04 }", true,
+                 "at offset 0xb: ", "memory size must be at most 65536 pages (4GiB)");
+    expect_error("02 { 01 01 6d 01 61 02 01 02 01 }", true,
+                 "at offset 0xb: ", "import 0: size minimum must not be greater than maximum");
+    /* the second memory: a defined one, an imported one */
+    expect_error("05 { 02 00 00 00 00 }", true, "at offset 0xd: ", "multiple memories");
+    expect_error("02 { 01 01 6d 01 61 02 00 00 }  05 { 01 00 00 }", true,
+                 "at offset 0x15: ", "multiple memories");
+    expect_error("02 { 02 01 6d 01 61 02 00 00  01 6d 01 62 02 00 00 }", true,
+                 "at offset 0x12: ", "multiple memories");
     th_wasm_module *m = expect_ok("05 { 01 01 00 80 80 04 }");
     assert_int_equal(m->mems[0].max, 65536);
     wasm_module_destroy(m);
     /* start function with a parameter */
     expect_error("01 { 01 60 01 7f 00 }  03 { 01 00 }  08 { 00 }"
                  "0a { 01 { 00 0b } }",
-                 true, NULL, "start function");
-    expect_error("08 { 00 }", true, NULL, "unknown function 0");
-    /* function with a type index out of range */
-    expect_error("03 { 01 00 }  0a { 01 { 00 0b } }", true, NULL, "unknown type");
+                 true, "at offset 0x15: ", "start function");
+    expect_error("08 { 00 }", true, "at offset 0xa: ", "unknown function 0");
+    /* function with a type index out of range: the first, the second */
+    expect_error("03 { 01 00 }  0a { 01 { 00 0b } }", true, "at offset 0xb: ", "unknown type");
+    expect_error("01 { 01 60 00 00 }  03 { 02 00 07 }  0a { 02 { 00 0b } { 00 0b } }", true,
+                 "at offset 0x12: ", "function 1: unknown type 7");
+    /* an imported function of an unknown type */
+    expect_error("02 { 01 01 6d 01 66 00 05 }", true,
+                 "at offset 0xb: ", "import 0: unknown type 5");
 }
 
 static void test_type_canon(void **state)

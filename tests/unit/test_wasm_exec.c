@@ -231,6 +231,141 @@ static void test_abort_runaway_loop(void **state)
     teardown_module(&fx);
 }
 
+/* Out of fuel three calls deep, or before the entry function began: the
+ * abort turns it into a fuel trap whose backtrace names the frames the
+ * call had reached. */
+static const char *deep_fuel_wat = "(module\n"
+                                   "  (func $c (loop $l (br $l)))\n"
+                                   "  (func $b (call $c))\n"
+                                   "  (func $a (export \"a\") (call $b)))\n";
+
+static void test_fuel_trap_backtrace(void **state)
+{
+    fixture fx;
+
+    (void)state;
+    setup_module(&fx, deep_fuel_wat, NULL, NULL, NULL);
+    th_wasm_exec_set_fuel(fx.ex, 1000);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "a"), NULL, 0, NULL, 0),
+                     TH_WASM_OUT_OF_FUEL);
+    th_wasm_exec_abort(fx.ex);
+    assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_FUEL);
+    assert_string_equal(th_wasm_exec_trap_message(fx.ex), "fuel exhausted");
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 c\n#1 b\n#2 a\n");
+    /* no fuel for the entry function itself */
+    th_wasm_exec_set_fuel(fx.ex, 0);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "a"), NULL, 0, NULL, 0),
+                     TH_WASM_OUT_OF_FUEL);
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), ""); /* the call cleared it */
+    th_wasm_exec_abort(fx.ex);
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 a\n");
+    /* the next call starts without it */
+    th_wasm_exec_set_fuel(fx.ex, 10);
+    assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "a"), NULL, 0, NULL, 0),
+                     TH_WASM_OUT_OF_FUEL);
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "");
+    th_wasm_exec_abort(fx.ex);
+    teardown_module(&fx);
+}
+
+/* A start function's trap (unreachable two calls deep, or out of fuel)
+ * fails the instantiation with TH_ETRAP, and the exec it ran on
+ * (cfg.start_exec) holds its backtrace; that exec's fuel setting is the
+ * same afterwards, and a busy one is refused. */
+static const char *start_trap_wat = "(module\n"
+                                    "  (func $t unreachable)\n"
+                                    "  (func $s (call $t))\n"
+                                    "  (start $s))\n";
+static const char *start_loop_wat = "(module\n"
+                                    "  (func $spin (loop $l (br $l)))\n"
+                                    "  (func $s (call $spin))\n"
+                                    "  (start $s)\n"
+                                    "  (func (export \"spin\") (call $spin)))\n";
+static const char *start_ok_wat = "(module\n"
+                                  "  (global $g (mut i32) (i32.const 0))\n"
+                                  "  (func $s (global.set $g (i32.const 5)))\n"
+                                  "  (start $s))\n";
+
+static th_wasm_module *compile(const char *wat)
+{
+    size_t len = 0;
+    uint8_t *bin = wat_to_wasm(wat, &len);
+    th_wasm_module *m = NULL;
+    th_error err = {0};
+
+    if (bin == NULL)
+        skip();
+    if (th_wasm_module_new(bin, len, &m, &err) != TH_OK)
+        fail_msg("module: %s", err.msg);
+    free(bin);
+    return m;
+}
+
+static void test_start_trap_backtrace(void **state)
+{
+    th_wasm_module *trap = compile(start_trap_wat), *loop = compile(start_loop_wat);
+    th_wasm_module *ok = compile(start_ok_wat);
+    th_wasm_imports *imp = th_wasm_imports_new();
+    th_wasm_exec *ex = th_wasm_exec_new(NULL);
+    th_wasm_instance_config cfg = {0};
+    th_wasm_instance *inst = NULL, *li = NULL;
+    th_error err = {0};
+
+    (void)state;
+    assert_non_null(imp);
+    assert_non_null(ex);
+    /* without an exec: the message only, as before */
+    assert_int_equal(th_wasm_instance_new(trap, imp, NULL, &inst, &err), TH_ETRAP);
+    assert_string_equal(err.msg, "unreachable");
+    /* on the embedder's exec: the frames of the start function */
+    th_wasm_exec_set_fuel(ex, 777);
+    cfg.start_exec = ex;
+    assert_int_equal(th_wasm_instance_new(trap, imp, &cfg, &inst, &err), TH_ETRAP);
+    assert_null(inst);
+    assert_string_equal(err.msg, "unreachable");
+    assert_int_equal(th_wasm_exec_trap_kind(ex), TH_WASM_TRAP_UNREACHABLE);
+    assert_string_equal(th_wasm_exec_trap_message(ex), "unreachable");
+    assert_string_equal(th_wasm_exec_backtrace(ex), "#0 t\n#1 s\n");
+    assert_int_equal(th_wasm_exec_fuel(ex), 777);
+    assert_false(th_wasm_exec_is_suspended(ex));
+    /* out of the start fuel */
+    cfg.start_fuel = 500;
+    assert_int_equal(th_wasm_instance_new(loop, imp, &cfg, &inst, &err), TH_ETRAP);
+    assert_non_null(strstr(err.msg, "fuel exhausted"));
+    assert_int_equal(th_wasm_exec_trap_kind(ex), TH_WASM_TRAP_FUEL);
+    assert_string_equal(th_wasm_exec_backtrace(ex), "#0 spin\n#1 s\n");
+    assert_int_equal(th_wasm_exec_fuel(ex), 777);
+    /* a start function that returns leaves the exec idle, its fuel as set */
+    th_wasm_exec_set_fuel(ex, UINT64_MAX);
+    assert_int_equal(th_wasm_instance_new(ok, imp, &cfg, &inst, &err), TH_OK);
+    assert_int_equal(th_wasm_exec_fuel(ex), UINT64_MAX);
+    assert_false(th_wasm_exec_is_suspended(ex));
+    /* an exec holding a call (out of fuel) is not used */
+    cfg.start_fuel = 0;
+    cfg.start_exec = NULL;
+    th_wasm_exec_set_fuel(ex, 0);
+    th_wasm_instance_free(inst);
+    inst = NULL;
+    {
+        th_wasm_module *lm = compile("(module (func (export \"f\") (loop $l (br $l))))");
+        th_wasm_func *f;
+        assert_int_equal(th_wasm_instance_new(lm, imp, NULL, &li, &err), TH_OK);
+        f = th_wasm_instance_func(li, "f");
+        assert_non_null(f);
+        assert_int_equal(th_wasm_exec_call(ex, f, NULL, 0, NULL, 0), TH_WASM_OUT_OF_FUEL);
+        th_wasm_module_free(lm);
+    }
+    cfg.start_exec = ex;
+    assert_int_equal(th_wasm_instance_new(trap, imp, &cfg, &inst, &err), TH_EBUSY);
+    th_wasm_exec_abort(ex);
+    th_wasm_instance_free(li);
+    th_wasm_exec_free(ex);
+    th_wasm_imports_free(imp);
+    th_wasm_module_free(trap);
+    th_wasm_module_free(loop);
+    th_wasm_module_free(ok);
+}
+
 /* ------------------------------------------------------------------ */
 /* Host functions: suspension, traps, nested calls                    */
 
@@ -381,6 +516,8 @@ static void test_host_suspend_abort(void **state)
     th_wasm_exec_abort(fx.ex);
     assert_false(th_wasm_exec_is_suspended(fx.ex));
     assert_int_equal(th_wasm_exec_trap_kind(fx.ex), TH_WASM_TRAP_ABORTED);
+    /* where it was suspended: in "asks" (no name: its index) */
+    assert_string_equal(th_wasm_exec_backtrace(fx.ex), "#0 func[5]\n");
     hs.suspend = false;
     assert_int_equal(th_wasm_exec_call(fx.ex, func(&fx, "asks"), &arg, 1, &res, 1), TH_OK);
     assert_int_equal(res.i32, 30);
@@ -810,6 +947,8 @@ int main(void)
         cmocka_unit_test(test_fuel_resume_accumulator),
         cmocka_unit_test(test_fuel_zero_before_entry),
         cmocka_unit_test(test_abort_runaway_loop),
+        cmocka_unit_test(test_fuel_trap_backtrace),
+        cmocka_unit_test(test_start_trap_backtrace),
         cmocka_unit_test(test_host_suspend_resume),
         cmocka_unit_test(test_host_suspend_abort),
         cmocka_unit_test(test_host_direct_call),

@@ -46,12 +46,34 @@ enum {
     E_NOTCAPABLE = 76,
 };
 
+/* Rights (wasi_snapshot_preview1 witx). */
+#define R_DATASYNC (1ull << 0)
 #define R_READ (1ull << 1)
 #define R_SEEK (1ull << 2)
+#define R_FDSTAT_SET_FLAGS (1ull << 3)
+#define R_SYNC (1ull << 4)
 #define R_TELL (1ull << 5)
 #define R_WRITE (1ull << 6)
+#define R_ADVISE (1ull << 7)
+#define R_ALLOCATE (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_OPEN (1ull << 13)
 #define R_READDIR (1ull << 14)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_FILESTAT_GET (1ull << 21)
+#define R_FILESTAT_SET_SIZE (1ull << 22)
+#define R_FILESTAT_SET_TIMES (1ull << 23)
+#define R_PATH_UNLINK_FILE (1ull << 26)
+#define R_POLL (1ull << 27)
+#define R_ALL ((1ull << 30) - 1)
 #define R_RW (R_READ | R_WRITE | R_SEEK | R_TELL)
+/* What wasi-libc asks for a file opened O_RDWR (its maximum, masked by a
+ * preopen's inheriting rights) */
+#define R_FILE \
+    (R_RW | R_DATASYNC | R_FDSTAT_SET_FLAGS | R_SYNC | R_ADVISE | R_ALLOCATE | R_FILESTAT_GET | \
+     R_FILESTAT_SET_SIZE | R_FILESTAT_SET_TIMES | R_POLL)
 
 /* Every preview1 import, with wasi-libc's signatures. */
 static const struct {
@@ -227,7 +249,10 @@ static void host_write(const char *dir, const char *rel, const char *text)
     fclose(f);
 }
 
-static fx *fx_new(void)
+/* A fixture whose guest stdin and stdout are the host descriptors `in_fd`
+ * and `out_fd` (borrowed; stderr is `out_fd` too, as after `2>&1`), or
+ * pipes (f->in, f->out) when they are -1 (stderr closed). */
+static fx *fx_new_io(int in_fd, int out_fd)
 {
     static const char *argv[] = {"prog", "first arg", "\xc3\xbc"};
     static const char *env[] = {"HOME=/nowhere", "EMPTY="};
@@ -252,9 +277,9 @@ static fx *fx_new(void)
     dir.guest = "/sandbox";
     cfg.dirs = &dir;
     cfg.ndirs = 1;
-    cfg.stdin_fd = f->in[0];
-    cfg.stdout_fd = f->out[1];
-    cfg.stderr_fd = -1;
+    cfg.stderr_fd = out_fd < 0 ? -1 : out_fd;
+    cfg.stdin_fd = in_fd < 0 ? f->in[0] : in_fd;
+    cfg.stdout_fd = out_fd < 0 ? f->out[1] : out_fd;
     assert_int_equal(th_wasi_new(&cfg, &f->wasi, &err), TH_OK);
     f->imp = th_wasm_imports_new();
     assert_non_null(f->imp);
@@ -268,6 +293,11 @@ static fx *fx_new(void)
     f->ex = th_wasm_exec_new(NULL);
     assert_non_null(f->ex);
     return f;
+}
+
+static fx *fx_new(void)
+{
+    return fx_new_io(-1, -1);
 }
 
 static void fx_free(fx *f)
@@ -348,6 +378,19 @@ static uint32_t str_at(fx *f, uint32_t at, const char *s)
 }
 
 /* Open `path` under the preopen (fd 3); returns errno, fd in *fd. */
+/* Open `path` under directory `dir` with rights `base` and `inh`;
+ * returns errno, fd in *fd. */
+static int32_t open_in(fx *f, uint32_t dir, const char *path, uint32_t oflags, uint64_t base,
+                       uint64_t inh, uint32_t *fd)
+{
+    uint32_t len = str_at(f, 1000, path);
+    int32_t e = wcall(f, "path_open", A(dir), A(0), A(1000), A(len), A(oflags), A(base), A(inh),
+                      A(0), A(900));
+    if (e == 0 && fd)
+        *fd = rd32(f, 900);
+    return e;
+}
+
 static int32_t open_at(fx *f, const char *path, uint32_t lookup, uint32_t oflags, uint64_t rights,
                        uint32_t *fd)
 {
@@ -476,13 +519,12 @@ static void test_stdio(void **state)
     assert_int_equal(wcall(f, "fd_read", A(0), A(0), A(1), A(16)), E_SUCCESS);
     assert_int_equal(rd32(f, 16), 5);
     assert_memory_equal(mem(f, NULL) + 400, "input", 5);
-    /* pipes cannot seek; stderr was left closed; fd 9 never existed */
-    assert_int_equal(wcall(f, "fd_seek", A(1), A(0), A(0), A(24)), E_SPIPE);
+    /* stdio cannot seek; stderr was left closed; fd 9 never existed */
+    assert_int_equal(wcall(f, "fd_seek", A(1), A(0), A(0), A(24)), E_NOTCAPABLE);
     assert_int_equal(wcall(f, "fd_write", A(2), A(0), A(1), A(16)), E_BADF);
     assert_int_equal(wcall(f, "fd_write", A(9), A(0), A(1), A(16)), E_BADF);
     assert_int_equal(wcall(f, "fd_fdstat_get", A(1), A(40)), E_SUCCESS);
     assert_int_equal(mem(f, NULL)[40], 0); /* a pipe: filetype unknown */
-    assert_int_equal(wcall(f, "fd_seek", A(1), A(0), A(7), A(24)), E_INVAL);
     fx_free(f);
 }
 
@@ -514,7 +556,7 @@ static void test_files(void **state)
     (void)state;
 
     /* create, write, seek, read back, tell, stat */
-    assert_int_equal(open_at(f, "a.txt", 0, 1 /* creat */, R_RW, &fd), E_SUCCESS);
+    assert_int_equal(open_at(f, "a.txt", 0, 1 /* creat */, R_FILE, &fd), E_SUCCESS);
     str_at(f, 200, "0123456789");
     wr32(f, 0, 200), wr32(f, 4, 10);
     assert_int_equal(wcall(f, "fd_write", A(fd), A(0), A(1), A(16)), E_SUCCESS);
@@ -527,6 +569,7 @@ static void test_files(void **state)
     assert_memory_equal(mem(f, NULL) + 300, "6789", 4);
     assert_int_equal(wcall(f, "fd_tell", A(fd), A(24)), E_SUCCESS);
     assert_int_equal(rd64(f, 24), 10);
+    assert_int_equal(wcall(f, "fd_seek", A(fd), A(0), A(7), A(24)), E_INVAL);
     wr32(f, 0, 300), wr32(f, 4, 3);
     assert_int_equal(wcall(f, "fd_pread", A(fd), A(0), A(1), A(2), A(16)), E_SUCCESS);
     assert_memory_equal(mem(f, NULL) + 300, "234", 3);
@@ -549,7 +592,7 @@ static void test_files(void **state)
     /* a read-only open cannot write */
     assert_int_equal(open_at(f, "a.txt", 0, 0, R_READ, &fd), E_SUCCESS);
     wr32(f, 0, 200), wr32(f, 4, 1);
-    assert_int_equal(wcall(f, "fd_write", A(fd), A(0), A(1), A(16)), E_BADF);
+    assert_int_equal(wcall(f, "fd_write", A(fd), A(0), A(1), A(16)), E_NOTCAPABLE);
     assert_int_equal(wcall(f, "fd_close", A(fd)), E_SUCCESS);
 
     /* directories: create, stat, list, rename, remove */
@@ -609,8 +652,8 @@ static void test_fd_ops(void **state)
     struct stat st;
     (void)state;
 
-    assert_int_equal(open_at(f, "r.txt", 0, 1, R_RW, &fd), E_SUCCESS);
-    assert_int_equal(open_at(f, "s.txt", 0, 1, R_RW, &fd2), E_SUCCESS);
+    assert_int_equal(open_at(f, "r.txt", 0, 1, R_FILE, &fd), E_SUCCESS);
+    assert_int_equal(open_at(f, "s.txt", 0, 1, R_FILE, &fd2), E_SUCCESS);
     /* renumber: fd2 now refers to r.txt, fd is closed */
     assert_int_equal(wcall(f, "fd_renumber", A(fd), A(fd2)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_close", A(fd)), E_BADF);
@@ -618,9 +661,9 @@ static void test_fd_ops(void **state)
     /* append mode via fdstat_set_flags, read back with fdstat_get */
     assert_int_equal(wcall(f, "fd_fdstat_set_flags", A(fd2), A(1)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_fdstat_get", A(fd2), A(40)), E_SUCCESS);
-    assert_int_equal(mem(f, NULL)[40], 4);      /* regular file */
-    assert_int_equal(mem(f, NULL)[42] & 1, 1);  /* APPEND */
-    assert_int_equal(rd64(f, 48) & R_RW, R_RW); /* rights granted */
+    assert_int_equal(mem(f, NULL)[40], 4);     /* regular file */
+    assert_int_equal(mem(f, NULL)[42] & 1, 1); /* APPEND */
+    assert_int_equal(rd64(f, 48), R_FILE);     /* the rights asked for */
     str_at(f, 200, "abc");
     wr32(f, 0, 200), wr32(f, 4, 3);
     assert_int_equal(wcall(f, "fd_write", A(fd2), A(0), A(1), A(16)), E_SUCCESS);
@@ -629,9 +672,6 @@ static void test_fd_ops(void **state)
     snprintf(path, sizeof path, "%s/r.txt", f->dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 6); /* both writes appended */
-    /* rights can be dropped, never regained */
-    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_READ), A(0)), E_SUCCESS);
-    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_RW), A(0)), E_NOTCAPABLE);
     /* allocate, advise, sync, timestamps */
     assert_int_equal(wcall(f, "fd_allocate", A(fd2), A(0), A(100)), E_SUCCESS);
     assert_int_equal(stat(path, &st), 0);
@@ -653,6 +693,20 @@ static void test_fd_ops(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_atim.tv_sec, 1000000000);
     assert_int_equal(st.st_mtim.tv_sec, 1234567890); /* untouched */
+    /* rights can be dropped, never regained, and what is dropped is refused */
+    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_READ), A(0)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(fd2), A(R_RW), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(fd2), A(40)), E_SUCCESS);
+    assert_int_equal(rd64(f, 48), R_READ);
+    assert_int_equal(wcall(f, "fd_write", A(fd2), A(0), A(1), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_allocate", A(fd2), A(0), A(200)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_set_size", A(fd2), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(fd2), A(0), A(0), A(8)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_sync", A(fd2)), E_NOTCAPABLE);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 100);
+    wr32(f, 0, 300), wr32(f, 4, 3);
+    assert_int_equal(wcall(f, "fd_read", A(fd2), A(0), A(1), A(16)), E_SUCCESS);
     assert_int_equal(wcall(f, "fd_close", A(fd2)), E_SUCCESS);
     fx_free(f);
 }
@@ -729,9 +783,215 @@ static void test_path_escapes(void **state)
     assert_int_equal(
         wcall(f, "path_open", A(7), A(0), A(1000), A(1), A(0), A(R_READ), A(0), A(0), A(900)),
         E_BADF);
+    /* stdout has no path rights; a file that has them is no directory */
     assert_int_equal(
         wcall(f, "path_open", A(1), A(0), A(1000), A(1), A(0), A(R_READ), A(0), A(0), A(900)),
+        E_NOTCAPABLE);
+    assert_int_equal(open_at(f, "inside.txt", 0, 0, R_READ | R_PATH_OPEN, &fd), E_SUCCESS);
+    assert_int_equal(
+        wcall(f, "path_open", A(fd), A(0), A(1000), A(1), A(0), A(R_READ), A(0), A(0), A(900)),
         E_NOTDIR);
+    fx_free(f);
+}
+
+/* Read host file `path` into buf (NUL-terminated); returns its length. */
+static size_t host_read(const char *path, char *buf, size_t cap)
+{
+    FILE *h = fopen(path, "rb");
+    size_t n;
+
+    assert_non_null(h);
+    n = fread(buf, 1, cap - 1, h);
+    buf[n] = 0;
+    fclose(h);
+    return n;
+}
+
+/*
+ * The standard descriptors carry preview1 rights and every call checks
+ * them: a guest whose stdout is a host file opened for appending (`>>
+ * log`) can append to it and nothing else: no truncation, no write at an
+ * offset, no seek, no new timestamps, no allocation, no flag change.
+ * stdin, a host file too, can only be read.
+ */
+static void test_stdio_rights(void **state)
+{
+    char dir[] = "/tmp/theater-stdio-XXXXXX", log[64], input[64], got[128];
+    struct stat before, after;
+    int out_fd, in_fd;
+    fx *f;
+    uint8_t *m;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(input, sizeof input, "%s/input", dir);
+    host_write(dir, "log", "KEEP ME\n");
+    host_write(dir, "input", "input data");
+    out_fd = open(log, O_WRONLY | O_APPEND);
+    in_fd = open(input, O_RDONLY);
+    assert_true(out_fd >= 0 && in_fd >= 0);
+    /* an old mtime, to see that nothing re-times the file */
+    {
+        struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+        assert_int_equal(futimens(out_fd, ts), 0);
+    }
+    assert_int_equal(fstat(out_fd, &before), 0);
+    f = fx_new_io(in_fd, out_fd);
+
+    /* fd_fdstat_get reports the rights that are enforced */
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(1), A(40)), E_SUCCESS);
+    assert_int_equal(mem(f, NULL)[40], 4);     /* a regular file */
+    assert_int_equal(mem(f, NULL)[42] & 1, 1); /* the host's O_APPEND */
+    assert_int_equal(rd64(f, 48), R_WRITE | R_FILESTAT_GET | R_POLL);
+    assert_int_equal(rd64(f, 56), 0);
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(0), A(40)), E_SUCCESS);
+    assert_int_equal(rd64(f, 48), R_READ | R_FILESTAT_GET | R_POLL);
+    assert_int_equal(rd64(f, 56), 0);
+
+    /* stdout: everything but fd_write (and reading its metadata) is refused */
+    str_at(f, 200, "x");
+    wr32(f, 0, 200), wr32(f, 4, 1);
+    assert_int_equal(wcall(f, "fd_filestat_set_size", A(1), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_pwrite", A(1), A(0), A(1), A(0), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_seek", A(1), A(0), A(0 /* set */), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_seek", A(1), A(0), A(1 /* cur */), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_tell", A(1), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(1), A(0), A(0), A(2 | 8)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_allocate", A(1), A(0), A(4096)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_advise", A(1), A(0), A(0), A(4)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_datasync", A(1)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_sync", A(1)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_fdstat_set_flags", A(1), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_read", A(1), A(0), A(1), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_pread", A(1), A(0), A(1), A(0), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_readdir", A(1), A(2000), A(64), A(0), A(16)), E_NOTCAPABLE);
+    /* rights cannot be added back */
+    assert_int_equal(
+        wcall(f, "fd_fdstat_set_rights", A(1), A(R_WRITE | R_SEEK | R_FILESTAT_GET | R_POLL), A(0)),
+        E_NOTCAPABLE);
+    /* stderr (here the same host file) is alike */
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(2), A(40)), E_SUCCESS);
+    assert_int_equal(rd64(f, 48), R_WRITE | R_FILESTAT_GET | R_POLL);
+    assert_int_equal(wcall(f, "fd_filestat_set_size", A(2), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_pwrite", A(2), A(0), A(1), A(0), A(16)), E_NOTCAPABLE);
+    /* metadata may be read */
+    assert_int_equal(wcall(f, "fd_filestat_get", A(1), A(400)), E_SUCCESS);
+    assert_int_equal(rd64(f, 400 + 32), 8);
+    /* and fd_write appends */
+    str_at(f, 200, "more\n");
+    wr32(f, 0, 200), wr32(f, 4, 5);
+    assert_int_equal(wcall(f, "fd_write", A(1), A(0), A(1), A(16)), E_SUCCESS);
+    assert_int_equal(rd32(f, 16), 5);
+    assert_true((fcntl(out_fd, F_GETFL) & O_APPEND) != 0);
+    assert_int_equal(fstat(out_fd, &after), 0);
+    assert_int_equal(after.st_size, 13);
+    assert_true(after.st_mtim.tv_sec > before.st_mtim.tv_sec); /* the append */
+    assert_true(after.st_atim.tv_sec == before.st_atim.tv_sec);
+    assert_int_equal(host_read(log, got, sizeof got), 13);
+    assert_string_equal(got, "KEEP ME\nmore\n");
+
+    /* stdin: read only */
+    wr32(f, 0, 300), wr32(f, 4, 5);
+    assert_int_equal(wcall(f, "fd_write", A(0), A(0), A(1), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_seek", A(0), A(0), A(2 /* end */), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_pread", A(0), A(0), A(1), A(0), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_set_size", A(0), A(0)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_set_times", A(0), A(0), A(0), A(2 | 8)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_read", A(0), A(0), A(1), A(16)), E_SUCCESS);
+    assert_int_equal(rd32(f, 16), 5);
+    assert_memory_equal(mem(f, NULL) + 300, "input", 5);
+    assert_int_equal(host_read(input, got, sizeof got), 10);
+    /* no path operation through stdio */
+    str_at(f, 1000, "x");
+    assert_int_equal(wcall(f, "path_create_directory", A(0), A(1000), A(1)), E_NOTCAPABLE);
+    /* poll: fd_write on stdin and fd_read on stdout are not allowed */
+    m = mem(f, NULL);
+    memset(m + 100, 0, 96);
+    m[100] = 1, m[108] = 2 /* fd_write */, wr32(f, 116, 0);
+    m[148] = 2, m[156] = 1 /* fd_read */, wr32(f, 164, 1);
+    assert_int_equal(wcall(f, "poll_oneoff", A(100), A(200), A(2), A(8)), E_SUCCESS);
+    assert_int_equal(rd32(f, 8), 2);
+    assert_int_equal(m[200 + 8], E_NOTCAPABLE);
+    assert_int_equal(m[232 + 8], E_NOTCAPABLE);
+    fx_free(f);
+    close(out_fd);
+    close(in_fd);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * path_open: the directory needs path_open (path_create_file for creat,
+ * path_filestat_set_size for trunc), and the rights asked for the new fd
+ * must be among the directory's inheriting rights; the new fd gets them
+ * and is held to them.  fd_seek by 0 from the current position needs only
+ * fd_tell; fd_pread needs fd_seek as well.
+ */
+static void test_open_rights(void **state)
+{
+    fx *f = fx_new();
+    uint32_t d, fd;
+    char path[256];
+    struct stat st;
+    (void)state;
+
+    host_write(f->dir, "a.txt", "0123456789");
+    /* the preopen: directory rights, any right to inherit */
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(3), A(40)), E_SUCCESS);
+    assert_int_equal(rd64(f, 48) & (R_PATH_OPEN | R_READDIR), R_PATH_OPEN | R_READDIR);
+    assert_int_equal(rd64(f, 48) & (R_READ | R_WRITE | R_SEEK), 0);
+    assert_int_equal(rd64(f, 56), R_ALL);
+    /* a right that does not exist is not inheritable */
+    assert_int_equal(open_in(f, 3, "a.txt", 0, R_READ | (1ull << 40), 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(open_in(f, 3, "a.txt", 0, R_READ, 1ull << 40, NULL), E_NOTCAPABLE);
+
+    /* a directory that passes on reading only */
+    assert_int_equal(open_in(f, 3, ".", 2 /* directory */, R_PATH_OPEN | R_READDIR, R_READ, &d),
+                     E_SUCCESS);
+    assert_int_equal(open_in(f, d, "a.txt", 0, R_READ | R_WRITE, 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(open_in(f, d, "a.txt", 0, R_READ, R_WRITE, NULL), E_NOTCAPABLE);
+    assert_int_equal(open_in(f, d, "a.txt", 0, R_READ, 0, &fd), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_fdstat_get", A(fd), A(40)), E_SUCCESS);
+    assert_int_equal(rd64(f, 48), R_READ);
+    wr32(f, 0, 300), wr32(f, 4, 4);
+    assert_int_equal(wcall(f, "fd_read", A(fd), A(0), A(1), A(16)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_write", A(fd), A(0), A(1), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_pread", A(fd), A(0), A(1), A(0), A(16)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_tell", A(fd), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_filestat_get", A(fd), A(400)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_close", A(fd)), E_SUCCESS);
+    /* without path_create_file, path_filestat_set_size and the other path
+     * rights, nothing is created, truncated, removed or looked at */
+    assert_int_equal(open_in(f, d, "new.txt", 1 /* creat */, R_READ, 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(open_in(f, d, "a.txt", 8 /* trunc */, R_READ, 0, NULL), E_NOTCAPABLE);
+    str_at(f, 1000, "a.txt");
+    assert_int_equal(wcall(f, "path_unlink_file", A(d), A(1000), A(5)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "path_filestat_get", A(d), A(0), A(1000), A(5), A(400)),
+                     E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "path_create_directory", A(d), A(1000), A(5)), E_NOTCAPABLE);
+    snprintf(path, sizeof path, "%s/a.txt", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 10);
+    snprintf(path, sizeof path, "%s/new.txt", f->dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    /* nor is a file opened where the directory lacks path_open */
+    assert_int_equal(wcall(f, "fd_fdstat_set_rights", A(d), A(R_READDIR), A(R_READ)), E_SUCCESS);
+    assert_int_equal(open_in(f, d, "a.txt", 0, R_READ, 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_close", A(d)), E_SUCCESS);
+
+    /* fd_tell alone allows a seek that only tells */
+    assert_int_equal(open_in(f, 3, "a.txt", 0, R_READ | R_TELL, 0, &fd), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_seek", A(fd), A(0), A(1 /* cur */), A(24)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_tell", A(fd), A(24)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_seek", A(fd), A(0), A(0 /* set */), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_seek", A(fd), A(2), A(1 /* cur */), A(24)), E_NOTCAPABLE);
+    assert_int_equal(wcall(f, "fd_close", A(fd)), E_SUCCESS);
+    /* fd_seek implies fd_tell */
+    assert_int_equal(open_in(f, 3, "a.txt", 0, R_READ | R_SEEK, 0, &fd), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_seek", A(fd), A(3), A(0), A(24)), E_SUCCESS);
+    assert_int_equal(wcall(f, "fd_tell", A(fd), A(24)), E_SUCCESS);
+    assert_int_equal(rd64(f, 24), 3);
+    assert_int_equal(wcall(f, "fd_close", A(fd)), E_SUCCESS);
     fx_free(f);
 }
 
@@ -822,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_files),        cmocka_unit_test(test_fd_ops),
         cmocka_unit_test(test_path_escapes), cmocka_unit_test(test_no_preopens),
         cmocka_unit_test(test_proc_exit),    cmocka_unit_test(test_nosys_and_poll),
+        cmocka_unit_test(test_stdio_rights), cmocka_unit_test(test_open_rights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
