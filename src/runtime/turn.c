@@ -404,6 +404,25 @@ static void fail_fuel(rt_actor *a, rt_op *op)
                     (unsigned long long)a->lim.fuel_per_call);
 }
 
+/* The op's call ran past limits.call_timeout_ms (running, or waiting in
+ * host call `waiting_in`): a timeout failure, with the frames the call had
+ * reached, as for fail_fuel. */
+static void fail_deadline(rt_actor *a, rt_op *op, const char *waiting_in)
+{
+    const char *bt = NULL;
+
+    if (th_wasm_exec_is_suspended(op->exec)) {
+        th_wasm_exec_abort(op->exec);
+        bt = th_wasm_exec_backtrace(op->exec);
+    }
+    if (waiting_in != NULL)
+        fail_timeout_bt(a, bt, "call timeout of %u ms exceeded in %s while waiting in %s",
+                        a->lim.call_timeout_ms, rt_op_short(op), waiting_in);
+    else
+        fail_timeout_bt(a, bt, "call timeout of %u ms exceeded in %s", a->lim.call_timeout_ms,
+                        rt_op_short(op));
+}
+
 /* Classify a trap: hitting the memory limit is reported as such. */
 static void fail_trap(rt_actor *a, rt_op *op)
 {
@@ -494,8 +513,7 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
             return;
         }
         if (op->deadline_ns && rt_now_ns() >= op->deadline_ns) {
-            rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s",
-                          a->lim.call_timeout_ms, rt_op_short(op));
+            fail_deadline(a, op, NULL);
             return;
         }
         op->wait = RT_WAIT_YIELD;
@@ -861,8 +879,7 @@ static void op_wake(rt_actor *a, rt_msg *m)
     const char *etext = m->text != NULL ? m->text : "failed";
 
     if (m->code == RT_WAKE_CALL_TIMEOUT) {
-        rt_actor_fail(a, WIT_TIMEOUT, "call timeout of %u ms exceeded in %s while waiting in %s",
-                      a->lim.call_timeout_ms, rt_op_short(op), op->host_fn);
+        fail_deadline(a, op, op->host_fn);
         return;
     }
     rt_timer_cancel(a->rt, &op->timer);

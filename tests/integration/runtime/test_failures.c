@@ -197,12 +197,38 @@ static void test_fuel_failure_backtrace(void **unused)
     rtt_stop(&t);
 }
 
+/* A call that runs past limits.call_timeout_ms fails with the frames it
+ * had reached, as a trap does. */
+static void test_call_timeout_backtrace(void **unused)
+{
+    rtt t;
+    th_error err;
+    th_actor_exit ex;
+    char id[TH_ACTOR_ID_SIZE], *s;
+    const char *man;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    man = rtt_manifest(&t, "loopy", rtt_module("hostile"), "", "[limits]\ncall_timeout_ms = 300");
+    spawn(&t, man, id);
+    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"L", 1, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, id, 30000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    expect_in(ex.message, "call timeout of 300 ms exceeded in handle-send");
+    s = events_of(&t, id, "actor-failed");
+    expect_in(s, "\"error_type\":\"operation-timeout\"");
+    expect_in(s, "\"backtrace\":[\"#0 ");
+    free(s);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_child_trap_in_request),
         cmocka_unit_test(test_err_result_names_actor),
         cmocka_unit_test(test_fuel_failure_backtrace),
+        cmocka_unit_test(test_call_timeout_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
