@@ -529,14 +529,14 @@ static void h_component(srv_req *r, char **seg)
 
 /* The message is queued (for a durable actor: stored first); a runtime
  * thread, or this one. */
-static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                      const char *backtrace)
 {
     srv_req *r = ud;
     size_t cap = strlen(r->id) + 32;
     char *body;
 
-    (void)data;
-    (void)len;
+    (void)data, (void)len, (void)backtrace; /* (no actor ran: no backtrace) */
     if (status != 0) {
         srv_req_done_undelivered(r, status, msg && msg[0] ? msg : "the message was not queued");
     } else if ((body = malloc(cap)) == NULL) {
@@ -590,7 +590,8 @@ static void h_message(srv_req *r, char **seg)
 }
 
 /* The actor's answer to POST .../requests (a runtime thread). */
-static void on_reply(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_reply(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                     const char *backtrace)
 {
     srv_req *r = ud;
 
@@ -604,8 +605,8 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
             srv_req_done_error(r, 503, "out-of-memory", "out of memory");
         }
     } else {
-        srv_req_done_error(r, 502, "request-failed", "actor %s did not answer: %s", r->id,
-                           msg && msg[0] ? msg : "no reason given");
+        srv_req_done_failure(r, 502, "request-failed", backtrace, "actor %s did not answer: %s",
+                             r->id, msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);
 }

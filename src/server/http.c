@@ -213,10 +213,24 @@ static void log_failed(const srv_req *r, unsigned status, const char *code, cons
             msg);
 }
 
-static char *error_body(const char *code, const char *msg, size_t *len)
+/* The JSON of an error: {"error": {"code", "message"[, "backtrace"]}},
+ * "backtrace" an array of the lines of `backtrace` (may be NULL). */
+static char *error_body(const char *code, const char *msg, const char *backtrace, size_t *len)
 {
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg), *bt;
+    const char *nl;
+    char *text;
+
+    if (o != NULL && backtrace != NULL && backtrace[0] != '\0' && (bt = json_array()) != NULL) {
+        for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
+            if ((nl = strchr(backtrace, '\n')) == NULL)
+                nl = backtrace + strlen(backtrace);
+            if (nl > backtrace) /* (a line that is not UTF-8 is left out) */
+                json_array_append_new(bt, json_stringn(backtrace, (size_t)(nl - backtrace)));
+        }
+        json_object_set_new(json_object_get(o, "error"), "backtrace", bt);
+    }
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
     if (text == NULL)
@@ -235,7 +249,7 @@ void srv_reply_error(srv_req *r, unsigned status, const char *code, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    body = error_body(code, msg, &len);
+    body = error_body(code, msg, NULL, &len);
     srv_reply(r, status, "application/json", body, len);
     log_failed(r, status, code, msg);
 }
@@ -303,21 +317,44 @@ bool srv_req_done(srv_req *r, unsigned status, const char *ctype, char *body, si
     return mine;
 }
 
-bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                        const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
     size_t len;
     char *body;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    body = error_body(code, msg, &len);
+    body = error_body(code, msg, backtrace, &len);
     if (!srv_req_done(r, status, "application/json", body, len))
         return false;
-    log_failed(r, status, code, msg);
+    log_failed(r, status, code, msg); /* (the backtrace: the actor's "failed" line) */
     return true;
+}
+
+bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    bool done;
+
+    va_start(ap, fmt);
+    done = done_errorv(r, status, code, NULL, fmt, ap);
+    va_end(ap);
+    return done;
+}
+
+bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    bool done;
+
+    va_start(ap, fmt);
+    done = done_errorv(r, status, code, backtrace, fmt, ap);
+    va_end(ap);
+    return done;
 }
 
 const char *srv_arg(srv_req *r, const char *name)

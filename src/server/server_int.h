@@ -191,6 +191,11 @@ void srv_req_wait(srv_req *r);
 bool srv_req_done(srv_req *r, unsigned status, const char *ctype, char *body, size_t len);
 bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* srv_req_done_error for an actor's failure: the error object also gets
+ * "backtrace", the lines of `backtrace` (the wasm backtrace of a trap, one
+ * frame per line; NULL or "" for none: then no such field). */
+bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A query argument or NULL. */
 const char *srv_arg(srv_req *r, const char *name);
 const char *srv_header(srv_req *r, const char *name);

@@ -683,7 +683,8 @@ static void chan_forget(th_server *s, const char *id)
 }
 
 /* The actor's answer to the open (a runtime thread). */
-static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                         const char *backtrace)
 {
     srv_req *r = ud;
     th_server *s = r->srv;
@@ -711,8 +712,9 @@ static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, 
     } else {
         /* refused: the endpoint goes (no callback runs after this) */
         chan_forget(s, id);
-        srv_req_done_error(r, 409, "channel-refused", "actor %s refused the channel: %s", r->id,
-                           msg && msg[0] ? msg : "no reason given");
+        srv_req_done_failure(r, 409, "channel-refused", backtrace,
+                             "actor %s refused the channel: %s", r->id,
+                             msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);
 }

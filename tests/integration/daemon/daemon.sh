@@ -442,14 +442,39 @@ endpoints)
     # a failed root actor (no supervisor to restart it): a request or a
     # channel gets 502 at once, not a 504 after its timeout; a restart
     # brings it back
+    # The 502 of a trap carries the wasm backtrace of its "actor-failed"
+    # event beside its code and message, the daemon's line for the failure
+    # has the frames under it, and so has the CLI's error line.
     pid4=$(start_json "$H/probe.toml")
-    expect_status 502 POST "/v1/actors/$pid4/requests" --data-binary trap >/dev/null
+    b=$(expect_status 502 POST "/v1/actors/$pid4/requests" --data-binary trap)
+    contains "$b" '^\{"error":\{"code":"request-failed","message":"actor [0-9a-f-]{36} did not answer: actor probe \([0-9a-f-]{36}\) failed: trap in handle-request: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_request",' \
+        "the 502 of a trap"
+    short4=$(printf '%s' "$pid4" | cut -c1-8)
+    wait_until "the log line of the failure" grep -q "actor probe ($short4) failed: trap" "$H/server.log"
+    grep -A2 "warn  actor probe ($short4) failed: trap in handle-request: unreachable$" "$H/server.log" >"$H/failed.log"
+    [ "$(sed -n 2,3p "$H/failed.log")" = "$(printf '    at #0 probe_trap_here\n    at #1 probe_trap_caller')" ] ||
+        fail "the failure's log line is not followed by its backtrace: $(cat "$H/failed.log")"
     api GET "/v1/actors/$pid4" | grep -q '"status":"failed"' || fail "the probe did not fail: $(api GET "/v1/actors/$pid4")"
     b=$(expect_status 502 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x')
     contains "$b" 'has no supervisor to restart it' "a request to a failed root actor"
     expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary hi >/dev/null
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    "$THEATER" message "$short4" --request trap >"$H/out" 2>"$H/err" && fail "message --request trap succeeded"
+    [ "$(head -1 "$H/err")" = "theater: actor $pid4 did not answer: actor probe ($pid4) failed: trap in handle-request: unreachable" ] ||
+        fail "the CLI's error line of a trap: $(cat "$H/err")"
+    [ "$(sed -n 2,4p "$H/err")" = "$(printf '    at #0 probe_trap_here\n    at #1 probe_trap_caller\n    at #2 probe_request')" ] ||
+        fail "the CLI's error line of a trap is not followed by the backtrace: $(cat "$H/err")"
+    [ -s "$H/out" ] && fail "message --request trap wrote on stdout: $(cat "$H/out")"
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
     expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x' >/dev/null
+    # a trap in handle-channel-open: the 409 has the backtrace too
+    b=$(expect_status 409 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)
+    contains "$b" '"code":"channel-refused","message":"actor [0-9a-f-]{36} refused the channel: actor probe \([0-9a-f-]{36}\) failed: trap in handle-channel-open: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_open",' \
+        "the 409 of a trap in handle-channel-open"
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    # errors that are not an actor's trap have no backtrace
+    b=$(expect_status 504 POST "/v1/actors/$pid4/requests?timeout_ms=100" --data-binary defer)
+    case "$b" in *backtrace*) fail "a timeout with a backtrace: $b" ;; esac
     expect_status 200 DELETE "/v1/actors/$pid4?force=1" >/dev/null
     # a channel open that outlives its timeout: 504, and the channel the
     # actor accepts afterwards is closed, not left open with nobody knowing it

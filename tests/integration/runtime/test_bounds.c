@@ -175,9 +175,10 @@ static void test_mailbox_external(void **unused)
 
 static atomic_int g_async_told;
 
-static void async_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void async_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                       const char *backtrace)
 {
-    (void)ud, (void)status, (void)data, (void)len, (void)msg;
+    (void)ud, (void)status, (void)data, (void)len, (void)msg, (void)backtrace;
     atomic_fetch_add(&g_async_told, 1);
 }
 
