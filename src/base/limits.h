@@ -162,6 +162,11 @@
 /* Any file the CLI reads whole (the largest limit of what it reads: a wasm
  * module); each use passes its own, smaller limit where one applies. */
 #define TH_CLI_MAX_FILE_BYTES TH_WASM_MAX_MODULE_BYTES
+/* An event recorded by content reference (its data above
+ * TH_CHAIN_MAX_DATA_BYTES, in the home's store) is shown from its content
+ * up to this size; above it (parsing takes a few times its size in
+ * memory), described in words. */
+#define TH_CLI_MAX_EVENT_CONTENT_BYTES (256u * 1024u * 1024u)
 
 /* ---- Management server (src/server) ---- */
 #define TH_SERVER_MAX_BODY_BYTES (16u * 1024u * 1024u) /* request body; above: 413 */

@@ -653,7 +653,8 @@ static void h_request(srv_req *r, char **seg)
 /* Events                                                             */
 
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
-                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len)
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len,
+                       const char *description)
 {
     char h[65], p[65], *hex;
     json_t *o, *d;
@@ -675,6 +676,11 @@ json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64
         json_object_set_new(o, "data_hex", json_string(base_hex_encode(data, len, hex)));
         free(hex);
     } else {
+        json_decref(o);
+        return NULL;
+    }
+    if (description != NULL &&
+        json_object_set_new(o, "description", json_string(description)) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -777,7 +783,7 @@ static void h_events(srv_req *r, char **seg)
         th_chain_event *e = &evs.items[i];
         json_array_append_new(arr, srv_event_json(e->actor, e->seq, e->type, e->timestamp_ms,
                                                   e->hash, e->has_parent ? e->parent : NULL,
-                                                  e->data, e->data_len));
+                                                  e->data, e->data_len, e->description));
     }
     th_chain_events_free(&evs);
     srv_reply_json(r, 200, json_pack("{s:s, s:o}", "actor", r->id, "events", arr));

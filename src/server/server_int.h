@@ -233,9 +233,12 @@ void srv_streams_close_all(th_server *s);
 /* Reaper: keep-alive comments on idle streams; the end of the streams of
  * actors that have ended. */
 void srv_streams_tick(th_server *s, uint64_t now_ns);
-/* JSON of one chain event (data as base64), as in `theater chain events
- * --json`; parent may be NULL.  Returns a new object or NULL. */
+/* JSON of one chain event (its data embedded as JSON, else "data_hex"), as
+ * in `theater chain events --json`; parent and description (an event
+ * recorded by content reference has "content-ref") may be NULL.  Returns a
+ * new object or NULL. */
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
-                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len);
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len,
+                       const char *description);
 
 #endif
