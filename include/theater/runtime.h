@@ -299,11 +299,14 @@ int th_runtime_stop_graceful(th_runtime *rt, const char *actor_id, uint32_t time
                              th_error *err);
 
 /* Completion of an asynchronous call: `status` 0 with the result bytes, or
- * a TH_E* code with a message.  Called exactly once, on a runtime thread
- * (or on the caller's thread if the call fails at once); must be quick and
- * must not call back into the runtime. */
+ * a TH_E* code with a message.  When the actor trapped while handling the
+ * call, `backtrace` is where (the wasm backtrace its "actor-failed" event
+ * records: one "#N name" frame per line, innermost first); otherwise NULL.
+ * Both strings are borrowed for the call.  Called exactly once, on a
+ * runtime thread (or on the caller's thread if the call fails at once);
+ * must be quick and must not call back into the runtime. */
 typedef void (*th_runtime_reply_fn)(void *ud, int status, const uint8_t *data, size_t len,
-                                    const char *msg);
+                                    const char *msg, const char *backtrace);
 
 /* Send a request like th_runtime_request without waiting: `fn` gets the
  * response.  `timeout_ms` (0 = none) is how long the caller waits for it:

@@ -165,12 +165,25 @@
 /* Any file the CLI reads whole (the largest limit of what it reads: a wasm
  * module); each use passes its own, smaller limit where one applies. */
 #define TH_CLI_MAX_FILE_BYTES TH_WASM_MAX_MODULE_BYTES
+/* An event recorded by content reference (its data above
+ * TH_CHAIN_MAX_DATA_BYTES, in the home's store) is shown from its content
+ * up to this size; above it (parsing takes a few times its size in
+ * memory), described in words. */
+#define TH_CLI_MAX_EVENT_CONTENT_BYTES (256u * 1024u * 1024u)
 
 /* ---- Management server (src/server) ---- */
 #define TH_SERVER_MAX_BODY_BYTES (16u * 1024u * 1024u) /* request body; above: 413 */
 #define TH_SERVER_MAX_HEADER_BYTES (32u * 1024u)       /* request line + headers; above: 431 */
 #define TH_SERVER_MAX_CONNECTIONS 1024u                /* open connections per listener */
 #define TH_SERVER_MAX_TCP_PER_IP 64u                   /* TCP connections from one address */
+/* libmicrohttpd's memory per connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+ * 128 KiB), which the request line and headers must fit in: a request above
+ * TH_SERVER_MAX_HEADER_BYTES but within this gets the server's JSON 431 (or
+ * 414); beyond it libmicrohttpd answers 431/414 itself, with a body of its
+ * own.  A connection that has served a request keeps all of it resident
+ * until it closes (libmicrohttpd clears it between requests), so this times
+ * TH_SERVER_MAX_CONNECTIONS bounds that memory. */
+#define TH_SERVER_CONN_MEMORY_BYTES (4u * TH_SERVER_MAX_HEADER_BYTES)
 /* idle connection, and longest time a request may take to arrive (slowloris) */
 #define TH_SERVER_CLIENT_TIMEOUT_S 30u
 #define TH_SERVER_REQUEST_TIMEOUT_MS 30000u              /* default wait of POST .../requests */

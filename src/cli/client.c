@@ -202,15 +202,36 @@ int cli_api_call(cli_api *api, const char *method, const char *path, const void 
     return 0;
 }
 
+/* The frames of an error's "backtrace" (an actor's failure), under its
+ * line: "    at #N name", control characters shown as '?'. */
+static void print_backtrace(const json_t *bt)
+{
+    const json_t *f;
+    const char *p;
+    size_t i, k;
+
+    json_array_foreach((json_t *)bt, i, f)
+    {
+        if (!json_is_string(f))
+            continue;
+        fputs("    at ", stderr);
+        for (p = json_string_value(f), k = 0; k < json_string_length(f); k++)
+            fputc((unsigned char)p[k] < 0x20 || p[k] == 0x7f ? '?' : p[k], stderr);
+        fputc('\n', stderr);
+    }
+}
+
 int cli_api_fail(const cli_resp *r)
 {
     json_t *o = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
-    const char *msg = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
+    const json_t *e = json_object_get(o, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
 
     if (msg != NULL)
         cli_errorf("%s", msg);
     else
         cli_errorf("the daemon answered HTTP %ld", r->status);
+    print_backtrace(json_object_get(e, "backtrace"));
     json_decref(o);
     return r->status == 503 && msg != NULL && strstr(msg, "shutting down") ? CLI_EXIT_NO_DAEMON
                                                                            : CLI_EXIT_ERROR;

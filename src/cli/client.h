@@ -45,7 +45,8 @@ void cli_api_close(cli_api *api);
 int cli_api_call(cli_api *api, const char *method, const char *path, const void *body, size_t len,
                  const char *ctype, cli_resp *out /* out */);
 void cli_resp_free(cli_resp *r);
-/* Print the error of a failed response; returns the exit code. */
+/* Print the error of a failed response (and the frames of its "backtrace",
+ * if any, one line each under it); returns the exit code. */
 int cli_api_fail(const cli_resp *r);
 /* A JSON request (body stolen, may be NULL) expecting HTTP `want` and a
  * JSON answer: the parsed answer, or NULL with *exit_code set after a

@@ -384,9 +384,10 @@ static int print_state(const struct st_item *it, const chain_args *a, th_error *
     return TH_OK;
 }
 
-/* One event, and with --state the state it left (`st`, NULL if none). */
-static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_args *a,
-                       const struct st_item *st, th_error *err)
+/* One event, and with --state the state it left (`st`, NULL if none);
+ * `content`: the home's store, for an event recorded by content reference. */
+static int print_event(const th_chain_event *e, const cli_ids *ids, cli_content *content,
+                       const chain_args *a, const struct st_item *st, th_error *err)
 {
     cli_event ev = {e->actor,      e->seq,      e->type, e->timestamp_ms,
                     e->data,       e->data_len, e->hash, e->has_parent ? e->parent : NULL,
@@ -405,7 +406,7 @@ static int print_event(const th_chain_event *e, const cli_ids *ids, const chain_
         json_decref(o);
         bad |= putchar('\n') == EOF;
     } else {
-        if ((s = cli_event_text(&ev, ids, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
+        if ((s = cli_event_text(&ev, ids, content, a->wide ? CLI_EVENT_WIDE : 0)) == NULL)
             return th_error_set(err, TH_ENOMEM, "out of memory");
         bad = fputs(s, stdout) == EOF;
         free(s);
@@ -440,6 +441,7 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
     th_chain_events evs = {0};
     th_chain_query q = {0};
     cli_ids ids = {0};
+    cli_content content;
     states st = {0};
     char *full = NULL;
     size_t i, k = 0;
@@ -447,6 +449,7 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
 
     if ((rc = resolve_actor(c, a->pos[1], &full, &ids, err)) != TH_OK)
         return rc;
+    cli_content_init(&content, a->home);
     if (a->state && (rc = load_states(a, full, &st, err)) != TH_OK)
         goto out;
     q.actor = full;
@@ -457,11 +460,12 @@ static int cmd_events(th_chain *c, const chain_args *a, th_error *err)
     for (i = 0; rc == TH_OK && i < evs.count; i++) {
         while (k < st.count && st.items[k].seq < evs.items[i].seq)
             k++;
-        rc = print_event(&evs.items[i], &ids, a,
+        rc = print_event(&evs.items[i], &ids, &content, a,
                          k < st.count && st.items[k].seq == evs.items[i].seq ? &st.items[k] : NULL,
                          err);
     }
 out:
+    cli_content_release(&content);
     for (i = 0; i < st.count; i++)
         free(st.items[i].bytes);
     free(st.items);

@@ -213,11 +213,14 @@ static json_t *hex_json(const char *p, size_t n)
     return j;
 }
 
-/* One event for a person (event_text.c, as `theater chain events`). */
-static void print_event(json_t *ev, unsigned flags)
+/* One event for a person (event_text.c, as `theater chain events`);
+ * `content`: the home's store, for an event recorded by content reference
+ * (the daemon's home is this one: the CLI reads its store as the daemon
+ * runs). */
+static void print_event(json_t *ev, cli_content *content, unsigned flags)
 {
     th_error err;
-    char *text = cli_event_text_from_json(ev, NULL, flags, &err);
+    char *text = cli_event_text_from_json(ev, NULL, content, flags, &err);
 
     if (text == NULL) {
         cli_errorf("%s", err.msg);
@@ -236,6 +239,7 @@ typedef struct follow_ctx {
     unsigned flags; /* event_text.h CLI_EVENT_* */
     long max;       /* stop after this many events (0 = never) */
     long seen;
+    cli_content *content;
 } follow_ctx;
 
 static int on_event(void *ud, const char *event, const char *data)
@@ -248,7 +252,7 @@ static int on_event(void *ud, const char *event, const char *data)
         printf("%s\n", data);
         fflush(stdout);
     } else if ((ev = json_loads(data, 0, NULL)) != NULL) {
-        print_event(ev, f->flags);
+        print_event(ev, f->content, f->flags);
         json_decref(ev);
     }
     return f->max > 0 && ++f->seen >= f->max;
@@ -260,8 +264,10 @@ static int follow_events(cli_api *api, const char *id, const char *type, int jso
                          long max, long long after)
 {
     char path[512], t[256];
-    follow_ctx f = {json, flags, max, 0};
+    cli_content content;
+    follow_ctx f = {json, flags, max, 0, &content};
     cli_sse sse;
+    int rc;
 
     memset(&sse, 0, sizeof sse);
     sse.fn = on_event;
@@ -273,7 +279,10 @@ static int follow_events(cli_api *api, const char *id, const char *type, int jso
     }
     if (after >= 0)
         snprintf(path + strlen(path), sizeof path - strlen(path), "&after=%lld", after);
-    return cli_api_stream(api, path, &sse);
+    cli_content_init(&content, api->home);
+    rc = cli_api_stream(api, path, &sse);
+    cli_content_release(&content);
+    return rc;
 }
 
 static const char events_help[] =
@@ -302,6 +311,7 @@ int cli_cmd_events(int argc, char **argv)
     static const char *const flags[] = {"--follow", "--wide", NULL};
     live_args a;
     cli_api api;
+    cli_content content;
     char path[512], t[256], id[128];
     json_t *o;
     size_t i;
@@ -351,15 +361,17 @@ int cli_cmd_events(int argc, char **argv)
     cli_api_close(&api);
     if (o == NULL)
         return rc;
+    cli_content_init(&content, api.home);
     for (i = 0; i < json_array_size(json_object_get(o, "events")); i++) {
         json_t *ev = json_array_get(json_object_get(o, "events"), i);
         if (a.json) {
             json_dumpf(ev, stdout, JSON_COMPACT);
             fputc('\n', stdout);
         } else {
-            print_event(ev, a.flag[1] ? CLI_EVENT_WIDE : 0);
+            print_event(ev, &content, a.flag[1] ? CLI_EVENT_WIDE : 0);
         }
     }
+    cli_content_release(&content);
     json_decref(o);
     return 0;
 }
@@ -565,6 +577,7 @@ int cli_cmd_inspect(int argc, char **argv)
 {
     live_args a;
     cli_api api;
+    cli_content content;
     char path[512], id[128], buf[64];
     json_t *o, *evs = NULL, *m, *kids;
     const char *key;
@@ -617,8 +630,10 @@ int cli_cmd_inspect(int argc, char **argv)
         json_object_foreach(json_object_get(o, "metrics"), key, v)
             printf("  %-13s %lld\n", key, (long long)json_integer_value(v));
         printf("recent events\n");
+        cli_content_init(&content, api.home);
         for (i = 0; evs && i < json_array_size(json_object_get(evs, "events")); i++)
-            print_event(json_array_get(json_object_get(evs, "events"), i), 0);
+            print_event(json_array_get(json_object_get(evs, "events"), i), &content, 0);
+        cli_content_release(&content);
     }
     json_decref(evs);
     json_decref(o);

@@ -149,7 +149,8 @@ static void on_event(void *ud, const th_runtime_event *ev)
         print_line(o);
         return;
     }
-    s = cli_event_text(&e, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
+    /* (an event as it happens has its data inline, never by reference) */
+    s = cli_event_text(&e, NULL, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
     if (s != NULL)
         printf("event %s", s);
     free(s);

@@ -10,6 +10,11 @@
  * recorded by a newer runtime loses nothing.  Data that is not JSON, or an
  * unknown type, is shown as its bytes.
  *
+ * An event recorded by content reference is shown from its content (read
+ * from the home's store through a cli_content, verified against its
+ * SHA-256) as if it had been recorded inline, with a note; when the
+ * content cannot be had, in words.
+ *
  * Invariant: nothing here trusts the data.  A field of the wrong JSON type
  * is shown as the JSON it is; a "hex" string that is not hex is shown as
  * the string it is.
@@ -22,8 +27,10 @@
 #include <time.h>
 
 #include "base/hex.h"
+#include "base/limits.h"
 #include "base/utf8.h"
 #include "cli/event_text.h"
+#include "theater/chain.h"
 #include "theater/runtime.h"
 
 static const char *const error_names[] = {
@@ -891,8 +898,11 @@ static void put_time(FILE *out, uint64_t ms)
 }
 
 /* Render `ev`; `data` is its data parsed (borrowed), or NULL when it is
- * not JSON (then ev->data is shown as bytes). */
-static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids, unsigned flags)
+ * not JSON (then ev->data is shown as bytes).  `instead` (may be NULL) is
+ * shown in place of the data; `note` (may be NULL) in place of the
+ * description: after the data in parentheses, nothing when "". */
+static char *render(const cli_event *ev, const json_t *data, const char *instead, const char *note,
+                    const cli_ids *ids, unsigned flags)
 {
     char *buf = NULL, idbuf[CLI_ID_MAX + 1];
     size_t len = 0, i;
@@ -921,7 +931,12 @@ static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids,
     for (i = strlen(ev->type); i < 17; i++)
         fputc(' ', c.out);
     fputs("  ", c.out);
-    for (i = 0; data != NULL && json_is_object(data) && i < sizeof summaries / sizeof summaries[0];
+    if (instead != NULL) {
+        fputs(instead, c.out);
+        done = 1;
+    }
+    for (i = 0; !done && data != NULL && json_is_object(data) &&
+                i < sizeof summaries / sizeof summaries[0];
          i++) {
         if (strcmp(ev->type, summaries[i].type) == 0) {
             summaries[i].fn(&c, data);
@@ -933,7 +948,10 @@ static char *render(const cli_event *ev, const json_t *data, const cli_ids *ids,
         put_json(&c, data);
     else if (!done)
         put_bytes(&c, ev->data, ev->data_len);
-    if (ev->description != NULL) {
+    if (note != NULL) {
+        if (note[0] != '\0')
+            fprintf(c.out, "  (%s)", note);
+    } else if (ev->description != NULL) {
         fputs("  (", c.out);
         put_text(&c, (const uint8_t *)ev->description, strlen(ev->description));
         fputc(')', c.out);
@@ -956,10 +974,170 @@ static json_t *parse_data(const cli_event *ev)
                       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 }
 
-char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags)
+/* ------------------------------------------------------------------ */
+/* Events recorded by content reference                               */
+
+void cli_content_init(cli_content *c, const char *home)
+{
+    memset(c, 0, sizeof *c);
+    c->home = home;
+}
+
+void cli_content_release(cli_content *c)
+{
+    if (c == NULL)
+        return;
+    th_store_close(c->store);
+    c->store = NULL;
+}
+
+/* Whether `ev` is recorded by content reference, by
+ * th_chain_event_content_ref on its recorded text (an event given in the
+ * JSON form, its data a value in `data`, is written back in that text
+ * first): then the content's SHA-256 in hex and its size. */
+static bool content_ref_of(const cli_event *ev, const json_t *data, char hex[65], uint64_t *size)
+{
+    const json_t *ref = json_object_get(data, "content-ref"), *n = json_object_get(data, "size");
+    th_chain_event ce;
+    uint8_t hash[TH_CHAIN_HASH_LEN];
+    char text[160];
+    int len;
+
+    if (ev->description == NULL || strcmp(ev->description, TH_CHAIN_CONTENT_REF_DESC) != 0)
+        return false;
+    memset(&ce, 0, sizeof ce);
+    ce.description = ev->description;
+    if (ev->data != NULL) {
+        ce.data = ev->data;
+        ce.data_len = ev->data_len;
+    } else {
+        if (json_object_size(data) != 2 || !json_is_string(ref) || !json_is_integer(n) ||
+            json_string_length(ref) != 64 || json_integer_value(n) < 0)
+            return false;
+        len = snprintf(text, sizeof text,
+                       "{\"content-ref\":\"%s\",\"size\":%" JSON_INTEGER_FORMAT "}",
+                       json_string_value(ref), json_integer_value(n));
+        if (len < 0 || (size_t)len >= sizeof text)
+            return false;
+        ce.data = (const uint8_t *)text;
+        ce.data_len = (size_t)len;
+    }
+    if (!th_chain_event_content_ref(&ce, hash, size))
+        return false;
+    base_hex_encode(hash, sizeof hash, hex);
+    return true;
+}
+
+/* A size in words: "512 bytes", "140.0 MB" (powers of 1000). */
+static void put_size(char *out, size_t cap, uint64_t n)
+{
+    static const char *const units[] = {"kB", "MB", "GB"};
+    double v = (double)n;
+    int u = -1;
+
+    if (n < 1000) {
+        snprintf(out, cap, "%" PRIu64 " byte%s", n, n == 1 ? "" : "s");
+        return;
+    }
+    while (v >= 1000 && u < 2) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+/* The content `hex` of `size` bytes from the home's store (verified;
+ * malloc'd), or NULL with the reason it cannot be shown in `why` ("" when
+ * no store is at hand; else a clause: "it is not in the home's store"). */
+static void *content_get(cli_content *c, const char *hex, uint64_t size, size_t *len, char *why,
+                         size_t cap)
+{
+    th_store_config cfg = {0};
+    th_error err;
+    void *data = NULL;
+    int rc;
+
+    why[0] = '\0';
+    if (c == NULL)
+        return NULL;
+    if (size > TH_CLI_MAX_EVENT_CONTENT_BYTES) {
+        snprintf(why, cap, "too large to show here: `theater store get --store %s %s` writes it",
+                 TH_CHAIN_CONTENT_STORE, hex);
+        return NULL;
+    }
+    if (c->store == NULL && c->open_rc == 0) {
+        cfg.home = c->home;
+        cfg.read_only = true;
+        if ((rc = th_store_open(&cfg, &c->store, &err)) != 0) {
+            c->store = NULL;
+            c->open_rc = rc;
+            snprintf(c->open_msg, sizeof c->open_msg, "%s", err.msg);
+        }
+    }
+    if (c->store == NULL) {
+        snprintf(why, cap, "the home's store cannot be read: %s", c->open_msg);
+        return NULL;
+    }
+    rc = th_store_get(c->store, TH_CHAIN_CONTENT_STORE, hex, &data, len, &err);
+    if (rc == TH_ENOENT)
+        snprintf(why, cap, "it is not in the home's store");
+    else if (rc != 0)
+        snprintf(why, cap, "it cannot be read: %s", err.msg);
+    else if (*len != size)
+        snprintf(why, cap, "the home's store has %zu bytes of it, not %" PRIu64, *len, size);
+    if (why[0] != '\0') {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* An event recorded by content reference: from its content, or in words
+ * when that cannot be had. */
+static char *render_ref(const cli_event *ev, const char *hex, uint64_t size, const cli_ids *ids,
+                        cli_content *content, unsigned flags)
+{
+    char why[TH_ERROR_MSG_MAX + 128], words[sizeof why + 256], sz[32];
+    cli_event real = *ev;
+    json_t *data;
+    size_t len = 0;
+    void *bytes = content_get(content, hex, size, &len, why, sizeof why);
+    char *s;
+
+    put_size(sz, sizeof sz, size);
+    if (bytes != NULL) {
+        real.data = bytes;
+        real.data_len = len;
+        real.description = NULL;
+        data = parse_data(&real);
+        snprintf(words, sizeof words, "recorded by reference: %s", sz);
+        s = render(&real, data, NULL, words, ids, flags);
+        json_decref(data);
+        free(bytes);
+        return s;
+    }
+    snprintf(words, sizeof words, "(data recorded by reference: %s, sha256 %.*s%s%s%s)", sz,
+             (flags & CLI_EVENT_WIDE) ? 64 : 8, hex, (flags & CLI_EVENT_WIDE) ? "" : "...",
+             why[0] ? "; " : "", why);
+    return render(ev, NULL, words, "", ids, flags);
+}
+
+/* The human form of `ev`, whose data `data` parses to (NULL: not JSON). */
+static char *event_text(const cli_event *ev, const json_t *data, const cli_ids *ids,
+                        cli_content *content, unsigned flags)
+{
+    char hex[65];
+    uint64_t size;
+
+    if (content_ref_of(ev, data, hex, &size))
+        return render_ref(ev, hex, size, ids, content, flags);
+    return render(ev, data, NULL, NULL, ids, flags);
+}
+
+char *cli_event_text(const cli_event *ev, const cli_ids *ids, cli_content *content, unsigned flags)
 {
     json_t *data = parse_data(ev);
-    char *s = render(ev, data, ids, flags);
+    char *s = event_text(ev, data, ids, content, flags);
 
     json_decref(data);
     return s;
@@ -1077,8 +1255,8 @@ json_t *cli_event_json(const cli_event *ev)
     return o;
 }
 
-char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, unsigned flags,
-                               th_error *err)
+char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, cli_content *content,
+                               unsigned flags, th_error *err)
 {
     const json_t *seq = json_object_get(event, "seq"), *ts = json_object_get(event, "timestamp");
     const json_t *data = json_object_get(event, "data"), *hex = json_object_get(event, "data_hex");
@@ -1115,7 +1293,7 @@ char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, unsigned
         ev.data = raw;
         ev.data_len = n / 2;
     }
-    s = render(&ev, data, ids, flags);
+    s = event_text(&ev, data, ids, content, flags);
     free(raw);
     if (s == NULL)
         th_error_set(err, TH_ENOMEM, "out of memory");

@@ -14,8 +14,17 @@
  * JSON value (so its byte strings appear once, as hex), never re-encoded.
  * Data that is not JSON text is given as "data_hex" instead of "data".
  *
+ * An event whose data was too large to be kept inline (over 64 MiB) is on
+ * the chain by content reference: description "content-ref", data
+ * {"content-ref": HEX, "size": N}, the data itself in the home's store
+ * (docs/chain-format.md).  The human form shows the data from there when a
+ * cli_content gives the home (cut as any data, with a note of how it was
+ * recorded); otherwise, or when the content is not there, it says so in
+ * words: "(data recorded by reference: 140.0 MB, sha256 49f06eb2...)".
+ *
  * Used by `theater chain events`, `theater run --events` and the daemon's
- * `theater events`.  Functions are reentrant; nothing is kept between calls.
+ * `theater events`.  Functions are reentrant; nothing is kept between calls
+ * but the store a cli_content opens.
  */
 #ifndef THEATER_CLI_EVENT_TEXT_H
 #define THEATER_CLI_EVENT_TEXT_H
@@ -28,6 +37,7 @@
 
 #include "cli/ids.h"
 #include "theater/error.h"
+#include "theater/store.h"
 
 #define CLI_EVENT_VALUE_MAX 200 /* bytes of one value shown without --wide */
 
@@ -57,14 +67,31 @@ int cli_event_type_known(const char *type);
 /* "actor-spawned, wasm-call, ..." (static). */
 const char *cli_event_types_joined(void);
 
+/* Where the data of events recorded by content reference is read from: the
+ * store of a home, opened read-only at the first such event (a daemon may
+ * have the home open meanwhile).  cli_content_init(c, home): `home` is
+ * borrowed and may be NULL ($THEATER_HOME, else ~/.theater); release with
+ * cli_content_release.  Passing no cli_content (NULL) means no store at
+ * hand. */
+typedef struct cli_content {
+    const char *home;
+    th_store *store; /* once opened */
+    int open_rc;     /* 0 until an open failed */
+    char open_msg[TH_ERROR_MSG_MAX];
+} cli_content;
+void cli_content_init(cli_content *c, const char *home);
+void cli_content_release(cli_content *c);
+
 /* Name of a wit-error-type (ABI.md), e.g. 5 -> "internal"; NULL when the
  * number is not one. */
 const char *cli_error_type_name(long code);
 
 /* The human form of one event: one line, ending in '\n', plus indented
- * lines for a failure's backtrace.  `ids` (may be NULL) gives short ids.
- * Returns a malloc'd string the caller frees, or NULL when out of memory. */
-char *cli_event_text(const cli_event *ev, const cli_ids *ids, unsigned flags);
+ * lines for a failure's backtrace.  `ids` (may be NULL) gives short ids;
+ * `content` (may be NULL) the store of an event recorded by content
+ * reference.  Returns a malloc'd string the caller frees, or NULL when out
+ * of memory. */
+char *cli_event_text(const cli_event *ev, const cli_ids *ids, cli_content *content, unsigned flags);
 
 /* Bytes as the human form shows a value (a message, a state): text when
  * they are UTF-8 text (JSON objects and arrays bare on one line, other
@@ -85,7 +112,7 @@ json_t *cli_event_json(const cli_event *ev);
 /* The human form of an event given in the JSON form (what `--json` prints
  * and the daemon's API sends).  NULL with a message in `err` if `event` is
  * not such an object (TH_EINVAL) or memory ran out (TH_ENOMEM). */
-char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, unsigned flags,
-                               th_error *err);
+char *cli_event_text_from_json(const json_t *event, const cli_ids *ids, cli_content *content,
+                               unsigned flags, th_error *err);
 
 #endif

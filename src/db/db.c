@@ -75,6 +75,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,9 +144,21 @@ const db_schema db_main = {DB_FILE, 0x54485452 /* "THTR" */, DB_VERSION, main_mi
 const db_schema db_durable = {DB_DURABLE_FILE, 0x54484452 /* "THDR" */, DB_DURABLE_VERSION,
                               durable_migrations};
 
+/* Whether `what` names the file `path` (SQLite's absolute name of it):
+ * holds it, or is it as given (relative: a tail of it after a '/'). */
+static bool names_file(const char *what, const char *path)
+{
+    size_t w = strlen(what), p = strlen(path);
+
+    if (strstr(what, path) != NULL)
+        return true;
+    return w > 0 && w < p && path[p - w - 1] == '/' && strcmp(path + p - w, what) == 0;
+}
+
 int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
 {
     const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    const char *path = db != NULL ? sqlite3_db_filename(db, "main") : NULL;
     int code;
 
     switch (rc & 0xff) {
@@ -160,6 +173,11 @@ int db_error(sqlite3 *db, int rc, th_error *err, const char *what)
     case SQLITE_PERM: code = TH_EIO; break;
     default: code = TH_EIO; break;
     }
+    /* the file in front, unless `what` names it already (whoever reads the
+     * message learns which file is damaged, locked or unwritable) */
+    if (code != TH_ENOMEM && code != TH_ETOOBIG && path != NULL && path[0] != '\0' &&
+        !names_file(what, path))
+        return th_error_set(err, code, "%s: %s: %s", path, what, msg);
     return th_error_set(err, code, "%s: %s", what, msg);
 }
 
@@ -223,7 +241,7 @@ static int make_home(const char *home, th_error *err)
     return TH_OK;
 }
 
-static int pragma_int(sqlite3 *db, const char *file, const char *sql, int *value, th_error *err)
+static int pragma_int(sqlite3 *db, const char *what, const char *sql, int *value, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -237,7 +255,7 @@ static int pragma_int(sqlite3 *db, const char *file, const char *sql, int *value
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return db_error(db, rc, err, file);
+        return db_error(db, rc, err, what);
     return TH_OK;
 }
 
@@ -256,12 +274,14 @@ static int check_and_migrate(sqlite3 *db, const db_schema *s, const char *path, 
     int version = 0, app = 0, tables = 0, rc, v;
     char pragma[64], what[96];
 
-    snprintf(what, sizeof what, "migrating %s", s->file);
-    if (!readonly && (rc = exec(db, "BEGIN IMMEDIATE", err, s->file)) != TH_OK)
+    snprintf(what, sizeof what, "migrating its schema (%s)", s->file);
+    if (!readonly && (rc = exec(db, "BEGIN IMMEDIATE", err, "checking its schema")) != TH_OK)
         return rc;
-    if ((rc = pragma_int(db, s->file, "PRAGMA user_version", &version, err)) != TH_OK ||
-        (rc = pragma_int(db, s->file, "PRAGMA application_id", &app, err)) != TH_OK ||
-        (rc = pragma_int(db, s->file, "SELECT count(*) FROM sqlite_schema", &tables, err)) != TH_OK)
+    if ((rc = pragma_int(db, "reading its schema", "PRAGMA user_version", &version, err)) !=
+            TH_OK ||
+        (rc = pragma_int(db, "reading its schema", "PRAGMA application_id", &app, err)) != TH_OK ||
+        (rc = pragma_int(db, "reading its schema", "SELECT count(*) FROM sqlite_schema", &tables,
+                         err)) != TH_OK)
         goto fail;
     if (app != s->application_id && (app != 0 || tables != 0)) {
         rc = th_error_set(err, TH_ECORRUPT, "%s is not a Theater database (application id %#x)",

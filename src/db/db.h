@@ -73,7 +73,9 @@ int db_open_schema(const char *home, const db_schema *s, int flags, sqlite3 **ou
 
 /* Fill `err` for SQLite result `rc` on `db` while doing `what`; returns the
  * TH_E* code (TH_ECORRUPT for damaged files, TH_EBUSY for lock timeouts,
- * TH_ETOOBIG, TH_ENOMEM, else TH_EIO). */
+ * TH_ETOOBIG, TH_ENOMEM, else TH_EIO).  The message names the database
+ * file ("PATH: WHAT: SQLite's message") unless the error is not about the
+ * file (TH_ENOMEM, TH_ETOOBIG) or `what` names it already. */
 int db_error(sqlite3 *db, int rc, th_error *err, const char *what);
 
 /* The content store's bytes (schema version 3, see db.c): every writer of

@@ -903,7 +903,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     if (op != NULL) {
         if (op->msg != NULL) {
             snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
-            rt_reply_complete(a->rt, &op->msg->reply, code, false, NULL, 0, told);
+            rt_reply_fail(a->rt, &op->msg->reply, code, told, backtrace);
         }
         rt_op_free(a);
     }

@@ -95,7 +95,7 @@ void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data, c
                 th_runtime_reply_fn fn = s->fn;
                 s->fn = NULL;
                 pthread_mutex_unlock(&s->lock);
-                fn(s->fn_ud, s->status, s->data, s->len, s->msg);
+                fn(s->fn_ud, s->status, s->data, s->len, s->msg, s->backtrace);
                 rt_sync_release(s);
                 r->sync = NULL;
                 return;
@@ -128,11 +128,25 @@ void rt_sync_release(rt_sync *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     if (s->fn != NULL) /* dropped unanswered (message freed) */
-        s->fn(s->fn_ud, TH_ECLOSED, NULL, 0, "the actor went away before answering");
+        s->fn(s->fn_ud, TH_ECLOSED, NULL, 0, "the actor went away before answering", NULL);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     free(s->data);
+    free(s->backtrace);
     free(s);
+}
+
+void rt_reply_fail(rt_runtime *rt, rt_reply *r, int status, const char *text, const char *backtrace)
+{
+    rt_sync *s = r->sync;
+
+    if (s != NULL && backtrace != NULL && backtrace[0] != '\0') {
+        pthread_mutex_lock(&s->lock);
+        if (!s->done && s->backtrace == NULL)
+            s->backtrace = strdup(backtrace); /* (none if out of memory) */
+        pthread_mutex_unlock(&s->lock);
+    }
+    rt_reply_complete(rt, r, status, false, NULL, 0, text);
 }
 
 bool rt_sync_wait(rt_sync *s, uint32_t timeout_ms, rt_runtime *rt)

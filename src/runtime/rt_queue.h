@@ -63,6 +63,7 @@ struct rt_sync {
     size_t len;
     bool has_data;
     char msg[TH_ERROR_MSG_MAX];
+    char *backtrace;        /* of the failure (rt_reply_fail; malloc'd), or NULL */
     th_runtime_reply_fn fn; /* asynchronous caller (manage.c): told once, */
     void *fn_ud;            /* at completion or when the last reference goes */
 };
@@ -132,6 +133,11 @@ void rt_msg_free(rt_msg *m);
  * code with text.  Consumes the references in `r` (sets them NULL). */
 void rt_reply_complete(rt_runtime *rt, rt_reply *r, int status, bool has_data, const uint8_t *data,
                        size_t len, const char *text);
+/* Complete it with an error code and text, as rt_reply_complete, and an
+ * outside caller's callback also gets `backtrace` (the failing actor's
+ * wasm backtrace; NULL or "" when it has none). */
+void rt_reply_fail(rt_runtime *rt, rt_reply *r, int status, const char *text,
+                   const char *backtrace);
 /* Drop a reply without completing it. */
 void rt_reply_drop(rt_reply *r);
 

@@ -471,7 +471,7 @@ int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *m
     if (!a->durable) {
         rt_actor_release(a);
         if ((rc = th_runtime_send(rt, actor_id, msg, len, err)) == 0)
-            fn(ud, TH_OK, NULL, 0, NULL);
+            fn(ud, TH_OK, NULL, 0, NULL, NULL);
         return rc;
     }
     if ((s = rt_sync_new()) == NULL) {

@@ -529,14 +529,14 @@ static void h_component(srv_req *r, char **seg)
 
 /* The message is queued (for a durable actor: stored first); a runtime
  * thread, or this one. */
-static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_queued(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                      const char *backtrace)
 {
     srv_req *r = ud;
     size_t cap = strlen(r->id) + 32;
     char *body;
 
-    (void)data;
-    (void)len;
+    (void)data, (void)len, (void)backtrace; /* (no actor ran: no backtrace) */
     if (status != 0) {
         srv_req_done_undelivered(r, status, msg && msg[0] ? msg : "the message was not queued");
     } else if ((body = malloc(cap)) == NULL) {
@@ -590,7 +590,8 @@ static void h_message(srv_req *r, char **seg)
 }
 
 /* The actor's answer to POST .../requests (a runtime thread). */
-static void on_reply(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_reply(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                     const char *backtrace)
 {
     srv_req *r = ud;
 
@@ -606,8 +607,8 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
     } else if (status == TH_EBUSY) { /* it takes no more deferred requests */
         srv_req_done_undelivered(r, status, msg && msg[0] ? msg : "the actor is busy");
     } else {
-        srv_req_done_error(r, 502, "request-failed", "actor %s did not answer: %s", r->id,
-                           msg && msg[0] ? msg : "no reason given");
+        srv_req_done_failure(r, 502, "request-failed", backtrace, "actor %s did not answer: %s",
+                             r->id, msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);
 }
@@ -654,7 +655,8 @@ static void h_request(srv_req *r, char **seg)
 /* Events                                                             */
 
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
-                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len)
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len,
+                       const char *description)
 {
     char h[65], p[65], *hex;
     json_t *o, *d;
@@ -676,6 +678,11 @@ json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64
         json_object_set_new(o, "data_hex", json_string(base_hex_encode(data, len, hex)));
         free(hex);
     } else {
+        json_decref(o);
+        return NULL;
+    }
+    if (description != NULL &&
+        json_object_set_new(o, "description", json_string(description)) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -778,7 +785,7 @@ static void h_events(srv_req *r, char **seg)
         th_chain_event *e = &evs.items[i];
         json_array_append_new(arr, srv_event_json(e->actor, e->seq, e->type, e->timestamp_ms,
                                                   e->hash, e->has_parent ? e->parent : NULL,
-                                                  e->data, e->data_len));
+                                                  e->data, e->data_len, e->description));
     }
     th_chain_events_free(&evs);
     srv_reply_json(r, 200, json_pack("{s:s, s:o}", "actor", r->id, "events", arr));

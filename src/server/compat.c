@@ -592,11 +592,12 @@ static void open_wait_release(open_wait *w)
     }
 }
 
-static void on_open_done(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_open_done(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                         const char *backtrace)
 {
     open_wait *w = ud;
 
-    (void)data, (void)len;
+    (void)data, (void)len, (void)backtrace; /* (the protocol's error is a message) */
     pthread_mutex_lock(&w->lock);
     w->done = true;
     w->status = status;

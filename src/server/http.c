@@ -3,16 +3,22 @@
  * the bearer token on TCP, responses and error bodies, suspension.
  *
  * A request goes through the access handler (on_request) several times:
- *   1. headers complete: the request object is made; a TCP request without
- *      the right token is answered 401 at once (its body is never read, the
- *      request never routed), as is a Content-Length above the limit (413);
+ *   1. headers complete: the request object is made; a request line and
+ *      headers above TH_SERVER_MAX_HEADER_BYTES are answered 414 / 431 at
+ *      once, as is a TCP request without the right token (401) and a
+ *      Content-Length above the limit (413): the body is never read, the
+ *      request never routed;
  *   2. body pieces: appended up to TH_SERVER_MAX_BODY_BYTES (beyond: 413);
  *   3. the end of the body: the request is routed (api.c).  The handler
  *      prepares a response, or makes the request wait (srv_req_wait): the
  *      connection is suspended until srv_req_done resumes it;
  *   4. after a resume: the prepared response is queued.
- * Header and request-line sizes are bounded by the connection's memory
- * limit (libmicrohttpd answers 431 / 414 itself).
+ * libmicrohttpd holds the request line and headers in the connection's
+ * memory (TH_SERVER_CONN_MEMORY_BYTES, four times the server's limit, so
+ * that the server answers above its limit with a JSON error).  Only what
+ * does not fit there is answered by libmicrohttpd itself (431 / 414, with
+ * its own HTML body): on_mhd_log turns its report into the failed
+ * request's log line.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -182,10 +188,49 @@ void srv_reply_json(srv_req *r, unsigned status, json_t *obj)
     srv_reply(r, status, "application/json", text, n);
 }
 
-static char *error_body(const char *code, const char *msg, size_t *len)
+/* The request's path as a log line shows it: at most 200 bytes, "..." when
+ * cut, control characters (a decoded %0a) as '?', so that one failed
+ * request stays one line whatever its path. */
+static const char *log_path(const srv_req *r, char out[static 256])
 {
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    size_t i;
+
+    for (i = 0; r->path[i] != 0 && i < 200; i++)
+        out[i] = (unsigned char)r->path[i] < 0x20 || r->path[i] == 0x7f ? '?' : r->path[i];
+    if (r->path[i] != 0) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = 0;
+    return out;
+}
+
+static void log_failed(const srv_req *r, unsigned status, const char *code, const char *msg)
+{
+    char path[256];
+
+    srv_log(r->srv, TH_LOG_WARN, "%s %s -> %u %s: %s", r->method, log_path(r, path), status, code,
+            msg);
+}
+
+/* The JSON of an error: {"error": {"code", "message"[, "backtrace"]}},
+ * "backtrace" an array of the lines of `backtrace` (may be NULL). */
+static char *error_body(const char *code, const char *msg, const char *backtrace, size_t *len)
+{
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg), *bt;
+    const char *nl;
+    char *text;
+
+    if (o != NULL && backtrace != NULL && backtrace[0] != '\0' && (bt = json_array()) != NULL) {
+        for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
+            if ((nl = strchr(backtrace, '\n')) == NULL)
+                nl = backtrace + strlen(backtrace);
+            if (nl > backtrace) /* (a line that is not UTF-8 is left out) */
+                json_array_append_new(bt, json_stringn(backtrace, (size_t)(nl - backtrace)));
+        }
+        json_object_set_new(json_object_get(o, "error"), "backtrace", bt);
+    }
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
     if (text == NULL)
@@ -204,9 +249,9 @@ void srv_reply_error(srv_req *r, unsigned status, const char *code, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    body = error_body(code, msg, &len);
+    body = error_body(code, msg, NULL, &len);
     srv_reply(r, status, "application/json", body, len);
-    srv_log(r->srv, TH_LOG_WARN, "%s %s -> %u %s: %s", r->method, r->path, status, code, msg);
+    log_failed(r, status, code, msg);
 }
 
 unsigned srv_status_of(int code, const char **ecode)
@@ -272,21 +317,44 @@ bool srv_req_done(srv_req *r, unsigned status, const char *ctype, char *body, si
     return mine;
 }
 
-bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                        const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
     size_t len;
     char *body;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    body = error_body(code, msg, &len);
+    body = error_body(code, msg, backtrace, &len);
     if (!srv_req_done(r, status, "application/json", body, len))
         return false;
-    srv_log(r->srv, TH_LOG_WARN, "%s %s -> %u %s: %s", r->method, r->path, status, code, msg);
+    log_failed(r, status, code, msg); /* (the backtrace: the actor's "failed" line) */
     return true;
+}
+
+bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    bool done;
+
+    va_start(ap, fmt);
+    done = done_errorv(r, status, code, NULL, fmt, ap);
+    va_end(ap);
+    return done;
+}
+
+bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    bool done;
+
+    va_start(ap, fmt);
+    done = done_errorv(r, status, code, backtrace, fmt, ap);
+    va_end(ap);
+    return done;
 }
 
 const char *srv_arg(srv_req *r, const char *name)
@@ -385,6 +453,40 @@ static bool token_ok(th_server *s, struct MHD_Connection *conn)
     return diff == 0;
 }
 
+static enum MHD_Result add_field_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind, (void)key, (void)value;
+    *(size_t *)cls += key_size + 2 + value_size + 2; /* "KEY: VALUE\r\n" */
+    return MHD_YES;
+}
+
+/* Whether the request line and headers are above TH_SERVER_MAX_HEADER_BYTES
+ * (libmicrohttpd counts them, with the empty line after them); if so, the
+ * JSON error is prepared: 414 when the request line alone is above it, 431
+ * otherwise. */
+static bool head_too_large(srv_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t total = ci != NULL ? ci->header_size : 0, fields = 2;
+
+    if (total <= TH_SERVER_MAX_HEADER_BYTES)
+        return false;
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, add_field_size, &fields);
+    if (fields < total && total - fields > TH_SERVER_MAX_HEADER_BYTES)
+        srv_reply_error(r, 414, "uri-too-long",
+                        "the request line is %zu bytes, more than the limit of %u bytes "
+                        "for the request line and headers",
+                        total - fields, TH_SERVER_MAX_HEADER_BYTES);
+    else
+        srv_reply_error(r, 431, "headers-too-large",
+                        "the request line and headers are %zu bytes, more than the limit of %u "
+                        "bytes",
+                        total, TH_SERVER_MAX_HEADER_BYTES);
+    return true;
+}
+
 static enum MHD_Result queue(srv_req *r)
 {
     struct MHD_Response *resp;
@@ -434,6 +536,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r == NULL)
             return MHD_NO;
         *con_cls = r;
+        if (head_too_large(r))
+            return queue(r);
         if (l->tcp && !token_ok(l->srv, conn)) {
             srv_reply_error(
                 r, 401, "unauthorized",
@@ -545,16 +649,38 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
+/* libmicrohttpd's messages are debug lines, except its report of a request
+ * it answered itself, before the access handler saw it ("Error processing
+ * request (HTTP response code is 431 (...)). Closing connection."): a
+ * request line and headers beyond the connection's memory, a malformed
+ * request.  That one is the failed request's warn line, as the server logs
+ * those it answers. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static const char answered[] = "Error processing request (HTTP response code is ";
     srv_listener *l = cls;
     char msg[512];
+    unsigned status;
     size_t n;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
     n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = 0;
+    if (strncmp(msg, answered, sizeof answered - 1) == 0 &&
+        sscanf(msg + sizeof answered - 1, "%u", &status) == 1) {
+        if (status == 431 || status == 414)
+            srv_log(l->srv, TH_LOG_WARN,
+                    "(request not read) -> %u %s: the request line and headers do not fit in "
+                    "the connection's %u bytes (the limit is %u bytes); answered by "
+                    "libmicrohttpd",
+                    status, status == 431 ? "headers-too-large" : "uri-too-long",
+                    TH_SERVER_CONN_MEMORY_BYTES, TH_SERVER_MAX_HEADER_BYTES);
+        else
+            srv_log(l->srv, TH_LOG_WARN, "(request not read) -> %u: %s; answered by libmicrohttpd",
+                    status, MHD_get_reason_phrase_for(status));
+        return;
+    }
     srv_log(l->srv, TH_LOG_DEBUG, "http: %s", msg);
 }
 
@@ -568,21 +694,21 @@ int srv_listen(th_server *s, srv_listener *l, int fd, bool tcp, th_error *err)
     l->tcp = tcp;
     if (tcp) {
         l->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
-            on_connection, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_TCP_PER_IP,
-            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)TH_SERVER_MAX_HEADER_BYTES, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)TH_SERVER_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned)TH_SERVER_MAX_TCP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_CONN_MEMORY_BYTES,
+            MHD_OPTION_END);
     } else {
         l->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
-            on_connection, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
-            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)TH_SERVER_MAX_HEADER_BYTES, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)TH_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_CONN_MEMORY_BYTES,
+            MHD_OPTION_END);
     }
     if (l->d == NULL)
         return th_error_set(err, TH_EIO, "cannot start the HTTP server on %s",

@@ -44,12 +44,15 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void srv_log(th_server *s, int level, const char *fmt, ...)
+/* One log line, then `tail` (NULL, or lines of their own, each ending in a
+ * newline), in one write: other threads' lines do not come between. */
+static void log_v(th_server *s, int level, const char *tail, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void log_v(th_server *s, int level, const char *tail, const char *fmt, va_list ap)
 {
     char line[2048], when[32];
     struct tm tm;
     time_t now;
-    va_list ap;
     int n;
 
     if (s != NULL && level > s->log_level)
@@ -58,10 +61,47 @@ void srv_log(th_server *s, int level, const char *fmt, ...)
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     n = snprintf(line, sizeof line, "%s %-5s ", when, level_names[level]);
-    va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    fprintf(stderr, "%s\n%s", line, tail != NULL ? tail : ""); /* (stderr is unbuffered) */
+}
+
+void srv_log(th_server *s, int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_v(s, level, NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line); /* one write per line (stderr is unbuffered) */
+}
+
+/* srv_log, then the frames of a failure's backtrace (a JSON array of
+ * strings, may be NULL) as lines "    at #N name" (control characters, which
+ * a module's name section may hold, as '?'). */
+static void log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
+{
+    srv_buf tail = {0};
+    const json_t *f;
+    va_list ap;
+    size_t i, start;
+
+    json_array_foreach((json_t *)bt, i, f)
+    {
+        if (!json_is_string(f))
+            continue;
+        srv_buf_add(&tail, "    at ", 7);
+        start = tail.len;
+        srv_buf_add(&tail, json_string_value(f), json_string_length(f));
+        for (; start < tail.len && tail.data != NULL; start++)
+            if ((unsigned char)tail.data[start] < 0x20 || tail.data[start] == 0x7f)
+                tail.data[start] = '?';
+        srv_buf_add(&tail, "\n", 1);
+    }
+    va_start(ap, fmt);
+    log_v(s, level, tail.oom ? NULL : tail.data, fmt, ap);
+    va_end(ap);
+    srv_buf_release(&tail);
 }
 
 /* ------------------------------------------------------------------ */
@@ -471,8 +511,10 @@ static void on_actor_log(void *ud, const char *id, const char *name, const char 
 }
 
 /* One log line per lifecycle event, naming the actor by name and short
- * id.  Names are remembered from "actor-spawned" until "actor-stopped" (the
- * actor may be gone from the runtime when its last event is heard). */
+ * id; a failure's is followed by the frames of its wasm backtrace, if it
+ * has one (its "actor-failed" event records them).  Names are remembered
+ * from "actor-spawned" until "actor-stopped" (the actor may be gone from
+ * the runtime when its last event is heard). */
 static void log_lifecycle(th_server *s, const th_runtime_event *ev)
 {
     static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed",
@@ -503,8 +545,9 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
         detail = json_string_value(json_object_get(d, "reason"));
     if (k == FAILED && json_is_string(json_object_get(d, "message")))
         detail = json_string_value(json_object_get(d, "message"));
-    srv_log(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO, "actor %s (%.8s) %s%s%s", name,
-            ev->actor_id, verbs[k], detail[0] ? ": " : "", detail);
+    log_backtrace(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO,
+                  k == FAILED ? json_object_get(d, "backtrace") : NULL, "actor %s (%.8s) %s%s%s",
+                  name, ev->actor_id, verbs[k], detail[0] ? ": " : "", detail);
     if (k == STOPPED)
         json_object_del(s->names, ev->actor_id);
     pthread_mutex_unlock(&s->names_lock);

@@ -191,6 +191,11 @@ void srv_req_wait(srv_req *r);
 bool srv_req_done(srv_req *r, unsigned status, const char *ctype, char *body, size_t len);
 bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* srv_req_done_error for an actor's failure: the error object also gets
+ * "backtrace", the lines of `backtrace` (the wasm backtrace of a trap, one
+ * frame per line; NULL or "" for none: then no such field). */
+bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A query argument or NULL. */
 const char *srv_arg(srv_req *r, const char *name);
 const char *srv_header(srv_req *r, const char *name);
@@ -228,9 +233,12 @@ void srv_streams_close_all(th_server *s);
 /* Reaper: keep-alive comments on idle streams; the end of the streams of
  * actors that have ended. */
 void srv_streams_tick(th_server *s, uint64_t now_ns);
-/* JSON of one chain event (data as base64), as in `theater chain events
- * --json`; parent may be NULL.  Returns a new object or NULL. */
+/* JSON of one chain event (its data embedded as JSON, else "data_hex"), as
+ * in `theater chain events --json`; parent and description (an event
+ * recorded by content reference has "content-ref") may be NULL.  Returns a
+ * new object or NULL. */
 json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64_t ts,
-                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len);
+                       const uint8_t *hash, const uint8_t *parent, const uint8_t *data, size_t len,
+                       const char *description);
 
 #endif

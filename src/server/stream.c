@@ -103,9 +103,9 @@ static void stream_add_locked(srv_stream *st, const char *text, size_t len, uint
 /* The SSE frame of an event (malloc'd text, *len), or NULL. */
 static char *event_frame(const char *actor, uint64_t seq, const char *type, uint64_t ts,
                          const uint8_t *hash, const uint8_t *parent, const uint8_t *data,
-                         size_t dlen, size_t *len)
+                         size_t dlen, const char *description, size_t *len)
 {
-    json_t *o = srv_event_json(actor, seq, type, ts, hash, parent, data, dlen);
+    json_t *o = srv_event_json(actor, seq, type, ts, hash, parent, data, dlen, description);
     char *j = o ? json_dumps(o, JSON_COMPACT) : NULL;
     srv_buf b = {0};
 
@@ -233,7 +233,7 @@ void srv_stream_on_event(void *ud, const th_runtime_event *ev)
          * events of an actor's stream before it) */
         if (text == NULL) {
             text = event_frame(ev->actor_id, ev->seq, ev->type, ev->timestamp_ms, ev->hash,
-                               ev->parent_hash, ev->data, ev->data_len, &len);
+                               ev->parent_hash, ev->data, ev->data_len, NULL, &len);
             if (text == NULL)
                 break;
         }
@@ -305,7 +305,8 @@ static void read_backlog(srv_stream *st)
         for (i = 0; i < evs.count && !st->ended; i++) {
             th_chain_event *e = &evs.items[i];
             text = event_frame(e->actor, e->seq, e->type, e->timestamp_ms, e->hash,
-                               e->has_parent ? e->parent : NULL, e->data, e->data_len, &len);
+                               e->has_parent ? e->parent : NULL, e->data, e->data_len,
+                               e->description, &len);
             if (text != NULL && !frame_fits(st, st->out.len, len)) {
                 free(text);
                 full = true; /* this event is the next step's first */
@@ -683,7 +684,8 @@ static void chan_forget(th_server *s, const char *id)
 }
 
 /* The actor's answer to the open (a runtime thread). */
-static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                         const char *backtrace)
 {
     srv_req *r = ud;
     th_server *s = r->srv;
@@ -711,8 +713,9 @@ static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, 
     } else {
         /* refused: the endpoint goes (no callback runs after this) */
         chan_forget(s, id);
-        srv_req_done_error(r, 409, "channel-refused", "actor %s refused the channel: %s", r->id,
-                           msg && msg[0] ? msg : "no reason given");
+        srv_req_done_failure(r, 409, "channel-refused", backtrace,
+                             "actor %s refused the channel: %s", r->id,
+                             msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);
 }

@@ -61,11 +61,11 @@ static void one(const uint8_t *data, size_t size)
     ev.data_len = nl ? size - tlen - 1 : 0;
     ev.hash = hash;
     for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        a = cli_event_text(&ev, &ids, flags[i]);
+        a = cli_event_text(&ev, &ids, NULL, flags[i]);
         form = cli_event_json(&ev);
         if (a == NULL || form == NULL)
             abort(); /* only memory can fail */
-        b = cli_event_text_from_json(form, &ids, flags[i], &err);
+        b = cli_event_text_from_json(form, &ids, NULL, flags[i], &err);
         if (b == NULL && json_object_get(form, "event_type") != NULL)
             abort();
         if (b != NULL && utf8_type && strcmp(a, b) != 0) {
@@ -79,7 +79,7 @@ static void one(const uint8_t *data, size_t size)
     /* the data as an event in the JSON form (what a daemon would send) */
     as_event = json_loadb((const char *)ev.data, ev.data_len, 0, NULL);
     if (as_event != NULL) {
-        b = cli_event_text_from_json(as_event, &ids, 0, &err);
+        b = cli_event_text_from_json(as_event, &ids, NULL, 0, &err);
         free(b);
         json_decref(as_event);
     }

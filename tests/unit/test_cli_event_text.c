@@ -1,6 +1,7 @@
 /*
  * test_cli_event_text.c - the human and JSON forms of chain events
- * (src/cli/event_text.c) and actor ids by unique prefix (src/cli/ids.c).
+ * (src/cli/event_text.c), events recorded by content reference shown from
+ * a home's store, and actor ids by unique prefix (src/cli/ids.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/limits.h"
 #include "cli/event_text.h"
 #include "cli/ids.h"
+#include "theater/chain.h"
 
 static const char *A = "2926a09d-9a8c-49a1-bfa5-f855c3032abd";
 static const char *P = "34390650-15b6-44e1-aa51-afe8ac92c6ce";
@@ -35,7 +38,7 @@ static cli_event ev_of(const char *type, const char *data)
 static char *text_of(const char *type, const char *data, unsigned flags)
 {
     cli_event e = ev_of(type, data);
-    char *s = cli_event_text(&e, NULL, flags);
+    char *s = cli_event_text(&e, NULL, NULL, flags);
 
     assert_non_null(s);
     return s;
@@ -326,7 +329,7 @@ static void test_other_types(void **unused)
 static void test_actor_column(void **unused)
 {
     cli_event e = ev_of("init-skipped", "{}");
-    char *s = cli_event_text(&e, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
+    char *s = cli_event_text(&e, NULL, NULL, CLI_EVENT_ACTOR | CLI_EVENT_NO_SEQ);
 
     (void)unused;
     assert_non_null(s);
@@ -355,8 +358,8 @@ static void test_json_form(void **unused)
               "\"parent_hash\":null,\"seq\":7,\"timestamp\":1764748575834}");
     free(dump);
     /* the human form from the JSON form is the same as from the event */
-    t1 = cli_event_text(&e, NULL, 0);
-    t2 = cli_event_text_from_json(o, NULL, 0, &err);
+    t1 = cli_event_text(&e, NULL, NULL, 0);
+    t2 = cli_event_text_from_json(o, NULL, NULL, 0, &err);
     assert_non_null(t2);
     assert_string_equal(t1, t2);
     free(t1);
@@ -378,8 +381,8 @@ static void test_json_form(void **unused)
     o = cli_event_json(&e);
     assert_string_equal(json_string_value(json_object_get(o, "data_hex")), "0102");
     assert_null(json_object_get(o, "data"));
-    t1 = cli_event_text(&e, NULL, 0);
-    t2 = cli_event_text_from_json(o, NULL, 0, &err);
+    t1 = cli_event_text(&e, NULL, NULL, 0);
+    t2 = cli_event_text_from_json(o, NULL, NULL, 0, &err);
     assert_string_equal(t1, t2);
     free(t1);
     free(t2);
@@ -387,12 +390,12 @@ static void test_json_form(void **unused)
 
     /* not an event */
     back = json_pack("{s:s}", "event_type", "x");
-    assert_null(cli_event_text_from_json(back, NULL, 0, &err));
+    assert_null(cli_event_text_from_json(back, NULL, NULL, 0, &err));
     assert_int_equal(err.code, TH_EINVAL);
     json_decref(back);
     back = json_pack("{s:s, s:i, s:i, s:s}", "event_type", "x", "seq", 1, "timestamp", 1,
                      "data_hex", "0g");
-    assert_null(cli_event_text_from_json(back, NULL, 0, &err));
+    assert_null(cli_event_text_from_json(back, NULL, NULL, 0, &err));
     json_decref(back);
 }
 
@@ -456,6 +459,118 @@ static void test_bytes_one_line(void **unused)
     free(s);
 }
 
+/* An event recorded by content reference (description "content-ref", its
+ * data in the home's store): shown from its content, with a note, both
+ * from the record and from its JSON form; in words when the content cannot
+ * be had, and why. */
+static void test_content_ref(void **unused)
+{
+    static const char real[] = "{\"function\":\"handle-send\",\"params\":[\"6869\"]}";
+    char home[] = "/tmp/theater-evtext-XXXXXX", nohome[300], ref[160], cmd[400], *s, *t;
+    th_store_config cfg = {0};
+    th_content_ref cref;
+    cli_content content, none;
+    th_store *st;
+    th_error err;
+    cli_event e;
+    json_t *o;
+
+    (void)unused;
+    assert_non_null(mkdtemp(home));
+    cfg.home = home;
+    assert_int_equal(th_store_open(&cfg, &st, &err), TH_OK);
+    assert_int_equal(th_store_create(st, TH_CHAIN_CONTENT_STORE, &err), TH_OK);
+    assert_int_equal(th_store_put(st, TH_CHAIN_CONTENT_STORE, real, strlen(real), &cref, &err),
+                     TH_OK);
+    th_store_close(st);
+    snprintf(ref, sizeof ref, "{\"content-ref\":\"%s\",\"size\":%zu}", cref.hash, strlen(real));
+    e = ev_of("wasm-call", ref);
+    e.description = "content-ref";
+    cli_content_init(&content, home);
+
+    /* from the store: the summary of the real data, and a note */
+    s = cli_event_text(&e, NULL, &content, 0);
+    assert_non_null(s);
+    snprintf(cmd, sizeof cmd,
+             "  wasm-call          handle-send(\"hi\")  (recorded by reference: %zu bytes)\n",
+             strlen(real));
+    expect_in(s, cmd);
+    expect_not_in(s, "content-ref");
+    /* the JSON form (as the daemon sends it) keeps the reference, and reads
+     * back to the same text */
+    o = cli_event_json(&e);
+    assert_non_null(o);
+    expect_in(json_string_value(json_object_get(o, "description")), "content-ref");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(o, "data"), "content-ref")), cref.hash);
+    t = cli_event_text_from_json(o, NULL, &content, 0, &err);
+    assert_non_null(t);
+    assert_string_equal(s, t);
+    free(s);
+    free(t);
+
+    /* no store at hand: in words, the size and the hash's first 8 digits */
+    s = cli_event_text(&e, NULL, NULL, 0);
+    assert_non_null(s);
+    snprintf(cmd, sizeof cmd,
+             "  wasm-call          (data recorded by reference: %zu bytes, sha256 %.8s...)\n",
+             strlen(real), cref.hash);
+    expect_in(s, cmd);
+    expect_not_in(s, "?");
+    free(s);
+    t = cli_event_text_from_json(o, NULL, NULL, CLI_EVENT_WIDE, &err);
+    assert_non_null(t);
+    snprintf(cmd, sizeof cmd, "sha256 %s)\n", cref.hash); /* whole with --wide */
+    expect_in(t, cmd);
+    free(t);
+    json_decref(o);
+
+    /* content the store does not have (another hash), or too large to show */
+    snprintf(ref, sizeof ref, "{\"content-ref\":\"%064d\",\"size\":12345678}", 0);
+    e = ev_of("wasm-call", ref);
+    e.description = "content-ref";
+    s = cli_event_text(&e, NULL, &content, 0);
+    assert_non_null(s);
+    expect_in(s, "(data recorded by reference: 12.3 MB, sha256 00000000...; it is not in the "
+                 "home's store)\n");
+    free(s);
+    snprintf(ref, sizeof ref, "{\"content-ref\":\"%s\",\"size\":%llu}", cref.hash,
+             (unsigned long long)TH_CLI_MAX_EVENT_CONTENT_BYTES + 1);
+    e = ev_of("wasm-call", ref);
+    e.description = "content-ref";
+    s = cli_event_text(&e, NULL, &content, 0);
+    assert_non_null(s);
+    expect_in(s, "(data recorded by reference: 268.4 MB, sha256 ");
+    expect_in(s, "too large to show here: `theater store get --store " TH_CHAIN_CONTENT_STORE);
+    free(s);
+    cli_content_release(&content);
+
+    /* a home without a database: the store cannot be read, and says so */
+    snprintf(nohome, sizeof nohome, "%s/none", home);
+    cli_content_init(&none, nohome);
+    s = cli_event_text(&e, NULL, &none, 0);
+    assert_non_null(s);
+    free(s);
+    snprintf(ref, sizeof ref, "{\"content-ref\":\"%s\",\"size\":%zu}", cref.hash, strlen(real));
+    e = ev_of("wasm-call", ref);
+    e.description = "content-ref";
+    s = cli_event_text(&e, NULL, &none, 0);
+    assert_non_null(s);
+    expect_in(s, "(data recorded by reference: 44 bytes, sha256 ");
+    expect_in(s, "the home's store cannot be read: ");
+    free(s);
+    cli_content_release(&none);
+
+    /* the same data without the description is not a reference */
+    e.description = NULL;
+    s = cli_event_text(&e, NULL, &content, 0);
+    assert_non_null(s);
+    expect_in(s, "content-ref=");
+    free(s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_json_form),
         cmocka_unit_test(test_bytes_one_line),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_content_ref),
     };
     (void)A;
     (void)P;

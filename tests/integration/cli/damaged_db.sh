@@ -1,8 +1,10 @@
 #!/bin/sh
-# damaged_db.sh THEATER EXAMPLES_DIR - `theater chain ls|head|events|verify|
-# export` on a file that is not a SQLite database, and on a database whose
-# pages are damaged: each exits 1 and says on stderr which file and what is
-# wrong (they used to exit 1 printing nothing).
+# damaged_db.sh THEATER EXAMPLES_DIR - every offline command that opens the
+# home's database (`theater chain ls|head|events|verify|export`, `store
+# ls|new|put|get|label`, `run`, `state --at`, `replay`, and `server`, which
+# cannot start) on a file that is not a SQLite database, and on a database
+# whose pages are damaged: each exits 1 and says on stderr which file and
+# what is wrong.
 set -u
 T=$1
 EX=$2
@@ -11,22 +13,34 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 cd "$tmp" || exit 2
 fails=0
 
+echo "some bytes" > file.txt
+
 check_all() { # home pattern [actor]
     who=${3:-someone}
-    for cmd in "ls" "verify" "verify $who" "events $who" "export $who" "head $who"; do
-        timeout 20 $T chain --home "$1" $cmd >out 2>err
+    set -- "$1" "$2" "chain ls" "chain verify" "chain verify $who" "chain events $who" \
+        "chain export $who" "chain head $who" "store ls" "store new" "store put file.txt" \
+        "store get 0000000000000000000000000000000000000000000000000000000000000000" \
+        "store label ls" "state $who --at 1" "replay $who" "server"
+    [ -f "$EX/counter.toml" ] && set -- "$@" "run $EX/counter.toml"
+    home=$1
+    pattern=$2
+    shift 2
+    for cmd in "$@"; do
+        # (a command that cannot open the database ends at once: the
+        # timeout is for one that would run, such as a server)
+        timeout 20 $T $cmd --home "$home" >out 2>err </dev/null
         st=$?
-        if [ $st -ne 1 ] || ! grep -Eq "$2" err; then
-            echo "FAIL chain $cmd on $1: exit $st, stderr:"; cat err; fails=$((fails + 1))
+        if [ $st -ne 1 ] || ! grep -Eq "$pattern" err; then
+            echo "FAIL $cmd on $home: exit $st, stderr:"; cat err; fails=$((fails + 1))
         else
-            echo "ok chain $cmd on $1: $(head -n 1 err)"
+            echo "ok $cmd on $home: $(head -n 1 err)"
         fi
     done
 }
 
 mkdir garbage
 echo "this is not a database" > garbage/theater.db
-check_all garbage "garbage/theater.db: .*(not a (SQLite )?database|damaged)"
+check_all garbage "garbage/theater.db(: .*| is )(not a (SQLite )?database|damaged)"
 
 # A real database with every other page overwritten.
 mkdir damaged

@@ -215,9 +215,32 @@ bad_requests)
     contains "$b" 'timeout_ms' "bad query argument"
     head -c 17000000 /dev/zero >"$H/big"
     expect_status 413 POST /v1/actors --data-binary "@$H/big" >/dev/null
-    big=$(head -c 40000 /dev/zero | tr '\0' a)
-    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -H "X-Big: $big" http://theater/v1/health)
-    [ "$code" = 431 ] || fail "a 40 kB header got HTTP $code, expected 431"
+    # request line and headers above 32 KiB: the server's JSON error and its
+    # log line, up to libmicrohttpd's buffer (128 KiB); beyond it
+    # libmicrohttpd answers itself, and the log still has the line
+    for n in 40000 100000; do
+        { printf 'X-Big: '; head -c $n /dev/zero | tr '\0' a; } >"$H/header"
+        got=$(curl -s -o "$H/body" -w '%{http_code} %{content_type}' --unix-socket "$S" \
+            -H "@$H/header" http://theater/v1/health)
+        [ "$got" = "431 application/json" ] || fail "a $n-byte header got '$got', expected 431 JSON"
+        contains "$(cat "$H/body")" '^\{"error":\{"code":"headers-too-large","message":"the request line and headers are [0-9]+ bytes, more than the limit of 32768 bytes"\}\}$' \
+            "the body of a $n-byte header's 431"
+    done
+    [ "$(grep -c 'GET /v1/health -> 431 headers-too-large: .*limit of 32768 bytes' "$H/server.log")" = 2 ] ||
+        fail "the log has no line for each 431"
+    got=$(curl -s -o "$H/body" -w '%{http_code} %{content_type}' --unix-socket "$S" \
+        "http://theater/v1/health?q=$(head -c 40000 /dev/zero | tr '\0' a)")
+    [ "$got" = "414 application/json" ] || fail "a 40 kB query got '$got', expected 414 JSON"
+    contains "$(cat "$H/body")" '"code":"uri-too-long","message":"the request line is [0-9]+ bytes' "a 414's body"
+    grep -q 'GET /v1/health -> 414 uri-too-long' "$H/server.log" || fail "the log has no line for the 414"
+    { printf 'X-Big: '; head -c 200000 /dev/zero | tr '\0' a; } >"$H/header"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" -H "@$H/header" http://theater/v1/health)
+    [ "$code" = 431 ] || fail "a 200 kB header got HTTP $code, expected 431"
+    grep -q '(request not read) -> 431 headers-too-large: .* 131072 bytes .*answered by libmicrohttpd' \
+        "$H/server.log" || fail "the log has no line for the 431 libmicrohttpd answered"
+    # a long path is cut in the log line, which keeps the status
+    expect_status 404 GET "/v1/$(head -c 3000 /dev/zero | tr '\0' a)" >/dev/null
+    grep -Eq '^.{20,400} -> 404 not-found' "$H/server.log" || fail "the 404 of a long path is not one short log line"
     # a query argument an endpoint does not take is refused, not ignored:
     # a typo must not turn a forced stop into a graceful one
     id=$(start_json "$EXAMPLES/counter.toml")
@@ -436,14 +459,39 @@ endpoints)
     # a failed root actor (no supervisor to restart it): a request or a
     # channel gets 502 at once, not a 504 after its timeout; a restart
     # brings it back
+    # The 502 of a trap carries the wasm backtrace of its "actor-failed"
+    # event beside its code and message, the daemon's line for the failure
+    # has the frames under it, and so has the CLI's error line.
     pid4=$(start_json "$H/probe.toml")
-    expect_status 502 POST "/v1/actors/$pid4/requests" --data-binary trap >/dev/null
+    b=$(expect_status 502 POST "/v1/actors/$pid4/requests" --data-binary trap)
+    contains "$b" '^\{"error":\{"code":"request-failed","message":"actor [0-9a-f-]{36} did not answer: actor probe \([0-9a-f-]{36}\) failed: trap in handle-request: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_request",' \
+        "the 502 of a trap"
+    short4=$(printf '%s' "$pid4" | cut -c1-8)
+    wait_until "the log line of the failure" grep -q "actor probe ($short4) failed: trap" "$H/server.log"
+    grep -A2 "warn  actor probe ($short4) failed: trap in handle-request: unreachable$" "$H/server.log" >"$H/failed.log"
+    [ "$(sed -n 2,3p "$H/failed.log")" = "$(printf '    at #0 probe_trap_here\n    at #1 probe_trap_caller')" ] ||
+        fail "the failure's log line is not followed by its backtrace: $(cat "$H/failed.log")"
     api GET "/v1/actors/$pid4" | grep -q '"status":"failed"' || fail "the probe did not fail: $(api GET "/v1/actors/$pid4")"
     b=$(expect_status 502 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x')
     contains "$b" 'has no supervisor to restart it' "a request to a failed root actor"
     expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary hi >/dev/null
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    "$THEATER" message "$short4" --request trap >"$H/out" 2>"$H/err" && fail "message --request trap succeeded"
+    [ "$(head -1 "$H/err")" = "theater: actor $pid4 did not answer: actor probe ($pid4) failed: trap in handle-request: unreachable" ] ||
+        fail "the CLI's error line of a trap: $(cat "$H/err")"
+    [ "$(sed -n 2,4p "$H/err")" = "$(printf '    at #0 probe_trap_here\n    at #1 probe_trap_caller\n    at #2 probe_request')" ] ||
+        fail "the CLI's error line of a trap is not followed by the backtrace: $(cat "$H/err")"
+    [ -s "$H/out" ] && fail "message --request trap wrote on stdout: $(cat "$H/out")"
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
     expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x' >/dev/null
+    # a trap in handle-channel-open: the 409 has the backtrace too
+    b=$(expect_status 409 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)
+    contains "$b" '"code":"channel-refused","message":"actor [0-9a-f-]{36} refused the channel: actor probe \([0-9a-f-]{36}\) failed: trap in handle-channel-open: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_open",' \
+        "the 409 of a trap in handle-channel-open"
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    # errors that are not an actor's trap have no backtrace
+    b=$(expect_status 504 POST "/v1/actors/$pid4/requests?timeout_ms=100" --data-binary defer)
+    case "$b" in *backtrace*) fail "a timeout with a backtrace: $b" ;; esac
     expect_status 200 DELETE "/v1/actors/$pid4?force=1" >/dev/null
     # a channel open that outlives its timeout: 504, and the channel the
     # actor accepts afterwards is closed, not left open with nobody knowing it

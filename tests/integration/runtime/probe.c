@@ -8,7 +8,8 @@
  * A command "defer" is answered later: its request id is kept in the state
  * and "respond-last <text>" answers it.  One-way messages "record <text>"
  * append to a log line.  Channels: every open is accepted with message
- * "welcome" (after N ms when the first message is "slow N"); channel messages are logged as
+ * "welcome" (after N ms when the first message is "slow N"), except a first
+ * message "refuse" (refused) or "trap" (a trap); channel messages are logged as
  * "chan-msg <text>", closes as "chan-closed".  "slabels STORE" lists a store's labels,
  * "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
  * for the backtraces of tests/integration/runtime/test_failures.c.  "bigstate N" sets a state
@@ -373,6 +374,8 @@ static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg,
         ta_parse_u64((ta_bytes){msg.ptr + 5, msg.len - 5}, &ms);
         ta_sleep(ms);
     }
+    if (ta_bytes_eq_c(msg, "trap"))
+        probe_trap_caller(1);
     accept->accepted = !ta_bytes_eq_c(msg, "refuse");
     accept->message = ta_some(accept->accepted ? TA_BYTES("welcome") : TA_BYTES("not now"));
     return TA_OK;

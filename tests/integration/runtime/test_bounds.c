@@ -176,9 +176,10 @@ static void test_mailbox_external(void **unused)
 
 static atomic_int g_async_told;
 
-static void async_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void async_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                       const char *backtrace)
 {
-    (void)ud, (void)status, (void)data, (void)len, (void)msg;
+    (void)ud, (void)status, (void)data, (void)len, (void)msg, (void)backtrace;
     atomic_fetch_add(&g_async_told, 1);
 }
 
@@ -389,9 +390,10 @@ typedef struct outcomes {
 
 static outcomes g_outcomes = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
 
-static void on_outcome(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_outcome(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                       const char *backtrace)
 {
-    (void)ud, (void)data, (void)len, (void)msg;
+    (void)ud, (void)data, (void)len, (void)msg, (void)backtrace;
     pthread_mutex_lock(&g_outcomes.lock);
     if (g_outcomes.n < 8)
         g_outcomes.status[g_outcomes.n] = status;

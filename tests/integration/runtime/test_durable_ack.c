@@ -43,13 +43,15 @@ typedef struct acks {
 
 static acks g_acks = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}};
 
-static void on_ack(void *ud, int status, const uint8_t *data, size_t len, const char *msg)
+static void on_ack(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                   const char *backtrace)
 {
     int i = (int)(intptr_t)ud;
 
     (void)data;
     (void)len;
     (void)msg;
+    (void)backtrace;
     pthread_mutex_lock(&g_acks.lock);
     g_acks.count[i]++;
     g_acks.status[i] = status;

@@ -3,12 +3,16 @@
  * wasm backtrace: a trap in a child's handle-request, asked by its parent,
  * is recorded as the child's failure (its id, name, export and frames, by
  * the names of the module's name section), and the parent's request gets
- * an error that names the child, while the parent itself goes on.
+ * an error that names the child, while the parent itself goes on.  A
+ * request from outside that the actor traps on is answered with the
+ * trap's backtrace too (th_runtime_reply_fn's `backtrace`).
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,6 +226,77 @@ static void test_call_timeout_backtrace(void **unused)
     rtt_stop(&t);
 }
 
+/* What an asynchronous request's callback was told. */
+typedef struct told {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int status;
+    char msg[TH_ERROR_MSG_MAX];
+    char *backtrace; /* a copy, or NULL */
+} told;
+
+static void on_told(void *ud, int status, const uint8_t *data, size_t len, const char *msg,
+                    const char *backtrace)
+{
+    told *w = ud;
+
+    (void)data, (void)len;
+    pthread_mutex_lock(&w->lock);
+    w->status = status;
+    snprintf(w->msg, sizeof w->msg, "%s", msg != NULL ? msg : "");
+    w->backtrace = backtrace != NULL ? strdup(backtrace) : NULL;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* th_runtime_request_async of `req` to `id`; waits for the callback. */
+static void request_async(rtt *t, const char *id, const char *req, told *w)
+{
+    th_error err;
+
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    assert_int_equal(
+        th_runtime_request_async(t->rt, id, (const uint8_t *)req, strlen(req), 0, on_told, w, &err),
+        0);
+    pthread_mutex_lock(&w->lock);
+    while (!w->done)
+        pthread_cond_wait(&w->cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+}
+
+/* The callback of an asynchronous request that the actor trapped on gets
+ * the trap's backtrace (as its "actor-failed" event records it); an
+ * answered request gets none. */
+static void test_async_reply_backtrace(void **unused)
+{
+    static const char frames[] = "#0 probe_trap_here\n#1 probe_trap_caller\n#2 probe_request\n";
+    rtt t;
+    told w;
+    char id[TH_ACTOR_ID_SIZE], *man;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = probe_manifest(&t, "traced");
+    spawn(&t, man, id);
+    free(man);
+    request_async(&t, id, "log fine", &w);
+    assert_int_equal(w.status, 0);
+    assert_null(w.backtrace);
+    request_async(&t, id, "trap", &w);
+    assert_int_equal(w.status, TH_ETRAP);
+    expect_in(w.msg, "failed: trap in handle-request: unreachable");
+    assert_non_null(w.backtrace);
+    assert_true(strncmp(w.backtrace, frames, strlen(frames)) == 0);
+    free(w.backtrace);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_err_result_names_actor),
         cmocka_unit_test(test_fuel_failure_backtrace),
         cmocka_unit_test(test_call_timeout_backtrace),
+        cmocka_unit_test(test_async_reply_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
