@@ -347,7 +347,9 @@ int th_runtime_restore(th_runtime *rt, th_runtime_restore_fn fn, void *ud,
 /* Channels with the outside: an endpoint that is not an actor. */
 enum { TH_CHANNEL_MESSAGE = 1, TH_CHANNEL_CLOSED = 2 };
 /* What the actor sends on the channel (TH_CHANNEL_MESSAGE, with bytes) and
- * its end (TH_CHANNEL_CLOSED).  Called on runtime threads, never after
+ * its end (TH_CHANNEL_CLOSED: no bytes when the actor closed it; else why
+ * it ended, as text: "actor NAME (ID) failed: ...", "... stopped",
+ * "... restarted").  Called on runtime threads, never after
  * th_runtime_channel_close returned; must be quick, must not call back. */
 typedef void (*th_runtime_channel_fn)(void *ud, int kind, const char *channel, const uint8_t *data,
                                       size_t len);

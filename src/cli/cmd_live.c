@@ -824,7 +824,8 @@ typedef struct chan_ctx {
     char path[512];
     int json;
     int rc;
-    int ended[2]; /* a pipe: the reader writes a byte when the stream ends */
+    bool actor_failed; /* the channel ended because its actor failed */
+    int ended[2];      /* a pipe: the reader writes a byte when the stream ends */
 } chan_ctx;
 
 static int on_chan_msg(void *ud, const char *event, const char *data)
@@ -835,10 +836,18 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
     unsigned char *raw;
     size_t n = 0;
 
+    /* (the runtime's words for a failure: "actor NAME (ID) failed: ...") */
+    if (strcmp(event, "closed") == 0 &&
+        strstr(json_string_value(json_object_get(o, "reason")) ?: "", ") failed: ") != NULL)
+        c->actor_failed = true;
     if (c->json) {
         printf("%s\n", data);
     } else if (strcmp(event, "closed") == 0) {
-        fprintf(stderr, "theater: the actor closed the channel\n");
+        const char *why = json_string_value(json_object_get(o, "reason"));
+        if (why != NULL)
+            fprintf(stderr, "theater: the channel ended: %s\n", why);
+        else
+            fprintf(stderr, "theater: the actor closed the channel\n");
     } else if (hx != NULL && (raw = unhex(hx, &n)) != NULL) {
         fwrite(raw, 1, n, stdout);
         if (n == 0 || raw[n - 1] != '\n')
@@ -888,7 +897,8 @@ static const char channel_help[] =
     "handle-channel-open accepts or refuses it), then send every line of stdin\n"
     "on it and print what the actor sends back, one message per line (--json:\n"
     "the events as JSON lines).  At the end of stdin, waits N ms (default 500)\n"
-    "for replies, then closes the channel; it also ends when the actor closes it.\n"
+    "for replies, then closes the channel; it also ends when the actor closes it\n"
+    "(or stops, or restarts; when it fails, that is said and the exit status is 1).\n"
     "\n"
     "options:\n"
     "  --wait-ms N            how long to wait for replies after stdin ends\n" COMMON_HELP
@@ -1012,6 +1022,8 @@ int cli_cmd_channel(int argc, char **argv)
     pthread_join(th, NULL); /* the stream ends with the channel */
     if (rc == 0)
         rc = c.rc;
+    if (rc == 0 && c.actor_failed)
+        rc = CLI_EXIT_ERROR;
     close(c.ended[0]);
     close(c.ended[1]);
     cli_api_close(&c.api);

@@ -927,7 +927,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         return; /* nobody to tell: the record says what came next */
     rt_actor_ended(a);
     rt_actor_refuse_all(a, "failed");
-    rt_channel_close_all(a->rt, a->id);
+    rt_channel_close_all(a->rt, a->id, told);
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     if (init_waited) {
         /* a failed spawn: the spawner got the error; the actor goes away */

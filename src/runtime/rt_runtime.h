@@ -152,7 +152,8 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
 bool rt_channel_deliver(rt_runtime *rt, const char *id, rt_msg *m);
 /* Free the outside endpoints (runtime teardown). */
 void rt_outside_free(rt_runtime *rt);
-/* Close every channel of an actor (telling the peers). */
-void rt_channel_close_all(rt_runtime *rt, const char *self);
+/* Close every channel of an actor (telling the peers): it ended, `why`
+ * (an outside peer hears it with the close, th_runtime_channel_fn). */
+void rt_channel_close_all(rt_runtime *rt, const char *self, const char *why);
 
 #endif

@@ -901,7 +901,7 @@ int rt_channel_close(rt_runtime *rt, const char *chan, const char *self, char pe
     return rc;
 }
 
-void rt_channel_close_all(rt_runtime *rt, const char *self)
+void rt_channel_close_all(rt_runtime *rt, const char *self, const char *why)
 {
     rt_channel **pp, *c, *closed = NULL;
     rt_msg *m;
@@ -921,7 +921,7 @@ void rt_channel_close_all(rt_runtime *rt, const char *self)
         closed = c->next;
         if (c->open) {
             const char *other = strcmp(c->side[0], self) == 0 ? c->side[1] : c->side[0];
-            m = rt_msg_new(RT_MSG_CHAN_CLOSE, NULL, 0);
+            m = rt_msg_new(RT_MSG_CHAN_CLOSE, (const uint8_t *)why, why != NULL ? strlen(why) : 0);
             if (m != NULL) {
                 memcpy(m->a, self, RT_ID_LEN + 1);
                 memcpy(m->b, c->id, RT_ID_LEN + 1);

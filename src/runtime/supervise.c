@@ -189,6 +189,7 @@ void rt_sup_finish(rt_actor *a)
     rt_msg *note = NULL;
     rt_sync **waiters;
     uint32_t nwaiters;
+    char why[TH_ERROR_MSG_MAX];
     bool keep;
 
     /* A permanent child that exits normally under a declared strategy is
@@ -212,7 +213,8 @@ void rt_sup_finish(rt_actor *a)
 
     drop_instance(a);
     rt_actor_fail_pending(a, "actor stopped");
-    rt_channel_close_all(a->rt, a->id);
+    snprintf(why, sizeof why, "actor %s (%s) stopped", a->spec->name, a->id);
+    rt_channel_close_all(a->rt, a->id, why);
     if (parent != NULL && (code == RT_STOP_EXIT || code == RT_STOP_EXTERNAL)) {
         note = rt_msg_new(code == RT_STOP_EXIT ? RT_MSG_CHILD_EXIT : RT_MSG_CHILD_STOP,
                           code == RT_STOP_EXIT && a->shutdown_has_data ? a->shutdown_data : NULL,
@@ -269,6 +271,7 @@ void rt_sup_do_restart(rt_actor *a)
     th_error err;
     rt_msg *init;
     rt_buf b = {0};
+    char why[TH_ERROR_MSG_MAX];
 
     pthread_mutex_lock(&a->lock);
     a->restart_pending = false;
@@ -279,7 +282,8 @@ void rt_sup_do_restart(rt_actor *a)
     rt_actor_ended(a); /* the new instance starts with nothing outside */
     atomic_fetch_add_explicit(&a->n_restarts, 1, memory_order_relaxed);
     rt_actor_fail_pending(a, "actor restarted");
-    rt_channel_close_all(a->rt, a->id); /* the new instance accepted none of them */
+    snprintf(why, sizeof why, "actor %s (%s) restarted", a->spec->name, a->id);
+    rt_channel_close_all(a->rt, a->id, why); /* the new instance accepted none of them */
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     a->shutdown_req = false;
     rt_actor_set_state(a, a->has_init_state,

@@ -630,6 +630,16 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         srv_buf_add(&b, "\"", 1);
     } else {
         c->closed = true;
+        if (len > 0) { /* it ended with its actor: why */
+            json_t *why = json_stringn((const char *)data, len);
+            char *text = why != NULL ? json_dumps(why, JSON_ENCODE_ANY) : NULL;
+            if (text != NULL) {
+                srv_buf_add(&b, ",\"reason\":", 10);
+                srv_buf_add(&b, text, strlen(text));
+            }
+            free(text);
+            json_decref(why);
+        }
     }
     srv_buf_add(&b, "}\n\n", 3);
     free(hex);
@@ -710,11 +720,18 @@ static void on_chan_open(void *ud, int status, const uint8_t *data, size_t len, 
          * id, so the channel is closed rather than left open for good */
         srv_log(s, TH_LOG_WARN, "channel %s accepted after its request ended; closing it", id);
         chan_forget(s, id);
-    } else {
-        /* refused: the endpoint goes (no callback runs after this) */
+    } else if (status == TH_EPERM || status == TH_ENOENT) {
+        /* refused (or it takes no channels: no handle-channel-open): the
+         * endpoint goes (no callback runs after this) */
         chan_forget(s, id);
         srv_req_done_failure(r, 409, "channel-refused", backtrace,
                              "actor %s refused the channel: %s", r->id,
+                             msg && msg[0] ? msg : "no reason given");
+    } else {
+        /* it failed (or stopped) while deciding, as a request's 502 */
+        chan_forget(s, id);
+        srv_req_done_failure(r, 502, "request-failed", backtrace,
+                             "actor %s did not open the channel: %s", r->id,
                              msg && msg[0] ? msg : "no reason given");
     }
     srv_req_release(r);

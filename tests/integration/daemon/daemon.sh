@@ -484,10 +484,19 @@ endpoints)
     [ -s "$H/out" ] && fail "message --request trap wrote on stdout: $(cat "$H/out")"
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
     expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x' >/dev/null
-    # a trap in handle-channel-open: the 409 has the backtrace too
-    b=$(expect_status 409 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)
-    contains "$b" '"code":"channel-refused","message":"actor [0-9a-f-]{36} refused the channel: actor probe \([0-9a-f-]{36}\) failed: trap in handle-channel-open: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_open",' \
-        "the 409 of a trap in handle-channel-open"
+    # a trap in handle-channel-open is a failure, not a refusal: 502, with
+    # the backtrace too
+    b=$(expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)
+    contains "$b" '"code":"request-failed","message":"actor [0-9a-f-]{36} did not open the channel: actor probe \([0-9a-f-]{36}\) failed: trap in handle-channel-open: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_open",' \
+        "the 502 of a trap in handle-channel-open"
+    expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    # an actor that fails while a channel is open: the channel's stream ends
+    # with the reason, and the CLI says so and exits 1
+    expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log up' >/dev/null
+    printf 'a\ntrap\n' | "$THEATER" channel open "$pid4" hi >"$H/out" 2>"$H/err" &&
+        fail "channel open to an actor that failed exited 0: $(cat "$H/err")"
+    grep -q "^theater: the channel ended: actor probe ($pid4) failed: trap in handle-channel-message" "$H/err" ||
+        fail "channel open to an actor that failed: $(cat "$H/err")"
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
     # errors that are not an actor's trap have no backtrace
     b=$(expect_status 504 POST "/v1/actors/$pid4/requests?timeout_ms=100" --data-binary defer)

@@ -10,8 +10,8 @@
  * append to a log line.  Channels: every open is accepted with message
  * "welcome" (after N ms when the first message is "slow N"), except a first
  * message "refuse" (refused) or "trap" (a trap); channel messages are logged as
- * "chan-msg <text>", closes as "chan-closed".  "slabels STORE" lists a store's labels,
- * "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
+ * "chan-msg <text>" (but "trap" traps), closes as "chan-closed".  "slabels STORE" lists a store's
+ * labels, "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
  * for the backtraces of tests/integration/runtime/test_failures.c.  "bigstate N" sets a state
  * of N bytes; "described" counts the chain's events with a description.
  */
@@ -383,6 +383,8 @@ static ta_status probe_open(ta_state *state, ta_str channel_id, ta_bytes msg,
 
 static ta_status probe_chan_msg(ta_state *state, ta_str channel_id, ta_bytes msg)
 {
+    if (ta_bytes_eq_c(msg, "trap"))
+        probe_trap_caller(1);
     ta_logf("chan-msg %.*s", TA_FMT(msg));
     return TA_OK;
 }
