@@ -540,6 +540,12 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
         return;
     }
     nm = json_object_get(s->names, ev->actor_id);
+    if (nm == NULL && k == RESTARTED && (nm = json_object_get(s->stopped_names, ev->actor_id))) {
+        /* stopped by its own exit, and restarted by its supervisor */
+        json_object_set(s->names, ev->actor_id, nm);
+        json_object_del(s->stopped_names, ev->actor_id);
+        nm = json_object_get(s->names, ev->actor_id);
+    }
     name = nm ? json_string_value(nm) : "";
     if (k == STOPPED && json_is_string(json_object_get(d, "reason")))
         detail = json_string_value(json_object_get(d, "reason"));
@@ -548,8 +554,12 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
     log_backtrace(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO,
                   k == FAILED ? json_object_get(d, "backtrace") : NULL, "actor %s (%.8s) %s%s%s",
                   name, ev->actor_id, verbs[k], detail[0] ? ": " : "", detail);
-    if (k == STOPPED)
+    if (k == STOPPED && nm != NULL) {
+        if (json_object_size(s->stopped_names) >= SRV_STOPPED_NAMES)
+            json_object_clear(s->stopped_names);
+        json_object_set(s->stopped_names, ev->actor_id, nm);
         json_object_del(s->names, ev->actor_id);
+    }
     pthread_mutex_unlock(&s->names_lock);
     json_decref(d);
 }
@@ -618,7 +628,7 @@ int th_server_new(const th_server_config *cfg, th_server **out, th_error *err)
     pthread_mutex_init(&s->streams_lock, NULL);
     pthread_cond_init(&s->chan_cond, NULL);
     pthread_mutex_init(&s->names_lock, NULL);
-    if ((s->names = json_object()) == NULL) {
+    if ((s->names = json_object()) == NULL || (s->stopped_names = json_object()) == NULL) {
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
         goto fail;
     }
@@ -797,6 +807,7 @@ void th_server_free(th_server *s)
     pthread_cond_destroy(&s->chan_cond);
     pthread_mutex_destroy(&s->names_lock);
     json_decref(s->names);
+    json_decref(s->stopped_names);
     free(s->home);
     free(s);
 }

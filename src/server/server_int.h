@@ -111,6 +111,9 @@ struct srv_conn {
     bool handling; /* a request is being handled or answered */
 };
 
+/* Names of stopped actors kept for the log line of a restart after it. */
+#define SRV_STOPPED_NAMES 4096
+
 struct th_server {
     char *home;
     char sock_path[4200];
@@ -154,6 +157,9 @@ struct th_server {
 
     pthread_mutex_t names_lock; /* actor names for log lines */
     json_t *names;              /* id -> name */
+    json_t *stopped_names;      /* id -> name of actors stopped lately (a
+                                   permanent child stopped by its own exit
+                                   is restarted; at most SRV_STOPPED_NAMES) */
 };
 
 /* server.c */

@@ -357,6 +357,21 @@ lifecycle)
     for c in start list inspect state events message channel stop restart update server; do
         "$THEATER" $c --help | grep -q "exit status" || fail "$c --help does not document the exit status"
     done
+    # a permanent child that ends by its own shutdown is restarted by its
+    # supervisor: the log names it at every step
+    probe_manifest >"$H/sup.toml"
+    printf '[supervision]\nstrategy = "one-for-one"\nmax_restarts = 5\n' >>"$H/sup.toml"
+    cp "$PROBE" "$H/files/probe.wasm"
+    probe_manifest | sed -e 's|^name = .*|name = "kid"|' -e 's|^component = .*|component = "probe.wasm"|' \
+        >"$H/files/kid.toml"
+    sup=$(start_json "$H/sup.toml")
+    b=$(expect_status 200 POST "/v1/actors/$sup/requests" --data-binary "spawn $H/files/kid.toml")
+    kid=${b#ok }
+    expect_status 200 POST "/v1/actors/$kid/requests" --data-binary 'shutdown bye' >/dev/null
+    kid8=${kid%"${kid#????????}"}
+    wait_until "the child's restart in the log" grep -q "($kid8) restarted" "$H/server.log"
+    grep -q "info  actor kid ($kid8) restarted$" "$H/server.log" ||
+        fail "the log line of the restart does not name the child: $(grep "($kid8) restarted" "$H/server.log")"
     ;;
 
 endpoints)
