@@ -8,14 +8,15 @@
 #   make bench   build and run the benchmarks
 #   make tsan    just the TSan build and its run (tests not labelled `single-thread`)
 #
-# Warnings are errors when CI is set (CI=true) or WERROR=1.
+# Warnings are errors under CI (CI=true, 1 or yes; CI=false, 0 or empty is
+# not CI) or with WERROR=1 (tests/build/make_ci.sh checks which is which).
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 GEN        := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
-ifneq ($(CI),)
+ifneq ($(filter true True TRUE 1 yes Yes YES,$(CI)),)
 WERROR ?= 1
 endif
 WERROR     ?= 0

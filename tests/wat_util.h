@@ -1,6 +1,13 @@
 /*
  * wat_util.h - test helper: WebAssembly text to binary with wabt's wat2wasm.
  * Include after <cmocka.h> (it asserts on I/O it cannot do without).
+ *
+ * The program is $WAT2WASM, else wat2wasm on the PATH.
+ *
+ *   bin = wat_to_wasm(text, &len);
+ *   if (bin == NULL)
+ *       wat_missing();   (a visible skip without wat2wasm, tests/test_skip.h;
+ *                         a failure when wat2wasm refuses the text)
  */
 #ifndef THEATER_TESTS_WAT_UTIL_H
 #define THEATER_TESTS_WAT_UTIL_H
@@ -10,11 +17,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "test_skip.h"
+
+static const char *wat2wasm_program(void)
+{
+    const char *w = getenv("WAT2WASM");
+
+    return w != NULL && *w != '\0' ? w : "wat2wasm";
+}
+
 /* Convert WAT to a binary (names kept in the name section); NULL if wat2wasm
  * is missing or rejects the text.  The caller frees the buffer. */
 static uint8_t *wat_to_wasm(const char *wat, size_t *len)
 {
-    char dir[] = "/tmp/th_wat_XXXXXX", in[64], out[64], cmd[256];
+    char dir[] = "/tmp/th_wat_XXXXXX", in[64], out[64], cmd[1280];
     uint8_t *buf = NULL;
     FILE *f;
     long n;
@@ -27,7 +43,8 @@ static uint8_t *wat_to_wasm(const char *wat, size_t *len)
     assert_non_null(f);
     fputs(wat, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "wat2wasm --debug-names %s -o %s 2>/dev/null", in, out);
+    snprintf(cmd, sizeof cmd, "'%s' --debug-names %s -o %s 2>/dev/null", wat2wasm_program(), in,
+             out);
     if (system(cmd) == 0 && (f = fopen(out, "rb")) != NULL) {
         fseek(f, 0, SEEK_END);
         n = ftell(f);
@@ -42,6 +59,19 @@ static uint8_t *wat_to_wasm(const char *wat, size_t *len)
     unlink(out);
     rmdir(dir);
     return buf;
+}
+
+/* After wat_to_wasm gave NULL: skip the case if wat2wasm is not installed
+ * (a failure under THEATER_REQUIRE_SUITES=1), else fail it (the test's
+ * text is wrong).  Does not return. */
+static void wat_missing(void)
+{
+    char cmd[1100];
+
+    snprintf(cmd, sizeof cmd, "command -v '%s' >/dev/null 2>&1", wat2wasm_program());
+    if (system(cmd) != 0)
+        th_skip_missing("wat2wasm (Debian package wabt)");
+    fail_msg("wat2wasm refused the test's module text");
 }
 
 #endif

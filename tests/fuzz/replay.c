@@ -4,7 +4,9 @@
  * committed corpus (and every crash found and fixed) passing.
  *
  * Usage: fuzz_wasm_replay DIR...   Exit status 0 unless a file cannot be
- * read; a bug shows as a crash or a sanitizer report.
+ * read, the directories hold no file, or no file loads as a module (a
+ * corpus that tests nothing: missing, emptied, or no longer reaching the
+ * engine past its decoder); a bug shows as a crash or a sanitizer report.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -63,5 +65,14 @@ int main(int argc, char **argv)
         closedir(dir);
     }
     printf("%u files replayed, %u loaded as modules\n", files, loaded);
+    if (files == 0) {
+        fprintf(stderr, "fuzz_wasm_replay: no input files: an empty corpus tests nothing\n");
+        return 1;
+    }
+    if (loaded == 0) {
+        fprintf(stderr, "fuzz_wasm_replay: no input loaded as a module: the corpus tests nothing "
+                        "past the decoder\n");
+        return 1;
+    }
     return status;
 }

@@ -74,5 +74,9 @@ int main(int argc, char **argv)
     } else {
         printf("%u inputs replayed\n", files);
     }
-    return files == 0 ? 1 : status;
+    if (files == 0) {
+        fprintf(stderr, "no input files: an empty corpus tests nothing\n");
+        return 1;
+    }
+    return status;
 }

@@ -8,8 +8,11 @@
 # Each --stdout/--stderr pattern must match some line of that stream
 # (grep -E); --no-stdout patterns must match none.  "@TMP@" anywhere in CMD
 # or ARGS becomes a fresh temporary directory, removed afterwards.  If a
-# --needs FILE is missing the test is skipped (exit 77).
+# --needs FILE is missing the test is skipped (exit 77), or fails under
+# THEATER_REQUIRE_SUITES=1 (.ci/run: everything the build makes with the
+# tools scripts/setup.sh installs must be there; skip.sh).
 set -u
+. "$(dirname "$0")/skip.sh"
 
 want_exit=0
 out_pats=""
@@ -24,10 +27,7 @@ while [ $# -gt 0 ]; do
     --stderr) err_pats="$err_pats$2$NL"; shift 2 ;;
     --no-stdout) not_out_pats="$not_out_pats$2$NL"; shift 2 ;;
     --needs)
-        if [ ! -e "$2" ]; then
-            echo "skipped: $2 does not exist"
-            exit 77
-        fi
+        [ -e "$2" ] || it_skip "$2 does not exist"
         shift 2 ;;
     --) shift; break ;;
     *) echo "expect.sh: bad option $1" >&2; exit 2 ;;

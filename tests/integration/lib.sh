@@ -16,9 +16,12 @@
 #                     wait (a minute at most, then a failure) until the
 #                     chain of ACTOR in $H has an event of TYPE
 #   it_done           exit 1 with the number of failures, or say "all ok"
+#   it_skip WHY, it_skip_part WHY, it_skipped_parts
+#                     skips that show (skip.sh)
 #   it_need FILE... [-- CMD...]
 #                     exit 77 (skipped) unless every FILE exists (was built)
-#                     and every CMD is on the PATH
+#                     and every CMD is on the PATH; under
+#                     THEATER_REQUIRE_SUITES=1 (.ci/run) a failure instead
 # With KEEP set (to anything) the work directory is kept at exit.
 
 fails=0
@@ -89,13 +92,15 @@ it_done() {
     echo "all ok"
 }
 
+. "$(dirname "$0")/../skip.sh"
+
 it_need() {
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-        [ -f "$1" ] || { echo "skipped: $1 was not built"; exit 77; }
+        [ -f "$1" ] || it_skip "$1 was not built"
         shift
     done
     [ $# -gt 0 ] && shift
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || { echo "skipped: no $c"; exit 77; }
+        command -v "$c" >/dev/null 2>&1 || it_skip "no $c"
     done
 }

@@ -308,7 +308,7 @@ static void test_wasm_module_and_instance(void **state)
     (void)state;
     c.bytes = wat_to_wasm(WAT, &c.len);
     if (c.bytes == NULL)
-        skip();
+        wat_missing();
     assert_true(sweep("wasm decode+validate+compile+instantiate", op_wasm, &c, 400, 200) > 0);
     free(c.bytes);
 }
@@ -504,7 +504,8 @@ static void test_runtime_spawn(void **state)
 
     snprintf(path, sizeof path, "%s/examples/actors/counter.toml", bin ? bin : ".");
     if (stat(path, &st) != 0)
-        skip();
+        th_skip_missing("the example actor examples/actors/counter.toml (built with the wasm32 "
+                        "guest toolchain, THEATER_GUEST=ON)");
     assert_true(sweep("runtime new+spawn+stop+shutdown", op_spawn, path, 150, 150) > 0);
 }
 
@@ -543,5 +544,5 @@ int main(void)
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_runtime_spawn),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -176,7 +176,7 @@ static bool env_open_user(env *e, const char *wat, void *user, bool may_fail)
     memset(e, 0, sizeof *e);
     bin = wat_to_wasm(wat, &len);
     if (bin == NULL)
-        skip();
+        wat_missing();
     if (th_wasm_module_new(bin, len, &e->mod, &e->err) != TH_OK)
         fail_msg("module: %s", e->err.msg);
     free(bin);
@@ -1281,7 +1281,7 @@ static void test_4gib_memory(void **unused)
     (void)unused;
     if (!env_open_user(&e, bigmem_wat, NULL, true)) {
         env_close(&e);
-        skip(); /* the system would not map 4 GiB */
+        th_skip("the system would not map 4 GiB");
     }
     m = mem(&e, &size);
     assert_int_equal(size, (uint64_t)1 << 32);
@@ -1518,5 +1518,5 @@ int main(void)
         cmocka_unit_test(test_json_obj1),
         cmocka_unit_test(test_utf8_repair),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,6 +21,7 @@
 #include "base/limits.h"
 #include "handlers/handlers_int.h"
 #include "runtime/manifest.h"
+#include "test_skip.h"
 #include "theater/handlers.h"
 
 /* A temporary directory per test run, with a subdirectory "data" and a
@@ -475,7 +476,7 @@ static void test_docs_example(void **state)
     (void)state;
 
     if (src == NULL)
-        skip();
+        th_skip_missing("THEATER_SOURCE_DIR (set by ctest)");
     snprintf(path, sizeof path, "%s/docs/manifest.md", src);
     f = fopen(path, "rb");
     assert_non_null(f);
@@ -578,5 +579,5 @@ int main(void)
         cmocka_unit_test(test_size_limit),          cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_handler_names),       cmocka_unit_test(test_bound_limits),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return th_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "test_skip.h"
 #include "theater/wasm.h"
 
 #define MAX_LINES 64
@@ -348,7 +349,8 @@ static void load(const char *name)
     char path[1200];
     th_error err;
     if (!guests_built)
-        skip(); /* THEATER_GUEST is OFF: no example actors */
+        th_skip_missing("the example actors (<build>/sdk/abi_check.txt: THEATER_GUEST=ON and the "
+                        "wasm32 guest toolchain)");
     memset(&err, 0, sizeof err);
     snprintf(path, sizeof path, "%s/%s.wasm", wasm_dir, name);
     FILE *f = fopen(path, "rb");
@@ -773,5 +775,5 @@ int main(void)
         cmocka_unit_test(test_supervisor), cmocka_unit_test(test_echo),
         cmocka_unit_test(test_kv),         cmocka_unit_test(test_timer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

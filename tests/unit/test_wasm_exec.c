@@ -46,7 +46,7 @@ static void setup_module(fixture *fx, const char *wat, th_wasm_imports *imp,
     fx->imp = imp ? imp : th_wasm_imports_new();
     if (bin == NULL) {
         th_wasm_imports_free(fx->imp);
-        skip();
+        wat_missing();
     }
     if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
         fail_msg("module: %s", err.msg);
@@ -963,5 +963,5 @@ int main(void)
         cmocka_unit_test(test_cross_instance_suspend),
         cmocka_unit_test(test_nested_recursion_limit),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

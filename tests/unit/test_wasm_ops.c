@@ -95,7 +95,7 @@ static void fx_load(ops_fixture *fx, FILE *w, char **wat)
     *wat = NULL;
     memset(fx, 0, sizeof *fx);
     if (bin == NULL)
-        skip();
+        wat_missing();
     if (th_wasm_module_new(bin, len, &fx->mod, &err) != TH_OK)
         fail_msg("module: %s", err.msg);
     free(bin);
@@ -432,7 +432,7 @@ static void test_locals_and_control(void **state)
     if (bin == NULL) {
         th_wasm_exec_free(ex);
         th_wasm_imports_free(imp);
-        skip();
+        wat_missing();
     }
     if (th_wasm_module_new(bin, len, &m, &err) != TH_OK)
         fail_msg("module: %s", err.msg);
@@ -2518,5 +2518,5 @@ int main(void)
         cmocka_unit_test(test_f64_accumulator),
         cmocka_unit_test(test_redo_addk),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

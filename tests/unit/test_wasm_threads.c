@@ -88,7 +88,7 @@ static void test_resume_on_other_threads(void **state)
 
     (void)state;
     if (bin == NULL)
-        skip();
+        wat_missing();
     assert_int_equal(th_wasm_module_new(bin, len, &m, &err), TH_OK);
     free(bin);
     imp = th_wasm_imports_new();
@@ -166,7 +166,7 @@ static void test_shared_module_many_threads(void **state)
 
     (void)state;
     if (bin == NULL)
-        skip();
+        wat_missing();
     assert_int_equal(th_wasm_module_new(bin, len, &m, NULL), TH_OK);
     free(bin);
     for (int32_t i = 0; i < 50; i++)
@@ -191,5 +191,5 @@ int main(void)
         cmocka_unit_test(test_resume_on_other_threads),
         cmocka_unit_test(test_shared_module_many_threads),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

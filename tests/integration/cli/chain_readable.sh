@@ -6,7 +6,8 @@
 set -u
 theater=$1
 ex=$2
-[ -f "$ex/supervisor.toml" ] || { echo "skipped: no example actors"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$ex/supervisor.toml" ] || it_skip "no example actors"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-cli.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
 home=$tmp/home

@@ -9,7 +9,8 @@
 set -u
 T=$1
 EX=$2
-[ -f "$EX/ping.toml" ] || { echo "skipped: $EX/ping.toml was not built"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$EX/ping.toml" ] || it_skip "$EX/ping.toml was not built"
 . "$(dirname "$0")/../lib.sh"
 it_workdir trust
 

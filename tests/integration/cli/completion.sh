@@ -7,6 +7,7 @@
 # A shell that is not installed is reported and its part skipped.
 # completion_help.sh checks that every name of the help texts is offered.
 set -u
+. "$(dirname "$0")/../skip.sh"
 theater=$1
 ex=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -137,11 +138,11 @@ if command -v zsh >/dev/null 2>&1; then
             zc "theater replay --home $home " | grep -qx "$id" || fail "zsh: replay does not offer actor id $id"
         done
         ;;
-    77) echo "zsh has no zsh/zpty module: its completion not run" ;;
+    77) it_skip_part "zsh has no zsh/zpty module: its completion not run" ;;
     *) fail "zsh: zcomp.zsh failed" ;;
     esac
 else
-    echo "zsh not installed: its part skipped"
+    it_skip_part "zsh not installed"
 fi
 
 # fish: parses and completes
@@ -164,8 +165,9 @@ if command -v fish >/dev/null 2>&1; then
         fc "theater --home $home replay " | grep -qx "$id" || fail "fish: replay does not offer actor id $id"
     done
 else
-    echo "fish not installed: its part skipped"
+    it_skip_part "fish not installed"
 fi
 
 [ $fails = 0 ] || exit 1
+it_skipped_parts
 echo "ok: completion"

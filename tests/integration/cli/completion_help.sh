@@ -9,6 +9,7 @@
 # and skipped).  The few names that are not options of the command are
 # listed below, each with the reason.
 set -u
+. "$(dirname "$0")/../skip.sh"
 theater=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-comphelp.XXXXXX") || exit 2
@@ -179,7 +180,7 @@ if command -v fish >/dev/null 2>&1; then
         end' "$tmp/comp.fish" <"$tmp/lines" >"$tmp/fish.offers"
     check fish
 else
-    echo "fish not installed: its part skipped"
+    it_skip_part "fish not installed"
 fi
 
 # zsh: completion typed on a terminal (zcomp.zsh)
@@ -192,12 +193,13 @@ if command -v zsh >/dev/null 2>&1; then
     zsh -f "$here/zcomp.zsh" "$tmp/_theater" "$@" >"$tmp/zsh.offers"
     case $? in
     0) check zsh ;;
-    77) echo "zsh has no zsh/zpty module: its part skipped" ;;
+    77) it_skip_part "zsh has no zsh/zpty module" ;;
     *) fail "zsh: zcomp.zsh failed" ;;
     esac
 else
-    echo "zsh not installed: its part skipped"
+    it_skip_part "zsh not installed"
 fi
 
 [ $fails = 0 ] || exit 1
+it_skipped_parts
 echo "ok: the completion scripts offer what the help texts name"

@@ -6,7 +6,8 @@
 # missing SDK, a project that exists already.
 set -u
 theater=$1
-command -v clang >/dev/null 2>&1 || { echo "skipped: no clang"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+command -v clang >/dev/null 2>&1 || it_skip "no clang"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-new.XXXXXX") || exit 2
 pid=
 spid=

@@ -7,8 +7,9 @@
 set -u
 theater=$1
 ex=$2
-[ -f "$ex/fetcher.toml" ] && [ -f "$ex/runner.toml" ] || { echo "skipped: examples not built"; exit 77; }
-command -v python3 >/dev/null 2>&1 || { echo "skipped: no python3"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$ex/fetcher.toml" ] && [ -f "$ex/runner.toml" ] || it_skip "examples not built"
+command -v python3 >/dev/null 2>&1 || it_skip "no python3"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/theater-outside.XXXXXX") || exit 2
 spid=
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM

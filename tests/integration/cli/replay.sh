@@ -9,8 +9,9 @@
 set -u
 T=$1
 EX=$2
-[ -f "$EX/counter.toml" ] || { echo "skipped: $EX/counter.toml was not built"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$EX/counter.toml" ] || it_skip "$EX/counter.toml was not built"
+command -v curl >/dev/null 2>&1 || it_skip "no curl"
 . "$(dirname "$0")/../lib.sh"
 it_workdir replay
 

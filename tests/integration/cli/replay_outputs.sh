@@ -16,8 +16,9 @@ set -u
 T=$1
 W=$2
 V=$3
-[ -f "$W" ] || { echo "skipped: $W was not built"; exit 77; }
-[ -f "$V" ] || { echo "skipped: $V was not built"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$W" ] || it_skip "$W was not built"
+[ -f "$V" ] || it_skip "$V was not built"
 EDIT=$(cd "$(dirname "$0")" && pwd)/edit_event.py
 . "$(dirname "$0")/../lib.sh"
 it_workdir outputs

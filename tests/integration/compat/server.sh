@@ -7,7 +7,8 @@
 # cleanly.  Needs bash (for /dev/tcp); exit 77 = skipped.
 set -u
 THEATER=$1
-command -v timeout >/dev/null || exit 77
+. "$(dirname "$0")/../skip.sh"
+command -v timeout >/dev/null || it_skip "no timeout (coreutils)"
 HOME_DIR=$(mktemp -d)
 LOG=$HOME_DIR/server.log
 trap 'kill $PID 2>/dev/null; rm -rf "$HOME_DIR"' EXIT

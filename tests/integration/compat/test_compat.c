@@ -31,6 +31,7 @@
 #include "../runtime/rt_test_util.h"
 #include "base/base64.h"
 #include "server/compat.h"
+#include "test_skip.h"
 
 static rtt T;
 static srv_compat *S;
@@ -252,7 +253,7 @@ static int teardown(void **state)
 #define NEED_ACTORS() \
     do { \
         if (S == NULL) \
-            skip(); \
+            th_skip_missing("the example actors counter and echo (the wasm32 guest toolchain)"); \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -709,7 +710,7 @@ static void test_probe_manifest_and_exit(void **state)
     NEED_ACTORS();
     probe = fopen(rtt_module("probe"), "rb");
     if (probe == NULL)
-        skip();
+        th_skip_missing("probe.wasm (the wasm32 guest toolchain)");
     fclose(probe);
     snprintf(dir, sizeof dir, "%s", T.home);
     snprintf(toml, sizeof toml,
@@ -1033,5 +1034,5 @@ int main(void)
         cmocka_unit_test(test_loopback_only),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return th_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

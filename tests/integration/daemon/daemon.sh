@@ -8,6 +8,7 @@
 #
 # Exit status: 0 pass, 1 fail (with what was expected on stderr), 77 skip.
 set -u
+. "$(dirname "$0")/../skip.sh"
 
 CASE=$1
 : "${THEATER:?}" "${EXAMPLES:?}" "${RAW:?}"
@@ -375,7 +376,7 @@ lifecycle)
     ;;
 
 endpoints)
-    [ -n "$PROBE" ] && [ -f "$PROBE" ] || exit 77
+    [ -n "$PROBE" ] && [ -f "$PROBE" ] || it_skip "probe.wasm was not built (the wasm32 guest toolchain)"
     start_daemon
     id=$(start_json "$EXAMPLES/counter.toml")
     [ -n "$id" ] || fail "no id from POST /v1/actors"

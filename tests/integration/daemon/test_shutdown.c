@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "../runtime/rt_test_util.h"
+#include "test_skip.h"
 #include "theater/server.h"
 
 static char g_home[64];
@@ -200,7 +201,7 @@ static void test_request_during_shutdown(void **state)
 
     (void)state;
     if (counter == NULL)
-        skip();
+        th_skip_missing("the counter example actor (the wasm32 guest toolchain)");
     server_start(&a, true);
     memset(&o, 0, sizeof o);
     o.manifest_path = counter;
@@ -275,5 +276,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_home);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", g_home);
-    return rc;
+    return th_test_exit(rc);
 }

@@ -206,6 +206,12 @@ static void held_until_admitted(void **state)
                          0);
     assert_int_equal(ack_wait(0, 30000), 1);
     assert_int_equal(g_acks.status[0], 0);
+    /* A check that nothing happens, so there is no condition to wait for:
+     * for 300 ms, well inside the 5 s the actor sleeps with its mailbox
+     * full, the held messages get no acknowledgement.  An early one would
+     * usually come within this time; on a very slow machine this check can
+     * miss it, never fail wrongly (the acknowledgements come only after the
+     * sleep, waited for below). */
     usleep(300000);
     assert_int_equal(ack_count(1), 0);
     assert_int_equal(ack_count(2), 0);
@@ -293,6 +299,10 @@ static void deferred_answer_held(void **state)
     second = (deferred){&t, id, "respond-sleep 3000 late", PTHREAD_MUTEX_INITIALIZER, false, NULL};
     assert_int_equal(pthread_create(&t2, NULL, deferred_main, &second), 0);
     assert_true(rtt_calls_wait(&t, id, calls, 30000));
+    /* A check that nothing happens (no condition to wait for): 500 ms into
+     * the 3 s the handling sleeps, neither answer has left.  An answer sent
+     * before the handling's result is on the chain would usually be seen by
+     * then; a very slow machine can miss it, never fail wrongly. */
     usleep(500000);
     assert_false(deferred_done(&first));
     assert_false(deferred_done(&second));

@@ -14,12 +14,14 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "rt_test_util.h"
@@ -175,35 +177,71 @@ static void test_request_not_starved(void **unused)
     rtt_stop(&t);
 }
 
+/* The fuel loop `id` has used so far. */
+static uint64_t fuel_of(rtt *t, const char *id)
+{
+    th_actor_info info;
+    th_error err;
+
+    assert_int_equal(th_runtime_actor_info(t->rt, id, &info, &err), 0);
+    return info.fuel_used;
+}
+
+static uint64_t clock_ms(clockid_t c)
+{
+    struct timespec ts;
+
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* Actors that never stop computing share the workers evenly: with more
  * loops than workers, each gets about the same CPU (measured as the fuel
  * it used), whichever worker it was preempted on.  A scheduler that kept
  * each preempted actor on its own worker would give the loop alone on a
- * worker twice what each of the others gets (a ratio of 0.5). */
+ * worker twice what each of the others gets (a ratio of 0.5).
+ *
+ * The shares are measured over a span of CPU time, not of wall time: from
+ * when every loop has run (its fuel counted) until the process has used
+ * WINDOW_CPU_MS more CPU (the two workers: about a hundred 10 ms turns
+ * per loop), however long a loaded machine or a sanitizer build makes
+ * that take (a deadline of two minutes). */
+#define WINDOW_CPU_MS 3000
+
 static void test_loops_share_evenly(void **unused)
 {
     rtt t;
     char ids[LOOPS][TH_ACTOR_ID_SIZE];
-    uint64_t f0[LOOPS], f1[LOOPS], lo = UINT64_MAX, hi = 0;
-    th_actor_info info;
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
-    th_error err;
+    uint64_t f0[LOOPS], f1[LOOPS], lo = UINT64_MAX, hi = 0, cpu0, wall0;
+    bool all;
     int i;
 
     (void)unused;
     rtt_start(&t, 2);
     start_loops(&t, LOOPS, ids);
-    nanosleep(&ts, NULL); /* every loop has started */
-    for (i = 0; i < LOOPS; i++) {
-        assert_int_equal(th_runtime_actor_info(t.rt, ids[i], &info, &err), 0);
-        f0[i] = info.fuel_used;
+    wall0 = clock_ms(CLOCK_MONOTONIC);
+    do { /* every loop has started */
+        all = true;
+        for (i = 0; i < LOOPS; i++)
+            all = all && fuel_of(&t, ids[i]) > 0;
+        if (!all && clock_ms(CLOCK_MONOTONIC) - wall0 > 60000)
+            fail_msg("a loop has not run a minute after it was started");
+        if (!all)
+            usleep(5000);
+    } while (!all);
+    for (i = 0; i < LOOPS; i++)
+        f0[i] = fuel_of(&t, ids[i]);
+    cpu0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+    wall0 = clock_ms(CLOCK_MONOTONIC);
+    while (clock_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu0 < WINDOW_CPU_MS) {
+        if (clock_ms(CLOCK_MONOTONIC) - wall0 > 120000)
+            fail_msg("the loops used less than %d ms of CPU in two minutes", WINDOW_CPU_MS);
+        usleep(10000);
     }
-    ts.tv_sec = 1;
-    ts.tv_nsec = 500 * 1000000L;
-    nanosleep(&ts, NULL);
+    print_message("window: %d ms of CPU in %llu ms\n", WINDOW_CPU_MS,
+                  (unsigned long long)(clock_ms(CLOCK_MONOTONIC) - wall0));
     for (i = 0; i < LOOPS; i++) {
-        assert_int_equal(th_runtime_actor_info(t.rt, ids[i], &info, &err), 0);
-        f1[i] = info.fuel_used - f0[i];
+        f1[i] = fuel_of(&t, ids[i]) - f0[i];
         lo = f1[i] < lo ? f1[i] : lo;
         hi = f1[i] > hi ? f1[i] : hi;
         print_message("loop %d: %llu instructions\n", i, (unsigned long long)f1[i]);

@@ -15,13 +15,12 @@
 #include <cmocka.h>
 
 #include "rt_test_util.h"
+#include "test_skip.h"
 
 #define NEED(path) \
     do { \
-        if ((path) == NULL) { \
-            print_message("example actor not built: skipped\n"); \
-            skip(); \
-        } \
+        if ((path) == NULL) \
+            th_skip_missing("an example actor (the wasm32 guest toolchain)"); \
     } while (0)
 
 static char *state_of(th_runtime *rt, const char *id)
@@ -275,5 +274,5 @@ int main(void)
         cmocka_unit_test(test_ping_pong), cmocka_unit_test(test_supervisor_restart),
         cmocka_unit_test(test_timer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -25,6 +25,7 @@
 #include "theater/chain.h"
 #include "runtime/rt_int.h"
 #include "rt_test_util.h"
+#include "test_skip.h"
 
 /* ---- helpers ---- */
 
@@ -191,7 +192,7 @@ static void test_routes(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out = sh(&st, CURL "-X POST --data 'buy milk' http://127.0.0.1:%u/notes", s.port);
     expect_has(out, "{\"id\":1}");
     free(out);
@@ -254,7 +255,7 @@ static void test_middleware(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out = sh(&st, CURL "-w ' %%{http_code}' http://127.0.0.1:%u/admin/whoami", s.port);
     assert_string_equal(out, "{\"error\":\"x-token required\"} 403");
     free(out);
@@ -284,7 +285,7 @@ static void test_bodies_keepalive(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out =
         sh(&st, CURL "-v http://127.0.0.1:%u/notes http://127.0.0.1:%u/notes 2>&1", s.port, s.port);
     expect_has(out, "Re-using existing connection");
@@ -323,7 +324,7 @@ static void test_bad_and_slow(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", "max_body_bytes = 1024"))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out = sh(&st,
              "python3 -c 'import socket,sys; c=socket.create_connection((\"127.0.0.1\",%u)); "
              "c.sendall(b\"\\x00\\xffGARBAGE \\r\\n\\r\\n\"); "
@@ -368,7 +369,7 @@ static void test_timeout_and_full(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", "request_timeout_ms = 1000\nmax_queued = 1"))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     /* /slow sleeps 3 s: 504 after 1 s; while it sleeps the queue (1) is
      * full, so a second request gets 503 at once */
     calls = rtt_calls(&s.t, s.id);
@@ -411,7 +412,7 @@ static void test_grants(void **state)
 
     (void)state;
     if (notes_wasm() == NULL)
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     memset(&s, 0, sizeof s);
     rtt_start(&s.t, 2);
     o.manifest_path = notes_manifest(&s, "notes1", "{\"port\": \"9000\"}",
@@ -455,7 +456,7 @@ static void test_lifecycle(void **state)
 
     (void)state;
     if (!start(&s, "{\"port\": \"0\"}", NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out = sh(&st, CURL "-X POST --data 'x' http://127.0.0.1:%u/notes", s.port);
     expect_has(out, "{\"id\":1}");
     free(out);
@@ -504,9 +505,9 @@ static void test_websocket(void **state)
     out = sh(&st, "NODE_PATH=$(npm root -g 2>/dev/null) node -e 'require(\"ws\")' 2>&1");
     free(out);
     if (st != 0)
-        skip(); /* no node or no ws package */
+        th_skip_missing("node with the npm package ws (scripts/setup.sh installs both)");
     if (!start(&s, "{\"port\": \"0\"}", NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     snprintf(js, sizeof js, "%s/ws.js", s.t.home);
     f = fopen(js, "w");
     assert_non_null(f);
@@ -576,7 +577,7 @@ static void test_tls(void **state)
 
     (void)state;
     if (notes_wasm() == NULL)
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     snprintf(dir, sizeof dir, "/tmp/theater-tls-XXXXXX");
     assert_non_null(mkdtemp(dir));
     out = sh(&st,
@@ -588,7 +589,7 @@ static void test_tls(void **state)
     snprintf(init, sizeof init,
              "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
     if (!start(&s, init, NULL))
-        skip();
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out =
         sh(&st, CURL "--cacert %s/cert.pem -X POST --data 'secret note' https://127.0.0.1:%u/notes",
            dir, s.port);
@@ -628,5 +629,5 @@ int main(void)
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_tls),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "rt_test_util.h"
+#include "test_skip.h"
 
 /* Run a shell command; its stdout in a malloc'd string. */
 static char *sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -90,7 +91,7 @@ static void test_sdk_server(void **state)
 
     (void)state;
     if (access(wasm, R_OK) != 0 || src == NULL)
-        skip(); /* no wasm32 guest toolchain */
+        th_skip_missing("serve_probe.wasm (the wasm32 guest toolchain) or THEATER_SOURCE_DIR");
     rtt_start(&t, 2);
     rtt_spawn_state(&t, rtt_manifest(&t, "serve_probe", wasm, "runtime http-framework", NULL), NULL,
                     id);
@@ -244,5 +245,5 @@ int main(void)
         cmocka_unit_test(test_sdk_server),
         cmocka_unit_test(test_ws_going_away),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

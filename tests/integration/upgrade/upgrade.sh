@@ -10,8 +10,9 @@ set -u
 T=$1
 EX=$2
 UP=$3
-[ -f "$EX/counter.toml" ] && [ -f "$UP/counter2.wasm" ] || { echo "skipped: actors not built"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "skipped: no curl"; exit 77; }
+. "$(dirname "$0")/../skip.sh"
+[ -f "$EX/counter.toml" ] && [ -f "$UP/counter2.wasm" ] || it_skip "actors not built"
+command -v curl >/dev/null 2>&1 || it_skip "no curl"
 . "$(dirname "$0")/../lib.sh"
 it_workdir upgrade
 
