@@ -138,6 +138,10 @@ int th_wasm_module_new(const uint8_t *bytes, size_t len, th_wasm_module **out, t
 /* Decode and validate only (what `theater wasm validate` does). */
 int th_wasm_module_validate(const uint8_t *bytes, size_t len, th_error *err);
 
+/* The byte offset a module error message names ("... offset 0x1f ..."),
+ * or -1 if it names none. */
+long long th_wasm_error_offset(const char *message);
+
 /* Drop one reference; frees when the last instance is gone.  NULL is ok. */
 void th_wasm_module_free(th_wasm_module *m);
 

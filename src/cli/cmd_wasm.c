@@ -811,25 +811,11 @@ out:
     return rc;
 }
 
-/* The byte offset an engine error names ("... offset 0x1f ..."), or -1. */
-static long long error_offset(const char *msg)
-{
-    const char *p = strstr(msg, "offset 0x");
-    char *end;
-    unsigned long long off;
-
-    if (p == NULL)
-        return -1;
-    errno = 0;
-    off = strtoull(p + 9, &end, 16);
-    return errno != 0 || end == p + 9 || off > INT64_MAX ? -1 : (long long)off;
-}
-
 /* The verdict of `wasm validate --json` on stdout. */
 static void print_verdict(const char *file, const char *error)
 {
     json_t *o = json_pack("{s:s, s:b}", "file", file, "valid", error == NULL);
-    long long off = error != NULL ? error_offset(error) : -1;
+    long long off = error != NULL ? th_wasm_error_offset(error) : -1;
 
     if (o != NULL && error != NULL)
         json_object_set_new(o, "error", json_string(error));

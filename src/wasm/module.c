@@ -6,6 +6,8 @@
  * instances on any threads may share it.  The reference count starts at 1
  * (the caller's); each instance holds one more.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,19 @@ int th_wasm_module_new(const uint8_t *bytes, size_t len, th_wasm_module **out, t
 fail:
     wasm_module_destroy(m);
     return rc;
+}
+
+long long th_wasm_error_offset(const char *message)
+{
+    const char *p = message != NULL ? strstr(message, "offset 0x") : NULL;
+    char *end;
+    unsigned long long off;
+
+    if (p == NULL)
+        return -1;
+    errno = 0;
+    off = strtoull(p + 9, &end, 16);
+    return errno != 0 || end == p + 9 || off > INT64_MAX ? -1 : (long long)off;
 }
 
 int th_wasm_module_validate(const uint8_t *bytes, size_t len, th_error *err)

@@ -355,21 +355,6 @@ static void cmd_register(script *s, const json_t *cmd)
     s->c.passed++;
 }
 
-/* The byte offset an engine error names ("... offset 0x1f ..."), as
- * `theater wasm validate` reads it, or -1. */
-static long long error_offset(const char *msg)
-{
-    const char *p = strstr(msg, "offset 0x");
-    char *end;
-    unsigned long long off;
-
-    if (p == NULL)
-        return -1;
-    errno = 0;
-    off = strtoull(p + 9, &end, 16);
-    return errno != 0 || end == p + 9 || off > INT64_MAX ? -1 : (long long)off;
-}
-
 /* assert_invalid / assert_malformed: the engine must refuse the module,
  * and its message must name a byte offset inside the file (the section or
  * entry that is wrong; the end of the file when it is cut short). */
@@ -387,7 +372,7 @@ static void cmd_assert_rejected(script *s, const json_t *cmd, const char *type)
         th_wasm_module_free(m);
         fail(s, "%s: module %s accepted, expected \"%s\"", type, jstr(cmd, "filename"),
              jstr(cmd, "text"));
-    } else if ((off = error_offset(err.msg)) < 0 || (unsigned long long)off > size) {
+    } else if ((off = th_wasm_error_offset(err.msg)) < 0 || (unsigned long long)off > size) {
         fail(s, "%s: module %s refused without a byte offset in the file: %s", type,
              jstr(cmd, "filename"), err.msg);
     } else {

@@ -444,6 +444,18 @@ static void defer_one(rtt *t, const char *id, size_t listed)
     fail_msg("%zu deferred requests never listed", listed);
 }
 
+/* The probe, which defers requests ("defer") and answers them later, with
+ * room for 3 of them (limits.mailbox_messages). */
+static void spawn_deferrer(rtt *t, char id[TH_ACTOR_ID_SIZE])
+{
+    rtt_spawn_state(
+        t,
+        rtt_manifest(t, "probe", rtt_module("probe"),
+                     "runtime message-server supervisor store timing random environment",
+                     "[limits]\nmailbox_messages = 3\n" FS_ALL),
+        NULL, id);
+}
+
 /* Deferred requests (answered later with respond-to-request) are bounded
  * like the mailbox: beyond it the request gets an error at once
  * (TH_EBUSY).  Only requests whose requester still waits count. */
@@ -458,12 +470,7 @@ static void test_outstanding_requests(void **unused)
 
     (void)unused;
     rtt_start(&t, 2);
-    rtt_spawn_state(
-        &t,
-        rtt_manifest(&t, "probe", rtt_module("probe"),
-                     "runtime message-server supervisor store timing random environment",
-                     "[limits]\nmailbox_messages = 3\n" FS_ALL),
-        NULL, id);
+    spawn_deferrer(&t, id);
     g_outcomes.n = 0;
     for (i = 0; i < 3; i++)
         defer_one(&t, id, (size_t)i + 1);
@@ -485,32 +492,6 @@ static void test_outstanding_requests(void **unused)
     assert_int_equal(outcomes_wait(4), 4); /* the rest end with the runtime */
 }
 
-/* Requests whose requester stopped waiting (its timeout passed) take no
- * room among them: five in a row under a bound of three are each taken. */
-static void test_abandoned_take_no_room(void **unused)
-{
-    rtt t;
-    char id[TH_ACTOR_ID_SIZE];
-    uint8_t *resp;
-    size_t len;
-    th_error err;
-    int i;
-
-    (void)unused;
-    rtt_start(&t, 2);
-    rtt_spawn_state(
-        &t,
-        rtt_manifest(&t, "probe", rtt_module("probe"),
-                     "runtime message-server supervisor store timing random environment",
-                     "[limits]\nmailbox_messages = 3\n" FS_ALL),
-        NULL, id);
-    for (i = 0; i < 5; i++)
-        assert_int_equal(
-            th_runtime_request(t.rt, id, (const uint8_t *)"defer", 5, 100, &resp, &len, &err),
-            TH_ETIMEDOUT);
-    rtt_stop(&t);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,7 +500,7 @@ int main(void)
         cmocka_unit_test(test_mailbox_external),     cmocka_unit_test(test_mailbox_toobig),
         cmocka_unit_test(test_flood_held),           cmocka_unit_test(test_flood_timeout),
         cmocka_unit_test(test_flood_delivered),      cmocka_unit_test(test_store_bytes),
-        cmocka_unit_test(test_outstanding_requests), cmocka_unit_test(test_abandoned_take_no_room),
+        cmocka_unit_test(test_outstanding_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

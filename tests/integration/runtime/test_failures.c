@@ -174,55 +174,51 @@ static void test_err_result_names_actor(void **unused)
     rtt_stop(&t);
 }
 
-/* A call that runs out of its fuel_per_call fails the actor with the
- * frames it had reached (hostile.wat "L": a loop in handle-send), as a
- * trap does. */
-static void test_fuel_failure_backtrace(void **unused)
+/* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
+ * `limits` fails with a timeout whose message has `want` and whose event
+ * has the frames the call had reached, as a trap's; its actor-failed
+ * events (the caller frees them). */
+static char *loop_failure(rtt *t, const char *limits, const char *want)
 {
-    rtt t;
     th_error err;
     th_actor_exit ex;
     char id[TH_ACTOR_ID_SIZE], *s;
-    const char *man;
+
+    spawn(t, rtt_manifest(t, "loopy", rtt_module("hostile"), "", limits), id);
+    assert_int_equal(th_runtime_send(t->rt, id, (const uint8_t *)"L", 1, &err), 0);
+    assert_int_equal(th_runtime_wait(t->rt, id, 30000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    expect_in(ex.message, want);
+    s = events_of(t, id, "actor-failed");
+    expect_in(s, "\"error_type\":\"operation-timeout\"");
+    expect_in(s, "\"backtrace\":[\"#0 ");
+    return s;
+}
+
+/* A call that runs out of its fuel_per_call fails the actor with the
+ * frames it had reached. */
+static void test_fuel_failure_backtrace(void **unused)
+{
+    rtt t;
+    char *s;
 
     (void)unused;
     rtt_start(&t, 1);
-    man = rtt_manifest(&t, "loopy", rtt_module("hostile"), "", "[limits]\nfuel_per_call = 2000000");
-    spawn(&t, man, id);
-    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"L", 1, &err), 0);
-    assert_int_equal(th_runtime_wait(t.rt, id, 30000, &ex, &err), 0);
-    assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    expect_in(ex.message, "fuel exhausted in handle-send");
-    s = events_of(&t, id, "actor-failed");
-    expect_in(s, "\"error_type\":\"operation-timeout\"");
+    s = loop_failure(&t, "[limits]\nfuel_per_call = 2000000", "fuel exhausted in handle-send");
     expect_in(s, "fuel exhausted in handle-send (limit 2000000)");
-    expect_in(s, "\"backtrace\":[\"#0 ");
     free(s);
     rtt_stop(&t);
 }
 
-/* A call that runs past limits.call_timeout_ms fails with the frames it
- * had reached, as a trap does. */
+/* So does a call that runs past limits.call_timeout_ms. */
 static void test_call_timeout_backtrace(void **unused)
 {
     rtt t;
-    th_error err;
-    th_actor_exit ex;
-    char id[TH_ACTOR_ID_SIZE], *s;
-    const char *man;
 
     (void)unused;
     rtt_start(&t, 1);
-    man = rtt_manifest(&t, "loopy", rtt_module("hostile"), "", "[limits]\ncall_timeout_ms = 300");
-    spawn(&t, man, id);
-    assert_int_equal(th_runtime_send(t.rt, id, (const uint8_t *)"L", 1, &err), 0);
-    assert_int_equal(th_runtime_wait(t.rt, id, 30000, &ex, &err), 0);
-    assert_int_equal(ex.reason, TH_EXIT_FAILED);
-    expect_in(ex.message, "call timeout of 300 ms exceeded in handle-send");
-    s = events_of(&t, id, "actor-failed");
-    expect_in(s, "\"error_type\":\"operation-timeout\"");
-    expect_in(s, "\"backtrace\":[\"#0 ");
-    free(s);
+    free(loop_failure(&t, "[limits]\ncall_timeout_ms = 300",
+                      "call timeout of 300 ms exceeded in handle-send"));
     rtt_stop(&t);
 }
 
