@@ -514,7 +514,9 @@ static void on_actor_log(void *ud, const char *id, const char *name, const char 
  * id; a failure's is followed by the frames of its wasm backtrace, if it
  * has one (its "actor-failed" event records them).  Names are remembered
  * from "actor-spawned" until "actor-stopped" (the actor may be gone from
- * the runtime when its last event is heard). */
+ * the runtime when its last event is heard), and then among the stopped
+ * ones, for an "actor-restarted" after it (a permanent child that ended
+ * by its own shutdown, restarted by its supervisor). */
 static void log_lifecycle(th_server *s, const th_runtime_event *ev)
 {
     static const char *const types[] = {"actor-spawned", "actor-stopped", "actor-failed",
