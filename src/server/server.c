@@ -45,7 +45,9 @@
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 /* One log line, then `tail` (NULL, or lines of their own, each ending in a
- * newline), in one write: other threads' lines do not come between. */
+ * newline), in one write: other threads' lines do not come between.  The
+ * line stays one line whatever it quotes (a request's decoded path, an
+ * actor's log text): control characters in it are written as '?'. */
 static void log_v(th_server *s, int level, const char *tail, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 static void log_v(th_server *s, int level, const char *tail, const char *fmt, va_list ap)
@@ -62,6 +64,9 @@ static void log_v(th_server *s, int level, const char *tail, const char *fmt, va
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     n = snprintf(line, sizeof line, "%s %-5s ", when, level_names[level]);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    for (char *c = line + n; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     fprintf(stderr, "%s\n%s", line, tail != NULL ? tail : ""); /* (stderr is unbuffered) */
 }
 

@@ -242,6 +242,11 @@ bad_requests)
     # a long path is cut in the log line, which keeps the status
     expect_status 404 GET "/v1/$(head -c 3000 /dev/zero | tr '\0' a)" >/dev/null
     grep -Eq '^.{20,400} -> 404 not-found' "$H/server.log" || fail "the 404 of a long path is not one short log line"
+    # a path that decodes to a newline cannot forge a log line of its own
+    expect_status 404 GET "/v1/nope%0a2026-01-01T00:00:00Z%20info%20%20forged" >/dev/null
+    grep -q '^2026-01-01T00:00:00Z info  forged' "$H/server.log" && fail "a request's path forged a log line"
+    grep -q 'nope?2026-01-01T00:00:00Z info  forged.* -> 404' "$H/server.log" ||
+        fail "the 404 of a path with a newline is not one log line: $(grep -a forged "$H/server.log")"
     # a query argument an endpoint does not take is refused, not ignored:
     # a typo must not turn a forced stop into a graceful one
     id=$(start_json "$EXAMPLES/counter.toml")
