@@ -833,17 +833,16 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
     chan_ctx *c = ud;
     json_t *o = json_loads(data, 0, NULL);
     const char *hx = json_string_value(json_object_get(o, "data_hex"));
+    const char *why = json_string_value(json_object_get(o, "reason")); /* of a "closed" */
     unsigned char *raw;
     size_t n = 0;
 
     /* (the runtime's words for a failure: "actor NAME (ID) failed: ...") */
-    if (strcmp(event, "closed") == 0 &&
-        strstr(json_string_value(json_object_get(o, "reason")) ?: "", ") failed: ") != NULL)
+    if (strcmp(event, "closed") == 0 && why != NULL && strstr(why, ") failed: ") != NULL)
         c->actor_failed = true;
     if (c->json) {
         printf("%s\n", data);
     } else if (strcmp(event, "closed") == 0) {
-        const char *why = json_string_value(json_object_get(o, "reason"));
         if (why != NULL)
             fprintf(stderr, "theater: the channel ended: %s\n", why);
         else

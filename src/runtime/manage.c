@@ -204,7 +204,7 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
     s->fn_ud = ud;
     rt_uuid_v4(m->b);
     m->reply.sync = s; /* the message holds the only reference */
-    m->reply.deadline_ns = timeout_ms ? rt_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    m->reply.deadline_ns = rt_deadline_ns(timeout_ms);
     if ((rc = rt_actor_offer(a, m, false)) != RT_OFFER_QUEUED) {
         rc = rt_actor_offer_error(a, m, rc, err);
         s->fn = NULL;   /* the caller hears it from the result */

@@ -152,7 +152,7 @@ void rt_reply_fail(rt_runtime *rt, rt_reply *r, int status, const char *text, co
 bool rt_sync_wait(rt_sync *s, uint32_t timeout_ms, rt_runtime *rt)
 {
     struct timespec ts;
-    uint64_t end = timeout_ms ? rt_now_ns() + (uint64_t)timeout_ms * 1000000u : 0, now, t;
+    uint64_t end = rt_deadline_ns(timeout_ms), now, t;
     bool done;
 
     pthread_mutex_lock(&s->lock);

@@ -87,7 +87,9 @@ void rt_buf_release(rt_buf *b);
 uint8_t *rt_memdup(const void *p, size_t n);
 
 /* Monotonic and wall clocks (base/clock.h, under the runtime's names). */
-uint64_t rt_now_ns(void);  /* CLOCK_MONOTONIC */
+uint64_t rt_now_ns(void); /* CLOCK_MONOTONIC */
+/* rt_now_ns() `ms` from now; 0 (no deadline) for 0. */
+uint64_t rt_deadline_ns(uint32_t ms);
 uint64_t rt_wall_ms(void); /* ms since the Unix epoch */
 
 /* ------------------------------------------------------------------ */

@@ -508,7 +508,7 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
     rt_uuid_v4(m->b);
     atomic_fetch_add(&s->refs, 1);
     m->reply.sync = s;
-    m->reply.deadline_ns = timeout_ms ? rt_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    m->reply.deadline_ns = rt_deadline_ns(timeout_ms);
     rc = offer(a, m, err);
     rt_actor_release(a);
     if (rc != 0) {

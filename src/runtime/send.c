@@ -312,6 +312,8 @@ size_t rt_pending_count(rt_actor *a)
 
 int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp, size_t len)
 {
+    int status = ok ? TH_OK : TH_ECLOSED;
+    const char *text = ok ? NULL : "request cancelled";
     rt_pending **pp, *p;
 
     for (pp = &a->pending; (p = *pp) != NULL; pp = &p->next)
@@ -328,14 +330,11 @@ int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp,
     /* answered by the handling of a stored message: the answer leaves when
      * that handling's result is durable, as a request's own reply does
      * (docs/durability.md, commit point 3) */
+    if (!ok)
+        len = 0;
     if (a->op == NULL || a->op->msg == NULL || !a->op->msg->durable ||
-        !rt_durable_hold_reply(a, a->op->msg, &p->reply, ok ? TH_OK : TH_ECLOSED, ok, resp,
-                               ok ? len : 0, ok ? NULL : "request cancelled")) {
-        if (ok)
-            rt_reply_complete(a->rt, &p->reply, TH_OK, true, resp, len, NULL);
-        else
-            rt_reply_complete(a->rt, &p->reply, TH_ECLOSED, false, NULL, 0, "request cancelled");
-    }
+        !rt_durable_hold_reply(a, a->op->msg, &p->reply, status, ok, resp, len, text))
+        rt_reply_complete(a->rt, &p->reply, status, ok, resp, len, text);
     free(p);
     return 0;
 }

@@ -388,33 +388,32 @@ static void fail_timeout_bt(rt_actor *a, const char *bt, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The frames a call that is cut short had reached, while it is still on
+ * the exec (abort ends it as a trap and takes its backtrace; the failure
+ * is recorded before the exec goes back to the pool), or NULL. */
+static const char *cut_short_backtrace(rt_op *op)
+{
+    if (!th_wasm_exec_is_suspended(op->exec))
+        return NULL;
+    th_wasm_exec_abort(op->exec);
+    return th_wasm_exec_backtrace(op->exec);
+}
+
 /* The op's call used up fuel_per_call: a timeout failure, with the frames
- * the call had reached when it is still on the exec (abort makes it a
- * fuel trap and takes its backtrace; the failure is recorded before the
- * exec goes back to the pool). */
+ * the call had reached. */
 static void fail_fuel(rt_actor *a, rt_op *op)
 {
-    const char *bt = NULL;
-
-    if (th_wasm_exec_is_suspended(op->exec)) {
-        th_wasm_exec_abort(op->exec);
-        bt = th_wasm_exec_backtrace(op->exec);
-    }
-    fail_timeout_bt(a, bt, "fuel exhausted in %s (limit %llu)", rt_op_short(op),
-                    (unsigned long long)a->lim.fuel_per_call);
+    fail_timeout_bt(a, cut_short_backtrace(op), "fuel exhausted in %s (limit %llu)",
+                    rt_op_short(op), (unsigned long long)a->lim.fuel_per_call);
 }
 
 /* The op's call ran past limits.call_timeout_ms (running, or waiting in
  * host call `waiting_in`): a timeout failure, with the frames the call had
- * reached, as for fail_fuel. */
+ * reached. */
 static void fail_deadline(rt_actor *a, rt_op *op, const char *waiting_in)
 {
-    const char *bt = NULL;
+    const char *bt = cut_short_backtrace(op);
 
-    if (th_wasm_exec_is_suspended(op->exec)) {
-        th_wasm_exec_abort(op->exec);
-        bt = th_wasm_exec_backtrace(op->exec);
-    }
     if (waiting_in != NULL)
         fail_timeout_bt(a, bt, "call timeout of %u ms exceeded in %s while waiting in %s",
                         a->lim.call_timeout_ms, rt_op_short(op), waiting_in);
@@ -723,11 +722,9 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
         rt_actor_started(a);
         break;
     case RT_EX_HANDLE_REQUEST:
-        if (!r->has_resp)
-            rt_pending_prune(a); /* the dead ones do not count */
         if (r->has_resp) {
             rt_reply_complete(a->rt, &m->reply, TH_OK, true, r->resp, r->resp_len, NULL);
-        } else if (a->npending >= a->lim.mailbox_messages) {
+        } else if (rt_pending_count(a) >= a->lim.mailbox_messages) { /* the live ones */
             /* deferred requests are bounded like the mailbox they came from */
             char text[160];
             snprintf(text, sizeof text,

@@ -181,6 +181,11 @@ uint64_t rt_now_ns(void)
     return base_clock_mono_ns();
 }
 
+uint64_t rt_deadline_ns(uint32_t ms)
+{
+    return ms ? rt_now_ns() + (uint64_t)ms * 1000000u : 0;
+}
+
 uint64_t rt_wall_ms(void)
 {
     return base_clock_wall_ms();

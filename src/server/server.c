@@ -44,6 +44,16 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+/* Control characters of p[0..n) as '?': what a log line quotes (a
+ * request's decoded path, an actor's text, a module's names) cannot break
+ * it into lines of its own. */
+static void one_line(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            p[i] = '?';
+}
+
 /* One log line, then `tail` (NULL, or lines of their own, each ending in a
  * newline), in one write: other threads' lines do not come between.  The
  * line stays one line whatever it quotes (a request's decoded path, an
@@ -64,9 +74,7 @@ static void log_v(th_server *s, int level, const char *tail, const char *fmt, va
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     n = snprintf(line, sizeof line, "%s %-5s ", when, level_names[level]);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    for (char *c = line + n; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
+    one_line(line + n, strlen(line + n));
     fprintf(stderr, "%s\n%s", line, tail != NULL ? tail : ""); /* (stderr is unbuffered) */
 }
 
@@ -98,9 +106,8 @@ static void log_backtrace(th_server *s, int level, const json_t *bt, const char 
         srv_buf_add(&tail, "    at ", 7);
         start = tail.len;
         srv_buf_add(&tail, json_string_value(f), json_string_length(f));
-        for (; start < tail.len && tail.data != NULL; start++)
-            if ((unsigned char)tail.data[start] < 0x20 || tail.data[start] == 0x7f)
-                tail.data[start] = '?';
+        if (tail.data != NULL)
+            one_line(tail.data + start, tail.len - start);
         srv_buf_add(&tail, "\n", 1);
     }
     va_start(ap, fmt);
