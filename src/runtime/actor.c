@@ -106,7 +106,8 @@ void rt_actor_release(rt_actor *a)
         free(a->op);
     }
     th_wasm_instance_free(a->inst); /* a->module: the runtime's module cache owns it */
-    if (a->upgrade_msg != NULL)     /* its sender learns that it did not happen */
+    rt_actor_release(a->last_to);
+    if (a->upgrade_msg != NULL) /* its sender learns that it did not happen */
         rt_actor_refuse_msg(a, a->upgrade_msg, "is not running");
     rt_spec_release(a->spec);
     if (a->rt->handlers->free_actor_state != NULL)
@@ -567,15 +568,15 @@ void rt_actor_set_status(rt_actor *a, int status)
     pthread_mutex_unlock(&a->lock);
 }
 
+/* Read without the lock (every send asks it of its target, whose lock
+ * its own worker takes): the two fields may be of two moments, and each
+ * mix is a state the actor was in, or one that answers as such a state
+ * would (a restart clears restart_pending before its new status). */
 bool rt_actor_takes_messages(rt_actor *a)
 {
-    int st;
-    bool restarting;
+    bool restarting = atomic_load(&a->restart_pending);
+    int st = atomic_load(&a->status);
 
-    pthread_mutex_lock(&a->lock);
-    st = a->status;
-    restarting = a->restart_pending;
-    pthread_mutex_unlock(&a->lock);
     return !((st == TH_ACTOR_FAILED && !restarting) || st == TH_ACTOR_STOPPING ||
              st == TH_ACTOR_STOPPED);
 }
@@ -770,6 +771,10 @@ int rt_inbound_deliver(rt_runtime *rt, const char *id, rt_inbound *in, bool boun
 
 void rt_actor_ended(rt_actor *a)
 {
+    rt_actor *t = a->last_to;
+
+    a->last_to = NULL;
+    rt_actor_release(t);
     if (a->rt->handlers->actor_ended != NULL)
         a->rt->handlers->actor_ended(a);
 }

@@ -81,6 +81,9 @@ struct rt_op {
     bool woken;       /* a wake for `token` is queued */
     bool arm_later;   /* timer not armed yet: a hand-off runs first (turn.c) */
     uint32_t nsent;   /* durable sends made by this op (their ids, durable.c) */
+    uint32_t posted;  /* one-way messages posted since its last pacing look (send.c) */
+    bool paced;       /* send.c asked it to yield: its turn ends at the fuel
+                         check that follows (turn.c) */
 };
 
 #define RT_FN_DYN 8 /* inbound exports an actor keeps looked up */
@@ -121,10 +124,12 @@ struct rt_actor {
      * the sends of init get ids derived from it (durable.c) */
     char incarnation[RT_ID_LEN + 1];
 
-    pthread_mutex_t lock; /* guards the fields down to `end_locked` */
-    int status;           /* th_actor_status */
-    bool restart_pending; /* RT_MSG_RESTART posted, not yet carried out */
-    bool stop_queued;     /* a graceful stop waits behind its mailbox */
+    pthread_mutex_t lock;        /* guards the fields down to `end_locked` */
+    atomic_int status;           /* th_actor_status (written under `lock`; */
+    atomic_bool restart_pending; /* RT_MSG_RESTART posted, not yet carried out
+                                    (written under `lock`; both read without
+                                    it by rt_actor_takes_messages) */
+    bool stop_queued;            /* a graceful stop waits behind its mailbox */
     bool has_state;
     uint8_t *state; /* current state (owned) */
     size_t state_len;
@@ -152,6 +157,9 @@ struct rt_actor {
                           RT_FN_DYN, allocated at the first such event) */
     unsigned nfn_dyn;
     rt_op *op;
+    rt_actor *last_to; /* send.c: the last actor it sent to (reference held),
+                          found again without the registry; dropped when
+                          its instance ends (rt_actor_ended) */
     uint64_t next_token;
     bool has_init_state; /* spawn-time initial state (for restarts) */
     bool resumed;        /* started by supervisor.resume: with init_state as
@@ -210,6 +218,15 @@ struct rt_actor {
     uint64_t start_seq; /* the order actors were created in (a restore: parents first) */
     atomic_uint_fast64_t n_in, n_out, n_calls, n_fuel, n_mem, n_restarts;
 };
+
+/* Add to a counter only the actor's own turn writes (n_out, n_calls,
+ * n_fuel): a plain load and store, no locked instruction (readers load it
+ * atomically, th_runtime_actor_info). */
+static inline void rt_actor_count(atomic_uint_fast64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
 
 /* Create an actor from a spec with an id (NULL = fresh) and an optional
  * initial state; registered, child of `parent` (may be NULL), with INIT
@@ -319,7 +336,9 @@ rt_msg *rt_actor_mbox_pop(rt_actor *a);
 void rt_actor_refuse_all(rt_actor *a, const char *why);
 
 /* Inside the turn: the actor's instance has ended (failure, stop,
- * restart); tells the handlers (th_handler_set.actor_ended). */
+ * restart); tells the handlers (th_handler_set.actor_ended) and drops
+ * its last target (a->last_to: two actors that sent to each other would
+ * otherwise keep each other for ever). */
 void rt_actor_ended(rt_actor *a);
 
 /* Instantiate the spec's module for `a` (drops any old instance). */

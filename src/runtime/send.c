@@ -31,18 +31,32 @@ static int refuse(char *why, size_t cap, const char *text)
     return RT_REFUSED;
 }
 
-/* The running actor with this id, or NULL with a message. */
+/* The running actor with this id, or NULL with a message.  It is the
+ * caller's last target (self->last_to, which holds the reference: the
+ * caller's turn may use it until it ends, and takes none of its own).  An
+ * actor that sends to the same one again and again so finds it without
+ * the registry (a shard's lock, shared by every worker) and without a
+ * reference count of its own on the target's line.  A kept actor that no
+ * longer takes messages is looked up again: the id may be another's now. */
 static rt_actor *target_of(rt_actor *self, const char *id, size_t n, char *why, size_t cap)
 {
-    rt_actor *t = rt_registry_get(&self->rt->reg, id, n);
+    rt_actor *t = self->last_to;
 
-    if (t == NULL) {
+    if (t != NULL && n == RT_ID_LEN && memcmp(t->id, id, RT_ID_LEN) == 0 &&
+        rt_actor_takes_messages(t))
+        return t;
+    if ((t = rt_registry_get(&self->rt->reg, id, n)) == NULL) {
         snprintf(why, cap, "actor %.*s not found", (int)n, id);
         return NULL;
     }
+    if (t != self->last_to) { /* the registry's reference goes to the cache */
+        rt_actor_release(self->last_to);
+        self->last_to = t;
+    } else {
+        rt_actor_release(t);
+    }
     if (!rt_actor_takes_messages(t)) {
         snprintf(why, cap, "actor %.*s is not running", (int)n, id);
-        rt_actor_release(t);
         return NULL;
     }
     return t;
@@ -51,7 +65,8 @@ static rt_actor *target_of(rt_actor *self, const char *id, size_t n, char *why, 
 /* The common start of send, request and open-channel: refuse the caller
  * itself as target if `self_msg` is set, find the target and make the
  * message (from = the caller).  Returns the message with *t = the target
- * (a reference), or NULL with *why set. */
+ * (held by self->last_to until the caller's turn ends: not to be
+ * released), or NULL with *why set. */
 static rt_msg *outgoing(rt_actor *self, const char *id, size_t n, const uint8_t *data, size_t len,
                         int kind, const char *self_msg, rt_actor **t, char *why, size_t cap)
 {
@@ -64,18 +79,16 @@ static rt_msg *outgoing(rt_actor *self, const char *id, size_t n, const uint8_t 
     if ((*t = target_of(self, id, n, why, cap)) == NULL)
         return NULL;
     if ((m = rt_msg_new(kind, data, len)) == NULL) {
-        rt_actor_release(*t);
         snprintf(why, cap, "out of memory");
         return NULL;
     }
     if (!rt_actor_msg_fits(*t, m)) { /* it could never be admitted */
         rt_actor_toobig_text(*t, m, why, cap);
         rt_msg_free(m);
-        rt_actor_release(*t);
         return NULL;
     }
     memcpy(m->a, self->id, sizeof m->a);
-    atomic_fetch_add_explicit(&self->n_out, 1, memory_order_relaxed);
+    rt_actor_count(&self->n_out, 1);
     return m;
 }
 
@@ -90,6 +103,35 @@ static void wait_on(rt_host *h, rt_msg *m, int wait_kind, const char *iface, con
     h->input = NULL;
 }
 
+/* Pacing.  A sender in a loop runs until its turn's fuel slice ends or its
+ * receiver's mailbox is full (limits.mailbox_messages, 10,000 by default),
+ * so a receiver on the same worker then reads messages written thousands
+ * of messages earlier, from memory rather than the cache, and the sender
+ * writes new ones into memory the cache has long let go.  Every
+ * TH_RT_SEND_PACE one-way messages of an operation, if the receiver has at
+ * least that many waiting, the sender's turn ends at its next fuel check
+ * (the operation yields as at the end of a fuel slice, charged only the
+ * fuel it spent) and the receiver runs first: a pair on one worker takes
+ * turns over batches of about that many messages.  Nothing is refused or
+ * held: the mailbox's limits are as before. */
+static void pace(rt_host *h, rt_actor *t)
+{
+    rt_op *op = h->a->op;
+    uint64_t left;
+
+    if (op == NULL || ++op->posted < TH_RT_SEND_PACE)
+        return;
+    op->posted = 0;
+    if (t == h->a || rt_sched_self() == NULL || rt_mpsc_count(&t->mbox) < TH_RT_SEND_PACE)
+        return;
+    left = th_wasm_exec_fuel(op->exec);
+    if (left == UINT64_MAX)
+        return;
+    op->fuel_set -= left < op->fuel_set ? left : op->fuel_set;
+    th_wasm_exec_set_fuel(op->exec, 0);
+    op->paced = true;
+}
+
 /* Deliver a one-way message (send, send-on-channel) from the caller to `t`.
  * Queued: done now.  The target's mailbox full: the caller is suspended
  * until the message is admitted (ok) or the target ends (err), or its own
@@ -100,8 +142,10 @@ static int post_oneway(rt_host *h, rt_actor *t, rt_msg *m, const char *iface, co
 {
     int rc = rt_actor_offer(t, m, false);
 
-    if (rc == RT_OFFER_QUEUED)
+    if (rc == RT_OFFER_QUEUED) {
+        pace(h, t);
         return RT_DONE;
+    }
     if (rc == RT_OFFER_TOOBIG) {
         rt_actor_toobig_text(t, m, why, cap);
         rt_msg_free(m);
@@ -140,7 +184,6 @@ int rt_msg_send(rt_host *h, const char *iface, const char *fn, const char *to, s
     } else {
         rc = post_oneway(h, t, m, iface, fn, why, cap);
     }
-    rt_actor_release(t);
     return rc;
 }
 
@@ -158,7 +201,6 @@ int rt_msg_request(rt_host *h, const char *iface, const char *fn, const char *to
      * an idle target runs next, nested in the caller's turn (sched.c) */
     wait_on(h, m, RT_WAIT_BYTES, iface, fn);
     rt_sched_offer_handoff(t, m);
-    rt_actor_release(t);
     return RT_SUSPENDED;
 }
 
@@ -173,12 +215,10 @@ int rt_msg_open_channel(rt_host *h, const char *iface, const char *fn, const cha
         return RT_REFUSED;
     if (rt_channel_new(h->a->rt, h->a->id, t->id, m->b) != 0) {
         rt_msg_free(m);
-        rt_actor_release(t);
         return refuse(why, cap, "out of memory");
     }
     wait_on(h, m, RT_WAIT_STRING, iface, fn);
     rt_actor_offer(t, m, true);
-    rt_actor_release(t);
     return RT_SUSPENDED;
 }
 
@@ -213,14 +253,14 @@ int rt_msg_channel_send(rt_host *h, const char *iface, const char *fn, const cha
         return refuse(why, cap, "out of memory");
     if ((t = rt_registry_get(&h->a->rt->reg, peer, RT_ID_LEN)) != NULL) {
         /* an actor: its mailbox limits apply */
-        atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+        rt_actor_count(&h->a->n_out, 1);
         rc = post_oneway(h, t, m, iface, fn, why, cap);
         rt_actor_release(t);
         return rc;
     }
     if (!rt_channel_deliver(h->a->rt, peer, m))
         return refuse(why, cap, "channel-closed");
-    atomic_fetch_add_explicit(&h->a->n_out, 1, memory_order_relaxed);
+    rt_actor_count(&h->a->n_out, 1);
     return RT_DONE;
 }
 

@@ -348,7 +348,7 @@ static void op_begin_at(rt_actor *a, rt_msg *m, uint64_t now)
     if (a->lim.call_timeout_ms)
         op->deadline_ns = now + (uint64_t)a->lim.call_timeout_ms * 1000000u;
     a->op = op;
-    atomic_fetch_add_explicit(&a->n_calls, 1, memory_order_relaxed);
+    rt_actor_count(&a->n_calls, 1);
     record_call(a, op);
     th_error_clear(&err);
     if (lower_params(a, op, args, &nargs, &err) != 0) {
@@ -469,8 +469,7 @@ void rt_op_run(rt_actor *a, const th_wasm_val *args, uint32_t nargs, bool first)
     else
         rc = th_wasm_exec_resume(op->exec, NULL, res, 1);
     left = th_wasm_exec_fuel(op->exec);
-    atomic_fetch_add_explicit(&a->n_fuel, op->fuel_set > left ? op->fuel_set - left : 0,
-                              memory_order_relaxed);
+    rt_actor_count(&a->n_fuel, op->fuel_set > left ? op->fuel_set - left : 0);
     if (op->fuel_left != UINT64_MAX) {
         /* fuel_set may exceed the slice: abi.c adds what a cabi_realloc
          * inside a host call spent beyond it; past the limit, the call
@@ -757,7 +756,7 @@ static void deliver_outputs(rt_actor *a, rt_op *op, op_result *r)
                 if (cm != NULL) {
                     memcpy(cm->a, a->id, sizeof cm->a);
                     memcpy(cm->b, m->b, sizeof cm->b);
-                    atomic_fetch_add_explicit(&a->n_out, 1, memory_order_relaxed);
+                    rt_actor_count(&a->n_out, 1);
                     rt_channel_deliver(a->rt, m->a, cm);
                 }
             }
@@ -1116,7 +1115,8 @@ static void turn_at(rt_actor *a, uint64_t now)
                     arm_timeout(a, a->op);
                 break; /* waiting for a wake */
             }
-            if (budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
+            if (a->op->paced || budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
+                a->op->paced = false; /* (send.c: its receiver goes first) */
                 yield = true;
                 break;
             }

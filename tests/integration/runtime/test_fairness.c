@@ -252,12 +252,60 @@ static void test_loops_share_evenly(void **unused)
     rtt_stop(&t);
 }
 
+/* Pacing (send.c): a sender in a loop lets its receiver on the same
+ * worker go first every TH_RT_SEND_PACE messages, instead of filling its
+ * mailbox before the receiver runs at all.  One worker; pace.wat sends
+ * PACE_N one-byte messages in one loop and logs "sent"; the receiver logs
+ * "got" for each.  The log is written as they run (one thread), so the
+ * "got" lines before "sent" are the messages handled while the sender's
+ * loop still ran: all but the last batch or so when paced, none when not
+ * (the loop spends about 2 of its 200,000-unit fuel slice per message and
+ * the mailbox holds 10,000).  The sender's fuel limit is a few times what
+ * its loop spends: a paced turn is charged the fuel it spent, not its
+ * slice's rest. */
+#define PACE_N 2000
+
+static void test_sender_paced(void **unused)
+{
+    rtt t;
+    char rx[TH_ACTOR_ID_SIZE], tx[TH_ACTOR_ID_SIZE];
+    uint8_t cmd[5] = {'F', 0, 0, 0, 0};
+    uint32_t n = PACE_N;
+    const char *man, *txman, *p, *sent;
+    unsigned before = 0, all = 0;
+    th_error err;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    man = rtt_manifest(&t, "pace", rtt_module("pace"), "runtime message-server", NULL);
+    txman = rtt_manifest(&t, "pacer", rtt_module("pace"), "runtime message-server",
+                         "[limits]\nfuel_per_call = 50000");
+    rtt_spawn_state(&t, man, NULL, rx);
+    rtt_spawn_state(&t, txman, rx, tx);
+    memcpy(cmd + 1, &n, 4);
+    assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
+    assert_true(rtt_log_wait(&t, ": sent", 60000));
+    assert_true(rtt_calls_wait(&t, rx, PACE_N, 60000)); /* more than: its init and each message */
+    pthread_mutex_lock(&t.log.lock);
+    sent = strstr(t.log.text, ": sent");
+    for (p = t.log.text; (p = strstr(p, ": got")) != NULL; p++) {
+        all++;
+        before += p < sent;
+    }
+    pthread_mutex_unlock(&t.log.lock);
+    print_message("%u of %u messages handled before the sender's loop ended\n", before, all);
+    assert_int_equal(all, PACE_N);
+    assert_true(before >= PACE_N / 2);
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timer_actor_not_starved),
         cmocka_unit_test(test_request_not_starved),
         cmocka_unit_test(test_loops_share_evenly),
+        cmocka_unit_test(test_sender_paced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
