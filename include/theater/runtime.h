@@ -141,13 +141,19 @@ typedef struct th_spawn_opts {
     th_runtime_event_fn event_fn;
     void *event_ud;
     uint64_t *sub_id; /* out; required with event_fn */
+    /* Optional: when the spawn fails because the actor's code trapped (in
+     * its init, or in its module's start function), *backtrace gets where
+     * (malloc'd, caller frees: the wasm backtrace, one "#N name" frame per
+     * line, innermost first); otherwise NULL. */
+    char **backtrace; /* out */
 } th_spawn_opts;
 
 /* Spawn a root actor and run its init.  Returns 0 with the id in `id_out`
  * once init has succeeded; on a failed init the actor is removed and the
- * error says why (the chain stays in the database).  The caller is the
- * operator: the actor gets what its manifest grants (docs/security.md);
- * TH_EPERM if the runtime already runs max_actors actors. */
+ * error says why (the chain stays in the database; a trap's backtrace:
+ * th_spawn_opts.backtrace).  The caller is the operator: the actor gets
+ * what its manifest grants (docs/security.md); TH_EPERM if the runtime
+ * already runs max_actors actors. */
 int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_ACTOR_ID_SIZE],
                      th_error *err);
 
@@ -168,6 +174,13 @@ int th_runtime_send(th_runtime *rt, const char *actor_id, const uint8_t *msg, si
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                        uint32_t timeout_ms, uint8_t **resp /* out */, size_t *resp_len /* out */,
                        th_error *err);
+/* th_runtime_request that also says where a trap was: when the actor
+ * trapped while handling the request, *backtrace gets its wasm backtrace
+ * (the frames its "actor-failed" event records: one "#N name" frame per
+ * line, innermost first; malloc'd, caller frees); otherwise NULL. */
+int th_runtime_request_bt(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                          uint32_t timeout_ms, uint8_t **resp /* out */, size_t *resp_len /* out */,
+                          char **backtrace /* out */, th_error *err);
 
 /* Stop an actor (its children first) and wait until it is gone and its
  * events (actor-stopped the last) are durable.  Its parent, if any, gets

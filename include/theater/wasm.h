@@ -162,6 +162,9 @@ uint32_t th_wasm_module_import_count(const th_wasm_module *m);
 uint32_t th_wasm_module_export_count(const th_wasm_module *m);
 int th_wasm_module_import(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out);
 int th_wasm_module_export(const th_wasm_module *m, uint32_t i, th_wasm_extern_desc *out);
+/* Whether the module has a start function (th_wasm_instance_new runs it):
+ * an embedder gives a start_exec only to the modules that need one. */
+bool th_wasm_module_has_start(const th_wasm_module *m);
 
 /* ------------------------------------------------------------------ */
 /* Host functions and imports                                         */

@@ -187,13 +187,40 @@ static th_wasm_func *func_at(const th_wasm_instance *inst, int32_t i)
     return i < 0 ? NULL : th_wasm_instance_func_at(inst, (uint32_t)i);
 }
 
-int rt_actor_instantiate(rt_actor *a, th_error *err)
+/* Instantiate `m` for `a` into a->inst.  With `backtrace`, a module that
+ * has a start function runs it on an exec of its own (fresh, so it holds
+ * no earlier trap; the engine would make one all the same), which keeps
+ * the backtrace of a trap in it: *backtrace gets a malloc'd copy.  A
+ * module without one costs nothing more. */
+static int instance_new(rt_actor *a, th_wasm_module *m, const th_wasm_instance_config *cfg,
+                        char **backtrace, th_error *err)
+{
+    th_wasm_instance_config own = *cfg;
+    th_wasm_exec *ex = NULL;
+    const char *bt;
+    int rc;
+
+    if (backtrace != NULL && th_wasm_module_has_start(m))
+        ex = own.start_exec = th_wasm_exec_new(NULL); /* (NULL: the engine's own) */
+    rc = th_wasm_instance_new(m, a->rt->imports, &own, &a->inst, err);
+    if (rc == TH_ETRAP && ex != NULL && th_wasm_exec_trap_kind(ex) != TH_WASM_TRAP_NONE) {
+        th_error_prefix(err, "start function");
+        if ((bt = th_wasm_exec_backtrace(ex))[0] != '\0')
+            *backtrace = strdup(bt); /* (none if out of memory) */
+    }
+    th_wasm_exec_free(ex);
+    return rc;
+}
+
+int rt_actor_instantiate(rt_actor *a, char **backtrace, th_error *err)
 {
     th_wasm_instance_config cfg;
     const rt_exports *x = NULL;
     rt_exports own;
     int i, rc;
 
+    if (backtrace != NULL)
+        *backtrace = NULL;
     th_wasm_instance_free(a->inst);
     a->inst = NULL;
     memset(a->fn, 0, sizeof a->fn);
@@ -203,8 +230,7 @@ int rt_actor_instantiate(rt_actor *a, th_error *err)
     cfg.max_memory_bytes = a->lim.memory_bytes;
     cfg.start_fuel = a->lim.fuel_per_call;
     cfg.user = a;
-    rc = th_wasm_instance_new(a->module != NULL ? a->module : a->spec->module, a->rt->imports, &cfg,
-                              &a->inst, err);
+    rc = instance_new(a, a->module != NULL ? a->module : a->spec->module, &cfg, backtrace, err);
     if (rc != 0)
         return th_error_prefix(err, "instantiating %s", a->spec->name);
     /* an upgraded actor runs its own module: its exports are looked up */
@@ -501,7 +527,8 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
         rc = th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
         goto fail;
     }
-    if ((rc = rt_actor_instantiate(a, err)) != 0)
+    /* (an outside spawn hears where a trap in the start function was) */
+    if ((rc = rt_actor_instantiate(a, o->sub != NULL ? o->sub->backtrace : NULL, err)) != 0)
         goto fail;
     if (parent != NULL && (rc = actor_link_parent(a, parent, &counted, err)) != 0)
         goto fail;
@@ -891,6 +918,15 @@ void rt_actor_fail(rt_actor *a, int wit_type, const char *fmt, ...)
     va_end(ap);
 }
 
+void rt_actor_fail_bt(rt_actor *a, int wit_type, const char *backtrace, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    rt_actor_failv(a, TH_ETRAP, wit_type, backtrace, fmt, ap);
+    va_end(ap);
+}
+
 void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, const char *fmt,
                     va_list ap)
 {
@@ -913,10 +949,10 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         rt_op_free(a);
     }
     rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
-    if (a->init_sync != NULL) {
+    if (a->init_sync != NULL) { /* th_runtime_spawn: where its init trapped, too */
         rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
-        rt_reply_complete(a->rt, &s, code, false, NULL, 0, text);
+        rt_reply_fail(a->rt, &s, code, text, backtrace);
     }
     snprintf(told, sizeof told, "actor %s (%s) failed: %s", a->spec->name, a->id, text);
     rt_actor_fail_pending(a, told);

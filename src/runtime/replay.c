@@ -1064,7 +1064,7 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
     rt_actor_set_state(a, has, p, n);
     a->status = TH_ACTOR_STARTING;
     snprintf(c->rp.res->component, sizeof c->rp.res->component, "%s", a->component);
-    return rt_actor_instantiate(a, err);
+    return rt_actor_instantiate(a, NULL, err);
 }
 
 static int on_spawned(replay_ctx *c, const th_chain_event *e, const json_t *d, th_error *err)

@@ -341,8 +341,11 @@ void rt_actor_refuse_all(rt_actor *a, const char *why);
  * otherwise keep each other for ever). */
 void rt_actor_ended(rt_actor *a);
 
-/* Instantiate the spec's module for `a` (drops any old instance). */
-int rt_actor_instantiate(rt_actor *a, th_error *err);
+/* Instantiate the spec's module for `a` (drops any old instance).  When
+ * its start function traps, *backtrace (if `backtrace` is not NULL) gets
+ * where (malloc'd, one "#N name" frame per line, innermost first; the
+ * caller frees it); otherwise NULL. */
+int rt_actor_instantiate(rt_actor *a, char **backtrace /* out */, th_error *err);
 
 /* Inside the turn: abandon the current operation (if any), answering
  * whoever waits on it with `text`. */

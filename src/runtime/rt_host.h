@@ -347,6 +347,9 @@ void rt_actor_wake_result(rt_actor *a, uint64_t token, rt_result *r);
  * operation with a message naming this actor, notifies the parent. */
 void rt_actor_fail(rt_actor *a, int wit_error_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* rt_actor_fail with the wasm backtrace of the failure (may be NULL). */
+void rt_actor_fail_bt(rt_actor *a, int wit_error_type, const char *backtrace, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* `code` is the TH_E* code its waiters (spawner, requester) get:
  * rt_actor_fail gives them TH_ETRAP; TH_ENOMEM says the host ran out. */
 void rt_actor_failv(rt_actor *a, int code, int wit_error_type, const char *backtrace,

@@ -329,6 +329,8 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
     rt_sync *s;
     int rc;
 
+    if (opts != NULL && opts->backtrace != NULL)
+        *opts->backtrace = NULL;
     if (atomic_load(&rt->closing))
         return th_error_set(err, TH_ECLOSED, "the runtime is shutting down");
     if (opts == NULL || (opts->manifest_path == NULL) == (opts->manifest_text == NULL))
@@ -366,8 +368,13 @@ int th_runtime_spawn(th_runtime *rt, const th_spawn_opts *opts, char id_out[TH_A
      * memory failed for want of memory, whatever the guest made of it */
     if (rc != 0 && rt_record_failure(a) == TH_ENOMEM)
         rc = TH_ENOMEM;
-    if (rc != 0)
+    if (rc != 0) {
         th_error_set(err, rc, "init of %s failed: %s", id_out, s->msg);
+        if (opts->backtrace != NULL) { /* (done: nothing writes it any more) */
+            *opts->backtrace = s->backtrace;
+            s->backtrace = NULL;
+        }
+    }
     rt_sync_release(s);
     rt_actor_release(a);
     return rc;
@@ -488,13 +495,23 @@ int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *m
 int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                        uint32_t timeout_ms, uint8_t **resp, size_t *resp_len, th_error *err)
 {
-    rt_actor *a = lookup(rt, actor_id, err);
+    return th_runtime_request_bt(rt, actor_id, msg, len, timeout_ms, resp, resp_len, NULL, err);
+}
+
+int th_runtime_request_bt(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
+                          uint32_t timeout_ms, uint8_t **resp, size_t *resp_len, char **backtrace,
+                          th_error *err)
+{
+    rt_actor *a;
     rt_sync *s;
     rt_msg *m;
     int rc;
 
     *resp = NULL;
     *resp_len = 0;
+    if (backtrace != NULL)
+        *backtrace = NULL;
+    a = lookup(rt, actor_id, err);
     if (a == NULL)
         return TH_ENOENT;
     s = rt_sync_new();
@@ -531,6 +548,10 @@ int th_runtime_request(th_runtime *rt, const char *actor_id, const uint8_t *msg,
             *resp = calloc(1, 1);
     } else {
         th_error_set(err, rc, "%s", s->msg);
+        if (backtrace != NULL) { /* (done: nothing writes it any more) */
+            *backtrace = s->backtrace;
+            s->backtrace = NULL;
+        }
     }
     rt_sync_release(s);
     return rc;

@@ -271,7 +271,7 @@ void rt_sup_do_restart(rt_actor *a)
     th_error err;
     rt_msg *init;
     rt_buf b = {0};
-    char why[TH_ERROR_MSG_MAX];
+    char why[TH_ERROR_MSG_MAX], *bt;
 
     pthread_mutex_lock(&a->lock);
     a->restart_pending = false;
@@ -316,8 +316,10 @@ void rt_sup_do_restart(rt_actor *a)
         rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: %s", err.msg);
         return;
     }
-    if (rt_actor_instantiate(a, &err) != 0) {
-        rt_actor_fail(a, RT_WIT_INTERNAL, "restart failed: %s", err.msg);
+    if (rt_actor_instantiate(a, &bt, &err) != 0) {
+        /* (a trap in the start function: the failure says where) */
+        rt_actor_fail_bt(a, RT_WIT_INTERNAL, bt, "restart failed: %s", err.msg);
+        free(bt);
         return;
     }
     pthread_mutex_lock(&a->lock);

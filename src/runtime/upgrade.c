@@ -149,7 +149,7 @@ static int swap_in(rt_actor *a, const rt_upgrade *u, inst_save *old, bool *migra
     save(a, old);
     a->inst = NULL; /* kept in *old; rt_actor_instantiate would free it */
     a->module = u->module;
-    if ((rc = rt_actor_instantiate(a, err)) != 0)
+    if ((rc = rt_actor_instantiate(a, NULL, err)) != 0)
         goto fail;
     for (i = 0; i < RT_EX_COUNT; i++) {
         if (old->fn[i] != NULL && a->fn[i] == NULL) {

@@ -226,7 +226,7 @@ static void job_spawn(srv_req *r)
     json_t *a = r->args;
     th_spawn_opts o;
     th_error err;
-    char id[TH_ACTOR_ID_SIZE], *state = NULL;
+    char id[TH_ACTOR_ID_SIZE], *state = NULL, *bt = NULL;
     json_t *st = json_object_get(a, "init_state");
     const char *code;
     unsigned status;
@@ -236,6 +236,7 @@ static void job_spawn(srv_req *r)
     o.manifest_path = json_string_value(json_object_get(a, "manifest"));
     o.manifest_text = json_string_value(json_object_get(a, "manifest_toml"));
     o.parent_id = r->id[0] ? r->id : NULL;
+    o.backtrace = &bt;
     if (st != NULL) {
         state = json_dumps(st, JSON_COMPACT | JSON_ENCODE_ANY);
         if (state == NULL) {
@@ -266,8 +267,14 @@ static void job_spawn(srv_req *r)
     } else if (rc == TH_ENOMEM) {
         srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
     } else if (strncmp(err.msg, "init of ", 8) == 0) {
-        /* the manifest loaded; the actor's init failed (th_runtime_spawn) */
-        srv_req_done_error(r, 409, "init-failed", "%s", err.msg);
+        /* the manifest loaded; the actor's init failed (th_runtime_spawn):
+         * a trap's frames are in the answer and under the actor's "failed"
+         * log line */
+        srv_req_done_failure(r, 409, "init-failed", bt, "%s", err.msg);
+    } else if (bt != NULL) {
+        /* its module's start function trapped: no actor was made, so the
+         * request's log line has the frames */
+        srv_req_done_trap(r, 409, "init-failed", bt, "%s", err.msg);
     } else if (rc == TH_ENOENT && o.parent_id != NULL && strstr(err.msg, o.parent_id) != NULL) {
         srv_req_done_error(r, 404, "actor-not-found", "parent: %s", err.msg);
     } else {
@@ -275,6 +282,7 @@ static void job_spawn(srv_req *r)
         (void)status;
         srv_req_done_error(r, 400, "bad-manifest", "%s", err.msg);
     }
+    free(bt);
 }
 
 static void h_start(srv_req *r, char **seg)

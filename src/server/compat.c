@@ -344,18 +344,52 @@ static void on_channel(void *ud, int kind, const char *channel_id, const uint8_t
 
 static void chan_drop(conn *c, cchan *ch);
 
-/* The original's ManagementError for a runtime error code. */
-static void error_of(srv_jbuf *b, int rc, const char *what, const th_error *e)
+/* A RuntimeError "what: msg", then the frames of a trap's backtrace (may
+ * be NULL), a line each ("\n    at #N name", as the CLI prints them): the
+ * protocol's error is text, so the frames go into it. */
+static void runtime_error(srv_jbuf *b, const char *what, const char *msg, const char *backtrace)
 {
-    char msg[TH_ERROR_MSG_MAX + 64];
+    size_t n = strlen(what) + strlen(msg) + 3, k = 0;
+    const char *p, *nl;
+    char *text;
 
-    snprintf(msg, sizeof msg, "%s: %s", what, e->msg[0] ? e->msg : th_strerror(rc));
+    for (p = backtrace; p != NULL && *p != '\0'; p++)
+        n += *p == '\n' ? 8 : 1;
+    if ((text = malloc(n + 8)) == NULL) {
+        srv_compat_error(b, SRV_E_RUNTIME_ERROR, msg);
+        return;
+    }
+    k = (size_t)snprintf(text, n, "%s: %s", what, msg);
+    for (p = backtrace; p != NULL && *p != '\0'; p = nl + (*nl != '\0')) {
+        if ((nl = strchr(p, '\n')) == NULL)
+            nl = p + strlen(p);
+        if (nl > p) {
+            memcpy(text + k, "\n    at ", 8);
+            memcpy(text + k + 8, p, (size_t)(nl - p));
+            k += 8 + (size_t)(nl - p);
+        }
+    }
+    text[k] = '\0';
+    srv_compat_error(b, SRV_E_RUNTIME_ERROR, text);
+    free(text);
+}
+
+/* The original's ManagementError for a runtime error code (`backtrace`:
+ * the frames of the actor's trap, or NULL). */
+static void error_of_bt(srv_jbuf *b, int rc, const char *what, const th_error *e,
+                        const char *backtrace)
+{
     if (rc == TH_ENOENT)
         srv_compat_error(b, SRV_E_ACTOR_NOT_FOUND, NULL);
     else if (rc == TH_ETIMEDOUT)
         srv_compat_error(b, SRV_E_TIMEOUT, NULL);
     else
-        srv_compat_error(b, SRV_E_RUNTIME_ERROR, msg);
+        runtime_error(b, what, e->msg[0] ? e->msg : th_strerror(rc), backtrace);
+}
+
+static void error_of(srv_jbuf *b, int rc, const char *what, const th_error *e)
+{
+    error_of_bt(b, rc, what, e, NULL);
 }
 
 static csub *sub_add(conn *c, const char *actor)
@@ -393,7 +427,7 @@ static void sub_drop(conn *c, csub *s)
 static void cmd_start(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
     th_spawn_opts o = {0};
-    char id[TH_ACTOR_ID_SIZE];
+    char id[TH_ACTOR_ID_SIZE], *bt = NULL;
     th_error e;
     csub *s = NULL;
     int rc;
@@ -419,13 +453,13 @@ static void cmd_start(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
         o.event_ud = s;
         o.sub_id = &s->rt_id;
     }
+    o.backtrace = &bt;
     rc = th_runtime_spawn(c->srv->rt, &o, id, &e);
     if (rc != 0) {
-        char msg[TH_ERROR_MSG_MAX + 32];
         if (s != NULL)
             sub_drop(c, s);
-        snprintf(msg, sizeof msg, "Failed to start actor: %s", e.msg);
-        srv_compat_error(out, SRV_E_RUNTIME_ERROR, msg);
+        runtime_error(out, "Failed to start actor", e.msg, bt);
+        free(bt);
         return;
     }
     if (s != NULL)
@@ -495,19 +529,21 @@ static void cmd_unsubscribe(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 
 static void cmd_request(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
+    char *bt = NULL;
     uint8_t *resp = NULL;
     size_t n = 0;
     th_error e;
     int rc;
 
     th_error_clear(&e);
-    rc = th_runtime_request(c->srv->rt, cmd->id, cmd->data, cmd->len, TH_COMPAT_REQUEST_TIMEOUT_MS,
-                            &resp, &n, &e);
+    rc = th_runtime_request_bt(c->srv->rt, cmd->id, cmd->data, cmd->len,
+                               TH_COMPAT_REQUEST_TIMEOUT_MS, &resp, &n, &bt, &e);
     if (rc != 0)
-        error_of(out, rc, "Failed to route", &e);
+        error_of_bt(out, rc, "Failed to route", &e, bt);
     else
         srv_compat_requested(out, cmd->id, resp, n);
     free(resp);
+    free(bt);
 }
 
 static void cmd_state(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)

@@ -205,31 +205,44 @@ static const char *log_path(const srv_req *r, char out[static 256])
     return out;
 }
 
-static void log_failed(const srv_req *r, unsigned status, const char *code, const char *msg)
+/* The log line of a failed request; with `frames` (the backtrace of a trap
+ * that no actor's "failed" line tells of), the frames under it. */
+static void log_failed(const srv_req *r, unsigned status, const char *code, const char *msg,
+                       const json_t *frames)
 {
     char path[256];
 
-    srv_log(r->srv, TH_LOG_WARN, "%s %s -> %u %s: %s", r->method, log_path(r, path), status, code,
-            msg);
+    srv_log_backtrace(r->srv, TH_LOG_WARN, frames, "%s %s -> %u %s: %s", r->method,
+                      log_path(r, path), status, code, msg);
+}
+
+/* The lines of `backtrace` (may be NULL) as a JSON array of strings; NULL
+ * for none (or out of memory). */
+static json_t *frames_of(const char *backtrace)
+{
+    const char *nl;
+    json_t *bt;
+
+    if (backtrace == NULL || backtrace[0] == '\0' || (bt = json_array()) == NULL)
+        return NULL;
+    for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
+        if ((nl = strchr(backtrace, '\n')) == NULL)
+            nl = backtrace + strlen(backtrace);
+        if (nl > backtrace) /* (a line that is not UTF-8 is left out) */
+            json_array_append_new(bt, json_stringn(backtrace, (size_t)(nl - backtrace)));
+    }
+    return bt;
 }
 
 /* The JSON of an error: {"error": {"code", "message"[, "backtrace"]}},
- * "backtrace" an array of the lines of `backtrace` (may be NULL). */
-static char *error_body(const char *code, const char *msg, const char *backtrace, size_t *len)
+ * "backtrace" the array `frames` (may be NULL: then no such field). */
+static char *error_body(const char *code, const char *msg, json_t *frames, size_t *len)
 {
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg), *bt;
-    const char *nl;
+    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *text;
 
-    if (o != NULL && backtrace != NULL && backtrace[0] != '\0' && (bt = json_array()) != NULL) {
-        for (; *backtrace != '\0'; backtrace = nl + (*nl != '\0')) {
-            if ((nl = strchr(backtrace, '\n')) == NULL)
-                nl = backtrace + strlen(backtrace);
-            if (nl > backtrace) /* (a line that is not UTF-8 is left out) */
-                json_array_append_new(bt, json_stringn(backtrace, (size_t)(nl - backtrace)));
-        }
-        json_object_set_new(json_object_get(o, "error"), "backtrace", bt);
-    }
+    if (o != NULL && frames != NULL)
+        json_object_set(json_object_get(o, "error"), "backtrace", frames);
     text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
@@ -251,7 +264,7 @@ void srv_reply_error(srv_req *r, unsigned status, const char *code, const char *
     va_end(ap);
     body = error_body(code, msg, NULL, &len);
     srv_reply(r, status, "application/json", body, len);
-    log_failed(r, status, code, msg);
+    log_failed(r, status, code, msg, NULL);
 }
 
 unsigned srv_status_of(int code, const char **ecode)
@@ -318,20 +331,24 @@ bool srv_req_done(srv_req *r, unsigned status, const char *ctype, char *body, si
 }
 
 static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
-                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+                        bool log_frames, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 static bool done_errorv(srv_req *r, unsigned status, const char *code, const char *backtrace,
-                        const char *fmt, va_list ap)
+                        bool log_frames, const char *fmt, va_list ap)
 {
+    json_t *frames = frames_of(backtrace);
     char msg[1024];
     size_t len;
     char *body;
+    bool done;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    body = error_body(code, msg, backtrace, &len);
-    if (!srv_req_done(r, status, "application/json", body, len))
-        return false;
-    log_failed(r, status, code, msg); /* (the backtrace: the actor's "failed" line) */
-    return true;
+    body = error_body(code, msg, frames, &len);
+    done = srv_req_done(r, status, "application/json", body, len);
+    if (done) /* (without log_frames, the actor's "failed" line has them) */
+        log_failed(r, status, code, msg, log_frames ? frames : NULL);
+    json_decref(frames);
+    return done;
 }
 
 bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const char *fmt, ...)
@@ -340,7 +357,7 @@ bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const cha
     bool done;
 
     va_start(ap, fmt);
-    done = done_errorv(r, status, code, NULL, fmt, ap);
+    done = done_errorv(r, status, code, NULL, false, fmt, ap);
     va_end(ap);
     return done;
 }
@@ -352,7 +369,19 @@ bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const c
     bool done;
 
     va_start(ap, fmt);
-    done = done_errorv(r, status, code, backtrace, fmt, ap);
+    done = done_errorv(r, status, code, backtrace, false, fmt, ap);
+    va_end(ap);
+    return done;
+}
+
+bool srv_req_done_trap(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    bool done;
+
+    va_start(ap, fmt);
+    done = done_errorv(r, status, code, backtrace, true, fmt, ap);
     va_end(ap);
     return done;
 }

@@ -87,12 +87,9 @@ void srv_log(th_server *s, int level, const char *fmt, ...)
     va_end(ap);
 }
 
-/* srv_log, then the frames of a failure's backtrace (a JSON array of
- * strings, may be NULL) as lines "    at #N name" (control characters, which
- * a module's name section may hold, as '?'). */
-static void log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
+/* (Control characters in a frame, which a module's name section may
+ * hold, are written as '?'.) */
+void srv_log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
 {
     srv_buf tail = {0};
     const json_t *f;
@@ -565,9 +562,10 @@ static void log_lifecycle(th_server *s, const th_runtime_event *ev)
         detail = json_string_value(json_object_get(d, "reason"));
     if (k == FAILED && json_is_string(json_object_get(d, "message")))
         detail = json_string_value(json_object_get(d, "message"));
-    log_backtrace(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO,
-                  k == FAILED ? json_object_get(d, "backtrace") : NULL, "actor %s (%.8s) %s%s%s",
-                  name, ev->actor_id, verbs[k], detail[0] ? ": " : "", detail);
+    srv_log_backtrace(s, k == FAILED ? TH_LOG_WARN : TH_LOG_INFO,
+                      k == FAILED ? json_object_get(d, "backtrace") : NULL,
+                      "actor %s (%.8s) %s%s%s", name, ev->actor_id, verbs[k], detail[0] ? ": " : "",
+                      detail);
     if (k == STOPPED && nm != NULL) {
         if (json_object_size(s->stopped_names) >= SRV_STOPPED_NAMES)
             json_object_clear(s->stopped_names);

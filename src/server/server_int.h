@@ -164,6 +164,10 @@ struct th_server {
 
 /* server.c */
 void srv_log(th_server *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* srv_log, then the frames of a trap's backtrace (a JSON array of strings,
+ * may be NULL) as lines "    at #N name", in one write. */
+void srv_log_backtrace(th_server *s, int level, const json_t *bt, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Queue `req` for a job thread (takes a reference; the request is waiting). */
 void srv_job_submit(th_server *s, srv_req *req, srv_job_fn fn);
 /* Put a waiting request on the timeout list (takes a reference). */
@@ -202,6 +206,11 @@ bool srv_req_done_error(srv_req *r, unsigned status, const char *code, const cha
  * frame per line; NULL or "" for none: then no such field). */
 bool srv_req_done_failure(srv_req *r, unsigned status, const char *code, const char *backtrace,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* srv_req_done_failure for a trap that no actor's "failed" log line tells
+ * of (a start function's, while a spawn instantiates the actor): the log
+ * line of the failed request has the frames under it. */
+bool srv_req_done_trap(srv_req *r, unsigned status, const char *code, const char *backtrace,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A query argument or NULL. */
 const char *srv_arg(srv_req *r, const char *name);
 const char *srv_header(srv_req *r, const char *name);

@@ -133,6 +133,11 @@ uint32_t th_wasm_module_export_count(const th_wasm_module *m)
     return m->nexports;
 }
 
+bool th_wasm_module_has_start(const th_wasm_module *m)
+{
+    return m->has_start;
+}
+
 static void limits_desc(const wasm_limits *l, th_wasm_extern_desc *out)
 {
     out->min = l->min;

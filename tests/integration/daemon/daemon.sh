@@ -505,6 +505,34 @@ endpoints)
     [ -s "$H/out" ] && fail "message --request trap wrote on stdout: $(cat "$H/out")"
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
     expect_status 200 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x' >/dev/null
+    # an init that traps (the probe given the state "trap"): the 409 has the
+    # backtrace, the CLI's error line the frames, the daemon's line for the
+    # failure too
+    b=$(expect_status 409 POST /v1/actors -d "{\"manifest\":\"$H/probe.toml\",\"init_state\":\"trap\"}")
+    contains "$b" '^\{"error":\{"code":"init-failed","message":"init of [0-9a-f-]{36} failed: trap in init: unreachable","backtrace":\["#0 probe_trap_here","#1 probe_trap_caller","#2 probe_init",' \
+        "the 409 of a trap in init"
+    "$THEATER" start "$H/probe.toml" --state '"trap"' >"$H/out" 2>"$H/err" && fail "start of an init that traps succeeded"
+    grep -Eq '^theater: init of [0-9a-f-]{36} failed: trap in init: unreachable$' "$H/err" ||
+        fail "the CLI's error line of a trap in init: $(cat "$H/err")"
+    grep -A2 '^theater: init of' "$H/err" | sed -n 2,3p >"$H/frames"
+    [ "$(cat "$H/frames")" = "$(printf '    at #0 probe_trap_here\n    at #1 probe_trap_caller')" ] ||
+        fail "the CLI's error line of a trap in init is not followed by the backtrace: $(cat "$H/err")"
+    wait_until "the log line of the init's failure" grep -q "failed: trap in init: unreachable$" "$H/server.log"
+    grep -A1 "warn  actor probe (.*) failed: trap in init: unreachable$" "$H/server.log" | grep -q '^    at #0 probe_trap_here$' ||
+        fail "the init's failure line is not followed by its backtrace: $(cat "$H/server.log")"
+    # a module whose start function traps (starttrap.wat): no actor is made;
+    # 409 init-failed with the start function's frames, in the CLI's error
+    # and under the daemon's line for the failed request
+    printf 'name = "starter"\nversion = "0.1.0"\ncomponent = "%s"\n' "$(dirname "$PROBE")/starttrap.wasm" >"$H/starttrap.toml"
+    b=$(expect_status 409 POST /v1/actors -d "{\"manifest\":\"$H/starttrap.toml\"}")
+    [ "$b" = '{"error":{"code":"init-failed","message":"instantiating starter: start function: unreachable","backtrace":["#0 check","#1 begin"]}}' ] ||
+        fail "the 409 of a trap in the start function: $b"
+    "$THEATER" start "$H/starttrap.toml" >"$H/out" 2>"$H/err" && fail "start of a start function that traps succeeded"
+    [ "$(cat "$H/err")" = "$(printf 'theater: instantiating starter: start function: unreachable\n    at #0 check\n    at #1 begin')" ] ||
+        fail "the CLI's error of a trap in the start function: $(cat "$H/err")"
+    grep -A2 "POST /v1/actors -> 409 init-failed: instantiating starter: start function: unreachable$" "$H/server.log" | sed -n 2,3p >"$H/frames"
+    [ "$(sed -n 1,2p "$H/frames")" = "$(printf '    at #0 check\n    at #1 begin')" ] ||
+        fail "the failed start's log line is not followed by the backtrace: $(cat "$H/server.log")"
     # a trap in handle-channel-open is a failure, not a refusal: 502, with
     # the backtrace too
     b=$(expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)

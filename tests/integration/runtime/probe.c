@@ -12,7 +12,8 @@
  * message "refuse" (refused) or "trap" (a trap); channel messages are logged as
  * "chan-msg <text>" (but "trap" traps), closes as "chan-closed".  "slabels STORE" lists a store's
  * labels, "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
- * for the backtraces of tests/integration/runtime/test_failures.c.  "bigstate N" sets a state
+ * for the backtraces of tests/integration/runtime/test_failures.c; so does init, given the
+ * initial state "trap".  "bigstate N" sets a state
  * of N bytes; "described" counts the chain's events with a description.
  */
 #include "theater.h"
@@ -345,6 +346,10 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
 
 static ta_status probe_init(ta_state *state, ta_str actor_id)
 {
+    /* an initial state "trap" (or the JSON string "trap", as the API
+     * passes it) makes init trap, two named functions deep */
+    if (state->some && (ta_bytes_eq_c(state->val, "trap") || ta_bytes_eq_c(state->val, "\"trap\"")))
+        probe_trap_caller(1);
     return TA_OK;
 }
 

@@ -5,7 +5,10 @@
  * the names of the module's name section), and the parent's request gets
  * an error that names the child, while the parent itself goes on.  A
  * request from outside that the actor traps on is answered with the
- * trap's backtrace too (th_runtime_reply_fn's `backtrace`).
+ * trap's backtrace too (th_runtime_reply_fn's `backtrace`,
+ * th_runtime_request_bt), and so is a spawn whose init or start function
+ * traps (th_spawn_opts.backtrace); a restart whose start function traps
+ * records the frames in its actor-failed event.
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
@@ -21,6 +24,8 @@
 #include <cmocka.h>
 
 #include "theater/chain.h"
+#include "theater/wasm.h"
+#include "runtime/rt_int.h"
 #include "rt_test_util.h"
 
 /* A probe manifest named `name` granting every handler the probe imports
@@ -174,6 +179,156 @@ static void test_err_result_names_actor(void **unused)
     rtt_stop(&t);
 }
 
+/* th_runtime_request_bt: a request the actor traps on gets the error of
+ * th_runtime_request and the frames of the trap; an answered one, none. */
+static void test_request_backtrace(void **unused)
+{
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *man, *bt = (char *)"unset";
+    uint8_t *resp = NULL;
+    size_t len;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = probe_manifest(&t, "asked");
+    spawn(&t, man, id);
+    free(man);
+    assert_int_equal(
+        th_runtime_request_bt(t.rt, id, (const uint8_t *)"log x", 5, 10000, &resp, &len, &bt, &err),
+        0);
+    assert_null(bt);
+    free(resp);
+    assert_int_equal(
+        th_runtime_request_bt(t.rt, id, (const uint8_t *)"trap", 4, 10000, &resp, &len, &bt, &err),
+        TH_ETRAP);
+    expect_in(err.msg, "failed: trap in handle-request: unreachable");
+    assert_non_null(bt);
+    expect_in(bt, "#0 probe_trap_here\n#1 probe_trap_caller\n#2 probe_request\n");
+    assert_int_equal(strncmp(bt, "#0 ", 3), 0);
+    free(bt);
+    free(resp);
+    /* (an error that is no trap has no backtrace) */
+    bt = (char *)"unset";
+    assert_int_equal(th_runtime_request_bt(t.rt, "no-such-actor", (const uint8_t *)"x", 1, 1000,
+                                           &resp, &len, &bt, &err),
+                     TH_ENOENT);
+    assert_null(bt);
+    rtt_stop(&t);
+}
+
+/* A spawn whose init traps: th_spawn_opts.backtrace gets the frames the
+ * actor-failed event records. */
+static void test_init_trap_backtrace(void **unused)
+{
+    th_spawn_opts o = {0};
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *man, *bt = (char *)"unset";
+
+    (void)unused;
+    rtt_start(&t, 2);
+    man = probe_manifest(&t, "doomed");
+    o.manifest_path = man;
+    o.initial_state = (const uint8_t *)"\"trap\"";
+    o.initial_state_len = 6;
+    o.backtrace = &bt;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), TH_ETRAP);
+    expect_in(err.msg, "init of ");
+    expect_in(err.msg, "trap in init: unreachable");
+    assert_non_null(bt);
+    expect_in(bt, "#0 probe_trap_here\n#1 probe_trap_caller\n#2 probe_init\n");
+    assert_int_equal(strncmp(bt, "#0 ", 3), 0);
+    free(bt);
+    /* a spawn that succeeds leaves it NULL */
+    bt = (char *)"unset";
+    o.initial_state = NULL;
+    o.initial_state_len = 0;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), 0);
+    assert_null(bt);
+    free(man);
+    rtt_stop(&t);
+}
+
+/* A module whose start function traps (starttrap.wat): the spawn fails
+ * with the trap, "start function" in its message, and the frames in
+ * th_spawn_opts.backtrace. */
+static void test_start_trap_backtrace(void **unused)
+{
+    th_spawn_opts o = {0};
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *bt = NULL;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    o.manifest_path = rtt_manifest(&t, "starter", rtt_module("starttrap"), "", NULL);
+    o.backtrace = &bt;
+    assert_int_equal(th_runtime_spawn(t.rt, &o, id, &err), TH_ETRAP);
+    expect_in(err.msg, "instantiating starter: start function: unreachable");
+    assert_non_null(bt);
+    assert_string_equal(bt, "#0 check\n#1 begin\n");
+    free(bt);
+    rtt_stop(&t);
+}
+
+/* Bytes of a test module (malloc'd). */
+static uint8_t *module_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p;
+    long n;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    p = malloc((size_t)n);
+    assert_non_null(p);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* A restart whose new instance traps in its start function fails the
+ * actor with the frames in its actor-failed event.  No public call gives
+ * a running actor such a module (an upgrade refuses it), so the test sets
+ * the code the idle actor runs (rt_actor.module, as an upgrade does). */
+static void test_restart_start_trap_backtrace(void **unused)
+{
+    rtt t;
+    th_error err;
+    th_actor_exit ex;
+    th_wasm_module *m;
+    rt_actor *a;
+    char id[TH_ACTOR_ID_SIZE], *s;
+    uint8_t *bytes;
+    size_t len;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
+    bytes = module_bytes(rtt_module("starttrap"), &len);
+    assert_int_equal(th_wasm_module_new(bytes, len, &m, &err), 0);
+    free(bytes);
+    a = rt_registry_get(&t.rt->reg, id, strlen(id));
+    assert_non_null(a);
+    a->module = m; /* (idle: the restart below is posted after this) */
+    rt_actor_release(a);
+    assert_int_equal(th_runtime_restart(t.rt, id, &err), 0);
+    assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_FAILED);
+    expect_in(ex.message, "restart failed: instantiating plain: start function: unreachable");
+    free(ex.data);
+    s = events_of(&t, id, "actor-failed");
+    expect_in(s, "\"backtrace\":[\"#0 check\",\"#1 begin\"]");
+    free(s);
+    rtt_stop(&t);
+    th_wasm_module_free(m);
+}
+
 /* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
  * `limits` fails with a timeout whose message has `want` and whose event
  * has the frames the call had reached, as a trap's; its actor-failed
@@ -301,6 +456,10 @@ int main(void)
         cmocka_unit_test(test_fuel_failure_backtrace),
         cmocka_unit_test(test_call_timeout_backtrace),
         cmocka_unit_test(test_async_reply_backtrace),
+        cmocka_unit_test(test_request_backtrace),
+        cmocka_unit_test(test_init_trap_backtrace),
+        cmocka_unit_test(test_start_trap_backtrace),
+        cmocka_unit_test(test_restart_start_trap_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
