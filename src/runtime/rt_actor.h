@@ -73,17 +73,19 @@ struct rt_op {
     uint32_t result_ptr;    /* the export's returned pointer */
     const char *host_iface; /* for the chain record of the suspended call */
     const char *host_fn;
-    char *host_input; /* JSON of the call's input (owned) */
-    rt_timer timer;   /* the call timeout while waiting (timer.c) */
-    rt_buf call_rec;  /* the "wasm-call" record, held back until a host
-                         call or the result: a call without host calls
-                         is recorded as one event with its result */
-    bool woken;       /* a wake for `token` is queued */
-    bool arm_later;   /* timer not armed yet: a hand-off runs first (turn.c) */
-    uint32_t nsent;   /* durable sends made by this op (their ids, durable.c) */
-    uint32_t posted;  /* one-way messages posted since its last pacing look (send.c) */
-    bool paced;       /* send.c asked it to yield: its turn ends at the fuel
-                         check that follows (turn.c) */
+    char *host_input;     /* JSON of the call's input (owned) */
+    rt_timer timer;       /* the call timeout while waiting (timer.c) */
+    rt_buf call_rec;      /* the "wasm-call" record, held back until a host
+                             call or the result: a call without host calls
+                             is recorded as one event with its result */
+    bool woken;           /* a wake for `token` is queued */
+    bool arm_later;       /* timer not armed yet: a hand-off runs first (turn.c) */
+    uint32_t nsent;       /* durable sends made by this op (their ids, durable.c) */
+    uint32_t posted;      /* one-way messages posted since its last pacing look (send.c) */
+    bool paced;           /* send.c asked it to yield: its turn ends at the fuel
+                             check that follows (turn.c) */
+    uint64_t paced_since; /* turn.c: when the first of its paced turns since
+                             it was last preempted began (0: none) */
 };
 
 #define RT_FN_DYN 8 /* inbound exports an actor keeps looked up */
@@ -99,6 +101,8 @@ struct rt_actor {
     uint64_t rq_ns;              /* when it was queued as preempted (qlock) */
     atomic_uint home;            /* 1 + index of its last message's sender's worker, or 0 */
     rt_worker *rq_worker;        /* preempted: the worker it goes back to (qlock), or NULL */
+    atomic_uint waiting_on;      /* 1 + index of the worker whose run-next slot or local
+                                    queue holds it, or 0 (a hint: send.c's pacing) */
     atomic_int sched;            /* RT_SCHED_* */
     atomic_int refs;
     /* record.c: events of its nested turns not yet queued, parked by the

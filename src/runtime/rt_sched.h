@@ -99,6 +99,12 @@ enum {
 void rt_sched_push(rt_actor *a, int how);
 /* Try IDLE -> QUEUED and push; used by every message delivery. */
 void rt_sched_wake(rt_actor *a);
+/* Pacing (send.c): `a` waits in the current worker's run-next slot or
+ * local queue (true), or in the preempted FIFO among its first few, from
+ * where it is moved to the worker's local queue (true); false otherwise.
+ * A hint: `a` may be taken by another worker meanwhile. */
+#define RT_WAITING_PREEMPTED UINT32_MAX /* rt_actor.waiting_on: in the preempted FIFO */
+bool rt_sched_pull_here(rt_actor *a);
 /* The worker running on this thread, or NULL. */
 rt_worker *rt_sched_self(void);
 /* Deliver a request's message (rt_actor_offer) so that, when it wakes an

@@ -121,6 +121,7 @@ static void notify_sleeper(rt_runtime *rt)
 
 static void local_push(rt_worker *w, rt_actor *a)
 {
+    atomic_store_explicit(&a->waiting_on, w->idx + 1, memory_order_relaxed);
     pthread_mutex_lock(&w->lock);
     q_push(&w->qhead, &w->qtail, a);
     atomic_fetch_add(&w->qlen, 1);
@@ -138,6 +139,8 @@ static rt_actor *local_pop(rt_worker *w)
     if (a != NULL)
         atomic_fetch_sub(&w->qlen, 1);
     pthread_mutex_unlock(&w->lock);
+    if (a != NULL)
+        atomic_store_explicit(&a->waiting_on, 0, memory_order_relaxed);
     return a;
 }
 
@@ -159,6 +162,7 @@ void rt_sched_push(rt_actor *a, int how)
         if (a->rq_worker != NULL)
             atomic_fetch_add_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
         q_push(&rt->phead, &rt->ptail, a);
+        atomic_store_explicit(&a->waiting_on, RT_WAITING_PREEMPTED, memory_order_relaxed);
         atomic_fetch_add(&rt->npreempted, 1);
         if (atomic_load(&rt->sleepers) > 0)
             pthread_cond_signal(&rt->qcond);
@@ -172,6 +176,7 @@ void rt_sched_push(rt_actor *a, int how)
         }
         if (how == RT_PUSH_WAKE) {
             rt_actor *old = w->next;
+            atomic_store_explicit(&a->waiting_on, w->idx + 1, memory_order_relaxed);
             w->next = a;
             if (old == NULL)
                 return;
@@ -203,6 +208,45 @@ void rt_sched_wake(rt_actor *a)
         rt_actor_ref(a);
         rt_sched_push(a, RT_PUSH_WAKE);
     }
+}
+
+#define RT_PULL_SCAN 64u /* preempted actors rt_sched_pull_here looks through */
+
+bool rt_sched_pull_here(rt_actor *a)
+{
+    rt_worker *w = tl_worker;
+    rt_runtime *rt = a->rt;
+    rt_actor *p, *prev = NULL;
+    unsigned where = atomic_load_explicit(&a->waiting_on, memory_order_relaxed), i;
+
+    if (w == NULL || w->rt != rt)
+        return false;
+    if (where == w->idx + 1)
+        return true;
+    if (where != RT_WAITING_PREEMPTED)
+        return false;
+    pthread_mutex_lock(&rt->qlock);
+    for (p = rt->phead, i = 0; p != NULL && p != a && i < RT_PULL_SCAN;
+         prev = p, p = atomic_load_explicit(&p->rq_next, memory_order_relaxed), i++)
+        ;
+    if (p != a) {
+        pthread_mutex_unlock(&rt->qlock);
+        return false;
+    }
+    if (prev == NULL)
+        rt->phead = atomic_load_explicit(&a->rq_next, memory_order_relaxed);
+    else
+        atomic_store_explicit(&prev->rq_next,
+                              atomic_load_explicit(&a->rq_next, memory_order_relaxed),
+                              memory_order_relaxed);
+    if (rt->ptail == a)
+        rt->ptail = prev;
+    atomic_fetch_sub(&rt->npreempted, 1);
+    if (a->rq_worker != NULL)
+        atomic_fetch_sub_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->qlock);
+    local_push(w, a); /* the queue's reference goes with it */
+    return true;
 }
 
 int rt_sched_offer_handoff(rt_actor *t, rt_msg *m)
@@ -273,6 +317,7 @@ static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
     a = p;
 out:
     if (a != NULL) {
+        atomic_store_explicit(&a->waiting_on, 0, memory_order_relaxed);
         atomic_fetch_sub(&rt->npreempted, 1);
         if (a->rq_worker != NULL)
             atomic_fetch_sub_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
@@ -306,6 +351,7 @@ static rt_actor *take_work(rt_worker *w)
     if ((a = w->next) != NULL) {
         uint64_t now = rt_now_ns();
         w->next = NULL;
+        atomic_store_explicit(&a->waiting_on, 0, memory_order_relaxed);
         if (w->next_since == 0)
             w->next_since = now;
         if (now - w->next_since < (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u)

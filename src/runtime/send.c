@@ -122,7 +122,7 @@ static void pace(rt_host *h, rt_actor *t)
     if (op == NULL || ++op->posted < TH_RT_SEND_PACE)
         return;
     op->posted = 0;
-    if (t == h->a || rt_sched_self() == NULL || rt_mpsc_count(&t->mbox) < TH_RT_SEND_PACE)
+    if (t == h->a || rt_mpsc_count(&t->mbox) < TH_RT_SEND_PACE || !rt_sched_pull_here(t))
         return;
     left = th_wasm_exec_fuel(op->exec);
     if (left == UINT64_MAX)

@@ -1085,7 +1085,7 @@ static void turn_at(rt_actor *a, uint64_t now)
 {
     int budget = RT_TURN_BUDGET;
     uint64_t t = now, end = now + (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u;
-    bool yield = false, mbox_ok, fresh = true;
+    bool yield = false, paced = false, mbox_ok, fresh = true;
     rt_worker *w = rt_sched_self();
     rt_node *n;
     rt_msg *m;
@@ -1115,8 +1115,12 @@ static void turn_at(rt_actor *a, uint64_t now)
                     arm_timeout(a, a->op);
                 break; /* waiting for a wake */
             }
-            if (a->op->paced || budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
-                a->op->paced = false; /* (send.c: its receiver goes first) */
+            if (a->op->paced) { /* send.c: its receiver goes first */
+                a->op->paced = false;
+                paced = yield = true;
+                break;
+            }
+            if (budget-- <= 0 || turn_clock(&t, &fresh) >= end) {
                 yield = true;
                 break;
             }
@@ -1159,6 +1163,21 @@ static void turn_at(rt_actor *a, uint64_t now)
     }
     rt_record_turn_end(a); /* its events are queued before anyone else runs it */
     if (yield) {
+        /* A paced sender goes behind its receiver on this worker (the
+         * local queue: the pair stays on one core) while its paced turns
+         * since it was last preempted last less than a slice; then behind
+         * everyone, as any turn that used up its slice. */
+        if (paced && a->op != NULL) {
+            if (a->op->paced_since == 0)
+                a->op->paced_since = now;
+            if (turn_clock(&t, &fresh) - a->op->paced_since <
+                (uint64_t)TH_RT_TURN_SLICE_MS * 1000000u) {
+                rt_sched_push(a, RT_PUSH_AGAIN);
+                return;
+            }
+        }
+        if (a->op != NULL)
+            a->op->paced_since = 0;
         rt_sched_push(a, RT_PUSH_PREEMPT);
         return;
     }
