@@ -37,6 +37,15 @@
  * of each is what the FIFO order gives.  When they are not as many (three
  * loops on two workers) the FIFO order moves them round.
  *
+ * Pacing.  A sender whose receiver has a backlog yields to it (send.c):
+ * the receiver, if it waits in the preempted FIFO, is moved to the
+ * sender's worker's local queue, and the sender goes behind it there
+ * (RT_PUSH_AGAIN) rather than to the FIFO, so the pair stays on one core
+ * and takes turns.  Only for a slice of such turns since the sender was
+ * last preempted: then it goes to the back of the FIFO as any turn that
+ * used up its slice, so a pacing pair cannot keep CPU-bound actors
+ * waiting longer than a pair without pacing would.
+ *
  * A worker without work sleeps on a condition variable; whoever queues
  * work while someone sleeps signals it.  Each pass of a worker's loop also
  * fires the call timeouts that are due (timer.c), and a sleeping worker

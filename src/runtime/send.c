@@ -112,8 +112,11 @@ static void wait_on(rt_host *h, rt_msg *m, int wait_kind, const char *iface, con
  * least that many waiting, the sender's turn ends at its next fuel check
  * (the operation yields as at the end of a fuel slice, charged only the
  * fuel it spent) and the receiver runs first: a pair on one worker takes
- * turns over batches of about that many messages.  Nothing is refused or
- * held: the mailbox's limits are as before. */
+ * turns over batches of about that many messages.  Only a receiver that
+ * waits to run on the sender's worker counts (rt_sched_pull_here: one in
+ * the preempted FIFO is moved there first); one running elsewhere is let
+ * be.  The sender goes behind it (turn.c, sched.c "Pacing").  Nothing is
+ * refused or held: the mailbox's limits are as before. */
 static void pace(rt_host *h, rt_actor *t)
 {
     rt_op *op = h->a->op;
