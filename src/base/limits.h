@@ -142,9 +142,9 @@
 /* a preempted actor waiting longer is served ahead of woken ones */
 #define TH_RT_PREEMPT_WAIT_MS 50u
 #define TH_RT_FUEL_SLICE 200000u /* fuel before an operation is preempted */
-#define TH_RT_SEND_PACE \
-    64u                             /* one-way messages a sender posts between looks at its \
-                                        receiver's backlog (send.c: pacing) */
+/* one-way messages a sender posts between looks at its receiver's backlog
+ * (send.c: pacing) */
+#define TH_RT_SEND_PACE 32u
 #define TH_RT_REALLOC_FUEL 1000000u /* fuel of one host-made cabi_realloc call */
 /* events not yet appended; above it, recording actors wait */
 #define TH_RT_RECORD_QUEUE_BYTES (64u * 1024u * 1024u)
