@@ -125,10 +125,9 @@ static void pace(rt_host *h, rt_actor *t)
     if (op == NULL || ++op->posted < TH_RT_SEND_PACE)
         return;
     op->posted = 0;
-    if (t == h->a || rt_mpsc_count(&t->mbox) < TH_RT_SEND_PACE || !rt_sched_pull_here(t))
-        return;
-    left = th_wasm_exec_fuel(op->exec);
-    if (left == UINT64_MAX)
+    left = th_wasm_exec_fuel(op->exec); /* (an operation always has a slice) */
+    if (t == h->a || left == UINT64_MAX || rt_mpsc_count(&t->mbox) < TH_RT_SEND_PACE ||
+        !rt_sched_pull_here(t))
         return;
     op->fuel_set -= left < op->fuel_set ? left : op->fuel_set;
     th_wasm_exec_set_fuel(op->exec, 0);
