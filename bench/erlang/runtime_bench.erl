@@ -4,6 +4,7 @@
 %%                    function and reports back, in microseconds
 %%   memory           bytes per idle process over 100,000 processes
 %%   one-way          messages/s between 4 sender/receiver pairs
+%%   one-way, 1 pair  the same between one pair
 %%   round trip       median over 20 batches of the mean request/reply time
 %%   round trip p99   99th percentile of single request/reply times (each
 %%                    timed by the client around its request)
@@ -33,6 +34,7 @@ main([Mode]) ->
     io:format("spawn_median_us ~.3f~n", [spawn_bench(if Quick -> 2000; true -> 5000 end)]),
     io:format("bytes_per_idle_process ~.1f~n", [memory_bench(if Quick -> 20000; true -> 100000 end)]),
     io:format("oneway_msgs_per_s ~.1f~n", [oneway_bench(4, if Quick -> 50000; true -> 250000 end)]),
+    io:format("oneway1_msgs_per_s ~.1f~n", [oneway_bench(1, if Quick -> 50000; true -> 250000 end)]),
     io:format("roundtrip_median_us ~.3f~n", [rtt_bench(20, 2000)]),
     io:format("roundtrip_p99_us ~.3f~n", [rtt_tail(if Quick -> 5; true -> 20 end, 2000)]),
     ok.
