@@ -364,30 +364,6 @@ void rt_op_begin(rt_actor *a, rt_msg *m)
     op_begin_at(a, m, rt_now_ns());
 }
 
-static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail_trap_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    rt_actor_failv(a, TH_ETRAP, WIT_INTERNAL, bt, fmt, ap);
-    va_end(ap);
-}
-
-static void fail_timeout_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail_timeout_bt(rt_actor *a, const char *bt, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    rt_actor_failv(a, TH_ETRAP, WIT_TIMEOUT, bt, fmt, ap);
-    va_end(ap);
-}
-
 /* The frames a call that is cut short had reached, while it is still on
  * the exec (abort ends it as a trap and takes its backtrace; the failure
  * is recorded before the exec goes back to the pool), or NULL. */
@@ -403,8 +379,8 @@ static const char *cut_short_backtrace(rt_op *op)
  * the call had reached. */
 static void fail_fuel(rt_actor *a, rt_op *op)
 {
-    fail_timeout_bt(a, cut_short_backtrace(op), "fuel exhausted in %s (limit %llu)",
-                    rt_op_short(op), (unsigned long long)a->lim.fuel_per_call);
+    rt_actor_fail_bt(a, WIT_TIMEOUT, cut_short_backtrace(op), "fuel exhausted in %s (limit %llu)",
+                     rt_op_short(op), (unsigned long long)a->lim.fuel_per_call);
 }
 
 /* The op's call ran past limits.call_timeout_ms (running, or waiting in
@@ -415,11 +391,12 @@ static void fail_deadline(rt_actor *a, rt_op *op, const char *waiting_in)
     const char *bt = cut_short_backtrace(op);
 
     if (waiting_in != NULL)
-        fail_timeout_bt(a, bt, "call timeout of %u ms exceeded in %s while waiting in %s",
-                        a->lim.call_timeout_ms, rt_op_short(op), waiting_in);
+        rt_actor_fail_bt(a, WIT_TIMEOUT, bt,
+                         "call timeout of %u ms exceeded in %s while waiting in %s",
+                         a->lim.call_timeout_ms, rt_op_short(op), waiting_in);
     else
-        fail_timeout_bt(a, bt, "call timeout of %u ms exceeded in %s", a->lim.call_timeout_ms,
-                        rt_op_short(op));
+        rt_actor_fail_bt(a, WIT_TIMEOUT, bt, "call timeout of %u ms exceeded in %s",
+                         a->lim.call_timeout_ms, rt_op_short(op));
 }
 
 /* Classify a trap: hitting the memory limit is reported as such. */
@@ -439,7 +416,8 @@ static void fail_trap(rt_actor *a, rt_op *op)
         rt_actor_fail(a, WIT_INTERNAL, "memory limit of %llu bytes reached: %s in %s",
                       (unsigned long long)a->lim.memory_bytes, msg, rt_op_short(op));
     else
-        fail_trap_bt(a, th_wasm_exec_backtrace(ex), "trap in %s: %s", rt_op_short(op), msg);
+        rt_actor_fail_bt(a, WIT_INTERNAL, th_wasm_exec_backtrace(ex), "trap in %s: %s",
+                         rt_op_short(op), msg);
 }
 
 /* Arm the call timeout of a waiting op (its deadline may have passed
