@@ -219,6 +219,24 @@ void rt_sched_wake(rt_actor *a)
     }
 }
 
+/* Under qlock: take `p` out of the preempted FIFO (`prev` the actor before
+ * it, NULL if it is the first) and uncount it. */
+static void preempted_take(rt_runtime *rt, rt_actor *prev, rt_actor *p)
+{
+    rt_actor *next = atomic_load_explicit(&p->rq_next, memory_order_relaxed);
+
+    if (prev == NULL)
+        rt->phead = next;
+    else
+        atomic_store_explicit(&prev->rq_next, next, memory_order_relaxed);
+    if (rt->ptail == p)
+        rt->ptail = prev;
+    atomic_store_explicit(&p->waiting_on, 0, memory_order_relaxed);
+    atomic_fetch_sub(&rt->npreempted, 1);
+    if (p->rq_worker != NULL)
+        atomic_fetch_sub_explicit(&p->rq_worker->npre, 1, memory_order_relaxed);
+}
+
 #define RT_PULL_SCAN 64u /* preempted actors rt_sched_pull_here looks through */
 
 bool rt_sched_pull_here(rt_actor *a)
@@ -242,17 +260,7 @@ bool rt_sched_pull_here(rt_actor *a)
         pthread_mutex_unlock(&rt->qlock);
         return false;
     }
-    if (prev == NULL)
-        rt->phead = atomic_load_explicit(&a->rq_next, memory_order_relaxed);
-    else
-        atomic_store_explicit(&prev->rq_next,
-                              atomic_load_explicit(&a->rq_next, memory_order_relaxed),
-                              memory_order_relaxed);
-    if (rt->ptail == a)
-        rt->ptail = prev;
-    atomic_fetch_sub(&rt->npreempted, 1);
-    if (a->rq_worker != NULL)
-        atomic_fetch_sub_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
+    preempted_take(rt, prev, a);
     pthread_mutex_unlock(&rt->qlock);
     local_push(w, a); /* the queue's reference goes with it */
     return true;
@@ -314,23 +322,12 @@ static rt_actor *preempted_pop(rt_runtime *rt, rt_worker *w, bool aged)
             p = NULL;
     }
     if (p == NULL) { /* the oldest is w's, or none of w's is among them: the oldest */
-        a = q_pop(&rt->phead, &rt->ptail);
-        goto out;
+        p = rt->phead;
+        prev = NULL;
     }
-    /* take p from the middle (the scan began at the head, which is not w's,
-     * so p has a predecessor) */
-    atomic_store_explicit(&prev->rq_next, atomic_load_explicit(&p->rq_next, memory_order_relaxed),
-                          memory_order_relaxed);
-    if (rt->ptail == p)
-        rt->ptail = prev;
+    preempted_take(rt, prev, p);
     a = p;
 out:
-    if (a != NULL) {
-        atomic_store_explicit(&a->waiting_on, 0, memory_order_relaxed);
-        atomic_fetch_sub(&rt->npreempted, 1);
-        if (a->rq_worker != NULL)
-            atomic_fetch_sub_explicit(&a->rq_worker->npre, 1, memory_order_relaxed);
-    }
     pthread_mutex_unlock(&rt->qlock);
     return a;
 }
