@@ -9,9 +9,10 @@
 #                     CMD must exit with STATUS and print (stdout and
 #                     stderr) a line that matches ERE; its output is in
 #                     ./out afterwards
-#   it_daemon         start `$T server --home $H` (stderr in $H/server.log)
-#                     and wait until it answers /v1/health; DPID is its pid
-#                     (set it empty after stopping it yourself)
+#   it_daemon [HOME]  start `$T server --home HOME` (default $H; stderr in
+#                     $H/server.log) and wait until it answers /v1/health;
+#                     DPID is its pid (set it empty after stopping it
+#                     yourself)
 #   it_wait_event ACTOR TYPE
 #                     wait (a minute at most, then a failure) until the
 #                     chain of ACTOR in $H has an event of TYPE
@@ -67,10 +68,10 @@ expect() {
 }
 
 it_daemon() {
-    "$T" server --home "$H" 2>>"$H/server.log" &
+    "$T" server --home "${1:-$H}" 2>>"$H/server.log" &
     DPID=$!
     i=0
-    until curl -s -o /dev/null --unix-socket "$H/theater.sock" http://theater/v1/health; do
+    until curl -s -o /dev/null --unix-socket "${1:-$H}/theater.sock" http://theater/v1/health; do
         i=$((i + 1))
         # (up to 30 s: a sanitizer build on a loaded machine)
         [ $i -gt 600 ] && { echo "the daemon did not start"; cat "$H/server.log"; exit 1; }

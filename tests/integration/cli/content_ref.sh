@@ -8,28 +8,14 @@
 set -u
 T=$1
 BIG=$2
-H=$(mktemp -d "${TMPDIR:-/tmp}/theater-content-ref.XXXXXX") || exit 2
+. "$(dirname "$0")/../lib.sh"
+it_workdir content-ref
 A=8f0c2b1e-1111-4222-8333-444455556666
-DPID=
-cleanup() {
-    if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-        kill -KILL "$DPID" 2>/dev/null
-        wait "$DPID" 2>/dev/null
-    fi
-    rm -rf "$H"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-fails=0
 
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-
-# expect WHAT FILE PATTERN...: every (extended) pattern matches the line
-# of event 1 in FILE, and it holds no trace of the reference's own fields.
-expect() {
+# expect_event WHAT FILE PATTERN...: every (extended) pattern matches the
+# line of event 1 in FILE, and it holds no trace of the reference's own
+# fields.
+expect_event() {
     what=$1
     file=$2
     shift 2
@@ -49,7 +35,7 @@ a200=$(printf '%0200d' 0 | tr 0 a)
 
 # offline: the content is in the home's store
 "$T" chain --home "$H/home" events "$A" >"$H/out" 2>"$H/err" || fail "chain events: $(cat "$H/err")"
-expect "chain events" "$H/out" "  wasm-call +handle-send\(\"$a200\"\.\.\.\(\+33558328 bytes\)\)  \(recorded by reference: 67\.1 MB\)$"
+expect_event "chain events" "$H/out" "  wasm-call +handle-send\(\"$a200\"\.\.\.\(\+33558328 bytes\)\)  \(recorded by reference: 67\.1 MB\)$"
 # --json keeps the event as recorded: the reference and its description
 "$T" chain --home "$H/home" events "$A" --json >"$H/json" 2>"$H/err" || fail "chain events --json: $(cat "$H/err")"
 grep -q "\"seq\":1,.*\"data\":{\"content-ref\":\"$hash\",\"size\":67117096},\"description\":\"content-ref\"}" "$H/json" ||
@@ -57,16 +43,9 @@ grep -q "\"seq\":1,.*\"data\":{\"content-ref\":\"$hash\",\"size\":67117096},\"de
 
 # the daemon's events of the chain (its actor is not running): the same,
 # the content read from the home the daemon has open
-"$T" server --home "$H/home" 2>"$H/server.log" &
-DPID=$!
-i=0
-until curl -s -o /dev/null --unix-socket "$H/home/theater.sock" http://theater/v1/health; do
-    i=$((i + 1))
-    [ $i -gt 600 ] && { echo "FAIL: the daemon did not answer"; cat "$H/server.log"; exit 1; }
-    sleep 0.05
-done
+it_daemon "$H/home"
 "$T" events --home "$H/home" "$A" >"$H/out" 2>"$H/err" || fail "events: $(cat "$H/err")"
-expect "events" "$H/out" "  wasm-call +handle-send\(\"$a200\"\.\.\.\(\+33558328 bytes\)\)  \(recorded by reference: 67\.1 MB\)$"
+expect_event "events" "$H/out" "  wasm-call +handle-send\(\"$a200\"\.\.\.\(\+33558328 bytes\)\)  \(recorded by reference: 67\.1 MB\)$"
 curl -s --unix-socket "$H/home/theater.sock" "http://theater/v1/actors/$A/events?after=0&limit=1" >"$H/json"
 grep -q "\"data\":{\"content-ref\":\"$hash\",\"size\":67117096},\"description\":\"content-ref\"}" "$H/json" ||
     fail "GET .../events has no description: $(cut -c1-400 "$H/json")"
@@ -77,13 +56,9 @@ DPID=
 # the content gone from the store: in words, never '?'
 "$BIG" "$H/home" --drop || { echo "FAIL: big_event could not drop the content"; exit 1; }
 "$T" chain --home "$H/home" events "$A" >"$H/out" 2>"$H/err" || fail "chain events (no content): $(cat "$H/err")"
-expect "chain events (no content)" "$H/out" \
+expect_event "chain events (no content)" "$H/out" \
     "  wasm-call +\(data recorded by reference: 67\.1 MB, sha256 $short\.\.\.; it is not in the home's store\)$"
 "$T" chain --home "$H/home" events "$A" --wide >"$H/out" 2>"$H/err" || fail "chain events --wide: $(cat "$H/err")"
-expect "chain events --wide (no content)" "$H/out" "sha256 $hash; it is not in the home's store\)$"
+expect_event "chain events --wide (no content)" "$H/out" "sha256 $hash; it is not in the home's store\)$"
 
-if [ $fails -gt 0 ]; then
-    echo "$fails failure(s)"
-    exit 1
-fi
-echo "ok"
+it_done
