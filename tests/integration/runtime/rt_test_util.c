@@ -160,6 +160,23 @@ unsigned long long rtt_calls(rtt *t, const char *id)
     return (unsigned long long)info.calls;
 }
 
+void *rtt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    long n = -1;
+
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) != NULL &&
+        fread(p, 1, (size_t)n, f) == (size_t)n) {
+        fclose(f);
+        *len = (size_t)n;
+        return p;
+    }
+    fprintf(stderr, "cannot read %s\n", path);
+    exit(1);
+}
+
 bool rtt_calls_wait(rtt *t, const char *id, unsigned long long n, unsigned ms)
 {
     unsigned i;

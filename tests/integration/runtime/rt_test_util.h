@@ -62,6 +62,9 @@ const char *rtt_module(const char *name);
  * and extra TOML lines; returns its path (static buffer per call slot). */
 const char *rtt_manifest(rtt *t, const char *name, const char *module, const char *handlers,
                          const char *extra);
+/* The whole file at `path` (malloc'd, one byte beyond `len` allocated);
+ * exits the test with the reason if it cannot be read. */
+void *rtt_read_file(const char *path, size_t *len);
 /* Spawn the actor of manifest `man` with the initial state `state` (a
  * string, or NULL for none); the id into `id`.  Exits the test with the
  * reason if the spawn is refused. */

@@ -272,26 +272,6 @@ static void test_start_trap_backtrace(void **unused)
     rtt_stop(&t);
 }
 
-/* Bytes of a test module (malloc'd). */
-static uint8_t *module_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    p = malloc((size_t)n);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 /* A restart whose new instance traps in its start function fails the
  * actor with the frames in its actor-failed event.  No public call gives
  * a running actor such a module (an upgrade refuses it), so the test sets
@@ -310,7 +290,8 @@ static void test_restart_start_trap_backtrace(void **unused)
     (void)unused;
     rtt_start(&t, 2);
     spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
-    bytes = module_bytes(rtt_module("starttrap"), &len);
+    bytes = rtt_read_file(rtt_module("starttrap"), &len);
+    assert_true(len > 0);
     assert_int_equal(th_wasm_module_new(bytes, len, &m, &err), 0);
     free(bytes);
     a = rt_registry_get(&t.rt->reg, id, strlen(id));

@@ -40,24 +40,6 @@ static void write_file(const char *path, const void *data, size_t len)
     assert_int_equal(fclose(f), 0);
 }
 
-static void *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *p;
-    long n;
-
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    p = malloc((size_t)n + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 /* A manifest of plain.wat's copy `comp` with version `version`. */
 static void write_manifest(const char *path, const char *version, const char *comp)
 {
@@ -109,7 +91,7 @@ static void test_manifest_changes(void **state)
     (void)state;
     rtt_start(&t, 1);
     snprintf(comp, sizeof comp, "%s/plain.wasm", t.home);
-    bytes = read_all(rtt_module("plain"), &len);
+    bytes = rtt_read_file(rtt_module("plain"), &len);
     write_file(comp, bytes, len);
     free(bytes);
     snprintf(man, sizeof man, "%s/m.toml", t.home);
@@ -157,7 +139,7 @@ static void test_component_changes(void **state)
     rtt_start(&t, 1);
     snprintf(comp, sizeof comp, "%s/plain.wasm", t.home);
     snprintf(tmp, sizeof tmp, "%s/plain.wasm.new", t.home);
-    bytes = read_all(rtt_module("plain"), &len);
+    bytes = rtt_read_file(rtt_module("plain"), &len);
     write_file(comp, bytes, len);
     snprintf(man, sizeof man, "%s/m.toml", t.home);
     write_manifest(man, "1.0.0", comp);
@@ -196,7 +178,7 @@ static void test_directory_swapped(void **state)
     (void)state;
     rtt_start(&t, 1);
     snprintf(comp, sizeof comp, "%s/plain.wasm", t.home);
-    bytes = read_all(rtt_module("plain"), &len);
+    bytes = rtt_read_file(rtt_module("plain"), &len);
     write_file(comp, bytes, len);
     free(bytes);
     snprintf(d0, sizeof d0, "%s/d0", t.home);
