@@ -93,6 +93,32 @@ static int table_insert(th_chain *c, chain_actor *a)
     return TH_OK;
 }
 
+/* Under the write lock, at the end of a sweep pass: a table that has
+ * emptied to a quarter of its buckets is rehashed into the smallest size
+ * that keeps it at load factor 1/2 (never below 1024 buckets), so a daemon
+ * that once held a million chains does not keep their 8 MB of buckets. */
+static void table_shrink(th_chain *c)
+{
+    chain_actor **nb, *x, *next;
+    size_t nn = 1024, i;
+
+    if (c->nbuckets <= 1024 || c->nactors * 4 > c->nbuckets)
+        return;
+    while (nn < c->nactors * 2)
+        nn *= 2;
+    if (nn >= c->nbuckets || (nb = calloc(nn, sizeof *nb)) == NULL)
+        return; /* out of memory: the larger table still works */
+    for (i = 0; i < c->nbuckets; i++)
+        for (x = c->buckets[i]; x != NULL; x = next) {
+            next = x->hnext;
+            x->hnext = nb[x->hkey & (nn - 1)];
+            nb[x->hkey & (nn - 1)] = x;
+        }
+    free(c->buckets);
+    c->buckets = nb;
+    c->nbuckets = nn;
+}
+
 static chain_actor *actor_new(const char *name, size_t n, uint64_t h)
 {
     chain_actor *a = calloc(1, sizeof *a + n + 1);
@@ -348,8 +374,10 @@ void chain_sweep(th_chain *c)
         actor_free(a);
         atomic_fetch_add_explicit(&c->n_dropped, 1, memory_order_relaxed);
     }
-    if (end >= c->nbuckets)
+    if (end >= c->nbuckets) {
         end = 0;
+        table_shrink(c); /* a pass is over: no position to keep */
+    }
     c->sweep_pos = end;
     empty = c->nactors == 0;
     pthread_rwlock_unlock(&c->tlock);
@@ -1269,6 +1297,16 @@ size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped)
         *loaded = atomic_load(&c->n_loaded);
     if (dropped != NULL)
         *dropped = atomic_load(&c->n_dropped);
+    return n;
+}
+
+size_t chain_table_buckets(th_chain *c)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&c->tlock);
+    n = c->nbuckets;
+    pthread_rwlock_unlock(&c->tlock);
     return n;
 }
 

@@ -357,6 +357,8 @@ int chain_actor_known(th_chain *c, const char *actor, th_error *err);
 /* Chains held in memory now; chains loaded back from the database and
  * dropped from memory since open (either may be NULL). */
 size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped);
+/* The size of the chain table's bucket array (tests). */
+size_t chain_table_buckets(th_chain *c);
 
 /* Segments encoded so far by appending threads rather than the writer
  * thread (writer.c's take_queue; tests). */

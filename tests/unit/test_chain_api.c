@@ -20,6 +20,7 @@
 
 #include "base/sha256.h"
 #include "chain/chain_int.h"
+#include "chain/handle.h"
 #include "theater/chain.h"
 
 typedef struct fixture {
@@ -602,6 +603,47 @@ static void test_idle_chains_leave_memory(void **state)
 /* A caller waiting for an event does not wait out the batch's time: the
  * writer commits what it waits for as soon as it is free (with a batch
  * time of a minute, the wait below would time out otherwise). */
+/* The table's bucket array grows with the chains in memory and shrinks
+ * back once they have left it. */
+static void test_idle_table_shrinks(void **state)
+{
+    fixture *f = *state;
+    static chain_actor *pinned[3000];
+    char name[32];
+    th_error err;
+    int i, created;
+
+    assert_int_equal(th_chain_close(f->c), TH_OK);
+    f->c = open_idle(f->home, 1);
+    for (i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "many-%d", i);
+        append_ok(f->c, name, "t", "one", NULL);
+    }
+    /* all of them in memory at once (pinned: the sweep leaves them) */
+    for (i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "many-%d", i);
+        pinned[i] = chain_actor_get(f->c, name, strlen(name), 0, &created, &err);
+        if (pinned[i] == NULL)
+            fail_msg("%s: %s", name, err.msg);
+    }
+    assert_true(chain_table_buckets(f->c) >= 4096);
+    for (i = 0; i < 3000; i++)
+        chain_actor_unpin(pinned[i]);
+    assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK);
+    assert_int_equal(wait_in_memory(f->c, 0), 0);
+    for (i = 0; i < 2000 && chain_table_buckets(f->c) > 1024; i++)
+        usleep(10000);
+    assert_int_equal(chain_table_buckets(f->c), 1024);
+    /* every chain is still found, and continues where it was */
+    for (i = 0; i < 3000; i++) {
+        th_chain_receipt r;
+
+        snprintf(name, sizeof name, "many-%d", i);
+        append_ok(f->c, name, "t", "two", &r);
+        assert_int_equal(r.seq, 1);
+    }
+}
+
 static void test_waiter_commits_now(void **state)
 {
     fixture *f = *state;
@@ -1297,6 +1339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_verify_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_chains_leave_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_table_shrinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_drop_races_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiter_commits_now, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
