@@ -285,6 +285,16 @@ struct th_store *rt_runtime_store(rt_runtime *rt);
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error of the runtime's own storage about to reach an actor (an err
+ * result, which its chain records): a message of kind TH_EIO, TH_ECORRUPT,
+ * TH_EBUSY or TH_EVERSION may name host files (db_error puts the database's
+ * path in front), which an actor must not learn.  For those, the whole
+ * message goes to the runtime's log (with the id and name of `a`, which may
+ * be NULL) and e->msg becomes "WHAT: what happened, in words (details in
+ * the runtime's log)".  Other kinds are left as they are: their messages
+ * are about the caller's arguments (a bad id, a missing label, a limit).
+ * Returns e->code. */
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e);
 
 /* ------------------------------------------------------------------ */
 /* Suspended host calls (turn.c, actor.c)                            */
