@@ -159,6 +159,12 @@
 #define TH_RT_DEFAULT_MAX_ACTORS 1000000u /* live actors in one runtime (th_runtime_config) */
 /* store bytes charged per new store or label, besides the content and the label's name */
 #define TH_RT_STORE_ENTRY_BYTES 64u
+/* The runtime stopping: how long its I/O thread waits for what its handlers
+ * end gracefully (WebSocket close handshakes) before it closes the rest; a
+ * little above TH_HTTPD_WS_CLOSE_WAIT_MS, after which the http-framework
+ * handler ends the handshakes that have not finished by itself (a client
+ * that never answers), so that this is the backstop, not the rule */
+#define TH_RT_IO_QUIT_WAIT_MS (TH_HTTPD_WS_CLOSE_WAIT_MS + 200u)
 #define TH_RT_MAX_EXITS 4096u                   /* ends of root actors kept for late waiters */
 #define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u)  /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */

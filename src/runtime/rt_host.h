@@ -392,15 +392,21 @@ struct uv_loop_s;
 typedef void (*rt_io_fn)(struct uv_loop_s *loop, void *ud);
 int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud);
 /* What a handler keeps on the loop (loop thread only): one slot per
- * handler number (rt_iface.handler).  When the runtime stops, the loop calls each
- * slot's `quit` (on the loop thread, after the work posted before the
- * stop) before it closes the remaining handles: the handler closes its
- * handles and ends what it started (a process handle is closed by its
- * owner once the child has exited: the loop runs until then).
- * rt_io_slot returns NULL once the quit has begun. */
+ * handler number (rt_iface.handler).  When the runtime stops, the loop
+ * first calls each slot's `drain` (optional; on the loop thread, after the
+ * work posted before the stop): the handler begins to end what it holds
+ * gracefully (a WebSocket connection: its close frame), and the loop runs
+ * on while any slot's `busy` (optional) says that is under way, for at most
+ * TH_RT_IO_QUIT_WAIT_MS.  Then it calls each slot's `quit` before it closes
+ * the remaining handles: the handler closes its handles and ends what it
+ * started (a process handle is closed by its owner once the child has
+ * exited: the loop runs until then).  rt_io_slot returns NULL once the
+ * quit has begun (not during the drain). */
 #define RT_IO_SLOTS RT_HANDLERS_MAX
 typedef struct rt_io_slot_t {
     void *ud;
+    void (*drain)(struct uv_loop_s *loop, void *ud);
+    bool (*busy)(void *ud);
     void (*quit)(struct uv_loop_s *loop, void *ud);
 } rt_io_slot_t;
 rt_io_slot_t *rt_io_slot(struct uv_loop_s *loop, int slot);
