@@ -159,6 +159,12 @@
 #define TH_RT_DEFAULT_MAX_ACTORS 1000000u /* live actors in one runtime (th_runtime_config) */
 /* store bytes charged per new store or label, besides the content and the label's name */
 #define TH_RT_STORE_ENTRY_BYTES 64u
+/* The runtime stopping: how long its I/O thread waits for what its handlers
+ * end gracefully (WebSocket close handshakes) before it closes the rest; a
+ * little above TH_HTTPD_WS_CLOSE_WAIT_MS, after which the http-framework
+ * handler ends the handshakes that have not finished by itself (a client
+ * that never answers), so that this is the backstop, not the rule */
+#define TH_RT_IO_QUIT_WAIT_MS (TH_HTTPD_WS_CLOSE_WAIT_MS + 200u)
 #define TH_RT_MAX_EXITS 4096u                   /* ends of root actors kept for late waiters */
 #define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u)  /* random-bytes per call */
 #define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */
@@ -176,17 +182,21 @@
 
 /* ---- Management server (src/server) ---- */
 #define TH_SERVER_MAX_BODY_BYTES (16u * 1024u * 1024u) /* request body; above: 413 */
-#define TH_SERVER_MAX_HEADER_BYTES (32u * 1024u)       /* request line + headers; above: 431 */
+#define TH_SERVER_MAX_HEADER_BYTES (8u * 1024u)        /* request line + headers; above: 431 */
 #define TH_SERVER_MAX_CONNECTIONS 1024u                /* open connections per listener */
 #define TH_SERVER_MAX_TCP_PER_IP 64u                   /* TCP connections from one address */
 /* libmicrohttpd's memory per connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT,
- * 128 KiB), which the request line and headers must fit in: a request above
+ * 16 KiB), which the request line and headers must fit in: a request above
  * TH_SERVER_MAX_HEADER_BYTES but within this gets the server's JSON 431 (or
  * 414); beyond it libmicrohttpd answers 431/414 itself, with a body of its
  * own.  A connection that has served a request keeps all of it resident
- * until it closes (libmicrohttpd clears it between requests), so this times
- * TH_SERVER_MAX_CONNECTIONS bounds that memory. */
-#define TH_SERVER_CONN_MEMORY_BYTES (4u * TH_SERVER_MAX_HEADER_BYTES)
+ * while it stays open, idle or not (libmicrohttpd 0.9.75 zeroes the whole
+ * of it after each request, touching every page; it can neither grow it on
+ * demand nor give it back), so this is what an idle keep-alive connection
+ * holds (tests/integration/daemon idle_memory), and this times
+ * TH_SERVER_MAX_CONNECTIONS bounds that memory.  Half of it is the read
+ * buffer a request's body comes through. */
+#define TH_SERVER_CONN_MEMORY_BYTES (2u * TH_SERVER_MAX_HEADER_BYTES)
 /* idle connection, and longest time a request may take to arrive (slowloris) */
 #define TH_SERVER_CLIENT_TIMEOUT_S 30u
 #define TH_SERVER_REQUEST_TIMEOUT_MS 30000u              /* default wait of POST .../requests */

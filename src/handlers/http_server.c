@@ -20,8 +20,12 @@
  * frame (1001, going away) after what was queued for it, and ends with the
  * close handshake, or is shut down like the others when it has not ended
  * TH_HTTPD_WS_CLOSE_WAIT_MS after the stop.  Once the last connection is
- * closed the h2o context is disposed.  Nothing here blocks: the loop also
- * runs timers, other servers and the daemon's work.
+ * closed the h2o context is disposed.  When the runtime stops, its I/O
+ * thread's drain stops every server still running the same way and waits
+ * while a WebSocket connection is open (slot_drain, slot_busy), so that
+ * the close handshakes end before the quit closes what is left.  Nothing
+ * here blocks: the loop also runs timers, other servers and the daemon's
+ * work.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1092,10 +1096,14 @@ static void on_listener_closed(uv_handle_t *h)
 }
 
 /* The loop's running instances, kept in the handler's slot so that a
- * runtime shutdown closes what is still open (hf_io_quit). */
+ * runtime shutdown ends what is still open: first gracefully (slot_drain,
+ * while slot_busy), then under it (hf_io_quit). */
 typedef struct hf_slot {
     hf_io *list;
 } hf_slot;
+
+static void slot_drain(uv_loop_t *loop, void *ud);
+static bool slot_busy(void *ud);
 
 static hf_slot *slot_get(uv_loop_t *loop, bool make)
 {
@@ -1106,6 +1114,8 @@ static hf_slot *slot_get(uv_loop_t *loop, bool make)
     if (sl->ud == NULL && make) {
         if ((sl->ud = calloc(1, sizeof(hf_slot))) == NULL)
             return NULL;
+        sl->drain = slot_drain;
+        sl->busy = slot_busy;
         sl->quit = hf_io_quit;
     }
     return sl->ud;
@@ -1206,6 +1216,43 @@ static void io_stop(hf_io *io)
     } else if (wait && io->linger == NULL) {
         on_linger_now(io);
     }
+}
+
+/* The runtime stops (its I/O thread's drain): every instance still
+ * running stops as a stop-server would stop it, so that each WebSocket
+ * client gets its close frame (1001) and the close handshake can end
+ * before the loop quits. */
+static void slot_drain(uv_loop_t *loop, void *ud)
+{
+    hf_slot *sl = ud;
+
+    (void)loop;
+    for (;;) { /* from the head each time: a stop may free other instances */
+        hf_io *io = sl->list;
+        while (io != NULL && io->stopping)
+            io = io->next;
+        if (io == NULL)
+            break;
+        if (io->srv->io == io)
+            io->srv->io = NULL;
+        io->hold++;
+        io_stop(io);
+        io->hold--;
+        io_maybe_free(io); /* (unlinks it when nothing is left open) */
+    }
+}
+
+/* Whether a WebSocket connection of a stopped instance is still open (its
+ * close handshake under way, until TH_HTTPD_WS_CLOSE_WAIT_MS). */
+static bool slot_busy(void *ud)
+{
+    const hf_slot *sl = ud;
+
+    for (const hf_io *io = sl->list; io != NULL; io = io->next)
+        for (const hf_conn *c = io->conns; c != NULL; c = c->next)
+            if (c->ws)
+                return true;
+    return false;
 }
 
 static SSL_CTX *tls_context(hf_server *s)

@@ -3,7 +3,10 @@
  * THEATER_HOME (theater/store.h) offered to actors, all fourteen calls.
  * Lifting, lowering and recording are the generated glue's (wit_glue.h);
  * each function here calls the store and turns its answer into the
- * result: a store error is err(message), never a trap.  What an actor adds
+ * result: a store error is err(message), never a trap.  A database
+ * error's message names the database file, a host path the actor must not
+ * learn: the actor's err says what failed in words and the runtime's log
+ * has the whole message (rt_error_hide_host).  What an actor adds
  * is charged against its limits.store_bytes and every ancestor's (charge).
  *
  * Reads answer at once (`get` returns the bytes as stored, without
@@ -27,9 +30,14 @@
 
 #define IFACE "store"
 
-/* err(message of a failed store call) into a result's error string. */
-static int fail(rt_host *h, bool *is_err, wit_str *err, int rc, const th_error *e)
+/* err(message of the failed store call `fn`) into a result's error
+ * string; a database error's message names host files, so the actor gets
+ * it in words and the runtime's log the whole of it (rt_error_hide_host). */
+static int fail(rt_host *h, const char *fn, bool *is_err, wit_str *err, int rc, th_error *e)
 {
+    if (e->code == TH_OK)
+        e->code = rc;
+    rt_error_hide_host(rt_actor_runtime(h->a), h->a, fn, e);
     *is_err = true;
     return wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc));
 }
@@ -114,7 +122,8 @@ typedef struct st_job {
      * the job's fields across libuv's hand-offs (whose own synchronization
      * ThreadSanitizer cannot see) */
     atomic_int stage;
-    int kind; /* W_* */
+    int kind;       /* W_* */
+    const char *fn; /* the call's name (static) */
     rt_runtime *rt;
     rt_actor *a; /* reference held until the job is freed (the refund) */
     char actor[RT_ID_LEN + 1];
@@ -219,6 +228,9 @@ static void job_finish(st_job *j)
     if (is_err) {
         if (j->charged > 0)
             rt_quota_store_refund(j->a, j->charged);
+        if (j->e.code == TH_OK)
+            j->e.code = j->rc;
+        rt_error_hide_host(j->rt, j->a, j->fn, &j->e);
         if (j->e.msg[0] == 0)
             snprintf(j->e.msg, sizeof j->e.msg, "%s", th_strerror(j->rc));
         err = (wit_str){j->e.msg, strlen(j->e.msg)};
@@ -311,6 +323,7 @@ oom:
 /* Suspend the calling actor until the job's write is done. */
 static int job_submit(rt_host *h, st_job *j, const char *fn)
 {
+    j->fn = fn;
     j->token = rt_op_wait(h->a, RT_WAIT_RESULT, h->retptr, IFACE, fn, h->input);
     h->input = NULL;
     if (rt_io_post(rt_actor_runtime(h->a), job_start, j) != 0)
@@ -332,7 +345,7 @@ static int write_op(rt_host *h, int kind, const char *fn, uint64_t charged, cons
     if (holds_nul(store_id) || holds_nul(label) || holds_nul(hash))
         return nul_refused(h, is_err, err);
     if (charged > 0 && (rc = rt_quota_store(h->a, charged, e.msg, sizeof e.msg)) != 0)
-        return fail(h, is_err, err, TH_ETOOBIG, &e);
+        return fail(h, fn, is_err, err, TH_ETOOBIG, &e);
     if ((j = job_new(h, kind, store_id, label, hash, content, charged)) == NULL)
         return TH_ENOMEM;
     return job_submit(h, j, fn);
@@ -367,7 +380,7 @@ static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_r
     rc =
         th_store_get_unverified(store_of(h), store_id->ptr, content_ref->hash.ptr, &data, &len, &e);
     if (rc != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "get", &ret->is_err, &ret->err, rc, &e);
     ret->ok.ptr = data; /* owned by the result now */
     ret->ok.len = len;
     return 0;
@@ -384,7 +397,7 @@ static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *conten
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_exists(store_of(h), store_id->ptr, content_ref->hash.ptr, &ex, &e)) != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "exists", &ret->is_err, &ret->err, rc, &e);
     ret->ok = ex != 0;
     return 0;
 }
@@ -408,7 +421,7 @@ static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label,
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_get_by_label(store_of(h), store_id->ptr, label->ptr, &ref, &found, &e)) != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "get-by-label", &ret->is_err, &ret->err, rc, &e);
     ret->ok.some = found != 0;
     return found ? ref_out(h, &ret->ok.val, &ref) : 0;
 }
@@ -458,7 +471,7 @@ static int s_list_labels(rt_host *h, wit_str *store_id, wit_res_list_str_str *re
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_list_labels(store_of(h), store_id->ptr, &l, &e)) != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "list-labels", &ret->is_err, &ret->err, rc, &e);
     return strings_take(h, &l, &ret->ok);
 }
 
@@ -475,7 +488,7 @@ static int s_list_all_content(rt_host *h, wit_str *store_id,
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_list_content(store_of(h), store_id->ptr, &l, &e)) != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "list-all-content", &ret->is_err, &ret->err, rc, &e);
     rc = strings_take(h, &l, &hashes);
     if (rc == 0 && (ret->ok.ptr = calloc(hashes.len ? hashes.len : 1, sizeof *ret->ok.ptr)) == NULL)
         rc = th_error_set(&h->err, TH_ENOMEM, "out of memory");
@@ -497,7 +510,7 @@ static int s_calculate_total_size(rt_host *h, wit_str *store_id, wit_res_u64_str
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
     if ((rc = th_store_total_size(store_of(h), store_id->ptr, &ret->ok, &e)) != 0)
-        return fail(h, &ret->is_err, &ret->err, rc, &e);
+        return fail(h, "calculate-total-size", &ret->is_err, &ret->err, rc, &e);
     return 0;
 }
 

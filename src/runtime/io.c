@@ -16,7 +16,10 @@
  * Handlers run their own work on the loop too (rt_io_post: sockets of the
  * http handlers, child processes): a posted function runs on the loop
  * thread, in posting order.  What a handler keeps on the loop lives in its
- * slot (rt_io_slot, loop thread only); when the loop quits, each slot's
+ * slot (rt_io_slot, loop thread only).  The quit has two steps: the drain,
+ * where each slot's drain function begins to end what it holds gracefully
+ * (a WebSocket connection's close handshake) and the loop runs on while a
+ * slot is busy with that, at most TH_RT_IO_QUIT_WAIT_MS; then each slot's
  * quit function closes the handler's handles (and ends what it started)
  * before the remaining handles are closed.  A process handle is never
  * closed by the loop itself: its owner closes it once the child is reaped,
@@ -62,8 +65,11 @@ struct rt_io {
     io_timer *reqs, *reqs_tail; /* pending requests (FIFO) */
     io_work *work, *work_tail;  /* posted functions (FIFO) */
     bool quit;
+    bool draining; /* loop thread: the drain has begun */
     bool quitting; /* loop thread: the quit has been carried out */
     bool started;
+    uv_timer_t drain_timer;     /* the drain's deadline */
+    uv_prepare_t drain_prepare; /* each turn of the loop: is the drain over? */
     rt_runtime *rt;
     io_timer *timers;                /* started timers (loop thread) */
     rt_io_slot_t slots[RT_IO_SLOTS]; /* loop thread only */
@@ -152,6 +158,64 @@ static void quit_slots(rt_io *io)
     }
 }
 
+/* Whether a slot is still ending something gracefully (loop thread). */
+static bool slots_busy(rt_io *io)
+{
+    for (int i = 0; i < RT_IO_SLOTS; i++)
+        if (io->slots[i].busy != NULL && io->slots[i].busy(io->slots[i].ud))
+            return true;
+    return false;
+}
+
+/* The quit proper: the slots close what they hold, then everything else
+ * is closed and the loop ends. */
+static void quit_now(rt_io *io)
+{
+    if (io->quitting)
+        return;
+    io->quitting = true;
+    if (io->draining) {
+        uv_close((uv_handle_t *)&io->drain_timer, NULL);
+        uv_close((uv_handle_t *)&io->drain_prepare, NULL);
+    }
+    quit_slots(io);
+    while (io->timers != NULL)
+        timer_close(io->timers);
+    uv_close((uv_handle_t *)&io->async, NULL);
+    uv_walk(&io->loop, on_walk_close, NULL);
+}
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    quit_now(t->data);
+}
+
+/* Before the loop waits for I/O: the drain is over once no slot is busy
+ * (the close callbacks of the turn before have run). */
+static void on_drain_prepare(uv_prepare_t *p)
+{
+    rt_io *io = p->data;
+
+    if (!slots_busy(io))
+        quit_now(io);
+}
+
+/* The quit's first step: each slot begins to end what it holds; the loop
+ * runs on while that takes (bounded), then quits. */
+static void drain(rt_io *io)
+{
+    io->draining = true;
+    for (int i = 0; i < RT_IO_SLOTS; i++)
+        if (io->slots[i].drain != NULL)
+            io->slots[i].drain(&io->loop, io->slots[i].ud);
+    uv_timer_init(&io->loop, &io->drain_timer);
+    io->drain_timer.data = io;
+    uv_timer_start(&io->drain_timer, on_drain_deadline, TH_RT_IO_QUIT_WAIT_MS, 0);
+    uv_prepare_init(&io->loop, &io->drain_prepare);
+    io->drain_prepare.data = io;
+    uv_prepare_start(&io->drain_prepare, on_drain_prepare);
+}
+
 static void on_async(uv_async_t *h)
 {
     rt_io *io = h->data;
@@ -192,14 +256,8 @@ static void on_async(uv_async_t *h)
             free(t);
         }
     }
-    if (quit && !io->quitting) {
-        io->quitting = true;
-        quit_slots(io);
-        while (io->timers != NULL)
-            timer_close(io->timers);
-        uv_close((uv_handle_t *)&io->async, NULL);
-        uv_walk(&io->loop, on_walk_close, NULL);
-    }
+    if (quit && !io->draining && !io->quitting)
+        drain(io);
 }
 
 static void io_main(void *arg)

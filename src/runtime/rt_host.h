@@ -285,6 +285,16 @@ struct th_store *rt_runtime_store(rt_runtime *rt);
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error of the runtime's own storage about to reach an actor (an err
+ * result, which its chain records): a message of kind TH_EIO, TH_ECORRUPT,
+ * TH_EBUSY or TH_EVERSION may name host files (db_error puts the database's
+ * path in front), which an actor must not learn.  For those, the whole
+ * message goes to the runtime's log (with the id and name of `a`, which may
+ * be NULL) and e->msg becomes "WHAT: what happened, in words (details in
+ * the runtime's log)".  Other kinds are left as they are: their messages
+ * are about the caller's arguments (a bad id, a missing label, a limit).
+ * Returns e->code. */
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e);
 
 /* ------------------------------------------------------------------ */
 /* Suspended host calls (turn.c, actor.c)                            */
@@ -382,15 +392,21 @@ struct uv_loop_s;
 typedef void (*rt_io_fn)(struct uv_loop_s *loop, void *ud);
 int rt_io_post(rt_runtime *rt, rt_io_fn fn, void *ud);
 /* What a handler keeps on the loop (loop thread only): one slot per
- * handler number (rt_iface.handler).  When the runtime stops, the loop calls each
- * slot's `quit` (on the loop thread, after the work posted before the
- * stop) before it closes the remaining handles: the handler closes its
- * handles and ends what it started (a process handle is closed by its
- * owner once the child has exited: the loop runs until then).
- * rt_io_slot returns NULL once the quit has begun. */
+ * handler number (rt_iface.handler).  When the runtime stops, the loop
+ * first calls each slot's `drain` (optional; on the loop thread, after the
+ * work posted before the stop): the handler begins to end what it holds
+ * gracefully (a WebSocket connection: its close frame), and the loop runs
+ * on while any slot's `busy` (optional) says that is under way, for at most
+ * TH_RT_IO_QUIT_WAIT_MS.  Then it calls each slot's `quit` before it closes
+ * the remaining handles: the handler closes its handles and ends what it
+ * started (a process handle is closed by its owner once the child has
+ * exited: the loop runs until then).  rt_io_slot returns NULL once the
+ * quit has begun (not during the drain). */
 #define RT_IO_SLOTS RT_HANDLERS_MAX
 typedef struct rt_io_slot_t {
     void *ud;
+    void (*drain)(struct uv_loop_s *loop, void *ud);
+    bool (*busy)(void *ud);
     void (*quit)(struct uv_loop_s *loop, void *ud);
 } rt_io_slot_t;
 rt_io_slot_t *rt_io_slot(struct uv_loop_s *loop, int slot);

@@ -91,6 +91,23 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
                 id ? id : "-", msg);
 }
 
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e)
+{
+    const char *said;
+
+    switch (e->code) {
+    case TH_EIO: said = "the runtime's storage could not be read or written"; break;
+    case TH_ECORRUPT: said = "the runtime's storage is damaged"; break;
+    case TH_EBUSY: said = "the runtime's storage is busy; try again"; break;
+    case TH_EVERSION: said = "the runtime's storage has an unknown format"; break;
+    default: return e->code;
+    }
+    rt_log(rt, a != NULL ? a->id : NULL, a != NULL && a->spec != NULL ? a->spec->name : NULL,
+           "%s: %s", what, e->msg[0] ? e->msg : th_strerror(e->code));
+    snprintf(e->msg, sizeof e->msg, "%s: %s (details in the runtime's log)", what, said);
+    return e->code;
+}
+
 int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err)
 {
     th_runtime_config def;

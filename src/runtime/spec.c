@@ -138,8 +138,10 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
             rc = th_error_set(err, TH_ENOENT, "no label %s in store %s", is->label, is->store_id);
         if (rc == 0)
             rc = th_store_get(rt->store, is->store_id, ref.hash, &data, &len, err);
-        if (rc != 0)
+        if (rc != 0) { /* (an actor's spawn reports this to the actor) */
+            rt_error_hide_host(rt, NULL, "reading the store", err);
             return th_error_prefix(err, "init_state");
+        }
         s->init_state = data;
         s->init_state_len = len;
         break;

@@ -14,7 +14,7 @@
  *      connection is suspended until srv_req_done resumes it;
  *   4. after a resume: the prepared response is queued.
  * libmicrohttpd holds the request line and headers in the connection's
- * memory (TH_SERVER_CONN_MEMORY_BYTES, four times the server's limit, so
+ * memory (TH_SERVER_CONN_MEMORY_BYTES, twice the server's limit, so
  * that the server answers above its limit with a JSON error).  Only what
  * does not fit there is answered by libmicrohttpd itself (431 / 414, with
  * its own HTML body): on_mhd_log turns its report into the failed

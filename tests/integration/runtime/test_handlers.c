@@ -5,6 +5,7 @@
  * (seeded), environment (allow-list), filesystem (confinement), and the
  * capability check at spawn.
  */
+#define _GNU_SOURCE /* memmem */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <setjmp.h>
@@ -585,6 +586,82 @@ static void test_store_iface(void **unused)
     rtt_stop(&t);
 }
 
+/* Whether `s` (n bytes) holds `needle`. */
+static bool holds(const void *s, size_t n, const char *needle)
+{
+    return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+/* A store call that fails in the database: the actor's err (and its chain,
+ * which records it) says what failed without the host's paths (the
+ * database file under THEATER_HOME); the runtime's log has the whole
+ * message.  The store's label table is renamed away under it, so reading
+ * (list-labels) and writing (remove-label) labels fail in SQLite. */
+static void test_store_error_hides_host_path(void **unused)
+{
+    th_store_config sc = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    th_store *st = NULL;
+    th_content_ref ref;
+    th_error err;
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], sid[TH_STORE_ID_LEN + 1], path[600], *s[2];
+    size_t i, seen = 0;
+    sqlite3 *db;
+
+    (void)unused;
+    rtt_start(&t, 1);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    sc.home = t.home;
+    assert_int_equal(th_store_open(&sc, &st, &err), 0);
+    assert_int_equal(th_store_new(st, sid, &err), 0);
+    assert_int_equal(th_store_store_at_label(st, sid, "kept", "k", 1, &ref, &err), 0);
+    th_store_close(st);
+    snprintf(path, sizeof path, "%s/theater.db", t.home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 30000);
+    assert_int_equal(
+        sqlite3_exec(db, "ALTER TABLE store_label RENAME TO store_label_away", NULL, NULL, NULL),
+        SQLITE_OK);
+    s[0] = cmd(&t, p, "slabels %s", sid);
+    s[1] = cmd(&t, p, "srmlabel %s kept", sid);
+    assert_int_equal(
+        sqlite3_exec(db, "ALTER TABLE store_label_away RENAME TO store_label", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    for (i = 0; i < 2; i++) {
+        print_message("the actor got: %s\n", s[i]);
+        assert_true(strncmp(s[i], "err ", 4) == 0);
+        assert_non_null(strstr(s[i], i == 0 ? "list-labels" : "remove-label"));
+        assert_null(strstr(s[i], t.home));
+        assert_null(strstr(s[i], "theater.db"));
+        assert_null(strchr(s[i], '/'));
+        free(s[i]);
+    }
+    /* the operator's log has it all */
+    assert_true(rtt_log_has(&t, path));
+    /* what the chain recorded of those calls: no path either */
+    q.actor = p;
+    assert_int_equal(th_runtime_flush(t.rt, p, &err), 0);
+    assert_int_equal(th_chain_read(th_runtime_chain(t.rt), &q, &evs, &err), 0);
+    for (i = 0; i < evs.count; i++) {
+        const th_chain_event *e = &evs.items[i];
+        if (!holds(e->data, e->data_len, "storage"))
+            continue;
+        seen++;
+        assert_false(holds(e->data, e->data_len, t.home));
+        assert_false(holds(e->data, e->data_len, "theater.db"));
+    }
+    th_chain_events_free(&evs);
+    assert_true(seen >= 2);
+    /* the store works again once its table is back */
+    s[0] = cmd(&t, p, "slabels %s", sid);
+    assert_string_equal(s[0], "ok kept");
+    free(s[0]);
+    rtt_stop(&t);
+}
+
 /* A store command run on another thread (the request waits). */
 typedef struct store_call {
     rtt *t;
@@ -1032,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_resume_durable),
         cmocka_unit_test(test_store_iface),
         cmocka_unit_test(test_store_write_off_worker),
+        cmocka_unit_test(test_store_error_hides_host_path),
         cmocka_unit_test(test_timing_iface),
         cmocka_unit_test(test_random_iface),
         cmocka_unit_test(test_environment_iface),

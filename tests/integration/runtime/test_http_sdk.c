@@ -11,8 +11,9 @@
  * reply, close-websocket, disconnect, send-websocket-message and
  * close-websocket on a connection that has closed and on ids the server
  * never had).  The chain then verifies and replays identically.  When the
- * server stops (stop-server, the actor failing, the actor stopped), a
- * WebSocket client gets a close frame, 1001, before the connection ends.
+ * server stops (stop-server, the actor failing, the actor stopped, the
+ * runtime shutting down), a WebSocket client gets a close frame, 1001,
+ * before the connection ends.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -188,8 +189,9 @@ static void test_sdk_server(void **state)
 }
 
 /* The actor fails (its WebSocket message handler answers err) or is
- * stopped while a client is connected: the client gets a close frame,
- * 1001 (going away), not just the end of the connection. */
+ * stopped, or the runtime shuts down, while a client is connected: the
+ * client gets a close frame, 1001 (going away), not just the end of the
+ * connection. */
 static void test_ws_going_away(void **state)
 {
     const char *wasm = rtt_module("serve_probe"), *src = getenv("THEATER_SOURCE_DIR");
@@ -237,6 +239,33 @@ static void test_ws_going_away(void **state)
     pclose(ws);
     assert_string_equal(line, "close:1001\n");
     rtt_stop(&t);
+
+    /* the runtime shuts down while an answer of 8 MiB is on its way to a
+     * client that reads nothing for 300 ms: the close frame waits behind
+     * it, and the I/O thread waits for the close handshake (up to
+     * TH_RT_IO_QUIT_WAIT_MS) before it quits, instead of dropping the
+     * connection with the answer half sent and no close frame */
+    rtt_start(&t, 2);
+    rtt_spawn_state(&t, rtt_manifest(&t, "serve_probe", wasm, "runtime http-framework", NULL), NULL,
+                    id);
+    port = logged_port(&t);
+    snprintf(line, sizeof line,
+             "python3 %s/tests/integration/runtime/ws_talk.py %u /ws - r B:8388608 P:1000 s:300 d "
+             "2>&1",
+             src, port);
+    ws = popen(line, "r");
+    assert_non_null(ws);
+    assert_non_null(fgets(line, sizeof line, ws));
+    assert_string_equal(line, "text:hi 1 /ws -\n");
+    assert_non_null(fgets(line, sizeof line, ws));
+    assert_string_equal(line, "sent:8388608\n");
+    assert_non_null(fgets(line, sizeof line, ws)); /* the answer is under way */
+    assert_string_equal(line, "got:1000\n");
+    rtt_stop(&t);
+    if (fgets(line, sizeof line, ws) == NULL)
+        line[0] = 0;
+    pclose(ws);
+    assert_string_equal(line, "close:1001\n");
 }
 
 int main(void)

@@ -3,8 +3,12 @@ standard library only) for test_http_sdk.c and cli/replay_http.sh.  Opens ws://1
 (offering PROTOCOL unless it is "-") and runs the steps in order:
 
   t:TEXT   send a text message        b:HEX   send a binary message
+  B:N      send a binary message of N bytes, then print "sent:N"
+  P:N      read N bytes of what comes, whatever they are, then print "got:N"
+  s:MS     sleep MS milliseconds
   r        read one message and print it as "text:T", "binary:HEX" or
            "close:CODE" (one line); after a close, answer it and stop
+  d        read messages without printing them until a close, then as r
   c        send a close (1000)
 
 Exit status 0 when every step ran, 1 with the reason otherwise.
@@ -13,6 +17,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 
 def main():
@@ -56,20 +61,35 @@ def main():
         return op, data
 
     def send(op, data):
-        mask = os.urandom(4)
-        s.sendall(bytes([0x80 | op, 0x80 | len(data)]) + mask +
-                  bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        mask, n = os.urandom(4), len(data)
+        if n < 126:
+            head = bytes([0x80 | op, 0x80 | n])
+        elif n < 65536:
+            head = bytes([0x80 | op, 0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head = bytes([0x80 | op, 0x80 | 127]) + struct.pack(">Q", n)
+        m = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+        s.sendall(head + mask + masked)
 
     for step in steps:
         if step.startswith("t:"):
             send(1, step[2:].encode())
         elif step.startswith("b:"):
             send(2, bytes.fromhex(step[2:]))
+        elif step.startswith("B:"):
+            send(2, bytes(range(256)) * (int(step[2:]) // 256) + bytes(int(step[2:]) % 256))
+            print("sent:" + step[2:])
+        elif step.startswith("P:"):
+            need(int(step[2:]))  # (kept in buf: the steps after read them as frames)
+            print("got:" + step[2:])
+        elif step.startswith("s:"):
+            time.sleep(int(step[2:]) / 1000)
         elif step == "c":
             send(8, struct.pack(">H", 1000))
-        elif step == "r":
+        elif step in ("r", "d"):
             op, data = frame()
-            while op in (9, 10):  # pings and pongs are not messages
+            while op in (9, 10) or (step == "d" and op != 8):  # not messages, or not shown
                 op, data = frame()
             if op == 1:
                 print("text:" + data.decode())
