@@ -411,6 +411,15 @@ struct th_store *th_runtime_store(th_runtime *rt);
  * happens when it ends). */
 int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
                       const char *version, char *from /* out */, char *to /* out */, th_error *err);
+/* th_runtime_update that also says where the new code trapped: when the
+ * upgrade is refused because its start function or its migrate trapped
+ * (or migrate ran out of fuel), *backtrace gets the wasm backtrace (one
+ * "#N name" frame per line, innermost first; malloc'd, caller frees);
+ * otherwise NULL.  Nothing is recorded for a refused upgrade, so this is
+ * the only place the frames are told. */
+int th_runtime_update_bt(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
+                         const char *version, char *from /* out */, char *to /* out */,
+                         char **backtrace /* out */, th_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Components (src/runtime/component.c)                               */

@@ -1122,7 +1122,7 @@ static int on_updated(replay_ctx *c, const th_chain_event *e, const json_t *d, t
         if (json_is_true(json_object_get(d, "migrated"))) {
             th_error_clear(&merr);
             if (rt_upgrade_migrate(a, json_is_string(from) ? json_string_value(from) : "", &ran,
-                                   &merr) != 0 ||
+                                   NULL, &merr) != 0 ||
                 !ran) {
                 show(theirs, sizeof theirs, e->type, e->data, e->data_len);
                 snprintf(mine, sizeof mine, "migrate %s", ran ? merr.msg : "is not exported");

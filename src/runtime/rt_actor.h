@@ -403,7 +403,10 @@ int rt_upgrade_send(rt_actor *a, const rt_upgrade *u, rt_reply *reply);
 /* Call the new instance's migrate export, if it has one, with the actor's
  * state and `from_version`; on success the state is replaced and *ran
  * says whether migrate existed.  0, or an error (err says why) and the
- * state is unchanged. */
-int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_error *err);
+ * state is unchanged; after a trap or running out of fuel, *backtrace (if
+ * `backtrace` is not NULL) gets where (malloc'd, one "#N name" frame per
+ * line, innermost first), otherwise NULL. */
+int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, char **backtrace /* out */,
+                       th_error *err);
 
 #endif

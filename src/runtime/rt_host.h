@@ -286,6 +286,13 @@ struct th_store *rt_runtime_store(rt_runtime *rt);
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* `text` followed by the frames of a wasm backtrace (one "#N name" frame
+ * per line, as the engine bounds it; NULL or "" for none), each on a line
+ * of its own as "    at #N name" (as the CLI prints them under an error):
+ * for an error that is a string to a guest (a supervisor's err), which
+ * has no other place for them.  Malloc'd; NULL if out of memory. */
+char *rt_text_with_frames(const char *text, const char *backtrace);
+
 /* ------------------------------------------------------------------ */
 /* Suspended host calls (turn.c, actor.c)                            */
 
