@@ -475,6 +475,12 @@ typedef struct th_runtime_replay_opts {
                                             an operation that ends after it is not run */
     th_runtime_replay_state_fn state_fn; /* optional */
     void *state_ud;
+    /* Optional: when the replay fails because the code trapped in its
+     * module's start function (instantiated for actor-spawned,
+     * actor-restarted, actor-restored or component-updated), *backtrace
+     * gets where (malloc'd, caller frees: the wasm backtrace, one "#N
+     * name" frame per line, innermost first); otherwise NULL. */
+    char **backtrace; /* out */
 } th_runtime_replay_opts;
 
 typedef struct th_runtime_replay_result {
@@ -498,7 +504,7 @@ typedef struct th_runtime_replay_result {
  * compare every event it produces with the recorded one.  Returns 0 when
  * the replay ran: res->diverged says whether it matched (th_runtime_replay_result_release
  * frees the state); an error when it could not (no component, a record it
- * cannot read). */
+ * cannot read, code whose start function traps: opts->backtrace). */
 int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_result *res /* out */,
                       th_error *err);
 void th_runtime_replay_result_release(th_runtime_replay_result *res);

@@ -533,6 +533,12 @@ endpoints)
     grep -A2 "POST /v1/actors -> 409 init-failed: instantiating starter: start function: unreachable$" "$H/server.log" | sed -n 2,3p >"$H/frames"
     [ "$(sed -n 1,2p "$H/frames")" = "$(printf '    at #0 check\n    at #1 begin')" ] ||
         fail "the failed start's log line is not followed by the backtrace: $(cat "$H/server.log")"
+    # a replay (beside the daemon) of the probe's record against that code:
+    # the replay fails in the start function, and says where
+    "$THEATER" replay "$pid4" --component "$(dirname "$PROBE")/starttrap.wasm" >"$H/out" 2>"$H/err" &&
+        fail "a replay whose code traps in its start function succeeded"
+    [ "$(cat "$H/err")" = "$(printf 'theater: replay: instantiating probe: start function: unreachable\n    at #0 check\n    at #1 begin')" ] ||
+        fail "the replay's error of a trap in the start function: $(cat "$H/err")"
     # a trap in handle-channel-open is a failure, not a refusal: 502, with
     # the backtrace too
     b=$(expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)

@@ -8,7 +8,8 @@
  * trap's backtrace too (th_runtime_reply_fn's `backtrace`,
  * th_runtime_request_bt), and so is a spawn whose init or start function
  * traps (th_spawn_opts.backtrace); a restart whose start function traps
- * records the frames in its actor-failed event.
+ * records the frames in its actor-failed event, and a replay whose code
+ * traps there gives them too (th_runtime_replay_opts.backtrace).
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "theater/chain.h"
+#include "theater/handlers.h"
 #include "theater/wasm.h"
 #include "runtime/rt_int.h"
 #include "rt_test_util.h"
@@ -310,6 +312,56 @@ static void test_restart_start_trap_backtrace(void **unused)
     th_wasm_module_free(m);
 }
 
+/* A replay whose code traps in its module's start function (the record of
+ * "plain" replayed with starttrap.wat as --component would): the replay
+ * fails with the trap, and th_runtime_replay_opts.backtrace has the
+ * frames; a replay that runs leaves it NULL. */
+static void test_replay_start_trap_backtrace(void **unused)
+{
+    th_runtime_replay_opts o = {0};
+    th_runtime_replay_result res = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *bt = (char *)"unset";
+    uint8_t *wasm;
+    size_t len;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
+    q.actor = id;
+    assert_int_equal(th_runtime_flush(t.rt, id, &err), 0);
+    assert_int_equal(th_chain_read(th_runtime_chain(t.rt), &q, &evs, &err), 0);
+    wasm = rtt_read_file(rtt_module("starttrap"), &len);
+    o.events = &evs;
+    o.handlers = th_handlers_builtin();
+    o.until = UINT64_MAX;
+    o.component = wasm;
+    o.component_len = len;
+    o.backtrace = &bt;
+    assert_int_equal(th_runtime_replay(&o, &res, &err), TH_ETRAP);
+    expect_in(err.msg, "instantiating plain: start function: unreachable");
+    assert_non_null(bt);
+    assert_string_equal(bt, "#0 check\n#1 begin\n");
+    free(bt);
+    th_runtime_replay_result_release(&res);
+    free(wasm);
+    /* its own code replays: no backtrace */
+    bt = (char *)"unset";
+    wasm = rtt_read_file(rtt_module("plain"), &len);
+    o.component = wasm;
+    o.component_len = len;
+    assert_int_equal(th_runtime_replay(&o, &res, &err), 0);
+    assert_false(res.diverged);
+    assert_null(bt);
+    th_runtime_replay_result_release(&res);
+    free(wasm);
+    th_chain_events_free(&evs);
+    rtt_stop(&t);
+}
+
 /* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
  * `limits` fails with a timeout whose message has `want` and whose event
  * has the frames the call had reached, as a trap's; its actor-failed
@@ -441,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_init_trap_backtrace),
         cmocka_unit_test(test_start_trap_backtrace),
         cmocka_unit_test(test_restart_start_trap_backtrace),
+        cmocka_unit_test(test_replay_start_trap_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
