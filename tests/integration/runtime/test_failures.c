@@ -9,7 +9,9 @@
  * th_runtime_request_bt), and so is a spawn whose init or start function
  * traps (th_spawn_opts.backtrace); a restart whose start function traps
  * records the frames in its actor-failed event, and a replay whose code
- * traps there gives them too (th_runtime_replay_opts.backtrace).
+ * traps there gives them too (th_runtime_replay_opts.backtrace).  A
+ * child that supervisor.spawn starts and whose init or start function
+ * traps: the parent's err has the frames after its message.
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
@@ -31,12 +33,13 @@
 #include "rt_test_util.h"
 
 /* A probe manifest named `name` granting every handler the probe imports
- * (it links only when all are granted); returns a malloc'd path. */
-static char *probe_manifest(rtt *t, const char *name)
+ * (it links only when all are granted), with the TOML lines `extra` (may
+ * be NULL); returns a malloc'd path. */
+static char *probe_manifest_x(rtt *t, const char *name, const char *extra)
 {
     const char *man =
         rtt_manifest(t, name, rtt_module("probe"),
-                     "runtime message-server supervisor store timing random environment", NULL);
+                     "runtime message-server supervisor store timing random environment", extra);
     FILE *f = fopen(man, "a");
 
     assert_non_null(f);
@@ -45,6 +48,11 @@ static char *probe_manifest(rtt *t, const char *name)
     fprintf(f, "\n[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n");
     fclose(f);
     return strdup(man);
+}
+
+static char *probe_manifest(rtt *t, const char *name)
+{
+    return probe_manifest_x(t, name, NULL);
 }
 
 /* Spawn a probe as a root actor. */
@@ -362,6 +370,98 @@ static void test_replay_start_trap_backtrace(void **unused)
     rtt_stop(&t);
 }
 
+/* The id of the one chain in the home other than `not` (malloc'd). */
+static char *other_chain(rtt *t, const char * not )
+{
+    th_chain_actors as = {0};
+    th_error err;
+    char *id = NULL;
+    size_t i;
+
+    assert_int_equal(th_chain_list_actors(th_runtime_chain(t->rt), &as, &err), 0);
+    for (i = 0; i < as.count; i++) {
+        if (strcmp(as.items[i].name, not ) != 0) {
+            assert_null(id);
+            id = strdup(as.items[i].name);
+        }
+    }
+    th_chain_actors_free(&as);
+    assert_non_null(id);
+    return id;
+}
+
+/* supervisor.spawn of a child whose init traps (a probe with the initial
+ * state "trap"): the parent's err has the frames after the message, a
+ * line each (and so has its host-call event); the child's chain records
+ * them in its actor-failed event, as for a spawn from outside. */
+static void test_child_init_trap_backtrace(void **unused)
+{
+    rtt t;
+    char parent[TH_ACTOR_ID_SIZE], *kid, *pman, *cman, *s;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    {
+        /* the initial state "trap" (a JSON string, from a file beside the
+         * manifest: inline, the text would be taken for a file name) */
+        char path[512];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/trap.json", t.home);
+        assert_non_null(f = fopen(path, "w"));
+        fputs("\"trap\"", f);
+        fclose(f);
+    }
+    cman = probe_manifest_x(&t, "kid", "init_state = \"trap.json\"");
+    pman = probe_manifest(&t, "boss");
+    spawn(&t, pman, parent);
+    s = rtt_ask(&t, parent, 10000, "spawn %s", cman);
+    expect_in(s, "err trap in init: unreachable\n    at #0 probe_trap_here\n    at #1 "
+                 "probe_trap_caller\n    at #2 probe_init\n");
+    free(s);
+    s = events_of(&t, parent, "host-call");
+    expect_in(s, "\"err\":\"trap in init: unreachable\\n    at #0 probe_trap_here\\n");
+    free(s);
+    kid = other_chain(&t, parent);
+    s = events_of(&t, kid, "actor-failed");
+    expect_in(s,
+              "\"backtrace\":[\"#0 probe_trap_here\",\"#1 probe_trap_caller\",\"#2 probe_init\"");
+    free(s);
+    free(kid);
+    free(cman);
+    free(pman);
+    rtt_stop(&t);
+}
+
+/* supervisor.spawn of a child whose module's start function traps
+ * (starttrap.wat): no child is made; the parent's err (and its host-call
+ * event) has the frames after the message, and the runtime's log says so
+ * with the frames, as the daemon's log does for a start from outside. */
+static void test_child_start_trap_backtrace(void **unused)
+{
+    rtt t;
+    char parent[TH_ACTOR_ID_SIZE], *pman, *s;
+    const char *want = "instantiating starter: start function: unreachable\n    at #0 check\n"
+                       "    at #1 begin";
+
+    (void)unused;
+    rtt_start(&t, 2);
+    pman = probe_manifest(&t, "boss");
+    spawn(&t, pman, parent);
+    s = rtt_ask(&t, parent, 10000, "spawn %s",
+                rtt_manifest(&t, "starter", rtt_module("starttrap"), "", NULL));
+    if (strncmp(s, "err ", 4) != 0 || strcmp(s + 4, want) != 0)
+        fail_msg("the parent's answer: '%s'", s);
+    free(s);
+    s = events_of(&t, parent, "host-call");
+    expect_in(s, "\"err\":\"instantiating starter: start function: unreachable\\n    at #0 "
+                 "check\\n    at #1 begin\"");
+    free(s);
+    assert_true(rtt_log_has(&t, "spawn of a child refused: instantiating starter: start function: "
+                                "unreachable\n    at #0 check\n    at #1 begin"));
+    free(pman);
+    rtt_stop(&t);
+}
+
 /* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
  * `limits` fails with a timeout whose message has `want` and whose event
  * has the frames the call had reached, as a trap's; its actor-failed
@@ -494,6 +594,8 @@ int main(void)
         cmocka_unit_test(test_start_trap_backtrace),
         cmocka_unit_test(test_restart_start_trap_backtrace),
         cmocka_unit_test(test_replay_start_trap_backtrace),
+        cmocka_unit_test(test_child_init_trap_backtrace),
+        cmocka_unit_test(test_child_start_trap_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
