@@ -243,6 +243,11 @@ typedef struct th_actor_exit {
     uint8_t *data; /* malloc'd, caller frees */
     size_t data_len;
     char message[TH_ERROR_MSG_MAX]; /* failure description */
+    /* A failure that was a trap (or used up fuel_per_call or its time):
+     * where, the wasm backtrace its "actor-failed" event records (one "#N
+     * name" frame per line, innermost first); malloc'd, caller frees;
+     * NULL otherwise. */
+    char *backtrace;
 } th_actor_exit;
 enum {
     TH_EXIT_SHUTDOWN = 1, /* runtime.shutdown(data) */
@@ -252,7 +257,8 @@ enum {
 
 /* Wait until the actor shuts down, is stopped or fails (a failure of an
  * actor that has a supervising parent is not an end: it may be restarted).
- * `timeout_ms` 0 = no limit.  `exit` may be NULL. */
+ * `timeout_ms` 0 = no limit.  `exit` may be NULL; its data and backtrace
+ * are the caller's to free. */
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 

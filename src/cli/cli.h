@@ -9,6 +9,7 @@
 #define THEATER_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "theater/error.h"
@@ -27,9 +28,9 @@ extern bool cli_home_option;
 /* Print "theater: " + message to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The frames of a wasm backtrace (one "#N name" frame per line; NULL or
- * "" for none) on stderr under an error line, one indented line each
+ * "" for none) on `f` under an error line, one indented line each
  * ("    at #N name"), control characters shown as '?'. */
-void cli_print_frames(const char *backtrace);
+void cli_print_frames(FILE *f, const char *backtrace);
 /* True if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /* Read a whole file ("-" = stdin) into a malloc'd buffer; NULL + message on

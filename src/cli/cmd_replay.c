@@ -441,7 +441,7 @@ int cli_cmd_replay(int argc, char **argv)
     }
     if (rc != 0) {
         cli_errorf("replay: %s", err.msg[0] ? err.msg : th_strerror(rc));
-        cli_print_frames(bt); /* (a trap in the code's start function) */
+        cli_print_frames(stderr, bt); /* (a trap in the code's start function) */
     } else if (json) {
         json_t *o = json_pack("{s:s, s:I, s:b, s:s, s:b}", "actor", cli_replay_actor(src), "events",
                               (json_int_t)res.events, "identical", !res.diverged, "component",
@@ -525,7 +525,7 @@ int cli_replay_state_at(int argc, char **argv)
                           res.seq, res.type, res.recorded, res.replayed);
     if (rc != 0) {
         cli_errorf("state: %s", err.msg[0] ? err.msg : th_strerror(rc));
-        cli_print_frames(bt);
+        cli_print_frames(stderr, bt);
     } else {
         if (res.has_state && !json)
             v = json_loadb((const char *)res.state, res.state_len, JSON_DECODE_ANY, NULL);

@@ -52,7 +52,7 @@ void cli_errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-void cli_print_frames(const char *backtrace)
+void cli_print_frames(FILE *f, const char *backtrace)
 {
     const char *p, *nl;
 
@@ -61,10 +61,10 @@ void cli_print_frames(const char *backtrace)
             nl = p + strlen(p);
         if (nl == p)
             continue;
-        fputs("    at ", stderr);
+        fputs("    at ", f);
         for (; p < nl; p++)
-            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
-        fputc('\n', stderr);
+            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+        fputc('\n', f);
     }
 }
 

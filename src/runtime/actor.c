@@ -130,8 +130,10 @@ void rt_actor_release(rt_actor *a)
         free(p);
     }
     rt_msg_free(a->stop_msg);
-    if (a->exit != NULL)
+    if (a->exit != NULL) {
         free(a->exit->data);
+        free(a->exit->backtrace);
+    }
     free(a->exit);
     free(a->fn_dyn);
     free(a->state);
@@ -994,7 +996,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         }
     }
     /* 3: notify the supervisor (or the outside, for a root) */
-    rt_sup_child_failed(a, wit_type, text);
+    rt_sup_child_failed(a, wit_type, text, backtrace);
 }
 
 void rt_actor_run_op(rt_actor *a, rt_msg *m)

@@ -11,7 +11,8 @@
  * records the frames in its actor-failed event, and a replay whose code
  * traps there gives them too (th_runtime_replay_opts.backtrace).  A
  * child that supervisor.spawn starts and whose init or start function
- * traps: the parent's err has the frames after its message.
+ * traps: the parent's err has the frames after its message.  A root
+ * actor's end after a trap has them too (th_actor_exit.backtrace).
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
@@ -312,7 +313,10 @@ static void test_restart_start_trap_backtrace(void **unused)
     assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     expect_in(ex.message, "restart failed: instantiating plain: start function: unreachable");
+    assert_non_null(ex.backtrace); /* (the actor's end, as its event) */
+    assert_string_equal(ex.backtrace, "#0 check\n#1 begin\n");
     free(ex.data);
+    free(ex.backtrace);
     s = events_of(&t, id, "actor-failed");
     expect_in(s, "\"backtrace\":[\"#0 check\",\"#1 begin\"]");
     free(s);
@@ -462,6 +466,45 @@ static void test_child_start_trap_backtrace(void **unused)
     rtt_stop(&t);
 }
 
+/* A root actor that fails for good on a trap (selftrap.wat: its init sends
+ * itself a message, on which handle-send traps): th_runtime_wait's
+ * th_actor_exit has the frames its actor-failed event records, also once
+ * the actor is gone (the runtime's list of ends); a stopped actor's end
+ * has none. */
+static void test_exit_backtrace(void **unused)
+{
+    rtt t;
+    th_error err;
+    th_actor_exit ex;
+    char id[TH_ACTOR_ID_SIZE], *s;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "selfish", rtt_module("selftrap"), "message-server", NULL), id);
+    for (i = 0; i < 2; i++) { /* (the second: after it is gone, if it is by then) */
+        memset(&ex, 0, sizeof ex);
+        assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
+        assert_int_equal(ex.reason, TH_EXIT_FAILED);
+        expect_in(ex.message, "trap in handle-send: unreachable");
+        assert_non_null(ex.backtrace);
+        assert_string_equal(ex.backtrace, "#0 fault\n#1 handle\n#2 on_send\n");
+        free(ex.data);
+        free(ex.backtrace);
+    }
+    s = events_of(&t, id, "actor-failed");
+    expect_in(s, "\"backtrace\":[\"#0 fault\",\"#1 handle\",\"#2 on_send\"]");
+    free(s);
+    /* an end that is no failure has none */
+    spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    memset(&ex, 0, sizeof ex);
+    assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_STOPPED);
+    assert_null(ex.backtrace);
+    rtt_stop(&t);
+}
+
 /* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
  * `limits` fails with a timeout whose message has `want` and whose event
  * has the frames the call had reached, as a trap's; its actor-failed
@@ -475,6 +518,7 @@ static char *loop_failure(rtt *t, const char *limits, const char *want)
     spawn(t, rtt_manifest(t, "loopy", rtt_module("hostile"), "", limits), id);
     assert_int_equal(th_runtime_send(t->rt, id, (const uint8_t *)"L", 1, &err), 0);
     assert_int_equal(th_runtime_wait(t->rt, id, 30000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     expect_in(ex.message, want);
     s = events_of(t, id, "actor-failed");
@@ -596,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_replay_start_trap_backtrace),
         cmocka_unit_test(test_child_init_trap_backtrace),
         cmocka_unit_test(test_child_start_trap_backtrace),
+        cmocka_unit_test(test_exit_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
