@@ -243,6 +243,11 @@ typedef struct th_actor_exit {
     uint8_t *data; /* malloc'd, caller frees */
     size_t data_len;
     char message[TH_ERROR_MSG_MAX]; /* failure description */
+    /* A failure that was a trap (or used up fuel_per_call or its time):
+     * where, the wasm backtrace its "actor-failed" event records (one "#N
+     * name" frame per line, innermost first); malloc'd, caller frees;
+     * NULL otherwise. */
+    char *backtrace;
 } th_actor_exit;
 enum {
     TH_EXIT_SHUTDOWN = 1, /* runtime.shutdown(data) */
@@ -252,7 +257,8 @@ enum {
 
 /* Wait until the actor shuts down, is stopped or fails (a failure of an
  * actor that has a supervising parent is not an end: it may be restarted).
- * `timeout_ms` 0 = no limit.  `exit` may be NULL. */
+ * `timeout_ms` 0 = no limit.  `exit` may be NULL; its data and backtrace
+ * are the caller's to free. */
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 
@@ -411,6 +417,15 @@ struct th_store *th_runtime_store(th_runtime *rt);
  * happens when it ends). */
 int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
                       const char *version, char *from /* out */, char *to /* out */, th_error *err);
+/* th_runtime_update that also says where the new code trapped: when the
+ * upgrade is refused because its start function or its migrate trapped
+ * (or migrate ran out of fuel), *backtrace gets the wasm backtrace (one
+ * "#N name" frame per line, innermost first; malloc'd, caller frees);
+ * otherwise NULL.  Nothing is recorded for a refused upgrade, so this is
+ * the only place the frames are told. */
+int th_runtime_update_bt(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
+                         const char *version, char *from /* out */, char *to /* out */,
+                         char **backtrace /* out */, th_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Components (src/runtime/component.c)                               */
@@ -466,6 +481,12 @@ typedef struct th_runtime_replay_opts {
                                             an operation that ends after it is not run */
     th_runtime_replay_state_fn state_fn; /* optional */
     void *state_ud;
+    /* Optional: when the replay fails because the code trapped in its
+     * module's start function (instantiated for actor-spawned,
+     * actor-restarted, actor-restored or component-updated), *backtrace
+     * gets where (malloc'd, caller frees: the wasm backtrace, one "#N
+     * name" frame per line, innermost first); otherwise NULL. */
+    char **backtrace; /* out */
 } th_runtime_replay_opts;
 
 typedef struct th_runtime_replay_result {
@@ -489,7 +510,7 @@ typedef struct th_runtime_replay_result {
  * compare every event it produces with the recorded one.  Returns 0 when
  * the replay ran: res->diverged says whether it matched (th_runtime_replay_result_release
  * frees the state); an error when it could not (no component, a record it
- * cannot read). */
+ * cannot read, code whose start function traps: opts->backtrace). */
 int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_result *res /* out */,
                       th_error *err);
 void th_runtime_replay_result_release(th_runtime_replay_result *res);

@@ -9,6 +9,7 @@
 #define THEATER_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "theater/error.h"
@@ -26,6 +27,10 @@ typedef struct cli_command {
 extern bool cli_home_option;
 /* Print "theater: " + message to stderr. */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The frames of a wasm backtrace (one "#N name" frame per line; NULL or
+ * "" for none) on `f` under an error line, one indented line each
+ * ("    at #N name"), control characters shown as '?'. */
+void cli_print_frames(FILE *f, const char *backtrace);
 /* True if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /* Read a whole file ("-" = stdin) into a malloc'd buffer; NULL + message on
@@ -75,10 +80,12 @@ int cli_replay_load(const char *home, const char *arg, cli_replay_src **out /* o
 void cli_replay_free(cli_replay_src *src);
 /* The record's actor id (borrowed). */
 const char *cli_replay_actor(const cli_replay_src *src);
-/* th_runtime_replay on the record (component: other code, or NULL). */
+/* th_runtime_replay on the record (component: other code, or NULL;
+ * backtrace: th_runtime_replay_opts.backtrace, may be NULL). */
 int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t component_len,
                    uint64_t until, th_runtime_replay_state_fn fn, void *ud,
-                   th_runtime_replay_result *res /* out */, th_error *err);
+                   th_runtime_replay_result *res /* out */, char **backtrace /* out */,
+                   th_error *err);
 /* `theater state ID --at SEQ [--home DIR] [--json]`. */
 int cli_replay_state_at(int argc, char **argv);
 

@@ -424,7 +424,7 @@ static int load_states(const chain_args *a, const char *full, states *st, th_err
 
     memset(&res, 0, sizeof res);
     if ((rc = cli_replay_load(a->home, full, &src, err)) == TH_OK)
-        rc = cli_replay_run(src, NULL, 0, UINT64_MAX, collect_state, st, &res, err);
+        rc = cli_replay_run(src, NULL, 0, UINT64_MAX, collect_state, st, &res, NULL, err);
     if (rc == TH_OK && st->oom)
         rc = th_error_set(err, TH_ENOMEM, "out of memory");
     if (rc == TH_OK && res.diverged)

@@ -347,7 +347,7 @@ const char *cli_replay_actor(const cli_replay_src *src)
 
 int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t component_len,
                    uint64_t until, th_runtime_replay_state_fn fn, void *ud,
-                   th_runtime_replay_result *res, th_error *err)
+                   th_runtime_replay_result *res, char **backtrace, th_error *err)
 {
     rec_src *s = (rec_src *)src;
     th_runtime_replay_opts o;
@@ -368,6 +368,7 @@ int cli_replay_run(cli_replay_src *src, const uint8_t *component, size_t compone
     o.until = until;
     o.state_fn = fn;
     o.state_ud = ud;
+    o.backtrace = backtrace;
     return th_runtime_replay(&o, res, err);
 }
 
@@ -391,6 +392,7 @@ int cli_cmd_replay(int argc, char **argv)
     cli_replay_src *src = NULL;
     th_runtime_replay_result res;
     th_error err;
+    char *bt = NULL;
 
     for (i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -431,7 +433,7 @@ int cli_cmd_replay(int argc, char **argv)
     memset(&res, 0, sizeof res);
     rc = load(home, target, until == UINT64_MAX, &src, &err);
     if (rc == 0)
-        rc = cli_replay_run(src, comp, comp_len, until, NULL, NULL, &res, &err);
+        rc = cli_replay_run(src, comp, comp_len, until, NULL, NULL, &res, &bt, &err);
     if (src != NULL) { /* a record damaged beyond where the replay stopped: that, not the verdict */
         int end = replay_end(src, rc == 0 ? &err : NULL);
         if (rc == 0)
@@ -439,6 +441,7 @@ int cli_cmd_replay(int argc, char **argv)
     }
     if (rc != 0) {
         cli_errorf("replay: %s", err.msg[0] ? err.msg : th_strerror(rc));
+        cli_print_frames(stderr, bt); /* (a trap in the code's start function) */
     } else if (json) {
         json_t *o = json_pack("{s:s, s:I, s:b, s:s, s:b}", "actor", cli_replay_actor(src), "events",
                               (json_int_t)res.events, "identical", !res.diverged, "component",
@@ -465,6 +468,7 @@ int cli_cmd_replay(int argc, char **argv)
     th_runtime_replay_result_release(&res);
     cli_replay_free(src);
     free(comp);
+    free(bt);
     return rc != 0 || res.diverged ? 1 : 0;
 }
 
@@ -479,6 +483,7 @@ int cli_replay_state_at(int argc, char **argv)
     th_runtime_replay_result res;
     th_error err;
     json_t *v = NULL;
+    char *bt = NULL;
 
     for (i = 1; i < argc; i++) {
         if ((k = cli_opt_value(argc, argv, &i, "state", vals, &val)) == 0) {
@@ -513,13 +518,14 @@ int cli_replay_state_at(int argc, char **argv)
         rc = th_error_set(&err, TH_ENOENT, "the chain has %zu events (0..%zu)",
                           ((rec_src *)src)->evs.count, ((rec_src *)src)->evs.count - 1);
     if (rc == 0)
-        rc = cli_replay_run(src, NULL, 0, at, NULL, NULL, &res, &err);
+        rc = cli_replay_run(src, NULL, 0, at, NULL, NULL, &res, &bt, &err);
     if (rc == 0 && res.diverged)
         rc = th_error_set(&err, TH_ECORRUPT,
                           "the replay diverged at event %" PRIu64 " (%s): recorded %s, replayed %s",
                           res.seq, res.type, res.recorded, res.replayed);
     if (rc != 0) {
         cli_errorf("state: %s", err.msg[0] ? err.msg : th_strerror(rc));
+        cli_print_frames(stderr, bt);
     } else {
         if (res.has_state && !json)
             v = json_loadb((const char *)res.state, res.state_len, JSON_DECODE_ANY, NULL);
@@ -541,5 +547,6 @@ int cli_replay_state_at(int argc, char **argv)
     json_decref(v);
     th_runtime_replay_result_release(&res);
     cli_replay_free(src);
+    free(bt);
     return rc != 0 ? 1 : 0;
 }

@@ -248,12 +248,31 @@ static bool home_owned(const char *home, const char *manifest)
     return true;
 }
 
-/* The root actor's end as a JSON line (--json): `reason`, the data it
- * shut down with (or NULL), the failure's message (or NULL). */
-static void print_exit_json(const char *id, const char *reason, const th_actor_exit *ex,
-                            const char *message)
+/* The lines of a wasm backtrace ("#N name" each) as a JSON array of
+ * strings (a line that is not UTF-8 is left out); NULL for none. */
+static json_t *frames_json(const char *backtrace)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s}", "kind", "exit", "actor", id, "reason", reason);
+    const char *p, *nl;
+    json_t *a;
+
+    if (backtrace == NULL || backtrace[0] == '\0' || (a = json_array()) == NULL)
+        return NULL;
+    for (p = backtrace; *p != '\0'; p = nl + (*nl != '\0')) {
+        if ((nl = strchr(p, '\n')) == NULL)
+            nl = p + strlen(p);
+        if (nl > p)
+            json_array_append_new(a, json_stringn(p, (size_t)(nl - p)));
+    }
+    return a;
+}
+
+/* The root actor's end as a JSON line (--json): `reason`, the data it
+ * shut down with (or NULL), the failure's message (or NULL) and a trap's
+ * frames ("backtrace", as the actor-failed event has them; or NULL). */
+static void print_exit_json(const char *id, const char *reason, const th_actor_exit *ex,
+                            const char *message, const char *backtrace)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "kind", "exit", "actor", id, "reason", reason), *bt;
 
     if (o != NULL &&
         ((ex != NULL && ex->has_data && set_bytes(o, "data", ex->data, ex->data_len) != 0) ||
@@ -261,6 +280,8 @@ static void print_exit_json(const char *id, const char *reason, const th_actor_e
         json_decref(o);
         o = NULL;
     }
+    if (o != NULL && (bt = frames_json(backtrace)) != NULL)
+        json_object_set_new(o, "backtrace", bt);
     print_line(o);
 }
 
@@ -275,7 +296,7 @@ static int wait_and_report(th_runtime *rt, const char *id)
     rc = th_runtime_wait(rt, id, 0, &ex, &err);
     if (rc == TH_ECLOSED || g_interrupted) {
         if (g_json)
-            print_exit_json(id, "interrupted", NULL, NULL);
+            print_exit_json(id, "interrupted", NULL, NULL, NULL);
         else
             printf("[runtime] interrupted; stopping every actor\n");
         status = 130;
@@ -283,24 +304,27 @@ static int wait_and_report(th_runtime *rt, const char *id)
         cli_errorf("run: %s", err.msg);
     } else if (ex.reason == TH_EXIT_SHUTDOWN) {
         if (g_json)
-            print_exit_json(id, "shutdown", &ex, NULL);
+            print_exit_json(id, "shutdown", &ex, NULL, NULL);
         else
             printf("[runtime] %s shut down%s%.*s\n", id, ex.has_data ? " with data: " : "",
                    ex.has_data ? (int)ex.data_len : 0, ex.has_data ? (const char *)ex.data : "");
         status = 0;
     } else if (ex.reason == TH_EXIT_FAILED) {
-        if (g_json)
-            print_exit_json(id, "failed", NULL, ex.message);
-        else
+        if (g_json) {
+            print_exit_json(id, "failed", NULL, ex.message, ex.backtrace);
+        } else { /* (a trap: the frames under it) */
             printf("[runtime] %s failed: %s\n", id, ex.message);
+            cli_print_frames(stdout, ex.backtrace);
+        }
     } else {
         if (g_json)
-            print_exit_json(id, "stopped", NULL, NULL);
+            print_exit_json(id, "stopped", NULL, NULL, NULL);
         else
             printf("[runtime] %s was stopped\n", id);
         status = 0;
     }
     free(ex.data);
+    free(ex.backtrace);
     return status;
 }
 
@@ -312,7 +336,7 @@ int cli_cmd_run(int argc, char **argv)
     th_runtime *rt;
     th_spawn_opts o;
     th_error err;
-    char id[TH_ACTOR_ID_SIZE];
+    char id[TH_ACTOR_ID_SIZE], *bt = NULL;
     int rc, status = 1;
     bool done;
     run_args a;
@@ -346,8 +370,11 @@ int cli_cmd_run(int argc, char **argv)
     o.manifest_path = a.manifest;
     o.initial_state = state;
     o.initial_state_len = state_len;
+    o.backtrace = &bt;
     if (th_runtime_spawn(rt, &o, id, &err) != 0) {
         cli_errorf("run: %s", err.msg);
+        cli_print_frames(stderr, bt); /* (a trap in its init or start function) */
+        free(bt);
     } else {
         if (g_json)
             print_line(json_pack("{s:s, s:s}", "kind", "started", "actor", id));

@@ -52,6 +52,22 @@ void cli_errorf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_print_frames(FILE *f, const char *backtrace)
+{
+    const char *p, *nl;
+
+    for (p = backtrace; p != NULL && *p != '\0'; p = nl + (*nl != '\0')) {
+        if ((nl = strchr(p, '\n')) == NULL)
+            nl = p + strlen(p);
+        if (nl == p)
+            continue;
+        fputs("    at ", f);
+        for (; p < nl; p++)
+            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+        fputc('\n', f);
+    }
+}
+
 int cli_is_help(const char *arg)
 {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;

@@ -33,7 +33,7 @@
 static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, wit_opt_bytes *init,
                     wit_res_str_str *ret)
 {
-    char why[TH_ERROR_MSG_MAX];
+    char why[TH_ERROR_MSG_MAX], *bt = NULL, *told = NULL;
     int rc;
 
     /* a NUL would end the path or text early */
@@ -42,8 +42,15 @@ static int do_spawn(rt_host *h, const char *fn, bool resume, wit_str *manifest, 
                                "the manifest holds a NUL character");
     rc = rt_child_spawn(h, IFACE, fn, manifest->ptr, resume, init->some,
                         init->some ? init->val.ptr : NULL, init->some ? init->val.len : 0, why,
-                        sizeof why);
-    return rt_call_outcome(h, rc, &ret->is_err, &ret->err, why);
+                        sizeof why, &bt);
+    /* a trap in the child's start function: the err has its frames after
+     * the message, a line each */
+    if (bt != NULL)
+        told = rt_text_with_frames(why, bt);
+    rc = rt_call_outcome(h, rc, &ret->is_err, &ret->err, told != NULL ? told : why);
+    free(told);
+    free(bt);
+    return rc;
 }
 
 static int s_spawn(rt_host *h, wit_str *manifest, wit_opt_bytes *init_bytes, wit_res_str_str *ret)

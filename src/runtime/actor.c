@@ -130,8 +130,10 @@ void rt_actor_release(rt_actor *a)
         free(p);
     }
     rt_msg_free(a->stop_msg);
-    if (a->exit != NULL)
+    if (a->exit != NULL) {
         free(a->exit->data);
+        free(a->exit->backtrace);
+    }
     free(a->exit);
     free(a->fn_dyn);
     free(a->state);
@@ -353,11 +355,13 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
 }
 
 int rt_actor_resume(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
-                    const uint8_t *state, size_t len, rt_actor **out, th_error *err)
+                    const uint8_t *state, size_t len, char **backtrace, rt_actor **out,
+                    th_error *err)
 {
     rt_actor_new_opts o;
 
     memset(&o, 0, sizeof o);
+    o.backtrace = backtrace;
     o.has_init_state = o.has_state = has_state;
     o.init_state = o.state = has_state ? state : NULL;
     o.init_state_len = o.state_len = has_state ? len : 0;
@@ -527,8 +531,12 @@ int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor
         rc = th_error_set(err, TH_ENOMEM, "out of memory creating an actor");
         goto fail;
     }
-    /* (an outside spawn hears where a trap in the start function was) */
-    if ((rc = rt_actor_instantiate(a, o->sub != NULL ? o->sub->backtrace : NULL, err)) != 0)
+    /* (a spawner hears where a trap in the start function was) */
+    if ((rc = rt_actor_instantiate(a,
+                                   o->backtrace != NULL ? o->backtrace
+                                   : o->sub != NULL     ? o->sub->backtrace
+                                                        : NULL,
+                                   err)) != 0)
         goto fail;
     if (parent != NULL && (rc = actor_link_parent(a, parent, &counted, err)) != 0)
         goto fail;
@@ -948,7 +956,15 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         }
         rt_op_free(a);
     }
-    rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
+    if (a->init_reply.actor != NULL && backtrace != NULL && backtrace[0] != '\0') {
+        /* supervisor.spawn: its err is a string, so the frames go into it,
+         * a line each, after the message */
+        char *with = rt_text_with_frames(text, backtrace);
+        rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, with != NULL ? with : text);
+        free(with);
+    } else {
+        rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
+    }
     if (a->init_sync != NULL) { /* th_runtime_spawn: where its init trapped, too */
         rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
@@ -980,7 +996,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         }
     }
     /* 3: notify the supervisor (or the outside, for a root) */
-    rt_sup_child_failed(a, wit_type, text);
+    rt_sup_child_failed(a, wit_type, text, backtrace);
 }
 
 void rt_actor_run_op(rt_actor *a, rt_msg *m)

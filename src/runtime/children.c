@@ -11,13 +11,17 @@
 #include "runtime/rt_int.h"
 
 int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest, bool resume,
-                   bool has_init, const uint8_t *init, size_t len, char *why, size_t cap)
+                   bool has_init, const uint8_t *init, size_t len, char *why, size_t cap,
+                   char **backtrace)
 {
     rt_actor *self = h->a, *child = NULL;
     rt_spec *spec = NULL;
+    th_spawn_opts sub = {0};
     th_error err;
     bool text;
 
+    *backtrace = NULL;
+    sub.backtrace = backtrace; /* (only that: no listener) */
     th_error_clear(&err);
     text = strchr(manifest, '\n') != NULL || strchr(manifest, '=') != NULL;
     if (atomic_load(&self->rt->closing)) {
@@ -34,13 +38,21 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
             rt_spec_load(self->rt, path, NULL, NULL, self->spec, &spec, &err);
     }
     if (spec != NULL && resume)
-        rt_actor_resume(self->rt, spec, self, has_init, init, len, &child, &err);
+        rt_actor_resume(self->rt, spec, self, has_init, init, len, backtrace, &child, &err);
     else if (spec != NULL)
         rt_actor_create(self->rt, spec, self, has_init, has_init ? init : NULL, has_init ? len : 0,
-                        NULL, &child, &err);
+                        &sub, &child, &err);
     rt_spec_release(spec);
     if (child == NULL) {
         snprintf(why, cap, "%s", err.msg);
+        if (*backtrace != NULL) {
+            /* its start function trapped: no child, so no chain and no
+             * lifecycle line tells of it; the runtime's log does */
+            char *told = rt_text_with_frames(err.msg, *backtrace);
+            rt_log(self->rt, self->id, self->spec->name, "%s of a child refused: %s", fn,
+                   told != NULL ? told : err.msg);
+            free(told);
+        }
         return RT_REFUSED;
     }
     rt_actor_ref(self);

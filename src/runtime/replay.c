@@ -1064,7 +1064,9 @@ static int start_code(replay_ctx *c, const th_chain_event *e, const json_t *d, c
     rt_actor_set_state(a, has, p, n);
     a->status = TH_ACTOR_STARTING;
     snprintf(c->rp.res->component, sizeof c->rp.res->component, "%s", a->component);
-    return rt_actor_instantiate(a, NULL, err);
+    /* (a trap in its start function ends the replay: the caller hears
+     * where; the first such failure is the last start) */
+    return rt_actor_instantiate(a, c->opts->backtrace, err);
 }
 
 static int on_spawned(replay_ctx *c, const th_chain_event *e, const json_t *d, th_error *err)
@@ -1122,7 +1124,7 @@ static int on_updated(replay_ctx *c, const th_chain_event *e, const json_t *d, t
         if (json_is_true(json_object_get(d, "migrated"))) {
             th_error_clear(&merr);
             if (rt_upgrade_migrate(a, json_is_string(from) ? json_string_value(from) : "", &ran,
-                                   &merr) != 0 ||
+                                   NULL, &merr) != 0 ||
                 !ran) {
                 show(theirs, sizeof theirs, e->type, e->data, e->data_len);
                 snprintf(mine, sizeof mine, "migrate %s", ran ? merr.msg : "is not exported");
@@ -1687,6 +1689,8 @@ int th_runtime_replay(const th_runtime_replay_opts *opts, th_runtime_replay_resu
 
     memset(res, 0, sizeof *res);
     memset(&c, 0, sizeof c);
+    if (opts->backtrace != NULL)
+        *opts->backtrace = NULL;
     c.opts = opts;
     c.rp.rec = opts->stream != NULL ? &c.rp.view : opts->events;
     c.rp.stream = opts->stream;

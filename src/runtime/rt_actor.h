@@ -244,9 +244,12 @@ int rt_actor_create(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_st
 /* supervisor.resume: the same, but the actor starts RUNNING with exactly
  * the state given (none if has_state is false; the manifest's init_state
  * is not used) and its init is not called, now or at a restart; its
- * "actor-spawned" record says "resumed": true.  Nothing is queued. */
+ * "actor-spawned" record says "resumed": true.  Nothing is queued.
+ * `backtrace` (may be NULL), as th_spawn_opts.backtrace for `sub`: where
+ * its module's start function trapped. */
 int rt_actor_resume(rt_runtime *rt, rt_spec *spec, rt_actor *parent, bool has_state,
-                    const uint8_t *state, size_t len, rt_actor **out, th_error *err);
+                    const uint8_t *state, size_t len, char **backtrace /* out */, rt_actor **out,
+                    th_error *err);
 /* The general form (rt_actor_create is a spawn): `id` NULL for a fresh
  * one; the initial state kept for restarts and the state it starts with
  * (a restored actor's differ); `run_init` false: it starts RUNNING with
@@ -268,6 +271,8 @@ typedef struct rt_actor_new_opts {
     size_t event_len;
     const th_spawn_opts *sub;
     const char *incarnation; /* NULL or a->incarnation (a restore with init to run) */
+    char **backtrace;        /* out, may be NULL: a trap in the start function
+                                (rt_actor_instantiate); default sub->backtrace */
 } rt_actor_new_opts;
 int rt_actor_new(rt_runtime *rt, rt_spec *spec, rt_actor *parent, const rt_actor_new_opts *o,
                  rt_actor **out, th_error *err);
@@ -403,7 +408,10 @@ int rt_upgrade_send(rt_actor *a, const rt_upgrade *u, rt_reply *reply);
 /* Call the new instance's migrate export, if it has one, with the actor's
  * state and `from_version`; on success the state is replaced and *ran
  * says whether migrate existed.  0, or an error (err says why) and the
- * state is unchanged. */
-int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_error *err);
+ * state is unchanged; after a trap or running out of fuel, *backtrace (if
+ * `backtrace` is not NULL) gets where (malloc'd, one "#N name" frame per
+ * line, innermost first), otherwise NULL. */
+int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, char **backtrace /* out */,
+                       th_error *err);
 
 #endif

@@ -296,6 +296,13 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
  * Returns e->code. */
 int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e);
 
+/* `text` followed by the frames of a wasm backtrace (one "#N name" frame
+ * per line, as the engine bounds it; NULL or "" for none), each on a line
+ * of its own as "    at #N name" (as the CLI prints them under an error):
+ * for an error that is a string to a guest (a supervisor's err), which
+ * has no other place for them.  Malloc'd; NULL if out of memory. */
+char *rt_text_with_frames(const char *text, const char *backtrace);
+
 /* ------------------------------------------------------------------ */
 /* Suspended host calls (turn.c, actor.c)                            */
 
@@ -595,9 +602,14 @@ int rt_pending_answer(rt_actor *a, const char *id, bool ok, const uint8_t *resp,
  * caller waits for its init (ok(child-id)).  With `resume`
  * (supervisor.resume): the child starts with exactly that state and no
  * init (rt_actor_resume); the caller gets ok(child-id) at once (for a
- * durable child, once its record is stored). */
+ * durable child, once its record is stored).  Refused because the child's
+ * module's start function trapped (no child was made): *backtrace gets
+ * where (malloc'd, one "#N name" frame per line), which the err should
+ * carry (rt_text_with_frames); otherwise NULL.  (A trap in the child's
+ * init reaches the caller's err with its frames: rt_actor_failv.) */
 int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *manifest, bool resume,
-                   bool has_init, const uint8_t *init, size_t len, char *why, size_t cap);
+                   bool has_init, const uint8_t *init, size_t len, char *why, size_t cap,
+                   char **backtrace /* out */);
 /* The caller's child with this id (n bytes): a new reference, or NULL
  * with why. */
 rt_actor *rt_child_find(rt_actor *parent, const char *id, size_t n, char *why, size_t cap);

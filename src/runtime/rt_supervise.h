@@ -10,8 +10,10 @@
 #include "theater/error.h"
 #include "runtime/rt_host.h"
 
-/* Inside the child's turn: the child failed (status already FAILED). */
-void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text);
+/* Inside the child's turn: the child failed (status already FAILED);
+ * `backtrace` (may be NULL): where, kept in a root actor's end
+ * (th_actor_exit.backtrace). */
+void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text, const char *backtrace);
 /* Inside the turn of `a`: begin stopping (children first). */
 void rt_sup_begin_stop(rt_actor *a, rt_msg *stop);
 /* Inside the turn: a child finished stopping. */

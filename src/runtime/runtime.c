@@ -40,15 +40,18 @@ void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex)
     /* a ring: the oldest record makes room */
     r = &rt->exits[rt->nexits++ % RT_MAX_EXITS];
     free(r->exit.data);
+    free(r->exit.backtrace);
     memcpy(r->id, id, sizeof r->id);
     r->exit = *ex;
     r->exit.data = ex->has_data ? rt_memdup(ex->data, ex->data_len) : NULL;
     if (ex->has_data && r->exit.data == NULL)
         r->exit.has_data = false;
+    r->exit.backtrace = ex->backtrace != NULL ? strdup(ex->backtrace) : NULL; /* (none if OOM) */
     pthread_mutex_unlock(&rt->exitlock);
 }
 
-/* A remembered end: 0 and *ex filled (data copied), or TH_ENOENT. */
+/* A remembered end: 0 and *ex filled (data and backtrace copied), or
+ * TH_ENOENT. */
 static int exit_lookup(rt_runtime *rt, const char *id, th_actor_exit *ex)
 {
     unsigned i, n;
@@ -62,6 +65,7 @@ static int exit_lookup(rt_runtime *rt, const char *id, th_actor_exit *ex)
             if (ex != NULL) {
                 *ex = r->exit;
                 ex->data = r->exit.has_data ? rt_memdup(r->exit.data, r->exit.data_len) : NULL;
+                ex->backtrace = r->exit.backtrace != NULL ? strdup(r->exit.backtrace) : NULL;
             }
             rc = 0;
             break;
@@ -320,8 +324,10 @@ void th_runtime_free(th_runtime *rt)
     pthread_mutex_destroy(&rt->outlock);
     if (rt->exits != NULL) {
         unsigned i;
-        for (i = 0; i < RT_MAX_EXITS; i++)
+        for (i = 0; i < RT_MAX_EXITS; i++) {
             free(rt->exits[i].exit.data);
+            free(rt->exits[i].exit.backtrace);
+        }
         free(rt->exits);
     }
     pthread_mutex_destroy(&rt->exitlock);
@@ -834,6 +840,8 @@ int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms, t
         if (a->exit != NULL) {
             *ex = *a->exit;
             ex->data = a->exit->has_data ? rt_memdup(a->exit->data, a->exit->data_len) : NULL;
+            /* (no backtrace if out of memory: the end is still told) */
+            ex->backtrace = a->exit->backtrace != NULL ? strdup(a->exit->backtrace) : NULL;
             if (a->exit->has_data && ex->data == NULL)
                 rc = TH_ENOMEM;
         } else {

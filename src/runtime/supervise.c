@@ -52,7 +52,7 @@ void rt_sup_unlink(rt_actor *parent, rt_actor *child)
 /* Record the end in the actor (and, for a root actor, in the runtime's
  * list of ends) and take the list of its waiters. */
 static rt_sync **exit_fill(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
-                           const char *message, uint32_t *nwaiters)
+                           const char *message, const char *backtrace, uint32_t *nwaiters)
 {
     th_actor_exit *x, bare = {.reason = reason};
     rt_sync **w;
@@ -60,6 +60,7 @@ static rt_sync **exit_fill(rt_actor *a, int reason, bool has_data, const uint8_t
     pthread_mutex_lock(&a->lock);
     if ((x = a->exit) != NULL) {
         free(x->data);
+        free(x->backtrace);
         memset(x, 0, sizeof *x);
     } else {
         x = a->exit = calloc(1, sizeof *x); /* NULL: the reason alone is kept */
@@ -74,6 +75,10 @@ static rt_sync **exit_fill(rt_actor *a, int reason, bool has_data, const uint8_t
         }
         if (message != NULL)
             snprintf(x->message, sizeof x->message, "%s", message);
+        /* (the engine's backtrace, bounded as it bounds it; none if out
+         * of memory) */
+        if (backtrace != NULL && backtrace[0] != '\0')
+            x->backtrace = strdup(backtrace);
     }
     a->exited = true;
     if (a->parent == NULL)
@@ -99,21 +104,21 @@ static void exit_wake(rt_actor *a, rt_sync **w, uint32_t n)
 
 /* Record the end in the actor and wake everyone waiting for it. */
 static void set_exit(rt_actor *a, int reason, bool has_data, const uint8_t *data, size_t len,
-                     const char *message)
+                     const char *message, const char *backtrace)
 {
     uint32_t n;
-    rt_sync **w = exit_fill(a, reason, has_data, data, len, message, &n);
+    rt_sync **w = exit_fill(a, reason, has_data, data, len, message, backtrace, &n);
 
     exit_wake(a, w, n);
 }
 
-void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text)
+void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text, const char *backtrace)
 {
     rt_msg *m;
 
     if (child->parent == NULL) {
         rt_durable_ended(child); /* failed for good: not brought back */
-        set_exit(child, TH_EXIT_FAILED, false, NULL, 0, text);
+        set_exit(child, TH_EXIT_FAILED, false, NULL, 0, text, backtrace);
         return;
     }
     m = rt_msg_new(RT_MSG_CHILD_ERROR, NULL, 0);
@@ -239,9 +244,9 @@ void rt_sup_finish(rt_actor *a)
      * th_runtime_wait in between still finds one or the other */
     if (code == RT_STOP_EXIT)
         waiters = exit_fill(a, TH_EXIT_SHUTDOWN, a->shutdown_has_data, a->shutdown_data,
-                            a->shutdown_len, NULL, &nwaiters);
+                            a->shutdown_len, NULL, NULL, &nwaiters);
     else
-        waiters = exit_fill(a, TH_EXIT_STOPPED, false, NULL, 0, NULL, &nwaiters);
+        waiters = exit_fill(a, TH_EXIT_STOPPED, false, NULL, 0, NULL, NULL, &nwaiters);
     rt_record_push(a); /* its last events are queued before it is gone (th_runtime_flush) */
     rt_registry_remove(&a->rt->reg, a);
     rt_actor_uncount(a);

@@ -20,9 +20,11 @@
  *      function of the state alone and a replay can repeat it;
  *   4. on success the old instance goes, the state is the migrated one and
  *      "component-updated" is recorded ({from, component, version,
- *      from_version, migrated, state}); on any failure (2, 3: an err, a
- *      trap, fuel) the new instance goes, the old keeps running, nothing
- *      is recorded, and the caller gets the reason.
+ *      from_version, migrated, state}); on any failure (1: a trap in the
+ *      new code's start function, 2, 3: an err, a trap, fuel) the new
+ *      instance goes, the old keeps running, nothing is recorded, and the
+ *      caller gets the reason (and, for a trap or fuel, the wasm backtrace:
+ *      th_runtime_update_bt; a supervisor's update-child, its err's lines).
  *
  * A restart after an upgrade starts the upgraded code (actor-restarted
  * names it).
@@ -69,7 +71,8 @@ static void restore(rt_actor *a, const inst_save *s)
     a->nfn_dyn = s->nfn_dyn; /* the cached lookups are of the old instance */
 }
 
-int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_error *err)
+int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, char **backtrace,
+                       th_error *err)
 {
     th_wasm_func *f = th_wasm_instance_func(a->inst, WIT_EXPORT_ACTOR_MIGRATE), *post;
     th_wasm_exec *ex = NULL;
@@ -81,6 +84,8 @@ int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_erro
     int rc;
 
     *ran = false;
+    if (backtrace != NULL)
+        *backtrace = NULL;
     memset(&v, 0, sizeof v);
     if (f == NULL)
         return 0;
@@ -111,6 +116,10 @@ int rt_upgrade_migrate(rt_actor *a, const char *from_version, bool *ran, th_erro
                                                       : "did not return");
         if (th_wasm_exec_is_suspended(ex))
             th_wasm_exec_abort(ex);
+        /* where it trapped (or was when its fuel ran out), as the engine
+         * bounds it */
+        if (backtrace != NULL && th_wasm_exec_backtrace(ex)[0] != '\0')
+            *backtrace = strdup(th_wasm_exec_backtrace(ex)); /* (none if out of memory) */
         goto out;
     }
     if ((rc = wit_call_lift_actor_migrate(&g, res, &v)) != 0) {
@@ -141,15 +150,17 @@ out:
 }
 
 /* Steps 1-3 on the actor: 0 with the new instance in place (old one in
- * *old), or an error with the old one back. */
-static int swap_in(rt_actor *a, const rt_upgrade *u, inst_save *old, bool *migrated, th_error *err)
+ * *old), or an error with the old one back (*backtrace: where the new
+ * code's start function or migrate trapped, malloc'd, or NULL). */
+static int swap_in(rt_actor *a, const rt_upgrade *u, inst_save *old, bool *migrated,
+                   char **backtrace, th_error *err)
 {
     int rc, i;
 
     save(a, old);
     a->inst = NULL; /* kept in *old; rt_actor_instantiate would free it */
     a->module = u->module;
-    if ((rc = rt_actor_instantiate(a, NULL, err)) != 0)
+    if ((rc = rt_actor_instantiate(a, backtrace, err)) != 0)
         goto fail;
     for (i = 0; i < RT_EX_COUNT; i++) {
         if (old->fn[i] != NULL && a->fn[i] == NULL) {
@@ -160,7 +171,7 @@ static int swap_in(rt_actor *a, const rt_upgrade *u, inst_save *old, bool *migra
             goto fail;
         }
     }
-    if ((rc = rt_upgrade_migrate(a, a->version, migrated, err)) != 0)
+    if ((rc = rt_upgrade_migrate(a, a->version, migrated, backtrace, err)) != 0)
         goto fail;
     return 0;
 fail:
@@ -197,7 +208,7 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
     rt_upgrade u;
     inst_save old;
     th_error err;
-    char from[RT_HASH_HEX + 1], from_version[sizeof a->version];
+    char from[RT_HASH_HEX + 1], from_version[sizeof a->version], *bt = NULL, *told;
     bool migrated = false;
     int rc;
 
@@ -209,7 +220,7 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
                           : a->status == TH_ACTOR_STARTING ? "it is starting"
                                                            : "it is stopping");
     } else {
-        rc = swap_in(a, &u, &old, &migrated, &err);
+        rc = swap_in(a, &u, &old, &migrated, &bt, &err);
     }
     if (rc == 0) {
         th_wasm_instance_free(old.inst);
@@ -222,7 +233,12 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
         rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)from, RT_HASH_HEX, NULL);
     } else {
         rt_log(a->rt, a->id, a->spec->name, "upgrade refused: %s", err.msg);
-        rt_reply_complete(a->rt, &m->reply, rc, false, NULL, 0, err.msg);
+        /* a supervisor's update-child gets an err string: the frames go
+         * into it, a line each; an outside caller gets them apart */
+        told = m->reply.actor != NULL && bt != NULL ? rt_text_with_frames(err.msg, bt) : NULL;
+        rt_reply_fail(a->rt, &m->reply, rc, told != NULL ? told : err.msg, bt);
+        free(told);
+        free(bt);
     }
     rt_msg_free(m);
 }
@@ -268,12 +284,20 @@ int rt_upgrade_send(rt_actor *a, const rt_upgrade *u, rt_reply *reply)
 int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
                       const char *version, char *from, char *to, th_error *err)
 {
+    return th_runtime_update_bt(rt, actor_id, bytes, len, version, from, to, NULL, err);
+}
+
+int th_runtime_update_bt(th_runtime *rt, const char *actor_id, const uint8_t *bytes, size_t len,
+                         const char *version, char *from, char *to, char **backtrace, th_error *err)
+{
     rt_actor *a = actor_id != NULL ? rt_registry_get(&rt->reg, actor_id, strlen(actor_id)) : NULL;
     rt_reply reply;
     rt_upgrade u;
     rt_sync *s = NULL;
     int rc;
 
+    if (backtrace != NULL)
+        *backtrace = NULL;
     if (a == NULL)
         return th_error_set(err, TH_ENOENT, "no actor %s", actor_id != NULL ? actor_id : "(null)");
     /* what the code is, checked before anything changes */
@@ -296,9 +320,13 @@ int th_runtime_update(th_runtime *rt, const char *actor_id, const uint8_t *bytes
     }
     pthread_mutex_lock(&s->lock);
     rc = s->status;
-    if (rc != 0)
+    if (rc != 0) {
         th_error_set(err, rc, "%s", s->msg);
-    else if (from != NULL)
+        if (backtrace != NULL) { /* (done: nothing writes it any more) */
+            *backtrace = s->backtrace;
+            s->backtrace = NULL;
+        }
+    } else if (from != NULL)
         snprintf(from, 65, "%.*s", (int)(s->len < 64 ? s->len : 64), (const char *)s->data);
     pthread_mutex_unlock(&s->lock);
     if (rc == 0 && to != NULL)

@@ -266,3 +266,24 @@ bool rt_id_valid(const char *s, size_t n)
     }
     return true;
 }
+
+char *rt_text_with_frames(const char *text, const char *backtrace)
+{
+    rt_buf b = {0};
+    const char *p, *nl;
+
+    rt_buf_puts(&b, text);
+    for (p = backtrace; p != NULL && *p != '\0'; p = nl + (*nl != '\0')) {
+        if ((nl = strchr(p, '\n')) == NULL)
+            nl = p + strlen(p);
+        if (nl > p) {
+            rt_buf_puts(&b, "\n    at ");
+            rt_buf_append(&b, p, (size_t)(nl - p));
+        }
+    }
+    if (b.oom) {
+        rt_buf_release(&b);
+        return NULL;
+    }
+    return b.data != NULL ? (char *)b.data : strdup(""); /* (kept NUL-terminated) */
+}

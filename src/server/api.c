@@ -467,7 +467,7 @@ static void job_component(srv_req *r)
 {
     const char *path = json_string_value(json_object_get(r->args, "component"));
     const char *version = json_string_value(json_object_get(r->args, "version"));
-    char from[65] = "", to[65] = "";
+    char from[65] = "", to[65] = "", *bt = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
     th_error err;
@@ -478,7 +478,7 @@ static void job_component(srv_req *r)
     th_error_clear(&err);
     rc = base_file_read(path, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, &err);
     if (rc == 0)
-        rc = th_runtime_update(r->srv->rt, r->id, bytes, len, version, from, to, &err);
+        rc = th_runtime_update_bt(r->srv->rt, r->id, bytes, len, version, from, to, &bt, &err);
     free(bytes);
     if (rc == 0) {
         o = json_pack("{s:s, s:s, s:s, s:b}", "id", r->id, "from", from, "component", to, "updated",
@@ -497,9 +497,14 @@ static void job_component(srv_req *r)
         srv_req_done_error(r, 409, "conflict", "%s", err.msg);
     } else if (rc == TH_ENOMEM) {
         srv_req_done_error(r, 503, "out-of-memory", "%s", err.msg);
+    } else if (bt != NULL) {
+        /* its start function or migrate trapped: nothing was recorded and
+         * no actor failed, so the request's log line has the frames */
+        srv_req_done_trap(r, 400, "update-component-error", bt, "%s", err.msg);
     } else { /* the code does not fit, or its migrate refused: old code runs */
         srv_req_done_error(r, 400, "update-component-error", "%s", err.msg);
     }
+    free(bt);
 }
 
 static void h_component(srv_req *r, char **seg)

@@ -842,20 +842,21 @@ static void simple_id(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 
 /* UpdateActorComponent {id, component} (and the older UpdateActorPackage
  * {id, package}): the hot upgrade of the management API (PUT
- * /v1/actors/ID/component, th_runtime_update), the component (or package)
+ * /v1/actors/ID/component, th_runtime_update_bt), the component (or package)
  * being a path the daemon reads, as the original's is.  It waits for the
  * actor's turn (at most 60 s); the old code keeps running on any error. */
 static void cmd_update(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
+    char *bt = NULL;
     th_error e;
     int rc;
 
     th_error_clear(&e);
     rc = base_file_read(cmd->text, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, &e);
     if (rc == 0)
-        rc = th_runtime_update(c->srv->rt, cmd->id, bytes, len, NULL, NULL, NULL, &e);
+        rc = th_runtime_update_bt(c->srv->rt, cmd->id, bytes, len, NULL, NULL, NULL, &bt, &e);
     free(bytes);
     if (rc == 0)
         srv_compat_id_only(out, "ActorComponentUpdated", cmd->id);
@@ -863,8 +864,9 @@ static void cmd_update(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)
         srv_compat_error(out, SRV_E_ACTOR_NOT_FOUND, NULL);
     else if (rc == TH_ETIMEDOUT)
         srv_compat_error(out, SRV_E_TIMEOUT, NULL);
-    else
-        error_of(out, TH_EINVAL, "Failed to update actor component", &e);
+    else /* (a trap in its start function or migrate: the frames after the message) */
+        error_of_bt(out, TH_EINVAL, "Failed to update actor component", &e, bt);
+    free(bt);
 }
 
 static void run_command(conn *c, const srv_compat_cmd *cmd, srv_jbuf *out)

@@ -547,6 +547,30 @@ endpoints)
     grep -A2 "POST /v1/actors -> 409 init-failed: instantiating starter: start function: unreachable$" "$H/server.log" | sed -n 2,3p >"$H/frames"
     [ "$(sed -n 1,2p "$H/frames")" = "$(printf '    at #0 check\n    at #1 begin')" ] ||
         fail "the failed start's log line is not followed by the backtrace: $(cat "$H/server.log")"
+    # a replay (beside the daemon) of the probe's record against that code:
+    # the replay fails in the start function, and says where
+    "$THEATER" replay "$pid4" --component "$(dirname "$PROBE")/starttrap.wasm" >"$H/out" 2>"$H/err" &&
+        fail "a replay whose code traps in its start function succeeded"
+    [ "$(cat "$H/err")" = "$(printf 'theater: replay: instantiating probe: start function: unreachable\n    at #0 check\n    at #1 begin')" ] ||
+        fail "the replay's error of a trap in the start function: $(cat "$H/err")"
+    # `theater run` (a home of its own: this one is the daemon's) of an
+    # actor that fails for good on a trap after it started (selftrap.wat):
+    # the failure line has the frames under it, and --json's exit line has
+    # them as "backtrace"; an init that traps: the frames under the error
+    printf 'name = "selfish"\nversion = "0.1.0"\ncomponent = "%s"\n[[handler]]\ntype = "message-server"\n' \
+        "$(dirname "$PROBE")/selftrap.wasm" >"$H/selftrap.toml"
+    "$THEATER" run --home "$H/runhome" "$H/selftrap.toml" >"$H/out" 2>"$H/err" &&
+        fail "run of an actor that traps exited 0"
+    grep -A3 '^\[runtime\] [0-9a-f-]* failed: trap in handle-send: unreachable$' "$H/out" | sed -n 2,4p >"$H/frames"
+    [ "$(cat "$H/frames")" = "$(printf '    at #0 fault\n    at #1 handle\n    at #2 on_send')" ] ||
+        fail "run: the failure line is not followed by the backtrace: $(cat "$H/out" "$H/err")"
+    "$THEATER" run --home "$H/runhome" --json "$H/selftrap.toml" >"$H/out" 2>"$H/err"
+    grep -q '^{"kind":"exit",.*"reason":"failed",.*"backtrace":\["#0 fault","#1 handle","#2 on_send"\]' "$H/out" ||
+        fail "run --json: the exit line has no backtrace: $(cat "$H/out")"
+    "$THEATER" run --home "$H/runhome" --initial-state '"trap"' "$H/probe.toml" >"$H/out" 2>"$H/err" &&
+        fail "run of an init that traps exited 0"
+    grep -A1 '^theater: run: init of [0-9a-f-]* failed: trap in init: unreachable$' "$H/err" | sed -n 2p | grep -q '^    at #0 probe_trap_here$' ||
+        fail "run: the error of an init that traps is not followed by the backtrace: $(cat "$H/err")"
     # a trap in handle-channel-open is a failure, not a refusal: 502, with
     # the backtrace too
     b=$(expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary trap)

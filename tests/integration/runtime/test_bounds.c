@@ -308,6 +308,7 @@ static void test_flood_timeout(void **unused)
                     rx, tx);
     assert_int_equal(th_runtime_send(t.rt, tx, cmd, sizeof cmd, &err), 0);
     assert_int_equal(th_runtime_wait(t.rt, tx, 10000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     assert_non_null(
         strstr(ex.message, "call timeout of 300 ms exceeded in handle-send while waiting in send"));

@@ -8,7 +8,11 @@
  * trap's backtrace too (th_runtime_reply_fn's `backtrace`,
  * th_runtime_request_bt), and so is a spawn whose init or start function
  * traps (th_spawn_opts.backtrace); a restart whose start function traps
- * records the frames in its actor-failed event.
+ * records the frames in its actor-failed event, and a replay whose code
+ * traps there gives them too (th_runtime_replay_opts.backtrace).  A
+ * child that supervisor.spawn starts and whose init or start function
+ * traps: the parent's err has the frames after its message.  A root
+ * actor's end after a trap has them too (th_actor_exit.backtrace).
  *
  * The actors are probe.c (C guest SDK): "spawn", "request ID trap".
  */
@@ -24,17 +28,19 @@
 #include <cmocka.h>
 
 #include "theater/chain.h"
+#include "theater/handlers.h"
 #include "theater/wasm.h"
 #include "runtime/rt_int.h"
 #include "rt_test_util.h"
 
 /* A probe manifest named `name` granting every handler the probe imports
- * (it links only when all are granted); returns a malloc'd path. */
-static char *probe_manifest(rtt *t, const char *name)
+ * (it links only when all are granted), with the TOML lines `extra` (may
+ * be NULL); returns a malloc'd path. */
+static char *probe_manifest_x(rtt *t, const char *name, const char *extra)
 {
     const char *man =
         rtt_manifest(t, name, rtt_module("probe"),
-                     "runtime message-server supervisor store timing random environment", NULL);
+                     "runtime message-server supervisor store timing random environment", extra);
     FILE *f = fopen(man, "a");
 
     assert_non_null(f);
@@ -43,6 +49,11 @@ static char *probe_manifest(rtt *t, const char *name)
     fprintf(f, "\n[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n");
     fclose(f);
     return strdup(man);
+}
+
+static char *probe_manifest(rtt *t, const char *name)
+{
+    return probe_manifest_x(t, name, NULL);
 }
 
 /* Spawn a probe as a root actor. */
@@ -302,12 +313,196 @@ static void test_restart_start_trap_backtrace(void **unused)
     assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     expect_in(ex.message, "restart failed: instantiating plain: start function: unreachable");
+    assert_non_null(ex.backtrace); /* (the actor's end, as its event) */
+    assert_string_equal(ex.backtrace, "#0 check\n#1 begin\n");
     free(ex.data);
+    free(ex.backtrace);
     s = events_of(&t, id, "actor-failed");
     expect_in(s, "\"backtrace\":[\"#0 check\",\"#1 begin\"]");
     free(s);
     rtt_stop(&t);
     th_wasm_module_free(m);
+}
+
+/* A replay whose code traps in its module's start function (the record of
+ * "plain" replayed with starttrap.wat as --component would): the replay
+ * fails with the trap, and th_runtime_replay_opts.backtrace has the
+ * frames; a replay that runs leaves it NULL. */
+static void test_replay_start_trap_backtrace(void **unused)
+{
+    th_runtime_replay_opts o = {0};
+    th_runtime_replay_result res = {0};
+    th_chain_query q = {0};
+    th_chain_events evs = {0};
+    rtt t;
+    th_error err;
+    char id[TH_ACTOR_ID_SIZE], *bt = (char *)"unset";
+    uint8_t *wasm;
+    size_t len;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
+    q.actor = id;
+    assert_int_equal(th_runtime_flush(t.rt, id, &err), 0);
+    assert_int_equal(th_chain_read(th_runtime_chain(t.rt), &q, &evs, &err), 0);
+    wasm = rtt_read_file(rtt_module("starttrap"), &len);
+    o.events = &evs;
+    o.handlers = th_handlers_builtin();
+    o.until = UINT64_MAX;
+    o.component = wasm;
+    o.component_len = len;
+    o.backtrace = &bt;
+    assert_int_equal(th_runtime_replay(&o, &res, &err), TH_ETRAP);
+    expect_in(err.msg, "instantiating plain: start function: unreachable");
+    assert_non_null(bt);
+    assert_string_equal(bt, "#0 check\n#1 begin\n");
+    free(bt);
+    th_runtime_replay_result_release(&res);
+    free(wasm);
+    /* its own code replays: no backtrace */
+    bt = (char *)"unset";
+    wasm = rtt_read_file(rtt_module("plain"), &len);
+    o.component = wasm;
+    o.component_len = len;
+    assert_int_equal(th_runtime_replay(&o, &res, &err), 0);
+    assert_false(res.diverged);
+    assert_null(bt);
+    th_runtime_replay_result_release(&res);
+    free(wasm);
+    th_chain_events_free(&evs);
+    rtt_stop(&t);
+}
+
+/* The id of the one chain in the home other than `not` (malloc'd). */
+static char *other_chain(rtt *t, const char * not )
+{
+    th_chain_actors as = {0};
+    th_error err;
+    char *id = NULL;
+    size_t i;
+
+    assert_int_equal(th_chain_list_actors(th_runtime_chain(t->rt), &as, &err), 0);
+    for (i = 0; i < as.count; i++) {
+        if (strcmp(as.items[i].name, not ) != 0) {
+            assert_null(id);
+            id = strdup(as.items[i].name);
+        }
+    }
+    th_chain_actors_free(&as);
+    assert_non_null(id);
+    return id;
+}
+
+/* supervisor.spawn of a child whose init traps (a probe with the initial
+ * state "trap"): the parent's err has the frames after the message, a
+ * line each (and so has its host-call event); the child's chain records
+ * them in its actor-failed event, as for a spawn from outside. */
+static void test_child_init_trap_backtrace(void **unused)
+{
+    rtt t;
+    char parent[TH_ACTOR_ID_SIZE], *kid, *pman, *cman, *s;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    {
+        /* the initial state "trap" (a JSON string, from a file beside the
+         * manifest: inline, the text would be taken for a file name) */
+        char path[512];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/trap.json", t.home);
+        assert_non_null(f = fopen(path, "w"));
+        fputs("\"trap\"", f);
+        fclose(f);
+    }
+    cman = probe_manifest_x(&t, "kid", "init_state = \"trap.json\"");
+    pman = probe_manifest(&t, "boss");
+    spawn(&t, pman, parent);
+    s = rtt_ask(&t, parent, 10000, "spawn %s", cman);
+    expect_in(s, "err trap in init: unreachable\n    at #0 probe_trap_here\n    at #1 "
+                 "probe_trap_caller\n    at #2 probe_init\n");
+    free(s);
+    s = events_of(&t, parent, "host-call");
+    expect_in(s, "\"err\":\"trap in init: unreachable\\n    at #0 probe_trap_here\\n");
+    free(s);
+    kid = other_chain(&t, parent);
+    s = events_of(&t, kid, "actor-failed");
+    expect_in(s,
+              "\"backtrace\":[\"#0 probe_trap_here\",\"#1 probe_trap_caller\",\"#2 probe_init\"");
+    free(s);
+    free(kid);
+    free(cman);
+    free(pman);
+    rtt_stop(&t);
+}
+
+/* supervisor.spawn of a child whose module's start function traps
+ * (starttrap.wat): no child is made; the parent's err (and its host-call
+ * event) has the frames after the message, and the runtime's log says so
+ * with the frames, as the daemon's log does for a start from outside. */
+static void test_child_start_trap_backtrace(void **unused)
+{
+    rtt t;
+    char parent[TH_ACTOR_ID_SIZE], *pman, *s;
+    const char *want = "instantiating starter: start function: unreachable\n    at #0 check\n"
+                       "    at #1 begin";
+
+    (void)unused;
+    rtt_start(&t, 2);
+    pman = probe_manifest(&t, "boss");
+    spawn(&t, pman, parent);
+    s = rtt_ask(&t, parent, 10000, "spawn %s",
+                rtt_manifest(&t, "starter", rtt_module("starttrap"), "", NULL));
+    if (strncmp(s, "err ", 4) != 0 || strcmp(s + 4, want) != 0)
+        fail_msg("the parent's answer: '%s'", s);
+    free(s);
+    s = events_of(&t, parent, "host-call");
+    expect_in(s, "\"err\":\"instantiating starter: start function: unreachable\\n    at #0 "
+                 "check\\n    at #1 begin\"");
+    free(s);
+    assert_true(rtt_log_has(&t, "spawn of a child refused: instantiating starter: start function: "
+                                "unreachable\n    at #0 check\n    at #1 begin"));
+    free(pman);
+    rtt_stop(&t);
+}
+
+/* A root actor that fails for good on a trap (selftrap.wat: its init sends
+ * itself a message, on which handle-send traps): th_runtime_wait's
+ * th_actor_exit has the frames its actor-failed event records, also once
+ * the actor is gone (the runtime's list of ends); a stopped actor's end
+ * has none. */
+static void test_exit_backtrace(void **unused)
+{
+    rtt t;
+    th_error err;
+    th_actor_exit ex;
+    char id[TH_ACTOR_ID_SIZE], *s;
+    int i;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    spawn(&t, rtt_manifest(&t, "selfish", rtt_module("selftrap"), "message-server", NULL), id);
+    for (i = 0; i < 2; i++) { /* (the second: after it is gone, if it is by then) */
+        memset(&ex, 0, sizeof ex);
+        assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
+        assert_int_equal(ex.reason, TH_EXIT_FAILED);
+        expect_in(ex.message, "trap in handle-send: unreachable");
+        assert_non_null(ex.backtrace);
+        assert_string_equal(ex.backtrace, "#0 fault\n#1 handle\n#2 on_send\n");
+        free(ex.data);
+        free(ex.backtrace);
+    }
+    s = events_of(&t, id, "actor-failed");
+    expect_in(s, "\"backtrace\":[\"#0 fault\",\"#1 handle\",\"#2 on_send\"]");
+    free(s);
+    /* an end that is no failure has none */
+    spawn(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), id);
+    assert_int_equal(th_runtime_stop(t.rt, id, &err), 0);
+    memset(&ex, 0, sizeof ex);
+    assert_int_equal(th_runtime_wait(t.rt, id, 20000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_STOPPED);
+    assert_null(ex.backtrace);
+    rtt_stop(&t);
 }
 
 /* Actor "loopy" (hostile.wat: "L" is an endless loop in handle-send) under
@@ -323,6 +518,7 @@ static char *loop_failure(rtt *t, const char *limits, const char *want)
     spawn(t, rtt_manifest(t, "loopy", rtt_module("hostile"), "", limits), id);
     assert_int_equal(th_runtime_send(t->rt, id, (const uint8_t *)"L", 1, &err), 0);
     assert_int_equal(th_runtime_wait(t->rt, id, 30000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     expect_in(ex.message, want);
     s = events_of(t, id, "actor-failed");
@@ -441,6 +637,10 @@ int main(void)
         cmocka_unit_test(test_init_trap_backtrace),
         cmocka_unit_test(test_start_trap_backtrace),
         cmocka_unit_test(test_restart_start_trap_backtrace),
+        cmocka_unit_test(test_replay_start_trap_backtrace),
+        cmocka_unit_test(test_child_init_trap_backtrace),
+        cmocka_unit_test(test_child_start_trap_backtrace),
+        cmocka_unit_test(test_exit_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

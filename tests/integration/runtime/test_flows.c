@@ -214,6 +214,7 @@ static void test_ping_pong(void **unused)
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
     free(ex.data);
+    free(ex.backtrace);
     assert_true(rtt_log_wait(&t, "pong got a message: hello from ping", 2000));
     assert_true(rtt_log_has(&t, "ping 3 -> pong"));
     rtt_stop(&t);
@@ -236,6 +237,7 @@ static void test_supervisor_restart(void **unused)
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
     free(ex.data);
+    free(ex.backtrace);
     assert_true(rtt_log_has(&t, "crashing on purpose"));
     rtt_stop(&t);
 }
@@ -258,6 +260,7 @@ static void test_timer(void **unused)
     clock_gettime(CLOCK_MONOTONIC, &a);
     spawn_ok(t.rt, &o, id);
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     clock_gettime(CLOCK_MONOTONIC, &b);
     assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
     ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;

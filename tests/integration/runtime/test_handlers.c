@@ -140,6 +140,7 @@ static void test_runtime_iface(void **unused)
     assert_int_equal(ex.data_len, 3);
     assert_memory_equal(ex.data, "bye", 3);
     free(ex.data);
+    free(ex.backtrace);
     rtt_stop(&t);
 }
 
@@ -953,6 +954,7 @@ static void timeout_while_waiting(unsigned ms)
     t0 = mono_ms();
     pthread_create(&th, NULL, bg, &r);
     assert_int_equal(th_runtime_wait(t.rt, a, ms + 5000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     took = mono_ms() - t0;
     pthread_join(th, NULL);
     assert_int_equal(ex.reason, TH_EXIT_FAILED);

@@ -46,6 +46,7 @@ static void expect_failed(rtt *t, const char *id, const char *expect)
         print_message("failure was: %s (expected %s)\n", ex.message, expect);
     assert_non_null(strstr(ex.message, expect));
     free(ex.data);
+    free(ex.backtrace);
 }
 
 /* The actor of `man`, sent `msg`, fails with a message holding `expect`. */
@@ -114,6 +115,7 @@ static void test_runaway_fuel(void **unused)
     ask(&t, calm_id, "still here");
     ask(&t, calm_id, "and here");
     assert_int_equal(th_runtime_wait(t.rt, id, 30000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     assert_non_null(strstr(ex.message, "fuel exhausted"));
     ask(&t, calm_id, "after");
@@ -139,6 +141,7 @@ static void test_runaway_timeout(void **unused)
     for (i = 0; i < 5; i++)
         ask(&t, calm_id, "alive");
     assert_int_equal(th_runtime_wait(t.rt, id, 10000, &ex, &err), 0);
+    free(ex.backtrace); /* (th_actor_exit: the caller's) */
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     assert_non_null(strstr(ex.message, "call timeout of 300 ms"));
     rtt_stop(&t);

@@ -201,6 +201,7 @@ static void test_intensity(void **unused)
     assert_int_equal(ex.reason, TH_EXIT_FAILED);
     assert_non_null(strstr(ex.message, "restart intensity exceeded"));
     free(ex.data);
+    free(ex.backtrace);
     rtt_stop(&t);
 }
 

@@ -4,7 +4,9 @@
  * the actor is busy) waits for the restarted instance's init and then
  * applies, instead of being refused because the actor is starting.  The
  * operation the restart cut off is on the chain (its wasm-call, with or
- * without host calls after it) and replays as recorded.
+ * without host calls after it) and replays as recorded.  An upgrade
+ * refused because the new code trapped (in its start function, or in
+ * migrate) tells the caller where: th_runtime_update_bt's backtrace.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,11 +86,69 @@ static void test_update_after_restart_cut_after_log(void **unused)
     update_right_after_restart("l", "wasm-call\nhost-call\nactor-restarted\n");
 }
 
+/* Upgrade the running "plain" actor to test module `module`, which traps:
+ * refused with `want` in the message and the frames `frames` in the
+ * backtrace; the old code keeps running and nothing is recorded. */
+static void update_traps(const char *module, const char *want, const char *frames)
+{
+    rtt t;
+    char id[TH_ACTOR_ID_SIZE], *bt = (char *)"unset", *types;
+    uint8_t *wasm;
+    size_t len;
+    th_actor_status st;
+    th_error err;
+
+    rtt_start(&t, 2);
+    rtt_spawn_state(&t, rtt_manifest(&t, "plain", rtt_module("plain"), "", NULL), NULL, id);
+    wasm = rtt_read_file(rtt_module(module), &len);
+    assert_int_equal(th_runtime_update_bt(t.rt, id, wasm, len, NULL, NULL, NULL, &bt, &err),
+                     TH_ETRAP);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("'%s' not in '%s'", want, err.msg);
+    assert_non_null(bt);
+    assert_string_equal(bt, frames);
+    free(bt);
+    /* th_runtime_update: the same refusal, without the frames */
+    assert_int_equal(th_runtime_update(t.rt, id, wasm, len, NULL, NULL, NULL, &err), TH_ETRAP);
+    free(wasm);
+    /* the old code runs on; nothing was recorded */
+    assert_int_equal(th_runtime_actor_status(t.rt, id, &st, &err), 0);
+    assert_int_equal(st, TH_ACTOR_RUNNING);
+    types = rtt_event_types(&t, id);
+    if (strstr(types, "component-updated") != NULL || strstr(types, "actor-failed") != NULL)
+        fail_msg("a refused upgrade was recorded:\n%s", types);
+    free(types);
+    /* an upgrade that happens gives no backtrace */
+    bt = (char *)"unset";
+    wasm = rtt_read_file(rtt_module("plain"), &len);
+    assert_int_equal(th_runtime_update_bt(t.rt, id, wasm, len, NULL, NULL, NULL, &bt, &err), 0);
+    assert_null(bt);
+    free(wasm);
+    rtt_stop(&t);
+}
+
+/* new code whose start function traps (starttrap.wat) */
+static void test_update_start_trap_backtrace(void **unused)
+{
+    (void)unused;
+    update_traps("starttrap", "instantiating plain: start function: unreachable",
+                 "#0 check\n#1 begin\n");
+}
+
+/* new code whose migrate traps (migtrap.wat) */
+static void test_update_migrate_trap_backtrace(void **unused)
+{
+    (void)unused;
+    update_traps("migtrap", "migrate unreachable", "#0 rewrite\n#1 migrate\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_after_restart_cut_quiet),
         cmocka_unit_test(test_update_after_restart_cut_after_log),
+        cmocka_unit_test(test_update_start_trap_backtrace),
+        cmocka_unit_test(test_update_migrate_trap_backtrace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,18 @@ expect import_not_granted 1 "does not fit.*(store|handler)" "$T" update --home "
 expect migrate_err 1 "migrate returned an error: counter2: refusing to migrate on purpose" \
     "$T" update --home "$H" "$c" "$UP/counter2_err.wasm"
 expect migrate_trap 1 "migrate .*unreachable" "$T" update --home "$H" "$c" "$UP/counter2_trap.wasm"
+# ... where it trapped: the CLI's error line, the API's 400, the daemon's
+# line for the failed request (nothing was recorded), all with the frames
+grep -A1 '^theater: .*migrate .*unreachable$' out | sed -n 2p | grep -Eq '^    at #0 [a-z_0-9]+$' ||
+    fail "migrate_trap: the error line is not followed by the backtrace: $(cat out)"
+grep -q '^    at #[0-9]* c2_migrate$' out || fail "migrate_trap: no c2_migrate frame: $(cat out)"
+body=$(curl -s --unix-socket "$H/theater.sock" -X PUT -d "{\"component\":\"$UP/counter2_trap.wasm\"}" \
+    "http://theater/v1/actors/$c/component")
+echo "$body" | grep -Eq '^\{"error":\{"code":"update-component-error","message":"[^"]*migrate unreachable","backtrace":\["#0 [^"]*",.*"#[0-9]+ c2_migrate"' ||
+    fail "PUT a component whose migrate traps: $body"
+grep -A1 "PUT /v1/actors/$c/component -> 400 update-component-error: .*migrate unreachable$" "$H/server.log" |
+    sed -n 2p | grep -Eq '^    at #0 ' ||
+    fail "the failed upgrade's log line is not followed by the backtrace: $(cat "$H/server.log")"
 expect still_old 0 "^6$" "$T" message --home "$H" --request "$c" ""
 "$T" message --home "$H" "$c" "1" >/dev/null || fail "message after refusals"
 expect still_old_works 0 "^7$" "$T" message --home "$H" --request "$c" ""
@@ -82,6 +94,12 @@ kid=$(curl -s --unix-socket "$H/theater.sock" "http://theater/v1/actors/$p" |
 expect child_refused 0 "^err: .*does not export .*handle-send" \
     "$T" message --home "$H" --request "$p" --file "$EX/echo.wasm"
 expect child_old 0 "^4$" "$T" message --home "$H" --request "$kid" ""
+# a child's code whose migrate traps: update-child's err has the frames
+# after its message, a line each
+expect child_trap 0 "^err: .*migrate unreachable$" \
+    "$T" message --home "$H" --request "$p" --file "$UP/counter2_trap.wasm"
+grep -q '^    at #[0-9]* c2_migrate$' out || fail "child_trap: no c2_migrate frame in the err: $(cat out)"
+expect child_old_after_trap 0 "^4$" "$T" message --home "$H" --request "$kid" ""
 expect child_updated 0 "^ok$" "$T" message --home "$H" --request "$p" --file "$UP/counter2.wasm"
 expect child_migrated 0 "^40$" "$T" message --home "$H" --request "$kid" ""
 expect parent_recorded 0 "supervisor.update-child.*-> ok" "$T" events --home "$H" "$p"
