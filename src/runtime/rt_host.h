@@ -281,6 +281,13 @@ void rt_actor_request_shutdown(rt_actor *a, bool has, uint8_t *data, size_t len)
 void rt_actor_log(rt_actor *a, const char *msg, size_t len);
 /* The runtime's content store (the store handler's). */
 struct th_store *rt_runtime_store(rt_runtime *rt);
+/* Whether the store id `id` (n bytes) names a store the runtime keeps for
+ * itself (TH_CHAIN_CONTENT_STORE: every actor's component bytes and the
+ * event data recorded by reference), which no actor reaches: the `store`
+ * handler and a spawn's `init_state = "store:..."` by an actor answer for
+ * it as for a store that does not exist.  If so, `err` (may be NULL) gets
+ * that answer: TH_ENOENT with th_store's own text for an unknown store. */
+bool rt_store_reserved(const char *id, size_t n, th_error *err);
 
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
