@@ -245,6 +245,21 @@ struct th_handler_set {
 const void *rt_spec_settings(const rt_spec *s, int handler);
 /* True if the real path `real` is `root` or below it. */
 bool rt_path_inside(const char *root, const char *real);
+/* Where the absolute path `path` that an actor names leads, told so that
+ * a check of it against the actor's grant (rt_path_inside) answers the
+ * same for a path outside whether or not it exists:
+ *   - 0, *exists = true: `out` is its real path (symlinks, `.` and `..`
+ *     resolved);
+ *   - 0, *exists = false: it does not exist; `out` is the real path of its
+ *     nearest existing ancestor followed by the rest of `path` (plain
+ *     names only, the first of which does not exist), i.e. where it would
+ *     be;
+ *   - TH_EPERM: where it leads cannot be told (the rest holds `.` or
+ *     `..`, or its next name exists but does not resolve: a dangling
+ *     symlink, a loop, no permission): the caller refuses it as outside;
+ *   - TH_EINVAL: not absolute or longer than PATH_MAX.
+ * `out` has room for PATH_MAX bytes. */
+int rt_path_where(const char *path, char *out, bool *exists);
 /* Charge `n` store bytes to `a` and every ancestor (hierarchical quota):
  * 0, or TH_ETOOBIG with a message naming the actor whose limit is hit
  * (nothing charged then).  rt_quota_store_refund gives them back. */
