@@ -6,10 +6,11 @@
  * (allowed_programs: the exact absolute path; allowed_paths: the cwd's real
  * path, relative to the manifest's directory, inside one of them, with one
  * answer for any path outside whether or not it exists; max_processes
- * running at once), then the actor is suspended while the I/O thread
- * starts the child with uv_spawn: no shell, the environment exactly what
- * the config gives, its own process group (so a kill reaches what it
- * started), stdin/stdout/stderr pipes.
+ * running at once; no env entry the loader or libc would act on), then
+ * the actor is suspended while the I/O thread starts the child with
+ * uv_spawn: no shell, the environment exactly what the config gives, its
+ * own process group (so a kill reaches what it started),
+ * stdin/stdout/stderr pipes.
  * The answer (the pid, or err) resumes the actor.
  *
  * Output: each stream is cut into deliveries by its output mode (raw:
@@ -1113,6 +1114,28 @@ static const char *cwd_check(rt_host *h, const hs_process *m, const wit_str *cwd
     return NULL;
 }
 
+/* Environment variables the dynamic loader or the C library read to load
+ * code or files chosen by whoever sets them: every LD_* name, and glibc's
+ * list of variables it removes for setuid programs (UNSECURE_ENVVARS of
+ * sysdeps/generic/unsecvars.h).  An actor cannot pass them to a program:
+ * LD_PRELOAD, LD_AUDIT or LD_LIBRARY_PATH would make an allowed program
+ * run any shared object the runtime's user can read. */
+static bool env_unsafe(const char *name)
+{
+    static const char *const unsafe[] = {
+        "GCONV_PATH",  "GETCONF_DIR",  "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN",
+        "LOCPATH",     "MALLOC_TRACE", "NIS_PATH",       "NLSPATH",     "RESOLV_HOST_CONF",
+        "RES_OPTIONS", "TMPDIR",       "TZDIR",
+    };
+
+    if (strncmp(name, "LD_", 3) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
+        if (strcmp(name, unsafe[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Check the config and fill p's spawn fields; NULL or the reason. */
 static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p, char *why,
                            size_t cap)
@@ -1153,6 +1176,13 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
         if (k->len == 0 || strlen(k->ptr) != k->len || strchr(k->ptr, '=') != NULL ||
             strlen(v->ptr) != v->len) {
             snprintf(why, cap, "env[%zu]: a name must be non-empty, without '=' or NUL", i);
+            return why;
+        }
+        if (env_unsafe(k->ptr)) {
+            snprintf(why, cap,
+                     "env[%zu]: %.100s is refused: the dynamic loader or the C library reads it "
+                     "to load code or files the program did not choose",
+                     i, k->ptr);
             return why;
         }
         if (asprintf(&p->envp[i], "%s=%s", k->ptr, v->ptr) < 0) {

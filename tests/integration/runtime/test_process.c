@@ -530,6 +530,34 @@ static void test_cwd_no_oracle(void **state)
     verify_chain(e, id);
 }
 
+/* Environment variables the dynamic loader or libc act on (every LD_*,
+ * glibc's unsecure list) are refused, naming the variable; others pass. */
+static void test_env_refused(void **state)
+{
+    static const char *const refused[] = {
+        "LD_PRELOAD",  "LD_AUDIT",     "LD_LIBRARY_PATH", "LD_DEBUG",    "LD_BIND_NOW",
+        "GCONV_PATH",  "GETCONF_DIR",  "GLIBC_TUNABLES",  "HOSTALIASES", "LOCALDOMAIN",
+        "LOCPATH",     "MALLOC_TRACE", "NIS_PATH",        "NLSPATH",     "RESOLV_HOST_CONF",
+        "RES_OPTIONS", "TMPDIR",       "TZDIR",
+    };
+    env *e = *state;
+    char id[TH_ACTOR_ID_SIZE], want[600];
+    long p;
+
+    spawn_runner(e, "envs", "-", id);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(want, sizeof want, "err env[1]: %s is refused", refused[i]);
+        expect(cmd(e, id, "spawn line line - - - OK=1,%s=/nonexistent.so echo ran", refused[i]),
+               want);
+    }
+    /* names that only look alike pass: case matters to the loader, and
+     * LD without the underscore is not its prefix */
+    p = spawn(e, id, "spawn line line - - - ld_preload=x,LDX=y,XLD_PRELOAD=z echo \"$LDX\"");
+    snprintf(want, sizeof want, "out %ld |y|", p);
+    free(wait_log(e, id, want));
+    verify_chain(e, id);
+}
+
 /* The actor's end kills its processes and what they started. */
 /* The pid the first line of child `p`'s output names (a process it
  * started in the background and echoed). */
@@ -684,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cwd_no_oracle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_after_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subset, setup, teardown),
