@@ -818,6 +818,17 @@ static void test_random_iface(void **unused)
         free(x);
     }
     EXPECT(&t, a, "err min must be below max", "rrange 10 5");
+    /* as documented (docs/manifest.md): [min, max), so max never comes
+     * and min == max is an error */
+    for (i = 0; i < 20; i++) {
+        x = cmd(&t, a, "rrange 7 8");
+        assert_string_equal(x, "ok 7");
+        free(x);
+    }
+    x = cmd(&t, a, "rrange 18446744073709551614 18446744073709551615");
+    assert_string_equal(x, "ok 18446744073709551614");
+    free(x);
+    EXPECT(&t, a, "err min must be below max", "rrange 5 5");
     EXPECT(&t, a, "ok in-range", "rfloat");
     x = expect(&t, a, "ok ", "uuid");
     assert_int_equal(strlen(x), 36);
