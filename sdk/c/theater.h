@@ -763,6 +763,7 @@ ta_status ta_deadline(uint64_t timestamp_ms);
 
 /* random */
 ta_status ta_random_bytes(uint32_t length, ta_bytes *bytes /* out, scoped */);
+/* *value uniform in [min, max): max is never returned; min >= max is an error */
 ta_status ta_random_range(uint64_t min, uint64_t max, uint64_t *value /* out */);
 ta_status ta_random_float(double *value /* out */);
 ta_status ta_generate_uuid(ta_str *uuid /* out, scoped */);

@@ -357,25 +357,30 @@ static int settings_subset(const void *parent, const void *child, th_error *err)
     return 0;
 }
 
-/* A file a spawn by the actor reads: its real path inside the directory. */
+/* A file a spawn by the actor reads: its real path inside the directory.
+ * A path outside gets one answer whether or not it exists
+ * (rt_path_where); "no such file" only for one that would lie inside. */
 static int grant_file(const void *settings, const char *path, const char *what, char **real,
                       th_error *err)
 {
     const hs_filesystem *s = settings;
-    char *r;
+    char where[PATH_MAX];
+    bool exists = false;
+    int rc;
 
     *real = NULL;
-    if ((r = realpath(path, NULL)) == NULL)
-        return th_error_set(err, errno == ENOMEM ? TH_ENOMEM : TH_ENOENT, "%s '%s': %s", what, path,
-                            strerror(errno));
-    if (!rt_path_inside(s->root, r)) {
-        th_error_set(err, TH_EPERM,
-                     "%s '%s' is outside the filesystem grant '%s' of the spawning actor", what,
-                     path, s->root);
-        free(r);
-        return TH_EPERM;
-    }
-    *real = r;
+    rc = rt_path_where(path, where, &exists);
+    if (rc == TH_EINVAL)
+        return th_error_set(err, TH_EINVAL, "%s '%s': not an absolute path of at most %d bytes",
+                            what, path, PATH_MAX - 1);
+    if (rc != 0 || !rt_path_inside(s->root, where))
+        return th_error_set(err, TH_EPERM,
+                            "%s '%s' is outside the filesystem grant '%s' of the spawning actor",
+                            what, path, s->root);
+    if (!exists)
+        return th_error_set(err, TH_ENOENT, "%s '%s': %s", what, path, strerror(ENOENT));
+    if ((*real = strdup(where)) == NULL)
+        return th_error_set(err, TH_ENOMEM, "out of memory");
     return 0;
 }
 

@@ -71,6 +71,9 @@ typedef struct hs_http_framework {
     uint32_t max_connections;    /* per server, open at once */
     uint32_t max_queued;         /* requests waiting for the actor (503 beyond) */
     uint32_t request_timeout_ms; /* no answer by then: 504 */
+    char **tls_files;            /* tls_files: real paths of the PEM files a tls-config
+                                    may name besides those inside the filesystem grant
+                                    (NULL-terminated; NULL when absent) */
 } hs_http_framework;
 /* process: `max_processes` (running at once), `max_output_buffer` (bytes
  * of one stream waiting for the actor), `allowed_programs` (absolute

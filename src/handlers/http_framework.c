@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "handlers/http_int.h"
+#include "runtime/manifest.h"
 
 /* ---- the per-actor object ---- */
 
@@ -161,11 +163,43 @@ static bool handler_known(hf_actor *a, uint64_t id)
 
 /* ---- server lifecycle ---- */
 
+/* Whether a tls-config file `path` may be read: its real path (into
+ * `real`, PATH_MAX bytes) is one of the handler's tls_files (the
+ * operator's grant; the actor never reads their content), or lies inside
+ * the actor's filesystem grant (which it may read anyway).  A relative
+ * path is relative to the filesystem grant's directory, as the filesystem
+ * handler's paths are (without one, to the manifest's directory, as
+ * tls_files are).  A path granted by neither gets the same answer
+ * whether or not it exists (rt_path_where). */
+static bool tls_file(rt_host *h, const wit_str *path, char *real)
+{
+    const rt_spec *spec = rt_actor_spec(h->a);
+    const hs_http_framework *g = rt_spec_settings(spec, HANDLER_HTTP_FRAMEWORK);
+    const hs_filesystem *fs = rt_spec_settings(spec, HANDLER_FILESYSTEM);
+    const char *base = fs != NULL ? fs->root : spec->base_dir;
+    char abs[PATH_MAX];
+    bool exists = false;
+    int n;
+
+    n = path->ptr[0] == '/'
+            ? snprintf(abs, sizeof abs, "%s", path->ptr)
+            : snprintf(abs, sizeof abs, "%s/%s", base != NULL ? base : ".", path->ptr);
+    if (n < 0 || (size_t)n >= sizeof abs || rt_path_where(abs, real, &exists) != 0)
+        return false;
+    if (fs != NULL && rt_path_inside(fs->root, real))
+        return true; /* a missing one fails to load, as inside the grant it may */
+    for (char **f = g != NULL ? g->tls_files : NULL; exists && f != NULL && *f != NULL; f++)
+        if (strcmp(*f, real) == 0)
+            return true;
+    return false;
+}
+
 static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit_res_u64_str *ret)
 {
     hf_actor *a = self(h);
     hf_server *s;
     const char *host;
+    char cert[PATH_MAX], key[PATH_MAX];
 
     if (a == NULL)
         return oom(h);
@@ -185,10 +219,18 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
          strlen(config->tls_config.val.key_path.ptr) != config->tls_config.val.key_path.len))
         return REFUSE(ret, "tls-config: a path holds a NUL character");
     if (config->tls_config.some) {
+        const wit_http_types_tls_config *t = &config->tls_config.val;
+        const wit_str *bad = !tls_file(h, &t->cert_path, cert) ? &t->cert_path
+                             : !tls_file(h, &t->key_path, key) ? &t->key_path
+                                                               : NULL;
         th_error e;
         th_error_clear(&e);
-        if (hf_tls_check(config->tls_config.val.cert_path.ptr, config->tls_config.val.key_path.ptr,
-                         &e) != 0)
+        if (bad != NULL)
+            return REFUSE(ret,
+                          "tls-config: '%.300s' is neither one of this actor's tls_files nor "
+                          "inside its filesystem grant",
+                          bad->ptr);
+        if (hf_tls_check(cert, key, t->cert_path.ptr, t->key_path.ptr, &e) != 0)
             return REFUSE(ret, "tls-config: %s", e.msg);
     }
     if ((s = calloc(1, sizeof *s)) == NULL)
@@ -197,9 +239,9 @@ static int f_create_server(rt_host *h, wit_http_types_server_config *config, wit
     atomic_init(&s->next_conn, 0);
     snprintf(s->host, sizeof s->host, "%s", a->host);
     s->want_port = config->port.some ? config->port.val : 0;
-    if (config->tls_config.some) {
-        s->cert_path = strdup(config->tls_config.val.cert_path.ptr);
-        s->key_path = strdup(config->tls_config.val.key_path.ptr);
+    if (config->tls_config.some) { /* the files checked, by their real paths */
+        s->cert_path = strdup(cert);
+        s->key_path = strdup(key);
         if (s->cert_path == NULL || s->key_path == NULL) {
             free(s->cert_path);
             free(s->key_path);
@@ -624,7 +666,8 @@ static int f_close_websocket(rt_host *h, uint64_t server_id, uint64_t connection
 /* ---- attenuation ---- */
 
 /* A child's grant lies within its parent's: the same host, every port
- * range inside the parent's ranges, sizes no larger. */
+ * range inside the parent's ranges, sizes no larger, every TLS file one of
+ * the parent's tls_files (as real paths). */
 static int settings_subset(const void *parent, const void *child, th_error *err)
 {
     const hs_http_framework *p = parent, *c = child;
@@ -648,6 +691,16 @@ static int settings_subset(const void *parent, const void *child, th_error *err)
         return th_error_set(err, TH_EPERM,
                             "http-framework max_body_bytes, max_connections, max_queued and "
                             "request_timeout_ms may not exceed the parent's");
+    for (char **f = c->tls_files; f != NULL && *f != NULL; f++) {
+        bool held = false;
+        for (char **q = p->tls_files; q != NULL && *q != NULL && !held; q++)
+            held = strcmp(*f, *q) == 0;
+        if (!held)
+            return th_error_set(err, TH_EPERM,
+                                "http-framework tls_files lists '%s', which is not among the "
+                                "parent's",
+                                *f);
+    }
     return 0;
 }
 
@@ -679,8 +732,28 @@ static int port_entry(rt_manifest_reader *r, const toml_value *v, const char *pr
         i);
 }
 
+/* One entry of http-framework.tls_files: a file (relative to the
+ * manifest's directory) that exists and is a regular file; kept as its
+ * real path. */
+static char *tls_files_entry(rt_manifest_reader *r, char *p, char *why, size_t cap)
+{
+    char real[PATH_MAX], *abs = rt_manifest_path(r, p);
+    struct stat st;
+
+    free(p);
+    if (abs == NULL)
+        return NULL;
+    if (realpath(abs, real) == NULL || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, cap, "'%s' is not a file", abs);
+        free(abs);
+        return NULL;
+    }
+    free(abs);
+    return strdup(real);
+}
+
 /* http-framework: host, allowed_ports, max_body_bytes, max_connections,
- * max_queued, request_timeout_ms (all optional). */
+ * max_queued, request_timeout_ms, tls_files (all optional). */
 static int settings_read(rt_manifest_reader *r, const toml_value *h, const char *prefix, void *p)
 {
     hs_http_framework *g = p;
@@ -733,7 +806,7 @@ static int settings_read(rt_manifest_reader *r, const toml_value *h, const char 
                                TH_MANIFEST_MAX_CALL_TIMEOUT_MS, &v)) != 0)
         return rc;
     g->request_timeout_ms = (uint32_t)v;
-    return 0;
+    return rt_manifest_list(r, h, prefix, "tls_files", tls_files_entry, &g->tls_files);
 }
 
 static void settings_release(void *p)
@@ -742,15 +815,12 @@ static void settings_release(void *p)
 
     free(s->host);
     free(s->ports);
+    rt_manifest_list_free(s->tls_files);
 }
 
-static const char *const fields[] = {"host",
-                                     "allowed_ports",
-                                     "max_body_bytes",
-                                     "max_connections",
-                                     "max_queued",
-                                     "request_timeout_ms",
-                                     NULL};
+static const char *const fields[] = {
+    "host",       "allowed_ports",      "max_body_bytes", "max_connections",
+    "max_queued", "request_timeout_ms", "tls_files",      NULL};
 
 static const wit_impl_http_framework impl = {
     .create_server = f_create_server,

@@ -102,8 +102,11 @@ void hf_server_release(hf_server *s);
  * start-server (a port from the grant when s->want_port is 0).  0 with the
  * descriptor in *fd and the port in *port, or an error in err. */
 int hf_bind(hf_actor *a, hf_server *s, int *fd, uint16_t *port, th_error *err);
-/* Check the TLS files of a server config (loadable key pair); 0 or err. */
-int hf_tls_check(const char *cert, const char *key, th_error *err);
+/* Check the TLS files of a server config (loadable key pair), read at
+ * `cert` and `key`; errors name them `cert_name` and `key_name` (as the
+ * actor named them).  0 or err. */
+int hf_tls_check(const char *cert, const char *key, const char *cert_name, const char *key_name,
+                 th_error *err);
 /* Post to the I/O thread: serve `s` on the bound descriptor `fd` (taken
  * over) / stop serving it (closing its connections) / send a WebSocket
  * message / close a WebSocket connection.  0, or TH_ENOMEM / TH_ECLOSED. */

@@ -166,7 +166,8 @@ int hf_bind(hf_actor *a, hf_server *s, int *fd, uint16_t *port, th_error *err)
     return 0;
 }
 
-int hf_tls_check(const char *cert, const char *key, th_error *err)
+int hf_tls_check(const char *cert, const char *key, const char *cert_name, const char *key_name,
+                 th_error *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     int rc = 0;
@@ -174,11 +175,11 @@ int hf_tls_check(const char *cert, const char *key, th_error *err)
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "cannot create a TLS context");
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-        rc = th_error_set(err, TH_EINVAL, "cannot load the certificate '%s'", cert);
+        rc = th_error_set(err, TH_EINVAL, "cannot load the certificate '%s'", cert_name);
     else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        rc = th_error_set(err, TH_EINVAL, "cannot load the private key '%s'", key);
+        rc = th_error_set(err, TH_EINVAL, "cannot load the private key '%s'", key_name);
     else if (SSL_CTX_check_private_key(ctx) != 1)
-        rc = th_error_set(err, TH_EINVAL, "the key '%s' does not match the certificate", key);
+        rc = th_error_set(err, TH_EINVAL, "the key '%s' does not match the certificate", key_name);
     ERR_clear_error();
     SSL_CTX_free(ctx);
     return rc;

@@ -4,10 +4,13 @@
  *
  * A spawn is checked on the actor's worker against the manifest's grants
  * (allowed_programs: the exact absolute path; allowed_paths: the cwd's real
- * path inside one of them; max_processes running at once), then the actor
- * is suspended while the I/O thread starts the child with uv_spawn: no
- * shell, the environment exactly what the config gives, its own process
- * group (so a kill reaches what it started), stdin/stdout/stderr pipes.
+ * path, relative to the manifest's directory, inside one of them, with one
+ * answer for any path outside whether or not it exists; max_processes
+ * running at once; no env entry the loader or libc would act on), then
+ * the actor is suspended while the I/O thread starts the child with
+ * uv_spawn: no shell, the environment exactly what the config gives, its
+ * own process group (so a kill reaches what it started),
+ * stdin/stdout/stderr pipes.
  * The answer (the pid, or err) resumes the actor.
  *
  * Output: each stream is cut into deliveries by its output mode (raw:
@@ -1079,11 +1082,66 @@ static char *cstr(const wit_str *s)
     return strlen(s->ptr) == s->len ? strdup(s->ptr) : NULL;
 }
 
+/* A cwd: relative to the manifest's directory (as allowed_paths are), and
+ * inside allowed_paths as a real path.  A cwd outside gets one answer
+ * whether or not it exists (rt_path_where); "No such file" only for one
+ * that would lie inside.  NULL with *out (malloc'd real path), or the
+ * reason. */
+static const char *cwd_check(rt_host *h, const hs_process *m, const wit_str *cwd, char **out,
+                             char *why, size_t cap)
+{
+    const char *base = rt_actor_spec(h->a)->base_dir;
+    char abs[PATH_MAX], where[PATH_MAX];
+    bool exists = false;
+    int n;
+
+    if (strlen(cwd->ptr) != cwd->len)
+        return "cwd holds a NUL character";
+    n = cwd->ptr[0] == '/'
+            ? snprintf(abs, sizeof abs, "%s", cwd->ptr)
+            : snprintf(abs, sizeof abs, "%s/%s", base != NULL ? base : ".", cwd->ptr);
+    if (n < 0 || (size_t)n >= sizeof abs || m->paths == NULL ||
+        rt_path_where(abs, where, &exists) != 0 || !path_allowed(m->paths, where)) {
+        snprintf(why, cap, "cwd \"%.300s\" is not inside this actor's allowed_paths", cwd->ptr);
+        return why;
+    }
+    if (!exists) {
+        snprintf(why, cap, "cwd \"%.300s\": %s", cwd->ptr, strerror(ENOENT));
+        return why;
+    }
+    if ((*out = strdup(where)) == NULL)
+        return "out of memory";
+    return NULL;
+}
+
+/* Environment variables the dynamic loader or the C library read to load
+ * code or files chosen by whoever sets them: every LD_* name, and glibc's
+ * list of variables it removes for setuid programs (UNSECURE_ENVVARS of
+ * sysdeps/generic/unsecvars.h).  An actor cannot pass them to a program:
+ * LD_PRELOAD, LD_AUDIT or LD_LIBRARY_PATH would make an allowed program
+ * run any shared object the runtime's user can read. */
+static bool env_unsafe(const char *name)
+{
+    static const char *const unsafe[] = {
+        "GCONV_PATH",  "GETCONF_DIR",  "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN",
+        "LOCPATH",     "MALLOC_TRACE", "NIS_PATH",       "NLSPATH",     "RESOLV_HOST_CONF",
+        "RES_OPTIONS", "TMPDIR",       "TZDIR",
+    };
+
+    if (strncmp(name, "LD_", 3) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
+        if (strcmp(name, unsafe[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Check the config and fill p's spawn fields; NULL or the reason. */
 static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p, char *why,
                            size_t cap)
 {
     const hs_process *m = rt_spec_settings(rt_actor_spec(h->a), HANDLER_PROCESS);
+    const char *bad;
     size_t i;
 
     if (m == NULL || m->programs == NULL)
@@ -1101,20 +1159,8 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
         return "bad output mode";
     if (c->chunk_size.some && c->chunk_size.val == 0)
         return "chunk-size must be at least 1";
-    if (c->cwd.some) {
-        char real[PATH_MAX];
-        if (strlen(c->cwd.val.ptr) != c->cwd.val.len || realpath(c->cwd.val.ptr, real) == NULL) {
-            snprintf(why, cap, "cwd \"%.300s\": %s", c->cwd.val.ptr, strerror(errno));
-            return why;
-        }
-        if (m->paths == NULL || !path_allowed(m->paths, real)) {
-            snprintf(why, cap, "cwd \"%.300s\" is not inside this actor's allowed_paths",
-                     c->cwd.val.ptr);
-            return why;
-        }
-        if ((p->cwd = strdup(real)) == NULL)
-            return "out of memory";
-    }
+    if (c->cwd.some && (bad = cwd_check(h, m, &c->cwd.val, &p->cwd, why, cap)) != NULL)
+        return bad;
     if ((p->file = cstr(&c->program)) == NULL ||
         (p->argv = calloc(c->args.len + 2, sizeof *p->argv)) == NULL ||
         (p->envp = calloc(c->env.len + 1, sizeof *p->envp)) == NULL ||
@@ -1130,6 +1176,13 @@ static const char *prepare(rt_host *h, wit_process_process_config *c, pr_proc *p
         if (k->len == 0 || strlen(k->ptr) != k->len || strchr(k->ptr, '=') != NULL ||
             strlen(v->ptr) != v->len) {
             snprintf(why, cap, "env[%zu]: a name must be non-empty, without '=' or NUL", i);
+            return why;
+        }
+        if (env_unsafe(k->ptr)) {
+            snprintf(why, cap,
+                     "env[%zu]: %.100s is refused: the dynamic loader or the C library reads it "
+                     "to load code or files the program did not choose",
+                     i, k->ptr);
             return why;
         }
         if (asprintf(&p->envp[i], "%s=%s", k->ptr, v->ptr) < 0) {

@@ -344,6 +344,10 @@ static int write_op(rt_host *h, int kind, const char *fn, uint64_t charged, cons
     th_error_clear(&e);
     if (holds_nul(store_id) || holds_nul(label) || holds_nul(hash))
         return nul_refused(h, is_err, err);
+    /* a store the runtime keeps for itself (rt_store_reserved) is no
+     * actor's: answered as one that does not exist, by every call */
+    if (store_id != NULL && rt_store_reserved(store_id->ptr, store_id->len, &e))
+        return fail(h, fn, is_err, err, TH_ENOENT, &e);
     if (charged > 0 && (rc = rt_quota_store(h->a, charged, e.msg, sizeof e.msg)) != 0)
         return fail(h, fn, is_err, err, TH_ETOOBIG, &e);
     if ((j = job_new(h, kind, store_id, label, hash, content, charged)) == NULL)
@@ -375,6 +379,8 @@ static int s_get(rt_host *h, wit_str *store_id, wit_store_content_ref *content_r
     if (holds_nul(store_id) || holds_nul(&content_ref->hash))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "get", &ret->is_err, &ret->err, TH_ENOENT, &e);
     /* the hot read: no re-hash (th_store_get_unverified; the CLI's and the
      * runtime's own reads of recorded content verify) */
     rc =
@@ -396,6 +402,8 @@ static int s_exists(rt_host *h, wit_str *store_id, wit_store_content_ref *conten
     if (holds_nul(store_id) || holds_nul(&content_ref->hash))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "exists", &ret->is_err, &ret->err, TH_ENOENT, &e);
     if ((rc = th_store_exists(store_of(h), store_id->ptr, content_ref->hash.ptr, &ex, &e)) != 0)
         return fail(h, "exists", &ret->is_err, &ret->err, rc, &e);
     ret->ok = ex != 0;
@@ -420,6 +428,8 @@ static int s_get_by_label(rt_host *h, wit_str *store_id, wit_str *label,
     if (holds_nul(store_id) || holds_nul(label))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "get-by-label", &ret->is_err, &ret->err, TH_ENOENT, &e);
     if ((rc = th_store_get_by_label(store_of(h), store_id->ptr, label->ptr, &ref, &found, &e)) != 0)
         return fail(h, "get-by-label", &ret->is_err, &ret->err, rc, &e);
     ret->ok.some = found != 0;
@@ -470,6 +480,8 @@ static int s_list_labels(rt_host *h, wit_str *store_id, wit_res_list_str_str *re
     if (holds_nul(store_id))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "list-labels", &ret->is_err, &ret->err, TH_ENOENT, &e);
     if ((rc = th_store_list_labels(store_of(h), store_id->ptr, &l, &e)) != 0)
         return fail(h, "list-labels", &ret->is_err, &ret->err, rc, &e);
     return strings_take(h, &l, &ret->ok);
@@ -487,6 +499,8 @@ static int s_list_all_content(rt_host *h, wit_str *store_id,
     if (holds_nul(store_id))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "list-all-content", &ret->is_err, &ret->err, TH_ENOENT, &e);
     if ((rc = th_store_list_content(store_of(h), store_id->ptr, &l, &e)) != 0)
         return fail(h, "list-all-content", &ret->is_err, &ret->err, rc, &e);
     rc = strings_take(h, &l, &hashes);
@@ -509,6 +523,8 @@ static int s_calculate_total_size(rt_host *h, wit_str *store_id, wit_res_u64_str
     if (holds_nul(store_id))
         return nul_refused(h, &ret->is_err, &ret->err);
     th_error_clear(&e);
+    if (rt_store_reserved(store_id->ptr, store_id->len, &e)) /* no actor's */
+        return fail(h, "calculate-total-size", &ret->is_err, &ret->err, TH_ENOENT, &e);
     if ((rc = th_store_total_size(store_of(h), store_id->ptr, &ret->ok, &e)) != 0)
         return fail(h, "calculate-total-size", &ret->is_err, &ret->err, rc, &e);
     return 0;

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/manifest.h"
 #include "runtime/rt_int.h"
@@ -40,6 +41,59 @@ bool rt_path_inside(const char *root, const char *real)
     if (n == 1 && root[0] == '/')
         return real[0] == '/';
     return strncmp(root, real, n) == 0 && (real[n] == 0 || real[n] == '/');
+}
+
+int rt_path_where(const char *path, char *out, bool *exists)
+{
+    char buf[PATH_MAX], probe[PATH_MAX];
+    size_t n = strlen(path), cut;
+    const char *rest, *p;
+
+    *exists = false;
+    if (path[0] != '/' || n >= sizeof buf)
+        return TH_EINVAL;
+    if (realpath(path, out) != NULL) {
+        *exists = true;
+        return 0;
+    }
+    /* the nearest ancestor that resolves ("/" always does) */
+    memcpy(buf, path, n + 1);
+    for (cut = n; cut > 0;) {
+        while (cut > 0 && buf[cut - 1] == '/') /* the slashes before the name */
+            cut--;
+        while (cut > 0 && buf[cut - 1] != '/') /* the name */
+            cut--;
+        buf[cut] = 0;
+        if (realpath(cut > 0 ? buf : "/", out) != NULL)
+            break;
+    }
+    rest = path + cut;
+    for (p = rest; *p;) {
+        size_t len;
+        while (*p == '/')
+            p++;
+        len = strcspn(p, "/");
+        if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return TH_EPERM;
+        p += len;
+    }
+    /* the first name below the ancestor must not exist at all: one that
+     * exists but does not resolve could lead anywhere */
+    while (*rest == '/')
+        rest++;
+    if ((size_t)snprintf(probe, sizeof probe, "%s/%.*s", out, (int)strcspn(rest, "/"), rest) >=
+        sizeof probe)
+        return TH_EINVAL;
+    {
+        struct stat st;
+        if (lstat(probe, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+            return TH_EPERM;
+    }
+    if ((size_t)snprintf(probe, sizeof probe, "%s%s%s", out, strcmp(out, "/") == 0 ? "" : "/",
+                         rest) >= sizeof probe)
+        return TH_EINVAL;
+    memcpy(out, probe, strlen(probe) + 1);
+    return 0;
 }
 
 int rt_grant_file(const th_handler_set *hs, const rt_spec *grant, const char *path,

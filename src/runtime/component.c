@@ -26,6 +26,17 @@
 #include "theater/store.h"
 #include "runtime/rt_int.h"
 
+bool rt_store_reserved(const char *id, size_t n, th_error *err)
+{
+    /* the one reserved id (all digits: no other spelling of it names a
+     * store) */
+    if (n != strlen(TH_CHAIN_CONTENT_STORE) || memcmp(id, TH_CHAIN_CONTENT_STORE, n) != 0)
+        return false;
+    if (err != NULL) /* the text of check_store (src/store/store.c) */
+        th_error_set(err, TH_ENOENT, "unknown store %s", TH_CHAIN_CONTENT_STORE);
+    return true;
+}
+
 /* Put the bytes in the content store (created on first use). */
 static int component_put(rt_runtime *rt, const uint8_t *bytes, size_t len, th_error *err)
 {

@@ -245,6 +245,21 @@ struct th_handler_set {
 const void *rt_spec_settings(const rt_spec *s, int handler);
 /* True if the real path `real` is `root` or below it. */
 bool rt_path_inside(const char *root, const char *real);
+/* Where the absolute path `path` that an actor names leads, told so that
+ * a check of it against the actor's grant (rt_path_inside) answers the
+ * same for a path outside whether or not it exists:
+ *   - 0, *exists = true: `out` is its real path (symlinks, `.` and `..`
+ *     resolved);
+ *   - 0, *exists = false: it does not exist; `out` is the real path of its
+ *     nearest existing ancestor followed by the rest of `path` (plain
+ *     names only, the first of which does not exist), i.e. where it would
+ *     be;
+ *   - TH_EPERM: where it leads cannot be told (the rest holds `.` or
+ *     `..`, or its next name exists but does not resolve: a dangling
+ *     symlink, a loop, no permission): the caller refuses it as outside;
+ *   - TH_EINVAL: not absolute or longer than PATH_MAX.
+ * `out` has room for PATH_MAX bytes. */
+int rt_path_where(const char *path, char *out, bool *exists);
 /* Charge `n` store bytes to `a` and every ancestor (hierarchical quota):
  * 0, or TH_ETOOBIG with a message naming the actor whose limit is hit
  * (nothing charged then).  rt_quota_store_refund gives them back. */
@@ -281,6 +296,13 @@ void rt_actor_request_shutdown(rt_actor *a, bool has, uint8_t *data, size_t len)
 void rt_actor_log(rt_actor *a, const char *msg, size_t len);
 /* The runtime's content store (the store handler's). */
 struct th_store *rt_runtime_store(rt_runtime *rt);
+/* Whether the store id `id` (n bytes) names a store the runtime keeps for
+ * itself (TH_CHAIN_CONTENT_STORE: every actor's component bytes and the
+ * event data recorded by reference), which no actor reaches: the `store`
+ * handler and a spawn's `init_state = "store:..."` by an actor answer for
+ * it as for a store that does not exist.  If so, `err` (may be NULL) gets
+ * that answer: TH_ENOENT with th_store's own text for an unknown store. */
+bool rt_store_reserved(const char *id, size_t n, th_error *err);
 
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)

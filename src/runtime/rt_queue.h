@@ -123,6 +123,9 @@ struct rt_msg {
 
 /* Bytes a message counts for in a mailbox (header and payload). */
 #define rt_msg_cost(m) (sizeof(rt_msg) + (m)->len)
+/* Users size mailboxes by the header's size, which docs/manifest.md
+ * (mailbox_bytes) and docs/api.md (413) give: change them with it
+ * (test_mailbox_header_documented in tests/integration/runtime/test_bounds.c). */
 
 /* New message with a copy of `len` bytes of `data` (may be NULL).  NULL on
  * allocation failure. */

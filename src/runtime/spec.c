@@ -112,7 +112,11 @@ int rt_spec_check_exports(const th_wasm_module *m, th_error *err)
     return 0;
 }
 
-static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man, th_error *err)
+/* The manifest's init_state into s->init_state.  `by_actor`: an actor
+ * spawns, which cannot read a store the runtime keeps for itself
+ * (rt_store_reserved: answered as a store that does not exist). */
+static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man, bool by_actor,
+                              th_error *err)
 {
     const rt_manifest_init_state *is = &man->init_state;
     th_content_ref ref;
@@ -133,7 +137,10 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
             return th_error_prefix(err, "init_state");
         break;
     case RT_MANIFEST_INIT_STORE:
-        rc = th_store_get_by_label(rt->store, is->store_id, is->label, &ref, &found, err);
+        if (by_actor && rt_store_reserved(is->store_id, strlen(is->store_id), err))
+            rc = TH_ENOENT;
+        else
+            rc = th_store_get_by_label(rt->store, is->store_id, is->label, &ref, &found, err);
         if (rc == 0 && !found)
             rc = th_error_set(err, TH_ENOENT, "no label %s in store %s", is->label, is->store_id);
         if (rc == 0)
@@ -541,7 +548,7 @@ int rt_spec_load(rt_runtime *rt, const char *path, const char *text, const char 
         th_error_prefix(err, "actor %s (%s)", s->name, man->component);
         goto fail;
     }
-    if ((rc = resolve_init_state(rt, s, man, err)) != 0)
+    if ((rc = resolve_init_state(rt, s, man, grant != NULL, err)) != 0)
         goto fail;
     if (text == NULL && grant == NULL)
         cache_put(rt, s->man->source, s);

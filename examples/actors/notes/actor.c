@@ -20,7 +20,8 @@
  *
  * init_state (JSON) may give the port: '{"port": "8089"}' (default: any
  * free port, logged as "notes listening on port N"), and "cert" and "key"
- * (PEM files) to serve HTTPS.  The state is text:
+ * (PEM files the manifest grants: http-framework's tls_files, or inside a
+ * filesystem grant) to serve HTTPS.  The state is text:
  * "port P\nnext N\n" then one "<id> <text>" line per note.
  *
  * Everything here is the C guest SDK: the http-framework wrappers

@@ -11,7 +11,8 @@
  * "welcome" (after N ms when the first message is "slow N"), except a first
  * message "refuse" (refused) or "trap" (a trap); channel messages are logged as
  * "chan-msg <text>" (but "trap" traps), closes as "chan-closed".  "slabels STORE" lists a store's
- * labels, "srmlabel STORE LABEL" removes one.  "trap" traps (unreachable) two named functions deep,
+ * labels, "srmlabel STORE LABEL" removes one, "store-on STORE HASH" makes every call that names
+ * a store on STORE.  "trap" traps (unreachable) two named functions deep,
  * for the backtraces of tests/integration/runtime/test_failures.c; so does init, given the
  * initial state "trap".  "bigstate N" sets a state
  * of N bytes; "described" counts the chain's events with a description.
@@ -127,6 +128,55 @@ static ta_str store_all(void)
     out = ta_format("%.*s\nget-missing %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
     st = ta_store_store(TA_STR("no-such-store"), TA_BYTES("x"), &r4);
     out = ta_format("%.*s\nstore-bad-id %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    return out;
+}
+
+/* The thirteen calls that name a store, on store `sid` with content
+ * reference `hash` (label "l"), one line each: what an actor gets from a
+ * store it names, e.g. the runtime's own. */
+static ta_str store_on(ta_str sid, ta_str hash)
+{
+    ta_content_ref r = {hash}, o = {{0, 0}};
+    ta_bytes got = {0, 0};
+    bool ex = false;
+    ta_opt_content_ref lr = {0};
+    ta_str_list labels = {0, 0};
+    ta_content_ref_list refs = {0, 0};
+    uint64_t size = 0;
+    ta_str out;
+    ta_status st;
+
+    st = ta_store_store(sid, TA_BYTES("x"), &o);
+    out = ta_format("store %.*s", TA_FMT(outcome(st, o.hash)));
+    st = ta_store_get(sid, r, &got);
+    out = ta_format("%.*s\nget %.*s", TA_FMT(out), TA_FMT(outcome(st, hex(got))));
+    st = ta_store_exists(sid, r, &ex);
+    out = ta_format("%.*s\nexists %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, ta_str_c(ex ? "true" : "false"))));
+    st = ta_store_label(sid, TA_STR("l"), r);
+    out = ta_format("%.*s\nlabel %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    st = ta_store_get_by_label(sid, TA_STR("l"), &lr);
+    out = ta_format("%.*s\nget-by-label %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, lr.some ? lr.val.hash : TA_STR("none"))));
+    st = ta_store_remove_label(sid, TA_STR("l"));
+    out = ta_format("%.*s\nremove-label %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    st = ta_store_remove_from_label(sid, TA_STR("l"), r);
+    out = ta_format("%.*s\nremove-from-label %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    st = ta_store_store_at_label(sid, TA_STR("l"), TA_BYTES("y"), &o);
+    out = ta_format("%.*s\nstore-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, o.hash)));
+    st = ta_store_replace_content_at_label(sid, TA_STR("l"), TA_BYTES("z"), &o);
+    out =
+        ta_format("%.*s\nreplace-content-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, o.hash)));
+    st = ta_store_replace_at_label(sid, TA_STR("l"), r);
+    out = ta_format("%.*s\nreplace-at-label %.*s", TA_FMT(out), TA_FMT(outcome(st, TA_STR(""))));
+    st = ta_store_list_labels(sid, &labels);
+    out = ta_format("%.*s\nlist-labels %.*s", TA_FMT(out), TA_FMT(outcome(st, join(labels))));
+    st = ta_store_list_all_content(sid, &refs);
+    out = ta_format("%.*s\nlist-all-content %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, ta_format("%zu", refs.len))));
+    st = ta_store_calculate_total_size(sid, &size);
+    out = ta_format("%.*s\ncalculate-total-size %.*s", TA_FMT(out),
+                    TA_FMT(outcome(st, ta_format("%llu", (unsigned long long)size))));
     return out;
 }
 
@@ -256,6 +306,9 @@ static ta_str run(ta_state *state, ta_str request_id, ta_str cmd, bool *defer)
             v = ta_format("%zu %.*s", l.len, TA_FMT(l.items[0].event_type));
     } else if (ta_str_eq_c(op, "store")) {
         return store_all();
+    } else if (ta_str_eq_c(op, "store-on")) {
+        a = word(&rest, false);
+        return store_on(a, rest);
     } else if (ta_str_eq_c(op, "slabels")) {
         ta_str_list l = {0, 0};
         st = ta_store_list_labels(rest, &l);

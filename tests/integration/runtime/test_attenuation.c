@@ -240,6 +240,99 @@ static void test_filesystem(void **unused)
     rtt_stop(&t);
 }
 
+/* The refusal of a spawn (the spawn's message, malloc'd), with every
+ * `from` in it replaced by `to` (same length). */
+static char *refusal(rtt *t, const char *extra, const char *child, const char *from, const char *to)
+{
+    char id[TH_ACTOR_ID_SIZE], *m, *at;
+    th_error err;
+
+    assert_int_not_equal(family(t, extra, child, id, &err), 0);
+    assert_int_equal(strlen(from), strlen(to));
+    /* the parent's init gives the spawn's error (after the parent's id) */
+    assert_non_null((at = strstr(err.msg, "init returned an error: ")));
+    m = strdup(at);
+    assert_non_null(m);
+    for (at = m; (at = strstr(at, from)) != NULL; at += strlen(to))
+        memcpy(at, to, strlen(to));
+    return m;
+}
+
+/* A file a spawn by an actor names outside its filesystem grant is refused
+ * with one answer whether or not it exists (no "No such file" for a path
+ * outside: that would tell the actor which host paths exist); a missing
+ * file inside the grant is said to be missing. */
+static void test_grant_file_no_oracle(void **unused)
+{
+    char dir[300], other[320], extra[512], path[1024], a[1400], b[1400], *ma, *mb;
+    rtt t;
+    FILE *f;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    snprintf(dir, sizeof dir, "%s/grant", t.home);
+    snprintf(other, sizeof other, "%s/other", t.home);
+    mkdir(dir, 0755);
+    mkdir(other, 0755);
+    snprintf(extra, sizeof extra, "[[handler]]\ntype = \"filesystem\"\npath = \"%s\"\n", dir);
+    snprintf(path, sizeof path, "%s/exists.toml", other);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name = \"kid\"\ncomponent = \"x.wasm\"\n", f);
+    fclose(f);
+    /* the manifest by path: absolute, through "..", below a missing
+     * directory, through a symlink in the grant (to an existing and to a
+     * missing file outside) */
+    snprintf(a, sizeof a, "%s/exists.toml", other);
+    snprintf(b, sizeof b, "%s/nohere.toml", other);
+    ma = refusal(&t, extra, a, "exists", "XXXXXX");
+    mb = refusal(&t, extra, b, "nohere", "XXXXXX");
+    assert_string_equal(ma, mb);
+    assert_non_null(strstr(ma, "is outside the filesystem grant"));
+    free(ma);
+    free(mb);
+    snprintf(a, sizeof a, "%s/../other/exists.toml", dir);
+    snprintf(b, sizeof b, "%s/../other/nohere.toml", dir);
+    ma = refusal(&t, extra, a, "exists", "XXXXXX");
+    mb = refusal(&t, extra, b, "nohere", "XXXXXX");
+    assert_string_equal(ma, mb);
+    free(ma);
+    free(mb);
+    snprintf(a, sizeof a, "%s/nodir/../../other/exists.toml", dir);
+    snprintf(b, sizeof b, "%s/nodir/../../other/nohere.toml", dir);
+    ma = refusal(&t, extra, a, "exists", "XXXXXX");
+    mb = refusal(&t, extra, b, "nohere", "XXXXXX");
+    assert_string_equal(ma, mb);
+    free(ma);
+    free(mb);
+    snprintf(a, sizeof a,
+             "ln -s '%s/exists.toml' '%s/lexists' && ln -s '%s/nohere.toml' '%s/lnohere'", other,
+             dir, other, dir);
+    assert_int_equal(system(a), 0);
+    snprintf(a, sizeof a, "%s/lexists", dir);
+    snprintf(b, sizeof b, "%s/lnohere", dir);
+    ma = refusal(&t, extra, a, "exists", "XXXXXX");
+    mb = refusal(&t, extra, b, "nohere", "XXXXXX");
+    assert_string_equal(ma, mb);
+    assert_non_null(strstr(ma, "is outside the filesystem grant"));
+    free(ma);
+    free(mb);
+    /* a component named in manifest text: the same */
+    snprintf(a, sizeof a, "name = \"kid\"\ncomponent = \"%s/exists.toml\"\n", other);
+    snprintf(b, sizeof b, "name = \"kid\"\ncomponent = \"%s/nohere.toml\"\n", other);
+    ma = refusal(&t, extra, a, "exists", "XXXXXX");
+    mb = refusal(&t, extra, b, "nohere", "XXXXXX");
+    assert_string_equal(ma, mb);
+    free(ma);
+    free(mb);
+    /* inside the grant, a missing file is missing */
+    snprintf(a, sizeof a, "%s/nohere.toml", dir);
+    ma = refusal(&t, extra, a, "nohere", "nohere");
+    assert_non_null(strstr(ma, "No such file or directory"));
+    free(ma);
+    rtt_stop(&t);
+}
+
 /* Limits: at most the parent's; unset ones are the parent's. */
 static void test_limits(void **unused)
 {
@@ -437,10 +530,15 @@ static void test_handler_set_rules(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escalation_refused), cmocka_unit_test(test_every_handler),
-        cmocka_unit_test(test_filesystem),         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_limits_inherited),   cmocka_unit_test(test_save_chain),
-        cmocka_unit_test(test_substitution),       cmocka_unit_test(test_store_init_state),
+        cmocka_unit_test(test_escalation_refused),
+        cmocka_unit_test(test_every_handler),
+        cmocka_unit_test(test_filesystem),
+        cmocka_unit_test(test_grant_file_no_oracle),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits_inherited),
+        cmocka_unit_test(test_save_chain),
+        cmocka_unit_test(test_substitution),
+        cmocka_unit_test(test_store_init_state),
         cmocka_unit_test(test_handler_set_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

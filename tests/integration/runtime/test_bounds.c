@@ -25,6 +25,7 @@
 
 #include "base/limits.h"
 #include "rt_test_util.h"
+#include "test_skip.h"
 
 #define FS_ALL "[[handler]]\ntype = \"filesystem\"\npath = \"/\"\n"
 #define LOOPER "[limits]\nfuel_per_call = 0\ncall_timeout_ms = 0\n"
@@ -183,6 +184,19 @@ static void async_told(void *ud, int status, const uint8_t *data, size_t len, co
     atomic_fetch_add(&g_async_told, 1);
 }
 
+/* The header bytes each message counts in `id`'s mailbox, as the refusal
+ * of a message too large says it. */
+static size_t mailbox_header(rtt *t, const char *id)
+{
+    static uint8_t big[8192];
+    const char *p;
+    th_error err;
+
+    assert_int_equal(th_runtime_send(t->rt, id, big, sizeof big, &err), TH_ETOOBIG);
+    assert_non_null((p = strstr(err.msg, "which counts ")));
+    return (size_t)strtoul(p + strlen("which counts "), NULL, 10);
+}
+
 /* A message larger alone than the receiver's limits.mailbox_bytes could
  * never be admitted: it is refused at once (TH_ETOOBIG, from outside; an
  * error for the sending actor), not held for ever with everything sent
@@ -233,7 +247,52 @@ static void test_mailbox_toobig(void **unused)
     calls = rtt_calls(&t, rx);
     assert_int_equal(th_runtime_send(t.rt, rx, big, 1024, &err), 0);
     assert_true(rtt_calls_wait(&t, rx, calls, 10000));
+    /* the limit counts the header the error names (and the docs give):
+     * the largest message that fits the empty mailbox is 4096 - header */
+    {
+        size_t header = mailbox_header(&t, rx);
+        calls = rtt_calls(&t, rx);
+        assert_int_equal(th_runtime_send(t.rt, rx, big, 4096 - header + 1, &err), TH_ETOOBIG);
+        assert_int_equal(th_runtime_send(t.rt, rx, big, 4096 - header, &err), 0);
+        assert_true(rtt_calls_wait(&t, rx, calls, 10000));
+    }
     rtt_stop(&t);
+}
+
+/* docs/manifest.md (mailbox_bytes) and docs/api.md (413) give the header
+ * each message counts in a mailbox, by which users size mailboxes: the
+ * number the runtime counts. */
+static void test_mailbox_header_documented(void **unused)
+{
+    static const char *const docs[] = {"docs/manifest.md", "docs/api.md"};
+    const char *src = getenv("THEATER_SOURCE_DIR");
+    char rx[TH_ACTOR_ID_SIZE], want[64], path[600], *text;
+    rtt t;
+    FILE *f;
+    long n;
+
+    (void)unused;
+    if (src == NULL)
+        th_skip_missing("THEATER_SOURCE_DIR (set by ctest)");
+    rtt_start(&t, 1);
+    rtt_spawn_state(
+        &t, rtt_manifest(&t, "rx", rtt_module("hostile"), "", "[limits]\nmailbox_bytes = 4096"),
+        NULL, rx);
+    snprintf(want, sizeof want, "a header of %zu bytes", mailbox_header(&t, rx));
+    rtt_stop(&t);
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", src, docs[i]);
+        assert_non_null((f = fopen(path, "rb")));
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        assert_true((n = ftell(f)) > 0);
+        rewind(f);
+        assert_non_null((text = calloc(1, (size_t)n + 1)));
+        assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        if (strstr(text, want) == NULL)
+            fail_msg("%s does not say '%s'", docs[i], want);
+        free(text);
+    }
 }
 
 /* Operations delivered to an actor's mailbox so far (0 if it is gone). */
@@ -496,11 +555,17 @@ static void test_outstanding_requests(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_bomb),           cmocka_unit_test(test_spawn_bomb_limit),
-        cmocka_unit_test(test_children_limit),       cmocka_unit_test(test_max_actors),
-        cmocka_unit_test(test_mailbox_external),     cmocka_unit_test(test_mailbox_toobig),
-        cmocka_unit_test(test_flood_held),           cmocka_unit_test(test_flood_timeout),
-        cmocka_unit_test(test_flood_delivered),      cmocka_unit_test(test_store_bytes),
+        cmocka_unit_test(test_spawn_bomb),
+        cmocka_unit_test(test_spawn_bomb_limit),
+        cmocka_unit_test(test_children_limit),
+        cmocka_unit_test(test_max_actors),
+        cmocka_unit_test(test_mailbox_external),
+        cmocka_unit_test(test_mailbox_toobig),
+        cmocka_unit_test(test_mailbox_header_documented),
+        cmocka_unit_test(test_flood_held),
+        cmocka_unit_test(test_flood_timeout),
+        cmocka_unit_test(test_flood_delivered),
+        cmocka_unit_test(test_store_bytes),
         cmocka_unit_test(test_outstanding_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

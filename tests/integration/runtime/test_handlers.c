@@ -663,6 +663,105 @@ static void test_store_error_hides_host_path(void **unused)
     rtt_stop(&t);
 }
 
+/* `s` with every `from` replaced by `to` (same length); malloc'd. */
+static char *replaced(const char *s, const char *from, const char *to)
+{
+    char *out = strdup(s), *at = out;
+
+    assert_non_null(out);
+    assert_int_equal(strlen(from), strlen(to));
+    while ((at = strstr(at, from)) != NULL) {
+        memcpy(at, to, strlen(to));
+        at += strlen(to);
+    }
+    return out;
+}
+
+/* The runtime's own content store (components, large event data) is no
+ * actor's: every store call naming it, and a spawn's init_state from it,
+ * answer exactly as for a store that does not exist, and nothing is read,
+ * written or labelled there (the store holds the probe's own component,
+ * and a label the operator set, so there is something to find). */
+static void test_store_reserved(void **unused)
+{
+    static const char unknown[] = "11111111-1111-4111-8111-111111111111";
+    rtt t;
+    char p[TH_ACTOR_ID_SIZE], hash[TH_STORE_REF_HEX_LEN + 1], man[512], *own, *none, *want;
+    th_store_config sc = {0};
+    th_store *st = NULL;
+    th_store_list l = {NULL, 0};
+    th_content_ref ref;
+    bool found = false;
+    th_error err;
+    uint64_t size = 0, size_after = 0;
+
+    (void)unused;
+    rtt_start(&t, 2);
+    /* an actor with init only, for the spawns below */
+    snprintf(man, sizeof man, "%s/files", t.home);
+    mkdir(man, 0755);
+    snprintf(man, sizeof man, "%s/files/plain.wasm", t.home);
+    copy_file(rtt_module("plain"), man);
+    spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), p);
+    sc.home = t.home;
+    assert_int_equal(th_store_open(&sc, &st, &err), 0);
+    assert_int_equal(th_store_list_content(st, TH_CHAIN_CONTENT_STORE, &l, &err), 0);
+    assert_true(l.count >= 1); /* the probe's component */
+    snprintf(hash, sizeof hash, "%s", l.items[0]);
+    th_store_list_free(&l);
+    assert_int_equal(th_store_label(st, TH_CHAIN_CONTENT_STORE, "l", hash, &err), 0);
+    assert_int_equal(th_store_total_size(st, TH_CHAIN_CONTENT_STORE, &size, &err), 0);
+
+    own = cmd(&t, p, "store-on %s %s", TH_CHAIN_CONTENT_STORE, hash);
+    none = cmd(&t, p, "store-on %s %s", unknown, hash);
+    want = replaced(none, unknown, TH_CHAIN_CONTENT_STORE);
+    assert_string_equal(own, want);
+    assert_non_null(strstr(own, "store err "));
+    assert_non_null(strstr(own, "get err "));
+    assert_non_null(strstr(own, "list-all-content err "));
+    assert_null(strstr(own, " ok"));
+    free(own);
+    free(none);
+    free(want);
+    /* nothing was added, moved or removed there */
+    assert_int_equal(th_store_total_size(st, TH_CHAIN_CONTENT_STORE, &size_after, &err), 0);
+    assert_int_equal(size_after, size);
+    assert_int_equal(th_store_get_by_label(st, TH_CHAIN_CONTENT_STORE, "l", &ref, &found, &err), 0);
+    assert_true(found);
+    assert_string_equal(ref.hash, hash);
+
+    /* a child's init_state from it: refused as from an unknown store */
+    own = cmd(&t, p,
+              "spawn name = \"k\"\ncomponent = \"files/plain.wasm\"\n"
+              "init_state = \"store:%s/l\"\n[[handler]]\ntype = \"runtime\"\n",
+              TH_CHAIN_CONTENT_STORE);
+    none = cmd(&t, p,
+               "spawn name = \"k\"\ncomponent = \"files/plain.wasm\"\n"
+               "init_state = \"store:%s/l\"\n[[handler]]\ntype = \"runtime\"\n",
+               unknown);
+    want = replaced(none, unknown, TH_CHAIN_CONTENT_STORE);
+    assert_string_equal(own, want);
+    assert_int_equal(strncmp(own, "err ", 4), 0);
+    assert_non_null(strstr(own, "init_state"));
+    free(own);
+    free(none);
+    free(want);
+    /* the operator still may */
+    {
+        th_spawn_opts o = {0};
+        char text[600], kid[TH_ACTOR_ID_SIZE];
+
+        snprintf(text, sizeof text,
+                 "name = \"op\"\ncomponent = \"%s\"\ninit_state = \"store:%s/l\"\n"
+                 "[[handler]]\ntype = \"runtime\"\n",
+                 rtt_module("plain"), TH_CHAIN_CONTENT_STORE);
+        o.manifest_text = text;
+        assert_int_equal(th_runtime_spawn(t.rt, &o, kid, &err), 0);
+    }
+    th_store_close(st);
+    rtt_stop(&t);
+}
+
 /* A store command run on another thread (the request waits). */
 typedef struct store_call {
     rtt *t;
@@ -797,6 +896,17 @@ static void test_random_iface(void **unused)
         free(x);
     }
     EXPECT(&t, a, "err min must be below max", "rrange 10 5");
+    /* as documented (docs/manifest.md): [min, max), so max never comes
+     * and min == max is an error */
+    for (i = 0; i < 20; i++) {
+        x = cmd(&t, a, "rrange 7 8");
+        assert_string_equal(x, "ok 7");
+        free(x);
+    }
+    x = cmd(&t, a, "rrange 18446744073709551614 18446744073709551615");
+    assert_string_equal(x, "ok 18446744073709551614");
+    free(x);
+    EXPECT(&t, a, "err min must be below max", "rrange 5 5");
     EXPECT(&t, a, "ok in-range", "rfloat");
     x = expect(&t, a, "ok ", "uuid");
     assert_int_equal(strlen(x), 36);
@@ -1112,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_store_iface),
         cmocka_unit_test(test_store_write_off_worker),
         cmocka_unit_test(test_store_error_hides_host_path),
+        cmocka_unit_test(test_store_reserved),
         cmocka_unit_test(test_timing_iface),
         cmocka_unit_test(test_random_iface),
         cmocka_unit_test(test_environment_iface),

@@ -569,7 +569,7 @@ static void test_websocket(void **state)
 static void test_tls(void **state)
 {
     srv s;
-    char *out, init[1200], dir[300];
+    char *out, init[1200], dir[300], grant[1000];
     int st;
     th_spawn_opts o = {0};
     char id[TH_ACTOR_ID_SIZE];
@@ -588,7 +588,9 @@ static void test_tls(void **state)
     free(out);
     snprintf(init, sizeof init,
              "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
-    if (!start(&s, init, NULL))
+    /* the operator grants the files (the actor cannot read them) */
+    snprintf(grant, sizeof grant, "tls_files = [\"%s/cert.pem\", \"%s/key.pem\"]", dir, dir);
+    if (!start(&s, init, grant))
         th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
     out =
         sh(&st, CURL "--cacert %s/cert.pem -X POST --data 'secret note' https://127.0.0.1:%u/notes",
@@ -608,9 +610,109 @@ static void test_tls(void **state)
     /* a key that is not the certificate's */
     snprintf(init, sizeof init,
              "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/cert.pem\"}", dir, dir);
-    o.manifest_path = notes_manifest(&s, "badtls", init, NULL);
+    o.manifest_path = notes_manifest(&s, "badtls", init, grant);
     assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
     expect_has(err.msg, "tls-config: cannot load the private key");
+    finish(&s);
+    out = sh(&st, "rm -rf %s", dir);
+    free(out);
+}
+
+/* The spawn of the notes actor with `init` and `grant` fails: its error
+ * after the actor's id, with every `from` replaced by `to` (same length;
+ * malloc'd). */
+static char *tls_refusal(srv *s, const char *init, const char *grant, const char *from,
+                         const char *to)
+{
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE], *m, *at;
+    th_error err;
+
+    o.manifest_path = notes_manifest(s, "tlsout", init, grant);
+    assert_int_not_equal(th_runtime_spawn(s->t.rt, &o, id, &err), 0);
+    assert_non_null((at = strstr(err.msg, "tls-config: ")));
+    assert_non_null((m = strdup(at)));
+    for (at = m; (at = strstr(at, from)) != NULL; at += strlen(to))
+        memcpy(at, to, strlen(to));
+    return m;
+}
+
+/* tls-config reads only files the actor's grants allow: the handler's
+ * tls_files, or files inside its filesystem grant (a relative path is
+ * relative to that directory).  Any other file is refused with one answer
+ * whether or not it exists, before anything reads it. */
+static void test_tls_confined(void **state)
+{
+    srv s;
+    char *out, *a, *b, init[1200], dir[300], fs[400], grant[1200];
+    int st;
+    th_spawn_opts o = {0};
+    char id[TH_ACTOR_ID_SIZE];
+    th_error err;
+
+    (void)state;
+    if (notes_wasm() == NULL)
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
+    snprintf(dir, sizeof dir, "/tmp/theater-tls-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    out = sh(&st,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+             "-days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>&1 && "
+             "mkdir %s/fs && cp %s/key.pem %s/cert.pem %s/fs/ && ln -s %s/key.pem %s/fs/out.pem",
+             dir, dir, dir, dir, dir, dir, dir, dir);
+    assert_int_equal(st, 0);
+    free(out);
+    snprintf(fs, sizeof fs, "\n[[handler]]\ntype = \"filesystem\"\npath = \"%s/fs\"\n", dir);
+    /* inside the filesystem grant, by a relative path: served */
+    if (!start(&s, "{\"port\": \"0\", \"cert\": \"cert.pem\", \"key\": \"key.pem\"}", fs))
+        th_skip_missing("the notes example actor (the wasm32 guest toolchain)");
+    out = sh(&st, CURL "--cacert %s/cert.pem -X POST --data 'n' https://127.0.0.1:%u/notes", dir,
+             s.port);
+    assert_string_equal(out, "{\"id\":1}");
+    free(out);
+    /* outside both grants: existing and missing files answer alike, with
+     * no grant, with the filesystem grant (also through a symlink in it),
+     * and with tls_files naming other files */
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
+    a = tls_refusal(&s, init, NULL, "cert", "XXXX");
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"%s/none.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
+    b = tls_refusal(&s, init, NULL, "none", "XXXX");
+    assert_string_equal(a, b);
+    expect_has(a, "is neither one of this actor's tls_files nor inside its filesystem grant");
+    free(a);
+    free(b);
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"../cert.pem\", \"key\": \"key.pem\"}");
+    a = tls_refusal(&s, init, fs, "cert", "XXXX");
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"../none.pem\", \"key\": \"key.pem\"}");
+    b = tls_refusal(&s, init, fs, "none", "XXXX");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    snprintf(init, sizeof init, "{\"port\": \"0\", \"cert\": \"cert.pem\", \"key\": \"out.pem\"}");
+    a = tls_refusal(&s, init, fs, "out.pem", "XXXXXXX");
+    expect_has(a, "'XXXXXXX' is neither one of");
+    free(a);
+    snprintf(grant, sizeof grant, "tls_files = [\"%s/fs/cert.pem\", \"%s/fs/key.pem\"]", dir, dir);
+    snprintf(init, sizeof init,
+             "{\"port\": \"0\", \"cert\": \"%s/cert.pem\", \"key\": \"%s/key.pem\"}", dir, dir);
+    a = tls_refusal(&s, init, grant, "cert", "XXXX");
+    expect_has(a, "is neither one of");
+    free(a);
+    /* tls_files name files, which must exist */
+    snprintf(grant, sizeof grant, "tls_files = [\"%s/none.pem\"]", dir);
+    o.manifest_path = notes_manifest(&s, "nofile", "{}", grant);
+    assert_int_not_equal(th_runtime_spawn(s.t.rt, &o, id, &err), 0);
+    expect_has(err.msg, "tls_files");
+    /* a child's tls_files are among its parent's */
+    snprintf(grant, sizeof grant, "tls_files = [\"%s/fs/cert.pem\"]", dir);
+    snprintf(init, sizeof init, "tls_files = [\"%s/cert.pem\"]", dir);
+    assert_int_not_equal(rtt_spawn_family(&s.t, "http-framework", grant, init, &err), 0);
+    expect_has(err.msg, "tls_files lists");
+    assert_int_equal(rtt_spawn_family(&s.t, "http-framework", grant, grant, &err), 0);
     finish(&s);
     out = sh(&st, "rm -rf %s", dir);
     free(out);
@@ -628,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_tls_confined),
     };
     return th_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

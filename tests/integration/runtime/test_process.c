@@ -473,6 +473,91 @@ static void test_grants(void **state)
     verify_chain(e, none);
 }
 
+/* `s` (freed) with every `from` replaced by `to` (same length). */
+static char *swap(char *s, const char *from, const char *to)
+{
+    assert_int_equal(strlen(from), strlen(to));
+    for (char *at = s; (at = strstr(at, from)) != NULL; at += strlen(to))
+        memcpy(at, to, strlen(to));
+    return s;
+}
+
+/* A cwd outside allowed_paths gets one answer whether or not it exists
+ * (no "No such file" that would tell which host paths exist); a relative
+ * cwd is relative to the manifest's directory, as allowed_paths are. */
+static void test_cwd_no_oracle(void **state)
+{
+    env *e = *state;
+    char id[TH_ACTOR_ID_SIZE], path[400], want[600], *a, *b;
+    long p;
+    FILE *f;
+
+    spawn_runner(e, "cwd", "-", id);
+    snprintf(path, sizeof path, "%s/exists", e->t.home);
+    assert_non_null((f = fopen(path, "w")));
+    fclose(f);
+    a = swap(cmd(e, id, "spawn line line - - %s/exists - pwd", e->t.home), "exists", "XXXXXX");
+    b = swap(cmd(e, id, "spawn line line - - %s/nohere - pwd", e->t.home), "nohere", "XXXXXX");
+    assert_string_equal(a, b);
+    expect(a, "is not inside this actor's allowed_paths");
+    free(b);
+    /* below a missing directory, through "..", relative */
+    a = swap(cmd(e, id, "spawn line line - - %s/nodir/../exists - pwd", e->t.home), "exists",
+             "XXXXXX");
+    b = swap(cmd(e, id, "spawn line line - - %s/nodir/../nohere - pwd", e->t.home), "nohere",
+             "XXXXXX");
+    assert_string_equal(a, b);
+    expect(a, "is not inside this actor's allowed_paths");
+    free(b);
+    a = swap(cmd(e, id, "spawn line line - - ../exists - pwd"), "exists", "XXXXXX");
+    b = swap(cmd(e, id, "spawn line line - - ../nohere - pwd"), "nohere", "XXXXXX");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    a = swap(cmd(e, id, "spawn line line - - exists - pwd"), "exists", "XXXXXX");
+    b = swap(cmd(e, id, "spawn line line - - nohere - pwd"), "nohere", "XXXXXX");
+    assert_string_equal(a, b);
+    expect(a, "is not inside this actor's allowed_paths");
+    free(b);
+    /* "work" is the manifest's work/ (allowed_paths names it so), not the
+     * runtime's working directory's */
+    p = spawn(e, id, "spawn line line - - work - pwd");
+    snprintf(want, sizeof want, "out %ld |%s|", p, e->dir);
+    free(wait_log(e, id, want));
+    /* inside the grant, a missing directory is missing */
+    expect(cmd(e, id, "spawn line line - - work/nohere - pwd"),
+           "err cwd \"work/nohere\": No such file or directory");
+    verify_chain(e, id);
+}
+
+/* Environment variables the dynamic loader or libc act on (every LD_*,
+ * glibc's unsecure list) are refused, naming the variable; others pass. */
+static void test_env_refused(void **state)
+{
+    static const char *const refused[] = {
+        "LD_PRELOAD",  "LD_AUDIT",     "LD_LIBRARY_PATH", "LD_DEBUG",    "LD_BIND_NOW",
+        "GCONV_PATH",  "GETCONF_DIR",  "GLIBC_TUNABLES",  "HOSTALIASES", "LOCALDOMAIN",
+        "LOCPATH",     "MALLOC_TRACE", "NIS_PATH",        "NLSPATH",     "RESOLV_HOST_CONF",
+        "RES_OPTIONS", "TMPDIR",       "TZDIR",
+    };
+    env *e = *state;
+    char id[TH_ACTOR_ID_SIZE], want[600];
+    long p;
+
+    spawn_runner(e, "envs", "-", id);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(want, sizeof want, "err env[1]: %s is refused", refused[i]);
+        expect(cmd(e, id, "spawn line line - - - OK=1,%s=/nonexistent.so echo ran", refused[i]),
+               want);
+    }
+    /* names that only look alike pass: case matters to the loader, and
+     * LD without the underscore is not its prefix */
+    p = spawn(e, id, "spawn line line - - - ld_preload=x,LDX=y,XLD_PRELOAD=z echo \"$LDX\"");
+    snprintf(want, sizeof want, "out %ld |y|", p);
+    free(wait_log(e, id, want));
+    verify_chain(e, id);
+}
+
 /* The actor's end kills its processes and what they started. */
 /* The pid the first line of child `p`'s output names (a process it
  * started in the background and echoed). */
@@ -626,6 +711,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signals_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cwd_no_oracle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_after_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subset, setup, teardown),
