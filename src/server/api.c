@@ -757,7 +757,10 @@ static void h_events(srv_req *r, char **seg)
     from = after == UINT64_MAX ? 0 : after + 1;
     if (!type_ok(r, type))
         return;
-    if (stream && limit == 0) {
+    /* a stream resumes right after Last-Event-ID or ?after= (in that
+     * order), whatever ?limit says: a client reconnecting to the URL it
+     * opened with ?limit=N must miss nothing */
+    if (stream && (limit == 0 || after != UINT64_MAX)) {
         srv_stream_events(r, r->id, type, from, true);
         return;
     }

@@ -639,6 +639,16 @@ sse)
     last=$(api GET "/v1/actors/$id/events?limit=1&newest=1" | sed 's/.*"seq":\([0-9]*\).*/\1/')
     ids=$(sed -n 's/^id: //p' "$H/s2l" | tr '\n' ' ')
     [ "$ids" = "$((last - 1)) $last " ] || fail "a stream with ?limit=2 sent $ids (the newest two are $((last - 1)) $last)"
+    # a resume wins over ?limit: Last-Event-ID first, then ?after=, so a
+    # client reconnecting to the URL it opened with ?limit=2 misses nothing
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 1' \
+        "http://theater/v1/actors/$id/events?follow=1&limit=2&after=5" >"$H/s2r" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/s2r" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 2 "$last") " ] || fail "Last-Event-ID: 1 with ?limit=2&after=5 sent $ids"
+    curl -s -N --max-time 1 --unix-socket "$S" \
+        "http://theater/v1/actors/$id/events?follow=1&limit=2&after=2" >"$H/s2r" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/s2r" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 3 "$last") " ] || fail "?after=2&limit=2 on a stream sent $ids"
     # every actor's events
     curl -s -N --max-time 1 --unix-socket "$S" -D "$H/s3h" "http://theater/v1/events" \
         >"$H/s3" 2>/dev/null &
