@@ -20,7 +20,8 @@
  * client resumes with Last-Event-ID.  The stream ends once the actor has
  * ended (end_streams_of_ended_actors).
  *
- * SSE frame, as written (one per event):
+ * A stream begins with the comment ": stream open" (its headers go out with
+ * it, at once).  SSE frame, as written (one per event):
  *     id: <seq>\n
  *     event: <type>\n
  *     data: <JSON, one line: srv_event_json>\n
@@ -39,6 +40,9 @@
 #include "server/server_int.h"
 
 enum { STREAM_EVENTS = 1, STREAM_CHANNEL };
+
+/* The comment every stream begins with. */
+#define SRV_STREAM_OPENING ": stream open\n\n"
 
 /* How often the reaper looks for streams of actors that have ended. */
 #define SRV_ENDED_CHECK_MS 200
@@ -68,6 +72,7 @@ struct srv_stream {
     uint64_t next_seq;          /* next stored event to read */
     frame *pending, *pending_tail;
     size_t pending_bytes;
+    bool opened; /* the opening comment went out (with the headers) */
     bool sent_any;
     uint64_t last_sent; /* seq of the last event put into `out` */
     uint64_t last_ns;   /* when `out` last got bytes */
@@ -341,6 +346,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     bool backlog;
 
     (void)pos;
+    /* libmicrohttpd sends the status line and headers with the first
+     * bytes of the body: a comment first, so that a client knows at once
+     * that its stream was accepted, however long the first event takes */
+    if (!st->opened && max >= sizeof SRV_STREAM_OPENING - 1) {
+        st->opened = true;
+        memcpy(buf, SRV_STREAM_OPENING, sizeof SRV_STREAM_OPENING - 1);
+        return (ssize_t)(sizeof SRV_STREAM_OPENING - 1);
+    }
     pthread_mutex_lock(&st->lock);
     backlog = st->backlog && st->out.len == 0 && !st->ended;
     pthread_mutex_unlock(&st->lock);

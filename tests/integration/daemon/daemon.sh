@@ -615,7 +615,17 @@ endpoints)
 
 sse)
     start_daemon --stream-buffer 8192
+    # a stream begins with a comment, at once, before any event (here none
+    # comes: no actor): a client that shows its headers with the first
+    # bytes of the body (curl -i -N, killed here) sees it accepted
+    timeout -s KILL 1 curl -s -i -N --unix-socket "$S" http://theater/v1/events >"$H/s0"
+    grep -q '^HTTP/1.1 200' "$H/s0" || fail "GET /v1/events showed no status within 1 s: $(cat "$H/s0")"
+    grep -qi '^content-type: text/event-stream' "$H/s0" || fail "GET /v1/events headers: $(cat "$H/s0")"
+    grep -q '^: stream open' "$H/s0" || fail "the stream does not begin with its comment: $(cat "$H/s0")"
     id=$(start_json "$EXAMPLES/counter.toml")
+    timeout -s KILL 1 curl -s -i -N --unix-socket "$S" \
+        "http://theater/v1/actors/$id/events?follow=1&after=1000" >"$H/s0"
+    grep -q '^HTTP/1.1 200' "$H/s0" || fail "a quiet actor stream showed no status within 1 s"
     for m in a b c; do api POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
     # stored events then live ones, ids contiguous
     curl -s -N --max-time 2 --unix-socket "$S" -H 'Accept: text/event-stream' \
