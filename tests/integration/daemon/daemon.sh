@@ -247,6 +247,16 @@ bad_requests)
     grep -q '^2026-01-01T00:00:00Z info  forged' "$H/server.log" && fail "a request's path forged a log line"
     grep -q 'nope?2026-01-01T00:00:00Z info  forged.* -> 404' "$H/server.log" ||
         fail "the 404 of a path with a newline is not one log line: $(grep -a forged "$H/server.log")"
+    # an error that quotes bytes that are not UTF-8 keeps its code (they
+    # become U+FFFD in the message)
+    b=$(expect_status 404 GET "/v1/actors/%ff%fe%fd%fc")
+    contains "$b" '^\{"error":\{"code":"actor-not-found","message":"no actor \\ufffd\\ufffd|^\{"error":\{"code":"actor-not-found","message":"no actor ' \
+        "an unknown actor id that is not UTF-8"
+    printf '%s' "$b" | grep -q 'out of memory' && fail "an id that is not UTF-8: $b"
+    b=$(expect_status 404 DELETE "/v1/channels/%ff")
+    contains "$b" '"code":"channel-not-found"' "a channel id that is not UTF-8"
+    b=$(expect_status 400 GET "/v1/events?type=%ff")
+    contains "$b" '"code":"bad-request","message":"\?type=' "a ?type= that is not UTF-8"
     # a query argument an endpoint does not take is refused, not ignored:
     # a typo must not turn a forced stop into a graceful one
     id=$(start_json "$EXAMPLES/counter.toml")
