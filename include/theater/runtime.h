@@ -236,6 +236,14 @@ int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id);
  * chain. */
 int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err);
 
+/* The events of a live actor with `save_chain = false`, whose chain is
+ * kept in memory only (the newest 16 MiB of it), that `q` selects as
+ * th_chain_read would (q->actor is not looked at); recorded events are
+ * flushed first.  *out is the caller's (th_chain_events_free).  TH_ENOENT
+ * for no live actor, TH_EINVAL for an actor whose chain is stored. */
+int th_runtime_memory_events(th_runtime *rt, const char *actor_id, const th_chain_query *q,
+                             th_chain_events *out /* out */, th_error *err);
+
 /* How an actor ended (th_runtime_wait). */
 typedef struct th_actor_exit {
     int reason;    /* TH_EXIT_* */

@@ -665,6 +665,20 @@ int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err)
     return rc;
 }
 
+int th_runtime_memory_events(th_runtime *rt, const char *actor_id, const th_chain_query *q,
+                             th_chain_events *out, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_record_memory_read(a, q, out, err);
+    rt_actor_release(a);
+    return rc;
+}
+
 int th_runtime_actor_status(th_runtime *rt, const char *actor_id, th_actor_status *status,
                             th_error *err)
 {

@@ -726,11 +726,30 @@ static bool type_ok(srv_req *r, const char *type)
     return false;
 }
 
+/* Whether `id` is a live actor whose chain is kept in memory only
+ * (`save_chain = false`): its events are read from the runtime. */
+bool srv_chain_in_memory(th_server *s, const char *id)
+{
+    th_actor_info in;
+
+    return th_runtime_actor_info(s->rt, id, &in, NULL) == 0 && !in.save_chain;
+}
+
+/* Read an actor's events, from its chain in the home or (`memory`) from
+ * the runtime's memory. */
+int srv_read_events(th_server *s, bool memory, const th_chain_query *q, th_chain_events *out,
+                    th_error *err)
+{
+    if (memory)
+        return th_runtime_memory_events(s->rt, q->actor, q, out, err);
+    return th_chain_read(th_runtime_chain(s->rt), q, out, err);
+}
+
 static void h_events(srv_req *r, char **seg)
 {
     th_server *s = r->srv;
     uint64_t after = UINT64_MAX, limit = 0, newest = 0, from;
-    bool stream;
+    bool stream, memory;
     const char *type = srv_arg(r, "type"), *last = srv_header(r, "Last-Event-ID");
     th_chain_query q;
     th_chain_events evs;
@@ -764,7 +783,9 @@ static void h_events(srv_req *r, char **seg)
         srv_stream_events(r, r->id, type, from, true);
         return;
     }
-    th_runtime_flush(s->rt, r->id, NULL); /* recent events are in the database */
+    memory = srv_chain_in_memory(s, r->id);
+    if (!memory)
+        th_runtime_flush(s->rt, r->id, NULL); /* recent events are in the database */
     memset(&q, 0, sizeof q);
     q.actor = r->id;
     q.from_seq = from;
@@ -774,7 +795,7 @@ static void h_events(srv_req *r, char **seg)
      * events, then the rest of the chain and live ones */
     q.newest = stream || newest != 0;
     th_error_clear(&err);
-    rc = th_chain_read(th_runtime_chain(s->rt), &q, &evs, &err);
+    rc = srv_read_events(s, memory, &q, &evs, &err);
     if (stream) {
         if (rc == 0 && evs.count > 0)
             from = evs.items[0].seq;

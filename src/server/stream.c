@@ -67,6 +67,7 @@ struct srv_stream {
     char actor[SRV_ID_LEN + 1]; /* filter; "" = every actor */
     char *type;                 /* filter or NULL */
     bool backlog;               /* stored events (then `pending`) still being sent */
+    bool memory;                /* the actor's chain is in the runtime's memory */
     bool stored_done;           /* every stored event is in `out` or sent */
     unsigned page;              /* stored events to read in the next step */
     uint64_t next_seq;          /* next stored event to read */
@@ -304,7 +305,7 @@ static void read_backlog(srv_stream *st)
     q.limit = st->page;
     pthread_mutex_unlock(&st->lock);
     if (!done)
-        rc = th_chain_read(th_runtime_chain(st->srv->rt), &q, &evs, NULL);
+        rc = srv_read_events(st->srv, st->memory, &q, &evs, NULL);
     pthread_mutex_lock(&st->lock);
     if (!done && rc == 0) {
         for (i = 0; i < evs.count && !st->ended; i++) {
@@ -457,6 +458,8 @@ void srv_stream_events(srv_req *r, const char *actor, const char *type, uint64_t
     }
     if (actor != NULL)
         snprintf(st->actor, sizeof st->actor, "%s", actor);
+    /* a save_chain = false actor's stored events are those it holds in memory */
+    st->memory = backlog && actor != NULL && srv_chain_in_memory(s, actor);
     st->backlog = backlog;
     st->next_seq = from;
     if (from > 0) { /* resuming: nothing at or before from - 1 again */

@@ -743,6 +743,32 @@ sse)
     awk 'NR == 1 && $2 != "null" { bad = 1 } NR > 1 && $2 != prev { bad = 1 } { prev = $1 } END { exit bad }' "$H/links" ||
         fail "events --follow --json: a parent_hash is not the hash of the event before it: $(awk 'NR > 1 && $2 != prev { print; exit } { prev = $1 }' "$H/links")"
     grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
+    # an actor with save_chain = false: its chain is in the daemon's memory,
+    # and the events endpoint, its stream and `theater events` serve it
+    sed -e 's|^component = "counter.wasm"|component = "'"$EXAMPLES"'/counter.wasm"\nsave_chain = false|' \
+        "$EXAMPLES/counter.toml" >"$H/counter_mem.toml"
+    mid=$(start_json "$H/counter_mem.toml")
+    expect_status 202 POST "/v1/actors/$mid/messages" --data-binary x >/dev/null
+    [ "$(api POST "/v1/actors/$mid/requests" -d x)" = 1 ] || fail "the in-memory counter's request"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events")
+    n=$(printf '%s' "$b" | grep -o '"seq":' | wc -l)
+    [ "$n" -ge 5 ] || fail "GET .../events of a save_chain = false actor: $b"
+    contains "$b" '"seq":0,"event_type":"actor-spawned"' "the in-memory chain's first event"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?after=0&limit=1")
+    contains "$b" '"events":\[\{"actor":"[^"]*","seq":1,' "?after=0&limit=1 of an in-memory chain"
+    [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 1 ] || fail "?limit=1 of an in-memory chain: $b"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?limit=1&newest=1")
+    contains "$b" "\"seq\":$((n - 1))," "?newest=1 of an in-memory chain"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?type=actor-spawned")
+    [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 1 ] || fail "?type= of an in-memory chain: $b"
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/actors/$mid/events?follow=1" >"$H/sm" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/sm" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 0 $((n - 1))) " ] || fail "the stream of an in-memory chain sent $ids"
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 2' \
+        "http://theater/v1/actors/$mid/events?follow=1&limit=1" >"$H/sm" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/sm" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 3 $((n - 1))) " ] || fail "the resumed stream of an in-memory chain sent $ids"
+    "$THEATER" events "$mid" | grep -q actor-spawned || fail "theater events of a save_chain = false actor"
     ;;
 
 sse_paced)
