@@ -346,7 +346,8 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
  * has room in the mailbox (it waits for room instead of TH_EBUSY).  `fn`
  * may run on the calling thread before this returns.  Returns 0 if `fn`
  * will be (or was) called, else an error (TH_ENOENT, TH_EBUSY, TH_ETOOBIG
- * also for a durable actor, before anything is stored, ...) and `fn` is
+ * also for a durable actor, before anything is stored, TH_ESTATE for an
+ * actor that is stopping, ...) and `fn` is
  * not called. */
 int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                           th_runtime_reply_fn fn, void *ud, th_error *err);

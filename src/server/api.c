@@ -577,6 +577,8 @@ static bool start_async(srv_req *r, bool request, uint32_t wait_ms, th_runtime_r
     srv_req_release(r);
     if (rc == TH_ENOENT)
         srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else if (rc == TH_ESTATE) /* a message to an actor that is stopping */
+        srv_req_done_error(r, 409, "conflict", "%s", err.msg);
     else
         srv_req_done_undelivered(r, rc, err.msg);
     return false;

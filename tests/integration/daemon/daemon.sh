@@ -483,6 +483,9 @@ endpoints)
     done
     b=$(expect_status 409 POST "/v1/actors/$pid3/restart")
     contains "$b" '"code":"conflict"' "a restart during a graceful stop"
+    # a message then would never be handled: refused, not acknowledged
+    b=$(expect_status 409 POST "/v1/actors/$pid3/messages" --data-binary late)
+    contains "$b" '"code":"conflict","message":"actor [0-9a-f-]{36} is stopping' "a message during a graceful stop"
     wait $cpid
     wait $dpid
     [ "$(cat "$H/sslow")" = 200 ] || fail "the call a graceful stop waited for: HTTP $(cat "$H/sslow") $(cat "$H/rslow")"
