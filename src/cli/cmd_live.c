@@ -825,6 +825,7 @@ typedef struct chan_ctx {
     int json;
     int rc;
     bool actor_failed; /* the channel ended because its actor failed */
+    bool closed;       /* its "closed" event came */
     int ended[2];      /* a pipe: the reader writes a byte when the stream ends */
 } chan_ctx;
 
@@ -840,6 +841,8 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
     /* (the runtime's words for a failure: "actor NAME (ID) failed: ...") */
     if (strcmp(event, "closed") == 0 && why != NULL && strstr(why, ") failed: ") != NULL)
         c->actor_failed = true;
+    if (strcmp(event, "closed") == 0)
+        c->closed = true;
     if (c->json) {
         printf("%s\n", data);
     } else if (strcmp(event, "closed") == 0) {
@@ -1019,6 +1022,9 @@ int cli_cmd_channel(int argc, char **argv)
             cli_resp_free(&r);
     }
     pthread_join(th, NULL); /* the stream ends with the channel */
+    if (stream_ended && !c.closed && c.rc == 0 && !c.json)
+        fprintf(stderr, "theater: the channel's stream ended without a close (the daemon "
+                        "stopped, or the connection was lost)\n");
     if (rc == 0)
         rc = c.rc;
     if (rc == 0 && c.actor_failed)

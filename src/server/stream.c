@@ -621,13 +621,14 @@ static void chan_drop_locked(th_server *s, srv_chan *c)
     free(c);
 }
 
-/* The runtime's channel callback: a message from the actor, or its close. */
-static void chan_event(void *ud, int kind, const char *channel, const uint8_t *data, size_t len)
+/* Keep a message from the actor, or the channel's close (with `data` the
+ * reason, if any), and offer it to the channel's streams (streams_lock
+ * held); the streams to wake (outside the lock) go to woken[*nwoken]. */
+static void chan_record_locked(srv_chan *c, const char *channel, int kind, const uint8_t *data,
+                               size_t len, srv_stream **woken, size_t max_woken, size_t *nwoken)
 {
-    srv_chan *c = ud;
     th_server *s = c->srv;
-    srv_stream *st, *woken[64];
-    size_t nwoken = 0, i;
+    srv_stream *st;
     srv_buf b = {0};
     chan_msg *m;
     char *hex;
@@ -636,7 +637,6 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
     if (hex == NULL)
         return;
     base_hex_encode(data, len, hex);
-    pthread_mutex_lock(&s->streams_lock);
     srv_buf_addf(&b, "id: %llu\nevent: %s\ndata: {\"channel\":\"%s\",\"seq\":%llu",
                  (unsigned long long)c->next_seq, kind == TH_CHANNEL_MESSAGE ? "message" : "closed",
                  channel, (unsigned long long)c->next_seq);
@@ -660,7 +660,6 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
     srv_buf_add(&b, "}\n\n", 3);
     free(hex);
     if (b.oom || (m = malloc(sizeof *m + b.len)) == NULL) {
-        pthread_mutex_unlock(&s->streams_lock);
         srv_buf_release(&b);
         return;
     }
@@ -685,13 +684,24 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         if (st->chan != c)
             continue;
         pthread_mutex_lock(&st->lock);
-        if (stream_offer_locked(st, m->text, m->len, m->seq) &&
-            nwoken < sizeof woken / sizeof woken[0])
-            woken[nwoken++] = st;
+        if (stream_offer_locked(st, m->text, m->len, m->seq) && *nwoken < max_woken)
+            woken[(*nwoken)++] = st;
         if (kind == TH_CHANNEL_CLOSED)
             st->ended = true;
         pthread_mutex_unlock(&st->lock);
     }
+}
+
+/* The runtime's channel callback: a message from the actor, or its close. */
+static void chan_event(void *ud, int kind, const char *channel, const uint8_t *data, size_t len)
+{
+    srv_chan *c = ud;
+    th_server *s = c->srv;
+    srv_stream *woken[64];
+    size_t nwoken = 0, i;
+
+    pthread_mutex_lock(&s->streams_lock);
+    chan_record_locked(c, channel, kind, data, len, woken, sizeof woken / sizeof woken[0], &nwoken);
     pthread_mutex_unlock(&s->streams_lock);
     for (i = 0; i < nwoken; i++)
         wake(woken[i]);
@@ -870,6 +880,8 @@ void srv_chan_stream(srv_req *r, const char *chan)
 void srv_chan_close(srv_req *r, const char *chan)
 {
     th_server *s = r->srv;
+    srv_stream *woken[64];
+    size_t nwoken = 0, i;
     srv_chan *c;
     bool known;
 
@@ -883,9 +895,17 @@ void srv_chan_close(srv_req *r, const char *chan)
     /* no callback of this channel runs once this returns */
     th_runtime_channel_close(s->rt, chan, NULL);
     pthread_mutex_lock(&s->streams_lock);
-    if ((c = chan_find_locked(s, chan)) != NULL)
+    if ((c = chan_find_locked(s, chan)) != NULL) {
+        /* its streams end with their `closed` event, which says why */
+        static const char why[] = "closed through the API (DELETE /v1/channels/ID)";
+        if (!c->closed)
+            chan_record_locked(c, c->id, TH_CHANNEL_CLOSED, (const uint8_t *)why, sizeof why - 1,
+                               woken, sizeof woken / sizeof woken[0], &nwoken);
         chan_drop_locked(s, c);
+    }
     pthread_mutex_unlock(&s->streams_lock);
+    for (i = 0; i < nwoken; i++)
+        wake(woken[i]);
     srv_reply_json(r, 200, json_pack("{s:s, s:b}", "channel", chan, "closed", 1));
 }
 

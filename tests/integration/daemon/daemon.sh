@@ -585,7 +585,14 @@ endpoints)
     curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" >"$H/chan" 2>/dev/null
     grep -q "^event: message" "$H/chan" || fail "no message on the channel stream: $(cat "$H/chan")"
     grep -q '"data_hex":"70696e67"' "$H/chan" || fail "the echo of ping is missing: $(cat "$H/chan")"
+    # a stream open when the channel is deleted ends with its closed event
+    curl -s -N --max-time 10 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" >"$H/chan" 2>/dev/null &
+    cpid=$!
+    wait_until "the channel stream" grep -q '^event: message' "$H/chan"
     expect_status 200 DELETE "/v1/channels/$ch" | grep -q '"closed":true' || fail "close channel"
+    wait $cpid || fail "the stream of a deleted channel did not end (curl exit $?)"
+    grep -q '^event: closed' "$H/chan" || fail "no closed event when the channel was deleted: $(cat "$H/chan")"
+    grep -q '"reason":"closed through the API' "$H/chan" || fail "the closed event has no reason: $(cat "$H/chan")"
     expect_status 404 DELETE "/v1/channels/$ch" >/dev/null
     expect_status 404 POST "/v1/channels/$ch/messages" -d x >/dev/null
     expect_status 404 GET "/v1/channels/$ch/messages" >/dev/null
@@ -610,6 +617,8 @@ endpoints)
     expect_status 200 DELETE "/v1/channels/$ch" >/dev/null
     wait_until "channel open to end with its channel" sh -c "! kill -0 $cpid 2>/dev/null"
     wait $cpid || fail "channel open exited $? when its channel was closed: $(cat "$H/co.err")"
+    grep -q 'the channel ended: closed through the API' "$H/co.err" ||
+        fail "channel open did not say why it ended: $(cat "$H/co.err")"
     kill $spid 2>/dev/null
     # stop and force stop
     expect_status 200 DELETE "/v1/actors/$cid" | grep -q '"stopped":true' || fail "DELETE"
