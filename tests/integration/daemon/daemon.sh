@@ -145,6 +145,10 @@ no_daemon)
     [ $rc = 3 ] || fail "theater --home DIR list without a daemon exited $rc, expected 3"
     contains "$out" "no daemon running at $S; start one with \`theater server --home $H\`" \
         "the hint names the --home given"
+    for h in --help -h; do
+        out=$("$THEATER" help $h 2>&1) || fail "theater help $h exited $?: $out"
+        contains "$out" "^usage: theater" "theater help $h"
+    done
     out=$("$THEATER" help bogus 2>&1)
     [ $? = 2 ] || fail "theater help bogus should be a usage error"
     contains "$out" "unknown command 'bogus'" "theater help bogus"
