@@ -4,7 +4,7 @@
  * stop, restart, update.
  *
  * Each takes --home DIR, --json (machine output) and -h/--help.  Actor ids
- * may be any unique prefix (at least 4 characters): the daemon resolves
+ * may be any unique prefix: the daemon resolves
  * them and names the candidates of an ambiguous one.  Exit status: 0 on
  * success, 1 when the daemon refused or failed the request (the message
  * says why), 2 for a usage error, 3 when no daemon runs on the home.

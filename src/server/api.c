@@ -22,7 +22,6 @@
 #include "server/server_int.h"
 
 #define MAX_SEGS 6
-#define MIN_PREFIX 4
 
 static const char *status_name(th_actor_status st)
 {
@@ -84,11 +83,6 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
     if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, ref, &st, NULL) == 0) {
         memcpy(out, ref, SRV_ID_LEN + 1);
         return true;
-    }
-    if (rl < MIN_PREFIX && rl != SRV_ID_LEN) {
-        srv_reply_error(r, 400, "ambiguous-id",
-                        "an actor id prefix needs at least %d characters: %s", MIN_PREFIX, ref);
-        return false;
     }
     if (th_runtime_list_actors(s->rt, &ids, &n, NULL) != 0)
         ids = NULL, n = 0;

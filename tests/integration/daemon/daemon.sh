@@ -283,6 +283,9 @@ lifecycle)
     id=$("$THEATER" start "$EXAMPLES/counter.toml") || fail "start failed"
     printf '%s' "$id" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$' || fail "start printed '$id'"
     short=$(printf '%s' "$id" | cut -c1-8)
+    # any unique prefix, however short, names the actor (the only one)
+    out=$("$THEATER" inspect "$(printf '%s' "$id" | cut -c1)" 2>&1) || fail "inspect by a unique 1-character prefix: $out"
+    expect_status 200 GET "/v1/actors/$(printf '%s' "$id" | cut -c1-3)" >/dev/null
     out=$("$THEATER" list)
     contains "$out" "^$short +counter +running" "list"
     out=$("$THEATER" inspect "$short") || fail "inspect by prefix failed"
