@@ -434,8 +434,12 @@ bool srv_arg_u64(srv_req *r, const char *name, uint64_t max, uint64_t *out)
     char *end;
     unsigned long long n;
 
-    if (v == NULL)
+    if (v == NULL) { /* absent, or a flag written bare (?force): true */
+        if (max == 1 && MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name,
+                                                      strlen(name), NULL, NULL) == MHD_YES)
+            *out = 1;
         return true;
+    }
     if (max == 1 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) { /* a flag */
         *out = v[0] == 't';
         return true;

@@ -273,7 +273,15 @@ bad_requests)
         fail "a restart with an unknown field"
     expect_status 202 POST "/v1/actors/$id/restart" >/dev/null
     expect_status 400 GET "/v1/actors/$id/events?follow=yes" >/dev/null
-    expect_status 200 DELETE "/v1/actors/$id?force=true" >/dev/null
+    # a flag written bare is true; another argument without a value is refused
+    expect_status 400 GET "/v1/actors/$id/events?limit" | grep -q '?limit needs a value' || fail "a bare ?limit"
+    expect_status 400 GET "/v1/actors/$id/events?type" | grep -q '?type needs a value' || fail "a bare ?type"
+    curl -s -N --max-time 1 --unix-socket "$S" -D "$H/fh" -o /dev/null "http://theater/v1/actors/$id/events?follow"
+    grep -qi '^content-type: text/event-stream' "$H/fh" || fail "a bare ?follow is not a stream: $(cat "$H/fh")"
+    # the shutdown's body is checked as every body is: nothing shuts down
+    expect_status 400 POST /v1/shutdown -d garbage | grep -q '"code":"bad-json"' || fail "POST /v1/shutdown with garbage"
+    expect_status 400 POST /v1/shutdown -d '{"x":1}' | grep -q '"code":"unknown-field"' || fail "POST /v1/shutdown with a field"
+    expect_status 200 DELETE "/v1/actors/$id?force" >/dev/null
     # the daemon is still fine
     expect_status 200 GET /v1/health >/dev/null
     ;;
@@ -417,11 +425,17 @@ endpoints)
     expect_status 200 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/counter.wasm\"}" | grep -q '"updated":true' || fail "component"
     expect_status 400 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/echo.wasm\"}" | grep -q update-component-error || fail "component refused"
     expect_status 400 PUT "/v1/actors/$id/component" -d '{}' >/dev/null
+    b=$(expect_status 400 PUT "/v1/actors/$id/component" -d "{\"component\":\"$H\"}")
+    contains "$b" '"code":"bad-request".*is a directory' "a directory as the component"
     expect_status 400 PUT "/v1/actors/$id/component" -d '{"component":"counter.wasm"}' | grep -q 'absolute path' ||
         fail "a relative component path"
     expect_status 404 PUT "/v1/actors/ffffffff/component" -d '{"component":"/x.wasm"}' >/dev/null
     b=$(expect_status 200 GET "/v1/actors/$id/events?limit=2")
     [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 2 ] || fail "?limit=2: $b"
+    # HEAD of the JSON form, as of every GET that is not a stream
+    code=$(curl -s -I -o "$H/head" -w '%{http_code}' --unix-socket "$S" "http://theater/v1/actors/$id/events?limit=1")
+    [ "$code" = 200 ] || fail "HEAD .../events: HTTP $code"
+    grep -qi '^content-type: application/json' "$H/head" || fail "HEAD .../events headers: $(cat "$H/head")"
     b=$(expect_status 200 GET "/v1/actors/$id/events?after=1&limit=1")
     contains "$b" '"seq":2,' "?after=1"
     b=$(expect_status 200 GET "/v1/actors/$id/events?type=actor-restarted")
@@ -678,6 +692,14 @@ sse)
     last=$(api GET "/v1/actors/$id/events?limit=1&newest=1" | sed 's/.*"seq":\([0-9]*\).*/\1/')
     ids=$(sed -n 's/^id: //p' "$H/s2l" | tr '\n' ' ')
     [ "$ids" = "$((last - 1)) $last " ] || fail "a stream with ?limit=2 sent $ids (the newest two are $((last - 1)) $last)"
+    # Accept: media types are case-insensitive and weighed (q)
+    for a in 'TEXT/Event-Stream' 'application/json;q=0.5, text/event-stream' 'text/event-stream;q=0' \
+        'application/json, text/event-stream;q=0.9'; do
+        curl -s -N --max-time 1 --unix-socket "$S" -H "Accept: $a" -D "$H/ah" -o /dev/null \
+            "http://theater/v1/actors/$id/events"
+        case "$a" in *'q=0'|*'q=0.9') want=application/json ;; *) want=text/event-stream ;; esac
+        grep -qi "^content-type: $want" "$H/ah" || fail "Accept: $a answered $(grep -i '^content-type' "$H/ah")"
+    done
     # a resume wins over ?limit: Last-Event-ID first, then ?after=, so a
     # client reconnecting to the URL it opened with ?limit=2 misses nothing
     curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 1' \
