@@ -850,6 +850,10 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
             fprintf(stderr, "theater: the channel ended: %s\n", why);
         else
             fprintf(stderr, "theater: the actor closed the channel\n");
+    } else if (strcmp(event, "gap") == 0) { /* messages no longer kept */
+        fprintf(stderr, "theater: messages %lld to %lld of the channel are lost (not kept)\n",
+                (long long)json_integer_value(json_object_get(o, "from")),
+                (long long)json_integer_value(json_object_get(o, "to")));
     } else if (hx != NULL && (raw = unhex(hx, &n)) != NULL) {
         fwrite(raw, 1, n, stdout);
         if (n == 0 || raw[n - 1] != '\n')

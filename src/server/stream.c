@@ -73,7 +73,8 @@ struct srv_stream {
     uint64_t next_seq;          /* next stored event to read */
     frame *pending, *pending_tail;
     size_t pending_bytes;
-    bool opened; /* the opening comment went out (with the headers) */
+    bool opened;  /* the opening comment went out (with the headers) */
+    char *notice; /* a block sent after it, before `out` (a channel's gap), or NULL */
     bool sent_any;
     uint64_t last_sent; /* seq of the last event put into `out` */
     uint64_t last_ns;   /* when `out` last got bytes */
@@ -356,6 +357,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         return (ssize_t)(sizeof SRV_STREAM_OPENING - 1);
     }
     pthread_mutex_lock(&st->lock);
+    if (st->notice != NULL && max >= strlen(st->notice)) {
+        n = strlen(st->notice);
+        memcpy(buf, st->notice, n);
+        free(st->notice);
+        st->notice = NULL;
+        pthread_mutex_unlock(&st->lock);
+        return (ssize_t)n;
+    }
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_lock(&st->lock);
     backlog = st->backlog && st->out.len == 0 && !st->ended;
     pthread_mutex_unlock(&st->lock);
     if (backlog)
@@ -398,6 +409,7 @@ static void stream_free(void *cls)
         free(f);
     }
     srv_buf_release(&st->out);
+    free(st->notice);
     free(st->type);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -840,7 +852,7 @@ void srv_chan_stream(srv_req *r, const char *chan)
 {
     th_server *s = r->srv;
     const char *last = srv_header(r, "Last-Event-ID");
-    uint64_t after = UINT64_MAX;
+    uint64_t after = UINT64_MAX, first, kept;
     srv_stream *st;
     srv_chan *c;
     chan_msg *m;
@@ -868,6 +880,17 @@ void srv_chan_stream(srv_req *r, const char *chan)
         return;
     }
     st->chan = c;
+    /* messages the client has not had that are no longer kept (beyond
+     * the 1 MiB kept since the open): say so before the rest */
+    first = after == UINT64_MAX ? 0 : after + 1;
+    kept = c->head != NULL ? c->head->seq : c->next_seq;
+    if (kept > first) {
+        char gap[192];
+        int n = snprintf(gap, sizeof gap,
+                         "event: gap\ndata: {\"channel\":\"%s\",\"from\":%llu,\"to\":%llu}\n\n",
+                         c->id, (unsigned long long)first, (unsigned long long)(kept - 1));
+        st->notice = strndup(gap, (size_t)n); /* sent first, not counted as waiting */
+    }
     for (m = c->head; m != NULL; m = m->next)
         if (after == UINT64_MAX || m->seq > after)
             stream_add_locked(st, m->text, m->len, m->seq);

@@ -617,6 +617,19 @@ endpoints)
     expect_status 404 DELETE "/v1/channels/$ch" >/dev/null
     expect_status 404 POST "/v1/channels/$ch/messages" -d x >/dev/null
     expect_status 404 GET "/v1/channels/$ch/messages" >/dev/null
+    # a stream that starts before the oldest message kept (1 MiB since the
+    # open) is told which it will not get
+    ch2=$(expect_status 201 POST "/v1/actors/$eid/channels" --data-binary 'hello' | json_get channel)
+    head -c 600000 /dev/zero | tr '\0' z >"$H/600k"
+    for i in 1 2 3; do expect_status 202 POST "/v1/channels/$ch2/messages" --data-binary "@$H/600k" >/dev/null; done
+    chan_has3() { curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch2/messages" 2>/dev/null | grep -q '^id: 3'; }
+    wait_until "the three echoes" chan_has3
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 0' "http://theater/v1/channels/$ch2/messages" >"$H/gap" 2>/dev/null
+    grep -q '^event: gap' "$H/gap" || fail "no gap event on a resume past the kept messages: $(grep -E '^(id|event):' "$H/gap")"
+    grep -q "^data: {\"channel\":\"$ch2\",\"from\":1,\"to\":2}" "$H/gap" || fail "the gap event: $(grep -A1 '^event: gap' "$H/gap")"
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch2/messages" >"$H/gap" 2>/dev/null
+    grep -q "^data: {\"channel\":\"$ch2\",\"from\":0,\"to\":2}" "$H/gap" || fail "the gap event from the start: $(grep -A1 '^event: gap' "$H/gap")"
+    expect_status 200 DELETE "/v1/channels/$ch2" >/dev/null
     cid=$(start_json "$EXAMPLES/counter.toml")
     b=$(expect_status 409 POST "/v1/actors/$cid/channels" --data-binary 'x')
     contains "$b" 'channel-refused' "refused channel"
