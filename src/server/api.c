@@ -1044,11 +1044,20 @@ void srv_route(srv_req *r)
     bool path_ok = false;
     srv_buf methods = {0};
 
-    if (strlen(r->path) >= sizeof path || strstr(r->path, "//") != NULL) {
+    const char *target = r->path;
+
+    /* the absolute form of a request target (RFC 9112 3.2.2,
+     * "http://theater/v1/health"): the path after the authority */
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        target = strchr(strstr(target, "://") + 3, '/');
+        if (target == NULL)
+            target = "/";
+    }
+    if (strlen(target) >= sizeof path || strstr(target, "//") != NULL) {
         srv_reply_error(r, 404, "not-found", "no such endpoint");
         return;
     }
-    snprintf(path, sizeof path, "%s", r->path);
+    snprintf(path, sizeof path, "%s", target);
     for (tok = strtok_r(path, "/", &save); tok != NULL; tok = strtok_r(NULL, "/", &save)) {
         if (nseg == MAX_SEGS) {
             srv_reply_error(r, 404, "not-found", "no endpoint %.200s (see docs/api.md)", r->path);

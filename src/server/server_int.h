@@ -81,6 +81,7 @@ struct srv_req {
     bool tcp;
     bool queued;    /* a response went to libmicrohttpd */
     bool suspended; /* srv_req_wait was called */
+    bool close;     /* answer with Connection: close (a malformed request) */
     char method[8];
     char *path;
     srv_buf body;

@@ -273,6 +273,32 @@ bad_requests)
         fail "a restart with an unknown field"
     expect_status 202 POST "/v1/actors/$id/restart" >/dev/null
     expect_status 400 GET "/v1/actors/$id/events?follow=yes" >/dev/null
+    # a path is routed as sent: an encoded NUL or slash in it is refused,
+    # not cut or split (the actor is not stopped)
+    b=$(expect_status 400 DELETE "/v1/actors/$id%00xyz")
+    contains "$b" 'encoded NUL or slash' "a path with %00"
+    expect_status 400 GET "/v1/actors/$id%2Fstate" >/dev/null
+    expect_status 200 GET "/v1/actors/$id" | grep -q '"status":"running"' || fail "a DELETE of ID%00xyz stopped ID"
+    # the absolute form of a request target is the same request
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" --request-target http://theater/v1/health http://theater/)
+    [ "$code" = 200 ] || fail "GET http://theater/v1/health (absolute form): HTTP $code"
+    # two Content-Length headers that differ: refused, and the connection closed
+    got=$(python3 - "$S" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(b"POST /v1/stores HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
+d = b""
+while True:
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+print(d.split(b"\r\n")[0].decode(), b'"code":"bad-request"' in d, b"Connection: close" in d)
+PY
+)
+    [ "$got" = "HTTP/1.1 400 Bad Request True True" ] || fail "two Content-Length headers that differ: $got"
     # a flag written bare is true; another argument without a value is refused
     expect_status 400 GET "/v1/actors/$id/events?limit" | grep -q '?limit needs a value' || fail "a bare ?limit"
     expect_status 400 GET "/v1/actors/$id/events?type" | grep -q '?type needs a value' || fail "a bare ?type"
