@@ -236,6 +236,14 @@ int th_runtime_unsubscribe(th_runtime *rt, uint64_t sub_id);
  * chain. */
 int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err);
 
+/* The events of a live actor with `save_chain = false`, whose chain is
+ * kept in memory only (the newest 16 MiB of it), that `q` selects as
+ * th_chain_read would (q->actor is not looked at); recorded events are
+ * flushed first.  *out is the caller's (th_chain_events_free).  TH_ENOENT
+ * for no live actor, TH_EINVAL for an actor whose chain is stored. */
+int th_runtime_memory_events(th_runtime *rt, const char *actor_id, const th_chain_query *q,
+                             th_chain_events *out /* out */, th_error *err);
+
 /* How an actor ended (th_runtime_wait). */
 typedef struct th_actor_exit {
     int reason;    /* TH_EXIT_* */
@@ -344,7 +352,8 @@ int th_runtime_request_async(th_runtime *rt, const char *actor_id, const uint8_t
  * has room in the mailbox (it waits for room instead of TH_EBUSY).  `fn`
  * may run on the calling thread before this returns.  Returns 0 if `fn`
  * will be (or was) called, else an error (TH_ENOENT, TH_EBUSY, TH_ETOOBIG
- * also for a durable actor, before anything is stored, ...) and `fn` is
+ * also for a durable actor, before anything is stored, TH_ESTATE for an
+ * actor that is stopping, ...) and `fn` is
  * not called. */
 int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *msg, size_t len,
                           th_runtime_reply_fn fn, void *ud, th_error *err);

@@ -4,7 +4,7 @@
  * stop, restart, update.
  *
  * Each takes --home DIR, --json (machine output) and -h/--help.  Actor ids
- * may be any unique prefix (at least 4 characters): the daemon resolves
+ * may be any unique prefix: the daemon resolves
  * them and names the candidates of an ambiguous one.  Exit status: 0 on
  * success, 1 when the daemon refused or failed the request (the message
  * says why), 2 for a usage error, 3 when no daemon runs on the home.
@@ -825,6 +825,7 @@ typedef struct chan_ctx {
     int json;
     int rc;
     bool actor_failed; /* the channel ended because its actor failed */
+    bool closed;       /* its "closed" event came */
     int ended[2];      /* a pipe: the reader writes a byte when the stream ends */
 } chan_ctx;
 
@@ -840,6 +841,8 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
     /* (the runtime's words for a failure: "actor NAME (ID) failed: ...") */
     if (strcmp(event, "closed") == 0 && why != NULL && strstr(why, ") failed: ") != NULL)
         c->actor_failed = true;
+    if (strcmp(event, "closed") == 0)
+        c->closed = true;
     if (c->json) {
         printf("%s\n", data);
     } else if (strcmp(event, "closed") == 0) {
@@ -847,6 +850,10 @@ static int on_chan_msg(void *ud, const char *event, const char *data)
             fprintf(stderr, "theater: the channel ended: %s\n", why);
         else
             fprintf(stderr, "theater: the actor closed the channel\n");
+    } else if (strcmp(event, "gap") == 0) { /* messages no longer kept */
+        fprintf(stderr, "theater: messages %lld to %lld of the channel are lost (not kept)\n",
+                (long long)json_integer_value(json_object_get(o, "from")),
+                (long long)json_integer_value(json_object_get(o, "to")));
     } else if (hx != NULL && (raw = unhex(hx, &n)) != NULL) {
         fwrite(raw, 1, n, stdout);
         if (n == 0 || raw[n - 1] != '\n')
@@ -1019,6 +1026,9 @@ int cli_cmd_channel(int argc, char **argv)
             cli_resp_free(&r);
     }
     pthread_join(th, NULL); /* the stream ends with the channel */
+    if (stream_ended && !c.closed && c.rc == 0 && !c.json)
+        fprintf(stderr, "theater: the channel's stream ended without a close (the daemon "
+                        "stopped, or the connection was lost)\n");
     if (rc == 0)
         rc = c.rc;
     if (rc == 0 && c.actor_failed)

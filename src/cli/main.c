@@ -191,7 +191,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
-        if (strcmp(argv[1], "help") == 0 && argc >= 3) { /* `theater help start` */
+        /* `theater help start`; `theater help --help` is help about help */
+        if (strcmp(argv[1], "help") == 0 && argc >= 3 && !cli_is_help(argv[2])) {
             for (i = 0; i < NCOMMANDS; i++)
                 if (strcmp(argv[2], commands[i].name) == 0)
                     return commands[i].run(2, (char *[]){argv[2], "--help", NULL});

@@ -299,6 +299,92 @@ static int memchain_each(rt_memchain *m, rt_event_visit fn, void *ud)
     return rc;
 }
 
+/* Copy one event into the list being built (items own their bytes). */
+static int memchain_copy(th_chain_events *out, size_t *cap, const char *actor, uint64_t seq,
+                         const mem_event *e)
+{
+    th_chain_event *it;
+
+    if (out->count == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        void *nv = realloc(out->items, nc * sizeof *out->items);
+        if (nv == NULL)
+            return TH_ENOMEM;
+        out->items = nv;
+        *cap = nc;
+    }
+    it = &out->items[out->count];
+    memset(it, 0, sizeof *it);
+    it->seq = seq;
+    memcpy(it->hash, e->hash, 32);
+    it->has_parent = e->has_parent;
+    if (e->has_parent)
+        memcpy(it->parent, e->parent, 32);
+    it->timestamp_ms = e->ts;
+    it->data_len = e->len;
+    it->actor = strdup(actor);
+    it->type = strdup(e->type);
+    it->data = malloc(e->len ? e->len : 1);
+    if (it->actor == NULL || it->type == NULL || it->data == NULL) {
+        free((void *)it->actor);
+        free((void *)it->type);
+        free((void *)it->data);
+        return TH_ENOMEM;
+    }
+    if (e->len)
+        memcpy((void *)it->data, e->data, e->len);
+    out->count++;
+    return 0;
+}
+
+int rt_record_memory_read(rt_actor *a, const th_chain_query *q, th_chain_events *out, th_error *err)
+{
+    rt_memchain *m;
+    const mem_event *e;
+    uint64_t seq, first, skip = 0, n = 0;
+    size_t cap = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (a->spec->save_chain)
+        return th_error_set(err, TH_EINVAL, "the chain of %s is stored, not kept in memory", a->id);
+    if ((rc = rt_record_flush(a, err)) != 0)
+        return rc;
+    m = atomic_load_explicit(&a->memchain, memory_order_acquire);
+    if (m == NULL)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    /* the kept events are the newest: seq next_seq - count .. next_seq - 1 */
+    for (e = m->head, first = m->next_seq; e != NULL; e = e->next)
+        first--;
+    if (q->newest && q->limit > 0) { /* how many matches to pass over */
+        for (e = m->head, seq = first; e != NULL; e = e->next, seq++)
+            if (seq >= q->from_seq && (q->to_seq == 0 || seq < q->to_seq) &&
+                (q->type == NULL || strcmp(q->type, e->type) == 0))
+                n++;
+        skip = n > q->limit ? n - q->limit : 0;
+    }
+    rc = 0;
+    for (e = m->head, seq = first; e != NULL && rc == 0; e = e->next, seq++) {
+        if (seq < q->from_seq || (q->to_seq != 0 && seq >= q->to_seq) ||
+            (q->type != NULL && strcmp(q->type, e->type) != 0))
+            continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        if (q->limit > 0 && out->count >= q->limit)
+            break;
+        rc = memchain_copy(out, &cap, a->id, seq, e);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0) {
+        th_chain_events_free(out);
+        return th_error_set(err, rc, "out of memory reading the chain");
+    }
+    return 0;
+}
+
 static void memchain_free(rt_memchain *m)
 {
     mem_event *e, *next;

@@ -671,6 +671,13 @@ typedef int (*rt_event_visit)(void *ud, const uint8_t hash[32], const uint8_t *p
                               const char *type, const uint8_t *data, size_t len, uint64_t ts,
                               const char *description /* NULL if none */);
 int rt_record_each(rt_actor *a, rt_event_visit fn, void *ud, th_error *err);
+/* The events of a `save_chain = false` actor's in-memory chain that `q`
+ * selects (q->actor is not looked at), as th_chain_read gives them (*out
+ * owns its items; th_chain_events_free).  Events older than the newest
+ * TH_RT_MEMORY_CHAIN_BYTES are gone.  TH_EINVAL for an actor whose chain
+ * is stored. */
+int rt_record_memory_read(rt_actor *a, const th_chain_query *q, th_chain_events *out,
+                          th_error *err);
 
 /* The events of `target` appended to *out (a wit_glue.h list, which the
  * caller frees with wit_free_list_types_chain_event, also on failure). */

@@ -493,11 +493,23 @@ int th_runtime_send_async(th_runtime *rt, const char *actor_id, const uint8_t *m
                           th_runtime_reply_fn fn, void *ud, th_error *err)
 {
     rt_actor *a = lookup(rt, actor_id, err);
+    bool stopping;
     rt_sync *s;
     int rc;
 
     if (a == NULL)
         return TH_ENOENT;
+    /* a stop queued behind the mailbox (graceful) is the last thing the
+     * actor handles: a message after it would be acknowledged and never
+     * handled, so it is refused, as a restart is then */
+    pthread_mutex_lock(&a->lock);
+    stopping = a->stop_queued || a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED;
+    pthread_mutex_unlock(&a->lock);
+    if (stopping) {
+        rt_actor_release(a);
+        return th_error_set(err, TH_ESTATE,
+                            "actor %s is stopping: the message would not be handled", actor_id);
+    }
     if (!a->durable) {
         rt_actor_release(a);
         if ((rc = th_runtime_send(rt, actor_id, msg, len, err)) == 0)
@@ -684,6 +696,20 @@ int th_runtime_flush(th_runtime *rt, const char *actor_id, th_error *err)
         return 0;
     }
     rc = rt_record_flush(a, err);
+    rt_actor_release(a);
+    return rc;
+}
+
+int th_runtime_memory_events(th_runtime *rt, const char *actor_id, const th_chain_query *q,
+                             th_chain_events *out, th_error *err)
+{
+    rt_actor *a = lookup(rt, actor_id, err);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (a == NULL)
+        return TH_ENOENT;
+    rc = rt_record_memory_read(a, q, out, err);
     rt_actor_release(a);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -22,7 +23,6 @@
 #include "server/server_int.h"
 
 #define MAX_SEGS 6
-#define MIN_PREFIX 4
 
 static const char *status_name(th_actor_status st)
 {
@@ -84,11 +84,6 @@ bool srv_resolve_actor(srv_req *r, const char *given, bool chains, char out[SRV_
     if (rl == SRV_ID_LEN && th_runtime_actor_status(s->rt, ref, &st, NULL) == 0) {
         memcpy(out, ref, SRV_ID_LEN + 1);
         return true;
-    }
-    if (rl < MIN_PREFIX && rl != SRV_ID_LEN) {
-        srv_reply_error(r, 400, "ambiguous-id",
-                        "an actor id prefix needs at least %d characters: %s", MIN_PREFIX, ref);
-        return false;
     }
     if (th_runtime_list_actors(s->rt, &ids, &n, NULL) != 0)
         ids = NULL, n = 0;
@@ -477,6 +472,10 @@ static void job_component(srv_req *r)
 
     th_error_clear(&err);
     rc = base_file_read(path, "component", TH_WASM_MAX_MODULE_BYTES, &bytes, &len, &err);
+    if (rc != 0 && rc != TH_ENOMEM) { /* missing, unreadable, a directory, too large */
+        srv_req_done_error(r, 400, "bad-request", "%s", err.msg);
+        return;
+    }
     if (rc == 0)
         rc = th_runtime_update_bt(r->srv->rt, r->id, bytes, len, version, from, to, &bt, &err);
     free(bytes);
@@ -582,6 +581,8 @@ static bool start_async(srv_req *r, bool request, uint32_t wait_ms, th_runtime_r
     srv_req_release(r);
     if (rc == TH_ENOENT)
         srv_req_done_error(r, 404, "actor-not-found", "no actor %s", r->id);
+    else if (rc == TH_ESTATE) /* a message to an actor that is stopping */
+        srv_req_done_error(r, 409, "conflict", "%s", err.msg);
     else
         srv_req_done_undelivered(r, rc, err.msg);
     return false;
@@ -702,18 +703,71 @@ json_t *srv_event_json(const char *actor, uint64_t seq, const char *type, uint64
     return o;
 }
 
-/* Whether the client asked for a stream: ?follow=1 or Accept:
- * text/event-stream (*follow is 0 when ?follow=0; false with a 400
- * prepared when ?follow is malformed). */
+/* The weight (q, 0 to 1000) an Accept header gives the media range
+ * `type`, named as such (case-insensitive, RFC 9110 12.5.1: "type/subtype"
+ * or a whole type, "application/" followed by a star); -1 when it does not name it. */
+static int accept_q(const char *acc, const char *type)
+{
+    const char *p = acc, *start;
+    size_t tl = strlen(type), ml;
+    int best = -1, q;
+    bool match;
+
+    while (*p != 0) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == 0)
+            break;
+        for (start = p; *p != 0 && *p != ',' && *p != ';' && *p != ' ' && *p != '\t'; p++)
+            ;
+        ml = (size_t)(p - start);
+        match = ml == tl && strncasecmp(start, type, tl) == 0;
+        q = 1000;
+        while (*p != 0 && *p != ',') { /* parameters: ";q=0.5" */
+            if (*p++ != ';')
+                continue;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+                int i, scale = 100;
+                p += 2;
+                q = *p == '1' ? 1000 : 0;
+                if (*p == '0' || *p == '1')
+                    p++;
+                if (*p == '.')
+                    for (p++, i = 0; i < 3 && *p >= '0' && *p <= '9'; i++, p++, scale /= 10)
+                        q += (*p - '0') * scale;
+                if (q > 1000)
+                    q = 1000;
+            }
+        }
+        if (match && q > best)
+            best = q;
+    }
+    return best;
+}
+
+/* Whether the client asked for a stream: ?follow=1, or an Accept header
+ * that names text/event-stream with a weight above 0 and at least that of
+ * JSON (application/json, or the whole application type; a wildcard for every type, as
+ * curl sends by default, says nothing); *stream is false when ?follow=0; false with a 400 prepared
+ * when ?follow is malformed. */
 static bool stream_wanted(srv_req *r, bool *stream)
 {
     const char *acc = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
     uint64_t follow = 2;
+    int sse, json;
 
     if (!srv_arg_u64(r, "follow", 1, &follow))
         return false;
-    *stream =
-        follow == 1 || (follow == 2 && acc != NULL && strstr(acc, "text/event-stream") != NULL);
+    *stream = follow == 1;
+    if (follow == 2 && acc != NULL) {
+        sse = accept_q(acc, "text/event-stream");
+        json = accept_q(acc, "application/json");
+        if (accept_q(acc, "application/*") > json)
+            json = accept_q(acc, "application/*");
+        *stream = sse > 0 && sse >= json;
+    }
     return true;
 }
 
@@ -731,11 +785,30 @@ static bool type_ok(srv_req *r, const char *type)
     return false;
 }
 
+/* Whether `id` is a live actor whose chain is kept in memory only
+ * (`save_chain = false`): its events are read from the runtime. */
+bool srv_chain_in_memory(th_server *s, const char *id)
+{
+    th_actor_info in;
+
+    return th_runtime_actor_info(s->rt, id, &in, NULL) == 0 && !in.save_chain;
+}
+
+/* Read an actor's events, from its chain in the home or (`memory`) from
+ * the runtime's memory. */
+int srv_read_events(th_server *s, bool memory, const th_chain_query *q, th_chain_events *out,
+                    th_error *err)
+{
+    if (memory)
+        return th_runtime_memory_events(s->rt, q->actor, q, out, err);
+    return th_chain_read(th_runtime_chain(s->rt), q, out, err);
+}
+
 static void h_events(srv_req *r, char **seg)
 {
     th_server *s = r->srv;
     uint64_t after = UINT64_MAX, limit = 0, newest = 0, from;
-    bool stream;
+    bool stream, memory;
     const char *type = srv_arg(r, "type"), *last = srv_header(r, "Last-Event-ID");
     th_chain_query q;
     th_chain_events evs;
@@ -762,11 +835,20 @@ static void h_events(srv_req *r, char **seg)
     from = after == UINT64_MAX ? 0 : after + 1;
     if (!type_ok(r, type))
         return;
-    if (stream && limit == 0) {
+    if (stream && strcmp(r->method, "HEAD") == 0) {
+        srv_reply(r, 200, "text/event-stream", NULL, 0);
+        return;
+    }
+    /* a stream resumes right after Last-Event-ID or ?after= (in that
+     * order), whatever ?limit says: a client reconnecting to the URL it
+     * opened with ?limit=N must miss nothing */
+    if (stream && (limit == 0 || after != UINT64_MAX)) {
         srv_stream_events(r, r->id, type, from, true);
         return;
     }
-    th_runtime_flush(s->rt, r->id, NULL); /* recent events are in the database */
+    memory = srv_chain_in_memory(s, r->id);
+    if (!memory)
+        th_runtime_flush(s->rt, r->id, NULL); /* recent events are in the database */
     memset(&q, 0, sizeof q);
     q.actor = r->id;
     q.from_seq = from;
@@ -776,7 +858,7 @@ static void h_events(srv_req *r, char **seg)
      * events, then the rest of the chain and live ones */
     q.newest = stream || newest != 0;
     th_error_clear(&err);
-    rc = th_chain_read(th_runtime_chain(s->rt), &q, &evs, &err);
+    rc = srv_read_events(s, memory, &q, &evs, &err);
     if (stream) {
         if (rc == 0 && evs.count > 0)
             from = evs.items[0].seq;
@@ -857,7 +939,13 @@ static void h_store_new(srv_req *r, char **seg)
 
 static void h_shutdown(srv_req *r, char **seg)
 {
+    static const char *const none[] = {NULL};
+    json_t *a = srv_body_object(r, none); /* empty or {}, as every body is checked */
+
     (void)seg;
+    if (a == NULL)
+        return;
+    json_decref(a);
     srv_log(r->srv, TH_LOG_INFO, "shutdown requested through the API");
     srv_reply_json(r, 202, json_pack("{s:b}", "shutting_down", 1));
     srv_request_stop(r->srv);
@@ -900,7 +988,14 @@ static const route routes[] = {
 typedef struct arg_check {
     const char *allowed;
     char unknown[64];
+    char bare[64]; /* an argument that needs a value and has none (?limit) */
 } arg_check;
+
+/* The query arguments that are flags: written bare (?force) they are true. */
+static bool is_flag(const char *key)
+{
+    return strcmp(key, "force") == 0 || strcmp(key, "follow") == 0 || strcmp(key, "newest") == 0;
+}
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                  const char *value)
@@ -909,22 +1004,27 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     size_t kl = key ? strlen(key) : 0;
     const char *p;
 
-    (void)kind, (void)value;
+    (void)kind;
     if (kl == 0) /* "?" or a trailing "&" */
         return MHD_YES;
-    for (p = c->allowed; (p = strstr(p, key)) != NULL; p += kl)
-        if ((p == c->allowed || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == 0))
-            return MHD_YES;
+    for (p = c->allowed; (p = strstr(p, key)) != NULL; p += kl) {
+        if ((p == c->allowed || p[-1] == ' ') && (p[kl] == ' ' || p[kl] == 0)) {
+            if (value != NULL || is_flag(key))
+                return MHD_YES;
+            snprintf(c->bare, sizeof c->bare, "%s", key);
+            return MHD_NO;
+        }
+    }
     snprintf(c->unknown, sizeof c->unknown, "%s", key);
     return MHD_NO;
 }
 
 /* HEAD is GET without the body (libmicrohttpd leaves it out), on every GET
- * that is not a stream. */
+ * that is not a stream (an actor's events: the JSON form; HEAD of its
+ * stream form gets the stream's headers, and no stream is made). */
 static bool head_ok(const route *rt)
 {
-    return strcmp(rt->method, "GET") == 0 && rt->fn != h_all_events && rt->fn != h_chan_stream &&
-           rt->fn != h_events;
+    return strcmp(rt->method, "GET") == 0 && rt->fn != h_all_events && rt->fn != h_chan_stream;
 }
 
 static bool pattern_match(const char *pattern, char **seg, size_t nseg)
@@ -949,11 +1049,20 @@ void srv_route(srv_req *r)
     bool path_ok = false;
     srv_buf methods = {0};
 
-    if (strlen(r->path) >= sizeof path || strstr(r->path, "//") != NULL) {
+    const char *target = r->path;
+
+    /* the absolute form of a request target (RFC 9112 3.2.2,
+     * "http://theater/v1/health"): the path after the authority */
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        target = strchr(strstr(target, "://") + 3, '/');
+        if (target == NULL)
+            target = "/";
+    }
+    if (strlen(target) >= sizeof path || strstr(target, "//") != NULL) {
         srv_reply_error(r, 404, "not-found", "no such endpoint");
         return;
     }
-    snprintf(path, sizeof path, "%s", r->path);
+    snprintf(path, sizeof path, "%s", target);
     for (tok = strtok_r(path, "/", &save); tok != NULL; tok = strtok_r(NULL, "/", &save)) {
         if (nseg == MAX_SEGS) {
             srv_reply_error(r, 404, "not-found", "no endpoint %.200s (see docs/api.md)", r->path);
@@ -969,7 +1078,10 @@ void srv_route(srv_req *r)
             arg_check c = {.allowed = routes[i].args};
             srv_buf_release(&methods);
             MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &c);
-            if (c.unknown[0] != 0)
+            if (c.bare[0] != 0)
+                srv_reply_error(r, 400, "bad-request", "?%.60s needs a value (?%.60s=...)", c.bare,
+                                c.bare);
+            else if (c.unknown[0] != 0)
                 srv_reply_error(r, 400, "bad-request",
                                 "?%.60s is not an argument of %s %.200s (%s%s)", c.unknown,
                                 r->method, r->path,

@@ -29,6 +29,7 @@
 
 #include "base/clock.h"
 #include "base/grow.h"
+#include "base/utf8.h"
 #include "server/server_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -234,12 +235,43 @@ static json_t *frames_of(const char *backtrace)
     return bt;
 }
 
+/* `msg` as UTF-8 (malloc'd; NULL out of memory): a byte that is not part
+ * of well-formed UTF-8 (a path's %ff quoted in the message) becomes
+ * U+FFFD, so that JSON can carry the message. */
+static char *utf8_text(const char *msg)
+{
+    const uint8_t *p = (const uint8_t *)msg;
+    size_t n = strlen(msg), i = 0, k;
+    srv_buf b = {0};
+
+    if (base_utf8_valid(p, n))
+        return strdup(msg);
+    while (i < n) {
+        k = base_utf8_prefix(p + i, n - i);
+        srv_buf_add(&b, p + i, k);
+        i += k;
+        if (i < n) {
+            srv_buf_add(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    if (b.oom) {
+        srv_buf_release(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 /* The JSON of an error: {"error": {"code", "message"[, "backtrace"]}},
  * "backtrace" the array `frames` (may be NULL: then no such field). */
 static char *error_body(const char *code, const char *msg, json_t *frames, size_t *len)
 {
-    json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *utf8 = utf8_text(msg);
+    json_t *o =
+        utf8 != NULL ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", utf8) : NULL;
     char *text;
+
+    free(utf8);
 
     if (o != NULL && frames != NULL)
         json_object_set(json_object_get(o, "error"), "backtrace", frames);
@@ -402,8 +434,12 @@ bool srv_arg_u64(srv_req *r, const char *name, uint64_t max, uint64_t *out)
     char *end;
     unsigned long long n;
 
-    if (v == NULL)
+    if (v == NULL) { /* absent, or a flag written bare (?force): true */
+        if (max == 1 && MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name,
+                                                      strlen(name), NULL, NULL) == MHD_YES)
+            *out = 1;
         return true;
+    }
     if (max == 1 && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) { /* a flag */
         *out = v[0] == 't';
         return true;
@@ -543,11 +579,52 @@ static enum MHD_Result queue(srv_req *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->status == 405 && r->allow[0] != 0)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-    if (r->status == 503)
+    if (r->status == 503 || r->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* The marker of a request whose raw path has an encoded NUL or slash
+ * (%00, %2F): libmicrohttpd decodes the path before the access handler
+ * sees it, where a NUL would cut it and a slash be a separator, so such a
+ * request is refused (400) rather than routed to what it decodes to. */
+static char bad_path;
+
+/* libmicrohttpd's URI log callback: the request target as received; what
+ * it returns is the request's first *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const char *p;
+
+    (void)cls, (void)conn;
+    for (p = uri; *p != 0 && *p != '?'; p++)
+        if (p[0] == '%' && (p[1] == '0' || p[1] == '2') && p[2] != 0 &&
+            ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))))
+            return &bad_path;
+    return NULL;
+}
+
+/* Whether the request has Content-Length headers that differ (RFC 9112
+ * 6.3: unrecoverable; libmicrohttpd takes the first). */
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    const char **first = cls;
+
+    (void)kind;
+    if (key == NULL || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0 || value == NULL)
+        return MHD_YES;
+    if (*first == NULL) {
+        *first = value;
+        return MHD_YES;
+    }
+    if (strcmp(*first, value) != 0) {
+        *first = "";
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -560,13 +637,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int st;
 
     (void)version;
-    if (r == NULL) {
+    if (r == NULL || r == (void *)&bad_path) {
+        const char *length = NULL;
+        bool bad = r != NULL;
         r = req_new(l, conn, method, url);
+        *con_cls = r;
         if (r == NULL)
             return MHD_NO;
-        *con_cls = r;
         if (head_too_large(r))
             return queue(r);
+        if (bad) {
+            srv_reply_error(r, 400, "bad-request",
+                            "the path has an encoded NUL or slash (%%00, %%2F) in a segment");
+            return queue(r);
+        }
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length, &length);
+        if (length != NULL && length[0] == 0) {
+            srv_reply_error(r, 400, "bad-request",
+                            "the request has Content-Length headers that differ");
+            r->close = true;
+            return queue(r);
+        }
         if (l->tcp && !token_ok(l->srv, conn)) {
             srv_reply_error(
                 r, 401, "unauthorized",
@@ -625,7 +716,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_req *r = *con_cls;
 
     (void)conn, (void)toe;
-    if (r == NULL)
+    if (r == NULL || r == (void *)&bad_path) /* (not read as far as the handler) */
         return;
     if (r->track != NULL) {
         pthread_mutex_lock(&l->srv->lock);
@@ -724,20 +815,20 @@ int srv_listen(th_server *s, srv_listener *l, int fd, bool tcp, th_error *err)
     if (tcp) {
         l->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-            MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)TH_SERVER_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (unsigned)TH_SERVER_MAX_TCP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_CONN_MEMORY_BYTES,
-            MHD_OPTION_END);
+            MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_LISTEN_SOCKET, fd,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_TCP_PER_IP,
+            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)TH_SERVER_CONN_MEMORY_BYTES, MHD_OPTION_END);
     } else {
         l->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
-            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-            MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)TH_SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TH_SERVER_CONN_MEMORY_BYTES,
-            MHD_OPTION_END);
+            MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_LISTEN_SOCKET, fd,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)TH_SERVER_MAX_CONNECTIONS,
+            MHD_OPTION_CONNECTION_TIMEOUT, s->client_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)TH_SERVER_CONN_MEMORY_BYTES, MHD_OPTION_END);
     }
     if (l->d == NULL)
         return th_error_set(err, TH_EIO, "cannot start the HTTP server on %s",

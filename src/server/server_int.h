@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "base/limits.h"
+#include "theater/chain.h"
 #include "theater/runtime.h"
 #include "theater/server.h"
 
@@ -80,6 +81,7 @@ struct srv_req {
     bool tcp;
     bool queued;    /* a response went to libmicrohttpd */
     bool suspended; /* srv_req_wait was called */
+    bool close;     /* answer with Connection: close (a malformed request) */
     char method[8];
     char *path;
     srv_buf body;
@@ -228,6 +230,14 @@ void srv_route(srv_req *r);
 /* Resolve an actor id or unique prefix among live actors (and, with
  * `chains`, actors that have a chain).  false with a 404/400 prepared. */
 bool srv_resolve_actor(srv_req *r, const char *ref, bool chains, char out[SRV_ID_LEN + 1]);
+
+/* Whether `id` is a live actor whose chain is kept in memory only
+ * (`save_chain = false`). */
+bool srv_chain_in_memory(th_server *s, const char *id);
+/* Read an actor's events (q->actor) as th_chain_read does, from the home's
+ * chains or (`memory`) from the runtime's in-memory chain of the actor. */
+int srv_read_events(th_server *s, bool memory, const th_chain_query *q, th_chain_events *out,
+                    th_error *err);
 
 /* stream.c */
 /* The runtime's event callback (every event of every actor). */

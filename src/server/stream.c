@@ -20,7 +20,8 @@
  * client resumes with Last-Event-ID.  The stream ends once the actor has
  * ended (end_streams_of_ended_actors).
  *
- * SSE frame, as written (one per event):
+ * A stream begins with the comment ": stream open" (its headers go out with
+ * it, at once).  SSE frame, as written (one per event):
  *     id: <seq>\n
  *     event: <type>\n
  *     data: <JSON, one line: srv_event_json>\n
@@ -39,6 +40,9 @@
 #include "server/server_int.h"
 
 enum { STREAM_EVENTS = 1, STREAM_CHANNEL };
+
+/* The comment every stream begins with. */
+#define SRV_STREAM_OPENING ": stream open\n\n"
 
 /* How often the reaper looks for streams of actors that have ended. */
 #define SRV_ENDED_CHECK_MS 200
@@ -63,11 +67,14 @@ struct srv_stream {
     char actor[SRV_ID_LEN + 1]; /* filter; "" = every actor */
     char *type;                 /* filter or NULL */
     bool backlog;               /* stored events (then `pending`) still being sent */
+    bool memory;                /* the actor's chain is in the runtime's memory */
     bool stored_done;           /* every stored event is in `out` or sent */
     unsigned page;              /* stored events to read in the next step */
     uint64_t next_seq;          /* next stored event to read */
     frame *pending, *pending_tail;
     size_t pending_bytes;
+    bool opened;  /* the opening comment went out (with the headers) */
+    char *notice; /* a block sent after it, before `out` (a channel's gap), or NULL */
     bool sent_any;
     uint64_t last_sent; /* seq of the last event put into `out` */
     uint64_t last_ns;   /* when `out` last got bytes */
@@ -299,7 +306,7 @@ static void read_backlog(srv_stream *st)
     q.limit = st->page;
     pthread_mutex_unlock(&st->lock);
     if (!done)
-        rc = th_chain_read(th_runtime_chain(st->srv->rt), &q, &evs, NULL);
+        rc = srv_read_events(st->srv, st->memory, &q, &evs, NULL);
     pthread_mutex_lock(&st->lock);
     if (!done && rc == 0) {
         for (i = 0; i < evs.count && !st->ended; i++) {
@@ -341,6 +348,24 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     bool backlog;
 
     (void)pos;
+    /* libmicrohttpd sends the status line and headers with the first
+     * bytes of the body: a comment first, so that a client knows at once
+     * that its stream was accepted, however long the first event takes */
+    if (!st->opened && max >= sizeof SRV_STREAM_OPENING - 1) {
+        st->opened = true;
+        memcpy(buf, SRV_STREAM_OPENING, sizeof SRV_STREAM_OPENING - 1);
+        return (ssize_t)(sizeof SRV_STREAM_OPENING - 1);
+    }
+    pthread_mutex_lock(&st->lock);
+    if (st->notice != NULL && max >= strlen(st->notice)) {
+        n = strlen(st->notice);
+        memcpy(buf, st->notice, n);
+        free(st->notice);
+        st->notice = NULL;
+        pthread_mutex_unlock(&st->lock);
+        return (ssize_t)n;
+    }
+    pthread_mutex_unlock(&st->lock);
     pthread_mutex_lock(&st->lock);
     backlog = st->backlog && st->out.len == 0 && !st->ended;
     pthread_mutex_unlock(&st->lock);
@@ -384,6 +409,7 @@ static void stream_free(void *cls)
         free(f);
     }
     srv_buf_release(&st->out);
+    free(st->notice);
     free(st->type);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -444,6 +470,8 @@ void srv_stream_events(srv_req *r, const char *actor, const char *type, uint64_t
     }
     if (actor != NULL)
         snprintf(st->actor, sizeof st->actor, "%s", actor);
+    /* a save_chain = false actor's stored events are those it holds in memory */
+    st->memory = backlog && actor != NULL && srv_chain_in_memory(s, actor);
     st->backlog = backlog;
     st->next_seq = from;
     if (from > 0) { /* resuming: nothing at or before from - 1 again */
@@ -605,13 +633,14 @@ static void chan_drop_locked(th_server *s, srv_chan *c)
     free(c);
 }
 
-/* The runtime's channel callback: a message from the actor, or its close. */
-static void chan_event(void *ud, int kind, const char *channel, const uint8_t *data, size_t len)
+/* Keep a message from the actor, or the channel's close (with `data` the
+ * reason, if any), and offer it to the channel's streams (streams_lock
+ * held); the streams to wake (outside the lock) go to woken[*nwoken]. */
+static void chan_record_locked(srv_chan *c, const char *channel, int kind, const uint8_t *data,
+                               size_t len, srv_stream **woken, size_t max_woken, size_t *nwoken)
 {
-    srv_chan *c = ud;
     th_server *s = c->srv;
-    srv_stream *st, *woken[64];
-    size_t nwoken = 0, i;
+    srv_stream *st;
     srv_buf b = {0};
     chan_msg *m;
     char *hex;
@@ -620,7 +649,6 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
     if (hex == NULL)
         return;
     base_hex_encode(data, len, hex);
-    pthread_mutex_lock(&s->streams_lock);
     srv_buf_addf(&b, "id: %llu\nevent: %s\ndata: {\"channel\":\"%s\",\"seq\":%llu",
                  (unsigned long long)c->next_seq, kind == TH_CHANNEL_MESSAGE ? "message" : "closed",
                  channel, (unsigned long long)c->next_seq);
@@ -644,7 +672,6 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
     srv_buf_add(&b, "}\n\n", 3);
     free(hex);
     if (b.oom || (m = malloc(sizeof *m + b.len)) == NULL) {
-        pthread_mutex_unlock(&s->streams_lock);
         srv_buf_release(&b);
         return;
     }
@@ -669,13 +696,24 @@ static void chan_event(void *ud, int kind, const char *channel, const uint8_t *d
         if (st->chan != c)
             continue;
         pthread_mutex_lock(&st->lock);
-        if (stream_offer_locked(st, m->text, m->len, m->seq) &&
-            nwoken < sizeof woken / sizeof woken[0])
-            woken[nwoken++] = st;
+        if (stream_offer_locked(st, m->text, m->len, m->seq) && *nwoken < max_woken)
+            woken[(*nwoken)++] = st;
         if (kind == TH_CHANNEL_CLOSED)
             st->ended = true;
         pthread_mutex_unlock(&st->lock);
     }
+}
+
+/* The runtime's channel callback: a message from the actor, or its close. */
+static void chan_event(void *ud, int kind, const char *channel, const uint8_t *data, size_t len)
+{
+    srv_chan *c = ud;
+    th_server *s = c->srv;
+    srv_stream *woken[64];
+    size_t nwoken = 0, i;
+
+    pthread_mutex_lock(&s->streams_lock);
+    chan_record_locked(c, channel, kind, data, len, woken, sizeof woken / sizeof woken[0], &nwoken);
     pthread_mutex_unlock(&s->streams_lock);
     for (i = 0; i < nwoken; i++)
         wake(woken[i]);
@@ -814,7 +852,7 @@ void srv_chan_stream(srv_req *r, const char *chan)
 {
     th_server *s = r->srv;
     const char *last = srv_header(r, "Last-Event-ID");
-    uint64_t after = UINT64_MAX;
+    uint64_t after = UINT64_MAX, first, kept;
     srv_stream *st;
     srv_chan *c;
     chan_msg *m;
@@ -842,6 +880,17 @@ void srv_chan_stream(srv_req *r, const char *chan)
         return;
     }
     st->chan = c;
+    /* messages the client has not had that are no longer kept (beyond
+     * the 1 MiB kept since the open): say so before the rest */
+    first = after == UINT64_MAX ? 0 : after + 1;
+    kept = c->head != NULL ? c->head->seq : c->next_seq;
+    if (kept > first) {
+        char gap[192];
+        int n = snprintf(gap, sizeof gap,
+                         "event: gap\ndata: {\"channel\":\"%s\",\"from\":%llu,\"to\":%llu}\n\n",
+                         c->id, (unsigned long long)first, (unsigned long long)(kept - 1));
+        st->notice = strndup(gap, (size_t)n); /* sent first, not counted as waiting */
+    }
     for (m = c->head; m != NULL; m = m->next)
         if (after == UINT64_MAX || m->seq > after)
             stream_add_locked(st, m->text, m->len, m->seq);
@@ -854,6 +903,8 @@ void srv_chan_stream(srv_req *r, const char *chan)
 void srv_chan_close(srv_req *r, const char *chan)
 {
     th_server *s = r->srv;
+    srv_stream *woken[64];
+    size_t nwoken = 0, i;
     srv_chan *c;
     bool known;
 
@@ -867,9 +918,17 @@ void srv_chan_close(srv_req *r, const char *chan)
     /* no callback of this channel runs once this returns */
     th_runtime_channel_close(s->rt, chan, NULL);
     pthread_mutex_lock(&s->streams_lock);
-    if ((c = chan_find_locked(s, chan)) != NULL)
+    if ((c = chan_find_locked(s, chan)) != NULL) {
+        /* its streams end with their `closed` event, which says why */
+        static const char why[] = "closed through the API (DELETE /v1/channels/ID)";
+        if (!c->closed)
+            chan_record_locked(c, c->id, TH_CHANNEL_CLOSED, (const uint8_t *)why, sizeof why - 1,
+                               woken, sizeof woken / sizeof woken[0], &nwoken);
         chan_drop_locked(s, c);
+    }
     pthread_mutex_unlock(&s->streams_lock);
+    for (i = 0; i < nwoken; i++)
+        wake(woken[i]);
     srv_reply_json(r, 200, json_pack("{s:s, s:b}", "channel", chan, "closed", 1));
 }
 

@@ -159,6 +159,10 @@ no_daemon)
     [ $rc = 3 ] || fail "theater --home DIR list without a daemon exited $rc, expected 3"
     contains "$out" "no daemon running at $S; start one with \`theater server --home $H\`" \
         "the hint names the --home given"
+    for h in --help -h; do
+        out=$("$THEATER" help $h 2>&1) || fail "theater help $h exited $?: $out"
+        contains "$out" "^usage: theater" "theater help $h"
+    done
     out=$("$THEATER" help bogus 2>&1)
     [ $? = 2 ] || fail "theater help bogus should be a usage error"
     contains "$out" "unknown command 'bogus'" "theater help bogus"
@@ -261,6 +265,16 @@ bad_requests)
     grep -q '^2026-01-01T00:00:00Z info  forged' "$H/server.log" && fail "a request's path forged a log line"
     grep -q 'nope?2026-01-01T00:00:00Z info  forged.* -> 404' "$H/server.log" ||
         fail "the 404 of a path with a newline is not one log line: $(grep -a forged "$H/server.log")"
+    # an error that quotes bytes that are not UTF-8 keeps its code (they
+    # become U+FFFD in the message)
+    b=$(expect_status 404 GET "/v1/actors/%ff%fe%fd%fc")
+    contains "$b" '^\{"error":\{"code":"actor-not-found","message":"no actor \\ufffd\\ufffd|^\{"error":\{"code":"actor-not-found","message":"no actor ' \
+        "an unknown actor id that is not UTF-8"
+    printf '%s' "$b" | grep -q 'out of memory' && fail "an id that is not UTF-8: $b"
+    b=$(expect_status 404 DELETE "/v1/channels/%ff")
+    contains "$b" '"code":"channel-not-found"' "a channel id that is not UTF-8"
+    b=$(expect_status 400 GET "/v1/events?type=%ff")
+    contains "$b" '"code":"bad-request","message":"\?type=' "a ?type= that is not UTF-8"
     # a query argument an endpoint does not take is refused, not ignored:
     # a typo must not turn a forced stop into a graceful one
     id=$(start_json "$EXAMPLES/counter.toml")
@@ -273,7 +287,41 @@ bad_requests)
         fail "a restart with an unknown field"
     expect_status 202 POST "/v1/actors/$id/restart" >/dev/null
     expect_status 400 GET "/v1/actors/$id/events?follow=yes" >/dev/null
-    expect_status 200 DELETE "/v1/actors/$id?force=true" >/dev/null
+    # a path is routed as sent: an encoded NUL or slash in it is refused,
+    # not cut or split (the actor is not stopped)
+    b=$(expect_status 400 DELETE "/v1/actors/$id%00xyz")
+    contains "$b" 'encoded NUL or slash' "a path with %00"
+    expect_status 400 GET "/v1/actors/$id%2Fstate" >/dev/null
+    expect_status 200 GET "/v1/actors/$id" | grep -q '"status":"running"' || fail "a DELETE of ID%00xyz stopped ID"
+    # the absolute form of a request target is the same request
+    code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S" --request-target http://theater/v1/health http://theater/)
+    [ "$code" = 200 ] || fail "GET http://theater/v1/health (absolute form): HTTP $code"
+    # two Content-Length headers that differ: refused, and the connection closed
+    got=$(python3 - "$S" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(b"POST /v1/stores HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
+d = b""
+while True:
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+print(d.split(b"\r\n")[0].decode(), b'"code":"bad-request"' in d, b"Connection: close" in d)
+PY
+)
+    [ "$got" = "HTTP/1.1 400 Bad Request True True" ] || fail "two Content-Length headers that differ: $got"
+    # a flag written bare is true; another argument without a value is refused
+    expect_status 400 GET "/v1/actors/$id/events?limit" | grep -q '?limit needs a value' || fail "a bare ?limit"
+    expect_status 400 GET "/v1/actors/$id/events?type" | grep -q '?type needs a value' || fail "a bare ?type"
+    curl -s -N --max-time 1 --unix-socket "$S" -D "$H/fh" -o /dev/null "http://theater/v1/actors/$id/events?follow"
+    grep -qi '^content-type: text/event-stream' "$H/fh" || fail "a bare ?follow is not a stream: $(cat "$H/fh")"
+    # the shutdown's body is checked as every body is: nothing shuts down
+    expect_status 400 POST /v1/shutdown -d garbage | grep -q '"code":"bad-json"' || fail "POST /v1/shutdown with garbage"
+    expect_status 400 POST /v1/shutdown -d '{"x":1}' | grep -q '"code":"unknown-field"' || fail "POST /v1/shutdown with a field"
+    expect_status 200 DELETE "/v1/actors/$id?force" >/dev/null
     # the daemon is still fine
     expect_status 200 GET /v1/health >/dev/null
     ;;
@@ -283,6 +331,9 @@ lifecycle)
     id=$("$THEATER" start "$EXAMPLES/counter.toml") || fail "start failed"
     printf '%s' "$id" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$' || fail "start printed '$id'"
     short=$(printf '%s' "$id" | cut -c1-8)
+    # any unique prefix, however short, names the actor (the only one)
+    out=$("$THEATER" inspect "$(printf '%s' "$id" | cut -c1)" 2>&1) || fail "inspect by a unique 1-character prefix: $out"
+    expect_status 200 GET "/v1/actors/$(printf '%s' "$id" | cut -c1-3)" >/dev/null
     out=$("$THEATER" list)
     contains "$out" "^$short +counter +running" "list"
     out=$("$THEATER" inspect "$short") || fail "inspect by prefix failed"
@@ -414,11 +465,17 @@ endpoints)
     expect_status 200 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/counter.wasm\"}" | grep -q '"updated":true' || fail "component"
     expect_status 400 PUT "/v1/actors/$id/component" -d "{\"component\":\"$EXAMPLES/echo.wasm\"}" | grep -q update-component-error || fail "component refused"
     expect_status 400 PUT "/v1/actors/$id/component" -d '{}' >/dev/null
+    b=$(expect_status 400 PUT "/v1/actors/$id/component" -d "{\"component\":\"$H\"}")
+    contains "$b" '"code":"bad-request".*is a directory' "a directory as the component"
     expect_status 400 PUT "/v1/actors/$id/component" -d '{"component":"counter.wasm"}' | grep -q 'absolute path' ||
         fail "a relative component path"
     expect_status 404 PUT "/v1/actors/ffffffff/component" -d '{"component":"/x.wasm"}' >/dev/null
     b=$(expect_status 200 GET "/v1/actors/$id/events?limit=2")
     [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 2 ] || fail "?limit=2: $b"
+    # HEAD of the JSON form, as of every GET that is not a stream
+    code=$(curl -s -I -o "$H/head" -w '%{http_code}' --unix-socket "$S" "http://theater/v1/actors/$id/events?limit=1")
+    [ "$code" = 200 ] || fail "HEAD .../events: HTTP $code"
+    grep -qi '^content-type: application/json' "$H/head" || fail "HEAD .../events headers: $(cat "$H/head")"
     b=$(expect_status 200 GET "/v1/actors/$id/events?after=1&limit=1")
     contains "$b" '"seq":2,' "?after=1"
     b=$(expect_status 200 GET "/v1/actors/$id/events?type=actor-restarted")
@@ -487,6 +544,9 @@ endpoints)
     done
     b=$(expect_status 409 POST "/v1/actors/$pid3/restart")
     contains "$b" '"code":"conflict"' "a restart during a graceful stop"
+    # a message then would never be handled: refused, not acknowledged
+    b=$(expect_status 409 POST "/v1/actors/$pid3/messages" --data-binary late)
+    contains "$b" '"code":"conflict","message":"actor [0-9a-f-]{36} is stopping' "a message during a graceful stop"
     wait $cpid
     wait $dpid
     [ "$(cat "$H/sslow")" = 200 ] || fail "the call a graceful stop waited for: HTTP $(cat "$H/sslow") $(cat "$H/rslow")"
@@ -610,10 +670,30 @@ endpoints)
     curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" >"$H/chan" 2>/dev/null
     grep -q "^event: message" "$H/chan" || fail "no message on the channel stream: $(cat "$H/chan")"
     grep -q '"data_hex":"70696e67"' "$H/chan" || fail "the echo of ping is missing: $(cat "$H/chan")"
+    # a stream open when the channel is deleted ends with its closed event
+    curl -s -N --max-time 10 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" >"$H/chan" 2>/dev/null &
+    cpid=$!
+    wait_until "the channel stream" grep -q '^event: message' "$H/chan"
     expect_status 200 DELETE "/v1/channels/$ch" | grep -q '"closed":true' || fail "close channel"
+    wait $cpid || fail "the stream of a deleted channel did not end (curl exit $?)"
+    grep -q '^event: closed' "$H/chan" || fail "no closed event when the channel was deleted: $(cat "$H/chan")"
+    grep -q '"reason":"closed through the API' "$H/chan" || fail "the closed event has no reason: $(cat "$H/chan")"
     expect_status 404 DELETE "/v1/channels/$ch" >/dev/null
     expect_status 404 POST "/v1/channels/$ch/messages" -d x >/dev/null
     expect_status 404 GET "/v1/channels/$ch/messages" >/dev/null
+    # a stream that starts before the oldest message kept (1 MiB since the
+    # open) is told which it will not get
+    ch2=$(expect_status 201 POST "/v1/actors/$eid/channels" --data-binary 'hello' | json_get channel)
+    head -c 600000 /dev/zero | tr '\0' z >"$H/600k"
+    for i in 1 2 3; do expect_status 202 POST "/v1/channels/$ch2/messages" --data-binary "@$H/600k" >/dev/null; done
+    chan_has3() { curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch2/messages" 2>/dev/null | grep -q '^id: 3'; }
+    wait_until "the three echoes" chan_has3
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 0' "http://theater/v1/channels/$ch2/messages" >"$H/gap" 2>/dev/null
+    grep -q '^event: gap' "$H/gap" || fail "no gap event on a resume past the kept messages: $(grep -E '^(id|event):' "$H/gap")"
+    grep -q "^data: {\"channel\":\"$ch2\",\"from\":1,\"to\":2}" "$H/gap" || fail "the gap event: $(grep -A1 '^event: gap' "$H/gap")"
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/channels/$ch2/messages" >"$H/gap" 2>/dev/null
+    grep -q "^data: {\"channel\":\"$ch2\",\"from\":0,\"to\":2}" "$H/gap" || fail "the gap event from the start: $(grep -A1 '^event: gap' "$H/gap")"
+    expect_status 200 DELETE "/v1/channels/$ch2" >/dev/null
     cid=$(start_json "$EXAMPLES/counter.toml")
     b=$(expect_status 409 POST "/v1/actors/$cid/channels" --data-binary 'x')
     contains "$b" 'channel-refused' "refused channel"
@@ -635,6 +715,8 @@ endpoints)
     expect_status 200 DELETE "/v1/channels/$ch" >/dev/null
     wait_until "channel open to end with its channel" sh -c "! kill -0 $cpid 2>/dev/null"
     wait $cpid || fail "channel open exited $? when its channel was closed: $(cat "$H/co.err")"
+    grep -q 'the channel ended: closed through the API' "$H/co.err" ||
+        fail "channel open did not say why it ended: $(cat "$H/co.err")"
     kill $spid 2>/dev/null
     # stop and force stop
     expect_status 200 DELETE "/v1/actors/$cid" | grep -q '"stopped":true' || fail "DELETE"
@@ -653,7 +735,17 @@ endpoints)
 
 sse)
     start_daemon --stream-buffer 8192
+    # a stream begins with a comment, at once, before any event (here none
+    # comes: no actor): a client that shows its headers with the first
+    # bytes of the body (curl -i -N, killed here) sees it accepted
+    timeout -s KILL 1 curl -s -i -N --unix-socket "$S" http://theater/v1/events >"$H/s0"
+    grep -q '^HTTP/1.1 200' "$H/s0" || fail "GET /v1/events showed no status within 1 s: $(cat "$H/s0")"
+    grep -qi '^content-type: text/event-stream' "$H/s0" || fail "GET /v1/events headers: $(cat "$H/s0")"
+    grep -q '^: stream open' "$H/s0" || fail "the stream does not begin with its comment: $(cat "$H/s0")"
     id=$(start_json "$EXAMPLES/counter.toml")
+    timeout -s KILL 1 curl -s -i -N --unix-socket "$S" \
+        "http://theater/v1/actors/$id/events?follow=1&after=1000" >"$H/s0"
+    grep -q '^HTTP/1.1 200' "$H/s0" || fail "a quiet actor stream showed no status within 1 s"
     for m in a b c; do api POST "/v1/actors/$id/messages" --data-binary $m >/dev/null; done
     # stored events then live ones, ids contiguous
     curl -s -N --max-time 2 --unix-socket "$S" -H 'Accept: text/event-stream' \
@@ -677,6 +769,24 @@ sse)
     last=$(api GET "/v1/actors/$id/events?limit=1&newest=1" | sed 's/.*"seq":\([0-9]*\).*/\1/')
     ids=$(sed -n 's/^id: //p' "$H/s2l" | tr '\n' ' ')
     [ "$ids" = "$((last - 1)) $last " ] || fail "a stream with ?limit=2 sent $ids (the newest two are $((last - 1)) $last)"
+    # Accept: media types are case-insensitive and weighed (q)
+    for a in 'TEXT/Event-Stream' 'application/json;q=0.5, text/event-stream' 'text/event-stream;q=0' \
+        'application/json, text/event-stream;q=0.9'; do
+        curl -s -N --max-time 1 --unix-socket "$S" -H "Accept: $a" -D "$H/ah" -o /dev/null \
+            "http://theater/v1/actors/$id/events"
+        case "$a" in *'q=0'|*'q=0.9') want=application/json ;; *) want=text/event-stream ;; esac
+        grep -qi "^content-type: $want" "$H/ah" || fail "Accept: $a answered $(grep -i '^content-type' "$H/ah")"
+    done
+    # a resume wins over ?limit: Last-Event-ID first, then ?after=, so a
+    # client reconnecting to the URL it opened with ?limit=2 misses nothing
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 1' \
+        "http://theater/v1/actors/$id/events?follow=1&limit=2&after=5" >"$H/s2r" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/s2r" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 2 "$last") " ] || fail "Last-Event-ID: 1 with ?limit=2&after=5 sent $ids"
+    curl -s -N --max-time 1 --unix-socket "$S" \
+        "http://theater/v1/actors/$id/events?follow=1&limit=2&after=2" >"$H/s2r" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/s2r" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 3 "$last") " ] || fail "?after=2&limit=2 on a stream sent $ids"
     # every actor's events
     curl -s -N --max-time 1 --unix-socket "$S" -D "$H/s3h" "http://theater/v1/events" \
         >"$H/s3" 2>/dev/null &
@@ -751,6 +861,32 @@ sse)
     awk 'NR == 1 && $2 != "null" { bad = 1 } NR > 1 && $2 != prev { bad = 1 } { prev = $1 } END { exit bad }' "$H/links" ||
         fail "events --follow --json: a parent_hash is not the hash of the event before it: $(awk 'NR > 1 && $2 != prev { print; exit } { prev = $1 }' "$H/links")"
     grep -q "fell more than 8192 bytes behind" "$H/server.log" || fail "the follower never fell behind (test too weak)"
+    # an actor with save_chain = false: its chain is in the daemon's memory,
+    # and the events endpoint, its stream and `theater events` serve it
+    sed -e 's|^component = "counter.wasm"|component = "'"$EXAMPLES"'/counter.wasm"\nsave_chain = false|' \
+        "$EXAMPLES/counter.toml" >"$H/counter_mem.toml"
+    mid=$(start_json "$H/counter_mem.toml")
+    expect_status 202 POST "/v1/actors/$mid/messages" --data-binary x >/dev/null
+    [ "$(api POST "/v1/actors/$mid/requests" -d x)" = 1 ] || fail "the in-memory counter's request"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events")
+    n=$(printf '%s' "$b" | grep -o '"seq":' | wc -l)
+    [ "$n" -ge 5 ] || fail "GET .../events of a save_chain = false actor: $b"
+    contains "$b" '"seq":0,"event_type":"actor-spawned"' "the in-memory chain's first event"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?after=0&limit=1")
+    contains "$b" '"events":\[\{"actor":"[^"]*","seq":1,' "?after=0&limit=1 of an in-memory chain"
+    [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 1 ] || fail "?limit=1 of an in-memory chain: $b"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?limit=1&newest=1")
+    contains "$b" "\"seq\":$((n - 1))," "?newest=1 of an in-memory chain"
+    b=$(expect_status 200 GET "/v1/actors/$mid/events?type=actor-spawned")
+    [ "$(printf '%s' "$b" | grep -o '"seq":' | wc -l)" = 1 ] || fail "?type= of an in-memory chain: $b"
+    curl -s -N --max-time 1 --unix-socket "$S" "http://theater/v1/actors/$mid/events?follow=1" >"$H/sm" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/sm" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 0 $((n - 1))) " ] || fail "the stream of an in-memory chain sent $ids"
+    curl -s -N --max-time 1 --unix-socket "$S" -H 'Last-Event-ID: 2' \
+        "http://theater/v1/actors/$mid/events?follow=1&limit=1" >"$H/sm" 2>/dev/null
+    ids=$(sed -n 's/^id: //p' "$H/sm" | tr '\n' ' ')
+    [ "$ids" = "$(seq -s ' ' 3 $((n - 1))) " ] || fail "the resumed stream of an in-memory chain sent $ids"
+    "$THEATER" events "$mid" | grep -q actor-spawned || fail "theater events of a save_chain = false actor"
     ;;
 
 sse_paced)
