@@ -18,12 +18,19 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
     rt_spec *spec = NULL;
     th_spawn_opts sub = {0};
     th_error err;
+    size_t n;
     bool text;
 
     *backtrace = NULL;
     sub.backtrace = backtrace; /* (only that: no listener) */
     th_error_clear(&err);
-    text = strchr(manifest, '\n') != NULL || strchr(manifest, '=') != NULL;
+    /* TOML text or a path (docs/manifest.md "A manifest given to spawn"):
+     * a manifest needs two keys, so text has a line break; one line with
+     * '=' is text too (its parse error says more than "no such file"),
+     * unless it ends in ".toml": a file name such as a=b.toml */
+    n = strlen(manifest);
+    text = strchr(manifest, '\n') != NULL ||
+           (strchr(manifest, '=') != NULL && !(n >= 5 && strcmp(manifest + n - 5, ".toml") == 0));
     if (atomic_load(&self->rt->closing)) {
         th_error_set(&err, TH_ECLOSED, "the runtime is shutting down");
     } else if (text) {

@@ -451,6 +451,19 @@ static void test_supervisor_iface(void **unused)
     EXPECT(&t, p, "err ", "child-state %s", child);
     EXPECT(&t, p, "err ", "child-events nobody");
     EXPECT(&t, p, "err ", "spawn /nonexistent/manifest.toml");
+    /* a path with '=' in it ending in .toml is a path, not TOML text */
+    {
+        char *slash;
+
+        snprintf(link, sizeof link, "%s", child_man);
+        assert_non_null(slash = strrchr(link, '/'));
+        snprintf(slash + 1, sizeof link - (size_t)(slash + 1 - link), "a=b.toml");
+        assert_int_equal(symlink(child_man, link), 0);
+        c2 = expect(&t, p, "ok ", "spawn %s", link);
+        EXPECT(&t, p, "ok", "stop-child %s", c2);
+        free(c2);
+        assert_int_equal(unlink(link), 0);
+    }
     /* a refusal naming a real path that is not UTF-8 (here through a
      * symlink: the actor's own path is a WIT string) is still a WIT
      * string: the bytes that are not UTF-8 become '?' */
