@@ -126,7 +126,9 @@ void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text, const 
         return;
     memcpy(m->a, child->id, sizeof m->a);
     m->code = (int16_t)wit_type;
-    m->text = strdup(text);
+    /* the parent's handle-child-error gets a trap's frames in its data,
+     * as a spawn's err carries them (the export has no other place) */
+    m->text = rt_text_with_frames(text, backtrace);
     rt_actor_post_ctl(child->parent, m);
 }
 

@@ -117,6 +117,8 @@ static void test_notifications_and_cascade(void **unused)
     /* failure -> handle-child-error with the failure text */
     crash(&t, f.kids[1]);
     assert_true(rtt_log_wait(&t, "child-error:trap in handle-send: unreachable", 5000));
+    /* with the trap's frames, as a spawn's err has them */
+    assert_true(rtt_log_wait(&t, "unreachable\n    at #0 ", 5000));
     assert_int_equal(th_runtime_actor_status(t.rt, f.kids[1], &st, &err), 0);
     assert_int_equal(st, TH_ACTOR_FAILED); /* no strategy: waits for its parent */
     /* stop from outside -> handle-child-external-stop */
