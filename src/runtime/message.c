@@ -146,6 +146,14 @@ void rt_reply_fail(rt_runtime *rt, rt_reply *r, int status, const char *text, co
             s->backtrace = strdup(backtrace); /* (none if out of memory) */
         pthread_mutex_unlock(&s->lock);
     }
+    if (r->actor != NULL && backtrace != NULL && backtrace[0] != '\0') {
+        /* an actor's request: its err is a string, so the frames go into
+         * it, a line each, as a spawn's err has them */
+        char *with = rt_text_with_frames(text, backtrace);
+        rt_reply_complete(rt, r, status, false, NULL, 0, with != NULL ? with : text);
+        free(with);
+        return;
+    }
     rt_reply_complete(rt, r, status, false, NULL, 0, text);
 }
 

@@ -139,6 +139,8 @@ static void test_child_trap_in_request(void **unused)
     /* the parent's request failed with an error naming the child */
     snprintf(want, sizeof want, "err actor kid (%s) failed: trap in handle-request", child);
     expect_in(s, want);
+    /* and where, a line a frame, as a spawn's err has them */
+    expect_in(s, "unreachable\n    at #0 probe_trap_here\n    at #1 probe_trap_caller");
     free(s);
 
     /* the child's chain: its failure, by id, name, export, with frames */
