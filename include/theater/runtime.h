@@ -121,6 +121,14 @@ int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err
  * th_runtime_free is valid. */
 int th_runtime_shutdown(th_runtime *rt, th_error *err);
 
+/* The first part of th_runtime_shutdown, for a caller that still has work
+ * to do with the actors' last events before the chain closes: refuse new
+ * spawns and stop every actor (each stop waited for at most 30 s), their
+ * last events heard; the chain stays open and readable.
+ * th_runtime_shutdown then does the rest (it stops no actor again).
+ * Idempotent. */
+void th_runtime_stop_actors(th_runtime *rt);
+
 /* Shut down if not done yet and free everything.  NULL is ok. */
 void th_runtime_free(th_runtime *rt);
 

@@ -203,8 +203,10 @@
 #define TH_SERVER_MAX_REQUEST_TIMEOUT_MS (3600u * 1000u) /* largest ?timeout_ms= */
 /* unsent SSE bytes per client; beyond: event overflow, disconnect */
 #define TH_SERVER_STREAM_BUFFER_BYTES (1024u * 1024u)
-#define TH_SERVER_STREAM_PAGE 256u                      /* stored events read per step */
-#define TH_SERVER_KEEPALIVE_MS 15000u                   /* SSE comment line when idle */
+#define TH_SERVER_STREAM_PAGE 256u    /* stored events read per step */
+#define TH_SERVER_KEEPALIVE_MS 15000u /* SSE comment line when idle */
+/* shutdown: how long the streams may take to send their last events */
+#define TH_SERVER_STREAM_DRAIN_MS 5000u
 #define TH_SERVER_CHANNEL_HISTORY_BYTES (1024u * 1024u) /* messages kept per channel */
 #define TH_SERVER_MAX_CHANNELS 4096u                    /* channels opened from outside */
 #define TH_SERVER_MAX_LIST_LIMIT 100000u                /* ?limit= of an event list */

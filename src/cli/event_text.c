@@ -856,7 +856,18 @@ static void sum_stopped(rctx *c, const json_t *d)
 static void sum_dropped(rctx *c, const json_t *d)
 {
     static const char *const used[] = {"function", "message_id", NULL};
+    static const char *const used_n[] = {"reason", "count", NULL};
     const char *fn = str_of(d, "function");
+    const json_t *n = json_object_get(d, "count");
+
+    if (json_is_integer(n)) { /* messages it never handled: it ended first */
+        const char *why = str_of(d, "reason");
+        long long k = (long long)json_integer_value(n);
+        fprintf(c->out, "%lld message%s never handled: dropped (the actor %s)", k,
+                k == 1 ? "" : "s", why ? why : "ended");
+        put_rest(c, d, used_n);
+        return;
+    }
 
     fprintf(c->out, "%s is not exported: message dropped", fn ? fn : "?");
     put_message_id(c, d, NULL);

@@ -870,6 +870,56 @@ void rt_actor_refuse_all(rt_actor *a, const char *why)
     }
 }
 
+/* message ids listed in a "message-dropped" summary at most */
+#define RT_DROPPED_IDS_MAX 100
+
+void rt_actor_drop_all(rt_actor *a, const char *why, const char *reason, bool keep_durable)
+{
+    rt_msg *m, *held = NULL, *next;
+    uint64_t count = 0, bytes = 0;
+    unsigned nids = 0;
+    rt_buf ids = {0}, b = {0};
+
+    /* everything waiting, in order: the mailbox, then the held ones */
+    while ((m = rt_actor_mbox_pop(a)) != NULL) {
+        atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
+        held = m;
+    }
+    pthread_mutex_lock(&a->blk_lock);
+    while ((m = blocked_pop(a)) != NULL) {
+        atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
+        held = m;
+    }
+    pthread_mutex_unlock(&a->blk_lock);
+    for (m = held; m != NULL;
+         m = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed)) {
+        if (m->kind != RT_MSG_SEND || (m->durable && keep_durable))
+            continue;
+        count++;
+        bytes += m->len;
+        if (m->durable && nids < RT_DROPPED_IDS_MAX) {
+            rt_buf_puts(&ids, nids++ ? "," : "");
+            rt_buf_json_str(&ids, m->b, strnlen(m->b, RT_ID_LEN));
+        }
+    }
+    if (count > 0 && a->replay == NULL) {
+        rt_buf_puts(&b, "{\"reason\":");
+        rt_buf_json_str(&b, reason, strlen(reason));
+        rt_buf_printf(&b, ",\"count\":%llu,\"bytes\":%llu,\"message_ids\":[",
+                      (unsigned long long)count, (unsigned long long)bytes);
+        if (ids.len > 0)
+            rt_buf_append(&b, ids.data, ids.len);
+        rt_buf_puts(&b, "]}");
+        rt_record_buf(a, "message-dropped", &b);
+    }
+    rt_buf_release(&ids);
+    /* (answered newest first: each has its own sender) */
+    for (m = held; m != NULL; m = next) {
+        next = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+        rt_actor_refuse_msg(a, m, why);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Failure                                                            */
 
@@ -983,7 +1033,7 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
     if (a->replay != NULL)
         return; /* nobody to tell: the record says what came next */
     rt_actor_ended(a);
-    rt_actor_refuse_all(a, "failed");
+    rt_actor_drop_all(a, "failed", "failed", atomic_load(&a->rt->closing));
     rt_channel_close_all(a->rt, a->id, told);
     rt_actor_stop_children(a, RT_STOP_BY_PARENT, false);
     if (init_waited) {

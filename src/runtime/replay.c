@@ -1592,6 +1592,11 @@ static int step(replay_ctx *c, th_error *err)
             rc = th_error_set(err, TH_ENOMEM, "out of memory");
         else
             rt_actor_run_op(c->a, m);
+    } else if (strcmp(e->type, "message-dropped") == 0 && json_object_get(d, "count") != NULL) {
+        /* messages the actor never handled (it stopped or failed first):
+         * nothing of them to run again */
+        rp->next++;
+        rp->res->events++;
     } else if (strcmp(e->type, "message-dropped") == 0) {
         const char *fn = json_string_value(json_object_get(d, "function"));
         th_wasm_func *f = NULL;

@@ -177,6 +177,7 @@ struct rt_actor {
     rt_msg *stop_more;     /* further STOPs waiting for the end (via node.next) */
     int end_reason;        /* TH_EXIT_* once decided */
     bool shutdown_req;     /* runtime.shutdown called in this op */
+    bool failed_for_good;  /* a failed root actor, until restarted: not brought back */
     bool shutdown_has_data;
     uint8_t *shutdown_data;
     size_t shutdown_len;
@@ -343,6 +344,14 @@ rt_msg *rt_actor_mbox_pop(rt_actor *a);
 /* Inside the turn: answer every message in the mailbox and every held one
  * with "actor <id> <why>". */
 void rt_actor_refuse_all(rt_actor *a, const char *why);
+/* rt_actor_refuse_all for an actor that will not handle its mailbox: the
+ * one-way messages in it (which have nobody to answer) are first recorded
+ * as one "message-dropped" event, {"reason": `reason`, "count", "bytes",
+ * "message_ids": the ids of the durable ones, at most 100}, unless none
+ * is.  keep_durable: the durable ones are not dropped but kept for the
+ * restore (a runtime shutdown of an actor that comes back), so left out.
+ * Not during a replay. */
+void rt_actor_drop_all(rt_actor *a, const char *why, const char *reason, bool keep_durable);
 
 /* Inside the turn: the actor's instance has ended (failure, stop,
  * restart); tells the handlers (th_handler_set.actor_ended) and drops

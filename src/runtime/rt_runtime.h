@@ -100,6 +100,7 @@ struct th_runtime {
     atomic_bool closing;             /* shutdown started: spawns refused */
     atomic_uint_fast64_t next_start; /* the start order of the next actor created */
     atomic_bool interrupted;
+    bool actors_stopped; /* th_runtime_stop_actors done */
     bool shut;
 };
 

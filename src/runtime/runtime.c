@@ -254,14 +254,15 @@ void th_runtime_chain_status(th_runtime *rt, th_chain_status *out)
         th_chain_status_get(rt->chain, out);
 }
 
-int th_runtime_shutdown(th_runtime *rt, th_error *err)
+void th_runtime_stop_actors(th_runtime *rt)
 {
     rt_actor **all;
     size_t n, i, k;
-    int rc = 0, pass;
+    int pass;
 
-    if (rt == NULL || rt->shut)
-        return 0;
+    if (rt == NULL || rt->shut || rt->actors_stopped)
+        return;
+    rt->actors_stopped = true;
     atomic_store(&rt->closing, true);
     rt_pack_stop(rt);
     /* roots first: each stops its children before itself; then whatever
@@ -281,6 +282,17 @@ int th_runtime_shutdown(th_runtime *rt, th_error *err)
             rt_actor_release(all[i]);
         free(all);
     }
+    /* their last events appended, so heard (th_runtime_config.on_event) */
+    rt_record_flush_all(rt, NULL);
+}
+
+int th_runtime_shutdown(th_runtime *rt, th_error *err)
+{
+    int rc;
+
+    if (rt == NULL || rt->shut)
+        return 0;
+    th_runtime_stop_actors(rt);
     rt_sched_stop(rt);
     rt_io_stop(rt);
     rt_durable_stop(rt);

@@ -118,6 +118,7 @@ void rt_sup_child_failed(rt_actor *child, int wit_type, const char *text, const 
 
     if (child->parent == NULL) {
         rt_durable_ended(child); /* failed for good: not brought back */
+        child->failed_for_good = true;
         set_exit(child, TH_EXIT_FAILED, false, NULL, 0, text, backtrace);
         return;
     }
@@ -214,13 +215,22 @@ void rt_sup_finish(rt_actor *a)
     else
         rt_buf_puts(&b, "null");
     rt_buf_puts(&b, "}");
-    if (!keep) /* before the event can be heard: a listing after it leaves it out */
+    if (!keep) {
+        /* a failed root actor is not brought back (rt_sup_child_failed):
+         * a shutdown drops its durable messages too */
+        bool comes_back = code == RT_STOP_RUNTIME && !a->failed_for_good;
+        /* before the event can be heard: a listing after it leaves it out */
         rt_actor_set_status(a, TH_ACTOR_STOPPED);
+        /* what it will never handle is on record before its last event */
+        rt_actor_drop_all(a, "stopped", "stopped", comes_back);
+    }
     rt_record_buf(a, "actor-stopped", &b);
 
     drop_instance(a);
     rt_actor_fail_pending(a, "actor stopped");
-    snprintf(why, sizeof why, "actor %s (%s) stopped", a->spec->name, a->id);
+    /* (a runtime shutdown is a daemon's: its channel streams say so) */
+    snprintf(why, sizeof why, "actor %s (%s) stopped%s", a->spec->name, a->id,
+             code == RT_STOP_RUNTIME ? ": the daemon is shutting down" : "");
     rt_channel_close_all(a->rt, a->id, why);
     if (parent != NULL && (code == RT_STOP_EXIT || code == RT_STOP_EXTERNAL)) {
         note = rt_msg_new(code == RT_STOP_EXIT ? RT_MSG_CHILD_EXIT : RT_MSG_CHILD_STOP,
@@ -283,6 +293,7 @@ void rt_sup_do_restart(rt_actor *a)
     pthread_mutex_lock(&a->lock);
     a->restart_pending = false;
     pthread_mutex_unlock(&a->lock);
+    a->failed_for_good = false;
     if (a->status == TH_ACTOR_STOPPING || a->status == TH_ACTOR_STOPPED || a->stop_msg != NULL)
         return;
     rt_actor_abort_op(a, "actor is restarting");

@@ -758,7 +758,7 @@ int th_server_run(th_server *s, th_error *err)
     struct pollfd p;
     char buf[16];
     uint64_t t0;
-    int rc;
+    int rc, left;
 
     p.fd = s->stop_pipe[0];
     p.events = POLLIN;
@@ -770,7 +770,6 @@ int th_server_run(th_server *s, th_error *err)
     srv_log(s, TH_LOG_INFO, "shutting down: no new connections; stopping every actor");
     atomic_store(&s->closing, true);
     quiesce(s);
-    srv_streams_close_all(s);
     if (s->on_closing != NULL)
         s->on_closing(s->on_closing_ud);
     /* jobs in flight finish (spawns are refused from now on) */
@@ -779,6 +778,15 @@ int th_server_run(th_server *s, th_error *err)
         pthread_cond_wait(&s->cond, &s->lock);
     s->rec_watch_off = true; /* the chain closes below */
     pthread_mutex_unlock(&s->lock);
+    /* The streams stay open while the actors stop: they send the actors'
+     * last events (actor-stopped) and their channels' `closed`, then end;
+     * a client that does not read them in time is cut off below. */
+    th_runtime_stop_actors(s->rt);
+    left = srv_streams_finish(s, TH_SERVER_STREAM_DRAIN_MS);
+    if (left > 0)
+        srv_log(s, TH_LOG_WARN, "%d stream%s not sent in %u ms: cut off", left,
+                left == 1 ? "" : "s", TH_SERVER_STREAM_DRAIN_MS);
+    srv_streams_close_all(s);
     rc = th_runtime_shutdown(s->rt, err);
     /* waiting requests were answered by the actors' ends (or time out) */
     reap_timeouts(s, UINT64_MAX);

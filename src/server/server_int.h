@@ -152,6 +152,8 @@ struct th_server {
     pthread_mutex_t streams_lock; /* streams and channels */
     srv_stream *streams;
     atomic_int nstreams;
+    atomic_bool chain_gone; /* shutdown: streams read no more stored events */
+    atomic_int chain_reads; /* stored-event reads under way */
     srv_chan *chans;
     unsigned nchans;
     pthread_cond_t chan_cond; /* a channel's id is known (streams_lock) */
@@ -255,6 +257,14 @@ void srv_chan_stream(srv_req *r, const char *chan);
 void srv_chan_close(srv_req *r, const char *chan);
 /* Shutdown: end every stream and close every channel. */
 void srv_streams_close_all(th_server *s);
+/* Shutdown, once the actors have stopped (their last events are on the
+ * streams): every stream ends after what it holds (a stream still sending
+ * stored events, after them and its pending live ones); a channel not yet
+ * closed gets its `closed` event with a reason.  Then waits, at most
+ * `wait_ms`, until every stream has been sent; then no stream reads the
+ * chain any more (it is about to close).  Returns how many streams were
+ * still open. */
+int srv_streams_finish(th_server *s, unsigned wait_ms);
 /* Reaper: keep-alive comments on idle streams; the end of the streams of
  * actors that have ended. */
 void srv_streams_tick(th_server *s, uint64_t now_ns);

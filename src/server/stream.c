@@ -30,9 +30,11 @@
  * Locks: streams_lock (the stream list and every channel) before a
  * stream's own lock.  libmicrohttpd is resumed outside both.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/hex.h"
@@ -64,6 +66,7 @@ struct srv_stream {
     srv_buf out;                /* bytes not yet sent */
     bool suspended;             /* waiting for bytes (connection suspended) */
     bool ended;                 /* end of stream once `out` is sent */
+    bool finish;                /* shutdown: end once the stored events are sent */
     char actor[SRV_ID_LEN + 1]; /* filter; "" = every actor */
     char *type;                 /* filter or NULL */
     bool backlog;               /* stored events (then `pending`) still being sent */
@@ -281,6 +284,8 @@ static void drain_pending_locked(srv_stream *st)
         free(f);
     }
     st->backlog = false;
+    if (st->finish)
+        st->ended = true;
 }
 
 /* Put the next stored events into `out`, at most stream_buffer bytes of
@@ -305,8 +310,15 @@ static void read_backlog(srv_stream *st)
         st->page = TH_SERVER_STREAM_PAGE;
     q.limit = st->page;
     pthread_mutex_unlock(&st->lock);
-    if (!done)
-        rc = srv_read_events(st->srv, st->memory, &q, &evs, NULL);
+    if (!done) {
+        /* the shutdown closes the chain once no read is under way
+         * (srv_streams_finish) */
+        th_server *s = st->srv;
+        atomic_fetch_add(&s->chain_reads, 1);
+        if (!atomic_load(&s->chain_gone))
+            rc = srv_read_events(s, st->memory, &q, &evs, NULL);
+        atomic_fetch_sub(&s->chain_reads, 1);
+    }
     pthread_mutex_lock(&st->lock);
     if (!done && rc == 0) {
         for (i = 0; i < evs.count && !st->ended; i++) {
@@ -954,4 +966,52 @@ void srv_streams_close_all(th_server *s)
     while (s->rt == NULL && s->chans != NULL)
         chan_drop_locked(s, s->chans);
     pthread_mutex_unlock(&s->streams_lock);
+}
+
+static void nap_ms(unsigned ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int srv_streams_finish(th_server *s, unsigned wait_ms)
+{
+    static const char why[] = "the daemon is shutting down";
+    srv_stream *st, *woken[256];
+    size_t nwoken = 0, i;
+    uint64_t deadline = base_clock_mono_ns() + (uint64_t)wait_ms * 1000000u;
+    srv_chan *c;
+    int left;
+
+    pthread_mutex_lock(&s->streams_lock);
+    /* a channel still open: its actor's stop closes it, with a reason,
+     * unless that stop did not end in time */
+    for (c = s->chans; c != NULL; c = c->next)
+        if (!c->closed && c->id_ready)
+            chan_record_locked(c, c->id, TH_CHANNEL_CLOSED, (const uint8_t *)why, sizeof why - 1,
+                               woken, sizeof woken / sizeof woken[0], &nwoken);
+    for (st = s->streams; st != NULL; st = st->next) {
+        pthread_mutex_lock(&st->lock);
+        if (st->backlog)
+            st->finish = true; /* ends after its stored and pending events */
+        else
+            st->ended = true;
+        if (st->suspended && (st->out.len > 0 || st->ended) &&
+            nwoken < sizeof woken / sizeof woken[0]) {
+            st->suspended = false;
+            woken[nwoken++] = st;
+        } /* (else the reaper's next tick resumes it) */
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&s->streams_lock);
+    for (i = 0; i < nwoken; i++)
+        wake(woken[i]);
+    /* each stream's response completes once it is sent (stream_free) */
+    while ((left = atomic_load(&s->nstreams)) > 0 && base_clock_mono_ns() < deadline)
+        nap_ms(5);
+    atomic_store(&s->chain_gone, true);
+    while (atomic_load(&s->chain_reads) > 0)
+        nap_ms(1);
+    return left;
 }

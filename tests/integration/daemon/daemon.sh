@@ -961,6 +961,88 @@ slow_client)
     expect_status 200 GET /v1/health >/dev/null
     ;;
 
+shutdown_streams)
+    # a graceful shutdown ends the streams after the actors' last events:
+    # an actor's stream and /v1/events get its actor-stopped, a channel's
+    # stream its closed event with the reason, and each then ends
+    start_daemon
+    cid=$(start_json "$EXAMPLES/counter.toml")
+    eid=$(start_json "$EXAMPLES/echo.toml")
+    ch=$(expect_status 201 POST "/v1/actors/$eid/channels" --data-binary 'hello' | json_get channel)
+    [ -n "$ch" ] || fail "no channel"
+    curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/actors/$cid/events?follow=1" \
+        >"$H/sa" 2>/dev/null &
+    p1=$!
+    curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/events" >"$H/sv" 2>/dev/null &
+    p2=$!
+    curl -s -N --max-time 20 --unix-socket "$S" "http://theater/v1/channels/$ch/messages" \
+        >"$H/sc" 2>/dev/null &
+    p3=$!
+    "$THEATER" events "$cid" --follow >"$H/cli" 2>"$H/cli.err" &
+    p4=$!
+    wait_until "the actor's stream" grep -q '^id: ' "$H/sa"
+    wait_until "the streams to open" grep -q '^: stream open' "$H/sv" "$H/sc"
+    wait_until "the CLI's stream" grep -q 'actor-spawned' "$H/cli"
+    # (the CLI's stream is linked once it printed its stored events)
+    stop_daemon
+    [ "$RC" = 0 ] || fail "exit status after SIGTERM: $RC"
+    wait $p1 || fail "the actor's stream did not end (curl exit $?)"
+    wait $p2 || fail "the stream of every actor's events did not end (curl exit $?)"
+    wait $p3 || fail "the channel's stream did not end (curl exit $?)"
+    wait $p4 || fail "theater events --follow exit $?: $(cat "$H/cli.err")"
+    tail -3 "$H/sa" | grep -q '^event: actor-stopped' ||
+        fail "the actor's stream did not end with its actor-stopped: $(tail -5 "$H/sa")"
+    grep -A1 '^event: actor-stopped' "$H/sa" | grep -q '"reason":"runtime-shutdown"' ||
+        fail "the actor-stopped has not the shutdown's reason: $(tail -5 "$H/sa")"
+    for a in "$cid" "$eid"; do
+        grep "^data: {\"actor\":\"$a\"" "$H/sv" | grep -q '"event_type":"actor-stopped"' ||
+            fail "GET /v1/events lacks the actor-stopped of $a: $(tail -8 "$H/sv")"
+    done
+    tail -3 "$H/sc" | grep -q '^event: closed' ||
+        fail "the channel's stream did not end with its closed event: $(tail -5 "$H/sc")"
+    grep -A1 '^event: closed' "$H/sc" | grep -q "\"reason\":\"actor echo ($eid) stopped: the daemon is shutting down\"" ||
+        fail "the channel's closed event: $(grep -A1 '^event: closed' "$H/sc")"
+    tail -1 "$H/cli" | grep -q 'actor-stopped' ||
+        fail "theater events --follow did not print the actor-stopped last: $(tail -3 "$H/cli")"
+    grep -q 'cut off' "$H/server.log" && fail "a stream was cut off: $(grep 'cut off' "$H/server.log")"
+    ;;
+
+dropped_messages)
+    # a one-way message acknowledged (202) but never handled is on record:
+    # messages sent to a failed root actor wait for its restart; a stop
+    # instead drops them, as one message-dropped event before actor-stopped
+    [ -n "$PROBE" ] || it_skip "no probe component"
+    start_daemon
+    probe_manifest >"$H/probe.toml"
+    sed -e 's|^version = .*|&\ndurable = false|' "$H/probe.toml" >"$H/probe_nd.toml"
+    grep -q '^durable = false' "$H/probe_nd.toml" || fail "could not write a non-durable probe"
+    pid=$(start_json "$H/probe.toml")
+    expect_status 502 POST "/v1/actors/$pid/requests" --data-binary trap >/dev/null
+    for m in a b c; do expect_status 202 POST "/v1/actors/$pid/messages" --data-binary $m >/dev/null; done
+    expect_status 200 DELETE "/v1/actors/$pid" >/dev/null
+    b=$(expect_status 200 GET "/v1/actors/$pid/events?limit=2&newest=1")
+    contains "$b" '"event_type":"message-dropped",[^}]*"data":\{"reason":"stopped","count":3,"bytes":3,"message_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}.*"event_type":"actor-stopped"' \
+        "the messages a graceful stop of a failed root actor dropped"
+    "$THEATER" events "$pid" --type message-dropped >"$H/out" 2>&1 || fail "theater events: $(cat "$H/out")"
+    grep -q '3 messages never handled: dropped (the actor stopped)' "$H/out" ||
+        fail "the human form of the dropped messages: $(cat "$H/out")"
+    # a daemon shutdown: the messages of an actor that does not come back
+    # (not durable, or a failed root actor) are dropped, on record
+    nd=$(start_json "$H/probe_nd.toml")
+    du=$(start_json "$H/probe.toml")
+    for a in "$nd" "$du"; do
+        expect_status 502 POST "/v1/actors/$a/requests" --data-binary trap >/dev/null
+        for m in x y; do expect_status 202 POST "/v1/actors/$a/messages" --data-binary $m >/dev/null; done
+    done
+    stop_daemon
+    [ "$RC" = 0 ] || fail "exit status after SIGTERM: $RC"
+    for a in "$du" "$nd"; do
+        "$THEATER" chain events "$a" --home "$H" --json >"$H/ev.json" || fail "chain events $a"
+        tr -d ' \n' <"$H/ev.json" | grep -q '"message-dropped",[^}]*"reason":"stopped","count":2,' ||
+            fail "the messages of $a were not recorded as dropped: $(grep -o "event_type[^,]*" "$H/ev.json" | tr "\n" " ") $(grep -A3 message-dropped "$H/ev.json")"
+    done
+    ;;
+
 sigterm_1000)
     start_daemon
     n=0
