@@ -357,6 +357,10 @@ int chain_actor_known(th_chain *c, const char *actor, th_error *err);
 /* Chains held in memory now; chains loaded back from the database and
  * dropped from memory since open (either may be NULL). */
 size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped);
+/* chain_meta's indexed_upto (the segments up to it are in chain_span),
+ * or 0 (read.c). */
+int chain_indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err);
+
 /* The size of the chain table's bucket array (tests). */
 size_t chain_table_buckets(th_chain *c);
 

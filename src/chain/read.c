@@ -195,8 +195,7 @@ static void end_read(sqlite3 *db)
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 }
 
-/* indexed_upto, or 0. */
-static int indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err)
+int chain_indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT value FROM chain_meta WHERE key = 'indexed_upto'", -1,
@@ -277,7 +276,7 @@ int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint
     }
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
+    if ((rc = chain_indexed_upto(db, &upto, err)) != TH_OK)
         return rc;
     rc = sqlite3_prepare_v2(db,
                             "SELECT segments FROM chain_span WHERE actor = ?1 AND last_seq >= ?2"
@@ -640,7 +639,7 @@ static int apply_tail(sqlite3 *db, th_chain_actors *out, th_error *err)
     size_t i;
     int rc;
 
-    if ((rc = indexed_upto(db, &upto, err)) != TH_OK)
+    if ((rc = chain_indexed_upto(db, &upto, err)) != TH_OK)
         return rc;
     rc = sqlite3_prepare_v2(db,
                             "SELECT signed_ms, public_key, signature, events, id FROM"

@@ -459,7 +459,102 @@ typedef struct chain_state {
     chain_cached_head cached;
     chain_signed_head want;
     chain_walk w;
+    uint64_t *segs;        /* the indexed segments (id <= indexed_upto) that */
+    size_t nsegs, capsegs; /* hold its events, in order: what its spans must list */
+    uint64_t indexed_last; /* its last event in them (with nsegs > 0) */
 } chain_state;
+
+/* Note that segment `id` holds the event `seq` of `x` (an indexed one). */
+static int note_indexed(chain_state *x, uint64_t id, uint64_t seq)
+{
+    uint64_t *n;
+
+    x->indexed_last = seq;
+    if (x->nsegs > 0 && x->segs[x->nsegs - 1] == id)
+        return 0;
+    if (x->nsegs == x->capsegs) {
+        x->capsegs = x->capsegs ? x->capsegs * 2 : 8;
+        if ((n = realloc(x->segs, x->capsegs * sizeof *n)) == NULL)
+            return -1;
+        x->segs = n;
+    }
+    x->segs[x->nsegs++] = id;
+    return 0;
+}
+
+static uint64_t span_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The index (chain_span) of `x` against what the segments hold.  Readers
+ * (events, export, replay) find a chain's indexed events through its
+ * spans alone, so a span removed, cut or reordered would hide events from
+ * them while every hash still verifies: the spans must run from event 0
+ * without a gap to its last indexed event, and list exactly the indexed
+ * segments that hold its events, in order (read.c takes them as it does
+ * here: ids up to indexed_upto, each above the one before). */
+static int check_index(sqlite3 *db, chain_state *x, uint64_t upto, th_chain_verify_result *res,
+                       th_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t next = 0, id, last = 0;
+    size_t k = 0, len, j;
+    const uint8_t *b;
+    int rc, any = 0;
+
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT first_seq, last_seq, segments FROM chain_span WHERE actor = ?"
+                            " ORDER BY first_seq",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, x->cached.id);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t first = (uint64_t)sqlite3_column_int64(st, 0);
+
+        b = sqlite3_column_blob(st, 2);
+        len = (size_t)sqlite3_column_bytes(st, 2);
+        if (first != next || len % 8 != 0) {
+            sqlite3_finalize(st);
+            return chain_report(res, err, TH_CHAIN_MISSING_EVENT, x->name, next,
+                                "the chain's index (chain_span) %s at event %llu: readers "
+                                "would not find its events",
+                                len % 8 != 0 ? "is malformed" : "has a gap",
+                                (unsigned long long)next);
+        }
+        next = (uint64_t)sqlite3_column_int64(st, 1) + 1;
+        any = 1;
+        for (j = 0; j < len; j += 8) {
+            id = span_be64(b + j);
+            if (id > upto || (k > 0 && id <= last))
+                continue; /* not indexed yet, or passed over (as read.c does) */
+            if (k >= x->nsegs || x->segs[k] != id) {
+                sqlite3_finalize(st);
+                return chain_report(
+                    res, err, TH_CHAIN_MISSING_EVENT, x->name, k < x->nsegs ? 0 : next,
+                    "the chain's index (chain_span) lists segment %llu where %s: readers would "
+                    "not find all its events",
+                    (unsigned long long)id, k < x->nsegs ? "the segments hold others" : "none is");
+            }
+            last = id;
+            k++;
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(db, rc, err, "reading the chain's index");
+    if (k < x->nsegs || (x->nsegs > 0 && (!any || next <= x->indexed_last)))
+        return chain_report(res, err, TH_CHAIN_MISSING_EVENT, x->name, any ? next : 0,
+                            "the chain's index (chain_span) does not list segment %llu, which "
+                            "holds its events: readers would not find them",
+                            (unsigned long long)x->segs[k < x->nsegs ? k : x->nsegs - 1]);
+    return TH_OK;
+}
 
 static int cmp_state(const void *a, const void *b)
 {
@@ -732,14 +827,15 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     chain_segment seg = {.defer_hash = true}; /* a view of each row in turn, its arrays
                                                  reused; v4 hashed below */
     deferred d = {0};
-    uint64_t expect = 1, id;
+    uint64_t expect = 1, id, upto = 0;
     hash_pool pool;
     int rc, shared;
 
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     pool_start(&pool);
-    if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK)
+    if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK ||
+        (rc = chain_indexed_upto(db, &upto, err)) != TH_OK)
         goto out;
     rc = sqlite3_prepare_v2(db,
                             "SELECT signed_ms, public_key, signature, events, id FROM"
@@ -805,6 +901,11 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
             check_segment(db, ctx, &seg, trusted, NULL, &d);
             pool_hash_finish(&pool, shared, ctx, NULL, seg.events, seg.nevents, hashes, ok);
         }
+        for (i = 0; i < seg.nevents && id <= upto; i++)
+            if (note_indexed(map[seg.actor_of[i]], id, seg.events[i].seq) != 0) {
+                rc = th_error_set(err, TH_ENOMEM, "out of memory");
+                goto out;
+            }
         for (i = 0; i < seg.nevents && rc == TH_OK; i++)
             rc = walk_checked(&map[seg.actor_of[i]]->w, &seg.events[i],
                               seg.version >= 4 ? hash_state(&seg, i)
@@ -824,6 +925,8 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     if (rc == TH_OK)
         rc = report_deferred(res, err, &d);
     for (i = 0; i < nstates && rc == TH_OK; i++)
+        rc = check_index(db, &states[i], upto, res, err);
+    for (i = 0; i < nstates && rc == TH_OK; i++)
         rc = check_unstored(db, states[i].name, states[i].w.next_seq, pend, alive, res, err);
     if (rc == TH_OK)
         rc = unstored_elsewhere(db, states, nstates, pend, alive, res, err);
@@ -831,8 +934,10 @@ out:
     chain_segment_release(&seg);
     pool_stop(&pool);
     sqlite3_finalize(st);
-    for (i = 0; i < nstates; i++)
+    for (i = 0; i < nstates; i++) {
         free(states[i].name);
+        free(states[i].segs);
+    }
     free(states);
     free(map);
     free(hashes);

@@ -971,6 +971,80 @@ static void test_content_ref(void **state)
     sqlite3_close(db);
 }
 
+/* The index (chain_span) is not signed, and every reader finds a chain's
+ * events through it: a verification of every chain checks it against the
+ * segments, so an edit that would hide events from readers is found. */
+static void test_verify_checks_index(void **state)
+{
+    fixture *f = *state;
+    th_chain_verify_result res;
+    sqlite3_stmt *st;
+    uint8_t blob[64], rev[64];
+    char path[300];
+    th_error err;
+    sqlite3 *db;
+    int i, n;
+
+    for (i = 0; i < 6; i++) {
+        append_ok(f->c, "ix", "t", "e", NULL);
+        append_ok(f->c, "other", "t", "e", NULL);
+        assert_int_equal(th_chain_flush(f->c, 10000, &err), TH_OK); /* a segment each */
+    }
+    assert_int_equal(th_chain_close(f->c), TH_OK); /* indexes what is left */
+    f->c = open_home(f->home, 0);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+    assert_int_equal(res.events, 12);
+    snprintf(path, sizeof path, "%s/theater.db", f->home);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    /* the span of "ix" that lists several segments, its list reversed */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT s.segments FROM chain_span s JOIN chain_actor a"
+                                        " ON a.id = s.actor WHERE a.name = 'ix'"
+                                        " AND length(s.segments) >= 16",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_bytes(st, 0);
+    assert_true(n <= (int)sizeof blob);
+    memcpy(blob, sqlite3_column_blob(st, 0), (size_t)n);
+    sqlite3_finalize(st);
+    for (i = 0; i < n; i += 8)
+        memcpy(rev + i, blob + n - 8 - i, 8);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE chain_span SET segments = ?1 WHERE segments = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, rev, n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, blob, n, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
+    assert_string_equal(res.actor, "ix");
+    assert_non_null(strstr(res.detail, "index"));
+    /* put back: it verifies again */
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE chain_span SET segments = ?1 WHERE segments = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, blob, n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, rev, n, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
+    /* the chain's index removed: its events are there, readers find none */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM chain_span WHERE actor ="
+                                  " (SELECT id FROM chain_actor WHERE name = 'ix')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_ECORRUPT);
+    assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
+    assert_string_equal(res.actor, "ix");
+    sqlite3_close(db);
+}
+
 /* theater.db and its WAL/SHM files are the owner's only (they hold every
  * actor's state and messages), whatever the umask. */
 static void test_db_mode(void **state)
@@ -1344,6 +1418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_waiter_commits_now, setup, teardown),
         cmocka_unit_test(test_merkle_paths),
         cmocka_unit_test_setup_teardown(test_content_ref, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_checks_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_mode, setup, teardown),
         cmocka_unit_test(test_wal_bounded),
     };
