@@ -240,9 +240,12 @@ static void defer(deferred *d, int problem, const char *actor, uint64_t seq, con
 /* The chain whose signed head the segment no longer matches: the stored
  * leaves must carry the signature, and the first recomputed leaf that
  * differs names the chain (only chain `want` is looked at if want >= 0).
- * Returns its index, -1 if the leaves' signature verifies and no leaf
- * looked at differs, -2 if that cannot be told (no stored leaves, their
- * signature fails, out of memory). */
+ * When the segment holds fewer or more chains than the batch signed (the
+ * events of a chain removed from it, or added), a leaf is looked for
+ * among all the stored ones.  Returns its index, -1 if the leaves'
+ * signature verifies and no leaf looked at differs, -3 if moreover the
+ * number of chains differs (one was removed), -2 if that cannot be told
+ * (no stored leaves, their signature fails, out of memory). */
 static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *seg, int want)
 {
     uint8_t root[32], msg[CHAIN_BATCH_MSG_LEN], leaf[32];
@@ -250,20 +253,23 @@ static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *
     const uint8_t *leaves;
     sqlite3_stmt *st = NULL;
     int found = -2;
-    size_t i;
+    size_t i, j, nstored;
+    bool same;
 
     if (sqlite3_prepare_v2(db, "SELECT leaves FROM chain_segment WHERE id = ?", -1, &st, NULL) !=
             SQLITE_OK ||
         sqlite3_bind_int64(st, 1, (sqlite3_int64)seg->id) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW || (size_t)sqlite3_column_bytes(st, 0) != seg->nactors * 32)
+        sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 0) == 0 ||
+        sqlite3_column_bytes(st, 0) % 32 != 0)
         goto out;
+    nstored = (size_t)sqlite3_column_bytes(st, 0) / 32;
+    same = nstored == seg->nactors;
     leaves = sqlite3_column_blob(st, 0);
     base_sha256_take_error(ctx);
-    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, seg->nactors, root, NULL, NULL) !=
-            0 ||
+    if (chain_merkle_build(ctx, (const uint8_t(*)[32])leaves, nstored, root, NULL, NULL) != 0 ||
         base_sha256_take_error(ctx))
         goto out;
-    chain_batch_message(seg->id, seg->signed_ms, seg->nactors, root, msg);
+    chain_batch_message(seg->id, seg->signed_ms, nstored, root, msg);
     if (chain_key_verify(seg->public_key, msg, sizeof msg, seg->signature) != 1)
         goto out;
     found = -1;
@@ -274,11 +280,20 @@ static int altered_head(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment *
             found = -2; /* out of memory: the chain stays unnamed */
             break;
         }
-        if (memcmp(leaf, leaves + 32 * i, 32) != 0)
-            found = (int)i;
+        if (same) {
+            if (memcmp(leaf, leaves + 32 * i, 32) != 0)
+                found = (int)i;
+        } else {
+            for (j = 0; j < nstored && memcmp(leaf, leaves + 32 * j, 32) != 0; j++)
+                ;
+            if (j == nstored)
+                found = (int)i;
+        }
         if (want >= 0)
             break;
     }
+    if (found == -1 && !same && want < 0)
+        found = -3;
 out:
     sqlite3_finalize(st);
     return found;
@@ -308,6 +323,16 @@ static void check_segment(sqlite3 *db, base_sha256_ctx *ctx, const chain_segment
         if (idx >= 0 && altered_head(db, ctx, seg, idx) == -1)
             return;
         bad = altered_head(db, ctx, seg, -1);
+        if (bad == -3) {
+            /* every chain it holds has a head the batch signed: another
+             * chain's events were taken out of it (its leaf tells no name) */
+            defer(d, TH_CHAIN_MISSING_EVENT, "?", 0,
+                  "segment %llu was signed over the heads of more chains than it holds events "
+                  "of: the events of a chain were removed from it (the chains it still holds "
+                  "are as signed)",
+                  (unsigned long long)seg->id);
+            return;
+        }
         if (bad >= 0)
             idx = bad;
         idx = idx < 0 ? 0 : idx;
