@@ -66,27 +66,33 @@ static chain_actor *table_find(th_chain *c, const char *name, size_t n, uint64_t
     return NULL;
 }
 
+/* Under the write lock: the table rehashed into `nn` buckets (a power of
+ * two).  TH_ENOMEM leaves it as it was. */
+static int table_resize(th_chain *c, size_t nn)
+{
+    chain_actor **nb = calloc(nn, sizeof *nb), *x, *next;
+    size_t i;
+
+    if (nb == NULL)
+        return TH_ENOMEM;
+    for (i = 0; i < c->nbuckets; i++)
+        for (x = c->buckets[i]; x != NULL; x = next) {
+            next = x->hnext;
+            x->hnext = nb[x->hkey & (nn - 1)];
+            nb[x->hkey & (nn - 1)] = x;
+        }
+    free(c->buckets);
+    c->buckets = nb;
+    c->nbuckets = nn;
+    return TH_OK;
+}
+
 /* Insert under the write lock; grows the table at load factor 1. */
 static int table_insert(th_chain *c, chain_actor *a)
 {
-    chain_actor **nb, *x, *next;
-    size_t nn, i;
-
-    if (c->nactors + 1 > c->nbuckets) {
-        nn = c->nbuckets ? c->nbuckets * 2 : 1024;
-        nb = calloc(nn, sizeof *nb);
-        if (nb == NULL)
-            return TH_ENOMEM;
-        for (i = 0; i < c->nbuckets; i++)
-            for (x = c->buckets[i]; x != NULL; x = next) {
-                next = x->hnext;
-                x->hnext = nb[x->hkey & (nn - 1)];
-                nb[x->hkey & (nn - 1)] = x;
-            }
-        free(c->buckets);
-        c->buckets = nb;
-        c->nbuckets = nn;
-    }
+    if (c->nactors + 1 > c->nbuckets &&
+        table_resize(c, c->nbuckets ? c->nbuckets * 2 : 1024) != TH_OK)
+        return TH_ENOMEM;
     a->hnext = c->buckets[a->hkey & (c->nbuckets - 1)];
     c->buckets[a->hkey & (c->nbuckets - 1)] = a;
     c->nactors++;
@@ -99,24 +105,14 @@ static int table_insert(th_chain *c, chain_actor *a)
  * that once held a million chains does not keep their 8 MB of buckets. */
 static void table_shrink(th_chain *c)
 {
-    chain_actor **nb, *x, *next;
-    size_t nn = 1024, i;
+    size_t nn = 1024;
 
     if (c->nbuckets <= 1024 || c->nactors * 4 > c->nbuckets)
         return;
     while (nn < c->nactors * 2)
         nn *= 2;
-    if (nn >= c->nbuckets || (nb = calloc(nn, sizeof *nb)) == NULL)
-        return; /* out of memory: the larger table still works */
-    for (i = 0; i < c->nbuckets; i++)
-        for (x = c->buckets[i]; x != NULL; x = next) {
-            next = x->hnext;
-            x->hnext = nb[x->hkey & (nn - 1)];
-            nb[x->hkey & (nn - 1)] = x;
-        }
-    free(c->buckets);
-    c->buckets = nb;
-    c->nbuckets = nn;
+    if (nn < c->nbuckets)
+        (void)table_resize(c, nn); /* out of memory: the larger table still works */
 }
 
 static chain_actor *actor_new(const char *name, size_t n, uint64_t h)

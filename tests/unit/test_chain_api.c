@@ -971,6 +971,21 @@ static void test_content_ref(void **state)
     sqlite3_close(db);
 }
 
+/* The span whose segment list is `from` (n bytes) lists `to` instead. */
+static void set_span_segments(sqlite3 *db, const uint8_t *from, const uint8_t *to, int n)
+{
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE chain_span SET segments = ?1 WHERE segments = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, to, n, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, from, n, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
 /* The index (chain_span) is not signed, and every reader finds a chain's
  * events through it: a verification of every chain checks it against the
  * segments, so an edit that would hide events from readers is found. */
@@ -1011,27 +1026,13 @@ static void test_verify_checks_index(void **state)
     sqlite3_finalize(st);
     for (i = 0; i < n; i += 8)
         memcpy(rev + i, blob + n - 8 - i, 8);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "UPDATE chain_span SET segments = ?1 WHERE segments = ?2",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_blob(st, 1, rev, n, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, blob, n, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    set_span_segments(db, blob, rev, n);
     assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_ECORRUPT);
     assert_int_equal(res.problem, TH_CHAIN_MISSING_EVENT);
     assert_string_equal(res.actor, "ix");
     assert_non_null(strstr(res.detail, "index"));
     /* put back: it verifies again */
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "UPDATE chain_span SET segments = ?1 WHERE segments = ?2",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_blob(st, 1, blob, n, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, rev, n, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
+    set_span_segments(db, rev, blob, n);
     assert_int_equal(th_chain_verify(f->c, NULL, &res, &err), TH_OK);
     /* the chain's index removed: its events are there, readers find none */
     assert_int_equal(sqlite3_exec(db,
