@@ -295,6 +295,16 @@ static int check_and_migrate(sqlite3 *db, const db_schema *s, const char *path, 
                           path, version, s->version);
         goto fail;
     }
+    if (version == 0 && tables == 0 && readonly) {
+        /* a file with nothing in it: a home's databases are written when
+         * first opened for writing, so this one was never used, or was
+         * emptied (truncated, replaced): nothing to migrate */
+        rc = th_error_set(err, TH_ENOENT,
+                          "%s is empty: it holds no records (never written, or truncated or "
+                          "replaced since)",
+                          path);
+        goto fail;
+    }
     if (version < s->version && readonly) {
         rc = th_error_set(err, version == 0 ? TH_ENOENT : TH_EVERSION,
                           "%s has schema version %d; open it for writing once to migrate", path,

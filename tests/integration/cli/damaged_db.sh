@@ -4,7 +4,7 @@
 # ls|new|put|get|label`, `run`, `state --at`, `replay`, and `server`, which
 # cannot start) on a file that is not a SQLite database, and on a database
 # whose pages are damaged: each exits 1 and says on stderr which file and
-# what is wrong.
+# what is wrong; the reading commands also on an empty (truncated) file.
 set -u
 T=$1
 EX=$2
@@ -69,6 +69,20 @@ with open("damaged/theater.db", "r+b") as f:
     f.write(data)
 PY
 check_all damaged "damaged/theater.db: .*(malformed|not a database|damaged)" "$actor"
+
+# An empty file (truncated to 0 bytes): the commands that read say so,
+# and none of them says all is well.
+mkdir empty
+: >empty/theater.db
+for cmd in "chain ls" "chain verify" "chain events someone" "chain export someone"; do
+    $T $cmd --home empty >out 2>err </dev/null
+    st=$?
+    if [ $st -ne 1 ] || ! grep -q "empty/theater.db is empty" err; then
+        echo "FAIL $cmd on an empty theater.db: exit $st, stderr:"; cat err; fails=$((fails + 1))
+    else
+        echo "ok $cmd on empty: $(head -n 1 err)"
+    fi
+done
 
 if [ $fails -ne 0 ]; then
     echo "$fails failure(s)"
