@@ -802,7 +802,15 @@ static int trust_added(const chain_args *a, const uint8_t key[32], const char *n
     return print_json(o, err);
 }
 
-/* `chain trust ls|add|rm`. */
+/* A public key as an argument: 64 hex digits. */
+static bool is_key_hex(const char *s)
+{
+    uint8_t key[32];
+
+    return base_hex_decode(s, key, sizeof key) == 0;
+}
+
+/* `chain trust ls|add|rm` (the arguments checked by cli_cmd_chain). */
 static int cmd_trust(const chain_args *a, th_error *err)
 {
     char fp[TH_CHAIN_FINGERPRINT_SIZE];
@@ -859,6 +867,19 @@ int cli_cmd_chain(int argc, char **argv)
     }
     if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) || (want == -4 && a.npos < 2)) {
         cli_errorf("chain %s: wrong number of arguments (see `theater chain --help`)", cmd);
+        return 2;
+    }
+    if (want == -4 && !((strcmp(a.pos[1], "ls") == 0 && a.npos == 2) ||
+                        (strcmp(a.pos[1], "add") == 0 && (a.npos == 3 || a.npos == 4)) ||
+                        (strcmp(a.pos[1], "rm") == 0 && a.npos == 3))) {
+        cli_errorf("chain trust: usage: theater chain trust ls | add KEY [NOTE] | rm KEY");
+        return 2;
+    }
+    if ((want == -4 && strcmp(a.pos[1], "add") == 0 && !is_key_hex(a.pos[2])) ||
+        (a.key != NULL && !is_key_hex(a.key))) {
+        cli_errorf("chain %s: %s wants the 64 hex digits of a public key (`theater chain key` "
+                   "prints it)",
+                   cmd, a.key != NULL && want != -4 ? "--key" : "KEY");
         return 2;
     }
     if (strcmp(cmd, "verify-file") == 0) {
