@@ -479,6 +479,13 @@ out:
  * printed twice. */
 static int g_reported;
 
+/* Whether the problem found is at one chain's event (else the actor is
+ * empty or "?": a key, a segment, a line before the file's header). */
+static bool one_event(const th_chain_verify_result *res)
+{
+    return res->actor[0] != 0 && strcmp(res->actor, "?") != 0;
+}
+
 /* The verdict of a verification (rc, *res), if there is one (success, or a
  * problem found): in words, or with `jo` (--json; the command's other facts,
  * stolen) as {"ok", ...jo, "chains", "events", "problems": [{"actor", "seq",
@@ -504,9 +511,11 @@ static int report(int rc, const th_chain_verify_result *res, const char *what, j
             json_decref(o);
             o = NULL;
         } else if (rc != TH_OK) {
-            p = json_pack("{s:s?, s:I, s:s, s:s}", "actor", res->actor[0] ? res->actor : NULL,
-                          "seq", (json_int_t)res->seq, "what", th_chain_problem_name(res->problem),
-                          "detail", res->detail);
+            /* a problem of no one chain's event (a key, a segment, the
+             * file's lines before its header): actor and seq null */
+            p = json_pack("{s:s?, s:o, s:s, s:s}", "actor", one_event(res) ? res->actor : NULL,
+                          "seq", one_event(res) ? json_integer((json_int_t)res->seq) : json_null(),
+                          "what", th_chain_problem_name(res->problem), "detail", res->detail);
             if (p == NULL || json_array_append_new(json_object_get(o, "problems"), p) != 0) {
                 json_decref(o);
                 o = NULL;
@@ -522,7 +531,7 @@ static int report(int rc, const th_chain_verify_result *res, const char *what, j
     if (rc == TH_OK)
         printf("ok: %s: %" PRIu64 " chain%s, %" PRIu64 " events verified\n", what, res->actors,
                res->actors == 1 ? "" : "s", res->events);
-    else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK && res->actor[0] == 0)
+    else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK && !one_event(res))
         printf("FAILED: %s: %s: %s\n", what, th_chain_problem_name(res->problem), res->detail);
     else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK)
         printf("FAILED: %s: actor %s, event %" PRIu64 ": %s: %s\n", what, res->actor, res->seq,
@@ -578,7 +587,7 @@ static json_t *file_json(const chain_args *a, int import, int rc, const th_chain
         why = signer_trust(res, trust, a->key != NULL, &i);
     }
     o = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:s?, s:s?}", "file", a->pos[1], "actor",
-                  res->actor[0] ? res->actor : NULL, "signed_by", signer ? fp : NULL, "signer_key",
+                  one_event(res) ? res->actor : NULL, "signed_by", signer ? fp : NULL, "signer_key",
                   signer ? hex : NULL, "trusted", why != NULL && strcmp(why, "untrusted") != 0,
                   "trust", why, "trust_note",
                   i >= 0 && !trust->items[i].own && trust->items[i].note[0] ? trust->items[i].note
