@@ -371,8 +371,10 @@ static int next_object(file_reader *r, json_t **obj, th_error *err)
     if (*obj == NULL || !json_is_object(*obj)) {
         json_decref(*obj);
         *obj = NULL;
-        return th_error_set(err, TH_EINVAL, "line %llu is not a JSON object: %s",
-                            (unsigned long long)r->lineno, jerr.text);
+        /* the file's content: a verdict (malformed), as any bad line */
+        return chain_report(r->res, err, TH_CHAIN_MALFORMED, r->actor[0] ? r->actor : "?", 0,
+                            "line %llu is not a JSON object: %s", (unsigned long long)r->lineno,
+                            jerr.text);
     }
     return TH_OK;
 }

@@ -479,6 +479,13 @@ out:
  * printed twice. */
 static int g_reported;
 
+/* Whether the problem found is at one chain's event (else the actor is
+ * empty or "?": a key, a segment, a line before the file's header). */
+static bool one_event(const th_chain_verify_result *res)
+{
+    return res->actor[0] != 0 && strcmp(res->actor, "?") != 0;
+}
+
 /* The verdict of a verification (rc, *res), if there is one (success, or a
  * problem found): in words, or with `jo` (--json; the command's other facts,
  * stolen) as {"ok", ...jo, "chains", "events", "problems": [{"actor", "seq",
@@ -504,9 +511,11 @@ static int report(int rc, const th_chain_verify_result *res, const char *what, j
             json_decref(o);
             o = NULL;
         } else if (rc != TH_OK) {
-            p = json_pack("{s:s?, s:I, s:s, s:s}", "actor", res->actor[0] ? res->actor : NULL,
-                          "seq", (json_int_t)res->seq, "what", th_chain_problem_name(res->problem),
-                          "detail", res->detail);
+            /* a problem of no one chain's event (a key, a segment, the
+             * file's lines before its header): actor and seq null */
+            p = json_pack("{s:s?, s:o, s:s, s:s}", "actor", one_event(res) ? res->actor : NULL,
+                          "seq", one_event(res) ? json_integer((json_int_t)res->seq) : json_null(),
+                          "what", th_chain_problem_name(res->problem), "detail", res->detail);
             if (p == NULL || json_array_append_new(json_object_get(o, "problems"), p) != 0) {
                 json_decref(o);
                 o = NULL;
@@ -522,7 +531,7 @@ static int report(int rc, const th_chain_verify_result *res, const char *what, j
     if (rc == TH_OK)
         printf("ok: %s: %" PRIu64 " chain%s, %" PRIu64 " events verified\n", what, res->actors,
                res->actors == 1 ? "" : "s", res->events);
-    else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK && res->actor[0] == 0)
+    else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK && !one_event(res))
         printf("FAILED: %s: %s: %s\n", what, th_chain_problem_name(res->problem), res->detail);
     else if (rc == TH_ECORRUPT && res->problem != TH_CHAIN_OK)
         printf("FAILED: %s: actor %s, event %" PRIu64 ": %s: %s\n", what, res->actor, res->seq,
@@ -578,7 +587,7 @@ static json_t *file_json(const chain_args *a, int import, int rc, const th_chain
         why = signer_trust(res, trust, a->key != NULL, &i);
     }
     o = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:s?, s:s?}", "file", a->pos[1], "actor",
-                  res->actor[0] ? res->actor : NULL, "signed_by", signer ? fp : NULL, "signer_key",
+                  one_event(res) ? res->actor : NULL, "signed_by", signer ? fp : NULL, "signer_key",
                   signer ? hex : NULL, "trusted", why != NULL && strcmp(why, "untrusted") != 0,
                   "trust", why, "trust_note",
                   i >= 0 && !trust->items[i].own && trust->items[i].note[0] ? trust->items[i].note
@@ -802,7 +811,15 @@ static int trust_added(const chain_args *a, const uint8_t key[32], const char *n
     return print_json(o, err);
 }
 
-/* `chain trust ls|add|rm`. */
+/* A public key as an argument: 64 hex digits. */
+static bool is_key_hex(const char *s)
+{
+    uint8_t key[32];
+
+    return base_hex_decode(s, key, sizeof key) == 0;
+}
+
+/* `chain trust ls|add|rm` (the arguments checked by cli_cmd_chain). */
 static int cmd_trust(const chain_args *a, th_error *err)
 {
     char fp[TH_CHAIN_FINGERPRINT_SIZE];
@@ -859,6 +876,19 @@ int cli_cmd_chain(int argc, char **argv)
     }
     if ((want > 0 && a.npos != want) || (want == -2 && a.npos > 2) || (want == -4 && a.npos < 2)) {
         cli_errorf("chain %s: wrong number of arguments (see `theater chain --help`)", cmd);
+        return 2;
+    }
+    if (want == -4 && !((strcmp(a.pos[1], "ls") == 0 && a.npos == 2) ||
+                        (strcmp(a.pos[1], "add") == 0 && (a.npos == 3 || a.npos == 4)) ||
+                        (strcmp(a.pos[1], "rm") == 0 && a.npos == 3))) {
+        cli_errorf("chain trust: usage: theater chain trust ls | add KEY [NOTE] | rm KEY");
+        return 2;
+    }
+    if ((want == -4 && strcmp(a.pos[1], "add") == 0 && !is_key_hex(a.pos[2])) ||
+        (a.key != NULL && !is_key_hex(a.key))) {
+        cli_errorf("chain %s: %s wants the 64 hex digits of a public key (`theater chain key` "
+                   "prints it)",
+                   cmd, a.key != NULL && want != -4 ? "--key" : "KEY");
         return 2;
     }
     if (strcmp(cmd, "verify-file") == 0) {

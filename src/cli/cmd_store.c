@@ -235,10 +235,6 @@ static int cmd_get(th_store *s, const store_args *a, th_error *err)
     bool ex;
     int rc = TH_ENOENT;
 
-    if (a->npos != 2) {
-        cli_errorf("store get: want one reference");
-        return TH_EINVAL;
-    }
     if (a->store != NULL) {
         rc = th_store_get(s, a->store, a->pos[1], &data, &len, err);
     } else { /* any store that holds it */
@@ -330,8 +326,8 @@ static int cmd_label(th_store *s, const store_args *a, th_error *err)
         th_store_list_free(&l);
         return TH_OK;
     }
-    cli_errorf("store label: want set LABEL REF | get LABEL | rm LABEL | ls");
-    return TH_EINVAL;
+    /* not reached: usage_error checked the operation and its arguments */
+    return th_error_set(err, TH_EINVAL, "unknown label operation '%s'", op);
 }
 
 /* `put FILE`: store the file's bytes; print the reference. */
@@ -343,10 +339,6 @@ static int cmd_put(th_store *s, const store_args *a, th_error *err)
     size_t len;
     int rc;
 
-    if (a->npos != 2) {
-        cli_errorf("store put: want one FILE (or - for stdin)");
-        return TH_EINVAL;
-    }
     data = cli_read_file_max(a->pos[1], "file", TH_STORE_DEFAULT_MAX_BLOB, &len);
     if (data == NULL)
         return TH_EIO;
@@ -362,6 +354,31 @@ static int cmd_put(th_store *s, const store_args *a, th_error *err)
             err);
     printf("%s\n", ref.hash);
     return TH_OK;
+}
+
+/* The arguments' number is checked before the home is opened: a usage
+ * error (exit 2) names what the command wants.  Returns 0 when they fit. */
+static int usage_error(const store_args *a)
+{
+    const char *cmd = a->pos[0], *op = a->npos > 1 ? a->pos[1] : "";
+
+    if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "get") == 0) && a->npos != 2) {
+        cli_errorf(strcmp(cmd, "put") == 0 ? "store put: want one FILE (or - for stdin)"
+                                           : "store get: want one reference");
+        return 2;
+    }
+    if ((strcmp(cmd, "new") == 0 && a->npos != 1) || (strcmp(cmd, "ls") == 0 && a->npos > 2)) {
+        cli_errorf("store %s: wrong number of arguments (see `theater store --help`)", cmd);
+        return 2;
+    }
+    if (strcmp(cmd, "label") == 0 &&
+        !((strcmp(op, "set") == 0 && a->npos == 4) ||
+          ((strcmp(op, "rm") == 0 || strcmp(op, "get") == 0) && a->npos == 3) ||
+          (strcmp(op, "ls") == 0 && a->npos == 2))) {
+        cli_errorf("store label: want set LABEL REF | get LABEL | rm LABEL | ls");
+        return 2;
+    }
+    return 0;
 }
 
 int cli_cmd_store(int argc, char **argv)
@@ -384,6 +401,8 @@ int cli_cmd_store(int argc, char **argv)
         cli_errorf("store: unknown command '%s' (see `theater store --help`)", cmd);
         return 2;
     }
+    if ((rc = usage_error(&a)) != 0)
+        return rc;
     if ((rc = th_store_open(&cfg, &s, &err)) != TH_OK)
         goto out;
     if (strcmp(cmd, "new") == 0) {

@@ -206,8 +206,10 @@ void rt_replay_event(rt_actor *a, const char *type, const uint8_t *data, size_t 
     if (rp->res->diverged || rp->stop || rp->cut)
         return;
     /* the runtime's decisions may come between an operation's events */
-    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action"))
-        rp->next++;
+    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action")) {
+        rp->next++; /* taken as recorded, as between operations */
+        rp->res->events++;
+    }
     if (e != NULL && e->seq > rp->until) {
         rp->stop = true;
         return;
@@ -625,8 +627,10 @@ int rt_replay_host(rt_host *h, const char *iface, const char *fn, base_jspan *ou
     rt_record_held_call(a); /* it comes before the host call */
     if (rp->res->diverged || rp->stop || rp->cut)
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");
-    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action"))
-        rp->next++;
+    while ((e = peek(rp)) != NULL && type_is(e->type, "supervisor-action")) {
+        rp->next++; /* taken as recorded, as between operations */
+        rp->res->events++;
+    }
     if (e != NULL && e->seq > rp->until) {
         rp->stop = true;
         return th_error_set(&h->err, TH_ECLOSED, "replay stopped");

@@ -106,6 +106,20 @@ check file_edited 1 'd["ok"] is False and d["signed_by"] is None and d["trusted"
 check file_stdin 0 'd["ok"] is True and d["file"] == "-"' \
     sh -c '"$1" chain --home A verify-file - --json <a.jsonl' sh "$T"
 
+# a line that is not JSON is a verdict too (malformed), with --json as one
+# object; before the header no chain is known: actor and seq are null
+sed '4s/.*/not json/' a.jsonl >notjson.jsonl
+check file_not_json 1 'd["ok"] is False and d["problems"][0]["what"] == "malformed"
+    and "line 4 is not a JSON object" in d["problems"][0]["detail"]' \
+    "$T" chain --home A verify-file notjson.jsonl --json
+sed '1s/.*/not json/' a.jsonl >notjson1.jsonl
+check file_not_json_first 1 'd["ok"] is False and d["actor"] is None
+    and d["problems"][0]["what"] == "malformed" and d["problems"][0]["actor"] is None
+    and d["problems"][0]["seq"] is None' \
+    "$T" chain --home A verify-file notjson1.jsonl --json
+expect file_not_json_text 1 "^FAILED: notjson1.jsonl: malformed: line 1 is not a JSON object" \
+    "$T" chain --home A verify-file notjson1.jsonl
+
 # trust add / ls / rm
 check trust_add 0 'd["added"] is True and d["fingerprint"] == E["bfp"] and d["key"] == E["bkey"]
     and d["note"] == "home B" and d["own"] is False' \

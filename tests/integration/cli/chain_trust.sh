@@ -49,7 +49,7 @@ expect trust_rm 0 "no longer trusted" $T chain --home A trust rm "$bfp"
 expect foreign_again 1 "untrusted key" $T chain --home A verify-file b.jsonl
 afp=$($T chain --home A key | sed -n 's/^fingerprint  *//p')
 expect trust_rm_own 1 "always trusted" $T chain --home A trust rm "$afp"
-expect trust_add_bad 1 "64 hex digits" $T chain --home A trust add 1234
+expect trust_add_bad 2 "64 hex digits" $T chain --home A trust add 1234
 # Import anyway, when told to.
 expect import_allowed 0 "imported .*not trusted" $T chain --home A import b.jsonl --allow-untrusted
 expect imported_verifies 0 "^ok" $T chain --home A verify

@@ -171,6 +171,38 @@ needs wasm_run_fuel --fuel "$T" wasm run --fuel
 expect wasm_validate_unknown 2 "unknown option --bogus" "$T" wasm validate --bogus "$W/calc.wasm"
 expect wasm_unknown 2 "unknown option --bogus" "$T" wasm --bogus validate "$W/calc.wasm"
 
+# ---- missing or malformed arguments: usage errors, exit 2, in every command
+# (checked before the home is opened: no home is made)
+# usage NAME ERE ARGS...: `theater --home $H/u ARGS` exits 2 with ERE
+usage() {
+    name=$1 pat=$2
+    shift 2
+    expect "$name" 2 "$pat" "$T" --home "$H/u" "$@"
+}
+usage store_put_none "store put: want one FILE" store put
+usage store_get_none "store get: want one reference" store get
+usage store_new_extra "store new: wrong number of arguments" store new x
+usage store_label_none "store label: want set LABEL REF" store label
+usage store_label_set_short "store label: want set LABEL REF" store label set x
+usage chain_head_none "chain head: wrong number of arguments" chain head
+usage chain_events_none "chain events: wrong number of arguments" chain events
+usage chain_verify_file_none "chain verify-file: wrong number of arguments" chain verify-file
+usage chain_trust_none "chain trust: wrong number of arguments" chain trust
+usage chain_trust_add_none "usage: theater chain trust ls" chain trust add
+usage chain_trust_rm_none "usage: theater chain trust ls" chain trust rm
+usage chain_trust_add_bad "KEY wants the 64 hex digits" chain trust add zz
+usage chain_verify_file_key "--key wants the 64 hex digits" chain verify-file x.jsonl --key zz
+usage replay_none "replay: missing ID or FILE" replay
+usage state_none "state: missing ID" state
+usage wasm_run_none "wasm run: missing FILE.wasm" wasm run
+usage wasm_validate_none "wasm validate: missing FILE.wasm" wasm validate
+usage run_none "run: missing MANIFEST" run
+usage new_none "new: missing NAME" new
+for c in start stop inspect message update restart events channel; do
+    usage "${c}_none" "$c: (missing|expected)" "$c"
+done
+[ -e "$H/u" ] && fail "a usage error made the home"
+
 # ---- server --listen: checked before anything is created ----------------
 # bad_listen NAME ERE ARGS...: exit 2 with ERE, and no home made
 bad_listen() {
