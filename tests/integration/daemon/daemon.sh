@@ -530,7 +530,7 @@ endpoints)
     # call short, which answers
     pid3=$(start_json "$H/probe.toml")
     calls=$(api GET "/v1/actors/$pid3" | json_get calls)
-    curl -s -o "$H/rslow" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary 'sleep 1500' \
+    curl -s -o "$H/rslow" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary 'sleep 4000' \
         "http://theater/v1/actors/$pid3/requests" >"$H/sslow" &
     cpid=$!
     wait_until "the actor to take the request to sleep" calls_above "$pid3" "$calls"
