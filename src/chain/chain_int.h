@@ -361,6 +361,9 @@ size_t chain_in_memory(th_chain *c, uint64_t *loaded, uint64_t *dropped);
  * or 0 (read.c). */
 int chain_indexed_upto(sqlite3 *db, uint64_t *upto, th_error *err);
 
+/* The big-endian u64 at p (a span's segment ids; read.c). */
+uint64_t chain_be64(const uint8_t *p);
+
 /* The size of the chain table's bucket array (tests). */
 size_t chain_table_buckets(th_chain *c);
 

@@ -230,7 +230,7 @@ static int id_push(id_list *l, uint64_t id)
     return 0;
 }
 
-static uint64_t be64(const uint8_t *p)
+uint64_t chain_be64(const uint8_t *p)
 {
     uint64_t v = 0;
     int i;
@@ -296,7 +296,7 @@ int chain_actor_segments(sqlite3 *db, const char *actor, uint64_t from_seq, uint
             return th_error_set(err, TH_ECORRUPT, "a span of '%s' is malformed", actor);
         }
         for (k = 0; k < len; k += 8) {
-            id = be64(b + k);
+            id = chain_be64(b + k);
             if (id <= upto && (l.n == 0 || id > l.ids[l.n - 1]) && id_push(&l, id) != 0)
                 goto nomem;
         }

@@ -507,15 +507,6 @@ static int note_indexed(chain_state *x, uint64_t id, uint64_t seq)
     return 0;
 }
 
-static uint64_t span_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* The index (chain_span) of `x` against what the segments hold.  Readers
  * (events, export, replay) find a chain's indexed events through its
  * spans alone, so a span removed, cut or reordered would hide events from
@@ -554,7 +545,7 @@ static int check_index(sqlite3 *db, chain_state *x, uint64_t upto, th_chain_veri
         next = (uint64_t)sqlite3_column_int64(st, 1) + 1;
         any = 1;
         for (j = 0; j < len; j += 8) {
-            id = span_be64(b + j);
+            id = chain_be64(b + j);
             if (id > upto || (k > 0 && id <= last))
                 continue; /* not indexed yet, or passed over (as read.c does) */
             if (k >= x->nsegs || x->segs[k] != id) {
