@@ -1006,15 +1006,9 @@ void rt_actor_failv(rt_actor *a, int code, int wit_type, const char *backtrace, 
         }
         rt_op_free(a);
     }
-    if (a->init_reply.actor != NULL && backtrace != NULL && backtrace[0] != '\0') {
-        /* supervisor.spawn: its err is a string, so the frames go into it,
-         * a line each, after the message */
-        char *with = rt_text_with_frames(text, backtrace);
-        rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, with != NULL ? with : text);
-        free(with);
-    } else {
-        rt_reply_complete(a->rt, &a->init_reply, code, false, NULL, 0, text);
-    }
+    /* supervisor.spawn: its err is a string, so rt_reply_fail puts the
+     * frames into it, a line each, after the message */
+    rt_reply_fail(a->rt, &a->init_reply, code, text, backtrace);
     if (a->init_sync != NULL) { /* th_runtime_spawn: where its init trapped, too */
         rt_reply s = {NULL, 0, a->init_sync, NULL, 0};
         a->init_sync = NULL;
