@@ -55,6 +55,10 @@ size_t chain_content_ref_encode(const uint8_t hash[32], uint64_t size,
  * (size or hash differs; message in err), or an I/O code. */
 int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_error *err);
 
+/* CHAIN_ANY_SIZE as chain_content_check's size: the content may have any
+ * size (a component, whose size its event does not record). */
+#define CHAIN_ANY_SIZE UINT64_MAX
+
 /* ---- pending.c: events accepted but not stored (see pending.c) ---- */
 
 #define CHAIN_PENDING_FILE "chain.pending"
@@ -163,6 +167,14 @@ int chain_head_message(base_sha256_ctx *ctx, const char *actor, const chain_sign
 /* Incremental verification of one chain's events, in seq order.  Set
  * actor, res and head (the head to compare with at the end, or NULL); zero
  * the rest. */
+/* The components (SHA-256 of their bytes) one verification has already
+ * looked up in the store, so that many chains of one component read and
+ * hash its bytes once. */
+typedef struct chain_comp_seen {
+    uint8_t (*hash)[32];
+    size_t count, cap;
+} chain_comp_seen;
+
 typedef struct chain_walk {
     const char *actor;
     th_chain_verify_result *res;
@@ -170,6 +182,7 @@ typedef struct chain_walk {
     uint64_t next_seq;
     uint8_t prev[32];
     sqlite3 *db;            /* if not NULL: check referenced content here */
+    chain_comp_seen *comps; /* with db: components already looked up */
     int head_seen;          /* the event at head->seq was walked */
     uint8_t head_event[32]; /* its hash */
 } chain_walk;

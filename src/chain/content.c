@@ -84,13 +84,14 @@ int chain_content_check(sqlite3 *db, const uint8_t hash[32], uint64_t size, th_e
         rc = th_error_set(err, TH_ENOENT, "the content %s it references is not in the store", hex);
     } else if (rc != SQLITE_ROW) {
         rc = db_error(db, rc, err, "reading referenced content");
-    } else if ((uint64_t)sqlite3_column_int64(st, 0) != size ||
-               (uint64_t)sqlite3_column_bytes(st, 1) != size) {
+    } else if (size != CHAIN_ANY_SIZE && ((uint64_t)sqlite3_column_int64(st, 0) != size ||
+                                          (uint64_t)sqlite3_column_bytes(st, 1) != size)) {
         rc = th_error_set(err, TH_ECORRUPT,
                           "the content %s it references has %lld bytes, not "
                           "%" PRIu64,
                           hex, (long long)sqlite3_column_bytes(st, 1), size);
-    } else if (base_sha256(sqlite3_column_blob(st, 1), (size_t)size, h) != 0) {
+    } else if (base_sha256(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), h) !=
+               0) {
         rc = th_error_set(err, TH_ENOMEM, "SHA-256 failed");
     } else if (memcmp(h, hash, 32) != 0) {
         rc = th_error_set(err, TH_ECORRUPT, "the content %s it references was altered", hex);

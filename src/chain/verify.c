@@ -112,6 +112,44 @@ static int walk_segment_event(chain_walk *w, base_sha256_ctx *ctx, const chain_s
     return chain_walk_event(w, ctx, &seg->events[e], err);
 }
 
+/* The component `hash` that event `seq` names (it was spawned, restarted
+ * or updated with that code) must, if the store holds it, be intact: a
+ * replay or an export would run or hand out those bytes.  A component that
+ * is not in the store is not a problem of the chain: `chain import`
+ * without `--with-components` brings a chain without its code (replay and
+ * export then say so).  Each component is looked up once per verification
+ * (w->comps). */
+static int check_component(chain_walk *w, const uint8_t hash[32], uint64_t seq, th_error *err)
+{
+    chain_comp_seen *cs = w->comps;
+    char hex[65];
+    th_error e2;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < cs->count; i++)
+        if (memcmp(cs->hash[i], hash, 32) == 0)
+            return TH_OK;
+    rc = chain_content_check(w->db, hash, CHAIN_ANY_SIZE, &e2);
+    if (rc == TH_ECORRUPT)
+        return chain_report(w->res, err, TH_CHAIN_BAD_CONTENT, w->actor, seq,
+                            "the component %s it names was altered in the store (its bytes do "
+                            "not have that SHA-256)",
+                            base_hex_encode(hash, 32, hex));
+    if (rc != TH_OK && rc != TH_ENOENT)
+        return th_error_set(err, rc, "%s", e2.msg);
+    if (cs->count == cs->cap) {
+        size_t cap = cs->cap ? cs->cap * 2 : 8;
+        uint8_t(*nh)[32] = realloc(cs->hash, cap * sizeof *nh);
+        if (nh == NULL)
+            return th_error_set(err, TH_ENOMEM, "out of memory");
+        cs->hash = nh;
+        cs->cap = cap;
+    }
+    memcpy(cs->hash[cs->count++], hash, 32);
+    return TH_OK;
+}
+
 static int walk_checked(chain_walk *w, const th_chain_event *ev, int hashed, th_error *err)
 {
     uint8_t h[32];
@@ -149,6 +187,11 @@ static int walk_checked(chain_walk *w, const th_chain_event *ev, int hashed, th_
             return chain_report(w->res, err, TH_CHAIN_BAD_CONTENT, w->actor, ev->seq, "%s", e2.msg);
         if (rc != TH_OK)
             return th_error_set(err, rc, "%s", e2.msg);
+    }
+    if (w->comps != NULL && chain_event_component(ev, h)) {
+        int rc = check_component(w, h, ev->seq, err);
+        if (rc != TH_OK)
+            return rc;
     }
     if (w->head != NULL && ev->seq == w->head->seq) {
         w->head_seen = 1;
@@ -385,11 +428,13 @@ static int report_deferred(th_chain_verify_result *res, th_error *err, const def
     return chain_report(res, err, d->problem, d->actor, d->seq, "%s", d->detail);
 }
 
-static void walk_init(chain_walk *w, sqlite3 *db, const char *actor, th_chain_verify_result *res,
-                      const chain_cached_head *cached, chain_signed_head *want)
+static void walk_init(chain_walk *w, sqlite3 *db, chain_comp_seen *comps, const char *actor,
+                      th_chain_verify_result *res, const chain_cached_head *cached,
+                      chain_signed_head *want)
 {
     memset(w, 0, sizeof *w);
     w->db = db;
+    w->comps = comps;
     w->actor = actor;
     w->res = res;
     if (cached->valid) { /* only seq is used: head_seen/head_event record it */
@@ -432,6 +477,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
     base_sha256_ctx *ctx = chain_thread_sha256();
     chain_cached_head cached;
     chain_signed_head want;
+    chain_comp_seen comps = {0};
     chain_segment seg;
     deferred d = {0};
     chain_walk w;
@@ -443,7 +489,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
         return th_error_set(err, TH_ENOMEM, "out of memory");
     if ((rc = chain_actor_segments(db, actor, 0, 0, &cached, &ids, &n, err)) != TH_OK)
         return rc;
-    walk_init(&w, db, actor, res, &cached, &want);
+    walk_init(&w, db, &comps, actor, res, &cached, &want);
     for (s = 0; s < n; s++) {
         rc = chain_segment_load(db, ids[s], &seg, err);
         if (rc == TH_ENOENT) {
@@ -474,6 +520,7 @@ static int verify_one(sqlite3 *db, const char *actor, const uint8_t *trusted,
     if (rc == TH_OK)
         rc = check_unstored(db, actor, w.next_seq, pend, alive, res, err);
 out:
+    free(comps.hash);
     free(ids);
     return rc;
 }
@@ -577,8 +624,8 @@ static int cmp_state(const void *a, const void *b)
     return strcmp(((const chain_state *)a)->name, ((const chain_state *)b)->name);
 }
 
-static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **out, size_t *n,
-                       th_error *err)
+static int load_states(sqlite3 *db, chain_comp_seen *comps, th_chain_verify_result *res,
+                       chain_state **out, size_t *n, th_error *err)
 {
     sqlite3_stmt *st = NULL;
     chain_state *v = NULL, *nv, *x;
@@ -623,7 +670,7 @@ static int load_states(sqlite3 *db, th_chain_verify_result *res, chain_state **o
         return rc == SQLITE_NOMEM ? th_error_set(err, TH_ENOMEM, "out of memory")
                                   : db_error(db, rc, err, "listing chains");
     for (x = v; x < v + count; x++) /* after the array stopped moving */
-        walk_init(&x->w, db, x->name, res, &x->cached, &x->want);
+        walk_init(&x->w, db, comps, x->name, res, &x->cached, &x->want);
     return TH_OK;
 }
 
@@ -837,6 +884,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
 {
     base_sha256_ctx *ctx = chain_thread_sha256();
     chain_state *states = NULL, key, **map = NULL, **nm;
+    chain_comp_seen comps = {0};
     sqlite3_stmt *st = NULL;
     size_t nstates = 0, i, mapcap = 0, hcap = 0;
     uint8_t(*hashes)[32] = NULL, *ok = NULL;
@@ -850,7 +898,7 @@ static int verify_all(sqlite3 *db, const uint8_t *trusted, const chain_pending_r
     if (ctx == NULL)
         return th_error_set(err, TH_ENOMEM, "out of memory");
     pool_start(&pool);
-    if ((rc = load_states(db, res, &states, &nstates, err)) != TH_OK ||
+    if ((rc = load_states(db, &comps, res, &states, &nstates, err)) != TH_OK ||
         (rc = chain_indexed_upto(db, &upto, err)) != TH_OK)
         goto out;
     rc = sqlite3_prepare_v2(db,
@@ -956,6 +1004,7 @@ out:
     }
     free(states);
     free(map);
+    free(comps.hash);
     free(hashes);
     free(ok);
     return rc;

@@ -51,4 +51,24 @@ expect verify_b 0 "verified" $T chain --home B verify
 $T chain --home B export "$pong" --with-components -o again.jsonl || fail "re-export"
 grep -q "\"hash\":\"$hash\"" again.jsonl || fail "re-export lacks the component"
 
+# a plain import (no component lines) brings the chain without its code:
+# that verifies (the component is not in C's store, and need not be)
+mkdir C
+expect import_plain 0 "imported the chain" $T chain --home C import --allow-untrusted plain.jsonl
+expect verify_c 0 "verified" $T chain --home C verify
+
+# the component's bytes altered in A's store: both verifications name it
+python3 - "$hash" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("A/theater.db")
+h = bytes.fromhex(sys.argv[1])
+row = db.execute("SELECT b.id, b.data FROM store_content c JOIN store_blob b ON b.id = c.blob"
+                 " WHERE c.hash = ?", (h,)).fetchone()
+d = bytearray(row[1]); d[len(d) // 2] ^= 1
+db.execute("UPDATE store_blob SET data = ? WHERE id = ?", (bytes(d), row[0]))
+db.commit()
+PY
+expect verify_store_altered 1 "bad content.*component $hash it names was altered" $T chain --home A verify
+expect verify_one_altered 1 "bad content.*component $hash it names was altered" $T chain --home A verify "$pong"
+
 it_done
