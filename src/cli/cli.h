@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "theater/error.h"
 #include "theater/runtime.h"
 
@@ -31,6 +33,9 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * "" for none) on `f` under an error line, one indented line each
  * ("    at #N name"), control characters shown as '?'. */
 void cli_print_frames(FILE *f, const char *backtrace);
+/* The lines of a wasm backtrace ("#N name" each) as a JSON array of
+ * strings (a line that is not UTF-8 is left out); NULL for none. */
+json_t *cli_frames_json(const char *backtrace);
 /* True if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /* Read a whole file ("-" = stdin) into a malloc'd buffer; NULL + message on

@@ -248,24 +248,6 @@ static bool home_owned(const char *home, const char *manifest)
     return true;
 }
 
-/* The lines of a wasm backtrace ("#N name" each) as a JSON array of
- * strings (a line that is not UTF-8 is left out); NULL for none. */
-static json_t *frames_json(const char *backtrace)
-{
-    const char *p, *nl;
-    json_t *a;
-
-    if (backtrace == NULL || backtrace[0] == '\0' || (a = json_array()) == NULL)
-        return NULL;
-    for (p = backtrace; *p != '\0'; p = nl + (*nl != '\0')) {
-        if ((nl = strchr(p, '\n')) == NULL)
-            nl = p + strlen(p);
-        if (nl > p)
-            json_array_append_new(a, json_stringn(p, (size_t)(nl - p)));
-    }
-    return a;
-}
-
 /* The root actor's end as a JSON line (--json): `reason`, the data it
  * shut down with (or NULL), the failure's message (or NULL) and a trap's
  * frames ("backtrace", as the actor-failed event has them; or NULL). */
@@ -280,7 +262,7 @@ static void print_exit_json(const char *id, const char *reason, const th_actor_e
         json_decref(o);
         o = NULL;
     }
-    if (o != NULL && (bt = frames_json(backtrace)) != NULL)
+    if (o != NULL && (bt = cli_frames_json(backtrace)) != NULL)
         json_object_set_new(o, "backtrace", bt);
     print_line(o);
 }

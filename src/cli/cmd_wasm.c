@@ -519,19 +519,13 @@ static json_t *value_json(uint8_t t, const th_wasm_val *v)
  * report. */
 static void note_trap(const run_opts *o, const char *reason, th_wasm_exec *ex)
 {
-    const char *line = ex != NULL ? th_wasm_exec_backtrace(ex) : NULL;
-    json_t *bt = json_array();
+    json_t *bt;
 
-    if (o->json == NULL || bt == NULL) {
-        json_decref(bt);
+    if (o->json == NULL)
         return;
-    }
-    while (line != NULL && *line) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        json_array_append_new(bt, json_stringn(line, len));
-        line += len + (nl != NULL);
-    }
+    if ((bt = cli_frames_json(ex != NULL ? th_wasm_exec_backtrace(ex) : NULL)) == NULL &&
+        (bt = json_array()) == NULL)
+        return;
     json_object_set_new(o->json, "trap", json_string(reason));
     json_object_set_new(o->json, "backtrace", bt);
 }

@@ -68,6 +68,22 @@ void cli_print_frames(FILE *f, const char *backtrace)
     }
 }
 
+json_t *cli_frames_json(const char *backtrace)
+{
+    const char *p, *nl;
+    json_t *a;
+
+    if (backtrace == NULL || backtrace[0] == '\0' || (a = json_array()) == NULL)
+        return NULL;
+    for (p = backtrace; *p != '\0'; p = nl + (*nl != '\0')) {
+        if ((nl = strchr(p, '\n')) == NULL)
+            nl = p + strlen(p);
+        if (nl > p)
+            json_array_append_new(a, json_stringn(p, (size_t)(nl - p)));
+    }
+    return a;
+}
+
 int cli_is_help(const char *arg)
 {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
