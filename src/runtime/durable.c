@@ -19,7 +19,10 @@
  *                   init succeeded and that result is durable on its chain,
  *                   before the spawn is answered; deleted
  *                   when it ends for good (stopped, exited, a root that
- *                   failed).  A runtime shutdown keeps it.
+ *                   failed).  A runtime shutdown keeps it.  Its messages'
+ *                   rows go when it ends, and those of a failed root's
+ *                   messages (acknowledged after the failure, for a
+ *                   restart) when it is stopped or the runtime shuts down.
  *   durable_msg     one row per one-way message to a durable actor, inserted
  *                   before the message is acknowledged (the API's 202, an
  *                   actor's `send` returning ok) and before it enters the

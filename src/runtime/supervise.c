@@ -249,8 +249,12 @@ void rt_sup_finish(rt_actor *a)
             rt_actor_post_ctl(parent, note);
         return;
     }
-    if (code != RT_STOP_RUNTIME)
-        rt_durable_ended(a); /* a runtime shutdown keeps it for the next start */
+    /* a runtime shutdown keeps it for the next start, unless it is a root
+     * actor that failed: its record went with the failure, and the rows of
+     * the messages acknowledged to it since (dropped above, on record) go
+     * now, or they would outlive it */
+    if (code != RT_STOP_RUNTIME || a->failed_for_good)
+        rt_durable_ended(a);
     rt_actor_refuse_all(a, "stopped");
     /* the end is on record before the actor leaves the registry, so a
      * th_runtime_wait in between still finds one or the other */

@@ -588,11 +588,34 @@ static bool start_async(srv_req *r, bool request, uint32_t wait_ms, th_runtime_r
     return false;
 }
 
+/* A failed root actor (r->id) has no supervisor to restart it: a request
+ * or a channel would wait for its timeout, and a one-way message for a
+ * restart that may never come (nor would it outlive the daemon: a failed
+ * root actor is not brought back).  True with the error
+ * prepared: for a message (`message`) 409 conflict, as for an actor that
+ * is stopping; else 502 request-failed.  An actor whose restart is on its
+ * way (listed as starting) takes them. */
+static bool root_failed(srv_req *r, bool message)
+{
+    th_actor_info info;
+
+    if (th_runtime_actor_info(r->srv->rt, r->id, &info, NULL) != 0 ||
+        info.status != TH_ACTOR_FAILED || info.parent[0] != 0)
+        return false;
+    srv_reply_error(r, message ? 409 : 502, message ? "conflict" : "request-failed",
+                    "actor %s (%s) has failed and has no supervisor to restart it%s; restart it "
+                    "with POST /v1/actors/%s/restart (theater restart %.8s)%s",
+                    info.name, r->id, message ? ": the message would not be handled" : "", r->id,
+                    r->id, message ? ", then send it again" : "");
+    return true;
+}
+
 static void h_message(srv_req *r, char **seg)
 {
     bool waiting;
 
-    if (!srv_resolve_actor(r, seg[2], false, r->id) || !start_async(r, false, 0, on_queued))
+    if (!srv_resolve_actor(r, seg[2], false, r->id) || root_failed(r, true) ||
+        !start_async(r, false, 0, on_queued))
         return;
     /* not answered yet (a durable actor's message is being stored, or waits
      * for room in a full mailbox): at most the request timeout */
@@ -627,22 +650,6 @@ static void on_reply(void *ud, int status, const uint8_t *data, size_t len, cons
     srv_req_release(r);
 }
 
-/* A failed root actor has no supervisor to restart it: a request or a
- * channel would wait for its timeout.  True with 502 prepared. */
-static bool root_failed(srv_req *r)
-{
-    th_actor_info info;
-
-    if (th_runtime_actor_info(r->srv->rt, r->id, &info, NULL) != 0 ||
-        info.status != TH_ACTOR_FAILED || info.parent[0] != 0)
-        return false;
-    srv_reply_error(r, 502, "request-failed",
-                    "actor %s (%s) has failed and has no supervisor to restart it; restart it "
-                    "with POST /v1/actors/%s/restart (theater restart %.8s)",
-                    info.name, r->id, r->id, r->id);
-    return true;
-}
-
 /* The ?timeout_ms of a request to the actor named in seg[2] (0 or absent:
  * the default) and the actor's id into r->id; false when answered
  * already (a bad argument, no such actor, a failed root actor). */
@@ -654,7 +661,7 @@ static bool actor_and_timeout(srv_req *r, char **seg, uint64_t *timeout)
         return false;
     if (*timeout == 0)
         *timeout = TH_SERVER_REQUEST_TIMEOUT_MS;
-    return !root_failed(r);
+    return !root_failed(r, false);
 }
 
 static void h_request(srv_req *r, char **seg)

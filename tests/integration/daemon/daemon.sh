@@ -570,7 +570,24 @@ endpoints)
     b=$(expect_status 502 POST "/v1/actors/$pid4/requests?timeout_ms=20000" --data-binary 'log x')
     contains "$b" 'has no supervisor to restart it' "a request to a failed root actor"
     expect_status 502 POST "/v1/actors/$pid4/channels?timeout_ms=20000" --data-binary hi >/dev/null
+    # a message would wait for a restart that may never come: refused (409,
+    # as one to an actor that is stopping), not acknowledged; the CLI
+    # prints why and exits 1
+    b=$(expect_status 409 POST "/v1/actors/$pid4/messages" --data-binary 'got lost')
+    contains "$b" "^\\{\"error\":\\{\"code\":\"conflict\",\"message\":\"actor probe \\($pid4\\) has failed and has no supervisor to restart it: the message would not be handled; restart it with POST /v1/actors/$pid4/restart \\(theater restart $short4\\), then send it again\"\\}\\}" \
+        "a message to a failed root actor"
+    "$THEATER" message "$short4" 'got lost' >"$H/out" 2>"$H/err"
+    rc=$?
+    [ "$rc" = 1 ] || fail "theater message to a failed root actor: exit $rc, expected 1: $(cat "$H/err")"
+    [ "$(cat "$H/err")" = "theater: actor probe ($pid4) has failed and has no supervisor to restart it: the message would not be handled; restart it with POST /v1/actors/$pid4/restart (theater restart $short4), then send it again" ] ||
+        fail "theater message to a failed root actor: $(cat "$H/err")"
+    [ -s "$H/out" ] && fail "theater message to a failed root actor wrote on stdout: $(cat "$H/out")"
+    # once a restart is asked for, a message waits for it (202), and is handled
     expect_status 202 POST "/v1/actors/$pid4/restart" >/dev/null
+    expect_status 202 POST "/v1/actors/$pid4/messages" --data-binary 'log after-restart' >/dev/null
+    wait_until "the message sent during the restart to be handled" \
+        sh -c "curl -s --unix-socket '$S' 'http://theater/v1/actors/$pid4/events?type=host-call' | grep -q 'got log after-restart'"
+    api GET "/v1/actors/$pid4/events?type=host-call" | grep -q 'got lost' && fail "a refused message was handled"
     "$THEATER" message "$short4" --request trap >"$H/out" 2>"$H/err" && fail "message --request trap succeeded"
     [ "$(head -1 "$H/err")" = "theater: actor $pid4 did not answer: actor probe ($pid4) failed: trap in handle-request: unreachable" ] ||
         fail "the CLI's error line of a trap: $(cat "$H/err")"
@@ -1009,38 +1026,68 @@ shutdown_streams)
 
 dropped_messages)
     # a one-way message acknowledged (202) but never handled is on record:
-    # messages sent to a failed root actor wait for its restart; a stop
-    # instead drops them, as one message-dropped event before actor-stopped
+    # the messages queued behind an operation that fails are dropped by the
+    # failure, as one message-dropped event after its actor-failed; a
+    # failed root actor then refuses messages (409) rather than keep them
+    # for a restart that may never come, so a stop drops nothing more
     [ -n "$PROBE" ] || it_skip "no probe component"
     start_daemon
     probe_manifest >"$H/probe.toml"
     sed -e 's|^version = .*|&\ndurable = false|' "$H/probe.toml" >"$H/probe_nd.toml"
     grep -q '^durable = false' "$H/probe_nd.toml" || fail "could not write a non-durable probe"
     pid=$(start_json "$H/probe.toml")
-    expect_status 502 POST "/v1/actors/$pid/requests" --data-binary trap >/dev/null
+    calls=$(api GET "/v1/actors/$pid" | json_get calls)
+    curl -s -o /dev/null --unix-socket "$S" -X POST --data-binary 'sleep 4000' \
+        "http://theater/v1/actors/$pid/requests" &
+    spid=$!
+    wait_until "the actor to take the request to sleep" calls_above "$pid" "$calls"
+    n_in=$(api GET "/v1/actors/$pid" | json_get messages_in)
+    curl -s -o "$H/rtrap" -w '%{http_code}' --unix-socket "$S" -X POST --data-binary trap \
+        "http://theater/v1/actors/$pid/requests" >"$H/strap" &
+    tpid=$!
+    wait_until "the request to trap to be queued" sh -c \
+        "[ \$(curl -s --unix-socket '$S' http://theater/v1/actors/$pid | sed -n 's/.*\"messages_in\":\([0-9]*\).*/\1/p') -gt $n_in ]"
     for m in a b c; do expect_status 202 POST "/v1/actors/$pid/messages" --data-binary $m >/dev/null; done
-    expect_status 200 DELETE "/v1/actors/$pid" >/dev/null
+    wait $spid
+    wait $tpid
+    [ "$(cat "$H/strap")" = 502 ] || fail "the request to trap: HTTP $(cat "$H/strap") $(cat "$H/rtrap")"
     b=$(expect_status 200 GET "/v1/actors/$pid/events?limit=2&newest=1")
-    contains "$b" '"event_type":"message-dropped",[^}]*"data":\{"reason":"stopped","count":3,"bytes":3,"message_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}.*"event_type":"actor-stopped"' \
-        "the messages a graceful stop of a failed root actor dropped"
+    contains "$b" '"event_type":"actor-failed",.*"event_type":"message-dropped",[^}]*"data":\{"reason":"failed","count":3,"bytes":3,"message_ids":\["[0-9a-f-]{36}","[0-9a-f-]{36}","[0-9a-f-]{36}"\]\}' \
+        "the messages a failure dropped"
     "$THEATER" events "$pid" --type message-dropped >"$H/out" 2>&1 || fail "theater events: $(cat "$H/out")"
-    grep -q '3 messages never handled: dropped (the actor stopped)' "$H/out" ||
+    grep -q '3 messages never handled: dropped (the actor failed)' "$H/out" ||
         fail "the human form of the dropped messages: $(cat "$H/out")"
+    expect_status 409 POST "/v1/actors/$pid/messages" --data-binary d >/dev/null
+    expect_status 200 DELETE "/v1/actors/$pid" >/dev/null
+    b=$(expect_status 200 GET "/v1/actors/$pid/events?type=message-dropped")
+    [ "$(printf '%s' "$b" | grep -o '"event_type":"message-dropped"' | wc -l)" = 1 ] ||
+        fail "a stop of a failed root actor dropped messages: $b"
     # a daemon shutdown: the messages of an actor that does not come back
-    # (not durable, or a failed root actor) are dropped, on record
+    # (not durable) are dropped, on record; a durable one keeps them for
+    # the next start, not in the event
     nd=$(start_json "$H/probe_nd.toml")
     du=$(start_json "$H/probe.toml")
+    spids=
     for a in "$nd" "$du"; do
-        expect_status 502 POST "/v1/actors/$a/requests" --data-binary trap >/dev/null
+        calls=$(api GET "/v1/actors/$a" | json_get calls)
+        curl -s -o /dev/null --unix-socket "$S" -X POST --data-binary 'sleep 20000' \
+            "http://theater/v1/actors/$a/requests" &
+        spids="$spids $!"
+        wait_until "the actor to take the request to sleep" calls_above "$a" "$calls"
         for m in x y; do expect_status 202 POST "/v1/actors/$a/messages" --data-binary $m >/dev/null; done
     done
     stop_daemon
     [ "$RC" = 0 ] || fail "exit status after SIGTERM: $RC"
-    for a in "$du" "$nd"; do
-        "$THEATER" chain events "$a" --home "$H" --json >"$H/ev.json" || fail "chain events $a"
-        tr -d ' \n' <"$H/ev.json" | grep -q '"message-dropped",[^}]*"reason":"stopped","count":2,' ||
-            fail "the messages of $a were not recorded as dropped: $(grep -o "event_type[^,]*" "$H/ev.json" | tr "\n" " ") $(grep -A3 message-dropped "$H/ev.json")"
-    done
+    for p in $spids; do wait "$p"; done
+    "$THEATER" chain events "$nd" --home "$H" --json >"$H/ev.json" || fail "chain events $nd"
+    tr -d ' \n' <"$H/ev.json" | grep -q '"message-dropped",[^}]*"reason":"stopped","count":2,' ||
+        fail "the messages of $nd were not recorded as dropped: $(grep -o "event_type[^,]*" "$H/ev.json" | tr "\n" " ") $(grep -A3 message-dropped "$H/ev.json")"
+    "$THEATER" chain events "$du" --home "$H" --json >"$H/ev.json" || fail "chain events $du"
+    grep -q message-dropped "$H/ev.json" && fail "the stored messages of $du were dropped: $(grep -A3 message-dropped "$H/ev.json")"
+    start_daemon
+    du8=$(printf '%s' "$du" | cut -c1-8)
+    grep -q "restored actor probe ($du8): state none, 0 bytes, 2 messages to handle" "$H/server.log" ||
+        fail "the durable actor did not come back with its 2 messages: $(grep restored "$H/server.log")"
     ;;
 
 sigterm_1000)

@@ -14,6 +14,11 @@
  * A deferred request answered with respond-to-request is answered when the
  * handling that answered it is on the chain, as a request's own reply is
  * (commit point 3): not while that handling still runs.
+ *
+ * Messages acknowledged to a root actor that failed (the runtime queues
+ * them for a restart) and dropped when the runtime shuts down instead are
+ * recorded as dropped, and their rows leave durable.db with it: the actor
+ * is not brought back, so nothing would ever deliver them.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "rt_test_util.h"
 #include "theater/handlers.h"
@@ -316,11 +322,91 @@ static void deferred_answer_held(void **state)
     rtt_stop(&t);
 }
 
+/* Rows of durable.db's durable_msg for actor `id` (the runtime is shut
+ * down: the file is read as the next start would read it). */
+static int stored_messages(const char *home, const char *id)
+{
+    char path[320];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    snprintf(path, sizeof path, "%s/durable.db", home);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM durable_msg WHERE actor = ?", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void failed_root_dropped_at_shutdown(void **state)
+{
+    static const char *const text[NMSG] = {"f0", "f1", "f2"};
+    char id[TH_ACTOR_ID_SIZE], *types, *end;
+    uint8_t *resp = NULL;
+    size_t len = 0;
+    th_actor_info info;
+    th_error err;
+    rtt t;
+    int i;
+
+    (void)state;
+    pthread_mutex_lock(&g_acks.lock);
+    memset(g_acks.count, 0, sizeof g_acks.count);
+    pthread_mutex_unlock(&g_acks.lock);
+    start_durable(&t);
+    spawn_probe(&t, 16, id);
+
+    /* a root actor that fails stays, failed, waiting for a restart */
+    assert_int_not_equal(
+        th_runtime_request(t.rt, id, (const uint8_t *)"trap", 4, 30000, &resp, &len, &err), 0);
+    free(resp);
+    for (i = 0; i < 3000; i++) {
+        assert_int_equal(th_runtime_actor_info(t.rt, id, &info, &err), 0);
+        if (info.status == TH_ACTOR_FAILED)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(info.status, TH_ACTOR_FAILED);
+    /* messages to it wait in its mailbox for that restart: stored, acknowledged */
+    for (i = 0; i < NMSG; i++) {
+        assert_int_equal(th_runtime_send_async(t.rt, id, (const uint8_t *)text[i], strlen(text[i]),
+                                               on_ack, (void *)(intptr_t)i, &err),
+                         0);
+        assert_int_equal(ack_wait(i, 30000), 1);
+        assert_int_equal(g_acks.status[i], 0);
+    }
+
+    /* the runtime shuts down instead: the actor is not brought back, so its
+     * messages are dropped, on record, and their rows go */
+    assert_int_equal(th_runtime_shutdown(t.rt, &err), 0);
+    assert_int_equal(stored_messages(t.home, id), 0);
+    rtt_restart_durable(&t, 2);
+    assert_int_equal(th_runtime_actor_info(t.rt, id, &info, &err), TH_ENOENT);
+    types = rtt_event_types(&t, id);
+    end = types + strlen(types) - strlen("message-dropped\nactor-stopped\n");
+    assert_true(end > types);
+    assert_string_equal(end, "message-dropped\nactor-stopped\n");
+    free(types);
+    for (i = 0; i < NMSG; i++) {
+        char got[16];
+        snprintf(got, sizeof got, "got %s", text[i]);
+        assert_false(rtt_log_has(&t, got));
+    }
+    rtt_stop(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_until_admitted),
         cmocka_unit_test(deferred_answer_held),
+        cmocka_unit_test(failed_root_dropped_at_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
