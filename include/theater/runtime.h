@@ -274,7 +274,10 @@ enum {
 /* Wait until the actor shuts down, is stopped or fails (a failure of an
  * actor that has a supervising parent is not an end: it may be restarted).
  * `timeout_ms` 0 = no limit.  `exit` may be NULL; its data and backtrace
- * are the caller's to free. */
+ * are the caller's to free.  A root actor's end is still known after it
+ * has left: the newest 4,096 ends (TH_RT_MAX_EXITS), holding at most 16
+ * MiB of end data and backtraces (TH_RT_EXITS_MAX_BYTES; the newest end is
+ * kept whatever its size); an older one gives TH_ENOENT. */
 int th_runtime_wait(th_runtime *rt, const char *actor_id, uint32_t timeout_ms,
                     th_actor_exit *exit /* out */, th_error *err);
 

@@ -165,9 +165,10 @@
  * handler ends the handshakes that have not finished by itself (a client
  * that never answers), so that this is the backstop, not the rule */
 #define TH_RT_IO_QUIT_WAIT_MS (TH_HTTPD_WS_CLOSE_WAIT_MS + 200u)
-#define TH_RT_MAX_EXITS 4096u                   /* ends of root actors kept for late waiters */
-#define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u)  /* random-bytes per call */
-#define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u) /* filesystem read-file */
+#define TH_RT_MAX_EXITS 4096u             /* ends of root actors kept for late waiters */
+#define TH_RT_EXITS_MAX_BYTES (16u << 20) /* ... holding at most this much data and backtraces */
+#define TH_RT_RANDOM_MAX_BYTES (1024u * 1024u)           /* random-bytes per call */
+#define TH_RT_FS_MAX_FILE (64u * 1024u * 1024u)          /* filesystem read-file */
 #define TH_RT_MAX_INIT_STATE_BYTES (64u * 1024u * 1024u) /* an initial state read from a file */
 
 /* ---- CLI (src/cli) ---- */

@@ -92,7 +92,9 @@ struct th_runtime {
 
     pthread_mutex_t exitlock;  /* ends of root actors, for late waiters */
     struct rt_exit_rec *exits; /* ring of RT_MAX_EXITS records */
-    unsigned nexits;
+    unsigned nexits;           /* records ever kept (the next goes at nexits % RT_MAX_EXITS) */
+    unsigned exits_old;        /* records before this one are forgotten */
+    size_t exits_bytes;        /* data and backtraces the ring holds */
 
     struct rt_durable *durable; /* durable.c: NULL unless th_runtime_config.durable */
 

@@ -28,6 +28,23 @@ typedef struct rt_exit_rec {
     th_actor_exit exit; /* data owned */
 } rt_exit_rec;
 
+/* The bytes a remembered end holds besides its record. */
+static size_t exit_bytes(const th_actor_exit *x)
+{
+    return (x->has_data ? x->data_len : 0) + (x->backtrace != NULL ? strlen(x->backtrace) + 1 : 0);
+}
+
+/* Forget record k (absolute number; its slot is then empty). */
+static void exit_forget(rt_runtime *rt, unsigned k)
+{
+    rt_exit_rec *r = &rt->exits[k % RT_MAX_EXITS];
+
+    rt->exits_bytes -= exit_bytes(&r->exit);
+    free(r->exit.data);
+    free(r->exit.backtrace);
+    memset(r, 0, sizeof *r);
+}
+
 void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex)
 {
     rt_exit_rec *r;
@@ -38,15 +55,20 @@ void rt_exit_remember(rt_runtime *rt, const char *id, const th_actor_exit *ex)
         return;
     }
     /* a ring: the oldest record makes room */
+    if (rt->nexits - rt->exits_old == RT_MAX_EXITS)
+        exit_forget(rt, rt->exits_old++);
     r = &rt->exits[rt->nexits++ % RT_MAX_EXITS];
-    free(r->exit.data);
-    free(r->exit.backtrace);
     memcpy(r->id, id, sizeof r->id);
     r->exit = *ex;
     r->exit.data = ex->has_data ? rt_memdup(ex->data, ex->data_len) : NULL;
     if (ex->has_data && r->exit.data == NULL)
         r->exit.has_data = false;
     r->exit.backtrace = ex->backtrace != NULL ? strdup(ex->backtrace) : NULL; /* (none if OOM) */
+    rt->exits_bytes += exit_bytes(&r->exit);
+    /* and what they hold is bounded: the oldest go first (the newest is
+     * kept whatever its size, for the waiter that is about to ask) */
+    while (rt->exits_bytes > TH_RT_EXITS_MAX_BYTES && rt->nexits - rt->exits_old > 1)
+        exit_forget(rt, rt->exits_old++);
     pthread_mutex_unlock(&rt->exitlock);
 }
 

@@ -144,6 +144,52 @@ static void test_runtime_iface(void **unused)
     rtt_stop(&t);
 }
 
+/* The ends of root actors kept for late waiters hold at most
+ * TH_RT_EXITS_MAX_BYTES of data: ten ends of 2 MiB each forget the
+ * oldest, never the newest. */
+static void test_exits_bounded(void **unused)
+{
+    enum { N = 10, BIG = 2u << 20 };
+    static const char pre[] = "shutdown ";
+    char ids[N][TH_ACTOR_ID_SIZE];
+    th_actor_exit ex;
+    th_error err;
+    char *c = malloc(sizeof pre - 1 + BIG);
+    rtt t;
+    int i, rc = 0;
+
+    (void)unused;
+    assert_non_null(c);
+    memcpy(c, pre, sizeof pre - 1);
+    memset(c + sizeof pre - 1, 'x', BIG);
+    rtt_start(&t, 2);
+    for (i = 0; i < N; i++) {
+        spawn_probe(&t, probe_manifest(&t, "probe", NULL, 0), ids[i]);
+        free(raw_cmd(&t, ids[i], c, sizeof pre - 1 + BIG));
+        assert_int_equal(th_runtime_wait(t.rt, ids[i], 30000, &ex, &err), 0);
+        assert_int_equal(ex.data_len, BIG);
+        free(ex.data);
+        free(ex.backtrace);
+    }
+    /* once the first has left the registry, only the ring could answer */
+    for (int k = 0; k < 3000; k++) {
+        rc = th_runtime_wait(t.rt, ids[0], 0, &ex, &err);
+        if (rc != 0)
+            break;
+        free(ex.data);
+        free(ex.backtrace);
+        usleep(10000);
+    }
+    assert_int_equal(rc, TH_ENOENT);
+    assert_int_equal(th_runtime_wait(t.rt, ids[N - 1], 30000, &ex, &err), 0);
+    assert_int_equal(ex.reason, TH_EXIT_SHUTDOWN);
+    assert_int_equal(ex.data_len, BIG);
+    free(ex.data);
+    free(ex.backtrace);
+    free(c);
+    rtt_stop(&t);
+}
+
 typedef struct bg_req {
     rtt *t;
     const char *id;
@@ -1229,6 +1275,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runtime_iface),
+        cmocka_unit_test(test_exits_bounded),
         cmocka_unit_test(test_message_server),
         cmocka_unit_test(test_supervisor_iface),
         cmocka_unit_test(test_resume_durable),
