@@ -167,6 +167,45 @@ static const char wit_text[] =
     "interface http-client {\n"
     "  send-http: func(req: http-request) -> result<http-response, string>;\n"
     "}\n"
+    "interface http-framework {                    // host: the actor serves HTTP\n"
+    "  create-server: func(config: server-config) -> result<u64, string>;            // "
+    "server-id\n"
+    "  get-server-info: func(server-id: u64) -> result<server-info, string>;\n"
+    "  start-server: func(server-id: u64) -> result<u16, string>;                    // the "
+    "bound port\n"
+    "  stop-server: func(server-id: u64) -> result<_, string>;\n"
+    "  destroy-server: func(server-id: u64) -> result<_, string>;\n"
+    "  register-handler: func(handler-name: string) -> result<u64, string>;          // "
+    "handler-id\n"
+    "  add-route: func(server-id: u64, path: string, method: string, handler-id: u64) -> "
+    "result<u64, string>;\n"
+    "  remove-route: func(route-id: u64) -> result<_, string>;\n"
+    "  add-middleware: func(server-id: u64, path: string, handler-id: u64) -> result<u64, "
+    "string>;\n"
+    "  remove-middleware: func(middleware-id: u64) -> result<_, string>;\n"
+    "  enable-websocket: func(server-id: u64, path: string, connect-handler-id: option<u64>,\n"
+    "                         message-handler-id: u64, disconnect-handler-id: option<u64>) -> "
+    "result<_, string>;\n"
+    "  send-websocket-message: func(server-id: u64, connection-id: u64, message: "
+    "websocket-message) -> result<_, string>;\n"
+    "  close-websocket: func(server-id: u64, connection-id: u64) -> result<_, string>;\n"
+    "}\n"
+    "interface http-handlers {                     // guest exports\n"
+    "  handle-request: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<http-response>>, string>;\n"
+    "  handle-middleware: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<middleware-result>>, string>;\n"
+    "  handle-websocket-connect: func(state: option<list<u8>>, params: tuple<u64, u64, string, "
+    "option<string>>)\n"
+    "                  -> result<tuple<option<list<u8>>>, string>;        // handler-id, "
+    "connection-id, path, protocol\n"
+    "  handle-websocket-message: func(state: option<list<u8>>, params: tuple<u64, u64, "
+    "websocket-message>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<list<websocket-message>>>, "
+    "string>;  // replies\n"
+    "  handle-websocket-disconnect: func(state: option<list<u8>>, params: tuple<u64, u64>)\n"
+    "                  -> result<tuple<option<list<u8>>>, string>;\n"
+    "}\n"
     "interface process {\n"
     "  variant output-mode { raw, line-by-line, json, chunked }\n"
     "  record process-config { program: string, args: list<string>, cwd: option<string>,\n"
@@ -192,7 +231,7 @@ static const char wit_text[] =
 
 /* The interfaces the guest exports; every other one is imported. */
 static const char *const export_ifaces[] = {"actor", "message-server-client", "supervisor-handlers",
-                                            "process-handlers"};
+                                            "http-handlers", "process-handlers"};
 
 /* ------------------------------------------------------------------------ */
 /* WIT parsing                                                              */
@@ -688,7 +727,21 @@ static void test_worked_signatures(void **state)
                "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, "
                "i32) -> nil");
     expect_sig("process-handlers", "handle-exit", "(i32, i32, i32, i64, i32) -> i32");
-    assert_int_equal(wit.nfuncs, 55 + 12);
+    /* http-framework: an option of a record, option<u64>, a variant with a
+     * payload in a record; results that take a retptr */
+    expect_sig("http-framework", "create-server",
+               "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil");
+    expect_sig("http-framework", "start-server", "(i64, i32) -> nil");
+    expect_sig("http-framework", "add-route", "(i64, i32, i32, i32, i32, i64, i32) -> nil");
+    expect_sig("http-framework", "enable-websocket",
+               "(i64, i32, i32, i32, i64, i64, i32, i64, i32) -> nil");
+    expect_sig("http-framework", "send-websocket-message",
+               "(i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil");
+    expect_sig("http-handlers", "handle-request",
+               "(i32, i32, i32, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
+    expect_sig("http-handlers", "handle-websocket-message",
+               "(i32, i32, i32, i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
+    assert_int_equal(wit.nfuncs, 68 + 17);
 }
 
 /* The flattening itself: variants put an i32 discriminant first, then join
@@ -718,16 +771,16 @@ static void test_flattening(void **state)
     expect_flat("tuple<u64, http-request>", "(i64, i32, i32, i32, i32, i32, i32, i32, i32, i32)");
     expect_flat("middleware-result", "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)");
     /* 16 flat params stay flat, 17 go by pointer, for imports and exports */
-    expect_lowered("process", "server-config, option<u64>, u32, u32, u32, u32", "u64",
+    expect_lowered("http-framework", "server-config, option<u64>, u32, u32, u32, u32", "u64",
                    "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, i32, i32, i32, "
                    "i32) -> i64");
-    expect_lowered("process", "server-config, option<u64>, u32, u32, u32, u32, u8", "u64",
+    expect_lowered("http-framework", "server-config, option<u64>, u32, u32, u32, u32, u8", "u64",
                    "(i32) -> i64");
-    expect_lowered("process", "server-config, websocket-message", "result<_, string>",
+    expect_lowered("http-framework", "server-config, websocket-message", "result<_, string>",
                    "(i32, i32) -> nil");
-    expect_lowered("process-handlers", "server-config, websocket-message", "result<u64, string>",
+    expect_lowered("http-handlers", "server-config, websocket-message", "result<u64, string>",
                    "(i32) -> i32");
-    expect_lowered("process-handlers", "server-config, websocket-message", "f64", "(i32) -> f64");
+    expect_lowered("http-handlers", "server-config, websocket-message", "f64", "(i32) -> f64");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1056,10 +1109,10 @@ static void check_complete(const module_info *m)
             fail_msg("abi_probe: missing import %s.%s", name, f->name);
         imports++;
     }
-    assert_int_equal(imports, 55);
-    assert_int_equal(exports, 12);
-    assert_int_equal(m->nimports, 55);
-    assert_int_equal(m->nexports, 1 + 1 + 2 * 12); /* memory, cabi_realloc, exports + posts */
+    assert_int_equal(imports, 68);
+    assert_int_equal(exports, 17);
+    assert_int_equal(m->nimports, 68);
+    assert_int_equal(m->nexports, 1 + 1 + 2 * 17); /* memory, cabi_realloc, exports + posts */
 }
 
 typedef struct module_case {
