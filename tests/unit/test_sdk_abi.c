@@ -1041,6 +1041,14 @@ static const expected examples[] = {
      {INIT, "process-handlers#handle-stdout", "process-handlers#handle-stderr",
       "process-handlers#handle-exit"},
      {LOG, SHUTDOWN, "process.os-spawn"}},
+    {"notes",
+     {INIT, "http-handlers#handle-request", "http-handlers#handle-middleware",
+      "http-handlers#handle-websocket-connect", "http-handlers#handle-websocket-message",
+      "http-handlers#handle-websocket-disconnect"},
+     {LOG, "timing.sleep", "http-framework.create-server", "http-framework.start-server",
+      "http-framework.register-handler", "http-framework.add-route",
+      "http-framework.add-middleware", "http-framework.enable-websocket",
+      "http-framework.send-websocket-message"}},
 };
 
 static int count_listed(const char *const *list)
