@@ -83,6 +83,25 @@ static ta_status probe_init(ta_state *state, ta_str id)
     ta_http_request hreq = {TA_STR("GET"), TA_STR("http://127.0.0.1/"), {0, 0}, TA_NONE};
     ta_http_response hresp;
     failed += !ta_http_send(hreq, &hresp).ok;
+    /* http-framework */
+    ta_http_server_config hcfg = {.has_port = true, .port = 8080, .has_tls = true};
+    ta_http_server_info hinfo;
+    ta_opt_u64 hid_opt = {true, 1};
+    uint64_t server, handler, route, mw;
+    uint16_t port;
+    failed += !ta_http_create_server(&hcfg, &server).ok;
+    failed += !ta_http_get_server_info(server, &hinfo).ok;
+    failed += !ta_http_start_server(server, &port).ok;
+    failed += !ta_http_register_handler(TA_STR("h"), &handler).ok;
+    failed += !ta_http_add_route(server, TA_STR("/"), TA_STR("GET"), handler, &route).ok;
+    failed += !ta_http_remove_route(route).ok;
+    failed += !ta_http_add_middleware(server, TA_STR("/"), handler, &mw).ok;
+    failed += !ta_http_remove_middleware(mw).ok;
+    failed += !ta_http_enable_websocket(server, TA_STR("/ws"), hid_opt, handler, hid_opt).ok;
+    failed += !ta_http_send_websocket_message(server, 1, ta_ws_text(TA_STR("t"))).ok;
+    failed += !ta_http_close_websocket(server, 1).ok;
+    failed += !ta_http_stop_server(server).ok;
+    failed += !ta_http_destroy_server(server).ok;
     /* process */
     ta_process_config pc = {.program = TA_STR("/bin/true")};
     ta_process_status ps;
@@ -94,8 +113,8 @@ static ta_status probe_init(ta_state *state, ta_str id)
     failed += !ta_os_signal(pid, 15).ok;
     failed += !ta_os_kill(pid).ok;
 
-    ta_logf("%zu %zu %zu %d %d %zu %d", events.len, names.len, refs.len, (int)f, var.some, vars.len,
-            flag);
+    ta_logf("%zu %zu %zu %d %d %zu %d %u %u", events.len, names.len, refs.len, (int)f, var.some,
+            vars.len, flag, (unsigned)port, (unsigned)hinfo.routes_count);
     return failed ? ta_failf("%d host calls failed", failed) : TA_OK;
 }
 
@@ -158,7 +177,46 @@ static ta_status probe_exit(ta_state *state, uint64_t pid, int32_t code)
     return TA_OK;
 }
 
+static ta_status probe_http_request(ta_state *state, uint64_t handler_id, ta_http_request req,
+                                    ta_http_response *resp)
+{
+    resp->status = 204;
+    return TA_OK;
+}
+
+static ta_status probe_middleware(ta_state *state, uint64_t handler_id, ta_http_request req,
+                                  ta_http_middleware_result *result)
+{
+    result->proceed = req.body.some;
+    return TA_OK;
+}
+
+static ta_status probe_ws_connect(ta_state *state, uint64_t handler_id, uint64_t conn, ta_str path,
+                                  ta_opt_str protocol)
+{
+    return TA_OK;
+}
+
+static ta_status probe_ws_message(ta_state *state, uint64_t handler_id, uint64_t conn,
+                                  ta_ws_message msg, ta_ws_message_list *replies)
+{
+    static ta_ws_message echo[1];
+    echo[0] = msg;
+    *replies = (ta_ws_message_list){echo, 1};
+    return TA_OK;
+}
+
+static ta_status probe_ws_disconnect(ta_state *state, uint64_t handler_id, uint64_t conn)
+{
+    return TA_OK;
+}
+
 TA_HANDLE_CHILD_EXTERNAL_STOP(probe_child_stop)
+TA_HANDLE_HTTP_REQUEST(probe_http_request)
+TA_HANDLE_MIDDLEWARE(probe_middleware)
+TA_HANDLE_WS_CONNECT(probe_ws_connect)
+TA_HANDLE_WS_MESSAGE(probe_ws_message)
+TA_HANDLE_WS_DISCONNECT(probe_ws_disconnect)
 TA_HANDLE_STDOUT(probe_output)
 TA_HANDLE_STDERR(probe_output)
 TA_HANDLE_EXIT(probe_exit)

@@ -7,7 +7,9 @@
  * description) by a small WIT parser and the Canonical ABI flattening rules
  * (flat types, variant joins, at most 16 flat params, at most 1 flat result,
  * an export returning a pointer, an import taking a trailing retptr). The
- * derivation is itself checked against the ABI's worked signatures.
+ * derivation is itself checked against the ABI's worked signatures and
+ * against hand-flattened types (each join, variants with payloads, the
+ * 16-param limit).
  *
  * Each module listed in <build>/sdk/abi_check.txt (written by
  * sdk/CMakeLists.txt when wasm guests are built) is read with
@@ -144,19 +146,68 @@ static const char wit_text[] =
     "  delete-dir: func(path: string) -> result<_, string>;\n"
     "  path-exists: func(path: string) -> result<bool, string>;\n"
     "}\n"
-    /* the outside world (the part the SDK covers: http-client, process);
-     * output-mode, a variant without payloads, lowers as this enum does */
+    /* the interfaces to the outside world */
     "interface http-types {\n"
-    "  record http-request { method: string, uri: string, headers: list<tuple<string, string>>, "
+    "  record http-request  { method: string, uri: string, headers: list<tuple<string, string>>, "
     "body: option<list<u8>> }\n"
     "  record http-response { status: u16, headers: list<tuple<string, string>>, body: "
     "option<list<u8>> }\n"
+    "  record tls-config    { cert-path: string, key-path: string }\n"
+    "  record server-config { port: option<u16>, host: option<string>, tls-config: "
+    "option<tls-config> }  // port 0/none = any free port\n"
+    "  record server-info   { id: u64, port: u16, host: string, running: bool, routes-count: u32,\n"
+    "                         middleware-count: u32, websocket-enabled: bool }\n"
+    "  record middleware-result { proceed: bool, request: http-request }\n"
+    "}\n"
+    "interface websocket-types {\n"
+    "  variant message-type { text, binary, connect, close, ping, pong, other(string) }\n"
+    "  record websocket-message { ty: message-type, data: option<list<u8>>, text: option<string> "
+    "}\n"
     "}\n"
     "interface http-client {\n"
     "  send-http: func(req: http-request) -> result<http-response, string>;\n"
     "}\n"
+    "interface http-framework {                    // host: the actor serves HTTP\n"
+    "  create-server: func(config: server-config) -> result<u64, string>;            // "
+    "server-id\n"
+    "  get-server-info: func(server-id: u64) -> result<server-info, string>;\n"
+    "  start-server: func(server-id: u64) -> result<u16, string>;                    // the "
+    "bound port\n"
+    "  stop-server: func(server-id: u64) -> result<_, string>;\n"
+    "  destroy-server: func(server-id: u64) -> result<_, string>;\n"
+    "  register-handler: func(handler-name: string) -> result<u64, string>;          // "
+    "handler-id\n"
+    "  add-route: func(server-id: u64, path: string, method: string, handler-id: u64) -> "
+    "result<u64, string>;\n"
+    "  remove-route: func(route-id: u64) -> result<_, string>;\n"
+    "  add-middleware: func(server-id: u64, path: string, handler-id: u64) -> result<u64, "
+    "string>;\n"
+    "  remove-middleware: func(middleware-id: u64) -> result<_, string>;\n"
+    "  enable-websocket: func(server-id: u64, path: string, connect-handler-id: option<u64>,\n"
+    "                         message-handler-id: u64, disconnect-handler-id: option<u64>) -> "
+    "result<_, string>;\n"
+    "  send-websocket-message: func(server-id: u64, connection-id: u64, message: "
+    "websocket-message) -> result<_, string>;\n"
+    "  close-websocket: func(server-id: u64, connection-id: u64) -> result<_, string>;\n"
+    "}\n"
+    "interface http-handlers {                     // guest exports\n"
+    "  handle-request: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<http-response>>, string>;\n"
+    "  handle-middleware: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<middleware-result>>, string>;\n"
+    "  handle-websocket-connect: func(state: option<list<u8>>, params: tuple<u64, u64, string, "
+    "option<string>>)\n"
+    "                  -> result<tuple<option<list<u8>>>, string>;        // handler-id, "
+    "connection-id, path, protocol\n"
+    "  handle-websocket-message: func(state: option<list<u8>>, params: tuple<u64, u64, "
+    "websocket-message>)\n"
+    "                  -> result<tuple<option<list<u8>>, tuple<list<websocket-message>>>, "
+    "string>;  // replies\n"
+    "  handle-websocket-disconnect: func(state: option<list<u8>>, params: tuple<u64, u64>)\n"
+    "                  -> result<tuple<option<list<u8>>>, string>;\n"
+    "}\n"
     "interface process {\n"
-    "  enum output-mode { raw, line-by-line, json, chunked }\n"
+    "  variant output-mode { raw, line-by-line, json, chunked }\n"
     "  record process-config { program: string, args: list<string>, cwd: option<string>,\n"
     "                          env: list<tuple<string, string>>, buffer-size: u32,\n"
     "                          stdout-mode: output-mode, stderr-mode: output-mode,\n"
@@ -180,25 +231,25 @@ static const char wit_text[] =
 
 /* The interfaces the guest exports; every other one is imported. */
 static const char *const export_ifaces[] = {"actor", "message-server-client", "supervisor-handlers",
-                                            "process-handlers"};
+                                            "http-handlers", "process-handlers"};
 
 /* ------------------------------------------------------------------------ */
 /* WIT parsing                                                              */
 /* ------------------------------------------------------------------------ */
 
-#define MAX_NODES 512
+#define MAX_NODES 1024
 #define MAX_FIELDS 16
 #define MAX_FUNCS 96
 #define MAX_NAMED 32
 #define NAME_LEN 64
 
-enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_NAMED, T_NONE };
+enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_VARIANT, T_NAMED };
 
 typedef struct tnode {
     enum tkind kind;
     char name[NAME_LEN];  /* T_PRIM: the primitive; T_NAMED: the reference */
     int args[MAX_FIELDS]; /* list/option: [0]; result: [0] ok, [1] err (-1 = none); tuple/record:
-                             fields */
+                             fields; variant: each case's payload (-1 = none); enum: -1 a case */
     int nargs;
 } tnode;
 
@@ -332,25 +383,36 @@ static int parse_type(lexer *lx)
 
 static void define_named(const char *name, int node)
 {
+    for (int i = 0; i < wit.nnamed; i++)
+        if (strcmp(wit.named[i].name, name) == 0)
+            fail_msg("WIT: type %s defined twice", name);
     assert_true(wit.nnamed < MAX_NAMED);
     snprintf(wit.named[wit.nnamed].name, NAME_LEN, "%s", name);
     wit.named[wit.nnamed++].node = node;
 }
 
-/* "{ name: type, ... }" for records, "{ a, b }" for enums. */
-static void parse_body(lexer *lx, int node, bool typed)
+/* "{ name: type, ... }" for records, "{ a, b }" for enums, "{ a, b(type) }"
+ * for variants. */
+static void parse_body(lexer *lx, int node)
 {
+    enum tkind kind = wit.nodes[node].kind;
     expect(lx, "{");
     while (strcmp(lx->tok, "}") != 0) {
         lex(lx); /* field or case name */
-        if (typed) {
+        if (kind == T_RECORD) {
             expect(lx, ":");
             add_arg(node, parse_type(lx));
+        } else if (kind == T_VARIANT && strcmp(lx->tok, "(") == 0) {
+            lex(lx);
+            add_arg(node, parse_type(lx));
+            expect(lx, ")");
         } else {
             add_arg(node, -1);
         }
         if (strcmp(lx->tok, ",") == 0)
             lex(lx);
+        else if (strcmp(lx->tok, "}") != 0)
+            fail_msg("WIT: expected ',' or '}', got '%s' near: %.40s", lx->tok, lx->p);
     }
     lex(lx);
 }
@@ -401,13 +463,16 @@ static void parse_wit(void)
                 expect(&lx, "=");
                 define_named(name, parse_type(&lx));
                 expect(&lx, ";");
-            } else if (strcmp(lx.tok, "record") == 0 || strcmp(lx.tok, "enum") == 0) {
-                bool record = strcmp(lx.tok, "record") == 0;
+            } else if (strcmp(lx.tok, "record") == 0 || strcmp(lx.tok, "enum") == 0 ||
+                       strcmp(lx.tok, "variant") == 0) {
+                enum tkind kind = lx.tok[0] == 'r'   ? T_RECORD
+                                  : lx.tok[0] == 'e' ? T_ENUM
+                                                     : T_VARIANT;
                 lex(&lx);
                 snprintf(name, sizeof name, "%s", lx.tok);
                 lex(&lx);
-                int node = new_node(record ? T_RECORD : T_ENUM, name);
-                parse_body(&lx, node, record);
+                int node = new_node(kind, name);
+                parse_body(&lx, node);
                 define_named(name, node);
             } else {
                 snprintf(name, sizeof name, "%s", lx.tok);
@@ -515,6 +580,7 @@ static void flatten(int node, flat *out)
         break;
     }
     case T_RESULT: flatten_variant(t->args, 2, out); break;
+    case T_VARIANT: flatten_variant(t->args, t->nargs, out); break;
     default: fail_msg("WIT: cannot flatten node %d", node);
     }
 }
@@ -583,6 +649,50 @@ static const wfunc *find_func(const char *iface, const char *name)
     return NULL;
 }
 
+/* The flat core values of the WIT type written in `type` (which may name the
+ * types of the WIT above), formatted as a parameter list: "(i32, i64)". */
+static void expect_flat(const char *type, const char *want)
+{
+    char got[256];
+    lexer lx = {type, ""};
+    flat params = {.n = 0}, none = {.n = 0};
+    lex(&lx);
+    flatten(parse_type(&lx), &params);
+    if (lx.tok[0])
+        fail_msg("WIT: '%s' left over after the type %s", lx.tok, type);
+    sig_string(&params, &none, got, sizeof got);
+    got[strlen(got) - strlen(" -> nil")] = 0;
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: flattened to %s, the Canonical ABI says %s", type, got, want);
+}
+
+/* The core signature of a function of interface `iface` (which decides import
+ * or export) with the parameter types `params` ("t1, t2, ...") and the
+ * result type `result` (NULL: none). The function is not added to the WIT. */
+static void expect_lowered(const char *iface, const char *params, const char *result,
+                           const char *want)
+{
+    char got[256];
+    wfunc f = {.result = -1};
+    lexer lx = {params, ""};
+    snprintf(f.iface, sizeof f.iface, "%s", iface);
+    for (lex(&lx); lx.tok[0];) {
+        assert_true(f.nparams < MAX_FIELDS);
+        f.params[f.nparams++] = parse_type(&lx);
+        if (strcmp(lx.tok, ",") == 0)
+            lex(&lx);
+    }
+    if (result) {
+        lx = (lexer){result, ""};
+        lex(&lx);
+        f.result = parse_type(&lx);
+    }
+    core_sig(&f, false, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s (%s) -> %s: derived %s, the Canonical ABI says %s", iface, params,
+                 result ? result : "()", got, want);
+}
+
 static void expect_sig(const char *iface, const char *name, const char *want)
 {
     char got[256];
@@ -617,7 +727,60 @@ static void test_worked_signatures(void **state)
                "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, "
                "i32) -> nil");
     expect_sig("process-handlers", "handle-exit", "(i32, i32, i32, i64, i32) -> i32");
-    assert_int_equal(wit.nfuncs, 55 + 12);
+    /* http-framework: an option of a record, option<u64>, a variant with a
+     * payload in a record; results that take a retptr */
+    expect_sig("http-framework", "create-server",
+               "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil");
+    expect_sig("http-framework", "start-server", "(i64, i32) -> nil");
+    expect_sig("http-framework", "add-route", "(i64, i32, i32, i32, i32, i64, i32) -> nil");
+    expect_sig("http-framework", "enable-websocket",
+               "(i64, i32, i32, i32, i64, i64, i32, i64, i32) -> nil");
+    expect_sig("http-framework", "send-websocket-message",
+               "(i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> nil");
+    expect_sig("http-handlers", "handle-request",
+               "(i32, i32, i32, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
+    expect_sig("http-handlers", "handle-websocket-message",
+               "(i32, i32, i32, i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
+    assert_int_equal(wit.nfuncs, 68 + 17);
+}
+
+/* The flattening itself: variants put an i32 discriminant first, then join
+ * their cases position by position (same type stays, i32+f32 -> i32, any
+ * i64 -> i64, f32+f64 -> i64); more than 16 flat params go by pointer. */
+static void test_flattening(void **state)
+{
+    (void)state;
+    parse_wit();
+    expect_flat("message-type", "(i32, i32, i32)");
+    expect_flat("output-mode", "(i32)");
+    expect_flat("websocket-message", "(i32, i32, i32, i32, i32, i32, i32, i32, i32)");
+    expect_flat("option<tls-config>", "(i32, i32, i32, i32, i32)");
+    expect_flat("server-config", "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)");
+    expect_flat("server-info", "(i64, i32, i32, i32, i32, i32, i32, i32)");
+    expect_flat("option<u64>", "(i32, i64)");
+    expect_flat("result<u64, string>", "(i32, i64, i32)");
+    expect_flat("result<u16, string>", "(i32, i32, i32)");
+    expect_flat("result<f32, u32>", "(i32, i32)");
+    expect_flat("result<f32, f32>", "(i32, f32)");
+    expect_flat("result<f64, f64>", "(i32, f64)");
+    expect_flat("result<f32, f64>", "(i32, i64)");
+    expect_flat("result<f64, s32>", "(i32, i64)");
+    expect_flat("result<tuple<u8, f32, f32>, tuple<f32, u64>>", "(i32, i32, i64, f32)");
+    expect_flat("option<option<u64>>", "(i32, i32, i64)");
+    expect_flat("list<websocket-message>", "(i32, i32)");
+    expect_flat("tuple<u64, http-request>", "(i64, i32, i32, i32, i32, i32, i32, i32, i32, i32)");
+    expect_flat("middleware-result", "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)");
+    /* 16 flat params stay flat, 17 go by pointer, for imports and exports */
+    expect_lowered("http-framework", "server-config, option<u64>, u32, u32, u32, u32", "u64",
+                   "(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, i32, i32, i32, "
+                   "i32) -> i64");
+    expect_lowered("http-framework", "server-config, option<u64>, u32, u32, u32, u32, u8", "u64",
+                   "(i32) -> i64");
+    expect_lowered("http-framework", "server-config, websocket-message", "result<_, string>",
+                   "(i32, i32) -> nil");
+    expect_lowered("http-handlers", "server-config, websocket-message", "result<u64, string>",
+                   "(i32) -> i32");
+    expect_lowered("http-handlers", "server-config, websocket-message", "f64", "(i32) -> f64");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -878,6 +1041,14 @@ static const expected examples[] = {
      {INIT, "process-handlers#handle-stdout", "process-handlers#handle-stderr",
       "process-handlers#handle-exit"},
      {LOG, SHUTDOWN, "process.os-spawn"}},
+    {"notes",
+     {INIT, "http-handlers#handle-request", "http-handlers#handle-middleware",
+      "http-handlers#handle-websocket-connect", "http-handlers#handle-websocket-message",
+      "http-handlers#handle-websocket-disconnect"},
+     {LOG, "timing.sleep", "http-framework.create-server", "http-framework.start-server",
+      "http-framework.register-handler", "http-framework.add-route",
+      "http-framework.add-middleware", "http-framework.enable-websocket",
+      "http-framework.send-websocket-message"}},
 };
 
 static int count_listed(const char *const *list)
@@ -946,10 +1117,10 @@ static void check_complete(const module_info *m)
             fail_msg("abi_probe: missing import %s.%s", name, f->name);
         imports++;
     }
-    assert_int_equal(imports, 55);
-    assert_int_equal(exports, 12);
-    assert_int_equal(m->nimports, 55);
-    assert_int_equal(m->nexports, 1 + 1 + 2 * 12); /* memory, cabi_realloc, exports + posts */
+    assert_int_equal(imports, 68);
+    assert_int_equal(exports, 17);
+    assert_int_equal(m->nimports, 68);
+    assert_int_equal(m->nexports, 1 + 1 + 2 * 17); /* memory, cabi_realloc, exports + posts */
 }
 
 typedef struct module_case {
@@ -992,10 +1163,11 @@ static void test_guests_off(void **state)
 int main(void)
 {
     static module_case cases[64];
-    static struct CMUnitTest tests[66];
+    static struct CMUnitTest tests[67];
     char path[1024], line[1024];
     int n = 0, ncases = 0;
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_worked_signatures);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_flattening);
 
     const char *bin = getenv("THEATER_BINARY_DIR");
     snprintf(path, sizeof path, "%s/sdk/abi_check.txt", bin ? bin : ".");
