@@ -328,8 +328,9 @@ typedef struct rt_hidden_file {
  *     manifest path (`data/kid.wasm`; the directory itself is `.`), one in
  *     a directory above it with `..` (`../other`); THEATER_HOME as
  *     `$THEATER_HOME`.  A path is recognised where it starts a word and
- *     ends at a name's end.  Other paths (`/etc/x`, which only the actor
- *     can have written) are left as they are, and so are the other words.
+ *     ends at a name's end.  Other paths (`/etc/x`: the actor wrote it, or
+ *     read it in a manifest inside its grant) are left as they are, and
+ *     so are the other words.
  * Whenever the message changes, the whole of it goes to the runtime's log
  * as "WHAT: message", with the id and name of `a`.  Returns e->code. */
 int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
