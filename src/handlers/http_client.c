@@ -242,6 +242,23 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* libcurl names the ca_file when it cannot load it ("error setting
+ * certificate file: PATH"): the actor hears of it as "this handler's
+ * ca_file", the runtime's log has the path (rt_error_hide_host). */
+static void hide_ca_file(hc_xfer *x, char *why, size_t cap)
+{
+    rt_hidden_file ca = {x->ca_file, "this handler's ca_file"};
+    th_error e;
+
+    if (x->ca_file == NULL || strstr(why, x->ca_file) == NULL)
+        return;
+    th_error_clear(&e);
+    e.code = TH_EINVAL; /* (a path to hide, not an error of the storage) */
+    snprintf(e.msg, sizeof e.msg, "%.*s", (int)sizeof e.msg - 1, why);
+    rt_error_hide_host(x->rt, NULL, "send-http", &ca, 1, &e);
+    snprintf(why, cap, "%s", e.msg);
+}
+
 /* A transfer ended: the answer, or err with the reason. */
 static void finish(hc_xfer *x, CURLcode rc)
 {
@@ -282,6 +299,7 @@ static void finish(hc_xfer *x, CURLcode rc)
                          ? " (trusted: only the CAs of this handler's ca_file)"
                          : " (trusted: the system's CA store; a handler's ca_file can name "
                            "others)");
+        hide_ca_file(x, why, sizeof why);
         wake(x, why);
     }
     curl_free(url);
@@ -650,19 +668,18 @@ static int settings_subset(const void *parent, const void *child, th_error *err)
                             (unsigned long long)p->max_response);
     /* the CAs trusted are the parent's: the operator chose them, and a
      * child that picked its own could believe servers the parent would not
-     * (both are real paths, resolved when the manifests were read) */
+     * (both are real paths, resolved when the manifests were read).  The
+     * parent's file is not named: an actor may not know where it is. */
     if (c->ca_file == NULL && p->ca_file != NULL)
         return th_error_set(err, TH_EPERM,
                             "ca_file is absent (the system's CA store), but the parent trusts "
-                            "only its ca_file '%s'",
-                            p->ca_file);
+                            "only its own ca_file");
     if (c->ca_file != NULL && p->ca_file == NULL)
         return th_error_set(err, TH_EPERM,
                             "ca_file '%s' is not the parent's trust (the system's CA store)",
                             c->ca_file);
     if (c->ca_file != NULL && strcmp(c->ca_file, p->ca_file) != 0)
-        return th_error_set(err, TH_EPERM, "ca_file '%s' is not the parent's ca_file '%s'",
-                            c->ca_file, p->ca_file);
+        return th_error_set(err, TH_EPERM, "ca_file '%s' is not the parent's ca_file", c->ca_file);
     return 0;
 }
 

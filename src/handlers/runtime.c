@@ -116,7 +116,7 @@ int rt_chain_events(rt_actor *target, struct wit_list_types_chain_event *out, th
     if (rc == TH_ENOMEM)
         return th_error_set(err, TH_ENOMEM, "out of memory reading the chain");
     if (rc != 0) /* the actor fails with this message: no host path in it */
-        rt_error_hide_host(rt_actor_runtime(target), target, "reading the chain", err);
+        rt_error_hide_host(rt_actor_runtime(target), target, "reading the chain", NULL, 0, err);
     return rc;
 }
 

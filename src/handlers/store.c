@@ -37,7 +37,7 @@ static int fail(rt_host *h, const char *fn, bool *is_err, wit_str *err, int rc, 
 {
     if (e->code == TH_OK)
         e->code = rc;
-    rt_error_hide_host(rt_actor_runtime(h->a), h->a, fn, e);
+    rt_error_hide_host(rt_actor_runtime(h->a), h->a, fn, NULL, 0, e);
     *is_err = true;
     return wit_str_set(h, err, e->msg[0] ? e->msg : th_strerror(rc));
 }
@@ -230,7 +230,7 @@ static void job_finish(st_job *j)
             rt_quota_store_refund(j->a, j->charged);
         if (j->e.code == TH_OK)
             j->e.code = j->rc;
-        rt_error_hide_host(j->rt, j->a, j->fn, &j->e);
+        rt_error_hide_host(j->rt, j->a, j->fn, NULL, 0, &j->e);
         if (j->e.msg[0] == 0)
             snprintf(j->e.msg, sizeof j->e.msg, "%s", th_strerror(j->rc));
         err = (wit_str){j->e.msg, strlen(j->e.msg)};

@@ -48,7 +48,7 @@ static int component_put(rt_runtime *rt, const uint8_t *bytes, size_t len, th_er
     if ((rc = th_store_create(rt->store, TH_CHAIN_CONTENT_STORE, err)) != 0 ||
         (rc = th_store_put(rt->store, TH_CHAIN_CONTENT_STORE, bytes, len, &ref, err)) != 0) {
         /* (an actor's spawn or update-child reports this to the actor) */
-        rt_error_hide_host(rt, NULL, "storing the component", err);
+        rt_error_hide_host(rt, NULL, "storing the component", NULL, 0, err);
         return th_error_prefix(err, "storing the component (%zu bytes)", len);
     }
     return 0;

@@ -307,16 +307,34 @@ bool rt_store_reserved(const char *id, size_t n, th_error *err);
 /* Log a runtime-level message (through log_fn or stderr). */
 void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* An error of the runtime's own storage about to reach an actor (an err
- * result, which its chain records): a message of kind TH_EIO, TH_ECORRUPT,
- * TH_EBUSY or TH_EVERSION may name host files (db_error puts the database's
- * path in front), which an actor must not learn.  For those, the whole
- * message goes to the runtime's log (with the id and name of `a`, which may
- * be NULL) and e->msg becomes "WHAT: what happened, in words (details in
- * the runtime's log)".  Other kinds are left as they are: their messages
- * are about the caller's arguments (a bad id, a missing label, a limit).
- * Returns e->code. */
-int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e);
+/* A host file that a text an actor gets must not name, and the words it
+ * is named by instead (rt_error_hide_host). */
+typedef struct rt_hidden_file {
+    const char *path; /* absolute, as the text would hold it */
+    const char *shown;
+} rt_hidden_file;
+
+/* An error about to reach an actor (an err result, which its chain
+ * records, or a spawn's refusal): it must not tell the actor where the
+ * host keeps its files.
+ *   - A message of the runtime's own storage (kind TH_EIO, TH_ECORRUPT,
+ *     TH_EBUSY or TH_EVERSION) may name host files (db_error puts the
+ *     database's path in front): e->msg becomes "WHAT: what happened, in
+ *     words (details in the runtime's log)".
+ *   - Any other message keeps its words, but the host paths in it are
+ *     shown as an actor names them: one of `files` (n entries; may be
+ *     NULL) by its `shown` words; a path in the directory of the manifest
+ *     of `a` (may be NULL) relative to it, as supervisor.spawn takes a
+ *     manifest path (`data/kid.wasm`; the directory itself is `.`), one in
+ *     a directory above it with `..` (`../other`); THEATER_HOME as
+ *     `$THEATER_HOME`.  A path is recognised where it starts a word and
+ *     ends at a name's end.  Other paths (`/etc/x`: the actor wrote it, or
+ *     read it in a manifest inside its grant) are left as they are, and
+ *     so are the other words.
+ * Whenever the message changes, the whole of it goes to the runtime's log
+ * as "WHAT: message", with the id and name of `a`.  Returns e->code. */
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                       size_t n, th_error *e);
 
 /* `text` followed by the frames of a wasm backtrace (one "#N name" frame
  * per line, as the engine bounds it; NULL or "" for none), each on a line

@@ -117,20 +117,111 @@ void rt_log(rt_runtime *rt, const char *id, const char *name, const char *fmt, .
                 id ? id : "-", msg);
 }
 
-int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, th_error *e)
+/* Whether `c` may be part of a file's name (a path in a message ends at
+ * the first character that may not: a quote, a space, a colon...). */
+static bool name_char(char c)
 {
-    const char *said;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == '+' || c == '~' || c == '@' || c == '%' ||
+           (unsigned char)c >= 0x80;
+}
+
+#define HIDE_MAX 40 /* host paths one message is checked for */
+
+/* A host path that rt_error_hide_host rewrites: the first `len` bytes of
+ * `path`, shown as `shown` or, when `up` > 0, as that many "..". */
+typedef struct hidden {
+    const char *path, *shown;
+    size_t len;
+    unsigned up;
+} hidden;
+
+/* The host paths of rt_error_hide_host for actor `a` (may be NULL) into
+ * `h` (HIDE_MAX entries), in the order that decides between two that
+ * match alike.  Returns how many. */
+static size_t hidden_paths(rt_runtime *rt, rt_actor *a, const rt_hidden_file *files, size_t n,
+                           hidden *h)
+{
+    const char *base = a != NULL && a->spec != NULL ? a->spec->base_dir : NULL;
+    size_t k = 0, i, len;
+    unsigned up = 0;
+
+    for (i = 0; i < n && k < HIDE_MAX; i++)
+        if (files[i].path != NULL && files[i].path[0] == '/' && files[i].path[1] != '\0')
+            h[k++] = (hidden){files[i].path, files[i].shown, strlen(files[i].path), 0};
+    if (base != NULL && base[0] == '/' && base[1] != '\0' && k < HIDE_MAX) {
+        h[k++] = (hidden){base, ".", strlen(base), 0};
+        /* the directories above it ("/" itself is no secret) */
+        for (len = strlen(base) - 1; len > 0 && k < HIDE_MAX; len--)
+            if (base[len] == '/')
+                h[k++] = (hidden){base, NULL, len, ++up};
+    }
+    /* (last: a path that is also one of the above is shown as that) */
+    if (rt->home != NULL && rt->home[0] == '/' && rt->home[1] != '\0' && k < HIDE_MAX)
+        h[k++] = (hidden){rt->home, "$THEATER_HOME", strlen(rt->home), 0};
+    return k;
+}
+
+/* Rewrite the host paths `h` (n of them) in `text` (cap bytes) as they
+ * are shown (rt_error_hide_host).  Returns how many were rewritten. */
+static size_t hide_paths(char *text, size_t cap, const hidden *h, size_t n)
+{
+    char out[TH_ERROR_MSG_MAX];
+    size_t i = 0, o = 0, k, count = 0;
+    const hidden *best;
+    unsigned u;
+
+    while (text[i] != '\0' && o + 1 < sizeof out) {
+        best = NULL;
+        for (k = 0; text[i] == '/' && (i == 0 || !name_char(text[i - 1])) && k < n; k++)
+            if ((best == NULL || h[k].len > best->len) &&
+                strncmp(text + i, h[k].path, h[k].len) == 0 &&
+                (text[i + h[k].len] == '/' || !name_char(text[i + h[k].len])))
+                best = &h[k];
+        if (best == NULL) {
+            out[o++] = text[i++];
+            continue;
+        }
+        i += best->len;
+        count++;
+        if (best->up > 0) {
+            for (u = 0; u < best->up && o + 3 < sizeof out; u++)
+                o += (size_t)snprintf(out + o, sizeof out - o, u > 0 ? "/.." : "..");
+        } else if (strcmp(best->shown, ".") == 0 && text[i] == '/' && name_char(text[i + 1])) {
+            i++; /* "DIR/x" is "x" */
+        } else {
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s", best->shown);
+            if (o >= sizeof out)
+                o = sizeof out - 1;
+        }
+    }
+    out[o] = '\0';
+    if (count > 0)
+        snprintf(text, cap, "%s", out);
+    return count;
+}
+
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                       size_t n, th_error *e)
+{
+    char full[TH_ERROR_MSG_MAX];
+    hidden h[HIDE_MAX];
+    const char *said = NULL;
 
     switch (e->code) {
     case TH_EIO: said = "the runtime's storage could not be read or written"; break;
     case TH_ECORRUPT: said = "the runtime's storage is damaged"; break;
     case TH_EBUSY: said = "the runtime's storage is busy; try again"; break;
     case TH_EVERSION: said = "the runtime's storage has an unknown format"; break;
-    default: return e->code;
+    default: break;
     }
+    snprintf(full, sizeof full, "%s", e->msg[0] ? e->msg : th_strerror(e->code));
+    if (said != NULL)
+        snprintf(e->msg, sizeof e->msg, "%s: %s (details in the runtime's log)", what, said);
+    else if (hide_paths(e->msg, sizeof e->msg, h, hidden_paths(rt, a, files, n, h)) == 0)
+        return e->code;
     rt_log(rt, a != NULL ? a->id : NULL, a != NULL && a->spec != NULL ? a->spec->name : NULL,
-           "%s: %s", what, e->msg[0] ? e->msg : th_strerror(e->code));
-    snprintf(e->msg, sizeof e->msg, "%s: %s (details in the runtime's log)", what, said);
+           "%s: %s", what, full);
     return e->code;
 }
 

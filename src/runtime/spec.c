@@ -146,7 +146,7 @@ static int resolve_init_state(rt_runtime *rt, rt_spec *s, const rt_manifest *man
         if (rc == 0)
             rc = th_store_get(rt->store, is->store_id, ref.hash, &data, &len, err);
         if (rc != 0) { /* (an actor's spawn reports this to the actor) */
-            rt_error_hide_host(rt, NULL, "reading the store", err);
+            rt_error_hide_host(rt, NULL, "reading the store", NULL, 0, err);
             return th_error_prefix(err, "init_state");
         }
         s->init_state = data;
