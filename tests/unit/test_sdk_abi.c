@@ -3,8 +3,8 @@
  * exactly the core imports and exports the actor ABI prescribes.
  *
  * The expected core signatures are not written down here: they are derived
- * from the WIT of the `theater:simple` package (copied below from the ABI
- * description) by a small WIT parser and the Canonical ABI flattening rules
+ * from the WIT of the `theater:simple` package (tests/abi_wit.h, a copy of
+ * ABI.md's interfaces) by a small WIT parser and the Canonical ABI flattening rules
  * (flat types, variant joins, at most 16 flat params, at most 1 flat result,
  * an export returning a pointer, an import taking a trailing retptr). The
  * derivation is itself checked against the ABI's worked signatures and
@@ -30,208 +30,8 @@
 
 #include <cmocka.h>
 
+#include "abi_wit.h"
 #include "test_skip.h"
-
-/* ------------------------------------------------------------------------ */
-/* The WIT of the ABI                                                       */
-/* ------------------------------------------------------------------------ */
-
-static const char wit_text[] =
-    "interface types {\n"
-    "  type actor-id = string;\n"
-    "  type channel-id = string;\n"
-    "  record channel-accept { accepted: bool, message: option<list<u8>> }\n"
-    "  record chain-event { hash: list<u8>, parent-hash: option<list<u8>>, event-type: string,\n"
-    "                       data: list<u8>, timestamp: u64, description: option<string> }\n"
-    "  enum wit-error-type { operation-timeout, channel-closed, shutting-down, "
-    "function-not-found,\n"
-    "                        type-mismatch, internal, serialization-error, update-component-error, "
-    "paused }\n"
-    "  record wit-actor-error { error-type: wit-error-type, data: option<list<u8>> }\n"
-    "}\n"
-    "interface actor {\n"
-    "  init: func(state: option<list<u8>>, params: tuple<string>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "}\n"
-    "interface message-server-client {\n"
-    "  handle-send: func(state: option<list<u8>>, params: tuple<list<u8>>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-request: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
-    "                  -> result<tuple<option<list<u8>>, tuple<option<list<u8>>>>, string>;\n"
-    "  handle-channel-open: func(state: option<list<u8>>, params: tuple<string, list<u8>>)\n"
-    "                  -> result<tuple<option<list<u8>>, tuple<channel-accept>>, string>;\n"
-    "  handle-channel-message: func(state: option<list<u8>>, params: tuple<channel-id, list<u8>>) "
-    "-> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-channel-close: func(state: option<list<u8>>, params: tuple<channel-id>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "}\n"
-    "interface supervisor-handlers {\n"
-    "  handle-child-error: func(state: option<list<u8>>, params: tuple<string, wit-actor-error>) "
-    "-> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-child-exit: func(state: option<list<u8>>, params: tuple<string, option<list<u8>>>) "
-    "-> result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-child-external-stop: func(state: option<list<u8>>, params: tuple<string>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "}\n"
-    "interface runtime {\n"
-    "  log: func(msg: string);\n"
-    "  get-chain: func() -> list<chain-event>;\n"
-    "  shutdown: func(data: option<list<u8>>) -> result<_, string>;\n"
-    "}\n"
-    "interface message-server-host {\n"
-    "  send: func(actor-id: actor-id, msg: list<u8>) -> result<_, string>;\n"
-    "  request: func(actor-id: actor-id, msg: list<u8>) -> result<list<u8>, string>;\n"
-    "  open-channel: func(actor-id: actor-id, initial-msg: list<u8>) -> result<channel-id, "
-    "string>;\n"
-    "  send-on-channel: func(channel-id: channel-id, msg: list<u8>) -> result<_, string>;\n"
-    "  close-channel: func(channel-id: channel-id) -> result<_, string>;\n"
-    "  list-outstanding-requests: func() -> list<string>;\n"
-    "  respond-to-request: func(request-id: string, response: list<u8>) -> result<_, string>;\n"
-    "  cancel-request: func(request-id: string) -> result<_, string>;\n"
-    "}\n"
-    "interface supervisor {\n"
-    "  spawn: func(manifest: string, init-bytes: option<list<u8>>) -> result<string, string>;\n"
-    "  resume: func(manifest: string, init-state: option<list<u8>>) -> result<string, string>;\n"
-    "  list-children: func() -> list<string>;\n"
-    "  stop-child: func(child-id: string) -> result<_, string>;\n"
-    "  restart-child: func(child-id: string) -> result<_, string>;\n"
-    "  get-child-state: func(child-id: string) -> result<option<list<u8>>, string>;\n"
-    "  get-child-events: func(child-id: string) -> result<list<chain-event>, string>;\n"
-    "}\n"
-    "interface store {\n"
-    "  record content-ref { hash: string }\n"
-    "  new: func() -> result<string, string>;\n"
-    "  store: func(store-id: string, content: list<u8>) -> result<content-ref, string>;\n"
-    "  get: func(store-id: string, content-ref: content-ref) -> result<list<u8>, string>;\n"
-    "  exists: func(store-id: string, content-ref: content-ref) -> result<bool, string>;\n"
-    "  label: func(store-id: string, label: string, content-ref: content-ref) -> result<_, "
-    "string>;\n"
-    "  get-by-label: func(store-id: string, label: string) -> result<option<content-ref>, "
-    "string>;\n"
-    "  remove-label: func(store-id: string, label: string) -> result<_, string>;\n"
-    "  remove-from-label: func(store-id: string, label: string, content-ref: content-ref) -> "
-    "result<_, string>;\n"
-    "  store-at-label: func(store-id: string, label: string, content: list<u8>) -> "
-    "result<content-ref, string>;\n"
-    "  replace-content-at-label: func(store-id: string, label: string, content: list<u8>) -> "
-    "result<content-ref, string>;\n"
-    "  replace-at-label: func(store-id: string, label: string, content-ref: content-ref) -> "
-    "result<_, string>;\n"
-    "  list-labels: func(store-id: string) -> result<list<string>, string>;\n"
-    "  list-all-content: func(store-id: string) -> result<list<content-ref>, string>;\n"
-    "  calculate-total-size: func(store-id: string) -> result<u64, string>;\n"
-    "}\n"
-    "interface timing {\n"
-    "  now: func() -> u64;                                   // ms since the Unix epoch\n"
-    "  sleep: func(duration: u64) -> result<_, string>;      // ms\n"
-    "  deadline: func(timestamp: u64) -> result<_, string>;  // sleep until that ms timestamp\n"
-    "}\n"
-    "interface random {\n"
-    "  random-bytes: func(length: u32) -> result<list<u8>, string>;\n"
-    "  random-range: func(min: u64, max: u64) -> result<u64, string>;\n"
-    "  random-float: func() -> result<f64, string>;\n"
-    "  generate-uuid: func() -> result<string, string>;\n"
-    "}\n"
-    "interface environment {\n"
-    "  get-var: func(name: string) -> option<string>;\n"
-    "  list-vars: func() -> list<tuple<string, string>>;\n"
-    "  exists: func(name: string) -> bool;\n"
-    "}\n"
-    "interface filesystem {\n"
-    "  read-file: func(path: string) -> result<list<u8>, string>;\n"
-    "  write-file: func(path: string, content: string) -> result<_, string>;\n"
-    "  list-files: func(path: string) -> result<list<string>, string>;\n"
-    "  delete-file: func(path: string) -> result<_, string>;\n"
-    "  create-dir: func(path: string) -> result<_, string>;\n"
-    "  delete-dir: func(path: string) -> result<_, string>;\n"
-    "  path-exists: func(path: string) -> result<bool, string>;\n"
-    "}\n"
-    /* the interfaces to the outside world */
-    "interface http-types {\n"
-    "  record http-request  { method: string, uri: string, headers: list<tuple<string, string>>, "
-    "body: option<list<u8>> }\n"
-    "  record http-response { status: u16, headers: list<tuple<string, string>>, body: "
-    "option<list<u8>> }\n"
-    "  record tls-config    { cert-path: string, key-path: string }\n"
-    "  record server-config { port: option<u16>, host: option<string>, tls-config: "
-    "option<tls-config> }  // port 0/none = any free port\n"
-    "  record server-info   { id: u64, port: u16, host: string, running: bool, routes-count: u32,\n"
-    "                         middleware-count: u32, websocket-enabled: bool }\n"
-    "  record middleware-result { proceed: bool, request: http-request }\n"
-    "}\n"
-    "interface websocket-types {\n"
-    "  variant message-type { text, binary, connect, close, ping, pong, other(string) }\n"
-    "  record websocket-message { ty: message-type, data: option<list<u8>>, text: option<string> "
-    "}\n"
-    "}\n"
-    "interface http-client {\n"
-    "  send-http: func(req: http-request) -> result<http-response, string>;\n"
-    "}\n"
-    "interface http-framework {                    // host: the actor serves HTTP\n"
-    "  create-server: func(config: server-config) -> result<u64, string>;            // "
-    "server-id\n"
-    "  get-server-info: func(server-id: u64) -> result<server-info, string>;\n"
-    "  start-server: func(server-id: u64) -> result<u16, string>;                    // the "
-    "bound port\n"
-    "  stop-server: func(server-id: u64) -> result<_, string>;\n"
-    "  destroy-server: func(server-id: u64) -> result<_, string>;\n"
-    "  register-handler: func(handler-name: string) -> result<u64, string>;          // "
-    "handler-id\n"
-    "  add-route: func(server-id: u64, path: string, method: string, handler-id: u64) -> "
-    "result<u64, string>;\n"
-    "  remove-route: func(route-id: u64) -> result<_, string>;\n"
-    "  add-middleware: func(server-id: u64, path: string, handler-id: u64) -> result<u64, "
-    "string>;\n"
-    "  remove-middleware: func(middleware-id: u64) -> result<_, string>;\n"
-    "  enable-websocket: func(server-id: u64, path: string, connect-handler-id: option<u64>,\n"
-    "                         message-handler-id: u64, disconnect-handler-id: option<u64>) -> "
-    "result<_, string>;\n"
-    "  send-websocket-message: func(server-id: u64, connection-id: u64, message: "
-    "websocket-message) -> result<_, string>;\n"
-    "  close-websocket: func(server-id: u64, connection-id: u64) -> result<_, string>;\n"
-    "}\n"
-    "interface http-handlers {                     // guest exports\n"
-    "  handle-request: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
-    "                  -> result<tuple<option<list<u8>>, tuple<http-response>>, string>;\n"
-    "  handle-middleware: func(state: option<list<u8>>, params: tuple<u64, http-request>)\n"
-    "                  -> result<tuple<option<list<u8>>, tuple<middleware-result>>, string>;\n"
-    "  handle-websocket-connect: func(state: option<list<u8>>, params: tuple<u64, u64, string, "
-    "option<string>>)\n"
-    "                  -> result<tuple<option<list<u8>>>, string>;        // handler-id, "
-    "connection-id, path, protocol\n"
-    "  handle-websocket-message: func(state: option<list<u8>>, params: tuple<u64, u64, "
-    "websocket-message>)\n"
-    "                  -> result<tuple<option<list<u8>>, tuple<list<websocket-message>>>, "
-    "string>;  // replies\n"
-    "  handle-websocket-disconnect: func(state: option<list<u8>>, params: tuple<u64, u64>)\n"
-    "                  -> result<tuple<option<list<u8>>>, string>;\n"
-    "}\n"
-    "interface process {\n"
-    "  variant output-mode { raw, line-by-line, json, chunked }\n"
-    "  record process-config { program: string, args: list<string>, cwd: option<string>,\n"
-    "                          env: list<tuple<string, string>>, buffer-size: u32,\n"
-    "                          stdout-mode: output-mode, stderr-mode: output-mode,\n"
-    "                          chunk-size: option<u32>, execution-timeout: option<u64> }\n"
-    "  record process-status { pid: u64, running: bool, exit-code: option<s32>, start-time: u64 "
-    "}\n"
-    "  os-spawn: func(config: process-config) -> result<u64, string>;\n"
-    "  os-write-stdin: func(pid: u64, data: list<u8>) -> result<u32, string>;\n"
-    "  os-status: func(pid: u64) -> result<process-status, string>;\n"
-    "  os-signal: func(pid: u64, signal: u32) -> result<_, string>;\n"
-    "  os-kill: func(pid: u64) -> result<_, string>;\n"
-    "}\n"
-    "interface process-handlers {\n"
-    "  handle-stdout: func(state: option<list<u8>>, params: tuple<u64, list<u8>>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-stderr: func(state: option<list<u8>>, params: tuple<u64, list<u8>>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "  handle-exit: func(state: option<list<u8>>, params: tuple<u64, s32>) -> "
-    "result<tuple<option<list<u8>>>, string>;\n"
-    "}\n";
-
-/* The interfaces the guest exports; every other one is imported. */
-static const char *const export_ifaces[] = {"actor", "message-server-client", "supervisor-handlers",
-                                            "http-handlers", "process-handlers"};
 
 /* ------------------------------------------------------------------------ */
 /* WIT parsing                                                              */
@@ -446,7 +246,7 @@ static void parse_wit(void)
 {
     if (wit.nfuncs)
         return;
-    lexer lx = {wit_text, ""};
+    lexer lx = {abi_wit_text, ""};
     lex(&lx);
     while (lx.tok[0]) {
         char iface[NAME_LEN];
@@ -605,8 +405,8 @@ static void sig_string(const flat *params, const flat *results, char *buf, size_
 
 static bool is_export_iface(const char *iface)
 {
-    for (size_t i = 0; i < sizeof export_ifaces / sizeof export_ifaces[0]; i++)
-        if (strcmp(iface, export_ifaces[i]) == 0)
+    for (size_t i = 0; i < sizeof abi_export_ifaces / sizeof abi_export_ifaces[0]; i++)
+        if (strcmp(iface, abi_export_ifaces[i]) == 0)
             return true;
     return false;
 }
