@@ -606,4 +606,3 @@ void rt_replay_keep(rt_host *h, void *val, size_t size, void (*release)(void *))
     rp->val_of = rp->out_data;
     h->replay_val = true;
 }
-

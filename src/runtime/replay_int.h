@@ -83,7 +83,6 @@ typedef struct rt_replay {
     th_error read_err;
 } rt_replay;
 
-
 /* replay.c: rec_has's slow path, for a record still being read (waits
  * for event i or the read's end). */
 bool rt_replay_rec_more(rt_replay *rp, size_t i);
@@ -116,7 +115,6 @@ static inline bool cuts_op(const rt_actor *a, const th_chain_event *e)
            (type_is(e->type, "actor-restored") || type_is(e->type, "actor-stopped") ||
             type_is(e->type, "actor-restarted"));
 }
-
 
 /* The next recorded event to match, or NULL at the record's end. */
 static inline const th_chain_event *rt_replay_peek(rt_replay *rp)
