@@ -41,6 +41,8 @@ echo "$body" | grep -Eq '^\{"error":\{"code":"update-component-error","message":
 grep -A1 "PUT /v1/actors/$c/component -> 400 update-component-error: .*migrate unreachable$" "$H/server.log" |
     sed -n 2p | grep -Eq '^    at #0 ' ||
     fail "the failed upgrade's log line is not followed by the backtrace: $(cat "$H/server.log")"
+grep -A1 "upgrade refused: .*migrate unreachable$" "$H/server.log" | sed -n 2p | grep -Eq '^    at #0 ' ||
+    fail "the runtime's 'upgrade refused' line is not followed by the backtrace: $(cat "$H/server.log")"
 expect still_old 0 "^6$" "$T" message --home "$H" --request "$c" ""
 "$T" message --home "$H" "$c" "1" >/dev/null || fail "message after refusals"
 expect still_old_works 0 "^7$" "$T" message --home "$H" --request "$c" ""
