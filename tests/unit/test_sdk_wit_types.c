@@ -492,7 +492,7 @@ static void parse_world(lexer *lx)
 /* "package ns:name;" */
 static void parse_package(lexer *lx)
 {
-    char name[NAME_LEN * 2] = "";
+    char name[NAME_LEN] = "";
     while (!is(lx, ";") && lx->tok[0]) {
         if (strlen(name) + strlen(lx->tok) + 1 >= sizeof name)
             syntax(lx, "package name too long");
