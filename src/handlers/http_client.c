@@ -253,9 +253,9 @@ static void hide_ca_file(hc_xfer *x, char *why, size_t cap)
     if (x->ca_file == NULL || strstr(why, x->ca_file) == NULL)
         return;
     th_error_clear(&e);
-    e.code = TH_EINVAL; /* (a path to hide, not an error of the storage) */
+    e.code = TH_EINVAL;
     snprintf(e.msg, sizeof e.msg, "%.*s", (int)sizeof e.msg - 1, why);
-    rt_error_hide_host(x->rt, NULL, "send-http", &ca, 1, &e);
+    rt_error_hide_paths(x->rt, NULL, "send-http", &ca, 1, &e);
     snprintf(why, cap, "%s", e.msg);
 }
 

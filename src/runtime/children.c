@@ -53,7 +53,7 @@ int rt_child_spawn(rt_host *h, const char *iface, const char *fn, const char *ma
     if (child == NULL) {
         /* the actor hears of its files as it names them, not where the
          * host keeps them; the runtime's log has the whole message */
-        rt_error_hide_host(self->rt, self, fn, NULL, 0, &err);
+        rt_error_hide_paths(self->rt, self, fn, NULL, 0, &err);
         snprintf(why, cap, "%s", err.msg);
         if (*backtrace != NULL) {
             /* its start function trapped: no child, so no chain and no
@@ -135,7 +135,7 @@ int rt_child_update(rt_host *h, const char *iface, const char *fn, rt_actor *chi
 
     th_error_clear(&err);
     if (rt_upgrade_prepare(child, code, len, NULL, &u, &err) != 0) {
-        rt_error_hide_host(h->a->rt, h->a, fn, NULL, 0, &err);
+        rt_error_hide_paths(h->a->rt, h->a, fn, NULL, 0, &err);
         snprintf(why, cap, "%s", err.msg);
         return RT_REFUSED;
     }

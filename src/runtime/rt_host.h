@@ -335,6 +335,12 @@ typedef struct rt_hidden_file {
  * as "WHAT: message", with the id and name of `a`.  Returns e->code. */
 int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
                        size_t n, th_error *e);
+/* rt_error_hide_host for a message that is not about the runtime's own
+ * storage whatever its kind (a spawn's: TH_EIO there is a manifest or
+ * component file that cannot be read, whose message names it): only the
+ * host paths are rewritten.  Returns e->code. */
+int rt_error_hide_paths(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                        size_t n, th_error *e);
 
 /* `text` followed by the frames of a wasm backtrace (one "#N name" frame
  * per line, as the engine bounds it; NULL or "" for none), each on a line

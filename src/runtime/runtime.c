@@ -201,11 +201,27 @@ static size_t hide_paths(char *text, size_t cap, const hidden *h, size_t n)
     return count;
 }
 
-int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
-                       size_t n, th_error *e)
+/* rt_error_hide_host and rt_error_hide_paths: `said` (may be NULL) are
+ * the words for the runtime's own storage. */
+static int hide(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                size_t n, const char *said, th_error *e)
 {
     char full[TH_ERROR_MSG_MAX];
     hidden h[HIDE_MAX];
+
+    snprintf(full, sizeof full, "%s", e->msg[0] ? e->msg : th_strerror(e->code));
+    if (said != NULL)
+        snprintf(e->msg, sizeof e->msg, "%s: %s (details in the runtime's log)", what, said);
+    else if (hide_paths(e->msg, sizeof e->msg, h, hidden_paths(rt, a, files, n, h)) == 0)
+        return e->code;
+    rt_log(rt, a != NULL ? a->id : NULL, a != NULL && a->spec != NULL ? a->spec->name : NULL,
+           "%s: %s", what, full);
+    return e->code;
+}
+
+int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                       size_t n, th_error *e)
+{
     const char *said = NULL;
 
     switch (e->code) {
@@ -215,14 +231,13 @@ int rt_error_hide_host(rt_runtime *rt, rt_actor *a, const char *what, const rt_h
     case TH_EVERSION: said = "the runtime's storage has an unknown format"; break;
     default: break;
     }
-    snprintf(full, sizeof full, "%s", e->msg[0] ? e->msg : th_strerror(e->code));
-    if (said != NULL)
-        snprintf(e->msg, sizeof e->msg, "%s: %s (details in the runtime's log)", what, said);
-    else if (hide_paths(e->msg, sizeof e->msg, h, hidden_paths(rt, a, files, n, h)) == 0)
-        return e->code;
-    rt_log(rt, a != NULL ? a->id : NULL, a != NULL && a->spec != NULL ? a->spec->name : NULL,
-           "%s: %s", what, full);
-    return e->code;
+    return hide(rt, a, what, files, n, said, e);
+}
+
+int rt_error_hide_paths(rt_runtime *rt, rt_actor *a, const char *what, const rt_hidden_file *files,
+                        size_t n, th_error *e)
+{
+    return hide(rt, a, what, files, n, NULL, e);
 }
 
 int th_runtime_new(const th_runtime_config *cfg, th_runtime **out, th_error *err)

@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "theater/chain.h"
@@ -144,7 +147,25 @@ static void test_spawn_errors(void **unused)
         "[[handler]]\ntype = \"filesystem\"\npath = \"nope\"\n");
     PUT(data, "nostate.toml",
         "name = \"kid\"\ncomponent = \"kid.wasm\"\ninit_state = \"none.json\"\n");
+    snprintf(path, sizeof path, "%s/dir.wasm", data);
+    assert_int_equal(mkdir(path, 0755), 0);
+    PUT(data, "dircomp.toml", "name = \"kid\"\ncomponent = \"dir.wasm\"\n");
     spawn_refused(&t, id, "data/missing.toml", "manifest 'data/missing.toml': No such file");
+    spawn_refused(&t, id, "data/dircomp.toml", "component data/dir.wasm is a directory");
+    /* a file that cannot be opened (a socket: ENXIO, an I/O error) is
+     * named, not called the runtime's storage */
+    {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock.wasm", data);
+        assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        PUT(data, "sockcomp.toml", "name = \"kid\"\ncomponent = \"sock.wasm\"\n");
+        spawn_refused(&t, id, "data/sockcomp.toml",
+                      "cannot open component data/sock.wasm: No such device or address");
+        close(fd);
+    }
     spawn_refused(&t, id, "data/nocomp.toml", "component 'data/nothing.wasm': No such file");
     spawn_refused(&t, id, "data/bad.toml", "data/bad.toml: line 2");
     spawn_refused(&t, id, "data/junk.toml", "component data/junk.wasm: at offset 0x0");
