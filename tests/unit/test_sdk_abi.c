@@ -4,7 +4,8 @@
  *
  * The expected core signatures are not written down here: they are derived
  * from the WIT of the `theater:simple` package (tests/abi_wit.h, a copy of
- * ABI.md's interfaces) by a small WIT parser and the Canonical ABI flattening rules
+ * ABI.md's interfaces), read by the tests' WIT parser (tests/wit_parse.c),
+ * and the Canonical ABI flattening rules
  * (flat types, variant joins, at most 16 flat params, at most 1 flat result,
  * an export returning a pointer, an import taking a trailing retptr). The
  * derivation is itself checked against the ABI's worked signatures and
@@ -32,257 +33,34 @@
 
 #include "abi_wit.h"
 #include "test_skip.h"
+#include "wit_parse.h"
 
 /* ------------------------------------------------------------------------ */
-/* WIT parsing                                                              */
+/* ABI.md's WIT                                                             */
 /* ------------------------------------------------------------------------ */
 
-#define MAX_NODES 1024
-#define MAX_FIELDS 16
-#define MAX_FUNCS 96
-#define MAX_NAMED 32
-#define NAME_LEN 64
+static witp_pkg abi; /* tests/abi_wit.h, read by the tests' WIT parser */
 
-enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_VARIANT, T_NAMED };
-
-typedef struct tnode {
-    enum tkind kind;
-    char name[NAME_LEN];  /* T_PRIM: the primitive; T_NAMED: the reference */
-    int args[MAX_FIELDS]; /* list/option: [0]; result: [0] ok, [1] err (-1 = none); tuple/record:
-                             fields; variant: each case's payload (-1 = none); enum: -1 a case */
-    int nargs;
-} tnode;
-
-typedef struct wfunc {
-    char iface[NAME_LEN], name[NAME_LEN];
-    int params[MAX_FIELDS], nparams;
-    int result; /* -1: none */
-} wfunc;
-
-static struct {
-    tnode nodes[MAX_NODES];
-    int nnodes;
-    struct {
-        char name[NAME_LEN];
-        int node;
-    } named[MAX_NAMED];
-    int nnamed;
-    wfunc funcs[MAX_FUNCS];
-    int nfuncs;
-} wit;
-
-typedef struct lexer {
-    const char *p;
-    char tok[NAME_LEN];
-} lexer;
-
-/* Reads the next token into lx->tok: a name ([a-z0-9_-]), "->", or one
- * punctuation character; "" at the end. Skips // comments. */
-static void lex(lexer *lx)
-{
-    for (;;) {
-        while (*lx->p == ' ' || *lx->p == '\n' || *lx->p == '\t')
-            lx->p++;
-        if (lx->p[0] == '/' && lx->p[1] == '/') {
-            while (*lx->p && *lx->p != '\n')
-                lx->p++;
-            continue;
-        }
-        break;
-    }
-    size_t n = 0;
-    if (lx->p[0] == '-' && lx->p[1] == '>') {
-        strcpy(lx->tok, "->");
-        lx->p += 2;
-        return;
-    }
-    while ((*lx->p >= 'a' && *lx->p <= 'z') || (*lx->p >= '0' && *lx->p <= '9') || *lx->p == '-' ||
-           *lx->p == '_') {
-        assert_true(n + 1 < NAME_LEN);
-        lx->tok[n++] = *lx->p++;
-    }
-    if (n == 0 && *lx->p)
-        lx->tok[n++] = *lx->p++;
-    lx->tok[n] = 0;
-}
-
-static void expect(lexer *lx, const char *tok)
-{
-    if (strcmp(lx->tok, tok) != 0)
-        fail_msg("WIT: expected '%s', got '%s' near: %.40s", tok, lx->tok, lx->p);
-    lex(lx);
-}
-
-static int new_node(enum tkind kind, const char *name)
-{
-    assert_true(wit.nnodes < MAX_NODES);
-    tnode *t = &wit.nodes[wit.nnodes];
-    memset(t, 0, sizeof *t);
-    t->kind = kind;
-    snprintf(t->name, sizeof t->name, "%s", name);
-    return wit.nnodes++;
-}
-
-static void add_arg(int node, int arg)
-{
-    assert_true(wit.nodes[node].nargs < MAX_FIELDS);
-    wit.nodes[node].args[wit.nodes[node].nargs++] = arg;
-}
-
-static int parse_type(lexer *lx);
-
-/* After "<": types separated by commas up to ">". */
-static void parse_type_args(lexer *lx, int node)
-{
-    expect(lx, "<");
-    for (;;) {
-        if (strcmp(lx->tok, "_") == 0) {
-            add_arg(node, -1);
-            lex(lx);
-        } else {
-            add_arg(node, parse_type(lx));
-        }
-        if (strcmp(lx->tok, ",") != 0)
-            break;
-        lex(lx);
-    }
-    expect(lx, ">");
-}
-
-static int parse_type(lexer *lx)
-{
-    static const char *const prims[] = {"bool", "u8",  "u16", "u32", "u64",  "s8",    "s16",
-                                        "s32",  "s64", "f32", "f64", "char", "string"};
-    char word[NAME_LEN];
-    snprintf(word, sizeof word, "%s", lx->tok);
-    lex(lx);
-    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-        if (strcmp(word, prims[i]) == 0)
-            return new_node(T_PRIM, word);
-    int node;
-    if (strcmp(word, "list") == 0)
-        node = new_node(T_LIST, word);
-    else if (strcmp(word, "option") == 0)
-        node = new_node(T_OPTION, word);
-    else if (strcmp(word, "tuple") == 0)
-        node = new_node(T_TUPLE, word);
-    else if (strcmp(word, "result") == 0)
-        node = new_node(T_RESULT, word);
-    else
-        return new_node(T_NAMED, word);
-    if (node >= 0 && wit.nodes[node].kind == T_RESULT && strcmp(lx->tok, "<") != 0) {
-        add_arg(node, -1); /* bare `result` */
-        add_arg(node, -1);
-        return node;
-    }
-    parse_type_args(lx, node);
-    if (wit.nodes[node].kind == T_RESULT && wit.nodes[node].nargs == 1)
-        add_arg(node, -1); /* result<T> */
-    return node;
-}
-
-static void define_named(const char *name, int node)
-{
-    for (int i = 0; i < wit.nnamed; i++)
-        if (strcmp(wit.named[i].name, name) == 0)
-            fail_msg("WIT: type %s defined twice", name);
-    assert_true(wit.nnamed < MAX_NAMED);
-    snprintf(wit.named[wit.nnamed].name, NAME_LEN, "%s", name);
-    wit.named[wit.nnamed++].node = node;
-}
-
-/* "{ name: type, ... }" for records, "{ a, b }" for enums, "{ a, b(type) }"
- * for variants. */
-static void parse_body(lexer *lx, int node)
-{
-    enum tkind kind = wit.nodes[node].kind;
-    expect(lx, "{");
-    while (strcmp(lx->tok, "}") != 0) {
-        lex(lx); /* field or case name */
-        if (kind == T_RECORD) {
-            expect(lx, ":");
-            add_arg(node, parse_type(lx));
-        } else if (kind == T_VARIANT && strcmp(lx->tok, "(") == 0) {
-            lex(lx);
-            add_arg(node, parse_type(lx));
-            expect(lx, ")");
-        } else {
-            add_arg(node, -1);
-        }
-        if (strcmp(lx->tok, ",") == 0)
-            lex(lx);
-        else if (strcmp(lx->tok, "}") != 0)
-            fail_msg("WIT: expected ',' or '}', got '%s' near: %.40s", lx->tok, lx->p);
-    }
-    lex(lx);
-}
-
-static void parse_func(lexer *lx, const char *iface, const char *name)
-{
-    assert_true(wit.nfuncs < MAX_FUNCS);
-    wfunc *f = &wit.funcs[wit.nfuncs++];
-    snprintf(f->iface, NAME_LEN, "%s", iface);
-    snprintf(f->name, NAME_LEN, "%s", name);
-    f->result = -1;
-    expect(lx, "func");
-    expect(lx, "(");
-    while (strcmp(lx->tok, ")") != 0) {
-        lex(lx); /* parameter name */
-        expect(lx, ":");
-        assert_true(f->nparams < MAX_FIELDS);
-        f->params[f->nparams++] = parse_type(lx);
-        if (strcmp(lx->tok, ",") == 0)
-            lex(lx);
-    }
-    lex(lx);
-    if (strcmp(lx->tok, "->") == 0) {
-        lex(lx);
-        f->result = parse_type(lx);
-    }
-    expect(lx, ";");
-}
-
+/* Reads tests/abi_wit.h into abi, once: every name in it must resolve. */
 static void parse_wit(void)
 {
-    if (wit.nfuncs)
+    static bool parsed;
+    if (parsed)
         return;
-    lexer lx = {abi_wit_text, ""};
-    lex(&lx);
-    while (lx.tok[0]) {
-        char iface[NAME_LEN];
-        expect(&lx, "interface");
-        snprintf(iface, sizeof iface, "%s", lx.tok);
-        lex(&lx);
-        expect(&lx, "{");
-        while (strcmp(lx.tok, "}") != 0) {
-            char name[NAME_LEN];
-            if (strcmp(lx.tok, "type") == 0) {
-                lex(&lx);
-                snprintf(name, sizeof name, "%s", lx.tok);
-                lex(&lx);
-                expect(&lx, "=");
-                define_named(name, parse_type(&lx));
-                expect(&lx, ";");
-            } else if (strcmp(lx.tok, "record") == 0 || strcmp(lx.tok, "enum") == 0 ||
-                       strcmp(lx.tok, "variant") == 0) {
-                enum tkind kind = lx.tok[0] == 'r'   ? T_RECORD
-                                  : lx.tok[0] == 'e' ? T_ENUM
-                                                     : T_VARIANT;
-                lex(&lx);
-                snprintf(name, sizeof name, "%s", lx.tok);
-                lex(&lx);
-                int node = new_node(kind, name);
-                parse_body(&lx, node);
-                define_named(name, node);
-            } else {
-                snprintf(name, sizeof name, "%s", lx.tok);
-                lex(&lx);
-                expect(&lx, ":");
-                parse_func(&lx, iface, name);
-            }
-        }
-        lex(&lx);
-    }
+    witp_pkg_init(&abi, "ABI.md", false);
+    if (witp_parse(&abi, "ABI.md", abi_wit_text) < 0 || witp_resolve_all(&abi) < 0)
+        fail_msg("WIT: %s", abi.err);
+    parsed = true;
+}
+
+/* The type node `node` denotes, names and aliases followed. */
+static const witp_type *type_of(int node)
+{
+    char err[256];
+    int t = witp_type_of(&abi, node, err, sizeof err);
+    if (t < 0)
+        fail_msg("WIT: %s", err);
+    return &abi.nodes[t];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -299,20 +77,6 @@ static void push(flat *f, char c)
 {
     assert_true(f->n < (int)sizeof f->v);
     f->v[f->n++] = c;
-}
-
-static int resolve(int node)
-{
-    while (node >= 0 && wit.nodes[node].kind == T_NAMED) {
-        int found = -1;
-        for (int i = 0; i < wit.nnamed; i++)
-            if (strcmp(wit.named[i].name, wit.nodes[node].name) == 0)
-                found = wit.named[i].node;
-        if (found < 0)
-            fail_msg("WIT: unknown type %s", wit.nodes[node].name);
-        node = found;
-    }
-    return node;
 }
 
 static char join(char a, char b)
@@ -348,9 +112,9 @@ static void flatten_variant(const int *cases, int ncases, flat *out)
 
 static void flatten(int node, flat *out)
 {
-    const tnode *t = &wit.nodes[resolve(node)];
+    const witp_type *t = type_of(node);
     switch (t->kind) {
-    case T_PRIM:
+    case WITP_PRIM:
         if (strcmp(t->name, "string") == 0) {
             push(out, 'i');
             push(out, 'i');
@@ -364,23 +128,23 @@ static void flatten(int node, flat *out)
             push(out, 'i');
         }
         break;
-    case T_LIST:
+    case WITP_LIST:
         push(out, 'i');
         push(out, 'i');
         break;
-    case T_ENUM: push(out, 'i'); break;
-    case T_TUPLE:
-    case T_RECORD:
+    case WITP_ENUM: push(out, 'i'); break;
+    case WITP_TUPLE:
+    case WITP_RECORD:
         for (int i = 0; i < t->nargs; i++)
             flatten(t->args[i], out);
         break;
-    case T_OPTION: {
+    case WITP_OPTION: {
         int cases[2] = {-1, t->args[0]};
         flatten_variant(cases, 2, out);
         break;
     }
-    case T_RESULT: flatten_variant(t->args, 2, out); break;
-    case T_VARIANT: flatten_variant(t->args, t->nargs, out); break;
+    case WITP_RESULT: flatten_variant(t->args, 2, out); break;
+    case WITP_VARIANT: flatten_variant(t->args, t->nargs, out); break;
     default: fail_msg("WIT: cannot flatten node %d", node);
     }
 }
@@ -413,10 +177,10 @@ static bool is_export_iface(const char *iface)
 
 /* The core signature of f lowered as an export (export=true) or an import;
  * with post=true, the signature of the export's cabi_post_ function. */
-static void core_sig(const wfunc *f, bool post, char *buf, size_t cap)
+static void core_sig(const witp_func *f, bool post, char *buf, size_t cap)
 {
     flat params = {.n = 0}, results = {.n = 0};
-    bool exported = is_export_iface(f->iface);
+    bool exported = is_export_iface(abi.ifaces[f->iface]);
     for (int i = 0; i < f->nparams; i++)
         flatten(f->params[i], &params);
     if (params.n > 16) { /* MAX_FLAT_PARAMS */
@@ -441,12 +205,10 @@ static void core_sig(const wfunc *f, bool post, char *buf, size_t cap)
     sig_string(&params, &results, buf, cap);
 }
 
-static const wfunc *find_func(const char *iface, const char *name)
+static const witp_func *find_func(const char *iface, const char *name)
 {
-    for (int i = 0; i < wit.nfuncs; i++)
-        if (strcmp(wit.funcs[i].iface, iface) == 0 && strcmp(wit.funcs[i].name, name) == 0)
-            return &wit.funcs[i];
-    return NULL;
+    int i = witp_iface_find(&abi, iface);
+    return i < 0 ? NULL : witp_func_find(&abi, i, name);
 }
 
 /* The flat core values of the WIT type written in `type` (which may name the
@@ -454,12 +216,11 @@ static const wfunc *find_func(const char *iface, const char *name)
 static void expect_flat(const char *type, const char *want)
 {
     char got[256];
-    lexer lx = {type, ""};
     flat params = {.n = 0}, none = {.n = 0};
-    lex(&lx);
-    flatten(parse_type(&lx), &params);
-    if (lx.tok[0])
-        fail_msg("WIT: '%s' left over after the type %s", lx.tok, type);
+    int node, n;
+    if (witp_parse_types(&abi, -1, type, &node, 1, &n) < 0 || n != 1)
+        fail_msg("WIT: %s: not one type: %s", type, abi.err);
+    flatten(node, &params);
     sig_string(&params, &none, got, sizeof got);
     got[strlen(got) - strlen(" -> nil")] = 0;
     if (strcmp(got, want) != 0)
@@ -473,20 +234,12 @@ static void expect_lowered(const char *iface, const char *params, const char *re
                            const char *want)
 {
     char got[256];
-    wfunc f = {.result = -1};
-    lexer lx = {params, ""};
-    snprintf(f.iface, sizeof f.iface, "%s", iface);
-    for (lex(&lx); lx.tok[0];) {
-        assert_true(f.nparams < MAX_FIELDS);
-        f.params[f.nparams++] = parse_type(&lx);
-        if (strcmp(lx.tok, ",") == 0)
-            lex(&lx);
-    }
-    if (result) {
-        lx = (lexer){result, ""};
-        lex(&lx);
-        f.result = parse_type(&lx);
-    }
+    witp_func f = {.iface = witp_iface_find(&abi, iface), .result = -1};
+    int n = 1;
+    assert_true(f.iface >= 0);
+    if (witp_parse_types(&abi, f.iface, params, f.params, WITP_MAX_MEMBERS, &f.nparams) < 0 ||
+        (result && (witp_parse_types(&abi, f.iface, result, &f.result, 1, &n) < 0 || n != 1)))
+        fail_msg("WIT: %s", abi.err);
     core_sig(&f, false, got, sizeof got);
     if (strcmp(got, want) != 0)
         fail_msg("%s (%s) -> %s: derived %s, the Canonical ABI says %s", iface, params,
@@ -496,7 +249,7 @@ static void expect_lowered(const char *iface, const char *params, const char *re
 static void expect_sig(const char *iface, const char *name, const char *want)
 {
     char got[256];
-    const wfunc *f = find_func(iface, name);
+    const witp_func *f = find_func(iface, name);
     assert_non_null(f);
     core_sig(f, false, got, sizeof got);
     if (strcmp(got, want) != 0)
@@ -541,7 +294,7 @@ static void test_worked_signatures(void **state)
                "(i32, i32, i32, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
     expect_sig("http-handlers", "handle-websocket-message",
                "(i32, i32, i32, i64, i64, i32, i32, i32, i32, i32, i32, i32, i32, i32) -> i32");
-    assert_int_equal(wit.nfuncs, 68 + 17);
+    assert_int_equal(abi.nfuncs, 68 + 17);
 }
 
 /* The flattening itself: variants put an i32 discriminant first, then join
@@ -720,9 +473,9 @@ static void read_module(const char *path, module_info *m)
 #define POST_PREFIX "cabi_post_"
 
 /* Splits "theater:simple/I#F" into I and F and finds the WIT function. */
-static const wfunc *export_func(const char *name)
+static const witp_func *export_func(const char *name)
 {
-    char iface[NAME_LEN];
+    char iface[WITP_NAME_LEN];
     if (strncmp(name, IFACE_PREFIX, strlen(IFACE_PREFIX)) != 0)
         return NULL;
     name += strlen(IFACE_PREFIX);
@@ -730,8 +483,8 @@ static const wfunc *export_func(const char *name)
     if (!hash || (size_t)(hash - name) >= sizeof iface)
         return NULL;
     snprintf(iface, sizeof iface, "%.*s", (int)(hash - name), name);
-    const wfunc *f = find_func(iface, hash + 1);
-    return f && is_export_iface(f->iface) ? f : NULL;
+    const witp_func *f = find_func(iface, hash + 1);
+    return f && is_export_iface(abi.ifaces[f->iface]) ? f : NULL;
 }
 
 static bool has_export(const module_info *m, const char *name)
@@ -754,8 +507,8 @@ static void check_conformance(const char *what, const module_info *m)
             fail_msg("%s: imports a %s (%s.%s)", what, it->kind, it->module, it->name);
         if (strncmp(it->module, IFACE_PREFIX, strlen(IFACE_PREFIX)) != 0)
             fail_msg("%s: import %s.%s is outside theater:simple", what, it->module, it->name);
-        const wfunc *f = find_func(it->module + strlen(IFACE_PREFIX), it->name);
-        if (!f || is_export_iface(f->iface))
+        const witp_func *f = find_func(it->module + strlen(IFACE_PREFIX), it->name);
+        if (!f || is_export_iface(abi.ifaces[f->iface]))
             fail_msg("%s: import %s.%s is not a host function of the ABI", what, it->module,
                      it->name);
         core_sig(f, false, want, sizeof want);
@@ -779,7 +532,7 @@ static void check_conformance(const char *what, const module_info *m)
         }
         bool post = strncmp(it->name, POST_PREFIX, strlen(POST_PREFIX)) == 0;
         const char *fname = post ? it->name + strlen(POST_PREFIX) : it->name;
-        const wfunc *f = export_func(fname);
+        const witp_func *f = export_func(fname);
         if (!f)
             fail_msg("%s: export %s is not part of the ABI", what, it->name);
         if (post && !has_export(m, fname))
@@ -899,17 +652,18 @@ static void check_complete(const module_info *m)
 {
     char name[256];
     int imports = 0, exports = 0;
-    for (int i = 0; i < wit.nfuncs; i++) {
-        const wfunc *f = &wit.funcs[i];
-        if (is_export_iface(f->iface)) {
-            snprintf(name, sizeof name, IFACE_PREFIX "%s#%s", f->iface, f->name);
+    for (int i = 0; i < abi.nfuncs; i++) {
+        const witp_func *f = &abi.funcs[i];
+        const char *iface = abi.ifaces[f->iface];
+        if (is_export_iface(iface)) {
+            snprintf(name, sizeof name, IFACE_PREFIX "%s#%s", iface, f->name);
             if (!has_export(m, name))
                 fail_msg("abi_probe: missing export %s", name);
             exports++;
             continue;
         }
         bool found = false;
-        snprintf(name, sizeof name, IFACE_PREFIX "%s", f->iface);
+        snprintf(name, sizeof name, IFACE_PREFIX "%s", iface);
         for (int k = 0; k < m->nimports; k++)
             found |=
                 strcmp(m->imports[k].module, name) == 0 && strcmp(m->imports[k].name, f->name) == 0;

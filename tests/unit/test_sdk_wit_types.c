@@ -8,9 +8,9 @@
  * has a u32, two record fields swapped, a variant case moved, an option
  * dropped or a field renamed can leave every signature as it was while
  * changing memory layouts, and the runtime and the SDK would disagree with
- * an actor built from ABI.md by wit-bindgen. This test reads both with its
- * own WIT parser (not witgen's: a fault there must not hide itself) and
- * compares, for every interface ABI.md defines:
+ * an actor built from ABI.md by wit-bindgen. This test reads both with the
+ * tests' own WIT parser (tests/wit_parse.c, not witgen's: a fault there
+ * must not hide itself) and compares, for every interface ABI.md defines:
  *   - every named type definition: an alias's target, a record's fields
  *     (names and types, in order), an enum's or variant's cases (names in
  *     order, payloads);
@@ -44,6 +44,7 @@
 
 #include "abi_wit.h"
 #include "test_skip.h"
+#include "wit_parse.h"
 
 /* The functions, types (interface.type) and interfaces wit/ may have beyond
  * ABI.md: this project's documented extensions. */
@@ -54,558 +55,17 @@ static const char *const known_extensions[] = {
 
 #define PACKAGE "theater:simple"
 
-/* ------------------------------------------------------------------------ */
-/* The model                                                                */
-/* ------------------------------------------------------------------------ */
-
-#define MAX_NODES 1536
-#define MAX_MEMBERS 24
-#define MAX_IFACES 48
-#define MAX_DEFS 160
-#define MAX_FUNCS 160
-#define MAX_WORLD 48
-#define NAME_LEN 48
 #define MSG_CAP 16384
 
-enum tkind { T_PRIM, T_LIST, T_OPTION, T_RESULT, T_TUPLE, T_RECORD, T_ENUM, T_VARIANT, T_REF };
+static witp_pkg abi, wit, mutant;
 
-static const char *const kind_names[] = {"primitive", "list", "option",  "result",    "tuple",
-                                         "record",    "enum", "variant", "named type"};
-
-typedef struct tnode {
-    enum tkind kind;
-    char name[NAME_LEN];               /* T_PRIM: the primitive; T_REF: the name used */
-    int iface;                         /* T_REF: the interface whose scope has the name */
-    int args[MAX_MEMBERS];             /* members; -1: none (result's _, a case without payload) */
-    char names[MAX_MEMBERS][NAME_LEN]; /* record fields, enum and variant cases */
-    int nargs;
-} tnode;
-
-/* An entry of an interface's scope: a definition (node >= 0: the record,
- * enum or variant, or an alias's target) or a `use` (node < 0). */
-typedef struct def {
-    int iface;
-    char name[NAME_LEN];
-    int node;
-    bool alias;
-    char from[NAME_LEN], orig[NAME_LEN]; /* a use: the interface and its name there */
-} def;
-
-typedef struct wfunc {
-    int iface;
-    char name[NAME_LEN];
-    char pnames[MAX_MEMBERS][NAME_LEN];
-    int params[MAX_MEMBERS], nparams;
-    int result; /* -1: none */
-} wfunc;
-
-typedef struct pkg {
-    const char *what; /* "ABI.md" or "wit/", in messages */
-    bool strict;      /* names resolve only through an interface's scope (WIT's rule) */
-    char package[NAME_LEN];
-    char ifaces[MAX_IFACES][NAME_LEN];
-    int nifaces;
-    tnode nodes[MAX_NODES];
-    int nnodes;
-    def defs[MAX_DEFS];
-    int ndefs;
-    wfunc funcs[MAX_FUNCS];
-    int nfuncs;
-    struct {
-        char iface[NAME_LEN];
-        bool exported;
-    } world[MAX_WORLD];
-    int nworld, nworlds;
-} pkg;
-
-static pkg abi, wit, mutant;
-
-/* ------------------------------------------------------------------------ */
-/* Parsing                                                                  */
-/* ------------------------------------------------------------------------ */
-
-typedef struct lexer {
-    const char *p, *file;
-    int line;
-    char tok[NAME_LEN];
-    pkg *k;
-} lexer;
-
-static jmp_buf *parse_fail; /* where a parse or resolve error goes */
-static char parse_err[512];
-
-static void syntax(const lexer *lx, const char *fmt, ...)
-{
-    va_list ap;
-    int n = snprintf(parse_err, sizeof parse_err, "%s:%d: ", lx->file, lx->line);
-    va_start(ap, fmt);
-    vsnprintf(parse_err + n, sizeof parse_err - (size_t)n, fmt, ap);
-    va_end(ap);
-    longjmp(*parse_fail, 1);
-}
-
-static bool name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
-/* Reads the next token into lx->tok: a name, "->", or one punctuation
- * character; "" at the end. Skips // and block comments. */
-static void lex(lexer *lx)
-{
-    for (;;) {
-        if (*lx->p == '\n')
-            lx->line++;
-        if (*lx->p == ' ' || *lx->p == '\n' || *lx->p == '\t' || *lx->p == '\r') {
-            lx->p++;
-        } else if (lx->p[0] == '/' && lx->p[1] == '/') {
-            while (*lx->p && *lx->p != '\n')
-                lx->p++;
-        } else if (lx->p[0] == '/' && lx->p[1] == '*') {
-            const char *end = strstr(lx->p + 2, "*/");
-            if (!end)
-                syntax(lx, "unterminated comment");
-            for (; lx->p < end + 2; lx->p++)
-                lx->line += *lx->p == '\n';
-        } else {
-            break;
-        }
-    }
-    size_t n = 0;
-    if (lx->p[0] == '-' && lx->p[1] == '>') {
-        strcpy(lx->tok, "->");
-        lx->p += 2;
-        return;
-    }
-    while (name_char(*lx->p)) {
-        if (n + 1 >= NAME_LEN)
-            syntax(lx, "name too long");
-        lx->tok[n++] = *lx->p++;
-    }
-    if (n == 0 && *lx->p)
-        lx->tok[n++] = *lx->p++;
-    lx->tok[n] = 0;
-}
-
-static bool is(const lexer *lx, const char *tok)
-{
-    return strcmp(lx->tok, tok) == 0;
-}
-
-static void expect(lexer *lx, const char *tok)
-{
-    if (!is(lx, tok))
-        syntax(lx, "expected '%s', got '%s'", tok, lx->tok);
-    lex(lx);
-}
-
-/* The current token as a name (copied to out), then the next token. */
-static void take_name(lexer *lx, char out[NAME_LEN])
-{
-    if (!name_char(lx->tok[0]))
-        syntax(lx, "expected a name, got '%s'", lx->tok);
-    snprintf(out, NAME_LEN, "%s", lx->tok);
-    lex(lx);
-}
-
-static int new_node(lexer *lx, enum tkind kind, const char *name)
-{
-    pkg *k = lx->k;
-    if (k->nnodes >= MAX_NODES)
-        syntax(lx, "more than %d types", MAX_NODES);
-    tnode *t = &k->nodes[k->nnodes];
-    memset(t, 0, sizeof *t);
-    t->kind = kind;
-    t->iface = -1;
-    snprintf(t->name, sizeof t->name, "%s", name);
-    return k->nnodes++;
-}
-
-static void add_member(lexer *lx, int node, const char *name, int type)
-{
-    tnode *t = &lx->k->nodes[node];
-    if (t->nargs >= MAX_MEMBERS)
-        syntax(lx, "more than %d members", MAX_MEMBERS);
-    snprintf(t->names[t->nargs], NAME_LEN, "%s", name);
-    t->args[t->nargs++] = type;
-}
-
-static int parse_type(lexer *lx, int iface);
-
-/* "<T, ...>" after list, option, result or tuple; `_` is no type. */
-static void parse_type_args(lexer *lx, int iface, int node)
-{
-    expect(lx, "<");
-    for (;;) {
-        if (is(lx, "_")) {
-            add_member(lx, node, "", -1);
-            lex(lx);
-        } else {
-            add_member(lx, node, "", parse_type(lx, iface));
-        }
-        if (!is(lx, ","))
-            break;
-        lex(lx);
-    }
-    expect(lx, ">");
-}
-
-static int parse_type(lexer *lx, int iface)
-{
-    static const char *const prims[] = {"bool", "u8",  "u16", "u32", "u64",  "s8",    "s16",
-                                        "s32",  "s64", "f32", "f64", "char", "string"};
-    static const struct {
-        const char *word;
-        enum tkind kind;
-        int nargs;
-    } generic[] = {{"list", T_LIST, 1},
-                   {"option", T_OPTION, 1},
-                   {"result", T_RESULT, 2},
-                   {"tuple", T_TUPLE, 0}};
-    char word[NAME_LEN];
-    take_name(lx, word);
-    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-        if (strcmp(word, prims[i]) == 0)
-            return new_node(lx, T_PRIM, word);
-    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++) {
-        if (strcmp(word, generic[i].word) != 0)
-            continue;
-        int node = new_node(lx, generic[i].kind, word);
-        if (generic[i].kind == T_RESULT && !is(lx, "<")) {
-            add_member(lx, node, "", -1); /* bare `result` */
-            add_member(lx, node, "", -1);
-            return node;
-        }
-        parse_type_args(lx, iface, node);
-        int n = lx->k->nodes[node].nargs;
-        if (generic[i].kind == T_RESULT && n == 1)
-            add_member(lx, node, "", -1); /* result<T> */
-        else if (generic[i].nargs && n != generic[i].nargs)
-            syntax(lx, "%s takes %d type(s), got %d", word, generic[i].nargs, n);
-        return node;
-    }
-    int node = new_node(lx, T_REF, word);
-    lx->k->nodes[node].iface = iface;
-    return node;
-}
-
-static int iface_find(const pkg *k, const char *name)
-{
-    for (int i = 0; i < k->nifaces; i++)
-        if (strcmp(k->ifaces[i], name) == 0)
-            return i;
-    return -1;
-}
-
-/* The entry named `name` in interface iface's scope, or -1. */
-static int scope_find(const pkg *k, int iface, const char *name)
-{
-    for (int i = 0; i < k->ndefs; i++)
-        if (k->defs[i].iface == iface && strcmp(k->defs[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-static def *new_def(lexer *lx, int iface, const char *name)
-{
-    pkg *k = lx->k;
-    if (scope_find(k, iface, name) >= 0)
-        syntax(lx, "interface %s: %s declared twice", k->ifaces[iface], name);
-    if (k->ndefs >= MAX_DEFS)
-        syntax(lx, "more than %d named types", MAX_DEFS);
-    def *d = &k->defs[k->ndefs++];
-    memset(d, 0, sizeof *d);
-    d->iface = iface;
-    d->node = -1;
-    snprintf(d->name, sizeof d->name, "%s", name);
-    return d;
-}
-
-/* "{ name: type, ... }" for records, "{ a, b }" for enums, "{ a, b(type) }"
- * for variants; a trailing comma is allowed. */
-static void parse_body(lexer *lx, int iface, int node)
-{
-    enum tkind kind = lx->k->nodes[node].kind;
-    expect(lx, "{");
-    while (!is(lx, "}")) {
-        char name[NAME_LEN];
-        int type = -1;
-        take_name(lx, name);
-        if (kind == T_RECORD) {
-            expect(lx, ":");
-            type = parse_type(lx, iface);
-        } else if (kind == T_VARIANT && is(lx, "(")) {
-            lex(lx);
-            type = parse_type(lx, iface);
-            expect(lx, ")");
-        }
-        add_member(lx, node, name, type);
-        if (is(lx, ","))
-            lex(lx);
-        else if (!is(lx, "}"))
-            syntax(lx, "expected ',' or '}', got '%s'", lx->tok);
-    }
-    lex(lx);
-}
-
-/* "use iface.{a, b as c};" (the interface may be written ns:pkg/iface). */
-static void parse_use(lexer *lx, int iface)
-{
-    char from[NAME_LEN];
-    take_name(lx, from);
-    if (is(lx, ":")) {
-        char pkgname[NAME_LEN * 2];
-        lex(lx);
-        snprintf(pkgname, sizeof pkgname, "%s:%s", from, lx->tok);
-        lex(lx);
-        if (strcmp(pkgname, PACKAGE) != 0)
-            syntax(lx, "use of another package (%s)", pkgname);
-        expect(lx, "/");
-        take_name(lx, from);
-    }
-    expect(lx, ".");
-    expect(lx, "{");
-    while (!is(lx, "}")) {
-        char orig[NAME_LEN], name[NAME_LEN];
-        take_name(lx, orig);
-        snprintf(name, sizeof name, "%s", orig);
-        if (is(lx, "as")) {
-            lex(lx);
-            take_name(lx, name);
-        }
-        def *d = new_def(lx, iface, name);
-        snprintf(d->from, sizeof d->from, "%s", from);
-        snprintf(d->orig, sizeof d->orig, "%s", orig);
-        if (is(lx, ","))
-            lex(lx);
-        else if (!is(lx, "}"))
-            syntax(lx, "expected ',' or '}', got '%s'", lx->tok);
-    }
-    lex(lx);
-    expect(lx, ";");
-}
-
-static void parse_func(lexer *lx, int iface, const char *name)
-{
-    pkg *k = lx->k;
-    for (int i = 0; i < k->nfuncs; i++)
-        if (k->funcs[i].iface == iface && strcmp(k->funcs[i].name, name) == 0)
-            syntax(lx, "function %s#%s declared twice", k->ifaces[iface], name);
-    if (k->nfuncs >= MAX_FUNCS)
-        syntax(lx, "more than %d functions", MAX_FUNCS);
-    wfunc *f = &k->funcs[k->nfuncs++];
-    memset(f, 0, sizeof *f);
-    f->iface = iface;
-    f->result = -1;
-    snprintf(f->name, sizeof f->name, "%s", name);
-    expect(lx, "func");
-    expect(lx, "(");
-    while (!is(lx, ")")) {
-        if (f->nparams >= MAX_MEMBERS)
-            syntax(lx, "more than %d parameters", MAX_MEMBERS);
-        take_name(lx, f->pnames[f->nparams]);
-        expect(lx, ":");
-        f->params[f->nparams++] = parse_type(lx, iface);
-        if (is(lx, ","))
-            lex(lx);
-        else if (!is(lx, ")"))
-            syntax(lx, "expected ',' or ')', got '%s'", lx->tok);
-    }
-    lex(lx);
-    if (is(lx, "->")) {
-        lex(lx);
-        if (is(lx, "("))
-            syntax(lx, "named results are not part of this package's WIT");
-        f->result = parse_type(lx, iface);
-    }
-    expect(lx, ";");
-}
-
-static void parse_interface(lexer *lx)
-{
-    pkg *k = lx->k;
-    char name[NAME_LEN];
-    take_name(lx, name);
-    if (iface_find(k, name) >= 0)
-        syntax(lx, "interface %s defined twice", name);
-    if (k->nifaces >= MAX_IFACES)
-        syntax(lx, "more than %d interfaces", MAX_IFACES);
-    int iface = k->nifaces++;
-    snprintf(k->ifaces[iface], NAME_LEN, "%s", name);
-    expect(lx, "{");
-    while (!is(lx, "}")) {
-        if (is(lx, "use")) {
-            lex(lx);
-            parse_use(lx, iface);
-        } else if (is(lx, "type")) {
-            lex(lx);
-            take_name(lx, name);
-            def *d = new_def(lx, iface, name);
-            expect(lx, "=");
-            d->alias = true;
-            d->node = parse_type(lx, iface);
-            expect(lx, ";");
-        } else if (is(lx, "record") || is(lx, "enum") || is(lx, "variant")) {
-            enum tkind kind = is(lx, "record") ? T_RECORD : is(lx, "enum") ? T_ENUM : T_VARIANT;
-            lex(lx);
-            take_name(lx, name);
-            def *d = new_def(lx, iface, name);
-            d->node = new_node(lx, kind, name);
-            parse_body(lx, iface, d->node);
-        } else if (name_char(lx->tok[0])) {
-            take_name(lx, name);
-            if (!is(lx, ":"))
-                syntax(lx, "'%s' is not part of this package's WIT", name);
-            lex(lx);
-            parse_func(lx, iface, name);
-        } else {
-            syntax(lx, "unexpected '%s' in interface %s", lx->tok, k->ifaces[iface]);
-        }
-    }
-    lex(lx);
-}
-
-/* "world w { import i; export e; }" */
-static void parse_world(lexer *lx)
-{
-    pkg *k = lx->k;
-    char name[NAME_LEN];
-    take_name(lx, name);
-    k->nworlds++;
-    expect(lx, "{");
-    while (!is(lx, "}")) {
-        bool exported = is(lx, "export");
-        if (!exported && !is(lx, "import"))
-            syntax(lx, "world %s: only `import i;` and `export i;` are understood, got '%s'", name,
-                   lx->tok);
-        lex(lx);
-        if (k->nworld >= MAX_WORLD)
-            syntax(lx, "more than %d world items", MAX_WORLD);
-        take_name(lx, k->world[k->nworld].iface);
-        k->world[k->nworld++].exported = exported;
-        expect(lx, ";");
-    }
-    lex(lx);
-}
-
-/* "package ns:name;" */
-static void parse_package(lexer *lx)
-{
-    char name[NAME_LEN] = "";
-    while (!is(lx, ";") && lx->tok[0]) {
-        if (strlen(name) + strlen(lx->tok) + 1 >= sizeof name)
-            syntax(lx, "package name too long");
-        strcat(name, lx->tok);
-        lex(lx);
-    }
-    expect(lx, ";");
-    if (lx->k->package[0] && strcmp(lx->k->package, name) != 0)
-        syntax(lx, "package %s, another file has %s", name, lx->k->package);
-    snprintf(lx->k->package, NAME_LEN, "%s", name);
-}
-
-/* Parses one file's text into k. Returns false, with the error in
- * parse_err, on a syntax error. */
-static bool parse_text(pkg *k, const char *file, const char *text)
-{
-    jmp_buf jb;
-    lexer lx = {.p = text, .file = file, .line = 1, .k = k};
-    parse_fail = &jb;
-    if (setjmp(jb))
-        return false;
-    lex(&lx);
-    while (lx.tok[0]) {
-        if (is(&lx, "package")) {
-            lex(&lx);
-            parse_package(&lx);
-        } else if (is(&lx, "interface")) {
-            lex(&lx);
-            parse_interface(&lx);
-        } else if (is(&lx, "world")) {
-            lex(&lx);
-            parse_world(&lx);
-        } else {
-            syntax(&lx, "expected package, interface or world, got '%s'", lx.tok);
-        }
-    }
-    return true;
-}
-
-static void pkg_init(pkg *k, const char *what, bool strict)
-{
-    memset(k, 0, sizeof *k);
-    k->what = what;
-    k->strict = strict;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Resolving names                                                          */
-/* ------------------------------------------------------------------------ */
-
-/* The definition the name `name` denotes in interface iface: through its
- * scope (following `use`s); in a non-strict package (ABI.md, which writes no
- * `use`s) a name not in the scope may be defined by any one interface.
- * Returns the definition's index, or -1 with the error in err. */
-static int resolve(const pkg *k, int iface, const char *name, char *err, size_t cap)
-{
-    char want[NAME_LEN];
-    snprintf(want, sizeof want, "%s", name);
-    for (int depth = 0; depth < 16; depth++) {
-        int e = scope_find(k, iface, want);
-        if (e < 0 && !k->strict) {
-            for (int i = 0; i < k->ndefs; i++) {
-                if (k->defs[i].node < 0 || strcmp(k->defs[i].name, want) != 0)
-                    continue;
-                if (e >= 0) {
-                    snprintf(err, cap, "%s: type %s is defined by %s and %s", k->what, want,
-                             k->ifaces[k->defs[e].iface], k->ifaces[k->defs[i].iface]);
-                    return -1;
-                }
-                e = i;
-            }
-        }
-        if (e < 0) {
-            snprintf(err, cap, "%s: interface %s: type %s is neither declared nor used there",
-                     k->what, k->ifaces[iface], want);
-            return -1;
-        }
-        if (k->defs[e].node >= 0)
-            return e;
-        iface = iface_find(k, k->defs[e].from);
-        if (iface < 0) {
-            snprintf(err, cap, "%s: interface %s: use of unknown interface %s", k->what,
-                     k->ifaces[k->defs[e].iface], k->defs[e].from);
-            return -1;
-        }
-        snprintf(want, sizeof want, "%s", k->defs[e].orig);
-    }
-    snprintf(err, cap, "%s: interface %s: the uses of %s go round in circles", k->what,
-             k->ifaces[iface], name);
-    return -1;
-}
-
-/* Every name used resolves, and every `use`. Returns false with the error
- * in parse_err. */
-static bool resolve_all(const pkg *k)
-{
-    for (int i = 0; i < k->nnodes; i++)
-        if (k->nodes[i].kind == T_REF &&
-            resolve(k, k->nodes[i].iface, k->nodes[i].name, parse_err, sizeof parse_err) < 0)
-            return false;
-    for (int i = 0; i < k->ndefs; i++)
-        if (k->defs[i].node < 0 &&
-            resolve(k, k->defs[i].iface, k->defs[i].name, parse_err, sizeof parse_err) < 0)
-            return false;
-    return true;
-}
-
-static int resolve_ok(const pkg *k, const tnode *t)
+/* The definition a named type of k denotes (witp_resolve_all saw them all). */
+static int resolve_ok(const witp_pkg *k, const witp_type *t)
 {
     char err[256];
-    int d = resolve(k, t->iface, t->name, err, sizeof err);
+    int d = witp_resolve(k, t->iface, t->name, err, sizeof err);
     if (d < 0)
-        fail_msg("%s", err); /* resolve_all saw them all */
+        fail_msg("%s", err);
     return d;
 }
 
@@ -614,15 +74,15 @@ static int resolve_ok(const pkg *k, const tnode *t)
 /* ------------------------------------------------------------------------ */
 
 /* The type written as WIT: "option<list<u8>>", "http-request", "(none)". */
-static void type_text(const pkg *k, int node, char *buf, size_t cap)
+static void type_text(const witp_pkg *k, int node, char *buf, size_t cap)
 {
     if (node < 0) {
         snprintf(buf, cap, "(none)");
         return;
     }
-    const tnode *t = &k->nodes[node];
-    if (t->kind == T_PRIM || t->kind == T_REF || t->kind == T_RECORD || t->kind == T_ENUM ||
-        t->kind == T_VARIANT) {
+    const witp_type *t = &k->nodes[node];
+    if (t->kind == WITP_PRIM || t->kind == WITP_REF || t->kind == WITP_RECORD ||
+        t->kind == WITP_ENUM || t->kind == WITP_VARIANT) {
         snprintf(buf, cap, "%s", t->name);
         return;
     }
@@ -643,7 +103,7 @@ static void type_text(const pkg *k, int node, char *buf, size_t cap)
 }
 
 typedef struct comparison {
-    const pkg *a, *w; /* ABI.md, wit/ */
+    const witp_pkg *a, *w; /* ABI.md, wit/ */
     char msgs[MSG_CAP];
     size_t len;
     int ndiff;
@@ -678,40 +138,41 @@ static void differ_types(comparison *c, const char *where, int a, int w)
  * it is defined (compare_def). */
 static void compare_type(comparison *c, const char *where, int a, int w)
 {
-    static const char *const parts[] = {[T_LIST] = "list element", [T_OPTION] = "some"};
+    static const char *const parts[] = {[WITP_LIST] = "list element", [WITP_OPTION] = "some"};
     char sub[512];
     if (a < 0 || w < 0) {
         if (a != w)
             differ_types(c, where, a, w);
         return;
     }
-    const tnode *ta = &c->a->nodes[a], *tw = &c->w->nodes[w];
-    if (ta->kind != tw->kind || (ta->kind == T_PRIM && strcmp(ta->name, tw->name) != 0) ||
-        (ta->kind == T_TUPLE && ta->nargs != tw->nargs)) {
+    const witp_type *ta = &c->a->nodes[a], *tw = &c->w->nodes[w];
+    if (ta->kind != tw->kind || (ta->kind == WITP_PRIM && strcmp(ta->name, tw->name) != 0) ||
+        (ta->kind == WITP_TUPLE && ta->nargs != tw->nargs)) {
         differ_types(c, where, a, w);
         return;
     }
     switch (ta->kind) {
-    case T_REF: {
-        const def *da = &c->a->defs[resolve_ok(c->a, ta)], *dw = &c->w->defs[resolve_ok(c->w, tw)];
+    case WITP_REF: {
+        const witp_def *da = &c->a->defs[resolve_ok(c->a, ta)],
+                       *dw = &c->w->defs[resolve_ok(c->w, tw)];
         const char *ia = c->a->ifaces[da->iface], *iw = c->w->ifaces[dw->iface];
         if (strcmp(da->name, dw->name) != 0 || strcmp(ia, iw) != 0)
             differ(c, where, "ABI.md has %s (interface %s), wit/ has %s (interface %s)", da->name,
                    ia, dw->name, iw);
         break;
     }
-    case T_LIST:
-    case T_OPTION:
+    case WITP_LIST:
+    case WITP_OPTION:
         snprintf(sub, sizeof sub, "%s, %s", where, parts[ta->kind]);
         compare_type(c, sub, ta->args[0], tw->args[0]);
         break;
-    case T_RESULT:
+    case WITP_RESULT:
         snprintf(sub, sizeof sub, "%s, ok", where);
         compare_type(c, sub, ta->args[0], tw->args[0]);
         snprintf(sub, sizeof sub, "%s, err", where);
         compare_type(c, sub, ta->args[1], tw->args[1]);
         break;
-    case T_TUPLE:
+    case WITP_TUPLE:
         for (int i = 0; i < ta->nargs; i++) {
             snprintf(sub, sizeof sub, "%s, tuple element %d", where, i + 1);
             compare_type(c, sub, ta->args[i], tw->args[i]);
@@ -723,9 +184,10 @@ static void compare_type(comparison *c, const char *where, int a, int w)
 
 /* The members of two records, enums or variants: names in order, then
  * each one's type (a case's payload). */
-static void compare_members(comparison *c, const char *where, const tnode *ta, const tnode *tw)
+static void compare_members(comparison *c, const char *where, const witp_type *ta,
+                            const witp_type *tw)
 {
-    const char *word = ta->kind == T_RECORD ? "field" : "case";
+    const char *word = ta->kind == WITP_RECORD ? "field" : "case";
     char sub[512];
     int n = ta->nargs < tw->nargs ? ta->nargs : tw->nargs;
     for (int i = 0; i < n; i++) {
@@ -741,13 +203,13 @@ static void compare_members(comparison *c, const char *where, const tnode *ta, c
         differ(c, where, "%s %d (%s): in wit/, not in ABI.md", word, i + 1, tw->names[i]);
 }
 
-static const char *def_kind(const pkg *k, const def *d)
+static const char *def_kind(const witp_pkg *k, const witp_def *d)
 {
-    return d->alias ? "type" : kind_names[k->nodes[d->node].kind];
+    return d->alias ? "type" : witp_kind_name(k->nodes[d->node].kind);
 }
 
 /* A named type definition of ABI.md against wit/'s. */
-static void compare_def(comparison *c, const def *da, const def *dw)
+static void compare_def(comparison *c, const witp_def *da, const witp_def *dw)
 {
     char where[256];
     snprintf(where, sizeof where, "interface %s, %s %s", c->a->ifaces[da->iface],
@@ -768,7 +230,7 @@ static void compare_def(comparison *c, const def *da, const def *dw)
         compare_members(c, where, &c->a->nodes[da->node], &c->w->nodes[dw->node]);
 }
 
-static void func_text(const pkg *k, const wfunc *f, char *buf, size_t cap)
+static void func_text(const witp_pkg *k, const witp_func *f, char *buf, size_t cap)
 {
     size_t n = (size_t)snprintf(buf, cap, "func(");
     for (int i = 0; i < f->nparams && n < cap; i++) {
@@ -786,7 +248,7 @@ static void func_text(const pkg *k, const wfunc *f, char *buf, size_t cap)
     }
 }
 
-static void compare_func(comparison *c, const wfunc *fa, const wfunc *fw)
+static void compare_func(comparison *c, const witp_func *fa, const witp_func *fw)
 {
     char where[256], sub[512];
     snprintf(where, sizeof where, "function %s#%s", c->a->ifaces[fa->iface], fa->name);
@@ -808,14 +270,6 @@ static void compare_func(comparison *c, const wfunc *fa, const wfunc *fw)
     compare_type(c, sub, fa->result, fw->result);
 }
 
-static const wfunc *func_find(const pkg *k, int iface, const char *name)
-{
-    for (int i = 0; i < k->nfuncs; i++)
-        if (k->funcs[i].iface == iface && strcmp(k->funcs[i].name, name) == 0)
-            return &k->funcs[i];
-    return NULL;
-}
-
 static bool listed(const char *const *list, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)
@@ -827,24 +281,24 @@ static bool listed(const char *const *list, size_t n, const char *s)
 /* What wit/ has that ABI.md has not: each must be in ext[0..next). */
 static void compare_extras(comparison *c, const char *const *ext, size_t next)
 {
-    const pkg *a = c->a, *w = c->w;
-    char key[2 * NAME_LEN + 2];
+    const witp_pkg *a = c->a, *w = c->w;
+    char key[2 * WITP_NAME_LEN + 2];
     for (int i = 0; i < w->nifaces; i++) {
-        int ai = iface_find(a, w->ifaces[i]);
+        int ai = witp_iface_find(a, w->ifaces[i]);
         if (ai < 0 && !listed(ext, next, w->ifaces[i])) {
             differ(c, w->ifaces[i], "interface in wit/, not in ABI.md (nor a known extension)");
             continue;
         }
         for (int d = 0; d < w->ndefs && ai >= 0; d++) {
-            const def *dw = &w->defs[d];
-            if (dw->iface != i || dw->node < 0 || scope_find(a, ai, dw->name) >= 0)
+            const witp_def *dw = &w->defs[d];
+            if (dw->iface != i || dw->node < 0 || witp_scope_find(a, ai, dw->name) >= 0)
                 continue;
             snprintf(key, sizeof key, "%s.%s", w->ifaces[i], dw->name);
             if (!listed(ext, next, key))
                 differ(c, key, "type in wit/, not in ABI.md (nor a known extension)");
         }
         for (int f = 0; f < w->nfuncs && ai >= 0; f++) {
-            if (w->funcs[f].iface != i || func_find(a, ai, w->funcs[f].name))
+            if (w->funcs[f].iface != i || witp_func_find(a, ai, w->funcs[f].name))
                 continue;
             snprintf(key, sizeof key, "%s#%s", w->ifaces[i], w->funcs[f].name);
             if (!listed(ext, next, key))
@@ -857,29 +311,29 @@ static void compare_extras(comparison *c, const char *const *ext, size_t next)
  * c->w (wit/); ext lists what wit/ may have beyond. */
 static void compare(comparison *c, const char *const *ext, size_t next)
 {
-    const pkg *a = c->a, *w = c->w;
+    const witp_pkg *a = c->a, *w = c->w;
     for (int i = 0; i < a->nifaces; i++) {
         const char *name = a->ifaces[i];
-        int wi = iface_find(w, name);
+        int wi = witp_iface_find(w, name);
         if (wi < 0) {
             differ(c, name, "interface in ABI.md, not in wit/");
             continue;
         }
         for (int d = 0; d < a->ndefs; d++) {
-            const def *da = &a->defs[d];
+            const witp_def *da = &a->defs[d];
             if (da->iface != i || da->node < 0)
                 continue;
-            int e = scope_find(w, wi, da->name);
+            int e = witp_scope_find(w, wi, da->name);
             if (e < 0)
                 differ(c, name, "%s %s: in ABI.md, not in wit/", def_kind(a, da), da->name);
             else
                 compare_def(c, da, &w->defs[e]);
         }
         for (int f = 0; f < a->nfuncs; f++) {
-            const wfunc *fa = &a->funcs[f];
+            const witp_func *fa = &a->funcs[f];
             if (fa->iface != i)
                 continue;
-            const wfunc *fw = func_find(w, wi, fa->name);
+            const witp_func *fw = witp_func_find(w, wi, fa->name);
             if (!fw)
                 differ(c, name, "function %s: in ABI.md, not in wit/", fa->name);
             else
@@ -897,9 +351,9 @@ static void load_abi(void)
 {
     if (abi.nifaces)
         return;
-    pkg_init(&abi, "ABI.md", false);
-    if (!parse_text(&abi, "ABI.md", abi_wit_text) || !resolve_all(&abi))
-        fail_msg("%s", parse_err);
+    witp_pkg_init(&abi, "ABI.md", false);
+    if (witp_parse(&abi, "ABI.md", abi_wit_text) < 0 || witp_resolve_all(&abi) < 0)
+        fail_msg("%s", abi.err);
 }
 
 static int cmp_names(const void *x, const void *y)
@@ -948,21 +402,21 @@ static int load_wit(void)
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], cmp_names);
-    pkg_init(&wit, "wit/", true);
+    witp_pkg_init(&wit, "wit/", true);
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         char *text = read_file(path);
         wit.package[0] = 0; /* each file must declare it */
-        bool ok = parse_text(&wit, path, text);
+        int rc = witp_parse(&wit, path, text);
         free(text);
-        if (!ok)
-            fail_msg("%s", parse_err);
+        if (rc < 0)
+            fail_msg("%s", wit.err);
         if (strcmp(wit.package, PACKAGE) != 0)
             fail_msg("%s: declares package '%s', not " PACKAGE, path, wit.package);
         free(names[i]);
     }
-    if (!resolve_all(&wit))
-        fail_msg("%s", parse_err);
+    if (witp_resolve_all(&wit) < 0)
+        fail_msg("%s", wit.err);
     return n;
 }
 
@@ -990,9 +444,9 @@ static void expect_difference(const char *old, const char *new, const char *want
     static char text[sizeof abi_wit_text + 1024];
     load_abi();
     mutate(old, new, text, sizeof text);
-    pkg_init(&mutant, "wit/", false);
-    if (!parse_text(&mutant, "mutant", text) || !resolve_all(&mutant))
-        fail_msg("%s", parse_err);
+    witp_pkg_init(&mutant, "wit/", false);
+    if (witp_parse(&mutant, "mutant", text) < 0 || witp_resolve_all(&mutant) < 0)
+        fail_msg("%s", mutant.err);
     memset(&cmp, 0, sizeof cmp);
     cmp.a = &abi;
     cmp.w = &mutant;
@@ -1094,31 +548,39 @@ static void test_wit_scopes(void **state)
                                "  use theater:simple/types.{actor-id};\n"
                                "  f: func(a: id, b: actor-id);\n"
                                "}\n";
-    pkg_init(&mutant, "wit/", true);
-    assert_true(parse_text(&mutant, "good", good));
-    assert_true(resolve_all(&mutant));
+    witp_pkg_init(&mutant, "wit/", true);
+    assert_int_equal(0, witp_parse(&mutant, "good", good));
+    assert_int_equal(0, witp_resolve_all(&mutant));
     assert_string_equal(mutant.package, PACKAGE);
-    const tnode *t = &mutant.nodes[mutant.funcs[0].params[0]];
-    const def *d = &mutant.defs[resolve_ok(&mutant, t)];
+    const witp_type *t = &mutant.nodes[mutant.funcs[0].params[0]];
+    const witp_def *d = &mutant.defs[resolve_ok(&mutant, t)];
     assert_string_equal(d->name, "actor-id");
     assert_string_equal(mutant.ifaces[d->iface], "types");
 
-    pkg_init(&mutant, "wit/", true);
-    assert_true(parse_text(&mutant, "unused",
-                           "interface types { type actor-id = string; }\n"
-                           "interface h { f: func(a: actor-id); }\n"));
-    assert_false(resolve_all(&mutant));
-    assert_string_equal(parse_err, "wit/: interface h: type actor-id is neither declared nor used "
-                                   "there");
+    witp_pkg_init(&mutant, "wit/", true);
+    assert_int_equal(0, witp_parse(&mutant, "unused",
+                                   "interface types { type actor-id = string; }\n"
+                                   "interface h { f: func(a: actor-id); }\n"));
+    assert_int_equal(-1, witp_resolve_all(&mutant));
+    assert_string_equal(mutant.err, "wit/: interface h: type actor-id is neither declared nor used "
+                                    "there");
 
-    pkg_init(&mutant, "wit/", true);
-    assert_true(parse_text(&mutant, "nowhere", "interface h { use nope.{x}; f: func(a: x); }\n"));
-    assert_false(resolve_all(&mutant));
-    assert_string_equal(parse_err, "wit/: interface h: use of unknown interface nope");
+    witp_pkg_init(&mutant, "wit/", true);
+    assert_int_equal(
+        0, witp_parse(&mutant, "nowhere", "interface h { use nope.{x}; f: func(a: x); }\n"));
+    assert_int_equal(-1, witp_resolve_all(&mutant));
+    assert_string_equal(mutant.err, "wit/: interface h: use of unknown interface nope");
 
-    pkg_init(&mutant, "wit/", true);
-    assert_false(parse_text(&mutant, "bad", "interface h {\n  f: func(a: u8) -> (b: u8);\n}\n"));
-    assert_string_equal(parse_err, "bad:2: named results are not part of this package's WIT");
+    witp_pkg_init(&mutant, "wit/", true);
+    assert_int_equal(
+        -1, witp_parse(&mutant, "bad", "interface h {\n  f: func(a: u8) -> (b: u8);\n}\n"));
+    assert_string_equal(mutant.err, "bad:2: named results are not part of this package's WIT");
+
+    witp_pkg_init(&mutant, "wit/", true);
+    assert_int_equal(-1, witp_parse(&mutant, "other",
+                                    "package theater:simple;\n"
+                                    "interface h { use wasi:io/streams.{x}; }\n"));
+    assert_string_equal(mutant.err, "other:2: use of another package (wasi:io)");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1128,14 +590,14 @@ static void test_wit_scopes(void **state)
 static bool wit_has(const char *ext)
 {
     const char *sep = strpbrk(ext, "#.");
-    char iface[NAME_LEN];
+    char iface[WITP_NAME_LEN];
     snprintf(iface, sizeof iface, "%.*s", sep ? (int)(sep - ext) : (int)strlen(ext), ext);
-    int i = iface_find(&wit, iface);
+    int i = witp_iface_find(&wit, iface);
     if (i < 0 || !sep)
         return i >= 0;
     if (*sep == '#')
-        return func_find(&wit, i, sep + 1) != NULL;
-    int e = scope_find(&wit, i, sep + 1);
+        return witp_func_find(&wit, i, sep + 1) != NULL;
+    int e = witp_scope_find(&wit, i, sep + 1);
     return e >= 0 && wit.defs[e].node >= 0;
 }
 
@@ -1168,9 +630,9 @@ static void compare_world(comparison *c)
     }
     for (int k = 0; k < wit.nworld; k++) {
         const char *name = wit.world[k].iface;
-        if (iface_find(&wit, name) < 0)
+        if (witp_iface_find(&wit, name) < 0)
             differ(c, "world", "%s: no such interface in wit/", name);
-        else if (iface_find(&abi, name) < 0 &&
+        else if (witp_iface_find(&abi, name) < 0 &&
                  !listed(known_extensions, sizeof known_extensions / sizeof known_extensions[0],
                          name))
             differ(c, "world", "%s: not in ABI.md (nor a known extension)", name);
@@ -1191,13 +653,13 @@ static void test_wit_matches_abi(void **state)
     compare_world(&cmp);
     for (size_t i = 0; i < next; i++) {
         const char *sep = strpbrk(known_extensions[i], "#.");
-        char iface[NAME_LEN];
+        char iface[WITP_NAME_LEN];
         snprintf(iface, sizeof iface, "%.*s",
                  sep ? (int)(sep - known_extensions[i]) : (int)strlen(known_extensions[i]),
                  known_extensions[i]);
-        int ai = iface_find(&abi, iface);
-        bool in_abi = ai >= 0 && (!sep || (*sep == '#' ? func_find(&abi, ai, sep + 1) != NULL
-                                                       : scope_find(&abi, ai, sep + 1) >= 0));
+        int ai = witp_iface_find(&abi, iface);
+        bool in_abi = ai >= 0 && (!sep || (*sep == '#' ? witp_func_find(&abi, ai, sep + 1) != NULL
+                                                       : witp_scope_find(&abi, ai, sep + 1) >= 0));
         if (!wit_has(known_extensions[i]))
             differ(&cmp, known_extensions[i], "listed as a known extension, not in wit/");
         else if (in_abi)
