@@ -232,13 +232,12 @@ void rt_upgrade_apply(rt_actor *a, rt_msg *m)
         record_update(a, from, from_version, migrated);
         rt_reply_complete(a->rt, &m->reply, TH_OK, true, (const uint8_t *)from, RT_HASH_HEX, NULL);
     } else {
-        /* the log line and a supervisor's update-child (an err string)
-         * get the frames after the message, a line each; an outside
-         * caller gets them apart */
+        /* the log line gets the frames after the message, a line each
+         * (as rt_reply_fail puts them into a supervisor's update-child
+         * err; an outside caller gets them apart) */
         told = bt != NULL ? rt_text_with_frames(err.msg, bt) : NULL;
         rt_log(a->rt, a->id, a->spec->name, "upgrade refused: %s", told != NULL ? told : err.msg);
-        rt_reply_fail(a->rt, &m->reply, rc, told != NULL && m->reply.actor != NULL ? told : err.msg,
-                      bt);
+        rt_reply_fail(a->rt, &m->reply, rc, err.msg, bt);
         free(told);
         free(bt);
     }

@@ -100,7 +100,8 @@ expect child_old 0 "^4$" "$T" message --home "$H" --request "$kid" ""
 # after its message, a line each
 expect child_trap 0 "^err: .*migrate unreachable$" \
     "$T" message --home "$H" --request "$p" --file "$UP/counter2_trap.wasm"
-grep -q '^    at #[0-9]* c2_migrate$' out || fail "child_trap: no c2_migrate frame in the err: $(cat out)"
+[ "$(grep -c '^    at #[0-9]* c2_migrate$' out)" = 1 ] ||
+    fail "child_trap: not one c2_migrate frame in the err: $(cat out)"
 expect child_old_after_trap 0 "^4$" "$T" message --home "$H" --request "$kid" ""
 expect child_updated 0 "^ok$" "$T" message --home "$H" --request "$p" --file "$UP/counter2.wasm"
 expect child_migrated 0 "^40$" "$T" message --home "$H" --request "$kid" ""
