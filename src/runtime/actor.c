@@ -851,18 +851,26 @@ static void drain_queue(rt_actor *a, rt_mpsc *q)
         rt_actor_refuse_msg(a, (rt_msg *)n, "is not running");
 }
 
-void rt_actor_refuse_all(rt_actor *a, const char *why)
+/* The messages held back for room in a's mailbox, each put in front of
+ * the list `held`; the new head of the list. */
+static rt_msg *take_blocked(rt_actor *a, rt_msg *held)
 {
-    rt_msg *m, *held = NULL;
+    rt_msg *m;
 
-    while ((m = rt_actor_mbox_pop(a)) != NULL)
-        rt_actor_refuse_msg(a, m, why);
     pthread_mutex_lock(&a->blk_lock);
     while ((m = blocked_pop(a)) != NULL) {
         atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
         held = m;
     }
     pthread_mutex_unlock(&a->blk_lock);
+    return held;
+}
+
+/* Refuse every message of the list `held`, in its order. */
+static void refuse_list(rt_actor *a, rt_msg *held, const char *why)
+{
+    rt_msg *m;
+
     /* (answered newest first: each has its own sender) */
     while ((m = held) != NULL) {
         held = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
@@ -870,12 +878,21 @@ void rt_actor_refuse_all(rt_actor *a, const char *why)
     }
 }
 
+void rt_actor_refuse_all(rt_actor *a, const char *why)
+{
+    rt_msg *m;
+
+    while ((m = rt_actor_mbox_pop(a)) != NULL)
+        rt_actor_refuse_msg(a, m, why);
+    refuse_list(a, take_blocked(a, NULL), why);
+}
+
 /* message ids listed in a "message-dropped" summary at most */
 #define RT_DROPPED_IDS_MAX 100
 
 void rt_actor_drop_all(rt_actor *a, const char *why, const char *reason, bool keep_durable)
 {
-    rt_msg *m, *held = NULL, *next;
+    rt_msg *m, *held = NULL;
     uint64_t count = 0, bytes = 0;
     unsigned nids = 0;
     rt_buf ids = {0}, b = {0};
@@ -885,12 +902,7 @@ void rt_actor_drop_all(rt_actor *a, const char *why, const char *reason, bool ke
         atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
         held = m;
     }
-    pthread_mutex_lock(&a->blk_lock);
-    while ((m = blocked_pop(a)) != NULL) {
-        atomic_store_explicit(&m->node.next, (rt_node *)held, memory_order_relaxed);
-        held = m;
-    }
-    pthread_mutex_unlock(&a->blk_lock);
+    held = take_blocked(a, held);
     for (m = held; m != NULL;
          m = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed)) {
         if (m->kind != RT_MSG_SEND || (m->durable && keep_durable))
@@ -913,11 +925,7 @@ void rt_actor_drop_all(rt_actor *a, const char *why, const char *reason, bool ke
         rt_record_buf(a, "message-dropped", &b);
     }
     rt_buf_release(&ids);
-    /* (answered newest first: each has its own sender) */
-    for (m = held; m != NULL; m = next) {
-        next = (rt_msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
-        rt_actor_refuse_msg(a, m, why);
-    }
+    refuse_list(a, held, why);
 }
 
 /* ------------------------------------------------------------------ */
