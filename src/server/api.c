@@ -763,7 +763,7 @@ static bool stream_wanted(srv_req *r, bool *stream)
 {
     const char *acc = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
     uint64_t follow = 2;
-    int sse, json;
+    int sse, json, app;
 
     if (!srv_arg_u64(r, "follow", 1, &follow))
         return false;
@@ -771,8 +771,9 @@ static bool stream_wanted(srv_req *r, bool *stream)
     if (follow == 2 && acc != NULL) {
         sse = accept_q(acc, "text/event-stream");
         json = accept_q(acc, "application/json");
-        if (accept_q(acc, "application/*") > json)
-            json = accept_q(acc, "application/*");
+        app = accept_q(acc, "application/*");
+        if (app > json)
+            json = app;
         *stream = sse > 0 && sse >= json;
     }
     return true;
