@@ -1,9 +1,13 @@
 /*
- * utf8.c - the UTF-8 check of utf8.h.  A sequence is read whole before it
- * is accepted: the lead byte gives its length and the bits of its code
- * point, each continuation byte must be 10xxxxxx, and the code point must
- * need exactly that length and be a scalar value.
+ * utf8.c - the UTF-8 check of utf8.h, and the copy that puts U+FFFD for
+ * what fails it.  A sequence is read whole before it is accepted: the lead
+ * byte gives its length and the bits of its code point, each continuation
+ * byte must be 10xxxxxx, and the code point must need exactly that length
+ * and be a scalar value.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/utf8.h"
 
 size_t base_utf8_seq(const uint8_t *s, size_t n)
@@ -53,4 +57,26 @@ size_t base_utf8_prefix(const uint8_t *s, size_t n)
 bool base_utf8_valid(const uint8_t *s, size_t n)
 {
     return base_utf8_prefix(s, n) == n;
+}
+
+char *base_utf8_scrub(const uint8_t *s, size_t n)
+{
+    size_t i = 0, o = 0, k;
+    char *out = malloc(3 * n + 1); /* (each byte at most one U+FFFD) */
+
+    if (out == NULL)
+        return NULL;
+    while (i < n) {
+        k = base_utf8_prefix(s + i, n - i);
+        memcpy(out + o, s + i, k);
+        o += k;
+        i += k;
+        if (i < n) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

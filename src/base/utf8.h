@@ -22,4 +22,9 @@ size_t base_utf8_prefix(const uint8_t *s, size_t n);
 /* True if s[0..n) is well-formed UTF-8 (the empty string is). */
 bool base_utf8_valid(const uint8_t *s, size_t n);
 
+/* A copy of s[0..n) in which every byte that is not part of well-formed
+ * UTF-8 is U+FFFD, NUL-terminated (malloc'd, the caller's; NULL when out
+ * of memory): text that JSON can carry. */
+char *base_utf8_scrub(const uint8_t *s, size_t n);
+
 #endif

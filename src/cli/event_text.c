@@ -1183,30 +1183,14 @@ static json_t *hex_json(const uint8_t *b, size_t n)
  * replaced by U+FFFD (stored names need not be UTF-8; JSON must be). */
 static json_t *text_json(const char *s)
 {
-    const uint8_t *p = (const uint8_t *)s;
-    size_t n = strlen(s), i = 0, k, o = 0;
+    size_t n = strlen(s);
     char *fixed;
     json_t *v;
 
-    for (i = 0; i < n && (k = base_utf8_seq(p + i, n - i)) != 0; i += k)
-        ;
-    if (i == n)
+    if (base_utf8_valid((const uint8_t *)s, n))
         return json_string(s);
-    i = 0;
-    if ((fixed = malloc(3 * n + 1)) == NULL)
+    if ((fixed = base_utf8_scrub((const uint8_t *)s, n)) == NULL)
         return NULL;
-    while (i < n) {
-        if ((k = base_utf8_seq(p + i, n - i)) == 0) {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(fixed + o, p + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    fixed[o] = '\0';
     v = json_string(fixed);
     free(fixed);
     return v;

@@ -235,38 +235,11 @@ static json_t *frames_of(const char *backtrace)
     return bt;
 }
 
-/* `msg` as UTF-8 (malloc'd; NULL out of memory): a byte that is not part
- * of well-formed UTF-8 (a path's %ff quoted in the message) becomes
- * U+FFFD, so that JSON can carry the message. */
-static char *utf8_text(const char *msg)
-{
-    const uint8_t *p = (const uint8_t *)msg;
-    size_t n = strlen(msg), i = 0, k;
-    srv_buf b = {0};
-
-    if (base_utf8_valid(p, n))
-        return strdup(msg);
-    while (i < n) {
-        k = base_utf8_prefix(p + i, n - i);
-        srv_buf_add(&b, p + i, k);
-        i += k;
-        if (i < n) {
-            srv_buf_add(&b, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
-    if (b.oom) {
-        srv_buf_release(&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 /* The JSON of an error: {"error": {"code", "message"[, "backtrace"]}},
  * "backtrace" the array `frames` (may be NULL: then no such field). */
 static char *error_body(const char *code, const char *msg, json_t *frames, size_t *len)
 {
-    char *utf8 = utf8_text(msg);
+    char *utf8 = base_utf8_scrub((const uint8_t *)msg, strlen(msg));
     json_t *o =
         utf8 != NULL ? json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", utf8) : NULL;
     char *text;

@@ -2,12 +2,14 @@
  * test_base_utf8.c - the one UTF-8 check (src/base/utf8.c): well-formed
  * sequences of every length, and each way a sequence can be ill-formed
  * (RFC 3629): bad lead bytes, truncation, bad continuations, overlong
- * forms, surrogates, code points above U+10FFFF.
+ * forms, surrogates, code points above U+10FFFF; and the copy that puts
+ * U+FFFD for each byte that fails it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -59,11 +61,33 @@ static void test_seq_and_prefix(void **unused)
     assert_int_equal(base_utf8_prefix(mixed, 0), 0);
 }
 
+static void expect_scrub(const char *in, size_t n, const char *want)
+{
+    char *got = base_utf8_scrub((const uint8_t *)in, n);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_scrub(void **unused)
+{
+    (void)unused;
+    expect_scrub("", 0, "");
+    expect_scrub("caf\xc3\xa9", 5, "caf\xc3\xa9");
+    expect_scrub("a\xffz", 3, "a\xef\xbf\xbdz");
+    /* one U+FFFD a byte: an overlong pair is two, a cut sequence each of its bytes */
+    expect_scrub("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");
+    expect_scrub("x\xf0\x9f\x98", 4, "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    expect_scrub("%\xff/\xe2\x82\xac", 6, "%\xef\xbf\xbd/\xe2\x82\xac");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_seq_and_prefix),
+        cmocka_unit_test(test_scrub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
